@@ -1,0 +1,46 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Distill.Native;
+using TorchSharp;
+
+namespace Distill.Cli;
+
+static class DoctorCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("doctor", "Print .NET, TorchSharp and libtorch versions, device, threads and datasets; exit 1 with the fix when something is missing.");
+        cmd.SetAction(_ => Run());
+        return cmd;
+    }
+
+    static int Run()
+    {
+        int problems = 0;
+        Console.WriteLine($".NET          {RuntimeInformation.FrameworkDescription} ({RuntimeInformation.RuntimeIdentifier})");
+        Console.WriteLine($"OS            {RuntimeInformation.OSDescription}");
+        Console.WriteLine($"TorchSharp    {TorchRuntime.TorchSharpVersion}");
+        try
+        {
+            TorchRuntime.Initialize();
+            Console.WriteLine($"libtorch      {torch.__version__}");
+            Console.WriteLine($"device        {(torch.cuda.is_available() ? $"cuda ({torch.cuda.device_count()} GPUs)" : "cpu")}");
+            Console.WriteLine($"threads       {torch.get_num_threads()} of {Environment.ProcessorCount} cores");
+            Console.WriteLine($"MKL dispatch  {MklCpuDispatch.Status}");
+        }
+        catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException)
+        {
+            problems++;
+            Console.WriteLine($"libtorch      NOT LOADED: {(e.InnerException ?? e).Message.Split('\n')[0]}");
+            Console.WriteLine("  fix: rebuild (dotnet build) so the output folder's libLibTorchSharp.so is patched, or see docs/native-loading.md");
+        }
+        problems += DoctorDatasets.Report(Console.Out);
+        return problems == 0 ? 0 : 1;
+    }
+}
+
+/// <summary>Dataset section of `distill doctor`; filled in by the data layer.</summary>
+static partial class DoctorDatasets
+{
+    public static int Report(TextWriter w) => 0;
+}

@@ -1,0 +1,7 @@
+using System.CommandLine;
+using Distill.Cli;
+
+// Each command lives in its own file and is registered here.
+var root = new RootCommand("distill: knowledge-distillation research on TorchSharp");
+root.Subcommands.Add(DoctorCommand.Create());
+return root.Parse(args).Invoke();

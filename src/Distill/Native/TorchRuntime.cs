@@ -1,0 +1,68 @@
+using System.Reflection;
+using TorchSharp;
+
+namespace Distill.Native;
+
+/// <summary>
+/// The one place a process prepares libtorch: makes the native glue loadable, pins the thread count, picks a device.
+/// Call <see cref="Initialize"/> before the first use of <c>torch</c> (the CLI, tests and notebook runner do).
+/// </summary>
+public static class TorchRuntime
+{
+    static readonly Lock Gate = new();
+    static bool initialized;
+
+    /// <summary>Threads libtorch uses for intra-op work; recorded in every run manifest.</summary>
+    public static int Threads { get; private set; }
+
+    /// <summary>Idempotent. <paramref name="threads"/> defaults to $DISTILL_THREADS, else the number of cores.</summary>
+    public static void Initialize(int? threads = null)
+    {
+        lock (Gate)
+        {
+            if (initialized) { if (threads is int t && t != Threads) SetThreads(t); return; }
+            PatchOwnOutputFolder();
+            MklCpuDispatch.EnableIfSafe();
+            var env = Environment.GetEnvironmentVariable("DISTILL_THREADS");
+            SetThreads(threads ?? (int.TryParse(env, out var e) && e > 0 ? e : Environment.ProcessorCount));
+            initialized = true;
+        }
+    }
+
+    static void SetThreads(int n)
+    {
+        torch.set_num_threads(n);
+        Threads = n;
+    }
+
+    /// <summary>Where the build-time patch did not run (e.g. an app built without our targets), patch the folder that
+    /// TorchSharp loads natives from, as long as it is not the NuGet cache.</summary>
+    static void PatchOwnOutputFolder()
+    {
+        var dir = Path.GetDirectoryName(typeof(torch).Assembly.Location);
+        if (string.IsNullOrEmpty(dir)) return;
+        try { LibTorchSharpFix.PatchFolder(dir); }
+        catch (InvalidOperationException) { /* NuGet cache or unknown requirement: let TorchSharp report its own error */ }
+        catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>"auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".</summary>
+    public static torch.Device ResolveDevice(string spec = "auto")
+    {
+        Initialize();
+        spec = spec.Trim().ToLowerInvariant();
+        if (spec == "auto") return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
+        if (spec.StartsWith("cuda", StringComparison.Ordinal) && !torch.cuda.is_available())
+            throw new InvalidOperationException(
+                $"--device {spec}: CUDA is not available here. Build with -p:TorchBackend=cuda on a machine with an NVIDIA GPU, or use --device cpu.");
+        if (spec != "cpu" && !spec.StartsWith("cuda", StringComparison.Ordinal))
+            throw new ArgumentException($"--device {spec}: expected auto, cpu, cuda or cuda:N.");
+        return new torch.Device(spec);
+    }
+
+    public static string TorchSharpVersion =>
+        typeof(torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
+        ?? typeof(torch).Assembly.GetName().Version?.ToString() ?? "?";
+
+    public static string LibTorchVersion { get { Initialize(); return torch.__version__; } }
+}
