@@ -1,0 +1,61 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Distill.Data;
+
+/// <summary>One split held whole: images uint8 [N, C, H, W] and labels int64 [N]. No per-sample objects.</summary>
+public sealed class Split(Tensor images, Tensor labels) : IDisposable
+{
+    public Tensor Images { get; } = images;
+    public Tensor Labels { get; } = labels;
+    public long Count => Labels.shape[0];
+
+    /// <summary>Rows <paramref name="index"/> (int64 indices) of both tensors, as a new split.</summary>
+    public Split Select(Tensor index) => new(Images.index_select(0, index), Labels.index_select(0, index));
+
+    public Split To(Device device) => new(Images.to(device), Labels.to(device));
+
+    public void Dispose()
+    {
+        Images.Dispose();
+        Labels.Dispose();
+    }
+}
+
+/// <summary>
+/// A labelled image dataset as whole-split tensors plus what a model needs to know about it: class names and the
+/// per-channel normalisation constants (of the [0, 1]-scaled training images).
+/// </summary>
+public sealed class ImageDataset(string name, Split train, Split test, IReadOnlyList<string> classes, float[] mean, float[] std, string source)
+    : IDisposable
+{
+    public string Name { get; } = name;
+    public Split Train { get; } = train;
+    public Split Test { get; } = test;
+    public IReadOnlyList<string> Classes { get; } = classes;
+    public float[] Mean { get; } = mean;
+    public float[] Std { get; } = std;
+    /// <summary>Where the files were read from (recorded in run manifests).</summary>
+    public string Source { get; } = source;
+
+    public int Channels => (int)Train.Images.shape[1];
+    public int Height => (int)Train.Images.shape[2];
+    public int Width => (int)Train.Images.shape[3];
+    public int NumClasses => Classes.Count;
+
+    /// <summary>uint8 images → float32 in [0, 1], normalised with this dataset's mean/std, on the images' device.</summary>
+    public Tensor Normalize(Tensor uint8Images)
+    {
+        using var scope = NewDisposeScope();
+        var x = uint8Images.to(ScalarType.Float32).div_(255f);
+        var m = tensor(Mean, device: x.device).view(1, -1, 1, 1);
+        var s = tensor(Std, device: x.device).view(1, -1, 1, 1);
+        return x.sub_(m).div_(s).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        Train.Dispose();
+        Test.Dispose();
+    }
+}
