@@ -1,0 +1,79 @@
+using Distill.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Distill.Losses;
+
+/// <summary>What a loss term sees at one training step. <see cref="Progress"/> runs from 0 (first step) to 1 (last),
+/// so weights and temperatures can be scheduled over training.</summary>
+public sealed record StepContext(ModelOutput Student, ModelOutput? Teacher, Tensor Labels, double Progress, int Epoch, long Step);
+
+/// <summary>One weighted part of a training objective (cross-entropy, KD, a hint, ...).</summary>
+public interface ILossTerm
+{
+    /// <summary>Short name, used in logs, metrics columns and NaN errors (e.g. "ce", "kd", "at").</summary>
+    string Name { get; }
+
+    /// <summary>True when the term reads <see cref="StepContext.Teacher"/>.</summary>
+    bool NeedsTeacher { get; }
+
+    /// <summary>True when the term reads teacher features (not only logits); such terms cannot use cached teacher logits.</summary>
+    bool NeedsTeacherFeatures => false;
+
+    /// <summary>Scalar loss for this step. The teacher side must never receive gradients.</summary>
+    Tensor Compute(StepContext ctx);
+
+    /// <summary>Trainable parameters the term owns (e.g. the FitNets regressor); the trainer optimises them with the student.</summary>
+    IEnumerable<nn.Parameter> Parameters() => [];
+}
+
+/// <summary>A weight or temperature that may change over training, as a function of progress in [0, 1].</summary>
+public abstract record Schedule
+{
+    public abstract double At(double progress);
+
+    public static implicit operator Schedule(double value) => new ConstantSchedule(value);
+}
+
+public sealed record ConstantSchedule(double Value) : Schedule
+{
+    public override double At(double progress) => Value;
+}
+
+/// <summary>Sum of weighted terms: Σ wᵢ(progress) · termᵢ. Build with <see cref="Add"/>; terms report separately.</summary>
+public sealed class Objective
+{
+    readonly List<(ILossTerm Term, Schedule Weight)> terms = [];
+
+    public IReadOnlyList<(ILossTerm Term, Schedule Weight)> Terms => terms;
+
+    public Objective Add(ILossTerm term, Schedule? weight = null)
+    {
+        if (terms.Any(t => t.Term.Name == term.Name))
+            throw new ArgumentException($"The objective already has a term named '{term.Name}'; give each term a distinct name.");
+        terms.Add((term, weight ?? new ConstantSchedule(1.0)));
+        return this;
+    }
+
+    public bool NeedsTeacher => terms.Any(t => t.Term.NeedsTeacher);
+    public bool NeedsTeacherFeatures => terms.Any(t => t.Term.NeedsTeacherFeatures);
+    public IEnumerable<nn.Parameter> Parameters() => terms.SelectMany(t => t.Term.Parameters());
+
+    /// <summary>The weighted total and each unweighted term (for logging and NaN diagnosis).</summary>
+    public (Tensor Total, IReadOnlyList<(string Name, Tensor Value)> Parts) Compute(StepContext ctx)
+    {
+        if (terms.Count == 0) throw new InvalidOperationException("The objective has no terms; add at least one (e.g. cross-entropy).");
+        Tensor? total = null;
+        var parts = new List<(string, Tensor)>(terms.Count);
+        foreach (var (term, weight) in terms)
+        {
+            var value = term.Compute(ctx);
+            parts.Add((term.Name, value));
+            var w = weight.At(ctx.Progress);
+            if (w == 0) continue;
+            var weighted = w == 1 ? value : value * w;
+            total = total is null ? weighted : total + weighted;
+        }
+        return (total ?? zeros(1, device: parts[0].Item2.device).sum(), parts);
+    }
+}
