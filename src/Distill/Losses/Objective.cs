@@ -1,5 +1,5 @@
 using Distill.Models;
-using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Distill.Losses;
@@ -24,7 +24,7 @@ public interface ILossTerm
     Tensor Compute(StepContext ctx);
 
     /// <summary>Trainable parameters the term owns (e.g. the FitNets regressor); the trainer optimises them with the student.</summary>
-    IEnumerable<nn.Parameter> Parameters() => [];
+    IEnumerable<Parameter> Parameters() => [];
 }
 
 /// <summary>A weight or temperature that may change over training, as a function of progress in [0, 1].</summary>
@@ -57,7 +57,7 @@ public sealed class Objective
 
     public bool NeedsTeacher => terms.Any(t => t.Term.NeedsTeacher);
     public bool NeedsTeacherFeatures => terms.Any(t => t.Term.NeedsTeacherFeatures);
-    public IEnumerable<nn.Parameter> Parameters() => terms.SelectMany(t => t.Term.Parameters());
+    public IEnumerable<Parameter> Parameters() => terms.SelectMany(t => t.Term.Parameters());
 
     /// <summary>The weighted total and each unweighted term (for logging and NaN diagnosis).</summary>
     public (Tensor Total, IReadOnlyList<(string Name, Tensor Value)> Parts) Compute(StepContext ctx)
