@@ -1,0 +1,29 @@
+namespace Distill.Data;
+
+/// <summary>File access that turns the usual I/O failures into a <see cref="DatasetException"/> naming the file.</summary>
+static class DataFiles
+{
+    public static FileStream OpenRead(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new DatasetException(path, "file not found", "check the path, or run `distill data install` (see data/README.md)", e);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new DatasetException(path, $"cannot be read ({e.Message.TrimEnd('.')})", "check the file's permissions", e);
+        }
+    }
+
+    public static byte[] ReadAllBytes(string path)
+    {
+        using var f = OpenRead(path);
+        var data = GC.AllocateUninitializedArray<byte>(checked((int)f.Length));
+        f.ReadExactly(data);
+        return data;
+    }
+}

@@ -1,0 +1,47 @@
+namespace Distill.Data;
+
+/// <summary>
+/// Where datasets are looked for, in this order: each of <see cref="Roots"/> (default: $DISTILL_DATA, ./data, and the
+/// data/ folder of the repository holding Research.sln, found by walking up from the current directory and from the
+/// running program), then <see cref="SystemRoot"/> (default /usr/share/datasets, where the Debian/Ubuntu
+/// <c>dataset-*</c> packages install). Dataset NAME lives in the sub-folder ROOT/NAME. Tests inject their own.
+/// </summary>
+public sealed record DatasetSearch(IReadOnlyList<string> Roots, string? SystemRoot)
+{
+    public const string SystemDatasets = "/usr/share/datasets";
+
+    public static DatasetSearch Default => new(DefaultRoots(), SystemDatasets);
+
+    /// <summary>Only the given roots: no environment, no system folder.</summary>
+    public static DatasetSearch Only(params string[] roots) => new(roots, null);
+
+    /// <summary>Folders that may hold dataset <paramref name="name"/>, in search order.</summary>
+    public IEnumerable<string> Folders(string name)
+    {
+        foreach (var r in Roots) yield return Path.Combine(r, name);
+        if (SystemRoot is not null) yield return Path.Combine(SystemRoot, name);
+    }
+
+    /// <summary>Where downloads land: the first root ($DISTILL_DATA, else the repository's data/, else ./data).</summary>
+    public string InstallRoot => Roots.Count > 0 ? Roots[0] : Path.GetFullPath("data");
+
+    public static IReadOnlyList<string> DefaultRoots()
+    {
+        var roots = new List<string>();
+        var env = Environment.GetEnvironmentVariable("DISTILL_DATA");
+        if (!string.IsNullOrWhiteSpace(env)) roots.Add(Path.GetFullPath(env));
+        if (RepoRoot() is string repo) roots.Add(Path.Combine(repo, "data"));
+        roots.Add(Path.GetFullPath("data"));
+        return roots.Distinct().ToList();
+    }
+
+    /// <summary>The nearest folder holding Research.sln above the current directory, else above the running program.</summary>
+    public static string? RepoRoot() => FindUp(Directory.GetCurrentDirectory()) ?? FindUp(AppContext.BaseDirectory);
+
+    static string? FindUp(string start)
+    {
+        for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Research.sln"))) return d.FullName;
+        return null;
+    }
+}

@@ -1,0 +1,104 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+
+namespace Distill.Data;
+
+/// <summary>One IDX file held whole: its shape and its uint8 elements, row-major.</summary>
+public sealed record IdxArray(string Path, int[] Shape, byte[] Data)
+{
+    public long Count => Shape[0];
+}
+
+/// <summary>
+/// Reader for the IDX format of MNIST and Fashion-MNIST (LeCun et al. 1998, http://yann.lecun.com/exdb/mnist/):
+/// a big-endian magic 0x0000_TTDD (TT element type, 0x08 = uint8; DD number of dimensions), DD big-endian int32
+/// sizes, then the elements. Gzipped or not (detected by the gzip magic 1f 8b, not by the file name).
+/// </summary>
+public static class Idx
+{
+    const byte UInt8 = 0x08;
+    /// <summary>Deflate cannot expand data by more than ~1032:1, so a gzip file of n bytes holds at most this many times n.</summary>
+    const long MaxDeflateRatio = 1100;
+
+    /// <summary>Images [N, H, W] → bytes laid out as [N, 1, H, W].</summary>
+    public static IdxArray ReadImages(string path)
+    {
+        var a = Read(path);
+        if (a.Shape.Length != 3)
+            throw new DatasetException(path, $"expected an IDX image file (3 dimensions, magic 0x00000803) but it has {a.Shape.Length} dimension(s) [{string.Join(", ", a.Shape)}]",
+                "pass the *-images-idx3-ubyte(.gz) file here, not the labels file");
+        return a;
+    }
+
+    public static IdxArray ReadLabels(string path)
+    {
+        var a = Read(path);
+        if (a.Shape.Length != 1)
+            throw new DatasetException(path, $"expected an IDX label file (1 dimension, magic 0x00000801) but it has {a.Shape.Length} dimensions [{string.Join(", ", a.Shape)}]",
+                "pass the *-labels-idx1-ubyte(.gz) file here, not the images file");
+        return a;
+    }
+
+    /// <summary>Reads any uint8 IDX file. Checks the header against the file size before allocating the payload.</summary>
+    public static IdxArray Read(string path)
+    {
+        using var file = DataFiles.OpenRead(path);
+        long fileLength = file.Length;
+        var magic = new byte[2];
+        int got = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
+        file.Position = 0;
+        bool gz = got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+        using Stream s = gz ? new GZipStream(file, CompressionMode.Decompress, leaveOpen: true) : file;
+        try
+        {
+            return ReadPayload(path, s, gz, fileLength);
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
+        {
+            throw new DatasetException(path,
+                gz ? $"the gzip data is truncated or corrupt ({e.Message.TrimEnd('.')})" : "the file ends before the size its header declares (truncated)",
+                "the download was probably interrupted: delete the file and run `distill data install` again", e);
+        }
+    }
+
+    static IdxArray ReadPayload(string path, Stream s, bool gz, long fileLength)
+    {
+        Span<byte> head = stackalloc byte[4];
+        s.ReadExactly(head);
+        uint magic = BinaryPrimitives.ReadUInt32BigEndian(head);
+        int dims = head[3];
+        if (head[0] != 0 || head[1] != 0 || head[2] != UInt8 || dims is < 1 or > 4)
+            throw new DatasetException(path,
+                $"not a uint8 IDX file: magic number 0x{magic:X8}{(gz ? " (after gunzip)" : "")}, expected 0x00000801 (labels) or 0x00000803 (images)",
+                "point at the *-idx1-ubyte / *-idx3-ubyte files (gzipped or not) of MNIST or Fashion-MNIST");
+        var shape = new int[dims];
+        Span<byte> size = stackalloc byte[4];
+        long count = 1;
+        for (int i = 0; i < dims; i++)
+        {
+            s.ReadExactly(size);
+            shape[i] = BinaryPrimitives.ReadInt32BigEndian(size);
+            if (shape[i] < 0)
+                throw new DatasetException(path, $"header dimension {i} is negative ({shape[i]})", "the file is corrupt: delete it and run `distill data install` again");
+            count = checked(count * Math.Max(shape[i], 1));
+            if (shape[i] == 0) count = 0;
+        }
+        long headerLength = 4 + 4L * dims;
+        // Reject a header that cannot be true before allocating what it asks for.
+        long possible = gz ? fileLength * MaxDeflateRatio : fileLength - headerLength;
+        if (count > Array.MaxLength || count > possible)
+            throw new DatasetException(path,
+                $"header dimensions [{string.Join(", ", shape)}] claim {count:N0} bytes of data, more than a {fileLength:N0}-byte {(gz ? "gzip " : "")}file can hold",
+                "the header is corrupt or this is not an IDX file: delete it and run `distill data install` again");
+        if (!gz && count != possible)
+            throw new DatasetException(path,
+                $"header dimensions [{string.Join(", ", shape)}] give {count:N0} bytes of data but the file holds {possible:N0}",
+                "the file is truncated or has trailing bytes: delete it and run `distill data install` again");
+        var data = GC.AllocateUninitializedArray<byte>((int)count);
+        s.ReadExactly(data);
+        if (gz && s.ReadByte() != -1)
+            throw new DatasetException(path, $"the gzip data continues after the {count:N0} bytes its header declares",
+                "the file is corrupt or not an IDX file: delete it and run `distill data install` again");
+        return new IdxArray(path, shape, data);
+    }
+}

@@ -1,0 +1,54 @@
+using System.Diagnostics;
+using Distill.Data;
+using Distill.Native;
+using static TorchSharp.torch;
+
+namespace Distill.Tests.Data;
+
+/// <summary>The real Fashion-MNIST files (setup.sh installs the Debian package dataset-fashion-mnist).</summary>
+public class FashionMnistTests
+{
+    public FashionMnistTests() => TorchRuntime.Initialize();
+
+    [Fact]
+    public void Loads_the_real_splits_with_shapes_classes_balance_and_statistics()
+    {
+        using var ds = Datasets.FashionMnist();
+        Assert.Equal("fashion-mnist", ds.Name);
+        Assert.Equal([60000L, 1, 28, 28], ds.Train.Images.shape);
+        Assert.Equal([10000L, 1, 28, 28], ds.Test.Images.shape);
+        Assert.Equal(ScalarType.Byte, ds.Train.Images.dtype);
+        Assert.Equal(ScalarType.Int64, ds.Train.Labels.dtype);
+        Assert.Equal(10, ds.NumClasses);
+        Assert.Equal("Ankle boot", ds.Classes[9]);
+        // Fashion-MNIST is exactly balanced: 6,000 train and 1,000 test images per class.
+        Assert.All(ds.Train.Labels.bincount(null).data<long>().ToArray(), c => Assert.Equal(6000, c));
+        Assert.All(ds.Test.Labels.bincount(null).data<long>().ToArray(), c => Assert.Equal(1000, c));
+        // Published train statistics: mean 0.2860, std 0.3530 (of pixels scaled to [0, 1]).
+        Assert.Equal(0.2860, ds.Mean[0], 3);
+        Assert.Equal(0.3530, ds.Std[0], 3);
+        Assert.Equal(255, ds.Train.Images.max().item<byte>());
+        // The first training image of Fashion-MNIST is an ankle boot (label 9).
+        Assert.Equal(9, ds.Train.Labels[0].item<long>());
+        using var x = ds.Normalize(ds.Train.Images[..1000]);
+        Assert.InRange(x.mean().item<float>(), -0.1f, 0.1f);
+    }
+
+    [Fact]
+    public void Parses_the_60k_train_split_in_under_a_second()
+    {
+        var folder = DatasetCatalog.FashionMnist.Locate(DatasetSearch.Default)!;
+        string images = DatasetCatalog.FashionMnist.Resolve(folder, IdxNames.TrainImages), labels = DatasetCatalog.FashionMnist.Resolve(folder, IdxNames.TrainLabels);
+        Datasets.ReadIdxSplit(images, labels, 10).Dispose(); // warm up JIT and file cache
+        var best = TimeSpan.MaxValue;
+        for (int i = 0; i < 3; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            using var split = Datasets.ReadIdxSplit(images, labels, 10);
+            sw.Stop();
+            Assert.Equal(60000, split.Count);
+            if (sw.Elapsed < best) best = sw.Elapsed;
+        }
+        Assert.True(best < TimeSpan.FromSeconds(1), $"parsing the 60k train split took {best.TotalMilliseconds:F0} ms");
+    }
+}
