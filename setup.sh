@@ -1,18 +1,60 @@
 #!/usr/bin/env bash
-# One-time setup, the same for a laptop, the devcontainer and CI: system packages (when root and apt exist),
-# datasets, build. Idempotent.
+# One-time setup, the same for a laptop, the devcontainer (postCreateCommand) and CI (.ci/run): system packages,
+# datasets, build. Idempotent: a second run installs nothing and rebuilds only what changed.
+#
+#   DISTILL_TORCH_BACKEND=cpu|cuda   libtorch backend to build with (default cpu; the GPU devcontainer sets cuda).
+#                                    Directory.Build.props reads the same variable, so later `dotnet build/test/run`
+#                                    in that shell keep the backend without -p:TorchBackend=cuda.
+#
+# System packages come from apt: as root directly, as another user through sudo when it needs no password (the
+# devcontainer's `vscode` user). Without either, or without apt, they are skipped with a note saying what to install.
 set -euo pipefail
 cd "$(dirname "$0")"
-SUDO=""
-if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
-if command -v apt-get >/dev/null && { [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; }; then
+
+backend="${DISTILL_TORCH_BACKEND:-cpu}"
+case "$backend" in
+  cpu | cuda) ;;
+  *) echo "setup.sh: DISTILL_TORCH_BACKEND='$backend' is not a backend: use cpu or cuda (or unset it for cpu)." >&2; exit 2 ;;
+esac
+if ! command -v dotnet >/dev/null; then
+  echo "setup.sh: no 'dotnet' on PATH. Install the .NET 10 SDK (see global.json), or open the repo in the devcontainer." >&2
+  exit 1
+fi
+
+# dataset-fashion-mnist: the default dataset, offline (/usr/share/datasets). python3-nbformat: validates the executed
+# notebooks. chromium: headless screenshots of reports (optional: nothing else needs it).
+packages=(dataset-fashion-mnist python3-nbformat chromium)
+sudo_cmd=()
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo_cmd=(sudo -n); fi
+
+if ! command -v apt-get >/dev/null; then
+  echo "setup.sh: no apt-get here; skipping system packages (${packages[*]}). Datasets: see data/README.md." >&2
+elif [ "$(id -u)" != 0 ] && [ ${#sudo_cmd[@]} -eq 0 ]; then
+  echo "setup.sh: not root and no password-less sudo; skipping system packages. To get them: sudo apt-get install ${packages[*]}" >&2
+else
   need=()
-  for p in dataset-fashion-mnist chromium python3-nbformat; do
-    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-  done
+  for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
   if [ ${#need[@]} -gt 0 ]; then
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    "${sudo_cmd[@]}" apt-get update -qq
+    install=()
+    for p in "${need[@]}"; do
+      # Captured first: `apt-cache ... | grep -q` fails under pipefail when grep exits early (SIGPIPE).
+      policy="$(apt-cache policy "$p" 2>/dev/null)"
+      depends="$(apt-cache depends "$p" 2>/dev/null || true)"
+      if ! grep -q 'Candidate: [^(]' <<<"$policy"; then
+        echo "setup.sh: apt has no package $p here; skipped." >&2
+      elif grep -q 'Depends: snapd' <<<"$depends"; then
+        # Ubuntu ships chromium as a snap wrapper, which cannot install inside a container.
+        echo "setup.sh: $p is a snap wrapper on this system; skipped." >&2
+      else
+        install+=("$p")
+      fi
+    done
+    if [ ${#install[@]} -gt 0 ]; then
+      # env, not a prefix assignment: sudo drops the caller's environment.
+      "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${install[@]}" >/dev/null
+    fi
   fi
 fi
-dotnet build Research.sln -nologo -clp:ErrorsOnly
+
+dotnet build Research.sln -nologo -clp:ErrorsOnly -p:TorchBackend="$backend"
