@@ -4,4 +4,5 @@ using Distill.Cli;
 // Each command lives in its own file and is registered here.
 var root = new RootCommand("distill: knowledge-distillation research on TorchSharp");
 root.Subcommands.Add(DoctorCommand.Create());
+root.Subcommands.Add(ReferenceCommand.Create());
 return root.Parse(args).Invoke();

@@ -25,10 +25,15 @@ public interface ILossTerm
 
     /// <summary>Trainable parameters the term owns (e.g. the FitNets regressor); the trainer optimises them with the student.</summary>
     IEnumerable<Parameter> Parameters() => [];
+
+    /// <summary>Modules the term owns (e.g. the FitNets regressor), so the trainer can move them to the device, switch
+    /// train/eval mode and save them in checkpoints. Read <see cref="Parameters"/> again after moving (TorchSharp #1181).</summary>
+    IEnumerable<nn.Module> Modules() => [];
 }
 
-/// <summary>A weight or temperature that may change over training, as a function of progress in [0, 1].</summary>
-public abstract record Schedule
+/// <summary>A weight or temperature that may change over training, as a function of progress in [0, 1].
+/// Factories for the common shapes (linear, cosine, steps, FitNets' λ) are in Schedules.cs.</summary>
+public abstract partial record Schedule
 {
     public abstract double At(double progress);
 
@@ -58,6 +63,12 @@ public sealed class Objective
     public bool NeedsTeacher => terms.Any(t => t.Term.NeedsTeacher);
     public bool NeedsTeacherFeatures => terms.Any(t => t.Term.NeedsTeacherFeatures);
     public IEnumerable<Parameter> Parameters() => terms.SelectMany(t => t.Term.Parameters());
+
+    /// <summary>Modules owned by terms, keyed by term name (for device moves, train/eval mode and checkpoints).</summary>
+    public IEnumerable<(string Term, nn.Module Module)> Modules() => terms.SelectMany(t => t.Term.Modules().Select(m => (t.Term.Name, m)));
+
+    /// <summary>Each term's weight at this point of training (for logs and charts).</summary>
+    public IReadOnlyList<(string Name, double Weight)> WeightsAt(double progress) => [.. terms.Select(t => (t.Term.Name, t.Weight.At(progress)))];
 
     /// <summary>The weighted total and each unweighted term (for logging and NaN diagnosis).</summary>
     public (Tensor Total, IReadOnlyList<(string Name, Tensor Value)> Parts) Compute(StepContext ctx)

@@ -1,0 +1,84 @@
+using static Distill.Losses.TermSupport;
+using static TorchSharp.torch;
+
+namespace Distill.Losses;
+
+/// <summary>
+/// Attention transfer (Zagoruyko &amp; Komodakis 2017, "Paying More Attention to Attention", §3.1). The spatial attention
+/// map of activations A ∈ [B, C, H, W] is F(A) = mean_c |A_c|^p (eq. 1 with F_sum^p; mean and sum differ by a constant
+/// the normalisation removes), flattened and L2-normalised per sample: q(A) = vec F(A) / ‖vec F(A)‖₂.
+/// Eq. 2: <c>L = L_CE + β/2 · Σ_j ‖ q(S_j) − q(T_j) ‖_p</c> over chosen groups j, β = 1000, p = 2.
+/// Two forms are provided: <see cref="Loss"/> is the authors' released code (mean over all elements of the squared
+/// difference, <c>at_loss</c> in szagoruyko/attention-transfer), <see cref="PaperLoss"/> the norm written in eq. 2.
+/// Student and teacher may differ in channels but must share H·W.
+/// </summary>
+public static class At
+{
+    /// <summary>q(A): [B, H·W], each row unit-norm.</summary>
+    public static Tensor Map(Tensor features, double p = 2)
+    {
+        if (features.dim() < 3)
+            throw new ArgumentException($"at: features must be [B, C, H, W] (or [B, C, L]), got {Shape(features)}.");
+        var powered = p == 2 ? features.pow(2) : features.abs().pow(p);
+        return nn.functional.normalize(powered.mean([1]).reshape(features.shape[0], -1), dim: 1);
+    }
+
+    /// <summary>Released-code form: <c>mean((q(s) − q(t))²)</c>; the term multiplies by β/2.</summary>
+    public static Tensor Loss(Tensor studentFeatures, Tensor teacherFeatures, double p = 2) =>
+        Diff(studentFeatures, teacherFeatures, p).pow(2).mean();
+
+    /// <summary>Paper form (eq. 2): <c>(1/B) Σ_b ‖q(s)_b − q(t)_b‖₂</c>; the term multiplies by β/2.</summary>
+    public static Tensor PaperLoss(Tensor studentFeatures, Tensor teacherFeatures, double p = 2) =>
+        Diff(studentFeatures, teacherFeatures, p).norm(1, false, 2.0f).mean();
+
+    static Tensor Diff(Tensor s, Tensor t, double p)
+    {
+        SameBatch("at", s, t);
+        if (s.dim() != t.dim() || !s.shape.Skip(2).SequenceEqual(t.shape.Skip(2)))
+            throw new ArgumentException(
+                $"at: student {Shape(s)} and teacher {Shape(t)} must have the same spatial size; pool the larger one (adaptive_avg_pool2d) first.");
+        return Map(s, p) - Map(t.detach(), p);
+    }
+}
+
+/// <summary>
+/// Attention transfer on pairs of (student, teacher) features: <c>β/2 · Σ_pairs at(s, t)</c> (β = 1000 in the paper and
+/// code). The β/2 is inside the term, so its objective weight is 1 unless scheduled.
+/// </summary>
+public sealed class AtTerm : ILossTerm
+{
+    readonly (string Student, string Teacher)[] pairs;
+
+    public AtTerm(IEnumerable<(string Student, string Teacher)> pairs, double beta = 1000, double p = 2, bool paperForm = false, string name = "at")
+    {
+        this.pairs = [.. pairs];
+        if (this.pairs.Length == 0) throw new ArgumentException("at: give at least one (student, teacher) feature pair.", nameof(pairs));
+        (Beta, P, PaperForm, Name) = (beta, p, paperForm, name);
+    }
+
+    /// <summary>Same feature names on both sides (e.g. the three groups of two WRNs).</summary>
+    public AtTerm(IEnumerable<string> features, double beta = 1000, double p = 2, bool paperForm = false, string name = "at")
+        : this(features.Select(f => (f, f)), beta, p, paperForm, name) { }
+
+    public string Name { get; }
+    public double Beta { get; }
+    public double P { get; }
+    public bool PaperForm { get; }
+    public IReadOnlyList<(string Student, string Teacher)> Pairs => pairs;
+    public bool NeedsTeacher => true;
+    public bool NeedsTeacherFeatures => true;
+
+    public Tensor Compute(StepContext ctx)
+    {
+        var teacher = Teacher(ctx, Name);
+        Tensor? sum = null;
+        foreach (var (s, t) in pairs)
+        {
+            var sf = Feature(ctx.Student, s);
+            var tf = Feature(teacher, t);
+            var l = PaperForm ? At.PaperLoss(sf, tf, P) : At.Loss(sf, tf, P);
+            sum = sum is null ? l : sum + l;
+        }
+        return sum! * (Beta / 2);
+    }
+}

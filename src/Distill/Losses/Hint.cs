@@ -1,0 +1,97 @@
+using TorchSharp.Modules;
+using static Distill.Losses.TermSupport;
+using static TorchSharp.torch;
+
+namespace Distill.Losses;
+
+/// <summary>
+/// FitNets hint loss (Romero et al. 2015, "FitNets: Hints for Thin Deep Nets", §2.2, eq. 3):
+/// <c>L_HT = ½ ‖u_h(x) − r(v_g(x))‖²</c>, the teacher's hint layer u_h regressed from the student's guided layer v_g
+/// through a regressor r. Here mean-reduced over all elements (as in RepDistiller's HintLoss): <c>mean((s − t)²)</c>,
+/// where s is already r(v_g). The paper's ½ and sum are a constant factor for the weight to absorb.
+/// </summary>
+public static class Hint
+{
+    /// <param name="studentFeatures">the guided layer after the regressor, same shape as the teacher's hint.</param>
+    public static Tensor Loss(Tensor studentFeatures, Tensor teacherFeatures)
+    {
+        if (!studentFeatures.shape.SequenceEqual(teacherFeatures.shape))
+            throw new ArgumentException(
+                $"hint: student {Shape(studentFeatures)} and teacher {Shape(teacherFeatures)} must have the same shape; " +
+                "map the student's feature with a HintRegressor (HintRegressor.Conv or .Linear).");
+        return nn.functional.mse_loss(studentFeatures, teacherFeatures.detach());
+    }
+}
+
+/// <summary>
+/// The FitNets regressor r (Romero et al. 2015, §2.2): maps the student's guided layer to the teacher's hint layer.
+/// <see cref="Conv"/> is the convolutional regressor the paper recommends (here 1×1, as spatial sizes match in our models;
+/// with BatchNorm and ReLU as RepDistiller's ConvReg); <see cref="Linear"/> the fully connected one for flat features.
+/// The paper asks r to end in the same non-linearity as the teacher's hint layer: keep <c>relu</c> when the hint is a
+/// post-ReLU feature, turn it off for pre-activation features (which can be negative).
+/// </summary>
+public sealed class HintRegressor : nn.Module<Tensor, Tensor>
+{
+    readonly Sequential body;
+    readonly bool isConv;
+
+    public long InFeatures { get; }
+    public long OutFeatures { get; }
+
+    HintRegressor(string name, bool isConv, long inFeatures, long outFeatures, Sequential body) : base(name)
+    {
+        (this.isConv, InFeatures, OutFeatures, this.body) = (isConv, inFeatures, outFeatures, body);
+        RegisterComponents();
+    }
+
+    /// <summary>1×1 convolution [B, Cs, H, W] → [B, Ct, H, W], then BatchNorm and ReLU when asked.</summary>
+    public static HintRegressor Conv(long studentChannels, long teacherChannels, bool batchNorm = true, bool relu = true)
+    {
+        var layers = new List<(string, nn.Module<Tensor, Tensor>)> { ("conv", nn.Conv2d(studentChannels, teacherChannels, 1, bias: !batchNorm)) };
+        if (batchNorm) layers.Add(("bn", nn.BatchNorm2d(teacherChannels)));
+        if (relu) layers.Add(("relu", nn.ReLU()));
+        return new HintRegressor("hint_conv_regressor", true, studentChannels, teacherChannels, nn.Sequential(layers));
+    }
+
+    /// <summary>Fully connected [B, Ds] → [B, Dt] (inputs with more dimensions are flattened), then ReLU when asked.</summary>
+    public static HintRegressor Linear(long studentFeatures, long teacherFeatures, bool relu = false)
+    {
+        var layers = new List<(string, nn.Module<Tensor, Tensor>)> { ("linear", nn.Linear(studentFeatures, teacherFeatures)) };
+        if (relu) layers.Add(("relu", nn.ReLU()));
+        return new HintRegressor("hint_linear_regressor", false, studentFeatures, teacherFeatures, nn.Sequential(layers));
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        if (isConv ? x.dim() != 4 || x.shape[1] != InFeatures : x.dim() < 2 || x.flatten(1).shape[1] != InFeatures)
+            throw new ArgumentException(
+                $"{GetName()}: expected {(isConv ? $"[B, {InFeatures}, H, W]" : $"[B, {InFeatures}]")}, got {Shape(x)}; " +
+                "build the regressor with the student feature's channel count.");
+        return body.call(isConv ? x : x.flatten(1));
+    }
+}
+
+/// <summary>
+/// The hint term of FitNets stage 1: <see cref="Hint"/> between r(student[<c>studentFeature</c>]) and
+/// teacher[<c>teacherFeature</c>]. The term owns the regressor; its parameters come out of <see cref="Parameters"/> so the
+/// trainer optimises them with the student. Without a regressor the features must already have the same shape.
+/// </summary>
+public sealed class HintTerm(string studentFeature, string teacherFeature, HintRegressor? regressor = null, string name = "hint") : ILossTerm
+{
+    public string Name => name;
+    public bool NeedsTeacher => true;
+    public bool NeedsTeacherFeatures => teacherFeature != TermSupport.Logits;
+    public HintRegressor? Regressor => regressor;
+
+    public Tensor Compute(StepContext ctx)
+    {
+        var s = Feature(ctx.Student, studentFeature);
+        var t = Feature(Teacher(ctx, name), teacherFeature);
+        if (regressor is not null) s = regressor.call(s);
+        // A linear regressor's [B, D] output may stand for a [B, C, H, W] hint with C·H·W = D.
+        return Hint.Loss(s.dim() != t.dim() && s.numel() == t.numel() ? s.reshape(t.shape) : s, t);
+    }
+
+    public IEnumerable<Parameter> Parameters() => regressor?.parameters() ?? [];
+    public IEnumerable<nn.Module> Modules() => regressor is null ? [] : [regressor];
+}

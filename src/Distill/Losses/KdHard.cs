@@ -1,0 +1,33 @@
+using static Distill.Losses.TermSupport;
+using static TorchSharp.torch;
+
+namespace Distill.Losses;
+
+/// <summary>
+/// Hinton et al. 2015 (§2, "weighted average of two objective functions"): soft targets plus the hard labels,
+/// <c>L = α · T²·KL(softmax(t/T) ‖ softmax(s/T)) + (1 − α) · CE(s, y)</c>, α weighing the soft term (the form of most
+/// reimplementations, e.g. RepDistiller's --alpha/--gamma with α + γ = 1).
+/// </summary>
+public static class KdHard
+{
+    /// <param name="labels">[B] int64 class indices.</param>
+    public static Tensor Loss(Tensor studentLogits, Tensor teacherLogits, Tensor labels, double temperature, double alpha)
+    {
+        Logits2D("kd_hard", studentLogits, teacherLogits, labels);
+        if (!double.IsFinite(alpha)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "kd_hard: alpha must be finite.");
+        var soft = Kd.Loss(studentLogits, teacherLogits, temperature);
+        var hard = nn.functional.cross_entropy(studentLogits, labels);
+        return alpha * soft + (1 - alpha) * hard;
+    }
+}
+
+/// <summary>The <see cref="KdHard"/> loss as one term (temperature and α may be scheduled). Equivalent to an objective
+/// of <see cref="CrossEntropyTerm"/> weighted 1 − α plus <see cref="KdTerm"/> weighted α, which logs the parts apart.</summary>
+public sealed class KdHardTerm(Schedule temperature, Schedule alpha, string name = "kd_hard") : ILossTerm
+{
+    public string Name => name;
+    public bool NeedsTeacher => true;
+
+    public Tensor Compute(StepContext ctx) =>
+        KdHard.Loss(ctx.Student.Logits, Teacher(ctx, name).Logits, ctx.Labels, temperature.At(ctx.Progress), alpha.At(ctx.Progress));
+}

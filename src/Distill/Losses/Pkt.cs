@@ -1,0 +1,43 @@
+using static Distill.Losses.TermSupport;
+using static TorchSharp.torch;
+
+namespace Distill.Losses;
+
+/// <summary>
+/// Probabilistic knowledge transfer (Passalis &amp; Tefas 2018, "Learning Deep Representations with Probabilistic
+/// Knowledge Transfer", §3, eqs. 9-12 with the cosine kernel): rows of [B, D] features are L2-normalised
+/// (x / (‖x‖ + ε), ε = 1e-7), the cosine similarities mapped to [0, 1] by (K + 1)/2 and normalised per row into
+/// conditional probabilities P; <c>L = (1/B) Σ_b Σ_j P_t log((P_t + ε)/(P_s + ε))</c>, a KL per sample averaged over
+/// the batch. Student and teacher dimensions may differ.
+/// </summary>
+public static class Pkt
+{
+    const double Eps = 1e-7;
+
+    public static Tensor Loss(Tensor studentFeatures, Tensor teacherFeatures)
+    {
+        SameBatch("pkt", studentFeatures, teacherFeatures);
+        var ps = Conditional(studentFeatures);
+        var pt = Conditional(teacherFeatures.detach());
+        return (pt * ((pt + Eps) / (ps + Eps)).log()).sum() / studentFeatures.shape[0];
+    }
+
+    static Tensor Conditional(Tensor features)
+    {
+        var x = features.reshape(features.shape[0], -1);
+        x = x / (x.norm(1, true, 2.0f) + Eps); // norm, not sqrt(Σx²): its gradient at a zero row is 0, not ∞
+        var k = (x.mm(x.t()) + 1) / 2;
+        return k / k.sum(1, keepdim: true);
+    }
+}
+
+/// <summary>The <see cref="Pkt"/> loss on one (student, teacher) feature pair (use "logits" for the logits).</summary>
+public sealed class PktTerm(string studentFeature, string teacherFeature, string name = "pkt") : ILossTerm
+{
+    public string Name => name;
+    public bool NeedsTeacher => true;
+    public bool NeedsTeacherFeatures => teacherFeature != TermSupport.Logits;
+
+    public Tensor Compute(StepContext ctx) =>
+        Pkt.Loss(Feature(ctx.Student, studentFeature), Feature(Teacher(ctx, name), teacherFeature));
+}

@@ -1,0 +1,134 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
+
+namespace Distill.Losses;
+
+/// <summary>A row-major tensor from a reference file.</summary>
+public sealed record ReferenceTensor(long[] Shape, double[] Data, bool IsInteger);
+
+/// <summary>One case: a loss by registry name, its inputs and parameters, the expected loss and d(loss)/d(<see cref="GradInput"/>).</summary>
+public sealed record ReferenceCase(
+    string Name,
+    string Loss,
+    IReadOnlyDictionary<string, double> Params,
+    IReadOnlyDictionary<string, ReferenceTensor> Inputs,
+    double ExpectedLoss,
+    string GradInput,
+    ReferenceTensor ExpectedGrad);
+
+/// <summary>The input file is not a readable "distill-reference/1" file; the message names the file, the place and the fix.</summary>
+public sealed class ReferenceFormatException(string message) : Exception(message);
+
+/// <summary>
+/// Reader of loss reference files (<c>"format": "distill-reference/1"</c>): cases computed with PyTorch in float64 that
+/// the library must reproduce in float32. Inputs named "labels" (or "*_labels", or with <c>"dtype": "int64"</c>) are
+/// integer class indices; all others are float.
+/// </summary>
+public sealed class ReferenceFile
+{
+    public const string Format = "distill-reference/1";
+
+    public required string Source { get; init; }
+    public string? Generator { get; init; }
+    public required IReadOnlyList<ReferenceCase> Cases { get; init; }
+
+    public static ReferenceFile Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new ReferenceFormatException($"{path}: file not found; give the path of a {Format} JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).");
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ReferenceFormatException($"{path}: cannot read the file ({e.Message}).");
+        }
+        return Parse(text, path);
+    }
+
+    public static ReferenceFile Parse(string json, string source)
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(json); }
+        catch (JsonException e)
+        {
+            throw new ReferenceFormatException($"{source}: not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): {e.Message.Split(" LineNumber:")[0].Split(" Path:")[0]}");
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) Fail(source, "the top level must be a JSON object");
+            var format = root.TryGetProperty("format", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null;
+            if (format != Format) Fail(source, $"\"format\" is {(format is null ? "missing" : $"\"{format}\"")}; expected \"{Format}\"");
+            if (!root.TryGetProperty("cases", out var cases) || cases.ValueKind != JsonValueKind.Array)
+                Fail(source, "\"cases\" must be an array of cases");
+            if (cases.GetArrayLength() == 0) Fail(source, "\"cases\" is empty; nothing to check");
+            var list = new List<ReferenceCase>();
+            int i = 0;
+            foreach (var c in cases.EnumerateArray()) list.Add(ParseCase(c, $"{source}: case #{i++}"));
+            var generator = root.TryGetProperty("generator", out var g) && g.ValueKind == JsonValueKind.String ? g.GetString() : null;
+            return new ReferenceFile { Source = source, Generator = generator, Cases = list };
+        }
+    }
+
+    static ReferenceCase ParseCase(JsonElement c, string where)
+    {
+        if (c.ValueKind != JsonValueKind.Object) Fail(where, "must be an object");
+        var name = String(c, "name", where);
+        where += $" ('{name}')";
+        var loss = String(c, "loss", where);
+        var parameters = new Dictionary<string, double>();
+        if (c.TryGetProperty("params", out var p) && p.ValueKind != JsonValueKind.Null)
+        {
+            if (p.ValueKind != JsonValueKind.Object) Fail(where, "\"params\" must be an object of numbers");
+            foreach (var kv in p.EnumerateObject())
+                parameters[kv.Name] = kv.Value.ValueKind == JsonValueKind.Number ? kv.Value.GetDouble()
+                    : Fail<double>(where, $"params.{kv.Name} must be a number");
+        }
+        var inputs = new Dictionary<string, ReferenceTensor>();
+        if (!c.TryGetProperty("inputs", out var ins) || ins.ValueKind != JsonValueKind.Object) Fail(where, "\"inputs\" must be an object of tensors");
+        foreach (var kv in ins.EnumerateObject())
+            inputs[kv.Name] = Tensor(kv.Value, $"{where} inputs.{kv.Name}", IsIntegerInput(kv.Name, kv.Value));
+        if (!c.TryGetProperty("expected", out var exp) || exp.ValueKind != JsonValueKind.Object) Fail(where, "\"expected\" must be an object");
+        if (!exp.TryGetProperty("loss", out var l) || l.ValueKind != JsonValueKind.Number) Fail(where, "expected.loss must be a number");
+        if (!exp.TryGetProperty("grad", out var grad) || grad.ValueKind != JsonValueKind.Object || grad.EnumerateObject().Count() != 1)
+            Fail(where, "expected.grad must be an object with exactly one tensor (the gradient w.r.t. the student's input)");
+        var g = grad.EnumerateObject().First();
+        if (!inputs.TryGetValue(g.Name, out var gradInput)) Fail(where, $"expected.grad.{g.Name} names no input");
+        if (gradInput.IsInteger) Fail(where, $"expected.grad.{g.Name} is an integer input; gradients are for float inputs");
+        var expectedGrad = Tensor(g.Value, $"{where} expected.grad.{g.Name}", false);
+        if (!expectedGrad.Shape.SequenceEqual(gradInput.Shape))
+            Fail(where, $"expected.grad.{g.Name} has shape [{string.Join(", ", expectedGrad.Shape)}] but the input has [{string.Join(", ", gradInput.Shape)}]");
+        return new ReferenceCase(name, loss, parameters, inputs, l.GetDouble(), g.Name, expectedGrad);
+    }
+
+    static bool IsIntegerInput(string name, JsonElement t) =>
+        t.ValueKind == JsonValueKind.Object && t.TryGetProperty("dtype", out var d) && d.ValueKind == JsonValueKind.String
+            ? d.GetString() is "int64" or "long"
+            : name == "labels" || name.EndsWith("_labels", StringComparison.Ordinal);
+
+    static ReferenceTensor Tensor(JsonElement t, string where, bool integer)
+    {
+        if (t.ValueKind != JsonValueKind.Object) Fail(where, "must be an object with \"shape\" and \"data\"");
+        if (!t.TryGetProperty("shape", out var s) || s.ValueKind != JsonValueKind.Array) Fail(where, "\"shape\" must be an array of sizes");
+        if (!t.TryGetProperty("data", out var d) || d.ValueKind != JsonValueKind.Array) Fail(where, "\"data\" must be an array of numbers");
+        var shape = s.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Number && x.TryGetInt64(out var v) && v >= 0 ? v
+            : Fail<long>(where, "\"shape\" entries must be non-negative integers")).ToArray();
+        var data = d.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Number ? x.GetDouble()
+            : Fail<double>(where, "\"data\" entries must be numbers (row-major, flat)")).ToArray();
+        var count = shape.Aggregate(1L, (a, b) => a * b);
+        if (count != data.Length)
+            Fail(where, $"shape [{string.Join(", ", shape)}] holds {count} values but \"data\" has {data.Length}");
+        if (integer && data.Any(x => x != Math.Floor(x)))
+            Fail(where, "integer input (class indices) has non-integer values");
+        return new ReferenceTensor(shape, data, integer);
+    }
+
+    static string String(JsonElement c, string property, string where) =>
+        c.TryGetProperty(property, out var v) && v.ValueKind == JsonValueKind.String && v.GetString() is { Length: > 0 } s ? s
+            : Fail<string>(where, $"\"{property}\" must be a non-empty string");
+
+    [DoesNotReturn]
+    static void Fail(string where, string problem) => throw new ReferenceFormatException($"{where}: {problem}.");
+
+    static T Fail<T>(string where, string problem) => throw new ReferenceFormatException($"{where}: {problem}.");
+}

@@ -1,0 +1,75 @@
+using static Distill.Losses.TermSupport;
+using static TorchSharp.torch;
+
+namespace Distill.Losses;
+
+/// <summary>
+/// Relational knowledge distillation (Park, Kim, Lu &amp; Cho 2019, "Relational Knowledge Distillation", §3.2):
+/// the student matches the teacher's structure among the batch's embeddings (inputs [B, …] are flattened to [B, D];
+/// student and teacher D may differ), through the Huber loss l_δ with δ = 1 (smooth-L1).
+/// Distance-wise (eqs. 5-6): ψ_D(t_i, t_j) = ‖t_i − t_j‖₂ / μ with μ the mean of the positive distances in the batch;
+/// <see cref="DistanceLoss"/> = mean over all B² pairs of l_δ(ψ_D(s), ψ_D(t)).
+/// Angle-wise (eqs. 7-8): ψ_A(t_i, t_j, t_k) = cos∠t_i t_j t_k = ⟨e_ij, e_kj⟩ with e_ij = (t_i − t_j)/‖t_i − t_j‖₂ (a zero
+/// vector stays zero); <see cref="AngleLoss"/> = mean over all B³ triplets of l_δ(ψ_A(s), ψ_A(t)).
+/// Memory is O(B²·D) for the pairwise differences, as in the authors' code.
+/// </summary>
+public static class Rkd
+{
+    const double Tiny = 1e-12;
+
+    public static Tensor DistanceLoss(Tensor studentFeatures, Tensor teacherFeatures)
+    {
+        SameBatch("rkd_distance", studentFeatures, teacherFeatures);
+        return nn.functional.smooth_l1_loss(NormalizedDistances(studentFeatures), NormalizedDistances(teacherFeatures.detach()), beta: 1.0);
+    }
+
+    public static Tensor AngleLoss(Tensor studentFeatures, Tensor teacherFeatures)
+    {
+        SameBatch("rkd_angle", studentFeatures, teacherFeatures);
+        return nn.functional.smooth_l1_loss(Angles(studentFeatures), Angles(teacherFeatures.detach()), beta: 1.0);
+    }
+
+    /// <summary>[B, B, D]: entry (j, i) = e_i − e_j.</summary>
+    static Tensor Differences(Tensor features)
+    {
+        var e = features.reshape(features.shape[0], -1);
+        return e.unsqueeze(0) - e.unsqueeze(1);
+    }
+
+    static Tensor NormalizedDistances(Tensor features)
+    {
+        var sq = Differences(features).pow(2).sum(2);
+        var zero = sq == 0;
+        // masked_fill after the clamp: the diagonal (and coincident points) are 0 with zero gradient, not sqrt'(0) = ∞.
+        var d = sq.clamp_min(Tiny).sqrt().masked_fill(zero, 0);
+        var mean = d.sum() / zero.logical_not().sum().clamp_min(1);
+        return d / mean.clamp_min(Tiny);
+    }
+
+    /// <summary>[B·B·B]: entry (j, i, k) = cos of the angle at e_j between e_i and e_k.</summary>
+    static Tensor Angles(Tensor features)
+    {
+        var v = Differences(features);
+        var norm = v.norm(2, true, 2.0f);
+        var unit = (v / norm.clamp_min(Tiny)).masked_fill(norm == 0, 0);
+        return unit.bmm(unit.transpose(1, 2)).reshape(-1);
+    }
+}
+
+/// <summary>
+/// RKD on one (student, teacher) feature pair (use "logits" for the logits): λ_D·distance + λ_A·angle, with the paper's
+/// λ_D = 25 and λ_A = 50 by default (Park et al. 2019, §4.1).
+/// </summary>
+public sealed class RkdTerm(string studentFeature, string teacherFeature, double distanceWeight = 25, double angleWeight = 50, string name = "rkd") : ILossTerm
+{
+    public string Name => name;
+    public bool NeedsTeacher => true;
+    public bool NeedsTeacherFeatures => teacherFeature != TermSupport.Logits;
+
+    public Tensor Compute(StepContext ctx)
+    {
+        var s = Feature(ctx.Student, studentFeature);
+        var t = Feature(Teacher(ctx, name), teacherFeature);
+        return distanceWeight * Rkd.DistanceLoss(s, t) + angleWeight * Rkd.AngleLoss(s, t);
+    }
+}

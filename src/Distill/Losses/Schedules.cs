@@ -1,0 +1,103 @@
+namespace Distill.Losses;
+
+/// <summary>Factories for the schedules used by the recipes. Every schedule maps training progress p ∈ [0, 1] (0 = first
+/// step, 1 = last) to a value; outside its window a schedule holds its end values.</summary>
+public abstract partial record Schedule
+{
+    public static Schedule Constant(double value) => new ConstantSchedule(value);
+
+    /// <summary>Linear from <paramref name="start"/> (at progress <paramref name="from"/>) to <paramref name="end"/> (at <paramref name="to"/>).</summary>
+    public static Schedule Linear(double start, double end, double from = 0, double to = 1) => new LinearSchedule(start, end, from, to);
+
+    /// <summary>Half-cosine from <paramref name="start"/> to <paramref name="end"/> (SGDR-style, Loshchilov &amp; Hutter 2017).</summary>
+    public static Schedule Cosine(double start, double end, double from = 0, double to = 1) => new CosineSchedule(start, end, from, to);
+
+    /// <summary>Piecewise constant: <paramref name="initial"/>, then each value from its progress on.
+    /// E.g. <c>Schedule.Steps(1.0, (0.5, 0.1), (0.75, 0.01))</c>.</summary>
+    public static Schedule Steps(double initial, params (double Progress, double Value)[] steps) => new StepSchedule(initial, steps);
+
+    /// <summary>
+    /// FitNets' annealing of the KD weight λ in stage 2 (Romero et al. 2015, §2.3 and the released configs: λ starts at 4
+    /// and decays linearly to 1; <c>TeacherDecayOverEpoch</c> in adri-romsor/FitNets). The paper's stage-2 loss is
+    /// L = H(y, P_S) + λ·H(P_T^τ, P_S^τ) with τ = 3; use this as the weight of the soft term.
+    /// </summary>
+    public static Schedule FitNetsLambda(double start = 4, double end = 1) => new LinearSchedule(start, end, 0, 1);
+
+    /// <summary>
+    /// Temperature annealing: the distillation temperature falls from a high value (very soft targets, mostly dark
+    /// knowledge) to the final one over training, e.g. <c>new KdTerm(Schedule.TemperatureAnnealing(10, 1))</c>
+    /// (cf. Jafari et al. 2021, "Annealing Knowledge Distillation"). Cosine by default, linear on request.
+    /// </summary>
+    public static Schedule TemperatureAnnealing(double start, double end, bool cosine = true) =>
+        cosine ? new CosineSchedule(start, end, 0, 1) : new LinearSchedule(start, end, 0, 1);
+
+    static protected double Window(double progress, double from, double to) => Math.Clamp((progress - from) / (to - from), 0.0, 1.0);
+
+    static protected void CheckWindow(double start, double end, double from, double to)
+    {
+        if (!double.IsFinite(start) || !double.IsFinite(end))
+            throw new ArgumentException($"Schedule values must be finite (got start {start}, end {end}).");
+        if (!(from >= 0 && to <= 1 && to > from))
+            throw new ArgumentException($"Schedule window must satisfy 0 <= from < to <= 1 in training progress (got from {from}, to {to}).");
+    }
+}
+
+public sealed record LinearSchedule : Schedule
+{
+    public LinearSchedule(double start, double end, double from = 0, double to = 1)
+    {
+        CheckWindow(start, end, from, to);
+        (Start, End, From, To) = (start, end, from, to);
+    }
+
+    public double Start { get; }
+    public double End { get; }
+    public double From { get; }
+    public double To { get; }
+
+    public override double At(double progress) => Start + (End - Start) * Window(progress, From, To);
+}
+
+public sealed record CosineSchedule : Schedule
+{
+    public CosineSchedule(double start, double end, double from = 0, double to = 1)
+    {
+        CheckWindow(start, end, from, to);
+        (Start, End, From, To) = (start, end, from, to);
+    }
+
+    public double Start { get; }
+    public double End { get; }
+    public double From { get; }
+    public double To { get; }
+
+    public override double At(double progress) => End + (Start - End) * 0.5 * (1 + Math.Cos(Math.PI * Window(progress, From, To)));
+}
+
+public sealed record StepSchedule : Schedule
+{
+    readonly (double Progress, double Value)[] steps;
+
+    public StepSchedule(double initial, IEnumerable<(double Progress, double Value)> steps)
+    {
+        this.steps = [.. steps];
+        if (!double.IsFinite(initial) || this.steps.Any(s => !double.IsFinite(s.Value)))
+            throw new ArgumentException("Step schedule values must be finite.");
+        for (int i = 0; i < this.steps.Length; i++)
+            if (this.steps[i].Progress is < 0 or > 1 || (i > 0 && this.steps[i].Progress <= this.steps[i - 1].Progress))
+                throw new ArgumentException(
+                    $"Step schedule boundaries must increase strictly within [0, 1] (got {string.Join(", ", this.steps.Select(s => s.Progress))}).");
+        Initial = initial;
+    }
+
+    public double Initial { get; }
+    public IReadOnlyList<(double Progress, double Value)> Boundaries => steps;
+
+    public override double At(double progress)
+    {
+        var value = Initial;
+        foreach (var (at, v) in steps)
+            if (progress >= at) value = v;
+        return value;
+    }
+}

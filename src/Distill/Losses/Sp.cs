@@ -1,0 +1,50 @@
+using static Distill.Losses.TermSupport;
+using static TorchSharp.torch;
+
+namespace Distill.Losses;
+
+/// <summary>
+/// Similarity-preserving distillation (Tung &amp; Mori 2019, "Similarity-Preserving Knowledge Distillation", eqs. 2-4):
+/// with A = f flattened to [B, −1], G = A Aᵀ and G̃ its rows L2-normalised (eq. 2),
+/// <c>L = (1/B²) · ‖G̃_S − G̃_T‖²_F</c> (eq. 3); the paper weights it by γ (3000 on CIFAR-10) in eq. 4.
+/// Only the batch size has to match: G is B×B whatever the feature shapes.
+/// </summary>
+public static class Sp
+{
+    public static Tensor Loss(Tensor studentFeatures, Tensor teacherFeatures)
+    {
+        SameBatch("sp", studentFeatures, teacherFeatures);
+        var b = studentFeatures.shape[0];
+        var diff = Gram(studentFeatures) - Gram(teacherFeatures.detach());
+        return diff.pow(2).sum() / (b * b);
+    }
+
+    static Tensor Gram(Tensor f)
+    {
+        var a = f.reshape(f.shape[0], -1);
+        return nn.functional.normalize(a.mm(a.t()), dim: 1);
+    }
+}
+
+/// <summary>The <see cref="Sp"/> loss summed over (student, teacher) feature pairs; weight it (γ) in the objective.</summary>
+public sealed class SpTerm(IEnumerable<(string Student, string Teacher)> pairs, string name = "sp") : ILossTerm
+{
+    readonly (string Student, string Teacher)[] pairs = [.. pairs];
+
+    public string Name => name;
+    public bool NeedsTeacher => true;
+    public bool NeedsTeacherFeatures => true;
+
+    public Tensor Compute(StepContext ctx)
+    {
+        if (pairs.Length == 0) throw new InvalidOperationException("sp: give at least one (student, teacher) feature pair.");
+        var teacher = Teacher(ctx, name);
+        Tensor? sum = null;
+        foreach (var (s, t) in pairs)
+        {
+            var l = Sp.Loss(Feature(ctx.Student, s), Feature(teacher, t));
+            sum = sum is null ? l : sum + l;
+        }
+        return sum!;
+    }
+}

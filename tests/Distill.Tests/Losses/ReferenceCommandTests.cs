@@ -1,0 +1,123 @@
+using System.Text.Json.Nodes;
+using Distill.Losses;
+using Distill.Native;
+
+namespace Distill.Tests.Losses;
+
+/// <summary>The logic behind `distill reference FILE` (the CLI calls <see cref="ReferenceChecker.Run"/>): it must fail
+/// loudly on wrong values, unknown losses and bad files.</summary>
+public sealed class ReferenceCommandTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("distill-reference-").FullName;
+
+    public ReferenceCommandTests() => TorchRuntime.Initialize();
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    static JsonNode Original() => JsonNode.Parse(File.ReadAllText(ReferenceVectorTests.FilePath))!;
+
+    string Write(JsonNode json, string name = "cases.json") => Write(json.ToJsonString(), name);
+
+    string Write(string text, string name)
+    {
+        var path = Path.Combine(dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    static (int Exit, string[] Out, string[] Err) Run(string path)
+    {
+        var (o, e) = (new StringWriter(), new StringWriter());
+        var exit = ReferenceChecker.Run(path, o, e);
+        static string[] Lines(StringWriter w) => w.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return (exit, Lines(o), Lines(e));
+    }
+
+    [Fact]
+    public void Unmodified_copy_passes_with_exit_zero()
+    {
+        var (exit, output, err) = Run(Write(Original()));
+        Assert.Equal(0, exit);
+        Assert.Equal(["39 passed, 0 failed"], output);
+        Assert.Empty(err);
+    }
+
+    [Fact]
+    public void Changed_value_wrong_gradient_and_unknown_loss_each_fail_with_one_line()
+    {
+        var json = Original();
+        var cases = json["cases"]!.AsArray();
+        var changedLoss = cases[3]!;
+        changedLoss["expected"]!["loss"] = changedLoss["expected"]!["loss"]!.GetValue<double>() + 0.01;
+        var changedGrad = cases[26]!; // at_paper/...: one gradient element off by 1e-3
+        var g = changedGrad["expected"]!["grad"]!["student_features"]!["data"]!.AsArray();
+        g[5] = g[5]!.GetValue<double>() + 1e-3;
+        var unknown = cases[7]!;
+        unknown["loss"] = "no_such_loss";
+
+        var (exit, output, err) = Run(Write(json));
+
+        Assert.Equal(1, exit);
+        Assert.Empty(err);
+        Assert.Equal(4, output.Length);
+        Assert.Equal("36 passed, 3 failed", output[^1]);
+        var lossLine = Assert.Single(output, l => l.Contains(changedLoss["name"]!.GetValue<string>() + ":", StringComparison.Ordinal));
+        Assert.Matches(@"loss error 1e-2 \(tolerance [0-9.e+-]+\), grad error [0-9.e+-]+", lossLine);
+        var gradLine = Assert.Single(output, l => l.Contains(changedGrad["name"]!.GetValue<string>() + ":", StringComparison.Ordinal));
+        Assert.Contains("grad error 1e-3", gradLine);
+        var unknownLine = Assert.Single(output, l => l.Contains(unknown["name"]!.GetValue<string>() + ":", StringComparison.Ordinal));
+        Assert.Contains("unknown loss 'no_such_loss' (known: at, at_paper, dkd, hint, kd, kd_hard, pkt, rkd_angle, rkd_distance, soft_ce, sp)", unknownLine);
+    }
+
+    [Fact]
+    public void Misspelt_parameter_or_mismatched_input_fails_the_case_and_names_it()
+    {
+        var json = Original();
+        var cases = json["cases"]!.AsArray();
+        var kd = cases[0]!;
+        var p = kd["params"]!.AsObject();
+        p.Remove("temperature");
+        p["temprature"] = 4.0;
+        var hint = cases.First(c => c!["loss"]!.GetValue<string>() == "hint")!;
+        var t = hint["inputs"]!["teacher_features"]!.AsObject();
+        t["shape"] = new JsonArray(4, 16, 36);
+
+        var (exit, output, _) = Run(Write(json));
+
+        Assert.Equal(1, exit);
+        Assert.Equal("37 passed, 2 failed", output[^1]);
+        Assert.Contains(output, l => l.StartsWith($"FAIL {kd["name"]}: kd: missing parameter 'temperature' (given: temprature)", StringComparison.Ordinal));
+        Assert.Contains(output, l => l.StartsWith($"FAIL {hint["name"]}: hint: student [4, 16, 6, 6] and teacher [4, 16, 36]", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Missing_file_gives_one_clear_line_and_exit_one()
+    {
+        var path = Path.Combine(dir, "absent.json");
+        var (exit, output, err) = Run(path);
+        Assert.Equal(1, exit);
+        Assert.Empty(output);
+        var line = Assert.Single(err);
+        Assert.Equal($"distill reference: {path}: file not found; give the path of a distill-reference/1 JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).", line);
+    }
+
+    [Theory]
+    [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [", "not valid JSON (line 1")]
+    [InlineData("[1, 2]", "the top level must be a JSON object")]
+    [InlineData("{\"format\": \"distill-reference/2\", \"cases\": []}", "\"format\" is \"distill-reference/2\"; expected \"distill-reference/1\"")]
+    [InlineData("{\"format\": \"distill-reference/1\", \"cases\": []}", "\"cases\" is empty")]
+    [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [{\"name\": \"x\", \"loss\": \"kd\", \"params\": {}, \"inputs\": {\"student_logits\": {\"shape\": [2, 2], \"data\": [1, 2, 3]}}}]}",
+        "case #0 ('x') inputs.student_logits: shape [2, 2] holds 4 values but \"data\" has 3")]
+    [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [{\"name\": \"x\", \"loss\": \"kd\", \"inputs\": {\"a\": {\"shape\": [1], \"data\": [1]}}, \"expected\": {\"loss\": 1, \"grad\": {\"b\": {\"shape\": [1], \"data\": [0]}}}}]}",
+        "case #0 ('x'): expected.grad.b names no input")]
+    public void Malformed_file_gives_one_line_naming_file_and_problem(string text, string problem)
+    {
+        var path = Write(text, "bad.json");
+        var (exit, output, err) = Run(path);
+        Assert.Equal(1, exit);
+        Assert.Empty(output);
+        var line = Assert.Single(err);
+        Assert.StartsWith($"distill reference: {path}", line);
+        Assert.Contains(problem, line);
+    }
+}
