@@ -29,10 +29,16 @@ public static partial class ModelZoo
 {
     /// <summary>Names that build a model; the patterns behind them accept more (any mlp widths, cnn width, wrn depth/width).</summary>
     public static IReadOnlyList<string> Examples { get; } =
-        ["mlp-1200-1200", "mlp-800-800", "mlp-32", "cnn", "cnn-16"];
+    [
+        "mlp-1200-1200", "mlp-800-800", "mlp-32", "cnn", "cnn-16",
+        "resnet8", "resnet14", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet8x4", "resnet32x4",
+        "wrn-16-1", "wrn-16-2", "wrn-40-1", "wrn-40-2", "wrn-16-4", "wrn-28-4",
+    ];
 
     private const string Grammar =
-        "mlp-<width>[-<width>...] (e.g. mlp-1200-1200, mlp-800-800, mlp-32), cnn or cnn-<width> (default width 32)";
+        "mlp-<width>[-<width>...] (e.g. mlp-1200-1200, mlp-800-800, mlp-32); cnn or cnn-<width> (default width 32); " +
+        "resnet8, resnet14, resnet20, resnet32, resnet44, resnet56, resnet110 (any 6n+2 depth) and the wide resnet8x4, resnet32x4; " +
+        "wrn-<depth>-<k> with depth 6n+4 (e.g. wrn-40-2, wrn-16-2, wrn-40-1, wrn-16-1)";
 
     /// <summary>Creates the named model for images with <paramref name="inChannels"/> channels and
     /// <paramref name="numClasses"/> classes. Initialisation draws from the global generator: seed it first.</summary>
@@ -61,6 +67,18 @@ public static partial class ModelZoo
             return new SmallCnn(inChannels, numClasses, side, side, width, options.Dropout ?? 0.3);
         }
 
+        if (ResNetName().Match(key) is { Success: true } res)
+        {
+            RejectDropout(options, name);
+            var depth = Parse(res.Groups[1].Value, name);
+            int[] widths = res.Groups[2].Success ? [32, 64, 128, 256] : [16, 16, 32, 64];
+            return new CifarResNet(depth, widths, inChannels, numClasses);
+        }
+
+        if (WrnName().Match(key) is { Success: true } wrn)
+            return new WideResNet(Parse(wrn.Groups[1].Value, name), Parse(wrn.Groups[2].Value, name), inChannels, numClasses,
+                                  options.Dropout ?? 0);
+
         throw new ArgumentException($"Unknown model '{name}'. Known models: {Grammar}.", nameof(name));
     }
 
@@ -79,6 +97,12 @@ public static partial class ModelZoo
             throw new ArgumentException($"Model '{name}': InputDropout, Jitter and InputNoise apply only to mlp models; leave them at 0.");
     }
 
+    private static void RejectDropout(ModelOptions o, string name)
+    {
+        if (o.Dropout is { } d && d != 0)
+            throw new ArgumentException($"Model '{name}': CIFAR ResNets have no dropout (He et al. 2016); use a wrn-<depth>-<k> model for dropout.");
+    }
+
     private static int Parse(string digits, string name) =>
         int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0
             ? v
@@ -89,4 +113,10 @@ public static partial class ModelZoo
 
     [GeneratedRegex(@"^cnn(?:-(\d+))?$")]
     private static partial Regex CnnName();
+
+    [GeneratedRegex(@"^resnet(\d+)(x4)?$")]
+    private static partial Regex ResNetName();
+
+    [GeneratedRegex(@"^wrn-(\d+)-(\d+)$")]
+    private static partial Regex WrnName();
 }

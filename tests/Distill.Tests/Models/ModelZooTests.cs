@@ -12,11 +12,13 @@ public class ModelZooTests
     [InlineData("mlp")]
     [InlineData("mlp-")]
     [InlineData("resnet")]
+    [InlineData("wrn-40")]
+    [InlineData("resnet32x2")]
     public void Unknown_name_lists_the_known_models(string name)
     {
         var e = Assert.Throws<ArgumentException>(() => ModelZoo.Create(name, 1, 10));
         Assert.Contains($"'{name}'", e.Message);
-        foreach (var known in new[] { "mlp-1200-1200", "cnn" })
+        foreach (var known in new[] { "mlp-1200-1200", "cnn", "resnet20", "resnet110", "resnet32x4", "wrn-40-2" })
             Assert.Contains(known, e.Message);
     }
 

@@ -19,6 +19,8 @@ public class SeededInitTests
     [Theory]
     [InlineData("mlp-100-50")]
     [InlineData("cnn-8")]
+    [InlineData("resnet8")]
+    [InlineData("wrn-10-1")]
     public void Same_seed_gives_identical_weights_another_seed_different_ones(string name) =>
         ModelChecks.AssertSeededInit(() => ModelZoo.Create(name, 1, 10));
 }
