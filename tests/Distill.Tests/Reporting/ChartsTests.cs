@@ -1,0 +1,44 @@
+using Distill.Native;
+using Distill.Reporting;
+using static TorchSharp.torch;
+
+namespace Distill.Tests.Reporting;
+
+public class ChartsTests
+{
+    public ChartsTests() => TorchRuntime.Initialize();
+
+    static string Json(Plotly.NET.GenericChart c) => Plotly.NET.GenericChart.toChartHTML(c);
+
+    [Fact]
+    public void Lines_carries_every_series_with_its_values()
+    {
+        var chart = Charts.Lines("acc", "epoch", "%", [new Series("teacher", [1, 2], [80.5, 90.25]), new Series("student", [1, 2], [70, 75])]);
+        var html = Json(chart);
+        Assert.Equal(2, Plotly.NET.CSharp.GenericChartExtensions.GetTraces(chart).Length);
+        Assert.Contains("teacher", html);
+        Assert.Contains("90.25", html);
+    }
+
+    [Fact]
+    public void Sweep_draws_mean_and_the_seeds()
+    {
+        var chart = Charts.Sweep("T sweep", "T", "%", [("kd", [(1.0, [80.0, 82.0]), (4.0, [85.0, 87.0])])]);
+        var html = Json(chart);
+        Assert.Equal(2, Plotly.NET.CSharp.GenericChartExtensions.GetTraces(chart).Length);
+        Assert.Contains("81", html); // mean of 80 and 82
+    }
+
+    [Fact]
+    public void Heatmap_and_image_grid_take_tensors_and_reject_wrong_ranks()
+    {
+        var h = Charts.Heatmap("att", arange(6, dtype: ScalarType.Float32).view(2, 3));
+        Assert.Contains("heatmap", Json(h));
+        var grid = Charts.ImageGrid("samples", randint(0, 255, [12, 1, 4, 4], dtype: ScalarType.Byte), columns: 5);
+        Assert.Contains("heatmap", Json(grid));
+        Assert.Throws<ArgumentException>(() => Charts.Heatmap("bad", zeros(2, 2, 2)));
+        var row = Charts.HeatmapRow("row", [("a", zeros(3, 3)), ("b", ones(3, 3))]);
+        Assert.Equal(2, Plotly.NET.CSharp.GenericChartExtensions.GetTraces(row).Length);
+        Assert.Contains("xaxis2", Json(row)); // laid out side by side
+    }
+}
