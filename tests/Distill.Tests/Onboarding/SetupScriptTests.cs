@@ -89,6 +89,16 @@ public sealed class SetupScriptTests : IDisposable
     const string ReadmeTestCommand = "dotnet test Research.sln";
 
     [Fact]
+    public void Scripts_stay_lf_when_cloned_on_windows_for_the_devcontainer()
+    {
+        var rules = Repo.Read(".gitattributes").Split('\n').Select(l => l.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).ToList();
+        foreach (var pattern in new[] { "*.sh", ".ci/run" })
+            Assert.Contains(rules, r => r.Length > 1 && r[0] == pattern && r.Contains("eol=lf"));
+        foreach (var script in new[] { "setup.sh", ".ci/run" })
+            Assert.DoesNotContain("\r", Repo.Read(script), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Readme_shows_the_setup_and_test_commands_ci_runs()
     {
         var readme = Repo.Read("README.md").Split('\n').Select(l => l.Trim()).ToList();
