@@ -1,0 +1,69 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Distill.Reporting;
+
+/// <summary>
+/// One line of the reproduction table: our number beside the paper's, with an honest verdict.
+/// <paramref name="Ours"/> and <paramref name="OursStd"/> are in the unit of <paramref name="Metric"/> (e.g. "test acc %").
+/// </summary>
+public sealed record ResultRow(
+    string Paper,
+    string Claim,
+    string Setting,
+    string Metric,
+    double Ours,
+    double OursStd,
+    int Seeds,
+    string PaperValue,
+    string Verdict,
+    string Budget);
+
+/// <summary>
+/// Collects <see cref="ResultRow"/>s. A notebook calls <see cref="Record"/>; when it runs under <c>distill run</c> or
+/// <c>distill reproduce</c>, the runner points $DISTILL_RESULTS at a JSON-lines file and the rows land there, so the
+/// results table is built from what the notebooks actually printed, never typed by hand.
+/// </summary>
+public static class Results
+{
+    public const string FileVariable = "DISTILL_RESULTS";
+
+    public static ResultRow Record(ResultRow row)
+    {
+        var path = Environment.GetEnvironmentVariable(FileVariable);
+        if (!string.IsNullOrEmpty(path))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            File.AppendAllText(path, JsonSerializer.Serialize(row) + "\n");
+        }
+        return row;
+    }
+
+    /// <summary>Reads a JSON-lines file written by <see cref="Record"/>; a malformed line is an error naming file and line.</summary>
+    public static IReadOnlyList<ResultRow> Read(string path)
+    {
+        var rows = new List<ResultRow>();
+        int n = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            n++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try { rows.Add(JsonSerializer.Deserialize<ResultRow>(line) ?? throw new JsonException("null row")); }
+            catch (JsonException e) { throw new InvalidDataException($"{path}:{n}: not a result row ({e.Message}). Delete the file and re-run the notebook.", e); }
+        }
+        return rows;
+    }
+
+    /// <summary>A Markdown table: paper, claim, setting, ours (mean ± std, seeds), paper, verdict.</summary>
+    public static string ToMarkdown(IEnumerable<ResultRow> rows)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("| paper | claim | our setting | metric | ours (mean ± std, seeds) | paper | verdict |");
+        sb.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var r in rows)
+            sb.AppendLine($"| {Cell(r.Paper)} | {Cell(r.Claim)} | {Cell(r.Setting)} | {Cell(r.Metric)} | {r.Ours:F2} ± {r.OursStd:F2} ({r.Seeds}) | {Cell(r.PaperValue)} | {Cell(r.Verdict)} |");
+        return sb.ToString();
+    }
+
+    static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");
+}

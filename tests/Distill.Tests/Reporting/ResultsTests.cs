@@ -1,0 +1,37 @@
+using Distill.Reporting;
+
+namespace Distill.Tests.Reporting;
+
+[Collection("environment")] // sets a process-wide environment variable
+public class ResultsTests
+{
+    static ResultRow Row(double ours) => new("Hinton 2015", "KD helps a small student", "FMNIST 2k", "test acc %", ours, 0.1, 3, "146 → 74 errors", "reproduced", "smoke");
+
+    [Fact]
+    public void Record_appends_rows_to_the_file_named_by_the_variable_and_Read_returns_them()
+    {
+        var file = Path.Combine(Directory.CreateTempSubdirectory().FullName, "r", "results.jsonl");
+        Environment.SetEnvironmentVariable(Results.FileVariable, file);
+        try
+        {
+            Results.Record(Row(84.5));
+            Results.Record(Row(85.25) with { Claim = "a | b" });
+        }
+        finally { Environment.SetEnvironmentVariable(Results.FileVariable, null); }
+        var rows = Results.Read(file);
+        Assert.Equal([84.5, 85.25], rows.Select(r => r.Ours));
+        var md = Results.ToMarkdown(rows);
+        Assert.Contains("| 85.25 ± 0.10 (3) |", md);
+        Assert.Contains("a \\| b", md);
+        Assert.Equal(4, md.Trim().Split('\n').Length);
+    }
+
+    [Fact]
+    public void A_corrupt_results_file_names_file_and_line()
+    {
+        var file = Path.GetTempFileName();
+        File.WriteAllText(file, "{\"Paper\":\"x\"}\n{not json\n");
+        var e = Assert.Throws<InvalidDataException>(() => Results.Read(file));
+        Assert.Contains($"{file}:", e.Message);
+    }
+}
