@@ -43,6 +43,17 @@ public sealed class ReferenceCommandTests : IDisposable
     }
 
     [Fact]
+    public void Independent_edge_case_file_passes()
+    {
+        // 40 cases derived from the README definitions in pure Python float64 with central-difference gradients
+        // (TestData/Losses/make_edge_cases.py): ×1000 logits, B = 1, C = 2, α ∈ {0, 1}, non-square maps, B = 2 for RKD.
+        var (exit, output, err) = Run(Path.Combine(AppContext.BaseDirectory, "TestData", "Losses", "edge_cases.json"));
+        Assert.Equal(0, exit);
+        Assert.Equal(["40 passed, 0 failed"], output);
+        Assert.Empty(err);
+    }
+
+    [Fact]
     public void Changed_value_wrong_gradient_and_unknown_loss_each_fail_with_one_line()
     {
         var json = Original();
