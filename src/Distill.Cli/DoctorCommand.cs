@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using Distill.Data;
 using Distill.Native;
 using TorchSharp;
 
@@ -39,8 +40,8 @@ static class DoctorCommand
     }
 }
 
-/// <summary>Dataset section of `distill doctor`; filled in by the data layer.</summary>
-static partial class DoctorDatasets
+/// <summary>Dataset section of `distill doctor`: each dataset found (with its folder) or missing (with the command that fixes it).</summary>
+static class DoctorDatasets
 {
-    public static int Report(TextWriter w) => 0;
+    public static int Report(TextWriter w) => DatasetReport.Write(w, DatasetSearch.Default);
 }

@@ -5,4 +5,5 @@ using Distill.Cli;
 var root = new RootCommand("distill: knowledge-distillation research on TorchSharp");
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(ReferenceCommand.Create());
+root.Subcommands.Add(DataCommand.Create());
 return root.Parse(args).Invoke();

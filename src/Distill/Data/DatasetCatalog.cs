@@ -19,8 +19,9 @@ public sealed record DatasetInfo(
 {
     /// <summary>Every folder that may hold this dataset, in search order.</summary>
     public IEnumerable<string> Candidates(DatasetSearch search) =>
-        search.Roots.Concat(search.SystemRoot is null ? [] : [search.SystemRoot])
-            .SelectMany(root => SubFolders.Select(sub => Path.Combine(root, sub)));
+        (search.RootsMayHoldFiles ? search.Roots : [])
+            .Concat(search.Roots.Concat(search.SystemRoot is null ? [] : [search.SystemRoot])
+                .SelectMany(root => SubFolders.Select(sub => Path.Combine(root, sub))));
 
     /// <summary>The first folder that holds every file of the dataset, or null.</summary>
     public string? Locate(DatasetSearch search) =>
@@ -93,6 +94,10 @@ public static class DatasetCatalog
         [new("cifar-100-binary.tar.gz", "58a81ae192c23a4be8b1804d68e518ed807d710a4eb253b1f2a199162a40d8ec")]);
 
     public static IReadOnlyList<DatasetInfo> All { get; } = [FashionMnist, MnistDigits, Mnist, Cifar10, Cifar100];
+
+    /// <summary>What the notebooks and tests need; `distill doctor` fails without them and `distill data install` with
+    /// no names installs them. The others are optional (download-only, for machines with internet).</summary>
+    public static IReadOnlyList<DatasetInfo> Required { get; } = [FashionMnist, MnistDigits];
 
     public static DatasetInfo Get(string name) =>
         All.FirstOrDefault(d => string.Equals(d.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))

@@ -10,17 +10,13 @@ public sealed record DatasetSearch(IReadOnlyList<string> Roots, string? SystemRo
 {
     public const string SystemDatasets = "/usr/share/datasets";
 
+    /// <summary>When set, a root may itself be the dataset folder (an explicit <c>root</c> argument to a loader).</summary>
+    public bool RootsMayHoldFiles { get; init; }
+
     public static DatasetSearch Default => new(DefaultRoots(), SystemDatasets);
 
     /// <summary>Only the given roots: no environment, no system folder.</summary>
     public static DatasetSearch Only(params string[] roots) => new(roots, null);
-
-    /// <summary>Folders that may hold dataset <paramref name="name"/>, in search order.</summary>
-    public IEnumerable<string> Folders(string name)
-    {
-        foreach (var r in Roots) yield return Path.Combine(r, name);
-        if (SystemRoot is not null) yield return Path.Combine(SystemRoot, name);
-    }
 
     /// <summary>Where downloads land: the first root ($DISTILL_DATA, else the repository's data/, else ./data).</summary>
     public string InstallRoot => Roots.Count > 0 ? Roots[0] : Path.GetFullPath("data");

