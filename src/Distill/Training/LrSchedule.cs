@@ -1,0 +1,69 @@
+namespace Distill.Training;
+
+/// <summary>
+/// Learning-rate multiplier as a function of the global step. Step and multi-step decays change at epoch boundaries,
+/// as PyTorch's StepLR/MultiStepLR stepped once per epoch; cosine decays every step (Loshchilov &amp; Hutter 2017, SGDR
+/// without restarts: η = η_min + ½(η₀ − η_min)(1 + cos(π t / T))). Warmup is separate: see <see cref="TrainOptions.WarmupEpochs"/>.
+/// A schedule is a pure function of the step, so resuming from a checkpoint needs only the step count.
+/// </summary>
+public abstract record LrSchedule
+{
+    /// <summary>Multiplier of the base learning rate at global step <paramref name="step"/> (0-based).</summary>
+    public abstract double Factor(long step, long stepsPerEpoch, long totalSteps);
+
+    public static LrSchedule Constant { get; } = new ConstantLr();
+
+    /// <summary>Multiply by <paramref name="gamma"/> every <paramref name="everyEpochs"/> epochs.</summary>
+    public static LrSchedule Step(int everyEpochs, double gamma = 0.1) =>
+        everyEpochs > 0 ? new StepLr(everyEpochs, gamma) : throw new ArgumentOutOfRangeException(nameof(everyEpochs), "Step schedule: everyEpochs must be positive.");
+
+    /// <summary>Multiply by <paramref name="gamma"/> at each milestone epoch (e.g. 150, 225 for WRN-style CIFAR runs).</summary>
+    public static LrSchedule MultiStep(IReadOnlyList<int> milestones, double gamma = 0.1) => new MultiStepLr([.. milestones.Order()], gamma);
+
+    /// <summary>Cosine from 1 to <paramref name="minFactor"/> over the whole run.</summary>
+    public static LrSchedule Cosine(double minFactor = 0) => new CosineLr(minFactor);
+
+    /// <summary>Parses "constant", "cosine", "step:30:0.1", "multistep:150,225:0.1" (CLI form).</summary>
+    public static LrSchedule Parse(string spec)
+    {
+        var parts = spec.Trim().ToLowerInvariant().Split(':');
+        double Gamma(int i) => parts.Length > i ? double.Parse(parts[i], System.Globalization.CultureInfo.InvariantCulture) : 0.1;
+        return parts[0] switch
+        {
+            "constant" => Constant,
+            "cosine" => Cosine(),
+            "step" when parts.Length >= 2 => Step(int.Parse(parts[1]), Gamma(2)),
+            "multistep" when parts.Length >= 2 => MultiStep([.. parts[1].Split(',').Select(int.Parse)], Gamma(2)),
+            _ => throw new ArgumentException($"Unknown schedule '{spec}': expected constant, cosine, step:EVERY[:GAMMA] or multistep:E1,E2[:GAMMA]."),
+        };
+    }
+
+    sealed record ConstantLr : LrSchedule
+    {
+        public override double Factor(long step, long stepsPerEpoch, long totalSteps) => 1;
+        public override string ToString() => "constant";
+    }
+
+    sealed record StepLr(int EveryEpochs, double Gamma) : LrSchedule
+    {
+        public override double Factor(long step, long stepsPerEpoch, long totalSteps) => Math.Pow(Gamma, step / stepsPerEpoch / EveryEpochs);
+        public override string ToString() => $"step:{EveryEpochs}:{Gamma}";
+    }
+
+    sealed record MultiStepLr(int[] Milestones, double Gamma) : LrSchedule
+    {
+        public override double Factor(long step, long stepsPerEpoch, long totalSteps)
+        {
+            var epoch = step / stepsPerEpoch;
+            return Math.Pow(Gamma, Milestones.Count(m => epoch >= m));
+        }
+        public override string ToString() => $"multistep:{string.Join(',', Milestones)}:{Gamma}";
+    }
+
+    sealed record CosineLr(double MinFactor) : LrSchedule
+    {
+        public override double Factor(long step, long stepsPerEpoch, long totalSteps) =>
+            MinFactor + 0.5 * (1 - MinFactor) * (1 + Math.Cos(Math.PI * step / Math.Max(1, totalSteps)));
+        public override string ToString() => "cosine";
+    }
+}

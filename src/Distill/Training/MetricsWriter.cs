@@ -1,0 +1,80 @@
+using System.Globalization;
+using System.Text;
+using TorchSharp;
+using TorchSharp.Modules;
+
+namespace Distill.Training;
+
+/// <summary>
+/// Per-epoch metrics on disk: OutDir/metrics.csv (rewritten whole each epoch from the history, so a resumed run's file
+/// is the uninterrupted run's file) and TensorBoard event files under OutDir/tb (written per epoch: each event is
+/// flushed synchronously by TorchSharp's SummaryWriter).
+/// </summary>
+sealed class MetricsWriter(string outDir, bool tensorBoard)
+{
+    public string CsvPath { get; } = Path.Combine(outDir, "metrics.csv");
+    readonly SummaryWriter? tb = tensorBoard ? torch.utils.tensorboard.SummaryWriter(Path.Combine(outDir, "tb")) : null;
+
+    public void Write(string name, IReadOnlyList<EpochMetrics> history)
+    {
+        WriteCsv(history);
+        if (tb is null || history.Count == 0) return;
+        var m = history[^1];
+        var step = m.Epoch;
+        tb.add_scalar($"{name}/lr", (float)m.LearningRate, step);
+        tb.add_scalar($"{name}/train_loss", (float)m.TrainLoss, step);
+        foreach (var t in m.TermLosses) tb.add_scalar($"{name}/loss_{t.Name}", (float)t.Value, step);
+        tb.add_scalar($"{name}/train_acc", (float)m.TrainAccuracy, step);
+        if (m.ValidationAccuracy is double v) tb.add_scalar($"{name}/val_acc", (float)v, step);
+        tb.add_scalar($"{name}/test_acc", (float)m.TestAccuracy, step);
+        tb.add_scalar($"{name}/samples_per_s", (float)m.SamplesPerSecond, step);
+    }
+
+    void WriteCsv(IReadOnlyList<EpochMetrics> history)
+    {
+        var terms = MetricsTable.TermNames(history);
+        var hasVal = history.Any(m => m.ValidationAccuracy is not null);
+        var sb = new StringBuilder();
+        sb.Append("epoch,lr,train_loss");
+        foreach (var t in terms) sb.Append(",loss_").Append(t);
+        sb.Append(",train_acc").Append(hasVal ? ",val_acc" : "").Append(",test_acc,seconds,samples_per_s\n");
+        static string F(double? x) => x?.ToString("R", CultureInfo.InvariantCulture) ?? "";
+        foreach (var m in history)
+        {
+            sb.Append(m.Epoch).Append(',').Append(F(m.LearningRate)).Append(',').Append(F(m.TrainLoss));
+            foreach (var t in terms) sb.Append(',').Append(F(MetricsTable.TermValue(m, t)));
+            sb.Append(',').Append(F(m.TrainAccuracy));
+            if (hasVal) sb.Append(',').Append(F(m.ValidationAccuracy));
+            sb.Append(',').Append(F(m.TestAccuracy)).Append(',').Append(F(Math.Round(m.Seconds, 3)))
+              .Append(',').Append(F(Math.Round(m.SamplesPerSecond, 1))).Append('\n');
+        }
+        AtomicFile.WriteAllText(CsvPath, sb.ToString());
+    }
+}
+
+/// <summary>Write to a temp file in the same folder, then rename over the target: readers see the old or the new file, never half of one.</summary>
+static class AtomicFile
+{
+    public static void Write(string path, Action<Stream> write)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(dir);
+        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
+    }
+
+    public static void WriteAllText(string path, string text) =>
+        Write(path, s => { var bytes = Encoding.UTF8.GetBytes(text); s.Write(bytes, 0, bytes.Length); });
+}

@@ -1,0 +1,263 @@
+using System.Diagnostics;
+using Distill.Data;
+using Distill.Losses;
+using Distill.Models;
+using Distill.Native;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Distill.Training;
+
+/// <summary>A loss that became NaN or infinite: the run stops, naming where and which term.</summary>
+public sealed class NonFiniteLossException(string message, int epoch, long step, string term) : Exception(message)
+{
+    public int Epoch { get; } = epoch;
+    public long Step { get; } = step;
+    public string Term { get; } = term;
+}
+
+/// <summary>
+/// The one training loop of the library: a student trained on <see cref="ImageDataset.Train"/> under an
+/// <see cref="Objective"/>, optionally taught by a frozen teacher, evaluated on the test split after every epoch.
+/// Whole splits are moved to the device once; every epoch draws a new permutation from a seeded generator; each step
+/// runs in its own dispose scope; the same seed gives the same metrics, and a resumed run ends where the uninterrupted
+/// one would.
+/// </summary>
+public static class Trainer
+{
+    /// <param name="student">Trained in place (and left on the device, in eval mode).</param>
+    /// <param name="teacher">Required when a term needs it. Frozen for good: eval mode, no gradients, never optimised.</param>
+    public static TrainResult Train(DistillModel student, ImageDataset data, Objective objective, TrainOptions? options = null, DistillModel? teacher = null)
+    {
+        options ??= new TrainOptions();
+        options.Validate();
+        TorchRuntime.Initialize();
+        using var run = new TrainingRun(student, data, objective, options, teacher);
+        return run.Execute();
+    }
+
+    /// <summary>Freezes a teacher: eval mode and no gradients for any of its parameters.</summary>
+    public static void Freeze(DistillModel teacher)
+    {
+        teacher.eval();
+        foreach (var p in teacher.parameters()) p.requires_grad = false;
+    }
+}
+
+sealed class TrainingRun : IDisposable
+{
+    readonly DistillModel student;
+    readonly DistillModel? teacher;
+    readonly ImageDataset data;
+    readonly Objective objective;
+    readonly TrainOptions o;
+    readonly Device device;
+    readonly Generator generator;
+    readonly Tensor trainImages, trainLabels, testImages, testLabels;
+    readonly Tensor? valImages, valLabels, teacherLogits;
+    readonly TeacherSource teacherSource;
+    readonly List<nn.Module> termModules;
+    readonly List<Parameter> termParameters;
+    readonly List<Parameter> optimized;
+    readonly optim.Optimizer optimizer;
+    readonly MetricsWriter? writer;
+    readonly ProgressLine progress;
+    readonly long stepsPerEpoch, totalSteps, warmupSteps;
+
+    public TrainingRun(DistillModel student, ImageDataset data, Objective objective, TrainOptions options, DistillModel? teacher)
+    {
+        (this.student, this.data, this.objective, o, this.teacher) = (student, data, objective, options, teacher);
+        device = TorchRuntime.ResolveDevice(o.Device);
+        teacherSource = TeacherCache.Decide(objective, o.Augment, o.TeacherCache);
+        if (teacherSource != TeacherSource.None && teacher is null)
+            throw new ArgumentException($"The objective's term(s) {string.Join(", ", objective.Terms.Where(t => t.Term.NeedsTeacher).Select(t => t.Term.Name))} need a teacher; pass teacher: to Trainer.Train.");
+        if (teacher is not null && ReferenceEquals(teacher, student))
+            throw new ArgumentException("The teacher and the student are the same object; a born-again student is a fresh model of the same architecture.");
+        if (teacher is not null)
+        {
+            var own = student.parameters().Select(p => p.Handle).ToHashSet();
+            if (teacher.parameters().Any(p => own.Contains(p.Handle)))
+                throw new ArgumentException("The teacher's parameters are registered inside the student (a teacher stored as a field of the student). Keep the teacher outside the student.");
+        }
+
+        using (var g = manual_seed(o.Seed)) { }
+        if (device.type == DeviceType.CUDA) cuda.manual_seed_all(o.Seed);
+        generator = new Generator((ulong)o.Seed);
+
+        // Module.to replaces parameter objects, so move before the optimizer sees them.
+        student.to(device);
+        if (teacher is not null)
+        {
+            teacher.to(device);
+            Trainer.Freeze(teacher);
+        }
+
+        (trainImages, trainLabels, valImages, valLabels) = HoldOutValidation(data.Train, o.ValidationCount, o.ValidationSeed, device);
+        testImages = data.Test.Images.to(device);
+        testLabels = data.Test.Labels.to(device);
+        if (teacherSource == TeacherSource.Cached)
+            teacherLogits = Evaluation.Logits(teacher!, data, trainImages, o.EvalBatchSize);
+
+        termModules = [.. objective.Modules().Select(m => m.Module)];
+        foreach (var m in termModules) m.to(device);
+        termParameters = [.. objective.Parameters()]; // read after moving: Module.to replaces parameter objects
+        foreach (var p in termParameters.Where(p => p.device_type != device.type || (device.index >= 0 && p.device_index != device.index)))
+            throw new ArgumentException($"A loss term owns a parameter on {p.device} but training runs on {device}: build the term on the training device.");
+        optimized = [.. (o.StudentParameters?.Invoke(student) ?? student.parameters()), .. termParameters];
+        optimizer = o.Optimizer.Create(optimized);
+
+        stepsPerEpoch = (trainLabels.shape[0] + o.BatchSize - 1) / o.BatchSize;
+        totalSteps = stepsPerEpoch * o.Epochs;
+        warmupSteps = (long)Math.Round(o.WarmupEpochs * stepsPerEpoch);
+        writer = o.OutDir is null ? null : new MetricsWriter(o.OutDir, o.TensorBoard);
+        progress = new ProgressLine(o.Progress ?? ProgressLine.Default);
+    }
+
+    static (Tensor, Tensor, Tensor?, Tensor?) HoldOutValidation(Split train, int count, int seed, Device device)
+    {
+        if (count == 0) return (train.Images.to(device), train.Labels.to(device), null, null);
+        if (count >= train.Count)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"ValidationCount {count} leaves no training images (the training split has {train.Count}).");
+        using var scope = NewDisposeScope();
+        using var g = new Generator((ulong)seed);
+        var perm = randperm(train.Count, generator: g);
+        var val = perm.narrow(0, 0, count);
+        var rest = perm.narrow(0, count, train.Count - count).sort().Values; // keep the original order of the training images
+        return (train.Images.index_select(0, rest).to(device).MoveToOuterDisposeScope(), train.Labels.index_select(0, rest).to(device).MoveToOuterDisposeScope(),
+                train.Images.index_select(0, val).to(device).MoveToOuterDisposeScope(), train.Labels.index_select(0, val).to(device).MoveToOuterDisposeScope());
+    }
+
+    public TrainResult Execute()
+    {
+        var history = new List<EpochMetrics>();
+        long step = 0;
+        var start = 1;
+        var ckpt = o.OutDir is null ? null : Path.Combine(o.OutDir, Checkpoint.FileName);
+        if (o.Resume && ckpt is not null)
+        {
+            if (File.Exists(ckpt))
+            {
+                var info = Checkpoint.Load(ckpt, student, termModules, termParameters, optimizer, generator, student.ParameterCount);
+                if (info.Seed != o.Seed)
+                    throw new InvalidOperationException($"Checkpoint '{ckpt}' belongs to a run with seed {info.Seed}; this run has seed {o.Seed}. Use the same seed or a fresh output folder.");
+                history.AddRange(info.History);
+                step = info.Step;
+                start = info.Epoch + 1;
+                o.Log?.WriteLine($"resuming {o.Name} from {ckpt}: epoch {info.Epoch} of {o.Epochs} done");
+            }
+            else o.Log?.WriteLine($"no checkpoint at {ckpt}: starting {o.Name} afresh");
+        }
+
+        var terms = objective.Terms.Select(t => t.Term.Name).ToArray();
+        for (var epoch = start; epoch <= o.Epochs; epoch++)
+        {
+            var metrics = RunEpoch(epoch, ref step, terms);
+            history.Add(metrics);
+            writer?.Write(o.Name, history);
+            if (ckpt is not null && o.Checkpoints)
+                Checkpoint.Save(ckpt, new CheckpointInfo(o.Name, o.Seed, epoch, step, student.ParameterCount, o.Optimizer.ToString(), history),
+                    student, termModules, termParameters, optimizer, generator);
+            o.Log?.WriteLine(Describe(metrics, history));
+            o.OnEpochEnd?.Invoke(metrics);
+        }
+        student.eval();
+        return new TrainResult { Name = o.Name, Seed = o.Seed, Parameters = student.ParameterCount, History = history, Teacher = teacherSource };
+    }
+
+    EpochMetrics RunEpoch(int epoch, ref long step, string[] terms)
+    {
+        using var epochScope = NewDisposeScope();
+        var clock = Stopwatch.StartNew();
+        student.train();
+        foreach (var m in termModules) m.train();
+        var n = trainLabels.shape[0];
+        var perm = randperm(n, generator: generator).to(device);
+        var sums = new double[terms.Length + 1];
+        double correct = 0, lr = 0;
+        for (long b = 0; b < stepsPerEpoch; b++)
+        {
+            var begin = b * o.BatchSize;
+            var size = Math.Min(o.BatchSize, n - begin);
+            lr = LearningRate(step);
+            var values = Step(perm, begin, size, epoch, step, b, lr);
+            for (var i = 0; i < sums.Length; i++) sums[i] += values[i] * size;
+            correct += values[^1];
+            step++;
+            o.OnStepEnd?.Invoke(step);
+            var seen = begin + size;
+            progress.Update(() => $"{o.Name} epoch {epoch}/{o.Epochs} step {b + 1}/{stepsPerEpoch}  loss {sums[0] / seen:F4}  acc {100 * correct / seen:F2}%  {seen / clock.Elapsed.TotalSeconds:N0} img/s");
+        }
+        var trainSeconds = clock.Elapsed.TotalSeconds;
+        progress.Clear();
+        double? val = valImages is null ? null : Evaluation.Accuracy(Evaluation.Logits(student, data, valImages, o.EvalBatchSize), valLabels!);
+        var test = Evaluation.Accuracy(Evaluation.Logits(student, data, testImages, o.EvalBatchSize), testLabels);
+        return new EpochMetrics(epoch, lr, sums[0] / n, [.. terms.Select((t, i) => new TermLoss(t, sums[i + 1] / n))],
+            100 * correct / n, val, test, clock.Elapsed.TotalSeconds, n / trainSeconds);
+    }
+
+    double LearningRate(long step)
+    {
+        var warm = warmupSteps > 0 && step < warmupSteps ? (step + 1) / (double)warmupSteps : 1;
+        return o.Optimizer.LearningRate * o.Schedule.Factor(step, stepsPerEpoch, totalSteps) * warm;
+    }
+
+    /// <summary>One optimisation step; returns [total, each term..., correct count] read from the device in one copy.</summary>
+    float[] Step(Tensor perm, long begin, long size, int epoch, long step, long stepInEpoch, double lr)
+    {
+        using var scope = NewDisposeScope();
+        var index = perm.narrow(0, begin, size);
+        var images = trainImages.index_select(0, index);
+        if (o.Augment.Enabled) images = o.Augment.Apply(images, generator);
+        var x = data.Normalize(images);
+        var y = trainLabels.index_select(0, index);
+        foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+
+        var s = student.call(x);
+        ModelOutput? t = null;
+        if (teacherSource == TeacherSource.Cached) t = new ModelOutput(teacherLogits!.index_select(0, index), []);
+        else if (teacherSource == TeacherSource.Live)
+            using (no_grad()) t = teacher!.call(x);
+        var progressFraction = totalSteps > 1 ? step / (double)(totalSteps - 1) : 1.0;
+        var (total, parts) = objective.Compute(new StepContext(s, t, y, progressFraction, epoch, step));
+
+        foreach (var (name, value) in parts.Where(p => p.Value.numel() != 1))
+            throw new InvalidOperationException($"Loss term '{name}' returned a tensor of shape [{string.Join(", ", value.shape)}]; a term must return a scalar.");
+        var stats = cat([total.detach().reshape(1), .. parts.Select(p => p.Value.detach().reshape(1).to(ScalarType.Float32)),
+            s.Logits.detach().argmax(1).eq(y).sum().reshape(1).to(ScalarType.Float32)]).cpu();
+        var values = stats.data<float>().ToArray();
+        if (!float.IsFinite(values[0])) throw NonFinite(values, parts, epoch, step, stepInEpoch);
+
+        optimizer.zero_grad();
+        total.backward();
+        if (o.ClipGradNorm is double clip) nn.utils.clip_grad_norm_(optimized, clip);
+        optimizer.step();
+        return values;
+    }
+
+    NonFiniteLossException NonFinite(float[] values, IReadOnlyList<(string Name, Tensor Value)> parts, int epoch, long step, long stepInEpoch)
+    {
+        var bad = parts.Select((p, i) => (p.Name, Value: values[i + 1])).FirstOrDefault(p => !float.IsFinite(p.Value));
+        var term = bad.Name ?? "total (weighted sum)";
+        var value = bad.Name is null ? values[0] : bad.Value;
+        return new NonFiniteLossException(
+            $"{o.Name}: loss is {value} at epoch {epoch}, step {step} (batch {stepInEpoch + 1} of {stepsPerEpoch}), in term '{term}'. " +
+            "Lower the learning rate, clip gradients (ClipGradNorm), or check that term's inputs.", epoch, step, term);
+    }
+
+    string Describe(EpochMetrics m, List<EpochMetrics> history)
+    {
+        var best = history.MaxBy(h => h.ValidationAccuracy ?? h.TestAccuracy)!;
+        var termText = m.TermLosses.Count > 1 ? $" ({string.Join(", ", m.TermLosses.Select(t => $"{t.Name} {t.Value:F4}"))})" : "";
+        var valText = m.ValidationAccuracy is double v ? $"  val {v:F2}%" : "";
+        return $"{o.Name} epoch {m.Epoch,3}/{o.Epochs}  lr {m.LearningRate:G4}  loss {m.TrainLoss:F4}{termText}  train {m.TrainAccuracy:F2}%{valText}  test {m.TestAccuracy:F2}%" +
+               $"  (best {best.TestAccuracy:F2}% @{best.Epoch})  {m.Seconds:F1}s  {m.SamplesPerSecond:N0} img/s";
+    }
+
+    public void Dispose()
+    {
+        optimizer.Dispose();
+        generator.Dispose();
+        foreach (var t in new[] { trainImages, trainLabels, testImages, testLabels, valImages, valLabels, teacherLogits }) t?.Dispose();
+    }
+}

@@ -1,0 +1,51 @@
+using Distill.Data;
+using Distill.Losses;
+using Distill.Models;
+using static TorchSharp.torch;
+
+namespace Distill.Tests.Training;
+
+/// <summary>Real Fashion-MNIST, cut to test budgets once per process (read-only; shared by the training tests).</summary>
+static class TinyData
+{
+    static readonly Lazy<ImageDataset> Full = new(() => Datasets.FashionMnist());
+    static readonly Lazy<ImageDataset> Small = new(() => Full.Value.Subset(train: 2000, test: 1000, seed: 0));
+
+    /// <summary>2,000 training and 1,000 test images of Fashion-MNIST.</summary>
+    public static ImageDataset FashionMnist2k => Small.Value;
+}
+
+/// <summary>The library's models and losses at test sizes.</summary>
+static class Build
+{
+    /// <summary>MLP 784-64-10 with dropout 0.2, initialised from <paramref name="seed"/>.</summary>
+    public static DistillModel Mlp(int seed, int width = 64)
+    {
+        using var g = manual_seed(seed);
+        return ModelZoo.Create($"mlp-{width}", 1, 10, new ModelOptions { Dropout = 0.2 });
+    }
+
+    public static Objective Ce() => new Objective().Add(new CrossEntropyTerm());
+
+    /// <summary>A term reading teacher features through a trainable regressor (FitNets-style): never cacheable.</summary>
+    public static HintTerm Hint(int width = 64) => new("hidden1", "hidden1", HintRegressor.Linear(width, width));
+}
+
+/// <summary>Finite until global step <paramref name="at"/>, then NaN.</summary>
+sealed class NanAtStepTerm(long at) : ILossTerm
+{
+    public string Name => "boom";
+    public bool NeedsTeacher => false;
+    public Tensor Compute(StepContext ctx) =>
+        ctx.Step >= at ? ctx.Student.Logits.sum() * float.NaN : ctx.Student.Logits.mean() * 0;
+}
+
+static class TensorAssert
+{
+    /// <summary>Same shape and bit-identical values.</summary>
+    public static bool SameAs(this Tensor a, Tensor b)
+    {
+        using var scope = NewDisposeScope();
+        return a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+    }
+}

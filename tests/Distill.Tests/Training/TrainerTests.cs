@@ -1,0 +1,254 @@
+using Distill.Losses;
+using Distill.Models;
+using Distill.Native;
+using Distill.Training;
+using TorchSharp;
+
+namespace Distill.Tests.Training;
+
+public class TrainerTests
+{
+    public TrainerTests() => TorchRuntime.Initialize();
+
+    static TrainOptions Opts(int seed = 0, int epochs = 2) => new()
+    {
+        Seed = seed,
+        Epochs = epochs,
+        BatchSize = 64,
+        Device = "cpu",
+        Optimizer = OptimizerSpec.Sgd(lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4),
+        Progress = false,
+    };
+
+    static DistillModel Mlp(int seed) => Build.Mlp(seed);
+    static Objective Ce() => Build.Ce();
+
+    [Fact]
+    public void Real_training_beats_the_untrained_model_by_far()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var model = Mlp(0);
+        var before = Evaluation.Accuracy(model, data, device: "cpu");
+        var r = Trainer.Train(model, data, Ce(), Opts(epochs: 3));
+        Assert.InRange(before, 0, 25);
+        Assert.True(r.LastAccuracy > 70, $"after 3 epochs on 2k images: {r.LastAccuracy:F2}% (untrained {before:F2}%)");
+        Assert.Equal(3, r.History.Count);
+        Assert.Equal(r.History.Max(h => h.TestAccuracy), r.BestAccuracy);
+        Assert.Equal(r.History.First(h => h.TestAccuracy == r.BestAccuracy).Epoch, r.BestEpoch);
+        Assert.True(r.History[^1].TrainLoss < r.History[0].TrainLoss);
+        Assert.Equal(TeacherSource.None, r.Teacher);
+        // The same accuracy from the public evaluation path.
+        Assert.Equal(r.LastAccuracy, Evaluation.Accuracy(model, data, device: "cpu"), 6);
+    }
+
+    [Fact]
+    public void Same_seed_gives_identical_metrics_and_another_seed_does_not()
+    {
+        var data = TinyData.FashionMnist2k;
+        var opts = Opts() with { Augment = new Augmentation(2, true) };
+        TrainResult Run(int seed) { using var m = Mlp(seed); return Trainer.Train(m, data, Ce(), opts with { Seed = seed }); }
+        var a = Run(1);
+        var b = Run(1);
+        var c = Run(2);
+        Assert.Equal(Signature(a), Signature(b));
+        Assert.NotEqual(Signature(a), Signature(c));
+    }
+
+    /// <summary>Everything a run measured, except wall-clock time.</summary>
+    static string Signature(TrainResult r) => string.Join("\n", r.History.Select(h =>
+        $"{h.Epoch} {h.LearningRate:R} {h.TrainLoss:R} {string.Join(",", h.TermLosses.Select(t => t.Value.ToString("R")))} {h.TrainAccuracy:R} {h.ValidationAccuracy:R} {h.TestAccuracy:R}"));
+
+    [Fact]
+    public void Resumed_run_ends_with_the_same_metrics_as_the_uninterrupted_run()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dirA = new TempDir();
+        using var dirB = new TempDir();
+        // Dropout (global RNG), augmentation (shuffle generator), Nesterov momentum (optimizer state), a term with its
+        // own parameter, a cosine schedule with warmup and a live teacher: all of it must come back from the checkpoint.
+        using var teacher = Mlp(99);
+        Objective Obj(out HintTerm hint) => new Objective().Add(new CrossEntropyTerm()).Add(hint = Build.Hint(), 0.1);
+        var opts = Opts(seed: 3, epochs: 3) with { Augment = new Augmentation(2, true), WarmupEpochs = 0.5 };
+
+        using var full = Mlp(3);
+        var uninterrupted = Trainer.Train(full, data, Obj(out var s1), opts with { OutDir = dirA.Path }, teacher);
+
+        using var first = Mlp(3);
+        var crash = Assert.Throws<SimulatedCrash>(() => Trainer.Train(first, data, Obj(out _),
+            opts with { OutDir = dirB.Path, OnEpochEnd = m => { if (m.Epoch == 1) throw new SimulatedCrash(); } }, teacher));
+        Assert.Equal(1, Checkpoint.ReadInfo(Path.Combine(dirB.Path, Checkpoint.FileName)).Epoch);
+
+        using var resumedModel = Mlp(1234); // different initial weights: everything must come from the checkpoint
+        var log = new StringWriter();
+        var resumed = Trainer.Train(resumedModel, data, Obj(out var s2), opts with { OutDir = dirB.Path, Resume = true, Log = log }, teacher);
+
+        Assert.Contains("resuming", log.ToString());
+        Assert.Equal(2, log.ToString().Split("\n").Count(l => l.StartsWith("run epoch", StringComparison.Ordinal)));   // only epochs 2 and 3 ran
+        Assert.Equal(Signature(uninterrupted), Signature(resumed));
+        Assert.True(s1.Parameters().Zip(s2.Parameters()).All(p => p.First.SameAs(p.Second)), "the regressor must come back too");
+        Assert.True(full.parameters().Zip(resumedModel.parameters()).All(p => p.First.SameAs(p.Second)));
+        Assert.Equal(File.ReadAllLines(Path.Combine(dirA.Path, "metrics.csv")).Select(DropTime),
+                     File.ReadAllLines(Path.Combine(dirB.Path, "metrics.csv")).Select(DropTime));
+    }
+
+    static string DropTime(string csvLine) => string.Join(",", csvLine.Split(',')[..^2]);
+
+    sealed class SimulatedCrash : Exception;
+
+    [Fact]
+    public void A_checkpoint_cut_short_fails_naming_the_file()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path });
+        var path = Path.Combine(dir.Path, Checkpoint.FileName);
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+
+        using var again = Mlp(0);
+        var e = Assert.Throws<InvalidDataException>(() => Trainer.Train(again, data, Ce(), Opts(epochs: 2) with { OutDir = dir.Path, Resume = true }));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("cut short", e.Message);
+        Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp"));
+    }
+
+    [Fact]
+    public void No_tensors_leak_across_steps_and_epochs()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var teacher = Mlp(5);
+        using var m = Mlp(0);
+        var afterStep = new List<long>();
+        var afterEpoch = new List<long>();
+        var stats = DisposeScopeManager.Statistics;
+        var opts = Opts(epochs: 3) with
+        {
+            Augment = new Augmentation(2, true),
+            OnStepEnd = _ => afterStep.Add(stats.ThreadTotalLiveCount),
+            OnEpochEnd = _ => afterEpoch.Add(stats.ThreadTotalLiveCount),
+        };
+        Trainer.Train(m, data, new Objective().Add(new CrossEntropyTerm()).Add(new KdTerm(4), 0.5), opts, teacher);
+
+        // The first step creates the momentum buffers, which live as long as the optimiser; after that, nothing grows.
+        Assert.True(afterStep.Count > 60);
+        Assert.All(afterStep.Skip(1), c => Assert.Equal(afterStep[1], c));
+        Assert.All(afterEpoch, c => Assert.Equal(afterEpoch[0], c));
+    }
+
+    [Fact]
+    public void NaN_loss_stops_the_run_naming_epoch_step_and_term()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var m = Mlp(0);
+        var steps = 2000 / 64 + 1; // 32 steps per epoch
+        var obj = new Objective().Add(new CrossEntropyTerm()).Add(new NanAtStepTerm(steps + 4));
+        var e = Assert.Throws<NonFiniteLossException>(() => Trainer.Train(m, data, obj, Opts(epochs: 3)));
+        Assert.Equal(2, e.Epoch);
+        Assert.Equal(steps + 4, e.Step);
+        Assert.Equal("boom", e.Term);
+        Assert.Contains("epoch 2", e.Message);
+        Assert.Contains($"step {steps + 4}", e.Message);
+        Assert.Contains("'boom'", e.Message);
+        Assert.True(m.parameters().All(p => p.isfinite().all().item<bool>()), "the NaN step must not reach the weights");
+    }
+
+    [Fact]
+    public void Teacher_cache_rule_is_enforced()
+    {
+        var logits = new Objective().Add(new CrossEntropyTerm()).Add(new KdTerm(4));
+        var features = new Objective().Add(new CrossEntropyTerm()).Add(Build.Hint());
+        var aug = new Augmentation(2, true);
+        Assert.Equal(TeacherSource.None, TeacherCache.Decide(Ce(), Augmentation.None, TeacherCacheMode.Always));
+        Assert.Equal(TeacherSource.Cached, TeacherCache.Decide(logits, Augmentation.None, TeacherCacheMode.Auto));
+        Assert.Equal(TeacherSource.Live, TeacherCache.Decide(logits, aug, TeacherCacheMode.Auto));
+        Assert.Equal(TeacherSource.Live, TeacherCache.Decide(features, Augmentation.None, TeacherCacheMode.Auto));
+        Assert.Equal(TeacherSource.Live, TeacherCache.Decide(logits, Augmentation.None, TeacherCacheMode.Never));
+        Assert.Contains("augmented", Assert.Throws<InvalidOperationException>(() => TeacherCache.Decide(logits, aug, TeacherCacheMode.Always)).Message);
+        Assert.Contains("hint", Assert.Throws<InvalidOperationException>(() => TeacherCache.Decide(features, Augmentation.None, TeacherCacheMode.Always)).Message);
+    }
+
+    [Fact]
+    public void Cached_teacher_runs_once_per_set_and_trains_like_the_live_teacher()
+    {
+        var data = TinyData.FashionMnist2k;
+        var obj = new Objective().Add(new CrossEntropyTerm(), 0.5).Add(new KdTerm(4), 0.5);
+        using var teacher = Mlp(7);
+        var teacherForwards = 0;
+        teacher.register_forward_hook(_ => teacherForwards++);
+        Trainer.Train(teacher, data, Ce(), Opts(seed: 7, epochs: 2));
+        var teacherWeights = teacher.parameters().Select(p => p.detach().clone()).ToList();
+
+        (TrainResult, int) Run(TeacherCacheMode mode)
+        {
+            using var m = Mlp(0);
+            var before = teacherForwards;
+            var r = Trainer.Train(m, data, obj, Opts(epochs: 2) with { TeacherCache = mode }, teacher);
+            return (r, teacherForwards - before);
+        }
+        var (cached, cachedForwards) = Run(TeacherCacheMode.Auto);
+        var (live, liveForwards) = Run(TeacherCacheMode.Never);
+
+        Assert.Equal(TeacherSource.Cached, cached.Teacher);
+        Assert.Equal(TeacherSource.Live, live.Teacher);
+        Assert.Equal(2, cachedForwards);                 // 2,000 images in eval batches of 1,000, once
+        Assert.Equal(2 * 32, liveForwards);              // every step of both epochs
+        // Same teacher logits either way (up to batch-size rounding in the teacher's matmuls).
+        Assert.InRange(Math.Abs(live.LastAccuracy - cached.LastAccuracy), 0, 1.0);
+        Assert.InRange(Math.Abs(live.History[^1].TrainLoss - cached.History[^1].TrainLoss), 0, 1e-2);
+        // The teacher stays frozen: unchanged weights, no gradients.
+        Assert.True(teacher.parameters().Zip(teacherWeights).All(p => p.First.SameAs(p.Second)));
+        Assert.All(teacher.parameters(), p => Assert.False(p.requires_grad));
+
+        using var m2 = Mlp(0);
+        Assert.Throws<InvalidOperationException>(() => Trainer.Train(m2, data, obj,
+            Opts(epochs: 1) with { TeacherCache = TeacherCacheMode.Always, Augment = Augmentation.Cifar with { CropPadding = 2 } }, teacher));
+    }
+
+    [Fact]
+    public void Writes_csv_tensorboard_and_a_dataframe_and_holds_out_validation()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        using var m = Mlp(0);
+        using var teacher = Mlp(1);
+        var log = new StringWriter();
+        var steps = 0;
+        var r = Trainer.Train(m, data, new Objective().Add(new CrossEntropyTerm()).Add(new KdTerm(2), 0.5),
+            Opts(epochs: 2) with { OutDir = dir.Path, ValidationCount = 500, Log = log, Name = "mlp", OnStepEnd = _ => steps++ }, teacher);
+
+        var csv = File.ReadAllLines(Path.Combine(dir.Path, "metrics.csv"));
+        Assert.Equal("epoch,lr,train_loss,loss_ce,loss_kd,train_acc,val_acc,test_acc,seconds,samples_per_s", csv[0]);
+        Assert.Equal(3, csv.Length);
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(dir.Path, "tb"), "events.out.tfevents.*"));
+        Assert.True(new FileInfo(Directory.GetFiles(Path.Combine(dir.Path, "tb"))[0]).Length > 100);
+
+        var df = r.ToDataFrame();
+        Assert.Equal(2, df.Rows.Count);
+        Assert.Equal(r.History[1].TestAccuracy, (double)df["test_acc"][1]!);
+        Assert.All(r.History, h => Assert.NotNull(h.ValidationAccuracy));
+        // 1,500 training images after holding out 500: 24 batches of 64 per epoch.
+        Assert.Equal(2 * 24, steps);
+        Assert.Contains("mlp epoch   2/2", log.ToString());
+        Assert.Contains("val ", log.ToString());
+    }
+
+    [Fact]
+    public void Multi_seed_table_keeps_rows_and_reports_mean_and_std()
+    {
+        var table = new RunTable()
+            .Add(new RunRow("kd", 0, 80, 79, 3, 100)).Add(new RunRow("kd", 1, 82, 81, 4, 100)).Add(new RunRow("scratch", 0, 70, 70, 2, 100));
+        var kd = table["kd"];
+        Assert.Equal(81, kd.BestMean, 10);
+        Assert.Equal(Math.Sqrt(2), kd.BestStd, 10);
+        Assert.Equal("81.00 ± 1.41", kd.Best);
+        Assert.Equal(3, table.ToDataFrame().Rows.Count);
+        Assert.Equal(2, table.SummaryFrame().Rows.Count);
+        Assert.Throws<KeyNotFoundException>(() => table["nope"]);
+    }
+}
+
+sealed class TempDir : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("distill-test-").FullName;
+    public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
+}
