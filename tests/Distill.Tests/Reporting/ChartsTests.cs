@@ -42,3 +42,23 @@ public class ChartsTests
         Assert.Contains("xaxis2", Json(row)); // laid out side by side
     }
 }
+
+public class DatasetViewsTests
+{
+    public DatasetViewsTests() => TorchRuntime.Initialize();
+
+    [Fact]
+    public void Views_of_real_fashion_mnist_count_every_image_and_normalise_to_zero_mean_unit_std()
+    {
+        using var data = Distill.Data.Datasets.FashionMnist();
+        var counts = DatasetViews.ClassCounts(data);
+        Assert.Equal(10, counts.Rows.Count);
+        Assert.All(Enumerable.Range(0, 10), i => Assert.Equal(6000L, counts["train"][i]));
+        var summary = DatasetViews.Summary(data);
+        Assert.InRange((double)summary["normalised mean"][0]!, -0.01, 0.01);
+        Assert.InRange((double)summary["normalised std"][0]!, 0.99, 1.01);
+        Assert.Equal("0..255", summary["pixel range"][0]);
+        Assert.Contains("heatmap", Plotly.NET.GenericChart.toChartHTML(DatasetViews.Samples(data, 3)));
+        Assert.Equal(2, Plotly.NET.CSharp.GenericChartExtensions.GetTraces(DatasetViews.ClassBalance(data)).Length);
+    }
+}

@@ -1,0 +1,74 @@
+using Distill.Data;
+using Microsoft.Data.Analysis;
+using Plotly.NET;
+using static TorchSharp.torch;
+
+namespace Distill.Reporting;
+
+/// <summary>What notebook 00 shows about a dataset: a summary table, samples per class, class balance.</summary>
+public static class DatasetViews
+{
+    /// <summary>One row per split: images, shape, pixel range, and the mean/std of the normalised pixels (≈ 0 and 1 on train).</summary>
+    public static DataFrame Summary(ImageDataset data)
+    {
+        var splits = new[] { ("train", data.Train), ("test", data.Test) };
+        var stats = splits.Select(s =>
+        {
+            using var scope = NewDisposeScope();
+            var x = data.Normalize(s.Item2.Images);
+            return (mean: x.mean().item<float>(), std: x.std().item<float>(),
+                min: s.Item2.Images.min().item<byte>(), max: s.Item2.Images.max().item<byte>());
+        }).ToArray();
+        return new DataFrame(
+            new StringDataFrameColumn("split", splits.Select(s => s.Item1)),
+            new Int64DataFrameColumn("images", splits.Select(s => s.Item2.Count)),
+            new StringDataFrameColumn("shape (C×H×W)", splits.Select(_ => $"{data.Channels}×{data.Height}×{data.Width}")),
+            new StringDataFrameColumn("pixel range", stats.Select(s => $"{s.min}..{s.max}")),
+            new DoubleDataFrameColumn("normalised mean", stats.Select(s => Math.Round(s.mean, 4))),
+            new DoubleDataFrameColumn("normalised std", stats.Select(s => Math.Round(s.std, 4))));
+    }
+
+    /// <summary>Count of each class in each split.</summary>
+    public static DataFrame ClassCounts(ImageDataset data)
+    {
+        var train = Counts(data.Train.Labels, data.NumClasses);
+        var test = Counts(data.Test.Labels, data.NumClasses);
+        return new DataFrame(
+            new StringDataFrameColumn("class", data.Classes),
+            new Int64DataFrameColumn("train", train),
+            new Int64DataFrameColumn("test", test));
+    }
+
+    /// <summary>Grouped bars: share of each class (%) in train and test; a balanced set is flat at 100/C.</summary>
+    public static GenericChart ClassBalance(ImageDataset data)
+    {
+        var train = Counts(data.Train.Labels, data.NumClasses);
+        var test = Counts(data.Test.Labels, data.NumClasses);
+        double nTrain = train.Sum(), nTest = test.Sum();
+        var bars = Plotly.NET.CSharp.Chart.Combine([
+            Plotly.NET.CSharp.Chart.Column<double, string, string>(train.Select(c => 100 * c / nTrain), Keys: new(data.Classes, true), Name: "train"),
+            Plotly.NET.CSharp.Chart.Column<double, string, string>(test.Select(c => 100 * c / nTest), Keys: new(data.Classes, true), Name: "test"),
+        ]);
+        return Plotly.NET.Chart.withTitle($"{data.Name}: class balance (% of split)", null).Invoke(bars);
+    }
+
+    /// <summary>The first <paramref name="perClass"/> training images of every class, one class per row.</summary>
+    public static GenericChart Samples(ImageDataset data, int perClass = 10)
+    {
+        using var scope = NewDisposeScope();
+        var picks = new List<long>();
+        var labels = data.Train.Labels.cpu().data<long>().ToArray();
+        for (int c = 0; c < data.NumClasses; c++)
+            picks.AddRange(Enumerable.Range(0, labels.Length).Where(i => labels[i] == c).Take(perClass).Select(i => (long)i));
+        var images = data.Train.Images.index_select(0, tensor(picks.ToArray(), device: data.Train.Images.device));
+        if (data.Channels > 1) images = images.to(ScalarType.Float32).mean([1], keepdim: true);
+        return Charts.ImageGrid($"{data.Name}: {perClass} training images per class ({string.Join(", ", data.Classes.Take(10))}{(data.NumClasses > 10 ? ", …" : "")})",
+            images, perClass);
+    }
+
+    static long[] Counts(Tensor labels, int numClasses)
+    {
+        using var b = labels.cpu().bincount(null, numClasses);
+        return b.data<long>().ToArray();
+    }
+}
