@@ -33,7 +33,7 @@ public static partial class DatasetInspector
         int got;
         using (var f = DataFiles.OpenRead(path)) got = f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         var name = System.IO.Path.GetFileName(path);
-        if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b || got >= 3 && head[0] == 0 && head[1] == 0 && head[2] == 0x08)
+        if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b || got == 4 && head[0] == 0 && head[1] == 0 && head[3] is >= 1 and <= 4)
             return InspectIdx(path, gz: head[0] == 0x1f);
         if (got >= 1 && (head[0] == (byte)'{' || char.IsWhiteSpace((char)head[0]) && File.ReadAllText(path).TrimStart().StartsWith('{')))
             return InspectJson(path);

@@ -34,7 +34,9 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
                 var (code, output) = Run("apt-get", "install", "-y", "-q", "--no-install-recommends", pkg);
                 if (code != 0) (code, output) = RunAll(("apt-get", ["update", "-q"]), ("apt-get", ["install", "-y", "-q", "--no-install-recommends", pkg]));
                 if (info.Locate(search) is string viaApt) return Done(info, viaApt);
-                notes.Add($"apt-get install {pkg} failed (exit {code}: {LastLine(output)})");
+                notes.Add(code == 0
+                    ? $"apt-get installed {pkg} but its files are not in the folders searched ({search.SystemRoot ?? "system folder left out"})"
+                    : $"apt-get install {pkg} failed (exit {code}: {LastLine(output)})");
             }
             else notes.Add($"apt-get not used ({(AllowApt ? "needs root and apt-get" : "disabled")})");
         }
@@ -67,8 +69,11 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
                     }
                 }
             }
-            catch (DatasetException e) when (e.Problem.StartsWith("download failed", StringComparison.Ordinal))
+            catch (DatasetException e)
             {
+                // Fetch and ExtractTarGz leave no partial file; leave no empty folder either.
+                if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any()) Directory.Delete(folder);
+                if (!e.Problem.StartsWith("download failed", StringComparison.Ordinal)) throw;
                 throw new DatasetException(e.Path, $"{info.Title} could not be installed: {string.Join("; ", notes.Append(e.Problem))}", e.Fix, e);
             }
             return info.Locate(search) is string downloaded ? Done(info, downloaded)

@@ -30,22 +30,22 @@ public class DatasetReportTests
     }
 
     [Fact]
-    public void Default_search_starts_with_DISTILL_DATA_and_ends_with_the_system_folder()
+    public void Search_from_the_environment_starts_with_DISTILL_DATA_and_ends_with_the_system_folder()
     {
         using var dir = new TempDir();
-        var old = Environment.GetEnvironmentVariable("DISTILL_DATA");
-        try
-        {
-            Environment.SetEnvironmentVariable("DISTILL_DATA", dir.Path);
-            var search = DatasetSearch.Default;
-            Assert.Equal(dir.Path, search.Roots[0]);
-            Assert.Equal(dir.Path, search.InstallRoot);
-            Assert.Contains(search.Roots, r => File.Exists(Path.Combine(r, "..", "Research.sln")));
-            Assert.Equal("/usr/share/datasets", search.SystemRoot);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("DISTILL_DATA", old);
-        }
+        var env = new Dictionary<string, string?> { ["DISTILL_DATA"] = dir.Path };
+        var search = DatasetSearch.FromEnvironment(k => env.GetValueOrDefault(k));
+        Assert.Equal(dir.Path, search.Roots[0]);
+        Assert.Equal(dir.Path, search.InstallRoot);
+        Assert.Contains(search.Roots, r => File.Exists(Path.Combine(r, "..", "Research.sln")));
+        Assert.Equal("/usr/share/datasets", search.SystemRoot);
+
+        // DISTILL_SYSTEM_DATA set but empty hides the system folder: with DISTILL_DATA empty too, Fashion-MNIST is missing.
+        env["DISTILL_SYSTEM_DATA"] = "";
+        search = DatasetSearch.FromEnvironment(k => env.GetValueOrDefault(k));
+        Assert.Null(search.SystemRoot);
+        var w = new StringWriter();
+        Assert.True(DatasetReport.Write(w, search with { Roots = [dir.Path] }) >= 1);
+        Assert.Matches(@"fashion-mnist\s+MISSING\s+fix: distill data install fashion-mnist", w.ToString());
     }
 }

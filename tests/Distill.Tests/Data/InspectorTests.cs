@@ -58,6 +58,8 @@ public class InspectorTests
         Assert.Contains("IDX", e.Fix);
         var empty = dir.Write("empty.gz", []);
         Assert.Contains("empty", Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(empty)).Problem);
+        var int32Idx = dir.Write("x-idx1-int", Gen.Idx([2], new byte[8], magic: 0x00000C01));
+        Assert.Contains("magic number 0x00000C01", Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(int32Idx)).Problem);
         var cut = dir.Write("data_batch_1.bin", new byte[3073 + 5]);
         Assert.Contains("not a whole number", Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(cut)).Problem);
     }
