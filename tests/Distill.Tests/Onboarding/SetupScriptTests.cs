@@ -4,7 +4,8 @@ using System.Runtime.Versioning;
 namespace Distill.Tests.Onboarding;
 
 /// <summary>setup.sh is what the devcontainer and CI run: check its backend handling by running it with stand-ins for
-/// dotnet (records its arguments) and dpkg (says every package is installed, so apt is never touched).</summary>
+/// dotnet (records its arguments), dpkg (says every package is installed, so apt is never touched) and npm (does
+/// nothing, so no dataset is downloaded from a test).</summary>
 [SupportedOSPlatform("linux")]
 public sealed class SetupScriptTests : IDisposable
 {
@@ -16,6 +17,7 @@ public sealed class SetupScriptTests : IDisposable
         dotnetArgs = Path.Combine(stubs, "dotnet-args");
         WriteStub("dotnet", $"echo \"$*\" >> '{dotnetArgs}'");
         WriteStub("dpkg", "exit 0");
+        WriteStub("npm", "exit 0");
     }
 
     public void Dispose() => Directory.Delete(stubs, true);
