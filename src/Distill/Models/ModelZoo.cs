@@ -35,7 +35,8 @@ public static partial class ModelZoo
         "wrn-16-1", "wrn-16-2", "wrn-40-1", "wrn-40-2", "wrn-16-4", "wrn-28-4",
     ];
 
-    private const string Grammar =
+    /// <summary>The accepted names, in one line (for CLI help and error messages).</summary>
+    public const string NamesHelp =
         "mlp-<width>[-<width>...] (e.g. mlp-1200-1200, mlp-800-800, mlp-32); cnn or cnn-<width> (default width 32); " +
         "resnet8, resnet14, resnet20, resnet32, resnet44, resnet56, resnet110 (any 6n+2 depth) and the wide resnet8x4, resnet32x4; " +
         "wrn-<depth>-<k> with depth 6n+4 (e.g. wrn-40-2, wrn-16-2, wrn-40-1, wrn-16-1)";
@@ -79,7 +80,7 @@ public static partial class ModelZoo
             return new WideResNet(Parse(wrn.Groups[1].Value, name), Parse(wrn.Groups[2].Value, name), inChannels, numClasses,
                                   options.Dropout ?? 0);
 
-        throw new ArgumentException($"Unknown model '{name}'. Known models: {Grammar}.", nameof(name));
+        throw new ArgumentException($"Unknown model '{name}'. Known models: {NamesHelp}.", nameof(name));
     }
 
     private static int ImageSide(ModelOptions options, int inChannels, string name) =>

@@ -26,7 +26,10 @@ internal static class ModelChecks
         model.train();
         model.zero_grad();
         var output = model.call(input);
+        // Every feature joins the loss too: autograd would throw here if a later in-place op (ReLU, residual add)
+        // had overwritten a tensor the model returned or needs for its backward pass.
         var loss = nn.functional.cross_entropy(output.Logits, zeros(input.shape[0], dtype: ScalarType.Int64));
+        foreach (var (_, f) in output.Features) loss = loss + f.square().mean();
         loss.backward();
         foreach (var (name, p) in model.named_parameters())
         {
