@@ -6,4 +6,5 @@ var root = new RootCommand("distill: knowledge-distillation research on TorchSha
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(ReferenceCommand.Create());
 root.Subcommands.Add(DataCommand.Create());
+root.Subcommands.Add(RunCommand.Create());
 return root.Parse(args).Invoke();

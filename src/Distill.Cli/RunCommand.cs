@@ -1,0 +1,109 @@
+using System.CommandLine;
+using System.Globalization;
+using Distill.Notebooks;
+using Distill.Notebooks.Documents;
+using Distill.Notebooks.Execution;
+
+namespace Distill.Cli;
+
+/// <summary><c>distill run NOTEBOOK...</c>: executes Polyglot notebooks headless and writes, per notebook, the executed
+/// .ipynb, an offline .html report and a .manifest.json. Exit codes: 0 all succeeded, 1 a cell failed or timed out,
+/// 2 bad input (missing file, bad -p), 130 interrupted (Ctrl-C).</summary>
+static class RunCommand
+{
+    public static Command Create()
+    {
+        var notebooks = new Argument<string[]>("NOTEBOOK") { Description = "Polyglot notebooks (.ipynb or .dib) to run, in order", Arity = ArgumentArity.OneOrMore };
+        var budget = new Option<string?>("--budget") { Description = "smoke | quick | full: injected as the parameter `budget`" };
+        budget.AcceptOnlyFromAmong("smoke", "quick", "full");
+        var parameters = new Option<string[]>("--parameter", "-p") { Description = "name=value, typed by the default in the cell tagged `parameters` (repeatable)" };
+        var output = new Option<string>("--out") { Description = "folder for the executed .ipynb, .html and .manifest.json", DefaultValueFactory = _ => "reports" };
+        var continueOnError = new Option<bool>("--continue-on-error") { Description = "run the remaining cells after a failing one (the exit code is still 1)" };
+        var timeout = new Option<double?>("--cell-timeout") { Description = "abandon a cell after this many seconds and stop the run" };
+        var cmd = new Command("run", "Execute notebooks headless, as VS Code's Polyglot C# kernel would, into .ipynb + .html + manifest.")
+        {
+            notebooks, budget, parameters, output, continueOnError, timeout,
+        };
+        cmd.SetAction(parse => Run(
+            parse.GetValue(notebooks) ?? [], parse.GetValue(budget), parse.GetValue(parameters) ?? [], parse.GetValue(output) ?? "reports",
+            parse.GetValue(continueOnError), parse.GetValue(timeout)));
+        return cmd;
+    }
+
+    static int Run(string[] notebooks, string? budget, string[] parameters, string output, bool continueOnError, double? timeout)
+    {
+        var pairs = new List<KeyValuePair<string, string>>();
+        foreach (var p in parameters)
+        {
+            int eq = p.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                Console.Error.WriteLine($"error: -p {p}: expected name=value, e.g. -p epochs=3");
+                return 2;
+            }
+            pairs.Add(new(p[..eq].Trim(), p[(eq + 1)..]));
+        }
+        if (timeout is <= 0)
+        {
+            Console.Error.WriteLine($"error: --cell-timeout {timeout}: must be a positive number of seconds");
+            return 2;
+        }
+        var missing = notebooks.Where(n => !File.Exists(n)).ToList();
+        if (missing.Count > 0)
+        {
+            foreach (var m in missing) Console.Error.WriteLine($"error: {m}: file not found; pass the path of a .ipynb or .dib notebook");
+            return 2;
+        }
+        var log = Console.Error;
+        var runner = new NotebookRunner(new NotebookRunOptions
+        {
+            OutputDirectory = output,
+            Budget = budget,
+            Parameters = pairs,
+            ContinueOnError = continueOnError,
+            CellTimeout = timeout is double s ? TimeSpan.FromSeconds(s) : null,
+            Log = log,
+        });
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            // First Ctrl-C: stop and write what has run; a second one ends the process the usual way.
+            if (cts.IsCancellationRequested) return;
+            e.Cancel = true;
+            log.WriteLine("Interrupted: writing what has run so far (Ctrl-C again to abort)...");
+            cts.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        int exit = 0;
+        try
+        {
+            foreach (var nb in notebooks)
+            {
+                if (cts.IsCancellationRequested) break;
+                log.WriteLine($"▶ {nb}");
+                NotebookRunResult r;
+                try { r = runner.RunAsync(nb, cts.Token).GetAwaiter().GetResult(); }
+                catch (Exception e) when (e is NotebookFormatException or ParameterException or InvalidOperationException)
+                {
+                    log.WriteLine($"error: {e.Message}");
+                    exit = Math.Max(exit, 2);
+                    continue;
+                }
+                catch (OperationCanceledException) { exit = 130; break; }
+                var secs = r.Duration.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture);
+                if (r.Succeeded) log.WriteLine($"✔ {nb} ({secs} s)");
+                else foreach (var f in r.Failures) log.WriteLine($"✘ {f}");
+                log.WriteLine($"  wrote {r.Files.Notebook}{(r.Files.Html is null ? "" : ", " + r.Files.Html)}, {r.Files.Manifest}");
+                exit = r.Status switch
+                {
+                    RunStatus.Interrupted => 130,
+                    RunStatus.Succeeded => exit,
+                    _ => exit == 130 ? 130 : Math.Max(exit, 1),
+                };
+                if (r.Status == RunStatus.Interrupted) break;
+            }
+        }
+        finally { Console.CancelKeyPress -= onCancel; }
+        return exit;
+    }
+}

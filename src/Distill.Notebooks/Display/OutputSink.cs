@@ -1,0 +1,87 @@
+using System.Text;
+using Distill.Notebooks.Documents;
+using Microsoft.DotNet.Interactive.Formatting;
+
+namespace Distill.Notebooks.Display;
+
+/// <summary>
+/// Collects one cell's outputs in the order they happen: console writes (consecutive writes to the same stream merge
+/// into one <c>stream</c> output, as in VS Code) interleaved with displays. The runner points <see cref="Current"/> at
+/// the running cell; console writers and <c>display()</c> write through it.
+/// </summary>
+public sealed class OutputSink
+{
+    readonly Lock gate = new();
+    readonly List<CellOutput> outputs;
+
+    public OutputSink(List<CellOutput> outputs) => this.outputs = outputs;
+
+    /// <summary>The running cell's sink; null between cells (writes then go to the runner's own console).</summary>
+    public static OutputSink? Current { get; set; }
+
+    bool closed;
+
+    /// <summary>After this, writes are dropped: an abandoned (timed-out) cell may still run in the background while its
+    /// outputs are being written to disk.</summary>
+    public void Close()
+    {
+        lock (gate) closed = true;
+    }
+
+    public void Write(string stream, string text)
+    {
+        if (text.Length == 0) return;
+        lock (gate)
+        {
+            if (closed) return;
+            if (outputs.Count == 0 || outputs[^1] is not StreamOutput s || s.Name != stream)
+                outputs.Add(s = new StreamOutput(stream));
+            s.Text.Append(text);
+        }
+    }
+
+    public DisplayOutput Display(object? value, IReadOnlyList<string>? mimeTypes, bool isResult = false, int? executionCount = null)
+    {
+        var output = new DisplayOutput(Format(value, mimeTypes), isResult, executionCount);
+        Add(output);
+        return output;
+    }
+
+    public void Add(CellOutput output)
+    {
+        lock (gate)
+            if (!closed) outputs.Add(output);
+    }
+
+    /// <summary>Formats like the kernel: the type's preferred MIME types (text/html for most, text/plain for strings),
+    /// with text/plain always beside text/html so plain-text consumers get something readable.</summary>
+    public static IReadOnlyDictionary<string, string> Format(object? value, IReadOnlyList<string>? mimeTypes = null)
+    {
+        if (value is null) return new Dictionary<string, string> { [PlainText] = Formatter.NullString };
+        var mimes = mimeTypes is { Count: > 0 } ? mimeTypes.ToList() : Formatter.GetPreferredMimeTypesFor(value.GetType()).ToList();
+        if (mimeTypes is not { Count: > 0 } && mimes.Contains(Html) && !mimes.Contains(PlainText)) mimes.Add(PlainText);
+        var data = new Dictionary<string, string>();
+        foreach (var m in mimes) data[m] = Formatter.ToDisplayString(value, m).Replace("\r\n", "\n", StringComparison.Ordinal);
+        return data;
+    }
+
+    public const string Html = "text/html";
+    public const string PlainText = "text/plain";
+}
+
+/// <summary>Console.Out / Console.Error replacement that forwards to the running cell, or to the runner's console
+/// when no cell runs.</summary>
+sealed class CellConsoleWriter(string stream, TextWriter fallback) : TextWriter
+{
+    public override Encoding Encoding => Encoding.UTF8;
+    public override void Write(char value) => Write(value.ToString());
+    public override void Write(string? value)
+    {
+        if (value is null) return;
+        if (OutputSink.Current is { } sink) sink.Write(stream, value);
+        else fallback.Write(value);
+    }
+    public override void Write(char[] buffer, int index, int count) => Write(new string(buffer, index, count));
+    public override void WriteLine(string? value) => Write(value + "\n");
+    public override void WriteLine() => Write("\n");
+}

@@ -1,0 +1,63 @@
+using System.Text.Json.Nodes;
+
+namespace Distill.Notebooks.Documents;
+
+/// <summary>Polyglot kernel names and how a cell's kernel is resolved (as VS Code Polyglot Notebooks does): a first line
+/// <c>#!name</c> naming a kernel wins, then <c>metadata.polyglot_notebook.kernelName</c>, then the legacy
+/// <c>metadata.dotnet_interactive.language</c>, then the notebook's default kernel.</summary>
+public static class KernelNames
+{
+    public const string CSharp = "csharp";
+    public const string Markdown = "markdown";
+
+    /// <summary>Every kernel a stock Polyglot install knows, with its aliases (case as Polyglot writes them).</summary>
+    public static Dictionary<string, string> WellKnownAliases() => new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["csharp"] = CSharp, ["c#"] = CSharp,
+        ["fsharp"] = "fsharp", ["f#"] = "fsharp",
+        ["pwsh"] = "pwsh", ["powershell"] = "pwsh",
+        ["javascript"] = "javascript", ["js"] = "javascript",
+        ["html"] = "html", ["sql"] = "sql", ["kql"] = "kql", ["mermaid"] = "mermaid", ["http"] = "http",
+        ["value"] = "value", ["python"] = "python", ["r"] = "r",
+        ["markdown"] = Markdown, ["md"] = Markdown,
+    };
+
+    /// <summary>Reads <c>kernelInfo {defaultKernelName, items[{name, aliases}]}</c> into the document.</summary>
+    public static void ApplyKernelInfo(NotebookDocument doc, JsonObject? kernelInfo)
+    {
+        if (kernelInfo is null) return;
+        if (kernelInfo["items"] is JsonArray items)
+            foreach (var item in items.OfType<JsonObject>())
+            {
+                if (item["name"]?.GetValue<string>() is not { Length: > 0 } name) continue;
+                var canonical = doc.KernelAliases.TryGetValue(name, out var known) ? known : name;
+                doc.KernelAliases[name] = canonical;
+                if (item["aliases"] is JsonArray aliases)
+                    foreach (var a in aliases)
+                        if (a?.GetValue<string>() is { Length: > 0 } alias) doc.KernelAliases[alias.TrimStart('#', '!')] = canonical;
+            }
+        if (kernelInfo["defaultKernelName"]?.GetValue<string>() is { Length: > 0 } def)
+            doc.DefaultKernel = doc.KernelAliases.TryGetValue(def, out var k) ? k : def;
+    }
+
+    /// <summary>The kernel named by a <c>#!name</c> line, or null when the line is not a kernel selector
+    /// (e.g. <c>#!time</c>).</summary>
+    public static string? Selector(NotebookDocument doc, string line)
+    {
+        var t = line.Trim();
+        if (!t.StartsWith("#!", StringComparison.Ordinal)) return null;
+        var name = t[2..].Trim();
+        return name.Length > 0 && !name.Contains(' ', StringComparison.Ordinal) && doc.KernelAliases.TryGetValue(name, out var k) ? k : null;
+    }
+
+    public static string Resolve(NotebookDocument doc, NotebookCell cell)
+    {
+        if (cell.Kind == CellKind.Markdown) return Markdown;
+        var first = cell.Source.Split('\n', 2)[0];
+        if (Selector(doc, first) is { } fromLine) return fromLine;
+        var fromMeta = cell.Metadata["polyglot_notebook"]?["kernelName"]?.GetValue<string>()
+            ?? cell.Metadata["dotnet_interactive"]?["language"]?.GetValue<string>();
+        if (fromMeta is { Length: > 0 }) return doc.KernelAliases.TryGetValue(fromMeta, out var k) ? k : fromMeta;
+        return doc.DefaultKernel;
+    }
+}

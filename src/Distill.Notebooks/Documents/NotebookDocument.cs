@@ -1,0 +1,73 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Distill.Notebooks.Execution;
+
+namespace Distill.Notebooks.Documents;
+
+public enum CellKind { Markdown, Code, Raw }
+
+/// <summary>One cell as read from a notebook, plus what running it produced. <see cref="Raw"/> keeps the original JSON so
+/// that everything we do not interpret (ids, attachments, unknown metadata) round-trips into the executed notebook.</summary>
+public sealed class NotebookCell
+{
+    public NotebookCell(CellKind kind, string source, JsonObject? raw = null)
+    {
+        Kind = kind;
+        Source = source;
+        Raw = raw ?? [];
+        Metadata = Raw["metadata"] as JsonObject ?? [];
+    }
+
+    public CellKind Kind { get; }
+    public string Source { get; set; }
+    public JsonObject Raw { get; }
+    public JsonObject Metadata { get; }
+    /// <summary>Kernel name after resolution (<c>csharp</c>, <c>fsharp</c>, <c>markdown</c>, ...); see <see cref="KernelNames"/>.</summary>
+    public string Kernel { get; set; } = KernelNames.CSharp;
+    /// <summary>1-based position in the source file; null for a cell the runner inserted (injected parameters).</summary>
+    public int? SourceNumber { get; init; }
+    public List<CellOutput> Outputs { get; } = [];
+    public int? ExecutionCount { get; set; }
+
+    public IReadOnlyList<string> Tags =>
+        Metadata["tags"] is JsonArray a ? a.Select(t => t?.GetValue<string>() ?? "").ToList() : [];
+
+    public bool HasTag(string tag) => Tags.Contains(tag, StringComparer.Ordinal);
+
+    /// <summary>How messages name the cell: its number in the source file, or its role when the runner inserted it.</summary>
+    public string Label => SourceNumber is int n ? $"cell {n}" : HasTag(ParameterInjector.InjectedTag) ? "injected-parameters cell" : "inserted cell";
+}
+
+/// <summary>A notebook in memory: .ipynb (nbformat 4) or .dib, normalized to the ipynb shape.</summary>
+public sealed class NotebookDocument
+{
+    public required string Path { get; init; }
+    public JsonObject Metadata { get; init; } = [];
+    public int NbformatMinor { get; set; } = 5;
+    public List<NotebookCell> Cells { get; } = [];
+    /// <summary>Kernel of a cell that names none (Polyglot's <c>defaultKernelName</c>).</summary>
+    public string DefaultKernel { get; set; } = KernelNames.CSharp;
+    /// <summary>Alias → kernel name, from the notebook's <c>kernelInfo</c> plus the well-known Polyglot names.</summary>
+    public Dictionary<string, string> KernelAliases { get; } = KernelNames.WellKnownAliases();
+
+    public string Name => System.IO.Path.GetFileNameWithoutExtension(Path);
+
+    public static NotebookDocument Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new NotebookFormatException(path, "file not found", "check the path (relative paths are taken from the current directory)");
+        return System.IO.Path.GetExtension(path).ToLowerInvariant() switch
+        {
+            ".ipynb" => IpynbReader.Read(path, File.ReadAllText(path, Encoding.UTF8)),
+            ".dib" => DibReader.Read(path, File.ReadAllText(path, Encoding.UTF8)),
+            var ext => throw new NotebookFormatException(path, $"unknown notebook extension '{ext}'", "pass a Polyglot notebook (.ipynb or .dib)"),
+        };
+    }
+}
+
+/// <summary>A notebook file that cannot be read: names the file, the problem and the fix.</summary>
+public sealed class NotebookFormatException(string path, string problem, string fix)
+    : Exception($"{path}: {problem}; {fix}.")
+{
+    public string NotebookPath { get; } = path;
+}

@@ -1,0 +1,117 @@
+using System.Text.RegularExpressions;
+using Distill.Notebooks.Documents;
+
+namespace Distill.Notebooks.Execution;
+
+/// <summary>A <c>#r "nuget: Name, Version"</c> request; no version means latest stable, like the kernel.</summary>
+public sealed record PackageRequest(string Name, string? Version)
+{
+    public bool IsFloating => Version is null || Version.Contains('*', StringComparison.Ordinal);
+    public override string ToString() => Version is null ? Name : $"{Name}, {Version}";
+}
+
+/// <summary>A magic the runner rejects, with the cell-relative line and an error name shown in the output.</summary>
+public sealed record MagicError(int Line, string EName, string Message);
+
+/// <summary>A C# cell after its magic lines were taken out. <see cref="Code"/> keeps one line per source line (magic lines
+/// become blank) so compiler and stack-trace line numbers stay cell-relative.</summary>
+public sealed class ParsedCell
+{
+    public string Code { get; set; } = "";
+    public List<(PackageRequest Package, int Line)> Packages { get; } = [];
+    public List<(string Path, int Line)> AssemblyPaths { get; } = [];
+    public List<string> Sources { get; } = [];
+    public bool Time { get; set; }
+    public List<MagicError> Errors { get; } = [];
+}
+
+/// <summary>Polyglot's magic commands as users write them: <c>#r "nuget: ..."</c>, <c>#r "path.dll"</c>,
+/// <c>#i "nuget: source"</c>, <c>#!time</c>; a kernel selector as first line. Everything else beginning with <c>#!</c> fails
+/// the cell before it runs (DNI101 in the real kernel).</summary>
+public static partial class Magics
+{
+    /// <summary>Real .NET Interactive magics that need the kernel's infrastructure; rejected with a clear reason.</summary>
+    static readonly HashSet<string> KernelOnly = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "set", "share", "value", "import", "who", "whos", "lsmagic", "about", "connect", "log", "!", "kernels",
+    };
+
+    [GeneratedRegex("""^#r\s+"nuget:\s*(?<name>[^,"\s]+)\s*(?:,\s*(?<version>[^"\s]*)\s*)?"\s*$""")]
+    private static partial Regex NuGetRef();
+
+    [GeneratedRegex("""^#r\s+"(?<path>[^"]+)"\s*$""")]
+    private static partial Regex PathRef();
+
+    [GeneratedRegex("""^#i\s+"nuget:\s*(?<source>[^"]+?)\s*"\s*$""")]
+    private static partial Regex SourceRef();
+
+    public static ParsedCell Parse(NotebookDocument doc, string source, string notebookFolder)
+    {
+        var lines = source.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
+        var parsed = new ParsedCell();
+        for (int i = 0; i < lines.Length; i++)
+        {
+            var t = lines[i].Trim();
+            int line = i + 1;
+            if (t.StartsWith("#!", StringComparison.Ordinal))
+            {
+                var name = t[2..].Split(' ', 2)[0];
+                var kernel = KernelNames.Selector(doc, t);
+                if (name == "time") parsed.Time = true;
+                else if (kernel == KernelNames.CSharp) { }
+                else if (kernel is not null)
+                    parsed.Errors.Add(new(line, "UnsupportedKernel",
+                        $"line {line} switches to the {kernel} kernel ('{t}'); distill run executes C# only: port that part to C# or move it out of the notebook"));
+                else if (KernelOnly.Contains(name))
+                    parsed.Errors.Add(new(line, "UnsupportedMagicCommand",
+                        $"'{t}' (line {line}) is a .NET Interactive magic command that distill run does not support; compute the value in C# instead"));
+                else
+                    parsed.Errors.Add(new(line, "DNI101", $"Unknown magic command '{t}' (line {line}); distill run knows #!time, #r and #i"));
+                lines[i] = "";
+            }
+            else if (t.StartsWith("#r ", StringComparison.Ordinal) && t.Contains("\"nuget:", StringComparison.Ordinal))
+            {
+                var m = NuGetRef().Match(t);
+                if (m.Success)
+                    parsed.Packages.Add((new PackageRequest(m.Groups["name"].Value, m.Groups["version"].Value is { Length: > 0 } v ? v : null), line));
+                else
+                    parsed.Errors.Add(new(line, "InvalidPackageReference",
+                        $"cannot read '{t}' (line {line}); write it as #r \"nuget: Name, Version\" (version optional)"));
+                lines[i] = "";
+            }
+            else if (t.StartsWith("#r ", StringComparison.Ordinal) && PathRef().Match(t) is { Success: true } pm && LooksLikePath(pm.Groups["path"].Value))
+            {
+                var path = pm.Groups["path"].Value;
+                var full = Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(notebookFolder, path));
+                if (File.Exists(full)) parsed.AssemblyPaths.Add((full, line));
+                else
+                    parsed.Errors.Add(new(line, "AssemblyNotFound",
+                        $"#r \"{path}\" (line {line}): {full} does not exist; paths are relative to the notebook's folder (build the project first?)"));
+                lines[i] = "";
+            }
+            else if (t.StartsWith("#i ", StringComparison.Ordinal))
+            {
+                var m = SourceRef().Match(t);
+                if (m.Success)
+                {
+                    var src = m.Groups["source"].Value;
+                    // A local feed is relative to the notebook, like #r paths.
+                    if (!src.Contains("://", StringComparison.Ordinal) && !Path.IsPathRooted(src)) src = Path.GetFullPath(Path.Combine(notebookFolder, src));
+                    parsed.Sources.Add(src);
+                }
+                else
+                    parsed.Errors.Add(new(line, "InvalidSource",
+                        $"cannot read '{t}' (line {line}); distill run supports #i \"nuget: <source url or folder>\""));
+                lines[i] = "";
+            }
+        }
+        parsed.Code = string.Join("\n", lines);
+        return parsed;
+    }
+
+    /// <summary><c>#r "System.Net.Http"</c> names a framework assembly (Roslyn resolves it); anything with a folder or
+    /// a .dll/.exe extension is a file.</summary>
+    static bool LooksLikePath(string s) =>
+        s.Contains('/', StringComparison.Ordinal) || s.Contains('\\', StringComparison.Ordinal)
+        || s.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) || s.EndsWith(".exe", StringComparison.OrdinalIgnoreCase);
+}

@@ -1,0 +1,117 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.Reflection;
+using System.Text;
+using Distill.Notebooks.Display;
+using Microsoft.AspNetCore.Html;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Scripting;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Scripting;
+using Microsoft.CodeAnalysis.Scripting.Hosting;
+using Microsoft.DotNet.Interactive.Formatting;
+
+namespace Distill.Notebooks.Execution;
+
+/// <summary>How one submission ended.</summary>
+public sealed record SubmissionResult(bool HasValue, object? Value, Exception? Exception, ImmutableArray<Diagnostic> CompileErrors)
+{
+    public bool Failed => Exception is not null || !CompileErrors.IsEmpty;
+}
+
+/// <summary>
+/// The C# kernel's state for one notebook: cells are Roslyn script submissions chained with
+/// <c>ScriptState.ContinueWithAsync</c>, so variables, usings and types carry from cell to cell. Options follow the
+/// Polyglot kernel: latest language version, its default usings, <c>display</c>/<c>HTML</c> in scope, and each cell
+/// compiled under its own file name so compiler errors and stack traces carry cell-relative line numbers.
+/// </summary>
+public sealed class ScriptSession : IDisposable
+{
+    static readonly string[] DefaultImports =
+    [
+        "System", "System.Text", "System.Collections", "System.Collections.Generic", "System.Threading.Tasks", "System.Linq",
+        "Microsoft.DotNet.Interactive.Formatting",
+    ];
+
+    readonly NotebookGlobals globals = new();
+    readonly InteractiveAssemblyLoader loader = new();
+    ScriptOptions options;
+    ScriptState<object>? state;
+
+    public ScriptSession(string notebookFolder)
+    {
+        options = ScriptOptions.Default
+            .WithLanguageVersion(LanguageVersion.Latest)
+            .WithImports(DefaultImports)
+            .AddReferences(typeof(NotebookGlobals).Assembly, typeof(Formatter).Assembly, typeof(IHtmlContent).Assembly)
+            .WithMetadataResolver(ScriptMetadataResolver.Default.WithBaseDirectory(notebookFolder))
+            .WithSourceResolver(ScriptSourceResolver.Default.WithBaseDirectory(notebookFolder))
+            .WithEmitDebugInformation(true)
+            .WithFileEncoding(Encoding.UTF8);
+    }
+
+    public void AddReferences(IEnumerable<string> paths) =>
+        options = options.AddReferences(paths.Select(p => MetadataReference.CreateFromFile(p)));
+
+    /// <summary>The declared type of the newest script variable named <paramref name="name"/>, if any.</summary>
+    public Type? VariableType(string name) => state?.GetVariable(name)?.Type;
+
+    public object? VariableValue(string name) => state?.GetVariable(name)?.Value;
+
+    /// <summary>Compiles and runs one cell synchronously on the calling thread. <paramref name="fileName"/> names the
+    /// cell in diagnostics and stack traces.</summary>
+    public SubmissionResult Run(string code, string fileName, CancellationToken ct)
+    {
+        var opts = options.WithFilePath(fileName);
+        try
+        {
+            state = state is null
+                ? CSharpScript.Create(code, opts, typeof(NotebookGlobals), loader).RunAsync(globals, _ => true, ct).GetAwaiter().GetResult()
+                : state.ContinueWithAsync(code, opts, _ => true, ct).GetAwaiter().GetResult();
+        }
+        catch (CompilationErrorException e)
+        {
+            return new SubmissionResult(false, null, null, [.. e.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error)]);
+        }
+        if (state.Exception is { } ex) return new SubmissionResult(false, null, Unwrap(ex), []);
+        return new SubmissionResult(HasValue(state.Script.GetCompilation()), state.ReturnValue, null, []);
+    }
+
+    /// <summary>The kernel shows a cell's value when its last statement is a non-void expression without a semicolon.</summary>
+    static bool HasValue(Compilation compilation)
+    {
+        var tree = compilation.SyntaxTrees.LastOrDefault();
+        if (tree?.GetRoot() is not CompilationUnitSyntax root) return false;
+        if (root.Members.LastOrDefault() is not GlobalStatementSyntax { Statement: ExpressionStatementSyntax { SemicolonToken.IsMissing: true } stmt })
+            return false;
+        var type = compilation.GetSemanticModel(tree).GetTypeInfo(stmt.Expression).Type;
+        return type is not null && type.SpecialType != SpecialType.System_Void;
+    }
+
+    static Exception Unwrap(Exception e) => e switch
+    {
+        TargetInvocationException { InnerException: { } i } => Unwrap(i),
+        AggregateException { InnerExceptions.Count: 1 } a => Unwrap(a.InnerExceptions[0]),
+        _ => e,
+    };
+
+    /// <summary>The cell-relative line of the innermost stack frame inside the cell named <paramref name="fileName"/>
+    /// (Roslyn roots the name at the notebook's folder).</summary>
+    public static int? LineOf(Exception e, string fileName) =>
+        new StackTrace(e, fNeedFileInfo: true).GetFrames()
+            .Where(f => f.GetFileName() is { } n && n.EndsWith(fileName, StringComparison.Ordinal) && f.GetFileLineNumber() > 0)
+            .Select(f => (int?)f.GetFileLineNumber()).FirstOrDefault();
+
+    /// <summary>The exception's text without the runner's own frames (Roslyn's script plumbing below the cell).</summary>
+    public static IReadOnlyList<string> Traceback(Exception e) =>
+        e.ToString().Split('\n').Select(l => l.TrimEnd('\r'))
+            .Where(l => !l.TrimStart().StartsWith("at Microsoft.CodeAnalysis.Scripting", StringComparison.Ordinal)
+                     && !l.TrimStart().StartsWith("at Distill.Notebooks.", StringComparison.Ordinal)
+                     && !l.TrimStart().StartsWith("at System.Runtime.CompilerServices.", StringComparison.Ordinal)
+                     && !l.TrimStart().StartsWith("at System.Threading.", StringComparison.Ordinal)
+                     && !l.Contains("--- End of stack trace from previous location ---", StringComparison.Ordinal))
+            .ToList();
+
+    public void Dispose() => loader.Dispose();
+}

@@ -1,0 +1,62 @@
+using Distill.Notebooks.Documents;
+
+namespace Distill.Notebooks;
+
+public enum RunStatus { Succeeded, Failed, TimedOut, Interrupted }
+
+public enum CellStatus { NotRun, Succeeded, Failed, TimedOut, Interrupted, Skipped }
+
+/// <summary>Options of one <see cref="NotebookRunner"/>; the CLI maps its flags onto these.</summary>
+public sealed record NotebookRunOptions
+{
+    /// <summary>Where the executed .ipynb, the .html report and the .manifest.json go (default <c>reports</c>).</summary>
+    public string OutputDirectory { get; init; } = "reports";
+    /// <summary>smoke | quick | full; injected as the parameter <c>budget</c>. Null: the notebook's default.</summary>
+    public string? Budget { get; init; }
+    /// <summary><c>-p name=value</c> pairs, in order.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Parameters { get; init; } = [];
+    public bool ContinueOnError { get; init; }
+    /// <summary>Wall-time limit per cell; null: none.</summary>
+    public TimeSpan? CellTimeout { get; init; }
+    /// <summary>Where restored NuGet packages are cached; default ~/.cache/distill/nuget.</summary>
+    public string? PackageCacheDirectory { get; init; }
+    /// <summary>Progress lines (one per cell); null: quiet.</summary>
+    public TextWriter? Log { get; init; }
+    public bool WriteHtml { get; init; } = true;
+}
+
+/// <summary>The error that stopped (or, with continue-on-error, marked) a run, with the line inside the cell when known.</summary>
+public sealed record CellFailure(string Notebook, string Cell, int? Line, string Message)
+{
+    public override string ToString() => $"{Notebook}: {Cell}{(Line is int l ? $", line {l}" : "")}: {Message}";
+}
+
+/// <summary>One cell's run: status, wall time, outputs (shared with <see cref="NotebookRunResult.Notebook"/>).</summary>
+public sealed record CellRunResult(NotebookCell Cell, CellStatus Status, TimeSpan Duration, CellFailure? Failure)
+{
+    public int? ExecutionCount => Cell.ExecutionCount;
+    public IReadOnlyList<CellOutput> Outputs => Cell.Outputs;
+}
+
+/// <summary>The files a run wrote (the .ipynb always; the others when enabled).</summary>
+public sealed record RunFiles(string Notebook, string? Html, string Manifest);
+
+/// <summary>Everything known about one executed notebook; <c>distill reproduce</c> builds its index from these.</summary>
+public sealed record NotebookRunResult
+{
+    public required string SourcePath { get; init; }
+    public required NotebookDocument Notebook { get; init; }
+    public required RunStatus Status { get; init; }
+    public required IReadOnlyList<CellRunResult> Cells { get; init; }
+    /// <summary>Every failure (several only with continue-on-error); the first one stopped the run otherwise.</summary>
+    public required IReadOnlyList<CellFailure> Failures { get; init; }
+    public required DateTimeOffset Started { get; init; }
+    public required TimeSpan Duration { get; init; }
+    public required string? Budget { get; init; }
+    /// <summary>Effective parameter values after injection (the parameters cell's variables and injected ones).</summary>
+    public required IReadOnlyDictionary<string, string> Parameters { get; init; }
+    public required RunEnvironment Environment { get; init; }
+    public required RunFiles Files { get; init; }
+
+    public bool Succeeded => Status == RunStatus.Succeeded;
+}

@@ -1,0 +1,315 @@
+using System.Diagnostics;
+using System.Globalization;
+using Distill.Native;
+using Distill.Notebooks.Display;
+using Distill.Notebooks.Documents;
+using Distill.Notebooks.Execution;
+using Distill.Notebooks.Packages;
+using Distill.Notebooks.Reporting;
+using Microsoft.CodeAnalysis;
+
+namespace Distill.Notebooks;
+
+/// <summary>
+/// Runs a Polyglot notebook headless, the way VS Code's C# kernel would, and writes the executed notebook, an offline
+/// HTML report and a manifest. One notebook at a time per process (console capture and the working directory are
+/// process-wide); each notebook gets a fresh C# session.
+/// </summary>
+public sealed class NotebookRunner(NotebookRunOptions options)
+{
+    static readonly SemaphoreSlim OneAtATime = new(1, 1);
+
+    public NotebookRunOptions Options { get; } = options;
+
+    /// <summary>Runs <paramref name="path"/> (.ipynb or .dib). Cancelling <paramref name="ct"/> (Ctrl-C) stops at once
+    /// and still writes what has run. Throws <see cref="NotebookFormatException"/> / <see cref="ParameterException"/> for
+    /// bad input before anything runs; cell failures are reported in the result, not thrown.</summary>
+    public async Task<NotebookRunResult> RunAsync(string path, CancellationToken ct = default)
+    {
+        var doc = NotebookDocument.Load(path);
+        var outDir = Path.GetFullPath(Options.OutputDirectory);
+        var files = new RunFiles(Path.Combine(outDir, doc.Name + ".ipynb"), Options.WriteHtml ? Path.Combine(outDir, doc.Name + ".html") : null,
+            Path.Combine(outDir, doc.Name + ".manifest.json"));
+        if (string.Equals(Path.GetFullPath(path), files.Notebook, StringComparison.Ordinal))
+            throw new ParameterException($"{path}: the executed notebook would overwrite the source; pass another --out folder");
+        var values = ParameterValues();
+        await OneAtATime.WaitAsync(ct);
+        try
+        {
+            try { TorchRuntime.Initialize(); }
+            catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException)
+            {
+                throw new InvalidOperationException(
+                    $"libtorch could not be loaded ({(e.InnerException ?? e).Message.Split('\n')[0]}); run `distill doctor` for the fix", e);
+            }
+            return await new Run(this, doc, path, values, files).ExecuteAsync(ct);
+        }
+        finally { OneAtATime.Release(); }
+    }
+
+    /// <summary>-p values, then --budget as the parameter <c>budget</c> (a -p budget=... that disagrees is an error).</summary>
+    List<KeyValuePair<string, string>> ParameterValues()
+    {
+        var values = new List<KeyValuePair<string, string>>();
+        foreach (var (k, v) in Options.Parameters)
+        {
+            values.RemoveAll(p => p.Key == k);
+            values.Add(new(k, v));
+        }
+        if (Options.Budget is { } b)
+        {
+            if (values.FirstOrDefault(p => p.Key == "budget").Value is { } other && other != b)
+                throw new ParameterException($"--budget {b} and -p budget={other} disagree; pass one of them");
+            values.RemoveAll(p => p.Key == "budget");
+            values.Add(new("budget", b));
+        }
+        return values;
+    }
+
+    /// <summary>One execution of one notebook.</summary>
+#pragma warning disable CA1001 // the session is disposed at the end of ExecuteAsync, or deliberately leaked when a cell was abandoned
+    sealed class Run(NotebookRunner runner, NotebookDocument doc, string path, List<KeyValuePair<string, string>> values, RunFiles files)
+    {
+        readonly NotebookRunOptions o = runner.Options;
+        readonly string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        readonly string fileName = Path.GetFileName(path);
+        readonly List<CellRunResult> results = [];
+        readonly List<CellFailure> failures = [];
+        ScriptSession session = null!;
+        PackageResolver resolver = null!;
+        int executionCount;
+        bool abandoned, interrupted, timedOut;
+
+        public async Task<NotebookRunResult> ExecuteAsync(CancellationToken ct)
+        {
+            NotebookFormatters.Register();
+            var started = DateTimeOffset.Now;
+            var clock = Stopwatch.StartNew();
+            var injectedValues = values.ToDictionary(p => p.Key, p => p.Value);
+            var parametersIndex = doc.Cells.FindIndex(c => c.Kind == CellKind.Code && c.HasTag(ParameterInjector.ParametersTag));
+            var parameterNames = parametersIndex >= 0 ? ParameterInjector.DeclaredNames(doc.Cells[parametersIndex].Source).ToList() : [];
+            if (values.Count > 0 && parametersIndex < 0)
+                doc.Cells.Insert(0, ParameterInjector.Cell(ParameterInjector.Source(injectedValues, _ => null, path)));
+            foreach (var unknown in values.Select(p => p.Key).Where(k => parametersIndex >= 0 && !parameterNames.Contains(k)))
+                o.Log?.WriteLine($"  warning: {path}: parameter '{unknown}' is not declared in the parameters cell ({string.Join(", ", parameterNames)}); injecting it anyway");
+
+            var (stdout, stderr, cwd) = (Console.Out, Console.Error, Environment.CurrentDirectory);
+            Console.SetOut(new CellConsoleWriter("stdout", stdout));
+            Console.SetError(new CellConsoleWriter("stderr", stderr));
+            Environment.CurrentDirectory = folder; // the kernel runs in the notebook's folder
+            session = new ScriptSession(folder);
+            var carried = CarriedPackages.Host;
+            resolver = new PackageResolver(carried, new NuGetRestorer(o.PackageCacheDirectory ?? NuGetRestorer.DefaultCacheRoot(), carried));
+            var thread = new CellThread();
+            foreach (var c in doc.Cells)
+            {
+                c.Outputs.Clear();
+                c.ExecutionCount = null;
+            }
+            try
+            {
+                bool stopped = false;
+                for (int i = 0; i < doc.Cells.Count; i++)
+                {
+                    var cell = doc.Cells[i];
+                    if (!stopped && ct.IsCancellationRequested) { interrupted = stopped = true; }
+                    if (stopped) { results.Add(new(cell, CellStatus.NotRun, TimeSpan.Zero, null)); continue; }
+                    if (cell.Kind != CellKind.Code || cell.Kernel == KernelNames.Markdown || string.IsNullOrWhiteSpace(cell.Source))
+                    {
+                        results.Add(new(cell, CellStatus.Skipped, TimeSpan.Zero, null));
+                        continue;
+                    }
+                    var cellResult = await RunCellAsync(cell, thread, ct);
+                    results.Add(cellResult);
+                    o.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  {cell.Label,-26} [{cell.ExecutionCount}] {cellResult.Status,-11} {cellResult.Duration.TotalSeconds,7:0.00} s"));
+                    if (cellResult.Failure is { } f) failures.Add(f);
+                    if (abandoned || (cellResult.Failure is not null && !o.ContinueOnError)) { stopped = true; continue; }
+                    if (i == parametersIndex && values.Count > 0 && cellResult.Status == CellStatus.Succeeded)
+                        doc.Cells.Insert(i + 1, InjectedCell(injectedValues));
+                }
+            }
+            finally
+            {
+                Console.SetOut(stdout);
+                Console.SetError(stderr);
+                Environment.CurrentDirectory = cwd;
+                OutputSink.Current = null;
+                thread.Dispose();
+                if (!abandoned) session.Dispose();
+            }
+
+            var status = interrupted ? RunStatus.Interrupted : timedOut ? RunStatus.TimedOut : failures.Count > 0 ? RunStatus.Failed : RunStatus.Succeeded;
+            var parameters = abandoned ? injectedValues : EffectiveParameters(parameterNames, injectedValues.Keys);
+            var result = new NotebookRunResult
+            {
+                SourcePath = path,
+                Notebook = doc,
+                Status = status,
+                Cells = results,
+                Failures = failures,
+                Started = started,
+                Duration = clock.Elapsed,
+                Budget = o.Budget ?? parameters.GetValueOrDefault("budget"),
+                Parameters = parameters,
+                Environment = RunEnvironment.Capture(folder),
+                Files = files,
+            };
+            IpynbWriter.Write(doc, files.Notebook);
+            if (files.Html is not null) HtmlReport.Write(result, files.Html);
+            Manifest.Write(result, files.Manifest);
+            return result;
+        }
+
+        /// <summary>The injected cell, with values typed by the defaults the parameters cell just declared. A value that does
+        /// not fit becomes the cell's error (the run stops there, like any failing cell).</summary>
+        NotebookCell InjectedCell(Dictionary<string, string> injected)
+        {
+            try { return ParameterInjector.Cell(ParameterInjector.Source(injected, session.VariableType, path)); }
+            catch (ParameterException e)
+            {
+                var cell = ParameterInjector.Cell("// Parameters could not be injected: see the error below.\n");
+                cell.Outputs.Add(new ErrorOutput("ParameterError", e.Message, [e.Message]));
+                return cell;
+            }
+        }
+
+        async Task<CellRunResult> RunCellAsync(NotebookCell cell, CellThread thread, CancellationToken ct)
+        {
+            var clock = Stopwatch.StartNew();
+            var preset = cell.Outputs.OfType<ErrorOutput>().FirstOrDefault();
+            executionCount++;
+            cell.ExecutionCount = executionCount;
+            if (preset is not null)
+                return new(cell, CellStatus.Failed, clock.Elapsed, new CellFailure(fileName, cell.Label, null, preset.EValue));
+            if (cell.Kernel != KernelNames.CSharp)
+            {
+                var msg = $"{cell.Label} is a {cell.Kernel} cell; distill run executes C# cells only. Port it to C# or move it out of the notebook";
+                cell.Outputs.Add(new ErrorOutput("UnsupportedKernel", msg, [msg]));
+                return new(cell, CellStatus.Failed, clock.Elapsed, new CellFailure(fileName, cell.Label, null, msg));
+            }
+            var sink = new OutputSink(cell.Outputs);
+            var task = thread.Run(() => Execute(cell, sink, ct));
+            try
+            {
+                var failure = await task.WaitAsync(o.CellTimeout ?? Timeout.InfiniteTimeSpan, ct);
+                return new(cell, failure is null ? CellStatus.Succeeded : CellStatus.Failed, clock.Elapsed, failure);
+            }
+            catch (TimeoutException)
+            {
+                abandoned = timedOut = true;
+                var msg = string.Create(CultureInfo.InvariantCulture,
+                    $"the cell ran longer than --cell-timeout {o.CellTimeout!.Value.TotalSeconds:0.###} s and was abandoned; the run stops here");
+                return Abandon(cell, sink, clock, CellStatus.TimedOut, "CellTimeout", msg);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                abandoned = interrupted = true;
+                var msg = string.Create(CultureInfo.InvariantCulture, $"interrupted (Ctrl-C) after {clock.Elapsed.TotalSeconds:0.0} s; the outputs so far were kept");
+                return Abandon(cell, sink, clock, CellStatus.Interrupted, "Interrupted", msg);
+            }
+        }
+
+        CellRunResult Abandon(NotebookCell cell, OutputSink sink, Stopwatch clock, CellStatus status, string ename, string msg)
+        {
+            sink.Close();
+            OutputSink.Current = null;
+            cell.Outputs.Add(new ErrorOutput(ename, msg, [msg]));
+            return new(cell, status, clock.Elapsed, new CellFailure(fileName, cell.Label, null, msg));
+        }
+
+        /// <summary>Runs on the cell thread: magics, references, the submission, its value; returns the failure, if any.</summary>
+        CellFailure? Execute(NotebookCell cell, OutputSink sink, CancellationToken ct)
+        {
+            OutputSink.Current = sink;
+            var clock = Stopwatch.StartNew();
+            var cellFile = $"{fileName} {cell.Label}";
+            CellFailure Fail(string ename, string evalue, IReadOnlyList<string> traceback, int? line, string message)
+            {
+                sink.Add(new ErrorOutput(ename, evalue, traceback));
+                return new CellFailure(fileName, cell.Label, line, message);
+            }
+            try
+            {
+                var parsed = Magics.Parse(doc, cell.Source, folder);
+                if (parsed.Errors.Count > 0)
+                {
+                    var e = parsed.Errors[0];
+                    return Fail(e.EName, e.Message, [.. parsed.Errors.Select(x => x.Message)], e.Line, e.Message);
+                }
+                var refs = new List<string>();
+                foreach (var (asmPath, line) in parsed.AssemblyPaths)
+                {
+                    try { refs.AddRange(resolver.ResolveAssemblyPath(asmPath)); }
+                    catch (PackageRestoreException e) { return Fail("AssemblyLoadError", e.Message, [e.Message], line, e.Message); }
+                }
+                if (parsed.Packages.Count > 0 || parsed.Sources.Count > 0)
+                {
+                    try
+                    {
+                        var resolved = resolver.ResolvePackages([.. parsed.Packages.Select(p => p.Package)], parsed.Sources, ct);
+                        refs.AddRange(resolved.References);
+                        if (resolved.Installed.Count > 0)
+                            sink.Add(new DisplayOutput(new Dictionary<string, string> { [OutputSink.PlainText] = PackageResolver.InstalledText(resolved.Installed) }, false));
+                    }
+                    catch (PackageRestoreException e)
+                    {
+                        return Fail("PackageRestoreError", e.Message, [e.Message], parsed.Packages.FirstOrDefault().Line, e.Message);
+                    }
+                }
+                session.AddReferences(refs);
+                if (!string.IsNullOrWhiteSpace(parsed.Code))
+                {
+                    var r = session.Run(parsed.Code, cellFile, ct);
+                    if (!r.CompileErrors.IsEmpty)
+                    {
+                        var lines = r.CompileErrors.Select(DiagnosticText).ToList();
+                        var first = r.CompileErrors[0].Location.GetLineSpan().StartLinePosition.Line + 1;
+                        return Fail("CompilationError", string.Join("\n", lines), lines, first, lines[0][(lines[0].IndexOf(": ", StringComparison.Ordinal) + 2)..]);
+                    }
+                    if (r.Exception is { } ex)
+                    {
+                        var line = ScriptSession.LineOf(ex, cellFile);
+                        return Fail(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ScriptSession.Traceback(ex), line, $"{ex.GetType().FullName}: {ex.Message}");
+                    }
+                    if (r.HasValue) sink.Display(r.Value, null, isResult: true, executionCount: cell.ExecutionCount);
+                }
+                if (parsed.Time)
+                    sink.Add(new DisplayOutput(new Dictionary<string, string>
+                    {
+                        [OutputSink.PlainText] = string.Create(CultureInfo.InvariantCulture, $"Wall time: {clock.Elapsed.TotalMilliseconds:0.###}ms"),
+                    }, false));
+                return null;
+            }
+            finally
+            {
+                if (OutputSink.Current == sink) OutputSink.Current = null;
+            }
+        }
+
+        static string DiagnosticText(Diagnostic d)
+        {
+            var pos = d.Location.GetLineSpan().StartLinePosition;
+            return $"({pos.Line + 1},{pos.Character + 1}): error {d.Id}: {d.GetMessage(CultureInfo.InvariantCulture)}";
+        }
+
+        /// <summary>Values of the parameters cell's variables and the injected ones, as the notebook saw them at the end.</summary>
+        Dictionary<string, string> EffectiveParameters(IEnumerable<string> declared, IEnumerable<string> injected)
+        {
+            var d = new Dictionary<string, string>();
+            foreach (var name in declared.Concat(injected).Distinct())
+            {
+                if (session.VariableType(name) is null) continue;
+                d[name] = session.VariableValue(name) switch
+                {
+                    null => "null",
+                    bool b => b ? "true" : "false",
+                    IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+                    var v => v.ToString() ?? "",
+                };
+            }
+            return d;
+        }
+    }
+#pragma warning restore CA1001
+}

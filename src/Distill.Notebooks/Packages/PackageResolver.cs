@@ -1,0 +1,95 @@
+using System.Reflection;
+using System.Text;
+using Distill.Notebooks.Execution;
+
+namespace Distill.Notebooks.Packages;
+
+/// <summary>What a cell's <c>#r</c> lines add: metadata references for the compiler and the "Installed Packages" lines
+/// the kernel shows.</summary>
+public sealed record ResolvedReferences(IReadOnlyList<string> References, IReadOnlyList<string> Installed);
+
+/// <summary>
+/// Turns one notebook's <c>#r "nuget: ..."</c> and <c>#r "path.dll"</c> lines into references, per session (notebook):
+/// a package the host carries binds to its loaded copy; <c>Plotly.NET.Interactive</c> is satisfied by our chart formatter;
+/// anything else is restored (all of the session's restored packages together, so versions agree) and loaded.
+/// </summary>
+public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer restorer)
+{
+    /// <summary>Package whose only job in a notebook is the chart formatter, which the runner supplies itself.</summary>
+    public const string PlotlyInteractive = "Plotly.NET.Interactive";
+
+    readonly Dictionary<string, PackageRequest> restored = new(StringComparer.OrdinalIgnoreCase);
+    readonly List<string> sources = [];
+
+    public ResolvedReferences ResolvePackages(IReadOnlyList<PackageRequest> requests, IReadOnlyList<string> newSources, CancellationToken ct)
+    {
+        foreach (var s in newSources) if (!sources.Contains(s)) sources.Add(s);
+        var refs = new List<string>();
+        var installed = new List<string>();
+        var toRestore = new List<PackageRequest>();
+        foreach (var r in requests)
+        {
+            if (string.Equals(r.Name, PlotlyInteractive, StringComparison.OrdinalIgnoreCase))
+            {
+                var plotly = carried.Find("Plotly.NET");
+                if (plotly is not null) refs.AddRange(plotly.Assemblies);
+                installed.Add($"{r} (chart formatter supplied by distill run" + (plotly is null ? ")" : $"; Plotly.NET {plotly.Version})"));
+            }
+            else if (carried.Find(r.Name) is { } c)
+            {
+                refs.AddRange(c.Assemblies);
+                bool sameName = string.Equals(r.Name, c.Name, StringComparison.OrdinalIgnoreCase);
+                bool sameVersion = r.IsFloating || string.Equals(r.Version, c.Version, StringComparison.OrdinalIgnoreCase);
+                var note = sameName && sameVersion ? "" : $" (the runner's copy; the notebook asked for {r})";
+                installed.Add($"{c.Name}, {c.Version}{note}");
+            }
+            else
+            {
+                if (restored.TryGetValue(r.Name, out var earlier) && earlier.Version != r.Version)
+                    throw new PackageRestoreException(
+                        $"{earlier} is already loaded in this notebook; a second version ({r.Version ?? "latest"}) cannot be loaded. Use one version in every #r line");
+                restored[r.Name] = r;
+                toRestore.Add(r);
+            }
+        }
+        if (toRestore.Count > 0)
+        {
+            var result = restorer.Restore([.. restored.Values], sources, ct);
+            AssemblyRegistry.AddFolder(result.Folder);
+            foreach (var asm in result.Assemblies)
+            {
+                if (AssemblyRegistry.Add(asm) is { } conflict) throw new PackageRestoreException(conflict);
+                refs.Add(asm);
+            }
+            foreach (var r in toRestore)
+            {
+                var v = result.Packages.FirstOrDefault(p => string.Equals(p.Name, r.Name, StringComparison.OrdinalIgnoreCase)).Version ?? r.Version;
+                installed.Add($"{r.Name}, {v}");
+            }
+        }
+        return new ResolvedReferences(refs.Distinct().ToList(), installed);
+    }
+
+    /// <summary><c>#r "path.dll"</c>: an assembly the host already carries (e.g. the notebook's <c>#r</c> of the built
+    /// Distill.dll) binds to the loaded copy; any other is registered for loading from its folder.</summary>
+    public IReadOnlyList<string> ResolveAssemblyPath(string path)
+    {
+        AssemblyName name;
+        try { name = AssemblyName.GetAssemblyName(path); }
+        catch (BadImageFormatException)
+        {
+            throw new PackageRestoreException($"#r \"{path}\": not a .NET assembly; reference a managed .dll");
+        }
+        if (carried.TrustedAssemblies.TryGetValue(name.Name!, out var hostCopy)) return [hostCopy];
+        if (AssemblyRegistry.Add(path) is { } conflict) throw new PackageRestoreException(conflict);
+        AssemblyRegistry.AddFolder(Path.GetDirectoryName(path)!);
+        return [path];
+    }
+
+    public static string InstalledText(IReadOnlyList<string> installed)
+    {
+        var sb = new StringBuilder("Installed Packages\n");
+        foreach (var i in installed) sb.Append("  • ").Append(i).Append('\n');
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,174 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.RegularExpressions;
+using Distill.Notebooks.Display;
+using Distill.Notebooks.Documents;
+using Markdig;
+
+namespace Distill.Notebooks.Reporting;
+
+/// <summary>
+/// The single-file HTML report of a run: a header with the facts needed to trust it (notebook, date, duration, budget,
+/// parameters, git commit and dirty flag, machine, .NET / TorchSharp / libtorch versions), rendered markdown, code cells
+/// with timings and their outputs. It works offline: plotly.js (from Plotly.NET's embedded resource) is inlined once,
+/// and only when a chart is present. Text outputs are HTML-escaped; only formatter HTML (text/html) goes in raw.
+/// </summary>
+public static partial class HtmlReport
+{
+    static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().Build();
+
+    [GeneratedRegex(@"\x1B\[[0-9;]*[A-Za-z]")]
+    private static partial Regex Ansi();
+
+    [GeneratedRegex(@"/\*distill:cdn-fallback\*/.*?/\*distill:end-cdn-fallback\*/", RegexOptions.Singleline)]
+    private static partial Regex CdnFallback();
+
+    public static void Write(NotebookRunResult r, string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, Render(r), new UTF8Encoding(false));
+    }
+
+    public static string Render(NotebookRunResult r)
+    {
+        var body = new StringBuilder();
+        foreach (var c in r.Cells) RenderCell(body, c);
+        var html = body.ToString();
+        bool charts = html.Contains(NotebookFormatters.PlotlyClass, StringComparison.Ordinal);
+        var sb = new StringBuilder();
+        sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+        sb.Append(CultureInfo.InvariantCulture, $"<title>{Enc(r.Notebook.Name)} · distill run</title>\n<style>{Css}</style>\n");
+        if (charts) sb.Append("<script type=\"text/javascript\">").Append(PlotlyJs.Value).Append("</script>\n");
+        sb.Append("</head>\n<body>\n");
+        RenderHeader(sb, r);
+        sb.Append("<main>\n").Append(html).Append("</main>\n</body>\n</html>\n");
+        return sb.ToString();
+    }
+
+    /// <summary>plotly.js as shipped inside Plotly.NET (no CDN, no npm copy). "&lt;/script" cannot appear inside a script
+    /// element, so it is escaped.</summary>
+    static readonly Lazy<string> PlotlyJs = new(() =>
+    {
+        var asm = typeof(Plotly.NET.GenericChart).Assembly;
+        var name = asm.GetManifestResourceNames().FirstOrDefault(n => n.EndsWith(".min.js", StringComparison.Ordinal) && n.Contains("plotly", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"{asm.GetName().Name} {asm.GetName().Version} carries no plotly.js resource; charts cannot be inlined");
+        using var s = asm.GetManifestResourceStream(name)!;
+        using var reader = new StreamReader(s, Encoding.UTF8);
+        return reader.ReadToEnd().Replace("</script", "<\\/script", StringComparison.OrdinalIgnoreCase);
+    });
+
+    static void RenderHeader(StringBuilder sb, NotebookRunResult r)
+    {
+        var e = r.Environment;
+        var status = r.Status switch
+        {
+            RunStatus.Succeeded => "succeeded",
+            RunStatus.Failed => $"failed: {r.Failures[0]}",
+            RunStatus.TimedOut => $"timed out: {r.Failures[^1]}",
+            _ => "interrupted (Ctrl-C): partial results",
+        };
+        sb.Append(CultureInfo.InvariantCulture, $"<header>\n<h1>{Enc(r.Notebook.Name)}</h1>\n");
+        sb.Append(CultureInfo.InvariantCulture, $"<p class=\"status {r.Status.ToString().ToLowerInvariant()}\">{Enc(status)}</p>\n<table class=\"facts\">\n");
+        void Row(string k, string v) => sb.Append(CultureInfo.InvariantCulture, $"<tr><th>{Enc(k)}</th><td>{Enc(v)}</td></tr>\n");
+        Row("notebook", r.SourcePath);
+        Row("date", r.Started.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture));
+        Row("duration", string.Create(CultureInfo.InvariantCulture, $"{r.Duration.TotalSeconds:0.0} s"));
+        Row("budget", r.Budget ?? "notebook default");
+        Row("parameters", r.Parameters.Count == 0 ? "none" : string.Join(", ", r.Parameters.Select(p => $"{p.Key} = {p.Value}")));
+        Row("git commit", e.GitCommit is null ? "not a git checkout" : e.GitCommit + (e.GitDirty == true ? " (dirty: uncommitted changes)" : " (clean)"));
+        Row("machine", $"{e.Machine} · {e.Cpu} · {e.Cores} cores · {e.Os}");
+        Row("versions", $"{e.DotNet} · TorchSharp {e.TorchSharp} · libtorch {e.LibTorch} · {e.TorchThreads} torch threads");
+        sb.Append("</table>\n</header>\n");
+    }
+
+    static void RenderCell(StringBuilder sb, CellRunResult c)
+    {
+        var cell = c.Cell;
+        if (cell.Kind == CellKind.Markdown || cell.Kernel == KernelNames.Markdown)
+        {
+            var text = cell.Kind == CellKind.Markdown ? cell.Source : string.Join("\n", cell.Source.Split('\n').Skip(1));
+            sb.Append("<section class=\"cell markdown\">\n").Append(Markdig.Markdown.ToHtml(text, Markdown)).Append("</section>\n");
+            return;
+        }
+        if (cell.Kind == CellKind.Raw)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"<section class=\"cell raw\"><pre>{Enc(cell.Source)}</pre></section>\n");
+            return;
+        }
+        var cls = c.Status switch
+        {
+            CellStatus.Failed or CellStatus.TimedOut or CellStatus.Interrupted => " failed",
+            CellStatus.NotRun => " not-run",
+            _ => "",
+        };
+        var timing = c.Status switch
+        {
+            CellStatus.NotRun => "not run",
+            CellStatus.Skipped => "",
+            _ => string.Create(CultureInfo.InvariantCulture, $"{c.Duration.TotalSeconds:0.00} s"),
+        };
+        var tags = cell.Tags.Count == 0 ? "" : " · " + string.Join(" ", cell.Tags.Select(t => $"#{t}"));
+        sb.Append(CultureInfo.InvariantCulture, $"<section class=\"cell code{cls}\">\n<div class=\"prompt\">[{cell.ExecutionCount?.ToString(CultureInfo.InvariantCulture) ?? " "}] {Enc(cell.Label)}{Enc(tags)} <span class=\"time\">{timing}</span></div>\n");
+        sb.Append(CultureInfo.InvariantCulture, $"<pre class=\"source\"><code class=\"language-csharp\">{Enc(cell.Source)}</code></pre>\n");
+        if (cell.Outputs.Count > 0)
+        {
+            sb.Append("<div class=\"outputs\">\n");
+            foreach (var o in cell.Outputs) RenderOutput(sb, o);
+            sb.Append("</div>\n");
+        }
+        sb.Append("</section>\n");
+    }
+
+    static void RenderOutput(StringBuilder sb, CellOutput o)
+    {
+        switch (o)
+        {
+            case StreamOutput s:
+                sb.Append(CultureInfo.InvariantCulture, $"<pre class=\"stream {Enc(s.Name)}\">{Enc(Ansi().Replace(s.Text.ToString(), ""))}</pre>\n");
+                break;
+            case ErrorOutput e:
+                var tb = string.Join("\n", e.Traceback.Select(l => Ansi().Replace(l, "")));
+                sb.Append(CultureInfo.InvariantCulture, $"<pre class=\"error\"><b>{Enc(e.EName)}</b>: {Enc(e.EValue)}");
+                if (tb.Length > 0 && tb != e.EValue) sb.Append("\n\n").Append(Enc(tb));
+                sb.Append("</pre>\n");
+                break;
+            case DisplayOutput d:
+                sb.Append("<div class=\"display\">");
+                if (d.Data.TryGetValue("text/html", out var html)) sb.Append(CdnFallback().Replace(html, ""));
+                else if (d.Data.TryGetValue("image/svg+xml", out var svg)) sb.Append(svg);
+                else if (d.Data.TryGetValue("image/png", out var png)) sb.Append(CultureInfo.InvariantCulture, $"<img src=\"data:image/png;base64,{Enc(png.Trim())}\">");
+                else if (d.Data.TryGetValue("image/jpeg", out var jpg)) sb.Append(CultureInfo.InvariantCulture, $"<img src=\"data:image/jpeg;base64,{Enc(jpg.Trim())}\">");
+                else if (d.Data.TryGetValue("text/markdown", out var md)) sb.Append(Markdig.Markdown.ToHtml(md, Markdown));
+                else if (d.Data.TryGetValue("text/plain", out var text)) sb.Append(CultureInfo.InvariantCulture, $"<pre>{Enc(Ansi().Replace(text, ""))}</pre>");
+                sb.Append("</div>\n");
+                break;
+        }
+    }
+
+    static string Enc(string s) => WebUtility.HtmlEncode(s);
+
+    const string Css = """
+
+        body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #1f2328; }
+        header h1 { margin-bottom: .2em; }
+        .status { font-weight: 600; } .status.succeeded { color: #1a7f37; } .status.failed, .status.timedout, .status.interrupted { color: #cf222e; }
+        table.facts { border-collapse: collapse; font-size: 13px; margin-bottom: 2em; }
+        table.facts th { text-align: left; padding: 2px 1em 2px 0; color: #59636e; font-weight: 500; vertical-align: top; }
+        .cell { margin: 1em 0; }
+        .cell.code { border-left: 3px solid #d1d9e0; padding-left: .8em; }
+        .cell.code.failed { border-left-color: #cf222e; }
+        .cell.code.not-run { opacity: .55; }
+        .prompt { font: 12px ui-monospace, monospace; color: #59636e; }
+        .prompt .time { float: right; }
+        pre { font: 13px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; white-space: pre-wrap; word-break: break-word; margin: .3em 0; }
+        pre.source { background: #f6f8fa; padding: .6em .8em; border-radius: 6px; }
+        pre.stream.stderr { background: #fff5f5; }
+        pre.error { background: #ffebe9; color: #82071e; padding: .6em .8em; border-radius: 6px; }
+        .outputs { padding: .2em 0; overflow-x: auto; }
+        table.distill-dataframe { border-collapse: collapse; font-size: 13px; }
+        table.distill-dataframe th, table.distill-dataframe td { border: 1px solid #d1d9e0; padding: 2px 8px; text-align: right; }
+        .distill-shape { color: #59636e; font-size: 12px; }
+
+        """;
+}

@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Distill.Native;
+
+namespace Distill.Notebooks;
+
+/// <summary>Where and with what a notebook ran: the facts a report's reader needs to trust or reproduce it.</summary>
+public sealed record RunEnvironment(
+    string? GitCommit, bool? GitDirty, string Machine, string Os, string Cpu, int Cores, int TorchThreads,
+    string DotNet, string TorchSharp, string LibTorch)
+{
+    /// <summary>Collects the facts; git is asked about the folder holding the notebook.</summary>
+    public static RunEnvironment Capture(string notebookFolder)
+    {
+        var commit = Git(notebookFolder, "rev-parse", "HEAD");
+        bool? dirty = commit is null ? null : (Git(notebookFolder, "status", "--porcelain", "--untracked-files=no") ?? "").Length > 0;
+        string libtorch;
+        try { libtorch = TorchRuntime.LibTorchVersion; }
+        catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException) { libtorch = "not loaded"; }
+        return new RunEnvironment(commit, dirty, Environment.MachineName, RuntimeInformation.OSDescription, CpuModel(),
+            Environment.ProcessorCount, TorchRuntime.Threads, RuntimeInformation.FrameworkDescription, TorchRuntime.TorchSharpVersion, libtorch);
+    }
+
+    /// <summary>"abc1234 (dirty)" / "abc1234" / "not a git checkout".</summary>
+    public string GitDescription => GitCommit is null ? "not a git checkout" : GitCommit[..Math.Min(12, GitCommit.Length)] + (GitDirty == true ? " (dirty)" : "");
+
+    static string? Git(string dir, params string[] args)
+    {
+        try
+        {
+            var psi = new ProcessStartInfo("git", args) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
+            using var p = Process.Start(psi);
+            if (p is null) return null;
+            var output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            return p.ExitCode == 0 ? output.Trim() : null;
+        }
+        catch (System.ComponentModel.Win32Exception) { return null; } // git not installed
+    }
+
+    static string CpuModel()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            if (line is not null) return line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return RuntimeInformation.ProcessArchitecture.ToString();
+    }
+}

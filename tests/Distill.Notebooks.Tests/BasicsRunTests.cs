@@ -1,0 +1,167 @@
+using System.Text.Json.Nodes;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary>Runs TestData/basics.ipynb once (packages the runner carries, parameters, console, chart, DataFrame, tensor)
+/// and shares the result between the tests below and the browser test.</summary>
+public sealed class BasicsRun
+{
+    public BasicsRun()
+    {
+        OutDir = TestSupport.TempDir("basics");
+        Result = TestSupport.Run(TestSupport.TestData("basics.ipynb"), OutDir, new NotebookRunOptions
+        {
+            Budget = "smoke",
+            Parameters = [new("epochs", "5")],
+        });
+        Notebook = TestSupport.ReadJson(Result.Files.Notebook);
+    }
+
+    public string OutDir { get; }
+    public NotebookRunResult Result { get; }
+    public JsonObject Notebook { get; }
+
+    public JsonArray Cells => Notebook["cells"]!.AsArray();
+
+    /// <summary>The executed cell whose source contains <paramref name="marker"/>.</summary>
+    public JsonNode Cell(string marker) => Cells.Single(c => TestSupport.Text(c!["source"]).Contains(marker, StringComparison.Ordinal))!;
+
+    public static IEnumerable<JsonNode> Outputs(JsonNode cell) => cell["outputs"]!.AsArray().Select(o => o!);
+}
+
+public class BasicsRunTests(BasicsRun run) : IClassFixture<BasicsRun>
+{
+    [Fact]
+    public void Runs_every_cell_in_order_with_execution_counts()
+    {
+        Assert.True(run.Result.Succeeded, string.Join("\n", run.Result.Failures));
+        var counts = run.Cells.Where(c => c!["cell_type"]!.GetValue<string>() == "code").Select(c => c!["execution_count"]!.GetValue<int>()).ToList();
+        Assert.Equal(Enumerable.Range(1, counts.Count), counts);
+        Assert.Equal("markdown", run.Cells[0]!["cell_type"]!.GetValue<string>());
+        Assert.Equal("", TestSupport.NbformatErrors(run.Result.Files.Notebook));
+    }
+
+    [Fact]
+    public void Injects_typed_parameters_after_the_parameters_cell()
+    {
+        var cells = run.Cells.Select(c => c!).ToList();
+        int p = cells.FindIndex(c => c["metadata"]!["tags"]?.AsArray().Any(t => t!.GetValue<string>() == "parameters") == true);
+        var injected = cells[p + 1];
+        Assert.Equal("injected-parameters", injected["metadata"]!["tags"]![0]!.GetValue<string>());
+        var src = TestSupport.Text(injected["source"]);
+        Assert.Contains("int epochs = 5;", src);
+        Assert.Contains("string budget = \"smoke\";", src);
+        var printed = TestSupport.Text(BasicsRun.Outputs(run.Cell("Console.Error.WriteLine")).First()["text"]);
+        Assert.Equal("budget=smoke epochs=5 lr=0.1 verbose=False\n", printed);
+        Assert.Equal("5", run.Result.Parameters["epochs"]);
+        Assert.Equal("0.1", run.Result.Parameters["lr"]);
+        Assert.Equal("smoke", run.Result.Budget);
+    }
+
+    [Fact]
+    public void Console_streams_and_displays_keep_their_order()
+    {
+        var outs = BasicsRun.Outputs(run.Cell("Console.Error.WriteLine")).ToList();
+        Assert.Equal(["stream", "stream", "display_data", "stream"], outs.Select(o => o["output_type"]!.GetValue<string>()));
+        Assert.Equal(["stdout", "stderr"], outs.Take(2).Select(o => o["name"]!.GetValue<string>()));
+        Assert.Equal("a warning on stderr\n", TestSupport.Text(outs[1]["text"]));
+        // A string displays as text/plain only, like the kernel.
+        Assert.Equal(["text/plain"], outs[2]["data"]!.AsObject().Select(kv => kv.Key));
+        Assert.Equal("after display\n", TestSupport.Text(outs[3]["text"]));
+    }
+
+    [Fact]
+    public void Carried_packages_bind_to_the_runners_copies()
+    {
+        var installed = TestSupport.Text(BasicsRun.Outputs(run.Cell("#r \"nuget: Plotly.NET, 6.0.0\"")).Single()["data"]!["text/plain"]);
+        Assert.Contains("Plotly.NET, 6.0.0", installed);
+        Assert.Contains("Plotly.NET.Interactive, 5.0.0 (chart formatter supplied by distill run", installed);
+        Assert.Contains("TorchSharp-cpu, 0.107.0", installed);
+        Assert.Contains("Newtonsoft.Json, 13.0.4 (the runner's copy; the notebook asked for Newtonsoft.Json, 13.0.3)", installed);
+        Assert.Single(AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName().Name == "TorchSharp");
+    }
+
+    [Fact]
+    public void Chart_output_is_light_and_renders_with_plotly()
+    {
+        var result = BasicsRun.Outputs(run.Cell("Chart.Line")).Single();
+        Assert.Equal("execute_result", result["output_type"]!.GetValue<string>());
+        var html = TestSupport.Text(result["data"]!["text/html"]);
+        Assert.Contains("class=\"distill-plotly\"", html);
+        Assert.Contains("Plotly.newPlot(", html);
+        Assert.Contains("\"name\":\"squares\"", html);
+        Assert.True(html.Length < 20_000, $"chart output is {html.Length} chars: plotly.js must not be embedded per output");
+        Assert.Equal("Plotly chart (1 traces)", TestSupport.Text(result["data"]!["text/plain"]));
+    }
+
+    [Fact]
+    public void DataFrame_and_tensor_formatters_show_data()
+    {
+        var df = TestSupport.Text(BasicsRun.Outputs(run.Cell("new DataFrame(")).Single()["data"]!["text/html"]);
+        Assert.Contains("<th title=\"Double\">loss</th>", df);
+        Assert.Contains("<td>0.25</td>", df);
+        Assert.Contains("&lt;start&gt;", df); // cell values are escaped
+        Assert.Contains("3 rows × 3 columns", df);
+
+        var outs = BasicsRun.Outputs(run.Cell("torch.arange(6")).ToList();
+        var tensor = TestSupport.Text(outs[0]["data"]!["text/plain"]);
+        Assert.StartsWith("tensor shape [2, 3], dtype Float32, device cpu\n", tensor);
+        Assert.Contains("[3, 4, 5]", tensor);
+        Assert.Equal("15", TestSupport.Text(outs[1]["data"]!["text/plain"]));
+    }
+
+    [Fact]
+    public void Last_expression_is_shown_only_without_trailing_semicolon()
+    {
+        var timed = BasicsRun.Outputs(run.Cell("#!time")).ToList();
+        Assert.Single(timed); // `Math.Max(answer, 1);` ends with a semicolon: no value
+        Assert.Matches(@"^Wall time: [0-9.]+ms$", TestSupport.Text(timed[0]["data"]!["text/plain"]));
+        var answer = BasicsRun.Outputs(run.Cells.Single(c => TestSupport.Text(c!["source"]) == "answer")!).Single();
+        Assert.Equal("42", TestSupport.Text(answer["data"]!["text/plain"]));
+        var html = BasicsRun.Outputs(run.Cell("HTML(")).Single();
+        Assert.Equal("<em>raw formatter html</em>", TestSupport.Text(html["data"]!["text/html"]));
+    }
+
+    [Fact]
+    public void Html_report_is_offline_escaped_and_carries_the_facts()
+    {
+        var html = File.ReadAllText(run.Result.Files.Html!);
+        // plotly.js once, from Plotly.NET's embedded resource; no CDN anywhere.
+        Assert.Equal(1, Count(html, "plotly.js v2.28.0"));
+        Assert.DoesNotContain("cdn.plot.ly/plotly-", html); // (plotly.js itself mentions the CDN for map data only)
+        Assert.DoesNotContain("<script src=", html);
+        // Text outputs are escaped; formatter HTML is raw.
+        Assert.Contains("&lt;b&gt;not html&lt;/b&gt;", html);
+        Assert.DoesNotContain("<b>not html</b>", html);
+        Assert.Contains("<em>raw formatter html</em>", html);
+        Assert.Contains("<h1 id=\"basics\">Basics</h1>", html); // markdown rendered
+        foreach (var fact in new[] { "basics.ipynb", "smoke", "epochs = 5", "TorchSharp 0.107.0", "libtorch 2.10", ".NET 10" })
+            Assert.Contains(fact, html);
+        Assert.Matches("git commit</th><td>[0-9a-f]{40} \\((clean|dirty: uncommitted changes)\\)", html);
+    }
+
+    [Fact]
+    public void Manifest_has_the_facts_and_per_cell_timings()
+    {
+        var m = TestSupport.ReadJson(run.Result.Files.Manifest);
+        Assert.Equal("succeeded", m["status"]!.GetValue<string>());
+        Assert.Equal("smoke", m["budget"]!.GetValue<string>());
+        Assert.Equal("5", m["parameters"]!["epochs"]!.GetValue<string>());
+        Assert.Matches("^[0-9a-f]{40}$", m["git"]!["commit"]!.GetValue<string>());
+        Assert.Equal("0.107.0", m["runtime"]!["torchsharp"]!.GetValue<string>());
+        Assert.Equal("basics.html", m["files"]!["html"]!.GetValue<string>());
+        var cells = m["cells"]!.AsArray();
+        Assert.Equal(run.Cells.Count, cells.Count);
+        var code = cells.Where(c => c!["kind"]!.GetValue<string>() == "code").ToList();
+        Assert.All(code, c => Assert.Equal("succeeded", c!["status"]!.GetValue<string>()));
+        Assert.All(code, c => Assert.True(c!["seconds"]!.GetValue<double>() > 0));
+        Assert.True(m["durationSeconds"]!.GetValue<double>() >= code.Sum(c => c!["seconds"]!.GetValue<double>()) - 0.01);
+    }
+
+    static int Count(string s, string what)
+    {
+        int n = 0;
+        for (int i = s.IndexOf(what, StringComparison.Ordinal); i >= 0; i = s.IndexOf(what, i + 1, StringComparison.Ordinal)) n++;
+        return n;
+    }
+}

@@ -1,0 +1,48 @@
+using System.Diagnostics;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary>`distill run` as users call it: exit codes, messages naming notebook/cell/line, files written.</summary>
+public class CliTests
+{
+    static (int Exit, string Out, string Err) Distill(params string[] args)
+    {
+        var config = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name; // debug | release
+        var cli = Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill.Cli", config, "Distill.Cli.dll");
+        Assert.True(File.Exists(cli), $"{cli} missing: build src/Distill.Cli");
+        var psi = new ProcessStartInfo("dotnet", [cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment["DISTILL_NUGET_CACHE"] = TestSupport.PackageCache;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "distill run hung");
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Fact]
+    public void A_failing_notebook_exits_nonzero_and_the_others_still_run()
+    {
+        var outDir = TestSupport.TempDir("cli");
+        var (exit, _, err) = Distill("run", TestSupport.TestData("error.ipynb"), TestSupport.TestData("sample.dib"), "--out", outDir, "--budget", "smoke");
+        Assert.Equal(1, exit);
+        Assert.Contains("✘ error.ipynb: cell 2, line 2: System.ArgumentOutOfRangeException", err);
+        Assert.Contains("✔ " + TestSupport.TestData("sample.dib"), err);
+        foreach (var f in new[] { "error.ipynb", "error.html", "error.manifest.json", "sample.ipynb", "sample.html", "sample.manifest.json" })
+            Assert.True(File.Exists(Path.Combine(outDir, f)), f);
+        Assert.Equal("", TestSupport.NbformatErrors(Path.Combine(outDir, "error.ipynb")));
+        // No parameters cell: --budget is injected at the top, as papermill does.
+        var first = TestSupport.ReadJson(Path.Combine(outDir, "error.ipynb"))["cells"]![0]!;
+        Assert.Equal("string budget = \"smoke\";\n", TestSupport.Text(first["source"]).Split('\n', 2)[1]);
+    }
+
+    [Fact]
+    public void Bad_input_exits_2_with_the_fix()
+    {
+        var missing = Distill("run", "no/such/notebook.ipynb");
+        Assert.Equal(2, missing.Exit);
+        Assert.Contains("no/such/notebook.ipynb: file not found", missing.Err);
+        var badParam = Distill("run", TestSupport.TestData("basics.ipynb"), "-p", "epochs");
+        Assert.Equal(2, badParam.Exit);
+        Assert.Contains("-p epochs: expected name=value", badParam.Err);
+    }
+}

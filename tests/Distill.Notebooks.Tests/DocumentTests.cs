@@ -1,0 +1,107 @@
+using System.Text.Json.Nodes;
+using Distill.Notebooks.Documents;
+using Distill.Notebooks.Execution;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary>Reading notebooks and magics, without running anything.</summary>
+public class DocumentTests
+{
+    [Fact]
+    public void Cell_kernel_resolution_follows_polyglot_order()
+    {
+        var json = """
+            {"nbformat": 4, "nbformat_minor": 2,
+             "metadata": {"kernelspec": {"name": ".net-csharp"},
+                          "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "csharp",
+                             "items": [{"name": "csharp", "aliases": ["c#"]}, {"name": "fsharp", "aliases": ["f#"]}]}}},
+             "cells": [
+               {"cell_type": "code", "metadata": {"polyglot_notebook": {"kernelName": "csharp"}}, "source": ["#!fsharp\n", "1 + 1"]},
+               {"cell_type": "code", "metadata": {"polyglot_notebook": {"kernelName": "fsharp"}, "dotnet_interactive": {"language": "csharp"}}, "source": "1"},
+               {"cell_type": "code", "metadata": {"dotnet_interactive": {"language": "pwsh"}}, "source": "1"},
+               {"cell_type": "code", "metadata": {}, "source": "1"},
+               {"cell_type": "code", "metadata": {"polyglot_notebook": {"kernelName": "fsharp"}}, "source": "#!c#\n1"},
+               {"cell_type": "markdown", "metadata": {}, "source": "# title"}
+             ]}
+            """;
+        var doc = IpynbReader.Read("k.ipynb", json);
+        Assert.Equal(["fsharp", "fsharp", "pwsh", "csharp", "csharp", "markdown"], doc.Cells.Select(c => c.Kernel));
+        Assert.Equal([1, 2, 3, 4, 5, 6], doc.Cells.Select(c => c.SourceNumber!.Value));
+    }
+
+    [Fact]
+    public void Bad_notebooks_are_rejected_with_file_problem_and_fix()
+    {
+        var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("old.ipynb", """{"nbformat": 3, "cells": []}"""));
+        Assert.Contains("old.ipynb", e.Message);
+        Assert.Contains("nbformat 3", e.Message);
+        Assert.Contains("nbconvert", e.Message);
+        var j = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("broken.ipynb", "{\"cells\": [ }"));
+        Assert.Contains("not valid JSON", j.Message);
+        var missing = Assert.Throws<NotebookFormatException>(() => NotebookDocument.Load("/nonexistent/x.ipynb"));
+        Assert.Contains("file not found", missing.Message);
+    }
+
+    [Fact]
+    public void Dib_cells_split_on_kernel_selectors_and_keep_other_magics()
+    {
+        var doc = NotebookDocument.Load(TestSupport.TestData("sample.dib"));
+        Assert.Equal([CellKind.Markdown, CellKind.Code, CellKind.Code], doc.Cells.Select(c => c.Kind));
+        Assert.StartsWith("# A .dib notebook", doc.Cells[0].Source);
+        Assert.StartsWith("#!time\nvar xs", doc.Cells[1].Source);            // #!time stays in its cell
+        Assert.Equal("Console.WriteLine(string.Join(\",\", xs));", doc.Cells[2].Source); // the blank cell was dropped
+        Assert.Equal("csharp", doc.Cells[2].Metadata["polyglot_notebook"]!["kernelName"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Magics_are_taken_out_keeping_line_numbers()
+    {
+        var dir = TestSupport.TempDir("magics");
+        File.WriteAllText(Path.Combine(dir, "lib.dll"), "");
+        var doc = new NotebookDocument { Path = Path.Combine(dir, "n.ipynb") };
+        var p = Magics.Parse(doc, "#!csharp\n#r \"nuget: Humanizer.Core, 2.14.1\"\n#r \"nuget:Plotly.NET\"\n#r \"lib.dll\"\n#i \"nuget: https://example.org/v3/index.json\"\n#!time\nvar x = 1;", dir);
+        Assert.Empty(p.Errors);
+        Assert.Equal([new PackageRequest("Humanizer.Core", "2.14.1"), new PackageRequest("Plotly.NET", null)], p.Packages.Select(x => x.Package));
+        Assert.Equal(Path.Combine(dir, "lib.dll"), p.AssemblyPaths.Single().Path);
+        Assert.Equal("https://example.org/v3/index.json", p.Sources.Single());
+        Assert.True(p.Time);
+        Assert.Equal(7, p.Code.Split('\n').Length);
+        Assert.Equal("var x = 1;", p.Code.Split('\n')[6]);
+
+        var bad = Magics.Parse(doc, "var y = 2;\n#!whatever\n#!fsharp\n#r \"missing/x.dll\"", dir);
+        Assert.Equal(["DNI101", "UnsupportedKernel", "AssemblyNotFound"], bad.Errors.Select(e => e.EName));
+        Assert.Equal([2, 3, 4], bad.Errors.Select(e => e.Line));
+        Assert.Contains(Path.Combine(dir, "missing", "x.dll"), bad.Errors[2].Message);
+    }
+
+    [Fact]
+    public void Parameters_are_typed_by_the_defaults_type()
+    {
+        Assert.Equal(["budget", "epochs", "lr", "on"],
+            ParameterInjector.DeclaredNames("var budget = \"quick\";\nint epochs = 3;\ndouble lr = 0.1;\nbool on = false;\nConsole.WriteLine(epochs);"));
+        var types = new Dictionary<string, Type> { ["epochs"] = typeof(int), ["lr"] = typeof(double), ["on"] = typeof(bool), ["name"] = typeof(string), ["mode"] = typeof(DayOfWeek) };
+        var src = ParameterInjector.Source(
+            new Dictionary<string, string> { ["epochs"] = "5", ["lr"] = "1e-3", ["on"] = "True", ["name"] = "a \"b\"", ["mode"] = "friday", ["extra"] = "2.5" },
+            n => types.GetValueOrDefault(n), "nb.ipynb");
+        Assert.Contains("int epochs = 5;", src);
+        Assert.Contains("double lr = 0.001;", src);
+        Assert.Contains("bool on = true;", src);
+        Assert.Contains("string name = \"a \\\"b\\\"\";", src);
+        Assert.Contains("var mode = global::System.DayOfWeek.Friday;", src);
+        Assert.Contains("double extra = 2.5;", src); // undeclared: inferred from the value, as papermill does
+        var e = Assert.Throws<ParameterException>(() => ParameterInjector.Source(new Dictionary<string, string> { ["epochs"] = "abc" }, n => types.GetValueOrDefault(n), "nb.ipynb"));
+        Assert.Contains("nb.ipynb", e.Message);
+        Assert.Contains("'abc' is not an int", e.Message);
+    }
+
+    [Fact]
+    public void Multiline_strings_are_split_after_newlines()
+    {
+        Assert.Equal(["a\n", "b\n", "c"], IpynbWriter.Lines("a\nb\nc").Select(n => n!.GetValue<string>()));
+        Assert.Empty(IpynbWriter.Lines(""));
+        var doc = IpynbReader.Read("x.ipynb", """{"nbformat":4,"nbformat_minor":4,"metadata":{},"cells":[{"cell_type":"code","id":"abc","metadata":{"tags":["keep"]},"source":"x","outputs":[],"execution_count":null}]}""");
+        var written = JsonNode.Parse(IpynbWriter.ToJson(doc))!;
+        Assert.Null(written["cells"]![0]!["id"]); // ids are not allowed before nbformat 4.5
+        Assert.Equal("keep", written["cells"]![0]!["metadata"]!["tags"]![0]!.GetValue<string>());
+    }
+}

@@ -1,0 +1,128 @@
+using System.Text.Json.Nodes;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary>Errors stop the run (or not, with continue-on-error), name notebook, cell and line, and the executed notebook
+/// is still written and valid.</summary>
+public class FailureTests
+{
+    static List<JsonNode> Cells(NotebookRunResult r) => TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray().Select(c => c!).ToList();
+
+    [Fact]
+    public void An_exception_stops_the_run_and_names_cell_and_line()
+    {
+        var r = TestSupport.Run(TestSupport.TestData("error.ipynb"), TestSupport.TempDir("error"));
+        Assert.Equal(RunStatus.Failed, r.Status);
+        var f = Assert.Single(r.Failures);
+        Assert.Equal("error.ipynb: cell 2, line 2: System.ArgumentOutOfRangeException: Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')", f.ToString());
+        var cells = Cells(r);
+        var err = cells[1]["outputs"]!.AsArray().Last()!;
+        Assert.Equal("error", err["output_type"]!.GetValue<string>());
+        Assert.Equal("System.ArgumentOutOfRangeException", err["ename"]!.GetValue<string>());
+        Assert.Contains(err["traceback"]!.AsArray(), l => l!.GetValue<string>().EndsWith("error.ipynb cell 2:line 2", StringComparison.Ordinal));
+        Assert.Equal("about to fail\n", TestSupport.Text(cells[1]["outputs"]![0]!["text"])); // output before the throw is kept
+        Assert.Null(cells[2]["execution_count"]);  // not run
+        Assert.Empty(cells[2]["outputs"]!.AsArray());
+        Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
+        Assert.Equal("failed", TestSupport.ReadJson(r.Files.Manifest)["status"]!.GetValue<string>());
+        Assert.Contains("failed: error.ipynb: cell 2, line 2", File.ReadAllText(r.Files.Html!));
+    }
+
+    [Fact]
+    public void Continue_on_error_runs_the_rest_and_reports_compile_errors_with_their_line()
+    {
+        var r = TestSupport.Run(TestSupport.TestData("error.ipynb"), TestSupport.TempDir("error-continue"), new NotebookRunOptions { ContinueOnError = true });
+        Assert.Equal(RunStatus.Failed, r.Status);
+        Assert.Equal(2, r.Failures.Count);
+        Assert.Equal("error.ipynb: cell 4, line 2: error CS0029: Cannot implicitly convert type 'string' to 'int'", r.Failures[1].ToString());
+        var cells = Cells(r);
+        Assert.Equal("after\n", TestSupport.Text(cells[2]["outputs"]![0]!["text"]));
+        Assert.Equal("CompilationError", cells[3]["outputs"]![0]!["ename"]!.GetValue<string>());
+        Assert.Equal([1, 2, 3, 4], cells.Select(c => c["execution_count"]!.GetValue<int>()));
+        Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
+    }
+
+    [Fact]
+    public void A_cell_in_another_kernel_is_an_error_naming_the_cell()
+    {
+        var r = TestSupport.Run(TestSupport.TestData("kernels.ipynb"), TestSupport.TempDir("kernels"));
+        var f = Assert.Single(r.Failures);
+        Assert.Equal("kernels.ipynb: cell 2: cell 2 is a fsharp cell; distill run executes C# cells only. Port it to C# or move it out of the notebook", f.ToString());
+        Assert.Equal("UnsupportedKernel", Cells(r)[1]["outputs"]![0]!["ename"]!.GetValue<string>());
+        Assert.Equal(CellStatus.NotRun, r.Cells[2].Status);
+    }
+
+    [Fact]
+    public void An_unknown_magic_fails_the_cell_before_it_runs()
+    {
+        var r = TestSupport.Run(TestSupport.TestData("magic.ipynb"), TestSupport.TempDir("magic"));
+        var f = Assert.Single(r.Failures);
+        Assert.Equal(1, f.Line);
+        var outs = Cells(r)[1]["outputs"]!.AsArray();
+        Assert.Equal("DNI101", Assert.Single(outs)!["ename"]!.GetValue<string>()); // "never" was not printed
+        Assert.Contains("Unknown magic command '#!unknown-magic'", f.Message);
+    }
+
+    [Fact]
+    public void A_cell_over_its_timeout_is_abandoned_and_the_run_is_still_written()
+    {
+        var dir = TestSupport.TempDir("timeout");
+        var nb = TestSupport.WriteNotebook(dir, "slow.ipynb",
+            ("Console.WriteLine(\"quick\");", null),
+            ("Console.WriteLine(\"starting\");\nSystem.Threading.Thread.Sleep(30_000);", null),
+            ("Console.WriteLine(\"never\");", null));
+        // The timeout covers compiling too: take the compiler's cold start (first cell in this process) out of the way.
+        TestSupport.Run(TestSupport.WriteNotebook(dir, "warm.ipynb", ("1 + 1", null)), Path.Combine(dir, "warm"));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { CellTimeout = TimeSpan.FromSeconds(3) });
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(25), $"took {clock.Elapsed}");
+        Assert.Equal(RunStatus.TimedOut, r.Status);
+        Assert.Equal([CellStatus.Succeeded, CellStatus.TimedOut, CellStatus.NotRun], r.Cells.Select(c => c.Status));
+        var cells = Cells(r);
+        var outs = cells[1]["outputs"]!.AsArray();
+        Assert.Equal("starting\n", TestSupport.Text(outs[0]!["text"]));
+        Assert.Equal("CellTimeout", outs[1]!["ename"]!.GetValue<string>());
+        Assert.Contains("--cell-timeout 3 s", r.Failures.Single().Message);
+        Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
+    }
+
+    [Fact]
+    public async Task Cancelling_writes_what_has_run_so_far()
+    {
+        var dir = TestSupport.TempDir("interrupt");
+        var nb = TestSupport.WriteNotebook(dir, "long.ipynb",
+            ("var done = 1;\nConsole.WriteLine(\"cell one\");", null),
+            ("Console.WriteLine(\"training...\");\nSystem.Threading.Thread.Sleep(30_000);", null),
+            ("Console.WriteLine(\"never\");", null));
+        using var cts = new CancellationTokenSource();
+        using var log = new SignalWriter("cell 1 ");
+        var runner = new NotebookRunner(new NotebookRunOptions { OutputDirectory = Path.Combine(dir, "out"), PackageCacheDirectory = TestSupport.PackageCache, Log = log });
+        var task = runner.RunAsync(nb, cts.Token);
+        Assert.True(log.Seen.Wait(TimeSpan.FromSeconds(60)), "the first cell never finished");
+        Thread.Sleep(500); // Ctrl-C while the long cell runs
+        cts.Cancel();
+        var r = await task;
+        Assert.Equal(RunStatus.Interrupted, r.Status);
+        Assert.Equal([CellStatus.Succeeded, CellStatus.Interrupted, CellStatus.NotRun], r.Cells.Select(c => c.Status));
+        var cells = Cells(r);
+        Assert.Equal("cell one\n", TestSupport.Text(cells[0]["outputs"]![0]!["text"]));
+        Assert.Equal("Interrupted", cells[1]["outputs"]!.AsArray().Last()!["ename"]!.GetValue<string>());
+        Assert.Equal("interrupted", TestSupport.ReadJson(r.Files.Manifest)["status"]!.GetValue<string>());
+    }
+
+    /// <summary>A log that signals when a given text has been written.</summary>
+    sealed class SignalWriter(string text) : StringWriter
+    {
+        public ManualResetEventSlim Seen { get; } = new();
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value?.Contains(text, StringComparison.Ordinal) == true) Seen.Set();
+        }
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) Seen.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+}

@@ -1,0 +1,86 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary>#r "nuget:" restores for real (cached), #r "path" resolves against the notebook's folder, .dib runs.</summary>
+public class PackageTests
+{
+    [Fact]
+    public void A_package_the_runner_lacks_is_restored_cached_and_loaded()
+    {
+        var cache = TestSupport.TempDir("nuget-cache");
+        var options = new NotebookRunOptions { PackageCacheDirectory = cache };
+        var r = TestSupport.Run(TestSupport.TestData("restore.ipynb"), TestSupport.TempDir("restore"), options);
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
+        Assert.Equal("Installed Packages\n  • Humanizer.Core, 2.14.1\n", TestSupport.Text(cells[0]!["outputs"]![0]!["data"]!["text/plain"]));
+        Assert.Equal("distill run report", TestSupport.Text(cells[1]!["outputs"]![0]!["data"]!["text/plain"]));
+
+        // Restored into a private copy (never loaded from the NuGet cache), keyed by a hash.
+        var entry = Assert.Single(Directory.GetDirectories(cache));
+        Assert.True(File.Exists(Path.Combine(entry, "lib", "Humanizer.dll")));
+        var humanizer = AppDomain.CurrentDomain.GetAssemblies().Single(a => a.GetName().Name == "Humanizer");
+        Assert.Equal(Path.Combine(entry, "lib", "Humanizer.dll"), humanizer.Location);
+
+        // Second run: served from the cache, no new restore.
+        var assets = Path.Combine(entry, "restore", "obj", "project.assets.json");
+        var stamp = File.GetLastWriteTimeUtc(assets);
+        var again = TestSupport.Run(TestSupport.TestData("restore.ipynb"), TestSupport.TempDir("restore2"), options);
+        Assert.True(again.Succeeded);
+        Assert.Equal(stamp, File.GetLastWriteTimeUtc(assets));
+        Assert.True(again.Cells[0].Duration < TimeSpan.FromSeconds(2), $"cached restore took {again.Cells[0].Duration}");
+    }
+
+    [Fact]
+    public void An_unknown_package_fails_with_nugets_reason()
+    {
+        var dir = TestSupport.TempDir("badpkg");
+        var nb = TestSupport.WriteNotebook(dir, "bad.ipynb", ("#r \"nuget: Distill.No.Such.Package.Anywhere, 1.0.0\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { PackageCacheDirectory = TestSupport.TempDir("nuget-cache-bad") });
+        var f = Assert.Single(r.Failures);
+        Assert.Equal(1, f.Line);
+        Assert.Contains("restoring Distill.No.Such.Package.Anywhere, 1.0.0 failed", f.Message);
+        Assert.Contains("NU1101", f.Message);
+    }
+
+    [Fact]
+    public void Assembly_paths_resolve_against_the_notebook_and_carried_ones_bind_to_the_loaded_copy()
+    {
+        var dir = TestSupport.TempDir("pathref");
+        Directory.CreateDirectory(Path.Combine(dir, "lib"));
+        var greeter = CSharpCompilation.Create("Greeter",
+            [CSharpSyntaxTree.ParseText("namespace Demo; public static class Greeter { public static string Hello(string n) => $\"hello, {n}\"; }")],
+            [MetadataReference.CreateFromFile(typeof(object).Assembly.Location)],
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
+        var emitted = greeter.Emit(Path.Combine(dir, "lib", "Greeter.dll"));
+        Assert.True(emitted.Success);
+        // A notebook's `#r` of the built helper library: a copy elsewhere must not load a second Distill.
+        Directory.CreateDirectory(Path.Combine(dir, "build"));
+        File.Copy(typeof(Distill.Native.TorchRuntime).Assembly.Location, Path.Combine(dir, "build", "Distill.dll"));
+        var nb = TestSupport.WriteNotebook(dir, "refs.ipynb",
+            ("#r \"lib/Greeter.dll\"\n#r \"build/Distill.dll\"", null),
+            ("Demo.Greeter.Hello(\"notebook\")", null),
+            ("typeof(Distill.Native.TorchRuntime).Assembly.Location", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("hello, notebook", Plain(r, 1));
+        Assert.Equal(typeof(Distill.Native.TorchRuntime).Assembly.Location, Plain(r, 2));
+    }
+
+    [Fact]
+    public void A_dib_notebook_runs_and_is_written_as_ipynb()
+    {
+        var r = TestSupport.Run(TestSupport.TestData("sample.dib"), TestSupport.TempDir("dib"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.EndsWith("sample.ipynb", r.Files.Notebook);
+        Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
+        Assert.Equal("10", Plain(r, 1, output: 0));
+        Assert.StartsWith("Wall time:", Plain(r, 1, output: 1));
+        Assert.Equal("1,2,3,4\n", r.Cells[2].Outputs.OfType<Documents.StreamOutput>().Single().Text.ToString());
+        Assert.Contains(">A .dib notebook</h1>", File.ReadAllText(r.Files.Html!));
+    }
+
+    static string Plain(NotebookRunResult r, int cell, int output = 0) =>
+        r.Cells[cell].Outputs.OfType<Documents.DisplayOutput>().ElementAt(output).Data["text/plain"];
+}
