@@ -15,6 +15,9 @@ public static class TorchRuntime
     /// <summary>Threads libtorch uses for intra-op work; recorded in every run manifest.</summary>
     public static int Threads { get; private set; }
 
+    /// <summary>The OpenMP wait policy libtorch's thread pool runs with (PASSIVE unless the user set one).</summary>
+    public static string OmpWaitPolicy { get; private set; } = "";
+
     /// <summary>Idempotent. <paramref name="threads"/> defaults to $DISTILL_THREADS, else the number of cores.</summary>
     public static void Initialize(int? threads = null)
     {
@@ -22,6 +25,9 @@ public static class TorchRuntime
         {
             if (initialized) { if (threads is int t && t != Threads) SetThreads(t); return; }
             PatchOwnOutputFolder();
+            // Idle OpenMP workers sleep instead of spinning: on a 2-core machine shared with a build or a second test
+            // process, spinning workers made training steps 10-30x slower (measured). Users can still set it themselves.
+            OmpWaitPolicy = NativeEnvironment.SetDefault("OMP_WAIT_POLICY", "PASSIVE");
             MklCpuDispatch.EnableIfSafe();
             var env = Environment.GetEnvironmentVariable("DISTILL_THREADS");
             SetThreads(threads ?? (int.TryParse(env, out var e) && e > 0 ? e : Environment.ProcessorCount));
