@@ -1,0 +1,96 @@
+using System.CommandLine;
+using Distill.Bench;
+using Distill.Native;
+
+namespace Distill.Cli;
+
+static class BenchCommand
+{
+    public static Command Create()
+    {
+        var quick = new Option<bool>("--quick") { Description = "Short budget: finishes in under 5 minutes (numbers are noisier)." };
+        var json = new Option<string?>("--json") { Description = "Also write the report as JSON to this file (schema: docs/performance.md)." };
+        var peer = new Option<bool>("--peer") { Description = "Run the same cases in PyTorch (bench/peer/bench_peer.py) and print ours/peer ratios." };
+        var python = new Option<string?>("--python") { Description = "Python with torch for --peer (default: $DISTILL_PEER_PYTHON, else /usr/bin/python3)." };
+        var threads = new Option<int?>("--threads") { Description = "Threads for both sides (default: $DISTILL_THREADS, else all cores)." };
+        var only = new Option<string[]>("--only") { Description = "Run only cases whose name contains one of these (the GEMM limit always runs).", AllowMultipleArgumentsPerToken = true };
+        var smoke = new Option<bool>("--smoke") { Description = "1 warm-up + 2 steps per case and a 3-epoch memory run: checks the harness, measures nothing.", Hidden = true };
+        var save = new Option<string?>("--save-numerics") { Description = "Write a seeded GEMM and MLP training result to this file (compare runs, e.g. with DISTILL_MKL_AMD_FIX=0)." };
+        var compare = new Option<string?>("--compare-numerics") { Description = "Compare this run's GEMM and MLP training result with a file from --save-numerics." };
+        var cmd = new Command("bench", "Benchmark training steps against the machine's GEMM limit and (with --peer) PyTorch; table and --json.");
+        foreach (var o in new Option[] { quick, json, peer, python, threads, only, smoke, save, compare }) cmd.Options.Add(o);
+        cmd.SetAction(r => Run(r.GetValue(quick), r.GetValue(smoke), r.GetValue(json), r.GetValue(peer), r.GetValue(python),
+            r.GetValue(threads), r.GetValue(only) ?? [], r.GetValue(save), r.GetValue(compare)));
+        return cmd;
+    }
+
+    static int Run(bool quick, bool smoke, string? json, bool peer, string? python, int? threads, string[] only,
+        string? save, string? compare)
+    {
+        if (threads is <= 0) return Fail($"--threads {threads}: give a positive number of threads.");
+        if (save is not null || compare is not null) return RunNumerics(threads, save, compare);
+
+        PeerOptions? peerOptions = null;
+        if (peer)
+        {
+            var script = Peer.FindScript();
+            if (script is null)
+                return Fail($"--peer: bench/peer/{Peer.ScriptName} not found above {Directory.GetCurrentDirectory()}; run from the repository.");
+            peerOptions = new PeerOptions(python ?? Peer.DefaultPython(), script, null);
+        }
+        var options = new BenchOptions
+        {
+            Budget = smoke ? Budget.Smoke : quick ? Budget.Quick : Budget.Full,
+            Threads = threads,
+            Only = only,
+            Peer = peerOptions,
+            MemoryEpochs = smoke ? 3 : 20,
+            MemorySamples = smoke ? 512 : 4096,
+            Command = "distill bench " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).SkipWhile(a => a != "bench").Skip(1)),
+        };
+        try
+        {
+            var report = BenchRunner.Run(options, Console.Out);
+            Console.WriteLine();
+            Console.Write(report.ToTable());
+            if (json is not null)
+            {
+                File.WriteAllText(json, report.ToJson());
+                Console.WriteLine($"wrote {json}");
+            }
+            return 0;
+        }
+        catch (InvalidOperationException e) { return Fail(e.Message); }
+        catch (IOException e) { return Fail(e.Message); }
+    }
+
+    static int RunNumerics(int? threads, string? save, string? compare)
+    {
+        TorchRuntime.Initialize(threads);
+        Console.WriteLine($"MKL dispatch  {MklCpuDispatch.Status}");
+        var values = Numerics.Compute();
+        if (save is not null)
+        {
+            Numerics.Save(save, values);
+            Console.WriteLine($"wrote {values.Length:N0} values to {save}");
+        }
+        if (compare is not null)
+        {
+            if (!File.Exists(compare)) return Fail($"--compare-numerics {compare}: file not found; write it first with --save-numerics.");
+            try
+            {
+                Console.WriteLine($"vs {compare}:");
+                foreach (var (part, abs, rel) in Numerics.Compare(Numerics.Load(compare), values))
+                    Console.WriteLine($"  {part,-30} max |diff| {abs:G3}, relative L2 error {rel:G3}");
+            }
+            catch (InvalidDataException e) { return Fail(e.Message); }
+        }
+        return 0;
+    }
+
+    static int Fail(string message)
+    {
+        Console.Error.WriteLine($"distill bench: {message}");
+        return 2;
+    }
+}

@@ -1,0 +1,55 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Distill.Bench;
+
+/// <summary>Where and with what the numbers were taken.</summary>
+public sealed record MachineInfo(string Cpu, int Cores, string Os, string Dotnet, string TorchSharp, string Libtorch,
+    string MklDispatch, string? Peer);
+
+/// <summary>One case: our median step time with its p10-p90 spread, throughput, achieved GFLOP/s and its share of
+/// the GEMM limit, tensors left alive per step, and the peer's median when it ran.</summary>
+public sealed record CaseResult(string Name, string Description, double OursMs, double OursP10Ms, double OursP90Ms,
+    int Steps, double CpuMs, double SamplesPerS, double? Gflops, double? PctOfLimit, double LeakedTensorsPerStep,
+    double? PeerMs, double? Ratio, double? OverheadPct);
+
+/// <summary>A whole run; <see cref="ToJson"/> writes the schema of docs/performance.md.</summary>
+public sealed record BenchReport(string Date, string Command, MachineInfo Machine, int Threads, double MatmulGflops,
+    double? PeerMatmulGflops, IReadOnlyList<CaseResult> Cases, double? OverheadPct, double? RssGrowthPct,
+    long? LeakedTensors, double PeakRssMb, double WallSeconds)
+{
+    static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static BenchReport FromJson(string json) =>
+        JsonSerializer.Deserialize<BenchReport>(json, Json) ?? throw new JsonException("empty benchmark report");
+
+    /// <summary>A Markdown table (readable in a terminal too).</summary>
+    public string ToTable()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(($"{Machine.Cpu}, {Threads} threads; GEMM limit {MatmulGflops:F0} GFLOP/s" +
+                          (PeerMatmulGflops is double p ? ($" (peer {p:F0})") : "")));
+        sb.AppendLine("| case | ours ms (p10-p90) | cpu ms | samples/s | GFLOP/s | % of limit | leak/step | peer ms | ours/peer |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var c in Cases)
+            sb.AppendLine(($"| {c.Name} | {c.OursMs:F2} ({c.OursP10Ms:F2}-{c.OursP90Ms:F2}) | {c.CpuMs:F2} | {c.SamplesPerS:F0} | " +
+                              $"{Opt(c.Gflops, "F0")} | {Opt(c.PctOfLimit, "F0")} | {c.LeakedTensorsPerStep:0.##} | " +
+                              $"{Opt(c.PeerMs, "F2")} | {Opt(c.Ratio, "F2")} |"));
+        sb.AppendLine(($"trainer overhead vs raw loop: {Opt(OverheadPct, "F1")} %; RSS growth epoch 2→last: " +
+                          $"{Opt(RssGrowthPct, "F1")} %; tensors leaked: {(LeakedTensors?.ToString(CultureInfo.InvariantCulture) ?? "-")}; " +
+                          $"peak RSS {PeakRssMb:F0} MB; {WallSeconds:F0} s"));
+        return sb.ToString();
+    }
+
+    static string Opt(double? v, string format) => v is double d ? d.ToString(format, CultureInfo.InvariantCulture) : "-";
+}

@@ -1,0 +1,26 @@
+namespace Distill.Bench;
+
+/// <summary>Floating-point operation counts (a multiply-add counts 2) of the matrix products in a training step.
+/// Elementwise work (activations, loss, optimizer) is left out: it is what keeps a step below the GEMM limit.</summary>
+public static class Flops
+{
+    /// <summary>C = A·B with A [m, k] and B [k, n].</summary>
+    public static double Gemm(long m, long k, long n) => 2.0 * m * k * n;
+
+    /// <summary>One SGD step of a stack of linear layers: forward (x·Wᵀ), weight gradient (gᵀ·x) and input gradient
+    /// (g·W) for every layer but the first, whose input needs no gradient.</summary>
+    public static double LinearStackStep(int batch, IReadOnlyList<int> widths)
+    {
+        ArgumentNullException.ThrowIfNull(widths);
+        double total = 0;
+        for (int i = 0; i + 1 < widths.Count; i++)
+        {
+            double one = Gemm(batch, widths[i], widths[i + 1]);
+            total += i == 0 ? 2 * one : 3 * one;
+        }
+        return total;
+    }
+
+    /// <summary>Forward flops of a k×k convolution producing [batch, cout, h, w] from cin channels.</summary>
+    public static double Conv(int batch, int cin, int cout, int k, int h, int w) => 2.0 * batch * cout * h * w * cin * k * k;
+}

@@ -1,0 +1,80 @@
+using static TorchSharp.torch;
+
+namespace Distill.Bench;
+
+/// <summary>
+/// A seeded GEMM result and an MLP's parameters after a few SGD steps, as one float vector, to check that two runs
+/// (e.g. with and without <c>DISTILL_MKL_AMD_FIX=0</c>, which changes oneMKL's kernels) agree within float tolerance.
+/// </summary>
+public static class Numerics
+{
+    /// <summary>[GEMM 512×512 result, then every parameter of MLP 784-1200-1200-10 after 5 SGD steps, then the 5 losses].</summary>
+    public static float[] Compute()
+    {
+        using var scope = NewDisposeScope();
+        var g = new Generator(11);
+        var a = randn([512, 512], generator: g);
+        var b = randn([512, 512], generator: g);
+        var parts = new List<Tensor> { a.mm(b).flatten() };
+
+        manual_seed(12);
+        using var model = StandardCases.Mlp([784, 1200, 1200, 10]);
+        using var opt = optim.SGD(model.parameters(), 0.05, momentum: 0.9);
+        var x = randn([128, 784], generator: g);
+        var y = randint(10, [128], generator: g);
+        var losses = new float[5];
+        for (int i = 0; i < losses.Length; i++)
+        {
+            opt.zero_grad();
+            var loss = nn.functional.cross_entropy(model.call(x), y);
+            loss.backward();
+            opt.step();
+            losses[i] = loss.item<float>();
+        }
+        parts.AddRange(model.parameters().Select(p => p.detach().flatten()));
+        parts.Add(tensor(losses));
+        return cat(parts, 0).data<float>().ToArray();
+    }
+
+    public static void Save(string path, float[] values) =>
+        File.WriteAllBytes(path, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+
+    public static float[] Load(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        if (bytes.Length % 4 != 0)
+            throw new InvalidDataException($"{path}: not a numerics file (length {bytes.Length} is not a multiple of 4); write one with --save-numerics.");
+        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+    }
+
+    /// <summary>Per part (the GEMM, the trained parameters, the 5 losses): largest |a-b| and the relative L2 error
+    /// ‖a-b‖/‖a‖, the usual measure for results of differently ordered float sums.</summary>
+    public static IReadOnlyList<(string Part, double MaxAbs, double RelL2)> Compare(float[] a, float[] b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        if (a.Length != b.Length || a.Length < GemmValues + Losses)
+            throw new InvalidDataException($"numerics files differ in length ({a.Length} vs {b.Length} values): made by different versions.");
+        return
+        [
+            Stats("gemm 512x512", a.AsSpan(0, GemmValues), b.AsSpan(0, GemmValues)),
+            Stats("mlp parameters after 5 steps", a.AsSpan(GemmValues, a.Length - GemmValues - Losses), b.AsSpan(GemmValues, a.Length - GemmValues - Losses)),
+            Stats("mlp losses", a.AsSpan(a.Length - Losses), b.AsSpan(b.Length - Losses)),
+        ];
+    }
+
+    const int GemmValues = 512 * 512, Losses = 5;
+
+    static (string, double, double) Stats(string part, ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double maxAbs = 0, diff2 = 0, norm2 = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            double d = (double)a[i] - b[i];
+            maxAbs = Math.Max(maxAbs, Math.Abs(d));
+            diff2 += d * d;
+            norm2 += (double)a[i] * a[i];
+        }
+        return (part, maxAbs, norm2 > 0 ? Math.Sqrt(diff2 / norm2) : Math.Sqrt(diff2));
+    }
+}

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Distill.Bench;
+
+/// <summary>Where the PyTorch peer lives: a Python with torch (Debian: python3-torch + libopenblas0-pthread) and the
+/// script bench/peer/bench_peer.py of this repository.</summary>
+public sealed record PeerOptions(string Python, string Script, string? DataDir);
+
+/// <summary>The peer's answer: its torch version and BLAS, and a timing per case it knows.</summary>
+public sealed record PeerResult(string Version, IReadOnlyDictionary<string, Timing> Cases);
+
+public static class Peer
+{
+    public const string ScriptName = "bench_peer.py";
+
+    /// <summary>$DISTILL_PEER_PYTHON, else Debian's /usr/bin/python3 (a pyenv/venv python3 on PATH usually lacks
+    /// torch), else python3 from PATH.</summary>
+    public static string DefaultPython() =>
+        Environment.GetEnvironmentVariable("DISTILL_PEER_PYTHON") is { Length: > 0 } p ? p
+        : File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+
+    /// <summary>bench/peer/bench_peer.py of the repository above the current directory or the program.</summary>
+    public static string? FindScript()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+            {
+                var p = Path.Combine(d.FullName, "bench", "peer", ScriptName);
+                if (File.Exists(p)) return p;
+            }
+        return null;
+    }
+
+    /// <summary>Runs the peer script for <paramref name="cases"/> with the same thread count and budget.</summary>
+    public static PeerResult Run(PeerOptions o, int threads, Budget budget, IEnumerable<string> cases, TextWriter log)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        ArgumentNullException.ThrowIfNull(budget);
+        ArgumentNullException.ThrowIfNull(log);
+        var psi = new ProcessStartInfo(o.Python)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(o.Script);
+        foreach (var (k, v) in new[]
+                 {
+                     ("--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                     ("--warmup", budget.WarmupSteps.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                     ("--target-seconds", budget.TargetSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                     ("--min-steps", budget.MinSteps.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                     ("--max-steps", budget.MaxSteps.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                     ("--cases", string.Join(',', cases)),
+                 })
+        {
+            psi.ArgumentList.Add(k);
+            psi.ArgumentList.Add(v);
+        }
+        if (o.DataDir is not null) { psi.ArgumentList.Add("--data"); psi.ArgumentList.Add(o.DataDir); }
+        // Thread pools read these at start-up; torch.set_num_threads alone does not reach OpenBLAS.
+        foreach (var v in new[] { "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS" })
+            psi.Environment[v] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        Process p;
+        try { p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {o.Python}"); }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException(
+                $"--peer: cannot run {o.Python} ({e.Message}). Install the peer (docs/performance.md: apt-get install " +
+                "python3-torch libopenblas0-pthread) or set DISTILL_PEER_PYTHON.", e);
+        }
+        using (p)
+        {
+            p.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.WriteLine($"  peer: {e.Data}"); };
+            p.BeginErrorReadLine();
+            var stdout = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0)
+                throw new InvalidOperationException(
+                    $"--peer: {o.Python} {o.Script} exited with code {p.ExitCode} (its messages are above). " +
+                    "Check that `python3 -c 'import torch'` works there (docs/performance.md, peer setup).");
+            return Parse(stdout, o.Script);
+        }
+    }
+
+    /// <summary>Parses the script's JSON: {"version": str, "cases": {name: {median_ms, p10_ms, p90_ms, steps}}}.</summary>
+    public static PeerResult Parse(string json, string source)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            var root = doc.RootElement;
+            var cases = new Dictionary<string, Timing>();
+            foreach (var c in root.GetProperty("cases").EnumerateObject())
+                cases[c.Name] = new Timing(c.Value.GetProperty("median_ms").GetDouble(), c.Value.GetProperty("p10_ms").GetDouble(),
+                    c.Value.GetProperty("p90_ms").GetDouble(), c.Value.GetProperty("steps").GetInt32());
+            return new PeerResult(root.GetProperty("version").GetString() ?? "?", cases);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new InvalidOperationException($"--peer: {source} printed something that is not its JSON report ({e.Message}).", e);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using Distill.Data;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Distill.Bench;
+
+/// <summary>
+/// The cases that need nothing but TorchSharp: the GEMM that defines the machine's limit, and raw training loops
+/// (the plain TorchSharp code a user would write: module, SGD, cross-entropy, one dispose scope per step) that the
+/// trainer's overhead is measured against. Every case is seeded; inputs are fixed tensors, so only compute is timed.
+/// </summary>
+public static class StandardCases
+{
+    public const int Batch = 128;
+    public const int GemmSize = 1024;
+
+    /// <summary>SGEMM n×n: the machine's matmul limit for this thread count, measured in the same run.</summary>
+    public static BenchCase Gemm(int n = GemmSize) =>
+        new($"gemm-{n}", $"SGEMM {n}x{n} (the machine's limit)", n, Flops.Gemm(n, n, n), () =>
+        {
+            var g = new Generator(1);
+            var a = randn([n, n], generator: g);
+            var b = randn([n, n], generator: g);
+            return new BenchStep(() =>
+            {
+                using var scope = NewDisposeScope();
+                a.mm(b);
+            }, a, b, g);
+        });
+
+    /// <summary>A ReLU MLP, e.g. 784-1200-1200-10 (Hinton et al. 2015's teacher, without dropout).</summary>
+    public static Sequential Mlp(IReadOnlyList<int> widths)
+    {
+        ArgumentNullException.ThrowIfNull(widths);
+        var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
+        for (int i = 0; i + 1 < widths.Count; i++)
+        {
+            layers.Add(($"fc{i + 1}", nn.Linear(widths[i], widths[i + 1])));
+            if (i + 2 < widths.Count) layers.Add(($"relu{i + 1}", nn.ReLU()));
+        }
+        return nn.Sequential(layers);
+    }
+
+    static string Name(IReadOnlyList<int> widths) => string.Join('-', widths);
+
+    /// <summary>Raw TorchSharp training step of an MLP on a fixed random batch: SGD with momentum 0.9.</summary>
+    public static BenchCase RawMlp(params int[] widths) =>
+        new($"mlp-{Name(widths)}-raw", $"MLP {Name(widths)} train step, raw TorchSharp loop", Batch,
+            Flops.LinearStackStep(Batch, widths), () =>
+            {
+                manual_seed(1);
+                var model = Mlp(widths);
+                var g = new Generator(2);
+                var x = randn([Batch, widths[0]], generator: g);
+                var y = randint(widths[^1], [Batch], generator: g);
+                return RawLoop(model, x, y, g);
+            });
+
+    /// <summary>The plain TorchSharp step the trainer is compared with.</summary>
+    public static BenchStep RawLoop(nn.Module<Tensor, Tensor> model, Tensor x, Tensor y, params IDisposable[] owned)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var opt = optim.SGD(model.parameters(), 0.01, momentum: 0.9);
+        model.train();
+        return new BenchStep(() =>
+        {
+            using var scope = NewDisposeScope();
+            opt.zero_grad();
+            var loss = nn.functional.cross_entropy(model.call(x), y);
+            loss.backward();
+            opt.step();
+        }, [opt, model, x, y, .. owned]);
+    }
+
+    /// <summary>One Fashion-MNIST epoch (60,000 images, batch 128, new permutation each epoch) of a raw MLP loop,
+    /// including batching and normalisation.</summary>
+    public static BenchCase RawFashionMnistEpoch(params int[] widths) =>
+        new($"fmnist-epoch-mlp-{Name(widths)}-raw", $"Fashion-MNIST epoch, MLP {Name(widths)}, raw loop", 60_000,
+            Flops.LinearStackStep(60_000, widths), () =>
+            {
+                manual_seed(1);
+                var data = Datasets.FashionMnist();
+                var model = Mlp(widths);
+                var opt = optim.SGD(model.parameters(), 0.01, momentum: 0.9);
+                var g = new Generator(3);
+                var images = data.Train.Images;
+                var labels = data.Train.Labels;
+                long n = labels.shape[0];
+                return new BenchStep(() =>
+                {
+                    using var epoch = NewDisposeScope();
+                    var perm = randperm(n, generator: g);
+                    for (long start = 0; start < n; start += Batch)
+                    {
+                        using var scope = NewDisposeScope();
+                        var idx = perm.narrow(0, start, Math.Min(Batch, n - start));
+                        var x = data.Normalize(images.index_select(0, idx)).flatten(1);
+                        var y = labels.index_select(0, idx);
+                        opt.zero_grad();
+                        nn.functional.cross_entropy(model.call(x), y).backward();
+                        opt.step();
+                    }
+                }, opt, model, g, data);
+            })
+        { Budget = new Budget(1, 0, 2, 2) };
+
+    /// <summary>Reading and parsing the Fashion-MNIST IDX files (train and test) into tensors.</summary>
+    public static BenchCase FashionMnistLoad() =>
+        new("fmnist-load", "Fashion-MNIST load/parse (train+test, from .gz IDX)", 70_000, null, () =>
+            new BenchStep(() => Datasets.FashionMnist().Dispose()))
+        { Budget = new Budget(1, 0, 3, 3) };
+
+    /// <summary>True when Fashion-MNIST can be found (cases needing it are skipped otherwise).</summary>
+    public static bool FashionMnistAvailable() => DatasetCatalog.FashionMnist.Locate(DatasetSearch.Default) is not null;
+
+    /// <summary>Peak resident set size of this process so far, in MB.</summary>
+    public static double PeakRssMb()
+    {
+        using var p = Process.GetCurrentProcess();
+        return p.PeakWorkingSet64 / 1048576.0;
+    }
+}

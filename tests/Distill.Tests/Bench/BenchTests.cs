@@ -1,0 +1,116 @@
+using System.Text.Json;
+using Distill.Bench;
+using Distill.Native;
+
+namespace Distill.Tests.Bench;
+
+/// <summary>Behaviour of the harness only (schema, plumbing, leak accounting); never timings.</summary>
+public sealed class BenchTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("distill-bench-").FullName;
+
+    public BenchTests() => TorchRuntime.Initialize();
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    static readonly BenchOptions Tiny = new()
+    {
+        Budget = Budget.Smoke,
+        Only = ["mlp-784-800-800-10-raw"],
+        MemoryEpochs = 3,
+        MemorySamples = 256,
+    };
+
+    [Fact]
+    public void Smoke_run_writes_the_documented_json_schema()
+    {
+        var report = BenchRunner.Run(Tiny, TextWriter.Null);
+        using var doc = JsonDocument.Parse(report.ToJson());
+        var root = doc.RootElement;
+        foreach (var key in new[] { "machine", "threads", "matmul_gflops", "cases", "overhead_pct", "rss_growth_pct", "leaked_tensors", "date" })
+            Assert.True(root.TryGetProperty(key, out _), $"missing '{key}' in {root}");
+        Assert.Equal(TorchRuntime.Threads, root.GetProperty("threads").GetInt32());
+        Assert.True(root.GetProperty("matmul_gflops").GetDouble() > 0);
+        Assert.Contains("cpu", root.GetProperty("machine").EnumerateObject().Select(p => p.Name));
+
+        var cases = root.GetProperty("cases").EnumerateArray().ToList();
+        // The GEMM limit always runs, plus the selected case.
+        Assert.Equal(["gemm-1024", "mlp-784-800-800-10-raw"], cases.Select(c => c.GetProperty("name").GetString()));
+        foreach (var c in cases)
+        {
+            foreach (var key in new[] { "name", "ours_ms", "peer_ms", "ratio", "gflops" })
+                Assert.True(c.TryGetProperty(key, out _), $"case lacks '{key}': {c}");
+            Assert.True(c.GetProperty("ours_ms").GetDouble() > 0);
+            Assert.Equal(JsonValueKind.Null, c.GetProperty("peer_ms").ValueKind);
+            Assert.Equal(2, c.GetProperty("steps").GetInt32());
+        }
+        // Raw loops dispose every step's tensors: nothing survives a step.
+        Assert.Equal(0, report.Cases[1].LeakedTensorsPerStep);
+        Assert.Equal(0, report.LeakedTensors);
+        Assert.Equal(report, BenchReport.FromJson(report.ToJson()) with { Cases = report.Cases });
+        Assert.Contains("mlp-784-800-800-10-raw", report.ToTable());
+    }
+
+    [Fact]
+    public void Leak_accounting_sees_a_step_that_keeps_a_tensor()
+    {
+        var kept = new List<TorchSharp.torch.Tensor>();
+        var t = StepTimer.Measure(() => kept.Add(TorchSharp.torch.ones(2)), Budget.Smoke, () => TorchSharp.torch.Tensor.TotalCount);
+        Assert.Equal(1, t.LivePerStep);
+        foreach (var k in kept) k.Dispose();
+    }
+
+    [Fact]
+    public void Timing_reports_median_and_spread()
+    {
+        var t = Timing.From([5, 1, 4, 2, 3]);
+        Assert.Equal(3, t.MedianMs);
+        Assert.Equal(1.4, t.P10Ms, 9);
+        Assert.Equal(4.6, t.P90Ms, 9);
+    }
+
+    [Fact]
+    public void Peer_results_are_matched_to_our_cases_and_bad_output_is_reported()
+    {
+        // A stand-in peer: prints the JSON the real script prints, echoing the thread count it was given.
+        var script = Path.Combine(dir, "peer.sh");
+        File.WriteAllText(script, """
+            echo "peer started" >&2
+            echo "{\"version\": \"fake with $OMP_NUM_THREADS threads\", \"cases\": {\"gemm-1024\": {\"median_ms\": 10.0, \"p10_ms\": 9.0, \"p90_ms\": 11.0, \"steps\": 3}}}"
+            """);
+        var log = new StringWriter();
+        var peer = Peer.Run(new PeerOptions("/bin/sh", script, null), 3, Budget.Smoke, ["gemm-1024", "x"], log);
+        Assert.Equal("fake with 3 threads", peer.Version);
+        Assert.Equal(10.0, peer.Cases["gemm-1024"].MedianMs);
+        Assert.Contains("peer: peer started", log.ToString());
+
+        File.WriteAllText(script, "echo 'Traceback: no module named torch' >&2; exit 1");
+        var e = Assert.Throws<InvalidOperationException>(() => Peer.Run(new PeerOptions("/bin/sh", script, null), 1, Budget.Smoke, [], TextWriter.Null));
+        Assert.Contains("exited with code 1", e.Message);
+        var bad = Assert.Throws<InvalidOperationException>(() => Peer.Parse("not json", "peer.py"));
+        Assert.Contains("peer.py", bad.Message);
+    }
+
+    [Fact]
+    public void Numerics_compare_finds_the_largest_difference()
+    {
+        var a = new float[512 * 512 + 10];
+        a.AsSpan().Fill(2f);
+        var b = (float[])a.Clone();
+        b[7] = 2.5f;                 // in the GEMM part
+        b[^1] = 1f;                  // a loss
+        var parts = Numerics.Compare(a, b);
+        Assert.Equal(0.5, parts[0].MaxAbs, 6);
+        Assert.Equal(0.5 / Math.Sqrt(512 * 512 * 4.0), parts[0].RelL2, 9);
+        Assert.Equal(0, parts[1].MaxAbs);
+        Assert.Equal(1, parts[2].MaxAbs, 6);
+        Assert.Throws<InvalidDataException>(() => Numerics.Compare([1f], [1f, 2f]));
+    }
+
+    [Fact]
+    public void Training_flop_count_leaves_out_the_first_layers_input_gradient()
+    {
+        // 2 layers: first 2·B·in·out twice (forward, weight grad), second three times.
+        Assert.Equal(2 * 2.0 * 4 * 3 * 5 + 3 * 2.0 * 4 * 5 * 2, Flops.LinearStackStep(4, [3, 5, 2]));
+    }
+}
