@@ -11,12 +11,14 @@ public static class DatasetSubsets
 {
     /// <summary>
     /// A random <paramref name="train"/> images of the training split and <paramref name="test"/> of the test split
-    /// (null: all), drawn with <paramref name="seed"/> and kept in their original order. The new dataset owns its tensors.
+    /// (null: all), drawn with <paramref name="seed"/> and kept in their original order. Each split draws from its own
+    /// generator, so the test subset for a seed is the same whatever the training count. The new dataset owns its tensors.
     /// </summary>
     public static ImageDataset Subset(this ImageDataset data, int? train = null, int? test = null, int seed = 0)
     {
-        using var g = new Generator((ulong)seed);
-        return new ImageDataset(data.Name, Take(data.Train, train, g, "train"), Take(data.Test, test, g, "test"),
+        using var gTrain = new Generator((ulong)seed);
+        using var gTest = new Generator((ulong)seed);
+        return new ImageDataset(data.Name, Take(data.Train, train, gTrain, "train"), Take(data.Test, test, gTest, "test"),
             data.Classes, data.Mean, data.Std, data.Source);
     }
 

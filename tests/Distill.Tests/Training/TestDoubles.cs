@@ -11,6 +11,9 @@ static class TinyData
     static readonly Lazy<ImageDataset> Full = new(() => Datasets.FashionMnist());
     static readonly Lazy<ImageDataset> Small = new(() => Full.Value.Subset(train: 2000, test: 1000, seed: 0));
 
+    /// <summary>The whole of Fashion-MNIST (recipes cut their own subsets from it).</summary>
+    public static ImageDataset FashionMnist => Full.Value;
+
     /// <summary>2,000 training and 1,000 test images of Fashion-MNIST.</summary>
     public static ImageDataset FashionMnist2k => Small.Value;
 }

@@ -1,0 +1,189 @@
+using System.CommandLine;
+using System.Globalization;
+using Distill.Data;
+using Distill.Experiments;
+using Distill.Losses;
+using Distill.Models;
+using Distill.Training;
+
+namespace Distill.Cli;
+
+/// <summary>
+/// `distill train`: one model (optionally taught by a teacher trained first) or one of the four recipes, through the
+/// library's Trainer. Per-epoch lines on stdout; CSV, TensorBoard and checkpoints under --out.
+/// </summary>
+static class TrainCommand
+{
+    static readonly string[] Recipes = ["soft-targets", "fitnets", "attention", "born-again"];
+
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = $"Student model, e.g. {string.Join(", ", ModelZoo.Examples.Take(6))} (recipes: overrides the recipe's student)." };
+        var dataset = new Option<string>("--dataset") { Description = "fashion-mnist, mnist-digits, mnist, cifar10, cifar100.", DefaultValueFactory = _ => "fashion-mnist" };
+        var epochs = new Option<int?>("--epochs") { Description = "Student epochs (default 10; recipes: the budget's)." };
+        var seed = new Option<int>("--seed") { Description = "Seed of the student's initialisation and shuffling.", DefaultValueFactory = _ => 0 };
+        var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 128 };
+        var optimizer = new Option<string>("--optimizer") { Description = "sgd (Nesterov momentum 0.9) or adam.", DefaultValueFactory = _ => "sgd" };
+        var lr = new Option<double?>("--lr") { Description = "Learning rate (default: sgd 0.05, adam 0.001)." };
+        var wd = new Option<double>("--weight-decay") { DefaultValueFactory = _ => 5e-4 };
+        var schedule = new Option<string>("--schedule") { Description = "constant, cosine, step:EVERY[:GAMMA], multistep:E1,E2[:GAMMA].", DefaultValueFactory = _ => "cosine" };
+        var warmup = new Option<double>("--warmup") { Description = "Linear learning-rate warmup, in epochs.", DefaultValueFactory = _ => 0 };
+        var clip = new Option<double?>("--clip") { Description = "Clip the gradients' global L2 norm." };
+        var augment = new Option<string>("--augment") { Description = "none or crop-flip (pad 4, random crop, horizontal flip).", DefaultValueFactory = _ => "none" };
+        var trainSize = new Option<int?>("--train-size") { Description = "Student training (transfer) images, a seeded random subset (default: all)." };
+        var testSize = new Option<int?>("--test-size") { Description = "Test images evaluated every epoch (default: all)." };
+        var validation = new Option<int>("--validation") { Description = "Training images held out for validation (best epoch chosen on them).", DefaultValueFactory = _ => 0 };
+        var teacher = new Option<string?>("--teacher") { Description = "Train this teacher first, then distil it into the student (e.g. cnn)." };
+        var teacherEpochs = new Option<int?>("--teacher-epochs") { Description = "Teacher epochs (default 6)." };
+        var teacherTrainSize = new Option<int?>("--teacher-train-size") { Description = "Teacher training images (default: all)." };
+        var temperature = new Option<double>("--kd-temperature") { Description = "Distillation temperature T.", DefaultValueFactory = _ => 4 };
+        var alpha = new Option<double>("--alpha") { Description = "Soft-target weight α: (1 − α)·CE + α·T²·KL.", DefaultValueFactory = _ => 0.9 };
+        var outDir = new Option<string?>("--out") { Description = "Folder for metrics.csv, TensorBoard events (tb/) and checkpoints (last.ckpt)." };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoints in --out (a finished run is read back, not retrained)." };
+        var recipe = new Option<string?>("--recipe") { Description = $"Run a whole recipe instead: {string.Join(", ", Recipes)}." };
+        var budget = new Option<string>("--budget") { Description = "Recipe budget: smoke, quick or full.", DefaultValueFactory = _ => "quick" };
+        var seeds = new Option<string?>("--seeds") { Description = "Recipe seeds, e.g. 0,1,2 (default: the budget's)." };
+
+        var cmd = new Command("train", "Train a model (optionally distilled from a teacher) or run a recipe; prints per-epoch accuracy.");
+        foreach (var o in new Option[] { model, dataset, epochs, seed, device, batch, optimizer, lr, wd, schedule, warmup, clip, augment, trainSize, testSize,
+                     validation, teacher, teacherEpochs, teacherTrainSize, temperature, alpha, outDir, resume, recipe, budget, seeds })
+            cmd.Options.Add(o);
+
+        cmd.SetAction(r => Guard(() =>
+        {
+            var opt = Parse(r.GetValue(optimizer)!, r.GetValue(lr), r.GetValue(wd));
+            var common = new TrainOptions
+            {
+                Seed = r.GetValue(seed),
+                BatchSize = r.GetValue(batch),
+                Device = r.GetValue(device)!,
+                Optimizer = opt,
+                Schedule = LrSchedule.Parse(r.GetValue(schedule)!),
+                WarmupEpochs = r.GetValue(warmup),
+                ClipGradNorm = r.GetValue(clip),
+                Augment = ParseAugment(r.GetValue(augment)!),
+                ValidationCount = r.GetValue(validation),
+                Resume = r.GetValue(resume),
+                Log = Console.Out,
+            };
+            if (common.Resume && r.GetValue(outDir) is null) throw new ArgumentException("--resume needs --out DIR (the folder holding the checkpoints).");
+            using var data = Datasets.Load(r.GetValue(dataset)!);
+            Console.WriteLine($"{data.Name}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images, {data.NumClasses} classes; " +
+                              $"device {Native.TorchRuntime.ResolveDevice(common.Device)}, {Native.TorchRuntime.Threads} threads");
+
+            if (r.GetValue(recipe) is string name)
+                return RunRecipe(name, data, r.GetValue(budget)!, r.GetValue(seeds), common, r.GetValue(outDir),
+                    r.GetValue(model), r.GetValue(teacher), r.GetValue(epochs), r.GetValue(teacherEpochs), r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
+
+            var studentName = r.GetValue(model) ?? throw new ArgumentException("--model is required (e.g. --model mlp-800-800), unless --recipe is given.");
+            var outRoot = r.GetValue(outDir);
+            DistillModel? teacherModel = null;
+            var objective = new Objective().Add(new CrossEntropyTerm());
+            try
+            {
+                if (r.GetValue(teacher) is string teacherName)
+                {
+                    using var teacherSet = data.Subset(r.GetValue(teacherTrainSize), r.GetValue(testSize));
+                    teacherModel = Build(teacherName, data, common.Seed);
+                    var t = Trainer.Train(teacherModel, teacherSet, objective, common with
+                    {
+                        Name = "teacher",
+                        Epochs = r.GetValue(teacherEpochs) ?? 6,
+                        OutDir = outRoot is null ? null : Path.Combine(outRoot, "teacher"),
+                    });
+                    Console.WriteLine($"teacher {teacherName}: {t}");
+                    double temp = r.GetValue(temperature), a = r.GetValue(alpha);
+                    objective = new Objective().Add(new CrossEntropyTerm(), 1 - a).Add(new KdTerm(temp), a);
+                }
+                using var transfer = data.Subset(r.GetValue(trainSize), r.GetValue(testSize));
+                using var student = Build(studentName, data, common.Seed);
+                var result = Trainer.Train(student, transfer, objective, common with
+                {
+                    Name = teacherModel is null ? studentName : $"{studentName} (kd)",
+                    Epochs = r.GetValue(epochs) ?? 10,
+                    OutDir = outRoot is null ? null : teacherModel is null ? outRoot : Path.Combine(outRoot, "student"),
+                }, teacherModel);
+                Console.WriteLine($"{result}; {result.Parameters:N0} parameters");
+                return 0;
+            }
+            finally
+            {
+                teacherModel?.Dispose();
+            }
+        }));
+        return cmd;
+    }
+
+    static int RunRecipe(string name, ImageDataset data, string budgetName, string? seedList, TrainOptions common, string? outDir,
+        string? student, string? teacher, int? epochs, int? teacherEpochs, int? trainSize, int? testSize, int? teacherTrainSize)
+    {
+        var budget = budgetName.ToLowerInvariant() switch
+        {
+            "smoke" => Budget.Smoke,
+            "quick" => Budget.Quick,
+            "full" => Budget.Full,
+            _ => throw new ArgumentException($"--budget {budgetName}: expected smoke, quick or full."),
+        };
+        T Apply<T>(T c) where T : RecipeConfig => c with
+        {
+            Seeds = seedList is null ? c.Seeds : [.. seedList.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))],
+            Device = common.Device,
+            Student = student ?? c.Student,
+            Teacher = teacher ?? c.Teacher,
+            StudentEpochs = epochs ?? c.StudentEpochs,
+            TeacherEpochs = teacherEpochs ?? c.TeacherEpochs,
+            TransferSize = trainSize ?? c.TransferSize,
+            TeacherTrainSize = teacherTrainSize ?? c.TeacherTrainSize,
+            TestSize = testSize ?? c.TestSize,
+            OutDir = outDir,
+            Resume = common.Resume,
+            Log = Console.Out,
+        };
+        ExperimentResult result = name.ToLowerInvariant() switch
+        {
+            "soft-targets" => SoftTargets.Run(data, Apply(SoftTargetsConfig.For(budget))),
+            "fitnets" => FitNets.Run(data, Apply(FitNetsConfig.For(budget))),
+            "attention" => AttentionTransfer.Run(data, Apply(AttentionTransferConfig.For(budget))),
+            "born-again" => BornAgain.Run(data, Apply(BornAgainConfig.For(budget))),
+            _ => throw new ArgumentException($"--recipe {name}: expected one of {string.Join(", ", Recipes)}."),
+        };
+        Console.WriteLine();
+        Console.WriteLine($"{name} ({budgetName}), test accuracy %, mean ± std over seeds:");
+        foreach (var s in result.Runs.Summary())
+            Console.WriteLine($"  {s.Name,-28} best {s.Best,-15} last {s.Last,-15} ({s.Runs} seed{(s.Runs == 1 ? "" : "s")}, {s.Parameters:N0} params)");
+        return 0;
+    }
+
+    static DistillModel Build(string name, ImageDataset data, int seed)
+    {
+        using (TorchSharp.torch.manual_seed(seed)) { }
+        return ModelZoo.Create(name, data.Channels, data.NumClasses, new ModelOptions { ImageSize = data.Height });
+    }
+
+    static OptimizerSpec Parse(string name, double? lr, double wd) => name.ToLowerInvariant() switch
+    {
+        "sgd" => OptimizerSpec.Sgd(lr ?? 0.05, weightDecay: wd),
+        "adam" => OptimizerSpec.Adam(lr ?? 1e-3, weightDecay: wd),
+        _ => throw new ArgumentException($"--optimizer {name}: expected sgd or adam."),
+    };
+
+    static Augmentation ParseAugment(string name) => name.ToLowerInvariant() switch
+    {
+        "none" => Augmentation.None,
+        "crop-flip" => Augmentation.Cifar,
+        _ => throw new ArgumentException($"--augment {name}: expected none or crop-flip."),
+    };
+
+    /// <summary>Bad input, bad files and diverging runs become one line on stderr and exit code 1, never a stack trace.</summary>
+    static int Guard(Func<int> action)
+    {
+        try { return action(); }
+        catch (Exception e) when (e is DatasetException or ArgumentException or InvalidDataException or InvalidOperationException
+                                      or NonFiniteLossException or FileNotFoundException or FormatException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using Distill.Data;
+using Distill.Losses;
+using Distill.Models;
+using Distill.Training;
+using static TorchSharp.torch;
+
+namespace Distill.Experiments;
+
+/// <summary>
+/// Settings of <see cref="BornAgain"/>. Every generation has the architecture <see cref="RecipeConfig.Student"/> and
+/// trains on the transfer set for <see cref="RecipeConfig.StudentEpochs"/>; the teacher settings of the base record
+/// are not used (generation 0 is the teacher). Default: MLP 784-800-800-10 on 2,000 Fashion-MNIST images.
+/// </summary>
+public sealed record BornAgainConfig : RecipeConfig
+{
+    /// <summary>Born-again generations after generation 0 (the paper goes up to 3 or more).</summary>
+    public int Generations { get; init; } = 3;
+    /// <summary>Add the cross-entropy with the labels to the born-again loss (the paper's BAN uses the teacher's outputs alone).</summary>
+    public bool WithLabels { get; init; }
+    /// <summary>Also train the CWTM and DKPP variants from generation 0.</summary>
+    public bool Variants { get; init; } = true;
+
+    public static BornAgainConfig For(Budget budget) => budget switch
+    {
+        Budget.Smoke => new() { Budget = budget, TransferSize = 1000, StudentEpochs = 3, TestSize = 2000, Generations = 2 },
+        Budget.Quick => new() { Budget = budget, TransferSize = 2000, StudentEpochs = 40, Seeds = [0, 1, 2], Generations = 3 },
+        _ => new() { Budget = budget, TransferSize = 2000, StudentEpochs = 60, Seeds = [0, 1, 2, 3, 4], Generations = 5 },
+    };
+}
+
+public sealed class BornAgainResult : ExperimentResult
+{
+    public required BornAgainConfig Config { get; init; }
+}
+
+/// <summary>
+/// Furlanello et al. 2018, "Born-Again Neural Networks": generation 0 learns from the labels; generation k, a fresh
+/// model of the same architecture, learns from generation k − 1's outputs (<see cref="SoftCeTerm"/>, §3). "bane 1-k"
+/// is the ensemble of generations 1..k (mean of their softmax outputs, §3.1). The §3.2 controls, taught by generation
+/// 0: "cwtm" (labels, each sample weighted by the teacher's confidence) and "dkpp" (the teacher's non-argmax
+/// probabilities permuted). Rows: "gen0", "ban gen1".."ban genG", "bane 1-2".., "cwtm gen1", "dkpp gen1".
+/// </summary>
+public static class BornAgain
+{
+    public static BornAgainResult Run(ImageDataset data, BornAgainConfig? config = null)
+    {
+        var c = config ?? BornAgainConfig.For(Budget.Quick);
+        if (c.Generations < 1) throw new ArgumentOutOfRangeException(nameof(config), c.Generations, "BornAgain needs at least one generation after generation 0.");
+        var result = new BornAgainResult { Config = c };
+        using var transfer = Recipe.TransferSet(data, c);
+        foreach (var seed in c.Seeds)
+        {
+            // Each generation starts from its own initialisation; rows keep the experiment seed.
+            DistillModel Fresh(int generation) => Recipe.Model(c.Student, transfer, seed * 1000 + generation, c.StudentDropout);
+            var previous = Fresh(0);
+            result.Keep(Trainer.Train(previous, transfer, Recipe.Ce(), Recipe.Options(c, "gen0", seed, c.StudentEpochs, c.StudentOptimizer)));
+            var gen0 = previous;
+            if (c.Variants)
+            {
+                Taught(c, result, transfer, "cwtm gen1", seed, Fresh(1), new Objective().Add(new CwtmTerm()), gen0).Dispose();
+                Taught(c, result, transfer, "dkpp gen1", seed, Fresh(1), new Objective().Add(new DkppTerm()), gen0).Dispose();
+            }
+            var probabilities = new List<Tensor>();
+            try
+            {
+                for (var g = 1; g <= c.Generations; g++)
+                {
+                    var objective = new Objective().Add(new SoftCeTerm());
+                    if (c.WithLabels) objective.Add(new CrossEntropyTerm());
+                    var student = Taught(c, result, transfer, $"ban gen{g}", seed, Fresh(g), objective, previous);
+                    previous.Dispose();
+                    previous = student;
+                    using (var logits = Evaluation.Logits(student, transfer, transfer.Test, c.Device))
+                        probabilities.Add(logits.softmax(1));
+                    if (g >= 2)
+                    {
+                        using var mean = stack(probabilities).mean([0]);
+                        var acc = Evaluation.Accuracy(mean, transfer.Test.Labels);
+                        result.Runs.Add(new RunRow($"bane 1-{g}", seed, acc, acc, c.StudentEpochs, student.ParameterCount * g));
+                        c.Log?.WriteLine($"bane 1-{g} seed {seed}: {acc:F2}%");
+                    }
+                }
+            }
+            finally
+            {
+                previous.Dispose();
+                foreach (var p in probabilities) p.Dispose();
+            }
+        }
+        return result;
+    }
+
+    static DistillModel Taught(BornAgainConfig c, BornAgainResult result, ImageDataset transfer, string run, int seed,
+        DistillModel student, Objective objective, DistillModel teacher)
+    {
+        result.Keep(Trainer.Train(student, transfer, objective, Recipe.Options(c, run, seed, c.StudentEpochs, c.StudentOptimizer), teacher));
+        return student;
+    }
+}

@@ -1,0 +1,148 @@
+using Distill.Data;
+using Distill.Losses;
+using Distill.Models;
+using Distill.Training;
+using Microsoft.Data.Analysis;
+using static TorchSharp.torch;
+
+namespace Distill.Experiments;
+
+/// <summary>How much compute a recipe spends: <c>Smoke</c> seconds (tests; still real data and real training),
+/// <c>Quick</c> minutes on a 2-core CPU (the numbers in docs/results.md), <c>Full</c> paper scale (meant for a GPU).</summary>
+public enum Budget { Smoke, Quick, Full }
+
+/// <summary>
+/// What every recipe shares: the teacher and student architectures (<see cref="ModelZoo"/> names), how many images
+/// each trains on, epochs, optimizers, seeds and where output goes. Each recipe's <c>For(Budget)</c> fills these for
+/// its paper at a budget; change any of them with <c>with { ... }</c>.
+/// </summary>
+public abstract record RecipeConfig
+{
+    public Budget Budget { get; init; } = Budget.Quick;
+    /// <summary>Student seeds: every student run is repeated per seed, and summaries are mean ± std over them.</summary>
+    public IReadOnlyList<int> Seeds { get; init; } = [0];
+    /// <summary>Seed of the teacher (trained once and shared by every student seed).</summary>
+    public int TeacherSeed { get; init; }
+    public string Device { get; init; } = "auto";
+
+    public string Teacher { get; init; } = "cnn";
+    public string Student { get; init; } = "mlp-800-800";
+    /// <summary>Dropout for the student (null: the family's default).</summary>
+    public double? StudentDropout { get; init; }
+
+    /// <summary>Training images the teacher sees (null: the whole training split).</summary>
+    public int? TeacherTrainSize { get; init; }
+    /// <summary>Training images the students see, the transfer set (null: the whole training split).</summary>
+    public int? TransferSize { get; init; }
+    /// <summary>Test images evaluated after every epoch (null: the whole test split).</summary>
+    public int? TestSize { get; init; }
+    /// <summary>Seed of the random subsets above.</summary>
+    public int DataSeed { get; init; }
+
+    public int TeacherEpochs { get; init; } = 6;
+    public int StudentEpochs { get; init; } = 40;
+    public int BatchSize { get; init; } = 128;
+    public OptimizerSpec TeacherOptimizer { get; init; } = OptimizerSpec.Sgd(0.05);
+    public OptimizerSpec StudentOptimizer { get; init; } = OptimizerSpec.Sgd(0.05);
+    public LrSchedule Schedule { get; init; } = LrSchedule.Cosine();
+    /// <summary>Augmentation of the teacher's and students' training images (CIFAR: <see cref="Augmentation.Cifar"/>).</summary>
+    public Augmentation Augment { get; init; } = Augmentation.None;
+
+    /// <summary>Each run writes metrics.csv, TensorBoard events and its checkpoint to OutDir/&lt;run&gt;/seed&lt;n&gt;.</summary>
+    public string? OutDir { get; init; }
+    /// <summary>Continue runs from their checkpoints in <see cref="OutDir"/> (finished runs are read back, not retrained).</summary>
+    public bool Resume { get; init; }
+    /// <summary>Per-epoch lines of every run.</summary>
+    public TextWriter? Log { get; init; }
+    public bool? Progress { get; init; }
+}
+
+/// <summary>What every recipe returns: one row per run (name, seed, best/last accuracy, parameters) and every run's history.</summary>
+public abstract class ExperimentResult
+{
+    public RunTable Runs { get; } = new();
+    /// <summary>Full per-epoch histories, for learning curves.</summary>
+    public List<TrainResult> Trainings { get; } = [];
+    /// <summary>The teacher the students learned from (reuse it in another recipe with <c>teacher:</c>).</summary>
+    public DistillModel? TeacherModel { get; internal set; }
+
+    /// <summary>One row per run.</summary>
+    public DataFrame ToDataFrame() => Runs.ToDataFrame();
+    /// <summary>Mean ± std per run name.</summary>
+    public DataFrame SummaryFrame() => Runs.SummaryFrame();
+    public RunSummary this[string name] => Runs[name];
+
+    internal void Keep(TrainResult r)
+    {
+        Trainings.Add(r);
+        Runs.Add(r);
+    }
+
+    public override string ToString() => Runs.ToString();
+}
+
+/// <summary>The plumbing the recipes share: subsets, models, options, teacher training. Every run goes through <see cref="Trainer"/>.</summary>
+static class Recipe
+{
+    public static ImageDataset TeacherSet(ImageDataset data, RecipeConfig c) => data.Subset(c.TeacherTrainSize, c.TestSize, c.DataSeed);
+    public static ImageDataset TransferSet(ImageDataset data, RecipeConfig c) => data.Subset(c.TransferSize, c.TestSize, c.DataSeed);
+
+    /// <summary>A model initialised from <paramref name="seed"/> (the global generator is seeded here).</summary>
+    public static DistillModel Model(string name, ImageDataset data, int seed, double? dropout = null)
+    {
+        using (manual_seed(seed)) { }
+        return ModelZoo.Create(name, data.Channels, data.NumClasses, new ModelOptions { ImageSize = data.Height, Dropout = dropout });
+    }
+
+    public static TrainOptions Options(RecipeConfig c, string run, int seed, int epochs, OptimizerSpec optimizer) => new()
+    {
+        Name = run,
+        Seed = seed,
+        Epochs = epochs,
+        BatchSize = c.BatchSize,
+        Device = c.Device,
+        Optimizer = optimizer,
+        Schedule = c.Schedule,
+        Augment = c.Augment,
+        OutDir = c.OutDir is null ? null : Path.Combine(c.OutDir, Safe(run), $"seed{seed}"),
+        Resume = c.Resume && c.OutDir is not null,
+        Log = c.Log,
+        Progress = c.Progress,
+    };
+
+    static string Safe(string run) => string.Concat(run.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '.' ? ch : '_'));
+
+    public static Objective Ce() => new Objective().Add(new CrossEntropyTerm());
+
+    /// <summary>Hinton et al.'s weighted objective: (1 − α)·CE + α·T²·KL (the parts logged apart as "ce" and "kd").</summary>
+    public static Objective KdHard(double temperature, double alpha) =>
+        new Objective().Add(new CrossEntropyTerm(), 1 - alpha).Add(new KdTerm(temperature), alpha);
+
+    /// <summary>Trains the recipe's teacher on the teacher set, or evaluates the one given.</summary>
+    public static DistillModel Teacher(ImageDataset data, RecipeConfig c, ExperimentResult result, DistillModel? given)
+    {
+        if (given is not null)
+        {
+            using var evalSet = TeacherSet(data, c);
+            var acc = Evaluation.Accuracy(given, evalSet, device: c.Device);
+            result.Runs.Add(new RunRow("teacher", c.TeacherSeed, acc, acc, 0, given.ParameterCount));
+            return result.TeacherModel = given;
+        }
+        using var set = TeacherSet(data, c);
+        var teacher = Model(c.Teacher, data, c.TeacherSeed);
+        result.Keep(Trainer.Train(teacher, set, Ce(), Options(c, "teacher", c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer)));
+        return result.TeacherModel = teacher;
+    }
+
+    /// <summary>Trains a fresh student (seeded) under <paramref name="objective"/> and keeps its row.</summary>
+    public static TrainResult Student(ImageDataset transfer, RecipeConfig c, ExperimentResult result, string run, int seed,
+        Objective objective, DistillModel? teacher, string? architecture = null)
+    {
+        using var student = Model(architecture ?? c.Student, transfer, seed, c.StudentDropout);
+        var r = Trainer.Train(student, transfer, objective, Options(c, run, seed, c.StudentEpochs, c.StudentOptimizer), teacher);
+        result.Keep(r);
+        return r;
+    }
+
+    public static string Format(double x) => x.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+}
