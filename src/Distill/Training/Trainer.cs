@@ -22,7 +22,8 @@ public sealed class NonFiniteLossException(string message, int epoch, long step,
 /// <see cref="Objective"/>, optionally taught by a frozen teacher, evaluated on the test split after every epoch.
 /// Whole splits are moved to the device once; every epoch draws a new permutation from a seeded generator; each step
 /// runs in its own dispose scope; the same seed gives the same metrics, and a resumed run ends where the uninterrupted
-/// one would.
+/// one would. Dropout (and Mlp jitter) draw from torch's process-wide generator, which the trainer seeds and
+/// checkpoints: two trainings running at once in one process interleave their draws and lose that reproducibility.
 /// </summary>
 public static class Trainer
 {

@@ -1,11 +1,15 @@
 using Distill.Losses;
 using Distill.Models;
 using Distill.Native;
+using Distill.Tests.Models;
 using Distill.Training;
 using TorchSharp;
 
 namespace Distill.Tests.Training;
 
+/// <summary>Dropout and the models' initialisation draw from torch's process-wide generator, so these bit-for-bit
+/// comparisons run alone (any test drawing random numbers in parallel would interleave with them).</summary>
+[Collection(GlobalTorchRngCollection.Name)]
 public class TrainerTests
 {
     public TrainerTests() => TorchRuntime.Initialize();
