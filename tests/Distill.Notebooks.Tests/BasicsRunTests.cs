@@ -120,6 +120,9 @@ public class BasicsRunTests(BasicsRun run) : IClassFixture<BasicsRun>
         Assert.Equal("42", TestSupport.Text(answer["data"]!["text/plain"]));
         var html = BasicsRun.Outputs(run.Cell("HTML(")).Single();
         Assert.Equal("<em>raw formatter html</em>", TestSupport.Text(html["data"]!["text/html"]));
+        // A display handle's Update replaces the output in place, as in VS Code.
+        var updated = BasicsRun.Outputs(run.Cell("progress.Update")).Single();
+        Assert.Equal("progress 100%", TestSupport.Text(updated["data"]!["text/plain"]));
     }
 
     [Fact]

@@ -5,14 +5,19 @@ namespace Distill.Notebooks.Tests;
 /// <summary>`distill run` as users call it: exit codes, messages naming notebook/cell/line, files written.</summary>
 public class CliTests
 {
-    static (int Exit, string Out, string Err) Distill(params string[] args)
+    static ProcessStartInfo Cli(params string[] args)
     {
         var config = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name; // debug | release
         var cli = Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill.Cli", config, "Distill.Cli.dll");
         Assert.True(File.Exists(cli), $"{cli} missing: build src/Distill.Cli");
         var psi = new ProcessStartInfo("dotnet", [cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.Environment["DISTILL_NUGET_CACHE"] = TestSupport.PackageCache;
-        using var p = Process.Start(psi)!;
+        return psi;
+    }
+
+    static (int Exit, string Out, string Err) Distill(params string[] args)
+    {
+        using var p = Process.Start(Cli(args))!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "distill run hung");
@@ -44,5 +49,39 @@ public class CliTests
         var badParam = Distill("run", TestSupport.TestData("basics.ipynb"), "-p", "epochs");
         Assert.Equal(2, badParam.Exit);
         Assert.Contains("-p epochs: expected name=value", badParam.Err);
+    }
+
+    [Fact]
+    public void Ctrl_C_writes_what_has_run_and_exits_130()
+    {
+        var dir = TestSupport.TempDir("sigint");
+        var nb = TestSupport.WriteNotebook(dir, "long.ipynb",
+            ("Console.WriteLine(\"first cell\");", null),
+            ("Console.WriteLine(\"training...\");\nSystem.Threading.Thread.Sleep(60_000);", null),
+            ("Console.WriteLine(\"never\");", null));
+        var outDir = Path.Combine(dir, "out");
+        using var p = Process.Start(Cli("run", nb, "--out", outDir))!;
+        var err = new System.Text.StringBuilder();
+        using var firstCellDone = new ManualResetEventSlim();
+        p.ErrorDataReceived += (_, e) =>
+        {
+            lock (err) err.AppendLine(e.Data);
+            if (e.Data?.Contains("cell 1 ", StringComparison.Ordinal) == true) firstCellDone.Set();
+        };
+        p.OutputDataReceived += (_, _) => { };
+        p.BeginErrorReadLine();
+        p.BeginOutputReadLine();
+        Assert.True(firstCellDone.Wait(TimeSpan.FromSeconds(120)), "the first cell never finished: " + err);
+        Thread.Sleep(500);
+        using (var kill = Process.Start("kill", ["-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!) kill.WaitForExit();
+        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(30)), "distill run did not stop on SIGINT");
+        p.WaitForExit(); // flush the asynchronous readers
+        Assert.Equal(130, p.ExitCode);
+        lock (err) Assert.Contains("Interrupted: writing what has run so far", err.ToString());
+        var cells = TestSupport.ReadJson(Path.Combine(outDir, "long.ipynb"))["cells"]!.AsArray();
+        Assert.Equal("first cell\n", TestSupport.Text(cells[0]!["outputs"]![0]!["text"]));
+        Assert.Equal("Interrupted", cells[1]!["outputs"]!.AsArray().Last()!["ename"]!.GetValue<string>());
+        Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(outDir, "long.manifest.json"))["status"]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(outDir, "long.html")));
     }
 }

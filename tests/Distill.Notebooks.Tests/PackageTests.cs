@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 
@@ -45,16 +46,46 @@ public class PackageTests
     }
 
     [Fact]
+    public void A_source_added_with_i_is_used_for_restore()
+    {
+        var dir = TestSupport.TempDir("feed");
+        var feed = Directory.CreateDirectory(Path.Combine(dir, "feed")).FullName;
+        var dll = Compile(dir, "FeedGreeter", "namespace Feed; public static class Greeter { public static string Hello(string n) => $\"hello from the feed, {n}\"; }");
+        // A minimal .nupkg: the nuspec and one lib/ assembly.
+        using (var zip = ZipFile.Open(Path.Combine(feed, "Distill.Test.FeedGreeter.1.0.0.nupkg"), ZipArchiveMode.Create))
+        {
+            using (var w = new StreamWriter(zip.CreateEntry("Distill.Test.FeedGreeter.nuspec").Open()))
+                w.Write("""
+                    <?xml version="1.0"?>
+                    <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
+                      <metadata><id>Distill.Test.FeedGreeter</id><version>1.0.0</version><authors>tests</authors><description>test package</description></metadata>
+                    </package>
+                    """);
+            zip.CreateEntryFromFile(dll, "lib/netstandard2.0/FeedGreeter.dll");
+        }
+        var nb = TestSupport.WriteNotebook(dir, "feed.ipynb",
+            ("#i \"nuget: feed\"\n#r \"nuget: Distill.Test.FeedGreeter, 1.0.0\"", null),
+            ("Feed.Greeter.Hello(\"notebook\")", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { PackageCacheDirectory = TestSupport.TempDir("nuget-cache-feed") });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("hello from the feed, notebook", Plain(r, 1));
+    }
+
+    static string Compile(string dir, string name, string code)
+    {
+        var path = Path.Combine(dir, name + ".dll");
+        var c = CSharpCompilation.Create(name, [CSharpSyntaxTree.ParseText(code)],
+            [MetadataReference.CreateFromFile(typeof(object).Assembly.Location)], new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
+        Assert.True(c.Emit(path).Success);
+        return path;
+    }
+
+    [Fact]
     public void Assembly_paths_resolve_against_the_notebook_and_carried_ones_bind_to_the_loaded_copy()
     {
         var dir = TestSupport.TempDir("pathref");
-        Directory.CreateDirectory(Path.Combine(dir, "lib"));
-        var greeter = CSharpCompilation.Create("Greeter",
-            [CSharpSyntaxTree.ParseText("namespace Demo; public static class Greeter { public static string Hello(string n) => $\"hello, {n}\"; }")],
-            [MetadataReference.CreateFromFile(typeof(object).Assembly.Location)],
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
-        var emitted = greeter.Emit(Path.Combine(dir, "lib", "Greeter.dll"));
-        Assert.True(emitted.Success);
+        Compile(Directory.CreateDirectory(Path.Combine(dir, "lib")).FullName, "Greeter",
+            "namespace Demo; public static class Greeter { public static string Hello(string n) => $\"hello, {n}\"; }");
         // A notebook's `#r` of the built helper library: a copy elsewhere must not load a second Distill.
         Directory.CreateDirectory(Path.Combine(dir, "build"));
         File.Copy(typeof(Distill.Native.TorchRuntime).Assembly.Location, Path.Combine(dir, "build", "Distill.dll"));
