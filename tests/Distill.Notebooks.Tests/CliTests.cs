@@ -84,4 +84,26 @@ public class CliTests
         Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(outDir, "long.manifest.json"))["status"]!.GetValue<string>());
         Assert.True(File.Exists(Path.Combine(outDir, "long.html")));
     }
+
+    [Fact]
+    public void Reproduce_prints_a_line_per_notebook_and_the_total_and_fails_when_one_did()
+    {
+        var dir = TestSupport.TempDir("cli-reproduce");
+        var notebooks = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "00-ok.ipynb", ("Console.WriteLine(budget);", null));
+        TestSupport.WriteNotebook(notebooks, "01-bad.ipynb", ("int x = \"no\";", null));
+        var reports = Path.Combine(dir, "reports");
+        var (exit, stdout, _) = Distill("reproduce", "--notebooks", notebooks, "--out", reports, "--budget", "smoke");
+        Assert.Equal(1, exit);
+        Assert.Matches(@"\n✔ 00-ok: ok \(\d+\.\d s\)\n✘ 01-bad\.ipynb: cell 1, line 1: error CS0029: Cannot implicitly convert type 'string' to 'int' \(\d+\.\d s\)\n", stdout);
+        Assert.Matches(@"1 ok, 1 failed; total wall time \d+\.\d s \(budget smoke\)", stdout);
+        Assert.Contains($"wrote {Path.Combine(reports, "index.html")}", stdout);
+        foreach (var f in new[] { "index.html", "results.md", "results.json", "00-ok/00-ok.html", "01-bad/01-bad.ipynb" })
+            Assert.True(File.Exists(Path.Combine(reports, f)), f);
+
+        var missing = Distill("reproduce", "--notebooks", "no/such");
+        Assert.Equal(2, missing.Exit);
+        Assert.Contains("error: no/such: notebooks folder not found", missing.Err);
+    }
 }

@@ -68,6 +68,20 @@ public partial class DocsTests
     }
 
     [Fact]
+    public void Readme_quick_start_checks_the_machine_then_runs_the_main_job()
+    {
+        var readme = Repo.Read("README.md");
+        var start = readme.IndexOf("## Quick start", StringComparison.Ordinal);
+        Assert.True(start >= 0, "README.md has no '## Quick start' section");
+        var end = readme.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
+        var quickStart = readme[start..(end < 0 ? readme.Length : end)];
+        var commands = CliInvocation().Matches(quickStart).Select(m => m.Groups[1].Value).ToList();
+        Assert.True(commands.Count >= 2, "README.md's quick start shows no distill commands");
+        Assert.Equal(["doctor", "reproduce"], commands[..2]);
+        Assert.Contains("    dotnet run --project src/Distill.Cli -- reproduce --budget quick\n", quickStart, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Link_checker_finds_a_missing_file_and_a_missing_heading()
     {
         const string text = "# Title\n[ok](README.md) [gone](no/such.md) [head](#title) [nohead](#nothing) [web](https://example.org)\n" +

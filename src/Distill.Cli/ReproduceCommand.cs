@@ -1,0 +1,99 @@
+using System.CommandLine;
+using Distill.Notebooks;
+
+namespace Distill.Cli;
+
+/// <summary><c>distill reproduce</c>: the main job. Runs every notebook in notebooks/ (name order) through the notebook
+/// runner into reports/NAME/, then writes reports/index.html, results.md and results.json (<see cref="Reproduction"/>).</summary>
+static class ReproduceCommand
+{
+    const string Help = """
+        Run every notebook in notebooks/ (in name order: 00-data, 01-soft-targets, ...) headless and write, per notebook,
+        OUT/NAME/ (executed .ipynb, .html report, manifest, the result rows it recorded), then OUT/index.html (links,
+        status, durations, the results table, the environment), OUT/results.md and OUT/results.json.
+        A failing notebook does not stop the others (unless --fail-fast); its report still shows the cells that ran.
+        Exit codes: 0 every notebook succeeded; 1 at least one failed, timed out or could not be read (one line each
+        names notebook, cell and line); 2 bad input (no notebooks folder, --only matches nothing, bad -p); 130 Ctrl-C
+        (the running notebook's partial report and the index are still written).
+        """;
+
+    public static Command Create()
+    {
+        var budget = new Option<string>("--budget") { Description = "smoke | quick | full, injected into every notebook as `budget`", DefaultValueFactory = _ => "quick" };
+        budget.AcceptOnlyFromAmong("smoke", "quick", "full");
+        var output = new Option<string>("--out") { Description = "folder for NAME/ per notebook, index.html, results.md, results.json", DefaultValueFactory = _ => "reports" };
+        var notebooks = new Option<string>("--notebooks") { Description = "folder of the notebooks to run", DefaultValueFactory = _ => "notebooks" };
+        var parameters = new Option<string[]>("--parameter", "-p") { Description = "name=value injected into every notebook, typed by its parameters cell (repeatable)" };
+        var continueOnError = new Option<bool>("--continue-on-error") { Description = "within a notebook, run the remaining cells after a failing one (still counts as failed)" };
+        var failFast = new Option<bool>("--fail-fast") { Description = "stop after the first notebook that fails; the rest are listed as not run" };
+        var only = new Option<string[]>("--only") { Description = "run only notebooks whose name contains this text (e.g. 01) or matches it as a glob with * and ? (e.g. '0?-*'); repeatable" };
+        var timeout = new Option<double?>("--cell-timeout") { Description = "abandon a cell after this many seconds (its notebook fails)" };
+        var cmd = new Command("reproduce", "The main job: run every notebook into reports/ with index.html and results.md.\n" + Help)
+        {
+            budget, output, notebooks, parameters, continueOnError, failFast, only, timeout,
+        };
+        cmd.SetAction(parse => Run(new Args(parse.GetValue(budget), parse.GetValue(output) ?? "reports", parse.GetValue(notebooks) ?? "notebooks",
+            parse.GetValue(parameters) ?? [], parse.GetValue(continueOnError), parse.GetValue(failFast), parse.GetValue(only) ?? [], parse.GetValue(timeout))));
+        return cmd;
+    }
+
+    sealed record Args(string? Budget, string Output, string Notebooks, string[] Parameters, bool ContinueOnError, bool FailFast, string[] Only, double? Timeout);
+
+    static int Run(Args a)
+    {
+        var pairs = new List<KeyValuePair<string, string>>();
+        foreach (var p in a.Parameters)
+        {
+            int eq = p.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                Console.Error.WriteLine($"error: -p {p}: expected name=value, e.g. -p seed=1");
+                return 2;
+            }
+            pairs.Add(new(p[..eq].Trim(), p[(eq + 1)..]));
+        }
+        if (a.Timeout is <= 0)
+        {
+            Console.Error.WriteLine($"error: --cell-timeout {a.Timeout}: must be a positive number of seconds");
+            return 2;
+        }
+        var log = Console.Error;
+        var reproduction = new Reproduction(new ReproductionOptions
+        {
+            NotebooksDirectory = a.Notebooks,
+            OutputDirectory = a.Output,
+            Budget = a.Budget,
+            Parameters = pairs,
+            ContinueOnError = a.ContinueOnError,
+            FailFast = a.FailFast,
+            Only = a.Only,
+            CellTimeout = a.Timeout is double s ? TimeSpan.FromSeconds(s) : null,
+            Log = log,
+        });
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            // First Ctrl-C: stop the running notebook, skip the rest, write the index; a second one ends the process.
+            if (cts.IsCancellationRequested) return;
+            e.Cancel = true;
+            log.WriteLine("Interrupted: writing what has run so far (Ctrl-C again to abort)...");
+            cts.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        ReproductionResult r;
+        try { r = reproduction.RunAsync(cts.Token).GetAwaiter().GetResult(); }
+        catch (ReproductionException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+        finally { Console.CancelKeyPress -= onCancel; }
+
+        // The summary goes to stdout (progress went to stderr), so `distill reproduce > summary.txt` keeps just this.
+        Console.WriteLine();
+        foreach (var n in r.Notebooks) Console.WriteLine(n.SummaryLine);
+        Console.WriteLine($"{r.Tally}; total wall time {Reproduction.Seconds(r.Duration)} (budget {r.Budget})");
+        Console.WriteLine($"wrote {r.Files.Index}, {r.Files.ResultsMarkdown}, {r.Files.ResultsJson}");
+        return r.ExitCode;
+    }
+}

@@ -1,0 +1,303 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Distill.Notebooks.Documents;
+using Distill.Notebooks.Execution;
+using Distill.Notebooks.Reporting;
+using Distill.Reporting;
+
+namespace Distill.Notebooks;
+
+/// <summary>Options of <c>distill reproduce</c>; the CLI maps its flags onto these.</summary>
+public sealed record ReproductionOptions
+{
+    /// <summary>The folder whose notebooks (<c>*.ipynb</c>, <c>*.dib</c>; top level only) are run in name order.</summary>
+    public string NotebooksDirectory { get; init; } = "notebooks";
+    /// <summary>Receives <c>NAME/</c> per notebook, <c>index.html</c>, <c>results.md</c> and <c>results.json</c>.</summary>
+    public string OutputDirectory { get; init; } = "reports";
+    /// <summary>smoke | quick | full, injected into every notebook; null: each notebook's default.</summary>
+    public string? Budget { get; init; }
+    /// <summary><c>-p name=value</c> pairs, injected into every notebook.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Parameters { get; init; } = [];
+    /// <summary>Within a notebook, run the remaining cells after a failing one.</summary>
+    public bool ContinueOnError { get; init; }
+    /// <summary>Stop after the first notebook that does not succeed (the rest are listed as not run).</summary>
+    public bool FailFast { get; init; }
+    /// <summary>Run only notebooks whose name matches one of these (see <see cref="Reproduction.Matches"/>); empty: all.</summary>
+    public IReadOnlyList<string> Only { get; init; } = [];
+    public TimeSpan? CellTimeout { get; init; }
+    public string? PackageCacheDirectory { get; init; }
+    /// <summary>Progress: one line per cell and per notebook; null: quiet.</summary>
+    public TextWriter? Log { get; init; }
+}
+
+/// <summary>Bad input to the whole reproduction (no notebooks folder, nothing selected, conflicting parameters).</summary>
+public sealed class ReproductionException(string message) : Exception(message);
+
+public enum OutcomeStatus { Ok, Failed, TimedOut, Interrupted, Error, NotRun }
+
+/// <summary>What happened to one notebook of a reproduction. <paramref name="Run"/> is null when it did not start
+/// (<see cref="OutcomeStatus.Error"/>: the file could not be read; <see cref="OutcomeStatus.NotRun"/>).</summary>
+public sealed record NotebookOutcome(
+    string Name, string SourcePath, string Directory, OutcomeStatus Status, string? Message, NotebookRunResult? Run,
+    IReadOnlyList<ResultRow> Rows, string? ResultsFile)
+{
+    public TimeSpan Duration => Run?.Duration ?? TimeSpan.Zero;
+
+    /// <summary>"ok", "failed at cell 4, line 2: System.Exception: ...", "not run: ...".</summary>
+    public string StatusText => Status switch
+    {
+        OutcomeStatus.Ok => "ok",
+        OutcomeStatus.Failed => "failed at " + Where(Run!.Failures[0]),
+        OutcomeStatus.TimedOut => "timed out at " + Where(Run!.Failures[^1]),
+        OutcomeStatus.Interrupted => "interrupted (Ctrl-C)" + (Run?.Failures.Count > 0 ? " at " + Run.Failures[^1].Cell : ""),
+        OutcomeStatus.Error => "could not run: " + Message,
+        _ => "not run: " + Message,
+    };
+
+    /// <summary>The one line <c>distill reproduce</c> prints for this notebook.</summary>
+    public string SummaryLine
+    {
+        get
+        {
+            var mark = Status switch { OutcomeStatus.Ok => "✔", OutcomeStatus.NotRun => "·", _ => "✘" };
+            var time = Status == OutcomeStatus.NotRun ? "" : string.Create(CultureInfo.InvariantCulture, $" ({Reproduction.Seconds(Duration)})");
+            var rows = Rows.Count == 0 ? "" : $", {Rows.Count} result row{(Rows.Count == 1 ? "" : "s")}";
+            // Failures name the notebook file, the cell and the line, as `distill run` prints them.
+            var text = Status is OutcomeStatus.Failed or OutcomeStatus.TimedOut ? (Status == OutcomeStatus.Failed ? Run!.Failures[0] : Run!.Failures[^1]).ToString()
+                : $"{Name}: {StatusText}";
+            return $"{mark} {text}{time}{rows}";
+        }
+    }
+
+    static string Where(CellFailure f) => $"{f.Cell}{(f.Line is int l ? $", line {l}" : "")}: {f.Message}";
+}
+
+/// <summary>Where the summary files went.</summary>
+public sealed record ReproductionFiles(string Index, string ResultsMarkdown, string ResultsJson);
+
+/// <summary>Everything one <c>distill reproduce</c> did; <see cref="IndexPage"/> and <see cref="ReproductionReport"/>
+/// render it.</summary>
+public sealed record ReproductionResult
+{
+    public required DateTimeOffset Started { get; init; }
+    public required TimeSpan Duration { get; init; }
+    public required string? Budget { get; init; }
+    public required IReadOnlyList<KeyValuePair<string, string>> Parameters { get; init; }
+    public required RunEnvironment Environment { get; init; }
+    public required CpuTopology Cpu { get; init; }
+    public required string NotebooksDirectory { get; init; }
+    public required IReadOnlyList<NotebookOutcome> Notebooks { get; init; }
+    public required ReproductionFiles Files { get; init; }
+
+    public bool Interrupted => Notebooks.Any(n => n.Status == OutcomeStatus.Interrupted);
+
+    /// <summary>0: every selected notebook succeeded; 1: at least one failed, timed out or could not be read;
+    /// 130: interrupted (Ctrl-C).</summary>
+    public int ExitCode => Interrupted ? 130 : Notebooks.Any(n => n.Status is OutcomeStatus.Failed or OutcomeStatus.TimedOut or OutcomeStatus.Error) ? 1 : 0;
+
+    /// <summary>Every recorded row, in notebook order.</summary>
+    public IEnumerable<(NotebookOutcome Notebook, ResultRow Row)> Rows => Notebooks.SelectMany(n => n.Rows.Select(r => (n, r)));
+
+    /// <summary>Distinct values of the notebooks' <c>seed</c>/<c>seeds</c> parameters, as they ran.</summary>
+    public IReadOnlyList<string> Seeds => [.. Notebooks.Where(n => n.Run is not null)
+        .SelectMany(n => n.Run!.Parameters.Where(p => p.Key is "seed" or "seeds").Select(p => $"{p.Key} = {p.Value}")).Distinct()];
+
+    /// <summary>"4 ok, 1 failed, 1 not run".</summary>
+    public string Tally => string.Join(", ", Notebooks.GroupBy(n => n.Status).OrderBy(g => g.Key)
+        .Select(g => $"{g.Count()} {g.Key switch { OutcomeStatus.Ok => "ok", OutcomeStatus.TimedOut => "timed out", OutcomeStatus.NotRun => "not run", _ => g.Key.ToString().ToLowerInvariant() }}"));
+}
+
+/// <summary>
+/// The main job, <c>distill reproduce</c>: runs every notebook of a folder through <see cref="NotebookRunner"/> in name
+/// order (00-data, 01-soft-targets, ...), each into <c>OUT/NAME/</c> (executed .ipynb, .html, manifest, and the result rows
+/// it recorded in <c>results.jsonl</c>), then writes <c>OUT/index.html</c>, <c>OUT/results.md</c> and <c>OUT/results.json</c>.
+/// Result rows come from the notebooks themselves: before each notebook, <see cref="Results.FileVariable"/> is pointed at
+/// its <c>results.jsonl</c>, so <see cref="Results.Record"/> in a cell (cells run in this process) lands there.
+/// A failing notebook does not stop the others unless <see cref="ReproductionOptions.FailFast"/>.
+/// </summary>
+public sealed class Reproduction(ReproductionOptions options)
+{
+    public ReproductionOptions Options { get; } = options;
+
+    public const string ResultsFileName = "results.jsonl";
+
+    /// <summary>Notebooks of <paramref name="folder"/> (top level, .ipynb and .dib), sorted by file name (ordinal).</summary>
+    public static IReadOnlyList<string> FindNotebooks(string folder)
+    {
+        if (!Directory.Exists(folder))
+            throw new ReproductionException($"{folder}: notebooks folder not found; run from the repository root or pass --notebooks DIR");
+        var found = Directory.EnumerateFiles(folder)
+            .Where(f => f.EndsWith(".ipynb", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".dib", StringComparison.OrdinalIgnoreCase))
+            .Where(f => !Path.GetFileName(f).StartsWith('.'))
+            .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal)
+            .ToList();
+        if (found.Count == 0)
+            throw new ReproductionException($"{folder}: no notebooks (*.ipynb, *.dib) in this folder; pass --notebooks DIR");
+        var twice = found.GroupBy(f => Path.GetFileNameWithoutExtension(f), StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (twice is not null)
+            throw new ReproductionException($"{folder}: {string.Join(" and ", twice.Select(Path.GetFileName))} would both report into {twice.Key}/; rename or remove one");
+        return found;
+    }
+
+    /// <summary>Whether a notebook named <paramref name="name"/> (no extension) is selected by <paramref name="pattern"/>:
+    /// a glob (<c>*</c>, <c>?</c>) must match the whole name, anything else is a substring; case-insensitive.</summary>
+    public static bool Matches(string name, string pattern)
+    {
+        if (pattern.IndexOfAny(['*', '?']) < 0) return name.Contains(pattern, StringComparison.OrdinalIgnoreCase);
+        var regex = "^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal).Replace("\\?", ".", StringComparison.Ordinal) + "$";
+        return Regex.IsMatch(name, regex, RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+    }
+
+    /// <summary>Runs the selected notebooks and writes the summary files. Throws <see cref="ReproductionException"/> for
+    /// bad input before anything runs; notebook failures are in the result. Cancelling <paramref name="ct"/> (Ctrl-C)
+    /// stops the current notebook (its partial report is written), skips the rest and still writes the summary.</summary>
+    public async Task<ReproductionResult> RunAsync(CancellationToken ct = default)
+    {
+        var o = Options;
+        var all = FindNotebooks(o.NotebooksDirectory);
+        var selected = all.Where(p => o.Only.Count == 0 || o.Only.Any(pat => Matches(Path.GetFileNameWithoutExtension(p), pat))).ToList();
+        if (selected.Count == 0)
+            throw new ReproductionException($"--only {string.Join(" --only ", o.Only)}: matches none of {string.Join(", ", all.Select(Path.GetFileNameWithoutExtension))}");
+        if (o.Budget is { } b && o.Parameters.LastOrDefault(p => p.Key == "budget").Value is { } other && other != b)
+            throw new ReproductionException($"--budget {b} and -p budget={other} disagree; pass one of them");
+
+        var outDir = Path.GetFullPath(o.OutputDirectory);
+        Directory.CreateDirectory(outDir);
+        var started = DateTimeOffset.Now;
+        var clock = Stopwatch.StartNew();
+        var environment = RunEnvironment.Capture(Path.GetFullPath(o.NotebooksDirectory));
+        var outcomes = new List<NotebookOutcome>();
+        string? stopReason = null;
+        foreach (var path in all)
+        {
+            var name = Path.GetFileNameWithoutExtension(path);
+            var dir = Path.Combine(outDir, name);
+            if (!selected.Contains(path))
+            {
+                outcomes.Add(new(name, path, dir, OutcomeStatus.NotRun, "not selected by --only", null, [], null));
+                continue;
+            }
+            if (stopReason is null && ct.IsCancellationRequested) stopReason = "interrupted (Ctrl-C) before it started";
+            if (stopReason is not null)
+            {
+                outcomes.Add(new(name, path, dir, OutcomeStatus.NotRun, stopReason, null, [], null));
+                continue;
+            }
+            o.Log?.WriteLine($"▶ {name}");
+            var outcome = await RunOneAsync(path, name, dir, ct);
+            outcomes.Add(outcome);
+            o.Log?.WriteLine(outcome.SummaryLine);
+            if (outcome.Status == OutcomeStatus.Interrupted) stopReason = "interrupted (Ctrl-C) before it started";
+            else if (o.FailFast && outcome.Status != OutcomeStatus.Ok) stopReason = $"--fail-fast: {name} did not succeed";
+        }
+
+        var result = new ReproductionResult
+        {
+            Started = started,
+            Duration = clock.Elapsed,
+            Budget = o.Budget ?? o.Parameters.LastOrDefault(p => p.Key == "budget").Value,
+            Parameters = o.Parameters,
+            Environment = environment,
+            Cpu = CpuTopology.Read(),
+            NotebooksDirectory = o.NotebooksDirectory,
+            Notebooks = outcomes,
+            Files = new(Path.Combine(outDir, "index.html"), Path.Combine(outDir, "results.md"), Path.Combine(outDir, "results.json")),
+        };
+        IndexPage.Write(result);
+        ReproductionReport.WriteMarkdown(result);
+        ReproductionReport.WriteJson(result);
+        return result;
+    }
+
+    async Task<NotebookOutcome> RunOneAsync(string path, string name, string dir, CancellationToken ct)
+    {
+        var o = Options;
+        var resultsFile = Path.Combine(dir, ResultsFileName);
+        Directory.CreateDirectory(dir);
+        File.Delete(resultsFile); // rows of an earlier run must not pass for this one's
+        var runner = new NotebookRunner(new NotebookRunOptions
+        {
+            OutputDirectory = dir,
+            Budget = o.Budget,
+            Parameters = o.Parameters,
+            ContinueOnError = o.ContinueOnError,
+            CellTimeout = o.CellTimeout,
+            PackageCacheDirectory = o.PackageCacheDirectory,
+            Log = o.Log,
+        });
+        // Cells run in this process (on the runner's cell thread), so the variable is what Results.Record sees.
+        var previous = Environment.GetEnvironmentVariable(Results.FileVariable);
+        Environment.SetEnvironmentVariable(Results.FileVariable, resultsFile);
+        NotebookRunResult run;
+        try { run = await runner.RunAsync(path, ct); }
+        catch (Exception e) when (e is NotebookFormatException or ParameterException or InvalidOperationException)
+        {
+            return new(name, path, dir, OutcomeStatus.Error, e.Message, null, [], null);
+        }
+        catch (OperationCanceledException)
+        {
+            return new(name, path, dir, OutcomeStatus.Interrupted, "interrupted (Ctrl-C) before it started", null, [], null);
+        }
+        finally { Environment.SetEnvironmentVariable(Results.FileVariable, previous); }
+
+        IReadOnlyList<ResultRow> rows = [];
+        string? message = null;
+        var status = run.Status switch
+        {
+            RunStatus.Succeeded => OutcomeStatus.Ok,
+            RunStatus.Failed => OutcomeStatus.Failed,
+            RunStatus.TimedOut => OutcomeStatus.TimedOut,
+            _ => OutcomeStatus.Interrupted,
+        };
+        if (File.Exists(resultsFile))
+        {
+            try { rows = Results.Read(resultsFile); }
+            catch (InvalidDataException e) when (status == OutcomeStatus.Ok)
+            {
+                // A notebook that wrote a malformed row has not produced its results: count it as failed.
+                (status, message) = (OutcomeStatus.Error, e.Message);
+            }
+            catch (InvalidDataException e) { message = e.Message; }
+        }
+        return new(name, path, dir, status, message, run, rows, File.Exists(resultsFile) ? resultsFile : null);
+    }
+
+    /// <summary>"12.3 s", "4 min 05 s", "1 h 02 min".</summary>
+    public static string Seconds(TimeSpan t) => t.TotalSeconds switch
+    {
+        < 60 => string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:0.0} s"),
+        < 3600 => string.Create(CultureInfo.InvariantCulture, $"{(int)t.TotalMinutes} min {t.Seconds:00} s"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{(int)t.TotalHours} h {t.Minutes:00} min"),
+    };
+}
+
+/// <summary>Physical cores and hardware threads from /proc/cpuinfo (what a reader comparing wall times needs; .NET's
+/// ProcessorCount is only the threads this process may use).</summary>
+public sealed record CpuTopology(int? PhysicalCores, int? HardwareThreads)
+{
+    public static CpuTopology Read(string cpuinfo = "/proc/cpuinfo")
+    {
+        try
+        {
+            var cores = new HashSet<(string, string)>();
+            int threads = 0;
+            string physical = "0";
+            foreach (var line in File.ReadLines(cpuinfo))
+            {
+                var colon = line.IndexOf(':', StringComparison.Ordinal);
+                if (colon < 0) continue;
+                var (key, value) = (line[..colon].Trim(), line[(colon + 1)..].Trim());
+                if (key == "processor") threads++;
+                else if (key == "physical id") physical = value;
+                else if (key == "core id") cores.Add((physical, value));
+            }
+            return new(cores.Count > 0 ? cores.Count : null, threads > 0 ? threads : null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return new(null, null); }
+    }
+
+    /// <summary>"2 cores / 4 threads" (or what is known).</summary>
+    public string Describe(int usable) =>
+        $"{(PhysicalCores is int c ? $"{c} cores" : "cores unknown")} / {(HardwareThreads is int t ? $"{t} threads" : "threads unknown")}, {usable} usable by .NET";
+}

@@ -1,0 +1,189 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Distill.Reporting;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary>Three tiny notebooks: one records a result row, one fails (with HTML-special characters in its message),
+/// one comes after the failure. Written once, reproduced once; the tests below read what was written.</summary>
+public sealed class ReproductionRun
+{
+    public const string Sentinel = "/nowhere/set-by-the-test.jsonl";
+    public const string FailureMessage = "bad <b>value</b> & \"quotes\"";
+
+    public ReproductionRun()
+    {
+        Root = TestSupport.TempDir("reproduce");
+        Notebooks = Path.Combine(Root, "notebooks");
+        Directory.CreateDirectory(Notebooks);
+        var distill = typeof(ResultRow).Assembly.Location;
+        TestSupport.WriteNotebook(Notebooks, "00-records.ipynb",
+            ($"#r \"{distill}\"\nusing Distill.Reporting;", null),
+            ("var budget = \"quick\";\nvar seed = 7;", ["parameters"]),
+            ("Results.Record(new ResultRow(\"Hinton et al. 2015\", \"soft targets <help> & more\", \"MLP | tiny\", \"test acc %\", 97.5, 0.25, 3, \"99.26\", \"reproduced\", budget));\nConsole.WriteLine(\"recorded\");", null));
+        TestSupport.WriteNotebook(Notebooks, "01-fails.ipynb",
+            ("Console.WriteLine(\"before\");", null),
+            ($"var x = 1;\nthrow new InvalidOperationException({Quote(FailureMessage)});", null),
+            ("Console.WriteLine(\"never\");", null));
+        TestSupport.WriteNotebook(Notebooks, "02-after.ipynb", ("Console.WriteLine($\"after {budget}\");", null));
+        File.WriteAllText(Path.Combine(Notebooks, "README.txt"), "not a notebook");
+
+        Out = Path.Combine(Root, "reports");
+        Environment.SetEnvironmentVariable(Results.FileVariable, Sentinel);
+        try { Result = new Reproduction(Options(Notebooks, Out)).RunAsync().GetAwaiter().GetResult(); }
+        finally { VariableAfter = Environment.GetEnvironmentVariable(Results.FileVariable); Environment.SetEnvironmentVariable(Results.FileVariable, null); }
+    }
+
+    public static ReproductionOptions Options(string notebooks, string output) => new()
+    {
+        NotebooksDirectory = notebooks, OutputDirectory = output, Budget = "smoke", PackageCacheDirectory = TestSupport.PackageCache,
+    };
+
+    static string Quote(string s) => "\"" + s.Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+
+    public string Root { get; }
+    public string Notebooks { get; }
+    public string Out { get; }
+    public ReproductionResult Result { get; }
+    public string? VariableAfter { get; }
+    public string Index => File.ReadAllText(Result.Files.Index);
+}
+
+public partial class ReproductionTests(ReproductionRun run) : IClassFixture<ReproductionRun>
+{
+    [Fact]
+    public void Every_notebook_runs_in_name_order_and_a_failure_makes_the_exit_code_nonzero()
+    {
+        var r = run.Result;
+        Assert.Equal(["00-records", "01-fails", "02-after"], r.Notebooks.Select(n => n.Name));
+        Assert.Equal([OutcomeStatus.Ok, OutcomeStatus.Failed, OutcomeStatus.Ok], r.Notebooks.Select(n => n.Status));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("2 ok, 1 failed", r.Tally);
+        // The one-line message names notebook, cell and line, as `distill run` prints it.
+        Assert.StartsWith($"✘ 01-fails.ipynb: cell 2, line 2: System.InvalidOperationException: {ReproductionRun.FailureMessage} (", r.Notebooks[1].SummaryLine, StringComparison.Ordinal);
+        Assert.Matches(@"^✔ 00-records: ok \(\d+\.\d s\), 1 result row$", r.Notebooks[0].SummaryLine);
+        Assert.Equal(["seed = 7"], r.Seeds);
+        Assert.Equal(ReproductionRun.Sentinel, run.VariableAfter); // the caller's $DISTILL_RESULTS is restored
+    }
+
+    [Fact]
+    public void The_successful_notebooks_outputs_are_intact()
+    {
+        var dir = Path.Combine(run.Out, "00-records");
+        var nb = TestSupport.ReadJson(Path.Combine(dir, "00-records.ipynb"));
+        Assert.Equal("", TestSupport.NbformatErrors(Path.Combine(dir, "00-records.ipynb")));
+        var cells = nb["cells"]!.AsArray();
+        Assert.Equal("recorded\n", TestSupport.Text(cells.Last()!["outputs"]![0]!["text"]));
+        Assert.True(File.Exists(Path.Combine(dir, "00-records.html")));
+        Assert.Equal("succeeded", TestSupport.ReadJson(Path.Combine(dir, "00-records.manifest.json"))["status"]!.GetValue<string>());
+        var row = Assert.Single(Results.Read(Path.Combine(dir, Reproduction.ResultsFileName)));
+        Assert.Equal("smoke", row.Budget); // the budget reached the notebook's parameters
+        // The notebook after the failure ran too, with the injected budget.
+        var after = TestSupport.ReadJson(Path.Combine(run.Out, "02-after", "02-after.ipynb"))["cells"]!.AsArray();
+        Assert.Equal("after smoke\n", TestSupport.Text(after.Last()!["outputs"]![0]!["text"]));
+        Assert.False(File.Exists(Path.Combine(run.Out, "02-after", Reproduction.ResultsFileName)));
+        // The failing one is written up to its failure.
+        Assert.Equal("failed", TestSupport.ReadJson(Path.Combine(run.Out, "01-fails", "01-fails.manifest.json"))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Index_links_resolve_and_the_failure_message_is_escaped()
+    {
+        var html = run.Index;
+        var hrefs = Href().Matches(html).Select(m => WebUtility.HtmlDecode(m.Groups[1].Value)).ToList();
+        foreach (var n in new[] { "00-records", "01-fails", "02-after" }) Assert.Contains($"{n}/{n}.html", hrefs);
+        Assert.Contains("00-records/results.jsonl", hrefs);
+        foreach (var h in hrefs)
+            Assert.True(File.Exists(Path.Combine(run.Out, Uri.UnescapeDataString(h))), $"index.html links to {h}, which does not exist");
+        Assert.Contains("failed at cell 2, line 2: System.InvalidOperationException: bad &lt;b&gt;value&lt;/b&gt; &amp; &quot;quotes&quot;", html);
+        Assert.DoesNotContain("<b>value</b>", html);
+        Assert.Contains("soft targets &lt;help&gt; &amp; more", html);
+        Assert.Contains("97.50 ± 0.25 (3)", html);
+        Assert.Contains("<th>budget</th><td>smoke</td>", html);
+        Assert.Contains(run.Result.Environment.GitCommit is null ? "not a git checkout" : run.Result.Environment.GitCommit, html);
+        Assert.Contains("TorchSharp 0.107", html);
+        Assert.DoesNotContain("<script", html);
+        Assert.DoesNotContain("http", html); // nothing from the network, not even a CDN link
+    }
+
+    [Fact]
+    public void Results_markdown_holds_the_recorded_row_under_the_run_facts()
+    {
+        var md = File.ReadAllText(run.Result.Files.ResultsMarkdown);
+        Assert.Contains("| Hinton et al. 2015 | soft targets <help> & more | MLP \\| tiny | test acc % | 97.50 ± 0.25 (3) | 99.26 | reproduced |", md);
+        Assert.Single(md.Split('\n'), l => l.StartsWith("| Hinton", StringComparison.Ordinal));
+        foreach (var fact in new[] { "- date: ", "- commit: ", "- machine: ", "- budget: smoke", "- total wall time: ", "- notebooks: 2 ok, 1 failed" })
+            Assert.Contains("\n" + fact, md);
+        Assert.Contains("  - 01-fails: failed at cell 2, line 2: System.InvalidOperationException: bad <b>value</b>", md);
+
+        var json = TestSupport.ReadJson(run.Result.Files.ResultsJson);
+        Assert.Equal(1, json["exitCode"]!.GetValue<int>());
+        Assert.Equal("00-records", json["results"]![0]!["Notebook"]!.GetValue<string>());
+        Assert.Equal(97.5, json["results"]![0]!["Ours"]!.GetValue<double>());
+        var fails = json["notebooks"]![1]!;
+        Assert.Equal("failed", fails["status"]!.GetValue<string>());
+        Assert.Equal(2, fails["failures"]![0]!["line"]!.GetValue<int>());
+        Assert.Equal("01-fails/01-fails.html", fails["files"]!["html"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Index_loads_offline_in_chromium_without_errors()
+    {
+        await using var browser = await OfflineBrowser.OpenAsync(run.Result.Files.Index);
+        Assert.Equal(3, await browser.Page.Locator("table.notebooks tbody tr").CountAsync());
+        Assert.Equal(1, await browser.Page.Locator("table.results tbody tr").CountAsync());
+        Assert.Contains(ReproductionRun.FailureMessage, await browser.Page.Locator("tr.failed td.status").InnerTextAsync(), StringComparison.Ordinal);
+        await browser.ScreenshotAsync("reproduce-index.png");
+        Assert.Empty(browser.Errors);
+        Assert.Empty(browser.Network);
+    }
+
+    [Fact]
+    public async Task Fail_fast_and_only_select_and_stop()
+    {
+        var o = ReproductionRun.Options(run.Notebooks, Path.Combine(run.Root, "fail-fast")) with { FailFast = true, Only = ["fails", "0?-aft*"] };
+        var r = await new Reproduction(o).RunAsync();
+        Assert.Equal([OutcomeStatus.NotRun, OutcomeStatus.Failed, OutcomeStatus.NotRun], r.Notebooks.Select(n => n.Status));
+        Assert.Equal("not run: not selected by --only", r.Notebooks[0].StatusText);
+        Assert.Equal("not run: --fail-fast: 01-fails did not succeed", r.Notebooks[2].StatusText);
+        Assert.Equal(1, r.ExitCode);
+        Assert.False(Directory.Exists(Path.Combine(run.Root, "fail-fast", "02-after")));
+        Assert.Contains("not selected by --only", File.ReadAllText(r.Files.Index));
+    }
+
+    [Fact]
+    public async Task Bad_input_names_the_folder_and_the_fix()
+    {
+        var missing = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options("no/such/dir", run.Root)).RunAsync());
+        Assert.Equal("no/such/dir: notebooks folder not found; run from the repository root or pass --notebooks DIR", missing.Message);
+        var none = await Assert.ThrowsAsync<ReproductionException>(() =>
+            new Reproduction(ReproductionRun.Options(run.Notebooks, run.Root) with { Only = ["zz"] }).RunAsync());
+        Assert.Equal("--only zz: matches none of 00-records, 01-fails, 02-after", none.Message);
+        var clash = await Assert.ThrowsAsync<ReproductionException>(() =>
+            new Reproduction(ReproductionRun.Options(run.Notebooks, run.Root) with { Parameters = [new("budget", "full")] }).RunAsync());
+        Assert.Contains("--budget smoke and -p budget=full disagree", clash.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("01", "01-soft-targets", true)]
+    [InlineData("SOFT", "01-soft-targets", true)]
+    [InlineData("0?-*", "01-soft-targets", true)]
+    [InlineData("0?-*", "10-extra", false)]
+    [InlineData("*fit*", "02-fitnets", true)]
+    [InlineData("fit*", "02-fitnets", false)] // a glob matches the whole name
+    [InlineData("0.", "01-x", false)]         // no regex
+    public void Only_is_a_substring_or_a_whole_name_glob(string pattern, string name, bool expected) =>
+        Assert.Equal(expected, Reproduction.Matches(name, pattern));
+
+    [Fact]
+    public void Cpu_topology_counts_cores_and_threads()
+    {
+        var f = Path.Combine(run.Root, "cpuinfo");
+        File.WriteAllText(f, string.Join("\n\n", Enumerable.Range(0, 4).Select(i => $"processor\t: {i}\nphysical id\t: 0\ncore id\t\t: {i / 2}\nmodel name\t: X")));
+        Assert.Equal(new CpuTopology(2, 4), CpuTopology.Read(f));
+        Assert.Equal(new CpuTopology(null, null), CpuTopology.Read(Path.Combine(run.Root, "missing")));
+    }
+
+    [GeneratedRegex("href=\"([^\"]*)\"")]
+    private static partial Regex Href();
+}
