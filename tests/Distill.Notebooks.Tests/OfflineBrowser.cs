@@ -14,8 +14,12 @@ sealed class OfflineBrowser : IAsyncDisposable
     public IPage Page { get; private set; } = null!;
     public List<string> Errors { get; } = [];
     public List<string> Network { get; } = [];
+    /// <summary>Requests answered from <c>served</c> instead of the network.</summary>
+    public List<string> Served { get; } = [];
 
-    public static async Task<OfflineBrowser> OpenAsync(string file)
+    /// <summary>Opens <paramref name="file"/>; <paramref name="served"/> maps URLs to bodies answered locally (e.g. a CDN
+    /// script), every other non-file request is refused and recorded in <see cref="Network"/>.</summary>
+    public static async Task<OfflineBrowser> OpenAsync(string file, IReadOnlyDictionary<string, byte[]>? served = null)
     {
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (setup.sh does)");
         var b = new OfflineBrowser();
@@ -31,6 +35,11 @@ sealed class OfflineBrowser : IAsyncDisposable
         await context.RouteAsync("**/*", async route =>
         {
             if (route.Request.Url.StartsWith("file://", StringComparison.Ordinal)) await route.ContinueAsync();
+            else if (served?.TryGetValue(route.Request.Url, out var body) == true)
+            {
+                lock (b.Served) b.Served.Add(route.Request.Url);
+                await route.FulfillAsync(new() { Status = 200, BodyBytes = body });
+            }
             else
             {
                 b.Network.Add(route.Request.Url);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Data.Analysis;
 using Microsoft.DotNet.Interactive.Formatting;
@@ -25,12 +26,16 @@ public static class NotebookFormatters
     public const string CdnFallbackStart = "/*distill:cdn-fallback*/";
     public const string CdnFallbackEnd = "/*distill:end-cdn-fallback*/";
 
+    /// <summary>Where a page without plotly.js (VS Code's output view) loads it from: the version Plotly.NET embeds.</summary>
+    public static readonly string CdnUrl = $"https://cdn.plot.ly/plotly-{Globals.PLOTLYJS_VERSION}.min.js";
+
     static int chartCounter;
 
     /// <summary>Resets the formatting library (a previous notebook's registrations must not leak) and registers ours.</summary>
     public static void Register()
     {
         Formatter.ResetToDefault();
+        chartCounter = 0;
         Formatter.Register<GenericChart>((chart, w) => w.Write(ChartHtml(chart)), OutputSink.Html);
         Formatter.Register<GenericChart>((chart, w) => w.Write($"Plotly chart ({GenericChart.countTrace(chart)} traces)"), OutputSink.PlainText);
         Formatter.Register<DataFrame>((df, w) => w.Write(DataFrameHtml(df)), OutputSink.Html);
@@ -43,8 +48,10 @@ public static class NotebookFormatters
     /// per chart); the report inlines it once per page, and elsewhere the script loads it when the page lacks it.</summary>
     public static string ChartHtml(GenericChart chart)
     {
-        var id = $"distill-plotly-{Environment.ProcessId:x}-{Interlocked.Increment(ref chartCounter)}";
         var figure = GenericChart.toFigureJson(chart);
+        // Deterministic (same notebook, same outputs → same file) and unique on a page.
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(figure)))[..8];
+        var id = $"distill-plotly-{hash}-{Interlocked.Increment(ref chartCounter)}";
         var config = Newtonsoft.Json.JsonConvert.SerializeObject(GenericChart.getConfig(chart), Globals.JSON_CONFIG);
         // "</" inside JSON strings would end the script element early.
         figure = figure.Replace("</", "<\\/", StringComparison.Ordinal);
@@ -56,7 +63,18 @@ public static class NotebookFormatters
               var fig = {{figure}};
               var draw = function () { Plotly.newPlot('{{id}}', fig.data, fig.layout, {{config}}); };
               if (typeof Plotly !== 'undefined') { draw(); return; }
-              {{CdnFallbackStart}}var s = document.createElement('script'); s.src = 'https://cdn.plot.ly/plotly-{{Globals.PLOTLYJS_VERSION}}.min.js'; s.onload = draw; document.head.appendChild(s);{{CdnFallbackEnd}}
+              {{CdnFallbackStart}}
+              // One load per page however many charts; AMD loaders (require.js) are hidden so plotly.js sets window.Plotly.
+              window.distillPlotly = window.distillPlotly || new Promise(function (ok, fail) {
+                var amd = window.define; window.define = undefined;
+                var s = document.createElement('script');
+                s.src = '{{CdnUrl}}';
+                s.onload = function () { window.define = amd; ok(); };
+                s.onerror = function (e) { window.define = amd; fail(e); };
+                document.head.appendChild(s);
+              });
+              window.distillPlotly.then(draw);
+              {{CdnFallbackEnd}}
             })();
             </script>
             """;
