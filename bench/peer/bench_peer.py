@@ -80,38 +80,270 @@ def fashion_mnist(root):
     return pair("train"), pair("t10k")
 
 
-def fmnist_epoch(widths, root):
-    torch.manual_seed(1)
+# --- the library's models and losses, mirrored (src/Distill/Models, src/Distill/Losses) -----------------------------
+
+class Mlp(nn.Module):
+    """Distill.Models.Mlp without dropout: Linear+ReLU per hidden width, then the classifier; returns (logits, features)."""
+
+    def __init__(self, widths, n_in=784, classes=10):
+        super().__init__()
+        dims = [n_in] + list(widths)
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:]))
+        self.fc = nn.Linear(dims[-1], classes)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        feats = {}
+        for i, layer in enumerate(self.hidden):
+            x = F.relu(layer(x))
+            feats[f"hidden{i + 1}"] = x
+        return self.fc(x), feats
+
+
+class SmallCnn(nn.Module):
+    """Distill.Models.SmallCnn: conv(w)-conv(w)-pool-conv(2w)-pool-fc(8w)-fc, BN+ReLU, dropout 0.3."""
+
+    def __init__(self, width=32, channels=1, side=28, classes=10, dropout=0.3):
+        super().__init__()
+        w = width
+        self.stage1 = nn.Sequential(nn.Conv2d(channels, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(True),
+                                    nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(True), nn.MaxPool2d(2))
+        self.stage2 = nn.Sequential(nn.Conv2d(w, 2 * w, 3, padding=1, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(True), nn.MaxPool2d(2))
+        self.fc1 = nn.Linear(2 * w * (side // 4) ** 2, 8 * w)
+        self.fc2 = nn.Linear(8 * w, classes)
+        self.dropout = dropout
+
+    def forward(self, x):
+        s1 = self.stage1(x)
+        s2 = self.stage2(s1)
+        f = F.relu(self.fc1(F.dropout(s2.flatten(1), self.dropout, self.training)))
+        return self.fc2(F.dropout(f, self.dropout, self.training)), {"stage1": s1, "stage2": s2, "fc": f}
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = self.bn1(self.conv1(x)).relu_()
+        y = self.bn2(self.conv2(y))
+        return y.add_(x if self.downsample is None else self.downsample(x)).relu_()
+
+
+class CifarResNet(nn.Module):
+    """Distill.Models.CifarResNet (He et al. 2016, RepDistiller widths 16/16/32/64)."""
+
+    def __init__(self, depth, widths=(16, 16, 32, 64), channels=3, classes=10):
+        super().__init__()
+        n = (depth - 2) // 6
+        self.conv1 = nn.Conv2d(channels, widths[0], 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+
+        def group(cin, cout, stride):
+            return nn.Sequential(BasicBlock(cin, cout, stride), *[BasicBlock(cout, cout, 1) for _ in range(n - 1)])
+        self.layer1 = group(widths[0], widths[1], 1)
+        self.layer2 = group(widths[1], widths[2], 2)
+        self.layer3 = group(widths[2], widths[3], 2)
+        self.fc = nn.Linear(widths[3], classes)
+
+    def forward(self, x):
+        stem = self.bn1(self.conv1(x)).relu_()
+        s1 = self.layer1(stem)
+        s2 = self.layer2(s1)
+        s3 = self.layer3(s2)
+        pool = s3.mean((2, 3))
+        return self.fc(pool), {"stem": stem, "stage1": s1, "stage2": s2, "stage3": s3, "pool": pool}
+
+
+def kd_loss(s, t, temperature):
+    log_q = (s / temperature).log_softmax(1)
+    log_p = (t.detach() / temperature).log_softmax(1)
+    return (log_p.exp() * (log_p - log_q)).sum() / s.shape[0] * temperature ** 2
+
+
+def at_map(f):
+    return F.normalize(f.pow(2).mean(1).reshape(f.shape[0], -1), dim=1)
+
+
+def at_loss(sf, tf, beta=1000):
+    return sum((at_map(sf[k]) - at_map(tf[k].detach())).pow(2).mean() for k in ("stage1", "stage2", "stage3")) * (beta / 2)
+
+
+# --- data ----------------------------------------------------------------------------------------------------------
+
+class Data:
+    """uint8 images [N, C, H, W] and int64 labels, normalised per batch like ImageDataset.Normalize."""
+
+    def __init__(self, images, labels, mean, std):
+        self.images, self.labels, self.mean, self.std = images, labels, mean, std
+
+    def normalize(self, x):
+        return (x.float().div_(255) - self.mean).div_(self.std)
+
+
+def synthetic(channels, side, n):
+    g = torch.Generator().manual_seed(21)
+    return Data(torch.randint(0, 256, (n, channels, side, side), dtype=torch.uint8, generator=g),
+                torch.randint(0, 10, (n,), generator=g), 0.5, 0.29)
+
+
+def fashion_data(root):
+    if not root:
+        return synthetic(1, 28, 60000)
     (images, labels), _ = fashion_mnist(root)
-    mean = images.float().mean() / 255
-    std = (images.float() / 255).std()
-    model = mlp(widths)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    g = torch.Generator().manual_seed(3)
-    n = labels.shape[0]
+    x = images.float() / 255
+    return Data(images, labels, x.mean().item(), x.std().item())
+
+
+# --- cases -----------------------------------------------------------------------------------------------------------
+
+def sgd(params):
+    """The trainer's default optimizer (Distill.Training.OptimizerSpec.Sgd)."""
+    return torch.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+
+
+def loop(student, data, loss_fn, teacher=None, cached=False, extra_params=()):
+    """The step a PyTorch user writes: batch by index_select, normalise, forward, loss, backward, step, read the loss."""
+    torch.manual_seed(1)
+    opt = sgd(list(student.parameters()) + list(extra_params))
+    student.train()
+    g = torch.Generator().manual_seed(7)
+    n = data.labels.shape[0]
+    perm = torch.randperm(n, generator=g)
+    logits_cache = None
+    if teacher is not None:
+        teacher.eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        if cached:
+            with torch.no_grad():
+                logits_cache = torch.cat([teacher(data.normalize(data.images[i:i + 1000]))[0] for i in range(0, n, 1000)])
+    state = {"pos": 0}
+
+    def step():
+        if state["pos"] + BATCH > n:
+            state["pos"] = 0
+        idx = perm[state["pos"]:state["pos"] + BATCH]
+        state["pos"] += BATCH
+        x = data.normalize(data.images.index_select(0, idx))
+        y = data.labels.index_select(0, idx)
+        out = student(x)
+        t = None
+        if logits_cache is not None:
+            t = (logits_cache.index_select(0, idx), None)
+        elif teacher is not None:
+            with torch.no_grad():
+                t = teacher(x)
+        loss = loss_fn(out, t, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss.item()
+    return step
+
+
+def ce(out, _t, y):
+    return F.cross_entropy(out[0], y)
+
+
+def kd(out, t, y):
+    return 0.1 * F.cross_entropy(out[0], y) + 0.9 * kd_loss(out[0], t[0], 4.0)
+
+
+def seeded(make):
+    torch.manual_seed(1)
+    return make()
+
+
+def fitnets_stage1(data):
+    student, teacher = seeded(lambda: SmallCnn(16)), seeded(lambda: SmallCnn(32))
+    regressor = nn.Sequential(nn.Conv2d(16, 32, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU())
+    regressor.train()
+    return loop(student, data, lambda out, t, y: F.mse_loss(regressor(out[1]["stage1"]), t[1]["stage1"].detach()),
+                teacher=teacher, extra_params=regressor.parameters())
+
+
+def fmnist_epoch(widths, data):
+    torch.manual_seed(1)
+    model = Mlp(widths)
+    opt = sgd(model.parameters())
+    g = torch.Generator().manual_seed(7)
+    n = data.labels.shape[0]
+    test = data.test
 
     def epoch():
+        model.train()
         perm = torch.randperm(n, generator=g)
         for start in range(0, n, BATCH):
             idx = perm[start:start + BATCH]
-            x = ((images.index_select(0, idx).float() / 255 - mean) / std).flatten(1)
-            y = labels.index_select(0, idx)
+            loss = F.cross_entropy(model(data.normalize(data.images.index_select(0, idx)))[0], data.labels.index_select(0, idx))
             opt.zero_grad()
-            F.cross_entropy(model(x), y).backward()
+            loss.backward()
             opt.step()
+            loss.item()
+        model.eval()
+        with torch.no_grad():
+            for start in range(0, test.labels.shape[0], 1000):
+                x = data.normalize(test.images[start:start + 1000])
+                model(x)[0].argmax(1).eq(test.labels[start:start + 1000]).sum().item()
     return epoch
 
 
 def cases(data_root):
+    fashion = {}
+
+    def fm():
+        if "d" not in fashion:
+            fashion["d"] = fashion_data(data_root)
+            if data_root:
+                _, (ti, tl) = fashion_mnist(data_root)
+            else:
+                ti, tl = synthetic(1, 28, 10000).images, synthetic(1, 28, 10000).labels
+            fashion["d"].test = Data(ti, tl, 0, 1)
+        return fashion["d"]
+    cifar = {}
+
+    def cf():
+        if "d" not in cifar:
+            cifar["d"] = synthetic(3, 32, 128 * 80)
+        return cifar["d"]
+
+    mlp1200 = lambda: loop(seeded(lambda: Mlp([1200, 1200])), fm(), ce)
+    cnn = lambda: loop(seeded(lambda: SmallCnn(32)), fm(), ce)
+    resnet20 = lambda: loop(seeded(lambda: CifarResNet(20)), cf(), ce)
+    few = "few"
     table = {
         "gemm-1024": (lambda: gemm(1024), None),
         "mlp-784-1200-1200-10-raw": (lambda: raw_mlp([784, 1200, 1200, 10]), None),
         "mlp-784-800-800-10-raw": (lambda: raw_mlp([784, 800, 800, 10]), None),
+        # Our "-loop" and "-trainer" cases do the same math; the peer has one PyTorch loop for both (see ALIASES).
+        "mlp-784-1200-1200-10-loop": (mlp1200, None),
+        "mlp-784-800-800-10-trainer": (lambda: loop(seeded(lambda: Mlp([800, 800])), fm(), ce), None),
+        "cnn-loop": (cnn, None),
+        "resnet20-loop": (resnet20, None),
+        "kd-live-mlp": (lambda: loop(seeded(lambda: Mlp([800, 800])), fm(), kd, teacher=seeded(lambda: Mlp([1200, 1200]))), None),
+        "kd-cached-mlp": (lambda: loop(seeded(lambda: Mlp([800, 800])), fm(), kd, teacher=seeded(lambda: Mlp([1200, 1200])), cached=True), None),
+        "fitnets-stage1-cnn": (lambda: fitnets_stage1(fm()), None),
+        "fitnets-stage2-cnn": (lambda: loop(seeded(lambda: SmallCnn(16)), fm(), kd, teacher=seeded(lambda: SmallCnn(32))), None),
+        "at-resnet20-resnet8": (lambda: loop(seeded(lambda: CifarResNet(8)), cf(),
+                                             lambda out, t, y: F.cross_entropy(out[0], y) + at_loss(out[1], t[1]),
+                                             teacher=seeded(lambda: CifarResNet(20))), None),
+        "fmnist-epoch-mlp-1200-loop": (lambda: fmnist_epoch([1200, 1200], fm()), few),
     }
     if data_root:
-        table["fmnist-epoch-mlp-784-1200-1200-10-raw"] = (lambda: fmnist_epoch([784, 1200, 1200, 10], data_root), (1, 0, 2, 2))
-        table["fmnist-load"] = (lambda: (lambda: fashion_mnist(data_root)), (1, 0, 3, 3))
+        table["fmnist-load"] = (lambda: (lambda: fashion_mnist(data_root)), few)
     return table
+
+
+# PyTorch has no trainer of ours: its plain loop stands in for both of our variants.
+ALIASES = {f"{case}-trainer": f"{case}-loop" for case in ("mlp-784-1200-1200-10", "cnn", "resnet20", "fmnist-epoch-mlp-1200")}
 
 
 def measure(step, warmup, target_seconds, min_steps, max_steps):
@@ -175,14 +407,21 @@ def main():
     wanted = [c for c in a.cases.split(",") if c] or list(table)
     out = {}
     for name in wanted:
-        if name not in table:
+        key = ALIASES.get(name, name)
+        if key in out:
+            out[name] = out[key]
             continue
-        make, budget = table[name]
+        if key not in table:
+            continue
+        make, budget = table[key]
         step = make()
-        warmup, target, lo, hi = budget or (a.warmup, a.target_seconds, a.min_steps, a.max_steps)
-        out[name] = measure(step, warmup, target, lo, hi)
-        print(f"{name}: {out[name]['median_ms']:.2f} ms", file=sys.stderr)
+        warmup, target, lo, hi = (a.warmup, a.target_seconds, a.min_steps, a.max_steps)
+        if budget == "few":  # Distill.Bench.Budget.Few: long steps (epochs, loads)
+            warmup, target, lo, hi = (1, 0, 3, 3) if a.warmup >= 10 else (1, 0, 1, 1)
+        out[name] = out[key] = measure(step, warmup, target, lo, hi)
+        print(f"{key}: {out[key]['median_ms']:.2f} ms", file=sys.stderr)
     blas = loaded_blas()
+    out = {k: v for k, v in out.items() if k in wanted}
     print(json.dumps({"version": f"torch {torch.__version__} ({blas}, {torch.get_num_threads()} threads)", "cases": out}))
 
 

@@ -47,6 +47,7 @@ static class BenchCommand
             MemoryEpochs = smoke ? 3 : 20,
             MemorySamples = smoke ? 512 : 4096,
             Command = "distill bench " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).SkipWhile(a => a != "bench").Skip(1)),
+            ExtraCases = [NotebookCase()],
         };
         try
         {
@@ -86,6 +87,38 @@ static class BenchCommand
             catch (InvalidDataException e) { return Fail(e.Message); }
         }
         return 0;
+    }
+
+    /// <summary>The notebook runner's own cost: a fresh C# session running 10 trivial cells (one touches torch) and
+    /// writing the executed .ipynb, HTML and manifest. One step = one whole notebook run.</summary>
+    static BenchCase NotebookCase() =>
+        BenchCase.Stepped("notebook-10-cells", "notebook runner: 10 trivial cells, .ipynb + HTML + manifest", 10, null, () =>
+        {
+            var dir = Directory.CreateTempSubdirectory("distill-bench-nb-");
+            var cells = Enumerable.Range(1, 10).Select(i => i switch
+            {
+                1 => "using TorchSharp;\nvar x = 1;",
+                5 => "TorchSharp.torch.get_num_threads()",
+                _ => $"x += {i};\nx",
+            });
+            var path = Path.Combine(dir.FullName, "ten.dib");
+            File.WriteAllText(path, string.Concat(cells.Select(c => $"#!csharp\n\n{c}\n\n")));
+            var runner = new Distill.Notebooks.NotebookRunner(new Distill.Notebooks.NotebookRunOptions { OutputDirectory = Path.Combine(dir.FullName, "out") });
+            return new BenchStep(() =>
+            {
+                var result = runner.RunAsync(path).GetAwaiter().GetResult();
+                if (result.Status != Distill.Notebooks.RunStatus.Succeeded)
+                    throw new InvalidOperationException($"the benchmark notebook failed: {string.Join("; ", result.Failures)}");
+            }, new TempDir(dir));
+        }, b => b.Few);
+
+    sealed class TempDir(DirectoryInfo dir) : IDisposable
+    {
+        public void Dispose()
+        {
+            try { dir.Delete(recursive: true); }
+            catch (IOException) { }
+        }
     }
 
     static int Fail(string message)

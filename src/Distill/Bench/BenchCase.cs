@@ -1,17 +1,29 @@
+using TorchSharp;
+
 namespace Distill.Bench;
 
 /// <summary>
-/// One benchmark: <see cref="Create"/> builds its state (model, optimizer, data) and returns the step to time.
+/// One benchmark: <see cref="Measure"/> builds its state, runs it under the given budget and returns per-step timings.
 /// <see cref="Samples"/> per step gives samples/s; <see cref="FlopsPerStep"/> (when known) gives achieved GFLOP/s.
 /// <see cref="Name"/> is also the case name the PyTorch peer script runs.
 /// </summary>
-public sealed record BenchCase(string Name, string Description, int Samples, double? FlopsPerStep, Func<BenchStep> Create)
+public sealed record BenchCase(string Name, string Description, int Samples, double? FlopsPerStep, Func<Budget, Timing> Measure)
 {
-    /// <summary>The raw-TorchSharp case this one's trainer overhead is measured against, if any.</summary>
-    public string? RawBaseline { get; init; }
+    /// <summary>The case this one is compared with (<see cref="CaseResult.VsBaselinePct"/>): the raw loop for a
+    /// trainer case (its overhead), the student alone for a KD case.</summary>
+    public string? Baseline { get; init; }
 
-    /// <summary>Budget override (e.g. whole epochs are timed a couple of times, not for seconds).</summary>
-    public Budget? Budget { get; init; }
+    /// <summary>A case whose state is built once and whose step is timed by <see cref="StepTimer"/>.</summary>
+    public static BenchCase Stepped(string name, string description, int samples, double? flops, Func<BenchStep> create,
+        Func<Budget, Budget>? budget = null) =>
+        new(name, description, samples, flops, b =>
+        {
+            using var state = create();
+            return StepTimer.Measure(state.Step, budget?.Invoke(b) ?? b, LiveTensors);
+        });
+
+    /// <summary>Tensors alive in the process (TorchSharp's count of undisposed tensor objects).</summary>
+    public static long LiveTensors() => torch.Tensor.TotalCount;
 }
 
 /// <summary>The step to time and everything it owns (disposed after the case).</summary>

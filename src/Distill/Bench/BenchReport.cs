@@ -7,13 +7,14 @@ namespace Distill.Bench;
 
 /// <summary>Where and with what the numbers were taken.</summary>
 public sealed record MachineInfo(string Cpu, int Cores, string Os, string Dotnet, string TorchSharp, string Libtorch,
-    string MklDispatch, string? Peer);
+    string MklDispatch, string OmpWaitPolicy, string? Peer);
 
 /// <summary>One case: our median step time with its p10-p90 spread, throughput, achieved GFLOP/s and its share of
-/// the GEMM limit, tensors left alive per step, and the peer's median when it ran.</summary>
+/// the GEMM limit, tensors left alive per step, the peer's median when it ran (<see cref="Ratio"/> = ours/peer), and
+/// the time against <see cref="Baseline"/> (+12 = 12 % slower than the baseline case).</summary>
 public sealed record CaseResult(string Name, string Description, double OursMs, double OursP10Ms, double OursP90Ms,
     int Steps, double CpuMs, double SamplesPerS, double? Gflops, double? PctOfLimit, double LeakedTensorsPerStep,
-    double? PeerMs, double? Ratio, double? OverheadPct);
+    double? PeerMs, double? Ratio, string? Baseline, double? VsBaselinePct);
 
 /// <summary>A whole run; <see cref="ToJson"/> writes the schema of docs/performance.md.</summary>
 public sealed record BenchReport(string Date, string Command, MachineInfo Machine, int Threads, double MatmulGflops,
@@ -39,12 +40,13 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
         var sb = new StringBuilder();
         sb.AppendLine(($"{Machine.Cpu}, {Threads} threads; GEMM limit {MatmulGflops:F0} GFLOP/s" +
                           (PeerMatmulGflops is double p ? ($" (peer {p:F0})") : "")));
-        sb.AppendLine("| case | ours ms (p10-p90) | cpu ms | samples/s | GFLOP/s | % of limit | leak/step | peer ms | ours/peer |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| case | ours ms (p10-p90) | cpu ms | samples/s | GFLOP/s | % of limit | leak/step | peer ms | ours/peer | vs baseline |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var c in Cases)
             sb.AppendLine(($"| {c.Name} | {c.OursMs:F2} ({c.OursP10Ms:F2}-{c.OursP90Ms:F2}) | {c.CpuMs:F2} | {c.SamplesPerS:F0} | " +
                               $"{Opt(c.Gflops, "F0")} | {Opt(c.PctOfLimit, "F0")} | {c.LeakedTensorsPerStep:0.##} | " +
-                              $"{Opt(c.PeerMs, "F2")} | {Opt(c.Ratio, "F2")} |"));
+                              $"{Opt(c.PeerMs, "F2")} | {Opt(c.Ratio, "F2")} | " +
+                              (c.VsBaselinePct is double v ? $"{v:+0.0;-0.0} % vs {c.Baseline}" : "") + " |"));
         sb.AppendLine(($"trainer overhead vs raw loop: {Opt(OverheadPct, "F1")} %; RSS growth epoch 2→last: " +
                           $"{Opt(RssGrowthPct, "F1")} %; tensors leaked: {(LeakedTensors?.ToString(CultureInfo.InvariantCulture) ?? "-")}; " +
                           $"peak RSS {PeakRssMb:F0} MB; {WallSeconds:F0} s"));

@@ -1,3 +1,7 @@
+using Distill.Models;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
 namespace Distill.Bench;
 
 /// <summary>Floating-point operation counts (a multiply-add counts 2) of the matrix products in a training step.
@@ -23,4 +27,33 @@ public static class Flops
 
     /// <summary>Forward flops of a k×k convolution producing [batch, cout, h, w] from cin channels.</summary>
     public static double Conv(int batch, int cin, int cout, int k, int h, int w) => 2.0 * batch * cout * h * w * cin * k * k;
+
+    /// <summary>Forward flops per sample of the convolutions and linear layers of a model, counted with forward hooks
+    /// on one sample of shape <paramref name="sampleShape"/> (e.g. [1, 28, 28]). A training step costs about three
+    /// times that (forward, input gradient, weight gradient).</summary>
+    public static double Forward(Func<DistillModel> create, long[] sampleShape)
+    {
+        ArgumentNullException.ThrowIfNull(create);
+        using var model = create();
+        double flops = 0;
+        var removers = new List<Action>();
+        foreach (var m in model.modules())
+        {
+            var weight = m switch { Conv2d c => c.weight, Linear l => l.weight, _ => null };
+            if (weight is null || m is not nn.Module<Tensor, Tensor> layer) continue;
+            long perOutput = weight.numel() / weight.shape[0];   // Cin/groups·kh·kw, or in_features
+            var hook = layer.register_forward_hook((_, _, output) =>
+            {
+                flops += 2.0 * output.numel() * perOutput;
+                return output;
+            });
+            removers.Add(hook.remove);
+        }
+        model.eval();
+        using (no_grad())
+        using (var scope = NewDisposeScope())
+            model.call(zeros([1, .. sampleShape]));
+        foreach (var remove in removers) remove();
+        return flops;
+    }
 }

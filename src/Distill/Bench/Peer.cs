@@ -47,11 +47,11 @@ public static class Peer
         psi.ArgumentList.Add(o.Script);
         foreach (var (k, v) in new[]
                  {
-                     ("--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                     ("--warmup", budget.WarmupSteps.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                     ("--target-seconds", budget.TargetSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                     ("--min-steps", budget.MinSteps.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                     ("--max-steps", budget.MaxSteps.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                     ("--threads", $"{threads}"),
+                     ("--warmup", $"{budget.WarmupSteps}"),
+                     ("--target-seconds", $"{budget.TargetSeconds}"),
+                     ("--min-steps", $"{budget.MinSteps}"),
+                     ("--max-steps", $"{budget.MaxSteps}"),
                      ("--cases", string.Join(',', cases)),
                  })
         {
@@ -61,7 +61,9 @@ public static class Peer
         if (o.DataDir is not null) { psi.ArgumentList.Add("--data"); psi.ArgumentList.Add(o.DataDir); }
         // Thread pools read these at start-up; torch.set_num_threads alone does not reach OpenBLAS.
         foreach (var v in new[] { "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS" })
-            psi.Environment[v] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            psi.Environment[v] = $"{threads}";
+        // Same OpenMP wait policy as ours (TorchRuntime sets PASSIVE unless the user chose one).
+        if (Native.TorchRuntime.OmpWaitPolicy is { Length: > 0 } policy) psi.Environment["OMP_WAIT_POLICY"] = policy;
 
         Process p;
         try { p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {o.Python}"); }

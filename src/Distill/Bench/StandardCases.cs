@@ -17,7 +17,7 @@ public static class StandardCases
 
     /// <summary>SGEMM n×n: the machine's matmul limit for this thread count, measured in the same run.</summary>
     public static BenchCase Gemm(int n = GemmSize) =>
-        new($"gemm-{n}", $"SGEMM {n}x{n} (the machine's limit)", n, Flops.Gemm(n, n, n), () =>
+        BenchCase.Stepped($"gemm-{n}", $"SGEMM {n}x{n} (the machine's limit)", n, Flops.Gemm(n, n, n), () =>
         {
             var g = new Generator(1);
             var a = randn([n, n], generator: g);
@@ -46,7 +46,7 @@ public static class StandardCases
 
     /// <summary>Raw TorchSharp training step of an MLP on a fixed random batch: SGD with momentum 0.9.</summary>
     public static BenchCase RawMlp(params int[] widths) =>
-        new($"mlp-{Name(widths)}-raw", $"MLP {Name(widths)} train step, raw TorchSharp loop", Batch,
+        BenchCase.Stepped($"mlp-{Name(widths)}-raw", $"MLP {Name(widths)} train step on a fixed batch, raw TorchSharp", Batch,
             Flops.LinearStackStep(Batch, widths), () =>
             {
                 manual_seed(1);
@@ -73,43 +73,10 @@ public static class StandardCases
         }, [opt, model, x, y, .. owned]);
     }
 
-    /// <summary>One Fashion-MNIST epoch (60,000 images, batch 128, new permutation each epoch) of a raw MLP loop,
-    /// including batching and normalisation.</summary>
-    public static BenchCase RawFashionMnistEpoch(params int[] widths) =>
-        new($"fmnist-epoch-mlp-{Name(widths)}-raw", $"Fashion-MNIST epoch, MLP {Name(widths)}, raw loop", 60_000,
-            Flops.LinearStackStep(60_000, widths), () =>
-            {
-                manual_seed(1);
-                var data = Datasets.FashionMnist();
-                var model = Mlp(widths);
-                var opt = optim.SGD(model.parameters(), 0.01, momentum: 0.9);
-                var g = new Generator(3);
-                var images = data.Train.Images;
-                var labels = data.Train.Labels;
-                long n = labels.shape[0];
-                return new BenchStep(() =>
-                {
-                    using var epoch = NewDisposeScope();
-                    var perm = randperm(n, generator: g);
-                    for (long start = 0; start < n; start += Batch)
-                    {
-                        using var scope = NewDisposeScope();
-                        var idx = perm.narrow(0, start, Math.Min(Batch, n - start));
-                        var x = data.Normalize(images.index_select(0, idx)).flatten(1);
-                        var y = labels.index_select(0, idx);
-                        opt.zero_grad();
-                        nn.functional.cross_entropy(model.call(x), y).backward();
-                        opt.step();
-                    }
-                }, opt, model, g, data);
-            })
-        { Budget = new Budget(1, 0, 2, 2) };
-
     /// <summary>Reading and parsing the Fashion-MNIST IDX files (train and test) into tensors.</summary>
     public static BenchCase FashionMnistLoad() =>
-        new("fmnist-load", "Fashion-MNIST load/parse (train+test, from .gz IDX)", 70_000, null, () =>
-            new BenchStep(() => Datasets.FashionMnist().Dispose()))
-        { Budget = new Budget(1, 0, 3, 3) };
+        BenchCase.Stepped("fmnist-load", "Fashion-MNIST load/parse (train+test, from .gz IDX)", 70_000, null,
+            () => new BenchStep(() => Datasets.FashionMnist().Dispose()), b => b.Few);
 
     /// <summary>True when Fashion-MNIST can be found (cases needing it are skipped otherwise).</summary>
     public static bool FashionMnistAvailable() => DatasetCatalog.FashionMnist.Locate(DatasetSearch.Default) is not null;

@@ -35,6 +35,10 @@ public sealed record Budget(int WarmupSteps, double TargetSeconds, int MinSteps,
     public static readonly Budget Full = new(10, 8, 20, 2000);
     /// <summary>For tests of the harness itself: proves the plumbing, measures nothing.</summary>
     public static readonly Budget Smoke = new(1, 0, 2, 2);
+
+    /// <summary>For cases whose step is long (a whole epoch, a dataset load): 1 warm-up (optimizer state, caches) and
+    /// 3 timed steps in a full run, 1 otherwise. The peer script applies the same rule.</summary>
+    public Budget Few => WarmupSteps >= 10 ? new(1, 0, 3, 3) : new(1, 0, 1, 1);
 }
 
 public static class StepTimer

@@ -52,6 +52,36 @@ public sealed class BenchTests : IDisposable
     }
 
     [Fact]
+    public void Trainer_cases_time_steps_leak_nothing_and_compare_with_their_baseline()
+    {
+        var report = BenchRunner.Run(Tiny with { Only = ["mlp-784-800-800-10-trainer", "kd-cached-mlp"], MemoryEpochs = 0 }, TextWriter.Null);
+        var student = report.Cases.Single(c => c.Name == "mlp-784-800-800-10-trainer");
+        var kd = report.Cases.Single(c => c.Name == "kd-cached-mlp");
+        Assert.All(new[] { student, kd }, c =>
+        {
+            Assert.Equal(2, c.Steps);
+            Assert.Equal(0, c.LeakedTensorsPerStep);
+            Assert.True(c.Gflops > 0);
+        });
+        Assert.Equal("mlp-784-800-800-10-trainer", kd.Baseline);
+        Assert.Equal((kd.OursMs / student.OursMs - 1) * 100, kd.VsBaselinePct!.Value, 6);
+        Assert.Null(report.OverheadPct);   // no trainer-vs-raw-loop pair was run
+        Assert.Null(report.RssGrowthPct);
+    }
+
+    [Fact]
+    public void Forward_flops_counted_by_hooks_match_the_formula()
+    {
+        var mlp = Flops.Forward(() => Distill.Models.ModelZoo.Create("mlp-1200-1200", 1, 10), [1, 28, 28]);
+        Assert.Equal(2.0 * (784 * 1200 + 1200 * 1200 + 1200 * 10), mlp);
+        // 3x3 conv 1->32 on 28x28 alone is 2·32·28·28·9 flops; the whole small CNN is more.
+        var cnn = Flops.Forward(() => Distill.Models.ModelZoo.Create("cnn", 1, 10), [1, 28, 28]);
+        double convs = 2.0 * 28 * 28 * 9 * (32 * 1 + 32 * 32) + 2.0 * 14 * 14 * 9 * 64 * 32;
+        double fcs = 2.0 * (64 * 7 * 7 * 256 + 256 * 10);
+        Assert.Equal(convs + fcs, cnn);
+    }
+
+    [Fact]
     public void Leak_accounting_sees_a_step_that_keeps_a_tensor()
     {
         var kept = new List<TorchSharp.torch.Tensor>();

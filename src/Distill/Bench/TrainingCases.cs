@@ -1,0 +1,244 @@
+using System.Diagnostics;
+using Distill.Data;
+using Distill.Losses;
+using Distill.Models;
+using Distill.Training;
+using static TorchSharp.torch;
+
+namespace Distill.Bench;
+
+/// <summary>
+/// Data the training cases share: Fashion-MNIST (when installed, else seeded random 1×28×28 images) and seeded random
+/// 3×32×32 images standing in for CIFAR (step times do not depend on pixel values). Loaded once, on first use.
+/// </summary>
+public sealed class BenchData : IDisposable
+{
+    ImageDataset? fashion, cifarLike;
+
+    public ImageDataset Fashion => fashion ??= StandardCases.FashionMnistAvailable()
+        ? Datasets.FashionMnist()
+        : Synthetic("random-1x28x28", 1, 28, 60_000, 10_000);
+
+    public ImageDataset CifarLike => cifarLike ??= Synthetic("random-3x32x32", 3, 32, 128 * 80, 1_000);
+
+    static ImageDataset Synthetic(string name, int channels, int side, int train, int test)
+    {
+        using var g = new Generator(21);
+        Split Make(int n) => new(randint(0, 256, [n, channels, side, side], dtype: ScalarType.Byte, generator: g),
+                                 randint(0, 10, [n], generator: g));
+        var classes = Enumerable.Range(0, 10).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        return new ImageDataset(name, Make(train), Make(test), classes,
+            Enumerable.Repeat(0.5f, channels).ToArray(), Enumerable.Repeat(0.29f, channels).ToArray(), "seeded random");
+    }
+
+    /// <summary>The first <paramref name="train"/> training images and a small test split, as views (no copy).</summary>
+    public static ImageDataset Head(ImageDataset d, long train, long test = 256)
+    {
+        ArgumentNullException.ThrowIfNull(d);
+        train = Math.Min(train, d.Train.Count);
+        return new ImageDataset(d.Name, new Split(d.Train.Images.narrow(0, 0, train), d.Train.Labels.narrow(0, 0, train)),
+            new Split(d.Test.Images.narrow(0, 0, test), d.Test.Labels.narrow(0, 0, test)), d.Classes, d.Mean, d.Std, d.Source);
+    }
+
+    public void Dispose()
+    {
+        fashion?.Dispose();
+        cifarLike?.Dispose();
+    }
+}
+
+/// <summary>
+/// Training-step cases through the library (<see cref="Trainer"/>, the model zoo, the loss terms), each beside a raw
+/// TorchSharp loop doing the same math, so the trainer's overhead is measured, not guessed. Trainer steps are timed
+/// between consecutive <see cref="TrainOptions.OnStepEnd"/> calls, so run set-up, teacher caching and the end-of-epoch
+/// evaluation are not in a step's time.
+/// </summary>
+public static class TrainingCases
+{
+    const int B = StandardCases.Batch;
+
+    /// <summary>What the trainer runs: models, objective, data; disposed after the case.</summary>
+    public sealed record Setup(DistillModel Student, DistillModel? Teacher, Objective Objective, ImageDataset Data,
+        TeacherCacheMode Cache = TeacherCacheMode.Auto) : IDisposable
+    {
+        public void Dispose()
+        {
+            Student.Dispose();
+            Teacher?.Dispose();
+            foreach (var (_, m) in Objective.Modules()) m.Dispose();
+        }
+    }
+
+    public static IReadOnlyList<BenchCase> All(BenchData data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        DistillModel Mnist(string name) { manual_seed(1); return ModelZoo.Create(name, 1, 10); }
+        DistillModel Cifar(string name) { manual_seed(1); return ModelZoo.Create(name, 3, 10); }
+        long[] mnist = [1, 28, 28], cifar = [3, 32, 32];
+        static Objective Ce() => new Objective().Add(new CrossEntropyTerm());
+        static Objective Kd() => new Objective().Add(new CrossEntropyTerm(), 0.1).Add(new KdTerm(4.0), 0.9);
+
+        var cases = new List<BenchCase>();
+        void Pair(string name, string what, Func<DistillModel> model, Func<ImageDataset> d, long[] shape)
+        {
+            double flops = 3 * B * Flops.Forward(model, shape);
+            cases.Add(Loop($"{name}-loop", $"{what} train step, raw TorchSharp loop", model, d, flops));
+            cases.Add(Trained($"{name}-trainer", $"{what} train step, Trainer", () => new(model(), null, Ce(), d()), flops) with { Baseline = $"{name}-loop" });
+        }
+
+        Pair("mlp-784-1200-1200-10", "MLP 784-1200-1200-10 (Fashion-MNIST)", () => Mnist("mlp-1200-1200"), () => data.Fashion, mnist);
+        cases.Add(Trained("mlp-784-800-800-10-trainer", "MLP 784-800-800-10 student alone, Trainer",
+            () => new(Mnist("mlp-800-800"), null, Ce(), data.Fashion), 3 * B * Flops.Forward(() => Mnist("mlp-800-800"), mnist)));
+        Pair("cnn", "small CNN w32 (Fashion-MNIST)", () => Mnist("cnn"), () => data.Fashion, mnist);
+        Pair("resnet20", "resnet20 on 3x32x32", () => Cifar("resnet20"), () => data.CifarLike, cifar);
+
+        double kdFlops = 3 * B * Flops.Forward(() => Mnist("mlp-800-800"), mnist);
+        double teacherFlops = B * Flops.Forward(() => Mnist("mlp-1200-1200"), mnist);
+        cases.Add(Trained("kd-live-mlp", "KD T=4, student 800-800, live teacher 1200-1200",
+            () => new(Mnist("mlp-800-800"), Mnist("mlp-1200-1200"), Kd(), data.Fashion, TeacherCacheMode.Never), kdFlops + teacherFlops)
+            with { Baseline = "mlp-784-800-800-10-trainer" });
+        cases.Add(Trained("kd-cached-mlp", "KD T=4, student 800-800, cached teacher logits",
+            () => new(Mnist("mlp-800-800"), Mnist("mlp-1200-1200"), Kd(), data.Fashion, TeacherCacheMode.Always), kdFlops)
+            with { Baseline = "mlp-784-800-800-10-trainer" });
+
+        // FitNets (Romero et al. 2015) on the CNN pair: stage 1 regresses the thin student's middle layer onto the
+        // teacher's (1x1 conv regressor), stage 2 trains the whole student with KD from the live teacher.
+        double thin = 3 * B * Flops.Forward(() => Mnist("cnn-16"), mnist), wide = B * Flops.Forward(() => Mnist("cnn"), mnist);
+        cases.Add(Trained("fitnets-stage1-cnn", "FitNets hint step, student cnn-16 stage1 -> teacher cnn stage1",
+            () => new(Mnist("cnn-16"), Mnist("cnn"), new Objective().Add(new HintTerm("stage1", "stage1", HintRegressor.Conv(16, 32))), data.Fashion),
+            thin + wide));
+        cases.Add(Trained("fitnets-stage2-cnn", "FitNets stage 2 (KD T=4), student cnn-16, live teacher cnn",
+            () => new(Mnist("cnn-16"), Mnist("cnn"), Kd(), data.Fashion, TeacherCacheMode.Never), thin + wide));
+
+        cases.Add(Trained("at-resnet20-resnet8", "AT (beta 1000, 3 groups) + CE, student resnet8, teacher resnet20",
+            () => new(Cifar("resnet8"), Cifar("resnet20"), new Objective().Add(new CrossEntropyTerm()).Add(new AtTerm(["stage1", "stage2", "stage3"])), data.CifarLike),
+            3 * B * Flops.Forward(() => Cifar("resnet8"), cifar) + B * Flops.Forward(() => Cifar("resnet20"), cifar)));
+
+        double epochFlops = 3 * 60_000 * Flops.Forward(() => Mnist("mlp-1200-1200"), mnist) + 10_000 * Flops.Forward(() => Mnist("mlp-1200-1200"), mnist);
+        cases.Add(EpochLoop("fmnist-epoch-mlp-1200-loop", () => Mnist("mlp-1200-1200"), () => data.Fashion, epochFlops));
+        cases.Add(new BenchCase("fmnist-epoch-mlp-1200-trainer", "Fashion-MNIST epoch (train 60k + test 10k), MLP 1200-1200, Trainer",
+            60_000, epochFlops, b => TrainerEpoch(() => new(Mnist("mlp-1200-1200"), null, Ce(), data.Fashion), b.Few)) { Baseline = "fmnist-epoch-mlp-1200-loop" });
+        return cases;
+    }
+
+    /// <summary>The raw loop a user would write with the same model, data pipeline (index_select of uint8 images,
+    /// normalise) and optimizer as the trainer's defaults (SGD 0.1, Nesterov momentum 0.9, weight decay 5e-4), reading
+    /// the loss every step.</summary>
+    static BenchCase Loop(string name, string description, Func<DistillModel> model, Func<ImageDataset> data, double flops) =>
+        BenchCase.Stepped(name, description, B, flops, () =>
+        {
+            var m = model();
+            var d = data();
+            var opt = optim.SGD(m.parameters(), 0.1, momentum: 0.9, weight_decay: 5e-4, nesterov: true);
+            var g = new Generator(7);
+            var perm = randperm(d.Train.Count, generator: g);
+            long pos = 0;
+            m.train();
+            return new BenchStep(() =>
+            {
+                using var scope = NewDisposeScope();
+                if (pos + B > d.Train.Count) pos = 0;
+                var idx = perm.narrow(0, pos, B);
+                pos += B;
+                var x = d.Normalize(d.Train.Images.index_select(0, idx));
+                var loss = nn.functional.cross_entropy(m.call(x).Logits, d.Train.Labels.index_select(0, idx));
+                opt.zero_grad();
+                loss.backward();
+                opt.step();
+                _ = loss.item<float>();
+            }, opt, perm, g, m);
+        });
+
+    /// <summary>A full epoch with the raw loop: new permutation, every batch, then evaluation of the test split.</summary>
+    static BenchCase EpochLoop(string name, Func<DistillModel> model, Func<ImageDataset> data, double flops) =>
+        BenchCase.Stepped(name, "Fashion-MNIST epoch (train 60k + test 10k), MLP 1200-1200, raw loop", 60_000, flops, () =>
+        {
+            var m = model();
+            var d = data();
+            var opt = optim.SGD(m.parameters(), 0.1, momentum: 0.9, weight_decay: 5e-4, nesterov: true);
+            var g = new Generator(7);
+            return new BenchStep(() =>
+            {
+                using var epoch = NewDisposeScope();
+                m.train();
+                long n = d.Train.Count;
+                var perm = randperm(n, generator: g);
+                for (long start = 0; start < n; start += B)
+                {
+                    using var scope = NewDisposeScope();
+                    var idx = perm.narrow(0, start, Math.Min(B, n - start));
+                    var loss = nn.functional.cross_entropy(m.call(d.Normalize(d.Train.Images.index_select(0, idx))).Logits, d.Train.Labels.index_select(0, idx));
+                    opt.zero_grad();
+                    loss.backward();
+                    opt.step();
+                    _ = loss.item<float>();
+                }
+                m.eval();
+                using var noGrad = no_grad();
+                for (long start = 0; start < d.Test.Count; start += 1000)
+                {
+                    using var scope = NewDisposeScope();
+                    var len = Math.Min(1000, d.Test.Count - start);
+                    _ = m.call(d.Normalize(d.Test.Images.narrow(0, start, len))).Logits.argmax(1).eq(d.Test.Labels.narrow(0, start, len)).sum().item<long>();
+                }
+            }, opt, g, m);
+        }, b => b.Few);
+
+    static BenchCase Trained(string name, string description, Func<Setup> setup, double flops) =>
+        new(name, description, B, flops, b => MeasureTrainer(setup, b));
+
+    static TrainOptions Options(Setup s) => new()
+    {
+        Name = "bench", Epochs = 1, BatchSize = B, Device = "cpu", Progress = false, TeacherCache = s.Cache,
+    };
+
+    /// <summary>Warm-up run, then one run of as many steps as the budget allows, timed step to step.</summary>
+    static Timing MeasureTrainer(Func<Setup> make, Budget budget)
+    {
+        using var s = make();
+        int warm = Math.Max(1, budget.WarmupSteps);
+        var clock = Stopwatch.StartNew();
+        Train(s, Options(s), warm);
+        double perStep = clock.Elapsed.TotalSeconds / warm;
+        int steps = budget.TargetSeconds > 0 ? (int)Math.Clamp(budget.TargetSeconds / perStep, budget.MinSteps, budget.MaxSteps) : budget.MinSteps;
+        steps = (int)Math.Min(steps, s.Data.Train.Count / B - 1);
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var stamps = new List<(long Time, double Cpu, long Live)>(steps + 1);
+        Train(s, Options(s) with { OnStepEnd = _ => stamps.Add((Stopwatch.GetTimestamp(), CpuClock.ProcessMs(), BenchCase.LiveTensors())) }, steps + 1);
+        var ms = new double[steps];
+        var cpu = new double[steps];
+        for (int i = 0; i < steps; i++)
+        {
+            ms[i] = Stopwatch.GetElapsedTime(stamps[i].Time, stamps[i + 1].Time).TotalMilliseconds;
+            cpu[i] = stamps[i + 1].Cpu - stamps[i].Cpu;
+        }
+        return Timing.From(ms) with { CpuMs = Timing.From(cpu).MedianMs, LivePerStep = (stamps[^1].Live - stamps[0].Live) / (double)steps };
+    }
+
+    static void Train(Setup s, TrainOptions options, int steps)
+    {
+        using var head = BenchData.Head(s.Data, (long)steps * B);
+        Trainer.Train(s.Student, head, s.Objective, options, s.Teacher);
+    }
+
+    /// <summary>Whole epochs through <see cref="Trainer.Train"/> (set-up, every step, test evaluation).</summary>
+    static Timing TrainerEpoch(Func<Setup> make, Budget budget)
+    {
+        using var s = make();
+        for (int i = 0; i < budget.WarmupSteps; i++) Trainer.Train(s.Student, s.Data, s.Objective, Options(s), s.Teacher);
+        var ms = new double[budget.MinSteps];
+        var cpu = new double[ms.Length];
+        long live0 = BenchCase.LiveTensors();
+        for (int i = 0; i < ms.Length; i++)
+        {
+            double c0 = CpuClock.ProcessMs();
+            long t0 = Stopwatch.GetTimestamp();
+            Trainer.Train(s.Student, s.Data, s.Objective, Options(s), s.Teacher);
+            ms[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            cpu[i] = CpuClock.ProcessMs() - c0;
+        }
+        return Timing.From(ms) with { CpuMs = Timing.From(cpu).MedianMs, LivePerStep = (BenchCase.LiveTensors() - live0) / (double)ms.Length };
+    }
+}
