@@ -24,8 +24,8 @@ public static class DatasetViews
             new Int64DataFrameColumn("images", splits.Select(s => s.Item2.Count)),
             new StringDataFrameColumn("shape (C×H×W)", splits.Select(_ => $"{data.Channels}×{data.Height}×{data.Width}")),
             new StringDataFrameColumn("pixel range", stats.Select(s => $"{s.min}..{s.max}")),
-            new DoubleDataFrameColumn("normalised mean", stats.Select(s => Math.Round(s.mean, 4))),
-            new DoubleDataFrameColumn("normalised std", stats.Select(s => Math.Round(s.std, 4))));
+            new DoubleDataFrameColumn("normalised mean", stats.Select(s => Math.Round(s.mean, 4) + 0.0)),
+            new DoubleDataFrameColumn("normalised std", stats.Select(s => Math.Round(s.std, 4) + 0.0)));
     }
 
     /// <summary>Count of each class in each split.</summary>
