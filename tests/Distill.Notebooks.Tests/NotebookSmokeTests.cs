@@ -1,0 +1,79 @@
+using System.Text.Json.Nodes;
+using Distill.Reporting;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary>
+/// Every notebook in notebooks/ runs at the smoke budget (real data, real training, seconds) and shows what its story
+/// needs: the charts and tables it promises, no error output, and result rows in sane ranges.
+/// </summary>
+public class NotebookSmokeTests
+{
+    /// <summary>Minimum charts and tables each notebook must display, and whether it records result rows.</summary>
+    static readonly Dictionary<string, (int Charts, int Tables, bool Results)> Expected = new()
+    {
+        ["00-data"] = (3, 2, false),
+        ["01-soft-targets"] = (4, 2, true),
+        ["02-fitnets"] = (2, 1, true),
+        ["03-attention-transfer"] = (2, 1, true),
+        ["04-born-again"] = (1, 1, true),
+        ["05-comparison"] = (2, 1, true),
+    };
+
+    public static TheoryData<string> Notebooks()
+    {
+        var data = new TheoryData<string>();
+        foreach (var f in Directory.GetFiles(Path.Combine(TestSupport.RepoRoot, "notebooks"), "*.ipynb").Order())
+            data.Add(Path.GetFileNameWithoutExtension(f));
+        return data;
+    }
+
+    [Fact]
+    public void Every_expected_notebook_exists_and_every_notebook_is_expected()
+    {
+        var found = Notebooks().Select(r => (string)r[0]).ToHashSet();
+        Assert.Equal(Expected.Keys.Order(), found.Order());
+    }
+
+    [Theory]
+    [MemberData(nameof(Notebooks))]
+    public void Runs_at_smoke_budget_with_its_charts_tables_and_sane_results(string name)
+    {
+        var expected = Expected[name];
+        var outDir = TestSupport.TempDir("smoke-" + name);
+        var resultsFile = Path.Combine(outDir, "results.jsonl");
+        Environment.SetEnvironmentVariable(Results.FileVariable, resultsFile);
+        NotebookRunResult run;
+        try
+        {
+            run = TestSupport.Run(Path.Combine(TestSupport.RepoRoot, "notebooks", name + ".ipynb"), outDir,
+                new NotebookRunOptions { Budget = "smoke", CellTimeout = TimeSpan.FromMinutes(3) });
+        }
+        finally { Environment.SetEnvironmentVariable(Results.FileVariable, null); }
+
+        Assert.True(run.Succeeded, string.Join("\n", run.Failures));
+        Assert.Equal("", TestSupport.NbformatErrors(run.Files.Notebook));
+        var nb = TestSupport.ReadJson(run.Files.Notebook);
+        var outputs = nb["cells"]!.AsArray().SelectMany(c => c!["outputs"]?.AsArray() ?? []).ToList();
+        Assert.DoesNotContain(outputs, o => (string?)o!["output_type"] == "error");
+        var html = outputs.Select(o => TestSupport.Text(o!["data"]?["text/html"])).ToList();
+        Assert.True(html.Count(h => h.Contains("class=\"distill-plotly\"", StringComparison.Ordinal)) >= expected.Charts,
+            $"{name}: expected at least {expected.Charts} charts");
+        Assert.True(html.Count(h => h.Contains("class=\"distill-dataframe\"", StringComparison.Ordinal)) >= expected.Tables,
+            $"{name}: expected at least {expected.Tables} tables");
+
+        if (!expected.Results) return;
+        var rows = Results.Read(resultsFile);
+        Assert.NotEmpty(rows);
+        foreach (var r in rows)
+        {
+            Assert.Equal("smoke", r.Budget);
+            Assert.False(string.IsNullOrWhiteSpace(r.PaperValue), $"{name}: row '{r.Claim}' has no paper value");
+            Assert.False(string.IsNullOrWhiteSpace(r.Verdict), $"{name}: row '{r.Claim}' has no verdict");
+            Assert.True(double.IsFinite(r.Ours) && double.IsFinite(r.OursStd) && r.OursStd >= 0, $"{name}: row '{r.Claim}' is not finite");
+            // Accuracies must be well above chance (10 classes) even at the smoke budget; gains are bounded differences.
+            if (r.Metric.StartsWith("test acc", StringComparison.Ordinal)) Assert.InRange(r.Ours, 30, 100);
+            else if (r.Metric.Contains("pts", StringComparison.Ordinal)) Assert.InRange(r.Ours, -100, 100);
+        }
+    }
+}
