@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Microsoft.Data.Analysis;
 
 namespace Distill.Reporting;
 
@@ -63,6 +64,19 @@ public static class Results
         foreach (var r in rows)
             sb.AppendLine($"| {Cell(r.Paper)} | {Cell(r.Claim)} | {Cell(r.Setting)} | {Cell(r.Metric)} | {r.Ours:F2} ± {r.OursStd:F2} ({r.Seeds}) | {Cell(r.PaperValue)} | {Cell(r.Verdict)} |");
         return sb.ToString();
+    }
+
+    /// <summary>The rows as a table for notebooks: claim, ours (mean ± std), seeds, paper, verdict.</summary>
+    public static DataFrame ToDataFrame(IEnumerable<ResultRow> rows)
+    {
+        var list = rows.ToList();
+        return new DataFrame(
+            new StringDataFrameColumn("claim", list.Select(r => r.Claim)),
+            new StringDataFrameColumn("metric", list.Select(r => r.Metric)),
+            new StringDataFrameColumn("ours", list.Select(r => $"{r.Ours:F2} ± {r.OursStd:F2}")),
+            new Int32DataFrameColumn("seeds", list.Select(r => r.Seeds)),
+            new StringDataFrameColumn("paper", list.Select(r => r.PaperValue)),
+            new StringDataFrameColumn("verdict", list.Select(r => r.Verdict)));
     }
 
     static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");

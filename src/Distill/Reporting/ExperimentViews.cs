@@ -1,0 +1,96 @@
+using Distill.Data;
+using Distill.Experiments;
+using Distill.Models;
+using Distill.Training;
+using Plotly.NET;
+using static TorchSharp.torch;
+
+namespace Distill.Reporting;
+
+/// <summary>The charts and verdicts the reproduction notebooks share, built from experiment results.</summary>
+public static class ExperimentViews
+{
+    /// <summary>Test accuracy per epoch of the runs whose names are given (all when null), for one seed.</summary>
+    public static GenericChart LearningCurves(ExperimentResult result, IEnumerable<string>? runs = null, int? seed = null, string title = "Test accuracy per epoch")
+    {
+        var wanted = runs?.ToHashSet();
+        var pick = seed ?? result.Trainings.Select(t => t.Seed).DefaultIfEmpty(0).Min();
+        var series = result.Trainings
+            .Where(t => (wanted is null || wanted.Contains(t.Name)) && (t.Name == "teacher" || t.Seed == pick))
+            .Select(t => new Series(t.Name, [.. t.History.Select(h => (double)h.Epoch)], [.. t.History.Select(h => h.TestAccuracy)]));
+        return Charts.Lines($"{title} (seed {pick})", "epoch", "test accuracy (%)", series);
+    }
+
+    /// <summary>Mean training loss of one term per epoch (e.g. the FitNets hint stage).</summary>
+    public static GenericChart LossCurves(IEnumerable<TrainResult> trainings, string term, string title)
+    {
+        var series = trainings.Select(t => new Series($"{t.Name} seed {t.Seed}", [.. t.History.Select(h => (double)h.Epoch)],
+            [.. t.History.Select(h => h.TermLosses.FirstOrDefault(l => l.Name == term)?.Value ?? double.NaN)]));
+        return Charts.Lines(title, "epoch", $"{term} loss", series);
+    }
+
+    /// <summary>Best test accuracy of each run name, every seed shown, against <paramref name="x"/> of that name.</summary>
+    public static GenericChart Sweep(ExperimentResult result, string title, string xTitle, IEnumerable<(double X, string Run)> points, string group = "KD")
+    {
+        var pts = points.Select(p => (p.X, result.Runs.Rows.Where(r => r.Name == p.Run).Select(r => r.BestAccuracy).ToArray()))
+            .Where(p => p.Item2.Length > 0).ToList();
+        var groups = new List<(string, IReadOnlyList<(double, double[])>)> { (group, pts) };
+        if (result.Runs.Rows.Any(r => r.Name == "scratch"))
+        {
+            var scratch = result.Runs.Rows.Where(r => r.Name == "scratch").Select(r => r.BestAccuracy).ToArray();
+            groups.Add(("from scratch", [.. pts.Select(p => (p.X, scratch))]));
+        }
+        return Charts.Sweep(title, xTitle, "best test accuracy (%)", groups);
+    }
+
+    /// <summary>Mean best accuracy per run name as bars, in the table's order.</summary>
+    public static GenericChart Bars(ExperimentResult result, string title, IEnumerable<string>? runs = null)
+    {
+        var summary = result.Runs.Summary().Where(s => runs is null || runs.Contains(s.Name));
+        return Charts.Bars(title, "best test accuracy (%), mean over seeds", summary.Select(s => (s.Name, Math.Round(s.BestMean, 2))));
+    }
+
+    /// <summary>
+    /// The teacher's class probabilities for one test image at several temperatures (Hinton et al.'s "dark knowledge":
+    /// higher T reveals which wrong classes the teacher finds similar).
+    /// </summary>
+    public static GenericChart TeacherProbabilities(DistillModel teacher, ImageDataset data, int testIndex, IEnumerable<double> temperatures, string device = "auto")
+    {
+        using var scope = NewDisposeScope();
+        using var one = data.Test.Select(tensor(new long[] { testIndex }));
+        using var single = new ImageDataset(data.Name, data.Train, one, data.Classes, data.Mean, data.Std, data.Source);
+        var logits = Evaluation.Logits(teacher, single, one, device).cpu()[0];
+        var label = data.Classes[(int)one.Labels[0].item<long>()];
+        var bars = temperatures.Select(t =>
+            Plotly.NET.CSharp.Chart.Column<double, string, string>(
+                (logits / t).softmax(0).to(ScalarType.Float64).data<double>().ToArray(), Keys: new(data.Classes, true), Name: $"T = {t:0.##}"));
+        var chart = Plotly.NET.CSharp.Chart.Combine(bars);
+        chart = Plotly.NET.Chart.withTitle($"Teacher's probabilities for test image {testIndex} (a '{label}') at several temperatures", null).Invoke(chart);
+        return Plotly.NET.CSharp.GenericChartExtensions.WithYAxisStyle<double, double, string>(chart, TitleText: "probability");
+    }
+
+    /// <summary>
+    /// An honest verdict on a claimed improvement of <paramref name="method"/> over <paramref name="baseline"/>: the gain
+    /// in points and whether it stands beyond seed noise (gain &gt; 2 standard errors of the difference).
+    /// </summary>
+    public static (double Gain, double Std, string Verdict) Compare(ExperimentResult result, string method, string baseline)
+    {
+        double[] Acc(string n) => [.. result.Runs.Rows.Where(r => r.Name == n).Select(r => r.BestAccuracy)];
+        var a = Acc(method);
+        var b = Acc(baseline);
+        if (a.Length == 0 || b.Length == 0) throw new KeyNotFoundException($"No runs named '{(a.Length == 0 ? method : baseline)}' in this result.");
+        var gain = a.Average() - b.Average();
+        var se = Math.Sqrt(Var(a) / a.Length + Var(b) / b.Length);
+        var std = Math.Sqrt(Var(a) + Var(b));
+        string verdict = (a.Length, b.Length) switch
+        {
+            _ when a.Length < 2 || b.Length < 2 => gain > 0 ? "same direction as the paper (one seed: not conclusive)" : "not seen (one seed: not conclusive)",
+            _ when gain > 2 * se => "reproduced: the gain stands beyond seed noise",
+            _ when gain > 0 => "partly: same direction, within seed noise",
+            _ => "not reproduced at this budget",
+        };
+        return (gain, std, verdict);
+    }
+
+    static double Var(double[] xs) => xs.Length < 2 ? 0 : RunTable.Std(xs) * RunTable.Std(xs);
+}
