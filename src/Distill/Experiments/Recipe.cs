@@ -65,6 +65,8 @@ public abstract class ExperimentResult
     public List<TrainResult> Trainings { get; } = [];
     /// <summary>The teacher the students learned from (reuse it in another recipe with <c>teacher:</c>).</summary>
     public DistillModel? TeacherModel { get; internal set; }
+    /// <summary>The trained students of the first seed, by run name (for attention maps, latency, inspection).</summary>
+    public Dictionary<string, DistillModel> Students { get; } = [];
 
     /// <summary>One row per run.</summary>
     public DataFrame ToDataFrame() => Runs.ToDataFrame();
@@ -130,7 +132,17 @@ static class Recipe
         }
         using var set = TeacherSet(data, c);
         var teacher = Model(c.Teacher, data, c.TeacherSeed);
-        result.Keep(Trainer.Train(teacher, set, Ce(), Options(c, "teacher", c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer)));
+        var cached = TeacherStore.TryLoad(teacher, data, c);
+        if (cached is not null)
+        {
+            result.Trainings.Add(cached);
+            result.Runs.Add(cached);
+            c.Log?.WriteLine($"teacher: reused {cached.Name} ({cached.BestAccuracy:F2}%) from the teacher cache");
+            return result.TeacherModel = teacher;
+        }
+        var trained = Trainer.Train(teacher, set, Ce(), Options(c, "teacher", c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer));
+        result.Keep(trained);
+        TeacherStore.Save(teacher, data, c, trained);
         return result.TeacherModel = teacher;
     }
 
@@ -138,9 +150,12 @@ static class Recipe
     public static TrainResult Student(ImageDataset transfer, RecipeConfig c, ExperimentResult result, string run, int seed,
         Objective objective, DistillModel? teacher, string? architecture = null)
     {
-        using var student = Model(architecture ?? c.Student, transfer, seed, c.StudentDropout);
+        var student = Model(architecture ?? c.Student, transfer, seed, c.StudentDropout);
         var r = Trainer.Train(student, transfer, objective, Options(c, run, seed, c.StudentEpochs, c.StudentOptimizer), teacher);
         result.Keep(r);
+        // Keep the first seed's model of each run for the notebooks' inspection; the others are freed at once.
+        if (seed == c.Seeds[0] && !result.Students.ContainsKey(run)) result.Students[run] = student;
+        else student.Dispose();
         return r;
     }
 

@@ -3,6 +3,7 @@ using Distill.Experiments;
 using Distill.Models;
 using Distill.Training;
 using Plotly.NET;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Distill.Reporting;
@@ -29,7 +30,7 @@ public static class ExperimentViews
         return Charts.Lines(title, "epoch", $"{term} loss", series);
     }
 
-    /// <summary>Best test accuracy of each run name, every seed shown, against <paramref name="x"/> of that name.</summary>
+    /// <summary>Best test accuracy of each run name, every seed shown, against the x given for that name.</summary>
     public static GenericChart Sweep(ExperimentResult result, string title, string xTitle, IEnumerable<(double X, string Run)> points, string group = "KD")
     {
         var pts = points.Select(p => (p.X, result.Runs.Rows.Where(r => r.Name == p.Run).Select(r => r.BestAccuracy).ToArray()))
@@ -67,6 +68,32 @@ public static class ExperimentViews
         var chart = Plotly.NET.CSharp.Chart.Combine(bars);
         chart = Plotly.NET.Chart.withTitle($"Teacher's probabilities for test image {testIndex} (a '{label}') at several temperatures", null).Invoke(chart);
         return Plotly.NET.CSharp.GenericChartExtensions.WithYAxisStyle<double, double, string>(chart, TitleText: "probability");
+    }
+
+    /// <summary>
+    /// Attention maps (Zagoruyko &amp; Komodakis eq. 1: Σ_c |A_c|², L2-normalised) of the teacher and of each kept
+    /// student on one test image, at one group: does the student look where the teacher looks?
+    /// </summary>
+    public static GenericChart AttentionMaps(ExperimentResult result, ImageDataset data, int testIndex, string group, IEnumerable<string>? runs = null, string device = "auto")
+    {
+        using var scope = NewDisposeScope();
+        var dev = Native.TorchRuntime.ResolveDevice(device);
+        var x = data.Normalize(data.Test.Images.narrow(0, testIndex, 1)).to(dev);
+        var models = new List<(string, DistillModel)>();
+        if (result.TeacherModel is not null) models.Add(("teacher", result.TeacherModel));
+        models.AddRange((runs ?? result.Students.Keys).Where(result.Students.ContainsKey).Select(r => (r, result.Students[r])));
+        var maps = new List<(string, Tensor)> { ("image", data.Test.Images[testIndex, 0].to(ScalarType.Float32)) };
+        using (no_grad())
+        {
+            foreach (var (name, model) in models)
+            {
+                model.to(dev).eval();
+                var feature = model.call(x).Feature(group);
+                var h = feature.shape[2];
+                maps.Add((name, Losses.At.Map(feature)[0].view(h, -1).cpu()));
+            }
+        }
+        return Charts.HeatmapRow($"Attention maps at {group} for test image {testIndex} (a '{data.Classes[(int)data.Test.Labels[testIndex].item<long>()]}')", maps);
     }
 
     /// <summary>

@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using Distill.Data;
+using Distill.Losses;
+using Distill.Models;
+using Microsoft.Data.Analysis;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Distill.Experiments;
+
+/// <summary>
+/// Settings of <see cref="Comparison"/>: every method on one teacher/student pair. Defaults: the CNN teacher (width 32)
+/// and a CNN student of width 8, which share stage structure (14×14, 7×7) so every feature method applies. Loss weights
+/// follow RepDistiller's defaults (Tian et al. 2020) where they exist.
+/// </summary>
+public sealed record ComparisonConfig : RecipeConfig
+{
+    public ComparisonConfig() => Student = "cnn-8";
+
+    /// <summary>Methods to run; see <see cref="Comparison.Objective"/> for what each means.</summary>
+    public IReadOnlyList<string> Methods { get; init; } = Comparison.AllMethods;
+
+    public static ComparisonConfig For(Budget budget) => budget switch
+    {
+        Budget.Smoke => new() { Budget = budget, TeacherTrainSize = 4000, TeacherEpochs = 1, TransferSize = 2000, StudentEpochs = 2, TestSize = 2000 },
+        Budget.Quick => new() { Budget = budget, TeacherEpochs = 6, TransferSize = 5000, StudentEpochs = 10, Seeds = [0, 1, 2] },
+        _ => new() { Budget = budget, TeacherEpochs = 20, StudentEpochs = 60, Seeds = [0, 1, 2] },
+    };
+}
+
+public sealed class ComparisonResult : ExperimentResult
+{
+    public required ComparisonConfig Config { get; init; }
+    /// <summary>Median CPU latency per image (ms, batch of 1) of the teacher and of each method's first-seed student.</summary>
+    public Dictionary<string, double> LatencyMs { get; } = [];
+
+    /// <summary>One row per method: accuracy mean ± std over seeds, parameters, CPU latency per image.</summary>
+    public DataFrame Table()
+    {
+        var s = Runs.Summary();
+        return new DataFrame(
+            new StringDataFrameColumn("method", s.Select(r => r.Name)),
+            new Int32DataFrameColumn("seeds", s.Select(r => r.Runs)),
+            new StringDataFrameColumn("best acc % (mean ± std)", s.Select(r => r.Best)),
+            new Int64DataFrameColumn("params", s.Select(r => r.Parameters)),
+            new DoubleDataFrameColumn("CPU ms / image", s.Select(r => LatencyMs.TryGetValue(r.Name, out var ms) ? Math.Round(ms, 3) : (double?)null)));
+    }
+}
+
+/// <summary>
+/// Every distillation loss of the library on one pair, same data, budget and seeds: "scratch" (CE), "kd" (Hinton 2015:
+/// 0.1·CE + 0.9·KD, T = 4), "fitnet" (Romero 2015, single stage as in RepDistiller: CE + 100·hint at stage2 through a
+/// 1×1 conv regressor), "at" (Zagoruyko 2017: CE + β/2·AT at both stages, β = 1000), "sp" (Tung 2019: CE + 3000·SP at
+/// stage2), "rkd" (Park 2019: CE + 25·distance + 50·angle on the penultimate embedding), "pkt" (Passalis 2018:
+/// CE + 30000·PKT on the penultimate embedding), "dkd" (Zhao 2022: CE + DKD with α = 1, β = 8, T = 4).
+/// </summary>
+public static class Comparison
+{
+    public static readonly IReadOnlyList<string> AllMethods = ["scratch", "kd", "fitnet", "at", "sp", "rkd", "pkt", "dkd"];
+
+    public static ComparisonResult Run(ImageDataset data, ComparisonConfig? config = null, DistillModel? teacher = null)
+    {
+        var c = config ?? ComparisonConfig.For(Budget.Quick);
+        var unknown = c.Methods.Except(AllMethods).ToList();
+        if (unknown.Count > 0) throw new ArgumentException($"Unknown method(s) {string.Join(", ", unknown)}; known: {string.Join(", ", AllMethods)}.", nameof(config));
+        var result = new ComparisonResult { Config = c };
+        var t = Recipe.Teacher(data, c, result, teacher);
+        using var transfer = Recipe.TransferSet(data, c);
+        foreach (var seed in c.Seeds)
+            foreach (var method in c.Methods)
+            {
+                using (manual_seed(seed)) { } // the regressor of "fitnet" is initialised from the seed too
+                Recipe.Student(transfer, c, result, method, seed, Objective(method, transfer, c, t), method == "scratch" ? null : t);
+            }
+        result.LatencyMs["teacher"] = LatencyMs(t, transfer);
+        foreach (var (name, model) in result.Students) result.LatencyMs[name] = LatencyMs(model, transfer);
+        return result;
+    }
+
+    /// <summary>The objective of one method (names in <see cref="AllMethods"/>).</summary>
+    public static Objective Objective(string method, ImageDataset data, RecipeConfig c, DistillModel teacher)
+    {
+        var ce = new Objective().Add(new CrossEntropyTerm());
+        return method switch
+        {
+            "scratch" => ce,
+            "kd" => Recipe.KdHard(4, 0.9),
+            "fitnet" => ce.Add(new HintTerm("stage2", "stage2", HintRegressor.Conv(Channels(c.Student, data, "stage2"), Channels(c.Teacher, data, "stage2"))), 100),
+            "at" => ce.Add(new AtTerm(["stage1", "stage2"])),
+            "sp" => ce.Add(new SpTerm([("stage2", "stage2")]), 3000),
+            "rkd" => ce.Add(new RkdTerm("fc", "fc")),
+            "pkt" => ce.Add(new PktTerm("fc", "fc"), 30000),
+            "dkd" => ce.Add(new DkdTerm(alpha: 1, beta: 8, temperature: 4)),
+            _ => throw new ArgumentException($"Unknown method '{method}'; known: {string.Join(", ", AllMethods)}.", nameof(method)),
+        };
+    }
+
+    /// <summary>The paper's claim for a method, for the results table.</summary>
+    public static string PaperNote(string method) => method switch
+    {
+        "kd" => "Hinton 2015; CIFAR-100 resnet32x4→resnet8x4: 72.50 → 73.33 (RepDistiller)",
+        "fitnet" => "Romero 2015; CIFAR-100 resnet32x4→resnet8x4: 73.50 (RepDistiller)",
+        "at" => "Zagoruyko 2017; CIFAR-100 resnet32x4→resnet8x4: 73.44 (RepDistiller)",
+        "sp" => "Tung 2019; CIFAR-100 resnet32x4→resnet8x4: 72.94 (RepDistiller)",
+        "rkd" => "Park 2019; CIFAR-100 resnet32x4→resnet8x4: 71.90 (RepDistiller)",
+        "pkt" => "Passalis 2018; CIFAR-100 resnet32x4→resnet8x4: 73.64 (RepDistiller)",
+        "dkd" => "Zhao 2022; CIFAR-100 resnet32x4→resnet8x4: 76.32 (mdistiller)",
+        _ => "scratch baseline: resnet8x4 72.50 (RepDistiller)",
+    };
+
+    static long Channels(string model, ImageDataset data, string feature)
+    {
+        using var scope = NewDisposeScope();
+        using var m = ModelZoo.Create(model, data.Channels, data.NumClasses, new ModelOptions { ImageSize = data.Height });
+        m.eval();
+        using var _ = no_grad();
+        return m.call(zeros(1, data.Channels, data.Height, data.Width)).Feature(feature).shape[1];
+    }
+
+    /// <summary>Median wall time of a batch-of-one forward pass on the CPU (after warm-up), in milliseconds.</summary>
+    public static double LatencyMs(DistillModel model, ImageDataset data, int repeats = 50)
+    {
+        using var scope = NewDisposeScope();
+        model.to(CPU).eval();
+        using var _ = no_grad();
+        var x = data.Normalize(data.Test.Images.narrow(0, 0, 1).cpu());
+        for (var i = 0; i < 5; i++) model.call(x);
+        var times = new double[repeats];
+        for (var i = 0; i < repeats; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            using (var inner = NewDisposeScope()) model.call(x);
+            times[i] = sw.Elapsed.TotalMilliseconds;
+        }
+        Array.Sort(times);
+        return times[repeats / 2];
+    }
+}

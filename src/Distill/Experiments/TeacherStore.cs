@@ -1,0 +1,78 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Distill.Data;
+using Distill.Models;
+using Distill.Native;
+using Distill.Training;
+
+namespace Distill.Experiments;
+
+/// <summary>
+/// Trained teachers kept on disk, so the notebooks of one <c>distill reproduce</c> (which share a teacher setting) train
+/// it once. The key covers everything that determines the weights — architecture, data subset, seeds, epochs, optimizer,
+/// schedule, batch size, augmentation, thread count — and the build of this library, so a code change never reuses a
+/// stale teacher. Location: $DISTILL_TEACHER_CACHE, else artifacts/teachers under the repository, else ~/.cache/distill.
+/// Set DISTILL_TEACHER_CACHE=off to always train.
+/// </summary>
+public static class TeacherStore
+{
+    public static string? Directory
+    {
+        get
+        {
+            var env = Environment.GetEnvironmentVariable("DISTILL_TEACHER_CACHE");
+            if (string.Equals(env, "off", StringComparison.OrdinalIgnoreCase) || env == "0") return null;
+            if (!string.IsNullOrEmpty(env)) return env;
+            for (var d = new DirectoryInfo(Environment.CurrentDirectory); d is not null; d = d.Parent)
+                if (File.Exists(Path.Combine(d.FullName, "Research.sln"))) return Path.Combine(d.FullName, "artifacts", "teachers");
+            return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "distill", "teachers");
+        }
+    }
+
+    internal static string Key(ImageDataset data, RecipeConfig c)
+    {
+        var text = string.Join("|", c.Teacher, data.Name, data.Train.Count, data.Test.Count, c.TeacherTrainSize, c.TestSize, c.DataSeed,
+            c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer, c.Schedule, c.BatchSize, c.Augment, TorchRuntime.Threads,
+            typeof(TeacherStore).Assembly.ManifestModule.ModuleVersionId);
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
+    }
+
+    /// <summary>Loads the weights into <paramref name="teacher"/> and returns its training record, or null when not cached.</summary>
+    internal static TrainResult? TryLoad(DistillModel teacher, ImageDataset data, RecipeConfig c)
+    {
+        if (Directory is not string dir) return null;
+        var key = Key(data, c);
+        string weights = Path.Combine(dir, key + ".bin"), record = Path.Combine(dir, key + ".json");
+        if (!File.Exists(weights) || !File.Exists(record)) return null;
+        try
+        {
+            var saved = JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) ?? throw new JsonException("empty record");
+            teacher.load(weights);
+            return new TrainResult { Name = "teacher", Seed = saved.Seed, Parameters = teacher.ParameterCount, History = saved.History, Teacher = TeacherSource.None };
+        }
+        catch (Exception e) when (e is IOException or JsonException or ArgumentException or InvalidOperationException or NotSupportedException)
+        {
+            // A damaged cache entry is not an error of the experiment: drop it and train.
+            c.Log?.WriteLine($"teacher cache: ignoring damaged entry {weights} ({e.Message}); training the teacher");
+            File.Delete(weights);
+            File.Delete(record);
+            return null;
+        }
+    }
+
+    internal static void Save(DistillModel teacher, ImageDataset data, RecipeConfig c, TrainResult trained)
+    {
+        if (Directory is not string dir) return;
+        System.IO.Directory.CreateDirectory(dir);
+        var key = Key(data, c);
+        string weights = Path.Combine(dir, key + ".bin"), record = Path.Combine(dir, key + ".json");
+        var tmp = weights + $".{Environment.ProcessId}.tmp";
+        teacher.save(tmp);
+        File.Move(tmp, weights, overwrite: true);
+        File.WriteAllText(record + ".tmp", JsonSerializer.Serialize(new Record(trained.Seed, [.. trained.History])));
+        File.Move(record + ".tmp", record, overwrite: true);
+    }
+
+    sealed record Record(int Seed, List<EpochMetrics> History);
+}
