@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Distill.Reporting;
 
 namespace Distill.Notebooks.Tests;
@@ -20,18 +19,15 @@ public class NotebookSmokeTests
         ["05-comparison"] = (2, 1, true),
     };
 
-    public static TheoryData<string> Notebooks()
-    {
-        var data = new TheoryData<string>();
-        foreach (var f in Directory.GetFiles(Path.Combine(TestSupport.RepoRoot, "notebooks"), "*.ipynb").Order())
-            data.Add(Path.GetFileNameWithoutExtension(f));
-        return data;
-    }
+    static List<string> NotebookNames() =>
+        [.. Directory.GetFiles(Path.Combine(TestSupport.RepoRoot, "notebooks"), "*.ipynb").Order().Select(f => Path.GetFileNameWithoutExtension(f))];
+
+    public static TheoryData<string> Notebooks() => new(NotebookNames());
 
     [Fact]
     public void Every_expected_notebook_exists_and_every_notebook_is_expected()
     {
-        var found = Notebooks().Select(r => (string)r[0]).ToHashSet();
+        var found = NotebookNames();
         Assert.Equal(Expected.Keys.Order(), found.Order());
     }
 
