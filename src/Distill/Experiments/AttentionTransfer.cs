@@ -24,7 +24,7 @@ public sealed record AttentionTransferConfig : RecipeConfig
     public static AttentionTransferConfig For(Budget budget) => budget switch
     {
         Budget.Smoke => new() { Budget = budget, TeacherTrainSize = 4000, TeacherEpochs = 1, TransferSize = 2000, StudentEpochs = 2, TestSize = 2000 },
-        Budget.Quick => new() { Budget = budget, TeacherEpochs = 6, TransferSize = 10000, StudentEpochs = 15, Seeds = [0, 1, 2] },
+        Budget.Quick => new() { Budget = budget, TeacherEpochs = 6, TransferSize = 5000, StudentEpochs = 8, Seeds = [0, 1, 2] },
         _ => new() { Budget = budget, TeacherEpochs = 20, StudentEpochs = 60, Seeds = [0, 1, 2, 3, 4] },
     };
 }

@@ -23,7 +23,7 @@ public sealed record ComparisonConfig : RecipeConfig
     public static ComparisonConfig For(Budget budget) => budget switch
     {
         Budget.Smoke => new() { Budget = budget, TeacherTrainSize = 4000, TeacherEpochs = 1, TransferSize = 1000, StudentEpochs = 3, TestSize = 2000 },
-        Budget.Quick => new() { Budget = budget, TeacherEpochs = 6, TransferSize = 5000, StudentEpochs = 10, Seeds = [0, 1, 2] },
+        Budget.Quick => new() { Budget = budget, TeacherEpochs = 6, TransferSize = 3000, StudentEpochs = 8, Seeds = [0, 1, 2] },
         _ => new() { Budget = budget, TeacherEpochs = 20, StudentEpochs = 60, Seeds = [0, 1, 2] },
     };
 }

@@ -35,7 +35,7 @@ public sealed record FitNetsConfig : RecipeConfig
     public static FitNetsConfig For(Budget budget) => budget switch
     {
         Budget.Smoke => new() { Budget = budget, TeacherTrainSize = 4000, TeacherEpochs = 1, TransferSize = 2000, HintEpochs = 1, StudentEpochs = 2, TestSize = 2000 },
-        Budget.Quick => new() { Budget = budget, TeacherEpochs = 6, TransferSize = 10000, HintEpochs = 5, StudentEpochs = 15, Seeds = [0, 1, 2] },
+        Budget.Quick => new() { Budget = budget, TeacherEpochs = 6, TransferSize = 5000, HintEpochs = 3, StudentEpochs = 8, Seeds = [0, 1, 2] },
         _ => new() { Budget = budget, TeacherEpochs = 20, HintEpochs = 20, StudentEpochs = 60, Seeds = [0, 1, 2, 3, 4] },
     };
 }
