@@ -34,7 +34,7 @@ public class TeacherStoreTests
             Recipe.Teacher(data, other.Config, other, null);
             Assert.Equal(4, Directory.GetFiles(dir).Length);
 
-            File.WriteAllText(Directory.GetFiles(dir, "*.json")[0], "{broken");
+            File.WriteAllText(Path.Combine(dir, TeacherStore.Key(data, c) + ".json"), "{broken");
             var again = new FitNetsResult { Config = c };
             Recipe.Teacher(data, c, again, null); // a damaged entry is dropped and the teacher retrained, not an error
             Assert.Contains("ignoring damaged entry", log.ToString());
