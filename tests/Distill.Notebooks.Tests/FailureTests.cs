@@ -109,20 +109,4 @@ public class FailureTests
         Assert.Equal("Interrupted", cells[1]["outputs"]!.AsArray().Last()!["ename"]!.GetValue<string>());
         Assert.Equal("interrupted", TestSupport.ReadJson(r.Files.Manifest)["status"]!.GetValue<string>());
     }
-
-    /// <summary>A log that signals when a given text has been written.</summary>
-    sealed class SignalWriter(string text) : StringWriter
-    {
-        public ManualResetEventSlim Seen { get; } = new();
-        public override void WriteLine(string? value)
-        {
-            base.WriteLine(value);
-            if (value?.Contains(text, StringComparison.Ordinal) == true) Seen.Set();
-        }
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) Seen.Dispose();
-            base.Dispose(disposing);
-        }
-    }
 }

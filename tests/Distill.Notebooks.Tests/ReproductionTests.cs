@@ -152,6 +152,29 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     }
 
     [Fact]
+    public async Task Ctrl_C_stops_the_running_notebook_skips_the_rest_and_still_writes_the_index()
+    {
+        var dir = TestSupport.TempDir("reproduce-cancel");
+        var notebooks = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "00-long.ipynb", ("Console.WriteLine(\"started\");", null), ("System.Threading.Thread.Sleep(30_000);", null));
+        TestSupport.WriteNotebook(notebooks, "01-next.ipynb", ("1 + 1", null));
+        using var cts = new CancellationTokenSource();
+        using var log = new SignalWriter("cell 1 ");
+        var task = new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir, "reports")) with { Log = log }).RunAsync(cts.Token);
+        Assert.True(log.Seen.Wait(TimeSpan.FromSeconds(60)), "the first cell never finished");
+        await Task.Delay(500); // Ctrl-C while the long cell runs
+        cts.Cancel();
+        var r = await task;
+        Assert.Equal([OutcomeStatus.Interrupted, OutcomeStatus.NotRun], r.Notebooks.Select(n => n.Status));
+        Assert.Equal(130, r.ExitCode);
+        Assert.Equal("interrupted (Ctrl-C) at cell 2", r.Notebooks[0].StatusText);
+        Assert.Equal("not run: interrupted (Ctrl-C) before it started", r.Notebooks[1].StatusText);
+        Assert.Contains("interrupted (Ctrl-C) at cell 2", File.ReadAllText(r.Files.Index));
+        Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(dir, "reports", "00-long", "00-long.manifest.json"))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Bad_input_names_the_folder_and_the_fix()
     {
         var missing = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options("no/such/dir", run.Root)).RunAsync());

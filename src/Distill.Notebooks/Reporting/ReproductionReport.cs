@@ -24,7 +24,7 @@ public static class ReproductionReport
             sb.AppendLine(CultureInfo.InvariantCulture, $"- parameters: {string.Join(", ", r.Parameters.Select(p => $"{p.Key} = {p.Value}"))}");
         if (r.Seeds.Count > 0) sb.AppendLine(CultureInfo.InvariantCulture, $"- seeds: {string.Join("; ", r.Seeds)}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- total wall time: {Reproduction.Seconds(r.Duration)}");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"- notebooks: {r.Tally}").AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"- notebooks: {r.Tally}");
         foreach (var n in r.Notebooks)
         {
             var time = n.Run is null ? "" : $" ({Reproduction.Seconds(n.Duration)})";
