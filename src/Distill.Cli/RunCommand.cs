@@ -83,7 +83,7 @@ static class RunCommand
                 log.WriteLine($"▶ {nb}");
                 NotebookRunResult r;
                 try { r = runner.RunAsync(nb, cts.Token).GetAwaiter().GetResult(); }
-                catch (Exception e) when (e is NotebookFormatException or ParameterException or InvalidOperationException)
+                catch (Exception e) when (e is NotebookFormatException or ParameterException or InvalidOperationException or IOException or UnauthorizedAccessException)
                 {
                     log.WriteLine($"error: {e.Message}");
                     exit = Math.Max(exit, 2);

@@ -281,6 +281,12 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     }, false));
                 return null;
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The runner's own trouble (disk full while restoring, a corrupt package...): still the cell's error, with the reason.
+                var msg = $"distill run could not run this cell: {e.GetType().Name}: {e.Message}";
+                return Fail("RunnerError", msg, [msg, .. e.ToString().Split('\n')], null, msg);
+            }
             finally
             {
                 if (OutputSink.Current == sink) OutputSink.Current = null;

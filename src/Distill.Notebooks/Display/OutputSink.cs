@@ -16,8 +16,15 @@ public sealed class OutputSink
 
     public OutputSink(List<CellOutput> outputs) => this.outputs = outputs;
 
-    /// <summary>The running cell's sink; null between cells (writes then go to the runner's own console).</summary>
-    public static OutputSink? Current { get; set; }
+    static volatile OutputSink? current;
+
+    /// <summary>The running cell's sink; null between cells (writes then go to the runner's own console). Read by any
+    /// thread that writes to the console.</summary>
+    public static OutputSink? Current
+    {
+        get => current;
+        set => current = value;
+    }
 
     bool closed;
 

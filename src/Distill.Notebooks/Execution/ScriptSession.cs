@@ -103,15 +103,16 @@ public sealed class ScriptSession : IDisposable
             .Where(f => f.GetFileName() is { } n && n.EndsWith(fileName, StringComparison.Ordinal) && f.GetFileLineNumber() > 0)
             .Select(f => (int?)f.GetFileLineNumber()).FirstOrDefault();
 
-    /// <summary>The exception's text without the runner's own frames (Roslyn's script plumbing below the cell).</summary>
-    public static IReadOnlyList<string> Traceback(Exception e) =>
-        e.ToString().Split('\n').Select(l => l.TrimEnd('\r'))
-            .Where(l => !l.TrimStart().StartsWith("at Microsoft.CodeAnalysis.Scripting", StringComparison.Ordinal)
-                     && !l.TrimStart().StartsWith("at Distill.Notebooks.", StringComparison.Ordinal)
-                     && !l.TrimStart().StartsWith("at System.Runtime.CompilerServices.", StringComparison.Ordinal)
-                     && !l.TrimStart().StartsWith("at System.Threading.", StringComparison.Ordinal)
-                     && !l.Contains("--- End of stack trace from previous location ---", StringComparison.Ordinal))
-            .ToList();
+    /// <summary>The exception's text without the runner's plumbing: everything below the outermost frame of the cell
+    /// (Roslyn's script execution, our cell thread) is dropped; frames above it, the user's and the libraries', stay.</summary>
+    public static IReadOnlyList<string> Traceback(Exception e)
+    {
+        var lines = e.ToString().Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        int last = lines.FindLastIndex(l => l.Contains("Submission#", StringComparison.Ordinal));
+        if (last >= 0) return lines.Take(last + 1).ToList();
+        return lines.Where(l => !l.TrimStart().StartsWith("at Microsoft.CodeAnalysis.Scripting", StringComparison.Ordinal)
+                             && !l.TrimStart().StartsWith("at Distill.Notebooks.", StringComparison.Ordinal)).ToList();
+    }
 
     public void Dispose() => loader.Dispose();
 }
