@@ -36,8 +36,8 @@ public sealed class ReproductionException(string message) : Exception(message);
 
 public enum OutcomeStatus { Ok, Failed, TimedOut, Interrupted, Error, NotRun }
 
-/// <summary>What happened to one notebook of a reproduction. <paramref name="Run"/> is null when it did not start
-/// (<see cref="OutcomeStatus.Error"/>: the file could not be read; <see cref="OutcomeStatus.NotRun"/>).</summary>
+/// <summary>What happened to one notebook of a reproduction. <see cref="OutcomeStatus.Error"/>: it could not start (bad
+/// file, libtorch not loading; <paramref name="Run"/> is null) or it ran but wrote a malformed result row.</summary>
 public sealed record NotebookOutcome(
     string Name, string SourcePath, string Directory, OutcomeStatus Status, string? Message, NotebookRunResult? Run,
     IReadOnlyList<ResultRow> Rows, string? ResultsFile)
@@ -51,7 +51,7 @@ public sealed record NotebookOutcome(
         OutcomeStatus.Failed => "failed at " + Where(Run!.Failures[0]),
         OutcomeStatus.TimedOut => "timed out at " + Where(Run!.Failures[^1]),
         OutcomeStatus.Interrupted => "interrupted (Ctrl-C)" + (Run?.Failures.Count > 0 ? " at " + Run.Failures[^1].Cell : ""),
-        OutcomeStatus.Error => "could not run: " + Message,
+        OutcomeStatus.Error => "error: " + Message,
         _ => "not run: " + Message,
     };
 

@@ -175,6 +175,21 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     }
 
     [Fact]
+    public async Task A_malformed_result_row_makes_the_notebook_an_error_naming_file_and_line()
+    {
+        var dir = TestSupport.TempDir("reproduce-garbage");
+        var notebooks = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        // The variable is visible to cell code, and whatever lands in the file is checked.
+        TestSupport.WriteNotebook(notebooks, "00-garbage.ipynb", ("System.IO.File.AppendAllText(Environment.GetEnvironmentVariable(\"DISTILL_RESULTS\")!, \"{not json\\n\");", null));
+        var r = await new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir, "reports"))).RunAsync();
+        var n = Assert.Single(r.Notebooks);
+        Assert.Equal(OutcomeStatus.Error, n.Status);
+        Assert.Equal(1, r.ExitCode);
+        Assert.StartsWith($"error: {Path.Combine(dir, "reports", "00-garbage", Reproduction.ResultsFileName)}:1: not a result row", n.StatusText, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bad_input_names_the_folder_and_the_fix()
     {
         var missing = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options("no/such/dir", run.Root)).RunAsync());

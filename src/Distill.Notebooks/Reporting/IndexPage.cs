@@ -102,6 +102,7 @@ public static class IndexPage
         table.grid th, table.grid td { border: 1px solid #d1d9e0; padding: 3px 8px; text-align: left; vertical-align: top; }
         table.grid thead th { background: #f6f8fa; }
         td.num { text-align: right; white-space: nowrap; }
+        table.results td:first-child { white-space: nowrap; }
         tr.failed td.status, tr.timedout td.status, tr.error td.status, tr.interrupted td.status { color: #cf222e; white-space: pre-wrap; word-break: break-word; }
         tr.ok td.status { color: #1a7f37; }
         tr.notrun { color: #59636e; }
