@@ -16,18 +16,20 @@ static class BenchCommand
         var only = new Option<string[]>("--only") { Description = "Run only cases whose name contains one of these (the GEMM limit always runs).", AllowMultipleArgumentsPerToken = true };
         var smoke = new Option<bool>("--smoke") { Description = "1 warm-up + 2 steps per case and a 3-epoch memory run: checks the harness, measures nothing.", Hidden = true };
         var save = new Option<string?>("--save-numerics") { Description = "Write a seeded GEMM and MLP training result to this file (compare runs, e.g. with DISTILL_MKL_AMD_FIX=0)." };
+        var memoryEpochs = new Option<int?>("--memory-epochs") { Description = "Epochs of the memory run (default 20; 0 skips it)." };
         var compare = new Option<string?>("--compare-numerics") { Description = "Compare this run's GEMM and MLP training result with a file from --save-numerics." };
         var cmd = new Command("bench", "Benchmark training steps against the machine's GEMM limit and (with --peer) PyTorch; table and --json.");
-        foreach (var o in new Option[] { quick, json, peer, python, threads, only, smoke, save, compare }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { quick, json, peer, python, threads, only, memoryEpochs, smoke, save, compare }) cmd.Options.Add(o);
         cmd.SetAction(r => Run(r.GetValue(quick), r.GetValue(smoke), r.GetValue(json), r.GetValue(peer), r.GetValue(python),
-            r.GetValue(threads), r.GetValue(only) ?? [], r.GetValue(save), r.GetValue(compare)));
+            r.GetValue(threads), r.GetValue(only) ?? [], r.GetValue(memoryEpochs), r.GetValue(save), r.GetValue(compare)));
         return cmd;
     }
 
     static int Run(bool quick, bool smoke, string? json, bool peer, string? python, int? threads, string[] only,
-        string? save, string? compare)
+        int? memoryEpochs, string? save, string? compare)
     {
         if (threads is <= 0) return Fail($"--threads {threads}: give a positive number of threads.");
+        if (memoryEpochs is < 0 or 1 or 2) return Fail($"--memory-epochs {memoryEpochs}: give 0 (skip) or at least 3 (growth is measured from epoch 2).");
         if (save is not null || compare is not null) return RunNumerics(threads, save, compare);
 
         PeerOptions? peerOptions = null;
@@ -44,7 +46,7 @@ static class BenchCommand
             Threads = threads,
             Only = only,
             Peer = peerOptions,
-            MemoryEpochs = smoke ? 3 : 20,
+            MemoryEpochs = memoryEpochs ?? (smoke ? 3 : 20),
             MemorySamples = smoke ? 512 : 4096,
             Command = "distill bench " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).SkipWhile(a => a != "bench").Skip(1)),
             ExtraCases = [NotebookCase()],

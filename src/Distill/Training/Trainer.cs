@@ -61,6 +61,7 @@ sealed class TrainingRun : IDisposable
     readonly List<nn.Module> termModules;
     readonly List<Parameter> termParameters;
     readonly List<Parameter> optimized;
+    readonly HashSet<Parameter> hadGradient = [];
     readonly optim.Optimizer optimizer;
     readonly MetricsWriter? writer;
     readonly ProgressLine progress;
@@ -229,8 +230,17 @@ sealed class TrainingRun : IDisposable
         var values = stats.data<float>().ToArray();
         if (!float.IsFinite(values[0])) throw NonFinite(values, parts, epoch, step, stepInEpoch);
 
-        optimizer.zero_grad();
+        // Gradients are reset to none instead of zero-filled: backward then writes each gradient into a fresh buffer,
+        // saving a fill and an accumulate pass over every parameter (about 12 % of an MLP 784-1200-1200-10 step on
+        // one thread; docs/performance.md). A parameter that had a gradient before but was not reached this step gets
+        // a zero one, so weight decay and momentum still apply to it exactly as with zero_grad().
+        foreach (var p in optimized) p.grad = null;
         total.backward();
+        foreach (var p in optimized)
+        {
+            if (p.grad is not null) hadGradient.Add(p);
+            else if (hadGradient.Contains(p)) p.grad = zeros_like(p);
+        }
         if (o.ClipGradNorm is double clip) nn.utils.clip_grad_norm_(optimized, clip);
         optimizer.step();
         return values;
