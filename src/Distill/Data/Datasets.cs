@@ -157,10 +157,13 @@ public static class Datasets
     }
 
     /// <summary>One tensor per file straight from the byte arrays: [N, 1, H, W] uint8 and [N] int64.</summary>
-    static Split ToSplit(IdxArray images, IdxArray labels) =>
-        new(
-            tensor(images.Data, [images.Count, 1, images.Shape[1], images.Shape[2]], ScalarType.Byte),
-            tensor(labels.Data, [labels.Count], ScalarType.Byte).to(ScalarType.Int64));
+    static Split ToSplit(IdxArray images, IdxArray labels)
+    {
+        // The uint8 label tensor is only a step to int64: dispose it here rather than leave it to the finaliser
+        // (distill bench counts tensors left alive by a load).
+        using var bytes = tensor(labels.Data, [labels.Count], ScalarType.Byte);
+        return new(tensor(images.Data, [images.Count, 1, images.Shape[1], images.Shape[2]], ScalarType.Byte), bytes.to(ScalarType.Int64));
+    }
 
     internal static void CheckLabels(string path, ReadOnlySpan<byte> labels, int numClasses)
     {
