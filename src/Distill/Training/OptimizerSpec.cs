@@ -26,7 +26,8 @@ public sealed record OptimizerSpec(
 
     internal torch.optim.Optimizer Create(IEnumerable<Parameter> parameters) => Kind switch
     {
-        OptimizerKind.Sgd => torch.optim.SGD(parameters, LearningRate, momentum: Momentum, weight_decay: WeightDecay, nesterov: Nesterov),
+        // Same update and state as torch.optim.SGD, without its per-step temporaries (InPlace/SGD.cs).
+        OptimizerKind.Sgd => new InPlace.SGD(parameters, LearningRate, momentum: Momentum, weight_decay: WeightDecay, nesterov: Nesterov),
         OptimizerKind.Adam => torch.optim.Adam(parameters, LearningRate, beta1: Beta1, beta2: Beta2, weight_decay: WeightDecay),
         _ => throw new InvalidOperationException($"Unknown optimizer kind {Kind}."),
     };
