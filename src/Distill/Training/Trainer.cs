@@ -61,7 +61,8 @@ sealed class TrainingRun : IDisposable
     readonly List<nn.Module> termModules;
     readonly List<Parameter> termParameters;
     readonly List<Parameter> optimized;
-    readonly HashSet<Parameter> hadGradient = [];
+    // By reference: Tensor.Equals compares values (torch.equal over the whole parameter, every step).
+    readonly HashSet<Parameter> hadGradient = new(ReferenceEqualityComparer.Instance);
     readonly optim.Optimizer optimizer;
     readonly MetricsWriter? writer;
     readonly ProgressLine progress;
