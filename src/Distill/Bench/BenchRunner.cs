@@ -73,6 +73,9 @@ public static class BenchRunner
         if (o.Peer is not null)
         {
             log.WriteLine($"  peer: {o.Peer.Python} {o.Peer.Script}");
+            if (TorchRuntime.OmpWaitPolicy.Equals("ACTIVE", StringComparison.OrdinalIgnoreCase))
+                log.WriteLine("  warning: OMP_WAIT_POLICY=ACTIVE keeps this process's idle OpenMP threads spinning while the peer runs, " +
+                              "which slows the peer; compare with the default (PASSIVE).");
             peer = Peer.Run(o.Peer, threads, o.Budget, selected.Select(c => c.Name), log);
         }
 
