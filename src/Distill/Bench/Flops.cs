@@ -29,13 +29,22 @@ public static class Flops
     public static double Conv(int batch, int cin, int cout, int k, int h, int w) => 2.0 * batch * cout * h * w * cin * k * k;
 
     /// <summary>Forward flops per sample of the convolutions and linear layers of a model, counted with forward hooks
-    /// on one sample of shape <paramref name="sampleShape"/> (e.g. [1, 28, 28]). A training step costs about three
-    /// times that (forward, input gradient, weight gradient).</summary>
-    public static double Forward(Func<DistillModel> create, long[] sampleShape)
+    /// on one sample of shape <paramref name="sampleShape"/> (e.g. [1, 28, 28]).</summary>
+    public static double Forward(Func<DistillModel> create, long[] sampleShape) => Count(create, sampleShape).Forward;
+
+    /// <summary>Flops per sample of one training step: forward, weight gradients, and input gradients of every layer
+    /// but the first (its input, the images, needs none): 3·forward − first layer.</summary>
+    public static double TrainingStep(Func<DistillModel> create, long[] sampleShape)
+    {
+        var (forward, first) = Count(create, sampleShape);
+        return 3 * forward - first;
+    }
+
+    static (double Forward, double First) Count(Func<DistillModel> create, long[] sampleShape)
     {
         ArgumentNullException.ThrowIfNull(create);
         using var model = create();
-        double flops = 0;
+        double flops = 0, first = -1;
         var removers = new List<Action>();
         foreach (var m in model.modules())
         {
@@ -44,7 +53,9 @@ public static class Flops
             long perOutput = weight.numel() / weight.shape[0];   // Cin/groups·kh·kw, or in_features
             var hook = layer.register_forward_hook((_, _, output) =>
             {
-                flops += 2.0 * output.numel() * perOutput;
+                double f = 2.0 * output.numel() * perOutput;
+                if (first < 0) first = f;
+                flops += f;
                 return output;
             });
             removers.Add(hook.remove);
@@ -54,6 +65,6 @@ public static class Flops
         using (var scope = NewDisposeScope())
             model.call(zeros([1, .. sampleShape]));
         foreach (var remove in removers) remove();
-        return flops;
+        return (flops, Math.Max(first, 0));
     }
 }

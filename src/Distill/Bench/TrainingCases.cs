@@ -81,18 +81,18 @@ public static class TrainingCases
         var cases = new List<BenchCase>();
         void Pair(string name, string what, Func<DistillModel> model, Func<ImageDataset> d, long[] shape)
         {
-            double flops = 3 * B * Flops.Forward(model, shape);
+            double flops = B * Flops.TrainingStep(model, shape);
             cases.Add(Loop($"{name}-loop", $"{what} train step, raw TorchSharp loop", model, d, flops));
             cases.Add(Trained($"{name}-trainer", $"{what} train step, Trainer", () => new(model(), null, Ce(), d()), flops) with { Baseline = $"{name}-loop" });
         }
 
         Pair("mlp-784-1200-1200-10", "MLP 784-1200-1200-10 (Fashion-MNIST)", () => Mnist("mlp-1200-1200"), () => data.Fashion, mnist);
         cases.Add(Trained("mlp-784-800-800-10-trainer", "MLP 784-800-800-10 student alone, Trainer",
-            () => new(Mnist("mlp-800-800"), null, Ce(), data.Fashion), 3 * B * Flops.Forward(() => Mnist("mlp-800-800"), mnist)));
+            () => new(Mnist("mlp-800-800"), null, Ce(), data.Fashion), B * Flops.TrainingStep(() => Mnist("mlp-800-800"), mnist)));
         Pair("cnn", "small CNN w32 (Fashion-MNIST)", () => Mnist("cnn"), () => data.Fashion, mnist);
         Pair("resnet20", "resnet20 on 3x32x32", () => Cifar("resnet20"), () => data.CifarLike, cifar);
 
-        double kdFlops = 3 * B * Flops.Forward(() => Mnist("mlp-800-800"), mnist);
+        double kdFlops = B * Flops.TrainingStep(() => Mnist("mlp-800-800"), mnist);
         double teacherFlops = B * Flops.Forward(() => Mnist("mlp-1200-1200"), mnist);
         cases.Add(Trained("kd-live-mlp", "KD T=4, student 800-800, live teacher 1200-1200",
             () => new(Mnist("mlp-800-800"), Mnist("mlp-1200-1200"), Kd(), data.Fashion, TeacherCacheMode.Never), kdFlops + teacherFlops)
@@ -103,7 +103,7 @@ public static class TrainingCases
 
         // FitNets (Romero et al. 2015) on the CNN pair: stage 1 regresses the thin student's middle layer onto the
         // teacher's (1x1 conv regressor), stage 2 trains the whole student with KD from the live teacher.
-        double thin = 3 * B * Flops.Forward(() => Mnist("cnn-16"), mnist), wide = B * Flops.Forward(() => Mnist("cnn"), mnist);
+        double thin = B * Flops.TrainingStep(() => Mnist("cnn-16"), mnist), wide = B * Flops.Forward(() => Mnist("cnn"), mnist);
         cases.Add(Trained("fitnets-stage1-cnn", "FitNets hint step, student cnn-16 stage1 -> teacher cnn stage1",
             () => new(Mnist("cnn-16"), Mnist("cnn"), new Objective().Add(new HintTerm("stage1", "stage1", HintRegressor.Conv(16, 32))), data.Fashion),
             thin + wide));
@@ -112,9 +112,9 @@ public static class TrainingCases
 
         cases.Add(Trained("at-resnet20-resnet8", "AT (beta 1000, 3 groups) + CE, student resnet8, teacher resnet20",
             () => new(Cifar("resnet8"), Cifar("resnet20"), new Objective().Add(new CrossEntropyTerm()).Add(new AtTerm(["stage1", "stage2", "stage3"])), data.CifarLike),
-            3 * B * Flops.Forward(() => Cifar("resnet8"), cifar) + B * Flops.Forward(() => Cifar("resnet20"), cifar)));
+            B * Flops.TrainingStep(() => Cifar("resnet8"), cifar) + B * Flops.Forward(() => Cifar("resnet20"), cifar)));
 
-        double epochFlops = 3 * 60_000 * Flops.Forward(() => Mnist("mlp-1200-1200"), mnist) + 10_000 * Flops.Forward(() => Mnist("mlp-1200-1200"), mnist);
+        double epochFlops = 60_000 * Flops.TrainingStep(() => Mnist("mlp-1200-1200"), mnist) + 10_000 * Flops.Forward(() => Mnist("mlp-1200-1200"), mnist);
         cases.Add(EpochLoop("fmnist-epoch-mlp-1200-loop", () => Mnist("mlp-1200-1200"), () => data.Fashion, epochFlops));
         cases.Add(new BenchCase("fmnist-epoch-mlp-1200-trainer", "Fashion-MNIST epoch (train 60k + test 10k), MLP 1200-1200, Trainer",
             60_000, epochFlops, b => TrainerEpoch(() => new(Mnist("mlp-1200-1200"), null, Ce(), data.Fashion), b.Few)) { Baseline = "fmnist-epoch-mlp-1200-loop" });

@@ -79,6 +79,9 @@ public sealed class BenchTests : IDisposable
         double convs = 2.0 * 28 * 28 * 9 * (32 * 1 + 32 * 32) + 2.0 * 14 * 14 * 9 * 64 * 32;
         double fcs = 2.0 * (64 * 7 * 7 * 256 + 256 * 10);
         Assert.Equal(convs + fcs, cnn);
+        // A training step: 3x forward minus the first layer's input gradient, as the exact MLP formula.
+        Assert.Equal(Flops.LinearStackStep(1, [784, 1200, 1200, 10]),
+            Flops.TrainingStep(() => Distill.Models.ModelZoo.Create("mlp-1200-1200", 1, 10), [1, 28, 28]));
     }
 
     [Fact]
