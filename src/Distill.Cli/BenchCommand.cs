@@ -39,6 +39,7 @@ static class BenchCommand
             if (script is null)
                 return Fail($"--peer: bench/peer/{Peer.ScriptName} not found above {Directory.GetCurrentDirectory()}; run from the repository.");
             peerOptions = new PeerOptions(python ?? Peer.DefaultPython(), script, null);
+            if (Peer.Check(peerOptions.Python) is string problem) return Fail(problem);
         }
         var options = new BenchOptions
         {

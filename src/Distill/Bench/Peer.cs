@@ -32,6 +32,30 @@ public static class Peer
         return null;
     }
 
+    /// <summary>Null when <paramref name="python"/> runs and imports torch, else what is wrong and the fix: checked before
+    /// our cases run, so a missing peer does not cost a whole benchmark.</summary>
+    public static string? Check(string python)
+    {
+        var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("import torch; print(torch.__version__)");
+        try
+        {
+            using var p = Process.Start(psi)!;
+            var err = p.StandardError.ReadToEndAsync();
+            _ = p.StandardOutput.ReadToEnd();
+            if (!p.WaitForExit(120_000)) { p.Kill(); return $"--peer: {python} -c 'import torch' did not finish in 2 minutes."; }
+            return p.ExitCode == 0 ? null
+                : $"--peer: {python} cannot import torch ({err.Result.Trim().Split('\n')[^1]}). Install the peer (docs/performance.md: " +
+                  "apt-get install python3-torch libopenblas0-pthread) or point --python / DISTILL_PEER_PYTHON at a Python with torch.";
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return $"--peer: cannot run {python} ({e.Message}). Install the peer (docs/performance.md: apt-get install " +
+                   "python3-torch libopenblas0-pthread) or set DISTILL_PEER_PYTHON.";
+        }
+    }
+
     /// <summary>Runs the peer script for <paramref name="cases"/> with the same thread count and budget.</summary>
     public static PeerResult Run(PeerOptions o, int threads, Budget budget, IEnumerable<string> cases, TextWriter log)
     {

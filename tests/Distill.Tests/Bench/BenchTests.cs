@@ -125,6 +125,14 @@ public sealed class BenchTests : IDisposable
     }
 
     [Fact]
+    public void A_peer_python_without_torch_is_refused_before_anything_runs()
+    {
+        Assert.Contains("cannot run", Peer.Check(Path.Combine(dir, "no-such-python")));
+        // /bin/sh stands in for a Python without torch: "-c 'import torch; ...'" fails.
+        Assert.Contains("cannot import torch", Peer.Check("/bin/sh"));
+    }
+
+    [Fact]
     public void Numerics_compare_finds_the_largest_difference()
     {
         var a = new float[512 * 512 + 10];
