@@ -28,10 +28,12 @@ public static class Cifar
         /// <summary>Images [N, 3, 32, 32] uint8 and the chosen label column as int64, as one split.</summary>
         public Split ToSplit(int labelIndex)
         {
-            using var all = tensor(Data, [Count, RecordSize], ScalarType.Byte);
+            // The whole-file tensor and the views cut from it are temporaries: only the two results outlive the scope.
+            using var scope = NewDisposeScope();
+            var all = tensor(Data, [Count, RecordSize], ScalarType.Byte);
             return new Split(
-                all.narrow(1, LabelBytes, ImageBytes).reshape(Count, 3, 32, 32).contiguous(),
-                all.select(1, labelIndex).to(ScalarType.Int64));
+                all.narrow(1, LabelBytes, ImageBytes).reshape(Count, 3, 32, 32).contiguous().MoveToOuterDisposeScope(),
+                all.select(1, labelIndex).to(ScalarType.Int64).MoveToOuterDisposeScope());
         }
     }
 

@@ -122,8 +122,14 @@ public static class Datasets
         return (outImages, outLabels);
     }
 
-    static Split ImageSplit(byte[] images, byte[] labels, int c, int h, int w) =>
-        new(tensor(images, [labels.LongLength, c, h, w], ScalarType.Byte), tensor(labels, [labels.LongLength], ScalarType.Byte).to(ScalarType.Int64));
+    /// <summary>One tensor per array: [N, C, H, W] uint8 images and [N] int64 labels.</summary>
+    static Split ImageSplit(byte[] images, byte[] labels, int c, int h, int w)
+    {
+        // The uint8 label tensor is only a step to int64: dispose it here rather than leave it to the finaliser
+        // (distill bench counts tensors left alive by a load).
+        using var bytes = tensor(labels, [labels.LongLength], ScalarType.Byte);
+        return new(tensor(images, [labels.LongLength, c, h, w], ScalarType.Byte), bytes.to(ScalarType.Int64));
+    }
 
     static DatasetSearch SearchFor(string? root) =>
         root is null ? DatasetSearch.Default : new DatasetSearch([Path.GetFullPath(root)], null) { RootsMayHoldFiles = true };
@@ -157,13 +163,7 @@ public static class Datasets
     }
 
     /// <summary>One tensor per file straight from the byte arrays: [N, 1, H, W] uint8 and [N] int64.</summary>
-    static Split ToSplit(IdxArray images, IdxArray labels)
-    {
-        // The uint8 label tensor is only a step to int64: dispose it here rather than leave it to the finaliser
-        // (distill bench counts tensors left alive by a load).
-        using var bytes = tensor(labels.Data, [labels.Count], ScalarType.Byte);
-        return new(tensor(images.Data, [images.Count, 1, images.Shape[1], images.Shape[2]], ScalarType.Byte), bytes.to(ScalarType.Int64));
-    }
+    static Split ToSplit(IdxArray images, IdxArray labels) => ImageSplit(images.Data, labels.Data, 1, images.Shape[1], images.Shape[2]);
 
     internal static void CheckLabels(string path, ReadOnlySpan<byte> labels, int numClasses)
     {
