@@ -17,7 +17,7 @@ public sealed record RunEnvironment(
         string libtorch;
         try { libtorch = TorchRuntime.LibTorchVersion; }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException) { libtorch = "not loaded"; }
-        return new RunEnvironment(commit, dirty, Environment.MachineName, RuntimeInformation.OSDescription, CpuModel(),
+        return new RunEnvironment(commit, dirty, Environment.MachineName, RuntimeInformation.OSDescription, CpuInfo.ModelName(),
             Environment.ProcessorCount, TorchRuntime.Threads, RuntimeInformation.FrameworkDescription, TorchRuntime.TorchSharpVersion, libtorch);
     }
 
@@ -36,17 +36,5 @@ public sealed record RunEnvironment(
             return p.ExitCode == 0 ? output.Trim() : null;
         }
         catch (System.ComponentModel.Win32Exception) { return null; } // git not installed
-    }
-
-    static string CpuModel()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-            if (line is not null) return line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-        return RuntimeInformation.ProcessArchitecture.ToString();
     }
 }

@@ -103,19 +103,6 @@ public static class BenchRunner
     }
 
     static MachineInfo Machine(PeerResult? peer) => new(
-        CpuName(), Environment.ProcessorCount, RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription,
+        CpuInfo.ModelName(), Environment.ProcessorCount, RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription,
         TorchRuntime.TorchSharpVersion, torch.__version__, MklCpuDispatch.Status, TorchRuntime.OmpWaitPolicy, peer?.Version);
-
-    static string CpuName()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-            if (line is not null) return line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-        return RuntimeInformation.ProcessArchitecture.ToString();
-    }
-
 }
