@@ -70,24 +70,16 @@ static class ReproduceCommand
             CellTimeout = a.Timeout is double s ? TimeSpan.FromSeconds(s) : null,
             Log = log,
         });
-        using var cts = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            // First Ctrl-C: stop the running notebook, skip the rest, write the index; a second one ends the process.
-            if (cts.IsCancellationRequested) return;
-            e.Cancel = true;
-            log.WriteLine("Interrupted: writing what has run so far (Ctrl-C again to abort)...");
-            cts.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
         ReproductionResult r;
-        try { r = reproduction.RunAsync(cts.Token).GetAwaiter().GetResult(); }
-        catch (ReproductionException e)
+        using (var ctrlC = new CtrlC(log))
         {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 2;
+            try { r = reproduction.RunAsync(ctrlC.Token).GetAwaiter().GetResult(); }
+            catch (ReproductionException e)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return 2;
+            }
         }
-        finally { Console.CancelKeyPress -= onCancel; }
 
         // The summary goes to stdout (progress went to stderr), so `distill reproduce > summary.txt` keeps just this.
         Console.WriteLine();

@@ -64,46 +64,33 @@ static class RunCommand
             CellTimeout = timeout is double s ? TimeSpan.FromSeconds(s) : null,
             Log = log,
         });
-        using var cts = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            // First Ctrl-C: stop and write what has run; a second one ends the process the usual way.
-            if (cts.IsCancellationRequested) return;
-            e.Cancel = true;
-            log.WriteLine("Interrupted: writing what has run so far (Ctrl-C again to abort)...");
-            cts.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
+        using var ctrlC = new CtrlC(log);
         int exit = 0;
-        try
+        foreach (var nb in notebooks)
         {
-            foreach (var nb in notebooks)
+            if (ctrlC.Token.IsCancellationRequested) break;
+            log.WriteLine($"▶ {nb}");
+            NotebookRunResult r;
+            try { r = runner.RunAsync(nb, ctrlC.Token).GetAwaiter().GetResult(); }
+            catch (Exception e) when (e is NotebookFormatException or ParameterException or InvalidOperationException or IOException or UnauthorizedAccessException)
             {
-                if (cts.IsCancellationRequested) break;
-                log.WriteLine($"▶ {nb}");
-                NotebookRunResult r;
-                try { r = runner.RunAsync(nb, cts.Token).GetAwaiter().GetResult(); }
-                catch (Exception e) when (e is NotebookFormatException or ParameterException or InvalidOperationException or IOException or UnauthorizedAccessException)
-                {
-                    log.WriteLine($"error: {e.Message}");
-                    exit = Math.Max(exit, 2);
-                    continue;
-                }
-                catch (OperationCanceledException) { exit = 130; break; }
-                var secs = r.Duration.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture);
-                if (r.Succeeded) log.WriteLine($"✔ {nb} ({secs} s)");
-                else foreach (var f in r.Failures) log.WriteLine($"✘ {f}");
-                log.WriteLine($"  wrote {r.Files.Notebook}{(r.Files.Html is null ? "" : ", " + r.Files.Html)}, {r.Files.Manifest}");
-                exit = r.Status switch
-                {
-                    RunStatus.Interrupted => 130,
-                    RunStatus.Succeeded => exit,
-                    _ => exit == 130 ? 130 : Math.Max(exit, 1),
-                };
-                if (r.Status == RunStatus.Interrupted) break;
+                log.WriteLine($"error: {e.Message}");
+                exit = Math.Max(exit, 2);
+                continue;
             }
+            catch (OperationCanceledException) { exit = 130; break; }
+            var secs = r.Duration.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture);
+            if (r.Succeeded) log.WriteLine($"✔ {nb} ({secs} s)");
+            else foreach (var f in r.Failures) log.WriteLine($"✘ {f}");
+            log.WriteLine($"  wrote {r.Files.Notebook}{(r.Files.Html is null ? "" : ", " + r.Files.Html)}, {r.Files.Manifest}");
+            exit = r.Status switch
+            {
+                RunStatus.Interrupted => 130,
+                RunStatus.Succeeded => exit,
+                _ => exit == 130 ? 130 : Math.Max(exit, 1),
+            };
+            if (r.Status == RunStatus.Interrupted) break;
         }
-        finally { Console.CancelKeyPress -= onCancel; }
         return exit;
     }
 }
