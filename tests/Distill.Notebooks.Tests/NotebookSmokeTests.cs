@@ -67,9 +67,11 @@ public class NotebookSmokeTests
             Assert.False(string.IsNullOrWhiteSpace(r.PaperValue), $"{name}: row '{r.Claim}' has no paper value");
             Assert.False(string.IsNullOrWhiteSpace(r.Verdict), $"{name}: row '{r.Claim}' has no verdict");
             Assert.True(double.IsFinite(r.Ours) && double.IsFinite(r.OursStd) && r.OursStd >= 0, $"{name}: row '{r.Claim}' is not finite");
-            // Accuracies must be well above chance (10 classes) even at the smoke budget; gains are bounded differences.
+            // Accuracies must be well above chance (10 classes) even at the smoke budget. A gain may be negative with the
+            // smoke budget's one-epoch teacher (down to -8 pts here), but a term that wrecks the student (PKT at 3000 and
+            // DKD at beta 8 on this pair lost 59 and 54 pts) must fail.
             if (r.Metric.StartsWith("test acc", StringComparison.Ordinal)) Assert.InRange(r.Ours, 30, 100);
-            else if (r.Metric.Contains("pts", StringComparison.Ordinal)) Assert.InRange(r.Ours, -100, 100);
+            else if (r.Metric.Contains("pts", StringComparison.Ordinal)) Assert.InRange(r.Ours, -25, 100);
         }
     }
 }
