@@ -102,6 +102,9 @@ public class BasicsRunTests(BasicsRun run) : IClassFixture<BasicsRun>
         Assert.Contains("<td>0.25</td>", df);
         Assert.Contains("&lt;start&gt;", df); // cell values are escaped
         Assert.Contains("3 rows × 3 columns", df);
+        // Plain text keeps columns apart however long a value is (DataFrame.ToString runs them together).
+        Assert.Equal("epoch  loss  note\n    1   0.9  <start>\n    2   0.5  mid\n    3  0.25  end\n3 rows × 3 columns",
+            TestSupport.Text(BasicsRun.Outputs(run.Cell("new DataFrame(")).Single()["data"]!["text/plain"]));
 
         var outs = BasicsRun.Outputs(run.Cell("torch.arange(6")).ToList();
         var tensor = TestSupport.Text(outs[0]["data"]!["text/plain"]);

@@ -39,7 +39,7 @@ public static class NotebookFormatters
         Formatter.Register<GenericChart>((chart, w) => w.Write(ChartHtml(chart)), OutputSink.Html);
         Formatter.Register<GenericChart>((chart, w) => w.Write($"Plotly chart ({GenericChart.countTrace(chart)} traces)"), OutputSink.PlainText);
         Formatter.Register<DataFrame>((df, w) => w.Write(DataFrameHtml(df)), OutputSink.Html);
-        Formatter.Register<DataFrame>((df, w) => w.Write(df.ToString()), OutputSink.PlainText);
+        Formatter.Register<DataFrame>((df, w) => w.Write(DataFrameText(df)), OutputSink.PlainText);
         Formatter.Register<torch.Tensor>((t, w) => w.Write(TensorHtml(t)), OutputSink.Html);
         Formatter.Register<torch.Tensor>((t, w) => w.Write(TensorText(t)), OutputSink.PlainText);
     }
@@ -96,6 +96,28 @@ public static class NotebookFormatters
         sb.Append("</tbody></table>");
         if (df.Rows.Count > shown) sb.Append(CultureInfo.InvariantCulture, $"<p>… {df.Rows.Count - shown} more rows</p>");
         sb.Append(CultureInfo.InvariantCulture, $"<p class=\"distill-shape\">{df.Rows.Count} rows × {df.Columns.Count} columns</p>");
+        return sb.ToString();
+    }
+
+    /// <summary>The DataFrame as aligned text (DataFrame.ToString pads to a fixed width, so long values run into the next
+    /// column): each column as wide as its longest shown value, two spaces between columns, numbers right-aligned.</summary>
+    public static string DataFrameText(DataFrame df)
+    {
+        long shown = Math.Min(df.Rows.Count, DataFrameRows);
+        var columns = df.Columns.Select(c =>
+        {
+            var cells = new List<string> { c.Name };
+            for (long r = 0; r < shown; r++) cells.Add(Cell(c[r]));
+            return (Cells: cells, Width: cells.Max(x => x.Length), Right: c.DataType != typeof(string) && c.DataType != typeof(bool));
+        }).ToList();
+        var sb = new StringBuilder();
+        for (var line = 0; line <= shown; line++)
+        {
+            sb.Append(string.Join("  ", columns.Select(c => c.Right ? c.Cells[line].PadLeft(c.Width) : c.Cells[line].PadRight(c.Width))).TrimEnd());
+            sb.Append('\n');
+        }
+        if (df.Rows.Count > shown) sb.Append(CultureInfo.InvariantCulture, $"… {df.Rows.Count - shown} more rows\n");
+        sb.Append(CultureInfo.InvariantCulture, $"{df.Rows.Count} rows × {df.Columns.Count} columns");
         return sb.ToString();
     }
 
