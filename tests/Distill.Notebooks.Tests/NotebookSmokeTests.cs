@@ -1,3 +1,4 @@
+using Distill.Data;
 using Distill.Reporting;
 
 namespace Distill.Notebooks.Tests;
@@ -73,5 +74,19 @@ public class NotebookSmokeTests
             if (r.Metric.StartsWith("test acc", StringComparison.Ordinal)) Assert.InRange(r.Ours, 30, 100);
             else if (r.Metric.Contains("pts", StringComparison.Ordinal)) Assert.InRange(r.Ours, -25, 100);
         }
+    }
+
+    [Fact]
+    public void Full_budget_asks_for_the_papers_dataset_and_names_the_install_command()
+    {
+        // Without CIFAR-10 (this machine has none) the full budget stops at once in the config cell, before any training.
+        Assert.Null(DatasetCatalog.Cifar10.Locate(DatasetSearch.Default));
+        var run = TestSupport.Run(Path.Combine(TestSupport.RepoRoot, "notebooks", "03-attention-transfer.ipynb"), TestSupport.TempDir("full-03"),
+            new NotebookRunOptions { Budget = "full", WriteHtml = false });
+        Assert.False(run.Succeeded);
+        var failure = Assert.Single(run.Failures);
+        Assert.Contains("var config = AttentionTransferConfig.For", run.Cells.Single(c => c.Failure == failure).Cell.Source, StringComparison.Ordinal);
+        Assert.Contains("CIFAR-10 not found", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("distill data install cifar10", failure.Message, StringComparison.Ordinal);
     }
 }

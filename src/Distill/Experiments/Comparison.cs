@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Distill.Data;
 using Distill.Losses;
 using Distill.Models;
+using Distill.Training;
 using Microsoft.Data.Analysis;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -19,12 +20,24 @@ public sealed record ComparisonConfig : RecipeConfig
 
     /// <summary>Methods to run; see <see cref="Comparison.Objective"/> for what each means.</summary>
     public IReadOnlyList<string> Methods { get; init; } = Comparison.AllMethods;
+    /// <summary>DKD's non-target weight β (mdistiller: 8 on CIFAR-100, 0.5 on ImageNet; 1 on Fashion-MNIST, see <see cref="Comparison"/>).</summary>
+    public double DkdBeta { get; init; } = 1;
+    /// <summary>Fraction of training over which DKD's weight rises linearly from 0 to 1 (mdistiller: 20 of 240 epochs).</summary>
+    public double DkdWarmup { get; init; } = 0.3;
 
     public static ComparisonConfig For(Budget budget) => budget switch
     {
         Budget.Smoke => new() { Budget = budget, TeacherTrainSize = 4000, TeacherEpochs = 1, TransferSize = 1000, StudentEpochs = 3, TestSize = 2000 },
         Budget.Quick => new() { Budget = budget, TeacherEpochs = 6, TransferSize = 3000, StudentEpochs = 8, Seeds = [0, 1, 2] },
-        _ => new() { Budget = budget, TeacherEpochs = 20, StudentEpochs = 60, Seeds = [0, 1, 2] },
+        // RepDistiller's CIFAR-100 benchmark pair and schedule: resnet32x4 → resnet8x4, SGD 0.05, batch 64, 240 epochs,
+        // ×0.1 at 150/180/210, crop + flip; DKD at mdistiller's β = 8 with a 20-epoch warm-up.
+        _ => new()
+        {
+            Budget = budget, Dataset = "cifar100", Teacher = "resnet32x4", Student = "resnet8x4",
+            TeacherEpochs = 240, StudentEpochs = 240, BatchSize = 64, Seeds = [0, 1, 2],
+            TeacherOptimizer = Recipe.PaperSgd(0.05), StudentOptimizer = Recipe.PaperSgd(0.05),
+            Schedule = LrSchedule.MultiStep([150, 180, 210]), Augment = Augmentation.Cifar, DkdBeta = 8, DkdWarmup = 20.0 / 240,
+        },
     };
 }
 
@@ -82,20 +95,34 @@ public static class Comparison
         return result;
     }
 
-    /// <summary>The objective of one method (names in <see cref="AllMethods"/>).</summary>
-    public static Objective Objective(string method, ImageDataset data, RecipeConfig c, DistillModel teacher)
+    /// <summary>The objective of one method (names in <see cref="AllMethods"/>). Layers are chosen by position, as
+    /// RepDistiller does for every pair: AT at every stage both models have, FitNets at "stage2", SP at the last shared
+    /// stage, RKD and PKT on each model's last feature (the pooled embedding before the classifier).</summary>
+    public static Objective Objective(string method, ImageDataset data, ComparisonConfig c, DistillModel teacher)
     {
         var ce = new Objective().Add(new CrossEntropyTerm());
+        if (method is "scratch" or "kd" or "dkd")
+            return method switch
+            {
+                "scratch" => ce,
+                "kd" => Recipe.KdHard(4, 0.9),
+                _ => ce.Add(new DkdTerm(alpha: 1, beta: c.DkdBeta, temperature: 4), Schedule.Linear(0, 1, 0, c.DkdWarmup)),
+            };
+        var student = Shapes(c.Student, data);
+        // A fresh teacher by name, not the trained one: building it draws from the seeded generator like the student
+        // before it, so the regressor's initialisation depends on the seed alone.
+        var teacherShapes = Shapes(c.Teacher, data);
+        var stages = student.Select(f => f.Name).Where(n => n.StartsWith("stage", StringComparison.Ordinal) && teacherShapes.Any(t => t.Name == n)).ToList();
+        if (stages.Count == 0) throw new ArgumentException($"{c.Student} and {c.Teacher} share no 'stage' feature for the feature methods.", nameof(c));
+        string studentEmbedding = student[^1].Name, teacherEmbedding = teacherShapes[^1].Name;
+        long Channels(List<(string Name, long[] Shape)> shapes, string name) => shapes.Single(f => f.Name == name).Shape[1];
         return method switch
         {
-            "scratch" => ce,
-            "kd" => Recipe.KdHard(4, 0.9),
-            "fitnet" => ce.Add(new HintTerm("stage2", "stage2", HintRegressor.Conv(Channels(c.Student, data, "stage2"), Channels(c.Teacher, data, "stage2"))), 100),
-            "at" => ce.Add(new AtTerm(["stage1", "stage2"])),
-            "sp" => ce.Add(new SpTerm([("stage2", "stage2")]), 3000),
-            "rkd" => ce.Add(new RkdTerm("fc", "fc")),
-            "pkt" => ce.Add(new PktTerm("fc", "fc"), 30000.0 / c.BatchSize),
-            "dkd" => ce.Add(new DkdTerm(alpha: 1, beta: 1, temperature: 4), Schedule.Linear(0, 1, 0, 0.3)),
+            "fitnet" => ce.Add(new HintTerm("stage2", "stage2", HintRegressor.Conv(Channels(student, "stage2"), Channels(teacherShapes, "stage2"))), 100),
+            "at" => ce.Add(new AtTerm(stages)),
+            "sp" => ce.Add(new SpTerm([(stages[^1], stages[^1])]), 3000),
+            "rkd" => ce.Add(new RkdTerm(studentEmbedding, teacherEmbedding)),
+            "pkt" => ce.Add(new PktTerm(studentEmbedding, teacherEmbedding), 30000.0 / c.BatchSize),
             _ => throw new ArgumentException($"Unknown method '{method}'; known: {string.Join(", ", AllMethods)}.", nameof(method)),
         };
     }
@@ -113,14 +140,16 @@ public static class Comparison
         _ => "scratch baseline: resnet8x4 72.50 (RepDistiller)",
     };
 
-    static long Channels(string model, ImageDataset data, string feature)
+    /// <summary>Each feature's name and shape for one image, in the model's order.</summary>
+    static List<(string Name, long[] Shape)> Shapes(string model, ImageDataset data)
     {
         using var scope = NewDisposeScope();
         using var m = ModelZoo.Create(model, data.Channels, data.NumClasses, new ModelOptions { ImageSize = data.Height });
         m.eval();
         using var _ = no_grad();
-        return m.call(zeros(1, data.Channels, data.Height, data.Width)).Feature(feature).shape[1];
+        return [.. m.call(zeros(1, data.Channels, data.Height, data.Width)).Features.Select(f => (f.Name, f.Value.shape))];
     }
+
 
     /// <summary>Median wall time of a batch-of-one forward pass on the CPU (after warm-up), in milliseconds.</summary>
     public static double LatencyMs(DistillModel model, ImageDataset data, int repeats = 50)

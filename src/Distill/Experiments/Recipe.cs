@@ -25,7 +25,13 @@ public abstract record RecipeConfig
     public int TeacherSeed { get; init; }
     public string Device { get; init; } = "auto";
 
+    /// <summary>The dataset of every run, by <see cref="Datasets.Load"/> name; <see cref="LoadData"/> loads it. The
+    /// <c>Full</c> budgets name the papers' datasets (MNIST, CIFAR-10, CIFAR-100), the others Fashion-MNIST.</summary>
+    public string Dataset { get; init; } = "fashion-mnist";
+
     public string Teacher { get; init; } = "cnn";
+    /// <summary>Regularisation of the teacher model (Hinton et al.'s MNIST teacher: dropout and 2-pixel jitter).</summary>
+    public ModelOptions TeacherModel { get; init; } = new();
     public string Student { get; init; } = "mlp-800-800";
     /// <summary>Dropout for the student (null: the family's default).</summary>
     public double? StudentDropout { get; init; }
@@ -55,6 +61,44 @@ public abstract record RecipeConfig
     /// <summary>Per-epoch lines of every run.</summary>
     public TextWriter? Log { get; init; }
     public bool? Progress { get; init; }
+
+    /// <summary>Loads <see cref="Dataset"/> (a clear error naming the install command when it is missing).</summary>
+    public ImageDataset LoadData() => Datasets.Load(Dataset);
+}
+
+/// <summary>The notebooks' parameters cell applied to a recipe's settings.</summary>
+public static class RecipeParameters
+{
+    /// <summary>
+    /// <paramref name="seeds"/>: comma-separated student seeds ("" keeps the budget's); <paramref name="epochs"/>: student
+    /// epochs (0 keeps the budget's); <paramref name="teacherSeed"/>: seed of the teacher. Progress goes to
+    /// <paramref name="log"/> as per-epoch lines.
+    /// </summary>
+    public static T WithParameters<T>(this T config, string seeds = "", int epochs = 0, int teacherSeed = 0, TextWriter? log = null)
+        where T : RecipeConfig
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(epochs);
+        var parsed = string.IsNullOrWhiteSpace(seeds) ? config.Seeds : ParseSeeds(seeds);
+        // "with" clones the record's runtime type, so the recipe's own settings (temperatures, groups, ...) are kept.
+        return config with
+        {
+            Seeds = parsed,
+            StudentEpochs = epochs > 0 ? epochs : config.StudentEpochs,
+            TeacherSeed = teacherSeed,
+            Log = log ?? config.Log,
+            Progress = log is null ? config.Progress : false,
+        };
+    }
+
+    static int[] ParseSeeds(string seeds)
+    {
+        var parts = seeds.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var parsed = parts.Select(p => int.TryParse(p, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : (int?)null).ToArray();
+        if (parsed.Length == 0 || parsed.Any(v => v is null))
+            throw new ArgumentException($"seeds \"{seeds}\" is not a comma-separated list of integers (e.g. \"0,1,2\"); leave it empty for the budget's seeds.", nameof(seeds));
+        if (parsed.Distinct().Count() != parsed.Length) throw new ArgumentException($"seeds \"{seeds}\" repeats a seed.", nameof(seeds));
+        return [.. parsed.Select(v => v!.Value)];
+    }
 }
 
 /// <summary>What every recipe returns: one row per run (name, seed, best/last accuracy, parameters) and every run's history.</summary>
@@ -90,11 +134,17 @@ static class Recipe
     public static ImageDataset TransferSet(ImageDataset data, RecipeConfig c) => data.Subset(c.TransferSize, c.TestSize, c.DataSeed);
 
     /// <summary>A model initialised from <paramref name="seed"/> (the global generator is seeded here).</summary>
-    public static DistillModel Model(string name, ImageDataset data, int seed, double? dropout = null)
+    public static DistillModel Model(string name, ImageDataset data, int seed, double? dropout = null) =>
+        Model(name, data, seed, new ModelOptions { Dropout = dropout });
+
+    public static DistillModel Model(string name, ImageDataset data, int seed, ModelOptions options)
     {
         using (manual_seed(seed)) { }
-        return ModelZoo.Create(name, data.Channels, data.NumClasses, new ModelOptions { ImageSize = data.Height, Dropout = dropout });
+        return ModelZoo.Create(name, data.Channels, data.NumClasses, options with { ImageSize = data.Height });
     }
+
+    /// <summary>SGD as RepDistiller and the AT code use it on CIFAR: momentum 0.9 (not Nesterov), weight decay 5e-4.</summary>
+    public static OptimizerSpec PaperSgd(double lr) => OptimizerSpec.Sgd(lr, momentum: 0.9, nesterov: false, weightDecay: 5e-4);
 
     public static TrainOptions Options(RecipeConfig c, string run, int seed, int epochs, OptimizerSpec optimizer) => new()
     {
@@ -131,7 +181,7 @@ static class Recipe
             return result.TeacherModel = given;
         }
         using var set = TeacherSet(data, c);
-        var teacher = Model(c.Teacher, data, c.TeacherSeed);
+        var teacher = Model(c.Teacher, data, c.TeacherSeed, c.TeacherModel);
         var cached = TeacherStore.TryLoad(teacher, data, c);
         if (cached is not null)
         {

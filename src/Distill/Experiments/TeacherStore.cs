@@ -32,7 +32,7 @@ public static class TeacherStore
 
     internal static string Key(ImageDataset data, RecipeConfig c)
     {
-        var text = string.Join("|", c.Teacher, data.Name, data.Train.Count, data.Test.Count, c.TeacherTrainSize, c.TestSize, c.DataSeed,
+        var text = string.Join("|", c.Teacher, c.TeacherModel, data.Name, data.Train.Count, data.Test.Count, c.TeacherTrainSize, c.TestSize, c.DataSeed,
             c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer, c.Schedule, c.BatchSize, c.Augment, TorchRuntime.Threads,
             typeof(TeacherStore).Assembly.ManifestModule.ModuleVersionId);
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
