@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using Distill.Data;
 using Distill.Experiments;
 using Distill.Losses;
@@ -14,12 +13,12 @@ namespace Distill.Cli;
 /// </summary>
 static class TrainCommand
 {
-    static readonly string[] Recipes = ["soft-targets", "fitnets", "attention", "born-again"];
+    static readonly string[] Recipes = ["soft-targets", "fitnets", "attention", "born-again", "comparison"];
 
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = $"Student model, e.g. {string.Join(", ", ModelZoo.Examples.Take(6))} (recipes: overrides the recipe's student)." };
-        var dataset = new Option<string>("--dataset") { Description = "fashion-mnist, mnist-digits, mnist, cifar10, cifar100.", DefaultValueFactory = _ => "fashion-mnist" };
+        var dataset = new Option<string?>("--dataset") { Description = "fashion-mnist (the default), mnist-digits, mnist, cifar10, cifar100 (recipes: default the budget's dataset)." };
         var epochs = new Option<int?>("--epochs") { Description = "Student epochs (default 10; recipes: the budget's)." };
         var seed = new Option<int>("--seed") { Description = "Seed of the student's initialisation and shuffling.", DefaultValueFactory = _ => 0 };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
@@ -68,13 +67,10 @@ static class TrainCommand
                 Log = Console.Out,
             };
             if (common.Resume && r.GetValue(outDir) is null) throw new ArgumentException("--resume needs --out DIR (the folder holding the checkpoints).");
-            using var data = Datasets.Load(r.GetValue(dataset)!);
-            Console.WriteLine($"{data.Name}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images, {data.NumClasses} classes; " +
-                              $"device {Native.TorchRuntime.ResolveDevice(common.Device)}, {Native.TorchRuntime.Threads} threads");
-
             if (r.GetValue(recipe) is string name)
-                return RunRecipe(name, data, r.GetValue(budget)!, r.GetValue(seeds), common, r.GetValue(outDir),
+                return RunRecipe(name, r.GetValue(dataset), r.GetValue(budget)!, r.GetValue(seeds), common, r.GetValue(outDir),
                     r.GetValue(model), r.GetValue(teacher), r.GetValue(epochs), r.GetValue(teacherEpochs), r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
+            using var data = Load(r.GetValue(dataset) ?? "fashion-mnist", common);
 
             var studentName = r.GetValue(model) ?? throw new ArgumentException("--model is required (e.g. --model mlp-800-800), unless --recipe is given.");
             var outRoot = r.GetValue(outDir);
@@ -115,7 +111,15 @@ static class TrainCommand
         return cmd;
     }
 
-    static int RunRecipe(string name, ImageDataset data, string budgetName, string? seedList, TrainOptions common, string? outDir,
+    static ImageDataset Load(string dataset, TrainOptions common)
+    {
+        var data = Datasets.Load(dataset);
+        Console.WriteLine($"{data.Name}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images, {data.NumClasses} classes; " +
+                          $"device {Native.TorchRuntime.ResolveDevice(common.Device)}, {Native.TorchRuntime.Threads} threads");
+        return data;
+    }
+
+    static int RunRecipe(string name, string? dataset, string budgetName, string? seedList, TrainOptions common, string? outDir,
         string? student, string? teacher, int? epochs, int? teacherEpochs, int? trainSize, int? testSize, int? teacherTrainSize)
     {
         var budget = budgetName.ToLowerInvariant() switch
@@ -127,7 +131,7 @@ static class TrainCommand
         };
         T Apply<T>(T c) where T : RecipeConfig => c with
         {
-            Seeds = seedList is null ? c.Seeds : [.. seedList.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))],
+            Seeds = seedList is null ? c.Seeds : RecipeParameters.ParseSeeds(seedList),
             Device = common.Device,
             Student = student ?? c.Student,
             Teacher = teacher ?? c.Teacher,
@@ -140,12 +144,19 @@ static class TrainCommand
             Resume = common.Resume,
             Log = Console.Out,
         };
-        ExperimentResult result = name.ToLowerInvariant() switch
+        // The data is the budget's (the full budgets name the papers' datasets) unless --dataset says otherwise.
+        ExperimentResult Run<T>(T config, Func<ImageDataset, T, ExperimentResult> run) where T : RecipeConfig
         {
-            "soft-targets" => SoftTargets.Run(data, Apply(SoftTargetsConfig.For(budget))),
-            "fitnets" => FitNets.Run(data, Apply(FitNetsConfig.For(budget))),
-            "attention" => AttentionTransfer.Run(data, Apply(AttentionTransferConfig.For(budget))),
-            "born-again" => BornAgain.Run(data, Apply(BornAgainConfig.For(budget))),
+            using var data = Load(dataset ?? config.Dataset, common);
+            return run(data, Apply(config));
+        }
+        var result = name.ToLowerInvariant() switch
+        {
+            "soft-targets" => Run(SoftTargetsConfig.For(budget), (d, c) => SoftTargets.Run(d, c)),
+            "fitnets" => Run(FitNetsConfig.For(budget), (d, c) => FitNets.Run(d, c)),
+            "attention" => Run(AttentionTransferConfig.For(budget), (d, c) => AttentionTransfer.Run(d, c)),
+            "born-again" => Run(BornAgainConfig.For(budget), (d, c) => BornAgain.Run(d, c)),
+            "comparison" => Run(ComparisonConfig.For(budget), (d, c) => Comparison.Run(d, c)),
             _ => throw new ArgumentException($"--recipe {name}: expected one of {string.Join(", ", Recipes)}."),
         };
         Console.WriteLine();

@@ -106,4 +106,18 @@ public class CliTests
         Assert.Equal(2, missing.Exit);
         Assert.Contains("error: no/such: notebooks folder not found", missing.Err);
     }
+
+    [Fact]
+    public void Train_recipe_at_full_budget_loads_the_papers_dataset_and_bad_seeds_are_named()
+    {
+        // The full comparison is CIFAR-100 (absent here): it stops before training with the install command.
+        var (exit, _, err) = Distill("train", "--recipe", "comparison", "--budget", "full");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("CIFAR-100", err, StringComparison.Ordinal);
+        Assert.Contains("distill data install cifar100", err, StringComparison.Ordinal);
+
+        (exit, _, err) = Distill("train", "--recipe", "fitnets", "--budget", "smoke", "--seeds", "0;1");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("seeds \"0;1\" is not a comma-separated list of integers", err, StringComparison.Ordinal);
+    }
 }

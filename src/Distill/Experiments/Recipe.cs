@@ -90,7 +90,8 @@ public static class RecipeParameters
         };
     }
 
-    static int[] ParseSeeds(string seeds)
+    /// <summary>"0,1,2" → [0, 1, 2]; anything else is an error that shows the expected form.</summary>
+    public static int[] ParseSeeds(string seeds)
     {
         var parts = seeds.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         var parsed = parts.Select(p => int.TryParse(p, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : (int?)null).ToArray();
