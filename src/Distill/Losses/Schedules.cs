@@ -42,9 +42,11 @@ public abstract partial record Schedule
     }
 }
 
-public sealed record LinearSchedule : Schedule
+/// <summary>From <see cref="Start"/> (at progress <see cref="From"/>) to <see cref="End"/> (at <see cref="To"/>) along
+/// <see cref="Shape"/>, which maps the window's own progress t ∈ [0, 1] to the fraction of the way gone.</summary>
+public abstract record WindowedSchedule : Schedule
 {
-    public LinearSchedule(double start, double end, double from = 0, double to = 1)
+    protected WindowedSchedule(double start, double end, double from, double to)
     {
         CheckWindow(start, end, from, to);
         (Start, End, From, To) = (start, end, from, to);
@@ -55,23 +57,24 @@ public sealed record LinearSchedule : Schedule
     public double From { get; }
     public double To { get; }
 
-    public override double At(double progress) => Start + (End - Start) * Window(progress, From, To);
+    protected abstract double Shape(double t);
+
+    public override double At(double progress) => Start + (End - Start) * Shape(Window(progress, From, To));
 }
 
-public sealed record CosineSchedule : Schedule
+public sealed record LinearSchedule : WindowedSchedule
 {
-    public CosineSchedule(double start, double end, double from = 0, double to = 1)
-    {
-        CheckWindow(start, end, from, to);
-        (Start, End, From, To) = (start, end, from, to);
-    }
+    public LinearSchedule(double start, double end, double from = 0, double to = 1) : base(start, end, from, to) { }
 
-    public double Start { get; }
-    public double End { get; }
-    public double From { get; }
-    public double To { get; }
+    protected override double Shape(double t) => t;
+}
 
-    public override double At(double progress) => End + (Start - End) * 0.5 * (1 + Math.Cos(Math.PI * Window(progress, From, To)));
+/// <summary>Half-cosine: slow at both ends of the window.</summary>
+public sealed record CosineSchedule : WindowedSchedule
+{
+    public CosineSchedule(double start, double end, double from = 0, double to = 1) : base(start, end, from, to) { }
+
+    protected override double Shape(double t) => 0.5 * (1 - Math.Cos(Math.PI * t));
 }
 
 public sealed record StepSchedule : Schedule
