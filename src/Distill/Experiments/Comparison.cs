@@ -150,7 +150,6 @@ public static class Comparison
         return [.. m.call(zeros(1, data.Channels, data.Height, data.Width)).Features.Select(f => (f.Name, f.Value.shape))];
     }
 
-
     /// <summary>Median wall time of a batch-of-one forward pass on the CPU (after warm-up), in milliseconds.</summary>
     public static double LatencyMs(DistillModel model, ImageDataset data, int repeats = 50)
     {
