@@ -34,7 +34,7 @@ public class ReportBrowserTests(BasicsRun run) : IClassFixture<BasicsRun>
     {
         var charts = run.Result.Cells.SelectMany(c => c.Outputs).OfType<Documents.DisplayOutput>()
             .Select(o => o.Data.GetValueOrDefault("text/html"))
-            .Where(h => h?.Contains(Display.NotebookFormatters.PlotlyClass, StringComparison.Ordinal) == true).ToList();
+            .Where(h => h?.Contains(Distill.Reporting.Figure.PlotlyClass, StringComparison.Ordinal) == true).ToList();
         Assert.Equal(2, charts.Count);
         var page = Path.Combine(run.OutDir, "outputs-only.html");
         File.WriteAllText(page, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><script>window.define = function () {}; window.define.amd = {};</script></head><body>"
@@ -44,9 +44,9 @@ public class ReportBrowserTests(BasicsRun run) : IClassFixture<BasicsRun>
         using var plotly = new MemoryStream();
         js.CopyTo(plotly);
 
-        await using var browser = await OfflineBrowser.OpenAsync(page, new Dictionary<string, byte[]> { [Display.NotebookFormatters.CdnUrl] = plotly.ToArray() });
+        await using var browser = await OfflineBrowser.OpenAsync(page, new Dictionary<string, byte[]> { [Distill.Reporting.Figure.CdnUrl] = plotly.ToArray() });
         await browser.Page.WaitForFunctionAsync(ChartsDrawn, 2, new() { Timeout = 30_000 });
-        Assert.Equal([Display.NotebookFormatters.CdnUrl], browser.Served);
+        Assert.Equal([Distill.Reporting.Figure.CdnUrl], browser.Served);
         Assert.Empty(browser.Network);
         Assert.Empty(browser.Errors);
     }

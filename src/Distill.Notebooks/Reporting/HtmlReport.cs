@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
-using Distill.Notebooks.Display;
 using Distill.Notebooks.Documents;
 using Markdig;
 
@@ -35,7 +34,7 @@ public static partial class HtmlReport
         var body = new StringBuilder();
         foreach (var c in r.Cells) RenderCell(body, c);
         var html = body.ToString();
-        bool charts = html.Contains(NotebookFormatters.PlotlyClass, StringComparison.Ordinal);
+        bool charts = html.Contains(Distill.Reporting.Figure.PlotlyClass, StringComparison.Ordinal);
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
         sb.Append(CultureInfo.InvariantCulture, $"<title>{Enc(r.Notebook.Name)} · distill run</title>\n<style>{Css}</style>\n");

@@ -41,6 +41,10 @@ public static class LibTorchSharpFix
         return changed;
     }
 
+    /// <summary>True when <paramref name="lib"/> still strongly requires a libstdc++ version this system lacks.</summary>
+    public static bool NeedsPatch(string lib) =>
+        ElfVersionNeeds.Read(lib).Any(n => n.Library.StartsWith("libstdc++", StringComparison.Ordinal) && !n.IsWeak && !SystemLibStdCxxHas(n.Version));
+
     static bool IsInNuGetCache(string folder)
     {
         var full = Path.GetFullPath(folder);

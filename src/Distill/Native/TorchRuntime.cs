@@ -12,8 +12,18 @@ public static class TorchRuntime
     static readonly Lock Gate = new();
     static bool initialized;
 
-    /// <summary>Threads libtorch uses for intra-op work; recorded in every run manifest.</summary>
-    public static int Threads { get; private set; }
+    static int threads;
+
+    /// <summary>Threads libtorch uses for intra-op work; recorded in every run manifest and part of the teacher cache's
+    /// key. Reading it initializes the runtime: 0 before <see cref="Initialize"/> made every key miss the cache.</summary>
+    public static int Threads
+    {
+        get
+        {
+            if (!Volatile.Read(ref initialized)) Initialize();
+            return threads;
+        }
+    }
 
     /// <summary>The OpenMP wait policy libtorch's thread pool runs with (PASSIVE unless the user set one).</summary>
     public static string OmpWaitPolicy { get; private set; } = "";
@@ -23,22 +33,25 @@ public static class TorchRuntime
     {
         lock (Gate)
         {
-            if (initialized) { if (threads is int t && t != Threads) SetThreads(t); return; }
+            if (initialized) { if (threads is int t && t != TorchRuntime.threads) SetThreads(t); return; }
             PatchOwnOutputFolder();
             // Idle OpenMP workers sleep instead of spinning: on a 2-core machine shared with a build or a second test
             // process, spinning workers made training steps 10-30x slower (measured). Users can still set it themselves.
             OmpWaitPolicy = NativeEnvironment.SetDefault("OMP_WAIT_POLICY", "PASSIVE");
+            // Both before libtorch loads: the shim must be mapped first to win, and the patched natives must be found
+            // before TorchSharp goes looking (in the kernel, it would find the NuGet cache's unpatched copy).
             MklCpuDispatch.EnableIfSafe();
+            PatchedNatives.LoadIfNeeded();
             var env = Environment.GetEnvironmentVariable("DISTILL_THREADS");
             SetThreads(threads ?? (int.TryParse(env, out var e) && e > 0 ? e : Environment.ProcessorCount));
-            initialized = true;
+            Volatile.Write(ref initialized, true);
         }
     }
 
     static void SetThreads(int n)
     {
         torch.set_num_threads(n);
-        Threads = n;
+        threads = n;
     }
 
     /// <summary>Where the build-time patch did not run (e.g. an app built without our targets), patch the folder that

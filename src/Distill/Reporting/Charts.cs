@@ -1,6 +1,5 @@
-using Plotly.NET;
+using System.Text.Json.Nodes;
 using static TorchSharp.torch;
-using PChart = Plotly.NET.CSharp.Chart;
 
 namespace Distill.Reporting;
 
@@ -8,72 +7,107 @@ namespace Distill.Reporting;
 public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y);
 
 /// <summary>
-/// The charts the notebooks draw, as Plotly.NET <see cref="GenericChart"/>s (displayed inline by Polyglot Notebooks and
-/// by our runner, inlined offline in reports). Small on purpose: a notebook cell should be one call.
+/// The charts the notebooks draw, as plotly.js <see cref="Figure"/>s (displayed inline by the .NET kernel and by our
+/// runner, inlined offline in reports). Small on purpose: a notebook cell should be one call.
 /// </summary>
 public static class Charts
 {
     /// <summary>Line chart of several series (learning curves, loss curves).</summary>
-    public static GenericChart Lines(string title, string xTitle, string yTitle, IEnumerable<Series> series) =>
-        Styled(PChart.Combine(series.Select(s =>
-            PChart.Line<double, double, string>(s.X, s.Y, Name: s.Name, ShowMarkers: s.X.Count <= 30))), title, xTitle, yTitle);
+    public static Figure Lines(string title, string xTitle, string yTitle, IEnumerable<Series> series) =>
+        new(series.Select(s => Scatter(s.Name, s.X, s.Y, s.X.Count <= 30 ? "lines+markers" : "lines")), Layout(title, xTitle, yTitle));
 
     /// <summary>Mean over seeds as a line, each seed as a point: the spread stays visible (sweeps over T or alpha).</summary>
-    public static GenericChart Sweep(string title, string xTitle, string yTitle,
+    public static Figure Sweep(string title, string xTitle, string yTitle,
         IEnumerable<(string Name, IReadOnlyList<(double X, double[] PerSeed)> Points)> groups)
     {
-        var traces = new List<GenericChart>();
+        var traces = new List<JsonObject>();
         foreach (var (name, points) in groups)
         {
-            traces.Add(PChart.Line<double, double, string>(points.Select(p => p.X), points.Select(p => p.PerSeed.Average()),
-                Name: $"{name} (mean)", ShowMarkers: true));
+            traces.Add(Scatter($"{name} (mean)", [.. points.Select(p => p.X)], [.. points.Select(p => p.PerSeed.Average())], "lines+markers"));
             var xs = points.SelectMany(p => p.PerSeed.Select(_ => p.X)).ToList();
             if (xs.Count > points.Count)
-                traces.Add(PChart.Point<double, double, string>(xs, points.SelectMany(p => p.PerSeed), Name: $"{name} (seeds)", Opacity: 0.45));
+            {
+                var seeds = Scatter($"{name} (seeds)", xs, [.. points.SelectMany(p => p.PerSeed)], "markers");
+                seeds["opacity"] = 0.45;
+                traces.Add(seeds);
+            }
         }
-        return Styled(PChart.Combine(traces), title, xTitle, yTitle);
+        return new Figure(traces, Layout(title, xTitle, yTitle));
     }
 
-    /// <summary>Bar per label (e.g. method → accuracy).</summary>
-    public static GenericChart Bars(string title, string yTitle, IEnumerable<(string Label, double Value)> bars)
+    /// <summary>Bar per label (e.g. method → accuracy), the value written on each bar.</summary>
+    public static Figure Bars(string title, string yTitle, IEnumerable<(string Label, double Value)> bars)
     {
         var list = bars.ToList();
-        return Styled(PChart.Column<double, string, string>(list.Select(b => b.Value), Keys: Opt(list.Select(b => b.Label)),
-            MultiText: Opt(list.Select(b => b.Value.ToString("0.##")))), title, "", yTitle);
+        var trace = Bar(null, list.Select(b => b.Label), list.Select(b => b.Value));
+        trace["text"] = Strings(list.Select(b => b.Value.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)));
+        return new Figure([trace], Layout(title, "", yTitle));
     }
 
+    /// <summary>Grouped bars: one trace per group over the same labels (class balance, probabilities per temperature).</summary>
+    public static Figure GroupedBars(string title, string yTitle, IReadOnlyList<string> labels, IEnumerable<(string Name, IEnumerable<double> Values)> groups) =>
+        new(groups.Select(g => Bar(g.Name, labels, g.Values)), Layout(title, "", yTitle, ("barmode", "group")));
+
     /// <summary>Scatter of labelled points (e.g. parameters vs accuracy).</summary>
-    public static GenericChart Points(string title, string xTitle, string yTitle, IEnumerable<(string Label, double X, double Y)> points, bool logX = false)
+    public static Figure Points(string title, string xTitle, string yTitle, IEnumerable<(string Label, double X, double Y)> points, bool logX = false)
     {
         var list = points.ToList();
-        var chart = PChart.Point<double, double, string>(list.Select(p => p.X), list.Select(p => p.Y),
-            MultiText: Opt(list.Select(p => p.Label)), TextPosition: StyleParam.TextPosition.TopCenter, Name: yTitle);
-        chart = Styled(chart, title, xTitle, yTitle);
-        return logX ? Plotly.NET.CSharp.GenericChartExtensions.WithXAxisStyle<double, double, string>(chart, AxisType: StyleParam.AxisType.Log, TitleText: xTitle) : chart;
+        var trace = Scatter(yTitle, [.. list.Select(p => p.X)], [.. list.Select(p => p.Y)], "markers+text");
+        trace["text"] = Strings(list.Select(p => p.Label));
+        trace["textposition"] = "top center";
+        var layout = Layout(title, xTitle, yTitle);
+        if (logX) layout["xaxis"]!["type"] = "log";
+        return new Figure([trace], layout);
     }
 
     /// <summary>Heatmap of a 2-D tensor (an attention map, a confusion matrix); row 0 drawn at the top.</summary>
-    public static GenericChart Heatmap(string title, Tensor map2d, IReadOnlyList<string>? xLabels = null, IReadOnlyList<string>? yLabels = null)
+    public static Figure Heatmap(string title, Tensor map2d, IReadOnlyList<string>? xLabels = null, IReadOnlyList<string>? yLabels = null)
     {
-        var z = Rows(map2d);
-        var chart = xLabels is null || yLabels is null
-            ? PChart.Heatmap<double, int, int, string>(z, ReverseYAxis: true, ShowScale: true)
-            : PChart.Heatmap<double, string, string, string>(z, X: Opt<string>(xLabels), Y: Opt<string>(yLabels), ReverseYAxis: true, ShowScale: true);
-        return Titled(chart, title);
+        var trace = HeatmapTrace(map2d, showScale: true);
+        if (xLabels is not null && yLabels is not null)
+        {
+            trace["x"] = Strings(xLabels);
+            trace["y"] = Strings(yLabels);
+        }
+        var layout = Layout(title);
+        layout["yaxis"] = Reversed();
+        return new Figure([trace], layout);
     }
 
     /// <summary>Several heatmaps side by side, sharing nothing but a title row (e.g. teacher vs student attention).</summary>
-    public static GenericChart HeatmapRow(string title, IEnumerable<(string Name, Tensor Map)> maps)
+    public static Figure HeatmapRow(string title, IEnumerable<(string Name, Tensor Map)> maps)
     {
         var list = maps.ToList();
-        var charts = list.Select(m => PChart.Heatmap<double, int, int, string>(Rows(m.Map), ReverseYAxis: true, ShowScale: false, Name: m.Name));
-        var grid = PChart.Grid(charts, 1, list.Count, SubPlotTitles: Opt(list.Select(m => m.Name)));
-        return Plotly.NET.CSharp.GenericChartExtensions.WithSize(Titled(grid, title),
-            Width: Math.Min(1100, 260 * list.Count + 80), Height: 340);
+        var layout = Layout(title, ("width", Math.Min(1100, 260 * list.Count + 80)), ("height", 340));
+        layout["grid"] = new JsonObject { ["rows"] = 1, ["columns"] = list.Count, ["pattern"] = "independent" };
+        var titles = new JsonArray();
+        var traces = new List<JsonObject>();
+        for (int i = 0; i < list.Count; i++)
+        {
+            var suffix = i == 0 ? "" : (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var trace = HeatmapTrace(list[i].Map, showScale: false);
+            trace["name"] = list[i].Name;
+            trace["xaxis"] = "x" + suffix;
+            trace["yaxis"] = "y" + suffix;
+            traces.Add(trace);
+            // Square pixels: each map keeps its aspect ratio inside its column.
+            layout["xaxis" + suffix] = new JsonObject { ["constrain"] = "domain" };
+            var y = Reversed();
+            y["scaleanchor"] = "x" + suffix;
+            layout["yaxis" + suffix] = y;
+            // Subplot titles as plotly.js draws them: paper-anchored annotations over each column's centre.
+            titles.Add(new JsonObject
+            {
+                ["text"] = list[i].Name, ["showarrow"] = false, ["xref"] = "paper", ["yref"] = "paper",
+                ["x"] = (i + 0.5) / list.Count, ["y"] = 1.0, ["xanchor"] = "center", ["yanchor"] = "bottom",
+            });
+        }
+        layout["annotations"] = titles;
+        return new Figure(traces, layout);
     }
 
     /// <summary>A mosaic of grey images [N, 1, H, W] (uint8 or float) as one heatmap, <paramref name="columns"/> per row.</summary>
-    public static GenericChart ImageGrid(string title, Tensor images, int columns = 10)
+    public static Figure ImageGrid(string title, Tensor images, int columns = 10)
     {
         using var scope = NewDisposeScope();
         var x = images.to(ScalarType.Float32).cpu();
@@ -86,29 +120,50 @@ public static class Charts
             long r = i / columns * (h + 1), c = i % columns * (w + 1);
             canvas[TensorIndex.Slice(r, r + h), TensorIndex.Slice(c, c + w)] = x[i];
         }
-        var chart = PChart.Heatmap<double, int, int, string>(Rows(canvas), ReverseYAxis: true, ShowScale: false,
-            ColorScale: StyleParam.Colorscale.Greys, ReverseScale: true);
-        return Plotly.NET.CSharp.GenericChartExtensions.WithSize(Titled(chart, title),
-            Width: Math.Min(1000, columns * 60 + 120), Height: Math.Min(900, rows * 60 + 120));
+        var trace = HeatmapTrace(canvas, showScale: false);
+        trace["colorscale"] = "Greys";
+        trace["reversescale"] = true;
+        var layout = Layout(title, ("width", Math.Min(1000, columns * 60 + 120)), ("height", Math.Min(900, rows * 60 + 120)));
+        layout["yaxis"] = Reversed();
+        return new Figure([trace], layout);
     }
 
-    static double[][] Rows(Tensor map2d)
+    static JsonObject Scatter(string name, IReadOnlyList<double> x, IReadOnlyList<double> y, string mode) =>
+        new() { ["type"] = "scatter", ["name"] = name, ["mode"] = mode, ["x"] = Numbers(x), ["y"] = Numbers(y) };
+
+    static JsonObject Bar(string? name, IEnumerable<string> labels, IEnumerable<double> values)
+    {
+        var trace = new JsonObject { ["type"] = "bar", ["x"] = Strings(labels), ["y"] = Numbers(values) };
+        if (name is not null) trace["name"] = name;
+        return trace;
+    }
+
+    static JsonObject HeatmapTrace(Tensor map2d, bool showScale)
     {
         using var t = map2d.detach().to(ScalarType.Float64).cpu().contiguous();
         if (t.dim() != 2) throw new ArgumentException($"Expected a 2-D tensor, got shape [{string.Join(", ", t.shape)}].", nameof(map2d));
         var flat = t.data<double>().ToArray();
         int cols = (int)t.shape[1];
-        return Enumerable.Range(0, (int)t.shape[0]).Select(r => flat.AsSpan(r * cols, cols).ToArray()).ToArray();
+        var z = new JsonArray([.. Enumerable.Range(0, (int)t.shape[0]).Select(r => (JsonNode)Numbers(flat.AsSpan(r * cols, cols).ToArray()))]);
+        return new JsonObject { ["type"] = "heatmap", ["z"] = z, ["showscale"] = showScale };
     }
 
-    static Plotly.NET.CSharp.Optional<IEnumerable<T>> Opt<T>(IEnumerable<T> values) => new(values, true);
+    static JsonObject Layout(string title, params (string Key, object Value)[] extra) => Layout(title, null, null, extra);
 
-    static GenericChart Titled(GenericChart chart, string title) => Plotly.NET.Chart.withTitle(title, null).Invoke(chart);
-
-    static GenericChart Styled(GenericChart chart, string title, string xTitle, string yTitle)
+    static JsonObject Layout(string title, string? xTitle, string? yTitle, params (string Key, object Value)[] extra)
     {
-        chart = Titled(chart, title);
-        chart = Plotly.NET.CSharp.GenericChartExtensions.WithXAxisStyle<double, double, string>(chart, TitleText: xTitle);
-        return Plotly.NET.CSharp.GenericChartExtensions.WithYAxisStyle<double, double, string>(chart, TitleText: yTitle);
+        var layout = new JsonObject { ["title"] = new JsonObject { ["text"] = title } };
+        if (xTitle is not null) layout["xaxis"] = new JsonObject { ["title"] = new JsonObject { ["text"] = xTitle } };
+        if (yTitle is not null) layout["yaxis"] = new JsonObject { ["title"] = new JsonObject { ["text"] = yTitle } };
+        foreach (var (key, value) in extra) layout[key] = JsonValue.Create(value);
+        return layout;
     }
+
+    static JsonObject Reversed() => new() { ["autorange"] = "reversed" };
+
+    /// <summary>Non-finite values become null, which plotly.js draws as a gap (JSON has no NaN).</summary>
+    static JsonArray Numbers(IEnumerable<double> values) =>
+        new([.. values.Select(v => double.IsFinite(v) ? JsonValue.Create(v) : null)]);
+
+    static JsonArray Strings(IEnumerable<string> values) => new([.. values.Select(v => (JsonNode)JsonValue.Create(v))]);
 }

@@ -1,6 +1,5 @@
 using Distill.Data;
 using Microsoft.Data.Analysis;
-using Plotly.NET;
 using static TorchSharp.torch;
 
 namespace Distill.Reporting;
@@ -40,20 +39,17 @@ public static class DatasetViews
     }
 
     /// <summary>Grouped bars: share of each class (%) in train and test; a balanced set is flat at 100/C.</summary>
-    public static GenericChart ClassBalance(ImageDataset data)
+    public static Figure ClassBalance(ImageDataset data)
     {
         var train = Counts(data.Train.Labels, data.NumClasses);
         var test = Counts(data.Test.Labels, data.NumClasses);
         double nTrain = train.Sum(), nTest = test.Sum();
-        var bars = Plotly.NET.CSharp.Chart.Combine([
-            Plotly.NET.CSharp.Chart.Column<double, string, string>(train.Select(c => 100 * c / nTrain), Keys: new(data.Classes, true), Name: "train"),
-            Plotly.NET.CSharp.Chart.Column<double, string, string>(test.Select(c => 100 * c / nTest), Keys: new(data.Classes, true), Name: "test"),
-        ]);
-        return Plotly.NET.Chart.withTitle($"{data.Name}: class balance (% of split)", null).Invoke(bars);
+        return Charts.GroupedBars($"{data.Name}: class balance (% of split)", "% of split", data.Classes,
+            [("train", train.Select(c => 100 * c / nTrain)), ("test", test.Select(c => 100 * c / nTest))]);
     }
 
     /// <summary>The first <paramref name="perClass"/> training images of every class, one class per row.</summary>
-    public static GenericChart Samples(ImageDataset data, int perClass = 10)
+    public static Figure Samples(ImageDataset data, int perClass = 10)
     {
         using var scope = NewDisposeScope();
         var picks = new List<long>();

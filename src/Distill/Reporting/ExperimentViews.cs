@@ -2,7 +2,6 @@ using Distill.Data;
 using Distill.Experiments;
 using Distill.Models;
 using Distill.Training;
-using Plotly.NET;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,7 +11,7 @@ namespace Distill.Reporting;
 public static class ExperimentViews
 {
     /// <summary>Test accuracy per epoch of the runs whose names are given (all when null), for one seed.</summary>
-    public static GenericChart LearningCurves(ExperimentResult result, IEnumerable<string>? runs = null, int? seed = null, string title = "Test accuracy per epoch")
+    public static Figure LearningCurves(ExperimentResult result, IEnumerable<string>? runs = null, int? seed = null, string title = "Test accuracy per epoch")
     {
         var wanted = runs?.ToHashSet();
         var pick = seed ?? result.Trainings.Select(t => t.Seed).DefaultIfEmpty(0).Min();
@@ -23,7 +22,7 @@ public static class ExperimentViews
     }
 
     /// <summary>Mean training loss of one term per epoch (e.g. the FitNets hint stage).</summary>
-    public static GenericChart LossCurves(IEnumerable<TrainResult> trainings, string term, string title)
+    public static Figure LossCurves(IEnumerable<TrainResult> trainings, string term, string title)
     {
         var series = trainings.Select(t => new Series($"{t.Name} seed {t.Seed}", [.. t.History.Select(h => (double)h.Epoch)],
             [.. t.History.Select(h => h.TermLosses.FirstOrDefault(l => l.Name == term)?.Value ?? double.NaN)]));
@@ -31,7 +30,7 @@ public static class ExperimentViews
     }
 
     /// <summary>Best test accuracy of each run name, every seed shown, against the x given for that name.</summary>
-    public static GenericChart Sweep(ExperimentResult result, string title, string xTitle, IEnumerable<(double X, string Run)> points, string group = "KD")
+    public static Figure Sweep(ExperimentResult result, string title, string xTitle, IEnumerable<(double X, string Run)> points, string group = "KD")
     {
         var pts = points.Select(p => (p.X, result.Runs.Rows.Where(r => r.Name == p.Run).Select(r => r.BestAccuracy).ToArray()))
             .Where(p => p.Item2.Length > 0).ToList();
@@ -45,7 +44,7 @@ public static class ExperimentViews
     }
 
     /// <summary>Mean best accuracy per run name as bars, in the table's order.</summary>
-    public static GenericChart Bars(ExperimentResult result, string title, IEnumerable<string>? runs = null)
+    public static Figure Bars(ExperimentResult result, string title, IEnumerable<string>? runs = null)
     {
         var summary = result.Runs.Summary().Where(s => runs is null || runs.Contains(s.Name));
         return Charts.Bars(title, "best test accuracy (%), mean over seeds", summary.Select(s => (s.Name, Math.Round(s.BestMean, 2))));
@@ -55,26 +54,22 @@ public static class ExperimentViews
     /// The teacher's class probabilities for one test image at several temperatures (Hinton et al.'s "dark knowledge":
     /// higher T reveals which wrong classes the teacher finds similar).
     /// </summary>
-    public static GenericChart TeacherProbabilities(DistillModel teacher, ImageDataset data, int testIndex, IEnumerable<double> temperatures, string device = "auto")
+    public static Figure TeacherProbabilities(DistillModel teacher, ImageDataset data, int testIndex, IEnumerable<double> temperatures, string device = "auto")
     {
         using var scope = NewDisposeScope();
         using var one = data.Test.Select(tensor(new long[] { testIndex }));
         using var single = new ImageDataset(data.Name, data.Train, one, data.Classes, data.Mean, data.Std, data.Source);
         var logits = Evaluation.Logits(teacher, single, one, device).cpu()[0];
         var label = data.Classes[(int)one.Labels[0].item<long>()];
-        var bars = temperatures.Select(t =>
-            Plotly.NET.CSharp.Chart.Column<double, string, string>(
-                (logits / t).softmax(0).to(ScalarType.Float64).data<double>().ToArray(), Keys: new(data.Classes, true), Name: $"T = {t:0.##}"));
-        var chart = Plotly.NET.CSharp.Chart.Combine(bars);
-        chart = Plotly.NET.Chart.withTitle($"Teacher's probabilities for test image {testIndex} (a '{label}') at several temperatures", null).Invoke(chart);
-        return Plotly.NET.CSharp.GenericChartExtensions.WithYAxisStyle<double, double, string>(chart, TitleText: "probability");
+        return Charts.GroupedBars($"Teacher's probabilities for test image {testIndex} (a '{label}') at several temperatures", "probability",
+            data.Classes, [.. temperatures.Select(t => ($"T = {t:0.##}", (IEnumerable<double>)(logits / t).softmax(0).to(ScalarType.Float64).data<double>().ToArray()))]);
     }
 
     /// <summary>
     /// Attention maps (Zagoruyko &amp; Komodakis eq. 1: Σ_c |A_c|², L2-normalised) of the teacher and of each kept
     /// student on one test image, at one group: does the student look where the teacher looks?
     /// </summary>
-    public static GenericChart AttentionMaps(ExperimentResult result, ImageDataset data, int testIndex, string group, IEnumerable<string>? runs = null, string device = "auto")
+    public static Figure AttentionMaps(ExperimentResult result, ImageDataset data, int testIndex, string group, IEnumerable<string>? runs = null, string device = "auto")
     {
         using var scope = NewDisposeScope();
         var dev = Native.TorchRuntime.ResolveDevice(device);

@@ -8,14 +8,14 @@ public class ChartsTests
 {
     public ChartsTests() => TorchRuntime.Initialize();
 
-    static string Json(Plotly.NET.GenericChart c) => Plotly.NET.GenericChart.toChartHTML(c);
+    static string Json(Figure c) => c.ToJson();
 
     [Fact]
     public void Lines_carries_every_series_with_its_values()
     {
         var chart = Charts.Lines("acc", "epoch", "%", [new Series("teacher", [1, 2], [80.5, 90.25]), new Series("student", [1, 2], [70, 75])]);
         var html = Json(chart);
-        Assert.Equal(2, Plotly.NET.CSharp.GenericChartExtensions.GetTraces(chart).Length);
+        Assert.Equal(2, chart.Traces.Count);
         Assert.Contains("teacher", html);
         Assert.Contains("90.25", html);
     }
@@ -25,7 +25,7 @@ public class ChartsTests
     {
         var chart = Charts.Sweep("T sweep", "T", "%", [("kd", [(1.0, [80.0, 82.0]), (4.0, [85.0, 87.0])])]);
         var html = Json(chart);
-        Assert.Equal(2, Plotly.NET.CSharp.GenericChartExtensions.GetTraces(chart).Length);
+        Assert.Equal(2, chart.Traces.Count);
         Assert.Contains("81", html); // mean of 80 and 82
     }
 
@@ -38,8 +38,27 @@ public class ChartsTests
         Assert.Contains("heatmap", Json(grid));
         Assert.Throws<ArgumentException>(() => Charts.Heatmap("bad", zeros(2, 2, 2)));
         var row = Charts.HeatmapRow("row", [("a", zeros(3, 3)), ("b", ones(3, 3))]);
-        Assert.Equal(2, Plotly.NET.CSharp.GenericChartExtensions.GetTraces(row).Length);
+        Assert.Equal(2, row.Traces.Count);
         Assert.Contains("xaxis2", Json(row)); // laid out side by side
+    }
+
+    [Fact]
+    public void Figures_are_plain_plotly_json_with_gaps_for_non_finite_values_and_html_that_draws_them()
+    {
+        var chart = Charts.Lines("loss", "epoch", "loss", [new Series("a</script>", [1, 2, 3], [1.5, double.NaN, double.PositiveInfinity])]);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(chart.ToJson())!;
+        Assert.Equal("scatter", (string)json["data"]![0]!["type"]!);
+        Assert.Equal("[1.5,null,null]", json["data"]![0]!["y"]!.ToJsonString());
+        Assert.Equal("loss", (string)json["layout"]!["title"]!["text"]!);
+        var html = chart.ToHtml();
+        Assert.Contains("Plotly.newPlot(", html);
+        Assert.Contains(Figure.PlotlyClass, html);
+        Assert.DoesNotContain("a</script>", html); // a name cannot end the script element early
+        // No F# on the kernel side: the library must not reference FSharp.Core or Plotly.NET (the .NET kernel loads
+        // FSharp.Core 10.0 and Plotly.NET 6 needs 10.1).
+        var refs = typeof(Figure).Assembly.GetReferencedAssemblies().Select(a => a.Name).ToList();
+        Assert.DoesNotContain("FSharp.Core", refs);
+        Assert.DoesNotContain(refs, r => r!.StartsWith("Plotly", StringComparison.Ordinal));
     }
 }
 
@@ -58,7 +77,7 @@ public class DatasetViewsTests
         Assert.InRange((double)summary["normalised mean"][0]!, -0.01, 0.01);
         Assert.InRange((double)summary["normalised std"][0]!, 0.99, 1.01);
         Assert.Equal("0..255", summary["pixel range"][0]);
-        Assert.Contains("heatmap", Plotly.NET.GenericChart.toChartHTML(DatasetViews.Samples(data, 3)));
-        Assert.Equal(2, Plotly.NET.CSharp.GenericChartExtensions.GetTraces(DatasetViews.ClassBalance(data)).Length);
+        Assert.Contains("heatmap", DatasetViews.Samples(data, 3).ToJson());
+        Assert.Equal(2, DatasetViews.ClassBalance(data).Traces.Count);
     }
 }

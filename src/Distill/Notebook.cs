@@ -1,0 +1,30 @@
+using Distill.Native;
+using Distill.Reporting;
+
+namespace Distill;
+
+/// <summary>What <see cref="Notebook.Start"/> set up, shown as the first cell's output.</summary>
+public sealed record NotebookEnvironment(string TorchSharp, string LibTorch, string Device, int Threads, string Natives, string MklDispatch)
+{
+    public override string ToString() =>
+        $"distill ready: TorchSharp {TorchSharp}, libtorch {LibTorch}, {Device}, {Threads} threads; natives: {Natives}; MKL dispatch: {MklDispatch}";
+}
+
+/// <summary>
+/// The first cell of every notebook calls <see cref="Start"/>, so the same file behaves the same in the .NET Interactive
+/// kernel (VS Code's Polyglot, Jupyter's <c>.net-csharp</c>) and in <c>distill run</c>: libtorch is prepared before
+/// anything touches <c>torch</c> (patched natives on Debian 12, the oneMKL dispatch fix, the thread count, which the
+/// teacher cache keys on), and charts, DataFrames and tensors get their display formatters.
+/// </summary>
+public static class Notebook
+{
+    /// <summary>Idempotent. <paramref name="threads"/> defaults to $DISTILL_THREADS, else the number of cores.</summary>
+    public static NotebookEnvironment Start(int? threads = null)
+    {
+        TorchRuntime.Initialize(threads);
+        NotebookFormatters.Register();
+        var device = TorchRuntime.ResolveDevice();
+        return new NotebookEnvironment(TorchRuntime.TorchSharpVersion, TorchRuntime.LibTorchVersion, device.ToString(),
+            TorchRuntime.Threads, PatchedNatives.Status, MklCpuDispatch.Status);
+    }
+}

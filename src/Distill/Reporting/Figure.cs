@@ -1,0 +1,87 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Distill.Reporting;
+
+/// <summary>
+/// A plotly.js figure (traces + layout) held as JSON, with no F# anywhere. The .NET Interactive kernel (VS Code's
+/// Polyglot, Jupyter's <c>.net-csharp</c>) loads its own FSharp.Core 10.0 at start-up, and Plotly.NET 6 needs 10.1, so
+/// every Plotly.NET chart fails there; a figure built here renders the same in the kernel, in <c>distill run</c> and in
+/// the offline reports. The schema is plotly.js's own (https://plotly.com/javascript/reference/).
+/// </summary>
+public sealed class Figure
+{
+    /// <summary>The plotly.js version the chart outputs load where the page has none (the one Plotly.NET 6 embeds,
+    /// which the offline reports inline).</summary>
+    public const string PlotlyJsVersion = "2.28.0";
+
+    /// <summary>Where a page without plotly.js (VS Code's or Jupyter's output view) loads it from.</summary>
+    public static readonly string CdnUrl = $"https://cdn.plot.ly/plotly-{PlotlyJsVersion}.min.js";
+
+    /// <summary>Marker class on every chart container; the HTML report inlines plotly.js once when it finds it.</summary>
+    public const string PlotlyClass = "distill-plotly";
+
+    /// <summary>Delimit the CDN fallback in chart outputs: live notebooks need it, the offline report (plotly.js inlined)
+    /// strips it.</summary>
+    public const string CdnFallbackStart = "/*distill:cdn-fallback*/";
+    public const string CdnFallbackEnd = "/*distill:end-cdn-fallback*/";
+
+    static int counter;
+
+    public Figure(IEnumerable<JsonObject> traces, JsonObject? layout = null)
+    {
+        Traces = [.. traces];
+        Layout = layout ?? [];
+    }
+
+    public IReadOnlyList<JsonObject> Traces { get; }
+    public JsonObject Layout { get; }
+
+    /// <summary><c>{"data": [...], "layout": {...}}</c>, as plotly.js's <c>newPlot</c> takes it.</summary>
+    public string ToJson() =>
+        new JsonObject { ["data"] = new JsonArray([.. Traces.Select(t => t.DeepClone())]), ["layout"] = Layout.DeepClone() }
+            .ToJsonString(JsonOptions);
+
+    /// <summary>A light HTML output: the figure JSON and a few lines of script. plotly.js itself is not embedded (3.5 MB
+    /// per chart); the report inlines it once per page, and elsewhere the script loads it when the page lacks it.</summary>
+    public string ToHtml()
+    {
+        var json = ToJson();
+        // Deterministic (same notebook, same outputs → same file) and unique on a page (Jupyter shows every output of a
+        // session in one document).
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..8];
+        var id = $"distill-plotly-{hash}-{Interlocked.Increment(ref counter)}";
+        json = json.Replace("</", "<\\/", StringComparison.Ordinal); // "</" inside a JSON string would end the script early
+        return $$"""
+            <div id="{{id}}" class="{{PlotlyClass}}"></div>
+            <script type="text/javascript">
+            (function () {
+              var fig = {{json}};
+              var draw = function () { Plotly.newPlot('{{id}}', fig.data, fig.layout, {"responsive": true}); };
+              if (typeof Plotly !== 'undefined') { draw(); return; }
+              {{CdnFallbackStart}}
+              // One load per page however many charts; AMD loaders (require.js) are hidden so plotly.js sets window.Plotly.
+              window.distillPlotly = window.distillPlotly || new Promise(function (ok, fail) {
+                var amd = window.define; window.define = undefined;
+                var s = document.createElement('script');
+                s.src = '{{CdnUrl}}';
+                s.onload = function () { window.define = amd; ok(); };
+                s.onerror = function (e) { window.define = amd; fail(e); };
+                document.head.appendChild(s);
+              });
+              window.distillPlotly.then(draw);
+              {{CdnFallbackEnd}}
+            })();
+            </script>
+            """;
+    }
+
+    /// <summary>Restarts the element ids (each notebook run starts from 1, so reruns give identical outputs).</summary>
+    public static void ResetIds() => Interlocked.Exchange(ref counter, 0);
+
+    public override string ToString() => $"Plotly chart ({Traces.Count} traces)";
+
+    static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false };
+}

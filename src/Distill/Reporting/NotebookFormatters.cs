@@ -1,0 +1,104 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Microsoft.Data.Analysis;
+using Microsoft.DotNet.Interactive.Formatting;
+using TorchSharp;
+
+namespace Distill.Reporting;
+
+/// <summary>
+/// How charts, DataFrames and tensors display in a notebook, the same in the .NET Interactive kernel (registered by
+/// <see cref="Notebook.Start"/>) and in <c>distill run</c> (registered by its runner): HTML, plus text/plain.
+/// </summary>
+public static class NotebookFormatters
+{
+    public const string Html = "text/html";
+    public const string PlainText = "text/plain";
+
+    /// <summary>Rows of a DataFrame shown before "… N more rows".</summary>
+    public const int DataFrameRows = 20;
+
+    /// <summary>Registers the formatters with Microsoft.DotNet.Interactive.Formatting (the kernel's own copy when it
+    /// runs inside the kernel). Registering twice replaces, so it is safe to call again.</summary>
+    public static void Register()
+    {
+        Formatter.Register<Figure>((f, w) => w.Write(f.ToHtml()), Html);
+        Formatter.Register<Figure>((f, w) => w.Write(f.ToString()), PlainText);
+        Formatter.Register<DataFrame>((df, w) => w.Write(DataFrameHtml(df)), Html);
+        Formatter.Register<DataFrame>((df, w) => w.Write(DataFrameText(df)), PlainText);
+        Formatter.Register<torch.Tensor>((t, w) => w.Write(TensorHtml(t)), Html);
+        Formatter.Register<torch.Tensor>((t, w) => w.Write(TensorText(t)), PlainText);
+        Formatter.Register<NotebookEnvironment>((e, w) => w.Write($"<pre class=\"distill-environment\">{Enc(e.ToString())}</pre>"), Html);
+        Formatter.Register<NotebookEnvironment>((e, w) => w.Write(e.ToString()), PlainText);
+    }
+
+    public static string DataFrameHtml(DataFrame df)
+    {
+        var sb = new StringBuilder("<table class=\"distill-dataframe\"><thead><tr><th></th>");
+        foreach (var c in df.Columns)
+            sb.Append(CultureInfo.InvariantCulture, $"<th title=\"{Enc(c.DataType.Name)}\">{Enc(c.Name)}</th>");
+        sb.Append("</tr></thead><tbody>");
+        long shown = Math.Min(df.Rows.Count, DataFrameRows);
+        for (long r = 0; r < shown; r++)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"<tr><td><i>{r}</i></td>");
+            foreach (var c in df.Columns) sb.Append(CultureInfo.InvariantCulture, $"<td>{Enc(Cell(c[r]))}</td>");
+            sb.Append("</tr>");
+        }
+        sb.Append("</tbody></table>");
+        if (df.Rows.Count > shown) sb.Append(CultureInfo.InvariantCulture, $"<p>… {df.Rows.Count - shown} more rows</p>");
+        sb.Append(CultureInfo.InvariantCulture, $"<p class=\"distill-shape\">{df.Rows.Count} rows × {df.Columns.Count} columns</p>");
+        return sb.ToString();
+    }
+
+    /// <summary>The DataFrame as aligned text (DataFrame.ToString pads to a fixed width, so long values run into the next
+    /// column): each column as wide as its longest shown value, two spaces between columns, numbers right-aligned.</summary>
+    public static string DataFrameText(DataFrame df)
+    {
+        long shown = Math.Min(df.Rows.Count, DataFrameRows);
+        var columns = df.Columns.Select(c =>
+        {
+            var cells = new List<string> { c.Name };
+            for (long r = 0; r < shown; r++) cells.Add(Cell(c[r]));
+            return (Cells: cells, Width: cells.Max(x => x.Length), Right: c.DataType != typeof(string) && c.DataType != typeof(bool));
+        }).ToList();
+        var sb = new StringBuilder();
+        for (var line = 0; line <= shown; line++)
+        {
+            sb.Append(string.Join("  ", columns.Select(c => c.Right ? c.Cells[line].PadLeft(c.Width) : c.Cells[line].PadRight(c.Width))).TrimEnd());
+            sb.Append('\n');
+        }
+        if (df.Rows.Count > shown) sb.Append(CultureInfo.InvariantCulture, $"… {df.Rows.Count - shown} more rows\n");
+        sb.Append(CultureInfo.InvariantCulture, $"{df.Rows.Count} rows × {df.Columns.Count} columns");
+        return sb.ToString();
+    }
+
+    static string Cell(object? v) => v switch
+    {
+        null => "null",
+        float f => f.ToString("G6", CultureInfo.InvariantCulture),
+        double d => d.ToString("G6", CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => v.ToString() ?? "",
+    };
+
+    public static string TensorHeader(torch.Tensor t) =>
+        $"tensor shape [{string.Join(", ", t.shape)}], dtype {t.dtype}, device {t.device}" + (t.requires_grad ? ", requires_grad" : "");
+
+    /// <summary>Values in numpy style; TorchSharp summarizes big tensors (edge items and "...") by itself.</summary>
+    public static string TensorPreview(torch.Tensor t)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var cpu = t.device_type == DeviceType.CPU ? t.detach() : t.detach().cpu();
+        return cpu.ToString(TensorStringStyle.Numpy, "g4", 100, CultureInfo.InvariantCulture, "\n");
+    }
+
+    public static string TensorText(torch.Tensor t) => TensorHeader(t) + "\n" + TensorPreview(t);
+
+    public static string TensorHtml(torch.Tensor t) =>
+        $"<div class=\"distill-tensor\"><div><code>{Enc(TensorHeader(t))}</code></div><pre>{Enc(TensorPreview(t))}</pre></div>";
+
+    static string Enc(string s) => WebUtility.HtmlEncode(s);
+}
