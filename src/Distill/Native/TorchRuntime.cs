@@ -29,6 +29,8 @@ public static class TorchRuntime
             // process, spinning workers made training steps 10-30x slower (measured). Users can still set it themselves.
             OmpWaitPolicy = NativeEnvironment.SetDefault("OMP_WAIT_POLICY", "PASSIVE");
             MklCpuDispatch.EnableIfSafe();
+            // Before anything below loads libtorch or runs a convolution: oneDNN reads its ISA cap once.
+            OneDnnIsa.ApplyIfNeeded();
             var env = Environment.GetEnvironmentVariable("DISTILL_THREADS");
             SetThreads(threads ?? (int.TryParse(env, out var e) && e > 0 ? e : Environment.ProcessorCount));
             initialized = true;
