@@ -72,6 +72,7 @@ static class BenchCommand
     {
         TorchRuntime.Initialize(threads);
         Console.WriteLine($"MKL dispatch  {MklCpuDispatch.Status}");
+        Console.WriteLine($"oneDNN ISA    {OneDnnIsa.Status}");
         var values = Numerics.Compute();
         if (save is not null)
         {

@@ -28,6 +28,7 @@ static class DoctorCommand
             Console.WriteLine($"device        {(torch.cuda.is_available() ? $"cuda ({torch.cuda.device_count()} GPUs)" : "cpu")}");
             Console.WriteLine($"threads       {torch.get_num_threads()} of {Environment.ProcessorCount} cores");
             Console.WriteLine($"MKL dispatch  {MklCpuDispatch.Status}");
+            Console.WriteLine($"oneDNN ISA    {OneDnnIsa.Status}");
             Console.WriteLine($"OpenMP wait   {TorchRuntime.OmpWaitPolicy}");
         }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException)

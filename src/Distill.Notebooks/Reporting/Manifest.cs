@@ -36,6 +36,7 @@ public static class Manifest
             ["runtime"] = new JsonObject
             {
                 ["dotnet"] = env.DotNet, ["torchsharp"] = env.TorchSharp, ["libtorch"] = env.LibTorch, ["torchThreads"] = env.TorchThreads,
+                ["oneDnnIsa"] = env.OneDnnIsa,
             },
             ["cells"] = new JsonArray(r.Cells.Select(c => (JsonNode)new JsonObject
             {

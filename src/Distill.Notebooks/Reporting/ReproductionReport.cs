@@ -59,7 +59,7 @@ public static class ReproductionReport
                 ["name"] = e.Machine, ["os"] = e.Os, ["cpu"] = e.Cpu, ["physicalCores"] = r.Cpu.PhysicalCores,
                 ["hardwareThreads"] = r.Cpu.HardwareThreads, ["usableProcessors"] = e.Cores,
             },
-            ["runtime"] = new JsonObject { ["dotnet"] = e.DotNet, ["torchsharp"] = e.TorchSharp, ["libtorch"] = e.LibTorch, ["torchThreads"] = e.TorchThreads },
+            ["runtime"] = new JsonObject { ["dotnet"] = e.DotNet, ["torchsharp"] = e.TorchSharp, ["libtorch"] = e.LibTorch, ["torchThreads"] = e.TorchThreads, ["oneDnnIsa"] = e.OneDnnIsa },
             ["notebooks"] = new JsonArray([.. r.Notebooks.Select(n => (JsonNode)new JsonObject
             {
                 ["name"] = n.Name,

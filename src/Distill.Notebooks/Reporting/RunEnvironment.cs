@@ -4,10 +4,11 @@ using Distill.Native;
 
 namespace Distill.Notebooks;
 
-/// <summary>Where and with what a notebook ran: the facts a report's reader needs to trust or reproduce it.</summary>
+/// <summary>Where and with what a notebook ran: the facts a report's reader needs to trust or reproduce it.
+/// <see cref="OneDnnIsa"/> is <see cref="Native.OneDnnIsa.Status"/>: whether oneDNN was capped (it changes the numbers).</summary>
 public sealed record RunEnvironment(
     string? GitCommit, bool? GitDirty, string Machine, string Os, string Cpu, int Cores, int TorchThreads,
-    string DotNet, string TorchSharp, string LibTorch)
+    string DotNet, string TorchSharp, string LibTorch, string OneDnnIsa)
 {
     /// <summary>Collects the facts; git is asked about the folder holding the notebook.</summary>
     public static RunEnvironment Capture(string notebookFolder)
@@ -18,7 +19,8 @@ public sealed record RunEnvironment(
         try { libtorch = TorchRuntime.LibTorchVersion; }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException) { libtorch = "not loaded"; }
         return new RunEnvironment(commit, dirty, Environment.MachineName, RuntimeInformation.OSDescription, CpuInfo.ModelName(),
-            Environment.ProcessorCount, TorchRuntime.Threads, RuntimeInformation.FrameworkDescription, TorchRuntime.TorchSharpVersion, libtorch);
+            Environment.ProcessorCount, TorchRuntime.Threads, RuntimeInformation.FrameworkDescription, TorchRuntime.TorchSharpVersion, libtorch,
+            Native.OneDnnIsa.Status);
     }
 
     /// <summary>"abc1234 (dirty)" / "abc1234" / "not a git checkout".</summary>

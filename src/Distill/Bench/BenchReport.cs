@@ -7,7 +7,7 @@ namespace Distill.Bench;
 
 /// <summary>Where and with what the numbers were taken.</summary>
 public sealed record MachineInfo(string Cpu, int Cores, string Os, string Dotnet, string TorchSharp, string Libtorch,
-    string MklDispatch, string OmpWaitPolicy, string? Peer);
+    string MklDispatch, string OneDnnIsa, string OmpWaitPolicy, string? Peer);
 
 /// <summary>One case: our median step time with its p10-p90 spread, throughput, achieved GFLOP/s and its share of
 /// the GEMM limit, tensors left alive per step, the peer's median when it ran (<see cref="Ratio"/> = ours/peer), and

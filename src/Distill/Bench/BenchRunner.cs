@@ -104,5 +104,5 @@ public static class BenchRunner
 
     static MachineInfo Machine(PeerResult? peer) => new(
         CpuInfo.ModelName(), Environment.ProcessorCount, RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription,
-        TorchRuntime.TorchSharpVersion, torch.__version__, MklCpuDispatch.Status, TorchRuntime.OmpWaitPolicy, peer?.Version);
+        TorchRuntime.TorchSharpVersion, torch.__version__, MklCpuDispatch.Status, OneDnnIsa.Status, TorchRuntime.OmpWaitPolicy, peer?.Version);
 }

@@ -42,6 +42,8 @@ public static class TorchRuntime
             // before TorchSharp goes looking (in the kernel, it would find the NuGet cache's unpatched copy).
             MklCpuDispatch.EnableIfSafe();
             PatchedNatives.LoadIfNeeded();
+            // Before anything below runs a convolution: oneDNN reads its ISA cap once.
+            OneDnnIsa.ApplyIfNeeded();
             var env = Environment.GetEnvironmentVariable("DISTILL_THREADS");
             SetThreads(threads ?? (int.TryParse(env, out var e) && e > 0 ? e : Environment.ProcessorCount));
             Volatile.Write(ref initialized, true);
