@@ -4,10 +4,10 @@ using Distill.Reporting;
 namespace Distill;
 
 /// <summary>What <see cref="Notebook.Start"/> set up, shown as the first cell's output.</summary>
-public sealed record NotebookEnvironment(string TorchSharp, string LibTorch, string Device, int Threads, string Natives, string MklDispatch)
+public sealed record NotebookEnvironment(string TorchSharp, string LibTorch, string Device, int Threads, string Natives, string MklDispatch, string OneDnnIsa)
 {
     public override string ToString() =>
-        $"distill ready: TorchSharp {TorchSharp}, libtorch {LibTorch}, {Device}, {Threads} threads; natives: {Natives}; MKL dispatch: {MklDispatch}";
+        $"distill ready: TorchSharp {TorchSharp}, libtorch {LibTorch}, {Device}, {Threads} threads; natives: {Natives}; MKL dispatch: {MklDispatch}; oneDNN ISA: {OneDnnIsa}";
 }
 
 /// <summary>
@@ -25,6 +25,6 @@ public static class Notebook
         NotebookFormatters.Register();
         var device = TorchRuntime.ResolveDevice();
         return new NotebookEnvironment(TorchRuntime.TorchSharpVersion, TorchRuntime.LibTorchVersion, device.ToString(),
-            TorchRuntime.Threads, PatchedNatives.Status, MklCpuDispatch.Status);
+            TorchRuntime.Threads, PatchedNatives.Status, MklCpuDispatch.Status, Native.OneDnnIsa.Status);
     }
 }
