@@ -27,6 +27,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
     public async Task<NotebookRunResult> RunAsync(string path, CancellationToken ct = default)
     {
         var doc = NotebookDocument.Load(path);
+        if (doc.ForeignKernel() is { } foreign)
+            throw new NotebookFormatException(path, $"not a C# notebook: {foreign}",
+                "distill run executes C# notebooks for the .NET Interactive kernel (kernelspec .net-csharp); run this one with its own kernel, or switch its kernel to .NET (C#)");
         var outDir = Path.GetFullPath(Options.OutputDirectory);
         var files = new RunFiles(Path.Combine(outDir, doc.Name + ".ipynb"), Options.WriteHtml ? Path.Combine(outDir, doc.Name + ".html") : null,
             Path.Combine(outDir, doc.Name + ".manifest.json"));

@@ -52,6 +52,24 @@ public sealed class NotebookDocument
 
     public string Name => System.IO.Path.GetFileNameWithoutExtension(Path);
 
+    /// <summary>Why this notebook is not one the C# runner executes (a Python or R kernelspec, an F# or PowerShell default
+    /// kernel), else null. Such a notebook is refused before anything runs: its cells are never compiled as C#.</summary>
+    public string? ForeignKernel()
+    {
+        var spec = Metadata["kernelspec"]?["name"]?.GetValue<string>();
+        var language = Metadata["kernelspec"]?["language"]?.GetValue<string>() ?? Metadata["language_info"]?["name"]?.GetValue<string>();
+        if (spec is { Length: > 0 } && !spec.StartsWith(".net-", StringComparison.OrdinalIgnoreCase))
+            return $"its kernel is '{spec}'{(language is { Length: > 0 } ? $" ({language})" : "")}, not the .NET C# kernel";
+        if (spec is null && language is { Length: > 0 } && !IsDotNetLanguage(language))
+            return $"its language is '{language}', not C#";
+        if (DefaultKernel != KernelNames.CSharp)
+            return $"its default kernel is '{DefaultKernel}', not C#";
+        return null;
+    }
+
+    static bool IsDotNetLanguage(string language) =>
+        language.ToLowerInvariant() is "c#" or "csharp" or "polyglot-notebook" or "dotnet-interactive.csharp";
+
     public static NotebookDocument Load(string path)
     {
         if (!File.Exists(path))

@@ -37,9 +37,15 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
             }
             else if (carried.Find(r.Name) is { } c)
             {
-                refs.AddRange(c.Assemblies);
                 bool sameName = string.Equals(r.Name, c.Name, StringComparison.OrdinalIgnoreCase);
                 bool sameVersion = r.IsFloating || string.Equals(r.Version, c.Version, StringComparison.OrdinalIgnoreCase);
+                // A lower version binds to the loaded one (as .NET binds assemblies); a newer one cannot be had in this
+                // process, and running on the older copy would be silently different.
+                if (!sameVersion && CompareVersions(r.Version!, c.Version) > 0)
+                    throw new PackageRestoreException(
+                        $"#r \"nuget: {r.Name}, {r.Version}\": {c.Name} {c.Version} is already loaded (distill run carries it), and a second version " +
+                        $"cannot be loaded into the same process. Pin {c.Version} in the notebook, or rebuild distill with {r.Name} {r.Version} in Directory.Packages.props");
+                refs.AddRange(c.Assemblies);
                 var note = sameName && sameVersion ? "" : $" (the runner's copy; the notebook asked for {r})";
                 installed.Add($"{c.Name}, {c.Version}{note}");
             }
@@ -84,6 +90,23 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
         if (AssemblyRegistry.Add(path) is { } conflict) throw new PackageRestoreException(conflict);
         AssemblyRegistry.AddFolder(Path.GetDirectoryName(path)!);
         return [path];
+    }
+
+    /// <summary>NuGet order for the versions notebooks pin: numeric parts first, then a release above its prereleases.</summary>
+    public static int CompareVersions(string a, string b)
+    {
+        static (Version, string) Split(string v)
+        {
+            var dash = v.IndexOf('-', StringComparison.Ordinal);
+            var core = dash < 0 ? v : v[..dash];
+            return (Version.TryParse(core.Contains('.', StringComparison.Ordinal) ? core : core + ".0", out var n) ? n : new Version(0, 0), dash < 0 ? "" : v[(dash + 1)..]);
+        }
+        var (na, pa) = Split(a);
+        var (nb, pb) = Split(b);
+        var c = na.CompareTo(nb);
+        if (c != 0) return c;
+        if (pa.Length == 0 || pb.Length == 0) return (pa.Length == 0 ? 1 : 0) - (pb.Length == 0 ? 1 : 0);
+        return Math.Sign(string.CompareOrdinal(pa, pb));
     }
 
     public static string InstalledText(IReadOnlyList<string> installed)

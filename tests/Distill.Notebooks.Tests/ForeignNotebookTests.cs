@@ -1,0 +1,77 @@
+using System.Text.Json.Nodes;
+using Distill.Notebooks.Documents;
+using Distill.Notebooks.Packages;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary>Notebooks the C# runner must not execute are refused before anything runs, naming the notebook and why;
+/// a pinned package that cannot be had in this process names both versions.</summary>
+public class ForeignNotebookTests
+{
+    /// <summary>A notebook whose only cell would succeed as C#, so a refusal cannot come from compiling it.</summary>
+    static string Write(string dir, string name, JsonObject metadata)
+    {
+        var nb = new JsonObject
+        {
+            ["nbformat"] = 4, ["nbformat_minor"] = 5, ["metadata"] = metadata,
+            ["cells"] = new JsonArray(new JsonObject
+            {
+                ["cell_type"] = "code", ["metadata"] = new JsonObject(), ["outputs"] = new JsonArray(), ["execution_count"] = null,
+                ["source"] = "System.IO.File.WriteAllText(\"ran.txt\", \"compiled as C#\");",
+            }),
+        };
+        var path = Path.Combine(dir, name);
+        File.WriteAllText(path, nb.ToJsonString());
+        return path;
+    }
+
+    public static TheoryData<string, string, string> Foreign() => new()
+    {
+        { "python.ipynb", """{"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}}""", "its kernel is 'python3' (python)" },
+        { "r.ipynb", """{"language_info": {"name": "R"}}""", "its language is 'R'" },
+        { "fsharp.ipynb", """{"kernelspec": {"name": ".net-fsharp", "language": "F#", "display_name": ".NET (F#)"}}""", "its default kernel is 'fsharp'" },
+        { "polyglot-fsharp.ipynb", """{"kernelspec": {"name": ".net-csharp", "language": "C#", "display_name": ".NET (C#)"}, "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "fsharp", "items": [{"name": "fsharp", "aliases": []}]}}}""", "its default kernel is 'fsharp'" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Foreign))]
+    public void A_notebook_for_another_kernel_is_refused_with_the_reason_and_never_compiled(string name, string metadata, string reason)
+    {
+        var dir = TestSupport.TempDir("foreign");
+        var path = Write(dir, name, JsonNode.Parse(metadata)!.AsObject());
+        var e = Assert.Throws<NotebookFormatException>(() => TestSupport.Run(path, Path.Combine(dir, "out")));
+        Assert.StartsWith(path + ": not a C# notebook: " + reason, e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, "ran.txt")));
+        Assert.False(Directory.Exists(Path.Combine(dir, "out")));
+    }
+
+    [Fact]
+    public void A_csharp_notebook_still_runs()
+    {
+        var dir = TestSupport.TempDir("csharp");
+        var path = Write(dir, "cs.ipynb", JsonNode.Parse("""{"kernelspec": {"name": ".net-csharp", "language": "C#"}}""")!.AsObject());
+        Assert.True(TestSupport.Run(path, Path.Combine(dir, "out")).Succeeded);
+        Assert.True(File.Exists(Path.Combine(dir, "ran.txt")));
+    }
+
+    [Fact]
+    public void A_pinned_version_newer_than_the_loaded_one_names_both_versions()
+    {
+        var dir = TestSupport.TempDir("pin");
+        var nb = TestSupport.WriteNotebook(dir, "pin.ipynb", ("#r \"nuget: Microsoft.Data.Analysis, 99.0.0\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var f = Assert.Single(r.Failures);
+        Assert.Contains("Microsoft.Data.Analysis, 99.0.0", f.Message, StringComparison.Ordinal);
+        Assert.Contains("Microsoft.Data.Analysis 0.23.1 is already loaded", f.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("1.0.0", "1.0.0", 0)]
+    [InlineData("13.0.3", "13.0.4", -1)]
+    [InlineData("0.107.0", "0.23.1", 1)]
+    [InlineData("1.0.0-beta.2", "1.0.0", -1)]
+    [InlineData("1.0.0", "1.0.0-beta.2", 1)]
+    [InlineData("1.0.0-beta.26120.1", "1.0.0-beta.23562.1", 1)]
+    public void Versions_compare_in_nuget_order(string a, string b, int expected) =>
+        Assert.Equal(expected, PackageResolver.CompareVersions(a, b));
+}
