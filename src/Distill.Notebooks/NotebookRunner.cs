@@ -86,6 +86,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         public async Task<NotebookRunResult> ExecuteAsync(CancellationToken ct)
         {
             NotebookFormatters.Register();
+            Distill.Notebook.Host = new RunnerLiveOutput();
             var started = DateTimeOffset.Now;
             var clock = Stopwatch.StartNew();
             var injectedValues = values.ToDictionary(p => p.Key, p => p.Value);

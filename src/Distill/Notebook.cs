@@ -18,11 +18,20 @@ public sealed record NotebookEnvironment(string TorchSharp, string LibTorch, str
 /// </summary>
 public static class Notebook
 {
+    /// <summary>The notebook's live output: the kernel's after <see cref="Start"/> in the .NET kernel, the runner's in
+    /// <c>distill run</c>, else none.</summary>
+    public static ILiveOutput? Host { get; set; }
+
+    /// <summary>Where recipes write their per-epoch lines in a notebook (<c>WithParameters(..., log: Distill.Notebook.Log)</c>):
+    /// one display per cell, updated in place; the console when no notebook host is present.</summary>
+    public static TextWriter Log => Host is { } host ? new LiveLog(host, Console.Out) : Console.Out;
+
     /// <summary>Idempotent. <paramref name="threads"/> defaults to $DISTILL_THREADS, else the number of cores.</summary>
     public static NotebookEnvironment Start(int? threads = null)
     {
         TorchRuntime.Initialize(threads);
         NotebookFormatters.Register();
+        if (KernelLiveOutput.TryCreate() is { } kernel) Host = kernel;
         var device = TorchRuntime.ResolveDevice();
         return new NotebookEnvironment(TorchRuntime.TorchSharpVersion, TorchRuntime.LibTorchVersion, device.ToString(),
             TorchRuntime.Threads, PatchedNatives.Status, MklCpuDispatch.Status, Native.OneDnnIsa.Status);
