@@ -1,0 +1,52 @@
+using Distill.Native;
+using Distill.Reporting;
+using static TorchSharp.torch;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary>Every kind of chart the library draws, as plain plotly.js JSON (no Plotly.NET), drawn by plotly.js itself in
+/// headless chromium, offline: the figure is valid for plotly.js (traces drawn, subplots laid out), with no page
+/// errors. This is what the .NET kernel shows, so the schema is checked by the real consumer.</summary>
+public class FigureBrowserTests
+{
+    [Fact]
+    public async Task Each_library_chart_draws_in_plotly_js_with_its_traces_and_subplots()
+    {
+        TorchRuntime.Initialize();
+        Figure.ResetIds();
+        var figures = new (Figure Figure, int Traces, int Subplots)[]
+        {
+            (Charts.Lines("lines", "epoch", "%", [new Series("a", [1, 2, 3], [1, double.NaN, 3]), new Series("b", [1, 2], [2, 1])]), 2, 1),
+            (Charts.Sweep("sweep", "T", "%", [("kd", [(1.0, [80.0, 82.0]), (4.0, [85.0, 87.0])])]), 2, 1),
+            (Charts.Bars("bars", "%", [("scratch", 80.1), ("kd", 82.5)]), 1, 1),
+            (Charts.GroupedBars("grouped", "p", ["x", "y", "z"], [("T = 1", [0.7, 0.2, 0.1]), ("T = 4", [0.4, 0.3, 0.3])]), 2, 1),
+            (Charts.Points("params", "parameters", "%", [("mlp", 1e5, 80), ("cnn", 1e6, 90)], logX: true), 1, 1),
+            (Charts.Heatmap("map", arange(6, dtype: ScalarType.Float32).view(2, 3), ["a", "b", "c"], ["r1", "r2"]), 1, 1),
+            (Charts.HeatmapRow("row", [("image", rand(8, 8)), ("teacher", rand(4, 4)), ("student", rand(4, 4))]), 3, 3),
+            (Charts.ImageGrid("grid", randint(0, 255, [12, 1, 4, 4], dtype: ScalarType.Byte), columns: 5), 1, 1),
+        };
+        var dir = TestSupport.TempDir("figures");
+        var page = Path.Combine(dir, "figures.html");
+        File.WriteAllText(page, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><script>" + PlotlyJs() + "</script></head><body>"
+            + string.Join("\n", figures.Select(f => f.Figure.ToHtml())) + "</body></html>");
+
+        await using var browser = await OfflineBrowser.OpenAsync(page);
+        await browser.Page.WaitForFunctionAsync(
+            "n => [...document.querySelectorAll('.distill-plotly')].filter(d => d._fullLayout && d.querySelector('svg.main-svg')).length === n",
+            figures.Length, new() { Timeout = 30_000 });
+        var drawn = await browser.Page.EvaluateAsync<int[][]>(
+            "() => [...document.querySelectorAll('.distill-plotly')].map(d => [d._fullData.length, Object.keys(d._fullLayout._plots).length])");
+        Assert.Equal(figures.Select(f => new[] { f.Traces, f.Subplots }), drawn);
+        Assert.Empty(browser.Errors);
+        Assert.Empty(browser.Network);
+    }
+
+    /// <summary>plotly.js as the reports inline it: Plotly.NET's embedded copy, whose version the chart outputs name.</summary>
+    static string PlotlyJs()
+    {
+        Assert.Equal(global::Globals.PLOTLYJS_VERSION, Figure.PlotlyJsVersion);
+        var asm = typeof(Plotly.NET.GenericChart).Assembly;
+        using var js = asm.GetManifestResourceStream(asm.GetManifestResourceNames().Single(n => n.EndsWith($"plotly-{Figure.PlotlyJsVersion}.min.js", StringComparison.Ordinal)))!;
+        return new StreamReader(js).ReadToEnd();
+    }
+}
