@@ -1,13 +1,17 @@
+using System.Runtime.InteropServices;
+
 namespace Distill.Cli;
 
 /// <summary>
-/// Ctrl-C for commands that write what has run so far: the first press cancels <see cref="Token"/> (the command then
+/// Ctrl-C (SIGINT) and SIGTERM (what `timeout`, Slurm, Kubernetes and CI cancellation send) for commands that write
+/// what has run so far: the first signal cancels <see cref="Token"/> (the command then stops at its next safe point and
 /// finishes its reports); a second one ends the process the usual way. Dispose to unhook.
 /// </summary>
 sealed class CtrlC : IDisposable
 {
     readonly CancellationTokenSource cts = new();
     readonly ConsoleCancelEventHandler handler;
+    readonly PosixSignalRegistration? term;
 
     public CtrlC(TextWriter log)
     {
@@ -15,17 +19,34 @@ sealed class CtrlC : IDisposable
         {
             if (cts.IsCancellationRequested) return;
             e.Cancel = true;
-            log.WriteLine("Interrupted: writing what has run so far (Ctrl-C again to abort)...");
-            cts.Cancel();
+            Stop(log, "Interrupted", 130);
         };
         Console.CancelKeyPress += handler;
+        if (!OperatingSystem.IsWindows())
+            term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+            {
+                if (cts.IsCancellationRequested) return; // second signal: default action, the process ends now
+                ctx.Cancel = true;
+                Stop(log, "Terminated (SIGTERM)", 143);
+            });
+    }
+
+    void Stop(TextWriter log, string what, int exitCode)
+    {
+        ExitCode = exitCode;
+        log.WriteLine($"{what}: writing what has run so far (send it again to abort)...");
+        cts.Cancel();
     }
 
     public CancellationToken Token => cts.Token;
 
+    /// <summary>130 after Ctrl-C, 143 after SIGTERM (128 + the signal, as shells report them), 0 before either.</summary>
+    public int ExitCode { get; private set; }
+
     public void Dispose()
     {
         Console.CancelKeyPress -= handler;
+        term?.Dispose();
         cts.Dispose();
     }
 }

@@ -8,7 +8,7 @@ namespace Distill.Cli;
 
 /// <summary><c>distill run NOTEBOOK...</c>: executes Polyglot notebooks headless and writes, per notebook, the executed
 /// .ipynb, an offline .html report and a .manifest.json. Exit codes: 0 all succeeded, 1 a cell failed or timed out,
-/// 2 bad input (missing file, bad -p), 130 interrupted (Ctrl-C).</summary>
+/// 2 bad input (missing file, bad -p), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).</summary>
 static class RunCommand
 {
     public static Command Create()
@@ -48,6 +48,17 @@ static class RunCommand
             Console.Error.WriteLine($"error: --cell-timeout {timeout}: must be a positive number of seconds");
             return 2;
         }
+        // Checked before anything runs: a notebook's outputs must never be computed only to be thrown away.
+        try
+        {
+            if (File.Exists(output)) throw new IOException("this is a file; give a folder (it is created when missing)");
+            Directory.CreateDirectory(output);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: --out {output}: {e.Message}");
+            return 2;
+        }
         var missing = notebooks.Where(n => !File.Exists(n)).ToList();
         if (missing.Count > 0)
         {
@@ -78,16 +89,16 @@ static class RunCommand
                 exit = Math.Max(exit, 2);
                 continue;
             }
-            catch (OperationCanceledException) { exit = 130; break; }
+            catch (OperationCanceledException) { exit = ctrlC.ExitCode is > 0 and var c ? c : 130; break; }
             var secs = r.Duration.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture);
             if (r.Succeeded) log.WriteLine($"✔ {nb} ({secs} s)");
             else foreach (var f in r.Failures) log.WriteLine($"✘ {f}");
             log.WriteLine($"  wrote {r.Files.Notebook}{(r.Files.Html is null ? "" : ", " + r.Files.Html)}, {r.Files.Manifest}");
             exit = r.Status switch
             {
-                RunStatus.Interrupted => 130,
+                RunStatus.Interrupted => ctrlC.ExitCode is > 0 and var c ? c : 130,
                 RunStatus.Succeeded => exit,
-                _ => exit == 130 ? 130 : Math.Max(exit, 1),
+                _ => exit is 130 or 143 ? exit : Math.Max(exit, 1),
             };
             if (r.Status == RunStatus.Interrupted) break;
         }

@@ -43,14 +43,32 @@ static class TrainCommand
         var recipe = new Option<string?>("--recipe") { Description = $"Run a whole recipe instead: {string.Join(", ", Recipes)}." };
         var budget = new Option<string>("--budget") { Description = "Recipe budget: smoke, quick or full.", DefaultValueFactory = _ => "quick" };
         var seeds = new Option<string?>("--seeds") { Description = "Recipe seeds, e.g. 0,1,2 (default: the budget's)." };
+        var force = new Option<bool>("--force") { Description = "Clear an --out folder that holds another run instead of refusing it." };
 
         var cmd = new Command("train", "Train a model (optionally distilled from a teacher) or run a recipe; prints per-epoch accuracy.");
         foreach (var o in new Option[] { model, dataset, epochs, seed, device, batch, optimizer, lr, wd, schedule, warmup, clip, augment, trainSize, testSize,
-                     validation, teacher, teacherEpochs, teacherTrainSize, temperature, alpha, outDir, resume, recipe, budget, seeds })
+                     validation, teacher, teacherEpochs, teacherTrainSize, temperature, alpha, outDir, resume, recipe, budget, seeds, force })
             cmd.Options.Add(o);
 
-        cmd.SetAction(r => Guard(() =>
+        // Options a mode does not use are an error, never silently ignored.
+        Option[] recipeIgnores = [temperature, alpha, lr, optimizer, wd, schedule, warmup, clip, augment, batch, validation, seed];
+        Option[] plainIgnores = [budget, seeds];
+
+        cmd.SetAction(r => Guard(signals => () =>
         {
+            bool Given(Option o) => r.GetResult(o) is { Implicit: false };
+            var isRecipe = r.GetValue(recipe) is not null;
+            foreach (var o in isRecipe ? recipeIgnores : plainIgnores)
+                if (Given(o))
+                    throw new ArgumentException(isRecipe
+                        ? $"{o.Name} does not apply to --recipe (the recipe sets it for each run); remove it, or train one model without --recipe."
+                        : $"{o.Name} applies only with --recipe; remove it, or add --recipe NAME.");
+            double temp = r.GetValue(temperature), a = r.GetValue(alpha);
+            if (!double.IsFinite(a) || a < 0 || a > 1) throw new ArgumentException($"--alpha {a}: the soft-target weight must be in [0, 1].");
+            if (!double.IsFinite(temp) || temp <= 0) throw new ArgumentException($"--kd-temperature {temp}: the temperature must be a finite positive number.");
+            if (r.GetValue(lr) is double rate && (!double.IsFinite(rate) || rate <= 0)) throw new ArgumentException($"--lr {rate}: the learning rate must be a finite positive number.");
+            if (r.GetValue(outDir) is string o0 && File.Exists(o0)) throw new ArgumentException($"--out {o0}: this is a file; give a folder (it is created when missing).");
+            if (r.GetValue(resume) && r.GetValue(force)) throw new ArgumentException("--resume and --force contradict each other: --resume continues the run in --out, --force clears it.");
             var opt = Parse(r.GetValue(optimizer)!, r.GetValue(lr), r.GetValue(wd));
             var common = new TrainOptions
             {
@@ -64,7 +82,15 @@ static class TrainCommand
                 Augment = ParseAugment(r.GetValue(augment)!),
                 ValidationCount = r.GetValue(validation),
                 Resume = r.GetValue(resume),
+                Force = r.GetValue(force),
                 Log = Console.Out,
+                Cancellation = signals.Token,
+                // What the trainer cannot see but the results depend on, checked again on --resume.
+                Settings = new Dictionary<string, string>
+                {
+                    ["kd_temperature"] = $"{temp}", ["alpha"] = $"{a}", ["teacher_model"] = r.GetValue(teacher) ?? "none",
+                    ["teacher_epochs"] = $"{r.GetValue(teacherEpochs)}", ["teacher_train_size"] = $"{r.GetValue(teacherTrainSize)}",
+                },
             };
             if (common.Resume && r.GetValue(outDir) is null) throw new ArgumentException("--resume needs --out DIR (the folder holding the checkpoints).");
             if (r.GetValue(recipe) is string name)
@@ -89,7 +115,6 @@ static class TrainCommand
                         OutDir = outRoot is null ? null : Path.Combine(outRoot, "teacher"),
                     });
                     Console.WriteLine($"teacher {teacherName}: {t}");
-                    double temp = r.GetValue(temperature), a = r.GetValue(alpha);
                     objective = new Objective().Add(new CrossEntropyTerm(), 1 - a).Add(new KdTerm(temp), a);
                 }
                 using var transfer = data.Subset(r.GetValue(trainSize), r.GetValue(testSize));
@@ -114,7 +139,7 @@ static class TrainCommand
     static ImageDataset Load(string dataset, TrainOptions common)
     {
         var data = Datasets.Load(dataset);
-        Console.WriteLine($"{data.Name}: {data.Train.Count:N0} train / {data.Test.Count:N0} test images, {data.NumClasses} classes; " +
+        Console.WriteLine($"{data.Name} (from {data.Source}): {data.Train.Count:N0} train / {data.Test.Count:N0} test images, {data.NumClasses} classes; " +
                           $"device {Native.TorchRuntime.ResolveDevice(common.Device)}, {Native.TorchRuntime.Threads} threads");
         return data;
     }
@@ -142,6 +167,8 @@ static class TrainCommand
             TestSize = testSize ?? c.TestSize,
             OutDir = outDir,
             Resume = common.Resume,
+            Force = common.Force,
+            Cancellation = common.Cancellation,
             Log = Console.Out,
         };
         // The data is the budget's (the full budgets name the papers' datasets) unless --dataset says otherwise.
@@ -186,14 +213,24 @@ static class TrainCommand
         _ => throw new ArgumentException($"--augment {name}: expected none or crop-flip."),
     };
 
-    /// <summary>Bad input, bad files and diverging runs become one line on stderr and exit code 1, never a stack trace.</summary>
-    static int Guard(Func<int> action)
+    /// <summary>Bad input, bad files and diverging runs become one line on stderr and exit code 1, never a stack trace.
+    /// Ctrl-C or SIGTERM stop training at the next step: one line says what was kept; exit 130 or 143.</summary>
+    static int Guard(Func<CtrlC, Func<int>> action)
     {
-        try { return action(); }
+        using var signals = new CtrlC(Console.Error);
+        try { return action(signals)(); }
+        catch (TrainingStoppedException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return signals.ExitCode is > 0 and var code ? code : 130;
+        }
         catch (Exception e) when (e is DatasetException or ArgumentException or InvalidDataException or InvalidOperationException
                                       or NonFiniteLossException or FileNotFoundException or FormatException)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            // One line: ArgumentException appends "(Parameter 'x')" and ArgumentOutOfRangeException a second line.
+            var message = e.Message.Split('\n')[0];
+            if (e is ArgumentException { ParamName: { } p }) message = message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal);
+            Console.Error.WriteLine($"error: {message}");
             return 1;
         }
     }

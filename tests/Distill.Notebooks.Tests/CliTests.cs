@@ -5,24 +5,9 @@ namespace Distill.Notebooks.Tests;
 /// <summary>`distill run` as users call it: exit codes, messages naming notebook/cell/line, files written.</summary>
 public class CliTests
 {
-    static ProcessStartInfo Cli(params string[] args)
-    {
-        var config = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name; // debug | release
-        var cli = Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill.Cli", config, "Distill.Cli.dll");
-        Assert.True(File.Exists(cli), $"{cli} missing: build src/Distill.Cli");
-        var psi = new ProcessStartInfo("dotnet", [cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.Environment["DISTILL_NUGET_CACHE"] = TestSupport.PackageCache;
-        return psi;
-    }
+    static ProcessStartInfo Cli(params string[] args) => DistillProcess.Start(args);
 
-    static (int Exit, string Out, string Err) Distill(params string[] args)
-    {
-        using var p = Process.Start(Cli(args))!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "distill run hung");
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    static (int Exit, string Out, string Err) Distill(params string[] args) => DistillProcess.Run(args);
 
     [Fact]
     public void A_failing_notebook_exits_nonzero_and_the_others_still_run()

@@ -58,6 +58,10 @@ public abstract record RecipeConfig
     public string? OutDir { get; init; }
     /// <summary>Continue runs from their checkpoints in <see cref="OutDir"/> (finished runs are read back, not retrained).</summary>
     public bool Resume { get; init; }
+    /// <summary>Clear run folders that hold other runs instead of refusing them.</summary>
+    public bool Force { get; init; }
+    /// <summary>Stops every run at its next step (Ctrl-C, SIGTERM).</summary>
+    public CancellationToken Cancellation { get; init; }
     /// <summary>Per-epoch lines of every run.</summary>
     public TextWriter? Log { get; init; }
     public bool? Progress { get; init; }
@@ -159,6 +163,8 @@ static class Recipe
         Augment = c.Augment,
         OutDir = c.OutDir is null ? null : Path.Combine(c.OutDir, Safe(run), $"seed{seed}"),
         Resume = c.Resume && c.OutDir is not null,
+        Force = c.Force && !c.Resume,
+        Cancellation = c.Cancellation,
         Log = c.Log,
         Progress = c.Progress,
     };

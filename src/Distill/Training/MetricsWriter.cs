@@ -13,13 +13,29 @@ namespace Distill.Training;
 sealed class MetricsWriter(string outDir, bool tensorBoard)
 {
     public string CsvPath { get; } = Path.Combine(outDir, "metrics.csv");
-    readonly SummaryWriter? tb = tensorBoard ? torch.utils.tensorboard.SummaryWriter(Path.Combine(outDir, "tb")) : null;
+    string TbDir => Path.Combine(outDir, "tb");
+    SummaryWriter? tb;
 
     public void Write(string name, IReadOnlyList<EpochMetrics> history)
     {
         WriteCsv(history);
-        if (tb is null || history.Count == 0) return;
-        var m = history[^1];
+        if (history.Count > 0) Log(name, history[^1]);
+    }
+
+    /// <summary>After a resume: the events of the interrupted run may hold an epoch the checkpoint does not (a kill after
+    /// logging, before the checkpoint), which the resumed run would log again. Start the events over from the
+    /// checkpoint's history, so each epoch is logged once.</summary>
+    public void Restart(string name, IReadOnlyList<EpochMetrics> history)
+    {
+        if (!tensorBoard) return;
+        if (Directory.Exists(TbDir)) Directory.Delete(TbDir, recursive: true);
+        foreach (var m in history) Log(name, m);
+    }
+
+    void Log(string name, EpochMetrics m)
+    {
+        if (!tensorBoard) return;
+        tb ??= torch.utils.tensorboard.SummaryWriter(TbDir);
         var step = m.Epoch;
         tb.add_scalar($"{name}/lr", (float)m.LearningRate, step);
         tb.add_scalar($"{name}/train_loss", (float)m.TrainLoss, step);

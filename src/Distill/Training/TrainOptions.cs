@@ -46,6 +46,14 @@ public sealed record TrainOptions
     public bool TensorBoard { get; init; } = true;
     /// <summary>Continue from OutDir/last.ckpt when it exists (starts afresh, and says so, when it does not).</summary>
     public bool Resume { get; init; }
+    /// <summary>Clear an <see cref="OutDir"/> that holds another run instead of refusing it.</summary>
+    public bool Force { get; init; }
+    /// <summary>Result-affecting settings the caller knows and the trainer cannot see (a loss term's temperature, the
+    /// subset size asked for, ...): recorded in OutDir/run.json and checked on resume.</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+    /// <summary>Stops training at the next step boundary with <see cref="TrainingStoppedException"/> (Ctrl-C, SIGTERM); the
+    /// checkpoint of the last finished epoch stays in OutDir for a resume.</summary>
+    public CancellationToken Cancellation { get; init; }
 
     /// <summary>Per-epoch lines (and the resume notice) go here; null: silent.</summary>
     public TextWriter? Log { get; init; }
@@ -65,6 +73,18 @@ public sealed record TrainOptions
         if (ValidationCount < 0) throw new ArgumentOutOfRangeException(nameof(ValidationCount), ValidationCount, "ValidationCount cannot be negative.");
         if (WarmupEpochs < 0) throw new ArgumentOutOfRangeException(nameof(WarmupEpochs), WarmupEpochs, "WarmupEpochs cannot be negative.");
         if (ClipGradNorm is <= 0) throw new ArgumentOutOfRangeException(nameof(ClipGradNorm), ClipGradNorm, "ClipGradNorm must be positive (or null for none).");
+        if (!double.IsFinite(Optimizer.LearningRate) || Optimizer.LearningRate <= 0)
+            throw new ArgumentOutOfRangeException(nameof(Optimizer), Optimizer.LearningRate, "The learning rate must be a finite positive number.");
+        if (Resume && Force) throw new ArgumentException("Resume and Force contradict each other: resume continues the run in OutDir, force clears it.");
         if (Resume && OutDir is null) throw new ArgumentException("Resume needs OutDir: the checkpoint is OutDir/last.ckpt.");
     }
+}
+
+/// <summary>Training was asked to stop (Ctrl-C, SIGTERM) and stopped at a step boundary; says what is kept.</summary>
+public sealed class TrainingStoppedException(string run, int epoch, long batch, string? checkpointDir)
+    : OperationCanceledException($"{run}: stopped at epoch {epoch}, step {batch + 1}; " + (checkpointDir is null
+        ? "no checkpoint of a finished epoch to keep (pass --out to keep one per epoch)"
+        : $"the checkpoint of epoch {epoch - 1} is in {checkpointDir}: --resume continues from it"))
+{
+    public string? CheckpointDir { get; } = checkpointDir;
 }

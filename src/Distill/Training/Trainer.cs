@@ -65,6 +65,7 @@ sealed class TrainingRun : IDisposable
     readonly HashSet<Parameter> hadGradient = new(ReferenceEqualityComparer.Instance);
     readonly optim.Optimizer optimizer;
     readonly MetricsWriter? writer;
+    readonly RunFolder? folder;
     readonly ProgressLine progress;
     readonly long stepsPerEpoch, totalSteps, warmupSteps;
 
@@ -113,6 +114,8 @@ sealed class TrainingRun : IDisposable
         stepsPerEpoch = (trainLabels.shape[0] + o.BatchSize - 1) / o.BatchSize;
         totalSteps = stepsPerEpoch * o.Epochs;
         warmupSteps = (long)Math.Round(o.WarmupEpochs * stepsPerEpoch);
+        // Before anything is written there: the folder is locked, checked against a resumed run's settings, or cleared.
+        folder = o.OutDir is null ? null : RunFolder.Open(o.OutDir, RunFolder.Settings(o, student, objective, data, teacher, trainLabels), o.Resume, o.Force, o.Log);
         writer = o.OutDir is null ? null : new MetricsWriter(o.OutDir, o.TensorBoard);
         progress = new ProgressLine(o.Progress ?? ProgressLine.Default);
     }
@@ -145,6 +148,7 @@ sealed class TrainingRun : IDisposable
                 if (info.Seed != o.Seed)
                     throw new InvalidOperationException($"Checkpoint '{ckpt}' belongs to a run with seed {info.Seed}; this run has seed {o.Seed}. Use the same seed or a fresh output folder.");
                 history.AddRange(info.History);
+                writer?.Restart(o.Name, history);
                 step = info.Step;
                 start = info.Epoch + 1;
                 o.Log?.WriteLine($"resuming {o.Name} from {ckpt}: epoch {info.Epoch} of {o.Epochs} done");
@@ -180,6 +184,8 @@ sealed class TrainingRun : IDisposable
         double correct = 0, lr = 0;
         for (long b = 0; b < stepsPerEpoch; b++)
         {
+            if (o.Cancellation.IsCancellationRequested)
+                throw new TrainingStoppedException(o.Name, epoch, b, o.OutDir is not null && o.Checkpoints && epoch > 1 ? o.OutDir : null);
             var begin = b * o.BatchSize;
             var size = Math.Min(o.BatchSize, n - begin);
             lr = LearningRate(step);
@@ -270,6 +276,7 @@ sealed class TrainingRun : IDisposable
     {
         optimizer.Dispose();
         generator.Dispose();
+        folder?.Dispose();
         foreach (var t in new[] { trainImages, trainLabels, testImages, testLabels, valImages, valLabels, teacherLogits }) t?.Dispose();
     }
 }

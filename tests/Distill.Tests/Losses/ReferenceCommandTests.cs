@@ -109,7 +109,7 @@ public sealed class ReferenceCommandTests : IDisposable
         Assert.Equal(1, exit);
         Assert.Empty(output);
         var line = Assert.Single(err);
-        Assert.Equal($"distill reference: {path}: file not found; give the path of a distill-reference/1 JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).", line);
+        Assert.Equal($"error: {path}: file not found; give the path of a distill-reference/1 JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).", line);
     }
 
     [Theory]
@@ -128,7 +128,7 @@ public sealed class ReferenceCommandTests : IDisposable
         Assert.Equal(1, exit);
         Assert.Empty(output);
         var line = Assert.Single(err);
-        Assert.StartsWith($"distill reference: {path}", line);
+        Assert.StartsWith($"error: {path}", line);
         Assert.Contains(problem, line);
     }
 }

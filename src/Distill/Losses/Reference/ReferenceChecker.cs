@@ -71,13 +71,13 @@ public static class ReferenceChecker
         try { file = ReferenceFile.Load(path); }
         catch (ReferenceFormatException e)
         {
-            error.WriteLine($"distill reference: {e.Message}");
+            error.WriteLine($"error: {e.Message}");
             return 1;
         }
         try { TorchRuntime.Initialize(); }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException)
         {
-            error.WriteLine($"distill reference: libtorch could not be loaded ({(e.InnerException ?? e).Message.Split('\n')[0]}); run `distill doctor` for the fix.");
+            error.WriteLine($"error: libtorch could not be loaded ({(e.InnerException ?? e).Message.Split('\n')[0]}); run `distill doctor` for the fix.");
             return 1;
         }
         int passed = 0, failed = 0;

@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Distill.Data;
+using Distill.Losses;
+using Distill.Models;
+using Distill.Native;
+using TorchSharp;
+
+namespace Distill.Training;
+
+/// <summary>
+/// A training run's output folder, owned by one run at a time. At the start it takes an exclusive lock (a second run
+/// into the same folder fails at once, naming the PID that holds it; a lock left by a killed process is released by the
+/// kernel with the process, so it is simply taken over), removes temp files a killed run left, and records every
+/// setting that affects results in <c>run.json</c>. A resume must match that record (each difference is named: old →
+/// new); a new run into a folder holding another run is refused unless <see cref="TrainOptions.Force"/>, which clears
+/// the folder first.
+/// </summary>
+sealed class RunFolder : IDisposable
+{
+    public const string SettingsFile = "run.json";
+    public const string LockFile = "run.lock";
+    const string PidFile = "run.pid";
+
+    readonly FileStream lockStream;
+
+    RunFolder(FileStream lockStream) => this.lockStream = lockStream;
+
+    public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log)
+    {
+        if (File.Exists(dir)) throw new ArgumentException($"--out {dir}: this is a file; give a folder (it is created when missing).");
+        try { Directory.CreateDirectory(dir); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"--out {dir}: cannot create this folder ({e.Message}); give a folder you can write to.", e);
+        }
+        var folder = new RunFolder(Lock(dir));
+        try
+        {
+            foreach (var tmp in Directory.EnumerateFiles(dir, ".*.tmp")) File.Delete(tmp); // left by a kill during an atomic write
+            var path = Path.Combine(dir, SettingsFile);
+            var holdsRun = File.Exists(path) || File.Exists(Path.Combine(dir, Checkpoint.FileName)) || File.Exists(Path.Combine(dir, "metrics.csv"));
+            if (resume && File.Exists(path))
+            {
+                var old = Read(path);
+                var changed = Differences(old, settings);
+                if (changed.Count > 0)
+                    throw new InvalidOperationException($"--resume {dir}: the run there was started with other settings ({string.Join("; ", changed)}). " +
+                                                        "Resume with the same settings, or start a new run in another folder.");
+            }
+            else if (!resume && holdsRun)
+            {
+                if (!force)
+                    throw new InvalidOperationException($"--out {dir} holds another run ({Describe(path)}). Pass --resume to continue it, " +
+                                                        "--force to clear the folder and start over, or give another folder.");
+                Clear(dir);
+                log?.WriteLine($"--force: cleared {dir}");
+            }
+            AtomicFile.WriteAllText(path, JsonSerializer.Serialize(settings, JsonOptions));
+            return folder;
+        }
+        catch
+        {
+            folder.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>.NET's FileShare.None is an exclusive flock on Linux: released by the kernel when the process dies, so a
+    /// killed run's lock never blocks the next one.</summary>
+    static FileStream Lock(string dir)
+    {
+        var pidPath = Path.Combine(dir, PidFile);
+        try
+        {
+            var stream = new FileStream(Path.Combine(dir, LockFile), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            File.WriteAllText(pidPath, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return stream;
+        }
+        catch (IOException)
+        {
+            var pid = File.Exists(pidPath) ? File.ReadAllText(pidPath).Trim() : "unknown";
+            throw new InvalidOperationException($"--out {dir} is in use by another run (PID {pid}). Wait for it to finish, or give another folder.");
+        }
+    }
+
+    static void Clear(string dir)
+    {
+        foreach (var f in Directory.EnumerateFiles(dir).Where(f => Path.GetFileName(f) is not (LockFile or PidFile))) File.Delete(f);
+        foreach (var d in Directory.EnumerateDirectories(dir)) Directory.Delete(d, recursive: true);
+    }
+
+    static Dictionary<string, string> Read(string path)
+    {
+        try { return JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path)) ?? []; }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not a run record ({e.Message.Split('.')[0]}); it was damaged or written by something else. Move it away to start over.", e);
+        }
+    }
+
+    static string Describe(string path) =>
+        File.Exists(path) && Read(path) is var s ? $"{s.GetValueOrDefault("name", "?")}, seed {s.GetValueOrDefault("seed", "?")}, started {s.GetValueOrDefault("started", "?")}" : "a checkpoint or metrics without a run record";
+
+    /// <summary>Settings that differ, as "key: old → new"; bookkeeping keys (start time, commit) are not compared.</summary>
+    public static List<string> Differences(IReadOnlyDictionary<string, string> old, IReadOnlyDictionary<string, string> now) =>
+        [.. old.Keys.Union(now.Keys).Where(k => !NotCompared.Contains(k)).Order(StringComparer.Ordinal)
+            .Where(k => old.GetValueOrDefault(k) != now.GetValueOrDefault(k))
+            .Select(k => $"{k}: {old.GetValueOrDefault(k) ?? "(none)"} → {now.GetValueOrDefault(k) ?? "(none)"}")];
+
+    static readonly HashSet<string> NotCompared = ["started", "commit", "pid"];
+
+    /// <summary>Every setting of a run that affects its results, plus when and from which commit it started.</summary>
+    public static Dictionary<string, string> Settings(TrainOptions o, DistillModel student, Objective objective, ImageDataset data, DistillModel? teacher,
+        torch.Tensor trainLabels)
+    {
+        var s = new Dictionary<string, string>
+        {
+            ["name"] = o.Name, ["seed"] = $"{o.Seed}", ["epochs"] = $"{o.Epochs}", ["batch_size"] = $"{o.BatchSize}",
+            ["optimizer"] = o.Optimizer.ToString(), ["schedule"] = o.Schedule.ToString(), ["warmup_epochs"] = $"{o.WarmupEpochs}",
+            ["clip_grad_norm"] = o.ClipGradNorm?.ToString() ?? "none", ["augment"] = o.Augment.ToString(),
+            ["validation"] = $"{o.ValidationCount} (seed {o.ValidationSeed})", ["device"] = o.Device, ["threads"] = $"{TorchRuntime.Threads}",
+            ["student"] = $"{student.GetType().Name}, {student.ParameterCount} parameters",
+            ["teacher"] = teacher is null ? "none" : $"{teacher.GetType().Name}, {teacher.ParameterCount} parameters",
+            ["objective"] = string.Join(" + ", objective.Terms.Select(t => $"{(t.Weight is ConstantSchedule c ? c.Value.ToString(System.Globalization.CultureInfo.InvariantCulture) : t.Weight.ToString())}·{t.Term.Name}")),
+            ["data"] = $"{data.Name} from {data.Source}", ["data_train"] = $"{trainLabels.shape[0]}", ["data_test"] = $"{data.Test.Count}",
+            ["data_sha256"] = Checksum(data),
+            ["started"] = DateTimeOffset.Now.ToString("O"), ["commit"] = GitCommit() ?? "unknown",
+        };
+        foreach (var (k, v) in o.Settings) s[k] = v;
+        return s;
+    }
+
+    /// <summary>SHA-256 of the training and test splits as used (images and labels): a changed subset or file shows.</summary>
+    static string Checksum(ImageDataset data)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var t in new[] { data.Train.Images, data.Train.Labels, data.Test.Images, data.Test.Labels })
+        {
+            using var c = t.cpu().contiguous();
+            sha.AppendData(c.bytes);
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    static string? GitCommit()
+    {
+        try
+        {
+            // From the library's own folder (the repository's build output), not the working directory.
+            var here = Path.GetDirectoryName(typeof(RunFolder).Assembly.Location) ?? ".";
+            using var p = Process.Start(new ProcessStartInfo("git") { ArgumentList = { "-C", here, "rev-parse", "HEAD" }, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false });
+            var commit = p!.StandardOutput.ReadToEnd().Trim();
+            p.WaitForExit();
+            return p.ExitCode == 0 && commit.Length > 0 ? commit : null;
+        }
+        catch (System.ComponentModel.Win32Exception) { return null; }
+    }
+
+    static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public void Dispose() => lockStream.Dispose();
+}

@@ -1,0 +1,137 @@
+namespace Distill.Notebooks.Tests;
+
+/// <summary>
+/// Fault injection on `distill train`'s run folder and on the commands' signal handling, through the real CLI: a run
+/// folder holds one run, refuses silent mixing, survives SIGTERM and kill -9, and resumes to the uninterrupted result.
+/// </summary>
+public class RunFolderTests
+{
+    static string[] Train(string outDir, int epochs = 2, int trainSize = 512, string lr = "0.05", params string[] extra) =>
+        ["train", "--model", "mlp-32", "--train-size", $"{trainSize}", "--test-size", "256", "--epochs", $"{epochs}", "--lr", lr, "--out", outDir, .. extra];
+
+    /// <summary>metrics.csv without the timing columns (seconds, samples/s), which differ between identical runs.</summary>
+    static List<string> Metrics(string dir) =>
+        [.. File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Select(l => string.Join(",", l.Split(',')[..^2]))];
+
+    [Fact]
+    public void A_folder_holding_a_run_refuses_a_new_run_and_a_resume_with_changed_settings_names_each_change()
+    {
+        var dir = Path.Combine(TestSupport.TempDir("runfolder"), "run");
+        Assert.Equal(0, DistillProcess.Run(Train(dir)).Exit);
+        var record = File.ReadAllText(Path.Combine(dir, "run.json"));
+        foreach (var key in new[] { "\"seed\"", "\"threads\"", "\"data_sha256\"", "\"commit\"", "\"optimizer\"", "\"data\"" }) Assert.Contains(key, record);
+        var metrics = Metrics(dir);
+
+        var again = DistillProcess.Run(Train(dir));
+        Assert.Equal(1, again.Exit);
+        Assert.Contains($"error: --out {dir} holds another run (mlp-32, seed 0, started", again.Err);
+
+        var changed = DistillProcess.Run(Train(dir, epochs: 4, trainSize: 1000, lr: "0.5", "--resume"));
+        Assert.Equal(1, changed.Exit);
+        Assert.Contains("data_train: 512 → 1000", changed.Err);
+        Assert.Contains("epochs: 2 → 4", changed.Err);
+        Assert.Contains("optimizer: sgd(lr=0.05, momentum=0.9, nesterov, wd=0.0005) → sgd(lr=0.5,", changed.Err);
+        Assert.Equal(metrics, Metrics(dir)); // nothing appended
+
+        var forced = DistillProcess.Run(Train(dir, epochs: 1, extra: "--force"));
+        Assert.Equal(0, forced.Exit);
+        Assert.Contains($"--force: cleared {dir}", forced.Out);
+        Assert.Equal(2, Metrics(dir).Count); // header + the new run's one epoch
+    }
+
+    [Fact]
+    public void A_second_run_fails_at_once_naming_the_pid_SIGTERM_and_kill_9_keep_the_checkpoint_and_resume_matches_an_uninterrupted_run()
+    {
+        var root = TestSupport.TempDir("runfolder-signals");
+        var dir = Path.Combine(root, "run");
+        const int epochs = 30;
+        var args = Train(dir, epochs, trainSize: 4096);
+        using (var first = new DistillProcess.Running(DistillProcess.Start(args)))
+        {
+            first.WaitFor($"epoch   2/{epochs}", TimeSpan.FromMinutes(2));
+            var second = DistillProcess.Run([.. args, "--resume"]);
+            Assert.Equal(1, second.Exit);
+            Assert.Contains($"error: --out {dir} is in use by another run (PID {first.Process.Id})", second.Err);
+
+            first.Signal("TERM");
+            Assert.Equal(143, first.Exit(TimeSpan.FromSeconds(60)));
+            Assert.Contains("Terminated (SIGTERM)", first.Output);
+            Assert.Matches(@"mlp-32: stopped at epoch \d+, step \d+; the checkpoint of epoch \d+ is in .*: --resume continues from it", first.Output);
+        }
+        using (var resumed = new DistillProcess.Running(DistillProcess.Start([.. args, "--resume"])))
+        {
+            resumed.WaitFor("resuming mlp-32", TimeSpan.FromMinutes(2));
+            resumed.WaitFor($"/{epochs}  lr", TimeSpan.FromMinutes(2));
+            resumed.Signal("KILL"); // no handler runs: the lock goes with the process, a temp file may stay behind
+            Assert.Equal(137, resumed.Exit(TimeSpan.FromSeconds(30)));
+        }
+        File.WriteAllText(Path.Combine(dir, ".last.ckpt.99999.tmp"), "left by a kill during a checkpoint write");
+        var finished = DistillProcess.Run([.. args, "--resume"]);
+        Assert.True(finished.Exit == 0, finished.Err);
+        Assert.Empty(Directory.GetFiles(dir, ".*.tmp"));
+
+        var reference = Path.Combine(root, "uninterrupted");
+        Assert.Equal(0, DistillProcess.Run(Train(reference, epochs, trainSize: 4096)).Exit);
+        Assert.Equal(Metrics(reference), Metrics(dir));
+        Assert.Equal(epochs + 1, Metrics(dir).Count);
+    }
+
+    [Fact]
+    public void SIGTERM_to_run_writes_what_has_run_and_exits_143()
+    {
+        var dir = TestSupport.TempDir("sigterm-run");
+        var nb = TestSupport.WriteNotebook(dir, "long.ipynb",
+            ("Console.WriteLine(\"first cell\");", null),
+            ("System.Threading.Thread.Sleep(60_000);", null));
+        var outDir = Path.Combine(dir, "out");
+        using var run = new DistillProcess.Running(DistillProcess.Start("run", nb, "--out", outDir));
+        run.WaitFor("cell 1 ", TimeSpan.FromMinutes(2));
+        Thread.Sleep(500);
+        run.Signal("TERM");
+        Assert.Equal(143, run.Exit(TimeSpan.FromSeconds(30)));
+        Assert.Contains("Terminated (SIGTERM): writing what has run so far", run.Output);
+        Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(outDir, "long.manifest.json"))["status"]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(outDir, "long.html")));
+    }
+
+    [Fact]
+    public void Every_command_answers_bad_input_with_one_error_line_and_no_stack_trace()
+    {
+        var dir = TestSupport.TempDir("bad-input");
+        var file = Path.Combine(dir, "a-file");
+        File.WriteAllText(file, "");
+        var nb = TestSupport.WriteNotebook(dir, "ok.ipynb", ("Console.WriteLine(\"ran\");", null));
+        string[][] cases =
+        [
+            ["train", "--model", "mlp-32", "--alpha", "5"],
+            ["train", "--model", "mlp-32", "--lr", "NaN"],
+            ["train", "--model", "mlp-32", "--lr", "Infinity"],
+            ["train", "--model", "mlp-32", "--kd-temperature", "0"],
+            ["train", "--model", "mlp-32", "--budget", "huge"],
+            ["train", "--model", "mlp-32", "--seeds", "a,b"],
+            ["train", "--recipe", "soft-targets", "--kd-temperature", "2"],
+            ["train", "--recipe", "soft-targets", "--budget", "huge"],
+            ["train", "--recipe", "nosuch"],
+            ["train", "--model", "mlp-32", "--out", file],
+            ["train", "--model", "mlp-32", "--epochs", "0"],
+            ["train", "--model", "nosuch"],
+            ["train", "--model", "mlp-32", "--dataset", "nosuch"],
+            ["train", "--model", "mlp-32", "--resume"],
+            ["run", Path.Combine(dir, "missing.ipynb")],
+            ["run", nb, "--out", file],
+            ["run", nb, "-p", "x"],
+            ["reproduce", "--notebooks", Path.Combine(dir, "no-such")],
+            ["reference", Path.Combine(dir, "missing.json")],
+            ["data", "install", "nosuch"],
+        ];
+        foreach (var c in cases)
+        {
+            var (exit, stdout, stderr) = DistillProcess.Run(c);
+            var what = $"distill {string.Join(' ', c)} → {exit}\n{stderr}{stdout}";
+            Assert.True(exit is 1 or 2, what);
+            Assert.Single(stderr.Split('\n'), l => l.StartsWith("error: ", StringComparison.Ordinal));
+            Assert.DoesNotContain("   at ", stderr + stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain("Succeeded", stderr, StringComparison.Ordinal); // nothing ran before the refusal
+        }
+    }
+}
