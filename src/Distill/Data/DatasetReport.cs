@@ -12,7 +12,15 @@ public static class DatasetReport
         foreach (var info in DatasetCatalog.All)
         {
             bool required = DatasetCatalog.Required.Contains(info);
-            if (info.Locate(search) is string folder)
+            string? folder;
+            try { folder = info.Locate(search); }
+            catch (DatasetException e)
+            {
+                if (required) missing++;
+                w.WriteLine($"  {info.Name,-14} {(required ? "BROKEN" : "broken"),-8} {e.Message}");
+                continue;
+            }
+            if (folder is not null)
                 w.WriteLine($"  {info.Name,-14} found    {folder}");
             else
             {

@@ -23,7 +23,7 @@ public static class Idx
     /// <summary>Images [N, H, W] → bytes laid out as [N, 1, H, W].</summary>
     public static IdxArray ReadImages(string path)
     {
-        var a = Read(path);
+        var a = Read(path, expectedDims: 3);
         if (a.Shape.Length != 3)
             throw new DatasetException(path, $"expected an IDX image file (3 dimensions, magic 0x00000803) but it has {a.Shape.Length} dimension(s) [{string.Join(", ", a.Shape)}]",
                 "pass the *-images-idx3-ubyte(.gz) file here, not the labels file");
@@ -32,7 +32,7 @@ public static class Idx
 
     public static IdxArray ReadLabels(string path)
     {
-        var a = Read(path);
+        var a = Read(path, expectedDims: 1);
         if (a.Shape.Length != 1)
             throw new DatasetException(path, $"expected an IDX label file (1 dimension, magic 0x00000801) but it has {a.Shape.Length} dimensions [{string.Join(", ", a.Shape)}]",
                 "pass the *-labels-idx1-ubyte(.gz) file here, not the images file");
@@ -40,10 +40,14 @@ public static class Idx
     }
 
     /// <summary>Reads any uint8 IDX file. Checks the header against the file size before allocating the payload.</summary>
-    public static IdxArray Read(string path)
+    /// <param name="expectedDims">When given, a header with another number of dimensions is named as the wrong kind of
+    /// IDX file right away (checking its sizes against the file first would call it truncated or "trailing bytes").</param>
+    public static IdxArray Read(string path, int? expectedDims = null)
     {
         using var file = DataFiles.OpenRead(path);
         long fileLength = file.Length;
+        if (fileLength == 0)
+            throw new DatasetException(path, "the file is empty (0 bytes)", "the download was probably interrupted: delete the file and run `distill data install` again");
         var magic = new byte[2];
         int got = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
         file.Position = 0;
@@ -51,7 +55,7 @@ public static class Idx
         using Stream s = gz ? new GZipStream(file, CompressionMode.Decompress, leaveOpen: true) : file;
         try
         {
-            return ReadPayload(path, s, gz, fileLength);
+            return ReadPayload(path, s, gz, fileLength, expectedDims);
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
         {
@@ -61,7 +65,7 @@ public static class Idx
         }
     }
 
-    static IdxArray ReadPayload(string path, Stream s, bool gz, long fileLength)
+    static IdxArray ReadPayload(string path, Stream s, bool gz, long fileLength, int? expectedDims)
     {
         Span<byte> head = stackalloc byte[4];
         s.ReadExactly(head);
@@ -71,6 +75,10 @@ public static class Idx
             throw new DatasetException(path,
                 $"not a uint8 IDX file: magic number 0x{magic:X8}{(gz ? " (after gunzip)" : "")}, expected 0x00000801 (labels) or 0x00000803 (images)",
                 "point at the *-idx1-ubyte / *-idx3-ubyte files (gzipped or not) of MNIST or Fashion-MNIST");
+        if (expectedDims is int want && dims != want)
+            throw new DatasetException(path,
+                $"magic number 0x{magic:X8}{(gz ? " (after gunzip)" : "")} is an IDX {Kind(dims)} file ({dims} dimension{(dims == 1 ? "" : "s")}); expected {Kind(want)} (magic 0x0000080{want})",
+                want == 3 ? "pass the *-images-idx3-ubyte(.gz) file here, not the labels file" : "pass the *-labels-idx1-ubyte(.gz) file here, not the images file");
         var shape = new int[dims];
         Span<byte> size = stackalloc byte[4];
         long count = 1;
@@ -101,4 +109,6 @@ public static class Idx
                 "the file is corrupt or not an IDX file: delete it and run `distill data install` again");
         return new IdxArray(path, shape, data);
     }
+
+    static string Kind(int dims) => dims switch { 1 => "label", 3 => "image", _ => $"{dims}-dimensional" };
 }

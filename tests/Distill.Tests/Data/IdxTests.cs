@@ -139,3 +139,50 @@ public class IdxTests
         Assert.Contains("more than a", e.Problem);
     }
 }
+
+public class DataFileErrorTests
+{
+    [Fact]
+    public void A_label_file_given_as_images_is_named_as_such_not_as_trailing_bytes()
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("train-labels-idx1-ubyte", Gen.Idx([10], Gen.Labels(10)));
+        var e = Assert.Throws<DatasetException>(() => Idx.ReadImages(path));
+        Assert.Equal("magic number 0x00000801 is an IDX label file (1 dimension); expected image (magic 0x00000803)", e.Problem);
+        Assert.DoesNotContain("trailing", e.Message);
+    }
+
+    [Fact]
+    public void An_empty_file_and_a_directory_each_get_their_own_message()
+    {
+        using var dir = new TempDir();
+        var empty = dir.Write("t10k-images-idx3-ubyte", []);
+        Assert.Equal("the file is empty (0 bytes)", Assert.Throws<DatasetException>(() => Idx.ReadImages(empty)).Problem);
+        var folder = Path.Combine(dir.Path, "t10k-labels-idx1-ubyte");
+        Directory.CreateDirectory(folder);
+        var e = Assert.Throws<DatasetException>(() => Idx.ReadLabels(folder));
+        Assert.Equal("is a directory, where a data file was expected", e.Problem);
+        Assert.DoesNotContain("denied", e.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void A_dataset_folder_missing_one_file_is_an_error_naming_it_not_a_fall_back_to_another_copy()
+    {
+        using var first = new TempDir();
+        using var second = new TempDir();
+        foreach (var root in new[] { first, second })
+        {
+            var d = Path.Combine(root.Path, "fashion-mnist");
+            Directory.CreateDirectory(d);
+            File.WriteAllBytes(Path.Combine(d, IdxNames.TrainImages), Gen.Gzip(Gen.Idx([10, 28, 28], Gen.Images(10))));
+            File.WriteAllBytes(Path.Combine(d, IdxNames.TrainLabels), Gen.Gzip(Gen.Idx([10], Gen.Labels(10))));
+            File.WriteAllBytes(Path.Combine(d, IdxNames.TestImages), Gen.Gzip(Gen.Idx([10, 28, 28], Gen.Images(10))));
+            if (root == second) File.WriteAllBytes(Path.Combine(d, IdxNames.TestLabels), Gen.Gzip(Gen.Idx([10], Gen.Labels(10))));
+        }
+        var search = DatasetSearch.Only(first.Path, second.Path);
+        var e = Assert.Throws<DatasetException>(() => DatasetCatalog.FashionMnist.Locate(search));
+        Assert.Equal(Path.Combine(first.Path, "fashion-mnist", IdxNames.TestLabels), e.Path);
+        Assert.StartsWith("missing:", e.Problem, StringComparison.Ordinal);
+        Assert.Equal(Path.Combine(second.Path, "fashion-mnist"), DatasetCatalog.FashionMnist.Locate(search, partialIsError: false));
+    }
+}
