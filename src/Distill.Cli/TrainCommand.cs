@@ -126,6 +126,7 @@ static class TrainCommand
                     OutDir = outRoot is null ? null : teacherModel is null ? outRoot : Path.Combine(outRoot, "student"),
                 }, teacherModel);
                 Console.WriteLine($"{result}; {result.Parameters:N0} parameters");
+                if (result.Warning is { } warning) Console.Error.WriteLine($"warning: {warning} (flagged in metrics.csv)");
                 return 0;
             }
             finally

@@ -53,7 +53,8 @@ sealed class MetricsWriter(string outDir, bool tensorBoard)
         var sb = new StringBuilder();
         sb.Append("epoch,lr,train_loss");
         foreach (var t in terms) sb.Append(",loss_").Append(t);
-        sb.Append(",train_acc").Append(hasVal ? ",val_acc" : "").Append(",test_acc,seconds,samples_per_s\n");
+        var hasFlag = history.Any(m => m.Flag is not null);
+        sb.Append(",train_acc").Append(hasVal ? ",val_acc" : "").Append(",test_acc,seconds,samples_per_s").Append(hasFlag ? ",flag" : "").Append('\n');
         static string F(double? x) => x?.ToString("R", CultureInfo.InvariantCulture) ?? "";
         foreach (var m in history)
         {
@@ -62,7 +63,9 @@ sealed class MetricsWriter(string outDir, bool tensorBoard)
             sb.Append(',').Append(F(m.TrainAccuracy));
             if (hasVal) sb.Append(',').Append(F(m.ValidationAccuracy));
             sb.Append(',').Append(F(m.TestAccuracy)).Append(',').Append(F(Math.Round(m.Seconds, 3)))
-              .Append(',').Append(F(Math.Round(m.SamplesPerSecond, 1))).Append('\n');
+              .Append(',').Append(F(Math.Round(m.SamplesPerSecond, 1)));
+            if (hasFlag) sb.Append(',').Append(m.Flag is null ? "" : $"\"{m.Flag.Replace("\"", "\"\"", StringComparison.Ordinal)}\"");
+            sb.Append('\n');
         }
         AtomicFile.WriteAllText(CsvPath, sb.ToString());
     }

@@ -3,7 +3,7 @@ using Microsoft.Data.Analysis;
 namespace Distill.Training;
 
 /// <summary>One run's summary: a row of a results table. Accuracies in percent.</summary>
-public sealed record RunRow(string Name, int Seed, double BestAccuracy, double LastAccuracy, int BestEpoch, long Parameters);
+public sealed record RunRow(string Name, int Seed, double BestAccuracy, double LastAccuracy, int BestEpoch, long Parameters, string? Warning = null);
 
 /// <summary>Mean ± sample standard deviation (n − 1) of a group of runs with the same name.</summary>
 public sealed record RunSummary(string Name, int Runs, double BestMean, double BestStd, double LastMean, double LastStd, long Parameters)
@@ -55,13 +55,19 @@ public sealed class RunTable
         return Math.Sqrt(xs.Sum(x => (x - mean) * (x - mean)) / (xs.Count - 1));
     }
 
-    public DataFrame ToDataFrame() => new(
-        new StringDataFrameColumn("name", rows.Select(r => r.Name)),
-        new Int32DataFrameColumn("seed", rows.Select(r => r.Seed)),
-        new DoubleDataFrameColumn("best_acc", rows.Select(r => r.BestAccuracy)),
-        new DoubleDataFrameColumn("last_acc", rows.Select(r => r.LastAccuracy)),
-        new Int32DataFrameColumn("best_epoch", rows.Select(r => r.BestEpoch)),
-        new Int64DataFrameColumn("params", rows.Select(r => r.Parameters)));
+    public DataFrame ToDataFrame()
+    {
+        var df = new DataFrame(
+            new StringDataFrameColumn("name", rows.Select(r => r.Name)),
+            new Int32DataFrameColumn("seed", rows.Select(r => r.Seed)),
+            new DoubleDataFrameColumn("best_acc", rows.Select(r => r.BestAccuracy)),
+            new DoubleDataFrameColumn("last_acc", rows.Select(r => r.LastAccuracy)),
+            new Int32DataFrameColumn("best_epoch", rows.Select(r => r.BestEpoch)),
+            new Int64DataFrameColumn("params", rows.Select(r => r.Parameters)));
+        // Only when a run raised one: a diverged run must not pass for a merely bad one.
+        if (rows.Any(r => r.Warning is not null)) df.Columns.Add(new StringDataFrameColumn("warning", rows.Select(r => r.Warning ?? "")));
+        return df;
+    }
 
     public DataFrame SummaryFrame()
     {

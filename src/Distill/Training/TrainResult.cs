@@ -15,7 +15,8 @@ public sealed record EpochMetrics(
     double? ValidationAccuracy,
     double TestAccuracy,
     double Seconds,
-    double SamplesPerSecond);
+    double SamplesPerSecond,
+    string? Flag = null);
 
 /// <summary>One training run: its per-epoch history and the summary numbers papers report.</summary>
 public sealed class TrainResult
@@ -35,7 +36,10 @@ public sealed class TrainResult
 
     EpochMetrics Best => History.MaxBy(m => m.ValidationAccuracy ?? m.TestAccuracy)!;
 
-    public RunRow Row => new(Name, Seed, BestAccuracy, LastAccuracy, BestEpoch, Parameters);
+    /// <summary>The first warning raised while training (e.g. divergence), else null.</summary>
+    public string? Warning => History.FirstOrDefault(m => m.Flag is not null)?.Flag;
+
+    public RunRow Row => new(Name, Seed, BestAccuracy, LastAccuracy, BestEpoch, Parameters, Warning);
 
     /// <summary>The per-epoch history as a table (one row per epoch, one column per loss term).</summary>
     public DataFrame ToDataFrame() => MetricsTable.History(History);

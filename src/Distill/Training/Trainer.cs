@@ -160,6 +160,8 @@ sealed class TrainingRun : IDisposable
         for (var epoch = start; epoch <= o.Epochs; epoch++)
         {
             var metrics = RunEpoch(epoch, ref step, terms);
+            metrics = metrics with { Flag = Divergence(metrics, history.Count > 0 ? history[0] : metrics, data.NumClasses) };
+            if (metrics.Flag is not null && history.All(h => h.Flag is null)) o.Log?.WriteLine($"warning: {o.Name} (seed {o.Seed}) {metrics.Flag}");
             history.Add(metrics);
             writer?.Write(o.Name, history);
             if (ckpt is not null && o.Checkpoints)
@@ -261,6 +263,18 @@ sealed class TrainingRun : IDisposable
         return new NonFiniteLossException(
             $"{o.Name}: loss is {value} at epoch {epoch}, step {step} (batch {stepInEpoch + 1} of {stepsPerEpoch}), in term '{term}'. " +
             "Lower the learning rate, clip gradients (ClipGradNorm), or check that term's inputs.", epoch, step, term);
+    }
+
+    /// <summary>A finite run that has gone wrong: its loss over 10⁴ times the first epoch's, or its test accuracy still at
+    /// chance (≤ 1.5 / classes) from the second epoch on. NaN stops training earlier (<see cref="NonFiniteLossException"/>).</summary>
+    internal static string? Divergence(EpochMetrics m, EpochMetrics first, int classes)
+    {
+        if (first.TrainLoss > 0 && m.TrainLoss > 1e4 * first.TrainLoss)
+            return $"diverged: train loss {m.TrainLoss:G3} at epoch {m.Epoch} is over 10^4 times the first epoch's ({first.TrainLoss:G3})";
+        var chance = 100.0 / classes;
+        if (m.Epoch >= 2 && m.TestAccuracy <= 1.5 * chance)
+            return $"diverged: test accuracy {m.TestAccuracy:F1}% at epoch {m.Epoch} is at chance ({chance:F0}% for {classes} classes)";
+        return null;
     }
 
     string Describe(EpochMetrics m, List<EpochMetrics> history)

@@ -256,3 +256,21 @@ sealed class TempDir : IDisposable
     public string Path { get; } = Directory.CreateTempSubdirectory("distill-test-").FullName;
     public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
 }
+
+public class DivergenceTests
+{
+    static EpochMetrics Epoch(int epoch, double loss, double test) => new(epoch, 0.1, loss, [], 50, null, test, 1, 1);
+
+    [Fact]
+    public void A_loss_over_ten_thousand_times_the_first_or_accuracy_at_chance_from_epoch_two_is_flagged()
+    {
+        var first = Epoch(1, 2.3, 60);
+        Assert.Null(TrainingRun.Divergence(first, first, 10));
+        Assert.Null(TrainingRun.Divergence(Epoch(1, 2.3, 9), Epoch(1, 2.3, 9), 10)); // epoch 1 may still be at chance
+        Assert.Contains("over 10^4 times", TrainingRun.Divergence(Epoch(3, 2.3e5, 60), first, 10));
+        Assert.Null(TrainingRun.Divergence(Epoch(3, 2.2e4, 60), first, 10));
+        Assert.Contains("at chance (10% for 10 classes)", TrainingRun.Divergence(Epoch(2, 2.0, 7.6), first, 10));
+        Assert.Null(TrainingRun.Divergence(Epoch(2, 2.0, 16), first, 10));
+        Assert.Contains("at chance (1% for 100 classes)", TrainingRun.Divergence(Epoch(2, 4.0, 1.2), first, 100));
+    }
+}
