@@ -20,18 +20,28 @@ static class RunCommand
         var output = new Option<string>("--out") { Description = "folder for the executed .ipynb, .html and .manifest.json", DefaultValueFactory = _ => "reports" };
         var continueOnError = new Option<bool>("--continue-on-error") { Description = "run the remaining cells after a failing one (the exit code is still 1)" };
         var timeout = new Option<double?>("--cell-timeout") { Description = "abandon a cell after this many seconds and stop the run" };
+        var maxOutput = new Option<int>("--max-output")
+        {
+            Description = "characters one output keeps in the .ipynb and .html; the rest is cut with a line saying how much",
+            DefaultValueFactory = _ => NotebookRunOptions.DefaultMaxOutputChars,
+        };
         var cmd = new Command("run", "Execute notebooks headless, as VS Code's Polyglot C# kernel would, into .ipynb + .html + manifest.")
         {
-            notebooks, budget, parameters, output, continueOnError, timeout,
+            notebooks, budget, parameters, output, continueOnError, timeout, maxOutput,
         };
         cmd.SetAction(parse => Run(
             parse.GetValue(notebooks) ?? [], parse.GetValue(budget), parse.GetValue(parameters) ?? [], parse.GetValue(output) ?? "reports",
-            parse.GetValue(continueOnError), parse.GetValue(timeout)));
+            parse.GetValue(continueOnError), parse.GetValue(timeout), parse.GetValue(maxOutput)));
         return cmd;
     }
 
-    static int Run(string[] notebooks, string? budget, string[] parameters, string output, bool continueOnError, double? timeout)
+    static int Run(string[] notebooks, string? budget, string[] parameters, string output, bool continueOnError, double? timeout, int maxOutput)
     {
+        if (maxOutput < 1000)
+        {
+            Console.Error.WriteLine($"error: --max-output {maxOutput}: keep at least 1000 characters per output");
+            return 2;
+        }
         var pairs = new List<KeyValuePair<string, string>>();
         foreach (var p in parameters)
         {
@@ -73,6 +83,7 @@ static class RunCommand
             Parameters = pairs,
             ContinueOnError = continueOnError,
             CellTimeout = timeout is double s ? TimeSpan.FromSeconds(s) : null,
+            MaxOutputChars = maxOutput,
             Log = log,
         });
         using var ctrlC = new CtrlC(log);

@@ -23,6 +23,10 @@ public sealed record NotebookRunOptions
     /// <summary>Progress lines (one per cell); null: quiet.</summary>
     public TextWriter? Log { get; init; }
     public bool WriteHtml { get; init; } = true;
+    /// <summary>Most characters one output keeps (a stream, or one MIME type of a display); the rest is cut with a line
+    /// saying how much. A 50 MB print would otherwise be copied whole into the .ipynb and the HTML.</summary>
+    public int MaxOutputChars { get; init; } = DefaultMaxOutputChars;
+    public const int DefaultMaxOutputChars = 1 << 20;
 }
 
 /// <summary>The error that stopped (or, with continue-on-error, marked) a run, with the line inside the cell when known.</summary>

@@ -192,7 +192,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 cell.Outputs.Add(new ErrorOutput("UnsupportedKernel", msg, [msg]));
                 return new(cell, CellStatus.Failed, clock.Elapsed, new CellFailure(fileName, cell.Label, null, msg));
             }
-            var sink = new OutputSink(cell.Outputs);
+            var sink = new OutputSink(cell.Outputs, o.MaxOutputChars);
             var task = thread.Run(() => Execute(cell, sink, ct));
             try
             {

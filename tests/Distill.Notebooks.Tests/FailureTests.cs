@@ -110,3 +110,28 @@ public class FailureTests
         Assert.Equal("interrupted", TestSupport.ReadJson(r.Files.Manifest)["status"]!.GetValue<string>());
     }
 }
+
+public class OutputCapTests
+{
+    [Fact]
+    public void A_huge_output_is_cut_at_the_cap_with_a_line_saying_how_much_in_the_notebook_and_the_report()
+    {
+        var dir = TestSupport.TempDir("cap");
+        var nb = TestSupport.WriteNotebook(dir, "big.ipynb",
+            ("for (int i = 0; i < 100; i++) Console.Write(new string('x', 1000));", null),
+            ("HTML(\"<p>\" + new string('y', 5000) + \"</p>\")", null),
+            ("Console.WriteLine(\"small\");", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
+        var stream = TestSupport.Text(cells[0]!["outputs"]![0]!["text"]);
+        Assert.StartsWith(new string('x', 2000) + "\n… output cut here: 98,000 more characters not kept", stream);
+        Assert.True(stream.Length < 2200);
+        var html = TestSupport.Text(cells[1]!["outputs"]![0]!["data"]!["text/html"]);
+        Assert.Contains("output cut here: 5,007 more characters", html);
+        Assert.DoesNotContain("yyyy", html);
+        Assert.Equal("small\n", TestSupport.Text(cells[2]!["outputs"]![0]!["text"]));
+        Assert.True(new FileInfo(r.Files.Html!).Length < 60_000);
+        Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
+    }
+}

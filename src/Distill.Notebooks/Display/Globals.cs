@@ -9,14 +9,16 @@ public sealed class DisplayedValue
 {
     readonly DisplayOutput output;
     readonly IReadOnlyList<string>? mimeTypes;
+    readonly int maxChars;
 
-    internal DisplayedValue(DisplayOutput output, IReadOnlyList<string>? mimeTypes)
+    internal DisplayedValue(DisplayOutput output, IReadOnlyList<string>? mimeTypes, int maxChars)
     {
         this.output = output;
         this.mimeTypes = mimeTypes;
+        this.maxChars = maxChars;
     }
 
-    public void Update(object? value) => output.Data = OutputSink.Format(value, mimeTypes);
+    public void Update(object? value) => output.Data = OutputSink.Cap(OutputSink.Format(value, mimeTypes), maxChars);
 }
 
 /// <summary>
@@ -39,6 +41,6 @@ static class Displays
         var sink = OutputSink.Current
             ?? throw new InvalidOperationException("display() was called outside a running notebook cell");
         var mimes = mimeTypes.Length > 0 ? mimeTypes : null;
-        return new DisplayedValue(sink.Display(value, mimes), mimes);
+        return new DisplayedValue(sink.Display(value, mimes), mimes, sink.MaxChars);
     }
 }

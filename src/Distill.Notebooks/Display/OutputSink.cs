@@ -14,7 +14,15 @@ public sealed class OutputSink
     readonly Lock gate = new();
     readonly List<CellOutput> outputs;
 
-    public OutputSink(List<CellOutput> outputs) => this.outputs = outputs;
+    readonly int maxChars;
+    public int MaxChars => maxChars;
+    readonly Dictionary<StreamOutput, long> cut = [];
+
+    public OutputSink(List<CellOutput> outputs, int maxChars = NotebookRunOptions.DefaultMaxOutputChars)
+    {
+        this.outputs = outputs;
+        this.maxChars = maxChars;
+    }
 
     static volatile OutputSink? current;
 
@@ -43,13 +51,24 @@ public sealed class OutputSink
             if (closed) return;
             if (outputs.Count == 0 || outputs[^1] is not StreamOutput s || s.Name != stream)
                 outputs.Add(s = new StreamOutput(stream));
-            s.Text.Append(text);
+            var room = maxChars - s.Text.Length;
+            if (text.Length <= room && !cut.ContainsKey(s)) { s.Text.Append(text); return; }
+            // Over the cap: keep what fits, count the rest, and say so in one trailing line (rewritten as it grows).
+            if (!cut.TryGetValue(s, out var dropped))
+            {
+                s.Text.Append(text.AsSpan(0, Math.Max(0, room)));
+                dropped = 0;
+                text = text[Math.Max(0, room)..];
+            }
+            else s.Text.Length = maxChars;
+            cut[s] = dropped + text.Length;
+            s.Text.Append(CutNote(cut[s]));
         }
     }
 
     public DisplayOutput Display(object? value, IReadOnlyList<string>? mimeTypes, bool isResult = false, int? executionCount = null)
     {
-        var output = new DisplayOutput(Format(value, mimeTypes), isResult, executionCount);
+        var output = new DisplayOutput(Cap(Format(value, mimeTypes), maxChars), isResult, executionCount);
         Add(output);
         return output;
     }
@@ -74,6 +93,15 @@ public sealed class OutputSink
 
     public const string Html = "text/html";
     public const string PlainText = "text/plain";
+
+    static string CutNote(long chars) => $"\n… output cut here: {chars:N0} more characters not kept (distill run --max-output)\n";
+
+    /// <summary>Each MIME type's text within <paramref name="maxChars"/>; an HTML one is replaced whole by a note (a cut
+    /// in the middle of markup would break the page).</summary>
+    public static IReadOnlyDictionary<string, string> Cap(IReadOnlyDictionary<string, string> data, int maxChars) =>
+        data.Values.All(v => v.Length <= maxChars) ? data : data.ToDictionary(kv => kv.Key, kv => kv.Value.Length <= maxChars ? kv.Value
+            : kv.Key == Html ? $"<pre>{System.Net.WebUtility.HtmlEncode(CutNote(kv.Value.Length).Trim())}</pre>"
+            : kv.Value[..maxChars] + CutNote(kv.Value.Length - maxChars));
 }
 
 /// <summary>Console.Out / Console.Error replacement that forwards to the running cell, or to the runner's console
