@@ -25,17 +25,18 @@ static class RunCommand
             Description = "characters one output keeps in the .ipynb and .html; the rest is cut with a line saying how much",
             DefaultValueFactory = _ => NotebookRunOptions.DefaultMaxOutputChars,
         };
+        var trusted = new Option<bool>("--trusted") { Description = "let scripts in the cells' outputs run in the HTML report (by default only plotly.js and the charts run)" };
         var cmd = new Command("run", "Execute notebooks headless, as VS Code's Polyglot C# kernel would, into .ipynb + .html + manifest.")
         {
-            notebooks, budget, parameters, output, continueOnError, timeout, maxOutput,
+            notebooks, budget, parameters, output, continueOnError, timeout, maxOutput, trusted,
         };
         cmd.SetAction(parse => Run(
             parse.GetValue(notebooks) ?? [], parse.GetValue(budget), parse.GetValue(parameters) ?? [], parse.GetValue(output) ?? "reports",
-            parse.GetValue(continueOnError), parse.GetValue(timeout), parse.GetValue(maxOutput)));
+            parse.GetValue(continueOnError), parse.GetValue(timeout), parse.GetValue(maxOutput), parse.GetValue(trusted)));
         return cmd;
     }
 
-    static int Run(string[] notebooks, string? budget, string[] parameters, string output, bool continueOnError, double? timeout, int maxOutput)
+    static int Run(string[] notebooks, string? budget, string[] parameters, string output, bool continueOnError, double? timeout, int maxOutput, bool trusted)
     {
         if (maxOutput < 1000)
         {
@@ -84,6 +85,7 @@ static class RunCommand
             ContinueOnError = continueOnError,
             CellTimeout = timeout is double s ? TimeSpan.FromSeconds(s) : null,
             MaxOutputChars = maxOutput,
+            Trusted = trusted,
             Log = log,
         });
         using var ctrlC = new CtrlC(log);

@@ -26,6 +26,9 @@ public sealed record NotebookRunOptions
     /// <summary>Most characters one output keeps (a stream, or one MIME type of a display); the rest is cut with a line
     /// saying how much. A 50 MB print would otherwise be copied whole into the .ipynb and the HTML.</summary>
     public int MaxOutputChars { get; init; } = DefaultMaxOutputChars;
+    /// <summary>Let every script in the cells' outputs run in the HTML report (the notebook is yours); otherwise only
+    /// plotly.js and our chart scripts run there (docs/notebook-runner.md, "Trust").</summary>
+    public bool Trusted { get; init; }
     public const int DefaultMaxOutputChars = 1 << 20;
 }
 

@@ -160,7 +160,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 Files = files,
             };
             IpynbWriter.Write(doc, files.Notebook);
-            if (files.Html is not null) HtmlReport.Write(result, files.Html);
+            if (files.Html is not null) HtmlReport.Write(result, files.Html, o.Trusted);
             Manifest.Write(result, files.Manifest);
             return result;
         }

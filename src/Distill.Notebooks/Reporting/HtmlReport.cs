@@ -23,26 +23,53 @@ public static partial class HtmlReport
     [GeneratedRegex(@"/\*distill:cdn-fallback\*/.*?/\*distill:end-cdn-fallback\*/", RegexOptions.Singleline)]
     private static partial Regex CdnFallback();
 
-    public static void Write(NotebookRunResult r, string path)
+    public static void Write(NotebookRunResult r, string path, bool trusted = false)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path, Render(r), new UTF8Encoding(false));
+        File.WriteAllText(path, Render(r, trusted), new UTF8Encoding(false));
     }
 
-    public static string Render(NotebookRunResult r)
+    [GeneratedRegex(@"<div id=""distill-plotly-[0-9a-f]{8}-\d+"" class=""distill-plotly""></div>\s*<script type=""text/javascript"">(?<js>.*?)</script>", RegexOptions.Singleline)]
+    private static partial Regex ChartScript();
+
+    [GeneratedRegex(@"<script\b[^>]*>(?<js>.*?)</script>", RegexOptions.Singleline | RegexOptions.IgnoreCase)]
+    private static partial Regex AnyScript();
+
+    /// <summary>
+    /// The page's Content-Security-Policy: nothing is fetched, and the only scripts that run are the ones listed by hash:
+    /// the inlined plotly.js and the chart scripts our figures emit; with <paramref name="trusted"/>, also every other
+    /// script in the cells' outputs. Scripts in markdown, and in an untrusted notebook's HTML outputs, stay inert text on
+    /// the page (as Jupyter treats an untrusted notebook: its HTML is shown, its scripts do not run).
+    /// </summary>
+    static string Csp(string page, bool trusted, string outputs)
+    {
+        var allowed = new List<string>();
+        if (page.Contains(PlotlyJs.Value, StringComparison.Ordinal)) allowed.Add(PlotlyJs.Value);
+        allowed.AddRange(ChartScript().Matches(outputs).Select(m => m.Groups["js"].Value));
+        if (trusted) allowed.AddRange(AnyScript().Matches(outputs).Select(m => m.Groups["js"].Value));
+        var hashes = allowed.Distinct().Select(js => $"'sha256-{Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(js)))}'");
+        return "default-src 'none'; img-src data: blob:; font-src data:; style-src 'unsafe-inline'; script-src " +
+               (allowed.Count == 0 ? "'none'" : string.Join(" ", hashes));
+    }
+
+    public static string Render(NotebookRunResult r, bool trusted = false)
     {
         var body = new StringBuilder();
         foreach (var c in r.Cells) RenderCell(body, c);
         var html = body.ToString();
         bool charts = html.Contains(Distill.Reporting.Figure.PlotlyClass, StringComparison.Ordinal);
         var sb = new StringBuilder();
-        sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+        sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"CSP_PLACEHOLDER\">\n");
         sb.Append(CultureInfo.InvariantCulture, $"<title>{Enc(r.Notebook.Name)} · distill run</title>\n<style>{Css}</style>\n");
         if (charts) sb.Append("<script type=\"text/javascript\">").Append(PlotlyJs.Value).Append("</script>\n");
         sb.Append("</head>\n<body>\n");
         RenderHeader(sb, r);
         sb.Append("<main>\n").Append(html).Append("</main>\n</body>\n</html>\n");
-        return sb.ToString();
+        var page = sb.ToString();
+        // Scripts in outputs only (markdown's never run); the placeholder is the only one in the page's own head.
+        var outputs = string.Concat(r.Cells.Where(c => c.Cell.Kind == Documents.CellKind.Code).Select(c => { var b = new StringBuilder(); RenderCell(b, c); return b.ToString(); }));
+        var i = page.IndexOf("CSP_PLACEHOLDER", StringComparison.Ordinal);
+        return page[..i] + Enc(Csp(page, trusted, outputs)) + page[(i + "CSP_PLACEHOLDER".Length)..];
     }
 
     /// <summary>plotly.js as shipped inside Plotly.NET (no CDN, no npm copy). "&lt;/script" cannot appear inside a script
