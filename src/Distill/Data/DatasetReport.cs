@@ -20,8 +20,13 @@ public static class DatasetReport
                 w.WriteLine($"  {info.Name,-14} {(required ? "BROKEN" : "broken"),-8} {e.Message}");
                 continue;
             }
-            if (folder is not null)
-                w.WriteLine($"  {info.Name,-14} found    {folder}");
+            if (folder is not null && DatasetVerifier.Verify(info, folder) is { } bad)
+            {
+                if (required) missing++;
+                w.WriteLine($"  {info.Name,-14} {(required ? "BROKEN" : "broken"),-8} {bad.Message}");
+            }
+            else if (folder is not null)
+                w.WriteLine($"  {info.Name,-14} found    {folder} (verified)");
             else
             {
                 if (required) missing++;

@@ -49,3 +49,45 @@ public class DatasetReportTests
         Assert.Matches(@"fashion-mnist\s+MISSING\s+fix: distill data install fashion-mnist", w.ToString());
     }
 }
+
+public class DatasetVerifierTests
+{
+    [Fact]
+    public void The_real_datasets_verify_and_a_truncated_or_altered_copy_is_broken_not_found()
+    {
+        var real = DatasetCatalog.FashionMnist.Locate(DatasetSearch.Default)!;
+        Assert.Null(DatasetVerifier.Verify(DatasetCatalog.FashionMnist, real));
+        Assert.Null(DatasetVerifier.Verify(DatasetCatalog.MnistDigits, DatasetCatalog.MnistDigits.Locate(DatasetSearch.Default)!));
+
+        using var dir = new TempDir();
+        var copy = Path.Combine(dir.Path, "fashion-mnist");
+        Directory.CreateDirectory(copy);
+        foreach (var f in Directory.GetFiles(real)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        Assert.Null(DatasetVerifier.Verify(DatasetCatalog.FashionMnist, copy));
+
+        // Cut short: gzip sees the stream end early.
+        var labels = Path.Combine(copy, IdxNames.TestLabels);
+        var bytes = File.ReadAllBytes(labels);
+        File.WriteAllBytes(labels, bytes[..(bytes.Length - 100)]);
+        var cut = DatasetVerifier.Verify(DatasetCatalog.FashionMnist, copy);
+        Assert.NotNull(cut);
+        Assert.Equal(labels, cut.Path);
+
+        // Same size and valid structure, one label changed: only the checksum can tell.
+        File.WriteAllBytes(labels, bytes);
+        var raw = Path.Combine(copy, "t10k-labels-idx1-ubyte");
+        using (var gz = new System.IO.Compression.GZipStream(File.OpenRead(labels), System.IO.Compression.CompressionMode.Decompress))
+        using (var o = File.Create(raw)) gz.CopyTo(o);
+        File.Delete(labels);
+        var content = File.ReadAllBytes(raw);
+        content[^1] = (byte)((content[^1] + 1) % 10);
+        File.WriteAllBytes(raw, content);
+        var altered = DatasetVerifier.Verify(DatasetCatalog.FashionMnist, copy);
+        Assert.NotNull(altered);
+        Assert.Contains("SHA-256 mismatch", altered.Problem);
+
+        var w = new StringWriter();
+        Assert.Equal(2, DatasetReport.Write(w, DatasetSearch.Only(dir.Path))); // fashion-mnist broken, mnist-digits missing
+        Assert.Matches(@"fashion-mnist\s+BROKEN\s+.*SHA-256 mismatch", w.ToString());
+    }
+}
