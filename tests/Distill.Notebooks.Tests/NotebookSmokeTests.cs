@@ -51,6 +51,9 @@ public class NotebookSmokeTests
 
         Assert.True(run.Succeeded, string.Join("\n", run.Failures));
         Assert.Equal("", TestSupport.NbformatErrors(run.Files.Notebook));
+        // Every notebook trains or looks at Fashion-MNIST at this budget; the manifest says which copy it read.
+        Assert.Equal(DatasetCatalog.FashionMnist.Locate(DatasetSearch.Default),
+            (string?)TestSupport.ReadJson(run.Files.Manifest)["datasets"]?["fashion-mnist"]);
         var nb = TestSupport.ReadJson(run.Files.Notebook);
         var outputs = nb["cells"]!.AsArray().SelectMany(c => c!["outputs"]?.AsArray() ?? []).ToList();
         Assert.DoesNotContain(outputs, o => (string?)o!["output_type"] == "error");

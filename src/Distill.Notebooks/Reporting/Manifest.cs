@@ -38,6 +38,9 @@ public static class Manifest
                 ["dotnet"] = env.DotNet, ["torchsharp"] = env.TorchSharp, ["libtorch"] = env.LibTorch, ["torchThreads"] = env.TorchThreads,
                 ["oneDnnIsa"] = env.OneDnnIsa,
             },
+            // Which copy of each dataset the cells read: the same name can be found in several folders.
+            ["datasets"] = new JsonObject(Distill.Data.Datasets.Read.OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                .Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))),
             ["cells"] = new JsonArray(r.Cells.Select(c => (JsonNode)new JsonObject
             {
                 ["cell"] = c.Cell.SourceNumber,

@@ -11,6 +11,22 @@ public static class Datasets
     public static readonly string[] FashionMnistClasses =
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> read = new();
+
+    /// <summary>Each dataset this process has read, and the folder it came from (run manifests record it: the same name
+    /// can be found in several places).</summary>
+    public static IReadOnlyDictionary<string, string> Read => read;
+
+    /// <summary>Starts a new record (the runner does, per notebook).</summary>
+    public static void ClearRead() => read.Clear();
+
+    static string Found(DatasetInfo info, DatasetSearch search)
+    {
+        var folder = info.Locate(search) ?? throw info.NotFound(search);
+        read[info.Name] = folder;
+        return folder;
+    }
+
     /// <summary>
     /// Fashion-MNIST (Xiao, Rasul and Vollgraf 2017, arXiv:1708.07747): 60,000 train / 10,000 test 28×28 grey images,
     /// 10 classes. <paramref name="root"/> is a folder holding the four IDX files (or a data root with a fashion-mnist/
@@ -40,7 +56,7 @@ public static class Datasets
     public static ImageDataset MnistDigits(DatasetSearch search)
     {
         var info = DatasetCatalog.MnistDigits;
-        var folder = info.Locate(search) ?? throw info.NotFound(search);
+        var folder = Found(info, search);
         var perClass = Enumerable.Range(0, 10).Select(d => MnistJson.Read(info.Resolve(folder, $"{d}.json"))).ToArray();
         var all = perClass.SelectMany(p => p).ToArray();
         var labels = perClass.SelectMany((p, d) => Enumerable.Repeat((byte)d, p.Length / MnistJson.Pixels)).ToArray();
@@ -58,7 +74,7 @@ public static class Datasets
     public static ImageDataset Cifar10(DatasetSearch search)
     {
         var info = DatasetCatalog.Cifar10;
-        var folder = info.Locate(search) ?? throw info.NotFound(search);
+        var folder = Found(info, search);
         var train = Cifar.Read([.. Enumerable.Range(1, 5).Select(i => info.Resolve(folder, $"data_batch_{i}.bin"))], 1);
         var test = Cifar.Read([info.Resolve(folder, "test_batch.bin")], 1);
         return CifarDataset(info.Name, train, test, 0, Cifar10Classes, folder);
@@ -74,7 +90,7 @@ public static class Datasets
     public static ImageDataset Cifar100(DatasetSearch search, bool coarse = false)
     {
         var info = DatasetCatalog.Cifar100;
-        var folder = info.Locate(search) ?? throw info.NotFound(search);
+        var folder = Found(info, search);
         var train = Cifar.Read([info.Resolve(folder, "train.bin")], 2);
         var test = Cifar.Read([info.Resolve(folder, "test.bin")], 2);
         int n = coarse ? 20 : 100;
@@ -136,7 +152,7 @@ public static class Datasets
 
     internal static ImageDataset LoadIdxDataset(DatasetInfo info, DatasetSearch search, IReadOnlyList<string> classes)
     {
-        var folder = info.Locate(search) ?? throw info.NotFound(search);
+        var folder = Found(info, search);
         var (trainImages, trainLabels) = ReadIdxPair(info.Resolve(folder, IdxNames.TrainImages), info.Resolve(folder, IdxNames.TrainLabels), classes.Count);
         var (testImages, testLabels) = ReadIdxPair(info.Resolve(folder, IdxNames.TestImages), info.Resolve(folder, IdxNames.TestLabels), classes.Count);
         var (mean, std) = PixelStats.MeanStd(trainImages.Data, 1, trainImages.Shape[1] * trainImages.Shape[2]);
