@@ -43,7 +43,7 @@ static class BenchCommand
         }
         var options = new BenchOptions
         {
-            Budget = smoke ? Budget.Smoke : quick ? Budget.Quick : Budget.Full,
+            Budget = smoke ? TimingBudget.Smoke : quick ? TimingBudget.Quick : TimingBudget.Full,
             Threads = threads,
             Only = only,
             Peer = peerOptions,

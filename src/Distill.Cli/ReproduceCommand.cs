@@ -41,22 +41,7 @@ static class ReproduceCommand
 
     static int Run(Args a)
     {
-        var pairs = new List<KeyValuePair<string, string>>();
-        foreach (var p in a.Parameters)
-        {
-            int eq = p.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-            {
-                Console.Error.WriteLine($"error: -p {p}: expected name=value, e.g. -p seed=1");
-                return 2;
-            }
-            pairs.Add(new(p[..eq].Trim(), p[(eq + 1)..]));
-        }
-        if (a.Timeout is <= 0)
-        {
-            Console.Error.WriteLine($"error: --cell-timeout {a.Timeout}: must be a positive number of seconds");
-            return 2;
-        }
+        if (NotebookArgs.Parameters(a.Parameters) is not { } pairs || !NotebookArgs.CellTimeout(a.Timeout, out var cellTimeout)) return 2;
         var log = Console.Error;
         var reproduction = new Reproduction(new ReproductionOptions
         {
@@ -67,7 +52,7 @@ static class ReproduceCommand
             ContinueOnError = a.ContinueOnError,
             FailFast = a.FailFast,
             Only = a.Only,
-            CellTimeout = a.Timeout is double s ? TimeSpan.FromSeconds(s) : null,
+            CellTimeout = cellTimeout,
             Log = log,
         });
         ReproductionResult r;

@@ -43,22 +43,7 @@ static class RunCommand
             Console.Error.WriteLine($"error: --max-output {maxOutput}: keep at least 1000 characters per output");
             return 2;
         }
-        var pairs = new List<KeyValuePair<string, string>>();
-        foreach (var p in parameters)
-        {
-            int eq = p.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-            {
-                Console.Error.WriteLine($"error: -p {p}: expected name=value, e.g. -p epochs=3");
-                return 2;
-            }
-            pairs.Add(new(p[..eq].Trim(), p[(eq + 1)..]));
-        }
-        if (timeout is <= 0)
-        {
-            Console.Error.WriteLine($"error: --cell-timeout {timeout}: must be a positive number of seconds");
-            return 2;
-        }
+        if (NotebookArgs.Parameters(parameters) is not { } pairs || !NotebookArgs.CellTimeout(timeout, out var cellTimeout)) return 2;
         // Checked before anything runs: a notebook's outputs must never be computed only to be thrown away.
         try
         {
@@ -83,7 +68,7 @@ static class RunCommand
             Budget = budget,
             Parameters = pairs,
             ContinueOnError = continueOnError,
-            CellTimeout = timeout is double s ? TimeSpan.FromSeconds(s) : null,
+            CellTimeout = cellTimeout,
             MaxOutputChars = maxOutput,
             Trusted = trusted,
             Log = log,

@@ -148,13 +148,7 @@ static class TrainCommand
     static int RunRecipe(string name, string? dataset, string budgetName, string? seedList, TrainOptions common, string? outDir,
         string? student, string? teacher, int? epochs, int? teacherEpochs, int? trainSize, int? testSize, int? teacherTrainSize)
     {
-        var budget = budgetName.ToLowerInvariant() switch
-        {
-            "smoke" => Budget.Smoke,
-            "quick" => Budget.Quick,
-            "full" => Budget.Full,
-            _ => throw new ArgumentException($"--budget {budgetName}: expected smoke, quick or full."),
-        };
+        var budget = Budgets.Parse(budgetName);
         T Apply<T>(T c) where T : RecipeConfig => c with
         {
             Seeds = seedList is null ? c.Seeds : RecipeParameters.ParseSeeds(seedList),

@@ -7,7 +7,7 @@ namespace Distill.Bench;
 /// <see cref="Samples"/> per step gives samples/s; <see cref="FlopsPerStep"/> (when known) gives achieved GFLOP/s.
 /// <see cref="Name"/> is also the case name the PyTorch peer script runs.
 /// </summary>
-public sealed record BenchCase(string Name, string Description, int Samples, double? FlopsPerStep, Func<Budget, Timing> Measure)
+public sealed record BenchCase(string Name, string Description, int Samples, double? FlopsPerStep, Func<TimingBudget, Timing> Measure)
 {
     /// <summary>The case this one is compared with (<see cref="CaseResult.VsBaselinePct"/>): the raw loop for a
     /// trainer case (its overhead), the student alone for a KD case.</summary>
@@ -15,7 +15,7 @@ public sealed record BenchCase(string Name, string Description, int Samples, dou
 
     /// <summary>A case whose state is built once and whose step is timed by <see cref="StepTimer"/>.</summary>
     public static BenchCase Stepped(string name, string description, int samples, double? flops, Func<BenchStep> create,
-        Func<Budget, Budget>? budget = null) =>
+        Func<TimingBudget, TimingBudget>? budget = null) =>
         new(name, description, samples, flops, b =>
         {
             using var state = create();

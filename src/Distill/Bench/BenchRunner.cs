@@ -9,7 +9,7 @@ namespace Distill.Bench;
 /// <summary>What to run. <see cref="Only"/> keeps cases whose name contains any of the strings (empty: all).</summary>
 public sealed record BenchOptions
 {
-    public Budget Budget { get; init; } = Budget.Full;
+    public TimingBudget Budget { get; init; } = TimingBudget.Full;
     public int? Threads { get; init; }
     public IReadOnlyList<string> Only { get; init; } = [];
     public PeerOptions? Peer { get; init; }

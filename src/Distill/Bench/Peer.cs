@@ -57,7 +57,7 @@ public static class Peer
     }
 
     /// <summary>Runs the peer script for <paramref name="cases"/> with the same thread count and budget.</summary>
-    public static PeerResult Run(PeerOptions o, int threads, Budget budget, IEnumerable<string> cases, TextWriter log)
+    public static PeerResult Run(PeerOptions o, int threads, TimingBudget budget, IEnumerable<string> cases, TextWriter log)
     {
         ArgumentNullException.ThrowIfNull(o);
         ArgumentNullException.ThrowIfNull(budget);

@@ -29,23 +29,23 @@ public sealed record Timing(double MedianMs, double P10Ms, double P90Ms, int Ste
 }
 
 /// <summary>How long to measure: warm-up steps, then as many steps as fit in <see cref="TargetSeconds"/>, bounded.</summary>
-public sealed record Budget(int WarmupSteps, double TargetSeconds, int MinSteps, int MaxSteps)
+public sealed record TimingBudget(int WarmupSteps, double TargetSeconds, int MinSteps, int MaxSteps)
 {
-    public static readonly Budget Quick = new(3, 1.5, 5, 200);
-    public static readonly Budget Full = new(10, 8, 20, 2000);
+    public static readonly TimingBudget Quick = new(3, 1.5, 5, 200);
+    public static readonly TimingBudget Full = new(10, 8, 20, 2000);
     /// <summary>For tests of the harness itself: proves the plumbing, measures nothing.</summary>
-    public static readonly Budget Smoke = new(1, 0, 2, 2);
+    public static readonly TimingBudget Smoke = new(1, 0, 2, 2);
 
     /// <summary>For cases whose step is long (a whole epoch, a dataset load): 1 warm-up (optimizer state, caches) and
     /// 3 timed steps in a full run, 1 otherwise. The peer script applies the same rule.</summary>
-    public Budget Few => WarmupSteps >= 10 ? new(1, 0, 3, 3) : new(1, 0, 1, 1);
+    public TimingBudget Few => WarmupSteps >= 10 ? new(1, 0, 3, 3) : new(1, 0, 1, 1);
 }
 
 public static class StepTimer
 {
     /// <summary>Runs <paramref name="step"/> warm-up times untimed, then times each further step.
     /// <paramref name="liveCount"/> (e.g. live tensors) is read before the first and after the last timed step.</summary>
-    public static Timing Measure(Action step, Budget budget, Func<long>? liveCount = null)
+    public static Timing Measure(Action step, TimingBudget budget, Func<long>? liveCount = null)
     {
         ArgumentNullException.ThrowIfNull(step);
         ArgumentNullException.ThrowIfNull(budget);

@@ -193,7 +193,7 @@ public static class TrainingCases
     };
 
     /// <summary>Warm-up run, then one run of as many steps as the budget allows, timed step to step.</summary>
-    static Timing MeasureTrainer(Func<Setup> make, Budget budget)
+    static Timing MeasureTrainer(Func<Setup> make, TimingBudget budget)
     {
         using var s = make();
         int warm = Math.Max(1, budget.WarmupSteps);
@@ -224,7 +224,7 @@ public static class TrainingCases
     }
 
     /// <summary>Whole epochs through <see cref="Trainer.Train"/> (set-up, every step, test evaluation).</summary>
-    static Timing TrainerEpoch(Func<Setup> make, Budget budget)
+    static Timing TrainerEpoch(Func<Setup> make, TimingBudget budget)
     {
         using var s = make();
         for (int i = 0; i < budget.WarmupSteps; i++) Trainer.Train(s.Student, s.Data, s.Objective, Options(s), s.Teacher);

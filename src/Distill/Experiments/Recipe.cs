@@ -11,6 +11,19 @@ namespace Distill.Experiments;
 /// <c>Quick</c> minutes on a 2-core CPU (the numbers in docs/results.md), <c>Full</c> paper scale (meant for a GPU).</summary>
 public enum Budget { Smoke, Quick, Full }
 
+/// <summary>The one parser of budget names, for the CLI and the notebooks' <c>budget</c> parameter.</summary>
+public static class Budgets
+{
+    /// <summary>"smoke", "quick" or "full" (any case); anything else is an error that lists them.</summary>
+    public static Budget Parse(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "smoke" => Budget.Smoke,
+        "quick" => Budget.Quick,
+        "full" => Budget.Full,
+        _ => throw new ArgumentException($"budget '{name}': expected smoke, quick or full."),
+    };
+}
+
 /// <summary>
 /// What every recipe shares: the teacher and student architectures (<see cref="ModelZoo"/> names), how many images
 /// each trains on, epochs, optimizers, seeds and where output goes. Each recipe's <c>For(Budget)</c> fills these for

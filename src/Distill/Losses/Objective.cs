@@ -31,20 +31,6 @@ public interface ILossTerm
     IEnumerable<nn.Module> Modules() => [];
 }
 
-/// <summary>A weight or temperature that may change over training, as a function of progress in [0, 1].
-/// Factories for the common shapes (linear, cosine, steps, FitNets' λ) are in Schedules.cs.</summary>
-public abstract partial record Schedule
-{
-    public abstract double At(double progress);
-
-    public static implicit operator Schedule(double value) => new ConstantSchedule(value);
-}
-
-public sealed record ConstantSchedule(double Value) : Schedule
-{
-    public override double At(double progress) => Value;
-}
-
 /// <summary>Sum of weighted terms: Σ wᵢ(progress) · termᵢ. Build with <see cref="Add"/>; terms report separately.</summary>
 public sealed class Objective
 {

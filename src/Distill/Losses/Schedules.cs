@@ -1,9 +1,14 @@
 namespace Distill.Losses;
 
-/// <summary>Factories for the schedules used by the recipes. Every schedule maps training progress p ∈ [0, 1] (0 = first
-/// step, 1 = last) to a value; outside its window a schedule holds its end values.</summary>
-public abstract partial record Schedule
+/// <summary>A weight or temperature that may change over training, as a function of training progress p ∈ [0, 1]
+/// (0 = first step, 1 = last); outside its window a schedule holds its end values. A plain number converts to a
+/// constant schedule. The factories below are the shapes the recipes use.</summary>
+public abstract record Schedule
 {
+    public abstract double At(double progress);
+
+    public static implicit operator Schedule(double value) => new ConstantSchedule(value);
+
     public static Schedule Constant(double value) => new ConstantSchedule(value);
 
     /// <summary>Linear from <paramref name="start"/> (at progress <paramref name="from"/>) to <paramref name="end"/> (at <paramref name="to"/>).</summary>
@@ -19,7 +24,9 @@ public abstract partial record Schedule
     /// <summary>
     /// FitNets' annealing of the KD weight λ in stage 2 (Romero et al. 2015, §2.3 and the released configs: λ starts at 4
     /// and decays linearly to 1; <c>TeacherDecayOverEpoch</c> in adri-romsor/FitNets). The paper's stage-2 loss is
-    /// L = H(y, P_S) + λ·H(P_T^τ, P_S^τ) with τ = 3; use this as the weight of the soft term.
+    /// L = H(y, P_S) + λ·H(P_T^τ, P_S^τ) with τ = 3, with no τ² factor. <see cref="KdTerm"/> already multiplies its
+    /// KL by τ² (Hinton et al.), so as KdTerm's weight this gives λ·τ² times the paper's soft term: divide by τ²
+    /// (<c>FitNetsLambda(4 / 9.0, 1 / 9.0)</c> at τ = 3) for the paper's exact weighting.
     /// </summary>
     public static Schedule FitNetsLambda(double start = 4, double end = 1) => new LinearSchedule(start, end, 0, 1);
 
@@ -60,6 +67,11 @@ public abstract record WindowedSchedule : Schedule
     protected abstract double Shape(double t);
 
     public override double At(double progress) => Start + (End - Start) * Shape(Window(progress, From, To));
+}
+
+public sealed record ConstantSchedule(double Value) : Schedule
+{
+    public override double At(double progress) => Value;
 }
 
 public sealed record LinearSchedule : WindowedSchedule

@@ -15,7 +15,7 @@ public sealed class BenchTests : IDisposable
 
     static readonly BenchOptions Tiny = new()
     {
-        Budget = Budget.Smoke,
+        Budget = TimingBudget.Smoke,
         Only = ["mlp-784-800-800-10-raw"],
         MemoryEpochs = 3,
         MemorySamples = 256,
@@ -88,7 +88,7 @@ public sealed class BenchTests : IDisposable
     public void Leak_accounting_sees_a_step_that_keeps_a_tensor()
     {
         var kept = new List<TorchSharp.torch.Tensor>();
-        var t = StepTimer.Measure(() => kept.Add(TorchSharp.torch.ones(2)), Budget.Smoke, () => TorchSharp.torch.Tensor.TotalCount);
+        var t = StepTimer.Measure(() => kept.Add(TorchSharp.torch.ones(2)), TimingBudget.Smoke, () => TorchSharp.torch.Tensor.TotalCount);
         Assert.Equal(1, t.LivePerStep);
         foreach (var k in kept) k.Dispose();
     }
@@ -112,13 +112,13 @@ public sealed class BenchTests : IDisposable
             echo "{\"version\": \"fake with $OMP_NUM_THREADS threads\", \"cases\": {\"gemm-1024\": {\"median_ms\": 10.0, \"p10_ms\": 9.0, \"p90_ms\": 11.0, \"steps\": 3}}}"
             """);
         var log = new StringWriter();
-        var peer = Peer.Run(new PeerOptions("/bin/sh", script, null), 3, Budget.Smoke, ["gemm-1024", "x"], log);
+        var peer = Peer.Run(new PeerOptions("/bin/sh", script, null), 3, TimingBudget.Smoke, ["gemm-1024", "x"], log);
         Assert.Equal("fake with 3 threads", peer.Version);
         Assert.Equal(10.0, peer.Cases["gemm-1024"].MedianMs);
         Assert.Contains("peer: peer started", log.ToString());
 
         File.WriteAllText(script, "echo 'Traceback: no module named torch' >&2; exit 1");
-        var e = Assert.Throws<InvalidOperationException>(() => Peer.Run(new PeerOptions("/bin/sh", script, null), 1, Budget.Smoke, [], TextWriter.Null));
+        var e = Assert.Throws<InvalidOperationException>(() => Peer.Run(new PeerOptions("/bin/sh", script, null), 1, TimingBudget.Smoke, [], TextWriter.Null));
         Assert.Contains("exited with code 1", e.Message);
         var bad = Assert.Throws<InvalidOperationException>(() => Peer.Parse("not json", "peer.py"));
         Assert.Contains("peer.py", bad.Message);

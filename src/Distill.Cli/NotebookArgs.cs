@@ -1,0 +1,32 @@
+namespace Distill.Cli;
+
+/// <summary>The options `run` and `reproduce` share, parsed in one place: <c>-p name=value</c> pairs and
+/// <c>--cell-timeout</c>. Bad input is one <c>error:</c> line and exit code 2.</summary>
+static class NotebookArgs
+{
+    /// <summary>The pairs in order, or null after printing the error.</summary>
+    public static List<KeyValuePair<string, string>>? Parameters(IEnumerable<string> raw)
+    {
+        var pairs = new List<KeyValuePair<string, string>>();
+        foreach (var p in raw)
+        {
+            int eq = p.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                Console.Error.WriteLine($"error: -p {p}: expected name=value, e.g. -p epochs=3");
+                return null;
+            }
+            pairs.Add(new(p[..eq].Trim(), p[(eq + 1)..]));
+        }
+        return pairs;
+    }
+
+    /// <summary>False after printing the error; <paramref name="timeout"/> is null when not given.</summary>
+    public static bool CellTimeout(double? seconds, out TimeSpan? timeout)
+    {
+        timeout = seconds is double s ? TimeSpan.FromSeconds(s) : null;
+        if (seconds is not <= 0) return true;
+        Console.Error.WriteLine($"error: --cell-timeout {seconds}: must be a positive number of seconds");
+        return false;
+    }
+}
