@@ -76,20 +76,29 @@ public class RunFolderTests
         Assert.Equal(epochs + 1, Metrics(dir).Count);
     }
 
-    [Fact]
-    public void SIGTERM_to_run_writes_what_has_run_and_exits_143()
+    /// <summary>Ctrl-C (SIGINT) and SIGTERM (timeout, Slurm, Kubernetes, CI cancellation) to `distill run`: it stops the
+    /// running cell and writes what has run, with the conventional exit code.</summary>
+    [Theory]
+    [InlineData("INT", 130, "Interrupted")]
+    [InlineData("TERM", 143, "Terminated (SIGTERM)")]
+    public void A_signal_to_run_writes_what_has_run_and_exits_with_its_code(string signal, int exitCode, string said)
     {
-        var dir = TestSupport.TempDir("sigterm-run");
+        var dir = TestSupport.TempDir("signal-run");
         var nb = TestSupport.WriteNotebook(dir, "long.ipynb",
             ("Console.WriteLine(\"first cell\");", null),
-            ("System.Threading.Thread.Sleep(60_000);", null));
+            ("Console.WriteLine(\"training...\");\nSystem.Threading.Thread.Sleep(60_000);", null),
+            ("Console.WriteLine(\"never\");", null));
         var outDir = Path.Combine(dir, "out");
         using var run = new DistillProcess.Running(DistillProcess.Start("run", nb, "--out", outDir));
         run.WaitFor("cell 1 ", TimeSpan.FromMinutes(2));
         Thread.Sleep(500);
-        run.Signal("TERM");
-        Assert.Equal(143, run.Exit(TimeSpan.FromSeconds(30)));
-        Assert.Contains("Terminated (SIGTERM): writing what has run so far", run.Output);
+        run.Signal(signal);
+        Assert.Equal(exitCode, run.Exit(TimeSpan.FromSeconds(30)));
+        Assert.Contains($"{said}: writing what has run so far", run.Output);
+        var cells = TestSupport.ReadJson(Path.Combine(outDir, "long.ipynb"))["cells"]!.AsArray();
+        Assert.Equal("first cell\n", TestSupport.Text(cells[0]!["outputs"]![0]!["text"]));
+        Assert.Equal("Interrupted", cells[1]!["outputs"]!.AsArray().Last()!["ename"]!.GetValue<string>());
+        Assert.Null(cells[2]!["execution_count"]);
         Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(outDir, "long.manifest.json"))["status"]!.GetValue<string>());
         Assert.True(File.Exists(Path.Combine(outDir, "long.html")));
     }

@@ -49,24 +49,14 @@ public sealed class DeterminismTests : IDisposable
     {
         using var teacher = Model("cnn", 99);
         var c = new FitNetsConfig();
-        (DistillModel Student, HintTerm Hint, TrainResult Result) Run()
+        TwiceIdentical(() =>
         {
             var student = Model(c.Student, 0);
             var (hint, guided) = FitNets.HintStage(student, teacher, Data.Value, c, seed: 0);
             var r = Trainer.Train(student, Data.Value, new Objective().Add(hint),
                 Opts("fitnet-hint") with { StudentParameters = m => FitNets.Named(m, guided) }, teacher);
-            return (student, hint, r);
-        }
-        var a = Run();
-        var b = Run();
-        using (a.Student) using (b.Student)
-        {
-            AssertFinite(a.Result);
-            AssertFinite(b.Result);
-            AssertIdentical(a.Student, b.Student);
-            AssertIdentical(a.Hint.Regressor!, b.Hint.Regressor!);
-            Assert.NotSame(a.Student, b.Student);
-        }
+            return (student, r, hint.Regressor);
+        });
     }
 
     [Theory]
@@ -76,18 +66,26 @@ public sealed class DeterminismTests : IDisposable
     {
         var c = new ComparisonConfig();
         using var teacher = Model(c.Teacher, 99);
-        (DistillModel Student, TrainResult Result) Run()
+        TwiceIdentical(() =>
         {
             var student = Model(c.Student, 0);
-            return (student, Trainer.Train(student, Data.Value, Comparison.Objective(method, Data.Value, c, teacher), Opts(method), teacher));
-        }
-        var a = Run();
-        var b = Run();
+            return (student, Trainer.Train(student, Data.Value, Comparison.Objective(method, Data.Value, c, teacher), Opts(method), teacher), null);
+        });
+    }
+
+    /// <summary>Trains twice from scratch (two independent students) and compares: finite losses, identical weights
+    /// (the student's and, when given, another trained module's such as the hint regressor).</summary>
+    static void TwiceIdentical(Func<(DistillModel Student, TrainResult Result, nn.Module? Extra)> run)
+    {
+        var a = run();
+        var b = run();
         using (a.Student) using (b.Student)
         {
             AssertFinite(a.Result);
             AssertFinite(b.Result);
+            Assert.NotSame(a.Student, b.Student);
             AssertIdentical(a.Student, b.Student);
+            if (a.Extra is not null) AssertIdentical(a.Extra, b.Extra!);
         }
     }
 
