@@ -3,7 +3,6 @@ using Distill.Data;
 using Distill.Losses;
 using Distill.Models;
 using Distill.Training;
-using Microsoft.Data.Analysis;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -46,18 +45,6 @@ public sealed class ComparisonResult : ExperimentResult
     public required ComparisonConfig Config { get; init; }
     /// <summary>Median CPU latency per image (ms, batch of 1) of the teacher and of each method's first-seed student.</summary>
     public Dictionary<string, double> LatencyMs { get; } = [];
-
-    /// <summary>One row per method: accuracy mean ± std over seeds, parameters, CPU latency per image.</summary>
-    public DataFrame Table()
-    {
-        var s = Runs.Summary();
-        return new DataFrame(
-            new StringDataFrameColumn("method", s.Select(r => r.Name)),
-            new Int32DataFrameColumn("seeds", s.Select(r => r.Runs)),
-            new StringDataFrameColumn("best acc % (mean ± std)", s.Select(r => r.Best)),
-            new Int64DataFrameColumn("params", s.Select(r => r.Parameters)),
-            new DoubleDataFrameColumn("CPU ms / image", s.Select(r => LatencyMs.TryGetValue(r.Name, out var ms) ? Math.Round(ms, 3) : (double?)null)));
-    }
 }
 
 /// <summary>

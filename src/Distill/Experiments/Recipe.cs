@@ -2,7 +2,6 @@ using Distill.Data;
 using Distill.Losses;
 using Distill.Models;
 using Distill.Training;
-using Microsoft.Data.Analysis;
 using static TorchSharp.torch;
 
 namespace Distill.Experiments;
@@ -130,10 +129,6 @@ public abstract class ExperimentResult
     /// <summary>The trained students of the first seed, by run name (for attention maps, latency, inspection).</summary>
     public Dictionary<string, DistillModel> Students { get; } = [];
 
-    /// <summary>One row per run.</summary>
-    public DataFrame ToDataFrame() => Runs.ToDataFrame();
-    /// <summary>Mean ± std per run name.</summary>
-    public DataFrame SummaryFrame() => Runs.SummaryFrame();
     public RunSummary this[string name] => Runs[name];
 
     internal void Keep(TrainResult r)

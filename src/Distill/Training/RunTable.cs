@@ -1,4 +1,3 @@
-using Microsoft.Data.Analysis;
 
 namespace Distill.Training;
 
@@ -15,7 +14,7 @@ public sealed record RunSummary(string Name, int Runs, double BestMean, double B
 
 /// <summary>
 /// Per-run rows of an experiment (one per name and seed), kept in full, plus mean ± std per name. Use
-/// <see cref="ToDataFrame"/> / <see cref="SummaryFrame"/> in notebooks.
+/// <c>ToDataFrame()</c> / <c>SummaryFrame()</c> in notebooks (Reporting.Tables).
 /// </summary>
 public sealed class RunTable
 {
@@ -53,33 +52,6 @@ public sealed class RunTable
         if (xs.Count < 2) return 0;
         var mean = xs.Average();
         return Math.Sqrt(xs.Sum(x => (x - mean) * (x - mean)) / (xs.Count - 1));
-    }
-
-    public DataFrame ToDataFrame()
-    {
-        var df = new DataFrame(
-            new StringDataFrameColumn("name", rows.Select(r => r.Name)),
-            new Int32DataFrameColumn("seed", rows.Select(r => r.Seed)),
-            new DoubleDataFrameColumn("best_acc", rows.Select(r => r.BestAccuracy)),
-            new DoubleDataFrameColumn("last_acc", rows.Select(r => r.LastAccuracy)),
-            new Int32DataFrameColumn("best_epoch", rows.Select(r => r.BestEpoch)),
-            new Int64DataFrameColumn("params", rows.Select(r => r.Parameters)));
-        // Only when a run raised one: a diverged run must not pass for a merely bad one.
-        if (rows.Any(r => r.Warning is not null)) df.Columns.Add(new StringDataFrameColumn("warning", rows.Select(r => r.Warning ?? "")));
-        return df;
-    }
-
-    public DataFrame SummaryFrame()
-    {
-        var s = Summary();
-        return new DataFrame(
-            new StringDataFrameColumn("name", s.Select(r => r.Name)),
-            new Int32DataFrameColumn("seeds", s.Select(r => r.Runs)),
-            new DoubleDataFrameColumn("best_mean", s.Select(r => r.BestMean)),
-            new DoubleDataFrameColumn("best_std", s.Select(r => r.BestStd)),
-            new DoubleDataFrameColumn("last_mean", s.Select(r => r.LastMean)),
-            new DoubleDataFrameColumn("last_std", s.Select(r => r.LastStd)),
-            new Int64DataFrameColumn("params", s.Select(r => r.Parameters)));
     }
 
     public override string ToString() => string.Join(Environment.NewLine, Summary());

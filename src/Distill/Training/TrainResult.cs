@@ -1,4 +1,3 @@
-using Microsoft.Data.Analysis;
 
 namespace Distill.Training;
 
@@ -41,33 +40,12 @@ public sealed class TrainResult
 
     public RunRow Row => new(Name, Seed, BestAccuracy, LastAccuracy, BestEpoch, Parameters, Warning);
 
-    /// <summary>The per-epoch history as a table (one row per epoch, one column per loss term).</summary>
-    public DataFrame ToDataFrame() => MetricsTable.History(History);
-
     public override string ToString() => $"{Name} seed {Seed}: best {BestAccuracy:F2}% (epoch {BestEpoch}), last {LastAccuracy:F2}%";
 }
 
+/// <summary>Loss-term columns of a history, shared by metrics.csv and the notebook tables.</summary>
 static class MetricsTable
 {
-    public static DataFrame History(IReadOnlyList<EpochMetrics> history)
-    {
-        var columns = new List<DataFrameColumn>
-        {
-            new Int32DataFrameColumn("epoch", history.Select(m => m.Epoch)),
-            new DoubleDataFrameColumn("lr", history.Select(m => m.LearningRate)),
-            new DoubleDataFrameColumn("train_loss", history.Select(m => m.TrainLoss)),
-        };
-        foreach (var term in TermNames(history))
-            columns.Add(new DoubleDataFrameColumn($"loss_{term}", history.Select(m => TermValue(m, term))));
-        columns.Add(new DoubleDataFrameColumn("train_acc", history.Select(m => m.TrainAccuracy)));
-        if (history.Any(m => m.ValidationAccuracy is not null))
-            columns.Add(new DoubleDataFrameColumn("val_acc", history.Select(m => m.ValidationAccuracy)));
-        columns.Add(new DoubleDataFrameColumn("test_acc", history.Select(m => m.TestAccuracy)));
-        columns.Add(new DoubleDataFrameColumn("seconds", history.Select(m => m.Seconds)));
-        columns.Add(new DoubleDataFrameColumn("samples_per_s", history.Select(m => m.SamplesPerSecond)));
-        return new DataFrame(columns);
-    }
-
     public static IReadOnlyList<string> TermNames(IReadOnlyList<EpochMetrics> history) =>
         history.Count == 0 ? [] : [.. history[0].TermLosses.Select(t => t.Name)];
 

@@ -1,3 +1,4 @@
+using Distill.Reporting;
 using Distill.Experiments;
 using Distill.Models;
 using Distill.Native;

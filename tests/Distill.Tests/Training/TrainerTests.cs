@@ -1,3 +1,4 @@
+using Distill.Reporting;
 using Distill.Losses;
 using Distill.Models;
 using Distill.Native;
