@@ -1,5 +1,6 @@
 using Distill.Models;
 using Distill.Native;
+using static TorchSharp.torch;
 
 namespace Distill.Tests.Models;
 
@@ -20,6 +21,20 @@ public class ModelZooTests
         Assert.Contains($"'{name}'", e.Message);
         foreach (var known in new[] { "mlp-1200-1200", "cnn", "resnet20", "resnet110", "resnet32x4", "wrn-40-2" })
             Assert.Contains(known, e.Message);
+    }
+
+    public static TheoryData<string> Examples() => new(ModelZoo.Examples);
+
+    /// <summary>The check every family used to repeat, once over the whole zoo: after <c>to(cpu)</c> (which replaces
+    /// parameter objects) a loss on the logits and every feature reaches every parameter.</summary>
+    [Theory]
+    [MemberData(nameof(Examples))]
+    public void Every_model_passes_gradient_to_every_parameter_after_to_cpu(string name)
+    {
+        manual_seed(2);
+        using var model = ModelZoo.Create(name, 1, 10);
+        using var x = randn(2, 1, 28, 28);
+        ModelChecks.AssertWorksAfterTo(model, x);
     }
 
     [Fact]
