@@ -9,7 +9,7 @@ namespace Distill.Bench;
 /// </summary>
 public sealed record BenchCase(string Name, string Description, int Samples, double? FlopsPerStep, Func<TimingBudget, Timing> Measure)
 {
-    /// <summary>The case this one is compared with (<see cref="CaseResult.VsBaselinePct"/>): the raw loop for a
+    /// <summary>The case this one is compared with (<see cref="BenchCaseResult.VsBaselinePct"/>): the raw loop for a
     /// trainer case (its overhead), the student alone for a KD case.</summary>
     public string? Baseline { get; init; }
 

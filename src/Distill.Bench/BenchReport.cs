@@ -12,13 +12,13 @@ public sealed record MachineInfo(string Cpu, int Cores, string Os, string Dotnet
 /// <summary>One case: our median step time with its p10-p90 spread, throughput, achieved GFLOP/s and its share of
 /// the GEMM limit, tensors left alive per step, the peer's median when it ran (<see cref="Ratio"/> = ours/peer), and
 /// the time against <see cref="Baseline"/> (+12 = 12 % slower than the baseline case).</summary>
-public sealed record CaseResult(string Name, string Description, double OursMs, double OursP10Ms, double OursP90Ms,
+public sealed record BenchCaseResult(string Name, string Description, double OursMs, double OursP10Ms, double OursP90Ms,
     int Steps, double CpuMs, double SamplesPerS, double? Gflops, double? PctOfLimit, double LeakedTensorsPerStep,
     double? PeerMs, double? Ratio, string? Baseline, double? VsBaselinePct);
 
 /// <summary>A whole run; <see cref="ToJson"/> writes the schema of docs/performance.md.</summary>
 public sealed record BenchReport(string Date, string Command, MachineInfo Machine, int Threads, double MatmulGflops,
-    double? PeerMatmulGflops, IReadOnlyList<CaseResult> Cases, double? OverheadPct, double? RssGrowthPct,
+    double? PeerMatmulGflops, IReadOnlyList<BenchCaseResult> Cases, double? OverheadPct, double? RssGrowthPct,
     long? LeakedTensors, double PeakRssMb, double WallSeconds)
 {
     static readonly JsonSerializerOptions Json = new()

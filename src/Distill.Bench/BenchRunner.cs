@@ -91,14 +91,14 @@ public static class BenchRunner
             StandardCases.PeakRssMb(), wall.Elapsed.TotalSeconds);
     }
 
-    static CaseResult Result(BenchCase c, Dictionary<string, Timing> timings, double limit, PeerResult? peer)
+    static BenchCaseResult Result(BenchCase c, Dictionary<string, Timing> timings, double limit, PeerResult? peer)
     {
         var t = timings[c.Name];
         double? gflops = c.FlopsPerStep / (t.MedianMs * 1e6);
         double? peerMs = peer is not null && peer.Cases.TryGetValue(c.Name, out var p) ? p.MedianMs : null;
         double? vsBaseline = c.Baseline is not null && timings.TryGetValue(c.Baseline, out var baseline)
             ? (t.MedianMs / baseline.MedianMs - 1) * 100 : null;
-        return new CaseResult(c.Name, c.Description, t.MedianMs, t.P10Ms, t.P90Ms, t.Steps, t.CpuMs, c.Samples / (t.MedianMs / 1000),
+        return new BenchCaseResult(c.Name, c.Description, t.MedianMs, t.P10Ms, t.P90Ms, t.Steps, t.CpuMs, c.Samples / (t.MedianMs / 1000),
             gflops, gflops / limit * 100, t.LivePerStep, peerMs, t.MedianMs / peerMs, c.Baseline, vsBaseline);
     }
 

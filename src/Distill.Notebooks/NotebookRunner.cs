@@ -5,7 +5,7 @@ using Distill.Notebooks.Display;
 using Distill.Notebooks.Documents;
 using Distill.Notebooks.Execution;
 using Distill.Notebooks.Packages;
-using Distill.Notebooks.Reporting;
+using Distill.Notebooks.Reports;
 using Microsoft.CodeAnalysis;
 
 namespace Distill.Notebooks;

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Distill.Notebooks.Documents;
 using Distill.Notebooks.Execution;
-using Distill.Notebooks.Reporting;
+using Distill.Notebooks.Reports;
 using Distill.Reporting;
 
 namespace Distill.Notebooks;

@@ -5,7 +5,7 @@ namespace Distill.Losses;
 
 /// <summary>Outcome of one reference case. Errors are absolute; a case passes when both are within their tolerance and
 /// no problem occurred (unknown loss, bad inputs, a teacher input that received a gradient).</summary>
-public sealed record CaseResult(string Name, string Loss, double LossError, double LossTolerance, double GradError, double GradTolerance, string? Problem)
+public sealed record ReferenceCaseResult(string Name, string Loss, double LossError, double LossTolerance, double GradError, double GradTolerance, string? Problem)
 {
     public bool Passed => Problem is null && LossError <= LossTolerance && GradError <= GradTolerance;
 
@@ -23,13 +23,13 @@ public static class ReferenceChecker
 {
     public const double RelativeTolerance = 1e-4;
 
-    public static CaseResult Check(ReferenceCase c)
+    public static ReferenceCaseResult Check(ReferenceCase c)
     {
         TorchRuntime.Initialize();
         using var scope = NewDisposeScope();
         var lossTol = RelativeTolerance * Math.Max(1, Math.Abs(c.ExpectedLoss));
         var gradTol = RelativeTolerance * Math.Max(1, c.ExpectedGrad.Data.Select(Math.Abs).DefaultIfEmpty(0).Max());
-        CaseResult Problem(string p) => new(c.Name, c.Loss, double.NaN, lossTol, double.NaN, gradTol, p);
+        ReferenceCaseResult Problem(string p) => new(c.Name, c.Loss, double.NaN, lossTol, double.NaN, gradTol, p);
 
         if (!LossRegistry.Contains(c.Loss)) return Problem(new UnknownLossException(c.Loss).Message);
         var inputs = c.Inputs.ToDictionary(kv => kv.Key, kv => ToTensor(kv.Value, kv.Key == c.GradInput || kv.Key.StartsWith("teacher", StringComparison.Ordinal)));

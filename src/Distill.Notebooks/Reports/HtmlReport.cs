@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 using Distill.Notebooks.Documents;
 using Markdig;
 
-namespace Distill.Notebooks.Reporting;
+namespace Distill.Notebooks.Reports;
 
 /// <summary>
 /// The single-file HTML report of a run: a header with the facts needed to trust it (notebook, date, duration, budget,

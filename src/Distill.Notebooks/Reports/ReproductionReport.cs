@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Distill.Reporting;
 
-namespace Distill.Notebooks.Reporting;
+namespace Distill.Notebooks.Reports;
 
 /// <summary><c>reports/results.md</c> (the results table under the facts needed to trust it) and
 /// <c>reports/results.json</c> (everything, machine-readable) of a <see cref="ReproductionResult"/>.</summary>

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Distill.Notebooks.Reporting;
+namespace Distill.Notebooks.Reports;
 
 /// <summary>
 /// <c>reports/index.html</c>: one offline page (no scripts, no CDN, inline CSS) with the environment, each notebook's

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Distill.Notebooks.Reporting;
+namespace Distill.Notebooks.Reports;
 
 /// <summary>The run manifest (<c>NAME.manifest.json</c>): the report header's facts plus per-cell status and timings,
 /// in a form scripts (and <c>distill reproduce</c>) can read.</summary>
