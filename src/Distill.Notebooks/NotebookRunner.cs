@@ -88,6 +88,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             NotebookFormatters.Register();
             Distill.Notebook.Host = new RunnerLiveOutput();
             Distill.Data.Datasets.ClearRead();
+            Distill.Training.TrainingWarnings.Clear();
             var started = DateTimeOffset.Now;
             var clock = Stopwatch.StartNew();
             var injectedValues = values.ToDictionary(p => p.Key, p => p.Value);

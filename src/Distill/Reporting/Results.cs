@@ -18,7 +18,8 @@ public sealed record ResultRow(
     int Seeds,
     string PaperValue,
     string Verdict,
-    string Budget);
+    string Budget,
+    string? Warning = null);
 
 /// <summary>
 /// Collects <see cref="ResultRow"/>s. A notebook calls <see cref="Record"/>; when it runs under <c>distill run</c> or
@@ -29,8 +30,12 @@ public static class Results
 {
     public const string FileVariable = "DISTILL_RESULTS";
 
+    /// <summary>Writes the row; a run of this notebook that raised a training warning (a divergence) is attached to it,
+    /// so a number from a diverged run never stands in the results table unmarked.</summary>
     public static ResultRow Record(ResultRow row)
     {
+        if (row.Warning is null && Training.TrainingWarnings.Since() is { Count: > 0 } warnings)
+            row = row with { Warning = string.Join("; ", warnings) };
         var path = Environment.GetEnvironmentVariable(FileVariable);
         if (!string.IsNullOrEmpty(path))
         {
@@ -62,7 +67,7 @@ public static class Results
         sb.AppendLine("| paper | claim | our setting | metric | ours (mean ± std, seeds) | paper | verdict |");
         sb.AppendLine("|---|---|---|---|---|---|---|");
         foreach (var r in rows)
-            sb.AppendLine($"| {Cell(r.Paper)} | {Cell(r.Claim)} | {Cell(r.Setting)} | {Cell(r.Metric)} | {r.Ours:F2} ± {r.OursStd:F2} ({r.Seeds}) | {Cell(r.PaperValue)} | {Cell(r.Verdict)} |");
+            sb.AppendLine($"| {Cell(r.Paper)} | {Cell(r.Claim)} | {Cell(r.Setting)} | {Cell(r.Metric)} | {r.Ours:F2} ± {r.OursStd:F2} ({r.Seeds}) | {Cell(r.PaperValue)} | {Cell(r.Verdict + (r.Warning is null ? "" : $" (warning: {r.Warning})"))} |");
         return sb.ToString();
     }
 
@@ -76,7 +81,7 @@ public static class Results
             new StringDataFrameColumn("ours", list.Select(r => $"{r.Ours:F2} ± {r.OursStd:F2}")),
             new Int32DataFrameColumn("seeds", list.Select(r => r.Seeds)),
             new StringDataFrameColumn("paper", list.Select(r => r.PaperValue)),
-            new StringDataFrameColumn("verdict", list.Select(r => r.Verdict)));
+            new StringDataFrameColumn("verdict", list.Select(r => r.Verdict + (r.Warning is null ? "" : $" (warning: {r.Warning})"))));
     }
 
     static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");

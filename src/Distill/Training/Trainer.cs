@@ -161,7 +161,11 @@ sealed class TrainingRun : IDisposable
         {
             var metrics = RunEpoch(epoch, ref step, terms);
             metrics = metrics with { Flag = Divergence(metrics, history.Count > 0 ? history[0] : metrics, data.NumClasses) };
-            if (metrics.Flag is not null && history.All(h => h.Flag is null)) o.Log?.WriteLine($"warning: {o.Name} (seed {o.Seed}) {metrics.Flag}");
+            if (metrics.Flag is not null && history.All(h => h.Flag is null))
+            {
+                o.Log?.WriteLine($"warning: {o.Name} (seed {o.Seed}) {metrics.Flag}");
+                TrainingWarnings.Add(o.Name, o.Seed, metrics.Flag);
+            }
             history.Add(metrics);
             writer?.Write(o.Name, history);
             if (ckpt is not null && o.Checkpoints)

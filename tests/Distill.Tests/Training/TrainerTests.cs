@@ -263,6 +263,35 @@ public class DivergenceTests
     static EpochMetrics Epoch(int epoch, double loss, double test) => new(epoch, 0.1, loss, [], 50, null, test, 1, 1);
 
     [Fact]
+    public void A_diverging_run_is_flagged_in_its_result_its_metrics_and_the_result_rows_recorded_after_it()
+    {
+        using var dir = new TempDir();
+        TrainingWarnings.Clear();
+        using var model = Build.Mlp(0);
+        var opts = new TrainOptions
+        {
+            Epochs = 3, Seed = 0, Optimizer = OptimizerSpec.Sgd(3.0), Schedule = LrSchedule.Constant, OutDir = dir.Path, Progress = false,
+        };
+        var r = Trainer.Train(model, TinyData.FashionMnist2k, Build.Ce(), opts);
+        Assert.NotNull(r.Warning);
+        Assert.StartsWith("diverged:", r.Warning, StringComparison.Ordinal);
+        Assert.EndsWith(",flag", File.ReadLines(Path.Combine(dir.Path, "metrics.csv")).First(), StringComparison.Ordinal);
+        Assert.Contains("warning", Distill.Reporting.Tables.ToDataFrame(new RunTable().Add(r)).Columns.Select(c => c.Name));
+
+        var results = Path.Combine(dir.Path, "results.jsonl");
+        Environment.SetEnvironmentVariable(Distill.Reporting.Results.FileVariable, results);
+        try
+        {
+            Distill.Reporting.Results.Record(new("p", "claim", "setting", "test acc %", 10, 0, 1, "90", "not reproduced", "smoke"));
+        }
+        finally { Environment.SetEnvironmentVariable(Distill.Reporting.Results.FileVariable, null); }
+        var row = Assert.Single(Distill.Reporting.Results.Read(results));
+        Assert.Contains($"{r.Name} seed 0 diverged:", row.Warning, StringComparison.Ordinal);
+        Assert.Contains("(warning: ", Distill.Reporting.Results.ToMarkdown([row]), StringComparison.Ordinal);
+        TrainingWarnings.Clear();
+    }
+
+    [Fact]
     public void A_loss_over_ten_thousand_times_the_first_or_accuracy_at_chance_from_epoch_two_is_flagged()
     {
         var first = Epoch(1, 2.3, 60);
