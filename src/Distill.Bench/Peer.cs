@@ -56,6 +56,9 @@ public static class Peer
         }
     }
 
+    /// <summary>Environment variables removed from the peer's process (see <see cref="Run"/>).</summary>
+    public static readonly string[] HandicapVariables = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
+
     /// <summary>Runs the peer script for <paramref name="cases"/> with the same thread count and budget.</summary>
     public static PeerResult Run(PeerOptions o, int threads, TimingBudget budget, IEnumerable<string> cases, TextWriter log)
     {
@@ -86,6 +89,10 @@ public static class Peer
         // Thread pools read these at start-up; torch.set_num_threads alone does not reach OpenBLAS.
         foreach (var v in new[] { "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS" })
             psi.Environment[v] = $"{threads}";
+        // This machine's image sets OPENBLAS_CORETYPE=Haswell and OPENBLAS_L2_SIZE=512, which halve OpenBLAS's GEMM on
+        // an AVX-512 CPU (195 against 290 GFLOP/s measured, results equal to float64 either way): the peer runs with
+        // OpenBLAS's own choice. Only the peer's process: the tests and CI keep what they inherit.
+        foreach (var v in HandicapVariables) psi.Environment.Remove(v);
         // Same OpenMP wait policy as ours (TorchRuntime sets PASSIVE unless the user chose one).
         if (Native.TorchRuntime.OmpWaitPolicy is { Length: > 0 } policy) psi.Environment["OMP_WAIT_POLICY"] = policy;
 

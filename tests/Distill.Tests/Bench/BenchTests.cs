@@ -109,11 +109,20 @@ public sealed class BenchTests : IDisposable
         var script = Path.Combine(dir, "peer.sh");
         File.WriteAllText(script, """
             echo "peer started" >&2
-            echo "{\"version\": \"fake with $OMP_NUM_THREADS threads\", \"cases\": {\"gemm-1024\": {\"median_ms\": 10.0, \"p10_ms\": 9.0, \"p90_ms\": 11.0, \"steps\": 3}}}"
+            echo "{\"version\": \"fake with $OMP_NUM_THREADS threads, coretype '${OPENBLAS_CORETYPE:-}' l2 '${OPENBLAS_L2_SIZE:-}'\", \"cases\": {\"gemm-1024\": {\"median_ms\": 10.0, \"p10_ms\": 9.0, \"p90_ms\": 11.0, \"steps\": 3}}}"
             """);
         var log = new StringWriter();
-        var peer = Peer.Run(new PeerOptions("/bin/sh", script, null), 3, TimingBudget.Smoke, ["gemm-1024", "x"], log);
-        Assert.Equal("fake with 3 threads", peer.Version);
+        // The handicapping OpenBLAS settings are removed from the peer's environment only.
+        var before = Peer.HandicapVariables.Select(v => (v, Environment.GetEnvironmentVariable(v))).ToList();
+        Environment.SetEnvironmentVariable("OPENBLAS_CORETYPE", "Haswell");
+        Environment.SetEnvironmentVariable("OPENBLAS_L2_SIZE", "512");
+        PeerResult peer;
+        try { peer = Peer.Run(new PeerOptions("/bin/sh", script, null), 3, TimingBudget.Smoke, ["gemm-1024", "x"], log); }
+        finally
+        {
+            foreach (var (v, value) in before) Environment.SetEnvironmentVariable(v, value);
+        }
+        Assert.Equal("fake with 3 threads, coretype '' l2 ''", peer.Version);
         Assert.Equal(10.0, peer.Cases["gemm-1024"].MedianMs);
         Assert.Contains("peer: peer started", log.ToString());
 
