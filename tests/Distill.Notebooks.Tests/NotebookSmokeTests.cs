@@ -85,7 +85,7 @@ public class NotebookSmokeTests
 
     /// <summary>The same notebook file on Jupyter's .net-csharp kernel: the same cells succeed with no error output, each
     /// cell shows the same kinds of output, at least one plotly chart renders as text/html, and the result rows agree
-    /// with the runner's (same seeds, same thread count, same natives: they should be equal; 0.5 points is allowed).</summary>
+    /// with the runner's exactly (same seeds, thread count, natives and oneMKL/oneDNN settings: bit-identical training).</summary>
     static void SameInTheRealKernel(string name, System.Text.Json.Nodes.JsonObject runnerNotebook, IReadOnlyList<ResultRow> runnerRows, int charts)
     {
         var kernelResults = Path.Combine(TestSupport.TempDir("kernel-" + name), "results.jsonl");
@@ -110,7 +110,7 @@ public class NotebookSmokeTests
         var kernelRows = File.Exists(kernelResults) ? Results.Read(kernelResults) : [];
         Assert.Equal(runnerRows.Select(r => (r.Claim, r.Metric)), kernelRows.Select(r => (r.Claim, r.Metric)));
         foreach (var (a, b) in runnerRows.Zip(kernelRows))
-            Assert.True(Math.Abs(a.Ours - b.Ours) <= 0.5, $"{name}, '{a.Claim}' ({a.Metric}): runner {a.Ours}, kernel {b.Ours}");
+            Assert.True(a.Ours == b.Ours && a.OursStd == b.OursStd, $"{name}, '{a.Claim}' ({a.Metric}): runner {a.Ours} ± {a.OursStd}, kernel {b.Ours} ± {b.OursStd}");
     }
 
     [Fact]
