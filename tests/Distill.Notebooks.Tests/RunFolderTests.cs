@@ -44,8 +44,10 @@ public class RunFolderTests
     {
         var root = TestSupport.TempDir("runfolder-signals");
         var dir = Path.Combine(root, "run");
-        const int epochs = 30;
-        var args = Train(dir, epochs, trainSize: 4096);
+        // Long enough (about 10 s on 2 cores) that the first run is still training when the second one has started,
+        // checked and exited, and when SIGTERM arrives: with 4,096 images it once finished first.
+        const int epochs = 30, images = 20000;
+        var args = Train(dir, epochs, trainSize: images);
         using (var first = new DistillProcess.Running(DistillProcess.Start(args)))
         {
             first.WaitFor($"epoch   2/{epochs}", TimeSpan.FromMinutes(2));
@@ -53,6 +55,7 @@ public class RunFolderTests
             Assert.Equal(1, second.Exit);
             Assert.Contains($"error: --out {dir} is in use by another run (PID {first.Process.Id})", second.Err);
 
+            Assert.False(first.Process.HasExited, "the first run finished before it could be signalled: make it longer");
             first.Signal("TERM");
             Assert.Equal(143, first.Exit(TimeSpan.FromSeconds(60)));
             Assert.Contains("Terminated (SIGTERM)", first.Output);
@@ -71,7 +74,7 @@ public class RunFolderTests
         Assert.Empty(Directory.GetFiles(dir, ".*.tmp"));
 
         var reference = Path.Combine(root, "uninterrupted");
-        Assert.Equal(0, DistillProcess.Run(Train(reference, epochs, trainSize: 4096)).Exit);
+        Assert.Equal(0, DistillProcess.Run(Train(reference, epochs, trainSize: images)).Exit);
         Assert.Equal(Metrics(reference), Metrics(dir));
         Assert.Equal(epochs + 1, Metrics(dir).Count);
     }
