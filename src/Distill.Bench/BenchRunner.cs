@@ -48,6 +48,9 @@ public static class BenchRunner
         using var data = new BenchData();
         var all = Cases(data).Concat(o.ExtraCases).ToList();
         var gemm = all[0];
+        // A filter that matches nothing is a typo, not a request for the GEMM limit alone.
+        if (o.Only.FirstOrDefault(s => !all.Any(c => c.Name.Contains(s, StringComparison.OrdinalIgnoreCase))) is { } unmatched)
+            throw new InvalidOperationException($"--only {unmatched}: no bench case matches; the cases are {string.Join(", ", all.Select(c => c.Name))}.");
         var selected = all.Where(c => c == gemm || o.Only.Count == 0 || o.Only.Any(s => c.Name.Contains(s, StringComparison.OrdinalIgnoreCase))).ToList();
         log.WriteLine($"distill bench: {selected.Count} cases, {threads} threads, MKL dispatch {MklCpuDispatch.Status}");
 

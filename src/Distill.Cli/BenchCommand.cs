@@ -127,7 +127,7 @@ static class BenchCommand
 
     static int Fail(string message)
     {
-        Console.Error.WriteLine($"distill bench: {message}");
+        Console.Error.WriteLine($"error: {message}");
         return 2;
     }
 }

@@ -135,6 +135,7 @@ public class RunFolderTests
             ["reproduce", "--notebooks", Path.Combine(dir, "no-such")],
             ["reference", Path.Combine(dir, "missing.json")],
             ["data", "install", "nosuch"],
+            ["bench", "--smoke", "--only", "nosuch"],
         ];
         foreach (var c in cases)
         {
