@@ -19,7 +19,7 @@ sealed class CtrlC : IDisposable
         {
             if (cts.IsCancellationRequested) return;
             e.Cancel = true;
-            Stop(log, "Interrupted", 130);
+            Stop(log, "Interrupted", InterruptedExitCode);
         };
         Console.CancelKeyPress += handler;
         if (!OperatingSystem.IsWindows())
@@ -27,7 +27,7 @@ sealed class CtrlC : IDisposable
             {
                 if (cts.IsCancellationRequested) return; // second signal: default action, the process ends now
                 ctx.Cancel = true;
-                Stop(log, "Terminated (SIGTERM)", 143);
+                Stop(log, "Terminated (SIGTERM)", TerminatedExitCode);
             });
     }
 
@@ -40,8 +40,10 @@ sealed class CtrlC : IDisposable
 
     public CancellationToken Token => cts.Token;
 
-    /// <summary>130 after Ctrl-C, 143 after SIGTERM (128 + the signal, as shells report them), 0 before either.</summary>
-    public int ExitCode { get; private set; }
+    const int InterruptedExitCode = 130, TerminatedExitCode = 143; // 128 + the signal, as shells report them
+
+    /// <summary>What a command that stopped on a signal exits with: 143 after SIGTERM, else 130 (Ctrl-C).</summary>
+    public int ExitCode { get; private set; } = InterruptedExitCode;
 
     public void Dispose()
     {

@@ -56,7 +56,7 @@ static class ReproduceCommand
             Log = log,
         });
         ReproductionResult r;
-        int signalExit;
+        int stoppedExit;
         using (var ctrlC = new CtrlC(log))
         {
             try { r = reproduction.RunAsync(ctrlC.Token).GetAwaiter().GetResult(); }
@@ -65,7 +65,7 @@ static class ReproduceCommand
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 2;
             }
-            signalExit = ctrlC.ExitCode;
+            stoppedExit = ctrlC.ExitCode;
         }
 
         // The summary goes to stdout (progress went to stderr), so `distill reproduce > summary.txt` keeps just this.
@@ -73,6 +73,6 @@ static class ReproduceCommand
         foreach (var n in r.Notebooks) Console.WriteLine(n.SummaryLine);
         Console.WriteLine($"{r.Tally}; total wall time {Reproduction.Seconds(r.Duration)} (budget {r.Budget})");
         Console.WriteLine($"wrote {r.Files.Index}, {r.Files.ResultsMarkdown}, {r.Files.ResultsJson}");
-        return r.ExitCode == 130 && signalExit > 0 ? signalExit : r.ExitCode;
+        return r.Interrupted ? stoppedExit : r.ExitCode;
     }
 }

@@ -87,14 +87,14 @@ static class RunCommand
                 exit = Math.Max(exit, 2);
                 continue;
             }
-            catch (OperationCanceledException) { exit = ctrlC.ExitCode is > 0 and var c ? c : 130; break; }
+            catch (OperationCanceledException) { exit = ctrlC.ExitCode; break; }
             var secs = r.Duration.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture);
             if (r.Succeeded) log.WriteLine($"✔ {nb} ({secs} s)");
             else foreach (var f in r.Failures) log.WriteLine($"✘ {f}");
             log.WriteLine($"  wrote {r.Files.Notebook}{(r.Files.Html is null ? "" : ", " + r.Files.Html)}, {r.Files.Manifest}");
             exit = r.Status switch
             {
-                RunStatus.Interrupted => ctrlC.ExitCode is > 0 and var c ? c : 130,
+                RunStatus.Interrupted => ctrlC.ExitCode,
                 RunStatus.Succeeded => exit,
                 _ => exit is 130 or 143 ? exit : Math.Max(exit, 1),
             };

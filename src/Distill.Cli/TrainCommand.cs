@@ -217,7 +217,7 @@ static class TrainCommand
         catch (TrainingStoppedException e)
         {
             Console.Error.WriteLine(e.Message);
-            return signals.ExitCode is > 0 and var code ? code : 130;
+            return signals.ExitCode;
         }
         catch (Exception e) when (e is DatasetException or ArgumentException or InvalidDataException or InvalidOperationException
                                       or NonFiniteLossException or FileNotFoundException or FormatException)

@@ -84,7 +84,4 @@ public sealed record TrainOptions
 public sealed class TrainingStoppedException(string run, int epoch, long batch, string? checkpointDir)
     : OperationCanceledException($"{run}: stopped at epoch {epoch}, step {batch + 1}; " + (checkpointDir is null
         ? "no checkpoint of a finished epoch to keep (pass --out to keep one per epoch)"
-        : $"the checkpoint of epoch {epoch - 1} is in {checkpointDir}: --resume continues from it"))
-{
-    public string? CheckpointDir { get; } = checkpointDir;
-}
+        : $"the checkpoint of epoch {epoch - 1} is in {checkpointDir}: --resume continues from it"));
