@@ -41,10 +41,10 @@ public static partial class HtmlReport
     /// script in the cells' outputs. Scripts in markdown, and in an untrusted notebook's HTML outputs, stay inert text on
     /// the page (as Jupyter treats an untrusted notebook: its HTML is shown, its scripts do not run).
     /// </summary>
-    static string Csp(string page, bool trusted, string outputs)
+    static string Csp(bool plotlyInlined, bool trusted, string outputs)
     {
         var allowed = new List<string>();
-        if (page.Contains(PlotlyJs.Value, StringComparison.Ordinal)) allowed.Add(PlotlyJs.Value);
+        if (plotlyInlined) allowed.Add(PlotlyJs.Value);
         allowed.AddRange(ChartScript().Matches(outputs).Select(m => m.Groups["js"].Value));
         if (trusted) allowed.AddRange(AnyScript().Matches(outputs).Select(m => m.Groups["js"].Value));
         var hashes = allowed.Distinct().Select(js => $"'sha256-{Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(js)))}'");
@@ -54,8 +54,16 @@ public static partial class HtmlReport
 
     public static string Render(NotebookRunResult r, bool trusted = false)
     {
+        // Each cell rendered once; the code cells' part is kept apart for the CSP (markdown's scripts never run).
         var body = new StringBuilder();
-        foreach (var c in r.Cells) RenderCell(body, c);
+        var outputs = new StringBuilder();
+        foreach (var c in r.Cells)
+        {
+            var cell = new StringBuilder();
+            RenderCell(cell, c);
+            body.Append(cell);
+            if (c.Cell.Kind == CellKind.Code) outputs.Append(cell);
+        }
         var html = body.ToString();
         bool charts = html.Contains(Distill.Reporting.Figure.PlotlyClass, StringComparison.Ordinal);
         var sb = new StringBuilder();
@@ -66,10 +74,9 @@ public static partial class HtmlReport
         RenderHeader(sb, r);
         sb.Append("<main>\n").Append(html).Append("</main>\n</body>\n</html>\n");
         var page = sb.ToString();
-        // Scripts in outputs only (markdown's never run); the placeholder is the only one in the page's own head.
-        var outputs = string.Concat(r.Cells.Where(c => c.Cell.Kind == Documents.CellKind.Code).Select(c => { var b = new StringBuilder(); RenderCell(b, c); return b.ToString(); }));
+        // The placeholder is in the page's own head, before any cell, so the first occurrence is ours.
         var i = page.IndexOf("CSP_PLACEHOLDER", StringComparison.Ordinal);
-        return page[..i] + Enc(Csp(page, trusted, outputs)) + page[(i + "CSP_PLACEHOLDER".Length)..];
+        return page[..i] + Enc(Csp(charts, trusted, outputs.ToString())) + page[(i + "CSP_PLACEHOLDER".Length)..];
     }
 
     /// <summary>plotly.js as shipped inside Plotly.NET (no CDN, no npm copy). "&lt;/script" cannot appear inside a script

@@ -71,7 +71,7 @@ public static class IndexPage
             foreach (var (n, row) in r.Rows)
                 Line($"<tr><td>{Enc(n.Name)}</td><td>{Enc(row.Paper)}</td><td>{Enc(row.Claim)}</td><td>{Enc(row.Setting)}</td><td>{Enc(row.Metric)}</td>" +
                      $"<td class=\"num\">{Enc(string.Create(CultureInfo.InvariantCulture, $"{row.Ours:F2} ± {row.OursStd:F2} ({row.Seeds})"))}</td>" +
-                     $"<td>{Enc(row.PaperValue)}</td><td>{Enc(row.Verdict + (row.Warning is null ? "" : $" (warning: {row.Warning})"))}</td><td>{Enc(row.Budget)}</td></tr>");
+                     $"<td>{Enc(row.PaperValue)}</td><td>{Enc(row.VerdictText)}</td><td>{Enc(row.Budget)}</td></tr>");
             Line("</tbody>\n</table>");
         }
         Line($"<p class=\"files\">Also: {Link(root, r.Files.ResultsMarkdown, "results.md")} · {Link(root, r.Files.ResultsJson, "results.json")}</p>");

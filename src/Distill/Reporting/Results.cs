@@ -19,7 +19,12 @@ public sealed record ResultRow(
     string PaperValue,
     string Verdict,
     string Budget,
-    string? Warning = null);
+    string? Warning = null)
+{
+    /// <summary>The verdict as tables show it: with the training warning behind the number, when there is one.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] // derived: the files keep Verdict and Warning apart
+    public string VerdictText => Warning is null ? Verdict : $"{Verdict} (warning: {Warning})";
+}
 
 /// <summary>
 /// Collects <see cref="ResultRow"/>s. A notebook calls <see cref="Record"/>; when it runs under <c>distill run</c> or
@@ -67,7 +72,7 @@ public static class Results
         sb.AppendLine("| paper | claim | our setting | metric | ours (mean ± std, seeds) | paper | verdict |");
         sb.AppendLine("|---|---|---|---|---|---|---|");
         foreach (var r in rows)
-            sb.AppendLine($"| {Cell(r.Paper)} | {Cell(r.Claim)} | {Cell(r.Setting)} | {Cell(r.Metric)} | {r.Ours:F2} ± {r.OursStd:F2} ({r.Seeds}) | {Cell(r.PaperValue)} | {Cell(r.Verdict + (r.Warning is null ? "" : $" (warning: {r.Warning})"))} |");
+            sb.AppendLine($"| {Cell(r.Paper)} | {Cell(r.Claim)} | {Cell(r.Setting)} | {Cell(r.Metric)} | {r.Ours:F2} ± {r.OursStd:F2} ({r.Seeds}) | {Cell(r.PaperValue)} | {Cell(r.VerdictText)} |");
         return sb.ToString();
     }
 
@@ -81,7 +86,7 @@ public static class Results
             new StringDataFrameColumn("ours", list.Select(r => $"{r.Ours:F2} ± {r.OursStd:F2}")),
             new Int32DataFrameColumn("seeds", list.Select(r => r.Seeds)),
             new StringDataFrameColumn("paper", list.Select(r => r.PaperValue)),
-            new StringDataFrameColumn("verdict", list.Select(r => r.Verdict + (r.Warning is null ? "" : $" (warning: {r.Warning})"))));
+            new StringDataFrameColumn("verdict", list.Select(r => r.VerdictText)));
     }
 
     static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");
