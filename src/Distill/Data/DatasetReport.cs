@@ -12,18 +12,14 @@ public static class DatasetReport
         foreach (var info in DatasetCatalog.All)
         {
             bool required = DatasetCatalog.Required.Contains(info);
-            string? folder;
-            try { folder = info.Locate(search); }
-            catch (DatasetException e)
+            string? folder = null;
+            DatasetException? broken;
+            try { broken = (folder = info.Locate(search)) is null ? null : DatasetVerifier.Verify(info, folder); }
+            catch (DatasetException e) { broken = e; } // a folder holding part of the dataset
+            if (broken is not null)
             {
                 if (required) missing++;
-                w.WriteLine($"  {info.Name,-14} {(required ? "BROKEN" : "broken"),-8} {e.Message}");
-                continue;
-            }
-            if (folder is not null && DatasetVerifier.Verify(info, folder) is { } bad)
-            {
-                if (required) missing++;
-                w.WriteLine($"  {info.Name,-14} {(required ? "BROKEN" : "broken"),-8} {bad.Message}");
+                w.WriteLine($"  {info.Name,-14} {(required ? "BROKEN" : "broken"),-8} {broken.Message}");
             }
             else if (folder is not null)
                 w.WriteLine($"  {info.Name,-14} found    {folder} (verified)");
