@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Distill.Native;
 
@@ -13,8 +12,8 @@ public sealed record RunEnvironment(
     /// <summary>Collects the facts; git is asked about the folder holding the notebook.</summary>
     public static RunEnvironment Capture(string notebookFolder)
     {
-        var commit = Git(notebookFolder, "rev-parse", "HEAD");
-        bool? dirty = commit is null ? null : (Git(notebookFolder, "status", "--porcelain", "--untracked-files=no") ?? "").Length > 0;
+        var commit = Native.Git.Run(notebookFolder, "rev-parse", "HEAD");
+        bool? dirty = commit is null ? null : (Native.Git.Run(notebookFolder, "status", "--porcelain", "--untracked-files=no") ?? "").Length > 0;
         string libtorch;
         try { libtorch = TorchRuntime.LibTorchVersion; }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException) { libtorch = "not loaded"; }
@@ -25,18 +24,4 @@ public sealed record RunEnvironment(
 
     /// <summary>"abc1234 (dirty)" / "abc1234" / "not a git checkout".</summary>
     public string GitDescription => GitCommit is null ? "not a git checkout" : GitCommit[..Math.Min(12, GitCommit.Length)] + (GitDirty == true ? " (dirty)" : "");
-
-    static string? Git(string dir, params string[] args)
-    {
-        try
-        {
-            var psi = new ProcessStartInfo("git", args) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
-            using var p = Process.Start(psi);
-            if (p is null) return null;
-            var output = p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            return p.ExitCode == 0 ? output.Trim() : null;
-        }
-        catch (System.ComponentModel.Win32Exception) { return null; } // git not installed
-    }
 }

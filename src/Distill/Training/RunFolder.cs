@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Distill.Data;
@@ -126,7 +125,8 @@ sealed class RunFolder : IDisposable
             ["objective"] = string.Join(" + ", objective.Terms.Select(t => $"{(t.Weight is ConstantSchedule c ? c.Value.ToString(System.Globalization.CultureInfo.InvariantCulture) : t.Weight.ToString())}·{t.Term.Name}")),
             ["data"] = $"{data.Name} from {data.Source}", ["data_train"] = $"{trainLabels.shape[0]}", ["data_test"] = $"{data.Test.Count}",
             ["data_sha256"] = Checksum(data),
-            ["started"] = DateTimeOffset.Now.ToString("O"), ["commit"] = GitCommit() ?? "unknown",
+            ["started"] = DateTimeOffset.Now.ToString("O"), // From the library's own folder (the repository's build output), not the working directory.
+            ["commit"] = Git.Run(Path.GetDirectoryName(typeof(RunFolder).Assembly.Location) ?? ".", "rev-parse", "HEAD") is { Length: > 0 } c ? c : "unknown",
         };
         foreach (var (k, v) in o.Settings) s[k] = v;
         return s;
@@ -142,20 +142,6 @@ sealed class RunFolder : IDisposable
             sha.AppendData(c.bytes);
         }
         return Convert.ToHexStringLower(sha.GetHashAndReset());
-    }
-
-    static string? GitCommit()
-    {
-        try
-        {
-            // From the library's own folder (the repository's build output), not the working directory.
-            var here = Path.GetDirectoryName(typeof(RunFolder).Assembly.Location) ?? ".";
-            using var p = Process.Start(new ProcessStartInfo("git") { ArgumentList = { "-C", here, "rev-parse", "HEAD" }, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false });
-            var commit = p!.StandardOutput.ReadToEnd().Trim();
-            p.WaitForExit();
-            return p.ExitCode == 0 && commit.Length > 0 ? commit : null;
-        }
-        catch (System.ComponentModel.Win32Exception) { return null; }
     }
 
     static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
