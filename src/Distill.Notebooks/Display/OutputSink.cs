@@ -14,15 +14,16 @@ public sealed class OutputSink
     readonly Lock gate = new();
     readonly List<CellOutput> outputs;
 
-    readonly int maxChars;
-    public int MaxChars => maxChars;
     readonly Dictionary<StreamOutput, long> cut = [];
 
     public OutputSink(List<CellOutput> outputs, int maxChars = NotebookRunOptions.DefaultMaxOutputChars)
     {
         this.outputs = outputs;
-        this.maxChars = maxChars;
+        MaxChars = maxChars;
     }
+
+    /// <summary>Most characters one output keeps (<see cref="NotebookRunOptions.MaxOutputChars"/>).</summary>
+    public int MaxChars { get; }
 
     static volatile OutputSink? current;
 
@@ -51,7 +52,7 @@ public sealed class OutputSink
             if (closed) return;
             if (outputs.Count == 0 || outputs[^1] is not StreamOutput s || s.Name != stream)
                 outputs.Add(s = new StreamOutput(stream));
-            var room = maxChars - s.Text.Length;
+            var room = MaxChars - s.Text.Length;
             if (text.Length <= room && !cut.ContainsKey(s)) { s.Text.Append(text); return; }
             // Over the cap: keep what fits, count the rest, and say so in one trailing line (rewritten as it grows).
             if (!cut.TryGetValue(s, out var dropped))
@@ -60,7 +61,7 @@ public sealed class OutputSink
                 dropped = 0;
                 text = text[Math.Max(0, room)..];
             }
-            else s.Text.Length = maxChars;
+            else s.Text.Length = MaxChars;
             cut[s] = dropped + text.Length;
             s.Text.Append(CutNote(cut[s]));
         }
@@ -68,7 +69,7 @@ public sealed class OutputSink
 
     public DisplayOutput Display(object? value, IReadOnlyList<string>? mimeTypes, bool isResult = false, int? executionCount = null)
     {
-        var output = new DisplayOutput(Cap(Format(value, mimeTypes), maxChars), isResult, executionCount);
+        var output = new DisplayOutput(Cap(Format(value, mimeTypes), MaxChars), isResult, executionCount);
         Add(output);
         return output;
     }
