@@ -82,3 +82,29 @@ public sealed class AtTerm : ILossTerm
         return sum! * (Beta / 2);
     }
 }
+
+/// <summary>Attention transfer at every stage both models have (as RepDistiller), or at the layers named.</summary>
+public sealed class AtMethod : Methods.Method
+{
+    public override string Name => "at";
+    public override string Summary => "attention maps: CE + β/2·Σ ‖q(S) − q(T)‖² over stages";
+    public override Methods.Paper Paper { get; } = new("Zagoruyko & Komodakis", 2017, "ICLR", "Paying More Attention to Attention");
+    public override Methods.MethodKind Kind => Methods.MethodKind.Feature;
+    public override string PaperResult => "Zagoruyko 2017; CIFAR-100 resnet32x4→resnet8x4: 73.44 (RepDistiller)";
+
+    public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
+    [
+        new("beta", "β of β/2·AT (paper and code: 1000)", 1000, 0, double.PositiveInfinity),
+        new("p", "power p of the attention map", 2, 0, double.PositiveInfinity, MinOpen: true),
+        new("layers", "comma-separated layers; empty = every stage both models have", Text: ""),
+    ];
+
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup) =>
+        new Objective().Add(new CrossEntropyTerm()).Add(new AtTerm(setup.Layers(s.Text("layers"), setup.SharedStages), s["beta"], s["p"]));
+
+    public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>
+    {
+        ["at"] = a => At.Loss(a.Input("student_features"), a.Input("teacher_features"), a.Param("p", 2)),
+        ["at_paper"] = a => At.PaperLoss(a.Input("student_features"), a.Input("teacher_features"), a.Param("p", 2)),
+    };
+}

@@ -23,3 +23,20 @@ public sealed class CrossEntropyTerm : ILossTerm
     public Tensor Compute(StepContext ctx) =>
         nn.functional.cross_entropy(ctx.Student.Logits, ctx.Labels, label_smoothing: LabelSmoothing);
 }
+
+/// <summary>The baseline every method is judged against: the student alone, cross-entropy with the labels.</summary>
+public sealed class ScratchMethod : Methods.Method
+{
+    public override string Name => "scratch";
+    public override string Summary => "the student alone: cross-entropy with the labels";
+    public override Methods.Paper? Paper => null;
+    public override Methods.MethodKind Kind => Methods.MethodKind.Baseline;
+    public override bool NeedsTeacher => false;
+    public override string PaperResult => "scratch baseline: resnet8x4 72.50 (RepDistiller)";
+
+    public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
+        [new("label_smoothing", "label smoothing ε of the cross-entropy", 0, 0, 0.999)];
+
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup) =>
+        new Objective().Add(new CrossEntropyTerm(s["label_smoothing"]));
+}

@@ -95,3 +95,33 @@ public sealed class HintTerm(string studentFeature, string teacherFeature, HintR
     public IEnumerable<Parameter> Parameters() => regressor?.parameters() ?? [];
     public IEnumerable<nn.Module> Modules() => regressor is null ? [] : [regressor];
 }
+
+/// <summary>FitNets' hint as one stage of training, as RepDistiller runs it: CE + weight·hint through a 1×1 conv regressor
+/// (a linear one for flat features). The two-stage original is the fitnets recipe.</summary>
+public sealed class FitNetMethod : Methods.Method
+{
+    public override string Name => "fitnet";
+    public override string Summary => "hints: CE + w·MSE(regressor(student layer), teacher layer)";
+    public override Methods.Paper Paper { get; } = new("Romero, Ballas, Kahou, Chassang, Gatta & Bengio", 2015, "ICLR", "FitNets: Hints for Thin Deep Nets");
+    public override Methods.MethodKind Kind => Methods.MethodKind.Feature;
+    public override string PaperResult => "Romero 2015; CIFAR-100 resnet32x4→resnet8x4: 73.50 (RepDistiller)";
+
+    public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
+    [
+        new("weight", "weight of the hint term (RepDistiller: 100)", 100, 0, double.PositiveInfinity),
+        new("layer", "the guided (student) and hint (teacher) layer", Text: "stage2"),
+    ];
+
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
+    {
+        var layer = s.Text("layer");
+        long[] st = setup.StudentShape(layer), te = setup.TeacherShape(layer);
+        var regressor = st.Length == 4 ? HintRegressor.Conv(st[1], te[1]) : HintRegressor.Linear(st[1], te[1]);
+        return new Objective().Add(new CrossEntropyTerm()).Add(new HintTerm(layer, layer, regressor), s["weight"]);
+    }
+
+    public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>
+    {
+        ["hint"] = a => Hint.Loss(a.Input("student_features"), a.Input("teacher_features")),
+    };
+}

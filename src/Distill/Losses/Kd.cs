@@ -40,3 +40,39 @@ public sealed class KdTerm(Schedule temperature, string name = "kd") : ILossTerm
     public Tensor Compute(StepContext ctx) =>
         Kd.Loss(ctx.Student.Logits, Teacher(ctx, name).Logits, temperature.At(ctx.Progress));
 }
+
+/// <summary>Hinton et al.'s soft targets: (1 − α)·CE + α·KD at T; optionally annealed in temperature over training and on
+/// standardized logits.</summary>
+public sealed class KdMethod : Methods.Method
+{
+    public override string Name => "kd";
+    public override string Summary => "soft targets: (1 − α)·CE + α·T²·KL(teacher ‖ student) at temperature T";
+    public override Methods.Paper Paper { get; } = new("Hinton, Vinyals & Dean", 2015, "NeurIPS DL workshop", "Distilling the Knowledge in a Neural Network");
+    public override Methods.MethodKind Kind => Methods.MethodKind.Logit;
+    public override string PaperResult => "Hinton 2015; CIFAR-100 resnet32x4→resnet8x4: 72.50 → 73.33 (RepDistiller)";
+
+    public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
+    [
+        new("temperature", "distillation temperature T (the start of the annealing when temperature_end is set)", 4, 0, double.PositiveInfinity, MinOpen: true),
+        new("alpha", "weight α of the soft term; the cross-entropy gets 1 − α", 0.9, 0, 1),
+        new("temperature_end", "anneal T along a half-cosine to this value over training (high to low or the reverse); 0 = constant T", 0, 0, double.PositiveInfinity),
+        new("standardize", "1 = logit standardization (Sun et al. CVPR 2024): z-score the logits before the temperature", 0, 0, 1),
+    ];
+
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
+    {
+        double t = s["temperature"], end = s["temperature_end"], alpha = s["alpha"];
+        ILossTerm kd = new KdTerm(end > 0 ? Schedule.TemperatureAnnealing(t, end) : t);
+        if (s.Flag("standardize")) kd = new StandardizedTerm(kd);
+        return new Objective().Add(new CrossEntropyTerm(), 1 - alpha).Add(kd, alpha);
+    }
+
+    public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>
+    {
+        ["kd"] = a => Kd.Loss(a.Input("student_logits"), a.Input("teacher_logits"), a.Param("temperature")),
+        ["kd_hard"] = a => KdHard.Loss(a.Input("student_logits"), a.Input("teacher_logits"), a.Input("labels"), a.Param("temperature"), a.Param("alpha")),
+        // Born-again's soft cross-entropy is KD at T = 1 up to the teacher's entropy.
+        ["soft_ce"] = a => SoftCe.Loss(a.Input("student_logits"), a.Input("teacher_logits")),
+        ["kd_ls"] = a => LogitStandardization.Kd(a.Input("student_logits"), a.Input("teacher_logits"), a.Param("temperature")),
+    };
+}

@@ -5,8 +5,11 @@ using static TorchSharp.torch;
 namespace Distill.Losses;
 
 /// <summary>What a loss term sees at one training step. <see cref="Progress"/> runs from 0 (first step) to 1 (last),
-/// so weights and temperatures can be scheduled over training.</summary>
-public sealed record StepContext(ModelOutput Student, ModelOutput? Teacher, Tensor Labels, double Progress, int Epoch, long Step);
+/// so weights and temperatures can be scheduled over training. <see cref="Inputs"/> is the normalised batch the student
+/// saw (for terms that run models of their own, e.g. extra teachers) and <see cref="Indices"/> each sample's index in
+/// the training split (for terms that keep per-sample state, e.g. CRD's memory bank); both are null outside training.</summary>
+public sealed record StepContext(ModelOutput Student, ModelOutput? Teacher, Tensor Labels, double Progress, int Epoch, long Step,
+    Tensor? Inputs = null, Tensor? Indices = null);
 
 /// <summary>One weighted part of a training objective (cross-entropy, KD, a hint, ...).</summary>
 public interface ILossTerm

@@ -41,3 +41,31 @@ public sealed class PktTerm(string studentFeature, string teacherFeature, string
     public Tensor Compute(StepContext ctx) =>
         Pkt.Loss(Feature(ctx.Student, studentFeature), Feature(Teacher(ctx, name), teacherFeature));
 }
+
+/// <summary>PKT on each model's embedding, or on the layer named.</summary>
+public sealed class PktMethod : Methods.Method
+{
+    public override string Name => "pkt";
+    public override string Summary => "probabilistic: CE + w·KL between the batch's cosine-similarity distributions";
+    public override Methods.Paper Paper { get; } = new("Passalis & Tefas", 2018, "ECCV", "Learning Deep Representations with Probabilistic Knowledge Transfer");
+    public override Methods.MethodKind Kind => Methods.MethodKind.Relation;
+    public override string PaperResult => "Passalis 2018; CIFAR-100 resnet32x4→resnet8x4: 73.64 (RepDistiller)";
+    public override string WeightNote => "RepDistiller's 30000 divided by the batch size: it averages over all B² pairs, we sum each sample's KL";
+
+    public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
+    [
+        new("weight", "RepDistiller's weight (30000); the term is weighted by it over the batch size", 30000, 0, double.PositiveInfinity),
+        new("layer", "the layer on both models; empty = each model's last feature (its embedding)", Text: ""),
+    ];
+
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
+    {
+        var (student, teacher) = setup.Embeddings(s.Text("layer"));
+        return new Objective().Add(new CrossEntropyTerm()).Add(new PktTerm(student, teacher), s["weight"] / setup.BatchSize);
+    }
+
+    public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>
+    {
+        ["pkt"] = a => Pkt.Loss(a.Input("student_features"), a.Input("teacher_features")),
+    };
+}

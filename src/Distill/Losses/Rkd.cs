@@ -73,3 +73,32 @@ public sealed class RkdTerm(string studentFeature, string teacherFeature, double
         return distanceWeight * Rkd.DistanceLoss(s, t) + angleWeight * Rkd.AngleLoss(s, t);
     }
 }
+
+/// <summary>RKD on each model's embedding (its last feature, before the classifier), or on the layer named.</summary>
+public sealed class RkdMethod : Methods.Method
+{
+    public override string Name => "rkd";
+    public override string Summary => "relational: CE + λ_D·distance + λ_A·angle between the batch's embeddings";
+    public override Methods.Paper Paper { get; } = new("Park, Kim, Lu & Cho", 2019, "CVPR", "Relational Knowledge Distillation");
+    public override Methods.MethodKind Kind => Methods.MethodKind.Relation;
+    public override string PaperResult => "Park 2019; CIFAR-100 resnet32x4→resnet8x4: 71.90 (RepDistiller)";
+
+    public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
+    [
+        new("distance", "λ_D (paper: 25)", 25, 0, double.PositiveInfinity),
+        new("angle", "λ_A (paper: 50)", 50, 0, double.PositiveInfinity),
+        new("layer", "the layer on both models; empty = each model's last feature (its embedding)", Text: ""),
+    ];
+
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
+    {
+        var (student, teacher) = setup.Embeddings(s.Text("layer"));
+        return new Objective().Add(new CrossEntropyTerm()).Add(new RkdTerm(student, teacher, s["distance"], s["angle"]));
+    }
+
+    public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>
+    {
+        ["rkd_distance"] = a => Rkd.DistanceLoss(a.Input("student_features"), a.Input("teacher_features")),
+        ["rkd_angle"] = a => Rkd.AngleLoss(a.Input("student_features"), a.Input("teacher_features")),
+    };
+}

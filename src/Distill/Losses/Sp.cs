@@ -48,3 +48,28 @@ public sealed class SpTerm(IEnumerable<(string Student, string Teacher)> pairs, 
         return sum!;
     }
 }
+
+/// <summary>Similarity preservation at the last stage both models have (RepDistiller's choice), or at the layers named.</summary>
+public sealed class SpMethod : Methods.Method
+{
+    public override string Name => "sp";
+    public override string Summary => "similarity-preserving: CE + γ·‖G_S − G_T‖² of the batch's normalised Gram matrices";
+    public override Methods.Paper Paper { get; } = new("Tung & Mori", 2019, "ICCV", "Similarity-Preserving Knowledge Distillation");
+    public override Methods.MethodKind Kind => Methods.MethodKind.Relation;
+    public override string PaperResult => "Tung 2019; CIFAR-100 resnet32x4→resnet8x4: 72.94 (RepDistiller)";
+
+    public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
+    [
+        new("weight", "γ (RepDistiller: 3000)", 3000, 0, double.PositiveInfinity),
+        new("layers", "comma-separated layers; empty = the last stage both models have", Text: ""),
+    ];
+
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup) =>
+        new Objective().Add(new CrossEntropyTerm())
+            .Add(new SpTerm(setup.Layers(s.Text("layers"), () => [setup.SharedStages()[^1]]).Select(l => (l, l))), s["weight"]);
+
+    public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>
+    {
+        ["sp"] = a => Sp.Loss(a.Input("student_features"), a.Input("teacher_features")),
+    };
+}

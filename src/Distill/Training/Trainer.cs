@@ -234,7 +234,7 @@ sealed class TrainingRun : IDisposable
         else if (teacherSource == TeacherSource.Live)
             using (no_grad()) t = teacher!.call(x);
         var progressFraction = totalSteps > 1 ? step / (double)(totalSteps - 1) : 1.0;
-        var (total, parts) = objective.Compute(new StepContext(s, t, y, progressFraction, epoch, step));
+        var (total, parts) = objective.Compute(new StepContext(s, t, y, progressFraction, epoch, step, x, index));
 
         foreach (var (name, value) in parts.Where(p => p.Value.numel() != 1))
             throw new InvalidOperationException($"Loss term '{name}' returned a tensor of shape [{string.Join(", ", value.shape)}]; a term must return a scalar.");

@@ -26,7 +26,8 @@ public class LossPropertyTests
 
     static Dictionary<string, Tensor> InputsFor(string loss, Tensor student, Tensor teacher, Tensor labels)
     {
-        var logits = loss is "kd" or "kd_hard" or "soft_ce" or "dkd";
+        var logits = IsLogits(loss);
+        if (loss == "kd_multi") teacher = stack([teacher, teacher.flip(1) * 2]); // two teachers
         var d = new Dictionary<string, Tensor>
         {
             [logits ? "student_logits" : "student_features"] = student,
@@ -36,9 +37,12 @@ public class LossPropertyTests
         return d;
     }
 
+    static bool IsLogits(string loss) => loss is "kd" or "kd_hard" or "soft_ce" or "dkd" or "kd_ls" or "dist" or "mlkd_batch" or "mlkd_class" or "kd_multi";
+
     static Dictionary<string, double> ParamsFor(string loss) => loss switch
     {
-        "kd" => new() { ["temperature"] = 4 },
+        "kd" or "kd_ls" or "mlkd_batch" or "mlkd_class" or "kd_multi" => new() { ["temperature"] = 4 },
+        "dist" => new() { ["temperature"] = 4, ["beta"] = 1, ["gamma"] = 2 },
         "kd_hard" => new() { ["temperature"] = 4, ["alpha"] = 0.9 },
         "dkd" => new() { ["temperature"] = 4, ["alpha"] = 1, ["beta"] = 8 },
         _ => [],
@@ -49,7 +53,7 @@ public class LossPropertyTests
     public void Teacher_never_receives_a_gradient_and_the_student_does(string loss)
     {
         using var scope = NewDisposeScope();
-        var logits = loss is "kd" or "kd_hard" or "soft_ce" or "dkd";
+        var logits = IsLogits(loss);
         long[] shape = logits ? [6, 5] : [6, 4, 3, 3];
         var s = Randn(1, shape).requires_grad_();
         var t = Randn(2, shape).requires_grad_();
@@ -65,6 +69,11 @@ public class LossPropertyTests
     [InlineData("kd_hard")]
     [InlineData("soft_ce")]
     [InlineData("dkd")]
+    [InlineData("kd_ls")]
+    [InlineData("dist")]
+    [InlineData("mlkd_batch")]
+    [InlineData("mlkd_class")]
+    [InlineData("kd_multi")]
     public void Logits_times_1000_give_finite_values_that_match_float64(string loss)
     {
         using var scope = NewDisposeScope();
@@ -81,7 +90,10 @@ public class LossPropertyTests
         var (l32, g32) = Eval(ScalarType.Float32);
         var (l64, g64) = Eval(ScalarType.Float64);
         Assert.True(double.IsFinite(l32) && g32.All(double.IsFinite), $"{loss}: {l32}");
-        Assert.True(l32 > 1000, $"{loss}: such different large logits must give a large loss, got {l32}");
+        // Standardized logits and the relation losses are bounded whatever the logits' scale; the rest grow with it.
+        if (loss is not ("kd_ls" or "dist" or "mlkd_batch" or "mlkd_class"))
+            Assert.True(l32 > 1000, $"{loss}: such different large logits must give a large loss, got {l32}");
+        else Assert.True(l32 > 0.1, $"{loss}: such different logits must give a clearly positive loss, got {l32}");
         Assert.True(Math.Abs(l32 - l64) <= 1e-4 * Math.Abs(l64), $"{loss}: float32 {l32} vs float64 {l64}");
         var gmax = g64.Max(Math.Abs);
         Assert.True(g32.Zip(g64, (a, b) => Math.Abs(a - b)).Max() <= 1e-4 * Math.Max(1, gmax));
@@ -192,7 +204,7 @@ public class LossPropertyTests
         using var scope = NewDisposeScope();
         var (s, t) = (Randn(1, 4, 3), Randn(2, 4, 3));
         var unknown = Assert.Throws<UnknownLossException>(() => LossRegistry.Compute("kdd", new Dictionary<string, Tensor>(), new Dictionary<string, double>()));
-        Assert.Contains("unknown loss 'kdd' (known: at, at_paper, dkd", unknown.Message);
+        Assert.Contains("unknown loss 'kdd' (known: at, at_paper, dist, dkd, hint, kd, kd_hard, kd_ls, kd_multi, mlkd_batch, mlkd_class, nst, pkt", unknown.Message);
         var inputs = new Dictionary<string, Tensor> { ["student_logits"] = s, ["teacher_logits"] = t };
         var missing = Assert.Throws<ArgumentException>(() => LossRegistry.Compute("kd", inputs, new Dictionary<string, double>()));
         Assert.Equal("kd: missing parameter 'temperature' (given: none).", missing.Message);

@@ -77,7 +77,7 @@ public sealed class ReferenceCommandTests : IDisposable
         var gradLine = Assert.Single(output, l => l.Contains(changedGrad["name"]!.GetValue<string>() + ":", StringComparison.Ordinal));
         Assert.Contains("grad error 1e-3", gradLine);
         var unknownLine = Assert.Single(output, l => l.Contains(unknown["name"]!.GetValue<string>() + ":", StringComparison.Ordinal));
-        Assert.Contains("unknown loss 'no_such_loss' (known: at, at_paper, dkd, hint, kd, kd_hard, pkt, rkd_angle, rkd_distance, soft_ce, sp)", unknownLine);
+        Assert.Contains("unknown loss 'no_such_loss' (known: at, at_paper, dist, dkd, hint, kd, kd_hard, kd_ls, kd_multi, mlkd_batch, mlkd_class, nst, pkt, rkd_angle, rkd_distance, soft_ce, sp)", unknownLine);
     }
 
     [Fact]

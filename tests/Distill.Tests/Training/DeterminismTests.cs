@@ -69,7 +69,7 @@ public sealed class DeterminismTests : IDisposable
         TwiceIdentical(() =>
         {
             var student = Model(c.Student, 0);
-            return (student, Trainer.Train(student, Data.Value, Comparison.Objective(method, Data.Value, c, teacher), Opts(method), teacher), null);
+            return (student, Trainer.Train(student, Data.Value, Comparison.Objective(method, Data.Value, c), Opts(method), teacher), null);
         });
     }
 

@@ -1,0 +1,66 @@
+using static Distill.Losses.TermSupport;
+using static TorchSharp.torch;
+
+namespace Distill.Losses;
+
+/// <summary>
+/// DIST (Huang, You, Wang, Qian &amp; Xu, NeurIPS 2022, "Knowledge Distillation from A Stronger Teacher", §3.2-3.3): match
+/// relations rather than exact probabilities, so a much stronger teacher's scale does not hurt. With y = softmax(z/T)
+/// and ρ the Pearson correlation, inter-class relation = 1 − mean over samples of ρ(y_s, y_t) (each row), intra-class
+/// relation = the same over classes (each column); <c>L = T²·(β·inter + γ·intra)</c>. ρ(a, b) centres both vectors and
+/// divides their dot product by ‖a‖‖b‖ + 1e-8.
+/// </summary>
+public static class Dist
+{
+    public static Tensor Loss(Tensor studentLogits, Tensor teacherLogits, double temperature, double beta, double gamma)
+    {
+        Logits2D("dist", studentLogits, teacherLogits);
+        Kd.CheckTemperature("dist", temperature);
+        if (studentLogits.shape[0] < 2) throw new ArgumentException("dist: the intra-class relation needs a batch of at least two samples.");
+        var ys = (studentLogits / temperature).softmax(1);
+        var yt = (teacherLogits.detach() / temperature).softmax(1);
+        var inter = 1 - Pearson(ys, yt).mean();
+        var intra = 1 - Pearson(ys.t(), yt.t()).mean();
+        return (beta * inter + gamma * intra) * (temperature * temperature);
+    }
+
+    /// <summary>Pearson correlation of each row of <paramref name="a"/> with the same row of <paramref name="b"/>.</summary>
+    static Tensor Pearson(Tensor a, Tensor b)
+    {
+        a = a - a.mean([1], keepdim: true);
+        b = b - b.mean([1], keepdim: true);
+        return (a * b).sum(1) / (a.norm(1) * b.norm(1) + 1e-8);
+    }
+}
+
+public sealed class DistTerm(double temperature, double beta, double gamma, string name = "dist") : ILossTerm
+{
+    public string Name => name;
+    public bool NeedsTeacher => true;
+
+    public Tensor Compute(StepContext ctx) => Dist.Loss(ctx.Student.Logits, Teacher(ctx, name).Logits, temperature, beta, gamma);
+}
+
+public sealed class DistMethod : Methods.Method
+{
+    public override string Name => "dist";
+    public override string Summary => "relations: CE + T²·(β·inter-class + γ·intra-class Pearson distance)";
+    public override Methods.Paper Paper { get; } = new("Huang, You, Wang, Qian & Xu", 2022, "NeurIPS", "Knowledge Distillation from A Stronger Teacher");
+    public override Methods.MethodKind Kind => Methods.MethodKind.Logit;
+    public override string WeightNote => "τ = 4 as for our other logit methods; the authors' loss defaults to τ = 1 (their ImageNet setting)";
+
+    public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
+    [
+        new("temperature", "temperature τ", 4, 0, double.PositiveInfinity, MinOpen: true),
+        new("beta", "weight β of the inter-class relation", 1, 0, double.PositiveInfinity),
+        new("gamma", "weight γ of the intra-class relation", 1, 0, double.PositiveInfinity),
+    ];
+
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup) =>
+        new Objective().Add(new CrossEntropyTerm()).Add(new DistTerm(s["temperature"], s["beta"], s["gamma"]));
+
+    public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>
+    {
+        ["dist"] = a => Dist.Loss(a.Input("student_logits"), a.Input("teacher_logits"), a.Param("temperature"), a.Param("beta"), a.Param("gamma")),
+    };
+}

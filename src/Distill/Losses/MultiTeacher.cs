@@ -1,0 +1,90 @@
+using Distill.Models;
+using TorchSharp;
+using static Distill.Losses.TermSupport;
+using static TorchSharp.torch;
+
+namespace Distill.Losses;
+
+/// <summary>
+/// Multi-teacher KD (as in You, Xu, Xu &amp; Tao, KDD 2017, "Learning from Multiple Teacher Networks", and the averaged
+/// baseline of later work): the student matches the weighted mean of the teachers' softened distributions,
+/// <c>q = Σ_k w_k softmax(t_k/T) / Σ_k w_k</c>, <c>L = T²·(1/B) Σ_b KL(q_b ‖ softmax(s_b/T))</c>. Teachers may have
+/// different architectures; only their logits meet.
+/// </summary>
+public static class MultiTeacherKd
+{
+    /// <param name="teacherLogits">[K, B, C]: every teacher's logits for the batch.</param>
+    /// <param name="weights">one weight per teacher (non-negative, not all zero); null = the plain average.</param>
+    public static Tensor Loss(Tensor studentLogits, Tensor teacherLogits, double temperature, IReadOnlyList<double>? weights = null)
+    {
+        if (teacherLogits.dim() != 3) throw new ArgumentException($"kd_multi: teacher logits must be [K, B, C], got {Shape(teacherLogits)}.");
+        Logits2D("kd_multi", studentLogits, teacherLogits[0]);
+        Kd.CheckTemperature("kd_multi", temperature);
+        var k = teacherLogits.shape[0];
+        var w = weights ?? [.. Enumerable.Repeat(1.0, (int)k)];
+        if (w.Count != k || w.Any(x => !(x >= 0) || !double.IsFinite(x)) || w.Sum() <= 0)
+            throw new ArgumentException($"kd_multi: give {k} non-negative weights, not all zero (got {string.Join(", ", w)}).");
+        // log q = logsumexp_k(log w_k + log softmax(t_k/T)) − log Σw: finite for any logits.
+        var logW = tensor(w.Select(x => Math.Log(x)).ToArray(), dtype: teacherLogits.dtype, device: teacherLogits.device).reshape(k, 1, 1);
+        var logQ = ((teacherLogits.detach() / temperature).log_softmax(2) + logW).logsumexp(0) - Math.Log(w.Sum());
+        return BatchMeanKl(logQ, (studentLogits / temperature).log_softmax(1)) * (temperature * temperature);
+    }
+}
+
+/// <summary>KD from several trained teachers run on the student's batch. The teachers stay frozen and in eval mode; they
+/// are not the term's modules, so they are neither trained nor saved in the student's checkpoints.</summary>
+public sealed class MultiTeacherKdTerm(IReadOnlyList<DistillModel> teachers, double temperature, IReadOnlyList<double>? weights = null,
+    string name = "kd_multi") : ILossTerm
+{
+    public string Name => name;
+    public bool NeedsTeacher => false;
+
+    public Tensor Compute(StepContext ctx)
+    {
+        var x = ctx.Inputs ?? throw new InvalidOperationException($"{name}: the step has no input batch; train it through the Trainer.");
+        Tensor logits;
+        using (no_grad())
+            logits = stack(teachers.Select(t =>
+            {
+                t.to(x.device).eval();
+                return t.call(x).Logits;
+            }));
+        return MultiTeacherKd.Loss(ctx.Student.Logits, logits, temperature, weights);
+    }
+}
+
+public sealed class MultiTeacherMethod : Methods.Method
+{
+    public override string Name => "kd-multi";
+    public override string Summary => "several teachers: (1 − α)·CE + α·KD to the weighted mean of their softened outputs";
+    public override Methods.Paper Paper { get; } = new("You, Xu, Xu & Tao", 2017, "KDD", "Learning from Multiple Teacher Networks");
+    public override Methods.MethodKind Kind => Methods.MethodKind.Logit;
+    public override bool NeedsTeacher => false;
+    public override bool InComparison => false;
+
+    public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
+    [
+        new("teachers", "comma-separated teacher models, trained first (e.g. cnn,mlp-1200-1200)", Text: "cnn,mlp-1200-1200"),
+        new("weights", "comma-separated weight per teacher; empty = equal", Text: ""),
+        new("temperature", "temperature T", 4, 0, double.PositiveInfinity, MinOpen: true),
+        new("alpha", "weight α of the soft term; the cross-entropy gets 1 − α", 0.9, 0, 1),
+    ];
+
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
+    {
+        var names = s.Text("teachers").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (names.Length == 0) throw new ArgumentException("kd-multi: teachers is empty; name at least one model.");
+        double[]? weights = s.Text("weights").Trim().Length == 0 ? null : s.Numbers("weights");
+        if (weights is not null && weights.Length != names.Length)
+            throw new ArgumentException($"kd-multi: {weights.Length} weights for {names.Length} teachers; give one weight per teacher.");
+        var provider = setup.TrainedTeacher ?? throw new ArgumentException("kd-multi: this set-up cannot train extra teachers; run it through `distill train --method` or a recipe.");
+        var alpha = s["alpha"];
+        return new Objective().Add(new CrossEntropyTerm(), 1 - alpha)
+            .Add(new MultiTeacherKdTerm([.. names.Select(provider)], s["temperature"], weights), alpha);
+    }
+
+    public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>
+    {
+        ["kd_multi"] = a => MultiTeacherKd.Loss(a.Input("student_logits"), a.Input("teacher_logits"), a.Param("temperature")),
+    };
+}

@@ -1,0 +1,210 @@
+using System.Globalization;
+using Distill.Data;
+using Distill.Losses;
+using Distill.Models;
+using static TorchSharp.torch;
+
+namespace Distill.Methods;
+
+/// <summary>What a method transfers: the teacher's logits, its intermediate features, or relations between samples.</summary>
+public enum MethodKind { Baseline, Logit, Feature, Relation }
+
+/// <summary>Where a method was published.</summary>
+public sealed record Paper(string Authors, int Year, string Venue, string Title)
+{
+    public override string ToString() => $"{Authors} {Year} ({Venue})";
+}
+
+/// <summary>
+/// One parameter of a method: a number with its default and valid range (bounds inclusive unless marked open), or a
+/// text value (a layer name, a list of temperatures) when <see cref="Text"/> holds its default.
+/// </summary>
+public sealed record MethodParameter(string Name, string Description, double Default = 0, double Min = double.NegativeInfinity,
+    double Max = double.PositiveInfinity, bool MinOpen = false, string? Text = null)
+{
+    public bool IsText => Text is not null;
+
+    public string DefaultText => Text ?? Format(Default);
+
+    public string Range => IsText ? "text"
+        : $"{(MinOpen ? "(" : "[")}{Format(Min)}, {Format(Max)}]".Replace("-∞", "−∞", StringComparison.Ordinal);
+
+    public bool Accepts(double v) => double.IsFinite(v) && (MinOpen ? v > Min : v >= Min) && v <= Max;
+
+    internal static string Format(double v) => double.IsPositiveInfinity(v) ? "∞" : double.IsNegativeInfinity(v) ? "-∞"
+        : v.ToString("0.######", CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// A method's parameters after defaults and overrides (<c>--set key=value</c>, a spec file's values): every key is one
+/// the method declares and every number is inside its range, or construction fails with a message that says which
+/// key, the valid keys or the valid range.
+/// </summary>
+public sealed class MethodSettings
+{
+    readonly Method method;
+    readonly Dictionary<string, string> values;
+
+    internal MethodSettings(Method method, IReadOnlyDictionary<string, string> overrides)
+    {
+        this.method = method;
+        values = method.Parameters.ToDictionary(p => p.Name, p => p.DefaultText);
+        foreach (var (key, value) in overrides)
+        {
+            var p = method.Parameters.FirstOrDefault(p => p.Name == key)
+                ?? throw new ArgumentException(method.Parameters.Count == 0
+                    ? $"{method.Name}: unknown parameter '{key}'; {method.Name} has no parameters."
+                    : $"{method.Name}: unknown parameter '{key}'; its parameters are {string.Join(", ", method.Parameters.Select(p => $"{p.Name} (default {p.DefaultText})"))}.");
+            if (!p.IsText)
+            {
+                if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
+                    throw new ArgumentException($"{method.Name}: {key}={value} is not a number; {key} takes a number in {p.Range}.");
+                if (!p.Accepts(v)) throw new ArgumentException($"{method.Name}: {key}={value} is out of range; {key} must be in {p.Range}.");
+            }
+            values[key] = value;
+        }
+    }
+
+    public double this[string name] => double.Parse(Text(name), CultureInfo.InvariantCulture);
+
+    public string Text(string name) => values.TryGetValue(name, out var v) ? v
+        : throw new InvalidOperationException($"{method.Name} reads parameter '{name}', which it does not declare.");
+
+    public bool Flag(string name) => this[name] != 0;
+
+    /// <summary>A comma-separated list of numbers (e.g. MLKD's temperatures).</summary>
+    public double[] Numbers(string name)
+    {
+        var parts = Text(name).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var result = new double[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out result[i]) || !(result[i] > 0) || !double.IsFinite(result[i]))
+                throw new ArgumentException($"{method.Name}: {name}={Text(name)}: '{parts[i]}' is not a positive number; give positive numbers separated by commas.");
+        return result.Length > 0 ? result : throw new ArgumentException($"{method.Name}: {name} is empty; give at least one number.");
+    }
+
+    /// <summary>The settings that differ from the defaults, as <c>key=value</c> (for run names and tables).</summary>
+    public IReadOnlyDictionary<string, string> Overrides =>
+        values.Where(kv => method.Parameters.First(p => p.Name == kv.Key).DefaultText != kv.Value).ToDictionary();
+
+    public IReadOnlyDictionary<string, string> All => values;
+}
+
+/// <summary>
+/// What a method needs to know to build its objective: the pair of models, each model's named features (computed on
+/// first use from a fresh model of that architecture: building it draws from the seeded generator, so a regressor built
+/// after it is initialised from the seed alone), the batch size and the transfer set's size and classes.
+/// </summary>
+public sealed class MethodSetup(string student, string? teacher, ImageDataset data, int batchSize)
+{
+    IReadOnlyList<(string Name, long[] Shape)>? studentFeatures, teacherFeatures;
+
+    public string Student => student;
+    public string? Teacher => teacher;
+    public int BatchSize => batchSize;
+    public long TrainCount => data.Train.Count;
+    public int NumClasses => data.NumClasses;
+    public ImageDataset Data => data;
+
+    /// <summary>The run's seed, for methods that draw their own randomness (e.g. CRD's negatives).</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Trains (or fetches from the cache) a teacher of the named architecture, for methods with several
+    /// teachers; null where the caller cannot train teachers.</summary>
+    public Func<string, DistillModel>? TrainedTeacher { get; init; }
+
+    public IReadOnlyList<(string Name, long[] Shape)> StudentFeatures => studentFeatures ??= Features(student);
+
+    public IReadOnlyList<(string Name, long[] Shape)> TeacherFeatures => teacherFeatures ??=
+        Features(teacher ?? throw new ArgumentException("This method needs a teacher model; name one (e.g. --teacher cnn)."));
+
+    /// <summary>A student feature's shape for one image; an unknown name is an error listing the model's feature names.</summary>
+    public long[] StudentShape(string feature) => Shape(student, StudentFeatures, feature);
+
+    public long[] TeacherShape(string feature) => Shape(teacher!, TeacherFeatures, feature);
+
+    /// <summary>The layers of a comma-separated setting, each checked on both models, or <paramref name="fallback"/> when it is empty.</summary>
+    public IReadOnlyList<string> Layers(string text, Func<IReadOnlyList<string>> fallback)
+    {
+        var names = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (names.Length == 0) return fallback();
+        foreach (var n in names)
+        {
+            StudentShape(n);
+            TeacherShape(n);
+        }
+        return names;
+    }
+
+    /// <summary>The layer named on both models, or each model's last feature (its embedding before the classifier) when empty.</summary>
+    public (string Student, string Teacher) Embeddings(string layer)
+    {
+        var l = layer.Trim();
+        if (l.Length == 0) return (Last(student, StudentFeatures), Last(teacher!, TeacherFeatures));
+        Layers(l, () => []);
+        return (l, l);
+    }
+
+    static string Last(string model, IReadOnlyList<(string Name, long[] Shape)> all) =>
+        all.Count > 0 ? all[^1].Name : throw new ArgumentException($"{model} has no features; name a layer or use logits.");
+
+    /// <summary>Stage features both models have ("stage1", "stage2", ...), in the student's order.</summary>
+    public IReadOnlyList<string> SharedStages()
+    {
+        var t = TeacherFeatures.Select(f => f.Name).ToHashSet();
+        var stages = StudentFeatures.Select(f => f.Name).Where(n => n.StartsWith("stage", StringComparison.Ordinal) && t.Contains(n)).ToList();
+        return stages.Count > 0 ? stages
+            : throw new ArgumentException($"{student} and {teacher} share no 'stage' feature for a feature method; " +
+                                          $"{student} has {Names(StudentFeatures)}, {teacher} has {Names(TeacherFeatures)}.");
+    }
+
+    long[] Shape(string model, IReadOnlyList<(string Name, long[] Shape)> all, string feature) =>
+        feature == "logits" ? [1, NumClasses]
+        : all.FirstOrDefault(f => f.Name == feature).Shape
+          ?? throw new ArgumentException($"{model} has no feature '{feature}'; its features are {Names(all)} (or logits).");
+
+    static string Names(IReadOnlyList<(string Name, long[] Shape)> all) => all.Count == 0 ? "none" : string.Join(", ", all.Select(f => f.Name));
+
+    IReadOnlyList<(string Name, long[] Shape)> Features(string model)
+    {
+        using var scope = NewDisposeScope();
+        using var m = ModelZoo.Create(model, data.Channels, data.NumClasses, new ModelOptions { ImageSize = data.Height });
+        m.eval();
+        using var _ = no_grad();
+        return [.. m.call(zeros(1, data.Channels, data.Height, data.Width)).Features.Select(f => (f.Name, f.Value.shape))];
+    }
+}
+
+/// <summary>
+/// One distillation method: its name, paper, kind and parameters, the objective it trains with, and the reference
+/// functions (<c>distill reference</c> names) where PyTorch vectors exist. A method is one file: subclass this and
+/// the <see cref="MethodCatalogue"/> finds it.
+/// </summary>
+public abstract class Method
+{
+    public abstract string Name { get; }
+    public abstract string Summary { get; }
+    public abstract Paper? Paper { get; }
+    public abstract MethodKind Kind { get; }
+    public virtual IReadOnlyList<MethodParameter> Parameters => [];
+
+    /// <summary>True when the method distils from a teacher (every method but the scratch baseline and self-distillation).</summary>
+    public virtual bool NeedsTeacher => true;
+
+    /// <summary>False for set-ups that change the pair itself (several teachers, no teacher), which the one-pair comparison cannot run.</summary>
+    public virtual bool InComparison => true;
+
+    /// <summary>The published result the method is usually quoted by, for results tables.</summary>
+    public virtual string? PaperResult => null;
+
+    /// <summary>Where our default weights differ from the reference implementation's, and why.</summary>
+    public virtual string? WeightNote => null;
+
+    /// <summary>The whole training objective (cross-entropy included) for these settings.</summary>
+    public abstract Objective Build(MethodSettings s, MethodSetup setup);
+
+    /// <summary>Reference functions by their <c>distill reference</c> name.</summary>
+    public virtual IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References => new Dictionary<string, Func<LossArguments, Tensor>>();
+
+    public MethodSettings Settings(IReadOnlyDictionary<string, string>? overrides = null) => new(this, overrides ?? new Dictionary<string, string>());
+}

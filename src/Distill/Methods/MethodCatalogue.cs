@@ -1,0 +1,80 @@
+using Distill.Losses;
+
+namespace Distill.Methods;
+
+/// <summary>A method with its settings, e.g. from <c>"dkd:beta=8"</c>; <see cref="Label"/> names it in tables and run names.</summary>
+public sealed record MethodChoice(Method Method, MethodSettings Settings)
+{
+    public string Label => Settings.Overrides.Count == 0 ? Method.Name
+        : $"{Method.Name}:{string.Join(",", Settings.Overrides.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"))}";
+
+    public Objective Build(MethodSetup setup) => Method.Build(Settings, setup);
+
+    public override string ToString() => Label;
+}
+
+/// <summary>
+/// Every method of the library, found by reflection over the <see cref="Method"/> subclasses in this assembly (adding
+/// a method is adding its file), plus any registered at run time by <see cref="Register"/>. The loss registry, the
+/// comparison, <c>distill train --method</c>, <c>distill methods</c> and <c>distill reference</c> all look methods up here.
+/// </summary>
+public static class MethodCatalogue
+{
+    static readonly List<Method> methods = [.. typeof(Method).Assembly.GetTypes()
+        .Where(t => t.IsSubclassOf(typeof(Method)) && !t.IsAbstract && t.GetConstructor(Type.EmptyTypes) is not null)
+        .Select(t => (Method)Activator.CreateInstance(t)!)
+        .OrderBy(m => m.Kind).ThenBy(m => m.Paper?.Year ?? 0).ThenBy(m => m.Name, StringComparer.Ordinal)];
+
+    public static IReadOnlyList<Method> All => methods;
+
+    public static IEnumerable<string> Names => methods.Select(m => m.Name);
+
+    /// <summary>A user's own method (e.g. from a notebook cell); its name must be new.</summary>
+    public static void Register(Method method)
+    {
+        if (methods.Any(m => m.Name == method.Name)) throw new ArgumentException($"A method named '{method.Name}' is already in the catalogue.");
+        methods.Add(method);
+    }
+
+    public static Method Find(string name) =>
+        methods.FirstOrDefault(m => string.Equals(m.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
+        ?? throw new ArgumentException($"unknown method '{name}'; the catalogue has {string.Join(", ", Names)} (see `distill methods`).");
+
+    /// <summary><c>name</c> or <c>name:key=value,key=value</c>.</summary>
+    public static MethodChoice Parse(string spec)
+    {
+        var (name, rest) = spec.IndexOf(':') is var i and >= 0 ? (spec[..i], spec[(i + 1)..]) : (spec, "");
+        var method = Find(name);
+        return new(method, method.Settings(ParseAssignments(rest.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), spec)));
+    }
+
+    public static MethodChoice Choose(string name, IEnumerable<string> assignments)
+    {
+        var method = Find(name);
+        return new(method, method.Settings(ParseAssignments(assignments, "--set")));
+    }
+
+    static Dictionary<string, string> ParseAssignments(IEnumerable<string> assignments, string where)
+    {
+        var result = new Dictionary<string, string>();
+        foreach (var a in assignments)
+        {
+            var eq = a.IndexOf('=');
+            if (eq <= 0) throw new ArgumentException($"{where}: '{a}' is not key=value (e.g. temperature=4).");
+            var key = a[..eq].Trim();
+            if (!result.TryAdd(key, a[(eq + 1)..].Trim())) throw new ArgumentException($"{where}: '{key}' is given twice.");
+        }
+        return result;
+    }
+
+    /// <summary>The method that declares reference function <paramref name="loss"/>, and the function.</summary>
+    internal static bool TryReference(string loss, out Func<LossArguments, TorchSharp.torch.Tensor> function)
+    {
+        foreach (var m in methods)
+            if (m.References.TryGetValue(loss, out function!)) return true;
+        function = null!;
+        return false;
+    }
+
+    internal static IEnumerable<string> ReferenceNames => methods.SelectMany(m => m.References.Keys);
+}
