@@ -116,3 +116,10 @@ public sealed record StepSchedule : Schedule
         return value;
     }
 }
+
+/// <summary><see cref="Inner"/> times a constant, e.g. a method's own weight schedule scaled by the weight an experiment
+/// gives that method.</summary>
+public sealed record ScaledSchedule(Schedule Inner, double Factor) : Schedule
+{
+    public override double At(double progress) => Factor * Inner.At(progress);
+}

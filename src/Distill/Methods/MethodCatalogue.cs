@@ -67,6 +67,21 @@ public static class MethodCatalogue
         return result;
     }
 
+    /// <summary>
+    /// A weighted sum of methods (an experiment's loss): cross-entropy weighted <paramref name="ceWeight"/>, plus every
+    /// method's terms other than its own cross-entropy, each scaled by that method's weight. Two methods whose terms
+    /// share a name are an error (Objective.Add).
+    /// </summary>
+    public static Objective Combine(double ceWeight, IEnumerable<(MethodChoice Choice, double Weight)> methods, MethodSetup setup)
+    {
+        var objective = new Objective();
+        if (ceWeight != 0) objective.Add(new CrossEntropyTerm(), ceWeight);
+        foreach (var (choice, weight) in methods)
+            foreach (var (term, schedule) in choice.Build(setup).Terms.Where(t => t.Term is not CrossEntropyTerm))
+                objective.Add(term, weight == 1 ? schedule : new ScaledSchedule(schedule, weight));
+        return objective;
+    }
+
     /// <summary>The method that declares reference function <paramref name="loss"/>, and the function.</summary>
     internal static bool TryReference(string loss, out Func<LossArguments, TorchSharp.torch.Tensor> function)
     {
