@@ -9,5 +9,6 @@ root.Subcommands.Add(DataCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(MethodsCommand.Create());
 root.Subcommands.Add(ReproduceCommand.Create());
 return root.Parse(args).Invoke();

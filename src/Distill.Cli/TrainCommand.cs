@@ -2,6 +2,7 @@ using System.CommandLine;
 using Distill.Data;
 using Distill.Experiments;
 using Distill.Losses;
+using Distill.Methods;
 using Distill.Models;
 using Distill.Training;
 
@@ -44,14 +45,16 @@ static class TrainCommand
         var budget = new Option<string>("--budget") { Description = "Recipe budget: smoke, quick or full.", DefaultValueFactory = _ => "quick" };
         var seeds = new Option<string?>("--seeds") { Description = "Recipe seeds, e.g. 0,1,2 (default: the budget's)." };
         var force = new Option<bool>("--force") { Description = "Clear an --out folder that holds another run instead of refusing it." };
+        var method = new Option<string?>("--method") { Description = "Train with a catalogue method (distill methods), e.g. dkd, at, crd; default: kd with --teacher, cross-entropy without." };
+        var set = new Option<string[]>("--set") { Description = "A method parameter, key=value (repeatable), e.g. --set temperature=8 --set beta=2.", AllowMultipleArgumentsPerToken = false };
 
         var cmd = new Command("train", "Train a model (optionally distilled from a teacher) or run a recipe; prints per-epoch accuracy.");
         foreach (var o in new Option[] { model, dataset, epochs, seed, device, batch, optimizer, lr, wd, schedule, warmup, clip, augment, trainSize, testSize,
-                     validation, teacher, teacherEpochs, teacherTrainSize, temperature, alpha, outDir, resume, recipe, budget, seeds, force })
+                     validation, teacher, teacherEpochs, teacherTrainSize, temperature, alpha, outDir, resume, recipe, budget, seeds, force, method, set })
             cmd.Options.Add(o);
 
         // Options a mode does not use are an error, never silently ignored.
-        Option[] recipeIgnores = [temperature, alpha, lr, optimizer, wd, schedule, warmup, clip, augment, batch, validation, seed];
+        Option[] recipeIgnores = [temperature, alpha, lr, optimizer, wd, schedule, warmup, clip, augment, batch, validation, seed, method, set];
         Option[] plainIgnores = [budget, seeds];
 
         cmd.SetAction(r => Guard(signals => () =>
@@ -63,6 +66,18 @@ static class TrainCommand
                     throw new ArgumentException(isRecipe
                         ? $"{o.Name} does not apply to --recipe (the recipe sets it for each run); remove it, or train one model without --recipe."
                         : $"{o.Name} applies only with --recipe; remove it, or add --recipe NAME.");
+            if (r.GetValue(method) is not null && (Given(temperature) || Given(alpha)))
+                throw new ArgumentException("--kd-temperature and --alpha are plain KD's; with --method give the method's own parameters, e.g. --set temperature=8 (see `distill methods NAME`).");
+            if (r.GetValue(method) is null && r.GetValue(set) is { Length: > 0 })
+                throw new ArgumentException("--set applies to --method; add --method NAME (see `distill methods`).");
+            var choice = r.GetValue(method) is string m ? MethodCatalogue.Choose(m, r.GetValue(set) ?? []) : null;
+            if (choice is not null && r.GetValue(recipe) is null)
+            {
+                if (choice.Method.NeedsTeacher && r.GetValue(teacher) is null)
+                    throw new ArgumentException($"--method {choice.Method.Name} distils from a teacher; add --teacher MODEL (e.g. --teacher cnn).");
+                if (!choice.Method.NeedsTeacher && r.GetValue(teacher) is not null)
+                    throw new ArgumentException($"--method {choice.Method.Name} takes no --teacher; remove it (see `distill methods {choice.Method.Name}`).");
+            }
             double temp = r.GetValue(temperature), a = r.GetValue(alpha);
             if (!double.IsFinite(a) || a < 0 || a > 1) throw new ArgumentException($"--alpha {a}: the soft-target weight must be in [0, 1].");
             if (!double.IsFinite(temp) || temp <= 0) throw new ArgumentException($"--kd-temperature {temp}: the temperature must be a finite positive number.");
@@ -89,6 +104,7 @@ static class TrainCommand
                 Settings = new Dictionary<string, string>
                 {
                     ["kd_temperature"] = $"{temp}", ["alpha"] = $"{a}", ["teacher_model"] = r.GetValue(teacher) ?? "none",
+                    ["method"] = choice is null ? "default" : $"{choice.Method.Name} {string.Join(" ", choice.Settings.All.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"))}",
                     ["teacher_epochs"] = $"{r.GetValue(teacherEpochs)}", ["teacher_train_size"] = $"{r.GetValue(teacherTrainSize)}",
                 },
             };
@@ -101,29 +117,51 @@ static class TrainCommand
             var studentName = r.GetValue(model) ?? throw new ArgumentException("--model is required (e.g. --model mlp-800-800), unless --recipe is given.");
             var outRoot = r.GetValue(outDir);
             DistillModel? teacherModel = null;
+            var extraTeachers = new List<DistillModel>();
+            ImageDataset? teacherSet = null;
             var objective = new Objective().Add(new CrossEntropyTerm());
             try
             {
-                if (r.GetValue(teacher) is string teacherName)
+                DistillModel TrainTeacher(string teacherName, string folder)
                 {
-                    using var teacherSet = data.Subset(r.GetValue(teacherTrainSize), r.GetValue(testSize));
-                    teacherModel = Build(teacherName, data, common.Seed);
-                    var t = Trainer.Train(teacherModel, teacherSet, objective, common with
+                    teacherSet ??= data.Subset(r.GetValue(teacherTrainSize), r.GetValue(testSize));
+                    var model = Build(teacherName, data, common.Seed);
+                    var t = Trainer.Train(model, teacherSet, new Objective().Add(new CrossEntropyTerm()), common with
                     {
-                        Name = "teacher",
+                        Name = folder,
                         Epochs = r.GetValue(teacherEpochs) ?? 6,
-                        OutDir = outRoot is null ? null : Path.Combine(outRoot, "teacher"),
+                        OutDir = outRoot is null ? null : Path.Combine(outRoot, folder),
                     });
-                    Console.WriteLine($"teacher {teacherName}: {t}");
-                    objective = new Objective().Add(new CrossEntropyTerm(), 1 - a).Add(new KdTerm(temp), a);
+                    Console.WriteLine($"{folder} {teacherName}: {t}");
+                    return model;
                 }
                 using var transfer = data.Subset(r.GetValue(trainSize), r.GetValue(testSize));
+                // The method's objective first: a missing layer or a bad setting fails before any teacher trains.
+                if (choice is not null)
+                {
+                    using (TorchSharp.torch.manual_seed(common.Seed)) { } // a method's own modules (regressors, heads) start from the seed
+                    objective = choice.Build(new MethodSetup(studentName, r.GetValue(teacher), transfer, common.BatchSize)
+                    {
+                        Seed = common.Seed,
+                        TrainedTeacher = name =>
+                        {
+                            var extra = TrainTeacher(name, $"teacher-{extraTeachers.Count + 1}-{name}");
+                            extraTeachers.Add(extra);
+                            return extra;
+                        },
+                    });
+                }
+                if (r.GetValue(teacher) is string teacherName)
+                {
+                    teacherModel = TrainTeacher(teacherName, "teacher");
+                    if (choice is null) objective = new Objective().Add(new CrossEntropyTerm(), 1 - a).Add(new KdTerm(temp), a);
+                }
                 using var student = Build(studentName, data, common.Seed);
                 var result = Trainer.Train(student, transfer, objective, common with
                 {
-                    Name = teacherModel is null ? studentName : $"{studentName} (kd)",
+                    Name = choice is not null ? $"{studentName} ({choice.Label})" : teacherModel is null ? studentName : $"{studentName} (kd)",
                     Epochs = r.GetValue(epochs) ?? 10,
-                    OutDir = outRoot is null ? null : teacherModel is null ? outRoot : Path.Combine(outRoot, "student"),
+                    OutDir = outRoot is null ? null : teacherModel is null && extraTeachers.Count == 0 ? outRoot : Path.Combine(outRoot, "student"),
                 }, teacherModel);
                 Console.WriteLine($"{result}; {result.Parameters:N0} parameters");
                 if (result.Warning is { } warning) Console.Error.WriteLine($"warning: {warning} (flagged in metrics.csv)");
@@ -132,6 +170,8 @@ static class TrainCommand
             finally
             {
                 teacherModel?.Dispose();
+                foreach (var t in extraTeachers) t.Dispose();
+                teacherSet?.Dispose();
             }
         }));
         return cmd;

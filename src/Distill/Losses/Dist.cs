@@ -47,11 +47,10 @@ public sealed class DistMethod : Methods.Method
     public override string Summary => "relations: CE + T²·(β·inter-class + γ·intra-class Pearson distance)";
     public override Methods.Paper Paper { get; } = new("Huang, You, Wang, Qian & Xu", 2022, "NeurIPS", "Knowledge Distillation from A Stronger Teacher");
     public override Methods.MethodKind Kind => Methods.MethodKind.Logit;
-    public override string WeightNote => "τ = 4 as for our other logit methods; the authors' loss defaults to τ = 1 (their ImageNet setting)";
 
     public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
     [
-        new("temperature", "temperature τ", 4, 0, double.PositiveInfinity, MinOpen: true),
+        new("temperature", "temperature τ (the authors' default)", 1, 0, double.PositiveInfinity, MinOpen: true),
         new("beta", "weight β of the inter-class relation", 1, 0, double.PositiveInfinity),
         new("gamma", "weight γ of the intra-class relation", 1, 0, double.PositiveInfinity),
     ];

@@ -56,7 +56,7 @@ public sealed class KdMethod : Methods.Method
         new("temperature", "distillation temperature T (the start of the annealing when temperature_end is set)", 4, 0, double.PositiveInfinity, MinOpen: true),
         new("alpha", "weight α of the soft term; the cross-entropy gets 1 − α", 0.9, 0, 1),
         new("temperature_end", "anneal T along a half-cosine to this value over training (high to low or the reverse); 0 = constant T", 0, 0, double.PositiveInfinity),
-        new("standardize", "1 = logit standardization (Sun et al. CVPR 2024): z-score the logits before the temperature", 0, 0, 1),
+        Methods.MethodParameter.Switch("standardize", "1 = logit standardization (Sun et al. CVPR 2024): z-score the logits before the temperature"),
     ];
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)

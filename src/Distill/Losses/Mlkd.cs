@@ -66,7 +66,7 @@ public sealed class MlkdMethod : Methods.Method
     [
         new("temperatures", "comma-separated temperatures (the authors' code: 2,3,4,5,6)", Text: "2,3,4,5,6"),
         new("weight", "weight of the summed distillation terms", 1, 0, double.PositiveInfinity),
-        new("standardize", "1 = logit standardization (Sun et al. CVPR 2024)", 0, 0, 1),
+        Methods.MethodParameter.Switch("standardize", "1 = logit standardization (Sun et al. CVPR 2024)"),
     ];
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)

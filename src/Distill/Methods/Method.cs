@@ -20,18 +20,21 @@ public sealed record Paper(string Authors, int Year, string Venue, string Title)
 /// text value (a layer name, a list of temperatures) when <see cref="Text"/> holds its default.
 /// </summary>
 public sealed record MethodParameter(string Name, string Description, double Default = 0, double Min = double.NegativeInfinity,
-    double Max = double.PositiveInfinity, bool MinOpen = false, string? Text = null)
+    double Max = double.PositiveInfinity, bool MinOpen = false, string? Text = null, bool Whole = false)
 {
+    /// <summary>A switch: 0 (off, the default) or 1.</summary>
+    public static MethodParameter Switch(string name, string description) => new(name, description, 0, 0, 1, Whole: true);
+
     public bool IsText => Text is not null;
 
     public string DefaultText => Text ?? Format(Default);
 
-    public string Range => IsText ? "text"
-        : $"{(MinOpen ? "(" : "[")}{Format(Min)}, {Format(Max)}]".Replace("-∞", "−∞", StringComparison.Ordinal);
+    public string Range => IsText ? "text" : Whole && Min == 0 && Max == 1 ? "0 or 1"
+        : $"{(MinOpen ? "(" : "[")}{Format(Min)}, {Format(Max)}{(double.IsPositiveInfinity(Max) ? ")" : "]")}{(Whole ? ", whole" : "")}";
 
-    public bool Accepts(double v) => double.IsFinite(v) && (MinOpen ? v > Min : v >= Min) && v <= Max;
+    public bool Accepts(double v) => double.IsFinite(v) && (MinOpen ? v > Min : v >= Min) && v <= Max && (!Whole || v == Math.Floor(v));
 
-    internal static string Format(double v) => double.IsPositiveInfinity(v) ? "∞" : double.IsNegativeInfinity(v) ? "-∞"
+    internal static string Format(double v) => double.IsPositiveInfinity(v) ? "∞" : double.IsNegativeInfinity(v) ? "−∞"
         : v.ToString("0.######", CultureInfo.InvariantCulture);
 }
 
@@ -59,7 +62,7 @@ public sealed class MethodSettings
             {
                 if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
                     throw new ArgumentException($"{method.Name}: {key}={value} is not a number; {key} takes a number in {p.Range}.");
-                if (!p.Accepts(v)) throw new ArgumentException($"{method.Name}: {key}={value} is out of range; {key} must be in {p.Range}.");
+                if (!p.Accepts(v)) throw new ArgumentException($"{method.Name}: {key}={value} is out of range; {key} must be {(p.Range[0] is '[' or '(' ? "in " : "")}{p.Range}.");
             }
             values[key] = value;
         }
