@@ -185,15 +185,18 @@ static class Recipe
     public static Objective KdHard(double temperature, double alpha) =>
         new Objective().Add(new CrossEntropyTerm(), 1 - alpha).Add(new KdTerm(temperature), alpha);
 
-    /// <summary>Trains the recipe's teacher on the teacher set, or evaluates the one given.</summary>
-    public static DistillModel Teacher(ImageDataset data, RecipeConfig c, ExperimentResult result, DistillModel? given)
+    /// <summary>Trains the recipe's teacher on the teacher set (or reuses it from the teacher cache), or evaluates the one
+    /// given. Another teacher (e.g. a second one for multi-teacher KD) passes its own <paramref name="run"/> name and
+    /// <c>c with { Teacher = architecture }</c>; only the run named "teacher" becomes <see cref="ExperimentResult.TeacherModel"/>.</summary>
+    public static DistillModel Teacher(ImageDataset data, RecipeConfig c, ExperimentResult result, DistillModel? given, string run = "teacher")
     {
+        DistillModel Keep(DistillModel t) => run == "teacher" ? result.TeacherModel = t : t;
         if (given is not null)
         {
             using var evalSet = TeacherSet(data, c);
             var acc = Evaluation.Accuracy(given, evalSet, device: c.Device);
-            result.Runs.Add(new RunRow("teacher", c.TeacherSeed, acc, acc, 0, given.ParameterCount));
-            return result.TeacherModel = given;
+            result.Runs.Add(new RunRow(run, c.TeacherSeed, acc, acc, 0, given.ParameterCount));
+            return Keep(given);
         }
         using var set = TeacherSet(data, c);
         var teacher = Model(c.Teacher, data, c.TeacherSeed, c.TeacherModel);
@@ -202,13 +205,13 @@ static class Recipe
         {
             result.Trainings.Add(cached);
             result.Runs.Add(cached);
-            c.Log?.WriteLine($"teacher: reused {cached.Name} ({cached.BestAccuracy:F2}%) from the teacher cache");
-            return result.TeacherModel = teacher;
+            c.Log?.WriteLine($"{run}: reused {cached.Name} ({cached.BestAccuracy:F2}%) from the teacher cache");
+            return Keep(teacher);
         }
-        var trained = Trainer.Train(teacher, set, Ce(), Options(c, "teacher", c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer));
+        var trained = Trainer.Train(teacher, set, Ce(), Options(c, run, c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer));
         result.Keep(trained);
         TeacherStore.Save(teacher, data, c, trained);
-        return result.TeacherModel = teacher;
+        return Keep(teacher);
     }
 
     /// <summary>Trains a fresh student (seeded) under <paramref name="objective"/> and keeps its row.</summary>

@@ -40,12 +40,17 @@ public static class MethodCatalogue
         methods.FirstOrDefault(m => string.Equals(m.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"unknown method '{name}'; the catalogue has {string.Join(", ", Names)} (see `distill methods`).");
 
-    /// <summary><c>name</c> or <c>name:key=value,key=value</c>.</summary>
+    /// <summary><c>name</c> or <c>name:key=value,key=value</c>; a list value keeps its commas
+    /// (<c>mlkd:temperatures=2,4,weight=2</c>): a part without '=' continues the value before it.</summary>
     public static MethodChoice Parse(string spec)
     {
         var (name, rest) = spec.IndexOf(':') is var i and >= 0 ? (spec[..i], spec[(i + 1)..]) : (spec, "");
         var method = Find(name);
-        return new(method, method.Settings(ParseAssignments(rest.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), spec)));
+        var parts = new List<string>();
+        foreach (var part in rest.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            if (part.Contains('=') || parts.Count == 0) parts.Add(part);
+            else parts[^1] += "," + part;
+        return new(method, method.Settings(ParseAssignments(parts, spec)));
     }
 
     public static MethodChoice Choose(string name, IEnumerable<string> assignments)

@@ -1,0 +1,139 @@
+using TorchSharp.Modules;
+using static Distill.Losses.TermSupport;
+using static TorchSharp.torch;
+
+namespace Distill.Losses;
+
+/// <summary>
+/// Contrastive representation distillation (Tian, Krishnan &amp; Isola, ICLR 2020, "Contrastive Representation
+/// Distillation", §3.2-3.4, and RepDistiller's CRD code). Each model's embedding goes through a linear head and L2
+/// normalisation (dimension 128). Two memory banks hold a momentum average of every training sample's student and
+/// teacher embedding. For a batch, the positive of sample i is its own index; negatives are drawn uniformly from the
+/// training set. With scores h = exp(v·m/τ)/Z (Z fixed from the first batch, as in the code), the NCE objective of
+/// each direction (student against the teacher bank and the reverse) is
+/// <c>−(1/B) Σ_i [log(h_i⁺/(h_i⁺ + K/N)) + Σ_negatives log((K/N)/(h⁻ + K/N))]</c>.
+/// One difference from the code: the K negatives are drawn once per step and shared by the batch (as MoCo does) rather
+/// than K per sample; the same uniform distribution, but B times less memory traffic on the CPU. Negatives come from a
+/// generator seeded by (seed, step), so runs are deterministic and a resumed run draws what the uninterrupted one would.
+/// The banks are buffers (saved in checkpoints) updated under no_grad: never on the autograd graph.
+/// </summary>
+public sealed class CrdModule : nn.Module
+{
+    readonly Linear studentHead, teacherHead;
+    readonly Tensor studentBank, teacherBank, normalisers;
+
+    public CrdModule(long studentDim, long teacherDim, long samples, long embedDim, int negatives, double temperature, double momentum) : base("crd")
+    {
+        if (samples < 2) throw new ArgumentException($"crd: needs at least 2 training samples for its memory bank, got {samples}.");
+        (Samples, Negatives, Tau, Momentum) = (samples, negatives, temperature, momentum);
+        studentHead = nn.Linear(studentDim, embedDim);
+        teacherHead = nn.Linear(teacherDim, embedDim);
+        // RepDistiller's initialisation: uniform in ±1/√(D/3), the spread of a unit vector's coordinates.
+        var stdv = 1.0 / Math.Sqrt(embedDim / 3.0);
+        studentBank = rand(samples, embedDim) * (2 * stdv) - stdv;
+        teacherBank = rand(samples, embedDim) * (2 * stdv) - stdv;
+        normalisers = full(2, -1.0f); // Z of each direction, set from the first batch
+        register_module("student_head", studentHead);
+        register_module("teacher_head", teacherHead);
+        register_buffer("student_bank", studentBank);
+        register_buffer("teacher_bank", teacherBank);
+        register_buffer("normalisers", normalisers);
+    }
+
+    public long Samples { get; }
+    public int Negatives { get; }
+    public double Tau { get; }
+    public double Momentum { get; }
+    public Tensor StudentBank => studentBank;
+    public Tensor TeacherBank => teacherBank;
+
+    /// <param name="student">[B, Ds] student embeddings (flattened features).</param>
+    /// <param name="teacher">[B, Dt] teacher embeddings, detached here.</param>
+    /// <param name="indices">[B] each sample's index in the training split.</param>
+    /// <param name="negatives">[K] indices of the negatives.</param>
+    public Tensor Loss(Tensor student, Tensor teacher, Tensor indices, Tensor negatives)
+    {
+        var vs = nn.functional.normalize(studentHead.call(student.flatten(1)), dim: 1);
+        var vt = nn.functional.normalize(teacherHead.call(teacher.detach().flatten(1)), dim: 1);
+        // The student's embedding is scored against the teacher's bank and vice versa (the bank rows are constants).
+        var loss = Nce(vs, teacherBank, indices, negatives, 0) + Nce(vt, studentBank, indices, negatives, 1);
+        using (no_grad())
+        {
+            Update(studentBank, vs, indices);
+            Update(teacherBank, vt, indices);
+        }
+        return loss;
+    }
+
+    Tensor Nce(Tensor v, Tensor bank, Tensor positives, Tensor negatives, int direction)
+    {
+        var posScores = ((bank.index_select(0, positives) * v).sum(1) / Tau).exp();            // [B]
+        var negScores = (v.mm(bank.index_select(0, negatives).t()) / Tau).exp();                 // [B, K]
+        using (no_grad())
+            if (normalisers[direction].item<float>() < 0)
+                normalisers[direction] = cat([posScores.unsqueeze(1), negScores], 1).mean() * Samples;
+        var z = normalisers[direction].item<float>(); // a constant: the buffer must not enter the graph (it is written in place)
+        var noise = (double)negatives.shape[0] / Samples;                                          // K·P_n with P_n = 1/N
+        const double eps = 1e-7;
+        var hPos = posScores / z;
+        var hNeg = negScores / z;
+        var logPos = (hPos / (hPos + noise + eps)).log();
+        var logNeg = (noise / (hNeg + noise + eps)).log();
+        return -(logPos.sum() + logNeg.sum()) / v.shape[0];
+    }
+
+    void Update(Tensor bank, Tensor v, Tensor indices)
+    {
+        var mixed = bank.index_select(0, indices) * Momentum + v.detach() * (1 - Momentum);
+        bank.index_copy_(0, indices, nn.functional.normalize(mixed, dim: 1));
+    }
+}
+
+/// <summary>The CRD term on one (student, teacher) feature pair; reads the batch's sample indices from the step.</summary>
+public sealed class CrdTerm(CrdModule crd, string studentFeature, string teacherFeature, int seed, string name = "crd") : ILossTerm
+{
+    public string Name => name;
+    public bool NeedsTeacher => true;
+    public bool NeedsTeacherFeatures => teacherFeature != TermSupport.Logits;
+    public CrdModule Module => crd;
+    public IEnumerable<Parameter> Parameters() => crd.parameters();
+    public IEnumerable<nn.Module> Modules() => [crd];
+
+    public Tensor Compute(StepContext ctx)
+    {
+        var indices = ctx.Indices ?? throw new InvalidOperationException($"{name}: the step has no sample indices; train it through the Trainer.");
+        // Seeded by (seed, step): deterministic, and identical after a resume.
+        using var generator = new Generator((ulong)seed * 1_000_003UL + (ulong)ctx.Step);
+        var negatives = randint(0, crd.Samples, [crd.Negatives], generator: generator, dtype: ScalarType.Int64).to(indices.device);
+        return crd.Loss(Feature(ctx.Student, studentFeature), Feature(Teacher(ctx, name), teacherFeature), indices, negatives);
+    }
+}
+
+public sealed class CrdMethod : Methods.Method
+{
+    public override string Name => "crd";
+    public override string Summary => "contrastive: CE + w·NCE between student and teacher embeddings, with momentum memory banks";
+    public override Methods.Paper Paper { get; } = new("Tian, Krishnan & Isola", 2020, "ICLR", "Contrastive Representation Distillation");
+    public override Methods.MethodKind Kind => Methods.MethodKind.Relation;
+    public override string PaperResult => "Tian 2020; CIFAR-100 resnet32x4→resnet8x4: 75.51 (CRD paper, Table 1)";
+    public override string WeightNote => "4096 negatives instead of 16384 (our transfer sets are a few thousand images), shared by the batch instead of drawn per sample";
+
+    public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
+    [
+        new("weight", "weight β of the CRD term (RepDistiller: 0.8)", 0.8, 0, double.PositiveInfinity),
+        new("negatives", "negatives K per step", 4096, 1, 1 << 20, Whole: true),
+        new("embed_dim", "dimension of the embedding heads", 128, 1, 1 << 16, Whole: true),
+        new("tau", "temperature τ of the scores", 0.07, 0, double.PositiveInfinity, MinOpen: true),
+        new("momentum", "momentum of the memory banks", 0.5, 0, 1),
+        new("layer", "the layer on both models; empty = each model's last feature (its embedding)", Text: ""),
+    ];
+
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
+    {
+        var (student, teacher) = setup.Embeddings(s.Text("layer"));
+        long Dim(long[] shape) => shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+        var crd = new CrdModule(Dim(setup.StudentShape(student)), Dim(setup.TeacherShape(teacher)), setup.TrainCount,
+            (long)s["embed_dim"], (int)s["negatives"], s["tau"], s["momentum"]);
+        return new Objective().Add(new CrossEntropyTerm()).Add(new CrdTerm(crd, student, teacher, setup.Seed), s["weight"]);
+    }
+}

@@ -1,0 +1,110 @@
+using TorchSharp.Modules;
+using static Distill.Losses.TermSupport;
+using static TorchSharp.torch;
+
+namespace Distill.Losses;
+
+/// <summary>
+/// Curriculum temperature KD (Li, Li, Yang, Shi, Wang &amp; Cao, AAAI 2023, "Curriculum Temperature for Knowledge
+/// Distillation", §3): the temperature is a learnable parameter trained adversarially — it receives the KD loss's
+/// gradient reversed and scaled by λ (a gradient-reversal layer, Ganin &amp; Lempitsky 2015), so it moves to make
+/// distillation harder while the student makes it easier. λ follows an easy-to-hard curriculum, rising along a
+/// half-cosine from λ_min to λ_max over the first part of training. T = T_min + T_range·σ(θ), which keeps it in
+/// (T_min, T_min + T_range) as in the authors' global-temperature module.
+/// </summary>
+public static class Ctkd
+{
+    /// <summary>Identity forward; backward multiplies the gradient by −λ. x.detach() + (−λ)·(x − x.detach()) has the
+    /// value of x exactly (the second part is an exact zero) and the gradient −λ.</summary>
+    public static Tensor ReverseGradient(Tensor x, double lambda) => x.detach() + (x - x.detach()) * (-lambda);
+}
+
+/// <summary>The learnable global temperature: one parameter θ, T = T_min + T_range·σ(θ).</summary>
+public sealed class LearnableTemperature : nn.Module
+{
+    readonly Parameter theta;
+
+    public LearnableTemperature(double initial, double min, double range) : base("temperature")
+    {
+        if (!(initial > min && initial < min + range))
+            throw new ArgumentOutOfRangeException(nameof(initial), initial, $"ctkd: the initial temperature must lie in ({min}, {min + range}).");
+        (Min, Range) = (min, range);
+        var p = (initial - min) / range;
+        theta = new Parameter(tensor(new[] { (float)Math.Log(p / (1 - p)) }));
+        register_parameter("theta", theta);
+    }
+
+    public double Min { get; }
+    public double Range { get; }
+    public Parameter Theta => theta;
+
+    public Tensor Value() => Min + Range * theta.sigmoid();
+}
+
+/// <summary>KD at the learnable temperature, behind the gradient-reversal layer. Also reports the temperature as a
+/// zero-weight term (<see cref="TemperatureTerm"/>), so metrics.csv and the history chart its course.</summary>
+public sealed class CtkdTerm : ILossTerm
+{
+    readonly LearnableTemperature temperature;
+    readonly Schedule lambda;
+
+    public CtkdTerm(LearnableTemperature temperature, Schedule lambda, string name = "ctkd")
+    {
+        (this.temperature, this.lambda, Name) = (temperature, lambda, name);
+        TemperatureTerm = new TemperatureReport(temperature);
+    }
+
+    public string Name { get; }
+    public bool NeedsTeacher => true;
+    public LearnableTemperature Temperature => temperature;
+    public ILossTerm TemperatureTerm { get; }
+    public IEnumerable<Parameter> Parameters() => temperature.parameters();
+    public IEnumerable<nn.Module> Modules() => [temperature];
+
+    public Tensor Compute(StepContext ctx) => Loss(ctx.Student.Logits, Teacher(ctx, Name).Logits, lambda.At(ctx.Progress));
+
+    /// <summary>T²·KL at T = the learnable temperature seen through the reversal layer with strength λ.</summary>
+    public Tensor Loss(Tensor studentLogits, Tensor teacherLogits, double lambda)
+    {
+        Logits2D(Name, studentLogits, teacherLogits);
+        var t = Ctkd.ReverseGradient(temperature.Value(), lambda);
+        var logQ = (studentLogits / t).log_softmax(1);
+        var logP = (teacherLogits.detach() / t).log_softmax(1);
+        return BatchMeanKl(logP, logQ) * t.square().squeeze();
+    }
+
+    sealed class TemperatureReport(LearnableTemperature temperature) : ILossTerm
+    {
+        public string Name => "temperature";
+        public bool NeedsTeacher => false;
+        public Tensor Compute(StepContext ctx) => temperature.Value().detach().squeeze();
+    }
+}
+
+public sealed class CtkdMethod : Methods.Method
+{
+    public override string Name => "ctkd";
+    public override string Summary => "curriculum temperature: (1 − α)·CE + α·KD at a learnable, adversarial temperature";
+    public override Methods.Paper Paper { get; } = new("Li, Li, Yang, Shi, Wang & Cao", 2023, "AAAI", "Curriculum Temperature for Knowledge Distillation");
+    public override Methods.MethodKind Kind => Methods.MethodKind.Logit;
+    public override string WeightNote => "λ reaches its maximum over the first 20% of training instead of the authors' first 10 of 240 epochs, as our runs are short; the temperature shares the student's optimizer (weight decay included)";
+
+    public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
+    [
+        new("alpha", "weight α of the soft term; the cross-entropy gets 1 − α", 0.9, 0, 1),
+        new("initial", "initial temperature", 4, 0, double.PositiveInfinity, MinOpen: true),
+        new("t_min", "lowest temperature T_min", 1, 0, double.PositiveInfinity, MinOpen: true),
+        new("t_range", "temperature range: T ∈ (T_min, T_min + T_range)", 20, 0, double.PositiveInfinity, MinOpen: true),
+        new("lambda_min", "λ at the start of the curriculum", 0, 0, double.PositiveInfinity),
+        new("lambda_max", "λ at its end", 1, 0, double.PositiveInfinity),
+        new("curriculum", "fraction of training over which λ rises (half-cosine)", 0.2, 0, 1, MinOpen: true),
+    ];
+
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
+    {
+        var term = new CtkdTerm(new LearnableTemperature(s["initial"], s["t_min"], s["t_range"]),
+            Schedule.Cosine(s["lambda_min"], s["lambda_max"], 0, s["curriculum"]));
+        var alpha = s["alpha"];
+        return new Objective().Add(new CrossEntropyTerm(), 1 - alpha).Add(term, alpha).Add(term.TemperatureTerm, 0);
+    }
+}

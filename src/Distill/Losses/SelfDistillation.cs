@@ -1,0 +1,90 @@
+using TorchSharp.Modules;
+using static Distill.Losses.TermSupport;
+using static TorchSharp.torch;
+
+namespace Distill.Losses;
+
+/// <summary>
+/// Self-distillation, "Be Your Own Teacher" (Zhang, Song, Gao, Chen, Bao &amp; Ma, ICCV 2019, §3): auxiliary classifiers
+/// on the network's shallower stages are taught by its deepest classifier. For each auxiliary head i with logits q_i
+/// and pooled, projected feature F_i: <c>(1 − α)·CE(q_i, y) + α·T²·KL(softmax(q_C/T) ‖ softmax(q_i/T)) + λ·‖F_i − F_C‖²</c>,
+/// q_C and F_C (the model's own logits and last feature) detached. The heads are trained with the network and dropped
+/// at inference, so the deployed model is the plain network. Our heads are pool → linear (the paper uses bottleneck
+/// conv blocks before the pool); no teacher is needed.
+/// </summary>
+public sealed class AuxiliaryHead : nn.Module<Tensor, (Tensor Logits, Tensor Feature)>
+{
+    readonly Linear project, classify;
+
+    public AuxiliaryHead(long channels, long featureDim, long classes) : base("aux")
+    {
+        project = nn.Linear(channels, featureDim);
+        classify = nn.Linear(featureDim, classes);
+        RegisterComponents();
+    }
+
+    public override (Tensor Logits, Tensor Feature) forward(Tensor x)
+    {
+        var pooled = x.dim() == 4 ? nn.functional.adaptive_avg_pool2d(x, 1).flatten(1) : x.flatten(1);
+        var f = project.call(pooled);
+        return (classify.call(nn.functional.relu(f)), f);
+    }
+}
+
+public sealed class SelfDistillationTerm(IReadOnlyList<(string Layer, AuxiliaryHead Head)> heads, string deepest, double alpha, double temperature,
+    double lambda, string name = "self") : ILossTerm
+{
+    public string Name => name;
+    public bool NeedsTeacher => false;
+    public IEnumerable<Parameter> Parameters() => heads.SelectMany(h => h.Head.parameters());
+    public IEnumerable<nn.Module> Modules() => heads.Select(h => (nn.Module)h.Head);
+
+    public Tensor Compute(StepContext ctx)
+    {
+        var teacherLogits = ctx.Student.Logits.detach();
+        var teacherFeature = Feature(ctx.Student, deepest).detach().flatten(1);
+        Tensor? sum = null;
+        foreach (var (layer, head) in heads)
+        {
+            var (logits, feature) = head.call(Feature(ctx.Student, layer));
+            var l = (1 - alpha) * nn.functional.cross_entropy(logits, ctx.Labels)
+                    + alpha * Kd.Loss(logits, teacherLogits, temperature)
+                    + lambda * (feature - teacherFeature).pow(2).sum(1).mean();
+            sum = sum is null ? l : sum + l;
+        }
+        return sum ?? throw new InvalidOperationException($"{name}: no auxiliary heads.");
+    }
+}
+
+public sealed class SelfDistillationMethod : Methods.Method
+{
+    public override string Name => "byot";
+    public override string Summary => "self-distillation: auxiliary heads on the shallower stages, taught by the network's deepest classifier";
+    public override Methods.Paper Paper { get; } = new("Zhang, Song, Gao, Chen, Bao & Ma", 2019, "ICCV", "Be Your Own Teacher: Improve the Performance of Convolutional Neural Networks via Self Distillation");
+    public override Methods.MethodKind Kind => Methods.MethodKind.Logit;
+    public override bool NeedsTeacher => false;
+    public override bool InComparison => false;
+    public override string WeightNote => "heads are pool → linear instead of bottleneck conv blocks; α, T and λ are ours (the paper tunes them per dataset)";
+
+    public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
+    [
+        new("alpha", "weight α of the deepest classifier's soft targets for each head", 0.5, 0, 1),
+        new("temperature", "temperature T", 3, 0, double.PositiveInfinity, MinOpen: true),
+        new("lambda", "weight λ of the feature hint from the deepest feature", 0.03, 0, double.PositiveInfinity),
+        new("weight", "weight of the summed auxiliary losses", 1, 0, double.PositiveInfinity),
+        new("layers", "comma-separated shallower layers with heads; empty = every stage but the last", Text: ""),
+    ];
+
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
+    {
+        var features = setup.StudentFeatures;
+        if (features.Count < 2) throw new ArgumentException($"byot: {setup.Student} has {features.Count} feature(s); self-distillation needs a shallower stage and a deepest feature.");
+        var deepest = features[^1];
+        var stages = features.Where(f => f.Name.StartsWith("stage", StringComparison.Ordinal)).Select(f => f.Name).ToList();
+        IReadOnlyList<string> names = s.Text("layers").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) is { Length: > 0 } given
+            ? given : stages.Count > 1 ? stages[..^1] : [.. features.Take(features.Count - 1).Select(f => f.Name)];
+        var heads = names.Select(n => (n, new AuxiliaryHead(setup.StudentShape(n)[1], deepest.Shape.Skip(1).Aggregate(1L, (a, b) => a * b), setup.NumClasses))).ToList();
+        return new Objective().Add(new CrossEntropyTerm())
+            .Add(new SelfDistillationTerm(heads, deepest.Name, s["alpha"], s["temperature"], s["lambda"]), s["weight"]);
+    }
+}

@@ -1,0 +1,131 @@
+using Distill.Data;
+using Distill.Experiments;
+using Distill.Methods;
+using Distill.Models;
+using Distill.Native;
+using Distill.Tests.Models;
+using Distill.Tests.Training;
+using Distill.Training;
+using static TorchSharp.torch;
+
+namespace Distill.Tests.Methods;
+
+/// <summary>The method catalogue: every method is complete and trains on real data; bad names, keys, values and layers
+/// are errors that say what is valid.</summary>
+[Collection(GlobalTorchRngCollection.Name)]
+public sealed class CatalogueTests
+{
+    public CatalogueTests() => TorchRuntime.Initialize();
+
+    static readonly Lazy<ImageDataset> Data = new(() => TinyData.FashionMnist2k.Subset(train: 256, test: 128, seed: 0));
+
+    public static TheoryData<string> Names() => [.. MethodCatalogue.Names];
+
+    [Fact]
+    public void The_catalogue_holds_the_anchors_and_the_newer_methods_each_once()
+    {
+        string[] expected = ["scratch", "kd", "fitnet", "at", "sp", "rkd", "pkt", "dkd", "dist", "mlkd", "ctkd", "crd", "nst", "kd-multi", "byot"];
+        Assert.Equal(expected.Order(), MethodCatalogue.Names.Order());
+        Assert.Equal(MethodCatalogue.Names.Count(), MethodCatalogue.Names.Distinct().Count());
+    }
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Every_method_declares_its_paper_kind_and_parameters_with_defaults_in_range(string name)
+    {
+        var m = MethodCatalogue.Find(name);
+        Assert.Equal(name, m.Name);
+        Assert.False(string.IsNullOrWhiteSpace(m.Summary));
+        if (name != "scratch") Assert.True(m.Paper is { Year: > 2000, Authors.Length: > 0, Title.Length: > 0 }, $"{name} has no paper");
+        Assert.Equal(m.Parameters.Count, m.Parameters.Select(p => p.Name).Distinct().Count());
+        foreach (var p in m.Parameters.Where(p => !p.IsText)) Assert.True(p.Accepts(p.Default), $"{name}.{p.Name}: default {p.Default} outside {p.Range}");
+        Assert.Equal(m.Parameters.Count, m.Settings().All.Count);
+    }
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Every_method_trains_a_real_step_on_the_cnn_pair(string name)
+    {
+        var data = Data.Value;
+        var m = MethodCatalogue.Find(name);
+        using var teacher = Model("cnn", 1);
+        using var extra = Model("mlp-32", 2);
+        var choice = m.Name == "kd-multi" ? MethodCatalogue.Parse("kd-multi:teachers=cnn,mlp-32") : new MethodChoice(m, m.Settings());
+        var objective = choice.Build(new MethodSetup("cnn-8", "cnn", data, 64)
+        {
+            TrainedTeacher = n => n == "cnn" ? teacher : n == "mlp-32" ? extra : throw new ArgumentException(n),
+        });
+        using var student = Model("cnn-8", 0);
+        var r = Trainer.Train(student, data, objective, new TrainOptions { Name = name, Epochs = 1, BatchSize = 64, Device = "cpu", Progress = false },
+            m.NeedsTeacher ? teacher : null);
+        Assert.True(double.IsFinite(r.History[0].TrainLoss), $"{name}: loss {r.History[0].TrainLoss}");
+        Assert.Contains(r.History[0].TermLosses, t => t.Name != "ce" || name == "scratch");
+    }
+
+    [Fact]
+    public void An_unknown_method_lists_the_catalogue()
+    {
+        var e = Assert.Throws<ArgumentException>(() => MethodCatalogue.Find("kdd"));
+        Assert.StartsWith("unknown method 'kdd'; the catalogue has ", e.Message);
+        foreach (var n in MethodCatalogue.Names) Assert.Contains(n, e.Message);
+    }
+
+    [Fact]
+    public void An_unknown_key_lists_the_parameters_and_a_bad_value_names_the_range()
+    {
+        var key = Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("dkd", ["gamma=2"]));
+        Assert.Equal("dkd: unknown parameter 'gamma'; its parameters are alpha (default 1), beta (default 1), temperature (default 4), warmup (default 0.3), standardize (default 0).", key.Message);
+        Assert.Equal("kd: alpha=1.5 is out of range; alpha must be in [0, 1].", Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("kd", ["alpha=1.5"])).Message);
+        Assert.Equal("kd: temperature=0 is out of range; temperature must be in (0, ∞).", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("kd:temperature=0")).Message);
+        Assert.Equal("kd: standardize=0.5 is out of range; standardize must be 0 or 1.", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("kd:standardize=0.5")).Message);
+        Assert.Equal("dist: beta=x is not a number; beta takes a number in [0, ∞).", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("dist:beta=x")).Message);
+        Assert.Contains("is not key=value", Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("kd", ["temperature"])).Message);
+        Assert.Contains("given twice", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("kd:alpha=0.5,alpha=0.6")).Message);
+        Assert.Contains("'x' is not a positive number", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("mlkd:temperatures=2,x").Build(Setup("cnn-8"))).Message);
+    }
+
+    [Theory]
+    [InlineData("fitnet", "mlp-800-800 has no feature 'stage2'; its features are hidden1, hidden2 (or logits).")]
+    [InlineData("at:layers=stage1,stage9", "cnn-8 has no feature 'stage9'; its features are stage1, stage2, fc (or logits).")]
+    [InlineData("nst", "mlp-800-800 and cnn share no 'stage' feature for a feature method; mlp-800-800 has hidden1, hidden2, cnn has stage1, stage2, fc.")]
+    public void A_feature_method_on_a_model_without_the_layer_lists_its_features(string spec, string message)
+    {
+        var student = spec.StartsWith("at", StringComparison.Ordinal) ? "cnn-8" : "mlp-800-800";
+        Assert.Equal(message, Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse(spec).Build(Setup(student))).Message);
+    }
+
+    [Fact]
+    public void Settings_and_labels_show_only_what_differs_from_the_defaults()
+    {
+        Assert.Equal("dkd", MethodCatalogue.Parse("dkd").Label);
+        Assert.Equal("dkd:beta=8,standardize=1", MethodCatalogue.Parse("DKD:standardize=1, beta=8").Label);
+        Assert.Equal("8", MethodCatalogue.Parse("dkd:beta=8").Settings.All["beta"]);
+    }
+
+    [Fact]
+    public void Combine_weights_each_methods_distillation_terms_and_keeps_one_cross_entropy()
+    {
+        var o = MethodCatalogue.Combine(0.5, [(MethodCatalogue.Parse("kd"), 2), (MethodCatalogue.Parse("at"), 1)], Setup("cnn-8"));
+        Assert.Equal(["ce", "kd", "at"], o.Terms.Select(t => t.Term.Name));
+        Assert.Equal([0.5, 1.8, 1.0], o.WeightsAt(0.5).Select(w => Math.Round(w.Weight, 12)));
+        Assert.Throws<ArgumentException>(() => MethodCatalogue.Combine(1, [(MethodCatalogue.Parse("kd"), 1), (MethodCatalogue.Parse("kd:temperature=2"), 1)], Setup("cnn-8")));
+    }
+
+    [Fact]
+    public void The_comparison_runs_every_one_pair_method_of_the_catalogue()
+    {
+        Assert.Equal(MethodCatalogue.All.Where(m => m.InComparison).Select(m => m.Name), Comparison.AllMethods);
+        Assert.DoesNotContain("kd-multi", Comparison.AllMethods);
+        Assert.Contains("crd", Comparison.AllMethods);
+        var bad = Assert.Throws<ArgumentException>(() => Comparison.Run(Data.Value, new ComparisonConfig { Methods = ["kd", "nope"] }));
+        Assert.StartsWith("unknown method 'nope'", bad.Message);
+    }
+
+    static MethodSetup Setup(string student) => new(student, "cnn", Data.Value, 64);
+
+    static DistillModel Model(string name, int seed)
+    {
+        using (manual_seed(seed)) { }
+        return ModelZoo.Create(name, 1, 10);
+    }
+}
