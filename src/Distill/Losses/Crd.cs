@@ -53,8 +53,7 @@ public sealed class CrdModule : nn.Module
     /// <param name="negatives">[K] indices of the negatives.</param>
     public Tensor Loss(Tensor student, Tensor teacher, Tensor indices, Tensor negatives)
     {
-        var vs = nn.functional.normalize(studentHead.call(student.flatten(1)), dim: 1);
-        var vt = nn.functional.normalize(teacherHead.call(teacher.detach().flatten(1)), dim: 1);
+        var (vs, vt) = Embed(student, teacher);
         // The student's embedding is scored against the teacher's bank and vice versa (the bank rows are constants).
         var loss = Nce(vs, teacherBank, indices, negatives, 0) + Nce(vt, studentBank, indices, negatives, 1);
         using (no_grad())
@@ -64,6 +63,11 @@ public sealed class CrdModule : nn.Module
         }
         return loss;
     }
+
+    /// <summary>The unit-norm embeddings of both heads; the teacher side is detached (only its head learns).</summary>
+    public (Tensor Student, Tensor Teacher) Embed(Tensor student, Tensor teacher) =>
+        (nn.functional.normalize(studentHead.call(student.flatten(1)), dim: 1),
+         nn.functional.normalize(teacherHead.call(teacher.detach().flatten(1)), dim: 1));
 
     Tensor Nce(Tensor v, Tensor bank, Tensor positives, Tensor negatives, int direction)
     {

@@ -1,0 +1,122 @@
+using Distill.Data;
+using Distill.Losses;
+using Distill.Methods;
+using Distill.Models;
+using Distill.Native;
+using Distill.Tests.Models;
+using Distill.Tests.Training;
+using Distill.Training;
+using static TorchSharp.torch;
+
+namespace Distill.Tests.Methods;
+
+/// <summary>What CTKD and CRD promise beyond a loss value: the reversed temperature gradient, the memory bank's
+/// updates, determinism and a falling loss on real data.</summary>
+[Collection(GlobalTorchRngCollection.Name)]
+public sealed class NewMethodTests
+{
+    public NewMethodTests() => TorchRuntime.Initialize();
+
+    static readonly Lazy<ImageDataset> Data = new(() => TinyData.FashionMnist2k.Subset(train: 512, test: 128, seed: 0));
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.3)]
+    [InlineData(1.0)]
+    public void Ctkd_temperature_gradient_is_the_negated_kd_gradient_times_lambda(double lambda)
+    {
+        using var scope = NewDisposeScope();
+        using (manual_seed(3)) { }
+        var s = randn(8, 10) * 3;
+        var t = randn(8, 10) * 3;
+        var reversed = new LearnableTemperature(4, 1, 20);
+        new CtkdTerm(reversed, lambda).Loss(s, t, lambda).backward();
+        // The same KD with the same temperature, no reversal: the plain gradient.
+        var plain = new LearnableTemperature(4, 1, 20);
+        KdAt(s, t, plain.Value()).backward();
+        var g = plain.Theta.grad!.item<float>();
+        Assert.True(Math.Abs(g) > 1e-4, $"the plain gradient {g} must be non-zero for the test to mean anything");
+        Assert.Equal(-lambda * g, reversed.Theta.grad!.item<float>(), 1e-5);
+        // The forward value is untouched by the reversal.
+        Assert.Equal(KdAt(s, t, plain.Value()).item<float>(), new CtkdTerm(reversed, lambda).Loss(s, t, lambda).item<float>(), 1e-5);
+    }
+
+    /// <summary>T²·batchmean KL at a tensor temperature, written out independently of CtkdTerm.</summary>
+    static Tensor KdAt(Tensor s, Tensor t, Tensor temperature)
+    {
+        var p = (t / temperature).softmax(1);
+        var logQ = (s / temperature).log_softmax(1);
+        return (p * (p.log() - logQ)).sum() / s.shape[0] * temperature.square().squeeze();
+    }
+
+    [Fact]
+    public void Ctkd_learns_its_temperature_and_logs_it_each_epoch()
+    {
+        var (student, result, _) = Train("ctkd", seed: 0, epochs: 2);
+        student.Dispose();
+        var temps = result.History.Select(h => Term(h, "temperature")).ToList();
+        Assert.Equal(2, temps.Count);
+        Assert.All(temps, t => Assert.InRange(t, 1, 21));
+        Assert.NotEqual(4.0, temps[^1], 3); // it moved from its initial value
+    }
+
+    [Fact]
+    public void Crd_memory_updates_by_momentum_and_stays_off_the_autograd_graph()
+    {
+        using var scope = NewDisposeScope();
+        using (manual_seed(0)) { }
+        var crd = new CrdModule(16, 24, samples: 10, embedDim: 8, negatives: 5, temperature: 0.07, momentum: 0.5);
+        var before = crd.StudentBank.clone();
+        var idx = tensor(new long[] { 2, 7 });
+        var s = randn(2, 16, requires_grad: true);
+        var t = randn(2, 24);
+        var expected = nn.functional.normalize(before.index_select(0, idx) * 0.5 + crd.Embed(s, t).Student.detach() * 0.5, dim: 1);
+        var loss = crd.Loss(s, t, idx, tensor(new long[] { 0, 1, 3, 4, 5 }));
+        Assert.False(crd.StudentBank.requires_grad);
+        Assert.False(crd.TeacherBank.requires_grad);
+        loss.backward();
+        Assert.NotNull(s.grad);
+        Assert.True(s.grad!.abs().sum().item<float>() > 0);
+        // Rows 2 and 7 became the momentum mix of old row and new embedding, renormalised; the rest are untouched.
+        var changed = (crd.StudentBank - before).abs().sum(1);
+        Assert.Equal(new[] { 2L, 7L }, changed.gt(0).nonzero().flatten().data<long>().ToArray());
+        Assert.True(crd.StudentBank.index_select(0, idx).allclose(expected, rtol: 1e-5, atol: 1e-6));
+    }
+
+    [Fact]
+    public void Crd_loss_falls_over_training_and_is_identical_for_a_seed()
+    {
+        var (a, ra, ta) = Train("crd:negatives=256", seed: 0, epochs: 6);
+        var (b, rb, tb) = Train("crd:negatives=256", seed: 0, epochs: 6);
+        var crdLoss = ra.History.Select(h => Term(h, "crd")).ToList();
+        Assert.True(crdLoss[^1] < crdLoss[0], $"crd loss per epoch: {string.Join(", ", crdLoss)}");
+        Assert.Equal(crdLoss, rb.History.Select(h => Term(h, "crd")));
+        foreach (var (p, q) in a.parameters().Zip(b.parameters())) Assert.True(p.eq(q).all().item<bool>(), "student weights differ between two runs of one seed");
+        var (ma, mb) = (((CrdTerm)ta).Module, ((CrdTerm)tb).Module);
+        Assert.True(ma.StudentBank.eq(mb.StudentBank).all().item<bool>() && ma.TeacherBank.eq(mb.TeacherBank).all().item<bool>(), "memory banks differ between two runs of one seed");
+        var (c, _, tc) = Train("crd:negatives=256", seed: 1, epochs: 1);
+        Assert.False(((CrdTerm)tc).Module.StudentBank.eq(ma.StudentBank).all().item<bool>(), "another seed gave the same bank");
+        foreach (var m in new[] { a, b, c }) m.Dispose();
+    }
+
+    static double Term(EpochMetrics m, string name) => m.TermLosses.Single(t => t.Name == name).Value;
+
+    static readonly Lazy<DistillModel> Teacher = new(() =>
+    {
+        using (manual_seed(99)) { }
+        var t = ModelZoo.Create("cnn", 1, 10);
+        Trainer.Train(t, Data.Value, new Objective().Add(new CrossEntropyTerm()), new TrainOptions { Name = "teacher", Epochs = 1, BatchSize = 64, Device = "cpu", Progress = false });
+        return t;
+    });
+
+    static (DistillModel Student, TrainResult Result, ILossTerm Term) Train(string method, int seed, int epochs)
+    {
+        using (manual_seed(seed)) { }
+        var objective = MethodCatalogue.Parse(method).Build(new MethodSetup("cnn-8", "cnn", Data.Value, 64) { Seed = seed });
+        using (manual_seed(seed)) { }
+        var student = ModelZoo.Create("cnn-8", 1, 10);
+        var r = Trainer.Train(student, Data.Value, objective,
+            new TrainOptions { Name = method, Seed = seed, Epochs = epochs, BatchSize = 64, Device = "cpu", Progress = false }, Teacher.Value);
+        return (student, r, objective.Terms.Single(t => method.StartsWith(t.Term.Name, StringComparison.Ordinal) && t.Term.Name != "ce").Term);
+    }
+}
