@@ -14,7 +14,7 @@ namespace Distill.Cli;
 /// </summary>
 static class TrainCommand
 {
-    static readonly string[] Recipes = ["soft-targets", "fitnets", "attention", "born-again", "comparison"];
+    static readonly string[] Recipes = ["soft-targets", "fitnets", "attention", "born-again", "comparison", "beyond-kd"];
 
     public static Command Create()
     {
@@ -219,6 +219,7 @@ static class TrainCommand
             "attention" => Run(AttentionTransferConfig.For(budget), (d, c) => AttentionTransfer.Run(d, c)),
             "born-again" => Run(BornAgainConfig.For(budget), (d, c) => BornAgain.Run(d, c)),
             "comparison" => Run(ComparisonConfig.For(budget), (d, c) => Comparison.Run(d, c)),
+            "beyond-kd" => Run(BeyondKdConfig.For(budget), (d, c) => BeyondKd.Run(d, c)),
             _ => throw new ArgumentException($"--recipe {name}: expected one of {string.Join(", ", Recipes)}."),
         };
         Console.WriteLine();

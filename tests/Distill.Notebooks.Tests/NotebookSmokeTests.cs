@@ -19,6 +19,7 @@ public class NotebookSmokeTests
         ["03-attention-transfer"] = (2, 1, true),
         ["04-born-again"] = (1, 1, true),
         ["05-comparison"] = (2, 1, true),
+        ["06-beyond-kd"] = (2, 2, true),
     };
 
     static List<string> NotebookNames() =>

@@ -59,6 +59,26 @@ public static class Tables
             new DoubleDataFrameColumn("CPU ms / image", s.Select(r => result.LatencyMs.TryGetValue(r.Name, out var ms) ? Math.Round(ms, 3) : (double?)null)));
     }
 
+    /// <summary>One row per method: what it is, the settings it ran with, where they differ from the reference
+    /// implementation and why, and its training cost per step (median over its epochs and seeds, at the config's batch size).</summary>
+    public static DataFrame Methods(this ComparisonResult result)
+    {
+        var c = result.Config;
+        var choices = c.Methods.Select(m => Comparison.Choice(m, c)).ToList();
+        double? MsPerStep(string run)
+        {
+            var rates = result.Trainings.Where(t => t.Name == run).SelectMany(t => t.History).Select(h => h.SamplesPerSecond).Where(r => r > 0).Order().ToList();
+            return rates.Count == 0 ? null : Math.Round(1000.0 * c.BatchSize / rates[rates.Count / 2], 2);
+        }
+        return new DataFrame(
+            new StringDataFrameColumn("method", choices.Select(x => x.Method.Name)),
+            new StringDataFrameColumn("kind", choices.Select(x => x.Method.Kind.ToString().ToLowerInvariant())),
+            new StringDataFrameColumn("paper", choices.Select(x => x.Method.Paper?.ToString() ?? "")),
+            new StringDataFrameColumn("settings", choices.Select(x => string.Join(", ", x.Settings.All.Where(kv => kv.Value.Length > 0).Select(kv => $"{kv.Key}={kv.Value}")))),
+            new StringDataFrameColumn("differs from the reference code", choices.Select(x => x.Method.WeightNote ?? "")),
+            new DoubleDataFrameColumn("train ms / step", choices.Select(x => MsPerStep(x.Method.Name))));
+    }
+
     /// <summary>The per-epoch history as a table (one row per epoch, one column per loss term).</summary>
     public static DataFrame ToDataFrame(this TrainResult result)
     {
