@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Distill.Data;
 using Distill.Losses;
+using Distill.Methods;
 using Distill.Models;
 using Distill.Training;
 using static TorchSharp.torch;
@@ -69,6 +70,21 @@ public static class TrainingCases
         }
     }
 
+    /// <summary>A catalogue method's training step (student, teacher and objective built as `train --method` does).</summary>
+    static BenchCase Method(string spec, string pair, string student, string teacher, Func<string, DistillModel> model, ImageDataset data,
+        double flops, string baseline)
+    {
+        var choice = MethodCatalogue.Parse(spec);
+        var name = $"method-{choice.Label.Replace(':', '-').Replace('=', '-')}-{pair}";
+        return Trained(name, $"{choice.Label}: student {student}, teacher {teacher}",
+            () =>
+            {
+                manual_seed(1);
+                var objective = choice.Build(new MethodSetup(student, teacher, data, B) { Seed = 1 });
+                return new(model(student), model(teacher), objective, data);
+            }, flops) with { Baseline = baseline };
+    }
+
     public static IReadOnlyList<BenchCase> All(BenchData data)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -113,6 +129,18 @@ public static class TrainingCases
         cases.Add(Trained("at-resnet20-resnet8", "AT (beta 1000, 3 groups) + CE, student resnet8, teacher resnet20",
             () => new(Cifar("resnet8"), Cifar("resnet20"), new Objective().Add(new CrossEntropyTerm()).Add(new AtTerm(["stage1", "stage2", "stage3"])), data.CifarLike),
             B * Flops.TrainingStep(() => Cifar("resnet8"), cifar) + B * Flops.Forward(() => Cifar("resnet20"), cifar)));
+
+        // The catalogue's newer methods, each against its student alone (the budget: at most 10% over the
+        // student's step). Logit methods on the MLP pair with cached teacher logits; on the CNN pair (cnn → cnn-8) every
+        // one, feature methods with the live teacher they need.
+        cases.Add(Trained("cnn-8-trainer", "small CNN w8 student alone, Trainer",
+            () => new(Mnist("cnn-8"), null, Ce(), data.Fashion), B * Flops.TrainingStep(() => Mnist("cnn-8"), mnist)));
+        string[] logitMethods = ["dist", "mlkd", "ctkd", "kd:standardize=1"];
+        foreach (var spec in logitMethods)
+            cases.Add(Method(spec, "mlp", "mlp-800-800", "mlp-1200-1200", Mnist, data.Fashion, kdFlops, "mlp-784-800-800-10-trainer"));
+        double cnn8 = B * Flops.TrainingStep(() => Mnist("cnn-8"), mnist);
+        foreach (var spec in logitMethods.Concat(["nst", "crd"]))
+            cases.Add(Method(spec, "cnn", "cnn-8", "cnn", Mnist, data.Fashion, cnn8, "cnn-8-trainer"));
 
         double epochFlops = 60_000 * Flops.TrainingStep(() => Mnist("mlp-1200-1200"), mnist) + 10_000 * Flops.Forward(() => Mnist("mlp-1200-1200"), mnist);
         cases.Add(EpochLoop("fmnist-epoch-mlp-1200-loop", () => Mnist("mlp-1200-1200"), () => data.Fashion, epochFlops));

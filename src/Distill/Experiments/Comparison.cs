@@ -25,6 +25,10 @@ public sealed record ComparisonConfig : RecipeConfig
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Set { get; init; } =
         new Dictionary<string, IReadOnlyDictionary<string, string>>();
 
+    /// <summary>RepDistiller's CIFAR-100 benchmark pairs (teacher, student) for the full budget; <see cref="For"/> runs the
+    /// first, <c>with { Teacher = ..., Student = ... }</c> the other.</summary>
+    public static readonly IReadOnlyList<(string Teacher, string Student)> PaperPairs = [("resnet32x4", "resnet8x4"), ("wrn-40-2", "wrn-16-2")];
+
     public static ComparisonConfig For(Budget budget) => budget switch
     {
         Budget.Smoke => new() { Budget = budget, TeacherTrainSize = 4000, TeacherEpochs = 1, TransferSize = 1000, StudentEpochs = 3, TestSize = 2000 },

@@ -96,29 +96,54 @@ public sealed class HintTerm(string studentFeature, string teacherFeature, HintR
     public IEnumerable<nn.Module> Modules() => regressor is null ? [] : [regressor];
 }
 
-/// <summary>FitNets' hint as one stage of training, as RepDistiller runs it: CE + weight·hint through a 1×1 conv regressor
-/// (a linear one for flat features). The two-stage original is the fitnets recipe.</summary>
+/// <summary>FitNets' hints as RepDistiller runs them (CE + weight·hint through a 1×1 conv regressor, a linear one for flat
+/// features, over the whole run), or staged: <c>hint_fraction</c> &lt; 1 trains the hints alone first and the
+/// cross-entropy after (FitNets' two stages), and <c>progressive=1</c> trains one layer's hint after another, each in
+/// its own equal share of the hint phase, shallowest first (stage k's hint after stage k − 1's). The original two-stage
+/// recipe with KD in stage 2 is the fitnets recipe (02-fitnets).</summary>
 public sealed class FitNetMethod : Methods.Method
 {
     public override string Name => "fitnet";
-    public override string Summary => "hints: CE + w·MSE(regressor(student layer), teacher layer)";
+    public override string Summary => "hints: CE + w·MSE(regressor(student layer), teacher layer); optionally two-stage and layer by layer";
     public override Methods.Paper Paper { get; } = new("Romero, Ballas, Kahou, Chassang, Gatta & Bengio", 2015, "ICLR", "FitNets: Hints for Thin Deep Nets");
     public override Methods.MethodKind Kind => Methods.MethodKind.Feature;
     public override string PaperResult => "Romero 2015; CIFAR-100 resnet32x4→resnet8x4: 73.50 (RepDistiller)";
 
     public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
     [
-        new("weight", "weight of the hint term (RepDistiller: 100)", 100, 0, double.PositiveInfinity),
-        new("layer", "the guided (student) and hint (teacher) layer", Text: "stage2"),
+        new("weight", "weight of each hint term (RepDistiller: 100)", 100, 0, double.PositiveInfinity),
+        new("layer", "comma-separated guided (student) = hint (teacher) layers", Text: "stage2"),
+        new("hint_fraction", "fraction of training with hints; below 1, hints alone first, then the cross-entropy alone (two stages)", 1, 0, 1, MinOpen: true),
+        Methods.MethodParameter.Switch("progressive", "1 = one layer's hint after another, shallowest first, in equal shares of the hint phase"),
     ];
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
-        var layer = s.Text("layer");
-        long[] st = setup.StudentShape(layer), te = setup.TeacherShape(layer);
-        var regressor = st.Length == 4 ? HintRegressor.Conv(st[1], te[1]) : HintRegressor.Linear(st[1], te[1]);
-        return new Objective().Add(new CrossEntropyTerm()).Add(new HintTerm(layer, layer, regressor), s["weight"]);
+        var layers = s.Text("layer").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (layers.Length == 0) throw new ArgumentException("fitnet: layer is empty; name at least one layer (e.g. stage2).");
+        double weight = s["weight"], phase = s["hint_fraction"];
+        var progressive = s.Flag("progressive");
+        var objective = new Objective().Add(new CrossEntropyTerm(), phase < 1 ? Schedule.Steps(0, (phase, 1)) : 1);
+        for (var k = 0; k < layers.Length; k++)
+        {
+            var layer = layers[k];
+            long[] st = setup.StudentShape(layer), te = setup.TeacherShape(layer);
+            var regressor = st.Length == 4 ? HintRegressor.Conv(st[1], te[1]) : HintRegressor.Linear(st[1], te[1]);
+            var (from, to) = progressive ? (phase * k / layers.Length, phase * (k + 1) / layers.Length) : (0, phase);
+            objective.Add(new HintTerm(layer, layer, regressor, layers.Length == 1 ? "hint" : $"hint_{layer}"), Window(weight, from, to));
+        }
+        return objective;
     }
+
+    /// <summary><paramref name="weight"/> inside [from, to) of training, 0 outside.</summary>
+    static Schedule Window(double weight, double from, double to) =>
+        (from, to) switch
+        {
+            (0, 1) => weight,
+            (0, _) => Schedule.Steps(weight, (to, 0)),
+            (_, 1) => Schedule.Steps(0, (from, weight)),
+            _ => Schedule.Steps(0, (from, weight), (to, 0)),
+        };
 
     public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>
     {

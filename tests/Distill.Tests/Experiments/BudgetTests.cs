@@ -84,8 +84,10 @@ public class BudgetTests
         Assert.Equal(64, c.BatchSize);
     }
 
-    [Fact]
-    public void Every_comparison_method_trains_a_step_on_the_full_budget_pair()
+    [Theory]
+    [InlineData("resnet32x4", "resnet8x4")]
+    [InlineData("wrn-40-2", "wrn-16-2")]
+    public void Every_comparison_method_trains_a_step_on_the_full_budget_pairs(string teacherName, string studentName)
     {
         // CIFAR-100-shaped random images: the point is that every method finds its layers and shapes on
         // resnet32x4 → resnet8x4 (whose features differ from the quick budget's CNNs), not what it learns.
@@ -95,13 +97,18 @@ public class BudgetTests
         var test = new Split(randint(0, 256, [8, 3, 32, 32]).to(ScalarType.Byte), randint(0, 100, [8]));
         using var data = new ImageDataset("cifar100-shaped", train, test, [.. Enumerable.Range(0, 100).Select(i => $"c{i}")],
             [0.5f, 0.5f, 0.5f], [0.25f, 0.25f, 0.25f], "generated");
-        var c = ComparisonConfig.For(Budget.Full);
+        var c = ComparisonConfig.For(Budget.Full) with { Teacher = teacherName, Student = studentName };
+        Assert.Contains((teacherName, studentName), ComparisonConfig.PaperPairs);
         using var teacher = ModelZoo.Create(c.Teacher, 3, 100);
-        foreach (var method in Comparison.AllMethods)
+        // Every catalogue method: the comparison's with the full budget's settings, and the two that change the pair
+        // (kd-multi, here with the pair's teacher twice, and byot).
+        foreach (var method in MethodCatalogue.Names)
         {
             using var student = ModelZoo.Create(c.Student, 3, 100);
-            var r = Trainer.Train(student, data, Comparison.Objective(method, data, c),
-                new TrainOptions { Name = method, Epochs = 1, BatchSize = 8, Device = "cpu", Progress = false }, MethodCatalogue.Find(method).NeedsTeacher ? teacher : null);
+            var choice = method == "kd-multi" ? MethodCatalogue.Parse($"kd-multi:teachers={c.Teacher},{c.Teacher}") : Comparison.Choice(method, c);
+            var objective = choice.Build(new MethodSetup(c.Student, c.Teacher, data, c.BatchSize) { TrainedTeacher = _ => teacher });
+            var r = Trainer.Train(student, data, objective,
+                new TrainOptions { Name = method, Epochs = 1, BatchSize = 8, Device = "cpu", Progress = false }, choice.Method.NeedsTeacher ? teacher : null);
             Assert.True(double.IsFinite(r.History[^1].TrainLoss), $"{method}: loss {r.History[^1].TrainLoss}");
         }
     }

@@ -1,5 +1,6 @@
 using Distill.Data;
 using Distill.Experiments;
+using Distill.Losses;
 using Distill.Methods;
 using Distill.Models;
 using Distill.Native;
@@ -109,6 +110,32 @@ public sealed class CatalogueTests
         Assert.Equal(["ce", "kd", "at"], o.Terms.Select(t => t.Term.Name));
         Assert.Equal([0.5, 1.8, 1.0], o.WeightsAt(0.5).Select(w => Math.Round(w.Weight, 12)));
         Assert.Throws<ArgumentException>(() => MethodCatalogue.Combine(1, [(MethodCatalogue.Parse("kd"), 1), (MethodCatalogue.Parse("kd:temperature=2"), 1)], Setup("cnn-8")));
+    }
+
+    [Fact]
+    public void Fitnet_staged_trains_hints_alone_first_layer_after_layer_then_the_cross_entropy()
+    {
+        var o = MethodCatalogue.Parse("fitnet:layer=stage1,stage2,hint_fraction=0.5,progressive=1").Build(Setup("cnn-8"));
+        Assert.Equal(["ce", "hint_stage1", "hint_stage2"], o.Terms.Select(t => t.Term.Name));
+        Assert.Equal([0.0, 100, 0], o.WeightsAt(0.1).Select(w => w.Weight));
+        Assert.Equal([0.0, 0, 100], o.WeightsAt(0.3).Select(w => w.Weight));
+        Assert.Equal([1.0, 0, 0], o.WeightsAt(0.7).Select(w => w.Weight));
+        // The default is RepDistiller's single stage: CE and one hint throughout.
+        var plain = MethodCatalogue.Parse("fitnet").Build(Setup("cnn-8"));
+        Assert.Equal([1.0, 100], plain.WeightsAt(0.9).Select(w => w.Weight));
+        var twoStage = MethodCatalogue.Parse("fitnet:hint_fraction=0.25").Build(Setup("cnn-8"));
+        Assert.Equal([0.0, 100], twoStage.WeightsAt(0.2).Select(w => w.Weight));
+        Assert.Equal([1.0, 0], twoStage.WeightsAt(0.25).Select(w => w.Weight));
+    }
+
+    [Fact]
+    public void Kd_temperature_anneals_from_high_to_low_or_the_reverse()
+    {
+        var down = (KdTerm)MethodCatalogue.Parse("kd:temperature=8,temperature_end=2").Build(Setup("cnn-8")).Terms[1].Term;
+        Assert.Equal(8, down.Temperature.At(0), 9);
+        Assert.Equal(2, down.Temperature.At(1), 9);
+        var up = (KdTerm)MethodCatalogue.Parse("kd:temperature=1,temperature_end=6").Build(Setup("cnn-8")).Terms[1].Term;
+        Assert.True(up.Temperature.At(0.25) < up.Temperature.At(0.75));
     }
 
     [Fact]
