@@ -61,10 +61,10 @@ static class SweepCommand
             var n = r.GetValue(jobs);
             if (n < 1) throw new ArgumentException($"--jobs {n}: give at least 1.");
             if (r.GetValue(threads) is < 1) throw new ArgumentException($"--threads {r.GetValue(threads)}: give at least 1.");
-            var i = r.GetValue(index) ?? FromEnvironment(s);
-            if (i is not null && n > 1) throw new ArgumentException("--jobs runs the whole sweep; with --index (or an array task's index) there is one run: drop --jobs.");
+            var (i, source) = r.GetValue(index) is int given ? (given, "--index") : FromEnvironment(s);
+            if (i is not null && n > 1) throw new ArgumentException($"--jobs runs the whole sweep; with {source} there is one run: drop --jobs.");
             if (i is int one && (one < 0 || one >= s.Runs.Count))
-                throw new ArgumentException($"--index {one} is out of range: {s.Name} has {s.Runs.Count} runs, 0 to {s.Runs.Count - 1}.");
+                throw new ArgumentException($"{source} {one} is out of range: {s.Name} has {s.Runs.Count} runs, 0 to {s.Runs.Count - 1}.");
             SweepFolder.Prepare(s, dir);
             var perRun = r.GetValue(threads) ?? (Environment.GetEnvironmentVariable("DISTILL_THREADS") is { } env && int.TryParse(env, out var e) && e > 0
                 ? e : Math.Max(1, Environment.ProcessorCount / n));
@@ -100,13 +100,13 @@ static class SweepCommand
     }
 
     /// <summary>The index an array task was given, or null outside one.</summary>
-    static int? FromEnvironment(ExperimentSpec s)
+    static (int? Index, string Source) FromEnvironment(ExperimentSpec s)
     {
         foreach (var name in IndexVariables)
             if (Environment.GetEnvironmentVariable(name) is { Length: > 0 } value)
-                return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var i) ? i
+                return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var i) ? (i, $"${name}")
                     : throw new ArgumentException($"${name}='{value}' is not a run index (0 to {s.Runs.Count - 1}); unset it, or pass --index.");
-        return null;
+        return (null, "");
     }
 
     /// <summary>

@@ -48,6 +48,11 @@ public sealed class ExperimentSpec
         {
             throw new SpecException(file, (int)e.Start.Line, $"not valid YAML ({e.Message.Split('\n')[0].Split("): ")[^1]}); fix the syntax there.");
         }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner throws this, without a position, on some unclosed flow collections ("[2" then a new key).
+            throw new SpecException(file, LastToken(text), "not valid YAML after this line (an unclosed [, { or quote?); fix the syntax there.");
+        }
         if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new SpecException(file, 1, "a spec is one YAML mapping (dataset:, student:, loss:, ...); see experiments/ for examples.");
         SpecSchema.Validate(file, root, SpecSchema.RootSchema, "");
@@ -135,6 +140,18 @@ public sealed class ExperimentSpec
         }
     }
 
+    static int LastToken(string text)
+    {
+        var scanner = new Scanner(new StringReader(text));
+        var line = 1;
+        try
+        {
+            while (scanner.MoveNext()) line = (int)scanner.Current!.Start.Line;
+        }
+        catch (Exception e) when (e is YamlException or InvalidOperationException) { }
+        return line;
+    }
+
     internal static YamlNode? Find(YamlMappingNode map, string key) =>
         map.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : null;
 
@@ -215,7 +232,8 @@ public sealed record Experiment
                 // The line of the value a grid set when the message names one of its parameters, else the method's.
                 var culprit = map.Children.FirstOrDefault(p => e.Message.Contains($"'{((YamlScalarNode)p.Key).Value}'", StringComparison.Ordinal)
                                                                || e.Message.Contains($" {((YamlScalarNode)p.Key).Value}=", StringComparison.Ordinal)).Value;
-                throw new SpecException(file, SpecSchema.Line(culprit ?? keyNode), $"loss.{name}: {e.Message}");
+                var message = e.Message.StartsWith($"{name}:", StringComparison.OrdinalIgnoreCase) ? e.Message : $"{name}: {e.Message}";
+                throw new SpecException(file, SpecSchema.Line(culprit ?? keyNode), $"loss.{message}");
             }
         }
         if (methods.Any(m => m.Item1.Method.NeedsTeacher) && teacher is null)
