@@ -34,7 +34,7 @@ static class KubernetesCommand
             if (r.GetValue(retries) < 0) throw new ArgumentException($"--retries {r.GetValue(retries)}: give 0 or more.");
             var (map, job) = Build(s, r.GetValue(image)!, r.GetValue(parallelism), r.GetValue(cpus), r.GetValue(memory)!, r.GetValue(outClaim)!,
                 r.GetValue(dataClaim)!, r.GetValue(retries));
-            var yaml = KubernetesYaml.Serialize(map) + "---\n" + KubernetesYaml.Serialize(job);
+            var yaml = string.Join("---\n", new object[] { map, job }.Select(o => KubernetesYaml.Serialize(o).TrimEnd('\n') + "\n"));
             if (r.GetValue(file) is string path)
             {
                 File.WriteAllText(path, yaml);

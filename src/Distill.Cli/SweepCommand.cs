@@ -68,7 +68,8 @@ static class SweepCommand
             SweepFolder.Prepare(s, dir);
             var perRun = r.GetValue(threads) ?? (Environment.GetEnvironmentVariable("DISTILL_THREADS") is { } env && int.TryParse(env, out var e) && e > 0
                 ? e : Math.Max(1, Environment.ProcessorCount / n));
-            if (n > 1) return Parallel(s, r.GetValue(spec)!, dir, n, perRun, signals);
+            // The children read the folder's copy of the spec: editing the original mid-sweep cannot change a queued run.
+            if (n > 1) return Parallel(s, Path.Combine(dir, SweepFolder.SpecFile), dir, n, perRun, signals);
             var clock = Stopwatch.StartNew();
             var failed = new List<int>();
             IEnumerable<PlannedRun> runs = i is int k ? [s.Runs[k]] : s.Runs;
@@ -142,7 +143,9 @@ static class SweepCommand
             finished.Process.WaitForExit();
             var code = finished.Process.ExitCode;
             var log = Path.Combine(SweepFolder.Run(dir, finished.Run.Index), "task.log");
-            var last = File.ReadLines(log).LastOrDefault(l => l.StartsWith("run ", StringComparison.Ordinal) || l.StartsWith("error:", StringComparison.Ordinal));
+            var lines = File.ReadAllLines(log);
+            var last = lines.LastOrDefault(l => l.StartsWith("run ", StringComparison.Ordinal) || l.StartsWith("error:", StringComparison.Ordinal))
+                       ?? lines.LastOrDefault(l => l.Length > 0);
             Console.WriteLine(code == 0 ? last ?? $"run {finished.Run.Index}: done" : $"run {finished.Run.Index} ({finished.Run.Label}) exited {code}: {last ?? "see " + log}");
             if (code != 0 && !signals.Token.IsCancellationRequested) failed.Add(finished.Run.Index);
             finished.Process.Dispose();

@@ -31,8 +31,9 @@ public sealed class ExperimentSpec
     public required IReadOnlyList<string> GridKeys { get; init; }
     public required IReadOnlyList<PlannedRun> Runs { get; init; }
 
-    /// <summary>First 16 hex digits of the text's SHA-256: a run folder written from another spec refuses to resume.</summary>
-    public string Hash => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Text)))[..16];
+    /// <summary>First 16 hex digits of the SHA-256 of the spec's content (as JSON: comments and layout do not count): a
+    /// sweep folder or run folder written from another spec refuses to continue.</summary>
+    public required string Hash { get; init; }
 
     public static ExperimentSpec Load(string path)
     {
@@ -72,7 +73,8 @@ public sealed class ExperimentSpec
         }
         return new ExperimentSpec
         {
-            File = file, Text = text, Name = runs[0].Experiment.Name, GridKeys = [.. axes.Select(a => a.Key)], Runs = runs,
+            File = file, Text = text, Name = runs[0].Experiment.Name,
+            Hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(SpecSchema.ToJson(root).ToJsonString())))[..16], GridKeys = [.. axes.Select(a => a.Key)], Runs = runs,
         };
     }
 
