@@ -85,9 +85,7 @@ static class SweepCommand
                     failed.Add(run.Index);
                 }
             }
-            if (i is null) Console.WriteLine($"sweep {s.Name}: {s.Runs.Count - failed.Count} of {s.Runs.Count} runs done in {clock.Elapsed.TotalSeconds:F1} s" +
-                                              (failed.Count == 0 ? "" : $"; failed: {string.Join(", ", failed)} (see `distill sweep collect {dir}`)"));
-            return failed.Count == 0 ? 0 : 1;
+            return i is null ? Summary(s, dir, failed, clock) : failed.Count == 0 ? 0 : 1;
         }));
         return cmd;
     }
@@ -151,6 +149,12 @@ static class SweepCommand
             finished.Process.Dispose();
         }
         if (signals.Token.IsCancellationRequested) throw new OperationCanceledException($"sweep {s.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints");
+        return Summary(s, dir, failed, clock);
+    }
+
+    /// <summary>The last line of a whole-sweep run, and its exit code: 1 when any run failed.</summary>
+    static int Summary(ExperimentSpec s, string dir, List<int> failed, Stopwatch clock)
+    {
         Console.WriteLine($"sweep {s.Name}: {s.Runs.Count - failed.Count} of {s.Runs.Count} runs done in {clock.Elapsed.TotalSeconds:F1} s" +
                           (failed.Count == 0 ? "" : $"; failed: {string.Join(", ", failed)} (see `distill sweep collect {dir}`)"));
         return failed.Count == 0 ? 0 : 1;
