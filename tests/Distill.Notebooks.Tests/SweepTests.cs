@@ -59,7 +59,10 @@ public class SweepTests
         var r = Distill("sweep", "run", Tiny, "--out", parallel, "--jobs", "2", "--threads", "1");
         Assert.True(r.Exit == 0, r.Out + r.Err);
         Assert.Contains("2 processes × 1 thread", r.Out, StringComparison.Ordinal);
-        Assert.True(File.Exists(Path.Combine(parallel, "runs", "3", "task.log")));
+        // The teacher is trained once, under its lock, and every other run loads it from the sweep's cache.
+        var logs = Enumerable.Range(0, 4).Select(i => File.ReadAllText(Path.Combine(parallel, "runs", $"{i}", "task.log"))).ToList();
+        Assert.Single(logs, l => l.Contains("starting teacher afresh", StringComparison.Ordinal));
+        Assert.Equal(3, logs.Count(l => l.Contains("from the teacher cache", StringComparison.Ordinal)));
         Assert.Equal(0, Distill("sweep", "collect", parallel).Exit);
         Assert.Equal(Runs(dir), Runs(parallel));
         Assert.Equal(Groups(dir), Groups(parallel));

@@ -22,9 +22,9 @@ sealed class RunFolder : IDisposable
     public const string LockFile = "run.lock";
     const string PidFile = LockFile + ".pid";
 
-    readonly Sweeps.FolderLock lockStream;
+    readonly FolderLock lockStream;
 
-    RunFolder(Sweeps.FolderLock lockStream) => this.lockStream = lockStream;
+    RunFolder(FolderLock lockStream) => this.lockStream = lockStream;
 
     public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log)
     {
@@ -66,12 +66,12 @@ sealed class RunFolder : IDisposable
         }
     }
 
-    /// <summary>A killed run's lock is released by the kernel with the process (see <see cref="Sweeps.FolderLock"/>).</summary>
-    static Sweeps.FolderLock Lock(string dir)
+    /// <summary>A killed run's lock is released by the kernel with the process (see <see cref="FolderLock"/>).</summary>
+    static FolderLock Lock(string dir)
     {
         var path = Path.Combine(dir, LockFile);
-        return Sweeps.FolderLock.TryTake(path)
-            ?? throw new InvalidOperationException($"--out {dir} is in use by another run (PID {Sweeps.FolderLock.Holder(path)}). Wait for it to finish, or give another folder.");
+        return FolderLock.TryTake(path)
+            ?? throw new InvalidOperationException($"--out {dir} is in use by another run (PID {FolderLock.Holder(path)}). Wait for it to finish, or give another folder.");
     }
 
     static void Clear(string dir)
