@@ -76,6 +76,24 @@ static class KubernetesCommand
                 Parallelism = Math.Min(parallelism, s.Runs.Count),
                 // Retries count per index, so one run that keeps failing does not use up the others' retries.
                 BackoffLimitPerIndex = retries,
+                PodFailurePolicy = new V1PodFailurePolicy
+                {
+                    Rules =
+                    [
+                        // Preemption or eviction is not the run's fault: retry without counting it (the new pod resumes).
+                        new V1PodFailurePolicyRule
+                        {
+                            Action = "Ignore",
+                            OnPodConditions = [new V1PodFailurePolicyOnPodConditionsPattern { Type = "DisruptionTarget", Status = "True" }],
+                        },
+                        // Exit 1 is bad input or a failed run (e.g. a NaN loss): deterministic, so retrying cannot help.
+                        new V1PodFailurePolicyRule
+                        {
+                            Action = "FailIndex",
+                            OnExitCodes = new V1PodFailurePolicyOnExitCodesRequirement { ContainerName = "run", OperatorProperty = "In", Values = [1] },
+                        },
+                    ],
+                },
                 Template = new V1PodTemplateSpec
                 {
                     Metadata = new V1ObjectMeta { Labels = labels },

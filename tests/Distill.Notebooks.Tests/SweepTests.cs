@@ -184,6 +184,9 @@ public class SweepTests
         var spec = job.Spec;
         Assert.Equal(("Indexed", 4, 3), (spec.CompletionMode, spec.Completions, spec.Parallelism));
         Assert.Equal(3, spec.BackoffLimitPerIndex);
+        var rules = spec.PodFailurePolicy.Rules;
+        Assert.Equal(("Ignore", "DisruptionTarget"), (rules[0].Action, rules[0].OnPodConditions.Single().Type)); // preemption: free retry
+        Assert.Equal(("FailIndex", "In", 1), (rules[1].Action, rules[1].OnExitCodes.OperatorProperty, rules[1].OnExitCodes.Values.Single()));
         var pod = spec.Template.Spec;
         Assert.Equal("Never", pod.RestartPolicy); // required with per-index backoff; a retried index gets a new pod
         var c = Assert.Single(pod.Containers);
