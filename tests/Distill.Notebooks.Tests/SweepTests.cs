@@ -126,6 +126,10 @@ public class SweepTests
             Assert.Equal(1, r.Exit);
             Assert.Equal($"error: {spec} line 15: epochs must be a whole number, not 'one'.", r.Err.Trim());
         }
+        var file = Distill("sweep", "run", Tiny, "--out", spec);
+        Assert.Equal((1, $"error: --out {spec}: this is a file; give a folder (it is created when missing)."), (file.Exit, file.Err.Trim()));
+        var notSweep = Distill("sweep", "collect", dir);
+        Assert.Equal((1, $"error: {dir}: no plan.json; this is not a sweep folder (sweep run, slurm and k8s write it)."), (notSweep.Exit, notSweep.Err.Trim()));
         var plan = Distill("sweep", "plan", Tiny);
         Assert.Equal(0, plan.Exit);
         Assert.Contains("   3  loss.kd.temperature=4 seed=1  |", plan.Out, StringComparison.Ordinal);

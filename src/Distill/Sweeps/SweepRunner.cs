@@ -35,7 +35,12 @@ public static class SweepFolder
     /// would mix with this one's in collect).</summary>
     public static void Prepare(ExperimentSpec spec, string dir)
     {
-        Directory.CreateDirectory(dir);
+        if (File.Exists(dir)) throw new ArgumentException($"--out {dir}: this is a file; give a folder (it is created when missing).");
+        try { Directory.CreateDirectory(dir); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"--out {dir}: cannot create this folder ({e.Message}); give a folder you can write to.", e);
+        }
         var planPath = Path.Combine(dir, PlanFile);
         if (File.Exists(planPath) && ReadPlan(dir) is { } old && old.SpecHash != spec.Hash)
             throw new InvalidOperationException($"--out {dir} holds a sweep of another spec ({old.Name}, spec {old.SpecHash}; this one is {spec.Hash}). " +
