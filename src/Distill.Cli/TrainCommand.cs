@@ -250,12 +250,13 @@ static class TrainCommand
     };
 
     /// <summary>Bad input, bad files and diverging runs become one line on stderr and exit code 1, never a stack trace.
-    /// Ctrl-C or SIGTERM stop training at the next step: one line says what was kept; exit 130 or 143.</summary>
-    static int Guard(Func<CtrlC, Func<int>> action)
+    /// Ctrl-C or SIGTERM stop training at the next step: one line says what was kept; exit 130 or 143. Every command that
+    /// trains (train, sweep, spec) goes through it.</summary>
+    internal static int Guard(Func<CtrlC, Func<int>> action)
     {
         using var signals = new CtrlC(Console.Error);
         try { return action(signals)(); }
-        catch (TrainingStoppedException e)
+        catch (OperationCanceledException e) when (e is TrainingStoppedException || signals.Token.IsCancellationRequested)
         {
             Console.Error.WriteLine(e.Message);
             return signals.ExitCode;

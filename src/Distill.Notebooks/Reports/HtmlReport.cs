@@ -79,6 +79,24 @@ public static partial class HtmlReport
         return page[..i] + Enc(Csp(charts, trusted, outputs.ToString())) + page[(i + "CSP_PLACEHOLDER".Length)..];
     }
 
+    static readonly MarkdownPipeline SafeMarkdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().DisableHtml().Build();
+
+    /// <summary>
+    /// A standalone offline page from markdown (raw HTML in it is shown as text: it may quote file contents and error
+    /// messages) and figures, with the notebook report's style, CSP and inlined plotly.js: sweep reports.
+    /// </summary>
+    public static string Page(string title, string markdown, IEnumerable<Distill.Reporting.Figure> figures)
+    {
+        var charts = string.Concat(figures.Select(f => CdnFallback().Replace(f.ToHtml(), "")));
+        var sb = new StringBuilder();
+        sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+        sb.Append(CultureInfo.InvariantCulture, $"<meta http-equiv=\"Content-Security-Policy\" content=\"{Enc(Csp(charts.Length > 0, false, charts))}\">\n");
+        sb.Append(CultureInfo.InvariantCulture, $"<title>{Enc(title)}</title>\n<style>{Css}</style>\n");
+        if (charts.Length > 0) sb.Append("<script type=\"text/javascript\">").Append(PlotlyJs.Value).Append("</script>\n");
+        sb.Append("</head>\n<body>\n<main>\n").Append(Markdig.Markdown.ToHtml(markdown, SafeMarkdown)).Append(charts).Append("</main>\n</body>\n</html>\n");
+        return sb.ToString();
+    }
+
     /// <summary>plotly.js as shipped inside Plotly.NET (no CDN, no npm copy). "&lt;/script" cannot appear inside a script
     /// element, so it is escaped.</summary>
     static readonly Lazy<string> PlotlyJs = new(() =>

@@ -70,6 +70,8 @@ public abstract record RecipeConfig
     public string? OutDir { get; init; }
     /// <summary>Continue runs from their checkpoints in <see cref="OutDir"/> (finished runs are read back, not retrained).</summary>
     public bool Resume { get; init; }
+    /// <summary>Folder of the teacher cache for this config (null: <see cref="TeacherStore.Directory"/>).</summary>
+    public string? TeacherCache { get; init; }
     /// <summary>Clear run folders that hold other runs instead of refusing them.</summary>
     public bool Force { get; init; }
     /// <summary>Stops every run at its next step (Ctrl-C, SIGTERM).</summary>

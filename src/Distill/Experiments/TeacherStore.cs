@@ -13,7 +13,8 @@ namespace Distill.Experiments;
 /// it once. The key covers everything that determines the weights — architecture, data subset, seeds, epochs, optimizer,
 /// schedule, batch size, augmentation, thread count — and the build of this library, so a code change never reuses a
 /// stale teacher. Location: $DISTILL_TEACHER_CACHE, else artifacts/teachers under the repository, else ~/.cache/distill.
-/// Set DISTILL_TEACHER_CACHE=off to always train.
+/// Set DISTILL_TEACHER_CACHE=off to always train. A config's own <see cref="RecipeConfig.TeacherCache"/> (a sweep's folder,
+/// shared by every task of a cluster job) takes precedence.
 /// </summary>
 public static class TeacherStore
 {
@@ -41,7 +42,7 @@ public static class TeacherStore
     /// <summary>Loads the weights into <paramref name="teacher"/> and returns its training record, or null when not cached.</summary>
     internal static TrainResult? TryLoad(DistillModel teacher, ImageDataset data, RecipeConfig c)
     {
-        if (Directory is not string dir) return null;
+        if ((c.TeacherCache ?? Directory) is not string dir) return null;
         var key = Key(data, c);
         string weights = Path.Combine(dir, key + ".bin"), record = Path.Combine(dir, key + ".json");
         if (!File.Exists(weights) || !File.Exists(record)) return null;
@@ -63,7 +64,7 @@ public static class TeacherStore
 
     internal static void Save(DistillModel teacher, ImageDataset data, RecipeConfig c, TrainResult trained)
     {
-        if (Directory is not string dir) return;
+        if ((c.TeacherCache ?? Directory) is not string dir) return;
         System.IO.Directory.CreateDirectory(dir);
         var key = Key(data, c);
         string weights = Path.Combine(dir, key + ".bin"), record = Path.Combine(dir, key + ".json");

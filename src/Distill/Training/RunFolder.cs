@@ -20,11 +20,11 @@ sealed class RunFolder : IDisposable
 {
     public const string SettingsFile = "run.json";
     public const string LockFile = "run.lock";
-    const string PidFile = "run.pid";
+    const string PidFile = LockFile + ".pid";
 
-    readonly FileStream lockStream;
+    readonly FolderLock lockStream;
 
-    RunFolder(FileStream lockStream) => this.lockStream = lockStream;
+    RunFolder(FolderLock lockStream) => this.lockStream = lockStream;
 
     public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log)
     {
@@ -66,22 +66,12 @@ sealed class RunFolder : IDisposable
         }
     }
 
-    /// <summary>.NET's FileShare.None is an exclusive flock on Linux: released by the kernel when the process dies, so a
-    /// killed run's lock never blocks the next one.</summary>
-    static FileStream Lock(string dir)
+    /// <summary>A killed run's lock is released by the kernel with the process (see <see cref="FolderLock"/>).</summary>
+    static FolderLock Lock(string dir)
     {
-        var pidPath = Path.Combine(dir, PidFile);
-        try
-        {
-            var stream = new FileStream(Path.Combine(dir, LockFile), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            File.WriteAllText(pidPath, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            return stream;
-        }
-        catch (IOException)
-        {
-            var pid = File.Exists(pidPath) ? File.ReadAllText(pidPath).Trim() : "unknown";
-            throw new InvalidOperationException($"--out {dir} is in use by another run (PID {pid}). Wait for it to finish, or give another folder.");
-        }
+        var path = Path.Combine(dir, LockFile);
+        return FolderLock.TryTake(path)
+            ?? throw new InvalidOperationException($"--out {dir} is in use by another run (PID {FolderLock.Holder(path)}). Wait for it to finish, or give another folder.");
     }
 
     static void Clear(string dir)

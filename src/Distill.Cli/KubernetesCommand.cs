@@ -1,0 +1,141 @@
+using System.CommandLine;
+using Distill.Sweeps;
+using k8s;
+using k8s.Models;
+
+namespace Distill.Cli;
+
+/// <summary>
+/// `distill sweep k8s SPEC --image IMG`: a ConfigMap holding the spec and an Indexed Job running it, one pod per run
+/// (Kubernetes sets JOB_COMPLETION_INDEX, which `sweep run` reads). Built from the KubernetesClient models, so field
+/// names and types are the API's own. Output and datasets live on persistent volume claims that every pod mounts.
+/// </summary>
+static class KubernetesCommand
+{
+    public const string SpecMount = "/spec", SweepMount = "/sweep", DataMount = "/data";
+
+    public static Command Create(Argument<string> spec)
+    {
+        var image = new Option<string>("--image") { Description = "Container image with distill on PATH (and libtorch).", Required = true };
+        var parallelism = new Option<int>("--parallelism") { Description = "Pods running at once.", DefaultValueFactory = _ => 4 };
+        var cpus = new Option<int>("--cpus") { Description = "CPUs per pod (requested and limit; also its libtorch threads).", DefaultValueFactory = _ => 1 };
+        var memory = new Option<string>("--memory") { Description = "Memory per pod (requested and limit).", DefaultValueFactory = _ => "4Gi" };
+        var outClaim = new Option<string>("--output-claim") { Description = "PersistentVolumeClaim for the sweep folder (ReadWriteMany).", DefaultValueFactory = _ => "distill-sweeps" };
+        var dataClaim = new Option<string>("--data-claim") { Description = "PersistentVolumeClaim holding the datasets (mounted read-only as $DISTILL_DATA).", DefaultValueFactory = _ => "distill-datasets" };
+        var retries = new Option<int>("--retries") { Description = "Retries per index (a preempted pod resumes from its checkpoint).", DefaultValueFactory = _ => 3 };
+        var file = new Option<string?>("--out") { Description = "Write the manifest here (default: stdout)." };
+        var cmd = new Command("k8s", "Write a Kubernetes Indexed Job manifest (and the spec's ConfigMap): one pod per run.")
+            { spec, image, parallelism, cpus, memory, outClaim, dataClaim, retries, file };
+        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        {
+            var s = ExperimentSpec.Load(r.GetValue(spec)!);
+            foreach (var (o, v) in new[] { (parallelism, r.GetValue(parallelism)), (cpus, r.GetValue(cpus)) })
+                if (v < 1) throw new ArgumentException($"{o.Name} {v}: give at least 1.");
+            if (r.GetValue(retries) < 0) throw new ArgumentException($"--retries {r.GetValue(retries)}: give 0 or more.");
+            var (map, job) = Build(s, r.GetValue(image)!, r.GetValue(parallelism), r.GetValue(cpus), r.GetValue(memory)!, r.GetValue(outClaim)!,
+                r.GetValue(dataClaim)!, r.GetValue(retries));
+            var yaml = string.Join("---\n", new object[] { map, job }.Select(o => KubernetesYaml.Serialize(o).TrimEnd('\n') + "\n"));
+            if (r.GetValue(file) is string path)
+            {
+                File.WriteAllText(path, yaml);
+                Console.WriteLine($"wrote {path}: Job {job.Metadata.Name}, {s.Runs.Count} indexes; kubectl apply -f {path}");
+            }
+            else Console.Write(yaml);
+            return 0;
+        }));
+        return cmd;
+    }
+
+    /// <summary>Kubernetes names: lower-case alphanumerics and '-', at most 63 characters.</summary>
+    static string Name(string s)
+    {
+        var name = string.Concat(s.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')).Trim('-');
+        return name.Length > 50 ? name[..50].TrimEnd('-') : name;
+    }
+
+    public static (V1ConfigMap Spec, V1Job Job) Build(ExperimentSpec s, string image, int parallelism, int cpus, string memory, string outClaim,
+        string dataClaim, int retries)
+    {
+        var name = $"distill-{Name(s.Name)}-{s.Hash[..8]}";
+        var labels = new Dictionary<string, string> { ["app.kubernetes.io/name"] = "distill", ["distill/sweep"] = name };
+        var map = new V1ConfigMap
+        {
+            ApiVersion = "v1", Kind = "ConfigMap",
+            Metadata = new V1ObjectMeta { Name = name, Labels = labels },
+            Data = new Dictionary<string, string> { [SweepFolder.SpecFile] = s.Text },
+        };
+        var resources = new Dictionary<string, ResourceQuantity> { ["cpu"] = new($"{cpus}"), ["memory"] = new(memory) };
+        var job = new V1Job
+        {
+            ApiVersion = "batch/v1", Kind = "Job",
+            Metadata = new V1ObjectMeta { Name = name, Labels = labels },
+            Spec = new V1JobSpec
+            {
+                CompletionMode = "Indexed",
+                Completions = s.Runs.Count,
+                Parallelism = Math.Min(parallelism, s.Runs.Count),
+                // Retries count per index, so one run that keeps failing does not use up the others' retries.
+                BackoffLimitPerIndex = retries,
+                PodFailurePolicy = new V1PodFailurePolicy
+                {
+                    Rules =
+                    [
+                        // Preemption or eviction is not the run's fault: retry without counting it (the new pod resumes).
+                        new V1PodFailurePolicyRule
+                        {
+                            Action = "Ignore",
+                            OnPodConditions = [new V1PodFailurePolicyOnPodConditionsPattern { Type = "DisruptionTarget", Status = "True" }],
+                        },
+                        // Exit 1 is bad input or a failed run (e.g. a NaN loss): deterministic, so retrying cannot help.
+                        new V1PodFailurePolicyRule
+                        {
+                            Action = "FailIndex",
+                            OnExitCodes = new V1PodFailurePolicyOnExitCodesRequirement { ContainerName = "run", OperatorProperty = "In", Values = [1] },
+                        },
+                    ],
+                },
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta { Labels = labels },
+                    Spec = new V1PodSpec
+                    {
+                        // Never: a failed or preempted pod is replaced by a new one for the same index (per-index
+                        // backoff requires it), which resumes from the checkpoint on the output volume.
+                        RestartPolicy = "Never",
+                        // SIGTERM makes distill checkpoint at the next step; give it time before SIGKILL.
+                        TerminationGracePeriodSeconds = 120,
+                        Containers =
+                        [
+                            new V1Container
+                            {
+                                Name = "run",
+                                Image = image,
+                                Command = ["distill"],
+                                Args = ["sweep", "run", $"{SpecMount}/{SweepFolder.SpecFile}", "--out", $"{SweepMount}/{name}"],
+                                Env =
+                                [
+                                    new V1EnvVar { Name = "DISTILL_THREADS", Value = $"{cpus}" },
+                                    new V1EnvVar { Name = "DISTILL_DATA", Value = DataMount },
+                                ],
+                                Resources = new V1ResourceRequirements { Requests = resources, Limits = resources },
+                                VolumeMounts =
+                                [
+                                    new V1VolumeMount { Name = "spec", MountPath = SpecMount, ReadOnlyProperty = true },
+                                    new V1VolumeMount { Name = "sweep", MountPath = SweepMount },
+                                    new V1VolumeMount { Name = "datasets", MountPath = DataMount, ReadOnlyProperty = true },
+                                ],
+                            },
+                        ],
+                        Volumes =
+                        [
+                            new V1Volume { Name = "spec", ConfigMap = new V1ConfigMapVolumeSource { Name = name } },
+                            new V1Volume { Name = "sweep", PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = outClaim } },
+                            new V1Volume { Name = "datasets", PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = dataClaim, ReadOnlyProperty = true } },
+                        ],
+                    },
+                },
+            },
+        };
+        return (map, job);
+    }
+}

@@ -1,0 +1,266 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Distill.Native;
+using Distill.Notebooks.Reports;
+using Distill.Sweeps;
+
+namespace Distill.Cli;
+
+/// <summary>
+/// `distill sweep plan|run|collect|slurm|k8s`: a spec's grid as runs, run here (N processes at a time) or as one run per
+/// cluster task (Slurm array, Kubernetes Indexed Job), collected into one table. Layout of the folder: <see cref="SweepFolder"/>.
+/// </summary>
+static class SweepCommand
+{
+    /// <summary>Where a cluster says which run a task is, in the order they are looked for.</summary>
+    static readonly string[] IndexVariables = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"];
+
+    static Argument<string> Spec() => new("SPEC") { Description = "Experiment spec file (YAML; see experiments/)." };
+
+    static Option<string> Out(bool required = true) => new("--out") { Description = "Sweep folder (runs/INDEX/ per run, results).", Required = required };
+
+    public static Command Create()
+    {
+        var cmd = new Command("sweep", "Run a spec's grid: here, on Slurm or on Kubernetes; one run per index; collect the results.");
+        cmd.Subcommands.Add(Plan());
+        cmd.Subcommands.Add(Run());
+        cmd.Subcommands.Add(Collect());
+        cmd.Subcommands.Add(Slurm());
+        cmd.Subcommands.Add(KubernetesCommand.Create(Spec()));
+        return cmd;
+    }
+
+    static Command Plan()
+    {
+        var spec = Spec();
+        var cmd = new Command("plan", "Print each run's index and settings.") { spec };
+        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        {
+            var s = ExperimentSpec.Load(r.GetValue(spec)!);
+            Console.WriteLine($"{s.Name}: {s.Runs.Count} runs (spec {s.Hash})");
+            foreach (var run in s.Runs) Console.WriteLine($"{run.Index,4}  {run.Label}  |  {run.Experiment.Student}, {run.Experiment.Epochs} epochs, loss {run.Experiment.Loss}, seed {run.Experiment.Seed}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static Command Run()
+    {
+        var spec = Spec();
+        var outDir = Out();
+        var index = new Option<int?>("--index") { Description = $"Run only this index (default: ${IndexVariables[0]} or ${IndexVariables[1]} when set, else every run)." };
+        var jobs = new Option<int>("--jobs") { Description = "Runs at a time, each in its own process.", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int?>("--threads") { Description = "libtorch threads per run (default: $DISTILL_THREADS, else the cores divided by --jobs)." };
+        var cmd = new Command("run", "Run a sweep's runs into DIR/runs/INDEX/: done runs are skipped, killed ones resume from their checkpoint.")
+            { spec, outDir, index, jobs, threads };
+        cmd.SetAction(r => TrainCommand.Guard(signals => () =>
+        {
+            var s = ExperimentSpec.Load(r.GetValue(spec)!);
+            var dir = Path.GetFullPath(r.GetValue(outDir)!);
+            var n = r.GetValue(jobs);
+            if (n < 1) throw new ArgumentException($"--jobs {n}: give at least 1.");
+            if (r.GetValue(threads) is < 1) throw new ArgumentException($"--threads {r.GetValue(threads)}: give at least 1.");
+            var (i, source) = r.GetValue(index) is int given ? (given, "--index") : FromEnvironment(s);
+            if (i is not null && n > 1) throw new ArgumentException($"--jobs runs the whole sweep; with {source} there is one run: drop --jobs.");
+            if (i is int one && (one < 0 || one >= s.Runs.Count))
+                throw new ArgumentException($"{source} {one} is out of range: {s.Name} has {s.Runs.Count} runs, 0 to {s.Runs.Count - 1}.");
+            SweepFolder.Prepare(s, dir);
+            var perRun = r.GetValue(threads) ?? (Environment.GetEnvironmentVariable("DISTILL_THREADS") is { } env && int.TryParse(env, out var e) && e > 0
+                ? e : Math.Max(1, Environment.ProcessorCount / n));
+            // The children read the folder's copy of the spec: editing the original mid-sweep cannot change a queued run.
+            if (n > 1) return Parallel(s, Path.Combine(dir, SweepFolder.SpecFile), dir, n, perRun, signals);
+            var clock = Stopwatch.StartNew();
+            var failed = new List<int>();
+            IEnumerable<PlannedRun> runs = i is int k ? [s.Runs[k]] : s.Runs;
+            foreach (var run in runs)
+            {
+                if (signals.Token.IsCancellationRequested) break;
+                try { RunOne(s, run, dir, perRun, signals.Token); }
+                catch (Exception ex) when (i is null && ex is not OperationCanceledException && ex is ArgumentException or InvalidOperationException
+                                                         or InvalidDataException or FormatException or Training.NonFiniteLossException or Data.DatasetException)
+                {
+                    // The other runs of the sweep still run; the failure is in runs/INDEX/failed.json for collect.
+                    Console.Error.WriteLine($"error: run {run.Index}: {ex.Message.Split('\n')[0]}");
+                    failed.Add(run.Index);
+                }
+            }
+            return i is null ? Summary(s, dir, failed, clock) : failed.Count == 0 ? 0 : 1;
+        }));
+        return cmd;
+    }
+
+    static void RunOne(ExperimentSpec s, PlannedRun run, string dir, int threads, CancellationToken token)
+    {
+        TorchRuntime.Initialize(threads);
+        var (result, skipped) = SweepRunner.Run(s, run.Index, dir, Console.Out, token);
+        Console.WriteLine($"run {run.Index} ({run.Label}): {(skipped ? "done already; " : "")}best {result.Best:F2}% last {result.Last:F2}% " +
+                          $"({result.Threads} thread{(result.Threads == 1 ? "" : "s")}, {result.Seconds:F1} s)");
+    }
+
+    /// <summary>The index an array task was given, or null outside one.</summary>
+    static (int? Index, string Source) FromEnvironment(ExperimentSpec s)
+    {
+        foreach (var name in IndexVariables)
+            if (Environment.GetEnvironmentVariable(name) is { Length: > 0 } value)
+                return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var i) ? (i, $"${name}")
+                    : throw new ArgumentException($"${name}='{value}' is not a run index (0 to {s.Runs.Count - 1}); unset it, or pass --index.");
+        return (null, "");
+    }
+
+    /// <summary>
+    /// <paramref name="jobs"/> child processes at a time, one run each (`sweep run --index I`, its output in
+    /// runs/I/task.log), each with <paramref name="threads"/> libtorch threads: separate processes because libtorch's
+    /// thread pool and the global generator the trainer seeds are per process. Done runs are not started at all.
+    /// A signal is passed on to the children, which checkpoint and exit.
+    /// </summary>
+    static int Parallel(ExperimentSpec s, string specPath, string dir, int jobs, int threads, CtrlC signals)
+    {
+        var clock = Stopwatch.StartNew();
+        var pending = new Queue<PlannedRun>(s.Runs.Where(r => !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.ResultFile))));
+        Console.WriteLine($"sweep {s.Name}: {s.Runs.Count} runs, {s.Runs.Count - pending.Count} done already; {jobs} processes × {threads} thread{(threads == 1 ? "" : "s")}");
+        var running = new List<(PlannedRun Run, Process Process)>();
+        var failed = new List<int>();
+        using var forward = signals.Token.Register(() =>
+        {
+            lock (running)
+                foreach (var (_, p) in running) Signal(p.Id, signals.ExitCode == 143 ? "TERM" : "INT");
+        });
+        while (pending.Count > 0 || running.Count > 0)
+        {
+            lock (running)
+                while (running.Count < jobs && pending.Count > 0 && !signals.Token.IsCancellationRequested)
+                {
+                    var run = pending.Dequeue();
+                    running.Add((run, Child(specPath, dir, run.Index, threads)));
+                }
+            if (running.Count == 0) break;
+            var finished = running.FirstOrDefault(x => x.Process.HasExited);
+            if (finished.Process is null) { Thread.Sleep(200); continue; }
+            lock (running) running.Remove(finished);
+            finished.Process.WaitForExit();
+            var code = finished.Process.ExitCode;
+            var log = Path.Combine(SweepFolder.Run(dir, finished.Run.Index), "task.log");
+            var lines = File.ReadAllLines(log);
+            var last = lines.LastOrDefault(l => l.StartsWith("run ", StringComparison.Ordinal) || l.StartsWith("error:", StringComparison.Ordinal))
+                       ?? lines.LastOrDefault(l => l.Length > 0);
+            Console.WriteLine(code == 0 ? last ?? $"run {finished.Run.Index}: done" : $"run {finished.Run.Index} ({finished.Run.Label}) exited {code}: {last ?? "see " + log}");
+            if (code != 0 && !signals.Token.IsCancellationRequested) failed.Add(finished.Run.Index);
+            finished.Process.Dispose();
+        }
+        if (signals.Token.IsCancellationRequested) throw new OperationCanceledException($"sweep {s.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints");
+        return Summary(s, dir, failed, clock);
+    }
+
+    /// <summary>The last line of a whole-sweep run, and its exit code: 1 when any run failed.</summary>
+    static int Summary(ExperimentSpec s, string dir, List<int> failed, Stopwatch clock)
+    {
+        Console.WriteLine($"sweep {s.Name}: {s.Runs.Count - failed.Count} of {s.Runs.Count} runs done in {clock.Elapsed.TotalSeconds:F1} s" +
+                          (failed.Count == 0 ? "" : $"; failed: {string.Join(", ", failed)} (see `distill sweep collect {dir}`)"));
+        return failed.Count == 0 ? 0 : 1;
+    }
+
+    static Process Child(string specPath, string dir, int index, int threads)
+    {
+        var runDir = SweepFolder.Run(dir, index);
+        Directory.CreateDirectory(runDir);
+        var psi = new ProcessStartInfo(Self[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in Self.Skip(1).Concat(["sweep", "run", specPath, "--out", dir, "--index", $"{index}", "--threads", $"{threads}"])) psi.ArgumentList.Add(a);
+        foreach (var v in IndexVariables) psi.Environment.Remove(v);
+        psi.Environment["DISTILL_THREADS"] = $"{threads}";
+        var p = Process.Start(psi)!;
+        var log = new StreamWriter(Path.Combine(runDir, "task.log"), append: true) { AutoFlush = true };
+        var open = 2;
+        void Line(string? text)
+        {
+            lock (log)
+            {
+                if (text is not null) log.WriteLine(text);
+                else if (--open == 0) log.Dispose();
+            }
+        }
+        p.OutputDataReceived += (_, e) => Line(e.Data);
+        p.ErrorDataReceived += (_, e) => Line(e.Data);
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    static void Signal(int pid, string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)]);
+        kill?.WaitForExit();
+    }
+
+    /// <summary>How to start this same CLI again: its own executable, or `dotnet Distill.Cli.dll` when run through the host.</summary>
+    internal static IReadOnlyList<string> Self
+    {
+        get
+        {
+            var exe = Environment.ProcessPath ?? "dotnet";
+            return Path.GetFileNameWithoutExtension(exe) == "dotnet" ? [exe, typeof(SweepCommand).Assembly.Location] : [exe];
+        }
+    }
+
+    static Command Collect()
+    {
+        var dir = new Argument<string>("DIR") { Description = "Sweep folder (the --out of sweep run, slurm or k8s)." };
+        var cmd = new Command("collect", "One table of a sweep's runs, grouped by every grid key but seed: results.md, results.json, results.html.") { dir };
+        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        {
+            var d = r.GetValue(dir)!;
+            if (!Directory.Exists(d)) throw new ArgumentException($"{d}: no such folder; give the --out folder of a sweep.");
+            var results = SweepResults.Read(d);
+            var files = results.Write(d).Append(SweepPage.Write(results, d));
+            Console.Write(results.Markdown());
+            Console.WriteLine();
+            Console.WriteLine($"wrote {string.Join(", ", files)}");
+            if (!results.Complete) Console.Error.WriteLine($"warning: {results.Status}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static Command Slurm()
+    {
+        var spec = Spec();
+        var outDir = Out();
+        var concurrent = new Option<int>("--concurrent") { Description = "Array tasks running at once (the %K of --array).", DefaultValueFactory = _ => 4 };
+        var cpus = new Option<int>("--cpus-per-task") { Description = "CPUs (and libtorch threads) per task.", DefaultValueFactory = _ => 1 };
+        var partition = new Option<string?>("--partition") { Description = "Slurm partition (default: the cluster's)." };
+        var time = new Option<string?>("--time") { Description = "Time limit per task, e.g. 02:00:00." };
+        var submit = new Option<bool>("--submit") { Description = "Also submit it with sbatch; prints the job id." };
+        var cmd = new Command("slurm", "Write DIR/sweep.sbatch, a Slurm job array with one run per task (and submit it with --submit).")
+            { spec, outDir, concurrent, cpus, partition, time, submit };
+        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        {
+            var s = ExperimentSpec.Load(r.GetValue(spec)!);
+            var dir = Path.GetFullPath(r.GetValue(outDir)!);
+            if (r.GetValue(concurrent) < 1) throw new ArgumentException($"--concurrent {r.GetValue(concurrent)}: give at least 1.");
+            if (r.GetValue(cpus) < 1) throw new ArgumentException($"--cpus-per-task {r.GetValue(cpus)}: give at least 1.");
+            SweepFolder.Prepare(s, dir);
+            Directory.CreateDirectory(Path.Combine(dir, "slurm"));
+            var script = Path.Combine(dir, "sweep.sbatch");
+            File.WriteAllText(script, SlurmScript.Render(s, dir, Self, r.GetValue(concurrent), r.GetValue(cpus), r.GetValue(partition), r.GetValue(time)));
+            Console.WriteLine($"wrote {script}: {s.Runs.Count} array tasks");
+            if (!r.GetValue(submit)) return 0;
+            var psi = new ProcessStartInfo("sbatch", ["--parsable", script]) { RedirectStandardOutput = true, RedirectStandardError = true };
+            Process p;
+            try { p = Process.Start(psi)!; }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                throw new InvalidOperationException("--submit: no sbatch on PATH; run this on a Slurm login node, or submit the script there with `sbatch " + script + "`.");
+            }
+            using (p)
+            {
+                var stdout = p.StandardOutput.ReadToEnd();
+                var stderr = p.StandardError.ReadToEnd();
+                p.WaitForExit();
+                if (p.ExitCode != 0) throw new InvalidOperationException($"sbatch refused {script}: {stderr.Trim().Split('\n')[0]}");
+                Console.WriteLine($"submitted job {stdout.Trim().Split(';')[0]}; then: distill sweep collect {dir}");
+            }
+            return 0;
+        }));
+        return cmd;
+    }
+}

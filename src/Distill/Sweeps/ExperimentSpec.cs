@@ -1,0 +1,266 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Distill.Methods;
+using Distill.Training;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Distill.Sweeps;
+
+/// <summary>One run of a sweep: its index, the grid values it takes (in grid order) and its whole experiment.</summary>
+public sealed record PlannedRun(int Index, IReadOnlyList<KeyValuePair<string, string>> Values, Experiment Experiment)
+{
+    /// <summary>"loss.kd.temperature=4 seed=1", or "(no grid)" for a spec without one.</summary>
+    public string Label => Values.Count == 0 ? "(no grid)" : string.Join(" ", Values.Select(v => $"{v.Key}={v.Value}"));
+}
+
+/// <summary>
+/// An experiment spec file (YAML, format in spec.schema.json): checked against the schema, its grid expanded into runs
+/// (the cartesian product, the last grid key varying fastest), and every run's settings checked too (methods and their
+/// parameters against the catalogue, the schedule), so a spec that loads has no run that fails on its settings.
+/// </summary>
+public sealed class ExperimentSpec
+{
+    public required string File { get; init; }
+    public required string Name { get; init; }
+    /// <summary>The spec's text as read (copied into a sweep folder, hashed into every run's record).</summary>
+    public required string Text { get; init; }
+    public required IReadOnlyList<string> GridKeys { get; init; }
+    public required IReadOnlyList<PlannedRun> Runs { get; init; }
+
+    /// <summary>First 16 hex digits of the SHA-256 of the spec's content (as JSON: comments and layout do not count): a
+    /// sweep folder or run folder written from another spec refuses to continue.</summary>
+    public required string Hash { get; init; }
+
+    public static ExperimentSpec Load(string path)
+    {
+        if (!System.IO.File.Exists(path)) throw new FileNotFoundException($"spec {path}: no such file; give the path of a .yaml spec (examples in experiments/).");
+        return Parse(System.IO.File.ReadAllText(path), path);
+    }
+
+    public static ExperimentSpec Parse(string text, string file)
+    {
+        var stream = new YamlStream();
+        try { stream.Load(new StringReader(text)); }
+        catch (YamlException e)
+        {
+            throw new SpecException(file, (int)e.Start.Line, $"not valid YAML ({e.Message.Split('\n')[0].Split("): ")[^1]}); fix the syntax there.");
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner throws this, without a position, on some unclosed flow collections ("[2" then a new key).
+            throw new SpecException(file, LastToken(text), "not valid YAML after this line (an unclosed [, { or quote?); fix the syntax there.");
+        }
+        if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
+            throw new SpecException(file, 1, "a spec is one YAML mapping (dataset:, student:, loss:, ...); see experiments/ for examples.");
+        SpecSchema.Validate(file, root, SpecSchema.RootSchema, "");
+
+        var grid = Find(root, "grid") as YamlMappingNode;
+        var axes = grid is null ? [] : grid.Children.Select(kv => Axis(file, root, (YamlScalarNode)kv.Key, (YamlSequenceNode)kv.Value)).ToList();
+        var runs = new List<PlannedRun>();
+        foreach (var combination in Product(axes.Select(a => a.Values.Count).ToList()))
+        {
+            var chosen = axes.Select((a, i) => (a, Value: a.Values[combination[i]])).ToList();
+            var experiment = With(root, chosen.Select(c => (c.a, c.Value)).ToList(), () =>
+            {
+                SpecSchema.Validate(file, root, SpecSchema.RootSchema, "");
+                return Experiment.From(file, root, Path.GetFileNameWithoutExtension(file));
+            });
+            runs.Add(new PlannedRun(runs.Count, [.. chosen.Select(c => KeyValuePair.Create(c.a.Key, Scalar(c.Value)))], experiment));
+        }
+        return new ExperimentSpec
+        {
+            File = file, Text = text, Name = runs[0].Experiment.Name,
+            Hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(SpecSchema.ToJson(root).ToJsonString())))[..16], GridKeys = [.. axes.Select(a => a.Key)], Runs = runs,
+        };
+    }
+
+    /// <summary>A grid key resolved against the schema: the mapping that holds it and its values.</summary>
+    sealed record GridAxis(string Key, YamlMappingNode Parent, string Leaf, IReadOnlyList<YamlNode> Values);
+
+    static GridAxis Axis(string file, YamlMappingNode root, YamlScalarNode keyNode, YamlSequenceNode values)
+    {
+        var key = keyNode.Value ?? "";
+        var line = SpecSchema.Line(keyNode);
+        var parts = key.Split('.');
+        if (parts[0] == "grid") throw new SpecException(file, line, "grid key 'grid...': the grid cannot sweep itself.");
+        var schema = SpecSchema.RootSchema;
+        YamlMappingNode parent = root;
+        for (var i = 0; i < parts.Length; i++)
+        {
+            var sub = SpecSchema.ChildSchema(schema, parts[i]);
+            var at = string.Join('.', parts[..i]);
+            if (sub is null)
+                throw new SpecException(file, line, $"grid key '{key}' does not exist: '{parts[i]}' is not a key of {(at.Length == 0 ? "the spec" : at)}; " +
+                                                   $"valid keys: {string.Join(", ", SpecSchema.Keys(schema).Where(k => k != "grid"))}.");
+            if (i == parts.Length - 1)
+            {
+                if (SpecSchema.IsObject(sub))
+                    throw new SpecException(file, line, $"grid key '{key}' names a section; sweep one of its keys ({string.Join(", ", SpecSchema.Keys(sub).Select(k => $"{key}.{k}"))}).");
+                return new GridAxis(key, parent, parts[i], [.. values.Children]);
+            }
+            parent = Find(parent, parts[i]) as YamlMappingNode
+                ?? throw new SpecException(file, line, $"grid key '{key}' does not exist in this spec: it has no '{string.Join('.', parts[..(i + 1)])}'; " +
+                                                       "write that section first (the grid sweeps keys of the spec).");
+            schema = sub;
+        }
+        throw new UnreachableException();
+    }
+
+    /// <summary>Runs <paramref name="body"/> with each axis's key set to the chosen value node (which keeps its own line,
+    /// so errors point at the grid value), then puts the spec back as it was.</summary>
+    static T With<T>(YamlMappingNode root, List<(GridAxis Axis, YamlNode Value)> chosen, Func<T> body)
+    {
+        var saved = chosen.Select(c => (c.Axis, Old: Find(c.Axis.Parent, c.Axis.Leaf))).ToList();
+        try
+        {
+            foreach (var (axis, value) in chosen) axis.Parent.Children[new YamlScalarNode(axis.Leaf)] = value;
+            return body();
+        }
+        finally
+        {
+            foreach (var (axis, old) in saved)
+                if (old is null) axis.Parent.Children.Remove(new YamlScalarNode(axis.Leaf));
+                else axis.Parent.Children[new YamlScalarNode(axis.Leaf)] = old;
+        }
+    }
+
+    /// <summary>Every combination of indexes into lists of these sizes, the last varying fastest (one empty combination
+    /// when there are no lists).</summary>
+    static IEnumerable<int[]> Product(List<int> sizes)
+    {
+        var current = new int[sizes.Count];
+        while (true)
+        {
+            yield return (int[])current.Clone();
+            var k = sizes.Count - 1;
+            while (k >= 0 && ++current[k] == sizes[k]) current[k--] = 0;
+            if (k < 0) yield break;
+        }
+    }
+
+    static int LastToken(string text)
+    {
+        var scanner = new Scanner(new StringReader(text));
+        var line = 1;
+        try
+        {
+            while (scanner.MoveNext()) line = (int)scanner.Current!.Start.Line;
+        }
+        catch (Exception e) when (e is YamlException or InvalidOperationException) { }
+        return line;
+    }
+
+    internal static YamlNode? Find(YamlMappingNode map, string key) =>
+        map.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : null;
+
+    internal static string Scalar(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();
+}
+
+/// <summary>A teacher: architecture, epochs, seed and optimizer.</summary>
+public sealed record TeacherSpec(string Model, int Epochs, int Seed, OptimizerSpec Optimizer);
+
+/// <summary>One run's settings, typed: what <see cref="SweepRunner"/> trains.</summary>
+public sealed record Experiment
+{
+    public required string Name { get; init; }
+    public required string Dataset { get; init; }
+    public int? TrainSize { get; init; }
+    public int? TeacherTrainSize { get; init; }
+    public int? TestSize { get; init; }
+    public int DataSeed { get; init; }
+    public TeacherSpec? Teacher { get; init; }
+    public required string Student { get; init; }
+    public double? StudentDropout { get; init; }
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 128;
+    public required OptimizerSpec Optimizer { get; init; }
+    public required LrSchedule Schedule { get; init; }
+    public Augmentation Augment { get; init; } = Augmentation.None;
+    public int Seed { get; init; }
+    public double CeWeight { get; init; } = 1;
+    public required IReadOnlyList<(MethodChoice Choice, double Weight)> Methods { get; init; }
+
+    /// <summary>The loss as written in run records: "1·ce + 0.9·kd:temperature=8".</summary>
+    public string Loss => string.Join(" + ", new[] { $"{Format(CeWeight)}·ce" }.Concat(Methods.Select(m => $"{Format(m.Weight)}·{m.Choice.Label}")));
+
+    static string Format(double x) => x.ToString("0.######", CultureInfo.InvariantCulture);
+
+    internal static Experiment From(string file, YamlMappingNode root, string fallbackName)
+    {
+        YamlMappingNode? Section(YamlMappingNode m, string key) => ExperimentSpec.Find(m, key) as YamlMappingNode;
+        JsonNode? Value(YamlMappingNode? m, string key) => m is not null && ExperimentSpec.Find(m, key) is { } n ? SpecSchema.ToJson(n) : null;
+        int? Int(YamlMappingNode? m, string key) => Value(m, key) is { } v ? checked((int)v.GetValue<long>()) : null;
+        double? Number(YamlMappingNode? m, string key) => Value(m, key) is { } v ? SpecSchema.AsDouble(v) : null;
+        string? Text(YamlMappingNode? m, string key) => Value(m, key)?.GetValue<string>();
+
+        OptimizerSpec Optimizer(YamlMappingNode? o)
+        {
+            var name = Text(o, "name") ?? "sgd";
+            var wd = Number(o, "weight_decay") ?? 5e-4;
+            return name == "adam"
+                ? OptimizerSpec.Adam(Number(o, "lr") ?? 1e-3, weightDecay: wd)
+                : OptimizerSpec.Sgd(Number(o, "lr") ?? 0.05, Number(o, "momentum") ?? 0.9, Value(o, "nesterov")?.GetValue<bool>() ?? true, wd);
+        }
+
+        var data = Section(root, "dataset")!;
+        var teacher = Section(root, "teacher");
+        var student = Section(root, "student")!;
+        var scheduleNode = ExperimentSpec.Find(root, "schedule");
+        LrSchedule schedule;
+        try { schedule = LrSchedule.Parse(Text(root, "schedule") ?? "cosine"); }
+        catch (ArgumentException e) { throw new SpecException(file, SpecSchema.Line(scheduleNode!), $"schedule: {e.Message}"); }
+
+        var loss = Section(root, "loss")!;
+        var methods = new List<(MethodChoice, double)>();
+        foreach (var (keyNode, body) in loss.Children.Where(c => ((YamlScalarNode)c.Key).Value != "ce"))
+        {
+            var name = ((YamlScalarNode)keyNode).Value!;
+            var map = (YamlMappingNode)body;
+            try
+            {
+                var method = MethodCatalogue.Find(name);
+                if (method.Name == "scratch") throw new ArgumentException("'scratch' is cross-entropy alone: write loss: {ce: 1} instead.");
+                var parameters = map.Children.Where(p => ((YamlScalarNode)p.Key).Value != "weight").ToDictionary(
+                    p => ((YamlScalarNode)p.Key).Value!,
+                    p => SpecSchema.ToJson(p.Value) is JsonValue v && v.TryGetValue<bool>(out var flag) ? (flag ? "1" : "0") : ExperimentSpec.Scalar(p.Value));
+                methods.Add((new MethodChoice(method, method.Settings(parameters)), Number(map, "weight") ?? 1));
+            }
+            catch (ArgumentException e)
+            {
+                // The line of the value a grid set when the message names one of its parameters, else the method's.
+                var culprit = map.Children.FirstOrDefault(p => e.Message.Contains($"'{((YamlScalarNode)p.Key).Value}'", StringComparison.Ordinal)
+                                                               || e.Message.Contains($" {((YamlScalarNode)p.Key).Value}=", StringComparison.Ordinal)).Value;
+                var message = e.Message.StartsWith($"{name}:", StringComparison.OrdinalIgnoreCase) ? e.Message : $"{name}: {e.Message}";
+                throw new SpecException(file, SpecSchema.Line(culprit ?? keyNode), $"loss.{message}");
+            }
+        }
+        if (methods.Any(m => m.Item1.Method.NeedsTeacher) && teacher is null)
+            throw new SpecException(file, SpecSchema.Line(loss), $"loss uses {string.Join(", ", methods.Where(m => m.Item1.Method.NeedsTeacher).Select(m => m.Item1.Method.Name))}, which need a teacher; add teacher: {{model: cnn, epochs: 6}}.");
+
+        return new Experiment
+        {
+            Name = Text(root, "name") ?? fallbackName,
+            Dataset = Text(data, "name")!,
+            TrainSize = Int(data, "train_size"),
+            TeacherTrainSize = Int(data, "teacher_train_size"),
+            TestSize = Int(data, "test_size"),
+            DataSeed = Int(data, "seed") ?? 0,
+            Teacher = teacher is null ? null
+                : new TeacherSpec(Text(teacher, "model")!, Int(teacher, "epochs") ?? 6, Int(teacher, "seed") ?? 0, Optimizer(Section(teacher, "optimizer"))),
+            Student = Text(student, "model")!,
+            StudentDropout = Number(student, "dropout"),
+            Epochs = Int(root, "epochs") ?? 10,
+            BatchSize = Int(root, "batch_size") ?? 128,
+            Optimizer = Optimizer(Section(root, "optimizer")),
+            Schedule = schedule,
+            Augment = Text(root, "augment") == "crop-flip" ? Augmentation.Cifar : Augmentation.None,
+            Seed = Int(root, "seed") ?? 0,
+            CeWeight = Number(loss, "ce") ?? 1,
+            Methods = methods,
+        };
+    }
+}

@@ -1,0 +1,49 @@
+using System.Globalization;
+using System.Text;
+
+namespace Distill.Sweeps;
+
+/// <summary>
+/// An sbatch job array for a sweep: one array task per run (the task's SLURM_ARRAY_TASK_ID is the run index, which
+/// <c>distill sweep run</c> reads), at most <c>concurrent</c> at a time, each with its own CPUs and as many libtorch
+/// threads. The script runs the copy of the spec in the sweep folder, so editing the original later cannot change a
+/// queued task's run.
+/// </summary>
+public static class SlurmScript
+{
+    /// <param name="cli">The command that starts distill (e.g. ["dotnet", "/path/Distill.Cli.dll"]), absolute paths.</param>
+    public static string Render(ExperimentSpec spec, string dir, IReadOnlyList<string> cli, int concurrent, int cpusPerTask, string? partition, string? time)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(concurrent, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(cpusPerTask, 1);
+        dir = Path.GetFullPath(dir);
+        var sb = new StringBuilder();
+        sb.Append("#!/bin/bash\n");
+        sb.Append(CultureInfo.InvariantCulture, $"# {spec.Name}: {spec.Runs.Count} runs of spec {spec.Hash}, one per array task. Written by `distill sweep slurm`;\n");
+        sb.Append("# submit with `sbatch THIS_FILE`. A task whose run is done exits at once; a killed or preempted one resumes\n");
+        sb.Append("# from its checkpoint when it runs again, so resubmitting the whole array is safe.\n");
+        sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --job-name=distill-{Safe(spec.Name)}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --array=0-{spec.Runs.Count - 1}%{concurrent}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --cpus-per-task={cpusPerTask}\n");
+        sb.Append("#SBATCH --ntasks=1\n");
+        sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --output={dir}/slurm/%A_%a.out\n");
+        if (partition is not null) sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --partition={partition}\n");
+        if (time is not null) sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --time={time}\n");
+        sb.Append("# Preemption and node failure put the task back in the queue; SIGTERM (preemption, and 60 s before the time\n");
+        sb.Append("# limit) makes distill checkpoint at the next step and exit.\n");
+        sb.Append("#SBATCH --requeue\n#SBATCH --signal=B:TERM@60\n");
+        sb.Append("set -euo pipefail\n");
+        sb.Append("# Results depend on the thread count (it is recorded in each run's result): pin it to the task's CPUs.\n");
+        sb.Append("export DISTILL_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"\n");
+        sb.Append("# exec: distill itself receives Slurm's signals, not a shell that would wait for it.\n");
+        sb.Append("exec ").Append(string.Join(" ", cli.Select(Quote)))
+          .Append(" sweep run ").Append(Quote(Path.Combine(dir, SweepFolder.SpecFile))).Append(" --out ").Append(Quote(dir)).Append('\n');
+        return sb.ToString();
+    }
+
+    static string Safe(string name) => string.Concat(name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-'));
+
+    /// <summary>Single-quoted for bash (a path with spaces or quotes stays one word).</summary>
+    internal static string Quote(string s) => s.All(c => char.IsLetterOrDigit(c) || "/._-+=:,@".Contains(c, StringComparison.Ordinal))
+        ? s : "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+}

@@ -1,0 +1,183 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using YamlDotNet.RepresentationModel;
+
+namespace Distill.Sweeps;
+
+/// <summary>A spec file that does not hold: the file, the line and what to change, as one line.</summary>
+public sealed class SpecException(string file, int line, string message)
+    : FormatException($"{file} line {line}: {message}")
+{
+    public int Line { get; } = line;
+}
+
+/// <summary>
+/// The experiment spec's JSON Schema (spec.schema.json, embedded: the one definition of the format, also what editors
+/// read through the specs' <c>$schema</c> comment), applied to YAML nodes so that every error names the line. Only the
+/// keywords the schema uses are understood: type, properties, additionalProperties, required, enum, minimum, maximum,
+/// exclusiveMinimum, items, minItems and local $ref; a keyword outside that set in the schema fails loudly rather than
+/// being ignored.
+/// </summary>
+public static partial class SpecSchema
+{
+    static readonly HashSet<string> Understood =
+        ["$schema", "$id", "$ref", "$defs", "title", "description", "type", "properties", "additionalProperties", "required",
+         "enum", "minimum", "maximum", "exclusiveMinimum", "items", "minItems"];
+
+    /// <summary>The schema's text, as shipped in the library.</summary>
+    public static string Text { get; } = Read();
+
+    static readonly JsonObject Root = (JsonObject)JsonNode.Parse(Text)!;
+
+    static string Read()
+    {
+        using var s = typeof(SpecSchema).Assembly.GetManifestResourceStream("Distill.Sweeps.spec.schema.json")!;
+        using var r = new StreamReader(s);
+        return r.ReadToEnd();
+    }
+
+    public static JsonObject RootSchema => Root;
+
+    /// <summary>Checks <paramref name="node"/> (at <paramref name="path"/>, "" for the document) against
+    /// <paramref name="schema"/>; the first violation is thrown as a <see cref="SpecException"/>.</summary>
+    public static void Validate(string file, YamlNode node, JsonObject schema, string path)
+    {
+        schema = Resolve(schema);
+        foreach (var k in schema.Select(p => p.Key).Where(k => !Understood.Contains(k)))
+            throw new InvalidOperationException($"spec.schema.json uses '{k}', which SpecSchema does not check; teach it the keyword.");
+        var line = Line(node);
+        if (schema["enum"] is JsonArray options)
+        {
+            var text = node is YamlScalarNode s ? s.Value ?? "" : "";
+            if (!options.Any(o => o!.GetValue<string>() == text))
+                throw new SpecException(file, line, $"{Name(path)} is '{text}'; expected one of {string.Join(", ", options.Select(o => o!.GetValue<string>()))}.");
+            return;
+        }
+        var types = schema["type"] switch
+        {
+            JsonArray a => a.Select(t => t!.GetValue<string>()).ToArray(),
+            JsonValue v => [v.GetValue<string>()],
+            _ => [],
+        };
+        var actual = TypeOf(node);
+        if (types.Length > 0 && !types.Any(t => t == actual || (t == "number" && actual == "integer")))
+            throw new SpecException(file, line, $"{Name(path)} must be {string.Join(" or ", types.Select(Describe))}, not {Shown(node)}.");
+        switch (node)
+        {
+            case YamlMappingNode map:
+                var properties = schema["properties"] as JsonObject ?? [];
+                foreach (var (keyNode, value) in map.Children)
+                {
+                    var key = ((YamlScalarNode)keyNode).Value ?? "";
+                    var sub = ChildSchema(schema, key);
+                    if (sub is null)
+                        throw new SpecException(file, Line(keyNode),
+                            $"unknown key '{key}' in {Name(path)}; valid keys: {string.Join(", ", properties.Select(p => p.Key))}.");
+                    Validate(file, value, sub, Join(path, key));
+                }
+                foreach (var required in (schema["required"] as JsonArray ?? []).Select(r => r!.GetValue<string>()))
+                    if (!map.Children.ContainsKey(new YamlScalarNode(required)))
+                        throw new SpecException(file, line, $"{Name(path)} needs the key '{required}'.");
+                break;
+            case YamlSequenceNode seq:
+                if (schema["minItems"] is JsonValue min && seq.Children.Count < min.GetValue<int>())
+                    throw new SpecException(file, line, $"{Name(path)} is an empty list; give at least {min.GetValue<int>()} value.");
+                if (schema["items"] is JsonObject items)
+                    for (var i = 0; i < seq.Children.Count; i++) Validate(file, seq.Children[i], items, $"{path}[{i}]");
+                break;
+            case YamlScalarNode when actual is "integer" or "number":
+                var x = AsDouble(ToJson(node));
+                if (schema["minimum"] is JsonValue lo && x < lo.GetValue<double>())
+                    throw new SpecException(file, line, $"{Name(path)} = {Shown(node)} is below its minimum, {lo}.");
+                if (schema["exclusiveMinimum"] is JsonValue ex && x <= ex.GetValue<double>())
+                    throw new SpecException(file, line, $"{Name(path)} = {Shown(node)} must be above {ex}.");
+                if (schema["maximum"] is JsonValue hi && x > hi.GetValue<double>())
+                    throw new SpecException(file, line, $"{Name(path)} = {Shown(node)} is above its maximum, {hi}.");
+                break;
+        }
+    }
+
+    /// <summary>The schema of key <paramref name="key"/> inside an object schema: a named property, else the
+    /// additionalProperties schema, else null (the key is not allowed).</summary>
+    public static JsonObject? ChildSchema(JsonObject schema, string key)
+    {
+        schema = Resolve(schema);
+        if (schema["properties"] is JsonObject p && p[key] is JsonObject named) return Resolve(named);
+        return schema["additionalProperties"] is JsonObject more ? Resolve(more) : null;
+    }
+
+    /// <summary>The names an object schema lists (for "valid keys" messages).</summary>
+    public static IEnumerable<string> Keys(JsonObject schema) => (Resolve(schema)["properties"] as JsonObject ?? []).Select(p => p.Key);
+
+    public static bool IsObject(JsonObject schema) => Resolve(schema)["type"] is JsonValue t && t.GetValue<string>() == "object";
+
+    static JsonObject Resolve(JsonObject schema) =>
+        schema["$ref"] is JsonValue r ? (JsonObject)Root["$defs"]![r.GetValue<string>().Replace("#/$defs/", "", StringComparison.Ordinal)]! : schema;
+
+    /// <summary>A YAML node as JSON: plain scalars typed as YAML 1.2's core schema types them (quoted ones are strings).</summary>
+    public static JsonNode ToJson(YamlNode node) => node switch
+    {
+        YamlMappingNode m => new JsonObject(m.Children.Select(c => KeyValuePair.Create(((YamlScalarNode)c.Key).Value ?? "", (JsonNode?)ToJson(c.Value)))),
+        YamlSequenceNode s => new JsonArray([.. s.Children.Select(ToJson)]),
+        YamlScalarNode v => TypeOf(v) switch
+        {
+            "integer" => JsonValue.Create(long.Parse(v.Value!, CultureInfo.InvariantCulture)),
+            "number" => JsonValue.Create(double.Parse(v.Value!, NumberStyles.Float, CultureInfo.InvariantCulture)),
+            "boolean" => JsonValue.Create(v.Value == "true"),
+            _ => JsonValue.Create(v.Value ?? ""),
+        },
+        _ => throw new InvalidDataException($"line {Line(node)}: YAML aliases and tags are not part of the spec format; write the value out."),
+    };
+
+    /// <summary>A JSON number as a double, whether it was read as an integer or not.</summary>
+    public static double AsDouble(JsonNode n) => n is JsonValue v && v.TryGetValue<long>(out var l) ? l : n.GetValue<double>();
+
+    static string TypeOf(YamlNode node) => node switch
+    {
+        YamlMappingNode => "object",
+        YamlSequenceNode => "array",
+        YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: var v } when v is "true" or "false" => "boolean",
+        YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: var v } when v is not null && Integer().IsMatch(v) => "integer",
+        YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: var v } when v is not null && Float().IsMatch(v) => "number",
+        YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: var v } when v is null or "" or "null" or "~" => "null",
+        YamlScalarNode => "string",
+        _ => "alias",
+    };
+
+    [GeneratedRegex(@"^[-+]?[0-9]+$")]
+    private static partial Regex Integer();
+
+    [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")]
+    private static partial Regex Float();
+
+    static string Describe(string type) => type switch
+    {
+        "integer" => "a whole number",
+        "number" => "a number",
+        "string" => "text",
+        "boolean" => "true or false",
+        "object" => "a mapping of keys (key: value lines)",
+        "array" => "a list ([a, b] or '- a' lines)",
+        _ => type,
+    };
+
+    static string Shown(YamlNode node) => node switch
+    {
+        YamlScalarNode s when TypeOf(s) == "null" => "empty",
+        YamlScalarNode s => $"'{s.Value}'",
+        YamlMappingNode => "a mapping",
+        YamlSequenceNode => "a list",
+        _ => "an alias",
+    };
+
+    public static int Line(YamlNode node) => (int)node.Start.Line;
+
+    static string Join(string path, string key) => path.Length == 0 ? key : $"{path}.{key}";
+
+    static string Name(string path) => path.Length == 0 ? "the spec" : path;
+
+    /// <summary>JSON for reports (indented, non-ASCII kept).</summary>
+    internal static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+}

@@ -1,0 +1,98 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Distill.Training;
+
+namespace Distill.Sweeps;
+
+/// <summary>One row of a sweep's table: a combination of the grid keys other than seed, over its seeds.</summary>
+public sealed record SweepGroup(IReadOnlyDictionary<string, string> Values, int N, double BestMean, double BestStd, double LastMean, double LastStd,
+    IReadOnlyList<double> Best, IReadOnlyList<double> Last);
+
+/// <summary>
+/// <c>distill sweep collect</c>: every run's result.json grouped by every grid key except seed (mean ± sample std of
+/// the best and last test accuracy, n), plus the runs that failed and those with no result yet. A sweep with either
+/// is incomplete, and says so in every file it writes; the table of the finished runs is still written.
+/// </summary>
+public sealed class SweepResults
+{
+    public required SweepFolder.Plan Plan { get; init; }
+    /// <summary>The grid keys the table groups by (all but seed).</summary>
+    public required IReadOnlyList<string> GroupKeys { get; init; }
+    public required IReadOnlyList<SweepGroup> Groups { get; init; }
+    public required IReadOnlyList<RunResult> Runs { get; init; }
+    public required IReadOnlyList<RunFailure> Failed { get; init; }
+    public required IReadOnlyList<int> Missing { get; init; }
+
+    public bool Complete => Failed.Count == 0 && Missing.Count == 0;
+
+    public string Status => Complete ? $"complete: {Runs.Count} of {Plan.Runs.Count} runs"
+        : $"incomplete: {Runs.Count} of {Plan.Runs.Count} runs finished, {Failed.Count} failed, {Missing.Count} not run";
+
+    public static SweepResults Read(string dir)
+    {
+        var plan = SweepFolder.ReadPlan(dir);
+        var runs = new List<RunResult>();
+        var failed = new List<RunFailure>();
+        var missing = new List<int>();
+        foreach (var entry in plan.Runs)
+        {
+            var runDir = SweepFolder.Run(dir, entry.Index);
+            if (File.Exists(Path.Combine(runDir, SweepFolder.ResultFile))) runs.Add(SweepFolder.Read<RunResult>(Path.Combine(runDir, SweepFolder.ResultFile)));
+            else if (File.Exists(Path.Combine(runDir, SweepFolder.FailedFile))) failed.Add(SweepFolder.Read<RunFailure>(Path.Combine(runDir, SweepFolder.FailedFile)));
+            else missing.Add(entry.Index);
+        }
+        var keys = plan.GridKeys.Where(k => k != "seed").ToList();
+        // RunTable groups by name in first-appearance order, which is plan order: the table follows the grid.
+        var table = new RunTable();
+        foreach (var r in runs) table.Add(new RunRow(GroupName(keys, r.Values), r.Seed, r.Best, r.Last, r.BestEpoch, r.Parameters, r.Warning));
+        var groups = table.Summary().Select(s =>
+        {
+            var members = runs.Where(r => GroupName(keys, r.Values) == s.Name).ToList();
+            return new SweepGroup(keys.ToDictionary(k => k, k => members[0].Values[k]), s.Runs, s.BestMean, s.BestStd, s.LastMean, s.LastStd,
+                [.. members.Select(m => m.Best)], [.. members.Select(m => m.Last)]);
+        }).ToList();
+        return new SweepResults { Plan = plan, GroupKeys = keys, Groups = groups, Runs = runs, Failed = failed, Missing = missing };
+    }
+
+    static string GroupName(IReadOnlyList<string> keys, IReadOnlyDictionary<string, string> values) =>
+        keys.Count == 0 ? "all runs" : string.Join(" ", keys.Select(k => $"{k}={values[k]}"));
+
+    public string Markdown()
+    {
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"# {Plan.Name}: sweep results\n\n{Status} (spec {Plan.SpecHash}). Test accuracy %, mean ± std over seeds.\n\n");
+        if (!Complete) sb.Append("**Incomplete:** the table below covers only the finished runs.\n\n");
+        var head = GroupKeys.Count == 0 ? ["runs"] : GroupKeys.ToList();
+        sb.Append("| ").Append(string.Join(" | ", head)).Append(" | n | best | last |\n");
+        sb.Append('|').Append(string.Concat(Enumerable.Repeat("---|", head.Count + 3))).Append('\n');
+        foreach (var g in Groups)
+        {
+            var cells = GroupKeys.Count == 0 ? ["all"] : GroupKeys.Select(k => g.Values[k]);
+            sb.Append("| ").Append(string.Join(" | ", cells))
+              .Append(CultureInfo.InvariantCulture, $" | {g.N} | {g.BestMean:F2} ± {g.BestStd:F2} | {g.LastMean:F2} ± {g.LastStd:F2} |\n");
+        }
+        if (Failed.Count > 0)
+        {
+            sb.Append("\n## Failed runs\n\n");
+            foreach (var f in Failed) sb.Append(CultureInfo.InvariantCulture, $"- run {f.Index} ({f.Label}): {f.Error}\n");
+        }
+        if (Missing.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"\n## Not run yet\n\nruns {string.Join(", ", Missing)}\n");
+        return sb.ToString();
+    }
+
+    public string Json() => JsonSerializer.Serialize(new
+    {
+        name = Plan.Name, spec = Plan.SpecHash, complete = Complete, status = Status, group_keys = GroupKeys,
+        groups = Groups, failed = Failed, missing = Missing, runs = Runs,
+    }, SweepFolder.Json);
+
+    /// <summary>Writes results.md and results.json into <paramref name="dir"/>; returns their paths.</summary>
+    public IReadOnlyList<string> Write(string dir)
+    {
+        string md = Path.Combine(dir, "results.md"), json = Path.Combine(dir, "results.json");
+        AtomicFile.WriteAllText(md, Markdown());
+        AtomicFile.WriteAllText(json, Json());
+        return [md, json];
+    }
+}

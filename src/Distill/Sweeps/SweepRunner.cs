@@ -1,0 +1,156 @@
+using System.Text.Json;
+using Distill.Data;
+using Distill.Experiments;
+using Distill.Methods;
+using Distill.Models;
+using Distill.Native;
+using Distill.Training;
+using static TorchSharp.torch;
+
+namespace Distill.Sweeps;
+
+/// <summary>What one finished run wrote to DIR/runs/INDEX/result.json.</summary>
+public sealed record RunResult(int Index, string Label, IReadOnlyDictionary<string, string> Values, int Seed, double Best, double Last,
+    int BestEpoch, long Parameters, int Threads, double Seconds, string? Warning, IReadOnlyList<double> TestAccuracy);
+
+/// <summary>What a run that threw wrote to DIR/runs/INDEX/failed.json (removed when a later attempt finishes).</summary>
+public sealed record RunFailure(int Index, string Label, string Error);
+
+/// <summary>
+/// A sweep's folder: spec.yaml and plan.json (what was asked), runs/INDEX/ (each run's training folder, result.json or
+/// failed.json, log), teacher/ and teachers/ (the teacher's training folder and the cache every task loads it from).
+/// </summary>
+public static class SweepFolder
+{
+    public const string ResultFile = "result.json", FailedFile = "failed.json", PlanFile = "plan.json", SpecFile = "spec.yaml";
+
+    public static string Run(string dir, int index) => Path.Combine(dir, "runs", $"{index}");
+
+    /// <summary>What collect reads to know the sweep without the original spec file: its name, grid and every run.</summary>
+    public sealed record Plan(string Name, string SpecHash, IReadOnlyList<string> GridKeys, IReadOnlyList<PlanEntry> Runs);
+
+    public sealed record PlanEntry(int Index, string Label, IReadOnlyDictionary<string, string> Values);
+
+    /// <summary>Records the spec in <paramref name="dir"/>; a folder that holds another spec's sweep is refused (its runs
+    /// would mix with this one's in collect).</summary>
+    public static void Prepare(ExperimentSpec spec, string dir)
+    {
+        if (File.Exists(dir)) throw new ArgumentException($"--out {dir}: this is a file; give a folder (it is created when missing).");
+        try { Directory.CreateDirectory(dir); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"--out {dir}: cannot create this folder ({e.Message}); give a folder you can write to.", e);
+        }
+        var planPath = Path.Combine(dir, PlanFile);
+        if (File.Exists(planPath) && ReadPlan(dir) is { } old && old.SpecHash != spec.Hash)
+            throw new InvalidOperationException($"--out {dir} holds a sweep of another spec ({old.Name}, spec {old.SpecHash}; this one is {spec.Hash}). " +
+                                                "Give another folder, or move that one away.");
+        if (File.Exists(planPath)) return; // same spec: every task of an array calls this; nothing to rewrite
+        var plan = new Plan(spec.Name, spec.Hash, spec.GridKeys,
+            [.. spec.Runs.Select(r => new PlanEntry(r.Index, r.Label, r.Values.ToDictionary()))]);
+        AtomicFile.WriteAllText(planPath, JsonSerializer.Serialize(plan, Json));
+        AtomicFile.WriteAllText(Path.Combine(dir, SpecFile), spec.Text);
+    }
+
+    public static Plan ReadPlan(string dir)
+    {
+        var path = Path.Combine(dir, PlanFile);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{dir}: no {PlanFile}; this is not a sweep folder (sweep run, slurm and k8s write it).");
+        return Read<Plan>(path);
+    }
+
+    internal static T Read<T>(string path)
+    {
+        try { return JsonSerializer.Deserialize<T>(File.ReadAllText(path), Json) ?? throw new JsonException("empty"); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: damaged ({e.Message.Split('.')[0]}); delete it to run that part again.", e); }
+    }
+
+    internal static readonly JsonSerializerOptions Json = new(SpecSchema.Indented) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+}
+
+/// <summary>
+/// Runs one run of a sweep into DIR/runs/INDEX/: a run with a result is skipped (without loading libtorch), a killed one
+/// resumes from its checkpoint (the trainer's run folder checks that the settings, spec hash included, are the same),
+/// and a task lock keeps two tasks off one folder. The teacher is trained by the first task that needs it, under a
+/// lock, and loaded from DIR/teachers by every other.
+/// </summary>
+public static class SweepRunner
+{
+    sealed record SweepConfig : RecipeConfig;
+
+    sealed class TeacherOnly : ExperimentResult;
+
+    /// <summary>The run's result, and whether it was done already (then nothing ran).</summary>
+    public static (RunResult Result, bool Skipped) Run(ExperimentSpec spec, int index, string dir, TextWriter log, CancellationToken cancellation)
+    {
+        if (index < 0 || index >= spec.Runs.Count)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"--index {index} is out of range: {spec.Name} has runs 0 to {spec.Runs.Count - 1}.");
+        var planned = spec.Runs[index];
+        var runDir = SweepFolder.Run(dir, index);
+        Directory.CreateDirectory(runDir);
+        using var task = FolderLock.TryTake(Path.Combine(runDir, "task.lock"))
+            ?? throw new InvalidOperationException($"run {index} is being run by another task (PID {FolderLock.Holder(Path.Combine(runDir, "task.lock"))}); it is not run twice.");
+        var resultPath = Path.Combine(runDir, SweepFolder.ResultFile);
+        if (File.Exists(resultPath)) return (SweepFolder.Read<RunResult>(resultPath), true);
+        try
+        {
+            var result = Train(spec, planned, dir, runDir, log, cancellation);
+            AtomicFile.WriteAllText(resultPath, JsonSerializer.Serialize(result, SweepFolder.Json));
+            File.Delete(Path.Combine(runDir, SweepFolder.FailedFile));
+            return (result, false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            AtomicFile.WriteAllText(Path.Combine(runDir, SweepFolder.FailedFile),
+                JsonSerializer.Serialize(new RunFailure(index, planned.Label, e.Message.Split('\n')[0]), SweepFolder.Json));
+            throw;
+        }
+    }
+
+    static RunResult Train(ExperimentSpec spec, PlannedRun planned, string dir, string runDir, TextWriter log, CancellationToken cancellation)
+    {
+        var e = planned.Experiment;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        TorchRuntime.Initialize();
+        using var data = Datasets.Load(e.Dataset);
+        var c = new SweepConfig
+        {
+            Dataset = e.Dataset, Teacher = e.Teacher?.Model ?? "none", TeacherSeed = e.Teacher?.Seed ?? 0, TeacherEpochs = e.Teacher?.Epochs ?? 1,
+            TeacherOptimizer = e.Teacher?.Optimizer ?? e.Optimizer, Student = e.Student, StudentDropout = e.StudentDropout,
+            TeacherTrainSize = e.TeacherTrainSize, TransferSize = e.TrainSize, TestSize = e.TestSize, DataSeed = e.DataSeed,
+            StudentEpochs = e.Epochs, BatchSize = e.BatchSize, StudentOptimizer = e.Optimizer, Schedule = e.Schedule, Augment = e.Augment,
+            Seeds = [e.Seed], OutDir = dir, Resume = true, Cancellation = cancellation, Log = log, Progress = false,
+            TeacherCache = Path.Combine(dir, "teachers"),
+        };
+        var needsTeacher = e.Methods.Any(m => m.Choice.Method.NeedsTeacher);
+        using var teacher = needsTeacher ? WithTeacherLock(dir, log, () => Recipe.Teacher(data, c, new TeacherOnly(), null), cancellation) : null;
+        using var transfer = Recipe.TransferSet(data, c);
+        using (manual_seed(e.Seed)) { } // a method's own modules (a regressor) are initialised from the seed, as in Comparison
+        var objective = MethodCatalogue.Combine(e.CeWeight, e.Methods, new MethodSetup(e.Student, e.Teacher?.Model, transfer, e.BatchSize) { Seed = e.Seed });
+        using var student = Recipe.Model(e.Student, transfer, e.Seed, e.StudentDropout);
+        var options = Recipe.Options(c, $"{spec.Name}[{planned.Index}]", e.Seed, e.Epochs, e.Optimizer) with
+        {
+            OutDir = runDir,
+            Settings = new Dictionary<string, string>(planned.Values.Select(v => KeyValuePair.Create($"grid.{v.Key}", v.Value))) { ["spec"] = spec.Hash, ["loss"] = e.Loss, ["teacher_model"] = e.Teacher?.ToString() ?? "none" },
+        };
+        var r = Trainer.Train(student, transfer, objective, options, needsTeacher ? teacher : null);
+        return new RunResult(planned.Index, planned.Label, planned.Values.ToDictionary(), e.Seed, r.BestAccuracy, r.LastAccuracy, r.BestEpoch,
+            r.Parameters, TorchRuntime.Threads, Math.Round(clock.Elapsed.TotalSeconds, 2), r.Warning, [.. r.History.Select(h => h.TestAccuracy)]);
+    }
+
+    /// <summary>One task at a time trains the teacher; the others wait, then find it in the cache.</summary>
+    static DistillModel WithTeacherLock(string dir, TextWriter log, Func<DistillModel> load, CancellationToken cancellation)
+    {
+        var path = Path.Combine(dir, "teacher.lock");
+        var said = false;
+        while (true)
+        {
+            using (var held = FolderLock.TryTake(path))
+                if (held is not null) return load();
+            if (!said) log.WriteLine($"waiting for the teacher: another task (PID {FolderLock.Holder(path)}) is training it");
+            said = true;
+            cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
+            if (cancellation.IsCancellationRequested) throw new OperationCanceledException("stopped while waiting for the teacher");
+        }
+    }
+}

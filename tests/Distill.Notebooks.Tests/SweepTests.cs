@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary>
+/// `distill sweep` through the real CLI on real data: runs land in DIR/runs/INDEX, a finished sweep is not run again,
+/// processes side by side give the same numbers as one after another, SIGTERM checkpoints and the retry resumes,
+/// collect lists failures and marks the table incomplete, and the Kubernetes manifest is a valid Indexed Job (there is no
+/// cluster here: it is checked against the API's models). The Slurm path: <see cref="SlurmSweepTests"/>.
+/// </summary>
+public class SweepTests
+{
+    internal static string Tiny => Path.Combine(TestSupport.RepoRoot, "experiments", "tiny.yaml");
+
+    internal static (int Exit, string Out, string Err) Distill(params string[] args)
+    {
+        var r = DistillProcess.Run(args);
+        Assert.DoesNotContain("   at ", r.Err); // never a stack trace
+        return r;
+    }
+
+    /// <summary>The table of results.json, without timings: what must be equal bit for bit between engines.</summary>
+    internal static string Groups(string dir) => TestSupport.ReadJson(Path.Combine(dir, "results.json"))["groups"]!.ToJsonString();
+
+    internal static string[] Runs(string dir) =>
+        [.. ((JsonArray)TestSupport.ReadJson(Path.Combine(dir, "results.json"))["runs"]!).Select(r => $"{r!["index"]} {r["best"]} {r["last"]} {r["threads"]}")];
+
+    internal static string LocalTiny()
+    {
+        var dir = TestSupport.TempDir("sweep-local");
+        var r = Distill("sweep", "run", Tiny, "--out", dir, "--threads", "1");
+        Assert.True(r.Exit == 0, r.Out + r.Err);
+        Assert.Equal(0, Distill("sweep", "collect", dir).Exit);
+        return dir;
+    }
+
+    [Fact]
+    public void Sweep_run_writes_every_run_a_second_run_skips_them_and_two_processes_give_the_same_numbers()
+    {
+        var dir = LocalTiny();
+        for (var i = 0; i < 4; i++)
+        {
+            var result = TestSupport.ReadJson(Path.Combine(dir, "runs", $"{i}", "result.json"));
+            Assert.Equal(i, (int)result["index"]!);
+            Assert.Equal(1, (int)result["threads"]!);
+            Assert.True(File.Exists(Path.Combine(dir, "runs", $"{i}", "run.json")), "the trainer's run record");
+        }
+        var clock = Stopwatch.StartNew();
+        var again = Distill("sweep", "run", Tiny, "--out", dir, "--threads", "1");
+        Assert.Equal(0, again.Exit);
+        Assert.Equal(4, again.Out.Split('\n').Count(l => l.Contains("done already", StringComparison.Ordinal)));
+        Assert.DoesNotContain("epoch", again.Out, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"a finished sweep took {clock.Elapsed} to skip");
+
+        var parallel = TestSupport.TempDir("sweep-jobs");
+        var r = Distill("sweep", "run", Tiny, "--out", parallel, "--jobs", "2", "--threads", "1");
+        Assert.True(r.Exit == 0, r.Out + r.Err);
+        Assert.Contains("2 processes × 1 thread", r.Out, StringComparison.Ordinal);
+        // The teacher is trained once, under its lock, and every other run loads it from the sweep's cache.
+        var logs = Enumerable.Range(0, 4).Select(i => File.ReadAllText(Path.Combine(parallel, "runs", $"{i}", "task.log"))).ToList();
+        Assert.Single(logs, l => l.Contains("starting teacher afresh", StringComparison.Ordinal));
+        Assert.Equal(3, logs.Count(l => l.Contains("from the teacher cache", StringComparison.Ordinal)));
+        Assert.Equal(0, Distill("sweep", "collect", parallel).Exit);
+        Assert.Equal(Runs(dir), Runs(parallel));
+        Assert.Equal(Groups(dir), Groups(parallel));
+
+        var md = File.ReadAllText(Path.Combine(dir, "results.md"));
+        Assert.Contains("complete: 4 of 4 runs", md, StringComparison.Ordinal);
+        Assert.Contains("| loss.kd.temperature | n | best | last |", md, StringComparison.Ordinal);
+        Assert.Matches(@"\| 4 \| 2 \| \d+\.\d\d ± \d+\.\d\d \|", md);
+        var html = File.ReadAllText(Path.Combine(dir, "results.html"));
+        Assert.Contains("distill-plotly", html, StringComparison.Ordinal);
+        Assert.Contains("against loss.kd.temperature", html, StringComparison.Ordinal);
+        // Offline: plotly.js inlined, not the notebook outputs' CDN fallback, and a CSP that fetches nothing.
+        Assert.DoesNotContain(Reporting.Figure.CdnUrl, html, StringComparison.Ordinal);
+        Assert.Contains("default-src &#39;none&#39;", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Collect_lists_failed_runs_and_marks_the_table_of_the_rest_incomplete()
+    {
+        var spec = Path.Combine(TestSupport.TempDir("sweep-fail"), "models.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  student.model: [mlp-32, no-such-model, mlp-16]", StringComparison.Ordinal));
+        var dir = TestSupport.TempDir("sweep-fail-out");
+        Assert.Equal(0, Distill("sweep", "run", spec, "--out", dir, "--index", "0", "--threads", "1").Exit);
+        var failed = Distill("sweep", "run", spec, "--out", dir, "--index", "1", "--threads", "1");
+        Assert.Equal(1, failed.Exit);
+        Assert.StartsWith("error: ", failed.Err.Trim(), StringComparison.Ordinal);
+        Assert.Contains("no-such-model", failed.Err, StringComparison.Ordinal);
+
+        var collect = Distill("sweep", "collect", dir);
+        Assert.Equal(0, collect.Exit);
+        Assert.Contains("warning: incomplete: 1 of 3 runs finished, 1 failed, 1 not run", collect.Err, StringComparison.Ordinal);
+        var md = File.ReadAllText(Path.Combine(dir, "results.md"));
+        Assert.Contains("**Incomplete:**", md, StringComparison.Ordinal);
+        Assert.Contains("| mlp-32 | 1 |", md, StringComparison.Ordinal);
+        Assert.Contains("- run 1 (student.model=no-such-model): ", md, StringComparison.Ordinal);
+        Assert.Contains("## Not run yet\n\nruns 2", md, StringComparison.Ordinal);
+        var json = TestSupport.ReadJson(Path.Combine(dir, "results.json"));
+        Assert.False((bool)json["complete"]!);
+        Assert.Equal(2, (int)json["missing"]![0]!);
+    }
+
+    [Fact]
+    public void Bad_input_is_one_error_line()
+    {
+        var dir = TestSupport.TempDir("sweep-bad");
+        var range = Distill("sweep", "run", Tiny, "--out", dir, "--index", "4");
+        Assert.Equal((1, "error: --index 4 is out of range: tiny has 4 runs, 0 to 3."), (range.Exit, range.Err.Trim()));
+        var psi = DistillProcess.Start("sweep", "run", Tiny, "--out", dir);
+        psi.Environment["SLURM_ARRAY_TASK_ID"] = "7";
+        using (var p = Process.Start(psi)!)
+        {
+            var err = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            Assert.Equal((1, "error: $SLURM_ARRAY_TASK_ID 7 is out of range: tiny has 4 runs, 0 to 3."), (p.ExitCode, err.Trim()));
+        }
+        var spec = Path.Combine(dir, "bad.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("epochs: 1\nbatch_size", "epochs: one\nbatch_size", StringComparison.Ordinal));
+        foreach (var command in new[] { new[] { "spec", "check", spec }, ["sweep", "plan", spec], ["sweep", "run", spec, "--out", dir] })
+        {
+            var r = Distill(command);
+            Assert.Equal(1, r.Exit);
+            Assert.Equal($"error: {spec} line 15: epochs must be a whole number, not 'one'.", r.Err.Trim());
+        }
+        var file = Distill("sweep", "run", Tiny, "--out", spec);
+        Assert.Equal((1, $"error: --out {spec}: this is a file; give a folder (it is created when missing)."), (file.Exit, file.Err.Trim()));
+        var notSweep = Distill("sweep", "collect", dir);
+        Assert.Equal((1, $"error: {dir}: no plan.json; this is not a sweep folder (sweep run, slurm and k8s write it)."), (notSweep.Exit, notSweep.Err.Trim()));
+        var plan = Distill("sweep", "plan", Tiny);
+        Assert.Equal(0, plan.Exit);
+        Assert.Contains("   3  loss.kd.temperature=4 seed=1  |", plan.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SIGTERM_checkpoints_and_exits_and_the_retried_task_resumes_to_the_uninterrupted_result()
+    {
+        var root = TestSupport.TempDir("sweep-term");
+        var spec = Path.Combine(root, "long.yaml");
+        // Long enough (about 10 s on 2 cores, as in RunFolderTests) to be signalled mid-run; no teacher.
+        File.WriteAllText(spec, """
+            name: long
+            dataset: {name: fashion-mnist, train_size: 20000, test_size: 256}
+            student: {model: mlp-32}
+            epochs: 30
+            loss: {ce: 1}
+            """);
+        var dir = Path.Combine(root, "out");
+        var args = new[] { "sweep", "run", spec, "--out", dir, "--threads", "1" };
+        using (var first = new DistillProcess.Running(DistillProcess.Start(args)))
+        {
+            first.WaitFor("epoch   2/30", TimeSpan.FromMinutes(2));
+            var second = Distill([.. args, "--index", "0"]);
+            Assert.Equal(1, second.Exit);
+            Assert.Contains($"error: run 0 is being run by another task (PID {first.Process.Id})", second.Err, StringComparison.Ordinal);
+            Assert.False(first.Process.HasExited, "the run finished before it could be signalled: make it longer");
+            first.Signal("TERM");
+            Assert.Equal(143, first.Exit(TimeSpan.FromSeconds(60)));
+        }
+        Assert.True(File.Exists(Path.Combine(dir, "runs", "0", "last.ckpt")));
+        Assert.False(File.Exists(Path.Combine(dir, "runs", "0", "result.json")));
+        Assert.False(File.Exists(Path.Combine(dir, "runs", "0", "failed.json")), "a stopped run is not a failed one");
+
+        var resumed = Distill(args);
+        Assert.Equal(0, resumed.Exit);
+        Assert.Contains("resuming long[0]", resumed.Out, StringComparison.Ordinal);
+        var whole = Path.Combine(root, "whole");
+        Assert.Equal(0, Distill("sweep", "run", spec, "--out", whole, "--threads", "1").Exit);
+        string Result(string d) => TestSupport.ReadJson(Path.Combine(d, "runs", "0", "result.json"))["test_accuracy"]!.ToJsonString();
+        Assert.Equal(Result(whole), Result(dir));
+    }
+
+    [Fact]
+    public void The_Kubernetes_manifest_is_an_Indexed_Job_with_the_spec_the_output_and_the_dataset_volumes()
+    {
+        var file = Path.Combine(TestSupport.TempDir("sweep-k8s"), "job.yaml");
+        var r = Distill("sweep", "k8s", Tiny, "--image", "registry.example/distill:1", "--parallelism", "3", "--cpus", "2", "--out", file);
+        Assert.True(r.Exit == 0, r.Err);
+        // strict: a field the API's models do not know is an error, not ignored.
+        var objects = KubernetesYaml.LoadAllFromString(File.ReadAllText(file), strict: true);
+        var map = Assert.IsType<V1ConfigMap>(objects[0]);
+        var job = Assert.IsType<V1Job>(objects[1]);
+        Assert.Equal(("batch/v1", "Job"), (job.ApiVersion, job.Kind));
+        Assert.Equal(File.ReadAllText(Tiny), map.Data["spec.yaml"]);
+        var spec = job.Spec;
+        Assert.Equal(("Indexed", 4, 3), (spec.CompletionMode, spec.Completions, spec.Parallelism));
+        Assert.Equal(3, spec.BackoffLimitPerIndex);
+        var rules = spec.PodFailurePolicy.Rules;
+        Assert.Equal(("Ignore", "DisruptionTarget"), (rules[0].Action, rules[0].OnPodConditions.Single().Type)); // preemption: free retry
+        Assert.Equal(("FailIndex", "In", 1), (rules[1].Action, rules[1].OnExitCodes.OperatorProperty, rules[1].OnExitCodes.Values.Single()));
+        var pod = spec.Template.Spec;
+        Assert.Equal("Never", pod.RestartPolicy); // required with per-index backoff; a retried index gets a new pod
+        var c = Assert.Single(pod.Containers);
+        Assert.Equal("registry.example/distill:1", c.Image);
+        Assert.Equal(["distill", "sweep", "run", "/spec/spec.yaml", "--out", $"/sweep/{job.Metadata.Name}"], c.Command.Concat(c.Args));
+        Assert.Contains(c.Env, e => e.Name == "DISTILL_THREADS" && e.Value == "2");
+        Assert.Contains(c.Env, e => e.Name == "DISTILL_DATA" && e.Value == "/data");
+        Assert.Equal("2", c.Resources.Limits["cpu"].ToString());
+        var volumes = pod.Volumes.ToDictionary(v => v.Name);
+        Assert.Equal(map.Metadata.Name, volumes["spec"].ConfigMap.Name);
+        Assert.Equal("distill-sweeps", volumes["sweep"].PersistentVolumeClaim.ClaimName);
+        Assert.Equal(("distill-datasets", true), (volumes["datasets"].PersistentVolumeClaim.ClaimName, volumes["datasets"].PersistentVolumeClaim.ReadOnlyProperty));
+        Assert.Equal(["/spec", "/sweep", "/data"], c.VolumeMounts.Select(m => m.MountPath));
+        Assert.All(c.VolumeMounts, m => Assert.True(volumes.ContainsKey(m.Name)));
+        Assert.True(c.VolumeMounts.Single(m => m.Name == "datasets").ReadOnlyProperty);
+    }
+}

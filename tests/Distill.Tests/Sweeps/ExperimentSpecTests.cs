@@ -1,0 +1,152 @@
+using System.Text.Json.Nodes;
+using Distill.Sweeps;
+
+namespace Distill.Tests.Sweeps;
+
+/// <summary>Spec files: the schema's checks with lines, the grid's expansion, the catalogue's checks of every run.</summary>
+public class ExperimentSpecTests
+{
+    // Line numbers below refer to this text (line 1 is "name: t").
+    const string Spec = """
+        name: t
+        dataset:
+          name: fashion-mnist
+          train_size: 300
+        teacher:
+          model: cnn
+          epochs: 1
+        student:
+          model: mlp-32
+        epochs: 2
+        loss:
+          ce: 0.1
+          kd:
+            temperature: 4
+        grid:
+          loss.kd.temperature: [1, 2, 4, 8]
+          seed: [0, 1, 2]
+        """;
+
+    static ExperimentSpec Parse(string text) => ExperimentSpec.Parse(text, "t.yaml");
+
+    static SpecException Bad(string text) => Assert.Throws<SpecException>(() => Parse(text));
+
+    [Fact]
+    public void The_grid_is_the_cartesian_product_with_the_last_key_fastest_and_every_run_gets_its_values()
+    {
+        var s = Parse(Spec);
+        Assert.Equal(["loss.kd.temperature", "seed"], s.GridKeys);
+        Assert.Equal(12, s.Runs.Count);
+        Assert.Equal("loss.kd.temperature=1 seed=0", s.Runs[0].Label);
+        Assert.Equal("loss.kd.temperature=1 seed=2", s.Runs[2].Label);
+        Assert.Equal("loss.kd.temperature=8 seed=2", s.Runs[11].Label);
+        var run = s.Runs[10].Experiment; // T = 8, seed 1
+        Assert.Equal(1, run.Seed);
+        Assert.Equal("8", run.Methods.Single().Choice.Settings.Text("temperature"));
+        Assert.Equal(0.1, run.CeWeight);
+        Assert.Equal(2, run.Epochs);
+        Assert.Equal(300, run.TrainSize);
+        Assert.Equal("cnn", run.Teacher!.Model);
+        Assert.Equal(1, run.Teacher.Epochs);
+        Assert.Equal("4", Parse(Spec).Runs[8].Experiment.Methods[0].Choice.Settings.Text("temperature")); // T = 4, seed 2
+        // The spec's own value is back after expansion: a run without a grid value for a key keeps the spec's.
+        Assert.Equal("4", Parse(Spec.Replace("  loss.kd.temperature: [1, 2, 4, 8]\n", "", StringComparison.Ordinal)).Runs[0].Experiment.Methods[0].Choice.Settings.Text("temperature"));
+    }
+
+    [Fact]
+    public void A_spec_without_a_grid_is_one_run_and_its_hash_follows_its_content_not_its_comments()
+    {
+        var one = Parse(Spec[..Spec.IndexOf("grid:", StringComparison.Ordinal)]);
+        Assert.Single(one.Runs);
+        Assert.Equal("(no grid)", one.Runs[0].Label);
+        Assert.NotEqual(one.Hash, Parse(Spec).Hash);
+        // Comments and layout are not content: a sweep folder keeps accepting a spec whose comments were edited.
+        Assert.Equal(Parse(Spec).Hash, Parse("# a comment\n" + Spec.Replace("epochs: 2", "epochs:    2   # more", StringComparison.Ordinal)).Hash);
+    }
+
+    [Theory]
+    [InlineData("epochs: 2", "epochz: 2", 10, "unknown key 'epochz' in the spec; valid keys: name, dataset, teacher, student, epochs, batch_size")]
+    [InlineData("  model: mlp-32", "  modle: mlp-32", 9, "unknown key 'modle' in student; valid keys: model, dropout.")]
+    [InlineData("epochs: 2", "epochs: two", 10, "epochs must be a whole number, not 'two'.")]
+    [InlineData("epochs: 2", "epochs: 0", 10, "epochs = '0' is below its minimum, 1.")]
+    [InlineData("  ce: 0.1", "  ce: lots", 12, "loss.ce must be a number, not 'lots'.")]
+    [InlineData("  seed: [0, 1, 2]", "  seeds: [0, 1, 2]", 17, "grid key 'seeds' does not exist: 'seeds' is not a key of the spec; valid keys:")]
+    [InlineData("  seed: [0, 1, 2]", "  student.size: [1]", 17, "grid key 'student.size' does not exist: 'size' is not a key of student; valid keys: model, dropout.")]
+    [InlineData("  seed: [0, 1, 2]", "  optimizer.lr: [0.1]", 17, "grid key 'optimizer.lr' does not exist in this spec: it has no 'optimizer'")]
+    [InlineData("  seed: [0, 1, 2]", "  teacher: [a]", 17, "grid key 'teacher' names a section; sweep one of its keys (teacher.model,")]
+    [InlineData("  seed: [0, 1, 2]", "  seed: []", 17, "grid.seed is an empty list; give at least 1 value.")]
+    [InlineData("  seed: [0, 1, 2]", "  seed: 3", 17, "grid.seed must be a list")]
+    [InlineData("  seed: [0, 1, 2]", "  seed: [0, x]", 17, "seed must be a whole number, not 'x'.")]
+    [InlineData("[1, 2, 4, 8]", "[1, 2, -4]", 16, "loss.kd: temperature=-4 is out of range; temperature must be in (0, ∞].")]
+    [InlineData("    temperature: 4", "    temprature: 4", 14, "loss.kd: unknown parameter 'temprature'; its parameters are temperature (default 4), alpha")]
+    [InlineData("  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "  kdd:\n    temperature: 4\ngrid:", 13, "loss.kdd: unknown method 'kdd'; the catalogue has")]
+    [InlineData("  model: cnn", "  model: [cnn]", 6, "teacher.model must be text, not a list.")]
+    [InlineData("  name: fashion-mnist", "  nom: fashion-mnist", 3, "unknown key 'nom' in dataset; valid keys: name, train_size")]
+    [InlineData("student:\n  model: mlp-32", "student: {}", 8, "student needs the key 'model'.")]
+    [InlineData("epochs: 2", "epochs: [2", 10, "not valid YAML")]
+    [InlineData("  train_size: 300", "  train_size: 300\n   bad indent: 1", 5, "not valid YAML")]
+    public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message)
+    {
+        var text = Spec.Replace(from, to, StringComparison.Ordinal);
+        Assert.NotEqual(Spec, text);
+        var e = Bad(text);
+        Assert.StartsWith($"t.yaml line {line}: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void A_method_that_needs_a_teacher_without_one_is_an_error()
+    {
+        var e = Bad(Spec.Replace("teacher:\n  model: cnn\n  epochs: 1\n", "", StringComparison.Ordinal));
+        Assert.Contains("loss uses kd, which need a teacher; add teacher:", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_key_of_the_schema_is_read_and_the_spec_files_in_experiments_are_valid()
+    {
+        // A key the schema allows but Experiment.From ignored would be a silent no-op: each must change a run.
+        var full = """
+            name: full
+            dataset: {name: fashion-mnist, train_size: 10, teacher_train_size: 20, test_size: 30, seed: 4}
+            teacher: {model: cnn, epochs: 3, seed: 5, optimizer: {name: adam, lr: 0.002, weight_decay: 0}}
+            student: {model: mlp-32, dropout: 0.25}
+            epochs: 7
+            batch_size: 16
+            optimizer: {name: sgd, lr: 0.5, momentum: 0.8, nesterov: false, weight_decay: 0.001}
+            schedule: step:2
+            augment: crop-flip
+            seed: 9
+            loss: {ce: 0.5, kd: {weight: 2, temperature: 3, standardize: true}}
+            """;
+        var e = Parse(full).Runs[0].Experiment;
+        Assert.Equal(("full", "fashion-mnist", 10, 20, 30, 4), (e.Name, e.Dataset, e.TrainSize, e.TeacherTrainSize, e.TestSize, e.DataSeed));
+        Assert.Equal(("cnn", 3, 5, "adam(lr=0.002, betas=(0.9, 0.999), wd=0)"), (e.Teacher!.Model, e.Teacher.Epochs, e.Teacher.Seed, e.Teacher.Optimizer.ToString()));
+        Assert.Equal(("mlp-32", 0.25, 7, 16, 9), (e.Student, e.StudentDropout, e.Epochs, e.BatchSize, e.Seed));
+        Assert.Equal("sgd(lr=0.5, momentum=0.8, wd=0.001)", e.Optimizer.ToString());
+        Assert.Equal(Distill.Training.LrSchedule.Parse("step:2").ToString(), e.Schedule.ToString());
+        Assert.True(e.Augment.Enabled);
+        Assert.Equal("0.5·ce + 2·kd:standardize=1,temperature=3", e.Loss);
+
+        var schemaKeys = new List<string>();
+        void Walk(JsonObject schema, string path)
+        {
+            foreach (var key in SpecSchema.Keys(schema).Where(k => k != "grid"))
+            {
+                var sub = SpecSchema.ChildSchema(schema, key)!;
+                if (SpecSchema.IsObject(sub) && key != "loss") Walk(sub, $"{path}{key}.");
+                else schemaKeys.Add(path + key);
+            }
+        }
+        Walk(SpecSchema.RootSchema, "");
+        foreach (var key in schemaKeys)
+        {
+            var leaf = key.Split('.')[^1];
+            Assert.True(full.Contains($"{leaf}:", StringComparison.Ordinal), $"the test spec above does not set schema key {key}");
+        }
+
+        var specs = Directory.GetFiles(Onboarding.Repo.PathOf("experiments"), "*.yaml");
+        Assert.Contains(specs, f => f.EndsWith("tiny.yaml", StringComparison.Ordinal));
+        foreach (var f in specs) Assert.NotEmpty(ExperimentSpec.Load(f).Runs);
+    }
+}

@@ -1,0 +1,29 @@
+using Distill.Sweeps;
+
+namespace Distill.Tests.Sweeps;
+
+/// <summary>The sbatch script: one array task per run, at most K at once, the folder's copy of the spec, quoting.</summary>
+public class SlurmScriptTests
+{
+    [Fact]
+    public void The_array_covers_every_run_threads_follow_the_cpus_and_paths_with_spaces_stay_one_word()
+    {
+        var spec = ExperimentSpec.Load(Onboarding.Repo.PathOf("experiments/kd-temperature.yaml"));
+        var script = SlurmScript.Render(spec, "/shared/my sweeps/kdt", ["dotnet", "/opt/distill/Distill.Cli.dll"], concurrent: 3, cpusPerTask: 2,
+            partition: "cpu", time: "01:00:00");
+        var lines = script.Split('\n');
+        Assert.Equal("#!/bin/bash", lines[0]);
+        Assert.Contains("#SBATCH --array=0-11%3", lines);
+        Assert.Contains("#SBATCH --cpus-per-task=2", lines);
+        Assert.Contains("#SBATCH --partition=cpu", lines);
+        Assert.Contains("#SBATCH --time=01:00:00", lines);
+        Assert.Contains("#SBATCH --requeue", lines);
+        Assert.Contains("#SBATCH --output=/shared/my sweeps/kdt/slurm/%A_%a.out", lines);
+        Assert.Contains("export DISTILL_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"", lines);
+        Assert.Equal("exec dotnet /opt/distill/Distill.Cli.dll sweep run '/shared/my sweeps/kdt/spec.yaml' --out '/shared/my sweeps/kdt'", lines[^2]);
+        // Every #SBATCH line comes before the first command: sbatch stops reading directives there.
+        var firstCommand = Array.FindIndex(lines, l => l.Length > 0 && !l.StartsWith('#'));
+        Assert.True(Array.FindLastIndex(lines, l => l.StartsWith("#SBATCH", StringComparison.Ordinal)) < firstCommand);
+        Assert.Throws<ArgumentOutOfRangeException>(() => SlurmScript.Render(spec, "/d", ["distill"], concurrent: 0, cpusPerTask: 1, null, null));
+    }
+}
