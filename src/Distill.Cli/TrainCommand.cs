@@ -210,7 +210,7 @@ static class TrainCommand
 
     /// <summary>Bad input, bad files and diverging runs become one line on stderr and exit code 1, never a stack trace.
     /// Ctrl-C or SIGTERM stop training at the next step: one line says what was kept; exit 130 or 143.</summary>
-    static int Guard(Func<CtrlC, Func<int>> action)
+    internal static int Guard(Func<CtrlC, Func<int>> action)
     {
         using var signals = new CtrlC(Console.Error);
         try { return action(signals)(); }

@@ -60,9 +60,9 @@ public static class OnnxExport
             CifarResNet => ResNetGraph(m, path, x),
             WideResNet => WrnGraph(m, path, x),
             Sequential s => Sequence(s.named_children().ToList(), path, x),
-            Conv2d c => Conv(c, null, path, x, reluFollows: false),
+            Conv2d c => Conv(c, null, path, x, relu: false),
             BatchNorm2d bn => BatchNorm(bn, path, x),
-            Linear l => ops.Gemm(g, path, x, l.weight, l.bias ?? zeros(l.weight.shape[0]), reluFollows: false),
+            Linear l => ops.Gemm(g, path, x, l.weight, Bias(l), relu: false),
             ReLU => g.Node("Relu", path, [x]),
             MaxPool2d p => MaxPool(p, path, x),
             Dropout or Identity => x,
@@ -75,7 +75,7 @@ public static class OnnxExport
         };
 
         /// <summary>Children in order, with each Conv2d followed by BatchNorm2d folded into one Conv, and a ReLU right
-        /// after a weighted layer announced to it (the int8 writers place the output quantizer after the ReLU).</summary>
+        /// after it written by the weighted-layer writer (the int8 writers quantize after the ReLU).</summary>
         string Sequence(List<(string Name, nn.Module Module)> children, string path, string x)
         {
             for (var i = 0; i < children.Count; i++)
@@ -85,7 +85,9 @@ public static class OnnxExport
                 if (m is Conv2d conv)
                 {
                     if (bn is not null) i++;
-                    x = Conv(conv, bn, Join(path, name), x, reluFollows: i + 1 < children.Count && children[i + 1].Module is ReLU);
+                    var relu = i + 1 < children.Count && children[i + 1].Module is ReLU;
+                    if (relu) i++;
+                    x = Conv(conv, bn, Join(path, name), x, relu);
                 }
                 else x = Module(m, Join(path, name), x);
             }
@@ -98,7 +100,7 @@ public static class OnnxExport
             foreach (var (name, m) in Child(mlp, path, "hidden").named_children())
             {
                 var l = (Linear)m;
-                x = g.Node("Relu", Join(path, $"hidden.{name}"), [ops.Gemm(g, Join(path, $"hidden.{name}"), x, l.weight, Bias(l), reluFollows: true)]);
+                x = ops.Gemm(g, Join(path, $"hidden.{name}"), x, l.weight, Bias(l), relu: true);
             }
             return Module(Child(mlp, path, "fc"), Join(path, "fc"), x);
         }
@@ -108,20 +110,20 @@ public static class OnnxExport
             x = Module(Child(m, path, "stage1"), Join(path, "stage1"), x);
             x = Module(Child(m, path, "stage2"), Join(path, "stage2"), x);
             var fc1 = (Linear)Child(m, path, "fc1");
-            x = g.Node("Relu", Join(path, "fc1"), [ops.Gemm(g, Join(path, "fc1"), Flatten(path, x), fc1.weight, Bias(fc1), reluFollows: true)]);
+            x = ops.Gemm(g, Join(path, "fc1"), Flatten(path, x), fc1.weight, Bias(fc1), relu: true);
             return Module(Child(m, path, "fc2"), Join(path, "fc2"), x);
         }
 
         string ResNetGraph(nn.Module m, string path, string x)
         {
-            x = Relu(path, ConvBn(m, path, "conv1", "bn1", x, reluFollows: true));
+            x = ConvBn(m, path, "conv1", "bn1", x, relu: true);
             foreach (var layer in new[] { "layer1", "layer2", "layer3" }) x = Module(Child(m, path, layer), Join(path, layer), x);
             return Head(m, path, x);
         }
 
         string WrnGraph(nn.Module m, string path, string x)
         {
-            x = Conv((Conv2d)Child(m, path, "conv1"), null, Join(path, "conv1"), x, reluFollows: false);
+            x = Conv((Conv2d)Child(m, path, "conv1"), null, Join(path, "conv1"), x, relu: false);
             foreach (var block in new[] { "block1", "block2", "block3" }) x = Module(Child(m, path, block), Join(path, block), x);
             return Head(m, path, Relu(path, BatchNorm((BatchNorm2d)Child(m, path, "bn1"), Join(path, "bn1"), x)));
         }
@@ -133,8 +135,8 @@ public static class OnnxExport
         /// <summary>conv-BN-ReLU-conv-BN, plus the shortcut (identity or folded 1x1 conv-BN), then ReLU.</summary>
         string BasicBlock(nn.Module m, string path, string x)
         {
-            var y = Relu(path, ConvBn(m, path, "conv1", "bn1", x, reluFollows: true));
-            y = ConvBn(m, path, "conv2", "bn2", y, reluFollows: false);
+            var y = ConvBn(m, path, "conv1", "bn1", x, relu: true);
+            y = ConvBn(m, path, "conv2", "bn2", y, relu: false);
             var shortcut = Children(m).TryGetValue("downsample", out var down) ? Module(down, Join(path, "downsample"), x) : x;
             return Relu(path, g.Node("Add", path, [y, shortcut]));
         }
@@ -144,18 +146,18 @@ public static class OnnxExport
         string WideBlock(nn.Module m, string path, string x)
         {
             var a = Relu(path, BatchNorm((BatchNorm2d)Child(m, path, "bn1"), Join(path, "bn1"), x));
-            var y = Relu(path, ConvBn(m, path, "conv1", "bn2", a, reluFollows: true));
-            y = Conv((Conv2d)Child(m, path, "conv2"), null, Join(path, "conv2"), y, reluFollows: false);
-            var shortcut = Children(m).TryGetValue("convShortcut", out var sc) ? Conv((Conv2d)sc, null, Join(path, "convShortcut"), a, reluFollows: false) : x;
+            var y = ConvBn(m, path, "conv1", "bn2", a, relu: true);
+            y = Conv((Conv2d)Child(m, path, "conv2"), null, Join(path, "conv2"), y, relu: false);
+            var shortcut = Children(m).TryGetValue("convShortcut", out var sc) ? Conv((Conv2d)sc, null, Join(path, "convShortcut"), a, relu: false) : x;
             return g.Node("Add", path, [y, shortcut]);
         }
 
-        string ConvBn(nn.Module m, string path, string conv, string bn, string x, bool reluFollows) =>
-            Conv((Conv2d)Child(m, path, conv), (BatchNorm2d)Child(m, path, bn), Join(path, conv), x, reluFollows);
+        string ConvBn(nn.Module m, string path, string conv, string bn, string x, bool relu) =>
+            Conv((Conv2d)Child(m, path, conv), (BatchNorm2d)Child(m, path, bn), Join(path, conv), x, relu);
 
         /// <summary>Conv with the following batch norm folded in (Ioffe and Szegedy 2015, eval mode):
         /// w' = w·γ/√(σ²+ε) per output channel, b' = (b − μ)·γ/√(σ²+ε) + β; computed in float64.</summary>
-        string Conv(Conv2d c, BatchNorm2d? bn, string path, string x, bool reluFollows)
+        string Conv(Conv2d c, BatchNorm2d? bn, string path, string x, bool relu)
         {
             if (c.padding is not { } padding || c.padding_mode != TorchSharp.PaddingModes.Zeros)
                 throw new InvalidOperationException($"No ONNX exporter for module '{path}' (Conv2d with padding mode {c.padding_mode}, {c.padding_type}): only explicit zero padding is exported.");
@@ -172,7 +174,7 @@ public static class OnnxExport
                 OnnxGraph.Attr("kernel_shape", c.kernel_size), OnnxGraph.Attr("strides", c.stride),
                 OnnxGraph.Attr("pads", padding.Concat(padding)), OnnxGraph.Attr("dilations", c.dilation), OnnxGraph.Attr("group", c.groups),
             };
-            return ops.Conv(g, path, x, w.to(ScalarType.Float32), b.to(ScalarType.Float32), attrs, reluFollows);
+            return ops.Conv(g, path, x, w.to(ScalarType.Float32), b.to(ScalarType.Float32), attrs, relu);
         }
 
         /// <summary>A batch norm with no convolution before it, as the per-channel affine map it is in eval mode.</summary>

@@ -1,0 +1,131 @@
+using System.CommandLine;
+using Distill.Data;
+using Distill.Deploy;
+using Distill.Native;
+
+namespace Distill.Cli;
+
+/// <summary>
+/// `distill deploy`: export a trained checkpoint to ONNX (float32 or int8), check ONNX Runtime against TorchSharp, and
+/// measure ONNX Runtime latency. Errors are one line (TrainCommand.Guard).
+/// </summary>
+static class DeployCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("deploy", "Export a trained model to ONNX (float32 or int8), check it against TorchSharp, measure its latency.");
+        cmd.Subcommands.Add(Export());
+        cmd.Subcommands.Add(Check());
+        cmd.Subcommands.Add(Bench());
+        return cmd;
+    }
+
+    static Argument<string> CheckpointArgument() =>
+        new("CHECKPOINT") { Description = "The folder `distill train --out DIR` wrote, or its last.ckpt (run.json beside it names the model)." };
+
+    static Command Export()
+    {
+        var checkpoint = CheckpointArgument();
+        var output = new Option<string>("--out") { Description = "The .onnx file to write.", Required = true };
+        var int8 = new Option<bool>("--int8") { Description = "Post-training int8: static QDQ with calibration for convolutional models, dynamic for MLPs." };
+        var calibrate = new Option<int>("--calibrate") { Description = "Training images that calibrate the activation ranges (static int8).", DefaultValueFactory = _ => 256 };
+        var method = new Option<string>("--calibration") { Description = "minmax or percentile (99.99th).", DefaultValueFactory = _ => "percentile" };
+        var cmd = new Command("export", "Write a trained checkpoint as an ONNX model (opset 17; input \"input\" [batch, C, H, W] normalised images, output \"logits\").");
+        foreach (var o in new Option[] { output, int8, calibrate, method }) cmd.Options.Add(o);
+        cmd.Arguments.Add(checkpoint);
+        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        {
+            var n = r.GetValue(calibrate);
+            if (n < 1) throw new ArgumentException($"--calibrate {n}: calibration needs at least 1 training image (e.g. --calibrate 256).");
+            var calibration = ParseMethod(r.GetValue(method)!);
+            var path = r.GetValue(output)!;
+            TorchRuntime.Initialize();
+            using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
+            string kind;
+            Distill.Deploy.Onnx.ModelProto proto;
+            if (!r.GetValue(int8)) (kind, proto) = ("float32", OnnxExport.Build(trained.Model, trained.ImageShape, metadata: trained.Metadata));
+            else if (trained.Model is Models.Mlp) (kind, proto) = ("int8 dynamic (MLP: no calibration)", Quantization.Dynamic(trained.Model, trained.ImageShape, trained.Metadata));
+            else
+            {
+                using var data = Datasets.Load(trained.Dataset);
+                using var images = OnnxEvaluation.CalibrationImages(data, n);
+                kind = $"int8 static QDQ, {calibration} ranges on {images.shape[0]} training images";
+                proto = Quantization.Static(trained.Model, trained.ImageShape, images, calibration, trained.Metadata);
+            }
+            OnnxExport.Save(proto, path);
+            Console.WriteLine($"{path}: {trained.Model.ZooName} {kind}, opset {OnnxGraph.Opset}, {new FileInfo(path).Length:N0} bytes");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static Command Check()
+    {
+        var checkpoint = CheckpointArgument();
+        var onnx = new Option<string?>("--onnx") { Description = "An exported .onnx to check (default: export the checkpoint to a temporary file)." };
+        var images = new Option<int>("--images") { Description = "Test images to compare on.", DefaultValueFactory = _ => 500 };
+        var tolerance = new Option<double>("--tolerance") { Description = "Largest allowed |ONNX Runtime − TorchSharp| logit (float32 exports).", DefaultValueFactory = _ => 1e-4 };
+        var cmd = new Command("check", "Run ONNX Runtime and TorchSharp on the same test images: largest logit difference, prediction agreement, accuracy.");
+        foreach (var o in new Option[] { onnx, images, tolerance }) cmd.Options.Add(o);
+        cmd.Arguments.Add(checkpoint);
+        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        {
+            var count = r.GetValue(images);
+            if (count < 1) throw new ArgumentException($"--images {count}: compare on at least 1 test image.");
+            TorchRuntime.Initialize();
+            using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
+            using var data = Datasets.Load(trained.Dataset);
+            var path = r.GetValue(onnx) ?? Path.Combine(Path.GetTempPath(), $"distill-check-{Environment.ProcessId}.onnx");
+            try
+            {
+                if (r.GetValue(onnx) is null) OnnxExport.Save(OnnxExport.Build(trained.Model, trained.ImageShape), path);
+                using var runner = new OnnxRunner(path);
+                using var test = data.Test.Images.narrow(0, 0, Math.Min(count, data.Test.Count));
+                var (diff, agreement) = OnnxEvaluation.Compare(runner, trained.Model, data, test);
+                var ortAccuracy = OnnxEvaluation.Accuracy(runner, data, data.Test);
+                var torchAccuracy = Training.Evaluation.Accuracy(trained.Model, data, data.Test, "cpu");
+                Console.WriteLine($"{path} vs {trained.CheckpointPath} on {test.shape[0]} test images: max |ONNX Runtime − TorchSharp| = {diff:E2}, predictions agree on {agreement:F1}%");
+                Console.WriteLine($"test accuracy ({data.Test.Count:N0} images): ONNX Runtime {ortAccuracy:F2}%, TorchSharp {torchAccuracy:F2}%");
+                if (diff > r.GetValue(tolerance))
+                {
+                    Console.Error.WriteLine($"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {r.GetValue(tolerance):E0}; an int8 model is expected to (pass a larger --tolerance), a float32 one is an exporter bug.");
+                    return 1;
+                }
+                return 0;
+            }
+            finally
+            {
+                if (r.GetValue(onnx) is null) File.Delete(path);
+            }
+        }));
+        return cmd;
+    }
+
+    static Command Bench()
+    {
+        var file = new Argument<string>("MODEL") { Description = "An .onnx file (`distill deploy export` writes one)." };
+        var runs = new Option<int>("--runs") { Description = "Timed runs per setting, after 5 warm-up runs.", DefaultValueFactory = _ => 100 };
+        var cmd = new Command("bench", "ONNX Runtime CPU latency at batch 1 and 64, with 1 and 2 threads: p50 and p90.");
+        cmd.Options.Add(runs);
+        cmd.Arguments.Add(file);
+        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        {
+            var path = r.GetValue(file)!;
+            var n = r.GetValue(runs);
+            if (n < 1) throw new ArgumentException($"--runs {n}: time at least 1 run.");
+            Console.WriteLine($"{path}: {new FileInfo(path).Length:N0} bytes; ONNX Runtime CPU, {Environment.ProcessorCount} cores");
+            foreach (var batch in new[] { 1, 64 })
+                foreach (var threads in new[] { 1, 2 })
+                    Console.WriteLine($"  {Latency.Measure(path, batch, threads, n)}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static CalibrationMethod ParseMethod(string name) => name.ToLowerInvariant() switch
+    {
+        "minmax" => CalibrationMethod.MinMax,
+        "percentile" => CalibrationMethod.Percentile,
+        _ => throw new ArgumentException($"--calibration {name}: expected minmax or percentile."),
+    };
+}
