@@ -105,8 +105,10 @@ static class DeployCommand
     {
         var file = new Argument<string>("MODEL") { Description = "An .onnx file (`distill deploy export` writes one)." };
         var runs = new Option<int>("--runs") { Description = "Timed runs per setting, after 5 warm-up runs.", DefaultValueFactory = _ => 100 };
+        var profile = new Option<bool>("--profile") { Description = "Also print ONNX Runtime's profile of batch-1 runs: time per operator type it ran." };
         var cmd = new Command("bench", "ONNX Runtime CPU latency at batch 1 and 64, with 1 and 2 threads: p50 and p90.");
         cmd.Options.Add(runs);
+        cmd.Options.Add(profile);
         cmd.Arguments.Add(file);
         cmd.SetAction(r => TrainCommand.Guard(_ => () =>
         {
@@ -117,6 +119,12 @@ static class DeployCommand
             foreach (var batch in new[] { 1, 64 })
                 foreach (var threads in new[] { 1, 2 })
                     Console.WriteLine($"  {Latency.Measure(path, batch, threads, n)}");
+            if (r.GetValue(profile))
+            {
+                Console.WriteLine($"  profile, batch 1, 1 thread, {n} runs (µs per run by operator):");
+                foreach (var (op, us, nodes) in OnnxProfile.ByOperator(path, n))
+                    Console.WriteLine($"    {op,-28} {(double)us / n,9:F1} µs  ({nodes} node{(nodes == 1 ? "" : "s")})");
+            }
             return 0;
         }));
         return cmd;
