@@ -17,6 +17,7 @@ static class DeployCommand
         cmd.Subcommands.Add(Export());
         cmd.Subcommands.Add(Check());
         cmd.Subcommands.Add(Bench());
+        cmd.Subcommands.Add(Prune());
         return cmd;
     }
 
@@ -125,6 +126,50 @@ static class DeployCommand
                 foreach (var (op, us, nodes) in OnnxProfile.ByOperator(path, n))
                     Console.WriteLine($"    {op,-28} {(double)us / n,9:F1} µs  ({nodes} node{(nodes == 1 ? "" : "s")})");
             }
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static Command Prune()
+    {
+        var checkpoint = CheckpointArgument();
+        var output = new Option<string>("--out") { Description = "The run folder for the pruned, fine-tuned model (export it from there).", Required = true };
+        var sparsity = new Option<double?>("--sparsity") { Description = "Global magnitude pruning: the fraction of conv and linear weights set to zero, e.g. 0.5 or 0.9." };
+        var channels = new Option<double?>("--channels") { Description = "L1 channel pruning of a cnn: the fraction of channels removed from every layer, e.g. 0.5." };
+        var epochs = new Option<int>("--epochs") { Description = "Fine-tuning epochs after pruning.", DefaultValueFactory = _ => 1 };
+        var trainSize = new Option<int?>("--train-size") { Description = "Fine-tune on this many training images (default: all)." };
+        var lr = new Option<double>("--lr") { Description = "SGD learning rate of the fine-tuning (cosine schedule).", DefaultValueFactory = _ => 0.01 };
+        var cmd = new Command("prune", "Prune a trained checkpoint (global magnitude or L1 channels) and fine-tune it into a new run folder.");
+        foreach (var o in new Option[] { output, sparsity, channels, epochs, trainSize, lr }) cmd.Options.Add(o);
+        cmd.Arguments.Add(checkpoint);
+        cmd.SetAction(r => TrainCommand.Guard(signals => () =>
+        {
+            if ((r.GetValue(sparsity) is null) == (r.GetValue(channels) is null))
+                throw new ArgumentException("give one of --sparsity S (unstructured, global magnitude) or --channels F (structured, cnn only).");
+            TorchRuntime.Initialize();
+            using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
+            using var full = Datasets.Load(trained.Dataset);
+            using var data = full.Subset(r.GetValue(trainSize));
+            var options = new Training.TrainOptions
+            {
+                Name = "pruned", Epochs = r.GetValue(epochs), Device = "cpu", OutDir = r.GetValue(output), Cancellation = signals.Token, Log = Console.Out,
+                Optimizer = Training.OptimizerSpec.Sgd(r.GetValue(lr)),
+            };
+            double Accuracy(Models.DistillModel m) => Training.Evaluation.Accuracy(m, data, data.Test, "cpu");
+            Console.WriteLine($"{trained.Model.ZooName}: {trained.Model.ParameterCount:N0} parameters, test accuracy {Accuracy(trained.Model):F2}%");
+            if (r.GetValue(sparsity) is double s)
+            {
+                var masks = Pruning.GlobalMagnitude(trained.Model, s);
+                Console.WriteLine($"pruned {100 * Pruning.Sparsity(masks):F1}% of conv/linear weights: test accuracy {Accuracy(trained.Model):F2}% before fine-tuning");
+                Console.WriteLine(Pruning.FineTune(trained.Model, masks, data, options));
+                return 0;
+            }
+            if (trained.Model is not Models.SmallCnn cnn)
+                throw new ArgumentException($"--channels prunes the small CNN (cnn, cnn-<width>), not {trained.Model.ZooName}; use --sparsity for other models.");
+            using var thin = Pruning.Channels(cnn, r.GetValue(channels)!.Value, (int)trained.ImageShape[1]);
+            Console.WriteLine($"{thin.ZooName}: {thin.ParameterCount:N0} parameters, test accuracy {Accuracy(thin):F2}% before fine-tuning");
+            Console.WriteLine(Training.Trainer.Train(thin, data, new Losses.Objective().Add(new Losses.CrossEntropyTerm()), options));
             return 0;
         }));
         return cmd;
