@@ -37,6 +37,21 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
     }
 
     [Fact]
+    public void Channel_pruning_writes_a_narrower_run_that_exports()
+    {
+        using var dir = new TempDir();
+        var pruned = Path.Combine(dir.Path, "pruned");
+        var (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", pruned, "--channels", "0.5", "--train-size", "500");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("cnn-4: ", stdout, StringComparison.Ordinal);
+        Assert.Contains("\"model\": \"cnn-4\"", File.ReadAllText(Path.Combine(pruned, "run.json")), StringComparison.Ordinal);
+        (code, stdout, stderr) = Cli("deploy", "export", pruned, "--out", dir.File("thin.onnx"));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("cnn-4 float32", stdout, StringComparison.Ordinal);
+        AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("other"), "--sparsity", "0.5", "--channels", "0.5"), "error: give one of --sparsity");
+    }
+
+    [Fact]
     public void Bad_input_is_one_error_line()
     {
         using var dir = new TempDir();
