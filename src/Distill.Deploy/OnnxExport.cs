@@ -199,15 +199,15 @@ public static class OnnxExport
         string MaxPool(MaxPool2d p, string path, string x)
         {
             var pads = p.padding ?? [0, 0];
-            return g.Node("MaxPool", path, [x],
+            return ops.Passthrough(g, path, x, v => g.Node("MaxPool", path, [v],
                 OnnxGraph.Attr("kernel_shape", p.kernel_size), OnnxGraph.Attr("strides", p.stride ?? p.kernel_size),
                 OnnxGraph.Attr("pads", pads.Concat(pads)), OnnxGraph.Attr("dilations", p.dilation ?? [1, 1]),
-                OnnxGraph.Attr("ceil_mode", p.ceil_mode ? 1L : 0L));
+                OnnxGraph.Attr("ceil_mode", p.ceil_mode ? 1L : 0L)));
         }
 
         string Relu(string path, string x) => g.Node("Relu", path, [x]);
 
-        string Flatten(string path, string x) => g.Node("Flatten", path, [x], OnnxGraph.Attr("axis", 1L));
+        string Flatten(string path, string x) => ops.Passthrough(g, path, x, v => g.Node("Flatten", path, [v], OnnxGraph.Attr("axis", 1L)));
 
         static Tensor Bias(Linear l) => l.bias ?? zeros(l.weight.shape[0]);
 

@@ -142,15 +142,21 @@ public static class Quantization
         return (q, scale);
     }
 
+    /// <summary>A uint8 grid in the graph: its scale and the initializers holding scale and zero point.</summary>
+    internal readonly record struct Grid(float Scale, string ScaleName, string ZeroName)
+    {
+        public string Qdq(OnnxGraph g, string path, string x) =>
+            g.Node("DequantizeLinear", path, [g.Node("QuantizeLinear", path, [x, ScaleName, ZeroName]), ScaleName, ZeroName]);
+    }
+
     /// <summary>Quantize-dequantize of an activation on its calibrated uint8 grid.</summary>
-    internal static string Qdq(OnnxGraph g, string path, string x, Range range, out float scale)
+    internal static string Qdq(OnnxGraph g, string path, string x, Range range, out Grid grid)
     {
         var (s, zp) = range.Uint8();
-        scale = s;
         using var st = tensor(s);
         using var zt = tensor(zp);
-        var (sName, zName) = (g.Initializer($"{path}.scale", st), g.Initializer($"{path}.zero_point", zt));
-        return g.Node("DequantizeLinear", path, [g.Node("QuantizeLinear", path, [x, sName, zName]), sName, zName]);
+        grid = new Grid(s, g.Initializer($"{path}.scale", st), g.Initializer($"{path}.zero_point", zt));
+        return grid.Qdq(g, path, x);
     }
 
     /// <param name="lastLayer">The layer that computes the logits: its output stays float32 (a uint8 grid would only
@@ -159,7 +165,18 @@ public static class Quantization
     {
         /// <summary>Values that already come out of a DequantizeLinear on a known grid: quantizing them again would
         /// only add a Q/DQ pair that ONNX Runtime has to remove.</summary>
-        readonly Dictionary<string, float> dequantized = [];
+        readonly Dictionary<string, Grid> dequantized = [];
+
+        /// <summary>MaxPool and Flatten only pick or move values, so their output stays on the input's grid: wrapped in
+        /// the same Q/DQ, ONNX Runtime runs them on uint8 and the chain between integer kernels stays integer.</summary>
+        public string Passthrough(OnnxGraph g, string path, string x, Func<string, string> op)
+        {
+            var y = op(x);
+            if (!dequantized.TryGetValue(x, out var grid)) return y;
+            y = grid.Qdq(g, path, y);
+            dequantized[y] = grid;
+            return y;
+        }
 
         public string Conv(OnnxGraph g, string path, string x, Tensor weight, Tensor bias, AttributeProto[] attributes, bool relu) =>
             Layer(g, path, x, weight, bias, relu, (xq, w, b) => g.Node("Conv", path, [xq, w, b], attributes));
@@ -171,22 +188,22 @@ public static class Quantization
         {
             var (inRange, outRange) = ranges.TryGetValue(path, out var r) ? r
                 : throw new InvalidOperationException($"No calibration range for layer '{path}': the float and int8 exports walked the model differently.");
-            if (!dequantized.TryGetValue(x, out var xScale)) x = Qdq(g, $"{path}.input", x, inRange, out xScale);
+            if (!dequantized.TryGetValue(x, out var xGrid)) x = Qdq(g, $"{path}.input", x, inRange, out xGrid);
 
             var (wq, wScale) = PerChannelInt8(weight);
             var axis = OnnxGraph.Attr("axis", 0L);
             var wScaleName = g.Initializer($"{path}.weight_scale", wScale);
             var w = g.Node("DequantizeLinear", $"{path}.weight", [g.Initializer($"{path}.weight_q", wq), wScaleName, g.Initializer($"{path}.weight_zero_point", zeros_like(wScale, ScalarType.Int8))], axis);
             // Bias on the accumulator's grid (s_x·s_w per channel, zero point 0): the int32 the integer kernel adds.
-            var bScale = wScale * xScale;
+            var bScale = wScale * xGrid.Scale;
             var bq = (bias / bScale).round().to(ScalarType.Int32);
             var b = g.Node("DequantizeLinear", $"{path}.bias", [g.Initializer($"{path}.bias_q", bq), g.Initializer($"{path}.bias_scale", bScale), g.Initializer($"{path}.bias_zero_point", zeros_like(bq))], axis);
 
             var y = op(x, w, b);
             if (relu) y = g.Node("Relu", path, [y]);
             if (path == lastLayer) return y;
-            y = Qdq(g, $"{path}.output", y, outRange, out var yScale);
-            dequantized[y] = yScale;
+            y = Qdq(g, $"{path}.output", y, outRange, out var yGrid);
+            dequantized[y] = yGrid;
             return y;
         }
     }
@@ -194,6 +211,8 @@ public static class Quantization
     sealed class DynamicOps : IWeightedOps
     {
         readonly FloatOps floatOps = new();
+
+        public string Passthrough(OnnxGraph g, string path, string x, Func<string, string> op) => op(x);
 
         public string Conv(OnnxGraph g, string path, string x, Tensor weight, Tensor bias, AttributeProto[] attributes, bool relu) =>
             floatOps.Conv(g, path, x, weight, bias, attributes, relu);

@@ -17,6 +17,9 @@ public interface IWeightedOps
     /// <summary>x · weightᵀ + bias, <paramref name="x"/> [batch, in], weight [out, in] as nn.Linear stores it; then ReLU
     /// when <paramref name="relu"/>.</summary>
     string Gemm(OnnxGraph g, string path, string x, Tensor weight, Tensor bias, bool relu);
+
+    /// <summary>An op that only selects or moves values (MaxPool, Flatten), written by <paramref name="op"/>.</summary>
+    string Passthrough(OnnxGraph g, string path, string x, Func<string, string> op);
 }
 
 /// <summary>Float32 Conv and Gemm; records each layer's input and output values so calibration can read them.</summary>
@@ -30,6 +33,8 @@ public sealed class FloatOps : IWeightedOps
 
     public string Gemm(OnnxGraph g, string path, string x, Tensor weight, Tensor bias, bool relu) =>
         Record(g, path, x, g.Node("Gemm", path, [x, g.Initializer($"{path}.weight", weight), g.Initializer($"{path}.bias", bias)], OnnxGraph.Attr("transB", 1L)), relu);
+
+    public string Passthrough(OnnxGraph g, string path, string x, Func<string, string> op) => op(x);
 
     string Record(OnnxGraph g, string path, string x, string y, bool relu)
     {

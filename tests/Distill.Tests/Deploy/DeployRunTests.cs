@@ -80,6 +80,10 @@ public class DeployRunTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var ops = OnnxProfile.ByOperator(int8, runs: 3).Select(o => o.Op).ToList();
         Assert.Contains("QLinearConv", ops);
         Assert.DoesNotContain("Conv", ops);
+        // Max-pooling and flattening stay on their input's grid: no float MaxPool and no dequantize between the
+        // integer kernels (the last QGemm writes float logits itself).
+        Assert.DoesNotContain("MaxPool", ops);
+        Assert.DoesNotContain("DequantizeLinear", ops);
     }
 
     [Fact]
