@@ -120,6 +120,7 @@ static class DeployCommand
             foreach (var batch in new[] { 1, 64 })
                 foreach (var threads in new[] { 1, 2 })
                     Console.WriteLine($"  {Latency.Measure(path, batch, threads, n)}");
+            if (Energy.Unavailable() is { } why) Console.WriteLine($"  {why}");
             if (r.GetValue(profile))
             {
                 Console.WriteLine($"  profile, batch 1, 1 thread, {n} runs (µs per run by operator):");

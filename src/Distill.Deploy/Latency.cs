@@ -3,9 +3,11 @@ using System.Diagnostics;
 namespace Distill.Deploy;
 
 /// <summary>One latency measurement of an ONNX model in ONNX Runtime.</summary>
-public sealed record LatencyResult(int Batch, int Threads, int Runs, double P50Ms, double P90Ms)
+/// <param name="MicrojoulesPerImage">Package energy per image from powercap; null where it cannot be read.</param>
+public sealed record LatencyResult(int Batch, int Threads, int Runs, double P50Ms, double P90Ms, double? MicrojoulesPerImage = null)
 {
-    public override string ToString() => $"batch {Batch,3}, {Threads} thread{(Threads == 1 ? " " : "s")}: p50 {P50Ms,8:F3} ms, p90 {P90Ms,8:F3} ms ({Runs} runs)";
+    public override string ToString() => $"batch {Batch,3}, {Threads} thread{(Threads == 1 ? " " : "s")}: p50 {P50Ms,8:F3} ms, p90 {P90Ms,8:F3} ms ({Runs} runs)" +
+        (MicrojoulesPerImage is { } uj ? $", {uj:F1} µJ/image (package)" : "");
 }
 
 /// <summary>Wall-clock latency of single Run calls on a fixed random input, after warm-up runs (the first runs pay for
@@ -29,7 +31,8 @@ public static class Latency
             times[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
         }
         Array.Sort(times);
-        return new LatencyResult(batch, threads, runs, Quantile(times, 0.5), Quantile(times, 0.9));
+        var energy = Energy.PerCall(() => runner.Run(input, batch), runs);
+        return new LatencyResult(batch, threads, runs, Quantile(times, 0.5), Quantile(times, 0.9), energy / batch);
     }
 
     /// <summary>Linear interpolation between order statistics (NumPy's default).</summary>

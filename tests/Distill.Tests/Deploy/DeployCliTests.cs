@@ -24,6 +24,9 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.True(code == 0, stderr);
         foreach (var setting in new[] { "batch   1, 1 thread ", "batch   1, 2 threads", "batch  64, 1 thread ", "batch  64, 2 threads" })
             Assert.Matches($@"{setting}: p50 +[\d.]+ ms, p90 +[\d.]+ ms \(3 runs\)", stdout);
+        // Energy per image where powercap exists, else one line saying why not (this VM has none).
+        Assert.True(Directory.Exists("/sys/class/powercap") ? stdout.Contains("µJ/image", StringComparison.Ordinal) || stdout.Contains("not readable", StringComparison.Ordinal)
+            : stdout.Contains("power is not measurable here: /sys/class/powercap does not exist", StringComparison.Ordinal), stdout);
     }
 
     [Fact]
