@@ -13,4 +13,5 @@ root.Subcommands.Add(MethodsCommand.Create());
 root.Subcommands.Add(ReproduceCommand.Create());
 root.Subcommands.Add(SpecCommand.Create());
 root.Subcommands.Add(SweepCommand.Create());
+root.Subcommands.Add(DeployCommand.Create());
 return root.Parse(args).Invoke();

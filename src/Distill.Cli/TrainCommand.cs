@@ -251,7 +251,7 @@ static class TrainCommand
 
     /// <summary>Bad input, bad files and diverging runs become one line on stderr and exit code 1, never a stack trace.
     /// Ctrl-C or SIGTERM stop training at the next step: one line says what was kept; exit 130 or 143. Every command that
-    /// trains (train, sweep, spec) goes through it.</summary>
+    /// trains or deploys (train, sweep, spec, deploy) goes through it.</summary>
     internal static int Guard(Func<CtrlC, Func<int>> action)
     {
         using var signals = new CtrlC(Console.Error);

@@ -20,4 +20,8 @@ public abstract class DistillModel(string name) : nn.Module<Tensor, ModelOutput>
     public abstract IReadOnlyList<string> FeatureNames { get; }
 
     public long ParameterCount => parameters().Sum(p => p.numel());
+
+    /// <summary>The name <see cref="ModelZoo.Create"/> built this model from (lower case), so a run can record it and a
+    /// checkpoint can be rebuilt later (export); null for a model built another way.</summary>
+    public string? ZooName { get; internal set; }
 }

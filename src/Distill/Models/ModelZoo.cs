@@ -47,6 +47,13 @@ public static partial class ModelZoo
     public static DistillModel Create(string name, int inChannels, int numClasses, ModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(name);
+        var model = CreateFamily(name, inChannels, numClasses, options);
+        model.ZooName = name.Trim().ToLowerInvariant();
+        return model;
+    }
+
+    static DistillModel CreateFamily(string name, int inChannels, int numClasses, ModelOptions? options)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(numClasses, 1);
         options ??= new ModelOptions();

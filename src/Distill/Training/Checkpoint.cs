@@ -82,6 +82,25 @@ public static class Checkpoint
         return info;
     }
 
+    /// <summary>Reads only the model's parameters and buffers into <paramref name="model"/> (for deployment: no
+    /// optimizer, no objective); the model must be built as the run built it.</summary>
+    public static CheckpointInfo LoadModel(string path, nn.Module model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var stream = OpenComplete(path);
+        using var r = new BinaryReader(stream, Encoding.UTF8);
+        var info = ReadHeader(path, r);
+        try
+        {
+            ReadStateDict(path, r, model, "the model");
+        }
+        catch (Exception e) when (e is EndOfStreamException or ArgumentException)
+        {
+            throw new InvalidDataException($"Checkpoint '{path}' does not fit the model {model.GetName()}: {e.Message.Split('\n')[0]} Rebuild the model the run trained (its run.json).", e);
+        }
+        return info;
+    }
+
     static void WriteStateDict(BinaryWriter w, nn.Module module)
     {
         var sd = module.state_dict();

@@ -94,11 +94,15 @@ sealed class RunFolder : IDisposable
 
     /// <summary>Settings that differ, as "key: old → new"; bookkeeping keys (start time, commit) are not compared.</summary>
     public static List<string> Differences(IReadOnlyDictionary<string, string> old, IReadOnlyDictionary<string, string> now) =>
-        [.. old.Keys.Union(now.Keys).Where(k => !NotCompared.Contains(k)).Order(StringComparer.Ordinal)
+        [.. old.Keys.Union(now.Keys).Where(k => !NotCompared.Contains(k) && (old.ContainsKey(k) || !RecordedSince.Contains(k))).Order(StringComparer.Ordinal)
             .Where(k => old.GetValueOrDefault(k) != now.GetValueOrDefault(k))
             .Select(k => $"{k}: {old.GetValueOrDefault(k) ?? "(none)"} → {now.GetValueOrDefault(k) ?? "(none)"}")];
 
     static readonly HashSet<string> NotCompared = ["started", "commit", "pid"];
+
+    /// <summary>Keys added to the record later: derived from settings the record already compares (student, data), so
+    /// a run recorded before them still resumes.</summary>
+    static readonly HashSet<string> RecordedSince = ["model", "dataset", "input", "classes"];
 
     /// <summary>Every setting of a run that affects its results, plus when and from which commit it started.</summary>
     public static Dictionary<string, string> Settings(TrainOptions o, DistillModel student, Objective objective, ImageDataset data, DistillModel? teacher,
@@ -113,6 +117,9 @@ sealed class RunFolder : IDisposable
             ["student"] = $"{student.GetType().Name}, {student.ParameterCount} parameters",
             ["teacher"] = teacher is null ? "none" : $"{teacher.GetType().Name}, {teacher.ParameterCount} parameters",
             ["objective"] = string.Join(" + ", objective.Terms.Select(t => $"{(t.Weight is ConstantSchedule c ? c.Value.ToString(System.Globalization.CultureInfo.InvariantCulture) : t.Weight.ToString())}·{t.Term.Name}")),
+            // What deployment needs to rebuild the model from a checkpoint: the zoo name and the input it was built for.
+            ["model"] = student.ZooName ?? student.GetType().Name, ["dataset"] = data.Name,
+            ["input"] = $"{data.Channels}x{data.Height}x{data.Width}", ["classes"] = $"{data.NumClasses}",
             ["data"] = $"{data.Name} from {data.Source}", ["data_train"] = $"{trainLabels.shape[0]}", ["data_test"] = $"{data.Test.Count}",
             ["data_sha256"] = Checksum(data),
             ["started"] = DateTimeOffset.Now.ToString("O"), // From the library's own folder (the repository's build output), not the working directory.

@@ -1,0 +1,185 @@
+using System.CommandLine;
+using Distill.Data;
+using Distill.Deploy;
+using Distill.Native;
+
+namespace Distill.Cli;
+
+/// <summary>
+/// `distill deploy`: export a trained checkpoint to ONNX (float32 or int8), check ONNX Runtime against TorchSharp, and
+/// measure ONNX Runtime latency. Errors are one line (TrainCommand.Guard).
+/// </summary>
+static class DeployCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("deploy", "Export a trained model to ONNX (float32 or int8), check it against TorchSharp, measure its latency.");
+        cmd.Subcommands.Add(Export());
+        cmd.Subcommands.Add(Check());
+        cmd.Subcommands.Add(Bench());
+        cmd.Subcommands.Add(Prune());
+        return cmd;
+    }
+
+    static Argument<string> CheckpointArgument() =>
+        new("CHECKPOINT") { Description = "The folder `distill train --out DIR` wrote, or its last.ckpt (run.json beside it names the model)." };
+
+    static Command Export()
+    {
+        var checkpoint = CheckpointArgument();
+        var output = new Option<string>("--out") { Description = "The .onnx file to write.", Required = true };
+        var int8 = new Option<bool>("--int8") { Description = "Post-training int8: static QDQ with calibration for convolutional models, dynamic for MLPs." };
+        var calibrate = new Option<int>("--calibrate") { Description = "Training images that calibrate the activation ranges (static int8).", DefaultValueFactory = _ => 256 };
+        var method = new Option<string>("--calibration") { Description = "minmax or percentile (99.99th).", DefaultValueFactory = _ => "percentile" };
+        var cmd = new Command("export", "Write a trained checkpoint as an ONNX model (opset 17; input \"input\" [batch, C, H, W] normalised images, output \"logits\").");
+        foreach (var o in new Option[] { output, int8, calibrate, method }) cmd.Options.Add(o);
+        cmd.Arguments.Add(checkpoint);
+        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        {
+            var n = r.GetValue(calibrate);
+            if (n < 1) throw new ArgumentException($"--calibrate {n}: calibration needs at least 1 training image (e.g. --calibrate 256).");
+            var calibration = ParseMethod(r.GetValue(method)!);
+            var path = r.GetValue(output)!;
+            TorchRuntime.Initialize();
+            using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
+            string kind;
+            Distill.Deploy.Onnx.ModelProto proto;
+            if (!r.GetValue(int8)) (kind, proto) = ("float32", OnnxExport.Build(trained.Model, trained.ImageShape, metadata: trained.Metadata));
+            else if (trained.Model is Models.Mlp) (kind, proto) = ("int8 dynamic (MLP: no calibration)", Quantization.Dynamic(trained.Model, trained.ImageShape, trained.Metadata));
+            else
+            {
+                using var data = Datasets.Load(trained.Dataset);
+                using var images = OnnxEvaluation.CalibrationImages(data, n);
+                kind = $"int8 static QDQ, {calibration} ranges on {images.shape[0]} training images";
+                proto = Quantization.Static(trained.Model, trained.ImageShape, images, calibration, trained.Metadata);
+            }
+            OnnxExport.Save(proto, path);
+            Console.WriteLine($"{path}: {trained.Model.ZooName} {kind}, opset {OnnxGraph.Opset}, {new FileInfo(path).Length:N0} bytes");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static Command Check()
+    {
+        var checkpoint = CheckpointArgument();
+        var onnx = new Option<string?>("--onnx") { Description = "An exported .onnx to check (default: export the checkpoint to a temporary file)." };
+        var images = new Option<int>("--images") { Description = "Test images to compare on.", DefaultValueFactory = _ => 500 };
+        var tolerance = new Option<double>("--tolerance") { Description = "Largest allowed |ONNX Runtime − TorchSharp| logit (float32 exports).", DefaultValueFactory = _ => 1e-4 };
+        var cmd = new Command("check", "Run ONNX Runtime and TorchSharp on the same test images: largest logit difference, prediction agreement, accuracy.");
+        foreach (var o in new Option[] { onnx, images, tolerance }) cmd.Options.Add(o);
+        cmd.Arguments.Add(checkpoint);
+        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        {
+            var count = r.GetValue(images);
+            if (count < 1) throw new ArgumentException($"--images {count}: compare on at least 1 test image.");
+            TorchRuntime.Initialize();
+            using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
+            using var data = Datasets.Load(trained.Dataset);
+            var path = r.GetValue(onnx) ?? Path.Combine(Path.GetTempPath(), $"distill-check-{Environment.ProcessId}.onnx");
+            try
+            {
+                if (r.GetValue(onnx) is null) OnnxExport.Save(OnnxExport.Build(trained.Model, trained.ImageShape), path);
+                using var runner = new OnnxRunner(path);
+                using var test = data.Test.Images.narrow(0, 0, Math.Min(count, data.Test.Count));
+                var (diff, agreement) = OnnxEvaluation.Compare(runner, trained.Model, data, test);
+                var ortAccuracy = OnnxEvaluation.Accuracy(runner, data, data.Test);
+                var torchAccuracy = Training.Evaluation.Accuracy(trained.Model, data, data.Test, "cpu");
+                Console.WriteLine($"{path} vs {trained.CheckpointPath} on {test.shape[0]} test images: max |ONNX Runtime − TorchSharp| = {diff:E2}, predictions agree on {agreement:F1}%");
+                Console.WriteLine($"test accuracy ({data.Test.Count:N0} images): ONNX Runtime {ortAccuracy:F2}%, TorchSharp {torchAccuracy:F2}%");
+                if (diff > r.GetValue(tolerance))
+                {
+                    Console.Error.WriteLine($"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {r.GetValue(tolerance):E0}; an int8 model is expected to (pass a larger --tolerance), a float32 one is an exporter bug.");
+                    return 1;
+                }
+                return 0;
+            }
+            finally
+            {
+                if (r.GetValue(onnx) is null) File.Delete(path);
+            }
+        }));
+        return cmd;
+    }
+
+    static Command Bench()
+    {
+        var file = new Argument<string>("MODEL") { Description = "An .onnx file (`distill deploy export` writes one)." };
+        var runs = new Option<int>("--runs") { Description = "Timed runs per setting, after 5 warm-up runs.", DefaultValueFactory = _ => 100 };
+        var profile = new Option<bool>("--profile") { Description = "Also print ONNX Runtime's profile of batch-1 runs: time per operator type it ran." };
+        var cmd = new Command("bench", "ONNX Runtime CPU latency at batch 1 and 64, with 1 and 2 threads: p50 and p90.");
+        cmd.Options.Add(runs);
+        cmd.Options.Add(profile);
+        cmd.Arguments.Add(file);
+        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        {
+            var path = r.GetValue(file)!;
+            var n = r.GetValue(runs);
+            if (n < 1) throw new ArgumentException($"--runs {n}: time at least 1 run.");
+            Console.WriteLine($"{path}: {new FileInfo(path).Length:N0} bytes; ONNX Runtime CPU, {Environment.ProcessorCount} cores");
+            foreach (var batch in new[] { 1, 64 })
+                foreach (var threads in new[] { 1, 2 })
+                    Console.WriteLine($"  {Latency.Measure(path, batch, threads, n)}");
+            if (Energy.Unavailable() is { } why) Console.WriteLine($"  {why}");
+            if (r.GetValue(profile))
+            {
+                Console.WriteLine($"  profile, batch 1, 1 thread, {n} runs (µs per run by operator):");
+                foreach (var (op, us, nodes) in OnnxProfile.ByOperator(path, n))
+                    Console.WriteLine($"    {op,-28} {(double)us / n,9:F1} µs  ({nodes} node{(nodes == 1 ? "" : "s")})");
+            }
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static Command Prune()
+    {
+        var checkpoint = CheckpointArgument();
+        var output = new Option<string>("--out") { Description = "The run folder for the pruned, fine-tuned model (export it from there).", Required = true };
+        var sparsity = new Option<double?>("--sparsity") { Description = "Global magnitude pruning: the fraction of conv and linear weights set to zero, e.g. 0.5 or 0.9." };
+        var channels = new Option<double?>("--channels") { Description = "L1 channel pruning of a cnn: the fraction of channels removed from every layer, e.g. 0.5." };
+        var epochs = new Option<int>("--epochs") { Description = "Fine-tuning epochs after pruning.", DefaultValueFactory = _ => 1 };
+        var trainSize = new Option<int?>("--train-size") { Description = "Fine-tune on this many training images (default: all)." };
+        var lr = new Option<double>("--lr") { Description = "SGD learning rate of the fine-tuning (cosine schedule).", DefaultValueFactory = _ => 0.01 };
+        var cmd = new Command("prune", "Prune a trained checkpoint (global magnitude or L1 channels) and fine-tune it into a new run folder.");
+        foreach (var o in new Option[] { output, sparsity, channels, epochs, trainSize, lr }) cmd.Options.Add(o);
+        cmd.Arguments.Add(checkpoint);
+        cmd.SetAction(r => TrainCommand.Guard(signals => () =>
+        {
+            if ((r.GetValue(sparsity) is null) == (r.GetValue(channels) is null))
+                throw new ArgumentException("give one of --sparsity S (unstructured, global magnitude) or --channels F (structured, cnn only).");
+            TorchRuntime.Initialize();
+            using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
+            using var full = Datasets.Load(trained.Dataset);
+            using var data = full.Subset(r.GetValue(trainSize));
+            var options = new Training.TrainOptions
+            {
+                Name = "pruned", Epochs = r.GetValue(epochs), Device = "cpu", OutDir = r.GetValue(output), Cancellation = signals.Token, Log = Console.Out,
+                Optimizer = Training.OptimizerSpec.Sgd(r.GetValue(lr)),
+            };
+            double Accuracy(Models.DistillModel m) => Training.Evaluation.Accuracy(m, data, data.Test, "cpu");
+            Console.WriteLine($"{trained.Model.ZooName}: {trained.Model.ParameterCount:N0} parameters, test accuracy {Accuracy(trained.Model):F2}%");
+            if (r.GetValue(sparsity) is double s)
+            {
+                var masks = Pruning.GlobalMagnitude(trained.Model, s);
+                Console.WriteLine($"pruned {100 * Pruning.Sparsity(masks):F1}% of conv/linear weights: test accuracy {Accuracy(trained.Model):F2}% before fine-tuning");
+                Console.WriteLine(Pruning.FineTune(trained.Model, masks, data, options));
+                return 0;
+            }
+            if (trained.Model is not Models.SmallCnn cnn)
+                throw new ArgumentException($"--channels prunes the small CNN (cnn, cnn-<width>), not {trained.Model.ZooName}; use --sparsity for other models.");
+            using var thin = Pruning.Channels(cnn, r.GetValue(channels)!.Value, (int)trained.ImageShape[1]);
+            Console.WriteLine($"{thin.ZooName}: {thin.ParameterCount:N0} parameters, test accuracy {Accuracy(thin):F2}% before fine-tuning");
+            Console.WriteLine(Training.Trainer.Train(thin, data, new Losses.Objective().Add(new Losses.CrossEntropyTerm()), options));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static CalibrationMethod ParseMethod(string name) => name.ToLowerInvariant() switch
+    {
+        "minmax" => CalibrationMethod.MinMax,
+        "percentile" => CalibrationMethod.Percentile,
+        _ => throw new ArgumentException($"--calibration {name}: expected minmax or percentile."),
+    };
+}

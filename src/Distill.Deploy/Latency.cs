@@ -1,0 +1,46 @@
+using System.Diagnostics;
+
+namespace Distill.Deploy;
+
+/// <summary>One latency measurement of an ONNX model in ONNX Runtime.</summary>
+/// <param name="MicrojoulesPerImage">Package energy per image from powercap; null where it cannot be read.</param>
+public sealed record LatencyResult(int Batch, int Threads, int Runs, double P50Ms, double P90Ms, double? MicrojoulesPerImage = null)
+{
+    public override string ToString() => $"batch {Batch,3}, {Threads} thread{(Threads == 1 ? " " : "s")}: p50 {P50Ms,8:F3} ms, p90 {P90Ms,8:F3} ms ({Runs} runs)" +
+        (MicrojoulesPerImage is { } uj ? $", {uj:F1} µJ/image (package)" : "");
+}
+
+/// <summary>Wall-clock latency of single Run calls on a fixed random input, after warm-up runs (the first runs pay for
+/// memory planning and kernel selection).</summary>
+public static class Latency
+{
+    public static LatencyResult Measure(string onnxPath, int batch, int threads, int runs = 50, int warmup = 5)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
+        using var runner = new OnnxRunner(onnxPath, threads);
+        var rng = new Random(0);
+        var input = new float[batch * runner.ImageShape.Aggregate(1L, (a, b) => a * b)];
+        for (var i = 0; i < input.Length; i++) input[i] = (float)(rng.NextDouble() * 2 - 1);
+        for (var i = 0; i < warmup; i++) runner.Run(input, batch);
+        var times = new double[runs];
+        for (var i = 0; i < runs; i++)
+        {
+            var t = Stopwatch.GetTimestamp();
+            runner.Run(input, batch);
+            times[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+        }
+        Array.Sort(times);
+        var energy = Energy.PerCall(() => runner.Run(input, batch), runs);
+        return new LatencyResult(batch, threads, runs, Quantile(times, 0.5), Quantile(times, 0.9), energy / batch);
+    }
+
+    /// <summary>Linear interpolation between order statistics (NumPy's default).</summary>
+    static double Quantile(double[] sorted, double q)
+    {
+        var pos = q * (sorted.Length - 1);
+        var lo = (int)Math.Floor(pos);
+        var hi = Math.Min(lo + 1, sorted.Length - 1);
+        return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
+    }
+}

@@ -1,0 +1,224 @@
+using Distill.Deploy.Onnx;
+using Distill.Models;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Distill.Deploy;
+
+/// <summary>
+/// Writes a zoo model as an ONNX graph by walking its modules in the order their <c>forward</c> runs them (eval mode:
+/// dropout is the identity, batch norm uses its running statistics). A batch norm right after a convolution is folded
+/// into it; the WRN's pre-activation batch norms, which follow no convolution, stay BatchNormalization nodes.
+/// </summary>
+public static class OnnxExport
+{
+    /// <summary>The graph of <paramref name="model"/> for inputs [batch, C, H, W] with
+    /// <paramref name="imageShape"/> = [C, H, W]. <paramref name="ops"/> writes the layers with weights (default float32).</summary>
+    /// <exception cref="InvalidOperationException">A module the exporter does not know, named by its path and type.</exception>
+    public static ModelProto Build(DistillModel model, long[] imageShape, IWeightedOps? ops = null, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (imageShape is not { Length: 3 } || imageShape.Any(d => d < 1))
+            throw new ArgumentException($"The image shape is [C, H, W] with positive sizes; got [{string.Join(", ", imageShape ?? [])}].", nameof(imageShape));
+        var wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            // Runs the model once: a wrong image shape fails here with the model's own message, and gives the class count.
+            long classes = model.call(zeros([1, .. imageShape])).Logits.shape[1];
+            var g = new OnnxGraph();
+            var walker = new Walker(g, ops ?? new FloatOps());
+            var logits = walker.Module(model, "", OnnxGraph.InputName);
+            return g.Finish(imageShape, logits, classes, metadata ?? new Dictionary<string, string>());
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+
+    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> (temp file and rename: never half a file).</summary>
+    public static void Save(ModelProto model, string path)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.tmp");
+        using (var f = File.Create(tmp)) Google.Protobuf.MessageExtensions.WriteTo(model, f);
+        File.Move(tmp, full, overwrite: true);
+    }
+
+    /// <summary>One walk over a model; each method mirrors the forward code of the module it exports.</summary>
+    internal sealed class Walker(OnnxGraph g, IWeightedOps ops)
+    {
+        public string Module(nn.Module m, string path, string x) => m switch
+        {
+            Mlp mlp => MlpGraph(mlp, path, x),
+            SmallCnn => SmallCnnGraph(m, path, x),
+            CifarResNet => ResNetGraph(m, path, x),
+            WideResNet => WrnGraph(m, path, x),
+            Sequential s => Sequence(s.named_children().ToList(), path, x),
+            Conv2d c => Conv(c, null, path, x, relu: false),
+            BatchNorm2d bn => BatchNorm(bn, path, x),
+            Linear l => ops.Gemm(g, path, x, l.weight, Bias(l), relu: false),
+            ReLU => g.Node("Relu", path, [x]),
+            MaxPool2d p => MaxPool(p, path, x),
+            Dropout or Identity => x,
+            _ when IsNested(m, "BasicBlock") => BasicBlock(m, path, x),
+            _ when IsNested(m, "NetworkBlock") => Module(Child(m, path, "layer"), Join(path, "layer"), x),
+            _ when IsNested(m, "WideBlock") => WideBlock(m, path, x),
+            _ => throw new InvalidOperationException(
+                $"No ONNX exporter for module '{(path.Length == 0 ? "(the model)" : path)}' ({m.GetType().Name}). " +
+                "Export a zoo model (see ModelZoo.Examples), or add an exporter for this module to Distill.Deploy.OnnxExport."),
+        };
+
+        /// <summary>Children in order, with each Conv2d followed by BatchNorm2d folded into one Conv, and a ReLU right
+        /// after it written by the weighted-layer writer (the int8 writers quantize after the ReLU).</summary>
+        string Sequence(List<(string Name, nn.Module Module)> children, string path, string x)
+        {
+            for (var i = 0; i < children.Count; i++)
+            {
+                var (name, m) = children[i];
+                var bn = i + 1 < children.Count ? children[i + 1].Module as BatchNorm2d : null;
+                if (m is Conv2d conv)
+                {
+                    if (bn is not null) i++;
+                    var relu = i + 1 < children.Count && children[i + 1].Module is ReLU;
+                    if (relu) i++;
+                    x = Conv(conv, bn, Join(path, name), x, relu);
+                }
+                else x = Module(m, Join(path, name), x);
+            }
+            return x;
+        }
+
+        string MlpGraph(Mlp mlp, string path, string x)
+        {
+            x = Flatten(path, x);
+            foreach (var (name, m) in Child(mlp, path, "hidden").named_children())
+            {
+                var l = (Linear)m;
+                x = ops.Gemm(g, Join(path, $"hidden.{name}"), x, l.weight, Bias(l), relu: true);
+            }
+            return Module(Child(mlp, path, "fc"), Join(path, "fc"), x);
+        }
+
+        string SmallCnnGraph(nn.Module m, string path, string x)
+        {
+            x = Module(Child(m, path, "stage1"), Join(path, "stage1"), x);
+            x = Module(Child(m, path, "stage2"), Join(path, "stage2"), x);
+            var fc1 = (Linear)Child(m, path, "fc1");
+            x = ops.Gemm(g, Join(path, "fc1"), Flatten(path, x), fc1.weight, Bias(fc1), relu: true);
+            return Module(Child(m, path, "fc2"), Join(path, "fc2"), x);
+        }
+
+        string ResNetGraph(nn.Module m, string path, string x)
+        {
+            x = ConvBn(m, path, "conv1", "bn1", x, relu: true);
+            foreach (var layer in new[] { "layer1", "layer2", "layer3" }) x = Module(Child(m, path, layer), Join(path, layer), x);
+            return Head(m, path, x);
+        }
+
+        string WrnGraph(nn.Module m, string path, string x)
+        {
+            x = Conv((Conv2d)Child(m, path, "conv1"), null, Join(path, "conv1"), x, relu: false);
+            foreach (var block in new[] { "block1", "block2", "block3" }) x = Module(Child(m, path, block), Join(path, block), x);
+            return Head(m, path, Relu(path, BatchNorm((BatchNorm2d)Child(m, path, "bn1"), Join(path, "bn1"), x)));
+        }
+
+        /// <summary>Global average pooling, flatten, the final linear layer (CifarResNet and WideResNet).</summary>
+        string Head(nn.Module m, string path, string x) =>
+            Module(Child(m, path, "fc"), Join(path, "fc"), Flatten(path, g.Node("GlobalAveragePool", path, [x])));
+
+        /// <summary>conv-BN-ReLU-conv-BN, plus the shortcut (identity or folded 1x1 conv-BN), then ReLU.</summary>
+        string BasicBlock(nn.Module m, string path, string x)
+        {
+            var y = ConvBn(m, path, "conv1", "bn1", x, relu: true);
+            y = ConvBn(m, path, "conv2", "bn2", y, relu: false);
+            var shortcut = Children(m).TryGetValue("downsample", out var down) ? Module(down, Join(path, "downsample"), x) : x;
+            return Relu(path, g.Node("Add", path, [y, shortcut]));
+        }
+
+        /// <summary>BN-ReLU, conv folded with the next BN, ReLU, conv, plus the shortcut (1x1 conv of the activated input
+        /// when the width changes, else the raw input).</summary>
+        string WideBlock(nn.Module m, string path, string x)
+        {
+            var a = Relu(path, BatchNorm((BatchNorm2d)Child(m, path, "bn1"), Join(path, "bn1"), x));
+            var y = ConvBn(m, path, "conv1", "bn2", a, relu: true);
+            y = Conv((Conv2d)Child(m, path, "conv2"), null, Join(path, "conv2"), y, relu: false);
+            var shortcut = Children(m).TryGetValue("convShortcut", out var sc) ? Conv((Conv2d)sc, null, Join(path, "convShortcut"), a, relu: false) : x;
+            return g.Node("Add", path, [y, shortcut]);
+        }
+
+        string ConvBn(nn.Module m, string path, string conv, string bn, string x, bool relu) =>
+            Conv((Conv2d)Child(m, path, conv), (BatchNorm2d)Child(m, path, bn), Join(path, conv), x, relu);
+
+        /// <summary>Conv with the following batch norm folded in (Ioffe and Szegedy 2015, eval mode):
+        /// w' = w·γ/√(σ²+ε) per output channel, b' = (b − μ)·γ/√(σ²+ε) + β; computed in float64.</summary>
+        string Conv(Conv2d c, BatchNorm2d? bn, string path, string x, bool relu)
+        {
+            if (c.padding is not { } padding || c.padding_mode != TorchSharp.PaddingModes.Zeros)
+                throw new InvalidOperationException($"No ONNX exporter for module '{path}' (Conv2d with padding mode {c.padding_mode}, {c.padding_type}): only explicit zero padding is exported.");
+            var w = c.weight.to(ScalarType.Float64);
+            var b = c.bias?.to(ScalarType.Float64) ?? zeros(c.out_channels, ScalarType.Float64);
+            if (bn is not null)
+            {
+                var (scale, shift) = BnAffine(bn);
+                w = w * scale.view(-1, 1, 1, 1);
+                b = b * scale + shift;
+            }
+            var attrs = new[]
+            {
+                OnnxGraph.Attr("kernel_shape", c.kernel_size), OnnxGraph.Attr("strides", c.stride),
+                OnnxGraph.Attr("pads", padding.Concat(padding)), OnnxGraph.Attr("dilations", c.dilation), OnnxGraph.Attr("group", c.groups),
+            };
+            return ops.Conv(g, path, x, w.to(ScalarType.Float32), b.to(ScalarType.Float32), attrs, relu);
+        }
+
+        /// <summary>A batch norm with no convolution before it, as the per-channel affine map it is in eval mode.</summary>
+        string BatchNorm(BatchNorm2d bn, string path, string x)
+        {
+            var (scale, shift) = BnAffine(bn);
+            var shape = new long[] { -1, 1, 1 };
+            var mul = g.Node("Mul", path, [x, g.Initializer($"{path}.scale", scale.to(ScalarType.Float32).view(shape))]);
+            return g.Node("Add", path, [mul, g.Initializer($"{path}.shift", shift.to(ScalarType.Float32).view(shape))]);
+        }
+
+        static (Tensor Scale, Tensor Shift) BnAffine(BatchNorm2d bn)
+        {
+            var mean = (bn.running_mean ?? zeros(bn.num_features)).to(ScalarType.Float64);
+            var variance = (bn.running_var ?? ones(bn.num_features)).to(ScalarType.Float64);
+            var gamma = bn.weight?.to(ScalarType.Float64) ?? ones(bn.num_features, ScalarType.Float64);
+            var beta = bn.bias?.to(ScalarType.Float64) ?? zeros(bn.num_features, ScalarType.Float64);
+            var scale = gamma / (variance + bn.eps).sqrt();
+            return (scale, beta - mean * scale);
+        }
+
+        string MaxPool(MaxPool2d p, string path, string x)
+        {
+            var pads = p.padding ?? [0, 0];
+            return ops.Passthrough(g, path, x, v => g.Node("MaxPool", path, [v],
+                OnnxGraph.Attr("kernel_shape", p.kernel_size), OnnxGraph.Attr("strides", p.stride ?? p.kernel_size),
+                OnnxGraph.Attr("pads", pads.Concat(pads)), OnnxGraph.Attr("dilations", p.dilation ?? [1, 1]),
+                OnnxGraph.Attr("ceil_mode", p.ceil_mode ? 1L : 0L)));
+        }
+
+        string Relu(string path, string x) => g.Node("Relu", path, [x]);
+
+        string Flatten(string path, string x) => ops.Passthrough(g, path, x, v => g.Node("Flatten", path, [v], OnnxGraph.Attr("axis", 1L)));
+
+        static Tensor Bias(Linear l) => l.bias ?? zeros(l.weight.shape[0]);
+
+        static Dictionary<string, nn.Module> Children(nn.Module m) => m.named_children().ToDictionary(c => c.name, c => c.module);
+
+        static nn.Module Child(nn.Module m, string path, string name) =>
+            Children(m).TryGetValue(name, out var c) ? c
+            : throw new InvalidOperationException($"No ONNX exporter for module '{(path.Length == 0 ? "(the model)" : path)}' ({m.GetType().Name}): it has no submodule '{name}', so it is not the zoo's {m.GetType().Name}.");
+
+        static bool IsNested(nn.Module m, string name) => m.GetType().Name == name && m.GetType().DeclaringType?.Assembly == typeof(DistillModel).Assembly;
+
+        static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";
+    }
+}

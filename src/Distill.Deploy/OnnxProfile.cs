@@ -1,0 +1,32 @@
+namespace Distill.Deploy;
+
+/// <summary>Where ONNX Runtime spends a batch-1 run, from its own profiler: time per operator type (the fused kernels
+/// it actually ran, e.g. QLinearConv for a quantized convolution).</summary>
+public static class OnnxProfile
+{
+    /// <summary>Total microseconds per operator type over <paramref name="runs"/> single-thread batch-1 runs, largest first.</summary>
+    public static IReadOnlyList<(string Op, long Microseconds, int Nodes)> ByOperator(string onnxPath, int runs = 50)
+    {
+        string trace;
+        using (var runner = new OnnxRunner(onnxPath, threads: 1, profile: true))
+        {
+            var input = new float[runner.ImageShape.Aggregate(1L, (a, b) => a * b)];
+            for (var i = 0; i < runs; i++) runner.Run(input, 1);
+            trace = runner.EndProfiling();
+        }
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(trace));
+            return [.. doc.RootElement.EnumerateArray()
+                .Where(e => e.TryGetProperty("cat", out var c) && c.GetString() == "Node" && e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))
+                .Select(e => (Op: e.GetProperty("args").GetProperty("op_name").GetString()!, Dur: e.GetProperty("dur").GetInt64(), Node: e.GetProperty("name").GetString()!))
+                .GroupBy(e => e.Op)
+                .Select(grp => (grp.Key, grp.Sum(e => e.Dur), grp.Select(e => e.Node).Distinct().Count()))
+                .OrderByDescending(t => t.Item2)];
+        }
+        finally
+        {
+            File.Delete(trace);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace Distill.Deploy;
+
+/// <summary>An ONNX model loaded into ONNX Runtime on the CPU: float32 images [batch, C, H, W] in, logits out.</summary>
+public sealed class OnnxRunner : IDisposable
+{
+    readonly InferenceSession session;
+    readonly RunOptions runOptions = new();
+
+    /// <param name="threads">Intra-op threads; inter-op is 1 (our graphs are chains, nothing runs in parallel).</param>
+    /// <exception cref="InvalidDataException">The file is not a model ONNX Runtime can load (named in the message).</exception>
+    public OnnxRunner(string path, int threads = 1, bool profile = false)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file; give the path of an .onnx file (`distill deploy export` writes one).", path);
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = threads, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        if (profile) options.EnableProfiling = true;
+        try { session = new InferenceSession(path, options); }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InvalidDataException($"{path}: ONNX Runtime cannot load this model ({e.Message.Split('\n')[0].Trim()}). Export it again with `distill deploy export`.", e);
+        }
+        var input = session.InputMetadata.Values.FirstOrDefault();
+        ImageShape = input?.Dimensions.Skip(1).Select(d => (long)d).ToArray() ?? [];
+        if (session.InputMetadata.Count != 1 || ImageShape.Length != 3 || ImageShape.Any(d => d < 1))
+            throw new InvalidDataException($"{path}: expected one image input [batch, C, H, W]; this model has inputs {string.Join(", ", session.InputMetadata.Select(i => $"{i.Key} [{string.Join(", ", i.Value.Dimensions)}]"))}. Export it with `distill deploy export`.");
+    }
+
+    /// <summary>[C, H, W] of the model's input.</summary>
+    public long[] ImageShape { get; }
+
+    public string InputName => session.InputNames[0];
+
+    /// <summary>Logits [batch, classes], row-major, for <paramref name="images"/> [batch, C, H, W] row-major.</summary>
+    public float[] Run(float[] images, int batch)
+    {
+        using var input = OrtValue.CreateTensorValueFromMemory(images, [batch, .. ImageShape]);
+        using var outputs = session.Run(runOptions, [InputName], [input], [session.OutputNames[0]]);
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
+    /// <summary>Several outputs by name, for calibration (the values a graph exposes as extra outputs).</summary>
+    public float[][] Run(float[] images, int batch, IReadOnlyList<string> outputNames)
+    {
+        using var input = OrtValue.CreateTensorValueFromMemory(images, [batch, .. ImageShape]);
+        using var outputs = session.Run(runOptions, [InputName], [input], outputNames);
+        return [.. outputs.Select(o => o.GetTensorDataAsSpan<float>().ToArray())];
+    }
+
+    /// <summary>Stops profiling and returns the JSON trace file ONNX Runtime wrote.</summary>
+    public string EndProfiling() => session.EndProfiling();
+
+    public void Dispose()
+    {
+        runOptions.Dispose();
+        session.Dispose();
+    }
+}

@@ -1,0 +1,116 @@
+using Distill.Data;
+using Distill.Losses;
+using Distill.Models;
+using Distill.Training;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Distill.Deploy;
+
+/// <summary>
+/// Pruning beside distillation: unstructured global magnitude pruning with fine-tuning (Han et al. 2015, "Learning both
+/// weights and connections for efficient neural networks"), and structured channel pruning of the small CNN by the L1
+/// norm of each filter (Li et al. 2017, "Pruning filters for efficient ConvNets", §3.1), which builds a narrower model.
+/// </summary>
+public static class Pruning
+{
+    /// <summary>Zeroes the <paramref name="sparsity"/> fraction of smallest-magnitude weights over every Conv2d and
+    /// Linear weight of the model at once (one global threshold, so layers lose different shares), and returns the
+    /// masks (1 = kept) by parameter. Biases and batch-norm parameters are not pruned.</summary>
+    public static Dictionary<Parameter, Tensor> GlobalMagnitude(DistillModel model, double sparsity)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (sparsity is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, "sparsity is the pruned fraction of weights, in [0, 1).");
+        using var _ = no_grad();
+        var weights = model.modules().Select(m => m switch { Conv2d c => c.weight, Linear l => l.weight, _ => null }).OfType<Parameter>().ToList();
+        using var all = cat(weights.Select(w => w.abs().flatten()).ToList());
+        var k = (long)Math.Floor(sparsity * all.shape[0]);
+        var masks = new Dictionary<Parameter, Tensor>();
+        // Ties at the threshold are pruned too: with k = 0 nothing is, the threshold being below every magnitude.
+        var threshold = k == 0 ? -1f : all.kthvalue(k, 0).values.item<float>();
+        foreach (var w in weights)
+        {
+            var mask = w.abs().gt(threshold).to(w.dtype);
+            w.mul_(mask);
+            masks[w] = mask;
+        }
+        return masks;
+    }
+
+    /// <summary>Fraction of the masked weights that are zero.</summary>
+    public static double Sparsity(IReadOnlyDictionary<Parameter, Tensor> masks)
+    {
+        ArgumentNullException.ThrowIfNull(masks);
+        double total = masks.Values.Sum(m => m.numel()), kept = masks.Values.Sum(m => m.sum().item<float>());
+        return 1 - kept / total;
+    }
+
+    /// <summary>Fine-tunes a pruned model with the library's Trainer, multiplying the masks back in after every
+    /// optimizer step, so pruned weights stay zero (momentum and weight decay would otherwise revive them).</summary>
+    public static TrainResult FineTune(DistillModel model, IReadOnlyDictionary<Parameter, Tensor> masks, ImageDataset data, TrainOptions options, Objective? objective = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var user = options.OnStepEnd;
+        return Trainer.Train(model, data, objective ?? new Objective().Add(new CrossEntropyTerm()), options with
+        {
+            OnStepEnd = step =>
+            {
+                using (no_grad())
+                    foreach (var (w, mask) in masks) w.mul_(mask);
+                user?.Invoke(step);
+            },
+        });
+    }
+
+    /// <summary>
+    /// Removes the <paramref name="fraction"/> of channels with the smallest filter L1 norm from every layer of a
+    /// <see cref="SmallCnn"/> of width w, and returns the narrower zoo model cnn-w' (w' = round(w·(1 − fraction))) with
+    /// the kept filters, batch-norm channels and fully connected rows/columns copied in: conv1 and conv2 keep w' of w,
+    /// conv3 2w' of 2w, fc1 8w' of 8w (rows ranked by L1 norm too). Every layer keeps the same share, so the result is
+    /// a plain zoo model that the exporter, the checkpoints and the CLI already know.
+    /// </summary>
+    public static SmallCnn Channels(SmallCnn model, double fraction, int imageSize = 28)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var sd = model.state_dict();
+        var width = (int)sd["stage1.conv1.weight"].shape[0];
+        var kept = (int)Math.Round(width * (1 - fraction));
+        if (fraction is < 0 or >= 1 || kept < 1)
+            throw new ArgumentOutOfRangeException(nameof(fraction), fraction, $"Channel pruning of width {width} keeps round({width}·(1 − fraction)) ≥ 1 channels; give a fraction in [0, 1) that keeps at least one.");
+        var inChannels = (int)sd["stage1.conv1.weight"].shape[1];
+        var classes = (int)sd["fc2.weight"].shape[0];
+        var pruned = (SmallCnn)ModelZoo.Create($"cnn-{kept}", inChannels, classes, new ModelOptions { ImageSize = imageSize });
+        var target = pruned.state_dict();
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+
+        var all = arange(inChannels);
+        var c1 = Strongest(sd["stage1.conv1.weight"], kept);
+        var c2 = Strongest(sd["stage1.conv2.weight"], kept);
+        var c3 = Strongest(sd["stage2.conv3.weight"], 2 * kept);
+        var f1 = Strongest(sd["fc1.weight"], 8 * kept);
+        Conv(sd, target, "stage1.conv1", "stage1.bn1", c1, all);
+        Conv(sd, target, "stage1.conv2", "stage1.bn2", c2, c1);
+        Conv(sd, target, "stage2.conv3", "stage2.bn3", c3, c2);
+        // fc1 reads conv3's output flattened channel-major: channel c owns columns c·HW ... (c+1)·HW − 1.
+        var hw = sd["fc1.weight"].shape[1] / sd["stage2.conv3.weight"].shape[0];
+        var columns = (c3.view(-1, 1) * hw + arange(hw).view(1, -1)).flatten();
+        target["fc1.weight"].copy_(sd["fc1.weight"].index_select(0, f1).index_select(1, columns));
+        target["fc1.bias"].copy_(sd["fc1.bias"].index_select(0, f1));
+        target["fc2.weight"].copy_(sd["fc2.weight"].index_select(1, f1));
+        target["fc2.bias"].copy_(sd["fc2.bias"]);
+        pruned.eval();
+        return pruned;
+    }
+
+    /// <summary>Indices (ascending) of the <paramref name="count"/> rows with the largest L1 norm.</summary>
+    static Tensor Strongest(Tensor weight, int count) =>
+        weight.abs().flatten(1).sum(1).topk(count).indexes.sort().Values;
+
+    static void Conv(IDictionary<string, Tensor> from, IDictionary<string, Tensor> to, string conv, string bn, Tensor outIndex, Tensor inIndex)
+    {
+        to[$"{conv}.weight"].copy_(from[$"{conv}.weight"].index_select(0, outIndex).index_select(1, inIndex));
+        foreach (var p in new[] { "weight", "bias", "running_mean", "running_var" })
+            to[$"{bn}.{p}"].copy_(from[$"{bn}.{p}"].index_select(0, outIndex));
+    }
+}

@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Text.Json;
+using Distill.Models;
+using Distill.Training;
+
+namespace Distill.Deploy;
+
+/// <summary>
+/// A model rebuilt from a run folder that <c>distill train --out DIR</c> wrote: the zoo name and input shape from
+/// DIR/run.json, the weights from DIR/last.ckpt.
+/// </summary>
+public sealed class TrainedModel : IDisposable
+{
+    TrainedModel(DistillModel model, long[] imageShape, string dataset, string checkpoint)
+    {
+        Model = model;
+        ImageShape = imageShape;
+        Dataset = dataset;
+        CheckpointPath = checkpoint;
+    }
+
+    public DistillModel Model { get; }
+
+    /// <summary>[C, H, W] the model was trained on.</summary>
+    public long[] ImageShape { get; }
+
+    /// <summary>The dataset's name as `distill train --dataset` takes it.</summary>
+    public string Dataset { get; }
+
+    public string CheckpointPath { get; }
+
+    /// <summary>What the exported file records about its origin (ONNX metadata_props).</summary>
+    public IReadOnlyDictionary<string, string> Metadata => new Dictionary<string, string>
+    {
+        ["model"] = Model.ZooName ?? Model.GetType().Name, ["dataset"] = Dataset, ["checkpoint"] = Path.GetFullPath(CheckpointPath),
+        ["input"] = "normalised images [batch, C, H, W], as the dataset's mean and std give them (what the TorchSharp model takes)",
+    };
+
+    /// <param name="checkpoint">DIR/last.ckpt, or the run folder DIR.</param>
+    public static TrainedModel Load(string checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        var file = Directory.Exists(checkpoint) ? Path.Combine(checkpoint, Checkpoint.FileName) : checkpoint;
+        if (!File.Exists(file))
+            throw new FileNotFoundException($"{file}: no such checkpoint; give the folder `distill train --out DIR` wrote, or its {Checkpoint.FileName}.", file);
+        var record = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, "run.json");
+        var s = ReadRecord(record);
+        string Get(string key) => s.TryGetValue(key, out var v) && v.Length > 0 ? v
+            : throw new InvalidDataException($"{record} records no '{key}' (a run from before `distill deploy`): train it again with `distill train --out DIR`, which records the model name and input shape.");
+
+        var dims = Get("input").Split('x');
+        if (dims.Length != 3 || !dims.All(d => long.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0)
+            || !int.TryParse(Get("classes"), NumberStyles.None, CultureInfo.InvariantCulture, out var classes) || classes < 1)
+            throw new InvalidDataException($"{record}: 'input' must be CxHxW and 'classes' a positive number; got '{Get("input")}' and '{Get("classes")}'. Restore the run.json train wrote.");
+        var shape = dims.Select(d => long.Parse(d, CultureInfo.InvariantCulture)).ToArray();
+        DistillModel model;
+        try { model = ModelZoo.Create(Get("model"), (int)shape[0], classes, new ModelOptions { ImageSize = (int)shape[1] }); }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{record}: cannot build model '{Get("model")}' ({e.Message.Split('\n')[0]}) Export checkpoints of zoo models only.", e);
+        }
+        try { Checkpoint.LoadModel(file, model); }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        model.eval();
+        return new TrainedModel(model, shape, Get("dataset"), file);
+    }
+
+    static Dictionary<string, string> ReadRecord(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path}: missing; a checkpoint is exported with the run.json beside it, which names the model (`distill train --out DIR` writes both).", path);
+        try { return JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path)) ?? []; }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not a run record ({e.Message}). Restore the run.json `distill train` wrote.", e);
+        }
+    }
+
+    public void Dispose() => Model.Dispose();
+}

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using Distill.Tests.Onboarding;
+using TempDir = Distill.Tests.Data.TempDir;
+
+namespace Distill.Tests.Deploy;
+
+/// <summary>`distill deploy` end to end, as a user runs it on a `distill train --out` folder.</summary>
+public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
+{
+    [Fact]
+    public void Export_check_and_bench_a_trained_checkpoint()
+    {
+        using var dir = new TempDir();
+        var model = dir.File("cnn.onnx");
+        var (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", model);
+        Assert.True(code == 0, stderr);
+        Assert.Matches(@"cnn\.onnx: cnn-8 float32, opset 17, [\d,]+ bytes", stdout);
+
+        (code, stdout, stderr) = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100");
+        Assert.True(code == 0, stderr);
+        Assert.Matches(@"predictions agree on 100\.0%", stdout);
+
+        (code, stdout, stderr) = Cli("deploy", "bench", model, "--runs", "3");
+        Assert.True(code == 0, stderr);
+        foreach (var setting in new[] { "batch   1, 1 thread ", "batch   1, 2 threads", "batch  64, 1 thread ", "batch  64, 2 threads" })
+            Assert.Matches($@"{setting}: p50 +[\d.]+ ms, p90 +[\d.]+ ms \(3 runs\)", stdout);
+        // Energy per image where powercap exists, else one line saying why not (this VM has none).
+        Assert.True(Directory.Exists("/sys/class/powercap") ? stdout.Contains("µJ/image", StringComparison.Ordinal) || stdout.Contains("not readable", StringComparison.Ordinal)
+            : stdout.Contains("power is not measurable here: /sys/class/powercap does not exist", StringComparison.Ordinal), stdout);
+    }
+
+    [Fact]
+    public void Int8_export_with_calibration_writes_a_smaller_model()
+    {
+        using var dir = new TempDir();
+        var model = dir.File("int8.onnx");
+        var (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", model, "--int8", "--calibrate", "64", "--calibration", "minmax");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("int8 static QDQ, MinMax ranges on 64 training images", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Channel_pruning_writes_a_narrower_run_that_exports()
+    {
+        using var dir = new TempDir();
+        var pruned = Path.Combine(dir.Path, "pruned");
+        var (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", pruned, "--channels", "0.5", "--train-size", "500");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("cnn-4: ", stdout, StringComparison.Ordinal);
+        Assert.Contains("\"model\": \"cnn-4\"", File.ReadAllText(Path.Combine(pruned, "run.json")), StringComparison.Ordinal);
+        (code, stdout, stderr) = Cli("deploy", "export", pruned, "--out", dir.File("thin.onnx"));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("cnn-4 float32", stdout, StringComparison.Ordinal);
+        AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("other"), "--sparsity", "0.5", "--channels", "0.5"), "error: give one of --sparsity");
+    }
+
+    [Fact]
+    public void Bad_input_is_one_error_line()
+    {
+        using var dir = new TempDir();
+        var corrupt = dir.Write("corrupt.onnx", Distill.Tests.Data.Gen.Bytes(500, seed: 1));
+        AssertOneError(Cli("deploy", "bench", corrupt), $"error: {corrupt}: ONNX Runtime cannot load this model");
+        AssertOneError(Cli("deploy", "export", run.Folder, "--out", dir.File("x.onnx"), "--int8", "--calibrate", "0"),
+            "error: --calibrate 0: calibration needs at least 1 training image");
+        AssertOneError(Cli("deploy", "export", dir.Path, "--out", dir.File("x.onnx")), $"error: {Path.Combine(dir.Path, "last.ckpt")}: no such checkpoint");
+        Assert.False(File.Exists(dir.File("x.onnx")));
+    }
+
+    static void AssertOneError((int Code, string Stdout, string Stderr) r, string start)
+    {
+        Assert.Equal(1, r.Code);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, r.Stderr);
+        Assert.StartsWith(start, lines[0], StringComparison.Ordinal);
+    }
+
+    static (int Code, string Stdout, string Stderr) Cli(params string[] args)
+    {
+        var config = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name; // debug | release
+        var cli = Path.Combine(Repo.Root, "artifacts", "bin", "Distill.Cli", config, "Distill.Cli.dll");
+        Assert.True(File.Exists(cli), $"{cli} missing: build src/Distill.Cli");
+        using var p = Process.Start(new ProcessStartInfo("dotnet", [cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(300_000), $"distill {string.Join(' ', args)} hung");
+        return (p.ExitCode, stdout, stderr.Result);
+    }
+}

@@ -1,0 +1,122 @@
+using Distill.Deploy;
+using Distill.Models;
+using Distill.Native;
+using Distill.Tests.Data;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Distill.Tests.Deploy;
+
+public class OnnxExportTests
+{
+    public OnnxExportTests() => TorchRuntime.Initialize();
+
+    /// <summary>Every family of the zoo, small members plus the wide CIFAR ResNet and a k=2 WRN.</summary>
+    public static TheoryData<string, int> Models => new()
+    {
+        { "mlp-32-16", 1 }, { "cnn-8", 1 }, { "cnn-8", 3 }, { "resnet8", 1 }, { "resnet8x4", 3 }, { "resnet32x4", 1 }, { "wrn-16-1", 1 }, { "wrn-16-2", 3 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Onnx_runtime_logits_equal_torchsharp(string name, int channels)
+    {
+        using var dir = new TempDir();
+        var side = channels == 1 ? 28 : 32;
+        using var model = SeededModel(name, channels);
+        var path = dir.File("m.onnx");
+        OnnxExport.Save(OnnxExport.Build(model, [channels, side, side]), path);
+
+        // Two batch sizes through the same file: the batch dimension is symbolic.
+        foreach (var batch in new[] { 1, 5 })
+        {
+            using var x = randn(batch, channels, side, side);
+            using var expected = Logits(model, x);
+            using var runner = new OnnxRunner(path);
+            var actual = runner.Run(x.data<float>().ToArray(), batch);
+            var want = expected.data<float>().ToArray();
+            Assert.Equal(want.Length, actual.Length);
+            var worst = want.Zip(actual, (a, b) => Math.Abs(a - b)).Max();
+            Assert.True(worst <= 1e-4, $"{name}: max |ORT − TorchSharp| = {worst:E2} at batch {batch}, max |logit| {want.Max(Math.Abs):F1}");
+        }
+    }
+
+    [Fact]
+    public void Graph_is_named_with_dynamic_batch_and_batch_norm_folded()
+    {
+        using var model = SeededModel("cnn-8", 1);
+        var proto = OnnxExport.Build(model, [1, 28, 28]);
+        Assert.Equal(OnnxGraph.Opset, proto.OpsetImport.Single().Version);
+        Assert.Equal("input", proto.Graph.Input.Single().Name);
+        Assert.Equal("logits", proto.Graph.Output.Single().Name);
+        Assert.Equal("batch", proto.Graph.Input[0].Type.TensorType.Shape.Dim[0].DimParam);
+        Assert.Equal([1L, 28, 28], proto.Graph.Input[0].Type.TensorType.Shape.Dim.Skip(1).Select(d => d.DimValue));
+        Assert.Equal([10L], proto.Graph.Output[0].Type.TensorType.Shape.Dim.Skip(1).Select(d => d.DimValue));
+        Assert.DoesNotContain(proto.Graph.Node, n => n.OpType is "BatchNormalization" or "Mul");
+        Assert.Equal(3, proto.Graph.Node.Count(n => n.OpType == "Conv"));
+    }
+
+    [Fact]
+    public void A_module_without_exporter_is_an_error_naming_it()
+    {
+        using var model = new Unknown();
+        var e = Assert.Throws<InvalidOperationException>(() => OnnxExport.Build(model, [1, 4, 4]));
+        Assert.Contains("'(the model)' (Unknown)", e.Message, StringComparison.Ordinal);
+
+        var walker = new OnnxExport.Walker(new OnnxGraph(), new FloatOps());
+        using var seq = nn.Sequential(("conv", nn.Conv2d(1, 2, 3)), ("act", nn.GELU()));
+        e = Assert.Throws<InvalidOperationException>(() => walker.Module(seq, "body", "input"));
+        Assert.Contains("'body.act' (GELU)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_corrupt_file_is_an_error_naming_it()
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("broken.onnx", Gen.Bytes(300, seed: 3));
+        var e = Assert.Throws<InvalidDataException>(() => new OnnxRunner(path));
+        Assert.StartsWith($"{path}: ONNX Runtime cannot load this model", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Seeded weights, random batch-norm scales and shifts, and running statistics measured on a random batch
+    /// (momentum 1: the batch's own mean and variance), so folding is really exercised (fresh batch norms are the
+    /// identity) while activations keep a trained network's scale: made-up statistics blow a 32-layer ResNet's logits
+    /// up to ~200, where float32 rounding alone exceeds 1e-4.</summary>
+    internal static DistillModel SeededModel(string name, int channels)
+    {
+        manual_seed(17);
+        var model = ModelZoo.Create(name, channels, 10);
+        var side = channels == 1 ? 28 : 32;
+        using (no_grad())
+        {
+            foreach (var m in model.modules().OfType<BatchNorm2d>())
+            {
+                m.weight!.copy_(rand(m.num_features) + 0.5);
+                m.bias!.copy_(randn(m.num_features) * 0.1);
+                m.momentum = 1.0;
+            }
+            model.train();
+            using var scope = NewDisposeScope();
+            model.call(randn(32, channels, side, side));
+        }
+        model.eval();
+        return model;
+    }
+
+    internal static Tensor Logits(DistillModel model, Tensor x)
+    {
+        using var _ = no_grad();
+        return model.call(x).Logits.contiguous();
+    }
+
+    sealed class Unknown : DistillModel
+    {
+        readonly Linear fc = nn.Linear(16, 2);
+
+        public Unknown() : base("Unknown") => RegisterComponents();
+
+        public override IReadOnlyList<string> FeatureNames => [];
+
+        public override ModelOutput forward(Tensor input) => new(fc.call(input.flatten(1)), []);
+    }
+}

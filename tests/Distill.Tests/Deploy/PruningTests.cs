@@ -1,0 +1,77 @@
+using Distill.Deploy;
+using Distill.Models;
+using Distill.Tests.Training;
+using Distill.Training;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using TempDir = Distill.Tests.Data.TempDir;
+
+namespace Distill.Tests.Deploy;
+
+public class PruningTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
+{
+    [Fact]
+    public void Global_magnitude_prunes_the_smallest_weights_and_fine_tuning_keeps_them_pruned()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var trained = TrainedModel.Load(run.Folder);
+        var model = trained.Model;
+        var before = model.modules().Select(m => m switch { Conv2d c => c.weight, Linear l => l.weight, _ => null }).OfType<Parameter>().Select(w => w.abs().flatten()).ToList();
+        using var magnitudes = cat(before);
+        var baseline = Evaluation.Accuracy(model, data, data.Test, "cpu");
+
+        var masks = Pruning.GlobalMagnitude(model, 0.9);
+        Assert.Equal(0.9, Pruning.Sparsity(masks), 3);
+        Assert.Equal(before.Count, masks.Count); // same module order as `before`
+        using var kept = cat(masks.Values.Select(m => m.flatten()).ToList()).to(ScalarType.Bool);
+        // Global: every pruned weight is at most every kept one, whatever layer each is in.
+        var (maxPruned, minKept) = (magnitudes.masked_select(kept.logical_not()).max().item<float>(), magnitudes.masked_select(kept).min().item<float>());
+        Assert.True(maxPruned <= minKept, $"largest pruned |w| {maxPruned}, smallest kept {minKept}, {masks.Count} masks, {magnitudes.shape[0]} vs {kept.shape[0]}");
+        var pruned = Evaluation.Accuracy(model, data, data.Test, "cpu");
+
+        Pruning.FineTune(model, masks, data, new TrainOptions { Epochs = 1, BatchSize = 64, Device = "cpu", Progress = false, Optimizer = OptimizerSpec.Sgd(0.01) });
+        var tuned = Evaluation.Accuracy(model, data, data.Test, "cpu");
+        foreach (var (w, mask) in masks) Assert.Equal(0, w.masked_select(mask.eq(0)).abs().sum().item<float>());
+        Assert.True(tuned > pruned, $"baseline {baseline:F1}%, pruned to 90% {pruned:F1}%, fine-tuned {tuned:F1}%");
+    }
+
+    [Fact]
+    public void Channel_pruning_removes_channels_exactly_and_exports_a_smaller_model()
+    {
+        var model = (SmallCnn)OnnxExportTests.SeededModel("cnn-8", 1);
+        // Silence the weakest half of every layer (zero filter, zero BN scale and shift, zero fc row and bias): their
+        // outputs are exactly 0 after ReLU, so a correct pruner removes them without changing the logits at all.
+        var sd = model.state_dict();
+        using (no_grad())
+        {
+            foreach (var (conv, bn, n) in new[] { ("stage1.conv1", "stage1.bn1", 8L), ("stage1.conv2", "stage1.bn2", 8), ("stage2.conv3", "stage2.bn3", 16) })
+            {
+                using var dead = arange(1, n, 2); // odd channels
+                sd[$"{conv}.weight"].index_fill_(0, dead, 0);
+                sd[$"{bn}.weight"].index_fill_(0, dead, 0);
+                sd[$"{bn}.bias"].index_fill_(0, dead, 0);
+            }
+            using var rows = arange(0, 64, 2);
+            sd["fc1.weight"].index_fill_(0, rows, 0);
+            sd["fc1.bias"].index_fill_(0, rows, 0);
+        }
+        using var pruned = Pruning.Channels(model, 0.5);
+        Assert.Equal("cnn-4", pruned.ZooName);
+        Assert.True(pruned.ParameterCount < model.ParameterCount / 3, $"{pruned.ParameterCount} vs {model.ParameterCount}");
+
+        using var x = randn(6, 1, 28, 28);
+        using var want = OnnxExportTests.Logits(model, x);
+        using var got = OnnxExportTests.Logits(pruned, x);
+        Assert.True((want - got).abs().max().item<float>() < 1e-5, "pruning only silent channels must not change the logits");
+
+        using var dir = new TempDir();
+        var (full, thin) = (dir.File("full.onnx"), dir.File("thin.onnx"));
+        OnnxExport.Save(OnnxExport.Build(model, [1, 28, 28]), full);
+        OnnxExport.Save(OnnxExport.Build(pruned, [1, 28, 28]), thin);
+        Assert.True(new FileInfo(thin).Length < new FileInfo(full).Length / 3);
+        using var runner = new OnnxRunner(thin);
+        var ort = runner.Run(x.data<float>().ToArray(), 6);
+        Assert.True(want.data<float>().ToArray().Zip(ort, (a, b) => Math.Abs(a - b)).Max() < 1e-4);
+        model.Dispose();
+    }
+}
