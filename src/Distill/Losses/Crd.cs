@@ -135,8 +135,7 @@ public sealed class CrdMethod : Methods.Method
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
         var (student, teacher) = setup.Embeddings(s.Text("layer"));
-        long Dim(long[] shape) => shape.Skip(1).Aggregate(1L, (a, b) => a * b);
-        var crd = new CrdModule(Dim(setup.StudentShape(student)), Dim(setup.TeacherShape(teacher)), setup.TrainCount,
+        var crd = new CrdModule(Methods.MethodSetup.Size(setup.StudentShape(student)), Methods.MethodSetup.Size(setup.TeacherShape(teacher)), setup.TrainCount,
             (long)s["embed_dim"], (int)s["negatives"], s["tau"], s["momentum"]);
         return new Objective().Add(new CrossEntropyTerm()).Add(new CrdTerm(crd, student, teacher, setup.Seed), s["weight"]);
     }

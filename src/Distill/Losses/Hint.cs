@@ -119,7 +119,7 @@ public sealed class FitNetMethod : Methods.Method
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
-        var layers = s.Text("layer").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var layers = s.List("layer");
         if (layers.Length == 0) throw new ArgumentException("fitnet: layer is empty; name at least one layer (e.g. stage2).");
         double weight = s["weight"], phase = s["hint_fraction"];
         var progressive = s.Flag("progressive");

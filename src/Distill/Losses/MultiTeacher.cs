@@ -72,7 +72,7 @@ public sealed class MultiTeacherMethod : Methods.Method
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
-        var names = s.Text("teachers").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var names = s.List("teachers");
         if (names.Length == 0) throw new ArgumentException("kd-multi: teachers is empty; name at least one model.");
         double[]? weights = s.Text("weights").Trim().Length == 0 ? null : s.Numbers("weights");
         if (weights is not null && weights.Length != names.Length)

@@ -81,9 +81,9 @@ public sealed class SelfDistillationMethod : Methods.Method
         if (features.Count < 2) throw new ArgumentException($"byot: {setup.Student} has {features.Count} feature(s); self-distillation needs a shallower stage and a deepest feature.");
         var deepest = features[^1];
         var stages = features.Where(f => f.Name.StartsWith("stage", StringComparison.Ordinal)).Select(f => f.Name).ToList();
-        IReadOnlyList<string> names = s.Text("layers").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) is { Length: > 0 } given
+        IReadOnlyList<string> names = s.List("layers") is { Length: > 0 } given
             ? given : stages.Count > 1 ? stages[..^1] : [.. features.Take(features.Count - 1).Select(f => f.Name)];
-        var heads = names.Select(n => (n, new AuxiliaryHead(setup.StudentShape(n)[1], deepest.Shape.Skip(1).Aggregate(1L, (a, b) => a * b), setup.NumClasses))).ToList();
+        var heads = names.Select(n => (n, new AuxiliaryHead(setup.StudentShape(n)[1], Methods.MethodSetup.Size(deepest.Shape), setup.NumClasses))).ToList();
         return new Objective().Add(new CrossEntropyTerm())
             .Add(new SelfDistillationTerm(heads, deepest.Name, s["alpha"], s["temperature"], s["lambda"]), s["weight"]);
     }

@@ -75,10 +75,15 @@ public sealed class MethodSettings
 
     public bool Flag(string name) => this[name] != 0;
 
+    /// <summary>A comma-separated text setting as its items (layers, teachers), blanks dropped.</summary>
+    public string[] List(string name) => Split(Text(name));
+
+    internal static string[] Split(string text) => text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
     /// <summary>A comma-separated list of numbers (e.g. MLKD's temperatures).</summary>
     public double[] Numbers(string name)
     {
-        var parts = Text(name).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var parts = List(name);
         var result = new double[parts.Length];
         for (var i = 0; i < parts.Length; i++)
             if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out result[i]) || !(result[i] > 0) || !double.IsFinite(result[i]))
@@ -129,7 +134,7 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     /// <summary>The layers of a comma-separated setting, each checked on both models, or <paramref name="fallback"/> when it is empty.</summary>
     public IReadOnlyList<string> Layers(string text, Func<IReadOnlyList<string>> fallback)
     {
-        var names = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var names = MethodSettings.Split(text);
         if (names.Length == 0) return fallback();
         foreach (var n in names)
         {
@@ -150,6 +155,9 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
 
     static string Last(string model, IReadOnlyList<(string Name, long[] Shape)> all) =>
         all.Count > 0 ? all[^1].Name : throw new ArgumentException($"{model} has no features; name a layer or use logits.");
+
+    /// <summary>The number of values of one sample's feature of this shape (the shape of one image's output, batch first).</summary>
+    public static long Size(long[] shape) => shape.Skip(1).Aggregate(1L, (a, b) => a * b);
 
     /// <summary>Stage features both models have ("stage1", "stage2", ...), in the student's order.</summary>
     public IReadOnlyList<string> SharedStages()
