@@ -163,7 +163,7 @@ static class TrainCommand
                     Epochs = r.GetValue(epochs) ?? 10,
                     OutDir = outRoot is null ? null : teacherModel is null && extraTeachers.Count == 0 ? outRoot : Path.Combine(outRoot, "student"),
                 }, teacherModel);
-                Console.WriteLine($"{result}; {result.Parameters:N0} parameters");
+                Console.WriteLine($"{result}; {result.Parameters:N0} parameters; weights sha256 {result.WeightsSha256}");
                 if (result.Warning is { } warning) Console.Error.WriteLine($"warning: {warning} (flagged in metrics.csv)");
                 return 0;
             }

@@ -59,7 +59,7 @@ public class RunFolderTests
             first.Signal("TERM");
             Assert.Equal(143, first.Exit(TimeSpan.FromSeconds(60)));
             Assert.Contains("Terminated (SIGTERM)", first.Output);
-            Assert.Matches(@"mlp-32: stopped at epoch \d+, step \d+; the checkpoint of epoch \d+ is in .*: --resume continues from it", first.Output);
+            Assert.Matches(@"mlp-32: stopped at epoch \d+, step \d+; its state at that step is checkpointed in .*: --resume continues from step \d+", first.Output);
         }
         using (var resumed = new DistillProcess.Running(DistillProcess.Start([.. args, "--resume"])))
         {
@@ -77,6 +77,47 @@ public class RunFolderTests
         Assert.Equal(0, DistillProcess.Run(Train(reference, epochs, trainSize: images)).Exit);
         Assert.Equal(Metrics(reference), Metrics(dir));
         Assert.Equal(epochs + 1, Metrics(dir).Count);
+    }
+
+    static string Weights(string output) => System.Text.RegularExpressions.Regex.Match(output, "weights sha256 ([0-9a-f]{64})") is { Success: true } m
+        ? m.Groups[1].Value : throw new Xunit.Sdk.XunitException($"no weights digest in:\n{output}");
+
+    /// <summary>kill -9 halfway through a checkpoint write (injected: DISTILL_FAULT), then at five random moments
+    /// (seeded) of the resumed runs: the last resume ends with the uninterrupted run's weights, bit for bit, and the
+    /// metrics hold each epoch once.</summary>
+    [Fact]
+    public void Kill_9_during_a_checkpoint_write_and_at_five_random_moments_then_resume_ends_with_the_uninterrupted_weights()
+    {
+        var root = TestSupport.TempDir("runfolder-kill9");
+        var dir = Path.Combine(root, "run");
+        const int epochs = 12, images = 8192;
+        var args = Train(dir, epochs, trainSize: images);
+        var reference = DistillProcess.Run(Train(Path.Combine(root, "uninterrupted"), epochs, trainSize: images));
+        Assert.True(reference.Exit == 0, reference.Err);
+
+        var psi = DistillProcess.Start(args);
+        psi.Environment["DISTILL_FAULT"] = "kill-during-checkpoint:3";
+        using (var crashing = new DistillProcess.Running(psi))
+            Assert.Equal(137, crashing.Exit(TimeSpan.FromMinutes(3)));
+        Assert.Single(Directory.GetFiles(dir, ".last.ckpt.*.tmp")); // the half-written checkpoint; last.ckpt is epoch 2's
+        Assert.Equal(2, Distill.Training.Checkpoint.ReadInfo(Path.Combine(dir, "last.ckpt")).Epoch);
+
+        var rng = new Random(13);
+        var kills = 0;
+        for (var i = 0; i < 5; i++)
+        {
+            using var resumed = new DistillProcess.Running(DistillProcess.Start([.. args, "--resume"]));
+            resumed.WaitFor("resuming mlp-32", TimeSpan.FromMinutes(2));
+            Thread.Sleep(rng.Next(0, 1500));
+            resumed.Signal("KILL");
+            if (resumed.Exit(TimeSpan.FromSeconds(30)) == 137) kills++;
+        }
+        Assert.True(kills >= 4, $"only {kills} of 5 kills landed before the run finished: make it longer");
+        var finished = DistillProcess.Run([.. args, "--resume"]);
+        Assert.True(finished.Exit == 0, finished.Err);
+        Assert.Empty(Directory.GetFiles(dir, ".*.tmp"));
+        Assert.Equal(Weights(reference.Out), Weights(finished.Out));
+        Assert.Equal(Metrics(Path.Combine(root, "uninterrupted")), Metrics(dir));
     }
 
     /// <summary>Ctrl-C (SIGINT) and SIGTERM (timeout, Slurm, Kubernetes, CI cancellation) to `distill run`: it stops the

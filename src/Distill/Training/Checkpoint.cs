@@ -6,11 +6,18 @@ using static TorchSharp.torch;
 
 namespace Distill.Training;
 
-/// <summary>What a checkpoint records besides tensors: where the run stood and what it had measured.</summary>
-public sealed record CheckpointInfo(string Name, int Seed, int Epoch, long Step, long Parameters, string Optimizer, IReadOnlyList<EpochMetrics> History);
+/// <summary>What a checkpoint records besides tensors: where the run stood and what it had measured. <see cref="Epoch"/>
+/// is the number of finished epochs; <see cref="InProgress"/> is set when the run was stopped inside the next one.</summary>
+public sealed record CheckpointInfo(string Name, int Seed, int Epoch, long Step, long Parameters, string Optimizer, IReadOnlyList<EpochMetrics> History,
+    EpochProgress? InProgress = null);
+
+/// <summary>Where a stopped run stood inside an epoch (SIGTERM, Ctrl-C): the epoch, the next batch to run, and the
+/// epoch's running sums (total loss, each term, correct count) so its metrics come out as if it had not stopped. The
+/// epoch's permutation is stored in the checkpoint beside it.</summary>
+public sealed record EpochProgress(int Epoch, long Batch, double[] Sums, double Correct);
 
 /// <summary>
-/// A run's complete state after an epoch, in one file: the student's parameters and buffers, the parameters the loss
+/// A run's complete state after an epoch, or at the step where it was stopped, in one file: the student's parameters and buffers, the parameters the loss
 /// terms own (e.g. a FitNets regressor), the optimizer state (momentum / Adam moments), the shuffling generator's
 /// state, the global generator's state (dropout), the epoch, the global step (the schedules are functions of it) and
 /// the metrics so far. Written atomically (temp file + rename); an end marker tells a complete file from one cut short.
@@ -24,8 +31,10 @@ public static class Checkpoint
     static readonly byte[] EndMarker = Encoding.ASCII.GetBytes("\nEND-DISTILL-CKPT\n");
 
     internal static void Save(string path, CheckpointInfo info, nn.Module student, IReadOnlyList<nn.Module> termModules,
-        IReadOnlyList<Parameter> termParameters, optim.Optimizer optimizer, Generator shuffle)
+        IReadOnlyList<Parameter> termParameters, optim.Optimizer optimizer, Generator shuffle, Tensor? permutation = null)
     {
+        if ((info.InProgress is null) != (permutation is null))
+            throw new ArgumentException("A checkpoint inside an epoch needs that epoch's permutation, and only then.", nameof(permutation));
         AtomicFile.Write(path, stream =>
         {
             using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
@@ -33,6 +42,8 @@ public static class Checkpoint
             w.Write(Version);
             w.Write(JsonSerializer.Serialize(info));
             WriteStateDict(w, student);
+            w.Flush();
+            Fault.KillDuringCheckpointWrite();
             w.Write(termModules.Count);
             foreach (var m in termModules) WriteStateDict(w, m);
             w.Write(termParameters.Count);
@@ -40,6 +51,7 @@ public static class Checkpoint
             ((OptimizerHelper)optimizer).save_state_dict(w);
             using (var g = shuffle.get_state()) g.Save(w);
             using (var g = get_rng_state()) g.Save(w);
+            permutation?.cpu().Save(w);
             w.Write(EndMarker);
         });
     }
@@ -52,7 +64,8 @@ public static class Checkpoint
         return ReadHeader(path, r);
     }
 
-    internal static CheckpointInfo Load(string path, nn.Module student, IReadOnlyList<nn.Module> termModules,
+    /// <returns>The run information and, for a run stopped inside an epoch, that epoch's permutation (on the CPU).</returns>
+    internal static (CheckpointInfo Info, Tensor? Permutation) Load(string path, nn.Module student, IReadOnlyList<nn.Module> termModules,
         IReadOnlyList<Parameter> termParameters, optim.Optimizer optimizer, Generator shuffle, long expectedParameters)
     {
         using var stream = OpenComplete(path);
@@ -74,12 +87,13 @@ public static class Checkpoint
             ((OptimizerHelper)optimizer).load_state_dict(r);
             using (var g = Tensor.Load(r)) shuffle.set_state(g);
             using (var g = Tensor.Load(r)) set_rng_state(g);
+            if (info.InProgress is not null) return (info, Tensor.Load(r));
         }
         catch (Exception e) when (e is EndOfStreamException or ArgumentException or InvalidDataException && e.Message.IndexOf(path, StringComparison.Ordinal) < 0)
         {
             throw new InvalidDataException($"Checkpoint '{path}' does not fit this run: {e.Message} Resume with the same model, objective and optimizer, or use a fresh output folder.", e);
         }
-        return info;
+        return (info, null);
     }
 
     /// <summary>Reads only the model's parameters and buffers into <paramref name="model"/> (for deployment: no
@@ -167,5 +181,23 @@ public static class Checkpoint
         }
         stream.Seek(0, SeekOrigin.Begin);
         return stream;
+    }
+}
+
+/// <summary>
+/// Fault injection for the fault-injection tests, through the real CLI: DISTILL_FAULT=kill-during-checkpoint:N kills
+/// this process with SIGKILL (no handler runs) halfway through writing its N-th checkpoint, leaving the half-written
+/// temp file behind, as a kill -9 or a power cut at that moment would. Unset, it costs one variable read per checkpoint.
+/// </summary>
+static class Fault
+{
+    const string Prefix = "kill-during-checkpoint:";
+    static int checkpoints;
+
+    public static void KillDuringCheckpointWrite()
+    {
+        if (Environment.GetEnvironmentVariable("DISTILL_FAULT") is not { } f || !f.StartsWith(Prefix, StringComparison.Ordinal)) return;
+        if (++checkpoints == int.Parse(f[Prefix.Length..], System.Globalization.CultureInfo.InvariantCulture))
+            System.Diagnostics.Process.GetCurrentProcess().Kill();
     }
 }

@@ -130,10 +130,20 @@ sealed class RunFolder : IDisposable
     }
 
     /// <summary>SHA-256 of the training and test splits as used (images and labels): a changed subset or file shows.</summary>
-    static string Checksum(ImageDataset data)
+    static string Checksum(ImageDataset data) => TensorDigest.Sha256([data.Train.Images, data.Train.Labels, data.Test.Images, data.Test.Labels]);
+
+    static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public void Dispose() => lockStream.Dispose();
+}
+
+/// <summary>SHA-256 over tensors' raw bytes, in order: equal digests mean bit-identical data or weights.</summary>
+public static class TensorDigest
+{
+    public static string Sha256(IEnumerable<torch.Tensor> tensors)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var t in new[] { data.Train.Images, data.Train.Labels, data.Test.Images, data.Test.Labels })
+        foreach (var t in tensors)
         {
             using var c = t.cpu().contiguous();
             sha.AppendData(c.bytes);
@@ -141,7 +151,7 @@ sealed class RunFolder : IDisposable
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
-    static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    public void Dispose() => lockStream.Dispose();
+    /// <summary>A model's parameters and buffers (its state dict, in order): two runs that end with this digest equal
+    /// ended with the same weights, bit for bit.</summary>
+    public static string Weights(torch.nn.Module model) => Sha256(model.state_dict().Values);
 }

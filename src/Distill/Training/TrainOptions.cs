@@ -51,8 +51,8 @@ public sealed record TrainOptions
     /// <summary>Result-affecting settings the caller knows and the trainer cannot see (a loss term's temperature, the
     /// subset size asked for, ...): recorded in OutDir/run.json and checked on resume.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
-    /// <summary>Stops training at the next step boundary with <see cref="TrainingStoppedException"/> (Ctrl-C, SIGTERM); the
-    /// checkpoint of the last finished epoch stays in OutDir for a resume.</summary>
+    /// <summary>Stops training at the next step boundary with <see cref="TrainingStoppedException"/> (Ctrl-C, SIGTERM), after
+    /// checkpointing the run's state at that step in OutDir (when checkpoints are on), so a resume loses no step.</summary>
     public CancellationToken Cancellation { get; init; }
 
     /// <summary>Per-epoch lines (and the resume notice) go here; null: silent.</summary>
@@ -83,5 +83,5 @@ public sealed record TrainOptions
 /// <summary>Training was asked to stop (Ctrl-C, SIGTERM) and stopped at a step boundary; says what is kept.</summary>
 public sealed class TrainingStoppedException(string run, int epoch, long batch, string? checkpointDir)
     : OperationCanceledException($"{run}: stopped at epoch {epoch}, step {batch + 1}; " + (checkpointDir is null
-        ? "no checkpoint of a finished epoch to keep (pass --out to keep one per epoch)"
-        : $"the checkpoint of epoch {epoch - 1} is in {checkpointDir}: --resume continues from it"));
+        ? "nothing kept (pass --out to keep a checkpoint)"
+        : $"its state at that step is checkpointed in {checkpointDir}: --resume continues from step {batch + 1}"));

@@ -25,6 +25,8 @@ public sealed class TrainResult
     public required long Parameters { get; init; }
     public required IReadOnlyList<EpochMetrics> History { get; init; }
     public required TeacherSource Teacher { get; init; }
+    /// <summary>SHA-256 of the student's final weights (<see cref="TensorDigest.Weights"/>).</summary>
+    public string? WeightsSha256 { get; init; }
 
     /// <summary>Epoch (1-based) of the best accuracy: on validation when a validation split exists, else on test.</summary>
     public int BestEpoch => Best.Epoch;

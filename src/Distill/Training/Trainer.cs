@@ -134,24 +134,32 @@ sealed class TrainingRun : IDisposable
                 train.Images.index_select(0, val).to(device).MoveToOuterDisposeScope(), train.Labels.index_select(0, val).to(device).MoveToOuterDisposeScope());
     }
 
+    readonly List<EpochMetrics> history = [];
+    string? CheckpointPath => o.OutDir is null || !o.Checkpoints ? null : Path.Combine(o.OutDir, Checkpoint.FileName);
+
+    /// <summary>A resumed run stopped inside an epoch: that epoch's permutation and sums, used by its first epoch.</summary>
+    sealed record Unfinished(EpochProgress Progress, Tensor Permutation);
+
     public TrainResult Execute()
     {
-        var history = new List<EpochMetrics>();
         long step = 0;
         var start = 1;
+        Unfinished? unfinished = null;
         var ckpt = o.OutDir is null ? null : Path.Combine(o.OutDir, Checkpoint.FileName);
         if (o.Resume && ckpt is not null)
         {
             if (File.Exists(ckpt))
             {
-                var info = Checkpoint.Load(ckpt, student, termModules, termParameters, optimizer, generator, student.ParameterCount);
+                var (info, permutation) = Checkpoint.Load(ckpt, student, termModules, termParameters, optimizer, generator, student.ParameterCount);
+                if (info.InProgress is { } p) unfinished = new Unfinished(p, permutation!);
                 if (info.Seed != o.Seed)
                     throw new InvalidOperationException($"Checkpoint '{ckpt}' belongs to a run with seed {info.Seed}; this run has seed {o.Seed}. Use the same seed or a fresh output folder.");
                 history.AddRange(info.History);
                 writer?.Restart(o.Name, history);
                 step = info.Step;
                 start = info.Epoch + 1;
-                o.Log?.WriteLine($"resuming {o.Name} from {ckpt}: epoch {info.Epoch} of {o.Epochs} done");
+                o.Log?.WriteLine($"resuming {o.Name} from {ckpt}: epoch {info.Epoch} of {o.Epochs} done" +
+                    (unfinished is null ? "" : $", epoch {start} stopped before step {unfinished.Progress.Batch + 1} of {stepsPerEpoch}"));
             }
             else o.Log?.WriteLine($"no checkpoint at {ckpt}: starting {o.Name} afresh");
         }
@@ -159,7 +167,7 @@ sealed class TrainingRun : IDisposable
         var terms = objective.Terms.Select(t => t.Term.Name).ToArray();
         for (var epoch = start; epoch <= o.Epochs; epoch++)
         {
-            var metrics = RunEpoch(epoch, ref step, terms);
+            var metrics = RunEpoch(epoch, ref step, terms, epoch == start ? unfinished : null);
             metrics = metrics with { Flag = Divergence(metrics, history.Count > 0 ? history[0] : metrics, data.NumClasses) };
             if (metrics.Flag is not null && history.All(h => h.Flag is null))
             {
@@ -168,30 +176,45 @@ sealed class TrainingRun : IDisposable
             }
             history.Add(metrics);
             writer?.Write(o.Name, history);
-            if (ckpt is not null && o.Checkpoints)
-                Checkpoint.Save(ckpt, new CheckpointInfo(o.Name, o.Seed, epoch, step, student.ParameterCount, o.Optimizer.ToString(), history),
-                    student, termModules, termParameters, optimizer, generator);
+            SaveCheckpoint(epoch, step);
             o.Log?.WriteLine(Describe(metrics, history));
             o.OnEpochEnd?.Invoke(metrics);
         }
         student.eval();
-        return new TrainResult { Name = o.Name, Seed = o.Seed, Parameters = student.ParameterCount, History = history, Teacher = teacherSource };
+        return new TrainResult { Name = o.Name, Seed = o.Seed, Parameters = student.ParameterCount, History = history, Teacher = teacherSource,
+            WeightsSha256 = TensorDigest.Weights(student) };
     }
 
-    EpochMetrics RunEpoch(int epoch, ref long step, string[] terms)
+    /// <summary>Checkpoints the run after <paramref name="epochsDone"/> epochs, or, with <paramref name="inProgress"/>,
+    /// at a step inside the next one (the shuffling generator has then drawn that epoch's permutation, stored too).</summary>
+    void SaveCheckpoint(int epochsDone, long step, EpochProgress? inProgress = null, Tensor? permutation = null)
+    {
+        if (CheckpointPath is not { } path) return;
+        Checkpoint.Save(path, new CheckpointInfo(o.Name, o.Seed, epochsDone, step, student.ParameterCount, o.Optimizer.ToString(), history, inProgress),
+            student, termModules, termParameters, optimizer, generator, permutation);
+    }
+
+    EpochMetrics RunEpoch(int epoch, ref long step, string[] terms, Unfinished? unfinished)
     {
         using var epochScope = NewDisposeScope();
         var clock = Stopwatch.StartNew();
         student.train();
         foreach (var m in termModules) m.train();
         var n = trainLabels.shape[0];
-        var perm = randperm(n, generator: generator).to(device);
-        var sums = new double[terms.Length + 1];
-        double correct = 0, lr = 0;
-        for (long b = 0; b < stepsPerEpoch; b++)
+        var perm = (unfinished?.Permutation ?? randperm(n, generator: generator)).to(device);
+        var sums = unfinished?.Progress.Sums.ToArray() ?? new double[terms.Length + 1];
+        if (sums.Length != terms.Length + 1)
+            throw new InvalidDataException($"Checkpoint in {o.OutDir} holds sums for {sums.Length - 1} loss terms; this objective has {terms.Length}. Resume with the same objective, or use a fresh output folder.");
+        double correct = unfinished?.Progress.Correct ?? 0, lr = 0;
+        for (var b = unfinished?.Progress.Batch ?? 0; b < stepsPerEpoch; b++)
         {
             if (o.Cancellation.IsCancellationRequested)
-                throw new TrainingStoppedException(o.Name, epoch, b, o.OutDir is not null && o.Checkpoints && epoch > 1 ? o.OutDir : null);
+            {
+                // At a step boundary: the optimizer, both generators and the sums are exactly where the next step
+                // starts, so a resume from here runs the remaining steps as the uninterrupted run would.
+                SaveCheckpoint(epoch - 1, step, new EpochProgress(epoch, b, sums, correct), perm);
+                throw new TrainingStoppedException(o.Name, epoch, b, CheckpointPath is null ? null : o.OutDir);
+            }
             var begin = b * o.BatchSize;
             var size = Math.Min(o.BatchSize, n - begin);
             lr = LearningRate(step);

@@ -96,6 +96,51 @@ public class TrainerTests
                      File.ReadAllLines(Path.Combine(dirB.Path, "metrics.csv")).Select(DropTime));
     }
 
+    /// <summary>SIGTERM's path through the library: a stop at five random step boundaries (seeded), each followed by a
+    /// resume, ends with the uninterrupted run's weights, optimizer-driven regressor and metrics, bit for bit: each stop
+    /// checkpoints the step it stopped at, inside its epoch, so no step is lost or run twice.</summary>
+    [Fact]
+    public void Stopping_at_five_random_steps_and_resuming_each_time_ends_with_the_uninterrupted_weights()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dirA = new TempDir();
+        using var dirB = new TempDir();
+        using var teacher = Mlp(99);
+        Objective Obj(out HintTerm hint) => new Objective().Add(new CrossEntropyTerm()).Add(hint = Build.Hint(), 0.1);
+        var opts = Opts(seed: 5, epochs: 3) with { Augment = new Augmentation(2, true), WarmupEpochs = 0.5 };
+        using var full = Mlp(5);
+        var uninterrupted = Trainer.Train(full, data, Obj(out var s1), opts with { OutDir = dirA.Path }, teacher);
+
+        var stepsPerEpoch = (data.Train.Count + opts.BatchSize - 1) / opts.BatchSize;
+        var total = stepsPerEpoch * opts.Epochs;
+        var rng = new Random(20261202);
+        var points = new SortedSet<long>();
+        while (points.Count < 5) points.Add(rng.NextInt64(1, total));
+        HintTerm? s2 = null;
+        DistillModel? model = null;
+        var resumes = 0;
+        foreach (var point in points.Append(long.MaxValue))
+        {
+            model?.Dispose();
+            model = Mlp(resumes == 0 ? 5 : 1000 + resumes); // a resumed run's weights must all come from the checkpoint
+            using var cts = new CancellationTokenSource();
+            var run = opts with { OutDir = dirB.Path, Resume = resumes > 0, Cancellation = cts.Token, OnStepEnd = s => { if (s == point) cts.Cancel(); } };
+            if (point == long.MaxValue) { Trainer.Train(model, data, Obj(out s2), run, teacher); break; }
+            var e = Assert.Throws<TrainingStoppedException>(() => Trainer.Train(model, data, Obj(out _), run, teacher));
+            Assert.Contains("--resume continues from step", e.Message);
+            var info = Checkpoint.ReadInfo(Path.Combine(dirB.Path, Checkpoint.FileName));
+            Assert.Equal(point, info.Step);
+            Assert.Equal(point, info.Epoch * stepsPerEpoch + (info.InProgress?.Batch ?? 0));
+            resumes++;
+        }
+        Assert.Equal(5, resumes);
+        Assert.Equal(File.ReadAllLines(Path.Combine(dirA.Path, "metrics.csv")).Select(DropTime),
+                     File.ReadAllLines(Path.Combine(dirB.Path, "metrics.csv")).Select(DropTime));
+        Assert.True(full.parameters().Zip(model!.parameters()).All(p => p.First.SameAs(p.Second)), "the student's weights differ from the uninterrupted run's");
+        Assert.True(s1.Parameters().Zip(s2!.Parameters()).All(p => p.First.SameAs(p.Second)), "the regressor's weights differ");
+        model.Dispose();
+    }
+
     static string DropTime(string csvLine) => string.Join(",", csvLine.Split(',')[..^2]);
 
     sealed class SimulatedCrash : Exception;
