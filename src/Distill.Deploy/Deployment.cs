@@ -61,9 +61,9 @@ public sealed record DeploymentConfig
 
     /// <summary>
     /// The method of 05-comparison to deploy: the one with the largest gain over scratch among those whose gain stands
-    /// beyond seed noise (verdict "reproduced"), read from 05's recorded result rows. Looked for, in order: this run's
-    /// rows ($DISTILL_RESULTS, where <c>distill reproduce</c> collects every notebook's rows, 05's before 07's) at this
-    /// budget; the committed record docs/runs/BUDGET-05-comparison.results.jsonl; the committed quick-budget record (a
+    /// beyond seed noise (verdict "reproduced"), read from 05's recorded result rows. Looked for, in order: this
+    /// reproduction's rows at this budget (<c>distill reproduce</c> points $DISTILL_RESULTS at OUT/07-deployment/results.jsonl
+    /// and has written 05's to OUT/05-comparison/results.jsonl), or the results file itself; the committed record docs/runs/BUDGET-05-comparison.results.jsonl; the committed quick-budget record (a
     /// smoke run has one seed and no verdict to go by). Without any, DKD: the best logit method of 05's quick run.
     /// </summary>
     public static (string Method, string Reason) BestOf05(Budget budget, string? resultsFile = null)
@@ -72,7 +72,12 @@ public sealed record DeploymentConfig
         var root = RepositoryRoot();
         var candidates = new List<(string Path, string Budget, string What)>();
         if ((resultsFile ?? Environment.GetEnvironmentVariable(Results.FileVariable)) is { Length: > 0 } live)
+        {
+            // distill reproduce gives each notebook its own OUT/NAME/results.jsonl, and runs 05 before 07.
+            if (Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(live))) is { } outDir)
+                candidates.Add((Path.Combine(outDir, "05-comparison", "results.jsonl"), name, "this reproduction's 05-comparison rows"));
             candidates.Add((live, name, "this run's 05-comparison rows"));
+        }
         if (root is not null)
         {
             candidates.Add((Path.Combine(root, "docs", "runs", $"{name}-05-comparison.results.jsonl"), name, $"05-comparison's committed {name}-budget record"));
@@ -345,7 +350,7 @@ public static class Deployment
         var mean = extra.Average();
         var std = RunTable.Std(extra);
         var se = std / Math.Sqrt(extra.Count);
-        var drops = $"student −{kd.Average() - kdInt8.Average():0.00} pts, teacher −{t - tInt8.Average():0.00} pts";
+        var drops = $"int8 changes the student's accuracy by {kdInt8.Average() - kd.Average():+0.00;-0.00;0.00} pts, the teacher's by {tInt8.Average() - t:+0.00;-0.00;0.00} pts";
         var verdict = extra.Count < 2 ? $"{(mean > 0 ? "yes" : "no")} ({drops}; one seed: not conclusive)"
             : mean > 2 * se ? $"yes, beyond seed noise ({drops})"
             : mean < -2 * se ? $"no: the teacher loses more ({drops})"
