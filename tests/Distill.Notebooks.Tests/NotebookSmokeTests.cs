@@ -20,6 +20,7 @@ public class NotebookSmokeTests
         ["04-born-again"] = (1, 1, true),
         ["05-comparison"] = (2, 1, true),
         ["06-beyond-kd"] = (2, 2, true),
+        ["07-deployment"] = (1, 3, true),
     };
 
     static List<string> NotebookNames() =>

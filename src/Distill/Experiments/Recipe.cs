@@ -79,6 +79,9 @@ public abstract record RecipeConfig
     /// <summary>Per-epoch lines of every run.</summary>
     public TextWriter? Log { get; init; }
     public bool? Progress { get; init; }
+    /// <summary>Keep every seed's trained student in <see cref="ExperimentResult.EverySeed"/> (07-deployment exports each
+    /// one), not only the first seed's; the caller then owns them.</summary>
+    public bool KeepEverySeed { get; init; }
 
     /// <summary>Loads <see cref="Dataset"/> (a clear error naming the install command when it is missing).</summary>
     public ImageDataset LoadData() => Datasets.Load(Dataset);
@@ -130,6 +133,8 @@ public abstract class ExperimentResult
     public DistillModel? TeacherModel { get; internal set; }
     /// <summary>The trained students of the first seed, by run name (for attention maps, latency, inspection).</summary>
     public Dictionary<string, DistillModel> Students { get; } = [];
+    /// <summary>Every seed's trained student, by run name and seed, when the config sets <see cref="RecipeConfig.KeepEverySeed"/>.</summary>
+    public Dictionary<(string Run, int Seed), DistillModel> EverySeed { get; } = [];
 
     public RunSummary this[string name] => Runs[name];
 
@@ -224,8 +229,10 @@ static class Recipe
         var r = Trainer.Train(student, transfer, objective, Options(c, run, seed, c.StudentEpochs, c.StudentOptimizer), teacher);
         result.Keep(r);
         // Keep the first seed's model of each run for the notebooks' inspection; the others are freed at once.
-        if (seed == c.Seeds[0] && !result.Students.ContainsKey(run)) result.Students[run] = student;
-        else student.Dispose();
+        var first = seed == c.Seeds[0] && !result.Students.ContainsKey(run);
+        if (first) result.Students[run] = student;
+        if (c.KeepEverySeed) result.EverySeed[(run, seed)] = student;
+        else if (!first) student.Dispose();
         return r;
     }
 
