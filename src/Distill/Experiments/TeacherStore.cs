@@ -47,8 +47,8 @@ public static class TeacherStore
     internal static IDisposable? Hold(ImageDataset data, RecipeConfig c)
     {
         if ((c.TeacherCache ?? Directory) is not string dir) return null;
-        System.IO.Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, Key(data, c) + ".lock");
+        var locks = System.IO.Directory.CreateDirectory(Path.Combine(dir, "locks")).FullName; // beside the entries, not among them
+        var path = Path.Combine(locks, Key(data, c) + ".lock");
         var said = false;
         while (true)
         {
