@@ -140,6 +140,9 @@ public sealed record ReproductionResult
 /// Result rows come from the notebooks themselves: before each notebook, <see cref="Results.FileVariable"/> is pointed at
 /// its <c>results.jsonl</c>, so <see cref="Results.Record"/> in a cell (cells run in this process) lands there.
 /// A failing notebook does not stop the others unless <see cref="ReproductionOptions.FailFast"/>.
+/// With <see cref="ReproductionOptions.Jobs"/> &gt; 1 the notebooks run side by side, each as `distill run` in its own
+/// process (<see cref="Sweeps.ChildProcesses"/>, the pool of `sweep run --jobs`), and are read back from their manifests:
+/// the same summary files, each notebook's numbers those of its thread count.
 /// </summary>
 public sealed class Reproduction(ReproductionOptions options)
 {
