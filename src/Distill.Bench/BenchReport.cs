@@ -29,6 +29,12 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
+    /// <summary>Wall time of the 4-run sweep with --jobs 2 at 1 thread each over the same runs one after another at 2
+    /// threads each (<see cref="SweepCases"/>); issue 16's target is at most 0.65. Null when the cases did not run.</summary>
+    public double? SweepRatio =>
+        Cases.FirstOrDefault(c => c.Name == SweepCases.Parallel) is { } p && Cases.FirstOrDefault(c => c.Name == SweepCases.Sequential) is { } q
+            ? p.OursMs / q.OursMs : null;
+
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     public static BenchReport FromJson(string json) =>
@@ -50,6 +56,8 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
         sb.AppendLine(($"trainer overhead vs raw loop: {Opt(OverheadPct, "F1")} %; RSS growth epoch 2→last: " +
                           $"{Opt(RssGrowthPct, "F1")} %; tensors leaked: {(LeakedTensors?.ToString(CultureInfo.InvariantCulture) ?? "-")}; " +
                           $"peak RSS {PeakRssMb:F0} MB; {WallSeconds:F0} s"));
+        if (SweepRatio is double r)
+            sb.AppendLine(CultureInfo.InvariantCulture, $"sweep of 4 runs, --jobs 2 × 1 thread / one after another × 2 threads: {r:F2}× wall time (target ≤ 0.65×)");
         return sb.ToString();
     }
 

@@ -50,7 +50,7 @@ static class BenchCommand
             MemoryEpochs = memoryEpochs ?? (smoke ? 3 : 20),
             MemorySamples = smoke ? 512 : 4096,
             Command = "distill bench " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).SkipWhile(a => a != "bench").Skip(1)),
-            ExtraCases = [NotebookCase()],
+            ExtraCases = [NotebookCase(), .. SweepCases.Create(Sweeps.ChildProcesses.Self)],
         };
         try
         {

@@ -45,6 +45,9 @@ sealed class CtrlC : IDisposable
     /// <summary>What a command that stopped on a signal exits with: 143 after SIGTERM, else 130 (Ctrl-C).</summary>
     public int ExitCode { get; private set; } = InterruptedExitCode;
 
+    /// <summary>The signal to pass on to child processes: the one this process got.</summary>
+    public string Signal() => ExitCode == TerminatedExitCode ? "TERM" : "INT";
+
     public void Dispose()
     {
         Console.CancelKeyPress -= handler;

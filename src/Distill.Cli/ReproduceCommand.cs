@@ -11,10 +11,13 @@ static class ReproduceCommand
         Run every notebook in notebooks/ (in name order: 00-data, 01-soft-targets, ...) headless and write, per notebook,
         OUT/NAME/ (executed .ipynb, .html report, manifest, the result rows it recorded), then OUT/index.html (links,
         status, durations, the results table, the environment), OUT/results.md and OUT/results.json.
+        --jobs N runs N notebooks at a time, each in its own process (`distill run`, its output in OUT/NAME/task.log) with
+        --threads libtorch threads (default: the cores divided by N); the thread count changes the numbers and is recorded
+        in each notebook's manifest. Notebooks sharing a teacher train it once (the teacher cache is locked per teacher).
         A failing notebook does not stop the others (unless --fail-fast); its report still shows the cells that ran.
         Exit codes: 0 every notebook succeeded; 1 at least one failed, timed out or could not be read (one line each
         names notebook, cell and line); 2 bad input (no notebooks folder, --only matches nothing, bad -p); 130 Ctrl-C
-        (the running notebook's partial report and the index are still written).
+        (the running notebook's partial report and the index are still written); 143 SIGTERM (the same).
         """;
 
     public static Command Create()
@@ -28,21 +31,30 @@ static class ReproduceCommand
         var failFast = new Option<bool>("--fail-fast") { Description = "stop after the first notebook that fails; the rest are listed as not run" };
         var only = new Option<string[]>("--only") { Description = "run only notebooks whose name contains this text (e.g. 01) or matches it as a glob with * and ? (e.g. '0?-*'); repeatable" };
         var timeout = new Option<double?>("--cell-timeout") { Description = "abandon a cell after this many seconds (its notebook fails)" };
+        var jobs = new Option<int>("--jobs", "-j") { Description = "notebooks at a time, each in its own process", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int?>("--threads") { Description = "libtorch threads per notebook (default: $DISTILL_THREADS, else the cores divided by --jobs)" };
         var cmd = new Command("reproduce", "The main job: run every notebook into reports/ with index.html and results.md.\n" + Help)
         {
-            budget, output, notebooks, parameters, continueOnError, failFast, only, timeout,
+            budget, output, notebooks, parameters, continueOnError, failFast, only, timeout, jobs, threads,
         };
         cmd.SetAction(parse => Run(new Args(parse.GetValue(budget), parse.GetValue(output) ?? "reports", parse.GetValue(notebooks) ?? "notebooks",
-            parse.GetValue(parameters) ?? [], parse.GetValue(continueOnError), parse.GetValue(failFast), parse.GetValue(only) ?? [], parse.GetValue(timeout))));
+            parse.GetValue(parameters) ?? [], parse.GetValue(continueOnError), parse.GetValue(failFast), parse.GetValue(only) ?? [], parse.GetValue(timeout),
+            parse.GetValue(jobs), parse.GetValue(threads))));
         return cmd;
     }
 
-    sealed record Args(string? Budget, string Output, string Notebooks, string[] Parameters, bool ContinueOnError, bool FailFast, string[] Only, double? Timeout);
+    sealed record Args(string? Budget, string Output, string Notebooks, string[] Parameters, bool ContinueOnError, bool FailFast, string[] Only, double? Timeout, int Jobs, int? Threads);
 
     static int Run(Args a)
     {
         if (NotebookArgs.Parameters(a.Parameters) is not { } pairs || !NotebookArgs.CellTimeout(a.Timeout, out var cellTimeout)) return 2;
+        if (a.Jobs < 1 || a.Threads is < 1)
+        {
+            Console.Error.WriteLine(a.Jobs < 1 ? $"error: --jobs {a.Jobs}: give at least 1" : $"error: --threads {a.Threads}: give at least 1");
+            return 2;
+        }
         var log = Console.Error;
+        using var ctrlC = new CtrlC(log);
         var reproduction = new Reproduction(new ReproductionOptions
         {
             NotebooksDirectory = a.Notebooks,
@@ -53,20 +65,20 @@ static class ReproduceCommand
             FailFast = a.FailFast,
             Only = a.Only,
             CellTimeout = cellTimeout,
+            Jobs = a.Jobs,
+            Threads = a.Threads,
+            Command = a.Jobs > 1 ? Sweeps.ChildProcesses.Self : null,
+            StopSignal = ctrlC.Signal,
             Log = log,
         });
         ReproductionResult r;
-        int stoppedExit;
-        using (var ctrlC = new CtrlC(log))
+        try { r = reproduction.RunAsync(ctrlC.Token).GetAwaiter().GetResult(); }
+        catch (ReproductionException e)
         {
-            try { r = reproduction.RunAsync(ctrlC.Token).GetAwaiter().GetResult(); }
-            catch (ReproductionException e)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 2;
-            }
-            stoppedExit = ctrlC.ExitCode;
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
         }
+        var stoppedExit = ctrlC.ExitCode;
 
         // The summary goes to stdout (progress went to stderr), so `distill reproduce > summary.txt` keeps just this.
         Console.WriteLine();

@@ -66,8 +66,7 @@ static class SweepCommand
             if (i is int one && (one < 0 || one >= s.Runs.Count))
                 throw new ArgumentException($"{source} {one} is out of range: {s.Name} has {s.Runs.Count} runs, 0 to {s.Runs.Count - 1}.");
             SweepFolder.Prepare(s, dir);
-            var perRun = r.GetValue(threads) ?? (Environment.GetEnvironmentVariable("DISTILL_THREADS") is { } env && int.TryParse(env, out var e) && e > 0
-                ? e : Math.Max(1, Environment.ProcessorCount / n));
+            var perRun = ChildProcesses.ThreadsPerProcess(r.GetValue(threads), n);
             // The children read the folder's copy of the spec: editing the original mid-sweep cannot change a queued run.
             if (n > 1) return Parallel(s, Path.Combine(dir, SweepFolder.SpecFile), dir, n, perRun, signals);
             var clock = Stopwatch.StartNew();
@@ -109,45 +108,29 @@ static class SweepCommand
     }
 
     /// <summary>
-    /// <paramref name="jobs"/> child processes at a time, one run each (`sweep run --index I`, its output in
-    /// runs/I/task.log), each with <paramref name="threads"/> libtorch threads: separate processes because libtorch's
-    /// thread pool and the global generator the trainer seeds are per process. Done runs are not started at all.
-    /// A signal is passed on to the children, which checkpoint and exit.
+    /// <paramref name="jobs"/> child processes at a time (<see cref="ChildProcesses"/>), one run each (`sweep run --index I`,
+    /// its output in runs/I/task.log), each with <paramref name="threads"/> libtorch threads. Done runs are not started at
+    /// all. A signal is passed on to the children, which checkpoint and exit.
     /// </summary>
     static int Parallel(ExperimentSpec s, string specPath, string dir, int jobs, int threads, CtrlC signals)
     {
         var clock = Stopwatch.StartNew();
-        var pending = new Queue<PlannedRun>(s.Runs.Where(r => !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.ResultFile))));
+        var pending = s.Runs.Where(r => !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.ResultFile))).ToList();
         Console.WriteLine($"sweep {s.Name}: {s.Runs.Count} runs, {s.Runs.Count - pending.Count} done already; {jobs} processes × {threads} thread{(threads == 1 ? "" : "s")}");
-        var running = new List<(PlannedRun Run, Process Process)>();
         var failed = new List<int>();
-        using var forward = signals.Token.Register(() =>
+        // A child must not take its index from the array task this command may itself be running in.
+        var environment = IndexVariables.ToDictionary(v => v, string? (_) => null);
+        var tasks = pending.Select(run => new ChildTask($"{run.Index}", ["sweep", "run", specPath, "--out", dir, "--index", $"{run.Index}", "--threads", $"{threads}"],
+            Path.Combine(SweepFolder.Run(dir, run.Index), "task.log"), threads) { Environment = environment });
+        new ChildProcesses(ChildProcesses.Self, jobs).Run(tasks, (task, code) =>
         {
-            lock (running)
-                foreach (var (_, p) in running) Signal(p.Id, signals.ExitCode == 143 ? "TERM" : "INT");
-        });
-        while (pending.Count > 0 || running.Count > 0)
-        {
-            lock (running)
-                while (running.Count < jobs && pending.Count > 0 && !signals.Token.IsCancellationRequested)
-                {
-                    var run = pending.Dequeue();
-                    running.Add((run, Child(specPath, dir, run.Index, threads)));
-                }
-            if (running.Count == 0) break;
-            var finished = running.FirstOrDefault(x => x.Process.HasExited);
-            if (finished.Process is null) { Thread.Sleep(200); continue; }
-            lock (running) running.Remove(finished);
-            finished.Process.WaitForExit();
-            var code = finished.Process.ExitCode;
-            var log = Path.Combine(SweepFolder.Run(dir, finished.Run.Index), "task.log");
-            var lines = File.ReadAllLines(log);
+            var run = s.Runs[int.Parse(task.Name, CultureInfo.InvariantCulture)];
+            var lines = File.ReadAllLines(task.LogFile);
             var last = lines.LastOrDefault(l => l.StartsWith("run ", StringComparison.Ordinal) || l.StartsWith("error:", StringComparison.Ordinal))
                        ?? lines.LastOrDefault(l => l.Length > 0);
-            Console.WriteLine(code == 0 ? last ?? $"run {finished.Run.Index}: done" : $"run {finished.Run.Index} ({finished.Run.Label}) exited {code}: {last ?? "see " + log}");
-            if (code != 0 && !signals.Token.IsCancellationRequested) failed.Add(finished.Run.Index);
-            finished.Process.Dispose();
-        }
+            Console.WriteLine(code == 0 ? last ?? $"run {run.Index}: done" : $"run {run.Index} ({run.Label}) exited {code}: {last ?? "see " + task.LogFile}");
+            if (code != 0 && !signals.Token.IsCancellationRequested) failed.Add(run.Index);
+        }, signals.Signal, signals.Token);
         if (signals.Token.IsCancellationRequested) throw new OperationCanceledException($"sweep {s.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints");
         return Summary(s, dir, failed, clock);
     }
@@ -158,48 +141,6 @@ static class SweepCommand
         Console.WriteLine($"sweep {s.Name}: {s.Runs.Count - failed.Count} of {s.Runs.Count} runs done in {clock.Elapsed.TotalSeconds:F1} s" +
                           (failed.Count == 0 ? "" : $"; failed: {string.Join(", ", failed)} (see `distill sweep collect {dir}`)"));
         return failed.Count == 0 ? 0 : 1;
-    }
-
-    static Process Child(string specPath, string dir, int index, int threads)
-    {
-        var runDir = SweepFolder.Run(dir, index);
-        Directory.CreateDirectory(runDir);
-        var psi = new ProcessStartInfo(Self[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in Self.Skip(1).Concat(["sweep", "run", specPath, "--out", dir, "--index", $"{index}", "--threads", $"{threads}"])) psi.ArgumentList.Add(a);
-        foreach (var v in IndexVariables) psi.Environment.Remove(v);
-        psi.Environment["DISTILL_THREADS"] = $"{threads}";
-        var p = Process.Start(psi)!;
-        var log = new StreamWriter(Path.Combine(runDir, "task.log"), append: true) { AutoFlush = true };
-        var open = 2;
-        void Line(string? text)
-        {
-            lock (log)
-            {
-                if (text is not null) log.WriteLine(text);
-                else if (--open == 0) log.Dispose();
-            }
-        }
-        p.OutputDataReceived += (_, e) => Line(e.Data);
-        p.ErrorDataReceived += (_, e) => Line(e.Data);
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
-
-    static void Signal(int pid, string signal)
-    {
-        using var kill = Process.Start("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)]);
-        kill?.WaitForExit();
-    }
-
-    /// <summary>How to start this same CLI again: its own executable, or `dotnet Distill.Cli.dll` when run through the host.</summary>
-    internal static IReadOnlyList<string> Self
-    {
-        get
-        {
-            var exe = Environment.ProcessPath ?? "dotnet";
-            return Path.GetFileNameWithoutExtension(exe) == "dotnet" ? [exe, typeof(SweepCommand).Assembly.Location] : [exe];
-        }
     }
 
     static Command Collect()
@@ -241,7 +182,7 @@ static class SweepCommand
             SweepFolder.Prepare(s, dir);
             Directory.CreateDirectory(Path.Combine(dir, "slurm"));
             var script = Path.Combine(dir, "sweep.sbatch");
-            File.WriteAllText(script, SlurmScript.Render(s, dir, Self, r.GetValue(concurrent), r.GetValue(cpus), r.GetValue(partition), r.GetValue(time)));
+            File.WriteAllText(script, SlurmScript.Render(s, dir, ChildProcesses.Self, r.GetValue(concurrent), r.GetValue(cpus), r.GetValue(partition), r.GetValue(time)));
             Console.WriteLine($"wrote {script}: {s.Runs.Count} array tasks");
             if (!r.GetValue(submit)) return 0;
             var psi = new ProcessStartInfo("sbatch", ["--parsable", script]) { RedirectStandardOutput = true, RedirectStandardError = true };

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Distill.Native;
 using Distill.Notebooks.Documents;
 using Distill.Notebooks.Execution;
 using Distill.Notebooks.Reports;
@@ -27,6 +28,15 @@ public sealed record ReproductionOptions
     public IReadOnlyList<string> Only { get; init; } = [];
     public TimeSpan? CellTimeout { get; init; }
     public string? PackageCacheDirectory { get; init; }
+    /// <summary>Notebooks at a time. 1: one after another in this process; more: each in its own process (`distill run`,
+    /// started with <see cref="Command"/>), <see cref="Threads"/> libtorch threads each.</summary>
+    public int Jobs { get; init; } = 1;
+    /// <summary>libtorch threads per notebook; null: $DISTILL_THREADS, else the cores divided by <see cref="Jobs"/>.</summary>
+    public int? Threads { get; init; }
+    /// <summary>How to start the distill CLI (<see cref="Sweeps.ChildProcesses.Self"/>); needed when <see cref="Jobs"/> &gt; 1.</summary>
+    public IReadOnlyList<string>? Command { get; init; }
+    /// <summary>The signal a stop passes on to the notebooks' processes: TERM after SIGTERM, INT after Ctrl-C.</summary>
+    public Func<string> StopSignal { get; init; } = () => "INT";
     /// <summary>Progress: one line per cell and per notebook; null: quiet.</summary>
     public TextWriter? Log { get; init; }
 }
@@ -89,6 +99,21 @@ public sealed record ReproductionResult
     public required string NotebooksDirectory { get; init; }
     public required IReadOnlyList<NotebookOutcome> Notebooks { get; init; }
     public required ReproductionFiles Files { get; init; }
+    /// <summary>Notebooks that ran at a time, each in its own process when more than 1.</summary>
+    public int Jobs { get; init; } = 1;
+
+    /// <summary>"2 torch threads", or with --jobs "1 torch thread per notebook, 2 notebooks at a time": the thread counts the
+    /// notebooks ran at (each notebook's manifest records its own).</summary>
+    public string ThreadsText
+    {
+        get
+        {
+            var counts = Notebooks.Where(n => n.Run is not null).Select(n => n.Run!.Environment.TorchThreads).Distinct().Order().ToList();
+            if (counts.Count == 0) counts = [Environment.TorchThreads];
+            var text = $"{string.Join(" or ", counts)} torch thread{(counts is [1] ? "" : "s")}";
+            return Jobs > 1 ? $"{text} per notebook, {Jobs} notebooks at a time" : text;
+        }
+    }
 
     public bool Interrupted => Notebooks.Any(n => n.Status == OutcomeStatus.Interrupted);
 
@@ -115,6 +140,9 @@ public sealed record ReproductionResult
 /// Result rows come from the notebooks themselves: before each notebook, <see cref="Results.FileVariable"/> is pointed at
 /// its <c>results.jsonl</c>, so <see cref="Results.Record"/> in a cell (cells run in this process) lands there.
 /// A failing notebook does not stop the others unless <see cref="ReproductionOptions.FailFast"/>.
+/// With <see cref="ReproductionOptions.Jobs"/> &gt; 1 the notebooks run side by side, each as `distill run` in its own
+/// process (<see cref="Sweeps.ChildProcesses"/>, the pool of `sweep run --jobs`), and are read back from their manifests:
+/// the same summary files, each notebook's numbers those of its thread count.
 /// </summary>
 public sealed class Reproduction(ReproductionOptions options)
 {
@@ -162,35 +190,51 @@ public sealed class Reproduction(ReproductionOptions options)
         if (o.Budget is { } b && o.Parameters.LastOrDefault(p => p.Key == "budget").Value is { } other && other != b)
             throw new ReproductionException($"--budget {b} and -p budget={other} disagree; pass one of them");
 
+        if (o.Jobs > 1 && o.Command is null) throw new ReproductionException("--jobs: no command to start the notebooks' processes with");
         var outDir = Path.GetFullPath(o.OutputDirectory);
         Directory.CreateDirectory(outDir);
+        var threads = Sweeps.ChildProcesses.ThreadsPerProcess(o.Threads, o.Jobs);
+        if (o.Jobs == 1) TorchRuntime.Initialize(threads); // before anything reads the thread count
         var started = DateTimeOffset.Now;
         var clock = Stopwatch.StartNew();
         var environment = RunEnvironment.Capture(Path.GetFullPath(o.NotebooksDirectory));
-        var outcomes = new List<NotebookOutcome>();
+        var outcomes = new Dictionary<string, NotebookOutcome>();
         string? stopReason = null;
-        foreach (var path in all)
+        void Finished(NotebookOutcome outcome)
         {
-            var name = Path.GetFileNameWithoutExtension(path);
-            var dir = Path.Combine(outDir, name);
-            if (!selected.Contains(path))
-            {
-                outcomes.Add(new(name, path, dir, OutcomeStatus.NotRun, "not selected by --only", null, [], null));
-                continue;
-            }
-            if (stopReason is null && ct.IsCancellationRequested) stopReason = "interrupted (Ctrl-C) before it started";
-            if (stopReason is not null)
-            {
-                outcomes.Add(new(name, path, dir, OutcomeStatus.NotRun, stopReason, null, [], null));
-                continue;
-            }
-            o.Log?.WriteLine($"▶ {name}");
-            var outcome = await RunOneAsync(path, name, dir, ct);
-            outcomes.Add(outcome);
+            outcomes[outcome.SourcePath] = outcome;
             o.Log?.WriteLine(outcome.SummaryLine);
             if (outcome.Status == OutcomeStatus.Interrupted) stopReason = "interrupted (Ctrl-C) before it started";
-            else if (o.FailFast && outcome.Status != OutcomeStatus.Ok) stopReason = $"--fail-fast: {name} did not succeed";
+            else if (o.FailFast && outcome.Status != OutcomeStatus.Ok) stopReason ??= $"--fail-fast: {outcome.Name} did not succeed";
         }
+        // The notebooks to start, in name order, for as long as nothing stopped the reproduction.
+        IEnumerable<(string Path, string Name, string Dir)> ToStart()
+        {
+            foreach (var path in selected)
+            {
+                if (stopReason is null && ct.IsCancellationRequested) stopReason = "interrupted (Ctrl-C) before it started";
+                if (stopReason is not null) yield break;
+                var name = Path.GetFileNameWithoutExtension(path);
+                yield return (path, name, Path.Combine(outDir, name));
+            }
+        }
+        if (o.Jobs == 1)
+            foreach (var (path, name, dir) in ToStart())
+            {
+                o.Log?.WriteLine($"▶ {name}");
+                Finished(await RunOneAsync(path, name, dir, ct));
+            }
+        else
+            new Sweeps.ChildProcesses(o.Command!, o.Jobs).Run(ToStart().Select(n => StartInProcess(n.Path, n.Name, n.Dir, threads)),
+                (task, code) => Finished(ReadBack(task, code, ct)), o.StopSignal, ct);
+
+        var outcomesInOrder = all.Select(path =>
+        {
+            var name = Path.GetFileNameWithoutExtension(path);
+            return outcomes.TryGetValue(path, out var done) ? done
+                : new NotebookOutcome(name, path, Path.Combine(outDir, name), OutcomeStatus.NotRun,
+                    selected.Contains(path) ? stopReason ?? "interrupted (Ctrl-C) before it started" : "not selected by --only", null, [], null);
+        }).ToList();
 
         var result = new ReproductionResult
         {
@@ -201,7 +245,8 @@ public sealed class Reproduction(ReproductionOptions options)
             Environment = environment,
             Cpu = CpuTopology.Read(),
             NotebooksDirectory = o.NotebooksDirectory,
-            Notebooks = outcomes,
+            Notebooks = outcomesInOrder,
+            Jobs = o.Jobs,
             Files = new(Path.Combine(outDir, "index.html"), Path.Combine(outDir, "results.md"), Path.Combine(outDir, "results.json")),
         };
         IndexPage.Write(result);
@@ -240,7 +285,57 @@ public sealed class Reproduction(ReproductionOptions options)
             return new(name, path, dir, OutcomeStatus.Interrupted, "interrupted (Ctrl-C) before it started", null, [], null);
         }
         finally { Environment.SetEnvironmentVariable(Results.FileVariable, previous); }
+        return Outcome(path, name, dir, run, resultsFile);
+    }
 
+    /// <summary>A notebook run in its own process: `distill run NOTEBOOK --out DIR` with the reproduction's settings, its
+    /// result rows pointed at DIR/results.jsonl, its output in DIR/task.log.</summary>
+    Sweeps.ChildTask StartInProcess(string path, string name, string dir, int threads)
+    {
+        var o = Options;
+        var resultsFile = Path.Combine(dir, ResultsFileName);
+        Directory.CreateDirectory(dir);
+        File.Delete(resultsFile);
+        File.Delete(Path.Combine(dir, name + ".manifest.json")); // an earlier run's manifest must not pass for this one's
+        var log = Path.Combine(dir, "task.log");
+        File.Delete(log);
+        List<string> args = ["run", Path.GetFullPath(path), "--out", dir];
+        if (o.Budget is { } b) args.AddRange(["--budget", b]);
+        foreach (var (k, v) in o.Parameters) args.AddRange(["-p", $"{k}={v}"]);
+        if (o.ContinueOnError) args.Add("--continue-on-error");
+        if (o.CellTimeout is { } t) args.AddRange(["--cell-timeout", t.TotalSeconds.ToString("R", CultureInfo.InvariantCulture)]);
+        var environment = new Dictionary<string, string?> { [Results.FileVariable] = resultsFile };
+        if (o.PackageCacheDirectory is { } cache) environment["DISTILL_NUGET_CACHE"] = cache;
+        o.Log?.WriteLine($"▶ {name} (own process, {threads} thread{(threads == 1 ? "" : "s")}; output in {log})");
+        return new(path, args, log, threads) { Environment = environment };
+    }
+
+    /// <summary>What a notebook's process left: its manifest, executed notebook and result rows.</summary>
+    NotebookOutcome ReadBack(Sweeps.ChildTask task, int exitCode, CancellationToken ct)
+    {
+        var path = task.Name;
+        var name = Path.GetFileNameWithoutExtension(path);
+        var dir = Path.GetDirectoryName(task.LogFile)!;
+        var manifest = Path.Combine(dir, name + ".manifest.json");
+        if (!File.Exists(manifest))
+        {
+            if (ct.IsCancellationRequested) return new(name, path, dir, OutcomeStatus.Interrupted, "interrupted (Ctrl-C) before it started", null, [], null);
+            var error = File.Exists(task.LogFile) ? File.ReadLines(task.LogFile).LastOrDefault(l => l.StartsWith("error: ", StringComparison.Ordinal)) : null;
+            return new(name, path, dir, OutcomeStatus.Error,
+                error?["error: ".Length..] ?? $"its process exited {exitCode} without a manifest; see {task.LogFile}", null, [], null);
+        }
+        NotebookRunResult run;
+        try { run = Reports.Manifest.Read(manifest); }
+        catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException or NotebookFormatException or IOException
+                                      or ArgumentException or InvalidOperationException or FormatException)
+        {
+            return new(name, path, dir, OutcomeStatus.Error, $"{manifest}: unreadable ({e.Message.Split('\n')[0]})", null, [], null);
+        }
+        return Outcome(path, name, dir, run, Path.Combine(dir, ResultsFileName));
+    }
+
+    static NotebookOutcome Outcome(string path, string name, string dir, NotebookRunResult run, string resultsFile)
+    {
         IReadOnlyList<ResultRow> rows = [];
         string? message = null;
         var status = run.Status switch

@@ -174,6 +174,8 @@ public class RunFolderTests
             ["run", nb, "--out", file],
             ["run", nb, "-p", "x"],
             ["reproduce", "--notebooks", Path.Combine(dir, "no-such")],
+            ["reproduce", "--notebooks", dir, "--jobs", "0"],
+            ["reproduce", "--notebooks", dir, "--jobs", "2", "--threads", "0"],
             ["reference", Path.Combine(dir, "missing.json")],
             ["data", "install", "nosuch"],
             ["bench", "--smoke", "--only", "nosuch"],

@@ -36,7 +36,7 @@ public static class IndexPage
         Fact("parameters", r.Parameters.Count == 0 ? "none" : string.Join(", ", r.Parameters.Select(p => $"{p.Key} = {p.Value}")));
         Fact("seeds", r.Seeds.Count == 0 ? "not recorded" : string.Join("; ", r.Seeds));
         Fact("machine", $"{e.Machine} · {e.Os}");
-        Fact("CPU", $"{e.Cpu} · {r.Cpu.Describe(e.Cores)} · {e.TorchThreads} torch threads");
+        Fact("CPU", $"{e.Cpu} · {r.Cpu.Describe(e.Cores)} · {r.ThreadsText}");
         Fact("versions", $"{e.DotNet} · TorchSharp {e.TorchSharp} · libtorch {e.LibTorch}");
         Fact("notebooks", Path.GetFullPath(r.NotebooksDirectory));
         Line("</table>\n</header>\n<main>");

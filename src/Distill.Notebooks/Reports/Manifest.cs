@@ -56,6 +56,37 @@ public static class Manifest
         };
     }
 
+    /// <summary>A run read back from its manifest and executed notebook: what <c>reproduce --jobs</c> knows of a notebook
+    /// that ran in another process. The per-cell results stay in the manifest (<see cref="NotebookRunResult.Cells"/> is
+    /// empty); everything the index and results files show is here.</summary>
+    public static NotebookRunResult Read(string path)
+    {
+        var m = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new InvalidDataException($"{path}: empty manifest");
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        JsonNode N(JsonNode? n) => n ?? throw new InvalidDataException($"{path}: a field is missing; is it a manifest of `distill run`?");
+        string S(JsonNode? n) => N(n).GetValue<string>();
+        var source = S(m["notebook"]);
+        var files = N(m["files"]);
+        var notebook = Path.Combine(dir, S(files["notebook"]));
+        var (git, machine, runtime) = (N(m["git"]), N(m["machine"]), N(m["runtime"]));
+        return new NotebookRunResult
+        {
+            SourcePath = source,
+            Notebook = Documents.NotebookDocument.Load(notebook),
+            Status = Enum.Parse<RunStatus>(S(m["status"]), ignoreCase: true),
+            Cells = [],
+            Failures = [.. N(m["failures"]).AsArray().Select(f => new CellFailure(Path.GetFileName(source), S(N(f)["cell"]), f!["line"]?.GetValue<int>(), S(f["message"])))],
+            Started = DateTimeOffset.Parse(S(m["started"]), System.Globalization.CultureInfo.InvariantCulture),
+            Duration = TimeSpan.FromSeconds(N(m["durationSeconds"]).GetValue<double>()),
+            Budget = m["budget"]?.GetValue<string>(),
+            Parameters = N(m["parameters"]).AsObject().ToDictionary(p => p.Key, p => S(p.Value)),
+            Environment = new RunEnvironment(git["commit"]?.GetValue<string>(), git["dirty"]?.GetValue<bool>(), S(machine["name"]), S(machine["os"]),
+                S(machine["cpu"]), N(machine["cores"]).GetValue<int>(), N(runtime["torchThreads"]).GetValue<int>(), S(runtime["dotnet"]),
+                S(runtime["torchsharp"]), S(runtime["libtorch"]), S(runtime["oneDnnIsa"])),
+            Files = new RunFiles(notebook, files["html"]?.GetValue<string>() is { } html ? Path.Combine(dir, html) : null, Path.GetFullPath(path)),
+        };
+    }
+
     public static void Write(NotebookRunResult r, string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);

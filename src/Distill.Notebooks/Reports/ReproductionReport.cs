@@ -18,7 +18,7 @@ public static class ReproductionReport
         sb.AppendLine(CultureInfo.InvariantCulture, $"- date: {r.Started.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture)}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- commit: {e.GitDescription}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- machine: {e.Machine} · {e.Cpu} · {r.Cpu.Describe(e.Cores)} · {e.Os}");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"- versions: {e.DotNet} · TorchSharp {e.TorchSharp} · libtorch {e.LibTorch} · {e.TorchThreads} torch threads");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"- versions: {e.DotNet} · TorchSharp {e.TorchSharp} · libtorch {e.LibTorch} · {r.ThreadsText}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- budget: {r.Budget ?? "each notebook's default"}");
         if (r.Parameters.Count > 0)
             sb.AppendLine(CultureInfo.InvariantCulture, $"- parameters: {string.Join(", ", r.Parameters.Select(p => $"{p.Key} = {p.Value}"))}");
@@ -27,7 +27,7 @@ public static class ReproductionReport
         sb.AppendLine(CultureInfo.InvariantCulture, $"- notebooks: {r.Tally}");
         foreach (var n in r.Notebooks)
         {
-            var time = n.Run is null ? "" : $" ({Reproduction.Seconds(n.Duration)})";
+            var time = n.Run is null ? "" : $" ({Reproduction.Seconds(n.Duration)}, {n.Run.Environment.TorchThreads} thread{(n.Run.Environment.TorchThreads == 1 ? "" : "s")})";
             sb.AppendLine(CultureInfo.InvariantCulture, $"  - {n.Name}: {OneLine(n.StatusText)}{time}");
         }
         sb.AppendLine();
@@ -52,6 +52,7 @@ public static class ReproductionReport
             ["exitCode"] = r.ExitCode,
             ["budget"] = r.Budget,
             ["parameters"] = parameters,
+            ["jobs"] = r.Jobs,
             ["notebooksDirectory"] = Path.GetFullPath(r.NotebooksDirectory),
             ["git"] = new JsonObject { ["commit"] = e.GitCommit, ["dirty"] = e.GitDirty },
             ["machine"] = new JsonObject
@@ -67,6 +68,7 @@ public static class ReproductionReport
                 ["status"] = n.Status.ToString().ToLowerInvariant(),
                 ["statusText"] = n.StatusText,
                 ["durationSeconds"] = n.Run is null ? null : Math.Round(n.Duration.TotalSeconds, 3),
+                ["torchThreads"] = n.Run?.Environment.TorchThreads,
                 ["failures"] = new JsonArray([.. (n.Run?.Failures ?? []).Select(f => (JsonNode)new JsonObject
                 {
                     ["cell"] = f.Cell, ["line"] = f.Line, ["message"] = f.Message, ["text"] = f.ToString(),

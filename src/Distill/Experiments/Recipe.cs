@@ -207,6 +207,7 @@ static class Recipe
         }
         using var set = TeacherSet(data, c);
         var teacher = Model(c.Teacher, data, c.TeacherSeed, c.TeacherModel);
+        using var held = TeacherStore.Hold(data, c); // another process training this teacher: wait, then load it
         var cached = TeacherStore.TryLoad(teacher, data, c);
         if (cached is not null)
         {

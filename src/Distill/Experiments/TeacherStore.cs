@@ -39,6 +39,27 @@ public static class TeacherStore
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
     }
 
+    /// <summary>
+    /// The lock on one cache entry, held from looking it up to saving it: processes that share the cache (`reproduce
+    /// --jobs`, a sweep's tasks) train each teacher once; the others wait here, then load it. A flock, released by the
+    /// kernel when its holder dies (<see cref="FolderLock"/>). Null when the cache is off.
+    /// </summary>
+    internal static IDisposable? Hold(ImageDataset data, RecipeConfig c)
+    {
+        if ((c.TeacherCache ?? Directory) is not string dir) return null;
+        var locks = System.IO.Directory.CreateDirectory(Path.Combine(dir, "locks")).FullName; // beside the entries, not among them
+        var path = Path.Combine(locks, Key(data, c) + ".lock");
+        var said = false;
+        while (true)
+        {
+            if (FolderLock.TryTake(path) is { } held) return held;
+            if (!said) c.Log?.WriteLine($"waiting for the teacher: another process (PID {FolderLock.Holder(path)}) is training it");
+            said = true;
+            c.Cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
+            if (c.Cancellation.IsCancellationRequested) throw new OperationCanceledException("stopped while waiting for the teacher");
+        }
+    }
+
     /// <summary>Loads the weights into <paramref name="teacher"/> and returns its training record, or null when not cached.</summary>
     internal static TrainResult? TryLoad(DistillModel teacher, ImageDataset data, RecipeConfig c)
     {
@@ -71,8 +92,8 @@ public static class TeacherStore
         var tmp = weights + $".{Environment.ProcessId}.tmp";
         teacher.save(tmp);
         File.Move(tmp, weights, overwrite: true);
-        File.WriteAllText(record + ".tmp", JsonSerializer.Serialize(new Record(trained.Seed, [.. trained.History])));
-        File.Move(record + ".tmp", record, overwrite: true);
+        File.WriteAllText(record + $".{Environment.ProcessId}.tmp", JsonSerializer.Serialize(new Record(trained.Seed, [.. trained.History])));
+        File.Move(record + $".{Environment.ProcessId}.tmp", record, overwrite: true);
     }
 
     sealed record Record(int Seed, List<EpochMetrics> History);

@@ -2,7 +2,6 @@ using System.Text.Json;
 using Distill.Data;
 using Distill.Experiments;
 using Distill.Methods;
-using Distill.Models;
 using Distill.Native;
 using Distill.Training;
 using static TorchSharp.torch;
@@ -71,8 +70,8 @@ public static class SweepFolder
 /// <summary>
 /// Runs one run of a sweep into DIR/runs/INDEX/: a run with a result is skipped (without loading libtorch), a killed one
 /// resumes from its checkpoint (the trainer's run folder checks that the settings, spec hash included, are the same),
-/// and a task lock keeps two tasks off one folder. The teacher is trained by the first task that needs it, under a
-/// lock, and loaded from DIR/teachers by every other.
+/// and a task lock keeps two tasks off one folder. The teacher is trained by the first task that needs it, under the
+/// teacher cache's lock (<see cref="TeacherStore.Hold"/>), and loaded from DIR/teachers by every other.
 /// </summary>
 public static class SweepRunner
 {
@@ -123,7 +122,7 @@ public static class SweepRunner
             TeacherCache = Path.Combine(dir, "teachers"),
         };
         var needsTeacher = e.Methods.Any(m => m.Choice.Method.NeedsTeacher);
-        using var teacher = needsTeacher ? WithTeacherLock(dir, log, () => Recipe.Teacher(data, c, new TeacherOnly(), null), cancellation) : null;
+        using var teacher = needsTeacher ? Recipe.Teacher(data, c, new TeacherOnly(), null) : null; // one task trains it, the others wait for the cache
         using var transfer = Recipe.TransferSet(data, c);
         using (manual_seed(e.Seed)) { } // a method's own modules (a regressor) are initialised from the seed, as in Comparison
         var objective = MethodCatalogue.Combine(e.CeWeight, e.Methods, new MethodSetup(e.Student, e.Teacher?.Model, transfer, e.BatchSize) { Seed = e.Seed });
@@ -136,21 +135,5 @@ public static class SweepRunner
         var r = Trainer.Train(student, transfer, objective, options, needsTeacher ? teacher : null);
         return new RunResult(planned.Index, planned.Label, planned.Values.ToDictionary(), e.Seed, r.BestAccuracy, r.LastAccuracy, r.BestEpoch,
             r.Parameters, TorchRuntime.Threads, Math.Round(clock.Elapsed.TotalSeconds, 2), r.Warning, [.. r.History.Select(h => h.TestAccuracy)]);
-    }
-
-    /// <summary>One task at a time trains the teacher; the others wait, then find it in the cache.</summary>
-    static DistillModel WithTeacherLock(string dir, TextWriter log, Func<DistillModel> load, CancellationToken cancellation)
-    {
-        var path = Path.Combine(dir, "teacher.lock");
-        var said = false;
-        while (true)
-        {
-            using (var held = FolderLock.TryTake(path))
-                if (held is not null) return load();
-            if (!said) log.WriteLine($"waiting for the teacher: another task (PID {FolderLock.Holder(path)}) is training it");
-            said = true;
-            cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
-            if (cancellation.IsCancellationRequested) throw new OperationCanceledException("stopped while waiting for the teacher");
-        }
     }
 }

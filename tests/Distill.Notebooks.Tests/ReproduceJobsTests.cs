@@ -1,0 +1,108 @@
+using System.Text.Json.Nodes;
+using Distill.Reporting;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary><c>distill reproduce --jobs</c>: notebooks in their own processes, side by side, through the CLI as users call it.</summary>
+public class ReproduceJobsTests
+{
+    /// <summary>Two notebooks that train for real and share one teacher (so one process trains it under the teacher
+    /// cache's lock while the other waits for it); each records rows whose numbers come from the training.</summary>
+    static string TwoTrainingNotebooks(string root)
+    {
+        var notebooks = Path.Combine(root, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        var distill = typeof(ResultRow).Assembly.Location;
+        foreach (var (name, temperature) in new[] { ("00-kd-t2", 2), ("01-kd-t4", 4) })
+            TestSupport.WriteNotebook(notebooks, name + ".ipynb",
+                ($"#r \"{distill}\"\nusing Distill.Experiments;\nusing Distill.Reporting;", null),
+                ("var budget = \"quick\";", ["parameters"]),
+                ("var config = SoftTargetsConfig.For(Budgets.Parse(budget)) with { Teacher = \"mlp-32\", Student = \"mlp-32\", TeacherTrainSize = 2000, " +
+                 $"TransferSize = 500, TestSize = 500, TeacherEpochs = 2, StudentEpochs = 2, Temperature = {temperature}, Temperatures = [], Alphas = [], OmittedClass = null, Seeds = [0, 1], Log = Console.Out }};\n" +
+                 "var result = SoftTargets.Run(config.LoadData(), config);", null),
+                ("var setting = $\"T={config.Temperature}, {Distill.Native.TorchRuntime.Threads} threads\";\n" +
+                 "Results.Record(new ResultRow(\"test\", \"teacher\", setting, \"best %\", result[\"teacher\"].BestMean, result[\"teacher\"].BestStd, result[\"teacher\"].Runs, \"-\", \"-\", budget));\n" +
+                 "var kd = result[SoftTargets.KdName(config.Temperature, config.Alpha)];\n" +
+                 "Results.Record(new ResultRow(\"test\", \"kd\", setting, \"best %\", kd.BestMean, kd.BestStd, kd.Runs, \"-\", \"-\", budget));", null));
+        return notebooks;
+    }
+
+    static (int Exit, string Out, string Err) Reproduce(string notebooks, string reports, string teachers, params string[] more)
+    {
+        var psi = DistillProcess.Start(["reproduce", "--notebooks", notebooks, "--out", reports, "--budget", "smoke", .. more]);
+        psi.Environment["DISTILL_TEACHER_CACHE"] = teachers; // a fresh cache per run: each trains its teacher
+        using var running = new DistillProcess.Running(psi);
+        var exit = running.Exit(TimeSpan.FromMinutes(10));
+        return (exit, running.Output, "");
+    }
+
+    [Fact]
+    public void Jobs_2_gives_the_rows_of_a_sequential_run_at_the_same_thread_count_and_the_manifests_record_the_threads()
+    {
+        var root = TestSupport.TempDir("reproduce-jobs");
+        var notebooks = TwoTrainingNotebooks(root);
+        var sequential = Reproduce(notebooks, Path.Combine(root, "sequential"), Path.Combine(root, "teachers-1"), "--threads", "1");
+        Assert.True(sequential.Exit == 0, sequential.Out);
+        var parallel = Reproduce(notebooks, Path.Combine(root, "parallel"), Path.Combine(root, "teachers-2"), "--jobs", "2", "--threads", "1");
+        Assert.True(parallel.Exit == 0, parallel.Out);
+        Assert.Contains("▶ 00-kd-t2 (own process, 1 thread", parallel.Out, StringComparison.Ordinal);
+        Assert.Matches(@"2 ok; total wall time", parallel.Out);
+
+        JsonObject Results(string run) => TestSupport.ReadJson(Path.Combine(root, run, "results.json"));
+        var (seq, par) = (Results("sequential"), Results("parallel"));
+        // The same rows, bit for bit: the numbers do not depend on which process trained the teacher or ran beside which.
+        Assert.Equal(4, par["results"]!.AsArray().Count);
+        Assert.Equal(seq["results"]!.ToJsonString(), par["results"]!.ToJsonString());
+        Assert.Contains("1 threads", par["results"]![0]!["Setting"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(2, par["jobs"]!.GetValue<int>());
+        Assert.Equal(1, seq["jobs"]!.GetValue<int>());
+        foreach (var n in par["notebooks"]!.AsArray())
+        {
+            Assert.Equal("ok", n!["status"]!.GetValue<string>());
+            Assert.Equal(1, n["torchThreads"]!.GetValue<int>());
+            var name = n["name"]!.GetValue<string>();
+            var manifest = TestSupport.ReadJson(Path.Combine(root, "parallel", name, name + ".manifest.json"));
+            Assert.Equal(1, manifest["runtime"]!["torchThreads"]!.GetValue<int>());
+            Assert.Equal("smoke", manifest["budget"]!.GetValue<string>());
+            Assert.True(File.Exists(Path.Combine(root, "parallel", name, name + ".html")), name);
+            Assert.True(File.Exists(Path.Combine(root, "parallel", name, "task.log")), name);
+        }
+        // The teacher was trained once, by one of the two processes; the other waited and loaded it.
+        Assert.Single(Directory.GetFiles(Path.Combine(root, "teachers-2"), "*.bin"));
+        var outputs = new[] { "00-kd-t2", "01-kd-t4" }.Select(n => File.ReadAllText(Path.Combine(root, "parallel", n, n + ".ipynb"))).ToList();
+        Assert.Single(outputs, o => o.Contains("teacher: reused", StringComparison.Ordinal));
+        Assert.Contains("1 torch thread per notebook, 2 notebooks at a time", File.ReadAllText(Path.Combine(root, "parallel", "results.md")), StringComparison.Ordinal);
+        Assert.Contains("1 torch thread per notebook, 2 notebooks at a time", File.ReadAllText(Path.Combine(root, "parallel", "index.html")), StringComparison.Ordinal);
+        Assert.Contains("1 torch thread", File.ReadAllText(Path.Combine(root, "sequential", "results.md")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sigterm_stops_every_notebook_process_and_still_writes_the_index_with_exit_143()
+    {
+        var root = TestSupport.TempDir("reproduce-jobs-term");
+        var notebooks = Path.Combine(root, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        foreach (var name in new[] { "00-long", "01-long", "02-never" })
+            TestSupport.WriteNotebook(notebooks, name + ".ipynb", ("Console.WriteLine(\"started\");", null), ("System.Threading.Thread.Sleep(60_000);", null));
+        var reports = Path.Combine(root, "reports");
+        using (var running = new DistillProcess.Running(DistillProcess.Start("reproduce", "--notebooks", notebooks, "--out", reports, "--budget", "smoke", "--jobs", "2")))
+        {
+            running.WaitFor("▶ 01-long", TimeSpan.FromMinutes(1));
+            // Both processes are in their long cell: their logs show the first cell done.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (!new[] { "00-long", "01-long" }.All(n => File.Exists(Path.Combine(reports, n, "task.log")) &&
+                                                         File.ReadAllText(Path.Combine(reports, n, "task.log")).Contains("cell 1 ", StringComparison.Ordinal)))
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), running.Output);
+                Thread.Sleep(200);
+            }
+            running.Signal("TERM");
+            Assert.Equal(143, running.Exit(TimeSpan.FromSeconds(60)));
+        }
+        var results = TestSupport.ReadJson(Path.Combine(reports, "results.json"));
+        Assert.Equal(["interrupted", "interrupted", "notrun"], results["notebooks"]!.AsArray().Select(n => n!["status"]!.GetValue<string>()));
+        Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(reports, "01-long", "01-long.manifest.json"))["status"]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(reports, "index.html")));
+        Assert.False(Directory.Exists(Path.Combine(reports, "02-never")));
+    }
+}
