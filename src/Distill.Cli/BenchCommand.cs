@@ -114,7 +114,7 @@ static class BenchCommand
                 if (result.Status != Distill.Notebooks.RunStatus.Succeeded)
                     throw new InvalidOperationException($"the benchmark notebook failed: {string.Join("; ", result.Failures)}");
             }, new TempDir(dir));
-        }, b => b.Few);
+        }, few: true);
 
     sealed class TempDir(DirectoryInfo dir) : IDisposable
     {
