@@ -203,5 +203,15 @@ public static class BenchRunner
 
     static MachineInfo Machine(PeerInfo? peer, string? load) => new(
         CpuInfo.ModelName(), Environment.ProcessorCount, RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription,
-        TorchRuntime.TorchSharpVersion, torch.__version__, MklCpuDispatch.Status, OneDnnIsa.Status, TorchRuntime.OmpWaitPolicy, peer, load);
+        TorchRuntime.TorchSharpVersion, torch.__version__, MklCpuDispatch.Status, OneDnnIsa.Status, TorchRuntime.OmpWaitPolicy, peer, load, MallocSettings());
+
+    /// <summary>The glibc malloc tunables set in the environment (both sides get them: the peer inherits ours), or
+    /// "glibc defaults".</summary>
+    static string MallocSettings()
+    {
+        var set = Environment.GetEnvironmentVariables().Keys.Cast<string>()
+            .Where(k => k.StartsWith("MALLOC_", StringComparison.Ordinal) || k.StartsWith("GLIBC_TUNABLES", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal).Select(k => $"{k}={Environment.GetEnvironmentVariable(k)}").ToList();
+        return set.Count > 0 ? string.Join(' ', set) : "glibc defaults";
+    }
 }
