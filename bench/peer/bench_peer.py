@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
-"""PyTorch peer of `distill bench`: the same cases, seeds, batch and thread count, timed the same way.
+"""PyTorch peer of `distill bench`: the same cases, seeds, batch and thread count, run on request.
 
-Run by `distill bench --peer`; prints one JSON object on stdout:
-{"version": "torch X (BLAS)", "cases": {name: {"median_ms", "p10_ms", "p90_ms", "steps"}}}.
-Cases it does not know are left out (the table shows "-"). Setup (Debian 12): see docs/performance.md.
+`distill bench --peer` starts it once and keeps it running; it reads one JSON request per line on stdin and answers
+each with one JSON line on stdout (log lines go to stderr):
+
+  {"cmd": "info"}                              -> {"torch", "blas", "openblas_core", "openblas_threads",
+                                                   "openblas_config", "torch_threads", "parallel", "build"}
+  {"cmd": "setup", "case": NAME}               -> {"key": KEY} (builds the case; KEY is shared by aliases) or {"key": null}
+  {"cmd": "run", "key": KEY, "steps": K}       -> {"ms": [K step times]}
+  {"cmd": "drop", "key": KEY}                  -> {} (frees the case)
+  {"cmd": "quit"}
+
+so our side and the peer run in alternating rounds of K steps (docs/performance.md). Setup (Debian 12): see there.
 """
 import argparse
 import gzip
@@ -318,52 +326,31 @@ def cases(data_root):
     mlp1200 = lambda: loop(seeded(lambda: Mlp([1200, 1200])), fm(), ce)
     cnn = lambda: loop(seeded(lambda: SmallCnn(32)), fm(), ce)
     resnet20 = lambda: loop(seeded(lambda: CifarResNet(20)), cf(), ce)
-    few = "few"
     table = {
-        "gemm-1024": (lambda: gemm(1024), None),
-        "mlp-784-1200-1200-10-raw": (lambda: raw_mlp([784, 1200, 1200, 10]), None),
-        "mlp-784-800-800-10-raw": (lambda: raw_mlp([784, 800, 800, 10]), None),
+        "gemm-1024": lambda: gemm(1024),
+        "mlp-784-1200-1200-10-raw": lambda: raw_mlp([784, 1200, 1200, 10]),
+        "mlp-784-800-800-10-raw": lambda: raw_mlp([784, 800, 800, 10]),
         # Our "-loop" and "-trainer" cases do the same math; the peer has one PyTorch loop for both (see ALIASES).
-        "mlp-784-1200-1200-10-loop": (mlp1200, None),
-        "mlp-784-800-800-10-trainer": (lambda: loop(seeded(lambda: Mlp([800, 800])), fm(), ce), None),
-        "cnn-loop": (cnn, None),
-        "resnet20-loop": (resnet20, None),
-        "kd-live-mlp": (lambda: loop(seeded(lambda: Mlp([800, 800])), fm(), kd, teacher=seeded(lambda: Mlp([1200, 1200]))), None),
-        "kd-cached-mlp": (lambda: loop(seeded(lambda: Mlp([800, 800])), fm(), kd, teacher=seeded(lambda: Mlp([1200, 1200])), cached=True), None),
-        "fitnets-stage1-cnn": (lambda: fitnets_stage1(fm()), None),
-        "fitnets-stage2-cnn": (lambda: loop(seeded(lambda: SmallCnn(16)), fm(), kd, teacher=seeded(lambda: SmallCnn(32))), None),
-        "at-resnet20-resnet8": (lambda: loop(seeded(lambda: CifarResNet(8)), cf(),
+        "mlp-784-1200-1200-10-loop": mlp1200,
+        "mlp-784-800-800-10-trainer": lambda: loop(seeded(lambda: Mlp([800, 800])), fm(), ce),
+        "cnn-loop": cnn,
+        "resnet20-loop": resnet20,
+        "kd-live-mlp": lambda: loop(seeded(lambda: Mlp([800, 800])), fm(), kd, teacher=seeded(lambda: Mlp([1200, 1200]))),
+        "kd-cached-mlp": lambda: loop(seeded(lambda: Mlp([800, 800])), fm(), kd, teacher=seeded(lambda: Mlp([1200, 1200])), cached=True),
+        "fitnets-stage1-cnn": lambda: fitnets_stage1(fm()),
+        "fitnets-stage2-cnn": lambda: loop(seeded(lambda: SmallCnn(16)), fm(), kd, teacher=seeded(lambda: SmallCnn(32))),
+        "at-resnet20-resnet8": lambda: loop(seeded(lambda: CifarResNet(8)), cf(),
                                              lambda out, t, y: F.cross_entropy(out[0], y) + at_loss(out[1], t[1]),
-                                             teacher=seeded(lambda: CifarResNet(20))), None),
-        "fmnist-epoch-mlp-1200-loop": (lambda: fmnist_epoch([1200, 1200], fm()), few),
+                                             teacher=seeded(lambda: CifarResNet(20))),
+        "fmnist-epoch-mlp-1200-loop": lambda: fmnist_epoch([1200, 1200], fm()),
     }
     if data_root:
-        table["fmnist-load"] = (lambda: (lambda: fashion_mnist(data_root)), few)
+        table["fmnist-load"] = lambda: (lambda: fashion_mnist(data_root))
     return table
 
 
 # PyTorch has no trainer of ours: its plain loop stands in for both of our variants.
 ALIASES = {f"{case}-trainer": f"{case}-loop" for case in ("mlp-784-1200-1200-10", "cnn", "resnet20", "fmnist-epoch-mlp-1200")}
-
-
-def measure(step, warmup, target_seconds, min_steps, max_steps):
-    t0 = time.perf_counter()
-    for _ in range(warmup):
-        step()
-    per_step = (time.perf_counter() - t0) / warmup if warmup > 0 else 0
-    steps = int(min(max(target_seconds / per_step, min_steps), max_steps)) if per_step > 0 else min_steps
-    ms = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        step()
-        ms.append((time.perf_counter() - t) * 1000)
-    ms.sort()
-
-    def q(p):
-        pos = p * (len(ms) - 1)
-        lo, hi = int(pos), min(int(pos) + 1, len(ms) - 1)
-        return ms[lo] + (ms[hi] - ms[lo]) * (pos - lo)
-    return {"median_ms": q(0.5), "p10_ms": q(0.1), "p90_ms": q(0.9), "steps": len(ms)}
 
 
 def find_data(explicit):
@@ -381,48 +368,97 @@ def find_data(explicit):
     return None
 
 
-def loaded_blas():
+def mapped_blas():
     """Debian's torch links the generic libblas.so.3; which BLAS that is depends on the alternatives system."""
     torch.ones(64, 64).mm(torch.ones(64, 64))
     try:
         with open("/proc/self/maps") as f:
-            libs = {os.path.basename(line.split()[-1]) for line in f if "blas" in line.lower()}
-        return ", ".join(sorted(libs)) or "no BLAS library mapped"
+            return sorted({line.split()[-1] for line in f if "blas" in line.lower() and "/" in line})
     except OSError:
-        return "BLAS unknown"
+        return []
+
+
+def openblas(paths):
+    """OpenBLAS's own answer, from the library already loaded: the kernel (core type) it chose, its thread count, its
+    build. None when the BLAS is not OpenBLAS."""
+    import ctypes
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        if hasattr(lib, "openblas_get_corename"):
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            return (lib.openblas_get_corename().decode(), lib.openblas_get_num_threads(),
+                    lib.openblas_get_config().decode())
+    return None, None, None
+
+
+def info():
+    paths = mapped_blas()
+    core, threads, config = openblas(paths)
+    show = torch.__config__.show().splitlines()
+    keep = ("GCC", "MKL-DNN", "oneDNN", "OpenMP", "MKL ", "CPU capability", "LAPACK")
+    build = [line.strip(" -") for line in show if any(k in line for k in keep) and "Build settings" not in line]
+    for line in show:
+        if "Build settings:" in line:
+            settings = dict(kv.strip().split("=", 1) for kv in line.split(":", 1)[1].split(", ") if "=" in kv)
+            build += [f"{k}={settings[k]}" for k in ("BLAS_INFO", "LAPACK_INFO", "TORCH_VERSION", "USE_MKLDNN", "USE_OPENMP")
+                      if k in settings]
+    parallel = [line.strip() for line in torch.__config__.parallel_info().splitlines() if line.strip()]
+    return {"torch": torch.__version__, "blas": ", ".join(os.path.basename(p) for p in paths) or "no BLAS library mapped",
+            "openblas_core": core, "openblas_threads": threads, "openblas_config": config,
+            "torch_threads": torch.get_num_threads(), "parallel": "; ".join(parallel), "build": "; ".join(build)}
+
+
+def serve(table, inp, out):
+    built = {}
+    for line in inp:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        cmd = req["cmd"]
+        if cmd == "quit":
+            break
+        try:
+            if cmd == "info":
+                ans = info()
+            elif cmd == "setup":
+                key = ALIASES.get(req["case"], req["case"])
+                if key not in table:
+                    ans = {"key": None}
+                else:
+                    if key not in built:
+                        built[key] = table[key]()
+                        print(f"built {key}", file=sys.stderr)
+                    ans = {"key": key}
+            elif cmd == "run":
+                step = built[req["key"]]
+                ms = []
+                for _ in range(int(req["steps"])):
+                    t = time.perf_counter()
+                    step()
+                    ms.append((time.perf_counter() - t) * 1000)
+                ans = {"ms": ms}
+            elif cmd == "drop":
+                built.pop(req["key"], None)
+                ans = {}
+            else:
+                ans = {"error": f"unknown command {cmd}"}
+        except Exception as e:  # the answer says what failed; the runner reports it
+            ans = {"error": f"{type(e).__name__}: {e}"}
+        out.write(json.dumps(ans) + "\n")
+        out.flush()
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--warmup", type=int, default=10)
-    ap.add_argument("--target-seconds", type=float, default=8)
-    ap.add_argument("--min-steps", type=int, default=20)
-    ap.add_argument("--max-steps", type=int, default=2000)
-    ap.add_argument("--cases", default="")
     ap.add_argument("--data", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    table = cases(find_data(a.data))
-    wanted = [c for c in a.cases.split(",") if c] or list(table)
-    out = {}
-    for name in wanted:
-        key = ALIASES.get(name, name)
-        if key in out:
-            out[name] = out[key]
-            continue
-        if key not in table:
-            continue
-        make, budget = table[key]
-        step = make()
-        warmup, target, lo, hi = (a.warmup, a.target_seconds, a.min_steps, a.max_steps)
-        if budget == "few":  # Distill.Bench.Budget.Few: long steps (epochs, loads)
-            warmup, target, lo, hi = (1, 0, 3, 3) if a.warmup >= 10 else (1, 0, 1, 1)
-        out[name] = out[key] = measure(step, warmup, target, lo, hi)
-        print(f"{key}: {out[key]['median_ms']:.2f} ms", file=sys.stderr)
-    blas = loaded_blas()
-    out = {k: v for k, v in out.items() if k in wanted}
-    print(json.dumps({"version": f"torch {torch.__version__} ({blas}, {torch.get_num_threads()} threads)", "cases": out}))
+    serve(cases(find_data(a.data)), sys.stdin, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -5,16 +5,39 @@ using System.Text.Json.Serialization;
 
 namespace Distill.Bench;
 
-/// <summary>Where and with what the numbers were taken.</summary>
+/// <summary>Where and with what the numbers were taken (the peer's torch build and OpenBLAS kernel in
+/// <see cref="Peer"/>), the machine's load average at the start, and the glibc malloc settings in force
+/// (<c>MALLOC_*</c> variables, which the peer inherits: they change step times by up to 2x, docs/performance.md).</summary>
 public sealed record MachineInfo(string Cpu, int Cores, string Os, string Dotnet, string TorchSharp, string Libtorch,
-    string MklDispatch, string OneDnnIsa, string OmpWaitPolicy, string? Peer);
+    string MklDispatch, string OneDnnIsa, string OmpWaitPolicy, PeerInfo? Peer, string? LoadAverage = null, string? Malloc = null);
 
-/// <summary>One case: our median step time with its p10-p90 spread, throughput, achieved GFLOP/s and its share of
-/// the GEMM limit, tensors left alive per step, the peer's median when it ran (<see cref="Ratio"/> = ours/peer), and
-/// the time against <see cref="Baseline"/> (+12 = 12 % slower than the baseline case).</summary>
+/// <summary>
+/// One case: our step time over all its rounds (median, p10-p90), throughput, achieved GFLOP/s and its share of the
+/// GEMM limit, tensors left alive per step; against the peer, <see cref="Ratio"/> = the median of the per-round
+/// ratios ours/peer with its 95 % bootstrap interval (<see cref="RatioLow"/>-<see cref="RatioHigh"/>); against
+/// <see cref="Baseline"/>, run in the same rounds, <see cref="VsBaselinePct"/> (+12 = 12 % slower than the baseline)
+/// with its interval. A noisy ratio (interval beyond ±10 % of its median) gets no verdict against its target.
+/// </summary>
 public sealed record BenchCaseResult(string Name, string Description, double OursMs, double OursP10Ms, double OursP90Ms,
     int Steps, double CpuMs, double SamplesPerS, double? Gflops, double? PctOfLimit, double LeakedTensorsPerStep,
-    double? PeerMs, double? Ratio, string? Baseline, double? VsBaselinePct);
+    double? PeerMs, double? Ratio, string? Baseline, double? VsBaselinePct)
+{
+    public int Rounds { get; init; }
+    public int StepsPerRound { get; init; }
+    /// <summary>Our time per step in each round (the round's mean), in round order.</summary>
+    public IReadOnlyList<double> RoundMs { get; init; } = [];
+    public IReadOnlyList<double>? PeerRoundMs { get; init; }
+    public double? RatioLow { get; init; }
+    public double? RatioHigh { get; init; }
+    public bool? RatioNoisy { get; init; }
+    public string? PeerTarget { get; init; }
+    public string? PeerVerdict { get; init; }
+    public double? VsBaselineLowPct { get; init; }
+    public double? VsBaselineHighPct { get; init; }
+    public bool? VsBaselineNoisy { get; init; }
+    public string? BaselineTarget { get; init; }
+    public string? BaselineVerdict { get; init; }
+}
 
 /// <summary>A whole run; <see cref="ToJson"/> writes the schema of docs/performance.md.</summary>
 public sealed record BenchReport(string Date, string Command, MachineInfo Machine, int Threads, double MatmulGflops,
@@ -45,21 +68,35 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
     {
         var sb = new StringBuilder();
         sb.AppendLine(($"{Machine.Cpu}, {Threads} threads; GEMM limit {MatmulGflops:F0} GFLOP/s" +
-                          (PeerMatmulGflops is double p ? ($" (peer {p:F0})") : "")));
-        sb.AppendLine("| case | ours ms (p10-p90) | cpu ms | samples/s | GFLOP/s | % of limit | leak/step | peer ms | ours/peer | vs baseline |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+                       (PeerMatmulGflops is double p ? $" (peer {p:F0})" : "") +
+                       (Machine.LoadAverage is { } load ? $"; load average at the start {load}" : "") +
+                       (Machine.Malloc is { } malloc ? $"; malloc: {malloc}" : "")));
+        if (Machine.Peer is { } peer) sb.AppendLine($"peer: {peer.Summary}");
+        sb.AppendLine("| case | ours ms (p10-p90) | rounds×steps | cpu ms | GFLOP/s | % of limit | leak/step | peer ms | ours/peer [95 %] | vs peer target | vs baseline [95 %] | vs baseline target |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var c in Cases)
-            sb.AppendLine(($"| {c.Name} | {c.OursMs:F2} ({c.OursP10Ms:F2}-{c.OursP90Ms:F2}) | {c.CpuMs:F2} | {c.SamplesPerS:F0} | " +
-                              $"{Opt(c.Gflops, "F0")} | {Opt(c.PctOfLimit, "F0")} | {c.LeakedTensorsPerStep:0.##} | " +
-                              $"{Opt(c.PeerMs, "F2")} | {Opt(c.Ratio, "F2")} | " +
-                              (c.VsBaselinePct is double v ? $"{v:+0.0;-0.0} % vs {c.Baseline}" : "") + " |"));
-        sb.AppendLine(($"trainer overhead vs raw loop: {Opt(OverheadPct, "F1")} %; RSS growth epoch 2→last: " +
-                          $"{Opt(RssGrowthPct, "F1")} %; tensors leaked: {(LeakedTensors?.ToString(CultureInfo.InvariantCulture) ?? "-")}; " +
-                          $"peak RSS {PeakRssMb:F0} MB; {WallSeconds:F0} s"));
-        if (SweepRatio is double r)
-            sb.AppendLine(CultureInfo.InvariantCulture, $"sweep of 4 runs, --jobs 2 × 1 thread / one after another × 2 threads: {r:F2}× wall time (target ≤ 0.65×)");
+            sb.AppendLine(($"| {c.Name} | {c.OursMs:F2} ({c.OursP10Ms:F2}-{c.OursP90Ms:F2}) | {c.Rounds}×{c.StepsPerRound} | {c.CpuMs:F2} | " +
+                           $"{Opt(c.Gflops, "F0")} | {Opt(c.PctOfLimit, "F0")} | {c.LeakedTensorsPerStep:0.##} | {Opt(c.PeerMs, "F2")} | " +
+                           (c.Ratio is double r ? $"{r:F2} [{c.RatioLow:F2}-{c.RatioHigh:F2}]{(c.RatioNoisy == true ? " noisy" : "")}" : "-") + " | " +
+                           (c.PeerTarget is null ? "" : $"{c.PeerTarget}: {c.PeerVerdict}") + " | " +
+                           (c.VsBaselinePct is double v ? $"{v:+0.0;-0.0} % [{c.VsBaselineLowPct:+0.0;-0.0}, {c.VsBaselineHighPct:+0.0;-0.0}]{(c.VsBaselineNoisy == true ? " noisy" : "")} vs {c.Baseline}" : "") + " | " +
+                           (c.BaselineTarget is null ? "" : $"{c.BaselineTarget}: {c.BaselineVerdict}") + " |"));
+        sb.AppendLine(($"trainer overhead vs raw loop (largest median): {Opt(OverheadPct, "F1")} %; RSS growth epoch 2→last: " +
+                       $"{Opt(RssGrowthPct, "F1")} %; tensors leaked: {(LeakedTensors?.ToString(CultureInfo.InvariantCulture) ?? "-")}; " +
+                       $"peak RSS {PeakRssMb:F0} MB; {WallSeconds:F0} s"));
+        if (SweepRatio is double sweep)
+            sb.AppendLine(CultureInfo.InvariantCulture, $"sweep of 4 runs, --jobs 2 × 1 thread / one after another × 2 threads: {sweep:F2}× wall time (target ≤ 0.65×)");
         return sb.ToString();
     }
+
+    /// <summary>How a verdict reads in the report.</summary>
+    public static string Text(Verdict v) => v switch
+    {
+        Verdict.Met => "met",
+        Verdict.NotMet => "NOT met",
+        Verdict.Undecided => "undecided (interval holds the target)",
+        _ => "noisy: no verdict",
+    };
 
     static string Opt(double? v, string format) => v is double d ? d.ToString(format, CultureInfo.InvariantCulture) : "-";
 }

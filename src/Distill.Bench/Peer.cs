@@ -7,8 +7,15 @@ namespace Distill.Bench;
 /// script bench/peer/bench_peer.py of this repository.</summary>
 public sealed record PeerOptions(string Python, string Script, string? DataDir);
 
-/// <summary>The peer's answer: its torch version and BLAS, and a timing per case it knows.</summary>
-public sealed record PeerResult(string Version, IReadOnlyDictionary<string, Timing> Cases);
+/// <summary>What the peer ran on, in its own words: torch's version, the BLAS libraries it mapped, OpenBLAS's chosen
+/// kernel (core type), thread count and build (null when the BLAS is not OpenBLAS), torch's thread count,
+/// <c>torch.__config__.parallel_info()</c> and the essentials of <c>torch.__config__.show()</c>.</summary>
+public sealed record PeerInfo(string Torch, string Blas, string? OpenblasCore, int? OpenblasThreads, string? OpenblasConfig,
+    int TorchThreads, string Parallel, string Build)
+{
+    public string Summary => $"torch {Torch} ({Blas}; OpenBLAS kernel {OpenblasCore ?? "-"}, {OpenblasThreads?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} threads; " +
+                             $"torch {TorchThreads} threads)";
+}
 
 public static class Peer
 {
@@ -56,42 +63,33 @@ public static class Peer
         }
     }
 
-    /// <summary>Environment variables removed from the peer's process (see <see cref="Run"/>).</summary>
+    /// <summary>Environment variables removed from the peer's process (see <see cref="Start"/>).</summary>
     public static readonly string[] HandicapVariables = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
 
-    /// <summary>Runs the peer script for <paramref name="cases"/> with the same thread count and budget.</summary>
-    public static PeerResult Run(PeerOptions o, int threads, TimingBudget budget, IEnumerable<string> cases, TextWriter log)
+    /// <summary>Starts the peer script as a long-lived process with the same thread count and OpenMP wait policy as
+    /// ours; it then builds and runs cases on request (<see cref="PeerProcess"/>).</summary>
+    public static PeerProcess Start(PeerOptions o, int threads, TextWriter log)
     {
         ArgumentNullException.ThrowIfNull(o);
-        ArgumentNullException.ThrowIfNull(budget);
         ArgumentNullException.ThrowIfNull(log);
         var psi = new ProcessStartInfo(o.Python)
         {
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
         psi.ArgumentList.Add(o.Script);
-        foreach (var (k, v) in new[]
-                 {
-                     ("--threads", $"{threads}"),
-                     ("--warmup", $"{budget.WarmupSteps}"),
-                     ("--target-seconds", $"{budget.TargetSeconds}"),
-                     ("--min-steps", $"{budget.MinSteps}"),
-                     ("--max-steps", $"{budget.MaxSteps}"),
-                     ("--cases", string.Join(',', cases)),
-                 })
-        {
-            psi.ArgumentList.Add(k);
-            psi.ArgumentList.Add(v);
-        }
+        psi.ArgumentList.Add("--threads");
+        psi.ArgumentList.Add($"{threads}");
         if (o.DataDir is not null) { psi.ArgumentList.Add("--data"); psi.ArgumentList.Add(o.DataDir); }
         // Thread pools read these at start-up; torch.set_num_threads alone does not reach OpenBLAS.
         foreach (var v in new[] { "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS" })
             psi.Environment[v] = $"{threads}";
         // This machine's image sets OPENBLAS_CORETYPE=Haswell and OPENBLAS_L2_SIZE=512, which halve OpenBLAS's GEMM on
         // an AVX-512 CPU (195 against 290 GFLOP/s measured, results equal to float64 either way): the peer runs with
-        // OpenBLAS's own choice. Only the peer's process: the tests and CI keep what they inherit.
+        // OpenBLAS's own choice, and reports which kernel that was. Only the peer's process: the tests and CI keep
+        // what they inherit.
         foreach (var v in HandicapVariables) psi.Environment.Remove(v);
         // Same OpenMP wait policy as ours (TorchRuntime sets PASSIVE unless the user chose one).
         if (Native.TorchRuntime.OmpWaitPolicy is { Length: > 0 } policy) psi.Environment["OMP_WAIT_POLICY"] = policy;
@@ -104,36 +102,117 @@ public static class Peer
                 $"--peer: cannot run {o.Python} ({e.Message}). Install the peer (docs/performance.md: apt-get install " +
                 "python3-torch libopenblas0-pthread) or set DISTILL_PEER_PYTHON.", e);
         }
-        using (p)
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.WriteLine($"  peer: {e.Data}"); };
+        p.BeginErrorReadLine();
+        try { return new PeerProcess(p, $"{o.Python} {o.Script}"); }
+        catch
         {
-            p.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.WriteLine($"  peer: {e.Data}"); };
-            p.BeginErrorReadLine();
-            var stdout = p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            if (p.ExitCode != 0)
-                throw new InvalidOperationException(
-                    $"--peer: {o.Python} {o.Script} exited with code {p.ExitCode} (its messages are above). " +
-                    "Check that `python3 -c 'import torch'` works there (docs/performance.md, peer setup).");
-            return Parse(stdout, o.Script);
+            if (!p.HasExited) p.Kill();
+            p.Dispose();
+            throw;
         }
     }
 
-    /// <summary>Parses the script's JSON: {"version": str, "cases": {name: {median_ms, p10_ms, p90_ms, steps}}}.</summary>
-    public static PeerResult Parse(string json, string source)
+    /// <summary>Parses the peer's answer to "info".</summary>
+    public static PeerInfo ParseInfo(JsonElement e) => new(
+        e.GetProperty("torch").GetString() ?? "?", e.GetProperty("blas").GetString() ?? "?",
+        e.GetProperty("openblas_core").ValueKind == JsonValueKind.String ? e.GetProperty("openblas_core").GetString() : null,
+        e.GetProperty("openblas_threads").ValueKind == JsonValueKind.Number ? e.GetProperty("openblas_threads").GetInt32() : null,
+        e.GetProperty("openblas_config").ValueKind == JsonValueKind.String ? e.GetProperty("openblas_config").GetString() : null,
+        e.GetProperty("torch_threads").GetInt32(), e.GetProperty("parallel").GetString() ?? "", e.GetProperty("build").GetString() ?? "");
+}
+
+/// <summary>
+/// The running peer: one JSON request per line on its stdin, one JSON answer per line on its stdout (protocol in
+/// bench/peer/bench_peer.py). It keeps the cases it built, so it runs a round of K steps whenever our rounds ask.
+/// </summary>
+public sealed class PeerProcess : IDisposable
+{
+    readonly Process process;
+    readonly string source;
+
+    internal PeerProcess(Process process, string source)
+    {
+        (this.process, this.source) = (process, source);
+        Info = Peer.ParseInfo(Ask(new { cmd = "info" }));
+    }
+
+    public PeerInfo Info { get; }
+
+    /// <summary>Builds the peer's version of case <paramref name="name"/>; returns its key (cases that are the same
+    /// loop in PyTorch, e.g. our "-loop" and "-trainer", share one) or null when the peer has no such case.</summary>
+    public string? Setup(string name)
+    {
+        var key = Ask(new { cmd = "setup", @case = name }).GetProperty("key");
+        return key.ValueKind == JsonValueKind.String ? key.GetString() : null;
+    }
+
+    public RoundTimes Run(string key, int steps) =>
+        new([.. Ask(new { cmd = "run", key, steps }).GetProperty("ms").EnumerateArray().Select(x => x.GetDouble())], []);
+
+    public void Drop(string key) => Ask(new { cmd = "drop", key });
+
+    JsonElement Ask(object request)
+    {
+        string? line;
+        try
+        {
+            process.StandardInput.WriteLine(JsonSerializer.Serialize(request));
+            process.StandardInput.Flush();
+            line = process.StandardOutput.ReadLine();
+        }
+        catch (IOException) { line = null; }
+        if (line is null)
+        {
+            process.WaitForExit(10_000);
+            throw new InvalidOperationException(
+                $"--peer: {source} stopped{(process.HasExited ? $" with exit code {process.ExitCode}" : "")} (its messages are above). " +
+                "Check that `python3 -c 'import torch'` works there (docs/performance.md, peer setup).");
+        }
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement.Clone();
+            if (root.TryGetProperty("error", out var error))
+                throw new InvalidOperationException($"--peer: {source} failed on {JsonSerializer.Serialize(request)}: {error.GetString()}");
+            return root;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidOperationException($"--peer: {source} printed something that is not a JSON answer: {line}", e);
+        }
+    }
+
+    public void Dispose()
     {
         try
         {
-            using var doc = JsonDocument.Parse(json);
-            var root = doc.RootElement;
-            var cases = new Dictionary<string, Timing>();
-            foreach (var c in root.GetProperty("cases").EnumerateObject())
-                cases[c.Name] = new Timing(c.Value.GetProperty("median_ms").GetDouble(), c.Value.GetProperty("p10_ms").GetDouble(),
-                    c.Value.GetProperty("p90_ms").GetDouble(), c.Value.GetProperty("steps").GetInt32());
-            return new PeerResult(root.GetProperty("version").GetString() ?? "?", cases);
+            if (!process.HasExited)
+            {
+                process.StandardInput.WriteLine("{\"cmd\": \"quit\"}");
+                process.StandardInput.Close();
+                if (!process.WaitForExit(10_000)) process.Kill();
+            }
+            process.WaitForExit(); // and its last stderr lines are logged
+
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
-        {
-            throw new InvalidOperationException($"--peer: {source} printed something that is not its JSON report ({e.Message}).", e);
-        }
+        catch (IOException) { }
+        catch (InvalidOperationException) { }
+        process.Dispose();
     }
+}
+
+/// <summary>The peer's side of a comparison: its version of a case, a round at a time.</summary>
+public sealed class PeerSide(PeerProcess peer, string key) : IRoundSide
+{
+    public string Name => $"peer {key}";
+    public string Key => key;
+
+    public RoundTimes Run(int steps)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        return peer.Run(key, steps);
+    }
+
+    public void Dispose() => peer.Drop(key);
 }

@@ -55,7 +55,7 @@ public static class StandardCases
                 var x = randn([Batch, widths[0]], generator: g);
                 var y = randint(widths[^1], [Batch], generator: g);
                 return RawLoop(model, x, y, g);
-            });
+            }) with { PeerTarget = TrainingCases.MlpTarget };
 
     /// <summary>The plain TorchSharp step the trainer is compared with.</summary>
     public static BenchStep RawLoop(nn.Module<Tensor, Tensor> model, Tensor x, Tensor y, params IDisposable[] owned)
@@ -76,7 +76,7 @@ public static class StandardCases
     /// <summary>Reading and parsing the Fashion-MNIST IDX files (train and test) into tensors.</summary>
     public static BenchCase FashionMnistLoad() =>
         BenchCase.Stepped("fmnist-load", "Fashion-MNIST load/parse (train+test, from .gz IDX)", 70_000, null,
-            () => new BenchStep(() => Datasets.FashionMnist().Dispose()), b => b.Few);
+            () => new BenchStep(() => Datasets.FashionMnist().Dispose()), few: true);
 
     /// <summary>True when Fashion-MNIST can be found (cases needing it are skipped otherwise).</summary>
     public static bool FashionMnistAvailable() => DatasetCatalog.FashionMnist.Locate(DatasetSearch.Default) is not null;

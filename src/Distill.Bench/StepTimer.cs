@@ -28,50 +28,23 @@ public sealed record Timing(double MedianMs, double P10Ms, double P90Ms, int Ste
     }
 }
 
-/// <summary>How long to measure: warm-up steps, then as many steps as fit in <see cref="TargetSeconds"/>, bounded.</summary>
+/// <summary>How long to measure: warm-up steps, then <see cref="Rounds"/> rounds of a fixed number of steps per side
+/// (<see cref="Distill.Bench.Rounds"/>), together about <see cref="TargetSeconds"/> per side, bounded by
+/// <see cref="MinSteps"/> and <see cref="MaxSteps"/> steps in all.</summary>
 public sealed record TimingBudget(int WarmupSteps, double TargetSeconds, int MinSteps, int MaxSteps)
 {
-    public static readonly TimingBudget Quick = new(3, 1.5, 5, 200);
-    public static readonly TimingBudget Full = new(10, 8, 20, 2000);
+    public int Rounds { get; init; } = 10;
+
+    public static readonly TimingBudget Quick = new(3, 1.5, 10, 200) { Rounds = 10 };
+    public static readonly TimingBudget Full = new(10, 8, 30, 2000) { Rounds = 30 };
     /// <summary>For tests of the harness itself: proves the plumbing, measures nothing.</summary>
-    public static readonly TimingBudget Smoke = new(1, 0, 2, 2);
+    public static readonly TimingBudget Smoke = new(1, 0, 2, 2) { Rounds = 2 };
 
     /// <summary>For cases whose step is long (a whole epoch, a dataset load): 1 warm-up (optimizer state, caches) and
-    /// 3 timed steps in a full run, 1 otherwise. The peer script applies the same rule.</summary>
-    public TimingBudget Few => WarmupSteps >= 10 ? new(1, 0, 3, 3) : new(1, 0, 1, 1);
-}
-
-public static class StepTimer
-{
-    /// <summary>Runs <paramref name="step"/> warm-up times untimed, then times each further step.
-    /// <paramref name="liveCount"/> (e.g. live tensors) is read before the first and after the last timed step.</summary>
-    public static Timing Measure(Action step, TimingBudget budget, Func<long>? liveCount = null)
-    {
-        ArgumentNullException.ThrowIfNull(step);
-        ArgumentNullException.ThrowIfNull(budget);
-        var warm = Stopwatch.StartNew();
-        for (int i = 0; i < budget.WarmupSteps; i++) step();
-        double perStep = budget.WarmupSteps > 0 ? warm.Elapsed.TotalSeconds / budget.WarmupSteps : 0;
-        int steps = perStep > 0
-            ? (int)Math.Clamp(budget.TargetSeconds / perStep, budget.MinSteps, budget.MaxSteps)
-            : budget.MinSteps;
-        // Collect now so a GC triggered by earlier cases does not land inside this one.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var ms = new double[steps];
-        var cpu = new double[steps];
-        long live0 = liveCount?.Invoke() ?? 0;
-        for (int i = 0; i < steps; i++)
-        {
-            double c0 = CpuClock.ProcessMs();
-            long t0 = Stopwatch.GetTimestamp();
-            step();
-            ms[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-            cpu[i] = CpuClock.ProcessMs() - c0;
-        }
-        long live1 = liveCount?.Invoke() ?? 0;
-        return Timing.From(ms) with { LivePerStep = (live1 - live0) / (double)steps, CpuMs = Timing.From(cpu).MedianMs };
-    }
+    /// one step per round, 5 rounds in a full run, 3 in a quick one, 2 in a smoke run.</summary>
+    public TimingBudget Few => WarmupSteps >= 10 ? new(1, 0, 5, 5) { Rounds = 5 }
+        : TargetSeconds > 0 ? new(1, 0, 3, 3) { Rounds = 3 }
+        : new(1, 0, 2, 2) { Rounds = 2 };
 }
 
 /// <summary>Process CPU time with nanosecond resolution (clock_gettime(CLOCK_PROCESS_CPUTIME_ID)) where available;

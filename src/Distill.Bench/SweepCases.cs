@@ -1,14 +1,13 @@
 using System.Diagnostics;
-using System.Globalization;
 
 namespace Distill.Bench;
 
 /// <summary>
 /// Issue 16's performance case: the same 4-run sweep (<see cref="Spec"/>) run by this CLI as `sweep run --jobs 2
 /// --threads 1` (two single-threaded processes side by side) and as `sweep run --threads 2` (one after another, two
-/// threads each). One step is one whole sweep in a fresh folder, teacher included. The two are measured in alternating
-/// order (A B, then B A in a full run), so a change of the machine's load falls on both; <see cref="BenchReport.SweepRatio"/>
-/// is the ratio of their median wall times. CPU time is that of the sweep's processes (children of this one).
+/// threads each). One step is one whole sweep in a fresh folder, teacher included. The two are measured in interleaved
+/// rounds (<see cref="Rounds"/>: one sweep of each per round), so a change of the machine's load falls on both; <see cref="BenchReport.SweepRatio"/>
+/// is the ratio of their median wall times.
 /// </summary>
 public static class SweepCases
 {
@@ -39,35 +38,36 @@ public static class SweepCases
           seed: [0, 1]
         """;
 
-    /// <summary>The two cases; <paramref name="cli"/> starts this CLI (<see cref="Sweeps.ChildProcesses.Self"/>).</summary>
-    public static IReadOnlyList<BenchCase> Create(IReadOnlyList<string> cli)
+    /// <summary>The two cases; <paramref name="cli"/> starts this CLI (<see cref="Sweeps.ChildProcesses.Self"/>). They are
+    /// measured as one group, in rounds of one sweep each (sequential, then --jobs 2), with no warm-up sweep.</summary>
+    public static IReadOnlyList<BenchCase> Create(IReadOnlyList<string> cli, bool full)
     {
-        (Timing Sequential, Timing Parallel)? measured = null;
-        (Timing, Timing) Measure(TimingBudget budget) => measured ??= MeasurePairs(cli, budget.WarmupSteps >= 10 ? 2 : 1);
+        var budget = new TimingBudget(0, 0, 1, 1) { Rounds = full ? 4 : 2 };
         return
         [
-            new(Sequential, "sweep run of 4 runs one after another, 2 threads each (bench-sweep-4: KD into cnn-8)", 4, null, b => Measure(b).Item1),
-            new(Parallel, "the same 4 runs with --jobs 2, 1 thread each", 4, null, b => Measure(b).Item2) { Baseline = Sequential },
+            new(Sequential, "sweep run of 4 runs one after another, 2 threads each (bench-sweep-4: KD into cnn-8)", 4, null,
+                clock => RunSweeps(clock, cli, parallel: false)) { Budget = budget },
+            new(Parallel, "the same 4 runs with --jobs 2, 1 thread each", 4, null,
+                clock => RunSweeps(clock, cli, parallel: true)) { Baseline = Sequential, Budget = budget },
         ];
     }
 
-    static (Timing, Timing) MeasurePairs(IReadOnlyList<string> cli, int pairs)
+    /// <summary>A case's body: one whole sweep in a fresh folder per step. (The CPU column is this process's time, which
+    /// is near zero here: the work is in the sweep's processes.)</summary>
+    static void RunSweeps(SideClock clock, IReadOnlyList<string> cli, bool parallel)
     {
         var dir = Directory.CreateTempSubdirectory("distill-bench-sweep-");
         try
         {
             var spec = Path.Combine(dir.FullName, "sweep-4.yaml");
             File.WriteAllText(spec, Spec);
-            var (seqMs, seqCpu, parMs, parCpu) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
-            for (int i = 0; i < pairs; i++)
-                foreach (var parallel in i % 2 == 0 ? new[] { false, true } : [true, false])
-                {
-                    string[] args = parallel ? ["--jobs", "2", "--threads", "1"] : ["--threads", "2"];
-                    var (ms, cpu) = Sweep(cli, spec, Path.Combine(dir.FullName, $"{(parallel ? "jobs2" : "sequential")}-{i}"), args);
-                    (parallel ? parMs : seqMs).Add(ms);
-                    (parallel ? parCpu : seqCpu).Add(cpu);
-                }
-            return (Timing.From(seqMs) with { CpuMs = Timing.From(seqCpu).MedianMs }, Timing.From(parMs) with { CpuMs = Timing.From(parCpu).MedianMs });
+            string[] args = parallel ? ["--jobs", "2", "--threads", "1"] : ["--threads", "2"];
+            clock.Ready();
+            for (int i = 0; ; i++)
+            {
+                Sweep(cli, spec, Path.Combine(dir.FullName, $"{(parallel ? "jobs2" : "sequential")}-{i}"), args);
+                clock.StepEnd();
+            }
         }
         finally
         {
@@ -76,36 +76,18 @@ public static class SweepCases
         }
     }
 
-    /// <summary>One whole sweep: wall ms, and CPU ms of the processes it ran.</summary>
-    static (double Ms, double CpuMs) Sweep(IReadOnlyList<string> cli, string spec, string outDir, string[] args)
+    /// <summary>One whole sweep; a failed sweep fails the case with its last line of output.</summary>
+    static void Sweep(IReadOnlyList<string> cli, string spec, string outDir, string[] args)
     {
         var psi = new ProcessStartInfo(cli[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in cli.Skip(1).Concat(["sweep", "run", spec, "--out", outDir]).Concat(args)) psi.ArgumentList.Add(a);
         psi.Environment.Remove("DISTILL_THREADS");
-        var cpu0 = ChildrenCpuMs();
-        var clock = Stopwatch.StartNew();
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         p.WaitForExit();
-        var ms = clock.Elapsed.TotalMilliseconds;
         if (p.ExitCode != 0)
             throw new InvalidOperationException($"the bench sweep ({string.Join(' ', args)}) exited {p.ExitCode}: " +
                                                 $"{(stderr.Result.Trim().Split('\n').LastOrDefault() is { Length: > 0 } e ? e : stdout.Result.Trim().Split('\n').LastOrDefault())}");
-        return (ms, ChildrenCpuMs() - cpu0);
-    }
-
-    /// <summary>CPU time of this process's waited-for children and theirs (cutime + cstime of /proc/self/stat); 0
-    /// where there is no /proc.</summary>
-    static double ChildrenCpuMs()
-    {
-        try
-        {
-            var stat = File.ReadAllText("/proc/self/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // fields from the 3rd (state) on
-            double ticks = long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture);
-            return ticks * 10; // USER_HZ is 100 on Linux
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException) { return 0; }
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Distill.Data;
 using Distill.Losses;
 using Distill.Methods;
@@ -82,7 +81,7 @@ public static class TrainingCases
                 manual_seed(1);
                 var objective = choice.Build(new MethodSetup(student, teacher, data, B) { Seed = 1 });
                 return new(model(student), model(teacher), objective, data);
-            }, flops) with { Baseline = baseline };
+            }, flops) with { Baseline = baseline, BaselineTarget = new(1.10, "≤ 10 % over the student alone") };
     }
 
     public static IReadOnlyList<BenchCase> All(BenchData data)
@@ -95,40 +94,41 @@ public static class TrainingCases
         static Objective Kd() => new Objective().Add(new CrossEntropyTerm(), 0.1).Add(new KdTerm(4.0), 0.9);
 
         var cases = new List<BenchCase>();
-        void Pair(string name, string what, Func<DistillModel> model, Func<ImageDataset> d, long[] shape)
+        void Pair(string name, string what, Func<DistillModel> model, Func<ImageDataset> d, long[] shape, RatioTarget peerTarget)
         {
             double flops = B * Flops.TrainingStep(model, shape);
             cases.Add(Loop($"{name}-loop", $"{what} train step, raw TorchSharp loop", model, d, flops));
-            cases.Add(Trained($"{name}-trainer", $"{what} train step, Trainer", () => new(model(), null, Ce(), d()), flops) with { Baseline = $"{name}-loop" });
+            cases.Add(Trained($"{name}-trainer", $"{what} train step, Trainer", () => new(model(), null, Ce(), d()), flops)
+                with { Baseline = $"{name}-loop", BaselineTarget = Overhead, PeerTarget = peerTarget });
         }
 
-        Pair("mlp-784-1200-1200-10", "MLP 784-1200-1200-10 (Fashion-MNIST)", () => Mnist("mlp-1200-1200"), () => data.Fashion, mnist);
+        Pair("mlp-784-1200-1200-10", "MLP 784-1200-1200-10 (Fashion-MNIST)", () => Mnist("mlp-1200-1200"), () => data.Fashion, mnist, MlpTarget);
         cases.Add(Trained("mlp-784-800-800-10-trainer", "MLP 784-800-800-10 student alone, Trainer",
-            () => new(Mnist("mlp-800-800"), null, Ce(), data.Fashion), B * Flops.TrainingStep(() => Mnist("mlp-800-800"), mnist)));
-        Pair("cnn", "small CNN w32 (Fashion-MNIST)", () => Mnist("cnn"), () => data.Fashion, mnist);
-        Pair("resnet20", "resnet20 on 3x32x32", () => Cifar("resnet20"), () => data.CifarLike, cifar);
+            () => new(Mnist("mlp-800-800"), null, Ce(), data.Fashion), B * Flops.TrainingStep(() => Mnist("mlp-800-800"), mnist)) with { PeerTarget = MlpTarget });
+        Pair("cnn", "small CNN w32 (Fashion-MNIST)", () => Mnist("cnn"), () => data.Fashion, mnist, ConvTarget);
+        Pair("resnet20", "resnet20 on 3x32x32", () => Cifar("resnet20"), () => data.CifarLike, cifar, ConvTarget);
 
         double kdFlops = B * Flops.TrainingStep(() => Mnist("mlp-800-800"), mnist);
         double teacherFlops = B * Flops.Forward(() => Mnist("mlp-1200-1200"), mnist);
         cases.Add(Trained("kd-live-mlp", "KD T=4, student 800-800, live teacher 1200-1200",
             () => new(Mnist("mlp-800-800"), Mnist("mlp-1200-1200"), Kd(), data.Fashion, TeacherCacheMode.Never), kdFlops + teacherFlops)
-            with { Baseline = "mlp-784-800-800-10-trainer" });
+            with { Baseline = "mlp-784-800-800-10-trainer", PeerTarget = MlpTarget });
         cases.Add(Trained("kd-cached-mlp", "KD T=4, student 800-800, cached teacher logits",
             () => new(Mnist("mlp-800-800"), Mnist("mlp-1200-1200"), Kd(), data.Fashion, TeacherCacheMode.Always), kdFlops)
-            with { Baseline = "mlp-784-800-800-10-trainer" });
+            with { Baseline = "mlp-784-800-800-10-trainer", PeerTarget = MlpTarget, BaselineTarget = new(1.10, "≤ 1.1× the student alone") });
 
         // FitNets (Romero et al. 2015) on the CNN pair: stage 1 regresses the thin student's middle layer onto the
         // teacher's (1x1 conv regressor), stage 2 trains the whole student with KD from the live teacher.
         double thin = B * Flops.TrainingStep(() => Mnist("cnn-16"), mnist), wide = B * Flops.Forward(() => Mnist("cnn"), mnist);
         cases.Add(Trained("fitnets-stage1-cnn", "FitNets hint step, student cnn-16 stage1 -> teacher cnn stage1",
             () => new(Mnist("cnn-16"), Mnist("cnn"), new Objective().Add(new HintTerm("stage1", "stage1", HintRegressor.Conv(16, 32))), data.Fashion),
-            thin + wide));
+            thin + wide) with { PeerTarget = ConvTarget });
         cases.Add(Trained("fitnets-stage2-cnn", "FitNets stage 2 (KD T=4), student cnn-16, live teacher cnn",
-            () => new(Mnist("cnn-16"), Mnist("cnn"), Kd(), data.Fashion, TeacherCacheMode.Never), thin + wide));
+            () => new(Mnist("cnn-16"), Mnist("cnn"), Kd(), data.Fashion, TeacherCacheMode.Never), thin + wide) with { PeerTarget = ConvTarget });
 
         cases.Add(Trained("at-resnet20-resnet8", "AT (beta 1000, 3 groups) + CE, student resnet8, teacher resnet20",
             () => new(Cifar("resnet8"), Cifar("resnet20"), new Objective().Add(new CrossEntropyTerm()).Add(new AtTerm(["stage1", "stage2", "stage3"])), data.CifarLike),
-            B * Flops.TrainingStep(() => Cifar("resnet8"), cifar) + B * Flops.Forward(() => Cifar("resnet20"), cifar)));
+            B * Flops.TrainingStep(() => Cifar("resnet8"), cifar) + B * Flops.Forward(() => Cifar("resnet20"), cifar)) with { PeerTarget = ConvTarget });
 
         // The catalogue's newer methods, each against its student alone (the budget: at most 10% over the
         // student's step). Logit methods on the MLP pair with cached teacher logits; on the CNN pair (cnn → cnn-8) every
@@ -144,8 +144,12 @@ public static class TrainingCases
 
         double epochFlops = 60_000 * Flops.TrainingStep(() => Mnist("mlp-1200-1200"), mnist) + 10_000 * Flops.Forward(() => Mnist("mlp-1200-1200"), mnist);
         cases.Add(EpochLoop("fmnist-epoch-mlp-1200-loop", () => Mnist("mlp-1200-1200"), () => data.Fashion, epochFlops));
-        cases.Add(new BenchCase("fmnist-epoch-mlp-1200-trainer", "Fashion-MNIST epoch (train 60k + test 10k), MLP 1200-1200, Trainer",
-            60_000, epochFlops, b => TrainerEpoch(() => new(Mnist("mlp-1200-1200"), null, Ce(), data.Fashion), b.Few)) { Baseline = "fmnist-epoch-mlp-1200-loop" });
+        cases.Add(BenchCase.Stepped("fmnist-epoch-mlp-1200-trainer", "Fashion-MNIST epoch (train 60k + test 10k), MLP 1200-1200, Trainer",
+            60_000, epochFlops, () =>
+            {
+                var s = new Setup(Mnist("mlp-1200-1200"), null, Ce(), data.Fashion);
+                return new BenchStep(() => Trainer.Train(s.Student, s.Data, s.Objective, Options(s), s.Teacher), s);
+            }, few: true) with { Baseline = "fmnist-epoch-mlp-1200-loop", BaselineTarget = Overhead });
         return cases;
     }
 
@@ -210,63 +214,31 @@ public static class TrainingCases
                     _ = m.call(d.Normalize(d.Test.Images.narrow(0, start, len))).Logits.argmax(1).eq(d.Test.Labels.narrow(0, start, len)).sum().item<long>();
                 }
             }, opt, g, m);
-        }, b => b.Few);
+        }, few: true);
 
+    /// <summary>A case through <see cref="Trainer.Train"/>: one long run (many epochs of the first 64 batches), paused
+    /// between rounds inside its <see cref="TrainOptions.OnStepEnd"/>. A step is timed from one OnStepEnd to the next;
+    /// the first step (set-up, teacher caching) and the first after each epoch's evaluation are not timed.</summary>
     static BenchCase Trained(string name, string description, Func<Setup> setup, double flops) =>
-        new(name, description, B, flops, b => MeasureTrainer(setup, b));
+        new(name, description, B, flops, clock =>
+        {
+            using var s = setup();
+            using var head = BenchData.Head(s.Data, 64L * B);
+            clock.SkipNext();
+            Trainer.Train(s.Student, head, s.Objective, Options(s) with
+            {
+                Epochs = 100_000,
+                OnStepEnd = _ => clock.StepEnd(),
+                OnEpochEnd = _ => clock.SkipNext(),
+            }, s.Teacher);
+        });
 
     static TrainOptions Options(Setup s) => new()
     {
         Name = "bench", Epochs = 1, BatchSize = B, Device = "cpu", Progress = false, TeacherCache = s.Cache,
     };
 
-    /// <summary>Warm-up run, then one run of as many steps as the budget allows, timed step to step.</summary>
-    static Timing MeasureTrainer(Func<Setup> make, TimingBudget budget)
-    {
-        using var s = make();
-        int warm = Math.Max(1, budget.WarmupSteps);
-        var clock = Stopwatch.StartNew();
-        Train(s, Options(s), warm);
-        double perStep = clock.Elapsed.TotalSeconds / warm;
-        int steps = budget.TargetSeconds > 0 ? (int)Math.Clamp(budget.TargetSeconds / perStep, budget.MinSteps, budget.MaxSteps) : budget.MinSteps;
-        steps = (int)Math.Min(steps, s.Data.Train.Count / B - 1);
-
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var stamps = new List<(long Time, double Cpu, long Live)>(steps + 1);
-        Train(s, Options(s) with { OnStepEnd = _ => stamps.Add((Stopwatch.GetTimestamp(), CpuClock.ProcessMs(), BenchCase.LiveTensors())) }, steps + 1);
-        var ms = new double[steps];
-        var cpu = new double[steps];
-        for (int i = 0; i < steps; i++)
-        {
-            ms[i] = Stopwatch.GetElapsedTime(stamps[i].Time, stamps[i + 1].Time).TotalMilliseconds;
-            cpu[i] = stamps[i + 1].Cpu - stamps[i].Cpu;
-        }
-        return Timing.From(ms) with { CpuMs = Timing.From(cpu).MedianMs, LivePerStep = (stamps[^1].Live - stamps[0].Live) / (double)steps };
-    }
-
-    static void Train(Setup s, TrainOptions options, int steps)
-    {
-        using var head = BenchData.Head(s.Data, (long)steps * B);
-        Trainer.Train(s.Student, head, s.Objective, options, s.Teacher);
-    }
-
-    /// <summary>Whole epochs through <see cref="Trainer.Train"/> (set-up, every step, test evaluation).</summary>
-    static Timing TrainerEpoch(Func<Setup> make, TimingBudget budget)
-    {
-        using var s = make();
-        for (int i = 0; i < budget.WarmupSteps; i++) Trainer.Train(s.Student, s.Data, s.Objective, Options(s), s.Teacher);
-        var ms = new double[budget.MinSteps];
-        var cpu = new double[ms.Length];
-        long live0 = BenchCase.LiveTensors();
-        for (int i = 0; i < ms.Length; i++)
-        {
-            double c0 = CpuClock.ProcessMs();
-            long t0 = Stopwatch.GetTimestamp();
-            Trainer.Train(s.Student, s.Data, s.Objective, Options(s), s.Teacher);
-            ms[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-            cpu[i] = CpuClock.ProcessMs() - c0;
-        }
-        return Timing.From(ms) with { CpuMs = Timing.From(cpu).MedianMs, LivePerStep = (BenchCase.LiveTensors() - live0) / (double)ms.Length };
-    }
+    /// <summary>The targets (docs/performance.md), on our step time over the other side's.</summary>
+    internal static readonly RatioTarget MlpTarget = new(0.5, "≥ 2× the peer"), ConvTarget = new(1 / 1.1, "≥ 1.1× the peer"),
+        Overhead = new(1.05, "≤ 5 % over the raw loop");
 }

@@ -50,7 +50,7 @@ static class BenchCommand
             MemoryEpochs = memoryEpochs ?? (smoke ? 3 : 20),
             MemorySamples = smoke ? 512 : 4096,
             Command = "distill bench " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).SkipWhile(a => a != "bench").Skip(1)),
-            ExtraCases = [NotebookCase(), .. SweepCases.Create(Sweeps.ChildProcesses.Self)],
+            ExtraCases = [NotebookCase(), .. SweepCases.Create(Sweeps.ChildProcesses.Self, full: !smoke && !quick)],
         };
         try
         {
@@ -114,7 +114,7 @@ static class BenchCommand
                 if (result.Status != Distill.Notebooks.RunStatus.Succeeded)
                     throw new InvalidOperationException($"the benchmark notebook failed: {string.Join("; ", result.Failures)}");
             }, new TempDir(dir));
-        }, b => b.Few);
+        }, few: true);
 
     sealed class TempDir(DirectoryInfo dir) : IDisposable
     {

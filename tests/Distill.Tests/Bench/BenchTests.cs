@@ -38,7 +38,7 @@ public sealed class BenchTests : IDisposable
         Assert.Equal(["gemm-1024", "mlp-784-800-800-10-raw"], cases.Select(c => c.GetProperty("name").GetString()));
         foreach (var c in cases)
         {
-            foreach (var key in new[] { "name", "ours_ms", "peer_ms", "ratio", "gflops" })
+            foreach (var key in new[] { "name", "ours_ms", "peer_ms", "ratio", "ratio_low", "ratio_high", "ratio_noisy", "gflops", "rounds", "round_ms" })
                 Assert.True(c.TryGetProperty(key, out _), $"case lacks '{key}': {c}");
             Assert.True(c.GetProperty("ours_ms").GetDouble() > 0);
             Assert.Equal(JsonValueKind.Null, c.GetProperty("peer_ms").ValueKind);
@@ -64,7 +64,10 @@ public sealed class BenchTests : IDisposable
             Assert.True(c.Gflops > 0);
         });
         Assert.Equal("mlp-784-800-800-10-trainer", kd.Baseline);
-        Assert.Equal((kd.OursMs / student.OursMs - 1) * 100, kd.VsBaselinePct!.Value, 6);
+        // Run in the same rounds: the median of the per-round ratios, not the ratio of the medians.
+        Assert.Equal(2, kd.RoundMs.Count);
+        Assert.Equal((RatioStats.Median([.. kd.RoundMs.Zip(student.RoundMs, (a, b) => a / b)]) - 1) * 100, kd.VsBaselinePct!.Value, 6);
+        Assert.True(kd.VsBaselineLowPct <= kd.VsBaselinePct && kd.VsBaselinePct <= kd.VsBaselineHighPct);
         Assert.Null(report.OverheadPct);   // no trainer-vs-raw-loop pair was run
         Assert.Null(report.RssGrowthPct);
     }
@@ -88,8 +91,11 @@ public sealed class BenchTests : IDisposable
     public void Leak_accounting_sees_a_step_that_keeps_a_tensor()
     {
         var kept = new List<TorchSharp.torch.Tensor>();
-        var t = StepTimer.Measure(() => kept.Add(TorchSharp.torch.ones(2)), TimingBudget.Smoke, () => TorchSharp.torch.Tensor.TotalCount);
-        Assert.Equal(1, t.LivePerStep);
+        var c = BenchCase.Stepped("leaky", "keeps a tensor per step", 1, null, () => new BenchStep(() => kept.Add(TorchSharp.torch.ones(2))));
+        RoundsResult r;
+        using (var side = c.Open()) r = Rounds.Interleave([side], TimingBudget.Smoke);
+        Assert.Equal(2, r.Sides[0].Count);
+        Assert.All(r.Sides[0], round => Assert.Equal(round.Ms.Count, round.LiveDelta));
         foreach (var k in kept) k.Dispose();
     }
 
@@ -103,34 +109,53 @@ public sealed class BenchTests : IDisposable
     }
 
     [Fact]
-    public void Peer_results_are_matched_to_our_cases_and_bad_output_is_reported()
+    public void Peer_process_answers_setup_and_rounds_and_a_failing_peer_is_reported()
     {
-        // A stand-in peer: prints the JSON the real script prints, echoing the thread count it was given.
+        // A stand-in peer speaking bench_peer.py's protocol, echoing the thread count and OpenBLAS settings it was given.
         var script = Path.Combine(dir, "peer.sh");
         File.WriteAllText(script, """
             echo "peer started" >&2
-            echo "{\"version\": \"fake with $OMP_NUM_THREADS threads, coretype '${OPENBLAS_CORETYPE:-}' l2 '${OPENBLAS_L2_SIZE:-}'\", \"cases\": {\"gemm-1024\": {\"median_ms\": 10.0, \"p10_ms\": 9.0, \"p90_ms\": 11.0, \"steps\": 3}}}"
+            while read -r line; do
+              case "$line" in
+                *'"info"'*) echo "{\"torch\": \"fake with $OMP_NUM_THREADS threads, coretype '${OPENBLAS_CORETYPE:-}' l2 '${OPENBLAS_L2_SIZE:-}'\", \"blas\": \"libfake.so\", \"openblas_core\": \"Cooperlake\", \"openblas_threads\": 3, \"openblas_config\": null, \"torch_threads\": 3, \"parallel\": \"p\", \"build\": \"b\"}" ;;
+                *'"setup"'*gemm-1024*) echo '{"key": "gemm-1024"}' ;;
+                *'"setup"'*) echo '{"key": null}' ;;
+                *'"run"'*) echo '{"ms": [10.0, 12.0]}' ;;
+                *'"drop"'*) echo '{}' ;;
+                *) exit 0 ;;
+              esac
+            done
             """);
         var log = new StringWriter();
         // The handicapping OpenBLAS settings are removed from the peer's environment only.
         var before = Peer.HandicapVariables.Select(v => (v, Environment.GetEnvironmentVariable(v))).ToList();
         Environment.SetEnvironmentVariable("OPENBLAS_CORETYPE", "Haswell");
         Environment.SetEnvironmentVariable("OPENBLAS_L2_SIZE", "512");
-        PeerResult peer;
-        try { peer = Peer.Run(new PeerOptions("/bin/sh", script, null), 3, TimingBudget.Smoke, ["gemm-1024", "x"], log); }
+        PeerProcess peer;
+        try { peer = Peer.Start(new PeerOptions("/bin/sh", script, null), 3, log); }
         finally
         {
             foreach (var (v, value) in before) Environment.SetEnvironmentVariable(v, value);
         }
-        Assert.Equal("fake with 3 threads, coretype '' l2 ''", peer.Version);
-        Assert.Equal(10.0, peer.Cases["gemm-1024"].MedianMs);
+        using (peer)
+        {
+            Assert.Equal("fake with 3 threads, coretype '' l2 ''", peer.Info.Torch);
+            Assert.Equal("Cooperlake", peer.Info.OpenblasCore);
+            Assert.Equal(3, peer.Info.OpenblasThreads);
+            Assert.Null(peer.Info.OpenblasConfig);
+            Assert.Equal("gemm-1024", peer.Setup("gemm-1024"));
+            Assert.Null(peer.Setup("x"));
+            using var side = new PeerSide(peer, "gemm-1024");
+            Assert.Equal([10.0, 12.0], side.Run(2).Ms);
+        }
         Assert.Contains("peer: peer started", log.ToString());
 
         File.WriteAllText(script, "echo 'Traceback: no module named torch' >&2; exit 1");
-        var e = Assert.Throws<InvalidOperationException>(() => Peer.Run(new PeerOptions("/bin/sh", script, null), 1, TimingBudget.Smoke, [], TextWriter.Null));
-        Assert.Contains("exited with code 1", e.Message);
-        var bad = Assert.Throws<InvalidOperationException>(() => Peer.Parse("not json", "peer.py"));
-        Assert.Contains("peer.py", bad.Message);
+        var e = Assert.Throws<InvalidOperationException>(() => Peer.Start(new PeerOptions("/bin/sh", script, null), 1, TextWriter.Null));
+        Assert.Contains("exit code 1", e.Message);
+        File.WriteAllText(script, "read -r line; echo 'not json'; read -r line");
+        var bad = Assert.Throws<InvalidOperationException>(() => Peer.Start(new PeerOptions("/bin/sh", script, null), 1, TextWriter.Null));
+        Assert.Contains("not a JSON answer", bad.Message);
     }
 
     [Fact]
