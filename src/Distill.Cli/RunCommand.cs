@@ -25,7 +25,7 @@ static class RunCommand
             Description = "characters one output keeps in the .ipynb and .html; the rest is cut with a line saying how much",
             DefaultValueFactory = _ => NotebookRunOptions.DefaultMaxOutputChars,
         };
-        var trusted = new Option<bool>("--trusted") { Description = "let scripts in the cells' outputs run in the HTML report (by default only plotly.js and the charts run)" };
+        var trusted = new Option<bool>("--trusted") { Description = "keep the notebook's raw HTML as is and let its outputs' scripts run in the HTML report (by default its HTML is sanitised and only plotly.js and the library's charts run)" };
         var cmd = new Command("run", "Execute notebooks headless, as VS Code's Polyglot C# kernel would, into .ipynb + .html + manifest.")
         {
             notebooks, budget, parameters, output, continueOnError, timeout, maxOutput, trusted,

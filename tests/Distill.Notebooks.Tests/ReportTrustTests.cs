@@ -1,18 +1,34 @@
 namespace Distill.Notebooks.Tests;
 
-/// <summary>The HTML report's Content-Security-Policy in a real browser: plotly.js and our charts run; a script in
-/// markdown never runs; a script in an HTML output runs only with <c>--trusted</c>.</summary>
+/// <summary>The HTML report in a real browser: plotly.js and our charts run; a script in markdown never runs; a script
+/// in an HTML output runs only with <c>--trusted</c>; an untrusted notebook's other ways to run code or leave the page
+/// (handlers, <c>javascript:</c> links, frames, forms, a meta refresh, a forged chart) are sanitised away.</summary>
 public class ReportTrustTests
 {
-    static string Notebook(string dir) => TestSupport.WriteNotebook(dir, "trust.ipynb",
+    /// <summary>The notebook; the untrusted one also carries <see cref="Attacks"/> (trusted, they would be let run: a
+    /// meta refresh would leave the page).</summary>
+    static string Notebook(string dir, bool trusted) => TestSupport.WriteNotebook(dir, "trust.ipynb",
         ($"#r \"{Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", "debug", "Distill.dll")}\"", null),
         ("Distill.Reporting.Charts.Bars(\"bars\", \"%\", [(\"a\", 1.0), (\"b\", 2.0)])", null),
-        ("HTML(\"<p id='out'>output</p><script>document.title = 'output script ran';</script>\")", null));
+        ("HTML(\"<p id='out'>output</p><script>document.title = 'output script ran';</script>\")", null),
+        ("HTML(" + (trusted ? "\"\"" : Attacks) + ")", null));
 
-    static async Task<(string Title, int Charts)> Open(bool trusted)
+    /// <summary>Each would change the title, leave the page or fetch, if it ran; a forged chart has the id and shape of
+    /// ours but a body of its own.</summary>
+    const string Attacks = """
+        "<img id='img' src='data:,' onerror=\"document.title = 'handler ran'\">" +
+        "<a id='js' href='javascript:document.title = &quot;link ran&quot;'>link</a>" +
+        "<iframe srcdoc='<script>parent.document.title = &quot;frame ran&quot;</script>'></iframe>" +
+        "<svg><animate onbegin=\"document.title = 'svg ran'\" attributeName='x' dur='1s'/></svg>" +
+        "<form id='form' action='https://example.invalid/'><button id='submit'>send</button></form>" +
+        "<meta http-equiv='refresh' content='0; url=https://example.invalid/'>" +
+        "<div id=\"distill-plotly-0123abcd-99\" class=\"distill-plotly\"></div>\n<script type=\"text/javascript\">document.title = 'forged chart ran';</script>"
+        """;
+
+    static async Task<(string Title, int Charts, string Html, OfflineBrowser Browser)> Open(bool trusted)
     {
         var dir = TestSupport.TempDir("trust");
-        var nb = Notebook(dir);
+        var nb = Notebook(dir, trusted);
         // A markdown cell with a script, appended to the written notebook.
         var json = TestSupport.ReadJson(nb);
         json["cells"]!.AsArray().Insert(0, System.Text.Json.Nodes.JsonNode.Parse(
@@ -20,26 +36,38 @@ public class ReportTrustTests
         File.WriteAllText(nb, json.ToJsonString());
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Trusted = trusted });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
-        Assert.Contains("Content-Security-Policy", File.ReadAllText(r.Files.Html!));
-        await using var browser = await OfflineBrowser.OpenAsync(r.Files.Html!);
+        var html = File.ReadAllText(r.Files.Html!);
+        Assert.Contains("Content-Security-Policy", html);
+        var browser = await OfflineBrowser.OpenAsync(r.Files.Html!);
         await browser.Page.WaitForFunctionAsync("() => document.querySelector('.distill-plotly svg.main-svg')", null, new() { Timeout = 30_000 });
-        Assert.Empty(browser.Network);
-        return (await browser.Page.TitleAsync(), await browser.Page.Locator(".distill-plotly .plot-container").CountAsync());
+        return (await browser.Page.TitleAsync(), await browser.Page.Locator(".distill-plotly .plot-container").CountAsync(), html, browser);
     }
 
     [Fact]
     public async Task Untrusted_output_and_markdown_scripts_do_not_run_and_charts_still_draw()
     {
-        var (title, charts) = await Open(trusted: false);
+        var (title, charts, html, browser) = await Open(trusted: false);
+        await using var _ = browser;
         Assert.Equal("trust · distill run", title);
         Assert.Equal(1, charts);
+        // The handler, the frame, the form and the refresh are gone from the page; the link is left without its URL.
+        var page = browser.Page;
+        Assert.Equal(0, await page.Locator("iframe, form, body meta, #img[onerror]").CountAsync());
+        Assert.DoesNotContain("javascript:", await page.Locator("#js").GetAttributeAsync("href") ?? "", StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("document.title = 'forged chart ran'", html, StringComparison.Ordinal); // only the cell's escaped source
+        await page.Locator("#js").ClickAsync();
+        await page.WaitForTimeoutAsync(1500);
+        Assert.Equal("trust · distill run", await page.TitleAsync());
+        Assert.StartsWith("file://", page.Url, StringComparison.Ordinal);
+        Assert.Empty(browser.Network);
     }
 
     [Fact]
     public async Task Trusted_output_scripts_run_and_markdown_scripts_still_do_not()
     {
-        var (title, charts) = await Open(trusted: true);
-        Assert.Equal("output script ran", title);
+        var (title, charts, _, browser) = await Open(trusted: true);
+        await using var __ = browser;
         Assert.Equal(1, charts);
+        Assert.Equal("output script ran", title);
     }
 }

@@ -20,35 +20,66 @@ public static partial class HtmlReport
     [GeneratedRegex(@"\x1B\[[0-9;]*[A-Za-z]")]
     private static partial Regex Ansi();
 
-    [GeneratedRegex(@"/\*distill:cdn-fallback\*/.*?/\*distill:end-cdn-fallback\*/", RegexOptions.Singleline)]
-    private static partial Regex CdnFallback();
-
     public static void Write(NotebookRunResult r, string path, bool trusted = false)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, Render(r, trusted), new UTF8Encoding(false));
     }
 
-    [GeneratedRegex(@"<div id=""distill-plotly-[0-9a-f]{8}-\d+"" class=""distill-plotly""></div>\s*<script type=""text/javascript"">(?<js>.*?)</script>", RegexOptions.Singleline)]
+    [GeneratedRegex(@"<div id=""(?<id>distill-plotly-[0-9a-f]{8}-\d+)"" class=""distill-plotly""></div>\s*<script type=""text/javascript"">(?<js>.*?)</script>", RegexOptions.Singleline)]
     private static partial Regex ChartScript();
+
+    /// <summary>The charts in <paramref name="html"/> whose script is the library's own (<see cref="Distill.Reporting.Figure.IsChartScript"/>).</summary>
+    static IEnumerable<Match> Charts(string html) =>
+        ChartScript().Matches(html).Where(m => Distill.Reporting.Figure.IsChartScript(m.Groups["id"].Value, m.Groups["js"].Value));
+
+    /// <summary>
+    /// Raw HTML from a notebook nobody has trusted (its markdown, its HTML outputs), made inert: scripts, event handlers,
+    /// frames, forms, <c>javascript:</c> URLs and the like are removed by a whitelist sanitiser; only the library's own
+    /// charts are kept whole. The CSP would stop their scripts anyway: this is the second wall, and it also stops what a
+    /// CSP does not (a form posting away, a meta refresh).
+    /// </summary>
+    static string Sanitise(string html)
+    {
+        var sb = new StringBuilder();
+        int at = 0;
+        foreach (var chart in Charts(html))
+        {
+            sb.Append(Sanitiser.Value.Sanitize(html[at..chart.Index])).Append(chart.Value);
+            at = chart.Index + chart.Length;
+        }
+        return sb.Append(Sanitiser.Value.Sanitize(html[at..])).ToString();
+    }
+
+    static readonly Lazy<Ganss.Xss.HtmlSanitizer> Sanitiser = new(() =>
+    {
+        var s = new Ganss.Xss.HtmlSanitizer();
+        foreach (var tag in new[] { "form", "input", "button", "select", "textarea", "option", "optgroup", "fieldset", "legend", "label" })
+            s.AllowedTags.Remove(tag);
+        s.AllowedSchemes.Add("data"); // inline images; a data: URL cannot navigate the page
+        s.AllowedAttributes.Add("class");
+        s.AllowedAttributes.Add("id");
+        return s;
+    });
 
     [GeneratedRegex(@"<script\b[^>]*>(?<js>.*?)</script>", RegexOptions.Singleline | RegexOptions.IgnoreCase)]
     private static partial Regex AnyScript();
 
     /// <summary>
     /// The page's Content-Security-Policy: nothing is fetched, and the only scripts that run are the ones listed by hash:
-    /// the inlined plotly.js and the chart scripts our figures emit; with <paramref name="trusted"/>, also every other
-    /// script in the cells' outputs. Scripts in markdown, and in an untrusted notebook's HTML outputs, stay inert text on
-    /// the page (as Jupyter treats an untrusted notebook: its HTML is shown, its scripts do not run).
+    /// the inlined plotly.js and the library's own chart scripts (<see cref="Charts"/>); with <paramref name="trusted"/>,
+    /// also every other script in the cells' outputs. Scripts in markdown never run; an untrusted notebook's other
+    /// scripts are also sanitised away (<see cref="Sanitise"/>), as Jupyter shows an untrusted notebook's HTML but runs
+    /// none of its scripts.
     /// </summary>
     static string Csp(bool plotlyInlined, bool trusted, string outputs)
     {
         var allowed = new List<string>();
         if (plotlyInlined) allowed.Add(PlotlyJs.Value);
-        allowed.AddRange(ChartScript().Matches(outputs).Select(m => m.Groups["js"].Value));
         if (trusted) allowed.AddRange(AnyScript().Matches(outputs).Select(m => m.Groups["js"].Value));
+        else allowed.AddRange(Charts(outputs).Select(m => m.Groups["js"].Value));
         var hashes = allowed.Distinct().Select(js => $"'sha256-{Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(js)))}'");
-        return "default-src 'none'; img-src data: blob:; font-src data:; style-src 'unsafe-inline'; script-src " +
+        return "default-src 'none'; img-src data: blob:; font-src data:; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'; script-src " +
                (allowed.Count == 0 ? "'none'" : string.Join(" ", hashes));
     }
 
@@ -60,7 +91,7 @@ public static partial class HtmlReport
         foreach (var c in r.Cells)
         {
             var cell = new StringBuilder();
-            RenderCell(cell, c);
+            RenderCell(cell, c, trusted);
             body.Append(cell);
             if (c.Cell.Kind == CellKind.Code) outputs.Append(cell);
         }
@@ -87,7 +118,7 @@ public static partial class HtmlReport
     /// </summary>
     public static string Page(string title, string markdown, IEnumerable<Distill.Reporting.Figure> figures)
     {
-        var charts = string.Concat(figures.Select(f => CdnFallback().Replace(f.ToHtml(), "")));
+        var charts = string.Concat(figures.Select(f => Distill.Reporting.Figure.WithoutCdnFallback(f.ToHtml())));
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
         sb.Append(CultureInfo.InvariantCulture, $"<meta http-equiv=\"Content-Security-Policy\" content=\"{Enc(Csp(charts.Length > 0, false, charts))}\">\n");
@@ -133,13 +164,13 @@ public static partial class HtmlReport
         sb.Append("</table>\n</header>\n");
     }
 
-    static void RenderCell(StringBuilder sb, CellRunResult c)
+    static void RenderCell(StringBuilder sb, CellRunResult c, bool trusted)
     {
         var cell = c.Cell;
         if (cell.Kind == CellKind.Markdown || cell.Kernel == KernelNames.Markdown)
         {
             var text = cell.Kind == CellKind.Markdown ? cell.Source : string.Join("\n", cell.Source.Split('\n').Skip(1));
-            sb.Append("<section class=\"cell markdown\">\n").Append(Markdig.Markdown.ToHtml(text, Markdown)).Append("</section>\n");
+            sb.Append("<section class=\"cell markdown\">\n").Append(MarkdownHtml(text, trusted)).Append("</section>\n");
             return;
         }
         if (cell.Kind == CellKind.Raw)
@@ -165,13 +196,19 @@ public static partial class HtmlReport
         if (cell.Outputs.Count > 0)
         {
             sb.Append("<div class=\"outputs\">\n");
-            foreach (var o in cell.Outputs) RenderOutput(sb, o);
+            foreach (var o in cell.Outputs) RenderOutput(sb, o, trusted);
             sb.Append("</div>\n");
         }
         sb.Append("</section>\n");
     }
 
-    static void RenderOutput(StringBuilder sb, CellOutput o)
+    static string MarkdownHtml(string markdown, bool trusted)
+    {
+        var html = Markdig.Markdown.ToHtml(markdown, Markdown);
+        return trusted ? html : Sanitise(html);
+    }
+
+    static void RenderOutput(StringBuilder sb, CellOutput o, bool trusted)
     {
         switch (o)
         {
@@ -186,11 +223,17 @@ public static partial class HtmlReport
                 break;
             case DisplayOutput d:
                 sb.Append("<div class=\"display\">");
-                if (d.Data.TryGetValue("text/html", out var html)) sb.Append(CdnFallback().Replace(html, ""));
-                else if (d.Data.TryGetValue("image/svg+xml", out var svg)) sb.Append(svg);
+                if (d.Data.TryGetValue("text/html", out var html))
+                {
+                    html = Distill.Reporting.Figure.WithoutCdnFallback(html);
+                    sb.Append(trusted ? html : Sanitise(html));
+                }
+                // An untrusted SVG is shown as an image: an <img> never runs the scripts or handlers an SVG may hold.
+                else if (d.Data.TryGetValue("image/svg+xml", out var svg))
+                    sb.Append(trusted ? svg : $"<img src=\"data:image/svg+xml;base64,{Convert.ToBase64String(Encoding.UTF8.GetBytes(svg))}\">");
                 else if (d.Data.TryGetValue("image/png", out var png)) sb.Append(CultureInfo.InvariantCulture, $"<img src=\"data:image/png;base64,{Enc(png.Trim())}\">");
                 else if (d.Data.TryGetValue("image/jpeg", out var jpg)) sb.Append(CultureInfo.InvariantCulture, $"<img src=\"data:image/jpeg;base64,{Enc(jpg.Trim())}\">");
-                else if (d.Data.TryGetValue("text/markdown", out var md)) sb.Append(Markdig.Markdown.ToHtml(md, Markdown));
+                else if (d.Data.TryGetValue("text/markdown", out var md)) sb.Append(MarkdownHtml(md, trusted));
                 else if (d.Data.TryGetValue("text/plain", out var text)) sb.Append(CultureInfo.InvariantCulture, $"<pre>{Enc(Ansi().Replace(text, ""))}</pre>");
                 sb.Append("</div>\n");
                 break;

@@ -54,28 +54,71 @@ public sealed class Figure
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..8];
         var id = $"distill-plotly-{hash}-{Interlocked.Increment(ref counter)}";
         json = json.Replace("</", "<\\/", StringComparison.Ordinal); // "</" inside a JSON string would end the script early
-        return $$"""
-            <div id="{{id}}" class="{{PlotlyClass}}"></div>
-            <script type="text/javascript">
-            (function () {
-              var fig = {{json}};
-              var draw = function () { Plotly.newPlot('{{id}}', fig.data, fig.layout, {"responsive": true}); };
-              if (typeof Plotly !== 'undefined') { draw(); return; }
-              {{CdnFallbackStart}}
-              // One load per page however many charts; AMD loaders (require.js) are hidden so plotly.js sets window.Plotly.
-              window.distillPlotly = window.distillPlotly || new Promise(function (ok, fail) {
-                var amd = window.define; window.define = undefined;
-                var s = document.createElement('script');
-                s.src = '{{CdnUrl}}';
-                s.onload = function () { window.define = amd; ok(); };
-                s.onerror = function (e) { window.define = amd; fail(e); };
-                document.head.appendChild(s);
-              });
-              window.distillPlotly.then(draw);
-              {{CdnFallbackEnd}}
-            })();
-            </script>
-            """;
+        return $"<div id=\"{id}\" class=\"{PlotlyClass}\"></div>\n<script type=\"text/javascript\">{Script(id, json)}</script>";
+    }
+
+    /// <summary>The body of a chart's script element: draw <paramref name="json"/> into the element <paramref name="id"/>.</summary>
+    static string Script(string id, string json) => $$"""
+
+        (function () {
+          var fig = {{json}};
+          var draw = function () { Plotly.newPlot('{{id}}', fig.data, fig.layout, {"responsive": true}); };
+          if (typeof Plotly !== 'undefined') { draw(); return; }
+          {{CdnFallbackStart}}
+          // One load per page however many charts; AMD loaders (require.js) are hidden so plotly.js sets window.Plotly.
+          window.distillPlotly = window.distillPlotly || new Promise(function (ok, fail) {
+            var amd = window.define; window.define = undefined;
+            var s = document.createElement('script');
+            s.src = '{{CdnUrl}}';
+            s.onload = function () { window.define = amd; ok(); };
+            s.onerror = function (e) { window.define = amd; fail(e); };
+            document.head.appendChild(s);
+          });
+          window.distillPlotly.then(draw);
+          {{CdnFallbackEnd}}
+        })();
+
+        """;
+
+    /// <summary>The chart outputs without their CDN fallback, for a page that inlines plotly.js.</summary>
+    public static string WithoutCdnFallback(string html)
+    {
+        var (start, end) = (html.IndexOf(CdnFallbackStart, StringComparison.Ordinal), 0);
+        if (start < 0) return html;
+        var sb = new StringBuilder();
+        for (; start >= 0; start = html.IndexOf(CdnFallbackStart, end, StringComparison.Ordinal))
+        {
+            var stop = html.IndexOf(CdnFallbackEnd, start, StringComparison.Ordinal);
+            if (stop < 0) break;
+            sb.Append(html, end, start - end);
+            end = stop + CdnFallbackEnd.Length;
+        }
+        return sb.Append(html, end, html.Length - end).ToString();
+    }
+
+    /// <summary>
+    /// Whether <paramref name="script"/> is exactly a chart script <see cref="ToHtml"/> writes for the element
+    /// <paramref name="id"/> (with or without its CDN fallback) around one valid JSON value. Such a script only draws a
+    /// chart, so a report may let it run in a notebook nobody has trusted; a script that merely looks like one is not it.
+    /// </summary>
+    public static bool IsChartScript(string id, string script)
+    {
+        const string Hole = "\u0000";
+        foreach (var template in new[] { Script(id, Hole), WithoutCdnFallback(Script(id, Hole)) })
+        {
+            var at = template.IndexOf(Hole, StringComparison.Ordinal);
+            var (before, after) = (template[..at], template[(at + 1)..]);
+            if (script.Length <= before.Length + after.Length || !script.StartsWith(before, StringComparison.Ordinal) ||
+                !script.EndsWith(after, StringComparison.Ordinal)) continue;
+            try
+            {
+                // Valid JSON is an inert JavaScript expression: data, never code.
+                using var _ = JsonDocument.Parse(script[before.Length..^after.Length]);
+                return true;
+            }
+            catch (JsonException) { return false; }
+        }
+        return false;
     }
 
     /// <summary>Restarts the element ids (each notebook run starts from 1, so reruns give identical outputs).</summary>

@@ -80,4 +80,22 @@ public class DatasetViewsTests
         Assert.Contains("heatmap", DatasetViews.Samples(data, 3).ToJson());
         Assert.Equal(2, DatasetViews.ClassBalance(data).Traces.Count);
     }
+
+    [Fact]
+    public void Only_the_library_s_own_chart_script_around_valid_json_counts_as_a_chart()
+    {
+        var html = Charts.Bars("bars", "%", [("a</script>", 1.0), ("b", 2.0)]).ToHtml();
+        var m = System.Text.RegularExpressions.Regex.Match(html, @"<div id=""(?<id>[^""]+)"".*?<script type=""text/javascript"">(?<js>.*)</script>$",
+            System.Text.RegularExpressions.RegexOptions.Singleline);
+        var (id, js) = (m.Groups["id"].Value, m.Groups["js"].Value);
+        Assert.True(Figure.IsChartScript(id, js));
+        Assert.True(Figure.IsChartScript(id, Figure.WithoutCdnFallback(js)));
+        Assert.DoesNotContain(Figure.CdnFallbackStart, Figure.WithoutCdnFallback(js), StringComparison.Ordinal);
+        // Another element's id, code in place of the JSON, or one more statement: not ours.
+        Assert.False(Figure.IsChartScript("distill-plotly-00000000-1", js));
+        var fig = js.IndexOf("var fig = ", StringComparison.Ordinal) + "var fig = ".Length;
+        Assert.False(Figure.IsChartScript(id, js[..fig] + "alert(1) || " + js[fig..]));
+        Assert.False(Figure.IsChartScript(id, js + "alert(1);"));
+        Assert.False(Figure.IsChartScript(id, ""));
+    }
 }
