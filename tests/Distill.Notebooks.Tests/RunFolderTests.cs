@@ -90,7 +90,8 @@ public class RunFolderTests
     {
         var root = TestSupport.TempDir("runfolder-kill9");
         var dir = Path.Combine(root, "run");
-        const int epochs = 12, images = 8192;
+        // 16 epochs: the crash keeps 2, and each of the five resumes below runs at most 2 more before its kill.
+        const int epochs = 16, images = 8192;
         var args = Train(dir, epochs, trainSize: images);
         var reference = DistillProcess.Run(Train(Path.Combine(root, "uninterrupted"), epochs, trainSize: images));
         Assert.True(reference.Exit == 0, reference.Err);
@@ -108,11 +109,15 @@ public class RunFolderTests
         {
             using var resumed = new DistillProcess.Running(DistillProcess.Start([.. args, "--resume"]));
             resumed.WaitFor("resuming mlp-32", TimeSpan.FromMinutes(2));
-            Thread.Sleep(rng.Next(0, 1500));
+            // A random moment within the epoch after the first one the resume finishes, timed by that first epoch: the
+            // kill lands mid-step, mid-evaluation or mid-checkpoint, whatever the machine's speed.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            resumed.WaitFor($"/{epochs}  lr", TimeSpan.FromMinutes(2));
+            Thread.Sleep(TimeSpan.FromMilliseconds(rng.NextDouble() * clock.Elapsed.TotalMilliseconds));
             resumed.Signal("KILL");
             if (resumed.Exit(TimeSpan.FromSeconds(30)) == 137) kills++;
         }
-        Assert.True(kills >= 4, $"only {kills} of 5 kills landed before the run finished: make it longer");
+        Assert.True(kills == 5, $"only {kills} of 5 kills landed before the run finished");
         var finished = DistillProcess.Run([.. args, "--resume"]);
         Assert.True(finished.Exit == 0, finished.Err);
         Assert.Empty(Directory.GetFiles(dir, ".*.tmp"));

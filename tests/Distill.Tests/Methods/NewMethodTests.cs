@@ -83,20 +83,36 @@ public sealed class NewMethodTests
         Assert.True(crd.StudentBank.index_select(0, idx).allclose(expected, rtol: 1e-5, atol: 1e-6));
     }
 
-    [Fact]
-    public void Crd_loss_falls_over_training_and_is_identical_for_a_seed()
+    /// <summary>How far the memory banks pair each sample's student embedding with its own teacher embedding rather
+    /// than with other samples': mean cosine of the positive pairs minus that of all pairs. What CRD's contrast teaches.
+    /// (The NCE loss alone can mislead early on: its normaliser is fixed on the first batch, while the banks fill with
+    /// real embeddings.)</summary>
+    static double Alignment(CrdModule m)
     {
-        var (a, ra, ta) = Train("crd:negatives=256", seed: 0, epochs: 6);
-        var (b, rb, tb) = Train("crd:negatives=256", seed: 0, epochs: 6);
+        using var scope = NewDisposeScope();
+        var sim = m.StudentBank.mm(m.TeacherBank.t());
+        return sim.diagonal().mean().item<float>() - sim.mean().item<float>();
+    }
+
+    [Fact]
+    public void Crd_loss_falls_and_aligns_each_sample_s_student_and_teacher_embeddings_and_is_identical_for_a_seed()
+    {
+        // 15 epochs: on 512 images the loss first rises (the banks fill with real embeddings) and falls below its
+        // first epoch's value from about epoch 7 (measured: loss 14.2 → 20.8 at epoch 3 → 11.8 at 15; alignment 0.007 after 1 epoch, 0.040 after 15, 0.139 after 30).
+        var (a, ra, ta) = Train("crd:negatives=256", seed: 0, epochs: 15);
+        var (b, rb, tb) = Train("crd:negatives=256", seed: 0, epochs: 15);
+        var (early, _, te) = Train("crd:negatives=256", seed: 0, epochs: 1);
+        var (ma, mb) = (((CrdTerm)ta).Module, ((CrdTerm)tb).Module);
+        var (after1, after15) = (Alignment(((CrdTerm)te).Module), Alignment(ma));
+        Assert.True(after15 > after1 + 0.02, $"alignment of the banks after 1 epoch {after1:F3}, after 15 {after15:F3}");
         var crdLoss = ra.History.Select(h => Term(h, "crd")).ToList();
         Assert.True(crdLoss[^1] < crdLoss[0], $"crd loss per epoch: {string.Join(", ", crdLoss)}");
         Assert.Equal(crdLoss, rb.History.Select(h => Term(h, "crd")));
         foreach (var (p, q) in a.parameters().Zip(b.parameters())) Assert.True(p.eq(q).all().item<bool>(), "student weights differ between two runs of one seed");
-        var (ma, mb) = (((CrdTerm)ta).Module, ((CrdTerm)tb).Module);
         Assert.True(ma.StudentBank.eq(mb.StudentBank).all().item<bool>() && ma.TeacherBank.eq(mb.TeacherBank).all().item<bool>(), "memory banks differ between two runs of one seed");
         var (c, _, tc) = Train("crd:negatives=256", seed: 1, epochs: 1);
         Assert.False(((CrdTerm)tc).Module.StudentBank.eq(ma.StudentBank).all().item<bool>(), "another seed gave the same bank");
-        foreach (var m in new[] { a, b, c }) m.Dispose();
+        foreach (var m in new[] { a, b, c, early }) m.Dispose();
     }
 
     static double Term(EpochMetrics m, string name) => m.TermLosses.Single(t => t.Name == name).Value;
