@@ -136,6 +136,13 @@ public class TrainerTests
         Assert.Equal(5, resumes);
         Assert.Equal(File.ReadAllLines(Path.Combine(dirA.Path, "metrics.csv")).Select(DropTime),
                      File.ReadAllLines(Path.Combine(dirB.Path, "metrics.csv")).Select(DropTime));
+        // TensorBoard holds each epoch's scalars once, with the uninterrupted run's values (throughput aside).
+        var (tbA, tbB) = (TfEvents.Scalars(Path.Combine(dirA.Path, "tb")), TfEvents.Scalars(Path.Combine(dirB.Path, "tb")));
+        Assert.Contains(tbB, e => e.Tag.EndsWith("/test_acc", StringComparison.Ordinal) && e.Step == opts.Epochs);
+        Assert.Equal(tbB.Count, tbB.DistinctBy(e => (e.Tag, e.Step)).Count());
+        static IEnumerable<(string, long, float)> Kept(List<(string Tag, long Step, float Value)> events) =>
+            events.Where(e => !e.Tag.EndsWith("/samples_per_s", StringComparison.Ordinal)).Select(e => (e.Tag, e.Step, e.Value)).Order();
+        Assert.Equal(Kept(tbA), Kept(tbB));
         Assert.True(full.parameters().Zip(model!.parameters()).All(p => p.First.SameAs(p.Second)), "the student's weights differ from the uninterrupted run's");
         Assert.True(s1.Parameters().Zip(s2!.Parameters()).All(p => p.First.SameAs(p.Second)), "the regressor's weights differ");
         model.Dispose();
