@@ -44,16 +44,10 @@ public sealed record DeploymentConfig
     /// <summary>Where the .onnx files go (null: a fresh folder under the system temp folder).</summary>
     public string? OutDir { get; init; }
 
-    public static DeploymentConfig For(Budget budget, string? resultsFile = null) => budget switch
-    {
-        Budget.Smoke => new()
-        {
-            Pair = ComparisonConfig.For(budget), BestMethod = BestOf05(budget, resultsFile),
-            FineTuneEpochs = 1, CalibrationImages = 64, LatencyRuns = 30, LatencyRounds = 2, ProfileRuns = 30,
-        },
-        Budget.Quick => new() { Pair = ComparisonConfig.For(budget), BestMethod = BestOf05(budget, resultsFile) },
-        _ => new() { Pair = ComparisonConfig.For(budget), BestMethod = BestOf05(budget, resultsFile), FineTuneEpochs = 20 },
-    };
+    /// <summary>The recipe at <paramref name="budget"/>: 05-comparison's pair, the best method of 05's results and the
+    /// settings of experiments/recipes/07-deployment.yaml (built in).</summary>
+    public static DeploymentConfig For(Budget budget, string? resultsFile = null) =>
+        RecipeFile.Load("07-deployment", budget, new DeploymentConfig { Pair = ComparisonConfig.For(budget), BestMethod = BestOf05(budget, resultsFile) });
 
     /// <summary>The notebooks' parameters (seeds, student epochs, teacher seed, log), applied to <see cref="Pair"/>.</summary>
     public DeploymentConfig WithParameters(string seeds = "", int epochs = 0, int teacherSeed = 0, TextWriter? log = null) =>

@@ -1,7 +1,6 @@
 using Distill.Data;
 using Distill.Losses;
 using Distill.Models;
-using Distill.Training;
 
 namespace Distill.Experiments;
 
@@ -22,20 +21,8 @@ public sealed record AttentionTransferConfig : RecipeConfig
     public double Temperature { get; init; } = 4;
     public double Alpha { get; init; } = 0.9;
 
-    public static AttentionTransferConfig For(Budget budget) => budget switch
-    {
-        Budget.Smoke => new() { Budget = budget, TeacherTrainSize = 4000, TeacherEpochs = 1, TransferSize = 2000, StudentEpochs = 2, TestSize = 2000 },
-        Budget.Quick => new() { Budget = budget, TeacherEpochs = 6, TransferSize = 5000, StudentEpochs = 8, Seeds = [0, 1, 2] },
-        // The paper's CIFAR-10 setting: WRN-40-1 teaches WRN-16-1 at the three groups, SGD 0.1, batch 128, 200 epochs,
-        // ×0.2 at 60/120/160, crop + flip.
-        _ => new()
-        {
-            Budget = budget, Dataset = "cifar10", Teacher = "wrn-40-1", Student = "wrn-16-1", Groups = ["stage1", "stage2", "stage3"],
-            TeacherEpochs = 200, StudentEpochs = 200, Seeds = [0, 1, 2, 3, 4],
-            TeacherOptimizer = Recipe.PaperSgd(0.1), StudentOptimizer = Recipe.PaperSgd(0.1),
-            Schedule = LrSchedule.MultiStep([60, 120, 160], 0.2), Augment = Augmentation.Cifar,
-        },
-    };
+    /// <summary>The recipe at <paramref name="budget"/>: the settings of experiments/recipes/03-attention-transfer.yaml (built in).</summary>
+    public static AttentionTransferConfig For(Budget budget) => RecipeFile.Load("03-attention-transfer", budget, new AttentionTransferConfig());
 }
 
 public sealed class AttentionTransferResult : ExperimentResult

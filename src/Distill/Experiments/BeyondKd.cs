@@ -23,21 +23,8 @@ public sealed record BeyondKdConfig : RecipeConfig
     /// <summary>Runs, by name; see <see cref="BeyondKd"/>.</summary>
     public IReadOnlyList<string> Runs { get; init; } = BeyondKd.AllRuns;
 
-    public static BeyondKdConfig For(Budget budget) => budget switch
-    {
-        // Two epochs at smoke: ten student runs (the assistant included) must fit the notebook tests' cell timeout.
-        Budget.Smoke => new() { Budget = budget, TeacherTrainSize = 4000, TeacherEpochs = 1, TransferSize = 1000, StudentEpochs = 2, TestSize = 2000 },
-        Budget.Quick => new() { Budget = budget, TeacherEpochs = 6, TransferSize = 3000, StudentEpochs = 8, Seeds = [0, 1, 2] },
-        // RepDistiller's CIFAR-100 pair and schedule; the assistant is resnet32 (a plain ResNet between the two in
-        // capacity) and the second teacher a WRN-40-2.
-        _ => new()
-        {
-            Budget = budget, Dataset = "cifar100", Teacher = "resnet32x4", Student = "resnet8x4", Assistant = "resnet32", ExtraTeachers = ["wrn-40-2"],
-            TeacherEpochs = 240, StudentEpochs = 240, BatchSize = 64, Seeds = [0, 1, 2],
-            TeacherOptimizer = Recipe.PaperSgd(0.05), StudentOptimizer = Recipe.PaperSgd(0.05),
-            Schedule = LrSchedule.MultiStep([150, 180, 210]), Augment = Augmentation.Cifar,
-        },
-    };
+    /// <summary>The recipe at <paramref name="budget"/>: the settings of experiments/recipes/06-beyond-kd.yaml (built in).</summary>
+    public static BeyondKdConfig For(Budget budget) => RecipeFile.Load("06-beyond-kd", budget, new BeyondKdConfig());
 }
 
 public sealed class BeyondKdResult : ExperimentResult

@@ -20,18 +20,8 @@ public sealed record BornAgainConfig : RecipeConfig
     /// <summary>Also train the CWTM and DKPP variants from generation 0.</summary>
     public bool Variants { get; init; } = true;
 
-    public static BornAgainConfig For(Budget budget) => budget switch
-    {
-        Budget.Smoke => new() { Budget = budget, TransferSize = 1000, StudentEpochs = 3, TestSize = 2000, Generations = 2 },
-        Budget.Quick => new() { Budget = budget, TransferSize = 2000, StudentEpochs = 40, Seeds = [0, 1, 2], Generations = 3 },
-        // CIFAR-100 with Wide-ResNet generations (the paper's Table 1 also trains WRNs born-again; its DenseNets are not
-        // in the zoo): WRN-28-1, Zagoruyko's schedule (SGD 0.1, batch 128, 200 epochs, ×0.2 at 60/120/160, crop + flip).
-        _ => new()
-        {
-            Budget = budget, Dataset = "cifar100", Student = "wrn-28-1", StudentEpochs = 200, Seeds = [0, 1, 2], Generations = 3,
-            StudentOptimizer = Recipe.PaperSgd(0.1), Schedule = LrSchedule.MultiStep([60, 120, 160], 0.2), Augment = Augmentation.Cifar,
-        },
-    };
+    /// <summary>The recipe at <paramref name="budget"/>: the settings of experiments/recipes/04-born-again.yaml (built in).</summary>
+    public static BornAgainConfig For(Budget budget) => RecipeFile.Load("04-born-again", budget, new BornAgainConfig());
 }
 
 public sealed class BornAgainResult : ExperimentResult

@@ -3,7 +3,6 @@ using Distill.Data;
 using Distill.Losses;
 using Distill.Methods;
 using Distill.Models;
-using Distill.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -29,24 +28,8 @@ public sealed record ComparisonConfig : RecipeConfig
     /// first, <c>with { Teacher = ..., Student = ... }</c> the other.</summary>
     public static readonly IReadOnlyList<(string Teacher, string Student)> PaperPairs = [("resnet32x4", "resnet8x4"), ("wrn-40-2", "wrn-16-2")];
 
-    public static ComparisonConfig For(Budget budget) => budget switch
-    {
-        Budget.Smoke => new() { Budget = budget, TeacherTrainSize = 4000, TeacherEpochs = 1, TransferSize = 1000, StudentEpochs = 3, TestSize = 2000 },
-        Budget.Quick => new() { Budget = budget, TeacherEpochs = 6, TransferSize = 3000, StudentEpochs = 8, Seeds = [0, 1, 2] },
-        // RepDistiller's CIFAR-100 benchmark pair and schedule: resnet32x4 → resnet8x4, SGD 0.05, batch 64, 240 epochs,
-        // ×0.1 at 150/180/210, crop + flip; DKD at mdistiller's β = 8 with a 20-epoch warm-up.
-        _ => new()
-        {
-            Budget = budget, Dataset = "cifar100", Teacher = "resnet32x4", Student = "resnet8x4",
-            TeacherEpochs = 240, StudentEpochs = 240, BatchSize = 64, Seeds = [0, 1, 2],
-            TeacherOptimizer = Recipe.PaperSgd(0.05), StudentOptimizer = Recipe.PaperSgd(0.05),
-            Schedule = LrSchedule.MultiStep([150, 180, 210]), Augment = Augmentation.Cifar,
-            Set = new Dictionary<string, IReadOnlyDictionary<string, string>>
-            {
-                ["dkd"] = new Dictionary<string, string> { ["beta"] = "8", ["warmup"] = $"{20.0 / 240}" },
-            },
-        },
-    };
+    /// <summary>The recipe at <paramref name="budget"/>: the settings of experiments/recipes/05-comparison.yaml (built in).</summary>
+    public static ComparisonConfig For(Budget budget) => RecipeFile.Load("05-comparison", budget, new ComparisonConfig());
 }
 
 public sealed class ComparisonResult : ExperimentResult

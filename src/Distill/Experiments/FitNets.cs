@@ -32,21 +32,8 @@ public sealed record FitNetsConfig : RecipeConfig
     public double LambdaStart { get; init; } = 4;
     public double LambdaEnd { get; init; } = 1;
 
-    public static FitNetsConfig For(Budget budget) => budget switch
-    {
-        Budget.Smoke => new() { Budget = budget, TeacherTrainSize = 4000, TeacherEpochs = 1, TransferSize = 2000, HintEpochs = 1, StudentEpochs = 2, TestSize = 2000 },
-        Budget.Quick => new() { Budget = budget, TeacherEpochs = 6, TransferSize = 5000, HintEpochs = 3, StudentEpochs = 8, Seeds = [0, 1, 2] },
-        // CIFAR-10 with a deeper, thinner student (Romero et al.'s maxout nets are not in the zoo): resnet32x4 (7.4M
-        // parameters, 32 layers) teaches resnet56 (0.86M, 56 layers), hint and guided layer the middle stage (16×16);
-        // RepDistiller's schedule (SGD 0.05, batch 64, 240 epochs, ×0.1 at 150/180/210, crop + flip, 30 hint epochs).
-        _ => new()
-        {
-            Budget = budget, Dataset = "cifar10", Teacher = "resnet32x4", Student = "resnet56", HintLayer = "stage2", GuidedLayer = "stage2",
-            TeacherEpochs = 240, HintEpochs = 30, StudentEpochs = 240, BatchSize = 64, Seeds = [0, 1, 2],
-            TeacherOptimizer = Recipe.PaperSgd(0.05), StudentOptimizer = Recipe.PaperSgd(0.05),
-            Schedule = LrSchedule.MultiStep([150, 180, 210]), Augment = Augmentation.Cifar,
-        },
-    };
+    /// <summary>The recipe at <paramref name="budget"/>: the settings of experiments/recipes/02-fitnets.yaml (built in).</summary>
+    public static FitNetsConfig For(Budget budget) => RecipeFile.Load("02-fitnets", budget, new FitNetsConfig());
 }
 
 public sealed class FitNetsResult : ExperimentResult

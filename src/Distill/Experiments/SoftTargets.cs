@@ -23,27 +23,8 @@ public sealed record SoftTargetsConfig : RecipeConfig
     /// <summary>Class removed from the transfer set for the omitted-class experiment (null: skip it).</summary>
     public int? OmittedClass { get; init; }
 
-    public static SoftTargetsConfig For(Budget budget) => budget switch
-    {
-        Budget.Smoke => new()
-        {
-            Budget = budget, TeacherTrainSize = 4000, TeacherEpochs = 1, TransferSize = 1000, StudentEpochs = 3, TestSize = 2000,
-            Temperatures = [2], Alphas = [], OmittedClass = 3,
-        },
-        Budget.Quick => new()
-        {
-            Budget = budget, TeacherEpochs = 6, TransferSize = 2000, StudentEpochs = 40, Seeds = [0, 1, 2],
-            Temperatures = [1, 2, 4, 8], Alphas = [0.5, 0.9], OmittedClass = 3,
-        },
-        // The paper's MNIST setting (§3): a 1200-1200 teacher with dropout (input 0.2, hidden 0.5) and inputs jittered by
-        // up to 2 pixels; an unregularised 800-800 student on all 60k images at T = 20; the digit 3 omitted.
-        _ => new()
-        {
-            Budget = budget, Dataset = "mnist", Teacher = "mlp-1200-1200", TeacherModel = new() { Dropout = 0.5, InputDropout = 0.2, Jitter = 2 },
-            StudentDropout = 0, TeacherEpochs = 60, StudentEpochs = 60, Seeds = [0, 1, 2, 3, 4], Temperature = 20,
-            Temperatures = [1, 2, 3, 4, 6, 8, 12, 20], Alphas = [0.1, 0.3, 0.5, 0.7, 0.9, 0.99], OmittedClass = 3,
-        },
-    };
+    /// <summary>The recipe at <paramref name="budget"/>: the settings of experiments/recipes/01-soft-targets.yaml (built in).</summary>
+    public static SoftTargetsConfig For(Budget budget) => RecipeFile.Load("01-soft-targets", budget, new SoftTargetsConfig());
 }
 
 /// <summary>One point of a sweep: the setting and its mean ± std over seeds.</summary>

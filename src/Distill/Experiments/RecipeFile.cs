@@ -1,0 +1,141 @@
+using System.Collections;
+using System.Globalization;
+using System.Reflection;
+using Distill.Sweeps;
+using Distill.Training;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Distill.Experiments;
+
+/// <summary>
+/// A recipe's settings as data: experiments/recipes/NAME.yaml holds one section per budget (<c>smoke:</c>,
+/// <c>quick:</c>, <c>full:</c>), each listing the settings of the recipe's config that differ from its defaults, in
+/// snake_case (<c>teacher_epochs: 6</c>, <c>seeds: [0, 1, 2]</c>, <c>teacher_model: {dropout: 0.5}</c>,
+/// <c>schedule: multistep:150,180,210</c>). The recipes' <c>For(budget)</c> read the copy built into the library (so a
+/// notebook in any kernel gets the same settings); <see cref="FromFile{T}"/> reads an edited copy. An unknown key or a
+/// value of the wrong type is an error naming the file, the line and what is expected.
+/// </summary>
+public static class RecipeFile
+{
+    public static readonly string[] Sections = ["smoke", "quick", "full"];
+
+    /// <summary>The text of the built-in recipe file <paramref name="name"/> (e.g. "01-soft-targets"), to show or copy.</summary>
+    public static string Text(string name)
+    {
+        using var s = typeof(RecipeFile).Assembly.GetManifestResourceStream($"Distill.recipes.{name}.yaml")
+            ?? throw new ArgumentException($"no built-in recipe file '{name}'; the recipes are {string.Join(", ", Names())}.", nameof(name));
+        using var reader = new StreamReader(s);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>The built-in recipe files, by name.</summary>
+    public static IEnumerable<string> Names() =>
+        typeof(RecipeFile).Assembly.GetManifestResourceNames().Where(n => n.StartsWith("Distill.recipes.", StringComparison.Ordinal))
+            .Select(n => n["Distill.recipes.".Length..^".yaml".Length]).Order(StringComparer.Ordinal);
+
+    /// <summary><paramref name="defaults"/> with the built-in file's settings for <paramref name="budget"/>.</summary>
+    public static T Load<T>(string name, Budget budget, T defaults) where T : class =>
+        Apply(Text(name), $"experiments/recipes/{name}.yaml (built in)", budget, defaults);
+
+    /// <summary><paramref name="defaults"/> with the settings for <paramref name="budget"/> of the recipe file at
+    /// <paramref name="path"/> (an edited copy of one in experiments/recipes/).</summary>
+    public static T FromFile<T>(string path, Budget budget, T defaults) where T : class
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"recipe file {path}: no such file; copy one of experiments/recipes/ and edit it.");
+        return Apply(File.ReadAllText(path), path, budget, defaults);
+    }
+
+    static T Apply<T>(string text, string file, Budget budget, T defaults) where T : class
+    {
+        var stream = new YamlStream();
+        try { stream.Load(new StringReader(text)); }
+        catch (YamlException e) { throw new SpecException(file, (int)e.Start.Line, $"not valid YAML ({e.Message.Split('\n')[0]}); fix the syntax there."); }
+        if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
+            throw new SpecException(file, 1, "a recipe file is one YAML mapping with the sections smoke:, quick: and full:.");
+        foreach (var (key, _) in root.Children)
+            if (!Sections.Contains(Scalar(key)))
+                throw new SpecException(file, Line(key), $"'{Scalar(key)}' is not a budget; the sections are {string.Join(", ", Sections)}.");
+        var name = budget.ToString().ToLowerInvariant();
+        var section = root.Children.FirstOrDefault(c => Scalar(c.Key) == name).Value
+            ?? throw new SpecException(file, 1, $"no '{name}:' section; a recipe file has one per budget ({string.Join(", ", Sections)}).");
+        var config = section switch
+        {
+            YamlMappingNode m => (T)Set(Clone(defaults), m, file, ""),
+            YamlScalarNode s when string.IsNullOrEmpty(s.Value) || s.Value is "~" or "null" => defaults, // an empty section: the defaults
+            _ => throw new SpecException(file, Line(section), $"'{name}:' must be a mapping of settings."),
+        };
+        return config is RecipeConfig r ? (T)(object)(r with { Budget = budget }) : config;
+    }
+
+    /// <summary>The settings a file may set: public init properties, by snake_case name (the run-time ones excluded).</summary>
+    static Dictionary<string, PropertyInfo> Settings(Type type) =>
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.SetMethod is { IsPublic: true } && p.GetIndexParameters().Length == 0 && !RunTime.Contains(p.Name))
+            .ToDictionary(p => Snake(p.Name), StringComparer.Ordinal);
+
+    /// <summary>Settings of a run, not of a recipe: the caller's (output folder, log, cancellation, ...).</summary>
+    static readonly HashSet<string> RunTime =
+        ["Budget", "Cancellation", "Log", "Progress", "OutDir", "Resume", "Force", "TeacherCache", "KeepEverySeed", "Device", "Pair", "BestMethod"];
+
+    static object Set(object target, YamlMappingNode map, string file, string path)
+    {
+        var settings = Settings(target.GetType());
+        foreach (var (keyNode, valueNode) in map.Children)
+        {
+            var key = Scalar(keyNode);
+            if (!settings.TryGetValue(key, out var p))
+                throw new SpecException(file, Line(keyNode), $"'{path}{key}' is not a setting of {target.GetType().Name}; its settings are {string.Join(", ", settings.Keys.Order(StringComparer.Ordinal))}.");
+            p.SetValue(target, Value(p.PropertyType, p.GetValue(target), valueNode, file, path + key));
+        }
+        return target;
+    }
+
+    static object? Value(Type type, object? current, YamlNode node, string file, string key)
+    {
+        var nullable = Nullable.GetUnderlyingType(type);
+        if (node is YamlScalarNode { Value: "~" or "null" or "" } && (nullable is not null || !type.IsValueType)) return null;
+        var t = nullable ?? type;
+        string Expect(string what) => throw new SpecException(file, Line(node), $"'{key}' expects {what}, got '{Scalar(node)}'.");
+        if (t == typeof(string)) return node is YamlScalarNode s ? s.Value : Expect("text");
+        if (t == typeof(int)) return node is YamlScalarNode && int.TryParse(Scalar(node), NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i : Expect("an integer");
+        if (t == typeof(double)) return node is YamlScalarNode && double.TryParse(Scalar(node), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) ? d : Expect("a number");
+        if (t == typeof(bool)) return node is YamlScalarNode && bool.TryParse(Scalar(node), out var b) ? b : Expect("true or false");
+        if (t.IsEnum) return node is YamlScalarNode && Enum.TryParse(t, Scalar(node), ignoreCase: true, out var e) && Enum.IsDefined(t, e!) ? e : Expect($"one of {string.Join(", ", Enum.GetNames(t).Select(n => n.ToLowerInvariant()))}");
+        if (t == typeof(LrSchedule))
+        {
+            try { return LrSchedule.Parse(Scalar(node)); }
+            catch (Exception ex) when (ex is ArgumentException or FormatException) { return Expect("a schedule: constant, cosine, step:EVERY[:GAMMA] or multistep:E1,E2[:GAMMA]"); }
+        }
+        if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(IReadOnlyList<>))
+        {
+            if (node is not YamlSequenceNode seq) return Expect("a list ([a, b, ...])");
+            var item = t.GetGenericArguments()[0];
+            var array = Array.CreateInstance(item, seq.Children.Count);
+            for (var k = 0; k < array.Length; k++) array.SetValue(Value(item, null, seq.Children[k], file, $"{key}[{k}]"), k);
+            return array;
+        }
+        if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>) && t.GetGenericArguments()[0] == typeof(string))
+        {
+            if (node is not YamlMappingNode m) return Expect("a mapping (name: value, ...)");
+            var valueType = t.GetGenericArguments()[1];
+            var dict = (IDictionary)Activator.CreateInstance(typeof(Dictionary<,>).MakeGenericType(typeof(string), valueType))!;
+            foreach (var (k, v) in m.Children) dict[Scalar(k)] = Value(valueType, null, v, file, $"{key}.{Scalar(k)}");
+            return dict;
+        }
+        // A record of settings (model options, optimizer, augmentation): its keys change a copy of the current value.
+        if (current is not null && node is YamlMappingNode nested && Settings(t).Count > 0) return Set(Clone(current), nested, file, key + ".");
+        return Expect(current is null ? "a value this file cannot set" : $"a mapping of {string.Join(", ", Settings(t).Keys)}");
+    }
+
+    /// <summary>A shallow copy of a record (its compiler-made clone), so the defaults the caller passed stay as they were.</summary>
+    static object Clone(object record) =>
+        record.GetType().GetMethod("<Clone>$")?.Invoke(record, null)
+        ?? throw new InvalidOperationException($"{record.GetType().Name} is not a record; a recipe file sets records only.");
+
+    static string Snake(string pascal) =>
+        string.Concat(pascal.Select((c, i) => char.IsUpper(c) && i > 0 ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+
+    static string Scalar(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();
+    static int Line(YamlNode node) => (int)node.Start.Line;
+}

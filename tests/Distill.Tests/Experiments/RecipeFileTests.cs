@@ -1,0 +1,79 @@
+using Distill.Experiments;
+using Distill.Sweeps;
+using Distill.Training;
+
+namespace Distill.Tests.Experiments;
+
+/// <summary>The recipes' settings live in experiments/recipes/*.yaml: every file loads at every budget, an edited copy
+/// changes what it says, and a bad file is an error naming the file, the line and what is expected.</summary>
+public class RecipeFileTests
+{
+    [Fact]
+    public void Every_recipe_file_loads_at_every_budget_and_sets_what_it_says()
+    {
+        Assert.Equal(["01-soft-targets", "02-fitnets", "03-attention-transfer", "04-born-again", "05-comparison", "06-beyond-kd", "07-deployment"],
+                     RecipeFile.Names());
+        foreach (var budget in Enum.GetValues<Budget>())
+        {
+            RecipeConfig[] all = [SoftTargetsConfig.For(budget), FitNetsConfig.For(budget), AttentionTransferConfig.For(budget),
+                                  BornAgainConfig.For(budget), ComparisonConfig.For(budget), BeyondKdConfig.For(budget)];
+            Assert.All(all, c => Assert.Equal(budget, c.Budget));
+        }
+        var quick = SoftTargetsConfig.For(Budget.Quick);
+        Assert.Equal([1.0, 2, 4, 8], quick.Temperatures);
+        Assert.Equal([0, 1, 2], quick.Seeds);
+        Assert.Equal(40, quick.StudentEpochs);
+        var full = SoftTargetsConfig.For(Budget.Full);
+        Assert.Equal((0.5, 0.2, 2), (full.TeacherModel.Dropout, full.TeacherModel.InputDropout, full.TeacherModel.Jitter));
+        Assert.Equal("mnist", full.Dataset);
+        var comparison = ComparisonConfig.For(Budget.Full);
+        Assert.Equal("multistep:150,180,210:0.1", comparison.Schedule.ToString());
+        Assert.Equal(OptimizerSpec.Sgd(0.05, 0.9, nesterov: false, 5e-4), comparison.StudentOptimizer);
+        Assert.Equal(Augmentation.Cifar, comparison.Augment);
+        Assert.Equal("8", comparison.Set["dkd"]["beta"]);
+        // Settings a budget does not name keep the config's defaults.
+        Assert.Equal(new SoftTargetsConfig().BatchSize, quick.BatchSize);
+        Assert.Equal(new ComparisonConfig().Methods, ComparisonConfig.For(Budget.Quick).Methods);
+    }
+
+    [Fact]
+    public void An_edited_copy_changes_its_settings_and_leaves_the_defaults_alone()
+    {
+        var dir = Directory.CreateTempSubdirectory("recipe-file-").FullName;
+        var path = Path.Combine(dir, "mine.yaml");
+        File.WriteAllText(path, RecipeFile.Text("01-soft-targets").Replace("  temperatures: [1, 2, 4, 8]", "  temperatures: [3]", StringComparison.Ordinal));
+        var defaults = new SoftTargetsConfig();
+        var mine = RecipeFile.FromFile(path, Budget.Quick, defaults);
+        Assert.Equal([3.0], mine.Temperatures);
+        Assert.Equal(40, mine.StudentEpochs);
+        Assert.Equal(Budget.Quick, mine.Budget);
+        var fresh = new SoftTargetsConfig();
+        Assert.Equal(fresh.Temperatures, defaults.Temperatures);
+        Assert.Equal(fresh.StudentEpochs, defaults.StudentEpochs);
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Theory]
+    [InlineData("smoke: {}\nquick:\n  teacher_epoch: 3\nfull: {}\n", 3, "'teacher_epoch' is not a setting of SoftTargetsConfig; its settings are", "teacher_epochs")]
+    [InlineData("smoke: {}\nquick:\n  teacher_epochs: three\nfull: {}\n", 3, "'teacher_epochs' expects an integer, got 'three'", null)]
+    [InlineData("smoke: {}\nquick:\n  seeds: 0\nfull: {}\n", 3, "'seeds' expects a list", null)]
+    [InlineData("smoke: {}\nquick:\n  seeds: [0, x]\nfull: {}\n", 3, "'seeds[1]' expects an integer, got 'x'", null)]
+    [InlineData("smoke: {}\nquick:\n  schedule: sometimes\nfull: {}\n", 3, "'schedule' expects a schedule", null)]
+    [InlineData("smoke: {}\nquick:\n  teacher_model: {dropuot: 0.5}\nfull: {}\n", 3, "'teacher_model.dropuot' is not a setting of ModelOptions", "input_dropout")]
+    [InlineData("smoke: {}\nquick:\n  student_optimizer: {kind: sgdd}\nfull: {}\n", 3, "'student_optimizer.kind' expects one of sgd, adam", null)]
+    [InlineData("smoke: {}\nquik: {}\nfull: {}\n", 2, "'quik' is not a budget; the sections are smoke, quick, full", null)]
+    [InlineData("smoke: {}\nfull: {}\n", 1, "no 'quick:' section", null)]
+    [InlineData("smoke: {}\nquick:\n  out_dir: /tmp\nfull: {}\n", 3, "'out_dir' is not a setting of SoftTargetsConfig", null)]
+    [InlineData("quick: [1, 2\n", 2, "not valid YAML", null)]
+    public void A_bad_recipe_file_names_the_file_the_line_and_what_is_expected(string text, int line, string message, string? listed)
+    {
+        var dir = Directory.CreateTempSubdirectory("recipe-file-").FullName;
+        var path = Path.Combine(dir, "bad.yaml");
+        File.WriteAllText(path, text);
+        var e = Assert.Throws<SpecException>(() => RecipeFile.FromFile(path, Budget.Quick, new SoftTargetsConfig()));
+        Assert.StartsWith($"{path} line {line}: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+        if (listed is not null) Assert.Contains(listed, e.Message, StringComparison.Ordinal);
+        Directory.Delete(dir, recursive: true);
+    }
+}
