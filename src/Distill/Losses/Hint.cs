@@ -50,7 +50,9 @@ public sealed class HintRegressor : nn.Module<Tensor, Tensor>
         var layers = new List<(string, nn.Module<Tensor, Tensor>)> { ("conv", nn.Conv2d(studentChannels, teacherChannels, 1, bias: !batchNorm)) };
         if (batchNorm) layers.Add(("bn", nn.BatchNorm2d(teacherChannels)));
         if (relu) layers.Add(("relu", nn.ReLU()));
-        return new HintRegressor("hint_conv_regressor", true, studentChannels, teacherChannels, nn.Sequential(layers));
+        var regressor = new HintRegressor("hint_conv_regressor", true, studentChannels, teacherChannels, nn.Sequential(layers));
+        Native.OneDnnConvGuard.Apply(regressor); // from a narrow student, oneDNN would pad its channels: issue 12
+        return regressor;
     }
 
     /// <summary>Fully connected [B, Ds] → [B, Dt] (inputs with more dimensions are flattened), then ReLU when asked.</summary>

@@ -49,6 +49,7 @@ public static partial class ModelZoo
         ArgumentNullException.ThrowIfNull(name);
         var model = CreateFamily(name, inChannels, numClasses, options);
         model.ZooName = name.Trim().ToLowerInvariant();
+        Native.OneDnnConvGuard.Apply(model); // layers oneDNN would pad (a width-4 CNN) run on ATen's convolution: issue 12
         return model;
     }
 

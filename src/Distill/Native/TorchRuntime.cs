@@ -46,6 +46,8 @@ public static class TorchRuntime
             OneDnnIsa.ApplyIfNeeded();
             var env = Environment.GetEnvironmentVariable("DISTILL_THREADS");
             SetThreads(threads ?? (int.TryParse(env, out var e) && e > 0 ? e : Environment.ProcessorCount));
+            // NNPACK cannot run on these CPUs anyway; asking it only prints "Could not initialize NNPACK" per convolution.
+            AtenContext.Nnpack = false;
             Volatile.Write(ref initialized, true);
         }
     }

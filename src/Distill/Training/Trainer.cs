@@ -105,6 +105,7 @@ sealed class TrainingRun : IDisposable
 
         termModules = [.. objective.Modules().Select(m => m.Module)];
         foreach (var m in termModules) m.to(device);
+        atenConvolutions = device.type == DeviceType.CPU && (Native.OneDnnConvGuard.Needed(student) || termModules.Any(Native.OneDnnConvGuard.Needed));
         termParameters = [.. objective.Parameters()]; // read after moving: Module.to replaces parameter objects
         foreach (var p in termParameters.Where(p => p.device_type != device.type || (device.index >= 0 && p.device_index != device.index)))
             throw new ArgumentException($"A loss term owns a parameter on {p.device} but training runs on {device}: build the term on the training device.");
@@ -135,6 +136,8 @@ sealed class TrainingRun : IDisposable
     }
 
     readonly List<EpochMetrics> history = [];
+    /// <summary>The student or a loss term has convolutions oneDNN would pad: backward runs with oneDNN off (issue 12).</summary>
+    readonly bool atenConvolutions;
     string? CheckpointPath => o.OutDir is null || !o.Checkpoints ? null : Path.Combine(o.OutDir, Checkpoint.FileName);
 
     /// <summary>A resumed run stopped inside an epoch: that epoch's permutation and sums, used by its first epoch.</summary>
@@ -271,7 +274,8 @@ sealed class TrainingRun : IDisposable
         // one thread; docs/performance.md). A parameter that had a gradient before but was not reached this step gets
         // a zero one, so weight decay and momentum still apply to it exactly as with zero_grad().
         foreach (var p in optimized) p.grad = null;
-        total.backward();
+        using (atenConvolutions ? Native.OneDnnConvGuard.Off() : null) total.backward(); // padded layers: issue 12
+
         foreach (var p in optimized)
         {
             if (p.grad is not null) hadGradient.Add(p);
