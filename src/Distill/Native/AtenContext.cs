@@ -24,16 +24,27 @@ static class AtenContext
     [DllImport(Lib, EntryPoint = "_ZN2at7Context20setUserEnabledNNPACKEb")]
     static extern void SetUserEnabledNnpack(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
 
+    /// <summary>Whether the switches can be reached: Linux, with libtorch loaded (elsewhere the library has another name
+    /// and the switches stay as libtorch sets them).</summary>
+    public static bool Available => available.Value;
+
+    static readonly Lazy<bool> available = new(() =>
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try { return GlobalContext() != IntPtr.Zero; }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return false; }
+    });
+
     /// <summary>Whether ATen may route convolutions (and a few other ops) to oneDNN (mkldnn).</summary>
     public static bool Mkldnn
     {
-        get => UserEnabledMkldnn(GlobalContext());
-        set => SetUserEnabledMkldnn(GlobalContext(), value);
+        get => !Available || UserEnabledMkldnn(GlobalContext());
+        set { if (Available) SetUserEnabledMkldnn(GlobalContext(), value); }
     }
 
     /// <summary>Whether ATen may try NNPACK for convolutions.</summary>
     public static bool Nnpack
     {
-        set => SetUserEnabledNnpack(GlobalContext(), value);
+        set { if (Available) SetUserEnabledNnpack(GlobalContext(), value); }
     }
 }

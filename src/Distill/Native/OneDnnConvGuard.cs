@@ -43,7 +43,8 @@ public static class OneDnnConvGuard
 
     /// <summary>Whether <paramref name="module"/> has a padded convolution and the guard is on.</summary>
     public static bool Needed(nn.Module module) =>
-        Environment.GetEnvironmentVariable(ControlVariable)?.Trim().ToLowerInvariant() is not ("on" or "1" or "true") && PaddedLayers(module) > 0;
+        OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable(ControlVariable)?.Trim().ToLowerInvariant() is not ("on" or "1" or "true") &&
+        PaddedLayers(module) > 0;
 
     /// <summary>When <paramref name="module"/> has a padded convolution, its forward runs with oneDNN off. Returns whether
     /// it does. A backward pass chooses its kernels again when it runs, so whoever calls <c>backward()</c> through such a
