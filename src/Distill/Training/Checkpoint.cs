@@ -7,9 +7,11 @@ using static TorchSharp.torch;
 namespace Distill.Training;
 
 /// <summary>What a checkpoint records besides tensors: where the run stood and what it had measured. <see cref="Epoch"/>
-/// is the number of finished epochs; <see cref="InProgress"/> is set when the run was stopped inside the next one.</summary>
+/// is the number of finished epochs; <see cref="InProgress"/> is set when the run was stopped inside the next one;
+/// <see cref="HadGradient"/> lists the optimised parameters (by position) that have had a gradient so far: a step that
+/// does not reach one of them gives it a zero gradient, so a resume must know them to step as the run would have.</summary>
 public sealed record CheckpointInfo(string Name, int Seed, int Epoch, long Step, long Parameters, string Optimizer, IReadOnlyList<EpochMetrics> History,
-    EpochProgress? InProgress = null);
+    EpochProgress? InProgress = null, IReadOnlyList<int>? HadGradient = null);
 
 /// <summary>Where a stopped run stood inside an epoch (SIGTERM, Ctrl-C): the epoch, the next batch to run, and the
 /// epoch's running sums (total loss, each term, correct count) so its metrics come out as if it had not stopped. The

@@ -155,6 +155,9 @@ sealed class TrainingRun : IDisposable
             {
                 var (info, permutation) = Checkpoint.Load(ckpt, student, termModules, termParameters, optimizer, generator, student.ParameterCount);
                 if (info.InProgress is { } p) unfinished = new Unfinished(p, permutation!);
+                foreach (var i in info.HadGradient ?? [])
+                    hadGradient.Add(i >= 0 && i < optimized.Count ? optimized[i] : throw new InvalidDataException(
+                        $"Checkpoint '{ckpt}' names optimised parameter {i}; this run optimises {optimized.Count}. Resume with the same objective, or use a fresh output folder."));
                 if (info.Seed != o.Seed)
                     throw new InvalidOperationException($"Checkpoint '{ckpt}' belongs to a run with seed {info.Seed}; this run has seed {o.Seed}. Use the same seed or a fresh output folder.");
                 history.AddRange(info.History);
@@ -193,7 +196,8 @@ sealed class TrainingRun : IDisposable
     void SaveCheckpoint(int epochsDone, long step, EpochProgress? inProgress = null, Tensor? permutation = null)
     {
         if (CheckpointPath is not { } path) return;
-        Checkpoint.Save(path, new CheckpointInfo(o.Name, o.Seed, epochsDone, step, student.ParameterCount, o.Optimizer.ToString(), history, inProgress),
+        var had = optimized.Select((p, i) => hadGradient.Contains(p) ? i : -1).Where(i => i >= 0).ToList();
+        Checkpoint.Save(path, new CheckpointInfo(o.Name, o.Seed, epochsDone, step, student.ParameterCount, o.Optimizer.ToString(), history, inProgress, had),
             student, termModules, termParameters, optimizer, generator, permutation);
     }
 

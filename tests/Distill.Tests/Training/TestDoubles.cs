@@ -1,6 +1,7 @@
 using Distill.Data;
 using Distill.Losses;
 using Distill.Models;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Distill.Tests.Training;
@@ -51,4 +52,16 @@ static class TensorAssert
         using var scope = NewDisposeScope();
         return a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
     }
+}
+
+/// <summary>Owns a parameter that only even steps' loss reaches: on odd steps it gets no gradient, and the trainer then
+/// gives it a zero one (it had one before), so momentum and weight decay still move it.</summary>
+sealed class EvenStepsTerm : ILossTerm
+{
+    public Parameter Weight { get; } = new(ones(4));
+    public string Name => "even";
+    public bool NeedsTeacher => false;
+    public IEnumerable<Parameter> Parameters() => [Weight];
+    public Tensor Compute(StepContext ctx) =>
+        ctx.Step % 2 == 0 ? Weight.pow(2).sum() * 0.01 + ctx.Student.Logits.mean() * 0 : ctx.Student.Logits.mean() * 0;
 }

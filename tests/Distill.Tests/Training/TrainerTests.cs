@@ -106,10 +106,13 @@ public class TrainerTests
         using var dirA = new TempDir();
         using var dirB = new TempDir();
         using var teacher = Mlp(99);
-        Objective Obj(out HintTerm hint) => new Objective().Add(new CrossEntropyTerm()).Add(hint = Build.Hint(), 0.1);
+        // The hint's regressor is a term's parameter; the even-steps term's parameter has a gradient on even steps only.
+        EvenStepsTerm? even = null;
+        Objective Obj(out HintTerm hint) => new Objective().Add(new CrossEntropyTerm()).Add(hint = Build.Hint(), 0.1).Add(even = new EvenStepsTerm());
         var opts = Opts(seed: 5, epochs: 3) with { Augment = new Augmentation(2, true), WarmupEpochs = 0.5 };
         using var full = Mlp(5);
         var uninterrupted = Trainer.Train(full, data, Obj(out var s1), opts with { OutDir = dirA.Path }, teacher);
+        var evenUninterrupted = even!.Weight;
 
         var stepsPerEpoch = (data.Train.Count + opts.BatchSize - 1) / opts.BatchSize;
         var total = stepsPerEpoch * opts.Epochs;
@@ -145,6 +148,7 @@ public class TrainerTests
         Assert.Equal(Kept(tbA), Kept(tbB));
         Assert.True(full.parameters().Zip(model!.parameters()).All(p => p.First.SameAs(p.Second)), "the student's weights differ from the uninterrupted run's");
         Assert.True(s1.Parameters().Zip(s2!.Parameters()).All(p => p.First.SameAs(p.Second)), "the regressor's weights differ");
+        Assert.True(evenUninterrupted.SameAs(even!.Weight), "a parameter that has no gradient on odd steps ended elsewhere after the resumes");
         model.Dispose();
     }
 
