@@ -33,6 +33,14 @@ public static class OneDnnConvGuard
     public static bool Padded(long inChannels, long outChannels, long groups, int block) =>
         groups == 1 && (outChannels % block != 0 || (inChannels is not (1 or 3) && inChannels % block != 0));
 
+    /// <summary>For <see cref="OneDnnIsa.Status"/>: what happens to padded convolutions in this process.</summary>
+    public static string Summary =>
+        !OperatingSystem.IsLinux() ? ""
+        : KeepOneDnn ? $"; {ControlVariable}=on: oneDNN runs every convolution, padded ones included"
+        : $"; convolutions whose channels are not whole blocks of {Block} run on ATen's kernel ({ControlVariable}=on keeps oneDNN)";
+
+    static bool KeepOneDnn => Environment.GetEnvironmentVariable(ControlVariable)?.Trim().ToLowerInvariant() is "on" or "1" or "true";
+
     /// <summary>The padded convolutions of <paramref name="module"/> and its children.</summary>
     public static int PaddedLayers(nn.Module module)
     {
@@ -43,8 +51,7 @@ public static class OneDnnConvGuard
 
     /// <summary>Whether <paramref name="module"/> has a padded convolution and the guard is on.</summary>
     public static bool Needed(nn.Module module) =>
-        OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable(ControlVariable)?.Trim().ToLowerInvariant() is not ("on" or "1" or "true") &&
-        PaddedLayers(module) > 0;
+        OperatingSystem.IsLinux() && !KeepOneDnn && PaddedLayers(module) > 0;
 
     /// <summary>When <paramref name="module"/> has a padded convolution, its forward runs with oneDNN off. Returns whether
     /// it does. A backward pass chooses its kernels again when it runs, so whoever calls <c>backward()</c> through such a

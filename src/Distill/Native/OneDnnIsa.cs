@@ -32,8 +32,11 @@ public static class OneDnnIsa
     /// <summary>The cap this process set, else null (also null when the user set one).</summary>
     public static string? Cap { get; private set; }
 
-    /// <summary>What was done and why, one line.</summary>
-    public static string Status { get; private set; } = "not attempted (TorchRuntime.Initialize() not called yet)";
+    /// <summary>What was done and why, one line, with what happens to convolutions oneDNN would pad
+    /// (<see cref="OneDnnConvGuard"/>): shown by doctor and bench, recorded in run manifests.</summary>
+    public static string Status { get => status + OneDnnConvGuard.Summary; private set => status = value; }
+
+    static string status = "not attempted (TorchRuntime.Initialize() not called yet)";
 
     /// <summary>Pure decision from CPU facts, the user's own <c>ONEDNN_MAX_CPU_ISA</c> (or <c>DNNL_MAX_CPU_ISA</c>)
     /// and <c>DISTILL_ONEDNN_CAP</c>; nulls mean unset.</summary>
