@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Reflection;
 using Distill.Sweeps;
 using Distill.Training;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Distill.Experiments;
@@ -48,22 +47,19 @@ public static class RecipeFile
 
     static T Apply<T>(string text, string file, Budget budget, T defaults) where T : class
     {
-        var stream = new YamlStream();
-        try { stream.Load(new StringReader(text)); }
-        catch (YamlException e) { throw new SpecException(file, (int)e.Start.Line, $"not valid YAML ({e.Message.Split('\n')[0]}); fix the syntax there."); }
-        if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
-            throw new SpecException(file, 1, "a recipe file is one YAML mapping with the sections smoke:, quick: and full:.");
+        var root = ExperimentSpec.Mapping(text, file)
+            ?? throw new SpecException(file, 1, "a recipe file is one YAML mapping with the sections smoke:, quick: and full:.");
         foreach (var (key, _) in root.Children)
-            if (!Sections.Contains(Scalar(key)))
-                throw new SpecException(file, Line(key), $"'{Scalar(key)}' is not a budget; the sections are {string.Join(", ", Sections)}.");
+            if (!Sections.Contains(ExperimentSpec.Scalar(key)))
+                throw new SpecException(file, SpecSchema.Line(key), $"'{ExperimentSpec.Scalar(key)}' is not a budget; the sections are {string.Join(", ", Sections)}.");
         var name = budget.ToString().ToLowerInvariant();
-        var section = root.Children.FirstOrDefault(c => Scalar(c.Key) == name).Value
+        var section = root.Children.FirstOrDefault(c => ExperimentSpec.Scalar(c.Key) == name).Value
             ?? throw new SpecException(file, 1, $"no '{name}:' section; a recipe file has one per budget ({string.Join(", ", Sections)}).");
         var config = section switch
         {
             YamlMappingNode m => (T)Set(Clone(defaults), m, file, ""),
             YamlScalarNode s when string.IsNullOrEmpty(s.Value) || s.Value is "~" or "null" => defaults, // an empty section: the defaults
-            _ => throw new SpecException(file, Line(section), $"'{name}:' must be a mapping of settings."),
+            _ => throw new SpecException(file, SpecSchema.Line(section), $"'{name}:' must be a mapping of settings."),
         };
         return config is RecipeConfig r ? (T)(object)(r with { Budget = budget }) : config;
     }
@@ -83,9 +79,9 @@ public static class RecipeFile
         var settings = Settings(target.GetType());
         foreach (var (keyNode, valueNode) in map.Children)
         {
-            var key = Scalar(keyNode);
+            var key = ExperimentSpec.Scalar(keyNode);
             if (!settings.TryGetValue(key, out var p))
-                throw new SpecException(file, Line(keyNode), $"'{path}{key}' is not a setting of {target.GetType().Name}; its settings are {string.Join(", ", settings.Keys.Order(StringComparer.Ordinal))}.");
+                throw new SpecException(file, SpecSchema.Line(keyNode), $"'{path}{key}' is not a setting of {target.GetType().Name}; its settings are {string.Join(", ", settings.Keys.Order(StringComparer.Ordinal))}.");
             p.SetValue(target, Value(p.PropertyType, p.GetValue(target), valueNode, file, path + key));
         }
         return target;
@@ -96,15 +92,15 @@ public static class RecipeFile
         var nullable = Nullable.GetUnderlyingType(type);
         if (node is YamlScalarNode { Value: "~" or "null" or "" } && (nullable is not null || !type.IsValueType)) return null;
         var t = nullable ?? type;
-        string Expect(string what) => throw new SpecException(file, Line(node), $"'{key}' expects {what}, got '{Scalar(node)}'.");
+        string Expect(string what) => throw new SpecException(file, SpecSchema.Line(node), $"'{key}' expects {what}, got '{ExperimentSpec.Scalar(node)}'.");
         if (t == typeof(string)) return node is YamlScalarNode s ? s.Value : Expect("text");
-        if (t == typeof(int)) return node is YamlScalarNode && int.TryParse(Scalar(node), NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i : Expect("an integer");
-        if (t == typeof(double)) return node is YamlScalarNode && double.TryParse(Scalar(node), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) ? d : Expect("a number");
-        if (t == typeof(bool)) return node is YamlScalarNode && bool.TryParse(Scalar(node), out var b) ? b : Expect("true or false");
-        if (t.IsEnum) return node is YamlScalarNode && Enum.TryParse(t, Scalar(node), ignoreCase: true, out var e) && Enum.IsDefined(t, e!) ? e : Expect($"one of {string.Join(", ", Enum.GetNames(t).Select(n => n.ToLowerInvariant()))}");
+        if (t == typeof(int)) return node is YamlScalarNode && int.TryParse(ExperimentSpec.Scalar(node), NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i : Expect("an integer");
+        if (t == typeof(double)) return node is YamlScalarNode && double.TryParse(ExperimentSpec.Scalar(node), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) ? d : Expect("a number");
+        if (t == typeof(bool)) return node is YamlScalarNode && bool.TryParse(ExperimentSpec.Scalar(node), out var b) ? b : Expect("true or false");
+        if (t.IsEnum) return node is YamlScalarNode && Enum.TryParse(t, ExperimentSpec.Scalar(node), ignoreCase: true, out var e) && Enum.IsDefined(t, e!) ? e : Expect($"one of {string.Join(", ", Enum.GetNames(t).Select(n => n.ToLowerInvariant()))}");
         if (t == typeof(LrSchedule))
         {
-            try { return LrSchedule.Parse(Scalar(node)); }
+            try { return LrSchedule.Parse(ExperimentSpec.Scalar(node)); }
             catch (Exception ex) when (ex is ArgumentException or FormatException) { return Expect("a schedule: constant, cosine, step:EVERY[:GAMMA] or multistep:E1,E2[:GAMMA]"); }
         }
         if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(IReadOnlyList<>))
@@ -120,7 +116,7 @@ public static class RecipeFile
             if (node is not YamlMappingNode m) return Expect("a mapping (name: value, ...)");
             var valueType = t.GetGenericArguments()[1];
             var dict = (IDictionary)Activator.CreateInstance(typeof(Dictionary<,>).MakeGenericType(typeof(string), valueType))!;
-            foreach (var (k, v) in m.Children) dict[Scalar(k)] = Value(valueType, null, v, file, $"{key}.{Scalar(k)}");
+            foreach (var (k, v) in m.Children) dict[ExperimentSpec.Scalar(k)] = Value(valueType, null, v, file, $"{key}.{ExperimentSpec.Scalar(k)}");
             return dict;
         }
         // A record of settings (model options, optimizer, augmentation): its keys change a copy of the current value.
@@ -136,6 +132,4 @@ public static class RecipeFile
     static string Snake(string pascal) =>
         string.Concat(pascal.Select((c, i) => char.IsUpper(c) && i > 0 ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
-    static string Scalar(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();
-    static int Line(YamlNode node) => (int)node.Start.Line;
 }

@@ -43,19 +43,7 @@ public sealed class ExperimentSpec
 
     public static ExperimentSpec Parse(string text, string file)
     {
-        var stream = new YamlStream();
-        try { stream.Load(new StringReader(text)); }
-        catch (YamlException e)
-        {
-            throw new SpecException(file, (int)e.Start.Line, $"not valid YAML ({e.Message.Split('\n')[0].Split("): ")[^1]}); fix the syntax there.");
-        }
-        catch (InvalidOperationException)
-        {
-            // YamlDotNet's scanner throws this, without a position, on some unclosed flow collections ("[2" then a new key).
-            throw new SpecException(file, LastToken(text), "not valid YAML after this line (an unclosed [, { or quote?); fix the syntax there.");
-        }
-        if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
-            throw new SpecException(file, 1, "a spec is one YAML mapping (dataset:, student:, loss:, ...); see experiments/ for examples.");
+        var root = Mapping(text, file) ?? throw new SpecException(file, 1, "a spec is one YAML mapping (dataset:, student:, loss:, ...); see experiments/ for examples.");
         SpecSchema.Validate(file, root, SpecSchema.RootSchema, "");
 
         var grid = Find(root, "grid") as YamlMappingNode;
@@ -140,6 +128,24 @@ public sealed class ExperimentSpec
             while (k >= 0 && ++current[k] == sizes[k]) current[k--] = 0;
             if (k < 0) yield break;
         }
+    }
+
+    /// <summary>The YAML text as nodes (so errors can name lines): its one document's root mapping, null when it is not
+    /// one mapping; invalid YAML is a <see cref="SpecException"/> naming the line. Spec files and recipe files read here.</summary>
+    internal static YamlMappingNode? Mapping(string text, string file)
+    {
+        var stream = new YamlStream();
+        try { stream.Load(new StringReader(text)); }
+        catch (YamlException e)
+        {
+            throw new SpecException(file, (int)e.Start.Line, $"not valid YAML ({e.Message.Split('\n')[0].Split("): ")[^1]}); fix the syntax there.");
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner throws this, without a position, on some unclosed flow collections ("[2" then a new key).
+            throw new SpecException(file, LastToken(text), "not valid YAML after this line (an unclosed [, { or quote?); fix the syntax there.");
+        }
+        return stream.Documents.Count == 1 ? stream.Documents[0].RootNode as YamlMappingNode : null;
     }
 
     static int LastToken(string text)

@@ -279,7 +279,6 @@ sealed class TrainingRun : IDisposable
         // a zero one, so weight decay and momentum still apply to it exactly as with zero_grad().
         foreach (var p in optimized) p.grad = null;
         using (atenConvolutions ? Native.OneDnnConvGuard.Off() : null) total.backward(); // padded layers: issue 12
-
         foreach (var p in optimized)
         {
             if (p.grad is not null) hadGradient.Add(p);

@@ -65,6 +65,7 @@ public class RecipeFileTests
     [InlineData("smoke: {}\nfull: {}\n", 1, "no 'quick:' section", null)]
     [InlineData("smoke: {}\nquick:\n  out_dir: /tmp\nfull: {}\n", 3, "'out_dir' is not a setting of SoftTargetsConfig", null)]
     [InlineData("quick: [1, 2\n", 2, "not valid YAML", null)]
+    [InlineData("smoke: {}\nquick:\n  seeds: [2\n  teacher_epochs: 3\nfull: {}\n", 3, "not valid YAML", null)]
     public void A_bad_recipe_file_names_the_file_the_line_and_what_is_expected(string text, int line, string message, string? listed)
     {
         var dir = Directory.CreateTempSubdirectory("recipe-file-").FullName;
