@@ -207,12 +207,12 @@ public static class BenchRunner
         TorchRuntime.TorchSharpVersion, torch.__version__, MklCpuDispatch.Status, OneDnnIsa.Status, TorchRuntime.OmpWaitPolicy, peer, load, MallocSettings());
 
     /// <summary>The glibc malloc tunables set in the environment (both sides get them: the peer inherits ours), or
-    /// "glibc defaults".</summary>
+    /// what <see cref="MallocThresholds"/> pinned in-process (the peer gets the same values as variables).</summary>
     static string MallocSettings()
     {
         var set = Environment.GetEnvironmentVariables().Keys.Cast<string>()
             .Where(k => k.StartsWith("MALLOC_", StringComparison.Ordinal) || k.StartsWith("GLIBC_TUNABLES", StringComparison.Ordinal))
             .Order(StringComparer.Ordinal).Select(k => $"{k}={Environment.GetEnvironmentVariable(k)}").ToList();
-        return set.Count > 0 ? string.Join(' ', set) : "glibc defaults";
+        return set.Count > 0 ? string.Join(' ', set) : MallocThresholds.Status;
     }
 }

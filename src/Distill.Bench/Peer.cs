@@ -93,6 +93,10 @@ public static class Peer
         foreach (var v in HandicapVariables) psi.Environment.Remove(v);
         // Same OpenMP wait policy as ours (TorchRuntime sets PASSIVE unless the user chose one).
         if (Native.TorchRuntime.OmpWaitPolicy is { Length: > 0 } policy) psi.Environment["OMP_WAIT_POLICY"] = policy;
+        // Same malloc thresholds as ours (glibc reads them at the peer's start): the allocator alone moved step costs
+        // by up to 2x here, so the two sides must allocate alike.
+        if (Native.MallocThresholds.Pinned && !Native.MallocThresholds.AsEnvironment.Keys.Any(k => psi.Environment.ContainsKey(k)))
+            foreach (var (k, v) in Native.MallocThresholds.AsEnvironment) psi.Environment[k] = v;
 
         Process p;
         try { p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {o.Python}"); }

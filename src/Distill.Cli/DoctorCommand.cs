@@ -30,6 +30,7 @@ static class DoctorCommand
             Console.WriteLine($"MKL dispatch  {MklCpuDispatch.Status}");
             Console.WriteLine($"oneDNN ISA    {OneDnnIsa.Status}");
             Console.WriteLine($"OpenMP wait   {TorchRuntime.OmpWaitPolicy}");
+            Console.WriteLine($"malloc        {MallocThresholds.Status}");
         }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException)
         {

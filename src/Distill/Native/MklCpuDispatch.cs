@@ -92,7 +92,7 @@ public static class MklCpuDispatch
             : new(true, "AVX2", "AMD CPU with AVX2+FMA (no full AVX-512): oneMKL takes its AVX2 path");
     }
 
-    static bool IsOff(string? v) =>
+    internal static bool IsOff(string? v) =>
         v is not null && v.Trim().ToLowerInvariant() is "0" or "false" or "off" or "no";
 
     /// <summary>Idempotent; called by <see cref="TorchRuntime.Initialize"/> before the first use of torch. Never throws:

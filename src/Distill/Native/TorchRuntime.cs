@@ -35,6 +35,8 @@ public static class TorchRuntime
         {
             if (initialized) { if (threads is int t && t != TorchRuntime.threads) SetThreads(t); return; }
             PatchOwnOutputFolder();
+            // Before libtorch allocates: step costs then do not depend on what the process allocated before.
+            MallocThresholds.Apply();
             // Idle OpenMP workers sleep instead of spinning: on a 2-core machine shared with a build or a second test
             // process, spinning workers made training steps 10-30x slower (measured). Users can still set it themselves.
             OmpWaitPolicy = NativeEnvironment.SetDefault("OMP_WAIT_POLICY", "PASSIVE");

@@ -76,9 +76,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
 
     static (int Code, string Stdout, string Stderr) Cli(params string[] args)
     {
-        var config = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name; // debug | release
-        var cli = Path.Combine(Repo.Root, "artifacts", "bin", "Distill.Cli", config, "Distill.Cli.dll");
-        Assert.True(File.Exists(cli), $"{cli} missing: build src/Distill.Cli");
+        var cli = Repo.CliDll;
         using var p = Process.Start(new ProcessStartInfo("dotnet", [cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         var stderr = p.StandardError.ReadToEndAsync();
         var stdout = p.StandardOutput.ReadToEnd();

@@ -101,9 +101,7 @@ public sealed class OneDnnIsaTests
     /// guard (<see cref="OneDnnConvGuard"/>) is off unless asked, so every layer shows the ISA's kernels.</summary>
     static HashSet<string> ConvKernels(string cap, out string log, string model = "cnn-8", bool guard = false)
     {
-        var config = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name; // debug | release
-        var cli = Path.Combine(Repo.Root, "artifacts", "bin", "Distill.Cli", config, "Distill.Cli.dll");
-        Assert.True(File.Exists(cli), $"{cli} missing: build src/Distill.Cli");
+        var cli = Repo.CliDll;
         var outDir = Directory.CreateTempSubdirectory("distill-onednn-").FullName;
         try
         {

@@ -16,6 +16,19 @@ static class Repo
 
     public static string PathOf(string relative) => Path.Combine(Root, relative);
 
+    /// <summary>The CLI built in the same configuration as these tests (debug | release), for tests that run it as a
+    /// user would, in a fresh process.</summary>
+    public static string CliDll
+    {
+        get
+        {
+            var config = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name;
+            var cli = Path.Combine(Root, "artifacts", "bin", "Distill.Cli", config, "Distill.Cli.dll");
+            Assert.True(File.Exists(cli), $"{cli} missing: build src/Distill.Cli");
+            return cli;
+        }
+    }
+
     public static string Read(string relative)
     {
         var path = PathOf(relative);
