@@ -37,6 +37,11 @@ public sealed record BenchCaseResult(string Name, string Description, double Our
     public bool? VsBaselineNoisy { get; init; }
     public string? BaselineTarget { get; init; }
     public string? BaselineVerdict { get; init; }
+    /// <summary>Minor page faults of the whole process per step (first touches of fresh memory); null when unknown.</summary>
+    public double? PageFaultsPerStep { get; init; }
+    /// <summary>For a case that misses a target: what its own measurement shows about where the time went
+    /// (<see cref="BenchReport.Evidence"/>); null otherwise.</summary>
+    public string? Why { get; init; }
 }
 
 /// <summary>A whole run; <see cref="ToJson"/> writes the schema of docs/performance.md.</summary>
@@ -84,9 +89,32 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
         sb.AppendLine(($"trainer overhead vs raw loop (largest median): {Opt(OverheadPct, "F1")} %; RSS growth epoch 2→last: " +
                        $"{Opt(RssGrowthPct, "F1")} %; tensors leaked: {(LeakedTensors?.ToString(CultureInfo.InvariantCulture) ?? "-")}; " +
                        $"peak RSS {PeakRssMb:F0} MB; {WallSeconds:F0} s"));
+        foreach (var c in Cases.Where(c => c.Why is not null))
+            sb.AppendLine(CultureInfo.InvariantCulture, $"why {c.Name} misses its target: {c.Why}");
         if (SweepRatio is double sweep)
             sb.AppendLine(CultureInfo.InvariantCulture, $"sweep of 4 runs, --jobs 2 × 1 thread / one after another × 2 threads: {sweep:F2}× wall time (target ≤ 0.65×)");
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// The case's own profile, for a missed target: how many of the threads were busy (CPU over wall: below the thread
+    /// count means waiting, on the machine or on serial work between parallel ops), how much of the GEMM limit its
+    /// FLOPs reached, and how much fresh memory it touched per step (page faults × 4 KiB: each fault is a kernel entry,
+    /// and allocation churn, not arithmetic, was what decided the conv cases here; docs/performance.md).
+    /// </summary>
+    public static string Evidence(BenchCaseResult c, int threadsUsed)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        var parts = new List<string>();
+        if (c.OursMs > 0 && c.CpuMs > 0)
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{c.CpuMs / c.OursMs:F2} of {threadsUsed} threads busy (cpu {c.CpuMs:F1} ms over wall {c.OursMs:F1} ms)"));
+        if (c.PctOfLimit is double pct)
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{pct:F0} % of the GEMM limit"));
+        if (c.PageFaultsPerStep is double f)
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{f:F0} page faults a step ({f * 4096 / (1 << 20):F1} MiB of fresh memory)"));
+        if (c.Ratio is double r && c.PeerMs is double peer)
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"the peer's step {peer:F1} ms against ours {c.OursMs:F1} ms (ours/peer {r:F2})"));
+        return parts.Count > 0 ? string.Join("; ", parts) : "no profile recorded for this case";
     }
 
     /// <summary>How a verdict reads in the report.</summary>

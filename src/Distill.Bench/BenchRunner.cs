@@ -156,6 +156,7 @@ public static class BenchRunner
             {
                 CpuMs = cpu.Count > 0 ? RatioStats.Median(cpu) : 0,
                 LivePerStep = rounds.Sum(x => x.LiveDelta) / (double)ms.Count,
+                FaultsPerStep = rounds.Count > 0 && rounds.All(x => x.PageFaults >= 0) ? rounds.Sum(x => x.PageFaults) / (double)ms.Count : null,
             };
             double? peerMs = peerOf[i] is int p ? RatioStats.Median([.. r.Sides[p].SelectMany(x => x.Ms)]) : null;
             var vsPeer = peerOf[i] is int q ? RatioStats.Bootstrap(r.Ratios(i, q)) : null;
@@ -192,7 +193,10 @@ public static class BenchRunner
             VsBaselineNoisy = m.VsBaseline?.Noisy,
             BaselineTarget = m.VsBaseline is null ? null : c.BaselineTarget?.Text,
             BaselineVerdict = m.VsBaseline is { } vb2 && c.BaselineTarget is { } bt ? BenchReport.Text(bt.Judge(vb2)) : null,
-        };
+            PageFaultsPerStep = t.FaultsPerStep,
+        } is var result && (result.PeerVerdict == BenchReport.Text(Verdict.NotMet) || result.BaselineVerdict == BenchReport.Text(Verdict.NotMet))
+            ? result with { Why = BenchReport.Evidence(result, TorchRuntime.Threads) }
+            : result;
     }
 
     static string? LoadAverage()

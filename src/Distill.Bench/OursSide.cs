@@ -109,10 +109,11 @@ sealed class OursSide : IRoundSide
     public RoundTimes Run(int steps)
     {
         Check();
-        long live0 = BenchCase.LiveTensors();
+        long live0 = BenchCase.LiveTensors(), faults0 = PageFaults.Minor();
         var (ms, cpu) = clock.Round(steps);
+        long faults1 = PageFaults.Minor();
         Check();
-        return new RoundTimes(ms, cpu, BenchCase.LiveTensors() - live0);
+        return new RoundTimes(ms, cpu, BenchCase.LiveTensors() - live0, faults0 < 0 || faults1 < 0 ? -1 : faults1 - faults0);
     }
 
     void Check()

@@ -8,9 +8,9 @@ public interface IRoundSide : IDisposable
     RoundTimes Run(int steps);
 }
 
-/// <summary>The steps of one round of one side: wall and CPU ms per step (CPU empty when unknown), and the change of
-/// the live-tensor count over the round.</summary>
-public sealed record RoundTimes(IReadOnlyList<double> Ms, IReadOnlyList<double> CpuMs, long LiveDelta = 0)
+/// <summary>The steps of one round of one side: wall and CPU ms per step (CPU empty when unknown), the change of
+/// the live-tensor count over the round, and the process's minor page faults over the round (-1 when unknown).</summary>
+public sealed record RoundTimes(IReadOnlyList<double> Ms, IReadOnlyList<double> CpuMs, long LiveDelta = 0, long PageFaults = -1)
 {
     /// <summary>The round's time per step: the mean over its steps (the round's total over its step count).</summary>
     public double MeanMs => Ms.Average();

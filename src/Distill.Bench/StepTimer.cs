@@ -13,6 +13,9 @@ public sealed record Timing(double MedianMs, double P10Ms, double P90Ms, int Ste
     /// <summary>Change of the live-object count over the timed steps, per step (0 when no counter was given).</summary>
     public double LivePerStep { get; init; }
 
+    /// <summary>Minor page faults of the whole process per timed step; null when unknown.</summary>
+    public double? FaultsPerStep { get; init; }
+
     public static Timing From(IReadOnlyList<double> ms)
     {
         if (ms.Count == 0) throw new ArgumentException("No timed steps.", nameof(ms));
@@ -45,6 +48,30 @@ public sealed record TimingBudget(int WarmupSteps, double TargetSeconds, int Min
     public TimingBudget Few => WarmupSteps >= 10 ? new(1, 0, 5, 5) { Rounds = 5 }
         : TargetSeconds > 0 ? new(1, 0, 3, 3) { Rounds = 3 }
         : new(1, 0, 2, 2) { Rounds = 2 };
+}
+
+/// <summary>The process's minor page faults so far (/proc/self/stat), -1 where there is no procfs. Each one is a
+/// first touch of fresh memory, and on a paravirtualised VM a round trip to the hypervisor: the evidence a bench case
+/// gives when it misses its target (docs/performance.md, "What the profiles show").</summary>
+public static class PageFaults
+{
+    public static long Minor()
+    {
+        try { return MinorFrom(File.ReadAllText("/proc/self/stat")); }
+        catch (IOException) { return -1; }
+        catch (UnauthorizedAccessException) { return -1; }
+    }
+
+    /// <summary>Field 10 of a /proc/PID/stat line; the command name (field 2) may hold spaces and parentheses, so the
+    /// fields are counted from the last ')'.</summary>
+    public static long MinorFrom(string stat)
+    {
+        ArgumentNullException.ThrowIfNull(stat);
+        int close = stat.LastIndexOf(')');
+        var fields = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // After ')': state(3) ppid(4) pgrp(5) session(6) tty_nr(7) tpgid(8) flags(9) minflt(10).
+        return close > 0 && fields.Length > 7 && long.TryParse(fields[7], out var v) ? v : -1;
+    }
 }
 
 /// <summary>Process CPU time with nanosecond resolution (clock_gettime(CLOCK_PROCESS_CPUTIME_ID)) where available;

@@ -49,6 +49,40 @@ public sealed class BenchTests : IDisposable
         Assert.Equal(0, report.LeakedTensors);
         Assert.Equal(report, BenchReport.FromJson(report.ToJson()) with { Cases = report.Cases });
         Assert.Contains("mlp-784-800-800-10-raw", report.ToTable());
+        // Page faults are counted per step on Linux (the first steps of a fresh case touch new memory).
+        if (OperatingSystem.IsLinux()) Assert.All(report.Cases, c => Assert.True(c.PageFaultsPerStep >= 0, $"{c.Name}: {c.PageFaultsPerStep}"));
+    }
+
+    [Fact]
+    public void Page_faults_are_read_past_a_command_name_with_spaces_and_parentheses()
+    {
+        Assert.Equal(4711, PageFaults.MinorFrom("123 (a b) c)) S 1 123 123 0 -1 4194560 4711 0 9 0 5 3 0 0 20 0 3 0 100"));
+        Assert.Equal(-1, PageFaults.MinorFrom("garbage"));
+        if (!OperatingSystem.IsLinux()) return;
+        // 64 MiB, above the pinned mmap threshold: fresh pages, each first touch a minor fault.
+        long before = PageFaults.Minor();
+        const int size = 64 << 20;
+        var p = System.Runtime.InteropServices.Marshal.AllocHGlobal(size);
+        try { for (int i = 0; i < size; i += 4096) System.Runtime.InteropServices.Marshal.WriteByte(p, i, 1); }
+        finally { System.Runtime.InteropServices.Marshal.FreeHGlobal(p); }
+        Assert.True(PageFaults.Minor() - before >= size / 4096 / 2, "touching 64 MiB of fresh memory should fault its pages in");
+    }
+
+    [Fact]
+    public void A_missed_target_is_explained_by_the_cases_own_profile()
+    {
+        var missed = new BenchCaseResult("mlp", "d", OursMs: 10, 9, 12, 20, CpuMs: 13, 1000, 50, PctOfLimit: 40.4, 0, PeerMs: 6, Ratio: 1.6, null, null)
+        { PeerTarget = "≥ 2× the peer", PeerVerdict = BenchReport.Text(Verdict.NotMet), PageFaultsPerStep = 2560 };
+        var why = BenchReport.Evidence(missed, 2);
+        Assert.Contains("1.30 of 2 threads busy", why);
+        Assert.Contains("40 % of the GEMM limit", why);
+        Assert.Contains("2560 page faults a step (10.0 MiB of fresh memory)", why);
+        Assert.Contains("ours/peer 1.60", why);
+        var report = new BenchReport("d", "c", new MachineInfo("cpu", 2, "os", "net", "ts", "lt", "mkl", "isa", "PASSIVE", null),
+            2, 100, null, [missed with { Why = why }, missed with { Name = "met", Why = null }], null, null, null, 0, 1);
+        var table = report.ToTable();
+        Assert.Contains($"why mlp misses its target: {why}", table);
+        Assert.DoesNotContain("why met", table);
     }
 
     [Fact]
