@@ -23,6 +23,11 @@ public interface ILossTerm
     /// <summary>True when the term reads teacher features (not only logits); such terms cannot use cached teacher logits.</summary>
     bool NeedsTeacherFeatures => false;
 
+    /// <summary>True when the term's loss reaches the student's logits, so training it trains the classifier. The trainer
+    /// flags accuracy at chance as divergence only when some term does: a hint-only stage (FitNets stage 1, a progressive
+    /// stage) trains the layers below its hint, and its test accuracy stays at chance by design.</summary>
+    bool TrainsClassifier => !NeedsTeacherFeatures;
+
     /// <summary>Scalar loss for this step. The teacher side must never receive gradients.</summary>
     Tensor Compute(StepContext ctx);
 

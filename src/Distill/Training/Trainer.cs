@@ -171,10 +171,11 @@ sealed class TrainingRun : IDisposable
         }
 
         var terms = objective.Terms.Select(t => t.Term.Name).ToArray();
+        bool trainsClassifier = objective.Terms.Any(t => t.Term.TrainsClassifier);
         for (var epoch = start; epoch <= o.Epochs; epoch++)
         {
             var metrics = RunEpoch(epoch, ref step, terms, epoch == start ? unfinished : null);
-            metrics = metrics with { Flag = Divergence(metrics, history.Count > 0 ? history[0] : metrics, data.NumClasses) };
+            metrics = metrics with { Flag = Divergence(metrics, history.Count > 0 ? history[0] : metrics, data.NumClasses, trainsClassifier) };
             if (metrics.Flag is not null && history.All(h => h.Flag is null))
             {
                 o.Log?.WriteLine($"warning: {o.Name} (seed {o.Seed}) {metrics.Flag}");
@@ -300,13 +301,14 @@ sealed class TrainingRun : IDisposable
     }
 
     /// <summary>A finite run that has gone wrong: its loss over 10⁴ times the first epoch's, or its test accuracy still at
-    /// chance (≤ 1.5 / classes) from the second epoch on. NaN stops training earlier (<see cref="NonFiniteLossException"/>).</summary>
-    internal static string? Divergence(EpochMetrics m, EpochMetrics first, int classes)
+    /// chance (≤ 1.5 / classes) from the second epoch on, when the objective trains the classifier at all
+    /// (<see cref="ILossTerm.TrainsClassifier"/>). NaN stops training earlier (<see cref="NonFiniteLossException"/>).</summary>
+    internal static string? Divergence(EpochMetrics m, EpochMetrics first, int classes, bool trainsClassifier = true)
     {
         if (first.TrainLoss > 0 && m.TrainLoss > 1e4 * first.TrainLoss)
             return $"diverged: train loss {m.TrainLoss:G3} at epoch {m.Epoch} is over 10^4 times the first epoch's ({first.TrainLoss:G3})";
         var chance = 100.0 / classes;
-        if (m.Epoch >= 2 && m.TestAccuracy <= 1.5 * chance)
+        if (trainsClassifier && m.Epoch >= 2 && m.TestAccuracy <= 1.5 * chance)
             return $"diverged: test accuracy {m.TestAccuracy:F1}% at epoch {m.Epoch} is at chance ({chance:F0}% for {classes} classes)";
         return null;
     }

@@ -319,6 +319,23 @@ public class DivergenceTests
     static EpochMetrics Epoch(int epoch, double loss, double test) => new(epoch, 0.1, loss, [], 50, null, test, 1, 1);
 
     [Fact]
+    public void A_hint_only_stage_leaves_the_classifier_at_chance_without_a_divergence_warning()
+    {
+        TrainingWarnings.Clear();
+        torch.manual_seed(0);
+        using var student = ModelZoo.Create("cnn-8", 1, 10);
+        using var teacher = ModelZoo.Create("cnn", 1, 10);
+        var hint = new Objective().Add(new HintTerm("stage1", "stage1", HintRegressor.Conv(8, 32)));
+        var r = Trainer.Train(student, TinyData.FashionMnist2k, hint,
+            new TrainOptions { Epochs = 2, Seed = 0, Progress = false, TeacherCache = TeacherCacheMode.Never }, teacher);
+        // The premise: the untouched classifier is at chance (≤ 15 % for 10 classes), which on a run that trains it
+        // would be flagged.
+        Assert.True(r.History[^1].TestAccuracy <= 15, $"test accuracy {r.History[^1].TestAccuracy}%");
+        Assert.Null(r.Warning);
+        Assert.All(r.History, h => Assert.Null(h.Flag));
+    }
+
+    [Fact]
     public void A_diverging_run_is_flagged_in_its_result_its_metrics_and_the_result_rows_recorded_after_it()
     {
         using var dir = new TempDir();
@@ -358,5 +375,18 @@ public class DivergenceTests
         Assert.Contains("at chance (10% for 10 classes)", TrainingRun.Divergence(Epoch(2, 2.0, 7.6), first, 10));
         Assert.Null(TrainingRun.Divergence(Epoch(2, 2.0, 16), first, 10));
         Assert.Contains("at chance (1% for 100 classes)", TrainingRun.Divergence(Epoch(2, 4.0, 1.2), first, 100));
+        // An objective that never reaches the logits (a hint-only stage) leaves the classifier at chance by design.
+        Assert.Null(TrainingRun.Divergence(Epoch(2, 2.0, 7.6), first, 10, trainsClassifier: false));
+        Assert.Contains("over 10^4 times", TrainingRun.Divergence(Epoch(3, 2.3e5, 60), first, 10, trainsClassifier: false));
+    }
+
+    [Fact]
+    public void Only_objectives_that_reach_the_logits_count_as_training_the_classifier()
+    {
+        static bool Trains(ILossTerm term) => term.TrainsClassifier;
+        Assert.True(Trains(new CrossEntropyTerm()));
+        Assert.True(Trains(new KdTerm(4.0)));
+        Assert.False(Trains(new HintTerm("stage1", "stage1", HintRegressor.Conv(8, 32))));
+        Assert.False(Trains(new AtTerm(["stage1"])));
     }
 }
