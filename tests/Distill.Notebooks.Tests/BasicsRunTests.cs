@@ -154,6 +154,9 @@ public class BasicsRunTests(BasicsRun run) : IClassFixture<BasicsRun>
         Assert.Equal("smoke", m["budget"]!.GetValue<string>());
         Assert.Equal("5", m["parameters"]!["epochs"]!.GetValue<string>());
         Assert.Matches("^[0-9a-f]{40}$", m["git"]!["commit"]!.GetValue<string>());
+        // The code's own commit, stamped at build time: the checkout may have moved on since.
+        Assert.Equal(Distill.Native.Git.BuildCommit, m["git"]!["libraryCommit"]!.GetValue<string>());
+        Assert.Matches("^[0-9a-f]{40}$", Distill.Native.Git.BuildCommit);
         Assert.Equal("0.107.0", m["runtime"]!["torchsharp"]!.GetValue<string>());
         Assert.Equal("basics.html", m["files"]!["html"]!.GetValue<string>());
         var cells = m["cells"]!.AsArray();
@@ -169,5 +172,22 @@ public class BasicsRunTests(BasicsRun run) : IClassFixture<BasicsRun>
         int n = 0;
         for (int i = s.IndexOf(what, StringComparison.Ordinal); i >= 0; i = s.IndexOf(what, i + 1, StringComparison.Ordinal)) n++;
         return n;
+    }
+}
+
+public class RunEnvironmentTests
+{
+    static RunEnvironment Env(string? head, bool? dirty, string? library) =>
+        new(head, dirty, "m", "os", "cpu", 2, 2, ".NET", "0.107.0", "2.10.0", "isa", library);
+
+    [Fact]
+    public void Reports_name_the_librarys_build_commit_when_the_checkout_has_moved_on()
+    {
+        var a = new string('a', 40);
+        var b = new string('b', 40);
+        Assert.Equal($"{a} (clean)", Env(a, false, a).CommitText);
+        Assert.Equal($"{b} (dirty: uncommitted changes); the library ran was built from {a}", Env(b, true, a).CommitText);
+        Assert.Equal($"not a git checkout; the library ran was built from {a}", Env(null, null, a).CommitText);
+        Assert.Equal($"{a} (clean)", Env(a, false, null).CommitText);
     }
 }

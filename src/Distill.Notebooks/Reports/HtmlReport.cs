@@ -158,7 +158,7 @@ public static partial class HtmlReport
         Row("duration", string.Create(CultureInfo.InvariantCulture, $"{r.Duration.TotalSeconds:0.0} s"));
         Row("budget", r.Budget ?? "notebook default");
         Row("parameters", r.Parameters.Count == 0 ? "none" : string.Join(", ", r.Parameters.Select(p => $"{p.Key} = {p.Value}")));
-        Row("git commit", e.GitCommit is null ? "not a git checkout" : e.GitCommit + (e.GitDirty == true ? " (dirty: uncommitted changes)" : " (clean)"));
+        Row("git commit", e.CommitText);
         Row("machine", $"{e.Machine} · {e.Cpu} · {e.Cores} cores · {e.Os}");
         Row("versions", $"{e.DotNet} · TorchSharp {e.TorchSharp} · libtorch {e.LibTorch} · {e.TorchThreads} torch threads");
         sb.Append("</table>\n</header>\n");

@@ -31,7 +31,7 @@ public static class IndexPage
         Line("<table class=\"facts\">");
         void Fact(string k, string v) => Line($"<tr><th>{Enc(k)}</th><td>{Enc(v)}</td></tr>");
         Fact("date", r.Started.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture));
-        Fact("git commit", e.GitCommit is null ? "not a git checkout" : e.GitCommit + (e.GitDirty == true ? " (dirty: uncommitted changes)" : " (clean)"));
+        Fact("git commit", e.CommitText);
         Fact("budget", r.Budget ?? "each notebook's default");
         Fact("parameters", r.Parameters.Count == 0 ? "none" : string.Join(", ", r.Parameters.Select(p => $"{p.Key} = {p.Value}")));
         Fact("seeds", r.Seeds.Count == 0 ? "not recorded" : string.Join("; ", r.Seeds));

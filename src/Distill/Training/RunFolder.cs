@@ -122,8 +122,10 @@ sealed class RunFolder : IDisposable
             ["input"] = $"{data.Channels}x{data.Height}x{data.Width}", ["classes"] = $"{data.NumClasses}",
             ["data"] = $"{data.Name} from {data.Source}", ["data_train"] = $"{trainLabels.shape[0]}", ["data_test"] = $"{data.Test.Count}",
             ["data_sha256"] = Checksum(data),
-            ["started"] = DateTimeOffset.Now.ToString("O"), // From the library's own folder (the repository's build output), not the working directory.
-            ["commit"] = Git.Run(Path.GetDirectoryName(typeof(RunFolder).Assembly.Location) ?? ".", "rev-parse", "HEAD") is { Length: > 0 } c ? c : "unknown",
+            ["started"] = DateTimeOffset.Now.ToString("O"),
+            // The commit the running library was built from; failing that, the checkout around the library's own folder
+            // (the repository's build output), not the working directory.
+            ["commit"] = Git.BuildCommit ?? (Git.Run(Path.GetDirectoryName(typeof(RunFolder).Assembly.Location) ?? ".", "rev-parse", "HEAD") is { Length: > 0 } c ? c : "unknown"),
         };
         foreach (var (k, v) in o.Settings) s[k] = v;
         return s;
