@@ -126,7 +126,12 @@ public sealed record ReproductionResult
 
     /// <summary>Distinct values of the notebooks' <c>seed</c>/<c>seeds</c> parameters, as they ran.</summary>
     public IReadOnlyList<string> Seeds => [.. Notebooks.Where(n => n.Run is not null)
-        .SelectMany(n => n.Run!.Parameters.Where(p => p.Key is "seed" or "seeds").Select(p => $"{p.Key} = {p.Value}")).Distinct()];
+        .SelectMany(n => n.Run!.Parameters.Where(p => p.Key is "seed" or "seeds").Select(p => SeedText(p.Key, p.Value))).Distinct()];
+
+    /// <summary>"seeds = 0,1,2"; an empty value is the notebooks' convention for "the budget's seeds", and says so
+    /// instead of printing "seeds = ".</summary>
+    public static string SeedText(string name, string value) =>
+        value.Trim().Trim('"').Length == 0 ? $"{name} = each notebook's budget default" : $"{name} = {value}";
 
     /// <summary>"4 ok, 1 failed, 1 not run".</summary>
     public string Tally => string.Join(", ", Notebooks.GroupBy(n => n.Status).OrderBy(g => g.Key)

@@ -63,6 +63,9 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.StartsWith($"✘ 01-fails.ipynb: cell 2, line 2: System.InvalidOperationException: {ReproductionRun.FailureMessage} (", r.Notebooks[1].SummaryLine, StringComparison.Ordinal);
         Assert.Matches(@"^✔ 00-records: ok \(\d+\.\d s\), 1 result row$", r.Notebooks[0].SummaryLine);
         Assert.Equal(["seed = 7"], r.Seeds);
+        Assert.Equal("seeds = each notebook's budget default", ReproductionResult.SeedText("seeds", ""));
+        Assert.Equal("seeds = each notebook's budget default", ReproductionResult.SeedText("seeds", "\"\""));
+        Assert.Equal("seeds = 0,1,2", ReproductionResult.SeedText("seeds", "0,1,2"));
         Assert.Equal(ReproductionRun.Sentinel, run.VariableAfter); // the caller's $DISTILL_RESULTS is restored
     }
 
