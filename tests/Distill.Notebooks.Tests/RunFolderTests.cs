@@ -90,8 +90,10 @@ public class RunFolderTests
     {
         var root = TestSupport.TempDir("runfolder-kill9");
         var dir = Path.Combine(root, "run");
-        // 16 epochs: the crash keeps 2, and each of the five resumes below runs at most 2 more before its kill.
-        const int epochs = 16, images = 8192;
+        // 32 epochs: the crash keeps 2, and each of the five resumes below runs its first epoch and then sleeps up to that
+        // epoch's time, which holds the process's warm-up, so later (faster) epochs can fit several times into it: with
+        // 16 the run once finished before the fifth kill (CI, 2026-12-03). 2 + 5 × 5 epochs still leave room.
+        const int epochs = 32, images = 8192;
         var args = Train(dir, epochs, trainSize: images);
         var reference = DistillProcess.Run(Train(Path.Combine(root, "uninterrupted"), epochs, trainSize: images));
         Assert.True(reference.Exit == 0, reference.Err);
