@@ -175,9 +175,11 @@ public static class BenchRunner
     {
         var (c, t) = (m.Case, m.Ours);
         double? gflops = c.FlopsPerStep / (t.MedianMs * 1e6);
-        return new BenchCaseResult(c.Name, c.Description, t.MedianMs, t.P10Ms, t.P90Ms, t.Steps, t.CpuMs, c.Samples / (t.MedianMs / 1000),
+        Verdict? peerVerdict = m.VsPeer is { } vp && c.PeerTarget is { } pt ? pt.Judge(vp) : null;
+        Verdict? baselineVerdict = m.VsBaseline is { } vb && c.BaselineTarget is { } bt ? bt.Judge(vb) : null;
+        var result = new BenchCaseResult(c.Name, c.Description, t.MedianMs, t.P10Ms, t.P90Ms, t.Steps, t.CpuMs, c.Samples / (t.MedianMs / 1000),
             gflops, gflops / limit * 100, t.LivePerStep, m.PeerMs, m.VsPeer?.Median, m.VsBaseline is null ? null : c.Baseline,
-            m.VsBaseline is { } vb ? (vb.Median - 1) * 100 : null)
+            m.VsBaseline is { } vbm ? (vbm.Median - 1) * 100 : null)
         {
             Rounds = m.RoundMs.Count,
             StepsPerRound = m.StepsPerRound,
@@ -187,14 +189,15 @@ public static class BenchRunner
             RatioHigh = m.VsPeer?.High,
             RatioNoisy = m.VsPeer?.Noisy,
             PeerTarget = m.VsPeer is null ? null : c.PeerTarget?.Text,
-            PeerVerdict = m.VsPeer is { } vp && c.PeerTarget is { } pt ? BenchReport.Text(pt.Judge(vp)) : null,
+            PeerVerdict = peerVerdict is { } pv ? BenchReport.Text(pv) : null,
             VsBaselineLowPct = m.VsBaseline is { } l ? (l.Low - 1) * 100 : null,
             VsBaselineHighPct = m.VsBaseline is { } h ? (h.High - 1) * 100 : null,
             VsBaselineNoisy = m.VsBaseline?.Noisy,
             BaselineTarget = m.VsBaseline is null ? null : c.BaselineTarget?.Text,
-            BaselineVerdict = m.VsBaseline is { } vb2 && c.BaselineTarget is { } bt ? BenchReport.Text(bt.Judge(vb2)) : null,
+            BaselineVerdict = baselineVerdict is { } bv ? BenchReport.Text(bv) : null,
             PageFaultsPerStep = t.FaultsPerStep,
-        } is var result && (result.PeerVerdict == BenchReport.Text(Verdict.NotMet) || result.BaselineVerdict == BenchReport.Text(Verdict.NotMet))
+        };
+        return peerVerdict == Verdict.NotMet || baselineVerdict == Verdict.NotMet
             ? result with { Why = BenchReport.Evidence(result, TorchRuntime.Threads) }
             : result;
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 
 namespace Distill.Native;
 
@@ -9,9 +10,8 @@ public static class Git
     /// "1.0.0+SHA"); null for a build outside git. A checkout's HEAD can move on while a built CLI keeps running, so
     /// records take the code's commit from here and the checkout's from <see cref="Run"/>.</summary>
     public static string? BuildCommit { get; } =
-        typeof(Git).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
-            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion is { } v
-        && v.IndexOf('+', StringComparison.Ordinal) is var plus and >= 0 && v[(plus + 1)..] is { Length: >= 7 } sha ? sha : null;
+        typeof(Git).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+') is [_, { Length: >= 7 } sha]
+            ? sha : null;
 
     /// <summary>git's trimmed output for <paramref name="args"/> run in <paramref name="dir"/>; null when git fails, prints
     /// nothing, or is not installed.</summary>

@@ -30,6 +30,8 @@ public static class MallocThresholds
     /// <summary>What <see cref="Apply"/> decided, for doctor and the bench report.</summary>
     public static string Status { get; private set; } = "not applied yet";
 
+    static bool applied;
+
     /// <summary>True when this process's thresholds are the pinned ones (set here or by the same variables).</summary>
     public static bool Pinned { get; private set; }
 
@@ -40,17 +42,19 @@ public static class MallocThresholds
     {
         ArgumentNullException.ThrowIfNull(env);
         if (!linux) return (false, "not applied: not Linux");
-        if (env("DISTILL_MALLOC_PIN") is { } opt && MklCpuDispatch.IsOff(opt))
+        if (env("DISTILL_MALLOC_PIN") is { } opt && NativeEnvironment.IsOff(opt))
             return (false, $"not applied: DISTILL_MALLOC_PIN={opt} (glibc's dynamic thresholds)");
         var userSet = AsEnvironment.Keys.Append("GLIBC_TUNABLES").Where(k => !string.IsNullOrEmpty(env(k))).ToList();
         if (userSet.Count > 0) return (false, $"not applied: {string.Join(", ", userSet)} set in the environment (those apply)");
-        return (true, "pinned: mmap threshold 32 MiB, trim threshold 128 MiB, top pad 16 MiB (DISTILL_MALLOC_PIN=0 to leave glibc's dynamic ones)");
+        return (true, $"pinned: mmap threshold {MmapThreshold >> 20} MiB, trim threshold {TrimThreshold >> 20} MiB, " +
+                      $"top pad {TopPad >> 20} MiB (DISTILL_MALLOC_PIN=0 to leave glibc's dynamic ones)");
     }
 
     /// <summary>Idempotent; called by <see cref="TorchRuntime.Initialize"/> before libtorch allocates anything.</summary>
     public static void Apply()
     {
-        if (Status != "not applied yet") return;
+        if (applied) return;
+        applied = true;
         var (pin, reason) = Decide(OperatingSystem.IsLinux(), Environment.GetEnvironmentVariable);
         // The same values given as variables count as pinned (the bench's peer then needs nothing more).
         Pinned = AsEnvironment.All(kv => Environment.GetEnvironmentVariable(kv.Key) == kv.Value);

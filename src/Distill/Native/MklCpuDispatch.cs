@@ -77,7 +77,7 @@ public static class MklCpuDispatch
     public static MklDispatchDecision Decide(CpuFacts cpu, string? optOut)
     {
         ArgumentNullException.ThrowIfNull(cpu);
-        if (IsOff(optOut))
+        if (NativeEnvironment.IsOff(optOut))
             return new(false, "", $"off: {OptOutVariable}={optOut} (oneMKL picks its own path)");
         if (!cpu.LinuxX64)
             return new(false, "", "not needed/implemented here: the fix is for Linux x86-64");
@@ -91,9 +91,6 @@ public static class MklCpuDispatch
             ? new(true, "AVX-512", "AMD CPU with AVX-512 F/BW/DQ/VL: oneMKL takes its AVX-512 path")
             : new(true, "AVX2", "AMD CPU with AVX2+FMA (no full AVX-512): oneMKL takes its AVX2 path");
     }
-
-    internal static bool IsOff(string? v) =>
-        v is not null && v.Trim().ToLowerInvariant() is "0" or "false" or "off" or "no";
 
     /// <summary>Idempotent; called by <see cref="TorchRuntime.Initialize"/> before the first use of torch. Never throws:
     /// on any failure oneMKL simply keeps its default path and <see cref="Status"/> says why.</summary>

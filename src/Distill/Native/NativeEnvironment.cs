@@ -8,6 +8,10 @@ namespace Distill.Native;
 /// </summary>
 static class NativeEnvironment
 {
+    /// <summary>The opt-out spellings every DISTILL_* switch accepts: 0, false, off, no (any case, spaces ignored).</summary>
+    public static bool IsOff(string? v) =>
+        v is not null && v.Trim().ToLowerInvariant() is "0" or "false" or "off" or "no";
+
     /// <summary>Sets <paramref name="name"/> unless the user already set it; returns the value in effect.</summary>
     public static string SetDefault(string name, string value)
     {

@@ -46,7 +46,7 @@ public static class OneDnnIsa
         if (!string.IsNullOrWhiteSpace(userIsa))
             return new(null, $"user's choice: {Variable}={userIsa.Trim()} (left as set)");
         var c = control?.Trim() ?? "";
-        if (c.ToLowerInvariant() is "0" or "off" or "false" or "no")
+        if (NativeEnvironment.IsOff(c))
             return new(null, $"off: {ControlVariable}={control} (oneDNN uses every ISA the CPU has)");
         if (c.Length > 0 && !c.Equals("auto", StringComparison.OrdinalIgnoreCase))
             return new(c.ToUpperInvariant(), $"forced by {ControlVariable}={control}");

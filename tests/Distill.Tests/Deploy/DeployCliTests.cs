@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Distill.Tests.Onboarding;
 using TempDir = Distill.Tests.Data.TempDir;
 
@@ -74,13 +73,5 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.StartsWith(start, lines[0], StringComparison.Ordinal);
     }
 
-    static (int Code, string Stdout, string Stderr) Cli(params string[] args)
-    {
-        var cli = Repo.CliDll;
-        using var p = Process.Start(new ProcessStartInfo("dotnet", [cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        var stdout = p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(300_000), $"distill {string.Join(' ', args)} hung");
-        return (p.ExitCode, stdout, stderr.Result);
-    }
+    static (int Code, string Stdout, string Stderr) Cli(params string[] args) => Repo.RunCli(args);
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Distill.Native;
 using Distill.Tests.Onboarding;
 
@@ -63,14 +62,12 @@ public sealed class MallocThresholdsTests
 
     static string Doctor(string? pin)
     {
-        var psi = new ProcessStartInfo("dotnet", [Repo.CliDll, "doctor"]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var k in MallocThresholds.AsEnvironment.Keys.Append("GLIBC_TUNABLES")) psi.Environment.Remove(k);
-        if (pin is null) psi.Environment.Remove("DISTILL_MALLOC_PIN");
-        else psi.Environment["DISTILL_MALLOC_PIN"] = pin;
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return output + err.Result;
+        var (_, stdout, stderr) = Repo.RunCli(["doctor"], env =>
+        {
+            foreach (var k in MallocThresholds.AsEnvironment.Keys.Append("GLIBC_TUNABLES")) env.Remove(k);
+            if (pin is null) env.Remove("DISTILL_MALLOC_PIN");
+            else env["DISTILL_MALLOC_PIN"] = pin;
+        });
+        return stdout + stderr;
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Distill.Native;
 using Distill.Tests.Onboarding;
 
@@ -101,25 +100,22 @@ public sealed class OneDnnIsaTests
     /// guard (<see cref="OneDnnConvGuard"/>) is off unless asked, so every layer shows the ISA's kernels.</summary>
     static HashSet<string> ConvKernels(string cap, out string log, string model = "cnn-8", bool guard = false)
     {
-        var cli = Repo.CliDll;
         var outDir = Directory.CreateTempSubdirectory("distill-onednn-").FullName;
         try
         {
-            var psi = new ProcessStartInfo("dotnet", [cli, "train", "--model", model, "--train-size", "128",
-                "--test-size", "64", "--epochs", "1", "--seed", "0", "--out", outDir])
-            { RedirectStandardOutput = true, RedirectStandardError = true };
-            psi.Environment["ONEDNN_VERBOSE"] = "1";
-            psi.Environment[OneDnnIsa.ControlVariable] = cap;
-            psi.Environment.Remove(OneDnnIsa.Variable);
-            psi.Environment.Remove(OneDnnIsa.LegacyVariable);
-            psi.Environment["DISTILL_THREADS"] = "2";
-            if (guard) psi.Environment.Remove(OneDnnConvGuard.ControlVariable);
-            else psi.Environment[OneDnnConvGuard.ControlVariable] = "on";
-            using var p = Process.Start(psi)!;
-            var stderr = p.StandardError.ReadToEndAsync();
-            log = p.StandardOutput.ReadToEnd();
-            Assert.True(p.WaitForExit(120_000), "distill train hung");
-            Assert.True(p.ExitCode == 0, $"distill train exited {p.ExitCode}: {stderr.Result}");
+            var (code, stdout, stderr) = Repo.RunCli(["train", "--model", model, "--train-size", "128",
+                "--test-size", "64", "--epochs", "1", "--seed", "0", "--out", outDir], env =>
+            {
+                env["ONEDNN_VERBOSE"] = "1";
+                env[OneDnnIsa.ControlVariable] = cap;
+                env.Remove(OneDnnIsa.Variable);
+                env.Remove(OneDnnIsa.LegacyVariable);
+                env["DISTILL_THREADS"] = "2";
+                if (guard) env.Remove(OneDnnConvGuard.ControlVariable);
+                else env[OneDnnConvGuard.ControlVariable] = "on";
+            }, TimeSpan.FromMinutes(2));
+            log = stdout;
+            Assert.True(code == 0, $"distill train exited {code}: {stderr}");
             // onednn_verbose,v1,primitive,exec,cpu,convolution,<implementation>,<prop_kind>,...
             return [.. log.Split('\n').Select(l => l.Split(','))
                 .Where(f => f.Length > 7 && f[0] == "onednn_verbose" && f[3] == "exec" && f[5] == "convolution")

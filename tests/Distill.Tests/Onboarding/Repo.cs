@@ -16,17 +16,22 @@ static class Repo
 
     public static string PathOf(string relative) => Path.Combine(Root, relative);
 
-    /// <summary>The CLI built in the same configuration as these tests (debug | release), for tests that run it as a
-    /// user would, in a fresh process.</summary>
-    public static string CliDll
+    /// <summary>Runs the CLI built in the same configuration as these tests (debug | release) as a user would, in a fresh
+    /// process; <paramref name="environment"/> adjusts the child's variables. Fails the test if it does not exit within
+    /// <paramref name="timeout"/> (default 5 minutes).</summary>
+    public static (int Code, string Stdout, string Stderr) RunCli(IEnumerable<string> args, Action<IDictionary<string, string?>>? environment = null,
+        TimeSpan? timeout = null)
     {
-        get
-        {
-            var config = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name;
-            var cli = Path.Combine(Root, "artifacts", "bin", "Distill.Cli", config, "Distill.Cli.dll");
-            Assert.True(File.Exists(cli), $"{cli} missing: build src/Distill.Cli");
-            return cli;
-        }
+        var config = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name;
+        var cli = Path.Combine(Root, "artifacts", "bin", "Distill.Cli", config, "Distill.Cli.dll");
+        Assert.True(File.Exists(cli), $"{cli} missing: build src/Distill.Cli");
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        environment?.Invoke(psi.Environment);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(timeout ?? TimeSpan.FromMinutes(5)), $"distill {string.Join(' ', psi.ArgumentList.Skip(1))} hung");
+        return (p.ExitCode, stdout, stderr.Result);
     }
 
     public static string Read(string relative)
