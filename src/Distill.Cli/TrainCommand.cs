@@ -126,7 +126,8 @@ static class TrainCommand
                 {
                     teacherSet ??= data.Subset(r.GetValue(teacherTrainSize), r.GetValue(testSize));
                     var model = Build(teacherName, data, common.Seed);
-                    var t = Trainer.Train(model, teacherSet, new Objective().Add(new CrossEntropyTerm()), common with
+                    // Trained once per setting: the next command with the same teacher options reuses it.
+                    var t = TeacherStore.TrainOrReuse(model, teacherSet, common with
                     {
                         Name = folder,
                         Epochs = r.GetValue(teacherEpochs) ?? 6,

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Distill.Data;
 using Distill.Models;
 using Distill.Native;
+using Distill.Losses;
 using Distill.Training;
 
 namespace Distill.Experiments;
@@ -13,7 +14,8 @@ namespace Distill.Experiments;
 /// it once. The key covers everything that determines the weights — architecture, data subset, seeds, epochs, optimizer,
 /// schedule, batch size, augmentation, thread count — and the build of this library, so a code change never reuses a
 /// stale teacher. Location: $DISTILL_TEACHER_CACHE, else artifacts/teachers under the repository, else ~/.cache/distill.
-/// Set DISTILL_TEACHER_CACHE=off to always train. A config's own <see cref="RecipeConfig.TeacherCache"/> (a sweep's folder,
+/// Set DISTILL_TEACHER_CACHE=off to always train. `distill train --teacher` keeps whole teacher runs in its runs/ folder
+/// (<see cref="TrainOrReuse"/>). A config's own <see cref="RecipeConfig.TeacherCache"/> (a sweep's folder,
 /// shared by every task of a cluster job) takes precedence.
 /// </summary>
 public static class TeacherStore
@@ -44,20 +46,78 @@ public static class TeacherStore
     /// --jobs`, a sweep's tasks) train each teacher once; the others wait here, then load it. A flock, released by the
     /// kernel when its holder dies (<see cref="FolderLock"/>). Null when the cache is off.
     /// </summary>
-    internal static IDisposable? Hold(ImageDataset data, RecipeConfig c)
+    internal static IDisposable? Hold(ImageDataset data, RecipeConfig c) =>
+        (c.TeacherCache ?? Directory) is string dir ? Hold(dir, Key(data, c), c.Log, c.Cancellation) : null;
+
+    static IDisposable Hold(string dir, string key, TextWriter? log, CancellationToken cancellation)
     {
-        if ((c.TeacherCache ?? Directory) is not string dir) return null;
         var locks = System.IO.Directory.CreateDirectory(Path.Combine(dir, "locks")).FullName; // beside the entries, not among them
-        var path = Path.Combine(locks, Key(data, c) + ".lock");
+        var path = Path.Combine(locks, key + ".lock");
         var said = false;
         while (true)
         {
             if (FolderLock.TryTake(path) is { } held) return held;
-            if (!said) c.Log?.WriteLine($"waiting for the teacher: another process (PID {FolderLock.Holder(path)}) is training it");
+            if (!said) log?.WriteLine($"waiting for the teacher: another process (PID {FolderLock.Holder(path)}) is training it");
             said = true;
-            c.Cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
-            if (c.Cancellation.IsCancellationRequested) throw new OperationCanceledException("stopped while waiting for the teacher");
+            cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
+            if (cancellation.IsCancellationRequested) throw new OperationCanceledException("stopped while waiting for the teacher");
         }
+    }
+
+    /// <summary>
+    /// <c>distill train --teacher</c>'s teacher: trained once per setting and then reused, so trying methods one command
+    /// at a time does not retrain the same teacher each time. An entry is the teacher's whole run folder
+    /// (DIR/runs/KEY: checkpoint, run.json, metrics), keyed by every setting its run record compares (options, model,
+    /// data checksum, thread count) and this library's build. With <see cref="TrainOptions.OutDir"/> the folder is
+    /// also the run's own record: a hit copies the entry there (so `deploy export OUT/teacher/last.ckpt` and --resume
+    /// work as after training), a miss trains there and keeps a copy. A folder that already holds a run is left to
+    /// the trainer (resume, refusal, --force), as is everything when the cache is off.
+    /// </summary>
+    public static TrainResult TrainOrReuse(DistillModel teacher, ImageDataset data, TrainOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(teacher);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(options);
+        var objective = new Objective().Add(new CrossEntropyTerm());
+        var outDir = options.OutDir;
+        if (Directory is not string dir || (outDir is not null && RunFolder.HoldsRun(outDir))) return Trainer.Train(teacher, data, objective, options);
+
+        // The run's own extra settings describe the student it is trained for, not the teacher.
+        var settings = RunFolder.Settings(options with { Settings = new Dictionary<string, string>() }, teacher, objective, data, null, data.Train.Labels);
+        var text = string.Join("|", RunFolder.Compared(settings).Where(kv => kv.Key != "name").Select(kv => $"{kv.Key}={kv.Value}")
+            .Append($"on={TorchRuntime.ResolveDevice(options.Device)}").Append($"build={typeof(TeacherStore).Assembly.ManifestModule.ModuleVersionId}"));
+        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
+        var entry = Path.Combine(dir, "runs", key);
+        using var held = Hold(dir, key, options.Log, options.Cancellation);
+        var checkpoint = Path.Combine(entry, Checkpoint.FileName);
+        if (!File.Exists(checkpoint))
+        {
+            var target = outDir ?? $"{entry}.{Environment.ProcessId}.tmp";
+            if (outDir is null && System.IO.Directory.Exists(target)) System.IO.Directory.Delete(target, recursive: true);
+            var trained = Trainer.Train(teacher, data, objective, options with { OutDir = target, Resume = false, Force = false });
+            var staged = outDir is null ? target : CopyRun(outDir, $"{entry}.{Environment.ProcessId}.tmp");
+            System.IO.Directory.Move(staged, entry); // whole or not at all: a kill before this leaves only a .tmp folder
+            return trained;
+        }
+        if (outDir is not null) CopyRun(entry, outDir);
+        var info = Checkpoint.LoadModel(checkpoint, teacher);
+        options.Log?.WriteLine($"{options.Name}: reused from the teacher cache ({entry}): best {info.History.Max(h => h.ValidationAccuracy ?? h.TestAccuracy):F2}% after {info.Epoch} epochs");
+        return new TrainResult { Name = options.Name, Seed = info.Seed, Parameters = teacher.ParameterCount, History = info.History, Teacher = TeacherSource.None,
+            WeightsSha256 = TensorDigest.Weights(teacher) };
+    }
+
+    /// <summary>Copies a run folder's files (not its lock) into <paramref name="to"/>; returns it.</summary>
+    static string CopyRun(string from, string to)
+    {
+        foreach (var file in System.IO.Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(from, file);
+            if (relative.StartsWith(RunFolder.LockFile, StringComparison.Ordinal)) continue;
+            var copy = Path.Combine(to, relative);
+            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(file, copy, overwrite: true);
+        }
+        return to;
     }
 
     /// <summary>Loads the weights into <paramref name="teacher"/> and returns its training record, or null when not cached.</summary>

@@ -39,7 +39,7 @@ sealed class RunFolder : IDisposable
         {
             foreach (var tmp in Directory.EnumerateFiles(dir, ".*.tmp")) File.Delete(tmp); // left by a kill during an atomic write
             var path = Path.Combine(dir, SettingsFile);
-            var holdsRun = File.Exists(path) || File.Exists(Path.Combine(dir, Checkpoint.FileName)) || File.Exists(Path.Combine(dir, "metrics.csv"));
+            var holdsRun = HoldsRun(dir);
             if (resume && File.Exists(path))
             {
                 var old = Read(path);
@@ -99,6 +99,14 @@ sealed class RunFolder : IDisposable
             .Select(k => $"{k}: {old.GetValueOrDefault(k) ?? "(none)"} → {now.GetValueOrDefault(k) ?? "(none)"}")];
 
     static readonly HashSet<string> NotCompared = ["started", "commit", "pid"];
+
+    /// <summary>The settings <see cref="Differences"/> compares, in key order: what makes two runs the same run.</summary>
+    public static IEnumerable<KeyValuePair<string, string>> Compared(IReadOnlyDictionary<string, string> settings) =>
+        settings.Where(kv => !NotCompared.Contains(kv.Key)).OrderBy(kv => kv.Key, StringComparer.Ordinal);
+
+    /// <summary>Whether <paramref name="dir"/> holds a run's record, checkpoint or metrics.</summary>
+    public static bool HoldsRun(string dir) =>
+        File.Exists(Path.Combine(dir, SettingsFile)) || File.Exists(Path.Combine(dir, Checkpoint.FileName)) || File.Exists(Path.Combine(dir, "metrics.csv"));
 
     /// <summary>Keys added to the record later: derived from settings the record already compares (student, data), so
     /// a run recorded before them still resumes.</summary>

@@ -1,6 +1,8 @@
 using Distill.Data;
 using Distill.Experiments;
 using Distill.Native;
+using Distill.Tests.Onboarding;
+using Distill.Training;
 
 namespace Distill.Tests.Experiments;
 
@@ -40,5 +42,66 @@ public class TeacherStoreTests
             Assert.Contains("ignoring damaged entry", log.ToString());
         }
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+    }
+
+    [Fact]
+    public void A_cli_teacher_is_trained_once_per_setting_and_an_out_folder_gets_its_run()
+    {
+        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        try
+        {
+            using var data = Datasets.FashionMnist().Subset(1000, 500);
+            TrainResult Teacher(TrainOptions o, StringWriter log)
+            {
+                using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
+                return TeacherStore.TrainOrReuse(t, data, o with { Log = log });
+            }
+            var options = new TrainOptions { Name = "teacher", Epochs = 2, Progress = false, Settings = new Dictionary<string, string> { ["alpha"] = "0.9" } };
+            var log = new StringWriter();
+            var trained = Teacher(options, log);
+            Assert.DoesNotContain("reused", log.ToString());
+            Assert.Single(Directory.GetDirectories(Path.Combine(dir, "runs"))); // the finished run, moved in whole
+
+            // The student's settings (here alpha) are not the teacher's: another value reuses it, bit for bit.
+            var reused = Teacher(options with { Settings = new Dictionary<string, string> { ["alpha"] = "0.5" } }, log);
+            Assert.Contains("reused from the teacher cache", log.ToString());
+            Assert.Equal(trained.WeightsSha256, reused.WeightsSha256);
+            Assert.Equal(trained.History.Select(h => h.TestAccuracy), reused.History.Select(h => h.TestAccuracy));
+
+            // An --out folder gets the teacher's run as if trained there: its checkpoint exports and resumes.
+            var outDir = Path.Combine(dir, "out", "teacher");
+            Teacher(options with { OutDir = outDir }, new StringWriter());
+            Assert.Equal(2, Checkpoint.ReadInfo(Path.Combine(outDir, Checkpoint.FileName)).Epoch);
+            var resumed = Teacher(options with { OutDir = outDir, Resume = true }, log = new StringWriter());
+            Assert.Contains("epoch 2 of 2 done", log.ToString());
+            Assert.Equal(trained.WeightsSha256, resumed.WeightsSha256);
+
+            // A setting of the teacher's own is another teacher.
+            var longer = Teacher(options with { Epochs = 3 }, log = new StringWriter());
+            Assert.DoesNotContain("reused", log.ToString());
+            Assert.Equal(3, longer.History.Count);
+            Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir, "runs")).Length);
+        }
+        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+    }
+
+    [Fact]
+    public void Distill_train_with_a_teacher_reuses_it_on_the_next_command_and_the_student_comes_out_the_same()
+    {
+        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
+        string[] args = ["train", "--teacher", "mlp-32", "--model", "mlp-32", "--teacher-train-size", "1000", "--teacher-epochs", "1",
+            "--train-size", "500", "--test-size", "500", "--epochs", "1"];
+        string Sha(string stdout) => stdout.Split("weights sha256 ")[1].Trim();
+        var first = Repo.RunCli(args, env => env["DISTILL_TEACHER_CACHE"] = dir);
+        Assert.True(first.Code == 0, first.Stderr);
+        Assert.DoesNotContain("reused", first.Stdout);
+        var second = Repo.RunCli([.. args, "--kd-temperature", "2"], env => env["DISTILL_TEACHER_CACHE"] = dir);
+        Assert.True(second.Code == 0, second.Stderr);
+        Assert.Contains("teacher: reused from the teacher cache", second.Stdout);
+        var off = Repo.RunCli([.. args, "--kd-temperature", "2"], env => env["DISTILL_TEACHER_CACHE"] = "off");
+        Assert.DoesNotContain("reused", off.Stdout);
+        Assert.Equal(Sha(off.Stdout), Sha(second.Stdout));
+        Assert.NotEqual(Sha(first.Stdout), Sha(second.Stdout)); // T = 2 against T = 4: the comparison above can fail
     }
 }
