@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Distill.Experiments;
 using Distill.Sweeps;
 
 namespace Distill.Cli;
@@ -8,21 +9,54 @@ static class SpecCommand
 {
     public static Command Create()
     {
-        var specs = new Argument<string[]>("SPEC") { Description = "Experiment spec files (YAML; format: src/Distill/Sweeps/spec.schema.json).", Arity = ArgumentArity.OneOrMore };
-        var check = new Command("check", "Validate spec files: keys, types and ranges (schema), methods and their parameters (catalogue), the grid.");
+        var specs = new Argument<string[]>("SPEC") { Description = "Experiment spec files (YAML; format: src/Distill/Sweeps/spec.schema.json), or recipe files (experiments/recipes/).", Arity = ArgumentArity.OneOrMore };
+        var recipe = new Option<string?>("--recipe") { Description = $"The recipe a recipe file sets ({string.Join(", ", RecipeDefaults.Keys)}); default: the one its file is named after." };
+        var check = new Command("check", "Validate spec files: keys, types and ranges (schema), methods and their parameters (catalogue), the grid. " +
+                                         "Recipe files: every budget section against the recipe's settings.");
         check.Arguments.Add(specs);
+        check.Options.Add(recipe);
         check.SetAction(r => TrainCommand.Guard(_ => () =>
         {
             foreach (var path in r.GetValue(specs)!)
             {
+                if (RecipeFile.IsRecipeFile(path))
+                {
+                    var name = r.GetValue(recipe) ?? Path.GetFileNameWithoutExtension(path);
+                    var defaults = RecipeDefaults.GetValueOrDefault(name) ?? throw new ArgumentException(
+                        $"{path}: a recipe file (sections {string.Join(", ", RecipeFile.Sections)}) for no recipe named '{name}'; pass --recipe NAME, one of {string.Join(", ", RecipeDefaults.Keys)}.");
+                    var sections = RecipeFile.Check(path, defaults());
+                    foreach (var (budget, config) in sections)
+                        if (config is ComparisonConfig c)
+                            // Methods and their `set:` parameters against the catalogue, as a run checks them before training.
+                            foreach (var method in c.Methods.Union(c.Set.Keys))
+                            {
+                                try { Comparison.Choice(method, c); }
+                                catch (ArgumentException e) { throw new ArgumentException($"{path}, {budget.ToString().ToLowerInvariant()}: {e.Message}", e); }
+                            }
+                    Console.WriteLine($"ok: {path}: recipe {name}, sections {string.Join(", ", sections.Select(s => s.Budget.ToString().ToLowerInvariant()))}");
+                    continue;
+                }
+                if (r.GetValue(recipe) is not null) throw new ArgumentException($"--recipe applies to recipe files; {path} is a spec file (no smoke:/quick:/full: sections).");
                 var spec = ExperimentSpec.Load(path);
                 Console.WriteLine($"ok: {path}: {spec.Name}, {spec.Runs.Count} run{(spec.Runs.Count == 1 ? "" : "s")}" +
                                   (spec.GridKeys.Count == 0 ? "" : $" (grid: {string.Join(" × ", spec.GridKeys.Select(k => $"{k} [{spec.Runs.Select(x => x.Values.First(v => v.Key == k).Value).Distinct().Count()}]"))})"));
             }
             return 0;
         }));
-        var cmd = new Command("spec", "Experiment spec files.");
+        var cmd = new Command("spec", "Experiment spec files and recipe files.");
         cmd.Subcommands.Add(check);
         return cmd;
     }
+
+    /// <summary>Each built-in recipe file's settings record, with its defaults (07's run-time pair and method stand in).</summary>
+    static readonly Dictionary<string, Func<object>> RecipeDefaults = new()
+    {
+        ["01-soft-targets"] = () => new SoftTargetsConfig(),
+        ["02-fitnets"] = () => new FitNetsConfig(),
+        ["03-attention-transfer"] = () => new AttentionTransferConfig(),
+        ["04-born-again"] = () => new BornAgainConfig(),
+        ["05-comparison"] = () => new ComparisonConfig(),
+        ["06-beyond-kd"] = () => new BeyondKdConfig(),
+        ["07-deployment"] = () => new Deploy.DeploymentConfig { Pair = new ComparisonConfig(), BestMethod = ("kd", "stand-in for the check") },
+    };
 }

@@ -45,6 +45,28 @@ public static class RecipeFile
         return Apply(File.ReadAllText(path), path, budget, defaults);
     }
 
+    /// <summary>Whether the YAML at <paramref name="path"/> is a recipe file: a mapping of budget sections only.</summary>
+    public static bool IsRecipeFile(string path) =>
+        File.Exists(path) && ExperimentSpec.Mapping(File.ReadAllText(path), path) is { Children.Count: > 0 } root &&
+        root.Children.Keys.All(k => Sections.Contains(ExperimentSpec.Scalar(k)));
+
+    /// <summary>
+    /// Checks every budget section of the recipe file at <paramref name="path"/> against <paramref name="defaults"/>'s
+    /// settings (`distill spec check`): a run reads only its own budget's section, so a typo under <c>full:</c> would
+    /// otherwise wait for a full run to show. Returns each section found with its settings; the first bad key or value
+    /// throws a <see cref="SpecException"/> naming the file and its line.
+    /// </summary>
+    public static IReadOnlyList<(Budget Budget, object Config)> Check(string path, object defaults)
+    {
+        ArgumentNullException.ThrowIfNull(defaults);
+        if (!File.Exists(path)) throw new FileNotFoundException($"recipe file {path}: no such file; copy one of experiments/recipes/ and edit it.");
+        var text = File.ReadAllText(path);
+        var root = ExperimentSpec.Mapping(text, path);
+        var found = Enum.GetValues<Budget>().Where(b => root?.Children.Keys.Any(k => string.Equals(ExperimentSpec.Scalar(k), b.ToString(), StringComparison.OrdinalIgnoreCase)) == true).ToList();
+        if (found.Count == 0) Apply(text, path, Budget.Quick, defaults); // names what is wrong with a file without sections
+        return [.. found.Select(b => (b, Apply(text, path, b, defaults)))];
+    }
+
     static T Apply<T>(string text, string file, Budget budget, T defaults) where T : class
     {
         var root = ExperimentSpec.Mapping(text, file)

@@ -1,5 +1,6 @@
 using Distill.Experiments;
 using Distill.Sweeps;
+using Distill.Tests.Onboarding;
 using Distill.Training;
 
 namespace Distill.Tests.Experiments;
@@ -76,5 +77,34 @@ public class RecipeFileTests
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
         if (listed is not null) Assert.Contains(listed, e.Message, StringComparison.Ordinal);
         Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public void Spec_check_validates_every_section_of_every_recipe_file_and_names_a_bad_key_in_any_of_them()
+    {
+        var recipes = Directory.GetFiles(Repo.PathOf("experiments/recipes"), "*.yaml").Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(RecipeFile.Names(), recipes.Select(Path.GetFileNameWithoutExtension)); // a new recipe needs spec check's defaults too
+        var (code, stdout, stderr) = Repo.RunCli(["spec", "check", .. recipes]);
+        Assert.True(code == 0, stderr);
+        foreach (var name in RecipeFile.Names()) Assert.Contains($"recipe {name}, sections smoke, quick, full", stdout);
+
+        // A typo in the full section, which no smoke or quick run reads, and a method parameter the catalogue lacks.
+        var dir = Directory.CreateTempSubdirectory("recipes").FullName;
+        var copy = Path.Combine(dir, "my-comparison.yaml");
+        var lines = File.ReadAllLines(Repo.PathOf("experiments/recipes/05-comparison.yaml"));
+        var at = Array.FindIndex(lines, l => l.StartsWith("  teacher_epochs: 240", StringComparison.Ordinal));
+        File.WriteAllLines(copy, lines.Select((l, k) => k == at ? "  teacher_epoch: 240" : l));
+        (code, _, stderr) = Repo.RunCli(["spec", "check", copy]);
+        Assert.NotEqual(0, code);
+        Assert.Contains("no recipe named 'my-comparison'; pass --recipe NAME", stderr);
+        (code, _, stderr) = Repo.RunCli(["spec", "check", copy, "--recipe", "05-comparison"]);
+        Assert.NotEqual(0, code);
+        Assert.Contains($"{copy} line {at + 1}: 'teacher_epoch' is not a setting of ComparisonConfig", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+
+        File.WriteAllLines(copy, lines.Select(l => l.Replace("dkd: {beta:", "dkd: {betta:", StringComparison.Ordinal)));
+        (code, _, stderr) = Repo.RunCli(["spec", "check", copy, "--recipe", "05-comparison"]);
+        Assert.NotEqual(0, code);
+        Assert.Contains("full: dkd: unknown parameter 'betta'", stderr);
     }
 }
