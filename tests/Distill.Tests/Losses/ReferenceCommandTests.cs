@@ -54,6 +54,17 @@ public sealed class ReferenceCommandTests : IDisposable
     }
 
     [Fact]
+    public void Independent_edge_case_file_for_the_methods_after_dkd_passes()
+    {
+        // 36 cases from the README's after-DKD definitions in pure Python float64 (TestData/Losses/make_edge_cases_after_dkd.py):
+        // B = 1 and C = 2, x1000 logits, T = 0.5 and 8, one and three teachers, DIST's β/γ, NST on 1-pixel-wide maps.
+        var (exit, output, err) = Run(Path.Combine(AppContext.BaseDirectory, "TestData", "Losses", "edge_cases_after_dkd.json"));
+        Assert.Equal(0, exit);
+        Assert.Equal(["36 passed, 0 failed"], output);
+        Assert.Empty(err);
+    }
+
+    [Fact]
     public void Changed_value_wrong_gradient_and_unknown_loss_each_fail_with_one_line()
     {
         var json = Original();
