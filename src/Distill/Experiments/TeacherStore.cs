@@ -90,20 +90,44 @@ public static class TeacherStore
         var entry = Path.Combine(dir, "runs", key);
         using var held = Hold(dir, key, options.Log, options.Cancellation);
         var checkpoint = Path.Combine(entry, Checkpoint.FileName);
-        if (!File.Exists(checkpoint))
+        if (File.Exists(checkpoint) && Reuse(teacher, entry, checkpoint, options) is { } reused)
         {
-            var target = outDir ?? $"{entry}.{Environment.ProcessId}.tmp";
-            if (outDir is null && System.IO.Directory.Exists(target)) System.IO.Directory.Delete(target, recursive: true);
-            var trained = Trainer.Train(teacher, data, objective, options with { OutDir = target, Resume = false, Force = false });
-            var staged = outDir is null ? target : CopyRun(outDir, $"{entry}.{Environment.ProcessId}.tmp");
-            System.IO.Directory.Move(staged, entry); // whole or not at all: a kill before this leaves only a .tmp folder
-            return trained;
+            if (outDir is not null) CopyRun(entry, outDir);
+            return reused;
         }
-        if (outDir is not null) CopyRun(entry, outDir);
-        var info = Checkpoint.LoadModel(checkpoint, teacher);
-        options.Log?.WriteLine($"{options.Name}: reused from the teacher cache ({entry}): best {info.History.Max(h => h.ValidationAccuracy ?? h.TestAccuracy):F2}% after {info.Epoch} epochs");
-        return new TrainResult { Name = options.Name, Seed = info.Seed, Parameters = teacher.ParameterCount, History = info.History, Teacher = TeacherSource.None,
-            WeightsSha256 = TensorDigest.Weights(teacher) };
+        var target = outDir ?? $"{entry}.{Environment.ProcessId}.tmp";
+        if (outDir is null && System.IO.Directory.Exists(target)) System.IO.Directory.Delete(target, recursive: true);
+        var trained = Trainer.Train(teacher, data, objective, options with { OutDir = target, Resume = false, Force = false });
+        var staged = outDir is null ? target : CopyRun(outDir, $"{entry}.{Environment.ProcessId}.tmp");
+        System.IO.Directory.Move(staged, entry); // whole or not at all: a kill before this leaves only a .tmp folder
+        return trained;
+    }
+
+    /// <summary>The cached teacher's weights loaded into <paramref name="teacher"/>, or null when the entry is damaged:
+    /// then it is dropped and the teacher's own initial weights are put back, so the retraining starts where it would have.</summary>
+    static TrainResult? Reuse(DistillModel teacher, string entry, string checkpoint, TrainOptions options)
+    {
+        var initial = teacher.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+        try
+        {
+            var info = Checkpoint.LoadModel(checkpoint, teacher);
+            options.Log?.WriteLine($"{options.Name}: reused from the teacher cache ({entry}): best {info.History.Max(h => h.ValidationAccuracy ?? h.TestAccuracy):F2}% after {info.Epoch} epochs");
+            return new TrainResult { Name = options.Name, Seed = info.Seed, Parameters = teacher.ParameterCount, History = info.History, Teacher = TeacherSource.None,
+                WeightsSha256 = TensorDigest.Weights(teacher) };
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or JsonException)
+        {
+            // A damaged cache entry is not an error of the experiment (as for the recipes' entries).
+            options.Log?.WriteLine($"teacher cache: ignoring damaged entry {entry} ({e.Message}); training the teacher");
+            using (TorchSharp.torch.no_grad())
+                foreach (var (name, tensor) in teacher.state_dict()) tensor.copy_(initial[name]);
+            System.IO.Directory.Delete(entry, recursive: true);
+            return null;
+        }
+        finally
+        {
+            foreach (var t in initial.Values) t.Dispose();
+        }
     }
 
     /// <summary>Copies a run folder's files (not its lock) into <paramref name="to"/>; returns it.</summary>

@@ -77,6 +77,15 @@ public class TeacherStoreTests
             Assert.Contains("epoch 2 of 2 done", log.ToString());
             Assert.Equal(trained.WeightsSha256, resumed.WeightsSha256);
 
+            // A damaged entry (a checkpoint cut short) is dropped and the teacher retrained from its own start: the same weights.
+            var entry = Directory.GetDirectories(Path.Combine(dir, "runs")).Single();
+            var ckpt = Path.Combine(entry, Checkpoint.FileName);
+            File.WriteAllBytes(ckpt, File.ReadAllBytes(ckpt)[..^100]);
+            var retrained = Teacher(options, log = new StringWriter());
+            Assert.Contains("ignoring damaged entry", log.ToString());
+            Assert.Equal(trained.WeightsSha256, retrained.WeightsSha256);
+            Assert.Equal(2, Checkpoint.ReadInfo(ckpt).Epoch);
+
             // A setting of the teacher's own is another teacher.
             var longer = Teacher(options with { Epochs = 3 }, log = new StringWriter());
             Assert.DoesNotContain("reused", log.ToString());
