@@ -1,0 +1,35 @@
+using Distill.Losses;
+using Distill.Native;
+using static TorchSharp.torch;
+
+namespace Distill.Tests.Losses;
+
+/// <summary>MLKD's whole loss, computed for all temperatures at once, against its parts (each checked against PyTorch:
+/// kd, mlkd_batch, mlkd_class) summed one temperature at a time.</summary>
+public class MlkdTests
+{
+    public MlkdTests() => TorchRuntime.Initialize();
+
+    [Theory]
+    [InlineData(16, 10, false)]
+    [InlineData(5, 3, true)]
+    [InlineData(2, 100, false)]
+    public void The_stacked_loss_and_its_gradient_equal_the_sum_of_its_parts_per_temperature(int b, int c, bool paperClassScale)
+    {
+        using var scope = NewDisposeScope();
+        var g = manual_seed(3);
+        var s = (randn(b, c) * 4).requires_grad_(true);
+        var t = randn(b, c) * 4;
+        double[] temperatures = [2, 3, 4, 5, 6];
+        var scale = paperClassScale ? 1.0 : 1.0 / (b * (double)b);
+
+        var stacked = Mlkd.Loss(s, t, temperatures, paperClassScale);
+        var gStacked = autograd.grad([stacked], [s])[0];
+        var parts = temperatures.Select(T => Kd.Loss(s, t, T) + Mlkd.BatchLoss(s, t, T) + Mlkd.ClassLoss(s, t, T) * scale).Aggregate((x, y) => x + y);
+        var gParts = autograd.grad([parts], [s])[0];
+
+        Assert.Equal(parts.item<float>(), stacked.item<float>(), 1e-5 * Math.Max(1, Math.Abs(parts.item<float>())));
+        Assert.True(gStacked.allclose(gParts, rtol: 1e-4, atol: 1e-6), $"max |diff| {(gStacked - gParts).abs().max().item<float>()}");
+        Assert.True(t.grad is null); // the teacher side gets no gradient
+    }
+}
