@@ -42,25 +42,18 @@ public sealed class ReferenceCommandTests : IDisposable
         Assert.Empty(err);
     }
 
-    [Fact]
-    public void Independent_edge_case_file_passes()
+    /// <summary>Files derived from the README definitions in pure Python float64 with central-difference gradients
+    /// (TestData/Losses/make_edge_cases*.py). edge_cases: x1000 logits, B = 1, C = 2, α ∈ {0, 1}, non-square maps,
+    /// B = 2 for RKD. edge_cases_after_dkd: B = 1 and C = 2, x1000 logits, T = 0.5 and 8, one and three teachers,
+    /// DIST's β/γ, NST on 1-pixel-wide maps.</summary>
+    [Theory]
+    [InlineData("edge_cases.json", 40)]
+    [InlineData("edge_cases_after_dkd.json", 36)]
+    public void Independent_edge_case_file_passes(string file, int cases)
     {
-        // 40 cases derived from the README definitions in pure Python float64 with central-difference gradients
-        // (TestData/Losses/make_edge_cases.py): ×1000 logits, B = 1, C = 2, α ∈ {0, 1}, non-square maps, B = 2 for RKD.
-        var (exit, output, err) = Run(Path.Combine(AppContext.BaseDirectory, "TestData", "Losses", "edge_cases.json"));
+        var (exit, output, err) = Run(Path.Combine(AppContext.BaseDirectory, "TestData", "Losses", file));
         Assert.Equal(0, exit);
-        Assert.Equal(["40 passed, 0 failed"], output);
-        Assert.Empty(err);
-    }
-
-    [Fact]
-    public void Independent_edge_case_file_for_the_methods_after_dkd_passes()
-    {
-        // 36 cases from the README's after-DKD definitions in pure Python float64 (TestData/Losses/make_edge_cases_after_dkd.py):
-        // B = 1 and C = 2, x1000 logits, T = 0.5 and 8, one and three teachers, DIST's β/γ, NST on 1-pixel-wide maps.
-        var (exit, output, err) = Run(Path.Combine(AppContext.BaseDirectory, "TestData", "Losses", "edge_cases_after_dkd.json"));
-        Assert.Equal(0, exit);
-        Assert.Equal(["36 passed, 0 failed"], output);
+        Assert.Equal([$"{cases} passed, 0 failed"], output);
         Assert.Empty(err);
     }
 

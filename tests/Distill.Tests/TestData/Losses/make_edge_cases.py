@@ -2,13 +2,11 @@
 """Independent float64 check of the README definitions in pure Python (no torch/numpy): losses computed from the
 written definitions, gradients by central differences. Writes a distill-reference/1 file with other shapes and edge cases."""
 import json, math, random, sys
+from refgen import rows, lse, log_softmax, T_, Cases
 
 rng = random.Random(7)
 
 def randn(n, scale=1.0): return [rng.gauss(0, 1) * scale for _ in range(n)]
-def rows(x, b): n = len(x) // b; return [x[i*n:(i+1)*n] for i in range(b)]
-def lse(v): m = max(v); return m + math.log(sum(math.exp(a - m) for a in v))
-def log_softmax(v): l = lse(v); return [a - l for a in v]
 
 def kl_rows(tl, sl):  # sum_b KL(p_t || p_s), log-prob rows
     return sum(sum(math.exp(a) * (a - b) for a, b in zip(t, s)) for t, s in zip(tl, sl))
@@ -98,20 +96,9 @@ def pkt(s, t, B):
     ps, pt = cond(s), cond(t)
     return sum(pt[i][j] * math.log((pt[i][j] + eps) / (ps[i][j] + eps)) for i in range(B) for j in range(B)) / B
 
-def grad(f, x):
-    g = []
-    for i in range(len(x)):
-        h = 1e-5 * max(1.0, abs(x[i])); xp = list(x); xm = list(x); xp[i] += h; xm[i] -= h
-        g.append((f(xp) - f(xm)) / (2 * h))
-    return g
+cases = Cases()
+add = cases.add
 
-cases = []
-def add(name, loss, params, inputs, student, f):
-    x = inputs[student]["data"]
-    cases.append({"name": name, "loss": loss, "params": params, "inputs": inputs,
-                  "expected": {"loss": f(x), "grad": {student: {"shape": inputs[student]["shape"], "data": grad(f, x)}}}})
-
-def T_(shape, data): return {"shape": shape, "data": data}
 
 # logits losses: tiny, binary, huge logits, extreme alpha
 for (B, C, scale, T) in [(1, 2, 1.0, 0.5), (4, 5, 1000.0, 1.0), (4, 5, 1000.0, 4.0), (3, 7, 30.0, 2.0)]:

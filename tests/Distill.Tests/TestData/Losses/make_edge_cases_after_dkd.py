@@ -4,13 +4,11 @@ in pure Python (no torch/numpy): losses from the written definitions, gradients 
 and edge cases than losses-after-dkd.json: B = 1 (where defined), C = 2, x1000 logits, T < 1, one and three teachers,
 1x1 maps, channel counts that differ."""
 import json, math, random, sys
+from refgen import rows, lse, log_softmax, T_, Cases
 
 rng = random.Random(11)
 
 def randn(n, scale=1.0): return [rng.gauss(0, 1) * scale for _ in range(n)]
-def rows(x, b): n = len(x) // b; return [x[i*n:(i+1)*n] for i in range(b)]
-def lse(v): m = max(v); return m + math.log(sum(math.exp(a - m) for a in v))
-def log_softmax(v): l = lse(v); return [a - l for a in v]
 def softmax(v): return [math.exp(a) for a in log_softmax(v)]
 def kl(lt, ls): return sum(math.exp(a) * (a - b) for a, b in zip(lt, ls))  # KL(p_t || p_s) from log-probabilities
 
@@ -68,19 +66,8 @@ def mlkd_class(s, t, B, T):
     gs, gt = g(ps), g(pt)
     return sum((gt[i][j] - gs[i][j]) ** 2 for i in range(C) for j in range(C)) / C
 
-def grad(f, x):
-    g = []
-    for i in range(len(x)):
-        h = 1e-5 * max(1.0, abs(x[i])); xp = list(x); xm = list(x); xp[i] += h; xm[i] -= h
-        g.append((f(xp) - f(xm)) / (2 * h))
-    return g
-
-cases = []
-def T_(shape, data): return {"shape": shape, "data": data}
-def add(name, loss, params, inputs, f, student):
-    x = inputs[student]["data"]
-    cases.append({"name": name, "loss": loss, "params": params, "inputs": inputs,
-                  "expected": {"loss": f(x), "grad": {student: {"shape": inputs[student]["shape"], "data": grad(f, x)}}}})
+cases = Cases()
+def add(name, loss, params, inputs, f, student): cases.add(name, loss, params, inputs, student, f)
 
 for (B, C, scale, T) in [(1, 2, 1.0, 0.5), (2, 2, 1.0, 1.0), (4, 5, 1000.0, 1.0), (3, 7, 30.0, 2.0), (5, 3, 3.0, 8.0)]:
     s, t = randn(B * C, scale), randn(B * C, scale)
