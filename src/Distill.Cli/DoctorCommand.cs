@@ -31,6 +31,7 @@ static class DoctorCommand
             Console.WriteLine($"oneDNN ISA    {OneDnnIsa.Status}");
             Console.WriteLine($"OpenMP wait   {TorchRuntime.OmpWaitPolicy}");
             Console.WriteLine($"malloc        {MallocThresholds.Status}");
+            Console.WriteLine($"teachers      {Experiments.TeacherStore.Status}");
         }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException)
         {

@@ -33,6 +33,23 @@ public static class TeacherStore
         }
     }
 
+    /// <summary>Where the cache is and what it holds (`distill doctor`).</summary>
+    public static string Status
+    {
+        get
+        {
+            if (Directory is not string dir) return "off (DISTILL_TEACHER_CACHE=off); every teacher is trained";
+            var top = new DirectoryInfo(dir);
+            if (!top.Exists) return $"{dir} (empty)";
+            var runs = new DirectoryInfo(Path.Combine(dir, "runs"));
+            var recipeTeachers = top.GetFiles("*.bin").Length;
+            var cliTeachers = runs.Exists ? runs.GetDirectories().Count(d => !d.Name.EndsWith(".tmp", StringComparison.Ordinal)) : 0;
+            var bytes = top.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+            return $"{dir}: {recipeTeachers} recipe teacher{(recipeTeachers == 1 ? "" : "s")}, {cliTeachers} `train --teacher` run{(cliTeachers == 1 ? "" : "s")}, " +
+                   $"{bytes / 1e6:F1} MB (delete the folder to retrain them; DISTILL_TEACHER_CACHE=DIR moves it, =off turns it off)";
+        }
+    }
+
     internal static string Key(ImageDataset data, RecipeConfig c)
     {
         var text = string.Join("|", c.Teacher, c.TeacherModel, data.Name, data.Train.Count, data.Test.Count, c.TeacherTrainSize, c.TestSize, c.DataSeed,

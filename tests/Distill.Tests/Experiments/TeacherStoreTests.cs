@@ -91,6 +91,7 @@ public class TeacherStoreTests
             Assert.DoesNotContain("reused", log.ToString());
             Assert.Equal(3, longer.History.Count);
             Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir, "runs")).Length);
+            Assert.StartsWith($"{dir}: 0 recipe teachers, 2 `train --teacher` runs, ", TeacherStore.Status);
         }
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
     }
