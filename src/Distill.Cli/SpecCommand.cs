@@ -24,7 +24,7 @@ static class SpecCommand
                     var name = r.GetValue(recipe) ?? Path.GetFileNameWithoutExtension(path);
                     var defaults = RecipeDefaults.GetValueOrDefault(name) ?? throw new ArgumentException(
                         $"{path}: a recipe file (sections {string.Join(", ", RecipeFile.Sections)}) for no recipe named '{name}'; pass --recipe NAME, one of {string.Join(", ", RecipeDefaults.Keys)}.");
-                    var sections = RecipeFile.Check(path, defaults());
+                    var sections = RecipeFile.Check(path, name, defaults());
                     foreach (var (budget, config) in sections)
                         if (config is ComparisonConfig c)
                             // Methods and their `set:` parameters against the catalogue, as a run checks them before training.
@@ -43,10 +43,24 @@ static class SpecCommand
             }
             return 0;
         }));
+        var recipeName = new Argument<string>("RECIPE") { Description = $"One of {string.Join(", ", RecipeDefaults.Keys)}." };
+        var schema = new Command("schema", "Print a recipe file's JSON Schema (experiments/recipes/schema/RECIPE.schema.json is this output).");
+        schema.Arguments.Add(recipeName);
+        schema.SetAction(r => TrainCommand.Guard(_ => () =>
+        {
+            var name = r.GetValue(recipeName)!;
+            var defaults = RecipeDefaults.GetValueOrDefault(name)
+                ?? throw new ArgumentException($"no recipe named '{name}'; the recipes are {string.Join(", ", RecipeDefaults.Keys)}.");
+            Console.WriteLine(RecipeFile.Schema(name, defaults()).ToJsonString(SchemaJson));
+            return 0;
+        }));
         var cmd = new Command("spec", "Experiment spec files and recipe files.");
         cmd.Subcommands.Add(check);
+        cmd.Subcommands.Add(schema);
         return cmd;
     }
+
+    static readonly System.Text.Json.JsonSerializerOptions SchemaJson = new() { WriteIndented = true };
 
     /// <summary>Each built-in recipe file's settings record, with its defaults (07's run-time pair and method stand in).</summary>
     static readonly Dictionary<string, Func<object>> RecipeDefaults = new()

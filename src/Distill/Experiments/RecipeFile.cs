@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Globalization;
 using System.Reflection;
+using System.Text.Json.Nodes;
 using Distill.Sweeps;
 using Distill.Training;
 using YamlDotNet.RepresentationModel;
@@ -51,17 +52,18 @@ public static class RecipeFile
         root.Children.Keys.All(k => Sections.Contains(ExperimentSpec.Scalar(k)));
 
     /// <summary>
-    /// Checks every budget section of the recipe file at <paramref name="path"/> against <paramref name="defaults"/>'s
-    /// settings (`distill spec check`): a run reads only its own budget's section, so a typo under <c>full:</c> would
+    /// Checks the recipe file at <paramref name="path"/> against its <see cref="Schema"/>, then every budget section
+    /// against <paramref name="defaults"/>' settings (`distill spec check`): a run reads only its own budget's section, so a typo under <c>full:</c> would
     /// otherwise wait for a full run to show. Returns each section found with its settings; the first bad key or value
     /// throws a <see cref="SpecException"/> naming the file and its line.
     /// </summary>
-    public static IReadOnlyList<(Budget Budget, object Config)> Check(string path, object defaults)
+    public static IReadOnlyList<(Budget Budget, object Config)> Check(string path, string name, object defaults)
     {
         ArgumentNullException.ThrowIfNull(defaults);
         if (!File.Exists(path)) throw new FileNotFoundException($"recipe file {path}: no such file; copy one of experiments/recipes/ and edit it.");
         var text = File.ReadAllText(path);
         var root = ExperimentSpec.Mapping(text, path);
+        if (root is not null) SpecSchema.Validate(path, root, Schema(name, defaults), ""); // the editors' view of the file first
         var found = Enum.GetValues<Budget>().Where(b => root?.Children.Keys.Any(k => string.Equals(ExperimentSpec.Scalar(k), b.ToString(), StringComparison.OrdinalIgnoreCase)) == true).ToList();
         if (found.Count == 0) Apply(text, path, Budget.Quick, defaults); // names what is wrong with a file without sections
         return [.. found.Select(b => (b, Apply(text, path, b, defaults)))];
@@ -84,6 +86,70 @@ public static class RecipeFile
             _ => throw new SpecException(file, SpecSchema.Line(section), $"'{name}:' must be a mapping of settings."),
         };
         return config is RecipeConfig r ? (T)(object)(r with { Budget = budget }) : config;
+    }
+
+    /// <summary>
+    /// The JSON Schema of a recipe file whose settings are <paramref name="defaults"/>' record, derived from the same
+    /// settings the loader accepts (so the two cannot disagree): experiments/recipes/schema/NAME.schema.json, which the
+    /// files name in their <c>yaml-language-server</c> line for editors, and what `distill spec check` validates a
+    /// recipe file against before loading each section. Written by `distill spec schema NAME`.
+    /// </summary>
+    public static JsonObject Schema(string name, object defaults)
+    {
+        ArgumentNullException.ThrowIfNull(defaults);
+        var section = ObjectSchema(defaults.GetType(), nullable: true); // an empty section keeps the defaults
+        section["description"] = $"Settings of {defaults.GetType().Name} that differ from its defaults, in snake_case.";
+        return new JsonObject
+        {
+            ["$schema"] = "https://json-schema.org/draft/2020-12/schema",
+            ["$id"] = $"{name}.schema.json",
+            ["title"] = $"experiments/recipes/{name}.yaml: one section per budget",
+            ["type"] = "object",
+            ["properties"] = new JsonObject(Sections.Select(b => KeyValuePair.Create(b, (JsonNode?)section.DeepClone()))),
+            ["additionalProperties"] = false,
+        };
+    }
+
+    static JsonObject ObjectSchema(Type type, bool nullable) => new()
+    {
+        ["type"] = nullable ? new JsonArray("object", "null") : "object",
+        ["properties"] = new JsonObject(Settings(type).OrderBy(kv => kv.Key, StringComparer.Ordinal)
+            .Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)ValueSchema(kv.Value.PropertyType)))),
+        ["additionalProperties"] = false,
+    };
+
+    /// <summary>What <see cref="Value"/> accepts for a property of <paramref name="type"/>, as a schema.</summary>
+    static JsonObject ValueSchema(Type type)
+    {
+        var nullable = Nullable.GetUnderlyingType(type) is not null || !type.IsValueType;
+        var t = Nullable.GetUnderlyingType(type) ?? type;
+        JsonObject Typed(params string[] types) =>
+            new() { ["type"] = types.Length == 1 && !nullable ? types[0] : new JsonArray([.. types.Concat(nullable ? ["null"] : []).Select(x => (JsonNode?)x)]) };
+        if (t == typeof(string)) return Typed("string", "number", "integer", "boolean"); // any scalar, read as its text
+        if (t == typeof(int)) return Typed("integer");
+        if (t == typeof(double)) return Typed("number");
+        if (t == typeof(bool)) return Typed("boolean");
+        if (t.IsEnum) return new JsonObject { ["enum"] = new JsonArray([.. Enum.GetNames(t).Select(n => (JsonNode?)n.ToLowerInvariant())]) };
+        if (t == typeof(LrSchedule))
+        {
+            var schedule = Typed("string");
+            schedule["description"] = "constant, cosine, step:EVERY[:GAMMA] or multistep:E1,E2[:GAMMA]";
+            return schedule;
+        }
+        if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(IReadOnlyList<>))
+        {
+            var list = Typed("array");
+            list["items"] = ValueSchema(t.GetGenericArguments()[0]);
+            return list;
+        }
+        if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>) && t.GetGenericArguments()[0] == typeof(string))
+        {
+            var map = Typed("object");
+            map["additionalProperties"] = ValueSchema(t.GetGenericArguments()[1]);
+            return map;
+        }
+        if (Settings(t).Count > 0) return ObjectSchema(t, nullable);
+        throw new NotSupportedException($"RecipeFile.Schema: no schema for settings of type {t.Name}; teach ValueSchema the type Value reads.");
     }
 
     /// <summary>The settings a file may set: public init properties, by snake_case name (the run-time ones excluded).</summary>

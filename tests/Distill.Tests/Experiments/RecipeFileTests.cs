@@ -99,12 +99,32 @@ public class RecipeFileTests
         Assert.Contains("no recipe named 'my-comparison'; pass --recipe NAME", stderr);
         (code, _, stderr) = Repo.RunCli(["spec", "check", copy, "--recipe", "05-comparison"]);
         Assert.NotEqual(0, code);
-        Assert.Contains($"{copy} line {at + 1}: 'teacher_epoch' is not a setting of ComparisonConfig", stderr);
+        Assert.Contains($"{copy} line {at + 1}: unknown key 'teacher_epoch' in full; valid keys: augment, batch_size,", stderr);
         Assert.DoesNotContain("   at ", stderr);
 
         File.WriteAllLines(copy, lines.Select(l => l.Replace("dkd: {beta:", "dkd: {betta:", StringComparison.Ordinal)));
         (code, _, stderr) = Repo.RunCli(["spec", "check", copy, "--recipe", "05-comparison"]);
         Assert.NotEqual(0, code);
         Assert.Contains("full: dkd: unknown parameter 'betta'", stderr);
+    }
+
+    [Fact]
+    public void Each_recipe_files_json_schema_is_the_one_spec_schema_prints_and_names_a_wrong_type_with_its_line()
+    {
+        foreach (var name in RecipeFile.Names())
+        {
+            var (code, stdout, stderr) = Repo.RunCli(["spec", "schema", name]);
+            Assert.True(code == 0, stderr);
+            // Committed for editors (the files' yaml-language-server line); regenerate with `distill spec schema NAME > ...`.
+            Assert.Equal(Repo.Read($"experiments/recipes/schema/{name}.schema.json").ReplaceLineEndings(), stdout.ReplaceLineEndings());
+            Assert.StartsWith($"# yaml-language-server: $schema=schema/{name}.schema.json", Repo.Read($"experiments/recipes/{name}.yaml"));
+        }
+        var copy = Path.Combine(Directory.CreateTempSubdirectory("recipes").FullName, "01-soft-targets.yaml");
+        var lines = File.ReadAllLines(Repo.PathOf("experiments/recipes/01-soft-targets.yaml"));
+        var at = Array.FindIndex(lines, l => l.StartsWith("  student_epochs: 40", StringComparison.Ordinal));
+        File.WriteAllLines(copy, lines.Select((l, k) => k == at ? "  student_epochs: forty" : l));
+        var (exit, _, err) = Repo.RunCli(["spec", "check", copy]);
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"{copy} line {at + 1}: quick.student_epochs must be a whole number, not 'forty'.", err);
     }
 }
