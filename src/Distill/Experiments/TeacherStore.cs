@@ -42,9 +42,18 @@ public static class TeacherStore
             var top = new DirectoryInfo(dir);
             if (!top.Exists) return $"{dir} (empty)";
             var runs = new DirectoryInfo(Path.Combine(dir, "runs"));
-            var recipeTeachers = top.GetFiles("*.bin").Length;
-            var cliTeachers = runs.Exists ? runs.GetDirectories().Count(d => !d.Name.EndsWith(".tmp", StringComparison.Ordinal)) : 0;
-            var bytes = top.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+            int recipeTeachers, cliTeachers;
+            long bytes;
+            try
+            {
+                recipeTeachers = top.GetFiles("*.bin").Length;
+                cliTeachers = runs.Exists ? runs.GetDirectories().Count(d => !d.Name.EndsWith(".tmp", StringComparison.Ordinal)) : 0;
+                bytes = top.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) // another process renaming entries, or no access
+            {
+                return $"{dir} (could not read it: {e.Message})";
+            }
             return $"{dir}: {recipeTeachers} recipe teacher{(recipeTeachers == 1 ? "" : "s")}, {cliTeachers} `train --teacher` run{(cliTeachers == 1 ? "" : "s")}, " +
                    $"{bytes / 1e6:F1} MB (delete the folder to retrain them; DISTILL_TEACHER_CACHE=DIR moves it, =off turns it off)";
         }
@@ -99,24 +108,34 @@ public static class TeacherStore
         var outDir = options.OutDir;
         if (Directory is not string dir || (outDir is not null && RunFolder.HoldsRun(outDir))) return Trainer.Train(teacher, data, objective, options);
 
-        // The run's own extra settings describe the student it is trained for, not the teacher.
+        // The run's own extra settings describe the student it is trained for, not the teacher. The initial weights are
+        // in the key too: a caller that built the teacher another way never gets this one.
         var settings = RunFolder.Settings(options with { Settings = new Dictionary<string, string>() }, teacher, objective, data, null, data.Train.Labels);
         var text = string.Join("|", RunFolder.Compared(settings).Where(kv => kv.Key != "name").Select(kv => $"{kv.Key}={kv.Value}")
-            .Append($"on={TorchRuntime.ResolveDevice(options.Device)}").Append($"build={typeof(TeacherStore).Assembly.ManifestModule.ModuleVersionId}"));
+            .Append($"on={TorchRuntime.ResolveDevice(options.Device)}").Append($"init={TensorDigest.Weights(teacher)}")
+            .Append($"build={typeof(TeacherStore).Assembly.ManifestModule.ModuleVersionId}"));
         var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
         var entry = Path.Combine(dir, "runs", key);
         using var held = Hold(dir, key, options.Log, options.Cancellation);
         var checkpoint = Path.Combine(entry, Checkpoint.FileName);
         if (File.Exists(checkpoint) && Reuse(teacher, entry, checkpoint, options) is { } reused)
         {
-            if (outDir is not null) CopyRun(entry, outDir);
+            if (outDir is not null)
+            {
+                CopyRun(entry, outDir);
+                // The entry's record names the command that trained it; the copy is this command's run, so --resume
+                // compares against this command's settings.
+                RunFolder.Record(outDir, RunFolder.Settings(options, teacher, objective, data, null, data.Train.Labels));
+            }
             return reused;
         }
-        var target = outDir ?? $"{entry}.{Environment.ProcessId}.tmp";
-        if (outDir is null && System.IO.Directory.Exists(target)) System.IO.Directory.Delete(target, recursive: true);
+        // Whatever is left under this key (no checkpoint, or a stage of a killed process) is not a teacher: clear it.
+        var staging = $"{entry}.{Environment.ProcessId}.tmp";
+        foreach (var stale in new[] { entry, staging }.Where(System.IO.Directory.Exists)) System.IO.Directory.Delete(stale, recursive: true);
+        var target = outDir ?? staging;
         var trained = Trainer.Train(teacher, data, objective, options with { OutDir = target, Resume = false, Force = false });
-        var staged = outDir is null ? target : CopyRun(outDir, $"{entry}.{Environment.ProcessId}.tmp");
-        System.IO.Directory.Move(staged, entry); // whole or not at all: a kill before this leaves only a .tmp folder
+        if (outDir is not null) CopyRun(outDir, staging);
+        System.IO.Directory.Move(staging, entry); // whole or not at all: a kill before this leaves only a .tmp folder
         return trained;
     }
 
@@ -124,7 +143,8 @@ public static class TeacherStore
     /// then it is dropped and the teacher's own initial weights are put back, so the retraining starts where it would have.</summary>
     static TrainResult? Reuse(DistillModel teacher, string entry, string checkpoint, TrainOptions options)
     {
-        var initial = teacher.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+        Dictionary<string, TorchSharp.torch.Tensor> initial;
+        using (TorchSharp.torch.no_grad()) initial = teacher.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         try
         {
             var info = Checkpoint.LoadModel(checkpoint, teacher);
@@ -132,7 +152,7 @@ public static class TeacherStore
             return new TrainResult { Name = options.Name, Seed = info.Seed, Parameters = teacher.ParameterCount, History = info.History, Teacher = TeacherSource.None,
                 WeightsSha256 = TensorDigest.Weights(teacher) };
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or JsonException)
+        catch (Exception e) when (e is InvalidDataException or IOException or JsonException or UnauthorizedAccessException)
         {
             // A damaged cache entry is not an error of the experiment (as for the recipes' entries).
             options.Log?.WriteLine($"teacher cache: ignoring damaged entry {entry} ({e.Message}); training the teacher");

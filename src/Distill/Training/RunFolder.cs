@@ -56,7 +56,7 @@ sealed class RunFolder : IDisposable
                 Clear(dir);
                 log?.WriteLine($"--force: cleared {dir}");
             }
-            AtomicFile.WriteAllText(path, JsonSerializer.Serialize(settings, JsonOptions));
+            Record(dir, settings);
             return folder;
         }
         catch
@@ -103,6 +103,10 @@ sealed class RunFolder : IDisposable
     /// <summary>The settings <see cref="Differences"/> compares, in key order: what makes two runs the same run.</summary>
     public static IEnumerable<KeyValuePair<string, string>> Compared(IReadOnlyDictionary<string, string> settings) =>
         settings.Where(kv => !NotCompared.Contains(kv.Key)).OrderBy(kv => kv.Key, StringComparer.Ordinal);
+
+    /// <summary>Writes <paramref name="dir"/>'s run record (run.json), atomically.</summary>
+    public static void Record(string dir, IReadOnlyDictionary<string, string> settings) =>
+        AtomicFile.WriteAllText(Path.Combine(dir, SettingsFile), JsonSerializer.Serialize(settings, JsonOptions));
 
     /// <summary>Whether <paramref name="dir"/> holds a run's record, checkpoint or metrics.</summary>
     public static bool HoldsRun(string dir) =>

@@ -52,8 +52,9 @@ public class TeacherStoreTests
         try
         {
             using var data = Datasets.FashionMnist().Subset(1000, 500);
-            TrainResult Teacher(TrainOptions o, StringWriter log)
+            TrainResult Teacher(TrainOptions o, StringWriter log, int init = 0)
             {
+                TorchSharp.torch.manual_seed(init); // as the CLI builds its teacher: seeded
                 using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
                 return TeacherStore.TrainOrReuse(t, data, o with { Log = log });
             }
@@ -69,15 +70,19 @@ public class TeacherStoreTests
             Assert.Equal(trained.WeightsSha256, reused.WeightsSha256);
             Assert.Equal(trained.History.Select(h => h.TestAccuracy), reused.History.Select(h => h.TestAccuracy));
 
-            // An --out folder gets the teacher's run as if trained there: its checkpoint exports and resumes.
+            // An --out folder gets the teacher's run as if trained there, recorded with this command's settings (not
+            // those of the command that filled the cache): its checkpoint exports, and the same command resumes.
             var outDir = Path.Combine(dir, "out", "teacher");
-            Teacher(options with { OutDir = outDir }, new StringWriter());
+            var other = options with { Settings = new Dictionary<string, string> { ["alpha"] = "0.5" } };
+            Teacher(other with { OutDir = outDir }, new StringWriter());
             Assert.Equal(2, Checkpoint.ReadInfo(Path.Combine(outDir, Checkpoint.FileName)).Epoch);
-            var resumed = Teacher(options with { OutDir = outDir, Resume = true }, log = new StringWriter());
+            var resumed = Teacher(other with { OutDir = outDir, Resume = true }, log = new StringWriter());
             Assert.Contains("epoch 2 of 2 done", log.ToString());
             Assert.Equal(trained.WeightsSha256, resumed.WeightsSha256);
 
-            // A damaged entry (a checkpoint cut short) is dropped and the teacher retrained from its own start: the same weights.
+            // A damaged entry is dropped and the teacher retrained from its own start: the same weights. Cut short, it
+            // fails before any tensor loads; a complete checkpoint of a 5-class mlp-32 fails at the output layer, after
+            // the first layer's weights were copied in, which is why the initial weights are put back.
             var entry = Directory.GetDirectories(Path.Combine(dir, "runs")).Single();
             var ckpt = Path.Combine(entry, Checkpoint.FileName);
             File.WriteAllBytes(ckpt, File.ReadAllBytes(ckpt)[..^100]);
@@ -85,13 +90,33 @@ public class TeacherStoreTests
             Assert.Contains("ignoring damaged entry", log.ToString());
             Assert.Equal(trained.WeightsSha256, retrained.WeightsSha256);
             Assert.Equal(2, Checkpoint.ReadInfo(ckpt).Epoch);
+            TorchSharp.torch.manual_seed(42); // not the teacher's initial weights, or loading them would change nothing
+            using (var wrong = Distill.Models.ModelZoo.Create("mlp-32", 1, 5))
+            using (var shuffle = new TorchSharp.torch.Generator(0))
+            {
+                var sgd = OptimizerSpec.Sgd().Create(wrong.parameters());
+                Checkpoint.Save(ckpt, new CheckpointInfo("teacher", 0, 2, 16, wrong.ParameterCount, "sgd", trained.History), wrong, [], [], sgd, shuffle);
+            }
+            retrained = Teacher(options, log = new StringWriter());
+            Assert.Contains("does not fit the model", log.ToString());
+            Assert.Equal(trained.WeightsSha256, retrained.WeightsSha256);
+            // Nor is a folder without a checkpoint a teacher: it is cleared, not moved onto.
+            File.Delete(ckpt);
+            retrained = Teacher(options, log = new StringWriter());
+            Assert.DoesNotContain("reused", log.ToString());
+            Assert.Equal(trained.WeightsSha256, retrained.WeightsSha256);
+
+            // Another initialisation is another teacher.
+            Teacher(options, log = new StringWriter(), init: 1);
+            Assert.DoesNotContain("reused", log.ToString());
+            Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir, "runs")).Length);
 
             // A setting of the teacher's own is another teacher.
             var longer = Teacher(options with { Epochs = 3 }, log = new StringWriter());
             Assert.DoesNotContain("reused", log.ToString());
             Assert.Equal(3, longer.History.Count);
-            Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir, "runs")).Length);
-            Assert.StartsWith($"{dir}: 0 recipe teachers, 2 `train --teacher` runs, ", TeacherStore.Status);
+            Assert.Equal(3, Directory.GetDirectories(Path.Combine(dir, "runs")).Length);
+            Assert.StartsWith($"{dir}: 0 recipe teachers, 3 `train --teacher` runs, ", TeacherStore.Status);
         }
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
     }
