@@ -79,6 +79,8 @@ public static class RecipeFile
         var name = budget.ToString().ToLowerInvariant();
         var section = root.Children.FirstOrDefault(c => ExperimentSpec.Scalar(c.Key) == name).Value
             ?? throw new SpecException(file, 1, $"no '{name}:' section; a recipe file has one per budget ({string.Join(", ", Sections)}).");
+        // The schema first, as `spec check` and editors apply it: what a run accepts is exactly what they accept.
+        SpecSchema.Validate(file, section, SectionSchema(defaults.GetType()), name);
         var config = section switch
         {
             YamlMappingNode m => (T)Set(Clone(defaults), m, file, ""),
@@ -97,8 +99,7 @@ public static class RecipeFile
     public static JsonObject Schema(string name, object defaults)
     {
         ArgumentNullException.ThrowIfNull(defaults);
-        var section = ObjectSchema(defaults.GetType(), nullable: true); // an empty section keeps the defaults
-        section["description"] = $"Settings of {defaults.GetType().Name} that differ from its defaults, in snake_case.";
+        var section = SectionSchema(defaults.GetType());
         return new JsonObject
         {
             ["$schema"] = "https://json-schema.org/draft/2020-12/schema",
@@ -110,18 +111,32 @@ public static class RecipeFile
         };
     }
 
-    static JsonObject ObjectSchema(Type type, bool nullable) => new()
+    /// <summary>One budget's section: the settings of <paramref name="type"/>; empty keeps the defaults.</summary>
+    static JsonObject SectionSchema(Type type) => SectionSchemas.GetOrAdd(type, t =>
     {
-        ["type"] = nullable ? new JsonArray("object", "null") : "object",
-        ["properties"] = new JsonObject(Settings(type).OrderBy(kv => kv.Key, StringComparer.Ordinal)
-            .Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)ValueSchema(kv.Value.PropertyType)))),
-        ["additionalProperties"] = false,
-    };
+        var section = ObjectSchema(t, nullable: true);
+        section["description"] = $"Settings of {t.Name} that differ from its defaults, in snake_case.";
+        return section;
+    });
+
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, JsonObject> SectionSchemas = new();
+
+    static JsonObject ObjectSchema(Type type, bool nullable)
+    {
+        var nullability = new NullabilityInfoContext(); // not thread-safe: one per call
+        return new()
+        {
+            ["type"] = nullable ? new JsonArray("object", "null") : "object",
+            // Null only where the property is declared nullable (int?, string?): null for a list or a record is no setting.
+            ["properties"] = new JsonObject(Settings(type).OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => KeyValuePair.Create(kv.Key,
+                (JsonNode?)ValueSchema(kv.Value.PropertyType, nullability.Create(kv.Value).WriteState == NullabilityState.Nullable)))),
+            ["additionalProperties"] = false,
+        };
+    }
 
     /// <summary>What <see cref="Value"/> accepts for a property of <paramref name="type"/>, as a schema.</summary>
-    static JsonObject ValueSchema(Type type)
+    static JsonObject ValueSchema(Type type, bool nullable)
     {
-        var nullable = Nullable.GetUnderlyingType(type) is not null || !type.IsValueType;
         var t = Nullable.GetUnderlyingType(type) ?? type;
         JsonObject Typed(params string[] types) =>
             new() { ["type"] = types.Length == 1 && !nullable ? types[0] : new JsonArray([.. types.Concat(nullable ? ["null"] : []).Select(x => (JsonNode?)x)]) };
@@ -139,13 +154,13 @@ public static class RecipeFile
         if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(IReadOnlyList<>))
         {
             var list = Typed("array");
-            list["items"] = ValueSchema(t.GetGenericArguments()[0]);
+            list["items"] = ValueSchema(t.GetGenericArguments()[0], Nullable.GetUnderlyingType(t.GetGenericArguments()[0]) is not null);
             return list;
         }
         if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>) && t.GetGenericArguments()[0] == typeof(string))
         {
             var map = Typed("object");
-            map["additionalProperties"] = ValueSchema(t.GetGenericArguments()[1]);
+            map["additionalProperties"] = ValueSchema(t.GetGenericArguments()[1], Nullable.GetUnderlyingType(t.GetGenericArguments()[1]) is not null);
             return map;
         }
         if (Settings(t).Count > 0) return ObjectSchema(t, nullable);

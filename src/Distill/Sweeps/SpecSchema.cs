@@ -123,7 +123,9 @@ public static partial class SpecSchema
         YamlSequenceNode s => new JsonArray([.. s.Children.Select(ToJson)]),
         YamlScalarNode v => TypeOf(v) switch
         {
-            "integer" => JsonValue.Create(long.Parse(v.Value!, CultureInfo.InvariantCulture)),
+            // Beyond a long it stays a number (a loader's own range check then names it), not an overflow.
+            "integer" => long.TryParse(v.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l) ? JsonValue.Create(l)
+                : JsonValue.Create(double.Parse(v.Value!, NumberStyles.Float, CultureInfo.InvariantCulture)),
             "number" => JsonValue.Create(double.Parse(v.Value!, NumberStyles.Float, CultureInfo.InvariantCulture)),
             "boolean" => JsonValue.Create(v.Value == "true"),
             _ => JsonValue.Create(v.Value ?? ""),

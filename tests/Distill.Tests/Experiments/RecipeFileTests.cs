@@ -55,16 +55,17 @@ public class RecipeFileTests
     }
 
     [Theory]
-    [InlineData("smoke: {}\nquick:\n  teacher_epoch: 3\nfull: {}\n", 3, "'teacher_epoch' is not a setting of SoftTargetsConfig; its settings are", "teacher_epochs")]
-    [InlineData("smoke: {}\nquick:\n  teacher_epochs: three\nfull: {}\n", 3, "'teacher_epochs' expects an integer, got 'three'", null)]
-    [InlineData("smoke: {}\nquick:\n  seeds: 0\nfull: {}\n", 3, "'seeds' expects a list", null)]
-    [InlineData("smoke: {}\nquick:\n  seeds: [0, x]\nfull: {}\n", 3, "'seeds[1]' expects an integer, got 'x'", null)]
+    [InlineData("smoke: {}\nquick:\n  teacher_epoch: 3\nfull: {}\n", 3, "unknown key 'teacher_epoch' in quick; valid keys:", "teacher_epochs")]
+    [InlineData("smoke: {}\nquick:\n  teacher_epochs: three\nfull: {}\n", 3, "quick.teacher_epochs must be a whole number, not 'three'", null)]
+    [InlineData("smoke: {}\nquick:\n  seeds: 0\nfull: {}\n", 3, "quick.seeds must be a list", null)]
+    [InlineData("smoke: {}\nquick:\n  seeds: [0, x]\nfull: {}\n", 3, "quick.seeds[1] must be a whole number, not 'x'", null)]
     [InlineData("smoke: {}\nquick:\n  schedule: sometimes\nfull: {}\n", 3, "'schedule' expects a schedule", null)]
-    [InlineData("smoke: {}\nquick:\n  teacher_model: {dropuot: 0.5}\nfull: {}\n", 3, "'teacher_model.dropuot' is not a setting of ModelOptions", "input_dropout")]
-    [InlineData("smoke: {}\nquick:\n  student_optimizer: {kind: sgdd}\nfull: {}\n", 3, "'student_optimizer.kind' expects one of sgd, adam", null)]
+    [InlineData("smoke: {}\nquick:\n  teacher_model: {dropuot: 0.5}\nfull: {}\n", 3, "unknown key 'dropuot' in quick.teacher_model; valid keys:", "input_dropout")]
+    [InlineData("smoke: {}\nquick:\n  student_optimizer: {kind: sgdd}\nfull: {}\n", 3, "quick.student_optimizer.kind is 'sgdd'; expected one of sgd, adam", null)]
     [InlineData("smoke: {}\nquik: {}\nfull: {}\n", 2, "'quik' is not a budget; the sections are smoke, quick, full", null)]
     [InlineData("smoke: {}\nfull: {}\n", 1, "no 'quick:' section", null)]
-    [InlineData("smoke: {}\nquick:\n  out_dir: /tmp\nfull: {}\n", 3, "'out_dir' is not a setting of SoftTargetsConfig", null)]
+    [InlineData("smoke: {}\nquick:\n  out_dir: /tmp\nfull: {}\n", 3, "unknown key 'out_dir' in quick", null)]
+    [InlineData("smoke: {}\nquick:\n  test_size: ~\n  temperatures: ~\nfull: {}\n", 4, "quick.temperatures must be a list ([a, b] or '- a' lines), not empty", null)] // test_size may be null (all), a list may not
     [InlineData("quick: [1, 2\n", 2, "not valid YAML", null)]
     [InlineData("smoke: {}\nquick:\n  seeds: [2\n  teacher_epochs: 3\nfull: {}\n", 3, "not valid YAML", null)]
     public void A_bad_recipe_file_names_the_file_the_line_and_what_is_expected(string text, int line, string message, string? listed)

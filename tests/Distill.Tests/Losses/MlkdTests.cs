@@ -19,7 +19,7 @@ public class MlkdTests
         using var scope = NewDisposeScope();
         var g = manual_seed(3);
         var s = (randn(b, c) * 4).requires_grad_(true);
-        var t = randn(b, c) * 4;
+        var t = (randn(b, c) * 4).requires_grad_(true); // asks for a gradient, which the teacher side must not get
         double[] temperatures = [2, 3, 4, 5, 6];
         var scale = paperClassScale ? 1.0 : 1.0 / (b * (double)b);
 
@@ -30,6 +30,8 @@ public class MlkdTests
 
         Assert.Equal(parts.item<float>(), stacked.item<float>(), 1e-5 * Math.Max(1, Math.Abs(parts.item<float>())));
         Assert.True(gStacked.allclose(gParts, rtol: 1e-4, atol: 1e-6), $"max |diff| {(gStacked - gParts).abs().max().item<float>()}");
-        Assert.True(t.grad is null); // the teacher side gets no gradient
+        Mlkd.Loss(s, t, temperatures, paperClassScale).backward();
+        Assert.True(t.grad is null, "the teacher's logits received a gradient");
+        Assert.NotNull(s.grad);
     }
 }
