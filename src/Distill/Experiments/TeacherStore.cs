@@ -129,9 +129,11 @@ public static class TeacherStore
             }
             return reused;
         }
-        // Whatever is left under this key (no checkpoint, or a stage of a killed process) is not a teacher: clear it.
+        // Whatever is left under this key (no checkpoint, or the stage of a killed process: only the lock holder writes
+        // one, so every other is stale) is not a teacher: clear it.
         var staging = $"{entry}.{Environment.ProcessId}.tmp";
-        foreach (var stale in new[] { entry, staging }.Where(System.IO.Directory.Exists)) System.IO.Directory.Delete(stale, recursive: true);
+        var stages = System.IO.Directory.CreateDirectory(Path.GetDirectoryName(entry)!).GetDirectories($"{key}.*.tmp").Select(d => d.FullName);
+        foreach (var stale in stages.Append(entry).Where(System.IO.Directory.Exists)) System.IO.Directory.Delete(stale, recursive: true);
         var target = outDir ?? staging;
         var trained = Trainer.Train(teacher, data, objective, options with { OutDir = target, Resume = false, Force = false });
         if (outDir is not null) CopyRun(outDir, staging);

@@ -100,11 +100,13 @@ public class TeacherStoreTests
             retrained = Teacher(options, log = new StringWriter());
             Assert.Contains("does not fit the model", log.ToString());
             Assert.Equal(trained.WeightsSha256, retrained.WeightsSha256);
-            // Nor is a folder without a checkpoint a teacher: it is cleared, not moved onto.
+            // Nor is a folder without a checkpoint a teacher: it is cleared, not moved onto; so is a killed process's stage.
             File.Delete(ckpt);
+            var stage = Directory.CreateDirectory($"{entry}.999999.tmp").FullName;
             retrained = Teacher(options, log = new StringWriter());
             Assert.DoesNotContain("reused", log.ToString());
             Assert.Equal(trained.WeightsSha256, retrained.WeightsSha256);
+            Assert.False(Directory.Exists(stage));
 
             // Another initialisation is another teacher.
             Teacher(options, log = new StringWriter(), init: 1);
