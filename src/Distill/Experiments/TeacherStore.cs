@@ -138,6 +138,7 @@ public static class TeacherStore
         var trained = Trainer.Train(teacher, data, objective, options with { OutDir = target, Resume = false, Force = false });
         if (outDir is not null) CopyRun(outDir, staging);
         System.IO.Directory.Move(staging, entry); // whole or not at all: a kill before this leaves only a .tmp folder
+        options.Log?.WriteLine($"{options.Name}: kept in the teacher cache ({entry}); the next command with these teacher settings reuses it");
         return trained;
     }
 

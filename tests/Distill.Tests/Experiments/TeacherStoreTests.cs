@@ -62,6 +62,7 @@ public class TeacherStoreTests
             var log = new StringWriter();
             var trained = Teacher(options, log);
             Assert.DoesNotContain("reused", log.ToString());
+            Assert.Contains("teacher: kept in the teacher cache (", log.ToString());
             Assert.Single(Directory.GetDirectories(Path.Combine(dir, "runs"))); // the finished run, moved in whole
 
             // The student's settings (here alpha) are not the teacher's: another value reuses it, bit for bit.
