@@ -24,7 +24,7 @@ static class SpecCommand
                     var name = r.GetValue(recipe) ?? Path.GetFileNameWithoutExtension(path);
                     var defaults = RecipeDefaults.GetValueOrDefault(name) ?? throw new ArgumentException(
                         $"{path}: a recipe file (sections {string.Join(", ", RecipeFile.Sections)}) for no recipe named '{name}'; pass --recipe NAME, one of {string.Join(", ", RecipeDefaults.Keys)}.");
-                    var sections = RecipeFile.Check(path, name, defaults());
+                    var sections = RecipeFile.Check(path, defaults());
                     foreach (var (budget, config) in sections)
                         if (config is ComparisonConfig c)
                             // Methods and their `set:` parameters against the catalogue, as a run checks them before training.

@@ -52,18 +52,18 @@ public static class RecipeFile
         root.Children.Keys.All(k => Sections.Contains(ExperimentSpec.Scalar(k)));
 
     /// <summary>
-    /// Checks the recipe file at <paramref name="path"/> against its <see cref="Schema"/>, then every budget section
-    /// against <paramref name="defaults"/>' settings (`distill spec check`): a run reads only its own budget's section, so a typo under <c>full:</c> would
-    /// otherwise wait for a full run to show. Returns each section found with its settings; the first bad key or value
-    /// throws a <see cref="SpecException"/> naming the file and its line.
+    /// Checks every budget section of the recipe file at <paramref name="path"/> as a run loads it (against the section's
+    /// <see cref="Schema"/>, then <paramref name="defaults"/>' settings), for `distill spec check`: a run reads only its
+    /// own budget's section, so a typo under <c>full:</c> would otherwise wait for a full run to show. Returns each
+    /// section found with its settings; the first bad key or value throws a <see cref="SpecException"/> naming the file
+    /// and its line.
     /// </summary>
-    public static IReadOnlyList<(Budget Budget, object Config)> Check(string path, string name, object defaults)
+    public static IReadOnlyList<(Budget Budget, object Config)> Check(string path, object defaults)
     {
         ArgumentNullException.ThrowIfNull(defaults);
         if (!File.Exists(path)) throw new FileNotFoundException($"recipe file {path}: no such file; copy one of experiments/recipes/ and edit it.");
         var text = File.ReadAllText(path);
         var root = ExperimentSpec.Mapping(text, path);
-        if (root is not null) SpecSchema.Validate(path, root, Schema(name, defaults), ""); // the editors' view of the file first
         var found = Enum.GetValues<Budget>().Where(b => root?.Children.Keys.Any(k => string.Equals(ExperimentSpec.Scalar(k), b.ToString(), StringComparison.OrdinalIgnoreCase)) == true).ToList();
         if (found.Count == 0) Apply(text, path, Budget.Quick, defaults); // names what is wrong with a file without sections
         return [.. found.Select(b => (b, Apply(text, path, b, defaults)))];

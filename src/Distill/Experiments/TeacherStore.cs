@@ -151,9 +151,10 @@ public static class TeacherStore
         try
         {
             var info = Checkpoint.LoadModel(checkpoint, teacher);
-            options.Log?.WriteLine($"{options.Name}: reused from the teacher cache ({entry}): best {info.History.Max(h => h.ValidationAccuracy ?? h.TestAccuracy):F2}% after {info.Epoch} epochs");
-            return new TrainResult { Name = options.Name, Seed = info.Seed, Parameters = teacher.ParameterCount, History = info.History, Teacher = TeacherSource.None,
-                WeightsSha256 = TensorDigest.Weights(teacher) };
+            var reused = new TrainResult { Name = options.Name, Seed = info.Seed, Parameters = teacher.ParameterCount, History = info.History,
+                Teacher = TeacherSource.None, WeightsSha256 = TensorDigest.Weights(teacher) };
+            options.Log?.WriteLine($"{options.Name}: reused from the teacher cache ({entry}): best {reused.BestAccuracy:F2}% after {info.Epoch} epochs");
+            return reused;
         }
         catch (Exception e) when (e is InvalidDataException or IOException or JsonException or UnauthorizedAccessException)
         {
