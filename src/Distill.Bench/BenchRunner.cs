@@ -82,6 +82,8 @@ public static class BenchRunner
         foreach (var group in Groups(selected))
             foreach (var m in RunGroup(group, o.Budget, peer, log))
                 measured[m.Case.Name] = m;
+        if (peer is not null)
+            log.WriteLine($"  peer: waited {peer.IdleWait.TotalSeconds:F1} s in all for its threads to go idle after its rounds (OpenBLAS spins ~0.1 s after a call)");
         double limit = gemm.FlopsPerStep!.Value / (measured[gemm.Name].Ours.MedianMs * 1e6);
 
         MemoryResult? memory = null;

@@ -151,8 +151,23 @@ public sealed class PeerProcess : IDisposable
         return key.ValueKind == JsonValueKind.String ? key.GetString() : null;
     }
 
-    public RoundTimes Run(string key, int steps) =>
-        new([.. Ask(new { cmd = "run", key, steps }).GetProperty("ms").EnumerateArray().Select(x => x.GetDouble())], []);
+    public RoundTimes Run(string key, int steps)
+    {
+        var times = new RoundTimes([.. Ask(new { cmd = "run", key, steps }).GetProperty("ms").EnumerateArray().Select(x => x.GetDouble())], []);
+        WaitUntilIdle();
+        return times;
+    }
+
+    /// <summary>Total time spent waiting for the peer's threads to go idle after its rounds.</summary>
+    public TimeSpan IdleWait { get; private set; }
+
+    /// <summary>
+    /// OpenBLAS's pthread workers spin for about 2^28 cycles (~0.1 s) after each call before they sleep: measured here,
+    /// that spin took one of the two cores from our next round, so our GEMM ran single-threaded (186 against 365
+    /// GFLOP/s, the peer's own time unchanged). Waiting for the peer to go idle keeps each side's idle threads out of
+    /// the other's round without changing how the peer runs.
+    /// </summary>
+    void WaitUntilIdle() => IdleWait += ProcessIdle.Wait(process.Id, TimeSpan.FromSeconds(2));
 
     public void Drop(string key) => Ask(new { cmd = "drop", key });
 
@@ -219,4 +234,45 @@ public sealed class PeerSide(PeerProcess peer, string key) : IRoundSide
     }
 
     public void Dispose() => peer.Drop(key);
+}
+
+/// <summary>Waiting until another process stops using CPU (Linux: /proc/PID/stat).</summary>
+public static class ProcessIdle
+{
+    /// <summary>Three clock ticks (10 ms each): a spinning thread adds a tick every 10 ms.</summary>
+    const int QuietMs = 30;
+
+    /// <summary>Returns once process <paramref name="pid"/> has used no CPU for 30 ms, or after
+    /// <paramref name="limit"/>, or at once where /proc cannot tell (not Linux, process gone); returns the time waited.</summary>
+    public static TimeSpan Wait(int pid, TimeSpan limit)
+    {
+        var stat = $"/proc/{pid}/stat";
+        var clock = Stopwatch.StartNew();
+        if (CpuTicks(stat) is not long last) return clock.Elapsed;
+        var quietSince = clock.ElapsedMilliseconds;
+        while (clock.Elapsed < limit && clock.ElapsedMilliseconds - quietSince < QuietMs)
+        {
+            Thread.Sleep(5);
+            if (CpuTicks(stat) is not long now) break;
+            if (now != last) (last, quietSince) = (now, clock.ElapsedMilliseconds);
+        }
+        return clock.Elapsed;
+    }
+
+    /// <summary>The process's user + system CPU time in clock ticks (fields 14 and 15 of /proc/PID/stat), or null.</summary>
+    static long? CpuTicks(string statPath)
+    {
+        try
+        {
+            var text = File.ReadAllText(statPath);
+            // The command name (field 2) may hold spaces and parentheses: the fields after it follow the last ')'.
+            var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) +
+                   long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
+        {
+            return null;
+        }
+    }
 }

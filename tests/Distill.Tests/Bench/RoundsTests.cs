@@ -61,15 +61,25 @@ public sealed class RoundsTests
     }
 
     [Fact]
-    public void Rounds_warm_up_then_alternate_the_sides_with_a_fixed_number_of_steps()
+    public void Rounds_warm_up_then_rotate_the_sides_with_a_fixed_number_of_steps_each_after_one_untimed_step()
     {
         var calls = new List<string>();
         var budget = new TimingBudget(2, 0, 6, 6) { Rounds = 3 };
         var r = Rounds.Interleave([new FakeSide("A", 2, calls), new FakeSide("B", 1, calls)], budget);
-        Assert.Equal(["A2", "B2", "A2", "B2", "A2", "B2", "A2", "B2"], calls);
+        Assert.Equal(["A2", "B2", "A1", "A2", "B1", "B2", "B1", "B2", "A1", "A2", "A1", "A2", "B1", "B2"], calls);
         Assert.Equal(2, r.StepsPerRound);
         Assert.Equal([2.0, 2.0, 2.0], r.Ratios(0, 1));
         Assert.Equal(3, r.Sides[1].Count);
+        Assert.All(r.Sides.SelectMany(s => s), round => Assert.Equal(2, round.Ms.Count));
+    }
+
+    [Fact]
+    public void Rounds_of_one_step_rotate_without_an_untimed_step()
+    {
+        var calls = new List<string>();
+        var budget = new TimingBudget(0, 0, 3, 3) { Rounds = 3 };
+        Rounds.Interleave([new FakeSide("A", 2, calls), new FakeSide("B", 1, calls), new FakeSide("C", 1, calls)], budget);
+        Assert.Equal(["A1", "B1", "C1", "B1", "C1", "A1", "C1", "A1", "B1"], calls);
     }
 
     [Fact]
