@@ -28,7 +28,7 @@ public sealed record RoundsResult(int StepsPerRound, IReadOnlyList<IReadOnlyList
 
 /// <summary>
 /// Interleaved measurement: warm-up steps for every side, then <c>rounds</c> rounds in each of which every side runs
-/// the same fixed number of steps, the order rotating from round to round (A B C, B C A, C A B, …). A slow spell of the machine then
+/// the same fixed number of steps, in an order shuffled from round to round (the first round in the order given). A slow spell of the machine then
 /// lands on both sides of a round, and the per-round ratios cancel it; their median and bootstrap interval
 /// (<see cref="RatioStats"/>) say how far the comparison holds.
 /// </summary>
@@ -65,17 +65,22 @@ public static class Rounds
         GC.Collect();
         GC.WaitForPendingFinalizers();
         var times = sides.Select(_ => new List<RoundTimes>(budget.Rounds)).ToArray();
+        // The order of the sides is shuffled every round (seeded, so runs are comparable): whichever side runs right
+        // after the peer or after a bigger case finds the machine in the other's state (caches, idle cores), and with a
+        // fixed order, or a rotation, which keeps each side's neighbours, that cost fell on one side in every round.
+        var order = Enumerable.Range(0, sides.Count).ToArray();
+        var shuffle = new Random(20261203);
         for (int r = 0; r < budget.Rounds; r++)
-            for (int j = 0; j < sides.Count; j++)
+        {
+            if (r > 0) shuffle.Shuffle(order);
+            foreach (var i in order)
             {
-                // Each round starts with another side: whichever runs right after the peer (or after a bigger case)
-                // finds the caches holding the other's data, which cost the first side ~10 % of an MLP step here.
-                int i = (j + r) % sides.Count;
                 // One untimed step first, so each side's timed steps start from its own warm caches; skipped for
                 // cases of one step a round, where it would double the bench's longest cases.
                 if (k > 1) sides[i].Run(1);
                 times[i].Add(sides[i].Run(k));
             }
+        }
         return new RoundsResult(k, times);
     }
 }

@@ -61,12 +61,20 @@ public sealed class RoundsTests
     }
 
     [Fact]
-    public void Rounds_warm_up_then_rotate_the_sides_with_a_fixed_number_of_steps_each_after_one_untimed_step()
+    public void Rounds_warm_up_then_run_every_side_once_a_round_in_a_shuffled_order_each_after_one_untimed_step()
     {
         var calls = new List<string>();
         var budget = new TimingBudget(2, 0, 6, 6) { Rounds = 3 };
         var r = Rounds.Interleave([new FakeSide("A", 2, calls), new FakeSide("B", 1, calls)], budget);
-        Assert.Equal(["A2", "B2", "A1", "A2", "B1", "B2", "B1", "B2", "A1", "A2", "A1", "A2", "B1", "B2"], calls);
+        Assert.Equal(["A2", "B2", "A1", "A2", "B1", "B2"], calls.Take(6));
+        var rounds = calls.Skip(2).Chunk(4).ToList();
+        Assert.Equal(3, rounds.Count);
+        foreach (var round in rounds)
+        {
+            Assert.Equal(round[0][0], round[1][0]);           // a side's untimed step, then its timed steps
+            Assert.Equal(["1", "2"], new[] { round[0][1..], round[1][1..] });
+            Assert.Equal(["A", "B"], new[] { round[0][..1], round[2][..1] }.Order());
+        }
         Assert.Equal(2, r.StepsPerRound);
         Assert.Equal([2.0, 2.0, 2.0], r.Ratios(0, 1));
         Assert.Equal(3, r.Sides[1].Count);
@@ -74,12 +82,17 @@ public sealed class RoundsTests
     }
 
     [Fact]
-    public void Rounds_of_one_step_rotate_without_an_untimed_step()
+    public void Over_many_rounds_each_side_runs_first_and_each_follows_every_other()
     {
         var calls = new List<string>();
-        var budget = new TimingBudget(0, 0, 3, 3) { Rounds = 3 };
-        Rounds.Interleave([new FakeSide("A", 2, calls), new FakeSide("B", 1, calls), new FakeSide("C", 1, calls)], budget);
-        Assert.Equal(["A1", "B1", "C1", "B1", "C1", "A1", "C1", "A1", "B1"], calls);
+        var budget = new TimingBudget(0, 0, 30, 30) { Rounds = 30 };
+        Rounds.Interleave([new FakeSide("A", 1, calls), new FakeSide("B", 1, calls), new FakeSide("C", 1, calls)], budget);
+        var rounds = calls.Chunk(3).Select(c => string.Concat(c.Select(x => x[0]))).ToList();
+        Assert.Equal("ABC", rounds[0]);                           // one step a round: no untimed step
+        Assert.All(rounds, o => Assert.Equal("ABC", string.Concat(o.Order())));
+        Assert.Equal(3, rounds.Select(o => o[0]).Distinct().Count());
+        var pairs = rounds.SelectMany(o => new[] { o[..2], o[1..] }).Distinct().Count();
+        Assert.Equal(6, pairs);
     }
 
     [Fact]
