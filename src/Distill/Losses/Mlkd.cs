@@ -45,8 +45,14 @@ public static class Mlkd
         var (ps, pt) = (logPs.exp(), logPt.exp());
         // Instance level: T²·batchmean KL(p_t ‖ p_s) at each temperature.
         var instance = ((pt * (logPt - logPs)).sum([1, 2]) * temps.view(-1).square()).sum() / b;
-        var batch = (pt.bmm(pt.transpose(1, 2)) - ps.bmm(ps.transpose(1, 2))).square().sum() / b;
-        var cls = (pt.transpose(1, 2).bmm(pt) - ps.transpose(1, 2).bmm(ps)).square().sum() * (classScale / c);
+        var (gtt, gss) = (pt.transpose(1, 2).bmm(pt), ps.transpose(1, 2).bmm(ps)); // [K, C, C]
+        var cls = (gtt - gss).square().sum() * (classScale / c);
+        // Batch level. Expanding the trace, ‖P_tP_tᵀ − P_sP_sᵀ‖²_F = ‖P_tᵀP_t‖²_F − 2‖P_sᵀP_t‖²_F + ‖P_sᵀP_s‖²_F, so
+        // with more samples than classes no B×B matrix is formed (B·C² multiply-adds instead of B²·C, and the class
+        // level's Grams are reused): at B = 128, C = 10 the B×B form cost a quarter of the MLP student's step.
+        var batch = b > c
+            ? (gtt.square().sum() - 2 * ps.transpose(1, 2).bmm(pt).square().sum() + gss.square().sum()) / b
+            : (pt.bmm(pt.transpose(1, 2)) - ps.bmm(ps.transpose(1, 2))).square().sum() / b;
         return (instance + batch + cls).MoveToOuterDisposeScope();
     }
 

@@ -12,6 +12,8 @@ public class MlkdTests
 
     [Theory]
     [InlineData(16, 10, false)]
+    [InlineData(128, 10, false)]
+    [InlineData(64, 100, true)]
     [InlineData(5, 3, true)]
     [InlineData(2, 100, false)]
     public void The_stacked_loss_and_its_gradient_equal_the_sum_of_its_parts_per_temperature(int b, int c, bool paperClassScale)
