@@ -52,8 +52,10 @@ static class SweepCommand
         var index = new Option<int?>("--index") { Description = $"Run only this index (default: ${IndexVariables[0]} or ${IndexVariables[1]} when set, else every run)." };
         var jobs = new Option<int>("--jobs") { Description = "Runs at a time, each in its own process.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int?>("--threads") { Description = "libtorch threads per run (default: $DISTILL_THREADS, else the cores divided by --jobs)." };
+        // Internal: one of the processes `--jobs` starts; the value names that `sweep run` so its workers share claims.
+        var worker = new Option<string?>("--worker") { Hidden = true };
         var cmd = new Command("run", "Run a sweep's runs into DIR/runs/INDEX/: done runs are skipped, killed ones resume from their checkpoint.")
-            { spec, outDir, index, jobs, threads };
+            { spec, outDir, index, jobs, threads, worker };
         cmd.SetAction(r => TrainCommand.Guard(signals => () =>
         {
             var s = ExperimentSpec.Load(r.GetValue(spec)!);
@@ -67,6 +69,7 @@ static class SweepCommand
                 throw new ArgumentException($"{source} {one} is out of range: {s.Name} has {s.Runs.Count} runs, 0 to {s.Runs.Count - 1}.");
             SweepFolder.Prepare(s, dir);
             var perRun = ChildProcesses.ThreadsPerProcess(r.GetValue(threads), n);
+            if (r.GetValue(worker) is { } claim) return Worker(s, dir, perRun, claim, signals.Token);
             // The children read the folder's copy of the spec: editing the original mid-sweep cannot change a queued run.
             if (n > 1) return Parallel(s, Path.Combine(dir, SweepFolder.SpecFile), dir, n, perRun, signals);
             var clock = Stopwatch.StartNew();
@@ -75,9 +78,8 @@ static class SweepCommand
             foreach (var run in runs)
             {
                 if (signals.Token.IsCancellationRequested) break;
-                try { RunOne(s, run, dir, perRun, signals.Token); }
-                catch (Exception ex) when (i is null && ex is not OperationCanceledException && ex is ArgumentException or InvalidOperationException
-                                                         or InvalidDataException or FormatException or Training.NonFiniteLossException or Data.DatasetException)
+                try { RunOne(s, run, dir, perRun, Console.Out, signals.Token); }
+                catch (Exception ex) when (i is null && IsRunFailure(ex))
                 {
                     // The other runs of the sweep still run; the failure is in runs/INDEX/failed.json for collect.
                     Console.Error.WriteLine($"error: run {run.Index}: {ex.Message.Split('\n')[0]}");
@@ -89,12 +91,46 @@ static class SweepCommand
         return cmd;
     }
 
-    static void RunOne(ExperimentSpec s, PlannedRun run, string dir, int threads, CancellationToken token)
+    /// <summary>A run's own failure (bad settings, NaN, damaged data): the sweep goes on with its other runs.</summary>
+    static bool IsRunFailure(Exception e) => e is not OperationCanceledException && e is ArgumentException or InvalidOperationException
+        or InvalidDataException or FormatException or Training.NonFiniteLossException or Data.DatasetException;
+
+    static void RunOne(ExperimentSpec s, PlannedRun run, string dir, int threads, TextWriter log, CancellationToken token)
     {
         TorchRuntime.Initialize(threads);
-        var (result, skipped) = SweepRunner.Run(s, run.Index, dir, Console.Out, token);
-        Console.WriteLine($"run {run.Index} ({run.Label}): {(skipped ? "done already; " : "")}best {result.Best:F2}% last {result.Last:F2}% " +
-                          $"({result.Threads} thread{(result.Threads == 1 ? "" : "s")}, {result.Seconds:F1} s)");
+        var (result, skipped) = SweepRunner.Run(s, run.Index, dir, log, token);
+        var line = $"run {run.Index} ({run.Label}): {(skipped ? "done already; " : "")}best {result.Best:F2}% last {result.Last:F2}% " +
+                   $"({result.Threads} thread{(result.Threads == 1 ? "" : "s")}, {result.Seconds:F1} s)";
+        if (log != Console.Out) log.WriteLine(line);
+        Console.WriteLine(line);
+    }
+
+    /// <summary>
+    /// One process of `sweep run --jobs`: takes the runs in index order, each one that is not done and that no other
+    /// worker of the same `sweep run` has claimed (<see cref="SweepFolder.Claim"/>), and runs it into runs/INDEX/ with
+    /// its log in runs/INDEX/task.log, until none is left. A process per worker, not per run, pays the runtime's,
+    /// libtorch's and the dataset's start-up (about 2 s of CPU) once per worker; the runs' numbers are the same as in a
+    /// process of their own (a run seeds everything it draws from).
+    /// </summary>
+    static int Worker(ExperimentSpec s, string dir, int threads, string claim, CancellationToken token)
+    {
+        var failed = 0;
+        foreach (var run in s.Runs)
+        {
+            token.ThrowIfCancellationRequested();
+            var runDir = SweepFolder.Run(dir, run.Index);
+            if (File.Exists(Path.Combine(runDir, SweepFolder.ResultFile)) || !SweepFolder.Claim(runDir, claim)) continue;
+            using var log = new StreamWriter(Path.Combine(runDir, "task.log"), append: true) { AutoFlush = true };
+            try { RunOne(s, run, dir, threads, log, token); }
+            catch (Exception ex) when (IsRunFailure(ex))
+            {
+                var error = $"error: run {run.Index}: {ex.Message.Split('\n')[0]}";
+                log.WriteLine(error);
+                Console.Error.WriteLine(error);
+                failed++;
+            }
+        }
+        return failed == 0 ? 0 : 1;
     }
 
     /// <summary>The index an array task was given, or null outside one.</summary>
@@ -108,30 +144,35 @@ static class SweepCommand
     }
 
     /// <summary>
-    /// <paramref name="jobs"/> child processes at a time (<see cref="ChildProcesses"/>), one run each (`sweep run --index I`,
-    /// its output in runs/I/task.log), each with <paramref name="threads"/> libtorch threads. Done runs are not started at
-    /// all. A signal is passed on to the children, which checkpoint and exit.
+    /// <paramref name="jobs"/> worker processes (<see cref="Worker"/>, at most one per pending run), each with
+    /// <paramref name="threads"/> libtorch threads, that share the pending runs between them; their lines are passed
+    /// on here as they come and kept in workers/K.log. A signal is passed on to the workers, whose running runs
+    /// checkpoint and exit. A pending run without a result at the end failed (its failed.json says why).
     /// </summary>
     static int Parallel(ExperimentSpec s, string specPath, string dir, int jobs, int threads, CtrlC signals)
     {
         var clock = Stopwatch.StartNew();
         var pending = s.Runs.Where(r => !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.ResultFile))).ToList();
-        Console.WriteLine($"sweep {s.Name}: {s.Runs.Count} runs, {s.Runs.Count - pending.Count} done already; {jobs} processes × {threads} thread{(threads == 1 ? "" : "s")}");
-        var failed = new List<int>();
+        var workers = Math.Min(jobs, pending.Count);
+        Console.WriteLine($"sweep {s.Name}: {s.Runs.Count} runs, {s.Runs.Count - pending.Count} done already; {workers} processes × {threads} thread{(threads == 1 ? "" : "s")}");
         // A child must not take its index from the array task this command may itself be running in.
         var environment = IndexVariables.ToDictionary(v => v, string? (_) => null);
-        var tasks = pending.Select(run => new ChildTask($"{run.Index}", ["sweep", "run", specPath, "--out", dir, "--index", $"{run.Index}", "--threads", $"{threads}"],
-            Path.Combine(SweepFolder.Run(dir, run.Index), "task.log"), threads) { Environment = environment });
-        new ChildProcesses(ChildProcesses.Self, jobs).Run(tasks, (task, code) =>
+        var claim = $"{Environment.ProcessId}-{DateTime.UtcNow.Ticks}";
+        var tasks = Enumerable.Range(0, workers).Select(k => new ChildTask($"worker {k}", ["sweep", "run", specPath, "--out", dir, "--worker", claim, "--threads", $"{threads}"],
+            Path.Combine(dir, "workers", $"{k}.log"), threads) { Environment = environment, Echo = true });
+        try
         {
-            var run = s.Runs[int.Parse(task.Name, CultureInfo.InvariantCulture)];
-            var lines = File.ReadAllLines(task.LogFile);
-            var last = lines.LastOrDefault(l => l.StartsWith("run ", StringComparison.Ordinal) || l.StartsWith("error:", StringComparison.Ordinal))
-                       ?? lines.LastOrDefault(l => l.Length > 0);
-            Console.WriteLine(code == 0 ? last ?? $"run {run.Index}: done" : $"run {run.Index} ({run.Label}) exited {code}: {last ?? "see " + task.LogFile}");
-            if (code != 0 && !signals.Token.IsCancellationRequested) failed.Add(run.Index);
-        }, signals.Signal, signals.Token);
+            new ChildProcesses(ChildProcesses.Self, jobs).Run(tasks, (task, code) =>
+            {
+                if (code != 0 && !signals.Token.IsCancellationRequested) Console.Error.WriteLine($"{task.Name} exited {code} (log: {task.LogFile})");
+            }, signals.Signal, signals.Token);
+        }
+        finally
+        {
+            foreach (var run in pending) SweepFolder.Unclaim(SweepFolder.Run(dir, run.Index), claim);
+        }
         if (signals.Token.IsCancellationRequested) throw new OperationCanceledException($"sweep {s.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints");
+        var failed = pending.Where(r => !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.ResultFile))).Select(r => r.Index).ToList();
         return Summary(s, dir, failed, clock);
     }
 

@@ -59,6 +59,10 @@ public class SweepTests
         var r = Distill("sweep", "run", Tiny, "--out", parallel, "--jobs", "2", "--threads", "1");
         Assert.True(r.Exit == 0, r.Out + r.Err);
         Assert.Contains("2 processes × 1 thread", r.Out, StringComparison.Ordinal);
+        // Two worker processes shared the four runs: each run's line came through, and no claim is left behind.
+        Assert.Equal(4, r.Out.Split('\n').Count(l => l.StartsWith("run ", StringComparison.Ordinal) && l.Contains("best", StringComparison.Ordinal)));
+        Assert.Equal(["0.log", "1.log"], Directory.GetFiles(Path.Combine(parallel, "workers")).Select(Path.GetFileName).Order());
+        Assert.Empty(Directory.GetFiles(Path.Combine(parallel, "runs"), "claim-*", SearchOption.AllDirectories));
         // The teacher is trained once, under its lock, and every other run loads it from the sweep's cache.
         var logs = Enumerable.Range(0, 4).Select(i => File.ReadAllText(Path.Combine(parallel, "runs", $"{i}", "task.log"))).ToList();
         Assert.Single(logs, l => l.Contains("starting teacher afresh", StringComparison.Ordinal));
@@ -102,6 +106,16 @@ public class SweepTests
         var json = TestSupport.ReadJson(Path.Combine(dir, "results.json"));
         Assert.False((bool)json["complete"]!);
         Assert.Equal(2, (int)json["missing"]![0]!);
+
+        // The same sweep finished by two worker processes: the failing run is tried once, the others still run.
+        var jobs = Distill("sweep", "run", spec, "--out", dir, "--jobs", "2", "--threads", "1");
+        Assert.Equal(1, jobs.Exit);
+        Assert.Contains("2 processes × 1 thread", jobs.Out, StringComparison.Ordinal);
+        Assert.Contains("run 2 (student.model=mlp-16): best", jobs.Out, StringComparison.Ordinal);
+        Assert.Single(jobs.Err.Split('\n'), l => l.StartsWith("error: run 1: ", StringComparison.Ordinal));
+        Assert.Contains("3 runs, 1 done already", jobs.Out, StringComparison.Ordinal);
+        Assert.Contains("2 of 3 runs done", jobs.Out, StringComparison.Ordinal);
+        Assert.Contains("failed: 1 ", jobs.Out, StringComparison.Ordinal);
     }
 
     [Fact]

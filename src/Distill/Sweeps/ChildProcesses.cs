@@ -9,6 +9,9 @@ namespace Distill.Sweeps;
 public sealed record ChildTask(string Name, IReadOnlyList<string> Arguments, string LogFile, int Threads)
 {
     public IReadOnlyDictionary<string, string?> Environment { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>Also pass the child's stdout and stderr lines on to this process's, as they come.</summary>
+    public bool Echo { get; init; }
 }
 
 /// <summary>
@@ -88,8 +91,8 @@ public sealed class ChildProcesses(IReadOnlyList<string> self, int jobs)
                 else if (--open == 0) log.Dispose();
             }
         }
-        p.OutputDataReceived += (_, e) => Line(e.Data);
-        p.ErrorDataReceived += (_, e) => Line(e.Data);
+        p.OutputDataReceived += (_, e) => { Line(e.Data); if (task.Echo && e.Data is not null) Console.Out.WriteLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { Line(e.Data); if (task.Echo && e.Data is not null) Console.Error.WriteLine(e.Data); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         return p;

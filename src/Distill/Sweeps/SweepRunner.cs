@@ -25,6 +25,22 @@ public static class SweepFolder
 
     public static string Run(string dir, int index) => Path.Combine(dir, "runs", $"{index}");
 
+    /// <summary>Claims run folder <paramref name="runDir"/> for one `sweep run --jobs` (<paramref name="claim"/> names it):
+    /// true for the first of its workers to ask, false for the others, so no run is tried twice in one sweep run. The
+    /// task lock, not the claim, keeps two processes off one folder.</summary>
+    public static bool Claim(string runDir, string claim)
+    {
+        Directory.CreateDirectory(runDir);
+        try
+        {
+            using var _ = new FileStream(Path.Combine(runDir, $"claim-{claim}"), FileMode.CreateNew, FileAccess.Write);
+            return true;
+        }
+        catch (IOException) when (File.Exists(Path.Combine(runDir, $"claim-{claim}"))) { return false; }
+    }
+
+    public static void Unclaim(string runDir, string claim) => File.Delete(Path.Combine(runDir, $"claim-{claim}"));
+
     /// <summary>What collect reads to know the sweep without the original spec file: its name, grid and every run.</summary>
     public sealed record Plan(string Name, string SpecHash, IReadOnlyList<string> GridKeys, IReadOnlyList<PlanEntry> Runs);
 
