@@ -50,7 +50,7 @@ static class SweepCommand
         var spec = Spec();
         var outDir = Out();
         var index = new Option<int?>("--index") { Description = $"Run only this index (default: ${IndexVariables[0]} or ${IndexVariables[1]} when set, else every run)." };
-        var jobs = new Option<int>("--jobs") { Description = "Runs at a time, each in its own process.", DefaultValueFactory = _ => 1 };
+        var jobs = new Option<int>("--jobs") { Description = "Runs at a time, in that many worker processes.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int?>("--threads") { Description = "libtorch threads per run (default: $DISTILL_THREADS, else the cores divided by --jobs)." };
         // Internal: one of the processes `--jobs` starts; the value names that `sweep run` so its workers share claims.
         var worker = new Option<string?>("--worker") { Hidden = true };
@@ -164,7 +164,8 @@ static class SweepCommand
         {
             new ChildProcesses(ChildProcesses.Self, jobs).Run(tasks, (task, code) =>
             {
-                if (code != 0 && !signals.Token.IsCancellationRequested) Console.Error.WriteLine($"{task.Name} exited {code} (log: {task.LogFile})");
+                // 1 is "a run failed", already reported in the run's own error line; anything else is the worker's.
+                if (code > 1 && !signals.Token.IsCancellationRequested) Console.Error.WriteLine($"{task.Name} exited {code} (log: {task.LogFile})");
             }, signals.Signal, signals.Token);
         }
         finally

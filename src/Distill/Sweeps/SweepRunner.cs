@@ -39,7 +39,10 @@ public static class SweepFolder
         catch (IOException) when (File.Exists(Path.Combine(runDir, $"claim-{claim}"))) { return false; }
     }
 
-    public static void Unclaim(string runDir, string claim) => File.Delete(Path.Combine(runDir, $"claim-{claim}"));
+    public static void Unclaim(string runDir, string claim)
+    {
+        if (Directory.Exists(runDir)) File.Delete(Path.Combine(runDir, $"claim-{claim}")); // a run no worker reached has no folder
+    }
 
     /// <summary>What collect reads to know the sweep without the original spec file: its name, grid and every run.</summary>
     public sealed record Plan(string Name, string SpecHash, IReadOnlyList<string> GridKeys, IReadOnlyList<PlanEntry> Runs);
