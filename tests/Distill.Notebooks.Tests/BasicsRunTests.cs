@@ -157,6 +157,9 @@ public class BasicsRunTests(BasicsRun run) : IClassFixture<BasicsRun>
         // The code's own commit, stamped at build time: the checkout may have moved on since.
         Assert.Equal(Distill.Native.Git.BuildCommit, m["git"]!["libraryCommit"]!.GetValue<string>());
         Assert.Matches("^[0-9a-f]{40}$", Distill.Native.Git.BuildCommit);
+        // Built in a git checkout, the build says whether its tree had uncommitted changes, and the manifest keeps it.
+        Assert.NotNull(Distill.Native.Git.BuildDirty);
+        Assert.Equal(Distill.Native.Git.BuildDirty, m["git"]!["libraryDirty"]!.GetValue<bool>());
         Assert.Equal("0.107.0", m["runtime"]!["torchsharp"]!.GetValue<string>());
         Assert.Equal("basics.html", m["files"]!["html"]!.GetValue<string>());
         var cells = m["cells"]!.AsArray();
@@ -189,5 +192,9 @@ public class RunEnvironmentTests
         Assert.Equal($"{b} (dirty: uncommitted changes); the library ran was built from {a}", Env(b, true, a).CommitText);
         Assert.Equal($"not a git checkout; the library ran was built from {a}", Env(null, null, a).CommitText);
         Assert.Equal($"{a} (clean)", Env(a, false, null).CommitText);
+        // A library built from uncommitted changes is named so, even at the checkout's own commit.
+        Assert.Equal($"{a} (dirty: uncommitted changes); the library ran was built from {a} with uncommitted changes",
+            (Env(a, true, a) with { LibraryDirty = true }).CommitText);
+        Assert.Equal($"{a} (clean)", (Env(a, false, a) with { LibraryDirty = false }).CommitText);
     }
 }

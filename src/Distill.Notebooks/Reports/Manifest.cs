@@ -31,7 +31,7 @@ public static class Manifest
                 ["notebook"] = Path.GetRelativePath(dir, r.Files.Notebook),
                 ["html"] = r.Files.Html is null ? null : Path.GetRelativePath(dir, r.Files.Html),
             },
-            ["git"] = new JsonObject { ["commit"] = env.GitCommit, ["dirty"] = env.GitDirty, ["libraryCommit"] = env.LibraryCommit },
+            ["git"] = new JsonObject { ["commit"] = env.GitCommit, ["dirty"] = env.GitDirty, ["libraryCommit"] = env.LibraryCommit, ["libraryDirty"] = env.LibraryDirty },
             ["machine"] = new JsonObject { ["name"] = env.Machine, ["os"] = env.Os, ["cpu"] = env.Cpu, ["cores"] = env.Cores },
             ["runtime"] = new JsonObject
             {
@@ -82,7 +82,7 @@ public static class Manifest
             Parameters = N(m["parameters"]).AsObject().ToDictionary(p => p.Key, p => S(p.Value)),
             Environment = new RunEnvironment(git["commit"]?.GetValue<string>(), git["dirty"]?.GetValue<bool>(), S(machine["name"]), S(machine["os"]),
                 S(machine["cpu"]), N(machine["cores"]).GetValue<int>(), N(runtime["torchThreads"]).GetValue<int>(), S(runtime["dotnet"]),
-                S(runtime["torchsharp"]), S(runtime["libtorch"]), S(runtime["oneDnnIsa"]), git["libraryCommit"]?.GetValue<string>()),
+                S(runtime["torchsharp"]), S(runtime["libtorch"]), S(runtime["oneDnnIsa"]), git["libraryCommit"]?.GetValue<string>(), git["libraryDirty"]?.GetValue<bool>()),
             Files = new RunFiles(notebook, files["html"]?.GetValue<string>() is { } html ? Path.Combine(dir, html) : null, Path.GetFullPath(path)),
         };
     }

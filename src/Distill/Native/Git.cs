@@ -13,6 +13,17 @@ public static class Git
         typeof(Git).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+') is [_, { Length: >= 7 } sha]
             ? sha : null;
 
+    /// <summary>Whether the tracked files had uncommitted changes when this library was built (stamped by
+    /// Directory.Build.targets); null when the build could not ask git. A dirty build ran code that <see cref="BuildCommit"/>
+    /// alone does not name.</summary>
+    public static bool? BuildDirty { get; } =
+        typeof(Git).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "DistillBuildTree")?.Value switch
+        {
+            "dirty" => true,
+            "clean" => false,
+            _ => null,
+        };
+
     /// <summary>git's trimmed output for <paramref name="args"/> run in <paramref name="dir"/>; null when git fails, prints
     /// nothing, or is not installed.</summary>
     public static string? Run(string dir, params string[] args)
