@@ -151,10 +151,13 @@ public sealed class PeerProcess : IDisposable
         return key.ValueKind == JsonValueKind.String ? key.GetString() : null;
     }
 
-    public RoundTimes Run(string key, int steps)
+    /// <summary>Runs <paramref name="steps"/> steps of case <paramref name="key"/>; then, unless
+    /// <paramref name="untilIdle"/> is false (a warm-up step right before the same case's timed steps), waits until
+    /// the peer's threads are idle.</summary>
+    public RoundTimes Run(string key, int steps, bool untilIdle = true)
     {
         var times = new RoundTimes([.. Ask(new { cmd = "run", key, steps }).GetProperty("ms").EnumerateArray().Select(x => x.GetDouble())], []);
-        WaitUntilIdle();
+        if (untilIdle) WaitUntilIdle();
         return times;
     }
 
@@ -233,24 +236,29 @@ public sealed class PeerSide(PeerProcess peer, string key) : IRoundSide
         return peer.Run(key, steps);
     }
 
+    /// <summary>The peer's timed steps follow at once, in its own process, as a training loop's would.</summary>
+    public void Warm() => peer.Run(key, 1, untilIdle: false);
+
     public void Dispose() => peer.Drop(key);
 }
 
 /// <summary>Waiting until another process stops using CPU (Linux: /proc/PID/stat).</summary>
 public static class ProcessIdle
 {
-    /// <summary>Three clock ticks (10 ms each): a spinning thread adds a tick every 10 ms.</summary>
-    const int QuietMs = 30;
+    /// <summary>Three clock ticks (10 ms each): a spinning thread that has a core adds a tick every 10 ms.</summary>
+    static readonly TimeSpan DefaultQuiet = TimeSpan.FromMilliseconds(30);
 
-    /// <summary>Returns once process <paramref name="pid"/> has used no CPU for 30 ms, or after
-    /// <paramref name="limit"/>, or at once where /proc cannot tell (not Linux, process gone); returns the time waited.</summary>
-    public static TimeSpan Wait(int pid, TimeSpan limit)
+    /// <summary>Returns once process <paramref name="pid"/> has used no CPU for <paramref name="quiet"/> (default 30 ms),
+    /// or after <paramref name="limit"/>, or at once where /proc cannot tell (not Linux, process gone); returns the time
+    /// waited.</summary>
+    public static TimeSpan Wait(int pid, TimeSpan limit, TimeSpan? quiet = null)
     {
         var stat = $"/proc/{pid}/stat";
+        var window = (long)(quiet ?? DefaultQuiet).TotalMilliseconds;
         var clock = Stopwatch.StartNew();
         if (CpuTicks(stat) is not long last) return clock.Elapsed;
         var quietSince = clock.ElapsedMilliseconds;
-        while (clock.Elapsed < limit && clock.ElapsedMilliseconds - quietSince < QuietMs)
+        while (clock.Elapsed < limit && clock.ElapsedMilliseconds - quietSince < window)
         {
             Thread.Sleep(5);
             if (CpuTicks(stat) is not long now) break;

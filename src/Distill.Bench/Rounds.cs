@@ -6,6 +6,9 @@ public interface IRoundSide : IDisposable
 {
     string Name { get; }
     RoundTimes Run(int steps);
+
+    /// <summary>One untimed step, run before a round's timed steps.</summary>
+    void Warm() => Run(1);
 }
 
 /// <summary>The steps of one round of one side: wall and CPU ms per step (CPU empty when unknown), the change of
@@ -77,7 +80,7 @@ public static class Rounds
             {
                 // One untimed step first, so each side's timed steps start from its own warm caches; skipped for
                 // cases of one step a round, where it would double the bench's longest cases.
-                if (k > 1) sides[i].Run(1);
+                if (k > 1) sides[i].Warm();
                 times[i].Add(sides[i].Run(k));
             }
         }

@@ -115,14 +115,19 @@ static class SweepCommand
     static int Worker(ExperimentSpec s, string dir, int threads, string claim, CancellationToken token)
     {
         var failed = 0;
+        var parent = ParentId();
         foreach (var run in s.Runs)
         {
             token.ThrowIfCancellationRequested();
+            // A parent killed outright (SIGKILL, the OOM killer) passes nothing on: stop rather than run the rest of
+            // its sweep unseen, holding run locks the next `sweep run` would stumble on.
+            if (ParentId() != parent) throw new InvalidOperationException("sweep worker: the `sweep run` that started it is gone; stopping.");
             var runDir = SweepFolder.Run(dir, run.Index);
             if (File.Exists(Path.Combine(runDir, SweepFolder.ResultFile)) || !SweepFolder.Claim(runDir, claim)) continue;
             using var log = new StreamWriter(Path.Combine(runDir, "task.log"), append: true) { AutoFlush = true };
             try { RunOne(s, run, dir, threads, log, token); }
-            catch (Exception ex) when (IsRunFailure(ex))
+            // Any run's failure, not only the expected kinds: the worker goes on with the other runs (failed.json says why).
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 var error = $"error: run {run.Index}: {ex.Message.Split('\n')[0]}";
                 log.WriteLine(error);
@@ -132,6 +137,14 @@ static class SweepCommand
         }
         return failed == 0 ? 0 : 1;
     }
+
+#pragma warning disable SYSLIB1054 // LibraryImport needs unsafe code; a plain DllImport of one libc call is enough.
+    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "getppid")]
+    static extern int GetParentId();
+#pragma warning restore SYSLIB1054
+
+    /// <summary>This process's parent (Linux; 0 elsewhere, where a lost parent is not noticed).</summary>
+    static int ParentId() => OperatingSystem.IsLinux() ? GetParentId() : 0;
 
     /// <summary>The index an array task was given, or null outside one.</summary>
     static (int? Index, string Source) FromEnvironment(ExperimentSpec s)
@@ -154,7 +167,8 @@ static class SweepCommand
         var clock = Stopwatch.StartNew();
         var pending = s.Runs.Where(r => !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.ResultFile))).ToList();
         var workers = Math.Min(jobs, pending.Count);
-        Console.WriteLine($"sweep {s.Name}: {s.Runs.Count} runs, {s.Runs.Count - pending.Count} done already; {workers} processes × {threads} thread{(threads == 1 ? "" : "s")}");
+        Console.WriteLine($"sweep {s.Name}: {s.Runs.Count} runs, {s.Runs.Count - pending.Count} done already" +
+                          (workers == 0 ? "" : $"; {workers} processes × {threads} thread{(threads == 1 ? "" : "s")}"));
         // A child must not take its index from the array task this command may itself be running in.
         var environment = IndexVariables.ToDictionary(v => v, string? (_) => null);
         var claim = $"{Environment.ProcessId}-{DateTime.UtcNow.Ticks}";
@@ -170,11 +184,17 @@ static class SweepCommand
         }
         finally
         {
-            foreach (var run in pending) SweepFolder.Unclaim(SweepFolder.Run(dir, run.Index), claim);
+            foreach (var run in pending)
+                try { SweepFolder.Unclaim(SweepFolder.Run(dir, run.Index), claim); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a stale claim blocks nothing: its ID is this run's
         }
         if (signals.Token.IsCancellationRequested) throw new OperationCanceledException($"sweep {s.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints");
-        var failed = pending.Where(r => !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.ResultFile))).Select(r => r.Index).ToList();
-        return Summary(s, dir, failed, clock);
+        bool Has(PlannedRun r, string file) => File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), file));
+        var unfinished = pending.Where(r => !Has(r, SweepFolder.ResultFile)).ToList();
+        var notRun = unfinished.Where(r => !Has(r, SweepFolder.FailedFile)).Select(r => r.Index).ToList();
+        if (notRun.Count > 0)
+            Console.Error.WriteLine($"error: not run: {string.Join(", ", notRun)} (every worker stopped before them; see {Path.Combine(dir, "workers")}); `sweep run` again runs them");
+        return Summary(s, dir, [.. unfinished.Select(r => r.Index)], clock);
     }
 
     /// <summary>The last line of a whole-sweep run, and its exit code: 1 when any run failed.</summary>

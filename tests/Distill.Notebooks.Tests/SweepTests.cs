@@ -149,19 +149,70 @@ public class SweepTests
         Assert.Contains("   3  loss.kd.temperature=4 seed=1  |", plan.Out, StringComparison.Ordinal);
     }
 
+    /// <summary>Long enough (about 10 s on 2 cores, as in RunFolderTests) to be signalled mid-run; no teacher.</summary>
+    const string LongSpec = """
+        name: long
+        dataset: {name: fashion-mnist, train_size: 20000, test_size: 256}
+        student: {model: mlp-32}
+        epochs: 30
+        loss: {ce: 1}
+
+        """;
+
+    static bool LogHas(string path, string text)
+    {
+        if (!File.Exists(path)) return false;
+        using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+        return reader.ReadToEnd().Contains(text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SIGTERM_to_sweep_run_with_jobs_checkpoints_every_running_run_and_the_next_sweep_run_resumes_them()
+    {
+        var root = TestSupport.TempDir("sweep-term-jobs");
+        var spec = Path.Combine(root, "long2.yaml");
+        File.WriteAllText(spec, LongSpec + "grid:\n  seed: [0, 1]\n");
+        var dir = Path.Combine(root, "out");
+        string[] args = ["sweep", "run", spec, "--out", dir, "--jobs", "2", "--threads", "1"];
+        string Log(int i) => Path.Combine(dir, "runs", $"{i}", "task.log");
+        using (var first = new DistillProcess.Running(DistillProcess.Start(args)))
+        {
+            var clock = Stopwatch.StartNew();
+            // Both workers are mid-run: the parent passes the signal on to each.
+            while (!(LogHas(Log(0), "epoch   2/30") && LogHas(Log(1), "epoch   2/30")))
+            {
+                Assert.False(first.Process.HasExited, $"the sweep ended before it could be signalled: make it longer\n{first.Output}");
+                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), first.Output);
+                Thread.Sleep(100);
+            }
+            first.Signal("TERM");
+            Assert.Equal(143, first.Exit(TimeSpan.FromSeconds(60)));
+            Assert.Contains("`sweep run` again resumes the unfinished runs", first.Output, StringComparison.Ordinal);
+        }
+        foreach (var i in new[] { 0, 1 })
+        {
+            Assert.True(File.Exists(Path.Combine(dir, "runs", $"{i}", "last.ckpt")), $"run {i} has no checkpoint");
+            Assert.False(File.Exists(Path.Combine(dir, "runs", $"{i}", "result.json")));
+            Assert.False(File.Exists(Path.Combine(dir, "runs", $"{i}", "failed.json")), "a stopped run is not a failed one");
+        }
+        Assert.Empty(Directory.GetFiles(Path.Combine(dir, "runs"), "claim-*", SearchOption.AllDirectories));
+
+        var resumed = Distill(args);
+        Assert.True(resumed.Exit == 0, resumed.Out + resumed.Err);
+        Assert.All(new[] { 0, 1 }, i => Assert.True(LogHas(Log(i), $"resuming long[{i}]"), $"run {i} did not resume"));
+        var whole = Path.Combine(root, "whole");
+        Assert.Equal(0, Distill("sweep", "run", spec, "--out", whole, "--threads", "1").Exit);
+        Assert.Equal(0, Distill("sweep", "collect", whole).Exit);
+        Assert.Equal(0, Distill("sweep", "collect", dir).Exit);
+        Assert.Equal(Runs(whole), Runs(dir));
+    }
+
     [Fact]
     public void SIGTERM_checkpoints_and_exits_and_the_retried_task_resumes_to_the_uninterrupted_result()
     {
         var root = TestSupport.TempDir("sweep-term");
         var spec = Path.Combine(root, "long.yaml");
-        // Long enough (about 10 s on 2 cores, as in RunFolderTests) to be signalled mid-run; no teacher.
-        File.WriteAllText(spec, """
-            name: long
-            dataset: {name: fashion-mnist, train_size: 20000, test_size: 256}
-            student: {model: mlp-32}
-            epochs: 30
-            loss: {ce: 1}
-            """);
+        File.WriteAllText(spec, LongSpec);
         var dir = Path.Combine(root, "out");
         var args = new[] { "sweep", "run", spec, "--out", dir, "--threads", "1" };
         using (var first = new DistillProcess.Running(DistillProcess.Start(args)))
