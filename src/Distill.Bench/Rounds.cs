@@ -31,9 +31,9 @@ public sealed record RoundsResult(int StepsPerRound, IReadOnlyList<IReadOnlyList
 
 /// <summary>
 /// Interleaved measurement: warm-up steps for every side, then <c>rounds</c> rounds in each of which every side runs
-/// the same fixed number of steps, in an order shuffled from round to round (the first round in the order given). A slow spell of the machine then
-/// lands on both sides of a round, and the per-round ratios cancel it; their median and bootstrap interval
-/// (<see cref="RatioStats"/>) say how far the comparison holds.
+/// the same fixed number of steps, in an order shuffled from round to round (the first round in the order given). A
+/// slow spell of the machine then lands on both sides of a round, and the per-round ratios cancel it; their median and
+/// bootstrap interval (<see cref="RatioStats"/>) say how far the comparison holds.
 /// </summary>
 public static class Rounds
 {

@@ -26,7 +26,7 @@ public sealed record RunEnvironment(
     }
 
     /// <summary>The commit facts as reports show them: "SHA (clean)", plus the library's build commit when it is not the
-    /// checkout's.</summary>
+    /// checkout's or was built with uncommitted changes.</summary>
     public string CommitText =>
         (GitCommit is null ? "not a git checkout" : GitCommit + (GitDirty == true ? " (dirty: uncommitted changes)" : " (clean)")) +
         (LibraryCommit is not null && (LibraryCommit != GitCommit || LibraryDirty == true)

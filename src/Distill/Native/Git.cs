@@ -13,9 +13,9 @@ public static class Git
         typeof(Git).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+') is [_, { Length: >= 7 } sha]
             ? sha : null;
 
-    /// <summary>Whether the tracked files had uncommitted changes when this library was built (stamped by
-    /// Directory.Build.targets); null when the build could not ask git. A dirty build ran code that <see cref="BuildCommit"/>
-    /// alone does not name.</summary>
+    /// <summary>Whether this library was built from uncommitted changes to its own sources, the recipe files it embeds or
+    /// the build settings (modified or new files; stamped by Directory.Build.targets); null when the build could not ask
+    /// git. A dirty build ran code that <see cref="BuildCommit"/> alone does not name.</summary>
     public static bool? BuildDirty { get; } =
         typeof(Git).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "DistillBuildTree")?.Value switch
         {

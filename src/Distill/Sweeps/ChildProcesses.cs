@@ -18,8 +18,9 @@ public sealed record ChildTask(string Name, IReadOnlyList<string> Arguments, str
 /// Runs child processes of this same CLI, <c>jobs</c> at a time, each with its own thread count: `sweep run --jobs`
 /// (its workers, each running runs one after another) and `reproduce --jobs` (one notebook per child). Separate
 /// processes because libtorch's thread pool and the global generator a trainer seeds are per process, so each child's
-/// numbers are those of a run alone at its thread count. A stop (Ctrl-C, SIGTERM) starts nothing more and passes the signal on to the running children,
-/// which write what they have and exit; <see cref="Run"/> returns when the last one has.
+/// numbers are those of a run alone at its thread count. A stop (Ctrl-C, SIGTERM) starts nothing more and passes the
+/// signal on to the running children, which write what they have and exit; <see cref="Run"/> returns when the last
+/// one has.
 /// </summary>
 public sealed class ChildProcesses(IReadOnlyList<string> self, int jobs)
 {

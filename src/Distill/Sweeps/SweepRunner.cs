@@ -25,6 +25,9 @@ public static class SweepFolder
 
     public static string Run(string dir, int index) => Path.Combine(dir, "runs", $"{index}");
 
+    /// <summary>Whether run <paramref name="index"/> finished (its result.json is written last, atomically).</summary>
+    public static bool Done(string dir, int index) => File.Exists(Path.Combine(Run(dir, index), ResultFile));
+
     /// <summary>Claims run folder <paramref name="runDir"/> for one `sweep run --jobs` (<paramref name="claim"/> names it):
     /// true for the first of its workers to ask, false for the others, so no run is tried twice in one sweep run. The
     /// task lock, not the claim, keeps two processes off one folder.</summary>
