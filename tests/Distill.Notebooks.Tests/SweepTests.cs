@@ -159,6 +159,14 @@ public class SweepTests
 
         """;
 
+    /// <summary>Run <paramref name="i"/> was stopped by a signal: checkpointed, neither finished nor failed.</summary>
+    static void AssertStopped(string dir, int i)
+    {
+        Assert.True(File.Exists(Path.Combine(dir, "runs", $"{i}", "last.ckpt")), $"run {i} has no checkpoint");
+        Assert.False(File.Exists(Path.Combine(dir, "runs", $"{i}", "result.json")));
+        Assert.False(File.Exists(Path.Combine(dir, "runs", $"{i}", "failed.json")), "a stopped run is not a failed one");
+    }
+
     static bool LogHas(string path, string text)
     {
         if (!File.Exists(path)) return false;
@@ -189,12 +197,8 @@ public class SweepTests
             Assert.Equal(143, first.Exit(TimeSpan.FromSeconds(60)));
             Assert.Contains("`sweep run` again resumes the unfinished runs", first.Output, StringComparison.Ordinal);
         }
-        foreach (var i in new[] { 0, 1 })
-        {
-            Assert.True(File.Exists(Path.Combine(dir, "runs", $"{i}", "last.ckpt")), $"run {i} has no checkpoint");
-            Assert.False(File.Exists(Path.Combine(dir, "runs", $"{i}", "result.json")));
-            Assert.False(File.Exists(Path.Combine(dir, "runs", $"{i}", "failed.json")), "a stopped run is not a failed one");
-        }
+        AssertStopped(dir, 0);
+        AssertStopped(dir, 1);
         Assert.Empty(Directory.GetFiles(Path.Combine(dir, "runs"), "claim-*", SearchOption.AllDirectories));
 
         var resumed = Distill(args);
@@ -225,9 +229,7 @@ public class SweepTests
             first.Signal("TERM");
             Assert.Equal(143, first.Exit(TimeSpan.FromSeconds(60)));
         }
-        Assert.True(File.Exists(Path.Combine(dir, "runs", "0", "last.ckpt")));
-        Assert.False(File.Exists(Path.Combine(dir, "runs", "0", "result.json")));
-        Assert.False(File.Exists(Path.Combine(dir, "runs", "0", "failed.json")), "a stopped run is not a failed one");
+        AssertStopped(dir, 0);
 
         var resumed = Distill(args);
         Assert.Equal(0, resumed.Exit);
