@@ -41,7 +41,9 @@ public static class Rkd
         var sq = Differences(features).pow(2).sum(2);
         var zero = sq == 0;
         // masked_fill after the clamp: the diagonal (and coincident points) are 0 with zero gradient, not sqrt'(0) = ∞.
-        var d = sq.clamp_min(Tiny).sqrt().masked_fill(zero, 0);
+        // The clamp is on the square, so it is Tiny² there: clamping it at Tiny would flatten every distance under 1e-6
+        // (features of scale 1e-7) to one value, and the loss to a constant.
+        var d = sq.clamp_min(Tiny * Tiny).sqrt().masked_fill(zero, 0);
         var mean = d.sum() / zero.logical_not().sum().clamp_min(1);
         return d / mean.clamp_min(Tiny);
     }

@@ -38,6 +38,8 @@ static class TermSupport
     public static void Logits2D(string loss, Tensor student, Tensor teacher, Tensor? labels = null)
     {
         if (student.dim() != 2) throw new ArgumentException($"{loss}: logits must be [B, C], got {Shape(student)}.");
+        if (student.shape[0] == 0 || student.shape[1] == 0)
+            throw new ArgumentException($"{loss}: logits must hold at least one sample and one class, got {Shape(student)}.");
         SameShape(loss, student, teacher);
         if (labels is not null && (labels.dim() != 1 || labels.shape[0] != student.shape[0]))
             throw new ArgumentException($"{loss}: labels must be [B] = [{student.shape[0]}], got {Shape(labels)}.");

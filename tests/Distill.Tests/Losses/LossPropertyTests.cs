@@ -186,6 +186,19 @@ public class LossPropertyTests
     }
 
     [Fact]
+    public void Rkd_distance_does_not_depend_on_the_students_scale_down_to_tiny_features()
+    {
+        // Distances are normalised by their mean, so scaling the student changes nothing, also where every distance is
+        // under 1e-6 (features of scale 1e-7), which a clamp of the squared distance at 1e-12 flattened to one value.
+        using var scope = NewDisposeScope();
+        var s = Randn(20, 17, 16);
+        var t = Randn(21, 17, 8);
+        var reference = Rkd.DistanceLoss(s, t).item<float>();
+        foreach (var scale in new[] { 1e-3f, 1e-7f })
+            Assert.Equal(reference, Rkd.DistanceLoss(s * scale, t).item<float>(), 1e-4);
+    }
+
+    [Fact]
     public void Relational_losses_are_zero_when_the_student_reproduces_the_teacher_structure()
     {
         // Distances and angles are invariant to rotation and translation (and, normalised, to scale).

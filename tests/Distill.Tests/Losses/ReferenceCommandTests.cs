@@ -117,6 +117,22 @@ public sealed class ReferenceCommandTests : IDisposable
     }
 
     [Theory]
+    [InlineData(0, 10)]
+    [InlineData(3, 0)]
+    public void Empty_logits_fail_their_case_with_a_line_not_a_crash(int batch, int classes)
+    {
+        var empty = $"{{\"shape\": [{batch}, {classes}], \"data\": []}}";
+        var (exit, output, err) = Run(Write("{\"format\": \"distill-reference/1\", \"cases\": [{\"name\": \"empty\", \"loss\": \"kd\", \"params\": {\"temperature\": 4}, " +
+            $"\"inputs\": {{\"student_logits\": {empty}, \"teacher_logits\": {empty}}}, \"expected\": {{\"loss\": 0, \"grad\": {{\"student_logits\": {empty}}}}}}}]}}", "empty.json"));
+        Assert.Equal(1, exit);
+        Assert.Empty(err);
+        Assert.StartsWith($"FAIL empty: kd: logits must hold at least one sample and one class, got [{batch}, {classes}]", output[0], StringComparison.Ordinal);
+        Assert.Equal("0 passed, 1 failed", output[^1]);
+    }
+
+    [Theory]
+    [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [{\"name\": \"x\", \"loss\": \"kd\", \"params\": {}, \"inputs\": {\"student_logits\": {\"shape\": [4294967296, 4294967296], \"data\": []}}}]}",
+        "shape [4294967296, 4294967296] has more values than a tensor can hold")]
     [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [", "not valid JSON (line 1")]
     [InlineData("[1, 2]", "the top level must be a JSON object")]
     [InlineData("{\"format\": \"distill-reference/2\", \"cases\": []}", "\"format\" is \"distill-reference/2\"; expected \"distill-reference/1\"")]

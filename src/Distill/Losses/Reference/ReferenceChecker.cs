@@ -32,32 +32,32 @@ public static class ReferenceChecker
         ReferenceCaseResult Problem(string p) => new(c.Name, c.Loss, double.NaN, lossTol, double.NaN, gradTol, p);
 
         if (!LossRegistry.Contains(c.Loss)) return Problem(new UnknownLossException(c.Loss).Message);
-        var inputs = c.Inputs.ToDictionary(kv => kv.Key, kv => ToTensor(kv.Value, kv.Key == c.GradInput || kv.Key.StartsWith("teacher", StringComparison.Ordinal)));
-        Tensor loss;
         try
         {
-            loss = LossRegistry.Compute(c.Loss, inputs, c.Params);
+            var inputs = c.Inputs.ToDictionary(kv => kv.Key, kv => ToTensor(kv.Value, kv.Key == c.GradInput || kv.Key.StartsWith("teacher", StringComparison.Ordinal)));
+            var loss = LossRegistry.Compute(c.Loss, inputs, c.Params);
             if (loss.numel() != 1) return Problem($"the loss has shape [{string.Join(", ", loss.shape)}], expected a scalar");
             loss.backward();
+            foreach (var (name, t) in inputs)
+                if (name != c.GradInput && t.requires_grad && t.grad is not null)
+                    return Problem($"teacher input '{name}' received a gradient; the teacher side must be detached");
+            var grad = inputs[c.GradInput].grad;
+            if (grad is null) return Problem($"no gradient reached '{c.GradInput}'");
+
+            var got = grad.to_type(ScalarType.Float64).data<double>().ToArray();
+            var gradErr = got.Zip(c.ExpectedGrad.Data, (a, b) => Math.Abs(a - b)).DefaultIfEmpty(0).Max();
+            var lossErr = Math.Abs(loss.to_type(ScalarType.Float64).item<double>() - c.ExpectedLoss);
+            // NaN compares false: a NaN loss or gradient fails with the error shown as NaN.
+            return new(c.Name, c.Loss, double.IsNaN(lossErr) ? double.PositiveInfinity : lossErr, lossTol,
+                double.IsNaN(gradErr) || got.Any(double.IsNaN) ? double.PositiveInfinity : gradErr, gradTol, null);
         }
         catch (Exception e)
         {
-            // Bad shapes, libtorch errors, anything: one failing case with its message, never a crash of the whole run.
+            // Bad shapes, libtorch errors (a tensor too large to make), anything: one failing case with its message,
+            // never a crash of the whole run.
             var known = e is ArgumentException or InvalidOperationException or System.Runtime.InteropServices.ExternalException;
             return Problem((known ? "" : e.GetType().Name + ": ") + e.Message.Split('\n')[0].Trim());
         }
-        foreach (var (name, t) in inputs)
-            if (name != c.GradInput && t.requires_grad && t.grad is not null)
-                return Problem($"teacher input '{name}' received a gradient; the teacher side must be detached");
-        var grad = inputs[c.GradInput].grad;
-        if (grad is null) return Problem($"no gradient reached '{c.GradInput}'");
-
-        var got = grad.to_type(ScalarType.Float64).data<double>().ToArray();
-        var gradErr = got.Zip(c.ExpectedGrad.Data, (a, b) => Math.Abs(a - b)).DefaultIfEmpty(0).Max();
-        var lossErr = Math.Abs(loss.to_type(ScalarType.Float64).item<double>() - c.ExpectedLoss);
-        // NaN compares false: a NaN loss or gradient fails with the error shown as NaN.
-        return new(c.Name, c.Loss, double.IsNaN(lossErr) ? double.PositiveInfinity : lossErr, lossTol,
-            double.IsNaN(gradErr) || got.Any(double.IsNaN) ? double.PositiveInfinity : gradErr, gradTol, null);
     }
 
     /// <summary>

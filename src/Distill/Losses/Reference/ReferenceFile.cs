@@ -115,7 +115,9 @@ public sealed class ReferenceFile
             : Fail<long>(where, "\"shape\" entries must be non-negative integers")).ToArray();
         var data = d.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Number ? x.GetDouble()
             : Fail<double>(where, "\"data\" entries must be numbers (row-major, flat)")).ToArray();
-        var count = shape.Aggregate(1L, (a, b) => a * b);
+        long count;
+        try { count = shape.Aggregate(1L, (a, b) => checked(a * b)); }
+        catch (OverflowException) { return Fail<ReferenceTensor>(where, $"shape [{string.Join(", ", shape)}] has more values than a tensor can hold"); }
         if (count != data.Length)
             Fail(where, $"shape [{string.Join(", ", shape)}] holds {count} values but \"data\" has {data.Length}");
         if (integer && data.Any(x => x != Math.Floor(x)))
