@@ -73,13 +73,15 @@ public static class BeyondKd
                     {
                         // The assistant learns from the teacher on the same transfer set, then teaches the student.
                         using var assistant = Recipe.Model(c.Assistant, transfer, seed, c.StudentDropout);
-                        result.Keep(Trainer.Train(assistant, transfer, Build(choice, transfer, c, c.Assistant, c.Teacher, seed, teacher, extra),
+                        result.Keep(Trainer.Train(assistant, transfer, Build(choice, transfer, c, c.Assistant, c.Teacher, seed, teacher, extra).Objective,
                             Recipe.Options(c, "assistant", seed, c.StudentEpochs, c.StudentOptimizer), teacher));
-                        Recipe.Student(transfer, c, result, run, seed, Build(choice, transfer, c, c.Student, c.Assistant, seed, teacher, extra), assistant);
+                        Recipe.Student(transfer, c, result, run, seed, Build(choice, transfer, c, c.Student, c.Assistant, seed, teacher, extra).Objective, assistant);
                         continue;
                     }
-                    Recipe.Student(transfer, c, result, run, seed, Build(choice, transfer, c, c.Student, c.Teacher, seed, teacher, extra),
-                        choice.Method.NeedsTeacher ? teacher : null);
+                    var (objective, setup) = Build(choice, transfer, c, c.Student, c.Teacher, seed, teacher, extra);
+                    // kd-multi's other teachers are inside its objective, out of the run cache's sight: always trained.
+                    Recipe.Student(transfer, c, result, run, seed, objective, choice.Method.NeedsTeacher ? teacher : null,
+                        method: run == "kd-multi" ? null : (choice, setup));
                 }
         }
         finally
@@ -89,7 +91,7 @@ public static class BeyondKd
         return result;
     }
 
-    static Objective Build(MethodChoice choice, ImageDataset transfer, BeyondKdConfig c, string student, string teacher, int seed, DistillModel trained, List<DistillModel> extra)
+    static (Objective Objective, MethodSetup Setup) Build(MethodChoice choice, ImageDataset transfer, BeyondKdConfig c, string student, string teacher, int seed, DistillModel trained, List<DistillModel> extra)
     {
         using (manual_seed(seed)) { } // a method's own modules (heads, temperature) start from the seed
         var byName = c.ExtraTeachers.Zip(extra).ToDictionary(p => p.First, p => p.Second);
@@ -103,6 +105,6 @@ public static class BeyondKd
         // kd-multi averages the pair's teacher and the extra ones.
         if (choice.Method.Name == "kd-multi")
             choice = new(choice.Method, choice.Method.Settings(new Dictionary<string, string> { ["teachers"] = string.Join(",", byName.Keys) }));
-        return choice.Build(setup);
+        return (choice.Build(setup), setup);
     }
 }

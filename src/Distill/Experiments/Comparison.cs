@@ -64,7 +64,8 @@ public static class Comparison
             {
                 using (manual_seed(seed)) { } // the regressor of "fitnet" is initialised from the seed too
                 var name = choice.Method.Name;
-                Recipe.Student(transfer, c, result, name, seed, Objective(name, transfer, c), choice.Method.NeedsTeacher ? t : null);
+                var setup = Setup(transfer, c, seed);
+                Recipe.Student(transfer, c, result, name, seed, choice.Build(setup), choice.Method.NeedsTeacher ? t : null, method: (choice, setup));
             }
         result.LatencyMs["teacher"] = LatencyMs(t, transfer);
         foreach (var (name, model) in result.Students) result.LatencyMs[name] = LatencyMs(model, transfer);
@@ -81,8 +82,11 @@ public static class Comparison
     /// <summary>The objective of one method on the config's pair. Feature shapes come from fresh models built by name
     /// (not the trained teacher): building them draws from the seeded generator like the student, so a regressor's
     /// initialisation depends on the seed alone.</summary>
-    public static Objective Objective(string method, ImageDataset data, ComparisonConfig c) =>
-        Choice(method, c).Build(new MethodSetup(c.Student, c.Teacher, data, c.BatchSize));
+    public static Objective Objective(string method, ImageDataset data, ComparisonConfig c, int seed = 0) => Choice(method, c).Build(Setup(data, c, seed));
+
+    /// <summary>The pair's setup for one student seed, which methods that draw their own randomness (CRD's negatives)
+    /// draw from: each seed its own draws, as each seed its own initial weights.</summary>
+    static MethodSetup Setup(ImageDataset data, ComparisonConfig c, int seed) => new(c.Student, c.Teacher, data, c.BatchSize) { Seed = seed };
 
     /// <summary>The paper's claim for a method, for the results table.</summary>
     public static string PaperNote(string method) =>

@@ -1,5 +1,6 @@
 using Distill.Data;
 using Distill.Losses;
+using Distill.Methods;
 using Distill.Models;
 using Distill.Training;
 using static TorchSharp.torch;
@@ -222,12 +223,14 @@ static class Recipe
         return Keep(teacher);
     }
 
-    /// <summary>Trains a fresh student (seeded) under <paramref name="objective"/> and keeps its row.</summary>
+    /// <summary>Trains a fresh student (seeded) under <paramref name="objective"/> and keeps its row. With the
+    /// <paramref name="method"/> and setup that built the objective (when they describe it completely), the run is
+    /// looked up in the <see cref="StudentStore"/> first and kept there.</summary>
     public static TrainResult Student(ImageDataset transfer, RecipeConfig c, ExperimentResult result, string run, int seed,
-        Objective objective, DistillModel? teacher, string? architecture = null)
+        Objective objective, DistillModel? teacher, string? architecture = null, (MethodChoice Choice, MethodSetup Setup)? method = null)
     {
         var student = Model(architecture ?? c.Student, transfer, seed, c.StudentDropout);
-        var r = Trainer.Train(student, transfer, objective, Options(c, run, seed, c.StudentEpochs, c.StudentOptimizer), teacher);
+        var r = StudentStore.TrainOrReuse(c, method, student, transfer, objective, Options(c, run, seed, c.StudentEpochs, c.StudentOptimizer), teacher);
         result.Keep(r);
         // Keep the first seed's model of each run for the notebooks' inspection; the others are freed at once.
         var first = seed == c.Seeds[0] && !result.Students.ContainsKey(run);

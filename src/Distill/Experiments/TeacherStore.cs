@@ -14,7 +14,7 @@ namespace Distill.Experiments;
 /// it once. The key covers everything that determines the weights — architecture, data subset, seeds, epochs, optimizer,
 /// schedule, batch size, augmentation, thread count — and the build of this library, so a code change never reuses a
 /// stale teacher. Location: $DISTILL_TEACHER_CACHE, else artifacts/teachers under the repository, else ~/.cache/distill.
-/// Set DISTILL_TEACHER_CACHE=off to always train. `distill train --teacher` keeps whole teacher runs in its runs/ folder
+/// Set DISTILL_TEACHER_CACHE=off to always train (it also turns off the student runs kept beside it: <see cref="StudentStore"/>). `distill train --teacher` keeps whole teacher runs in its runs/ folder
 /// (<see cref="TrainOrReuse"/>). A config's own <see cref="RecipeConfig.TeacherCache"/> (a sweep's folder,
 /// shared by every task of a cluster job) takes precedence.
 /// </summary>
@@ -42,12 +42,14 @@ public static class TeacherStore
             var top = new DirectoryInfo(dir);
             if (!top.Exists) return $"{dir} (empty)";
             var runs = new DirectoryInfo(Path.Combine(dir, "runs"));
-            int recipeTeachers, cliTeachers;
+            var students = new DirectoryInfo(Path.Combine(dir, "students"));
+            int recipeTeachers, cliTeachers, studentRuns;
             long bytes;
             try
             {
                 recipeTeachers = top.GetFiles("*.bin").Length;
                 cliTeachers = runs.Exists ? runs.GetDirectories().Count(d => !d.Name.EndsWith(".tmp", StringComparison.Ordinal)) : 0;
+                studentRuns = students.Exists ? students.GetFiles("*.json").Length : 0;
                 bytes = top.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) // another process renaming entries, or no access
@@ -55,6 +57,7 @@ public static class TeacherStore
                 return $"{dir} (could not read it: {e.Message})";
             }
             return $"{dir}: {recipeTeachers} recipe teacher{(recipeTeachers == 1 ? "" : "s")}, {cliTeachers} `train --teacher` run{(cliTeachers == 1 ? "" : "s")}, " +
+                   $"{studentRuns} student run{(studentRuns == 1 ? "" : "s")} (students/), " +
                    $"{bytes / 1e6:F1} MB (delete the folder to retrain them; DISTILL_TEACHER_CACHE=DIR moves it, =off turns it off)";
         }
     }
@@ -73,9 +76,10 @@ public static class TeacherStore
     /// kernel when its holder dies (<see cref="FolderLock"/>). Null when the cache is off.
     /// </summary>
     internal static IDisposable? Hold(ImageDataset data, RecipeConfig c) =>
-        (c.TeacherCache ?? Directory) is string dir ? Hold(dir, Key(data, c), c.Log, c.Cancellation) : null;
+        (c.TeacherCache ?? Directory) is string dir ? Hold(dir, Key(data, c), "teacher", c.Log, c.Cancellation) : null;
 
-    static IDisposable Hold(string dir, string key, TextWriter? log, CancellationToken cancellation)
+    /// <param name="what">What the entry holds, for the waiting line ("teacher", "run").</param>
+    internal static IDisposable Hold(string dir, string key, string what, TextWriter? log, CancellationToken cancellation)
     {
         var locks = System.IO.Directory.CreateDirectory(Path.Combine(dir, "locks")).FullName; // beside the entries, not among them
         var path = Path.Combine(locks, key + ".lock");
@@ -83,10 +87,10 @@ public static class TeacherStore
         while (true)
         {
             if (FolderLock.TryTake(path) is { } held) return held;
-            if (!said) log?.WriteLine($"waiting for the teacher: another process (PID {FolderLock.Holder(path)}) is training it");
+            if (!said) log?.WriteLine($"waiting for the {what}: another process (PID {FolderLock.Holder(path)}) is training it");
             said = true;
             cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
-            if (cancellation.IsCancellationRequested) throw new OperationCanceledException("stopped while waiting for the teacher");
+            if (cancellation.IsCancellationRequested) throw new OperationCanceledException($"stopped while waiting for the {what}");
         }
     }
 
@@ -116,7 +120,7 @@ public static class TeacherStore
             .Append($"build={typeof(TeacherStore).Assembly.ManifestModule.ModuleVersionId}"));
         var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
         var entry = Path.Combine(dir, "runs", key);
-        using var held = Hold(dir, key, options.Log, options.Cancellation);
+        using var held = Hold(dir, key, "teacher", options.Log, options.Cancellation);
         var checkpoint = Path.Combine(entry, Checkpoint.FileName);
         if (File.Exists(checkpoint) && Reuse(teacher, entry, checkpoint, options) is { } reused)
         {
@@ -196,7 +200,8 @@ public static class TeacherStore
         {
             var saved = JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) ?? throw new JsonException("empty record");
             teacher.load(weights);
-            return new TrainResult { Name = "teacher", Seed = saved.Seed, Parameters = teacher.ParameterCount, History = saved.History, Teacher = TeacherSource.None };
+            return new TrainResult { Name = "teacher", Seed = saved.Seed, Parameters = teacher.ParameterCount, History = saved.History, Teacher = TeacherSource.None,
+                WeightsSha256 = TensorDigest.Weights(teacher) };
         }
         catch (Exception e) when (e is IOException or JsonException or ArgumentException or InvalidOperationException or NotSupportedException)
         {

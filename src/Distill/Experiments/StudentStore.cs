@@ -1,0 +1,104 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Distill.Data;
+using Distill.Losses;
+using Distill.Methods;
+using Distill.Models;
+using Distill.Native;
+using Distill.Training;
+
+namespace Distill.Experiments;
+
+/// <summary>
+/// Trained students kept on disk beside the teacher cache (its folder's <c>students/</c>), for the runs that a
+/// catalogue method describes completely: 06 and 07 train some of 05's runs again with the same settings (scratch, KD,
+/// CTKD, DKD on the same pair), and a notebook executed again after a kernel restart would train every run again. A
+/// run is bit-identical at a given build and thread count, so a run found here is the run that training would give.
+/// <para>The key therefore covers everything that decides it: every setting the run record compares (options, data
+/// checksum, thread count, student architecture), the device, the method with all its parameter values and the build
+/// of the assembly that defines it (a method registered from a notebook cell is compiled anew each time), the
+/// student's initial weights, the objective's own modules' initial weights (regressors, embedding heads, memory
+/// banks), the teacher's weights, and this library's build. Runs whose objective reads anything the key cannot see
+/// (other teachers of a multi-teacher run, an assistant's chain) are not cached: the caller passes no method then.</para>
+/// Off with the teacher cache (DISTILL_TEACHER_CACHE=off); a damaged entry is dropped and the run trained.
+/// </summary>
+static class StudentStore
+{
+    /// <summary>Folder of the entries for <paramref name="c"/>, or null when the cache is off.</summary>
+    static string? Directory(RecipeConfig c) => (c.TeacherCache ?? TeacherStore.Directory) is string dir ? Path.Combine(dir, "students") : null;
+
+    /// <summary>The run of <paramref name="student"/> under <paramref name="objective"/>: from the cache when an entry
+    /// has its key (its weights loaded into <paramref name="student"/>), else trained and kept. Run folders
+    /// (<see cref="RecipeConfig.OutDir"/>) are the trainer's own record, so with one the run is always trained.</summary>
+    public static TrainResult TrainOrReuse(RecipeConfig c, (MethodChoice Choice, MethodSetup Setup)? method, DistillModel student, ImageDataset transfer, Objective objective,
+        TrainOptions options, DistillModel? teacher)
+    {
+        if (method is null || c.OutDir is not null || Directory(c) is not string dir) return Trainer.Train(student, transfer, objective, options, teacher);
+        var key = Key(method.Value.Choice, method.Value.Setup, student, transfer, objective, options, teacher);
+        using var held = TeacherStore.Hold(dir, key, "run", options.Log, options.Cancellation);
+        string weights = Path.Combine(dir, key + ".bin"), record = Path.Combine(dir, key + ".json");
+        if (TryLoad(student, weights, record, options) is { } reused) return reused;
+        var trained = Trainer.Train(student, transfer, objective, options, teacher);
+        var tmp = $".{Environment.ProcessId}.tmp";
+        student.save(weights + tmp);
+        File.Move(weights + tmp, weights, overwrite: true);
+        // The record is written last: an entry without it is not an entry.
+        AtomicFile.WriteAllText(record, JsonSerializer.Serialize(new Record(trained.Seed, trained.Parameters, trained.Teacher, trained.WeightsSha256, [.. trained.History])));
+        return trained;
+    }
+
+    internal static string Key(MethodChoice method, MethodSetup setup, DistillModel student, ImageDataset transfer, Objective objective, TrainOptions options, DistillModel? teacher)
+    {
+        var settings = RunFolder.Settings(options, student, objective, transfer, teacher, transfer.Train.Labels);
+        var text = string.Join("|", RunFolder.Compared(settings).Where(kv => kv.Key != "name").Select(kv => $"{kv.Key}={kv.Value}")
+            .Append($"on={TorchRuntime.ResolveDevice(options.Device)}")
+            .Append($"method={method.Method.Name}:{string.Join(",", method.Settings.All.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"))}")
+            // The setup's seed is the one a method draws its own randomness from (CRD's negatives).
+            .Append($"setup={setup.Student}<-{setup.Teacher}, seed {setup.Seed}, batch {setup.BatchSize}")
+            .Append($"method_build={method.Method.GetType().Assembly.ManifestModule.ModuleVersionId}")
+            .Append($"init={TensorDigest.Weights(student)}")
+            .Append($"objective_init={TensorDigest.Sha256(objective.Modules().SelectMany(m => m.Module.state_dict().Values))}")
+            .Append($"teacher_weights={(teacher is null ? "none" : TensorDigest.Weights(teacher))}")
+            .Append($"build={typeof(StudentStore).Assembly.ManifestModule.ModuleVersionId}"));
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
+    }
+
+    static TrainResult? TryLoad(DistillModel student, string weights, string record, TrainOptions options)
+    {
+        if (!File.Exists(weights) || !File.Exists(record)) return null;
+        Dictionary<string, TorchSharp.torch.Tensor> initial;
+        using (TorchSharp.torch.no_grad()) initial = student.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        try
+        {
+            var saved = JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) ?? throw new JsonException("empty record");
+            if (saved.Seed != options.Seed || saved.History.Count != options.Epochs) throw new InvalidDataException("its record is of another run");
+            student.load(weights);
+            var digest = TensorDigest.Weights(student);
+            if (saved.WeightsSha256 != digest) throw new InvalidDataException("its weights are not the ones its record names");
+            var reused = new TrainResult { Name = options.Name, Seed = saved.Seed, Parameters = saved.Parameters, History = saved.History, Teacher = saved.Teacher,
+                WeightsSha256 = digest };
+            if (reused.Warning is { } warning) TrainingWarnings.Add(options.Name, options.Seed, warning);
+            options.Log?.WriteLine($"{options.Name} (seed {options.Seed}): reused from the run cache ({Path.GetFileNameWithoutExtension(weights)}): " +
+                                   $"best {reused.BestAccuracy:F2}%, last {reused.LastAccuracy:F2}%");
+            return reused;
+        }
+        catch (Exception e) when (e is IOException or JsonException or InvalidDataException or ArgumentException or InvalidOperationException or NotSupportedException)
+        {
+            // A damaged entry is not an error of the experiment: drop it, put the student's initial weights back (a load
+            // may have got part of the way) and train, from where training would have started.
+            options.Log?.WriteLine($"run cache: ignoring damaged entry {weights} ({e.Message}); training the run");
+            using (TorchSharp.torch.no_grad())
+                foreach (var (name, tensor) in student.state_dict()) tensor.copy_(initial[name]);
+            File.Delete(weights);
+            File.Delete(record);
+            return null;
+        }
+        finally
+        {
+            foreach (var t in initial.Values) t.Dispose();
+        }
+    }
+
+    sealed record Record(int Seed, long Parameters, TeacherSource Teacher, string? WeightsSha256, List<EpochMetrics> History);
+}
