@@ -40,6 +40,7 @@ static class DeployCommand
             if (n < 1) throw new ArgumentException($"--calibrate {n}: calibration needs at least 1 training image (e.g. --calibrate 256).");
             var calibration = ParseMethod(r.GetValue(method)!);
             var path = r.GetValue(output)!;
+            OnnxExport.CheckTarget(path);
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             string kind;
@@ -73,6 +74,9 @@ static class DeployCommand
         {
             var count = r.GetValue(images);
             if (count < 1) throw new ArgumentException($"--images {count}: compare on at least 1 test image.");
+            var limit = r.GetValue(tolerance);
+            if (!(limit >= 0) || double.IsInfinity(limit))
+                throw new ArgumentException($"--tolerance {limit}: give the largest allowed logit difference, a finite number ≥ 0 (e.g. 1e-4; int8 models need about 1).");
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             using var data = Datasets.Load(trained.Dataset);
@@ -81,15 +85,19 @@ static class DeployCommand
             {
                 if (r.GetValue(onnx) is null) OnnxExport.Save(OnnxExport.Build(trained.Model, trained.ImageShape), path);
                 using var runner = new OnnxRunner(path);
+                // A file exported from another checkpoint is not an exporter bug: say which model it is.
+                if (OnnxExport.RecordedModel(path) is { } model && model != trained.Model.ZooName)
+                    throw new ArgumentException($"--onnx {path} was exported from a {model}, and {trained.CheckpointPath} holds a {trained.Model.ZooName}; " +
+                                                "check a model against the checkpoint it was exported from.");
                 using var test = data.Test.Images.narrow(0, 0, Math.Min(count, data.Test.Count));
                 var (diff, agreement) = OnnxEvaluation.Compare(runner, trained.Model, data, test);
                 var ortAccuracy = OnnxEvaluation.Accuracy(runner, data, data.Test);
                 var torchAccuracy = Training.Evaluation.Accuracy(trained.Model, data, data.Test, "cpu");
                 Console.WriteLine($"{path} vs {trained.CheckpointPath} on {test.shape[0]} test images: max |ONNX Runtime − TorchSharp| = {diff:E2}, predictions agree on {agreement:F1}%");
                 Console.WriteLine($"test accuracy ({data.Test.Count:N0} images): ONNX Runtime {ortAccuracy:F2}%, TorchSharp {torchAccuracy:F2}%");
-                if (diff > r.GetValue(tolerance))
+                if (diff > limit)
                 {
-                    Console.Error.WriteLine($"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {r.GetValue(tolerance):E0}; an int8 model is expected to (pass a larger --tolerance), a float32 one is an exporter bug.");
+                    Console.Error.WriteLine($"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}; an int8 model is expected to (pass a larger --tolerance), a float32 one is an exporter bug.");
                     return 1;
                 }
                 return 0;
@@ -148,6 +156,9 @@ static class DeployCommand
         {
             if ((r.GetValue(sparsity) is null) == (r.GetValue(channels) is null))
                 throw new ArgumentException("give one of --sparsity S (unstructured, global magnitude) or --channels F (structured, cnn only).");
+            foreach (var (name, value) in new[] { ("--sparsity", r.GetValue(sparsity)), ("--channels", r.GetValue(channels)) })
+                if (value is double f && !(f is >= 0 and < 1)) // NaN fails both comparisons
+                    throw new ArgumentException($"{name} {f}: give the fraction to prune, in [0, 1) (e.g. 0.5).");
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             using var full = Datasets.Load(trained.Dataset);

@@ -39,6 +39,35 @@ public static class OnnxExport
         }
     }
 
+    /// <summary>Refuses an export target that is a folder, sits under a file, or is a file other than an ONNX model
+    /// (a checkpoint, say): an export replaces its target, and only an earlier export may be replaced silently.</summary>
+    public static void CheckTarget(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path))
+            throw new ArgumentException($"--out {path} is a folder; give the .onnx file to write (e.g. {Path.Combine(path, "model.onnx")}).");
+        for (var dir = Path.GetDirectoryName(Path.GetFullPath(path)); !string.IsNullOrEmpty(dir); dir = Path.GetDirectoryName(dir))
+            if (File.Exists(dir)) throw new ArgumentException($"--out {path}: {dir} is a file, not a folder; give a path in a folder.");
+        if (File.Exists(path) && RecordedModel(path) is null)
+            throw new ArgumentException($"--out {path} exists and is not an ONNX model that `deploy export` wrote; exporting would replace it. " +
+                                        "Give another file, or move that one away first.");
+    }
+
+    /// <summary>The zoo model an exported file records (metadata "model"), or null when the file is not such an export.</summary>
+    public static string? RecordedModel(string path)
+    {
+        try
+        {
+            using var f = File.OpenRead(path);
+            var model = ModelProto.Parser.ParseFrom(f);
+            return model.Graph is { Node.Count: > 0 } ? model.MetadataProps.FirstOrDefault(p => p.Key == "model")?.Value : null;
+        }
+        catch (Exception e) when (e is Google.Protobuf.InvalidProtocolBufferException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> (temp file and rename: never half a file).</summary>
     public static void Save(ModelProto model, string path)
     {

@@ -20,7 +20,7 @@ public static class Pruning
     public static Dictionary<Parameter, Tensor> GlobalMagnitude(DistillModel model, double sparsity)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (sparsity is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, "sparsity is the pruned fraction of weights, in [0, 1).");
+        if (!(sparsity is >= 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, "sparsity is the pruned fraction of weights, in [0, 1).");
         using var _ = no_grad();
         var weights = model.modules().Select(m => m switch { Conv2d c => c.weight, Linear l => l.weight, _ => null }).OfType<Parameter>().ToList();
         using var all = cat(weights.Select(w => w.abs().flatten()).ToList());
@@ -75,7 +75,7 @@ public static class Pruning
         var sd = model.state_dict();
         var width = (int)sd["stage1.conv1.weight"].shape[0];
         var kept = (int)Math.Round(width * (1 - fraction));
-        if (fraction is < 0 or >= 1 || kept < 1)
+        if (!(fraction is >= 0 and < 1) || kept < 1)
             throw new ArgumentOutOfRangeException(nameof(fraction), fraction, $"Channel pruning of width {width} keeps round({width}·(1 − fraction)) ≥ 1 channels; give a fraction in [0, 1) that keeps at least one.");
         var inChannels = (int)sd["stage1.conv1.weight"].shape[1];
         var classes = (int)sd["fc2.weight"].shape[0];

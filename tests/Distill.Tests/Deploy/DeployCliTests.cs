@@ -65,6 +65,47 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.False(File.Exists(dir.File("x.onnx")));
     }
 
+    [Fact]
+    public void Export_never_replaces_what_is_not_an_earlier_export_and_check_names_a_foreign_model()
+    {
+        using var dir = new TempDir();
+        var copy = Path.Combine(dir.Path, "run");
+        Directory.CreateDirectory(copy);
+        foreach (var f in Directory.GetFiles(run.Folder)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        var checkpoint = Path.Combine(copy, "last.ckpt");
+        var bytes = File.ReadAllBytes(checkpoint);
+        AssertOneError(Cli("deploy", "export", copy, "--out", checkpoint), $"error: --out {checkpoint} exists and is not an ONNX model");
+        Assert.Equal(bytes, File.ReadAllBytes(checkpoint)); // the checkpoint is intact
+        AssertOneError(Cli("deploy", "export", copy, "--out", copy), $"error: --out {copy} is a folder");
+        AssertOneError(Cli("deploy", "export", copy, "--out", Path.Combine(checkpoint, "m.onnx")), $"error: --out {Path.Combine(checkpoint, "m.onnx")}: {checkpoint} is a file");
+
+        // An earlier export is replaced, as a user re-exporting expects.
+        var model = dir.File("m.onnx");
+        Assert.Equal(0, Cli("deploy", "export", copy, "--out", model).Code);
+        Assert.Equal(0, Cli("deploy", "export", copy, "--out", model).Code);
+
+        AssertOneError(Cli("deploy", "check", copy, "--onnx", model, "--tolerance", "NaN"), "error: --tolerance NaN: give the largest allowed logit difference");
+        // A model exported from another architecture is named as such, not blamed on the exporter.
+        var mlp = dir.File("mlp.onnx");
+        Distill.Deploy.OnnxExport.Save(Distill.Deploy.OnnxExport.Build(Distill.Models.ModelZoo.Create("mlp-32", 1, 10), [1, 28, 28],
+            metadata: new Dictionary<string, string> { ["model"] = "mlp-32" }), mlp);
+        AssertOneError(Cli("deploy", "check", copy, "--onnx", mlp, "--images", "10"), $"error: --onnx {mlp} was exported from a mlp-32, and ");
+        AssertOneError(Cli("deploy", "prune", copy, "--out", dir.File("p"), "--sparsity", "NaN"), "error: --sparsity NaN: give the fraction to prune, in [0, 1)");
+        Assert.False(Directory.Exists(dir.File("p")));
+    }
+
+    [Fact]
+    public void A_failure_nothing_expected_is_one_line_without_a_stack_trace()
+    {
+        // A model too large to allocate: libtorch's error comes with pages of C++ frames.
+        var (code, _, stderr) = Cli("train", "--model", "cnn-100000", "--dataset", "fashion-mnist", "--train-size", "100", "--test-size", "100", "--epochs", "1");
+        Assert.Equal(1, code);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: ", line, StringComparison.Ordinal);
+        Assert.Contains("can't allocate memory", line, StringComparison.Ordinal);
+        Assert.Contains("DISTILL_TRACE=1", line, StringComparison.Ordinal);
+    }
+
     static void AssertOneError((int Code, string Stdout, string Stderr) r, string start)
     {
         Assert.Equal(1, r.Code);
