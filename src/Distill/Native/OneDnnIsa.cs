@@ -26,6 +26,11 @@ public static class OneDnnIsa
     public const string ControlVariable = "DISTILL_ONEDNN_CAP";
     public const string SafeIsa = "AVX2";
 
+    /// <summary>The values oneDNN's <c>ONEDNN_MAX_CPU_ISA</c> accepts (oneDNN 3.x, dnnl_cpu_isa_t).</summary>
+    public static readonly IReadOnlyList<string> KnownIsas =
+        ["SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI", "AVX512_CORE_BF16", "AVX512_CORE_FP16",
+         "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "AVX10_1_512", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16", "AVX10_2_512", "AVX10_2_512_AMX_2", "ALL", "DEFAULT"];
+
     static readonly Lock Gate = new();
     static bool attempted;
 
@@ -49,7 +54,14 @@ public static class OneDnnIsa
         if (NativeEnvironment.IsOff(c))
             return new(null, $"off: {ControlVariable}={control} (oneDNN uses every ISA the CPU has)");
         if (c.Length > 0 && !c.Equals("auto", StringComparison.OrdinalIgnoreCase))
-            return new(c.ToUpperInvariant(), $"forced by {ControlVariable}={control}");
+        {
+            if (KnownIsas.Contains(c.ToUpperInvariant())) return new(c.ToUpperInvariant(), $"forced by {ControlVariable}={control}");
+            // oneDNN ignores a value it does not know and uses every ISA, which on the CPUs the cap is for brings the
+            // NaN back: a typo must not turn the cap off, so decide as "auto" would and say why.
+            var auto = Decide(cpu, null, null);
+            return auto with { Reason = $"{ControlVariable}={control} ignored (not an ISA oneDNN knows; give auto, off or one of " +
+                                        $"{string.Join(", ", KnownIsas)}); {auto.Reason}" };
+        }
         if (!cpu.LinuxX64)
             return new(null, "not needed/implemented here: the cap is for Linux x86-64");
         if (cpu.Vendor != "AuthenticAMD" || !cpu.HasAvx512Path)

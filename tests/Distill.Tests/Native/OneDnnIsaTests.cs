@@ -27,6 +27,19 @@ public sealed class OneDnnIsaTests
     }
 
     [Theory]
+    [InlineData("bogus")]
+    [InlineData("on")]
+    [InlineData("AVX3")]
+    public void A_value_oneDNN_does_not_know_is_ignored_rather_than_turning_the_cap_off(string control)
+    {
+        var d = OneDnnIsa.Decide(Zen5, null, control);
+        Assert.Equal("AVX2", d.Cap);
+        Assert.StartsWith($"{OneDnnIsa.ControlVariable}={control} ignored (not an ISA oneDNN knows", d.Reason, StringComparison.Ordinal);
+        Assert.Null(OneDnnIsa.Decide(Xeon, null, control).Cap);
+        Assert.Equal("AVX512_CORE", OneDnnIsa.Decide(Xeon, null, "avx512_core").Cap);
+    }
+
+    [Theory]
     [InlineData("off")]
     [InlineData("0")]
     [InlineData(" FALSE ")]
