@@ -88,7 +88,8 @@ public static class Idx
             shape[i] = BinaryPrimitives.ReadInt32BigEndian(size);
             if (shape[i] < 0)
                 throw new DatasetException(path, $"header dimension {i} is negative ({shape[i]})", "the file is corrupt: delete it and run `distill data install` again");
-            count = checked(count * Math.Max(shape[i], 1));
+            // Saturate instead of overflowing: the size check below then names the impossible header.
+            count = count > long.MaxValue / Math.Max(shape[i], 1) ? long.MaxValue : count * Math.Max(shape[i], 1);
             if (shape[i] == 0) count = 0;
         }
         long headerLength = 4 + 4L * dims;

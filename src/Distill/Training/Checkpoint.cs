@@ -29,7 +29,9 @@ public static class Checkpoint
 {
     public const string FileName = "last.ckpt";
     const string Magic = "DISTILL-CKPT";
-    const int Version = 1;
+    /// <summary>2: a SHA-256 of everything before it precedes the end marker. Version 1 files (no checksum) still load.</summary>
+    const int Version = 2;
+    const int HashLength = 32;
     static readonly byte[] EndMarker = Encoding.ASCII.GetBytes("\nEND-DISTILL-CKPT\n");
 
     internal static void Save(string path, CheckpointInfo info, nn.Module student, IReadOnlyList<nn.Module> termModules,
@@ -37,8 +39,10 @@ public static class Checkpoint
     {
         if ((info.InProgress is null) != (permutation is null))
             throw new ArgumentException("A checkpoint inside an epoch needs that epoch's permutation, and only then.", nameof(permutation));
-        AtomicFile.Write(path, stream =>
+        AtomicFile.Write(path, file =>
         {
+            // Everything before the end marker goes through the hash, so a changed byte anywhere (disk, copy) shows on load.
+            using var stream = new HashingStream(file);
             using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
             w.Write(Magic);
             w.Write(Version);
@@ -54,7 +58,9 @@ public static class Checkpoint
             using (var g = shuffle.get_state()) g.Save(w);
             using (var g = get_rng_state()) g.Save(w);
             permutation?.cpu().Save(w);
-            w.Write(EndMarker);
+            w.Flush();
+            file.Write(stream.Hash());
+            file.Write(EndMarker);
         });
     }
 
@@ -91,7 +97,7 @@ public static class Checkpoint
             using (var g = Tensor.Load(r)) set_rng_state(g);
             if (info.InProgress is not null) return (info, Tensor.Load(r));
         }
-        catch (Exception e) when (e is EndOfStreamException or ArgumentException or InvalidDataException && e.Message.IndexOf(path, StringComparison.Ordinal) < 0)
+        catch (Exception e) when (e is EndOfStreamException or ArgumentException or FormatException or InvalidDataException && e.Message.IndexOf(path, StringComparison.Ordinal) < 0)
         {
             throw new InvalidDataException($"Checkpoint '{path}' does not fit this run: {e.Message} Resume with the same model, objective and optimizer, or use a fresh output folder.", e);
         }
@@ -110,7 +116,7 @@ public static class Checkpoint
         {
             ReadStateDict(path, r, model, "the model");
         }
-        catch (Exception e) when (e is EndOfStreamException or ArgumentException)
+        catch (Exception e) when (e is EndOfStreamException or ArgumentException or FormatException)
         {
             throw new InvalidDataException($"Checkpoint '{path}' does not fit the model {model.GetName()}: {e.Message.Split('\n')[0]} Rebuild the model the run trained (its run.json).", e);
         }
@@ -151,10 +157,11 @@ public static class Checkpoint
         {
             if (r.ReadString() != Magic) throw new InvalidDataException("not a checkpoint");
             var version = r.ReadInt32();
-            if (version != Version) throw new InvalidDataException($"format version {version}, this build reads {Version}");
+            if (version is < 1 or > Version) throw new InvalidDataException($"format version {version}, this build reads 1 to {Version}");
             return JsonSerializer.Deserialize<CheckpointInfo>(r.ReadString()) ?? throw new InvalidDataException("empty run information");
         }
-        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or JsonException or IOException)
+        // FormatException: a damaged length prefix of a string.
+        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or JsonException or IOException or FormatException)
         {
             throw new InvalidDataException($"Checkpoint '{path}' is not a Distill checkpoint this build can read ({e.Message}). Delete it or point to another folder.", e);
         }
@@ -181,8 +188,75 @@ public static class Checkpoint
                 $"Checkpoint '{path}' is cut short ({length:N0} bytes, no end marker): it was not written completely. " +
                 "Delete it to start the run afresh, or restore a complete copy.");
         }
+        try { Verify(path, stream); }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
         stream.Seek(0, SeekOrigin.Begin);
         return stream;
+    }
+
+    /// <summary>Checks a version-2 file's checksum (a version-1 file has none; a file that is no checkpoint at all is
+    /// left to <see cref="ReadHeader"/>, which names the problem).</summary>
+    static void Verify(string path, FileStream stream)
+    {
+        stream.Seek(0, SeekOrigin.Begin);
+        int version;
+        using (var r = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true))
+        {
+            try { version = r.ReadString() == Magic ? r.ReadInt32() : 0; }
+            catch (Exception e) when (e is EndOfStreamException or FormatException or DecoderFallbackException) { return; }
+        }
+        if (version < 2) return;
+        var covered = stream.Length - EndMarker.Length - HashLength;
+        if (covered < 0) return;
+        stream.Seek(0, SeekOrigin.Begin);
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        for (long left = covered; left > 0;)
+        {
+            var n = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+            if (n == 0) break;
+            hash.AppendData(buffer, 0, n);
+            left -= n;
+        }
+        var stored = new byte[HashLength];
+        stream.ReadExactly(stored);
+        if (!hash.GetHashAndReset().AsSpan().SequenceEqual(stored))
+            throw new InvalidDataException(
+                $"Checkpoint '{path}' is damaged: its contents do not match the checksum written with it (bytes changed on disk or in a copy). " +
+                "Delete it to start the run afresh, or restore a good copy.");
+    }
+
+    /// <summary>Passes writes through to the file and hashes them.</summary>
+    sealed class HashingStream(Stream inner) : Stream
+    {
+        readonly System.Security.Cryptography.IncrementalHash hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+
+        public byte[] Hash() => hash.GetHashAndReset();
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            hash.AppendData(buffer);
+            inner.Write(buffer);
+        }
+        public override void Flush() => inner.Flush();
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) hash.Dispose();
+            base.Dispose(disposing);
+        }
     }
 }
 

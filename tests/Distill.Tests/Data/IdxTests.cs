@@ -130,6 +130,15 @@ public class IdxTests
     }
 
     [Fact]
+    public void Header_dimensions_whose_product_overflows_are_a_dataset_error()
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("ovf-idx3-ubyte", Gen.Idx([int.MaxValue, int.MaxValue, 3], Gen.Images(1)));
+        var e = Assert.Throws<DatasetException>(() => Idx.Read(path));
+        Assert.Contains("header dimensions [2147483647, 2147483647, 3] claim", e.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Plausible_but_oversized_gzip_header_is_rejected_by_the_deflate_bound()
     {
         using var dir = new TempDir();

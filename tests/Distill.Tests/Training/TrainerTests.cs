@@ -173,6 +173,27 @@ public class TrainerTests
         Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp"));
     }
 
+    [Theory]
+    [InlineData(0.0)]  // the header: magic, version, a string's length
+    [InlineData(0.01)] // the run information
+    [InlineData(0.6)]  // weights or optimizer state
+    public void A_checkpoint_with_changed_bytes_fails_naming_the_file_wherever_the_change_is(double at)
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path });
+        var path = Path.Combine(dir.Path, Checkpoint.FileName);
+        var bytes = File.ReadAllBytes(path);
+        var start = (int)(at * bytes.Length);
+        for (var i = start; i < start + 16; i++) bytes[i] ^= 0x5a; // same length, end marker intact
+        File.WriteAllBytes(path, bytes);
+
+        using var again = Mlp(0);
+        var e = Assert.Throws<InvalidDataException>(() => Trainer.Train(again, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true }));
+        Assert.Contains(path, e.Message);
+        Assert.Equal(bytes, File.ReadAllBytes(path)); // the evidence is kept
+    }
+
     [Fact]
     public void No_tensors_leak_across_steps_and_epochs()
     {
