@@ -27,6 +27,13 @@ static class DoctorCommand
             Console.WriteLine($"libtorch      {torch.__version__}");
             Console.WriteLine($"device        {(torch.cuda.is_available() ? $"cuda ({torch.cuda.device_count()} GPUs)" : "cpu")}");
             Console.WriteLine($"threads       {torch.get_num_threads()} of {Environment.ProcessorCount} cores");
+            if (TorchRuntime.ThreadsProblem is { } threads)
+            {
+                // More threads than cores can be meant (runs side by side on purpose); a value that was ignored cannot.
+                var ignored = threads.Contains("ignored", StringComparison.Ordinal);
+                if (ignored) problems++;
+                Console.WriteLine($"  {(ignored ? "problem" : "note")}: {threads}");
+            }
             Console.WriteLine($"MKL dispatch  {MklCpuDispatch.Status}");
             Console.WriteLine($"oneDNN ISA    {OneDnnIsa.Status}");
             Console.WriteLine($"OpenMP wait   {TorchRuntime.OmpWaitPolicy}");

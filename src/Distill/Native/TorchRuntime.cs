@@ -28,6 +28,10 @@ public static class TorchRuntime
     /// <summary>The OpenMP wait policy libtorch's thread pool runs with (PASSIVE unless the user set one).</summary>
     public static string OmpWaitPolicy { get; private set; } = "";
 
+    /// <summary>What is wrong with $DISTILL_THREADS (not a positive number, or more than the cores), else null; set by
+    /// <see cref="Initialize"/>, shown by `distill doctor`.</summary>
+    public static string? ThreadsProblem { get; private set; }
+
     /// <summary>Idempotent. <paramref name="threads"/> defaults to $DISTILL_THREADS, else the number of cores.</summary>
     public static void Initialize(int? threads = null)
     {
@@ -47,7 +51,13 @@ public static class TorchRuntime
             // Before anything below runs a convolution: oneDNN reads its ISA cap once.
             OneDnnIsa.ApplyIfNeeded();
             var env = Environment.GetEnvironmentVariable("DISTILL_THREADS");
-            SetThreads(threads ?? (int.TryParse(env, out var e) && e > 0 ? e : Environment.ProcessorCount));
+            var valid = int.TryParse(env, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var e) && e > 0;
+            // A typo must not pass unseen: the thread count changes the numbers (and with more threads than cores, the speed).
+            ThreadsProblem = string.IsNullOrWhiteSpace(env) || threads is not null ? null
+                : !valid ? $"DISTILL_THREADS={env} is not a positive whole number, so it was ignored ({Environment.ProcessorCount} threads, one per core); set it to e.g. 2, or unset it"
+                : e > Environment.ProcessorCount ? $"DISTILL_THREADS={env} is more than the {Environment.ProcessorCount} cores: threads wait for each other and every step slows down; set it to at most {Environment.ProcessorCount}"
+                : null;
+            SetThreads(threads ?? (valid ? e : Environment.ProcessorCount));
             // NNPACK cannot run on these CPUs anyway; asking it only prints "Could not initialize NNPACK" per convolution.
             AtenContext.Nnpack = false;
             Volatile.Write(ref initialized, true);
