@@ -149,8 +149,9 @@ static class DeployCommand
         var epochs = new Option<int>("--epochs") { Description = "Fine-tuning epochs after pruning.", DefaultValueFactory = _ => 1 };
         var trainSize = new Option<int?>("--train-size") { Description = "Fine-tune on this many training images (default: all)." };
         var lr = new Option<double>("--lr") { Description = "SGD learning rate of the fine-tuning (cosine schedule).", DefaultValueFactory = _ => 0.01 };
+        var force = new Option<bool>("--force") { Description = "Clear an --out folder that holds another run instead of refusing it." };
         var cmd = new Command("prune", "Prune a trained checkpoint (global magnitude or L1 channels) and fine-tune it into a new run folder.");
-        foreach (var o in new Option[] { output, sparsity, channels, epochs, trainSize, lr }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { output, sparsity, channels, epochs, trainSize, lr, force }) cmd.Options.Add(o);
         cmd.Arguments.Add(checkpoint);
         cmd.SetAction(r => TrainCommand.Guard(signals => () =>
         {
@@ -166,6 +167,7 @@ static class DeployCommand
             var options = new Training.TrainOptions
             {
                 Name = "pruned", Epochs = r.GetValue(epochs), Device = "cpu", OutDir = r.GetValue(output), Cancellation = signals.Token, Log = Console.Out,
+                Force = r.GetValue(force),
                 Optimizer = Training.OptimizerSpec.Sgd(r.GetValue(lr)),
             };
             double Accuracy(Models.DistillModel m) => Training.Evaluation.Accuracy(m, data, data.Test, "cpu");

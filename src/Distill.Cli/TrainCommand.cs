@@ -82,6 +82,14 @@ static class TrainCommand
             if (!double.IsFinite(a) || a < 0 || a > 1) throw new ArgumentException($"--alpha {a}: the soft-target weight must be in [0, 1].");
             if (!double.IsFinite(temp) || temp <= 0) throw new ArgumentException($"--kd-temperature {temp}: the temperature must be a finite positive number.");
             if (r.GetValue(lr) is double rate && (!double.IsFinite(rate) || rate <= 0)) throw new ArgumentException($"--lr {rate}: the learning rate must be a finite positive number.");
+            // Checked here, by flag, before any data loads (the library would name its own properties instead).
+            foreach (var (flag, value) in new[] { ("--epochs", r.GetValue(epochs)), ("--teacher-epochs", r.GetValue(teacherEpochs)), ("--batch-size", (int?)r.GetValue(batch)),
+                         ("--train-size", r.GetValue(trainSize)), ("--test-size", r.GetValue(testSize)), ("--teacher-train-size", r.GetValue(teacherTrainSize)) })
+                if (value < 1) throw new ArgumentException($"{flag} {value}: give a whole number of at least 1.");
+            if (r.GetValue(validation) < 0) throw new ArgumentException($"--validation {r.GetValue(validation)}: give the number of training images to hold out, 0 or more.");
+            if (!(r.GetValue(warmup) >= 0) || double.IsInfinity(r.GetValue(warmup))) throw new ArgumentException($"--warmup {r.GetValue(warmup)}: give the warm-up length in epochs, 0 or more.");
+            if (r.GetValue(clip) is double c0 && !(c0 > 0 && double.IsFinite(c0))) throw new ArgumentException($"--clip {c0}: give the largest gradient norm, a finite number above 0 (or leave --clip out).");
+            if (!(r.GetValue(wd) >= 0) || double.IsInfinity(r.GetValue(wd))) throw new ArgumentException($"--weight-decay {r.GetValue(wd)}: give a finite number, 0 or more.");
             if (r.GetValue(outDir) is string o0 && File.Exists(o0)) throw new ArgumentException($"--out {o0}: this is a file; give a folder (it is created when missing).");
             if (r.GetValue(resume) && r.GetValue(force)) throw new ArgumentException("--resume and --force contradict each other: --resume continues the run in --out, --force clears it.");
             var opt = Parse(r.GetValue(optimizer)!, r.GetValue(lr), r.GetValue(wd));
