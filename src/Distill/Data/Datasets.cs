@@ -155,6 +155,11 @@ public static class Datasets
         var folder = Found(info, search);
         var (trainImages, trainLabels) = ReadIdxPair(info.Resolve(folder, IdxNames.TrainImages), info.Resolve(folder, IdxNames.TrainLabels), classes.Count);
         var (testImages, testLabels) = ReadIdxPair(info.Resolve(folder, IdxNames.TestImages), info.Resolve(folder, IdxNames.TestLabels), classes.Count);
+        // A model is built for the training images' size: test images of another size would fail inside its first layer.
+        if (testImages.Shape[1] != trainImages.Shape[1] || testImages.Shape[2] != trainImages.Shape[2])
+            throw new DatasetException(info.Resolve(folder, IdxNames.TestImages),
+                $"holds {testImages.Shape[1]}×{testImages.Shape[2]} images, and the training file {info.Resolve(folder, IdxNames.TrainImages)} {trainImages.Shape[1]}×{trainImages.Shape[2]}",
+                "the two files come from different datasets: delete them and run `distill data install` again");
         var (mean, std) = PixelStats.MeanStd(trainImages.Data, 1, trainImages.Shape[1] * trainImages.Shape[2]);
         return new ImageDataset(info.Name, ToSplit(trainImages, trainLabels), ToSplit(testImages, testLabels), classes, mean, std, folder);
     }

@@ -34,6 +34,10 @@ sealed class RunFolder : IDisposable
         {
             throw new ArgumentException($"--out {dir}: cannot create this folder ({e.Message}); give a folder you can write to.", e);
         }
+        // Checked before training, not found when the first checkpoint is written after an epoch's work.
+        foreach (var name in new[] { Checkpoint.FileName, SettingsFile, "metrics.csv" })
+            if (Directory.Exists(Path.Combine(dir, name)))
+                throw new ArgumentException($"--out {dir}: {Path.Combine(dir, name)} is a folder where the run writes a file; move it away, or give another --out.");
         var folder = new RunFolder(Lock(dir));
         try
         {

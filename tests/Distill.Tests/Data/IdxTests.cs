@@ -103,6 +103,19 @@ public class IdxTests
     }
 
     [Fact]
+    public void Test_images_of_another_size_than_the_training_images_name_both_files()
+    {
+        using var dir = new TempDir();
+        var folder = Path.Combine(dir.Path, "mnist");
+        WriteMnist(folder, 50, 20);
+        File.WriteAllBytes(Path.Combine(folder, IdxNames.TestImages), Gen.Gzip(Gen.Idx([20, 32, 32], Gen.Images(20, 32, 32))));
+        var e = Assert.Throws<DatasetException>(() => Datasets.Mnist(DatasetSearch.Only(dir.Path)));
+        Assert.EndsWith(IdxNames.TestImages, e.Path, StringComparison.Ordinal);
+        Assert.Contains("holds 32×32 images, and the training file", e.Problem, StringComparison.Ordinal);
+        Assert.Contains("28×28", e.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Label_outside_the_classes_is_rejected()
     {
         using var dir = new TempDir();

@@ -173,6 +173,17 @@ public class TrainerTests
         Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp"));
     }
 
+    [Fact]
+    public void A_folder_where_the_checkpoint_goes_is_refused_before_training()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(Path.Combine(dir.Path, Checkpoint.FileName));
+        using var m = Mlp(0);
+        var e = Assert.Throws<ArgumentException>(() => Trainer.Train(m, TinyData.FashionMnist2k, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true }));
+        Assert.Contains($"{Path.Combine(dir.Path, Checkpoint.FileName)} is a folder where the run writes a file", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir.Path, "metrics.csv"))); // refused before any epoch ran
+    }
+
     [Theory]
     [InlineData(0.0)]  // the header: magic, version, a string's length
     [InlineData(0.01)] // the run information
