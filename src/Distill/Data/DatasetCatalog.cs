@@ -40,9 +40,17 @@ public sealed record DatasetInfo(
             var missing = Files.Where(f => TryResolve(dir, f) is null).ToList();
             if (missing.Count == 0) return dir;
             if (partialIsError && missing.Count < Files.Count)
+            {
+                // A folder under the file's name (gzipped or not) is not a missing file: say what is there.
+                foreach (var name in missing)
+                    foreach (var candidate in new[] { name, name.EndsWith(".gz", StringComparison.Ordinal) ? name[..^3] : name + ".gz" })
+                        if (Directory.Exists(Path.Combine(dir, candidate)))
+                            throw new DatasetException(Path.Combine(dir, candidate), $"is a folder, where {Title}'s file {name} should be",
+                                $"move the folder away and put the file there (`{InstallCommand}` does)");
                 throw new DatasetException(Path.Combine(dir, missing[0]),
                     $"missing: {dir} holds part of {Title} but not {string.Join(", ", missing)}",
                     $"complete the folder (`{InstallCommand}`, or copy the missing file), or remove it to use another copy");
+            }
         }
         return null;
     }

@@ -116,6 +116,20 @@ public class IdxTests
     }
 
     [Fact]
+    public void A_folder_where_a_dataset_file_should_be_is_named_as_a_folder()
+    {
+        using var dir = new TempDir();
+        var folder = Path.Combine(dir.Path, "mnist");
+        WriteMnist(folder, 50, 20);
+        var file = Path.Combine(folder, IdxNames.TestImages);
+        File.Delete(file);
+        Directory.CreateDirectory(file);
+        var e = Assert.Throws<DatasetException>(() => Datasets.Mnist(DatasetSearch.Only(dir.Path)));
+        Assert.Equal(file, e.Path);
+        Assert.StartsWith("is a folder, where", e.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Label_outside_the_classes_is_rejected()
     {
         using var dir = new TempDir();
