@@ -26,7 +26,7 @@ public static partial class HtmlReport
         File.WriteAllText(path, Render(r, trusted), new UTF8Encoding(false));
     }
 
-    [GeneratedRegex(@"<div id=""(?<id>distill-plotly-[0-9a-f]{8}-\d+)"" class=""distill-plotly""></div>\s*<script type=""text/javascript"">(?<js>.*?)</script>", RegexOptions.Singleline)]
+    [GeneratedRegex(@"<div id=""(?<id>distill-plotly-[0-9a-f]{8}-\d+)"" class=""distill-plotly""></div>\s*<script type=""text/javascript"">(?<js>.*?)(?i:</script)>", RegexOptions.Singleline)]
     private static partial Regex ChartScript();
 
     /// <summary>The charts in <paramref name="html"/> whose script is the library's own (<see cref="Distill.Reporting.Figure.IsChartScript"/>).</summary>
