@@ -95,4 +95,18 @@ public class ReportTrustTests
         // At most plotly.js's own hash (the sanitised container keeps its class): the forged chart's script is not let run.
         Assert.True(CspOf(html).Split("'sha256-").Length <= 2, CspOf(html));
     }
+
+    [Fact]
+    public void A_markdown_code_cell_s_script_does_not_run_even_trusted()
+    {
+        var dir = TestSupport.TempDir("trust-mdcell");
+        var nb = TestSupport.WriteNotebook(dir, "mdcell.ipynb",
+            ("#!markdown\n# md in a code cell\n<script>document.title = 'markdown cell ran';</script>", null),
+            ("HTML(\"<script>document.title = 'output ran';</script>\")", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Trusted = true });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var csp = CspOf(File.ReadAllText(r.Files.Html!));
+        Assert.DoesNotContain(Sha256("document.title = 'markdown cell ran';"), csp, StringComparison.Ordinal);
+        Assert.Contains(Sha256("document.title = 'output ran';"), csp, StringComparison.Ordinal); // the output's script is trusted
+    }
 }
