@@ -82,6 +82,17 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         PackageResolver resolver = null!;
         int executionCount;
         bool abandoned, interrupted, timedOut;
+        DateTimeOffset started;
+        readonly Stopwatch runClock = new();
+        Dictionary<string, string> injectedValues = [];
+        List<string> parameterNames = [];
+
+        /// <summary>Held while the report is written, by the run or by <see cref="OnProcessExit"/>; whichever comes second
+        /// finds <see cref="written"/> set.</summary>
+        readonly Lock finishGate = new();
+        bool written;
+        /// <summary>The cell executing now (under <see cref="finishGate"/>), with its index in the document.</summary>
+        (NotebookCell Cell, int Index, OutputSink Sink, Stopwatch Clock)? running;
 
         public async Task<NotebookRunResult> ExecuteAsync(CancellationToken ct)
         {
@@ -89,11 +100,11 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             Distill.Notebook.Host = new RunnerLiveOutput();
             Distill.Data.Datasets.ClearRead();
             Distill.Training.TrainingWarnings.Clear();
-            var started = DateTimeOffset.Now;
-            var clock = Stopwatch.StartNew();
-            var injectedValues = values.ToDictionary(p => p.Key, p => p.Value);
+            started = DateTimeOffset.Now;
+            runClock.Start();
+            injectedValues = values.ToDictionary(p => p.Key, p => p.Value);
             var parametersIndex = doc.Cells.FindIndex(c => c.Kind == CellKind.Code && c.HasTag(ParameterInjector.ParametersTag));
-            var parameterNames = parametersIndex >= 0 ? ParameterInjector.DeclaredNames(doc.Cells[parametersIndex].Source).ToList() : [];
+            parameterNames = parametersIndex >= 0 ? ParameterInjector.DeclaredNames(doc.Cells[parametersIndex].Source).ToList() : [];
             if (values.Count > 0 && parametersIndex < 0)
                 doc.Cells.Insert(0, ParameterInjector.Cell(ParameterInjector.Source(injectedValues, _ => null, path)));
             foreach (var unknown in values.Select(p => p.Key).Where(k => parametersIndex >= 0 && !parameterNames.Contains(k)))
@@ -107,6 +118,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             var carried = CarriedPackages.Host;
             resolver = new PackageResolver(carried, new NuGetRestorer(o.PackageCacheDirectory ?? NuGetRestorer.DefaultCacheRoot(), carried));
             var thread = new CellThread();
+            AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
             foreach (var c in doc.Cells)
             {
                 c.Outputs.Clear();
@@ -125,7 +137,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                         results.Add(new(cell, CellStatus.Skipped, TimeSpan.Zero, null));
                         continue;
                     }
-                    var cellResult = await RunCellAsync(cell, thread, ct);
+                    var cellResult = await RunCellAsync(cell, i, thread, ct);
                     results.Add(cellResult);
                     o.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"  {cell.Label,-26} [{cell.ExecutionCount}] {cellResult.Status,-11} {cellResult.Duration.TotalSeconds,7:0.00} s"));
@@ -137,6 +149,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             }
             finally
             {
+                AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
                 Console.SetOut(stdout);
                 Console.SetError(stderr);
                 Environment.CurrentDirectory = cwd;
@@ -145,6 +158,19 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 if (!abandoned) session.Dispose();
             }
 
+            lock (finishGate)
+            {
+                // The process is ending (a cell called Environment.Exit from another thread, and this one finished):
+                // the report of that is written and the process exits when the handler returns; nothing more to do.
+                if (written) Thread.Sleep(Timeout.Infinite);
+                return Finish();
+            }
+        }
+
+        /// <summary>Writes the executed notebook, the report and the manifest of what has run (under <see cref="finishGate"/>).</summary>
+        NotebookRunResult Finish()
+        {
+            written = true;
             var status = interrupted ? RunStatus.Interrupted : timedOut ? RunStatus.TimedOut : failures.Count > 0 ? RunStatus.Failed : RunStatus.Succeeded;
             var parameters = abandoned ? injectedValues : EffectiveParameters(parameterNames, injectedValues.Keys);
             var result = new NotebookRunResult
@@ -155,7 +181,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 Cells = results,
                 Failures = failures,
                 Started = started,
-                Duration = clock.Elapsed,
+                Duration = runClock.Elapsed,
                 Budget = o.Budget ?? parameters.GetValueOrDefault("budget"),
                 Parameters = parameters,
                 Environment = RunEnvironment.Capture(folder),
@@ -165,6 +191,33 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             if (files.Html is not null) HtmlReport.Write(result, files.Html, o.Trusted);
             Manifest.Write(result, files.Manifest);
             return result;
+        }
+
+        /// <summary>
+        /// A cell ended the process (<c>Environment.Exit</c>, which a cell may call from any thread): like a dead kernel,
+        /// that cell is the run's error, the cells after it are not run, the report of what ran is written, and the
+        /// process exits with 1 rather than the code the cell gave (setting the exit code here is what <c>Exit</c> uses).
+        /// </summary>
+        void OnProcessExit(object? sender, EventArgs e)
+        {
+            lock (finishGate)
+            {
+                if (written || running is not { } r) return;
+                var code = Environment.ExitCode;
+                r.Sink.Close(); // the cell's other threads keep running until the process is gone
+                OutputSink.Current = null;
+                abandoned = true; // the session is mid-cell: report the injected values, not the variables
+                var msg = string.Create(CultureInfo.InvariantCulture,
+                    $"the process was ended while this cell ran (Environment.Exit({code}) or a second stop signal); the cells after it did not run. Throw an exception instead of exiting to stop a notebook");
+                r.Cell.Outputs.Add(new ErrorOutput("ProcessExited", msg, [msg]));
+                var failure = new CellFailure(fileName, r.Cell.Label, null, msg);
+                failures.Add(failure);
+                results.Add(new(r.Cell, CellStatus.Failed, r.Clock.Elapsed, failure));
+                results.AddRange(doc.Cells.Skip(r.Index + 1).Select(c => new CellRunResult(c, CellStatus.NotRun, TimeSpan.Zero, null)));
+                var result = Finish();
+                Environment.ExitCode = 1;
+                o.ProcessEnded?.Invoke(result);
+            }
         }
 
         /// <summary>The injected cell, with values typed by the defaults the parameters cell just declared. A value that does
@@ -180,7 +233,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             }
         }
 
-        async Task<CellRunResult> RunCellAsync(NotebookCell cell, CellThread thread, CancellationToken ct)
+        async Task<CellRunResult> RunCellAsync(NotebookCell cell, int index, CellThread thread, CancellationToken ct)
         {
             var clock = Stopwatch.StartNew();
             var preset = cell.Outputs.OfType<ErrorOutput>().FirstOrDefault();
@@ -195,6 +248,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 return new(cell, CellStatus.Failed, clock.Elapsed, new CellFailure(fileName, cell.Label, null, msg));
             }
             var sink = new OutputSink(cell.Outputs, o.MaxOutputChars);
+            lock (finishGate) running = (cell, index, sink, clock);
             var task = thread.Run(() => Execute(cell, sink, ct));
             try
             {
@@ -213,6 +267,10 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 abandoned = interrupted = true;
                 var msg = string.Create(CultureInfo.InvariantCulture, $"interrupted (Ctrl-C) after {clock.Elapsed.TotalSeconds:0.0} s; the outputs so far were kept");
                 return Abandon(cell, sink, clock, CellStatus.Interrupted, "Interrupted", msg);
+            }
+            finally
+            {
+                lock (finishGate) running = null;
             }
         }
 
