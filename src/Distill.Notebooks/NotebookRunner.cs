@@ -78,6 +78,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         readonly string fileName = Path.GetFileName(path);
         readonly List<CellRunResult> results = [];
         readonly List<CellFailure> failures = [];
+        /// <summary>Every cell's sink, closed when the notebook ends: threads its cells started may outlive it.</summary>
+        readonly List<OutputSink> sinks = [];
         ScriptSession session = null!;
         PackageResolver resolver = null!;
         int executionCount;
@@ -150,10 +152,12 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             finally
             {
                 AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+                // Writes from threads this notebook's cells started are dropped from here on: they belong to no cell
+                // that is still open, and must not change outputs while they are written out.
+                foreach (var sink in sinks) sink.Close();
                 Console.SetOut(stdout);
                 Console.SetError(stderr);
                 Environment.CurrentDirectory = cwd;
-                OutputSink.Current = null;
                 thread.Dispose();
                 if (!abandoned) session.Dispose();
             }
@@ -205,7 +209,6 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 if (written || running is not { } r) return;
                 var code = Environment.ExitCode;
                 r.Sink.Close(); // the cell's other threads keep running until the process is gone
-                OutputSink.Current = null;
                 abandoned = true; // the session is mid-cell: report the injected values, not the variables
                 var msg = string.Create(CultureInfo.InvariantCulture,
                     $"the process was ended while this cell ran (Environment.Exit({code}) or a second stop signal); the cells after it did not run. Throw an exception instead of exiting to stop a notebook");
@@ -248,6 +251,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 return new(cell, CellStatus.Failed, clock.Elapsed, new CellFailure(fileName, cell.Label, null, msg));
             }
             var sink = new OutputSink(cell.Outputs, o.MaxOutputChars);
+            sinks.Add(sink);
             lock (finishGate) running = (cell, index, sink, clock);
             var task = thread.Run(() => Execute(cell, sink, ct));
             try
@@ -277,7 +281,6 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         CellRunResult Abandon(NotebookCell cell, OutputSink sink, Stopwatch clock, CellStatus status, string ename, string msg)
         {
             sink.Close();
-            OutputSink.Current = null;
             cell.Outputs.Add(new ErrorOutput(ename, msg, [msg]));
             return new(cell, status, clock.Elapsed, new CellFailure(fileName, cell.Label, null, msg));
         }
@@ -285,6 +288,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         /// <summary>Runs on the cell thread: magics, references, the submission, its value; returns the failure, if any.</summary>
         CellFailure? Execute(NotebookCell cell, OutputSink sink, CancellationToken ct)
         {
+            // Set on the cell thread, so threads and tasks the cell starts carry this sink with them (AsyncLocal).
             OutputSink.Current = sink;
             var clock = Stopwatch.StartNew();
             var cellFile = $"{fileName} {cell.Label}";

@@ -87,6 +87,29 @@ public class FailureTests
     }
 
     [Fact]
+    public void Output_of_a_cell_s_threads_stays_in_that_cell_and_never_reaches_the_next_notebook()
+    {
+        var dir = TestSupport.TempDir("leak");
+        // Cell 1 starts a thread that keeps printing; cell 3 is abandoned by the timeout and keeps printing too.
+        var a = TestSupport.WriteNotebook(dir, "a.ipynb",
+            ("new System.Threading.Thread(() => { for (int i = 0; i < 100; i++) { Console.WriteLine($\"BG {i}\"); System.Threading.Thread.Sleep(100); } }) { IsBackground = true }.Start();\nSystem.Threading.Thread.Sleep(300);", null),
+            ("System.Threading.Thread.Sleep(600);\nConsole.WriteLine(\"A2\");", null),
+            ("for (int i = 0; i < 100; i++) { Console.WriteLine($\"ABANDONED {i}\"); System.Threading.Thread.Sleep(100); }", null));
+        var b = TestSupport.WriteNotebook(dir, "b.ipynb", ("Console.WriteLine(\"B1\");\nSystem.Threading.Thread.Sleep(1500);\nConsole.WriteLine(\"B1 end\");", null));
+        // The timeout covers compiling too: take the compiler's cold start (first cell in this process) out of the way.
+        TestSupport.Run(TestSupport.WriteNotebook(dir, "warm.ipynb", ("1 + 1", null)), Path.Combine(dir, "warm"));
+        var ra = TestSupport.Run(a, Path.Combine(dir, "out"), new NotebookRunOptions { CellTimeout = TimeSpan.FromSeconds(3) });
+        Assert.Equal(RunStatus.TimedOut, ra.Status);
+        var rb = TestSupport.Run(b, Path.Combine(dir, "out"));
+        Assert.True(rb.Succeeded, string.Join("\n", rb.Failures));
+        var cells = Cells(ra);
+        Assert.StartsWith("BG 0\n", TestSupport.Text(cells[0]["outputs"]![0]!["text"]), StringComparison.Ordinal);
+        Assert.Equal("A2\n", TestSupport.Text(Assert.Single(cells[1]["outputs"]!.AsArray())!["text"]));
+        Assert.DoesNotContain("BG", TestSupport.Text(cells[2]["outputs"]![0]!["text"]), StringComparison.Ordinal);
+        Assert.Equal("B1\nB1 end\n", TestSupport.Text(Assert.Single(Cells(rb)[0]["outputs"]!.AsArray())!["text"]));
+    }
+
+    [Fact]
     public async Task Cancelling_writes_what_has_run_so_far()
     {
         var dir = TestSupport.TempDir("interrupt");
