@@ -105,10 +105,17 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             started = DateTimeOffset.Now;
             runClock.Start();
             injectedValues = values.ToDictionary(p => p.Key, p => p.Value);
+            // As papermill: new values replace the injected cell of an earlier run (an executed report run again), which
+            // would otherwise run after the new one and win.
+            if (values.Count > 0) doc.Cells.RemoveAll(c => c.HasTag(ParameterInjector.InjectedTag));
             var parametersIndex = doc.Cells.FindIndex(c => c.Kind == CellKind.Code && c.HasTag(ParameterInjector.ParametersTag));
             parameterNames = parametersIndex >= 0 ? ParameterInjector.DeclaredNames(doc.Cells[parametersIndex].Source).ToList() : [];
             if (values.Count > 0 && parametersIndex < 0)
+            {
                 doc.Cells.Insert(0, ParameterInjector.Cell(ParameterInjector.Source(injectedValues, _ => null, path)));
+                o.Log?.WriteLine($"  warning: {path}: no cell is tagged '{ParameterInjector.ParametersTag}', so the values of {string.Join(", ", values.Select(p => p.Key))} " +
+                                 $"were injected in a cell at the top; an assignment later in the notebook overrides them. Tag the cell that sets the defaults '{ParameterInjector.ParametersTag}'");
+            }
             foreach (var unknown in values.Select(p => p.Key).Where(k => parametersIndex >= 0 && !parameterNames.Contains(k)))
                 o.Log?.WriteLine($"  warning: {path}: parameter '{unknown}' is not declared in the parameters cell ({string.Join(", ", parameterNames)}); injecting it anyway");
 

@@ -110,6 +110,26 @@ public class FailureTests
     }
 
     [Fact]
+    public void New_parameters_replace_the_injected_cell_of_an_earlier_run_and_a_notebook_without_a_parameters_cell_gets_a_warning()
+    {
+        var dir = TestSupport.TempDir("reinject");
+        var nb = TestSupport.WriteNotebook(dir, "p.ipynb", ("var a = 1;", ["parameters"]), ("Console.WriteLine($\"a={a}\");", null));
+        var first = TestSupport.Run(nb, Path.Combine(dir, "first"), new NotebookRunOptions { Parameters = [new("a", "42")] });
+        // The executed notebook, with its injected cell, run again with a new value: the new one counts, once.
+        var second = TestSupport.Run(first.Files.Notebook, Path.Combine(dir, "second"), new NotebookRunOptions { Parameters = [new("a", "7")] });
+        Assert.True(second.Succeeded, string.Join("\n", second.Failures));
+        var cells = Cells(second);
+        Assert.Single(cells, c => c["metadata"]!["tags"]?.AsArray().Any(t => t!.GetValue<string>() == "injected-parameters") == true);
+        Assert.Equal("a=7\n", TestSupport.Text(cells[^1]["outputs"]![0]!["text"]));
+
+        var plain = TestSupport.WriteNotebook(dir, "plain.ipynb", ("var a = 1;", null), ("Console.WriteLine($\"a={a}\");", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(plain, Path.Combine(dir, "plain"), new NotebookRunOptions { Parameters = [new("a", "7")], Log = log });
+        Assert.Equal("a=1\n", TestSupport.Text(Cells(r)[^1]["outputs"]![0]!["text"])); // the notebook's own assignment wins, as in papermill
+        Assert.Contains($"warning: {plain}: no cell is tagged 'parameters', so the values of a were injected in a cell at the top", log.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Cancelling_writes_what_has_run_so_far()
     {
         var dir = TestSupport.TempDir("interrupt");
