@@ -36,6 +36,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         if (string.Equals(Path.GetFullPath(path), files.Notebook, StringComparison.Ordinal))
             throw new ParameterException($"{path}: the executed notebook would overwrite the source; pass another --out folder");
         var values = ParameterValues();
+        CheckParameters(doc, values, path);
         await OneAtATime.WaitAsync(ct);
         try
         {
@@ -67,6 +68,19 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             values.Add(new("budget", b));
         }
         return values;
+    }
+
+    /// <summary>
+    /// A -p value that does not fit its default is refused before anything runs, wherever the default's type can be read
+    /// from the parameters cell's text (<see cref="ParameterInjector.DeclaredTypes"/>); the others (enums, computed
+    /// defaults) are checked when the injected cell is built, after the parameters cell ran.
+    /// </summary>
+    static void CheckParameters(NotebookDocument doc, List<KeyValuePair<string, string>> values, string path)
+    {
+        if (values.Count == 0) return;
+        var cell = doc.Cells.FirstOrDefault(c => c.Kind == CellKind.Code && c.HasTag(ParameterInjector.ParametersTag));
+        var types = cell is null ? new Dictionary<string, Type>() : ParameterInjector.DeclaredTypes(cell.Source);
+        ParameterInjector.Source(values.ToDictionary(p => p.Key, p => p.Value), n => types.GetValueOrDefault(n), path);
     }
 
     /// <summary>One execution of one notebook.</summary>

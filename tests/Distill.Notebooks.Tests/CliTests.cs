@@ -61,6 +61,24 @@ public class CliTests
     }
 
     [Fact]
+    public void A_parameter_value_that_does_not_fit_its_default_is_refused_before_anything_runs()
+    {
+        var dir = TestSupport.TempDir("cli-param");
+        var nb = TestSupport.WriteNotebook(dir, "params.ipynb",
+            ("int epochs = 3;\nfloat f = 1.5f;", ["parameters"]), ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+        var outDir = Path.Combine(dir, "out");
+        foreach (var (p, says) in new[] { ("epochs=abc", "'abc' is not an int"), ("epochs=99999999999", "is not in range"), ("f=1e39", "is not in range") })
+        {
+            var (exit, _, err) = Distill("run", nb, "--out", outDir, "-p", p);
+            Assert.Equal(2, exit);
+            Assert.Contains($"error: {nb}: -p {p}: ", err, StringComparison.Ordinal);
+            Assert.Contains(says, err, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(dir, "ran.txt")), "a cell ran");
+            Assert.False(File.Exists(Path.Combine(outDir, "params.ipynb")));
+        }
+    }
+
+    [Fact]
     public void Reproduce_prints_a_line_per_notebook_and_the_total_and_fails_when_one_did()
     {
         var dir = TestSupport.TempDir("cli-reproduce");

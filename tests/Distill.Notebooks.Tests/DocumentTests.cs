@@ -95,6 +95,45 @@ public class DocumentTests
     }
 
     [Fact]
+    public void Parameter_types_are_read_from_the_parameters_cell_s_text_and_values_that_do_not_fit_are_refused()
+    {
+        var types = ParameterInjector.DeclaredTypes(
+            "var seed = 0;\nint epochs = 3;\ndouble lr = 0.1;\nfloat f = 1.5f;\nvar g = -2.5f;\nint? maybe = null;\nvar name = \"x\";\n" +
+            "DayOfWeek day = DayOfWeek.Monday;\nvar list = new List<int>();\nconst long K = 4;");
+        Assert.Equal(typeof(int), types["seed"]);
+        Assert.Equal(typeof(int), types["epochs"]);
+        Assert.Equal(typeof(double), types["lr"]);
+        Assert.Equal(typeof(float), types["f"]);
+        Assert.Equal(typeof(float), types["g"]);
+        Assert.Equal(typeof(int), types["maybe"]);
+        Assert.Equal(typeof(string), types["name"]);
+        Assert.Equal(typeof(long), types["K"]);
+        Assert.False(types.ContainsKey("day")); // needs the cell to run: checked after it
+        Assert.False(types.ContainsKey("list"));
+
+        string Source(string name, string value) =>
+            ParameterInjector.Source(new Dictionary<string, string> { [name] = value }, n => types.GetValueOrDefault(n), "nb.ipynb");
+        Assert.Contains("float f = float.NaN;", Source("f", "NaN"));
+        Assert.Contains("float f = float.PositiveInfinity;", Source("f", "Infinity"));
+        Assert.Contains("float f = float.NegativeInfinity;", Source("f", "-Infinity"));
+        Assert.Contains("double lr = double.NaN;", Source("lr", "NaN"));
+        foreach (var (name, value, says) in new[]
+                 {
+                     ("seed", "abc", "'abc' is not an int; pass a whole number like 3"),
+                     ("lr", "0,5", "'0,5' is not a number"),
+                     ("epochs", "99999999999", "'99999999999' is not in range (an int is -2147483648 to 2147483647)"),
+                     ("K", "99999999999999999999", "is not in range (a long is"),
+                     ("f", "1e39", "'1e39' is not in range (a float is at most about 3.4e38)"),
+                     ("lr", "1e400", "'1e400' is not in range (a double is at most about 1.8e308)"),
+                 })
+        {
+            var e = Assert.Throws<ParameterException>(() => Source(name, value));
+            Assert.Contains($"nb.ipynb: -p {name}={value}: ", e.Message, StringComparison.Ordinal);
+            Assert.Contains(says, e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void Multiline_strings_are_split_after_newlines()
     {
         Assert.Equal(["a\n", "b\n", "c"], IpynbWriter.Lines("a\nb\nc").Select(n => n!.GetValue<string>()));
