@@ -133,6 +133,30 @@ public class DocumentTests
         }
     }
 
+    [Theory]
+    [InlineData("\"source\":42", "m.ipynb: cell 1: \"source\" is the number 42, expected a string or a list of strings; fix that field")]
+    [InlineData("\"source\":[\"a\",5,null]", "m.ipynb: cell 1: \"source\" is a list ([\"a\",5,null]), expected a string or a list of strings;")]
+    [InlineData("\"cell_type\":5", "m.ipynb: cell 1: \"cell_type\" is the number 5, expected \"code\", \"markdown\" or \"raw\";")]
+    [InlineData("\"metadata\":{\"tags\":[1,null]}", "m.ipynb: cell 1: \"metadata.tags\" is a list ([1,null]), expected a list of strings;")]
+    [InlineData("\"metadata\":{\"polyglot_notebook\":{\"kernelName\":5}}", "m.ipynb: cell 1: \"metadata.polyglot_notebook.kernelName\" is the number 5, expected a string;")]
+    [InlineData("\"kernelspec\":\"csharp\"", "m.ipynb: \"metadata.kernelspec\" is the string \"csharp\", expected an object;")]
+    [InlineData("\"nbformat\":\"4\"", "m.ipynb: \"nbformat\" is the string \"4\", expected the whole number 4;")]
+    [InlineData("no nbformat", "m.ipynb: no \"nbformat\" field (a Jupyter notebook has \"nbformat\": 4);")]
+    public void A_field_of_the_wrong_type_is_named_with_its_cell_what_it_holds_and_what_it_must(string change, string message)
+    {
+        var cell = new JsonObject { ["cell_type"] = "code", ["metadata"] = new JsonObject(), ["source"] = "1", ["outputs"] = new JsonArray(), ["execution_count"] = null };
+        var nb = new JsonObject { ["nbformat"] = 4, ["nbformat_minor"] = 5, ["metadata"] = new JsonObject(), ["cells"] = new JsonArray(cell) };
+        if (change == "no nbformat") nb.Remove("nbformat");
+        else
+        {
+            var (key, value) = (change[1..change.IndexOf('"', 1)], JsonNode.Parse(change[(change.IndexOf(':') + 1)..]));
+            var target = key switch { "kernelspec" => (JsonObject)nb["metadata"]!, "nbformat" => nb, _ => cell };
+            target[key] = value;
+        }
+        var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("m.ipynb", nb.ToJsonString()));
+        Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Multiline_strings_are_split_after_newlines()
     {
