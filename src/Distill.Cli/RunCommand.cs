@@ -62,8 +62,15 @@ static class RunCommand
             return 2;
         }
         var log = Console.Error;
+        var current = 0;
         var runner = new NotebookRunner(new NotebookRunOptions
         {
+            // A cell ended the process: its report is written and the exit code is 1; say what did not run.
+            ProcessEnded = r =>
+            {
+                Report(log, notebooks[current], r);
+                foreach (var nb in notebooks.Skip(current + 1)) log.WriteLine($"✘ {nb}: not run: the process ended in {notebooks[current]}");
+            },
             OutputDirectory = output,
             Budget = budget,
             Parameters = pairs,
@@ -75,8 +82,9 @@ static class RunCommand
         });
         using var ctrlC = new CtrlC(log);
         int exit = 0;
-        foreach (var nb in notebooks)
+        for (; current < notebooks.Length; current++)
         {
+            var nb = notebooks[current];
             if (ctrlC.Token.IsCancellationRequested) break;
             log.WriteLine($"▶ {nb}");
             NotebookRunResult r;
@@ -88,10 +96,7 @@ static class RunCommand
                 continue;
             }
             catch (OperationCanceledException) { exit = ctrlC.ExitCode; break; }
-            var secs = r.Duration.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture);
-            if (r.Succeeded) log.WriteLine($"✔ {nb} ({secs} s)");
-            else foreach (var f in r.Failures) log.WriteLine($"✘ {f}");
-            log.WriteLine($"  wrote {r.Files.Notebook}{(r.Files.Html is null ? "" : ", " + r.Files.Html)}, {r.Files.Manifest}");
+            Report(log, nb, r);
             exit = r.Status switch
             {
                 RunStatus.Interrupted => ctrlC.ExitCode,
@@ -101,5 +106,13 @@ static class RunCommand
             if (r.Status == RunStatus.Interrupted) break;
         }
         return exit;
+    }
+
+    static void Report(TextWriter log, string nb, NotebookRunResult r)
+    {
+        var secs = r.Duration.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture);
+        if (r.Succeeded) log.WriteLine($"✔ {nb} ({secs} s)");
+        else foreach (var f in r.Failures) log.WriteLine($"✘ {f}");
+        log.WriteLine($"  wrote {r.Files.Notebook}{(r.Files.Html is null ? "" : ", " + r.Files.Html)}, {r.Files.Manifest}");
     }
 }

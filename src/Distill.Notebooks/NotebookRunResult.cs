@@ -29,6 +29,9 @@ public sealed record NotebookRunOptions
     /// <summary>Let every script in the cells' outputs run in the HTML report (the notebook is yours); otherwise only
     /// plotly.js and our chart scripts run there (docs/notebook-runner.md, "Trust").</summary>
     public bool Trusted { get; init; }
+    /// <summary>Called when a cell ends the process (<c>Environment.Exit</c>) after the partial report is written, on the
+    /// exiting thread; the process then exits with 1. The CLI says there which notebooks were not run.</summary>
+    public Action<NotebookRunResult>? ProcessEnded { get; init; }
     public const int DefaultMaxOutputChars = 1 << 20;
 }
 

@@ -36,6 +36,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         if (string.Equals(Path.GetFullPath(path), files.Notebook, StringComparison.Ordinal))
             throw new ParameterException($"{path}: the executed notebook would overwrite the source; pass another --out folder");
         var values = ParameterValues();
+        CheckParameters(doc, values, path);
         await OneAtATime.WaitAsync(ct);
         try
         {
@@ -69,6 +70,19 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         return values;
     }
 
+    /// <summary>
+    /// A -p value that does not fit its default is refused before anything runs, wherever the default's type can be read
+    /// from the parameters cell's text (<see cref="ParameterInjector.DeclaredTypes"/>); the others (enums, computed
+    /// defaults) are checked when the injected cell is built, after the parameters cell ran.
+    /// </summary>
+    static void CheckParameters(NotebookDocument doc, List<KeyValuePair<string, string>> values, string path)
+    {
+        if (values.Count == 0) return;
+        var cell = doc.Cells.FirstOrDefault(c => c.Kind == CellKind.Code && c.HasTag(ParameterInjector.ParametersTag));
+        var types = cell is null ? new Dictionary<string, Type>() : ParameterInjector.DeclaredTypes(cell.Source);
+        ParameterInjector.Source(values.ToDictionary(p => p.Key, p => p.Value), n => types.GetValueOrDefault(n), path);
+    }
+
     /// <summary>One execution of one notebook.</summary>
 #pragma warning disable CA1001 // the session is disposed at the end of ExecuteAsync, or deliberately leaked when a cell was abandoned
     sealed class Run(NotebookRunner runner, NotebookDocument doc, string path, List<KeyValuePair<string, string>> values, RunFiles files)
@@ -78,10 +92,23 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         readonly string fileName = Path.GetFileName(path);
         readonly List<CellRunResult> results = [];
         readonly List<CellFailure> failures = [];
+        /// <summary>Every cell's sink, closed when the notebook ends: threads its cells started may outlive it.</summary>
+        readonly List<OutputSink> sinks = [];
         ScriptSession session = null!;
         PackageResolver resolver = null!;
         int executionCount;
         bool abandoned, interrupted, timedOut;
+        DateTimeOffset started;
+        readonly Stopwatch runClock = new();
+        Dictionary<string, string> injectedValues = [];
+        List<string> parameterNames = [];
+
+        /// <summary>Held while the report is written, by the run or by <see cref="OnProcessExit"/>; whichever comes second
+        /// finds <see cref="written"/> set.</summary>
+        readonly Lock finishGate = new();
+        bool written;
+        /// <summary>The cell executing now (under <see cref="finishGate"/>), with its index in the document.</summary>
+        (NotebookCell Cell, int Index, OutputSink Sink, Stopwatch Clock)? running;
 
         public async Task<NotebookRunResult> ExecuteAsync(CancellationToken ct)
         {
@@ -89,13 +116,20 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             Distill.Notebook.Host = new RunnerLiveOutput();
             Distill.Data.Datasets.ClearRead();
             Distill.Training.TrainingWarnings.Clear();
-            var started = DateTimeOffset.Now;
-            var clock = Stopwatch.StartNew();
-            var injectedValues = values.ToDictionary(p => p.Key, p => p.Value);
+            started = DateTimeOffset.Now;
+            runClock.Start();
+            injectedValues = values.ToDictionary(p => p.Key, p => p.Value);
+            // As papermill: new values replace the injected cell of an earlier run (an executed report run again), which
+            // would otherwise run after the new one and win.
+            if (values.Count > 0) doc.Cells.RemoveAll(c => c.HasTag(ParameterInjector.InjectedTag));
             var parametersIndex = doc.Cells.FindIndex(c => c.Kind == CellKind.Code && c.HasTag(ParameterInjector.ParametersTag));
-            var parameterNames = parametersIndex >= 0 ? ParameterInjector.DeclaredNames(doc.Cells[parametersIndex].Source).ToList() : [];
+            parameterNames = parametersIndex >= 0 ? ParameterInjector.DeclaredNames(doc.Cells[parametersIndex].Source).ToList() : [];
             if (values.Count > 0 && parametersIndex < 0)
+            {
                 doc.Cells.Insert(0, ParameterInjector.Cell(ParameterInjector.Source(injectedValues, _ => null, path)));
+                o.Log?.WriteLine($"  warning: {path}: no cell is tagged '{ParameterInjector.ParametersTag}', so the values of {string.Join(", ", values.Select(p => p.Key))} " +
+                                 $"were injected in a cell at the top; an assignment later in the notebook overrides them. Tag the cell that sets the defaults '{ParameterInjector.ParametersTag}'");
+            }
             foreach (var unknown in values.Select(p => p.Key).Where(k => parametersIndex >= 0 && !parameterNames.Contains(k)))
                 o.Log?.WriteLine($"  warning: {path}: parameter '{unknown}' is not declared in the parameters cell ({string.Join(", ", parameterNames)}); injecting it anyway");
 
@@ -107,6 +141,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             var carried = CarriedPackages.Host;
             resolver = new PackageResolver(carried, new NuGetRestorer(o.PackageCacheDirectory ?? NuGetRestorer.DefaultCacheRoot(), carried));
             var thread = new CellThread();
+            AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
             foreach (var c in doc.Cells)
             {
                 c.Outputs.Clear();
@@ -125,7 +160,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                         results.Add(new(cell, CellStatus.Skipped, TimeSpan.Zero, null));
                         continue;
                     }
-                    var cellResult = await RunCellAsync(cell, thread, ct);
+                    var cellResult = await RunCellAsync(cell, i, thread, ct);
                     results.Add(cellResult);
                     o.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"  {cell.Label,-26} [{cell.ExecutionCount}] {cellResult.Status,-11} {cellResult.Duration.TotalSeconds,7:0.00} s"));
@@ -137,14 +172,30 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             }
             finally
             {
+                AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+                // Writes from threads this notebook's cells started are dropped from here on: they belong to no cell
+                // that is still open, and must not change outputs while they are written out.
+                foreach (var sink in sinks) sink.Close();
                 Console.SetOut(stdout);
                 Console.SetError(stderr);
                 Environment.CurrentDirectory = cwd;
-                OutputSink.Current = null;
                 thread.Dispose();
                 if (!abandoned) session.Dispose();
             }
 
+            lock (finishGate)
+            {
+                // The process is ending (a cell called Environment.Exit from another thread, and this one finished):
+                // the report of that is written and the process exits when the handler returns; nothing more to do.
+                if (written) Thread.Sleep(Timeout.Infinite);
+                return Finish();
+            }
+        }
+
+        /// <summary>Writes the executed notebook, the report and the manifest of what has run (under <see cref="finishGate"/>).</summary>
+        NotebookRunResult Finish()
+        {
+            written = true;
             var status = interrupted ? RunStatus.Interrupted : timedOut ? RunStatus.TimedOut : failures.Count > 0 ? RunStatus.Failed : RunStatus.Succeeded;
             var parameters = abandoned ? injectedValues : EffectiveParameters(parameterNames, injectedValues.Keys);
             var result = new NotebookRunResult
@@ -155,7 +206,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 Cells = results,
                 Failures = failures,
                 Started = started,
-                Duration = clock.Elapsed,
+                Duration = runClock.Elapsed,
                 Budget = o.Budget ?? parameters.GetValueOrDefault("budget"),
                 Parameters = parameters,
                 Environment = RunEnvironment.Capture(folder),
@@ -165,6 +216,32 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             if (files.Html is not null) HtmlReport.Write(result, files.Html, o.Trusted);
             Manifest.Write(result, files.Manifest);
             return result;
+        }
+
+        /// <summary>
+        /// A cell ended the process (<c>Environment.Exit</c>, which a cell may call from any thread): like a dead kernel,
+        /// that cell is the run's error, the cells after it are not run, the report of what ran is written, and the
+        /// process exits with 1 rather than the code the cell gave (setting the exit code here is what <c>Exit</c> uses).
+        /// </summary>
+        void OnProcessExit(object? sender, EventArgs e)
+        {
+            lock (finishGate)
+            {
+                if (written || running is not { } r) return;
+                var code = Environment.ExitCode;
+                r.Sink.Close(); // the cell's other threads keep running until the process is gone
+                abandoned = true; // the session is mid-cell: report the injected values, not the variables
+                var msg = string.Create(CultureInfo.InvariantCulture,
+                    $"the process was ended while this cell ran (Environment.Exit({code}) or a second stop signal); the cells after it did not run. Throw an exception instead of exiting to stop a notebook");
+                r.Cell.Outputs.Add(new ErrorOutput("ProcessExited", msg, [msg]));
+                var failure = new CellFailure(fileName, r.Cell.Label, null, msg);
+                failures.Add(failure);
+                results.Add(new(r.Cell, CellStatus.Failed, r.Clock.Elapsed, failure));
+                results.AddRange(doc.Cells.Skip(r.Index + 1).Select(c => new CellRunResult(c, CellStatus.NotRun, TimeSpan.Zero, null)));
+                var result = Finish();
+                Environment.ExitCode = 1;
+                o.ProcessEnded?.Invoke(result);
+            }
         }
 
         /// <summary>The injected cell, with values typed by the defaults the parameters cell just declared. A value that does
@@ -180,7 +257,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             }
         }
 
-        async Task<CellRunResult> RunCellAsync(NotebookCell cell, CellThread thread, CancellationToken ct)
+        async Task<CellRunResult> RunCellAsync(NotebookCell cell, int index, CellThread thread, CancellationToken ct)
         {
             var clock = Stopwatch.StartNew();
             var preset = cell.Outputs.OfType<ErrorOutput>().FirstOrDefault();
@@ -195,6 +272,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 return new(cell, CellStatus.Failed, clock.Elapsed, new CellFailure(fileName, cell.Label, null, msg));
             }
             var sink = new OutputSink(cell.Outputs, o.MaxOutputChars);
+            sinks.Add(sink);
+            lock (finishGate) running = (cell, index, sink, clock);
             var task = thread.Run(() => Execute(cell, sink, ct));
             try
             {
@@ -214,12 +293,15 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 var msg = string.Create(CultureInfo.InvariantCulture, $"interrupted (Ctrl-C) after {clock.Elapsed.TotalSeconds:0.0} s; the outputs so far were kept");
                 return Abandon(cell, sink, clock, CellStatus.Interrupted, "Interrupted", msg);
             }
+            finally
+            {
+                lock (finishGate) running = null;
+            }
         }
 
         CellRunResult Abandon(NotebookCell cell, OutputSink sink, Stopwatch clock, CellStatus status, string ename, string msg)
         {
             sink.Close();
-            OutputSink.Current = null;
             cell.Outputs.Add(new ErrorOutput(ename, msg, [msg]));
             return new(cell, status, clock.Elapsed, new CellFailure(fileName, cell.Label, null, msg));
         }
@@ -227,6 +309,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         /// <summary>Runs on the cell thread: magics, references, the submission, its value; returns the failure, if any.</summary>
         CellFailure? Execute(NotebookCell cell, OutputSink sink, CancellationToken ct)
         {
+            // Set on the cell thread, so threads and tasks the cell starts carry this sink with them (AsyncLocal).
             OutputSink.Current = sink;
             var clock = Stopwatch.StartNew();
             var cellFile = $"{fileName} {cell.Label}";

@@ -37,6 +37,48 @@ public class CliTests
     }
 
     [Fact]
+    public void A_cell_that_ends_the_process_leaves_its_report_and_exits_1()
+    {
+        var dir = TestSupport.TempDir("cli-exit");
+        var exits = TestSupport.WriteNotebook(dir, "exits.ipynb",
+            ("Console.WriteLine(\"before exit\");", null), ("Environment.Exit(0);", null), ("Console.WriteLine(\"after exit\");", null));
+        var next = TestSupport.WriteNotebook(dir, "next.ipynb", ("1 + 1", null));
+        var outDir = Path.Combine(dir, "out");
+        var (exit, _, err) = Distill("run", exits, next, "--out", outDir);
+        Assert.Equal(1, exit);
+        Assert.Contains("✘ exits.ipynb: cell 2: the process was ended while this cell ran (Environment.Exit(0)", err, StringComparison.Ordinal);
+        Assert.Contains($"✘ {next}: not run: the process ended in {exits}", err, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(outDir, "next.ipynb")));
+        var cells = TestSupport.ReadJson(Path.Combine(outDir, "exits.ipynb"))["cells"]!.AsArray();
+        Assert.Equal("before exit\n", TestSupport.Text(cells[0]!["outputs"]![0]!["text"]));
+        Assert.Equal("ProcessExited", cells[1]!["outputs"]![0]!["ename"]!.GetValue<string>());
+        Assert.Empty(cells[2]!["outputs"]!.AsArray());
+        Assert.Equal("", TestSupport.NbformatErrors(Path.Combine(outDir, "exits.ipynb")));
+        var manifest = TestSupport.ReadJson(Path.Combine(outDir, "exits.manifest.json"));
+        Assert.Equal("failed", manifest["status"]!.GetValue<string>());
+        Assert.Equal(["succeeded", "failed", "notrun"], manifest["cells"]!.AsArray().Select(c => c!["status"]!.GetValue<string>()));
+        Assert.Contains("the process was ended while this cell ran", File.ReadAllText(Path.Combine(outDir, "exits.html")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_parameter_value_that_does_not_fit_its_default_is_refused_before_anything_runs()
+    {
+        var dir = TestSupport.TempDir("cli-param");
+        var nb = TestSupport.WriteNotebook(dir, "params.ipynb",
+            ("int epochs = 3;\nfloat f = 1.5f;", ["parameters"]), ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+        var outDir = Path.Combine(dir, "out");
+        foreach (var (p, says) in new[] { ("epochs=abc", "'abc' is not an int"), ("epochs=99999999999", "is not in range"), ("f=1e39", "is not in range") })
+        {
+            var (exit, _, err) = Distill("run", nb, "--out", outDir, "-p", p);
+            Assert.Equal(2, exit);
+            Assert.Contains($"error: {nb}: -p {p}: ", err, StringComparison.Ordinal);
+            Assert.Contains(says, err, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(dir, "ran.txt")), "a cell ran");
+            Assert.False(File.Exists(Path.Combine(outDir, "params.ipynb")));
+        }
+    }
+
+    [Fact]
     public void Reproduce_prints_a_line_per_notebook_and_the_total_and_fails_when_one_did()
     {
         var dir = TestSupport.TempDir("cli-reproduce");

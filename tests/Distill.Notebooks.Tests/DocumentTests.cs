@@ -95,6 +95,69 @@ public class DocumentTests
     }
 
     [Fact]
+    public void Parameter_types_are_read_from_the_parameters_cell_s_text_and_values_that_do_not_fit_are_refused()
+    {
+        var types = ParameterInjector.DeclaredTypes(
+            "var seed = 0;\nint epochs = 3;\ndouble lr = 0.1;\nfloat f = 1.5f;\nvar g = -2.5f;\nint? maybe = null;\nvar name = \"x\";\n" +
+            "DayOfWeek day = DayOfWeek.Monday;\nvar list = new List<int>();\nconst long K = 4;");
+        Assert.Equal(typeof(int), types["seed"]);
+        Assert.Equal(typeof(int), types["epochs"]);
+        Assert.Equal(typeof(double), types["lr"]);
+        Assert.Equal(typeof(float), types["f"]);
+        Assert.Equal(typeof(float), types["g"]);
+        Assert.Equal(typeof(int), types["maybe"]);
+        Assert.Equal(typeof(string), types["name"]);
+        Assert.Equal(typeof(long), types["K"]);
+        Assert.False(types.ContainsKey("day")); // needs the cell to run: checked after it
+        Assert.False(types.ContainsKey("list"));
+
+        string Source(string name, string value) =>
+            ParameterInjector.Source(new Dictionary<string, string> { [name] = value }, n => types.GetValueOrDefault(n), "nb.ipynb");
+        Assert.Contains("float f = float.NaN;", Source("f", "NaN"));
+        Assert.Contains("float f = float.PositiveInfinity;", Source("f", "Infinity"));
+        Assert.Contains("float f = float.NegativeInfinity;", Source("f", "-Infinity"));
+        Assert.Contains("double lr = double.NaN;", Source("lr", "NaN"));
+        foreach (var (name, value, says) in new[]
+                 {
+                     ("seed", "abc", "'abc' is not an int; pass a whole number like 3"),
+                     ("lr", "0,5", "'0,5' is not a number"),
+                     ("epochs", "99999999999", "'99999999999' is not in range (an int is -2147483648 to 2147483647)"),
+                     ("K", "99999999999999999999", "is not in range (a long is"),
+                     ("f", "1e39", "'1e39' is not in range (a float is at most about 3.4e38)"),
+                     ("lr", "1e400", "'1e400' is not in range (a double is at most about 1.8e308)"),
+                 })
+        {
+            var e = Assert.Throws<ParameterException>(() => Source(name, value));
+            Assert.Contains($"nb.ipynb: -p {name}={value}: ", e.Message, StringComparison.Ordinal);
+            Assert.Contains(says, e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("\"source\":42", "m.ipynb: cell 1: \"source\" is the number 42, expected a string or a list of strings; fix that field")]
+    [InlineData("\"source\":[\"a\",5,null]", "m.ipynb: cell 1: \"source\" is a list ([\"a\",5,null]), expected a string or a list of strings;")]
+    [InlineData("\"cell_type\":5", "m.ipynb: cell 1: \"cell_type\" is the number 5, expected \"code\", \"markdown\" or \"raw\";")]
+    [InlineData("\"metadata\":{\"tags\":[1,null]}", "m.ipynb: cell 1: \"metadata.tags\" is a list ([1,null]), expected a list of strings;")]
+    [InlineData("\"metadata\":{\"polyglot_notebook\":{\"kernelName\":5}}", "m.ipynb: cell 1: \"metadata.polyglot_notebook.kernelName\" is the number 5, expected a string;")]
+    [InlineData("\"kernelspec\":\"csharp\"", "m.ipynb: \"metadata.kernelspec\" is the string \"csharp\", expected an object;")]
+    [InlineData("\"nbformat\":\"4\"", "m.ipynb: \"nbformat\" is the string \"4\", expected the whole number 4;")]
+    [InlineData("no nbformat", "m.ipynb: no \"nbformat\" field (a Jupyter notebook has \"nbformat\": 4);")]
+    public void A_field_of_the_wrong_type_is_named_with_its_cell_what_it_holds_and_what_it_must(string change, string message)
+    {
+        var cell = new JsonObject { ["cell_type"] = "code", ["metadata"] = new JsonObject(), ["source"] = "1", ["outputs"] = new JsonArray(), ["execution_count"] = null };
+        var nb = new JsonObject { ["nbformat"] = 4, ["nbformat_minor"] = 5, ["metadata"] = new JsonObject(), ["cells"] = new JsonArray(cell) };
+        if (change == "no nbformat") nb.Remove("nbformat");
+        else
+        {
+            var (key, value) = (change[1..change.IndexOf('"', 1)], JsonNode.Parse(change[(change.IndexOf(':') + 1)..]));
+            var target = key switch { "kernelspec" => (JsonObject)nb["metadata"]!, "nbformat" => nb, _ => cell };
+            target[key] = value;
+        }
+        var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("m.ipynb", nb.ToJsonString()));
+        Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Multiline_strings_are_split_after_newlines()
     {
         Assert.Equal(["a\n", "b\n", "c"], IpynbWriter.Lines("a\nb\nc").Select(n => n!.GetValue<string>()));

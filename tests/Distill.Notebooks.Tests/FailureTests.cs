@@ -87,6 +87,49 @@ public class FailureTests
     }
 
     [Fact]
+    public void Output_of_a_cell_s_threads_stays_in_that_cell_and_never_reaches_the_next_notebook()
+    {
+        var dir = TestSupport.TempDir("leak");
+        // Cell 1 starts a thread that keeps printing; cell 3 is abandoned by the timeout and keeps printing too.
+        var a = TestSupport.WriteNotebook(dir, "a.ipynb",
+            ("new System.Threading.Thread(() => { for (int i = 0; i < 100; i++) { Console.WriteLine($\"BG {i}\"); System.Threading.Thread.Sleep(100); } }) { IsBackground = true }.Start();\nSystem.Threading.Thread.Sleep(300);", null),
+            ("System.Threading.Thread.Sleep(600);\nConsole.WriteLine(\"A2\");", null),
+            ("for (int i = 0; i < 100; i++) { Console.WriteLine($\"ABANDONED {i}\"); System.Threading.Thread.Sleep(100); }", null));
+        var b = TestSupport.WriteNotebook(dir, "b.ipynb", ("Console.WriteLine(\"B1\");\nSystem.Threading.Thread.Sleep(1500);\nConsole.WriteLine(\"B1 end\");", null));
+        // The timeout covers compiling too: take the compiler's cold start (first cell in this process) out of the way.
+        TestSupport.Run(TestSupport.WriteNotebook(dir, "warm.ipynb", ("1 + 1", null)), Path.Combine(dir, "warm"));
+        var ra = TestSupport.Run(a, Path.Combine(dir, "out"), new NotebookRunOptions { CellTimeout = TimeSpan.FromSeconds(3) });
+        Assert.Equal(RunStatus.TimedOut, ra.Status);
+        var rb = TestSupport.Run(b, Path.Combine(dir, "out"));
+        Assert.True(rb.Succeeded, string.Join("\n", rb.Failures));
+        var cells = Cells(ra);
+        Assert.StartsWith("BG 0\n", TestSupport.Text(cells[0]["outputs"]![0]!["text"]), StringComparison.Ordinal);
+        Assert.Equal("A2\n", TestSupport.Text(Assert.Single(cells[1]["outputs"]!.AsArray())!["text"]));
+        Assert.DoesNotContain("BG", TestSupport.Text(cells[2]["outputs"]![0]!["text"]), StringComparison.Ordinal);
+        Assert.Equal("B1\nB1 end\n", TestSupport.Text(Assert.Single(Cells(rb)[0]["outputs"]!.AsArray())!["text"]));
+    }
+
+    [Fact]
+    public void New_parameters_replace_the_injected_cell_of_an_earlier_run_and_a_notebook_without_a_parameters_cell_gets_a_warning()
+    {
+        var dir = TestSupport.TempDir("reinject");
+        var nb = TestSupport.WriteNotebook(dir, "p.ipynb", ("var a = 1;", ["parameters"]), ("Console.WriteLine($\"a={a}\");", null));
+        var first = TestSupport.Run(nb, Path.Combine(dir, "first"), new NotebookRunOptions { Parameters = [new("a", "42")] });
+        // The executed notebook, with its injected cell, run again with a new value: the new one counts, once.
+        var second = TestSupport.Run(first.Files.Notebook, Path.Combine(dir, "second"), new NotebookRunOptions { Parameters = [new("a", "7")] });
+        Assert.True(second.Succeeded, string.Join("\n", second.Failures));
+        var cells = Cells(second);
+        Assert.Single(cells, c => c["metadata"]!["tags"]?.AsArray().Any(t => t!.GetValue<string>() == "injected-parameters") == true);
+        Assert.Equal("a=7\n", TestSupport.Text(cells[^1]["outputs"]![0]!["text"]));
+
+        var plain = TestSupport.WriteNotebook(dir, "plain.ipynb", ("var a = 1;", null), ("Console.WriteLine($\"a={a}\");", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(plain, Path.Combine(dir, "plain"), new NotebookRunOptions { Parameters = [new("a", "7")], Log = log });
+        Assert.Equal("a=1\n", TestSupport.Text(Cells(r)[^1]["outputs"]![0]!["text"])); // the notebook's own assignment wins, as in papermill
+        Assert.Contains($"warning: {plain}: no cell is tagged 'parameters', so the values of a were injected in a cell at the top", log.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Cancelling_writes_what_has_run_so_far()
     {
         var dir = TestSupport.TempDir("interrupt");

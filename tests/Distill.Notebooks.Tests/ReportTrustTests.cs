@@ -70,4 +70,43 @@ public class ReportTrustTests
         Assert.Equal(1, charts);
         Assert.Equal("output script ran", title);
     }
+    /// <summary>The script-src hashes of the report's CSP.</summary>
+    static string CspOf(string html) => System.Net.WebUtility.HtmlDecode(
+        System.Text.RegularExpressions.Regex.Match(html, "<meta http-equiv=\"Content-Security-Policy\" content=\"([^\"]*)\"").Groups[1].Value);
+
+    static string Sha256(string js) => $"'sha256-{Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(js)))}'";
+
+    [Fact]
+    public void A_chart_whose_json_ends_its_script_early_is_sanitised()
+    {
+        // The library's chart with its JSON swapped for a valid JSON string that a browser reads as "</SCRIPT>" then HTML.
+        var chart = Distill.Reporting.Charts.Bars("t", "", [("a", 1.0)]).ToHtml();
+        var fig = chart.IndexOf("var fig = ", StringComparison.Ordinal) + "var fig = ".Length;
+        var end = chart.IndexOf(";\n", fig, StringComparison.Ordinal);
+        var forged = chart[..fig] + "{\"x\":\"</SCRIPT><meta http-equiv='refresh' content='0;url=https://example.invalid/'><img src=x onerror='alert(1)'><SCRIPT>\"}" + chart[end..];
+        var dir = TestSupport.TempDir("trust-forged");
+        var nb = TestSupport.WriteNotebook(dir, "forged.ipynb", ($"display(HTML({System.Text.Json.JsonSerializer.Serialize(forged)}));", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var html = File.ReadAllText(r.Files.Html!);
+        Assert.DoesNotContain("<meta http-equiv='refresh'", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("onerror='alert(1)'", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("</SCRIPT>", html, StringComparison.Ordinal);
+        // At most plotly.js's own hash (the sanitised container keeps its class): the forged chart's script is not let run.
+        Assert.True(CspOf(html).Split("'sha256-").Length <= 2, CspOf(html));
+    }
+
+    [Fact]
+    public void A_markdown_code_cell_s_script_does_not_run_even_trusted()
+    {
+        var dir = TestSupport.TempDir("trust-mdcell");
+        var nb = TestSupport.WriteNotebook(dir, "mdcell.ipynb",
+            ("#!markdown\n# md in a code cell\n<script>document.title = 'markdown cell ran';</script>", null),
+            ("HTML(\"<script>document.title = 'output ran';</script>\")", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Trusted = true });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var csp = CspOf(File.ReadAllText(r.Files.Html!));
+        Assert.DoesNotContain(Sha256("document.title = 'markdown cell ran';"), csp, StringComparison.Ordinal);
+        Assert.Contains(Sha256("document.title = 'output ran';"), csp, StringComparison.Ordinal); // the output's script is trusted
+    }
 }

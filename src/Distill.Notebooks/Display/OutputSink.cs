@@ -25,20 +25,25 @@ public sealed class OutputSink
     /// <summary>Most characters one output keeps (<see cref="NotebookRunOptions.MaxOutputChars"/>).</summary>
     public int MaxChars { get; }
 
-    static volatile OutputSink? current;
+    /// <summary>
+    /// Flows with the execution context, not process-wide: a thread or task a cell starts keeps writing to that cell's
+    /// sink, never to whichever cell (or next notebook) happens to run when it writes. The cell thread sets it for the
+    /// cell it runs.
+    /// </summary>
+    static readonly AsyncLocal<OutputSink?> current = new();
 
-    /// <summary>The running cell's sink; null between cells (writes then go to the runner's own console). Read by any
-    /// thread that writes to the console.</summary>
+    /// <summary>The sink of the cell whose execution this code runs in (directly, or in a thread or task the cell
+    /// started); null outside any cell (writes then go to the runner's own console).</summary>
     public static OutputSink? Current
     {
-        get => current;
-        set => current = value;
+        get => current.Value;
+        set => current.Value = value;
     }
 
     bool closed;
 
-    /// <summary>After this, writes are dropped: an abandoned (timed-out) cell may still run in the background while its
-    /// outputs are being written to disk.</summary>
+    /// <summary>After this, writes are dropped: an abandoned (timed-out) cell, or a thread a cell started, may still run
+    /// in the background while the outputs are written to disk and after its notebook has ended.</summary>
     public void Close()
     {
         lock (gate) closed = true;

@@ -19,7 +19,8 @@ public static class IpynbReader
             throw new NotebookFormatException(path, $"not valid JSON (line {e.LineNumber + 1}: {e.Message.Split('.')[0]})",
                 "fix the JSON, or re-save the notebook from VS Code");
         }
-        int major = root["nbformat"]?.GetValue<int>() ?? 0;
+        Check(path, root);
+        int major = root["nbformat"]!.GetValue<int>();
         if (major != 4)
             throw new NotebookFormatException(path, $"nbformat {major} is not supported (only nbformat 4)",
                 "convert it with `jupyter nbconvert --to notebook --nbformat 4`, or re-save it from VS Code");
@@ -51,6 +52,92 @@ public static class IpynbReader
             doc.Cells.Add(cell);
         }
         return doc;
+    }
+
+    const string Fix = "fix that field in the file, or re-save the notebook from VS Code or Jupyter";
+
+    /// <summary>
+    /// Every field the reader uses has the type nbformat gives it, so reading cannot fail half-way with a bare JSON
+    /// library message: a misfit is one error naming the notebook, the cell, the field, what it holds and what it must.
+    /// </summary>
+    static void Check(string path, JsonObject root)
+    {
+        void Bad(string where, string field, JsonNode? found, string expected) =>
+            throw new NotebookFormatException(path, $"{where}\"{field}\" is {Shown(found)}, expected {expected}", Fix);
+        bool IsInt(JsonNode? n) => n is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out _);
+        void String(JsonObject o, string where, string field, string prefix = "")
+        {
+            if (o.TryGetPropertyValue(field, out var n) && n is not null && n.GetValueKind() != JsonValueKind.String)
+                Bad(where, prefix + field, n, "a string");
+        }
+        JsonObject? Object(JsonObject o, string where, string field, string prefix = "")
+        {
+            if (!o.TryGetPropertyValue(field, out var n) || n is null) return null;
+            if (n is not JsonObject obj) { Bad(where, prefix + field, n, "an object"); return null; }
+            return obj;
+        }
+        void Strings(JsonObject o, string where, string field, string prefix = "")
+        {
+            if (!o.TryGetPropertyValue(field, out var n) || n is null) return;
+            if (n is not JsonArray a || a.Any(x => x?.GetValueKind() != JsonValueKind.String)) Bad(where, prefix + field, n, "a list of strings");
+        }
+
+        if (!root.TryGetPropertyValue("nbformat", out var nbformat))
+            throw new NotebookFormatException(path, "no \"nbformat\" field (a Jupyter notebook has \"nbformat\": 4)", Fix);
+        if (!IsInt(nbformat)) Bad("", "nbformat", nbformat, "the whole number 4");
+        if (root.TryGetPropertyValue("nbformat_minor", out var minor) && !IsInt(minor)) Bad("", "nbformat_minor", minor, "a whole number");
+        if (Object(root, "", "metadata") is { } meta)
+        {
+            if (Object(meta, "", "kernelspec", "metadata.") is { } spec)
+                foreach (var f in new[] { "name", "language", "display_name" }) String(spec, "", f, "metadata.kernelspec.");
+            if (Object(meta, "", "language_info", "metadata.") is { } info) String(info, "", "name", "metadata.language_info.");
+            if (Object(meta, "", "polyglot_notebook", "metadata.") is { } pn && Object(pn, "", "kernelInfo", "metadata.polyglot_notebook.") is { } ki)
+            {
+                String(ki, "", "defaultKernelName", "metadata.polyglot_notebook.kernelInfo.");
+                if (ki.TryGetPropertyValue("items", out var items) && items is not null)
+                {
+                    if (items is not JsonArray list) { Bad("", "metadata.polyglot_notebook.kernelInfo.items", items, "a list of objects"); return; }
+                    foreach (var item in list)
+                    {
+                        if (item is not JsonObject o) { Bad("", "metadata.polyglot_notebook.kernelInfo.items", items, "a list of objects"); return; }
+                        String(o, "", "name", "metadata.polyglot_notebook.kernelInfo.items[].");
+                        Strings(o, "", "aliases", "metadata.polyglot_notebook.kernelInfo.items[].");
+                    }
+                }
+            }
+        }
+        if (root["cells"] is not JsonArray cells) return; // said by the caller
+        for (int i = 0; i < cells.Count; i++)
+        {
+            if (cells[i] is not JsonObject c) continue; // said by the caller, with the cell's number
+            var where = $"cell {i + 1}: ";
+            if (!c.TryGetPropertyValue("cell_type", out var type) || type?.GetValueKind() != JsonValueKind.String)
+                Bad(where, "cell_type", type, "\"code\", \"markdown\" or \"raw\"");
+            if (c.TryGetPropertyValue("source", out var source) && source is not null &&
+                source.GetValueKind() != JsonValueKind.String &&
+                (source is not JsonArray lines || lines.Any(l => l?.GetValueKind() != JsonValueKind.String)))
+                Bad(where, "source", source, "a string or a list of strings");
+            if (Object(c, where, "metadata") is not { } cm) continue;
+            Strings(cm, where, "tags", "metadata.");
+            if (Object(cm, where, "polyglot_notebook", "metadata.") is { } pn) String(pn, where, "kernelName", "metadata.polyglot_notebook.");
+            if (Object(cm, where, "dotnet_interactive", "metadata.") is { } di) String(di, where, "language", "metadata.dotnet_interactive.");
+        }
+    }
+
+    /// <summary>A JSON value as an error message shows it: its kind, and the value itself when short.</summary>
+    static string Shown(JsonNode? n)
+    {
+        if (n is null) return "missing or null";
+        var text = n.ToJsonString();
+        if (text.Length > 40) text = text[..37] + "...";
+        return n.GetValueKind() switch
+        {
+            JsonValueKind.String => $"the string {text}",
+            JsonValueKind.Number => $"the number {text}",
+            JsonValueKind.True or JsonValueKind.False => $"the boolean {text}",
+            JsonValueKind.Array => $"a list ({text})",
+            _ => $"an object ({text})",
+        };
     }
 
     /// <summary>nbformat stores multi-line strings either as one string or as a list of lines; both mean the same.</summary>

@@ -31,6 +31,52 @@ public static class ParameterInjector
             .Select(v => v.Identifier.ValueText).ToList();
     }
 
+    /// <summary>
+    /// The types of the parameters cell's variables that can be read from its text alone: a keyword type
+    /// (<c>int epochs = 3;</c>, <c>float? lr = null;</c>) or <c>var</c> with a literal (<c>var lr = 0.1f;</c>). A name
+    /// whose type needs the cell to run (an enum, <c>var x = F();</c>) is missing; it is checked once the cell ran.
+    /// </summary>
+    public static IReadOnlyDictionary<string, Type> DeclaredTypes(string code)
+    {
+        var tree = CSharpSyntaxTree.ParseText(code, CSharpParseOptions.Default.WithKind(SourceCodeKind.Script));
+        var types = new Dictionary<string, Type>();
+        foreach (var decl in tree.GetRoot().DescendantNodes().OfType<VariableDeclarationSyntax>()
+                     .Where(d => d.Parent is FieldDeclarationSyntax or LocalDeclarationStatementSyntax { Parent: GlobalStatementSyntax }))
+            foreach (var v in decl.Variables)
+            {
+                var type = decl.Type is { IsVar: true } ? LiteralType(v.Initializer?.Value) : KeywordType(decl.Type);
+                if (type is null) types.Remove(v.Identifier.ValueText); // a later declaration wins: unknown again
+                else types[v.Identifier.ValueText] = type;
+            }
+        return types;
+    }
+
+    static Type? KeywordType(TypeSyntax t) => t switch
+    {
+        NullableTypeSyntax n => KeywordType(n.ElementType),
+        PredefinedTypeSyntax p => p.Keyword.Kind() switch
+        {
+            SyntaxKind.StringKeyword => typeof(string),
+            SyntaxKind.BoolKeyword => typeof(bool),
+            SyntaxKind.IntKeyword => typeof(int),
+            SyntaxKind.LongKeyword => typeof(long),
+            SyntaxKind.DoubleKeyword => typeof(double),
+            SyntaxKind.FloatKeyword => typeof(float),
+            SyntaxKind.DecimalKeyword => typeof(decimal),
+            _ => null,
+        },
+        _ => null,
+    };
+
+    static Type? LiteralType(ExpressionSyntax? e) => e switch
+    {
+        PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.UnaryMinusExpression } u => LiteralType(u.Operand),
+        LiteralExpressionSyntax l when l.IsKind(SyntaxKind.TrueLiteralExpression) || l.IsKind(SyntaxKind.FalseLiteralExpression) => typeof(bool),
+        LiteralExpressionSyntax l => l.Token.Value?.GetType() is { } t && (t == typeof(string) || t == typeof(int) || t == typeof(long) ||
+            t == typeof(double) || t == typeof(float) || t == typeof(decimal)) ? t : null,
+        _ => null,
+    };
+
     /// <summary>The injected cell's source. <paramref name="typeOf"/> gives the declared type of a default (null when the
     /// notebook declares no such parameter: the value's own type is inferred, as papermill does).</summary>
     public static string Source(IReadOnlyDictionary<string, string> values, Func<string, Type?> typeOf, string notebook)
@@ -63,10 +109,19 @@ public static class ParameterInjector
         var inv = CultureInfo.InvariantCulture;
         if (type == typeof(string)) return ("string", SymbolDisplay.FormatLiteral(text, quote: true));
         if (type == typeof(bool)) return bool.TryParse(text, out var b) ? ("bool", b ? "true" : "false") : throw Bad("true or false");
-        if (type == typeof(int)) return int.TryParse(text, NumberStyles.Integer, inv, out var i) ? ("int", i.ToString(inv)) : throw Bad("an int");
-        if (type == typeof(long)) return long.TryParse(text, NumberStyles.Integer, inv, out var l) ? ("long", l.ToString(inv) + "L") : throw Bad("a long");
-        if (type == typeof(double)) return double.TryParse(text, NumberStyles.Float, inv, out var d) ? ("double", DoubleLiteral(d)) : throw Bad("a number");
-        if (type == typeof(float)) return float.TryParse(text, NumberStyles.Float, inv, out var f) ? ("float", f.ToString("R", inv) + "f") : throw Bad("a number");
+        if (type == typeof(int))
+            return int.TryParse(text, NumberStyles.Integer, inv, out var i) ? ("int", i.ToString(inv))
+                : long.TryParse(text, NumberStyles.Integer, inv, out _) || IsBigInteger(text) ? throw Bad($"in range (an int is {int.MinValue} to {int.MaxValue})") : throw Bad("an int");
+        if (type == typeof(long))
+            return long.TryParse(text, NumberStyles.Integer, inv, out var l) ? ("long", l.ToString(inv) + "L")
+                : IsBigInteger(text) ? throw Bad($"in range (a long is {long.MinValue} to {long.MaxValue})") : throw Bad("a long");
+        // .NET parses an overflowing number as infinity: only the words NaN and Infinity may give a non-finite value.
+        if (type == typeof(double))
+            return !double.TryParse(text, NumberStyles.Float, inv, out var d) ? throw Bad("a number")
+                : double.IsInfinity(d) && !NamesInfinity(text) ? throw Bad("in range (a double is at most about 1.8e308)") : ("double", DoubleLiteral(d));
+        if (type == typeof(float))
+            return !float.TryParse(text, NumberStyles.Float, inv, out var f) ? throw Bad("a number")
+                : float.IsInfinity(f) && !NamesInfinity(text) ? throw Bad("in range (a float is at most about 3.4e38)") : ("float", FloatLiteral(f));
         if (type == typeof(decimal)) return decimal.TryParse(text, NumberStyles.Float, inv, out var m) ? ("decimal", m.ToString(inv) + "m") : throw Bad("a number");
         if (type.IsEnum)
         {
@@ -78,6 +133,18 @@ public static class ParameterInjector
             $"{notebook}: -p {name}=...: the notebook's default for '{name}' is {TypeName(type)}; -p supports string, bool, numbers and enums. Make the parameter one of those");
     }
 
+    static bool IsBigInteger(string text) => System.Numerics.BigInteger.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out _);
+
+    static bool NamesInfinity(string text) => text.Trim().TrimStart('+', '-').Equals("Infinity", StringComparison.OrdinalIgnoreCase) ||
+                                              text.Trim().TrimStart('+', '-') == "∞";
+
+    static string FloatLiteral(float f)
+    {
+        if (float.IsNaN(f)) return "float.NaN";
+        if (float.IsInfinity(f)) return f > 0 ? "float.PositiveInfinity" : "float.NegativeInfinity";
+        return f.ToString("R", CultureInfo.InvariantCulture) + "f";
+    }
+
     static string DoubleLiteral(double d)
     {
         if (double.IsNaN(d)) return "double.NaN";
@@ -86,7 +153,8 @@ public static class ParameterInjector
         return s.Contains('.', StringComparison.Ordinal) || s.Contains('E', StringComparison.Ordinal) ? s : s + ".0";
     }
 
-    static string Example(Type t) => t.IsEnum ? $"one of {string.Join(", ", Enum.GetNames(t))}" : t == typeof(bool) ? "true or false" : "a number like 3 or 0.5";
+    static string Example(Type t) => t.IsEnum ? $"one of {string.Join(", ", Enum.GetNames(t))}" : t == typeof(bool) ? "true or false"
+        : t == typeof(int) || t == typeof(long) ? "a whole number like 3" : "a number like 3 or 0.5";
 
     /// <summary>A type name the cell can compile: keywords for primitives, and the dotted full name otherwise (script
     /// types, whose full name starts with "Submission#", by their simple name).</summary>

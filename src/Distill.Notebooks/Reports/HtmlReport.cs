@@ -26,7 +26,7 @@ public static partial class HtmlReport
         File.WriteAllText(path, Render(r, trusted), new UTF8Encoding(false));
     }
 
-    [GeneratedRegex(@"<div id=""(?<id>distill-plotly-[0-9a-f]{8}-\d+)"" class=""distill-plotly""></div>\s*<script type=""text/javascript"">(?<js>.*?)</script>", RegexOptions.Singleline)]
+    [GeneratedRegex(@"<div id=""(?<id>distill-plotly-[0-9a-f]{8}-\d+)"" class=""distill-plotly""></div>\s*<script type=""text/javascript"">(?<js>.*?)(?i:</script)>", RegexOptions.Singleline)]
     private static partial Regex ChartScript();
 
     /// <summary>The charts in <paramref name="html"/> whose script is the library's own (<see cref="Distill.Reporting.Figure.IsChartScript"/>).</summary>
@@ -85,7 +85,8 @@ public static partial class HtmlReport
 
     public static string Render(NotebookRunResult r, bool trusted = false)
     {
-        // Each cell rendered once; the code cells' part is kept apart for the CSP (markdown's scripts never run).
+        // Each cell rendered once; the code cells' part is kept apart for the CSP (markdown's scripts never run, and a
+        // #!markdown code cell is markdown too).
         var body = new StringBuilder();
         var outputs = new StringBuilder();
         foreach (var c in r.Cells)
@@ -93,7 +94,7 @@ public static partial class HtmlReport
             var cell = new StringBuilder();
             RenderCell(cell, c, trusted);
             body.Append(cell);
-            if (c.Cell.Kind == CellKind.Code) outputs.Append(cell);
+            if (c.Cell.Kind == CellKind.Code && c.Cell.Kernel != KernelNames.Markdown) outputs.Append(cell);
         }
         var html = body.ToString();
         bool charts = html.Contains(Distill.Reporting.Figure.PlotlyClass, StringComparison.Ordinal);

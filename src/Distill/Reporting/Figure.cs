@@ -53,7 +53,9 @@ public sealed class Figure
         // session in one document).
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..8];
         var id = $"distill-plotly-{hash}-{Interlocked.Increment(ref counter)}";
-        json = json.Replace("</", "<\\/", StringComparison.Ordinal); // "</" inside a JSON string would end the script early
+        // "</" inside a JSON string would end the script early, and "<!--" would change how the browser finds its end;
+        // both are escaped, so IsChartScript can refuse any chart that carries them.
+        json = json.Replace("</", "<\\/", StringComparison.Ordinal).Replace("<!--", "\\u003C!--", StringComparison.Ordinal);
         return $"<div id=\"{id}\" class=\"{PlotlyClass}\"></div>\n<script type=\"text/javascript\">{Script(id, json)}</script>";
     }
 
@@ -110,10 +112,14 @@ public sealed class Figure
             var (before, after) = (template[..at], template[(at + 1)..]);
             if (script.Length <= before.Length + after.Length || !script.StartsWith(before, StringComparison.Ordinal) ||
                 !script.EndsWith(after, StringComparison.Ordinal)) continue;
+            var json = script[before.Length..^after.Length];
+            // A browser ends a script at the first "</script" in any case ("</SCRIPT>", "</script x>"), and "<!--" changes
+            // where that is: either inside the JSON would let what follows it out as HTML. ToHtml never writes them.
+            if (json.Contains("</", StringComparison.Ordinal) || json.Contains("<!--", StringComparison.Ordinal)) return false;
             try
             {
                 // Valid JSON is an inert JavaScript expression: data, never code.
-                using var _ = JsonDocument.Parse(script[before.Length..^after.Length]);
+                using var _ = JsonDocument.Parse(json);
                 return true;
             }
             catch (JsonException) { return false; }

@@ -98,4 +98,26 @@ public class DatasetViewsTests
         Assert.False(Figure.IsChartScript(id, js + "alert(1);"));
         Assert.False(Figure.IsChartScript(id, ""));
     }
+    [Fact]
+    public void A_chart_whose_json_could_end_its_script_is_not_a_chart()
+    {
+        var html = Charts.Bars("<!--<script>", "%", [("a</SCRIPT>", 1.0)]).ToHtml();
+        var m = System.Text.RegularExpressions.Regex.Match(html, @"<div id=""(?<id>[^""]+)"".*?<script type=""text/javascript"">(?<js>.*)</script>$",
+            System.Text.RegularExpressions.RegexOptions.Singleline);
+        var (id, js) = (m.Groups["id"].Value, m.Groups["js"].Value);
+        // The library's own chart escapes both, so a title or label holding them is still a chart.
+        Assert.True(Figure.IsChartScript(id, js));
+        Assert.DoesNotContain("<!--", js, StringComparison.Ordinal);
+        Assert.DoesNotContain("</", js, StringComparison.Ordinal);
+        // Valid JSON, but a browser ends the script at "</SCRIPT>" (any case, any attributes) and lets the rest out as HTML.
+        var fig = js.IndexOf("var fig = ", StringComparison.Ordinal) + "var fig = ".Length;
+        var end = js.IndexOf(";\n", fig, StringComparison.Ordinal);
+        foreach (var evil in new[]
+                 {
+                     "{\"x\":\"</SCRIPT><meta http-equiv='refresh' content='0;url=https://example.invalid/'><SCRIPT>\"}",
+                     "{\"x\":\"</script x><img src=x onerror='alert(1)'><script>\"}",
+                     "{\"x\":\"<!--<script>\"}",
+                 })
+            Assert.False(Figure.IsChartScript(id, js[..fig] + evil + js[end..]), evil);
+    }
 }
