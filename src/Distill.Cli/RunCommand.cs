@@ -61,6 +61,12 @@ static class RunCommand
             foreach (var m in missing) Console.Error.WriteLine($"error: {m}: file not found; pass the path of a .ipynb or .dib notebook");
             return 2;
         }
+        // Reports are named after the notebook: two of one name would overwrite each other's.
+        if (notebooks.GroupBy(n => Path.GetFileNameWithoutExtension(n), StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } same)
+        {
+            Console.Error.WriteLine($"error: {string.Join(" and ", same)} would write the same report ({Path.Combine(output, same.Key)}.*); run them with different --out folders");
+            return 2;
+        }
         var log = Console.Error;
         var current = 0;
         var runner = new NotebookRunner(new NotebookRunOptions

@@ -34,6 +34,14 @@ public class CliTests
         var badParam = Distill("run", TestSupport.TestData("basics.ipynb"), "-p", "epochs");
         Assert.Equal(2, badParam.Exit);
         Assert.Contains("-p epochs: expected name=value", badParam.Err);
+        // Two notebooks of one name would overwrite each other's report: refused before either runs.
+        var outDir = TestSupport.TempDir("cli-same");
+        var copy = Path.Combine(TestSupport.TempDir("cli-same-src"), "basics.ipynb");
+        File.Copy(TestSupport.TestData("basics.ipynb"), copy);
+        var same = Distill("run", TestSupport.TestData("basics.ipynb"), copy, "--out", outDir);
+        Assert.Equal(2, same.Exit);
+        Assert.Contains($"would write the same report ({Path.Combine(outDir, "basics")}.*)", same.Err);
+        Assert.Empty(Directory.GetFiles(outDir));
     }
 
     [Fact]

@@ -167,4 +167,14 @@ public class DocumentTests
         Assert.Null(written["cells"]![0]!["id"]); // ids are not allowed before nbformat 4.5
         Assert.Equal("keep", written["cells"]![0]!["metadata"]!["tags"]![0]!.GetValue<string>());
     }
+
+    [Fact]
+    public void The_written_notebook_is_plain_utf8_as_jupyter_writes_it()
+    {
+        var doc = IpynbReader.Read("x.ipynb", """{"nbformat":4,"nbformat_minor":4,"metadata":{},"cells":[{"cell_type":"markdown","metadata":{},"source":"# 00 · <b>\"data\"</b> & more\ttab"}]}""");
+        var json = IpynbWriter.ToJson(doc);
+        Assert.Contains("# 00 · <b>\\\"data\\\"</b> & more\\ttab", json, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u00", json, StringComparison.Ordinal);
+        Assert.Equal("# 00 · <b>\"data\"</b> & more\ttab", JsonNode.Parse(json)!["cells"]![0]!["source"]!.AsArray().Single()!.GetValue<string>());
+    }
 }

@@ -9,7 +9,12 @@ namespace Distill.Notebooks.Documents;
 /// was read with (tags, ids, Polyglot kernel names), so it opens in VS Code with its outputs.</summary>
 public static class IpynbWriter
 {
-    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, IndentSize = 1 };
+    // Plain UTF-8 with only the escapes JSON requires, as Jupyter and VS Code write notebooks: "<", quotes in HTML
+    // outputs and "·" stay readable in diffs. The file is data, never inlined into a page (the HTML report is built apart).
+    static readonly JsonSerializerOptions Indented = new()
+    {
+        WriteIndented = true, IndentSize = 1, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     public static string ToJson(NotebookDocument doc)
     {
