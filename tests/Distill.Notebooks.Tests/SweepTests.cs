@@ -119,6 +119,26 @@ public class SweepTests
     }
 
     [Fact]
+    public void Each_teacher_setting_and_thread_count_trains_its_own_teacher_in_its_own_folder()
+    {
+        // A grid over a teacher setting: the second teacher is trained beside the first, not resumed from its folder.
+        var spec = Path.Combine(TestSupport.TempDir("sweep-teachers"), "teachers.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  teacher.epochs: [1, 2]", StringComparison.Ordinal));
+        var dir = TestSupport.TempDir("sweep-teachers-out");
+        var r = Distill("sweep", "run", spec, "--out", dir, "--threads", "1");
+        Assert.True(r.Exit == 0, r.Out + r.Err);
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir, "teacher")).Length);
+
+        // One task at 1 thread, the next at 2 (the docs: the teacher is retrained, its cache key holds the thread count).
+        var threads = TestSupport.TempDir("sweep-teacher-threads");
+        Assert.Equal(0, Distill("sweep", "run", Tiny, "--out", threads, "--index", "0", "--threads", "1").Exit);
+        var two = Distill("sweep", "run", Tiny, "--out", threads, "--index", "1", "--threads", "2");
+        Assert.True(two.Exit == 0, two.Out + two.Err);
+        Assert.Contains("(2 threads,", two.Out, StringComparison.Ordinal);
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(threads, "teacher")).Length);
+    }
+
+    [Fact]
     public void Bad_input_is_one_error_line()
     {
         var dir = TestSupport.TempDir("sweep-bad");

@@ -17,7 +17,8 @@ public sealed record RunFailure(int Index, string Label, string Error);
 
 /// <summary>
 /// A sweep's folder: spec.yaml and plan.json (what was asked), runs/INDEX/ (each run's training folder, result.json or
-/// failed.json, log), teacher/ and teachers/ (the teacher's training folder and the cache every task loads it from).
+/// failed.json, log), teacher/KEY/ and teachers/ (each distinct teacher's training folder, KEY as in the teacher cache,
+/// and the cache every task loads it from).
 /// </summary>
 public static class SweepFolder
 {
@@ -144,7 +145,11 @@ public static class SweepRunner
             TeacherCache = Path.Combine(dir, "teachers"),
         };
         var needsTeacher = e.Methods.Any(m => m.Choice.Method.NeedsTeacher);
-        using var teacher = needsTeacher ? Recipe.Teacher(data, c, new TeacherOnly(), null) : null; // one task trains it, the others wait for the cache
+        // One training folder per distinct teacher, keyed as its cache entry is (every teacher setting, the thread count,
+        // the build): a grid over a teacher setting, or a task at another thread count, trains its own teacher beside
+        // the others instead of trying to resume one that was started with other settings.
+        var teacherConfig = c with { OutDir = Path.Combine(dir, "teacher", TeacherStore.Key(data, c)) };
+        using var teacher = needsTeacher ? Recipe.Teacher(data, teacherConfig, new TeacherOnly(), null) : null; // one task trains it, the others wait for the cache
         using var transfer = Recipe.TransferSet(data, c);
         using (manual_seed(e.Seed)) { } // a method's own modules (a regressor) are initialised from the seed, as in Comparison
         var objective = MethodCatalogue.Combine(e.CeWeight, e.Methods, new MethodSetup(e.Student, e.Teacher?.Model, transfer, e.BatchSize) { Seed = e.Seed });
