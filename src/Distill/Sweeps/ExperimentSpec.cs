@@ -35,6 +35,10 @@ public sealed class ExperimentSpec
     /// sweep folder or run folder written from another spec refuses to continue.</summary>
     public required string Hash { get; init; }
 
+    /// <summary>The most runs a spec's grid may have: a sweep far beyond it is a typo or needs splitting anyway, and
+    /// loading a spec builds and checks every run (about 40 µs each).</summary>
+    public const int MaxRuns = 100_000;
+
     public static ExperimentSpec Load(string path)
     {
         if (!System.IO.File.Exists(path)) throw new FileNotFoundException($"spec {path}: no such file; give the path of a .yaml spec (examples in experiments/).");
@@ -48,6 +52,13 @@ public sealed class ExperimentSpec
 
         var grid = Find(root, "grid") as YamlMappingNode;
         var axes = grid is null ? [] : grid.Children.Select(kv => Axis(file, root, (YamlScalarNode)kv.Key, (YamlSequenceNode)kv.Value)).ToList();
+        // Counted before expanding: every run is built and checked, so a grid of 10^12 runs would never end (and eat
+        // the memory on the way) rather than fail.
+        var count = axes.Aggregate(1.0, (n, a) => n * a.Values.Count);
+        if (count > MaxRuns)
+            throw new SpecException(file, SpecSchema.Line(grid!), $"the grid has {count.ToString("#,0", CultureInfo.InvariantCulture)} runs " +
+                $"({string.Join(" × ", axes.Select(a => $"{a.Key} [{a.Values.Count}]"))}), more than the limit of {MaxRuns.ToString("#,0", CultureInfo.InvariantCulture)}; " +
+                "split the sweep into several specs (e.g. one per value of its first key), or sweep fewer values.");
         var runs = new List<PlannedRun>();
         foreach (var combination in Product(axes.Select(a => a.Values.Count).ToList()))
         {

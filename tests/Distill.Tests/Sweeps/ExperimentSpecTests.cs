@@ -96,6 +96,19 @@ public class ExperimentSpecTests
     }
 
     [Fact]
+    public void A_grid_over_the_run_limit_is_refused_before_it_is_expanded()
+    {
+        // 400 × 400 = 160,000 runs: counted, not built (a grid of 10^12 would otherwise never finish loading).
+        var values = $"[{string.Join(", ", Enumerable.Range(0, 400))}]";
+        var e = Bad(Spec.Replace("  loss.kd.temperature: [1, 2, 4, 8]\n  seed: [0, 1, 2]", $"  epochs: {values}\n  seed: {values}", StringComparison.Ordinal));
+        Assert.Equal("t.yaml line 16: the grid has 160,000 runs (epochs [400] × seed [400]), more than the limit of 100,000; " +
+                     "split the sweep into several specs (e.g. one per value of its first key), or sweep fewer values.", e.Message);
+        // At the limit it loads.
+        Assert.Equal(100_000, Parse(Spec.Replace("  loss.kd.temperature: [1, 2, 4, 8]\n  seed: [0, 1, 2]",
+            $"  epochs: [{string.Join(", ", Enumerable.Range(1, 250))}]\n  seed: {values}", StringComparison.Ordinal)).Runs.Count);
+    }
+
+    [Fact]
     public void A_method_that_needs_a_teacher_without_one_is_an_error()
     {
         var e = Bad(Spec.Replace("teacher:\n  model: cnn\n  epochs: 1\n", "", StringComparison.Ordinal));
