@@ -85,6 +85,13 @@ public class ExperimentSpecTests
     [InlineData("student:\n  model: mlp-32", "student: {}", 8, "student needs the key 'model'.")]
     [InlineData("epochs: 2", "epochs: [2", 10, "not valid YAML")]
     [InlineData("  train_size: 300", "  train_size: 300\n   bad indent: 1", 5, "not valid YAML")]
+    [InlineData("epochs: 2", "epochs: 99999999999", 10, "epochs = '99999999999' is out of range; expected a whole number in [1, 2147483647].")]
+    [InlineData("epochs: 2", "epochs: 99999999999999999999999", 10, "epochs = '99999999999999999999999' is out of range; expected a whole number in [1, 2147483647].")]
+    [InlineData("  seed: [0, 1, 2]", "  seed: [0, 99999999999]", 17, "seed = '99999999999' is out of range; expected a whole number in [0, 2147483647].")]
+    [InlineData("    temperature: 4", "    temperature: 1e400", 14, "loss.kd.temperature = '1e400' is out of range; give a finite number")]
+    [InlineData("epochs: 2", "optimizer: {name: sgd, lr: 1e400}\nepochs: 2", 10, "optimizer.lr = '1e400' is out of range; give a finite number")]
+    [InlineData("epochs: 2", "? [a, b]\n: 1\nepochs: 2", 10, "a key in the spec is a list; keys are names (name: value), write it as text.")]
+    [InlineData("  seed: [0, 1, 2]", "  ? [a, b]\n  : [1]", 17, "a key in grid is a list; keys are names")]
     public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message)
     {
         var text = Spec.Replace(from, to, StringComparison.Ordinal);
