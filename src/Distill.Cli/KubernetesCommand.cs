@@ -37,7 +37,15 @@ static class KubernetesCommand
             var yaml = string.Join("---\n", new object[] { map, job }.Select(o => KubernetesYaml.Serialize(o).TrimEnd('\n') + "\n"));
             if (r.GetValue(file) is string path)
             {
-                File.WriteAllText(path, yaml);
+                if (Directory.Exists(path))
+                    throw new ArgumentException($"--out {path}: this is a folder; give the manifest's file name, e.g. {Path.Combine(path, "job.yaml")}.");
+                if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } parent && !Directory.Exists(parent))
+                    throw new ArgumentException($"--out {path}: there is no folder {parent}; create it first, or give a file in a folder that exists.");
+                try { File.WriteAllText(path, yaml); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new ArgumentException($"--out {path}: cannot write it ({e.Message}); give a file you can write to.", e);
+                }
                 Console.WriteLine($"wrote {path}: Job {job.Metadata.Name}, {s.Runs.Count} indexes; kubectl apply -f {path}");
             }
             else Console.Write(yaml);
