@@ -123,7 +123,7 @@ static class SweepCommand
             // its sweep unseen, holding run locks the next `sweep run` would stumble on.
             if (ParentId() != parent) throw new InvalidOperationException("sweep worker: the `sweep run` that started it is gone; stopping.");
             var runDir = SweepFolder.Run(dir, run.Index);
-            if (SweepFolder.Done(dir, run.Index) || !SweepFolder.Claim(runDir, claim)) continue;
+            if (SweepFolder.Done(dir, run.Index, s.GridKeys) || !SweepFolder.Claim(runDir, claim)) continue;
             using var log = new StreamWriter(Path.Combine(runDir, "task.log"), append: true) { AutoFlush = true };
             try { RunOne(s, run, dir, threads, log, token); }
             // Any run's failure, not only the expected kinds: the worker goes on with the other runs (failed.json says why).
@@ -165,7 +165,7 @@ static class SweepCommand
     static int Parallel(ExperimentSpec s, string specPath, string dir, int jobs, int threads, CtrlC signals)
     {
         var clock = Stopwatch.StartNew();
-        var pending = s.Runs.Where(r => !SweepFolder.Done(dir, r.Index)).ToList();
+        var pending = s.Runs.Where(r => !SweepFolder.Done(dir, r.Index, s.GridKeys)).ToList();
         var workers = Math.Min(jobs, pending.Count);
         Console.WriteLine($"sweep {s.Name}: {s.Runs.Count} runs, {s.Runs.Count - pending.Count} done already" +
                           (workers == 0 ? "" : $"; {workers} processes × {threads} thread{(threads == 1 ? "" : "s")}"));
@@ -189,7 +189,7 @@ static class SweepCommand
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a stale claim blocks nothing: its ID is this run's
         }
         if (signals.Token.IsCancellationRequested) throw new OperationCanceledException($"sweep {s.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints");
-        var unfinished = pending.Where(r => !SweepFolder.Done(dir, r.Index)).ToList();
+        var unfinished = pending.Where(r => !SweepFolder.Done(dir, r.Index, s.GridKeys)).ToList();
         var notRun = unfinished.Where(r => !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.FailedFile))).Select(r => r.Index).ToList();
         if (notRun.Count > 0)
             Console.Error.WriteLine($"error: not run: {string.Join(", ", notRun)} (every worker stopped before them; see {Path.Combine(dir, "workers")}); `sweep run` again runs them");

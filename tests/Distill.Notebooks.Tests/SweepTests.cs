@@ -55,6 +55,17 @@ public class SweepTests
         Assert.DoesNotContain("epoch", again.Out, StringComparison.Ordinal);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"a finished sweep took {clock.Elapsed} to skip");
 
+        // A damaged result is not a finished run: it is kept aside and the run resumes from its checkpoint, to the same numbers.
+        var result1 = Path.Combine(dir, "runs", "1", "result.json");
+        var before = TestSupport.ReadJson(result1)["test_accuracy"]!.ToJsonString();
+        File.WriteAllText(result1, "{not json");
+        var rerun = Distill("sweep", "run", Tiny, "--out", dir, "--threads", "1");
+        Assert.True(rerun.Exit == 0, rerun.Out + rerun.Err);
+        Assert.Contains("run 1: its result.json was not a result (", rerun.Out, StringComparison.Ordinal);
+        Assert.Equal(3, rerun.Out.Split('\n').Count(l => l.Contains("done already", StringComparison.Ordinal)));
+        Assert.Equal(before, TestSupport.ReadJson(result1)["test_accuracy"]!.ToJsonString());
+        Assert.Equal("{not json", File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(dir, "runs", "1"), "result.damaged-*.json"))));
+
         var parallel = TestSupport.TempDir("sweep-jobs");
         var r = Distill("sweep", "run", Tiny, "--out", parallel, "--jobs", "2", "--threads", "1");
         Assert.True(r.Exit == 0, r.Out + r.Err);
@@ -293,5 +304,14 @@ public class SweepTests
         Assert.Equal(["/spec", "/sweep", "/data"], c.VolumeMounts.Select(m => m.MountPath));
         Assert.All(c.VolumeMounts, m => Assert.True(volumes.ContainsKey(m.Name)));
         Assert.True(c.VolumeMounts.Single(m => m.Name == "datasets").ReadOnlyProperty);
+
+        // An --out that cannot be written is one error line (was UnauthorizedAccessException, DirectoryNotFoundException).
+        var folder = Path.GetDirectoryName(file)!;
+        var toFolder = Distill("sweep", "k8s", Tiny, "--image", "x", "--out", folder);
+        Assert.Equal((1, $"error: --out {folder}: this is a folder; give the manifest's file name, e.g. {Path.Combine(folder, "job.yaml")}."), (toFolder.Exit, toFolder.Err.Trim()));
+        var nowhere = Path.Combine(folder, "no", "such", "job.yaml");
+        var toNowhere = Distill("sweep", "k8s", Tiny, "--image", "x", "--out", nowhere);
+        Assert.Equal((1, $"error: --out {nowhere}: there is no folder {Path.GetDirectoryName(nowhere)}; create it first, or give a file in a folder that exists."),
+            (toNowhere.Exit, toNowhere.Err.Trim()));
     }
 }

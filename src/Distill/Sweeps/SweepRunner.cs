@@ -26,8 +26,29 @@ public static class SweepFolder
 
     public static string Run(string dir, int index) => Path.Combine(dir, "runs", $"{index}");
 
-    /// <summary>Whether run <paramref name="index"/> finished (its result.json is written last, atomically).</summary>
-    public static bool Done(string dir, int index) => File.Exists(Path.Combine(Run(dir, index), ResultFile));
+    /// <summary>Whether run <paramref name="index"/> finished: its result.json (written last, atomically) holds a whole
+    /// result of this sweep's grid (<paramref name="gridKeys"/>). A damaged one (not JSON, fields missing) is not
+    /// done: the run is run again.</summary>
+    public static bool Done(string dir, int index, IReadOnlyList<string> gridKeys) => ReadResult(dir, index, gridKeys).Result is not null;
+
+    /// <summary>Run <paramref name="index"/>'s result; null without one, and with <c>Damage</c> saying what is wrong
+    /// with a result.json that does not hold a whole result of this run.</summary>
+    public static (RunResult? Result, string? Damage) ReadResult(string dir, int index, IReadOnlyList<string> gridKeys)
+    {
+        var path = Path.Combine(Run(dir, index), ResultFile);
+        if (!File.Exists(path)) return (null, null);
+        RunResult? r;
+        try { r = JsonSerializer.Deserialize<RunResult>(File.ReadAllText(path), Json); }
+        catch (JsonException e) { return (null, $"not a result ({e.Message.Split(". ")[0]})"); }
+        catch (IOException e) { return (null, $"unreadable ({e.Message})"); }
+        // The deserializer leaves absent fields at their defaults: a record without them is not a finished run.
+        var missing = r is null ? "everything"
+            : r.Label is null ? "label" : r.Values is null ? "values" : r.TestAccuracy is null ? "test_accuracy"
+            : r.Index != index ? $"index (it says {r.Index})"
+            : gridKeys.FirstOrDefault(k => !r.Values.ContainsKey(k)) is { } key ? $"value for {key}" : null;
+        if (missing is not null) return (null, $"not a whole result (no {missing})");
+        return (r, null);
+    }
 
     /// <summary>Claims run folder <paramref name="runDir"/> for one `sweep run --jobs` (<paramref name="claim"/> names it):
     /// true for the first of its workers to ask, false for the others, so no run is tried twice in one sweep run. The
@@ -78,13 +99,24 @@ public static class SweepFolder
     {
         var path = Path.Combine(dir, PlanFile);
         if (!File.Exists(path)) throw new FileNotFoundException($"{dir}: no {PlanFile}; this is not a sweep folder (sweep run, slurm and k8s write it).");
-        return Read<Plan>(path);
+        Plan plan;
+        try { plan = JsonSerializer.Deserialize<Plan>(File.ReadAllText(path), Json) ?? throw new JsonException("null"); }
+        catch (JsonException e) { throw DamagedPlan(path, dir, $"not a plan: {e.Message.Split(". ")[0]}"); }
+        // Absent fields deserialize as null: name the one missing rather than fail later on a null.
+        var missing = plan.Name is null ? "name" : plan.SpecHash is null ? "spec_hash" : plan.GridKeys is null ? "grid_keys" : plan.Runs is null ? "runs"
+            : plan.Runs.FirstOrDefault(r => r is null || r.Label is null || r.Values is null || plan.GridKeys.Any(k => !r.Values.ContainsKey(k))) is { } bad
+                ? $"the grid values of run {bad?.Index}" : null;
+        if (missing is not null) throw DamagedPlan(path, dir, $"no {missing}");
+        return plan;
     }
+
+    static InvalidDataException DamagedPlan(string path, string dir, string problem) =>
+        new($"{path}: damaged ({problem}); move it away and run `sweep run SPEC --out {dir}` with the sweep's spec ({Path.Combine(dir, SpecFile)}) to write it again.");
 
     internal static T Read<T>(string path)
     {
         try { return JsonSerializer.Deserialize<T>(File.ReadAllText(path), Json) ?? throw new JsonException("empty"); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: damaged ({e.Message.Split('.')[0]}); delete it to run that part again.", e); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: damaged ({e.Message.Split(". ")[0]}); delete it to run that part again.", e); }
     }
 
     internal static readonly JsonSerializerOptions Json = new(SpecSchema.Indented) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
@@ -113,7 +145,15 @@ public static class SweepRunner
         using var task = FolderLock.TryTake(Path.Combine(runDir, "task.lock"))
             ?? throw new InvalidOperationException($"run {index} is being run by another task (PID {FolderLock.Holder(Path.Combine(runDir, "task.lock"))}); it is not run twice.");
         var resultPath = Path.Combine(runDir, SweepFolder.ResultFile);
-        if (File.Exists(resultPath)) return (SweepFolder.Read<RunResult>(resultPath), true);
+        var (done, damage) = SweepFolder.ReadResult(dir, index, spec.GridKeys);
+        if (done is not null) return (done, true);
+        if (damage is not null)
+        {
+            // Kept, not deleted (it may be the only copy of something); the run resumes from its checkpoint.
+            var kept = Path.Combine(runDir, $"result.damaged-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.json");
+            File.Move(resultPath, kept);
+            log.WriteLine($"run {index}: its {SweepFolder.ResultFile} was {damage}; kept as {Path.GetFileName(kept)}, running it again");
+        }
         try
         {
             var result = Train(spec, planned, dir, runDir, log, cancellation);
