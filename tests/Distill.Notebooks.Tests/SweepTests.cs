@@ -243,6 +243,30 @@ public class SweepTests
     }
 
     [Fact]
+    public void Two_sweep_runs_into_one_folder_wait_for_each_others_runs_instead_of_failing_them()
+    {
+        var root = TestSupport.TempDir("sweep-two");
+        var spec = Path.Combine(root, "two.yaml");
+        // Run 0 is long (held by the first process), run 1 short.
+        File.WriteAllText(spec, LongSpec + "grid:\n  dataset.train_size: [20000, 300]\n");
+        var dir = Path.Combine(root, "out");
+        using var first = new DistillProcess.Running(DistillProcess.Start("sweep", "run", spec, "--out", dir, "--index", "0", "--threads", "1"));
+        first.WaitFor("epoch   2/30", TimeSpan.FromMinutes(2));
+        // A whole-sweep run with workers and one without, side by side with it: run 0 is running elsewhere, not failed.
+        using var jobs = new DistillProcess.Running(DistillProcess.Start("sweep", "run", spec, "--out", dir, "--jobs", "2", "--threads", "1"));
+        var alone = Distill("sweep", "run", spec, "--out", dir, "--threads", "1");
+        Assert.True(alone.Exit == 0, alone.Out + alone.Err);
+        Assert.Contains($"run 0 (dataset.train_size=20000): running elsewhere (PID {first.Process.Id}); back to it at the end", alone.Out, StringComparison.Ordinal);
+        Assert.Contains("run 0 (dataset.train_size=20000): done already; best", alone.Out, StringComparison.Ordinal);
+        Assert.Contains("2 of 2 runs done", alone.Out, StringComparison.Ordinal);
+        Assert.Equal(0, jobs.Exit(TimeSpan.FromMinutes(2)));
+        Assert.Contains("running elsewhere", jobs.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("error", jobs.Output, StringComparison.Ordinal);
+        Assert.Contains("2 of 2 runs done", jobs.Output, StringComparison.Ordinal);
+        Assert.Equal(0, first.Exit(TimeSpan.FromMinutes(1)));
+    }
+
+    [Fact]
     public void SIGTERM_checkpoints_and_exits_and_the_retried_task_resumes_to_the_uninterrupted_result()
     {
         var root = TestSupport.TempDir("sweep-term");

@@ -12,6 +12,14 @@ namespace Distill.Sweeps;
 public sealed record RunResult(int Index, string Label, IReadOnlyDictionary<string, string> Values, int Seed, double Best, double Last,
     int BestEpoch, long Parameters, int Threads, double Seconds, string? Warning, IReadOnlyList<double> TestAccuracy);
 
+/// <summary>The run is held by another live process (its task lock): it is running elsewhere, which is not a failure.</summary>
+public sealed class RunBusyException(int index, string holder)
+    : InvalidOperationException($"run {index} is being run by another task (PID {holder}); it is not run twice.")
+{
+    public int Index { get; } = index;
+    public string Holder { get; } = holder;
+}
+
 /// <summary>What a run that threw wrote to DIR/runs/INDEX/failed.json (removed when a later attempt finishes).</summary>
 public sealed record RunFailure(int Index, string Label, string Error);
 
@@ -134,16 +142,27 @@ public static class SweepRunner
 
     sealed class TeacherOnly : ExperimentResult;
 
-    /// <summary>The run's result, and whether it was done already (then nothing ran).</summary>
-    public static (RunResult Result, bool Skipped) Run(ExperimentSpec spec, int index, string dir, TextWriter log, CancellationToken cancellation)
+    /// <summary>The run's result, and whether it was done already (then nothing ran). A run another process holds is a
+    /// <see cref="RunBusyException"/>, or with <paramref name="wait"/> waited for: then it is done already, or (when that
+    /// process stopped) resumed here.</summary>
+    public static (RunResult Result, bool Skipped) Run(ExperimentSpec spec, int index, string dir, TextWriter log, CancellationToken cancellation, bool wait = false)
     {
         if (index < 0 || index >= spec.Runs.Count)
             throw new ArgumentOutOfRangeException(nameof(index), index, $"--index {index} is out of range: {spec.Name} has runs 0 to {spec.Runs.Count - 1}.");
         var planned = spec.Runs[index];
         var runDir = SweepFolder.Run(dir, index);
         Directory.CreateDirectory(runDir);
-        using var task = FolderLock.TryTake(Path.Combine(runDir, "task.lock"))
-            ?? throw new InvalidOperationException($"run {index} is being run by another task (PID {FolderLock.Holder(Path.Combine(runDir, "task.lock"))}); it is not run twice.");
+        var lockPath = Path.Combine(runDir, "task.lock");
+        var task = FolderLock.TryTake(lockPath);
+        if (task is null && !wait) throw new RunBusyException(index, FolderLock.Holder(lockPath));
+        if (task is null) log.WriteLine($"run {index}: running elsewhere (PID {FolderLock.Holder(lockPath)}); waiting for it");
+        while (task is null)
+        {
+            cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
+            cancellation.ThrowIfCancellationRequested();
+            task = FolderLock.TryTake(lockPath);
+        }
+        using var _ = task;
         var resultPath = Path.Combine(runDir, SweepFolder.ResultFile);
         var (done, damage) = SweepFolder.ReadResult(dir, index, spec.GridKeys);
         if (done is not null) return (done, true);
