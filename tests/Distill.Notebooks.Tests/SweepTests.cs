@@ -329,6 +329,19 @@ public class SweepTests
         Assert.All(c.VolumeMounts, m => Assert.True(volumes.ContainsKey(m.Name)));
         Assert.True(c.VolumeMounts.Single(m => m.Name == "datasets").ReadOnlyProperty);
 
+        // A long spec name is cut so that the names (and an index pod's hostname, NAME-INDEX) stay DNS-1123 labels of at
+        // most 63 characters; the spec hash stays, so two specs still differ.
+        var longSpec = Path.Combine(Path.GetDirectoryName(file)!, "long.yaml");
+        File.WriteAllText(longSpec, File.ReadAllText(Tiny).Replace("name: tiny", $"name: A_{new string('x', 70)}_temperature sweep", StringComparison.Ordinal));
+        var longFile = Path.Combine(Path.GetDirectoryName(file)!, "long-job.yaml");
+        Assert.Equal(0, Distill("sweep", "k8s", longSpec, "--image", "x", "--out", longFile).Exit);
+        var longJob = (V1Job)KubernetesYaml.LoadAllFromString(File.ReadAllText(longFile), strict: true)[1];
+        var longName = longJob.Metadata.Name;
+        Assert.True($"{longName}-3".Length <= 63, longName);
+        Assert.Matches("^distill-a-x+-[0-9a-f]{8}$", longName);
+        Assert.Equal(longName, longJob.Metadata.Labels["distill/sweep"]);
+        Assert.NotEqual(job.Metadata.Name, longName);
+
         // An --out that cannot be written is one error line (was UnauthorizedAccessException, DirectoryNotFoundException).
         var folder = Path.GetDirectoryName(file)!;
         var toFolder = Distill("sweep", "k8s", Tiny, "--image", "x", "--out", folder);
