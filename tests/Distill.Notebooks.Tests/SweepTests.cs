@@ -98,21 +98,23 @@ public class SweepTests
     public void Collect_lists_failed_runs_and_marks_the_table_of_the_rest_incomplete()
     {
         var spec = Path.Combine(TestSupport.TempDir("sweep-fail"), "models.yaml");
-        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  student.model: [mlp-32, no-such-model, mlp-16]", StringComparison.Ordinal));
+        // Run 1's learning rate makes its loss overflow: a run that fails in training (names are checked at load).
+        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("batch_size: 64\n", "batch_size: 64\noptimizer: {name: sgd, lr: 0.05}\n", StringComparison.Ordinal)
+            .Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  optimizer.lr: [0.05, 1e30, 0.01]", StringComparison.Ordinal));
         var dir = TestSupport.TempDir("sweep-fail-out");
         Assert.Equal(0, Distill("sweep", "run", spec, "--out", dir, "--index", "0", "--threads", "1").Exit);
         var failed = Distill("sweep", "run", spec, "--out", dir, "--index", "1", "--threads", "1");
         Assert.Equal(1, failed.Exit);
         Assert.StartsWith("error: ", failed.Err.Trim(), StringComparison.Ordinal);
-        Assert.Contains("no-such-model", failed.Err, StringComparison.Ordinal);
+        Assert.Contains("loss", failed.Err, StringComparison.Ordinal);
 
         var collect = Distill("sweep", "collect", dir);
         Assert.Equal(0, collect.Exit);
         Assert.Contains("warning: incomplete: 1 of 3 runs finished, 1 failed, 1 not run", collect.Err, StringComparison.Ordinal);
         var md = File.ReadAllText(Path.Combine(dir, "results.md"));
         Assert.Contains("**Incomplete:**", md, StringComparison.Ordinal);
-        Assert.Contains("| mlp-32 | 1 |", md, StringComparison.Ordinal);
-        Assert.Contains("- run 1 (student.model=no-such-model): ", md, StringComparison.Ordinal);
+        Assert.Contains("| 0.05 | 1 |", md, StringComparison.Ordinal);
+        Assert.Contains("- run 1 (optimizer.lr=1e30): ", md, StringComparison.Ordinal);
         Assert.Contains("## Not run yet\n\nruns 2", md, StringComparison.Ordinal);
         var json = TestSupport.ReadJson(Path.Combine(dir, "results.json"));
         Assert.False((bool)json["complete"]!);
@@ -122,7 +124,7 @@ public class SweepTests
         var jobs = Distill("sweep", "run", spec, "--out", dir, "--jobs", "2", "--threads", "1");
         Assert.Equal(1, jobs.Exit);
         Assert.Contains("2 processes × 1 thread", jobs.Out, StringComparison.Ordinal);
-        Assert.Contains("run 2 (student.model=mlp-16): best", jobs.Out, StringComparison.Ordinal);
+        Assert.Contains("run 2 (optimizer.lr=0.01): best", jobs.Out, StringComparison.Ordinal);
         Assert.Single(jobs.Err.Split('\n'), l => l.StartsWith("error: run 1: ", StringComparison.Ordinal));
         Assert.Contains("3 runs, 1 done already", jobs.Out, StringComparison.Ordinal);
         Assert.Contains("2 of 3 runs done", jobs.Out, StringComparison.Ordinal);
@@ -152,6 +154,16 @@ public class SweepTests
     [Fact]
     public void Bad_input_is_one_error_line()
     {
+        // An unknown student is refused at load, by every command, before any teacher is trained.
+        var badModel = Path.Combine(TestSupport.TempDir("sweep-bad-model"), "models.yaml");
+        File.WriteAllText(badModel, File.ReadAllText(Tiny).Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  student.model: [mlp-32, no-such-model]", StringComparison.Ordinal));
+        foreach (var command in new[] { new[] { "spec", "check", badModel }, ["sweep", "plan", badModel], ["sweep", "run", badModel, "--out", TestSupport.TempDir("sweep-bad-model-out")] })
+        {
+            var r = Distill(command);
+            Assert.Equal(1, r.Exit);
+            Assert.StartsWith($"error: {badModel} line 22: student.model: Unknown model 'no-such-model'. Known models: ", r.Err.Trim(), StringComparison.Ordinal);
+        }
+
         var dir = TestSupport.TempDir("sweep-bad");
         var range = Distill("sweep", "run", Tiny, "--out", dir, "--index", "4");
         Assert.Equal((1, "error: --index 4 is out of range: tiny has 4 runs, 0 to 3."), (range.Exit, range.Err.Trim()));

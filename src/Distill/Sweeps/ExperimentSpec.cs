@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using Distill.Data;
 using Distill.Methods;
+using Distill.Models;
 using Distill.Training;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -226,6 +228,23 @@ public sealed record Experiment
         var data = Section(root, "dataset")!;
         var teacher = Section(root, "teacher");
         var student = Section(root, "student")!;
+        // Names are checked here, with the line of the value (a grid's included), rather than when a run loads the data
+        // or builds the model: a bad student would otherwise fail only after the teacher trained.
+        string Checked(YamlMappingNode section, string path, Action<string> check)
+        {
+            var node = ExperimentSpec.Find(section, path.Split('.')[^1])!;
+            var name = Text(section, path.Split('.')[^1])!;
+            try { check(name); }
+            catch (ArgumentException e)
+            {
+                var message = e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
+                throw new SpecException(file, SpecSchema.Line(node), $"{path}: {message}");
+            }
+            return name;
+        }
+        var datasetName = Checked(data, "dataset.name", n => DatasetCatalog.Get(n));
+        var studentName = Checked(student, "student.model", ModelZoo.CheckName);
+        var teacherName = teacher is null ? null : Checked(teacher, "teacher.model", ModelZoo.CheckName);
         var scheduleNode = ExperimentSpec.Find(root, "schedule");
         LrSchedule schedule;
         try { schedule = LrSchedule.Parse(Text(root, "schedule") ?? "cosine"); }
@@ -261,14 +280,14 @@ public sealed record Experiment
         return new Experiment
         {
             Name = Text(root, "name") ?? fallbackName,
-            Dataset = Text(data, "name")!,
+            Dataset = datasetName,
             TrainSize = Int(data, "train_size"),
             TeacherTrainSize = Int(data, "teacher_train_size"),
             TestSize = Int(data, "test_size"),
             DataSeed = Int(data, "seed") ?? 0,
             Teacher = teacher is null ? null
-                : new TeacherSpec(Text(teacher, "model")!, Int(teacher, "epochs") ?? 6, Int(teacher, "seed") ?? 0, Optimizer(Section(teacher, "optimizer"))),
-            Student = Text(student, "model")!,
+                : new TeacherSpec(teacherName!, Int(teacher, "epochs") ?? 6, Int(teacher, "seed") ?? 0, Optimizer(Section(teacher, "optimizer"))),
+            Student = studentName,
             StudentDropout = Number(student, "dropout"),
             Epochs = Int(root, "epochs") ?? 10,
             BatchSize = Int(root, "batch_size") ?? 128,

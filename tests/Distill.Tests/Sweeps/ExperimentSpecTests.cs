@@ -92,6 +92,10 @@ public class ExperimentSpecTests
     [InlineData("epochs: 2", "optimizer: {name: sgd, lr: 1e400}\nepochs: 2", 10, "optimizer.lr = '1e400' is out of range; give a finite number")]
     [InlineData("epochs: 2", "? [a, b]\n: 1\nepochs: 2", 10, "a key in the spec is a list; keys are names (name: value), write it as text.")]
     [InlineData("  seed: [0, 1, 2]", "  ? [a, b]\n  : [1]", 17, "a key in grid is a list; keys are names")]
+    [InlineData("  name: fashion-mnist", "  name: imagenet", 3, "dataset.name: unknown dataset 'imagenet': expected one of fashion-mnist, mnist-digits, mnist, cifar10, cifar100")]
+    [InlineData("  model: mlp-32", "  model: nosuchnet", 9, "student.model: Unknown model 'nosuchnet'. Known models: mlp-<width>")]
+    [InlineData("  model: cnn", "  model: resnet9", 6, "teacher.model: Model 'resnet9': CIFAR ResNet depth must be 6n + 2")]
+    [InlineData("  seed: [0, 1, 2]", "  student.model: [mlp-32, nosuch]", 17, "student.model: Unknown model 'nosuch'.")]
     public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message)
     {
         var text = Spec.Replace(from, to, StringComparison.Ordinal);
