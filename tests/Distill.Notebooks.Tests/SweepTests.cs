@@ -183,6 +183,15 @@ public class SweepTests
             Assert.Equal(1, r.Exit);
             Assert.Equal($"error: {spec} line 15: epochs must be a whole number, not 'one'.", r.Err.Trim());
         }
+        // Several files: every one is checked and each bad one reported, not only the first.
+        var missing = Path.Combine(dir, "missing.yaml");
+        var several = Distill("spec", "check", spec, Tiny, missing, badModel);
+        Assert.Equal(1, several.Exit);
+        Assert.Contains($"ok: {Tiny}: tiny, 4 runs", several.Out, StringComparison.Ordinal);
+        Assert.Equal([$"error: {spec} line 15: epochs must be a whole number, not 'one'.",
+                      $"error: spec {missing}: no such file; give the path of a .yaml spec (examples in experiments/).",
+                      $"error: {badModel} line 22: student.model: Unknown model 'no-such-model'."],
+            several.Err.Trim().Split('\n').Select(l => l.StartsWith($"error: {badModel}", StringComparison.Ordinal) ? l[..l.IndexOf("'.", StringComparison.Ordinal)] + "'." : l));
         var file = Distill("sweep", "run", Tiny, "--out", spec);
         Assert.Equal((1, $"error: --out {spec}: this is a file; give a folder (it is created when missing)."), (file.Exit, file.Err.Trim()));
         var notSweep = Distill("sweep", "collect", dir);
