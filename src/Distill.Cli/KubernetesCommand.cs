@@ -37,7 +37,15 @@ static class KubernetesCommand
             var yaml = string.Join("---\n", new object[] { map, job }.Select(o => KubernetesYaml.Serialize(o).TrimEnd('\n') + "\n"));
             if (r.GetValue(file) is string path)
             {
-                File.WriteAllText(path, yaml);
+                if (Directory.Exists(path))
+                    throw new ArgumentException($"--out {path}: this is a folder; give the manifest's file name, e.g. {Path.Combine(path, "job.yaml")}.");
+                if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } parent && !Directory.Exists(parent))
+                    throw new ArgumentException($"--out {path}: there is no folder {parent}; create it first, or give a file in a folder that exists.");
+                try { File.WriteAllText(path, yaml); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new ArgumentException($"--out {path}: cannot write it ({e.Message}); give a file you can write to.", e);
+                }
                 Console.WriteLine($"wrote {path}: Job {job.Metadata.Name}, {s.Runs.Count} indexes; kubectl apply -f {path}");
             }
             else Console.Write(yaml);
@@ -46,17 +54,24 @@ static class KubernetesCommand
         return cmd;
     }
 
-    /// <summary>Kubernetes names: lower-case alphanumerics and '-', at most 63 characters.</summary>
-    static string Name(string s)
+    /// <summary>
+    /// The Job's (and ConfigMap's, and label's) name: distill-NAME-HASH8, a DNS-1123 label (lower-case alphanumerics and
+    /// '-', starting and ending with one of the former) of at most 63 characters, and short enough that an index pod's
+    /// hostname, NAME-INDEX, is one too. A long spec name is cut, not the spec hash, so two specs still get two names.
+    /// </summary>
+    internal static string JobName(ExperimentSpec s)
     {
-        var name = string.Concat(s.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')).Trim('-');
-        return name.Length > 50 ? name[..50].TrimEnd('-') : name;
+        var suffix = $"-{s.Hash[..8]}";
+        var budget = 63 - "distill-".Length - suffix.Length - $"-{s.Runs.Count - 1}".Length;
+        var name = string.Concat(s.Name.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')).Trim('-');
+        name = name.Length > budget ? name[..budget].TrimEnd('-') : name;
+        return name.Length == 0 ? $"distill{suffix}" : $"distill-{name}{suffix}";
     }
 
     public static (V1ConfigMap Spec, V1Job Job) Build(ExperimentSpec s, string image, int parallelism, int cpus, string memory, string outClaim,
         string dataClaim, int retries)
     {
-        var name = $"distill-{Name(s.Name)}-{s.Hash[..8]}";
+        var name = JobName(s);
         var labels = new Dictionary<string, string> { ["app.kubernetes.io/name"] = "distill", ["distill/sweep"] = name };
         var map = new V1ConfigMap
         {

@@ -17,32 +17,23 @@ static class SpecCommand
         check.Options.Add(recipe);
         check.SetAction(r => TrainCommand.Guard(_ => () =>
         {
+            // Every file is checked and each bad one reported (`spec check experiments/*.yaml` lists them all); exit 1 if any is bad.
+            var bad = 0;
             foreach (var path in r.GetValue(specs)!)
             {
-                if (RecipeFile.IsRecipeFile(path))
+                try { Check(path, r.GetValue(recipe)); }
+                catch (Exception e) when (e is ArgumentException or InvalidDataException or InvalidOperationException or FileNotFoundException
+                                              or FormatException or Data.DatasetException)
                 {
-                    var name = r.GetValue(recipe) ?? Path.GetFileNameWithoutExtension(path);
-                    var defaults = RecipeDefaults.GetValueOrDefault(name) ?? throw new ArgumentException(
-                        $"{path}: a recipe file (sections {string.Join(", ", RecipeFile.Sections)}) for no recipe named '{name}'; pass --recipe NAME, one of {string.Join(", ", RecipeDefaults.Keys)}.");
-                    var sections = RecipeFile.Check(path, defaults());
-                    foreach (var (budget, config) in sections)
-                        if (config is ComparisonConfig c)
-                            // Methods and their `set:` parameters against the catalogue, as a run checks them before training.
-                            foreach (var method in c.Methods.Union(c.Set.Keys))
-                            {
-                                try { Comparison.Choice(method, c); }
-                                catch (ArgumentException e) { throw new ArgumentException($"{path}, {budget.ToString().ToLowerInvariant()}: {e.Message}", e); }
-                            }
-                    Console.WriteLine($"ok: {path}: recipe {name}, sections {string.Join(", ", sections.Select(s => s.Budget.ToString().ToLowerInvariant()))}");
-                    continue;
+                    var message = e.Message.Split('\n')[0];
+                    if (e is ArgumentException { ParamName: { } p }) message = message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal);
+                    Console.Error.WriteLine($"error: {message}");
+                    bad++;
                 }
-                if (r.GetValue(recipe) is not null) throw new ArgumentException($"--recipe applies to recipe files; {path} is a spec file (no smoke:/quick:/full: sections).");
-                var spec = ExperimentSpec.Load(path);
-                Console.WriteLine($"ok: {path}: {spec.Name}, {spec.Runs.Count} run{(spec.Runs.Count == 1 ? "" : "s")}" +
-                                  (spec.GridKeys.Count == 0 ? "" : $" (grid: {string.Join(" × ", spec.GridKeys.Select(k => $"{k} [{spec.Runs.Select(x => x.Values.First(v => v.Key == k).Value).Distinct().Count()}]"))})"));
             }
-            return 0;
+            return bad == 0 ? 0 : 1;
         }));
+
         var recipeName = new Argument<string>("RECIPE") { Description = $"One of {string.Join(", ", RecipeDefaults.Keys)}." };
         var schema = new Command("schema", "Print a recipe file's JSON Schema (experiments/recipes/schema/RECIPE.schema.json is this output).");
         schema.Arguments.Add(recipeName);
@@ -58,6 +49,32 @@ static class SpecCommand
         cmd.Subcommands.Add(check);
         cmd.Subcommands.Add(schema);
         return cmd;
+    }
+
+    /// <summary>One file of `spec check`: a recipe file's sections, or a spec and every run of its grid; prints its ok line.</summary>
+    static void Check(string path, string? recipeName)
+    {
+        if (RecipeFile.IsRecipeFile(path))
+        {
+            var name = recipeName ?? Path.GetFileNameWithoutExtension(path);
+            var defaults = RecipeDefaults.GetValueOrDefault(name) ?? throw new ArgumentException(
+                $"{path}: a recipe file (sections {string.Join(", ", RecipeFile.Sections)}) for no recipe named '{name}'; pass --recipe NAME, one of {string.Join(", ", RecipeDefaults.Keys)}.");
+            var sections = RecipeFile.Check(path, defaults());
+            foreach (var (budget, config) in sections)
+                if (config is ComparisonConfig c)
+                    // Methods and their `set:` parameters against the catalogue, as a run checks them before training.
+                    foreach (var method in c.Methods.Union(c.Set.Keys))
+                    {
+                        try { Comparison.Choice(method, c); }
+                        catch (ArgumentException e) { throw new ArgumentException($"{path}, {budget.ToString().ToLowerInvariant()}: {e.Message}", e); }
+                    }
+            Console.WriteLine($"ok: {path}: recipe {name}, sections {string.Join(", ", sections.Select(s => s.Budget.ToString().ToLowerInvariant()))}");
+            return;
+        }
+        if (recipeName is not null) throw new ArgumentException($"--recipe applies to recipe files; {path} is a spec file (no smoke:/quick:/full: sections).");
+        var spec = ExperimentSpec.Load(path);
+        Console.WriteLine($"ok: {path}: {spec.Name}, {spec.Runs.Count} run{(spec.Runs.Count == 1 ? "" : "s")}" +
+                          (spec.GridKeys.Count == 0 ? "" : $" (grid: {string.Join(" × ", spec.GridKeys.Select(k => $"{k} [{spec.Runs.Select(x => x.Values.First(v => v.Key == k).Value).Distinct().Count()}]"))})"));
     }
 
     static readonly System.Text.Json.JsonSerializerOptions SchemaJson = new() { WriteIndented = true };

@@ -75,10 +75,17 @@ static class SweepCommand
             var clock = Stopwatch.StartNew();
             var failed = new List<int>();
             IEnumerable<PlannedRun> runs = i is int k ? [s.Runs[k]] : s.Runs;
-            foreach (var run in runs)
+            var elsewhere = new List<PlannedRun>();
+            foreach (var (run, wait) in runs.Select(r => (r, false)).Concat(Later()))
             {
                 if (signals.Token.IsCancellationRequested) break;
-                try { RunOne(s, run, dir, perRun, Console.Out, signals.Token); }
+                try { RunOne(s, run, dir, perRun, Console.Out, signals.Token, wait); }
+                catch (RunBusyException busy) when (i is null)
+                {
+                    // Another process (another `sweep run` into this folder) holds it: not failed; come back to it at the end.
+                    Console.WriteLine($"run {run.Index} ({run.Label}): running elsewhere (PID {busy.Holder}); back to it at the end");
+                    elsewhere.Add(run);
+                }
                 catch (Exception ex) when (i is null && IsRunFailure(ex))
                 {
                     // The other runs of the sweep still run; the failure is in runs/INDEX/failed.json for collect.
@@ -86,6 +93,8 @@ static class SweepCommand
                     failed.Add(run.Index);
                 }
             }
+            // Evaluated after the first pass: the runs held elsewhere, now waited for (done there, or resumed here).
+            IEnumerable<(PlannedRun, bool)> Later() { foreach (var run in elsewhere) yield return (run, true); }
             return i is null ? Summary(s, dir, failed, clock) : failed.Count == 0 ? 0 : 1;
         }));
         return cmd;
@@ -95,10 +104,10 @@ static class SweepCommand
     static bool IsRunFailure(Exception e) => e is not OperationCanceledException && e is ArgumentException or InvalidOperationException
         or InvalidDataException or FormatException or Training.NonFiniteLossException or Data.DatasetException;
 
-    static void RunOne(ExperimentSpec s, PlannedRun run, string dir, int threads, TextWriter log, CancellationToken token)
+    static void RunOne(ExperimentSpec s, PlannedRun run, string dir, int threads, TextWriter log, CancellationToken token, bool wait = false)
     {
         TorchRuntime.Initialize(threads);
-        var (result, skipped) = SweepRunner.Run(s, run.Index, dir, log, token);
+        var (result, skipped) = SweepRunner.Run(s, run.Index, dir, log, token, wait);
         var line = $"run {run.Index} ({run.Label}): {(skipped ? "done already; " : "")}best {result.Best:F2}% last {result.Last:F2}% " +
                    $"({result.Threads} thread{(result.Threads == 1 ? "" : "s")}, {result.Seconds:F1} s)";
         if (log != Console.Out) log.WriteLine(line);
@@ -116,16 +125,25 @@ static class SweepCommand
     {
         var failed = 0;
         var parent = ParentId();
-        foreach (var run in s.Runs)
+        var elsewhere = new List<PlannedRun>();
+        foreach (var (run, wait) in s.Runs.Select(r => (r, false)).Concat(Later()))
         {
             token.ThrowIfCancellationRequested();
             // A parent killed outright (SIGKILL, the OOM killer) passes nothing on: stop rather than run the rest of
             // its sweep unseen, holding run locks the next `sweep run` would stumble on.
             if (ParentId() != parent) throw new InvalidOperationException("sweep worker: the `sweep run` that started it is gone; stopping.");
             var runDir = SweepFolder.Run(dir, run.Index);
-            if (SweepFolder.Done(dir, run.Index) || !SweepFolder.Claim(runDir, claim)) continue;
+            // A run this worker came back to is still claimed by it.
+            if (!wait && (SweepFolder.Done(dir, run.Index, s.GridKeys) || !SweepFolder.Claim(runDir, claim))) continue;
             using var log = new StreamWriter(Path.Combine(runDir, "task.log"), append: true) { AutoFlush = true };
-            try { RunOne(s, run, dir, threads, log, token); }
+            try { RunOne(s, run, dir, threads, log, token, wait); }
+            catch (RunBusyException busy)
+            {
+                // Held by a process outside this `sweep run` (another one into this folder): not failed. The claim
+                // stays, so this worker alone comes back to it once its own pass is over.
+                Console.WriteLine($"run {run.Index} ({run.Label}): running elsewhere (PID {busy.Holder}); back to it at the end");
+                elsewhere.Add(run);
+            }
             // Any run's failure, not only the expected kinds: the worker goes on with the other runs (failed.json says why).
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -136,6 +154,9 @@ static class SweepCommand
             }
         }
         return failed == 0 ? 0 : 1;
+
+        // Evaluated after the first pass: the runs held elsewhere, now waited for (done there, or resumed here).
+        IEnumerable<(PlannedRun, bool)> Later() { foreach (var run in elsewhere) yield return (run, true); }
     }
 
 #pragma warning disable SYSLIB1054 // LibraryImport needs unsafe code; a plain DllImport of one libc call is enough.
@@ -165,7 +186,7 @@ static class SweepCommand
     static int Parallel(ExperimentSpec s, string specPath, string dir, int jobs, int threads, CtrlC signals)
     {
         var clock = Stopwatch.StartNew();
-        var pending = s.Runs.Where(r => !SweepFolder.Done(dir, r.Index)).ToList();
+        var pending = s.Runs.Where(r => !SweepFolder.Done(dir, r.Index, s.GridKeys)).ToList();
         var workers = Math.Min(jobs, pending.Count);
         Console.WriteLine($"sweep {s.Name}: {s.Runs.Count} runs, {s.Runs.Count - pending.Count} done already" +
                           (workers == 0 ? "" : $"; {workers} processes × {threads} thread{(threads == 1 ? "" : "s")}"));
@@ -189,7 +210,7 @@ static class SweepCommand
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a stale claim blocks nothing: its ID is this run's
         }
         if (signals.Token.IsCancellationRequested) throw new OperationCanceledException($"sweep {s.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints");
-        var unfinished = pending.Where(r => !SweepFolder.Done(dir, r.Index)).ToList();
+        var unfinished = pending.Where(r => !SweepFolder.Done(dir, r.Index, s.GridKeys)).ToList();
         var notRun = unfinished.Where(r => !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.FailedFile))).Select(r => r.Index).ToList();
         if (notRun.Count > 0)
             Console.Error.WriteLine($"error: not run: {string.Join(", ", notRun)} (every worker stopped before them; see {Path.Combine(dir, "workers")}); `sweep run` again runs them");

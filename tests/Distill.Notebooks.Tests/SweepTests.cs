@@ -55,6 +55,17 @@ public class SweepTests
         Assert.DoesNotContain("epoch", again.Out, StringComparison.Ordinal);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"a finished sweep took {clock.Elapsed} to skip");
 
+        // A damaged result is not a finished run: it is kept aside and the run resumes from its checkpoint, to the same numbers.
+        var result1 = Path.Combine(dir, "runs", "1", "result.json");
+        var before = TestSupport.ReadJson(result1)["test_accuracy"]!.ToJsonString();
+        File.WriteAllText(result1, "{not json");
+        var rerun = Distill("sweep", "run", Tiny, "--out", dir, "--threads", "1");
+        Assert.True(rerun.Exit == 0, rerun.Out + rerun.Err);
+        Assert.Contains("run 1: its result.json was not a result (", rerun.Out, StringComparison.Ordinal);
+        Assert.Equal(3, rerun.Out.Split('\n').Count(l => l.Contains("done already", StringComparison.Ordinal)));
+        Assert.Equal(before, TestSupport.ReadJson(result1)["test_accuracy"]!.ToJsonString());
+        Assert.Equal("{not json", File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(dir, "runs", "1"), "result.damaged-*.json"))));
+
         var parallel = TestSupport.TempDir("sweep-jobs");
         var r = Distill("sweep", "run", Tiny, "--out", parallel, "--jobs", "2", "--threads", "1");
         Assert.True(r.Exit == 0, r.Out + r.Err);
@@ -87,21 +98,23 @@ public class SweepTests
     public void Collect_lists_failed_runs_and_marks_the_table_of_the_rest_incomplete()
     {
         var spec = Path.Combine(TestSupport.TempDir("sweep-fail"), "models.yaml");
-        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  student.model: [mlp-32, no-such-model, mlp-16]", StringComparison.Ordinal));
+        // Run 1's learning rate makes its loss overflow: a run that fails in training (names are checked at load).
+        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("batch_size: 64\n", "batch_size: 64\noptimizer: {name: sgd, lr: 0.05}\n", StringComparison.Ordinal)
+            .Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  optimizer.lr: [0.05, 1e30, 0.01]", StringComparison.Ordinal));
         var dir = TestSupport.TempDir("sweep-fail-out");
         Assert.Equal(0, Distill("sweep", "run", spec, "--out", dir, "--index", "0", "--threads", "1").Exit);
         var failed = Distill("sweep", "run", spec, "--out", dir, "--index", "1", "--threads", "1");
         Assert.Equal(1, failed.Exit);
         Assert.StartsWith("error: ", failed.Err.Trim(), StringComparison.Ordinal);
-        Assert.Contains("no-such-model", failed.Err, StringComparison.Ordinal);
+        Assert.Contains("loss", failed.Err, StringComparison.Ordinal);
 
         var collect = Distill("sweep", "collect", dir);
         Assert.Equal(0, collect.Exit);
         Assert.Contains("warning: incomplete: 1 of 3 runs finished, 1 failed, 1 not run", collect.Err, StringComparison.Ordinal);
         var md = File.ReadAllText(Path.Combine(dir, "results.md"));
         Assert.Contains("**Incomplete:**", md, StringComparison.Ordinal);
-        Assert.Contains("| mlp-32 | 1 |", md, StringComparison.Ordinal);
-        Assert.Contains("- run 1 (student.model=no-such-model): ", md, StringComparison.Ordinal);
+        Assert.Contains("| 0.05 | 1 |", md, StringComparison.Ordinal);
+        Assert.Contains("- run 1 (optimizer.lr=1e30): ", md, StringComparison.Ordinal);
         Assert.Contains("## Not run yet\n\nruns 2", md, StringComparison.Ordinal);
         var json = TestSupport.ReadJson(Path.Combine(dir, "results.json"));
         Assert.False((bool)json["complete"]!);
@@ -111,7 +124,7 @@ public class SweepTests
         var jobs = Distill("sweep", "run", spec, "--out", dir, "--jobs", "2", "--threads", "1");
         Assert.Equal(1, jobs.Exit);
         Assert.Contains("2 processes × 1 thread", jobs.Out, StringComparison.Ordinal);
-        Assert.Contains("run 2 (student.model=mlp-16): best", jobs.Out, StringComparison.Ordinal);
+        Assert.Contains("run 2 (optimizer.lr=0.01): best", jobs.Out, StringComparison.Ordinal);
         Assert.Single(jobs.Err.Split('\n'), l => l.StartsWith("error: run 1: ", StringComparison.Ordinal));
         Assert.Contains("3 runs, 1 done already", jobs.Out, StringComparison.Ordinal);
         Assert.Contains("2 of 3 runs done", jobs.Out, StringComparison.Ordinal);
@@ -119,8 +132,38 @@ public class SweepTests
     }
 
     [Fact]
+    public void Each_teacher_setting_and_thread_count_trains_its_own_teacher_in_its_own_folder()
+    {
+        // A grid over a teacher setting: the second teacher is trained beside the first, not resumed from its folder.
+        var spec = Path.Combine(TestSupport.TempDir("sweep-teachers"), "teachers.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  teacher.epochs: [1, 2]", StringComparison.Ordinal));
+        var dir = TestSupport.TempDir("sweep-teachers-out");
+        var r = Distill("sweep", "run", spec, "--out", dir, "--threads", "1");
+        Assert.True(r.Exit == 0, r.Out + r.Err);
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir, "teacher")).Length);
+
+        // One task at 1 thread, the next at 2 (the docs: the teacher is retrained, its cache key holds the thread count).
+        var threads = TestSupport.TempDir("sweep-teacher-threads");
+        Assert.Equal(0, Distill("sweep", "run", Tiny, "--out", threads, "--index", "0", "--threads", "1").Exit);
+        var two = Distill("sweep", "run", Tiny, "--out", threads, "--index", "1", "--threads", "2");
+        Assert.True(two.Exit == 0, two.Out + two.Err);
+        Assert.Contains("(2 threads,", two.Out, StringComparison.Ordinal);
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(threads, "teacher")).Length);
+    }
+
+    [Fact]
     public void Bad_input_is_one_error_line()
     {
+        // An unknown student is refused at load, by every command, before any teacher is trained.
+        var badModel = Path.Combine(TestSupport.TempDir("sweep-bad-model"), "models.yaml");
+        File.WriteAllText(badModel, File.ReadAllText(Tiny).Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  student.model: [mlp-32, no-such-model]", StringComparison.Ordinal));
+        foreach (var command in new[] { new[] { "spec", "check", badModel }, ["sweep", "plan", badModel], ["sweep", "run", badModel, "--out", TestSupport.TempDir("sweep-bad-model-out")] })
+        {
+            var r = Distill(command);
+            Assert.Equal(1, r.Exit);
+            Assert.StartsWith($"error: {badModel} line 22: student.model: Unknown model 'no-such-model'. Known models: ", r.Err.Trim(), StringComparison.Ordinal);
+        }
+
         var dir = TestSupport.TempDir("sweep-bad");
         var range = Distill("sweep", "run", Tiny, "--out", dir, "--index", "4");
         Assert.Equal((1, "error: --index 4 is out of range: tiny has 4 runs, 0 to 3."), (range.Exit, range.Err.Trim()));
@@ -140,6 +183,15 @@ public class SweepTests
             Assert.Equal(1, r.Exit);
             Assert.Equal($"error: {spec} line 15: epochs must be a whole number, not 'one'.", r.Err.Trim());
         }
+        // Several files: every one is checked and each bad one reported, not only the first.
+        var missing = Path.Combine(dir, "missing.yaml");
+        var several = Distill("spec", "check", spec, Tiny, missing, badModel);
+        Assert.Equal(1, several.Exit);
+        Assert.Contains($"ok: {Tiny}: tiny, 4 runs", several.Out, StringComparison.Ordinal);
+        Assert.Equal([$"error: {spec} line 15: epochs must be a whole number, not 'one'.",
+                      $"error: spec {missing}: no such file; give the path of a .yaml spec (examples in experiments/).",
+                      $"error: {badModel} line 22: student.model: Unknown model 'no-such-model'."],
+            several.Err.Trim().Split('\n').Select(l => l.StartsWith($"error: {badModel}", StringComparison.Ordinal) ? l[..l.IndexOf("'.", StringComparison.Ordinal)] + "'." : l));
         var file = Distill("sweep", "run", Tiny, "--out", spec);
         Assert.Equal((1, $"error: --out {spec}: this is a file; give a folder (it is created when missing)."), (file.Exit, file.Err.Trim()));
         var notSweep = Distill("sweep", "collect", dir);
@@ -212,6 +264,30 @@ public class SweepTests
     }
 
     [Fact]
+    public void Two_sweep_runs_into_one_folder_wait_for_each_others_runs_instead_of_failing_them()
+    {
+        var root = TestSupport.TempDir("sweep-two");
+        var spec = Path.Combine(root, "two.yaml");
+        // Run 0 is long (held by the first process), run 1 short.
+        File.WriteAllText(spec, LongSpec + "grid:\n  dataset.train_size: [20000, 300]\n");
+        var dir = Path.Combine(root, "out");
+        using var first = new DistillProcess.Running(DistillProcess.Start("sweep", "run", spec, "--out", dir, "--index", "0", "--threads", "1"));
+        first.WaitFor("epoch   2/30", TimeSpan.FromMinutes(2));
+        // A whole-sweep run with workers and one without, side by side with it: run 0 is running elsewhere, not failed.
+        using var jobs = new DistillProcess.Running(DistillProcess.Start("sweep", "run", spec, "--out", dir, "--jobs", "2", "--threads", "1"));
+        var alone = Distill("sweep", "run", spec, "--out", dir, "--threads", "1");
+        Assert.True(alone.Exit == 0, alone.Out + alone.Err);
+        Assert.Contains($"run 0 (dataset.train_size=20000): running elsewhere (PID {first.Process.Id}); back to it at the end", alone.Out, StringComparison.Ordinal);
+        Assert.Contains("run 0 (dataset.train_size=20000): done already; best", alone.Out, StringComparison.Ordinal);
+        Assert.Contains("2 of 2 runs done", alone.Out, StringComparison.Ordinal);
+        Assert.Equal(0, jobs.Exit(TimeSpan.FromMinutes(2)));
+        Assert.Contains("running elsewhere", jobs.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("error", jobs.Output, StringComparison.Ordinal);
+        Assert.Contains("2 of 2 runs done", jobs.Output, StringComparison.Ordinal);
+        Assert.Equal(0, first.Exit(TimeSpan.FromMinutes(1)));
+    }
+
+    [Fact]
     public void SIGTERM_checkpoints_and_exits_and_the_retried_task_resumes_to_the_uninterrupted_result()
     {
         var root = TestSupport.TempDir("sweep-term");
@@ -273,5 +349,27 @@ public class SweepTests
         Assert.Equal(["/spec", "/sweep", "/data"], c.VolumeMounts.Select(m => m.MountPath));
         Assert.All(c.VolumeMounts, m => Assert.True(volumes.ContainsKey(m.Name)));
         Assert.True(c.VolumeMounts.Single(m => m.Name == "datasets").ReadOnlyProperty);
+
+        // A long spec name is cut so that the names (and an index pod's hostname, NAME-INDEX) stay DNS-1123 labels of at
+        // most 63 characters; the spec hash stays, so two specs still differ.
+        var longSpec = Path.Combine(Path.GetDirectoryName(file)!, "long.yaml");
+        File.WriteAllText(longSpec, File.ReadAllText(Tiny).Replace("name: tiny", $"name: A_{new string('x', 70)}_temperature sweep", StringComparison.Ordinal));
+        var longFile = Path.Combine(Path.GetDirectoryName(file)!, "long-job.yaml");
+        Assert.Equal(0, Distill("sweep", "k8s", longSpec, "--image", "x", "--out", longFile).Exit);
+        var longJob = (V1Job)KubernetesYaml.LoadAllFromString(File.ReadAllText(longFile), strict: true)[1];
+        var longName = longJob.Metadata.Name;
+        Assert.True($"{longName}-3".Length <= 63, longName);
+        Assert.Matches("^distill-a-x+-[0-9a-f]{8}$", longName);
+        Assert.Equal(longName, longJob.Metadata.Labels["distill/sweep"]);
+        Assert.NotEqual(job.Metadata.Name, longName);
+
+        // An --out that cannot be written is one error line (was UnauthorizedAccessException, DirectoryNotFoundException).
+        var folder = Path.GetDirectoryName(file)!;
+        var toFolder = Distill("sweep", "k8s", Tiny, "--image", "x", "--out", folder);
+        Assert.Equal((1, $"error: --out {folder}: this is a folder; give the manifest's file name, e.g. {Path.Combine(folder, "job.yaml")}."), (toFolder.Exit, toFolder.Err.Trim()));
+        var nowhere = Path.Combine(folder, "no", "such", "job.yaml");
+        var toNowhere = Distill("sweep", "k8s", Tiny, "--image", "x", "--out", nowhere);
+        Assert.Equal((1, $"error: --out {nowhere}: there is no folder {Path.GetDirectoryName(nowhere)}; create it first, or give a file in a folder that exists."),
+            (toNowhere.Exit, toNowhere.Err.Trim()));
     }
 }

@@ -53,6 +53,41 @@ public static partial class ModelZoo
         return model;
     }
 
+    /// <summary>Checks a name as <see cref="Create"/> reads it, without building the model (no libtorch), so a spec
+    /// file's models are checked when it is loaded: throws the <see cref="ArgumentException"/> Create would for an
+    /// unknown name or a depth the family does not have.</summary>
+    public static void CheckName(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var key = name.Trim().ToLowerInvariant();
+        if (MlpName().Match(key) is { Success: true } mlp)
+        {
+            foreach (var c in mlp.Groups[1].Captures.Cast<Capture>()) Parse(c.Value, name);
+            return;
+        }
+        if (CnnName().Match(key) is { Success: true } cnn)
+        {
+            if (cnn.Groups[1].Success) Parse(cnn.Groups[1].Value, name);
+            return;
+        }
+        if (ResNetName().Match(key) is { Success: true } res)
+        {
+            var depth = Parse(res.Groups[1].Value, name);
+            if (depth < 8 || (depth - 2) % 6 != 0)
+                throw new ArgumentException($"Model '{name}': CIFAR ResNet depth must be 6n + 2 with n ≥ 1 (8, 14, 20, 32, 44, 56, 110), got {depth}.");
+            return;
+        }
+        if (WrnName().Match(key) is { Success: true } wrn)
+        {
+            var depth = Parse(wrn.Groups[1].Value, name);
+            Parse(wrn.Groups[2].Value, name);
+            if (depth < 10 || (depth - 4) % 6 != 0)
+                throw new ArgumentException($"Model '{name}': WRN depth must be 6n + 4 with n ≥ 1 (10, 16, 22, 28, 40, ...), got {depth}.");
+            return;
+        }
+        throw new ArgumentException($"Unknown model '{name}'. Known models: {NamesHelp}.");
+    }
+
     static DistillModel CreateFamily(string name, int inChannels, int numClasses, ModelOptions? options)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);

@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using Distill.Data;
 using Distill.Methods;
+using Distill.Models;
 using Distill.Training;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -35,6 +37,10 @@ public sealed class ExperimentSpec
     /// sweep folder or run folder written from another spec refuses to continue.</summary>
     public required string Hash { get; init; }
 
+    /// <summary>The most runs a spec's grid may have: a sweep far beyond it is a typo or needs splitting anyway, and
+    /// loading a spec builds and checks every run (about 40 µs each).</summary>
+    public const int MaxRuns = 100_000;
+
     public static ExperimentSpec Load(string path)
     {
         if (!System.IO.File.Exists(path)) throw new FileNotFoundException($"spec {path}: no such file; give the path of a .yaml spec (examples in experiments/).");
@@ -48,6 +54,13 @@ public sealed class ExperimentSpec
 
         var grid = Find(root, "grid") as YamlMappingNode;
         var axes = grid is null ? [] : grid.Children.Select(kv => Axis(file, root, (YamlScalarNode)kv.Key, (YamlSequenceNode)kv.Value)).ToList();
+        // Counted before expanding: every run is built and checked, so a grid of 10^12 runs would never end (and eat
+        // the memory on the way) rather than fail.
+        var count = axes.Aggregate(1.0, (n, a) => n * a.Values.Count);
+        if (count > MaxRuns)
+            throw new SpecException(file, SpecSchema.Line(grid!), $"the grid has {count.ToString("#,0", CultureInfo.InvariantCulture)} runs " +
+                $"({string.Join(" × ", axes.Select(a => $"{a.Key} [{a.Values.Count}]"))}), more than the limit of {MaxRuns.ToString("#,0", CultureInfo.InvariantCulture)}; " +
+                "split the sweep into several specs (e.g. one per value of its first key), or sweep fewer values.");
         var runs = new List<PlannedRun>();
         foreach (var combination in Product(axes.Select(a => a.Values.Count).ToList()))
         {
@@ -215,6 +228,23 @@ public sealed record Experiment
         var data = Section(root, "dataset")!;
         var teacher = Section(root, "teacher");
         var student = Section(root, "student")!;
+        // Names are checked here, with the line of the value (a grid's included), rather than when a run loads the data
+        // or builds the model: a bad student would otherwise fail only after the teacher trained.
+        string Checked(YamlMappingNode section, string path, Action<string> check)
+        {
+            var node = ExperimentSpec.Find(section, path.Split('.')[^1])!;
+            var name = Text(section, path.Split('.')[^1])!;
+            try { check(name); }
+            catch (ArgumentException e)
+            {
+                var message = e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
+                throw new SpecException(file, SpecSchema.Line(node), $"{path}: {message}");
+            }
+            return name;
+        }
+        var datasetName = Checked(data, "dataset.name", n => DatasetCatalog.Get(n));
+        var studentName = Checked(student, "student.model", ModelZoo.CheckName);
+        var teacherName = teacher is null ? null : Checked(teacher, "teacher.model", ModelZoo.CheckName);
         var scheduleNode = ExperimentSpec.Find(root, "schedule");
         LrSchedule schedule;
         try { schedule = LrSchedule.Parse(Text(root, "schedule") ?? "cosine"); }
@@ -250,14 +280,14 @@ public sealed record Experiment
         return new Experiment
         {
             Name = Text(root, "name") ?? fallbackName,
-            Dataset = Text(data, "name")!,
+            Dataset = datasetName,
             TrainSize = Int(data, "train_size"),
             TeacherTrainSize = Int(data, "teacher_train_size"),
             TestSize = Int(data, "test_size"),
             DataSeed = Int(data, "seed") ?? 0,
             Teacher = teacher is null ? null
-                : new TeacherSpec(Text(teacher, "model")!, Int(teacher, "epochs") ?? 6, Int(teacher, "seed") ?? 0, Optimizer(Section(teacher, "optimizer"))),
-            Student = Text(student, "model")!,
+                : new TeacherSpec(teacherName!, Int(teacher, "epochs") ?? 6, Int(teacher, "seed") ?? 0, Optimizer(Section(teacher, "optimizer"))),
+            Student = studentName,
             StudentDropout = Number(student, "dropout"),
             Epochs = Int(root, "epochs") ?? 10,
             BatchSize = Int(root, "batch_size") ?? 128,

@@ -26,9 +26,9 @@ public static class SlurmScript
         sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --array=0-{spec.Runs.Count - 1}%{concurrent}\n");
         sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --cpus-per-task={cpusPerTask}\n");
         sb.Append("#SBATCH --ntasks=1\n");
-        sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --output={dir}/slurm/%A_%a.out\n");
-        if (partition is not null) sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --partition={partition}\n");
-        if (time is not null) sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --time={time}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --output={Directive("--out", dir, $"{dir}/slurm/%A_%a.out")}\n");
+        if (partition is not null) sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --partition={Directive("--partition", partition, partition)}\n");
+        if (time is not null) sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --time={Directive("--time", time, time)}\n");
         sb.Append("# Preemption and node failure put the task back in the queue; SIGTERM (preemption, and 60 s before the time\n");
         sb.Append("# limit) makes distill checkpoint at the next step and exit.\n");
         sb.Append("#SBATCH --requeue\n#SBATCH --signal=B:TERM@60\n");
@@ -39,6 +39,17 @@ public static class SlurmScript
         sb.Append("exec ").Append(string.Join(" ", cli.Select(Quote)))
           .Append(" sweep run ").Append(Quote(Path.Combine(dir, SweepFolder.SpecFile))).Append(" --out ").Append(Quote(dir)).Append('\n');
         return sb.ToString();
+    }
+
+    /// <summary>A #SBATCH value: as is when it is one plain word, else in double quotes (sbatch reads a directive's
+    /// arguments split at blanks, a '#' starting a comment, and takes quoted text whole). A double quote, a backslash or
+    /// a line break cannot be written there reliably, so a value with one is refused, naming the option it came from.</summary>
+    static string Directive(string option, string given, string value)
+    {
+        if (value.Any(c => c is '"' or '\\' || char.IsControl(c)))
+            throw new ArgumentException($"{option} {given}: sbatch cannot read a double quote, a backslash or a control character (a line break) " +
+                                        "in an #SBATCH line; give a value without them.");
+        return value.All(c => char.IsAsciiLetterOrDigit(c) || "/._-+=:,@%".Contains(c, StringComparison.Ordinal)) ? value : $"\"{value}\"";
     }
 
     static string Safe(string name) => string.Concat(name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-'));

@@ -70,7 +70,10 @@ public static partial class SpecSchema
                 var properties = schema["properties"] as JsonObject ?? [];
                 foreach (var (keyNode, value) in map.Children)
                 {
-                    var key = ((YamlScalarNode)keyNode).Value ?? "";
+                    // YAML allows any node as a key (`? [a, b]`); every key of the format is a name.
+                    if (keyNode is not YamlScalarNode { Value: var key })
+                        throw new SpecException(file, Line(keyNode), $"a key in {Name(path)} is {Shown(keyNode)}; keys are names (name: value), write it as text.");
+                    key ??= "";
                     var sub = ChildSchema(schema, key);
                     if (sub is null)
                         throw new SpecException(file, Line(keyNode),
@@ -89,6 +92,15 @@ public static partial class SpecSchema
                 break;
             case YamlScalarNode when actual is "integer" or "number":
                 var x = AsDouble(ToJson(node));
+                // 1e400 reads as infinity, which no setting takes and JSON cannot hold (the spec's hash is of its JSON).
+                if (!double.IsFinite(x))
+                    throw new SpecException(file, line, $"{Name(path)} = {Shown(node)} is out of range; give a finite number (at most about 1.8e308).");
+                // Whole-number settings are 32-bit counts and seeds: a larger value is refused here, not an overflow later.
+                if (types.Contains("integer") && (x < int.MinValue || x > int.MaxValue))
+                {
+                    var least = schema["minimum"] is JsonValue m ? m.GetValue<double>() : int.MinValue;
+                    throw new SpecException(file, line, $"{Name(path)} = {Shown(node)} is out of range; expected a whole number in [{least.ToString(CultureInfo.InvariantCulture)}, {int.MaxValue}].");
+                }
                 if (schema["minimum"] is JsonValue lo && x < lo.GetValue<double>())
                     throw new SpecException(file, line, $"{Name(path)} = {Shown(node)} is below its minimum, {lo}.");
                 if (schema["exclusiveMinimum"] is JsonValue ex && x <= ex.GetValue<double>())

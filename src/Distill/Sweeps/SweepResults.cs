@@ -11,8 +11,9 @@ public sealed record SweepGroup(IReadOnlyDictionary<string, string> Values, int 
 
 /// <summary>
 /// <c>distill sweep collect</c>: every run's result.json grouped by every grid key except seed (mean ± sample std of
-/// the best and last test accuracy, n), plus the runs that failed and those with no result yet. A sweep with either
-/// is incomplete, and says so in every file it writes; the table of the finished runs is still written.
+/// the best and last test accuracy, n), plus the runs that failed, those whose result is damaged and those with no
+/// result yet. A sweep with any of these is incomplete, and says so in every file it writes; the table of the finished
+/// runs is still written.
 /// </summary>
 public sealed class SweepResults
 {
@@ -23,11 +24,14 @@ public sealed class SweepResults
     public required IReadOnlyList<RunResult> Runs { get; init; }
     public required IReadOnlyList<RunFailure> Failed { get; init; }
     public required IReadOnlyList<int> Missing { get; init; }
+    /// <summary>Runs whose result.json or failed.json cannot be read: listed, not counted (`sweep run` runs them again).</summary>
+    public required IReadOnlyList<RunFailure> Damaged { get; init; }
 
-    public bool Complete => Failed.Count == 0 && Missing.Count == 0;
+    public bool Complete => Failed.Count == 0 && Missing.Count == 0 && Damaged.Count == 0;
 
     public string Status => Complete ? $"complete: {Runs.Count} of {Plan.Runs.Count} runs"
-        : $"incomplete: {Runs.Count} of {Plan.Runs.Count} runs finished, {Failed.Count} failed, {Missing.Count} not run";
+        : $"incomplete: {Runs.Count} of {Plan.Runs.Count} runs finished, {Failed.Count} failed, " +
+          (Damaged.Count == 0 ? "" : $"{Damaged.Count} damaged, ") + $"{Missing.Count} not run";
 
     public static SweepResults Read(string dir)
     {
@@ -35,11 +39,19 @@ public sealed class SweepResults
         var runs = new List<RunResult>();
         var failed = new List<RunFailure>();
         var missing = new List<int>();
+        var damaged = new List<RunFailure>();
         foreach (var entry in plan.Runs)
         {
             var runDir = SweepFolder.Run(dir, entry.Index);
-            if (File.Exists(Path.Combine(runDir, SweepFolder.ResultFile))) runs.Add(SweepFolder.Read<RunResult>(Path.Combine(runDir, SweepFolder.ResultFile)));
-            else if (File.Exists(Path.Combine(runDir, SweepFolder.FailedFile))) failed.Add(SweepFolder.Read<RunFailure>(Path.Combine(runDir, SweepFolder.FailedFile)));
+            var (result, damage) = SweepFolder.ReadResult(dir, entry.Index, plan.GridKeys);
+            // One damaged file costs its run, not the table of the others.
+            if (damage is not null) damaged.Add(new RunFailure(entry.Index, entry.Label, $"runs/{entry.Index}/{SweepFolder.ResultFile} is {damage}"));
+            else if (result is not null) runs.Add(result);
+            else if (File.Exists(Path.Combine(runDir, SweepFolder.FailedFile)))
+            {
+                try { failed.Add(new RunFailure(entry.Index, entry.Label, SweepFolder.Read<RunFailure>(Path.Combine(runDir, SweepFolder.FailedFile)).Error ?? "(no error recorded)")); }
+                catch (InvalidDataException e) { damaged.Add(new RunFailure(entry.Index, entry.Label, e.Message)); }
+            }
             else missing.Add(entry.Index);
         }
         var keys = plan.GridKeys.Where(k => k != "seed").ToList();
@@ -52,7 +64,7 @@ public sealed class SweepResults
             return new SweepGroup(keys.ToDictionary(k => k, k => members[0].Values[k]), s.Runs, s.BestMean, s.BestStd, s.LastMean, s.LastStd,
                 [.. members.Select(m => m.Best)], [.. members.Select(m => m.Last)]);
         }).ToList();
-        return new SweepResults { Plan = plan, GroupKeys = keys, Groups = groups, Runs = runs, Failed = failed, Missing = missing };
+        return new SweepResults { Plan = plan, GroupKeys = keys, Groups = groups, Runs = runs, Failed = failed, Missing = missing, Damaged = damaged };
     }
 
     static string GroupName(IReadOnlyList<string> keys, IReadOnlyDictionary<string, string> values) =>
@@ -77,6 +89,11 @@ public sealed class SweepResults
             sb.Append("\n## Failed runs\n\n");
             foreach (var f in Failed) sb.Append(CultureInfo.InvariantCulture, $"- run {f.Index} ({f.Label}): {f.Error}\n");
         }
+        if (Damaged.Count > 0)
+        {
+            sb.Append("\n## Damaged results\n\n`sweep run` runs these again (the damaged file is kept beside the run).\n\n");
+            foreach (var d in Damaged) sb.Append(CultureInfo.InvariantCulture, $"- run {d.Index} ({d.Label}): {d.Error}\n");
+        }
         if (Missing.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"\n## Not run yet\n\nruns {string.Join(", ", Missing)}\n");
         return sb.ToString();
     }
@@ -84,7 +101,7 @@ public sealed class SweepResults
     public string Json() => JsonSerializer.Serialize(new
     {
         name = Plan.Name, spec = Plan.SpecHash, complete = Complete, status = Status, group_keys = GroupKeys,
-        groups = Groups, failed = Failed, missing = Missing, runs = Runs,
+        groups = Groups, failed = Failed, damaged = Damaged, missing = Missing, runs = Runs,
     }, SweepFolder.Json);
 
     /// <summary>Writes results.md and results.json into <paramref name="dir"/>; returns their paths.</summary>

@@ -12,12 +12,21 @@ namespace Distill.Sweeps;
 public sealed record RunResult(int Index, string Label, IReadOnlyDictionary<string, string> Values, int Seed, double Best, double Last,
     int BestEpoch, long Parameters, int Threads, double Seconds, string? Warning, IReadOnlyList<double> TestAccuracy);
 
+/// <summary>The run is held by another live process (its task lock): it is running elsewhere, which is not a failure.</summary>
+public sealed class RunBusyException(int index, string holder)
+    : InvalidOperationException($"run {index} is being run by another task (PID {holder}); it is not run twice.")
+{
+    public int Index { get; } = index;
+    public string Holder { get; } = holder;
+}
+
 /// <summary>What a run that threw wrote to DIR/runs/INDEX/failed.json (removed when a later attempt finishes).</summary>
 public sealed record RunFailure(int Index, string Label, string Error);
 
 /// <summary>
 /// A sweep's folder: spec.yaml and plan.json (what was asked), runs/INDEX/ (each run's training folder, result.json or
-/// failed.json, log), teacher/ and teachers/ (the teacher's training folder and the cache every task loads it from).
+/// failed.json, log), teacher/KEY/ and teachers/ (each distinct teacher's training folder, KEY as in the teacher cache,
+/// and the cache every task loads it from).
 /// </summary>
 public static class SweepFolder
 {
@@ -25,8 +34,29 @@ public static class SweepFolder
 
     public static string Run(string dir, int index) => Path.Combine(dir, "runs", $"{index}");
 
-    /// <summary>Whether run <paramref name="index"/> finished (its result.json is written last, atomically).</summary>
-    public static bool Done(string dir, int index) => File.Exists(Path.Combine(Run(dir, index), ResultFile));
+    /// <summary>Whether run <paramref name="index"/> finished: its result.json (written last, atomically) holds a whole
+    /// result of this sweep's grid (<paramref name="gridKeys"/>). A damaged one (not JSON, fields missing) is not
+    /// done: the run is run again.</summary>
+    public static bool Done(string dir, int index, IReadOnlyList<string> gridKeys) => ReadResult(dir, index, gridKeys).Result is not null;
+
+    /// <summary>Run <paramref name="index"/>'s result; null without one, and with <c>Damage</c> saying what is wrong
+    /// with a result.json that does not hold a whole result of this run.</summary>
+    public static (RunResult? Result, string? Damage) ReadResult(string dir, int index, IReadOnlyList<string> gridKeys)
+    {
+        var path = Path.Combine(Run(dir, index), ResultFile);
+        if (!File.Exists(path)) return (null, null);
+        RunResult? r;
+        try { r = JsonSerializer.Deserialize<RunResult>(File.ReadAllText(path), Json); }
+        catch (JsonException e) { return (null, $"not a result ({e.Message.Split(". ")[0]})"); }
+        catch (IOException e) { return (null, $"unreadable ({e.Message})"); }
+        // The deserializer leaves absent fields at their defaults: a record without them is not a finished run.
+        var missing = r is null ? "everything"
+            : r.Label is null ? "label" : r.Values is null ? "values" : r.TestAccuracy is null ? "test_accuracy"
+            : r.Index != index ? $"index (it says {r.Index})"
+            : gridKeys.FirstOrDefault(k => !r.Values.ContainsKey(k)) is { } key ? $"value for {key}" : null;
+        if (missing is not null) return (null, $"not a whole result (no {missing})");
+        return (r, null);
+    }
 
     /// <summary>Claims run folder <paramref name="runDir"/> for one `sweep run --jobs` (<paramref name="claim"/> names it):
     /// true for the first of its workers to ask, false for the others, so no run is tried twice in one sweep run. The
@@ -77,13 +107,24 @@ public static class SweepFolder
     {
         var path = Path.Combine(dir, PlanFile);
         if (!File.Exists(path)) throw new FileNotFoundException($"{dir}: no {PlanFile}; this is not a sweep folder (sweep run, slurm and k8s write it).");
-        return Read<Plan>(path);
+        Plan plan;
+        try { plan = JsonSerializer.Deserialize<Plan>(File.ReadAllText(path), Json) ?? throw new JsonException("null"); }
+        catch (JsonException e) { throw DamagedPlan(path, dir, $"not a plan: {e.Message.Split(". ")[0]}"); }
+        // Absent fields deserialize as null: name the one missing rather than fail later on a null.
+        var missing = plan.Name is null ? "name" : plan.SpecHash is null ? "spec_hash" : plan.GridKeys is null ? "grid_keys" : plan.Runs is null ? "runs"
+            : plan.Runs.FirstOrDefault(r => r is null || r.Label is null || r.Values is null || plan.GridKeys.Any(k => !r.Values.ContainsKey(k))) is { } bad
+                ? $"the grid values of run {bad?.Index}" : null;
+        if (missing is not null) throw DamagedPlan(path, dir, $"no {missing}");
+        return plan;
     }
+
+    static InvalidDataException DamagedPlan(string path, string dir, string problem) =>
+        new($"{path}: damaged ({problem}); move it away and run `sweep run SPEC --out {dir}` with the sweep's spec ({Path.Combine(dir, SpecFile)}) to write it again.");
 
     internal static T Read<T>(string path)
     {
         try { return JsonSerializer.Deserialize<T>(File.ReadAllText(path), Json) ?? throw new JsonException("empty"); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: damaged ({e.Message.Split('.')[0]}); delete it to run that part again.", e); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: damaged ({e.Message.Split(". ")[0]}); delete it to run that part again.", e); }
     }
 
     internal static readonly JsonSerializerOptions Json = new(SpecSchema.Indented) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
@@ -101,18 +142,37 @@ public static class SweepRunner
 
     sealed class TeacherOnly : ExperimentResult;
 
-    /// <summary>The run's result, and whether it was done already (then nothing ran).</summary>
-    public static (RunResult Result, bool Skipped) Run(ExperimentSpec spec, int index, string dir, TextWriter log, CancellationToken cancellation)
+    /// <summary>The run's result, and whether it was done already (then nothing ran). A run another process holds is a
+    /// <see cref="RunBusyException"/>, or with <paramref name="wait"/> waited for: then it is done already, or (when that
+    /// process stopped) resumed here.</summary>
+    public static (RunResult Result, bool Skipped) Run(ExperimentSpec spec, int index, string dir, TextWriter log, CancellationToken cancellation, bool wait = false)
     {
         if (index < 0 || index >= spec.Runs.Count)
             throw new ArgumentOutOfRangeException(nameof(index), index, $"--index {index} is out of range: {spec.Name} has runs 0 to {spec.Runs.Count - 1}.");
         var planned = spec.Runs[index];
         var runDir = SweepFolder.Run(dir, index);
         Directory.CreateDirectory(runDir);
-        using var task = FolderLock.TryTake(Path.Combine(runDir, "task.lock"))
-            ?? throw new InvalidOperationException($"run {index} is being run by another task (PID {FolderLock.Holder(Path.Combine(runDir, "task.lock"))}); it is not run twice.");
+        var lockPath = Path.Combine(runDir, "task.lock");
+        var task = FolderLock.TryTake(lockPath);
+        if (task is null && !wait) throw new RunBusyException(index, FolderLock.Holder(lockPath));
+        if (task is null) log.WriteLine($"run {index}: running elsewhere (PID {FolderLock.Holder(lockPath)}); waiting for it");
+        while (task is null)
+        {
+            cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
+            cancellation.ThrowIfCancellationRequested();
+            task = FolderLock.TryTake(lockPath);
+        }
+        using var _ = task;
         var resultPath = Path.Combine(runDir, SweepFolder.ResultFile);
-        if (File.Exists(resultPath)) return (SweepFolder.Read<RunResult>(resultPath), true);
+        var (done, damage) = SweepFolder.ReadResult(dir, index, spec.GridKeys);
+        if (done is not null) return (done, true);
+        if (damage is not null)
+        {
+            // Kept, not deleted (it may be the only copy of something); the run resumes from its checkpoint.
+            var kept = Path.Combine(runDir, $"result.damaged-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.json");
+            File.Move(resultPath, kept);
+            log.WriteLine($"run {index}: its {SweepFolder.ResultFile} was {damage}; kept as {Path.GetFileName(kept)}, running it again");
+        }
         try
         {
             var result = Train(spec, planned, dir, runDir, log, cancellation);
@@ -144,7 +204,11 @@ public static class SweepRunner
             TeacherCache = Path.Combine(dir, "teachers"),
         };
         var needsTeacher = e.Methods.Any(m => m.Choice.Method.NeedsTeacher);
-        using var teacher = needsTeacher ? Recipe.Teacher(data, c, new TeacherOnly(), null) : null; // one task trains it, the others wait for the cache
+        // One training folder per distinct teacher, keyed as its cache entry is (every teacher setting, the thread count,
+        // the build): a grid over a teacher setting, or a task at another thread count, trains its own teacher beside
+        // the others instead of trying to resume one that was started with other settings.
+        var teacherConfig = c with { OutDir = Path.Combine(dir, "teacher", TeacherStore.Key(data, c)) };
+        using var teacher = needsTeacher ? Recipe.Teacher(data, teacherConfig, new TeacherOnly(), null) : null; // one task trains it, the others wait for the cache
         using var transfer = Recipe.TransferSet(data, c);
         using (manual_seed(e.Seed)) { } // a method's own modules (a regressor) are initialised from the seed, as in Comparison
         var objective = MethodCatalogue.Combine(e.CeWeight, e.Methods, new MethodSetup(e.Student, e.Teacher?.Model, transfer, e.BatchSize) { Seed = e.Seed });

@@ -85,6 +85,17 @@ public class ExperimentSpecTests
     [InlineData("student:\n  model: mlp-32", "student: {}", 8, "student needs the key 'model'.")]
     [InlineData("epochs: 2", "epochs: [2", 10, "not valid YAML")]
     [InlineData("  train_size: 300", "  train_size: 300\n   bad indent: 1", 5, "not valid YAML")]
+    [InlineData("epochs: 2", "epochs: 99999999999", 10, "epochs = '99999999999' is out of range; expected a whole number in [1, 2147483647].")]
+    [InlineData("epochs: 2", "epochs: 99999999999999999999999", 10, "epochs = '99999999999999999999999' is out of range; expected a whole number in [1, 2147483647].")]
+    [InlineData("  seed: [0, 1, 2]", "  seed: [0, 99999999999]", 17, "seed = '99999999999' is out of range; expected a whole number in [0, 2147483647].")]
+    [InlineData("    temperature: 4", "    temperature: 1e400", 14, "loss.kd.temperature = '1e400' is out of range; give a finite number")]
+    [InlineData("epochs: 2", "optimizer: {name: sgd, lr: 1e400}\nepochs: 2", 10, "optimizer.lr = '1e400' is out of range; give a finite number")]
+    [InlineData("epochs: 2", "? [a, b]\n: 1\nepochs: 2", 10, "a key in the spec is a list; keys are names (name: value), write it as text.")]
+    [InlineData("  seed: [0, 1, 2]", "  ? [a, b]\n  : [1]", 17, "a key in grid is a list; keys are names")]
+    [InlineData("  name: fashion-mnist", "  name: imagenet", 3, "dataset.name: unknown dataset 'imagenet': expected one of fashion-mnist, mnist-digits, mnist, cifar10, cifar100")]
+    [InlineData("  model: mlp-32", "  model: nosuchnet", 9, "student.model: Unknown model 'nosuchnet'. Known models: mlp-<width>")]
+    [InlineData("  model: cnn", "  model: resnet9", 6, "teacher.model: Model 'resnet9': CIFAR ResNet depth must be 6n + 2")]
+    [InlineData("  seed: [0, 1, 2]", "  student.model: [mlp-32, nosuch]", 17, "student.model: Unknown model 'nosuch'.")]
     public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message)
     {
         var text = Spec.Replace(from, to, StringComparison.Ordinal);
@@ -93,6 +104,19 @@ public class ExperimentSpecTests
         Assert.StartsWith($"t.yaml line {line}: ", e.Message, StringComparison.Ordinal);
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void A_grid_over_the_run_limit_is_refused_before_it_is_expanded()
+    {
+        // 400 × 400 = 160,000 runs: counted, not built (a grid of 10^12 would otherwise never finish loading).
+        var values = $"[{string.Join(", ", Enumerable.Range(0, 400))}]";
+        var e = Bad(Spec.Replace("  loss.kd.temperature: [1, 2, 4, 8]\n  seed: [0, 1, 2]", $"  epochs: {values}\n  seed: {values}", StringComparison.Ordinal));
+        Assert.Equal("t.yaml line 16: the grid has 160,000 runs (epochs [400] × seed [400]), more than the limit of 100,000; " +
+                     "split the sweep into several specs (e.g. one per value of its first key), or sweep fewer values.", e.Message);
+        // At the limit it loads.
+        Assert.Equal(100_000, Parse(Spec.Replace("  loss.kd.temperature: [1, 2, 4, 8]\n  seed: [0, 1, 2]",
+            $"  epochs: [{string.Join(", ", Enumerable.Range(1, 250))}]\n  seed: {values}", StringComparison.Ordinal)).Runs.Count);
     }
 
     [Fact]

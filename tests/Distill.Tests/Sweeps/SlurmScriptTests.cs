@@ -10,20 +10,25 @@ public class SlurmScriptTests
     {
         var spec = ExperimentSpec.Load(Onboarding.Repo.PathOf("experiments/kd-temperature.yaml"));
         var script = SlurmScript.Render(spec, "/shared/my sweeps/kdt", ["dotnet", "/opt/distill/Distill.Cli.dll"], concurrent: 3, cpusPerTask: 2,
-            partition: "cpu", time: "01:00:00");
+            partition: "cpu nodes", time: "01:00:00");
         var lines = script.Split('\n');
         Assert.Equal("#!/bin/bash", lines[0]);
         Assert.Contains("#SBATCH --array=0-11%3", lines);
         Assert.Contains("#SBATCH --cpus-per-task=2", lines);
-        Assert.Contains("#SBATCH --partition=cpu", lines);
+        // sbatch splits a directive at blanks ("Invalid directive"): values with one are quoted, plain ones left as they are.
+        Assert.Contains("#SBATCH --partition=\"cpu nodes\"", lines);
         Assert.Contains("#SBATCH --time=01:00:00", lines);
         Assert.Contains("#SBATCH --requeue", lines);
-        Assert.Contains("#SBATCH --output=/shared/my sweeps/kdt/slurm/%A_%a.out", lines);
+        Assert.Contains("#SBATCH --output=\"/shared/my sweeps/kdt/slurm/%A_%a.out\"", lines);
         Assert.Contains("export DISTILL_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"", lines);
         Assert.Equal("exec dotnet /opt/distill/Distill.Cli.dll sweep run '/shared/my sweeps/kdt/spec.yaml' --out '/shared/my sweeps/kdt'", lines[^2]);
         // Every #SBATCH line comes before the first command: sbatch stops reading directives there.
         var firstCommand = Array.FindIndex(lines, l => l.Length > 0 && !l.StartsWith('#'));
         Assert.True(Array.FindLastIndex(lines, l => l.StartsWith("#SBATCH", StringComparison.Ordinal)) < firstCommand);
         Assert.Throws<ArgumentOutOfRangeException>(() => SlurmScript.Render(spec, "/d", ["distill"], concurrent: 0, cpusPerTask: 1, null, null));
+        // What sbatch cannot read in a directive is refused with the option it came from.
+        var e = Assert.Throws<ArgumentException>(() => SlurmScript.Render(spec, "/d", ["distill"], concurrent: 1, cpusPerTask: 1, "a\nb", null));
+        Assert.Equal("--partition a\nb: sbatch cannot read a double quote, a backslash or a control character (a line break) in an #SBATCH line; give a value without them.", e.Message);
+        Assert.Throws<ArgumentException>(() => SlurmScript.Render(spec, "/my \"sweeps\"", ["distill"], concurrent: 1, cpusPerTask: 1, null, null));
     }
 }

@@ -1,0 +1,74 @@
+using System.Text.Json;
+using Distill.Sweeps;
+
+namespace Distill.Tests.Sweeps;
+
+/// <summary>collect and `sweep run` on a sweep folder whose files were damaged: what counts as done, what is listed.</summary>
+public sealed class SweepResultsTests : IDisposable
+{
+    const string Spec = """
+        name: t
+        dataset: {name: fashion-mnist, train_size: 300}
+        student: {model: mlp-32}
+        loss: {ce: 1}
+        grid:
+          seed: [0, 1, 2, 3]
+        """;
+
+    readonly string dir = Directory.CreateTempSubdirectory("distill-sweep-results-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    string Write(int index, string file, string text)
+    {
+        var path = Path.Combine(SweepFolder.Run(dir, index), file);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    static string Result(int index, int seed) => JsonSerializer.Serialize(new RunResult(index, $"seed={seed}", new Dictionary<string, string> { ["seed"] = $"{seed}" },
+        seed, 50 + seed, 40 + seed, 1, 100, 1, 1.5, null, [40.0 + seed]), SweepFolder.Json);
+
+    [Fact]
+    public void A_damaged_or_partial_result_is_listed_as_damaged_not_done_and_the_table_of_the_rest_is_written_incomplete()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(0, SweepFolder.ResultFile, Result(0, 0));
+        Write(1, SweepFolder.ResultFile, "{not json");
+        Write(2, SweepFolder.ResultFile, "{}");
+        Write(3, SweepFolder.ResultFile, Result(3, 3).Replace("\"seed\": \"3\"", "", StringComparison.Ordinal)); // "values": {}
+
+        Assert.True(SweepFolder.Done(dir, 0, spec.GridKeys));
+        Assert.All(new[] { 1, 2, 3 }, i => Assert.False(SweepFolder.Done(dir, i, spec.GridKeys), $"run {i} counts as done"));
+        var results = SweepResults.Read(dir);
+        Assert.Equal([0], results.Runs.Select(r => r.Index));
+        Assert.Equal([1, 2, 3], results.Damaged.Select(d => d.Index));
+        Assert.Contains("runs/1/result.json is not a result (", results.Damaged[0].Error, StringComparison.Ordinal);
+        Assert.Equal("runs/2/result.json is not a whole result (no label)", results.Damaged[1].Error);
+        Assert.Equal("runs/3/result.json is not a whole result (no value for seed)", results.Damaged[2].Error);
+        Assert.False(results.Complete);
+        Assert.Equal("incomplete: 1 of 4 runs finished, 0 failed, 3 damaged, 0 not run", results.Status);
+        var md = results.Markdown();
+        Assert.Contains("| all | 1 | 50.00 ± 0.00 | 40.00 ± 0.00 |", md, StringComparison.Ordinal);
+        Assert.Contains("## Damaged results", md, StringComparison.Ordinal);
+        Assert.Contains("- run 2 (seed=2): runs/2/result.json is not a whole result (no label)", md, StringComparison.Ordinal);
+        results.Write(dir);
+
+        // A damaged failed.json is listed too, not thrown.
+        File.Delete(Path.Combine(SweepFolder.Run(dir, 1), SweepFolder.ResultFile));
+        Write(1, SweepFolder.FailedFile, "[");
+        Assert.Contains("failed.json: damaged", Assert.Single(SweepResults.Read(dir).Damaged, d => d.Index == 1).Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_plan_without_its_fields_is_one_error_naming_the_file_and_the_fix()
+    {
+        SweepFolder.Prepare(ExperimentSpec.Parse(Spec, "t.yaml"), dir);
+        File.WriteAllText(Path.Combine(dir, SweepFolder.PlanFile), "{}");
+        var e = Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir));
+        Assert.Equal($"{Path.Combine(dir, "plan.json")}: damaged (no name); move it away and run `sweep run SPEC --out {dir}` with the sweep's spec " +
+                     $"({Path.Combine(dir, "spec.yaml")}) to write it again.", e.Message);
+    }
+}
