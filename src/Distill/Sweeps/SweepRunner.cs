@@ -77,6 +77,13 @@ public static class SweepFolder
         if (Directory.Exists(runDir)) File.Delete(Path.Combine(runDir, $"claim-{claim}")); // a run no worker reached has no folder
     }
 
+    /// <summary>The spec hash a run's record (run.json) names, or null when it names none or cannot be read.</summary>
+    static string? RecordedSpec(string record)
+    {
+        try { return JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(record))?.GetValueOrDefault("spec"); }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException) { return null; }
+    }
+
     /// <summary>What collect reads to know the sweep without the original spec file: its name, grid and every run.</summary>
     public sealed record Plan(string Name, string SpecHash, IReadOnlyList<string> GridKeys, IReadOnlyList<PlanEntry> Runs);
 
@@ -97,6 +104,14 @@ public static class SweepFolder
             throw new InvalidOperationException($"--out {dir} holds a sweep of another spec ({old.Name}, spec {old.SpecHash}; this one is {spec.Hash}). " +
                                                 "Give another folder, or move that one away.");
         if (File.Exists(planPath)) return; // same spec: every task of an array calls this; nothing to rewrite
+        // No plan (deleted as damaged, say), but runs: each run's record names its spec. Another spec's runs would
+        // count as this one's ("done already") and mix into collect.
+        var runs = Path.Combine(dir, "runs");
+        if (Directory.Exists(runs))
+            foreach (var record in Directory.EnumerateFiles(runs, "run.json", SearchOption.AllDirectories))
+                if (RecordedSpec(record) is { } other && other != spec.Hash)
+                    throw new InvalidOperationException($"--out {dir} has no {PlanFile}, and its runs were made by another spec ({other}, in {record}; this one is {spec.Hash}). " +
+                                                        "Give another folder, or move that one away.");
         var plan = new Plan(spec.Name, spec.Hash, spec.GridKeys,
             [.. spec.Runs.Select(r => new PlanEntry(r.Index, r.Label, r.Values.ToDictionary()))]);
         AtomicFile.WriteAllText(planPath, JsonSerializer.Serialize(plan, Json));

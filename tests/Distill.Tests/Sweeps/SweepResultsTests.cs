@@ -63,6 +63,23 @@ public sealed class SweepResultsTests : IDisposable
     }
 
     [Fact]
+    public void Without_its_plan_a_folder_whose_runs_another_spec_made_is_refused()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        File.Delete(Path.Combine(dir, SweepFolder.PlanFile));
+        var record = Write(0, "run.json", JsonSerializer.Serialize(new Dictionary<string, string> { ["spec"] = spec.Hash }));
+        SweepFolder.Prepare(spec, dir); // its own runs: the plan is written again
+        Assert.True(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
+
+        File.Delete(Path.Combine(dir, SweepFolder.PlanFile));
+        File.WriteAllText(record, JsonSerializer.Serialize(new Dictionary<string, string> { ["spec"] = "0123456789abcdef" }));
+        var e = Assert.Throws<InvalidOperationException>(() => SweepFolder.Prepare(spec, dir));
+        Assert.Contains("its runs were made by another spec (0123456789abcdef", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
+    }
+
+    [Fact]
     public void A_plan_without_its_fields_is_one_error_naming_the_file_and_the_fix()
     {
         SweepFolder.Prepare(ExperimentSpec.Parse(Spec, "t.yaml"), dir);
