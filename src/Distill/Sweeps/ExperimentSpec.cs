@@ -260,10 +260,14 @@ public sealed record Experiment
             {
                 var method = MethodCatalogue.Find(name);
                 if (method.Name == "scratch") throw new ArgumentException("'scratch' is cross-entropy alone: write loss: {ce: 1} instead.");
-                var parameters = map.Children.Where(p => ((YamlScalarNode)p.Key).Value != "weight").ToDictionary(
+                // A method with a parameter of its own named weight (FitNets' 100, NST, PKT, SP, CRD, ...) takes `weight`
+                // as that parameter, as `train --method NAME --set weight=W` does; a scale on top of it would leave the
+                // parameter out of reach and multiply the two. Other methods' `weight` scales their terms.
+                var ownWeight = method.Parameters.Any(p => p.Name == "weight");
+                var parameters = map.Children.Where(p => ownWeight || ((YamlScalarNode)p.Key).Value != "weight").ToDictionary(
                     p => ((YamlScalarNode)p.Key).Value!,
                     p => SpecSchema.ToJson(p.Value) is JsonValue v && v.TryGetValue<bool>(out var flag) ? (flag ? "1" : "0") : ExperimentSpec.Scalar(p.Value));
-                methods.Add((new MethodChoice(method, method.Settings(parameters)), Number(map, "weight") ?? 1));
+                methods.Add((new MethodChoice(method, method.Settings(parameters)), ownWeight ? 1 : Number(map, "weight") ?? 1));
             }
             catch (ArgumentException e)
             {

@@ -54,6 +54,29 @@ public class ExperimentSpecTests
     }
 
     [Fact]
+    public void Weight_sets_a_methods_own_weight_parameter_and_scales_the_others()
+    {
+        const string both = """
+            name: w
+            dataset: {name: fashion-mnist}
+            teacher: {model: cnn, epochs: 1}
+            student: {model: cnn-8}
+            loss:
+              ce: 1
+              fitnet: {weight: 50}
+              kd: {weight: 0.5}
+            grid:
+              loss.fitnet.weight: [10, 50]
+            """;
+        var runs = Parse(both).Runs;
+        var fitnet = runs[1].Experiment.Methods.Single(m => m.Choice.Method.Name == "fitnet");
+        Assert.Equal("50", fitnet.Choice.Settings.Text("weight")); // FitNets' β, not 50 × its default 100
+        Assert.Equal(1, fitnet.Weight);
+        Assert.Equal("10", runs[0].Experiment.Methods.Single(m => m.Choice.Method.Name == "fitnet").Choice.Settings.Text("weight"));
+        Assert.Equal(0.5, runs[0].Experiment.Methods.Single(m => m.Choice.Method.Name == "kd").Weight); // kd has none: a scale
+    }
+
+    [Fact]
     public void A_spec_without_a_grid_is_one_run_and_its_hash_follows_its_content_not_its_comments()
     {
         var one = Parse(Spec[..Spec.IndexOf("grid:", StringComparison.Ordinal)]);
