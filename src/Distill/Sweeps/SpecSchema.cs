@@ -48,6 +48,10 @@ public static partial class SpecSchema
         foreach (var k in schema.Select(p => p.Key).Where(k => !Understood.Contains(k)))
             throw new InvalidOperationException($"spec.schema.json uses '{k}', which SpecSchema does not check; teach it the keyword.");
         var line = Line(node);
+        // The loader resolves an alias to the anchored node itself, so one grid value set through it would change
+        // every place it points to (a teacher's optimizer and the student's, say).
+        if (!node.Anchor.IsEmpty)
+            throw new SpecException(file, line, $"{Name(path)} has the anchor &{node.Anchor.Value}; YAML anchors and aliases are not part of the spec format: write each value out.");
         if (schema["enum"] is JsonArray options)
         {
             var text = node is YamlScalarNode s ? s.Value ?? "" : "";

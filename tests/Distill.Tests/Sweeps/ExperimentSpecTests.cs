@@ -106,6 +106,7 @@ public class ExperimentSpecTests
     [InlineData("  model: cnn", "  model: [cnn]", 6, "teacher.model must be text, not a list.")]
     [InlineData("  name: fashion-mnist", "  nom: fashion-mnist", 3, "unknown key 'nom' in dataset; valid keys: name, train_size")]
     [InlineData("student:\n  model: mlp-32", "student: {}", 8, "student needs the key 'model'.")]
+    [InlineData("student:\n  model: mlp-32", "student: &s\n  model: mlp-32", 8, "student has the anchor &s; YAML anchors and aliases are not part of the spec format")]
     [InlineData("epochs: 2", "epochs: [2", 10, "not valid YAML")]
     [InlineData("  train_size: 300", "  train_size: 300\n   bad indent: 1", 5, "not valid YAML")]
     [InlineData("epochs: 2", "epochs: 99999999999", 10, "epochs = '99999999999' is out of range; expected a whole number in [1, 2147483647].")]
