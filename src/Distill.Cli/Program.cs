@@ -19,7 +19,19 @@ root.Subcommands.Add(DeployCommand.Create());
 // a bug report.
 try
 {
-    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    var parsed = root.Parse(args);
+    // A command line that does not parse is bad input (exit 2, as `run` and `reproduce` document): one line per
+    // problem and where the options are listed, not the whole help text after it.
+    if (parsed.Errors.Count > 0)
+    {
+        foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {Unhandled.Readable(e.Message)}");
+        var path = new List<string>();
+        for (var r = parsed.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult) path.Insert(0, r.Command.Name);
+        path[0] = "distill";
+        Console.Error.WriteLine($"(`{string.Join(' ', path)} --help` lists the options)");
+        return 2;
+    }
+    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (OperationCanceledException e)
 {

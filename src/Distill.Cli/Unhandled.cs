@@ -3,6 +3,16 @@ namespace Distill.Cli;
 /// <summary>The one line the CLI prints for a failure no command anticipated.</summary>
 static class Unhandled
 {
+    /// <summary>A parser message with .NET type names in words ("Cannot parse argument 'x' for option '--epochs' as
+    /// expected type 'System.Nullable`1[System.Int32]'" → "... as a whole number").</summary>
+    public static string Readable(string message)
+    {
+        foreach (var (type, words) in new[] { ("System.Int32", "a whole number"), ("System.Int64", "a whole number"), ("System.Double", "a number"), ("System.Boolean", "true or false") })
+            message = message.Replace($"as expected type 'System.Nullable`1[{type}]'", $"as {words}", StringComparison.Ordinal)
+                             .Replace($"as expected type '{type}'", $"as {words}", StringComparison.Ordinal);
+        return message.Replace(":\n\t'", ": '", StringComparison.Ordinal).Replace("'\n\t'", "', '", StringComparison.Ordinal); // "one of:" lists on one line
+    }
+
     /// <summary>The innermost useful message (a TypeInitializationException's cause, not its wrapper), its first line
     /// only (libtorch appends pages of C++ frames), with its type, and what to do next.</summary>
     public static string Describe(Exception e)

@@ -1,0 +1,19 @@
+namespace Distill.Tests.Onboarding;
+
+/// <summary>A command line that does not parse is bad input: exit 2, one line per problem, where the options are listed.</summary>
+public class CommandLineTests
+{
+    [Theory]
+    [InlineData(new[] { "train", "--epochs", "abc" }, "error: Cannot parse argument 'abc' for option '--epochs' as a whole number.", "distill train --help")]
+    [InlineData(new[] { "run", "--budget", "bogus", "x.ipynb" }, "error: Argument 'bogus' not recognized. Must be one of: 'smoke', 'quick', 'full'", "distill run --help")]
+    [InlineData(new[] { "sweep", "run", "x.yaml", "--index", "1.5" }, "error: Cannot parse argument '1.5' for option '--index' as a whole number.", "distill sweep run --help")]
+    public void A_command_line_that_does_not_parse_exits_2_with_one_line_per_problem(string[] args, string error, string help)
+    {
+        var (code, stdout, stderr) = Repo.RunCli(args);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout); // not the whole help text
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(error, lines);
+        Assert.Equal($"(`{help}` lists the options)", lines[^1]);
+    }
+}
