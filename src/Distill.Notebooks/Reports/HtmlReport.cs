@@ -59,6 +59,10 @@ public static partial class HtmlReport
         s.AllowedSchemes.Add("data"); // inline images; a data: URL cannot navigate the page
         s.AllowedAttributes.Add("class");
         s.AllowedAttributes.Add("id");
+        // An output must stay in its cell: positioned or stacked over the page, it could cover the report's own status
+        // header ("all succeeded") with its own.
+        s.AllowedCssProperties.Remove("position");
+        s.AllowedCssProperties.Remove("z-index");
         return s;
     });
 
