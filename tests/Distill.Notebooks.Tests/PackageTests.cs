@@ -100,6 +100,25 @@ public class PackageTests
     }
 
     [Fact]
+    public void A_gpu_notebooks_backend_requests_bind_to_the_carried_backend_comparing_libtorch_with_libtorch()
+    {
+        // As a notebook written on a CUDA machine asks for them: libtorch's own version (2.5.1) is not TorchSharp's.
+        var dir = TestSupport.TempDir("backend");
+        var nb = TestSupport.WriteNotebook(dir, "gpu.ipynb",
+            ("#r \"nuget: TorchSharp-cuda-linux, 0.105.0\"\n#r \"nuget: libtorch-cuda-12.1-linux-x64, 2.5.1\"", null),
+            ("TorchSharp.torch.ones(3).sum().item<float>()", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("3", Plain(r, 1));
+
+        // A libtorch newer than the one carried cannot be had in this process: an error naming both libtorch versions.
+        nb = TestSupport.WriteNotebook(dir, "newer.ipynb", ("#r \"nuget: libtorch-cuda-12.1-linux-x64, 99.0.0\"", null));
+        r = TestSupport.Run(nb, Path.Combine(dir, "out2"));
+        Assert.False(r.Succeeded);
+        Assert.Contains("libtorch-cpu-linux-x64 2.10.0 is already loaded", string.Join("\n", r.Failures), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_dib_notebook_runs_and_is_written_as_ipynb()
     {
         var r = TestSupport.Run(TestSupport.TestData("sample.dib"), TestSupport.TempDir("dib"));

@@ -58,8 +58,14 @@ public sealed class CarriedPackages
     /// TorchSharp-cuda-linux, libtorch-*) binds to whichever backend the host carries.</summary>
     public CarriedPackage? Find(string name)
     {
+        // A libtorch-* request binds to the carried libtorch (its version is libtorch's, e.g. 2.10.0, not TorchSharp's
+        // 0.107.0, so the two are compared like for like); a TorchSharp-* one to the carried TorchSharp backend.
         if (!libraries.ContainsKey(name) && IsTorchBackend(name))
-            name = libraries.Keys.FirstOrDefault(k => k.StartsWith("TorchSharp-", StringComparison.OrdinalIgnoreCase)) ?? name;
+            name = (name.StartsWith("libtorch-", StringComparison.OrdinalIgnoreCase)
+                       ? libraries.Keys.Where(k => k.StartsWith("libtorch-", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal)
+                           .FirstOrDefault(k => k.EndsWith(RuntimeSuffix, StringComparison.OrdinalIgnoreCase))
+                       : null)
+                   ?? libraries.Keys.FirstOrDefault(k => k.StartsWith("TorchSharp-", StringComparison.OrdinalIgnoreCase)) ?? name;
         if (!libraries.TryGetValue(name, out var lib)) return null;
         var paths = new List<string>();
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
@@ -73,6 +79,14 @@ public sealed class CarriedPackages
         Walk(name);
         return new CarriedPackage(lib.Name, lib.Version, paths);
     }
+
+    /// <summary>This host's native package suffix (libtorch-cpu-linux-x64 on Linux x64).</summary>
+    static string RuntimeSuffix => "-" + System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier.Split('-')[0] switch
+    {
+        "linux" or "debian" or "ubuntu" => "linux",
+        "osx" => "osx",
+        _ => "win",
+    } + "-" + System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant();
 
     public static bool IsTorchBackend(string name) =>
         name.StartsWith("TorchSharp-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("libtorch-", StringComparison.OrdinalIgnoreCase);
