@@ -177,4 +177,22 @@ public class OutputCapTests
         Assert.True(new FileInfo(r.Files.Html!).Length < 60_000);
         Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
     }
+
+    [Fact]
+    public void Many_outputs_each_under_the_cap_are_bounded_per_cell_with_a_line_saying_how_many()
+    {
+        var dir = TestSupport.TempDir("cellcap");
+        var nb = TestSupport.WriteNotebook(dir, "many.ipynb",
+            ("for (int i = 0; i < 1000; i++) { Console.Out.Write(new string('o', 100)); Console.Error.Write(new string('e', 100)); }\nfor (int i = 0; i < 500; i++) display(i);", null),
+            ("Console.WriteLine(\"next cell\");", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
+        var outputs = cells[0]!["outputs"]!.AsArray();
+        Assert.True(outputs.Count <= 81, $"{outputs.Count} outputs"); // 8,000 characters of 100-character writes, and the note
+        var note = TestSupport.Text(outputs[^1]!["text"]);
+        Assert.Contains("this cell's outputs reached 8,000 characters (4 × distill run --max-output): 2,420 more writes and displays (", note, StringComparison.Ordinal);
+        Assert.Equal("next cell\n", TestSupport.Text(cells[1]!["outputs"]![0]!["text"])); // a new cell has its own budget
+        Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
+    }
 }

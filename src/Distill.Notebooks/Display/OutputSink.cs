@@ -25,6 +25,30 @@ public sealed class OutputSink
     /// <summary>Most characters one output keeps (<see cref="NotebookRunOptions.MaxOutputChars"/>).</summary>
     public int MaxChars { get; }
 
+    /// <summary>Most characters all of a cell's streams and displays keep together: many outputs each under
+    /// <see cref="MaxChars"/> (a loop printing to stdout and stderr in turn, or displaying each step) would otherwise
+    /// still fill the .ipynb and .html without bound.</summary>
+    public long CellMaxChars => 4L * MaxChars;
+
+    long kept, droppedChars, droppedOutputs;
+    StreamOutput? cellNote;
+
+    /// <summary>True when the cell is over <see cref="CellMaxChars"/>: the output is counted in the cell's note, not kept.</summary>
+    bool OverCell(long chars)
+    {
+        if (cellNote is null && kept + chars <= CellMaxChars)
+        {
+            kept += chars;
+            return false;
+        }
+        droppedChars += chars;
+        droppedOutputs++;
+        if (cellNote is null) outputs.Add(cellNote = new StreamOutput("stderr"));
+        cellNote.Text.Clear().Append($"\n… this cell's outputs reached {CellMaxChars:N0} characters (4 × distill run --max-output): " +
+                                     $"{droppedOutputs:N0} more writes and displays ({droppedChars:N0} characters) not kept\n");
+        return true;
+    }
+
     /// <summary>
     /// Flows with the execution context, not process-wide: a thread or task a cell starts keeps writing to that cell's
     /// sink, never to whichever cell (or next notebook) happens to run when it writes. The cell thread sets it for the
@@ -55,6 +79,9 @@ public sealed class OutputSink
         lock (gate)
         {
             if (closed) return;
+            // A stream already cut at MaxChars only counts what it drops (its own note says so): not the cell's budget.
+            var appendsToCut = outputs.Count > 0 && outputs[^1] is StreamOutput last && last.Name == stream && cut.ContainsKey(last);
+            if (!appendsToCut && OverCell(text.Length)) return;
             if (outputs.Count == 0 || outputs[^1] is not StreamOutput s || s.Name != stream)
                 outputs.Add(s = new StreamOutput(stream));
             var room = MaxChars - s.Text.Length;
@@ -74,8 +101,10 @@ public sealed class OutputSink
 
     public DisplayOutput Display(object? value, IReadOnlyList<string>? mimeTypes, bool isResult = false, int? executionCount = null)
     {
-        var output = new DisplayOutput(Cap(Format(value, mimeTypes), MaxChars), isResult, executionCount);
-        Add(output);
+        var data = Cap(Format(value, mimeTypes), MaxChars);
+        var output = new DisplayOutput(data, isResult, executionCount);
+        lock (gate)
+            if (!closed && !OverCell(data.Values.Sum(v => (long)v.Length))) outputs.Add(output);
         return output;
     }
 
