@@ -59,7 +59,7 @@ static class DataCommand
         try { return action(); }
         catch (Exception e) when (e is DatasetException or ArgumentException)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {Unhandled.Line(e)}");
             return 1;
         }
     }

@@ -26,7 +26,7 @@ static class MethodsCommand
             }
             catch (ArgumentException e)
             {
-                Console.Error.WriteLine($"error: {e.Message}");
+                Console.Error.WriteLine($"error: {Unhandled.Line(e)}");
                 return 1;
             }
         });

@@ -75,7 +75,7 @@ static class ReproduceCommand
         try { r = reproduction.RunAsync(ctrlC.Token).GetAwaiter().GetResult(); }
         catch (ReproductionException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {Unhandled.Line(e)}");
             return 2;
         }
         var stoppedExit = ctrlC.ExitCode;

@@ -273,10 +273,7 @@ static class TrainCommand
         catch (Exception e) when (e is DatasetException or ArgumentException or InvalidDataException or InvalidOperationException
                                       or NonFiniteLossException or FileNotFoundException or FormatException)
         {
-            // One line: ArgumentException appends "(Parameter 'x')" and ArgumentOutOfRangeException a second line.
-            var message = e.Message.Split('\n')[0];
-            if (e is ArgumentException { ParamName: { } p }) message = message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal);
-            Console.Error.WriteLine($"error: {message}");
+            Console.Error.WriteLine($"error: {Unhandled.Line(e)}");
             return 1;
         }
     }

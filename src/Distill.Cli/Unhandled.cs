@@ -1,8 +1,16 @@
 namespace Distill.Cli;
 
-/// <summary>The one line the CLI prints for a failure no command anticipated.</summary>
+/// <summary>The one line the CLI prints for a failure: anticipated (<see cref="Line"/>) or not (<see cref="Describe"/>).</summary>
 static class Unhandled
 {
+    /// <summary>An anticipated failure's message as one line: .NET's "(Parameter 'x')" suffix and the second line
+    /// ArgumentOutOfRangeException adds ("Actual value was ...") are noise to a user.</summary>
+    public static string Line(Exception e)
+    {
+        var message = e.Message.Split('\n')[0].TrimEnd();
+        return e is ArgumentException { ParamName: { } p } ? message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : message;
+    }
+
     /// <summary>A parser message with .NET type names in words ("Cannot parse argument 'x' for option '--epochs' as
     /// expected type 'System.Nullable`1[System.Int32]'" → "... as a whole number").</summary>
     public static string Readable(string message)
@@ -19,8 +27,7 @@ static class Unhandled
     {
         while (e is (TypeInitializationException or System.Reflection.TargetInvocationException or AggregateException) && e.InnerException is not null)
             e = e.InnerException;
-        var message = e.Message.Split('\n')[0].Trim();
-        return $"{message} ({e.GetType().Name}). Nothing in this command expected it: if the message does not show the fix, " +
+        return $"{Line(e)} ({e.GetType().Name}). Nothing in this command expected it: if the message does not show the fix, " +
                "run the command again with DISTILL_TRACE=1 and report the trace.";
     }
 }
