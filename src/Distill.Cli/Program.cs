@@ -33,11 +33,6 @@ try
     }
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
-catch (OperationCanceledException e)
-{
-    Console.Error.WriteLine($"error: stopped: {e.Message}");
-    return 130;
-}
 catch (Exception e) when (Environment.GetEnvironmentVariable("DISTILL_TRACE") is not ("1" or "true"))
 {
     Console.Error.WriteLine($"error: {Unhandled.Describe(e)}");

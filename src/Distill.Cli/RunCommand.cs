@@ -62,7 +62,8 @@ static class RunCommand
             return 2;
         }
         // Reports are named after the notebook: two of one name would overwrite each other's.
-        if (notebooks.GroupBy(n => Path.GetFileNameWithoutExtension(n), StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } same)
+        // Ignoring case: on macOS and Windows A.ipynb and a.ipynb write one file.
+        if (notebooks.GroupBy(n => Path.GetFileNameWithoutExtension(n), StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } same)
         {
             Console.Error.WriteLine($"error: {string.Join(" and ", same)} would write the same report ({Path.Combine(output, same.Key)}.*); run them with different --out folders");
             return 2;

@@ -125,6 +125,11 @@ static class SweepCommand
     {
         var failed = 0;
         var parent = ParentId();
+        // Checked every second as well, not only between runs: a run waiting for another process's lock (or training)
+        // stops too, with its checkpoint, instead of going on unseen for hours.
+        using var orphaned = CancellationTokenSource.CreateLinkedTokenSource(token);
+        using var watch = new Timer(_ => { if (ParentId() != parent) orphaned.Cancel(); }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        token = orphaned.Token;
         var elsewhere = new List<PlannedRun>();
         foreach (var (run, wait) in s.Runs.Select(r => (r, false)).Concat(Later()))
         {

@@ -172,10 +172,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             }
             finally
             {
-                AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
                 // Writes from threads this notebook's cells started are dropped from here on: they belong to no cell
                 // that is still open, and must not change outputs while they are written out.
-                foreach (var sink in sinks) sink.Close();
+                lock (finishGate) foreach (var sink in sinks) sink.Close();
                 Console.SetOut(stdout);
                 Console.SetError(stderr);
                 Environment.CurrentDirectory = cwd;
@@ -188,7 +187,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 // The process is ending (a cell called Environment.Exit from another thread, and this one finished):
                 // the report of that is written and the process exits when the handler returns; nothing more to do.
                 if (written) Thread.Sleep(Timeout.Infinite);
-                return Finish();
+                try { return Finish(); }
+                // After the report: an Exit from a cell's leftover thread while it is written still finds it whole.
+                finally { AppDomain.CurrentDomain.ProcessExit -= OnProcessExit; }
             }
         }
 
@@ -229,7 +230,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             {
                 if (written || running is not { } r) return;
                 var code = Environment.ExitCode;
-                r.Sink.Close(); // the cell's other threads keep running until the process is gone
+                // Every cell's threads keep running until the process is gone: no output may change while it is written.
+                foreach (var sink in sinks) sink.Close();
                 abandoned = true; // the session is mid-cell: report the injected values, not the variables
                 var msg = string.Create(CultureInfo.InvariantCulture,
                     $"the process was ended while this cell ran (Environment.Exit({code}) or a second stop signal); the cells after it did not run. Throw an exception instead of exiting to stop a notebook");
@@ -272,7 +274,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 return new(cell, CellStatus.Failed, clock.Elapsed, new CellFailure(fileName, cell.Label, null, msg));
             }
             var sink = new OutputSink(cell.Outputs, o.MaxOutputChars);
-            sinks.Add(sink);
+            lock (finishGate) sinks.Add(sink); // read by OnProcessExit, on another thread
             lock (finishGate) running = (cell, index, sink, clock);
             var task = thread.Run(() => Execute(cell, sink, ct));
             try

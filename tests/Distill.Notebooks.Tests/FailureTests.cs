@@ -184,7 +184,8 @@ public class OutputCapTests
         var dir = TestSupport.TempDir("cellcap");
         var nb = TestSupport.WriteNotebook(dir, "many.ipynb",
             ("for (int i = 0; i < 1000; i++) { Console.Out.Write(new string('o', 100)); Console.Error.Write(new string('e', 100)); }\nfor (int i = 0; i < 500; i++) display(i);", null),
-            ("Console.WriteLine(\"next cell\");", null));
+            ("Console.WriteLine(\"next cell\");", null),
+            ("Console.Write(new string('z', 100_000));", null));
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
@@ -193,6 +194,9 @@ public class OutputCapTests
         var note = TestSupport.Text(outputs[^1]!["text"]);
         Assert.Contains("this cell's outputs reached 8,000 characters (4 × distill run --max-output): 2,420 more writes and displays (", note, StringComparison.Ordinal);
         Assert.Equal("next cell\n", TestSupport.Text(cells[1]!["outputs"]![0]!["text"])); // a new cell has its own budget
+        // One write over the cap keeps what one output may (the budget is charged what is kept, not what was written).
+        var big = Assert.Single(cells[2]!["outputs"]!.AsArray());
+        Assert.StartsWith(new string('z', 2000) + "\n… output cut here: 98,000 more characters not kept", TestSupport.Text(big!["text"]), StringComparison.Ordinal);
         Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
     }
 }

@@ -36,6 +36,7 @@ public sealed class OutputSink
     /// <summary>True when the cell is over <see cref="CellMaxChars"/>: the output is counted in the cell's note, not kept.</summary>
     bool OverCell(long chars)
     {
+        if (chars == 0 && cellNote is null) return false;
         if (cellNote is null && kept + chars <= CellMaxChars)
         {
             kept += chars;
@@ -79,9 +80,11 @@ public sealed class OutputSink
         lock (gate)
         {
             if (closed) return;
-            // A stream already cut at MaxChars only counts what it drops (its own note says so): not the cell's budget.
-            var appendsToCut = outputs.Count > 0 && outputs[^1] is StreamOutput last && last.Name == stream && cut.ContainsKey(last);
-            if (!appendsToCut && OverCell(text.Length)) return;
+            // The cell's budget is charged what the stream keeps: a write beyond MaxChars is cut (and counted) by the
+            // stream's own note, so only the part within MaxChars counts, and nothing once the stream is cut.
+            var same = outputs.Count > 0 && outputs[^1] is StreamOutput last && last.Name == stream ? last : null;
+            var keeps = same is not null && cut.ContainsKey(same) ? 0 : Math.Min(text.Length, Math.Max(0, MaxChars - (same?.Text.Length ?? 0)));
+            if (OverCell(keeps)) return;
             if (outputs.Count == 0 || outputs[^1] is not StreamOutput s || s.Name != stream)
                 outputs.Add(s = new StreamOutput(stream));
             var room = MaxChars - s.Text.Length;

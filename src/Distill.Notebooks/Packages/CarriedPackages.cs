@@ -81,12 +81,8 @@ public sealed class CarriedPackages
     }
 
     /// <summary>This host's native package suffix (libtorch-cpu-linux-x64 on Linux x64).</summary>
-    static string RuntimeSuffix => "-" + System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier.Split('-')[0] switch
-    {
-        "linux" or "debian" or "ubuntu" => "linux",
-        "osx" => "osx",
-        _ => "win",
-    } + "-" + System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant();
+    static string RuntimeSuffix => (OperatingSystem.IsLinux() ? "-linux-" : OperatingSystem.IsMacOS() ? "-osx-" : "-win-")
+        + System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
 
     public static bool IsTorchBackend(string name) =>
         name.StartsWith("TorchSharp-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("libtorch-", StringComparison.OrdinalIgnoreCase);

@@ -7,6 +7,7 @@ using Distill.Methods;
 using Distill.Models;
 using Distill.Native;
 using Distill.Training;
+using TorchSharp;
 
 namespace Distill.Experiments;
 
@@ -35,10 +36,16 @@ static class StudentStore
         TrainOptions options, DistillModel? teacher)
     {
         if (method is null || c.OutDir is not null || Directory(c) is not string dir) return Trainer.Train(student, transfer, objective, options, teacher);
-        var key = Key(method.Value.Choice, method.Value.Setup, student, transfer, objective, options, teacher);
+        var key = Key(method.Value.Choice, method.Value.Setup, student, transfer, objective, options, teacher, c.StudentDropout);
         using var held = TeacherStore.Hold(dir, key, "run", options.Log, options.Cancellation);
         string weights = Path.Combine(dir, key + ".bin"), record = Path.Combine(dir, key + ".json");
-        if (TryLoad(student, weights, record, options) is { } reused) return reused;
+        if (TryLoad(student, weights, record, options) is { } reused)
+        {
+            // As training leaves them: the student in eval mode on the run's device, the teacher frozen.
+            student.to(TorchRuntime.ResolveDevice(options.Device)).eval();
+            if (teacher is not null) Trainer.Freeze(teacher);
+            return reused;
+        }
         var trained = Trainer.Train(student, transfer, objective, options, teacher);
         var tmp = $".{Environment.ProcessId}.tmp";
         student.save(weights + tmp);
@@ -48,11 +55,15 @@ static class StudentStore
         return trained;
     }
 
-    internal static string Key(MethodChoice method, MethodSetup setup, DistillModel student, ImageDataset transfer, Objective objective, TrainOptions options, DistillModel? teacher)
+    internal static string Key(MethodChoice method, MethodSetup setup, DistillModel student, ImageDataset transfer, Objective objective, TrainOptions options,
+        DistillModel? teacher, double? studentDropout = null)
     {
         var settings = RunFolder.Settings(options, student, objective, transfer, teacher, transfer.Train.Labels);
         var text = string.Join("|", RunFolder.Compared(settings).Where(kv => kv.Key != "name").Select(kv => $"{kv.Key}={kv.Value}")
             .Append($"on={TorchRuntime.ResolveDevice(options.Device)}")
+            // Dropout changes neither the parameters nor the initial weights, only the training.
+            .Append($"student_dropout={studentDropout?.ToString("R", System.Globalization.CultureInfo.InvariantCulture) ?? "default"}")
+            .Append($"kernels={TorchRuntime.KernelIdentity}")
             .Append($"method={method.Method.Name}:{string.Join(",", method.Settings.All.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"))}")
             // The setup's seed is the one a method draws its own randomness from (CRD's negatives).
             .Append($"setup={setup.Student}<-{setup.Teacher}, seed {setup.Seed}, batch {setup.BatchSize}")
@@ -72,6 +83,7 @@ static class StudentStore
         try
         {
             var saved = JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) ?? throw new JsonException("empty record");
+            if (saved.History is null || saved.WeightsSha256 is null) throw new InvalidDataException("its record is incomplete");
             if (saved.Seed != options.Seed || saved.History.Count != options.Epochs) throw new InvalidDataException("its record is of another run");
             student.load(weights);
             var digest = TensorDigest.Weights(student);
@@ -83,7 +95,9 @@ static class StudentStore
                                    $"best {reused.BestAccuracy:F2}%, last {reused.LastAccuracy:F2}%");
             return reused;
         }
-        catch (Exception e) when (e is IOException or JsonException or InvalidDataException or ArgumentException or InvalidOperationException or NotSupportedException)
+        // FormatException: a damaged name length inside the weights file.
+        catch (Exception e) when (e is IOException or JsonException or InvalidDataException or ArgumentException or InvalidOperationException or NotSupportedException
+                                      or FormatException)
         {
             // A damaged entry is not an error of the experiment: drop it, put the student's initial weights back (a load
             // may have got part of the way) and train, from where training would have started.

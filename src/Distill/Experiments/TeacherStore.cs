@@ -65,7 +65,7 @@ public static class TeacherStore
     internal static string Key(ImageDataset data, RecipeConfig c)
     {
         var text = string.Join("|", c.Teacher, c.TeacherModel, data.Name, data.Train.Count, data.Test.Count, c.TeacherTrainSize, c.TestSize, c.DataSeed,
-            c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer, c.Schedule, c.BatchSize, c.Augment, TorchRuntime.Threads,
+            c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer, c.Schedule, c.BatchSize, c.Augment, TorchRuntime.Threads, TorchRuntime.KernelIdentity,
             typeof(TeacherStore).Assembly.ManifestModule.ModuleVersionId);
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
     }
@@ -116,7 +116,7 @@ public static class TeacherStore
         // in the key too: a caller that built the teacher another way never gets this one.
         var settings = RunFolder.Settings(options with { Settings = new Dictionary<string, string>() }, teacher, objective, data, null, data.Train.Labels);
         var text = string.Join("|", RunFolder.Compared(settings).Where(kv => kv.Key != "name").Select(kv => $"{kv.Key}={kv.Value}")
-            .Append($"on={TorchRuntime.ResolveDevice(options.Device)}").Append($"init={TensorDigest.Weights(teacher)}")
+            .Append($"on={TorchRuntime.ResolveDevice(options.Device)}").Append($"kernels={TorchRuntime.KernelIdentity}").Append($"init={TensorDigest.Weights(teacher)}")
             .Append($"build={typeof(TeacherStore).Assembly.ManifestModule.ModuleVersionId}"));
         var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
         var entry = Path.Combine(dir, "runs", key);

@@ -28,6 +28,11 @@ public static class TorchRuntime
     /// <summary>The OpenMP wait policy libtorch's thread pool runs with (PASSIVE unless the user set one).</summary>
     public static string OmpWaitPolicy { get; private set; } = "";
 
+    /// <summary>What decides which kernels compute: the libtorch build and oneDNN's ISA cap (AVX2 and AVX-512 kernels
+    /// give other rounding). Part of the cache keys of trained teachers and students, beside the thread count.</summary>
+    public static string KernelIdentity =>
+        $"libtorch {torch.__version__}, oneDNN ISA {OneDnnIsa.Cap ?? Environment.GetEnvironmentVariable(OneDnnIsa.Variable) ?? Environment.GetEnvironmentVariable(OneDnnIsa.LegacyVariable) ?? "all"}";
+
     /// <summary>What is wrong with $DISTILL_THREADS (not a positive number, or more than the cores), else null; set by
     /// <see cref="Initialize"/>, shown by `distill doctor`.</summary>
     public static string? ThreadsProblem { get; private set; }

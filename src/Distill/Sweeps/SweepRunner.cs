@@ -51,7 +51,7 @@ public static class SweepFolder
         catch (IOException e) { return (null, $"unreadable ({e.Message})"); }
         // The deserializer leaves absent fields at their defaults: a record without them is not a finished run.
         var missing = r is null ? "everything"
-            : r.Label is null ? "label" : r.Values is null ? "values" : r.TestAccuracy is null ? "test_accuracy"
+            : r.Label is null ? "label" : r.Values is null ? "values" : r.TestAccuracy is null || r.TestAccuracy.Count == 0 ? "test_accuracy"
             : r.Index != index ? $"index (it says {r.Index})"
             : gridKeys.FirstOrDefault(k => !r.Values.ContainsKey(k)) is { } key ? $"value for {key}" : null;
         if (missing is not null) return (null, $"not a whole result (no {missing})");

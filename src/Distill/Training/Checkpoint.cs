@@ -207,7 +207,8 @@ public static class Checkpoint
         using (var r = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true))
         {
             try { version = r.ReadString() == Magic ? r.ReadInt32() : 0; }
-            catch (Exception e) when (e is EndOfStreamException or FormatException or DecoderFallbackException) { return; }
+            // IOException: a negative string length. Not a checkpoint of this format: ReadHeader names the problem.
+            catch (Exception e) when (e is EndOfStreamException or FormatException or DecoderFallbackException or IOException) { return; }
         }
         if (version < 2) return;
         var covered = stream.Length - EndMarker.Length - HashLength;

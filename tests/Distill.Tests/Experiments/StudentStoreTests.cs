@@ -67,6 +67,13 @@ public class StudentStoreTests
             log.GetStringBuilder().Clear();
             Comparison.Run(data, c with { StudentEpochs = 1 });
             Assert.Equal(0, Reused(log));
+            // And the student's dropout, which changes neither its parameters nor its initial weights.
+            Comparison.Run(data, c with { StudentDropout = 0.2 });
+            Assert.Equal(0, Reused(log));
+
+            // A hit leaves the student as training does: in eval mode.
+            var third = Comparison.Run(data, c);
+            Assert.All(third.Students.Values, s => Assert.False(s.training));
         });
     }
 
