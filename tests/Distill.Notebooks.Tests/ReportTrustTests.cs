@@ -22,7 +22,7 @@ public class ReportTrustTests
         "<svg><animate onbegin=\"document.title = 'svg ran'\" attributeName='x' dur='1s'/></svg>" +
         "<form id='form' action='https://example.invalid/'><button id='submit'>send</button></form>" +
         "<meta http-equiv='refresh' content='0; url=https://example.invalid/'>" +
-        "<div id='spoof' style='position: fixed; top: 0; left: 0; z-index: 9999; color: red'>all succeeded</div>" +
+        "<div id='spoof' style='position: fixed; top: 0; left: 0; z-index: 9999; transform: translateY(-500px); color: red'>all succeeded</div>" +
         "<div id=\"distill-plotly-0123abcd-99\" class=\"distill-plotly\"></div>\n<script type=\"text/javascript\">document.title = 'forged chart ran';</script>"
         """;
 
@@ -58,6 +58,7 @@ public class ReportTrustTests
         Assert.DoesNotContain("document.title = 'forged chart ran'", html, StringComparison.Ordinal); // only the cell's escaped source
         // An output stays in its cell: it cannot be placed over the report's status header (its colour is kept).
         Assert.Equal("static", await page.Locator("#spoof").EvaluateAsync<string>("e => getComputedStyle(e).position"));
+        Assert.Equal("none", await page.Locator("#spoof").EvaluateAsync<string>("e => getComputedStyle(e).transform"));
         Assert.Equal("rgb(255, 0, 0)", await page.Locator("#spoof").EvaluateAsync<string>("e => getComputedStyle(e).color"));
         await page.Locator("#js").ClickAsync();
         await page.WaitForTimeoutAsync(1500);

@@ -61,8 +61,7 @@ public static partial class HtmlReport
         s.AllowedAttributes.Add("id");
         // An output must stay in its cell: positioned or stacked over the page, it could cover the report's own status
         // header ("all succeeded") with its own.
-        s.AllowedCssProperties.Remove("position");
-        s.AllowedCssProperties.Remove("z-index");
+        foreach (var property in new[] { "position", "z-index", "transform", "translate" }) s.AllowedCssProperties.Remove(property);
         return s;
     });
 

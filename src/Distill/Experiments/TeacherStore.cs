@@ -39,6 +39,7 @@ public static class TeacherStore
         get
         {
             if (Directory is not string dir) return "off (DISTILL_TEACHER_CACHE=off); every teacher is trained";
+            if (File.Exists(dir)) return $"{dir} is a file, not a folder: set DISTILL_TEACHER_CACHE to a folder (or off)";
             var top = new DirectoryInfo(dir);
             if (!top.Exists) return $"{dir} (empty)";
             var runs = new DirectoryInfo(Path.Combine(dir, "runs"));
@@ -81,6 +82,9 @@ public static class TeacherStore
     /// <param name="what">What the entry holds, for the waiting line ("teacher", "run").</param>
     internal static IDisposable Hold(string dir, string key, string what, TextWriter? log, CancellationToken cancellation)
     {
+        for (var d = dir; !string.IsNullOrEmpty(d); d = Path.GetDirectoryName(d))
+            if (File.Exists(d))
+                throw new InvalidOperationException($"the teacher cache {dir} cannot be a folder: {d} is a file. Set DISTILL_TEACHER_CACHE to a folder, or to off.");
         var locks = System.IO.Directory.CreateDirectory(Path.Combine(dir, "locks")).FullName; // beside the entries, not among them
         var path = Path.Combine(locks, key + ".lock");
         var said = false;

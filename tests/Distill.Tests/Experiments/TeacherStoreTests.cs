@@ -45,6 +45,26 @@ public class TeacherStoreTests
     }
 
     [Fact]
+    public void A_cache_setting_that_names_a_file_is_said_by_doctor_and_refused_by_name()
+    {
+        var file = Path.GetTempFileName();
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", file);
+        try
+        {
+            Assert.Equal($"{file} is a file, not a folder: set DISTILL_TEACHER_CACHE to a folder (or off)", TeacherStore.Status);
+            using var data = Datasets.FashionMnist();
+            var c = new FitNetsConfig { TeacherTrainSize = 200, TestSize = 100, TeacherEpochs = 1, Teacher = "mlp-32", Progress = false };
+            var e = Assert.Throws<InvalidOperationException>(() => Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null));
+            Assert.Equal($"the teacher cache {file} cannot be a folder: {file} is a file. Set DISTILL_TEACHER_CACHE to a folder, or to off.", e.Message);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null);
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public void A_cli_teacher_is_trained_once_per_setting_and_an_out_folder_gets_its_run()
     {
         var dir = Directory.CreateTempSubdirectory("teachers").FullName;
