@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Distill.Data;
 using Distill.Losses;
@@ -59,28 +57,20 @@ static class StudentStore
         DistillModel? teacher, double? studentDropout = null)
     {
         var settings = RunFolder.Settings(options, student, objective, transfer, teacher, transfer.Train.Labels);
-        var text = string.Join("|", RunFolder.Compared(settings).Where(kv => kv.Key != "name").Select(kv => $"{kv.Key}={kv.Value}")
-            .Append($"on={TorchRuntime.ResolveDevice(options.Device)}")
+        return CacheEntry.RunKey(settings, options.Device, [
             // Dropout changes neither the parameters nor the initial weights, only the training.
-            .Append($"student_dropout={studentDropout?.ToString("R", System.Globalization.CultureInfo.InvariantCulture) ?? "default"}")
-            .Append($"kernels={TorchRuntime.KernelIdentity}")
-            .Append($"method={method.Method.Name}:{string.Join(",", method.Settings.All.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"))}")
+            $"student_dropout={studentDropout?.ToString("R", System.Globalization.CultureInfo.InvariantCulture) ?? "default"}",
+            $"method={method.Method.Name}:{string.Join(",", method.Settings.All.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"))}",
             // The setup's seed is the one a method draws its own randomness from (CRD's negatives).
-            .Append($"setup={setup.Student}<-{setup.Teacher}, seed {setup.Seed}, batch {setup.BatchSize}")
-            .Append($"method_build={method.Method.GetType().Assembly.ManifestModule.ModuleVersionId}")
-            .Append($"init={TensorDigest.Weights(student)}")
-            .Append($"objective_init={TensorDigest.Sha256(objective.Modules().SelectMany(m => m.Module.state_dict().Values))}")
-            .Append($"teacher_weights={(teacher is null ? "none" : TensorDigest.Weights(teacher))}")
-            .Append($"build={typeof(StudentStore).Assembly.ManifestModule.ModuleVersionId}"));
-        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
+            $"setup={setup.Student}<-{setup.Teacher}, seed {setup.Seed}, batch {setup.BatchSize}",
+            $"method_build={method.Method.GetType().Assembly.ManifestModule.ModuleVersionId}",
+            $"init={TensorDigest.Weights(student)}",
+            $"objective_init={TensorDigest.Sha256(objective.Modules().SelectMany(m => m.Module.state_dict().Values))}",
+            $"teacher_weights={(teacher is null ? "none" : TensorDigest.Weights(teacher))}"]);
     }
 
-    static TrainResult? TryLoad(DistillModel student, string weights, string record, TrainOptions options)
-    {
-        if (!File.Exists(weights) || !File.Exists(record)) return null;
-        Dictionary<string, TorchSharp.torch.Tensor> initial;
-        using (TorchSharp.torch.no_grad()) initial = student.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
-        try
+    static TrainResult? TryLoad(DistillModel student, string weights, string record, TrainOptions options) =>
+        !File.Exists(weights) || !File.Exists(record) ? null : CacheEntry.LoadOrRollBack(student, () =>
         {
             var saved = JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) ?? throw new JsonException("empty record");
             if (saved.History is null || saved.WeightsSha256 is null) throw new InvalidDataException("its record is incomplete");
@@ -94,25 +84,16 @@ static class StudentStore
             options.Log?.WriteLine($"{options.Name} (seed {options.Seed}): reused from the run cache ({Path.GetFileNameWithoutExtension(weights)}): " +
                                    $"best {reused.BestAccuracy:F2}%, last {reused.LastAccuracy:F2}%");
             return reused;
-        }
+        },
         // FormatException: a damaged name length inside the weights file.
-        catch (Exception e) when (e is IOException or JsonException or InvalidDataException or ArgumentException or InvalidOperationException or NotSupportedException
-                                      or FormatException)
+        e => e is IOException or JsonException or InvalidDataException or ArgumentException or InvalidOperationException or NotSupportedException or FormatException,
+        e =>
         {
-            // A damaged entry is not an error of the experiment: drop it, put the student's initial weights back (a load
-            // may have got part of the way) and train, from where training would have started.
+            // A damaged entry is not an error of the experiment: drop it and train.
             options.Log?.WriteLine($"run cache: ignoring damaged entry {weights} ({e.Message}); training the run");
-            using (TorchSharp.torch.no_grad())
-                foreach (var (name, tensor) in student.state_dict()) tensor.copy_(initial[name]);
             File.Delete(weights);
             File.Delete(record);
-            return null;
-        }
-        finally
-        {
-            foreach (var t in initial.Values) t.Dispose();
-        }
-    }
+        });
 
     sealed record Record(int Seed, long Parameters, TeacherSource Teacher, string? WeightsSha256, List<EpochMetrics> History);
 }

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Distill.Data;
 using Distill.Models;
@@ -65,10 +63,9 @@ public static class TeacherStore
 
     internal static string Key(ImageDataset data, RecipeConfig c)
     {
-        var text = string.Join("|", c.Teacher, c.TeacherModel, data.Name, data.Train.Count, data.Test.Count, c.TeacherTrainSize, c.TestSize, c.DataSeed,
+        return CacheEntry.Hash([c.Teacher, c.TeacherModel, data.Name, data.Train.Count, data.Test.Count, c.TeacherTrainSize, c.TestSize, c.DataSeed,
             c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer, c.Schedule, c.BatchSize, c.Augment, TorchRuntime.Threads, TorchRuntime.KernelIdentity,
-            typeof(TeacherStore).Assembly.ManifestModule.ModuleVersionId);
-        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
+            typeof(TeacherStore).Assembly.ManifestModule.ModuleVersionId]);
     }
 
     /// <summary>
@@ -119,10 +116,7 @@ public static class TeacherStore
         // The run's own extra settings describe the student it is trained for, not the teacher. The initial weights are
         // in the key too: a caller that built the teacher another way never gets this one.
         var settings = RunFolder.Settings(options with { Settings = new Dictionary<string, string>() }, teacher, objective, data, null, data.Train.Labels);
-        var text = string.Join("|", RunFolder.Compared(settings).Where(kv => kv.Key != "name").Select(kv => $"{kv.Key}={kv.Value}")
-            .Append($"on={TorchRuntime.ResolveDevice(options.Device)}").Append($"kernels={TorchRuntime.KernelIdentity}").Append($"init={TensorDigest.Weights(teacher)}")
-            .Append($"build={typeof(TeacherStore).Assembly.ManifestModule.ModuleVersionId}"));
-        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
+        var key = CacheEntry.RunKey(settings, options.Device, [$"init={TensorDigest.Weights(teacher)}"]);
         var entry = Path.Combine(dir, "runs", key);
         using var held = Hold(dir, key, "teacher", options.Log, options.Cancellation);
         var checkpoint = Path.Combine(entry, Checkpoint.FileName);
@@ -152,32 +146,22 @@ public static class TeacherStore
 
     /// <summary>The cached teacher's weights loaded into <paramref name="teacher"/>, or null when the entry is damaged:
     /// then it is dropped and the teacher's own initial weights are put back, so the retraining starts where it would have.</summary>
-    static TrainResult? Reuse(DistillModel teacher, string entry, string checkpoint, TrainOptions options)
-    {
-        Dictionary<string, TorchSharp.torch.Tensor> initial;
-        using (TorchSharp.torch.no_grad()) initial = teacher.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
-        try
+    static TrainResult? Reuse(DistillModel teacher, string entry, string checkpoint, TrainOptions options) =>
+        CacheEntry.LoadOrRollBack(teacher, () =>
         {
             var info = Checkpoint.LoadModel(checkpoint, teacher);
             var reused = new TrainResult { Name = options.Name, Seed = info.Seed, Parameters = teacher.ParameterCount, History = info.History,
                 Teacher = TeacherSource.None, WeightsSha256 = TensorDigest.Weights(teacher) };
             options.Log?.WriteLine($"{options.Name}: reused from the teacher cache ({entry}): best {reused.BestAccuracy:F2}% after {info.Epoch} epochs");
             return reused;
-        }
-        catch (Exception e) when (e is InvalidDataException or IOException or JsonException or UnauthorizedAccessException)
+        },
+        e => e is InvalidDataException or IOException or JsonException or UnauthorizedAccessException,
+        e =>
         {
             // A damaged cache entry is not an error of the experiment (as for the recipes' entries).
             options.Log?.WriteLine($"teacher cache: ignoring damaged entry {entry} ({e.Message}); training the teacher");
-            using (TorchSharp.torch.no_grad())
-                foreach (var (name, tensor) in teacher.state_dict()) tensor.copy_(initial[name]);
             System.IO.Directory.Delete(entry, recursive: true);
-            return null;
-        }
-        finally
-        {
-            foreach (var t in initial.Values) t.Dispose();
-        }
-    }
+        });
 
     /// <summary>Copies a run folder's files (not its lock) into <paramref name="to"/>; returns it.</summary>
     static string CopyRun(string from, string to)

@@ -1,0 +1,49 @@
+using System.Security.Cryptography;
+using System.Text;
+using Distill.Native;
+using Distill.Training;
+using TorchSharp;
+
+namespace Distill.Experiments;
+
+/// <summary>What the teacher cache and the run cache (<see cref="TeacherStore"/>, <see cref="StudentStore"/>) share: how
+/// a trained run is keyed, and how an entry is loaded so that a damaged one leaves the model as it was.</summary>
+static class CacheEntry
+{
+    /// <summary>16 hex digits of the SHA-256 of the parts, joined by "|".</summary>
+    public static string Hash(IEnumerable<object?> parts) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("|", parts))))[..16].ToLowerInvariant();
+
+    /// <summary>The key of a trained run: every setting its run record compares (its name aside), the device and the
+    /// kernels that compute it, the caller's own <paramref name="parts"/> (initial weights, method, ...), and this
+    /// library's build, so a code change never reuses a stale run.</summary>
+    public static string RunKey(IReadOnlyDictionary<string, string> settings, string device, IEnumerable<string> parts) =>
+        Hash(RunFolder.Compared(settings).Where(kv => kv.Key != "name").Select(kv => $"{kv.Key}={kv.Value}")
+            .Append($"on={TorchRuntime.ResolveDevice(device)}")
+            .Append($"kernels={TorchRuntime.KernelIdentity}")
+            .Concat(parts)
+            .Append($"build={typeof(CacheEntry).Assembly.ManifestModule.ModuleVersionId}"));
+
+    /// <summary>
+    /// <paramref name="load"/> into <paramref name="model"/>; when it throws what <paramref name="damaged"/> accepts, the
+    /// entry is damaged: <paramref name="drop"/> removes it, the model's initial weights are put back (a load may have
+    /// got part of the way), and null is returned, so training starts where it would have without the cache.
+    /// </summary>
+    public static T? LoadOrRollBack<T>(torch.nn.Module model, Func<T> load, Func<Exception, bool> damaged, Action<Exception> drop) where T : class
+    {
+        Dictionary<string, torch.Tensor> initial;
+        using (torch.no_grad()) initial = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        try { return load(); }
+        catch (Exception e) when (damaged(e))
+        {
+            drop(e);
+            using (torch.no_grad())
+                foreach (var (name, tensor) in model.state_dict()) tensor.copy_(initial[name]);
+            return null;
+        }
+        finally
+        {
+            foreach (var t in initial.Values) t.Dispose();
+        }
+    }
+}
