@@ -184,21 +184,21 @@ public static class TeacherStore
         var key = Key(data, c);
         string weights = Path.Combine(dir, key + ".bin"), record = Path.Combine(dir, key + ".json");
         if (!File.Exists(weights) || !File.Exists(record)) return null;
-        try
+        return CacheEntry.LoadOrRollBack(teacher, () =>
         {
             var saved = JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) ?? throw new JsonException("empty record");
             teacher.load(weights);
             return new TrainResult { Name = "teacher", Seed = saved.Seed, Parameters = teacher.ParameterCount, History = saved.History, Teacher = TeacherSource.None,
                 WeightsSha256 = TensorDigest.Weights(teacher) };
-        }
-        catch (Exception e) when (e is IOException or JsonException or ArgumentException or InvalidOperationException or NotSupportedException)
+        },
+        e => e is IOException or JsonException or ArgumentException or InvalidOperationException or NotSupportedException,
+        e =>
         {
             // A damaged cache entry is not an error of the experiment: drop it and train.
             c.Log?.WriteLine($"teacher cache: ignoring damaged entry {weights} ({e.Message}); training the teacher");
             File.Delete(weights);
             File.Delete(record);
-            return null;
-        }
+        });
     }
 
     internal static void Save(DistillModel teacher, ImageDataset data, RecipeConfig c, TrainResult trained)
