@@ -167,7 +167,7 @@ static class DeployCommand
             var options = new Training.TrainOptions
             {
                 Name = "pruned", Epochs = r.GetValue(epochs), Device = "cpu", OutDir = r.GetValue(output), Cancellation = signals.Token, Log = Console.Out,
-                Force = r.GetValue(force),
+                Force = r.GetValue(force), Resumable = false,
                 Optimizer = Training.OptimizerSpec.Sgd(r.GetValue(lr)),
             };
             double Accuracy(Models.DistillModel m) => Training.Evaluation.Accuracy(m, data, data.Test, "cpu");

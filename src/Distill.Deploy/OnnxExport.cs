@@ -46,8 +46,7 @@ public static class OnnxExport
         ArgumentNullException.ThrowIfNull(path);
         if (Directory.Exists(path))
             throw new ArgumentException($"--out {path} is a folder; give the .onnx file to write (e.g. {Path.Combine(path, "model.onnx")}).");
-        for (var dir = Path.GetDirectoryName(Path.GetFullPath(path)); !string.IsNullOrEmpty(dir); dir = Path.GetDirectoryName(dir))
-            if (File.Exists(dir)) throw new ArgumentException($"--out {path}: {dir} is a file, not a folder; give a path in a folder.");
+        if (FilePaths.FileAncestor(path) is { } file) throw new ArgumentException($"--out {path}: {file} is a file, not a folder; give a path in a folder.");
         if (File.Exists(path) && RecordedModel(path) is null)
             throw new ArgumentException($"--out {path} exists and is not an ONNX model that `deploy export` wrote; exporting would replace it. " +
                                         "Give another file, or move that one away first.");

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Text.Json.Nodes;
 
 namespace Distill.Notebooks.Tests;
@@ -144,6 +145,13 @@ public class BasicsRunTests(BasicsRun run) : IClassFixture<BasicsRun>
         foreach (var fact in new[] { "basics.ipynb", "smoke", "epochs = 5", "TorchSharp 0.107.0", "libtorch 2.10", ".NET 10" })
             Assert.Contains(fact, html);
         Assert.Matches("git commit</th><td>[0-9a-f]{40} \\((clean|dirty: uncommitted changes)\\)", html);
+        // Terminal sequences and control bytes are dropped from the page, the text around them kept; the notebook keeps
+        // what the cell wrote.
+        // (plotly.js, inlined, carries ESC bytes of its own, so the output's element is what is checked.)
+        var shown = Regex.Match(html, "<pre class=\"stream stdout\">(nul\\[.*?)</pre>", RegexOptions.Singleline);
+        Assert.Equal("nul[] osc[link] csi[red] c1[] bell[]\n", shown.Groups[1].Value);
+        var written = TestSupport.Text(BasicsRun.Outputs(run.Cell("Terminal bytes")).Single()["text"]);
+        Assert.Equal("nul[\0] osc[\u001b]8;;https://example.invalid\u0007link\u001b]8;;\u0007] csi[\u001b[1;31mred\u001b[0m] c1[\u009b] bell[\u0007]\n", written);
     }
 
     [Fact]

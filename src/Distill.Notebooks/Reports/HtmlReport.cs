@@ -17,8 +17,17 @@ public static partial class HtmlReport
 {
     static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().Build();
 
-    [GeneratedRegex(@"\x1B\[[0-9;]*[A-Za-z]")]
+    /// <summary>Terminal control sequences a cell's text may carry (a progress bar's colours, a hyperlink): CSI
+    /// (<c>ESC [ ... final</c>), OSC (<c>ESC ] ... BEL</c> or <c>ESC \</c>, or cut short by the end of the text), the
+    /// DCS/SOS/PM/APC strings (ended by <c>ESC \</c>) and the other two-byte escapes. A page would show them as stray
+    /// bytes, so they are dropped and the text around them (a link's text, the coloured words) is kept.</summary>
+    [GeneratedRegex(@"\x1B\[[0-?]*[ -/]*[@-~]|\x1B\][^\x07\x1B]*(?:\x07|\x1B\\|$)|\x1B[PX^_][^\x1B]*?\x1B\\|\x1B[ -~]?")]
     private static partial Regex Ansi();
+
+    /// <summary>Control characters HTML does not allow in text (NUL, C0 but tab, newline and carriage return, DEL, C1):
+    /// browsers show them as replacement boxes or drop them unpredictably.</summary>
+    [GeneratedRegex(@"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]")]
+    private static partial Regex Controls();
 
     public static void Write(NotebookRunResult r, string path, bool trusted = false)
     {
@@ -217,7 +226,7 @@ public static partial class HtmlReport
         switch (o)
         {
             case StreamOutput s:
-                sb.Append(CultureInfo.InvariantCulture, $"<pre class=\"stream {Enc(s.Name)}\">{Enc(Ansi().Replace(s.Text.ToString(), ""))}</pre>\n");
+                sb.Append(CultureInfo.InvariantCulture, $"<pre class=\"stream {Enc(s.Name)}\">{Enc(s.Text.ToString())}</pre>\n");
                 break;
             case ErrorOutput e:
                 var tb = string.Join("\n", e.Traceback.Select(l => Ansi().Replace(l, "")));
@@ -238,13 +247,14 @@ public static partial class HtmlReport
                 else if (d.Data.TryGetValue("image/png", out var png)) sb.Append(CultureInfo.InvariantCulture, $"<img src=\"data:image/png;base64,{Enc(png.Trim())}\">");
                 else if (d.Data.TryGetValue("image/jpeg", out var jpg)) sb.Append(CultureInfo.InvariantCulture, $"<img src=\"data:image/jpeg;base64,{Enc(jpg.Trim())}\">");
                 else if (d.Data.TryGetValue("text/markdown", out var md)) sb.Append(MarkdownHtml(md, trusted));
-                else if (d.Data.TryGetValue("text/plain", out var text)) sb.Append(CultureInfo.InvariantCulture, $"<pre>{Enc(Ansi().Replace(text, ""))}</pre>");
+                else if (d.Data.TryGetValue("text/plain", out var text)) sb.Append(CultureInfo.InvariantCulture, $"<pre>{Enc(text)}</pre>");
                 sb.Append("</div>\n");
                 break;
         }
     }
 
-    static string Enc(string s) => WebUtility.HtmlEncode(s);
+    /// <summary>Escaped text, without terminal sequences or control characters (<see cref="Ansi"/>, <see cref="Controls"/>).</summary>
+    static string Enc(string s) => WebUtility.HtmlEncode(Controls().Replace(Ansi().Replace(s, ""), ""));
 
     const string Css = """
 

@@ -79,9 +79,8 @@ public static class TeacherStore
     /// <param name="what">What the entry holds, for the waiting line ("teacher", "run").</param>
     internal static IDisposable Hold(string dir, string key, string what, TextWriter? log, CancellationToken cancellation)
     {
-        for (var d = dir; !string.IsNullOrEmpty(d); d = Path.GetDirectoryName(d))
-            if (File.Exists(d))
-                throw new InvalidOperationException($"the teacher cache {dir} cannot be a folder: {d} is a file. Set DISTILL_TEACHER_CACHE to a folder, or to off.");
+        if ((File.Exists(dir) ? dir : FilePaths.FileAncestor(dir)) is { } file)
+            throw new InvalidOperationException($"the teacher cache {dir} cannot be a folder: {file} is a file. Set DISTILL_TEACHER_CACHE to a folder, or to off.");
         var locks = System.IO.Directory.CreateDirectory(Path.Combine(dir, "locks")).FullName; // beside the entries, not among them
         var path = Path.Combine(locks, key + ".lock");
         var said = false;

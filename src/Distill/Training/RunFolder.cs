@@ -26,7 +26,7 @@ sealed class RunFolder : IDisposable
 
     RunFolder(FolderLock lockStream) => this.lockStream = lockStream;
 
-    public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log)
+    public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log, bool resumable = true)
     {
         if (File.Exists(dir)) throw new ArgumentException($"--out {dir}: this is a file; give a folder (it is created when missing).");
         try { Directory.CreateDirectory(dir); }
@@ -55,8 +55,9 @@ sealed class RunFolder : IDisposable
             else if (!resume && holdsRun)
             {
                 if (!force)
-                    throw new InvalidOperationException($"--out {dir} holds another run ({Describe(path)}). Pass --resume to continue it, " +
-                                                        "--force to clear the folder and start over, or give another folder.");
+                    throw new InvalidOperationException($"--out {dir} holds another run ({Describe(path)}). " +
+                                                        (resumable ? "Pass --resume to continue it, --force" : "Pass --force") +
+                                                        " to clear the folder and start over, or give another folder.");
                 Clear(dir);
                 log?.WriteLine($"--force: cleared {dir}");
             }

@@ -116,7 +116,7 @@ sealed class TrainingRun : IDisposable
         totalSteps = stepsPerEpoch * o.Epochs;
         warmupSteps = (long)Math.Round(o.WarmupEpochs * stepsPerEpoch);
         // Before anything is written there: the folder is locked, checked against a resumed run's settings, or cleared.
-        folder = o.OutDir is null ? null : RunFolder.Open(o.OutDir, RunFolder.Settings(o, student, objective, data, teacher, trainLabels), o.Resume, o.Force, o.Log);
+        folder = o.OutDir is null ? null : RunFolder.Open(o.OutDir, RunFolder.Settings(o, student, objective, data, teacher, trainLabels), o.Resume, o.Force, o.Log, o.Resumable);
         writer = o.OutDir is null ? null : new MetricsWriter(o.OutDir, o.TensorBoard);
         progress = new ProgressLine(o.Progress ?? ProgressLine.Default);
     }
@@ -297,7 +297,7 @@ sealed class TrainingRun : IDisposable
         var value = bad.Name is null ? values[0] : bad.Value;
         return new NonFiniteLossException(
             $"{o.Name}: loss is {value} at epoch {epoch}, step {step} (batch {stepInEpoch + 1} of {stepsPerEpoch}), in term '{term}'. " +
-            "Lower the learning rate, clip gradients (ClipGradNorm), or check that term's inputs.", epoch, step, term);
+            "Lower the learning rate, clip gradients (--clip N on the command line, ClipGradNorm in TrainOptions), or check that term's inputs.", epoch, step, term);
     }
 
     /// <summary>A finite run that has gone wrong: its loss over 10⁴ times the first epoch's, or its test accuracy still at

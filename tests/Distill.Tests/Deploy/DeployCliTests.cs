@@ -52,7 +52,10 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.Contains("cnn-4 float32", stdout, StringComparison.Ordinal);
         AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("other"), "--sparsity", "0.5", "--channels", "0.5"), "error: give one of --sparsity");
         // Pruning again into the same folder is refused, and --force (which the refusal names) clears it.
-        AssertOneError(Cli("deploy", "prune", run.Folder, "--out", pruned, "--channels", "0.25", "--train-size", "500"), $"error: --out {pruned} holds another run");
+        var refused = Cli("deploy", "prune", run.Folder, "--out", pruned, "--channels", "0.25", "--train-size", "500");
+        AssertOneError(refused, $"error: --out {pruned} holds another run");
+        Assert.Contains("Pass --force to clear", refused.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("--resume", refused.Stderr, StringComparison.Ordinal); // prune has no --resume to offer
         (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", pruned, "--channels", "0.25", "--train-size", "500", "--force");
         Assert.True(code == 0, stderr);
         Assert.Contains("\"model\": \"cnn-6\"", File.ReadAllText(Path.Combine(pruned, "run.json")), StringComparison.Ordinal);
