@@ -89,6 +89,10 @@ static class DeployCommand
                 if (OnnxExport.RecordedModel(path) is { } model && model != trained.Model.ZooName)
                     throw new ArgumentException($"--onnx {path} was exported from a {model}, and {trained.CheckpointPath} holds a {trained.Model.ZooName}; " +
                                                 "check a model against the checkpoint it was exported from.");
+                if (OnnxExport.Recorded(path, "weights") is { } weights && weights != trained.WeightsDigest)
+                    throw new ArgumentException($"--onnx {path} was exported from other weights of the {trained.Model.ZooName} than {trained.CheckpointPath} holds " +
+                                                $"(weights sha256 {Short(weights)} there, {Short(trained.WeightsDigest)} here: another run, or this run before more training); " +
+                                                "check a model against the checkpoint it was exported from, or export it again.");
                 using var test = data.Test.Images.narrow(0, 0, Math.Min(count, data.Test.Count));
                 var (diff, agreement) = OnnxEvaluation.Compare(runner, trained.Model, data, test);
                 var ortAccuracy = OnnxEvaluation.Accuracy(runner, data, data.Test);
@@ -188,6 +192,8 @@ static class DeployCommand
         }));
         return cmd;
     }
+
+    static string Short(string digest) => digest.Length > 12 ? digest[..12] + "…" : digest;
 
     static CalibrationMethod ParseMethod(string name) => name.ToLowerInvariant() switch
     {

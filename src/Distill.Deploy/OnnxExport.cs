@@ -53,13 +53,17 @@ public static class OnnxExport
     }
 
     /// <summary>The zoo model an exported file records (metadata "model"), or null when the file is not such an export.</summary>
-    public static string? RecordedModel(string path)
+    public static string? RecordedModel(string path) => Recorded(path, "model");
+
+    /// <summary>One metadata entry of an exported file ("model", "weights", ...), or null when the file is not such an
+    /// export or does not record it (files exported before the entry existed).</summary>
+    public static string? Recorded(string path, string key)
     {
         try
         {
             using var f = File.OpenRead(path);
             var model = ModelProto.Parser.ParseFrom(f);
-            return model.Graph is { Node.Count: > 0 } ? model.MetadataProps.FirstOrDefault(p => p.Key == "model")?.Value : null;
+            return model.Graph is { Node.Count: > 0 } ? model.MetadataProps.FirstOrDefault(p => p.Key == key)?.Value : null;
         }
         catch (Exception e) when (e is Google.Protobuf.InvalidProtocolBufferException or IOException or UnauthorizedAccessException)
         {

@@ -29,10 +29,17 @@ public sealed class TrainedModel : IDisposable
 
     public string CheckpointPath { get; }
 
+    /// <summary>SHA-256 of the model's state dict as loaded (<see cref="TensorDigest.Weights"/>).</summary>
+    public string WeightsDigest => weights ??= TensorDigest.Weights(Model);
+    string? weights;
+
     /// <summary>What the exported file records about its origin (ONNX metadata_props).</summary>
     public IReadOnlyDictionary<string, string> Metadata => new Dictionary<string, string>
     {
         ["model"] = Model.ZooName ?? Model.GetType().Name, ["dataset"] = Dataset, ["checkpoint"] = Path.GetFullPath(CheckpointPath),
+        // The weights themselves, so `deploy check` can tell an export of this checkpoint from one of another checkpoint
+        // of the same model (the path alone cannot: a run folder is reused, a file copied).
+        ["weights"] = WeightsDigest,
         ["input"] = "normalised images [batch, C, H, W], as the dataset's mean and std give them (what the TorchSharp model takes)",
     };
 

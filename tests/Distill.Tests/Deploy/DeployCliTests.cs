@@ -98,6 +98,12 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Distill.Deploy.OnnxExport.Save(Distill.Deploy.OnnxExport.Build(Distill.Models.ModelZoo.Create("mlp-32", 1, 10), [1, 28, 28],
             metadata: new Dictionary<string, string> { ["model"] = "mlp-32" }), mlp);
         AssertOneError(Cli("deploy", "check", copy, "--onnx", mlp, "--images", "10"), $"error: --onnx {mlp} was exported from a mlp-32, and ");
+        // So is one exported from other weights of the same architecture (another run's cnn-8).
+        var other = dir.File("other.onnx");
+        using (var cnn = Distill.Models.ModelZoo.Create("cnn-8", 1, 10))
+            Distill.Deploy.OnnxExport.Save(Distill.Deploy.OnnxExport.Build(cnn, [1, 28, 28], metadata: new Dictionary<string, string>
+                { ["model"] = "cnn-8", ["weights"] = Distill.Training.TensorDigest.Weights(cnn) }), other);
+        AssertOneError(Cli("deploy", "check", copy, "--onnx", other, "--images", "10"), $"error: --onnx {other} was exported from other weights of the cnn-8 than ");
         AssertOneError(Cli("deploy", "prune", copy, "--out", dir.File("p"), "--sparsity", "NaN"), "error: --sparsity NaN: give the fraction to prune, in [0, 1)");
         Assert.False(Directory.Exists(dir.File("p")));
     }
