@@ -89,6 +89,13 @@ public class DocumentTests
         Assert.Contains("string name = \"a \\\"b\\\"\";", src);
         Assert.Contains("var mode = global::System.DayOfWeek.Friday;", src);
         Assert.Contains("double extra = 2.5;", src); // undeclared: inferred from the value, as papermill does
+        string Undeclared(string value) => ParameterInjector.Source(new Dictionary<string, string> { ["u"] = value }, _ => null, "nb.ipynb");
+        Assert.Contains("long u = 3000000000L;", Undeclared("3000000000")); // past int: a long, not a double
+        Assert.Contains("double u = 1E+20;", Undeclared("99999999999999999999"));
+        Assert.Contains("double u = double.PositiveInfinity;", Undeclared("Infinity"));
+        Assert.Contains("string u = \"1e400x\";", Undeclared("1e400x"));
+        var far = Assert.Throws<ParameterException>(() => Undeclared("1e400")); // not silently infinity
+        Assert.StartsWith("nb.ipynb: -p u=1e400: '1e400' is not in range (a double is at most about 1.8e308)", far.Message, StringComparison.Ordinal);
         var e = Assert.Throws<ParameterException>(() => ParameterInjector.Source(new Dictionary<string, string> { ["epochs"] = "abc" }, n => types.GetValueOrDefault(n), "nb.ipynb"));
         Assert.Contains("nb.ipynb", e.Message);
         Assert.Contains("'abc' is not an int", e.Message);

@@ -88,17 +88,24 @@ public static class ParameterInjector
                 throw new ParameterException($"{notebook}: -p {name}=...: '{name}' is not a C# identifier; use the variable's name from the parameters cell");
             var type = typeOf(name);
             if (type is not null && Nullable.GetUnderlyingType(type) is { } inner) type = inner;
-            var (decl, literal) = type is null ? Infer(text) : Convert(name, text, type, notebook);
+            var (decl, literal) = type is null ? Infer(name, text, notebook) : Convert(name, text, type, notebook);
             sb.Append(CultureInfo.InvariantCulture, $"{decl} {name} = {literal};\n");
         }
         return sb.ToString();
     }
 
-    static (string, string) Infer(string text)
+    /// <summary>A value with no declared default takes the narrowest type that holds it: bool, int, long, double, else
+    /// string. A number no double holds is refused rather than turned into infinity (.NET parses it so).</summary>
+    static (string, string) Infer(string name, string text, string notebook)
     {
+        var inv = CultureInfo.InvariantCulture;
         if (bool.TryParse(text, out var b)) return ("bool", b ? "true" : "false");
-        if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i)) return ("int", i.ToString(CultureInfo.InvariantCulture));
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)) return ("double", DoubleLiteral(d));
+        if (int.TryParse(text, NumberStyles.Integer, inv, out var i)) return ("int", i.ToString(inv));
+        if (long.TryParse(text, NumberStyles.Integer, inv, out var l)) return ("long", l.ToString(inv) + "L");
+        if (double.TryParse(text, NumberStyles.Float, inv, out var d))
+            return !double.IsInfinity(d) || NamesInfinity(text) ? ("double", DoubleLiteral(d))
+                : throw new ParameterException($"{notebook}: -p {name}={text}: '{text}' is not in range (a double is at most about 1.8e308), " +
+                                               $"and the notebook declares no '{name}' to say which type it wants; pass a smaller number, or declare '{name}' in the parameters cell");
         return ("string", SymbolDisplay.FormatLiteral(text, quote: true));
     }
 
