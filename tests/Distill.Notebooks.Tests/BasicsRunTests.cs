@@ -122,6 +122,10 @@ public class BasicsRunTests(BasicsRun run) : IClassFixture<BasicsRun>
         Assert.Matches(@"^Wall time: [0-9.]+ms$", TestSupport.Text(timed[0]["data"]!["text/plain"]));
         var answer = BasicsRun.Outputs(run.Cells.Single(c => TestSupport.Text(c!["source"]) == "answer")!).Single();
         Assert.Equal("42", TestSupport.Text(answer["data"]!["text/plain"]));
+        var returned = BasicsRun.Outputs(run.Cell("A top-level return")).Single();
+        Assert.Equal("execute_result", returned["output_type"]!.GetValue<string>());
+        Assert.Equal("43", TestSupport.Text(returned["data"]!["text/plain"]));
+        Assert.Empty(BasicsRun.Outputs(run.Cell("inside a lambda")));
         var html = BasicsRun.Outputs(run.Cell("HTML(")).Single();
         Assert.Equal("<em>raw formatter html</em>", TestSupport.Text(html["data"]!["text/html"]));
         // A display handle's Update replaces the output in place, as in VS Code.

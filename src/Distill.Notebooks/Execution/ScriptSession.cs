@@ -78,11 +78,16 @@ public sealed class ScriptSession : IDisposable
         return new SubmissionResult(HasValue(state.Script.GetCompilation()), state.ReturnValue, null, []);
     }
 
-    /// <summary>The kernel shows a cell's value when its last statement is a non-void expression without a semicolon.</summary>
+    /// <summary>The kernel shows a cell's value when its last statement is a non-void expression without a semicolon, or
+    /// when the cell has a top-level <c>return</c> (<c>return;</c> shows <c>&lt;null&gt;</c>): Roslyn's rule for a
+    /// submission's result, which the kernel asks for (it is internal, so it is mirrored here). Returns inside lambdas
+    /// do not count; as in Roslyn, those inside a local function's block do.</summary>
     static bool HasValue(Compilation compilation)
     {
         var tree = compilation.SyntaxTrees.LastOrDefault();
         if (tree?.GetRoot() is not CompilationUnitSyntax root) return false;
+        if (root.DescendantNodes(n => n is CompilationUnitSyntax or GlobalStatementSyntax or StatementSyntax).OfType<ReturnStatementSyntax>().Any())
+            return true;
         if (root.Members.LastOrDefault() is not GlobalStatementSyntax { Statement: ExpressionStatementSyntax { SemicolonToken.IsMissing: true } stmt })
             return false;
         var type = compilation.GetSemanticModel(tree).GetTypeInfo(stmt.Expression).Type;
