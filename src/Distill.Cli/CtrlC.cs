@@ -5,7 +5,10 @@ namespace Distill.Cli;
 /// <summary>
 /// Ctrl-C (SIGINT) and SIGTERM (what `timeout`, Slurm, Kubernetes and CI cancellation send) for commands that write
 /// what has run so far: the first signal cancels <see cref="Token"/> (the command then stops at its next safe point and
-/// finishes its reports); a second one, a second or more later, ends the process the usual way. Dispose to unhook.
+/// finishes its reports); a second one, a second or more later, ends the process the usual way. A command that has not
+/// stopped <see cref="Grace"/> after the first signal is ended then, with the same exit code: it is blocked where no
+/// safe point comes (a read from a FIFO or a hung network mount), and `timeout`, like a user who does not know to send
+/// the signal again, sends it once. Dispose to unhook.
 /// </summary>
 sealed class CtrlC : IDisposable
 {
@@ -47,8 +50,24 @@ sealed class CtrlC : IDisposable
         firstSignal = System.Diagnostics.Stopwatch.GetTimestamp();
         ExitCode = exitCode;
         log.WriteLine($"{what}: writing what has run so far (send it again to abort)...");
+        var grace = Grace;
+        watchdog = new Timer(_ =>
+        {
+            log.WriteLine($"{what}: still running {grace.TotalSeconds:0.#} s after the signal (blocked where it cannot stop, e.g. reading a FIFO); ending now");
+            log.Flush();
+            Environment.Exit(exitCode);
+        }, null, grace, Timeout.InfiniteTimeSpan);
         cts.Cancel();
     }
+
+    Timer? watchdog;
+
+    /// <summary>How long a command may take to reach its safe point after the first signal: 30 s, what Slurm (KillWait)
+    /// and Kubernetes (terminationGracePeriodSeconds) allow by default before they kill anyway; a training step and a
+    /// checkpoint take far less. DISTILL_STOP_GRACE (seconds) sets it.</summary>
+    static TimeSpan Grace =>
+        double.TryParse(Environment.GetEnvironmentVariable("DISTILL_STOP_GRACE"), System.Globalization.NumberStyles.Float,
+            System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0 && double.IsFinite(s) ? TimeSpan.FromSeconds(Math.Min(s, 86_400)) : TimeSpan.FromSeconds(30);
 
     public CancellationToken Token => cts.Token;
 
@@ -62,6 +81,7 @@ sealed class CtrlC : IDisposable
 
     public void Dispose()
     {
+        watchdog?.Dispose();
         Console.CancelKeyPress -= handler;
         term?.Dispose();
         cts.Dispose();

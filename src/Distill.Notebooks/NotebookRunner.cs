@@ -292,7 +292,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 abandoned = interrupted = true;
-                var msg = string.Create(CultureInfo.InvariantCulture, $"interrupted (Ctrl-C) after {clock.Elapsed.TotalSeconds:0.0} s; the outputs so far were kept");
+                var msg = string.Create(CultureInfo.InvariantCulture, $"interrupted (Ctrl-C or SIGTERM) after {clock.Elapsed.TotalSeconds:0.0} s; the outputs so far were kept");
                 return Abandon(cell, sink, clock, CellStatus.Interrupted, "Interrupted", msg);
             }
             finally

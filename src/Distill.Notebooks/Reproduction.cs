@@ -60,7 +60,7 @@ public sealed record NotebookOutcome(
         OutcomeStatus.Ok => "ok",
         OutcomeStatus.Failed => "failed at " + Where(Run!.Failures[0]),
         OutcomeStatus.TimedOut => "timed out at " + Where(Run!.Failures[^1]),
-        OutcomeStatus.Interrupted => "interrupted (Ctrl-C)" + (Run?.Failures.Count > 0 ? " at " + Run.Failures[^1].Cell : ""),
+        OutcomeStatus.Interrupted => "interrupted (Ctrl-C or SIGTERM)" + (Run?.Failures.Count > 0 ? " at " + Run.Failures[^1].Cell : ""),
         OutcomeStatus.Error => "error: " + Message,
         _ => "not run: " + Message,
     };
@@ -118,7 +118,7 @@ public sealed record ReproductionResult
     public bool Interrupted => Notebooks.Any(n => n.Status == OutcomeStatus.Interrupted);
 
     /// <summary>0: every selected notebook succeeded; 1: at least one failed, timed out or could not be read;
-    /// 130: interrupted (Ctrl-C).</summary>
+    /// 130: interrupted (Ctrl-C; 143 after SIGTERM).</summary>
     public int ExitCode => Interrupted ? 130 : Notebooks.Any(n => n.Status is OutcomeStatus.Failed or OutcomeStatus.TimedOut or OutcomeStatus.Error) ? 1 : 0;
 
     /// <summary>Every recorded row, in notebook order.</summary>
@@ -209,7 +209,7 @@ public sealed class Reproduction(ReproductionOptions options)
         {
             outcomes[outcome.SourcePath] = outcome;
             o.Log?.WriteLine(outcome.SummaryLine);
-            if (outcome.Status == OutcomeStatus.Interrupted) stopReason = "interrupted (Ctrl-C) before it started";
+            if (outcome.Status == OutcomeStatus.Interrupted) stopReason = "interrupted (Ctrl-C or SIGTERM) before it started";
             else if (o.FailFast && outcome.Status != OutcomeStatus.Ok) stopReason ??= $"--fail-fast: {outcome.Name} did not succeed";
         }
         // The notebooks to start, in name order, for as long as nothing stopped the reproduction.
@@ -217,7 +217,7 @@ public sealed class Reproduction(ReproductionOptions options)
         {
             foreach (var path in selected)
             {
-                if (stopReason is null && ct.IsCancellationRequested) stopReason = "interrupted (Ctrl-C) before it started";
+                if (stopReason is null && ct.IsCancellationRequested) stopReason = "interrupted (Ctrl-C or SIGTERM) before it started";
                 if (stopReason is not null) yield break;
                 var name = Path.GetFileNameWithoutExtension(path);
                 yield return (path, name, Path.Combine(outDir, name));
@@ -238,7 +238,7 @@ public sealed class Reproduction(ReproductionOptions options)
             var name = Path.GetFileNameWithoutExtension(path);
             return outcomes.TryGetValue(path, out var done) ? done
                 : new NotebookOutcome(name, path, Path.Combine(outDir, name), OutcomeStatus.NotRun,
-                    selected.Contains(path) ? stopReason ?? "interrupted (Ctrl-C) before it started" : "not selected by --only", null, [], null);
+                    selected.Contains(path) ? stopReason ?? "interrupted (Ctrl-C or SIGTERM) before it started" : "not selected by --only", null, [], null);
         }).ToList();
 
         var result = new ReproductionResult
@@ -287,7 +287,7 @@ public sealed class Reproduction(ReproductionOptions options)
         }
         catch (OperationCanceledException)
         {
-            return new(name, path, dir, OutcomeStatus.Interrupted, "interrupted (Ctrl-C) before it started", null, [], null);
+            return new(name, path, dir, OutcomeStatus.Interrupted, "interrupted (Ctrl-C or SIGTERM) before it started", null, [], null);
         }
         finally { Environment.SetEnvironmentVariable(Results.FileVariable, previous); }
         return Outcome(path, name, dir, run, resultsFile);
@@ -324,7 +324,7 @@ public sealed class Reproduction(ReproductionOptions options)
         var manifest = Path.Combine(dir, name + ".manifest.json");
         if (!File.Exists(manifest))
         {
-            if (ct.IsCancellationRequested) return new(name, path, dir, OutcomeStatus.Interrupted, "interrupted (Ctrl-C) before it started", null, [], null);
+            if (ct.IsCancellationRequested) return new(name, path, dir, OutcomeStatus.Interrupted, "interrupted (Ctrl-C or SIGTERM) before it started", null, [], null);
             var error = File.Exists(task.LogFile) ? File.ReadLines(task.LogFile).LastOrDefault(l => l.StartsWith("error: ", StringComparison.Ordinal)) : null;
             return new(name, path, dir, OutcomeStatus.Error,
                 error?["error: ".Length..] ?? $"its process exited {exitCode} without a manifest; see {task.LogFile}", null, [], null);

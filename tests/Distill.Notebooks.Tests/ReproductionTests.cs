@@ -171,9 +171,9 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         var r = await task;
         Assert.Equal([OutcomeStatus.Interrupted, OutcomeStatus.NotRun], r.Notebooks.Select(n => n.Status));
         Assert.Equal(130, r.ExitCode);
-        Assert.Equal("interrupted (Ctrl-C) at cell 2", r.Notebooks[0].StatusText);
-        Assert.Equal("not run: interrupted (Ctrl-C) before it started", r.Notebooks[1].StatusText);
-        Assert.Contains("interrupted (Ctrl-C) at cell 2", File.ReadAllText(r.Files.Index));
+        Assert.Equal("interrupted (Ctrl-C or SIGTERM) at cell 2", r.Notebooks[0].StatusText);
+        Assert.Equal("not run: interrupted (Ctrl-C or SIGTERM) before it started", r.Notebooks[1].StatusText);
+        Assert.Contains("interrupted (Ctrl-C or SIGTERM) at cell 2", File.ReadAllText(r.Files.Index));
         Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(dir, "reports", "00-long", "00-long.manifest.json"))["status"]!.GetValue<string>());
     }
 

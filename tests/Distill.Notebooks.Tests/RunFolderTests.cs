@@ -154,6 +154,26 @@ public class RunFolderTests
         Assert.True(File.Exists(Path.Combine(outDir, "long.html")));
     }
 
+    /// <summary>A command blocked where no safe point comes (here: reading a notebook that is a FIFO nobody writes) still
+    /// ends on one SIGTERM, as `timeout` sends it, after the grace period, with SIGTERM's exit code.</summary>
+    [Fact]
+    public void One_SIGTERM_ends_a_command_blocked_on_a_read_after_the_grace_period()
+    {
+        var dir = TestSupport.TempDir("signal-fifo");
+        var fifo = Path.Combine(dir, "blocked.ipynb");
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", [fifo])!) mk.WaitForExit();
+        var psi = DistillProcess.Start("run", fifo, "--out", Path.Combine(dir, "out"));
+        psi.Environment["DISTILL_STOP_GRACE"] = "2";
+        using var run = new DistillProcess.Running(psi);
+        run.WaitFor("blocked.ipynb", TimeSpan.FromMinutes(1));
+        Thread.Sleep(500);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        run.Signal("TERM");
+        Assert.Equal(143, run.Exit(TimeSpan.FromSeconds(30)));
+        Assert.InRange(clock.Elapsed.TotalSeconds, 1.5, 20); // the grace period, then the end, not the first signal ignored
+        Assert.Contains("Terminated (SIGTERM): still running 2 s after the signal (blocked where it cannot stop, e.g. reading a FIFO); ending now", run.Output);
+    }
+
     [Fact]
     public void Every_command_answers_bad_input_with_one_error_line_and_no_stack_trace()
     {
