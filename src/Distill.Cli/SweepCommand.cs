@@ -191,6 +191,7 @@ static class SweepCommand
     static int Parallel(ExperimentSpec s, string specPath, string dir, int jobs, int threads, CtrlC signals)
     {
         var clock = Stopwatch.StartNew();
+        SweepFolder.RemoveStaleClaims(dir);
         var pending = s.Runs.Where(r => !SweepFolder.Done(dir, r.Index, s.GridKeys)).ToList();
         var workers = Math.Min(jobs, pending.Count);
         Console.WriteLine($"sweep {s.Name}: {s.Runs.Count} runs, {s.Runs.Count - pending.Count} done already" +

@@ -77,6 +77,36 @@ public static class SweepFolder
         if (Directory.Exists(runDir)) File.Delete(Path.Combine(runDir, $"claim-{claim}")); // a run no worker reached has no folder
     }
 
+    /// <summary>Removes the claims of `sweep run --jobs` processes that no longer run (killed outright, so their own
+    /// clean-up never ran; a claim is named PID-TICKS). They block nothing, since each sweep run claims under its own
+    /// name, but would pile up in the run folders. Claims of live processes (another sweep run into this folder) stay.
+    /// Returns how many were removed.</summary>
+    public static int RemoveStaleClaims(string dir)
+    {
+        var runs = Path.Combine(dir, "runs");
+        if (!Directory.Exists(runs)) return 0;
+        var removed = 0;
+        foreach (var file in Directory.EnumerateFiles(runs, "claim-*", SearchOption.AllDirectories))
+        {
+            var id = Path.GetFileName(file)["claim-".Length..].Split('-')[0];
+            if (!int.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid) || Alive(pid)) continue;
+            try { File.Delete(file); removed++; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // left for the next sweep run
+        }
+        return removed;
+    }
+
+    static bool Alive(int pid)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException) { return false; } // no such process
+        catch (InvalidOperationException) { return false; }
+    }
+
     /// <summary>The spec hash a run's record (run.json) names, or null when it names none or cannot be read.</summary>
     static string? RecordedSpec(string record)
     {

@@ -30,6 +30,24 @@ public sealed class SweepResultsTests : IDisposable
     static string Result(int index, int seed) => JsonSerializer.Serialize(new RunResult(index, $"seed={seed}", new Dictionary<string, string> { ["seed"] = $"{seed}" },
         seed, 50 + seed, 40 + seed, 1, 100, 1, 1.5, null, [40.0 + seed]), SweepFolder.Json);
 
+    /// <summary>A `sweep run --jobs` killed outright leaves its claims; the next one removes them, and only them.</summary>
+    [Fact]
+    public void Claims_of_sweep_runs_that_no_longer_run_are_removed_and_live_ones_kept()
+    {
+        using var gone = System.Diagnostics.Process.Start("true")!;
+        gone.WaitForExit();
+        var dead = Write(0, $"claim-{gone.Id}-638000000000000000", "");
+        var deadToo = Write(1, $"claim-{gone.Id}-638000000000000001", "");
+        var live = Write(1, $"claim-{Environment.ProcessId}-638000000000000002", "");
+        var other = Write(2, "claim-notes.txt", "a user's file whose name only looks like a claim");
+        Assert.Equal(2, SweepFolder.RemoveStaleClaims(dir));
+        Assert.False(File.Exists(dead));
+        Assert.False(File.Exists(deadToo));
+        Assert.True(File.Exists(live));
+        Assert.True(File.Exists(other));
+        Assert.Equal(0, SweepFolder.RemoveStaleClaims(Path.Combine(dir, "nothing-here")));
+    }
+
     [Fact]
     public void A_damaged_or_partial_result_is_listed_as_damaged_not_done_and_the_table_of_the_rest_is_written_incomplete()
     {
