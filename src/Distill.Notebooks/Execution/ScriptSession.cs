@@ -109,14 +109,14 @@ public sealed class ScriptSession : IDisposable
             .Select(f => (int?)f.GetFileLineNumber()).FirstOrDefault();
 
     /// <summary>The exception's text without the runner's plumbing: everything below the outermost frame of the cell
-    /// (Roslyn's script execution, our cell thread) is dropped; frames above it, the user's and the libraries', stay.</summary>
+    /// (Roslyn's script execution, our cell thread) is dropped, and so are the runner's frames above it (a cell's
+    /// <c>display(x)</c> whose formatting threw passes through them); the user's and the libraries' frames stay.</summary>
     public static IReadOnlyList<string> Traceback(Exception e)
     {
         var lines = e.ToString().Split('\n').Select(l => l.TrimEnd('\r')).ToList();
         int last = lines.FindLastIndex(l => l.Contains("Submission#", StringComparison.Ordinal));
-        if (last >= 0) return lines.Take(last + 1).ToList();
-        return lines.Where(l => !l.TrimStart().StartsWith("at Microsoft.CodeAnalysis.Scripting", StringComparison.Ordinal)
-                             && !l.TrimStart().StartsWith("at Distill.Notebooks.", StringComparison.Ordinal)).ToList();
+        return (last >= 0 ? lines.Take(last + 1) : lines.Where(l => !l.TrimStart().StartsWith("at Microsoft.CodeAnalysis.Scripting", StringComparison.Ordinal)))
+            .Where(l => !l.TrimStart().StartsWith("at Distill.Notebooks.", StringComparison.Ordinal)).ToList();
     }
 
     public void Dispose() => loader.Dispose();
