@@ -254,7 +254,10 @@ public static partial class HtmlReport
     }
 
     /// <summary>Escaped text, without terminal sequences or control characters (<see cref="Ansi"/>, <see cref="Controls"/>).</summary>
-    static string Enc(string s) => WebUtility.HtmlEncode(Controls().Replace(Ansi().Replace(s, ""), ""));
+    static string Enc(string s) => WebUtility.HtmlEncode(Printable(s));
+
+    /// <summary>The text without terminal sequences and control characters, for any page that shows a cell's text.</summary>
+    internal static string Printable(string s) => Controls().Replace(Ansi().Replace(s, ""), "");
 
     const string Css = """
 

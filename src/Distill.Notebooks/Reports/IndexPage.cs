@@ -87,8 +87,9 @@ public static class IndexPage
     static string Href(string root, string path) =>
         Enc(string.Join('/', Path.GetRelativePath(root, path).Split(Path.DirectorySeparatorChar).Select(Uri.EscapeDataString)));
 
-    /// <summary>Escapes the five HTML-special characters only (WebUtility would also turn ± and · into entities).</summary>
-    static string Enc(string s) => s.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)
+    /// <summary>Escapes the five HTML-special characters only (WebUtility would also turn ± and · into entities), after
+    /// dropping terminal sequences and control characters a failed cell's message may carry.</summary>
+    static string Enc(string s) => HtmlReport.Printable(s).Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)
         .Replace(">", "&gt;", StringComparison.Ordinal).Replace("\"", "&quot;", StringComparison.Ordinal).Replace("'", "&#39;", StringComparison.Ordinal);
 
     const string Css = """
