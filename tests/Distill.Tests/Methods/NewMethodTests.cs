@@ -83,6 +83,39 @@ public sealed class NewMethodTests
         Assert.True(crd.StudentBank.index_select(0, idx).allclose(expected, rtol: 1e-5, atol: 1e-6));
     }
 
+    /// <summary>The NCE loss and its gradient against RepDistiller's formula written out directly in float64 (h =
+    /// exp(score/τ)/Z, Z from the first batch; −(Σ log h⁺/(h⁺ + c) + Σ log (K/N)/(h⁻ + c))/B, c = K/N + 1e-7, both
+    /// directions), on 4 samples of a bank of 50 with 12 negatives.</summary>
+    [Fact]
+    public void Crd_nce_loss_and_gradient_equal_repdistillers_formula()
+    {
+        using var scope = NewDisposeScope();
+        using (manual_seed(3)) { }
+        var crd = new CrdModule(16, 24, samples: 50, embedDim: 8, negatives: 12, temperature: 0.07, momentum: 0.5);
+        var idx = tensor(new long[] { 2, 7, 30, 41 });
+        var neg = tensor(new long[] { 0, 1, 3, 4, 5, 9, 11, 20, 33, 34, 40, 49 });
+        var s = randn(4, 16, requires_grad: true);
+        var t = randn(4, 24);
+        var (sb, tb) = (crd.StudentBank.to(float64), crd.TeacherBank.to(float64)); // before the loss updates them
+
+        Tensor Reference(Tensor v, Tensor bank)
+        {
+            var pos = ((bank.index_select(0, idx) * v).sum(1) / 0.07).exp();
+            var negs = (v.mm(bank.index_select(0, neg).t()) / 0.07).exp();
+            var z = cat([pos.unsqueeze(1), negs], 1).mean().detach() * 50;
+            var (noise, c) = (12.0 / 50, 12.0 / 50 + 1e-7);
+            return -((pos / z / (pos / z + c)).log().sum() + (noise / (negs / z + c)).log().sum()) / 4;
+        }
+        var sRef = s.detach().to(float64).requires_grad_(true);
+        var (vs, vt) = crd.Embed(sRef.to(float32), t);
+        var expected = Reference(vs.to(float64), tb) + Reference(vt.to(float64), sb);
+        expected.backward();
+        var loss = crd.Loss(s, t, idx, neg);
+        loss.backward();
+        Assert.Equal(expected.item<double>(), loss.item<float>(), 1e-4 * Math.Abs(expected.item<double>()));
+        Assert.True(s.grad!.to(float64).allclose(sRef.grad!, rtol: 1e-3, atol: 1e-6), $"max |Δgrad| {(s.grad!.to(float64) - sRef.grad!).abs().max().item<double>()}");
+    }
+
     /// <summary>How far the memory banks pair each sample's student embedding with its own teacher embedding rather
     /// than with other samples': mean cosine of the positive pairs minus that of all pairs. What CRD's contrast teaches.
     /// (The NCE loss alone can mislead early on: its normaliser is fixed on the first batch, while the banks fill with
