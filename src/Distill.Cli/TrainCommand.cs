@@ -66,6 +66,13 @@ static class TrainCommand
                     throw new ArgumentException(isRecipe
                         ? $"{o.Name} does not apply to --recipe (the recipe sets it for each run); remove it, or train one model without --recipe."
                         : $"{o.Name} applies only with --recipe; remove it, or add --recipe NAME.");
+            if (!isRecipe && r.GetValue(teacher) is null)
+                foreach (var o in new Option[] { teacherEpochs, teacherTrainSize })
+                    if (Given(o)) throw new ArgumentException($"{o.Name} applies only with --teacher; add --teacher MODEL, or remove it.");
+            // Born-again's generation 0 is its teacher, of the student's architecture: no teacher settings to give.
+            if (isRecipe && string.Equals(r.GetValue(recipe), "born-again", StringComparison.OrdinalIgnoreCase))
+                foreach (var o in new Option[] { teacher, teacherEpochs, teacherTrainSize })
+                    if (Given(o)) throw new ArgumentException($"{o.Name} does not apply to --recipe born-again (generation 0, a --model trained from scratch, is the teacher); remove it.");
             if (r.GetValue(method) is not null && (Given(temperature) || Given(alpha)))
                 throw new ArgumentException("--kd-temperature and --alpha are plain KD's; with --method give the method's own parameters, e.g. --set temperature=8 (see `distill methods NAME`).");
             if (r.GetValue(method) is null && r.GetValue(set) is { Length: > 0 })
@@ -137,6 +144,9 @@ static class TrainCommand
                     // Trained once per setting: the next command with the same teacher options reuses it.
                     var t = TeacherStore.TrainOrReuse(model, teacherSet, common with
                     {
+                        // The student's method and KD settings are not the teacher's: recorded in the teacher's run.json
+                        // they made a --resume with another student setting blame the teacher's folder.
+                        Settings = common.Settings.Where(kv => kv.Key.StartsWith("teacher_", StringComparison.Ordinal)).ToDictionary(),
                         Name = folder,
                         Epochs = r.GetValue(teacherEpochs) ?? 6,
                         OutDir = outRoot is null ? null : Path.Combine(outRoot, folder),

@@ -154,6 +154,26 @@ public class RunFolderTests
         Assert.True(File.Exists(Path.Combine(outDir, "long.html")));
     }
 
+    /// <summary>A --resume that changes only the student's method settings names the student's folder and the setting,
+    /// not the teacher's (whose run does not depend on them); a number spelled another way (0.90 for 0.9) is the same
+    /// setting.</summary>
+    [Fact]
+    public void Resume_with_another_method_setting_names_the_students_folder_and_numbers_compare_as_numbers()
+    {
+        var o = Path.Combine(TestSupport.TempDir("resume-method"), "o");
+        string[] run = ["train", "--model", "mlp-32", "--teacher", "mlp-32", "--train-size", "300", "--test-size", "100", "--epochs", "1",
+            "--teacher-epochs", "1", "--teacher-train-size", "300", "--method", "kd", "--out", o];
+        var first = DistillProcess.Run(run);
+        Assert.True(first.Exit == 0, first.Err);
+        var changed = DistillProcess.Run([.. run, "--set", "temperature=8", "--resume"]);
+        Assert.Equal(1, changed.Exit);
+        Assert.StartsWith($"error: --resume {Path.Combine(o, "student")}: the run there was started with other settings (method: kd ", changed.Err, StringComparison.Ordinal);
+        Assert.Contains("temperature=4 ", changed.Err, StringComparison.Ordinal);
+        Assert.Contains("temperature=8 ", changed.Err, StringComparison.Ordinal);
+        var same = DistillProcess.Run([.. run, "--set", "alpha=0.90", "--resume"]);
+        Assert.True(same.Exit == 0, same.Err);
+    }
+
     /// <summary>A command blocked where no safe point comes (here: reading a notebook that is a FIFO nobody writes) still
     /// ends on one SIGTERM, as `timeout` sends it, after the grace period, with SIGTERM's exit code.</summary>
     [Fact]
@@ -197,6 +217,8 @@ public class RunFolderTests
             ["train", "--model", "nosuch"],
             ["train", "--model", "mlp-32", "--dataset", "nosuch"],
             ["train", "--model", "mlp-32", "--resume"],
+            ["train", "--model", "mlp-32", "--teacher-epochs", "5"],
+            ["train", "--recipe", "born-again", "--teacher", "cnn"],
             ["run", Path.Combine(dir, "missing.ipynb")],
             ["run", nb, "--out", file],
             ["run", nb, "-p", "x"],

@@ -99,8 +99,12 @@ public sealed class AtMethod : Methods.Method
         new("layers", "comma-separated layers; empty = every stage both models have", Text: ""),
     ];
 
-    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup) =>
-        new Objective().Add(new CrossEntropyTerm()).Add(new AtTerm(setup.Layers(s.Text("layers"), setup.SharedStages), s["beta"], s["p"]));
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
+    {
+        var layers = setup.Layers(s.Text("layers"), setup.SharedStages);
+        foreach (var layer in layers) setup.CheckSameMap(Name, "layers", layer);
+        return new Objective().Add(new CrossEntropyTerm()).Add(new AtTerm(layers, s["beta"], s["p"]));
+    }
 
     public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>
     {

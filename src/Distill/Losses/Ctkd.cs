@@ -92,9 +92,9 @@ public sealed class CtkdMethod : Methods.Method
     public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
     [
         new("alpha", "weight α of the soft term; the cross-entropy gets 1 − α", 0.9, 0, 1),
-        new("initial", "initial temperature", 4, 0, double.PositiveInfinity, MinOpen: true),
-        new("t_min", "lowest temperature T_min", 1, 0, double.PositiveInfinity, MinOpen: true),
-        new("t_range", "temperature range: T ∈ (T_min, T_min + T_range)", 20, 0, double.PositiveInfinity, MinOpen: true),
+        Methods.MethodParameter.Temperature("initial", "initial temperature", 4),
+        Methods.MethodParameter.Temperature("t_min", "lowest temperature T_min", 1),
+        new("t_range", "temperature range: T ∈ (T_min, T_min + T_range)", 20, 0, Methods.MethodParameter.MaxTemperature, MinOpen: true),
         new("lambda_min", "λ at the start of the curriculum", 0, 0, double.PositiveInfinity),
         new("lambda_max", "λ at its end", 1, 0, double.PositiveInfinity),
         new("curriculum", "fraction of training over which λ rises (half-cosine)", 0.2, 0, 1, MinOpen: true),
@@ -102,6 +102,8 @@ public sealed class CtkdMethod : Methods.Method
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
+        if (s["lambda_min"] > s["lambda_max"])
+            throw new ArgumentException($"ctkd: lambda_min={s["lambda_min"]} is above lambda_max={s["lambda_max"]}; the curriculum raises λ from lambda_min to lambda_max (easy to hard).");
         var term = new CtkdTerm(new LearnableTemperature(s["initial"], s["t_min"], s["t_range"]),
             Schedule.Cosine(s["lambda_min"], s["lambda_max"], 0, s["curriculum"]));
         var alpha = s["alpha"];

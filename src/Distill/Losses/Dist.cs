@@ -50,7 +50,7 @@ public sealed class DistMethod : Methods.Method
 
     public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
     [
-        new("temperature", "temperature τ (the authors' default)", 1, 0, double.PositiveInfinity, MinOpen: true),
+        Methods.MethodParameter.Temperature("temperature", "temperature τ (the authors' default)", 1),
         new("beta", "weight β of the inter-class relation", 1, 0, double.PositiveInfinity),
         new("gamma", "weight γ of the intra-class relation", 1, 0, double.PositiveInfinity),
     ];

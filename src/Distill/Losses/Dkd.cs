@@ -65,7 +65,7 @@ public sealed class DkdMethod : Methods.Method
     [
         new("alpha", "weight α of TCKD (target vs non-target)", 1, 0, double.PositiveInfinity),
         new("beta", "weight β of NCKD (among the non-target classes); mdistiller: 8 on CIFAR-100, 0.5 on ImageNet", 1, 0, double.PositiveInfinity),
-        new("temperature", "temperature T", 4, 0, double.PositiveInfinity, MinOpen: true),
+        Methods.MethodParameter.Temperature("temperature", "temperature T", 4),
         new("warmup", "fraction of training over which DKD's weight rises linearly from 0 to 1 (mdistiller: 20 of 240 epochs)", 0.3, 0, 1, MinOpen: true),
         Methods.MethodParameter.Switch("standardize", "1 = logit standardization (Sun et al. CVPR 2024)"),
     ];

@@ -114,7 +114,7 @@ public sealed class FitNetMethod : Methods.Method
     public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
     [
         new("weight", "weight of each hint term (RepDistiller: 100)", 100, 0, double.PositiveInfinity),
-        new("layer", "comma-separated guided (student) = hint (teacher) layers", Text: "stage2"),
+        new("layer", "comma-separated layers, each the guided (student) and the hint (teacher) layer of that name, e.g. stage2 or stage1,stage2", Text: "stage2"),
         new("hint_fraction", "fraction of training with hints; below 1, hints alone first, then the cross-entropy alone (two stages)", 1, 0, 1, MinOpen: true),
         Methods.MethodParameter.Switch("progressive", "1 = one layer's hint after another, shallowest first, in equal shares of the hint phase"),
     ];
@@ -129,6 +129,7 @@ public sealed class FitNetMethod : Methods.Method
         for (var k = 0; k < layers.Length; k++)
         {
             var layer = layers[k];
+            setup.CheckSameMap(Name, "layer", layer, flatToo: true);
             long[] st = setup.StudentShape(layer), te = setup.TeacherShape(layer);
             var regressor = st.Length == 4 ? HintRegressor.Conv(st[1], te[1]) : HintRegressor.Linear(st[1], te[1]);
             var (from, to) = progressive ? (phase * k / layers.Length, phase * (k + 1) / layers.Length) : (0, phase);

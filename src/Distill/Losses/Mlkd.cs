@@ -96,7 +96,7 @@ public sealed class MlkdMethod : Methods.Method
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
-        ILossTerm mlkd = new MlkdTerm(s.Numbers("temperatures"), s.Flag("paper_class_scale"));
+        ILossTerm mlkd = new MlkdTerm(s.Numbers("temperatures", Methods.MethodParameter.MinTemperature, Methods.MethodParameter.MaxTemperature, distinct: true), s.Flag("paper_class_scale"));
         if (s.Flag("standardize")) mlkd = new StandardizedTerm(mlkd);
         var warmup = s["warmup"];
         return new Objective().Add(new CrossEntropyTerm()).Add(mlkd, warmup > 0 ? Schedule.Linear(0, s["weight"], 0, warmup) : s["weight"]);

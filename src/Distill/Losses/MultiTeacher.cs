@@ -66,7 +66,7 @@ public sealed class MultiTeacherMethod : Methods.Method
     [
         new("teachers", "comma-separated teacher models, trained first (e.g. cnn,mlp-1200-1200)", Text: "cnn,mlp-1200-1200"),
         new("weights", "comma-separated weight per teacher; empty = equal", Text: ""),
-        new("temperature", "temperature T", 4, 0, double.PositiveInfinity, MinOpen: true),
+        Methods.MethodParameter.Temperature("temperature", "temperature T", 4),
         new("alpha", "weight α of the soft term; the cross-entropy gets 1 − α", 0.9, 0, 1),
     ];
 

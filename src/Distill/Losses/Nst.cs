@@ -60,8 +60,12 @@ public sealed class NstMethod : Methods.Method
         new("layers", "comma-separated layers; empty = every stage both models have", Text: ""),
     ];
 
-    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup) =>
-        new Objective().Add(new CrossEntropyTerm()).Add(new NstTerm(setup.Layers(s.Text("layers"), setup.SharedStages)), s["weight"]);
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
+    {
+        var layers = setup.Layers(s.Text("layers"), setup.SharedStages);
+        foreach (var layer in layers) setup.CheckSameMap(Name, "layers", layer);
+        return new Objective().Add(new CrossEntropyTerm()).Add(new NstTerm(layers), s["weight"]);
+    }
 
     public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>
     {

@@ -69,7 +69,7 @@ public sealed class SelfDistillationMethod : Methods.Method
     public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
     [
         new("alpha", "weight α of the deepest classifier's soft targets for each head", 0.5, 0, 1),
-        new("temperature", "temperature T", 3, 0, double.PositiveInfinity, MinOpen: true),
+        Methods.MethodParameter.Temperature("temperature", "temperature T", 3),
         new("lambda", "weight λ of the feature hint from the deepest feature", 0.03, 0, double.PositiveInfinity),
         new("weight", "weight of the summed auxiliary losses", 1, 0, double.PositiveInfinity),
         new("layers", "comma-separated shallower layers with heads; empty = every stage but the last", Text: ""),

@@ -25,6 +25,13 @@ public sealed record MethodParameter(string Name, string Description, double Def
     /// <summary>A switch: 0 (off, the default) or 1.</summary>
     public static MethodParameter Switch(string name, string description) => new(name, description, 0, 0, 1, Whole: true);
 
+    /// <summary>The temperatures any method accepts. Papers use 1 to 20; outside this range float32 logits divided by T
+    /// overflow (T → 0) or the T²-scaled gradient vanishes, so a run would fail with NaN or silently learn nothing.</summary>
+    public const double MinTemperature = 0.01, MaxTemperature = 1000;
+
+    /// <summary>A temperature, in [<see cref="MinTemperature"/>, <see cref="MaxTemperature"/>].</summary>
+    public static MethodParameter Temperature(string name, string description, double @default) => new(name, description, @default, MinTemperature, MaxTemperature);
+
     public bool IsText => Text is not null;
 
     public string DefaultText => Text ?? Format(Default);
@@ -63,8 +70,13 @@ public sealed class MethodSettings
                 if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
                     throw new ArgumentException($"{method.Name}: {key}={value} is not a number; {key} takes a number in {p.Range}.");
                 if (!p.Accepts(v)) throw new ArgumentException($"{method.Name}: {key}={value} is out of range; {key} must be {(p.Range[0] is '[' or '(' ? "in " : "")}{p.Range}.");
+                // The losses run in float32: a value it cannot hold (beyond its largest, below its smallest normal
+                // number) becomes infinity or zero there.
+                if (Math.Abs(v) > float.MaxValue || (v != 0 && Math.Abs(v) < 1.1754944e-38))
+                    throw new ArgumentException($"{method.Name}: {key}={value} is beyond float32 (0, or 1.2e-38 to 3.4e38 in size), which the losses compute in; give a value in that range.");
             }
-            values[key] = value;
+            // Numbers are kept in one spelling (0.80, 8e-1 → 0.8): run records, labels and cache keys compare them as text.
+            values[key] = p.IsText ? value : double.Parse(value, NumberStyles.Float, CultureInfo.InvariantCulture).ToString("R", CultureInfo.InvariantCulture);
         }
     }
 
@@ -75,19 +87,32 @@ public sealed class MethodSettings
 
     public bool Flag(string name) => this[name] != 0;
 
-    /// <summary>A comma-separated text setting as its items (layers, teachers), blanks dropped.</summary>
-    public string[] List(string name) => Split(Text(name));
+    /// <summary>A comma-separated text setting as its items (layers, teachers); an empty text is an empty list, an
+    /// empty item (<c>a,,b</c>, a trailing comma) an error rather than dropped, as it is most likely a typo.</summary>
+    public string[] List(string name)
+    {
+        var text = Text(name);
+        if (text.Trim().Length == 0) return [];
+        var items = text.Split(',', StringSplitOptions.TrimEntries);
+        return items.Contains("") ? throw new ArgumentException($"{method.Name}: {name}={text} has an empty item; separate the items by single commas, e.g. {name}={string.Join(",", items.Where(i => i.Length > 0))}.")
+            : items;
+    }
 
     internal static string[] Split(string text) => text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
-    /// <summary>A comma-separated list of numbers (e.g. MLKD's temperatures).</summary>
-    public double[] Numbers(string name)
+    /// <summary>A comma-separated list of positive numbers (e.g. MLKD's temperatures, multi-teacher weights), each in
+    /// [<paramref name="min"/>, <paramref name="max"/>]; <paramref name="distinct"/> refuses repeats (a temperature
+    /// given twice would count twice).</summary>
+    public double[] Numbers(string name, double min = double.Epsilon, double max = float.MaxValue, bool distinct = false)
     {
         var parts = List(name);
         var result = new double[parts.Length];
         for (var i = 0; i < parts.Length; i++)
-            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out result[i]) || !(result[i] > 0) || !double.IsFinite(result[i]))
-                throw new ArgumentException($"{method.Name}: {name}={Text(name)}: '{parts[i]}' is not a positive number; give positive numbers separated by commas.");
+            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out result[i]) || !(result[i] >= min && result[i] <= max && result[i] > 0))
+                throw new ArgumentException($"{method.Name}: {name}={Text(name)}: '{parts[i]}' is not a number in " +
+                                            $"[{MethodParameter.Format(min)}, {MethodParameter.Format(max)}]; give such numbers separated by commas.");
+        if (distinct && result.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"{method.Name}: {name}={Text(name)}: {MethodParameter.Format(twice.Key)} is given {twice.Count()} times; give each once.");
         return result.Length > 0 ? result : throw new ArgumentException($"{method.Name}: {name} is empty; give at least one number.");
     }
 
@@ -143,6 +168,28 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
         }
         return names;
     }
+
+    /// <summary>Checks that <paramref name="layer"/> is a feature map of the same height and width on both models, as
+    /// methods comparing maps position by position need (attention transfer, NST, FitNets' 1×1 regressor); else an
+    /// error naming both shapes and the layers that would fit, found before any teacher trains rather than at the
+    /// first step after it.</summary>
+    /// <param name="setting">The method's parameter that names the layers, for the suggestion.</param>
+    /// <param name="flatToo">Also accept a flat feature ([B, D]) on both (FitNets' linear regressor).</param>
+    public void CheckSameMap(string method, string setting, string layer, bool flatToo = false)
+    {
+        long[] s = StudentShape(layer), t = TeacherShape(layer);
+        if (Fits(s, t, flatToo)) return;
+        var fits = StudentFeatures.Where(f => TeacherFeatures.Any(g => g.Name == f.Name && Fits(f.Shape, g.Shape, flatToo))).Select(f => f.Name).ToList();
+        throw new ArgumentException($"{method}: {layer} is {Dims(s)} on {student} and {Dims(t)} on {teacher}; {method} needs " +
+                                    (flatToo ? "a flat feature on both, or " : "") + "feature maps of the same height and width on both. " +
+                                    (fits.Count > 0 ? $"Layers of this pair that fit: {string.Join(", ", fits)} (e.g. {setting}={fits[0]})."
+                                                    : $"No layer of {student} and {teacher} fits; pair models whose stages match in size."));
+    }
+
+    static bool Fits(long[] s, long[] t, bool flatToo) =>
+        (s.Length == 4 && t.Length == 4 && s[2] == t[2] && s[3] == t[3]) || (flatToo && s.Length == 2 && t.Length == 2);
+
+    static string Dims(long[] shape) => shape.Length <= 1 ? "a scalar" : string.Join("×", shape.Skip(1));
 
     /// <summary>The layer named on both models, or each model's last feature (its embedding before the classifier) when empty.</summary>
     public (string Student, string Teacher) Embeddings(string layer)

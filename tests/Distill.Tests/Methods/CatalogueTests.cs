@@ -77,12 +77,44 @@ public sealed class CatalogueTests
         var key = Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("dkd", ["gamma=2"]));
         Assert.Equal("dkd: unknown parameter 'gamma'; its parameters are alpha (default 1), beta (default 1), temperature (default 4), warmup (default 0.3), standardize (default 0).", key.Message);
         Assert.Equal("kd: alpha=1.5 is out of range; alpha must be in [0, 1].", Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("kd", ["alpha=1.5"])).Message);
-        Assert.Equal("kd: temperature=0 is out of range; temperature must be in (0, ∞).", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("kd:temperature=0")).Message);
+        Assert.Equal("kd: temperature=0 is out of range; temperature must be in [0.01, 1000].", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("kd:temperature=0")).Message);
         Assert.Equal("kd: standardize=0.5 is out of range; standardize must be 0 or 1.", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("kd:standardize=0.5")).Message);
         Assert.Equal("dist: beta=x is not a number; beta takes a number in [0, ∞).", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("dist:beta=x")).Message);
         Assert.Contains("is not key=value", Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("kd", ["temperature"])).Message);
         Assert.Contains("given twice", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("kd:alpha=0.5,alpha=0.6")).Message);
-        Assert.Contains("'x' is not a positive number", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("mlkd:temperatures=2,x").Build(Setup("cnn-8"))).Message);
+        Assert.Contains("'x' is not a number in [0.01, 1000]", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("mlkd:temperatures=2,x").Build(Setup("cnn-8"))).Message);
+    }
+
+    /// <summary>Values a run could not use are refused when the method is chosen: temperatures float32 cannot divide by
+    /// (or whose T²-scaled gradient vanishes), numbers beyond float32, empty or repeated list items, a curriculum that
+    /// falls.</summary>
+    [Theory]
+    [InlineData("kd", "temperature=1e300", "kd: temperature=1e300 is out of range; temperature must be in [0.01, 1000].")]
+    [InlineData("dkd", "temperature=1e-45", "dkd: temperature=1e-45 is out of range; temperature must be in [0.01, 1000].")]
+    [InlineData("kd", "temperature_end=1e300", "kd: temperature_end=1e300 is out of range; temperature_end must be in [0, 1000].")]
+    [InlineData("kd", "temperature_end=0.001", "kd: temperature_end=0.001 is below the lowest temperature, 0.01; give 0 (constant T) or a temperature in [0.01, 1000].")]
+    [InlineData("dist", "beta=1e300", "dist: beta=1e300 is beyond float32 (0, or 1.2e-38 to 3.4e38 in size), which the losses compute in; give a value in that range.")]
+    [InlineData("mlkd", "temperatures=1e-30", "mlkd: temperatures=1e-30: '1e-30' is not a number in [0.01, 1000]; give such numbers separated by commas.")]
+    [InlineData("mlkd", "temperatures=2;2", "mlkd: temperatures=2,2: 2 is given 2 times; give each once.")]
+    [InlineData("mlkd", "temperatures=2;;3", "mlkd: temperatures=2,,3 has an empty item; separate the items by single commas, e.g. temperatures=2,3.")]
+    [InlineData("ctkd", "lambda_min=1|lambda_max=0", "ctkd: lambda_min=1 is above lambda_max=0; the curriculum raises λ from lambda_min to lambda_max (easy to hard).")]
+    public void Values_a_run_cannot_use_are_refused_by_name(string method, string sets, string message)
+    {
+        // ';' stands for ',' inside one value and '|' separates --set options (the theory's data is one string each).
+        var e = Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose(method, [.. sets.Split('|').Select(v => v.Replace(';', ','))]).Build(Setup("cnn-8")));
+        Assert.Equal(message, e.Message);
+    }
+
+    /// <summary>A feature method comparing maps position by position refuses a layer whose maps differ in size, naming
+    /// both shapes and the layers that fit, when it is built (before any teacher trains).</summary>
+    [Theory]
+    [InlineData("at", "at: stage1 is 16×28×28 on resnet8 and 8×14×14 on cnn-8; at needs feature maps of the same height and width on both. ")]
+    [InlineData("nst", "nst: stage1 is 16×28×28 on resnet8 and 8×14×14 on cnn-8; nst needs feature maps of the same height and width on both. ")]
+    [InlineData("fitnet", "fitnet: stage2 is 32×14×14 on resnet8 and 16×7×7 on cnn-8; fitnet needs a flat feature on both, or feature maps of the same height and width on both. ")]
+    public void A_feature_method_refuses_maps_of_different_sizes_naming_the_layers_that_fit(string method, string start)
+    {
+        var e = Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose(method, []).Build(new MethodSetup("resnet8", "cnn-8", Data.Value, 64)));
+        Assert.StartsWith(start, e.Message, StringComparison.Ordinal);
     }
 
     [Theory]
