@@ -164,6 +164,17 @@ static class DeployCommand
             foreach (var (name, value) in new[] { ("--sparsity", r.GetValue(sparsity)), ("--channels", r.GetValue(channels)) })
                 if (value is double f && !(f is >= 0 and < 1)) // NaN fails both comparisons
                     throw new ArgumentException($"{name} {f}: give the fraction to prune, in [0, 1) (e.g. 0.5).");
+            // Checked by flag before the model loads and the test set is scored (the trainer would name its own properties).
+            if (r.GetValue(epochs) < 1) throw new ArgumentException($"--epochs {r.GetValue(epochs)}: give a whole number of fine-tuning epochs, at least 1.");
+            if (!(r.GetValue(lr) > 0) || double.IsInfinity(r.GetValue(lr))) throw new ArgumentException($"--lr {r.GetValue(lr)}: the learning rate must be a finite positive number.");
+            if (r.GetValue(trainSize) is < 1) throw new ArgumentException($"--train-size {r.GetValue(trainSize)}: give a whole number of at least 1.");
+            var outDir = Path.GetFullPath(r.GetValue(output)!);
+            if (File.Exists(outDir)) throw new ArgumentException($"--out {r.GetValue(output)}: this is a file; give a folder for the pruned run (it is created when missing).");
+            // The run being pruned must survive: its own folder, or one holding it, would be overwritten (and --force clears it).
+            var source = Path.GetFullPath(r.GetValue(checkpoint)!);
+            if (!Directory.Exists(source)) source = Path.GetDirectoryName(source)!;
+            if (source == outDir || source.StartsWith(outDir.TrimEnd('/') + "/", StringComparison.Ordinal))
+                throw new ArgumentException($"--out {r.GetValue(output)} {(source == outDir ? "is" : "holds")} the run being pruned ({source}); writing the pruned run there would replace it. Give another folder.");
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             using var full = Datasets.Load(trained.Dataset);

@@ -75,11 +75,9 @@ public static class OnnxExport
     public static void Save(ModelProto model, string path)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.tmp");
-        using (var f = File.Create(tmp)) Google.Protobuf.MessageExtensions.WriteTo(model, f);
-        File.Move(tmp, full, overwrite: true);
+        // A temp file of its own (PID and random part), renamed over the target: a user's file named like a fixed temp
+        // name is never overwritten, and a reader never sees half a model.
+        Training.AtomicFile.Write(path, f => Google.Protobuf.MessageExtensions.WriteTo(model, f));
     }
 
     /// <summary>One walk over a model; each method mirrors the forward code of the module it exports.</summary>

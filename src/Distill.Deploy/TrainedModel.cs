@@ -49,7 +49,13 @@ public sealed class TrainedModel : IDisposable
         ArgumentNullException.ThrowIfNull(checkpoint);
         var file = Directory.Exists(checkpoint) ? Path.Combine(checkpoint, Checkpoint.FileName) : checkpoint;
         if (!File.Exists(file))
-            throw new FileNotFoundException($"{file}: no such checkpoint; give the folder `distill train --out DIR` wrote, or its {Checkpoint.FileName}.", file);
+        {
+            // `train --teacher ... --out DIR` writes DIR/teacher and DIR/student, each a run folder of its own.
+            var runs = Directory.Exists(checkpoint) ? new[] { "student", "teacher" }.Where(d => File.Exists(Path.Combine(checkpoint, d, Checkpoint.FileName))).ToList() : [];
+            throw new FileNotFoundException(runs.Count > 0
+                ? $"{checkpoint} holds a distillation's runs, not one model; give one of them: {string.Join(" or ", runs.Select(d => Path.Combine(checkpoint, d)))}."
+                : $"{file}: no such checkpoint; give the folder `distill train --out DIR` wrote, or its {Checkpoint.FileName}.", file);
+        }
         var record = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, "run.json");
         var s = ReadRecord(record);
         string Get(string key) => s.TryGetValue(key, out var v) && v.Length > 0 ? v

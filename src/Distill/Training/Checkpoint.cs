@@ -109,7 +109,7 @@ public static class Checkpoint
     public static CheckpointInfo LoadModel(string path, nn.Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        using var stream = OpenComplete(path);
+        using var stream = OpenComplete(path, LoadingFix);
         using var r = new BinaryReader(stream, Encoding.UTF8);
         var info = ReadHeader(path, r);
         try
@@ -167,11 +167,24 @@ public static class Checkpoint
         }
     }
 
-    /// <summary>Opens the file after checking its end marker: a file without it was cut short (killed mid-write, disk full, copied partially).</summary>
-    static FileStream OpenComplete(string path)
+    /// <summary>What to do about a damaged checkpoint: a run can start afresh; a model being loaded (for export, or
+    /// from a cache) cannot, and its file must not be deleted on our say-so.</summary>
+    const string TrainingFix = "Delete it to start the run afresh, or restore a complete copy.", LoadingFix = "Restore a complete copy, or train the run again.";
+
+    /// <summary>Opens the file after checking that it starts as a checkpoint does and ends with the end marker: a file
+    /// without the marker was cut short (killed mid-write, disk full, copied partially).</summary>
+    static FileStream OpenComplete(string path, string fix = TrainingFix)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist.", path);
         var stream = File.OpenRead(path);
+        // BinaryWriter's string: a one-byte length, then the text.
+        var start = new byte[1 + Magic.Length];
+        if (stream.Read(start, 0, start.Length) < start.Length || start[0] != Magic.Length || Encoding.ASCII.GetString(start, 1, Magic.Length) != Magic)
+        {
+            stream.Dispose();
+            throw new InvalidDataException($"'{path}' is not a checkpoint: `distill train` writes them as last.ckpt, starting with {Magic}. Give the run folder or its last.ckpt.");
+        }
+        stream.Seek(0, SeekOrigin.Begin);
         var tail = new byte[EndMarker.Length];
         var complete = stream.Length >= tail.Length;
         if (complete)
@@ -185,10 +198,9 @@ public static class Checkpoint
             var length = stream.Length;
             stream.Dispose();
             throw new InvalidDataException(
-                $"Checkpoint '{path}' is cut short ({length:N0} bytes, no end marker): it was not written completely. " +
-                "Delete it to start the run afresh, or restore a complete copy.");
+                $"Checkpoint '{path}' is cut short ({length:N0} bytes, no end marker): it was not written completely. " + fix);
         }
-        try { Verify(path, stream); }
+        try { Verify(path, stream, fix); }
         catch
         {
             stream.Dispose();
@@ -200,7 +212,7 @@ public static class Checkpoint
 
     /// <summary>Checks a version-2 file's checksum (a version-1 file has none; a file that is no checkpoint at all is
     /// left to <see cref="ReadHeader"/>, which names the problem).</summary>
-    static void Verify(string path, FileStream stream)
+    static void Verify(string path, FileStream stream, string fix)
     {
         stream.Seek(0, SeekOrigin.Begin);
         int version;
@@ -227,8 +239,7 @@ public static class Checkpoint
         stream.ReadExactly(stored);
         if (!hash.GetHashAndReset().AsSpan().SequenceEqual(stored))
             throw new InvalidDataException(
-                $"Checkpoint '{path}' is damaged: its contents do not match the checksum written with it (bytes changed on disk or in a copy). " +
-                "Delete it to start the run afresh, or restore a good copy.");
+                $"Checkpoint '{path}' is damaged: its contents do not match the checksum written with it (bytes changed on disk or in a copy). " + fix);
     }
 
     /// <summary>Passes writes through to the file and hashes them.</summary>

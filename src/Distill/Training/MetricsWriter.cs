@@ -72,7 +72,7 @@ sealed class MetricsWriter(string outDir, bool tensorBoard)
 }
 
 /// <summary>Write to a temp file in the same folder, then rename over the target: readers see the old or the new file, never half of one.</summary>
-static class AtomicFile
+public static class AtomicFile
 {
     public static void Write(string path, Action<Stream> write)
     {

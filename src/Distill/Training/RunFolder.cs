@@ -35,7 +35,7 @@ sealed class RunFolder : IDisposable
             throw new ArgumentException($"--out {dir}: cannot create this folder ({e.Message}); give a folder you can write to.", e);
         }
         // Checked before training, not found when the first checkpoint is written after an epoch's work.
-        foreach (var name in new[] { Checkpoint.FileName, SettingsFile, "metrics.csv" })
+        foreach (var name in new[] { Checkpoint.FileName, SettingsFile, MetricsFile })
             if (Directory.Exists(Path.Combine(dir, name)))
                 throw new ArgumentException($"--out {dir}: {Path.Combine(dir, name)} is a folder where the run writes a file; move it away, or give another --out.");
         var folder = new RunFolder(Lock(dir));
@@ -79,11 +79,16 @@ sealed class RunFolder : IDisposable
             ?? throw new InvalidOperationException($"--out {dir} is in use by another run (PID {FolderLock.Holder(path)}). Wait for it to finish, or give another folder.");
     }
 
+    /// <summary>--force: removes what a run writes (record, checkpoint, metrics, TensorBoard events), nothing else: a
+    /// user's notes, or another run's folder inside this one, stay.</summary>
     static void Clear(string dir)
     {
-        foreach (var f in Directory.EnumerateFiles(dir).Where(f => Path.GetFileName(f) is not (LockFile or PidFile))) File.Delete(f);
-        foreach (var d in Directory.EnumerateDirectories(dir)) Directory.Delete(d, recursive: true);
+        foreach (var name in new[] { SettingsFile, Checkpoint.FileName, MetricsFile })
+            File.Delete(Path.Combine(dir, name));
+        if (Directory.Exists(Path.Combine(dir, "tb"))) Directory.Delete(Path.Combine(dir, "tb"), recursive: true);
     }
+
+    public const string MetricsFile = "metrics.csv";
 
     static Dictionary<string, string> Read(string path)
     {
@@ -115,7 +120,7 @@ sealed class RunFolder : IDisposable
 
     /// <summary>Whether <paramref name="dir"/> holds a run's record, checkpoint or metrics.</summary>
     public static bool HoldsRun(string dir) =>
-        File.Exists(Path.Combine(dir, SettingsFile)) || File.Exists(Path.Combine(dir, Checkpoint.FileName)) || File.Exists(Path.Combine(dir, "metrics.csv"));
+        File.Exists(Path.Combine(dir, SettingsFile)) || File.Exists(Path.Combine(dir, Checkpoint.FileName)) || File.Exists(Path.Combine(dir, MetricsFile));
 
     /// <summary>Keys added to the record later: derived from settings the record already compares (student, data), so
     /// a run recorded before them still resumes.</summary>

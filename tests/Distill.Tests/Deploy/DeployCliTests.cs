@@ -71,6 +71,52 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
             "error: --calibrate 0: calibration needs at least 1 training image");
         AssertOneError(Cli("deploy", "export", dir.Path, "--out", dir.File("x.onnx")), $"error: {Path.Combine(dir.Path, "last.ckpt")}: no such checkpoint");
         Assert.False(File.Exists(dir.File("x.onnx")));
+        // A file that is no checkpoint is named as such (no advice to delete it); a distillation's folder names its runs.
+        AssertOneError(Cli("deploy", "export", Path.Combine(run.Folder, "run.json"), "--out", dir.File("x.onnx")),
+            $"error: '{Path.Combine(run.Folder, "run.json")}' is not a checkpoint: `distill train` writes them as last.ckpt");
+        var distilled = Path.Combine(dir.Path, "kd");
+        Directory.CreateDirectory(Path.Combine(distilled, "student"));
+        File.Copy(Path.Combine(run.Folder, "last.ckpt"), Path.Combine(distilled, "student", "last.ckpt"));
+        AssertOneError(Cli("deploy", "export", distilled, "--out", dir.File("x.onnx")),
+            $"error: {distilled} holds a distillation's runs, not one model; give one of them: {Path.Combine(distilled, "student")}.");
+        // prune checks its options by flag before loading anything.
+        AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("p"), "--sparsity", "0.5", "--epochs", "0"), "error: --epochs 0: give a whole number of fine-tuning epochs");
+        AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("p"), "--sparsity", "0.5", "--lr", "NaN"), "error: --lr NaN: the learning rate must be");
+    }
+
+    /// <summary>The run being pruned survives: an --out that is its folder, or holds it, is refused even with --force;
+    /// --force into another run's folder removes that run's files only, not a user's.</summary>
+    [Fact]
+    public void Prune_never_overwrites_the_run_it_prunes_and_force_clears_only_run_files()
+    {
+        using var dir = new TempDir();
+        var parent = Path.Combine(dir.Path, "parent");
+        var source = Path.Combine(parent, "source");
+        Directory.CreateDirectory(source);
+        foreach (var f in Directory.GetFiles(run.Folder)) File.Copy(f, Path.Combine(source, Path.GetFileName(f)));
+        var before = File.ReadAllBytes(Path.Combine(source, "last.ckpt"));
+        AssertOneError(Cli("deploy", "prune", source, "--out", source, "--sparsity", "0.5", "--force"), $"error: --out {source} is the run being pruned");
+        AssertOneError(Cli("deploy", "prune", Path.Combine(source, "last.ckpt"), "--out", parent, "--sparsity", "0.5", "--force"), $"error: --out {parent} holds the run being pruned");
+        Assert.Equal(before, File.ReadAllBytes(Path.Combine(source, "last.ckpt")));
+
+        var pruned = Path.Combine(dir.Path, "pruned");
+        Assert.Equal(0, Cli("deploy", "prune", source, "--out", pruned, "--sparsity", "0.5", "--train-size", "300").Code);
+        File.WriteAllText(Path.Combine(pruned, "notes.txt"), "mine");
+        var (code, stdout, stderr) = Cli("deploy", "prune", source, "--out", pruned, "--sparsity", "0.9", "--train-size", "300", "--force");
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"--force: cleared {pruned}", stdout, StringComparison.Ordinal);
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(pruned, "notes.txt")));
+        Assert.True(File.Exists(Path.Combine(pruned, "last.ckpt")));
+    }
+
+    [Fact]
+    public void Export_writes_through_a_temp_file_of_its_own()
+    {
+        using var dir = new TempDir();
+        var victim = dir.Write(".model.onnx.tmp", "a user's file"u8.ToArray());
+        Assert.Equal(0, Cli("deploy", "export", run.Folder, "--out", dir.File("model.onnx")).Code);
+        Assert.Equal("a user's file", File.ReadAllText(victim));
+        Assert.Empty(Directory.GetFiles(dir.Path, ".model.onnx.*.tmp"));
     }
 
     [Fact]
