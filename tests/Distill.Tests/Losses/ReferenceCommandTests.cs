@@ -105,6 +105,23 @@ public sealed class ReferenceCommandTests : IDisposable
         Assert.Contains(output, l => l.StartsWith($"FAIL {hint["name"]}: hint: student [4, 16, 6, 6] and teacher [4, 16, 36]", StringComparison.Ordinal));
     }
 
+    /// <summary>Class indices outside the logits' classes fail their case naming the input, the index and the range
+    /// (libtorch's own "Target 99 is out of bounds" names neither).</summary>
+    [Theory]
+    [InlineData(99)]
+    [InlineData(-1)]
+    public void A_label_outside_the_classes_fails_its_case_naming_it(int label)
+    {
+        var json = Original();
+        var kdHard = json["cases"]!.AsArray().First(c => c!["loss"]!.GetValue<string>() == "kd_hard")!;
+        var labels = kdHard["inputs"]!["labels"]!["data"]!.AsArray();
+        labels[2] = label;
+        var classes = kdHard["inputs"]!["student_logits"]!["shape"]!.AsArray()[1]!.GetValue<int>();
+        var (exit, output, _) = Run(Write(json));
+        Assert.Equal(1, exit);
+        Assert.Contains(output, l => l.StartsWith($"FAIL {kdHard["name"]}: labels[2] = {label} is outside [0, {classes}), the classes of 'student_logits'", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Missing_file_gives_one_clear_line_and_exit_one()
     {
@@ -141,6 +158,8 @@ public sealed class ReferenceCommandTests : IDisposable
         "case #0 ('x') inputs.student_logits: shape [2, 2] holds 4 values but \"data\" has 3")]
     [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [{\"name\": \"x\", \"loss\": \"kd\", \"inputs\": {\"a\": {\"shape\": [1], \"data\": [1]}}, \"expected\": {\"loss\": 1, \"grad\": {\"b\": {\"shape\": [1], \"data\": [0]}}}}]}",
         "case #0 ('x'): expected.grad.b names no input")]
+    [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [{\"name\": \"x\", \"loss\": \"kd\", \"params\": {\"temperature\": 4}, \"inputs\": {\"student_logits\": {\"shape\": [1, 2], \"data\": [1, 2]}, \"teacher_logits\": {\"shape\": [1, 2], \"data\": [1, 2]}}, \"expected\": {\"loss\": 0, \"grad\": {\"teacher_logits\": {\"shape\": [1, 2], \"data\": [0, 0]}}}}]}",
+        "case #0 ('x'): expected.grad.teacher_logits names a teacher input, which the losses detach; give the gradient w.r.t. the student's input (student_logits)")]
     public void Malformed_file_gives_one_line_naming_file_and_problem(string text, string problem)
     {
         var path = Write(text, "bad.json");

@@ -32,6 +32,12 @@ public static class ReferenceChecker
         ReferenceCaseResult Problem(string p) => new(c.Name, c.Loss, double.NaN, lossTol, double.NaN, gradTol, p);
 
         if (!LossRegistry.Contains(c.Loss)) return Problem(new UnknownLossException(c.Loss).Message);
+        // Class indices index the student's logits' last dimension: out of range, libtorch's own error names neither.
+        if (c.Inputs.TryGetValue(c.GradInput, out var logits) && logits.Shape.Length >= 2)
+            foreach (var (name, t) in c.Inputs.Where(i => i.Value.IsInteger && (i.Key == "labels" || i.Key.EndsWith("_labels", StringComparison.Ordinal))))
+                for (var i = 0; i < t.Data.Length; i++)
+                    if (t.Data[i] < 0 || t.Data[i] >= logits.Shape[^1])
+                        return Problem($"{name}[{i}] = {t.Data[i]} is outside [0, {logits.Shape[^1]}), the classes of '{c.GradInput}' [{string.Join(", ", logits.Shape)}]");
         try
         {
             var inputs = c.Inputs.ToDictionary(kv => kv.Key, kv => ToTensor(kv.Value, kv.Key == c.GradInput || kv.Key.StartsWith("teacher", StringComparison.Ordinal)));

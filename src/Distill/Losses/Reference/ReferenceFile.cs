@@ -95,6 +95,10 @@ public sealed class ReferenceFile
         var g = grad.EnumerateObject().First();
         if (!inputs.TryGetValue(g.Name, out var gradInput)) Fail(where, $"expected.grad.{g.Name} names no input");
         if (gradInput.IsInteger) Fail(where, $"expected.grad.{g.Name} is an integer input; gradients are for float inputs");
+        // The checker detaches every "teacher*" input (and fails a case where one receives a gradient).
+        if (g.Name.StartsWith("teacher", StringComparison.Ordinal))
+            Fail(where, $"expected.grad.{g.Name} names a teacher input, which the losses detach; give the gradient w.r.t. the student's input " +
+                        $"({string.Join(", ", inputs.Where(i => !i.Key.StartsWith("teacher", StringComparison.Ordinal) && !i.Value.IsInteger).Select(i => i.Key).DefaultIfEmpty("e.g. student_logits"))})");
         var expectedGrad = Tensor(g.Value, $"{where} expected.grad.{g.Name}", false);
         if (!expectedGrad.Shape.SequenceEqual(gradInput.Shape))
             Fail(where, $"expected.grad.{g.Name} has shape [{string.Join(", ", expectedGrad.Shape)}] but the input has [{string.Join(", ", gradInput.Shape)}]");
