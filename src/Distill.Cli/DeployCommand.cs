@@ -93,6 +93,12 @@ static class DeployCommand
                     throw new ArgumentException($"--onnx {path} was exported from other weights of the {trained.Model.ZooName} than {trained.CheckpointPath} holds " +
                                                 $"(weights sha256 {Short(weights)} there, {Short(trained.WeightsDigest)} here: another run, or this run before more training); " +
                                                 "check a model against the checkpoint it was exported from, or export it again.");
+                if (!runner.ImageShape.SequenceEqual(trained.ImageShape))
+                    throw new ArgumentException($"--onnx {path} takes [{string.Join(", ", runner.ImageShape)}] images and {trained.CheckpointPath} was trained on [{string.Join(", ", trained.ImageShape)}]; " +
+                                                "check a model against the checkpoint it was exported from.");
+                if (runner.Classes is int k && k != data.NumClasses)
+                    throw new ArgumentException($"--onnx {path} gives {k} values per image and {trained.CheckpointPath} has {data.NumClasses} classes; " +
+                                                "check a model against the checkpoint it was exported from.");
                 using var test = data.Test.Images.narrow(0, 0, Math.Min(count, data.Test.Count));
                 var (diff, agreement) = OnnxEvaluation.Compare(runner, trained.Model, data, test);
                 var ortAccuracy = OnnxEvaluation.Accuracy(runner, data, data.Test);
@@ -101,7 +107,9 @@ static class DeployCommand
                 Console.WriteLine($"test accuracy ({data.Test.Count:N0} images): ONNX Runtime {ortAccuracy:F2}%, TorchSharp {torchAccuracy:F2}%");
                 if (diff > limit)
                 {
-                    Console.Error.WriteLine($"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}; an int8 model is expected to (pass a larger --tolerance), a float32 one is an exporter bug.");
+                    Console.Error.WriteLine(OnnxExport.RecordedModel(path) is null
+                        ? $"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}; the file records no model (`deploy export` did not write it), so it may be another model: check an export of {trained.CheckpointPath}."
+                        : $"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}; an int8 model is expected to (pass a larger --tolerance), a float32 one is an exporter bug.");
                     return 1;
                 }
                 return 0;
@@ -128,8 +136,13 @@ static class DeployCommand
             var path = r.GetValue(file)!;
             var n = r.GetValue(runs);
             if (n < 1) throw new ArgumentException($"--runs {n}: time at least 1 run.");
-            Console.WriteLine($"{path}: {new FileInfo(path).Length:N0} bytes; ONNX Runtime CPU, {Environment.ProcessorCount} cores");
-            foreach (var batch in new[] { 1, 64 })
+            if (Directory.Exists(path)) throw new ArgumentException($"{path} is a folder; give the .onnx file (`distill deploy export` writes one).");
+            int[] batches;
+            using (var probe = new OnnxRunner(path)) // a file ONNX Runtime cannot load is named here, once
+                batches = probe.FixedBatch is int b ? [b] : [1, 64];
+            Console.WriteLine($"{path}: {new FileInfo(path).Length:N0} bytes; ONNX Runtime CPU, {Environment.ProcessorCount} cores" +
+                              (batches.Length == 1 ? $"; its batch dimension is fixed at {batches[0]}, so only that batch is timed" : ""));
+            foreach (var batch in batches)
                 foreach (var threads in new[] { 1, 2 })
                     Console.WriteLine($"  {Latency.Measure(path, batch, threads, n)}");
             if (Energy.Unavailable() is { } why) Console.WriteLine($"  {why}");

@@ -16,7 +16,8 @@ public sealed class OnnxRunner : IDisposable
         using var options = new SessionOptions
         {
             IntraOpNumThreads = threads, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+            // Fatal only: its errors reach the user once, as our one-line messages, not also as coloured log lines.
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
         };
         if (profile) options.EnableProfiling = true;
         try { session = new InferenceSession(path, options); }
@@ -28,6 +29,35 @@ public sealed class OnnxRunner : IDisposable
         ImageShape = input?.Dimensions.Skip(1).Select(d => (long)d).ToArray() ?? [];
         if (session.InputMetadata.Count != 1 || ImageShape.Length != 3 || ImageShape.Any(d => d < 1))
             throw new InvalidDataException($"{path}: expected one image input [batch, C, H, W]; this model has inputs {string.Join(", ", session.InputMetadata.Select(i => $"{i.Key} [{string.Join(", ", i.Value.Dimensions)}]"))}. Export it with `distill deploy export`.");
+        var output = session.OutputMetadata.Values.First();
+        if (output.Dimensions.Length != 2)
+            throw new InvalidDataException($"{path}: expected logits [batch, classes] as its first output; {session.OutputNames[0]} is [{string.Join(", ", output.Dimensions)}]. Export it with `distill deploy export`.");
+        FixedBatch = input!.Dimensions[0] > 0 ? input.Dimensions[0] : null; // a symbolic batch reads as -1
+        Classes = output.Dimensions[1] > 0 ? output.Dimensions[1] : null;
+        this.path = path;
+    }
+
+    readonly string path;
+
+    /// <summary>Values per image of the first output, when the file declares it.</summary>
+    public int? Classes { get; }
+
+    /// <summary>The batch size the model was exported for, when its batch dimension is not symbolic.</summary>
+    public int? FixedBatch { get; }
+
+    void CheckBatch(int batch)
+    {
+        if (FixedBatch is int b && b != batch)
+            throw new InvalidDataException($"{path}: its batch dimension is fixed at {b}, and this needs batch {batch}; export it with a symbolic batch (`distill deploy export` does).");
+    }
+
+    IDisposableReadOnlyCollection<OrtValue> Outputs(OrtValue input, IReadOnlyList<string> names)
+    {
+        try { return session.Run(runOptions, [InputName], [input], names); }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InvalidDataException($"{path}: ONNX Runtime cannot run this model on [{string.Join(", ", input.GetTensorTypeAndShape().Shape)}] images ({e.Message.Split('\n')[0].Trim()}). Export it again with `distill deploy export`.", e);
+        }
     }
 
     /// <summary>[C, H, W] of the model's input.</summary>
@@ -38,16 +68,18 @@ public sealed class OnnxRunner : IDisposable
     /// <summary>Logits [batch, classes], row-major, for <paramref name="images"/> [batch, C, H, W] row-major.</summary>
     public float[] Run(float[] images, int batch)
     {
+        CheckBatch(batch);
         using var input = OrtValue.CreateTensorValueFromMemory(images, [batch, .. ImageShape]);
-        using var outputs = session.Run(runOptions, [InputName], [input], [session.OutputNames[0]]);
+        using var outputs = Outputs(input, [session.OutputNames[0]]);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
     /// <summary>Several outputs by name, for calibration (the values a graph exposes as extra outputs).</summary>
     public float[][] Run(float[] images, int batch, IReadOnlyList<string> outputNames)
     {
+        CheckBatch(batch);
         using var input = OrtValue.CreateTensorValueFromMemory(images, [batch, .. ImageShape]);
-        using var outputs = session.Run(runOptions, [InputName], [input], outputNames);
+        using var outputs = Outputs(input, outputNames);
         return [.. outputs.Select(o => o.GetTensorDataAsSpan<float>().ToArray())];
     }
 

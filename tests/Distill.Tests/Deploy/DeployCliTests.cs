@@ -109,6 +109,44 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.True(File.Exists(Path.Combine(pruned, "last.ckpt")));
     }
 
+    /// <summary>An ONNX file someone else wrote (a Flatten of the image, no metadata): valid, but not logits of 10
+    /// classes; with <paramref name="batch"/> its batch dimension is fixed.</summary>
+    static string Foreign(string path, long? batch)
+    {
+        static Distill.Deploy.Onnx.TensorShapeProto.Types.Dimension D(long v) => new() { DimValue = v };
+        Distill.Deploy.Onnx.ValueInfoProto Info(string name, params Distill.Deploy.Onnx.TensorShapeProto.Types.Dimension[] dims) => new()
+        {
+            Name = name,
+            Type = new() { TensorType = new() { ElemType = 1, Shape = new() { Dim = { dims } } } },
+        };
+        Distill.Deploy.Onnx.TensorShapeProto.Types.Dimension First() => batch is long b ? D(b) : new() { DimParam = "N" };
+        var graph = new Distill.Deploy.Onnx.GraphProto
+        {
+            Name = "foreign",
+            Node = { new Distill.Deploy.Onnx.NodeProto { OpType = "Flatten", Input = { "input" }, Output = { "out" } } },
+            Input = { Info("input", First(), D(1), D(28), D(28)) },
+            Output = { Info("out", First(), D(784)) },
+        };
+        Distill.Deploy.OnnxExport.Save(new Distill.Deploy.Onnx.ModelProto { IrVersion = 8, Graph = graph, OpsetImport = { new Distill.Deploy.Onnx.OperatorSetIdProto { Version = 17 } } }, path);
+        return path;
+    }
+
+    [Fact]
+    public void A_foreign_onnx_file_is_named_for_what_does_not_fit()
+    {
+        using var dir = new TempDir();
+        var flatten = Foreign(dir.File("flatten.onnx"), null);
+        AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", flatten, "--images", "10"),
+            $"error: --onnx {flatten} gives 784 values per image and {Path.Combine(run.Folder, "last.ckpt")} has 10 classes");
+        var fixedBatch = Foreign(dir.File("fixed.onnx"), 1);
+        var (code, stdout, stderr) = Cli("deploy", "bench", fixedBatch, "--runs", "2");
+        Assert.True(code == 0, stderr);
+        Assert.Empty(stderr);
+        Assert.Contains("its batch dimension is fixed at 1, so only that batch is timed", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("batch  64", stdout, StringComparison.Ordinal);
+        AssertOneError(Cli("deploy", "bench", dir.Path), $"error: {dir.Path} is a folder; give the .onnx file");
+    }
+
     [Fact]
     public void Export_writes_through_a_temp_file_of_its_own()
     {
