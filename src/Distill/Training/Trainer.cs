@@ -175,7 +175,8 @@ sealed class TrainingRun : IDisposable
         for (var epoch = start; epoch <= o.Epochs; epoch++)
         {
             var metrics = RunEpoch(epoch, ref step, terms, epoch == start ? unfinished : null);
-            metrics = metrics with { Flag = Divergence(metrics, history.Count > 0 ? history[0] : metrics, data.NumClasses, trainsClassifier) };
+            metrics = metrics with { Flag = Divergence(metrics, history.Count > 0 ? history[0] : metrics, data.NumClasses, trainsClassifier,
+                history.Count == 0 ? firstStepLoss : null) };
             if (metrics.Flag is not null && history.All(h => h.Flag is null))
             {
                 o.Log?.WriteLine($"warning: {o.Name} (seed {o.Seed}) {metrics.Flag}");
@@ -273,6 +274,7 @@ sealed class TrainingRun : IDisposable
             s.Logits.detach().argmax(1).eq(y).sum().reshape(1).to(ScalarType.Float32)]).cpu();
         var values = stats.data<float>().ToArray();
         if (!float.IsFinite(values[0])) throw NonFinite(values, parts, epoch, step, stepInEpoch);
+        if (step == 0) firstStepLoss = values[0];
 
         // Gradients are reset to none instead of zero-filled: backward then writes each gradient into a fresh buffer,
         // saving a fill and an accumulate pass over every parameter (about 12 % of an MLP 784-1200-1200-10 step on
@@ -290,6 +292,9 @@ sealed class TrainingRun : IDisposable
         return values;
     }
 
+    /// <summary>The loss of the run's step 0 (null when the run resumed past it).</summary>
+    double? firstStepLoss;
+
     NonFiniteLossException NonFinite(float[] values, IReadOnlyList<(string Name, Tensor Value)> parts, int epoch, long step, long stepInEpoch)
     {
         var bad = parts.Select((p, i) => (p.Name, Value: values[i + 1])).FirstOrDefault(p => !float.IsFinite(p.Value));
@@ -303,8 +308,12 @@ sealed class TrainingRun : IDisposable
     /// <summary>A finite run that has gone wrong: its loss over 10⁴ times the first epoch's, or its test accuracy still at
     /// chance (≤ 1.5 / classes) from the second epoch on, when the objective trains the classifier at all
     /// (<see cref="ILossTerm.TrainsClassifier"/>). NaN stops training earlier (<see cref="NonFiniteLossException"/>).</summary>
-    internal static string? Divergence(EpochMetrics m, EpochMetrics first, int classes, bool trainsClassifier = true)
+    /// <param name="firstStepLoss">The run's first step's loss, for its first epoch (which has no earlier epoch to
+    /// compare with): a loss that explodes within that epoch is caught there, not only after a second one.</param>
+    internal static string? Divergence(EpochMetrics m, EpochMetrics first, int classes, bool trainsClassifier = true, double? firstStepLoss = null)
     {
+        if (firstStepLoss is > 0 and var f && m.TrainLoss > 1e4 * f)
+            return $"diverged: train loss {m.TrainLoss:G3} over epoch {m.Epoch} is over 10^4 times its first step's ({f:G3})";
         if (first.TrainLoss > 0 && m.TrainLoss > 1e4 * first.TrainLoss)
             return $"diverged: train loss {m.TrainLoss:G3} at epoch {m.Epoch} is over 10^4 times the first epoch's ({first.TrainLoss:G3})";
         var chance = 100.0 / classes;

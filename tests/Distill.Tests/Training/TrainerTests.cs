@@ -401,6 +401,9 @@ public class DivergenceTests
     {
         var first = Epoch(1, 2.3, 60);
         Assert.Null(TrainingRun.Divergence(first, first, 10));
+        // In the first epoch, against its first step: an explosion within it is flagged at once.
+        Assert.Contains("over epoch 1 is over 10^4 times its first step's (2.3)", TrainingRun.Divergence(Epoch(1, 1.06e12, 8), Epoch(1, 1.06e12, 8), 10, firstStepLoss: 2.3));
+        Assert.Null(TrainingRun.Divergence(Epoch(1, 2.1, 60), Epoch(1, 2.1, 60), 10, firstStepLoss: 2.3));
         Assert.Null(TrainingRun.Divergence(Epoch(1, 2.3, 9), Epoch(1, 2.3, 9), 10)); // epoch 1 may still be at chance
         Assert.Contains("over 10^4 times", TrainingRun.Divergence(Epoch(3, 2.3e5, 60), first, 10));
         Assert.Null(TrainingRun.Divergence(Epoch(3, 2.2e4, 60), first, 10));
