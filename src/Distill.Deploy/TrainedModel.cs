@@ -72,6 +72,12 @@ public sealed class TrainedModel : IDisposable
         {
             throw new InvalidDataException($"{record}: cannot build model '{Get("model")}' ({e.Message.Split('\n')[0]}) Export checkpoints of zoo models only.", e);
         }
+        // libtorch cannot allocate it: the record names a model or input far larger than any run trains.
+        catch (System.Runtime.InteropServices.ExternalException e)
+        {
+            throw new InvalidDataException($"{record}: cannot build model '{Get("model")}' for input {Get("input")} ({e.Message.Split('\n')[0].Trim()}). " +
+                                           "Restore the run.json `distill train` wrote beside this checkpoint.", e);
+        }
         try { Checkpoint.LoadModel(file, model); }
         catch
         {
