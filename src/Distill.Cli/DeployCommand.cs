@@ -136,9 +136,8 @@ static class DeployCommand
             var path = r.GetValue(file)!;
             var n = r.GetValue(runs);
             if (n < 1) throw new ArgumentException($"--runs {n}: time at least 1 run.");
-            if (Directory.Exists(path)) throw new ArgumentException($"{path} is a folder; give the .onnx file (`distill deploy export` writes one).");
             int[] batches;
-            using (var probe = new OnnxRunner(path)) // a file ONNX Runtime cannot load is named here, once
+            using (var probe = new OnnxRunner(path)) // a folder, or a file ONNX Runtime cannot load, is named here, once
                 batches = probe.FixedBatch is int b ? [b] : [1, 64];
             Console.WriteLine($"{path}: {new FileInfo(path).Length:N0} bytes; ONNX Runtime CPU, {Environment.ProcessorCount} cores" +
                               (batches.Length == 1 ? $"; its batch dimension is fixed at {batches[0]}, so only that batch is timed" : ""));

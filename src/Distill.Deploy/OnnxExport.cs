@@ -44,6 +44,7 @@ public static class OnnxExport
     public static void CheckTarget(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (path.Trim().Length == 0) throw new ArgumentException("--out is empty; give the .onnx file to write (e.g. --out model.onnx).");
         if (Directory.Exists(path))
             throw new ArgumentException($"--out {path} is a folder; give the .onnx file to write (e.g. {Path.Combine(path, "model.onnx")}).");
         if (FilePaths.FileAncestor(path) is { } file) throw new ArgumentException($"--out {path}: {file} is a file, not a folder; give a path in a folder.");

@@ -12,6 +12,7 @@ public sealed class OnnxRunner : IDisposable
     /// <exception cref="InvalidDataException">The file is not a model ONNX Runtime can load (named in the message).</exception>
     public OnnxRunner(string path, int threads = 1, bool profile = false)
     {
+        if (Directory.Exists(path)) throw new InvalidDataException($"{path} is a folder; give the .onnx file (`distill deploy export` writes one).");
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file; give the path of an .onnx file (`distill deploy export` writes one).", path);
         using var options = new SessionOptions
         {

@@ -151,6 +151,8 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.Contains("its batch dimension is fixed at 1, so only that batch is timed", stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("batch  64", stdout, StringComparison.Ordinal);
         AssertOneError(Cli("deploy", "bench", dir.Path), $"error: {dir.Path} is a folder; give the .onnx file");
+        AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", dir.Path), $"error: {dir.Path} is a folder; give the .onnx file");
+        AssertOneError(Cli("deploy", "export", run.Folder, "--out", ""), "error: --out is empty; give the .onnx file to write");
     }
 
     [Fact]
