@@ -62,6 +62,7 @@ public static class OnnxExport
     {
         try
         {
+            if (new FileInfo(path).Length == 0) return null; // nothing to parse, and a FIFO would block the open
             using var f = File.OpenRead(path);
             var model = ModelProto.Parser.ParseFrom(f);
             return model.Graph is { Node.Count: > 0 } ? model.MetadataProps.FirstOrDefault(p => p.Key == key)?.Value : null;

@@ -176,6 +176,9 @@ public static class Checkpoint
     static FileStream OpenComplete(string path, string fix = TrainingFix)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist.", path);
+        // .NET cannot tell a FIFO or a device from a file, and opening one blocks; all of them, like an empty file, are 0 bytes.
+        if (new FileInfo(path).Length == 0)
+            throw new InvalidDataException($"'{path}' is empty (or not a regular file, e.g. a FIFO), not a checkpoint: `distill train` writes them as last.ckpt. {fix}");
         var stream = File.OpenRead(path);
         // BinaryWriter's string: a one-byte length, then the text.
         var start = new byte[1 + Magic.Length];

@@ -153,6 +153,11 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         AssertOneError(Cli("deploy", "bench", dir.Path), $"error: {dir.Path} is a folder; give the .onnx file");
         AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", dir.Path), $"error: {dir.Path} is a folder; give the .onnx file");
         AssertOneError(Cli("deploy", "export", run.Folder, "--out", ""), "error: --out is empty; give the .onnx file to write");
+        // A FIFO would block every open: refused by its size, before opening, as input and as target.
+        var fifo = dir.File("fifo.onnx");
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", [fifo])!) mk.WaitForExit();
+        AssertOneError(Cli("deploy", "bench", fifo), $"error: {fifo} is empty (or not a regular file, e.g. a FIFO)");
+        AssertOneError(Cli("deploy", "export", run.Folder, "--out", fifo), $"error: --out {fifo} exists and is not an ONNX model");
     }
 
     [Fact]
