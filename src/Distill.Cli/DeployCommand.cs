@@ -49,7 +49,7 @@ static class DeployCommand
             else if (trained.Model is Models.Mlp) (kind, proto) = ("int8 dynamic (MLP: no calibration)", Quantization.Dynamic(trained.Model, trained.ImageShape, trained.Metadata));
             else
             {
-                using var data = Datasets.Load(trained.Dataset);
+                using var data = DataOf(trained);
                 using var images = OnnxEvaluation.CalibrationImages(data, n);
                 kind = $"int8 static QDQ, {calibration} ranges on {images.shape[0]} training images";
                 proto = Quantization.Static(trained.Model, trained.ImageShape, images, calibration, trained.Metadata);
@@ -79,7 +79,7 @@ static class DeployCommand
                 throw new ArgumentException($"--tolerance {limit}: give the largest allowed logit difference, a finite number ≥ 0 (e.g. 1e-4; int8 models need about 1).");
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
-            using var data = Datasets.Load(trained.Dataset);
+            using var data = DataOf(trained);
             var path = r.GetValue(onnx) ?? Path.Combine(Path.GetTempPath(), $"distill-check-{Environment.ProcessId}.onnx");
             try
             {
@@ -189,7 +189,7 @@ static class DeployCommand
                 throw new ArgumentException($"--out {r.GetValue(output)} {(source == outDir ? "is" : "holds")} the run being pruned ({source}); writing the pruned run there would replace it. Give another folder.");
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
-            using var full = Datasets.Load(trained.Dataset);
+            using var full = DataOf(trained);
             using var data = full.Subset(r.GetValue(trainSize));
             var options = new Training.TrainOptions
             {
@@ -214,6 +214,18 @@ static class DeployCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>The dataset the run record names, checked against the shape the model was trained on: a record edited
+    /// to another dataset would otherwise feed the model images it cannot take (or another dataset's labels).</summary>
+    static Data.ImageDataset DataOf(TrainedModel trained)
+    {
+        var data = Datasets.Load(trained.Dataset);
+        long[] shape = [data.Channels, data.Height, data.Width];
+        if (shape.SequenceEqual(trained.ImageShape)) return data;
+        data.Dispose();
+        throw new ArgumentException($"{Path.Combine(Path.GetDirectoryName(Path.GetFullPath(trained.CheckpointPath))!, "run.json")} names dataset {trained.Dataset}, " +
+                                    $"whose images are {string.Join("x", shape)}, but the model was trained on {string.Join("x", trained.ImageShape)}; restore the run.json `distill train` wrote.");
     }
 
     static string Short(string digest) => digest.Length > 12 ? digest[..12] + "…" : digest;

@@ -160,6 +160,21 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         AssertOneError(Cli("deploy", "export", run.Folder, "--out", fifo), $"error: --out {fifo} exists and is not an ONNX model");
     }
 
+    /// <summary>A run record edited to another image shape than its dataset's is refused by name before any image
+    /// reaches the model (a resnet, whose weights do not depend on the image size, loads either way).</summary>
+    [Fact]
+    public void A_run_record_whose_dataset_does_not_match_the_model_s_input_is_named()
+    {
+        using var dir = new TempDir();
+        var r8 = Path.Combine(dir.Path, "r8");
+        var (code, _, stderr) = Cli("train", "--model", "resnet8", "--train-size", "128", "--test-size", "100", "--epochs", "1", "--out", r8);
+        Assert.True(code == 0, stderr);
+        var record = Path.Combine(r8, "run.json");
+        File.WriteAllText(record, File.ReadAllText(record).Replace("\"input\": \"1x28x28\"", "\"input\": \"1x32x32\"", StringComparison.Ordinal));
+        AssertOneError(Cli("deploy", "check", r8, "--images", "10"),
+            $"error: {record} names dataset fashion-mnist, whose images are 1x28x28, but the model was trained on 1x32x32; restore the run.json");
+    }
+
     [Fact]
     public void Export_writes_through_a_temp_file_of_its_own()
     {
