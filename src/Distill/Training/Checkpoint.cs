@@ -114,7 +114,7 @@ public static class Checkpoint
         var info = ReadHeader(path, r);
         try
         {
-            ReadStateDict(path, r, model, "the model");
+            ReadStateDict(path, r, model, "the model", loading: true);
         }
         catch (Exception e) when (e is EndOfStreamException or ArgumentException or FormatException)
         {
@@ -135,21 +135,23 @@ public static class Checkpoint
     }
 
     /// <summary>Copies each saved tensor into the module's own tensor (in place, any device).</summary>
-    static void ReadStateDict(string path, BinaryReader r, nn.Module module, string what)
+    /// <param name="loading">True when a model is loaded on its own (export, a cache), where the advice to resume does not apply.</param>
+    static void ReadStateDict(string path, BinaryReader r, nn.Module module, string what, bool loading = false)
     {
         var sd = module.state_dict();
         var count = r.ReadInt32();
-        if (count != sd.Count) throw Mismatch(path, $"it holds {count} tensors for {what}, which has {sd.Count}");
+        if (count != sd.Count) throw Mismatch(path, $"it holds {count} tensors for {what}, which has {sd.Count}", loading);
         for (var i = 0; i < count; i++)
         {
             var key = r.ReadString();
-            if (!sd.TryGetValue(key, out var target)) throw Mismatch(path, $"{what} has no tensor '{key}'");
+            if (!sd.TryGetValue(key, out var target)) throw Mismatch(path, $"{what} has no tensor '{key}'", loading);
             target.Load(r);
         }
     }
 
-    static InvalidDataException Mismatch(string path, string what) =>
-        new($"Checkpoint '{path}' does not fit this run: {what}. Resume with the same model and objective, or use a fresh output folder.");
+    static InvalidDataException Mismatch(string path, string what, bool loading = false) => new(loading
+        ? $"Checkpoint '{path}' does not fit the model built for it: {what}. The run.json beside it names another model than the run trained; restore the one `distill train` wrote."
+        : $"Checkpoint '{path}' does not fit this run: {what}. Resume with the same model and objective, or use a fresh output folder.");
 
     static CheckpointInfo ReadHeader(string path, BinaryReader r)
     {

@@ -85,6 +85,10 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         File.Copy(Path.Combine(run.Folder, "last.ckpt"), Path.Combine(huge, "last.ckpt"));
         File.WriteAllText(Path.Combine(huge, "run.json"), File.ReadAllText(Path.Combine(run.Folder, "run.json")).Replace("\"model\": \"cnn-8\"", "\"model\": \"cnn-99999999\"", StringComparison.Ordinal));
         AssertOneError(Cli("deploy", "export", huge, "--out", dir.File("x.onnx")), $"error: {Path.Combine(huge, "run.json")}: cannot build model 'cnn-99999999' for input 1x28x28");
+        // One edited to another model that builds names the record, with no advice about resuming a run.
+        File.WriteAllText(Path.Combine(huge, "run.json"), File.ReadAllText(Path.Combine(run.Folder, "run.json")).Replace("\"model\": \"cnn-8\"", "\"model\": \"mlp-32\"", StringComparison.Ordinal));
+        AssertOneError(Cli("deploy", "export", huge, "--out", dir.File("x.onnx")),
+            $"error: Checkpoint '{Path.Combine(huge, "last.ckpt")}' does not fit the model built for it: it holds ");
         // prune checks its options by flag before loading anything.
         AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("p"), "--sparsity", "0.5", "--epochs", "0"), "error: --epochs 0: give a whole number of fine-tuning epochs");
         AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("p"), "--sparsity", "0.5", "--lr", "NaN"), "error: --lr NaN: the learning rate must be");
