@@ -49,7 +49,7 @@ static class DeployCommand
             else if (trained.Model is Models.Mlp) (kind, proto) = ("int8 dynamic (MLP: no calibration)", Quantization.Dynamic(trained.Model, trained.ImageShape, trained.Metadata));
             else
             {
-                using var data = DataOf(trained);
+                using var data = trained.LoadData();
                 using var images = OnnxEvaluation.CalibrationImages(data, n);
                 kind = $"int8 static QDQ, {calibration} ranges on {images.shape[0]} training images";
                 proto = Quantization.Static(trained.Model, trained.ImageShape, images, calibration, trained.Metadata);
@@ -79,17 +79,18 @@ static class DeployCommand
                 throw new ArgumentException($"--tolerance {limit}: give the largest allowed logit difference, a finite number ≥ 0 (e.g. 1e-4; int8 models need about 1).");
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
-            using var data = DataOf(trained);
+            using var data = trained.LoadData();
             var path = r.GetValue(onnx) ?? Path.Combine(Path.GetTempPath(), $"distill-check-{Environment.ProcessId}.onnx");
             try
             {
                 if (r.GetValue(onnx) is null) OnnxExport.Save(OnnxExport.Build(trained.Model, trained.ImageShape), path);
                 using var runner = new OnnxRunner(path);
                 // A file exported from another checkpoint is not an exporter bug: say which model it is.
-                if (OnnxExport.RecordedModel(path) is { } model && model != trained.Model.ZooName)
+                var recorded = OnnxExport.Recorded(path);
+                if (recorded?.GetValueOrDefault("model") is { } model && model != trained.Model.ZooName)
                     throw new ArgumentException($"--onnx {path} was exported from a {model}, and {trained.CheckpointPath} holds a {trained.Model.ZooName}; " +
                                                 "check a model against the checkpoint it was exported from.");
-                if (OnnxExport.Recorded(path, "weights") is { } weights && weights != trained.WeightsDigest)
+                if (recorded?.GetValueOrDefault("weights") is { } weights && weights != trained.WeightsDigest)
                     throw new ArgumentException($"--onnx {path} was exported from other weights of the {trained.Model.ZooName} than {trained.CheckpointPath} holds " +
                                                 $"(weights sha256 {Short(weights)} there, {Short(trained.WeightsDigest)} here: another run, or this run before more training); " +
                                                 "check a model against the checkpoint it was exported from, or export it again.");
@@ -107,7 +108,7 @@ static class DeployCommand
                 Console.WriteLine($"test accuracy ({data.Test.Count:N0} images): ONNX Runtime {ortAccuracy:F2}%, TorchSharp {torchAccuracy:F2}%");
                 if (diff > limit)
                 {
-                    Console.Error.WriteLine(OnnxExport.RecordedModel(path) is null
+                    Console.Error.WriteLine(recorded?.GetValueOrDefault("model") is null
                         ? $"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}; the file records no model (`deploy export` did not write it), so it may be another model: check an export of {trained.CheckpointPath}."
                         : $"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}; an int8 model is expected to (pass a larger --tolerance), a float32 one is an exporter bug.");
                     return 1;
@@ -189,7 +190,7 @@ static class DeployCommand
                 throw new ArgumentException($"--out {r.GetValue(output)} {(source == outDir ? "is" : "holds")} the run being pruned ({source}); writing the pruned run there would replace it. Give another folder.");
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
-            using var full = DataOf(trained);
+            using var full = trained.LoadData();
             using var data = full.Subset(r.GetValue(trainSize));
             var options = new Training.TrainOptions
             {
@@ -214,18 +215,6 @@ static class DeployCommand
             return 0;
         }));
         return cmd;
-    }
-
-    /// <summary>The dataset the run record names, checked against the shape the model was trained on: a record edited
-    /// to another dataset would otherwise feed the model images it cannot take (or another dataset's labels).</summary>
-    static Data.ImageDataset DataOf(TrainedModel trained)
-    {
-        var data = Datasets.Load(trained.Dataset);
-        long[] shape = [data.Channels, data.Height, data.Width];
-        if (shape.SequenceEqual(trained.ImageShape)) return data;
-        data.Dispose();
-        throw new ArgumentException($"{Path.Combine(Path.GetDirectoryName(Path.GetFullPath(trained.CheckpointPath))!, "run.json")} names dataset {trained.Dataset}, " +
-                                    $"whose images are {string.Join("x", shape)}, but the model was trained on {string.Join("x", trained.ImageShape)}; restore the run.json `distill train` wrote.");
     }
 
     static string Short(string digest) => digest.Length > 12 ? digest[..12] + "…" : digest;

@@ -54,18 +54,19 @@ public static class OnnxExport
     }
 
     /// <summary>The zoo model an exported file records (metadata "model"), or null when the file is not such an export.</summary>
-    public static string? RecordedModel(string path) => Recorded(path, "model");
+    public static string? RecordedModel(string path) => Recorded(path)?.GetValueOrDefault("model");
 
-    /// <summary>One metadata entry of an exported file ("model", "weights", ...), or null when the file is not such an
-    /// export or does not record it (files exported before the entry existed).</summary>
-    public static string? Recorded(string path, string key)
+    /// <summary>An ONNX file's metadata ("model", "weights", ... as <c>deploy export</c> writes them; a file exported
+    /// before an entry existed lacks it), or null when the file is not an ONNX model. Read once per file: parsing it
+    /// reads the whole model.</summary>
+    public static IReadOnlyDictionary<string, string>? Recorded(string path)
     {
         try
         {
-            if (new FileInfo(path).Length == 0) return null; // nothing to parse, and a FIFO would block the open
+            if (FilePaths.NothingToRead(path)) return null;
             using var f = File.OpenRead(path);
             var model = ModelProto.Parser.ParseFrom(f);
-            return model.Graph is { Node.Count: > 0 } ? model.MetadataProps.FirstOrDefault(p => p.Key == key)?.Value : null;
+            return model.Graph is { Node.Count: > 0 } ? model.MetadataProps.GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.First().Value) : null;
         }
         catch (Exception e) when (e is Google.Protobuf.InvalidProtocolBufferException or IOException or UnauthorizedAccessException)
         {

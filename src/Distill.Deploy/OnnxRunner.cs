@@ -14,8 +14,7 @@ public sealed class OnnxRunner : IDisposable
     {
         if (Directory.Exists(path)) throw new InvalidDataException($"{path} is a folder; give the .onnx file (`distill deploy export` writes one).");
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file; give the path of an .onnx file (`distill deploy export` writes one).", path);
-        // Checked before opening: .NET cannot tell a FIFO or a device from a file, and opening one blocks; all are 0 bytes.
-        if (new FileInfo(path).Length == 0) throw new InvalidDataException($"{path} is empty (or not a regular file, e.g. a FIFO); give an .onnx file (`distill deploy export` writes one).");
+        if (FilePaths.NothingToRead(path)) throw new InvalidDataException($"{path} is empty (or not a regular file, e.g. a FIFO); give an .onnx file (`distill deploy export` writes one).");
         using var options = new SessionOptions
         {
             IntraOpNumThreads = threads, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,

@@ -29,6 +29,23 @@ public sealed class TrainedModel : IDisposable
 
     public string CheckpointPath { get; }
 
+    /// <summary>The run record beside the checkpoint, which names the model, its input and its dataset.</summary>
+    public string RecordPath => RecordOf(CheckpointPath);
+
+    static string RecordOf(string checkpointFile) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(checkpointFile))!, "run.json");
+
+    /// <summary>The dataset the run record names, checked against the shape the model was trained on: a record edited
+    /// to another dataset would otherwise feed the model images it cannot take (or another dataset's labels).</summary>
+    public Data.ImageDataset LoadData()
+    {
+        var data = Data.Datasets.Load(Dataset);
+        long[] shape = [data.Channels, data.Height, data.Width];
+        if (shape.SequenceEqual(ImageShape)) return data;
+        data.Dispose();
+        throw new ArgumentException($"{RecordPath} names dataset {Dataset}, whose images are {string.Join("x", shape)}, " +
+                                    $"but the model was trained on {string.Join("x", ImageShape)}; restore the run.json `distill train` wrote.");
+    }
+
     /// <summary>SHA-256 of the model's state dict as loaded (<see cref="TensorDigest.Weights"/>).</summary>
     public string WeightsDigest => weights ??= TensorDigest.Weights(Model);
     string? weights;
@@ -56,7 +73,7 @@ public sealed class TrainedModel : IDisposable
                 ? $"{checkpoint} holds a distillation's runs, not one model; give one of them: {string.Join(" or ", runs.Select(d => Path.Combine(checkpoint, d)))}."
                 : $"{file}: no such checkpoint; give the folder `distill train --out DIR` wrote, or its {Checkpoint.FileName}.", file);
         }
-        var record = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, "run.json");
+        var record = RecordOf(file);
         var s = ReadRecord(record);
         string Get(string key) => s.TryGetValue(key, out var v) && v.Length > 0 ? v
             : throw new InvalidDataException($"{record} records no '{key}' (a run from before `distill deploy`): train it again with `distill train --out DIR`, which records the model name and input shape.");

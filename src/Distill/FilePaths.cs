@@ -13,4 +13,9 @@ public static class FilePaths
             if (File.Exists(dir)) return dir;
         return null;
     }
+
+    /// <summary>True when <paramref name="path"/> (an existing file) has no bytes to read: an empty file, or a FIFO or
+    /// device, which .NET cannot tell from a file and whose opening blocks until someone writes. All of them report
+    /// length 0, so an input checked with this before it is opened fails at once, by name, instead of hanging.</summary>
+    public static bool NothingToRead(string path) => new FileInfo(path).Length == 0;
 }

@@ -109,7 +109,7 @@ public static class Checkpoint
     public static CheckpointInfo LoadModel(string path, nn.Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        using var stream = OpenComplete(path, LoadingFix);
+        using var stream = OpenComplete(path, loading: true);
         using var r = new BinaryReader(stream, Encoding.UTF8);
         var info = ReadHeader(path, r);
         try
@@ -169,17 +169,18 @@ public static class Checkpoint
         }
     }
 
-    /// <summary>What to do about a damaged checkpoint: a run can start afresh; a model being loaded (for export, or
-    /// from a cache) cannot, and its file must not be deleted on our say-so.</summary>
-    const string TrainingFix = "Delete it to start the run afresh, or restore a complete copy.", LoadingFix = "Restore a complete copy, or train the run again.";
+    /// <summary>What to do about a damaged checkpoint: a run can start afresh; a model being loaded on its own (for
+    /// export, or from a cache) cannot, and its file must not be deleted on our say-so.</summary>
+    static string Fix(bool loading) => loading ? "Restore a complete copy, or train the run again." : "Delete it to start the run afresh, or restore a complete copy.";
 
     /// <summary>Opens the file after checking that it starts as a checkpoint does and ends with the end marker: a file
     /// without the marker was cut short (killed mid-write, disk full, copied partially).</summary>
-    static FileStream OpenComplete(string path, string fix = TrainingFix)
+    /// <param name="loading">A model loaded on its own, not a run resumed (<see cref="Fix"/>).</param>
+    static FileStream OpenComplete(string path, bool loading = false)
     {
+        var fix = Fix(loading);
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist.", path);
-        // .NET cannot tell a FIFO or a device from a file, and opening one blocks; all of them, like an empty file, are 0 bytes.
-        if (new FileInfo(path).Length == 0)
+        if (FilePaths.NothingToRead(path))
             throw new InvalidDataException($"'{path}' is empty (or not a regular file, e.g. a FIFO), not a checkpoint: `distill train` writes them as last.ckpt. {fix}");
         var stream = File.OpenRead(path);
         // BinaryWriter's string: a one-byte length, then the text.
