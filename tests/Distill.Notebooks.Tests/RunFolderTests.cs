@@ -174,24 +174,53 @@ public class RunFolderTests
         Assert.True(same.Exit == 0, same.Err);
     }
 
-    /// <summary>A command blocked where no safe point comes (here: reading a notebook that is a FIFO nobody writes) still
-    /// ends on one SIGTERM, as `timeout` sends it, after the grace period, with SIGTERM's exit code.</summary>
+    /// <summary>A command blocked where no safe point comes still ends on one SIGTERM, as `timeout` sends it, after the
+    /// grace period, with SIGTERM's exit code. Here: `sweep collect` reading a sweep folder's plan.json that is a FIFO
+    /// nobody writes (the inputs a user names, notebooks, specs, datasets, checkpoints, are refused before opening).</summary>
     [Fact]
     public void One_SIGTERM_ends_a_command_blocked_on_a_read_after_the_grace_period()
     {
         var dir = TestSupport.TempDir("signal-fifo");
-        var fifo = Path.Combine(dir, "blocked.ipynb");
-        using (var mk = System.Diagnostics.Process.Start("mkfifo", [fifo])!) mk.WaitForExit();
-        var psi = DistillProcess.Start("run", fifo, "--out", Path.Combine(dir, "out"));
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", [Path.Combine(dir, "plan.json")])!) mk.WaitForExit();
+        var psi = DistillProcess.Start("sweep", "collect", dir);
         psi.Environment["DISTILL_STOP_GRACE"] = "2";
         using var run = new DistillProcess.Running(psi);
-        run.WaitFor("blocked.ipynb", TimeSpan.FromMinutes(1));
-        Thread.Sleep(500);
+        Thread.Sleep(3000); // collect prints nothing before it reads the plan
         var clock = System.Diagnostics.Stopwatch.StartNew();
         run.Signal("TERM");
         Assert.Equal(143, run.Exit(TimeSpan.FromSeconds(30)));
         Assert.InRange(clock.Elapsed.TotalSeconds, 1.5, 20); // the grace period, then the end, not the first signal ignored
         Assert.Contains("Terminated (SIGTERM): still running 2 s after the signal (blocked where it cannot stop, e.g. reading a FIFO); ending now", run.Output);
+    }
+
+    /// <summary>A notebook, spec or dataset file that is a FIFO would block its opening until someone writes to it: each
+    /// is refused at once, by name, as an empty file.</summary>
+    [Fact]
+    public void A_FIFO_given_as_notebook_spec_or_dataset_is_refused_at_once()
+    {
+        var dir = TestSupport.TempDir("fifo-inputs");
+        string Fifo(string name)
+        {
+            var path = Path.Combine(dir, name);
+            using (var mk = System.Diagnostics.Process.Start("mkfifo", [path])!) mk.WaitForExit();
+            return path;
+        }
+        var nb = DistillProcess.Run(["run", Fifo("blocked.ipynb"), "--out", Path.Combine(dir, "out")]);
+        Assert.Equal(2, nb.Exit);
+        Assert.Contains("blocked.ipynb: the file is empty (or not a regular file, e.g. a FIFO)", nb.Err, StringComparison.Ordinal);
+        var spec = DistillProcess.Run(["spec", "check", Fifo("spec.yaml")]);
+        Assert.NotEqual(0, spec.Exit);
+        Assert.Contains("spec.yaml line 1: the file is empty (or not a regular file, e.g. a FIFO)", spec.Err, StringComparison.Ordinal);
+        var data = Path.Combine(dir, "data", "fashion-mnist");
+        Directory.CreateDirectory(data);
+        foreach (var f in Directory.GetFiles(Distill.Data.DatasetCatalog.FashionMnist.Locate(Distill.Data.DatasetSearch.Default)!)) File.Copy(f, Path.Combine(data, Path.GetFileName(f)));
+        File.Delete(Path.Combine(data, "t10k-labels-idx1-ubyte.gz"));
+        Fifo(Path.Combine("data", "fashion-mnist", "t10k-labels-idx1-ubyte.gz"));
+        var psi = DistillProcess.Start("train", "--model", "mlp-32", "--epochs", "1", "--train-size", "100", "--out", Path.Combine(dir, "run"));
+        psi.Environment["DISTILL_DATA"] = Path.Combine(dir, "data");
+        using var train = new DistillProcess.Running(psi);
+        Assert.Equal(1, train.Exit(TimeSpan.FromMinutes(2)));
+        Assert.Contains("t10k-labels-idx1-ubyte.gz: the file is empty (0 bytes, or not a regular file such as a FIFO)", train.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -74,6 +74,8 @@ public sealed class NotebookDocument
     {
         if (!File.Exists(path))
             throw new NotebookFormatException(path, "file not found", "check the path (relative paths are taken from the current directory)");
+        if (FilePaths.NothingToRead(path))
+            throw new NotebookFormatException(path, "the file is empty (or not a regular file, e.g. a FIFO)", "pass a saved Polyglot notebook (.ipynb or .dib)");
         return System.IO.Path.GetExtension(path).ToLowerInvariant() switch
         {
             ".ipynb" => IpynbReader.Read(path, File.ReadAllText(path, Encoding.UTF8)),

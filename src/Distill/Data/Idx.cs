@@ -46,8 +46,6 @@ public static class Idx
     {
         using var file = DataFiles.OpenRead(path);
         long fileLength = file.Length;
-        if (fileLength == 0)
-            throw new DatasetException(path, "the file is empty (0 bytes)", "the download was probably interrupted: delete the file and run `distill data install` again");
         var magic = new byte[2];
         int got = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
         file.Position = 0;

@@ -42,13 +42,19 @@ public static class RecipeFile
     /// <paramref name="path"/> (an edited copy of one in experiments/recipes/).</summary>
     public static T FromFile<T>(string path, Budget budget, T defaults) where T : class
     {
+        return Apply(Read(path), path, budget, defaults);
+    }
+
+    static string Read(string path)
+    {
         if (!File.Exists(path)) throw new FileNotFoundException($"recipe file {path}: no such file; copy one of experiments/recipes/ and edit it.");
-        return Apply(File.ReadAllText(path), path, budget, defaults);
+        if (FilePaths.NothingToRead(path)) throw new SpecException(path, 1, "the file is empty (or not a regular file, e.g. a FIFO); copy one of experiments/recipes/ and edit it.");
+        return File.ReadAllText(path);
     }
 
     /// <summary>Whether the YAML at <paramref name="path"/> is a recipe file: a mapping of budget sections only.</summary>
     public static bool IsRecipeFile(string path) =>
-        File.Exists(path) && ExperimentSpec.Mapping(File.ReadAllText(path), path) is { Children.Count: > 0 } root &&
+        File.Exists(path) && !FilePaths.NothingToRead(path) && ExperimentSpec.Mapping(File.ReadAllText(path), path) is { Children.Count: > 0 } root &&
         root.Children.Keys.All(k => Sections.Contains(ExperimentSpec.Scalar(k)));
 
     /// <summary>
@@ -61,8 +67,7 @@ public static class RecipeFile
     public static IReadOnlyList<(Budget Budget, object Config)> Check(string path, object defaults)
     {
         ArgumentNullException.ThrowIfNull(defaults);
-        if (!File.Exists(path)) throw new FileNotFoundException($"recipe file {path}: no such file; copy one of experiments/recipes/ and edit it.");
-        var text = File.ReadAllText(path);
+        var text = Read(path);
         var root = ExperimentSpec.Mapping(text, path);
         var found = Enum.GetValues<Budget>().Where(b => root?.Children.Keys.Any(k => string.Equals(ExperimentSpec.Scalar(k), b.ToString(), StringComparison.OrdinalIgnoreCase)) == true).ToList();
         if (found.Count == 0) Apply(text, path, Budget.Quick, defaults); // names what is wrong with a file without sections

@@ -92,6 +92,9 @@ sealed class RunFolder : IDisposable
 
     static Dictionary<string, string> Read(string path)
     {
+        // A record edited by hand can end up empty, or be replaced by a FIFO, whose opening would block.
+        if (FilePaths.NothingToRead(path))
+            throw new InvalidDataException($"{path}: the run record is empty (or not a regular file, e.g. a FIFO); it was damaged. Move it away to start over.");
         try { return JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path)) ?? []; }
         catch (JsonException e)
         {

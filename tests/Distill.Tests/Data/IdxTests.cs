@@ -193,7 +193,7 @@ public class DataFileErrorTests
     {
         using var dir = new TempDir();
         var empty = dir.Write("t10k-images-idx3-ubyte", []);
-        Assert.Equal("the file is empty (0 bytes)", Assert.Throws<DatasetException>(() => Idx.ReadImages(empty)).Problem);
+        Assert.Equal("the file is empty (0 bytes, or not a regular file such as a FIFO)", Assert.Throws<DatasetException>(() => Idx.ReadImages(empty)).Problem);
         var folder = Path.Combine(dir.Path, "t10k-labels-idx1-ubyte");
         Directory.CreateDirectory(folder);
         var e = Assert.Throws<DatasetException>(() => Idx.ReadLabels(folder));

@@ -36,6 +36,8 @@ public sealed class ReferenceFile
     {
         if (!File.Exists(path))
             throw new ReferenceFormatException($"{path}: file not found; give the path of a {Format} JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).");
+        if (FilePaths.NothingToRead(path))
+            throw new ReferenceFormatException($"{path}: the file is empty (or not a regular file, e.g. a FIFO); give a {Format} JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).");
         string text;
         try { text = File.ReadAllText(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
