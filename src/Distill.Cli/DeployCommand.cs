@@ -191,6 +191,8 @@ static class DeployCommand
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             using var full = trained.LoadData();
+            if (r.GetValue(trainSize) is int n && n > full.Train.Count)
+                throw new ArgumentException($"--train-size {n:N0}: {full.Name}'s training split holds {full.Train.Count:N0} images; give 1 to {full.Train.Count:N0}, or leave it out for all.");
             using var data = full.Subset(r.GetValue(trainSize));
             var options = new Training.TrainOptions
             {

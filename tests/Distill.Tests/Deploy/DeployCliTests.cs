@@ -51,6 +51,8 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.True(code == 0, stderr);
         Assert.Contains("cnn-4 float32", stdout, StringComparison.Ordinal);
         AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("other"), "--sparsity", "0.5", "--channels", "0.5"), "error: give one of --sparsity");
+        AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("other"), "--sparsity", "0.5", "--train-size", "60001"),
+            "error: --train-size 60,001: fashion-mnist's training split holds 60,000 images; give 1 to 60,000");
         // Pruning again into the same folder is refused, and --force (which the refusal names) clears it.
         var refused = Cli("deploy", "prune", run.Folder, "--out", pruned, "--channels", "0.25", "--train-size", "500");
         AssertOneError(refused, $"error: --out {pruned} holds another run");
