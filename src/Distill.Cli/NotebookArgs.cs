@@ -21,12 +21,20 @@ static class NotebookArgs
         return pairs;
     }
 
+    /// <summary>A wait takes at most int.MaxValue milliseconds.</summary>
+    const int MaxCellTimeout = int.MaxValue / 1000;
+
     /// <summary>False after printing the error; <paramref name="timeout"/> is null when not given.</summary>
     public static bool CellTimeout(double? seconds, out TimeSpan? timeout)
     {
-        timeout = seconds is double s ? TimeSpan.FromSeconds(s) : null;
-        if (seconds is not <= 0) return true;
-        Console.Error.WriteLine($"error: --cell-timeout {seconds}: must be a positive number of seconds");
-        return false;
+        timeout = null;
+        // NaN fails the comparison.
+        if (seconds is double s && !(s > 0 && s <= MaxCellTimeout))
+        {
+            Console.Error.WriteLine($"error: --cell-timeout {s}: give a number of seconds greater than 0 and at most {MaxCellTimeout} (24.8 days), or leave it out for no limit");
+            return false;
+        }
+        timeout = seconds is double t ? TimeSpan.FromSeconds(t) : null;
+        return true;
     }
 }

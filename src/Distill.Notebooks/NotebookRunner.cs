@@ -33,7 +33,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         var outDir = Path.GetFullPath(Options.OutputDirectory);
         var files = new RunFiles(Path.Combine(outDir, doc.Name + ".ipynb"), Options.WriteHtml ? Path.Combine(outDir, doc.Name + ".html") : null,
             Path.Combine(outDir, doc.Name + ".manifest.json"));
-        if (string.Equals(Path.GetFullPath(path), files.Notebook, StringComparison.Ordinal))
+        if (string.Equals(Path.GetFullPath(path), files.Notebook, StringComparison.Ordinal) || FilePaths.SameFile(path, files.Notebook))
             throw new ParameterException($"{path}: the executed notebook would overwrite the source; pass another --out folder");
         var values = ParameterValues();
         CheckParameters(doc, values, path);
@@ -133,9 +133,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             foreach (var unknown in values.Select(p => p.Key).Where(k => parametersIndex >= 0 && !parameterNames.Contains(k)))
                 o.Log?.WriteLine($"  warning: {path}: parameter '{unknown}' is not declared in the parameters cell ({string.Join(", ", parameterNames)}); injecting it anyway");
 
-            var (stdout, stderr, cwd) = (Console.Out, Console.Error, Environment.CurrentDirectory);
-            Console.SetOut(new CellConsoleWriter("stdout", stdout));
-            Console.SetError(new CellConsoleWriter("stderr", stderr));
+            var cwd = Environment.CurrentDirectory;
+            CellConsoleWriter.Install();
             Environment.CurrentDirectory = folder; // the kernel runs in the notebook's folder
             session = new ScriptSession(folder);
             var carried = CarriedPackages.Host;
@@ -175,8 +174,6 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 // Writes from threads this notebook's cells started are dropped from here on: they belong to no cell
                 // that is still open, and must not change outputs while they are written out.
                 lock (finishGate) foreach (var sink in sinks) sink.Close();
-                Console.SetOut(stdout);
-                Console.SetError(stderr);
                 Environment.CurrentDirectory = cwd;
                 thread.Dispose();
                 if (!abandoned) session.Dispose();

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Distill;
 
 /// <summary>Checks on paths the user gives, made before any work so a bad one fails at once and by name.</summary>
@@ -18,4 +20,27 @@ public static class FilePaths
     /// device, which .NET cannot tell from a file and whose opening blocks until someone writes. All of them report
     /// length 0, so an input checked with this before it is opened fails at once, by name, instead of hanging.</summary>
     public static bool NothingToRead(string path) => new FileInfo(path).Length == 0;
+
+    /// <summary>True when <paramref name="a"/> and <paramref name="b"/> both exist and are one file: the same path once
+    /// every symbolic link on the way is resolved (realpath(3)), so a folder reached through a link is the folder itself.
+    /// A path that does not exist is no file yet, so false.</summary>
+    public static bool SameFile(string a, string b) =>
+        RealPath(a) is { } ra && RealPath(b) is { } rb && string.Equals(ra, rb, StringComparison.Ordinal);
+
+    static string? RealPath(string path)
+    {
+        if (!File.Exists(path) && !Directory.Exists(path)) return null;
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return Path.GetFullPath(path);
+        var p = Libc.realpath(path, IntPtr.Zero);
+        if (p == IntPtr.Zero) return Path.GetFullPath(path);
+        try { return Marshal.PtrToStringUTF8(p); }
+        finally { Libc.free(p); }
+    }
+
+    static class Libc
+    {
+        [DllImport("libc", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+        internal static extern IntPtr realpath(string path, IntPtr resolved);
+        [DllImport("libc")] internal static extern void free(IntPtr p);
+    }
 }

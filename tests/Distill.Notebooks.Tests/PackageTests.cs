@@ -63,12 +63,15 @@ public class PackageTests
                     """);
             zip.CreateEntryFromFile(dll, "lib/netstandard2.0/FeedGreeter.dll");
         }
+        // A package that cannot be restored fails its own cell only: it is not restored again with every later #r.
         var nb = TestSupport.WriteNotebook(dir, "feed.ipynb",
-            ("#i \"nuget: feed\"\n#r \"nuget: Distill.Test.FeedGreeter, 1.0.0\"", null),
+            ("#i \"nuget: feed\"\n#r \"nuget: Distill.No.Such.Package.Anywhere, 1.0.0\"", null),
+            ("#r \"nuget: Distill.Test.FeedGreeter, 1.0.0\"", null),
             ("Feed.Greeter.Hello(\"notebook\")", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { PackageCacheDirectory = TestSupport.TempDir("nuget-cache-feed") });
-        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
-        Assert.Equal("hello from the feed, notebook", Plain(r, 1));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { PackageCacheDirectory = TestSupport.TempDir("nuget-cache-feed"), ContinueOnError = true });
+        Assert.Equal([CellStatus.Failed, CellStatus.Succeeded, CellStatus.Succeeded], r.Cells.Select(c => c.Status));
+        Assert.Contains("Distill.No.Such.Package.Anywhere", Assert.Single(r.Failures).Message, StringComparison.Ordinal);
+        Assert.Equal("hello from the feed, notebook", Plain(r, 2));
     }
 
     static string Compile(string dir, string name, string code)

@@ -146,6 +146,34 @@ public sealed class OutputSink
 /// when no cell runs.</summary>
 sealed class CellConsoleWriter(string stream, TextWriter fallback) : TextWriter
 {
+    static readonly Lock Gate = new();
+    static TextWriter? installedOut, installedError;
+
+    /// <summary>
+    /// Puts the writers in place for the rest of the process, not just for one notebook: a thread a cell started can
+    /// outlive its notebook, and it carries that notebook's (closed) sink, so its writes are dropped instead of reaching
+    /// the runner's console between or after notebooks. The runner's own writes (no sink) pass through. Stdin reads
+    /// as empty: a headless run has no one to type, and a cell waiting for a line would hang the run.
+    /// </summary>
+    public static void Install()
+    {
+        lock (Gate)
+        {
+            // Re-installed when someone (a test host) replaced them since.
+            if (!ReferenceEquals(Console.Out, installedOut))
+            {
+                Console.SetOut(new CellConsoleWriter("stdout", Console.Out));
+                installedOut = Console.Out;
+            }
+            if (!ReferenceEquals(Console.Error, installedError))
+            {
+                Console.SetError(new CellConsoleWriter("stderr", Console.Error));
+                installedError = Console.Error;
+            }
+            Console.SetIn(TextReader.Null);
+        }
+    }
+
     public override Encoding Encoding => Encoding.UTF8;
     public override void Write(char value) => Write(value.ToString());
     public override void Write(string? value)

@@ -90,8 +90,9 @@ public sealed class ScriptSession : IDisposable
             return true;
         if (root.Members.LastOrDefault() is not GlobalStatementSyntax { Statement: ExpressionStatementSyntax { SemicolonToken.IsMissing: true } stmt })
             return false;
+        // Any value but void's, as Roslyn's own rule: a bare `null` has no type of its own, and the kernel shows <null>.
         var type = compilation.GetSemanticModel(tree).GetTypeInfo(stmt.Expression).Type;
-        return type is not null && type.SpecialType != SpecialType.System_Void;
+        return type is null || type.SpecialType != SpecialType.System_Void;
     }
 
     static Exception Unwrap(Exception e) => e switch

@@ -51,16 +51,19 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
             }
             else
             {
-                if (restored.TryGetValue(r.Name, out var earlier) && earlier.Version != r.Version)
+                var inCell = toRestore.FirstOrDefault(t => string.Equals(t.Name, r.Name, StringComparison.OrdinalIgnoreCase));
+                if ((inCell ?? restored.GetValueOrDefault(r.Name)) is { } earlier && earlier.Version != r.Version)
                     throw new PackageRestoreException(
-                        $"{earlier} is already loaded in this notebook; a second version ({r.Version ?? "latest"}) cannot be loaded. Use one version in every #r line");
-                restored[r.Name] = r;
-                toRestore.Add(r);
+                        $"{earlier} is already {(inCell is null ? "loaded in this notebook" : "asked for in this cell")}; a second version ({r.Version ?? "latest"}) cannot be loaded. Use one version in every #r line");
+                if (inCell is null) toRestore.Add(r);
             }
         }
         if (toRestore.Count > 0)
         {
-            var result = restorer.Restore([.. restored.Values], sources, ct);
+            // The session's packages are restored together so their versions agree; a package counts as loaded only once
+            // its restore succeeded, so a failed #r line does not fail every later one.
+            var result = restorer.Restore([.. restored.Values.Where(p => !toRestore.Any(t => string.Equals(t.Name, p.Name, StringComparison.OrdinalIgnoreCase))), .. toRestore], sources, ct);
+            foreach (var r in toRestore) restored[r.Name] = r;
             AssemblyRegistry.AddFolder(result.Folder);
             foreach (var asm in result.Assemblies)
             {

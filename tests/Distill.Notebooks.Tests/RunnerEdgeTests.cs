@@ -1,0 +1,73 @@
+namespace Distill.Notebooks.Tests;
+
+/// <summary>Notebooks and command lines at the edges of what the runner was written for: each must behave as the
+/// kernel does or fail by name, without touching anything it was not asked to write.</summary>
+public class RunnerEdgeTests
+{
+    static string Plain(NotebookRunResult r, int cell) =>
+        Assert.Single(r.Cells[cell].Outputs.OfType<Documents.DisplayOutput>()).Data["text/plain"];
+
+    [Fact]
+    public void A_bare_null_shows_null_and_stdin_reads_as_empty()
+    {
+        var dir = TestSupport.TempDir("edge-values");
+        var nb = TestSupport.WriteNotebook(dir, "values.ipynb",
+            ("null", null),
+            ("Console.ReadLine() is null && Console.In.Peek() == -1", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("<null>", Plain(r, 0));
+        Assert.Equal("True", Plain(r, 1));
+    }
+
+    [Fact]
+    public void A_message_over_several_lines_is_one_line_in_the_failure()
+    {
+        var dir = TestSupport.TempDir("edge-lines");
+        var nb = TestSupport.WriteNotebook(dir, "lines.ipynb", ("throw new Exception(\"line1\\nline2\\r\\nline3\");", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.Equal("lines.ipynb: cell 1, line 1: System.Exception: line1 ⏎ line2 ⏎ line3", Assert.Single(r.Failures).ToString());
+    }
+
+    [Fact]
+    public void An_out_folder_that_is_the_notebooks_own_through_a_link_is_refused_and_the_source_kept()
+    {
+        var dir = TestSupport.TempDir("edge-link");
+        var src = Directory.CreateDirectory(Path.Combine(dir, "src")).FullName;
+        var nb = TestSupport.WriteNotebook(src, "keep.ipynb", ("Console.WriteLine(\"ran\");", null));
+        var before = File.ReadAllBytes(nb);
+        var link = Path.Combine(dir, "link");
+        Directory.CreateSymbolicLink(link, src);
+        var e = Assert.Throws<Execution.ParameterException>(() => TestSupport.Run(nb, link));
+        Assert.Contains("would overwrite the source", e.Message, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(nb));
+    }
+
+    [Fact]
+    public void Threads_a_notebook_left_running_never_write_to_the_runners_console()
+    {
+        var dir = TestSupport.TempDir("edge-console");
+        var a = TestSupport.WriteNotebook(dir, "a.ipynb",
+            ("new System.Threading.Thread(() => { for (int i = 0; i < 60; i++) { Console.WriteLine($\"LEFTOVER {i}\"); System.Threading.Thread.Sleep(50); } }) { IsBackground = true }.Start();", null));
+        var b = TestSupport.WriteNotebook(dir, "b.ipynb", ("System.Threading.Thread.Sleep(2000);\nConsole.WriteLine(\"B\");", null));
+        var (exit, stdout, stderr) = DistillProcess.Run("run", a, b, "--out", Path.Combine(dir, "out"));
+        Assert.True(exit == 0, stderr);
+        Assert.DoesNotContain("LEFTOVER", stdout + stderr, StringComparison.Ordinal);
+        Assert.Contains("LEFTOVER 0", File.ReadAllText(Path.Combine(dir, "out", "a.ipynb")), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("5000000")]
+    [InlineData("NaN")]
+    [InlineData("Infinity")]
+    [InlineData("0")]
+    public void A_cell_timeout_out_of_range_is_refused_before_anything_runs(string seconds)
+    {
+        var dir = TestSupport.TempDir("edge-timeout");
+        var nb = TestSupport.WriteNotebook(dir, "t.ipynb", ("Console.WriteLine(\"ran\");", null));
+        var (exit, stdout, stderr) = DistillProcess.Run("run", nb, "--out", Path.Combine(dir, "out"), "--cell-timeout", seconds);
+        Assert.Equal(2, exit);
+        Assert.StartsWith($"error: --cell-timeout {seconds}: give a number of seconds greater than 0 and at most 2147483", stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(dir, "out")), stdout);
+    }
+}
