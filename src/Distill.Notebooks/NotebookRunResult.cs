@@ -2,7 +2,9 @@ using Distill.Notebooks.Documents;
 
 namespace Distill.Notebooks;
 
-public enum RunStatus { Succeeded, Failed, TimedOut, Interrupted }
+/// <summary>How a run ended. <see cref="Died"/> is only ever read from disk: the record written before each cell, left
+/// when the process died in that cell (stack overflow, out of memory, kill -9) and could write nothing more.</summary>
+public enum RunStatus { Succeeded, Failed, TimedOut, Interrupted, Died }
 
 public enum CellStatus { NotRun, Succeeded, Failed, TimedOut, Interrupted, Skipped }
 

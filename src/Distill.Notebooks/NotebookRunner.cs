@@ -159,6 +159,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                         results.Add(new(cell, CellStatus.Skipped, TimeSpan.Zero, null));
                         continue;
                     }
+                    WriteDiedRecord(cell, i);
                     var cellResult = await RunCellAsync(cell, i, thread, ct);
                     results.Add(cellResult);
                     o.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -196,24 +197,52 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             written = true;
             var status = interrupted ? RunStatus.Interrupted : timedOut ? RunStatus.TimedOut : failures.Count > 0 ? RunStatus.Failed : RunStatus.Succeeded;
             var parameters = abandoned ? injectedValues : EffectiveParameters(parameterNames, injectedValues.Keys);
-            var result = new NotebookRunResult
-            {
-                SourcePath = path,
-                Notebook = doc,
-                Status = status,
-                Cells = results,
-                Failures = failures,
-                Started = started,
-                Duration = runClock.Elapsed,
-                Budget = o.Budget ?? parameters.GetValueOrDefault("budget"),
-                Parameters = parameters,
-                Environment = RunEnvironment.Capture(folder),
-                Files = files,
-            };
+            var result = Result(status, results, failures, parameters, RunEnvironment.Capture(folder));
             IpynbWriter.Write(doc, files.Notebook);
             if (files.Html is not null) HtmlReport.Write(result, files.Html, o.Trusted);
             Manifest.Write(result, files.Manifest);
             return result;
+        }
+
+        NotebookRunResult Result(RunStatus status, IReadOnlyList<CellRunResult> cells, IReadOnlyList<CellFailure> fails, Dictionary<string, string> parameters,
+            RunEnvironment environment) => new()
+        {
+            SourcePath = path,
+            Notebook = doc,
+            Status = status,
+            Cells = cells,
+            Failures = fails,
+            Started = started,
+            Duration = runClock.Elapsed,
+            Budget = o.Budget ?? parameters.GetValueOrDefault("budget"),
+            Parameters = parameters,
+            Environment = environment,
+            Files = files,
+        };
+
+        RunEnvironment? environmentAtStart;
+
+        /// <summary>
+        /// Before a cell runs: the executed notebook so far and a manifest saying the process died in this cell. Some ends
+        /// leave no chance to write anything (a stack overflow aborts the runtime, the kernel's OOM killer and kill -9 give
+        /// no signal), so the record of what ran is on disk before each cell, and the cell's own end replaces it. The HTML
+        /// report is written only at the end (rendering it before every cell would cost more than small cells do); a
+        /// previous run's report is removed with the first record, so it cannot pass for this run's.
+        /// </summary>
+        void WriteDiedRecord(NotebookCell cell, int index)
+        {
+            if (environmentAtStart is null && File.Exists(files.Html)) File.Delete(files.Html);
+            environmentAtStart ??= RunEnvironment.Capture(folder);
+            const string msg = "the process died while this cell ran (a stack overflow, running out of memory, or kill -9); the cells after it did not run";
+            var failure = new CellFailure(fileName, cell.Label, null, msg);
+            var cells = results.Append(new(cell, CellStatus.Failed, TimeSpan.Zero, failure))
+                .Concat(doc.Cells.Skip(index + 1).Select(c => new CellRunResult(c, CellStatus.NotRun, TimeSpan.Zero, null))).ToList();
+            // The cell has no outputs yet: the error shows in the notebook on disk, and is gone before the cell writes any.
+            var error = new ErrorOutput("ProcessDied", msg, [msg]);
+            cell.Outputs.Add(error);
+            try { IpynbWriter.Write(doc, files.Notebook); }
+            finally { cell.Outputs.Remove(error); }
+            Manifest.Write(Result(RunStatus.Died, cells, [.. failures, failure], injectedValues, environmentAtStart), files.Manifest);
         }
 
         /// <summary>

@@ -348,6 +348,7 @@ public sealed class Reproduction(ReproductionOptions options)
             RunStatus.Succeeded => OutcomeStatus.Ok,
             RunStatus.Failed => OutcomeStatus.Failed,
             RunStatus.TimedOut => OutcomeStatus.TimedOut,
+            RunStatus.Died => OutcomeStatus.Failed,
             _ => OutcomeStatus.Interrupted,
         };
         if (File.Exists(resultsFile))

@@ -56,6 +56,32 @@ public class RunnerEdgeTests
         Assert.Contains("LEFTOVER 0", File.ReadAllText(Path.Combine(dir, "out", "a.ipynb")), StringComparison.Ordinal);
     }
 
+    /// <summary>A stack overflow aborts the runtime: nothing can be written then, so the record written before the cell
+    /// (the notebook so far, a manifest naming the cell) is what is left, and it says so.</summary>
+    [Fact]
+    public void A_process_that_dies_in_a_cell_leaves_the_notebook_so_far_and_a_manifest_naming_the_cell()
+    {
+        var dir = TestSupport.TempDir("edge-died");
+        var nb = TestSupport.WriteNotebook(dir, "so.ipynb",
+            ("Console.WriteLine(\"before\");", null),
+            ("int R(int n) => R(n + 1) + 1;\nR(0)", null),
+            ("Console.WriteLine(\"never\");", null));
+        var outDir = Path.Combine(dir, "out");
+        Directory.CreateDirectory(outDir);
+        File.WriteAllText(Path.Combine(outDir, "so.html"), "a previous run's report");
+        var (exit, _, _) = DistillProcess.Run("run", nb, "--out", outDir);
+        Assert.Equal(134, exit); // SIGABRT: the runtime's end on a stack overflow
+        var manifest = TestSupport.ReadJson(Path.Combine(outDir, "so.manifest.json"));
+        Assert.Equal("died", manifest["status"]!.GetValue<string>());
+        Assert.StartsWith("so.ipynb: cell 2: the process died while this cell ran", manifest["failures"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(["succeeded", "failed", "notrun"], manifest["cells"]!.AsArray().Select(c => c!["status"]!.GetValue<string>()));
+        var cells = TestSupport.ReadJson(Path.Combine(outDir, "so.ipynb"))["cells"]!.AsArray();
+        Assert.Equal("before\n", TestSupport.Text(cells[0]!["outputs"]![0]!["text"]));
+        Assert.Equal("ProcessDied", cells[1]!["outputs"]![0]!["ename"]!.GetValue<string>());
+        Assert.Empty(cells[2]!["outputs"]!.AsArray());
+        Assert.False(File.Exists(Path.Combine(outDir, "so.html"))); // no stale report beside this run's record
+    }
+
     [Theory]
     [InlineData("5000000")]
     [InlineData("NaN")]

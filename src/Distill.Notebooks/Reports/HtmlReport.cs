@@ -161,6 +161,7 @@ public static partial class HtmlReport
             RunStatus.Succeeded => "succeeded",
             RunStatus.Failed => $"failed: {r.Failures[0]}",
             RunStatus.TimedOut => $"timed out: {r.Failures[^1]}",
+            RunStatus.Died => $"died: {r.Failures[^1]}",
             _ => "interrupted (Ctrl-C or SIGTERM): partial results",
         };
         sb.Append(CultureInfo.InvariantCulture, $"<header>\n<h1>{Enc(r.Notebook.Name)}</h1>\n");
