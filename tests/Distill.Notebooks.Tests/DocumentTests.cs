@@ -164,6 +164,18 @@ public class DocumentTests
         Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("{\"kernelInfo\":{\"defaultKernelName\":5}}", "x.dib: the #!meta block's kernelInfo has a value of the wrong type (")]
+    [InlineData("{\"kernelInfo\":{\"items\":[{\"name\":\"csharp\",\"aliases\":[7]}]}}", "x.dib: the #!meta block's kernelInfo has a value of the wrong type (")]
+    [InlineData("[1,2]", "x.dib: the #!meta block is not a JSON object with kernelInfo (")]
+    [InlineData("{\"kernelInfo\":", "x.dib: the #!meta block is not valid JSON (")]
+    public void A_dib_meta_block_of_the_wrong_shape_is_named_with_the_file_and_the_fix(string meta, string message)
+    {
+        var e = Assert.Throws<NotebookFormatException>(() => DibReader.Read("x.dib", $"#!meta\n{meta}\n#!csharp\n1\n"));
+        Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("fix or delete the #!meta block.", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Multiline_strings_are_split_after_newlines()
     {

@@ -82,6 +82,37 @@ public class RunnerEdgeTests
         Assert.False(File.Exists(Path.Combine(outDir, "so.html"))); // no stale report beside this run's record
     }
 
+    /// <summary>The report is one offline file: a pasted image (a cell attachment) and an image file beside the notebook
+    /// are inlined as data: URLs, as Jupyter and VS Code show them; TeX shows as written, since nothing typesets it.</summary>
+    [Fact]
+    public void Markdown_images_are_inlined_and_math_shows_as_written()
+    {
+        const string png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+        var dir = TestSupport.TempDir("edge-images");
+        Directory.CreateDirectory(Path.Combine(dir, "img"));
+        File.WriteAllBytes(Path.Combine(dir, "img", "dot file.png"), Convert.FromBase64String(png));
+        var path = TestSupport.WriteNotebook(dir, "images.ipynb", ("1", null));
+        var nb = TestSupport.ReadJson(path);
+        nb["cells"]!.AsArray().Insert(0, new System.Text.Json.Nodes.JsonObject
+        {
+            ["cell_type"] = "markdown", ["metadata"] = new System.Text.Json.Nodes.JsonObject(),
+            ["source"] = "![pasted](attachment:red.png) ![file](img/dot%20file.png) and $x_i^2 + y_i$\n\n$$a_1 * b_2$$\n\n$$\nc_1 * d_2\n$$\n",
+            ["attachments"] = new System.Text.Json.Nodes.JsonObject { ["red.png"] = new System.Text.Json.Nodes.JsonObject { ["image/png"] = png } },
+        });
+        File.WriteAllText(path, nb.ToJsonString());
+        var r = TestSupport.Run(path, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var html = File.ReadAllText(r.Files.Html!);
+        Assert.Contains($"src=\"data:image/png;base64,{png}\" alt=\"pasted\"", html, StringComparison.Ordinal);
+        Assert.Contains($"src=\"data:image/png;base64,{png}\" alt=\"file\"", html, StringComparison.Ordinal);
+        Assert.Contains("$x_i^2 + y_i$", html, StringComparison.Ordinal);
+        Assert.Contains("$$a_1 * b_2$$", html, StringComparison.Ordinal);
+        Assert.Matches(@"\$\$\s*c_1 \* d_2\s*\$\$", html);
+        Assert.DoesNotContain("\\(", html, StringComparison.Ordinal);
+        // The attachment stays in the executed notebook, as Jupyter keeps it.
+        Assert.NotNull(TestSupport.ReadJson(r.Files.Notebook)["cells"]![0]!["attachments"]?["red.png"]);
+    }
+
     [Theory]
     [InlineData("5000000")]
     [InlineData("NaN")]

@@ -25,7 +25,17 @@ public static class DibReader
             {
                 throw new NotebookFormatException(path, $"the #!meta block is not valid JSON ({e.Message.Split('.')[0]})", "fix or delete the #!meta block");
             }
-            KernelNames.ApplyKernelInfo(doc, kernelInfo);
+            // Valid JSON of the wrong shape (an array; a number where a kernel name goes): the JSON nodes say so with an
+            // InvalidOperationException that names neither the file nor the block.
+            catch (InvalidOperationException e)
+            {
+                throw new NotebookFormatException(path, $"the #!meta block is not a JSON object with kernelInfo ({e.Message.TrimEnd('.')})", "fix or delete the #!meta block");
+            }
+            try { KernelNames.ApplyKernelInfo(doc, kernelInfo); }
+            catch (InvalidOperationException e)
+            {
+                throw new NotebookFormatException(path, $"the #!meta block's kernelInfo has a value of the wrong type ({e.Message.TrimEnd('.')}): kernel names and aliases are strings", "fix or delete the #!meta block");
+            }
         }
         var defaultKernel = doc.DefaultKernel;
         string kernel = defaultKernel;

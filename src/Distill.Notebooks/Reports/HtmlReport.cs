@@ -2,8 +2,11 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
+using System.Text.Json.Nodes;
 using Distill.Notebooks.Documents;
 using Markdig;
+using Markdig.Syntax;
+using Markdig.Syntax.Inlines;
 
 namespace Distill.Notebooks.Reports;
 
@@ -101,10 +104,11 @@ public static partial class HtmlReport
         // #!markdown code cell is markdown too).
         var body = new StringBuilder();
         var outputs = new StringBuilder();
+        var folder = Path.GetDirectoryName(Path.GetFullPath(r.SourcePath))!;
         foreach (var c in r.Cells)
         {
             var cell = new StringBuilder();
-            RenderCell(cell, c, trusted);
+            RenderCell(cell, c, trusted, folder);
             body.Append(cell);
             if (c.Cell.Kind == CellKind.Code && c.Cell.Kernel != KernelNames.Markdown) outputs.Append(cell);
         }
@@ -178,13 +182,13 @@ public static partial class HtmlReport
         sb.Append("</table>\n</header>\n");
     }
 
-    static void RenderCell(StringBuilder sb, CellRunResult c, bool trusted)
+    static void RenderCell(StringBuilder sb, CellRunResult c, bool trusted, string folder)
     {
         var cell = c.Cell;
         if (cell.Kind == CellKind.Markdown || cell.Kernel == KernelNames.Markdown)
         {
             var text = cell.Kind == CellKind.Markdown ? cell.Source : string.Join("\n", cell.Source.Split('\n').Skip(1));
-            sb.Append("<section class=\"cell markdown\">\n").Append(MarkdownHtml(text, trusted)).Append("</section>\n");
+            sb.Append("<section class=\"cell markdown\">\n").Append(MarkdownHtml(text, trusted, url => InlineImage(url, cell, folder))).Append("</section>\n");
             return;
         }
         if (cell.Kind == CellKind.Raw)
@@ -216,11 +220,61 @@ public static partial class HtmlReport
         sb.Append("</section>\n");
     }
 
-    static string MarkdownHtml(string markdown, bool trusted)
+    static string MarkdownHtml(string markdown, bool trusted, Func<string, string?>? image = null)
     {
-        var html = Markdig.Markdown.ToHtml(markdown, Markdown);
+        var document = Markdig.Markdown.Parse(markdown, Markdown);
+        if (image is not null)
+            foreach (var link in document.Descendants<LinkInline>().Where(l => l.IsImage && l.Url is not null))
+                if (image(link.Url!) is { } data) link.Url = data;
+        // Markdig's math (kept on so that `_` and `*` inside $…$ are not read as emphasis) writes \(…\) and \[…\] for a
+        // script to typeset; the report is offline and has none, so the TeX shows as the author wrote it.
+        foreach (var math in document.Descendants<Markdig.Extensions.Mathematics.MathInline>().ToList())
+        {
+            var fence = new string(math.Delimiter, math.DelimiterCount);
+            math.ReplaceBy(new LiteralInline(fence + math.Content.ToString() + fence));
+        }
+        var html = MathBlock().Replace(document.ToHtml(Markdown), m => m.Groups["open"].Value + "$$" + m.Groups["tex"].Value + "$$" + m.Groups["close"].Value);
         return trusted ? html : Sanitise(html);
     }
+
+    [GeneratedRegex(@"(?<open><div class=""math"">\s*)\\\[(?<tex>.*?)\\\](?<close>\s*</div>)", RegexOptions.Singleline)]
+    private static partial Regex MathBlock();
+
+    /// <summary>Largest image file inlined from beside the notebook: the report is one file, and a photo would swell it.</summary>
+    const long MaxInlineImage = 5 << 20;
+
+    /// <summary>
+    /// A markdown image as a data: URL, since the page shows only those (offline, and its CSP fetches nothing): a cell
+    /// attachment (<c>attachment:NAME</c>, how VS Code and Jupyter keep a pasted image) or an image file at a relative
+    /// path from the notebook's folder, as Jupyter and VS Code resolve it. Null leaves the URL as written (remote, missing,
+    /// not an image, or over <see cref="MaxInlineImage"/>).
+    /// </summary>
+    static string? InlineImage(string url, NotebookCell cell, string folder)
+    {
+        const string scheme = "attachment:";
+        if (url.StartsWith(scheme, StringComparison.Ordinal))
+            return cell.Raw["attachments"]?[Uri.UnescapeDataString(url[scheme.Length..])] is JsonObject bundle
+                && bundle.Select(kv => (Mime: kv.Key, Data: Base64(kv.Value))).FirstOrDefault(x => x.Mime.StartsWith("image/", StringComparison.Ordinal) && x.Data is not null) is { Data: { } data } found
+                ? $"data:{found.Mime};base64,{string.Concat(data.Where(ch => !char.IsWhiteSpace(ch)))}"
+                : null;
+        if (url.Contains(':', StringComparison.Ordinal) || url.StartsWith('/') || url.StartsWith('#')) return null;
+        var path = Path.GetFullPath(Path.Combine(folder, Uri.UnescapeDataString(url.Split('?', '#')[0])));
+        var type = Path.GetExtension(path).ToLowerInvariant() switch
+        {
+            ".png" => "image/png", ".jpg" or ".jpeg" => "image/jpeg", ".gif" => "image/gif", ".svg" => "image/svg+xml", ".webp" => "image/webp",
+            _ => null,
+        };
+        if (type is null || !File.Exists(path) || new FileInfo(path).Length is 0 or > MaxInlineImage) return null;
+        return $"data:{type};base64,{Convert.ToBase64String(File.ReadAllBytes(path))}";
+    }
+
+    /// <summary>An attachment's data: a string, or a list of strings as nbformat allows for any multi-line value.</summary>
+    static string? Base64(JsonNode? node) => node switch
+    {
+        JsonValue v when v.TryGetValue<string>(out var s) => s,
+        JsonArray a when a.All(x => x is JsonValue xv && xv.TryGetValue<string>(out _)) => string.Concat(a.Select(x => x!.GetValue<string>())),
+        _ => null,
+    };
 
     static void RenderOutput(StringBuilder sb, CellOutput o, bool trusted)
     {

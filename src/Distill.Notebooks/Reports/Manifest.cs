@@ -87,10 +87,14 @@ public static class Manifest
         };
     }
 
+    /// <summary>Indented, and characters as they are (é, +, &lt;) rather than \u escapes: the manifest is read by people
+    /// and scripts, never embedded in a page, where the default escaping would matter.</summary>
+    static readonly JsonSerializerOptions Options = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static void Write(NotebookRunResult r, string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path, ToJson(r).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", new UTF8Encoding(false));
+        File.WriteAllText(path, ToJson(r).ToJsonString(Options) + "\n", new UTF8Encoding(false));
     }
 
 }
