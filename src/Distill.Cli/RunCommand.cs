@@ -45,14 +45,15 @@ static class RunCommand
         }
         if (NotebookArgs.Parameters(parameters) is not { } pairs || !NotebookArgs.CellTimeout(timeout, out var cellTimeout)) return 2;
         // Checked before anything runs: a notebook's outputs must never be computed only to be thrown away.
-        try
+        if (File.Exists(output))
         {
-            if (File.Exists(output)) throw new IOException("this is a file; give a folder (it is created when missing)");
-            Directory.CreateDirectory(output);
+            Console.Error.WriteLine($"error: --out {output}: this is a file; give a folder (it is created when missing)");
+            return 2;
         }
+        try { Directory.CreateDirectory(output); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"error: --out {output}: {e.Message}");
+            Console.Error.WriteLine($"error: --out {output}: cannot create this folder ({e.Message.TrimEnd('.')}); pass a folder you can write to");
             return 2;
         }
         var missing = notebooks.Where(n => !File.Exists(n)).ToList();

@@ -35,6 +35,15 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             Path.Combine(outDir, doc.Name + ".manifest.json"));
         if (string.Equals(Path.GetFullPath(path), files.Notebook, StringComparison.Ordinal) || FilePaths.SameFile(path, files.Notebook))
             throw new ParameterException($"{path}: the executed notebook would overwrite the source; pass another --out folder");
+        // Checked before any cell runs: a report that cannot be written loses the run.
+        foreach (var file in new[] { files.Notebook, files.Html, files.Manifest })
+            if (file is not null && Directory.Exists(file))
+                throw new ParameterException($"--out {Options.OutputDirectory}: {file} is a folder, where this run's {Path.GetExtension(file)} file goes; move it away or pass another --out folder");
+        try { Directory.CreateDirectory(outDir); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ParameterException($"--out {Options.OutputDirectory}: cannot create this folder ({e.Message.TrimEnd('.')}); pass a folder you can write to");
+        }
         var values = ParameterValues();
         CheckParameters(doc, values, path);
         await OneAtATime.WaitAsync(ct);

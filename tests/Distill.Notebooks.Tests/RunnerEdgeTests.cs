@@ -113,6 +113,22 @@ public class RunnerEdgeTests
         Assert.NotNull(TestSupport.ReadJson(r.Files.Notebook)["cells"]![0]!["attachments"]?["red.png"]);
     }
 
+    [Fact]
+    public void An_out_folder_where_a_report_file_cannot_go_is_refused_before_anything_runs()
+    {
+        var dir = TestSupport.TempDir("edge-outdir");
+        var nb = TestSupport.WriteNotebook(dir, "b.ipynb", ("Console.WriteLine(\"ran\");", null));
+        var outDir = Path.Combine(dir, "out");
+        Directory.CreateDirectory(Path.Combine(outDir, "b.html"));
+        var (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
+        Assert.Equal(2, exit);
+        Assert.Contains($"error: --out {outDir}: {Path.Combine(outDir, "b.html")} is a folder, where this run's .html file goes", stderr, StringComparison.Ordinal);
+        Assert.Equal(["b.html"], Directory.GetFileSystemEntries(outDir).Select(Path.GetFileName));
+        (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", "/proc/no-such-folder");
+        Assert.Equal(2, exit);
+        Assert.Contains("error: --out /proc/no-such-folder: cannot create this folder", stderr, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("5000000")]
     [InlineData("NaN")]
