@@ -106,7 +106,7 @@ public class DocumentTests
     {
         var types = ParameterInjector.DeclaredTypes(
             "var seed = 0;\nint epochs = 3;\ndouble lr = 0.1;\nfloat f = 1.5f;\nvar g = -2.5f;\nint? maybe = null;\nvar name = \"x\";\n" +
-            "DayOfWeek day = DayOfWeek.Monday;\nvar list = new List<int>();\nconst long K = 4;");
+            "DayOfWeek day = DayOfWeek.Monday;\nvar list = new List<int>();\nconst long K = 4;\nchar ch = 'a';");
         Assert.Equal(typeof(int), types["seed"]);
         Assert.Equal(typeof(int), types["epochs"]);
         Assert.Equal(typeof(double), types["lr"]);
@@ -132,10 +132,11 @@ public class DocumentTests
                      ("K", "99999999999999999999", "is not in range (a long is"),
                      ("f", "1e39", "'1e39' is not in range (a float is at most about 3.4e38)"),
                      ("lr", "1e400", "'1e400' is not in range (a double is at most about 1.8e308)"),
+                     ("ch", "b", "the notebook's default for 'ch' is char; -p supports string, bool, numbers and enums"),
                  })
         {
             var e = Assert.Throws<ParameterException>(() => Source(name, value));
-            Assert.Contains($"nb.ipynb: -p {name}={value}: ", e.Message, StringComparison.Ordinal);
+            Assert.Contains($"nb.ipynb: -p {name}=", e.Message, StringComparison.Ordinal);
             Assert.Contains(says, e.Message, StringComparison.Ordinal);
         }
     }

@@ -63,6 +63,15 @@ public static class ParameterInjector
             SyntaxKind.DoubleKeyword => typeof(double),
             SyntaxKind.FloatKeyword => typeof(float),
             SyntaxKind.DecimalKeyword => typeof(decimal),
+            // Types -p does not fill: known from the text, so the value is refused before anything runs.
+            SyntaxKind.CharKeyword => typeof(char),
+            SyntaxKind.ByteKeyword => typeof(byte),
+            SyntaxKind.SByteKeyword => typeof(sbyte),
+            SyntaxKind.ShortKeyword => typeof(short),
+            SyntaxKind.UShortKeyword => typeof(ushort),
+            SyntaxKind.UIntKeyword => typeof(uint),
+            SyntaxKind.ULongKeyword => typeof(ulong),
+            SyntaxKind.ObjectKeyword => typeof(object),
             _ => null,
         },
         _ => null,
@@ -165,15 +174,16 @@ public static class ParameterInjector
 
     /// <summary>A type name the cell can compile: keywords for primitives, and the dotted full name otherwise (script
     /// types, whose full name starts with "Submission#", by their simple name).</summary>
+    static readonly Dictionary<Type, string> Keywords = new()
+    {
+        [typeof(string)] = "string", [typeof(bool)] = "bool", [typeof(int)] = "int", [typeof(long)] = "long", [typeof(double)] = "double",
+        [typeof(float)] = "float", [typeof(decimal)] = "decimal", [typeof(char)] = "char", [typeof(byte)] = "byte", [typeof(sbyte)] = "sbyte",
+        [typeof(short)] = "short", [typeof(ushort)] = "ushort", [typeof(uint)] = "uint", [typeof(ulong)] = "ulong", [typeof(object)] = "object",
+    };
+
     public static string TypeName(Type t)
     {
-        if (t == typeof(string)) return "string";
-        if (t == typeof(bool)) return "bool";
-        if (t == typeof(int)) return "int";
-        if (t == typeof(long)) return "long";
-        if (t == typeof(double)) return "double";
-        if (t == typeof(float)) return "float";
-        if (t == typeof(decimal)) return "decimal";
+        if (Keywords.TryGetValue(t, out var keyword)) return keyword;
         if (t.FullName is null || t.FullName.StartsWith("Submission#", StringComparison.Ordinal)) return t.Name;
         return "global::" + t.FullName.Replace('+', '.');
     }
