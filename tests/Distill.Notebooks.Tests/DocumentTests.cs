@@ -72,6 +72,13 @@ public class DocumentTests
         Assert.Equal(["DNI101", "UnsupportedKernel", "AssemblyNotFound"], bad.Errors.Select(e => e.EName));
         Assert.Equal([2, 3, 4], bad.Errors.Select(e => e.Line));
         Assert.Contains(Path.Combine(dir, "missing", "x.dll"), bad.Errors[2].Message);
+
+        string[] versions = ["1", "1.2.3", "1.2.3.4", "1.*", "1.2.*-*", "*", "*-*", "1.0.0-beta.1", "1.0.0+sha.abc", "[1.0,2.0)", "(,3.0]"];
+        var ok = Magics.Parse(doc, string.Join("\n", versions.Select(v => $"#r \"nuget: P{v.Length}{Array.IndexOf(versions, v)}, {v}\"")), dir);
+        Assert.Empty(ok.Errors);
+        var notVersion = Magics.Parse(doc, "#r \"nuget: Microsoft.Data.Analysis, not-a-version\"", dir);
+        Assert.Equal("InvalidPackageReference", Assert.Single(notVersion.Errors).EName);
+        Assert.StartsWith("'not-a-version' in '#r \"nuget: Microsoft.Data.Analysis, not-a-version\"' (line 1) is not a NuGet version", notVersion.Errors[0].Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -42,6 +42,11 @@ public static partial class Magics
     [GeneratedRegex("""^#r\s+"(?<path>[^"]+)"\s*$""")]
     private static partial Regex PathRef();
 
+    /// <summary>What NuGet reads as a version: 1-4 numeric parts (the last may float, *), an optional prerelease
+    /// label and build metadata, or a range in brackets. Anything else would be taken as some other version silently.</summary>
+    [GeneratedRegex(@"^(?:\*(?:-\*)?|\d+(?:\.\d+){0,3}(?:\.\*)?(?:-[0-9A-Za-z.*-]+)?(?:\+[0-9A-Za-z.-]+)?|[\[(][^\[\]()]*[\])])$")]
+    private static partial Regex NuGetVersion();
+
     [GeneratedRegex("""^#i\s+"nuget:\s*(?<source>[^"]+?)\s*"\s*$""")]
     private static partial Regex SourceRef();
 
@@ -72,7 +77,10 @@ public static partial class Magics
             else if (t.StartsWith("#r ", StringComparison.Ordinal) && t.Contains("\"nuget:", StringComparison.Ordinal))
             {
                 var m = NuGetRef().Match(t);
-                if (m.Success)
+                if (m.Success && m.Groups["version"].Value is { Length: > 0 } bad && !NuGetVersion().IsMatch(bad))
+                    parsed.Errors.Add(new(line, "InvalidPackageReference",
+                        $"'{bad}' in '{t}' (line {line}) is not a NuGet version; write one like 1.2.3, 1.2.3-beta.1, 1.* or a range [1.0,2.0)"));
+                else if (m.Success)
                     parsed.Packages.Add((new PackageRequest(m.Groups["name"].Value, m.Groups["version"].Value is { Length: > 0 } v ? v : null), line));
                 else
                     parsed.Errors.Add(new(line, "InvalidPackageReference",
