@@ -30,6 +30,21 @@ public class RunnerEdgeTests
     }
 
     [Fact]
+    public void Every_inner_exception_of_an_aggregate_stays_in_the_traceback_and_no_runner_frame_does()
+    {
+        var dir = TestSupport.TempDir("edge-aggregate");
+        var nb = TestSupport.WriteNotebook(dir, "agg.ipynb",
+            ("void Boom(string m) => throw new InvalidOperationException(m);\nvar tasks = new[] { Task.Run(() => Boom(\"first inner\")), Task.Run(() => Boom(\"second inner\")) };\nTask.WaitAll(tasks);", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var error = Assert.Single(r.Cells[0].Outputs.OfType<Documents.ErrorOutput>());
+        var text = string.Join("\n", error.Traceback);
+        Assert.Contains("first inner", text, StringComparison.Ordinal);
+        Assert.Contains("second inner", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Microsoft.CodeAnalysis.Scripting", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Distill.Notebooks", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void An_out_folder_that_is_the_notebooks_own_through_a_link_is_refused_and_the_source_kept()
     {
         var dir = TestSupport.TempDir("edge-link");

@@ -109,15 +109,21 @@ public sealed class ScriptSession : IDisposable
             .Where(f => f.GetFileName() is { } n && n.EndsWith(fileName, StringComparison.Ordinal) && f.GetFileLineNumber() > 0)
             .Select(f => (int?)f.GetFileLineNumber()).FirstOrDefault();
 
-    /// <summary>The exception's text without the runner's plumbing: everything below the outermost frame of the cell
-    /// (Roslyn's script execution, our cell thread) is dropped, and so are the runner's frames above it (a cell's
-    /// <c>display(x)</c> whose formatting threw passes through them); the user's and the libraries' frames stay.</summary>
+    /// <summary>The exception's text without the runner's plumbing: Roslyn's script execution and the runner's own frames
+    /// (a cell's <c>display(x)</c> whose formatting threw passes through them) are dropped; the user's and the
+    /// libraries' frames, and every inner exception, stay.</summary>
     public static IReadOnlyList<string> Traceback(Exception e)
     {
-        var lines = e.ToString().Split('\n').Select(l => l.TrimEnd('\r')).ToList();
-        int last = lines.FindLastIndex(l => l.Contains("Submission#", StringComparison.Ordinal));
-        return (last >= 0 ? lines.Take(last + 1) : lines.Where(l => !l.TrimStart().StartsWith("at Microsoft.CodeAnalysis.Scripting", StringComparison.Ordinal)))
-            .Where(l => !l.TrimStart().StartsWith("at Distill.Notebooks.", StringComparison.Ordinal)).ToList();
+        // Frames are dropped one by one, not cut after the last cell frame: an AggregateException lists its inner
+        // exceptions after its own trace, and each must stay.
+        static bool Plumbing(string l) => l.TrimStart() is var t &&
+            (t.StartsWith("at Microsoft.CodeAnalysis.Scripting", StringComparison.Ordinal) || t.StartsWith("at Distill.Notebooks.", StringComparison.Ordinal));
+        var kept = e.ToString().Split('\n').Select(l => l.TrimEnd('\r')).Where(l => !Plumbing(l)).ToList();
+        // A "--- End of stack trace ---" marker whose frames were all plumbing separates nothing.
+        for (int i = kept.Count - 1; i >= 0; i--)
+            if (kept[i].TrimStart().StartsWith("--- End of", StringComparison.Ordinal) && (i + 1 == kept.Count || !kept[i + 1].TrimStart().StartsWith("at ", StringComparison.Ordinal)))
+                kept.RemoveAt(i);
+        return kept;
     }
 
     public void Dispose() => loader.Dispose();
