@@ -170,4 +170,21 @@ public sealed class ReferenceCommandTests : IDisposable
         Assert.StartsWith($"error: {path}", line);
         Assert.Contains(problem, line);
     }
+
+    const string FiniteCase = "{\"format\": \"distill-reference/1\", \"cases\": [{\"name\": \"x\", \"loss\": \"kd\", \"params\": {\"temperature\": 4}, " +
+        "\"inputs\": {\"student_logits\": {\"shape\": [1, 2], \"data\": [1, 2]}, \"teacher_logits\": {\"shape\": [1, 2], \"data\": [3, 4]}}, " +
+        "\"expected\": {\"loss\": 0, \"grad\": {\"student_logits\": {\"shape\": [1, 2], \"data\": [0, 0]}}}}]}";
+
+    /// <summary>JSON has no infinity, but 1e999 reads as one: an infinite expected value made the tolerance infinite,
+    /// so any loss passed. Every number of a case must be finite; the line names the case and the field.</summary>
+    [Theory]
+    [InlineData("\"loss\": 0", "\"loss\": 1e999", "case #0 ('x'): expected.loss = 1e999 is beyond the float64 range (it would read as infinity); give a finite number")]
+    [InlineData("\"data\": [0, 0]", "\"data\": [0, 1e400]", "case #0 ('x') expected.grad.student_logits: data[1] = 1e400 is beyond the float64 range")]
+    [InlineData("\"temperature\": 4", "\"temperature\": 1e999", "case #0 ('x'): params.temperature = 1e999 is beyond the float64 range")]
+    [InlineData("[3, 4]", "[-1e999, 4]", "case #0 ('x') inputs.teacher_logits: data[0] = -1e999 is beyond the float64 range")]
+    public void A_number_beyond_float64_is_refused_naming_case_and_field(string from, string to, string problem)
+    {
+        Assert.Contains(from, FiniteCase, StringComparison.Ordinal);
+        Malformed_file_gives_one_line_naming_file_and_problem(FiniteCase.Replace(from, to, StringComparison.Ordinal), problem);
+    }
 }
