@@ -130,8 +130,7 @@ sealed class RunFolder : IDisposable
     static readonly HashSet<string> RecordedSince = ["model", "dataset", "input", "classes"];
 
     /// <summary>Every setting of a run that affects its results, plus when and from which commit it started.</summary>
-    public static Dictionary<string, string> Settings(TrainOptions o, DistillModel student, Objective objective, ImageDataset data, DistillModel? teacher,
-        torch.Tensor trainLabels)
+    public static Dictionary<string, string> Settings(TrainOptions o, DistillModel student, Objective objective, ImageDataset data, DistillModel? teacher)
     {
         var s = new Dictionary<string, string>
         {
@@ -145,7 +144,9 @@ sealed class RunFolder : IDisposable
             // What deployment needs to rebuild the model from a checkpoint: the zoo name and the input it was built for.
             ["model"] = student.ZooName ?? student.GetType().Name, ["dataset"] = data.Name,
             ["input"] = $"{data.Channels}x{data.Height}x{data.Width}", ["classes"] = $"{data.NumClasses}",
-            ["data"] = $"{data.Name} from {data.Source}", ["data_train"] = $"{trainLabels.shape[0]}", ["data_test"] = $"{data.Test.Count}",
+            // The images trained on: the training split less the validation hold-out, derived here so that every caller
+            // (the trainer, the teacher and student caches) records the same count.
+            ["data"] = $"{data.Name} from {data.Source}", ["data_train"] = $"{data.Train.Count - o.ValidationCount}", ["data_test"] = $"{data.Test.Count}",
             ["data_sha256"] = Checksum(data),
             ["started"] = DateTimeOffset.Now.ToString("O"),
             // The commit the running library was built from; failing that, the checkout around the library's own folder

@@ -116,7 +116,7 @@ sealed class TrainingRun : IDisposable
         totalSteps = stepsPerEpoch * o.Epochs;
         warmupSteps = (long)Math.Round(o.WarmupEpochs * stepsPerEpoch);
         // Before anything is written there: the folder is locked, checked against a resumed run's settings, or cleared.
-        folder = o.OutDir is null ? null : RunFolder.Open(o.OutDir, RunFolder.Settings(o, student, objective, data, teacher, trainLabels), o.Resume, o.Force, o.Log, o.Resumable);
+        folder = o.OutDir is null ? null : RunFolder.Open(o.OutDir, RunFolder.Settings(o, student, objective, data, teacher), o.Resume, o.Force, o.Log, o.Resumable);
         writer = o.OutDir is null ? null : new MetricsWriter(o.OutDir, o.TensorBoard);
         progress = new ProgressLine(o.Progress ?? ProgressLine.Default);
     }
