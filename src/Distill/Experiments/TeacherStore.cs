@@ -125,8 +125,10 @@ public static class TeacherStore
             {
                 CopyRun(entry, outDir);
                 // The entry's record names the command that trained it; the copy is this command's run, so --resume
-                // compares against this command's settings.
-                RunFolder.Record(outDir, RunFolder.Settings(options, teacher, objective, data, null));
+                // compares against this command's settings, and its checkpoint carries their digest.
+                var own = RunFolder.Settings(options, teacher, objective, data, null);
+                RunFolder.Record(outDir, own);
+                Checkpoint.Restamp(Path.Combine(outDir, Checkpoint.FileName), RunFolder.Digest(own));
             }
             return reused;
         }

@@ -44,6 +44,12 @@ sealed class RunFolder : IDisposable
             foreach (var tmp in Directory.EnumerateFiles(dir, ".*.tmp")) File.Delete(tmp); // left by a kill during an atomic write
             var path = Path.Combine(dir, SettingsFile);
             var holdsRun = HoldsRun(dir);
+            var checkpoint = Path.Combine(dir, Checkpoint.FileName);
+            // Without the record nothing says which settings the checkpoint was trained with: resuming it unchecked
+            // could continue another run's weights.
+            if (resume && !File.Exists(path) && File.Exists(checkpoint))
+                throw new InvalidOperationException($"--resume {dir}: the run record {path} is missing, so the settings {checkpoint} was trained with cannot be checked. " +
+                                                    "Pass --force (instead of --resume) to clear the folder and start over, or give another folder.");
             if (resume && File.Exists(path))
             {
                 var old = Read(path);
@@ -51,6 +57,12 @@ sealed class RunFolder : IDisposable
                 if (changed.Count > 0)
                     throw new InvalidOperationException($"--resume {dir}: the run there was started with other settings ({string.Join("; ", changed)}). " +
                                                         "Resume with the same settings, or start a new run in another folder.");
+                // A checkpoint copied in from another run (same model, seed and optimizer) would load, and two runs be
+                // stitched together: its stamp must be this record's. Checkpoints from before the stamp carry none.
+                if (File.Exists(checkpoint) && Checkpoint.ReadInfo(checkpoint) is { Settings: { } stamped } info && stamped != Digest(old))
+                    throw new InvalidOperationException($"--resume {dir}: {checkpoint} was written by another run than the one {path} records " +
+                                                        $"(its settings digest {stamped[..12]} differs from the record's {Digest(old)[..12]}; it holds run '{info.Name}', seed {info.Seed}, epoch {info.Epoch}), " +
+                                                        "e.g. copied in from another folder. Resume in the folder it came from, or pass --force (instead of --resume) to start over here.");
             }
             else if (!resume && holdsRun)
             {
@@ -116,6 +128,11 @@ sealed class RunFolder : IDisposable
     /// <summary>The settings <see cref="Differences"/> compares, in key order: what makes two runs the same run.</summary>
     public static IEnumerable<KeyValuePair<string, string>> Compared(IReadOnlyDictionary<string, string> settings) =>
         settings.Where(kv => !NotCompared.Contains(kv.Key)).OrderBy(kv => kv.Key, StringComparer.Ordinal);
+
+    /// <summary>SHA-256 of the <see cref="Compared"/> settings: stamped into each checkpoint, so a resume can tell that
+    /// a checkpoint belongs to the run its folder records.</summary>
+    public static string Digest(IReadOnlyDictionary<string, string> settings) =>
+        Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(Compared(settings).ToArray())));
 
     /// <summary>Writes <paramref name="dir"/>'s run record (run.json), atomically.</summary>
     public static void Record(string dir, IReadOnlyDictionary<string, string> settings) =>
