@@ -162,11 +162,13 @@ public static class Datasets
         var folder = Found(info, search);
         var (trainImages, trainLabels) = ReadIdxPair(info.Resolve(folder, IdxNames.TrainImages), info.Resolve(folder, IdxNames.TrainLabels), classes.Count);
         var (testImages, testLabels) = ReadIdxPair(info.Resolve(folder, IdxNames.TestImages), info.Resolve(folder, IdxNames.TestLabels), classes.Count);
-        // A model is built for the training images' size: test images of another size would fail inside its first layer.
-        if (testImages.Shape[1] != trainImages.Shape[1] || testImages.Shape[2] != trainImages.Shape[2])
-            throw new DatasetException(info.Resolve(folder, IdxNames.TestImages),
-                $"holds {testImages.Shape[1]}×{testImages.Shape[2]} images, and the training file {info.Resolve(folder, IdxNames.TrainImages)} {trainImages.Shape[1]}×{trainImages.Shape[2]}",
-                "the two files come from different datasets: delete them and run `distill data install` again");
+        // The models are built for the dataset's image size: a file of another size would fail inside a model's first
+        // layer, naming no file.
+        foreach (var images in new[] { trainImages, testImages })
+            if ((images.Shape[1], images.Shape[2]) != info.ImageSize)
+                throw new DatasetException(images.Path,
+                    $"holds {images.Shape[1]}×{images.Shape[2]} images; {info.Title}'s are {info.ImageSize.Height}×{info.ImageSize.Width}",
+                    $"the file belongs to another dataset or is damaged: delete it and run `{info.InstallCommand}` again");
         var (mean, std) = PixelStats.MeanStd(trainImages.Data, 1, trainImages.Shape[1] * trainImages.Shape[2]);
         return new ImageDataset(info.Name, ToSplit(trainImages, trainLabels), ToSplit(testImages, testLabels), classes, mean, std, folder);
     }
