@@ -187,4 +187,19 @@ public sealed class ReferenceCommandTests : IDisposable
         Assert.Contains(from, FiniteCase, StringComparison.Ordinal);
         Malformed_file_gives_one_line_naming_file_and_problem(FiniteCase.Replace(from, to, StringComparison.Ordinal), problem);
     }
+
+    /// <summary>A case name is printed escaped: one with a newline could print a summary line of its own.</summary>
+    [Fact]
+    public void A_case_name_with_a_newline_is_printed_escaped_and_cannot_forge_the_summary()
+    {
+        var json = Original();
+        var cases = json["cases"]!.AsArray();
+        cases[0]!["name"] = "kd\n39 passed, 0 failed";
+        cases[0]!["expected"]!["loss"] = cases[0]!["expected"]!["loss"]!.GetValue<double>() + 1;
+        var (exit, output, _) = Run(Write(json));
+        Assert.Equal(1, exit);
+        Assert.Equal(2, output.Length);
+        Assert.StartsWith("FAIL kd\\n39 passed, 0 failed: loss error 1e+0", output[0], StringComparison.Ordinal);
+        Assert.Equal("38 passed, 1 failed", output[1]);
+    }
 }

@@ -142,6 +142,16 @@ public sealed class ReferenceFile
             : Fail<double>(where, $"{field} = {x.GetRawText()} is beyond the float64 range (it would read as infinity); give a finite number");
     }
 
+    /// <summary>A line as printed, control characters escaped (\n, \u001b): names from the file (case, loss, input,
+    /// parameter) cannot start a line of their own, forge the "N passed, N failed" summary, or send terminal escapes.</summary>
+    public static string Printable(string line) =>
+        line.Any(char.IsControl) ? string.Concat(line.Select(c => c switch
+        {
+            '\n' => "\\n", '\r' => "\\r", '\t' => "\\t",
+            _ when char.IsControl(c) => $"\\u{(int)c:x4}",
+            _ => c.ToString(),
+        })) : line;
+
     static string String(JsonElement c, string property, string where) =>
         c.TryGetProperty(property, out var v) && v.ValueKind == JsonValueKind.String && v.GetString() is { Length: > 0 } s ? s
             : Fail<string>(where, $"\"{property}\" must be a non-empty string");
