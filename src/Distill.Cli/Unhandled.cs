@@ -15,6 +15,10 @@ static class Unhandled
     /// expected type 'System.Nullable`1[System.Int32]'" → "... as a whole number").</summary>
     public static string Readable(string message)
     {
+        // A whole number beyond its type's range is digits all the same: say the range, or "cannot parse" puzzles.
+        var big = System.Text.RegularExpressions.Regex.Match(message, @"^Cannot parse argument '[-+]?[0-9]+' .*System\.(?<t>Int32|Int64)\]?'");
+        if (big.Success)
+            message = message.TrimEnd('.') + (big.Groups["t"].Value == "Int32" ? $", which runs from {int.MinValue} to {int.MaxValue}." : $", which runs from {long.MinValue} to {long.MaxValue}.");
         foreach (var (type, words) in new[] { ("System.Int32", "a whole number"), ("System.Int64", "a whole number"), ("System.Double", "a number"), ("System.Boolean", "true or false") })
             message = message.Replace($"as expected type 'System.Nullable`1[{type}]'", $"as {words}", StringComparison.Ordinal)
                              .Replace($"as expected type '{type}'", $"as {words}", StringComparison.Ordinal);

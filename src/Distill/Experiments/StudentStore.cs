@@ -56,7 +56,7 @@ static class StudentStore
     internal static string Key(MethodChoice method, MethodSetup setup, DistillModel student, ImageDataset transfer, Objective objective, TrainOptions options,
         DistillModel? teacher, double? studentDropout = null)
     {
-        var settings = RunFolder.Settings(options, student, objective, transfer, teacher, transfer.Train.Labels);
+        var settings = RunFolder.Settings(options, student, objective, transfer, teacher);
         return CacheEntry.RunKey(settings, options.Device, [
             // Dropout changes neither the parameters nor the initial weights, only the training.
             $"student_dropout={studentDropout?.ToString("R", System.Globalization.CultureInfo.InvariantCulture) ?? "default"}",

@@ -114,7 +114,7 @@ public static class TeacherStore
 
         // The run's own extra settings describe the student it is trained for, not the teacher. The initial weights are
         // in the key too: a caller that built the teacher another way never gets this one.
-        var settings = RunFolder.Settings(options with { Settings = new Dictionary<string, string>() }, teacher, objective, data, null, data.Train.Labels);
+        var settings = RunFolder.Settings(options with { Settings = new Dictionary<string, string>() }, teacher, objective, data, null);
         var key = CacheEntry.RunKey(settings, options.Device, [$"init={TensorDigest.Weights(teacher)}"]);
         var entry = Path.Combine(dir, "runs", key);
         using var held = Hold(dir, key, "teacher", options.Log, options.Cancellation);
@@ -125,8 +125,10 @@ public static class TeacherStore
             {
                 CopyRun(entry, outDir);
                 // The entry's record names the command that trained it; the copy is this command's run, so --resume
-                // compares against this command's settings.
-                RunFolder.Record(outDir, RunFolder.Settings(options, teacher, objective, data, null, data.Train.Labels));
+                // compares against this command's settings, and its checkpoint carries their digest.
+                var own = RunFolder.Settings(options, teacher, objective, data, null);
+                RunFolder.Record(outDir, own);
+                Checkpoint.Restamp(Path.Combine(outDir, Checkpoint.FileName), RunFolder.Digest(own));
             }
             return reused;
         }

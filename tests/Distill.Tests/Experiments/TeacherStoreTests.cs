@@ -144,6 +144,34 @@ public class TeacherStoreTests
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
     }
 
+    /// <summary>A teacher reused from the cache into an --out folder was recorded with the whole training split, the
+    /// trainer with the split less the validation hold-out: the same command's --resume was refused (data_train).</summary>
+    [Fact]
+    public void A_cached_teacher_with_validation_copied_into_an_out_folder_resumes_there()
+    {
+        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        try
+        {
+            using var data = Datasets.FashionMnist().Subset(500, 100);
+            TrainResult Teacher(TrainOptions o)
+            {
+                TorchSharp.torch.manual_seed(0);
+                using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
+                return TeacherStore.TrainOrReuse(t, data, o);
+            }
+            var options = new TrainOptions { Name = "teacher", Epochs = 1, Progress = false, ValidationCount = 100 };
+            Teacher(options with { OutDir = Path.Combine(dir, "A") });
+            var outDir = Path.Combine(dir, "B");
+            var log = new StringWriter();
+            Teacher(options with { OutDir = outDir, Log = log });
+            Assert.Contains("reused from the teacher cache", log.ToString());
+            Teacher(options with { OutDir = outDir, Resume = true, Log = log = new StringWriter() });
+            Assert.Contains("epoch 1 of 1 done", log.ToString());
+        }
+        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+    }
+
     [Fact]
     public void Distill_train_with_a_teacher_reuses_it_on_the_next_command_and_the_student_comes_out_the_same()
     {

@@ -170,4 +170,36 @@ public sealed class ReferenceCommandTests : IDisposable
         Assert.StartsWith($"error: {path}", line);
         Assert.Contains(problem, line);
     }
+
+    const string FiniteCase = "{\"format\": \"distill-reference/1\", \"cases\": [{\"name\": \"x\", \"loss\": \"kd\", \"params\": {\"temperature\": 4}, " +
+        "\"inputs\": {\"student_logits\": {\"shape\": [1, 2], \"data\": [1, 2]}, \"teacher_logits\": {\"shape\": [1, 2], \"data\": [3, 4]}}, " +
+        "\"expected\": {\"loss\": 0, \"grad\": {\"student_logits\": {\"shape\": [1, 2], \"data\": [0, 0]}}}}]}";
+
+    /// <summary>JSON has no infinity, but 1e999 reads as one: an infinite expected value made the tolerance infinite,
+    /// so any loss passed. Every number of a case must be finite; the line names the case and the field.</summary>
+    [Theory]
+    [InlineData("\"loss\": 0", "\"loss\": 1e999", "case #0 ('x'): expected.loss = 1e999 is beyond the float64 range (it would read as infinity); give a finite number")]
+    [InlineData("\"data\": [0, 0]", "\"data\": [0, 1e400]", "case #0 ('x') expected.grad.student_logits: data[1] = 1e400 is beyond the float64 range")]
+    [InlineData("\"temperature\": 4", "\"temperature\": 1e999", "case #0 ('x'): params.temperature = 1e999 is beyond the float64 range")]
+    [InlineData("[3, 4]", "[-1e999, 4]", "case #0 ('x') inputs.teacher_logits: data[0] = -1e999 is beyond the float64 range")]
+    public void A_number_beyond_float64_is_refused_naming_case_and_field(string from, string to, string problem)
+    {
+        Assert.Contains(from, FiniteCase, StringComparison.Ordinal);
+        Malformed_file_gives_one_line_naming_file_and_problem(FiniteCase.Replace(from, to, StringComparison.Ordinal), problem);
+    }
+
+    /// <summary>A case name is printed escaped: one with a newline could print a summary line of its own.</summary>
+    [Fact]
+    public void A_case_name_with_a_newline_is_printed_escaped_and_cannot_forge_the_summary()
+    {
+        var json = Original();
+        var cases = json["cases"]!.AsArray();
+        cases[0]!["name"] = "kd\n39 passed, 0 failed";
+        cases[0]!["expected"]!["loss"] = cases[0]!["expected"]!["loss"]!.GetValue<double>() + 1;
+        var (exit, output, _) = Run(Write(json));
+        Assert.Equal(1, exit);
+        Assert.Equal(2, output.Length);
+        Assert.StartsWith("FAIL kd\\n39 passed, 0 failed: loss error 1e+0", output[0], StringComparison.Ordinal);
+        Assert.Equal("38 passed, 1 failed", output[1]);
+    }
 }

@@ -14,6 +14,7 @@ public class TrainCliTests
     [InlineData("--warmup", "-2", "error: --warmup -2: give the warm-up length in epochs")]
     [InlineData("--weight-decay", "-1", "error: --weight-decay -1: give a finite number, 0 or more.")]
     [InlineData("--validation", "-1", "error: --validation -1: give the number of training images to hold out")]
+    [InlineData("--out", "", "error: --out \"\": give a folder name (it is created when missing), or leave --out out to write no files.")]
     public void A_setting_out_of_range_is_named_by_its_flag(string flag, string value, string start)
     {
         string[] args = ["train", "--model", "mlp-32", "--dataset", "no-such-dataset", flag, value];

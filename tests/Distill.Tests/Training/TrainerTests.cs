@@ -173,6 +173,38 @@ public class TrainerTests
         Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp"));
     }
 
+    /// <summary>A checkpoint copied from a run with another setting (same model, seed and optimizer) loaded fine and the
+    /// two runs were stitched together; without run.json nothing was checked at all. Both are refused, nothing changed.</summary>
+    [Fact]
+    public void A_checkpoint_from_another_run_or_without_its_record_is_refused_on_resume()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var a = new TempDir();
+        using var b = new TempDir();
+        TrainOptions For(string dir, string alpha) => Opts(epochs: 1) with { OutDir = dir, Settings = new Dictionary<string, string> { ["alpha"] = alpha } };
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), For(a.Path, "0.5"));
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), For(b.Path, "0.9"));
+        var ckpt = Path.Combine(b.Path, Checkpoint.FileName);
+        var record = Path.Combine(b.Path, "run.json");
+        File.Copy(Path.Combine(a.Path, Checkpoint.FileName), ckpt, overwrite: true);
+        var before = File.ReadAllText(record);
+
+        using var again = Mlp(0);
+        var e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), For(b.Path, "0.9") with { Resume = true }));
+        Assert.StartsWith($"--resume {b.Path}: {ckpt} was written by another run than the one {record} records (its settings digest ", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("Resume in the folder it came from, or pass --force (instead of --resume) to start over here.", e.Message, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllText(record));
+
+        File.Delete(record);
+        e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), For(b.Path, "0.9") with { Resume = true }));
+        Assert.Equal($"--resume {b.Path}: the run record {record} is missing, so the settings {ckpt} was trained with cannot be checked. " +
+                     "Pass --force (instead of --resume) to clear the folder and start over, or give another folder.", e.Message);
+        Assert.False(File.Exists(record));
+
+        // Its own checkpoint, with its own record, resumes (nothing left to run).
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), For(a.Path, "0.5") with { Resume = true });
+    }
+
     [Fact]
     public void A_folder_where_the_checkpoint_goes_is_refused_before_training()
     {

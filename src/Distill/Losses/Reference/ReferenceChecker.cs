@@ -9,9 +9,9 @@ public sealed record ReferenceCaseResult(string Name, string Loss, double LossEr
 {
     public bool Passed => Problem is null && LossError <= LossTolerance && GradError <= GradTolerance;
 
-    public string Describe() => Problem is not null
+    public string Describe() => ReferenceFile.Printable(Problem is not null
         ? $"FAIL {Name}: {Problem}"
-        : $"FAIL {Name}: loss error {LossError:0.###e+0} (tolerance {LossTolerance:0.###e+0}), grad error {GradError:0.###e+0} (tolerance {GradTolerance:0.###e+0})";
+        : $"FAIL {Name}: loss error {LossError:0.###e+0} (tolerance {LossTolerance:0.###e+0}), grad error {GradError:0.###e+0} (tolerance {GradTolerance:0.###e+0})");
 }
 
 /// <summary>
@@ -77,7 +77,7 @@ public static class ReferenceChecker
         try { file = ReferenceFile.Load(path); }
         catch (ReferenceFormatException e)
         {
-            error.WriteLine($"error: {e.Message}");
+            error.WriteLine($"error: {ReferenceFile.Printable(e.Message)}");
             return 1;
         }
         try { TorchRuntime.Initialize(); }

@@ -83,15 +83,15 @@ public sealed class ReferenceFile
         {
             if (p.ValueKind != JsonValueKind.Object) Fail(where, "\"params\" must be an object of numbers");
             foreach (var kv in p.EnumerateObject())
-                parameters[kv.Name] = kv.Value.ValueKind == JsonValueKind.Number ? kv.Value.GetDouble()
-                    : Fail<double>(where, $"params.{kv.Name} must be a number");
+                parameters[kv.Name] = Number(kv.Value, where, $"params.{kv.Name}");
         }
         var inputs = new Dictionary<string, ReferenceTensor>();
         if (!c.TryGetProperty("inputs", out var ins) || ins.ValueKind != JsonValueKind.Object) Fail(where, "\"inputs\" must be an object of tensors");
         foreach (var kv in ins.EnumerateObject())
             inputs[kv.Name] = Tensor(kv.Value, $"{where} inputs.{kv.Name}", IsIntegerInput(kv.Name, kv.Value));
         if (!c.TryGetProperty("expected", out var exp) || exp.ValueKind != JsonValueKind.Object) Fail(where, "\"expected\" must be an object");
-        if (!exp.TryGetProperty("loss", out var l) || l.ValueKind != JsonValueKind.Number) Fail(where, "expected.loss must be a number");
+        if (!exp.TryGetProperty("loss", out var l)) Fail(where, "expected.loss must be a number");
+        var expectedLoss = Number(l, where, "expected.loss");
         if (!exp.TryGetProperty("grad", out var grad) || grad.ValueKind != JsonValueKind.Object || grad.EnumerateObject().Count() != 1)
             Fail(where, "expected.grad must be an object with exactly one tensor (the gradient w.r.t. the student's input)");
         var g = grad.EnumerateObject().First();
@@ -104,7 +104,7 @@ public sealed class ReferenceFile
         var expectedGrad = Tensor(g.Value, $"{where} expected.grad.{g.Name}", false);
         if (!expectedGrad.Shape.SequenceEqual(gradInput.Shape))
             Fail(where, $"expected.grad.{g.Name} has shape [{string.Join(", ", expectedGrad.Shape)}] but the input has [{string.Join(", ", gradInput.Shape)}]");
-        return new ReferenceCase(name, loss, parameters, inputs, l.GetDouble(), g.Name, expectedGrad);
+        return new ReferenceCase(name, loss, parameters, inputs, expectedLoss, g.Name, expectedGrad);
     }
 
     static bool IsIntegerInput(string name, JsonElement t) =>
@@ -119,7 +119,7 @@ public sealed class ReferenceFile
         if (!t.TryGetProperty("data", out var d) || d.ValueKind != JsonValueKind.Array) Fail(where, "\"data\" must be an array of numbers");
         var shape = s.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Number && x.TryGetInt64(out var v) && v >= 0 ? v
             : Fail<long>(where, "\"shape\" entries must be non-negative integers")).ToArray();
-        var data = d.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Number ? x.GetDouble()
+        var data = d.EnumerateArray().Select((x, i) => x.ValueKind == JsonValueKind.Number ? Number(x, where, $"data[{i}]")
             : Fail<double>(where, "\"data\" entries must be numbers (row-major, flat)")).ToArray();
         long count;
         try { count = shape.Aggregate(1L, (a, b) => checked(a * b)); }
@@ -130,6 +130,27 @@ public sealed class ReferenceFile
             Fail(where, "integer input (class indices) has non-integer values");
         return new ReferenceTensor(shape, data, integer);
     }
+
+    /// <summary>A JSON number as a finite double. JSON has no infinity, but a literal such as 1e999 overflows to one: an
+    /// infinite expected value makes the tolerance infinite and any loss pass, an infinite input or parameter makes the
+    /// case meaningless.</summary>
+    static double Number(JsonElement x, string where, string field)
+    {
+        if (x.ValueKind != JsonValueKind.Number) Fail(where, $"{field} must be a number");
+        var v = x.GetDouble();
+        return double.IsFinite(v) ? v
+            : Fail<double>(where, $"{field} = {x.GetRawText()} is beyond the float64 range (it would read as infinity); give a finite number");
+    }
+
+    /// <summary>A line as printed, control characters escaped (\n, \u001b): names from the file (case, loss, input,
+    /// parameter) cannot start a line of their own, forge the "N passed, N failed" summary, or send terminal escapes.</summary>
+    public static string Printable(string line) =>
+        line.Any(char.IsControl) ? string.Concat(line.Select(c => c switch
+        {
+            '\n' => "\\n", '\r' => "\\r", '\t' => "\\t",
+            _ when char.IsControl(c) => $"\\u{(int)c:x4}",
+            _ => c.ToString(),
+        })) : line;
 
     static string String(JsonElement c, string property, string where) =>
         c.TryGetProperty(property, out var v) && v.ValueKind == JsonValueKind.String && v.GetString() is { Length: > 0 } s ? s
