@@ -282,6 +282,11 @@ public sealed record Experiment
         if (methods.Any(m => m.Item1.Method.NeedsTeacher) && teacher is null)
             throw new SpecException(file, SpecSchema.Line(loss), $"loss uses {string.Join(", ", methods.Where(m => m.Item1.Method.NeedsTeacher).Select(m => m.Item1.Method.Name))}, which need a teacher; add teacher: {{model: cnn, epochs: 6}}.");
 
+        // The name goes into run records, report titles and cluster job names and scripts: a line break there would
+        // start a new line of an sbatch script (a command), so control characters are refused where it is written.
+        if (ExperimentSpec.Find(root, "name") is { } nameNode && Text(root, "name")!.Any(char.IsControl))
+            throw new SpecException(file, SpecSchema.Line(nameNode), "name has a control character (a line break, a tab, ...); give a name on one line without them.");
+
         return new Experiment
         {
             Name = Text(root, "name") ?? fallbackName,

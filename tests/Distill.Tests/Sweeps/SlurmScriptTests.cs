@@ -31,4 +31,19 @@ public class SlurmScriptTests
         Assert.Equal("--partition a\nb: sbatch cannot read a double quote, a backslash or a control character (a line break) in an #SBATCH line; give a value without them.", e.Message);
         Assert.Throws<ArgumentException>(() => SlurmScript.Render(spec, "/my \"sweeps\"", ["distill"], concurrent: 1, cpusPerTask: 1, null, null));
     }
+
+    [Fact]
+    public void A_spec_name_never_reaches_the_script_raw()
+    {
+        // The loader refuses control characters in name:, but a name that got past it must still not end the comment
+        // line and start a command of its own.
+        var loaded = ExperimentSpec.Load(Onboarding.Repo.PathOf("experiments/kd-temperature.yaml"));
+        var spec = new ExperimentSpec
+        {
+            File = loaded.File, Name = "x\ntouch /tmp/pwned", Text = loaded.Text, GridKeys = loaded.GridKeys, Runs = loaded.Runs, Hash = loaded.Hash,
+        };
+        var lines = SlurmScript.Render(spec, "/d", ["distill"], concurrent: 1, cpusPerTask: 1, null, null).Split('\n');
+        Assert.DoesNotContain(lines, l => l.StartsWith("touch", StringComparison.Ordinal));
+        Assert.StartsWith("# x-touch--tmp-pwned: 12 runs of spec", lines[1], StringComparison.Ordinal);
+    }
 }
