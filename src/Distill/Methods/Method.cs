@@ -264,5 +264,18 @@ public abstract class Method
     /// <summary>Reference functions by their <c>distill reference</c> name.</summary>
     public virtual IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References => new Dictionary<string, Func<LossArguments, Tensor>>();
 
-    public MethodSettings Settings(IReadOnlyDictionary<string, string>? overrides = null) => new(this, overrides ?? new Dictionary<string, string>());
+    /// <summary>Why a spec file cannot run this method (it needs what a spec has no key for), else null.</summary>
+    public virtual string? NotInSpecs => null;
+
+    /// <summary>The checks of <see cref="Build"/> that need no models (a list parses, its numbers are in range), run when
+    /// the settings are made: a spec's load or <c>--set</c> then fails on them, not a run after its teacher trained.
+    /// Override it with the same parsing <see cref="Build"/> does, not a copy of it.</summary>
+    protected virtual void Check(MethodSettings s) { }
+
+    public MethodSettings Settings(IReadOnlyDictionary<string, string>? overrides = null)
+    {
+        var settings = new MethodSettings(this, overrides ?? new Dictionary<string, string>());
+        Check(settings);
+        return settings;
+    }
 }

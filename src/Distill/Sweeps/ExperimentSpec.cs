@@ -261,6 +261,7 @@ public sealed record Experiment
             {
                 var method = MethodCatalogue.Find(name);
                 if (method.Name == "scratch") throw new ArgumentException("'scratch' is cross-entropy alone: write loss: {ce: 1} instead.");
+                if (method.NotInSpecs is { } why) throw new ArgumentException($"{method.Name}: cannot be run from a spec: {why}");
                 // A method with a parameter of its own named weight (FitNets' 100, NST, PKT, SP, CRD, ...) takes `weight`
                 // as that parameter, as `train --method NAME --set weight=W` does; a scale on top of it would leave the
                 // parameter out of reach and multiply the two. Other methods' `weight` scales their terms.

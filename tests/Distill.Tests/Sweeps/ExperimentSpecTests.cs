@@ -144,6 +144,22 @@ public class ExperimentSpecTests
             $"  epochs: [{string.Join(", ", Enumerable.Range(1, 250))}]\n  seed: {values}", StringComparison.Ordinal)).Runs.Count);
     }
 
+    [Theory]
+    [InlineData("mlkd: {temperatures: \"0\"}", "loss.mlkd: temperatures=0: '0' is not a number in [0.01, 1000]; give such numbers separated by commas.")]
+    [InlineData("mlkd: {temperatures: \"\"}", "loss.mlkd: temperatures is empty; give at least one number.")]
+    [InlineData("mlkd: {temperatures: \"2,2\"}", "loss.mlkd: temperatures=2,2: 2 is given 2 times; give each once.")]
+    [InlineData("fitnet: {layer: \"stage1,,stage2\"}", "loss.fitnet: layer=stage1,,stage2 has an empty item;")]
+    [InlineData("fitnet: {layer: \"\"}", "loss.fitnet: layer is empty; name at least one layer (e.g. stage2).")]
+    [InlineData("byot: {layers: \"stage1,\"}", "loss.byot: layers=stage1, has an empty item;")]
+    [InlineData("kd-multi: {teachers: cnn}", "loss.kd-multi: cannot be run from a spec: kd-multi trains extra teachers")]
+    public void Method_settings_a_run_would_fail_on_are_refused_at_load(string method, string message)
+    {
+        // Found at load, with the method's line (13), not by a run after its teacher trained.
+        var e = Bad(Spec.Replace("  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", $"  {method}\ngrid:", StringComparison.Ordinal));
+        Assert.StartsWith("t.yaml line 13: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_method_that_needs_a_teacher_without_one_is_an_error()
     {
