@@ -100,9 +100,10 @@ static class SweepCommand
         return cmd;
     }
 
-    /// <summary>A run's own failure (bad settings, NaN, damaged data): the sweep goes on with its other runs.</summary>
-    static bool IsRunFailure(Exception e) => e is not OperationCanceledException && e is ArgumentException or InvalidOperationException
-        or InvalidDataException or FormatException or Training.NonFiniteLossException or Data.DatasetException;
+    /// <summary>Whether an exception from one run is that run's failure (recorded in its failed.json), after which the
+    /// sweep goes on with its other runs: any but a stop (Ctrl-C, SIGTERM). Not an allow-list of kinds: a run fails in
+    /// ways no list foresees (libtorch's ExternalException, say), and one run's failure must not end the others.</summary>
+    static bool IsRunFailure(Exception e) => e is not OperationCanceledException;
 
     static void RunOne(ExperimentSpec s, PlannedRun run, string dir, int threads, TextWriter log, CancellationToken token, bool wait = false)
     {
@@ -149,8 +150,8 @@ static class SweepCommand
                 Console.WriteLine($"run {run.Index} ({run.Label}): running elsewhere (PID {busy.Holder}); back to it at the end");
                 elsewhere.Add(run);
             }
-            // Any run's failure, not only the expected kinds: the worker goes on with the other runs (failed.json says why).
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            // The worker goes on with the other runs (failed.json says why).
+            catch (Exception ex) when (IsRunFailure(ex))
             {
                 var error = $"error: run {run.Index}: {ex.Message.Split('\n')[0]}";
                 log.WriteLine(error);

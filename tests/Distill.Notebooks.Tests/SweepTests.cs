@@ -132,6 +132,24 @@ public class SweepTests
     }
 
     [Fact]
+    public void A_run_that_fails_in_libtorch_is_that_runs_failure_and_a_serial_sweep_goes_on()
+    {
+        // Run 0's loss has no term left once its hints stop halfway (ce: 0): libtorch's backward throws an
+        // ExternalException ("does not require grad"), a kind no allow-list of failures foresaw. Run 1 must still run.
+        var spec = Path.Combine(TestSupport.TempDir("sweep-libtorch"), "nograd.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("epochs: 1\nbatch_size", "epochs: 2\nbatch_size", StringComparison.Ordinal)
+            .Replace("  ce: 0.1 ", "  ce: 0\n  fitnet: {layer: logits, weight: 0.01}\n ", StringComparison.Ordinal).Replace("  kd:\n", "  kd:\n    weight: 0\n", StringComparison.Ordinal)
+            .Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  loss.fitnet.hint_fraction: [0.5, 1]", StringComparison.Ordinal));
+        var dir = TestSupport.TempDir("sweep-libtorch-out");
+        var r = Distill("sweep", "run", spec, "--out", dir, "--threads", "1");
+        Assert.Equal(1, r.Exit);
+        Assert.Single(r.Err.Split('\n'), l => l.StartsWith("error: run 0: ", StringComparison.Ordinal) && l.Contains("does not require grad", StringComparison.Ordinal));
+        Assert.Contains("run 1 (loss.fitnet.hint_fraction=1): best", r.Out, StringComparison.Ordinal);
+        Assert.Contains("1 of 2 runs done", r.Out, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(dir, "runs", "0", "failed.json")));
+    }
+
+    [Fact]
     public void Each_teacher_setting_and_thread_count_trains_its_own_teacher_in_its_own_folder()
     {
         // A grid over a teacher setting: the second teacher is trained beside the first, not resumed from its folder.
