@@ -89,6 +89,9 @@ public sealed class MultiTeacherMethod : Methods.Method
 
     protected override void Check(Methods.MethodSettings s) => Teachers(s);
 
+    // α weights the soft term; the cross-entropy's 1 − α is replaced by the spec's ce (MethodCatalogue.Combine).
+    public override IReadOnlyList<string> TermWeights { get; } = ["alpha"];
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
         var (names, weights) = Teachers(s);

@@ -264,6 +264,12 @@ public abstract class Method
     /// <summary>Reference functions by their <c>distill reference</c> name.</summary>
     public virtual IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References => new Dictionary<string, Func<LossArguments, Tensor>>();
 
+    /// <summary>The parameters that weight this method's distillation terms in its objective (a term of weight 0 is left
+    /// out of the loss): its own <c>weight</c> when it declares one. With every one of them 0 the method adds nothing, and
+    /// a spec whose every term adds nothing is refused at load: the run's first backward would have nothing to
+    /// differentiate.</summary>
+    public virtual IReadOnlyList<string> TermWeights => Parameters.Any(p => p.Name == "weight") ? ["weight"] : [];
+
     /// <summary>Why a spec file cannot run this method (it needs what a spec has no key for), else null.</summary>
     public virtual string? NotInSpecs => null;
 

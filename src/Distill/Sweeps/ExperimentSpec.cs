@@ -280,6 +280,13 @@ public sealed record Experiment
                 throw new SpecException(file, SpecSchema.Line(culprit ?? keyNode), $"loss.{message}");
             }
         }
+        // Terms of weight 0 are left out of the loss: with none left the first backward fails, after the teacher trained.
+        var ceWeight = Number(loss, "ce") ?? 1;
+        string? Silent((MethodChoice Choice, double Weight) m) => m.Weight == 0 ? $"{m.Choice.Method.Name}: weight 0"
+            : m.Choice.Method.TermWeights is { Count: > 0 } w && w.All(p => m.Choice.Settings[p] == 0) ? $"{m.Choice.Method.Name}: {string.Join(", ", w.Select(p => $"{p}=0"))}" : null;
+        if (ceWeight == 0 && methods.All(m => Silent(m) is not null))
+            throw new SpecException(file, SpecSchema.Line(root.Children.Keys.First(k => ((YamlScalarNode)k).Value == "loss")),
+                $"loss: every term has weight 0 ({string.Join("; ", methods.Select(Silent).Prepend("ce: 0"))}), so nothing would train; give ce or a method a weight above 0.");
         if (methods.Any(m => m.Item1.Method.NeedsTeacher) && teacher is null)
             throw new SpecException(file, SpecSchema.Line(loss), $"loss uses {string.Join(", ", methods.Where(m => m.Item1.Method.NeedsTeacher).Select(m => m.Item1.Method.Name))}, which need a teacher; add teacher: {{model: cnn, epochs: 6}}.");
 
@@ -306,7 +313,7 @@ public sealed record Experiment
             Schedule = schedule,
             Augment = Text(root, "augment") == "crop-flip" ? Augmentation.Cifar : Augmentation.None,
             Seed = Int(root, "seed") ?? 0,
-            CeWeight = Number(loss, "ce") ?? 1,
+            CeWeight = ceWeight,
             Methods = methods,
         };
     }

@@ -160,6 +160,20 @@ public class ExperimentSpecTests
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("  ce: 0\n  kd: {weight: 0}", "loss: every term has weight 0 (ce: 0; kd: weight 0), so nothing would train; give ce or a method a weight above 0.")]
+    [InlineData("  ce: 0\n  kd: {alpha: 0}", "loss: every term has weight 0 (ce: 0; kd: alpha=0), so nothing would train;")]
+    [InlineData("  ce: 0\n  kd: {alpha: 0}\n  fitnet: {weight: 0}", "loss: every term has weight 0 (ce: 0; kd: alpha=0; fitnet: weight=0), so nothing")]
+    [InlineData("  ce: 0", "loss: every term has weight 0 (ce: 0), so nothing would train;")]
+    public void A_loss_whose_every_term_is_0_is_refused_at_the_loss_line(string terms, string message)
+    {
+        var e = Bad(Spec.Replace("  ce: 0.1\n  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", $"{terms}\ngrid:", StringComparison.Ordinal));
+        Assert.StartsWith("t.yaml line 11: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+        // One term above 0 is enough (kd's α = 0 leaves its cross-entropy to ce).
+        Assert.Equal(3, Parse(Spec.Replace("  ce: 0.1\n  kd:\n    temperature: 4", "  ce: 0\n  kd: {alpha: 0.5}", StringComparison.Ordinal).Replace("  loss.kd.temperature: [1, 2, 4, 8]\n", "", StringComparison.Ordinal)).Runs.Count);
+    }
+
     [Fact]
     public void A_method_that_needs_a_teacher_without_one_is_an_error()
     {
