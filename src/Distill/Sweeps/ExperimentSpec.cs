@@ -253,6 +253,7 @@ public sealed record Experiment
 
         var loss = Section(root, "loss")!;
         var methods = new List<(MethodChoice, double)>();
+        var seen = new Dictionary<string, YamlNode>();
         foreach (var (keyNode, body) in loss.Children.Where(c => ((YamlScalarNode)c.Key).Value != "ce"))
         {
             var name = ((YamlScalarNode)keyNode).Value!;
@@ -260,6 +261,12 @@ public sealed record Experiment
             try
             {
                 var method = MethodCatalogue.Find(name);
+                // The catalogue finds names whatever their case and blanks, so `KD:` and `kd:` are one method twice,
+                // which a run cannot build (and which of the two settings was meant is not ours to guess).
+                if (seen.TryGetValue(method.Name, out var first))
+                    throw new SpecException(file, SpecSchema.Line(keyNode), $"loss: {method.Name} is given twice, at lines {SpecSchema.Line(first)} " +
+                                                                            $"('{((YamlScalarNode)first).Value}') and {SpecSchema.Line(keyNode)} ('{name}'); keep one.");
+                seen[method.Name] = keyNode;
                 if (method.Name == "scratch") throw new ArgumentException("'scratch' is cross-entropy alone: write loss: {ce: 1} instead.");
                 if (method.NotInSpecs is { } why) throw new ArgumentException($"{method.Name}: cannot be run from a spec: {why}");
                 // A method with a parameter of its own named weight (FitNets' 100, NST, PKT, SP, CRD, ...) takes `weight`

@@ -174,6 +174,15 @@ public class ExperimentSpecTests
         Assert.Equal(3, Parse(Spec.Replace("  ce: 0.1\n  kd:\n    temperature: 4", "  ce: 0\n  kd: {alpha: 0.5}", StringComparison.Ordinal).Replace("  loss.kd.temperature: [1, 2, 4, 8]\n", "", StringComparison.Ordinal)).Runs.Count);
     }
 
+    [Theory]
+    [InlineData("KD", "loss: kd is given twice, at lines 13 ('kd') and 15 ('KD'); keep one.")]
+    [InlineData("\" kd \"", "loss: kd is given twice, at lines 13 ('kd') and 15 (' kd '); keep one.")]
+    public void The_same_method_twice_in_another_case_or_spacing_is_refused_naming_both_lines(string key, string message)
+    {
+        var e = Bad(Spec.Replace("    temperature: 4\n", $"    temperature: 4\n  {key}:\n    temperature: 2\n", StringComparison.Ordinal));
+        Assert.Equal($"t.yaml line 15: {message}", e.Message);
+    }
+
     [Fact]
     public void A_method_that_needs_a_teacher_without_one_is_an_error()
     {
