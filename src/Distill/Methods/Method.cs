@@ -34,9 +34,12 @@ public sealed record MethodParameter(string Name, string Description, double Def
 
     public bool IsText => Text is not null;
 
+    /// <summary>A parameter made by <see cref="Switch"/>: the one kind a spec may give as true or false.</summary>
+    public bool IsSwitch => Whole && Min == 0 && Max == 1;
+
     public string DefaultText => Text ?? Format(Default);
 
-    public string Range => IsText ? "text" : Whole && Min == 0 && Max == 1 ? "0 or 1"
+    public string Range => IsText ? "text" : IsSwitch ? "0 or 1"
         : $"{(MinOpen ? "(" : "[")}{Format(Min)}, {Format(Max)}{(double.IsPositiveInfinity(Max) ? ")" : "]")}{(Whole ? ", whole" : "")}";
 
     public bool Accepts(double v) => double.IsFinite(v) && (MinOpen ? v > Min : v >= Min) && v <= Max && (!Whole || v == Math.Floor(v));

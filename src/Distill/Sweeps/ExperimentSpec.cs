@@ -273,9 +273,17 @@ public sealed record Experiment
                 // as that parameter, as `train --method NAME --set weight=W` does; a scale on top of it would leave the
                 // parameter out of reach and multiply the two. Other methods' `weight` scales their terms.
                 var ownWeight = method.Parameters.Any(p => p.Name == "weight");
+                // true/false is a switch's 1/0; for a number it would be a silent 1 or 0 (temperature: true trains at T = 1).
+                string Setting(string key, YamlNode node)
+                {
+                    if (SpecSchema.ToJson(node) is not JsonValue v || !v.TryGetValue<bool>(out var flag)) return ExperimentSpec.Scalar(node);
+                    var p = method.Parameters.FirstOrDefault(p => p.Name == key);
+                    if (p is null || p.IsSwitch) return flag ? "1" : "0"; // an unknown key: the settings name it with the valid ones
+                    throw new SpecException(file, SpecSchema.Line(node), $"loss.{name}.{key} must be {(p.IsText ? "text" : $"a number in {p.Range}")}, not {(flag ? "true" : "false")}; " +
+                                                                        "true and false are only for switches (0 or 1).");
+                }
                 var parameters = map.Children.Where(p => ownWeight || ((YamlScalarNode)p.Key).Value != "weight").ToDictionary(
-                    p => ((YamlScalarNode)p.Key).Value!,
-                    p => SpecSchema.ToJson(p.Value) is JsonValue v && v.TryGetValue<bool>(out var flag) ? (flag ? "1" : "0") : ExperimentSpec.Scalar(p.Value));
+                    p => ((YamlScalarNode)p.Key).Value!, p => Setting(((YamlScalarNode)p.Key).Value!, p.Value));
                 methods.Add((new MethodChoice(method, method.Settings(parameters)), ownWeight ? 1 : Number(map, "weight") ?? 1));
             }
             catch (ArgumentException e)

@@ -120,6 +120,9 @@ public class ExperimentSpecTests
     [InlineData("  model: mlp-32", "  model: nosuchnet", 9, "student.model: Unknown model 'nosuchnet'. Known models: mlp-<width>")]
     [InlineData("  model: cnn", "  model: resnet9", 6, "teacher.model: Model 'resnet9': CIFAR ResNet depth must be 6n + 2")]
     [InlineData("  seed: [0, 1, 2]", "  student.model: [mlp-32, nosuch]", 17, "student.model: Unknown model 'nosuch'.")]
+    [InlineData("[1, 2, 4, 8]", "[1, true]", 16, "loss.kd.temperature must be a number in [0.01, 1000], not true; true and false are only for switches (0 or 1).")]
+    [InlineData("    temperature: 4", "    temperature: 4\n    alpha: false", 15, "loss.kd.alpha must be a number in [0, 1], not false;")]
+    [InlineData("  seed: [0, 1, 2]", "  loss.kd.temperature_end: [false]", 17, "loss.kd.temperature_end must be a number in")]
     [InlineData("name: t", "name: \"t\\nsqueue\"", 1, "name has a control character (a line break, a tab, ...); give a name on one line without them.")]
     public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message)
     {
