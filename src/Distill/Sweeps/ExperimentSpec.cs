@@ -102,6 +102,12 @@ public sealed class ExperimentSpec
             {
                 if (SpecSchema.IsObject(sub))
                     throw new SpecException(file, line, $"grid key '{key}' names a section; sweep one of its keys ({string.Join(", ", SpecSchema.Keys(sub).Select(k => $"{key}.{k}"))}).");
+                // A value given twice (1 and 1.0 count as one) would make identical runs: most likely a typo.
+                var seen = new Dictionary<string, YamlNode>();
+                foreach (var v in values.Children)
+                    if (!seen.TryAdd(Canonical(v), v))
+                        throw new SpecException(file, SpecSchema.Line(v), $"grid.{key} has the value {Scalar(v)} twice (as '{Scalar(seen[Canonical(v)])}' on line " +
+                                                                          $"{SpecSchema.Line(seen[Canonical(v)])}); it would make identical runs; give each value once.");
                 return new GridAxis(key, parent, parts[i], [.. values.Children]);
             }
             parent = Find(parent, parts[i]) as YamlMappingNode
@@ -176,6 +182,11 @@ public sealed class ExperimentSpec
 
     internal static YamlNode? Find(YamlMappingNode map, string key) =>
         map.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : null;
+
+    /// <summary>A grid value as the runs see it: numbers in one spelling (1, 1.0 and 1e0 are one value).</summary>
+    static string Canonical(YamlNode node) =>
+        node is YamlScalarNode && double.TryParse(Scalar(node), NumberStyles.Float, CultureInfo.InvariantCulture, out var x)
+            ? x.ToString("R", CultureInfo.InvariantCulture) : Scalar(node);
 
     internal static string Scalar(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();
 }

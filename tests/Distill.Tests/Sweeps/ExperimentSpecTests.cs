@@ -123,6 +123,9 @@ public class ExperimentSpecTests
     [InlineData("[1, 2, 4, 8]", "[1, true]", 16, "loss.kd.temperature must be a number in [0.01, 1000], not true; true and false are only for switches (0 or 1).")]
     [InlineData("    temperature: 4", "    temperature: 4\n    alpha: false", 15, "loss.kd.alpha must be a number in [0, 1], not false;")]
     [InlineData("  seed: [0, 1, 2]", "  loss.kd.temperature_end: [false]", 17, "loss.kd.temperature_end must be a number in")]
+    [InlineData("  seed: [0, 1, 2]", "  seed: [1, 1, 1]", 17, "grid.seed has the value 1 twice (as '1' on line 17); it would make identical runs; give each value once.")]
+    [InlineData("[1, 2, 4, 8]", "[1, 1.0, 1e0]", 16, "grid.loss.kd.temperature has the value 1.0 twice (as '1' on line 16);")]
+    [InlineData("  seed: [0, 1, 2]", "  student.model:\n    - mlp-32\n    - cnn-8\n    - mlp-32", 20, "grid.student.model has the value mlp-32 twice (as 'mlp-32' on line 18);")]
     [InlineData("name: t", "name: \"t\\nsqueue\"", 1, "name has a control character (a line break, a tab, ...); give a name on one line without them.")]
     public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message)
     {
