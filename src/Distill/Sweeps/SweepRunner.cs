@@ -55,6 +55,10 @@ public static class SweepFolder
             : r.Index != index ? $"index (it says {r.Index})"
             : gridKeys.FirstOrDefault(k => !r.Values.ContainsKey(k)) is { } key ? $"value for {key}" : null;
         if (missing is not null) return (null, $"not a whole result (no {missing})");
+        // The reader takes 1e999 as infinity; no run writes one (accuracies are percentages), and the tables' JSON cannot hold it.
+        var numbers = new[] { ("best", r!.Best), ("last", r.Last), ("seconds", r.Seconds) }.Concat(r.TestAccuracy!.Select(a => ("test_accuracy", a)));
+        if (numbers.FirstOrDefault(n => !double.IsFinite(n.Item2)) is ({ } field, var x))
+            return (null, $"not a whole result ({field} is {x.ToString(System.Globalization.CultureInfo.InvariantCulture)}, not a finite number)");
         return (r, null);
     }
 
