@@ -62,7 +62,7 @@ static class SweepCommand
             var dir = Path.GetFullPath(r.GetValue(outDir)!);
             var n = r.GetValue(jobs);
             if (n < 1) throw new ArgumentException($"--jobs {n}: give at least 1.");
-            if (r.GetValue(threads) is < 1) throw new ArgumentException($"--threads {r.GetValue(threads)}: give at least 1.");
+            if (r.GetValue(threads) is int t) TorchRuntime.CheckThreads(t, $"--threads {t}");
             var (i, source) = r.GetValue(index) is int given ? (given, "--index") : FromEnvironment(s);
             if (i is not null && n > 1) throw new ArgumentException($"--jobs runs the whole sweep; with {source} there is one run: drop --jobs.");
             if (i is int one && (one < 0 || one >= s.Runs.Count))
