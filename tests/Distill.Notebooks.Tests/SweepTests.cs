@@ -334,6 +334,21 @@ public class SweepTests
         Assert.Equal(Result(whole), Result(dir));
     }
 
+    [Theory]
+    [InlineData("--memory", "lots", "error: --memory lots: not a memory size; give a positive Kubernetes quantity, e.g. 4Gi or 512Mi.")]
+    [InlineData("--memory", "-4Gi", "error: --memory -4Gi: not a memory size;")]
+    [InlineData("--memory", "0Gi", "error: --memory 0Gi: not a memory size;")]
+    [InlineData("--image", "", "error: --image '': not an image name;")]
+    [InlineData("--output-claim", "Bad_Claim", "error: --output-claim Bad_Claim: not a PersistentVolumeClaim name; give a DNS-1123 name")]
+    [InlineData("--data-claim", "-data", "error: --data-claim -data: not a PersistentVolumeClaim name;")]
+    public void A_Kubernetes_option_the_cluster_would_refuse_is_one_error_naming_it(string option, string value, string error)
+    {
+        var r = Distill(option == "--image" ? ["sweep", "k8s", Tiny, "--image", value] : ["sweep", "k8s", Tiny, "--image", "x", option, value]);
+        Assert.Equal(1, r.Exit);
+        Assert.StartsWith(error, r.Err.Trim(), StringComparison.Ordinal);
+        Assert.Single(r.Err.Trim().Split('\n'));
+    }
+
     [Fact]
     public void The_Kubernetes_manifest_is_an_Indexed_Job_with_the_spec_the_output_and_the_dataset_volumes()
     {
