@@ -273,6 +273,7 @@ static class SweepCommand
             var script = Path.Combine(dir, "sweep.sbatch");
             File.WriteAllText(script, SlurmScript.Render(s, dir, ChildProcesses.Self, r.GetValue(concurrent), r.GetValue(cpus), r.GetValue(partition), r.GetValue(time)));
             Console.WriteLine($"wrote {script}: {s.Runs.Count} array tasks");
+            if (SlurmScript.ArraySizeWarning(s.Runs.Count) is { } warning) Console.Error.WriteLine($"warning: {warning}");
             if (!r.GetValue(submit)) return 0;
             var psi = new ProcessStartInfo("sbatch", ["--parsable", script]) { RedirectStandardOutput = true, RedirectStandardError = true };
             Process p;
