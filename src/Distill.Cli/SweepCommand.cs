@@ -228,7 +228,7 @@ static class SweepCommand
     static int Summary(ExperimentSpec s, string dir, List<int> failed, Stopwatch clock)
     {
         Console.WriteLine($"sweep {s.Name}: {s.Runs.Count - failed.Count} of {s.Runs.Count} runs done in {clock.Elapsed.TotalSeconds:F1} s" +
-                          (failed.Count == 0 ? "" : $"; failed: {string.Join(", ", failed)} (see `distill sweep collect {dir}`)"));
+                          (failed.Count == 0 ? "" : $"; failed runs: {string.Join(", ", failed)} (see `distill sweep collect {dir}`)"));
         return failed.Count == 0 ? 0 : 1;
     }
 
@@ -239,7 +239,9 @@ static class SweepCommand
         cmd.SetAction(r => TrainCommand.Guard(_ => () =>
         {
             var d = r.GetValue(dir)!;
-            if (!Directory.Exists(d)) throw new ArgumentException($"{d}: no such folder; give the --out folder of a sweep.");
+            if (!Directory.Exists(d))
+                throw new ArgumentException(File.Exists(d) ? $"{d}: this is a file; give the --out folder of a sweep (the folder that holds plan.json and runs/)."
+                                                           : $"{d}: no such folder; give the --out folder of a sweep.");
             var results = SweepResults.Read(d);
             var files = results.Write(d).Append(SweepPage.Write(results, d));
             Console.Write(results.Markdown());

@@ -128,7 +128,7 @@ public class SweepTests
         Assert.Single(jobs.Err.Split('\n'), l => l.StartsWith("error: run 1: ", StringComparison.Ordinal));
         Assert.Contains("3 runs, 1 done already", jobs.Out, StringComparison.Ordinal);
         Assert.Contains("2 of 3 runs done", jobs.Out, StringComparison.Ordinal);
-        Assert.Contains("failed: 1 ", jobs.Out, StringComparison.Ordinal);
+        Assert.Contains("failed runs: 1 ", jobs.Out, StringComparison.Ordinal); // indexes, not a count
     }
 
     [Fact]
@@ -212,6 +212,11 @@ public class SweepTests
             several.Err.Trim().Split('\n').Select(l => l.StartsWith($"error: {badModel}", StringComparison.Ordinal) ? l[..l.IndexOf("'.", StringComparison.Ordinal)] + "'." : l));
         var file = Distill("sweep", "run", Tiny, "--out", spec);
         Assert.Equal((1, $"error: --out {spec}: this is a file; give a folder (it is created when missing)."), (file.Exit, file.Err.Trim()));
+        // A file where a folder is expected, and the other way round, is said as such (not "no such folder/file").
+        var collectFile = Distill("sweep", "collect", spec);
+        Assert.Equal((1, $"error: {spec}: this is a file; give the --out folder of a sweep (the folder that holds plan.json and runs/)."), (collectFile.Exit, collectFile.Err.Trim()));
+        var planFolder = Distill("sweep", "plan", dir);
+        Assert.Equal((1, $"error: spec {dir}: this is a folder; give the path of a .yaml spec (examples in experiments/)."), (planFolder.Exit, planFolder.Err.Trim()));
         var notSweep = Distill("sweep", "collect", dir);
         Assert.Equal((1, $"error: {dir}: no plan.json; this is not a sweep folder (sweep run, slurm and k8s write it)."), (notSweep.Exit, notSweep.Err.Trim()));
         var plan = Distill("sweep", "plan", Tiny);

@@ -43,6 +43,7 @@ public sealed class ExperimentSpec
 
     public static ExperimentSpec Load(string path)
     {
+        if (Directory.Exists(path)) throw new ArgumentException($"spec {path}: this is a folder; give the path of a .yaml spec (examples in experiments/).");
         if (!System.IO.File.Exists(path)) throw new FileNotFoundException($"spec {path}: no such file; give the path of a .yaml spec (examples in experiments/).");
         if (FilePaths.NothingToRead(path)) throw new SpecException(path, 1, "the file is empty (or not a regular file, e.g. a FIFO); a spec is one YAML mapping (dataset:, student:, loss:, ...); see experiments/ for examples.");
         return Parse(System.IO.File.ReadAllText(path), path);
