@@ -150,6 +150,19 @@ public class SweepTests
     }
 
     [Fact]
+    public void A_layer_the_models_do_not_have_fails_the_run_before_its_teacher_trains()
+    {
+        // Layer names depend on the built models, so the spec's load passes them; the run finds them before the teacher.
+        var spec = Path.Combine(TestSupport.TempDir("sweep-layer"), "layer.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("  kd:\n", "  fitnet: {layer: nosuch}\n  kd:\n", StringComparison.Ordinal));
+        var dir = TestSupport.TempDir("sweep-layer-out");
+        var r = Distill("sweep", "run", spec, "--out", dir, "--index", "0", "--threads", "1");
+        Assert.Equal(1, r.Exit);
+        Assert.StartsWith("error: mlp-32 has no feature 'nosuch'; its features are ", r.Err.Trim(), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(dir, "teacher")), "the teacher was trained before the layer was checked");
+    }
+
+    [Fact]
     public void Each_teacher_setting_and_thread_count_trains_its_own_teacher_in_its_own_folder()
     {
         // A grid over a teacher setting: the second teacher is trained beside the first, not resumed from its folder.
