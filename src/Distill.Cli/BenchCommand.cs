@@ -28,7 +28,7 @@ static class BenchCommand
     static int Run(bool quick, bool smoke, string? json, bool peer, string? python, int? threads, string[] only,
         int? memoryEpochs, string? save, string? compare)
     {
-        if (threads is <= 0) return Fail($"--threads {threads}: give a positive number of threads.");
+        if (threads is int t && TorchRuntime.ThreadsError(t, $"--threads {t}") is { } badThreads) return Fail(badThreads);
         if (memoryEpochs is < 0 or 1 or 2) return Fail($"--memory-epochs {memoryEpochs}: give 0 (skip) or at least 3 (growth is measured from epoch 2).");
         if (save is not null || compare is not null) return RunNumerics(threads, save, compare);
 

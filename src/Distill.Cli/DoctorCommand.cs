@@ -23,17 +23,20 @@ static class DoctorCommand
         Console.WriteLine($"TorchSharp    {TorchRuntime.TorchSharpVersion}");
         try
         {
+            // A bad value stops every other command; here it is one problem of the report, which goes on without it.
+            try { TorchRuntime.EnvironmentThreads(); }
+            catch (ArgumentException e)
+            {
+                problems++;
+                Console.WriteLine($"problem       {e.Message}");
+                Environment.SetEnvironmentVariable("DISTILL_THREADS", null);
+            }
             TorchRuntime.Initialize();
             Console.WriteLine($"libtorch      {torch.__version__}");
             Console.WriteLine($"device        {(torch.cuda.is_available() ? $"cuda ({torch.cuda.device_count()} GPUs)" : "cpu")}");
             Console.WriteLine($"threads       {torch.get_num_threads()} of {Environment.ProcessorCount} cores");
-            if (TorchRuntime.ThreadsProblem is { } threads)
-            {
-                // More threads than cores can be meant (runs side by side on purpose); a value that was ignored cannot.
-                var ignored = threads.Contains("ignored", StringComparison.Ordinal);
-                if (ignored) problems++;
-                Console.WriteLine($"  {(ignored ? "problem" : "note")}: {threads}");
-            }
+            // More threads than cores can be meant (runs side by side on purpose): a note, not a problem.
+            if (TorchRuntime.ThreadsProblem is { } threads) Console.WriteLine($"  note: {threads}");
             Console.WriteLine($"MKL dispatch  {MklCpuDispatch.Status}");
             Console.WriteLine($"oneDNN ISA    {OneDnnIsa.Status}");
             Console.WriteLine($"OpenMP wait   {TorchRuntime.OmpWaitPolicy}");

@@ -10,7 +10,7 @@ namespace Distill.Cli;
 /// (Kubernetes sets JOB_COMPLETION_INDEX, which `sweep run` reads). Built from the KubernetesClient models, so field
 /// names and types are the API's own. Output and datasets live on persistent volume claims that every pod mounts.
 /// </summary>
-static class KubernetesCommand
+static partial class KubernetesCommand
 {
     public const string SpecMount = "/spec", SweepMount = "/sweep", DataMount = "/data";
 
@@ -32,6 +32,7 @@ static class KubernetesCommand
             foreach (var (o, v) in new[] { (parallelism, r.GetValue(parallelism)), (cpus, r.GetValue(cpus)) })
                 if (v < 1) throw new ArgumentException($"{o.Name} {v}: give at least 1.");
             if (r.GetValue(retries) < 0) throw new ArgumentException($"--retries {r.GetValue(retries)}: give 0 or more.");
+            CheckOptions(r.GetValue(image)!, r.GetValue(memory)!, r.GetValue(outClaim)!, r.GetValue(dataClaim)!);
             var (map, job) = Build(s, r.GetValue(image)!, r.GetValue(parallelism), r.GetValue(cpus), r.GetValue(memory)!, r.GetValue(outClaim)!,
                 r.GetValue(dataClaim)!, r.GetValue(retries));
             var yaml = string.Join("---\n", new object[] { map, job }.Select(o => KubernetesYaml.Serialize(o).TrimEnd('\n') + "\n"));
@@ -53,6 +54,27 @@ static class KubernetesCommand
         }));
         return cmd;
     }
+
+    /// <summary>The values Kubernetes would refuse only at `kubectl apply` (or the client library with a raw conversion
+    /// error, for a memory size), each refused here naming its option.</summary>
+    static void CheckOptions(string image, string memory, string outClaim, string dataClaim)
+    {
+        if (string.IsNullOrWhiteSpace(image) || image.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+            throw new ArgumentException($"--image '{image}': not an image name; give the container image with distill on PATH, e.g. registry.example/distill:1.");
+        // A positive quantity in bytes: a number with an optional binary (Ki ... Ei) or decimal (k, M ... E) suffix.
+        if (!MemoryQuantity().IsMatch(memory) || !memory.Any(c => c is >= '1' and <= '9'))
+            throw new ArgumentException($"--memory {memory}: not a memory size; give a positive Kubernetes quantity, e.g. 4Gi or 512Mi.");
+        foreach (var (option, claim) in new[] { ("--output-claim", outClaim), ("--data-claim", dataClaim) })
+            if (claim.Length > 253 || !ClaimName().IsMatch(claim))
+                throw new ArgumentException($"{option} {claim}: not a PersistentVolumeClaim name; give a DNS-1123 name (lower-case letters, digits, '-' and '.', " +
+                                            "starting and ending with a letter or digit, at most 253 characters), e.g. distill-sweeps.");
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[kMGTPE])?$")]
+    private static partial System.Text.RegularExpressions.Regex MemoryQuantity();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    private static partial System.Text.RegularExpressions.Regex ClaimName();
 
     /// <summary>
     /// The Job's (and ConfigMap's, and label's) name: distill-NAME-HASH8, a DNS-1123 label (lower-case alphanumerics and

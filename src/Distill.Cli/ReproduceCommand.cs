@@ -48,9 +48,10 @@ static class ReproduceCommand
     static int Run(Args a)
     {
         if (NotebookArgs.Parameters(a.Parameters) is not { } pairs || !NotebookArgs.CellTimeout(a.Timeout, out var cellTimeout)) return 2;
-        if (a.Jobs < 1 || a.Threads is < 1)
+        var badThreads = a.Threads is int t ? Native.TorchRuntime.ThreadsError(t, $"--threads {t}") : null;
+        if (a.Jobs < 1 || badThreads is not null)
         {
-            Console.Error.WriteLine(a.Jobs < 1 ? $"error: --jobs {a.Jobs}: give at least 1" : $"error: --threads {a.Threads}: give at least 1");
+            Console.Error.WriteLine(a.Jobs < 1 ? $"error: --jobs {a.Jobs}: give at least 1" : $"error: {badThreads}");
             return 2;
         }
         var log = Console.Error;

@@ -62,7 +62,7 @@ static class SweepCommand
             var dir = Path.GetFullPath(r.GetValue(outDir)!);
             var n = r.GetValue(jobs);
             if (n < 1) throw new ArgumentException($"--jobs {n}: give at least 1.");
-            if (r.GetValue(threads) is < 1) throw new ArgumentException($"--threads {r.GetValue(threads)}: give at least 1.");
+            if (r.GetValue(threads) is int t) TorchRuntime.CheckThreads(t, $"--threads {t}");
             var (i, source) = r.GetValue(index) is int given ? (given, "--index") : FromEnvironment(s);
             if (i is not null && n > 1) throw new ArgumentException($"--jobs runs the whole sweep; with {source} there is one run: drop --jobs.");
             if (i is int one && (one < 0 || one >= s.Runs.Count))
@@ -100,9 +100,10 @@ static class SweepCommand
         return cmd;
     }
 
-    /// <summary>A run's own failure (bad settings, NaN, damaged data): the sweep goes on with its other runs.</summary>
-    static bool IsRunFailure(Exception e) => e is not OperationCanceledException && e is ArgumentException or InvalidOperationException
-        or InvalidDataException or FormatException or Training.NonFiniteLossException or Data.DatasetException;
+    /// <summary>Whether an exception from one run is that run's failure (recorded in its failed.json), after which the
+    /// sweep goes on with its other runs: any but a stop (Ctrl-C, SIGTERM). Not an allow-list of kinds: a run fails in
+    /// ways no list foresees (libtorch's ExternalException, say), and one run's failure must not end the others.</summary>
+    static bool IsRunFailure(Exception e) => e is not OperationCanceledException;
 
     static void RunOne(ExperimentSpec s, PlannedRun run, string dir, int threads, TextWriter log, CancellationToken token, bool wait = false)
     {
@@ -149,8 +150,8 @@ static class SweepCommand
                 Console.WriteLine($"run {run.Index} ({run.Label}): running elsewhere (PID {busy.Holder}); back to it at the end");
                 elsewhere.Add(run);
             }
-            // Any run's failure, not only the expected kinds: the worker goes on with the other runs (failed.json says why).
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            // The worker goes on with the other runs (failed.json says why).
+            catch (Exception ex) when (IsRunFailure(ex))
             {
                 var error = $"error: run {run.Index}: {ex.Message.Split('\n')[0]}";
                 log.WriteLine(error);
@@ -227,7 +228,7 @@ static class SweepCommand
     static int Summary(ExperimentSpec s, string dir, List<int> failed, Stopwatch clock)
     {
         Console.WriteLine($"sweep {s.Name}: {s.Runs.Count - failed.Count} of {s.Runs.Count} runs done in {clock.Elapsed.TotalSeconds:F1} s" +
-                          (failed.Count == 0 ? "" : $"; failed: {string.Join(", ", failed)} (see `distill sweep collect {dir}`)"));
+                          (failed.Count == 0 ? "" : $"; failed runs: {string.Join(", ", failed)} (see `distill sweep collect {dir}`)"));
         return failed.Count == 0 ? 0 : 1;
     }
 
@@ -238,7 +239,9 @@ static class SweepCommand
         cmd.SetAction(r => TrainCommand.Guard(_ => () =>
         {
             var d = r.GetValue(dir)!;
-            if (!Directory.Exists(d)) throw new ArgumentException($"{d}: no such folder; give the --out folder of a sweep.");
+            if (!Directory.Exists(d))
+                throw new ArgumentException(File.Exists(d) ? $"{d}: this is a file; give the --out folder of a sweep (the folder that holds plan.json and runs/)."
+                                                           : $"{d}: no such folder; give the --out folder of a sweep.");
             var results = SweepResults.Read(d);
             var files = results.Write(d).Append(SweepPage.Write(results, d));
             Console.Write(results.Markdown());
@@ -272,6 +275,7 @@ static class SweepCommand
             var script = Path.Combine(dir, "sweep.sbatch");
             File.WriteAllText(script, SlurmScript.Render(s, dir, ChildProcesses.Self, r.GetValue(concurrent), r.GetValue(cpus), r.GetValue(partition), r.GetValue(time)));
             Console.WriteLine($"wrote {script}: {s.Runs.Count} array tasks");
+            if (SlurmScript.ArraySizeWarning(s.Runs.Count) is { } warning) Console.Error.WriteLine($"warning: {warning}");
             if (!r.GetValue(submit)) return 0;
             var psi = new ProcessStartInfo("sbatch", ["--parsable", script]) { RedirectStandardOutput = true, RedirectStandardError = true };
             Process p;

@@ -128,7 +128,38 @@ public class SweepTests
         Assert.Single(jobs.Err.Split('\n'), l => l.StartsWith("error: run 1: ", StringComparison.Ordinal));
         Assert.Contains("3 runs, 1 done already", jobs.Out, StringComparison.Ordinal);
         Assert.Contains("2 of 3 runs done", jobs.Out, StringComparison.Ordinal);
-        Assert.Contains("failed: 1 ", jobs.Out, StringComparison.Ordinal);
+        Assert.Contains("failed runs: 1 ", jobs.Out, StringComparison.Ordinal); // indexes, not a count
+    }
+
+    [Fact]
+    public void A_run_that_fails_in_libtorch_is_that_runs_failure_and_a_serial_sweep_goes_on()
+    {
+        // Run 0's loss has no term left once its hints stop halfway (ce: 0): libtorch's backward throws an
+        // ExternalException ("does not require grad"), a kind no allow-list of failures foresaw. Run 1 must still run.
+        var spec = Path.Combine(TestSupport.TempDir("sweep-libtorch"), "nograd.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("epochs: 1\nbatch_size", "epochs: 2\nbatch_size", StringComparison.Ordinal)
+            .Replace("  ce: 0.1 ", "  ce: 0\n  fitnet: {layer: logits, weight: 0.01}\n ", StringComparison.Ordinal).Replace("  kd:\n", "  kd:\n    weight: 0\n", StringComparison.Ordinal)
+            .Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  loss.fitnet.hint_fraction: [0.5, 1]", StringComparison.Ordinal));
+        var dir = TestSupport.TempDir("sweep-libtorch-out");
+        var r = Distill("sweep", "run", spec, "--out", dir, "--threads", "1");
+        Assert.Equal(1, r.Exit);
+        Assert.Single(r.Err.Split('\n'), l => l.StartsWith("error: run 0: ", StringComparison.Ordinal) && l.Contains("does not require grad", StringComparison.Ordinal));
+        Assert.Contains("run 1 (loss.fitnet.hint_fraction=1): best", r.Out, StringComparison.Ordinal);
+        Assert.Contains("1 of 2 runs done", r.Out, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(dir, "runs", "0", "failed.json")));
+    }
+
+    [Fact]
+    public void A_layer_the_models_do_not_have_fails_the_run_before_its_teacher_trains()
+    {
+        // Layer names depend on the built models, so the spec's load passes them; the run finds them before the teacher.
+        var spec = Path.Combine(TestSupport.TempDir("sweep-layer"), "layer.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("  kd:\n", "  fitnet: {layer: nosuch}\n  kd:\n", StringComparison.Ordinal));
+        var dir = TestSupport.TempDir("sweep-layer-out");
+        var r = Distill("sweep", "run", spec, "--out", dir, "--index", "0", "--threads", "1");
+        Assert.Equal(1, r.Exit);
+        Assert.StartsWith("error: mlp-32 has no feature 'nosuch'; its features are ", r.Err.Trim(), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(dir, "teacher")), "the teacher was trained before the layer was checked");
     }
 
     [Fact]
@@ -194,6 +225,11 @@ public class SweepTests
             several.Err.Trim().Split('\n').Select(l => l.StartsWith($"error: {badModel}", StringComparison.Ordinal) ? l[..l.IndexOf("'.", StringComparison.Ordinal)] + "'." : l));
         var file = Distill("sweep", "run", Tiny, "--out", spec);
         Assert.Equal((1, $"error: --out {spec}: this is a file; give a folder (it is created when missing)."), (file.Exit, file.Err.Trim()));
+        // A file where a folder is expected, and the other way round, is said as such (not "no such folder/file").
+        var collectFile = Distill("sweep", "collect", spec);
+        Assert.Equal((1, $"error: {spec}: this is a file; give the --out folder of a sweep (the folder that holds plan.json and runs/)."), (collectFile.Exit, collectFile.Err.Trim()));
+        var planFolder = Distill("sweep", "plan", dir);
+        Assert.Equal((1, $"error: spec {dir}: this is a folder; give the path of a .yaml spec (examples in experiments/)."), (planFolder.Exit, planFolder.Err.Trim()));
         var notSweep = Distill("sweep", "collect", dir);
         Assert.Equal((1, $"error: {dir}: no plan.json; this is not a sweep folder (sweep run, slurm and k8s write it)."), (notSweep.Exit, notSweep.Err.Trim()));
         var plan = Distill("sweep", "plan", Tiny);
@@ -314,6 +350,21 @@ public class SweepTests
         Assert.Equal(0, Distill("sweep", "run", spec, "--out", whole, "--threads", "1").Exit);
         string Result(string d) => TestSupport.ReadJson(Path.Combine(d, "runs", "0", "result.json"))["test_accuracy"]!.ToJsonString();
         Assert.Equal(Result(whole), Result(dir));
+    }
+
+    [Theory]
+    [InlineData("--memory", "lots", "error: --memory lots: not a memory size; give a positive Kubernetes quantity, e.g. 4Gi or 512Mi.")]
+    [InlineData("--memory", "-4Gi", "error: --memory -4Gi: not a memory size;")]
+    [InlineData("--memory", "0Gi", "error: --memory 0Gi: not a memory size;")]
+    [InlineData("--image", "", "error: --image '': not an image name;")]
+    [InlineData("--output-claim", "Bad_Claim", "error: --output-claim Bad_Claim: not a PersistentVolumeClaim name; give a DNS-1123 name")]
+    [InlineData("--data-claim", "-data", "error: --data-claim -data: not a PersistentVolumeClaim name;")]
+    public void A_Kubernetes_option_the_cluster_would_refuse_is_one_error_naming_it(string option, string value, string error)
+    {
+        var r = Distill(option == "--image" ? ["sweep", "k8s", Tiny, "--image", value] : ["sweep", "k8s", Tiny, "--image", "x", option, value]);
+        Assert.Equal(1, r.Exit);
+        Assert.StartsWith(error, r.Err.Trim(), StringComparison.Ordinal);
+        Assert.Single(r.Err.Trim().Split('\n'));
     }
 
     [Fact]

@@ -100,6 +100,9 @@ public sealed class CtkdMethod : Methods.Method
         new("curriculum", "fraction of training over which λ rises (half-cosine)", 0.2, 0, 1, MinOpen: true),
     ];
 
+    // α weights the soft term; the cross-entropy's 1 − α is replaced by the spec's ce (MethodCatalogue.Combine).
+    public override IReadOnlyList<string> TermWeights { get; } = ["alpha"];
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
         if (s["lambda_min"] > s["lambda_max"])

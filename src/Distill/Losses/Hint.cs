@@ -119,10 +119,15 @@ public sealed class FitNetMethod : Methods.Method
         Methods.MethodParameter.Switch("progressive", "1 = one layer's hint after another, shallowest first, in equal shares of the hint phase"),
     ];
 
+    /// <summary>The layer names; whether the models have them is checked in <see cref="Build"/>, which has the models.</summary>
+    static string[] Layers(Methods.MethodSettings s) => s.List("layer") is { Length: > 0 } layers ? layers
+        : throw new ArgumentException("fitnet: layer is empty; name at least one layer (e.g. stage2).");
+
+    protected override void Check(Methods.MethodSettings s) => Layers(s);
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
-        var layers = s.List("layer");
-        if (layers.Length == 0) throw new ArgumentException("fitnet: layer is empty; name at least one layer (e.g. stage2).");
+        var layers = Layers(s);
         double weight = s["weight"], phase = s["hint_fraction"];
         var progressive = s.Flag("progressive");
         var objective = new Objective().Add(new CrossEntropyTerm(), phase < 1 ? Schedule.Steps(0, (phase, 1)) : 1);

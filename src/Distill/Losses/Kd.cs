@@ -59,6 +59,9 @@ public sealed class KdMethod : Methods.Method
         Methods.MethodParameter.Switch("standardize", "1 = logit standardization (Sun et al. CVPR 2024): z-score the logits before the temperature"),
     ];
 
+    // α weights the soft term; the cross-entropy's 1 − α is replaced by the spec's ce (MethodCatalogue.Combine).
+    public override IReadOnlyList<string> TermWeights { get; } = ["alpha"];
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
         double t = s["temperature"], end = s["temperature_end"], alpha = s["alpha"];

@@ -94,9 +94,14 @@ public sealed class MlkdMethod : Methods.Method
         Methods.MethodParameter.Switch("paper_class_scale", "1 = the authors' unnormalised class-level term (grows with the batch size squared)"),
     ];
 
+    static double[] Temperatures(Methods.MethodSettings s) =>
+        s.Numbers("temperatures", Methods.MethodParameter.MinTemperature, Methods.MethodParameter.MaxTemperature, distinct: true);
+
+    protected override void Check(Methods.MethodSettings s) => Temperatures(s);
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
-        ILossTerm mlkd = new MlkdTerm(s.Numbers("temperatures", Methods.MethodParameter.MinTemperature, Methods.MethodParameter.MaxTemperature, distinct: true), s.Flag("paper_class_scale"));
+        ILossTerm mlkd = new MlkdTerm(Temperatures(s), s.Flag("paper_class_scale"));
         if (s.Flag("standardize")) mlkd = new StandardizedTerm(mlkd);
         var warmup = s["warmup"];
         return new Objective().Add(new CrossEntropyTerm()).Add(mlkd, warmup > 0 ? Schedule.Linear(0, s["weight"], 0, warmup) : s["weight"]);

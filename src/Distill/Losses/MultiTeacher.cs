@@ -70,13 +70,31 @@ public sealed class MultiTeacherMethod : Methods.Method
         new("alpha", "weight α of the soft term; the cross-entropy gets 1 − α", 0.9, 0, 1),
     ];
 
-    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
+    // A spec has one teacher section: the others would be trained without a key for their epochs, seed or optimizer,
+    // outside the sweep's teacher cache, and the runner has no way to train them (MethodSetup.TrainedTeacher).
+    public override string NotInSpecs =>
+        "kd-multi trains extra teachers (its teachers parameter), which a spec cannot describe (a spec has one teacher:); " +
+        "run it with `distill train --method kd-multi`, or use kd with one teacher.";
+
+    /// <summary>The teachers and their weights (null: equal).</summary>
+    static (string[] Names, double[]? Weights) Teachers(Methods.MethodSettings s)
     {
         var names = s.List("teachers");
         if (names.Length == 0) throw new ArgumentException("kd-multi: teachers is empty; name at least one model.");
         double[]? weights = s.Text("weights").Trim().Length == 0 ? null : s.Numbers("weights");
         if (weights is not null && weights.Length != names.Length)
             throw new ArgumentException($"kd-multi: {weights.Length} weights for {names.Length} teachers; give one weight per teacher.");
+        return (names, weights);
+    }
+
+    protected override void Check(Methods.MethodSettings s) => Teachers(s);
+
+    // α weights the soft term; the cross-entropy's 1 − α is replaced by the spec's ce (MethodCatalogue.Combine).
+    public override IReadOnlyList<string> TermWeights { get; } = ["alpha"];
+
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
+    {
+        var (names, weights) = Teachers(s);
         var provider = setup.TrainedTeacher ?? throw new ArgumentException("kd-multi: this set-up cannot train extra teachers; run it through `distill train --method` or a recipe.");
         var alpha = s["alpha"];
         return new Objective().Add(new CrossEntropyTerm(), 1 - alpha)

@@ -75,6 +75,8 @@ public sealed class SelfDistillationMethod : Methods.Method
         new("layers", "comma-separated shallower layers with heads; empty = every stage but the last", Text: ""),
     ];
 
+    protected override void Check(Methods.MethodSettings s) => s.List("layers");
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
         var features = setup.StudentFeatures;

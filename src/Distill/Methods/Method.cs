@@ -34,9 +34,12 @@ public sealed record MethodParameter(string Name, string Description, double Def
 
     public bool IsText => Text is not null;
 
+    /// <summary>A parameter made by <see cref="Switch"/>: the one kind a spec may give as true or false.</summary>
+    public bool IsSwitch => Whole && Min == 0 && Max == 1;
+
     public string DefaultText => Text ?? Format(Default);
 
-    public string Range => IsText ? "text" : Whole && Min == 0 && Max == 1 ? "0 or 1"
+    public string Range => IsText ? "text" : IsSwitch ? "0 or 1"
         : $"{(MinOpen ? "(" : "[")}{Format(Min)}, {Format(Max)}{(double.IsPositiveInfinity(Max) ? ")" : "]")}{(Whole ? ", whole" : "")}";
 
     public bool Accepts(double v) => double.IsFinite(v) && (MinOpen ? v > Min : v >= Min) && v <= Max && (!Whole || v == Math.Floor(v));
@@ -264,5 +267,24 @@ public abstract class Method
     /// <summary>Reference functions by their <c>distill reference</c> name.</summary>
     public virtual IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References => new Dictionary<string, Func<LossArguments, Tensor>>();
 
-    public MethodSettings Settings(IReadOnlyDictionary<string, string>? overrides = null) => new(this, overrides ?? new Dictionary<string, string>());
+    /// <summary>The parameters that weight this method's distillation terms in its objective (a term of weight 0 is left
+    /// out of the loss): its own <c>weight</c> when it declares one. With every one of them 0 the method adds nothing, and
+    /// a spec whose every term adds nothing is refused at load: the run's first backward would have nothing to
+    /// differentiate.</summary>
+    public virtual IReadOnlyList<string> TermWeights => Parameters.Any(p => p.Name == "weight") ? ["weight"] : [];
+
+    /// <summary>Why a spec file cannot run this method (it needs what a spec has no key for), else null.</summary>
+    public virtual string? NotInSpecs => null;
+
+    /// <summary>The checks of <see cref="Build"/> that need no models (a list parses, its numbers are in range), run when
+    /// the settings are made: a spec's load or <c>--set</c> then fails on them, not a run after its teacher trained.
+    /// Override it with the same parsing <see cref="Build"/> does, not a copy of it.</summary>
+    protected virtual void Check(MethodSettings s) { }
+
+    public MethodSettings Settings(IReadOnlyDictionary<string, string>? overrides = null)
+    {
+        var settings = new MethodSettings(this, overrides ?? new Dictionary<string, string>());
+        Check(settings);
+        return settings;
+    }
 }

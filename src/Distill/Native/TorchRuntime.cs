@@ -33,9 +33,34 @@ public static class TorchRuntime
     public static string KernelIdentity =>
         $"libtorch {torch.__version__}, oneDNN ISA {OneDnnIsa.Cap ?? Environment.GetEnvironmentVariable(OneDnnIsa.Variable) ?? Environment.GetEnvironmentVariable(OneDnnIsa.LegacyVariable) ?? "all"}";
 
-    /// <summary>What is wrong with $DISTILL_THREADS (not a positive number, or more than the cores), else null; set by
-    /// <see cref="Initialize"/>, shown by `distill doctor`.</summary>
+    /// <summary>A note on $DISTILL_THREADS when it is more than the cores (it may be meant: runs side by side on
+    /// purpose), else null; set by <see cref="Initialize"/>, shown by `distill doctor`.</summary>
     public static string? ThreadsProblem { get; private set; }
+
+    /// <summary>The most libtorch threads a process may ask for: 4 × the cores. Beyond the cores threads only wait for
+    /// each other, but a few more can be meant (processes side by side, each with the cores' count); far more (99999)
+    /// starts that many OS threads and hangs the machine. Relative to the cores rather than a fixed number, so a large
+    /// node is not capped below its own core count.</summary>
+    public static int MaxThreads => 4 * Environment.ProcessorCount;
+
+    /// <summary>What is wrong with <paramref name="threads"/> as a thread count (outside 1 to <see cref="MaxThreads"/>),
+    /// naming <paramref name="source"/> (an option or the variable) and the range; null when it is usable.</summary>
+    public static string? ThreadsError(int threads, string source) => threads >= 1 && threads <= MaxThreads ? null
+        : $"{source} is not a thread count in [1, {MaxThreads}] (at most 4 × the {Environment.ProcessorCount} cores: more only wait for each other); give one in that range.";
+
+    /// <summary><paramref name="threads"/>, or <see cref="ThreadsError"/> as an <see cref="ArgumentException"/>.</summary>
+    public static int CheckThreads(int threads, string source) => ThreadsError(threads, source) is { } e ? throw new ArgumentException(e) : threads;
+
+    /// <summary>$DISTILL_THREADS as a thread count; null when it is not set. The one reader of the variable: a value that
+    /// is not a whole number in range is an error, not ignored, since the thread count changes the numbers.</summary>
+    public static int? EnvironmentThreads()
+    {
+        var env = Environment.GetEnvironmentVariable("DISTILL_THREADS");
+        if (string.IsNullOrWhiteSpace(env)) return null;
+        var source = $"DISTILL_THREADS={env}";
+        return int.TryParse(env.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n)
+            ? CheckThreads(n, source) : CheckThreads(0, source);
+    }
 
     /// <summary>Idempotent. <paramref name="threads"/> defaults to $DISTILL_THREADS, else the number of cores.</summary>
     public static void Initialize(int? threads = null)
@@ -55,14 +80,11 @@ public static class TorchRuntime
             PatchedNatives.LoadIfNeeded();
             // Before anything below runs a convolution: oneDNN reads its ISA cap once.
             OneDnnIsa.ApplyIfNeeded();
-            var env = Environment.GetEnvironmentVariable("DISTILL_THREADS");
-            var valid = int.TryParse(env, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var e) && e > 0;
-            // A typo must not pass unseen: the thread count changes the numbers (and with more threads than cores, the speed).
-            ThreadsProblem = string.IsNullOrWhiteSpace(env) || threads is not null ? null
-                : !valid ? $"DISTILL_THREADS={env} is not a positive whole number, so it was ignored ({Environment.ProcessorCount} threads, one per core); set it to e.g. 2, or unset it"
-                : e > Environment.ProcessorCount ? $"DISTILL_THREADS={env} is more than the {Environment.ProcessorCount} cores: threads wait for each other and every step slows down; set it to at most {Environment.ProcessorCount}"
+            var env = threads is null ? EnvironmentThreads() : null;
+            ThreadsProblem = env > Environment.ProcessorCount
+                ? $"DISTILL_THREADS={env} is more than the {Environment.ProcessorCount} cores: threads wait for each other and every step slows down; set it to at most {Environment.ProcessorCount}"
                 : null;
-            SetThreads(threads ?? (valid ? e : Environment.ProcessorCount));
+            SetThreads(threads ?? env ?? Environment.ProcessorCount);
             // NNPACK cannot run on these CPUs anyway; asking it only prints "Could not initialize NNPACK" per convolution.
             AtenContext.Nnpack = false;
             Volatile.Write(ref initialized, true);

@@ -39,8 +39,7 @@ public sealed class ChildProcesses(IReadOnlyList<string> self, int jobs)
     /// <summary>libtorch threads per child: <paramref name="given"/>, else $DISTILL_THREADS, else the cores divided by
     /// <paramref name="jobs"/> (at least 1).</summary>
     public static int ThreadsPerProcess(int? given, int jobs) =>
-        given ?? (System.Environment.GetEnvironmentVariable("DISTILL_THREADS") is { } env && int.TryParse(env, out var e) && e > 0
-            ? e : Math.Max(1, System.Environment.ProcessorCount / jobs));
+        given ?? Native.TorchRuntime.EnvironmentThreads() ?? Math.Max(1, System.Environment.ProcessorCount / jobs);
 
     /// <summary>Starts the <paramref name="tasks"/> in order, read lazily (one more only when a slot is free, so the caller
     /// can stop handing them out), and calls <paramref name="finished"/> with each one's exit code, on this thread, as it

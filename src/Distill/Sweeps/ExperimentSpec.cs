@@ -43,6 +43,7 @@ public sealed class ExperimentSpec
 
     public static ExperimentSpec Load(string path)
     {
+        if (Directory.Exists(path)) throw new ArgumentException($"spec {path}: this is a folder; give the path of a .yaml spec (examples in experiments/).");
         if (!System.IO.File.Exists(path)) throw new FileNotFoundException($"spec {path}: no such file; give the path of a .yaml spec (examples in experiments/).");
         if (FilePaths.NothingToRead(path)) throw new SpecException(path, 1, "the file is empty (or not a regular file, e.g. a FIFO); a spec is one YAML mapping (dataset:, student:, loss:, ...); see experiments/ for examples.");
         return Parse(System.IO.File.ReadAllText(path), path);
@@ -102,6 +103,12 @@ public sealed class ExperimentSpec
             {
                 if (SpecSchema.IsObject(sub))
                     throw new SpecException(file, line, $"grid key '{key}' names a section; sweep one of its keys ({string.Join(", ", SpecSchema.Keys(sub).Select(k => $"{key}.{k}"))}).");
+                // A value given twice (1 and 1.0 count as one) would make identical runs: most likely a typo.
+                var seen = new Dictionary<string, YamlNode>();
+                foreach (var v in values.Children)
+                    if (!seen.TryAdd(Canonical(v), v))
+                        throw new SpecException(file, SpecSchema.Line(v), $"grid.{key} has the value {Scalar(v)} twice (as '{Scalar(seen[Canonical(v)])}' on line " +
+                                                                          $"{SpecSchema.Line(seen[Canonical(v)])}); it would make identical runs; give each value once.");
                 return new GridAxis(key, parent, parts[i], [.. values.Children]);
             }
             parent = Find(parent, parts[i]) as YamlMappingNode
@@ -176,6 +183,11 @@ public sealed class ExperimentSpec
 
     internal static YamlNode? Find(YamlMappingNode map, string key) =>
         map.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : null;
+
+    /// <summary>A grid value as the runs see it: numbers in one spelling (1, 1.0 and 1e0 are one value).</summary>
+    static string Canonical(YamlNode node) =>
+        node is YamlScalarNode && double.TryParse(Scalar(node), NumberStyles.Float, CultureInfo.InvariantCulture, out var x)
+            ? x.ToString("R", CultureInfo.InvariantCulture) : Scalar(node);
 
     internal static string Scalar(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();
 }
@@ -253,6 +265,7 @@ public sealed record Experiment
 
         var loss = Section(root, "loss")!;
         var methods = new List<(MethodChoice, double)>();
+        var seen = new Dictionary<string, YamlNode>();
         foreach (var (keyNode, body) in loss.Children.Where(c => ((YamlScalarNode)c.Key).Value != "ce"))
         {
             var name = ((YamlScalarNode)keyNode).Value!;
@@ -260,14 +273,29 @@ public sealed record Experiment
             try
             {
                 var method = MethodCatalogue.Find(name);
+                // The catalogue finds names whatever their case and blanks, so `KD:` and `kd:` are one method twice,
+                // which a run cannot build (and which of the two settings was meant is not ours to guess).
+                if (seen.TryGetValue(method.Name, out var first))
+                    throw new SpecException(file, SpecSchema.Line(keyNode), $"loss: {method.Name} is given twice, at lines {SpecSchema.Line(first)} " +
+                                                                            $"('{((YamlScalarNode)first).Value}') and {SpecSchema.Line(keyNode)} ('{name}'); keep one.");
+                seen[method.Name] = keyNode;
                 if (method.Name == "scratch") throw new ArgumentException("'scratch' is cross-entropy alone: write loss: {ce: 1} instead.");
+                if (method.NotInSpecs is { } why) throw new ArgumentException($"{method.Name}: cannot be run from a spec: {why}");
                 // A method with a parameter of its own named weight (FitNets' 100, NST, PKT, SP, CRD, ...) takes `weight`
                 // as that parameter, as `train --method NAME --set weight=W` does; a scale on top of it would leave the
                 // parameter out of reach and multiply the two. Other methods' `weight` scales their terms.
                 var ownWeight = method.Parameters.Any(p => p.Name == "weight");
+                // true/false is a switch's 1/0; for a number it would be a silent 1 or 0 (temperature: true trains at T = 1).
+                string Setting(string key, YamlNode node)
+                {
+                    if (SpecSchema.ToJson(node) is not JsonValue v || !v.TryGetValue<bool>(out var flag)) return ExperimentSpec.Scalar(node);
+                    var p = method.Parameters.FirstOrDefault(p => p.Name == key);
+                    if (p is null || p.IsSwitch) return flag ? "1" : "0"; // an unknown key: the settings name it with the valid ones
+                    throw new SpecException(file, SpecSchema.Line(node), $"loss.{name}.{key} must be {(p.IsText ? "text" : $"a number in {p.Range}")}, not {(flag ? "true" : "false")}; " +
+                                                                        "true and false are only for switches (0 or 1).");
+                }
                 var parameters = map.Children.Where(p => ownWeight || ((YamlScalarNode)p.Key).Value != "weight").ToDictionary(
-                    p => ((YamlScalarNode)p.Key).Value!,
-                    p => SpecSchema.ToJson(p.Value) is JsonValue v && v.TryGetValue<bool>(out var flag) ? (flag ? "1" : "0") : ExperimentSpec.Scalar(p.Value));
+                    p => ((YamlScalarNode)p.Key).Value!, p => Setting(((YamlScalarNode)p.Key).Value!, p.Value));
                 methods.Add((new MethodChoice(method, method.Settings(parameters)), ownWeight ? 1 : Number(map, "weight") ?? 1));
             }
             catch (ArgumentException e)
@@ -279,8 +307,20 @@ public sealed record Experiment
                 throw new SpecException(file, SpecSchema.Line(culprit ?? keyNode), $"loss.{message}");
             }
         }
+        // Terms of weight 0 are left out of the loss: with none left the first backward fails, after the teacher trained.
+        var ceWeight = Number(loss, "ce") ?? 1;
+        string? Silent((MethodChoice Choice, double Weight) m) => m.Weight == 0 ? $"{m.Choice.Method.Name}: weight 0"
+            : m.Choice.Method.TermWeights is { Count: > 0 } w && w.All(p => m.Choice.Settings[p] == 0) ? $"{m.Choice.Method.Name}: {string.Join(", ", w.Select(p => $"{p}=0"))}" : null;
+        if (ceWeight == 0 && methods.All(m => Silent(m) is not null))
+            throw new SpecException(file, SpecSchema.Line(root.Children.Keys.First(k => ((YamlScalarNode)k).Value == "loss")),
+                $"loss: every term has weight 0 ({string.Join("; ", methods.Select(Silent).Prepend("ce: 0"))}), so nothing would train; give ce or a method a weight above 0.");
         if (methods.Any(m => m.Item1.Method.NeedsTeacher) && teacher is null)
             throw new SpecException(file, SpecSchema.Line(loss), $"loss uses {string.Join(", ", methods.Where(m => m.Item1.Method.NeedsTeacher).Select(m => m.Item1.Method.Name))}, which need a teacher; add teacher: {{model: cnn, epochs: 6}}.");
+
+        // The name goes into run records, report titles and cluster job names and scripts: a line break there would
+        // start a new line of an sbatch script (a command), so control characters are refused where it is written.
+        if (ExperimentSpec.Find(root, "name") is { } nameNode && Text(root, "name")!.Any(char.IsControl))
+            throw new SpecException(file, SpecSchema.Line(nameNode), "name has a control character (a line break, a tab, ...); give a name on one line without them.");
 
         return new Experiment
         {
@@ -300,7 +340,7 @@ public sealed record Experiment
             Schedule = schedule,
             Augment = Text(root, "augment") == "crop-flip" ? Augmentation.Cifar : Augmentation.None,
             Seed = Int(root, "seed") ?? 0,
-            CeWeight = Number(loss, "ce") ?? 1,
+            CeWeight = ceWeight,
             Methods = methods,
         };
     }

@@ -19,14 +19,17 @@ public static class SlurmScript
         dir = Path.GetFullPath(dir);
         var sb = new StringBuilder();
         sb.Append("#!/bin/bash\n");
-        sb.Append(CultureInfo.InvariantCulture, $"# {spec.Name}: {spec.Runs.Count} runs of spec {spec.Hash}, one per array task. Written by `distill sweep slurm`;\n");
+        // The name as in the job name, never raw: the spec loader refuses line breaks, but a script is no place to rely
+        // on that (one would end the comment and start a command).
+        sb.Append(CultureInfo.InvariantCulture, $"# {Safe(spec.Name)}: {spec.Runs.Count} runs of spec {spec.Hash}, one per array task. Written by `distill sweep slurm`;\n");
         sb.Append("# submit with `sbatch THIS_FILE`. A task whose run is done exits at once; a killed or preempted one resumes\n");
         sb.Append("# from its checkpoint when it runs again, so resubmitting the whole array is safe.\n");
         sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --job-name=distill-{Safe(spec.Name)}\n");
         sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --array=0-{spec.Runs.Count - 1}%{concurrent}\n");
         sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --cpus-per-task={cpusPerTask}\n");
         sb.Append("#SBATCH --ntasks=1\n");
-        sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --output={Directive("--out", dir, $"{dir}/slurm/%A_%a.out")}\n");
+        // sbatch expands %-patterns in the file name (%A job, %a task): a % of the folder's own is written %%.
+        sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --output={Directive("--out", dir, $"{dir.Replace("%", "%%", StringComparison.Ordinal)}/slurm/%A_%a.out")}\n");
         if (partition is not null) sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --partition={Directive("--partition", partition, partition)}\n");
         if (time is not null) sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --time={Directive("--time", time, time)}\n");
         sb.Append("# Preemption and node failure put the task back in the queue; SIGTERM (preemption, and 60 s before the time\n");
@@ -40,6 +43,16 @@ public static class SlurmScript
           .Append(" sweep run ").Append(Quote(Path.Combine(dir, SweepFolder.SpecFile))).Append(" --out ").Append(Quote(dir)).Append('\n');
         return sb.ToString();
     }
+
+    /// <summary>Slurm's default MaxArraySize: array indexes must be below it, so a larger array is refused by a cluster
+    /// that keeps the default.</summary>
+    public const int DefaultMaxArraySize = 1001;
+
+    /// <summary>A warning when the array's indexes (0 to <paramref name="runs"/> − 1) reach past the default
+    /// MaxArraySize, else null. Only a warning: clusters raise it in slurm.conf.</summary>
+    public static string? ArraySizeWarning(int runs) => runs <= DefaultMaxArraySize ? null
+        : $"the array has {runs} tasks (indexes 0 to {runs - 1}); Slurm's default MaxArraySize is {DefaultMaxArraySize} (indexes up to {DefaultMaxArraySize - 1}), " +
+          "so sbatch refuses it unless the cluster raised MaxArraySize (scontrol show config | grep MaxArraySize); else split the spec.";
 
     /// <summary>A #SBATCH value: as is when it is one plain word, else in double quotes (sbatch reads a directive's
     /// arguments split at blanks, a '#' starting a comment, and takes quoted text whole). A double quote, a backslash or

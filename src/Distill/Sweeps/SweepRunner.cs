@@ -55,6 +55,10 @@ public static class SweepFolder
             : r.Index != index ? $"index (it says {r.Index})"
             : gridKeys.FirstOrDefault(k => !r.Values.ContainsKey(k)) is { } key ? $"value for {key}" : null;
         if (missing is not null) return (null, $"not a whole result (no {missing})");
+        // The reader takes 1e999 as infinity; no run writes one (accuracies are percentages), and the tables' JSON cannot hold it.
+        var numbers = new[] { ("best", r!.Best), ("last", r.Last), ("seconds", r.Seconds) }.Concat(r.TestAccuracy!.Select(a => ("test_accuracy", a)));
+        if (numbers.FirstOrDefault(n => !double.IsFinite(n.Item2)) is ({ } field, var x))
+            return (null, $"not a whole result ({field} is {x.ToString(System.Globalization.CultureInfo.InvariantCulture)}, not a finite number)");
         return (r, null);
     }
 
@@ -253,8 +257,12 @@ public static class SweepRunner
         // the build): a grid over a teacher setting, or a task at another thread count, trains its own teacher beside
         // the others instead of trying to resume one that was started with other settings.
         var teacherConfig = c with { OutDir = Path.Combine(dir, "teacher", TeacherStore.Key(data, c)) };
-        using var teacher = needsTeacher ? Recipe.Teacher(data, teacherConfig, new TeacherOnly(), null) : null; // one task trains it, the others wait for the cache
         using var transfer = Recipe.TransferSet(data, c);
+        // A method's layer names (fitnet: {layer: stage9}) depend on the built models, which a spec's load does not build
+        // (it loads no libtorch): build the objective once here, before the teacher trains (minutes), so a wrong name
+        // fails at once. It draws nothing the run's numbers depend on: the teacher and the objective below are seeded anew.
+        using (NewDisposeScope()) MethodCatalogue.Combine(e.CeWeight, e.Methods, new MethodSetup(e.Student, e.Teacher?.Model, transfer, e.BatchSize) { Seed = e.Seed });
+        using var teacher = needsTeacher ? Recipe.Teacher(data, teacherConfig, new TeacherOnly(), null) : null; // one task trains it, the others wait for the cache
         using (manual_seed(e.Seed)) { } // a method's own modules (a regressor) are initialised from the seed, as in Comparison
         var objective = MethodCatalogue.Combine(e.CeWeight, e.Methods, new MethodSetup(e.Student, e.Teacher?.Model, transfer, e.BatchSize) { Seed = e.Seed });
         using var student = Recipe.Model(e.Student, transfer, e.Seed, e.StudentDropout);

@@ -16,11 +16,34 @@ public class ThreadsSettingTests
     [InlineData("0")]
     [InlineData("-1")]
     [InlineData("2.5")]
-    public void Doctor_names_a_thread_count_it_ignored_and_fails(string threads)
+    [InlineData("99999")]
+    public void Doctor_names_a_thread_count_it_cannot_use_and_fails(string threads)
     {
         var (code, output) = Doctor(threads);
         Assert.Equal(1, code);
-        Assert.Contains($"problem: DISTILL_THREADS={threads} is not a positive whole number, so it was ignored", output, StringComparison.Ordinal);
+        Assert.Contains($"problem       DISTILL_THREADS={threads} is not a thread count in [1, {4 * Environment.ProcessorCount}]", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("0")]
+    [InlineData("99999")]
+    public void A_command_refuses_a_thread_count_it_cannot_use_instead_of_ignoring_it_or_starting_that_many_threads(string threads)
+    {
+        // sweep run reads it to give each worker (ChildProcesses.ThreadsPerProcess), which ignored garbage and took any
+        // number; TorchRuntime read it on its own. Both now go through TorchRuntime.EnvironmentThreads.
+        var spec = Repo.PathOf("experiments/tiny.yaml");
+        var dir = Directory.CreateTempSubdirectory("distill-threads-").FullName;
+        try
+        {
+            var (code, _, stderr) = Repo.RunCli(["sweep", "run", spec, "--out", dir, "--jobs", "2"], env => env["DISTILL_THREADS"] = threads);
+            Assert.Equal((1, $"error: DISTILL_THREADS={threads} is not a thread count in [1, {4 * Environment.ProcessorCount}] (at most 4 × the {Environment.ProcessorCount} cores: more only wait for each other); give one in that range."),
+                (code, stderr.Trim()));
+            (code, _, stderr) = Repo.RunCli(["sweep", "run", spec, "--out", dir, "--threads", "99999"]);
+            Assert.Equal(1, code);
+            Assert.StartsWith("error: --threads 99999 is not a thread count in [1, ", stderr.Trim(), StringComparison.Ordinal);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
     }
 
     [Fact]

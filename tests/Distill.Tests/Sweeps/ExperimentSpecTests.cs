@@ -120,6 +120,13 @@ public class ExperimentSpecTests
     [InlineData("  model: mlp-32", "  model: nosuchnet", 9, "student.model: Unknown model 'nosuchnet'. Known models: mlp-<width>")]
     [InlineData("  model: cnn", "  model: resnet9", 6, "teacher.model: Model 'resnet9': CIFAR ResNet depth must be 6n + 2")]
     [InlineData("  seed: [0, 1, 2]", "  student.model: [mlp-32, nosuch]", 17, "student.model: Unknown model 'nosuch'.")]
+    [InlineData("[1, 2, 4, 8]", "[1, true]", 16, "loss.kd.temperature must be a number in [0.01, 1000], not true; true and false are only for switches (0 or 1).")]
+    [InlineData("    temperature: 4", "    temperature: 4\n    alpha: false", 15, "loss.kd.alpha must be a number in [0, 1], not false;")]
+    [InlineData("  seed: [0, 1, 2]", "  loss.kd.temperature_end: [false]", 17, "loss.kd.temperature_end must be a number in")]
+    [InlineData("  seed: [0, 1, 2]", "  seed: [1, 1, 1]", 17, "grid.seed has the value 1 twice (as '1' on line 17); it would make identical runs; give each value once.")]
+    [InlineData("[1, 2, 4, 8]", "[1, 1.0, 1e0]", 16, "grid.loss.kd.temperature has the value 1.0 twice (as '1' on line 16);")]
+    [InlineData("  seed: [0, 1, 2]", "  student.model:\n    - mlp-32\n    - cnn-8\n    - mlp-32", 20, "grid.student.model has the value mlp-32 twice (as 'mlp-32' on line 18);")]
+    [InlineData("name: t", "name: \"t\\nsqueue\"", 1, "name has a control character (a line break, a tab, ...); give a name on one line without them.")]
     public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message)
     {
         var text = Spec.Replace(from, to, StringComparison.Ordinal);
@@ -141,6 +148,45 @@ public class ExperimentSpecTests
         // At the limit it loads.
         Assert.Equal(100_000, Parse(Spec.Replace("  loss.kd.temperature: [1, 2, 4, 8]\n  seed: [0, 1, 2]",
             $"  epochs: [{string.Join(", ", Enumerable.Range(1, 250))}]\n  seed: {values}", StringComparison.Ordinal)).Runs.Count);
+    }
+
+    [Theory]
+    [InlineData("mlkd: {temperatures: \"0\"}", "loss.mlkd: temperatures=0: '0' is not a number in [0.01, 1000]; give such numbers separated by commas.")]
+    [InlineData("mlkd: {temperatures: \"\"}", "loss.mlkd: temperatures is empty; give at least one number.")]
+    [InlineData("mlkd: {temperatures: \"2,2\"}", "loss.mlkd: temperatures=2,2: 2 is given 2 times; give each once.")]
+    [InlineData("fitnet: {layer: \"stage1,,stage2\"}", "loss.fitnet: layer=stage1,,stage2 has an empty item;")]
+    [InlineData("fitnet: {layer: \"\"}", "loss.fitnet: layer is empty; name at least one layer (e.g. stage2).")]
+    [InlineData("byot: {layers: \"stage1,\"}", "loss.byot: layers=stage1, has an empty item;")]
+    [InlineData("kd-multi: {teachers: cnn}", "loss.kd-multi: cannot be run from a spec: kd-multi trains extra teachers")]
+    public void Method_settings_a_run_would_fail_on_are_refused_at_load(string method, string message)
+    {
+        // Found at load, with the method's line (13), not by a run after its teacher trained.
+        var e = Bad(Spec.Replace("  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", $"  {method}\ngrid:", StringComparison.Ordinal));
+        Assert.StartsWith("t.yaml line 13: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("  ce: 0\n  kd: {weight: 0}", "loss: every term has weight 0 (ce: 0; kd: weight 0), so nothing would train; give ce or a method a weight above 0.")]
+    [InlineData("  ce: 0\n  kd: {alpha: 0}", "loss: every term has weight 0 (ce: 0; kd: alpha=0), so nothing would train;")]
+    [InlineData("  ce: 0\n  kd: {alpha: 0}\n  fitnet: {weight: 0}", "loss: every term has weight 0 (ce: 0; kd: alpha=0; fitnet: weight=0), so nothing")]
+    [InlineData("  ce: 0", "loss: every term has weight 0 (ce: 0), so nothing would train;")]
+    public void A_loss_whose_every_term_is_0_is_refused_at_the_loss_line(string terms, string message)
+    {
+        var e = Bad(Spec.Replace("  ce: 0.1\n  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", $"{terms}\ngrid:", StringComparison.Ordinal));
+        Assert.StartsWith("t.yaml line 11: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+        // One term above 0 is enough (kd's α = 0 leaves its cross-entropy to ce).
+        Assert.Equal(3, Parse(Spec.Replace("  ce: 0.1\n  kd:\n    temperature: 4", "  ce: 0\n  kd: {alpha: 0.5}", StringComparison.Ordinal).Replace("  loss.kd.temperature: [1, 2, 4, 8]\n", "", StringComparison.Ordinal)).Runs.Count);
+    }
+
+    [Theory]
+    [InlineData("KD", "loss: kd is given twice, at lines 13 ('kd') and 15 ('KD'); keep one.")]
+    [InlineData("\" kd \"", "loss: kd is given twice, at lines 13 ('kd') and 15 (' kd '); keep one.")]
+    public void The_same_method_twice_in_another_case_or_spacing_is_refused_naming_both_lines(string key, string message)
+    {
+        var e = Bad(Spec.Replace("    temperature: 4\n", $"    temperature: 4\n  {key}:\n    temperature: 2\n", StringComparison.Ordinal));
+        Assert.Equal($"t.yaml line 15: {message}", e.Message);
     }
 
     [Fact]

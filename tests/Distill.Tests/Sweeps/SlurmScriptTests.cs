@@ -31,4 +31,33 @@ public class SlurmScriptTests
         Assert.Equal("--partition a\nb: sbatch cannot read a double quote, a backslash or a control character (a line break) in an #SBATCH line; give a value without them.", e.Message);
         Assert.Throws<ArgumentException>(() => SlurmScript.Render(spec, "/my \"sweeps\"", ["distill"], concurrent: 1, cpusPerTask: 1, null, null));
     }
+
+    [Fact]
+    public void A_percent_sign_in_the_folder_is_escaped_and_an_array_past_the_default_MaxArraySize_is_warned_of()
+    {
+        var spec = ExperimentSpec.Load(Onboarding.Repo.PathOf("experiments/kd-temperature.yaml"));
+        var lines = SlurmScript.Render(spec, "/shared/100%A", ["distill"], concurrent: 1, cpusPerTask: 1, null, null).Split('\n');
+        // sbatch would expand %A of the folder's name into the job id: %% is a literal %.
+        Assert.Contains("#SBATCH --output=/shared/100%%A/slurm/%A_%a.out", lines);
+        Assert.EndsWith("--out '/shared/100%A'", lines[^2], StringComparison.Ordinal); // not an sbatch pattern there
+
+        Assert.Null(SlurmScript.ArraySizeWarning(1001));
+        Assert.Equal("the array has 1002 tasks (indexes 0 to 1001); Slurm's default MaxArraySize is 1001 (indexes up to 1000), so sbatch refuses it " +
+                     "unless the cluster raised MaxArraySize (scontrol show config | grep MaxArraySize); else split the spec.", SlurmScript.ArraySizeWarning(1002));
+    }
+
+    [Fact]
+    public void A_spec_name_never_reaches_the_script_raw()
+    {
+        // The loader refuses control characters in name:, but a name that got past it must still not end the comment
+        // line and start a command of its own.
+        var loaded = ExperimentSpec.Load(Onboarding.Repo.PathOf("experiments/kd-temperature.yaml"));
+        var spec = new ExperimentSpec
+        {
+            File = loaded.File, Name = "x\ntouch /tmp/pwned", Text = loaded.Text, GridKeys = loaded.GridKeys, Runs = loaded.Runs, Hash = loaded.Hash,
+        };
+        var lines = SlurmScript.Render(spec, "/d", ["distill"], concurrent: 1, cpusPerTask: 1, null, null).Split('\n');
+        Assert.DoesNotContain(lines, l => l.StartsWith("touch", StringComparison.Ordinal));
+        Assert.StartsWith("# x-touch--tmp-pwned: 12 runs of spec", lines[1], StringComparison.Ordinal);
+    }
 }

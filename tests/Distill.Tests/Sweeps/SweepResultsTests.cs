@@ -49,6 +49,21 @@ public sealed class SweepResultsTests : IDisposable
     }
 
     [Fact]
+    public void A_result_with_an_infinite_number_is_damaged_not_done_and_collect_still_writes()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(0, SweepFolder.ResultFile, Result(0, 0));
+        Write(1, SweepFolder.ResultFile, Result(1, 1).Replace("\"best\": 51", "\"best\": 1e999", StringComparison.Ordinal));
+        Write(2, SweepFolder.ResultFile, Result(2, 2).Replace("42", "-1e999", StringComparison.Ordinal));
+        Assert.False(SweepFolder.Done(dir, 1, spec.GridKeys));
+        var results = SweepResults.Read(dir);
+        Assert.Equal(["runs/1/result.json is not a whole result (best is Infinity, not a finite number)", "runs/2/result.json is not a whole result (last is -Infinity, not a finite number)"],
+            results.Damaged.Select(d => d.Error));
+        results.Write(dir); // the table of the rest, not the JSON writer's "not allowed" on infinity
+    }
+
+    [Fact]
     public void A_damaged_or_partial_result_is_listed_as_damaged_not_done_and_the_table_of_the_rest_is_written_incomplete()
     {
         var spec = ExperimentSpec.Parse(Spec, "t.yaml");
