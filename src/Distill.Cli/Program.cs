@@ -33,6 +33,11 @@ try
     }
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
+catch (Distill.Native.ThreadCountException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
 catch (Exception e) when (Environment.GetEnvironmentVariable("DISTILL_TRACE") is not ("1" or "true"))
 {
     Console.Error.WriteLine($"error: {Unhandled.Describe(e)}");

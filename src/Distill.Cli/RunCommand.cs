@@ -44,6 +44,7 @@ static class RunCommand
             return 2;
         }
         if (NotebookArgs.Parameters(parameters) is not { } pairs || !NotebookArgs.CellTimeout(timeout, out var cellTimeout)) return 2;
+        Native.TorchRuntime.EnvironmentThreads(); // a bad DISTILL_THREADS is refused (ThreadCountException) before anything runs
         // Checked before anything runs: a notebook's outputs must never be computed only to be thrown away.
         if (File.Exists(output))
         {

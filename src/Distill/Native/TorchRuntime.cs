@@ -48,8 +48,8 @@ public static class TorchRuntime
     public static string? ThreadsError(int threads, string source) => threads >= 1 && threads <= MaxThreads ? null
         : $"{source} is not a thread count in [1, {MaxThreads}] (at most 4 × the {Environment.ProcessorCount} cores: more only wait for each other); give one in that range.";
 
-    /// <summary><paramref name="threads"/>, or <see cref="ThreadsError"/> as an <see cref="ArgumentException"/>.</summary>
-    public static int CheckThreads(int threads, string source) => ThreadsError(threads, source) is { } e ? throw new ArgumentException(e) : threads;
+    /// <summary><paramref name="threads"/>, or <see cref="ThreadsError"/> as a <see cref="ThreadCountException"/>.</summary>
+    public static int CheckThreads(int threads, string source) => ThreadsError(threads, source) is { } e ? throw new ThreadCountException(e) : threads;
 
     /// <summary>$DISTILL_THREADS as a thread count; null when it is not set. The one reader of the variable: a value that
     /// is not a whole number in range is an error, not ignored, since the thread count changes the numbers.</summary>
@@ -128,3 +128,7 @@ public static class TorchRuntime
 
     public static string LibTorchVersion { get { Initialize(); return torch.__version__; } }
 }
+
+/// <summary>A thread count (DISTILL_THREADS, --threads) out of range: bad input wherever it surfaces, named by the CLI as
+/// such, since the variable is read deep inside the commands that load libtorch.</summary>
+public sealed class ThreadCountException(string message) : ArgumentException(message);

@@ -42,6 +42,12 @@ public class ThreadsSettingTests
             (code, _, stderr) = Repo.RunCli(["sweep", "run", spec, "--out", dir, "--threads", "99999"]);
             Assert.Equal(1, code);
             Assert.StartsWith("error: --threads 99999 is not a thread count in [1, ", stderr.Trim(), StringComparison.Ordinal);
+            // Read deep inside `run` (when libtorch loads): still bad input, one line, not an unexpected failure.
+            var nb = Path.Combine(dir, "t.ipynb");
+            File.WriteAllText(nb, """{"cells":[{"cell_type":"code","metadata":{},"source":"1","outputs":[],"execution_count":null}],"metadata":{},"nbformat":4,"nbformat_minor":5}""");
+            (code, _, stderr) = Repo.RunCli(["run", nb, "--out", Path.Combine(dir, "out")], env => env["DISTILL_THREADS"] = threads);
+            Assert.Equal((2, $"error: DISTILL_THREADS={threads} is not a thread count in [1, {4 * Environment.ProcessorCount}] (at most 4 × the {Environment.ProcessorCount} cores: more only wait for each other); give one in that range."),
+                (code, stderr.Trim()));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
