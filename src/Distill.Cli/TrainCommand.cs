@@ -100,14 +100,19 @@ static class TrainCommand
             if (r.GetValue(outDir) is "") throw new ArgumentException("--out \"\": give a folder name (it is created when missing), or leave --out out to write no files.");
             if (r.GetValue(outDir) is string o0 && File.Exists(o0)) throw new ArgumentException($"--out {o0}: this is a file; give a folder (it is created when missing).");
             if (r.GetValue(resume) && r.GetValue(force)) throw new ArgumentException("--resume and --force contradict each other: --resume continues the run in --out, --force clears it.");
+            if (r.GetValue(trainSize) is int ts && r.GetValue(validation) >= ts)
+                throw new ArgumentException($"--validation {r.GetValue(validation)}: holding out that many of the {ts} --train-size images leaves none to train on; hold out fewer than {ts}.");
             var opt = Parse(r.GetValue(optimizer)!, r.GetValue(lr), r.GetValue(wd));
+            LrSchedule lrSchedule;
+            try { lrSchedule = LrSchedule.Parse(r.GetValue(schedule)!); }
+            catch (ArgumentException e) { throw new ArgumentException($"--schedule {e.Message}", e); }
             var common = new TrainOptions
             {
                 Seed = r.GetValue(seed),
                 BatchSize = r.GetValue(batch),
                 Device = r.GetValue(device)!,
                 Optimizer = opt,
-                Schedule = LrSchedule.Parse(r.GetValue(schedule)!),
+                Schedule = lrSchedule,
                 WarmupEpochs = r.GetValue(warmup),
                 ClipGradNorm = r.GetValue(clip),
                 Augment = ParseAugment(r.GetValue(augment)!),
@@ -156,6 +161,9 @@ static class TrainCommand
                     return model;
                 }
                 using var transfer = data.Subset(r.GetValue(trainSize), r.GetValue(testSize));
+                // Checked before any teacher trains (the trainer would find it only when the student starts).
+                if (common.ValidationCount >= transfer.Train.Count)
+                    throw new ArgumentException($"--validation {common.ValidationCount}: holding out that many of the {transfer.Train.Count:N0} training images leaves none to train on; hold out fewer than {transfer.Train.Count}.");
                 // The method's objective first: a missing layer or a bad setting fails before any teacher trains.
                 if (choice is not null)
                 {

@@ -23,18 +23,30 @@ public abstract record LrSchedule
     /// <summary>Cosine from 1 to <paramref name="minFactor"/> over the whole run.</summary>
     public static LrSchedule Cosine(double minFactor = 0) => new CosineLr(minFactor);
 
-    /// <summary>Parses "constant", "cosine", "step:30:0.1", "multistep:150,225:0.1" (CLI form).</summary>
+    /// <summary>Parses "constant", "cosine", "step:30:0.1", "multistep:150,225:0.1" (CLI form). A bad value is an
+    /// <see cref="ArgumentException"/> quoting the value as written (callers prefix the flag or key it came from).</summary>
     public static LrSchedule Parse(string spec)
     {
         var parts = spec.Trim().ToLowerInvariant().Split(':');
-        double Gamma(int i) => parts.Length > i ? double.Parse(parts[i], System.Globalization.CultureInfo.InvariantCulture) : 0.1;
+        const string forms = "expected constant, cosine, step:EVERY[:GAMMA] (e.g. step:30:0.1) or multistep:E1,E2[:GAMMA] (e.g. multistep:150,225)";
+        ArgumentException Bad(string why) => new($"'{spec}': {why}; {forms}.");
+        int Epochs(string text, string what) =>
+            int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 1
+                ? n : throw Bad($"{what} '{text}' must be a whole number of epochs, at least 1");
+        double Gamma()
+        {
+            if (parts.Length > 3) throw Bad("too many ':'-separated parts");
+            if (parts.Length < 3) return 0.1;
+            return double.TryParse(parts[2], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var g) && double.IsFinite(g) && g > 0
+                ? g : throw Bad($"the factor GAMMA '{parts[2]}' must be a number above 0");
+        }
         return parts[0] switch
         {
             "constant" => Constant,
             "cosine" => Cosine(),
-            "step" when parts.Length >= 2 => Step(int.Parse(parts[1]), Gamma(2)),
-            "multistep" when parts.Length >= 2 => MultiStep([.. parts[1].Split(',').Select(int.Parse)], Gamma(2)),
-            _ => throw new ArgumentException($"Unknown schedule '{spec}': expected constant, cosine, step:EVERY[:GAMMA] or multistep:E1,E2[:GAMMA]."),
+            "step" when parts.Length >= 2 => Step(Epochs(parts[1], "EVERY"), Gamma()),
+            "multistep" when parts.Length >= 2 => MultiStep([.. parts[1].Split(',').Select(m => Epochs(m, "the milestone"))], Gamma()),
+            _ => throw new ArgumentException($"Unknown schedule '{spec}': {forms}."),
         };
     }
 

@@ -132,7 +132,7 @@ sealed class TrainingRun : IDisposable
     {
         if (count == 0) return (train.Images.to(device), train.Labels.to(device), null, null);
         if (count >= train.Count)
-            throw new ArgumentOutOfRangeException(nameof(count), count, $"ValidationCount {count} leaves no training images (the training split has {train.Count}).");
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"holding out {count} images for validation (TrainOptions.ValidationCount) leaves no training images (the training split has {train.Count}); hold out fewer.");
         using var scope = NewDisposeScope();
         using var g = new Generator((ulong)seed);
         var perm = randperm(train.Count, generator: g);

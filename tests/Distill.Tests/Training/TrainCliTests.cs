@@ -14,6 +14,9 @@ public class TrainCliTests
     [InlineData("--warmup", "-2", "error: --warmup -2: give the warm-up length in epochs")]
     [InlineData("--weight-decay", "-1", "error: --weight-decay -1: give a finite number, 0 or more.")]
     [InlineData("--validation", "-1", "error: --validation -1: give the number of training images to hold out")]
+    [InlineData("--schedule", "step:0", "error: --schedule 'step:0': EVERY '0' must be a whole number of epochs, at least 1; expected constant, cosine, step:EVERY[:GAMMA]")]
+    [InlineData("--schedule", "step:x", "error: --schedule 'step:x': EVERY 'x' must be a whole number of epochs, at least 1")]
+    [InlineData("--schedule", "multistep:5,0", "error: --schedule 'multistep:5,0': the milestone '0' must be a whole number of epochs")]
     [InlineData("--out", "", "error: --out \"\": give a folder name (it is created when missing), or leave --out out to write no files.")]
     public void A_setting_out_of_range_is_named_by_its_flag(string flag, string value, string start)
     {
@@ -31,5 +34,22 @@ public class TrainCliTests
         var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--dataset", "fashion-mnist", "--train-size", "70000", "--epochs", "1"]);
         Assert.Equal(1, code);
         Assert.Contains("error: a train subset of 70,000 images: the train split holds 60,000; ask for 1 to 60,000", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_validation_hold_out_as_large_as_the_training_set_is_named_by_its_flag()
+    {
+        // Against --train-size: before any data loads.
+        var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--dataset", "no-such-dataset", "--train-size", "300", "--validation", "300"]);
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: --validation 300: holding out that many of the 300 --train-size images leaves none to train on; hold out fewer than 300.",
+            Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+        // Against the whole split: after it loads, before the teacher trains.
+        (code, var stdout, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--teacher", "mlp-32", "--teacher-epochs", "1", "--test-size", "100", "--epochs", "1", "--validation", "60000"]);
+        Assert.Equal(1, code);
+        Assert.Equal("error: --validation 60000: holding out that many of the 60,000 training images leaves none to train on; hold out fewer than 60000.",
+            Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.DoesNotContain("teacher mlp-32", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("ValidationCount", stderr, StringComparison.Ordinal);
     }
 }
