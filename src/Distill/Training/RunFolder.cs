@@ -107,12 +107,34 @@ sealed class RunFolder : IDisposable
         // A record edited by hand can end up empty, or be replaced by a FIFO, whose opening would block.
         if (FilePaths.NothingToRead(path))
             throw new InvalidDataException($"{path}: the run record is empty (or not a regular file, e.g. a FIFO); it was damaged. Move it away to start over.");
-        try { return JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path)) ?? []; }
-        catch (JsonException e)
+        InvalidDataException NotARecord(string why, Exception? inner = null) =>
+            new($"{path}: not a run record ({why}); it was damaged or written by something else. Move it away to start over.", inner);
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw NotARecord(e.Message.Split(". ")[0].TrimEnd('.'), e); }
+        using (doc)
         {
-            throw new InvalidDataException($"{path}: not a run record ({e.Message.Split('.')[0]}); it was damaged or written by something else. Move it away to start over.", e);
+            // Valid JSON of another shape ([1,2], null, {"seed": [1]}) is no record either: never a diff of every
+            // setting against nothing, nor the serializer's "could not be converted to System...".
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw NotARecord($"it holds {Kind(root.ValueKind)} where a run record holds an object of settings");
+            var settings = new Dictionary<string, string>();
+            foreach (var p in root.EnumerateObject())
+                settings[p.Name] = p.Value.ValueKind == JsonValueKind.String
+                    ? p.Value.GetString()!
+                    : throw NotARecord($"its setting '{p.Name}' is {Kind(p.Value.ValueKind)} where a run record holds text");
+            if (!settings.ContainsKey("name") || !settings.ContainsKey("seed"))
+                throw NotARecord("it has no 'name' and 'seed' settings, which every run record has");
+            return settings;
         }
     }
+
+    static string Kind(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Array => "a list", JsonValueKind.Object => "an object", JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "true/false", JsonValueKind.Null => "null", _ => "text",
+    };
 
     static string Describe(string path) =>
         File.Exists(path) && Read(path) is var s ? $"{s.GetValueOrDefault("name", "?")}, seed {s.GetValueOrDefault("seed", "?")}, started {s.GetValueOrDefault("started", "?")}" : "a checkpoint or metrics without a run record";

@@ -205,6 +205,31 @@ public class TrainerTests
         using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), For(a.Path, "0.5") with { Resume = true });
     }
 
+    /// <summary>Valid JSON of another shape in run.json was "could not be converted to System..." or, for null, a diff of
+    /// every setting against nothing: it is named as no run record, and kept.</summary>
+    [Theory]
+    [InlineData("[1,2]", "it holds a list where a run record holds an object of settings")]
+    [InlineData("null", "it holds null where a run record holds an object of settings")]
+    [InlineData("{\"seed\": [1]}", "its setting 'seed' is a list where a run record holds text")]
+    [InlineData("{\"name\": \"mlp\", \"seed\": 0}", "its setting 'seed' is a number where a run record holds text")]
+    [InlineData("{}", "it has no 'name' and 'seed' settings, which every run record has")]
+    [InlineData("{\"seed\": ", "")]
+    public void A_run_record_of_another_shape_is_refused_on_resume_as_no_run_record(string json, string why)
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path });
+        var record = Path.Combine(dir.Path, "run.json");
+        File.WriteAllText(record, json);
+
+        using var again = Mlp(0);
+        var e = Assert.Throws<InvalidDataException>(() => Trainer.Train(again, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true }));
+        Assert.StartsWith($"{record}: not a run record ({why}", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("); it was damaged or written by something else. Move it away to start over.", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", e.Message, StringComparison.Ordinal);
+        Assert.Equal(json, File.ReadAllText(record)); // kept
+    }
+
     [Fact]
     public void A_folder_where_the_checkpoint_goes_is_refused_before_training()
     {
