@@ -21,6 +21,17 @@ public static class FilePaths
     /// length 0, so an input checked with this before it is opened fails at once, by name, instead of hanging.</summary>
     public static bool NothingToRead(string path) => new FileInfo(path).Length == 0;
 
+    /// <summary>The target of <paramref name="path"/> when it is a symbolic link that points nowhere (its target, or
+    /// one further along a chain of links, does not exist, or the links loop), else null. File.Exists is true for such
+    /// a link, but opening it fails with a bare "Could not find file".</summary>
+    public static string? DanglingLinkTarget(string path)
+    {
+        var info = new FileInfo(path);
+        if (info.LinkTarget is not { } target) return null;
+        try { return info.ResolveLinkTarget(returnFinalTarget: true) is { Exists: true } ? null : target; }
+        catch (IOException) { return target; } // a loop of links
+    }
+
     /// <summary>True when <paramref name="a"/> and <paramref name="b"/> both exist and are one file: the same path once
     /// every symbolic link on the way is resolved (realpath(3)), so a folder reached through a link is the folder itself.
     /// A path that does not exist is no file yet, so false.</summary>

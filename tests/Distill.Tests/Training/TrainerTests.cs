@@ -230,6 +230,24 @@ public class TrainerTests
         Assert.Equal(json, File.ReadAllText(record)); // kept
     }
 
+    /// <summary>A last.ckpt that is a symbolic link to nothing failed with a bare "Could not find file".</summary>
+    [Fact]
+    public void A_checkpoint_that_is_a_dangling_link_is_named_with_the_fix()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path });
+        var path = Path.Combine(dir.Path, Checkpoint.FileName);
+        var gone = Path.Combine(dir.Path, "moved-away.ckpt");
+        File.Delete(path);
+        File.CreateSymbolicLink(path, gone);
+
+        using var again = Mlp(0);
+        var e = Assert.Throws<InvalidDataException>(() => Trainer.Train(again, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true }));
+        Assert.Equal($"'{path}' is a symbolic link that points nowhere ('{gone}' does not exist). Point it at the run's checkpoint again, or delete the link to start the run afresh.", e.Message);
+        Assert.Equal(gone, new FileInfo(path).LinkTarget); // the link is kept
+    }
+
     [Fact]
     public void A_folder_where_the_checkpoint_goes_is_refused_before_training()
     {
