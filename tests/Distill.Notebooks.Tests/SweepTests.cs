@@ -59,10 +59,19 @@ public class SweepTests
         var result1 = Path.Combine(dir, "runs", "1", "result.json");
         var before = TestSupport.ReadJson(result1)["test_accuracy"]!.ToJsonString();
         File.WriteAllText(result1, "{not json");
+        // A damaged failure record does not block its run either, and is kept, as collect's "Damaged results" says (it
+        // was deleted by the run's success).
+        var run2 = Path.Combine(dir, "runs", "2");
+        File.Delete(Path.Combine(run2, "result.json"));
+        File.WriteAllText(Path.Combine(run2, "failed.json"), "[");
         var rerun = Distill("sweep", "run", Tiny, "--out", dir, "--threads", "1");
         Assert.True(rerun.Exit == 0, rerun.Out + rerun.Err);
         Assert.Contains("run 1: its result.json was not a result (", rerun.Out, StringComparison.Ordinal);
-        Assert.Equal(3, rerun.Out.Split('\n').Count(l => l.Contains("done already", StringComparison.Ordinal)));
+        Assert.Contains("run 2: its failed.json was not a failure record (", rerun.Out, StringComparison.Ordinal);
+        Assert.Equal(2, rerun.Out.Split('\n').Count(l => l.Contains("done already", StringComparison.Ordinal)));
+        Assert.Equal("[", File.ReadAllText(Assert.Single(Directory.GetFiles(run2, "failed.damaged-*.json"))));
+        Assert.False(File.Exists(Path.Combine(run2, "failed.json")));
+        Assert.True(File.Exists(Path.Combine(run2, "result.json")));
         Assert.Equal(before, TestSupport.ReadJson(result1)["test_accuracy"]!.ToJsonString());
         Assert.Equal("{not json", File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(dir, "runs", "1"), "result.damaged-*.json"))));
 

@@ -42,16 +42,13 @@ public sealed class SweepResults
         var damaged = new List<RunFailure>();
         foreach (var entry in plan.Runs)
         {
-            var runDir = SweepFolder.Run(dir, entry.Index);
             var (result, damage) = SweepFolder.ReadResult(dir, entry.Index, plan.GridKeys);
             // One damaged file costs its run, not the table of the others.
             if (damage is not null) damaged.Add(new RunFailure(entry.Index, entry.Label, $"runs/{entry.Index}/{SweepFolder.ResultFile} is {damage}"));
             else if (result is not null) runs.Add(result);
-            else if (File.Exists(Path.Combine(runDir, SweepFolder.FailedFile)))
-            {
-                try { failed.Add(new RunFailure(entry.Index, entry.Label, SweepFolder.Read<RunFailure>(Path.Combine(runDir, SweepFolder.FailedFile)).Error ?? "(no error recorded)")); }
-                catch (InvalidDataException e) { damaged.Add(new RunFailure(entry.Index, entry.Label, e.Message)); }
-            }
+            else if (SweepFolder.ReadFailure(dir, entry.Index) is var (failure, failureDamage) && failureDamage is not null)
+                damaged.Add(new RunFailure(entry.Index, entry.Label, $"runs/{entry.Index}/{SweepFolder.FailedFile} is {failureDamage}"));
+            else if (failure is not null) failed.Add(new RunFailure(entry.Index, entry.Label, failure.Error));
             else missing.Add(entry.Index);
         }
         var keys = plan.GridKeys.Where(k => k != "seed").ToList();
@@ -91,7 +88,7 @@ public sealed class SweepResults
         }
         if (Damaged.Count > 0)
         {
-            sb.Append("\n## Damaged results\n\n`sweep run` runs these again (the damaged file is kept beside the run).\n\n");
+            sb.Append("\n## Damaged results\n\n`sweep run` runs these again; it keeps the damaged file beside the run (as result.damaged-TIME.json or failed.damaged-TIME.json).\n\n");
             foreach (var d in Damaged) sb.Append(CultureInfo.InvariantCulture, $"- run {d.Index} ({d.Label}): {d.Error}\n");
         }
         if (Missing.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"\n## Not run yet\n\nruns {string.Join(", ", Missing)}\n");

@@ -62,6 +62,21 @@ public static class SweepFolder
         return (r, null);
     }
 
+    /// <summary>Run <paramref name="index"/>'s failure record; null without one, and with <c>Damage</c> saying what is
+    /// wrong with a failed.json that does not hold one. A damaged one does not block the run: `sweep run` keeps it aside
+    /// (failed.damaged-TIME.json) and runs the run again.</summary>
+    public static (RunFailure? Failure, string? Damage) ReadFailure(string dir, int index)
+    {
+        var path = Path.Combine(Run(dir, index), FailedFile);
+        if (!File.Exists(path)) return (null, null);
+        RunFailure? f;
+        try { f = JsonSerializer.Deserialize<RunFailure>(File.ReadAllText(path), Json); }
+        catch (JsonException e) { return (null, $"not a failure record ({e.Message.Split(". ")[0]})"); }
+        catch (IOException e) { return (null, $"unreadable ({e.Message})"); }
+        if (f?.Error is null) return (null, "not a failure record (no error)");
+        return (f, null);
+    }
+
     /// <summary>Claims run folder <paramref name="runDir"/> for one `sweep run --jobs` (<paramref name="claim"/> names it):
     /// true for the first of its workers to ask, false for the others, so no run is tried twice in one sweep run. The
     /// task lock, not the claim, keeps two processes off one folder.</summary>
@@ -170,12 +185,6 @@ public static class SweepFolder
     static InvalidDataException DamagedPlan(string path, string dir, string problem) =>
         new($"{path}: damaged ({problem}); move it away and run `sweep run SPEC --out {dir}` with the sweep's spec ({Path.Combine(dir, SpecFile)}) to write it again.");
 
-    internal static T Read<T>(string path)
-    {
-        try { return JsonSerializer.Deserialize<T>(File.ReadAllText(path), Json) ?? throw new JsonException("empty"); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: damaged ({e.Message.Split(". ")[0]}); delete it to run that part again.", e); }
-    }
-
     internal static readonly JsonSerializerOptions Json = new(SpecSchema.Indented) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 }
 
@@ -221,6 +230,14 @@ public static class SweepRunner
             var kept = Path.Combine(runDir, $"result.damaged-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.json");
             File.Move(resultPath, kept);
             log.WriteLine($"run {index}: its {SweepFolder.ResultFile} was {damage}; kept as {Path.GetFileName(kept)}, running it again");
+        }
+        // A damaged failure record is kept aside too, so that neither a success (which removes failed.json) nor a new
+        // failure (which writes it) destroys it.
+        if (SweepFolder.ReadFailure(dir, index).Damage is { } failureDamage)
+        {
+            var kept = Path.Combine(runDir, $"failed.damaged-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.json");
+            File.Move(Path.Combine(runDir, SweepFolder.FailedFile), kept);
+            log.WriteLine($"run {index}: its {SweepFolder.FailedFile} was {failureDamage}; kept as {Path.GetFileName(kept)}, running it again");
         }
         try
         {

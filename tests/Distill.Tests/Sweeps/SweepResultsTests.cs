@@ -89,10 +89,16 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Contains("- run 2 (seed=2): runs/2/result.json is not a whole result (no label)", md, StringComparison.Ordinal);
         results.Write(dir);
 
-        // A damaged failed.json is listed too, not thrown.
+        // A damaged failed.json is listed too, not thrown, and said to be run again like the rest (it said "delete it to
+        // run that part again" under a header saying `sweep run` runs it again and keeps the file).
         File.Delete(Path.Combine(SweepFolder.Run(dir, 1), SweepFolder.ResultFile));
         Write(1, SweepFolder.FailedFile, "[");
-        Assert.Contains("failed.json: damaged", Assert.Single(SweepResults.Read(dir).Damaged, d => d.Index == 1).Error, StringComparison.Ordinal);
+        results = SweepResults.Read(dir);
+        Assert.StartsWith("runs/1/failed.json is not a failure record (", Assert.Single(results.Damaged, d => d.Index == 1).Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("delete it", results.Markdown(), StringComparison.Ordinal);
+        Write(1, SweepFolder.FailedFile, "{}");
+        Assert.Equal("runs/1/failed.json is not a failure record (no error)", Assert.Single(SweepResults.Read(dir).Damaged, d => d.Index == 1).Error);
+        Assert.Equal((null, "not a failure record (no error)"), SweepFolder.ReadFailure(dir, 1));
     }
 
     [Fact]
