@@ -152,7 +152,14 @@ public static class SweepFolder
         if (File.Exists(planPath) && ReadPlan(dir) is { } old && old.SpecHash != spec.Hash)
             throw new InvalidOperationException($"--out {dir} holds a sweep of another spec ({old.Name}, spec {old.SpecHash}; this one is {spec.Hash}). " +
                                                 "Give another folder, or move that one away.");
-        if (File.Exists(planPath)) return; // same spec: every task of an array calls this; nothing to rewrite
+        if (File.Exists(planPath))
+        {
+            // Same spec: every task of an array calls this; nothing to rewrite but the spec's copy, which the tasks
+            // (Slurm, k8s, --jobs workers) read: deleted, or no longer this spec (garbage, another spec's values), it
+            // is written again from the spec given. A copy that differs only in comments is this spec and stays.
+            if (!CopyHolds(Path.Combine(dir, SpecFile), spec)) AtomicFile.WriteAllText(Path.Combine(dir, SpecFile), spec.Text);
+            return;
+        }
         // No plan (deleted as damaged, say), but runs: each run's record names its spec. Another spec's runs would
         // count as this one's ("done already") and mix into collect.
         var runs = Path.Combine(dir, "runs");
@@ -165,6 +172,20 @@ public static class SweepFolder
             [.. spec.Runs.Select(r => new PlanEntry(r.Index, r.Label, r.Values.ToDictionary()))]);
         AtomicFile.WriteAllText(planPath, JsonSerializer.Serialize(plan, Json));
         AtomicFile.WriteAllText(Path.Combine(dir, SpecFile), spec.Text);
+    }
+
+    static bool CopyHolds(string path, ExperimentSpec spec)
+    {
+        if (!File.Exists(path) || FilePaths.NothingToRead(path)) return false; // never open a FIFO: it would block
+        try
+        {
+            var text = File.ReadAllText(path);
+            return text == spec.Text || ExperimentSpec.Parse(text, path).Hash == spec.Hash;
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     public static Plan ReadPlan(string dir)

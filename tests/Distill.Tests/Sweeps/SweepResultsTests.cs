@@ -118,6 +118,29 @@ public sealed class SweepResultsTests : IDisposable
         Assert.False(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
     }
 
+    /// <summary>Slurm, k8s and --jobs tasks read DIR/spec.yaml: a copy deleted or replaced was left so, and every task failed.</summary>
+    [Fact]
+    public void The_specs_copy_deleted_or_replaced_is_written_again_from_the_spec_given()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        var copy = Path.Combine(dir, SweepFolder.SpecFile);
+        Assert.Equal(Spec, File.ReadAllText(copy));
+        foreach (var damage in new[] { "garbage: [", "", Spec.Replace("train_size: 300", "train_size: 400", StringComparison.Ordinal) })
+        {
+            File.WriteAllText(copy, damage);
+            SweepFolder.Prepare(spec, dir);
+            Assert.Equal(Spec, File.ReadAllText(copy));
+        }
+        File.Delete(copy);
+        SweepFolder.Prepare(spec, dir);
+        Assert.Equal(Spec, File.ReadAllText(copy));
+        // Comments do not change the spec: such a copy is kept as it is.
+        File.WriteAllText(copy, "# annotated\n" + Spec);
+        SweepFolder.Prepare(spec, dir);
+        Assert.Equal("# annotated\n" + Spec, File.ReadAllText(copy));
+    }
+
     [Fact]
     public void A_plan_without_its_fields_is_one_error_naming_the_file_and_the_fix()
     {
