@@ -256,6 +256,14 @@ public sealed record Experiment
             return name;
         }
         var datasetName = Checked(data, "dataset.name", n => DatasetCatalog.Get(n));
+        // The catalogue knows each split's size: a subset larger than its split would fail only when the run loads the
+        // data, after the teacher trained.
+        var dataset = DatasetCatalog.Get(datasetName);
+        foreach (var (key, split, size) in new[] { ("train_size", "train", dataset.SplitSizes.Train), ("teacher_train_size", "train", dataset.SplitSizes.Train),
+                     ("test_size", "test", dataset.SplitSizes.Test) })
+            if (Int(data, key) is int asked && asked > size)
+                throw new SpecException(file, SpecSchema.Line(ExperimentSpec.Find(data, key)!),
+                    $"dataset.{key}: {asked:N0} images, but {dataset.Title}'s {split} split holds {size:N0}; give 1 to {size:N0}, or leave it out for all.");
         var studentName = Checked(student, "student.model", ModelZoo.CheckName);
         var teacherName = teacher is null ? null : Checked(teacher, "teacher.model", ModelZoo.CheckName);
         var scheduleNode = ExperimentSpec.Find(root, "schedule");

