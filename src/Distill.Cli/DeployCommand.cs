@@ -190,6 +190,16 @@ static class DeployCommand
                 throw new ArgumentException($"--out {r.GetValue(output)} {(source == outDir ? "is" : "holds")} the run being pruned ({source}); writing the pruned run there would replace it. Give another folder.");
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
+            // Checked before the test set is scored (minutes for a large model): what --channels cannot prune.
+            if (r.GetValue(channels) is double fraction)
+            {
+                if (trained.Model is not Models.SmallCnn small)
+                    throw new ArgumentException($"--channels prunes the small CNN (cnn, cnn-<width>), not {trained.Model.ZooName}; use --sparsity for other models.");
+                var width = Pruning.Width(small);
+                if (Pruning.Kept(width, fraction) < 1)
+                    throw new ArgumentException($"--channels {fraction}: {trained.Model.ZooName} has {width} channels per layer, and removing that fraction keeps " +
+                                                $"round({width}·(1 − {fraction})) = 0 of them; give at most {Pruning.LargestChannelFraction(width)} (e.g. 0.5).");
+            }
             using var full = trained.LoadData();
             if (r.GetValue(trainSize) is int n && n > full.Train.Count)
                 throw new ArgumentException($"--train-size {n:N0}: {full.Name}'s training split holds {full.Train.Count:N0} images; give 1 to {full.Train.Count:N0}, or leave it out for all.");
@@ -209,8 +219,7 @@ static class DeployCommand
                 Console.WriteLine(Pruning.FineTune(trained.Model, masks, data, options));
                 return 0;
             }
-            if (trained.Model is not Models.SmallCnn cnn)
-                throw new ArgumentException($"--channels prunes the small CNN (cnn, cnn-<width>), not {trained.Model.ZooName}; use --sparsity for other models.");
+            var cnn = (Models.SmallCnn)trained.Model; // checked above
             using var thin = Pruning.Channels(cnn, r.GetValue(channels)!.Value, (int)trained.ImageShape[1]);
             Console.WriteLine($"{thin.ZooName}: {thin.ParameterCount:N0} parameters, test accuracy {Accuracy(thin):F2}% before fine-tuning");
             Console.WriteLine(Training.Trainer.Train(thin, data, new Losses.Objective().Add(new Losses.CrossEntropyTerm()), options));

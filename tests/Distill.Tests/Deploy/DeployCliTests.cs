@@ -226,6 +226,34 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.False(Directory.Exists(dir.File("p")));
     }
 
+    /// <summary>What --channels cannot prune (a fraction that keeps no channel, a model that is not the small CNN) is
+    /// refused by flag, with the largest fraction that works, before the test set is scored and before --out is made.</summary>
+    [Fact]
+    public void Prune_refuses_channels_it_cannot_remove_before_scoring_the_model()
+    {
+        using var dir = new TempDir();
+        var target = dir.File("p");
+        var (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", target, "--channels", "0.99");
+        AssertOneError((code, stdout, stderr), "error: --channels 0.99: cnn-8 has 8 channels per layer, and removing that fraction keeps round(8·(1 − 0.99)) = 0 of them; give at most 0.93");
+        Assert.DoesNotContain("test accuracy", stdout, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(target));
+        for (var width = 1; width <= 64; width++)
+        {
+            var largest = Distill.Deploy.Pruning.LargestChannelFraction(width);
+            Assert.True(Distill.Deploy.Pruning.Kept(width, largest) >= 1 && Distill.Deploy.Pruning.Kept(width, largest + 0.01) < 1, $"width {width}: {largest}");
+        }
+
+        var mlp = Path.Combine(dir.Path, "mlp");
+        using (var model = Distill.Models.ModelZoo.Create("mlp-32", 1, 10))
+            Distill.Training.Trainer.Train(model, Distill.Tests.Training.TinyData.FashionMnist2k,
+                new Distill.Losses.Objective().Add(new Distill.Losses.CrossEntropyTerm()),
+                new Distill.Training.TrainOptions { Epochs = 1, BatchSize = 64, Device = "cpu", OutDir = mlp, TensorBoard = false, Progress = false });
+        (code, stdout, stderr) = Cli("deploy", "prune", mlp, "--out", target, "--channels", "0.5");
+        AssertOneError((code, stdout, stderr), "error: --channels prunes the small CNN (cnn, cnn-<width>), not mlp-32; use --sparsity");
+        Assert.DoesNotContain("test accuracy", stdout, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(target));
+    }
+
     [Fact]
     public void A_failure_nothing_expected_is_one_line_without_a_stack_trace()
     {
