@@ -226,6 +226,22 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.False(Directory.Exists(dir.File("p")));
     }
 
+    /// <summary>An --out that does not end in .onnx (a folder meant, or another format's name) is refused, and nothing
+    /// is written there; .ONNX in capitals is an ONNX file name too.</summary>
+    [Fact]
+    public void Export_refuses_an_out_that_is_not_an_onnx_file_name()
+    {
+        using var dir = new TempDir();
+        foreach (var (name, suggestion) in new[] { ("cnn.txt", "cnn.onnx"), ("cnn-int8", "cnn-int8.onnx"), ("model.pt", "model.onnx") })
+        {
+            var target = dir.File(name);
+            AssertOneError(Cli("deploy", "export", run.Folder, "--out", target), $"error: --out {target}: give a file name ending in .onnx (e.g. {dir.File(suggestion)})");
+            Assert.False(File.Exists(target));
+        }
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+        Assert.Equal(0, Cli("deploy", "export", run.Folder, "--out", dir.File("CNN.ONNX")).Code);
+    }
+
     /// <summary>What --channels cannot prune (a fraction that keeps no channel, a model that is not the small CNN) is
     /// refused by flag, with the largest fraction that works, before the test set is scored and before --out is made.</summary>
     [Fact]
