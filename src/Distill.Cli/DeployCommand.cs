@@ -43,6 +43,7 @@ static class DeployCommand
             OnnxExport.CheckTarget(path);
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
+            if (trained.Unfinished is { } note) Console.WriteLine(note);
             string kind;
             Distill.Deploy.Onnx.ModelProto proto;
             if (!r.GetValue(int8)) (kind, proto) = ("float32", OnnxExport.Build(trained.Model, trained.ImageShape, metadata: trained.Metadata));
@@ -79,6 +80,7 @@ static class DeployCommand
                 throw new ArgumentException($"--tolerance {limit}: give the largest allowed logit difference, a finite number ≥ 0 (e.g. 1e-4; int8 models need about 1).");
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
+            if (trained.Unfinished is { } note) Console.WriteLine(note);
             using var data = trained.LoadData();
             var path = r.GetValue(onnx) ?? Path.Combine(Path.GetTempPath(), $"distill-check-{Environment.ProcessId}.onnx");
             try
@@ -190,6 +192,7 @@ static class DeployCommand
                 throw new ArgumentException($"--out {r.GetValue(output)} {(source == outDir ? "is" : "holds")} the run being pruned ({source}); writing the pruned run there would replace it. Give another folder.");
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
+            if (trained.Unfinished is { } note) Console.WriteLine(note);
             // Checked before the test set is scored (minutes for a large model): what --channels cannot prune.
             if (r.GetValue(channels) is double fraction)
             {

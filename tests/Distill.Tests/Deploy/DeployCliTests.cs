@@ -226,6 +226,40 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.False(Directory.Exists(dir.File("p")));
     }
 
+    /// <summary>A checkpoint that is not the end of its run (fewer epochs than run.json plans, or a run stopped inside an
+    /// epoch) still exports, with one note saying whose weights these are; a finished run gets no note.</summary>
+    [Fact]
+    public void Export_of_an_unfinished_run_says_so()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", dir.File("done.onnx"));
+        Assert.True(code == 0, stderr);
+        Assert.DoesNotContain("note:", stdout, StringComparison.Ordinal);
+
+        // Killed after epoch 1 of 3: the record plans 3, the checkpoint has 1.
+        var killed = Path.Combine(dir.Path, "killed");
+        Directory.CreateDirectory(killed);
+        foreach (var f in Directory.GetFiles(run.Folder)) File.Copy(f, Path.Combine(killed, Path.GetFileName(f)));
+        var record = Path.Combine(killed, "run.json");
+        File.WriteAllText(record, File.ReadAllText(record).Replace("\"epochs\": \"1\"", "\"epochs\": \"3\"", StringComparison.Ordinal));
+        (code, stdout, stderr) = Cli("deploy", "export", killed, "--out", dir.File("killed.onnx"));
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"note: {Path.Combine(killed, "last.ckpt")} is from a run that has not finished: 1 of the 3 epochs its run.json plans", stdout, StringComparison.Ordinal);
+        Assert.True(File.Exists(dir.File("killed.onnx")));
+
+        // Stopped inside epoch 1 (as Ctrl-C or SIGTERM stops it).
+        var stopped = Path.Combine(dir.Path, "stopped");
+        using var cancel = new CancellationTokenSource();
+        using (var model = Distill.Models.ModelZoo.Create("mlp-32", 1, 10))
+            Assert.ThrowsAny<OperationCanceledException>(() => Distill.Training.Trainer.Train(model, Distill.Tests.Training.TinyData.FashionMnist2k,
+                new Distill.Losses.Objective().Add(new Distill.Losses.CrossEntropyTerm()),
+                new Distill.Training.TrainOptions { Epochs = 2, BatchSize = 64, Device = "cpu", OutDir = stopped, TensorBoard = false, Progress = false,
+                    Cancellation = cancel.Token, OnStepEnd = step => { if (step == 3) cancel.Cancel(); } }));
+        (code, stdout, stderr) = Cli("deploy", "export", stopped, "--out", dir.File("stopped.onnx"));
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"note: {Path.Combine(stopped, "last.ckpt")} is from a run stopped inside epoch 1 (after 0 of 2 epochs)", stdout, StringComparison.Ordinal);
+    }
+
     /// <summary>An --out that does not end in .onnx (a folder meant, or another format's name) is refused, and nothing
     /// is written there; .ONNX in capitals is an ONNX file name too.</summary>
     [Fact]
