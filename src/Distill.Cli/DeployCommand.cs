@@ -110,9 +110,12 @@ static class DeployCommand
                 Console.WriteLine($"test accuracy ({data.Test.Count:N0} images): ONNX Runtime {ortAccuracy:F2}%, TorchSharp {torchAccuracy:F2}%");
                 if (diff > limit)
                 {
-                    Console.Error.WriteLine(recorded?.GetValueOrDefault("model") is null
+                    Console.Error.WriteLine(OnnxExport.IsQuantized(path)
+                        ? $"error: {path} is an int8 model: its logits differ from TorchSharp's float32 ones by {diff:E2} > --tolerance {limit:E0}, as int8 rounding makes them; " +
+                          "judge it by the agreement and accuracy above, or pass a --tolerance for int8 (e.g. --tolerance 1)."
+                        : recorded?.GetValueOrDefault("model") is null
                         ? $"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}; the file records no model (`deploy export` did not write it), so it may be another model: check an export of {trained.CheckpointPath}."
-                        : $"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}; an int8 model is expected to (pass a larger --tolerance), a float32 one is an exporter bug.");
+                        : $"error: {path}: a float32 model whose logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}: an exporter bug (please report it with the run folder).");
                     return 1;
                 }
                 return 0;

@@ -79,6 +79,23 @@ public static class OnnxExport
         }
     }
 
+    /// <summary>Whether an ONNX file computes in int8: it holds a QuantizeLinear, DynamicQuantizeLinear or integer
+    /// kernel node (what <c>deploy export --int8</c> writes). False for a file that is not an ONNX model.</summary>
+    public static bool IsQuantized(string path)
+    {
+        try
+        {
+            if (FilePaths.NothingToRead(path)) return false;
+            using var f = File.OpenRead(path);
+            return ModelProto.Parser.ParseFrom(f).Graph?.Node.Any(n => n.OpType is "QuantizeLinear" or "DynamicQuantizeLinear" or "MatMulInteger"
+                or "ConvInteger" or "QLinearConv" or "QLinearMatMul") ?? false;
+        }
+        catch (Exception e) when (e is Google.Protobuf.InvalidProtocolBufferException or IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> (temp file and rename: never half a file).</summary>
     public static void Save(ModelProto model, string path)
     {

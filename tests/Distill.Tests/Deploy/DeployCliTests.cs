@@ -36,6 +36,16 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", model, "--int8", "--calibrate", "64", "--calibration", "minmax");
         Assert.True(code == 0, stderr);
         Assert.Contains("int8 static QDQ, MinMax ranges on 64 training images", stdout, StringComparison.Ordinal);
+        Assert.True(Distill.Deploy.OnnxExport.IsQuantized(model));
+
+        // Checked at the float32 tolerance, the int8 file is named as int8 (not "an exporter bug, or maybe int8").
+        AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100"),
+            $"error: {model} is an int8 model: its logits differ from TorchSharp's float32 ones by ");
+        (code, _, stderr) = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100", "--tolerance", "100");
+        Assert.True(code == 0, stderr);
+        var float32 = dir.File("float32.onnx");
+        Assert.Equal(0, Cli("deploy", "export", run.Folder, "--out", float32).Code);
+        Assert.False(Distill.Deploy.OnnxExport.IsQuantized(float32));
     }
 
     [Fact]
