@@ -68,6 +68,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         AssertOneError(refused, $"error: --out {pruned} holds another run");
         Assert.Contains("Pass --force to clear", refused.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("--resume", refused.Stderr, StringComparison.Ordinal); // prune has no --resume to offer
+        Assert.DoesNotContain("test accuracy", refused.Stdout, StringComparison.Ordinal); // refused before the model is scored
         (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", pruned, "--channels", "0.25", "--train-size", "500", "--force");
         Assert.True(code == 0, stderr);
         Assert.Contains("\"model\": \"cnn-6\"", File.ReadAllText(Path.Combine(pruned, "run.json")), StringComparison.Ordinal);
