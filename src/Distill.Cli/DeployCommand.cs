@@ -43,6 +43,7 @@ static class DeployCommand
             OnnxExport.CheckTarget(path);
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
+            if (trained.Unfinished is { } note) Console.WriteLine(note);
             string kind;
             Distill.Deploy.Onnx.ModelProto proto;
             if (!r.GetValue(int8)) (kind, proto) = ("float32", OnnxExport.Build(trained.Model, trained.ImageShape, metadata: trained.Metadata));
@@ -79,6 +80,7 @@ static class DeployCommand
                 throw new ArgumentException($"--tolerance {limit}: give the largest allowed logit difference, a finite number ≥ 0 (e.g. 1e-4; int8 models need about 1).");
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
+            if (trained.Unfinished is { } note) Console.WriteLine(note);
             using var data = trained.LoadData();
             var path = r.GetValue(onnx) ?? Path.Combine(Path.GetTempPath(), $"distill-check-{Environment.ProcessId}.onnx");
             try
@@ -108,9 +110,12 @@ static class DeployCommand
                 Console.WriteLine($"test accuracy ({data.Test.Count:N0} images): ONNX Runtime {ortAccuracy:F2}%, TorchSharp {torchAccuracy:F2}%");
                 if (diff > limit)
                 {
-                    Console.Error.WriteLine(recorded?.GetValueOrDefault("model") is null
+                    Console.Error.WriteLine(OnnxExport.IsQuantized(path)
+                        ? $"error: {path} is an int8 model: its logits differ from TorchSharp's float32 ones by {diff:E2} > --tolerance {limit:E0}, as int8 rounding makes them; " +
+                          "judge it by the agreement and accuracy above, or pass a --tolerance for int8 (e.g. --tolerance 1)."
+                        : recorded?.GetValueOrDefault("model") is null
                         ? $"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}; the file records no model (`deploy export` did not write it), so it may be another model: check an export of {trained.CheckpointPath}."
-                        : $"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}; an int8 model is expected to (pass a larger --tolerance), a float32 one is an exporter bug.");
+                        : $"error: {path}: a float32 model whose logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}: an exporter bug (please report it with the run folder).");
                     return 1;
                 }
                 return 0;
@@ -188,8 +193,22 @@ static class DeployCommand
             if (!Directory.Exists(source)) source = Path.GetDirectoryName(source)!;
             if (source == outDir || source.StartsWith(outDir.TrimEnd('/') + "/", StringComparison.Ordinal))
                 throw new ArgumentException($"--out {r.GetValue(output)} {(source == outDir ? "is" : "holds")} the run being pruned ({source}); writing the pruned run there would replace it. Give another folder.");
+            // The trainer refuses it too, but only after the model is scored and pruned.
+            if (!r.GetValue(force) && new[] { "run.json", "last.ckpt", "metrics.csv" }.FirstOrDefault(f => File.Exists(Path.Combine(outDir, f))) is { } held)
+                throw new ArgumentException($"--out {r.GetValue(output)} holds another run (its {held}). Pass --force to clear the folder and start over, or give another folder.");
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
+            if (trained.Unfinished is { } note) Console.WriteLine(note);
+            // Checked before the test set is scored (minutes for a large model): what --channels cannot prune.
+            if (r.GetValue(channels) is double fraction)
+            {
+                if (trained.Model is not Models.SmallCnn small)
+                    throw new ArgumentException($"--channels prunes the small CNN (cnn, cnn-<width>), not {trained.Model.ZooName}; use --sparsity for other models.");
+                var width = Pruning.Width(small);
+                if (Pruning.Kept(width, fraction) < 1)
+                    throw new ArgumentException($"--channels {fraction}: {trained.Model.ZooName} has {width} channels per layer, and removing that fraction keeps " +
+                                                $"round({width}·(1 − {fraction})) = 0 of them; give at most {Pruning.LargestChannelFraction(width)} (e.g. 0.5).");
+            }
             using var full = trained.LoadData();
             if (r.GetValue(trainSize) is int n && n > full.Train.Count)
                 throw new ArgumentException($"--train-size {n:N0}: {full.Name}'s training split holds {full.Train.Count:N0} images; give 1 to {full.Train.Count:N0}, or leave it out for all.");
@@ -209,8 +228,7 @@ static class DeployCommand
                 Console.WriteLine(Pruning.FineTune(trained.Model, masks, data, options));
                 return 0;
             }
-            if (trained.Model is not Models.SmallCnn cnn)
-                throw new ArgumentException($"--channels prunes the small CNN (cnn, cnn-<width>), not {trained.Model.ZooName}; use --sparsity for other models.");
+            var cnn = (Models.SmallCnn)trained.Model; // checked above
             using var thin = Pruning.Channels(cnn, r.GetValue(channels)!.Value, (int)trained.ImageShape[1]);
             Console.WriteLine($"{thin.ZooName}: {thin.ParameterCount:N0} parameters, test accuracy {Accuracy(thin):F2}% before fine-tuning");
             Console.WriteLine(Training.Trainer.Train(thin, data, new Losses.Objective().Add(new Losses.CrossEntropyTerm()), options));

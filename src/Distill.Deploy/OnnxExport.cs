@@ -39,8 +39,9 @@ public static class OnnxExport
         }
     }
 
-    /// <summary>Refuses an export target that is a folder, sits under a file, or is a file other than an ONNX model
-    /// (a checkpoint, say): an export replaces its target, and only an earlier export may be replaced silently.</summary>
+    /// <summary>Refuses an export target that is a folder, sits under a file, is a file other than an ONNX model
+    /// (a checkpoint, say), or does not end in .onnx: an export replaces its target, and only an earlier export may be
+    /// replaced silently.</summary>
     public static void CheckTarget(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -51,6 +52,10 @@ public static class OnnxExport
         if (File.Exists(path) && RecordedModel(path) is null)
             throw new ArgumentException($"--out {path} exists and is not an ONNX model that `deploy export` wrote; exporting would replace it. " +
                                         "Give another file, or move that one away first.");
+        // `--out runs/cnn-int8` (a folder meant) or `--out cnn.pt` would write an ONNX model under a name that says otherwise.
+        if (!path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"--out {path}: give a file name ending in .onnx (e.g. {Path.ChangeExtension(path.TrimEnd('/', '.'), ".onnx")}); " +
+                                        "the export is an ONNX model, and ONNX Runtime, Netron and the other tools go by the extension.");
     }
 
     /// <summary>The zoo model an exported file records (metadata "model"), or null when the file is not such an export.</summary>
@@ -71,6 +76,23 @@ public static class OnnxExport
         catch (Exception e) when (e is Google.Protobuf.InvalidProtocolBufferException or IOException or UnauthorizedAccessException)
         {
             return null;
+        }
+    }
+
+    /// <summary>Whether an ONNX file computes in int8: it holds a QuantizeLinear, DynamicQuantizeLinear or integer
+    /// kernel node (what <c>deploy export --int8</c> writes). False for a file that is not an ONNX model.</summary>
+    public static bool IsQuantized(string path)
+    {
+        try
+        {
+            if (FilePaths.NothingToRead(path)) return false;
+            using var f = File.OpenRead(path);
+            return ModelProto.Parser.ParseFrom(f).Graph?.Node.Any(n => n.OpType is "QuantizeLinear" or "DynamicQuantizeLinear" or "MatMulInteger"
+                or "ConvInteger" or "QLinearConv" or "QLinearMatMul") ?? false;
+        }
+        catch (Exception e) when (e is Google.Protobuf.InvalidProtocolBufferException or IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 

@@ -73,8 +73,8 @@ public static class Pruning
     {
         ArgumentNullException.ThrowIfNull(model);
         var sd = model.state_dict();
-        var width = (int)sd["stage1.conv1.weight"].shape[0];
-        var kept = (int)Math.Round(width * (1 - fraction));
+        var width = Width(model);
+        var kept = Kept(width, fraction);
         if (!(fraction is >= 0 and < 1) || kept < 1)
             throw new ArgumentOutOfRangeException(nameof(fraction), fraction, $"Channel pruning of width {width} keeps round({width}·(1 − fraction)) ≥ 1 channels; give a fraction in [0, 1) that keeps at least one.");
         var inChannels = (int)sd["stage1.conv1.weight"].shape[1];
@@ -101,6 +101,24 @@ public static class Pruning
         target["fc2.bias"].copy_(sd["fc2.bias"]);
         pruned.eval();
         return pruned;
+    }
+
+    /// <summary>The width w of a <see cref="SmallCnn"/> (cnn-w): conv1's output channels.</summary>
+    public static int Width(SmallCnn model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return (int)model.state_dict()["stage1.conv1.weight"].shape[0];
+    }
+
+    /// <summary>Channels per w that <see cref="Channels"/> keeps: round(w·(1 − fraction)), halves to even.</summary>
+    public static int Kept(int width, double fraction) => (int)Math.Round(width * (1 - fraction));
+
+    /// <summary>The largest fraction, in hundredths, that still keeps a channel of a width-<paramref name="width"/> CNN.</summary>
+    public static double LargestChannelFraction(int width)
+    {
+        var f = Math.Floor(100 * (1 - 0.5 / width)) / 100;
+        while (f > 0 && Kept(width, f) < 1) f = Math.Round(f - 0.01, 2);
+        return f;
     }
 
     /// <summary>Indices (ascending) of the <paramref name="count"/> rows with the largest L1 norm.</summary>

@@ -11,13 +11,31 @@ namespace Distill.Deploy;
 /// </summary>
 public sealed class TrainedModel : IDisposable
 {
-    TrainedModel(DistillModel model, long[] imageShape, string dataset, string checkpoint)
+    TrainedModel(DistillModel model, long[] imageShape, string dataset, string checkpoint, CheckpointInfo info, int? plannedEpochs)
     {
         Model = model;
         ImageShape = imageShape;
         Dataset = dataset;
         CheckpointPath = checkpoint;
+        Info = info;
+        PlannedEpochs = plannedEpochs;
     }
+
+    /// <summary>Where the run stood when the checkpoint was written (finished epochs, a stop inside the next one).</summary>
+    public CheckpointInfo Info { get; }
+
+    /// <summary>The epochs the run record plans (null when it records none).</summary>
+    public int? PlannedEpochs { get; }
+
+    /// <summary>A one-line note when the checkpoint is not the end of its run (killed, stopped by Ctrl-C or SIGTERM,
+    /// or still training): its weights are those of an unfinished model. Null for a finished run.</summary>
+    public string? Unfinished => Info.InProgress is { } p
+        ? $"note: {CheckpointPath} is from a run stopped inside epoch {p.Epoch} (after {Info.Epoch} of {PlannedEpochs?.ToString(CultureInfo.InvariantCulture) ?? "its"} epochs); " +
+          "these are its weights at that step: finish the run (`distill train` with its options and --resume) to deploy the trained model."
+        : PlannedEpochs is int planned && Info.Epoch < planned
+            ? $"note: {CheckpointPath} is from a run that has not finished: {Info.Epoch} of the {planned} epochs its run.json plans; " +
+              "these are its weights after epoch " + Info.Epoch.ToString(CultureInfo.InvariantCulture) + ": finish the run (`distill train` with its options and --resume) to deploy the trained model."
+            : null;
 
     public DistillModel Model { get; }
 
@@ -95,14 +113,16 @@ public sealed class TrainedModel : IDisposable
             throw new InvalidDataException($"{record}: cannot build model '{Get("model")}' for input {Get("input")} ({e.Message.Split('\n')[0].Trim()}). " +
                                            "Restore the run.json `distill train` wrote beside this checkpoint.", e);
         }
-        try { Checkpoint.LoadModel(file, model); }
+        CheckpointInfo info;
+        try { info = Checkpoint.LoadModel(file, model); }
         catch
         {
             model.Dispose();
             throw;
         }
         model.eval();
-        return new TrainedModel(model, shape, Get("dataset"), file);
+        int? planned = s.TryGetValue("epochs", out var epochs) && int.TryParse(epochs, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
+        return new TrainedModel(model, shape, Get("dataset"), file, info, planned);
     }
 
     static Dictionary<string, string> ReadRecord(string path)

@@ -36,6 +36,16 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", model, "--int8", "--calibrate", "64", "--calibration", "minmax");
         Assert.True(code == 0, stderr);
         Assert.Contains("int8 static QDQ, MinMax ranges on 64 training images", stdout, StringComparison.Ordinal);
+        Assert.True(Distill.Deploy.OnnxExport.IsQuantized(model));
+
+        // Checked at the float32 tolerance, the int8 file is named as int8 (not "an exporter bug, or maybe int8").
+        AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100"),
+            $"error: {model} is an int8 model: its logits differ from TorchSharp's float32 ones by ");
+        (code, _, stderr) = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100", "--tolerance", "100");
+        Assert.True(code == 0, stderr);
+        var float32 = dir.File("float32.onnx");
+        Assert.Equal(0, Cli("deploy", "export", run.Folder, "--out", float32).Code);
+        Assert.False(Distill.Deploy.OnnxExport.IsQuantized(float32));
     }
 
     [Fact]
@@ -58,6 +68,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         AssertOneError(refused, $"error: --out {pruned} holds another run");
         Assert.Contains("Pass --force to clear", refused.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("--resume", refused.Stderr, StringComparison.Ordinal); // prune has no --resume to offer
+        Assert.DoesNotContain("test accuracy", refused.Stdout, StringComparison.Ordinal); // refused before the model is scored
         (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", pruned, "--channels", "0.25", "--train-size", "500", "--force");
         Assert.True(code == 0, stderr);
         Assert.Contains("\"model\": \"cnn-6\"", File.ReadAllText(Path.Combine(pruned, "run.json")), StringComparison.Ordinal);
@@ -224,6 +235,84 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         AssertOneError(Cli("deploy", "check", copy, "--onnx", other, "--images", "10"), $"error: --onnx {other} was exported from other weights of the cnn-8 than ");
         AssertOneError(Cli("deploy", "prune", copy, "--out", dir.File("p"), "--sparsity", "NaN"), "error: --sparsity NaN: give the fraction to prune, in [0, 1)");
         Assert.False(Directory.Exists(dir.File("p")));
+    }
+
+    /// <summary>A checkpoint that is not the end of its run (fewer epochs than run.json plans, or a run stopped inside an
+    /// epoch) still exports, with one note saying whose weights these are; a finished run gets no note.</summary>
+    [Fact]
+    public void Export_of_an_unfinished_run_says_so()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", dir.File("done.onnx"));
+        Assert.True(code == 0, stderr);
+        Assert.DoesNotContain("note:", stdout, StringComparison.Ordinal);
+
+        // Killed after epoch 1 of 3: the record plans 3, the checkpoint has 1.
+        var killed = Path.Combine(dir.Path, "killed");
+        Directory.CreateDirectory(killed);
+        foreach (var f in Directory.GetFiles(run.Folder)) File.Copy(f, Path.Combine(killed, Path.GetFileName(f)));
+        var record = Path.Combine(killed, "run.json");
+        File.WriteAllText(record, File.ReadAllText(record).Replace("\"epochs\": \"1\"", "\"epochs\": \"3\"", StringComparison.Ordinal));
+        (code, stdout, stderr) = Cli("deploy", "export", killed, "--out", dir.File("killed.onnx"));
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"note: {Path.Combine(killed, "last.ckpt")} is from a run that has not finished: 1 of the 3 epochs its run.json plans", stdout, StringComparison.Ordinal);
+        Assert.True(File.Exists(dir.File("killed.onnx")));
+
+        // Stopped inside epoch 1 (as Ctrl-C or SIGTERM stops it).
+        var stopped = Path.Combine(dir.Path, "stopped");
+        using var cancel = new CancellationTokenSource();
+        using (var model = Distill.Models.ModelZoo.Create("mlp-32", 1, 10))
+            Assert.ThrowsAny<OperationCanceledException>(() => Distill.Training.Trainer.Train(model, Distill.Tests.Training.TinyData.FashionMnist2k,
+                new Distill.Losses.Objective().Add(new Distill.Losses.CrossEntropyTerm()),
+                new Distill.Training.TrainOptions { Epochs = 2, BatchSize = 64, Device = "cpu", OutDir = stopped, TensorBoard = false, Progress = false,
+                    Cancellation = cancel.Token, OnStepEnd = step => { if (step == 3) cancel.Cancel(); } }));
+        (code, stdout, stderr) = Cli("deploy", "export", stopped, "--out", dir.File("stopped.onnx"));
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"note: {Path.Combine(stopped, "last.ckpt")} is from a run stopped inside epoch 1 (after 0 of 2 epochs)", stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>An --out that does not end in .onnx (a folder meant, or another format's name) is refused, and nothing
+    /// is written there; .ONNX in capitals is an ONNX file name too.</summary>
+    [Fact]
+    public void Export_refuses_an_out_that_is_not_an_onnx_file_name()
+    {
+        using var dir = new TempDir();
+        foreach (var (name, suggestion) in new[] { ("cnn.txt", "cnn.onnx"), ("cnn-int8", "cnn-int8.onnx"), ("model.pt", "model.onnx") })
+        {
+            var target = dir.File(name);
+            AssertOneError(Cli("deploy", "export", run.Folder, "--out", target), $"error: --out {target}: give a file name ending in .onnx (e.g. {dir.File(suggestion)})");
+            Assert.False(File.Exists(target));
+        }
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+        Assert.Equal(0, Cli("deploy", "export", run.Folder, "--out", dir.File("CNN.ONNX")).Code);
+    }
+
+    /// <summary>What --channels cannot prune (a fraction that keeps no channel, a model that is not the small CNN) is
+    /// refused by flag, with the largest fraction that works, before the test set is scored and before --out is made.</summary>
+    [Fact]
+    public void Prune_refuses_channels_it_cannot_remove_before_scoring_the_model()
+    {
+        using var dir = new TempDir();
+        var target = dir.File("p");
+        var (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", target, "--channels", "0.99");
+        AssertOneError((code, stdout, stderr), "error: --channels 0.99: cnn-8 has 8 channels per layer, and removing that fraction keeps round(8·(1 − 0.99)) = 0 of them; give at most 0.93");
+        Assert.DoesNotContain("test accuracy", stdout, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(target));
+        for (var width = 1; width <= 64; width++)
+        {
+            var largest = Distill.Deploy.Pruning.LargestChannelFraction(width);
+            Assert.True(Distill.Deploy.Pruning.Kept(width, largest) >= 1 && Distill.Deploy.Pruning.Kept(width, largest + 0.01) < 1, $"width {width}: {largest}");
+        }
+
+        var mlp = Path.Combine(dir.Path, "mlp");
+        using (var model = Distill.Models.ModelZoo.Create("mlp-32", 1, 10))
+            Distill.Training.Trainer.Train(model, Distill.Tests.Training.TinyData.FashionMnist2k,
+                new Distill.Losses.Objective().Add(new Distill.Losses.CrossEntropyTerm()),
+                new Distill.Training.TrainOptions { Epochs = 1, BatchSize = 64, Device = "cpu", OutDir = mlp, TensorBoard = false, Progress = false });
+        (code, stdout, stderr) = Cli("deploy", "prune", mlp, "--out", target, "--channels", "0.5");
+        AssertOneError((code, stdout, stderr), "error: --channels prunes the small CNN (cnn, cnn-<width>), not mlp-32; use --sparsity");
+        Assert.DoesNotContain("test accuracy", stdout, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(target));
     }
 
     [Fact]
