@@ -193,9 +193,8 @@ static class DeployCommand
             if (!Directory.Exists(source)) source = Path.GetDirectoryName(source)!;
             if (source == outDir || source.StartsWith(outDir.TrimEnd('/') + "/", StringComparison.Ordinal))
                 throw new ArgumentException($"--out {r.GetValue(output)} {(source == outDir ? "is" : "holds")} the run being pruned ({source}); writing the pruned run there would replace it. Give another folder.");
-            // The trainer refuses it too, but only after the model is scored and pruned.
-            if (!r.GetValue(force) && new[] { "run.json", "last.ckpt", "metrics.csv" }.FirstOrDefault(f => File.Exists(Path.Combine(outDir, f))) is { } held)
-                throw new ArgumentException($"--out {r.GetValue(output)} holds another run (its {held}). Pass --force to clear the folder and start over, or give another folder.");
+            // The trainer refuses it too, with the same words, but only after the model is scored and pruned.
+            if (!r.GetValue(force) && Training.Trainer.HeldRunError(r.GetValue(output)!, resumable: false) is { } held) throw new ArgumentException(held);
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             if (trained.Unfinished is { } note) Console.WriteLine(note);

@@ -66,10 +66,7 @@ sealed class RunFolder : IDisposable
             }
             else if (!resume && holdsRun)
             {
-                if (!force)
-                    throw new InvalidOperationException($"--out {dir} holds another run ({Describe(path)}). " +
-                                                        (resumable ? "Pass --resume to continue it, --force" : "Pass --force") +
-                                                        " to clear the folder and start over, or give another folder.");
+                if (!force) throw new InvalidOperationException(HeldRunError(dir, resumable));
                 Clear(dir);
                 log?.WriteLine($"--force: cleared {dir}");
             }
@@ -159,6 +156,11 @@ sealed class RunFolder : IDisposable
     /// <summary>Writes <paramref name="dir"/>'s run record (run.json), atomically.</summary>
     public static void Record(string dir, IReadOnlyDictionary<string, string> settings) =>
         AtomicFile.WriteAllText(Path.Combine(dir, SettingsFile), JsonSerializer.Serialize(settings, JsonOptions));
+
+    /// <summary>The refusal of a new run into <paramref name="dir"/>, which holds another one (see <see cref="HoldsRun"/>).</summary>
+    public static string HeldRunError(string dir, bool resumable) =>
+        $"--out {dir} holds another run ({Describe(Path.Combine(dir, SettingsFile))}). " +
+        (resumable ? "Pass --resume to continue it, --force" : "Pass --force") + " to clear the folder and start over, or give another folder.";
 
     /// <summary>Whether <paramref name="dir"/> holds a run's record, checkpoint or metrics.</summary>
     public static bool HoldsRun(string dir) =>

@@ -27,6 +27,11 @@ public sealed class NonFiniteLossException(string message, int epoch, long step,
 /// </summary>
 public static class Trainer
 {
+    /// <summary>What <see cref="Train"/> would refuse a run into <paramref name="outDir"/> with (it holds another run and
+    /// no --force), for a caller to check before work that would otherwise come first (prune scores and prunes a
+    /// model). Null when the folder is free.</summary>
+    public static string? HeldRunError(string outDir, bool resumable) => RunFolder.HoldsRun(outDir) ? RunFolder.HeldRunError(outDir, resumable) : null;
+
     /// <param name="student">Trained in place (and left on the device, in eval mode).</param>
     /// <param name="teacher">Required when a term needs it. Frozen for good: eval mode, no gradients, never optimised.</param>
     public static TrainResult Train(DistillModel student, ImageDataset data, Objective objective, TrainOptions? options = null, DistillModel? teacher = null)
