@@ -1,5 +1,4 @@
 using System.Formats.Tar;
-using System.IO.Compression;
 using System.Security.Cryptography;
 
 namespace Distill.Data;
@@ -73,7 +72,7 @@ public static class Download
         try
         {
             using var file = DataFiles.OpenRead(archive);
-            using var gz = new GZipStream(file, CompressionMode.Decompress);
+            using var gz = new GzipFile(file);
             using var tar = new TarReader(gz);
             for (TarEntry? entry; (entry = tar.GetNextEntry()) is not null;)
             {
@@ -90,6 +89,9 @@ public static class Download
                 part = null;
                 written.Add(target);
             }
+            // The tar ends before the gzip data does (end blocks, record padding): reading on to the end is what checks
+            // the gzip trailer, so an archive cut there is refused too.
+            gz.CopyTo(Stream.Null);
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException)
         {

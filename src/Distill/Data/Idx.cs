@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
 
 namespace Distill.Data;
 
@@ -50,7 +49,7 @@ public static class Idx
         int got = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
         file.Position = 0;
         bool gz = got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-        using Stream s = gz ? new GZipStream(file, CompressionMode.Decompress, leaveOpen: true) : file;
+        using Stream s = gz ? new GzipFile(file) : file; // GzipFile: a file cut inside its trailer is refused too
         try
         {
             return ReadPayload(path, s, gz, fileLength, expectedDims);

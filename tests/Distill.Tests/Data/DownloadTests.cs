@@ -96,6 +96,25 @@ public class DownloadTests
         Assert.Empty(Directory.GetFiles(dir.File("out")).Select(Path.GetFileName));
     }
 
+    /// <summary>A tarball cut inside its gzip trailer holds every tar byte, so only the trailer check can refuse it;
+    /// the files taken from it are removed, and the whole tarball extracts.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    [InlineData(8)]
+    public void Tarball_cut_inside_its_gzip_trailer_is_refused_and_leaves_no_file(int cut)
+    {
+        using var dir = new TempDir();
+        var tgz = Gen.TarGz("cifar-10-batches-bin", new Dictionary<string, byte[]> { ["batches.meta.txt"] = "airplane\n"u8.ToArray(), ["data_batch_1.bin"] = Gen.CifarRecords(2, 1) });
+        Assert.Equal(2, Download.ExtractTarGz(dir.Write("whole.tar.gz", tgz), dir.File("whole")).Count);
+        var archive = dir.Write("c.tar.gz", tgz[..^cut]);
+        var e = Assert.Throws<DatasetException>(() => Download.ExtractTarGz(archive, dir.File("out")));
+        Assert.Equal(archive, e.Path);
+        Assert.StartsWith("the archive is truncated or corrupt (the gzip trailer is missing or cut short", e.Problem, StringComparison.Ordinal);
+        Assert.Contains("run `distill data install` again", e.Fix, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(dir.File("out")));
+    }
+
     [Fact]
     public void Failed_download_says_exactly_what_to_run()
     {

@@ -66,6 +66,30 @@ public class IdxTests
         Assert.Contains("delete the file", e.Fix);
     }
 
+    /// <summary>Cut inside its 8-byte trailer (CRC-32, ISIZE), a gzip file still inflates to every byte of the IDX
+    /// payload and GZipStream just ends: the file must be refused by name all the same, and the whole file still loads.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    public void Gzip_cut_inside_its_trailer_is_refused_naming_the_file(int cut)
+    {
+        using var dir = new TempDir();
+        var full = Gen.Gzip(Gen.Idx([100, 28, 28], Gen.Images(100)));
+        Assert.Equal(Gen.Images(100), Idx.ReadImages(dir.Write("whole-idx3-ubyte.gz", full)).Data);
+        var path = dir.Write("train-images-idx3-ubyte.gz", full[..^cut]);
+        var e = Assert.Throws<DatasetException>(() => Idx.ReadImages(path));
+        Assert.Equal(path, e.Path);
+        Assert.StartsWith("the gzip data is truncated or corrupt (", e.Problem, StringComparison.Ordinal);
+        Assert.Contains("trailer", e.Problem, StringComparison.Ordinal);
+        Assert.Equal("the download was probably interrupted: delete the file and run `distill data install` again", e.Fix);
+    }
+
     [Fact]
     public void Truncated_raw_file_is_reported_with_both_sizes()
     {
