@@ -36,6 +36,11 @@ static class DeployCommand
         cmd.Arguments.Add(checkpoint);
         cmd.SetAction(r => TrainCommand.Guard(_ => () =>
         {
+            bool Given(Option o) => r.GetResult(o) is { Implicit: false };
+            // Calibration steers static int8 only: without --int8 a given value would be silently ignored.
+            if (!r.GetValue(int8))
+                foreach (var o in new Option[] { calibrate, method })
+                    if (Given(o)) throw new ArgumentException($"{o.Name} applies only with --int8 (static int8 calibration); add --int8, or remove {o.Name}.");
             var n = r.GetValue(calibrate);
             if (n < 1) throw new ArgumentException($"--calibrate {n}: calibration needs at least 1 training image (e.g. --calibrate 256).");
             var calibration = ParseMethod(r.GetValue(method)!);
@@ -51,8 +56,13 @@ static class DeployCommand
             else
             {
                 using var data = trained.LoadData();
+                // CalibrationImages takes at most the whole split: a larger count asked for would be cut down unseen.
+                // The default may be cut (a small dataset); the line below prints the count used.
+                if (Given(calibrate) && n > data.Train.Count)
+                    throw new ArgumentException($"--calibrate {n:N0}: {data.Name}'s training split holds {data.Train.Count:N0} images; give at most {data.Train.Count:N0} (e.g. --calibrate 256).");
                 using var images = OnnxEvaluation.CalibrationImages(data, n);
-                kind = $"int8 static QDQ, {calibration} ranges on {images.shape[0]} training images";
+                var used = images.shape[0];
+                kind = $"int8 static QDQ, {calibration} ranges on {used} training image{(used == 1 ? "" : "s")}";
                 proto = Quantization.Static(trained.Model, trained.ImageShape, images, calibration, trained.Metadata);
             }
             OnnxExport.Save(proto, path);

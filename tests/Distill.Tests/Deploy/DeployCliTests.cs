@@ -48,6 +48,27 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.False(Distill.Deploy.OnnxExport.IsQuantized(float32));
     }
 
+    /// <summary>--calibrate (and --calibration) only steer static int8: given without --int8 they are refused, not
+    /// ignored; a count beyond the training split is refused with the largest one, not cut down unseen; 1 image is
+    /// singular.</summary>
+    [Fact]
+    public void Calibrate_is_refused_without_int8_or_beyond_the_training_split()
+    {
+        using var dir = new TempDir();
+        var model = dir.File("m.onnx");
+        AssertOneError(Cli("deploy", "export", run.Folder, "--out", model, "--calibrate", "64"),
+            "error: --calibrate applies only with --int8 (static int8 calibration); add --int8, or remove --calibrate.");
+        AssertOneError(Cli("deploy", "export", run.Folder, "--out", model, "--calibration", "minmax"),
+            "error: --calibration applies only with --int8 (static int8 calibration); add --int8, or remove --calibration.");
+        AssertOneError(Cli("deploy", "export", run.Folder, "--out", model, "--int8", "--calibrate", "60001"),
+            "error: --calibrate 60,001: fashion-mnist's training split holds 60,000 images; give at most 60,000 (e.g. --calibrate 256).");
+        Assert.False(File.Exists(model));
+
+        var (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", model, "--int8", "--calibrate", "1", "--calibration", "minmax");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("int8 static QDQ, MinMax ranges on 1 training image, opset", stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Channel_pruning_writes_a_narrower_run_that_exports()
     {
