@@ -206,7 +206,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             written = true;
             var status = interrupted ? RunStatus.Interrupted : timedOut ? RunStatus.TimedOut : failures.Count > 0 ? RunStatus.Failed : RunStatus.Succeeded;
             var parameters = abandoned ? injectedValues : EffectiveParameters(parameterNames, injectedValues.Keys);
-            var result = Result(status, results, failures, parameters, RunEnvironment.Capture(folder));
+            var result = Result(status, results, failures, parameters, CurrentEnvironment());
             IpynbWriter.Write(doc, files.Notebook);
             if (files.Html is not null) HtmlReport.Write(result, files.Html, o.Trusted);
             Manifest.Write(result, files.Manifest);
@@ -231,6 +231,13 @@ public sealed class NotebookRunner(NotebookRunOptions options)
 
         RunEnvironment? environmentAtStart;
 
+        /// <summary>The run's environment, captured once, before the first code cell (git is two processes, and the
+        /// versions are read from disk), and reused by every record of the run: its git facts are thus the checkout the notebook
+        /// started from, as <see cref="RunEnvironment.GitCommit"/> means, even when a cell commits or writes a tracked
+        /// file. The torch thread count alone is read again: a cell may change it (<c>TorchRuntime.Initialize(n)</c>),
+        /// and the record says the count the cells ran with last, as it did when the whole capture was taken at the end.</summary>
+        RunEnvironment CurrentEnvironment() => (environmentAtStart ??= RunEnvironment.Capture(folder)) with { TorchThreads = TorchRuntime.Threads };
+
         /// <summary>
         /// Before a cell runs: the executed notebook so far and a manifest saying the process died in this cell. Some ends
         /// leave no chance to write anything (a stack overflow aborts the runtime, the kernel's OOM killer and kill -9 give
@@ -241,7 +248,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         void WriteDiedRecord(NotebookCell cell, int index)
         {
             if (environmentAtStart is null && File.Exists(files.Html)) File.Delete(files.Html);
-            environmentAtStart ??= RunEnvironment.Capture(folder);
+            var environment = CurrentEnvironment();
             const string msg = "the process died while this cell ran (a stack overflow, running out of memory, or kill -9); the cells after it did not run";
             var failure = new CellFailure(fileName, cell.Label, null, msg);
             var cells = results.Append(new(cell, CellStatus.Failed, TimeSpan.Zero, failure))
@@ -251,7 +258,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             cell.Outputs.Add(error);
             try { IpynbWriter.Write(doc, files.Notebook); }
             finally { cell.Outputs.Remove(error); }
-            Manifest.Write(Result(RunStatus.Died, cells, [.. failures, failure], injectedValues, environmentAtStart), files.Manifest);
+            Manifest.Write(Result(RunStatus.Died, cells, [.. failures, failure], injectedValues, environment), files.Manifest);
         }
 
         /// <summary>

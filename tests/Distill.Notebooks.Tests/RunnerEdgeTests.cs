@@ -97,6 +97,41 @@ public class RunnerEdgeTests
         Assert.False(File.Exists(Path.Combine(outDir, "so.html"))); // no stale report beside this run's record
     }
 
+    /// <summary>A run's records name the checkout the notebook started from (as RunEnvironment.GitCommit means): a cell
+    /// that commits, then leaves a tracked file changed, moves neither the commit nor "clean" in its manifest.</summary>
+    [Fact]
+    public void The_records_name_the_commit_the_notebook_started_from_not_what_its_cells_did_to_the_checkout()
+    {
+        var dir = TestSupport.TempDir("edge-git");
+        string Git(params string[] args)
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", .. args])
+                { RedirectStandardOutput = true };
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEnd().Trim();
+            p.WaitForExit();
+            Assert.True(p.ExitCode == 0, $"git {string.Join(' ', args)} exited {p.ExitCode}");
+            return stdout;
+        }
+        var nb = TestSupport.WriteNotebook(dir, "git.ipynb", ("""
+            System.IO.File.WriteAllText("tracked.txt", "committed by the cell");
+            using (var p = System.Diagnostics.Process.Start("git", new[] { "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", "commit", "-qam", "by the cell" })!) p.WaitForExit();
+            System.IO.File.WriteAllText("tracked.txt", "left uncommitted");
+            """, null));
+        File.WriteAllText(Path.Combine(dir, "tracked.txt"), "as started");
+        Git("init", "-q");
+        Git("add", ".");
+        Git("commit", "-qm", "start");
+        var start = Git("rev-parse", "HEAD");
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.NotEqual(start, Git("rev-parse", "HEAD")); // the cell did commit
+        Assert.NotEqual("", Git("status", "--porcelain", "--untracked-files=no")); // and left the checkout dirty
+        Assert.Equal((start, false), (r.Environment.GitCommit, r.Environment.GitDirty));
+        var git = TestSupport.ReadJson(r.Files.Manifest)["git"]!;
+        Assert.Equal((start, false), (git["commit"]!.GetValue<string>(), git["dirty"]!.GetValue<bool>()));
+    }
+
     /// <summary>The report is one offline file: a pasted image (a cell attachment) and an image file beside the notebook
     /// are inlined as data: URLs, as Jupyter and VS Code show them; TeX shows as written, since nothing typesets it.</summary>
     [Fact]

@@ -79,7 +79,7 @@ public sealed class MethodSettings
                     throw new ArgumentException($"{method.Name}: {key}={value} is beyond float32 (0, or 1.2e-38 to 3.4e38 in size), which the losses compute in; give a value in that range.");
             }
             // Numbers are kept in one spelling (0.80, 8e-1 → 0.8): run records, labels and cache keys compare them as text.
-            values[key] = p.IsText ? value : double.Parse(value, NumberStyles.Float, CultureInfo.InvariantCulture).ToString("R", CultureInfo.InvariantCulture);
+            values[key] = p.IsText ? value : NumberText.Canonical(value);
         }
     }
 

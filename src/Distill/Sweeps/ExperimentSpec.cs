@@ -185,9 +185,7 @@ public sealed class ExperimentSpec
         map.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : null;
 
     /// <summary>A grid value as the runs see it: numbers in one spelling (1, 1.0 and 1e0 are one value).</summary>
-    static string Canonical(YamlNode node) =>
-        node is YamlScalarNode && double.TryParse(Scalar(node), NumberStyles.Float, CultureInfo.InvariantCulture, out var x)
-            ? x.ToString("R", CultureInfo.InvariantCulture) : Scalar(node);
+    static string Canonical(YamlNode node) => node is YamlScalarNode ? NumberText.Canonical(Scalar(node)) : Scalar(node);
 
     internal static string Scalar(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();
 }

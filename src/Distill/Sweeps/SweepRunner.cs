@@ -45,6 +45,7 @@ public static class SweepFolder
     {
         var path = Path.Combine(Run(dir, index), ResultFile);
         if (!File.Exists(path)) return (null, null);
+        if (NotRegular(path) is { } damage) return (null, damage);
         RunResult? r;
         try { r = JsonSerializer.Deserialize<RunResult>(File.ReadAllText(path), Json); }
         catch (JsonException e) { return (null, $"not a result ({e.Message.Split(". ")[0]})"); }
@@ -69,6 +70,7 @@ public static class SweepFolder
     {
         var path = Path.Combine(Run(dir, index), FailedFile);
         if (!File.Exists(path)) return (null, null);
+        if (NotRegular(path) is { } damage) return (null, damage);
         RunFailure? f;
         try { f = JsonSerializer.Deserialize<RunFailure>(File.ReadAllText(path), Json); }
         catch (JsonException e) { return (null, $"not a failure record ({e.Message.Split(". ")[0]})"); }
@@ -76,6 +78,11 @@ public static class SweepFolder
         if (f?.Error is null) return (null, "not a failure record (no error)");
         return (f, null);
     }
+
+    /// <summary>What is wrong with a run's file that has nothing to read, or null. Checked before opening: a FIFO (or
+    /// device) in its place would block the read until someone writes, stopping collect and `sweep run` at that run;
+    /// refused by its size, it is damaged like any other unreadable record.</summary>
+    static string? NotRegular(string path) => FilePaths.NothingToRead(path) ? "empty (or not a regular file, e.g. a FIFO)" : null;
 
     /// <summary>Claims run folder <paramref name="runDir"/> for one `sweep run --jobs` (<paramref name="claim"/> names it):
     /// true for the first of its workers to ask, false for the others, so no run is tried twice in one sweep run. The
@@ -129,6 +136,7 @@ public static class SweepFolder
     /// <summary>The spec hash a run's record (run.json) names, or null when it names none or cannot be read.</summary>
     static string? RecordedSpec(string record)
     {
+        if (FilePaths.NothingToRead(record)) return null; // never open a FIFO: it would block; the trainer names the record when it runs
         try { return JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(record))?.GetValueOrDefault("spec"); }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException) { return null; }
     }

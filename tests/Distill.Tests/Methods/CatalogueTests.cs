@@ -135,6 +135,23 @@ public sealed class CatalogueTests
         Assert.Equal("8", MethodCatalogue.Parse("dkd:beta=8").Settings.All["beta"]);
     }
 
+    /// <summary>A method's numbers are kept in one spelling, the one a spec's grid values get (both use
+    /// NumberText.Canonical): run labels and cache keys compare them as text. Text that is no number stays as given.</summary>
+    [Theory]
+    [InlineData("8.0", "8")]
+    [InlineData("8e0", "8")]
+    [InlineData("08", "8")]
+    [InlineData("0.80", "0.8")]
+    [InlineData("1E-3", "0.001")]
+    [InlineData("1e+22", "1E+22")]
+    public void Numbers_given_in_another_spelling_are_kept_in_one(string given, string kept)
+    {
+        Assert.Equal(kept, MethodCatalogue.Parse($"dkd:beta={given}").Settings.All["beta"]);
+        Assert.Equal($"dkd:beta={kept}", MethodCatalogue.Parse($"dkd:beta={given}").Label);
+        Assert.Equal(kept, NumberText.Canonical(given));
+        Assert.Equal("mlp-32", NumberText.Canonical("mlp-32"));
+    }
+
     [Fact]
     public void Combine_weights_each_methods_distillation_terms_and_keeps_one_cross_entropy()
     {

@@ -141,6 +141,74 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Equal("# annotated\n" + Spec, File.ReadAllText(copy));
     }
 
+    string Fifo(int index, string file)
+    {
+        var path = Path.Combine(SweepFolder.Run(dir, index), file);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", [path])!) mk.WaitForExit();
+        Assert.True(File.Exists(path), $"mkfifo made no {path}");
+        return path;
+    }
+
+    /// <summary><paramref name="read"/> on a thread of its own, failed when it takes longer than a read of a few small
+    /// files can: blocked on a FIFO. The FIFOs are then opened and closed as a writer (O_RDWR never blocks), which
+    /// ends the blocked read, so a failing test fails instead of hanging the test run.</summary>
+    static T Promptly<T>(Func<T> read, params string[] fifos)
+    {
+        var task = Task.Factory.StartNew(read, TaskCreationOptions.LongRunning);
+        var prompt = task.Wait(TimeSpan.FromSeconds(20));
+        for (var tries = 0; !task.IsCompleted && tries < 100; tries++, Thread.Sleep(50))
+            foreach (var fifo in fifos.Where(File.Exists)) // `sweep run` may have moved it aside
+                using (new FileStream(fifo, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite)) { }
+        Assert.True(prompt, "still reading after 20 s: blocked on a FIFO");
+        return task.Result;
+    }
+
+    /// <summary>A FIFO in place of a run's result.json or failed.json blocked collect (until someone wrote to it, or
+    /// forever): it is damaged like any unreadable record, named, and the table of the other runs is written.</summary>
+    [Fact]
+    public void A_FIFO_in_place_of_a_runs_result_or_failure_record_is_damaged_and_collect_does_not_block()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(0, SweepFolder.ResultFile, Result(0, 0));
+        var result = Fifo(1, SweepFolder.ResultFile);
+        var failure = Fifo(2, SweepFolder.FailedFile);
+        var results = Promptly(() => SweepResults.Read(dir), result, failure);
+        Assert.Equal([0], results.Runs.Select(r => r.Index));
+        Assert.Equal(["runs/1/result.json is empty (or not a regular file, e.g. a FIFO)", "runs/2/failed.json is empty (or not a regular file, e.g. a FIFO)"],
+            results.Damaged.Select(d => d.Error));
+        Assert.Equal([3], results.Missing);
+        Assert.Contains("- run 1 (seed=1): runs/1/result.json is empty (or not a regular file, e.g. a FIFO)", results.Markdown(), StringComparison.Ordinal);
+        Assert.False(Promptly(() => SweepFolder.Done(dir, 1, spec.GridKeys), result));
+
+        // `sweep run` without its plan reads each run's record for its spec: a FIFO there names no spec, and blocks nothing.
+        File.Delete(Path.Combine(dir, SweepFolder.PlanFile));
+        var record = Fifo(3, "run.json");
+        Promptly(() => { SweepFolder.Prepare(spec, dir); return 0; }, record);
+        Assert.True(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
+    }
+
+    /// <summary>`sweep run` moves a FIFO result.json and failed.json aside (renaming does not open them) and runs the run.</summary>
+    [Fact]
+    public void Sweep_run_keeps_a_FIFO_result_and_failure_record_aside_and_runs_the_run()
+    {
+        var spec = ExperimentSpec.Parse(Spec.Replace("train_size: 300}", "train_size: 300, test_size: 200}\nepochs: 1", StringComparison.Ordinal), "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        var result = Fifo(1, SweepFolder.ResultFile);
+        var failure = Fifo(1, SweepFolder.FailedFile);
+        var log = new StringWriter();
+        var (run, skipped) = Promptly(() => SweepRunner.Run(spec, 1, dir, log, CancellationToken.None), result, failure);
+        Assert.False(skipped);
+        Assert.Equal(1, run.Index);
+        Assert.Contains("run 1: its result.json was empty (or not a regular file, e.g. a FIFO); kept as result.damaged-", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains("run 1: its failed.json was empty (or not a regular file, e.g. a FIFO); kept as failed.damaged-", log.ToString(), StringComparison.Ordinal);
+        var runDir = SweepFolder.Run(dir, 1);
+        Assert.Single(Directory.GetFiles(runDir, "result.damaged-*.json"));
+        Assert.Single(Directory.GetFiles(runDir, "failed.damaged-*.json"));
+        Assert.True(SweepFolder.Done(dir, 1, spec.GridKeys));
+    }
+
     [Fact]
     public void A_plan_without_its_fields_is_one_error_naming_the_file_and_the_fix()
     {
