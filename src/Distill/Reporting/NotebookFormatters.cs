@@ -25,12 +25,38 @@ public static class NotebookFormatters
     {
         Formatter.Register<Figure>((f, w) => w.Write(f.ToHtml()), Html);
         Formatter.Register<Figure>((f, w) => w.Write(f.ToString()), PlainText);
-        Formatter.Register<DataFrame>((df, w) => w.Write(DataFrameHtml(df)), Html);
-        Formatter.Register<DataFrame>((df, w) => w.Write(DataFrameText(df)), PlainText);
         Formatter.Register<torch.Tensor>((t, w) => w.Write(TensorHtml(t)), Html);
         Formatter.Register<torch.Tensor>((t, w) => w.Write(TensorText(t)), PlainText);
         Formatter.Register<NotebookEnvironment>((e, w) => w.Write($"<pre class=\"distill-environment\">{Enc(e.ToString())}</pre>"), Html);
         Formatter.Register<NotebookEnvironment>((e, w) => w.Write(e.ToString()), PlainText);
+        RegisterDataFrameWhenPresent();
+    }
+
+    const string DataAnalysis = "Microsoft.Data.Analysis";
+    static int dataFrameHooked;
+
+    /// <summary>In the kernel, Microsoft.Data.Analysis resolves only when the notebook has its own
+    /// <c>#r "nuget: Microsoft.Data.Analysis"</c>; a notebook without DataFrames need not have one. So the DataFrame
+    /// formatters are registered now if the package resolves, else as soon as a later cell loads it. Naming
+    /// <see cref="DataFrame"/> anywhere in <see cref="Register"/> itself would make the JIT load the assembly and fail
+    /// the whole call (FileNotFoundException) before any formatter is registered.</summary>
+    static void RegisterDataFrameWhenPresent()
+    {
+        if (Interlocked.Exchange(ref dataFrameHooked, 1) == 0)
+            AppDomain.CurrentDomain.AssemblyLoad += (_, e) =>
+            {
+                if (e.LoadedAssembly.GetName().Name == DataAnalysis) RegisterDataFrame();
+            };
+        try { System.Reflection.Assembly.Load(DataAnalysis); }
+        catch (Exception e) when (e is FileNotFoundException or FileLoadException) { return; }
+        RegisterDataFrame();
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static void RegisterDataFrame()
+    {
+        Formatter.Register<DataFrame>((df, w) => w.Write(DataFrameHtml(df)), Html);
+        Formatter.Register<DataFrame>((df, w) => w.Write(DataFrameText(df)), PlainText);
     }
 
     public static string DataFrameHtml(DataFrame df)

@@ -1,0 +1,42 @@
+using System.Text.Json.Nodes;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary>A researcher's own notebook in the real .NET kernel: the first cell references only the library and
+/// TorchSharp (no DataFrames), so Microsoft.Data.Analysis does not resolve when <c>Distill.Notebook.Start()</c> runs.</summary>
+public class KernelStartTests
+{
+    static JsonObject Code(string source, params string[] tags) => new()
+    {
+        ["cell_type"] = "code", ["execution_count"] = null, ["outputs"] = new JsonArray(),
+        ["metadata"] = new JsonObject { ["tags"] = new JsonArray([.. tags.Select(t => (JsonNode)t)]) },
+        ["source"] = source,
+    };
+
+    [Fact]
+    public void Start_needs_no_DataFrame_package_and_DataFrames_display_once_a_later_cell_loads_it()
+    {
+        var dir = TestSupport.TempDir("kernel-start");
+        var path = Path.Combine(dir, "no-dataframes.ipynb");
+        File.WriteAllText(path, new JsonObject
+        {
+            ["nbformat"] = 4, ["nbformat_minor"] = 5,
+            ["metadata"] = new JsonObject { ["kernelspec"] = new JsonObject { ["name"] = ".net-csharp", ["language"] = "C#", ["display_name"] = ".NET (C#)" } },
+            ["cells"] = new JsonArray(
+                Code("#r \"../artifacts/bin/Distill/debug/Distill.dll\"\n#r \"nuget: TorchSharp-cpu, 0.107.0\"\nDistill.Notebook.Start()"),
+                Code("var budget = \"quick\";", "parameters"),
+                Code("TorchSharp.torch.ones(2)"),
+                Code("#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"\nnew Microsoft.Data.Analysis.DataFrame(new Microsoft.Data.Analysis.Int32DataFrameColumn(\"x\", new[] { 1, 2 }))")),
+        }.ToJsonString());
+
+        var cells = JupyterKernel.CodeCells(JupyterKernel.Execute(path, "smoke", new Dictionary<string, string>(), TimeSpan.FromMinutes(5)));
+
+        var errors = cells.SelectMany(c => c.Outputs).Where(o => (string?)o!["output_type"] == "error").Select(o => $"{o!["ename"]}: {o["evalue"]}");
+        Assert.Empty(errors);
+        string Html(int cell) => string.Concat(cells[cell].Outputs.Where(o => (string?)o!["output_type"] == "execute_result")
+            .Select(o => o!["data"]?["text/html"] is JsonArray a ? string.Concat(a.Select(x => (string?)x)) : (string?)o!["data"]?["text/html"]));
+        Assert.Contains("distill ready", Html(0), StringComparison.Ordinal);
+        Assert.Contains("distill-tensor", Html(2), StringComparison.Ordinal); // code cells: start, parameters, tensor, DataFrame
+        Assert.Contains("<table", Html(3), StringComparison.Ordinal);
+    }
+}
