@@ -38,6 +38,32 @@ public static class FilePaths
     public static bool SameFile(string a, string b) =>
         RealPath(a) is { } ra && RealPath(b) is { } rb && string.Equals(ra, rb, StringComparison.Ordinal);
 
+    /// <summary><paramref name="path"/> as the file system reaches it: absolute, no trailing separator, every symbolic
+    /// link on the way resolved (realpath(3)). A path that does not exist yet is its nearest existing folder resolved,
+    /// with the rest appended. So "RUN/", "./RUN" and a link to RUN are all one string, which comparing
+    /// Path.GetFullPath strings misses.</summary>
+    public static string Canonical(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        var missing = new Stack<string>();
+        for (var p = full; ; p = Path.GetDirectoryName(p)!)
+        {
+            if (RealPath(p) is { } real) return missing.Aggregate(Path.TrimEndingDirectorySeparator(real), Path.Combine);
+            if (Path.GetDirectoryName(p) is null) return full; // nothing on the way exists (not even the root)
+            missing.Push(Path.GetFileName(p));
+        }
+    }
+
+    /// <summary>True when <paramref name="path"/> is <paramref name="folder"/> or lies inside it, compared as
+    /// <see cref="Canonical"/> paths: a trailing separator or a link cannot hide that a folder about to be cleared
+    /// holds something that must survive.</summary>
+    public static bool IsOrIsInside(string path, string folder)
+    {
+        string p = Canonical(path), f = Canonical(folder);
+        return p == f || p.StartsWith(Path.EndsInDirectorySeparator(f) ? f : f + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+    }
+
     static string? RealPath(string path)
     {
         if (!File.Exists(path) && !Directory.Exists(path)) return null;

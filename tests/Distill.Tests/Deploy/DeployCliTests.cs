@@ -141,7 +141,22 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var before = File.ReadAllBytes(Path.Combine(source, "last.ckpt"));
         AssertOneError(Cli("deploy", "prune", source, "--out", source, "--sparsity", "0.5", "--force"), $"error: --out {source} is the run being pruned");
         AssertOneError(Cli("deploy", "prune", Path.Combine(source, "last.ckpt"), "--out", parent, "--sparsity", "0.5", "--force"), $"error: --out {parent} holds the run being pruned");
+        // The same folders, spelled so that their strings differ: a trailing slash, a link to the run, a link to the
+        // folder holding it, and a checkpoint given through a link from another folder.
+        var link = Path.Combine(dir.Path, "link");
+        Directory.CreateSymbolicLink(link, source);
+        var parentLink = Path.Combine(dir.Path, "parent-link");
+        Directory.CreateSymbolicLink(parentLink, parent);
+        var elsewhere = Directory.CreateDirectory(Path.Combine(dir.Path, "elsewhere")).FullName;
+        File.CreateSymbolicLink(Path.Combine(elsewhere, "last.ckpt"), Path.Combine(source, "last.ckpt"));
+        foreach (var (checkpoint, output, verb) in new[]
+                 {
+                     (source, source + "/", "is"), (source, link, "is"), (Path.Combine(source, "last.ckpt"), link, "is"),
+                     (Path.Combine(source, "last.ckpt"), link + "/", "is"), (source, parentLink, "holds"), (elsewhere, source, "is"),
+                 })
+            AssertOneError(Cli("deploy", "prune", checkpoint, "--out", output, "--sparsity", "0.5", "--force"), $"error: --out {output} {verb} the run being pruned");
         Assert.Equal(before, File.ReadAllBytes(Path.Combine(source, "last.ckpt")));
+        Assert.True(File.Exists(Path.Combine(source, "run.json")));
 
         var pruned = Path.Combine(dir.Path, "pruned");
         Assert.Equal(0, Cli("deploy", "prune", source, "--out", pruned, "--sparsity", "0.5", "--train-size", "300").Code);
