@@ -238,6 +238,20 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.Empty(Directory.GetFiles(dir.Path, ".model.onnx.*.tmp"));
     }
 
+    /// <summary>A 250-byte file name is within the 255-byte limit; its temp file (the name plus a PID and random part)
+    /// would not be, and must not make the export fail.</summary>
+    [Fact]
+    public void Export_to_a_file_name_near_the_length_limit_is_written()
+    {
+        using var dir = new TempDir();
+        var model = dir.File(new string('m', 245) + ".onnx");
+        var (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", model);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("cnn-8 float32", stdout, StringComparison.Ordinal);
+        Assert.Equal("cnn-8", Distill.Deploy.OnnxExport.RecordedModel(model));
+        Assert.Equal([model], Directory.GetFileSystemEntries(dir.Path)); // no temp file left
+    }
+
     [Fact]
     public void Export_never_replaces_what_is_not_an_earlier_export_and_check_names_a_foreign_model()
     {
