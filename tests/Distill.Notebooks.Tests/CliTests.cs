@@ -42,6 +42,17 @@ public class CliTests
         Assert.Equal(2, same.Exit);
         Assert.Contains($"would write the same report ({Path.Combine(outDir, "basics")}.*)", same.Err);
         Assert.Empty(Directory.GetFiles(outDir));
+        // --out naming an existing file: bad input (2), said as such, for run and reproduce alike; the file stays.
+        var file = Path.Combine(outDir, "a-file");
+        File.WriteAllText(file, "mine");
+        var runToFile = Distill("run", TestSupport.TestData("basics.ipynb"), "--out", file);
+        Assert.Equal((2, $"error: --out {file}: this is a file; give a folder (it is created when missing)"), (runToFile.Exit, runToFile.Err.Trim()));
+        var notebooks = TestSupport.TempDir("cli-out-file-notebooks");
+        TestSupport.WriteNotebook(notebooks, "00-ran.ipynb", ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+        var reproduceToFile = Distill("reproduce", "--notebooks", notebooks, "--out", file);
+        Assert.Equal((2, $"error: --out {file}: this is a file; give a folder (it is created when missing)"), (reproduceToFile.Exit, reproduceToFile.Err.Trim()));
+        Assert.Equal("mine", File.ReadAllText(file));
+        Assert.False(File.Exists(Path.Combine(notebooks, "ran.txt")), "a notebook ran");
     }
 
     [Fact]

@@ -203,6 +203,15 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         var clash = await Assert.ThrowsAsync<ReproductionException>(() =>
             new Reproduction(ReproductionRun.Options(run.Notebooks, run.Root) with { Parameters = [new("budget", "full")] }).RunAsync());
         Assert.Contains("--budget smoke and -p budget=full disagree", clash.Message, StringComparison.Ordinal);
+        // An --out that is a file, or goes through one, is bad input too, not an IOException when the folder is made.
+        var file = Path.Combine(TestSupport.TempDir("reproduce-out-file"), "reports");
+        File.WriteAllText(file, "mine");
+        var isFile = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options(run.Notebooks, file)).RunAsync());
+        Assert.Equal($"--out {file}: this is a file; give a folder (it is created when missing)", isFile.Message);
+        var inside = Path.Combine(file, "sub");
+        var throughFile = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options(run.Notebooks, inside)).RunAsync());
+        Assert.Equal($"--out {inside}: {file} is a file, not a folder; give a folder path that does not go through a file", throughFile.Message);
+        Assert.Equal("mine", File.ReadAllText(file));
     }
 
     [Theory]
