@@ -158,6 +158,8 @@ public sealed class Reproduction(ReproductionOptions options)
     /// <summary>Notebooks of <paramref name="folder"/> (top level, .ipynb and .dib), sorted by file name (ordinal).</summary>
     public static IReadOnlyList<string> FindNotebooks(string folder)
     {
+        if (File.Exists(folder))
+            throw new ReproductionException($"{folder}: this is a file, not a folder; pass --notebooks DIR, the folder holding the notebooks (run one notebook with `distill run {folder}`)");
         if (!Directory.Exists(folder))
             throw new ReproductionException($"{folder}: notebooks folder not found; run from the repository root or pass --notebooks DIR");
         var found = Directory.EnumerateFiles(folder)

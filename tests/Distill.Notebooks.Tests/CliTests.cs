@@ -53,6 +53,14 @@ public class CliTests
         Assert.Equal((2, $"error: --out {file}: this is a file; give a folder (it is created when missing)"), (reproduceToFile.Exit, reproduceToFile.Err.Trim()));
         Assert.Equal("mine", File.ReadAllText(file));
         Assert.False(File.Exists(Path.Combine(notebooks, "ran.txt")), "a notebook ran");
+        // A folder given as a notebook, and a notebook given as the folder of notebooks: said as such, not "not found".
+        var folder = Directory.CreateDirectory(Path.Combine(notebooks, "dir.ipynb")).FullName;
+        var runFolder = Distill("run", folder, "--out", outDir);
+        Assert.Equal((2, $"error: {folder}: this is a folder, not a file; pass the path of a .ipynb or .dib notebook file"), (runFolder.Exit, runFolder.Err.Trim()));
+        var notebook = Path.Combine(notebooks, "00-ran.ipynb");
+        var reproduceFile = Distill("reproduce", "--notebooks", notebook, "--out", outDir);
+        Assert.Equal((2, $"error: {notebook}: this is a file, not a folder; pass --notebooks DIR, the folder holding the notebooks (run one notebook with `distill run {notebook}`)"),
+            (reproduceFile.Exit, reproduceFile.Err.Trim()));
     }
 
     [Fact]

@@ -168,6 +168,37 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.True(File.Exists(Path.Combine(pruned, "last.ckpt")));
     }
 
+    /// <summary>A folder where a run's file should be, and a link loop, are said as what they are: not "no such
+    /// checkpoint", "missing", or a link "that points nowhere" naming a link that exists.</summary>
+    [Fact]
+    public void A_folder_where_a_run_file_should_be_or_a_link_loop_is_named_as_such()
+    {
+        using var dir = new TempDir();
+        var ckptFolder = Path.Combine(dir.Path, "ckpt-folder");
+        Directory.CreateDirectory(Path.Combine(ckptFolder, "last.ckpt"));
+        File.Copy(Path.Combine(run.Folder, "run.json"), Path.Combine(ckptFolder, "run.json"));
+        var checkpoint = Path.Combine(ckptFolder, "last.ckpt");
+        foreach (var given in new[] { ckptFolder, checkpoint })
+            AssertOneError(Cli("deploy", "export", given, "--out", dir.File("x.onnx")),
+                $"error: {checkpoint} is a folder, not a file: a checkpoint is the file `distill train` writes as last.ckpt; restore it, or give another run folder or checkpoint.");
+
+        var recordFolder = Path.Combine(dir.Path, "record-folder");
+        Directory.CreateDirectory(Path.Combine(recordFolder, "run.json"));
+        File.Copy(Path.Combine(run.Folder, "last.ckpt"), Path.Combine(recordFolder, "last.ckpt"));
+        AssertOneError(Cli("deploy", "export", recordFolder, "--out", dir.File("x.onnx")),
+            $"error: {Path.Combine(recordFolder, "run.json")} is a folder, not a file: the run record beside a checkpoint is the file");
+
+        var loop = Path.Combine(dir.Path, "loop");
+        Directory.CreateDirectory(loop);
+        File.Copy(Path.Combine(run.Folder, "run.json"), Path.Combine(loop, "run.json"));
+        var link = Path.Combine(loop, "last.ckpt");
+        File.CreateSymbolicLink(link, "a");
+        File.CreateSymbolicLink(Path.Combine(loop, "a"), "last.ckpt");
+        AssertOneError(Cli("deploy", "export", loop, "--out", dir.File("x.onnx")),
+            $"error: '{link}' is a symbolic link loop ({link} → a → last.ckpt). Point it at an existing checkpoint, or give the checkpoint itself.");
+        Assert.False(File.Exists(dir.File("x.onnx")));
+    }
+
     /// <summary>An ONNX file someone else wrote (a Flatten of the image, no metadata): valid, but not logits of 10
     /// classes; with <paramref name="batch"/> its batch dimension is fixed.</summary>
     static string Foreign(string path, long? batch)
