@@ -162,7 +162,9 @@ public sealed class Reproduction(ReproductionOptions options)
             throw new ReproductionException($"{folder}: this is a file, not a folder; pass --notebooks DIR, the folder holding the notebooks (run one notebook with `distill run {folder}`)");
         if (!Directory.Exists(folder))
             throw new ReproductionException($"{folder}: notebooks folder not found; run from the repository root or pass --notebooks DIR");
-        var found = Directory.EnumerateFiles(folder)
+        // Folders too: one named like a notebook (04-x.ipynb) is listed and fails as "a folder, not a file", as any
+        // notebook that cannot be read does, instead of being skipped unseen.
+        var found = Directory.EnumerateFileSystemEntries(folder)
             .Where(f => f.EndsWith(".ipynb", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".dib", StringComparison.OrdinalIgnoreCase))
             .Where(f => !Path.GetFileName(f).StartsWith('.'))
             .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal)

@@ -177,6 +177,22 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(dir, "reports", "00-long", "00-long.manifest.json"))["status"]!.GetValue<string>());
     }
 
+    /// <summary>A folder named like a notebook was skipped unseen; it is listed and fails as a notebook that cannot be
+    /// read does (an error naming it, exit 1), and the others still run.</summary>
+    [Fact]
+    public async Task A_folder_named_like_a_notebook_is_an_error_naming_it_not_skipped()
+    {
+        var dir = TestSupport.TempDir("reproduce-folder");
+        var notebooks = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "03-ok.ipynb", ("1 + 1", null));
+        var folder = Directory.CreateDirectory(Path.Combine(notebooks, "04-dir.ipynb")).FullName;
+        var r = await new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir, "reports"))).RunAsync();
+        Assert.Equal([("03-ok", OutcomeStatus.Ok), ("04-dir", OutcomeStatus.Error)], r.Notebooks.Select(n => (n.Name, n.Status)));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"✘ 04-dir: error: {folder}: this is a folder, not a file; pass the path of a Polyglot notebook file (.ipynb or .dib). (0.0 s)", r.Notebooks[1].SummaryLine);
+    }
+
     [Fact]
     public async Task A_malformed_result_row_makes_the_notebook_an_error_naming_file_and_line()
     {
