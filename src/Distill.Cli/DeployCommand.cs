@@ -198,11 +198,15 @@ static class DeployCommand
             if (r.GetValue(trainSize) is < 1) throw new ArgumentException($"--train-size {r.GetValue(trainSize)}: give a whole number of at least 1.");
             var outDir = Path.GetFullPath(r.GetValue(output)!);
             if (File.Exists(outDir)) throw new ArgumentException($"--out {r.GetValue(output)}: this is a file; give a folder for the pruned run (it is created when missing).");
-            // The run being pruned must survive: its own folder, or one holding it, would be overwritten (and --force clears it).
-            var source = Path.GetFullPath(r.GetValue(checkpoint)!);
-            if (!Directory.Exists(source)) source = Path.GetDirectoryName(source)!;
-            if (source == outDir || source.StartsWith(outDir.TrimEnd('/') + "/", StringComparison.Ordinal))
-                throw new ArgumentException($"--out {r.GetValue(output)} {(source == outDir ? "is" : "holds")} the run being pruned ({source}); writing the pruned run there would replace it. Give another folder.");
+            // The run being pruned must survive: its own folder, or one holding it, would be overwritten (and --force
+            // clears it). Compared as real paths: "RUN/" or a link to RUN is RUN. Its folder is the one given (or the
+            // checkpoint's), and also where its checkpoint really is when that is a link into another run.
+            var given = r.GetValue(checkpoint)!;
+            var file = Directory.Exists(given) ? Path.Combine(given, Training.Checkpoint.FileName) : given;
+            foreach (var source in new[] { Path.GetDirectoryName(Path.GetFullPath(file))!, Path.GetDirectoryName(FilePaths.Canonical(file))! }.Distinct())
+                if (FilePaths.IsOrIsInside(source, outDir))
+                    throw new ArgumentException($"--out {r.GetValue(output)} {(FilePaths.IsOrIsInside(outDir, source) ? "is" : "holds")} the run being pruned ({source}); " +
+                                                "writing the pruned run there would replace it. Give another folder.");
             // The trainer refuses it too, with the same words, but only after the model is scored and pruned.
             if (!r.GetValue(force) && Training.Trainer.HeldRunError(r.GetValue(output)!, resumable: false) is { } held) throw new ArgumentException(held);
             TorchRuntime.Initialize();

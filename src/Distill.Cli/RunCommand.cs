@@ -57,10 +57,13 @@ static class RunCommand
             Console.Error.WriteLine($"error: --out {output}: cannot create this folder ({e.Message.TrimEnd('.')}); pass a folder you can write to");
             return 2;
         }
-        var missing = notebooks.Where(n => !File.Exists(n)).ToList();
+        // A folder (or a link to nothing) is named as what it is: "file not found" would send the user looking for it.
+        var missing = notebooks.Where(n => !File.Exists(n) || FilePaths.NotAFile(n) is not null).ToList();
         if (missing.Count > 0)
         {
-            foreach (var m in missing) Console.Error.WriteLine($"error: {m}: file not found; pass the path of a .ipynb or .dib notebook");
+            foreach (var m in missing)
+                Console.Error.WriteLine(FilePaths.NotAFile(m) is { } what ? $"error: {m}: this is {what}; pass the path of a .ipynb or .dib notebook file"
+                                                                         : $"error: {m}: file not found; pass the path of a .ipynb or .dib notebook");
             return 2;
         }
         // Reports are named after the notebook: two of one name would overwrite each other's.

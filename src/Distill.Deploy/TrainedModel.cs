@@ -83,6 +83,12 @@ public sealed class TrainedModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         var file = Directory.Exists(checkpoint) ? Path.Combine(checkpoint, Checkpoint.FileName) : checkpoint;
+        // RUN/last.ckpt given, and a folder: it is the checkpoint meant, not a run folder missing RUN/last.ckpt/last.ckpt.
+        if (!File.Exists(file) && Path.GetFileName(Path.TrimEndingDirectorySeparator(checkpoint)) == Checkpoint.FileName) file = checkpoint;
+        // A folder where the checkpoint should be is there, not "no such checkpoint".
+        if (Directory.Exists(file))
+            throw new InvalidDataException($"{file} is {FilePaths.NotAFile(file)}: a checkpoint is the file `distill train` writes as {Checkpoint.FileName}; " +
+                                           "restore it, or give another run folder or checkpoint.");
         if (!File.Exists(file))
         {
             // `train --teacher ... --out DIR` writes DIR/teacher and DIR/student, each a run folder of its own.
@@ -127,6 +133,8 @@ public sealed class TrainedModel : IDisposable
 
     static Dictionary<string, string> ReadRecord(string path)
     {
+        if (FilePaths.NotAFile(path) is { } what)
+            throw new InvalidDataException($"{path} is {what}: the run record beside a checkpoint is the file `distill train --out DIR` writes, which names the model; restore it.");
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: missing; a checkpoint is exported with the run.json beside it, which names the model (`distill train --out DIR` writes both).", path);
         try { return JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path)) ?? []; }

@@ -158,9 +158,13 @@ public sealed class Reproduction(ReproductionOptions options)
     /// <summary>Notebooks of <paramref name="folder"/> (top level, .ipynb and .dib), sorted by file name (ordinal).</summary>
     public static IReadOnlyList<string> FindNotebooks(string folder)
     {
+        if (File.Exists(folder))
+            throw new ReproductionException($"{folder}: this is a file, not a folder; pass --notebooks DIR, the folder holding the notebooks (run one notebook with `distill run {folder}`)");
         if (!Directory.Exists(folder))
             throw new ReproductionException($"{folder}: notebooks folder not found; run from the repository root or pass --notebooks DIR");
-        var found = Directory.EnumerateFiles(folder)
+        // Folders too: one named like a notebook (04-x.ipynb) is listed and fails as "a folder, not a file", as any
+        // notebook that cannot be read does, instead of being skipped unseen.
+        var found = Directory.EnumerateFileSystemEntries(folder)
             .Where(f => f.EndsWith(".ipynb", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".dib", StringComparison.OrdinalIgnoreCase))
             .Where(f => !Path.GetFileName(f).StartsWith('.'))
             .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal)
@@ -197,7 +201,17 @@ public sealed class Reproduction(ReproductionOptions options)
 
         if (o.Jobs > 1 && o.Command is null) throw new ReproductionException("--jobs: no command to start the notebooks' processes with");
         var outDir = Path.GetFullPath(o.OutputDirectory);
-        Directory.CreateDirectory(outDir);
+        // Bad input like the others (exit 2), said before anything runs: not an IOException from creating the folder,
+        // which the CLI would report as unexpected, with the exit code of a failed notebook.
+        if (File.Exists(outDir))
+            throw new ReproductionException($"--out {o.OutputDirectory}: this is a file; give a folder (it is created when missing)");
+        if (FilePaths.FileAncestor(outDir) is { } file)
+            throw new ReproductionException($"--out {o.OutputDirectory}: {file} is a file, not a folder; give a folder path that does not go through a file");
+        try { Directory.CreateDirectory(outDir); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ReproductionException($"--out {o.OutputDirectory}: cannot create this folder ({e.Message.TrimEnd('.')}); pass a folder you can write to");
+        }
         var threads = Sweeps.ChildProcesses.ThreadsPerProcess(o.Threads, o.Jobs);
         if (o.Jobs == 1) TorchRuntime.Initialize(threads); // before anything reads the thread count
         var started = DateTimeOffset.Now;

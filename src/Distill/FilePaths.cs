@@ -21,15 +21,33 @@ public static class FilePaths
     /// length 0, so an input checked with this before it is opened fails at once, by name, instead of hanging.</summary>
     public static bool NothingToRead(string path) => new FileInfo(path).Length == 0;
 
-    /// <summary>The target of <paramref name="path"/> when it is a symbolic link that points nowhere (its target, or
-    /// one further along a chain of links, does not exist, or the links loop), else null. File.Exists is true for such
-    /// a link, but opening it fails with a bare "Could not find file".</summary>
-    public static string? DanglingLinkTarget(string path)
+    /// <summary>What <paramref name="path"/> is instead of a file that can be read, as words to follow "PATH is":
+    /// "a folder, not a file", or a symbolic link that leads nowhere (<see cref="BrokenLink"/>); null when it is a file,
+    /// or nothing at all (each caller says "not found" in its own words). A bare "file not found" or "missing" for
+    /// something that is there sends a user looking for the wrong thing.</summary>
+    public static string? NotAFile(string path) => Directory.Exists(path) ? "a folder, not a file" : BrokenLink(path);
+
+    /// <summary>How <paramref name="path"/>, a symbolic link, leads to nothing, as words to follow "PATH is": "a symbolic
+    /// link that points nowhere ('b' does not exist)", naming the link target in the chain that is missing, or "a
+    /// symbolic link loop (last.ckpt → a → last.ckpt)"; null when it is no link or leads to a file or folder. File.Exists
+    /// is true for such a link, but opening it fails with a bare "Could not find file".</summary>
+    public static string? BrokenLink(string path)
     {
-        var info = new FileInfo(path);
-        if (info.LinkTarget is not { } target) return null;
-        try { return info.ResolveLinkTarget(returnFinalTarget: true) is { Exists: true } ? null : target; }
-        catch (IOException) { return target; } // a loop of links
+        var current = Path.GetFullPath(path);
+        var seen = new List<string> { current };
+        var chain = new List<string> { path };
+        while (new FileInfo(current).LinkTarget is { } target)
+        {
+            // A relative target is taken from the link's folder, as the kernel takes it.
+            var next = Path.GetFullPath(target, Path.GetDirectoryName(current)!);
+            chain.Add(target);
+            // 40 links: where Linux gives up (ELOOP) on a chain that loops through a linked folder on the way.
+            if (seen.Contains(next) || seen.Count > 40) return $"a symbolic link loop ({string.Join(" → ", chain)})";
+            if (!File.Exists(next) && !Directory.Exists(next)) return $"a symbolic link that points nowhere ('{target}' does not exist)"; // a link counts as existing
+            seen.Add(next);
+            current = next;
+        }
+        return null;
     }
 
     /// <summary>True when <paramref name="a"/> and <paramref name="b"/> both exist and are one file: the same path once
@@ -37,6 +55,32 @@ public static class FilePaths
     /// A path that does not exist is no file yet, so false.</summary>
     public static bool SameFile(string a, string b) =>
         RealPath(a) is { } ra && RealPath(b) is { } rb && string.Equals(ra, rb, StringComparison.Ordinal);
+
+    /// <summary><paramref name="path"/> as the file system reaches it: absolute, no trailing separator, every symbolic
+    /// link on the way resolved (realpath(3)). A path that does not exist yet is its nearest existing folder resolved,
+    /// with the rest appended. So "RUN/", "./RUN" and a link to RUN are all one string, which comparing
+    /// Path.GetFullPath strings misses.</summary>
+    public static string Canonical(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        var missing = new Stack<string>();
+        for (var p = full; ; p = Path.GetDirectoryName(p)!)
+        {
+            if (RealPath(p) is { } real) return missing.Aggregate(Path.TrimEndingDirectorySeparator(real), Path.Combine);
+            if (Path.GetDirectoryName(p) is null) return full; // nothing on the way exists (not even the root)
+            missing.Push(Path.GetFileName(p));
+        }
+    }
+
+    /// <summary>True when <paramref name="path"/> is <paramref name="folder"/> or lies inside it, compared as
+    /// <see cref="Canonical"/> paths: a trailing separator or a link cannot hide that a folder about to be cleared
+    /// holds something that must survive.</summary>
+    public static bool IsOrIsInside(string path, string folder)
+    {
+        string p = Canonical(path), f = Canonical(folder);
+        return p == f || p.StartsWith(Path.EndsInDirectorySeparator(f) ? f : f + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+    }
 
     static string? RealPath(string path)
     {

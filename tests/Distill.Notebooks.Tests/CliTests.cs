@@ -42,6 +42,25 @@ public class CliTests
         Assert.Equal(2, same.Exit);
         Assert.Contains($"would write the same report ({Path.Combine(outDir, "basics")}.*)", same.Err);
         Assert.Empty(Directory.GetFiles(outDir));
+        // --out naming an existing file: bad input (2), said as such, for run and reproduce alike; the file stays.
+        var file = Path.Combine(outDir, "a-file");
+        File.WriteAllText(file, "mine");
+        var runToFile = Distill("run", TestSupport.TestData("basics.ipynb"), "--out", file);
+        Assert.Equal((2, $"error: --out {file}: this is a file; give a folder (it is created when missing)"), (runToFile.Exit, runToFile.Err.Trim()));
+        var notebooks = TestSupport.TempDir("cli-out-file-notebooks");
+        TestSupport.WriteNotebook(notebooks, "00-ran.ipynb", ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+        var reproduceToFile = Distill("reproduce", "--notebooks", notebooks, "--out", file);
+        Assert.Equal((2, $"error: --out {file}: this is a file; give a folder (it is created when missing)"), (reproduceToFile.Exit, reproduceToFile.Err.Trim()));
+        Assert.Equal("mine", File.ReadAllText(file));
+        Assert.False(File.Exists(Path.Combine(notebooks, "ran.txt")), "a notebook ran");
+        // A folder given as a notebook, and a notebook given as the folder of notebooks: said as such, not "not found".
+        var folder = Directory.CreateDirectory(Path.Combine(notebooks, "dir.ipynb")).FullName;
+        var runFolder = Distill("run", folder, "--out", outDir);
+        Assert.Equal((2, $"error: {folder}: this is a folder, not a file; pass the path of a .ipynb or .dib notebook file"), (runFolder.Exit, runFolder.Err.Trim()));
+        var notebook = Path.Combine(notebooks, "00-ran.ipynb");
+        var reproduceFile = Distill("reproduce", "--notebooks", notebook, "--out", outDir);
+        Assert.Equal((2, $"error: {notebook}: this is a file, not a folder; pass --notebooks DIR, the folder holding the notebooks (run one notebook with `distill run {notebook}`)"),
+            (reproduceFile.Exit, reproduceFile.Err.Trim()));
     }
 
     [Fact]

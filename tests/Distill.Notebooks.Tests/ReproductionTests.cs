@@ -177,6 +177,22 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(dir, "reports", "00-long", "00-long.manifest.json"))["status"]!.GetValue<string>());
     }
 
+    /// <summary>A folder named like a notebook was skipped unseen; it is listed and fails as a notebook that cannot be
+    /// read does (an error naming it, exit 1), and the others still run.</summary>
+    [Fact]
+    public async Task A_folder_named_like_a_notebook_is_an_error_naming_it_not_skipped()
+    {
+        var dir = TestSupport.TempDir("reproduce-folder");
+        var notebooks = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "03-ok.ipynb", ("1 + 1", null));
+        var folder = Directory.CreateDirectory(Path.Combine(notebooks, "04-dir.ipynb")).FullName;
+        var r = await new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir, "reports"))).RunAsync();
+        Assert.Equal([("03-ok", OutcomeStatus.Ok), ("04-dir", OutcomeStatus.Error)], r.Notebooks.Select(n => (n.Name, n.Status)));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"✘ 04-dir: error: {folder}: this is a folder, not a file; pass the path of a Polyglot notebook file (.ipynb or .dib). (0.0 s)", r.Notebooks[1].SummaryLine);
+    }
+
     [Fact]
     public async Task A_malformed_result_row_makes_the_notebook_an_error_naming_file_and_line()
     {
@@ -203,6 +219,15 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         var clash = await Assert.ThrowsAsync<ReproductionException>(() =>
             new Reproduction(ReproductionRun.Options(run.Notebooks, run.Root) with { Parameters = [new("budget", "full")] }).RunAsync());
         Assert.Contains("--budget smoke and -p budget=full disagree", clash.Message, StringComparison.Ordinal);
+        // An --out that is a file, or goes through one, is bad input too, not an IOException when the folder is made.
+        var file = Path.Combine(TestSupport.TempDir("reproduce-out-file"), "reports");
+        File.WriteAllText(file, "mine");
+        var isFile = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options(run.Notebooks, file)).RunAsync());
+        Assert.Equal($"--out {file}: this is a file; give a folder (it is created when missing)", isFile.Message);
+        var inside = Path.Combine(file, "sub");
+        var throughFile = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options(run.Notebooks, inside)).RunAsync());
+        Assert.Equal($"--out {inside}: {file} is a file, not a folder; give a folder path that does not go through a file", throughFile.Message);
+        Assert.Equal("mine", File.ReadAllText(file));
     }
 
     [Theory]

@@ -32,10 +32,9 @@ public static class IpynbWriter
 
     public static void Write(NotebookDocument doc, string path)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, ToJson(doc), new UTF8Encoding(false));
-        File.Move(tmp, path, overwrite: true);
+        // The shared atomic write: a temp name of its own that fits the file-name limit (NAME.tmp did not, for a name
+        // near it, and two writers of one notebook shared it); UTF-8 without a BOM, as before.
+        Distill.Training.AtomicFile.WriteAllText(path, ToJson(doc));
     }
 
     static JsonObject CellJson(NotebookDocument doc, NotebookCell cell)

@@ -72,6 +72,8 @@ public sealed class NotebookDocument
 
     public static NotebookDocument Load(string path)
     {
+        if (FilePaths.NotAFile(path) is { } what)
+            throw new NotebookFormatException(path, $"this is {what}", "pass the path of a Polyglot notebook file (.ipynb or .dib)");
         if (!File.Exists(path))
             throw new NotebookFormatException(path, "file not found", "check the path (relative paths are taken from the current directory)");
         if (FilePaths.NothingToRead(path))

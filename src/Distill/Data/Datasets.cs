@@ -186,7 +186,7 @@ public static class Datasets
         var labels = Idx.ReadLabels(labelsPath);
         if (images.Count != labels.Count)
             throw new DatasetException(imagesPath,
-                $"holds {images.Count:N0} images but its label file {labelsPath} holds {labels.Count:N0} labels",
+                $"holds {images.Count:N0} image{(images.Count == 1 ? "" : "s")} but its label file {labelsPath} holds {labels.Count:N0} label{(labels.Count == 1 ? "" : "s")}",
                 "the two files come from different downloads or one is damaged: delete both and run `distill data install` again");
         CheckLabels(labelsPath, labels.Data, numClasses);
         return (images, labels);

@@ -204,8 +204,8 @@ public static class Checkpoint
     {
         var fix = Fix(loading);
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist.", path);
-        if (FilePaths.DanglingLinkTarget(path) is { } target)
-            throw new InvalidDataException($"'{path}' is a symbolic link that points nowhere ('{target}' does not exist). " +
+        if (FilePaths.BrokenLink(path) is { } link)
+            throw new InvalidDataException($"'{path}' is {link}. " +
                                            (loading ? "Point it at an existing checkpoint, or give the checkpoint itself." : "Point it at the run's checkpoint again, or delete the link to start the run afresh."));
         if (FilePaths.NothingToRead(path))
             throw new InvalidDataException($"'{path}' is empty (or not a regular file, e.g. a FIFO), not a checkpoint: `distill train` writes them as last.ckpt. {fix}");

@@ -74,12 +74,19 @@ sealed class MetricsWriter(string outDir, bool tensorBoard)
 /// <summary>Write to a temp file in the same folder, then rename over the target: readers see the old or the new file, never half of one.</summary>
 public static class AtomicFile
 {
+    /// <summary>NAME_MAX: the bytes one file name may hold on Linux and macOS file systems (ext4, xfs, btrfs, APFS).</summary>
+    const int MaxNameBytes = 255;
+
     public static void Write(string path, Action<Stream> write)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(dir);
         // Process id and a random part: tasks on other machines (Slurm nodes, pods, often all PID 1) may share the folder.
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}-{Random.Shared.Next():x8}.tmp");
+        var unique = $"{Environment.ProcessId}-{Random.Shared.Next():x8}.tmp";
+        // The target's name in it says whose a leftover is, but adds 20 bytes: a target name near the file system's
+        // limit would make the temp name too long to create, so then it is the short name (still a ".*.tmp").
+        var named = $".{Path.GetFileName(path)}.{unique}";
+        var tmp = Path.Combine(dir, Encoding.UTF8.GetByteCount(named) <= MaxNameBytes ? named : $".tmp-{unique}");
         try
         {
             using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))

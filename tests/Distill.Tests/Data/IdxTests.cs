@@ -124,6 +124,14 @@ public class IdxTests
         Assert.Equal(images, e.Path);
         Assert.Contains("30 images", e.Problem);
         Assert.Contains($"{labels} holds 29 labels", e.Problem);
+        // One of each is singular.
+        var one = dir.Write("one.gz", Gen.Gzip(Gen.Idx([1], Gen.Labels(1))));
+        var two = dir.Write("two.gz", Gen.Gzip(Gen.Idx([2, 28, 28], Gen.Images(2))));
+        Assert.Equal($"holds 2 images but its label file {one} holds 1 label",
+            Assert.Throws<DatasetException>(() => Datasets.ReadIdxSplit(two, one, 10)).Problem);
+        var single = dir.Write("single.gz", Gen.Gzip(Gen.Idx([1, 28, 28], Gen.Images(1))));
+        Assert.Equal($"holds 1 image but its label file {labels} holds 29 labels",
+            Assert.Throws<DatasetException>(() => Datasets.ReadIdxSplit(single, labels, 10)).Problem);
     }
 
     /// <summary>The models are built for the dataset's image size (the catalogue's): a file of another size, even with

@@ -141,7 +141,22 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var before = File.ReadAllBytes(Path.Combine(source, "last.ckpt"));
         AssertOneError(Cli("deploy", "prune", source, "--out", source, "--sparsity", "0.5", "--force"), $"error: --out {source} is the run being pruned");
         AssertOneError(Cli("deploy", "prune", Path.Combine(source, "last.ckpt"), "--out", parent, "--sparsity", "0.5", "--force"), $"error: --out {parent} holds the run being pruned");
+        // The same folders, spelled so that their strings differ: a trailing slash, a link to the run, a link to the
+        // folder holding it, and a checkpoint given through a link from another folder.
+        var link = Path.Combine(dir.Path, "link");
+        Directory.CreateSymbolicLink(link, source);
+        var parentLink = Path.Combine(dir.Path, "parent-link");
+        Directory.CreateSymbolicLink(parentLink, parent);
+        var elsewhere = Directory.CreateDirectory(Path.Combine(dir.Path, "elsewhere")).FullName;
+        File.CreateSymbolicLink(Path.Combine(elsewhere, "last.ckpt"), Path.Combine(source, "last.ckpt"));
+        foreach (var (checkpoint, output, verb) in new[]
+                 {
+                     (source, source + "/", "is"), (source, link, "is"), (Path.Combine(source, "last.ckpt"), link, "is"),
+                     (Path.Combine(source, "last.ckpt"), link + "/", "is"), (source, parentLink, "holds"), (elsewhere, source, "is"),
+                 })
+            AssertOneError(Cli("deploy", "prune", checkpoint, "--out", output, "--sparsity", "0.5", "--force"), $"error: --out {output} {verb} the run being pruned");
         Assert.Equal(before, File.ReadAllBytes(Path.Combine(source, "last.ckpt")));
+        Assert.True(File.Exists(Path.Combine(source, "run.json")));
 
         var pruned = Path.Combine(dir.Path, "pruned");
         Assert.Equal(0, Cli("deploy", "prune", source, "--out", pruned, "--sparsity", "0.5", "--train-size", "300").Code);
@@ -151,6 +166,37 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.Contains($"--force: cleared {pruned}", stdout, StringComparison.Ordinal);
         Assert.Equal("mine", File.ReadAllText(Path.Combine(pruned, "notes.txt")));
         Assert.True(File.Exists(Path.Combine(pruned, "last.ckpt")));
+    }
+
+    /// <summary>A folder where a run's file should be, and a link loop, are said as what they are: not "no such
+    /// checkpoint", "missing", or a link "that points nowhere" naming a link that exists.</summary>
+    [Fact]
+    public void A_folder_where_a_run_file_should_be_or_a_link_loop_is_named_as_such()
+    {
+        using var dir = new TempDir();
+        var ckptFolder = Path.Combine(dir.Path, "ckpt-folder");
+        Directory.CreateDirectory(Path.Combine(ckptFolder, "last.ckpt"));
+        File.Copy(Path.Combine(run.Folder, "run.json"), Path.Combine(ckptFolder, "run.json"));
+        var checkpoint = Path.Combine(ckptFolder, "last.ckpt");
+        foreach (var given in new[] { ckptFolder, checkpoint })
+            AssertOneError(Cli("deploy", "export", given, "--out", dir.File("x.onnx")),
+                $"error: {checkpoint} is a folder, not a file: a checkpoint is the file `distill train` writes as last.ckpt; restore it, or give another run folder or checkpoint.");
+
+        var recordFolder = Path.Combine(dir.Path, "record-folder");
+        Directory.CreateDirectory(Path.Combine(recordFolder, "run.json"));
+        File.Copy(Path.Combine(run.Folder, "last.ckpt"), Path.Combine(recordFolder, "last.ckpt"));
+        AssertOneError(Cli("deploy", "export", recordFolder, "--out", dir.File("x.onnx")),
+            $"error: {Path.Combine(recordFolder, "run.json")} is a folder, not a file: the run record beside a checkpoint is the file");
+
+        var loop = Path.Combine(dir.Path, "loop");
+        Directory.CreateDirectory(loop);
+        File.Copy(Path.Combine(run.Folder, "run.json"), Path.Combine(loop, "run.json"));
+        var link = Path.Combine(loop, "last.ckpt");
+        File.CreateSymbolicLink(link, "a");
+        File.CreateSymbolicLink(Path.Combine(loop, "a"), "last.ckpt");
+        AssertOneError(Cli("deploy", "export", loop, "--out", dir.File("x.onnx")),
+            $"error: '{link}' is a symbolic link loop ({link} → a → last.ckpt). Point it at an existing checkpoint, or give the checkpoint itself.");
+        Assert.False(File.Exists(dir.File("x.onnx")));
     }
 
     /// <summary>An ONNX file someone else wrote (a Flatten of the image, no metadata): valid, but not logits of 10
@@ -221,6 +267,20 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.Equal(0, Cli("deploy", "export", run.Folder, "--out", dir.File("model.onnx")).Code);
         Assert.Equal("a user's file", File.ReadAllText(victim));
         Assert.Empty(Directory.GetFiles(dir.Path, ".model.onnx.*.tmp"));
+    }
+
+    /// <summary>A 250-byte file name is within the 255-byte limit; its temp file (the name plus a PID and random part)
+    /// would not be, and must not make the export fail.</summary>
+    [Fact]
+    public void Export_to_a_file_name_near_the_length_limit_is_written()
+    {
+        using var dir = new TempDir();
+        var model = dir.File(new string('m', 245) + ".onnx");
+        var (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", model);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("cnn-8 float32", stdout, StringComparison.Ordinal);
+        Assert.Equal("cnn-8", Distill.Deploy.OnnxExport.RecordedModel(model));
+        Assert.Equal([model], Directory.GetFileSystemEntries(dir.Path)); // no temp file left
     }
 
     [Fact]

@@ -133,6 +133,17 @@ public sealed class ReferenceCommandTests : IDisposable
         Assert.Equal($"error: {path}: file not found; give the path of a distill-reference/1 JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).", line);
     }
 
+    /// <summary>A folder named like the file is there: said as a folder, not as "file not found".</summary>
+    [Fact]
+    public void A_folder_given_as_the_file_is_named_a_folder()
+    {
+        var path = Directory.CreateDirectory(Path.Combine(dir, "losses.json")).FullName;
+        var (exit, output, err) = Run(path);
+        Assert.Equal(1, exit);
+        Assert.Empty(output);
+        Assert.Equal($"error: {path} is a folder, not a file; give the path of a distill-reference/1 JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).", Assert.Single(err));
+    }
+
     [Theory]
     [InlineData(0, 10)]
     [InlineData(3, 0)]
