@@ -37,12 +37,47 @@ static class TermSupport
 
     public static void Logits2D(string loss, Tensor student, Tensor teacher, Tensor? labels = null)
     {
-        if (student.dim() != 2) throw new ArgumentException($"{loss}: logits must be [B, C], got {Shape(student)}.");
-        if (student.shape[0] == 0 || student.shape[1] == 0)
-            throw new ArgumentException($"{loss}: logits must hold at least one sample and one class, got {Shape(student)}.");
+        LogitsShape(loss, student);
         SameShape(loss, student, teacher);
-        if (labels is not null && (labels.dim() != 1 || labels.shape[0] != student.shape[0]))
-            throw new ArgumentException($"{loss}: labels must be [B] = [{student.shape[0]}], got {Shape(labels)}.");
+        if (labels is not null) Labels(loss, student, labels);
+    }
+
+    static void LogitsShape(string loss, Tensor logits)
+    {
+        if (logits.dim() != 2) throw new ArgumentException($"{loss}: logits must be [B, C], got {Shape(logits)}.");
+        if (logits.shape[0] == 0 || logits.shape[1] == 0)
+            throw new ArgumentException($"{loss}: logits must hold at least one sample and one class, got {Shape(logits)}.");
+    }
+
+    /// <summary>
+    /// Class indices for <paramref name="logits"/> [B, C]: int64 [B], each in [0, C). Every loss that takes labels
+    /// calls it once, so a bad label is named here rather than by libtorch ("Target 10 is out of bounds", or one_hot's
+    /// "Class values must be smaller than num_classes"). It stays on under the trainer: data loading checks labels against
+    /// the dataset's classes, but nothing checks those against the model's C (Trainer.Train takes any model and any
+    /// ImageDataset). Its cost is one min/max reduction of the B labels and one small read per call.
+    /// </summary>
+    public static void Labels(string loss, Tensor logits, Tensor labels)
+    {
+        LogitsShape(loss, logits);
+        if (labels.dtype != ScalarType.Int64)
+            throw new ArgumentException($"{loss}: labels must be int64 class indices, got {labels.dtype}; convert them with .to(ScalarType.Int64).");
+        if (labels.dim() != 1 || labels.shape[0] != logits.shape[0])
+            throw new ArgumentException($"{loss}: labels must be [B] = [{logits.shape[0]}], got {Shape(labels)}.");
+        InRange(loss, "labels", labels, logits.shape[1], $"the classes of the logits {Shape(logits)}");
+    }
+
+    /// <summary>Every value of the int64 index tensor <paramref name="indices"/> lies in [0, <paramref name="bound"/>):
+    /// one min/max reduction; only on failure is the first bad element looked for, to name it.</summary>
+    public static void InRange(string loss, string name, Tensor indices, long bound, string of)
+    {
+        if (indices.numel() == 0) return;
+        var (lo, hi) = indices.aminmax();
+        long min, max;
+        using (lo) using (hi) (min, max) = (lo.item<long>(), hi.item<long>());
+        if (min >= 0 && max < bound) return;
+        using var flat = indices.flatten();
+        var i = flat.lt(0).logical_or(flat.ge(bound)).nonzero()[0, 0].item<long>();
+        throw new ArgumentException($"{loss}: {name}[{i}] = {flat[i].item<long>()} is outside [0, {bound}), {of}.");
     }
 
     public static string Shape(Tensor t) => $"[{string.Join(", ", t.shape)}]";
