@@ -21,8 +21,28 @@ static class TermSupport
     /// for finite inputs; p = 0 contributes 0).</summary>
     public static Tensor BatchMeanKl(Tensor logP, Tensor logQ) => (logP.exp() * (logP - logQ)).sum() / logP.shape[0];
 
+    /// <summary>Student and teacher must share a dtype. libtorch is inconsistent with float32 against float64: some
+    /// losses promote silently, some fail inside (nst), and some return a value whose backward fails (hint), so every
+    /// loss refuses a mismatch here, up front (SameShape and SameBatch call it).</summary>
+    public static void SameDtype(string loss, Tensor student, Tensor teacher)
+    {
+        if (student.dtype != teacher.dtype)
+            throw new ArgumentException(
+                $"{loss}: student is {student.dtype} and teacher {teacher.dtype}; both must have the same floating dtype (convert one with .to(ScalarType.{student.dtype})).");
+    }
+
+    /// <summary>A module's input must have its weights' dtype: libtorch's own error ("expected scalar type Double but
+    /// found Float") names neither.</summary>
+    public static void InputDtype(string module, Tensor input, Tensor weight)
+    {
+        if (input.dtype != weight.dtype)
+            throw new ArgumentException(
+                $"{module}: the input is {input.dtype} but the module's weights are {weight.dtype}; convert the input with .to(ScalarType.{weight.dtype}).");
+    }
+
     public static void SameShape(string loss, Tensor student, Tensor teacher)
     {
+        SameDtype(loss, student, teacher);
         if (!student.shape.SequenceEqual(teacher.shape))
             throw new ArgumentException(
                 $"{loss}: student {Shape(student)} and teacher {Shape(teacher)} must have the same shape.");
@@ -30,6 +50,7 @@ static class TermSupport
 
     public static void SameBatch(string loss, Tensor student, Tensor teacher)
     {
+        SameDtype(loss, student, teacher);
         if (student.dim() < 1 || teacher.dim() < 1 || student.shape[0] != teacher.shape[0] || student.shape[0] == 0)
             throw new ArgumentException(
                 $"{loss}: student {Shape(student)} and teacher {Shape(teacher)} must share a non-empty batch dimension.");

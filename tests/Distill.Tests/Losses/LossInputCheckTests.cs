@@ -51,4 +51,29 @@ public class LossInputCheckTests
         var shorter = Assert.Throws<ArgumentException>(() => WithLabels(loss, tensor(new long[] { 0, 1, 2 })));
         Assert.Equal($"{loss}: labels must be [B] = [4], got [3].", shorter.Message);
     }
+
+    [Theory]
+    [MemberData(nameof(LossPropertyTests.AllLosses), MemberType = typeof(LossPropertyTests))]
+    public void Student_and_teacher_of_different_floating_dtypes_are_refused_naming_both(string loss)
+    {
+        using var scope = NewDisposeScope();
+        long[] shape = LossPropertyTests.IsLogits(loss) ? [6, 5] : [6, 4, 3, 3];
+        var labels = tensor(new long[] { 0, 1, 2, 3, 4, 0 });
+        foreach (var (student, teacher) in new[] { (ScalarType.Float32, ScalarType.Float64), (ScalarType.Float64, ScalarType.Float32) })
+        {
+            var inputs = LossPropertyTests.InputsFor(loss, Randn(1, shape).to(student), Randn(2, shape).to(teacher), labels);
+            var e = Assert.Throws<ArgumentException>(() => LossRegistry.Compute(loss, inputs, LossPropertyTests.ParamsFor(loss)));
+            Assert.Contains($"student is {student} and teacher {teacher}; both must have the same floating dtype", e.Message);
+        }
+    }
+
+    [Fact]
+    public void A_hint_regressor_refuses_an_input_of_another_dtype_than_its_weights()
+    {
+        using var scope = NewDisposeScope();
+        var conv = Assert.Throws<ArgumentException>(() => HintRegressor.Conv(4, 8).call(Randn(1, 2, 4, 3, 3).to(ScalarType.Float64)));
+        Assert.Equal("hint_conv_regressor: the input is Float64 but the module's weights are Float32; convert the input with .to(ScalarType.Float32).", conv.Message);
+        var linear = Assert.Throws<ArgumentException>(() => HintRegressor.Linear(4, 8).call(Randn(1, 2, 4).to(ScalarType.Float64)));
+        Assert.Contains("hint_linear_regressor: the input is Float64", linear.Message);
+    }
 }

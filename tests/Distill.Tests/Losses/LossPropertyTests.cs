@@ -24,7 +24,7 @@ public class LossPropertyTests
 
     public static TheoryData<string> AllLosses() => [.. LossRegistry.Names];
 
-    static Dictionary<string, Tensor> InputsFor(string loss, Tensor student, Tensor teacher, Tensor labels)
+    internal static Dictionary<string, Tensor> InputsFor(string loss, Tensor student, Tensor teacher, Tensor labels)
     {
         var logits = IsLogits(loss);
         if (loss == "kd_multi") teacher = stack([teacher, teacher.flip(1) * 2]); // two teachers
@@ -37,9 +37,9 @@ public class LossPropertyTests
         return d;
     }
 
-    static bool IsLogits(string loss) => loss is "kd" or "kd_hard" or "soft_ce" or "dkd" or "kd_ls" or "dist" or "mlkd_batch" or "mlkd_class" or "kd_multi";
+    internal static bool IsLogits(string loss) => loss is "kd" or "kd_hard" or "soft_ce" or "dkd" or "kd_ls" or "dist" or "mlkd_batch" or "mlkd_class" or "kd_multi";
 
-    static Dictionary<string, double> ParamsFor(string loss) => loss switch
+    internal static Dictionary<string, double> ParamsFor(string loss) => loss switch
     {
         "kd" or "kd_ls" or "mlkd_batch" or "mlkd_class" or "kd_multi" => new() { ["temperature"] = 4 },
         "dist" => new() { ["temperature"] = 4, ["beta"] = 1, ["gamma"] = 2 },
