@@ -25,7 +25,7 @@ public sealed class CrdModule : nn.Module
     public CrdModule(long studentDim, long teacherDim, long samples, long embedDim, int negatives, double temperature, double momentum) : base("crd")
     {
         if (samples < 2) throw new ArgumentException($"crd: needs at least 2 training samples for its memory bank, got {samples}.");
-        (Samples, Negatives, Tau, Momentum) = (samples, negatives, temperature, momentum);
+        (StudentDim, TeacherDim, Samples, Negatives, Tau, Momentum) = (studentDim, teacherDim, samples, negatives, temperature, momentum);
         studentHead = nn.Linear(studentDim, embedDim);
         teacherHead = nn.Linear(teacherDim, embedDim);
         // RepDistiller's initialisation: uniform in ±1/√(D/3), the spread of a unit vector's coordinates.
@@ -40,6 +40,8 @@ public sealed class CrdModule : nn.Module
         register_buffer("normalisers", normalisers);
     }
 
+    public long StudentDim { get; }
+    public long TeacherDim { get; }
     public long Samples { get; }
     public int Negatives { get; }
     public double Tau { get; }
@@ -53,6 +55,7 @@ public sealed class CrdModule : nn.Module
     /// <param name="negatives">[K] indices of the negatives.</param>
     public Tensor Loss(Tensor student, Tensor teacher, Tensor indices, Tensor negatives)
     {
+        Check(student, teacher, indices, negatives);
         var (vs, vt) = Embed(student, teacher);
         // The student's embedding is scored against the teacher's bank and vice versa (the bank rows are constants).
         var loss = Nce(vs, teacherBank, indices, negatives, 0) + Nce(vt, studentBank, indices, negatives, 1);
@@ -62,6 +65,25 @@ public sealed class CrdModule : nn.Module
             Update(teacherBank, vt, indices);
         }
         return loss;
+    }
+
+    /// <summary>The inputs of <see cref="Loss"/>, named when wrong instead of failing inside libtorch (a matrix product
+    /// of the wrong size, an index_select out of the bank). Indices are read on the device: one min/max reduction each.</summary>
+    void Check(Tensor student, Tensor teacher, Tensor indices, Tensor negatives)
+    {
+        SameBatch("crd", student, teacher);
+        InputDtype("crd", student, studentHead.weight!);
+        foreach (var (side, features, dim) in new[] { ("student", student, StudentDim), ("teacher", teacher, TeacherDim) })
+            if (features.dim() < 2 || features.numel() / features.shape[0] != dim)
+                throw new ArgumentException(
+                    $"crd: {side} features must be [B, …] with {dim} values per sample (the module's {side}Dim), got {Shape(features)}.");
+        var b = student.shape[0];
+        if (indices.dtype != ScalarType.Int64 || indices.dim() != 1 || indices.shape[0] != b)
+            throw new ArgumentException($"crd: indices must be int64 sample indices [B] = [{b}], got {indices.dtype} {Shape(indices)}.");
+        if (negatives.dtype != ScalarType.Int64 || negatives.dim() != 1 || negatives.shape[0] == 0)
+            throw new ArgumentException($"crd: negatives must be int64 sample indices [K] with K ≥ 1, got {negatives.dtype} {Shape(negatives)}.");
+        InRange("crd", "indices", indices, Samples, $"the {Samples} samples of the memory bank");
+        InRange("crd", "negatives", negatives, Samples, $"the {Samples} samples of the memory bank");
     }
 
     /// <summary>The unit-norm embeddings of both heads; the teacher side is detached (only its head learns).</summary>

@@ -76,4 +76,29 @@ public class LossInputCheckTests
         var linear = Assert.Throws<ArgumentException>(() => HintRegressor.Linear(4, 8).call(Randn(1, 2, 4).to(ScalarType.Float64)));
         Assert.Contains("hint_linear_regressor: the input is Float64", linear.Message);
     }
+
+    [Fact]
+    public void Crd_refuses_mismatched_batches_feature_sizes_dtypes_and_indices_outside_its_memory_bank()
+    {
+        using var scope = NewDisposeScope();
+        var crd = new CrdModule(16, 24, samples: 10, embedDim: 8, negatives: 5, temperature: 0.07, momentum: 0.5);
+        var (s, t) = (Randn(1, 4, 16), Randn(2, 4, 24));
+        var (idx, neg) = (tensor(new long[] { 0, 3, 7, 9 }), tensor(new long[] { 1, 2, 4, 5, 8 }));
+        Assert.True(double.IsFinite(crd.Loss(s, t, idx, neg).item<float>()));
+        Assert.True(double.IsFinite(crd.Loss(Randn(1, 4, 4, 2, 2), t, idx, neg).item<float>())); // [B, C, H, W] flattens to 16
+
+        string Refused(Tensor s, Tensor t, Tensor idx, Tensor neg) => Assert.Throws<ArgumentException>(() => crd.Loss(s, t, idx, neg)).Message;
+        Assert.Equal("crd: student [4, 16] and teacher [3, 24] must share a non-empty batch dimension.", Refused(s, Randn(2, 3, 24), idx, neg));
+        Assert.Equal("crd: student features must be [B, …] with 16 values per sample (the module's studentDim), got [4, 15].", Refused(Randn(1, 4, 15), t, idx, neg));
+        Assert.Equal("crd: teacher features must be [B, …] with 24 values per sample (the module's teacherDim), got [4, 2, 3].", Refused(s, Randn(2, 4, 2, 3), idx, neg));
+        Assert.Contains("student is Float32 and teacher Float64", Refused(s, t.to(ScalarType.Float64), idx, neg));
+        Assert.Equal("crd: the input is Float64 but the module's weights are Float32; convert the input with .to(ScalarType.Float32).",
+            Refused(s.to(ScalarType.Float64), t.to(ScalarType.Float64), idx, neg));
+        Assert.Equal("crd: indices[2] = 10 is outside [0, 10), the 10 samples of the memory bank.", Refused(s, t, tensor(new long[] { 0, 3, 10, 9 }), neg));
+        Assert.Equal("crd: indices[0] = -1 is outside [0, 10), the 10 samples of the memory bank.", Refused(s, t, tensor(new long[] { -1, 3, 7, 9 }), neg));
+        Assert.Equal("crd: negatives[4] = 12 is outside [0, 10), the 10 samples of the memory bank.", Refused(s, t, idx, tensor(new long[] { 1, 2, 4, 5, 12 })));
+        Assert.Equal("crd: indices must be int64 sample indices [B] = [4], got Int64 [3].", Refused(s, t, tensor(new long[] { 0, 3, 7 }), neg));
+        Assert.Equal("crd: indices must be int64 sample indices [B] = [4], got Int32 [4].", Refused(s, t, tensor(new[] { 0, 3, 7, 9 }), neg));
+        Assert.Equal("crd: negatives must be int64 sample indices [K] with K ≥ 1, got Int64 [0].", Refused(s, t, idx, zeros(0, dtype: ScalarType.Int64)));
+    }
 }
