@@ -101,4 +101,41 @@ public class LossInputCheckTests
         Assert.Equal("crd: indices must be int64 sample indices [B] = [4], got Int32 [4].", Refused(s, t, tensor(new[] { 0, 3, 7, 9 }), neg));
         Assert.Equal("crd: negatives must be int64 sample indices [K] with K ≥ 1, got Int64 [0].", Refused(s, t, idx, zeros(0, dtype: ScalarType.Int64)));
     }
+
+    /// <summary>exp(score/τ) overflows float32 for τ below 1/ln(float.MaxValue) ≈ 0.0113 (scores of unit vectors reach 1),
+    /// which made CRD's normaliser Z, and the loss, infinite at the first step. In log space the loss is finite and equals
+    /// RepDistiller's formula written in float64 with log h = score/τ − log Z.</summary>
+    [Theory]
+    [InlineData(0.001)]
+    [InlineData(0.07)]
+    public void Crd_is_finite_at_a_tau_whose_scores_overflow_float32_and_equals_the_formula_in_log_space(double tau)
+    {
+        using var scope = NewDisposeScope();
+        using (manual_seed(3)) { }
+        var crd = new CrdModule(16, 24, samples: 50, embedDim: 8, negatives: 12, temperature: tau, momentum: 0.5);
+        var idx = tensor(new long[] { 2, 7, 30, 41 });
+        var neg = tensor(new long[] { 0, 1, 3, 4, 5, 9, 11, 20, 33, 34, 40, 49 });
+        var s = Randn(5, 4, 16).requires_grad_(true);
+        var t = Randn(6, 4, 24);
+        var (sb, tb) = (crd.StudentBank.to(ScalarType.Float64), crd.TeacherBank.to(ScalarType.Float64));
+        var (vs, vt) = crd.Embed(s, t);
+
+        Tensor Reference(Tensor v, Tensor bank)
+        {
+            var pos = (bank.index_select(0, idx) * v).sum(1) / tau;
+            var negs = v.mm(bank.index_select(0, neg).t()) / tau;
+            var logZ = cat([pos.unsqueeze(1), negs], 1).flatten().logsumexp(0) - Math.Log(4 * 13) + Math.Log(50);
+            var (noise, logC) = (12.0 / 50, Math.Log(12.0 / 50 + 1e-7));
+            // log h/(h + c) = −softplus(log c − log h); log noise/(h + c) = log noise − log c − softplus(log h − log c).
+            var positives = -nn.functional.softplus(logC - (pos - logZ)).sum();
+            var negatives = (Math.Log(noise) - logC - nn.functional.softplus(negs - logZ - logC)).sum();
+            return -(positives + negatives) / 4;
+        }
+        var expected = (Reference(vs.detach().to(ScalarType.Float64), tb) + Reference(vt.detach().to(ScalarType.Float64), sb)).item<double>();
+        var loss = crd.Loss(s, t, idx, neg);
+        loss.backward();
+        Assert.True(double.IsFinite(loss.item<float>()), $"tau {tau}: loss {loss.item<float>()}");
+        Assert.True(s.grad!.isfinite().all().item<bool>(), $"tau {tau}: non-finite gradient");
+        Assert.Equal(expected, loss.item<float>(), 1e-4 * Math.Abs(expected));
+    }
 }
