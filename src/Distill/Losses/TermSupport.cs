@@ -18,8 +18,14 @@ static class TermSupport
 
     /// <summary>(1/B) Σ_b KL(P_b ‖ Q_b) from log-probabilities, rows summing to one: the "batchmean" KL that TorchSharp's
     /// kl_div lacks. exp(log p)·(log p − log q) stays finite for logits of any size (log_softmax never underflows to −∞
-    /// for finite inputs; p = 0 contributes 0).</summary>
-    public static Tensor BatchMeanKl(Tensor logP, Tensor logQ) => (logP.exp() * (logP - logQ)).sum() / logP.shape[0];
+    /// for finite inputs); p = 0 contributes 0, also for a class the teacher masks with a −∞ logit (see
+    /// <see cref="FiniteLog"/>).</summary>
+    public static Tensor BatchMeanKl(Tensor logP, Tensor logQ) => (logP.exp() * (FiniteLog(logP) - logQ)).sum() / logP.shape[0];
+
+    /// <summary>log p with −∞ raised to the dtype's lowest finite value, for the log p − log q of a KL: where p = 0 (a
+    /// −∞ logit) p·(log p − log q) is then 0·finite = 0, with a zero gradient, instead of 0·(−∞) = NaN; PyTorch's kl_div
+    /// gets the same 0 from xlogy. One elementwise op, and every finite log p passes unchanged.</summary>
+    public static Tensor FiniteLog(Tensor logP) => logP.clamp_min(finfo(logP.dtype).min);
 
     /// <summary>Student and teacher must share a dtype. libtorch is inconsistent with float32 against float64: some
     /// losses promote silently, some fail inside (nst), and some return a value whose backward fails (hint), so every

@@ -179,4 +179,54 @@ public class LossInputCheckTests
         var gmax = s64.grad!.abs().max().item<double>();
         Assert.True((s32.grad!.to(ScalarType.Float64) - s64.grad!).abs().max().item<double>() <= 1e-3 * gmax);
     }
+
+    /// <summary>A teacher that masks a class with a −∞ logit gives it p = 0, which contributes 0 to the KL (PyTorch's
+    /// kl_div, through xlogy), not 0·(−∞) = NaN.</summary>
+    [Fact]
+    public void Kd_with_a_minus_infinity_teacher_logit_equals_the_kl_without_that_class_and_has_a_finite_gradient()
+    {
+        using var scope = NewDisposeScope();
+        const double T = 2;
+        var s = Randn(1, 4, 5).requires_grad_(true);
+        var t = Randn(2, 4, 5);
+        t[1, 3] = tensor(float.NegativeInfinity);
+        t[2, 0] = tensor(float.NegativeInfinity);
+        var loss = Kd.Loss(s, t, T);
+        loss.backward();
+
+        // float64, the masked classes' terms left out of the sum (their q stays in the student's softmax).
+        var (logP, logQ) = ((t.to(ScalarType.Float64) / T).log_softmax(1), (s.detach().to(ScalarType.Float64) / T).log_softmax(1));
+        var kept = t.isfinite();
+        var expected = (logP.exp() * (logP - logQ)).masked_select(kept).sum().item<double>() / 4 * T * T;
+        Assert.Equal(expected, loss.item<float>(), 1e-5 * Math.Abs(expected));
+        // ∂L/∂s = T·(q − p)/B, with p = 0 at the masked classes.
+        var gradient = (logQ.exp() - logP.exp()) * T / 4;
+        Assert.True(s.grad!.isfinite().all().item<bool>());
+        Assert.True(s.grad!.to(ScalarType.Float64).allclose(gradient, rtol: 1e-4, atol: 1e-6), $"max |Δgrad| {(s.grad!.to(ScalarType.Float64) - gradient).abs().max().item<double>()}");
+    }
+
+    [Theory]
+    [InlineData("dkd")]
+    [InlineData("kd_multi")]
+    [InlineData("mlkd")]
+    [InlineData("ctkd")]
+    public void The_other_kl_losses_stay_finite_with_a_minus_infinity_teacher_logit(string loss)
+    {
+        using var scope = NewDisposeScope();
+        var s = Randn(1, 4, 5).requires_grad_(true);
+        var t = Randn(2, 4, 5);
+        t[1, 3] = tensor(float.NegativeInfinity); // a non-target class
+        t[2, 0] = tensor(float.NegativeInfinity); // the target class (for DKD)
+        var labels = tensor(new long[] { 1, 0, 0, 4 });
+        var value = loss switch
+        {
+            "dkd" => Dkd.Loss(s, t, labels, 1, 8, 4),
+            "kd_multi" => MultiTeacherKd.Loss(s, stack([t, t * 0.5]), 4), // masked by both teachers: q = 0 there
+            "mlkd" => Mlkd.Loss(s, t, [2, 4]),
+            _ => new CtkdTerm(new LearnableTemperature(4, 1, 20), 0.5).Loss(s, t, 0.5),
+        };
+        value.backward();
+        Assert.True(double.IsFinite(value.item<float>()), $"{loss}: {value.item<float>()}");
+        Assert.True(s.grad!.isfinite().all().item<bool>(), $"{loss}: non-finite gradient");
+    }
 }
