@@ -87,7 +87,8 @@ static class TrainCommand
             }
             double temp = r.GetValue(temperature), a = r.GetValue(alpha);
             if (!double.IsFinite(a) || a < 0 || a > 1) throw new ArgumentException($"--alpha {a}: the soft-target weight must be in [0, 1].");
-            if (!double.IsFinite(temp) || temp <= 0) throw new ArgumentException($"--kd-temperature {temp}: the temperature must be a finite positive number.");
+            if (!(temp >= MethodParameter.MinTemperature && temp <= MethodParameter.MaxTemperature))
+                throw new ArgumentException($"--kd-temperature {temp}: the temperature must be in [{MethodParameter.MinTemperature}, {MethodParameter.MaxTemperature}] (the range of KD's loss).");
             if (r.GetValue(lr) is double rate && (!double.IsFinite(rate) || rate <= 0)) throw new ArgumentException($"--lr {rate}: the learning rate must be a finite positive number.");
             // Checked here, by flag, before any data loads (the library would name its own properties instead).
             foreach (var (flag, value) in new[] { ("--epochs", r.GetValue(epochs)), ("--teacher-epochs", r.GetValue(teacherEpochs)), ("--batch-size", (int?)r.GetValue(batch)),

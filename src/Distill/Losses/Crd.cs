@@ -20,26 +20,29 @@ namespace Distill.Losses;
 public sealed class CrdModule : nn.Module
 {
     readonly Linear studentHead, teacherHead;
-    readonly Tensor studentBank, teacherBank, normalisers;
+    readonly Tensor studentBank, teacherBank, logNormalisers;
 
     public CrdModule(long studentDim, long teacherDim, long samples, long embedDim, int negatives, double temperature, double momentum) : base("crd")
     {
         if (samples < 2) throw new ArgumentException($"crd: needs at least 2 training samples for its memory bank, got {samples}.");
-        (Samples, Negatives, Tau, Momentum) = (samples, negatives, temperature, momentum);
+        (StudentDim, TeacherDim, Samples, Negatives, Tau, Momentum) = (studentDim, teacherDim, samples, negatives, temperature, momentum);
         studentHead = nn.Linear(studentDim, embedDim);
         teacherHead = nn.Linear(teacherDim, embedDim);
         // RepDistiller's initialisation: uniform in ±1/√(D/3), the spread of a unit vector's coordinates.
         var stdv = 1.0 / Math.Sqrt(embedDim / 3.0);
         studentBank = rand(samples, embedDim) * (2 * stdv) - stdv;
         teacherBank = rand(samples, embedDim) * (2 * stdv) - stdv;
-        normalisers = full(2, -1.0f); // Z of each direction, set from the first batch
+        logNormalisers = full(2, float.NaN); // log Z of each direction, set from the first batch (NaN: not yet)
         register_module("student_head", studentHead);
         register_module("teacher_head", teacherHead);
         register_buffer("student_bank", studentBank);
         register_buffer("teacher_bank", teacherBank);
-        register_buffer("normalisers", normalisers);
+        // Named for what it holds: a checkpoint of the build that stored Z itself ("normalisers") is refused, not misread.
+        register_buffer("log_normalisers", logNormalisers);
     }
 
+    public long StudentDim { get; }
+    public long TeacherDim { get; }
     public long Samples { get; }
     public int Negatives { get; }
     public double Tau { get; }
@@ -53,6 +56,7 @@ public sealed class CrdModule : nn.Module
     /// <param name="negatives">[K] indices of the negatives.</param>
     public Tensor Loss(Tensor student, Tensor teacher, Tensor indices, Tensor negatives)
     {
+        Check(student, teacher, indices, negatives);
         var (vs, vt) = Embed(student, teacher);
         // The student's embedding is scored against the teacher's bank and vice versa (the bank rows are constants).
         var loss = Nce(vs, teacherBank, indices, negatives, 0) + Nce(vt, studentBank, indices, negatives, 1);
@@ -62,6 +66,25 @@ public sealed class CrdModule : nn.Module
             Update(teacherBank, vt, indices);
         }
         return loss;
+    }
+
+    /// <summary>The inputs of <see cref="Loss"/>, named when wrong instead of failing inside libtorch (a matrix product
+    /// of the wrong size, an index_select out of the bank). Indices are read on the device: one min/max reduction each.</summary>
+    void Check(Tensor student, Tensor teacher, Tensor indices, Tensor negatives)
+    {
+        SameBatch("crd", student, teacher);
+        InputDtype("crd", student, studentHead.weight!);
+        foreach (var (side, features, dim) in new[] { ("student", student, StudentDim), ("teacher", teacher, TeacherDim) })
+            if (features.dim() < 2 || features.numel() / features.shape[0] != dim)
+                throw new ArgumentException(
+                    $"crd: {side} features must be [B, …] with {dim} values per sample (the module's {side}Dim), got {Shape(features)}.");
+        var b = student.shape[0];
+        if (indices.dtype != ScalarType.Int64 || indices.dim() != 1 || indices.shape[0] != b)
+            throw new ArgumentException($"crd: indices must be int64 sample indices [B] = [{b}], got {indices.dtype} {Shape(indices)}.");
+        if (negatives.dtype != ScalarType.Int64 || negatives.dim() != 1 || negatives.shape[0] == 0)
+            throw new ArgumentException($"crd: negatives must be int64 sample indices [K] with K ≥ 1, got {negatives.dtype} {Shape(negatives)}.");
+        InRange("crd", "indices", indices, Samples, $"the {Samples} samples of the memory bank");
+        InRange("crd", "negatives", negatives, Samples, $"the {Samples} samples of the memory bank");
     }
 
     /// <summary>The unit-norm embeddings of both heads; the teacher side is detached (only its head learns).</summary>
@@ -74,19 +97,25 @@ public sealed class CrdModule : nn.Module
     /// c = K/N + ε, written with softplus: log (h + c) = log c + softplus(score/τ − log Z − log c). Equal up to
     /// float rounding, but the [B, K] negatives take one fused addmm and one softplus (and their two backwards)
     /// instead of seven elementwise passes (exp, divide, add, divide, log, sum), which cost CRD a sixth of the CNN
-    /// student's step (bench: method-crd-cnn against kd-live-cnn-8).
+    /// student's step (bench: method-crd-cnn against kd-live-cnn-8). Z is only ever used as log Z, so it is computed and
+    /// kept in log space: log Z = logsumexp(score/τ) − log(count) + log N equals log(N·mean exp(score/τ)) up to float
+    /// rounding, and stays finite for any τ, where exp(score/τ) overflowed float32 for τ below 1/ln(float.MaxValue) ≈ 0.0113
+    /// (scores of unit vectors reach 1) and made the loss infinite at the first step.
     /// </summary>
     Tensor Nce(Tensor v, Tensor bank, Tensor positives, Tensor negatives, int direction)
     {
         var pos = (bank.index_select(0, positives) * v).sum(1);   // [B] scores
         var negBank = bank.index_select(0, negatives).t();       // [D, K]
         using (no_grad())
-            if (normalisers[direction].item<float>() < 0)
-                normalisers[direction] = cat([pos.unsqueeze(1), v.mm(negBank)], 1).div(Tau).exp().mean() * Samples;
-        var z = normalisers[direction].item<float>(); // a constant: the buffer must not enter the graph (it is written in place)
+            if (float.IsNaN(logNormalisers[direction].item<float>()))
+            {
+                using var scores = cat([pos.unsqueeze(1), v.mm(negBank)], 1).div(Tau);
+                logNormalisers[direction].fill_(scores.flatten().logsumexp(0).item<float>() - Math.Log(scores.numel()) + Math.Log(Samples));
+            }
+        var logZ = (double)logNormalisers[direction].item<float>(); // a constant: the buffer must not enter the graph (it is written in place)
         var noise = (double)negatives.shape[0] / Samples;            // K·P_n with P_n = 1/N
         const double eps = 1e-7;
-        var shift = Math.Log(z) + Math.Log(noise + eps);             // log Z + log c
+        var shift = logZ + Math.Log(noise + eps);                    // log Z + log c
         // −log h⁺/(h⁺ + c) = softplus(log c − log h⁺); −log (c − ε)/(h⁻ + c) = softplus(log h⁻ − log c) − log((c − ε)/c).
         using var offset = tensor(-shift, dtype: v.dtype, device: v.device);
         var logNeg = addmm(offset, v, negBank, beta: 1, alpha: (float)(1 / Tau)); // score/τ − log Z − log c, [B, K]

@@ -20,8 +20,11 @@ public sealed class CrossEntropyTerm : ILossTerm
     public double LabelSmoothing { get; }
     public bool NeedsTeacher => false;
 
-    public Tensor Compute(StepContext ctx) =>
-        nn.functional.cross_entropy(ctx.Student.Logits, ctx.Labels, label_smoothing: LabelSmoothing);
+    public Tensor Compute(StepContext ctx)
+    {
+        TermSupport.Labels(Name, ctx.Student.Logits, ctx.Labels);
+        return nn.functional.cross_entropy(ctx.Student.Logits, ctx.Labels, label_smoothing: LabelSmoothing);
+    }
 }
 
 /// <summary>The baseline every method is judged against: the student alone, cross-entropy with the labels.</summary>

@@ -19,6 +19,7 @@ public static class Hint
             throw new ArgumentException(
                 $"hint: student {Shape(studentFeatures)} and teacher {Shape(teacherFeatures)} must have the same shape; " +
                 "map the student's feature with a HintRegressor (HintRegressor.Conv or .Linear).");
+        SameDtype("hint", studentFeatures, teacherFeatures);
         return nn.functional.mse_loss(studentFeatures, teacherFeatures.detach());
     }
 }
@@ -69,6 +70,7 @@ public sealed class HintRegressor : nn.Module<Tensor, Tensor>
             throw new ArgumentException(
                 $"{GetName()}: expected {(isConv ? $"[B, {InFeatures}, H, W]" : $"[B, {InFeatures}]")}, got {Shape(x)}; " +
                 "build the regressor with the student feature's channel count.");
+        InputDtype(GetName(), x, parameters().First());
         return body.call(isConv ? x : x.flatten(1));
     }
 }

@@ -22,10 +22,17 @@ public static class Kd
         return BatchMeanKl(logP, logQ) * (temperature * temperature);
     }
 
+    /// <summary>The catalogue's range, [<see cref="Methods.MethodParameter.MinTemperature"/>,
+    /// <see cref="Methods.MethodParameter.MaxTemperature"/>], for every loss that takes a temperature. Above it float32
+    /// breaks down: the T²-scaled KL sums products of nearly equal log-probabilities, whose rounding error grows as T²
+    /// relative to it (KD is 7 % off at T = 1e4, negative at 1e5, NaN from 1e20). At T = 1000 the value is within a few
+    /// percent on unit-scale logits and the gradient, whose error grows only as T, within 1e-4.</summary>
     internal static void CheckTemperature(string loss, double temperature)
     {
-        if (!(temperature > 0) || !double.IsFinite(temperature))
-            throw new ArgumentOutOfRangeException(nameof(temperature), temperature, $"{loss}: the temperature must be a positive finite number.");
+        const double min = Methods.MethodParameter.MinTemperature, max = Methods.MethodParameter.MaxTemperature;
+        if (!(temperature >= min && temperature <= max))
+            throw new ArgumentOutOfRangeException(nameof(temperature), temperature,
+                $"{loss}: temperature = {temperature.ToString(System.Globalization.CultureInfo.InvariantCulture)} is outside [{min}, {max}], the temperatures the method catalogue accepts.");
     }
 }
 

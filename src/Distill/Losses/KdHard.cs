@@ -14,6 +14,7 @@ public static class KdHard
     public static Tensor Loss(Tensor studentLogits, Tensor teacherLogits, Tensor labels, double temperature, double alpha)
     {
         Logits2D("kd_hard", studentLogits, teacherLogits, labels);
+        Kd.CheckTemperature("kd_hard", temperature); // before Kd.Loss, which would name itself
         if (!double.IsFinite(alpha)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "kd_hard: alpha must be finite.");
         var soft = Kd.Loss(studentLogits, teacherLogits, temperature);
         var hard = nn.functional.cross_entropy(studentLogits, labels);

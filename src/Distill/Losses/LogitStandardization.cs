@@ -19,6 +19,7 @@ public static class LogitStandardization
     {
         TermSupport.Logits2D("kd_ls", studentLogits, teacherLogits);
         if (studentLogits.shape[1] < 2) throw new ArgumentException("kd_ls: standardizing needs at least two classes.");
+        Losses.Kd.CheckTemperature("kd_ls", temperature); // before Losses.Kd.Loss, which would name itself
         return Losses.Kd.Loss(Standardize(studentLogits), Standardize(teacherLogits.detach()), temperature);
     }
 }

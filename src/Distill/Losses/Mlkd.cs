@@ -44,7 +44,7 @@ public static class Mlkd
         var (logPs, logPt) = (zs.log_softmax(2), zt.log_softmax(2));
         var (ps, pt) = (logPs.exp(), logPt.exp());
         // Instance level: T²·batchmean KL(p_t ‖ p_s) at each temperature.
-        var instance = ((pt * (logPt - logPs)).sum([1, 2]) * temps.view(-1).square()).sum() / b;
+        var instance = ((pt * (FiniteLog(logPt) - logPs)).sum([1, 2]) * temps.view(-1).square()).sum() / b;
         var (gtt, gss) = (pt.transpose(1, 2).bmm(pt), ps.transpose(1, 2).bmm(ps)); // [K, C, C]
         var cls = (gtt - gss).square().sum() * (classScale / c);
         // Batch level. Expanding the trace, ‖P_tP_tᵀ − P_sP_sᵀ‖²_F = ‖P_tᵀP_t‖²_F − 2‖P_sᵀP_t‖²_F + ‖P_sᵀP_s‖²_F, so

@@ -41,6 +41,8 @@ public sealed class SelfDistillationTerm(IReadOnlyList<(string Layer, AuxiliaryH
 
     public Tensor Compute(StepContext ctx)
     {
+        // Once for all heads: each has the model's classes (SelfDistillationMethod builds them with setup.NumClasses).
+        Labels(name, ctx.Student.Logits, ctx.Labels);
         var teacherLogits = ctx.Student.Logits.detach();
         var teacherFeature = Feature(ctx.Student, deepest).detach().flatten(1);
         Tensor? sum = null;

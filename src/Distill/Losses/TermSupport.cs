@@ -18,11 +18,37 @@ static class TermSupport
 
     /// <summary>(1/B) Σ_b KL(P_b ‖ Q_b) from log-probabilities, rows summing to one: the "batchmean" KL that TorchSharp's
     /// kl_div lacks. exp(log p)·(log p − log q) stays finite for logits of any size (log_softmax never underflows to −∞
-    /// for finite inputs; p = 0 contributes 0).</summary>
-    public static Tensor BatchMeanKl(Tensor logP, Tensor logQ) => (logP.exp() * (logP - logQ)).sum() / logP.shape[0];
+    /// for finite inputs); p = 0 contributes 0, also for a class the teacher masks with a −∞ logit (see
+    /// <see cref="FiniteLog"/>).</summary>
+    public static Tensor BatchMeanKl(Tensor logP, Tensor logQ) => (logP.exp() * (FiniteLog(logP) - logQ)).sum() / logP.shape[0];
+
+    /// <summary>log p with −∞ raised to the dtype's lowest finite value, for the log p − log q of a KL: where p = 0 (a
+    /// −∞ logit) p·(log p − log q) is then 0·finite = 0, with a zero gradient, instead of 0·(−∞) = NaN; PyTorch's kl_div
+    /// gets the same 0 from xlogy. One elementwise op, and every finite log p passes unchanged.</summary>
+    public static Tensor FiniteLog(Tensor logP) => logP.clamp_min(finfo(logP.dtype).min);
+
+    /// <summary>Student and teacher must share a dtype. libtorch is inconsistent with float32 against float64: some
+    /// losses promote silently, some fail inside (nst), and some return a value whose backward fails (hint), so every
+    /// loss refuses a mismatch here, up front (SameShape and SameBatch call it).</summary>
+    public static void SameDtype(string loss, Tensor student, Tensor teacher)
+    {
+        if (student.dtype != teacher.dtype)
+            throw new ArgumentException(
+                $"{loss}: student is {student.dtype} and teacher {teacher.dtype}; both must have the same floating dtype (convert one with .to(ScalarType.{student.dtype})).");
+    }
+
+    /// <summary>A module's input must have its weights' dtype: libtorch's own error ("expected scalar type Double but
+    /// found Float") names neither.</summary>
+    public static void InputDtype(string module, Tensor input, Tensor weight)
+    {
+        if (input.dtype != weight.dtype)
+            throw new ArgumentException(
+                $"{module}: the input is {input.dtype} but the module's weights are {weight.dtype}; convert the input with .to(ScalarType.{weight.dtype}).");
+    }
 
     public static void SameShape(string loss, Tensor student, Tensor teacher)
     {
+        SameDtype(loss, student, teacher);
         if (!student.shape.SequenceEqual(teacher.shape))
             throw new ArgumentException(
                 $"{loss}: student {Shape(student)} and teacher {Shape(teacher)} must have the same shape.");
@@ -30,6 +56,7 @@ static class TermSupport
 
     public static void SameBatch(string loss, Tensor student, Tensor teacher)
     {
+        SameDtype(loss, student, teacher);
         if (student.dim() < 1 || teacher.dim() < 1 || student.shape[0] != teacher.shape[0] || student.shape[0] == 0)
             throw new ArgumentException(
                 $"{loss}: student {Shape(student)} and teacher {Shape(teacher)} must share a non-empty batch dimension.");
@@ -37,12 +64,47 @@ static class TermSupport
 
     public static void Logits2D(string loss, Tensor student, Tensor teacher, Tensor? labels = null)
     {
-        if (student.dim() != 2) throw new ArgumentException($"{loss}: logits must be [B, C], got {Shape(student)}.");
-        if (student.shape[0] == 0 || student.shape[1] == 0)
-            throw new ArgumentException($"{loss}: logits must hold at least one sample and one class, got {Shape(student)}.");
+        LogitsShape(loss, student);
         SameShape(loss, student, teacher);
-        if (labels is not null && (labels.dim() != 1 || labels.shape[0] != student.shape[0]))
-            throw new ArgumentException($"{loss}: labels must be [B] = [{student.shape[0]}], got {Shape(labels)}.");
+        if (labels is not null) Labels(loss, student, labels);
+    }
+
+    static void LogitsShape(string loss, Tensor logits)
+    {
+        if (logits.dim() != 2) throw new ArgumentException($"{loss}: logits must be [B, C], got {Shape(logits)}.");
+        if (logits.shape[0] == 0 || logits.shape[1] == 0)
+            throw new ArgumentException($"{loss}: logits must hold at least one sample and one class, got {Shape(logits)}.");
+    }
+
+    /// <summary>
+    /// Class indices for <paramref name="logits"/> [B, C]: int64 [B], each in [0, C). Every loss that takes labels
+    /// calls it once, so a bad label is named here rather than by libtorch ("Target 10 is out of bounds", or one_hot's
+    /// "Class values must be smaller than num_classes"). It stays on under the trainer: data loading checks labels against
+    /// the dataset's classes, but nothing checks those against the model's C (Trainer.Train takes any model and any
+    /// ImageDataset). Its cost is one min/max reduction of the B labels and one small read per call.
+    /// </summary>
+    public static void Labels(string loss, Tensor logits, Tensor labels)
+    {
+        LogitsShape(loss, logits);
+        if (labels.dtype != ScalarType.Int64)
+            throw new ArgumentException($"{loss}: labels must be int64 class indices, got {labels.dtype}; convert them with .to(ScalarType.Int64).");
+        if (labels.dim() != 1 || labels.shape[0] != logits.shape[0])
+            throw new ArgumentException($"{loss}: labels must be [B] = [{logits.shape[0]}], got {Shape(labels)}.");
+        InRange(loss, "labels", labels, logits.shape[1], $"the classes of the logits {Shape(logits)}");
+    }
+
+    /// <summary>Every value of the int64 index tensor <paramref name="indices"/> lies in [0, <paramref name="bound"/>):
+    /// one min/max reduction; only on failure is the first bad element looked for, to name it.</summary>
+    public static void InRange(string loss, string name, Tensor indices, long bound, string of)
+    {
+        if (indices.numel() == 0) return;
+        var (lo, hi) = indices.aminmax();
+        long min, max;
+        using (lo) using (hi) (min, max) = (lo.item<long>(), hi.item<long>());
+        if (min >= 0 && max < bound) return;
+        using var flat = indices.flatten();
+        var i = flat.lt(0).logical_or(flat.ge(bound)).nonzero()[0, 0].item<long>();
+        throw new ArgumentException($"{loss}: {name}[{i}] = {flat[i].item<long>()} is outside [0, {bound}), {of}.");
     }
 
     public static string Shape(Tensor t) => $"[{string.Join(", ", t.shape)}]";

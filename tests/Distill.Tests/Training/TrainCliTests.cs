@@ -18,6 +18,7 @@ public class TrainCliTests
     [InlineData("--schedule", "step:x", "error: --schedule 'step:x': EVERY 'x' must be a whole number of epochs, at least 1")]
     [InlineData("--schedule", "multistep:5,0", "error: --schedule 'multistep:5,0': the milestone '0' must be a whole number of epochs")]
     [InlineData("--out", "", "error: --out \"\": give a folder name (it is created when missing), or leave --out out to write no files.")]
+    [InlineData("--kd-temperature", "5000", "error: --kd-temperature 5000: the temperature must be in [0.01, 1000] (the range of KD's loss).")]
     public void A_setting_out_of_range_is_named_by_its_flag(string flag, string value, string start)
     {
         string[] args = ["train", "--model", "mlp-32", "--dataset", "no-such-dataset", flag, value];
