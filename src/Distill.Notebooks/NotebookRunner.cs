@@ -150,6 +150,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             resolver = new PackageResolver(carried, new NuGetRestorer(o.PackageCacheDirectory ?? NuGetRestorer.DefaultCacheRoot(), carried));
             var thread = new CellThread();
             AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+            AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
             foreach (var c in doc.Cells)
             {
                 c.Outputs.Clear();
@@ -196,7 +197,11 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 if (written) Thread.Sleep(Timeout.Infinite);
                 try { return Finish(); }
                 // After the report: an Exit from a cell's leftover thread while it is written still finds it whole.
-                finally { AppDomain.CurrentDomain.ProcessExit -= OnProcessExit; }
+                finally
+                {
+                    AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+                    AppDomain.CurrentDomain.UnhandledException -= OnUnhandledException;
+                }
             }
         }
 
@@ -286,6 +291,44 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 Environment.ExitCode = 1;
                 o.ProcessEnded?.Invoke(result);
             }
+        }
+
+        /// <summary>
+        /// An exception nobody catches on a thread a cell started (a <c>new Thread</c> body, an <c>async void</c> method)
+        /// ends the process once this handler returns, as it kills the kernel. Handled like <see cref="OnProcessExit"/>:
+        /// the running cell gets the exception as its error (with the cell-relative line when its code threw it), the
+        /// cells after it are not run, the report of what ran is written, and the process exits with 1. Without this the
+        /// runtime aborts (exit 134) and the record written before the cell blames a stack overflow.
+        /// </summary>
+        void OnUnhandledException(object? sender, UnhandledExceptionEventArgs e)
+        {
+            lock (finishGate)
+            {
+                if (written || running is not { } r) return; // no cell to blame: the runtime's own report and abort
+                foreach (var sink in sinks) sink.Close();
+                abandoned = true; // the session is mid-cell: report the injected values, not the variables
+                var ex = e.ExceptionObject as Exception;
+                var type = ex is null ? e.ExceptionObject.GetType().FullName : ex.GetType().FullName;
+                var evalue = ex?.Message ?? e.ExceptionObject.ToString() ?? "";
+                // The thread may have been started by an earlier cell: its line counts only in the cell whose code threw.
+                int? line = ex is null ? null : ScriptSession.LineOf(ex, $"{fileName} {r.Cell.Label}");
+                var origin = ex is null || line is not null ? "" : doc.Cells.Where(c => c != r.Cell)
+                    .Select(c => ScriptSession.LineOf(ex, $"{fileName} {c.Label}") is int l ? $", thrown by code of {c.Label}, line {l}," : null)
+                    .FirstOrDefault(t => t is not null) ?? "";
+                var note = $"unhandled on a background thread{origin} such as a Thread's body or an async void method: it ends the process, as it kills the kernel; " +
+                           "the cells after it did not run. Catch exceptions inside the thread, or use Task.Run and await the task";
+                var traceback = ex is null ? [] : ScriptSession.Traceback(ex);
+                r.Cell.Outputs.Add(new ErrorOutput(type ?? "Exception", evalue, [.. traceback, note]));
+                var failure = new CellFailure(fileName, r.Cell.Label, line, $"{type}: {evalue} ({note})");
+                failures.Add(failure);
+                results.Add(new(r.Cell, CellStatus.Failed, r.Clock.Elapsed, failure));
+                results.AddRange(doc.Cells.Skip(r.Index + 1).Select(c => new CellRunResult(c, CellStatus.NotRun, TimeSpan.Zero, null)));
+                var result = Finish();
+                o.ProcessEnded?.Invoke(result);
+            }
+            // Outside the gate: Exit runs the ProcessExit handlers on another thread, and OnProcessExit takes the gate (it
+            // then finds the report written). The run's own thread writes nothing more: the cell is marked abandoned.
+            Environment.Exit(1);
         }
 
         /// <summary>The injected cell, with values typed by the defaults the parameters cell just declared. A value that does
