@@ -20,6 +20,24 @@ public class RunnerEdgeTests
         Assert.Equal("True", Plain(r, 1));
     }
 
+    /// <summary>The kernel 1.0.712001 does not import Microsoft.DotNet.Interactive.Formatting: an unqualified Formatter is
+    /// CS0103 there, so it must be here too (a notebook that runs headless must run in the kernel); with the using it works.</summary>
+    [Fact]
+    public void Formatter_needs_its_using_as_in_the_kernel()
+    {
+        var dir = TestSupport.TempDir("edge-formatter");
+        var nb = TestSupport.WriteNotebook(dir, "formatter.ipynb",
+            ("public record Temp(double C);", null),
+            ("Formatter.Register<Temp>((t, w) => w.Write($\"<b>{t.C} C</b>\"), \"text/html\");", null),
+            ("using Microsoft.DotNet.Interactive.Formatting;\nFormatter.Register<Temp>((t, w) => w.Write($\"<b>{t.C} C</b>\"), \"text/html\");\nnew Temp(21.5)", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        var failure = Assert.Single(r.Failures);
+        Assert.Equal("cell 2", failure.Cell);
+        Assert.Contains("CS0103: The name 'Formatter' does not exist in the current context", failure.Message, StringComparison.Ordinal);
+        Assert.Equal(CellStatus.Succeeded, r.Cells[2].Status);
+        Assert.StartsWith("<b>21.5 C</b>", Assert.Single(r.Cells[2].Outputs.OfType<Documents.DisplayOutput>()).Data["text/html"], StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_message_over_several_lines_is_one_line_in_the_failure()
     {
