@@ -7,17 +7,28 @@ public class RunnerEdgeTests
     static string Plain(NotebookRunResult r, int cell) =>
         Assert.Single(r.Cells[cell].Outputs.OfType<Documents.DisplayOutput>()).Data["text/plain"];
 
+    /// <summary>The kernel sends a null result (a bare <c>null</c>, <c>return;</c>) as text/html
+    /// <c>&lt;div class="dni-plaintext"&gt;&lt;pre&gt;&amp;lt;null&amp;gt;&lt;/pre&gt;&lt;/div&gt;</c>, as any other value; the
+    /// conformance test compares MIME types per cell, so the runner sends it too (text/plain beside it, as for the rest).</summary>
     [Fact]
     public void A_bare_null_shows_null_and_stdin_reads_as_empty()
     {
         var dir = TestSupport.TempDir("edge-values");
         var nb = TestSupport.WriteNotebook(dir, "values.ipynb",
             ("null", null),
+            ("return;", null),
             ("Console.ReadLine() is null && Console.In.Peek() == -1", null));
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
-        Assert.Equal("<null>", Plain(r, 0));
-        Assert.Equal("True", Plain(r, 1));
+        foreach (var cell in new[] { 0, 1 })
+        {
+            var result = Assert.Single(r.Cells[cell].Outputs.OfType<Documents.DisplayOutput>());
+            Assert.True(result.IsResult);
+            Assert.Equal(["text/html", "text/plain"], result.Data.Keys.Order(StringComparer.Ordinal));
+            Assert.StartsWith("<div class=\"dni-plaintext\"><pre>&lt;null&gt;</pre></div>", result.Data["text/html"], StringComparison.Ordinal);
+            Assert.Equal("<null>", Plain(r, cell));
+        }
+        Assert.Equal("True", Plain(r, 2));
     }
 
     /// <summary>The kernel 1.0.712001 does not import Microsoft.DotNet.Interactive.Formatting: an unqualified Formatter is
