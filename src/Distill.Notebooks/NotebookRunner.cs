@@ -81,14 +81,13 @@ public sealed class NotebookRunner(NotebookRunOptions options)
 
     /// <summary>
     /// A -p value that does not fit its default is refused before anything runs, wherever the default's type can be read
-    /// from the parameters cell's text (<see cref="ParameterInjector.DeclaredTypes"/>); the others (enums, computed
-    /// defaults) are checked when the injected cell is built, after the parameters cell ran.
+    /// from the text of the parameters cell declaring it (<see cref="ParameterInjector.DeclaredTypes(IEnumerable{NotebookCell})"/>);
+    /// the others (enums, computed defaults) are checked when the injected cell is built, after that parameters cell ran.
     /// </summary>
     static void CheckParameters(NotebookDocument doc, List<KeyValuePair<string, string>> values, string path)
     {
         if (values.Count == 0) return;
-        var cell = doc.Cells.FirstOrDefault(c => c.Kind == CellKind.Code && c.HasTag(ParameterInjector.ParametersTag));
-        var types = cell is null ? new Dictionary<string, Type>() : ParameterInjector.DeclaredTypes(cell.Source);
+        var types = ParameterInjector.DeclaredTypes(ParameterInjector.ParametersCells(doc));
         ParameterInjector.Source(values.ToDictionary(p => p.Key, p => p.Value), n => types.GetValueOrDefault(n), path);
     }
 
@@ -131,16 +130,18 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             // As papermill: new values replace the injected cell of an earlier run (an executed report run again), which
             // would otherwise run after the new one and win.
             if (values.Count > 0) doc.Cells.RemoveAll(c => c.HasTag(ParameterInjector.InjectedTag));
-            var parametersIndex = doc.Cells.FindIndex(c => c.Kind == CellKind.Code && c.HasTag(ParameterInjector.ParametersTag));
-            parameterNames = parametersIndex >= 0 ? ParameterInjector.DeclaredNames(doc.Cells[parametersIndex].Source).ToList() : [];
-            if (values.Count > 0 && parametersIndex < 0)
+            var parametersCells = ParameterInjector.ParametersCells(doc);
+            parameterNames = [.. parametersCells.SelectMany(c => ParameterInjector.DeclaredNames(c.Source)).Distinct()];
+            var injectAfter = values.Count > 0 && parametersCells.Count > 0 ? ParameterInjector.Placement(parametersCells, values) : [];
+            if (values.Count > 0 && parametersCells.Count == 0)
             {
                 doc.Cells.Insert(0, ParameterInjector.Cell(ParameterInjector.Source(injectedValues, _ => null, path)));
                 o.Log?.WriteLine($"  warning: {path}: no cell is tagged '{ParameterInjector.ParametersTag}', so the values of {string.Join(", ", values.Select(p => p.Key))} " +
                                  $"were injected in a cell at the top; an assignment later in the notebook overrides them. Tag the cell that sets the defaults '{ParameterInjector.ParametersTag}'");
             }
-            foreach (var unknown in values.Select(p => p.Key).Where(k => parametersIndex >= 0 && !parameterNames.Contains(k)))
-                o.Log?.WriteLine($"  warning: {path}: parameter '{unknown}' is not declared in the parameters cell ({string.Join(", ", parameterNames)}); injecting it anyway");
+            foreach (var unknown in values.Select(p => p.Key).Where(k => parametersCells.Count > 0 && !parameterNames.Contains(k)))
+                o.Log?.WriteLine($"  warning: {path}: parameter '{unknown}' is not declared in {(parametersCells.Count == 1 ? "the parameters cell" : "any parameters cell")} " +
+                                 $"({string.Join(", ", parameterNames)}); injecting it after {parametersCells[0].Label} anyway");
 
             var cwd = Environment.CurrentDirectory;
             CellConsoleWriter.Install();
@@ -176,8 +177,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                         $"  {cell.Label,-26} [{cell.ExecutionCount}] {cellResult.Status,-11} {cellResult.Duration.TotalSeconds,7:0.00} s"));
                     if (cellResult.Failure is { } f) failures.Add(f);
                     if (abandoned || (cellResult.Failure is not null && !o.ContinueOnError)) { stopped = true; continue; }
-                    if (i == parametersIndex && values.Count > 0 && cellResult.Status == CellStatus.Succeeded)
-                        doc.Cells.Insert(i + 1, InjectedCell(injectedValues));
+                    if (injectAfter.TryGetValue(cell, out var here) && cellResult.Status == CellStatus.Succeeded)
+                        doc.Cells.Insert(i + 1, InjectedCell(here));
                 }
             }
             finally

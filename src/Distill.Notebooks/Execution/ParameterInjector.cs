@@ -21,6 +21,47 @@ public static class ParameterInjector
     public const string ParametersTag = "parameters";
     public const string InjectedTag = "injected-parameters";
 
+    /// <summary>The code cells tagged <c>parameters</c>, in order. Each is a declaration cell: a notebook may keep its
+    /// defaults in more than one (e.g. data settings near the top, training settings further down).</summary>
+    public static List<NotebookCell> ParametersCells(NotebookDocument doc) =>
+        [.. doc.Cells.Where(c => c.Kind == CellKind.Code && c.HasTag(ParametersTag))];
+
+    /// <summary>
+    /// Which parameters cell each value is injected after: the last one that declares its name (a declaration after the
+    /// injection would reset the value), else the first one (the name is declared nowhere: injected anyway, with a
+    /// warning). One injected cell per parameters cell that gets values, as papermill injects after its parameters cell.
+    /// </summary>
+    public static Dictionary<NotebookCell, Dictionary<string, string>> Placement(IReadOnlyList<NotebookCell> parametersCells,
+        IEnumerable<KeyValuePair<string, string>> values)
+    {
+        var declaredIn = new Dictionary<string, NotebookCell>();
+        foreach (var cell in parametersCells)
+            foreach (var name in DeclaredNames(cell.Source)) declaredIn[name] = cell;
+        var placement = new Dictionary<NotebookCell, Dictionary<string, string>>();
+        foreach (var (name, value) in values)
+        {
+            var cell = declaredIn.GetValueOrDefault(name) ?? parametersCells[0];
+            if (!placement.TryGetValue(cell, out var at)) placement[cell] = at = [];
+            at[name] = value;
+        }
+        return placement;
+    }
+
+    /// <summary><see cref="DeclaredTypes(string)"/> over several parameters cells: a name takes the type of its last
+    /// declaration, the one its value is injected after.</summary>
+    public static IReadOnlyDictionary<string, Type> DeclaredTypes(IEnumerable<NotebookCell> parametersCells)
+    {
+        var types = new Dictionary<string, Type>();
+        foreach (var cell in parametersCells)
+        {
+            var here = DeclaredTypes(cell.Source);
+            foreach (var name in DeclaredNames(cell.Source))
+                if (here.TryGetValue(name, out var t)) types[name] = t;
+                else types.Remove(name);
+        }
+        return types;
+    }
+
     /// <summary>Names declared in a parameters cell (top-level <c>var x = ...;</c> / <c>int x = ...;</c>).</summary>
     public static IReadOnlyList<string> DeclaredNames(string code)
     {

@@ -1,0 +1,45 @@
+using System.Text.Json.Nodes;
+using Distill.Notebooks.Execution;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary>-p values as papermill injects them: after the parameters cell that declares them, typed by their default,
+/// refused before anything runs when they cannot fit.</summary>
+public class ParameterTests
+{
+    static List<JsonNode> Cells(NotebookRunResult r) => TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray().Select(c => c!).ToList();
+
+    static bool Injected(JsonNode cell) => cell["metadata"]!["tags"]?.AsArray().Any(t => t!.GetValue<string>() == ParameterInjector.InjectedTag) == true;
+
+    static NotebookRunResult Run(string nb, string outDir, params (string Name, string Value)[] values) =>
+        TestSupport.Run(nb, outDir, new NotebookRunOptions { Parameters = [.. values.Select(v => new KeyValuePair<string, string>(v.Name, v.Value))] });
+
+    [Fact]
+    public void Each_parameters_cell_gets_the_values_it_declares_injected_right_after_it()
+    {
+        var dir = TestSupport.TempDir("params-two");
+        var nb = TestSupport.WriteNotebook(dir, "two.ipynb",
+            ("int a = 1;", ["parameters"]),
+            ("Console.WriteLine(a);", null),
+            ("int b = 2;", ["parameters"]),
+            ("Console.WriteLine($\"{a} {b} {c}\");", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"),
+            new NotebookRunOptions { Parameters = [new("a", "5"), new("b", "7"), new("c", "9")], Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var cells = Cells(r);
+        Assert.Equal([false, true, false, false, true, false], cells.Select(Injected));
+        // c is declared nowhere: it goes with the first parameters cell's values, with a warning; b is not warned about.
+        Assert.Equal("int a = 5;\nint c = 9;\n", TestSupport.Text(cells[1]["source"]).Split('\n', 2)[1]);
+        Assert.Equal("int b = 7;\n", TestSupport.Text(cells[4]["source"]).Split('\n', 2)[1]);
+        Assert.Equal("5\n", TestSupport.Text(cells[2]["outputs"]![0]!["text"]));
+        Assert.Equal("5 7 9\n", TestSupport.Text(cells[5]["outputs"]![0]!["text"]));
+        Assert.Equal("7", r.Parameters["b"]);
+        Assert.Contains("parameter 'c' is not declared in any parameters cell (a, b); injecting it after cell 1 anyway", log.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("'b' is not declared", log.ToString(), StringComparison.Ordinal);
+        // The second cell's declared type is checked before anything runs, as the first's.
+        var e = Assert.Throws<ParameterException>(() => Run(nb, Path.Combine(dir, "bad"), ("b", "abc")));
+        Assert.Contains("-p b=abc: the notebook's default for 'b' is int, and 'abc' is not an int", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, "bad", "two.ipynb")));
+    }
+}
