@@ -336,7 +336,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         /// not fit becomes the cell's error (the run stops there, like any failing cell).</summary>
         NotebookCell InjectedCell(Dictionary<string, string> injected)
         {
-            try { return ParameterInjector.Cell(ParameterInjector.Source(injected, session.VariableType, path)); }
+            try { return ParameterInjector.Cell(ParameterInjector.Source(injected, n => session.VariableType(n) is { } t ? new ParameterType(t) : null, path)); }
             catch (ParameterException e)
             {
                 var cell = ParameterInjector.Cell("// Parameters could not be injected: see the error below.\n");

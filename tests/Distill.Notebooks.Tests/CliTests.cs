@@ -126,9 +126,15 @@ public class CliTests
     {
         var dir = TestSupport.TempDir("cli-param");
         var nb = TestSupport.WriteNotebook(dir, "params.ipynb",
-            ("int epochs = 3;\nfloat f = 1.5f;", ["parameters"]), ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+            ("int epochs = 3;\nfloat f = 1.5f;\nvar seeds = new List<int> { 0, 1 };\nint[] widths = new[] { 64, 32 };", ["parameters"]),
+            ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
         var outDir = Path.Combine(dir, "out");
-        foreach (var (p, says) in new[] { ("epochs=abc", "'abc' is not an int"), ("epochs=99999999999", "is not in range"), ("f=1e39", "is not in range") })
+        foreach (var (p, says) in new[]
+                 {
+                     ("epochs=abc", "'abc' is not an int"), ("epochs=99999999999", "is not in range"), ("f=1e39", "is not in range"),
+                     ("seeds=0,1", "the notebook's default for 'seeds' is List<int>; -p supports string, bool, numbers and enums"),
+                     ("widths=8", "the notebook's default for 'widths' is int[]; -p supports string, bool, numbers and enums"),
+                 })
         {
             var (exit, _, err) = Distill("run", nb, "--out", outDir, "-p", p);
             Assert.Equal(2, exit);

@@ -42,4 +42,23 @@ public class ParameterTests
         Assert.Contains("-p b=abc: the notebook's default for 'b' is int, and 'abc' is not an int", e.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(dir, "bad", "two.ipynb")));
     }
+
+    /// <summary>A type only running the parameters cell tells (here a List from a call) is checked after it ran, and a
+    /// value for one -p cannot set is that injected cell's error, naming the type as C# writes it, not its CLR name.</summary>
+    [Fact]
+    public void A_type_known_once_the_cell_ran_is_named_in_CSharp_when_it_cannot_be_set()
+    {
+        var dir = TestSupport.TempDir("params-runtime-type");
+        var nb = TestSupport.WriteNotebook(dir, "runtime.ipynb",
+            ("var seeds = Enumerable.Range(0, 2).ToList();\nvar when = DateTime.Now;", ["parameters"]), ("Console.WriteLine(seeds.Count);", null));
+        foreach (var (name, type) in new[] { ("seeds", "List<int>"), ("when", "DateTime") })
+        {
+            var r = Run(nb, Path.Combine(dir, name), (name, "1"));
+            var failure = Assert.Single(r.Failures);
+            Assert.Equal("injected-parameters cell", failure.Cell);
+            Assert.Contains($"-p {name}=1: the notebook's default for '{name}' is {type}; -p supports string, bool, numbers and enums", failure.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("`", failure.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("System.", failure.Message, StringComparison.Ordinal);
+        }
+    }
 }
