@@ -61,4 +61,25 @@ public class ParameterTests
             Assert.DoesNotContain("System.", failure.Message, StringComparison.Ordinal);
         }
     }
+
+    /// <summary>-p class=5 would inject `int class = 5;`, which does not compile: refused before anything runs, unless the
+    /// parameters cell declares @class, which then gets the value.</summary>
+    [Fact]
+    public void A_keyword_as_a_name_is_refused_unless_the_parameters_cell_declares_it_verbatim()
+    {
+        var dir = TestSupport.TempDir("params-keyword");
+        var plain = TestSupport.WriteNotebook(dir, "plain.ipynb", ("int epochs = 1;", ["parameters"]), ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+        var e = Assert.Throws<ParameterException>(() => Run(plain, Path.Combine(dir, "plain"), ("class", "5")));
+        Assert.Equal($"{plain}: -p class=5: 'class' is a C# keyword, so no parameter has that name unless the parameters cell declares it as @class; " +
+                     "declare @class there, or pass another name", e.Message);
+        Assert.False(File.Exists(Path.Combine(dir, "ran.txt")));
+
+        var verbatim = TestSupport.WriteNotebook(dir, "verbatim.ipynb", ("int @class = 1;\nvar @event = F();\nstring F() => \"x\";", ["parameters"]), ("Console.WriteLine($\"{@class} {@event}\");", null));
+        var r = Run(verbatim, Path.Combine(dir, "verbatim"), ("class", "5"), ("event", "y"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var cells = Cells(r);
+        Assert.Equal("int @class = 5;\nstring @event = \"y\";\n", TestSupport.Text(cells[1]["source"]).Split('\n', 2)[1]);
+        Assert.Equal("5 y\n", TestSupport.Text(cells[2]["outputs"]![0]!["text"]));
+        Assert.Equal("5", r.Parameters["class"]);
+    }
 }

@@ -161,7 +161,8 @@ public static class ParameterInjector
     };
 
     /// <summary>The injected cell's source. <paramref name="typeOf"/> gives the declared type of a default (null when the
-    /// notebook declares no such parameter: the value's own type is inferred, as papermill does).</summary>
+    /// notebook declares no such parameter: the value's own type is inferred, as papermill does; a name that is a C#
+    /// keyword must be declared, as <c>@class</c>).</summary>
     public static string Source(IReadOnlyDictionary<string, string> values, Func<string, ParameterType?> typeOf, string notebook)
     {
         var sb = new StringBuilder("// Parameters injected by `distill run`.\n");
@@ -170,11 +171,17 @@ public static class ParameterInjector
             if (!SyntaxFacts.IsValidIdentifier(name))
                 throw new ParameterException($"{notebook}: -p {name}=...: '{name}' is not a C# identifier; use the variable's name from the parameters cell");
             var declared = typeOf(name);
+            // A keyword is a variable's name only written verbatim (@class); the parameters cell must say so, or the
+            // injected cell would not compile.
+            var keyword = SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None;
+            if (keyword && declared is null)
+                throw new ParameterException($"{notebook}: -p {name}={text}: '{name}' is a C# keyword, so no parameter has that name unless the parameters cell " +
+                                             $"declares it as @{name}; declare @{name} there, or pass another name");
             if (declared?.Unsupported is { } unsupported) throw CannotSet(name, text, unsupported, notebook);
             var type = declared?.Type;
             if (type is not null && Nullable.GetUnderlyingType(type) is { } inner) type = inner;
             var (decl, literal) = type is null ? Infer(name, text, notebook) : Convert(name, text, type, notebook);
-            sb.Append(CultureInfo.InvariantCulture, $"{decl} {name} = {literal};\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{decl} {(keyword ? "@" : "")}{name} = {literal};\n");
         }
         return sb.ToString();
     }
