@@ -110,6 +110,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         readonly Stopwatch runClock = new();
         Dictionary<string, string> injectedValues = [];
         List<string> parameterNames = [];
+        /// <summary>The parameters cells' declarations as their text shows them.</summary>
+        IReadOnlyDictionary<string, ParameterType> declaredTypes = new Dictionary<string, ParameterType>();
 
         /// <summary>Held while the report is written, by the run or by <see cref="OnProcessExit"/>; whichever comes second
         /// finds <see cref="written"/> set.</summary>
@@ -132,6 +134,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             if (values.Count > 0) doc.Cells.RemoveAll(c => c.HasTag(ParameterInjector.InjectedTag));
             var parametersCells = ParameterInjector.ParametersCells(doc);
             parameterNames = [.. parametersCells.SelectMany(c => ParameterInjector.DeclaredNames(c.Source)).Distinct()];
+            declaredTypes = ParameterInjector.DeclaredTypes(parametersCells);
             var injectAfter = values.Count > 0 && parametersCells.Count > 0 ? ParameterInjector.Placement(parametersCells, values) : [];
             if (values.Count > 0 && parametersCells.Count == 0)
             {
@@ -336,7 +339,10 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         /// not fit becomes the cell's error (the run stops there, like any failing cell).</summary>
         NotebookCell InjectedCell(Dictionary<string, string> injected)
         {
-            try { return ParameterInjector.Cell(ParameterInjector.Source(injected, n => session.VariableType(n) is { } t ? new ParameterType(t) : null, path)); }
+            // The script state knows the type but not whether a reference type was declared with ? (string? note): the text does.
+            ParameterType? TypeOf(string n) =>
+                session.VariableType(n) is { } t ? new ParameterType(t, Nullable: declaredTypes.GetValueOrDefault(n)?.Nullable == true) : null;
+            try { return ParameterInjector.Cell(ParameterInjector.Source(injected, TypeOf, path)); }
             catch (ParameterException e)
             {
                 var cell = ParameterInjector.Cell("// Parameters could not be injected: see the error below.\n");

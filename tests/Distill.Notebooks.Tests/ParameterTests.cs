@@ -82,4 +82,34 @@ public class ParameterTests
         Assert.Equal("5 y\n", TestSupport.Text(cells[2]["outputs"]![0]!["text"]));
         Assert.Equal("5", r.Parameters["class"]);
     }
+
+    /// <summary>A parameter declared nullable (float?, string?, or a Nullable&lt;T&gt; only the running cell shows) takes
+    /// -p name=null as null, and keeps its nullable type for any value; a plain string keeps "null" as text.</summary>
+    [Fact]
+    public void Null_sets_a_nullable_parameter_and_is_text_for_a_plain_string()
+    {
+        var types = ParameterInjector.DeclaredTypes("float? temperature = null;\nstring? note = null;\nstring plain = \"x\";\nint count = 1;");
+        Assert.Equal(new ParameterType(typeof(float), Nullable: true), types["temperature"]);
+        Assert.Equal(new ParameterType(typeof(string), Nullable: true), types["note"]);
+        Assert.Equal(new ParameterType(typeof(string)), types["plain"]);
+        string Source(string name, string value) => ParameterInjector.Source(new Dictionary<string, string> { [name] = value }, n => types.GetValueOrDefault(n), "nb.ipynb");
+        Assert.EndsWith("\nstring plain = \"null\";\n", Source("plain", "null"), StringComparison.Ordinal);
+        Assert.Contains("'null' is not an int", Assert.Throws<ParameterException>(() => Source("count", "null")).Message, StringComparison.Ordinal);
+
+        var dir = TestSupport.TempDir("params-nullable");
+        var nb = TestSupport.WriteNotebook(dir, "nullable.ipynb",
+            ("float? temperature = 1.5f;\nstring? note = \"n\";\nint? F() => 3;\nvar maybe = F();\nstring plain = \"x\";", ["parameters"]),
+            ("Console.WriteLine($\"{temperature?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? \"none\"} {note ?? \"none\"} {maybe?.ToString() ?? \"none\"} {plain}\");", null));
+        var r = Run(nb, Path.Combine(dir, "null"), ("temperature", "null"), ("note", "null"), ("maybe", "null"), ("plain", "null"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var cells = Cells(r);
+        Assert.Equal("float? temperature = null;\nstring note = null;\nint? maybe = null;\nstring plain = \"null\";\n",
+            TestSupport.Text(cells[1]["source"]).Split('\n', 2)[1]);
+        Assert.Equal("none none none null\n", TestSupport.Text(cells[2]["outputs"]![0]!["text"]));
+        // A value keeps the declared nullable type, so ?. in later cells still compiles.
+        r = Run(nb, Path.Combine(dir, "value"), ("temperature", "0.5"), ("maybe", "7"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("float? temperature = 0.5f;\nint? maybe = 7;\n", TestSupport.Text(Cells(r)[1]["source"]).Split('\n', 2)[1]);
+        Assert.Equal("0.5 n 7 x\n", TestSupport.Text(Cells(r)[2]["outputs"]![0]!["text"]));
+    }
 }

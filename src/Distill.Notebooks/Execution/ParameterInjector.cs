@@ -14,8 +14,9 @@ public sealed class ParameterException(string message) : Exception(message);
 /// <summary>What is known of a declared parameter's type. <see cref="Type"/>: its .NET type (read from the parameters
 /// cell's text, or from the script state once that cell ran). <see cref="Unsupported"/>: the C# type the text names
 /// when it is one -p cannot set (<c>List&lt;int&gt;</c>, <c>int[]</c>, <c>DateTime</c>). Neither: declared, but only
-/// running the cell tells its type.</summary>
-public sealed record ParameterType(Type? Type, string? Unsupported = null);
+/// running the cell tells its type. <see cref="Nullable"/>: declared with <c>?</c> (<c>float?</c>, <c>string?</c>) or
+/// of a <see cref="System.Nullable{T}"/> type, so <c>-p name=null</c> sets null.</summary>
+public sealed record ParameterType(Type? Type, string? Unsupported = null, bool Nullable = false);
 
 /// <summary>
 /// Papermill's convention for C# notebooks: the cell tagged <c>parameters</c> holds defaults; the runner inserts a cell
@@ -96,7 +97,7 @@ public static class ParameterInjector
 
     static ParameterType TextType(TypeSyntax t) => t switch
     {
-        NullableTypeSyntax n => TextType(n.ElementType) is { Unsupported: not null } u ? u with { Unsupported = t.ToString() } : TextType(n.ElementType),
+        NullableTypeSyntax n => TextType(n.ElementType) is { Unsupported: not null } u ? u with { Unsupported = t.ToString() } : TextType(n.ElementType) with { Nullable = true },
         PredefinedTypeSyntax => KeywordType(t) is { } k ? new(k) : Unknown,
         // Never an enum, which is the only named type -p sets: known from the text, so refused before anything runs.
         ArrayTypeSyntax or GenericNameSyntax or TupleTypeSyntax or QualifiedNameSyntax { Right: GenericNameSyntax } or AliasQualifiedNameSyntax { Name: GenericNameSyntax }
@@ -179,8 +180,14 @@ public static class ParameterInjector
                                              $"declares it as @{name}; declare @{name} there, or pass another name");
             if (declared?.Unsupported is { } unsupported) throw CannotSet(name, text, unsupported, notebook);
             var type = declared?.Type;
-            if (type is not null && Nullable.GetUnderlyingType(type) is { } inner) type = inner;
-            var (decl, literal) = type is null ? Infer(name, text, notebook) : Convert(name, text, type, notebook);
+            var nullable = declared?.Nullable == true;
+            if (type is not null && Nullable.GetUnderlyingType(type) is { } inner) (type, nullable) = (inner, true);
+            // Only a declaration that allows null takes the literal null; for a plain string "null" is the text "null".
+            var (decl, literal) = type is null ? Infer(name, text, notebook)
+                : nullable && text == "null" ? (CSharpName(type, qualified: true), "null")
+                : Convert(name, text, type, notebook);
+            // A nullable value type stays nullable (float? t = 0.5f;): later cells may test it with ?. or ??.
+            if (nullable && type is { IsValueType: true }) decl = CSharpName(type, qualified: true) + "?";
             sb.Append(CultureInfo.InvariantCulture, $"{decl} {(keyword ? "@" : "")}{name} = {literal};\n");
         }
         return sb.ToString();
