@@ -245,7 +245,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         /// started from, as <see cref="RunEnvironment.GitCommit"/> means, even when a cell commits or writes a tracked
         /// file. The torch thread count alone is read again: a cell may change it (<c>TorchRuntime.Initialize(n)</c>),
         /// and the record says the count the cells ran with last, as it did when the whole capture was taken at the end.</summary>
-        RunEnvironment CurrentEnvironment() => (environmentAtStart ??= RunEnvironment.Capture(folder)) with { TorchThreads = TorchRuntime.Threads };
+        RunEnvironment CurrentEnvironment() => (environmentAtStart ??= RunEnvironment.Capture(folder, path)) with { TorchThreads = TorchRuntime.Threads };
 
         /// <summary>
         /// Before a cell runs: the executed notebook so far and a manifest saying the process died in this cell. Some ends

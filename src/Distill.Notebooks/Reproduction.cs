@@ -202,7 +202,8 @@ public sealed class Reproduction(ReproductionOptions options)
         if (o.Jobs == 1) TorchRuntime.Initialize(threads); // before anything reads the thread count
         var started = DateTimeOffset.Now;
         var clock = Stopwatch.StartNew();
-        var environment = RunEnvironment.Capture(Path.GetFullPath(o.NotebooksDirectory));
+        // A notebook that runs and is not committed makes the reproduction dirty.
+        var environment = RunEnvironment.Capture(Path.GetFullPath(o.NotebooksDirectory), selected);
         var outcomes = new Dictionary<string, NotebookOutcome>();
         string? stopReason = null;
         void Finished(NotebookOutcome outcome)

@@ -161,6 +161,45 @@ public class RunnerEdgeTests
         Assert.Equal((start, false), (git["commit"]!.GetValue<string>(), git["dirty"]!.GetValue<bool>()));
     }
 
+    /// <summary>A notebook that is not committed as it ran (untracked, edited, or ignored by git) is not what the commit
+    /// holds: the run is dirty and its records say the notebook is not committed, even when the rest of the tree is clean.</summary>
+    [Fact]
+    public void A_notebook_that_is_not_committed_makes_the_run_dirty_and_the_records_say_so()
+    {
+        var dir = TestSupport.TempDir("edge-git-notebook");
+        void Git(params string[] args)
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", .. args]);
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            p.WaitForExit();
+            Assert.True(p.ExitCode == 0, $"git {string.Join(' ', args)} exited {p.ExitCode}");
+        }
+        var committed = TestSupport.WriteNotebook(dir, "committed.ipynb", ("1 + 1", null));
+        File.WriteAllText(Path.Combine(dir, ".gitignore"), "ignored.ipynb\nout*/\n");
+        Git("init", "-q");
+        Git("add", ".");
+        Git("commit", "-qm", "start");
+        var untracked = TestSupport.WriteNotebook(dir, "untracked.ipynb", ("1 + 1", null));
+        var ignored = TestSupport.WriteNotebook(dir, "ignored.ipynb", ("1 + 1", null));
+
+        var clean = TestSupport.Run(committed, Path.Combine(dir, "out-clean"));
+        Assert.Equal((false, null), (clean.Environment.GitDirty, clean.Environment.NotebookNotCommitted));
+        Assert.EndsWith(" (clean)", clean.Environment.CommitText.Split(';')[0], StringComparison.Ordinal);
+
+        TestSupport.WriteNotebook(dir, "committed.ipynb", ("2 + 2", null)); // edited after the commit
+        foreach (var (nb, state) in new[] { (untracked, "untracked"), (ignored, "ignored by git"), (committed, "modified") })
+        {
+            var r = TestSupport.Run(nb, Path.Combine(dir, "out-" + Path.GetFileNameWithoutExtension(nb)));
+            Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+            Assert.Equal((true, state), (r.Environment.GitDirty, r.Environment.NotebookNotCommitted));
+            Assert.Contains($" (dirty: notebook not committed: {state})", r.Environment.CommitText, StringComparison.Ordinal);
+            var git = TestSupport.ReadJson(r.Files.Manifest)["git"]!;
+            Assert.Equal((true, state), (git["dirty"]!.GetValue<bool>(), git["notebookNotCommitted"]!.GetValue<string>()));
+            Assert.Contains($"notebook not committed: {state}", File.ReadAllText(r.Files.Html!), StringComparison.Ordinal);
+            Assert.Equal(state, Reports.Manifest.Read(r.Files.Manifest).Environment.NotebookNotCommitted);
+        }
+    }
+
     /// <summary>The report is one offline file: a pasted image (a cell attachment) and an image file beside the notebook
     /// are inlined as data: URLs, as Jupyter and VS Code show them; TeX shows as written, since nothing typesets it.</summary>
     [Fact]
