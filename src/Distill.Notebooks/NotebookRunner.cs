@@ -81,14 +81,13 @@ public sealed class NotebookRunner(NotebookRunOptions options)
 
     /// <summary>
     /// A -p value that does not fit its default is refused before anything runs, wherever the default's type can be read
-    /// from the parameters cell's text (<see cref="ParameterInjector.DeclaredTypes"/>); the others (enums, computed
-    /// defaults) are checked when the injected cell is built, after the parameters cell ran.
+    /// from the text of the parameters cell declaring it (<see cref="ParameterInjector.DeclaredTypes(IEnumerable{NotebookCell})"/>);
+    /// the others (enums, computed defaults) are checked when the injected cell is built, after that parameters cell ran.
     /// </summary>
     static void CheckParameters(NotebookDocument doc, List<KeyValuePair<string, string>> values, string path)
     {
         if (values.Count == 0) return;
-        var cell = doc.Cells.FirstOrDefault(c => c.Kind == CellKind.Code && c.HasTag(ParameterInjector.ParametersTag));
-        var types = cell is null ? new Dictionary<string, Type>() : ParameterInjector.DeclaredTypes(cell.Source);
+        var types = ParameterInjector.DeclaredTypes(ParameterInjector.ParametersCells(doc));
         ParameterInjector.Source(values.ToDictionary(p => p.Key, p => p.Value), n => types.GetValueOrDefault(n), path);
     }
 
@@ -111,6 +110,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         readonly Stopwatch runClock = new();
         Dictionary<string, string> injectedValues = [];
         List<string> parameterNames = [];
+        /// <summary>The parameters cells' declarations as their text shows them.</summary>
+        IReadOnlyDictionary<string, ParameterType> declaredTypes = new Dictionary<string, ParameterType>();
 
         /// <summary>Held while the report is written, by the run or by <see cref="OnProcessExit"/>; whichever comes second
         /// finds <see cref="written"/> set.</summary>
@@ -131,16 +132,19 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             // As papermill: new values replace the injected cell of an earlier run (an executed report run again), which
             // would otherwise run after the new one and win.
             if (values.Count > 0) doc.Cells.RemoveAll(c => c.HasTag(ParameterInjector.InjectedTag));
-            var parametersIndex = doc.Cells.FindIndex(c => c.Kind == CellKind.Code && c.HasTag(ParameterInjector.ParametersTag));
-            parameterNames = parametersIndex >= 0 ? ParameterInjector.DeclaredNames(doc.Cells[parametersIndex].Source).ToList() : [];
-            if (values.Count > 0 && parametersIndex < 0)
+            var parametersCells = ParameterInjector.ParametersCells(doc);
+            parameterNames = [.. parametersCells.SelectMany(c => ParameterInjector.DeclaredNames(c.Source)).Distinct()];
+            declaredTypes = ParameterInjector.DeclaredTypes(parametersCells);
+            var injectAfter = values.Count > 0 && parametersCells.Count > 0 ? ParameterInjector.Placement(parametersCells, values) : [];
+            if (values.Count > 0 && parametersCells.Count == 0)
             {
                 doc.Cells.Insert(0, ParameterInjector.Cell(ParameterInjector.Source(injectedValues, _ => null, path)));
                 o.Log?.WriteLine($"  warning: {path}: no cell is tagged '{ParameterInjector.ParametersTag}', so the values of {string.Join(", ", values.Select(p => p.Key))} " +
                                  $"were injected in a cell at the top; an assignment later in the notebook overrides them. Tag the cell that sets the defaults '{ParameterInjector.ParametersTag}'");
             }
-            foreach (var unknown in values.Select(p => p.Key).Where(k => parametersIndex >= 0 && !parameterNames.Contains(k)))
-                o.Log?.WriteLine($"  warning: {path}: parameter '{unknown}' is not declared in the parameters cell ({string.Join(", ", parameterNames)}); injecting it anyway");
+            foreach (var unknown in values.Select(p => p.Key).Where(k => parametersCells.Count > 0 && !parameterNames.Contains(k)))
+                o.Log?.WriteLine($"  warning: {path}: parameter '{unknown}' is not declared in {(parametersCells.Count == 1 ? "the parameters cell" : "any parameters cell")} " +
+                                 $"({string.Join(", ", parameterNames)}); injecting it after {parametersCells[0].Label} anyway");
 
             var cwd = Environment.CurrentDirectory;
             CellConsoleWriter.Install();
@@ -150,6 +154,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             resolver = new PackageResolver(carried, new NuGetRestorer(o.PackageCacheDirectory ?? NuGetRestorer.DefaultCacheRoot(), carried));
             var thread = new CellThread();
             AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+            AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
             foreach (var c in doc.Cells)
             {
                 c.Outputs.Clear();
@@ -175,8 +180,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                         $"  {cell.Label,-26} [{cell.ExecutionCount}] {cellResult.Status,-11} {cellResult.Duration.TotalSeconds,7:0.00} s"));
                     if (cellResult.Failure is { } f) failures.Add(f);
                     if (abandoned || (cellResult.Failure is not null && !o.ContinueOnError)) { stopped = true; continue; }
-                    if (i == parametersIndex && values.Count > 0 && cellResult.Status == CellStatus.Succeeded)
-                        doc.Cells.Insert(i + 1, InjectedCell(injectedValues));
+                    if (injectAfter.TryGetValue(cell, out var here) && cellResult.Status == CellStatus.Succeeded)
+                        doc.Cells.Insert(i + 1, InjectedCell(here));
                 }
             }
             finally
@@ -196,7 +201,11 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 if (written) Thread.Sleep(Timeout.Infinite);
                 try { return Finish(); }
                 // After the report: an Exit from a cell's leftover thread while it is written still finds it whole.
-                finally { AppDomain.CurrentDomain.ProcessExit -= OnProcessExit; }
+                finally
+                {
+                    AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+                    AppDomain.CurrentDomain.UnhandledException -= OnUnhandledException;
+                }
             }
         }
 
@@ -236,7 +245,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         /// started from, as <see cref="RunEnvironment.GitCommit"/> means, even when a cell commits or writes a tracked
         /// file. The torch thread count alone is read again: a cell may change it (<c>TorchRuntime.Initialize(n)</c>),
         /// and the record says the count the cells ran with last, as it did when the whole capture was taken at the end.</summary>
-        RunEnvironment CurrentEnvironment() => (environmentAtStart ??= RunEnvironment.Capture(folder)) with { TorchThreads = TorchRuntime.Threads };
+        RunEnvironment CurrentEnvironment() => (environmentAtStart ??= RunEnvironment.Capture(folder, path)) with { TorchThreads = TorchRuntime.Threads };
 
         /// <summary>
         /// Before a cell runs: the executed notebook so far and a manifest saying the process died in this cell. Some ends
@@ -288,11 +297,52 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             }
         }
 
+        /// <summary>
+        /// An exception nobody catches on a thread a cell started (a <c>new Thread</c> body, an <c>async void</c> method)
+        /// ends the process once this handler returns, as it kills the kernel. Handled like <see cref="OnProcessExit"/>:
+        /// the running cell gets the exception as its error (with the cell-relative line when its code threw it), the
+        /// cells after it are not run, the report of what ran is written, and the process exits with 1. Without this the
+        /// runtime aborts (exit 134) and the record written before the cell blames a stack overflow.
+        /// </summary>
+        void OnUnhandledException(object? sender, UnhandledExceptionEventArgs e)
+        {
+            lock (finishGate)
+            {
+                if (written || running is not { } r) return; // no cell to blame: the runtime's own report and abort
+                foreach (var sink in sinks) sink.Close();
+                abandoned = true; // the session is mid-cell: report the injected values, not the variables
+                var ex = e.ExceptionObject as Exception;
+                var type = ex is null ? e.ExceptionObject.GetType().FullName : ex.GetType().FullName;
+                var evalue = ex?.Message ?? e.ExceptionObject.ToString() ?? "";
+                // The thread may have been started by an earlier cell: its line counts only in the cell whose code threw.
+                int? line = ex is null ? null : ScriptSession.LineOf(ex, $"{fileName} {r.Cell.Label}");
+                var origin = ex is null || line is not null ? "" : doc.Cells.Where(c => c != r.Cell)
+                    .Select(c => ScriptSession.LineOf(ex, $"{fileName} {c.Label}") is int l ? $", thrown by code of {c.Label}, line {l}," : null)
+                    .FirstOrDefault(t => t is not null) ?? "";
+                var note = $"unhandled on a background thread{origin} such as a Thread's body or an async void method: it ends the process, as it kills the kernel; " +
+                           "the cells after it did not run. Catch exceptions inside the thread, or use Task.Run and await the task";
+                var traceback = ex is null ? [] : ScriptSession.Traceback(ex);
+                r.Cell.Outputs.Add(new ErrorOutput(type ?? "Exception", evalue, [.. traceback, note]));
+                var failure = new CellFailure(fileName, r.Cell.Label, line, $"{type}: {evalue} ({note})");
+                failures.Add(failure);
+                results.Add(new(r.Cell, CellStatus.Failed, r.Clock.Elapsed, failure));
+                results.AddRange(doc.Cells.Skip(r.Index + 1).Select(c => new CellRunResult(c, CellStatus.NotRun, TimeSpan.Zero, null)));
+                var result = Finish();
+                o.ProcessEnded?.Invoke(result);
+            }
+            // Outside the gate: Exit runs the ProcessExit handlers on another thread, and OnProcessExit takes the gate (it
+            // then finds the report written). The run's own thread writes nothing more: the cell is marked abandoned.
+            Environment.Exit(1);
+        }
+
         /// <summary>The injected cell, with values typed by the defaults the parameters cell just declared. A value that does
         /// not fit becomes the cell's error (the run stops there, like any failing cell).</summary>
         NotebookCell InjectedCell(Dictionary<string, string> injected)
         {
-            try { return ParameterInjector.Cell(ParameterInjector.Source(injected, session.VariableType, path)); }
+            // The script state knows the type but not whether a reference type was declared with ? (string? note): the text does.
+            ParameterType? TypeOf(string n) =>
+                session.VariableType(n) is { } t ? new ParameterType(t, Nullable: declaredTypes.GetValueOrDefault(n)?.Nullable == true) : null;
+            try { return ParameterInjector.Cell(ParameterInjector.Source(injected, TypeOf, path)); }
             catch (ParameterException e)
             {
                 var cell = ParameterInjector.Cell("// Parameters could not be injected: see the error below.\n");

@@ -216,7 +216,8 @@ public sealed class Reproduction(ReproductionOptions options)
         if (o.Jobs == 1) TorchRuntime.Initialize(threads); // before anything reads the thread count
         var started = DateTimeOffset.Now;
         var clock = Stopwatch.StartNew();
-        var environment = RunEnvironment.Capture(Path.GetFullPath(o.NotebooksDirectory));
+        // A notebook that runs and is not committed makes the reproduction dirty.
+        var environment = RunEnvironment.Capture(Path.GetFullPath(o.NotebooksDirectory), selected);
         var outcomes = new Dictionary<string, NotebookOutcome>();
         string? stopReason = null;
         void Finished(NotebookOutcome outcome)
@@ -237,44 +238,58 @@ public sealed class Reproduction(ReproductionOptions options)
                 yield return (path, name, Path.Combine(outDir, name));
             }
         }
+        // A cell that ends this process (Environment.Exit, an exception unhandled on a thread it started) takes the
+        // reproduction with it: that notebook's report is written by the runner, the rest are listed as not run, and the
+        // summary files are written before the process exits with 1.
+        void ProcessEnded(NotebookOutcome outcome)
+        {
+            Finished(outcome);
+            stopReason = $"the process ended in {outcome.Name}";
+            var ended = Summarize();
+            o.Log?.WriteLine($"{ended.Tally}; wrote {ended.Files.Index}, {ended.Files.ResultsMarkdown}, {ended.Files.ResultsJson}");
+        }
         if (o.Jobs == 1)
             foreach (var (path, name, dir) in ToStart())
             {
                 o.Log?.WriteLine($"▶ {name}");
-                Finished(await RunOneAsync(path, name, dir, ct));
+                Finished(await RunOneAsync(path, name, dir, ProcessEnded, ct));
             }
         else
             new Sweeps.ChildProcesses(o.Command!, o.Jobs).Run(ToStart().Select(n => StartInProcess(n.Path, n.Name, n.Dir, threads)),
                 (task, code) => Finished(ReadBack(task, code, ct)), o.StopSignal, ct);
+        return Summarize();
 
-        var outcomesInOrder = all.Select(path =>
+        ReproductionResult Summarize()
         {
-            var name = Path.GetFileNameWithoutExtension(path);
-            return outcomes.TryGetValue(path, out var done) ? done
-                : new NotebookOutcome(name, path, Path.Combine(outDir, name), OutcomeStatus.NotRun,
-                    selected.Contains(path) ? stopReason ?? "interrupted (Ctrl-C or SIGTERM) before it started" : "not selected by --only", null, [], null);
-        }).ToList();
+            var outcomesInOrder = all.Select(path =>
+            {
+                var name = Path.GetFileNameWithoutExtension(path);
+                return outcomes.TryGetValue(path, out var done) ? done
+                    : new NotebookOutcome(name, path, Path.Combine(outDir, name), OutcomeStatus.NotRun,
+                        selected.Contains(path) ? stopReason ?? "interrupted (Ctrl-C or SIGTERM) before it started" : "not selected by --only", null, [], null);
+            }).ToList();
 
-        var result = new ReproductionResult
-        {
-            Started = started,
-            Duration = clock.Elapsed,
-            Budget = o.Budget ?? o.Parameters.LastOrDefault(p => p.Key == "budget").Value,
-            Parameters = o.Parameters,
-            Environment = environment,
-            Cpu = CpuTopology.Read(),
-            NotebooksDirectory = o.NotebooksDirectory,
-            Notebooks = outcomesInOrder,
-            Jobs = o.Jobs,
-            Files = new(Path.Combine(outDir, "index.html"), Path.Combine(outDir, "results.md"), Path.Combine(outDir, "results.json")),
-        };
-        IndexPage.Write(result);
-        ReproductionReport.WriteMarkdown(result);
-        ReproductionReport.WriteJson(result);
-        return result;
+            var result = new ReproductionResult
+            {
+                Started = started,
+                Duration = clock.Elapsed,
+                Budget = o.Budget ?? o.Parameters.LastOrDefault(p => p.Key == "budget").Value,
+                Parameters = o.Parameters,
+                Environment = environment,
+                Cpu = CpuTopology.Read(),
+                NotebooksDirectory = o.NotebooksDirectory,
+                Notebooks = outcomesInOrder,
+                Jobs = o.Jobs,
+                Files = new(Path.Combine(outDir, "index.html"), Path.Combine(outDir, "results.md"), Path.Combine(outDir, "results.json")),
+            };
+            IndexPage.Write(result);
+            ReproductionReport.WriteMarkdown(result);
+            ReproductionReport.WriteJson(result);
+            return result;
+        }
     }
 
-    async Task<NotebookOutcome> RunOneAsync(string path, string name, string dir, CancellationToken ct)
+    async Task<NotebookOutcome> RunOneAsync(string path, string name, string dir, Action<NotebookOutcome> processEnded, CancellationToken ct)
     {
         var o = Options;
         var resultsFile = Path.Combine(dir, ResultsFileName);
@@ -289,6 +304,7 @@ public sealed class Reproduction(ReproductionOptions options)
             CellTimeout = o.CellTimeout,
             PackageCacheDirectory = o.PackageCacheDirectory,
             Log = o.Log,
+            ProcessEnded = run => processEnded(Outcome(path, name, dir, run, resultsFile)),
         });
         // Cells run in this process (on the runner's cell thread), so the variable is what Results.Record sees.
         var previous = Environment.GetEnvironmentVariable(Results.FileVariable);

@@ -148,7 +148,8 @@ public class BasicsRunTests(BasicsRun run) : IClassFixture<BasicsRun>
         Assert.Contains("<h1 id=\"basics\">Basics</h1>", html); // markdown rendered
         foreach (var fact in new[] { "basics.ipynb", "smoke", "epochs = 5", "TorchSharp 0.107.0", "libtorch 2.10", ".NET 10" })
             Assert.Contains(fact, html);
-        Assert.Matches("git commit</th><td>[0-9a-f]{40} \\((clean|dirty: uncommitted changes)\\)", html);
+        // The notebook run is the build output's copy, which git ignores: not what the commit holds.
+        Assert.Matches("git commit</th><td>[0-9a-f]{40} \\(dirty: notebook not committed: ignored by git\\)", html);
         // Terminal sequences and control bytes are dropped from the page, the text around them kept; the notebook keeps
         // what the cell wrote.
         // (plotly.js, inlined, carries ESC bytes of its own, so the output's element is what is checked.)
@@ -209,5 +210,9 @@ public class RunEnvironmentTests
         Assert.Equal($"{a} (dirty: uncommitted changes); the library ran was built from {a} with uncommitted changes",
             (Env(a, true, a) with { LibraryDirty = true }).CommitText);
         Assert.Equal($"{a} (clean)", (Env(a, false, a) with { LibraryDirty = false }).CommitText);
+        // The notebook itself not committed is named, not just "uncommitted changes".
+        Assert.Equal($"{a} (dirty: notebook not committed: untracked)", (Env(a, true, a) with { NotebookNotCommitted = "untracked" }).CommitText);
+        Assert.Equal("aaaaaaaaaaaa (dirty: notebook not committed)", (Env(a, true, a) with { NotebookNotCommitted = "modified" }).GitDescription);
+        Assert.Equal("aaaaaaaaaaaa (dirty)", Env(a, true, a).GitDescription);
     }
 }

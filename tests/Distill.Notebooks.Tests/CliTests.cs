@@ -87,14 +87,74 @@ public class CliTests
         Assert.Contains("the process was ended while this cell ran", File.ReadAllText(Path.Combine(outDir, "exits.html")), StringComparison.Ordinal);
     }
 
+    /// <summary>The kernel dies on an exception nobody catches on a thread; the runner reports that exception as the
+    /// cell's error (not the "process died" record written before the cell) and exits 1, as for Environment.Exit.</summary>
+    [Fact]
+    public void An_exception_unhandled_on_a_background_thread_is_that_cells_error_and_exits_1()
+    {
+        var dir = TestSupport.TempDir("cli-unhandled");
+        var bg = TestSupport.WriteNotebook(dir, "bg.ipynb",
+            ("Console.WriteLine(\"before\");", null),
+            ("Console.WriteLine(\"starting\");\nnew System.Threading.Thread(() => throw new InvalidOperationException(\"bg boom\")).Start();\nSystem.Threading.Thread.Sleep(10000);", null),
+            ("Console.WriteLine(\"after\");", null));
+        var next = TestSupport.WriteNotebook(dir, "next.ipynb", ("1 + 1", null));
+        var outDir = Path.Combine(dir, "out");
+        var (exit, _, err) = Distill("run", bg, next, "--out", outDir);
+        Assert.Equal(1, exit);
+        Assert.Contains("✘ bg.ipynb: cell 2, line 2: System.InvalidOperationException: bg boom (unhandled on a background thread", err, StringComparison.Ordinal);
+        Assert.Contains($"✘ {next}: not run: the process ended in {bg}", err, StringComparison.Ordinal);
+        var cells = TestSupport.ReadJson(Path.Combine(outDir, "bg.ipynb"))["cells"]!.AsArray();
+        var error = cells[1]!["outputs"]!.AsArray().Single(o => o!["output_type"]!.GetValue<string>() == "error")!;
+        Assert.Equal("System.InvalidOperationException", error["ename"]!.GetValue<string>());
+        Assert.Equal("bg boom", error["evalue"]!.GetValue<string>());
+        Assert.Empty(cells[2]!["outputs"]!.AsArray());
+        Assert.Equal("", TestSupport.NbformatErrors(Path.Combine(outDir, "bg.ipynb")));
+        var manifest = TestSupport.ReadJson(Path.Combine(outDir, "bg.manifest.json"));
+        Assert.Equal("failed", manifest["status"]!.GetValue<string>());
+        Assert.Equal(["succeeded", "failed", "notrun"], manifest["cells"]!.AsArray().Select(c => c!["status"]!.GetValue<string>()));
+        var html = File.ReadAllText(Path.Combine(outDir, "bg.html"));
+        Assert.Contains("bg boom", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("ProcessDied", File.ReadAllText(Path.Combine(outDir, "bg.ipynb")), StringComparison.Ordinal);
+    }
+
+    /// <summary>An async void method that throws ends the process the same way; under `reproduce` (notebooks in this
+    /// process) that notebook's report and the summary files are written, the later notebooks listed as not run.</summary>
+    [Fact]
+    public void An_async_void_exception_under_reproduce_writes_the_summary_and_exits_1()
+    {
+        var dir = TestSupport.TempDir("cli-unhandled-reproduce");
+        var notebooks = Directory.CreateDirectory(Path.Combine(dir, "notebooks")).FullName;
+        TestSupport.WriteNotebook(notebooks, "01-async.ipynb",
+            ("async void Boom() { await Task.Yield(); throw new ArgumentException(\"async boom\"); }\nBoom();\nSystem.Threading.Thread.Sleep(10000);", null));
+        TestSupport.WriteNotebook(notebooks, "02-next.ipynb", ("1 + 1", null));
+        var reports = Path.Combine(dir, "reports");
+        var (exit, _, err) = Distill("reproduce", "--notebooks", notebooks, "--out", reports, "--budget", "smoke");
+        Assert.Equal(1, exit);
+        Assert.Contains("✘ 01-async.ipynb: cell 1, line 1: System.ArgumentException: async boom", err, StringComparison.Ordinal);
+        var cells = TestSupport.ReadJson(Path.Combine(reports, "01-async", "01-async.ipynb"))["cells"]!.AsArray();
+        Assert.Contains(cells, c => c!["outputs"]!.AsArray().Any(o => o!["ename"]?.GetValue<string>() == "System.ArgumentException"));
+        var summary = File.ReadAllText(Path.Combine(reports, "results.md"));
+        Assert.Contains("01-async: failed at cell 1, line 1: System.ArgumentException: async boom", summary, StringComparison.Ordinal);
+        Assert.Contains("02-next: not run: the process ended in 01-async", summary, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(reports, "index.html")));
+        Assert.False(Directory.Exists(Path.Combine(reports, "02-next")));
+    }
+
     [Fact]
     public void A_parameter_value_that_does_not_fit_its_default_is_refused_before_anything_runs()
     {
         var dir = TestSupport.TempDir("cli-param");
         var nb = TestSupport.WriteNotebook(dir, "params.ipynb",
-            ("int epochs = 3;\nfloat f = 1.5f;", ["parameters"]), ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+            ("int epochs = 3;\nfloat f = 1.5f;\nvar seeds = new List<int> { 0, 1 };\nint[] widths = new[] { 64, 32 };", ["parameters"]),
+            ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
         var outDir = Path.Combine(dir, "out");
-        foreach (var (p, says) in new[] { ("epochs=abc", "'abc' is not an int"), ("epochs=99999999999", "is not in range"), ("f=1e39", "is not in range") })
+        foreach (var (p, says) in new[]
+                 {
+                     ("epochs=abc", "'abc' is not an int"), ("epochs=99999999999", "is not in range"), ("f=1e39", "is not in range"),
+                     ("seeds=0,1", "the notebook's default for 'seeds' is List<int>; -p supports string, bool, numbers and enums"),
+                     ("widths=8", "the notebook's default for 'widths' is int[]; -p supports string, bool, numbers and enums"),
+                     ("class=5", "'class' is a C# keyword, so no parameter has that name unless the parameters cell declares it as @class"),
+                 })
         {
             var (exit, _, err) = Distill("run", nb, "--out", outDir, "-p", p);
             Assert.Equal(2, exit);

@@ -86,7 +86,10 @@ public class DocumentTests
     {
         Assert.Equal(["budget", "epochs", "lr", "on"],
             ParameterInjector.DeclaredNames("var budget = \"quick\";\nint epochs = 3;\ndouble lr = 0.1;\nbool on = false;\nConsole.WriteLine(epochs);"));
-        var types = new Dictionary<string, Type> { ["epochs"] = typeof(int), ["lr"] = typeof(double), ["on"] = typeof(bool), ["name"] = typeof(string), ["mode"] = typeof(DayOfWeek) };
+        var types = new Dictionary<string, ParameterType>
+        {
+            ["epochs"] = new(typeof(int)), ["lr"] = new(typeof(double)), ["on"] = new(typeof(bool)), ["name"] = new(typeof(string)), ["mode"] = new(typeof(DayOfWeek)),
+        };
         var src = ParameterInjector.Source(
             new Dictionary<string, string> { ["epochs"] = "5", ["lr"] = "1e-3", ["on"] = "True", ["name"] = "a \"b\"", ["mode"] = "friday", ["extra"] = "2.5" },
             n => types.GetValueOrDefault(n), "nb.ipynb");
@@ -113,17 +116,25 @@ public class DocumentTests
     {
         var types = ParameterInjector.DeclaredTypes(
             "var seed = 0;\nint epochs = 3;\ndouble lr = 0.1;\nfloat f = 1.5f;\nvar g = -2.5f;\nint? maybe = null;\nvar name = \"x\";\n" +
-            "DayOfWeek day = DayOfWeek.Monday;\nvar list = new List<int>();\nconst long K = 4;\nchar ch = 'a';");
-        Assert.Equal(typeof(int), types["seed"]);
-        Assert.Equal(typeof(int), types["epochs"]);
-        Assert.Equal(typeof(double), types["lr"]);
-        Assert.Equal(typeof(float), types["f"]);
-        Assert.Equal(typeof(float), types["g"]);
-        Assert.Equal(typeof(int), types["maybe"]);
-        Assert.Equal(typeof(string), types["name"]);
-        Assert.Equal(typeof(long), types["K"]);
-        Assert.False(types.ContainsKey("day")); // needs the cell to run: checked after it
-        Assert.False(types.ContainsKey("list"));
+            "DayOfWeek day = DayOfWeek.Monday;\nvar list = new List<int>();\nconst long K = 4;\nchar ch = 'a';\nvar f2 = F();\n" +
+            "int[] widths = new[] { 64, 32 };\nvar seeds = new List<int> { 0, 1 };\nDateTime start = DateTime.Now;\nvar w = new[] { 1 };\nvar m = new float[2];\n" +
+            "Dictionary<string, int> d = new();\nSystem.TimeSpan span = default;\nvar c2 = 'x';\nInt32 n32 = 1;");
+        Assert.Equal(typeof(int), types["seed"].Type);
+        Assert.Equal(typeof(int), types["epochs"].Type);
+        Assert.Equal(typeof(double), types["lr"].Type);
+        Assert.Equal(typeof(float), types["f"].Type);
+        Assert.Equal(typeof(float), types["g"].Type);
+        Assert.Equal(typeof(int), types["maybe"].Type);
+        Assert.Equal(typeof(string), types["name"].Type);
+        Assert.Equal(typeof(long), types["K"].Type);
+        Assert.Equal(typeof(int), types["n32"].Type);
+        Assert.Equal(typeof(char), types["c2"].Type);
+        Assert.Equal(new ParameterType(null), types["day"]); // needs the cell to run: checked after it
+        Assert.Equal(new ParameterType(null), types["f2"]);
+        // Types -p cannot set, in C# as the cell writes them: refused before anything runs.
+        foreach (var (name, type) in new[] { ("list", "List<int>"), ("widths", "int[]"), ("seeds", "List<int>"), ("start", "DateTime"), ("w", "an array"),
+                     ("m", "float[]"), ("d", "Dictionary<string, int>"), ("span", "System.TimeSpan") })
+            Assert.Equal(new ParameterType(null, type), types[name]);
 
         string Source(string name, string value) =>
             ParameterInjector.Source(new Dictionary<string, string> { [name] = value }, n => types.GetValueOrDefault(n), "nb.ipynb");
@@ -140,6 +151,9 @@ public class DocumentTests
                      ("f", "1e39", "'1e39' is not in range (a float is at most about 3.4e38)"),
                      ("lr", "1e400", "'1e400' is not in range (a double is at most about 1.8e308)"),
                      ("ch", "b", "the notebook's default for 'ch' is char; -p supports string, bool, numbers and enums"),
+                     ("seeds", "0,1", "the notebook's default for 'seeds' is List<int>; -p supports string, bool, numbers and enums. Make the parameter one of those (for a list, e.g. a string \"0,1\" that the notebook splits), or set 'seeds' in the notebook"),
+                     ("widths", "1", "the notebook's default for 'widths' is int[]; -p supports"),
+                     ("start", "2020-01-01", "the notebook's default for 'start' is DateTime; -p supports string, bool, numbers and enums. Make the parameter one of those, or set 'start' in the notebook"),
                  })
         {
             var e = Assert.Throws<ParameterException>(() => Source(name, value));

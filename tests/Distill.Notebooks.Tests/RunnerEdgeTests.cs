@@ -7,17 +7,46 @@ public class RunnerEdgeTests
     static string Plain(NotebookRunResult r, int cell) =>
         Assert.Single(r.Cells[cell].Outputs.OfType<Documents.DisplayOutput>()).Data["text/plain"];
 
+    /// <summary>The kernel sends a null result (a bare <c>null</c>, <c>return;</c>) as text/html
+    /// <c>&lt;div class="dni-plaintext"&gt;&lt;pre&gt;&amp;lt;null&amp;gt;&lt;/pre&gt;&lt;/div&gt;</c>, as any other value; the
+    /// conformance test compares MIME types per cell, so the runner sends it too (text/plain beside it, as for the rest).</summary>
     [Fact]
     public void A_bare_null_shows_null_and_stdin_reads_as_empty()
     {
         var dir = TestSupport.TempDir("edge-values");
         var nb = TestSupport.WriteNotebook(dir, "values.ipynb",
             ("null", null),
+            ("return;", null),
             ("Console.ReadLine() is null && Console.In.Peek() == -1", null));
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
-        Assert.Equal("<null>", Plain(r, 0));
-        Assert.Equal("True", Plain(r, 1));
+        foreach (var cell in new[] { 0, 1 })
+        {
+            var result = Assert.Single(r.Cells[cell].Outputs.OfType<Documents.DisplayOutput>());
+            Assert.True(result.IsResult);
+            Assert.Equal(["text/html", "text/plain"], result.Data.Keys.Order(StringComparer.Ordinal));
+            Assert.StartsWith("<div class=\"dni-plaintext\"><pre>&lt;null&gt;</pre></div>", result.Data["text/html"], StringComparison.Ordinal);
+            Assert.Equal("<null>", Plain(r, cell));
+        }
+        Assert.Equal("True", Plain(r, 2));
+    }
+
+    /// <summary>The kernel 1.0.712001 does not import Microsoft.DotNet.Interactive.Formatting: an unqualified Formatter is
+    /// CS0103 there, so it must be here too (a notebook that runs headless must run in the kernel); with the using it works.</summary>
+    [Fact]
+    public void Formatter_needs_its_using_as_in_the_kernel()
+    {
+        var dir = TestSupport.TempDir("edge-formatter");
+        var nb = TestSupport.WriteNotebook(dir, "formatter.ipynb",
+            ("public record Temp(double C);", null),
+            ("Formatter.Register<Temp>((t, w) => w.Write($\"<b>{t.C} C</b>\"), \"text/html\");", null),
+            ("using Microsoft.DotNet.Interactive.Formatting;\nFormatter.Register<Temp>((t, w) => w.Write($\"<b>{t.C} C</b>\"), \"text/html\");\nnew Temp(21.5)", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        var failure = Assert.Single(r.Failures);
+        Assert.Equal("cell 2", failure.Cell);
+        Assert.Contains("CS0103: The name 'Formatter' does not exist in the current context", failure.Message, StringComparison.Ordinal);
+        Assert.Equal(CellStatus.Succeeded, r.Cells[2].Status);
+        Assert.StartsWith("<b>21.5 C</b>", Assert.Single(r.Cells[2].Outputs.OfType<Documents.DisplayOutput>()).Data["text/html"], StringComparison.Ordinal);
     }
 
     [Fact]
@@ -130,6 +159,45 @@ public class RunnerEdgeTests
         Assert.Equal((start, false), (r.Environment.GitCommit, r.Environment.GitDirty));
         var git = TestSupport.ReadJson(r.Files.Manifest)["git"]!;
         Assert.Equal((start, false), (git["commit"]!.GetValue<string>(), git["dirty"]!.GetValue<bool>()));
+    }
+
+    /// <summary>A notebook that is not committed as it ran (untracked, edited, or ignored by git) is not what the commit
+    /// holds: the run is dirty and its records say the notebook is not committed, even when the rest of the tree is clean.</summary>
+    [Fact]
+    public void A_notebook_that_is_not_committed_makes_the_run_dirty_and_the_records_say_so()
+    {
+        var dir = TestSupport.TempDir("edge-git-notebook");
+        void Git(params string[] args)
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", .. args]);
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            p.WaitForExit();
+            Assert.True(p.ExitCode == 0, $"git {string.Join(' ', args)} exited {p.ExitCode}");
+        }
+        var committed = TestSupport.WriteNotebook(dir, "committed.ipynb", ("1 + 1", null));
+        File.WriteAllText(Path.Combine(dir, ".gitignore"), "ignored.ipynb\nout*/\n");
+        Git("init", "-q");
+        Git("add", ".");
+        Git("commit", "-qm", "start");
+        var untracked = TestSupport.WriteNotebook(dir, "untracked.ipynb", ("1 + 1", null));
+        var ignored = TestSupport.WriteNotebook(dir, "ignored.ipynb", ("1 + 1", null));
+
+        var clean = TestSupport.Run(committed, Path.Combine(dir, "out-clean"));
+        Assert.Equal((false, null), (clean.Environment.GitDirty, clean.Environment.NotebookNotCommitted));
+        Assert.EndsWith(" (clean)", clean.Environment.CommitText.Split(';')[0], StringComparison.Ordinal);
+
+        TestSupport.WriteNotebook(dir, "committed.ipynb", ("2 + 2", null)); // edited after the commit
+        foreach (var (nb, state) in new[] { (untracked, "untracked"), (ignored, "ignored by git"), (committed, "modified") })
+        {
+            var r = TestSupport.Run(nb, Path.Combine(dir, "out-" + Path.GetFileNameWithoutExtension(nb)));
+            Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+            Assert.Equal((true, state), (r.Environment.GitDirty, r.Environment.NotebookNotCommitted));
+            Assert.Contains($" (dirty: notebook not committed: {state})", r.Environment.CommitText, StringComparison.Ordinal);
+            var git = TestSupport.ReadJson(r.Files.Manifest)["git"]!;
+            Assert.Equal((true, state), (git["dirty"]!.GetValue<bool>(), git["notebookNotCommitted"]!.GetValue<string>()));
+            Assert.Contains($"notebook not committed: {state}", File.ReadAllText(r.Files.Html!), StringComparison.Ordinal);
+            Assert.Equal(state, Reports.Manifest.Read(r.Files.Manifest).Environment.NotebookNotCommitted);
+        }
     }
 
     /// <summary>The report is one offline file: a pasted image (a cell attachment) and an image file beside the notebook

@@ -121,7 +121,13 @@ public sealed class OutputSink
     /// with text/plain always beside text/html so plain-text consumers get something readable.</summary>
     public static IReadOnlyDictionary<string, string> Format(object? value, IReadOnlyList<string>? mimeTypes = null)
     {
-        if (value is null) return new Dictionary<string, string> { [PlainText] = Formatter.NullString };
+        // The kernel shows null (a bare `null`, `return;`) as text/html, <pre>&lt;null&gt;</pre>, like any other value.
+        if (value is null)
+            return new Dictionary<string, string>
+            {
+                [Html] = Formatter.ToDisplayString((object?)null, Html).Replace("\r\n", "\n", StringComparison.Ordinal),
+                [PlainText] = Formatter.NullString,
+            };
         var mimes = mimeTypes is { Count: > 0 } ? mimeTypes.ToList() : Formatter.GetPreferredMimeTypesFor(value.GetType()).ToList();
         if (mimeTypes is not { Count: > 0 } && mimes.Contains(Html) && !mimes.Contains(PlainText)) mimes.Add(PlainText);
         var data = new Dictionary<string, string>();

@@ -11,6 +11,13 @@ namespace Distill.Notebooks.Execution;
 /// <summary>A value passed with <c>-p name=value</c> or <c>--budget</c> that does not fit the notebook's default.</summary>
 public sealed class ParameterException(string message) : Exception(message);
 
+/// <summary>What is known of a declared parameter's type. <see cref="Type"/>: its .NET type (read from the parameters
+/// cell's text, or from the script state once that cell ran). <see cref="Unsupported"/>: the C# type the text names
+/// when it is one -p cannot set (<c>List&lt;int&gt;</c>, <c>int[]</c>, <c>DateTime</c>). Neither: declared, but only
+/// running the cell tells its type. <see cref="Nullable"/>: declared with <c>?</c> (<c>float?</c>, <c>string?</c>) or
+/// of a <see cref="System.Nullable{T}"/> type, so <c>-p name=null</c> sets null.</summary>
+public sealed record ParameterType(Type? Type, string? Unsupported = null, bool Nullable = false);
+
 /// <summary>
 /// Papermill's convention for C# notebooks: the cell tagged <c>parameters</c> holds defaults; the runner inserts a cell
 /// tagged <c>injected-parameters</c> right after it (at the top when there is none) that redeclares the passed values.
@@ -20,6 +27,42 @@ public static class ParameterInjector
 {
     public const string ParametersTag = "parameters";
     public const string InjectedTag = "injected-parameters";
+
+    /// <summary>The code cells tagged <c>parameters</c>, in order. Each is a declaration cell: a notebook may keep its
+    /// defaults in more than one (e.g. data settings near the top, training settings further down).</summary>
+    public static List<NotebookCell> ParametersCells(NotebookDocument doc) =>
+        [.. doc.Cells.Where(c => c.Kind == CellKind.Code && c.HasTag(ParametersTag))];
+
+    /// <summary>
+    /// Which parameters cell each value is injected after: the last one that declares its name (a declaration after the
+    /// injection would reset the value), else the first one (the name is declared nowhere: injected anyway, with a
+    /// warning). One injected cell per parameters cell that gets values, as papermill injects after its parameters cell.
+    /// </summary>
+    public static Dictionary<NotebookCell, Dictionary<string, string>> Placement(IReadOnlyList<NotebookCell> parametersCells,
+        IEnumerable<KeyValuePair<string, string>> values)
+    {
+        var declaredIn = new Dictionary<string, NotebookCell>();
+        foreach (var cell in parametersCells)
+            foreach (var name in DeclaredNames(cell.Source)) declaredIn[name] = cell;
+        var placement = new Dictionary<NotebookCell, Dictionary<string, string>>();
+        foreach (var (name, value) in values)
+        {
+            var cell = declaredIn.GetValueOrDefault(name) ?? parametersCells[0];
+            if (!placement.TryGetValue(cell, out var at)) placement[cell] = at = [];
+            at[name] = value;
+        }
+        return placement;
+    }
+
+    /// <summary><see cref="DeclaredTypes(string)"/> over several parameters cells: a name takes the type of its last
+    /// declaration, the one its value is injected after.</summary>
+    public static IReadOnlyDictionary<string, ParameterType> DeclaredTypes(IEnumerable<NotebookCell> parametersCells)
+    {
+        var types = new Dictionary<string, ParameterType>();
+        foreach (var cell in parametersCells)
+            foreach (var (name, type) in DeclaredTypes(cell.Source)) types[name] = type;
+        return types;
+    }
 
     /// <summary>Names declared in a parameters cell (top-level <c>var x = ...;</c> / <c>int x = ...;</c>).</summary>
     public static IReadOnlyList<string> DeclaredNames(string code)
@@ -32,24 +75,56 @@ public static class ParameterInjector
     }
 
     /// <summary>
-    /// The types of the parameters cell's variables that can be read from its text alone: a keyword type
-    /// (<c>int epochs = 3;</c>, <c>float? lr = null;</c>) or <c>var</c> with a literal (<c>var lr = 0.1f;</c>). A name
-    /// whose type needs the cell to run (an enum, <c>var x = F();</c>) is missing; it is checked once the cell ran.
+    /// Every variable the parameters cell declares, with its type as far as the text alone shows it: a keyword type
+    /// (<c>int epochs = 3;</c>, <c>float? lr = null;</c>) or <c>var</c> with a literal (<c>var lr = 0.1f;</c>) gives the
+    /// <see cref="ParameterType.Type"/>; a type -p cannot set (<c>List&lt;int&gt;</c>, <c>int[]</c>, <c>DateTime</c>,
+    /// <c>var seeds = new List&lt;int&gt; { 0 };</c>) gives <see cref="ParameterType.Unsupported"/>, so a value for it is
+    /// refused before anything runs. A type that needs the cell to run (an enum, <c>var x = F();</c>) gives neither; it is
+    /// checked once the cell ran.
     /// </summary>
-    public static IReadOnlyDictionary<string, Type> DeclaredTypes(string code)
+    public static IReadOnlyDictionary<string, ParameterType> DeclaredTypes(string code)
     {
         var tree = CSharpSyntaxTree.ParseText(code, CSharpParseOptions.Default.WithKind(SourceCodeKind.Script));
-        var types = new Dictionary<string, Type>();
+        var types = new Dictionary<string, ParameterType>();
         foreach (var decl in tree.GetRoot().DescendantNodes().OfType<VariableDeclarationSyntax>()
                      .Where(d => d.Parent is FieldDeclarationSyntax or LocalDeclarationStatementSyntax { Parent: GlobalStatementSyntax }))
             foreach (var v in decl.Variables)
-            {
-                var type = decl.Type is { IsVar: true } ? LiteralType(v.Initializer?.Value) : KeywordType(decl.Type);
-                if (type is null) types.Remove(v.Identifier.ValueText); // a later declaration wins: unknown again
-                else types[v.Identifier.ValueText] = type;
-            }
+                types[v.Identifier.ValueText] = decl.Type is { IsVar: true } ? InitializerType(v.Initializer?.Value) : TextType(decl.Type); // a later declaration wins
         return types;
     }
+
+    static readonly ParameterType Unknown = new(null);
+
+    static ParameterType TextType(TypeSyntax t) => t switch
+    {
+        NullableTypeSyntax n => TextType(n.ElementType) is { Unsupported: not null } u ? u with { Unsupported = t.ToString() } : TextType(n.ElementType) with { Nullable = true },
+        PredefinedTypeSyntax => KeywordType(t) is { } k ? new(k) : Unknown,
+        // Never an enum, which is the only named type -p sets: known from the text, so refused before anything runs.
+        ArrayTypeSyntax or GenericNameSyntax or TupleTypeSyntax or QualifiedNameSyntax { Right: GenericNameSyntax } or AliasQualifiedNameSyntax { Name: GenericNameSyntax }
+            => new(null, t.ToString()),
+        IdentifierNameSyntax or QualifiedNameSyntax when WellKnown(t.ToString()) is { } known => known,
+        _ => Unknown,
+    };
+
+    /// <summary>System types a parameter might be declared with, by the names a cell writes them: the CLR names of the
+    /// keyword types (<c>Int32</c>, <c>String</c>) are set as those; dates, times and ids cannot be set.</summary>
+    static ParameterType? WellKnown(string name) => (name.StartsWith("System.", StringComparison.Ordinal) ? name["System.".Length..] : name) switch
+    {
+        "String" => new(typeof(string)), "Boolean" => new(typeof(bool)), "Int32" => new(typeof(int)), "Int64" => new(typeof(long)),
+        "Double" => new(typeof(double)), "Single" => new(typeof(float)), "Decimal" => new(typeof(decimal)), "Char" => new(typeof(char)),
+        "DateTime" or "DateTimeOffset" or "DateOnly" or "TimeOnly" or "TimeSpan" or "Guid" or "Uri" => new(null, name),
+        _ => null,
+    };
+
+    /// <summary>The type of <c>var x = e;</c> where the text shows it: a literal, or a <c>new</c> of a type -p cannot set.</summary>
+    static ParameterType InitializerType(ExpressionSyntax? e) => e switch
+    {
+        // Written as the type, not as the creation: new float[2] makes a float[].
+        ArrayCreationExpressionSyntax a => new(null, a.Type.ElementType + string.Concat(a.Type.RankSpecifiers.Select(r => "[" + new string(',', r.Rank - 1) + "]"))),
+        ImplicitArrayCreationExpressionSyntax => new(null, "an array"),
+        ObjectCreationExpressionSyntax o => TextType(o.Type),
+        _ => LiteralType(e) is { } t ? new(t) : Unknown,
+    };
 
     static Type? KeywordType(TypeSyntax t) => t switch
     {
@@ -82,23 +157,38 @@ public static class ParameterInjector
         PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.UnaryMinusExpression } u => LiteralType(u.Operand),
         LiteralExpressionSyntax l when l.IsKind(SyntaxKind.TrueLiteralExpression) || l.IsKind(SyntaxKind.FalseLiteralExpression) => typeof(bool),
         LiteralExpressionSyntax l => l.Token.Value?.GetType() is { } t && (t == typeof(string) || t == typeof(int) || t == typeof(long) ||
-            t == typeof(double) || t == typeof(float) || t == typeof(decimal)) ? t : null,
+            t == typeof(double) || t == typeof(float) || t == typeof(decimal) || t == typeof(char)) ? t : null,
         _ => null,
     };
 
     /// <summary>The injected cell's source. <paramref name="typeOf"/> gives the declared type of a default (null when the
-    /// notebook declares no such parameter: the value's own type is inferred, as papermill does).</summary>
-    public static string Source(IReadOnlyDictionary<string, string> values, Func<string, Type?> typeOf, string notebook)
+    /// notebook declares no such parameter: the value's own type is inferred, as papermill does; a name that is a C#
+    /// keyword must be declared, as <c>@class</c>).</summary>
+    public static string Source(IReadOnlyDictionary<string, string> values, Func<string, ParameterType?> typeOf, string notebook)
     {
         var sb = new StringBuilder("// Parameters injected by `distill run`.\n");
         foreach (var (name, text) in values)
         {
             if (!SyntaxFacts.IsValidIdentifier(name))
                 throw new ParameterException($"{notebook}: -p {name}=...: '{name}' is not a C# identifier; use the variable's name from the parameters cell");
-            var type = typeOf(name);
-            if (type is not null && Nullable.GetUnderlyingType(type) is { } inner) type = inner;
-            var (decl, literal) = type is null ? Infer(name, text, notebook) : Convert(name, text, type, notebook);
-            sb.Append(CultureInfo.InvariantCulture, $"{decl} {name} = {literal};\n");
+            var declared = typeOf(name);
+            // A keyword is a variable's name only written verbatim (@class); the parameters cell must say so, or the
+            // injected cell would not compile.
+            var keyword = SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None;
+            if (keyword && declared is null)
+                throw new ParameterException($"{notebook}: -p {name}={text}: '{name}' is a C# keyword, so no parameter has that name unless the parameters cell " +
+                                             $"declares it as @{name}; declare @{name} there, or pass another name");
+            if (declared?.Unsupported is { } unsupported) throw CannotSet(name, text, unsupported, notebook);
+            var type = declared?.Type;
+            var nullable = declared?.Nullable == true;
+            if (type is not null && Nullable.GetUnderlyingType(type) is { } inner) (type, nullable) = (inner, true);
+            // Only a declaration that allows null takes the literal null; for a plain string "null" is the text "null".
+            var (decl, literal) = type is null ? Infer(name, text, notebook)
+                : nullable && text == "null" ? (CSharpName(type, qualified: true), "null")
+                : Convert(name, text, type, notebook);
+            // A nullable value type stays nullable (float? t = 0.5f;): later cells may test it with ?. or ??.
+            if (nullable && type is { IsValueType: true }) decl = CSharpName(type, qualified: true) + "?";
+            sb.Append(CultureInfo.InvariantCulture, $"{decl} {(keyword ? "@" : "")}{name} = {literal};\n");
         }
         return sb.ToString();
     }
@@ -121,7 +211,7 @@ public static class ParameterInjector
     static (string, string) Convert(string name, string text, Type type, string notebook)
     {
         ParameterException Bad(string what) => new(
-            $"{notebook}: -p {name}={text}: the notebook's default for '{name}' is {TypeName(type)}, and '{text}' is not {what}; pass {Example(type)}");
+            $"{notebook}: -p {name}={text}: the notebook's default for '{name}' is {CSharpName(type, qualified: false)}, and '{text}' is not {what}; pass {Example(type)}");
         var inv = CultureInfo.InvariantCulture;
         if (type == typeof(string)) return ("string", SymbolDisplay.FormatLiteral(text, quote: true));
         if (type == typeof(bool)) return bool.TryParse(text, out var b) ? ("bool", b ? "true" : "false") : throw Bad("true or false");
@@ -143,11 +233,15 @@ public static class ParameterInjector
         {
             var member = Enum.GetNames(type).FirstOrDefault(n => string.Equals(n, text, StringComparison.OrdinalIgnoreCase))
                 ?? throw Bad($"one of {string.Join(", ", Enum.GetNames(type))}");
-            return ("var", $"{TypeName(type)}.{member}");
+            return ("var", $"{CSharpName(type, qualified: true)}.{member}");
         }
-        throw new ParameterException(
-            $"{notebook}: -p {name}=...: the notebook's default for '{name}' is {TypeName(type)}; -p supports string, bool, numbers and enums. Make the parameter one of those");
+        throw CannotSet(name, text, CSharpName(type, qualified: false), notebook);
     }
+
+    static ParameterException CannotSet(string name, string text, string type, string notebook) => new(
+        $"{notebook}: -p {name}={text}: the notebook's default for '{name}' is {type}; -p supports string, bool, numbers and enums. Make the parameter one of those" +
+        (type.Contains('<', StringComparison.Ordinal) || type.Contains('[', StringComparison.Ordinal) || type == "an array"
+            ? $" (for a list, e.g. a string \"0,1\" that the notebook splits), or set '{name}' in the notebook" : $", or set '{name}' in the notebook"));
 
     static bool IsBigInteger(string text) => System.Numerics.BigInteger.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out _);
 
@@ -172,8 +266,6 @@ public static class ParameterInjector
     static string Example(Type t) => t.IsEnum ? $"one of {string.Join(", ", Enum.GetNames(t))}" : t == typeof(bool) ? "true or false"
         : t == typeof(int) || t == typeof(long) ? "a whole number like 3" : "a number like 3 or 0.5";
 
-    /// <summary>A type name the cell can compile: keywords for primitives, and the dotted full name otherwise (script
-    /// types, whose full name starts with "Submission#", by their simple name).</summary>
     static readonly Dictionary<Type, string> Keywords = new()
     {
         [typeof(string)] = "string", [typeof(bool)] = "bool", [typeof(int)] = "int", [typeof(long)] = "long", [typeof(double)] = "double",
@@ -181,11 +273,20 @@ public static class ParameterInjector
         [typeof(short)] = "short", [typeof(ushort)] = "ushort", [typeof(uint)] = "uint", [typeof(ulong)] = "ulong", [typeof(object)] = "object",
     };
 
-    public static string TypeName(Type t)
+    /// <summary>A type as C# writes it: keywords, <c>T?</c>, <c>T[]</c>, <c>List&lt;int&gt;</c>, never a CLR name such as
+    /// <c>List`1[[System.Int32, ...]]</c>. <paramref name="qualified"/>: with <c>global::</c> and namespaces, for code the
+    /// injected cell compiles; else short, for messages. A type the cells declared (under "Submission#N") goes by its name.</summary>
+    public static string CSharpName(Type t, bool qualified)
     {
         if (Keywords.TryGetValue(t, out var keyword)) return keyword;
-        if (t.FullName is null || t.FullName.StartsWith("Submission#", StringComparison.Ordinal)) return t.Name;
-        return "global::" + t.FullName.Replace('+', '.');
+        if (Nullable.GetUnderlyingType(t) is { } inner) return CSharpName(inner, qualified) + "?";
+        if (t.IsArray) return CSharpName(t.GetElementType()!, qualified) + "[" + new string(',', t.GetArrayRank() - 1) + "]";
+        var name = t.Name.Split('`')[0];
+        if (t.IsGenericType) name += "<" + string.Join(", ", t.GetGenericArguments().Select(a => CSharpName(a, qualified))) + ">";
+        if (t.IsNested && t.DeclaringType is { } outer && !(outer.FullName ?? "").StartsWith("Submission#", StringComparison.Ordinal))
+            return CSharpName(outer, qualified) + "." + name;
+        if (!qualified || t.IsNested || string.IsNullOrEmpty(t.Namespace)) return name;
+        return $"global::{t.Namespace}.{name}";
     }
 
     /// <summary>Builds the injected cell (code, tagged, with Polyglot kernel metadata).</summary>

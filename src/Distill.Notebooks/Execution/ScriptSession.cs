@@ -28,10 +28,12 @@ public sealed record SubmissionResult(bool HasValue, object? Value, Exception? E
 /// </summary>
 public sealed class ScriptSession : IDisposable
 {
+    /// <summary>The kernel's (1.0.712001) default usings. Not Microsoft.DotNet.Interactive.Formatting: there an
+    /// unqualified <c>Formatter</c> is CS0103, so a notebook must say <c>using Microsoft.DotNet.Interactive.Formatting;</c>
+    /// itself, and one that runs here must run there.</summary>
     static readonly string[] DefaultImports =
     [
         "System", "System.Text", "System.Collections", "System.Collections.Generic", "System.Threading.Tasks", "System.Linq",
-        "Microsoft.DotNet.Interactive.Formatting",
     ];
 
     readonly NotebookGlobals globals = new();

@@ -31,7 +31,11 @@ public static class Manifest
                 ["notebook"] = Path.GetRelativePath(dir, r.Files.Notebook),
                 ["html"] = r.Files.Html is null ? null : Path.GetRelativePath(dir, r.Files.Html),
             },
-            ["git"] = new JsonObject { ["commit"] = env.GitCommit, ["dirty"] = env.GitDirty, ["libraryCommit"] = env.LibraryCommit, ["libraryDirty"] = env.LibraryDirty },
+            ["git"] = new JsonObject
+            {
+                ["commit"] = env.GitCommit, ["dirty"] = env.GitDirty, ["notebookNotCommitted"] = env.NotebookNotCommitted,
+                ["libraryCommit"] = env.LibraryCommit, ["libraryDirty"] = env.LibraryDirty,
+            },
             ["machine"] = new JsonObject { ["name"] = env.Machine, ["os"] = env.Os, ["cpu"] = env.Cpu, ["cores"] = env.Cores },
             ["runtime"] = new JsonObject
             {
@@ -82,7 +86,8 @@ public static class Manifest
             Parameters = N(m["parameters"]).AsObject().ToDictionary(p => p.Key, p => S(p.Value)),
             Environment = new RunEnvironment(git["commit"]?.GetValue<string>(), git["dirty"]?.GetValue<bool>(), S(machine["name"]), S(machine["os"]),
                 S(machine["cpu"]), N(machine["cores"]).GetValue<int>(), N(runtime["torchThreads"]).GetValue<int>(), S(runtime["dotnet"]),
-                S(runtime["torchsharp"]), S(runtime["libtorch"]), S(runtime["oneDnnIsa"]), git["libraryCommit"]?.GetValue<string>(), git["libraryDirty"]?.GetValue<bool>()),
+                S(runtime["torchsharp"]), S(runtime["libtorch"]), S(runtime["oneDnnIsa"]), git["libraryCommit"]?.GetValue<string>(), git["libraryDirty"]?.GetValue<bool>(),
+                git["notebookNotCommitted"]?.GetValue<string>()),
             Files = new RunFiles(notebook, files["html"]?.GetValue<string>() is { } html ? Path.Combine(dir, html) : null, Path.GetFullPath(path)),
         };
     }

@@ -54,7 +54,11 @@ public static class ReproductionReport
             ["parameters"] = parameters,
             ["jobs"] = r.Jobs,
             ["notebooksDirectory"] = Path.GetFullPath(r.NotebooksDirectory),
-            ["git"] = new JsonObject { ["commit"] = e.GitCommit, ["dirty"] = e.GitDirty, ["libraryCommit"] = e.LibraryCommit, ["libraryDirty"] = e.LibraryDirty },
+            ["git"] = new JsonObject
+            {
+                ["commit"] = e.GitCommit, ["dirty"] = e.GitDirty, ["notebookNotCommitted"] = e.NotebookNotCommitted,
+                ["libraryCommit"] = e.LibraryCommit, ["libraryDirty"] = e.LibraryDirty,
+            },
             ["machine"] = new JsonObject
             {
                 ["name"] = e.Machine, ["os"] = e.Os, ["cpu"] = e.Cpu, ["physicalCores"] = r.Cpu.PhysicalCores,

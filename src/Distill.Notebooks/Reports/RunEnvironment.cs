@@ -7,31 +7,51 @@ namespace Distill.Notebooks;
 /// <see cref="OneDnnIsa"/> is <see cref="Native.OneDnnIsa.Status"/>: whether oneDNN was capped (it changes the numbers).
 /// <see cref="GitCommit"/> is the checkout's HEAD when the run started; <see cref="LibraryCommit"/> the commit the running
 /// library was built from (<see cref="Native.Git.BuildCommit"/>), which differs when the checkout moved after the build;
-/// <see cref="LibraryDirty"/> whether that build had uncommitted changes (<see cref="Native.Git.BuildDirty"/>).</summary>
+/// <see cref="LibraryDirty"/> whether that build had uncommitted changes (<see cref="Native.Git.BuildDirty"/>).
+/// <see cref="NotebookNotCommitted"/>: the notebook run is not as committed at <see cref="GitCommit"/> ("untracked",
+/// "modified", "ignored by git"), so the commit does not hold what ran; <see cref="GitDirty"/> is then true as well.</summary>
 public sealed record RunEnvironment(
     string? GitCommit, bool? GitDirty, string Machine, string Os, string Cpu, int Cores, int TorchThreads,
-    string DotNet, string TorchSharp, string LibTorch, string OneDnnIsa, string? LibraryCommit = null, bool? LibraryDirty = null)
+    string DotNet, string TorchSharp, string LibTorch, string OneDnnIsa, string? LibraryCommit = null, bool? LibraryDirty = null,
+    string? NotebookNotCommitted = null)
 {
-    /// <summary>Collects the facts; git is asked about the folder holding the notebook.</summary>
-    public static RunEnvironment Capture(string notebookFolder)
+    /// <summary>Collects the facts; git is asked about the folder holding the notebook, and about the
+    /// <paramref name="notebooks"/> that run (one for <c>distill run</c>, those selected for <c>reproduce</c>).</summary>
+    public static RunEnvironment Capture(string notebookFolder, params IReadOnlyList<string> notebooks)
     {
         var commit = Native.Git.Run(notebookFolder, "rev-parse", "HEAD");
-        bool? dirty = commit is null ? null : (Native.Git.Run(notebookFolder, "status", "--porcelain", "--untracked-files=no") ?? "").Length > 0;
+        // Untracked files elsewhere (outputs, caches) do not make a run dirty; the notebook itself does: a new or edited
+        // notebook is not what the commit holds, whether or not git tracks it yet.
+        var notCommitted = commit is null || notebooks.Count == 0 ? null : NotCommitted(notebookFolder, notebooks);
+        bool? dirty = commit is null ? null
+            : notCommitted is not null || (Native.Git.Run(notebookFolder, "status", "--porcelain", "--untracked-files=no") ?? "").Length > 0;
         string libtorch;
         try { libtorch = TorchRuntime.LibTorchVersion; }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException) { libtorch = "not loaded"; }
         return new RunEnvironment(commit, dirty, Environment.MachineName, RuntimeInformation.OSDescription, CpuInfo.ModelName(),
             Environment.ProcessorCount, TorchRuntime.Threads, RuntimeInformation.FrameworkDescription, TorchRuntime.TorchSharpVersion, libtorch,
-            Native.OneDnnIsa.Status, Native.Git.BuildCommit, Native.Git.BuildDirty);
+            Native.OneDnnIsa.Status, Native.Git.BuildCommit, Native.Git.BuildDirty, notCommitted);
     }
 
-    /// <summary>The commit facts as reports show them: "SHA (clean)", plus the library's build commit when it is not the
-    /// checkout's or was built with uncommitted changes.</summary>
+    /// <summary>"untracked", "ignored by git", "modified" (changed, staged or not), or null when git has them as committed;
+    /// of several notebooks, the first git lists.</summary>
+    static string? NotCommitted(string folder, IReadOnlyList<string> paths)
+    {
+        // --ignored: an ignored notebook is not committed either, and plain status does not list it.
+        var status = Native.Git.Run(folder, ["status", "--porcelain", "--ignored", "--untracked-files=all", "--", .. paths.Select(Path.GetFullPath)]);
+        if (string.IsNullOrEmpty(status)) return null; // committed as it is (or git failed: nothing to say)
+        return status.StartsWith("??", StringComparison.Ordinal) ? "untracked" : status.StartsWith("!!", StringComparison.Ordinal) ? "ignored by git" : "modified";
+    }
+
+    /// <summary>The commit facts as reports show them: "SHA (clean)", "SHA (dirty: notebook not committed: untracked)",
+    /// plus the library's build commit when it is not the checkout's or was built with uncommitted changes.</summary>
     public string CommitText =>
-        (GitCommit is null ? "not a git checkout" : GitCommit + (GitDirty == true ? " (dirty: uncommitted changes)" : " (clean)")) +
+        (GitCommit is null ? "not a git checkout"
+            : GitCommit + (NotebookNotCommitted is { } n ? $" (dirty: notebook not committed: {n})" : GitDirty == true ? " (dirty: uncommitted changes)" : " (clean)")) +
         (LibraryCommit is not null && (LibraryCommit != GitCommit || LibraryDirty == true)
             ? $"; the library ran was built from {LibraryCommit}{(LibraryDirty == true ? " with uncommitted changes" : "")}" : "");
 
-    /// <summary>"abc1234 (dirty)" / "abc1234" / "not a git checkout".</summary>
-    public string GitDescription => GitCommit is null ? "not a git checkout" : GitCommit[..Math.Min(12, GitCommit.Length)] + (GitDirty == true ? " (dirty)" : "");
+    /// <summary>"abc1234 (dirty)" / "abc1234 (dirty: notebook not committed)" / "abc1234" / "not a git checkout".</summary>
+    public string GitDescription => GitCommit is null ? "not a git checkout" : GitCommit[..Math.Min(12, GitCommit.Length)] +
+        (NotebookNotCommitted is not null ? " (dirty: notebook not committed)" : GitDirty == true ? " (dirty)" : "");
 }

@@ -1,0 +1,115 @@
+using System.Text.Json.Nodes;
+using Distill.Notebooks.Execution;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary>-p values as papermill injects them: after the parameters cell that declares them, typed by their default,
+/// refused before anything runs when they cannot fit.</summary>
+public class ParameterTests
+{
+    static List<JsonNode> Cells(NotebookRunResult r) => TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray().Select(c => c!).ToList();
+
+    static bool Injected(JsonNode cell) => cell["metadata"]!["tags"]?.AsArray().Any(t => t!.GetValue<string>() == ParameterInjector.InjectedTag) == true;
+
+    static NotebookRunResult Run(string nb, string outDir, params (string Name, string Value)[] values) =>
+        TestSupport.Run(nb, outDir, new NotebookRunOptions { Parameters = [.. values.Select(v => new KeyValuePair<string, string>(v.Name, v.Value))] });
+
+    [Fact]
+    public void Each_parameters_cell_gets_the_values_it_declares_injected_right_after_it()
+    {
+        var dir = TestSupport.TempDir("params-two");
+        var nb = TestSupport.WriteNotebook(dir, "two.ipynb",
+            ("int a = 1;", ["parameters"]),
+            ("Console.WriteLine(a);", null),
+            ("int b = 2;", ["parameters"]),
+            ("Console.WriteLine($\"{a} {b} {c}\");", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"),
+            new NotebookRunOptions { Parameters = [new("a", "5"), new("b", "7"), new("c", "9")], Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var cells = Cells(r);
+        Assert.Equal([false, true, false, false, true, false], cells.Select(Injected));
+        // c is declared nowhere: it goes with the first parameters cell's values, with a warning; b is not warned about.
+        Assert.Equal("int a = 5;\nint c = 9;\n", TestSupport.Text(cells[1]["source"]).Split('\n', 2)[1]);
+        Assert.Equal("int b = 7;\n", TestSupport.Text(cells[4]["source"]).Split('\n', 2)[1]);
+        Assert.Equal("5\n", TestSupport.Text(cells[2]["outputs"]![0]!["text"]));
+        Assert.Equal("5 7 9\n", TestSupport.Text(cells[5]["outputs"]![0]!["text"]));
+        Assert.Equal("7", r.Parameters["b"]);
+        Assert.Contains("parameter 'c' is not declared in any parameters cell (a, b); injecting it after cell 1 anyway", log.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("'b' is not declared", log.ToString(), StringComparison.Ordinal);
+        // The second cell's declared type is checked before anything runs, as the first's.
+        var e = Assert.Throws<ParameterException>(() => Run(nb, Path.Combine(dir, "bad"), ("b", "abc")));
+        Assert.Contains("-p b=abc: the notebook's default for 'b' is int, and 'abc' is not an int", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, "bad", "two.ipynb")));
+    }
+
+    /// <summary>A type only running the parameters cell tells (here a List from a call) is checked after it ran, and a
+    /// value for one -p cannot set is that injected cell's error, naming the type as C# writes it, not its CLR name.</summary>
+    [Fact]
+    public void A_type_known_once_the_cell_ran_is_named_in_CSharp_when_it_cannot_be_set()
+    {
+        var dir = TestSupport.TempDir("params-runtime-type");
+        var nb = TestSupport.WriteNotebook(dir, "runtime.ipynb",
+            ("var seeds = Enumerable.Range(0, 2).ToList();\nvar when = DateTime.Now;", ["parameters"]), ("Console.WriteLine(seeds.Count);", null));
+        foreach (var (name, type) in new[] { ("seeds", "List<int>"), ("when", "DateTime") })
+        {
+            var r = Run(nb, Path.Combine(dir, name), (name, "1"));
+            var failure = Assert.Single(r.Failures);
+            Assert.Equal("injected-parameters cell", failure.Cell);
+            Assert.Contains($"-p {name}=1: the notebook's default for '{name}' is {type}; -p supports string, bool, numbers and enums", failure.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("`", failure.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("System.", failure.Message, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>-p class=5 would inject `int class = 5;`, which does not compile: refused before anything runs, unless the
+    /// parameters cell declares @class, which then gets the value.</summary>
+    [Fact]
+    public void A_keyword_as_a_name_is_refused_unless_the_parameters_cell_declares_it_verbatim()
+    {
+        var dir = TestSupport.TempDir("params-keyword");
+        var plain = TestSupport.WriteNotebook(dir, "plain.ipynb", ("int epochs = 1;", ["parameters"]), ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+        var e = Assert.Throws<ParameterException>(() => Run(plain, Path.Combine(dir, "plain"), ("class", "5")));
+        Assert.Equal($"{plain}: -p class=5: 'class' is a C# keyword, so no parameter has that name unless the parameters cell declares it as @class; " +
+                     "declare @class there, or pass another name", e.Message);
+        Assert.False(File.Exists(Path.Combine(dir, "ran.txt")));
+
+        var verbatim = TestSupport.WriteNotebook(dir, "verbatim.ipynb", ("int @class = 1;\nvar @event = F();\nstring F() => \"x\";", ["parameters"]), ("Console.WriteLine($\"{@class} {@event}\");", null));
+        var r = Run(verbatim, Path.Combine(dir, "verbatim"), ("class", "5"), ("event", "y"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var cells = Cells(r);
+        Assert.Equal("int @class = 5;\nstring @event = \"y\";\n", TestSupport.Text(cells[1]["source"]).Split('\n', 2)[1]);
+        Assert.Equal("5 y\n", TestSupport.Text(cells[2]["outputs"]![0]!["text"]));
+        Assert.Equal("5", r.Parameters["class"]);
+    }
+
+    /// <summary>A parameter declared nullable (float?, string?, or a Nullable&lt;T&gt; only the running cell shows) takes
+    /// -p name=null as null, and keeps its nullable type for any value; a plain string keeps "null" as text.</summary>
+    [Fact]
+    public void Null_sets_a_nullable_parameter_and_is_text_for_a_plain_string()
+    {
+        var types = ParameterInjector.DeclaredTypes("float? temperature = null;\nstring? note = null;\nstring plain = \"x\";\nint count = 1;");
+        Assert.Equal(new ParameterType(typeof(float), Nullable: true), types["temperature"]);
+        Assert.Equal(new ParameterType(typeof(string), Nullable: true), types["note"]);
+        Assert.Equal(new ParameterType(typeof(string)), types["plain"]);
+        string Source(string name, string value) => ParameterInjector.Source(new Dictionary<string, string> { [name] = value }, n => types.GetValueOrDefault(n), "nb.ipynb");
+        Assert.EndsWith("\nstring plain = \"null\";\n", Source("plain", "null"), StringComparison.Ordinal);
+        Assert.Contains("'null' is not an int", Assert.Throws<ParameterException>(() => Source("count", "null")).Message, StringComparison.Ordinal);
+
+        var dir = TestSupport.TempDir("params-nullable");
+        var nb = TestSupport.WriteNotebook(dir, "nullable.ipynb",
+            ("float? temperature = 1.5f;\nstring? note = \"n\";\nint? F() => 3;\nvar maybe = F();\nstring plain = \"x\";", ["parameters"]),
+            ("Console.WriteLine($\"{temperature?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? \"none\"} {note ?? \"none\"} {maybe?.ToString() ?? \"none\"} {plain}\");", null));
+        var r = Run(nb, Path.Combine(dir, "null"), ("temperature", "null"), ("note", "null"), ("maybe", "null"), ("plain", "null"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var cells = Cells(r);
+        Assert.Equal("float? temperature = null;\nstring note = null;\nint? maybe = null;\nstring plain = \"null\";\n",
+            TestSupport.Text(cells[1]["source"]).Split('\n', 2)[1]);
+        Assert.Equal("none none none null\n", TestSupport.Text(cells[2]["outputs"]![0]!["text"]));
+        // A value keeps the declared nullable type, so ?. in later cells still compiles.
+        r = Run(nb, Path.Combine(dir, "value"), ("temperature", "0.5"), ("maybe", "7"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("float? temperature = 0.5f;\nint? maybe = 7;\n", TestSupport.Text(Cells(r)[1]["source"]).Split('\n', 2)[1]);
+        Assert.Equal("0.5 n 7 x\n", TestSupport.Text(Cells(r)[2]["outputs"]![0]!["text"]));
+    }
+}
