@@ -14,6 +14,7 @@ namespace Distill.Data;
 sealed class GzipFile : Stream
 {
     readonly GZipStream gz;
+    readonly FileStream file;
     readonly long fileLength;
     readonly uint? isize; // null: too short to hold a trailer
     long decompressed;
@@ -22,6 +23,7 @@ sealed class GzipFile : Stream
     /// <summary>Reads <paramref name="file"/> (seekable, left open) from its start.</summary>
     public GzipFile(FileStream file)
     {
+        this.file = file;
         fileLength = file.Length;
         if (fileLength >= 8)
         {
@@ -43,11 +45,42 @@ sealed class GzipFile : Stream
             endChecked = true;
             if (isize is null)
                 throw new InvalidDataException($"the file is {fileLength} bytes, too short to end in the 8-byte gzip trailer");
-            if (isize != (uint)decompressed)
+            if (isize != (uint)decompressed && !MayHoldSeveralMembers())
                 throw new InvalidDataException(
                     $"the gzip trailer is missing or cut short: its size field reads {isize:N0} bytes but {decompressed:N0} were decompressed");
         }
         return n;
+    }
+
+    /// <summary>Whether a second gzip member may start after the first (files joined with <c>cat a.gz b.gz</c>, or
+    /// written by bgzip): GZipStream reads them all, but the file's last 4 bytes are then the size of the last member
+    /// only, so the check above cannot tell. Looks for a plausible member header (magic, deflate, no reserved flags, a
+    /// known XFL and OS byte); a chance match in compressed data only skips the check, as before it existed. Runs only
+    /// when the size field disagrees, so a whole single-member file (every dataset here) is not scanned.</summary>
+    bool MayHoldSeveralMembers()
+    {
+        var position = file.Position;
+        try
+        {
+            file.Position = 1;
+            var buffer = new byte[1 << 16];
+            int have = 0;
+            while (true)
+            {
+                int n = file.Read(buffer, have, buffer.Length - have);
+                have += n;
+                // A header needs 10 bytes: test each start with 10 bytes after it, carry the last 9 into the next read.
+                for (int i = 0; i + 10 <= have; i++)
+                    if (buffer[i] == 0x1f && buffer[i + 1] == 0x8b && buffer[i + 2] == 8 && (buffer[i + 3] & 0xE0) == 0 &&
+                        buffer[i + 8] is 0 or 2 or 4 && (buffer[i + 9] <= 13 || buffer[i + 9] == 255))
+                        return true;
+                if (n == 0) return false;
+                int carry = Math.Min(9, have);
+                Array.Copy(buffer, have - carry, buffer, 0, carry);
+                have = carry;
+            }
+        }
+        finally { file.Position = position; }
     }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));

@@ -91,6 +91,16 @@ public class IdxTests
     }
 
     [Fact]
+    public void Gzip_of_several_members_still_loads()
+    {
+        // `cat a.gz b.gz` (or bgzip) is valid gzip: the last 4 bytes are then the last member's size only.
+        using var dir = new TempDir();
+        var idx = Gen.Idx([100, 28, 28], Gen.Images(100));
+        var joined = Gen.Gzip(idx[..5000]).Concat(Gen.Gzip(idx[5000..])).ToArray();
+        Assert.Equal(Gen.Images(100), Idx.ReadImages(dir.Write("train-images-idx3-ubyte.gz", joined)).Data);
+    }
+
+    [Fact]
     public void Truncated_raw_file_is_reported_with_both_sizes()
     {
         using var dir = new TempDir();
