@@ -19,7 +19,8 @@ static class TermSupport
     /// <summary>(1/B) Σ_b KL(P_b ‖ Q_b) from log-probabilities, rows summing to one: the "batchmean" KL that TorchSharp's
     /// kl_div lacks. exp(log p)·(log p − log q) stays finite for logits of any size (log_softmax never underflows to −∞
     /// for finite inputs); p = 0 contributes 0, also for a class the teacher masks with a −∞ logit (see
-    /// <see cref="FiniteLog"/>).</summary>
+    /// <see cref="FiniteLog"/>), as long as the student's logit for that class is finite: masked on both sides it is
+    /// 0·∞ = NaN, as in PyTorch's kl_div, and the trainer stops on it by name.</summary>
     public static Tensor BatchMeanKl(Tensor logP, Tensor logQ) => (logP.exp() * (FiniteLog(logP) - logQ)).sum() / logP.shape[0];
 
     /// <summary>log p with −∞ raised to the dtype's lowest finite value, for the log p − log q of a KL: where p = 0 (a
