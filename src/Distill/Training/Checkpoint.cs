@@ -168,10 +168,21 @@ public static class Checkpoint
         for (var i = 0; i < count; i++)
         {
             var key = r.ReadString();
-            if (!sd.TryGetValue(key, out var target)) throw Mismatch(path, $"{what} has no tensor '{key}'", loading);
+            if (!sd.TryGetValue(key, out var target))
+                throw Retired.TryGetValue(key, out var why)
+                    ? new InvalidDataException($"Checkpoint '{path}' was written by an earlier build of distill: {why}, so it cannot be resumed. " +
+                                               "Train the run again in a fresh output folder (or pass --force to clear this one).")
+                    : Mismatch(path, $"{what} has no tensor '{key}'", loading);
             target.Load(r);
         }
     }
+
+    /// <summary>Tensors earlier builds stored under names this build no longer has, and why: a checkpoint holding one
+    /// is refused as from another build, not as from another model or objective (which the user did not change).</summary>
+    static readonly Dictionary<string, string> Retired = new(StringComparer.Ordinal)
+    {
+        ["normalisers"] = "its CRD term stored the NCE normaliser Z ('normalisers'), which this build keeps as log Z ('log_normalisers') so that any tau stays finite",
+    };
 
     static InvalidDataException Mismatch(string path, string what, bool loading = false) => new(loading
         ? $"Checkpoint '{path}' does not fit the model built for it: {what}. The run.json beside it names another model than the run trained; restore the one `distill train` wrote."
