@@ -45,7 +45,10 @@ public static class NotebookFormatters
         if (Interlocked.Exchange(ref dataFrameHooked, 1) == 0)
             AppDomain.CurrentDomain.AssemblyLoad += (_, e) =>
             {
-                if (e.LoadedAssembly.GetName().Name == DataAnalysis) RegisterDataFrame();
+                // Never fail the cell that loaded the package: a version whose DataFrame does not bind keeps its own formatter.
+                if (e.LoadedAssembly.GetName().Name != DataAnalysis) return;
+                try { RegisterDataFrame(); }
+                catch (Exception ex) when (ex is FileLoadException or FileNotFoundException or TypeLoadException or MissingMethodException) { }
             };
         try { System.Reflection.Assembly.Load(DataAnalysis); }
         catch (Exception e) when (e is FileNotFoundException or FileLoadException) { return; }
