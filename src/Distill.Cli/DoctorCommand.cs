@@ -57,5 +57,16 @@ static class DoctorCommand
 /// <summary>Dataset section of `distill doctor`: each dataset found (with its folder) or missing (with the command that fixes it).</summary>
 static class DoctorDatasets
 {
-    public static int Report(TextWriter w) => DatasetReport.Write(w, DatasetSearch.Default);
+    public static int Report(TextWriter w)
+    {
+        DatasetSearch search;
+        try { search = DatasetSearch.Default; }
+        catch (DatasetException e)
+        {
+            // The doctor reports a broken setting as one problem among the others rather than stopping on it.
+            w.WriteLine($"datasets      PROBLEM {e.Message}");
+            return 1;
+        }
+        return DatasetReport.Write(w, search);
+    }
 }

@@ -32,7 +32,17 @@ public sealed record DatasetSearch(IReadOnlyList<string> Roots, string? SystemRo
     public static IReadOnlyList<string> DefaultRoots(string? distillData)
     {
         var roots = new List<string>();
-        if (!string.IsNullOrWhiteSpace(distillData)) roots.Add(Path.GetFullPath(distillData));
+        if (!string.IsNullOrWhiteSpace(distillData))
+        {
+            var root = Path.GetFullPath(distillData);
+            // A folder that does not exist yet is fine (`distill data install` creates it); a file or a link to nothing
+            // is a mistake that would otherwise pass unseen, the datasets then coming from another root.
+            var wrong = Directory.Exists(root) ? null : File.Exists(root) ? FilePaths.BrokenLink(root) ?? "a file, not a folder" : null;
+            if (wrong is not null)
+                throw new DatasetException(root, $"DISTILL_DATA names {wrong}",
+                    "set DISTILL_DATA to the folder that holds the datasets (one sub-folder per dataset, e.g. fashion-mnist/), or unset it");
+            roots.Add(root);
+        }
         if (RepoRoot() is string repo) roots.Add(Path.Combine(repo, "data"));
         roots.Add(Path.GetFullPath("data"));
         return roots.Distinct().ToList();

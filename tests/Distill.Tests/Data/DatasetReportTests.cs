@@ -48,6 +48,25 @@ public class DatasetReportTests
         Assert.True(DatasetReport.Write(w, search with { Roots = [dir.Path] }) >= 1);
         Assert.Matches(@"fashion-mnist\s+MISSING\s+fix: distill data install fashion-mnist", w.ToString());
     }
+
+    [Fact]
+    public void DISTILL_DATA_naming_a_file_or_a_link_to_nothing_is_an_error_not_skipped()
+    {
+        using var dir = new TempDir();
+        var file = Path.Combine(dir.Path, "datasets.txt");
+        File.WriteAllText(file, "not a folder");
+        var dangling = Path.Combine(dir.Path, "gone");
+        File.CreateSymbolicLink(dangling, Path.Combine(dir.Path, "nowhere"));
+        foreach (var (value, problem) in new[] { (file, "DISTILL_DATA names a file, not a folder"), (dangling, "DISTILL_DATA names a symbolic link that points nowhere") })
+        {
+            var e = Assert.Throws<DatasetException>(() => DatasetSearch.FromEnvironment(k => k == "DISTILL_DATA" ? value : null));
+            Assert.Equal(value, e.Path);
+            Assert.StartsWith(problem, e.Problem, StringComparison.Ordinal);
+        }
+        // A folder that is not there yet is where `distill data install` will put the datasets.
+        var later = Path.Combine(dir.Path, "later");
+        Assert.Equal(later, DatasetSearch.FromEnvironment(k => k == "DISTILL_DATA" ? later : null).InstallRoot);
+    }
 }
 
 public class DatasetVerifierTests
