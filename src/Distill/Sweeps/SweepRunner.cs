@@ -43,13 +43,8 @@ public static class SweepFolder
     /// with a result.json that does not hold a whole result of this run.</summary>
     public static (RunResult? Result, string? Damage) ReadResult(string dir, int index, IReadOnlyList<string> gridKeys)
     {
-        var path = Path.Combine(Run(dir, index), ResultFile);
-        if (!File.Exists(path)) return (null, null);
-        if (NotRegular(path) is { } damage) return (null, damage);
-        RunResult? r;
-        try { r = JsonSerializer.Deserialize<RunResult>(File.ReadAllText(path), Json); }
-        catch (JsonException e) { return (null, $"not a result ({e.Message.Split(". ")[0]})"); }
-        catch (IOException e) { return (null, $"unreadable ({e.Message})"); }
+        var (found, r, damage) = ReadRecord<RunResult>(Path.Combine(Run(dir, index), ResultFile), "a result");
+        if (!found || damage is not null) return (null, damage);
         // The deserializer leaves absent fields at their defaults: a record without them is not a finished run.
         var missing = r is null ? "everything"
             : r.Label is null ? "label" : r.Values is null ? "values" : r.TestAccuracy is null || r.TestAccuracy.Count == 0 ? "test_accuracy"
@@ -68,15 +63,21 @@ public static class SweepFolder
     /// (failed.damaged-TIME.json) and runs the run again.</summary>
     public static (RunFailure? Failure, string? Damage) ReadFailure(string dir, int index)
     {
-        var path = Path.Combine(Run(dir, index), FailedFile);
-        if (!File.Exists(path)) return (null, null);
-        if (NotRegular(path) is { } damage) return (null, damage);
-        RunFailure? f;
-        try { f = JsonSerializer.Deserialize<RunFailure>(File.ReadAllText(path), Json); }
-        catch (JsonException e) { return (null, $"not a failure record ({e.Message.Split(". ")[0]})"); }
-        catch (IOException e) { return (null, $"unreadable ({e.Message})"); }
+        var (found, f, damage) = ReadRecord<RunFailure>(Path.Combine(Run(dir, index), FailedFile), "a failure record");
+        if (!found || damage is not null) return (null, damage);
         if (f?.Error is null) return (null, "not a failure record (no error)");
         return (f, null);
+    }
+
+    /// <summary>A run's JSON record as read, before its own checks: <c>Found</c> false when there is none, else the
+    /// value (null for a file holding JSON null) or what is wrong (<paramref name="what"/> names the kind in "not a ...").</summary>
+    static (bool Found, T? Value, string? Damage) ReadRecord<T>(string path, string what) where T : class
+    {
+        if (!File.Exists(path)) return (false, null, null);
+        if (NotRegular(path) is { } damage) return (true, null, damage);
+        try { return (true, JsonSerializer.Deserialize<T>(File.ReadAllText(path), Json), null); }
+        catch (JsonException e) { return (true, null, $"not {what} ({e.Message.Split(". ")[0]})"); }
+        catch (IOException e) { return (true, null, $"unreadable ({e.Message})"); }
     }
 
     /// <summary>What is wrong with a run's file that has nothing to read, or null. Checked before opening: a FIFO (or
@@ -253,21 +254,11 @@ public static class SweepRunner
         var resultPath = Path.Combine(runDir, SweepFolder.ResultFile);
         var (done, damage) = SweepFolder.ReadResult(dir, index, spec.GridKeys);
         if (done is not null) return (done, true);
-        if (damage is not null)
-        {
-            // Kept, not deleted (it may be the only copy of something); the run resumes from its checkpoint.
-            var kept = Path.Combine(runDir, $"result.damaged-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.json");
-            File.Move(resultPath, kept);
-            log.WriteLine($"run {index}: its {SweepFolder.ResultFile} was {damage}; kept as {Path.GetFileName(kept)}, running it again");
-        }
-        // A damaged failure record is kept aside too, so that neither a success (which removes failed.json) nor a new
-        // failure (which writes it) destroys it.
-        if (SweepFolder.ReadFailure(dir, index).Damage is { } failureDamage)
-        {
-            var kept = Path.Combine(runDir, $"failed.damaged-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.json");
-            File.Move(Path.Combine(runDir, SweepFolder.FailedFile), kept);
-            log.WriteLine($"run {index}: its {SweepFolder.FailedFile} was {failureDamage}; kept as {Path.GetFileName(kept)}, running it again");
-        }
+        // Kept, not deleted (it may be the only copy of something); the run resumes from its checkpoint. A damaged
+        // failure record is kept aside too, so that neither a success (which removes failed.json) nor a new failure
+        // (which writes it) destroys it.
+        if (damage is not null) KeepAside(runDir, SweepFolder.ResultFile, "result", damage, index, log);
+        if (SweepFolder.ReadFailure(dir, index).Damage is { } failureDamage) KeepAside(runDir, SweepFolder.FailedFile, "failed", failureDamage, index, log);
         try
         {
             var result = Train(spec, planned, dir, runDir, log, cancellation);
@@ -281,6 +272,14 @@ public static class SweepRunner
                 JsonSerializer.Serialize(new RunFailure(index, planned.Label, e.Message.Split('\n')[0]), SweepFolder.Json));
             throw;
         }
+    }
+
+    /// <summary>Moves a run's damaged <paramref name="file"/> to STEM.damaged-TIME.json beside it and says so.</summary>
+    static void KeepAside(string runDir, string file, string stem, string damage, int index, TextWriter log)
+    {
+        var kept = Path.Combine(runDir, $"{stem}.damaged-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.json");
+        File.Move(Path.Combine(runDir, file), kept);
+        log.WriteLine($"run {index}: its {file} was {damage}; kept as {Path.GetFileName(kept)}, running it again");
     }
 
     static RunResult Train(ExperimentSpec spec, PlannedRun planned, string dir, string runDir, TextWriter log, CancellationToken cancellation)
