@@ -46,15 +46,9 @@ static class RunCommand
         if (NotebookArgs.Parameters(parameters) is not { } pairs || !NotebookArgs.CellTimeout(timeout, out var cellTimeout)) return 2;
         Native.TorchRuntime.EnvironmentThreads(); // a bad DISTILL_THREADS is refused (ThreadCountException) before anything runs
         // Checked before anything runs: a notebook's outputs must never be computed only to be thrown away.
-        if (File.Exists(output))
+        if (FilePaths.CreateOutFolder(output) is { } outProblem)
         {
-            Console.Error.WriteLine($"error: --out {output}: this is a file; give a folder (it is created when missing)");
-            return 2;
-        }
-        try { Directory.CreateDirectory(output); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"error: --out {output}: cannot create this folder ({e.Message.TrimEnd('.')}); pass a folder you can write to");
+            Console.Error.WriteLine($"error: {outProblem}");
             return 2;
         }
         // A folder (or a link to nothing) is named as what it is: "file not found" would send the user looking for it.

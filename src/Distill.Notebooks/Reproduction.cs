@@ -203,15 +203,7 @@ public sealed class Reproduction(ReproductionOptions options)
         var outDir = Path.GetFullPath(o.OutputDirectory);
         // Bad input like the others (exit 2), said before anything runs: not an IOException from creating the folder,
         // which the CLI would report as unexpected, with the exit code of a failed notebook.
-        if (File.Exists(outDir))
-            throw new ReproductionException($"--out {o.OutputDirectory}: this is a file; give a folder (it is created when missing)");
-        if (FilePaths.FileAncestor(outDir) is { } file)
-            throw new ReproductionException($"--out {o.OutputDirectory}: {file} is a file, not a folder; give a folder path that does not go through a file");
-        try { Directory.CreateDirectory(outDir); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ReproductionException($"--out {o.OutputDirectory}: cannot create this folder ({e.Message.TrimEnd('.')}); pass a folder you can write to");
-        }
+        if (FilePaths.CreateOutFolder(o.OutputDirectory) is { } outProblem) throw new ReproductionException(outProblem);
         var threads = Sweeps.ChildProcesses.ThreadsPerProcess(o.Threads, o.Jobs);
         if (o.Jobs == 1) TorchRuntime.Initialize(threads); // before anything reads the thread count
         var started = DateTimeOffset.Now;

@@ -5,6 +5,22 @@ namespace Distill;
 /// <summary>Checks on paths the user gives, made before any work so a bad one fails at once and by name.</summary>
 public static class FilePaths
 {
+    /// <summary>Creates the output folder <paramref name="given"/> (as the user wrote it, for the message) and returns
+    /// null, or returns why it cannot be one, as words after "error: ": a file, a path through a file, or a folder that
+    /// cannot be created. Commands check this before anything runs, so no work is done only to be thrown away.</summary>
+    public static string? CreateOutFolder(string given)
+    {
+        var full = Path.GetFullPath(given);
+        if (File.Exists(full)) return $"--out {given}: this is a file; give a folder (it is created when missing)";
+        if (FileAncestor(full) is { } file) return $"--out {given}: {file} is a file, not a folder; give a folder path that does not go through a file";
+        try { Directory.CreateDirectory(full); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"--out {given}: cannot create this folder ({e.Message.TrimEnd('.')}); pass a folder you can write to";
+        }
+        return null;
+    }
+
     /// <summary>The nearest folder on <paramref name="path"/>'s way to the root (the path itself excluded) that is a file,
     /// or null when there is none: then the folders can be created, where otherwise creating them fails with an
     /// IOException that names neither the path given nor the file in its way.</summary>
