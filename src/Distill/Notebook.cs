@@ -4,10 +4,10 @@ using Distill.Reporting;
 namespace Distill;
 
 /// <summary>What <see cref="Notebook.Start"/> set up, shown as the first cell's output.</summary>
-public sealed record NotebookEnvironment(string TorchSharp, string LibTorch, string Device, int Threads, string Natives, string MklDispatch, string OneDnnIsa)
+public sealed record NotebookEnvironment(string TorchSharp, string LibTorch, string Device, int Threads, long Seed, string Natives, string MklDispatch, string OneDnnIsa)
 {
     public override string ToString() =>
-        $"distill ready: TorchSharp {TorchSharp}, libtorch {LibTorch}, {Device}, {Threads} threads; natives: {Natives}; MKL dispatch: {MklDispatch}; oneDNN ISA: {OneDnnIsa}";
+        $"distill ready: TorchSharp {TorchSharp}, libtorch {LibTorch}, {Device}, {Threads} threads, seed {Seed}; natives: {Natives}; MKL dispatch: {MklDispatch}; oneDNN ISA: {OneDnnIsa}";
 }
 
 /// <summary>
@@ -26,14 +26,18 @@ public static class Notebook
     /// one display per cell, updated in place; the console when no notebook host is present.</summary>
     public static TextWriter Log => Host is { } host ? new LiveLog(host, Console.Out) : Console.Out;
 
-    /// <summary>Idempotent. <paramref name="threads"/> defaults to $DISTILL_THREADS, else the number of cores.</summary>
-    public static NotebookEnvironment Start(int? threads = null)
+    /// <summary>Idempotent. <paramref name="threads"/> defaults to $DISTILL_THREADS, else the number of cores.
+    /// <paramref name="seed"/> seeds torch's global generator, so a model or tensor a cell creates before any seeded
+    /// library call (the recipes and the trainer seed their own) is the same in every run of the notebook, in the kernel
+    /// and in <c>distill run</c> alike; running this cell again starts the sequence again.</summary>
+    public static NotebookEnvironment Start(int? threads = null, long seed = 0)
     {
         TorchRuntime.Initialize(threads);
+        TorchRuntime.Seed(seed);
         NotebookFormatters.Register();
         if (KernelLiveOutput.TryCreate() is { } kernel) Host = kernel;
         var device = TorchRuntime.ResolveDevice();
         return new NotebookEnvironment(TorchRuntime.TorchSharpVersion, TorchRuntime.LibTorchVersion, device.ToString(),
-            TorchRuntime.Threads, PatchedNatives.Status, MklCpuDispatch.Status, Native.OneDnnIsa.Status);
+            TorchRuntime.Threads, seed, PatchedNatives.Status, MklCpuDispatch.Status, Native.OneDnnIsa.Status);
     }
 }

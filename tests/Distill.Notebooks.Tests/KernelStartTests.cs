@@ -26,7 +26,9 @@ public class KernelStartTests
                 Code("#r \"../artifacts/bin/Distill/debug/Distill.dll\"\n#r \"nuget: TorchSharp-cpu, 0.107.0\"\nDistill.Notebook.Start()"),
                 Code("var budget = \"quick\";", "parameters"),
                 Code("TorchSharp.torch.ones(2)"),
-                Code("#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"\nnew Microsoft.Data.Analysis.DataFrame(new Microsoft.Data.Analysis.Int32DataFrameColumn(\"x\", new[] { 1, 2 }))")),
+                Code("#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"\nnew Microsoft.Data.Analysis.DataFrame(new Microsoft.Data.Analysis.Int32DataFrameColumn(\"x\", new[] { 1, 2 }))"),
+                Code(Draw),
+                Code("Distill.Notebook.Start();\n" + Draw)),
         }.ToJsonString());
 
         var cells = JupyterKernel.CodeCells(JupyterKernel.Execute(path, "smoke", new Dictionary<string, string>(), TimeSpan.FromMinutes(5)));
@@ -38,5 +40,16 @@ public class KernelStartTests
         Assert.Contains("distill ready", Html(0), StringComparison.Ordinal);
         Assert.Contains("distill-tensor", Html(2), StringComparison.Ordinal); // code cells: start, parameters, tensor, DataFrame
         Assert.Contains("<table", Html(3), StringComparison.Ordinal);
+
+        // Start seeded torch's global generator with 0: a cell's own random draw is the same in every run (and as the
+        // runner's), and running Start again starts the sequence again.
+        using var seeded = new TorchSharp.torch.Generator(0);
+        var expected = TorchSharp.torch.rand(4, generator: seeded).sum().item<float>().ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        string Plain(int cell) => string.Concat(cells[cell].Outputs.Where(o => (string?)o!["output_type"] == "execute_result")
+            .Select(o => o!["data"]?["text/plain"] is JsonArray a ? string.Concat(a.Select(x => (string?)x)) : (string?)o!["data"]?["text/plain"]));
+        Assert.Equal(expected, Plain(4));
+        Assert.Equal(expected, Plain(5));
     }
+
+    const string Draw = "TorchSharp.torch.rand(4).sum().item<float>().ToString(\"R\", System.Globalization.CultureInfo.InvariantCulture)";
 }

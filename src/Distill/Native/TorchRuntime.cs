@@ -108,6 +108,15 @@ public static class TorchRuntime
         catch (UnauthorizedAccessException) { }
     }
 
+    /// <summary>Seeds torch's global generators: the CPU one, and every GPU's where CUDA is present (as
+    /// <c>torch.manual_seed</c> does in PyTorch).</summary>
+    public static void Seed(long seed)
+    {
+        Initialize();
+        using (torch.manual_seed(seed)) { }
+        if (torch.cuda.is_available()) torch.cuda.manual_seed_all(seed);
+    }
+
     /// <summary>"auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".</summary>
     public static torch.Device ResolveDevice(string spec = "auto")
     {
