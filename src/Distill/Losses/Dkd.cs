@@ -20,12 +20,12 @@ public static class Dkd
         Kd.CheckTemperature("dkd", temperature);
         if (studentLogits.shape[1] < 2) throw new ArgumentException("dkd: needs at least two classes.");
         var nonTarget = nn.functional.one_hot(labels, studentLogits.shape[1]).@bool().logical_not();
-        var (sBinary, sOther) = Parts(studentLogits / temperature, labels, nonTarget);
-        var (tBinary, tOther) = Parts(teacherLogits.detach() / temperature, labels, nonTarget);
+        var (sBinary, sOther) = Parts(Widened(studentLogits, temperature) / temperature, labels, nonTarget);
+        var (tBinary, tOther) = Parts(Widened(teacherLogits.detach(), temperature) / temperature, labels, nonTarget);
         var t2 = temperature * temperature;
         var tckd = BatchMeanKl(tBinary, sBinary) * t2;
         var nckd = BatchMeanKl(tOther, sOther) * t2;
-        return alpha * tckd + beta * nckd;
+        return AsDtypeOf(alpha * tckd + beta * nckd, studentLogits);
     }
 
     /// <summary>Log of the binary (target, non-target) probabilities [B, 2] and log-softmax over the non-target classes [B, C−1].</summary>

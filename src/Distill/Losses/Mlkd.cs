@@ -39,8 +39,8 @@ public static class Mlkd
         long b = studentLogits.shape[0], c = studentLogits.shape[1];
         var classScale = paperClassScale ? 1.0 : 1.0 / (b * (double)b);
         var temps = tensor(temperatures.Select(t => (float)t).ToArray(), device: studentLogits.device).view(-1, 1, 1);
-        var zs = studentLogits.unsqueeze(0) / temps; // [K, B, C]
-        var zt = teacherLogits.detach().unsqueeze(0) / temps;
+        var zs = Widened(studentLogits, temperatures.Max()).unsqueeze(0) / temps; // [K, B, C]
+        var zt = Widened(teacherLogits.detach(), temperatures.Max()).unsqueeze(0) / temps;
         var (logPs, logPt) = (zs.log_softmax(2), zt.log_softmax(2));
         var (ps, pt) = (logPs.exp(), logPt.exp());
         // Instance level: T²·batchmean KL(p_t ‖ p_s) at each temperature.
@@ -53,7 +53,7 @@ public static class Mlkd
         var batch = b > c
             ? (gtt.square().sum() - 2 * ps.transpose(1, 2).bmm(pt).square().sum() + gss.square().sum()) / b
             : (pt.bmm(pt.transpose(1, 2)) - ps.bmm(ps.transpose(1, 2))).square().sum() / b;
-        return (instance + batch + cls).MoveToOuterDisposeScope();
+        return AsDtypeOf(instance + batch + cls, studentLogits).MoveToOuterDisposeScope();
     }
 
     static (Tensor Student, Tensor Teacher) Probabilities(string loss, Tensor s, Tensor t, double temperature)

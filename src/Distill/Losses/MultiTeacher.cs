@@ -25,9 +25,11 @@ public static class MultiTeacherKd
         if (w.Count != k || w.Any(x => !(x >= 0) || !double.IsFinite(x)) || w.Sum() <= 0)
             throw new ArgumentException($"kd_multi: give {k} non-negative weights, not all zero (got {string.Join(", ", w)}).");
         // log q = logsumexp_k(log w_k + log softmax(t_k/T)) − log Σw: finite for any logits.
-        var logW = tensor(w.Select(x => Math.Log(x)).ToArray(), dtype: teacherLogits.dtype, device: teacherLogits.device).reshape(k, 1, 1);
-        var logQ = ((teacherLogits.detach() / temperature).log_softmax(2) + logW).logsumexp(0) - Math.Log(w.Sum());
-        return BatchMeanKl(logQ, (studentLogits / temperature).log_softmax(1)) * (temperature * temperature);
+        var teachers = Widened(teacherLogits.detach(), temperature);
+        var logW = tensor(w.Select(x => Math.Log(x)).ToArray(), dtype: teachers.dtype, device: teachers.device).reshape(k, 1, 1);
+        var logQ = ((teachers / temperature).log_softmax(2) + logW).logsumexp(0) - Math.Log(w.Sum());
+        var logS = (Widened(studentLogits, temperature) / temperature).log_softmax(1);
+        return AsDtypeOf(BatchMeanKl(logQ, logS) * (temperature * temperature), studentLogits);
     }
 }
 

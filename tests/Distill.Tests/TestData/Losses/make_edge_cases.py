@@ -96,44 +96,45 @@ def pkt(s, t, B):
     ps, pt = cond(s), cond(t)
     return sum(pt[i][j] * math.log((pt[i][j] + eps) / (ps[i][j] + eps)) for i in range(B) for j in range(B)) / B
 
-cases = Cases()
-add = cases.add
+if __name__ == "__main__":  # the definitions above are imported by make_high_temperature.py
+    cases = Cases()
+    add = cases.add
 
 
-# logits losses: tiny, binary, huge logits, extreme alpha
-for (B, C, scale, T) in [(1, 2, 1.0, 0.5), (4, 5, 1000.0, 1.0), (4, 5, 1000.0, 4.0), (3, 7, 30.0, 2.0)]:
-    s, t = randn(B * C, scale), randn(B * C, scale); y = [rng.randrange(C) for _ in range(B)]
-    tag = f"b{B}c{C}/x{scale}/T{T}"
-    add(f"kd/{tag}", "kd", {"temperature": T}, {"student_logits": T_([B, C], s), "teacher_logits": T_([B, C], t)},
-        "student_logits", lambda x: kd(x, t, B, T))
-    for alpha in (0.0, 1.0, 0.5):
-        add(f"kd_hard/{tag}/a{alpha}", "kd_hard", {"temperature": T, "alpha": alpha},
+    # logits losses: tiny, binary, huge logits, extreme alpha
+    for (B, C, scale, T) in [(1, 2, 1.0, 0.5), (4, 5, 1000.0, 1.0), (4, 5, 1000.0, 4.0), (3, 7, 30.0, 2.0)]:
+        s, t = randn(B * C, scale), randn(B * C, scale); y = [rng.randrange(C) for _ in range(B)]
+        tag = f"b{B}c{C}/x{scale}/T{T}"
+        add(f"kd/{tag}", "kd", {"temperature": T}, {"student_logits": T_([B, C], s), "teacher_logits": T_([B, C], t)},
+            "student_logits", lambda x: kd(x, t, B, T))
+        for alpha in (0.0, 1.0, 0.5):
+            add(f"kd_hard/{tag}/a{alpha}", "kd_hard", {"temperature": T, "alpha": alpha},
+                {"student_logits": T_([B, C], s), "teacher_logits": T_([B, C], t), "labels": T_([B], y)},
+                "student_logits", lambda x, a=alpha: kd_hard(x, t, y, B, T, a))
+        add(f"soft_ce/{tag}", "soft_ce", {}, {"student_logits": T_([B, C], s), "teacher_logits": T_([B, C], t)},
+            "student_logits", lambda x: soft_ce(x, t, B))
+        add(f"dkd/{tag}/a0.5b2", "dkd", {"alpha": 0.5, "beta": 2.0, "temperature": T},
             {"student_logits": T_([B, C], s), "teacher_logits": T_([B, C], t), "labels": T_([B], y)},
-            "student_logits", lambda x, a=alpha: kd_hard(x, t, y, B, T, a))
-    add(f"soft_ce/{tag}", "soft_ce", {}, {"student_logits": T_([B, C], s), "teacher_logits": T_([B, C], t)},
-        "student_logits", lambda x: soft_ce(x, t, B))
-    add(f"dkd/{tag}/a0.5b2", "dkd", {"alpha": 0.5, "beta": 2.0, "temperature": T},
-        {"student_logits": T_([B, C], s), "teacher_logits": T_([B, C], t), "labels": T_([B], y)},
-        "student_logits", lambda x: dkd(x, t, y, B, 0.5, 2.0, T))
+            "student_logits", lambda x: dkd(x, t, y, B, 0.5, 2.0, T))
 
-# feature losses: non-square maps, different channel counts, tiny batches
-for ss, ts in [([2, 3, 4, 6], [2, 5, 4, 6]), ([1, 2, 3, 1], [1, 4, 3, 1])]:
-    s, t = randn(math.prod(ss)), randn(math.prod(ts))
-    tag = "x".join(map(str, ss)) + "_" + "x".join(map(str, ts))
-    ins = {"student_features": T_(ss, s), "teacher_features": T_(ts, t)}
-    add(f"at/{tag}", "at", {"p": 2}, ins, "student_features", lambda x: at(x, t, ss, ts))
-    add(f"at_paper/{tag}", "at_paper", {"p": 2}, ins, "student_features", lambda x: at_paper(x, t, ss, ts))
-    add(f"sp/{tag}", "sp", {}, ins, "student_features", lambda x: sp(x, t, ss[0]))
-hs = [2, 3, 2, 5]; s, t = randn(60), randn(60, 3.0)
-add("hint/2x3x2x5", "hint", {}, {"student_features": T_(hs, s), "teacher_features": T_(hs, t)}, "student_features", lambda x: hint(x, t))
-for B, Ds, Dt, scale in [(3, 2, 4, 1.0), (4, 6, 3, 10.0), (2, 3, 5, 1.0)]:
-    s, t = randn(B * Ds, scale), randn(B * Dt)
-    ins = {"student_features": T_([B, Ds], s), "teacher_features": T_([B, Dt], t)}
-    tag = f"{B}x{Ds}_{B}x{Dt}/x{scale}"
-    add(f"rkd_distance/{tag}", "rkd_distance", {}, ins, "student_features", lambda x: rkd_distance(x, t, B))
-    add(f"rkd_angle/{tag}", "rkd_angle", {}, ins, "student_features", lambda x: rkd_angle(x, t, B))
-    add(f"pkt/{tag}", "pkt", {}, ins, "student_features", lambda x: pkt(x, t, B))
+    # feature losses: non-square maps, different channel counts, tiny batches
+    for ss, ts in [([2, 3, 4, 6], [2, 5, 4, 6]), ([1, 2, 3, 1], [1, 4, 3, 1])]:
+        s, t = randn(math.prod(ss)), randn(math.prod(ts))
+        tag = "x".join(map(str, ss)) + "_" + "x".join(map(str, ts))
+        ins = {"student_features": T_(ss, s), "teacher_features": T_(ts, t)}
+        add(f"at/{tag}", "at", {"p": 2}, ins, "student_features", lambda x: at(x, t, ss, ts))
+        add(f"at_paper/{tag}", "at_paper", {"p": 2}, ins, "student_features", lambda x: at_paper(x, t, ss, ts))
+        add(f"sp/{tag}", "sp", {}, ins, "student_features", lambda x: sp(x, t, ss[0]))
+    hs = [2, 3, 2, 5]; s, t = randn(60), randn(60, 3.0)
+    add("hint/2x3x2x5", "hint", {}, {"student_features": T_(hs, s), "teacher_features": T_(hs, t)}, "student_features", lambda x: hint(x, t))
+    for B, Ds, Dt, scale in [(3, 2, 4, 1.0), (4, 6, 3, 10.0), (2, 3, 5, 1.0)]:
+        s, t = randn(B * Ds, scale), randn(B * Dt)
+        ins = {"student_features": T_([B, Ds], s), "teacher_features": T_([B, Dt], t)}
+        tag = f"{B}x{Ds}_{B}x{Dt}/x{scale}"
+        add(f"rkd_distance/{tag}", "rkd_distance", {}, ins, "student_features", lambda x: rkd_distance(x, t, B))
+        add(f"rkd_angle/{tag}", "rkd_angle", {}, ins, "student_features", lambda x: rkd_angle(x, t, B))
+        add(f"pkt/{tag}", "pkt", {}, ins, "student_features", lambda x: pkt(x, t, B))
 
-json.dump({"format": "distill-reference/1", "generator": "pure Python float64, README definitions, central differences", "seed": 7,
-           "cases": cases}, open(sys.argv[1], "w"))
-print(len(cases), "cases")
+    json.dump({"format": "distill-reference/1", "generator": "pure Python float64, README definitions, central differences", "seed": 7,
+               "cases": cases}, open(sys.argv[1], "w"))
+    print(len(cases), "cases")

@@ -66,30 +66,31 @@ def mlkd_class(s, t, B, T):
     gs, gt = g(ps), g(pt)
     return sum((gt[i][j] - gs[i][j]) ** 2 for i in range(C) for j in range(C)) / C
 
-cases = Cases()
-def add(name, loss, params, inputs, f, student): cases.add(name, loss, params, inputs, student, f)
+if __name__ == "__main__":  # the definitions above are imported by make_high_temperature.py
+    cases = Cases()
+    def add(name, loss, params, inputs, f, student): cases.add(name, loss, params, inputs, student, f)
 
-for (B, C, scale, T) in [(1, 2, 1.0, 0.5), (2, 2, 1.0, 1.0), (4, 5, 1000.0, 1.0), (3, 7, 30.0, 2.0), (5, 3, 3.0, 8.0)]:
-    s, t = randn(B * C, scale), randn(B * C, scale)
-    tag = f"b{B}c{C}/x{scale}/T{T}"
-    ins = {"student_logits": T_([B, C], s), "teacher_logits": T_([B, C], t)}
-    if B >= 2:
-        for beta, gamma in [(1.0, 1.0), (2.0, 0.5)]:
-            add(f"dist/{tag}/b{beta}g{gamma}", "dist", {"temperature": T, "beta": beta, "gamma": gamma}, ins,
-                lambda x, be=beta, ga=gamma: dist(x, t, B, T, be, ga), "student_logits")
-    add(f"kd_ls/{tag}", "kd_ls", {"temperature": T}, ins, lambda x: kd_ls(x, t, B, T), "student_logits")
-    add(f"mlkd_batch/{tag}", "mlkd_batch", {"temperature": T}, ins, lambda x: mlkd_batch(x, t, B, T), "student_logits")
-    add(f"mlkd_class/{tag}", "mlkd_class", {"temperature": T}, ins, lambda x: mlkd_class(x, t, B, T), "student_logits")
-    for K in (1, 3):
-        tk = randn(K * B * C, scale)
-        add(f"kd_multi/{tag}/K{K}", "kd_multi", {"temperature": T},
-            {"student_logits": T_([B, C], s), "teacher_logits": T_([K, B, C], tk)}, lambda x, tk=tk, K=K: kd_multi(x, tk, K, B, T), "student_logits")
+    for (B, C, scale, T) in [(1, 2, 1.0, 0.5), (2, 2, 1.0, 1.0), (4, 5, 1000.0, 1.0), (3, 7, 30.0, 2.0), (5, 3, 3.0, 8.0)]:
+        s, t = randn(B * C, scale), randn(B * C, scale)
+        tag = f"b{B}c{C}/x{scale}/T{T}"
+        ins = {"student_logits": T_([B, C], s), "teacher_logits": T_([B, C], t)}
+        if B >= 2:
+            for beta, gamma in [(1.0, 1.0), (2.0, 0.5)]:
+                add(f"dist/{tag}/b{beta}g{gamma}", "dist", {"temperature": T, "beta": beta, "gamma": gamma}, ins,
+                    lambda x, be=beta, ga=gamma: dist(x, t, B, T, be, ga), "student_logits")
+        add(f"kd_ls/{tag}", "kd_ls", {"temperature": T}, ins, lambda x: kd_ls(x, t, B, T), "student_logits")
+        add(f"mlkd_batch/{tag}", "mlkd_batch", {"temperature": T}, ins, lambda x: mlkd_batch(x, t, B, T), "student_logits")
+        add(f"mlkd_class/{tag}", "mlkd_class", {"temperature": T}, ins, lambda x: mlkd_class(x, t, B, T), "student_logits")
+        for K in (1, 3):
+            tk = randn(K * B * C, scale)
+            add(f"kd_multi/{tag}/K{K}", "kd_multi", {"temperature": T},
+                {"student_logits": T_([B, C], s), "teacher_logits": T_([K, B, C], tk)}, lambda x, tk=tk, K=K: kd_multi(x, tk, K, B, T), "student_logits")
 
-for ss, ts in [([2, 3, 4, 6], [2, 5, 4, 6]), ([1, 2, 3, 1], [1, 4, 3, 1]), ([3, 4, 2, 2], [3, 2, 2, 2])]:
-    s, t = randn(math.prod(ss)), randn(math.prod(ts), 5.0)
-    tag = "x".join(map(str, ss)) + "_" + "x".join(map(str, ts))
-    add(f"nst/{tag}", "nst", {}, {"student_features": T_(ss, s), "teacher_features": T_(ts, t)}, lambda x: nst(x, t, ss, ts), "student_features")
+    for ss, ts in [([2, 3, 4, 6], [2, 5, 4, 6]), ([1, 2, 3, 1], [1, 4, 3, 1]), ([3, 4, 2, 2], [3, 2, 2, 2])]:
+        s, t = randn(math.prod(ss)), randn(math.prod(ts), 5.0)
+        tag = "x".join(map(str, ss)) + "_" + "x".join(map(str, ts))
+        add(f"nst/{tag}", "nst", {}, {"student_features": T_(ss, s), "teacher_features": T_(ts, t)}, lambda x: nst(x, t, ss, ts), "student_features")
 
-json.dump({"format": "distill-reference/1", "generator": "pure Python float64, README definitions, central differences", "seed": 11,
-           "cases": cases}, open(sys.argv[1], "w"))
-print(len(cases), "cases")
+    json.dump({"format": "distill-reference/1", "generator": "pure Python float64, README definitions, central differences", "seed": 11,
+               "cases": cases}, open(sys.argv[1], "w"))
+    print(len(cases), "cases")
