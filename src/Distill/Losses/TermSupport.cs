@@ -28,7 +28,8 @@ static class TermSupport
     /// 5e-7, and the T² factor lifts that error to 1e-4 of the loss near T = 20 (reference cases at T = 32-100 were 2e-4
     /// to 2e-3 off, as PyTorch's float32 is). Above it the softened logits are taken to float64 and the loss comes back
     /// in the logits' dtype, within 1e-6 of float64; at and below it nothing changes, so every run at T ≤ 20 (all the
-    /// notebooks') keeps its numbers bit for bit.</summary>
+    /// notebooks') keeps its numbers bit for bit. CTKD's learned temperature is a tensor, read only on the graph, so its KL
+    /// stays in float32: with the default range (1 to 21) it never goes far past this line.</summary>
     public const double Float32MaxTemperature = 20;
 
     /// <summary>The logits to divide by <paramref name="temperature"/>: float64 above <see cref="Float32MaxTemperature"/>
