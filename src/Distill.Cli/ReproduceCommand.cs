@@ -68,7 +68,7 @@ static class ReproduceCommand
             CellTimeout = cellTimeout,
             Jobs = a.Jobs,
             Threads = a.Threads,
-            Command = a.Jobs > 1 ? Sweeps.ChildProcesses.Self : null,
+            Command = Sweeps.ChildProcesses.Self,
             StopSignal = ctrlC.Signal,
             Log = log,
         });

@@ -110,6 +110,14 @@ static class RunCommand
                 _ => exit is 130 or 143 ? exit : Math.Max(exit, 1),
             };
             if (r.Status == RunStatus.Interrupted) break;
+            // The timed-out cell cannot be aborted: it keeps running in this process and could change the settings and
+            // the speed of any notebook after it (the kernel would have been restarted).
+            if (r.Status == RunStatus.TimedOut && current + 1 < notebooks.Length)
+            {
+                foreach (var later in notebooks.Skip(current + 1))
+                    log.WriteLine($"✘ {later}: not run: a cell of {nb} timed out and still runs in this process; run it in a `distill run` of its own");
+                break;
+            }
         }
         return exit;
     }

@@ -147,6 +147,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                                  $"({string.Join(", ", parameterNames)}); injecting it after {parametersCells[0].Label} anyway");
 
             var cwd = Environment.CurrentDirectory;
+            var processState = ProcessState.Capture();
             CellConsoleWriter.Install();
             Environment.CurrentDirectory = folder; // the kernel runs in the notebook's folder
             session = new ScriptSession(folder);
@@ -205,6 +206,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 {
                     AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
                     AppDomain.CurrentDomain.UnhandledException -= OnUnhandledException;
+                    // After the manifest, which records the thread count the cells ran with: the next notebook in this
+                    // process starts from the settings this one found, as in the kernel's fresh process.
+                    processState.Restore();
                 }
             }
         }

@@ -33,7 +33,8 @@ public sealed record ReproductionOptions
     public int Jobs { get; init; } = 1;
     /// <summary>libtorch threads per notebook; null: $DISTILL_THREADS, else the cores divided by <see cref="Jobs"/>.</summary>
     public int? Threads { get; init; }
-    /// <summary>How to start the distill CLI (<see cref="Sweeps.ChildProcesses.Self"/>); needed when <see cref="Jobs"/> &gt; 1.</summary>
+    /// <summary>How to start the distill CLI (<see cref="Sweeps.ChildProcesses.Self"/>); needed when <see cref="Jobs"/> &gt; 1,
+    /// and with one job used for the notebooks after one whose cell timed out (it still runs in this process).</summary>
     public IReadOnlyList<string>? Command { get; init; }
     /// <summary>The signal a stop passes on to the notebooks' processes: TERM after SIGTERM, INT after Ctrl-C.</summary>
     public Func<string> StopSignal { get; init; } = () => "INT";
@@ -240,14 +241,24 @@ public sealed class Reproduction(ReproductionOptions options)
             var ended = Summarize();
             o.Log?.WriteLine($"{ended.Tally}; wrote {ended.Files.Index}, {ended.Files.ResultsMarkdown}, {ended.Files.ResultsJson}");
         }
-        if (o.Jobs == 1)
+        var inProcess = o.Jobs == 1;
+        if (inProcess)
             foreach (var (path, name, dir) in ToStart())
             {
                 o.Log?.WriteLine($"▶ {name}");
-                Finished(await RunOneAsync(path, name, dir, ProcessEnded, ct));
+                var outcome = await RunOneAsync(path, name, dir, ProcessEnded, ct);
+                Finished(outcome);
+                // A timed-out cell cannot be aborted and keeps running in this process: the notebooks after it each get
+                // a process of their own, so it can neither slow them down nor change their settings.
+                if (outcome.Status == OutcomeStatus.TimedOut && o.Command is not null)
+                {
+                    o.Log?.WriteLine($"  a cell of {name} still runs in this process: the notebooks after it run in their own processes");
+                    inProcess = false;
+                    break;
+                }
             }
-        else
-            new Sweeps.ChildProcesses(o.Command!, o.Jobs).Run(ToStart().Select(n => StartInProcess(n.Path, n.Name, n.Dir, threads)),
+        if (!inProcess)
+            new Sweeps.ChildProcesses(o.Command!, o.Jobs).Run(ToStart().Where(n => !outcomes.ContainsKey(n.Path)).Select(n => StartInProcess(n.Path, n.Name, n.Dir, threads)),
                 (task, code) => Finished(ReadBack(task, code, ct)), o.StopSignal, ct);
         return Summarize();
 

@@ -25,6 +25,56 @@ public class CliTests
         Assert.Equal("string budget = \"smoke\";\n", TestSupport.Text(first["source"]).Split('\n', 2)[1]);
     }
 
+    /// <summary>The kernel runs each notebook in a fresh process; `distill run A B` runs them in one. Settings A changes
+    /// process-wide (libtorch's threads and default dtype, environment variables, the default culture) must not reach
+    /// B: they changed B's numbers, or made it fail on a float32/float64 mismatch.</summary>
+    [Fact]
+    public void A_notebook_does_not_inherit_the_settings_the_one_before_it_changed()
+    {
+        var dir = TestSupport.TempDir("cli-leak");
+        const string torchRef = "#r \"nuget: TorchSharp-cpu, 0.107.0\"\nusing TorchSharp;\n";
+        var a = TestSupport.WriteNotebook(dir, "a.ipynb", (torchRef +
+            "torch.set_num_threads(1); torch.set_default_dtype(torch.float64);\n" +
+            "Environment.SetEnvironmentVariable(\"LEAK_TEST\", \"from a\");\n" +
+            "var comma = (System.Globalization.CultureInfo)System.Globalization.CultureInfo.InvariantCulture.Clone();\n" +
+            "comma.NumberFormat.NumberDecimalSeparator = \",\"; System.Globalization.CultureInfo.DefaultThreadCurrentCulture = comma;", null));
+        const string report = torchRef + "Console.WriteLine($\"settings: {torch.get_num_threads()} {torch.get_default_dtype()} " +
+            "{Environment.GetEnvironmentVariable(\"LEAK_TEST\") ?? \"unset\"} {1.5} {(torch.ones(2, 2).mm(torch.ones(2, 2, dtype: torch.float32))).dtype}\");";
+        var b = TestSupport.WriteNotebook(dir, "b.ipynb", (report, null));
+        string Settings(string outDir) => string.Concat(TestSupport.ReadJson(Path.Combine(outDir, "b.ipynb"))["cells"]![0]!["outputs"]!.AsArray()
+            .Select(o => TestSupport.Text(o!["text"])));
+        var alone = Distill("run", b, "--out", Path.Combine(dir, "alone"));
+        Assert.True(alone.Exit == 0, alone.Err);
+        var after = Distill("run", a, b, "--out", Path.Combine(dir, "after"));
+        Assert.True(after.Exit == 0, after.Err);
+        Assert.EndsWith(" Float32 unset 1.5 Float32\n", Settings(Path.Combine(dir, "alone")), StringComparison.Ordinal);
+        Assert.DoesNotMatch("^settings: 1 ", Settings(Path.Combine(dir, "alone"))); // the threads a would leave (1) would show
+        Assert.Equal(Settings(Path.Combine(dir, "alone")), Settings(Path.Combine(dir, "after")));
+    }
+
+    /// <summary>A timed-out cell cannot be aborted and keeps running in its process. `distill run` then does not start
+    /// the next notebook beside it (it says so, exit 1); `reproduce` runs the notebooks after it in processes of their
+    /// own, so they still run, untouched by it. (8 s: the first cell of a new process compiles for a few seconds under load.)</summary>
+    [Fact]
+    public void Notebooks_after_a_timed_out_cell_do_not_share_its_process()
+    {
+        var dir = TestSupport.TempDir("cli-timeout");
+        var nbs = Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName;
+        var loop = TestSupport.WriteNotebook(nbs, "a-loop.ipynb", ("while (true) { }", null));
+        var after = TestSupport.WriteNotebook(nbs, "b-after.ipynb", ("Console.WriteLine(Environment.ProcessId);", null));
+
+        var run = Distill("run", loop, after, "--out", Path.Combine(dir, "run"), "--cell-timeout", "8");
+        Assert.Equal(1, run.Exit);
+        Assert.Contains($"✘ {after}: not run: a cell of {loop} timed out and still runs in this process", run.Err, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, "run", "b-after.ipynb")));
+
+        var reproduce = Distill("reproduce", "--notebooks", nbs, "--out", Path.Combine(dir, "reproduce"), "--cell-timeout", "8");
+        Assert.Equal(1, reproduce.Exit);
+        Assert.Contains("a cell of a-loop still runs in this process: the notebooks after it run in their own processes", reproduce.Err + reproduce.Out, StringComparison.Ordinal);
+        var manifest = TestSupport.ReadJson(Path.Combine(dir, "reproduce", "b-after", "b-after.manifest.json"));
+        Assert.Equal("succeeded", ((string?)manifest["status"])?.ToLowerInvariant());
+    }
+
     [Fact]
     public void Bad_input_exits_2_with_the_fix()
     {
