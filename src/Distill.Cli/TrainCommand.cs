@@ -137,6 +137,8 @@ static class TrainCommand
             using var data = Load(r.GetValue(dataset) ?? "fashion-mnist", common);
 
             var studentName = r.GetValue(model) ?? throw new ArgumentException("--model is required (e.g. --model mlp-800-800), unless --recipe is given.");
+            // Both sized before anything trains: a student too large to train here is refused now, not after its teacher.
+            foreach (var sized in new[] { studentName, r.GetValue(teacher) }.OfType<string>()) ModelZoo.CheckFits(sized, data);
             var outRoot = r.GetValue(outDir);
             DistillModel? teacherModel = null;
             var extraTeachers = new List<DistillModel>();
@@ -239,7 +241,9 @@ static class TrainCommand
         ExperimentResult Run<T>(T config, Func<ImageDataset, T, ExperimentResult> run) where T : RecipeConfig
         {
             using var data = Load(dataset ?? config.Dataset, common);
-            return run(data, Apply(config));
+            var applied = Apply(config);
+            foreach (var m in new[] { applied.Student, applied.Teacher }) ModelZoo.CheckFits(m, data); // before the teacher trains
+            return run(data, applied);
         }
         var result = name.ToLowerInvariant() switch
         {

@@ -109,11 +109,17 @@ public sealed class TrainedModel : IDisposable
         var shape = dims.Select(d => long.Parse(d, CultureInfo.InvariantCulture)).ToArray();
         DistillModel model;
         try { model = ModelZoo.Create(Get("model"), (int)shape[0], classes, new ModelOptions { ImageSize = (int)shape[1] }); }
+        // Sized from the record before anything is allocated: a model or input far larger than any run trains here.
+        catch (ModelTooLargeException e)
+        {
+            throw new InvalidDataException($"{record}: cannot build model '{Get("model")}' for input {Get("input")}: {e.Message} " +
+                                           "Restore the run.json `distill train` wrote beside this checkpoint.", e);
+        }
         catch (ArgumentException e)
         {
             throw new InvalidDataException($"{record}: cannot build model '{Get("model")}' ({e.Message.Split('\n')[0]}) Export checkpoints of zoo models only.", e);
         }
-        // libtorch cannot allocate it: the record names a model or input far larger than any run trains.
+        // libtorch fails to build it all the same (the size check passed it).
         catch (System.Runtime.InteropServices.ExternalException e)
         {
             throw new InvalidDataException($"{record}: cannot build model '{Get("model")}' for input {Get("input")} ({e.Message.Split('\n')[0].Trim()}). " +

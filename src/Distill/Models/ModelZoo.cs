@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 
@@ -42,50 +43,25 @@ public static partial class ModelZoo
         "wrn-<depth>-<k> with depth 6n+4 (e.g. wrn-40-2, wrn-16-2, wrn-40-1, wrn-16-1)";
 
     /// <summary>Creates the named model for images with <paramref name="inChannels"/> channels and
-    /// <paramref name="numClasses"/> classes. Initialisation draws from the global generator: seed it first.</summary>
+    /// <paramref name="numClasses"/> classes. Initialisation draws from the global generator: seed it first.
+    /// Refuses, before allocating anything, a model whose training would not fit in the memory available
+    /// (<see cref="CheckFits(string, int, int, ModelOptions?, long)"/>), and turns libtorch's failure to allocate one
+    /// into a <see cref="ModelTooLargeException"/> naming it.</summary>
     /// <exception cref="ArgumentException">Unknown name (the message lists the known ones) or an option the family lacks.</exception>
+    /// <exception cref="ModelTooLargeException">The model is too large to train on this machine.</exception>
     public static DistillModel Create(string name, int inChannels, int numClasses, ModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(name);
-        var model = CreateFamily(name, inChannels, numClasses, options);
+        var count = CheckFits(name, inChannels, numClasses, options, ModelMemory.AvailableBytes());
+        DistillModel model;
+        try { model = CreateFamily(name, inChannels, numClasses, options); }
+        catch (System.Runtime.InteropServices.ExternalException e) when (ModelMemory.IsAllocationFailure(e))
+        {
+            throw ModelMemory.OutOfMemory($"building model '{name}' ({count:N0} parameters)", e);
+        }
         model.ZooName = name.Trim().ToLowerInvariant();
         Native.OneDnnConvGuard.Apply(model); // layers oneDNN would pad (a width-4 CNN) run on ATen's convolution: issue 12
         return model;
-    }
-
-    /// <summary>Checks a name as <see cref="Create"/> reads it, without building the model (no libtorch), so a spec
-    /// file's models are checked when it is loaded: throws the <see cref="ArgumentException"/> Create would for an
-    /// unknown name or a depth the family does not have.</summary>
-    public static void CheckName(string name)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        var key = name.Trim().ToLowerInvariant();
-        if (MlpName().Match(key) is { Success: true } mlp)
-        {
-            foreach (var c in mlp.Groups[1].Captures.Cast<Capture>()) Parse(c.Value, name);
-            return;
-        }
-        if (CnnName().Match(key) is { Success: true } cnn)
-        {
-            if (cnn.Groups[1].Success) Parse(cnn.Groups[1].Value, name);
-            return;
-        }
-        if (ResNetName().Match(key) is { Success: true } res)
-        {
-            var depth = Parse(res.Groups[1].Value, name);
-            if (depth < 8 || (depth - 2) % 6 != 0)
-                throw new ArgumentException($"Model '{name}': CIFAR ResNet depth must be 6n + 2 with n ≥ 1 (8, 14, 20, 32, 44, 56, 110), got {depth}.");
-            return;
-        }
-        if (WrnName().Match(key) is { Success: true } wrn)
-        {
-            var depth = Parse(wrn.Groups[1].Value, name);
-            Parse(wrn.Groups[2].Value, name);
-            if (depth < 10 || (depth - 4) % 6 != 0)
-                throw new ArgumentException($"Model '{name}': WRN depth must be 6n + 4 with n ≥ 1 (10, 16, 22, 28, 40, ...), got {depth}.");
-            return;
-        }
-        throw new ArgumentException($"Unknown model '{name}'. Known models: {NamesHelp}.");
     }
 
     static DistillModel CreateFamily(string name, int inChannels, int numClasses, ModelOptions? options)
@@ -93,36 +69,58 @@ public static partial class ModelZoo
         ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(numClasses, 1);
         options ??= new ModelOptions();
+        var arch = ParseName(name);
+        if (arch is not Architecture.Mlp) RejectMlpOnly(options, name);
+        switch (arch)
+        {
+            case Architecture.Mlp mlp:
+                var side = ImageSide(options, inChannels, name);
+                return new Mlp((long)inChannels * side * side, mlp.Widths, numClasses, options.Dropout ?? 0, options.InputDropout,
+                               options.Jitter, options.InputNoise);
+            case Architecture.Cnn cnn:
+                var s = ImageSide(options, inChannels, name);
+                return new SmallCnn(inChannels, numClasses, s, s, cnn.Width, options.Dropout ?? 0.3);
+            case Architecture.ResNet res:
+                RejectDropout(options, name);
+                return new CifarResNet(res.Depth, res.Widths, inChannels, numClasses);
+            case Architecture.Wrn wrn:
+                return new WideResNet(wrn.Depth, wrn.WidenFactor, inChannels, numClasses, options.Dropout ?? 0);
+            default:
+                throw new UnreachableException();
+        }
+    }
+
+    /// <summary>A parsed name: the family and the sizes it sets, checked as the constructors check them.</summary>
+    private abstract record Architecture
+    {
+        public sealed record Mlp(int[] Widths) : Architecture;
+        public sealed record Cnn(int Width) : Architecture;
+        public sealed record ResNet(int Depth, int[] Widths) : Architecture;
+        public sealed record Wrn(int Depth, int WidenFactor) : Architecture;
+    }
+
+    private static Architecture ParseName(string name)
+    {
         var key = name.Trim().ToLowerInvariant();
-
         if (MlpName().Match(key) is { Success: true } mlp)
-        {
-            var widths = mlp.Groups[1].Captures.Select(c => Parse(c.Value, name)).ToArray();
-            var side = ImageSide(options, inChannels, name);
-            return new Mlp((long)inChannels * side * side, widths, numClasses, options.Dropout ?? 0, options.InputDropout,
-                           options.Jitter, options.InputNoise);
-        }
-
-        RejectMlpOnly(options, name);
+            return new Architecture.Mlp([.. mlp.Groups[1].Captures.Select(c => Parse(c.Value, name))]);
         if (CnnName().Match(key) is { Success: true } cnn)
-        {
-            var width = cnn.Groups[1].Success ? Parse(cnn.Groups[1].Value, name) : 32;
-            var side = ImageSide(options, inChannels, name);
-            return new SmallCnn(inChannels, numClasses, side, side, width, options.Dropout ?? 0.3);
-        }
-
+            return new Architecture.Cnn(cnn.Groups[1].Success ? Parse(cnn.Groups[1].Value, name) : 32);
         if (ResNetName().Match(key) is { Success: true } res)
         {
-            RejectDropout(options, name);
             var depth = Parse(res.Groups[1].Value, name);
-            int[] widths = res.Groups[2].Success ? [32, 64, 128, 256] : [16, 16, 32, 64];
-            return new CifarResNet(depth, widths, inChannels, numClasses);
+            if (depth < 8 || (depth - 2) % 6 != 0)
+                throw new ArgumentException($"Model '{name}': CIFAR ResNet depth must be 6n + 2 with n ≥ 1 (8, 14, 20, 32, 44, 56, 110), got {depth}.");
+            return new Architecture.ResNet(depth, res.Groups[2].Success ? [32, 64, 128, 256] : [16, 16, 32, 64]);
         }
-
         if (WrnName().Match(key) is { Success: true } wrn)
-            return new WideResNet(Parse(wrn.Groups[1].Value, name), Parse(wrn.Groups[2].Value, name), inChannels, numClasses,
-                                  options.Dropout ?? 0);
-
+        {
+            var depth = Parse(wrn.Groups[1].Value, name);
+            var k = Parse(wrn.Groups[2].Value, name);
+            if (depth < 10 || (depth - 4) % 6 != 0)
+                throw new ArgumentException($"Model '{name}': WRN depth must be 6n + 4 with n ≥ 1 (10, 16, 22, 28, 40, ...), got {depth}.");
+            return new Architecture.Wrn(depth, k);
+        }
         throw new ArgumentException($"Unknown model '{name}'. Known models: {NamesHelp}.", nameof(name));
     }
 

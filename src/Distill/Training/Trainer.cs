@@ -34,13 +34,23 @@ public static class Trainer
 
     /// <param name="student">Trained in place (and left on the device, in eval mode).</param>
     /// <param name="teacher">Required when a term needs it. Frozen for good: eval mode, no gradients, never optimised.</param>
+    /// <exception cref="ModelTooLargeException">libtorch could not allocate what training needs (the message names the model).</exception>
     public static TrainResult Train(DistillModel student, ImageDataset data, Objective objective, TrainOptions? options = null, DistillModel? teacher = null)
     {
         options ??= new TrainOptions();
         options.Validate();
         TorchRuntime.Initialize();
-        using var run = new TrainingRun(student, data, objective, options, teacher);
-        return run.Execute();
+        try
+        {
+            using var run = new TrainingRun(student, data, objective, options, teacher);
+            return run.Execute();
+        }
+        catch (System.Runtime.InteropServices.ExternalException e) when (ModelMemory.IsAllocationFailure(e))
+        {
+            // libtorch's own message ("[enforce fail at alloc_cpu.cpp:127] ...") names no model and no remedy.
+            var name = student.ZooName ?? options.Name;
+            throw ModelMemory.OutOfMemory($"training '{name}' ({student.parameters().Sum(p => p.numel()):N0} parameters, batch size {options.BatchSize})", e);
+        }
     }
 
     /// <summary>Freezes a teacher: eval mode and no gradients for any of its parameters.</summary>

@@ -31,6 +31,17 @@ public class ExperimentSpecTests
 
     static SpecException Bad(string text) => Assert.Throws<SpecException>(() => Parse(text));
 
+    /// <summary>A spec is checked against the zoo's cap for its dataset's images (the catalogue's channels, classes and
+    /// size), not against this machine's memory: it may run elsewhere.</summary>
+    [Fact]
+    public void Models_are_sized_for_the_dataset_images()
+    {
+        var text = Spec.Replace("model: mlp-32", "model: mlp-400000", StringComparison.Ordinal);
+        Assert.Equal(12, Parse(text).Runs.Count); // 318 million parameters for Fashion-MNIST's 28x28 grey images
+        var e = Bad(text.Replace("name: fashion-mnist", "name: cifar100", StringComparison.Ordinal));
+        Assert.Contains("line 9: student.model: Model 'mlp-400000' has 1,269,200,100 parameters for 3-channel input and 100 classes", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Subsets_as_large_as_their_split_are_accepted()
     {
@@ -127,6 +138,11 @@ public class ExperimentSpecTests
     [InlineData("  model: mlp-32", "  model: nosuchnet", 9, "student.model: Unknown model 'nosuchnet'. Known models: mlp-<width>")]
     [InlineData("  model: cnn", "  model: resnet9", 6, "teacher.model: Model 'resnet9': CIFAR ResNet depth must be 6n + 2")]
     [InlineData("  seed: [0, 1, 2]", "  student.model: [mlp-32, nosuch]", 17, "student.model: Unknown model 'nosuch'.")]
+    // Sizes a model cannot train at were refused only when the run built it (a 24 GB machine's OOM killer, or libtorch's
+    // raw "you tried to allocate N bytes"); counted for the dataset's images (CIFAR: 3 channels, 100 classes).
+    [InlineData("  model: mlp-32", "  model: mlp-3000000", 9, "student.model: Model 'mlp-3000000' has 2,385,000,010 parameters for 1-channel input and 10 classes; training it needs about 38.2 GB (16 bytes a parameter: float32 weights, gradients and two optimizer moments), and the zoo allows at most 1,000,000,000 parameters, whatever the memory. Choose a smaller width")]
+    [InlineData("  model: cnn", "  model: cnn-99999", 6, "teacher.model: Model 'cnn-99999' has 8,109,848,300,716 parameters")]
+    [InlineData("  seed: [0, 1, 2]", "  student.model: [mlp-32, mlp-99999999]", 17, "student.model: Model 'mlp-99999999' has 79,499,999,215 parameters")]
     [InlineData("[1, 2, 4, 8]", "[1, true]", 16, "loss.kd.temperature must be a number in [0.01, 1000], not true; true and false are only for switches (0 or 1).")]
     [InlineData("    temperature: 4", "    temperature: 4\n    alpha: false", 15, "loss.kd.alpha must be a number in [0, 1], not false;")]
     [InlineData("  seed: [0, 1, 2]", "  loss.kd.temperature_end: [false]", 17, "loss.kd.temperature_end must be a number in")]

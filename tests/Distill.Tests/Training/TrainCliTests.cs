@@ -53,4 +53,23 @@ public class TrainCliTests
         Assert.DoesNotContain("teacher mlp-32", stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("ValidationCount", stderr, StringComparison.Ordinal);
     }
+
+    /// <summary>A model too large to train was built anyway: mlp-3000000 grew to the machine's 24 GB until the OOM killer
+    /// ended it (exit 137, no message); mlp-99999999 and cnn-99999 failed in libtorch's raw allocation error. Now it is one
+    /// line naming the model, its size, the memory and the fix, exit 1 as for any bad option, before a teacher trains.</summary>
+    [Theory]
+    [InlineData("--model", "mlp-3000000", "--teacher", "cnn", "error: Model 'mlp-3000000' has 2,385,000,010 parameters for 1-channel input and 10 classes; training it needs about 38.2 GB")]
+    [InlineData("--model", "cnn-99999", "--epochs", "1", "error: Model 'cnn-99999' has 8,109,848,300,716 parameters")]
+    [InlineData("--model", "mlp-32", "--teacher", "mlp-99999999", "error: Model 'mlp-99999999' has 79,499,999,215 parameters")]
+    [InlineData("--recipe", "soft-targets", "--model", "mlp-3000000", "error: Model 'mlp-3000000' has 2,385,000,010 parameters")]
+    public void A_model_too_large_for_the_memory_is_refused_before_anything_trains(string flag1, string value1, string flag2, string value2, string start)
+    {
+        var (code, stdout, stderr) = Repo.RunCli(["train", flag1, value1, flag2, value2, "--train-size", "100", "--test-size", "100"]);
+        Assert.Equal(1, code);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(start, line, StringComparison.Ordinal);
+        Assert.Contains(" of memory is available", line, StringComparison.Ordinal);
+        Assert.Contains("Choose a smaller width", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("teacher", stdout, StringComparison.Ordinal);
+    }
 }
