@@ -427,7 +427,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 var refs = new List<string>();
                 foreach (var (asmPath, line) in parsed.AssemblyPaths)
                 {
-                    try { refs.AddRange(resolver.ResolveAssemblyPath(asmPath)); }
+                    try { refs.AddRange(resolver.ResolveAssemblyPath(asmPath)); session.AllowBeside(asmPath); }
                     catch (PackageRestoreException e) { return Fail("AssemblyLoadError", e.Message, [e.Message], line, e.Message); }
                 }
                 if (parsed.Packages.Count > 0 || parsed.Sources.Count > 0)

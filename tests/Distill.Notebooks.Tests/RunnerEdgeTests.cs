@@ -49,6 +49,24 @@ public class RunnerEdgeTests
         Assert.StartsWith("<b>21.5 C</b>", Assert.Single(r.Cells[2].Outputs.OfType<Documents.DisplayOutput>()).Data["text/html"], StringComparison.Ordinal);
     }
 
+    /// <summary>The runner's own process carries TorchSharp, Microsoft.Data.Analysis and YamlDotNet; the kernel's does
+    /// not. A cell that uses them without a #r failed in the kernel (CS0246) and ran here; now it fails here too, while
+    /// what the kernel has without a #r (the framework, its own Newtonsoft.Json) still works.</summary>
+    [Fact]
+    public void Only_what_the_kernel_has_is_usable_without_a_reference()
+    {
+        var dir = TestSupport.TempDir("edge-norefs");
+        var nb = TestSupport.WriteNotebook(dir, "norefs.ipynb",
+            ("using TorchSharp;\ntorch.ones(2).sum().item<float>()", null),
+            ("using Microsoft.Data.Analysis;\nnew DataFrame()", null),
+            ("using YamlDotNet.Serialization;\nnew Deserializer()", null),
+            ("Newtonsoft.Json.JsonConvert.SerializeObject(new[] { 1, 2 }) + System.Text.Json.JsonSerializer.Serialize(3)", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        Assert.Equal(["cell 1", "cell 2", "cell 3"], r.Failures.Select(f => f.Cell));
+        Assert.All(r.Failures, f => Assert.Matches("CS0246|CS0234", f.Message)); // type or namespace not found
+        Assert.Equal("[1,2]3", Plain(r, 3));
+    }
+
     [Fact]
     public void A_message_over_several_lines_is_one_line_in_the_failure()
     {

@@ -37,6 +37,7 @@ public sealed class ScriptSession : IDisposable
     ];
 
     readonly NotebookGlobals globals = new();
+    readonly HashSet<string> besideReferencedDlls = new(StringComparer.OrdinalIgnoreCase);
     readonly InteractiveAssemblyLoader loader = new();
     ScriptOptions options;
     ScriptState<object>? state;
@@ -47,7 +48,8 @@ public sealed class ScriptSession : IDisposable
             .WithLanguageVersion(LanguageVersion.Latest)
             .WithImports(DefaultImports)
             .AddReferences(typeof(NotebookGlobals).Assembly, typeof(Formatter).Assembly, typeof(IHtmlContent).Assembly)
-            .WithMetadataResolver(ScriptMetadataResolver.Default.WithBaseDirectory(notebookFolder))
+            .AddReferences(KernelLikeResolver.ReferencedByTheKernel())
+            .WithMetadataResolver(new KernelLikeResolver(ScriptMetadataResolver.Default.WithBaseDirectory(notebookFolder), besideReferencedDlls.Contains))
             .WithSourceResolver(ScriptSourceResolver.Default.WithBaseDirectory(notebookFolder))
             .WithEmitDebugInformation(true)
             .WithFileEncoding(Encoding.UTF8);
@@ -55,6 +57,14 @@ public sealed class ScriptSession : IDisposable
 
     public void AddReferences(IEnumerable<string> paths) =>
         options = options.AddReferences(paths.Select(p => MetadataReference.CreateFromFile(p)));
+
+    /// <summary>A cell referenced <paramref name="dll"/> by path: the assemblies beside it resolve when it needs them,
+    /// as the kernel finds them there (<see cref="KernelLikeResolver"/>).</summary>
+    public void AllowBeside(string dll)
+    {
+        if (Path.GetDirectoryName(Path.GetFullPath(dll)) is { } folder && Directory.Exists(folder))
+            besideReferencedDlls.UnionWith(Directory.EnumerateFiles(folder, "*.dll").Select(Path.GetFileNameWithoutExtension)!);
+    }
 
     /// <summary>The declared type of the newest script variable named <paramref name="name"/>, if any.</summary>
     public Type? VariableType(string name) => state?.GetVariable(name)?.Type;
