@@ -187,6 +187,22 @@ public class DocumentTests
     }
 
     [Theory]
+    [InlineData("{\"nbformat\":4,\n\"nbformat\":4,\"metadata\":{},\"cells\":[]}", "d.ipynb: the key \"nbformat\" appears twice in the top-level object (the second at line 2); delete one of the two")]
+    [InlineData("{\"nbformat\":4,\"metadata\":{},\"cells\":[{\"cell_type\":\"code\",\"source\":\"1\"},\n{\"cell_type\":\"code\",\"source\":\"a\",\n\"source\":\"b\"}]}",
+        "d.ipynb: cell 2: the key \"source\" appears twice in the cell (the second at line 3); delete one of the two")]
+    [InlineData("{\"nbformat\":4,\"metadata\":{},\"cells\":[{\"cell_type\":\"code\",\"metadata\":{\"tags\":[],\"tags\":[]},\"source\":\"a\"}]}",
+        "d.ipynb: cell 1: the key \"tags\" appears twice in \"metadata\" (the second at line 1); delete one of the two")]
+    [InlineData("{\"nbformat\":4,\"metadata\":{\"kernelspec\":{\"name\":\"a\",\"name\":\"b\"}},\"cells\":[]}",
+        "d.ipynb: the key \"name\" appears twice in \"metadata.kernelspec\" (the second at line 1); delete one of the two")]
+    public void A_key_twice_in_one_object_is_named_with_its_cell_and_line(string json, string message)
+    {
+        var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("d.ipynb", json));
+        Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+        var dib = Assert.Throws<NotebookFormatException>(() => DibReader.Read("x.dib", "#!meta\n{\"kernelInfo\":{},\"kernelInfo\":{}}\n#!csharp\n1\n"));
+        Assert.StartsWith("x.dib: the #!meta block is not valid JSON (Duplicate property 'kernelInfo'", dib.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("{\"kernelInfo\":{\"defaultKernelName\":5}}", "x.dib: the #!meta block's kernelInfo has a value of the wrong type (")]
     [InlineData("{\"kernelInfo\":{\"items\":[{\"name\":\"csharp\",\"aliases\":[7]}]}}", "x.dib: the #!meta block's kernelInfo has a value of the wrong type (")]
     [InlineData("[1,2]", "x.dib: the #!meta block is not a JSON object with kernelInfo (")]
