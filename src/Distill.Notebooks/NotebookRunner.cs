@@ -339,9 +339,11 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         /// not fit becomes the cell's error (the run stops there, like any failing cell).</summary>
         NotebookCell InjectedCell(Dictionary<string, string> injected)
         {
-            // The script state knows the type but not whether a reference type was declared with ? (string? note): the text does.
-            ParameterType? TypeOf(string n) =>
-                session.VariableType(n) is { } t ? new ParameterType(t, Nullable: declaredTypes.GetValueOrDefault(n)?.Nullable == true) : null;
+            // The script state knows the type but not whether a reference type was declared with ? (string? note), nor
+            // whether it was const: the text does.
+            ParameterType? TypeOf(string n) => session.VariableType(n) is { } t
+                ? new ParameterType(t, Nullable: declaredTypes.GetValueOrDefault(n)?.Nullable == true, Const: declaredTypes.GetValueOrDefault(n)?.Const == true)
+                : null;
             try { return ParameterInjector.Cell(ParameterInjector.Source(injected, TypeOf, path)); }
             catch (ParameterException e)
             {
