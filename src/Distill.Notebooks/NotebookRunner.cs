@@ -189,6 +189,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 // Writes from threads this notebook's cells started are dropped from here on: they belong to no cell
                 // that is still open, and must not change outputs while they are written out.
                 lock (finishGate) foreach (var sink in sinks) sink.Close();
+                // Else the next notebook's capture would wrap a writer the last cell set, and pass the runner's own lines into it.
+                CellConsoleWriter.Restore();
                 Environment.CurrentDirectory = cwd;
                 thread.Dispose();
                 if (!abandoned) session.Dispose();
@@ -405,6 +407,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         /// <summary>Runs on the cell thread: magics, references, the submission, its value; returns the failure, if any.</summary>
         CellFailure? Execute(NotebookCell cell, OutputSink sink, CancellationToken ct)
         {
+            CellConsoleWriter.Restore(); // an earlier cell may have replaced Console.Out or Console.Error
             // Set on the cell thread, so threads and tasks the cell starts carry this sink with them (AsyncLocal).
             OutputSink.Current = sink;
             var clock = Stopwatch.StartNew();
