@@ -139,8 +139,12 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             if (values.Count > 0 && parametersCells.Count == 0)
             {
                 doc.Cells.Insert(0, ParameterInjector.Cell(ParameterInjector.Source(injectedValues, _ => null, path)));
-                o.Log?.WriteLine($"  warning: {path}: no cell is tagged '{ParameterInjector.ParametersTag}', so the values of {string.Join(", ", values.Select(p => p.Key))} " +
-                                 $"were injected in a cell at the top; an assignment later in the notebook overrides them. Tag the cell that sets the defaults '{ParameterInjector.ParametersTag}'");
+                // A tagged markdown or raw cell holds no declarations: say so, not that no cell is tagged.
+                var tagged = doc.Cells.FirstOrDefault(c => c.HasTag(ParameterInjector.ParametersTag));
+                var why = tagged is null ? $"no cell is tagged '{ParameterInjector.ParametersTag}'"
+                    : $"{tagged.Label} is tagged '{ParameterInjector.ParametersTag}' but is a {tagged.Kind.ToString().ToLowerInvariant()} cell, not a code cell";
+                o.Log?.WriteLine($"  warning: {path}: {why}, so the values of {string.Join(", ", values.Select(p => p.Key))} " +
+                                 $"were injected in a cell at the top; an assignment later in the notebook overrides them. Tag the code cell that sets the defaults '{ParameterInjector.ParametersTag}'");
             }
             foreach (var unknown in values.Select(p => p.Key).Where(k => parametersCells.Count > 0 && !parameterNames.Contains(k)))
                 o.Log?.WriteLine($"  warning: {path}: parameter '{unknown}' is not declared in {(parametersCells.Count == 1 ? "the parameters cell" : "any parameters cell")} " +
