@@ -139,8 +139,12 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             if (values.Count > 0 && parametersCells.Count == 0)
             {
                 doc.Cells.Insert(0, ParameterInjector.Cell(ParameterInjector.Source(injectedValues, _ => null, path)));
-                o.Log?.WriteLine($"  warning: {path}: no cell is tagged '{ParameterInjector.ParametersTag}', so the values of {string.Join(", ", values.Select(p => p.Key))} " +
-                                 $"were injected in a cell at the top; an assignment later in the notebook overrides them. Tag the cell that sets the defaults '{ParameterInjector.ParametersTag}'");
+                // A tagged markdown or raw cell holds no declarations: say so, not that no cell is tagged.
+                var tagged = doc.Cells.FirstOrDefault(c => c.HasTag(ParameterInjector.ParametersTag));
+                var why = tagged is null ? $"no cell is tagged '{ParameterInjector.ParametersTag}'"
+                    : $"{tagged.Label} is tagged '{ParameterInjector.ParametersTag}' but is a {tagged.Kind.ToString().ToLowerInvariant()} cell, not a code cell";
+                o.Log?.WriteLine($"  warning: {path}: {why}, so the values of {string.Join(", ", values.Select(p => p.Key))} " +
+                                 $"were injected in a cell at the top; an assignment later in the notebook overrides them. Tag the code cell that sets the defaults '{ParameterInjector.ParametersTag}'");
             }
             foreach (var unknown in values.Select(p => p.Key).Where(k => parametersCells.Count > 0 && !parameterNames.Contains(k)))
                 o.Log?.WriteLine($"  warning: {path}: parameter '{unknown}' is not declared in {(parametersCells.Count == 1 ? "the parameters cell" : "any parameters cell")} " +
@@ -190,6 +194,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 // Writes from threads this notebook's cells started are dropped from here on: they belong to no cell
                 // that is still open, and must not change outputs while they are written out.
                 lock (finishGate) foreach (var sink in sinks) sink.Close();
+                // Else the next notebook's capture would wrap a writer the last cell set, and pass the runner's own lines into it.
+                CellConsoleWriter.Restore();
                 Environment.CurrentDirectory = cwd;
                 thread.Dispose();
                 if (!abandoned) session.Dispose();
@@ -343,9 +349,11 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         /// not fit becomes the cell's error (the run stops there, like any failing cell).</summary>
         NotebookCell InjectedCell(Dictionary<string, string> injected)
         {
-            // The script state knows the type but not whether a reference type was declared with ? (string? note): the text does.
-            ParameterType? TypeOf(string n) =>
-                session.VariableType(n) is { } t ? new ParameterType(t, Nullable: declaredTypes.GetValueOrDefault(n)?.Nullable == true) : null;
+            // The script state knows the type but not whether a reference type was declared with ? (string? note), nor
+            // whether it was const: the text does.
+            ParameterType? TypeOf(string n) => session.VariableType(n) is { } t
+                ? new ParameterType(t, Nullable: declaredTypes.GetValueOrDefault(n)?.Nullable == true, Const: declaredTypes.GetValueOrDefault(n)?.Const == true)
+                : null;
             try { return ParameterInjector.Cell(ParameterInjector.Source(injected, TypeOf, path)); }
             catch (ParameterException e)
             {
@@ -407,6 +415,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         /// <summary>Runs on the cell thread: magics, references, the submission, its value; returns the failure, if any.</summary>
         CellFailure? Execute(NotebookCell cell, OutputSink sink, CancellationToken ct)
         {
+            CellConsoleWriter.Restore(); // an earlier cell may have replaced Console.Out or Console.Error
             // Set on the cell thread, so threads and tasks the cell starts carry this sink with them (AsyncLocal).
             OutputSink.Current = sink;
             var clock = Stopwatch.StartNew();

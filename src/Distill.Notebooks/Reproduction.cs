@@ -296,8 +296,6 @@ public sealed class Reproduction(ReproductionOptions options)
     {
         var o = Options;
         var resultsFile = Path.Combine(dir, ResultsFileName);
-        Directory.CreateDirectory(dir);
-        File.Delete(resultsFile); // rows of an earlier run must not pass for this one's
         var runner = new NotebookRunner(new NotebookRunOptions
         {
             OutputDirectory = dir,
@@ -312,18 +310,25 @@ public sealed class Reproduction(ReproductionOptions options)
         // Cells run in this process (on the runner's cell thread), so the variable is what Results.Record sees.
         var previous = Environment.GetEnvironmentVariable(Results.FileVariable);
         Environment.SetEnvironmentVariable(Results.FileVariable, resultsFile);
-        NotebookRunResult run;
-        try { run = await runner.RunAsync(path, ct); }
-        catch (Exception e) when (e is NotebookFormatException or ParameterException or InvalidOperationException)
+        try
         {
-            return new(name, path, dir, OutcomeStatus.Error, e.Message, null, [], null);
+            Directory.CreateDirectory(dir);
+            File.Delete(resultsFile); // rows of an earlier run must not pass for this one's
+            var run = await runner.RunAsync(path, ct);
+            return Outcome(path, name, dir, run, resultsFile);
         }
         catch (OperationCanceledException)
         {
             return new(name, path, dir, OutcomeStatus.Interrupted, "interrupted (Ctrl-C or SIGTERM) before it started", null, [], null);
         }
+        // Whatever else escapes is this notebook's failure, not the reproduction's: the others still run and the summary
+        // files are still written (an index left from an earlier run would otherwise pass for this one).
+        catch (Exception e)
+        {
+            var message = e is NotebookFormatException or ParameterException or InvalidOperationException ? e.Message : $"{e.Message} ({e.GetType().Name})";
+            return new(name, path, dir, OutcomeStatus.Error, message, null, [], null);
+        }
         finally { Environment.SetEnvironmentVariable(Results.FileVariable, previous); }
-        return Outcome(path, name, dir, run, resultsFile);
     }
 
     /// <summary>A notebook run in its own process: `distill run NOTEBOOK --out DIR` with the reproduction's settings, its

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json.Nodes;
 using Distill.Notebooks.Documents;
 using Distill.Notebooks.Execution;
@@ -184,6 +185,44 @@ public class DocumentTests
         }
         var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("m.ipynb", nb.ToJsonString()));
         Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Bytes that are not UTF-8 became U+FFFD silently ("caf�" ran and was printed); now the file is refused,
+    /// naming the byte, where it is and the fix. A UTF-16 .dib was decoded as UTF-16, which neither VS Code nor Jupyter writes.</summary>
+    [Fact]
+    public void A_notebook_that_is_not_utf8_is_refused_naming_the_byte_its_line_and_the_fix()
+    {
+        var dir = TestSupport.TempDir("encoding");
+        var ipynb = Path.Combine(dir, "latin1.ipynb");
+        var head = "{\"nbformat\":4,\"metadata\":{},\"cells\":[\n{\"cell_type\":\"code\",\"source\":\"Console.WriteLine(\\\"caf";
+        File.WriteAllBytes(ipynb, [.. Encoding.UTF8.GetBytes(head), 0xE9, .. Encoding.UTF8.GetBytes("\\\");\"}]}")]);
+        var e = Assert.Throws<NotebookFormatException>(() => NotebookDocument.Load(ipynb));
+        Assert.Equal($"{ipynb}: byte 0xE9 at offset {head.Length} (line 2) is not UTF-8; save the file as UTF-8 " +
+                     "(VS Code: \"Save with Encoding\", UTF-8; Notepad: \"Save as\", encoding UTF-8).", e.Message);
+        var dib = Path.Combine(dir, "utf16.dib");
+        File.WriteAllText(dib, "#!csharp\n1 + 1\n", Encoding.Unicode);
+        var u = Assert.Throws<NotebookFormatException>(() => NotebookDocument.Load(dib));
+        Assert.StartsWith($"{dib}: byte 0xFF at offset 0 (line 1) is not UTF-8 (the file starts with a UTF-16 byte-order mark); save the file as UTF-8", u.Message, StringComparison.Ordinal);
+        // A UTF-8 byte-order mark is UTF-8: read as before, without the mark.
+        var bom = Path.Combine(dir, "bom.dib");
+        File.WriteAllText(bom, "#!csharp\nvar s = \"café\";\n", new UTF8Encoding(encoderShouldEmitUTF8Identifier: true));
+        Assert.Equal("var s = \"café\";", Assert.Single(NotebookDocument.Load(bom).Cells).Source);
+    }
+
+    [Theory]
+    [InlineData("{\"nbformat\":4,\n\"nbformat\":4,\"metadata\":{},\"cells\":[]}", "d.ipynb: the key \"nbformat\" appears twice in the top-level object (the second at line 2); delete one of the two")]
+    [InlineData("{\"nbformat\":4,\"metadata\":{},\"cells\":[{\"cell_type\":\"code\",\"source\":\"1\"},\n{\"cell_type\":\"code\",\"source\":\"a\",\n\"source\":\"b\"}]}",
+        "d.ipynb: cell 2: the key \"source\" appears twice in the cell (the second at line 3); delete one of the two")]
+    [InlineData("{\"nbformat\":4,\"metadata\":{},\"cells\":[{\"cell_type\":\"code\",\"metadata\":{\"tags\":[],\"tags\":[]},\"source\":\"a\"}]}",
+        "d.ipynb: cell 1: the key \"tags\" appears twice in \"metadata\" (the second at line 1); delete one of the two")]
+    [InlineData("{\"nbformat\":4,\"metadata\":{\"kernelspec\":{\"name\":\"a\",\"name\":\"b\"}},\"cells\":[]}",
+        "d.ipynb: the key \"name\" appears twice in \"metadata.kernelspec\" (the second at line 1); delete one of the two")]
+    public void A_key_twice_in_one_object_is_named_with_its_cell_and_line(string json, string message)
+    {
+        var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("d.ipynb", json));
+        Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+        var dib = Assert.Throws<NotebookFormatException>(() => DibReader.Read("x.dib", "#!meta\n{\"kernelInfo\":{},\"kernelInfo\":{}}\n#!csharp\n1\n"));
+        Assert.StartsWith("x.dib: the #!meta block is not valid JSON (Duplicate property 'kernelInfo'", dib.Message, StringComparison.Ordinal);
     }
 
     [Theory]

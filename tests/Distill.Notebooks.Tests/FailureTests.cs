@@ -144,6 +144,17 @@ public class FailureTests
         var r = TestSupport.Run(plain, Path.Combine(dir, "plain"), new NotebookRunOptions { Parameters = [new("a", "7")], Log = log });
         Assert.Equal("a=1\n", TestSupport.Text(Cells(r)[^1]["outputs"]![0]!["text"])); // the notebook's own assignment wins, as in papermill
         Assert.Contains($"warning: {plain}: no cell is tagged 'parameters', so the values of a were injected in a cell at the top", log.ToString(), StringComparison.Ordinal);
+
+        // A markdown cell tagged 'parameters' is named as what it is, not as missing.
+        var md = TestSupport.WriteNotebook(dir, "md.ipynb", ("# Parameters", ["parameters"]), ("Console.WriteLine($\"a={a}\");", null));
+        var json = TestSupport.ReadJson(md);
+        json["cells"]![0]!["cell_type"] = "markdown";
+        File.WriteAllText(md, json.ToJsonString());
+        log = new StringWriter();
+        r = TestSupport.Run(md, Path.Combine(dir, "md"), new NotebookRunOptions { Parameters = [new("a", "7")], Log = log });
+        Assert.Equal("a=7\n", TestSupport.Text(Cells(r)[^1]["outputs"]![0]!["text"]));
+        Assert.Contains($"warning: {md}: cell 1 is tagged 'parameters' but is a markdown cell, not a code cell, so the values of a were injected in a cell at the top",
+            log.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

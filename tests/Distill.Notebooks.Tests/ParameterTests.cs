@@ -112,4 +112,21 @@ public class ParameterTests
         Assert.Equal("float? temperature = 0.5f;\nint? maybe = 7;\n", TestSupport.Text(Cells(r)[1]["source"]).Split('\n', 2)[1]);
         Assert.Equal("0.5 n 7 x\n", TestSupport.Text(Cells(r)[2]["outputs"]![0]!["text"]));
     }
+
+    /// <summary>A const parameter was injected as a plain variable (int K = 8;), so a later `const int K2 = K * 2;`
+    /// failed (CS0120); it is injected const, and later cells see the new constant.</summary>
+    [Fact]
+    public void A_const_parameter_is_injected_const_and_later_constants_use_the_value()
+    {
+        var dir = TestSupport.TempDir("params-const");
+        var nb = TestSupport.WriteNotebook(dir, "params_const.ipynb",
+            ("const int K = 7;\nconst string Name = \"a\";", ["parameters"]),
+            ("const int K2 = K * 2;\nswitch (Name) { case \"b\": Console.WriteLine($\"{K2} b\"); break; }", null));
+        var r = Run(nb, Path.Combine(dir, "out"), ("K", "8"), ("Name", "b"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var cells = Cells(r);
+        Assert.Equal("const int K = 8;\nconst string Name = \"b\";\n", TestSupport.Text(cells[1]["source"]).Split('\n', 2)[1]);
+        Assert.Equal("16 b\n", TestSupport.Text(cells[2]["outputs"]![0]!["text"]));
+        Assert.Equal("8", r.Parameters["K"]);
+    }
 }

@@ -193,6 +193,37 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Equal($"✘ 04-dir: error: {folder}: this is a folder, not a file; pass the path of a Polyglot notebook file (.ipynb or .dib). (0.0 s)", r.Notebooks[1].SummaryLine);
     }
 
+    /// <summary>A notebook that cannot be read (a key twice) or whose report folder cannot be made (a file holds its
+    /// name) stopped the whole reproduction with an exception: later notebooks never ran and an earlier index.html stayed.</summary>
+    [Fact]
+    public async Task A_notebook_that_throws_is_that_notebook_s_error_the_others_run_and_the_index_is_written()
+    {
+        var dir = TestSupport.TempDir("reproduce-throws");
+        var notebooks = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "00-ok.ipynb", ("1 + 1", null));
+        var twice = TestSupport.WriteNotebook(notebooks, "01-twice.ipynb", ("1 + 1", null));
+        File.WriteAllText(twice, File.ReadAllText(twice).Replace("\"nbformat\":4", "\"nbformat\":4,\"nbformat\":4", StringComparison.Ordinal));
+        TestSupport.WriteNotebook(notebooks, "02-blocked.ipynb", ("1 + 1", null));
+        TestSupport.WriteNotebook(notebooks, "03-last.ipynb", ("Console.WriteLine(\"last ran\");", null));
+        var reports = Path.Combine(dir, "reports");
+        Directory.CreateDirectory(reports);
+        File.WriteAllText(Path.Combine(reports, "02-blocked"), "a file where the notebook's folder goes");
+        File.WriteAllText(Path.Combine(reports, "index.html"), "an earlier run's index");
+        var r = await new Reproduction(ReproductionRun.Options(notebooks, reports)).RunAsync();
+        Assert.Equal([OutcomeStatus.Ok, OutcomeStatus.Error, OutcomeStatus.Error, OutcomeStatus.Ok], r.Notebooks.Select(n => n.Status));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"✘ 01-twice: error: {twice}: the key \"nbformat\" appears twice in the top-level object (the second at line 1); " +
+                     "delete one of the two (a JSON object holds each key once), or re-save the notebook from VS Code or Jupyter. (0.0 s)", r.Notebooks[1].SummaryLine);
+        Assert.Contains(Path.Combine(reports, "02-blocked"), r.Notebooks[2].StatusText, StringComparison.Ordinal);
+        Assert.Contains("(IOException)", r.Notebooks[2].StatusText, StringComparison.Ordinal);
+        var index = File.ReadAllText(r.Files.Index);
+        Assert.DoesNotContain("an earlier run's index", index, StringComparison.Ordinal);
+        Assert.Contains("01-twice", index, StringComparison.Ordinal);
+        Assert.Contains("appears twice", index, StringComparison.Ordinal);
+        Assert.True(File.Exists(r.Files.ResultsMarkdown) && File.Exists(r.Files.ResultsJson));
+    }
+
     [Fact]
     public async Task A_malformed_result_row_makes_the_notebook_an_error_naming_file_and_line()
     {

@@ -105,6 +105,26 @@ public class RunnerEdgeTests
         Assert.Equal(before, File.ReadAllBytes(nb));
     }
 
+    /// <summary>A cell that replaced Console.Out or Console.Error silenced every later cell; the kernel redirects the
+    /// console again for each cell, so later cells' writes show, in this notebook and the next. Saving and restoring
+    /// Console.Out inside a cell keeps working.</summary>
+    [Fact]
+    public void A_cell_that_replaces_the_console_silences_only_itself()
+    {
+        var dir = TestSupport.TempDir("edge-setout");
+        var a = TestSupport.WriteNotebook(dir, "a.ipynb",
+            ("var old = Console.Out;\nvar sw = new System.IO.StringWriter();\nConsole.SetOut(sw);\nConsole.WriteLine(\"captured\");\nConsole.SetOut(old);\nConsole.WriteLine($\"restored, {sw.ToString().Trim()}\");", null),
+            ("Console.SetOut(new System.IO.StringWriter());\nConsole.SetError(System.IO.TextWriter.Null);\nConsole.WriteLine(\"swallowed\");", null),
+            ("Console.WriteLine(\"out shows\");\nConsole.Error.WriteLine(\"err shows\");\nConsole.SetOut(System.IO.TextWriter.Null);", null));
+        var b = TestSupport.WriteNotebook(dir, "b.ipynb", ("Console.WriteLine(\"next notebook\");", null));
+        var r = TestSupport.Run(a, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        string Streams(int cell) => string.Join("|", r.Cells[cell].Outputs.OfType<Documents.StreamOutput>().Select(o => $"{o.Name}:{o.Text}"));
+        Assert.Equal(["stdout:restored, captured\n", "", "stdout:out shows\n|stderr:err shows\n"], Enumerable.Range(0, 3).Select(Streams));
+        r = TestSupport.Run(b, Path.Combine(dir, "out"));
+        Assert.Equal("stdout:next notebook\n", Streams(0));
+    }
+
     [Fact]
     public void Threads_a_notebook_left_running_never_write_to_the_runners_console()
     {

@@ -180,6 +180,19 @@ sealed class CellConsoleWriter(string stream, TextWriter fallback) : TextWriter
         }
     }
 
+    /// <summary>Puts back the writers <see cref="Install"/> put in place when a cell replaced them
+    /// (<c>Console.SetOut(new StringWriter())</c>, <c>TextWriter.Null</c>): the kernel redirects the console again for
+    /// every cell, so a later cell's writes show there, and must here.</summary>
+    public static void Restore()
+    {
+        lock (Gate)
+        {
+            // SetOut keeps an already synchronized writer as it is, so Console.Out is installedOut again.
+            if (installedOut is not null && !ReferenceEquals(Console.Out, installedOut)) Console.SetOut(installedOut);
+            if (installedError is not null && !ReferenceEquals(Console.Error, installedError)) Console.SetError(installedError);
+        }
+    }
+
     public override Encoding Encoding => Encoding.UTF8;
     public override void Write(char value) => Write(value.ToString());
     public override void Write(string? value)

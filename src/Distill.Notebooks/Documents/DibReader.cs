@@ -20,7 +20,8 @@ public static class DibReader
         {
             var json = new StringBuilder();
             for (i++; i < lines.Length && !lines[i].TrimStart().StartsWith("#!", StringComparison.Ordinal); i++) json.Append(lines[i]).Append('\n');
-            try { kernelInfo = JsonNode.Parse(json.ToString())?["kernelInfo"] as JsonObject; }
+            // A key twice is refused here, not by a bare ArgumentException at the first lookup.
+            try { kernelInfo = JsonNode.Parse(json.ToString(), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false })?["kernelInfo"] as JsonObject; }
             catch (JsonException e)
             {
                 throw new NotebookFormatException(path, $"the #!meta block is not valid JSON ({e.Message.Split('.')[0]})", "fix or delete the #!meta block");

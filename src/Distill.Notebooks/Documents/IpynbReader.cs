@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -11,11 +12,14 @@ public static class IpynbReader
         JsonObject root;
         try
         {
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true }) as JsonObject
+            // Duplicate keys refused here: JsonObject would otherwise throw a bare ArgumentException at the first lookup.
+            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new NotebookFormatException(path, "the file is not a JSON object", "open and save it in VS Code, or check that it is a notebook");
         }
         catch (JsonException e)
         {
+            if (DuplicateKey(json) is { } duplicate)
+                throw new NotebookFormatException(path, duplicate, "delete one of the two (a JSON object holds each key once), or re-save the notebook from VS Code or Jupyter");
             throw new NotebookFormatException(path, $"not valid JSON (line {e.LineNumber + 1}: {e.Message.Split('.')[0]})",
                 "fix the JSON, or re-save the notebook from VS Code");
         }
@@ -122,6 +126,40 @@ public static class IpynbReader
             if (Object(cm, where, "polyglot_notebook", "metadata.") is { } pn) String(pn, where, "kernelName", "metadata.polyglot_notebook.");
             if (Object(cm, where, "dotnet_interactive", "metadata.") is { } di) String(di, where, "language", "metadata.dotnet_interactive.");
         }
+    }
+
+    /// <summary>Where the first key that appears twice in one object is, as a message: which cell, which field, which line.
+    /// The parser's own exception says only the key's name. Null when there is none (the JSON is broken otherwise).</summary>
+    static string? DuplicateKey(string json)
+    {
+        var bytes = Encoding.UTF8.GetBytes(json);
+        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { AllowTrailingCommas = true });
+        // Per open object its keys so far (per open array null); the path holds the key or the index leading to each.
+        var keys = new Stack<HashSet<string>?>();
+        var path = new List<object>();
+        try
+        {
+            while (reader.Read())
+            {
+                if (keys.TryPeek(out var top) && top is null && reader.TokenType != JsonTokenType.EndArray) path[^1] = (int)path[^1] + 1;
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject: keys.Push([]); path.Add(""); break;
+                    case JsonTokenType.StartArray: keys.Push(null); path.Add(-1); break;
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray: keys.Pop(); path.RemoveAt(path.Count - 1); break;
+                    case JsonTokenType.PropertyName:
+                        var key = reader.GetString()!;
+                        path[^1] = key;
+                        if (keys.Peek()!.Add(key)) break;
+                        var line = bytes.AsSpan(0, (int)reader.TokenStartIndex).Count((byte)'\n') + 1;
+                        var cell = path is ["cells", int i, ..] ? $"cell {i + 1}: " : "";
+                        var under = string.Join(".", path.Skip(cell.Length > 0 ? 2 : 0).SkipLast(1).OfType<string>());
+                        return $"{cell}the key \"{key}\" appears twice in {(under.Length > 0 ? $"\"{under}\"" : cell.Length > 0 ? "the cell" : "the top-level object")} (the second at line {line})";
+                }
+            }
+        }
+        catch (JsonException) { }
+        return null;
     }
 
     /// <summary>A JSON value as an error message shows it: its kind, and the value itself when short.</summary>

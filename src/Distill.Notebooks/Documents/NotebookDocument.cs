@@ -80,10 +80,28 @@ public sealed class NotebookDocument
             throw new NotebookFormatException(path, "the file is empty (or not a regular file, e.g. a FIFO)", "pass a saved Polyglot notebook (.ipynb or .dib)");
         return System.IO.Path.GetExtension(path).ToLowerInvariant() switch
         {
-            ".ipynb" => IpynbReader.Read(path, File.ReadAllText(path, Encoding.UTF8)),
-            ".dib" => DibReader.Read(path, File.ReadAllText(path, Encoding.UTF8)),
+            ".ipynb" => IpynbReader.Read(path, ReadUtf8(path)),
+            ".dib" => DibReader.Read(path, ReadUtf8(path)),
             var ext => throw new NotebookFormatException(path, $"unknown notebook extension '{ext}'", "pass a Polyglot notebook (.ipynb or .dib)"),
         };
+    }
+
+    static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>The file's text, decoded strictly: nbformat and .dib are UTF-8, and a byte that is not (a Latin-1 é, a
+    /// UTF-16 file) would otherwise become U+FFFD silently and run as such. A UTF-8 byte-order mark is dropped.</summary>
+    static string ReadUtf8(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        try { return StrictUtf8.GetString(bytes).TrimStart('\uFEFF'); }
+        catch (DecoderFallbackException e)
+        {
+            var at = Math.Max(e.Index, 0);
+            var line = bytes.AsSpan(0, at).Count((byte)'\n') + 1;
+            var utf16 = bytes is [0xFF, 0xFE, ..] or [0xFE, 0xFF, ..] ? " (the file starts with a UTF-16 byte-order mark)" : "";
+            throw new NotebookFormatException(path, $"byte 0x{bytes[at]:X2} at offset {at} (line {line}) is not UTF-8{utf16}",
+                "save the file as UTF-8 (VS Code: \"Save with Encoding\", UTF-8; Notepad: \"Save as\", encoding UTF-8)");
+        }
     }
 }
 

@@ -15,8 +15,9 @@ public sealed class ParameterException(string message) : Exception(message);
 /// cell's text, or from the script state once that cell ran). <see cref="Unsupported"/>: the C# type the text names
 /// when it is one -p cannot set (<c>List&lt;int&gt;</c>, <c>int[]</c>, <c>DateTime</c>). Neither: declared, but only
 /// running the cell tells its type. <see cref="Nullable"/>: declared with <c>?</c> (<c>float?</c>, <c>string?</c>) or
-/// of a <see cref="System.Nullable{T}"/> type, so <c>-p name=null</c> sets null.</summary>
-public sealed record ParameterType(Type? Type, string? Unsupported = null, bool Nullable = false);
+/// of a <see cref="System.Nullable{T}"/> type, so <c>-p name=null</c> sets null. <see cref="Const"/>: declared
+/// <c>const</c>, so later cells may use it where C# wants a constant, and the injected value must be one too.</summary>
+public sealed record ParameterType(Type? Type, string? Unsupported = null, bool Nullable = false, bool Const = false);
 
 /// <summary>
 /// Papermill's convention for C# notebooks: the cell tagged <c>parameters</c> holds defaults; the runner inserts a cell
@@ -88,8 +89,11 @@ public static class ParameterInjector
         var types = new Dictionary<string, ParameterType>();
         foreach (var decl in tree.GetRoot().DescendantNodes().OfType<VariableDeclarationSyntax>()
                      .Where(d => d.Parent is FieldDeclarationSyntax or LocalDeclarationStatementSyntax { Parent: GlobalStatementSyntax }))
-            foreach (var v in decl.Variables)
-                types[v.Identifier.ValueText] = decl.Type is { IsVar: true } ? InitializerType(v.Initializer?.Value) : TextType(decl.Type); // a later declaration wins
+        {
+            var isConst = decl.Parent is FieldDeclarationSyntax f ? f.Modifiers.Any(SyntaxKind.ConstKeyword) : ((LocalDeclarationStatementSyntax)decl.Parent!).IsConst;
+            foreach (var v in decl.Variables) // a later declaration wins
+                types[v.Identifier.ValueText] = (decl.Type is { IsVar: true } ? InitializerType(v.Initializer?.Value) : TextType(decl.Type)) with { Const = isConst };
+        }
         return types;
     }
 
@@ -188,6 +192,8 @@ public static class ParameterInjector
                 : Convert(name, text, type, notebook);
             // A nullable value type stays nullable (float? t = 0.5f;): later cells may test it with ?. or ??.
             if (nullable && type is { IsValueType: true }) decl = CSharpName(type, qualified: true) + "?";
+            // A const stays const (const int K = 8;): a later `const int K2 = K * 2;` needs a constant.
+            if (declared?.Const == true && type is not null) decl = "const " + (decl == "var" ? CSharpName(type, qualified: true) : decl);
             sb.Append(CultureInfo.InvariantCulture, $"{decl} {(keyword ? "@" : "")}{name} = {literal};\n");
         }
         return sb.ToString();
