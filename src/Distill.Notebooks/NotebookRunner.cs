@@ -178,6 +178,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                         results.Add(new(cell, CellStatus.Skipped, TimeSpan.Zero, null));
                         continue;
                     }
+                    WarnIfTorchBeforeStart(cell);
                     WriteDiedRecord(cell, i);
                     var cellResult = await RunCellAsync(cell, i, thread, ct);
                     results.Add(cellResult);
@@ -217,6 +218,28 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     processState.Restore();
                 }
             }
+        }
+
+        readonly int startCallsBefore = Distill.Notebook.StartCalls;
+        bool warnedTorchBeforeStart, warnedPlotly;
+
+        /// <summary>Headless, libtorch is loaded before the first cell, so a cell that uses TorchSharp before
+        /// <c>Distill.Notebook.Start()</c> runs here; in the kernel it fails (TypeInitializationException naming
+        /// libtorch-cpu-linux-x64) and leaves TorchSharp broken for the session. Said once per notebook, from the cell's
+        /// text (code lines, not #r/#! lines), before it runs.</summary>
+        void WarnIfTorchBeforeStart(NotebookCell cell)
+        {
+            if (warnedTorchBeforeStart || Distill.Notebook.StartCalls > startCallsBefore) return;
+            var code = string.Join("\n", cell.Source.Split('\n').Where(l => !l.TrimStart().StartsWith('#')));
+            var torch = System.Text.RegularExpressions.Regex.Match(code, @"\btorch\s*\.|\bTorchSharp\s*\.");
+            if (!torch.Success) return;
+            var start = code.IndexOf("Notebook.Start(", StringComparison.Ordinal);
+            if (start >= 0 && start < torch.Index) return;
+            warnedTorchBeforeStart = true;
+            o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} uses TorchSharp before Distill.Notebook.Start() has run. It works here, " +
+                             "but in the .NET kernel (VS Code, Jupyter) TorchSharp then loads without it: on Debian 12 it fails and stays broken for the session, " +
+                             "elsewhere the thread count and the oneMKL fix are not applied; " +
+                             "call Distill.Notebook.Start() first, at the end of the first cell");
         }
 
         /// <summary>Writes the executed notebook, the report and the manifest of what has run (under <see cref="finishGate"/>).</summary>
@@ -438,6 +461,13 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 {
                     try { refs.AddRange(resolver.ResolveAssemblyPath(asmPath)); session.AllowBeside(asmPath); }
                     catch (PackageRestoreException e) { return Fail("AssemblyLoadError", e.Message, [e.Message], line, e.Message); }
+                }
+                if (parsed.Packages.Any(p => p.Package.Name.StartsWith("Plotly.NET", StringComparison.OrdinalIgnoreCase)) && !warnedPlotly)
+                {
+                    warnedPlotly = true;
+                    o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} references Plotly.NET. Its charts work here, but in the .NET kernel " +
+                                     "1.0.712001 (VS Code, Jupyter) every chart fails: Plotly.NET 6 needs FSharp.Core 10.1 and the kernel has loaded its own 10.0; " +
+                                     "draw with Distill.Reporting.Figure (plain plotly.js figures), which works in both");
                 }
                 if (parsed.Packages.Count > 0 || parsed.Sources.Count > 0)
                 {

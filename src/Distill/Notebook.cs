@@ -26,12 +26,17 @@ public static class Notebook
     /// one display per cell, updated in place; the console when no notebook host is present.</summary>
     public static TextWriter Log => Host is { } host ? new LiveLog(host, Console.Out) : Console.Out;
 
+    /// <summary>How often <see cref="Start"/> was called in this process: `distill run` warns of a cell that uses
+    /// TorchSharp before it, which works headless (libtorch is loaded already) and fails in the kernel.</summary>
+    public static int StartCalls { get; private set; }
+
     /// <summary>Idempotent. <paramref name="threads"/> defaults to $DISTILL_THREADS, else the number of cores.
     /// <paramref name="seed"/> seeds torch's global generator, so a model or tensor a cell creates before any seeded
     /// library call (the recipes and the trainer seed their own) is the same in every run of the notebook, in the kernel
     /// and in <c>distill run</c> alike; running this cell again starts the sequence again.</summary>
     public static NotebookEnvironment Start(int? threads = null, long seed = 0)
     {
+        StartCalls++;
         TorchRuntime.Initialize(threads);
         TorchRuntime.Seed(seed);
         NotebookFormatters.Register();

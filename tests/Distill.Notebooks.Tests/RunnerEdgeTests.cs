@@ -67,6 +67,36 @@ public class RunnerEdgeTests
         Assert.Equal("[1,2]3", Plain(r, 3));
     }
 
+    /// <summary>What runs headless but fails in the kernel, said as a warning: TorchSharp used before
+    /// Distill.Notebook.Start() (here libtorch is loaded already), and Plotly.NET (FSharp.Core 10.1 against the kernel's
+    /// 10.0). Once each; none when Start() comes first in the cell.</summary>
+    [Fact]
+    public void Torch_before_Start_and_Plotly_are_warned_of_as_failing_in_the_kernel()
+    {
+        var dir = TestSupport.TempDir("edge-kernel-warnings");
+        const string torch = "#r \"nuget: TorchSharp-cpu, 0.107.0\"\n";
+        var before = TestSupport.WriteNotebook(dir, "before.ipynb",
+            (torch + "// TorchSharp.torch is fine in a comment? no: the warning reads code lines only\nvar t = TorchSharp.torch.ones(1);", null),
+            ("var u = TorchSharp.torch.ones(2);", null),
+            ("#r \"nuget: Plotly.NET, 6.0.0\"", null),
+            ("#r \"nuget: Plotly.NET.CSharp, 0.14.0\"", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(before, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log, PackageCacheDirectory = TestSupport.PackageCache });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var warnings = log.ToString().Split('\n').Where(l => l.Contains("warning:", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, warnings.Count);
+        Assert.Contains("before.ipynb: cell 1 uses TorchSharp before Distill.Notebook.Start() has run", warnings[0], StringComparison.Ordinal);
+        Assert.Contains("before.ipynb: cell 3 references Plotly.NET", warnings[1], StringComparison.Ordinal);
+
+        var distill = Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name, "Distill.dll");
+        var first = TestSupport.WriteNotebook(dir, "first.ipynb",
+            (torch + $"#r \"{distill}\"\nDistill.Notebook.Start();\nvar t = TorchSharp.torch.ones(1);", null));
+        var quiet = new StringWriter();
+        var ok = TestSupport.Run(first, Path.Combine(dir, "out2"), new NotebookRunOptions { Log = quiet, PackageCacheDirectory = TestSupport.PackageCache });
+        Assert.True(ok.Succeeded, string.Join("\n", ok.Failures));
+        Assert.DoesNotContain("warning:", quiet.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_message_over_several_lines_is_one_line_in_the_failure()
     {
