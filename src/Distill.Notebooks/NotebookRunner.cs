@@ -242,6 +242,11 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                              "call Distill.Notebook.Start() first, at the end of the first cell");
         }
 
+        /// <summary>A libtorch error's message carries the C++ frames it was raised from (about 3 KB, "Exception raised from
+        /// ... frame #0: ..."): the cell's output keeps them, the one-line failure stops before them.</summary>
+        static string WithoutNativeFrames(string message) =>
+            message.IndexOf("\nException raised from ", StringComparison.Ordinal) is var at and >= 0 ? message[..at] : message;
+
         /// <summary>Writes the executed notebook, the report and the manifest of what has run (under <see cref="finishGate"/>).</summary>
         NotebookRunResult Finish()
         {
@@ -496,7 +501,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     if (r.Exception is { } ex)
                     {
                         var line = ScriptSession.LineOf(ex, cellFile);
-                        return Fail(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ScriptSession.Traceback(ex), line, $"{ex.GetType().FullName}: {ex.Message}");
+                        return Fail(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ScriptSession.Traceback(ex), line, $"{ex.GetType().FullName}: {WithoutNativeFrames(ex.Message)}");
                     }
                     if (r.HasValue) sink.Display(r.Value, null, isResult: true, executionCount: cell.ExecutionCount);
                 }

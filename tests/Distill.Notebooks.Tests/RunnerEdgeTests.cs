@@ -97,6 +97,21 @@ public class RunnerEdgeTests
         Assert.DoesNotContain("warning:", quiet.ToString(), StringComparison.Ordinal);
     }
 
+    /// <summary>libtorch's errors carry ~3 KB of C++ frames: the cell's error output keeps them, the one-line failure
+    /// (the summary line of run and reproduce) ends before them.</summary>
+    [Fact]
+    public void A_libtorch_error_is_one_short_line_and_its_frames_stay_in_the_output()
+    {
+        var dir = TestSupport.TempDir("edge-native");
+        var nb = TestSupport.WriteNotebook(dir, "native.ipynb",
+            ("#r \"nuget: TorchSharp-cpu, 0.107.0\"\nTorchSharp.torch.ones(2, 3).mm(TorchSharp.torch.ones(4, 5))", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { PackageCacheDirectory = TestSupport.PackageCache });
+        var failure = Assert.Single(r.Failures).ToString();
+        Assert.Contains("mat1 and mat2 shapes cannot be multiplied", failure, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception raised from", failure, StringComparison.Ordinal);
+        Assert.Contains("Exception raised from", Assert.Single(r.Cells[0].Outputs.OfType<Documents.ErrorOutput>()).EValue, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_message_over_several_lines_is_one_line_in_the_failure()
     {
