@@ -55,6 +55,9 @@ public static class SweepFolder
         var numbers = new[] { ("best", r!.Best), ("last", r.Last), ("seconds", r.Seconds) }.Concat(r.TestAccuracy!.Select(a => ("test_accuracy", a)));
         if (numbers.FirstOrDefault(n => !double.IsFinite(n.Item2)) is ({ } field, var x))
             return (null, $"not a whole result ({field} is {x.ToString(System.Globalization.CultureInfo.InvariantCulture)}, not a finite number)");
+        // Accuracies are percentages: a 1e9 came from an edited file, and would pass into the table as a mean.
+        if (numbers.FirstOrDefault(n => n.Item1 == "seconds" ? n.Item2 < 0 : n.Item2 is < 0 or > 100) is ({ } bad, var y))
+            return (null, $"not a whole result ({bad} is {y.ToString(System.Globalization.CultureInfo.InvariantCulture)}, outside {(bad == "seconds" ? "[0, ∞)" : "[0, 100] %")})");
         return (r, null);
     }
 

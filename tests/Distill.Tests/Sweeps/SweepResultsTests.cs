@@ -64,6 +64,20 @@ public sealed class SweepResultsTests : IDisposable
     }
 
     [Fact]
+    public void An_accuracy_outside_0_to_100_or_negative_seconds_is_damaged_not_a_row()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(0, SweepFolder.ResultFile, Result(0, 0));
+        Write(1, SweepFolder.ResultFile, Result(1, 1).Replace("\"best\": 51", "\"best\": 1e9", StringComparison.Ordinal));
+        Write(2, SweepFolder.ResultFile, Result(2, 2).Replace("\"best\": 52", "\"best\": -0.5", StringComparison.Ordinal));
+        Assert.False(SweepFolder.Done(dir, 1, spec.GridKeys));
+        var results = SweepResults.Read(dir);
+        Assert.Equal(["runs/1/result.json is not a whole result (best is 1000000000, outside [0, 100] %)", "runs/2/result.json is not a whole result (best is -0.5, outside [0, 100] %)"],
+            results.Damaged.Select(d => d.Error));
+    }
+
+    [Fact]
     public void A_damaged_or_partial_result_is_listed_as_damaged_not_done_and_the_table_of_the_rest_is_written_incomplete()
     {
         var spec = ExperimentSpec.Parse(Spec, "t.yaml");
