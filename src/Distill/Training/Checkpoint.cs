@@ -96,6 +96,19 @@ public static class Checkpoint
         return ReadHeader(path, r, out _);
     }
 
+    /// <summary>Why <paramref name="checkpoint"/> is not the run's that <paramref name="record"/> (its run.json,
+    /// <paramref name="settings"/>) records, or null when it is (or predates the stamp). A checkpoint copied in from
+    /// another run of the same model loads without complaint, so a resume and a deployment both check this.</summary>
+    public static string? FromAnotherRun(string checkpoint, CheckpointInfo info, string record, IReadOnlyDictionary<string, string> settings)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        var digest = RunFolder.Digest(settings);
+        return info.Settings is { } stamped && stamped != digest
+            ? $"{checkpoint} was written by another run than the one {record} records (its settings digest {stamped[..12]} differs from the record's {digest[..12]}; " +
+              $"it holds run '{info.Name}', seed {info.Seed}, epoch {info.Epoch}), e.g. copied in from another folder."
+            : null;
+    }
+
     /// <returns>The run information and, for a run stopped inside an epoch, that epoch's permutation (on the CPU).</returns>
     internal static (CheckpointInfo Info, Tensor? Permutation) Load(string path, nn.Module student, IReadOnlyList<nn.Module> termModules,
         IReadOnlyList<Parameter> termParameters, optim.Optimizer optimizer, Generator shuffle, long expectedParameters)
@@ -130,12 +143,14 @@ public static class Checkpoint
 
     /// <summary>Reads only the model's parameters and buffers into <paramref name="model"/> (for deployment: no
     /// optimizer, no objective); the model must be built as the run built it.</summary>
-    public static CheckpointInfo LoadModel(string path, nn.Module model)
+    /// <param name="check">Called with the run information before any tensor is read; throws to refuse the checkpoint.</param>
+    public static CheckpointInfo LoadModel(string path, nn.Module model, Action<CheckpointInfo>? check = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         using var stream = OpenComplete(path, loading: true);
         using var r = new BinaryReader(stream, Encoding.UTF8);
         var info = ReadHeader(path, r, out _);
+        check?.Invoke(info);
         try
         {
             ReadStateDict(path, r, model, "the model", loading: true);

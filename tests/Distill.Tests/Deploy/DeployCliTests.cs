@@ -119,13 +119,36 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         File.Copy(Path.Combine(run.Folder, "last.ckpt"), Path.Combine(huge, "last.ckpt"));
         File.WriteAllText(Path.Combine(huge, "run.json"), File.ReadAllText(Path.Combine(run.Folder, "run.json")).Replace("\"model\": \"cnn-8\"", "\"model\": \"cnn-99999999\"", StringComparison.Ordinal));
         AssertOneError(Cli("deploy", "export", huge, "--out", dir.File("x.onnx")), $"error: {Path.Combine(huge, "run.json")}: cannot build model 'cnn-99999999' for input 1x28x28");
-        // One edited to another model that builds names the record, with no advice about resuming a run.
+        // One edited to another model that builds names the model the checkpoint holds and the one the record expects,
+        // with no advice about resuming a run.
         File.WriteAllText(Path.Combine(huge, "run.json"), File.ReadAllText(Path.Combine(run.Folder, "run.json")).Replace("\"model\": \"cnn-8\"", "\"model\": \"mlp-32\"", StringComparison.Ordinal));
         AssertOneError(Cli("deploy", "export", huge, "--out", dir.File("x.onnx")),
-            $"error: Checkpoint '{Path.Combine(huge, "last.ckpt")}' does not fit the model built for it: it holds ");
+            $"error: {Path.Combine(huge, "last.ckpt")} holds run 'run', a model of 52,754 parameters, but {Path.Combine(huge, "run.json")} names model 'mlp-32', which has 25,450: ");
         // prune checks its options by flag before loading anything.
         AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("p"), "--sparsity", "0.5", "--epochs", "0"), "error: --epochs 0: give a whole number of fine-tuning epochs");
         AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("p"), "--sparsity", "0.5", "--lr", "NaN"), "error: --lr NaN: the learning rate must be");
+    }
+
+    /// <summary>A checkpoint that `train --resume` would refuse as another run's (its stamp is not the digest of the
+    /// run.json beside it, as when copied in from another run of the same model) is refused by every deploy command
+    /// that loads one, not exported, checked or pruned as this run's weights.</summary>
+    [Fact]
+    public void A_checkpoint_from_another_run_is_refused_as_resume_refuses_it()
+    {
+        using var dir = new TempDir();
+        var copied = Path.Combine(dir.Path, "copied");
+        Directory.CreateDirectory(copied);
+        File.Copy(Path.Combine(run.Folder, "last.ckpt"), Path.Combine(copied, "last.ckpt"));
+        // The record of another run of the same model (seed 1): the checkpoint was stamped under seed 0's record.
+        var record = File.ReadAllText(Path.Combine(run.Folder, "run.json"));
+        Assert.Contains("\"seed\": \"0\"", record, StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(copied, "run.json"), record.Replace("\"seed\": \"0\"", "\"seed\": \"1\"", StringComparison.Ordinal));
+        var error = $"error: {Path.Combine(copied, "last.ckpt")} was written by another run than the one {Path.Combine(copied, "run.json")} records (its settings digest ";
+        AssertOneError(Cli("deploy", "export", Path.Combine(copied, "last.ckpt"), "--out", dir.File("x.onnx")), error);
+        Assert.False(File.Exists(dir.File("x.onnx")));
+        AssertOneError(Cli("deploy", "check", copied, "--images", "10"), error);
+        AssertOneError(Cli("deploy", "prune", copied, "--out", dir.File("p"), "--sparsity", "0.5", "--train-size", "100"), error);
+        Assert.False(File.Exists(Path.Combine(dir.File("p"), "last.ckpt")));
     }
 
     /// <summary>The run being pruned survives: an --out that is its folder, or holds it, is refused even with --force;
