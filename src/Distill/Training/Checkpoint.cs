@@ -255,9 +255,11 @@ public static class Checkpoint
         if (!complete)
         {
             var length = stream.Length;
+            var extra = BytesAfterEndMarker(stream);
             stream.Dispose();
-            throw new InvalidDataException(
-                $"Checkpoint '{path}' is cut short ({length:N0} bytes, no end marker): it was not written completely. " + fix);
+            throw new InvalidDataException(extra is long n
+                ? $"Checkpoint '{path}' is damaged: {n:N0} byte{(n == 1 ? "" : "s")} follow its end marker (appended to it, e.g. by a copy or a write into the file). " + fix
+                : $"Checkpoint '{path}' is cut short ({length:N0} bytes, no end marker): it was not written completely. " + fix);
         }
         try { Verify(path, stream, fix); }
         catch
@@ -267,6 +269,17 @@ public static class Checkpoint
         }
         stream.Seek(0, SeekOrigin.Begin);
         return stream;
+    }
+
+    /// <summary>How many bytes follow the last end marker in the file's final MiB, or null when there is none: a file
+    /// with bytes appended is whole but damaged, not cut short. Only the tail is searched, to stay cheap.</summary>
+    static long? BytesAfterEndMarker(FileStream stream)
+    {
+        var tail = new byte[(int)Math.Min(stream.Length, 1 << 20)];
+        stream.Seek(-tail.Length, SeekOrigin.End);
+        stream.ReadExactly(tail);
+        var at = tail.AsSpan().LastIndexOf(EndMarker);
+        return at < 0 ? null : tail.Length - at - EndMarker.Length;
     }
 
     /// <summary>Checks a version-2 file's checksum (a version-1 file has none; a file that is no checkpoint at all is
