@@ -236,9 +236,7 @@ public static class Checkpoint
         if (FilePaths.NothingToRead(path))
             throw new InvalidDataException($"'{path}' is empty (or not a regular file, e.g. a FIFO), not a checkpoint: `distill train` writes them as last.ckpt. {fix}");
         var stream = File.OpenRead(path);
-        // BinaryWriter's string: a one-byte length, then the text.
-        var start = new byte[1 + Magic.Length];
-        if (stream.Read(start, 0, start.Length) < start.Length || start[0] != Magic.Length || Encoding.ASCII.GetString(start, 1, Magic.Length) != Magic)
+        if (!StartsAsCheckpoint(stream))
         {
             stream.Dispose();
             throw new InvalidDataException($"'{path}' is not a checkpoint: `distill train` writes them as last.ckpt, starting with {Magic}. Give the run folder or its last.ckpt.");
@@ -269,6 +267,23 @@ public static class Checkpoint
         }
         stream.Seek(0, SeekOrigin.Begin);
         return stream;
+    }
+
+    /// <summary>Whether <paramref name="path"/> is a file that starts as a checkpoint does (its magic; nothing more is
+    /// checked): for a command given a checkpoint where it takes another kind of file, to say what to do with it.</summary>
+    public static bool IsCheckpoint(string path)
+    {
+        if (!File.Exists(path) || FilePaths.NothingToRead(path)) return false;
+        using var stream = File.OpenRead(path);
+        return StartsAsCheckpoint(stream);
+    }
+
+    static bool StartsAsCheckpoint(Stream stream)
+    {
+        // BinaryWriter's string: a one-byte length, then the text.
+        var start = new byte[1 + Magic.Length];
+        return stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) == start.Length && start[0] == Magic.Length &&
+               Encoding.ASCII.GetString(start, 1, Magic.Length) == Magic;
     }
 
     /// <summary>How many bytes follow the last end marker in the file's final MiB, or null when there is none: a file

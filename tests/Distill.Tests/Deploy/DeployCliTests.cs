@@ -101,6 +101,12 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         using var dir = new TempDir();
         var corrupt = dir.Write("corrupt.onnx", Distill.Tests.Data.Gen.Bytes(500, seed: 1));
         AssertOneError(Cli("deploy", "bench", corrupt), $"error: {corrupt}: ONNX Runtime cannot load this model");
+        // A checkpoint, or its run folder, where an ONNX model is expected: export it first (not "Protobuf parsing failed").
+        var ckpt = Path.Combine(run.Folder, "last.ckpt");
+        AssertOneError(Cli("deploy", "bench", ckpt),
+            $"error: {ckpt} is a distill checkpoint, not an ONNX model; export it first with `distill deploy export {ckpt} --out model.onnx`, and give model.onnx here.");
+        AssertOneError(Cli("deploy", "bench", run.Folder),
+            $"error: {run.Folder} is a run folder (its checkpoint {ckpt}), not an ONNX model; export it first with `distill deploy export {ckpt} --out model.onnx`");
         AssertOneError(Cli("deploy", "export", run.Folder, "--out", dir.File("x.onnx"), "--int8", "--calibrate", "0"),
             "error: --calibrate 0: calibration needs at least 1 training image");
         AssertOneError(Cli("deploy", "export", dir.Path, "--out", dir.File("x.onnx")), $"error: {Path.Combine(dir.Path, "last.ckpt")}: no such checkpoint");
