@@ -105,7 +105,7 @@ public static class Checkpoint
         var digest = RunFolder.Digest(settings);
         return info.Settings is { } stamped && stamped != digest
             ? $"{checkpoint} was written by another run than the one {record} records (its settings digest {stamped[..12]} differs from the record's {digest[..12]}; " +
-              $"it holds run '{info.Name}', seed {info.Seed}, epoch {info.Epoch}), e.g. copied in from another folder."
+              $"it holds run '{info.Name}', seed {info.Seed}, epoch {info.Epoch}), e.g. copied in from another folder, or the record edited since."
             : null;
     }
 

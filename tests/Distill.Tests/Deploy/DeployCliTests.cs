@@ -284,6 +284,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.True(code == 0, stderr);
         var record = Path.Combine(r8, "run.json");
         File.WriteAllText(record, File.ReadAllText(record).Replace("\"input\": \"1x28x28\"", "\"input\": \"1x32x32\"", StringComparison.Ordinal));
+        Restamp(r8); // as if trained under the edited record: the stamp check alone would refuse it otherwise
         AssertOneError(Cli("deploy", "check", r8, "--images", "10"),
             $"error: {record} names dataset fashion-mnist, whose images are 1x28x28, but the model was trained on 1x32x32; restore the run.json");
     }
@@ -363,6 +364,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         foreach (var f in Directory.GetFiles(run.Folder)) File.Copy(f, Path.Combine(killed, Path.GetFileName(f)));
         var record = Path.Combine(killed, "run.json");
         File.WriteAllText(record, File.ReadAllText(record).Replace("\"epochs\": \"1\"", "\"epochs\": \"3\"", StringComparison.Ordinal));
+        Restamp(killed); // a run planned for 3 epochs stamps its checkpoints with that record
         (code, stdout, stderr) = Cli("deploy", "export", killed, "--out", dir.File("killed.onnx"));
         Assert.True(code == 0, stderr);
         Assert.Contains($"note: {Path.Combine(killed, "last.ckpt")} is from a run that has not finished: 1 of the 3 epochs its run.json plans", stdout, StringComparison.Ordinal);
@@ -435,6 +437,14 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.StartsWith("error: ", line, StringComparison.Ordinal);
         Assert.Contains("can't allocate memory", line, StringComparison.Ordinal);
         Assert.Contains("DISTILL_TRACE=1", line, StringComparison.Ordinal);
+    }
+
+    /// <summary>Stamps <paramref name="folder"/>'s checkpoint with its (edited) run.json, as a run started under that
+    /// record would have: for tests of checks that come after the stamp check.</summary>
+    static void Restamp(string folder)
+    {
+        var settings = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(Path.Combine(folder, "run.json")))!;
+        Distill.Training.Checkpoint.Restamp(Path.Combine(folder, "last.ckpt"), Distill.Training.RunFolder.Digest(settings));
     }
 
     static void AssertOneError((int Code, string Stdout, string Stderr) r, string start)
