@@ -12,6 +12,11 @@ public sealed class OnnxRunner : IDisposable
     /// <exception cref="InvalidDataException">The file is not a model ONNX Runtime can load (named in the message).</exception>
     public OnnxRunner(string path, int threads = 1, bool profile = false)
     {
+        // A run folder or its checkpoint is what `deploy export` takes: say so, not "a folder" or "Protobuf parsing failed".
+        var checkpoint = Directory.Exists(path) ? Path.Combine(path, Training.Checkpoint.FileName) : path;
+        if (Training.Checkpoint.IsCheckpoint(checkpoint))
+            throw new InvalidDataException($"{path} is {(checkpoint == path ? "a distill checkpoint" : $"a run folder (its checkpoint {checkpoint})")}, not an ONNX model; " +
+                                           $"export it first with `distill deploy export {checkpoint} --out model.onnx`, and give model.onnx here.");
         if (Directory.Exists(path)) throw new InvalidDataException($"{path} is a folder; give the .onnx file (`distill deploy export` writes one).");
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file; give the path of an .onnx file (`distill deploy export` writes one).", path);
         if (FilePaths.NothingToRead(path)) throw new InvalidDataException($"{path} is empty (or not a regular file, e.g. a FIFO); give an .onnx file (`distill deploy export` writes one).");

@@ -126,7 +126,7 @@ public sealed class TrainedModel : IDisposable
                                            "Restore the run.json `distill train` wrote beside this checkpoint.", e);
         }
         CheckpointInfo info;
-        try { info = Checkpoint.LoadModel(file, model); }
+        try { info = Checkpoint.LoadModel(file, model, header => CheckBelongs(header, file, record, s, model)); }
         catch
         {
             model.Dispose();
@@ -135,6 +135,19 @@ public sealed class TrainedModel : IDisposable
         model.eval();
         int? planned = s.TryGetValue("epochs", out var epochs) && int.TryParse(epochs, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
         return new TrainedModel(model, shape, Get("dataset"), file, info, planned);
+    }
+
+    /// <summary>Refuses a checkpoint that is not the run's its run.json records, as a resume does: another model (named
+    /// from the header, before libtorch's tensor-shape complaint), or another run of the same model (copied in), whose
+    /// weights would otherwise be deployed under this run's name.</summary>
+    static void CheckBelongs(CheckpointInfo header, string file, string record, IReadOnlyDictionary<string, string> settings, DistillModel model)
+    {
+        if (header.Parameters != model.ParameterCount)
+            throw new InvalidDataException($"{file} holds run '{header.Name}', a model of {header.Parameters:N0} parameters, but {record} names model " +
+                                           $"'{model.ZooName}', which has {model.ParameterCount:N0}: the two are from different runs. " +
+                                           "Deploy the checkpoint from the folder it came from, or restore this folder's own run.json and last.ckpt.");
+        if (Checkpoint.FromAnotherRun(file, header, record, settings) is { } other)
+            throw new InvalidDataException($"{other} Deploy it from the folder it came from, or restore this folder's own {Checkpoint.FileName}.");
     }
 
     static Dictionary<string, string> ReadRecord(string path)

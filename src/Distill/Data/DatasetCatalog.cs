@@ -79,8 +79,23 @@ public sealed record DatasetInfo(
         return null;
     }
 
-    public string Resolve(string folder, string file) =>
-        TryResolve(folder, file) ?? throw new DatasetException(Path.Combine(folder, file), "file not found", $"run `{InstallCommand}`");
+    /// <summary>The file a loader reads (<see cref="TryResolve"/>). A folder holding both FILE.gz and FILE (one unpacked
+    /// by hand, say) is refused when the two differ once decompressed: either may be the one the user meant, and
+    /// reading the .gz alone trained on the other's data without a word. Both are read only when both exist.</summary>
+    public string Resolve(string folder, string file)
+    {
+        var path = TryResolve(folder, file) ?? throw new DatasetException(Path.Combine(folder, file), "file not found", $"run `{InstallCommand}`");
+        if (!path.EndsWith(".gz", StringComparison.Ordinal) || !File.Exists(path[..^3])) return path;
+        bool same;
+        try { same = Idx.SameContent(path, path[..^3]); }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
+        {
+            same = false; // a damaged twin differs too; the message below names both
+        }
+        return same ? path : throw new DatasetException(path[..^3],
+            $"differs from {path} beside it (decompressed, the two hold different data), so it is unclear which one to load",
+            $"keep one of the two: remove the other (`{InstallCommand}` puts the published file back)");
+    }
 
     public string InstallCommand => $"distill data install {Name}";
 

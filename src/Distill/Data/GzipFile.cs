@@ -38,7 +38,11 @@ sealed class GzipFile : Stream
 
     public override int Read(Span<byte> buffer)
     {
-        int n = gz.Read(buffer);
+        int n;
+        try { n = gz.Read(buffer); }
+        // GZipStream reports damaged deflate data and a failed CRC-32 alike as "compressed using an unsupported
+        // compression method", which sends the user after the wrong cause.
+        catch (InvalidDataException e) { throw new InvalidDataException("the compressed data is damaged: its deflate stream or CRC-32 check fails", e); }
         decompressed += n;
         if (n == 0 && buffer.Length > 0 && !endChecked)
         {

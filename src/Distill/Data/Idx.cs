@@ -45,11 +45,8 @@ public static class Idx
     {
         using var file = DataFiles.OpenRead(path);
         long fileLength = file.Length;
-        var magic = new byte[2];
-        int got = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
-        file.Position = 0;
-        bool gz = got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-        using Stream s = gz ? new GzipFile(file) : file; // GzipFile: a file cut inside its trailer is refused too
+        using var s = Content(file);
+        bool gz = s is GzipFile;
         try
         {
             return ReadPayload(path, s, gz, fileLength, expectedDims);
@@ -59,6 +56,33 @@ public static class Idx
             throw new DatasetException(path,
                 gz ? $"the gzip data is truncated or corrupt ({e.Message.TrimEnd('.')})" : "the file ends before the size its header declares (truncated)",
                 "the download was probably interrupted: delete the file and run `distill data install` again", e);
+        }
+    }
+
+    /// <summary>The file's bytes, decompressed when it is gzipped (GzipFile: a file cut inside its trailer is refused too).</summary>
+    static Stream Content(FileStream file)
+    {
+        var magic = new byte[2];
+        int got = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
+        file.Position = 0;
+        return got == 2 && magic[0] == 0x1f && magic[1] == 0x8b ? new GzipFile(file) : file;
+    }
+
+    /// <summary>Whether two files, each gzipped or not, hold the same bytes once decompressed; reads both to the first
+    /// difference. Damaged gzip data is an <see cref="InvalidDataException"/>.</summary>
+    internal static bool SameContent(string a, string b)
+    {
+        using var fileA = DataFiles.OpenRead(a);
+        using var fileB = DataFiles.OpenRead(b);
+        using var sa = Content(fileA);
+        using var sb = Content(fileB);
+        byte[] bufferA = new byte[1 << 16], bufferB = new byte[1 << 16];
+        while (true)
+        {
+            int na = sa.ReadAtLeast(bufferA, bufferA.Length, throwOnEndOfStream: false);
+            int nb = sb.ReadAtLeast(bufferB, bufferB.Length, throwOnEndOfStream: false);
+            if (na != nb || !bufferA.AsSpan(0, na).SequenceEqual(bufferB.AsSpan(0, nb))) return false;
+            if (na < bufferA.Length) return true;
         }
     }
 

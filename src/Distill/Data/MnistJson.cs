@@ -45,17 +45,21 @@ public static class MnistJson
                 // Hot loop (7.8 M numbers): plain decimals in [0, 1] parsed inline, in exact integer arithmetic.
                 i = SkipSpace(json, i);
                 int start = i;
+                // "-0" (or "-0.000") equals 0, as JSON writers may print a value rounded to zero from below.
+                bool minus = i < n && json[i] == '-';
+                if (minus) i++;
+                int digits = i;
                 long mantissa = 0, scale = 1;
                 bool dot = false;
-                for (; i < n && i - start < 12; i++)
+                for (; i < n && i - digits < 12; i++)
                 {
                     uint digit = (uint)(json[i] - '0');
                     if (digit <= 9) { mantissa = mantissa * 10 + digit; if (dot) scale *= 10; }
                     else if (json[i] == '.' && !dot) dot = true;
                     else break;
                 }
-                bool plain = i > start && i < n && json[i] is (byte)',' or (byte)']' or (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t';
-                if (!plain || mantissa > scale) throw BadNumber(path, json, start, count);
+                bool plain = i > digits && i < n && json[i] is (byte)',' or (byte)']' or (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t';
+                if (!plain || mantissa > scale || (minus && mantissa != 0)) throw BadNumber(path, json, start, count);
                 pixels[count++] = (byte)((mantissa * 255 * 2 + scale) / (2 * scale)); // round(255 v), half up
                 i = SkipSpace(json, i);
                 if (i == n) throw Invalid(path, count, "unexpected end of file");

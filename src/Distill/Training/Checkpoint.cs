@@ -96,6 +96,19 @@ public static class Checkpoint
         return ReadHeader(path, r, out _);
     }
 
+    /// <summary>Why <paramref name="checkpoint"/> is not the run's that <paramref name="record"/> (its run.json,
+    /// <paramref name="settings"/>) records, or null when it is (or predates the stamp). A checkpoint copied in from
+    /// another run of the same model loads without complaint, so a resume and a deployment both check this.</summary>
+    public static string? FromAnotherRun(string checkpoint, CheckpointInfo info, string record, IReadOnlyDictionary<string, string> settings)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        var digest = RunFolder.Digest(settings);
+        return info.Settings is { } stamped && stamped != digest
+            ? $"{checkpoint} was written by another run than the one {record} records (its settings digest {stamped[..12]} differs from the record's {digest[..12]}; " +
+              $"it holds run '{info.Name}', seed {info.Seed}, epoch {info.Epoch}), e.g. copied in from another folder, or the record edited since."
+            : null;
+    }
+
     /// <returns>The run information and, for a run stopped inside an epoch, that epoch's permutation (on the CPU).</returns>
     internal static (CheckpointInfo Info, Tensor? Permutation) Load(string path, nn.Module student, IReadOnlyList<nn.Module> termModules,
         IReadOnlyList<Parameter> termParameters, optim.Optimizer optimizer, Generator shuffle, long expectedParameters)
@@ -130,12 +143,14 @@ public static class Checkpoint
 
     /// <summary>Reads only the model's parameters and buffers into <paramref name="model"/> (for deployment: no
     /// optimizer, no objective); the model must be built as the run built it.</summary>
-    public static CheckpointInfo LoadModel(string path, nn.Module model)
+    /// <param name="check">Called with the run information before any tensor is read; throws to refuse the checkpoint.</param>
+    public static CheckpointInfo LoadModel(string path, nn.Module model, Action<CheckpointInfo>? check = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         using var stream = OpenComplete(path, loading: true);
         using var r = new BinaryReader(stream, Encoding.UTF8);
         var info = ReadHeader(path, r, out _);
+        check?.Invoke(info);
         try
         {
             ReadStateDict(path, r, model, "the model", loading: true);
@@ -221,9 +236,7 @@ public static class Checkpoint
         if (FilePaths.NothingToRead(path))
             throw new InvalidDataException($"'{path}' is empty (or not a regular file, e.g. a FIFO), not a checkpoint: `distill train` writes them as last.ckpt. {fix}");
         var stream = File.OpenRead(path);
-        // BinaryWriter's string: a one-byte length, then the text.
-        var start = new byte[1 + Magic.Length];
-        if (stream.Read(start, 0, start.Length) < start.Length || start[0] != Magic.Length || Encoding.ASCII.GetString(start, 1, Magic.Length) != Magic)
+        if (!StartsAsCheckpoint(stream))
         {
             stream.Dispose();
             throw new InvalidDataException($"'{path}' is not a checkpoint: `distill train` writes them as last.ckpt, starting with {Magic}. Give the run folder or its last.ckpt.");
@@ -240,9 +253,11 @@ public static class Checkpoint
         if (!complete)
         {
             var length = stream.Length;
+            var extra = BytesAfterEndMarker(stream);
             stream.Dispose();
-            throw new InvalidDataException(
-                $"Checkpoint '{path}' is cut short ({length:N0} bytes, no end marker): it was not written completely. " + fix);
+            throw new InvalidDataException(extra is long n
+                ? $"Checkpoint '{path}' is damaged: {n:N0} byte{(n == 1 ? "" : "s")} follow its end marker (appended to it, e.g. by a copy or a write into the file). " + fix
+                : $"Checkpoint '{path}' is cut short ({length:N0} bytes, no end marker): it was not written completely. " + fix);
         }
         try { Verify(path, stream, fix); }
         catch
@@ -252,6 +267,34 @@ public static class Checkpoint
         }
         stream.Seek(0, SeekOrigin.Begin);
         return stream;
+    }
+
+    /// <summary>Whether <paramref name="path"/> is a file that starts as a checkpoint does (its magic; nothing more is
+    /// checked): for a command given a checkpoint where it takes another kind of file, to say what to do with it.</summary>
+    public static bool IsCheckpoint(string path)
+    {
+        if (!File.Exists(path) || FilePaths.NothingToRead(path)) return false;
+        using var stream = File.OpenRead(path);
+        return StartsAsCheckpoint(stream);
+    }
+
+    static bool StartsAsCheckpoint(Stream stream)
+    {
+        // BinaryWriter's string: a one-byte length, then the text.
+        var start = new byte[1 + Magic.Length];
+        return stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) == start.Length && start[0] == Magic.Length &&
+               Encoding.ASCII.GetString(start, 1, Magic.Length) == Magic;
+    }
+
+    /// <summary>How many bytes follow the last end marker in the file's final MiB, or null when there is none: a file
+    /// with bytes appended is whole but damaged, not cut short. Only the tail is searched, to stay cheap.</summary>
+    static long? BytesAfterEndMarker(FileStream stream)
+    {
+        var tail = new byte[(int)Math.Min(stream.Length, 1 << 20)];
+        stream.Seek(-tail.Length, SeekOrigin.End);
+        stream.ReadExactly(tail);
+        var at = tail.AsSpan().LastIndexOf(EndMarker);
+        return at < 0 ? null : tail.Length - at - EndMarker.Length;
     }
 
     /// <summary>Checks a version-2 file's checksum (a version-1 file has none; a file that is no checkpoint at all is

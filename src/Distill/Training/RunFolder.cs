@@ -59,10 +59,8 @@ sealed class RunFolder : IDisposable
                                                         "Resume with the same settings, or start a new run in another folder.");
                 // A checkpoint copied in from another run (same model, seed and optimizer) would load, and two runs be
                 // stitched together: its stamp must be this record's. Checkpoints from before the stamp carry none.
-                if (File.Exists(checkpoint) && Checkpoint.ReadInfo(checkpoint) is { Settings: { } stamped } info && stamped != Digest(old))
-                    throw new InvalidOperationException($"--resume {dir}: {checkpoint} was written by another run than the one {path} records " +
-                                                        $"(its settings digest {stamped[..12]} differs from the record's {Digest(old)[..12]}; it holds run '{info.Name}', seed {info.Seed}, epoch {info.Epoch}), " +
-                                                        "e.g. copied in from another folder. Resume in the folder it came from, or pass --force (instead of --resume) to start over here.");
+                if (File.Exists(checkpoint) && Checkpoint.FromAnotherRun(checkpoint, Checkpoint.ReadInfo(checkpoint), path, old) is { } other)
+                    throw new InvalidOperationException($"--resume {dir}: {other} Resume in the folder it came from, or pass --force (instead of --resume) to start over here.");
             }
             else if (!resume && holdsRun)
             {

@@ -41,6 +41,34 @@ public class FashionMnistTests
         Assert.InRange(x.mean().item<float>(), -0.1f, 0.1f);
     }
 
+    /// <summary>A folder holding a label file both raw and gzipped: the same content loads; different content (one
+    /// label changed) is refused naming both files, where the loader used to read the .gz and say nothing.</summary>
+    [Fact]
+    public void A_raw_idx_file_beside_its_gz_twin_must_hold_the_same_data()
+    {
+        using var dir = new TempDir();
+        var folder = Directory.CreateDirectory(Path.Combine(dir.Path, "fashion-mnist")).FullName;
+        foreach (var f in Directory.GetFiles("/usr/share/datasets/fashion-mnist")) File.Copy(f, Path.Combine(folder, Path.GetFileName(f)));
+        var gz = Path.Combine(folder, "t10k-labels-idx1-ubyte.gz");
+        var raw = gz[..^3];
+        byte[] labels;
+        using (var input = new System.IO.Compression.GZipStream(File.OpenRead(gz), System.IO.Compression.CompressionMode.Decompress))
+        using (var copy = new MemoryStream())
+        {
+            input.CopyTo(copy);
+            labels = copy.ToArray();
+        }
+        File.WriteAllBytes(raw, labels);
+        using (var ds = Datasets.FashionMnist(dir.Path)) Assert.Equal(10000, ds.Test.Count);
+
+        labels[8] = (byte)((labels[8] + 1) % 10); // the first label after the 8-byte header
+        File.WriteAllBytes(raw, labels);
+        var e = Assert.Throws<DatasetException>(() => Datasets.FashionMnist(dir.Path));
+        Assert.Equal(raw, e.Path);
+        Assert.Contains($"differs from {gz} beside it", e.Problem, StringComparison.Ordinal);
+        Assert.StartsWith("keep one of the two: remove the other", e.Fix, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parses_the_60k_train_split_in_under_a_second()
     {

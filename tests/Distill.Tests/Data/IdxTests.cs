@@ -66,6 +66,24 @@ public class IdxTests
         Assert.Contains("delete the file", e.Fix);
     }
 
+    /// <summary>A flipped byte in the deflate data, or a CRC-32 that does not match, is named as damaged compressed
+    /// data (with the file and the fix), not as .NET's "unsupported compression method".</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Corrupt_gzip_is_named_as_damaged_not_an_unsupported_method(bool crc)
+    {
+        using var dir = new TempDir();
+        // Blank images compress to real deflate codes (random ones would be stored as is), so a flipped byte breaks them.
+        var bytes = Gen.Gzip(Gen.Idx([100, 28, 28], new byte[100 * 28 * 28]));
+        bytes[crc ? ^8 : 10] ^= 0xFF; // the deflate data starts after the 10-byte header; the CRC-32, 8 bytes from the end
+        var path = dir.Write("train-images-idx3-ubyte.gz", bytes);
+        var e = Assert.Throws<DatasetException>(() => Idx.ReadImages(path));
+        Assert.Equal(path, e.Path);
+        Assert.Equal("the gzip data is truncated or corrupt (the compressed data is damaged: its deflate stream or CRC-32 check fails)", e.Problem);
+        Assert.Contains("delete the file and run `distill data install` again", e.Fix, StringComparison.Ordinal);
+    }
+
     /// <summary>Cut inside its 8-byte trailer (CRC-32, ISIZE), a gzip file still inflates to every byte of the IDX
     /// payload and GZipStream just ends: the file must be refused by name all the same, and the whole file still loads.</summary>
     [Theory]

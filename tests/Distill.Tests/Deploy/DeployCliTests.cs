@@ -101,6 +101,12 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         using var dir = new TempDir();
         var corrupt = dir.Write("corrupt.onnx", Distill.Tests.Data.Gen.Bytes(500, seed: 1));
         AssertOneError(Cli("deploy", "bench", corrupt), $"error: {corrupt}: ONNX Runtime cannot load this model");
+        // A checkpoint, or its run folder, where an ONNX model is expected: export it first (not "Protobuf parsing failed").
+        var ckpt = Path.Combine(run.Folder, "last.ckpt");
+        AssertOneError(Cli("deploy", "bench", ckpt),
+            $"error: {ckpt} is a distill checkpoint, not an ONNX model; export it first with `distill deploy export {ckpt} --out model.onnx`, and give model.onnx here.");
+        AssertOneError(Cli("deploy", "bench", run.Folder),
+            $"error: {run.Folder} is a run folder (its checkpoint {ckpt}), not an ONNX model; export it first with `distill deploy export {ckpt} --out model.onnx`");
         AssertOneError(Cli("deploy", "export", run.Folder, "--out", dir.File("x.onnx"), "--int8", "--calibrate", "0"),
             "error: --calibrate 0: calibration needs at least 1 training image");
         AssertOneError(Cli("deploy", "export", dir.Path, "--out", dir.File("x.onnx")), $"error: {Path.Combine(dir.Path, "last.ckpt")}: no such checkpoint");
@@ -119,13 +125,36 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         File.Copy(Path.Combine(run.Folder, "last.ckpt"), Path.Combine(huge, "last.ckpt"));
         File.WriteAllText(Path.Combine(huge, "run.json"), File.ReadAllText(Path.Combine(run.Folder, "run.json")).Replace("\"model\": \"cnn-8\"", "\"model\": \"cnn-99999999\"", StringComparison.Ordinal));
         AssertOneError(Cli("deploy", "export", huge, "--out", dir.File("x.onnx")), $"error: {Path.Combine(huge, "run.json")}: cannot build model 'cnn-99999999' for input 1x28x28: Model 'cnn-99999999' has ");
-        // One edited to another model that builds names the record, with no advice about resuming a run.
+        // One edited to another model that builds names the model the checkpoint holds and the one the record expects,
+        // with no advice about resuming a run.
         File.WriteAllText(Path.Combine(huge, "run.json"), File.ReadAllText(Path.Combine(run.Folder, "run.json")).Replace("\"model\": \"cnn-8\"", "\"model\": \"mlp-32\"", StringComparison.Ordinal));
         AssertOneError(Cli("deploy", "export", huge, "--out", dir.File("x.onnx")),
-            $"error: Checkpoint '{Path.Combine(huge, "last.ckpt")}' does not fit the model built for it: it holds ");
+            $"error: {Path.Combine(huge, "last.ckpt")} holds run 'run', a model of 52,754 parameters, but {Path.Combine(huge, "run.json")} names model 'mlp-32', which has 25,450: ");
         // prune checks its options by flag before loading anything.
         AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("p"), "--sparsity", "0.5", "--epochs", "0"), "error: --epochs 0: give a whole number of fine-tuning epochs");
         AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("p"), "--sparsity", "0.5", "--lr", "NaN"), "error: --lr NaN: the learning rate must be");
+    }
+
+    /// <summary>A checkpoint that `train --resume` would refuse as another run's (its stamp is not the digest of the
+    /// run.json beside it, as when copied in from another run of the same model) is refused by every deploy command
+    /// that loads one, not exported, checked or pruned as this run's weights.</summary>
+    [Fact]
+    public void A_checkpoint_from_another_run_is_refused_as_resume_refuses_it()
+    {
+        using var dir = new TempDir();
+        var copied = Path.Combine(dir.Path, "copied");
+        Directory.CreateDirectory(copied);
+        File.Copy(Path.Combine(run.Folder, "last.ckpt"), Path.Combine(copied, "last.ckpt"));
+        // The record of another run of the same model (seed 1): the checkpoint was stamped under seed 0's record.
+        var record = File.ReadAllText(Path.Combine(run.Folder, "run.json"));
+        Assert.Contains("\"seed\": \"0\"", record, StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(copied, "run.json"), record.Replace("\"seed\": \"0\"", "\"seed\": \"1\"", StringComparison.Ordinal));
+        var error = $"error: {Path.Combine(copied, "last.ckpt")} was written by another run than the one {Path.Combine(copied, "run.json")} records (its settings digest ";
+        AssertOneError(Cli("deploy", "export", Path.Combine(copied, "last.ckpt"), "--out", dir.File("x.onnx")), error);
+        Assert.False(File.Exists(dir.File("x.onnx")));
+        AssertOneError(Cli("deploy", "check", copied, "--images", "10"), error);
+        AssertOneError(Cli("deploy", "prune", copied, "--out", dir.File("p"), "--sparsity", "0.5", "--train-size", "100"), error);
+        Assert.False(File.Exists(Path.Combine(dir.File("p"), "last.ckpt")));
     }
 
     /// <summary>The run being pruned survives: an --out that is its folder, or holds it, is refused even with --force;
@@ -255,6 +284,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.True(code == 0, stderr);
         var record = Path.Combine(r8, "run.json");
         File.WriteAllText(record, File.ReadAllText(record).Replace("\"input\": \"1x28x28\"", "\"input\": \"1x32x32\"", StringComparison.Ordinal));
+        Restamp(r8); // as if trained under the edited record: the stamp check alone would refuse it otherwise
         AssertOneError(Cli("deploy", "check", r8, "--images", "10"),
             $"error: {record} names dataset fashion-mnist, whose images are 1x28x28, but the model was trained on 1x32x32; restore the run.json");
     }
@@ -334,6 +364,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         foreach (var f in Directory.GetFiles(run.Folder)) File.Copy(f, Path.Combine(killed, Path.GetFileName(f)));
         var record = Path.Combine(killed, "run.json");
         File.WriteAllText(record, File.ReadAllText(record).Replace("\"epochs\": \"1\"", "\"epochs\": \"3\"", StringComparison.Ordinal));
+        Restamp(killed); // a run planned for 3 epochs stamps its checkpoints with that record
         (code, stdout, stderr) = Cli("deploy", "export", killed, "--out", dir.File("killed.onnx"));
         Assert.True(code == 0, stderr);
         Assert.Contains($"note: {Path.Combine(killed, "last.ckpt")} is from a run that has not finished: 1 of the 3 epochs its run.json plans", stdout, StringComparison.Ordinal);
@@ -406,6 +437,14 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("error: Model 'cnn-100000' has 8,110,010,500,010 parameters", line, StringComparison.Ordinal);
         Assert.DoesNotContain("DISTILL_TRACE=1", line, StringComparison.Ordinal);
+    }
+
+    /// <summary>Stamps <paramref name="folder"/>'s checkpoint with its (edited) run.json, as a run started under that
+    /// record would have: for tests of checks that come after the stamp check.</summary>
+    static void Restamp(string folder)
+    {
+        var settings = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(Path.Combine(folder, "run.json")))!;
+        Distill.Training.Checkpoint.Restamp(Path.Combine(folder, "last.ckpt"), Distill.Training.RunFolder.Digest(settings));
     }
 
     static void AssertOneError((int Code, string Stdout, string Stderr) r, string start)

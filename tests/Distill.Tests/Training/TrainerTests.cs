@@ -164,6 +164,10 @@ public class TrainerTests
         using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path });
         var path = Path.Combine(dir.Path, Checkpoint.FileName);
         var bytes = File.ReadAllBytes(path);
+        // Bytes appended to a whole file are not a file cut short.
+        File.WriteAllBytes(path, [.. bytes, 1, 2, 3]);
+        var appended = Assert.Throws<InvalidDataException>(() => Checkpoint.ReadInfo(path));
+        Assert.StartsWith($"Checkpoint '{path}' is damaged: 3 bytes follow its end marker", appended.Message, StringComparison.Ordinal);
         File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
 
         using var again = Mlp(0);
