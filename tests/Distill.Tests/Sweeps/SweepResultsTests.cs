@@ -48,33 +48,23 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Equal(0, SweepFolder.RemoveStaleClaims(Path.Combine(dir, "nothing-here")));
     }
 
-    [Fact]
-    public void A_result_with_an_infinite_number_is_damaged_not_done_and_collect_still_writes()
+    /// <summary>Numbers no run writes (infinity, which the reader takes 1e999 as; an accuracy outside [0, 100] %, from an
+    /// edited file) make a result damaged: listed, the run not done, and the table of the rest still written.</summary>
+    [Theory]
+    [InlineData("\"best\": 1e999", "\"last\": 42", "\"last\": -1e999", "best is Infinity, not a finite number", "last is -Infinity, not a finite number")]
+    [InlineData("\"best\": 1e9", "\"best\": 52", "\"best\": -0.5", "best is 1000000000, outside [0, 100] %", "best is -0.5, outside [0, 100] %")]
+    public void A_result_with_a_number_no_run_writes_is_damaged_not_done_and_collect_still_writes(string one, string twoWas, string two, string errorOne, string errorTwo)
     {
         var spec = ExperimentSpec.Parse(Spec, "t.yaml");
         SweepFolder.Prepare(spec, dir);
         Write(0, SweepFolder.ResultFile, Result(0, 0));
-        Write(1, SweepFolder.ResultFile, Result(1, 1).Replace("\"best\": 51", "\"best\": 1e999", StringComparison.Ordinal));
-        Write(2, SweepFolder.ResultFile, Result(2, 2).Replace("42", "-1e999", StringComparison.Ordinal));
+        Write(1, SweepFolder.ResultFile, Result(1, 1).Replace("\"best\": 51", one, StringComparison.Ordinal));
+        Write(2, SweepFolder.ResultFile, Result(2, 2).Replace(twoWas, two, StringComparison.Ordinal));
         Assert.False(SweepFolder.Done(dir, 1, spec.GridKeys));
         var results = SweepResults.Read(dir);
-        Assert.Equal(["runs/1/result.json is not a whole result (best is Infinity, not a finite number)", "runs/2/result.json is not a whole result (last is -Infinity, not a finite number)"],
+        Assert.Equal([$"runs/1/result.json is not a whole result ({errorOne})", $"runs/2/result.json is not a whole result ({errorTwo})"],
             results.Damaged.Select(d => d.Error));
         results.Write(dir); // the table of the rest, not the JSON writer's "not allowed" on infinity
-    }
-
-    [Fact]
-    public void An_accuracy_outside_0_to_100_or_negative_seconds_is_damaged_not_a_row()
-    {
-        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
-        SweepFolder.Prepare(spec, dir);
-        Write(0, SweepFolder.ResultFile, Result(0, 0));
-        Write(1, SweepFolder.ResultFile, Result(1, 1).Replace("\"best\": 51", "\"best\": 1e9", StringComparison.Ordinal));
-        Write(2, SweepFolder.ResultFile, Result(2, 2).Replace("\"best\": 52", "\"best\": -0.5", StringComparison.Ordinal));
-        Assert.False(SweepFolder.Done(dir, 1, spec.GridKeys));
-        var results = SweepResults.Read(dir);
-        Assert.Equal(["runs/1/result.json is not a whole result (best is 1000000000, outside [0, 100] %)", "runs/2/result.json is not a whole result (best is -0.5, outside [0, 100] %)"],
-            results.Damaged.Select(d => d.Error));
     }
 
     [Fact]
