@@ -230,8 +230,12 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         void WarnIfTorchBeforeStart(NotebookCell cell)
         {
             if (warnedTorchBeforeStart || Distill.Notebook.StartCalls > startCallsBefore) return;
-            var code = string.Join("\n", cell.Source.Split('\n').Where(l => !l.TrimStart().StartsWith('#')));
-            var torch = System.Text.RegularExpressions.Regex.Match(code, @"\btorch\s*\.|\bTorchSharp\s*\.");
+            // Code lines only: not #r/#! lines, usings (they run nothing) or what follows a //.
+            var code = string.Join("\n", cell.Source.Split('\n')
+                .Where(l => !l.TrimStart().StartsWith('#') && !l.TrimStart().StartsWith("using ", StringComparison.Ordinal))
+                .Select(l => l.IndexOf("//", StringComparison.Ordinal) is var c and >= 0 ? l[..c] : l));
+            // TorchSharp itself, or the library (which builds tensors) other than Start.
+            var torch = System.Text.RegularExpressions.Regex.Match(code, @"\btorch\s*\.|\bTorchSharp\s*\.|\bDistill\s*\.(?!Notebook\s*\.\s*Start\b)");
             if (!torch.Success) return;
             var start = code.IndexOf("Notebook.Start(", StringComparison.Ordinal);
             if (start >= 0 && start < torch.Index) return;
@@ -239,7 +243,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} uses TorchSharp before Distill.Notebook.Start() has run. It works here, " +
                              "but in the .NET kernel (VS Code, Jupyter) TorchSharp then loads without it: on Debian 12 it fails and stays broken for the session, " +
                              "elsewhere the thread count and the oneMKL fix are not applied; " +
-                             "call Distill.Notebook.Start() first, at the end of the first cell");
+                             "call Distill.Notebook.Start() first (after the #r of Distill.dll), at the end of the first cell");
         }
 
         /// <summary>A libtorch error's message carries the C++ frames it was raised from (about 3 KB, "Exception raised from

@@ -33,6 +33,20 @@ public class PackageTests
         Assert.True(again.Cells[0].Duration < TimeSpan.FromSeconds(2), $"cached restore took {again.Cells[0].Duration}");
     }
 
+    /// <summary>A restored package that depends on one distill carries (TorchVision on TorchSharp) gets the carried copy
+    /// as a reference, as the kernel references a package's whole closure: the notebook need not #r TorchSharp itself.</summary>
+    [Fact]
+    public void A_restored_package_s_dependency_that_the_runner_carries_is_referenced_too()
+    {
+        var dir = TestSupport.TempDir("restore-closure");
+        var nb = TestSupport.WriteNotebook(dir, "closure.ipynb",
+            ("#r \"nuget: TorchVision, 0.107.0\"", null),
+            ("typeof(TorchSharp.torch.Tensor).FullName + \" \" + typeof(TorchSharp.torchvision).Assembly.GetName().Name", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { PackageCacheDirectory = TestSupport.PackageCache });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("TorchSharp.torch+Tensor TorchVision", Assert.Single(r.Cells[1].Outputs.OfType<Documents.DisplayOutput>()).Data["text/plain"]);
+    }
+
     [Fact]
     public void An_unknown_package_fails_with_nugets_reason()
     {

@@ -89,12 +89,20 @@ public class RunnerEdgeTests
         Assert.Contains("before.ipynb: cell 3 references Plotly.NET", warnings[1], StringComparison.Ordinal);
 
         var distill = Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name, "Distill.dll");
+        // A using and a comment run nothing; Start first.
         var first = TestSupport.WriteNotebook(dir, "first.ipynb",
-            (torch + $"#r \"{distill}\"\nDistill.Notebook.Start();\nvar t = TorchSharp.torch.ones(1);", null));
+            (torch + $"#r \"{distill}\"\nusing static TorchSharp.torch;\n// torch.ones(1) is only a comment here\nDistill.Notebook.Start();\nvar t = TorchSharp.torch.ones(1);", null));
         var quiet = new StringWriter();
         var ok = TestSupport.Run(first, Path.Combine(dir, "out2"), new NotebookRunOptions { Log = quiet, PackageCacheDirectory = TestSupport.PackageCache });
         Assert.True(ok.Succeeded, string.Join("\n", ok.Failures));
         Assert.DoesNotContain("warning:", quiet.ToString(), StringComparison.Ordinal);
+
+        // The library before Start builds tensors just the same.
+        var library = TestSupport.WriteNotebook(dir, "library.ipynb",
+            (torch + $"#r \"{distill}\"\nvar threads = Distill.Native.TorchRuntime.Threads;", null), ("Distill.Notebook.Start();", null));
+        var warned = new StringWriter();
+        Assert.True(TestSupport.Run(library, Path.Combine(dir, "out3"), new NotebookRunOptions { Log = warned, PackageCacheDirectory = TestSupport.PackageCache }).Succeeded);
+        Assert.Contains("library.ipynb: cell 1 uses TorchSharp before Distill.Notebook.Start() has run", warned.ToString(), StringComparison.Ordinal);
     }
 
     /// <summary>libtorch's errors carry ~3 KB of C++ frames: the cell's error output keeps them, the one-line failure

@@ -70,6 +70,10 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
                 if (AssemblyRegistry.Add(asm) is { } conflict) throw new PackageRestoreException(conflict);
                 refs.Add(asm);
             }
+            // A dependency distill carries is not copied (the host's copy wins), but it is referenced all the same, as the
+            // kernel references a package's whole closure: TorchVision's TorchSharp, Microsoft.ML's DataView.
+            foreach (var (name, _) in result.Packages)
+                if (carried.Find(name) is { } dependency) refs.AddRange(dependency.Assemblies.Where(a => !refs.Contains(a)));
             foreach (var r in toRestore)
             {
                 var v = result.Packages.FirstOrDefault(p => string.Equals(p.Name, r.Name, StringComparison.OrdinalIgnoreCase)).Version ?? r.Version;
