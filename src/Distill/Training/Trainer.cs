@@ -49,7 +49,7 @@ public static class Trainer
         {
             // libtorch's own message ("[enforce fail at alloc_cpu.cpp:127] ...") names no model and no remedy.
             var name = student.ZooName ?? options.Name;
-            throw ModelMemory.OutOfMemory($"training '{name}' ({student.parameters().Sum(p => p.numel()):N0} parameters, batch size {options.BatchSize})", e);
+            throw ModelMemory.OutOfMemory($"training '{name}' ({student.ParameterCount:N0} parameters, batch size {options.BatchSize})", e);
         }
     }
 
@@ -102,8 +102,7 @@ sealed class TrainingRun : IDisposable
                 throw new ArgumentException("The teacher's parameters are registered inside the student (a teacher stored as a field of the student). Keep the teacher outside the student.");
         }
 
-        using (var g = manual_seed(o.Seed)) { }
-        if (device.type == DeviceType.CUDA) cuda.manual_seed_all(o.Seed);
+        TorchRuntime.Seed(o.Seed);
         generator = new Generator((ulong)o.Seed);
 
         // Module.to replaces parameter objects, so move before the optimizer sees them.
