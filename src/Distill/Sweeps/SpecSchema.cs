@@ -67,7 +67,7 @@ public static partial class SpecSchema
         };
         var actual = TypeOf(node);
         if (types.Length > 0 && !types.Any(t => t == actual || (t == "number" && actual == "integer")))
-            throw new SpecException(file, line, $"{Name(path)} must be {string.Join(" or ", types.Select(Describe))}, not {Shown(node)}.");
+            throw new SpecException(file, line, $"{Name(path)} must be {string.Join(" or ", types.Select(Describe))}, not {Shown(node)}{QuotedHint(node, types)}.");
         switch (node)
         {
             case YamlMappingNode map:
@@ -189,6 +189,12 @@ public static partial class SpecSchema
         YamlSequenceNode => "a list",
         _ => "an alias",
     };
+
+    /// <summary>"not '40'" puzzles when the 40 was quoted: quotes make any scalar text, so say that and the fix.</summary>
+    static string QuotedHint(YamlNode node, string[] expected) =>
+        node is YamlScalarNode { Style: not YamlDotNet.Core.ScalarStyle.Plain, Value: var v } && v is not null
+        && TypeOf(new YamlScalarNode(v) { Style = YamlDotNet.Core.ScalarStyle.Plain }) is var plain && expected.Any(t => t == plain || (t == "number" && plain == "integer"))
+            ? " (quoted, so it is text: remove the quotes)" : "";
 
     public static int Line(YamlNode node) => (int)node.Start.Line;
 
