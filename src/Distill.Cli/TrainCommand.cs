@@ -96,6 +96,10 @@ static class TrainCommand
                 if (value < 1) throw new ArgumentException($"{flag} {value}: give a whole number of at least 1.");
             if (r.GetValue(validation) < 0) throw new ArgumentException($"--validation {r.GetValue(validation)}: give the number of training images to hold out, 0 or more.");
             if (!(r.GetValue(warmup) >= 0) || double.IsInfinity(r.GetValue(warmup))) throw new ArgumentException($"--warmup {r.GetValue(warmup)}: give the warm-up length in epochs, 0 or more.");
+            // A warm-up as long as the run or longer never reaches --lr: the whole run trains at a fraction of the rate asked for.
+            foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", r.GetValue(teacher) is null ? null : r.GetValue(teacherEpochs) ?? 6) })
+                if (runEpochs is int n && r.GetValue(warmup) > n)
+                    throw new ArgumentException($"--warmup {r.GetValue(warmup)}: the warm-up is longer than the {n} epochs of {flag}, so the learning rate would never reach --lr; warm up for at most {n} epochs.");
             if (r.GetValue(clip) is double c0 && !(c0 > 0 && double.IsFinite(c0))) throw new ArgumentException($"--clip {c0}: give the largest gradient norm, a finite number above 0 (or leave --clip out).");
             if (!(r.GetValue(wd) >= 0) || double.IsInfinity(r.GetValue(wd))) throw new ArgumentException($"--weight-decay {r.GetValue(wd)}: give a finite number, 0 or more.");
             if (r.GetValue(outDir) is "") throw new ArgumentException("--out \"\": give a folder name (it is created when missing), or leave --out out to write no files.");

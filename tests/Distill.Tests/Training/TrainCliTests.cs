@@ -12,6 +12,7 @@ public class TrainCliTests
     [InlineData("--teacher-epochs", "0", "error: --teacher-epochs 0: give a whole number of at least 1.")]
     [InlineData("--clip", "0", "error: --clip 0: give the largest gradient norm")]
     [InlineData("--warmup", "-2", "error: --warmup -2: give the warm-up length in epochs")]
+    [InlineData("--warmup", "1e9", "error: --warmup 1000000000: the warm-up is longer than the 10 epochs of --epochs, so the learning rate would never reach --lr; warm up for at most 10 epochs.")]
     [InlineData("--weight-decay", "-1", "error: --weight-decay -1: give a finite number, 0 or more.")]
     [InlineData("--validation", "-1", "error: --validation -1: give the number of training images to hold out")]
     [InlineData("--schedule", "step:0", "error: --schedule 'step:0': EVERY '0' must be a whole number of epochs, at least 1; expected constant, cosine, step:EVERY[:GAMMA]")]
@@ -27,6 +28,14 @@ public class TrainCliTests
         Assert.Equal(1, code);
         // The flag is checked before the dataset is looked up (this one does not exist).
         Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_warmup_longer_than_the_teachers_run_names_the_teachers_epochs()
+    {
+        var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--dataset", "no-such-dataset", "--teacher", "mlp-32", "--epochs", "20", "--warmup", "7"]);
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: --warmup 7: the warm-up is longer than the 6 epochs of --teacher-epochs", stderr, StringComparison.Ordinal);
     }
 
     [Fact]
