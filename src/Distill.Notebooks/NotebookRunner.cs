@@ -221,7 +221,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         }
 
         readonly int startCallsBefore = Distill.Notebook.StartCalls;
-        bool warnedTorchBeforeStart, warnedPlotly;
+        bool warnedTorchBeforeStart, warnedPlotly, warnedKernelMisses;
 
         /// <summary>Headless, libtorch is loaded before the first cell, so a cell that uses TorchSharp before
         /// <c>Distill.Notebook.Start()</c> runs here; in the kernel it fails (TypeInitializationException naming
@@ -244,6 +244,24 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                              "but in the .NET kernel (VS Code, Jupyter) TorchSharp then loads without it: on Debian 12 it fails and stays broken for the session, " +
                              "elsewhere the thread count and the oneMKL fix are not applied; " +
                              "call Distill.Notebook.Start() first (after the #r of Distill.dll), at the end of the first cell");
+        }
+
+        /// <summary>A DLL referenced by path whose own references the kernel cannot find (TorchSharp, when a notebook has
+        /// <c>#r "Distill.dll"</c> without <c>#r "nuget: TorchSharp-cpu"</c>): here distill's copies stand in, there the
+        /// first call that needs them fails. Said once per notebook, after the cell's own #r lines.</summary>
+        void WarnIfTheKernelMissesDependencies(NotebookCell cell, IEnumerable<string> dlls)
+        {
+            if (warnedKernelMisses) return;
+            foreach (var dll in dlls)
+            {
+                if (session.MissingInTheKernel(dll) is not { Count: > 0 } missing) continue;
+                warnedKernelMisses = true;
+                o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} references {Path.GetFileName(dll)} by path, which needs {string.Join(", ", missing)}: " +
+                                 $"not beside it and not referenced by a #r in this cell or before. It runs here, where distill carries its own copies, " +
+                                 $"but in the .NET kernel (VS Code, Jupyter) code that needs one fails (FileNotFoundException: Could not load file or assembly '{missing[0]}'); " +
+                                 $"add #r \"nuget: PACKAGE, VERSION\" for the package that ships it (for TorchSharp: TorchSharp-cpu) in this cell");
+                return;
+            }
         }
 
         /// <summary>A libtorch error's message carries the C++ frames it was raised from (about 3 KB, "Exception raised from
@@ -493,6 +511,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     }
                 }
                 session.AddReferences(refs);
+                WarnIfTheKernelMissesDependencies(cell, parsed.AssemblyPaths.Select(a => a.Path));
                 if (!string.IsNullOrWhiteSpace(parsed.Code))
                 {
                     var r = session.Run(parsed.Code, cellFile, ct);

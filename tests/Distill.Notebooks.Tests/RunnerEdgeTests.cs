@@ -74,7 +74,7 @@ public class RunnerEdgeTests
     public void Torch_before_Start_and_Plotly_are_warned_of_as_failing_in_the_kernel()
     {
         var dir = TestSupport.TempDir("edge-kernel-warnings");
-        const string torch = "#r \"nuget: TorchSharp-cpu, 0.107.0\"\n";
+        const string torch = "#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"\n";
         var before = TestSupport.WriteNotebook(dir, "before.ipynb",
             (torch + "// TorchSharp.torch is fine in a comment? no: the warning reads code lines only\nvar t = TorchSharp.torch.ones(1);", null),
             ("var u = TorchSharp.torch.ones(2);", null),
@@ -103,6 +103,28 @@ public class RunnerEdgeTests
         var warned = new StringWriter();
         Assert.True(TestSupport.Run(library, Path.Combine(dir, "out3"), new NotebookRunOptions { Log = warned, PackageCacheDirectory = TestSupport.PackageCache }).Succeeded);
         Assert.Contains("library.ipynb: cell 1 uses TorchSharp before Distill.Notebook.Start() has run", warned.ToString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>A DLL referenced by path finds its own references here (distill carries TorchSharp and the rest) but not
+    /// in the kernel, where Distill.dll without <c>#r "nuget: TorchSharp-cpu"</c> fails at Start() with
+    /// FileNotFoundException: warned of once, naming what is missing; nothing once the cell references the packages.</summary>
+    [Fact]
+    public void A_dll_by_path_whose_references_the_kernel_cannot_find_is_warned_of()
+    {
+        var dir = TestSupport.TempDir("edge-kernel-misses");
+        var distill = Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name, "Distill.dll");
+        var bare = TestSupport.WriteNotebook(dir, "bare.ipynb", ($"#r \"{distill}\"\nDistill.Notebook.Start();", null), ($"#r \"{distill}\"", null));
+        var log = new StringWriter();
+        Assert.True(TestSupport.Run(bare, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log }).Succeeded);
+        var warning = Assert.Single(log.ToString().Split('\n'), l => l.Contains("warning:", StringComparison.Ordinal));
+        Assert.Contains("bare.ipynb: cell 1 references Distill.dll by path, which needs Microsoft.Data.Analysis, TorchSharp:", warning, StringComparison.Ordinal);
+        Assert.Contains("Could not load file or assembly 'Microsoft.Data.Analysis'", warning, StringComparison.Ordinal);
+
+        var full = TestSupport.WriteNotebook(dir, "full.ipynb",
+            ($"#r \"{distill}\"\n#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"\nDistill.Notebook.Start();", null));
+        var quiet = new StringWriter();
+        Assert.True(TestSupport.Run(full, Path.Combine(dir, "out2"), new NotebookRunOptions { Log = quiet, PackageCacheDirectory = TestSupport.PackageCache }).Succeeded);
+        Assert.DoesNotContain("warning:", quiet.ToString(), StringComparison.Ordinal);
     }
 
     /// <summary>libtorch's errors carry ~3 KB of C++ frames: the cell's error output keeps them, the one-line failure

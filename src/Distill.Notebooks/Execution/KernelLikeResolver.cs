@@ -64,6 +64,14 @@ sealed class KernelLikeResolver(MetadataReferenceResolver inner, Func<string, bo
         .Where(p => string.Equals(Path.GetFileName(p), "Newtonsoft.Json.dll", StringComparison.OrdinalIgnoreCase))
         .Take(1).Select(p => MetadataReference.CreateFromFile(p));
 
+    /// <summary>Whether the kernel finds assembly <paramref name="name"/> with no #r: in the framework or in its own folder.</summary>
+    public static bool KernelHas(string name) =>
+        KernelOwn.Contains(name) || File.Exists(Path.Combine(FrameworkFolder, name + ".dll")) || File.Exists(Path.Combine(AspNetFolder, name + ".dll"));
+
+    /// <summary>The tool runs on ASP.NET Core's shared framework too (its runtimeconfig names both): the folder of the same
+    /// version beside this process's framework.</summary>
+    static readonly string AspNetFolder = Path.Combine(FrameworkFolder, "..", "..", "Microsoft.AspNetCore.App", Path.GetFileName(FrameworkFolder));
+
     public override bool ResolveMissingAssemblies => true;
 
     public override ImmutableArray<PortableExecutableReference> ResolveReference(string reference, string? baseFilePath, MetadataReferenceProperties properties) =>

@@ -55,8 +55,33 @@ public sealed class ScriptSession : IDisposable
             .WithFileEncoding(Encoding.UTF8);
     }
 
-    public void AddReferences(IEnumerable<string> paths) =>
-        options = options.AddReferences(paths.Select(p => MetadataReference.CreateFromFile(p)));
+    readonly HashSet<string> referenced = new(StringComparer.OrdinalIgnoreCase);
+
+    public void AddReferences(IEnumerable<string> paths)
+    {
+        var list = paths.ToList();
+        referenced.UnionWith(list.Select(Path.GetFileNameWithoutExtension)!);
+        options = options.AddReferences(list.Select(p => MetadataReference.CreateFromFile(p)));
+    }
+
+    /// <summary>The assemblies <paramref name="dll"/> (referenced by path) needs that the kernel would not find: not in
+    /// the framework or the kernel's own folder, not beside a DLL referenced by path, not referenced by a #r so far. Here
+    /// distill's own copies stand in for them; in the kernel, loading the first one fails (FileNotFoundException) as soon
+    /// as code needs it.</summary>
+    public IReadOnlyList<string> MissingInTheKernel(string dll)
+    {
+        try
+        {
+            using var pe = new System.Reflection.PortableExecutable.PEReader(File.OpenRead(dll));
+            var md = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+            return [.. md.AssemblyReferences.Select(h => md.GetString(md.GetAssemblyReference(h).Name))
+                .Where(n => !KernelLikeResolver.KernelHas(n) && !besideReferencedDlls.Contains(n) && !referenced.Contains(n)).Order(StringComparer.Ordinal)];
+        }
+        catch (Exception e) when (e is IOException or BadImageFormatException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return []; // not readable as metadata: the #r itself reports that
+        }
+    }
 
     /// <summary>A cell referenced <paramref name="dll"/> by path: the assemblies beside it resolve when it needs them,
     /// as the kernel finds them there (<see cref="KernelLikeResolver"/>).</summary>
