@@ -27,16 +27,28 @@ static class TermSupport
     /// the logits' own float32. Its T²-scaled KL sums products of nearly equal log-probabilities, each rounded to about
     /// 5e-7, and the T² factor lifts that error to 1e-4 of the loss near T = 20 (reference cases at T = 32-100 were 2e-4
     /// to 2e-3 off, as PyTorch's float32 is). Above it the softened logits are taken to float64 and the loss comes back
-    /// in the logits' dtype, within 1e-6 of float64; at and below it nothing changes, so every run at T ≤ 20 (all the
-    /// notebooks') keeps its numbers bit for bit. CTKD's learned temperature is a tensor, read only on the graph, so its KL
+    /// in the logits' dtype, within 1e-6 of float64; at and below it nothing changes for 10 classes, so every run at T ≤ 20
+    /// on them (all the notebooks' but at full budget) keeps its numbers bit for bit; many classes widen sooner
+    /// (<see cref="Float32MaxTemperatureSquaredLogClasses"/>). CTKD's learned temperature is a tensor, read only on the graph, so its KL
     /// stays in float32: with the default range (1 to 21) it never goes far past this line.</summary>
     public const double Float32MaxTemperature = 20;
 
-    /// <summary>The logits to divide by <paramref name="temperature"/>: float64 above <see cref="Float32MaxTemperature"/>
-    /// when they are float32 or narrower, else as given.</summary>
+    /// <summary>Where the rounding of a log-probability, about ln C times float32's epsilon, reaches 1e-4 of the loss
+    /// sooner: with C ≥ 100 classes the KL family also runs in float64 once T²·ln C passes this (T above 10.4 for 100
+    /// classes, 8.5 for 1,000, 6.6 for 10,000). Reference cases with a student near its teacher at C = 1,000-10,000 and
+    /// T = 12-20 were 1e-4 to 1e-3 off in float32 (as in PyTorch's float32); 10-class runs (every notebook's budget but
+    /// full) never reach it, so theirs keep their numbers.</summary>
+    public const double Float32MaxTemperatureSquaredLogClasses = 500;
+
+    /// <summary>The logits to divide by <paramref name="temperature"/>: float64, when they are float32 or narrower, above
+    /// <see cref="Float32MaxTemperature"/> or with many classes past <see cref="Float32MaxTemperatureSquaredLogClasses"/>;
+    /// else as given.</summary>
     public static Tensor Widened(Tensor logits, double temperature) =>
-        temperature > Float32MaxTemperature && logits.dtype is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16
+        logits.dtype is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 && NeedsFloat64(temperature, logits.shape[^1])
             ? logits.to(ScalarType.Float64) : logits;
+
+    static bool NeedsFloat64(double temperature, long classes) =>
+        temperature > Float32MaxTemperature || (classes >= 100 && temperature * temperature * Math.Log(classes) > Float32MaxTemperatureSquaredLogClasses);
 
     /// <summary>A loss computed from <see cref="Widened"/> logits, back in the dtype of the logits it came from.</summary>
     public static Tensor AsDtypeOf(Tensor loss, Tensor logits) => loss.dtype == logits.dtype ? loss : loss.to(logits.dtype);

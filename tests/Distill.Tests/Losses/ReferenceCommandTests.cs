@@ -46,11 +46,14 @@ public sealed class ReferenceCommandTests : IDisposable
     /// (TestData/Losses/make_edge_cases*.py). edge_cases: x1000 logits, B = 1, C = 2, α ∈ {0, 1}, non-square maps,
     /// B = 2 for RKD. edge_cases_after_dkd: B = 1 and C = 2, x1000 logits, T = 0.5 and 8, one and three teachers,
     /// DIST's β/γ, NST on 1-pixel-wide maps. high_temperature: the KL family at T = 32 to 1000 on 10 to 1000 classes,
-    /// where float32 alone misses the tolerance (42 of its 60 cases failed before the KL went to float64 above T = 20).</summary>
+    /// where float32 alone misses the tolerance (42 of its 60 cases failed before the KL went to float64 above T = 20).
+    /// many_classes (torch float64, make_many_classes.py): the same family on 100 to 10,000 classes at T = 8 to 20 with a
+    /// student near its teacher (6 of its 34 cases failed before many classes widened at T²·ln C > 500).</summary>
     [Theory]
     [InlineData("edge_cases.json", 40)]
     [InlineData("edge_cases_after_dkd.json", 36)]
     [InlineData("high_temperature.json", 60)]
+    [InlineData("many_classes.json", 34)]
     public void Independent_edge_case_file_passes(string file, int cases)
     {
         var (exit, output, err) = Run(Path.Combine(AppContext.BaseDirectory, "TestData", "Losses", file));
