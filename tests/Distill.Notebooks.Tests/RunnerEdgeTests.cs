@@ -105,6 +105,20 @@ public class RunnerEdgeTests
         Assert.Contains("library.ipynb: cell 1 uses TorchSharp before Distill.Notebook.Start() has run", warned.ToString(), StringComparison.Ordinal);
     }
 
+    /// <summary>The kernel compiles C# 14 (Roslyn 5.0): its features run here, and a newer one (C# 15's collection
+    /// arguments, CS0103 "with" there) fails here as well rather than passing headless only.</summary>
+    [Fact]
+    public void Cells_compile_as_the_kernels_csharp_14()
+    {
+        var dir = TestSupport.TempDir("edge-langversion");
+        var nb = TestSupport.WriteNotebook(dir, "lang.ipynb",
+            ("class Box { public int V { get; set => field = value * 2; } }\nnew Box { V = 2 }.V", null),
+            ("List<int> l = [with(capacity: 8), 1, 2];\nl.Count", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        Assert.Equal("4", Plain(r, 0));
+        Assert.Equal("cell 2", Assert.Single(r.Failures).Cell);
+    }
+
     /// <summary>A DLL referenced by path finds its own references here (distill carries TorchSharp and the rest) but not
     /// in the kernel, where Distill.dll without <c>#r "nuget: TorchSharp-cpu"</c> fails at Start() with
     /// FileNotFoundException: warned of once, naming what is missing; nothing once the cell references the packages.</summary>

@@ -36,6 +36,9 @@ public sealed class ScriptSession : IDisposable
         "System", "System.Text", "System.Collections", "System.Collections.Generic", "System.Threading.Tasks", "System.Linq",
     ];
 
+    /// <summary>The C# version of the kernel's compiler (Microsoft.dotnet-interactive 1.0.712001: Roslyn 5.0, C# 14).</summary>
+    public const LanguageVersion KernelLanguageVersion = LanguageVersion.CSharp14;
+
     readonly NotebookGlobals globals = new();
     readonly HashSet<string> besideReferencedDlls = new(StringComparer.OrdinalIgnoreCase);
     readonly InteractiveAssemblyLoader loader = new();
@@ -45,7 +48,9 @@ public sealed class ScriptSession : IDisposable
     public ScriptSession(string notebookFolder)
     {
         options = ScriptOptions.Default
-            .WithLanguageVersion(LanguageVersion.Latest)
+            // The kernel (1.0.712001) compiles with Roslyn 5.0, whose latest is C# 14; this Roslyn's latest is newer, and a
+            // notebook using C# 15 (`[with(capacity: 8), 1]`) would run here and fail there with CS0103.
+            .WithLanguageVersion(KernelLanguageVersion)
             .WithImports(DefaultImports)
             .AddReferences(typeof(NotebookGlobals).Assembly, typeof(Formatter).Assembly, typeof(IHtmlContent).Assembly)
             .AddReferences(KernelLikeResolver.ReferencedByTheKernel())
