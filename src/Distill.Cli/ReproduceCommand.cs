@@ -11,7 +11,8 @@ static class ReproduceCommand
         Run every notebook in notebooks/ (in name order: 00-data, 01-soft-targets, ...) headless and write, per notebook,
         OUT/NAME/ (executed .ipynb, .html report, manifest, the result rows it recorded), then OUT/index.html (links,
         status, durations, the results table, the environment), OUT/results.md and OUT/results.json.
-        --jobs N runs N notebooks at a time, each in its own process (`distill run`, its output in OUT/NAME/task.log) with
+        Each notebook runs in its own process (`distill run`, its output in OUT/NAME/task.log; a crash ends only it).
+        --jobs N runs N notebooks at a time with
         --threads libtorch threads (default: the cores divided by N); the thread count changes the numbers and is recorded
         in each notebook's manifest. Notebooks sharing a teacher train it once (the teacher cache is locked per teacher).
         A failing notebook does not stop the others (unless --fail-fast); its report still shows the cells that ran.

@@ -28,13 +28,14 @@ public sealed record ReproductionOptions
     public IReadOnlyList<string> Only { get; init; } = [];
     public TimeSpan? CellTimeout { get; init; }
     public string? PackageCacheDirectory { get; init; }
-    /// <summary>Notebooks at a time. 1: one after another in this process; more: each in its own process (`distill run`,
-    /// started with <see cref="Command"/>), <see cref="Threads"/> libtorch threads each.</summary>
+    /// <summary>Notebooks at a time, each in its own process (`distill run`, started with <see cref="Command"/>),
+    /// <see cref="Threads"/> libtorch threads each; 1 without a <see cref="Command"/>: one after another in this process.</summary>
     public int Jobs { get; init; } = 1;
     /// <summary>libtorch threads per notebook; null: $DISTILL_THREADS, else the cores divided by <see cref="Jobs"/>.</summary>
     public int? Threads { get; init; }
-    /// <summary>How to start the distill CLI (<see cref="Sweeps.ChildProcesses.Self"/>); needed when <see cref="Jobs"/> &gt; 1,
-    /// and with one job used for the notebooks after one whose cell timed out (it still runs in this process).</summary>
+    /// <summary>How to start the distill CLI (<see cref="Sweeps.ChildProcesses.Self"/>); needed when <see cref="Jobs"/> &gt; 1.
+    /// Null (a library caller without the CLI): with one job the notebooks run in this process, and a cell that kills it
+    /// (a stack overflow) ends the reproduction; a timed-out cell keeps running beside the notebooks after it.</summary>
     public IReadOnlyList<string>? Command { get; init; }
     /// <summary>The signal a stop passes on to the notebooks' processes: TERM after SIGTERM, INT after Ctrl-C.</summary>
     public Func<string> StopSignal { get; init; } = () => "INT";
@@ -206,7 +207,11 @@ public sealed class Reproduction(ReproductionOptions options)
         // which the CLI would report as unexpected, with the exit code of a failed notebook.
         if (FilePaths.CreateOutFolder(o.OutputDirectory) is { } outProblem) throw new ReproductionException(outProblem);
         var threads = Sweeps.ChildProcesses.ThreadsPerProcess(o.Threads, o.Jobs);
-        if (o.Jobs == 1) TorchRuntime.Initialize(threads); // before anything reads the thread count
+        // With a command to start them (the CLI's), every notebook runs in a process of its own, --jobs 1 too: a cell that
+        // kills its process (a stack overflow, Environment.FailFast, the OOM killer) then takes only its notebook with it,
+        // and no library static or process setting a notebook changed reaches the next one. In-process only without one.
+        var inProcess = o.Jobs == 1 && o.Command is null;
+        if (inProcess) TorchRuntime.Initialize(threads); // before anything reads the thread count
         var started = DateTimeOffset.Now;
         var clock = Stopwatch.StartNew();
         // A notebook that runs and is not committed makes the reproduction dirty.
@@ -241,24 +246,14 @@ public sealed class Reproduction(ReproductionOptions options)
             var ended = Summarize();
             o.Log?.WriteLine($"{ended.Tally}; wrote {ended.Files.Index}, {ended.Files.ResultsMarkdown}, {ended.Files.ResultsJson}");
         }
-        var inProcess = o.Jobs == 1;
         if (inProcess)
             foreach (var (path, name, dir) in ToStart())
             {
                 o.Log?.WriteLine($"▶ {name}");
-                var outcome = await RunOneAsync(path, name, dir, ProcessEnded, ct);
-                Finished(outcome);
-                // A timed-out cell cannot be aborted and keeps running in this process: the notebooks after it each get
-                // a process of their own, so it can neither slow them down nor change their settings.
-                if (outcome.Status == OutcomeStatus.TimedOut && o.Command is not null)
-                {
-                    o.Log?.WriteLine($"  a cell of {name} still runs in this process: the notebooks after it run in their own processes");
-                    inProcess = false;
-                    break;
-                }
+                Finished(await RunOneAsync(path, name, dir, ProcessEnded, ct));
             }
-        if (!inProcess)
-            new Sweeps.ChildProcesses(o.Command!, o.Jobs).Run(ToStart().Where(n => !outcomes.ContainsKey(n.Path)).Select(n => StartInProcess(n.Path, n.Name, n.Dir, threads)),
+        else
+            new Sweeps.ChildProcesses(o.Command!, o.Jobs).Run(ToStart().Select(n => StartInProcess(n.Path, n.Name, n.Dir, threads)),
                 (task, code) => Finished(ReadBack(task, code, ct)), o.StopSignal, ct);
         return Summarize();
 
@@ -350,7 +345,8 @@ public sealed class Reproduction(ReproductionOptions options)
         var environment = new Dictionary<string, string?> { [Results.FileVariable] = resultsFile };
         if (o.PackageCacheDirectory is { } cache) environment["DISTILL_NUGET_CACHE"] = cache;
         o.Log?.WriteLine($"▶ {name} (own process, {threads} thread{(threads == 1 ? "" : "s")}; output in {log})");
-        return new(path, args, log, threads) { Environment = environment };
+        // One at a time, its output is the reproduction's progress, as in-process: on the terminal as well as in task.log.
+        return new(path, args, log, threads) { Environment = environment, Echo = o.Jobs == 1 };
     }
 
     /// <summary>What a notebook's process left: its manifest, executed notebook and result rows.</summary>

@@ -53,8 +53,8 @@ public class CliTests
     }
 
     /// <summary>A timed-out cell cannot be aborted and keeps running in its process. `distill run` then does not start
-    /// the next notebook beside it (it says so, exit 1); `reproduce` runs the notebooks after it in processes of their
-    /// own, so they still run, untouched by it. (8 s: the first cell of a new process compiles for a few seconds under load.)</summary>
+    /// the next notebook beside it (it says so, exit 1); `reproduce` runs every notebook in a process of its own, so the
+    /// ones after it still run, untouched by it. (8 s: the first cell of a new process compiles for a few seconds under load.)</summary>
     [Fact]
     public void Notebooks_after_a_timed_out_cell_do_not_share_its_process()
     {
@@ -70,9 +70,30 @@ public class CliTests
 
         var reproduce = Distill("reproduce", "--notebooks", nbs, "--out", Path.Combine(dir, "reproduce"), "--cell-timeout", "8");
         Assert.Equal(1, reproduce.Exit);
-        Assert.Contains("a cell of a-loop still runs in this process: the notebooks after it run in their own processes", reproduce.Err + reproduce.Out, StringComparison.Ordinal);
+        Assert.Equal("timedout", ((string?)TestSupport.ReadJson(Path.Combine(dir, "reproduce", "a-loop", "a-loop.manifest.json"))["status"])?.ToLowerInvariant());
         var manifest = TestSupport.ReadJson(Path.Combine(dir, "reproduce", "b-after", "b-after.manifest.json"));
         Assert.Equal("succeeded", ((string?)manifest["status"])?.ToLowerInvariant());
+    }
+
+    /// <summary>A stack overflow cannot be caught: it aborts its process. In `reproduce` that is the notebook's own
+    /// process, so its report says where it died, the notebooks after it run, and the index is written (exit 1).</summary>
+    [Fact]
+    public void A_stack_overflow_in_a_notebook_does_not_stop_reproduce()
+    {
+        var dir = TestSupport.TempDir("cli-overflow");
+        var nbs = Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName;
+        TestSupport.WriteNotebook(nbs, "a-ok.ipynb", ("1 + 1", null));
+        TestSupport.WriteNotebook(nbs, "b-overflow.ipynb", ("void F() => F();\nF();", null));
+        TestSupport.WriteNotebook(nbs, "c-after.ipynb", ("2 + 2", null));
+        var reproduce = Distill("reproduce", "--notebooks", nbs, "--out", Path.Combine(dir, "out"));
+        Assert.Equal(1, reproduce.Exit);
+        Assert.Contains("b-overflow", reproduce.Out, StringComparison.Ordinal);
+        Assert.Contains("the process died while this cell ran (a stack overflow", reproduce.Out, StringComparison.Ordinal);
+        string Status(string name) => ((string?)TestSupport.ReadJson(Path.Combine(dir, "out", name, name + ".manifest.json"))["status"])!.ToLowerInvariant();
+        Assert.Equal("succeeded", Status("a-ok"));
+        Assert.Equal("died", Status("b-overflow"));
+        Assert.Equal("succeeded", Status("c-after"));
+        Assert.True(File.Exists(Path.Combine(dir, "out", "index.html")));
     }
 
     [Fact]
@@ -167,8 +188,8 @@ public class CliTests
         Assert.DoesNotContain("ProcessDied", File.ReadAllText(Path.Combine(outDir, "bg.ipynb")), StringComparison.Ordinal);
     }
 
-    /// <summary>An async void method that throws ends the process the same way; under `reproduce` (notebooks in this
-    /// process) that notebook's report and the summary files are written, the later notebooks listed as not run.</summary>
+    /// <summary>An async void method that throws ends the process the same way; under `reproduce` that is the notebook's
+    /// own process: its report says why, and the notebooks after it still run.</summary>
     [Fact]
     public void An_async_void_exception_under_reproduce_writes_the_summary_and_exits_1()
     {
@@ -185,9 +206,8 @@ public class CliTests
         Assert.Contains(cells, c => c!["outputs"]!.AsArray().Any(o => o!["ename"]?.GetValue<string>() == "System.ArgumentException"));
         var summary = File.ReadAllText(Path.Combine(reports, "results.md"));
         Assert.Contains("01-async: failed at cell 1, line 1: System.ArgumentException: async boom", summary, StringComparison.Ordinal);
-        Assert.Contains("02-next: not run: the process ended in 01-async", summary, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(reports, "index.html")));
-        Assert.False(Directory.Exists(Path.Combine(reports, "02-next")));
+        Assert.Equal("succeeded", ((string?)TestSupport.ReadJson(Path.Combine(reports, "02-next", "02-next.manifest.json"))["status"])?.ToLowerInvariant());
     }
 
     [Fact]
