@@ -3,13 +3,8 @@ namespace Distill.Cli;
 /// <summary>The one line the CLI prints for a failure: anticipated (<see cref="Line"/>) or not (<see cref="Describe"/>).</summary>
 static class Unhandled
 {
-    /// <summary>An anticipated failure's message as one line: .NET's "(Parameter 'x')" suffix and the second line
-    /// ArgumentOutOfRangeException adds ("Actual value was ...") are noise to a user.</summary>
-    public static string Line(Exception e)
-    {
-        var message = e.Message.Split('\n')[0].TrimEnd();
-        return e is ArgumentException { ParamName: { } p } ? message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : message;
-    }
+    /// <summary>An anticipated failure's message as one line (<see cref="ErrorText.Line"/>).</summary>
+    public static string Line(Exception e) => ErrorText.Line(e);
 
     /// <summary>A parser message with .NET type names in words ("Cannot parse argument 'x' for option '--epochs' as
     /// expected type 'System.Nullable`1[System.Int32]'" → "... as a whole number").</summary>

@@ -148,7 +148,10 @@ public static partial class ModelZoo
     private static int Parse(string digits, string name) =>
         int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0
             ? v
-            : throw new ArgumentException($"Model '{name}': '{digits}' is not a positive size.", nameof(name));
+            // Only digits reach here: past int's range the size is too large, not malformed.
+            : throw new ArgumentException(v == 0 && digits.TrimStart('0').Length > 0
+                ? $"Model '{name}': '{digits}' is too large a size; no model here has a layer that wide or deep (at most {int.MaxValue:N0}, and far less fits in memory)."
+                : $"Model '{name}': '{digits}' is not a positive size.", nameof(name));
 
     [GeneratedRegex(@"^mlp(?:-(\d+))+$")]
     private static partial Regex MlpName();

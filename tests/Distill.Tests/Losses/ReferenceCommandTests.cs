@@ -102,11 +102,16 @@ public sealed class ReferenceCommandTests : IDisposable
         var t = hint["inputs"]!["teacher_features"]!.AsObject();
         t["shape"] = new JsonArray(4, 16, 36);
 
+        var kd2 = cases.Where(c => c!["loss"]!.GetValue<string>() == "kd").ElementAt(1)!;
+        kd2["params"]!["temperature"] = -1.0;
+
         var (exit, output, _) = Run(Write(json));
 
         Assert.Equal(1, exit);
-        Assert.Equal("37 passed, 2 failed", output[^1]);
+        Assert.Equal("36 passed, 3 failed", output[^1]);
         Assert.Contains(output, l => l.StartsWith($"FAIL {kd["name"]}: kd: missing parameter 'temperature' (given: temprature)", StringComparison.Ordinal));
+        // The library's range message, without .NET's "(Parameter 'temperature')".
+        Assert.Contains($"FAIL {kd2["name"]}: kd: temperature = -1 is outside [0.01, 1000], the temperatures the method catalogue accepts.", output);
         Assert.Contains(output, l => l.StartsWith($"FAIL {hint["name"]}: hint: student [4, 16, 6, 6] and teacher [4, 16, 36]", StringComparison.Ordinal));
     }
 

@@ -81,6 +81,9 @@ public class ModelSizeTests
     {
         var e = Assert.Throws<ArgumentException>(() => ModelZoo.ParameterCount("mlp-0", 1, 10));
         Assert.Contains("'0' is not a positive size", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'000' is not a positive size", Assert.Throws<ArgumentException>(() => ModelZoo.ParameterCount("cnn-000", 1, 10)).Message, StringComparison.Ordinal);
+        // Digits past int's range: too large, not "not positive".
+        Assert.Contains("'99999999999' is too large a size", Assert.Throws<ArgumentException>(() => ModelZoo.ParameterCount("cnn-99999999999", 1, 10)).Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => ModelZoo.ParameterCount("resnet9", 3, 10));
         Assert.IsNotType<ModelTooLargeException>(Assert.Throws<ArgumentException>(() => ModelZoo.ParameterCount("nope", 1, 10)));
     }

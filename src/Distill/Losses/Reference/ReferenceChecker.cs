@@ -62,7 +62,7 @@ public static class ReferenceChecker
             // Bad shapes, libtorch errors (a tensor too large to make), anything: one failing case with its message,
             // never a crash of the whole run.
             var known = e is ArgumentException or InvalidOperationException or System.Runtime.InteropServices.ExternalException;
-            return Problem((known ? "" : e.GetType().Name + ": ") + e.Message.Split('\n')[0].Trim());
+            return Problem((known ? "" : e.GetType().Name + ": ") + ErrorText.Line(e).Trim());
         }
     }
 
