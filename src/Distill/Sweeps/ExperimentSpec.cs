@@ -330,6 +330,9 @@ public sealed record Experiment
         // start a new line of an sbatch script (a command), so control characters are refused where it is written.
         if (ExperimentSpec.Find(root, "name") is { } nameNode && Text(root, "name")!.Any(char.IsControl))
             throw new SpecException(file, SpecSchema.Line(nameNode), "name has a control character (a line break, a tab, ...); give a name on one line without them.");
+        // Blank, it would title reports and name cluster jobs with nothing: the file name is the default for that.
+        if (ExperimentSpec.Find(root, "name") is { } blankNode && string.IsNullOrWhiteSpace(Text(root, "name")))
+            throw new SpecException(file, SpecSchema.Line(blankNode), "name is blank; give the experiment a name, or leave the key out to name it after the file.");
 
         return new Experiment
         {

@@ -152,6 +152,7 @@ public class ExperimentSpecTests
     [InlineData("[1, 2, 4, 8]", "[1, 1.0, 1e0]", 16, "grid.loss.kd.temperature has the value 1.0 twice (as '1' on line 16);")]
     [InlineData("  seed: [0, 1, 2]", "  student.model:\n    - mlp-32\n    - cnn-8\n    - mlp-32", 20, "grid.student.model has the value mlp-32 twice (as 'mlp-32' on line 18);")]
     [InlineData("name: t", "name: \"t\\nsqueue\"", 1, "name has a control character (a line break, a tab, ...); give a name on one line without them.")]
+    [InlineData("name: t", "name: \"  \"", 1, "name is blank; give the experiment a name, or leave the key out to name it after the file.")]
     // Subsets larger than the catalogue's split failed only when the run loaded the data, after the teacher trained.
     [InlineData("  train_size: 300", "  train_size: 2147483647", 4, "dataset.train_size: 2,147,483,647 images, but Fashion-MNIST's train split holds 60,000; give 1 to 60,000, or leave it out for all.")]
     [InlineData("  train_size: 300", "  train_size: 300\n  test_size: 10001", 5, "dataset.test_size: 10,001 images, but Fashion-MNIST's test split holds 10,000;")]
