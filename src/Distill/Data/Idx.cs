@@ -86,6 +86,24 @@ public static class Idx
         }
     }
 
+    /// <summary>The error for a file whose first bytes announce a compression other than gzip (read as such before this):
+    /// a user who compressed a download with another tool gets the format and the tool that undoes it named, after
+    /// <paramref name="problem"/>. Null for any other bytes.</summary>
+    internal static DatasetException? OtherCompression(string path, ReadOnlySpan<byte> head, string problem)
+    {
+        (string Format, string Tool)? found = head switch
+        {
+            [(byte)'B', (byte)'Z', (byte)'h', _, ..] => ("bzip2", "bunzip2"),
+            [0xFD, (byte)'7', (byte)'z', (byte)'X', ..] => ("xz", "unxz"),
+            [0x28, 0xB5, 0x2F, 0xFD, ..] => ("zstd", "unzstd"),
+            [(byte)'P', (byte)'K', 3, 4, ..] => ("zip", "unzip"),
+            _ => null,
+        };
+        return found is var (format, tool)
+            ? new DatasetException(path, $"{problem}; it starts as {format} data does, and only gzip is read here", $"decompress it with {tool}, and keep it uncompressed or gzip it")
+            : null;
+    }
+
     static IdxArray ReadPayload(string path, Stream s, bool gz, long fileLength, int? expectedDims)
     {
         Span<byte> head = stackalloc byte[4];
@@ -93,9 +111,11 @@ public static class Idx
         uint magic = BinaryPrimitives.ReadUInt32BigEndian(head);
         int dims = head[3];
         if (head[0] != 0 || head[1] != 0 || head[2] != UInt8 || dims is < 1 or > 4)
-            throw new DatasetException(path,
-                $"not a uint8 IDX file: magic number 0x{magic:X8}{(gz ? " (after gunzip)" : "")}, expected 0x00000801 (labels) or 0x00000803 (images)",
+        {
+            var problem = $"not a uint8 IDX file: magic number 0x{magic:X8}{(gz ? " (after gunzip)" : "")}, expected 0x00000801 (labels) or 0x00000803 (images)";
+            throw OtherCompression(path, head, problem) ?? new DatasetException(path, problem,
                 "point at the *-idx1-ubyte / *-idx3-ubyte files (gzipped or not) of MNIST or Fashion-MNIST");
+        }
         if (expectedDims is int want && dims != want)
             throw new DatasetException(path,
                 $"magic number 0x{magic:X8}{(gz ? " (after gunzip)" : "")} is an IDX {Kind(dims)} file ({dims} dimension{(dims == 1 ? "" : "s")}); expected {Kind(want)} (magic 0x0000080{want})",

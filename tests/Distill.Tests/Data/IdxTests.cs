@@ -142,6 +142,22 @@ public class IdxTests
         Assert.Contains("expected 0x00000801 (labels) or 0x00000803 (images)", e.Problem);
     }
 
+    /// <summary>A download compressed again with another tool (bzip2 under a .gz name, say) is named by its format and
+    /// the tool that undoes it, not by a magic number alone.</summary>
+    [Theory]
+    [InlineData(new byte[] { (byte)'B', (byte)'Z', (byte)'h', (byte)'9', 0x31, 0x41 }, "bzip2", "bunzip2")]
+    [InlineData(new byte[] { 0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0 }, "xz", "unxz")]
+    [InlineData(new byte[] { 0x28, 0xB5, 0x2F, 0xFD, 0, 0 }, "zstd", "unzstd")]
+    [InlineData(new byte[] { (byte)'P', (byte)'K', 3, 4, 20, 0 }, "zip", "unzip")]
+    public void Another_compression_is_named_with_its_tool(byte[] start, string format, string tool)
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("train-images-idx3-ubyte.gz", [.. start, .. new byte[64]]);
+        var e = Assert.Throws<DatasetException>(() => Idx.ReadImages(path));
+        Assert.EndsWith($"; it starts as {format} data does, and only gzip is read here", e.Problem, StringComparison.Ordinal);
+        Assert.Equal($"decompress it with {tool}, and keep it uncompressed or gzip it", e.Fix);
+    }
+
     [Fact]
     public void Image_label_count_mismatch_names_both_files()
     {

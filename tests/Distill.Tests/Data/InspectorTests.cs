@@ -69,6 +69,8 @@ public class InspectorTests
         var e = Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(text));
         Assert.Contains("unrecognised format", e.Problem);
         Assert.Contains("IDX", e.Fix);
+        var bzip2 = dir.Write("labels.gz", [(byte)'B', (byte)'Z', (byte)'h', (byte)'9', 0x31, 0x41, 0x59]);
+        Assert.Equal("decompress it with bunzip2, and keep it uncompressed or gzip it", Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(bzip2)).Fix);
         var empty = dir.Write("empty.gz", []);
         Assert.Contains("empty", Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(empty)).Problem);
         var int32Idx = dir.Write("x-idx1-int", Gen.Idx([2], new byte[8], magic: 0x00000C01));
