@@ -102,8 +102,17 @@ public static class Datasets
         var test = Cifar.Read([info.Resolve(folder, "test.bin")], 2);
         int n = coarse ? 20 : 100;
         var namesFile = Path.Combine(folder, coarse ? "coarse_label_names.txt" : "fine_label_names.txt");
-        var names = File.Exists(namesFile) ? File.ReadAllLines(namesFile).Where(l => l.Trim().Length > 0).Select(l => l.Trim()).ToArray() : [];
-        if (names.Length != n) names = [.. Enumerable.Range(0, n).Select(i => $"class {i}")];
+        string[] names = [.. Enumerable.Range(0, n).Select(i => $"class {i}")];
+        if (File.Exists(namesFile))
+        {
+            // Through DataFiles: a FIFO or an empty file is refused by name, not waited on.
+            using var reader = new StreamReader(DataFiles.OpenRead(namesFile));
+            var given = reader.ReadToEnd().Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+            // A short or long list would name classes wrongly in every report, or silently not at all.
+            names = given.Length == n ? given : throw new DatasetException(namesFile,
+                $"holds {given.Length} class name{(given.Length == 1 ? "" : "s")}, one per line; CIFAR-100 has {n} {(coarse ? "coarse" : "fine")} classes",
+                "restore it from the CIFAR-100 tarball, or delete it to number the classes (class 0, class 1, ...)");
+        }
         return CifarDataset(info.Name + (coarse ? "-coarse" : ""), train, test, coarse ? 0 : 1, names, folder);
     }
 

@@ -54,6 +54,24 @@ public class CifarTests
         Assert.True(fine.Train.Images.eq(coarse.Train.Images).all().item<bool>());
     }
 
+    /// <summary>A names file with the wrong count named classes wrongly, or silently not at all; a FIFO hung the load.</summary>
+    [Fact]
+    public void A_names_file_with_the_wrong_count_or_nothing_to_read_is_refused_by_name()
+    {
+        using var dir = new TempDir();
+        var folder = Path.Combine(dir.Path, "cifar100");
+        dir.Write("cifar100/train.bin", Gen.CifarRecords(12, 2, seed: 1));
+        dir.Write("cifar100/test.bin", Gen.CifarRecords(4, 2, seed: 2));
+        var names = Path.Combine(folder, "coarse_label_names.txt");
+        File.WriteAllLines(names, Enumerable.Range(0, 19).Select(i => $"coarse{i}"));
+        var e = Assert.Throws<DatasetException>(() => Datasets.Cifar100(DatasetSearch.Only(dir.Path), coarse: true));
+        Assert.Equal(names, e.Path);
+        Assert.Equal("holds 19 class names, one per line; CIFAR-100 has 20 coarse classes", e.Problem);
+        File.Delete(names);
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", [names])!) mk.WaitForExit();
+        Assert.Contains("not a regular file such as a FIFO", Assert.Throws<DatasetException>(() => Datasets.Cifar100(DatasetSearch.Only(dir.Path), coarse: true)).Problem, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void File_size_not_a_whole_number_of_records_is_rejected()
     {
