@@ -118,11 +118,13 @@ static class DeployCommand
                 var torchAccuracy = Training.Evaluation.Accuracy(trained.Model, data, data.Test, "cpu");
                 Console.WriteLine($"{path} vs {trained.CheckpointPath} on {test.shape[0]} test images: max |ONNX Runtime − TorchSharp| = {diff:E2}, predictions agree on {agreement:F1}%");
                 Console.WriteLine($"test accuracy ({data.Test.Count:N0} images): ONNX Runtime {ortAccuracy:F2}%, TorchSharp {torchAccuracy:F2}%");
-                if (diff > limit)
+                if (!(diff <= limit)) // NaN logits compare false: a NaN difference fails too
                 {
                     Console.Error.WriteLine(OnnxExport.IsQuantized(path)
                         ? $"error: {path} is an int8 model: its logits differ from TorchSharp's float32 ones by {diff:E2} > --tolerance {limit:E0}, as int8 rounding makes them; " +
                           "judge it by the agreement and accuracy above, or pass a --tolerance for int8 (e.g. --tolerance 1)."
+                        : OnnxExport.ChangedSinceSaved(path) is { } changed
+                        ? $"error: {changed}, and its logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}; export it again from {trained.CheckpointPath}."
                         : recorded?.GetValueOrDefault("model") is null
                         ? $"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}; the file records no model (`deploy export` did not write it), so it may be another model: check an export of {trained.CheckpointPath}."
                         : $"error: {path}: a float32 model whose logits differ from TorchSharp by {diff:E2} > --tolerance {limit:E0}: an exporter bug (please report it with the run folder).");

@@ -96,10 +96,42 @@ public static class OnnxExport
         }
     }
 
-    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> (temp file and rename: never half a file).</summary>
+    /// <summary>Metadata key of the graph's sha256 at export: a file changed afterwards (a flipped byte in a weight) is
+    /// then named as changed, not taken for an exporter bug when its logits disagree.</summary>
+    public const string GraphDigestKey = "graph_sha256";
+
+    static string GraphDigest(ModelProto model) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Google.Protobuf.MessageExtensions.ToByteArray(model.Graph)));
+
+    /// <summary>Why the ONNX file at <paramref name="path"/> is not the graph it was saved with (its recorded digest differs
+    /// from its graph's), or null: intact, saved before the digest was recorded, or not an ONNX model.</summary>
+    public static string? ChangedSinceSaved(string path)
+    {
+        try
+        {
+            if (FilePaths.NothingToRead(path)) return null;
+            using var f = File.OpenRead(path);
+            var model = ModelProto.Parser.ParseFrom(f);
+            var recorded = model.MetadataProps.FirstOrDefault(p => p.Key == GraphDigestKey)?.Value;
+            return recorded is null || model.Graph is null || recorded == GraphDigest(model) ? null
+                : $"{path} changed after it was written: its graph's sha256 is {GraphDigest(model)[..12]}…, and {recorded[..Math.Min(12, recorded.Length)]}… was recorded then";
+        }
+        catch (Exception e) when (e is Google.Protobuf.InvalidProtocolBufferException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> (temp file and rename: never half a file), recording its graph's digest in
+    /// its metadata (<see cref="GraphDigestKey"/>, replacing one it holds).</summary>
     public static void Save(ModelProto model, string path)
     {
         ArgumentNullException.ThrowIfNull(model);
+        if (model.Graph is not null)
+        {
+            foreach (var old in model.MetadataProps.Where(p => p.Key == GraphDigestKey).ToList()) model.MetadataProps.Remove(old);
+            model.MetadataProps.Add(new StringStringEntryProto { Key = GraphDigestKey, Value = GraphDigest(model) });
+        }
         // A temp file of its own (PID and random part), renamed over the target: a user's file named like a fixed temp
         // name is never overwritten, and a reader never sees half a model.
         Training.AtomicFile.Write(path, f => Google.Protobuf.MessageExtensions.WriteTo(model, f));

@@ -48,6 +48,30 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.False(Distill.Deploy.OnnxExport.IsQuantized(float32));
     }
 
+    /// <summary>A weight changed in the file after export (bit rot, a hand edit) makes the logits disagree: named as the
+    /// file having changed since it was written (its graph digest), not as an exporter bug.</summary>
+    [Fact]
+    public void A_file_changed_after_export_is_named_as_changed_not_as_an_exporter_bug()
+    {
+        using var dir = new TempDir();
+        var model = dir.File("cnn.onnx");
+        Assert.Equal(0, Cli("deploy", "export", run.Folder, "--out", model).Code);
+        Assert.Null(Distill.Deploy.OnnxExport.ChangedSinceSaved(model));
+        Distill.Deploy.Onnx.ModelProto proto;
+        using (var f = File.OpenRead(model)) proto = Distill.Deploy.Onnx.ModelProto.Parser.ParseFrom(f);
+        var weight = proto.Graph.Initializer.OrderByDescending(t => t.RawData.Length + t.FloatData.Count * 4).First();
+        if (weight.RawData.Length > 0)
+        {
+            var bytes = weight.RawData.ToByteArray();
+            bytes[bytes.Length / 2 + 3] ^= 0x40; // a float's high exponent bit: far beyond any tolerance
+            weight.RawData = Google.Protobuf.ByteString.CopyFrom(bytes);
+        }
+        else weight.FloatData[weight.FloatData.Count / 2] += 1000;
+        File.WriteAllBytes(model, Google.Protobuf.MessageExtensions.ToByteArray(proto)); // not Save: the digest stays the export's
+        Assert.StartsWith($"{model} changed after it was written", Distill.Deploy.OnnxExport.ChangedSinceSaved(model));
+        AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100"), $"error: {model} changed after it was written: its graph's sha256 is ");
+    }
+
     /// <summary>--calibrate (and --calibration) only steer static int8: given without --int8 they are refused, not
     /// ignored; a count beyond the training split is refused with the largest one, not cut down unseen; 1 image is
     /// singular.</summary>
