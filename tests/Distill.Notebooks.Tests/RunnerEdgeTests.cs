@@ -214,6 +214,25 @@ public class RunnerEdgeTests
         Assert.Equal("stdout:next notebook\n", Streams(0));
     }
 
+    /// <summary>jupyter nbconvert saves a stream with nbconvert's <c>\r</c> rule (the text before a <c>\r</c> on its line
+    /// is dropped unless a newline follows the <c>\r</c>): a <c>\r</c> progress bar keeps only its final state, across
+    /// writes too, and a history longer than --max-output is never cut, since only what is kept counts.</summary>
+    [Fact]
+    public void Carriage_returns_overwrite_a_streams_line_as_jupyter_saves_it()
+    {
+        var dir = TestSupport.TempDir("edge-cr");
+        var nb = TestSupport.WriteNotebook(dir, "cr.ipynb",
+            ("Console.Write(\"progress 10%\\rprogress 50%\\rprogress 100%\\n\");\nConsole.Write(\"a\\r\\nb\\r\\n\");\n" +
+             "for (int i = 0; i <= 100; i += 25) Console.Write($\"\\rstep {i}\");\nConsole.WriteLine();\nConsole.Write(\"done\\r\");", null),
+            ("for (int i = 0; i < 1000; i++) Console.Write($\"\\rstep {i}\");", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
+        string Saved(int cell) => TestSupport.Text(Assert.Single(cells[cell]!["outputs"]!.AsArray())!["text"]);
+        Assert.Equal("progress 100%\na\r\nb\r\nstep 100\ndone\r", Saved(0));
+        Assert.Equal("step 999", Saved(1));
+    }
+
     [Fact]
     public void Threads_a_notebook_left_running_never_write_to_the_runners_console()
     {
