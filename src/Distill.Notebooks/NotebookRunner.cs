@@ -519,6 +519,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     {
                         var lines = r.CompileErrors.Select(DiagnosticText).ToList();
                         var first = r.CompileErrors[0].Location.GetLineSpan().StartLinePosition.Line + 1;
+                        if (r.CompileErrors.Select(KernelApiNote).FirstOrDefault(n => n is not null) is { } note)
+                            return Fail("CompilationError", string.Join("\n", [.. lines, note]), [.. lines, note], first, note);
                         return Fail("CompilationError", string.Join("\n", lines), lines, first, lines[0][(lines[0].IndexOf(": ", StringComparison.Ordinal) + 2)..]);
                     }
                     if (r.Exception is { } ex)
@@ -546,6 +548,22 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 if (OutputSink.Current == sink) OutputSink.Current = null;
             }
         }
+
+        /// <summary>The kernel's own objects (<c>Kernel.Current</c>, <c>KernelInvocationContext.Current</c>, with
+        /// <c>using Microsoft.DotNet.Interactive;</c>) exist only inside the .NET Interactive kernel, which distill run does
+        /// not host: a bare "CS0103: The name 'Kernel' does not exist" would read as a missing using. Null for other errors.</summary>
+        static string? KernelApiNote(Diagnostic d)
+        {
+            if (d.Id is not ("CS0103" or "CS0246" or "CS0234")) return null;
+            var message = d.GetMessage(CultureInfo.InvariantCulture);
+            if (KernelApi.FirstOrDefault(n => message.Contains($"'{n}'", StringComparison.Ordinal)) is not { } name) return null;
+            var line = d.Location.GetLineSpan().StartLinePosition.Line + 1;
+            return $"'{name}' (line {line}) is the .NET Interactive kernel's own API (Microsoft.DotNet.Interactive), which distill run " +
+                   "does not have: it runs cells on Roslyn scripting without the kernel. Leave it out of notebooks run headless, " +
+                   "or run this one in VS Code or Jupyter";
+        }
+
+        static readonly string[] KernelApi = ["Kernel", "KernelInvocationContext"];
 
         static string DiagnosticText(Diagnostic d)
         {

@@ -49,6 +49,40 @@ public class RunnerEdgeTests
         Assert.StartsWith("<b>21.5 C</b>", Assert.Single(r.Cells[2].Outputs.OfType<Documents.DisplayOutput>()).Data["text/html"], StringComparison.Ordinal);
     }
 
+    /// <summary>CSS(), Javascript() and DisplayAs() work in the kernel without a using; they were CS0103/CS1061 here. Each
+    /// shows what the kernel 1.0.712001 saved over Jupyter (its \r\n as \n, as for every output here): a display_data of
+    /// only the given MIME type, the text unescaped, no value shown. Kernel.Current cannot exist headless: its error says
+    /// why instead of reading as a missing using.</summary>
+    [Fact]
+    public void The_kernels_display_helpers_show_what_the_kernel_shows_and_its_Kernel_object_is_named_as_missing()
+    {
+        var dir = TestSupport.TempDir("edge-kernelapi");
+        var nb = TestSupport.WriteNotebook(dir, "kernelapi.ipynb",
+            ("CSS(\"p { color: red; }\")", null),
+            ("Javascript(\"console.log(1)\")", null),
+            ("\"<b>x</b>\".DisplayAs(\"text/html\");", null),
+            ("\"**bold** md\".DisplayAs(\"text/markdown\");", null),
+            ("using Microsoft.DotNet.Interactive;\nKernel.Current?.Name ?? \"<none>\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        (string Mime, string Text) Shown(int cell)
+        {
+            var d = Assert.Single(r.Cells[cell].Outputs.OfType<Documents.DisplayOutput>());
+            Assert.False(d.IsResult);
+            var (mime, text) = Assert.Single(d.Data);
+            return (mime, text);
+        }
+        Assert.Equal(("text/html", "<script type=\"text/javascript\">var css = `p { color: red; }`,\nhead = document.head || document.getElementsByTagName('head')[0],\n" +
+                      "style = document.createElement('style');\n\nhead.appendChild(style);\n\nstyle.type = 'text/css';\nif (style.styleSheet) {\n" +
+                      "  style.styleSheet.cssText = css;\n} else {\n  style.appendChild(document.createTextNode(css));\n}</script>"), Shown(0));
+        Assert.Equal(("text/html", "<script type=\"text/javascript\">console.log(1)</script>"), Shown(1));
+        Assert.Equal(("text/html", "<b>x</b>"), Shown(2));
+        Assert.Equal(("text/markdown", "**bold** md"), Shown(3));
+        var failure = Assert.Single(r.Failures);
+        Assert.Equal("cell 5", failure.Cell);
+        Assert.StartsWith("'Kernel' (line 2) is the .NET Interactive kernel's own API (Microsoft.DotNet.Interactive), which distill run does not have",
+            failure.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>The runner's own process carries TorchSharp, Microsoft.Data.Analysis and YamlDotNet; the kernel's does
     /// not. A cell that uses them without a #r failed in the kernel (CS0246) and ran here; now it fails here too, while
     /// what the kernel has without a #r (the framework, its own Newtonsoft.Json) still works.</summary>

@@ -130,9 +130,13 @@ public sealed partial class OutputSink
         return collapsed;
     }
 
-    public DisplayOutput Display(object? value, IReadOnlyList<string>? mimeTypes, bool isResult = false, int? executionCount = null)
+    public DisplayOutput Display(object? value, IReadOnlyList<string>? mimeTypes, bool isResult = false, int? executionCount = null) =>
+        Display(Format(value, mimeTypes), isResult, executionCount);
+
+    /// <summary>Shows data formatted already (MIME type → text).</summary>
+    public DisplayOutput Display(IReadOnlyDictionary<string, string> formatted, bool isResult = false, int? executionCount = null)
     {
-        var data = Cap(Format(value, mimeTypes), MaxChars);
+        var data = Cap(formatted, MaxChars);
         var output = new DisplayOutput(data, isResult, executionCount);
         lock (gate)
             if (!closed && !OverCell(data.Values.Sum(v => (long)v.Length))) outputs.Add(output);
