@@ -523,12 +523,14 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                             return Fail("CompilationError", string.Join("\n", [.. lines, note]), [.. lines, note], first, note);
                         return Fail("CompilationError", string.Join("\n", lines), lines, first, lines[0][(lines[0].IndexOf(": ", StringComparison.Ordinal) + 2)..]);
                     }
-                    if (r.Exception is { } ex)
-                    {
-                        var line = ScriptSession.LineOf(ex, cellFile);
-                        return Fail(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ScriptSession.Traceback(ex), line, $"{ex.GetType().FullName}: {WithoutNativeFrames(ex.Message)}");
-                    }
-                    if (r.HasValue) sink.Display(r.Value, null, isResult: true, executionCount: cell.ExecutionCount);
+                    CellFailure Thrown(Exception ex) =>
+                        Fail(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ScriptSession.Traceback(ex), ScriptSession.LineOf(ex, cellFile),
+                            $"{ex.GetType().FullName}: {WithoutNativeFrames(ex.Message)}");
+                    if (r.Exception is { } thrown) return Thrown(thrown);
+                    // Formatting the value runs the user's objects' code (a disposed tensor's shape throws): as in the
+                    // kernel, what it throws is the cell's exception, not the runner's trouble.
+                    try { if (r.HasValue) sink.Display(r.Value, null, isResult: true, executionCount: cell.ExecutionCount); }
+                    catch (Exception ex) when (ex is not OperationCanceledException) { return Thrown(ex); }
                 }
                 if (parsed.Time)
                     sink.Add(new DisplayOutput(new Dictionary<string, string>

@@ -190,6 +190,21 @@ public class RunnerEdgeTests
         Assert.Contains("Exception raised from", Assert.Single(r.Cells[0].Outputs.OfType<Documents.ErrorOutput>()).EValue, StringComparison.Ordinal);
     }
 
+    /// <summary>Showing a cell's value runs the value's own code; a disposed tensor's throws. The kernel reports that
+    /// as the cell's InvalidOperationException; the runner reported "RunnerError: distill run could not run this cell".</summary>
+    [Fact]
+    public void An_exception_formatting_the_cells_value_is_the_cells_own_exception()
+    {
+        var dir = TestSupport.TempDir("edge-formatthrow");
+        var nb = TestSupport.WriteNotebook(dir, "disposed.ipynb",
+            ("#r \"nuget: TorchSharp-cpu, 0.107.0\"\nvar tt = TorchSharp.torch.ones(2); tt.Dispose(); tt", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.Equal("disposed.ipynb: cell 1: System.InvalidOperationException: Tensor invalid -- empty handle.", Assert.Single(r.Failures).ToString());
+        var error = Assert.Single(r.Cells[0].Outputs.OfType<Documents.ErrorOutput>());
+        Assert.Equal(("System.InvalidOperationException", "Tensor invalid -- empty handle."), (error.EName, error.EValue));
+        Assert.DoesNotContain(error.Traceback, l => l.Contains("at Distill.Notebooks.", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void A_message_over_several_lines_is_one_line_in_the_failure()
     {
