@@ -30,6 +30,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         if (doc.ForeignKernel() is { } foreign)
             throw new NotebookFormatException(path, $"not a C# notebook: {foreign}",
                 "distill run executes C# notebooks for the .NET Interactive kernel (kernelspec .net-csharp); run this one with its own kernel, or switch its kernel to .NET (C#)");
+        foreach (var repair in doc.Repairs)
+            Options.Log?.WriteLine($"  warning: {path}: {repair} (the file as it is fails nbformat validation, which Jupyter applies; the executed notebook is written repaired)");
         var outDir = Path.GetFullPath(Options.OutputDirectory);
         var files = new RunFiles(Path.Combine(outDir, doc.Name + ".ipynb"), Options.WriteHtml ? Path.Combine(outDir, doc.Name + ".html") : null,
             Path.Combine(outDir, doc.Name + ".manifest.json"));

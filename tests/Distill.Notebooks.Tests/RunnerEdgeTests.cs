@@ -190,6 +190,44 @@ public class RunnerEdgeTests
         Assert.Contains("Exception raised from", Assert.Single(r.Cells[0].Outputs.OfType<Documents.ErrorOutput>()).EValue, StringComparison.Ordinal);
     }
 
+    /// <summary>These notebooks fail nbformat validation (Jupyter refuses them, or repairs duplicate ids); the runner ran them and wrote them out invalid
+    /// (a bad or duplicate id kept). Now the executed notebook validates, the ids that were valid are kept, and each
+    /// repair is a warning naming the cell.</summary>
+    [Fact]
+    public void What_jupyter_refuses_is_written_repaired_with_a_warning_naming_the_cell()
+    {
+        var dir = TestSupport.TempDir("edge-invalid");
+        var nb = Path.Combine(dir, "invalid.ipynb");
+        File.WriteAllText(nb, """
+            {"cells": [
+              {"cell_type": "code", "id": "bad id with spaces!", "metadata": null, "execution_count": "3", "outputs": [], "source": "1 + 1"},
+              {"cell_type": "code", "id": "same", "metadata": {}, "execution_count": null, "outputs": [], "source": "2"},
+              {"cell_type": "markdown", "id": "same", "metadata": {}, "source": "text"},
+              {"cell_type": "code", "id": 42, "metadata": {}, "execution_count": null, "outputs": [], "source": "3"}],
+             "metadata": null, "nbformat": 4, "nbformat_minor": 5}
+            """);
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
+        var ids = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray().Select(c => c!["id"]!.GetValue<string>()).ToList();
+        Assert.Equal("same", ids[1]);
+        Assert.Equal(4, ids.Distinct().Count());
+        var warnings = log.ToString().Split('\n').Where(l => l.Contains("warning: ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(6, warnings.Count);
+        Assert.All(warnings, w => Assert.EndsWith("(the file as it is fails nbformat validation, which Jupyter applies; the executed notebook is written repaired)", w.TrimEnd(), StringComparison.Ordinal));
+        foreach (var part in new[]
+        {
+            "the notebook's \"metadata\" is null; written as {}",
+            "cell 1: \"metadata\" is null; written as {}",
+            "cell 1: \"execution_count\" is the string \"3\", not a whole number",
+            $"cell 1: \"id\" the string \"bad id with spaces!\" is not an nbformat 4.5 cell id (1 to 64 letters, digits, - or _); written as \"{ids[0]}\"",
+            $"cell 3: \"id\" the string \"same\" is an earlier cell's id too (ids are unique); written as \"{ids[2]}\"",
+            $"cell 4: \"id\" the number 42 is not an nbformat 4.5 cell id (1 to 64 letters, digits, - or _); written as \"{ids[3]}\"",
+        })
+            Assert.Contains(warnings, w => w.Contains(part, StringComparison.Ordinal));
+    }
+
     /// <summary>Showing a cell's value runs the value's own code; a disposed tensor's throws. The kernel reports that
     /// as the cell's InvalidOperationException; the runner reported "RunnerError: distill run could not run this cell".</summary>
     [Fact]
