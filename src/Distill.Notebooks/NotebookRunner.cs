@@ -223,7 +223,21 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         }
 
         readonly int startCallsBefore = Distill.Notebook.StartCalls;
-        bool warnedTorchBeforeStart, warnedPlotly, warnedKernelMisses;
+        bool warnedTorchBeforeStart, warnedPlotly, warnedKernelMisses, referencedDataAnalysis;
+
+        /// <summary>In the kernel, the first <c>#r "nuget: Microsoft.Data.Analysis"</c> loads that package's display
+        /// extension, which replaces the DataFrame formatter <c>Distill.Notebook.Start()</c> registered: after Start, a
+        /// DataFrame shows every row as HTML there (80 KB for 500 rows) and 20 rows here. Said once, before the cell runs.</summary>
+        void WarnIfDataAnalysisAfterStart(NotebookCell cell, IEnumerable<string> packages)
+        {
+            if (referencedDataAnalysis || !packages.Contains("Microsoft.Data.Analysis", StringComparer.OrdinalIgnoreCase)) return;
+            referencedDataAnalysis = true;
+            if (Distill.Notebook.StartCalls == startCallsBefore) return;
+            o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} references Microsoft.Data.Analysis after Distill.Notebook.Start() has run. " +
+                             "In the .NET kernel (VS Code, Jupyter) its display extension then replaces distill's DataFrame formatter, and a " +
+                             "DataFrame shows all its rows (80 KB of HTML for 500) instead of the first 20; reference it before Start() " +
+                             "(in the cell that calls it), or call Distill.Notebook.Start() again after this cell");
+        }
 
         /// <summary>Headless, libtorch is loaded before the first cell, so a cell that uses TorchSharp before
         /// <c>Distill.Notebook.Start()</c> runs here; in the kernel it fails (TypeInitializationException naming
@@ -498,6 +512,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                                      "1.0.712001 (VS Code, Jupyter) every chart fails: Plotly.NET 6 needs FSharp.Core 10.1 and the kernel has loaded its own 10.0; " +
                                      "draw with Distill.Reporting.Figure (plain plotly.js figures), which works in both");
                 }
+                WarnIfDataAnalysisAfterStart(cell, parsed.Packages.Select(p => p.Package.Name));
                 if (parsed.Packages.Count > 0 || parsed.Sources.Count > 0)
                 {
                     try

@@ -122,7 +122,7 @@ public class RunnerEdgeTests
         Assert.Contains("before.ipynb: cell 1 uses TorchSharp before Distill.Notebook.Start() has run", warnings[0], StringComparison.Ordinal);
         Assert.Contains("before.ipynb: cell 3 references Plotly.NET", warnings[1], StringComparison.Ordinal);
 
-        var distill = Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name, "Distill.dll");
+        var distill = DistillDll;
         // A using and a comment run nothing; Start first.
         var first = TestSupport.WriteNotebook(dir, "first.ipynb",
             (torch + $"#r \"{distill}\"\nusing static TorchSharp.torch;\n// torch.ones(1) is only a comment here\nDistill.Notebook.Start();\nvar t = TorchSharp.torch.ones(1);", null));
@@ -137,6 +137,29 @@ public class RunnerEdgeTests
         var warned = new StringWriter();
         Assert.True(TestSupport.Run(library, Path.Combine(dir, "out3"), new NotebookRunOptions { Log = warned, PackageCacheDirectory = TestSupport.PackageCache }).Succeeded);
         Assert.Contains("library.ipynb: cell 1 uses TorchSharp before Distill.Notebook.Start() has run", warned.ToString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>The library's build output of the configuration these tests run in.</summary>
+    static string DistillDll =>
+        Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name, "Distill.dll");
+
+    /// <summary>In the kernel, Microsoft.Data.Analysis referenced after Start() loads its display extension over distill's
+    /// DataFrame formatter (all rows as HTML, not 20): warned of once (not again at a second #r); referenced before Start
+    /// (the test above) it is not.</summary>
+    [Fact]
+    public void Data_analysis_referenced_after_Start_is_warned_of()
+    {
+        var dir = TestSupport.TempDir("edge-mda-after");
+        var nb = TestSupport.WriteNotebook(dir, "after.ipynb",
+            ($"#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"{DistillDll}\"\nDistill.Notebook.Start();", null),
+            ("#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"", null),
+            ("#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var warning = Assert.Single(log.ToString().Split('\n'), l => l.Contains("Microsoft.Data.Analysis after", StringComparison.Ordinal));
+        Assert.Contains("after.ipynb: cell 2 references Microsoft.Data.Analysis after Distill.Notebook.Start() has run", warning, StringComparison.Ordinal);
+        Assert.Contains("call Distill.Notebook.Start() again after this cell", warning, StringComparison.Ordinal);
     }
 
     /// <summary>The kernel compiles C# 14 (Roslyn 5.0): its features run here, and a newer one (C# 15's collection
@@ -160,7 +183,7 @@ public class RunnerEdgeTests
     public void A_dll_by_path_whose_references_the_kernel_cannot_find_is_warned_of()
     {
         var dir = TestSupport.TempDir("edge-kernel-misses");
-        var distill = Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name, "Distill.dll");
+        var distill = DistillDll;
         var bare = TestSupport.WriteNotebook(dir, "bare.ipynb", ($"#r \"{distill}\"\nDistill.Notebook.Start();", null), ($"#r \"{distill}\"", null));
         var log = new StringWriter();
         Assert.True(TestSupport.Run(bare, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log }).Succeeded);
