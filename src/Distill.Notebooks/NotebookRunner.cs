@@ -30,6 +30,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         if (doc.ForeignKernel() is { } foreign)
             throw new NotebookFormatException(path, $"not a C# notebook: {foreign}",
                 "distill run executes C# notebooks for the .NET Interactive kernel (kernelspec .net-csharp); run this one with its own kernel, or switch its kernel to .NET (C#)");
+        foreach (var repair in doc.Repairs)
+            Options.Log?.WriteLine($"  warning: {path}: {repair} (the file as it is fails nbformat validation, which Jupyter applies; the executed notebook is written repaired)");
         var outDir = Path.GetFullPath(Options.OutputDirectory);
         var files = new RunFiles(Path.Combine(outDir, doc.Name + ".ipynb"), Options.WriteHtml ? Path.Combine(outDir, doc.Name + ".html") : null,
             Path.Combine(outDir, doc.Name + ".manifest.json"));
@@ -221,7 +223,21 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         }
 
         readonly int startCallsBefore = Distill.Notebook.StartCalls;
-        bool warnedTorchBeforeStart, warnedPlotly, warnedKernelMisses;
+        bool warnedTorchBeforeStart, warnedPlotly, warnedKernelMisses, referencedDataAnalysis;
+
+        /// <summary>In the kernel, the first <c>#r "nuget: Microsoft.Data.Analysis"</c> loads that package's display
+        /// extension, which replaces the DataFrame formatter <c>Distill.Notebook.Start()</c> registered: after Start, a
+        /// DataFrame shows every row as HTML there (80 KB for 500 rows) and 20 rows here. Said once, before the cell runs.</summary>
+        void WarnIfDataAnalysisAfterStart(NotebookCell cell, IEnumerable<string> packages)
+        {
+            if (referencedDataAnalysis || !packages.Contains("Microsoft.Data.Analysis", StringComparer.OrdinalIgnoreCase)) return;
+            referencedDataAnalysis = true;
+            if (Distill.Notebook.StartCalls == startCallsBefore) return;
+            o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} references Microsoft.Data.Analysis after Distill.Notebook.Start() has run. " +
+                             "In the .NET kernel (VS Code, Jupyter) its display extension then replaces distill's DataFrame formatter, and a " +
+                             "DataFrame shows all its rows (80 KB of HTML for 500) instead of the first 20; reference it before Start() " +
+                             "(in the cell that calls it), or call Distill.Notebook.Start() again after this cell");
+        }
 
         /// <summary>Headless, libtorch is loaded before the first cell, so a cell that uses TorchSharp before
         /// <c>Distill.Notebook.Start()</c> runs here; in the kernel it fails (TypeInitializationException naming
@@ -496,6 +512,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                                      "1.0.712001 (VS Code, Jupyter) every chart fails: Plotly.NET 6 needs FSharp.Core 10.1 and the kernel has loaded its own 10.0; " +
                                      "draw with Distill.Reporting.Figure (plain plotly.js figures), which works in both");
                 }
+                WarnIfDataAnalysisAfterStart(cell, parsed.Packages.Select(p => p.Package.Name));
                 if (parsed.Packages.Count > 0 || parsed.Sources.Count > 0)
                 {
                     try
@@ -519,14 +536,18 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     {
                         var lines = r.CompileErrors.Select(DiagnosticText).ToList();
                         var first = r.CompileErrors[0].Location.GetLineSpan().StartLinePosition.Line + 1;
+                        if (r.CompileErrors.Select(KernelApiNote).FirstOrDefault(n => n is not null) is { } note)
+                            return Fail("CompilationError", string.Join("\n", [.. lines, note]), [.. lines, note], first, note);
                         return Fail("CompilationError", string.Join("\n", lines), lines, first, lines[0][(lines[0].IndexOf(": ", StringComparison.Ordinal) + 2)..]);
                     }
-                    if (r.Exception is { } ex)
-                    {
-                        var line = ScriptSession.LineOf(ex, cellFile);
-                        return Fail(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ScriptSession.Traceback(ex), line, $"{ex.GetType().FullName}: {WithoutNativeFrames(ex.Message)}");
-                    }
-                    if (r.HasValue) sink.Display(r.Value, null, isResult: true, executionCount: cell.ExecutionCount);
+                    CellFailure Thrown(Exception ex) =>
+                        Fail(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ScriptSession.Traceback(ex), ScriptSession.LineOf(ex, cellFile),
+                            $"{ex.GetType().FullName}: {WithoutNativeFrames(ex.Message)}");
+                    if (r.Exception is { } thrown) return Thrown(thrown);
+                    // Formatting the value runs the user's objects' code (a disposed tensor's shape throws): as in the
+                    // kernel, what it throws is the cell's exception, not the runner's trouble.
+                    try { if (r.HasValue) sink.Display(r.Value, null, isResult: true, executionCount: cell.ExecutionCount); }
+                    catch (Exception ex) when (ex is not OperationCanceledException) { return Thrown(ex); }
                 }
                 if (parsed.Time)
                     sink.Add(new DisplayOutput(new Dictionary<string, string>
@@ -546,6 +567,22 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 if (OutputSink.Current == sink) OutputSink.Current = null;
             }
         }
+
+        /// <summary>The kernel's own objects (<c>Kernel.Current</c>, <c>KernelInvocationContext.Current</c>, with
+        /// <c>using Microsoft.DotNet.Interactive;</c>) exist only inside the .NET Interactive kernel, which distill run does
+        /// not host: a bare "CS0103: The name 'Kernel' does not exist" would read as a missing using. Null for other errors.</summary>
+        static string? KernelApiNote(Diagnostic d)
+        {
+            if (d.Id is not ("CS0103" or "CS0246" or "CS0234")) return null;
+            var message = d.GetMessage(CultureInfo.InvariantCulture);
+            if (KernelApi.FirstOrDefault(n => message.Contains($"'{n}'", StringComparison.Ordinal)) is not { } name) return null;
+            var line = d.Location.GetLineSpan().StartLinePosition.Line + 1;
+            return $"'{name}' (line {line}) is the .NET Interactive kernel's own API (Microsoft.DotNet.Interactive), which distill run " +
+                   "does not have: it runs cells on Roslyn scripting without the kernel. Leave it out of notebooks run headless, " +
+                   "or run this one in VS Code or Jupyter";
+        }
+
+        static readonly string[] KernelApi = ["Kernel", "KernelInvocationContext"];
 
         static string DiagnosticText(Diagnostic d)
         {

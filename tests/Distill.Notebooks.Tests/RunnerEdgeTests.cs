@@ -49,6 +49,40 @@ public class RunnerEdgeTests
         Assert.StartsWith("<b>21.5 C</b>", Assert.Single(r.Cells[2].Outputs.OfType<Documents.DisplayOutput>()).Data["text/html"], StringComparison.Ordinal);
     }
 
+    /// <summary>CSS(), Javascript() and DisplayAs() work in the kernel without a using; they were CS0103/CS1061 here. Each
+    /// shows what the kernel 1.0.712001 saved over Jupyter (its \r\n as \n, as for every output here): a display_data of
+    /// only the given MIME type, the text unescaped, no value shown. Kernel.Current cannot exist headless: its error says
+    /// why instead of reading as a missing using.</summary>
+    [Fact]
+    public void The_kernels_display_helpers_show_what_the_kernel_shows_and_its_Kernel_object_is_named_as_missing()
+    {
+        var dir = TestSupport.TempDir("edge-kernelapi");
+        var nb = TestSupport.WriteNotebook(dir, "kernelapi.ipynb",
+            ("CSS(\"p { color: red; }\")", null),
+            ("Javascript(\"console.log(1)\")", null),
+            ("\"<b>x</b>\".DisplayAs(\"text/html\");", null),
+            ("\"**bold** md\".DisplayAs(\"text/markdown\");", null),
+            ("using Microsoft.DotNet.Interactive;\nKernel.Current?.Name ?? \"<none>\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        (string Mime, string Text) Shown(int cell)
+        {
+            var d = Assert.Single(r.Cells[cell].Outputs.OfType<Documents.DisplayOutput>());
+            Assert.False(d.IsResult);
+            var (mime, text) = Assert.Single(d.Data);
+            return (mime, text);
+        }
+        Assert.Equal(("text/html", "<script type=\"text/javascript\">var css = `p { color: red; }`,\nhead = document.head || document.getElementsByTagName('head')[0],\n" +
+                      "style = document.createElement('style');\n\nhead.appendChild(style);\n\nstyle.type = 'text/css';\nif (style.styleSheet) {\n" +
+                      "  style.styleSheet.cssText = css;\n} else {\n  style.appendChild(document.createTextNode(css));\n}</script>"), Shown(0));
+        Assert.Equal(("text/html", "<script type=\"text/javascript\">console.log(1)</script>"), Shown(1));
+        Assert.Equal(("text/html", "<b>x</b>"), Shown(2));
+        Assert.Equal(("text/markdown", "**bold** md"), Shown(3));
+        var failure = Assert.Single(r.Failures);
+        Assert.Equal("cell 5", failure.Cell);
+        Assert.StartsWith("'Kernel' (line 2) is the .NET Interactive kernel's own API (Microsoft.DotNet.Interactive), which distill run does not have",
+            failure.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>The runner's own process carries TorchSharp, Microsoft.Data.Analysis and YamlDotNet; the kernel's does
     /// not. A cell that uses them without a #r failed in the kernel (CS0246) and ran here; now it fails here too, while
     /// what the kernel has without a #r (the framework, its own Newtonsoft.Json) still works.</summary>
@@ -88,7 +122,7 @@ public class RunnerEdgeTests
         Assert.Contains("before.ipynb: cell 1 uses TorchSharp before Distill.Notebook.Start() has run", warnings[0], StringComparison.Ordinal);
         Assert.Contains("before.ipynb: cell 3 references Plotly.NET", warnings[1], StringComparison.Ordinal);
 
-        var distill = Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name, "Distill.dll");
+        var distill = DistillDll;
         // A using and a comment run nothing; Start first.
         var first = TestSupport.WriteNotebook(dir, "first.ipynb",
             (torch + $"#r \"{distill}\"\nusing static TorchSharp.torch;\n// torch.ones(1) is only a comment here\nDistill.Notebook.Start();\nvar t = TorchSharp.torch.ones(1);", null));
@@ -103,6 +137,29 @@ public class RunnerEdgeTests
         var warned = new StringWriter();
         Assert.True(TestSupport.Run(library, Path.Combine(dir, "out3"), new NotebookRunOptions { Log = warned, PackageCacheDirectory = TestSupport.PackageCache }).Succeeded);
         Assert.Contains("library.ipynb: cell 1 uses TorchSharp before Distill.Notebook.Start() has run", warned.ToString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>The library's build output of the configuration these tests run in.</summary>
+    static string DistillDll =>
+        Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name, "Distill.dll");
+
+    /// <summary>In the kernel, Microsoft.Data.Analysis referenced after Start() loads its display extension over distill's
+    /// DataFrame formatter (all rows as HTML, not 20): warned of once (not again at a second #r); referenced before Start
+    /// (the test above) it is not.</summary>
+    [Fact]
+    public void Data_analysis_referenced_after_Start_is_warned_of()
+    {
+        var dir = TestSupport.TempDir("edge-mda-after");
+        var nb = TestSupport.WriteNotebook(dir, "after.ipynb",
+            ($"#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"{DistillDll}\"\nDistill.Notebook.Start();", null),
+            ("#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"", null),
+            ("#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var warning = Assert.Single(log.ToString().Split('\n'), l => l.Contains("Microsoft.Data.Analysis after", StringComparison.Ordinal));
+        Assert.Contains("after.ipynb: cell 2 references Microsoft.Data.Analysis after Distill.Notebook.Start() has run", warning, StringComparison.Ordinal);
+        Assert.Contains("call Distill.Notebook.Start() again after this cell", warning, StringComparison.Ordinal);
     }
 
     /// <summary>The kernel compiles C# 14 (Roslyn 5.0): its features run here, and a newer one (C# 15's collection
@@ -126,7 +183,7 @@ public class RunnerEdgeTests
     public void A_dll_by_path_whose_references_the_kernel_cannot_find_is_warned_of()
     {
         var dir = TestSupport.TempDir("edge-kernel-misses");
-        var distill = Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name, "Distill.dll");
+        var distill = DistillDll;
         var bare = TestSupport.WriteNotebook(dir, "bare.ipynb", ($"#r \"{distill}\"\nDistill.Notebook.Start();", null), ($"#r \"{distill}\"", null));
         var log = new StringWriter();
         Assert.True(TestSupport.Run(bare, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log }).Succeeded);
@@ -154,6 +211,59 @@ public class RunnerEdgeTests
         Assert.Contains("mat1 and mat2 shapes cannot be multiplied", failure, StringComparison.Ordinal);
         Assert.DoesNotContain("Exception raised from", failure, StringComparison.Ordinal);
         Assert.Contains("Exception raised from", Assert.Single(r.Cells[0].Outputs.OfType<Documents.ErrorOutput>()).EValue, StringComparison.Ordinal);
+    }
+
+    /// <summary>These notebooks fail nbformat validation (Jupyter refuses them, or repairs duplicate ids); the runner ran them and wrote them out invalid
+    /// (a bad or duplicate id kept). Now the executed notebook validates, the ids that were valid are kept, and each
+    /// repair is a warning naming the cell.</summary>
+    [Fact]
+    public void What_jupyter_refuses_is_written_repaired_with_a_warning_naming_the_cell()
+    {
+        var dir = TestSupport.TempDir("edge-invalid");
+        var nb = Path.Combine(dir, "invalid.ipynb");
+        File.WriteAllText(nb, """
+            {"cells": [
+              {"cell_type": "code", "id": "bad id with spaces!", "metadata": null, "execution_count": "3", "outputs": [], "source": "1 + 1"},
+              {"cell_type": "code", "id": "same", "metadata": {}, "execution_count": null, "outputs": [], "source": "2"},
+              {"cell_type": "markdown", "id": "same", "metadata": {}, "source": "text"},
+              {"cell_type": "code", "id": 42, "metadata": {}, "execution_count": null, "outputs": [], "source": "3"}],
+             "metadata": null, "nbformat": 4, "nbformat_minor": 5}
+            """);
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
+        var ids = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray().Select(c => c!["id"]!.GetValue<string>()).ToList();
+        Assert.Equal("same", ids[1]);
+        Assert.Equal(4, ids.Distinct().Count());
+        var warnings = log.ToString().Split('\n').Where(l => l.Contains("warning: ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(6, warnings.Count);
+        Assert.All(warnings, w => Assert.EndsWith("(the file as it is fails nbformat validation, which Jupyter applies; the executed notebook is written repaired)", w.TrimEnd(), StringComparison.Ordinal));
+        foreach (var part in new[]
+        {
+            "the notebook's \"metadata\" is null; written as {}",
+            "cell 1: \"metadata\" is null; written as {}",
+            "cell 1: \"execution_count\" is the string \"3\", not a whole number",
+            $"cell 1: \"id\" the string \"bad id with spaces!\" is not an nbformat 4.5 cell id (1 to 64 letters, digits, - or _); written as \"{ids[0]}\"",
+            $"cell 3: \"id\" the string \"same\" is an earlier cell's id too (ids are unique); written as \"{ids[2]}\"",
+            $"cell 4: \"id\" the number 42 is not an nbformat 4.5 cell id (1 to 64 letters, digits, - or _); written as \"{ids[3]}\"",
+        })
+            Assert.Contains(warnings, w => w.Contains(part, StringComparison.Ordinal));
+    }
+
+    /// <summary>Showing a cell's value runs the value's own code; a disposed tensor's throws. The kernel reports that
+    /// as the cell's InvalidOperationException; the runner reported "RunnerError: distill run could not run this cell".</summary>
+    [Fact]
+    public void An_exception_formatting_the_cells_value_is_the_cells_own_exception()
+    {
+        var dir = TestSupport.TempDir("edge-formatthrow");
+        var nb = TestSupport.WriteNotebook(dir, "disposed.ipynb",
+            ("#r \"nuget: TorchSharp-cpu, 0.107.0\"\nvar tt = TorchSharp.torch.ones(2); tt.Dispose(); tt", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.Equal("disposed.ipynb: cell 1: System.InvalidOperationException: Tensor invalid -- empty handle.", Assert.Single(r.Failures).ToString());
+        var error = Assert.Single(r.Cells[0].Outputs.OfType<Documents.ErrorOutput>());
+        Assert.Equal(("System.InvalidOperationException", "Tensor invalid -- empty handle."), (error.EName, error.EValue));
+        Assert.DoesNotContain(error.Traceback, l => l.Contains("at Distill.Notebooks.", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -212,6 +322,25 @@ public class RunnerEdgeTests
         Assert.Equal(["stdout:restored, captured\n", "", "stdout:out shows\n|stderr:err shows\n"], Enumerable.Range(0, 3).Select(Streams));
         r = TestSupport.Run(b, Path.Combine(dir, "out"));
         Assert.Equal("stdout:next notebook\n", Streams(0));
+    }
+
+    /// <summary>jupyter nbconvert saves a stream with nbconvert's <c>\r</c> rule (the text before a <c>\r</c> on its line
+    /// is dropped unless a newline follows the <c>\r</c>): a <c>\r</c> progress bar keeps only its final state, across
+    /// writes too, and a history longer than --max-output is never cut, since only what is kept counts.</summary>
+    [Fact]
+    public void Carriage_returns_overwrite_a_streams_line_as_jupyter_saves_it()
+    {
+        var dir = TestSupport.TempDir("edge-cr");
+        var nb = TestSupport.WriteNotebook(dir, "cr.ipynb",
+            ("Console.Write(\"progress 10%\\rprogress 50%\\rprogress 100%\\n\");\nConsole.Write(\"a\\r\\nb\\r\\n\");\n" +
+             "for (int i = 0; i <= 100; i += 25) Console.Write($\"\\rstep {i}\");\nConsole.WriteLine();\nConsole.Write(\"done\\r\");", null),
+            ("for (int i = 0; i < 1000; i++) Console.Write($\"\\rstep {i}\");", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
+        string Saved(int cell) => TestSupport.Text(Assert.Single(cells[cell]!["outputs"]!.AsArray())!["text"]);
+        Assert.Equal("progress 100%\na\r\nb\r\nstep 100\ndone\r", Saved(0));
+        Assert.Equal("step 999", Saved(1));
     }
 
     [Fact]

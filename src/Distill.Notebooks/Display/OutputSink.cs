@@ -9,7 +9,7 @@ namespace Distill.Notebooks.Display;
 /// into one <c>stream</c> output, as in VS Code) interleaved with displays. The runner points <see cref="Current"/> at
 /// the running cell; console writers and <c>display()</c> write through it.
 /// </summary>
-public sealed class OutputSink
+public sealed partial class OutputSink
 {
     readonly Lock gate = new();
     readonly List<CellOutput> outputs;
@@ -80,9 +80,11 @@ public sealed class OutputSink
         lock (gate)
         {
             if (closed) return;
+            var same = outputs.Count > 0 && outputs[^1] is StreamOutput last && last.Name == stream ? last : null;
+            // A cut stream keeps nothing more, so there is no line of it to overwrite.
+            text = Overwrite(same is not null && !cut.ContainsKey(same) ? same.Text : new StringBuilder(), text);
             // The cell's budget is charged what the stream keeps: a write beyond MaxChars is cut (and counted) by the
             // stream's own note, so only the part within MaxChars counts, and nothing once the stream is cut.
-            var same = outputs.Count > 0 && outputs[^1] is StreamOutput last && last.Name == stream ? last : null;
             var keeps = same is not null && cut.ContainsKey(same) ? 0 : Math.Min(text.Length, Math.Max(0, MaxChars - (same?.Text.Length ?? 0)));
             if (OverCell(keeps)) return;
             if (outputs.Count == 0 || outputs[^1] is not StreamOutput s || s.Name != stream)
@@ -102,9 +104,39 @@ public sealed class OutputSink
         }
     }
 
-    public DisplayOutput Display(object? value, IReadOnlyList<string>? mimeTypes, bool isResult = false, int? executionCount = null)
+    /// <summary>
+    /// nbconvert's rule for <c>\r</c> in a stream (<c>coalesce_streams</c>, which <c>jupyter nbconvert --execute</c> runs
+    /// on every saved notebook): on each line, the text up to the last <c>\r</c> that has a character after it other
+    /// than <c>\n</c> is dropped, so a <c>\r</c> progress bar keeps its final state and <c>\r\n</c> stays a newline.
+    /// Applied as writes arrive, so the <c>--max-output</c> caps count what is kept, not the overwritten history.
+    /// </summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@".*\r(?=[^\n])")]
+    private static partial System.Text.RegularExpressions.Regex CarriageReturned();
+
+    /// <summary>Applies <see cref="CarriageReturned"/> to the stream's open last line and <paramref name="text"/>: the
+    /// text kept so far is collapsed already, so only that line can change. Removes the line from
+    /// <paramref name="streamText"/> (and the cell's count) when <paramref name="text"/> overwrites it and returns what is
+    /// left to append.</summary>
+    string Overwrite(StringBuilder streamText, string text)
     {
-        var data = Cap(Format(value, mimeTypes), MaxChars);
+        if (!text.Contains('\r', StringComparison.Ordinal) && (streamText.Length == 0 || streamText[^1] != '\r')) return text;
+        var lineStart = streamText.Length;
+        while (lineStart > 0 && streamText[lineStart - 1] != '\n') lineStart--;
+        var line = streamText.ToString(lineStart, streamText.Length - lineStart);
+        var collapsed = CarriageReturned().Replace(line + text, "");
+        if (collapsed.StartsWith(line, StringComparison.Ordinal)) return collapsed[line.Length..];
+        streamText.Length = lineStart;
+        kept -= line.Length;
+        return collapsed;
+    }
+
+    public DisplayOutput Display(object? value, IReadOnlyList<string>? mimeTypes, bool isResult = false, int? executionCount = null) =>
+        Display(Format(value, mimeTypes), isResult, executionCount);
+
+    /// <summary>Shows data formatted already (MIME type → text).</summary>
+    public DisplayOutput Display(IReadOnlyDictionary<string, string> formatted, bool isResult = false, int? executionCount = null)
+    {
+        var data = Cap(formatted, MaxChars);
         var output = new DisplayOutput(data, isResult, executionCount);
         lock (gate)
             if (!closed && !OverCell(data.Values.Sum(v => (long)v.Length))) outputs.Add(output);

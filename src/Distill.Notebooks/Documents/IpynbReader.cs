@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 namespace Distill.Notebooks.Documents;
 
 /// <summary>Reads a Jupyter notebook (nbformat 4) as VS Code Polyglot Notebooks writes it.</summary>
-public static class IpynbReader
+public static partial class IpynbReader
 {
     public static NotebookDocument Read(string path, string json)
     {
@@ -31,10 +31,12 @@ public static class IpynbReader
         var meta = root["metadata"] as JsonObject ?? [];
         var doc = new NotebookDocument { Path = path, Metadata = (JsonObject)meta.DeepClone(), NbformatMinor = root["nbformat_minor"]?.GetValue<int>() ?? 0 };
         doc.DefaultKernel = DefaultFromSpec(meta);
+        if (root.TryGetPropertyValue("metadata", out var nullMeta) && nullMeta is null) doc.Repairs.Add("the notebook's \"metadata\" is null; written as {}");
         KernelNames.ApplyKernelInfo(doc, meta["polyglot_notebook"]?["kernelInfo"] as JsonObject);
 
         if (root["cells"] is not JsonArray cells)
             throw new NotebookFormatException(path, "no \"cells\" array", "check that the file is a Jupyter notebook");
+        var ids = new HashSet<string>(StringComparer.Ordinal);
         int number = 0;
         foreach (var node in cells)
         {
@@ -51,12 +53,34 @@ public static class IpynbReader
             var raw = (JsonObject)c.DeepClone();
             raw.Remove("outputs");
             raw.Remove("execution_count");
+            if (c.TryGetPropertyValue("metadata", out var cellMeta) && cellMeta is null) doc.Repairs.Add($"cell {number}: \"metadata\" is null; written as {{}}");
+            if (c["execution_count"] is { } count && !(count.GetValueKind() == JsonValueKind.Number && count.AsValue().TryGetValue<int>(out _)))
+                doc.Repairs.Add($"cell {number}: \"execution_count\" is {Shown(count)}, not a whole number; written as this run's count");
+            // nbformat 4.5 requires an id, unique, of 1-64 letters, digits, - and _; earlier minors have none (the writer drops it).
+            if (doc.NbformatMinor >= 5 && raw.TryGetPropertyValue("id", out var id))
+            {
+                var text = id?.GetValueKind() == JsonValueKind.String ? id.GetValue<string>() : null;
+                var why = text is null || !CellId().IsMatch(text) ? "is not an nbformat 4.5 cell id (1 to 64 letters, digits, - or _)"
+                    : !ids.Add(text) ? "is an earlier cell's id too (ids are unique)" : null;
+                if (why is not null)
+                {
+                    // Deterministic, so a re-run does not churn the file; the counter only matters for a clash.
+                    string fresh;
+                    for (int k = 0; !ids.Add(fresh = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+                             Encoding.UTF8.GetBytes($"{doc.Name}|{number}|{k}")))[..8]); k++) { }
+                    raw["id"] = fresh;
+                    doc.Repairs.Add($"cell {number}: \"id\" {Shown(id)} {why}; written as \"{fresh}\"");
+                }
+            }
             var cell = new NotebookCell(kind, JoinSource(c["source"]), raw) { SourceNumber = number };
             cell.Kernel = KernelNames.Resolve(doc, cell);
             doc.Cells.Add(cell);
         }
         return doc;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[a-zA-Z0-9_-]{1,64}\z")]
+    private static partial System.Text.RegularExpressions.Regex CellId();
 
     const string Fix = "fix that field in the file, or re-save the notebook from VS Code or Jupyter";
 

@@ -45,6 +45,10 @@ public sealed class NotebookDocument
     public JsonObject Metadata { get; init; } = [];
     public int NbformatMinor { get; set; } = 5;
     public List<NotebookCell> Cells { get; } = [];
+
+    /// <summary>What the reader put right that nbformat's validation (and so Jupyter) refuses, one line each naming the
+    /// cell: the executed notebook is written repaired, so it validates, and the runner warns of each.</summary>
+    public List<string> Repairs { get; } = [];
     /// <summary>Kernel of a cell that names none (Polyglot's <c>defaultKernelName</c>).</summary>
     public string DefaultKernel { get; set; } = KernelNames.CSharp;
     /// <summary>Alias → kernel name, from the notebook's <c>kernelInfo</c> plus the well-known Polyglot names.</summary>
