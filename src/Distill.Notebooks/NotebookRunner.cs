@@ -505,7 +505,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     try { refs.AddRange(resolver.ResolveAssemblyPath(asmPath)); session.AllowBeside(asmPath); }
                     catch (PackageRestoreException e) { return Fail("AssemblyLoadError", e.Message, [e.Message], line, e.Message); }
                 }
-                if (parsed.Packages.Any(p => p.Package.Name.StartsWith("Plotly.NET", StringComparison.OrdinalIgnoreCase)) && !warnedPlotly)
+                // By package or by a DLL's path: the kernel loads the same FSharp.Core 10.1-built assembly either way.
+                if ((parsed.Packages.Any(p => p.Package.Name.StartsWith("Plotly.NET", StringComparison.OrdinalIgnoreCase))
+                     || parsed.AssemblyPaths.Any(a => Path.GetFileName(a.Path).StartsWith("Plotly.NET", StringComparison.OrdinalIgnoreCase))) && !warnedPlotly)
                 {
                     warnedPlotly = true;
                     o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} references Plotly.NET. Its charts work here, but in the .NET kernel " +

@@ -122,6 +122,12 @@ public class RunnerEdgeTests
         Assert.Contains("before.ipynb: cell 1 uses TorchSharp before Distill.Notebook.Start() has run", warnings[0], StringComparison.Ordinal);
         Assert.Contains("before.ipynb: cell 3 references Plotly.NET", warnings[1], StringComparison.Ordinal);
 
+        // By a DLL's path the kernel loads the same assembly: warned of the same.
+        var byPath = TestSupport.WriteNotebook(dir, "bypath.ipynb", ($"#r \"{Path.Combine(AppContext.BaseDirectory, "Plotly.NET.dll")}\"", null));
+        var pathLog = new StringWriter();
+        TestSupport.Run(byPath, Path.Combine(dir, "out-bypath"), new NotebookRunOptions { Log = pathLog });
+        Assert.Contains("bypath.ipynb: cell 1 references Plotly.NET", pathLog.ToString(), StringComparison.Ordinal);
+
         var distill = DistillDll;
         // A using and a comment run nothing; Start first.
         var first = TestSupport.WriteNotebook(dir, "first.ipynb",
