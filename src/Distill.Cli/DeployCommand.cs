@@ -149,7 +149,7 @@ static class DeployCommand
         cmd.Options.Add(runs);
         cmd.Options.Add(profile);
         cmd.Arguments.Add(file);
-        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        cmd.SetAction(r => TrainCommand.Guard(signals => () =>
         {
             var path = r.GetValue(file)!;
             var n = r.GetValue(runs);
@@ -161,12 +161,19 @@ static class DeployCommand
                               (batches.Length == 1 ? $"; its batch dimension is fixed at {batches[0]}, so only that batch is timed" : ""));
             foreach (var batch in batches)
                 foreach (var threads in new[] { 1, 2 })
-                    Console.WriteLine($"  {Latency.Measure(path, batch, threads, n)}");
+                {
+                    var timed = Latency.Measure(path, batch, threads, n, cancellation: signals.Token);
+                    Console.WriteLine($"  {timed}");
+                    // A signal stops the timing between runs: what was timed is printed; the settings after it are not run.
+                    if (signals.Token.IsCancellationRequested)
+                        throw new OperationCanceledException($"bench stopped after {timed.Runs:N0} of {n:N0} runs at batch {batch}, {threads} thread{(threads == 1 ? "" : "s")}; " +
+                                                             "the line above is of those runs, the settings after it were not timed", signals.Token);
+                }
             if (Energy.Unavailable() is { } why) Console.WriteLine($"  {why}");
             if (r.GetValue(profile))
             {
                 Console.WriteLine($"  profile, batch 1, 1 thread, {n} runs (µs per run by operator):");
-                foreach (var (op, us, nodes) in OnnxProfile.ByOperator(path, n))
+                foreach (var (op, us, nodes) in OnnxProfile.ByOperator(path, n, signals.Token))
                     Console.WriteLine($"    {op,-28} {(double)us / n,9:F1} µs  ({nodes} node{(nodes == 1 ? "" : "s")})");
             }
             return 0;

@@ -21,11 +21,14 @@ static class Unhandled
     }
 
     /// <summary>The innermost useful message (a TypeInitializationException's cause, not its wrapper), its first line
-    /// only (libtorch appends pages of C++ frames), with its type, and what to do next.</summary>
+    /// only (libtorch appends pages of C++ frames), with its type, and what to do next; a full or read-only disk as
+    /// what it is (<see cref="IoError.DiskProblem"/>).</summary>
     public static string Describe(Exception e)
     {
         while (e is (TypeInitializationException or System.Reflection.TargetInvocationException or AggregateException) && e.InnerException is not null)
             e = e.InnerException;
+        // A full or read-only disk is no bug: the user can act on it, and DISTILL_TRACE would tell them nothing more.
+        if (IoError.DiskProblem(e) is { } disk) return disk;
         return $"{Line(e)} ({e.GetType().Name}). Nothing in this command expected it: if the message does not show the fix, " +
                "run the command again with DISTILL_TRACE=1 and report the trace.";
     }

@@ -18,13 +18,19 @@ public static class Energy
         : Read(zone) is null ? $"power is not measurable here: {zone}/energy_uj is not readable (run as root, or make it readable)"
         : null;
 
-    /// <summary>Microjoules per call of <paramref name="action"/>, over <paramref name="calls"/> calls; null without powercap.</summary>
-    public static double? PerCall(Action action, int calls, string zone = Zone)
+    /// <summary>Microjoules per call of <paramref name="action"/>, over <paramref name="calls"/> calls; null without
+    /// powercap, or when <paramref name="cancellation"/> stops the calls (checked between them: a part of the calls
+    /// would still give a number, but the caller asked to stop, not to wait for a measurement).</summary>
+    public static double? PerCall(Action action, int calls, string zone = Zone, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(action);
         if (Unavailable(zone) is not null) return null;
         var before = Read(zone)!.Value;
-        for (var i = 0; i < calls; i++) action();
+        for (var i = 0; i < calls; i++)
+        {
+            if (cancellation.IsCancellationRequested) return null;
+            action();
+        }
         var after = Read(zone)!.Value;
         var range = long.TryParse(File.ReadAllText(Path.Combine(zone, "max_energy_range_uj")).Trim(), CultureInfo.InvariantCulture, out var r) ? r : long.MaxValue;
         return (after >= before ? after - before : after + range - before) / (double)calls;

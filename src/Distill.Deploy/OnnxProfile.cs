@@ -5,17 +5,20 @@ namespace Distill.Deploy;
 public static class OnnxProfile
 {
     /// <summary>Total microseconds per operator type over <paramref name="runs"/> single-thread batch-1 runs, largest first.</summary>
-    public static IReadOnlyList<(string Op, long Microseconds, int Nodes)> ByOperator(string onnxPath, int runs = 50)
+    /// <param name="cancellation">Checked between runs; a stop throws <see cref="OperationCanceledException"/> (a profile
+    /// of part of the runs would be divided by all of them).</param>
+    public static IReadOnlyList<(string Op, long Microseconds, int Nodes)> ByOperator(string onnxPath, int runs = 50, CancellationToken cancellation = default)
     {
         string trace;
         using (var runner = new OnnxRunner(onnxPath, threads: 1, profile: true))
         {
             var input = new float[runner.ImageShape.Aggregate(1L, (a, b) => a * b)];
-            for (var i = 0; i < runs; i++) runner.Run(input, 1);
-            trace = runner.EndProfiling();
+            for (var i = 0; i < runs && !cancellation.IsCancellationRequested; i++) runner.Run(input, 1);
+            trace = runner.EndProfiling(); // also when stopped: the trace file is written either way, and deleted below
         }
         try
         {
+            if (cancellation.IsCancellationRequested) throw new OperationCanceledException("stopped while profiling: no profile printed", cancellation);
             using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(trace));
             return [.. doc.RootElement.EnumerateArray()
                 .Where(e => e.TryGetProperty("cat", out var c) && c.GetString() == "Node" && e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))

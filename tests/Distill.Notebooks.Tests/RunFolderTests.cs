@@ -174,6 +174,27 @@ public class RunFolderTests
         Assert.True(same.Exit == 0, same.Err);
     }
 
+    /// <summary>`deploy bench` ignored the signal until the 30 s grace ended it, then blamed the model ("ONNX Runtime
+    /// cannot run this model ... Export it again").</summary>
+    [Fact]
+    public void SIGTERM_stops_deploy_bench_at_once_with_what_was_timed()
+    {
+        var dir = TestSupport.TempDir("bench-signal");
+        var run = Path.Combine(dir, "run");
+        var model = Path.Combine(dir, "m.onnx");
+        Assert.Equal(0, DistillProcess.Run(Train(run, epochs: 1, trainSize: 256)).Exit);
+        Assert.Equal(0, DistillProcess.Run("deploy", "export", run, "--out", model).Exit);
+        using var bench = new DistillProcess.Running(DistillProcess.Start("deploy", "bench", model, "--runs", "100000000"));
+        bench.WaitFor("ONNX Runtime CPU", TimeSpan.FromMinutes(1));
+        Thread.Sleep(500); // inside the timing
+        bench.Signal("TERM");
+        Assert.Equal(143, bench.Exit(TimeSpan.FromSeconds(15))); // well inside the 30 s grace
+        Assert.Matches(@"batch   1, 1 thread : p50 +[\d.]+ ms, p90 +[\d.]+ ms \([\d]+ runs\)", bench.Output);
+        Assert.Contains("bench stopped after ", bench.Output, StringComparison.Ordinal);
+        Assert.Contains(" of 100,000,000 runs at batch 1, 1 thread; the line above is of those runs", bench.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("ONNX Runtime cannot run", bench.Output, StringComparison.Ordinal);
+    }
+
     /// <summary>A command blocked where no safe point comes still ends on one SIGTERM, as `timeout` sends it, after the
     /// grace period, with SIGTERM's exit code. Here: `sweep collect` reading a sweep folder's plan.json that is a FIFO
     /// nobody writes (the inputs a user names, notebooks, specs, datasets, checkpoints, are refused before opening).</summary>

@@ -24,6 +24,19 @@ static class CacheEntry
             .Concat(parts)
             .Append($"build={typeof(CacheEntry).Assembly.ManifestModule.ModuleVersionId}"));
 
+    /// <summary>Loads <paramref name="weights"/> into <paramref name="model"/> and returns their digest
+    /// (<see cref="TensorDigest.Weights"/>), or throws <see cref="InvalidDataException"/> when it is not
+    /// <paramref name="recorded"/>, the digest the entry's record was written with: a file changed on disk (a flipped
+    /// bit) can still load, and would be used silently.</summary>
+    public static string LoadVerified(torch.nn.Module model, string weights, string? recorded)
+    {
+        if (recorded is null) throw new InvalidDataException("its record names no weights digest");
+        model.load(weights);
+        var digest = TensorDigest.Weights(model);
+        if (digest != recorded) throw new InvalidDataException("its weights are not the ones its record names (changed on disk or in a copy)");
+        return digest;
+    }
+
     /// <summary>
     /// <paramref name="load"/> into <paramref name="model"/>; when it throws what <paramref name="damaged"/> accepts, the
     /// entry is damaged: <paramref name="drop"/> removes it, the model's initial weights are put back (a load may have

@@ -73,11 +73,9 @@ static class StudentStore
         !File.Exists(weights) || !File.Exists(record) ? null : CacheEntry.LoadOrRollBack(student, () =>
         {
             var saved = JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) ?? throw new JsonException("empty record");
-            if (saved.History is null || saved.WeightsSha256 is null) throw new InvalidDataException("its record is incomplete");
+            if (saved.History is null) throw new InvalidDataException("its record is incomplete");
             if (saved.Seed != options.Seed || saved.History.Count != options.Epochs) throw new InvalidDataException("its record is of another run");
-            student.load(weights);
-            var digest = TensorDigest.Weights(student);
-            if (saved.WeightsSha256 != digest) throw new InvalidDataException("its weights are not the ones its record names");
+            var digest = CacheEntry.LoadVerified(student, weights, saved.WeightsSha256);
             var reused = new TrainResult { Name = options.Name, Seed = saved.Seed, Parameters = saved.Parameters, History = saved.History, Teacher = saved.Teacher,
                 WeightsSha256 = digest };
             if (reused.Warning is { } warning) TrainingWarnings.Add(options.Name, options.Seed, warning);

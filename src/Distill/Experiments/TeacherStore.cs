@@ -188,11 +188,12 @@ public static class TeacherStore
         return CacheEntry.LoadOrRollBack(teacher, () =>
         {
             var saved = JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) ?? throw new JsonException("empty record");
-            teacher.load(weights);
+            var digest = CacheEntry.LoadVerified(teacher, weights, saved.WeightsSha256);
             return new TrainResult { Name = "teacher", Seed = saved.Seed, Parameters = teacher.ParameterCount, History = saved.History, Teacher = TeacherSource.None,
-                WeightsSha256 = TensorDigest.Weights(teacher) };
+                WeightsSha256 = digest };
         },
-        e => e is IOException or JsonException or ArgumentException or InvalidOperationException or NotSupportedException,
+        // FormatException: a damaged name length inside the weights file.
+        e => e is IOException or JsonException or InvalidDataException or ArgumentException or InvalidOperationException or NotSupportedException or FormatException,
         e =>
         {
             // A damaged cache entry is not an error of the experiment: drop it and train.
@@ -211,9 +212,10 @@ public static class TeacherStore
         var tmp = weights + $".{Environment.ProcessId}.tmp";
         teacher.save(tmp);
         File.Move(tmp, weights, overwrite: true);
-        File.WriteAllText(record + $".{Environment.ProcessId}.tmp", JsonSerializer.Serialize(new Record(trained.Seed, [.. trained.History])));
+        File.WriteAllText(record + $".{Environment.ProcessId}.tmp", JsonSerializer.Serialize(new Record(trained.Seed, [.. trained.History], TensorDigest.Weights(teacher))));
         File.Move(record + $".{Environment.ProcessId}.tmp", record, overwrite: true);
     }
 
-    sealed record Record(int Seed, List<EpochMetrics> History);
+    /// <param name="WeightsSha256">The saved weights' digest, checked on load (null in entries written before it was).</param>
+    sealed record Record(int Seed, List<EpochMetrics> History, string? WeightsSha256 = null);
 }

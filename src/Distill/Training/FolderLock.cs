@@ -8,18 +8,29 @@ internal sealed class FolderLock : IDisposable
 
     FolderLock(FileStream stream) => this.stream = stream;
 
+    /// <summary>The lock, or null when another process holds it. Any other failure (a full or read-only disk) is
+    /// thrown as it is: it is no lock conflict, and saying "in use" would send the user waiting for nothing.</summary>
     public static FolderLock? TryTake(string path)
     {
+        FileStream s;
+        try { s = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+        catch (IOException e) when (IoError.IsLockConflict(e)) { return null; }
         try
         {
-            var s = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             File.WriteAllText(path + ".pid", $"{Environment.ProcessId}");
             return new FolderLock(s);
         }
-        catch (IOException) { return null; }
+        catch
+        {
+            // Released now, not whenever the collector finalizes it: until then every other process would see it held.
+            s.Dispose();
+            throw;
+        }
     }
 
-    public static string Holder(string path) => File.Exists(path + ".pid") ? File.ReadAllText(path + ".pid").Trim() : "unknown";
+    /// <summary>The PID written beside the lock; "unknown" when none is (a holder between taking the lock and writing
+    /// it, or one whose write failed), never an empty "(PID )".</summary>
+    public static string Holder(string path) => File.Exists(path + ".pid") && File.ReadAllText(path + ".pid").Trim() is { Length: > 0 } pid ? pid : "unknown";
 
     public void Dispose() => stream.Dispose();
 }

@@ -254,7 +254,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
 
     /// <summary>An ONNX file someone else wrote (a Flatten of the image, no metadata): valid, but not logits of 10
     /// classes; with <paramref name="batch"/> its batch dimension is fixed.</summary>
-    static string Foreign(string path, long? batch)
+    internal static string Foreign(string path, long? batch)
     {
         static Distill.Deploy.Onnx.TensorShapeProto.Types.Dimension D(long v) => new() { DimValue = v };
         Distill.Deploy.Onnx.ValueInfoProto Info(string name, params Distill.Deploy.Onnx.TensorShapeProto.Types.Dimension[] dims) => new()

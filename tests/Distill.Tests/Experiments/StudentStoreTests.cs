@@ -124,6 +124,14 @@ public class StudentStoreTests
             log.GetStringBuilder().Clear();
             SameRuns(first, Comparison.Run(data, c));
             Assert.Contains("not the ones its record names", log.ToString(), StringComparison.Ordinal);
+
+            // So are weights with a byte changed on disk: they would load, and be used silently.
+            bytes = File.ReadAllBytes(entry);
+            bytes[bytes.Length / 2] ^= 0x40;
+            File.WriteAllBytes(entry, bytes);
+            log.GetStringBuilder().Clear();
+            SameRuns(first, Comparison.Run(data, c));
+            Assert.Contains($"run cache: ignoring damaged entry {entry} (its weights are not the ones its record names", log.ToString(), StringComparison.Ordinal);
         });
     }
 

@@ -44,6 +44,33 @@ public class TeacherStoreTests
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
     }
 
+    /// <summary>A byte flipped in a cached teacher's weights still loads: it was used silently, and the students
+    /// distilled from it came out far worse (a sweep's 34% became 14%).</summary>
+    [Fact]
+    public void A_teacher_whose_weights_changed_on_disk_is_dropped_and_trained_again()
+    {
+        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        try
+        {
+            using var data = Datasets.FashionMnist();
+            var log = new StringWriter();
+            var c = new FitNetsConfig { TeacherTrainSize = 1000, TestSize = 500, TeacherEpochs = 1, Teacher = "mlp-32", Log = log, Progress = false };
+            var trained = TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null));
+            var weights = Path.Combine(dir, TeacherStore.Key(data, c) + ".bin");
+            var bytes = File.ReadAllBytes(weights);
+            bytes[bytes.Length / 2] ^= 0x40; // inside the first layer's weights
+            File.WriteAllBytes(weights, bytes);
+
+            var again = Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null);
+            Assert.DoesNotContain("reused", log.ToString());
+            Assert.Contains($"teacher cache: ignoring damaged entry {weights} (its weights are not the ones its record names", log.ToString());
+            Assert.Equal(trained, TensorDigest.Weights(again)); // trained again from its own start
+            Assert.NotEqual(bytes, File.ReadAllBytes(weights)); // and kept again, whole
+        }
+        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+    }
+
     [Fact]
     public void A_cache_setting_that_names_a_file_is_said_by_doctor_and_refused_by_name()
     {

@@ -1,0 +1,36 @@
+using System.Text.RegularExpressions;
+
+namespace Distill;
+
+/// <summary>What an <see cref="IOException"/> reports, told by its error number: on Linux .NET puts the errno in
+/// <see cref="Exception.HResult"/>, while the message text is the C library's and may be translated.</summary>
+public static partial class IoError
+{
+    // Linux's numbers (asm-generic/errno-base.h, errno.h).
+    const int EWOULDBLOCK = 11, ENOSPC = 28, EROFS = 30, EDQUOT = 122;
+
+    /// <summary>True when an exclusive open failed because another open file holds the lock (flock's EWOULDBLOCK),
+    /// the one failure that means "in use": a full or read-only disk is not another run.</summary>
+    public static bool IsLockConflict(IOException e) => e?.HResult == EWOULDBLOCK;
+
+    /// <summary>A disk that cannot take a write (full, over quota, read-only) as the one line to follow "error: ",
+    /// naming the file and the fix; null for any other failure.</summary>
+    public static string? DiskProblem(Exception e)
+    {
+        if (e is not IOException io) return null;
+        var file = FileOf(io.Message) is { } f ? $"'{f}'" : "a file";
+        return io.HResult switch
+        {
+            ENOSPC => $"no space left on the disk writing {file}: free space on that disk or give another --out",
+            EDQUOT => $"your disk quota is used up writing {file}: free space on that disk or give another --out",
+            EROFS => $"the file system is read-only, so {file} cannot be written: give a folder you can write to",
+            _ => null,
+        };
+    }
+
+    /// <summary>The path .NET appends to an I/O error's message ("No space left on device : '/out/run.json'").</summary>
+    static string? FileOf(string message) => PathSuffix().Match(message) is { Success: true } m ? m.Groups["path"].Value : null;
+
+    [GeneratedRegex(@" : '(?<path>[^\n]+)'$")]
+    private static partial Regex PathSuffix();
+}

@@ -1,0 +1,39 @@
+namespace Distill.Tests.Onboarding;
+
+/// <summary>A full or read-only disk is something the user can fix: one line naming the file and the fix, not
+/// "Nothing in this command expected it ... report the trace".</summary>
+public class DiskErrorTests
+{
+    [Theory]
+    [InlineData(28, "no space left on the disk writing '/out/.last.ckpt.7.tmp': free space on that disk or give another --out")]
+    [InlineData(122, "your disk quota is used up writing '/out/.last.ckpt.7.tmp': free space on that disk or give another --out")]
+    [InlineData(30, "the file system is read-only, so '/out/.last.ckpt.7.tmp' cannot be written: give a folder you can write to")]
+    [InlineData(5, null)] // an input/output error is no full disk
+    public void The_error_number_tells_it_not_the_words(int errno, string? said)
+    {
+        // Words of another language: only the number can tell.
+        Assert.Equal(said, IoError.DiskProblem(new IOException("Plus d'espace disponible : '/out/.last.ckpt.7.tmp'", errno)));
+    }
+
+    [Fact]
+    public void A_message_without_a_path_says_a_file_and_other_exceptions_are_not_disk_problems()
+    {
+        Assert.Equal("no space left on the disk writing a file: free space on that disk or give another --out", IoError.DiskProblem(new IOException("No space left on device", 28)));
+        Assert.Null(IoError.DiskProblem(new InvalidOperationException("x") { HResult = 28 }));
+    }
+
+    [Fact]
+    public void Train_on_a_full_disk_says_so_in_one_line_and_exits_1()
+    {
+        var dir = Directory.CreateTempSubdirectory("fulldisk").FullName;
+        try
+        {
+            // Writes to /dev/full fail with ENOSPC: the run's PID file is the first thing train writes in its folder.
+            File.CreateSymbolicLink(Path.Combine(dir, "run.lock.pid"), "/dev/full");
+            var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--train-size", "100", "--test-size", "100", "--epochs", "1", "--out", dir]);
+            Assert.Equal(1, code);
+            Assert.Equal($"error: no space left on the disk writing '{dir}/run.lock.pid': free space on that disk or give another --out", stderr.Trim());
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+}
