@@ -58,11 +58,17 @@ static class TermSupport
     /// gets the same 0 from xlogy. One elementwise op, and every finite log p passes unchanged.</summary>
     public static Tensor FiniteLog(Tensor logP) => logP.clamp_min(finfo(logP.dtype).min);
 
-    /// <summary>Student and teacher must share a dtype. libtorch is inconsistent with float32 against float64: some
-    /// losses promote silently, some fail inside (nst), and some return a value whose backward fails (hint), so every
-    /// loss refuses a mismatch here, up front (SameShape and SameBatch call it).</summary>
+    /// <summary>Student and teacher must share a floating dtype. libtorch is inconsistent with float32 against float64:
+    /// some losses promote silently, some fail inside (nst), and some return a value whose backward fails (hint), so
+    /// every loss refuses a mismatch here, up front (SameShape and SameBatch call it). Integer values are refused too:
+    /// KD on int64 logits returned a loss truncated to an integer, and hint failed inside ("mse_cpu" not implemented
+    /// for 'Long').</summary>
     public static void SameDtype(string loss, Tensor student, Tensor teacher)
     {
+        foreach (var (side, t) in new[] { ("student", student), ("teacher", teacher) })
+            if (!t.is_floating_point())
+                throw new ArgumentException(
+                    $"{loss}: {side} is {t.dtype}; logits and features must be floating point (convert them with .to(ScalarType.Float32)).");
         if (student.dtype != teacher.dtype)
             throw new ArgumentException(
                 $"{loss}: student is {student.dtype} and teacher {teacher.dtype}; both must have the same floating dtype (convert one with .to(ScalarType.{student.dtype})).");

@@ -67,6 +67,21 @@ public class LossInputCheckTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(LossPropertyTests.AllLosses), MemberType = typeof(LossPropertyTests))]
+    public void Integer_logits_or_features_are_refused_naming_the_side_and_the_fix(string loss)
+    {
+        using var scope = NewDisposeScope();
+        long[] shape = LossPropertyTests.IsLogits(loss) ? [6, 5] : [6, 4, 3, 3];
+        var labels = tensor(new long[] { 0, 1, 2, 3, 4, 0 });
+        Tensor Integers(long seed) => (Randn(seed, shape) * 3).to(ScalarType.Int64);
+        foreach (var (student, teacher, side) in new[] { (Integers(1), Integers(2), "student"), (Randn(1, shape), Integers(2), "teacher") })
+        {
+            var e = Assert.Throws<ArgumentException>(() => LossRegistry.Compute(loss, LossPropertyTests.InputsFor(loss, student, teacher, labels), LossPropertyTests.ParamsFor(loss)));
+            Assert.EndsWith($": {side} is Int64; logits and features must be floating point (convert them with .to(ScalarType.Float32)).", e.Message); // at_paper's says at
+        }
+    }
+
     [Fact]
     public void A_hint_regressor_refuses_an_input_of_another_dtype_than_its_weights()
     {
