@@ -91,12 +91,17 @@ static class TermSupport
                 $"{loss}: student {Shape(student)} and teacher {Shape(teacher)} must have the same shape.");
     }
 
+    /// <summary>[B, …] features of both models with the same B ≥ 1 and at least one value per sample: a zero-size
+    /// channel or spatial dimension gave NaN (hint, at, nst) or a meaningless 0 (sp, pkt, rkd).</summary>
     public static void SameBatch(string loss, Tensor student, Tensor teacher)
     {
         SameDtype(loss, student, teacher);
         if (student.dim() < 1 || teacher.dim() < 1 || student.shape[0] != teacher.shape[0] || student.shape[0] == 0)
             throw new ArgumentException(
                 $"{loss}: student {Shape(student)} and teacher {Shape(teacher)} must share a non-empty batch dimension.");
+        foreach (var (side, t) in new[] { ("student", student), ("teacher", teacher) })
+            if (t.numel() == 0)
+                throw new ArgumentException($"{loss}: {side} {Shape(t)} has a dimension of size 0; each sample needs at least one value.");
     }
 
     public static void Logits2D(string loss, Tensor student, Tensor teacher, Tensor? labels = null)

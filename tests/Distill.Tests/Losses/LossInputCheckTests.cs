@@ -82,6 +82,25 @@ public class LossInputCheckTests
         }
     }
 
+    /// <summary>Every feature loss, through the registry (hint on equal shapes).</summary>
+    public static TheoryData<string> FeatureLosses() => [.. LossRegistry.Names.Where(l => !LossPropertyTests.IsLogits(l))];
+
+    [Theory]
+    [MemberData(nameof(FeatureLosses))]
+    public void Features_with_a_dimension_of_size_zero_are_refused_naming_the_side(string loss)
+    {
+        using var scope = NewDisposeScope();
+        var labels = tensor(new long[] { 0, 1 });
+        string Refused(long[] student, long[] teacher) => Assert.Throws<ArgumentException>(() =>
+            LossRegistry.Compute(loss, LossPropertyTests.InputsFor(loss, Randn(1, student), Randn(2, teacher), labels), LossPropertyTests.ParamsFor(loss))).Message;
+        Assert.EndsWith(": student [2, 0, 3, 3] has a dimension of size 0; each sample needs at least one value.", Refused([2, 0, 3, 3], [2, 0, 3, 3]));
+        Assert.EndsWith(": student [2, 4, 0, 3] has a dimension of size 0; each sample needs at least one value.", Refused([2, 4, 0, 3], [2, 4, 0, 3]));
+        Assert.EndsWith(": student [2, 0] has a dimension of size 0; each sample needs at least one value.", Refused([2, 0], [2, 0]));
+        if (loss != "hint") // the only one whose student and teacher must have the same shape
+            Assert.EndsWith(": teacher [2, 0, 3, 3] has a dimension of size 0; each sample needs at least one value.", Refused([2, 4, 3, 3], [2, 0, 3, 3]));
+        Assert.EndsWith("must share a non-empty batch dimension.", Refused([0, 4, 3, 3], [0, 4, 3, 3]));
+    }
+
     [Fact]
     public void A_hint_regressor_refuses_an_input_of_another_dtype_than_its_weights()
     {
