@@ -102,6 +102,14 @@ public class LossInputCheckTests
     }
 
     [Fact]
+    public void Kd_multi_without_teachers_is_refused_naming_k()
+    {
+        using var scope = NewDisposeScope();
+        var e = Assert.Throws<ArgumentException>(() => MultiTeacherKd.Loss(Randn(1, 3, 5), Randn(2, 0, 3, 5), 4));
+        Assert.Equal("kd_multi: teacher logits must be [K, B, C] with K ≥ 1 teachers, got [0, 3, 5].", e.Message);
+    }
+
+    [Fact]
     public void A_hint_regressor_refuses_an_input_of_another_dtype_than_its_weights()
     {
         using var scope = NewDisposeScope();
