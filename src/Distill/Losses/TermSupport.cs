@@ -149,5 +149,15 @@ static class TermSupport
         throw new ArgumentException($"{loss}: {name}[{i}] = {flat[i].item<long>()} is outside [0, {bound}), {of}.");
     }
 
+    /// <summary>A loss's number inside the range its method declares for it (<see cref="Methods.MethodParameter.Accepts"/>),
+    /// so a direct call and the catalogue (<c>distill methods</c>, specs, <c>--set</c>) refuse the same values: the
+    /// loss functions took negative or NaN weights and powers the catalogue refuses.</summary>
+    public static void InCatalogueRange(string loss, Methods.MethodParameter parameter, double value)
+    {
+        if (!parameter.Accepts(value))
+            throw new ArgumentOutOfRangeException(parameter.Name, value,
+                $"{loss}: {parameter.Name} = {value.ToString(System.Globalization.CultureInfo.InvariantCulture)} is outside {parameter.Range}, the range the method catalogue accepts.");
+    }
+
     public static string Shape(Tensor t) => $"[{string.Join(", ", t.shape)}]";
 }

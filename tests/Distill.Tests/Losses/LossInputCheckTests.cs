@@ -109,6 +109,35 @@ public class LossInputCheckTests
         Assert.Equal("kd_multi: teacher logits must be [K, B, C] with K ≥ 1 teachers, got [0, 3, 5].", e.Message);
     }
 
+    /// <summary>DKD's α and β and AT's p: the loss functions refuse exactly what the method catalogue refuses, naming the
+    /// catalogue's range (they took negative or NaN weights, and p ≤ 0).</summary>
+    [Theory]
+    [InlineData("dkd", "alpha", "[0, ∞)")]
+    [InlineData("dkd", "beta", "[0, ∞)")]
+    [InlineData("at", "p", "(0, ∞)")]
+    public void Loss_parameters_outside_the_catalogues_range_are_refused_as_the_catalogue_does(string method, string parameter, string range)
+    {
+        using var scope = NewDisposeScope();
+        var labels = tensor(new long[] { 0, 1, 2 });
+        Tensor Loss(double v) => method == "dkd"
+            ? Dkd.Loss(Randn(1, 3, 5), Randn(2, 3, 5), labels, parameter == "alpha" ? v : 1, parameter == "beta" ? v : 8, 4)
+            : At.Loss(Randn(1, 2, 3, 4, 4), Randn(2, 2, 5, 4, 4), v);
+        foreach (var v in new[] { -1, 0, 1e-3, 2, double.NaN, double.PositiveInfinity })
+        {
+            var text = v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            bool catalogue;
+            try { catalogue = Distill.Methods.MethodCatalogue.Parse($"{method}:{parameter}={text}") is not null; }
+            catch (ArgumentException) { catalogue = false; }
+            if (catalogue) Assert.True(double.IsFinite(Loss(v).item<float>()), $"{parameter} = {text}");
+            else
+            {
+                var e = Assert.Throws<ArgumentOutOfRangeException>(() => Loss(v));
+                Assert.StartsWith($"{method}: {parameter} = {text} is outside {range}, the range the method catalogue accepts.", e.Message);
+                Assert.Equal(parameter, e.ParamName);
+            }
+        }
+    }
+
     [Fact]
     public void A_hint_regressor_refuses_an_input_of_another_dtype_than_its_weights()
     {
