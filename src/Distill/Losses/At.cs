@@ -19,6 +19,7 @@ public static class At
     {
         if (features.dim() < 3)
             throw new ArgumentException($"at: features must be [B, C, H, W] (or [B, C, L]), got {Shape(features)}.");
+        InCatalogueRange("at", AtMethod.P, p);
         var powered = p == 2 ? features.pow(2) : features.abs().pow(p);
         return nn.functional.normalize(powered.mean([1]).reshape(features.shape[0], -1), dim: 1);
     }
@@ -92,10 +93,13 @@ public sealed class AtMethod : Methods.Method
     public override Methods.MethodKind Kind => Methods.MethodKind.Feature;
     public override string PaperResult => "Zagoruyko 2017; CIFAR-100 resnet32x4→resnet8x4: 73.44 (RepDistiller)";
 
+    /// <summary>Also <see cref="At.Map"/>'s range.</summary>
+    internal static readonly Methods.MethodParameter P = new("p", "power p of the attention map", 2, 0, double.PositiveInfinity, MinOpen: true);
+
     public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
     [
         new("beta", "β of β/2·AT (paper and code: 1000)", 1000, 0, double.PositiveInfinity),
-        new("p", "power p of the attention map", 2, 0, double.PositiveInfinity, MinOpen: true),
+        P,
         new("layers", "comma-separated layers; empty = every stage both models have", Text: ""),
     ];
 

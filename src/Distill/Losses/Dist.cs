@@ -17,11 +17,14 @@ public static class Dist
         Logits2D("dist", studentLogits, teacherLogits);
         Kd.CheckTemperature("dist", temperature);
         if (studentLogits.shape[0] < 2) throw new ArgumentException("dist: the intra-class relation needs a batch of at least two samples.");
-        var ys = (studentLogits / temperature).softmax(1);
-        var yt = (teacherLogits.detach() / temperature).softmax(1);
+        // float64 (B×C, cheap): a student near uniform has probabilities within 1e-4 of 1/C, which centring leaves as a
+        // small difference of nearly equal numbers; float32's rounding of them, divided by their small norm, put the
+        // gradient 1.2 off at logits of size 1e-3 (as PyTorch's float32).
+        var ys = (studentLogits.to(ScalarType.Float64) / temperature).softmax(1);
+        var yt = (teacherLogits.detach().to(ScalarType.Float64) / temperature).softmax(1);
         var inter = 1 - Pearson(ys, yt).mean();
         var intra = 1 - Pearson(ys.t(), yt.t()).mean();
-        return (beta * inter + gamma * intra) * (temperature * temperature);
+        return AsDtypeOf((beta * inter + gamma * intra) * (temperature * temperature), studentLogits);
     }
 
     /// <summary>Pearson correlation of each row of <paramref name="a"/> with the same row of <paramref name="b"/>.</summary>

@@ -18,6 +18,8 @@ public static class Dkd
     {
         Logits2D("dkd", studentLogits, teacherLogits, labels);
         Kd.CheckTemperature("dkd", temperature);
+        InCatalogueRange("dkd", DkdMethod.Alpha, alpha);
+        InCatalogueRange("dkd", DkdMethod.Beta, beta);
         if (studentLogits.shape[1] < 2) throw new ArgumentException("dkd: needs at least two classes.");
         var nonTarget = nn.functional.one_hot(labels, studentLogits.shape[1]).@bool().logical_not();
         var (sBinary, sOther) = Parts(Widened(studentLogits, temperature) / temperature, labels, nonTarget);
@@ -61,10 +63,14 @@ public sealed class DkdMethod : Methods.Method
         "β = 1 instead of CIFAR-100's 8: β = 8 and 2 collapsed the width-8 CNN student on Fashion-MNIST (seed 0: 18% and 74% vs 83% " +
         "from scratch); warm-up over 30% of training instead of 20 of 240 epochs, as our runs are short";
 
+    /// <summary>Also <see cref="Dkd.Loss"/>'s ranges.</summary>
+    internal static readonly Methods.MethodParameter Alpha = new("alpha", "weight α of TCKD (target vs non-target)", 1, 0, double.PositiveInfinity),
+        Beta = new("beta", "weight β of NCKD (among the non-target classes); mdistiller: 8 on CIFAR-100, 0.5 on ImageNet", 1, 0, double.PositiveInfinity);
+
     public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
     [
-        new("alpha", "weight α of TCKD (target vs non-target)", 1, 0, double.PositiveInfinity),
-        new("beta", "weight β of NCKD (among the non-target classes); mdistiller: 8 on CIFAR-100, 0.5 on ImageNet", 1, 0, double.PositiveInfinity),
+        Alpha,
+        Beta,
         Methods.MethodParameter.Temperature("temperature", "temperature T", 4),
         new("warmup", "fraction of training over which DKD's weight rises linearly from 0 to 1 (mdistiller: 20 of 240 epochs)", 0.3, 0, 1, MinOpen: true),
         Methods.MethodParameter.Switch("standardize", "1 = logit standardization (Sun et al. CVPR 2024)"),

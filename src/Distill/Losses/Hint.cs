@@ -19,7 +19,7 @@ public static class Hint
             throw new ArgumentException(
                 $"hint: student {Shape(studentFeatures)} and teacher {Shape(teacherFeatures)} must have the same shape; " +
                 "map the student's feature with a HintRegressor (HintRegressor.Conv or .Linear).");
-        SameDtype("hint", studentFeatures, teacherFeatures);
+        SameBatch("hint", studentFeatures, teacherFeatures);
         return nn.functional.mse_loss(studentFeatures, teacherFeatures.detach());
     }
 }

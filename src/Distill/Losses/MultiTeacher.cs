@@ -17,7 +17,8 @@ public static class MultiTeacherKd
     /// <param name="weights">one weight per teacher (non-negative, not all zero); null = the plain average.</param>
     public static Tensor Loss(Tensor studentLogits, Tensor teacherLogits, double temperature, IReadOnlyList<double>? weights = null)
     {
-        if (teacherLogits.dim() != 3) throw new ArgumentException($"kd_multi: teacher logits must be [K, B, C], got {Shape(teacherLogits)}.");
+        if (teacherLogits.dim() != 3 || teacherLogits.shape[0] == 0)
+            throw new ArgumentException($"kd_multi: teacher logits must be [K, B, C] with K ≥ 1 teachers, got {Shape(teacherLogits)}.");
         Logits2D("kd_multi", studentLogits, teacherLogits[0]);
         Kd.CheckTemperature("kd_multi", temperature);
         var k = teacherLogits.shape[0];

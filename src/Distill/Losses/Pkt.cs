@@ -19,12 +19,15 @@ public static class Pkt
         SameBatch("pkt", studentFeatures, teacherFeatures);
         var ps = Conditional(studentFeatures);
         var pt = Conditional(teacherFeatures.detach());
-        return (pt * ((pt + Eps) / (ps + Eps)).log()).sum() / studentFeatures.shape[0];
+        return AsDtypeOf((pt * ((pt + Eps) / (ps + Eps)).log()).sum() / studentFeatures.shape[0], studentFeatures);
     }
 
+    /// <summary>P in float64 (B×B, cheap): an antipodal pair, and every pair of 1-D embeddings, has a cosine of −1 and
+    /// so a kernel of about ε/‖x‖ ≈ 1e-7, the size of the ε beside P in the log; float32's rounding of a cosine near
+    /// −1 is as large, and left the loss 1e-2 off (as in PyTorch's float32).</summary>
     static Tensor Conditional(Tensor features)
     {
-        var x = features.reshape(features.shape[0], -1);
+        var x = features.reshape(features.shape[0], -1).to(ScalarType.Float64);
         x = x / (x.norm(1, true, 2.0f) + Eps); // norm, not sqrt(Σx²): its gradient at a zero row is 0, not ∞
         var k = (x.mm(x.t()) + 1) / 2;
         return k / k.sum(1, keepdim: true);

@@ -58,11 +58,17 @@ static class TermSupport
     /// gets the same 0 from xlogy. One elementwise op, and every finite log p passes unchanged.</summary>
     public static Tensor FiniteLog(Tensor logP) => logP.clamp_min(finfo(logP.dtype).min);
 
-    /// <summary>Student and teacher must share a dtype. libtorch is inconsistent with float32 against float64: some
-    /// losses promote silently, some fail inside (nst), and some return a value whose backward fails (hint), so every
-    /// loss refuses a mismatch here, up front (SameShape and SameBatch call it).</summary>
+    /// <summary>Student and teacher must share a floating dtype. libtorch is inconsistent with float32 against float64:
+    /// some losses promote silently, some fail inside (nst), and some return a value whose backward fails (hint), so
+    /// every loss refuses a mismatch here, up front (SameShape and SameBatch call it). Integer values are refused too:
+    /// KD on int64 logits returned a loss truncated to an integer, and hint failed inside ("mse_cpu" not implemented
+    /// for 'Long').</summary>
     public static void SameDtype(string loss, Tensor student, Tensor teacher)
     {
+        foreach (var (side, t) in new[] { ("student", student), ("teacher", teacher) })
+            if (!t.is_floating_point())
+                throw new ArgumentException(
+                    $"{loss}: {side} is {t.dtype}; logits and features must be floating point (convert them with .to(ScalarType.Float32)).");
         if (student.dtype != teacher.dtype)
             throw new ArgumentException(
                 $"{loss}: student is {student.dtype} and teacher {teacher.dtype}; both must have the same floating dtype (convert one with .to(ScalarType.{student.dtype})).");
@@ -85,12 +91,17 @@ static class TermSupport
                 $"{loss}: student {Shape(student)} and teacher {Shape(teacher)} must have the same shape.");
     }
 
+    /// <summary>[B, …] features of both models with the same B ≥ 1 and at least one value per sample: a zero-size
+    /// channel or spatial dimension gave NaN (hint, at, nst) or a meaningless 0 (sp, pkt, rkd).</summary>
     public static void SameBatch(string loss, Tensor student, Tensor teacher)
     {
         SameDtype(loss, student, teacher);
         if (student.dim() < 1 || teacher.dim() < 1 || student.shape[0] != teacher.shape[0] || student.shape[0] == 0)
             throw new ArgumentException(
                 $"{loss}: student {Shape(student)} and teacher {Shape(teacher)} must share a non-empty batch dimension.");
+        foreach (var (side, t) in new[] { ("student", student), ("teacher", teacher) })
+            if (t.numel() == 0)
+                throw new ArgumentException($"{loss}: {side} {Shape(t)} has a dimension of size 0; each sample needs at least one value.");
     }
 
     public static void Logits2D(string loss, Tensor student, Tensor teacher, Tensor? labels = null)
@@ -136,6 +147,16 @@ static class TermSupport
         using var flat = indices.flatten();
         var i = flat.lt(0).logical_or(flat.ge(bound)).nonzero()[0, 0].item<long>();
         throw new ArgumentException($"{loss}: {name}[{i}] = {flat[i].item<long>()} is outside [0, {bound}), {of}.");
+    }
+
+    /// <summary>A loss's number inside the range its method declares for it (<see cref="Methods.MethodParameter.Accepts"/>),
+    /// so a direct call and the catalogue (<c>distill methods</c>, specs, <c>--set</c>) refuse the same values: the
+    /// loss functions took negative or NaN weights and powers the catalogue refuses.</summary>
+    public static void InCatalogueRange(string loss, Methods.MethodParameter parameter, double value)
+    {
+        if (!parameter.Accepts(value))
+            throw new ArgumentOutOfRangeException(parameter.Name, value,
+                $"{loss}: {parameter.Name} = {value.ToString(System.Globalization.CultureInfo.InvariantCulture)} is outside {parameter.Range}, the range the method catalogue accepts.");
     }
 
     public static string Shape(Tensor t) => $"[{string.Join(", ", t.shape)}]";

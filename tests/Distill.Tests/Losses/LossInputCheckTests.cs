@@ -67,6 +67,77 @@ public class LossInputCheckTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(LossPropertyTests.AllLosses), MemberType = typeof(LossPropertyTests))]
+    public void Integer_logits_or_features_are_refused_naming_the_side_and_the_fix(string loss)
+    {
+        using var scope = NewDisposeScope();
+        long[] shape = LossPropertyTests.IsLogits(loss) ? [6, 5] : [6, 4, 3, 3];
+        var labels = tensor(new long[] { 0, 1, 2, 3, 4, 0 });
+        Tensor Integers(long seed) => (Randn(seed, shape) * 3).to(ScalarType.Int64);
+        foreach (var (student, teacher, side) in new[] { (Integers(1), Integers(2), "student"), (Randn(1, shape), Integers(2), "teacher") })
+        {
+            var e = Assert.Throws<ArgumentException>(() => LossRegistry.Compute(loss, LossPropertyTests.InputsFor(loss, student, teacher, labels), LossPropertyTests.ParamsFor(loss)));
+            Assert.EndsWith($": {side} is Int64; logits and features must be floating point (convert them with .to(ScalarType.Float32)).", e.Message); // at_paper's says at
+        }
+    }
+
+    /// <summary>Every feature loss, through the registry (hint on equal shapes).</summary>
+    public static TheoryData<string> FeatureLosses() => [.. LossRegistry.Names.Where(l => !LossPropertyTests.IsLogits(l))];
+
+    [Theory]
+    [MemberData(nameof(FeatureLosses))]
+    public void Features_with_a_dimension_of_size_zero_are_refused_naming_the_side(string loss)
+    {
+        using var scope = NewDisposeScope();
+        var labels = tensor(new long[] { 0, 1 });
+        string Refused(long[] student, long[] teacher) => Assert.Throws<ArgumentException>(() =>
+            LossRegistry.Compute(loss, LossPropertyTests.InputsFor(loss, Randn(1, student), Randn(2, teacher), labels), LossPropertyTests.ParamsFor(loss))).Message;
+        Assert.EndsWith(": student [2, 0, 3, 3] has a dimension of size 0; each sample needs at least one value.", Refused([2, 0, 3, 3], [2, 0, 3, 3]));
+        Assert.EndsWith(": student [2, 4, 0, 3] has a dimension of size 0; each sample needs at least one value.", Refused([2, 4, 0, 3], [2, 4, 0, 3]));
+        Assert.EndsWith(": student [2, 0] has a dimension of size 0; each sample needs at least one value.", Refused([2, 0], [2, 0]));
+        if (loss != "hint") // the only one whose student and teacher must have the same shape
+            Assert.EndsWith(": teacher [2, 0, 3, 3] has a dimension of size 0; each sample needs at least one value.", Refused([2, 4, 3, 3], [2, 0, 3, 3]));
+        Assert.EndsWith("must share a non-empty batch dimension.", Refused([0, 4, 3, 3], [0, 4, 3, 3]));
+    }
+
+    [Fact]
+    public void Kd_multi_without_teachers_is_refused_naming_k()
+    {
+        using var scope = NewDisposeScope();
+        var e = Assert.Throws<ArgumentException>(() => MultiTeacherKd.Loss(Randn(1, 3, 5), Randn(2, 0, 3, 5), 4));
+        Assert.Equal("kd_multi: teacher logits must be [K, B, C] with K ≥ 1 teachers, got [0, 3, 5].", e.Message);
+    }
+
+    /// <summary>DKD's α and β and AT's p: the loss functions refuse exactly what the method catalogue refuses, naming the
+    /// catalogue's range (they took negative or NaN weights, and p ≤ 0).</summary>
+    [Theory]
+    [InlineData("dkd", "alpha", "[0, ∞)")]
+    [InlineData("dkd", "beta", "[0, ∞)")]
+    [InlineData("at", "p", "(0, ∞)")]
+    public void Loss_parameters_outside_the_catalogues_range_are_refused_as_the_catalogue_does(string method, string parameter, string range)
+    {
+        using var scope = NewDisposeScope();
+        var labels = tensor(new long[] { 0, 1, 2 });
+        Tensor Loss(double v) => method == "dkd"
+            ? Dkd.Loss(Randn(1, 3, 5), Randn(2, 3, 5), labels, parameter == "alpha" ? v : 1, parameter == "beta" ? v : 8, 4)
+            : At.Loss(Randn(1, 2, 3, 4, 4), Randn(2, 2, 5, 4, 4), v);
+        foreach (var v in new[] { -1, 0, 1e-3, 2, double.NaN, double.PositiveInfinity })
+        {
+            var text = v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            bool catalogue;
+            try { catalogue = Distill.Methods.MethodCatalogue.Parse($"{method}:{parameter}={text}") is not null; }
+            catch (ArgumentException) { catalogue = false; }
+            if (catalogue) Assert.True(double.IsFinite(Loss(v).item<float>()), $"{parameter} = {text}");
+            else
+            {
+                var e = Assert.Throws<ArgumentOutOfRangeException>(() => Loss(v));
+                Assert.StartsWith($"{method}: {parameter} = {text} is outside {range}, the range the method catalogue accepts.", e.Message);
+                Assert.Equal(parameter, e.ParamName);
+            }
+        }
+    }
+
     [Fact]
     public void A_hint_regressor_refuses_an_input_of_another_dtype_than_its_weights()
     {

@@ -48,12 +48,15 @@ public sealed class ReferenceCommandTests : IDisposable
     /// DIST's β/γ, NST on 1-pixel-wide maps. high_temperature: the KL family at T = 32 to 1000 on 10 to 1000 classes,
     /// where float32 alone misses the tolerance (42 of its 60 cases failed before the KL went to float64 above T = 20).
     /// many_classes (torch float64, make_many_classes.py): the same family on 100 to 10,000 classes at T = 8 to 20 with a
-    /// student near its teacher (6 of its 34 cases failed before many classes widened at T²·ln C > 500).</summary>
+    /// student near its teacher (6 of its 34 cases failed before many classes widened at T²·ln C > 500).
+    /// pkt_conditioning (torch float64, make_pkt_conditioning.py): PKT on antipodal and 1-D embeddings, whose cosines of
+    /// −1 float32 cannot resolve, and on features of size 1e-9 (5 of its 7 cases failed before P went to float64).</summary>
     [Theory]
     [InlineData("edge_cases.json", 40)]
     [InlineData("edge_cases_after_dkd.json", 36)]
     [InlineData("high_temperature.json", 60)]
     [InlineData("many_classes.json", 34)]
+    [InlineData("pkt_conditioning.json", 7)]
     public void Independent_edge_case_file_passes(string file, int cases)
     {
         var (exit, output, err) = Run(Path.Combine(AppContext.BaseDirectory, "TestData", "Losses", file));
