@@ -13,7 +13,7 @@ static class BenchCommand
         var peer = new Option<bool>("--peer") { Description = "Run the same cases in PyTorch (bench/peer/bench_peer.py) and print ours/peer ratios." };
         var python = new Option<string?>("--python") { Description = "Python with torch for --peer (default: $DISTILL_PEER_PYTHON, else /usr/bin/python3)." };
         var threads = new Option<int?>("--threads") { Description = "Threads for both sides (default: $DISTILL_THREADS, else all cores)." };
-        var only = new Option<string[]>("--only") { Description = "Run only cases whose name contains one of these (the GEMM limit always runs).", AllowMultipleArgumentsPerToken = true };
+        var only = new Option<string[]>("--only") { Description = "Run only cases whose name contains one of these, given apart or comma-separated (the GEMM limit always runs).", AllowMultipleArgumentsPerToken = true };
         var smoke = new Option<bool>("--smoke") { Description = "1 warm-up + 2 steps per case and a 3-epoch memory run: checks the harness, measures nothing.", Hidden = true };
         var save = new Option<string?>("--save-numerics") { Description = "Write a seeded GEMM and MLP training result to this file (compare runs, e.g. with DISTILL_MKL_AMD_FIX=0)." };
         var memoryEpochs = new Option<int?>("--memory-epochs") { Description = "Epochs of the memory run (default 20; 0 skips it)." };
@@ -31,6 +31,7 @@ static class BenchCommand
         if (threads is int t && TorchRuntime.ThreadsError(t, $"--threads {t}") is { } badThreads) return Fail(badThreads);
         if (memoryEpochs is < 0 or 1 or 2) return Fail($"--memory-epochs {memoryEpochs}: give 0 (skip) or at least 3 (growth is measured from epoch 2).");
         if (save is not null || compare is not null) return RunNumerics(threads, save, compare);
+        if (NotebookArgs.List("--only", only) is not { } cases) return 2;
 
         PeerOptions? peerOptions = null;
         if (peer)
@@ -45,7 +46,7 @@ static class BenchCommand
         {
             Budget = smoke ? TimingBudget.Smoke : quick ? TimingBudget.Quick : TimingBudget.Full,
             Threads = threads,
-            Only = only,
+            Only = cases,
             Peer = peerOptions,
             MemoryEpochs = memoryEpochs ?? (smoke ? 3 : 20),
             MemorySamples = smoke ? 512 : 4096,

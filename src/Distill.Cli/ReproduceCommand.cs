@@ -30,7 +30,7 @@ static class ReproduceCommand
         var parameters = new Option<string[]>("--parameter", "-p") { Description = "name=value injected into every notebook, typed by its parameters cell (repeatable)" };
         var continueOnError = new Option<bool>("--continue-on-error") { Description = "within a notebook, run the remaining cells after a failing one (still counts as failed)" };
         var failFast = new Option<bool>("--fail-fast") { Description = "stop after the first notebook that fails; the rest are listed as not run" };
-        var only = new Option<string[]>("--only") { Description = "run only notebooks whose name contains this text (e.g. 01) or matches it as a glob with * and ? (e.g. '0?-*'); repeatable" };
+        var only = new Option<string[]>("--only") { Description = "run only notebooks whose name contains this text (e.g. 01) or matches it as a glob with * and ? (e.g. '0?-*'); repeatable, or a comma-separated list" };
         var timeout = new Option<double?>("--cell-timeout") { Description = "abandon a cell after this many seconds (its notebook fails)" };
         var jobs = new Option<int>("--jobs", "-j") { Description = "notebooks at a time, each in its own process", DefaultValueFactory = _ => 1 };
         var threads = new Option<int?>("--threads") { Description = "libtorch threads per notebook (default: $DISTILL_THREADS, else the cores divided by --jobs)" };
@@ -48,7 +48,8 @@ static class ReproduceCommand
 
     static int Run(Args a)
     {
-        if (NotebookArgs.Parameters(a.Parameters) is not { } pairs || !NotebookArgs.CellTimeout(a.Timeout, out var cellTimeout)) return 2;
+        if (NotebookArgs.Parameters(a.Parameters) is not { } pairs || !NotebookArgs.CellTimeout(a.Timeout, out var cellTimeout) ||
+            NotebookArgs.List("--only", a.Only) is not { } only) return 2;
         var badThreads = a.Threads is int t ? Native.TorchRuntime.ThreadsError(t, $"--threads {t}") : null;
         if (a.Jobs < 1 || badThreads is not null)
         {
@@ -65,7 +66,7 @@ static class ReproduceCommand
             Parameters = pairs,
             ContinueOnError = a.ContinueOnError,
             FailFast = a.FailFast,
-            Only = a.Only,
+            Only = only,
             CellTimeout = cellTimeout,
             Jobs = a.Jobs,
             Threads = a.Threads,

@@ -97,6 +97,21 @@ public class CliTests
     }
 
     [Fact]
+    public void Reproduce_only_takes_a_comma_separated_list()
+    {
+        var dir = TestSupport.TempDir("cli-only-list");
+        var nbs = Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName;
+        foreach (var name in new[] { "00-a.ipynb", "01-b.ipynb", "02-c.ipynb" }) TestSupport.WriteNotebook(nbs, name, ("1 + 1", null));
+        var reproduce = Distill("reproduce", "--notebooks", nbs, "--out", Path.Combine(dir, "out"), "--only", "00, 02");
+        Assert.Equal(0, reproduce.Exit);
+        Assert.True(Directory.Exists(Path.Combine(dir, "out", "00-a")));
+        Assert.True(Directory.Exists(Path.Combine(dir, "out", "02-c")));
+        Assert.False(Directory.Exists(Path.Combine(dir, "out", "01-b")));
+        Assert.Contains("01-b: not run: not selected by --only", reproduce.Out, StringComparison.Ordinal);
+        Assert.Contains("2 ok, 1 not run", reproduce.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bad_input_exits_2_with_the_fix()
     {
         var missing = Distill("run", "no/such/notebook.ipynb");

@@ -278,6 +278,8 @@ public class RunFolderTests
             ["reference", Path.Combine(dir, "missing.json")],
             ["data", "install", "nosuch"],
             ["bench", "--smoke", "--only", "nosuch"],
+            ["bench", "--smoke", "--only", " , "],
+            ["reproduce", "--notebooks", dir, "--only", ","],
         ];
         foreach (var c in cases)
         {
