@@ -128,6 +128,10 @@ static class TermSupport
     public static void Labels(string loss, Tensor logits, Tensor labels)
     {
         LogitsShape(loss, logits);
+        // Cross-entropy and self-distillation reach here without a teacher to compare dtypes with (SameDtype); libtorch's
+        // own error for int64 logits names a kernel ("log_softmax_lastdim_kernel_impl" not implemented for 'Long').
+        if (!logits.is_floating_point())
+            throw new ArgumentException($"{loss}: student is {logits.dtype}; logits and features must be floating point (convert them with .to(ScalarType.Float32)).");
         if (labels.dtype != ScalarType.Int64)
             throw new ArgumentException($"{loss}: labels must be int64 class indices, got {labels.dtype}; convert them with .to(ScalarType.Int64).");
         if (labels.dim() != 1 || labels.shape[0] != logits.shape[0])

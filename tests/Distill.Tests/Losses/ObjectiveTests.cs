@@ -110,6 +110,16 @@ public class ObjectiveTests
     }
 
     [Fact]
+    public void Cross_entropy_refuses_integer_logits_naming_the_fix()
+    {
+        using var scope = NewDisposeScope();
+        var (s, _, y) = Outputs();
+        var integers = new ModelOutput((s.Logits * 3).to(ScalarType.Int64), s.Features);
+        var e = Assert.Throws<ArgumentException>(() => new CrossEntropyTerm().Compute(new StepContext(integers, null, y, 0, 0, 0)));
+        Assert.Equal("ce: student is Int64; logits and features must be floating point (convert them with .to(ScalarType.Float32)).", e.Message);
+    }
+
+    [Fact]
     public void Every_term_composes_and_only_student_side_and_regressor_get_gradients()
     {
         using var scope = NewDisposeScope();
