@@ -17,6 +17,15 @@ root.Subcommands.Add(DeployCommand.Create());
 // Every command reports the failures it expects as one `error:` line. Anything else reaching here is still one line
 // (type and message, no stack trace, which tells a user nothing they can act on); DISTILL_TRACE=1 shows the trace for
 // a bug report.
+// An exception nobody catches on a background thread ends the process. While a notebook runs, its runner reports it
+// against the running cell; later (a thread a cell started, throwing after its notebook finished) it is still one line
+// and exit 1, not the runtime's stack trace and abort (134). What was written before it stands.
+AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+{
+    if (Distill.Notebooks.NotebookRunner.HandlesUnhandledExceptions || Environment.GetEnvironmentVariable("DISTILL_TRACE") is "1" or "true") return;
+    Console.Error.WriteLine($"error: {Distill.Notebooks.NotebookRunner.BackgroundFailure(e.ExceptionObject)}");
+    Distill.Notebooks.NotebookRunner.EndProcess(1);
+};
 try
 {
     var parsed = root.Parse(args);

@@ -18,6 +18,41 @@ namespace Distill.Notebooks;
 public sealed class NotebookRunner(NotebookRunOptions options)
 {
     static readonly SemaphoreSlim OneAtATime = new(1, 1);
+    static int handling;
+
+    /// <summary>True while a notebook's run handles exceptions nobody catches on its cells' threads (its report then
+    /// blames the running cell). A host's own handler leaves them to it then, and reports those that come later.</summary>
+    public static bool HandlesUnhandledExceptions => Volatile.Read(ref handling) > 0;
+
+    /// <summary>Ends the process with <paramref name="code"/> from an unhandled-exception handler, once what it had to
+    /// say is written. Environment.Exit there loses the code when Main has already returned (the runtime is then waiting
+    /// for the throwing foreground thread, and a second exit keeps Main's 0), so the console is flushed and libc's _exit
+    /// ends it.</summary>
+    public static void EndProcess(int code)
+    {
+        Environment.ExitCode = code;
+        Console.Out.Flush();
+        Console.Error.Flush();
+        if (OperatingSystem.IsLinux()) ExitImmediately(code);
+        Environment.Exit(code);
+    }
+
+#pragma warning disable SYSLIB1054 // LibraryImport needs unsafe code; a plain DllImport of one libc call is enough.
+    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "_exit")]
+    static extern void ExitImmediately(int status);
+#pragma warning restore SYSLIB1054
+
+    /// <summary>An exception nobody caught on a background thread after the work that started it ended (a thread a
+    /// cell started, throwing after its notebook's report was written): where it was thrown, from the first frame with a
+    /// source line (a cell's file and line), and the fix.</summary>
+    public static string BackgroundFailure(object exception)
+    {
+        if (exception is not Exception e) return $"a background thread threw {exception}; it ends the process.";
+        var frame = new StackTrace(e, fNeedFileInfo: true).GetFrames().FirstOrDefault(f => f.GetFileName() is not null);
+        var where = frame is null ? "" : $", thrown at {frame.GetFileName()}, line {frame.GetFileLineNumber()}";
+        return $"{e.GetType().Name}: {ErrorText.Line(e)}{where}, on a background thread after the work that started it had finished: it ends the process " +
+               "(in the .NET kernel it kills the kernel). What was written before it stands. Catch exceptions inside the thread, or use Task.Run and await the task.";
+    }
 
     public NotebookRunOptions Options { get; } = options;
 
@@ -119,6 +154,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         /// finds <see cref="written"/> set.</summary>
         readonly Lock finishGate = new();
         bool written;
+        Exception? lateException; // thrown on a cell's thread while no cell ran (between cells): reported by the run's own thread
         /// <summary>The cell executing now (under <see cref="finishGate"/>), with its index in the document.</summary>
         (NotebookCell Cell, int Index, OutputSink Sink, Stopwatch Clock)? running;
 
@@ -162,6 +198,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             var thread = new CellThread();
             AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
             AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
+            Interlocked.Increment(ref handling);
             foreach (var c in doc.Cells)
             {
                 c.Outputs.Clear();
@@ -174,6 +211,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 {
                     var cell = doc.Cells[i];
                     if (!stopped && ct.IsCancellationRequested) { interrupted = stopped = true; }
+                    lock (finishGate) if (lateException is not null) stopped = true;
                     if (stopped) { results.Add(new(cell, CellStatus.NotRun, TimeSpan.Zero, null)); continue; }
                     if (cell.Kind != CellKind.Code || cell.Kernel == KernelNames.Markdown || string.IsNullOrWhiteSpace(cell.Source))
                     {
@@ -204,22 +242,37 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 if (!abandoned) session.Dispose();
             }
 
+            NotebookRunResult? finished = null;
             lock (finishGate)
             {
-                // The process is ending (a cell called Environment.Exit from another thread, and this one finished):
-                // the report of that is written and the process exits when the handler returns; nothing more to do.
-                if (written) Thread.Sleep(Timeout.Infinite);
-                try { return Finish(); }
-                // After the report: an Exit from a cell's leftover thread while it is written still finds it whole.
-                finally
+                // Else the process is ending (a cell called Environment.Exit from another thread, or its thread threw,
+                // and this one finished): the report of that is written and the process exits when the handler returns.
+                if (!written)
                 {
-                    AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
-                    AppDomain.CurrentDomain.UnhandledException -= OnUnhandledException;
-                    // After the manifest, which records the thread count the cells ran with: the next notebook in this
-                    // process starts from the settings this one found, as in the kernel's fresh process.
-                    processState.Restore();
+                    if (lateException is { } late) ReportLate(late);
+                    // After the report: an Exit from a cell's leftover thread while it is written still finds it whole.
+                    try { finished = Finish(); }
+                    finally
+                    {
+                        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+                        AppDomain.CurrentDomain.UnhandledException -= OnUnhandledException;
+                        Interlocked.Decrement(ref handling);
+                        // After the manifest, which records the thread count the cells ran with: the next notebook in this
+                        // process starts from the settings this one found, as in the kernel's fresh process.
+                        processState.Restore();
+                    }
                 }
             }
+            // Outside the gate, which Exit's ProcessExit handler takes: sleeping while holding it hung the process when a
+            // cell's thread threw just as its cell ended.
+            if (finished is null) { Thread.Sleep(Timeout.Infinite); return null!; }
+            if (lateException is null) return finished;
+            // The exception that a cell's thread threw between cells ends the process, as it kills the kernel (its handler
+            // waits for this): the report is written, the host says so, and the exit code is 1. Outside the gate, which
+            // Exit's ProcessExit handlers take.
+            o.ProcessEnded?.Invoke(finished);
+            Environment.Exit(1);
+            return finished;
         }
 
         readonly int startCallsBefore = Distill.Notebook.StartCalls;
@@ -284,6 +337,24 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         /// ... frame #0: ..."): the cell's output keeps them, the one-line failure stops before them.</summary>
         static string WithoutNativeFrames(string message) =>
             message.IndexOf("\nException raised from ", StringComparison.Ordinal) is var at and >= 0 ? message[..at] : message;
+
+        /// <summary>An exception from a cell's thread while no cell ran, as that of the cell whose code threw it (else the
+        /// last that ran): an error output on it and a failure of the run, the cells after it marked not run.</summary>
+        void ReportLate(Exception ex)
+        {
+            var ran = results.Where(x => x.Status is CellStatus.Succeeded or CellStatus.Failed).Select(x => x.Cell).ToList();
+            var cell = ran.FirstOrDefault(c => ScriptSession.LineOf(ex, $"{fileName} {c.Label}") is not null) ?? ran.LastOrDefault();
+            if (cell is null) return;
+            int? line = ScriptSession.LineOf(ex, $"{fileName} {cell.Label}");
+            var note = $"unhandled on a background thread this cell started, after the cell ended (such as a Thread's body or an async void method): " +
+                       "it ends the process, as it kills the kernel; the cells after it did not run. Catch exceptions inside the thread, or use Task.Run and await the task";
+            var type = ex.GetType().FullName ?? "Exception";
+            cell.Outputs.Add(new ErrorOutput(type, ex.Message, [.. ScriptSession.Traceback(ex), note]));
+            var failure = new CellFailure(fileName, cell.Label, line, $"{type}: {ex.Message} ({note})");
+            failures.Add(failure);
+            int at = results.FindIndex(x => x.Cell == cell);
+            results[at] = results[at] with { Status = CellStatus.Failed, Failure = failure };
+        }
 
         /// <summary>Writes the executed notebook, the report and the manifest of what has run (under <see cref="finishGate"/>).</summary>
         NotebookRunResult Finish()
@@ -382,9 +453,26 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         /// </summary>
         void OnUnhandledException(object? sender, UnhandledExceptionEventArgs e)
         {
+            bool reported;
             lock (finishGate)
             {
-                if (written || running is not { } r) return; // no cell to blame: the runtime's own report and abort
+                reported = written;
+                // Between cells (a cell's thread threw after its cell ended): the run's own thread starts no more cells,
+                // writes the report with this failure in it and ends the process; this thread waits for that.
+                if (!reported && running is null)
+                    lateException ??= e.ExceptionObject as Exception ?? new InvalidOperationException(e.ExceptionObject.ToString());
+            }
+            if (reported)
+            {
+                // The report is out (the last cell ended, or the process is ending): one line, not the runtime's trace
+                // and abort (exit 134).
+                o.Log?.WriteLine($"error: {BackgroundFailure(e.ExceptionObject)}");
+                EndProcess(1);
+            }
+            if (lateException is not null) Thread.Sleep(Timeout.Infinite);
+            lock (finishGate)
+            {
+                if (written || running is not { } r) return;
                 foreach (var sink in sinks) sink.Close();
                 abandoned = true; // the session is mid-cell: report the injected values, not the variables
                 var ex = e.ExceptionObject as Exception;
@@ -445,7 +533,12 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             }
             var sink = new OutputSink(cell.Outputs, o.MaxOutputChars);
             lock (finishGate) sinks.Add(sink); // read by OnProcessExit, on another thread
-            lock (finishGate) running = (cell, index, sink, clock);
+            lock (finishGate)
+            {
+                // A cell's thread threw since the last cell ended: the run stops here (see OnUnhandledException).
+                if (lateException is not null) { cell.ExecutionCount = null; executionCount--; return new(cell, CellStatus.NotRun, TimeSpan.Zero, null); }
+                running = (cell, index, sink, clock);
+            }
             var task = thread.Run(() => Execute(cell, sink, ct));
             try
             {

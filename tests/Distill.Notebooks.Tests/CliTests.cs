@@ -203,6 +203,36 @@ public class CliTests
         Assert.DoesNotContain("ProcessDied", File.ReadAllText(Path.Combine(outDir, "bg.ipynb")), StringComparison.Ordinal);
     }
 
+    /// <summary>A cell's thread that throws after the last cell, once the report is written: one error line naming the
+    /// cell's line and exit 1, not the runtime's trace and abort (134); the report stands. Thrown at the moments around
+    /// the notebook's end (during the next cells, between them, while the report is written, after), the run always
+    /// ends with 1, one line and a report, never a stack trace or a hang.</summary>
+    [Fact]
+    public void An_exception_on_a_cells_thread_after_the_notebook_ended_is_one_line_and_exit_1()
+    {
+        var dir = TestSupport.TempDir("cli-unhandled-late");
+        string Notebook(int delayMs) => TestSupport.WriteNotebook(dir, $"late{delayMs}.ipynb",
+            ($"new System.Threading.Thread(() => {{ System.Threading.Thread.Sleep({delayMs}); throw new InvalidOperationException(\"late boom\"); }}).Start();", null),
+            ("System.Threading.Thread.Sleep(100);", null),
+            ("2 + 2", null));
+        var outDir = Path.Combine(dir, "out");
+        var (exit, _, err) = Distill("run", Notebook(2500), "--out", outDir);
+        Assert.Equal(1, exit);
+        Assert.Contains($"error: InvalidOperationException: late boom, thrown at {Path.Combine(dir, "late2500.ipynb")} cell 1, line 1, on a background thread after the work", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", err, StringComparison.Ordinal);
+        Assert.Equal("succeeded", TestSupport.ReadJson(Path.Combine(outDir, "late2500.manifest.json"))["status"]!.GetValue<string>());
+
+        foreach (var delay in new[] { 150, 250, 350, 450, 600 })
+        {
+            var (code, _, stderr) = Distill("run", Notebook(delay), "--out", outDir);
+            var what = $"thrown after {delay} ms → {code}\n{stderr}";
+            Assert.True(code == 1, what);
+            Assert.Contains("late boom", stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+            Assert.True(File.Exists(Path.Combine(outDir, $"late{delay}.manifest.json")), what);
+        }
+    }
+
     /// <summary>An async void method that throws ends the process the same way; under `reproduce` that is the notebook's
     /// own process: its report says why, and the notebooks after it still run.</summary>
     [Fact]
