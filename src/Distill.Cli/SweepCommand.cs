@@ -140,7 +140,7 @@ static class SweepCommand
             if (ParentId() != parent) throw new InvalidOperationException("sweep worker: the `sweep run` that started it is gone; stopping.");
             var runDir = SweepFolder.Run(dir, run.Index);
             // A run this worker came back to is still claimed by it.
-            if (!wait && (SweepFolder.Done(dir, run.Index, s.GridKeys) || !SweepFolder.Claim(runDir, claim))) continue;
+            if (!wait && (SweepFolder.Done(dir, s, run.Index) || !SweepFolder.Claim(runDir, claim))) continue;
             using var log = new StreamWriter(Path.Combine(runDir, "task.log"), append: true) { AutoFlush = true };
             try { RunOne(s, run, dir, threads, log, token, wait); }
             catch (RunBusyException busy)
@@ -193,7 +193,7 @@ static class SweepCommand
     {
         var clock = Stopwatch.StartNew();
         SweepFolder.RemoveStaleClaims(dir);
-        var pending = s.Runs.Where(r => !SweepFolder.Done(dir, r.Index, s.GridKeys)).ToList();
+        var pending = s.Runs.Where(r => !SweepFolder.Done(dir, s, r.Index)).ToList();
         var workers = Math.Min(jobs, pending.Count);
         Console.WriteLine($"sweep {s.Name}: {s.Runs.Count} runs, {s.Runs.Count - pending.Count} done already" +
                           (workers == 0 ? "" : $"; {workers} processes × {threads} thread{(threads == 1 ? "" : "s")}"));
@@ -217,7 +217,7 @@ static class SweepCommand
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a stale claim blocks nothing: its ID is this run's
         }
         if (signals.Token.IsCancellationRequested) throw new OperationCanceledException($"sweep {s.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints");
-        var unfinished = pending.Where(r => !SweepFolder.Done(dir, r.Index, s.GridKeys)).ToList();
+        var unfinished = pending.Where(r => !SweepFolder.Done(dir, s, r.Index)).ToList();
         var notRun = unfinished.Where(r => !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.FailedFile))).Select(r => r.Index).ToList();
         if (notRun.Count > 0)
             Console.Error.WriteLine($"error: not run: {string.Join(", ", notRun)} (every worker stopped before them; see {Path.Combine(dir, "workers")}); `sweep run` again runs them");

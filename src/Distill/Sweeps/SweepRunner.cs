@@ -10,7 +10,7 @@ namespace Distill.Sweeps;
 
 /// <summary>What one finished run wrote to DIR/runs/INDEX/result.json.</summary>
 public sealed record RunResult(int Index, string Label, IReadOnlyDictionary<string, string> Values, int Seed, double Best, double Last,
-    int BestEpoch, long Parameters, int Threads, double Seconds, string? Warning, IReadOnlyList<double> TestAccuracy);
+    int BestEpoch, long Parameters, int Threads, double Seconds, string? Warning, IReadOnlyList<double> TestAccuracy, string? Spec = null);
 
 /// <summary>The run is held by another live process (its task lock): it is running elsewhere, which is not a failure.</summary>
 public sealed class RunBusyException(int index, string holder)
@@ -35,14 +35,17 @@ public static class SweepFolder
     public static string Run(string dir, int index) => Path.Combine(dir, "runs", $"{index}");
 
     /// <summary>Whether run <paramref name="index"/> finished: its result.json (written last, atomically) holds a whole
-    /// result of this sweep's grid (<paramref name="gridKeys"/>). A damaged one (not JSON, fields missing) is not
-    /// done: the run is run again.</summary>
-    public static bool Done(string dir, int index, IReadOnlyList<string> gridKeys) => ReadResult(dir, index, gridKeys).Result is not null;
+    /// result of this run of this spec. A damaged one (not JSON, fields missing) or another spec's is not done: the
+    /// run is run again.</summary>
+    public static bool Done(string dir, ExperimentSpec spec, int index) =>
+        ReadResult(dir, index, spec.Hash, spec.Runs[index].Values.ToDictionary()).Result is not null;
 
     /// <summary>Run <paramref name="index"/>'s result; null without one, and with <c>Damage</c> saying what is wrong
-    /// with a result.json that does not hold a whole result of this run.</summary>
-    public static (RunResult? Result, string? Damage) ReadResult(string dir, int index, IReadOnlyList<string> gridKeys)
+    /// with a result.json that does not hold a whole result of this run: of spec <paramref name="specHash"/>, with
+    /// the grid <paramref name="values"/> the plan gives the run.</summary>
+    public static (RunResult? Result, string? Damage) ReadResult(string dir, int index, string specHash, IReadOnlyDictionary<string, string> values)
     {
+        var gridKeys = values.Keys.ToList();
         var (found, r, damage) = ReadRecord<RunResult>(Path.Combine(Run(dir, index), ResultFile), "a result");
         if (!found || damage is not null) return (null, damage);
         // The deserializer leaves absent fields at their defaults: a record without them is not a finished run.
@@ -51,6 +54,11 @@ public static class SweepFolder
             : r.Index != index ? $"index (it says {r.Index})"
             : gridKeys.FirstOrDefault(k => !r.Values.ContainsKey(k)) is { } key ? $"value for {key}" : null;
         if (missing is not null) return (null, $"not a whole result (no {missing})");
+        // Another spec's result (a second sweep that wrote into this folder) must not count as this run's: it would
+        // be "done already" and mix into collect. Results written before they named their spec are checked by values.
+        if (r!.Spec is { } other && other != specHash) return (null, $"foreign: another spec's result (spec {other}; this sweep's is {specHash})");
+        if (gridKeys.FirstOrDefault(k => r.Values![k] != values[k]) is { } differs)
+            return (null, $"foreign: another run's result ({differs}={r.Values![differs]}; this run's is {values[differs]})");
         // The reader takes 1e999 as infinity; no run writes one (accuracies are percentages), and the tables' JSON cannot hold it.
         var numbers = new[] { ("best", r!.Best), ("last", r.Last), ("seconds", r.Seconds) }.Concat(r.TestAccuracy!.Select(a => ("test_accuracy", a)));
         if (numbers.FirstOrDefault(n => !double.IsFinite(n.Item2)) is ({ } field, var x))
@@ -161,15 +169,9 @@ public static class SweepFolder
             throw new ArgumentException($"--out {dir}: cannot create this folder ({e.Message}); give a folder you can write to.", e);
         }
         var planPath = Path.Combine(dir, PlanFile);
-        if (File.Exists(planPath) && ReadPlan(dir) is { } old && old.SpecHash != spec.Hash)
-            throw new InvalidOperationException($"--out {dir} holds a sweep of another spec ({old.Name}, spec {old.SpecHash}; this one is {spec.Hash}). " +
-                                                "Give another folder, or move that one away.");
         if (File.Exists(planPath))
         {
-            // Same spec: every task of an array calls this; nothing to rewrite but the spec's copy, which the tasks
-            // (Slurm, k8s, --jobs workers) read: deleted, or no longer this spec (garbage, another spec's values), it
-            // is written again from the spec given. A copy that differs only in comments is this spec and stays.
-            if (!CopyHolds(Path.Combine(dir, SpecFile), spec)) AtomicFile.WriteAllText(Path.Combine(dir, SpecFile), spec.Text);
+            SameSpec(spec, dir);
             return;
         }
         // No plan (deleted as damaged, say), but runs: each run's record names its spec. Another spec's runs would
@@ -182,8 +184,33 @@ public static class SweepFolder
                                                         "Give another folder, or move that one away.");
         var plan = new Plan(spec.Name, spec.Hash, spec.GridKeys,
             [.. spec.Runs.Select(r => new PlanEntry(r.Index, r.Label, r.Values.ToDictionary()))]);
-        AtomicFile.WriteAllText(planPath, JsonSerializer.Serialize(plan, Json));
+        // Claimed atomically: the plan is written whole beside it, then moved into place only if no plan is there yet.
+        // Checking and then writing would let two sweeps of different specs started together both take the folder.
+        var temp = Path.Combine(dir, $".{PlanFile}.{Environment.ProcessId}-{Guid.NewGuid():N}");
+        File.WriteAllText(temp, JsonSerializer.Serialize(plan, Json));
+        try { File.Move(temp, planPath, overwrite: false); }
+        catch (IOException) when (File.Exists(planPath))
+        {
+            // Another sweep claimed it first: go on only if it is this spec's.
+            File.Delete(temp);
+            SameSpec(spec, dir);
+            return;
+        }
         AtomicFile.WriteAllText(Path.Combine(dir, SpecFile), spec.Text);
+    }
+
+    /// <summary>For a folder that has a plan: refuses another spec's; for this spec's, writes the spec's copy again when
+    /// it is missing or no longer this spec.</summary>
+    static void SameSpec(ExperimentSpec spec, string dir)
+    {
+        var old = ReadPlan(dir);
+        if (old.SpecHash != spec.Hash)
+            throw new InvalidOperationException($"--out {dir} holds a sweep of another spec ({old.Name}, spec {old.SpecHash}; this one is {spec.Hash}). " +
+                                                "Give another folder, or move that one away.");
+        // Same spec: every task of an array calls this; nothing to rewrite but the spec's copy, which the tasks
+        // (Slurm, k8s, --jobs workers) read: deleted, or no longer this spec (garbage, another spec's values), it
+        // is written again from the spec given. A copy that differs only in comments is this spec and stays.
+        if (!CopyHolds(Path.Combine(dir, SpecFile), spec)) AtomicFile.WriteAllText(Path.Combine(dir, SpecFile), spec.Text);
     }
 
     static bool CopyHolds(string path, ExperimentSpec spec)
@@ -255,7 +282,7 @@ public static class SweepRunner
         }
         using var _ = task;
         var resultPath = Path.Combine(runDir, SweepFolder.ResultFile);
-        var (done, damage) = SweepFolder.ReadResult(dir, index, spec.GridKeys);
+        var (done, damage) = SweepFolder.ReadResult(dir, index, spec.Hash, planned.Values.ToDictionary());
         if (done is not null) return (done, true);
         // Kept, not deleted (it may be the only copy of something); the run resumes from its checkpoint. A damaged
         // failure record is kept aside too, so that neither a success (which removes failed.json) nor a new failure
@@ -321,6 +348,6 @@ public static class SweepRunner
         };
         var r = Trainer.Train(student, transfer, objective, options, needsTeacher ? teacher : null);
         return new RunResult(planned.Index, planned.Label, planned.Values.ToDictionary(), e.Seed, r.BestAccuracy, r.LastAccuracy, r.BestEpoch,
-            r.Parameters, TorchRuntime.Threads, Math.Round(clock.Elapsed.TotalSeconds, 2), r.Warning, [.. r.History.Select(h => h.TestAccuracy)]);
+            r.Parameters, TorchRuntime.Threads, Math.Round(clock.Elapsed.TotalSeconds, 2), r.Warning, [.. r.History.Select(h => h.TestAccuracy)], spec.Hash);
     }
 }
