@@ -107,6 +107,16 @@ static class SweepCommand
 
     static void RunOne(ExperimentSpec s, PlannedRun run, string dir, int threads, TextWriter log, CancellationToken token, bool wait = false)
     {
+        // A started run resumes at the thread count it was started with: its numbers are bit-identical only at that
+        // count, and the trainer refuses a resume at another (advising --resume, which a sweep has no use for). Set
+        // before anything trains, so its teacher too is the one trained at that count.
+        if (SweepFolder.StartedThreads(dir, run.Index) is int started && started != threads && !SweepFolder.Done(dir, s, run.Index))
+        {
+            var note = $"note: run {run.Index} ({run.Label}): resuming at {started} thread{(started == 1 ? "" : "s")}, the count it was started with (not {threads}): a run's numbers are the same only at its own thread count";
+            if (log != Console.Out) log.WriteLine(note);
+            Console.WriteLine(note);
+            threads = started;
+        }
         TorchRuntime.Initialize(threads);
         var (result, skipped) = SweepRunner.Run(s, run.Index, dir, log, token, wait);
         var line = $"run {run.Index} ({run.Label}): {(skipped ? "done already; " : "")}best {result.Best:F2}% last {result.Last:F2}% " +

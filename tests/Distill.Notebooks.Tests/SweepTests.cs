@@ -308,6 +308,25 @@ public class SweepTests
         Assert.Equal(Runs(whole), Runs(dir));
     }
 
+    /// <summary>A run started at 2 threads and stopped before its result resumes at 2 threads when the sweep is run
+    /// again at 1 (a note says so), to the numbers of an uninterrupted run; it was refused ("started with other
+    /// settings (threads: 2 → 1)", advising --resume, which a sweep has not) after the teacher was trained again.</summary>
+    [Fact]
+    public void A_started_run_resumes_at_the_thread_count_it_was_started_with()
+    {
+        var dir = TestSupport.TempDir("sweep-threads");
+        var first = Distill("sweep", "run", Tiny, "--out", dir, "--index", "0", "--threads", "2");
+        Assert.True(first.Exit == 0, first.Out + first.Err);
+        var result = Path.Combine(dir, "runs", "0", "result.json");
+        var before = TestSupport.ReadJson(result)["test_accuracy"]!.ToJsonString();
+        File.Delete(result); // as if killed after its last checkpoint
+        var again = Distill("sweep", "run", Tiny, "--out", dir, "--index", "0", "--threads", "1");
+        Assert.True(again.Exit == 0, again.Out + again.Err);
+        Assert.Contains("note: run 0 (loss.kd.temperature=1 seed=0): resuming at 2 threads, the count it was started with (not 1)", again.Out, StringComparison.Ordinal);
+        Assert.Equal(2, (int)TestSupport.ReadJson(result)["threads"]!);
+        Assert.Equal(before, TestSupport.ReadJson(result)["test_accuracy"]!.ToJsonString());
+    }
+
     [Fact]
     public void Two_sweep_runs_into_one_folder_wait_for_each_others_runs_instead_of_failing_them()
     {

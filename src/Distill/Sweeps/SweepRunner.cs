@@ -153,6 +153,22 @@ public static class SweepFolder
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException) { return null; }
     }
 
+    /// <summary>The libtorch thread count run <paramref name="index"/> was started with (its run.json's "threads"),
+    /// or null when it has not started, or the record names no usable count (the trainer then names what is wrong).</summary>
+    public static int? StartedThreads(string dir, int index)
+    {
+        var record = Path.Combine(Run(dir, index), "run.json");
+        if (!File.Exists(record) || FilePaths.NothingToRead(record)) return null; // never open a FIFO: it would block
+        try
+        {
+            var threads = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(File.ReadAllText(record))?.GetValueOrDefault("threads");
+            return threads is { ValueKind: JsonValueKind.String } t
+                && int.TryParse(t.GetString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n)
+                && TorchRuntime.ThreadsError(n, "") is null ? n : null;
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException) { return null; }
+    }
+
     /// <summary>What collect reads to know the sweep without the original spec file: its name, grid and every run.</summary>
     public sealed record Plan(string Name, string SpecHash, IReadOnlyList<string> GridKeys, IReadOnlyList<PlanEntry> Runs);
 
