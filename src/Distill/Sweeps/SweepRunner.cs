@@ -184,6 +184,9 @@ public static class SweepFolder
         {
             throw new ArgumentException($"--out {dir}: cannot create this folder ({e.Message}); give a folder you can write to.", e);
         }
+        // Checked and claimed under one lock: checking for a plan and then writing one let two sweeps of different
+        // specs started together both take the folder (File.Move without overwrite only checks first, too).
+        using var claim = LockPlan(dir);
         var planPath = Path.Combine(dir, PlanFile);
         if (File.Exists(planPath))
         {
@@ -200,19 +203,23 @@ public static class SweepFolder
                                                         "Give another folder, or move that one away.");
         var plan = new Plan(spec.Name, spec.Hash, spec.GridKeys,
             [.. spec.Runs.Select(r => new PlanEntry(r.Index, r.Label, r.Values.ToDictionary()))]);
-        // Claimed atomically: the plan is written whole beside it, then moved into place only if no plan is there yet.
-        // Checking and then writing would let two sweeps of different specs started together both take the folder.
-        var temp = Path.Combine(dir, $".{PlanFile}.{Environment.ProcessId}-{Guid.NewGuid():N}");
-        File.WriteAllText(temp, JsonSerializer.Serialize(plan, Json));
-        try { File.Move(temp, planPath, overwrite: false); }
-        catch (IOException) when (File.Exists(planPath))
-        {
-            // Another sweep claimed it first: go on only if it is this spec's.
-            File.Delete(temp);
-            SameSpec(spec, dir);
-            return;
-        }
+        AtomicFile.WriteAllText(planPath, JsonSerializer.Serialize(plan, Json));
         AtomicFile.WriteAllText(Path.Combine(dir, SpecFile), spec.Text);
+    }
+
+    /// <summary>The folder's plan lock (.plan.lock, a flock the kernel releases with its process), waited for: another
+    /// sweep holds it only while it checks and writes the plan, a fraction of a second.</summary>
+    static FolderLock LockPlan(string dir)
+    {
+        var path = Path.Combine(dir, ".plan.lock");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            if (FolderLock.TryTake(path) is { } held) return held;
+            if (clock.Elapsed > TimeSpan.FromSeconds(60))
+                throw new InvalidOperationException($"--out {dir}: {path} has been held for a minute by PID {FolderLock.Holder(path)}; wait for that sweep to start, or give another folder.");
+            Thread.Sleep(20);
+        }
     }
 
     /// <summary>For a folder that has a plan: refuses another spec's; for this spec's, writes the spec's copy again when

@@ -125,7 +125,6 @@ public sealed class SweepResultsTests : IDisposable
             var said = await Task.WhenAll(outcomes);
             Assert.Single(said, o => o == "ok");
             Assert.Single(said, o => o.Contains("holds a sweep of another spec", StringComparison.Ordinal));
-            Assert.Empty(Directory.EnumerateFiles(folder, ".plan.json.*")); // no temporary plan left behind
         }
     }
 
