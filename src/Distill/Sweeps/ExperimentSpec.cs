@@ -104,11 +104,12 @@ public sealed class ExperimentSpec
                 if (SpecSchema.IsObject(sub))
                     throw new SpecException(file, line, $"grid key '{key}' names a section; sweep one of its keys ({string.Join(", ", SpecSchema.Keys(sub).Select(k => $"{key}.{k}"))}).");
                 // A value given twice (1 and 1.0 count as one) would make identical runs: most likely a typo.
+                var isSwitch = parts is ["loss", var method, var parameter] && MethodCatalogue.Names.Any(n => string.Equals(n, method.Trim(), StringComparison.OrdinalIgnoreCase)) && MethodCatalogue.Find(method).Parameters.Any(p => p.Name == parameter && p.IsSwitch);
                 var seen = new Dictionary<string, YamlNode>();
                 foreach (var v in values.Children)
-                    if (!seen.TryAdd(Canonical(v), v))
-                        throw new SpecException(file, SpecSchema.Line(v), $"grid.{key} has the value {Scalar(v)} twice (as '{Scalar(seen[Canonical(v)])}' on line " +
-                                                                          $"{SpecSchema.Line(seen[Canonical(v)])}); it would make identical runs; give each value once.");
+                    if (!seen.TryAdd(Canonical(v, isSwitch), v))
+                        throw new SpecException(file, SpecSchema.Line(v), $"grid.{key} has the value {Scalar(v)} twice (as '{Scalar(seen[Canonical(v, isSwitch)])}' on line " +
+                                                                          $"{SpecSchema.Line(seen[Canonical(v, isSwitch)])}); it would make identical runs; give each value once.");
                 return new GridAxis(key, parent, parts[i], [.. values.Children]);
             }
             parent = Find(parent, parts[i]) as YamlMappingNode
@@ -184,8 +185,18 @@ public sealed class ExperimentSpec
     internal static YamlNode? Find(YamlMappingNode map, string key) =>
         map.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : null;
 
-    /// <summary>A grid value as the runs see it: numbers in one spelling (1, 1.0 and 1e0 are one value).</summary>
-    static string Canonical(YamlNode node) => node is YamlScalarNode ? NumberText.Canonical(Scalar(node)) : Scalar(node);
+    /// <summary>A grid value as the runs see it, so that two spellings of one setting count as one value: numbers in one
+    /// spelling (1, 1.0 and 1e0; 0 and -0), true and false as a method switch's 1 and 0 (<paramref name="isSwitch"/>;
+    /// elsewhere a boolean is no number, and the run names the error), and names in lower case (models,
+    /// datasets, schedules and methods are found whatever their case: mlp-32 and MLP-32 train the same run).</summary>
+    static string Canonical(YamlNode node, bool isSwitch)
+    {
+        if (node is not YamlScalarNode) return Scalar(node);
+        var text = Scalar(node).Trim();
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var x)) return x == 0 ? "0" : NumberText.Canonical(text);
+        if (isSwitch && bool.TryParse(text, out var flag)) return flag ? "1" : "0";
+        return text.ToLowerInvariant();
+    }
 
     internal static string Scalar(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();
 }

@@ -151,6 +151,12 @@ public class ExperimentSpecTests
     [InlineData("  seed: [0, 1, 2]", "  seed: [1, 1, 1]", 17, "grid.seed has the value 1 twice (as '1' on line 17); it would make identical runs; give each value once.")]
     [InlineData("[1, 2, 4, 8]", "[1, 1.0, 1e0]", 16, "grid.loss.kd.temperature has the value 1.0 twice (as '1' on line 16);")]
     [InlineData("  seed: [0, 1, 2]", "  student.model:\n    - mlp-32\n    - cnn-8\n    - mlp-32", 20, "grid.student.model has the value mlp-32 twice (as 'mlp-32' on line 18);")]
+    // Two spellings of one setting (names are found whatever their case; -0 is 0; true is a switch's 1) made identical runs.
+    [InlineData("  seed: [0, 1, 2]", "  student.model: [mlp-32, MLP-32]", 17, "grid.student.model has the value MLP-32 twice (as 'mlp-32' on line 17);")]
+    [InlineData("  seed: [0, 1, 2]", "  dataset.name: [fashion-mnist, Fashion-MNIST]", 17, "grid.dataset.name has the value Fashion-MNIST twice (as 'fashion-mnist' on line 17);")]
+    [InlineData("  seed: [0, 1, 2]", "  schedule: [cosine, Cosine]", 17, "grid.schedule has the value Cosine twice (as 'cosine' on line 17);")]
+    [InlineData("  seed: [0, 1, 2]", "  seed: [0, -0]", 17, "grid.seed has the value -0 twice (as '0' on line 17);")]
+    [InlineData("  seed: [0, 1, 2]", "  loss.kd.standardize: [true, 1]", 17, "grid.loss.kd.standardize has the value 1 twice (as 'true' on line 17);")]
     [InlineData("name: t", "name: \"t\\nsqueue\"", 1, "name has a control character (a line break, a tab, ...); give a name on one line without them.")]
     [InlineData("name: t", "name: \"  \"", 1, "name is blank; give the experiment a name, or leave the key out to name it after the file.")]
     // Subsets larger than the catalogue's split failed only when the run loaded the data, after the teacher trained.
