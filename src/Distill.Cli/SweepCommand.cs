@@ -280,6 +280,10 @@ static class SweepCommand
             var dir = Path.GetFullPath(r.GetValue(outDir)!);
             if (r.GetValue(concurrent) < 1) throw new ArgumentException($"--concurrent {r.GetValue(concurrent)}: give at least 1.");
             if (r.GetValue(cpus) < 1) throw new ArgumentException($"--cpus-per-task {r.GetValue(cpus)}: give at least 1.");
+            // The spec kept where this writes its own files (DIR/sweep.sbatch, DIR/plan.json) would be overwritten.
+            foreach (var written in new[] { "sweep.sbatch", SweepFolder.PlanFile })
+                if (FilePaths.SameFile(Path.Combine(dir, written), r.GetValue(spec)!))
+                    throw new ArgumentException($"--out {dir}: the spec {r.GetValue(spec)} is this folder's {written}, which `sweep slurm` writes; move the spec elsewhere, or give another --out.");
             SweepFolder.Prepare(s, dir);
             Directory.CreateDirectory(Path.Combine(dir, "slurm"));
             var script = Path.Combine(dir, "sweep.sbatch");

@@ -451,4 +451,27 @@ public class SweepTests
         Assert.Equal((1, $"error: --out {nowhere}: there is no folder {Path.GetDirectoryName(nowhere)}; create it first, or give a file in a folder that exists."),
             (toNowhere.Exit, toNowhere.Err.Trim()));
     }
+
+    /// <summary>`sweep k8s SPEC --out SPEC` overwrote the spec with the manifest (through a link or another spelling of
+    /// its path too); `sweep slurm` with the spec kept as the folder's sweep.sbatch overwrote it with the script.</summary>
+    [Fact]
+    public void An_out_that_is_the_spec_itself_is_refused_and_the_spec_kept()
+    {
+        var root = TestSupport.TempDir("sweep-out-spec");
+        var spec = Path.Combine(root, "s.yaml");
+        File.Copy(Tiny, spec);
+        var link = Path.Combine(root, "link.yaml");
+        File.CreateSymbolicLink(link, spec);
+        foreach (var given in new[] { spec, link, Path.Combine(root, ".", "s.yaml") })
+        {
+            var r = Distill("sweep", "k8s", spec, "--image", "x", "--out", given);
+            Assert.Equal((1, $"error: --out {given}: this is the spec {spec} itself, which the manifest would overwrite; give another file, e.g. job.yaml."), (r.Exit, r.Err.Trim()));
+            Assert.Equal(File.ReadAllText(Tiny), File.ReadAllText(spec));
+        }
+        var script = Path.Combine(root, "sweep.sbatch");
+        File.Copy(Tiny, script);
+        var slurm = Distill("sweep", "slurm", script, "--out", root);
+        Assert.Equal((1, $"error: --out {root}: the spec {script} is this folder's sweep.sbatch, which `sweep slurm` writes; move the spec elsewhere, or give another --out."), (slurm.Exit, slurm.Err.Trim()));
+        Assert.Equal(File.ReadAllText(Tiny), File.ReadAllText(script));
+    }
 }
