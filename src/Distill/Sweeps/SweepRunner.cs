@@ -254,6 +254,8 @@ public static class SweepFolder
     {
         var path = Path.Combine(dir, PlanFile);
         if (!File.Exists(path)) throw new FileNotFoundException($"{dir}: no {PlanFile}; this is not a sweep folder (sweep run, slurm and k8s write it).");
+        // Never opened when it has nothing to read: a FIFO in its place would block collect and `sweep run` until someone writes.
+        if (FilePaths.NothingToRead(path)) throw DamagedPlan(path, dir, "empty, or not a regular file, e.g. a FIFO");
         Plan plan;
         try { plan = JsonSerializer.Deserialize<Plan>(File.ReadAllText(path), Json) ?? throw new JsonException("null"); }
         catch (JsonException e) { throw DamagedPlan(path, dir, $"not a plan: {e.Message.Split(". ")[0]}"); }

@@ -235,6 +235,18 @@ public sealed class SweepResultsTests : IDisposable
         Assert.True(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
     }
 
+    /// <summary>A FIFO in place of plan.json is a damaged plan, one error, for collect and `sweep run` alike; it blocked both.</summary>
+    [Fact]
+    public void A_FIFO_in_place_of_the_plan_is_damaged_and_does_not_block()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        var plan = Path.Combine(dir, SweepFolder.PlanFile);
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", [plan])!) mk.WaitForExit();
+        var message = $"{plan}: damaged (empty, or not a regular file, e.g. a FIFO); move it away and run `sweep run SPEC --out {dir}` with the sweep's spec";
+        Assert.StartsWith(message, Promptly(() => Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir)), plan).Message, StringComparison.Ordinal);
+        Assert.StartsWith(message, Promptly(() => Assert.Throws<InvalidDataException>(() => SweepFolder.Prepare(spec, dir)), plan).Message, StringComparison.Ordinal);
+    }
+
     /// <summary>`sweep run` moves a FIFO result.json and failed.json aside (renaming does not open them) and runs the run.</summary>
     [Fact]
     public void Sweep_run_keeps_a_FIFO_result_and_failure_record_aside_and_runs_the_run()
