@@ -284,10 +284,13 @@ static class SweepCommand
             foreach (var written in new[] { "sweep.sbatch", SweepFolder.PlanFile })
                 if (FilePaths.SameFile(Path.Combine(dir, written), r.GetValue(spec)!))
                     throw new ArgumentException($"--out {dir}: the spec {r.GetValue(spec)} is this folder's {written}, which `sweep slurm` writes; move the spec elsewhere, or give another --out.");
+            // Rendered (which checks --partition, --time and the folder's name) before the folder is claimed: a refused
+            // option must leave nothing behind, or the folder would refuse a later sweep of another spec.
+            var text = SlurmScript.Render(s, dir, ChildProcesses.Self, r.GetValue(concurrent), r.GetValue(cpus), r.GetValue(partition), r.GetValue(time));
             SweepFolder.Prepare(s, dir);
             Directory.CreateDirectory(Path.Combine(dir, "slurm"));
             var script = Path.Combine(dir, "sweep.sbatch");
-            File.WriteAllText(script, SlurmScript.Render(s, dir, ChildProcesses.Self, r.GetValue(concurrent), r.GetValue(cpus), r.GetValue(partition), r.GetValue(time)));
+            File.WriteAllText(script, text);
             Console.WriteLine($"wrote {script}: {s.Runs.Count} array tasks");
             if (SlurmScript.ArraySizeWarning(s.Runs.Count) is { } warning) Console.Error.WriteLine($"warning: {warning}");
             if (!r.GetValue(submit)) return 0;

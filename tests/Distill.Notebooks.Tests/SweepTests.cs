@@ -474,4 +474,21 @@ public class SweepTests
         Assert.Equal((1, $"error: --out {root}: the spec {script} is this folder's sweep.sbatch, which `sweep slurm` writes; move the spec elsewhere, or give another --out."), (slurm.Exit, slurm.Err.Trim()));
         Assert.Equal(File.ReadAllText(Tiny), File.ReadAllText(script));
     }
+
+    /// <summary>A refused `sweep slurm` option wrote plan.json, spec.yaml and slurm/ first, so the folder then refused a
+    /// sweep of another spec; the options are now checked before the folder is claimed.</summary>
+    [Fact]
+    public void A_refused_slurm_option_leaves_the_out_folder_unclaimed()
+    {
+        var root = TestSupport.TempDir("sweep-slurm-refused");
+        var dir = Path.Combine(root, "out");
+        var refused = Distill("sweep", "slurm", Tiny, "--out", dir, "--partition", "a\"b");
+        Assert.Equal(1, refused.Exit);
+        Assert.StartsWith("error: --partition", refused.Err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any(), "the refused sweep wrote into --out");
+        var other = Path.Combine(root, "other.yaml");
+        File.WriteAllText(other, File.ReadAllText(Tiny).Replace("epochs: 1\nbatch_size", "epochs: 2\nbatch_size", StringComparison.Ordinal));
+        var r = Distill("sweep", "slurm", other, "--out", dir);
+        Assert.True(r.Exit == 0, r.Out + r.Err);
+    }
 }
