@@ -264,6 +264,9 @@ public static class SweepFolder
             : plan.Runs.FirstOrDefault(r => r is null || r.Label is null || r.Values is null || plan.GridKeys.Any(k => !r.Values.ContainsKey(k))) is { } bad
                 ? $"the grid values of run {bad?.Index}" : null;
         if (missing is not null) throw DamagedPlan(path, dir, $"no {missing}");
+        // An index listed twice (an edited or merged file) would have its run counted twice in collect's table.
+        if (plan.Runs!.GroupBy(r => r.Index).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw DamagedPlan(path, dir, $"run {twice.Key} is listed {twice.Count()} times");
         return plan;
     }
 

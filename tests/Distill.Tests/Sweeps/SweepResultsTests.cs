@@ -235,6 +235,22 @@ public sealed class SweepResultsTests : IDisposable
         Assert.True(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
     }
 
+    /// <summary>A plan listing a run twice made collect count that run's result twice (n 5 of a 4-run sweep): it is damaged.</summary>
+    [Fact]
+    public void A_plan_listing_a_run_twice_is_damaged_not_counted_twice()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(0, SweepFolder.ResultFile, Result(0, 0));
+        var path = Path.Combine(dir, SweepFolder.PlanFile);
+        var plan = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        var runs = plan["runs"]!.AsArray();
+        runs.Add(runs[0]!.DeepClone());
+        File.WriteAllText(path, plan.ToJsonString());
+        var e = Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir));
+        Assert.StartsWith($"{path}: damaged (run 0 is listed 2 times); move it away and run `sweep run SPEC --out {dir}`", e.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>A FIFO in place of plan.json is a damaged plan, one error, for collect and `sweep run` alike; it blocked both.</summary>
     [Fact]
     public void A_FIFO_in_place_of_the_plan_is_damaged_and_does_not_block()
