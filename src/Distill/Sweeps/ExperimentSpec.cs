@@ -156,6 +156,7 @@ public sealed class ExperimentSpec
     /// one mapping; invalid YAML is a <see cref="SpecException"/> naming the line. Spec files and recipe files read here.</summary>
     internal static YamlMappingNode? Mapping(string text, string file)
     {
+        CheckDepth(text, file);
         var stream = new YamlStream();
         try { stream.Load(new StringReader(text)); }
         catch (YamlException e)
@@ -168,6 +169,27 @@ public sealed class ExperimentSpec
             throw new SpecException(file, LastToken(text), "not valid YAML after this line (an unclosed [, { or quote?); fix the syntax there.");
         }
         return stream.Documents.Count == 1 ? stream.Documents[0].RootNode as YamlMappingNode : null;
+    }
+
+    /// <summary>The deepest nesting of lists and mappings a spec may have; a real spec has under 10.</summary>
+    public const int MaxDepth = 100;
+
+    /// <summary>Refuses YAML nested deeper than <see cref="MaxDepth"/> (`[[[[...` 50,000 deep) before it is loaded: the
+    /// loader builds nodes recursively and overflowed the stack, which kills the process (exit 134). Counted on the
+    /// parser's events, which it produces without recursing; invalid YAML is left for the loader to report.</summary>
+    static void CheckDepth(string text, string file)
+    {
+        var parser = new Parser(new StringReader(text));
+        var depth = 0;
+        try
+        {
+            while (parser.MoveNext())
+                if (parser.Current is YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart && ++depth > MaxDepth)
+                    throw new SpecException(file, (int)parser.Current.Start.Line,
+                        $"lists and mappings are nested more than {MaxDepth} deep here (an unclosed run of [ or {{?); a spec needs only a few levels; fix the nesting.");
+                else if (parser.Current is YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd) depth--;
+        }
+        catch (Exception e) when (e is YamlException or InvalidOperationException) { } // reported by the loader, with its line
     }
 
     static int LastToken(string text)

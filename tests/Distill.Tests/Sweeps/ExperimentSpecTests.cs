@@ -183,6 +183,19 @@ public class ExperimentSpecTests
         Assert.DoesNotContain('\n', e.Message);
     }
 
+    /// <summary>YAML nested 50,000 deep overflowed the stack inside the loader (the process died, exit 134): it is one
+    /// error with the line where the nesting passes the limit, in flow and block style alike.</summary>
+    [Theory]
+    [InlineData(" ", "[", 2)]
+    [InlineData(" ", "{a: ", 2)]
+    [InlineData("\n", "- ", 3)]
+    public void Nesting_past_the_limit_is_one_error_not_a_stack_overflow(string start, string level, int line)
+    {
+        var text = "name: t\ndataset:" + start + string.Concat(Enumerable.Repeat(level, 50_000));
+        Assert.Equal($"t.yaml line {line}: lists and mappings are nested more than 100 deep here (an unclosed run of [ or {{?); a spec needs only a few levels; fix the nesting.",
+            Bad(text).Message);
+    }
+
     [Fact]
     public void A_grid_over_the_run_limit_is_refused_before_it_is_expanded()
     {
