@@ -33,6 +33,9 @@ static partial class KubernetesCommand
                 if (v < 1) throw new ArgumentException($"{o.Name} {v}: give at least 1.");
             if (r.GetValue(retries) < 0) throw new ArgumentException($"--retries {r.GetValue(retries)}: give 0 or more.");
             CheckOptions(r.GetValue(image)!, r.GetValue(memory)!, r.GetValue(outClaim)!, r.GetValue(dataClaim)!);
+            // Compared as resolved paths: `--out ./s.yaml` or a link to the spec would overwrite it with the manifest too.
+            if (r.GetValue(file) is string target && FilePaths.SameFile(target, r.GetValue(spec)!))
+                throw new ArgumentException($"--out {target}: this is the spec {r.GetValue(spec)} itself, which the manifest would overwrite; give another file, e.g. job.yaml.");
             var (map, job) = Build(s, r.GetValue(image)!, r.GetValue(parallelism), r.GetValue(cpus), r.GetValue(memory)!, r.GetValue(outClaim)!,
                 r.GetValue(dataClaim)!, r.GetValue(retries));
             var yaml = string.Join("---\n", new object[] { map, job }.Select(o => KubernetesYaml.Serialize(o).TrimEnd('\n') + "\n"));

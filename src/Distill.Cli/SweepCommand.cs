@@ -107,6 +107,16 @@ static class SweepCommand
 
     static void RunOne(ExperimentSpec s, PlannedRun run, string dir, int threads, TextWriter log, CancellationToken token, bool wait = false)
     {
+        // A started run resumes at the thread count it was started with: its numbers are bit-identical only at that
+        // count, and the trainer refuses a resume at another (advising --resume, which a sweep has no use for). Set
+        // before anything trains, so its teacher too is the one trained at that count.
+        if (SweepFolder.StartedThreads(dir, run.Index) is int started && started != threads && !SweepFolder.Done(dir, s, run.Index))
+        {
+            var note = $"note: run {run.Index} ({run.Label}): resuming at {started} thread{(started == 1 ? "" : "s")}, the count it was started with (not {threads}): a run's numbers are the same only at its own thread count";
+            if (log != Console.Out) log.WriteLine(note);
+            Console.WriteLine(note);
+            threads = started;
+        }
         TorchRuntime.Initialize(threads);
         var (result, skipped) = SweepRunner.Run(s, run.Index, dir, log, token, wait);
         var line = $"run {run.Index} ({run.Label}): {(skipped ? "done already; " : "")}best {result.Best:F2}% last {result.Last:F2}% " +
@@ -140,7 +150,7 @@ static class SweepCommand
             if (ParentId() != parent) throw new InvalidOperationException("sweep worker: the `sweep run` that started it is gone; stopping.");
             var runDir = SweepFolder.Run(dir, run.Index);
             // A run this worker came back to is still claimed by it.
-            if (!wait && (SweepFolder.Done(dir, run.Index, s.GridKeys) || !SweepFolder.Claim(runDir, claim))) continue;
+            if (!wait && (SweepFolder.Done(dir, s, run.Index) || !SweepFolder.Claim(runDir, claim))) continue;
             using var log = new StreamWriter(Path.Combine(runDir, "task.log"), append: true) { AutoFlush = true };
             try { RunOne(s, run, dir, threads, log, token, wait); }
             catch (RunBusyException busy)
@@ -193,7 +203,7 @@ static class SweepCommand
     {
         var clock = Stopwatch.StartNew();
         SweepFolder.RemoveStaleClaims(dir);
-        var pending = s.Runs.Where(r => !SweepFolder.Done(dir, r.Index, s.GridKeys)).ToList();
+        var pending = s.Runs.Where(r => !SweepFolder.Done(dir, s, r.Index)).ToList();
         var workers = Math.Min(jobs, pending.Count);
         Console.WriteLine($"sweep {s.Name}: {s.Runs.Count} runs, {s.Runs.Count - pending.Count} done already" +
                           (workers == 0 ? "" : $"; {workers} processes × {threads} thread{(threads == 1 ? "" : "s")}"));
@@ -217,7 +227,7 @@ static class SweepCommand
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a stale claim blocks nothing: its ID is this run's
         }
         if (signals.Token.IsCancellationRequested) throw new OperationCanceledException($"sweep {s.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints");
-        var unfinished = pending.Where(r => !SweepFolder.Done(dir, r.Index, s.GridKeys)).ToList();
+        var unfinished = pending.Where(r => !SweepFolder.Done(dir, s, r.Index)).ToList();
         var notRun = unfinished.Where(r => !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.FailedFile))).Select(r => r.Index).ToList();
         if (notRun.Count > 0)
             Console.Error.WriteLine($"error: not run: {string.Join(", ", notRun)} (every worker stopped before them; see {Path.Combine(dir, "workers")}); `sweep run` again runs them");
@@ -270,10 +280,17 @@ static class SweepCommand
             var dir = Path.GetFullPath(r.GetValue(outDir)!);
             if (r.GetValue(concurrent) < 1) throw new ArgumentException($"--concurrent {r.GetValue(concurrent)}: give at least 1.");
             if (r.GetValue(cpus) < 1) throw new ArgumentException($"--cpus-per-task {r.GetValue(cpus)}: give at least 1.");
+            // The spec kept where this writes its own files (DIR/sweep.sbatch, DIR/plan.json) would be overwritten.
+            foreach (var written in new[] { "sweep.sbatch", SweepFolder.PlanFile })
+                if (FilePaths.SameFile(Path.Combine(dir, written), r.GetValue(spec)!))
+                    throw new ArgumentException($"--out {dir}: the spec {r.GetValue(spec)} is this folder's {written}, which `sweep slurm` writes; move the spec elsewhere, or give another --out.");
+            // Rendered (which checks --partition, --time and the folder's name) before the folder is claimed: a refused
+            // option must leave nothing behind, or the folder would refuse a later sweep of another spec.
+            var text = SlurmScript.Render(s, dir, ChildProcesses.Self, r.GetValue(concurrent), r.GetValue(cpus), r.GetValue(partition), r.GetValue(time));
             SweepFolder.Prepare(s, dir);
             Directory.CreateDirectory(Path.Combine(dir, "slurm"));
             var script = Path.Combine(dir, "sweep.sbatch");
-            File.WriteAllText(script, SlurmScript.Render(s, dir, ChildProcesses.Self, r.GetValue(concurrent), r.GetValue(cpus), r.GetValue(partition), r.GetValue(time)));
+            File.WriteAllText(script, text);
             Console.WriteLine($"wrote {script}: {s.Runs.Count} array tasks");
             if (SlurmScript.ArraySizeWarning(s.Runs.Count) is { } warning) Console.Error.WriteLine($"warning: {warning}");
             if (!r.GetValue(submit)) return 0;

@@ -308,6 +308,25 @@ public class SweepTests
         Assert.Equal(Runs(whole), Runs(dir));
     }
 
+    /// <summary>A run started at 2 threads and stopped before its result resumes at 2 threads when the sweep is run
+    /// again at 1 (a note says so), to the numbers of an uninterrupted run; it was refused ("started with other
+    /// settings (threads: 2 → 1)", advising --resume, which a sweep has not) after the teacher was trained again.</summary>
+    [Fact]
+    public void A_started_run_resumes_at_the_thread_count_it_was_started_with()
+    {
+        var dir = TestSupport.TempDir("sweep-threads");
+        var first = Distill("sweep", "run", Tiny, "--out", dir, "--index", "0", "--threads", "2");
+        Assert.True(first.Exit == 0, first.Out + first.Err);
+        var result = Path.Combine(dir, "runs", "0", "result.json");
+        var before = TestSupport.ReadJson(result)["test_accuracy"]!.ToJsonString();
+        File.Delete(result); // as if killed after its last checkpoint
+        var again = Distill("sweep", "run", Tiny, "--out", dir, "--index", "0", "--threads", "1");
+        Assert.True(again.Exit == 0, again.Out + again.Err);
+        Assert.Contains("note: run 0 (loss.kd.temperature=1 seed=0): resuming at 2 threads, the count it was started with (not 1)", again.Out, StringComparison.Ordinal);
+        Assert.Equal(2, (int)TestSupport.ReadJson(result)["threads"]!);
+        Assert.Equal(before, TestSupport.ReadJson(result)["test_accuracy"]!.ToJsonString());
+    }
+
     [Fact]
     public void Two_sweep_runs_into_one_folder_wait_for_each_others_runs_instead_of_failing_them()
     {
@@ -431,5 +450,45 @@ public class SweepTests
         var toNowhere = Distill("sweep", "k8s", Tiny, "--image", "x", "--out", nowhere);
         Assert.Equal((1, $"error: --out {nowhere}: there is no folder {Path.GetDirectoryName(nowhere)}; create it first, or give a file in a folder that exists."),
             (toNowhere.Exit, toNowhere.Err.Trim()));
+    }
+
+    /// <summary>`sweep k8s SPEC --out SPEC` overwrote the spec with the manifest (through a link or another spelling of
+    /// its path too); `sweep slurm` with the spec kept as the folder's sweep.sbatch overwrote it with the script.</summary>
+    [Fact]
+    public void An_out_that_is_the_spec_itself_is_refused_and_the_spec_kept()
+    {
+        var root = TestSupport.TempDir("sweep-out-spec");
+        var spec = Path.Combine(root, "s.yaml");
+        File.Copy(Tiny, spec);
+        var link = Path.Combine(root, "link.yaml");
+        File.CreateSymbolicLink(link, spec);
+        foreach (var given in new[] { spec, link, Path.Combine(root, ".", "s.yaml") })
+        {
+            var r = Distill("sweep", "k8s", spec, "--image", "x", "--out", given);
+            Assert.Equal((1, $"error: --out {given}: this is the spec {spec} itself, which the manifest would overwrite; give another file, e.g. job.yaml."), (r.Exit, r.Err.Trim()));
+            Assert.Equal(File.ReadAllText(Tiny), File.ReadAllText(spec));
+        }
+        var script = Path.Combine(root, "sweep.sbatch");
+        File.Copy(Tiny, script);
+        var slurm = Distill("sweep", "slurm", script, "--out", root);
+        Assert.Equal((1, $"error: --out {root}: the spec {script} is this folder's sweep.sbatch, which `sweep slurm` writes; move the spec elsewhere, or give another --out."), (slurm.Exit, slurm.Err.Trim()));
+        Assert.Equal(File.ReadAllText(Tiny), File.ReadAllText(script));
+    }
+
+    /// <summary>A refused `sweep slurm` option wrote plan.json, spec.yaml and slurm/ first, so the folder then refused a
+    /// sweep of another spec; the options are now checked before the folder is claimed.</summary>
+    [Fact]
+    public void A_refused_slurm_option_leaves_the_out_folder_unclaimed()
+    {
+        var root = TestSupport.TempDir("sweep-slurm-refused");
+        var dir = Path.Combine(root, "out");
+        var refused = Distill("sweep", "slurm", Tiny, "--out", dir, "--partition", "a\"b");
+        Assert.Equal(1, refused.Exit);
+        Assert.StartsWith("error: --partition", refused.Err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any(), "the refused sweep wrote into --out");
+        var other = Path.Combine(root, "other.yaml");
+        File.WriteAllText(other, File.ReadAllText(Tiny).Replace("epochs: 1\nbatch_size", "epochs: 2\nbatch_size", StringComparison.Ordinal));
+        var r = Distill("sweep", "slurm", other, "--out", dir);
+        Assert.True(r.Exit == 0, r.Out + r.Err);
     }
 }

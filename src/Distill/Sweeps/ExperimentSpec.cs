@@ -104,11 +104,12 @@ public sealed class ExperimentSpec
                 if (SpecSchema.IsObject(sub))
                     throw new SpecException(file, line, $"grid key '{key}' names a section; sweep one of its keys ({string.Join(", ", SpecSchema.Keys(sub).Select(k => $"{key}.{k}"))}).");
                 // A value given twice (1 and 1.0 count as one) would make identical runs: most likely a typo.
+                var isSwitch = parts is ["loss", var method, var parameter] && MethodCatalogue.Names.Any(n => string.Equals(n, method.Trim(), StringComparison.OrdinalIgnoreCase)) && MethodCatalogue.Find(method).Parameters.Any(p => p.Name == parameter && p.IsSwitch);
                 var seen = new Dictionary<string, YamlNode>();
                 foreach (var v in values.Children)
-                    if (!seen.TryAdd(Canonical(v), v))
-                        throw new SpecException(file, SpecSchema.Line(v), $"grid.{key} has the value {Scalar(v)} twice (as '{Scalar(seen[Canonical(v)])}' on line " +
-                                                                          $"{SpecSchema.Line(seen[Canonical(v)])}); it would make identical runs; give each value once.");
+                    if (!seen.TryAdd(Canonical(v, isSwitch), v))
+                        throw new SpecException(file, SpecSchema.Line(v), $"grid.{key} has the value {Scalar(v)} twice (as '{Scalar(seen[Canonical(v, isSwitch)])}' on line " +
+                                                                          $"{SpecSchema.Line(seen[Canonical(v, isSwitch)])}); it would make identical runs; give each value once.");
                 return new GridAxis(key, parent, parts[i], [.. values.Children]);
             }
             parent = Find(parent, parts[i]) as YamlMappingNode
@@ -155,6 +156,7 @@ public sealed class ExperimentSpec
     /// one mapping; invalid YAML is a <see cref="SpecException"/> naming the line. Spec files and recipe files read here.</summary>
     internal static YamlMappingNode? Mapping(string text, string file)
     {
+        CheckDepth(text, file);
         var stream = new YamlStream();
         try { stream.Load(new StringReader(text)); }
         catch (YamlException e)
@@ -167,6 +169,27 @@ public sealed class ExperimentSpec
             throw new SpecException(file, LastToken(text), "not valid YAML after this line (an unclosed [, { or quote?); fix the syntax there.");
         }
         return stream.Documents.Count == 1 ? stream.Documents[0].RootNode as YamlMappingNode : null;
+    }
+
+    /// <summary>The deepest nesting of lists and mappings a spec may have; a real spec has under 10.</summary>
+    public const int MaxDepth = 100;
+
+    /// <summary>Refuses YAML nested deeper than <see cref="MaxDepth"/> (`[[[[...` 50,000 deep) before it is loaded: the
+    /// loader builds nodes recursively and overflowed the stack, which kills the process (exit 134). Counted on the
+    /// parser's events, which it produces without recursing; invalid YAML is left for the loader to report.</summary>
+    static void CheckDepth(string text, string file)
+    {
+        var parser = new Parser(new StringReader(text));
+        var depth = 0;
+        try
+        {
+            while (parser.MoveNext())
+                if (parser.Current is YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart && ++depth > MaxDepth)
+                    throw new SpecException(file, (int)parser.Current.Start.Line,
+                        $"lists and mappings are nested more than {MaxDepth} deep here (an unclosed run of [ or {{?); a spec needs only a few levels; fix the nesting.");
+                else if (parser.Current is YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd) depth--;
+        }
+        catch (Exception e) when (e is YamlException or InvalidOperationException) { } // reported by the loader, with its line
     }
 
     static int LastToken(string text)
@@ -184,8 +207,18 @@ public sealed class ExperimentSpec
     internal static YamlNode? Find(YamlMappingNode map, string key) =>
         map.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : null;
 
-    /// <summary>A grid value as the runs see it: numbers in one spelling (1, 1.0 and 1e0 are one value).</summary>
-    static string Canonical(YamlNode node) => node is YamlScalarNode ? NumberText.Canonical(Scalar(node)) : Scalar(node);
+    /// <summary>A grid value as the runs see it, so that two spellings of one setting count as one value: numbers in one
+    /// spelling (1, 1.0 and 1e0; 0 and -0), true and false as a method switch's 1 and 0 (<paramref name="isSwitch"/>;
+    /// elsewhere a boolean is no number, and the run names the error), and names in lower case (models,
+    /// datasets, schedules and methods are found whatever their case: mlp-32 and MLP-32 train the same run).</summary>
+    static string Canonical(YamlNode node, bool isSwitch)
+    {
+        if (node is not YamlScalarNode) return Scalar(node);
+        var text = Scalar(node).Trim();
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var x)) return x == 0 ? "0" : NumberText.Canonical(text);
+        if (isSwitch && bool.TryParse(text, out var flag)) return flag ? "1" : "0";
+        return text.ToLowerInvariant();
+    }
 
     internal static string Scalar(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();
 }
@@ -227,10 +260,14 @@ public sealed record Experiment
         double? Number(YamlMappingNode? m, string key) => Value(m, key) is { } v ? SpecSchema.AsDouble(v) : null;
         string? Text(YamlMappingNode? m, string key) => Value(m, key)?.GetValue<string>();
 
-        OptimizerSpec Optimizer(YamlMappingNode? o)
+        OptimizerSpec Optimizer(YamlMappingNode? o, string path)
         {
             var name = Text(o, "name") ?? "sgd";
             var wd = Number(o, "weight_decay") ?? 5e-4;
+            // Adam has no momentum or Nesterov switch: taken and dropped, a grid over them would train identical runs.
+            if (name == "adam" && new[] { "momentum", "nesterov" }.FirstOrDefault(k => ExperimentSpec.Find(o!, k) is not null) is { } sgdOnly)
+                throw new SpecException(file, SpecSchema.Line(ExperimentSpec.Find(o!, sgdOnly)!),
+                    $"{path}.{sgdOnly}: adam has no {sgdOnly} (it is sgd only) and would ignore it; remove it, or use {path}.name: sgd.");
             return name == "adam"
                 ? OptimizerSpec.Adam(Number(o, "lr") ?? 1e-3, weightDecay: wd)
                 : OptimizerSpec.Sgd(Number(o, "lr") ?? 0.05, Number(o, "momentum") ?? 0.9, Value(o, "nesterov")?.GetValue<bool>() ?? true, wd);
@@ -323,6 +360,10 @@ public sealed record Experiment
         if (ceWeight == 0 && methods.All(m => Silent(m) is not null))
             throw new SpecException(file, SpecSchema.Line(root.Children.Keys.First(k => ((YamlScalarNode)k).Value == "loss")),
                 $"loss: every term has weight 0 ({string.Join("; ", methods.Select(Silent).Prepend("ce: 0"))}), so nothing would train; give ce or a method a weight above 0.");
+        // A teacher no term uses is never trained: a grid over its settings would train identical runs.
+        if (teacher is not null && !methods.Any(m => m.Item1.Method.NeedsTeacher))
+            throw new SpecException(file, SpecSchema.Line(root.Children.Keys.First(k => ((YamlScalarNode)k).Value == "teacher")),
+                $"teacher: the loss ({(methods.Count == 0 ? "ce" : string.Join(", ", methods.Select(m => m.Item1.Method.Name)))}) uses no teacher, so it would not be trained; remove the teacher section, or add a method that uses it (e.g. kd).");
         if (methods.Any(m => m.Item1.Method.NeedsTeacher) && teacher is null)
             throw new SpecException(file, SpecSchema.Line(loss), $"loss uses {string.Join(", ", methods.Where(m => m.Item1.Method.NeedsTeacher).Select(m => m.Item1.Method.Name))}, which need a teacher; add teacher: {{model: cnn, epochs: 6}}.");
 
@@ -343,12 +384,12 @@ public sealed record Experiment
             TestSize = Int(data, "test_size"),
             DataSeed = Int(data, "seed") ?? 0,
             Teacher = teacher is null ? null
-                : new TeacherSpec(teacherName!, Int(teacher, "epochs") ?? 6, Int(teacher, "seed") ?? 0, Optimizer(Section(teacher, "optimizer"))),
+                : new TeacherSpec(teacherName!, Int(teacher, "epochs") ?? 6, Int(teacher, "seed") ?? 0, Optimizer(Section(teacher, "optimizer"), "teacher.optimizer")),
             Student = studentName,
             StudentDropout = Number(student, "dropout"),
             Epochs = Int(root, "epochs") ?? 10,
             BatchSize = Int(root, "batch_size") ?? 128,
-            Optimizer = Optimizer(Section(root, "optimizer")),
+            Optimizer = Optimizer(Section(root, "optimizer"), "optimizer"),
             Schedule = schedule,
             Augment = Text(root, "augment") == "crop-flip" ? Augmentation.Cifar : Augmentation.None,
             Seed = Int(root, "seed") ?? 0,

@@ -10,7 +10,7 @@ namespace Distill.Sweeps;
 
 /// <summary>What one finished run wrote to DIR/runs/INDEX/result.json.</summary>
 public sealed record RunResult(int Index, string Label, IReadOnlyDictionary<string, string> Values, int Seed, double Best, double Last,
-    int BestEpoch, long Parameters, int Threads, double Seconds, string? Warning, IReadOnlyList<double> TestAccuracy);
+    int BestEpoch, long Parameters, int Threads, double Seconds, string? Warning, IReadOnlyList<double> TestAccuracy, string? Spec = null);
 
 /// <summary>The run is held by another live process (its task lock): it is running elsewhere, which is not a failure.</summary>
 public sealed class RunBusyException(int index, string holder)
@@ -35,14 +35,17 @@ public static class SweepFolder
     public static string Run(string dir, int index) => Path.Combine(dir, "runs", $"{index}");
 
     /// <summary>Whether run <paramref name="index"/> finished: its result.json (written last, atomically) holds a whole
-    /// result of this sweep's grid (<paramref name="gridKeys"/>). A damaged one (not JSON, fields missing) is not
-    /// done: the run is run again.</summary>
-    public static bool Done(string dir, int index, IReadOnlyList<string> gridKeys) => ReadResult(dir, index, gridKeys).Result is not null;
+    /// result of this run of this spec. A damaged one (not JSON, fields missing) or another spec's is not done: the
+    /// run is run again.</summary>
+    public static bool Done(string dir, ExperimentSpec spec, int index) =>
+        ReadResult(dir, index, spec.Hash, spec.Runs[index].Values.ToDictionary()).Result is not null;
 
     /// <summary>Run <paramref name="index"/>'s result; null without one, and with <c>Damage</c> saying what is wrong
-    /// with a result.json that does not hold a whole result of this run.</summary>
-    public static (RunResult? Result, string? Damage) ReadResult(string dir, int index, IReadOnlyList<string> gridKeys)
+    /// with a result.json that does not hold a whole result of this run: of spec <paramref name="specHash"/>, with
+    /// the grid <paramref name="values"/> the plan gives the run.</summary>
+    public static (RunResult? Result, string? Damage) ReadResult(string dir, int index, string specHash, IReadOnlyDictionary<string, string> values)
     {
+        var gridKeys = values.Keys.ToList();
         var (found, r, damage) = ReadRecord<RunResult>(Path.Combine(Run(dir, index), ResultFile), "a result");
         if (!found || damage is not null) return (null, damage);
         // The deserializer leaves absent fields at their defaults: a record without them is not a finished run.
@@ -51,6 +54,11 @@ public static class SweepFolder
             : r.Index != index ? $"index (it says {r.Index})"
             : gridKeys.FirstOrDefault(k => !r.Values.ContainsKey(k)) is { } key ? $"value for {key}" : null;
         if (missing is not null) return (null, $"not a whole result (no {missing})");
+        // Another spec's result (a second sweep that wrote into this folder) must not count as this run's: it would
+        // be "done already" and mix into collect. Results written before they named their spec are checked by values.
+        if (r!.Spec is { } other && other != specHash) return (null, $"foreign: another spec's result (spec {other}; this sweep's is {specHash})");
+        if (gridKeys.FirstOrDefault(k => r.Values![k] != values[k]) is { } differs)
+            return (null, $"foreign: another run's result ({differs}={r.Values![differs]}; this run's is {values[differs]})");
         // The reader takes 1e999 as infinity; no run writes one (accuracies are percentages), and the tables' JSON cannot hold it.
         var numbers = new[] { ("best", r!.Best), ("last", r.Last), ("seconds", r.Seconds) }.Concat(r.TestAccuracy!.Select(a => ("test_accuracy", a)));
         if (numbers.FirstOrDefault(n => !double.IsFinite(n.Item2)) is ({ } field, var x))
@@ -145,6 +153,22 @@ public static class SweepFolder
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException) { return null; }
     }
 
+    /// <summary>The libtorch thread count run <paramref name="index"/> was started with (its run.json's "threads"),
+    /// or null when it has not started, or the record names no usable count (the trainer then names what is wrong).</summary>
+    public static int? StartedThreads(string dir, int index)
+    {
+        var record = Path.Combine(Run(dir, index), "run.json");
+        if (!File.Exists(record) || FilePaths.NothingToRead(record)) return null; // never open a FIFO: it would block
+        try
+        {
+            var threads = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(File.ReadAllText(record))?.GetValueOrDefault("threads");
+            return threads is { ValueKind: JsonValueKind.String } t
+                && int.TryParse(t.GetString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n)
+                && TorchRuntime.ThreadsError(n, "") is null ? n : null;
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException) { return null; }
+    }
+
     /// <summary>What collect reads to know the sweep without the original spec file: its name, grid and every run.</summary>
     public sealed record Plan(string Name, string SpecHash, IReadOnlyList<string> GridKeys, IReadOnlyList<PlanEntry> Runs);
 
@@ -160,16 +184,13 @@ public static class SweepFolder
         {
             throw new ArgumentException($"--out {dir}: cannot create this folder ({e.Message}); give a folder you can write to.", e);
         }
+        // Checked and claimed under one lock: checking for a plan and then writing one let two sweeps of different
+        // specs started together both take the folder (File.Move without overwrite only checks first, too).
+        using var claim = LockPlan(dir);
         var planPath = Path.Combine(dir, PlanFile);
-        if (File.Exists(planPath) && ReadPlan(dir) is { } old && old.SpecHash != spec.Hash)
-            throw new InvalidOperationException($"--out {dir} holds a sweep of another spec ({old.Name}, spec {old.SpecHash}; this one is {spec.Hash}). " +
-                                                "Give another folder, or move that one away.");
         if (File.Exists(planPath))
         {
-            // Same spec: every task of an array calls this; nothing to rewrite but the spec's copy, which the tasks
-            // (Slurm, k8s, --jobs workers) read: deleted, or no longer this spec (garbage, another spec's values), it
-            // is written again from the spec given. A copy that differs only in comments is this spec and stays.
-            if (!CopyHolds(Path.Combine(dir, SpecFile), spec)) AtomicFile.WriteAllText(Path.Combine(dir, SpecFile), spec.Text);
+            SameSpec(spec, dir);
             return;
         }
         // No plan (deleted as damaged, say), but runs: each run's record names its spec. Another spec's runs would
@@ -184,6 +205,35 @@ public static class SweepFolder
             [.. spec.Runs.Select(r => new PlanEntry(r.Index, r.Label, r.Values.ToDictionary()))]);
         AtomicFile.WriteAllText(planPath, JsonSerializer.Serialize(plan, Json));
         AtomicFile.WriteAllText(Path.Combine(dir, SpecFile), spec.Text);
+    }
+
+    /// <summary>The folder's plan lock (.plan.lock, a flock the kernel releases with its process), waited for: another
+    /// sweep holds it only while it checks and writes the plan, a fraction of a second.</summary>
+    static FolderLock LockPlan(string dir)
+    {
+        var path = Path.Combine(dir, ".plan.lock");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            if (FolderLock.TryTake(path) is { } held) return held;
+            if (clock.Elapsed > TimeSpan.FromSeconds(60))
+                throw new InvalidOperationException($"--out {dir}: {path} has been held for a minute by PID {FolderLock.Holder(path)}; wait for that sweep to start, or give another folder.");
+            Thread.Sleep(20);
+        }
+    }
+
+    /// <summary>For a folder that has a plan: refuses another spec's; for this spec's, writes the spec's copy again when
+    /// it is missing or no longer this spec.</summary>
+    static void SameSpec(ExperimentSpec spec, string dir)
+    {
+        var old = ReadPlan(dir);
+        if (old.SpecHash != spec.Hash)
+            throw new InvalidOperationException($"--out {dir} holds a sweep of another spec ({old.Name}, spec {old.SpecHash}; this one is {spec.Hash}). " +
+                                                "Give another folder, or move that one away.");
+        // Same spec: every task of an array calls this; nothing to rewrite but the spec's copy, which the tasks
+        // (Slurm, k8s, --jobs workers) read: deleted, or no longer this spec (garbage, another spec's values), it
+        // is written again from the spec given. A copy that differs only in comments is this spec and stays.
+        if (!CopyHolds(Path.Combine(dir, SpecFile), spec)) AtomicFile.WriteAllText(Path.Combine(dir, SpecFile), spec.Text);
     }
 
     static bool CopyHolds(string path, ExperimentSpec spec)
@@ -204,6 +254,8 @@ public static class SweepFolder
     {
         var path = Path.Combine(dir, PlanFile);
         if (!File.Exists(path)) throw new FileNotFoundException($"{dir}: no {PlanFile}; this is not a sweep folder (sweep run, slurm and k8s write it).");
+        // Never opened when it has nothing to read: a FIFO in its place would block collect and `sweep run` until someone writes.
+        if (FilePaths.NothingToRead(path)) throw DamagedPlan(path, dir, "empty, or not a regular file, e.g. a FIFO");
         Plan plan;
         try { plan = JsonSerializer.Deserialize<Plan>(File.ReadAllText(path), Json) ?? throw new JsonException("null"); }
         catch (JsonException e) { throw DamagedPlan(path, dir, $"not a plan: {e.Message.Split(". ")[0]}"); }
@@ -212,6 +264,9 @@ public static class SweepFolder
             : plan.Runs.FirstOrDefault(r => r is null || r.Label is null || r.Values is null || plan.GridKeys.Any(k => !r.Values.ContainsKey(k))) is { } bad
                 ? $"the grid values of run {bad?.Index}" : null;
         if (missing is not null) throw DamagedPlan(path, dir, $"no {missing}");
+        // An index listed twice (an edited or merged file) would have its run counted twice in collect's table.
+        if (plan.Runs!.GroupBy(r => r.Index).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw DamagedPlan(path, dir, $"run {twice.Key} is listed {twice.Count()} times");
         return plan;
     }
 
@@ -255,7 +310,7 @@ public static class SweepRunner
         }
         using var _ = task;
         var resultPath = Path.Combine(runDir, SweepFolder.ResultFile);
-        var (done, damage) = SweepFolder.ReadResult(dir, index, spec.GridKeys);
+        var (done, damage) = SweepFolder.ReadResult(dir, index, spec.Hash, planned.Values.ToDictionary());
         if (done is not null) return (done, true);
         // Kept, not deleted (it may be the only copy of something); the run resumes from its checkpoint. A damaged
         // failure record is kept aside too, so that neither a success (which removes failed.json) nor a new failure
@@ -321,6 +376,6 @@ public static class SweepRunner
         };
         var r = Trainer.Train(student, transfer, objective, options, needsTeacher ? teacher : null);
         return new RunResult(planned.Index, planned.Label, planned.Values.ToDictionary(), e.Seed, r.BestAccuracy, r.LastAccuracy, r.BestEpoch,
-            r.Parameters, TorchRuntime.Threads, Math.Round(clock.Elapsed.TotalSeconds, 2), r.Warning, [.. r.History.Select(h => h.TestAccuracy)]);
+            r.Parameters, TorchRuntime.Threads, Math.Round(clock.Elapsed.TotalSeconds, 2), r.Warning, [.. r.History.Select(h => h.TestAccuracy)], spec.Hash);
     }
 }

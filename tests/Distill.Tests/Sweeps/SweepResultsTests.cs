@@ -27,8 +27,8 @@ public sealed class SweepResultsTests : IDisposable
         return path;
     }
 
-    static string Result(int index, int seed) => JsonSerializer.Serialize(new RunResult(index, $"seed={seed}", new Dictionary<string, string> { ["seed"] = $"{seed}" },
-        seed, 50 + seed, 40 + seed, 1, 100, 1, 1.5, null, [40.0 + seed]), SweepFolder.Json);
+    static string Result(int index, int seed, string? spec = null) => JsonSerializer.Serialize(new RunResult(index, $"seed={seed}", new Dictionary<string, string> { ["seed"] = $"{seed}" },
+        seed, 50 + seed, 40 + seed, 1, 100, 1, 1.5, null, [40.0 + seed], spec), SweepFolder.Json);
 
     /// <summary>A `sweep run --jobs` killed outright leaves its claims; the next one removes them, and only them.</summary>
     [Fact]
@@ -60,7 +60,7 @@ public sealed class SweepResultsTests : IDisposable
         Write(0, SweepFolder.ResultFile, Result(0, 0));
         Write(1, SweepFolder.ResultFile, Result(1, 1).Replace("\"best\": 51", one, StringComparison.Ordinal));
         Write(2, SweepFolder.ResultFile, Result(2, 2).Replace(twoWas, two, StringComparison.Ordinal));
-        Assert.False(SweepFolder.Done(dir, 1, spec.GridKeys));
+        Assert.False(SweepFolder.Done(dir, spec, 1));
         var results = SweepResults.Read(dir);
         Assert.Equal([$"runs/1/result.json is not a whole result ({errorOne})", $"runs/2/result.json is not a whole result ({errorTwo})"],
             results.Damaged.Select(d => d.Error));
@@ -77,8 +77,8 @@ public sealed class SweepResultsTests : IDisposable
         Write(2, SweepFolder.ResultFile, "{}");
         Write(3, SweepFolder.ResultFile, Result(3, 3).Replace("\"seed\": \"3\"", "", StringComparison.Ordinal)); // "values": {}
 
-        Assert.True(SweepFolder.Done(dir, 0, spec.GridKeys));
-        Assert.All(new[] { 1, 2, 3 }, i => Assert.False(SweepFolder.Done(dir, i, spec.GridKeys), $"run {i} counts as done"));
+        Assert.True(SweepFolder.Done(dir, spec, 0));
+        Assert.All(new[] { 1, 2, 3 }, i => Assert.False(SweepFolder.Done(dir, spec, i), $"run {i} counts as done"));
         var results = SweepResults.Read(dir);
         Assert.Equal([0], results.Runs.Select(r => r.Index));
         Assert.Equal([1, 2, 3], results.Damaged.Select(d => d.Index));
@@ -103,6 +103,48 @@ public sealed class SweepResultsTests : IDisposable
         Write(1, SweepFolder.FailedFile, "{}");
         Assert.Equal("runs/1/failed.json is not a failure record (no error)", Assert.Single(SweepResults.Read(dir).Damaged, d => d.Index == 1).Error);
         Assert.Equal((null, "not a failure record (no error)"), SweepFolder.ReadFailure(dir, 1));
+    }
+
+    /// <summary>Two sweeps of different specs started together into one new folder: exactly one claims it, the other
+    /// is refused (checking for plan.json and then writing it let both in, about half the time).</summary>
+    [Fact]
+    public async Task Two_specs_preparing_one_new_folder_at_once_one_is_refused()
+    {
+        var a = ExperimentSpec.Parse(Spec, "t.yaml");
+        var b = ExperimentSpec.Parse(Spec.Replace("name: t", "name: u", StringComparison.Ordinal), "u.yaml");
+        for (var trial = 0; trial < 50; trial++)
+        {
+            var folder = Path.Combine(dir, $"{trial}");
+            using var start = new Barrier(2);
+            var outcomes = new[] { a, b }.Select(s => Task.Run(() =>
+            {
+                start.SignalAndWait();
+                try { SweepFolder.Prepare(s, folder); return "ok"; }
+                catch (InvalidOperationException e) { return e.Message; }
+            })).ToArray();
+            var said = await Task.WhenAll(outcomes);
+            Assert.Single(said, o => o == "ok");
+            Assert.Single(said, o => o.Contains("holds a sweep of another spec", StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>A result.json another spec wrote (or another run's values) is not this run's: not done, and listed by
+    /// collect as foreign, never counted in the table.</summary>
+    [Fact]
+    public void Another_specs_result_is_not_done_and_collect_lists_it_as_foreign()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(0, SweepFolder.ResultFile, Result(0, 0, "0123456789abcdef"));
+        Write(1, SweepFolder.ResultFile, Result(1, 1).Replace("\"seed\": \"1\"", "\"seed\": \"7\"", StringComparison.Ordinal));
+        Write(2, SweepFolder.ResultFile, Result(2, 2, spec.Hash));
+        Assert.False(SweepFolder.Done(dir, spec, 0));
+        Assert.False(SweepFolder.Done(dir, spec, 1));
+        Assert.True(SweepFolder.Done(dir, spec, 2));
+        var results = SweepResults.Read(dir);
+        Assert.Equal([2], results.Runs.Select(r => r.Index));
+        Assert.Equal($"runs/0/result.json is foreign: another spec's result (spec 0123456789abcdef; this sweep's is {spec.Hash})", results.Damaged[0].Error);
+        Assert.Equal("runs/1/result.json is foreign: another run's result (seed=7; this run's is 1)", results.Damaged[1].Error);
     }
 
     [Fact]
@@ -184,13 +226,41 @@ public sealed class SweepResultsTests : IDisposable
             results.Damaged.Select(d => d.Error));
         Assert.Equal([3], results.Missing);
         Assert.Contains("- run 1 (seed=1): runs/1/result.json is empty (or not a regular file, e.g. a FIFO)", results.Markdown(), StringComparison.Ordinal);
-        Assert.False(Promptly(() => SweepFolder.Done(dir, 1, spec.GridKeys), result));
+        Assert.False(Promptly(() => SweepFolder.Done(dir, spec, 1), result));
 
         // `sweep run` without its plan reads each run's record for its spec: a FIFO there names no spec, and blocks nothing.
         File.Delete(Path.Combine(dir, SweepFolder.PlanFile));
         var record = Fifo(3, "run.json");
         Promptly(() => { SweepFolder.Prepare(spec, dir); return 0; }, record);
         Assert.True(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
+    }
+
+    /// <summary>A plan listing a run twice made collect count that run's result twice (n 5 of a 4-run sweep): it is damaged.</summary>
+    [Fact]
+    public void A_plan_listing_a_run_twice_is_damaged_not_counted_twice()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(0, SweepFolder.ResultFile, Result(0, 0));
+        var path = Path.Combine(dir, SweepFolder.PlanFile);
+        var plan = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        var runs = plan["runs"]!.AsArray();
+        runs.Add(runs[0]!.DeepClone());
+        File.WriteAllText(path, plan.ToJsonString());
+        var e = Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir));
+        Assert.StartsWith($"{path}: damaged (run 0 is listed 2 times); move it away and run `sweep run SPEC --out {dir}`", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A FIFO in place of plan.json is a damaged plan, one error, for collect and `sweep run` alike; it blocked both.</summary>
+    [Fact]
+    public void A_FIFO_in_place_of_the_plan_is_damaged_and_does_not_block()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        var plan = Path.Combine(dir, SweepFolder.PlanFile);
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", [plan])!) mk.WaitForExit();
+        var message = $"{plan}: damaged (empty, or not a regular file, e.g. a FIFO); move it away and run `sweep run SPEC --out {dir}` with the sweep's spec";
+        Assert.StartsWith(message, Promptly(() => Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir)), plan).Message, StringComparison.Ordinal);
+        Assert.StartsWith(message, Promptly(() => Assert.Throws<InvalidDataException>(() => SweepFolder.Prepare(spec, dir)), plan).Message, StringComparison.Ordinal);
     }
 
     /// <summary>`sweep run` moves a FIFO result.json and failed.json aside (renaming does not open them) and runs the run.</summary>
@@ -210,7 +280,7 @@ public sealed class SweepResultsTests : IDisposable
         var runDir = SweepFolder.Run(dir, 1);
         Assert.Single(Directory.GetFiles(runDir, "result.damaged-*.json"));
         Assert.Single(Directory.GetFiles(runDir, "failed.damaged-*.json"));
-        Assert.True(SweepFolder.Done(dir, 1, spec.GridKeys));
+        Assert.True(SweepFolder.Done(dir, spec, 1));
     }
 
     [Fact]
