@@ -22,4 +22,9 @@ public class TrainRefusalTests
     [InlineData("attention", "error: attention transfer: mlp-32 has no feature 'stage1'")]
     public void A_recipe_whose_layers_the_models_lack_is_refused_before_its_teacher_trains(string recipe, string expected) =>
         Refused(["train", "--recipe", recipe, "--budget", "smoke", "--model", "mlp-32", "--train-size", "256", "--test-size", "200"], expected);
+
+    [Fact]
+    public void Every_teacher_of_kd_multi_is_named_correctly_before_the_first_one_trains() =>
+        Refused(["train", "--model", "mlp-32", "--teacher", "mlp-32", "--method", "kd-multi", "--set", "teachers=mlp-32,bogus-9",
+                 "--train-size", "256", "--test-size", "200", "--epochs", "1"], "error: kd-multi: teachers=mlp-32,bogus-9: Unknown model 'bogus-9'.");
 }

@@ -84,6 +84,12 @@ public sealed class MultiTeacherMethod : Methods.Method
     {
         var names = s.List("teachers");
         if (names.Length == 0) throw new ArgumentException("kd-multi: teachers is empty; name at least one model.");
+        // Every name checked now: a misspelt second teacher was found only after the first had trained for minutes.
+        foreach (var name in names)
+        {
+            try { ModelZoo.Canonical(name); }
+            catch (ArgumentException e) { throw new ArgumentException($"kd-multi: teachers={s.Text("teachers")}: {e.Message}", e); }
+        }
         double[]? weights = s.Text("weights").Trim().Length == 0 ? null : s.Numbers("weights");
         if (weights is not null && weights.Length != names.Length)
             throw new ArgumentException($"kd-multi: {weights.Length} weights for {names.Length} teachers; give one weight per teacher.");

@@ -64,6 +64,23 @@ public static partial class ModelZoo
         return model;
     }
 
+    /// <summary>The one spelling of a model name (" MLP-032" → "mlp-32"), so that run records, run names and cache keys
+    /// name a model one way; an unknown or malformed name is the error <see cref="Create"/> gives, found without
+    /// building anything (e.g. every teacher of a multi-teacher run, before the first one trains).</summary>
+    public static string Canonical(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return ParseName(name) switch
+        {
+            Architecture.Mlp m => $"mlp-{string.Join("-", m.Widths)}",
+            // "cnn" and "cnn-32" build the same model; each spelling is kept as it was, only its digits normalised.
+            Architecture.Cnn c => name.Trim().Equals("cnn", StringComparison.OrdinalIgnoreCase) ? "cnn" : $"cnn-{c.Width}",
+            Architecture.ResNet r => $"resnet{r.Depth}{(r.Widths[0] == 32 ? "x4" : "")}",
+            Architecture.Wrn w => $"wrn-{w.Depth}-{w.WidenFactor}",
+            _ => throw new UnreachableException(),
+        };
+    }
+
     static DistillModel CreateFamily(string name, int inChannels, int numClasses, ModelOptions? options)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);

@@ -105,6 +105,15 @@ public sealed class CatalogueTests
         Assert.Equal(message, e.Message);
     }
 
+    /// <summary>kd-multi's teachers are names of the zoo, each checked when the method is chosen (its teachers train
+    /// one after another, so a bad second name was found only after the first had trained).</summary>
+    [Fact]
+    public void Kd_multi_refuses_an_unknown_teacher_when_chosen()
+    {
+        var e = Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("kd-multi", ["teachers=mlp-32,bogus-9"]));
+        Assert.StartsWith("kd-multi: teachers=mlp-32,bogus-9: Unknown model 'bogus-9'. Known models: ", e.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>A feature method comparing maps position by position refuses a layer whose maps differ in size, naming
     /// both shapes and the layers that fit, when it is built (before any teacher trains).</summary>
     [Theory]
