@@ -135,6 +135,12 @@ static class TrainCommand
                 },
             };
             if (common.Resume && r.GetValue(outDir) is null) throw new ArgumentException("--resume needs --out DIR (the folder holding the checkpoints).");
+            // Each kind of command writes its own layout under --out (a plain run the folder itself, a distillation
+            // teacher/ and student/, a recipe RUN/seedN): another kind's runs there are refused, as another run of the
+            // same kind is, rather than left to be mixed with this one's.
+            if (r.GetValue(outDir) is string claimed)
+                Trainer.ClaimOut(claimed, isRecipe ? RecipeRunFolder : r.GetValue(teacher) is null ? rel => rel.Length == 0 : DistillationRunFolder,
+                    common.Force, common.Resume, Console.Out);
             if (r.GetValue(recipe) is string name)
                 return RunRecipe(name, r.GetValue(dataset), r.GetValue(budget)!, r.GetValue(seeds), common, r.GetValue(outDir),
                     r.GetValue(model), r.GetValue(teacher), r.GetValue(epochs), r.GetValue(teacherEpochs), r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
@@ -211,6 +217,14 @@ static class TrainCommand
         }));
         return cmd;
     }
+
+    /// <summary>The folders a distillation writes: teacher/, student/ and kd-multi's teacher-N-MODEL/.</summary>
+    static bool DistillationRunFolder(string rel) =>
+        rel is "teacher" or "student" || (rel.StartsWith("teacher-", StringComparison.Ordinal) && !rel.Contains(Path.DirectorySeparatorChar));
+
+    /// <summary>The folders a recipe writes: RUN/seedN (Recipe.Options).</summary>
+    static bool RecipeRunFolder(string rel) =>
+        rel.Split(Path.DirectorySeparatorChar) is [_, var seed] && seed.StartsWith("seed", StringComparison.Ordinal) && seed[4..].All(char.IsAsciiDigit) && seed.Length > 4;
 
     static ImageDataset Load(string dataset, TrainOptions common)
     {
