@@ -67,8 +67,11 @@ static class TrainCommand
                         ? $"{o.Name} does not apply to --recipe (the recipe sets it for each run); remove it, or train one model without --recipe."
                         : $"{o.Name} applies only with --recipe; remove it, or add --recipe NAME.");
             if (!isRecipe && r.GetValue(teacher) is null)
-                foreach (var o in new Option[] { teacherEpochs, teacherTrainSize })
+                // --kd-temperature and --alpha set the soft targets of a teacher: without one they changed nothing.
+                foreach (var o in new Option[] { teacherEpochs, teacherTrainSize, temperature, alpha })
                     if (Given(o)) throw new ArgumentException($"{o.Name} applies only with --teacher; add --teacher MODEL, or remove it.");
+            if (Given(force) && r.GetValue(outDir) is null)
+                throw new ArgumentException("--force clears the --out folder, and there is none; add --out DIR, or remove --force.");
             // Born-again's generation 0 is its teacher, of the student's architecture: no teacher settings to give.
             if (isRecipe && string.Equals(r.GetValue(recipe), "born-again", StringComparison.OrdinalIgnoreCase))
                 foreach (var o in new Option[] { teacher, teacherEpochs, teacherTrainSize })
@@ -111,6 +114,12 @@ static class TrainCommand
             LrSchedule lrSchedule;
             try { lrSchedule = LrSchedule.Parse(r.GetValue(schedule)!); }
             catch (ArgumentException e) { throw new ArgumentException($"--schedule {e.Message}", e); }
+            // A step (or milestone) at or past the run's end never changes the rate: the run trains at a constant --lr,
+            // which is not what was asked for (as a warm-up longer than the run is refused above).
+            foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", r.GetValue(teacher) is null ? null : r.GetValue(teacherEpochs) ?? 6) })
+                if (runEpochs is int n && lrSchedule.EpochsNeeded > n)
+                    throw new ArgumentException($"--schedule {r.GetValue(schedule)}: it changes the learning rate at the start of epoch {lrSchedule.EpochsNeeded}, " +
+                                                $"which the {n} epochs of {flag} never reach; give steps within {n} epochs, or use constant or cosine.");
             var common = new TrainOptions
             {
                 Seed = r.GetValue(seed),

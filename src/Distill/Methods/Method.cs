@@ -91,14 +91,18 @@ public sealed class MethodSettings
     public bool Flag(string name) => this[name] != 0;
 
     /// <summary>A comma-separated text setting as its items (layers, teachers); an empty text is an empty list, an
-    /// empty item (<c>a,,b</c>, a trailing comma) an error rather than dropped, as it is most likely a typo.</summary>
+    /// empty item (<c>a,,b</c>, a trailing comma) or a repeated one an error rather than dropped or counted twice, as
+    /// it is most likely a typo.</summary>
     public string[] List(string name)
     {
         var text = Text(name);
         if (text.Trim().Length == 0) return [];
         var items = text.Split(',', StringSplitOptions.TrimEntries);
-        return items.Contains("") ? throw new ArgumentException($"{method.Name}: {name}={text} has an empty item; separate the items by single commas, e.g. {name}={string.Join(",", items.Where(i => i.Length > 0))}.")
-            : items;
+        if (items.Contains("")) throw new ArgumentException($"{method.Name}: {name}={text} has an empty item; separate the items by single commas, e.g. {name}={string.Join(",", items.Where(i => i.Length > 0).Distinct())}.");
+        // An item given twice (layers=stage1,stage1) would count twice, as a repeated temperature would (Numbers).
+        if (items.GroupBy(i => i).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"{method.Name}: {name}={text}: {twice.Key} is given {twice.Count()} times; give each once.");
+        return items;
     }
 
     internal static string[] Split(string text) => text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);

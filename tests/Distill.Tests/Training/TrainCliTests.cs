@@ -23,10 +23,29 @@ public class TrainCliTests
     public void A_setting_out_of_range_is_named_by_its_flag(string flag, string value, string start)
     {
         string[] args = ["train", "--model", "mlp-32", "--dataset", "no-such-dataset", flag, value];
-        if (flag == "--teacher-epochs") args = [.. args, "--teacher", "mlp-32"];
+        if (flag is "--teacher-epochs" or "--kd-temperature") args = [.. args, "--teacher", "mlp-32"];
         var (code, _, stderr) = Repo.RunCli(args);
         Assert.Equal(1, code);
         // The flag is checked before the dataset is looked up (this one does not exist).
+        Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    /// <summary>Options that would change nothing in this run are refused by name, before any data loads.</summary>
+    [Theory]
+    [InlineData("--kd-temperature 8", "error: --kd-temperature applies only with --teacher; add --teacher MODEL, or remove it.")]
+    [InlineData("--alpha 0.5", "error: --alpha applies only with --teacher; add --teacher MODEL, or remove it.")]
+    [InlineData("--force", "error: --force clears the --out folder, and there is none; add --out DIR, or remove --force.")]
+    [InlineData("--recipe soft-targets --force", "error: --force clears the --out folder, and there is none; add --out DIR, or remove --force.")]
+    [InlineData("--schedule step:10 --epochs 2", "error: --schedule step:10: it changes the learning rate at the start of epoch 11, which the 2 epochs of --epochs never reach;")]
+    [InlineData("--schedule multistep:1,5 --epochs 3", "error: --schedule multistep:1,5: it changes the learning rate at the start of epoch 6, which the 3 epochs of --epochs never reach;")]
+    [InlineData("--teacher mlp-32 --epochs 20 --schedule step:6", "error: --schedule step:6: it changes the learning rate at the start of epoch 7, which the 6 epochs of --teacher-epochs never reach;")]
+    [InlineData("--teacher mlp-32 --method at --set layers=stage1,,stage2", "error: at: layers=stage1,,stage2 has an empty item; separate the items by single commas, e.g. layers=stage1,stage2.")]
+    [InlineData("--teacher mlp-32 --method sp --set layers=stage1,", "error: sp: layers=stage1, has an empty item;")]
+    [InlineData("--teacher mlp-32 --method nst --set layers=stage1,stage1", "error: nst: layers=stage1,stage1: stage1 is given 2 times; give each once.")]
+    public void An_option_the_run_would_ignore_is_refused_by_name(string options, string start)
+    {
+        var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--dataset", "no-such-dataset", .. options.Split(' ')]);
+        Assert.Equal(1, code);
         Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
     }
 
