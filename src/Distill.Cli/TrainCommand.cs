@@ -154,6 +154,7 @@ static class TrainCommand
                 return RunRecipe(name, r.GetValue(dataset), r.GetValue(budget)!, r.GetValue(seeds), common, r.GetValue(outDir),
                     r.GetValue(model), r.GetValue(teacher), r.GetValue(epochs), r.GetValue(teacherEpochs), r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
             using var data = Load(r.GetValue(dataset) ?? "fashion-mnist", common);
+            CheckSizes(data, r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
 
             var studentName = r.GetValue(model) ?? throw new ArgumentException("--model is required (e.g. --model mlp-800-800), unless --recipe is given.");
             // Both sized before anything trains: a student too large to train here is refused now, not after its teacher.
@@ -235,6 +236,22 @@ static class TrainCommand
     static bool RecipeRunFolder(string rel) =>
         rel.Split(Path.DirectorySeparatorChar) is [_, var seed] && seed.StartsWith("seed", StringComparison.Ordinal) && seed[4..].All(char.IsAsciiDigit) && seed.Length > 4;
 
+    static int[] ParseSeeds(string seeds)
+    {
+        try { return RecipeParameters.ParseSeeds(seeds); }
+        // Message without " (Parameter 'seeds')", which the one-line error would otherwise carry.
+        catch (ArgumentException e) { throw new ArgumentException($"--{(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", ""))}", e); }
+    }
+
+    /// <summary>Subset sizes larger than the loaded split, named by their flag (the subset's own error names none).</summary>
+    static void CheckSizes(ImageDataset data, int? trainSize, int? testSize, int? teacherTrainSize)
+    {
+        foreach (var (flag, size, split, count) in new[] { ("--train-size", trainSize, "training", data.Train.Count), ("--test-size", testSize, "test", data.Test.Count),
+                     ("--teacher-train-size", teacherTrainSize, "training", data.Train.Count) })
+            if (size > count)
+                throw new ArgumentException($"{flag} {size}: {data.Name} has {count:N0} {split} images; give at most {count}, or leave {flag} out to use them all.");
+    }
+
     static ImageDataset Load(string dataset, TrainOptions common)
     {
         var data = Datasets.Load(dataset);
@@ -249,7 +266,8 @@ static class TrainCommand
         var budget = Budgets.Parse(budgetName);
         T Apply<T>(T c) where T : RecipeConfig => c with
         {
-            Seeds = seedList is null ? c.Seeds : RecipeParameters.ParseSeeds(seedList),
+            // An empty --seeds keeps the budget's seeds, as an empty seeds parameter does in the notebooks.
+            Seeds = string.IsNullOrWhiteSpace(seedList) ? c.Seeds : ParseSeeds(seedList),
             Device = common.Device,
             Student = student ?? c.Student,
             Teacher = teacher ?? c.Teacher,
@@ -268,6 +286,7 @@ static class TrainCommand
         ExperimentResult Run<T>(T config, Func<ImageDataset, T, ExperimentResult> run) where T : RecipeConfig
         {
             using var data = Load(dataset ?? config.Dataset, common);
+            CheckSizes(data, trainSize, testSize, teacherTrainSize);
             var applied = Apply(config);
             foreach (var m in new[] { applied.Student, applied.Teacher }) ModelZoo.CheckFits(m, data); // before the teacher trains
             return run(data, applied);

@@ -90,7 +90,11 @@ public sealed class MultiTeacherMethod : Methods.Method
             try { ModelZoo.Canonical(name); }
             catch (ArgumentException e) { throw new ArgumentException($"kd-multi: teachers={s.Text("teachers")}: {e.Message}", e); }
         }
-        double[]? weights = s.Text("weights").Trim().Length == 0 ? null : s.Numbers("weights");
+        // A teacher may weigh 0 (left out), as the loss allows; all of them 0 leaves no target to match.
+        double[]? weights = s.Text("weights").Trim().Length == 0 ? null : s.Numbers("weights", min: 0);
+        if (weights is not null && weights.All(w => w == 0))
+            throw new ArgumentException($"kd-multi: weights={s.Text("weights")}: the weights are all zero, so there is no target to match; " +
+                                        "give at least one teacher a positive weight, or leave weights empty for equal ones.");
         if (weights is not null && weights.Length != names.Length)
             throw new ArgumentException($"kd-multi: {weights.Length} weights for {names.Length} teachers; give one weight per teacher.");
         return (names, weights);

@@ -163,7 +163,10 @@ public static partial class ModelZoo
     }
 
     private static int Parse(string digits, string name) =>
-        int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0
+        // The patterns' \d also matches other scripts' digits (full-width '３２'), which are no size here.
+        !digits.All(char.IsAsciiDigit)
+            ? throw new ArgumentException($"Model '{name}': '{digits}' is not a valid size; write sizes with the digits 0-9.", nameof(name))
+        : int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0
             ? v
             // Only digits reach here: past int's range the size is too large, not malformed.
             : throw new ArgumentException(v == 0 && digits.TrimStart('0').Length > 0

@@ -129,7 +129,7 @@ public sealed class CatalogueTests
     [Theory]
     [InlineData("fitnet", "mlp-800-800 has no feature 'stage2'; its features are hidden1, hidden2 (or logits).")]
     [InlineData("at:layers=stage1,stage9", "cnn-8 has no feature 'stage9'; its features are stage1, stage2, fc (or logits).")]
-    [InlineData("nst", "mlp-800-800 and cnn share no 'stage' feature for a feature method; mlp-800-800 has hidden1, hidden2, cnn has stage1, stage2, fc.")]
+    [InlineData("nst", "mlp-800-800 and cnn share no 'stage' feature for a feature method; mlp-800-800 has hidden1, hidden2, cnn has stage1, stage2, fc. mlp-800-800 is fully connected, with no spatial feature maps; use convolutional models (e.g. cnn-8 and cnn).")]
     public void A_feature_method_on_a_model_without_the_layer_lists_its_features(string spec, string message)
     {
         var student = spec.StartsWith("at", StringComparison.Ordinal) ? "cnn-8" : "mlp-800-800";

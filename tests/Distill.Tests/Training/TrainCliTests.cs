@@ -62,7 +62,38 @@ public class TrainCliTests
     {
         var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--dataset", "fashion-mnist", "--train-size", "70000", "--epochs", "1"]);
         Assert.Equal(1, code);
-        Assert.Contains("error: a train subset of 70,000 images: the train split holds 60,000; ask for 1 to 60,000", stderr, StringComparison.Ordinal);
+        Assert.Contains("error: --train-size 70000: fashion-mnist has 60,000 training images; give at most 60000, or leave --train-size out to use them all.", stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>Errors that named the wrong cause: an MLP has no feature maps at all (not maps of another size), weights
+    /// that are all zero (not a number out of range), a size in other digits (not too large), a subset by its flag.</summary>
+    [Theory]
+    [InlineData("--teacher mlp-32 --method at --set layers=hidden1", "error: at: hidden1 of mlp-32 is a flat vector of 32 values, not a feature map: mlp-32 is fully connected and has no spatial feature maps")]
+    [InlineData("--teacher mlp-32 --method nst", "error: mlp-32 and mlp-32 share no 'stage' feature for a feature method; mlp-32 has hidden1, mlp-32 has hidden1. mlp-32 is fully connected, with no spatial feature maps;")]
+    [InlineData("--teacher mlp-32 --method kd-multi --set teachers=mlp-32,cnn --set weights=0,0", "error: kd-multi: weights=0,0: the weights are all zero, so there is no target to match;")]
+    [InlineData("--test-size 20000", "error: --test-size 20000: fashion-mnist has 10,000 test images; give at most 10000, or leave --test-size out to use them all.")]
+    [InlineData("--recipe soft-targets --budget smoke --teacher-train-size 70000", "error: --teacher-train-size 70000: fashion-mnist has 60,000 training images;")]
+    [InlineData("--recipe soft-targets --budget smoke --seeds a", "error: --seeds \"a\" is not a comma-separated list of integers (e.g. \"0,1,2\"); leave it empty for the budget's seeds.")]
+    public void An_error_names_its_real_cause(string options, string start)
+    {
+        var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--dataset", "fashion-mnist", "--epochs", "1", .. options.Split(' ')]);
+        Assert.Equal(1, code);
+        Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_model_size_in_other_digits_is_not_a_valid_size() =>
+        Assert.Equal("Model 'mlp-３２': '３２' is not a valid size; write sizes with the digits 0-9.",
+            Assert.Throws<ArgumentException>(() => Distill.Models.ModelZoo.Canonical("mlp-３２")).Message.Replace(" (Parameter 'name')", ""));
+
+    /// <summary>An empty --seeds is the budget's seeds (as the notebooks' empty seeds parameter), not an error that
+    /// says to leave it empty: the run gets as far as its model.</summary>
+    [Fact]
+    public void An_empty_seeds_keeps_the_budgets_seeds()
+    {
+        var (code, _, stderr) = Repo.RunCli(["train", "--recipe", "soft-targets", "--budget", "smoke", "--seeds", "", "--model", "nosuch"]);
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: Unknown model 'nosuch'.", stderr, StringComparison.Ordinal);
     }
 
     [Fact]
