@@ -59,7 +59,7 @@ public static partial class ModelZoo
         {
             throw ModelMemory.OutOfMemory($"building model '{name}' ({count:N0} parameters)", e);
         }
-        model.ZooName = name.Trim().ToLowerInvariant();
+        model.ZooName = Canonical(name); // what records and deployment name it by: one spelling
         Native.OneDnnConvGuard.Apply(model); // layers oneDNN would pad (a width-4 CNN) run on ATen's convolution: issue 12
         return model;
     }

@@ -81,6 +81,33 @@ public class TrainCliTests
         Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("mlp-32 ", "mlp-32")]
+    [InlineData(" MLP-032", "mlp-32")]
+    [InlineData("mlp-0800-800", "mlp-800-800")]
+    [InlineData("CNN", "cnn")]
+    [InlineData("cnn-016", "cnn-16")]
+    [InlineData("ResNet8X4", "resnet8x4")]
+    [InlineData("wrn-016-02", "wrn-16-2")]
+    public void A_model_name_has_one_spelling(string given, string canonical) => Assert.Equal(canonical, Distill.Models.ModelZoo.Canonical(given));
+
+    /// <summary>The run's name and record use the canonical spelling ("mlp-32 " made a run named with a trailing space).</summary>
+    [Fact]
+    public void A_run_records_its_model_by_the_canonical_name()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"distill-canonical-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, stdout, stderr) = Repo.RunCli(["train", "--model", " MLP-032 ", "--train-size", "256", "--test-size", "200", "--epochs", "1", "--out", dir]);
+            Assert.True(code == 0, stderr);
+            Assert.StartsWith("mlp-32 epoch   1/1", stdout.Split('\n')[1], StringComparison.Ordinal);
+            var record = File.ReadAllText(Path.Combine(dir, "run.json"));
+            Assert.Contains("\"name\": \"mlp-32\"", record, StringComparison.Ordinal);
+            Assert.Contains("\"model\": \"mlp-32\"", record, StringComparison.Ordinal);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
     [Fact]
     public void A_model_size_in_other_digits_is_not_a_valid_size() =>
         Assert.Equal("Model 'mlp-３２': '３２' is not a valid size; write sizes with the digits 0-9.",
