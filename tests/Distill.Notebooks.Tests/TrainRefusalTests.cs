@@ -27,4 +27,12 @@ public class TrainRefusalTests
     public void Every_teacher_of_kd_multi_is_named_correctly_before_the_first_one_trains() =>
         Refused(["train", "--model", "mlp-32", "--teacher", "mlp-32", "--method", "kd-multi", "--set", "teachers=mlp-32,bogus-9",
                  "--train-size", "256", "--test-size", "200", "--epochs", "1"], "error: kd-multi: teachers=mlp-32,bogus-9: Unknown model 'bogus-9'.");
+
+    [Fact]
+    public void Kd_multi_names_an_unknown_teacher_without_the_parameter_suffix()
+    {
+        var (_, _, stderr) = DistillProcess.Run("train", "--model", "mlp-32", "--teacher", "mlp-32", "--method", "kd-multi", "--set", "teachers=mlp-32,bogus-9");
+        Assert.DoesNotContain("(Parameter", stderr, StringComparison.Ordinal);
+        Assert.EndsWith("wrn-16-1).", stderr.Trim(), StringComparison.Ordinal);
+    }
 }

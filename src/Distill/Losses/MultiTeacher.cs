@@ -88,7 +88,12 @@ public sealed class MultiTeacherMethod : Methods.Method
         foreach (var name in names)
         {
             try { ModelZoo.Canonical(name); }
-            catch (ArgumentException e) { throw new ArgumentException($"kd-multi: teachers={s.Text("teachers")}: {e.Message}", e); }
+            catch (ArgumentException e)
+            {
+                // The zoo's message without its " (Parameter 'name')", which the one-line error would otherwise carry.
+                var why = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "");
+                throw new ArgumentException($"kd-multi: teachers={s.Text("teachers")}: {why}", e);
+            }
         }
         // A teacher may weigh 0 (left out), as the loss allows; all of them 0 leaves no target to match.
         double[]? weights = s.Text("weights").Trim().Length == 0 ? null : s.Numbers("weights", min: 0);
