@@ -65,7 +65,7 @@ public sealed class SpMethod : Methods.Method
     ];
 
     // Empty and repeated items refused when chosen (MethodSetup.Layers would drop the one and count the other twice).
-    protected override void Check(Methods.MethodSettings s) => s.List("layers");
+    protected override void Check(Methods.MethodSettings s) => s.List("layers", distinct: true);
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup) =>
         new Objective().Add(new CrossEntropyTerm())

@@ -91,13 +91,13 @@ public sealed class MethodSettings
     public bool Flag(string name) => this[name] != 0;
 
     /// <summary>A comma-separated text setting as its items (layers, teachers); an empty text is an empty list, an
-    /// empty item (<c>a,,b</c>, a trailing comma) or a repeated one an error rather than dropped or counted twice, as
-    /// it is most likely a typo.</summary>
-    public string[] List(string name)
+    /// empty item (<c>a,,b</c>, a trailing comma) an error rather than dropped, as it is most likely a typo.</summary>
+    /// <param name="distinct">Refuse an item given twice: a layer named twice (layers=stage1,stage1) would count
+    /// twice, as a repeated temperature would (<see cref="Numbers"/>). Teachers may repeat (an architecture's ensemble).</param>
+    public string[] List(string name, bool distinct = false)
     {
         var items = Items(name);
-        // An item given twice (layers=stage1,stage1) would count twice, as a repeated temperature would (Numbers).
-        if (items.GroupBy(i => i).FirstOrDefault(g => g.Count() > 1) is { } twice)
+        if (distinct && items.GroupBy(i => i).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new ArgumentException($"{method.Name}: {name}={Text(name)}: {twice.Key} is given {twice.Count()} times; give each once.");
         return items;
     }
