@@ -67,12 +67,19 @@ static class TrainCommand
                         ? $"{o.Name} does not apply to --recipe (the recipe sets it for each run); remove it, or train one model without --recipe."
                         : $"{o.Name} applies only with --recipe; remove it, or add --recipe NAME.");
             if (!isRecipe && r.GetValue(teacher) is null)
-                foreach (var o in new Option[] { teacherEpochs, teacherTrainSize })
+                // --kd-temperature and --alpha set the soft targets of a teacher: without one they changed nothing.
+                foreach (var o in new Option[] { teacherEpochs, teacherTrainSize, temperature, alpha })
                     if (Given(o)) throw new ArgumentException($"{o.Name} applies only with --teacher; add --teacher MODEL, or remove it.");
+            if (Given(force) && r.GetValue(outDir) is null)
+                throw new ArgumentException("--force clears the --out folder, and there is none; add --out DIR, or remove --force.");
             // Born-again's generation 0 is its teacher, of the student's architecture: no teacher settings to give.
             if (isRecipe && string.Equals(r.GetValue(recipe), "born-again", StringComparison.OrdinalIgnoreCase))
                 foreach (var o in new Option[] { teacher, teacherEpochs, teacherTrainSize })
                     if (Given(o)) throw new ArgumentException($"{o.Name} does not apply to --recipe born-again (generation 0, a --model trained from scratch, is the teacher); remove it.");
+            // One spelling of each model (" MLP-032" → "mlp-32"): run names, run records and cache keys compare names as
+            // text, so "mlp-32 " made a run named with a trailing space and a teacher cached apart from mlp-32's.
+            var studentArg = r.GetValue(model) is string given ? ModelZoo.Canonical(given) : null;
+            var teacherArg = r.GetValue(teacher) is string givenTeacher ? ModelZoo.Canonical(givenTeacher) : null;
             if (r.GetValue(method) is not null && (Given(temperature) || Given(alpha)))
                 throw new ArgumentException("--kd-temperature and --alpha are plain KD's; with --method give the method's own parameters, e.g. --set temperature=8 (see `distill methods NAME`).");
             if (r.GetValue(method) is null && r.GetValue(set) is { Length: > 0 })
@@ -80,9 +87,9 @@ static class TrainCommand
             var choice = r.GetValue(method) is string m ? MethodCatalogue.Choose(m, r.GetValue(set) ?? []) : null;
             if (choice is not null && r.GetValue(recipe) is null)
             {
-                if (choice.Method.NeedsTeacher && r.GetValue(teacher) is null)
+                if (choice.Method.NeedsTeacher && teacherArg is null)
                     throw new ArgumentException($"--method {choice.Method.Name} distils from a teacher; add --teacher MODEL (e.g. --teacher cnn).");
-                if (!choice.Method.NeedsTeacher && r.GetValue(teacher) is not null)
+                if (!choice.Method.NeedsTeacher && teacherArg is not null)
                     throw new ArgumentException($"--method {choice.Method.Name} takes no --teacher; remove it (see `distill methods {choice.Method.Name}`).");
             }
             double temp = r.GetValue(temperature), a = r.GetValue(alpha);
@@ -97,7 +104,7 @@ static class TrainCommand
             if (r.GetValue(validation) < 0) throw new ArgumentException($"--validation {r.GetValue(validation)}: give the number of training images to hold out, 0 or more.");
             if (!(r.GetValue(warmup) >= 0) || double.IsInfinity(r.GetValue(warmup))) throw new ArgumentException($"--warmup {r.GetValue(warmup)}: give the warm-up length in epochs, 0 or more.");
             // A warm-up as long as the run or longer never reaches --lr: the whole run trains at a fraction of the rate asked for.
-            foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", r.GetValue(teacher) is null ? null : r.GetValue(teacherEpochs) ?? 6) })
+            foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", teacherArg is null ? null : r.GetValue(teacherEpochs) ?? 6) })
                 if (runEpochs is int n && r.GetValue(warmup) > n)
                     throw new ArgumentException($"--warmup {r.GetValue(warmup)}: the warm-up is longer than the {n} epochs of {flag}, so the learning rate would never reach --lr; warm up for at most {n} epochs.");
             if (r.GetValue(clip) is double c0 && !(c0 > 0 && double.IsFinite(c0))) throw new ArgumentException($"--clip {c0}: give the largest gradient norm, a finite number above 0 (or leave --clip out).");
@@ -111,6 +118,12 @@ static class TrainCommand
             LrSchedule lrSchedule;
             try { lrSchedule = LrSchedule.Parse(r.GetValue(schedule)!); }
             catch (ArgumentException e) { throw new ArgumentException($"--schedule {e.Message}", e); }
+            // A step (or milestone) at or past the run's end never changes the rate: the run trains at a constant --lr,
+            // which is not what was asked for (as a warm-up longer than the run is refused above).
+            foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", teacherArg is null ? null : r.GetValue(teacherEpochs) ?? 6) })
+                if (runEpochs is int n && lrSchedule.EpochsNeeded > n)
+                    throw new ArgumentException($"--schedule {r.GetValue(schedule)}: it changes the learning rate at the start of epoch {lrSchedule.EpochsNeeded}, " +
+                                                $"which the {n} epochs of {flag} never reach; give steps within {n} epochs, or use constant or cosine.");
             var common = new TrainOptions
             {
                 Seed = r.GetValue(seed),
@@ -129,20 +142,27 @@ static class TrainCommand
                 // What the trainer cannot see but the results depend on, checked again on --resume.
                 Settings = new Dictionary<string, string>
                 {
-                    ["kd_temperature"] = $"{temp}", ["alpha"] = $"{a}", ["teacher_model"] = r.GetValue(teacher) ?? "none",
+                    ["kd_temperature"] = $"{temp}", ["alpha"] = $"{a}", ["teacher_model"] = teacherArg ?? "none",
                     ["method"] = choice is null ? "default" : $"{choice.Method.Name} {string.Join(" ", choice.Settings.All.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"))}",
                     ["teacher_epochs"] = $"{r.GetValue(teacherEpochs)}", ["teacher_train_size"] = $"{r.GetValue(teacherTrainSize)}",
                 },
             };
             if (common.Resume && r.GetValue(outDir) is null) throw new ArgumentException("--resume needs --out DIR (the folder holding the checkpoints).");
+            // Each kind of command writes its own layout under --out (a plain run the folder itself, a distillation
+            // teacher/ and student/, a recipe RUN/seedN): another kind's runs there are refused, as another run of the
+            // same kind is, rather than left to be mixed with this one's.
+            if (r.GetValue(outDir) is string claimed)
+                Trainer.ClaimOut(claimed, isRecipe ? RecipeRunFolder : teacherArg is null ? rel => rel.Length == 0 : DistillationRunFolder,
+                    common.Force, common.Resume, Console.Out);
             if (r.GetValue(recipe) is string name)
                 return RunRecipe(name, r.GetValue(dataset), r.GetValue(budget)!, r.GetValue(seeds), common, r.GetValue(outDir),
-                    r.GetValue(model), r.GetValue(teacher), r.GetValue(epochs), r.GetValue(teacherEpochs), r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
+                    studentArg, teacherArg, r.GetValue(epochs), r.GetValue(teacherEpochs), r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
             using var data = Load(r.GetValue(dataset) ?? "fashion-mnist", common);
+            CheckSizes(data, r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
 
-            var studentName = r.GetValue(model) ?? throw new ArgumentException("--model is required (e.g. --model mlp-800-800), unless --recipe is given.");
+            var studentName = studentArg ?? throw new ArgumentException("--model is required (e.g. --model mlp-800-800), unless --recipe is given.");
             // Both sized before anything trains: a student too large to train here is refused now, not after its teacher.
-            foreach (var sized in new[] { studentName, r.GetValue(teacher) }.OfType<string>()) ModelZoo.CheckFits(sized, data);
+            foreach (var sized in new[] { studentName, teacherArg }.OfType<string>()) ModelZoo.CheckFits(sized, data);
             var outRoot = r.GetValue(outDir);
             DistillModel? teacherModel = null;
             var extraTeachers = new List<DistillModel>();
@@ -175,18 +195,19 @@ static class TrainCommand
                 if (choice is not null)
                 {
                     using (TorchSharp.torch.manual_seed(common.Seed)) { } // a method's own modules (regressors, heads) start from the seed
-                    objective = choice.Build(new MethodSetup(studentName, r.GetValue(teacher), transfer, common.BatchSize)
+                    objective = choice.Build(new MethodSetup(studentName, teacherArg, transfer, common.BatchSize)
                     {
                         Seed = common.Seed,
-                        TrainedTeacher = name =>
+                        TrainedTeacher = given =>
                         {
+                            var name = ModelZoo.Canonical(given);
                             var extra = TrainTeacher(name, $"teacher-{extraTeachers.Count + 1}-{name}");
                             extraTeachers.Add(extra);
                             return extra;
                         },
                     });
                 }
-                if (r.GetValue(teacher) is string teacherName)
+                if (teacherArg is string teacherName)
                 {
                     teacherModel = TrainTeacher(teacherName, "teacher");
                     if (choice is null) objective = new Objective().Add(new CrossEntropyTerm(), 1 - a).Add(new KdTerm(temp), a);
@@ -212,6 +233,30 @@ static class TrainCommand
         return cmd;
     }
 
+    /// <summary>The folders a distillation writes: teacher/, student/ and kd-multi's teacher-N-MODEL/.</summary>
+    static bool DistillationRunFolder(string rel) =>
+        rel is "teacher" or "student" || (rel.StartsWith("teacher-", StringComparison.Ordinal) && !rel.Contains(Path.DirectorySeparatorChar));
+
+    /// <summary>The folders a recipe writes: RUN/seedN (Recipe.Options).</summary>
+    static bool RecipeRunFolder(string rel) =>
+        rel.Split(Path.DirectorySeparatorChar) is [_, var seed] && seed.StartsWith("seed", StringComparison.Ordinal) && seed[4..].All(char.IsAsciiDigit) && seed.Length > 4;
+
+    static int[] ParseSeeds(string seeds)
+    {
+        try { return RecipeParameters.ParseSeeds(seeds); }
+        // Message without " (Parameter 'seeds')", which the one-line error would otherwise carry.
+        catch (ArgumentException e) { throw new ArgumentException($"--{(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", ""))}", e); }
+    }
+
+    /// <summary>Subset sizes larger than the loaded split, named by their flag (the subset's own error names none).</summary>
+    static void CheckSizes(ImageDataset data, int? trainSize, int? testSize, int? teacherTrainSize)
+    {
+        foreach (var (flag, size, split, count) in new[] { ("--train-size", trainSize, "training", data.Train.Count), ("--test-size", testSize, "test", data.Test.Count),
+                     ("--teacher-train-size", teacherTrainSize, "training", data.Train.Count) })
+            if (size > count)
+                throw new ArgumentException($"{flag} {size}: {data.Name} has {count:N0} {split} images; give at most {count}, or leave {flag} out to use them all.");
+    }
+
     static ImageDataset Load(string dataset, TrainOptions common)
     {
         var data = Datasets.Load(dataset);
@@ -226,7 +271,8 @@ static class TrainCommand
         var budget = Budgets.Parse(budgetName);
         T Apply<T>(T c) where T : RecipeConfig => c with
         {
-            Seeds = seedList is null ? c.Seeds : RecipeParameters.ParseSeeds(seedList),
+            // An empty --seeds keeps the budget's seeds, as an empty seeds parameter does in the notebooks.
+            Seeds = string.IsNullOrWhiteSpace(seedList) ? c.Seeds : ParseSeeds(seedList),
             Device = common.Device,
             Student = student ?? c.Student,
             Teacher = teacher ?? c.Teacher,
@@ -245,6 +291,7 @@ static class TrainCommand
         ExperimentResult Run<T>(T config, Func<ImageDataset, T, ExperimentResult> run) where T : RecipeConfig
         {
             using var data = Load(dataset ?? config.Dataset, common);
+            CheckSizes(data, trainSize, testSize, teacherTrainSize);
             var applied = Apply(config);
             foreach (var m in new[] { applied.Student, applied.Teacher }) ModelZoo.CheckFits(m, data); // before the teacher trains
             return run(data, applied);

@@ -39,6 +39,41 @@ public class RunFolderTests
         Assert.Equal(2, Metrics(dir).Count); // header + the new run's one epoch
     }
 
+    /// <summary>A plain run writes --out itself, a distillation its teacher/ and student/, a recipe RUN/seedN: a folder
+    /// holding one kind refuses the others (they were written beside it and mixed), and --force clears it.</summary>
+    [Fact]
+    public void A_folder_holding_another_kind_of_run_refuses_a_plain_run_a_distillation_and_a_recipe()
+    {
+        var root = TestSupport.TempDir("runfolder-kinds");
+        string plain = Path.Combine(root, "plain"), distilled = Path.Combine(root, "distilled"), recipe = Path.Combine(root, "recipe");
+        string[] distill(string dir) => ["train", "--model", "mlp-32", "--teacher", "mlp-32", "--method", "dkd", "--train-size", "256", "--test-size", "200",
+            "--epochs", "1", "--teacher-epochs", "1", "--teacher-train-size", "256", "--out", dir];
+        Assert.Equal(0, DistillProcess.Run(Train(plain, epochs: 1, trainSize: 256)).Exit);
+        Assert.Equal(0, DistillProcess.Run(distill(distilled)).Exit);
+        Directory.CreateDirectory(Path.Combine(recipe, "scratch", "seed0"));
+        File.WriteAllText(Path.Combine(recipe, "scratch", "seed0", "run.json"), "{\"name\": \"scratch\", \"seed\": \"0\"}");
+
+        foreach (var (args, held) in new[]
+                 {
+                     (distill(plain), $"{plain} holds another run (mlp-32, seed 0, started "),
+                     (Train(distilled, epochs: 1, trainSize: 256), $"{distilled} holds another run (mlp-32 (dkd), seed 0, started "),
+                     (Train(recipe, epochs: 1, trainSize: 256), $"{recipe} holds another run (scratch, seed 0, started ?, in {Path.Combine(recipe, "scratch", "seed0")})"),
+                     (["train", "--recipe", "soft-targets", "--budget", "smoke", "--out", plain], $"{plain} holds another run (mlp-32, seed 0, started "),
+                 })
+        {
+            var r = DistillProcess.Run(args);
+            Assert.True(r.Exit == 1, $"{string.Join(' ', args)} → {r.Exit}\n{r.Err}");
+            Assert.Contains($"error: --out {held}", r.Err);
+            Assert.Contains("pass --force to replace it, or choose another folder.", r.Err);
+            Assert.DoesNotContain("epoch ", r.Out);
+        }
+
+        var forced = DistillProcess.Run(Train(distilled, epochs: 1, trainSize: 256, extra: "--force"));
+        Assert.Equal(0, forced.Exit);
+        Assert.Contains($"--force: cleared {Path.Combine(distilled, "student")}", forced.Out);
+        Assert.False(File.Exists(Path.Combine(distilled, "student", "run.json")));
+    }
+
     [Fact]
     public void A_second_run_fails_at_once_naming_the_pid_SIGTERM_and_kill_9_keep_the_checkpoint_and_resume_matches_an_uninterrupted_run()
     {
@@ -269,6 +304,12 @@ public class RunFolderTests
             ["train", "--model", "mlp-32", "--resume"],
             ["train", "--model", "mlp-32", "--teacher-epochs", "5"],
             ["train", "--recipe", "born-again", "--teacher", "cnn"],
+            ["train", "--model", "mlp-32", "--alpha", "0.5"],
+            ["train", "--model", "mlp-32", "--force"],
+            ["train", "--model", "mlp-32", "--schedule", "step:10", "--epochs", "2"],
+            ["train", "--model", "mlp-32", "--teacher", "mlp-32", "--method", "at", "--set", "layers=stage1,stage1"],
+            ["train", "--model", "mlp-32", "--teacher", "mlp-32", "--method", "kd-multi", "--set", "teachers=mlp-32,bogus-9"],
+            ["train", "--recipe", "fitnets", "--budget", "smoke", "--model", "mlp-32"],
             ["run", Path.Combine(dir, "missing.ipynb")],
             ["run", nb, "--out", file],
             ["run", nb, "-p", "x"],

@@ -41,6 +41,7 @@ public static class AttentionTransfer
     {
         var c = config ?? AttentionTransferConfig.For(Budget.Quick);
         var result = new AttentionTransferResult { Config = c };
+        CheckGroups(data, c, teacher);
         var t = Recipe.Teacher(data, c, result, teacher);
         using var transfer = Recipe.TransferSet(data, c);
         foreach (var seed in c.Seeds)
@@ -51,6 +52,25 @@ public static class AttentionTransfer
             Recipe.Student(transfer, c, result, "at+kd", seed, Recipe.KdHard(c.Temperature, c.Alpha).Add(At(c)), t);
         }
         return result;
+    }
+
+    /// <summary>The groups, checked on fresh models of the two architectures before the teacher trains: the attention
+    /// term found a student without them (an MLP has no 'stage1') only after the teacher and the "scratch" runs.</summary>
+    static void CheckGroups(ImageDataset data, AttentionTransferConfig c, DistillModel? teacher)
+    {
+        // A given teacher built outside the zoo has no name to build a probe from; the term checks it when it runs.
+        if (teacher is not null && teacher.ZooName is null) return;
+        var setup = new Methods.MethodSetup(c.Student, teacher?.ZooName ?? c.Teacher, data, c.BatchSize);
+        try
+        {
+            foreach (var g in c.Groups) setup.CheckSameMap("attention transfer", "groups", g);
+        }
+        catch (ArgumentException e)
+        {
+            var what = e.Message.StartsWith("attention transfer: ", StringComparison.Ordinal) ? e.Message : $"attention transfer: {e.Message}";
+            throw new ArgumentException($"{what} The recipe matches attention maps at {string.Join(", ", c.Groups)} on both models; " +
+                                        $"give a student and teacher that have them (the default pair is {new AttentionTransferConfig().Student} and {new AttentionTransferConfig().Teacher}).", e);
+        }
     }
 
     static AtTerm At(AttentionTransferConfig c) => new(c.Groups, beta: c.Beta);

@@ -55,6 +55,7 @@ public static class FitNets
     {
         var c = config ?? FitNetsConfig.For(Budget.Quick);
         var result = new FitNetsResult { Config = c };
+        CheckLayers(data, c, teacher);
         var t = Recipe.Teacher(data, c, result, teacher);
         using var transfer = Recipe.TransferSet(data, c);
         foreach (var seed in c.Seeds)
@@ -70,6 +71,29 @@ public static class FitNets
             result.Keep(r);
         }
         return result;
+    }
+
+    /// <summary>The hint and guided layers, checked on fresh models of the two architectures before the teacher trains:
+    /// found by <see cref="HintStage"/> only after the teacher and the first students had trained, a student without
+    /// the guided layer (an MLP has no 'stage1') failed minutes into the run.</summary>
+    static void CheckLayers(ImageDataset data, FitNetsConfig c, DistillModel? teacher)
+    {
+        var setup = new Methods.MethodSetup(c.Student, teacher is null ? c.Teacher : teacher.ZooName, data, c.BatchSize);
+        try
+        {
+            var s = setup.StudentShape(c.GuidedLayer);
+            // A given teacher built outside the zoo has no name to build a probe from; HintStage checks it.
+            if (setup.Teacher is null) return;
+            var t = setup.TeacherShape(c.HintLayer);
+            if (s.Length == 4 && t.Length == 4 && (s[2] != t[2] || s[3] != t[3]))
+                throw new ArgumentException($"the guided layer '{c.GuidedLayer}' of {c.Student} is {s[2]}×{s[3]} and the hint layer '{c.HintLayer}' of {setup.Teacher} " +
+                                            $"{t[2]}×{t[3]}; choose layers of equal resolution.");
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"FitNets: {e.Message} The recipe guides the student's '{c.GuidedLayer}' by the teacher's '{c.HintLayer}'; " +
+                                        $"give a student and teacher that have them (the default pair is {new FitNetsConfig().Student} and {new FitNetsConfig().Teacher}).", e);
+        }
     }
 
     /// <summary>Stage 2: CE + λ·KD(τ), λ linear from LambdaStart to LambdaEnd. <see cref="KdTerm"/> carries τ², so its

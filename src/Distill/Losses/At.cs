@@ -103,6 +103,9 @@ public sealed class AtMethod : Methods.Method
         new("layers", "comma-separated layers; empty = every stage both models have", Text: ""),
     ];
 
+    // Empty and repeated items refused when chosen (MethodSetup.Layers would drop the one and count the other twice).
+    protected override void Check(Methods.MethodSettings s) => s.List("layers", distinct: true);
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
         var layers = setup.Layers(s.Text("layers"), setup.SharedStages);

@@ -122,7 +122,7 @@ public sealed class FitNetMethod : Methods.Method
     ];
 
     /// <summary>The layer names; whether the models have them is checked in <see cref="Build"/>, which has the models.</summary>
-    static string[] Layers(Methods.MethodSettings s) => s.List("layer") is { Length: > 0 } layers ? layers
+    static string[] Layers(Methods.MethodSettings s) => s.List("layer", distinct: true) is { Length: > 0 } layers ? layers
         : throw new ArgumentException("fitnet: layer is empty; name at least one layer (e.g. stage2).");
 
     protected override void Check(Methods.MethodSettings s) => Layers(s);

@@ -84,7 +84,22 @@ public sealed class MultiTeacherMethod : Methods.Method
     {
         var names = s.List("teachers");
         if (names.Length == 0) throw new ArgumentException("kd-multi: teachers is empty; name at least one model.");
-        double[]? weights = s.Text("weights").Trim().Length == 0 ? null : s.Numbers("weights");
+        // Every name checked now: a misspelt second teacher was found only after the first had trained for minutes.
+        foreach (var name in names)
+        {
+            try { ModelZoo.Canonical(name); }
+            catch (ArgumentException e)
+            {
+                // The zoo's message without its " (Parameter 'name')", which the one-line error would otherwise carry.
+                var why = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "");
+                throw new ArgumentException($"kd-multi: teachers={s.Text("teachers")}: {why}", e);
+            }
+        }
+        // A teacher may weigh 0 (left out), as the loss allows; all of them 0 leaves no target to match.
+        double[]? weights = s.Text("weights").Trim().Length == 0 ? null : s.Numbers("weights", min: 0);
+        if (weights is not null && weights.All(w => w == 0))
+            throw new ArgumentException($"kd-multi: weights={s.Text("weights")}: the weights are all zero, so there is no target to match; " +
+                                        "give at least one teacher a positive weight, or leave weights empty for equal ones.");
         if (weights is not null && weights.Length != names.Length)
             throw new ArgumentException($"kd-multi: {weights.Length} weights for {names.Length} teachers; give one weight per teacher.");
         return (names, weights);

@@ -77,7 +77,7 @@ public sealed class SelfDistillationMethod : Methods.Method
         new("layers", "comma-separated shallower layers with heads; empty = every stage but the last", Text: ""),
     ];
 
-    protected override void Check(Methods.MethodSettings s) => s.List("layers");
+    protected override void Check(Methods.MethodSettings s) => s.List("layers", distinct: true);
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
@@ -85,7 +85,7 @@ public sealed class SelfDistillationMethod : Methods.Method
         if (features.Count < 2) throw new ArgumentException($"byot: {setup.Student} has {features.Count} feature(s); self-distillation needs a shallower stage and a deepest feature.");
         var deepest = features[^1];
         var stages = features.Where(f => f.Name.StartsWith("stage", StringComparison.Ordinal)).Select(f => f.Name).ToList();
-        IReadOnlyList<string> names = s.List("layers") is { Length: > 0 } given
+        IReadOnlyList<string> names = s.List("layers", distinct: true) is { Length: > 0 } given
             ? given : stages.Count > 1 ? stages[..^1] : [.. features.Take(features.Count - 1).Select(f => f.Name)];
         var heads = names.Select(n => (n, new AuxiliaryHead(setup.StudentShape(n)[1], Methods.MethodSetup.Size(deepest.Shape), setup.NumClasses))).ToList();
         return new Objective().Add(new CrossEntropyTerm())

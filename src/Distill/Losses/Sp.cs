@@ -64,6 +64,9 @@ public sealed class SpMethod : Methods.Method
         new("layers", "comma-separated layers; empty = the last stage both models have", Text: ""),
     ];
 
+    // Empty and repeated items refused when chosen (MethodSetup.Layers would drop the one and count the other twice).
+    protected override void Check(Methods.MethodSettings s) => s.List("layers", distinct: true);
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup) =>
         new Objective().Add(new CrossEntropyTerm())
             .Add(new SpTerm(setup.Layers(s.Text("layers"), () => [setup.SharedStages()[^1]]).Select(l => (l, l))), s["weight"]);

@@ -92,26 +92,36 @@ public sealed class MethodSettings
 
     /// <summary>A comma-separated text setting as its items (layers, teachers); an empty text is an empty list, an
     /// empty item (<c>a,,b</c>, a trailing comma) an error rather than dropped, as it is most likely a typo.</summary>
-    public string[] List(string name)
+    /// <param name="distinct">Refuse an item given twice: a layer named twice (layers=stage1,stage1) would count
+    /// twice, as a repeated temperature would (<see cref="Numbers"/>). Teachers may repeat (an architecture's ensemble).</param>
+    public string[] List(string name, bool distinct = false)
+    {
+        var items = Items(name);
+        if (distinct && items.GroupBy(i => i).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"{method.Name}: {name}={Text(name)}: {twice.Key} is given {twice.Count()} times; give each once.");
+        return items;
+    }
+
+    string[] Items(string name)
     {
         var text = Text(name);
         if (text.Trim().Length == 0) return [];
         var items = text.Split(',', StringSplitOptions.TrimEntries);
-        return items.Contains("") ? throw new ArgumentException($"{method.Name}: {name}={text} has an empty item; separate the items by single commas, e.g. {name}={string.Join(",", items.Where(i => i.Length > 0))}.")
+        return items.Contains("") ? throw new ArgumentException($"{method.Name}: {name}={text} has an empty item; separate the items by single commas, e.g. {name}={string.Join(",", items.Where(i => i.Length > 0).Distinct())}.")
             : items;
     }
 
     internal static string[] Split(string text) => text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
-    /// <summary>A comma-separated list of positive numbers (e.g. MLKD's temperatures, multi-teacher weights), each in
+    /// <summary>A comma-separated list of numbers (e.g. MLKD's temperatures, multi-teacher weights), each in
     /// [<paramref name="min"/>, <paramref name="max"/>]; <paramref name="distinct"/> refuses repeats (a temperature
     /// given twice would count twice).</summary>
     public double[] Numbers(string name, double min = double.Epsilon, double max = float.MaxValue, bool distinct = false)
     {
-        var parts = List(name);
+        var parts = Items(name); // repeats are the caller's to refuse (distinct): equal weights are fine
         var result = new double[parts.Length];
         for (var i = 0; i < parts.Length; i++)
-            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out result[i]) || !(result[i] >= min && result[i] <= max && result[i] > 0))
+            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out result[i]) || !(result[i] >= min && result[i] <= max))
                 throw new ArgumentException($"{method.Name}: {name}={Text(name)}: '{parts[i]}' is not a number in " +
                                             $"[{MethodParameter.Format(min)}, {MethodParameter.Format(max)}]; give such numbers separated by commas.");
         if (distinct && result.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1) is { } twice)
@@ -182,6 +192,13 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     {
         long[] s = StudentShape(layer), t = TeacherShape(layer);
         if (Fits(s, t, flatToo)) return;
+        // A flat feature (an MLP's hidden layer) has no height and width at all: comparing sizes would blame a mismatch.
+        if (!flatToo && (s.Length == 2 || t.Length == 2))
+        {
+            var (flat, shape) = s.Length == 2 ? (student, s) : (teacher!, t);
+            throw new ArgumentException($"{method}: {layer} of {flat} is a flat vector of {shape[1]} values, not a feature map: {flat} is fully connected " +
+                                        $"and has no spatial feature maps, which {method} compares position by position. Use convolutional models for both (e.g. cnn-8 and cnn).");
+        }
         var fits = StudentFeatures.Where(f => TeacherFeatures.Any(g => g.Name == f.Name && Fits(f.Shape, g.Shape, flatToo))).Select(f => f.Name).ToList();
         throw new ArgumentException($"{method}: {layer} is {Dims(s)} on {student} and {Dims(t)} on {teacher}; {method} needs " +
                                     (flatToo ? "a flat feature on both, or " : "") + "feature maps of the same height and width on both. " +
@@ -216,7 +233,16 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
         var stages = StudentFeatures.Select(f => f.Name).Where(n => n.StartsWith("stage", StringComparison.Ordinal) && t.Contains(n)).ToList();
         return stages.Count > 0 ? stages
             : throw new ArgumentException($"{student} and {teacher} share no 'stage' feature for a feature method; " +
-                                          $"{student} has {Names(StudentFeatures)}, {teacher} has {Names(TeacherFeatures)}.");
+                                          $"{student} has {Names(StudentFeatures)}, {teacher} has {Names(TeacherFeatures)}." + FlatOnly());
+    }
+
+    /// <summary>Why a fully connected model (an MLP: only flat hidden layers) has no stages, for the error above.</summary>
+    string FlatOnly()
+    {
+        var flat = new[] { (student, StudentFeatures), (teacher!, TeacherFeatures) }
+            .Where(m => m.Item2.All(f => f.Shape.Length == 2)).Select(m => m.Item1).Distinct().ToList();
+        return flat.Count == 0 ? "" : $" {string.Join(" and ", flat)} {(flat.Count == 1 ? "is" : "are")} fully connected, with no spatial feature maps; " +
+                                      "use convolutional models (e.g. cnn-8 and cnn).";
     }
 
     long[] Shape(string model, IReadOnlyList<(string Name, long[] Shape)> all, string feature) =>

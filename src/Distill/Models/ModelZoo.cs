@@ -59,9 +59,26 @@ public static partial class ModelZoo
         {
             throw ModelMemory.OutOfMemory($"building model '{name}' ({count:N0} parameters)", e);
         }
-        model.ZooName = name.Trim().ToLowerInvariant();
+        model.ZooName = Canonical(name); // what records and deployment name it by: one spelling
         Native.OneDnnConvGuard.Apply(model); // layers oneDNN would pad (a width-4 CNN) run on ATen's convolution: issue 12
         return model;
+    }
+
+    /// <summary>The one spelling of a model name (" MLP-032" → "mlp-32"), so that run records, run names and cache keys
+    /// name a model one way; an unknown or malformed name is the error <see cref="Create"/> gives, found without
+    /// building anything (e.g. every teacher of a multi-teacher run, before the first one trains).</summary>
+    public static string Canonical(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return ParseName(name) switch
+        {
+            Architecture.Mlp m => $"mlp-{string.Join("-", m.Widths)}",
+            // "cnn" and "cnn-32" build the same model; each spelling is kept as it was, only its digits normalised.
+            Architecture.Cnn c => name.Trim().Equals("cnn", StringComparison.OrdinalIgnoreCase) ? "cnn" : $"cnn-{c.Width}",
+            Architecture.ResNet r => $"resnet{r.Depth}{(r.Widths[0] == 32 ? "x4" : "")}",
+            Architecture.Wrn w => $"wrn-{w.Depth}-{w.WidenFactor}",
+            _ => throw new UnreachableException(),
+        };
     }
 
     static DistillModel CreateFamily(string name, int inChannels, int numClasses, ModelOptions? options)
@@ -146,7 +163,10 @@ public static partial class ModelZoo
     }
 
     private static int Parse(string digits, string name) =>
-        int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0
+        // The patterns' \d also matches other scripts' digits (full-width '３２'), which are no size here.
+        !digits.All(char.IsAsciiDigit)
+            ? throw new ArgumentException($"Model '{name}': '{digits}' is not a valid size; write sizes with the digits 0-9.", nameof(name))
+        : int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0
             ? v
             // Only digits reach here: past int's range the size is too large, not malformed.
             : throw new ArgumentException(v == 0 && digits.TrimStart('0').Length > 0

@@ -11,6 +11,10 @@ public abstract record LrSchedule
     /// <summary>Multiplier of the base learning rate at global step <paramref name="step"/> (0-based).</summary>
     public abstract double Factor(long step, long stepsPerEpoch, long totalSteps);
 
+    /// <summary>The fewest epochs a run needs for every change this schedule describes to take effect (step:10 lowers
+    /// the rate first at the start of epoch 11); 1 for schedules that change from the first step.</summary>
+    public virtual int EpochsNeeded => 1;
+
     public static LrSchedule Constant { get; } = new ConstantLr();
 
     /// <summary>Multiply by <paramref name="gamma"/> every <paramref name="everyEpochs"/> epochs.</summary>
@@ -60,6 +64,7 @@ public abstract record LrSchedule
     {
         public override double Factor(long step, long stepsPerEpoch, long totalSteps) => Math.Pow(Gamma, step / stepsPerEpoch / EveryEpochs);
         public override string ToString() => $"step:{EveryEpochs}:{Gamma}";
+        public override int EpochsNeeded => EveryEpochs + 1;
     }
 
     sealed record MultiStepLr(int[] Milestones, double Gamma) : LrSchedule
@@ -70,6 +75,7 @@ public abstract record LrSchedule
             return Math.Pow(Gamma, Milestones.Count(m => epoch >= m));
         }
         public override string ToString() => $"multistep:{string.Join(',', Milestones)}:{Gamma}";
+        public override int EpochsNeeded => Milestones.Length == 0 ? 1 : Milestones[^1] + 1;
     }
 
     sealed record CosineLr(double MinFactor) : LrSchedule

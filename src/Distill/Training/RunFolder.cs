@@ -160,6 +160,40 @@ sealed class RunFolder : IDisposable
         $"--out {dir} holds another run ({Describe(Path.Combine(dir, SettingsFile))}). " +
         (resumable ? "Pass --resume to continue it, --force" : "Pass --force") + " to clear the folder and start over, or give another folder.";
 
+    /// <summary>The run folders up to two levels under <paramref name="outRoot"/> (itself included) that a command would
+    /// not write, by their path relative to it: a plain run writes <paramref name="outRoot"/> itself, a distillation its
+    /// teacher/ and student/, a recipe RUN/seedN. <see cref="Open"/> sees only the folder it opens, so without this a
+    /// plain run into a distillation's folder (or the reverse) was written beside the other run, and the two mixed.</summary>
+    public static List<string> OtherRuns(string outRoot, Func<string, bool> writes)
+    {
+        if (!Directory.Exists(outRoot)) return [];
+        var options = new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 1, IgnoreInaccessible = true };
+        return [.. Directory.EnumerateDirectories(outRoot, "*", options).Prepend(outRoot)
+            .Where(HoldsRun).Select(d => d == outRoot ? "" : Path.GetRelativePath(outRoot, d)).Where(rel => !writes(rel)).Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>Refuses (or with <paramref name="force"/> clears, as <see cref="Open"/> does its own folder) the
+    /// <see cref="OtherRuns"/> of <paramref name="outRoot"/>; called before anything trains.</summary>
+    public static void ClaimOut(string outRoot, Func<string, bool> writes, bool force, bool resume, TextWriter? log)
+    {
+        var others = OtherRuns(outRoot, writes);
+        if (others.Count == 0) return;
+        if (!force)
+        {
+            var first = Path.Combine(outRoot, others[0]);
+            throw new InvalidOperationException($"--out {outRoot} holds another run ({Describe(Path.Combine(first, SettingsFile))}, in {first}" +
+                                                $"{(others.Count > 1 ? $", and {others.Count - 1} more" : "")}); " +
+                                                (resume ? "it is not this command's to resume; choose another folder." : "pass --force to replace it, or choose another folder."));
+        }
+        foreach (var rel in others)
+        {
+            var dir = Path.Combine(outRoot, rel);
+            using var held = Lock(dir); // not while that run is training
+            Clear(dir);
+            log?.WriteLine($"--force: cleared {dir}");
+        }
+    }
+
     /// <summary>Whether <paramref name="dir"/> holds a run's record, checkpoint or metrics.</summary>
     public static bool HoldsRun(string dir) =>
         File.Exists(Path.Combine(dir, SettingsFile)) || File.Exists(Path.Combine(dir, Checkpoint.FileName)) || File.Exists(Path.Combine(dir, MetricsFile));

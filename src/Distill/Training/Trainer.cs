@@ -32,6 +32,12 @@ public static class Trainer
     /// model). Null when the folder is free.</summary>
     public static string? HeldRunError(string outDir, bool resumable) => RunFolder.HoldsRun(outDir) ? RunFolder.HeldRunError(outDir, resumable) : null;
 
+    /// <summary>Refuses an --out folder holding runs of another kind than the caller writes (<paramref name="writes"/>:
+    /// whether a run folder, relative to <paramref name="outRoot"/>, "" for itself, is one the caller writes), or with
+    /// <paramref name="force"/> clears them; see <see cref="RunFolder.OtherRuns"/>.</summary>
+    public static void ClaimOut(string outRoot, Func<string, bool> writes, bool force, bool resume, TextWriter? log) =>
+        RunFolder.ClaimOut(outRoot, writes, force, resume, log);
+
     /// <param name="student">Trained in place (and left on the device, in eval mode).</param>
     /// <param name="teacher">Required when a term needs it. Frozen for good: eval mode, no gradients, never optimised.</param>
     /// <exception cref="ModelTooLargeException">libtorch could not allocate what training needs (the message names the model).</exception>

@@ -105,6 +105,15 @@ public sealed class CatalogueTests
         Assert.Equal(message, e.Message);
     }
 
+    /// <summary>kd-multi's teachers are names of the zoo, each checked when the method is chosen (its teachers train
+    /// one after another, so a bad second name was found only after the first had trained).</summary>
+    [Fact]
+    public void Kd_multi_refuses_an_unknown_teacher_when_chosen()
+    {
+        var e = Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("kd-multi", ["teachers=mlp-32,bogus-9"]));
+        Assert.StartsWith("kd-multi: teachers=mlp-32,bogus-9: Unknown model 'bogus-9'. Known models: ", e.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>A feature method comparing maps position by position refuses a layer whose maps differ in size, naming
     /// both shapes and the layers that fit, when it is built (before any teacher trains).</summary>
     [Theory]
@@ -120,7 +129,7 @@ public sealed class CatalogueTests
     [Theory]
     [InlineData("fitnet", "mlp-800-800 has no feature 'stage2'; its features are hidden1, hidden2 (or logits).")]
     [InlineData("at:layers=stage1,stage9", "cnn-8 has no feature 'stage9'; its features are stage1, stage2, fc (or logits).")]
-    [InlineData("nst", "mlp-800-800 and cnn share no 'stage' feature for a feature method; mlp-800-800 has hidden1, hidden2, cnn has stage1, stage2, fc.")]
+    [InlineData("nst", "mlp-800-800 and cnn share no 'stage' feature for a feature method; mlp-800-800 has hidden1, hidden2, cnn has stage1, stage2, fc. mlp-800-800 is fully connected, with no spatial feature maps; use convolutional models (e.g. cnn-8 and cnn).")]
     public void A_feature_method_on_a_model_without_the_layer_lists_its_features(string spec, string message)
     {
         var student = spec.StartsWith("at", StringComparison.Ordinal) ? "cnn-8" : "mlp-800-800";

@@ -23,10 +23,29 @@ public class TrainCliTests
     public void A_setting_out_of_range_is_named_by_its_flag(string flag, string value, string start)
     {
         string[] args = ["train", "--model", "mlp-32", "--dataset", "no-such-dataset", flag, value];
-        if (flag == "--teacher-epochs") args = [.. args, "--teacher", "mlp-32"];
+        if (flag is "--teacher-epochs" or "--kd-temperature") args = [.. args, "--teacher", "mlp-32"];
         var (code, _, stderr) = Repo.RunCli(args);
         Assert.Equal(1, code);
         // The flag is checked before the dataset is looked up (this one does not exist).
+        Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    /// <summary>Options that would change nothing in this run are refused by name, before any data loads.</summary>
+    [Theory]
+    [InlineData("--kd-temperature 8", "error: --kd-temperature applies only with --teacher; add --teacher MODEL, or remove it.")]
+    [InlineData("--alpha 0.5", "error: --alpha applies only with --teacher; add --teacher MODEL, or remove it.")]
+    [InlineData("--force", "error: --force clears the --out folder, and there is none; add --out DIR, or remove --force.")]
+    [InlineData("--recipe soft-targets --force", "error: --force clears the --out folder, and there is none; add --out DIR, or remove --force.")]
+    [InlineData("--schedule step:10 --epochs 2", "error: --schedule step:10: it changes the learning rate at the start of epoch 11, which the 2 epochs of --epochs never reach;")]
+    [InlineData("--schedule multistep:1,5 --epochs 3", "error: --schedule multistep:1,5: it changes the learning rate at the start of epoch 6, which the 3 epochs of --epochs never reach;")]
+    [InlineData("--teacher mlp-32 --epochs 20 --schedule step:6", "error: --schedule step:6: it changes the learning rate at the start of epoch 7, which the 6 epochs of --teacher-epochs never reach;")]
+    [InlineData("--teacher mlp-32 --method at --set layers=stage1,,stage2", "error: at: layers=stage1,,stage2 has an empty item; separate the items by single commas, e.g. layers=stage1,stage2.")]
+    [InlineData("--teacher mlp-32 --method sp --set layers=stage1,", "error: sp: layers=stage1, has an empty item;")]
+    [InlineData("--teacher mlp-32 --method nst --set layers=stage1,stage1", "error: nst: layers=stage1,stage1: stage1 is given 2 times; give each once.")]
+    public void An_option_the_run_would_ignore_is_refused_by_name(string options, string start)
+    {
+        var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--dataset", "no-such-dataset", .. options.Split(' ')]);
+        Assert.Equal(1, code);
         Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
     }
 
@@ -43,7 +62,65 @@ public class TrainCliTests
     {
         var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--dataset", "fashion-mnist", "--train-size", "70000", "--epochs", "1"]);
         Assert.Equal(1, code);
-        Assert.Contains("error: a train subset of 70,000 images: the train split holds 60,000; ask for 1 to 60,000", stderr, StringComparison.Ordinal);
+        Assert.Contains("error: --train-size 70000: fashion-mnist has 60,000 training images; give at most 60000, or leave --train-size out to use them all.", stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>Errors that named the wrong cause: an MLP has no feature maps at all (not maps of another size), weights
+    /// that are all zero (not a number out of range), a size in other digits (not too large), a subset by its flag.</summary>
+    [Theory]
+    [InlineData("--teacher mlp-32 --method at --set layers=hidden1", "error: at: hidden1 of mlp-32 is a flat vector of 32 values, not a feature map: mlp-32 is fully connected and has no spatial feature maps")]
+    [InlineData("--teacher mlp-32 --method nst", "error: mlp-32 and mlp-32 share no 'stage' feature for a feature method; mlp-32 has hidden1, mlp-32 has hidden1. mlp-32 is fully connected, with no spatial feature maps;")]
+    [InlineData("--teacher mlp-32 --method kd-multi --set teachers=mlp-32,cnn --set weights=0,0", "error: kd-multi: weights=0,0: the weights are all zero, so there is no target to match;")]
+    [InlineData("--test-size 20000", "error: --test-size 20000: fashion-mnist has 10,000 test images; give at most 10000, or leave --test-size out to use them all.")]
+    [InlineData("--recipe soft-targets --budget smoke --teacher-train-size 70000", "error: --teacher-train-size 70000: fashion-mnist has 60,000 training images;")]
+    [InlineData("--recipe soft-targets --budget smoke --seeds a", "error: --seeds \"a\" is not a comma-separated list of integers (e.g. \"0,1,2\"); leave it empty for the budget's seeds.")]
+    public void An_error_names_its_real_cause(string options, string start)
+    {
+        var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--dataset", "fashion-mnist", "--epochs", "1", .. options.Split(' ')]);
+        Assert.Equal(1, code);
+        Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("mlp-32 ", "mlp-32")]
+    [InlineData(" MLP-032", "mlp-32")]
+    [InlineData("mlp-0800-800", "mlp-800-800")]
+    [InlineData("CNN", "cnn")]
+    [InlineData("cnn-016", "cnn-16")]
+    [InlineData("ResNet8X4", "resnet8x4")]
+    [InlineData("wrn-016-02", "wrn-16-2")]
+    public void A_model_name_has_one_spelling(string given, string canonical) => Assert.Equal(canonical, Distill.Models.ModelZoo.Canonical(given));
+
+    /// <summary>The run's name and record use the canonical spelling ("mlp-32 " made a run named with a trailing space).</summary>
+    [Fact]
+    public void A_run_records_its_model_by_the_canonical_name()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"distill-canonical-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, stdout, stderr) = Repo.RunCli(["train", "--model", " MLP-032 ", "--train-size", "256", "--test-size", "200", "--epochs", "1", "--out", dir]);
+            Assert.True(code == 0, stderr);
+            Assert.StartsWith("mlp-32 epoch   1/1", stdout.Split('\n')[1], StringComparison.Ordinal);
+            var record = File.ReadAllText(Path.Combine(dir, "run.json"));
+            Assert.Contains("\"name\": \"mlp-32\"", record, StringComparison.Ordinal);
+            Assert.Contains("\"model\": \"mlp-32\"", record, StringComparison.Ordinal);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void A_model_size_in_other_digits_is_not_a_valid_size() =>
+        Assert.Equal("Model 'mlp-３２': '３２' is not a valid size; write sizes with the digits 0-9.",
+            Assert.Throws<ArgumentException>(() => Distill.Models.ModelZoo.Canonical("mlp-３２")).Message.Replace(" (Parameter 'name')", ""));
+
+    /// <summary>An empty --seeds is the budget's seeds (as the notebooks' empty seeds parameter), not an error that
+    /// says to leave it empty: the run gets as far as its model.</summary>
+    [Fact]
+    public void An_empty_seeds_keeps_the_budgets_seeds()
+    {
+        var (code, _, stderr) = Repo.RunCli(["train", "--recipe", "soft-targets", "--budget", "smoke", "--seeds", "", "--model", "nosuch"]);
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: Unknown model 'nosuch'.", stderr, StringComparison.Ordinal);
     }
 
     [Fact]
