@@ -82,6 +82,9 @@ public sealed class TrainedModel : IDisposable
     public static TrainedModel Load(string checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
+        // A link that loops is neither a folder nor a file: without this, the run.json "beside" it is reported missing.
+        if (FilePaths.BrokenLink(checkpoint) is { } link)
+            throw new InvalidDataException($"{checkpoint} is {link}: point it at a run folder or its {Checkpoint.FileName}, or give the folder itself.");
         var file = Directory.Exists(checkpoint) ? Path.Combine(checkpoint, Checkpoint.FileName) : checkpoint;
         // RUN/last.ckpt given, and a folder: it is the checkpoint meant, not a run folder missing RUN/last.ckpt/last.ckpt.
         if (!File.Exists(file) && Path.GetFileName(Path.TrimEndingDirectorySeparator(checkpoint)) == Checkpoint.FileName) file = checkpoint;

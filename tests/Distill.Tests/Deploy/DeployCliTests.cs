@@ -248,8 +248,11 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         File.CreateSymbolicLink(link, "a");
         File.CreateSymbolicLink(Path.Combine(loop, "a"), "last.ckpt");
         AssertOneError(Cli("deploy", "export", loop, "--out", dir.File("x.onnx")),
-            $"error: '{link}' is a symbolic link loop ({link} → a → last.ckpt). Point it at an existing checkpoint, or give the checkpoint itself.");
+            $"error: '{link}' is a symbolic link that loops ({link} → a → last.ckpt). Point it at an existing checkpoint, or give the checkpoint itself.");
         Assert.False(File.Exists(dir.File("x.onnx")));
+        // The same loop given as the model to check or time: named, not an unexpected "Too many levels of symbolic links".
+        AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", link), $"error: {link} is a symbolic link that loops ({link} → a → last.ckpt); point it at an .onnx file");
+        AssertOneError(Cli("deploy", "bench", link), $"error: {link} is a symbolic link that loops");
     }
 
     /// <summary>An ONNX file someone else wrote (a Flatten of the image, no metadata): valid, but not logits of 10
