@@ -156,7 +156,10 @@ static class DeployCommand
             if (n < 1) throw new ArgumentException($"--runs {n}: time at least 1 run.");
             int[] batches;
             using (var probe = new OnnxRunner(path)) // a folder, or a file ONNX Runtime cannot load, is named here, once
+            {
                 batches = probe.FixedBatch is int b ? [b] : [1, 64];
+                probe.CheckInputSize(batches.Max()); // before any setting is timed, not at the batch that cannot be given
+            }
             Console.WriteLine($"{path}: {new FileInfo(path).Length:N0} bytes; ONNX Runtime CPU, {Environment.ProcessorCount} cores" +
                               (batches.Length == 1 ? $"; its batch dimension is fixed at {batches[0]}, so only that batch is timed" : ""));
             foreach (var batch in batches)

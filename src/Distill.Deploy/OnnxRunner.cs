@@ -54,6 +54,18 @@ public sealed class OnnxRunner : IDisposable
     /// <summary>The batch size the model was exported for, when its batch dimension is not symbolic.</summary>
     public int? FixedBatch { get; }
 
+    /// <summary>Refuses a batch whose input no float[] can hold (an ONNX file may declare any image size): named with
+    /// the file and the input's size, where allocating it would fail with a bare OverflowException.</summary>
+    public void CheckInputSize(int batch)
+    {
+        // In double: three declared dimensions up to 2^31 each overflow a long.
+        var perImage = ImageShape.Aggregate(1.0, (a, d) => a * d);
+        if (batch * perImage > Array.MaxLength)
+            throw new InvalidDataException($"{path}: its input [{string.Join(", ", ImageShape)}] is {perImage:N0} values per image, " +
+                                           $"{batch * perImage:N0} at batch {batch}, more than one input can hold ({Array.MaxLength:N0} values); " +
+                                           "give a model of images this machine can run (`distill deploy export` writes one).");
+    }
+
     void CheckBatch(int batch)
     {
         if (FixedBatch is int b && b != batch)

@@ -256,8 +256,9 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
     }
 
     /// <summary>An ONNX file someone else wrote (a Flatten of the image, no metadata): valid, but not logits of 10
-    /// classes; with <paramref name="batch"/> its batch dimension is fixed.</summary>
-    internal static string Foreign(string path, long? batch)
+    /// classes; with <paramref name="batch"/> its batch dimension is fixed; <paramref name="image"/> declares another
+    /// [C, H, W] input (its output is then of symbolic size).</summary>
+    internal static string Foreign(string path, long? batch, long[]? image = null)
     {
         static Distill.Deploy.Onnx.TensorShapeProto.Types.Dimension D(long v) => new() { DimValue = v };
         Distill.Deploy.Onnx.ValueInfoProto Info(string name, params Distill.Deploy.Onnx.TensorShapeProto.Types.Dimension[] dims) => new()
@@ -270,8 +271,8 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         {
             Name = "foreign",
             Node = { new Distill.Deploy.Onnx.NodeProto { OpType = "Flatten", Input = { "input" }, Output = { "out" } } },
-            Input = { Info("input", First(), D(1), D(28), D(28)) },
-            Output = { Info("out", First(), D(784)) },
+            Input = { Info("input", [First(), .. (image ?? [1, 28, 28]).Select(D)]) },
+            Output = { Info("out", First(), image is null ? D(784) : new() { DimParam = "M" }) },
         };
         Distill.Deploy.OnnxExport.Save(new Distill.Deploy.Onnx.ModelProto { IrVersion = 8, Graph = graph, OpsetImport = { new Distill.Deploy.Onnx.OperatorSetIdProto { Version = 17 } } }, path);
         return path;
@@ -291,6 +292,9 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.Contains("its batch dimension is fixed at 1, so only that batch is timed", stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("batch  64", stdout, StringComparison.Ordinal);
         AssertOneError(Cli("deploy", "bench", dir.Path), $"error: {dir.Path} is a folder; give the .onnx file");
+        // A valid model whose declared input no run could be given: refused with its size, not an OverflowException.
+        var huge = Foreign(dir.File("huge.onnx"), null, [10, 100_000, 100_000]);
+        AssertOneError(Cli("deploy", "bench", huge), $"error: {huge}: its input [10, 100000, 100000] is 100,000,000,000 values per image");
         AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", dir.Path), $"error: {dir.Path} is a folder; give the .onnx file");
         AssertOneError(Cli("deploy", "export", run.Folder, "--out", ""), "error: --out is empty; give the .onnx file to write");
         // A FIFO would block every open: refused by its size, before opening, as input and as target.
