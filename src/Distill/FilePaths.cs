@@ -28,7 +28,28 @@ public static class FilePaths
         {
             return $"--out {given}: cannot create this folder ({e.Message.TrimEnd('.')}); pass a folder you can write to";
         }
-        return null;
+        return CannotWrite(full) is { } why ? $"--out {given}: this folder cannot be written ({why}); pass a folder you can write to" : null;
+    }
+
+    /// <summary>Why no file can be created in <paramref name="folder"/>, or in the nearest folder on its way to the root
+    /// that exists (where the missing ones would be created), as words such as "permission denied"; null when one can.
+    /// Tried with a probe file removed at once: permissions alone miss a read-only mount, /proc or /sys, and the failure
+    /// would otherwise come after the work, naming a lock or hidden temp file instead of the folder given.</summary>
+    public static string? CannotWrite(string folder)
+    {
+        var dir = Path.GetFullPath(folder);
+        while (!Directory.Exists(dir) && Path.GetDirectoryName(dir) is { } up) dir = up;
+        var probe = Path.Combine(dir, $".distill-write-check-{Environment.ProcessId}-{Random.Shared.Next():x8}.tmp");
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+            return null;
+        }
+        catch (UnauthorizedAccessException) { return "permission denied"; }
+        // /proc answers a new file with ENOENT (.NET's "Could not find file"), a read-only mount with EROFS; said in
+        // words, as the message names the probe file.
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return "this file system takes no new files"; }
+        catch (IOException e) { return e.HResult == 30 ? "the file system is read-only" : $"creating a file there failed: errno {e.HResult}"; }
     }
 
     /// <summary>The nearest folder on <paramref name="path"/>'s way to the root (the path itself excluded) that is a file,

@@ -277,6 +277,7 @@ public class RunFolderTests
             ["reproduce", "--notebooks", dir, "--jobs", "2", "--threads", "0"],
             ["reference", Path.Combine(dir, "missing.json")],
             ["data", "install", "nosuch"],
+            ["train", "--model", "mlp-32", "--epochs", "1", "--train-size", "64", "--test-size", "64", "--out", "/sys/kernel"],
             ["data", "install", "--mirror", "notaurl", "mnist"],
             ["data", "install", "--mirror", "ftp://example.org/m", "mnist"],
             ["data", "install", "--mirror", "", "mnist"],

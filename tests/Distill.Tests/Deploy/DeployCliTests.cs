@@ -297,6 +297,9 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         AssertOneError(Cli("deploy", "bench", huge), $"error: {huge}: its input [10, 100000, 100000] is 100,000,000,000 values per image");
         AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", dir.Path), $"error: {dir.Path} is a folder; give the .onnx file");
         AssertOneError(Cli("deploy", "export", run.Folder, "--out", ""), "error: --out is empty; give the .onnx file to write");
+        // A folder that takes no file (/proc, /sys even for root) is named before the export, not the hidden temp file.
+        AssertOneError(Cli("deploy", "export", run.Folder, "--out", "/proc/x.onnx"), "error: --out /proc/x.onnx: the folder /proc cannot be written (this file system takes no new files)");
+        AssertOneError(Cli("deploy", "export", run.Folder, "--out", "/sys/x.onnx"), "error: --out /sys/x.onnx: the folder /sys cannot be written (permission denied)");
         // A FIFO would block every open: refused by its size, before opening, as input and as target.
         var fifo = dir.File("fifo.onnx");
         using (var mk = System.Diagnostics.Process.Start("mkfifo", [fifo])!) mk.WaitForExit();
