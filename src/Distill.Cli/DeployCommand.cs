@@ -52,7 +52,14 @@ static class DeployCommand
             string kind;
             Distill.Deploy.Onnx.ModelProto proto;
             if (!r.GetValue(int8)) (kind, proto) = ("float32", OnnxExport.Build(trained.Model, trained.ImageShape, metadata: trained.Metadata));
-            else if (trained.Model is Models.Mlp) (kind, proto) = ("int8 dynamic (MLP: no calibration)", Quantization.Dynamic(trained.Model, trained.ImageShape, trained.Metadata));
+            else if (trained.Model is Models.Mlp)
+            {
+                // Dynamic quantization takes no calibration: a given value would be ignored, as without --int8.
+                foreach (var o in new Option[] { calibrate, method })
+                    if (Given(o))
+                        throw new ArgumentException($"{o.Name} does not apply to {trained.Model.ZooName}: an MLP's int8 is dynamic quantization, which needs no calibration; remove {o.Name}.");
+                (kind, proto) = ("int8 dynamic (MLP: no calibration)", Quantization.Dynamic(trained.Model, trained.ImageShape, trained.Metadata));
+            }
             else
             {
                 using var data = trained.LoadData();
@@ -92,6 +99,9 @@ static class DeployCommand
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             if (trained.Unfinished is { } note) Console.WriteLine(note);
             using var data = trained.LoadData();
+            // The comparison takes at most the whole test split: a larger count asked for would be cut down unseen.
+            if (r.GetResult(images) is { Implicit: false } && count > data.Test.Count)
+                throw new ArgumentException($"--images {count:N0}: {data.Name}'s test split holds {data.Test.Count:N0} images; give at most {data.Test.Count:N0} (e.g. --images 500).");
             var path = r.GetValue(onnx) ?? Path.Combine(Path.GetTempPath(), $"distill-check-{Environment.ProcessId}.onnx");
             try
             {

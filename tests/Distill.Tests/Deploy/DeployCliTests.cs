@@ -93,6 +93,28 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.Contains("int8 static QDQ, MinMax ranges on 1 training image, opset", stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>An MLP's int8 is dynamic, with no calibration: --calibrate and --calibration are refused there, not
+    /// ignored; so is a --images count beyond the test split (it was cut to the split unseen).</summary>
+    [Fact]
+    public void Calibration_of_a_dynamic_int8_mlp_and_images_beyond_the_test_split_are_refused()
+    {
+        using var dir = new TempDir();
+        var mlpRun = Path.Combine(dir.Path, "mlp");
+        using (var mlp = Distill.Models.ModelZoo.Create("mlp-32", 1, 10))
+            Distill.Training.Trainer.Train(mlp, Distill.Tests.Training.TinyData.FashionMnist2k, new Distill.Losses.Objective().Add(new Distill.Losses.CrossEntropyTerm()), new Distill.Training.TrainOptions
+            {
+                Epochs = 1, BatchSize = 64, Device = "cpu", OutDir = mlpRun, TensorBoard = false, Progress = false,
+            });
+        var model = dir.File("m.onnx");
+        AssertOneError(Cli("deploy", "export", mlpRun, "--out", model, "--int8", "--calibrate", "10"),
+            "error: --calibrate does not apply to mlp-32: an MLP's int8 is dynamic quantization, which needs no calibration; remove --calibrate.");
+        AssertOneError(Cli("deploy", "export", mlpRun, "--out", model, "--int8", "--calibration", "minmax"),
+            "error: --calibration does not apply to mlp-32");
+        Assert.False(File.Exists(model));
+        AssertOneError(Cli("deploy", "check", run.Folder, "--images", "20000"),
+            "error: --images 20,000: fashion-mnist's test split holds 10,000 images; give at most 10,000 (e.g. --images 500).");
+    }
+
     [Fact]
     public void Channel_pruning_writes_a_narrower_run_that_exports()
     {
