@@ -98,6 +98,10 @@ static class DeployCommand
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             if (trained.Unfinished is { } note) Console.WriteLine(note);
+            // NaN/Inf weights make NaN logits on both sides: said as what they are, not blamed on the exporter.
+            if (OnnxExport.NonFinite(trained.Model) is { } bad)
+                throw new InvalidDataException($"{trained.CheckpointPath}: the weights hold NaN/Inf ({bad}), so no export of it can match; " +
+                                               "the run diverged or the checkpoint is damaged: check a checkpoint of a run that trained to finite weights.");
             using var data = trained.LoadData();
             // The comparison takes at most the whole test split: a larger count asked for would be cut down unseen.
             if (r.GetResult(images) is { Implicit: false } && count > data.Test.Count)

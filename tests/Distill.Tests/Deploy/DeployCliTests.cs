@@ -93,6 +93,31 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.Contains("int8 static QDQ, MinMax ranges on 1 training image, opset", stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>A checkpoint whose weights hold NaN (a run that diverged) is refused by export, naming the tensor, and by
+    /// check as NaN/Inf weights: it exported with exit 0, and check then blamed "an exporter bug".</summary>
+    [Fact]
+    public void A_checkpoint_with_non_finite_weights_is_refused_by_export_and_check()
+    {
+        using var dir = new TempDir();
+        var copy = Path.Combine(dir.Path, "nan");
+        Directory.CreateDirectory(copy);
+        foreach (var f in new[] { "run.json", "last.ckpt" }) File.Copy(Path.Combine(run.Folder, f), Path.Combine(copy, f));
+        var ckpt = Path.Combine(copy, "last.ckpt");
+        string key;
+        using (var trained = Distill.Deploy.TrainedModel.Load(copy))
+        using (var shuffle = new TorchSharp.torch.Generator(0))
+        {
+            key = trained.Model.state_dict().Keys.First(k => k.EndsWith("weight", StringComparison.Ordinal));
+            using (TorchSharp.torch.no_grad()) trained.Model.state_dict()[key].view(-1)[0] = float.NaN;
+            var sgd = Distill.Training.OptimizerSpec.Sgd().Create(trained.Model.parameters());
+            Distill.Training.Checkpoint.Save(ckpt, Distill.Training.Checkpoint.ReadInfo(ckpt), trained.Model, [], [], sgd, shuffle);
+        }
+        var model = dir.File("nan.onnx");
+        AssertOneError(Cli("deploy", "export", copy, "--out", model), $"error: cannot export cnn-8: its tensor '{key}' holds 1 NaN/Inf value of ");
+        Assert.False(File.Exists(model));
+        AssertOneError(Cli("deploy", "check", copy, "--images", "10"), $"error: {ckpt}: the weights hold NaN/Inf (its tensor '{key}' holds 1 NaN/Inf value of ");
+    }
+
     /// <summary>An MLP's int8 is dynamic, with no calibration: --calibrate and --calibration are refused there, not
     /// ignored; so is a --images count beyond the test split (it was cut to the split unseen).</summary>
     [Fact]
