@@ -48,6 +48,9 @@ public sealed class OnnxRunner : IDisposable
 
     readonly string path;
 
+    /// <summary>The .onnx file loaded, as given: for messages that must say which file.</summary>
+    public string ModelPath => path;
+
     /// <summary>Values per image of the first output, when the file declares it.</summary>
     public int? Classes { get; }
 

@@ -367,6 +367,18 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var flatten = Foreign(dir.File("flatten.onnx"), null);
         AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", flatten, "--images", "10"),
             $"error: --onnx {flatten} gives 784 values per image and {Path.Combine(run.Folder, "last.ckpt")} has 10 classes");
+        // Where the values per image are known only once it runs (an output size the file leaves open), the comparison
+        // names the file too, not "the ONNX model".
+        using (var runner = new Distill.Deploy.OnnxRunner(flatten))
+        using (var cnn = Distill.Models.ModelZoo.Create("cnn-8", 1, 10))
+        {
+            var data = Distill.Tests.Training.TinyData.FashionMnist2k;
+            using var images = data.Test.Images.narrow(0, 0, 4);
+            var e = Assert.Throws<InvalidDataException>(() => Distill.Deploy.OnnxEvaluation.Compare(runner, cnn, data, images));
+            Assert.Equal($"{flatten} gives 784 values per image and the checkpoint's model 10 logits: it is not an export of this model; check a model against the checkpoint it was exported from.", e.Message);
+        }
+        AssertOneError(Cli("deploy", "export", "/dev/null", "--out", dir.File("x.onnx")),
+            "error: /dev/null is not a run folder or a checkpoint: give the folder `distill train --out DIR` wrote, or its last.ckpt.");
         var fixedBatch = Foreign(dir.File("fixed.onnx"), 1);
         var (code, stdout, stderr) = Cli("deploy", "bench", fixedBatch, "--runs", "2");
         Assert.True(code == 0, stderr);
