@@ -52,7 +52,14 @@ static class DeployCommand
             string kind;
             Distill.Deploy.Onnx.ModelProto proto;
             if (!r.GetValue(int8)) (kind, proto) = ("float32", OnnxExport.Build(trained.Model, trained.ImageShape, metadata: trained.Metadata));
-            else if (trained.Model is Models.Mlp) (kind, proto) = ("int8 dynamic (MLP: no calibration)", Quantization.Dynamic(trained.Model, trained.ImageShape, trained.Metadata));
+            else if (trained.Model is Models.Mlp)
+            {
+                // Dynamic quantization takes no calibration: a given value would be ignored, as without --int8.
+                foreach (var o in new Option[] { calibrate, method })
+                    if (Given(o))
+                        throw new ArgumentException($"{o.Name} does not apply to {trained.Model.ZooName}: an MLP's int8 is dynamic quantization, which needs no calibration; remove {o.Name}.");
+                (kind, proto) = ("int8 dynamic (MLP: no calibration)", Quantization.Dynamic(trained.Model, trained.ImageShape, trained.Metadata));
+            }
             else
             {
                 using var data = trained.LoadData();
@@ -91,7 +98,14 @@ static class DeployCommand
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             if (trained.Unfinished is { } note) Console.WriteLine(note);
+            // NaN/Inf weights make NaN logits on both sides: said as what they are, not blamed on the exporter.
+            if (OnnxExport.NonFinite(trained.Model) is { } bad)
+                throw new InvalidDataException($"{trained.CheckpointPath}: the weights hold NaN/Inf ({bad}), so no export of it can match; " +
+                                               "the run diverged or the checkpoint is damaged: check a checkpoint of a run that trained to finite weights.");
             using var data = trained.LoadData();
+            // The comparison takes at most the whole test split: a larger count asked for would be cut down unseen.
+            if (r.GetResult(images) is { Implicit: false } && count > data.Test.Count)
+                throw new ArgumentException($"--images {count:N0}: {data.Name}'s test split holds {data.Test.Count:N0} images; give at most {data.Test.Count:N0} (e.g. --images 500).");
             var path = r.GetValue(onnx) ?? Path.Combine(Path.GetTempPath(), $"distill-check-{Environment.ProcessId}.onnx");
             try
             {
@@ -156,7 +170,10 @@ static class DeployCommand
             if (n < 1) throw new ArgumentException($"--runs {n}: time at least 1 run.");
             int[] batches;
             using (var probe = new OnnxRunner(path)) // a folder, or a file ONNX Runtime cannot load, is named here, once
+            {
                 batches = probe.FixedBatch is int b ? [b] : [1, 64];
+                probe.CheckInputSize(batches.Max()); // before any setting is timed, not at the batch that cannot be given
+            }
             Console.WriteLine($"{path}: {new FileInfo(path).Length:N0} bytes; ONNX Runtime CPU, {Environment.ProcessorCount} cores" +
                               (batches.Length == 1 ? $"; its batch dimension is fixed at {batches[0]}, so only that batch is timed" : ""));
             foreach (var batch in batches)

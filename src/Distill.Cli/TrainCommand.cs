@@ -110,7 +110,7 @@ static class TrainCommand
             if (r.GetValue(clip) is double c0 && !(c0 > 0 && double.IsFinite(c0))) throw new ArgumentException($"--clip {c0}: give the largest gradient norm, a finite number above 0 (or leave --clip out).");
             if (!(r.GetValue(wd) >= 0) || double.IsInfinity(r.GetValue(wd))) throw new ArgumentException($"--weight-decay {r.GetValue(wd)}: give a finite number, 0 or more.");
             if (r.GetValue(outDir) is "") throw new ArgumentException("--out \"\": give a folder name (it is created when missing), or leave --out out to write no files.");
-            if (r.GetValue(outDir) is string o0 && File.Exists(o0)) throw new ArgumentException($"--out {o0}: this is a file; give a folder (it is created when missing).");
+            if (r.GetValue(outDir) is string o0 && FilePaths.OutFolderProblem(o0) is { } outProblem) throw new ArgumentException(outProblem); // a file, or a link that loops
             if (r.GetValue(resume) && r.GetValue(force)) throw new ArgumentException("--resume and --force contradict each other: --resume continues the run in --out, --force clears it.");
             if (r.GetValue(trainSize) is int ts && r.GetValue(validation) >= ts)
                 throw new ArgumentException($"--validation {r.GetValue(validation)}: holding out that many of the {ts} --train-size images leaves none to train on; hold out fewer than {ts}.");

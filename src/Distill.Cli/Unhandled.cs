@@ -29,6 +29,8 @@ static class Unhandled
             e = e.InnerException;
         // A full or read-only disk is no bug: the user can act on it, and DISTILL_TRACE would tell them nothing more.
         if (IoError.DiskProblem(e) is { } disk) return disk;
+        // So is a symbolic link that loops: said as such wherever it is met, not as an unexpected failure.
+        if (IoError.LinkLoopProblem(e) is { } loop) return loop;
         return $"{Line(e)} ({e.GetType().Name}). Nothing in this command expected it: if the message does not show the fix, " +
                "run the command again with DISTILL_TRACE=1 and report the trace.";
     }

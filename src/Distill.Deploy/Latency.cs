@@ -22,6 +22,7 @@ public static class Latency
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
         using var runner = new OnnxRunner(onnxPath, threads);
+        runner.CheckInputSize(batch);
         var rng = new Random(0);
         var input = new float[batch * runner.ImageShape.Aggregate(1L, (a, b) => a * b)];
         for (var i = 0; i < input.Length; i++) input[i] = (float)(rng.NextDouble() * 2 - 1);

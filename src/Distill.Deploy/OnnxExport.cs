@@ -20,6 +20,10 @@ public static class OnnxExport
         ArgumentNullException.ThrowIfNull(model);
         if (imageShape is not { Length: 3 } || imageShape.Any(d => d < 1))
             throw new ArgumentException($"The image shape is [C, H, W] with positive sizes; got [{string.Join(", ", imageShape ?? [])}].", nameof(imageShape));
+        // An export of NaN/Inf weights would only give NaN logits, which `deploy check` then cannot tell from an exporter bug.
+        if (NonFinite(model) is { } bad)
+            throw new InvalidDataException($"cannot export {model.ZooName ?? model.GetType().Name}: {bad}; the run diverged or the checkpoint is damaged: " +
+                                           "export a checkpoint of a run that trained to finite weights (train it again, e.g. with a lower --lr).");
         var wasTraining = model.training;
         model.eval();
         try
@@ -49,6 +53,10 @@ public static class OnnxExport
         if (Directory.Exists(path))
             throw new ArgumentException($"--out {path} is a folder; give the .onnx file to write (e.g. {Path.Combine(path, "model.onnx")}).");
         if (FilePaths.FileAncestor(path) is { } file) throw new ArgumentException($"--out {path}: {file} is a file, not a folder; give a path in a folder.");
+        // Before the model is built: the write would fail naming the hidden temp file it goes through.
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (FilePaths.CannotWrite(folder) is { } why)
+            throw new ArgumentException($"--out {path}: the folder {folder} cannot be written ({why}); give an .onnx path in a folder you can write to.");
         if (File.Exists(path) && RecordedModel(path) is null)
             throw new ArgumentException($"--out {path} exists and is not an ONNX model that `deploy export` wrote; exporting would replace it. " +
                                         "Give another file, or move that one away first.");
@@ -56,6 +64,22 @@ public static class OnnxExport
         if (!path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"--out {path}: give a file name ending in .onnx (e.g. {Path.ChangeExtension(path.TrimEnd('/', '.'), ".onnx")}); " +
                                         "the export is an ONNX model, and ONNX Runtime, Netron and the other tools go by the extension.");
+    }
+
+    /// <summary>The first tensor of <paramref name="model"/>'s state (weights and buffers) that holds NaN or ±Inf,
+    /// as words: "its tensor 'fc1.weight' holds 3 NaN/Inf values of 25,088"; null when every value is finite.</summary>
+    public static string? NonFinite(DistillModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var _ = no_grad();
+        foreach (var (name, t) in model.state_dict())
+        {
+            if (!t.is_floating_point()) continue;
+            using var finite = t.isfinite();
+            var bad = t.numel() - finite.count_nonzero().item<long>();
+            if (bad > 0) return $"its tensor '{name}' holds {bad:N0} NaN/Inf value{(bad == 1 ? "" : "s")} of {t.numel():N0}";
+        }
+        return null;
     }
 
     /// <summary>The zoo model an exported file records (metadata "model"), or null when the file is not such an export.</summary>

@@ -12,6 +12,7 @@ public static class OnnxProfile
         string trace;
         using (var runner = new OnnxRunner(onnxPath, threads: 1, profile: true))
         {
+            runner.CheckInputSize(1);
             var input = new float[runner.ImageShape.Aggregate(1L, (a, b) => a * b)];
             for (var i = 0; i < runs && !cancellation.IsCancellationRequested; i++) runner.Run(input, 1);
             trace = runner.EndProfiling(); // also when stopped: the trace file is written either way, and deleted below

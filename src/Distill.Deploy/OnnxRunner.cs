@@ -12,6 +12,8 @@ public sealed class OnnxRunner : IDisposable
     /// <exception cref="InvalidDataException">The file is not a model ONNX Runtime can load (named in the message).</exception>
     public OnnxRunner(string path, int threads = 1, bool profile = false)
     {
+        // A link that loops or points nowhere "exists" as a file, and opening it fails with a bare ELOOP or "not found".
+        if (FilePaths.BrokenLink(path) is { } link) throw new InvalidDataException($"{path} is {link}; point it at an .onnx file, or give the .onnx file itself (`distill deploy export` writes one).");
         // A run folder or its checkpoint is what `deploy export` takes: say so, not "a folder" or "Protobuf parsing failed".
         var checkpoint = Directory.Exists(path) ? Path.Combine(path, Training.Checkpoint.FileName) : path;
         if (Training.Checkpoint.IsCheckpoint(checkpoint))
@@ -46,11 +48,26 @@ public sealed class OnnxRunner : IDisposable
 
     readonly string path;
 
+    /// <summary>The .onnx file loaded, as given: for messages that must say which file.</summary>
+    public string ModelPath => path;
+
     /// <summary>Values per image of the first output, when the file declares it.</summary>
     public int? Classes { get; }
 
     /// <summary>The batch size the model was exported for, when its batch dimension is not symbolic.</summary>
     public int? FixedBatch { get; }
+
+    /// <summary>Refuses a batch whose input no float[] can hold (an ONNX file may declare any image size): named with
+    /// the file and the input's size, where allocating it would fail with a bare OverflowException.</summary>
+    public void CheckInputSize(int batch)
+    {
+        // In double: three declared dimensions up to 2^31 each overflow a long.
+        var perImage = ImageShape.Aggregate(1.0, (a, d) => a * d);
+        if (batch * perImage > Array.MaxLength)
+            throw new InvalidDataException($"{path}: its input [{string.Join(", ", ImageShape)}] is {perImage:N0} values per image, " +
+                                           $"{batch * perImage:N0} at batch {batch}, more than one input can hold ({Array.MaxLength:N0} values); " +
+                                           "give a model of images this machine can run (`distill deploy export` writes one).");
+    }
 
     void CheckBatch(int batch)
     {

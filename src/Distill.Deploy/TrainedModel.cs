@@ -82,6 +82,9 @@ public sealed class TrainedModel : IDisposable
     public static TrainedModel Load(string checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
+        // A link that loops is neither a folder nor a file: without this, the run.json "beside" it is reported missing.
+        if (FilePaths.BrokenLink(checkpoint) is { } link)
+            throw new InvalidDataException($"{checkpoint} is {link}: point it at a run folder or its {Checkpoint.FileName}, or give the folder itself.");
         var file = Directory.Exists(checkpoint) ? Path.Combine(checkpoint, Checkpoint.FileName) : checkpoint;
         // RUN/last.ckpt given, and a folder: it is the checkpoint meant, not a run folder missing RUN/last.ckpt/last.ckpt.
         if (!File.Exists(file) && Path.GetFileName(Path.TrimEndingDirectorySeparator(checkpoint)) == Checkpoint.FileName) file = checkpoint;
@@ -98,6 +101,10 @@ public sealed class TrainedModel : IDisposable
                 : $"{file}: no such checkpoint; give the folder `distill train --out DIR` wrote, or its {Checkpoint.FileName}.", file);
         }
         var record = RecordOf(file);
+        // A file that is no checkpoint (/dev/null, a text file) has no run record beside it either: say what it is not,
+        // not that "/dev/run.json" is missing.
+        if (!File.Exists(record) && !Directory.Exists(record) && !Checkpoint.IsCheckpoint(file))
+            throw new InvalidDataException($"{checkpoint} is not a run folder or a checkpoint: give the folder `distill train --out DIR` wrote, or its {Checkpoint.FileName}.");
         var s = ReadRecord(record);
         string Get(string key) => s.TryGetValue(key, out var v) && v.Length > 0 ? v
             : throw new InvalidDataException($"{record} records no '{key}' (a run from before `distill deploy`): train it again with `distill train --out DIR`, which records the model name and input shape.");

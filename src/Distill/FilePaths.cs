@@ -5,20 +5,51 @@ namespace Distill;
 /// <summary>Checks on paths the user gives, made before any work so a bad one fails at once and by name.</summary>
 public static class FilePaths
 {
+    /// <summary>Why <paramref name="given"/> cannot be an output folder without creating anything, as words after
+    /// "error: ": a symbolic link that loops or points nowhere (which File.Exists counts as a file), or a file; null
+    /// otherwise.</summary>
+    public static string? OutFolderProblem(string given)
+    {
+        var full = Path.GetFullPath(given);
+        if (BrokenLink(full) is { } link) return $"--out {given} is {link}; give a folder (it is created when missing), or point the link at one";
+        return File.Exists(full) ? $"--out {given}: this is a file; give a folder (it is created when missing)." : null;
+    }
+
     /// <summary>Creates the output folder <paramref name="given"/> (as the user wrote it, for the message) and returns
     /// null, or returns why it cannot be one, as words after "error: ": a file, a path through a file, or a folder that
     /// cannot be created. Commands check this before anything runs, so no work is done only to be thrown away.</summary>
     public static string? CreateOutFolder(string given)
     {
         var full = Path.GetFullPath(given);
-        if (File.Exists(full)) return $"--out {given}: this is a file; give a folder (it is created when missing)";
+        if (OutFolderProblem(given) is { } problem) return problem.TrimEnd('.');
         if (FileAncestor(full) is { } file) return $"--out {given}: {file} is a file, not a folder; give a folder path that does not go through a file";
         try { Directory.CreateDirectory(full); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return $"--out {given}: cannot create this folder ({e.Message.TrimEnd('.')}); pass a folder you can write to";
         }
-        return null;
+        return CannotWrite(full) is { } why ? $"--out {given}: this folder cannot be written ({why}); pass a folder you can write to" : null;
+    }
+
+    /// <summary>Why no file can be created in <paramref name="folder"/>, or in the nearest folder on its way to the root
+    /// that exists (where the missing ones would be created), as words such as "permission denied"; null when one can.
+    /// Tried with a probe file removed at once: permissions alone miss a read-only mount, /proc or /sys, and the failure
+    /// would otherwise come after the work, naming a lock or hidden temp file instead of the folder given.</summary>
+    public static string? CannotWrite(string folder)
+    {
+        var dir = Path.GetFullPath(folder);
+        while (!Directory.Exists(dir) && Path.GetDirectoryName(dir) is { } up) dir = up;
+        var probe = Path.Combine(dir, $".distill-write-check-{Environment.ProcessId}-{Random.Shared.Next():x8}.tmp");
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+            return null;
+        }
+        catch (UnauthorizedAccessException) { return "permission denied"; }
+        // /proc answers a new file with ENOENT (.NET's "Could not find file"), a read-only mount with EROFS; said in
+        // words, as the message names the probe file.
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return "this file system takes no new files"; }
+        catch (IOException e) { return e.HResult == 30 ? "the file system is read-only" : $"creating a file there failed: errno {e.HResult}"; }
     }
 
     /// <summary>The nearest folder on <paramref name="path"/>'s way to the root (the path itself excluded) that is a file,
@@ -43,9 +74,12 @@ public static class FilePaths
     /// something that is there sends a user looking for the wrong thing.</summary>
     public static string? NotAFile(string path) => Directory.Exists(path) ? "a folder, not a file" : BrokenLink(path);
 
+    /// <summary>The words for a link that resolves back to itself (ELOOP), one wording wherever it is met.</summary>
+    public const string LinkLoop = "a symbolic link that loops";
+
     /// <summary>How <paramref name="path"/>, a symbolic link, leads to nothing, as words to follow "PATH is": "a symbolic
     /// link that points nowhere ('b' does not exist)", naming the link target in the chain that is missing, or "a
-    /// symbolic link loop (last.ckpt → a → last.ckpt)"; null when it is no link or leads to a file or folder. File.Exists
+    /// symbolic link that loops (last.ckpt → a → last.ckpt)"; null when it is no link or leads to a file or folder. File.Exists
     /// is true for such a link, but opening it fails with a bare "Could not find file".</summary>
     public static string? BrokenLink(string path)
     {
@@ -58,7 +92,7 @@ public static class FilePaths
             var next = Path.GetFullPath(target, Path.GetDirectoryName(current)!);
             chain.Add(target);
             // 40 links: where Linux gives up (ELOOP) on a chain that loops through a linked folder on the way.
-            if (seen.Contains(next) || seen.Count > 40) return $"a symbolic link loop ({string.Join(" → ", chain)})";
+            if (seen.Contains(next) || seen.Count > 40) return $"{LinkLoop} ({string.Join(" → ", chain)})";
             if (!File.Exists(next) && !Directory.Exists(next)) return $"a symbolic link that points nowhere ('{target}' does not exist)"; // a link counts as existing
             seen.Add(next);
             current = next;

@@ -7,7 +7,7 @@ namespace Distill;
 public static partial class IoError
 {
     // Linux's numbers (asm-generic/errno-base.h, errno.h).
-    const int EWOULDBLOCK = 11, ENOSPC = 28, EROFS = 30, EDQUOT = 122;
+    const int EWOULDBLOCK = 11, ENOSPC = 28, EROFS = 30, ELOOP = 40, EDQUOT = 122;
 
     /// <summary>True when an exclusive open failed because another open file holds the lock (flock's EWOULDBLOCK),
     /// the one failure that means "in use": a full or read-only disk is not another run.</summary>
@@ -27,6 +27,15 @@ public static partial class IoError
             _ => null,
         };
     }
+
+    /// <summary>True when a path could not be followed because a symbolic link on it loops (ELOOP): the file is
+    /// neither missing nor unreadable, and saying so sends the user after the wrong thing.</summary>
+    public static bool IsLinkLoop(Exception e) => e is IOException { HResult: ELOOP };
+
+    /// <summary>A link loop met on the way to a file, as the one line to follow "error: " (the path as .NET reports
+    /// it, else <paramref name="path"/>); null for any other failure.</summary>
+    public static string? LinkLoopProblem(Exception e, string? path = null) =>
+        IsLinkLoop(e) ? $"'{FileOf(e.Message) ?? path ?? "a path"}' is (or goes through) {FilePaths.LinkLoop}: point the link at a real file or folder, or give another path" : null;
 
     /// <summary>The path .NET appends to an I/O error's message ("No space left on device : '/out/run.json'").</summary>
     static string? FileOf(string message) => PathSuffix().Match(message) is { Success: true } m ? m.Groups["path"].Value : null;

@@ -318,6 +318,10 @@ public class RunFolderTests
             ["reproduce", "--notebooks", dir, "--jobs", "2", "--threads", "0"],
             ["reference", Path.Combine(dir, "missing.json")],
             ["data", "install", "nosuch"],
+            ["train", "--model", "mlp-32", "--epochs", "1", "--train-size", "64", "--test-size", "64", "--out", "/sys/kernel"],
+            ["data", "install", "--mirror", "notaurl", "mnist"],
+            ["data", "install", "--mirror", "ftp://example.org/m", "mnist"],
+            ["data", "install", "--mirror", "", "mnist"],
             ["bench", "--smoke", "--only", "nosuch"],
             ["bench", "--smoke", "--only", " , "],
             ["reproduce", "--notebooks", dir, "--only", ","],
@@ -330,6 +334,33 @@ public class RunFolderTests
             Assert.Single(stderr.Split('\n'), l => l.StartsWith("error: ", StringComparison.Ordinal));
             Assert.DoesNotContain("   at ", stderr + stdout, StringComparison.Ordinal);
             Assert.DoesNotContain("Succeeded", stderr, StringComparison.Ordinal); // nothing ran before the refusal
+        }
+    }
+
+    /// <summary>A symbolic link that loops is named as one by every command that meets it, not as a missing run.json,
+    /// "a file", a permissions problem, or an unexpected "Too many levels of symbolic links".</summary>
+    [Fact]
+    public void A_symbolic_link_that_loops_is_named_as_such()
+    {
+        var dir = TestSupport.TempDir("link-loop");
+        var loop = Path.Combine(dir, "loop");
+        File.CreateSymbolicLink(loop, "loop2");
+        File.CreateSymbolicLink(Path.Combine(dir, "loop2"), "loop");
+        string[][] cases =
+        [
+            ["deploy", "bench", loop],
+            ["deploy", "export", loop, "--out", Path.Combine(dir, "x.onnx")],
+            ["train", "--model", "mlp-32", "--out", loop],
+            ["data", "inspect", loop],
+        ];
+        foreach (var c in cases)
+        {
+            var (exit, stdout, stderr) = DistillProcess.Run(c);
+            var what = $"distill {string.Join(' ', c)} → {exit}\n{stderr}{stdout}";
+            Assert.True(exit is 1 or 2, what);
+            var error = Assert.Single(stderr.Split('\n'), l => l.StartsWith("error: ", StringComparison.Ordinal));
+            Assert.Contains("a symbolic link that loops", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("Nothing in this command", error, StringComparison.Ordinal);
         }
     }
 }

@@ -5,6 +5,10 @@ static class DataFiles
 {
     public static FileStream OpenRead(string path)
     {
+        // A link that loops reads as an existing file whose opening fails "Too many levels of symbolic links": say
+        // what it is, not "check the file's permissions".
+        if (FilePaths.BrokenLink(path) is { } link)
+            throw new DatasetException(path, $"is {link}", "point the link at the data file, or replace it with the file");
         // Checked before opening: opening a FIFO blocks until someone writes to it.
         if (File.Exists(path) && FilePaths.NothingToRead(path))
             throw new DatasetException(path, "the file is empty (0 bytes, or not a regular file such as a FIFO)",

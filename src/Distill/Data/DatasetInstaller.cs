@@ -18,8 +18,11 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
     static readonly Lazy<HttpClient> DefaultHttp = new(() => new HttpClient { Timeout = TimeSpan.FromMinutes(30) });
 
     /// <summary>Makes <paramref name="info"/> available and returns the folder that holds it.</summary>
+    /// <exception cref="ArgumentException">The mirror (<see cref="Mirror"/> or $DISTILL_DATA_MIRROR) is no http(s) URL.</exception>
     public string Install(DatasetInfo info)
     {
+        ArgumentNullException.ThrowIfNull(info);
+        if (Download.MirrorProblem(Mirror) is { } mirror) throw new ArgumentException(mirror);
         if (info.Locate(search, partialIsError: false) is string found)
         {
             log.WriteLine($"{info.Name}: already present in {found}");
@@ -54,6 +57,8 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
         if (info.Downloads.Count > 0)
         {
             var folder = Path.Combine(search.InstallRoot, info.Name);
+            // What this install creates, removed again when it fails: no empty folder is left to look installed.
+            var created = new[] { folder, search.InstallRoot }.Where(d => !Directory.Exists(d)).ToList();
             try
             {
                 foreach (var file in info.Downloads)
@@ -69,10 +74,12 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
                     }
                 }
             }
+            catch (Exception e) when (Cleared(created, e))
+            {
+                throw; // never reached: Cleared is false
+            }
             catch (DatasetException e)
             {
-                // Fetch and ExtractTarGz leave no partial file; leave no empty folder either.
-                if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any()) Directory.Delete(folder);
                 if (!e.Problem.StartsWith("download failed", StringComparison.Ordinal)) throw;
                 throw new DatasetException(e.Path, $"{info.Title} could not be installed: {string.Join("; ", notes.Append(e.Problem))}", e.Fix, e);
             }
@@ -80,6 +87,15 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
                 : throw new DatasetException(folder, $"the download did not produce {string.Join(", ", info.Files)}", ManualFix(info));
         }
         throw new DatasetException(Path.Combine(search.InstallRoot, info.Name), $"{info.Title} could not be installed: {string.Join("; ", notes)}", ManualFix(info));
+    }
+
+    /// <summary>Removes the folders of <paramref name="created"/> that are empty (Fetch and ExtractTarGz leave no partial
+    /// file; so no empty folder is left either), whatever the failure; false, so the exception goes on as it was.</summary>
+    static bool Cleared(List<string> created, Exception _)
+    {
+        foreach (var d in created)
+            if (Directory.Exists(d) && !Directory.EnumerateFileSystemEntries(d).Any()) Directory.Delete(d);
+        return false;
     }
 
     string Done(DatasetInfo info, string folder)

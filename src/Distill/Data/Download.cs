@@ -12,6 +12,20 @@ public static class Download
     /// <summary>Environment variable naming a mirror root; files are then fetched from MIRROR/NAME/FILE.</summary>
     public const string MirrorVariable = "DISTILL_DATA_MIRROR";
 
+    /// <summary>Why <paramref name="mirror"/> (as given: --mirror, or null for $DISTILL_DATA_MIRROR) cannot be a mirror
+    /// root, as the line to follow "error: "; null when it is an http(s) URL or not set. Checked before anything is
+    /// installed: otherwise it fails mid-install as a bare UriFormatException or NotSupportedException, and an empty
+    /// --mirror silently meant the canonical source.</summary>
+    public static string? MirrorProblem(string? mirror)
+    {
+        var (name, value) = mirror is null ? ($"${MirrorVariable}", Environment.GetEnvironmentVariable(MirrorVariable)) : ("--mirror", mirror);
+        if (mirror is not null && string.IsNullOrWhiteSpace(mirror))
+            return "--mirror is empty; give the mirror's root URL (e.g. --mirror https://example.org/distill-data), or leave --mirror out for the canonical source";
+        if (string.IsNullOrWhiteSpace(value)) return null; // an empty variable is an unset one
+        return Uri.TryCreate(value, UriKind.Absolute, out var url) && url.Scheme is "http" or "https" && url.Host.Length > 0 ? null
+            : $"{name} {value}: not an http:// or https:// URL; give the mirror's root URL, from which MIRROR/NAME/FILE is fetched (e.g. https://example.org/distill-data)";
+    }
+
     /// <summary>The canonical URL of <paramref name="file"/>, or MIRROR/NAME/FILE when a mirror is given or set in the environment.</summary>
     public static Uri UrlFor(DatasetInfo info, DownloadFile file, string? mirror = null)
     {

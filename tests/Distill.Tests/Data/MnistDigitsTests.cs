@@ -78,6 +78,8 @@ public class MnistDigitsTests
     [InlineData("{\"data\":[0,1.5]}", "pixel value 1.5 at element 1 is outside [0, 1]")]
     [InlineData("{\"data\":[-0,-0.5]}", "pixel value -0.5 at element 1 is outside [0, 1]")]
     [InlineData("{\"data\":[0,1,0]}", "holds 3 values, not a whole number of 28×28 images")]
+    [InlineData("{\"data\":[]}", "its \"data\" array is empty: it holds no images")]
+    [InlineData("{\"data\":[0], \"extra\": 1}", "has more than the one key \"data\" (a ',' follows its array at byte 11)")]
     public void Bad_json_is_reported_with_file_problem_and_fix(string json, string problem)
     {
         using var dir = new TempDir();

@@ -93,6 +93,88 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.Contains("int8 static QDQ, MinMax ranges on 1 training image, opset", stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>A checkpoint whose weights hold NaN (a run that diverged) is refused by export, naming the tensor, and by
+    /// check as NaN/Inf weights: it exported with exit 0, and check then blamed "an exporter bug".</summary>
+    [Fact]
+    public void A_checkpoint_with_non_finite_weights_is_refused_by_export_and_check()
+    {
+        using var dir = new TempDir();
+        var copy = Path.Combine(dir.Path, "nan");
+        Directory.CreateDirectory(copy);
+        foreach (var f in new[] { "run.json", "last.ckpt" }) File.Copy(Path.Combine(run.Folder, f), Path.Combine(copy, f));
+        var ckpt = Path.Combine(copy, "last.ckpt");
+        string key;
+        using (var trained = Distill.Deploy.TrainedModel.Load(copy))
+        using (var shuffle = new TorchSharp.torch.Generator(0))
+        {
+            key = trained.Model.state_dict().Keys.First(k => k.EndsWith("weight", StringComparison.Ordinal));
+            using (TorchSharp.torch.no_grad()) trained.Model.state_dict()[key].view(-1)[0] = float.NaN;
+            var sgd = Distill.Training.OptimizerSpec.Sgd().Create(trained.Model.parameters());
+            Distill.Training.Checkpoint.Save(ckpt, Distill.Training.Checkpoint.ReadInfo(ckpt), trained.Model, [], [], sgd, shuffle);
+        }
+        var model = dir.File("nan.onnx");
+        AssertOneError(Cli("deploy", "export", copy, "--out", model), $"error: cannot export cnn-8: its tensor '{key}' holds 1 NaN/Inf value of ");
+        Assert.False(File.Exists(model));
+        AssertOneError(Cli("deploy", "check", copy, "--images", "10"), $"error: {ckpt}: the weights hold NaN/Inf (its tensor '{key}' holds 1 NaN/Inf value of ");
+    }
+
+    /// <summary>A damaged version-1 checkpoint (no checksum to catch it) whose first tensor name's length prefix reads
+    /// 600: the error line names it cut short and printable, not 600 bytes of raw binary.</summary>
+    [Fact]
+    public void A_damaged_v1_checkpoint_is_refused_with_a_short_printable_line()
+    {
+        using var dir = new TempDir();
+        var copy = Path.Combine(dir.Path, "v1");
+        Directory.CreateDirectory(copy);
+        File.Copy(Path.Combine(run.Folder, "run.json"), Path.Combine(copy, "run.json"));
+        var v2 = File.ReadAllBytes(Path.Combine(run.Folder, "last.ckpt"));
+        int i = 0;
+        void SkipString() { int n = 0, shift = 0; byte b; do { b = v2[i++]; n |= (b & 0x7f) << shift; shift += 7; } while (b >= 0x80); i += n; }
+        SkipString(); // magic
+        var version = i;
+        i += 4;
+        SkipString(); // run information
+        var key = i + 4; // after the tensor count
+        byte[] end = "\nEND-DISTILL-CKPT\n"u8.ToArray();
+        // Version 1: no SHA-256 before the end marker; the first key's length prefix made 600 (0xD8 0x04).
+        var v1 = new List<byte>(v2[..^(end.Length + 32)]);
+        v1.AddRange(end);
+        v1[version] = 1;
+        v1[key] = 0xD8;
+        v1.Insert(key + 1, 0x04);
+        var ckpt = Path.Combine(copy, "last.ckpt");
+        File.WriteAllBytes(ckpt, [.. v1]);
+        var (code, _, stderr) = Cli("deploy", "export", copy, "--out", dir.File("x.onnx"));
+        Assert.Equal(1, code);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"error: Checkpoint '{ckpt}' does not fit the model built for it: the model has no tensor '", line, StringComparison.Ordinal);
+        Assert.Contains(" characters, not a tensor name: the file is damaged)", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(line, char.IsControl);
+        Assert.True(line.Length < 400, line);
+    }
+
+    /// <summary>An MLP's int8 is dynamic, with no calibration: --calibrate and --calibration are refused there, not
+    /// ignored; so is a --images count beyond the test split (it was cut to the split unseen).</summary>
+    [Fact]
+    public void Calibration_of_a_dynamic_int8_mlp_and_images_beyond_the_test_split_are_refused()
+    {
+        using var dir = new TempDir();
+        var mlpRun = Path.Combine(dir.Path, "mlp");
+        using (var mlp = Distill.Models.ModelZoo.Create("mlp-32", 1, 10))
+            Distill.Training.Trainer.Train(mlp, Distill.Tests.Training.TinyData.FashionMnist2k, new Distill.Losses.Objective().Add(new Distill.Losses.CrossEntropyTerm()), new Distill.Training.TrainOptions
+            {
+                Epochs = 1, BatchSize = 64, Device = "cpu", OutDir = mlpRun, TensorBoard = false, Progress = false,
+            });
+        var model = dir.File("m.onnx");
+        AssertOneError(Cli("deploy", "export", mlpRun, "--out", model, "--int8", "--calibrate", "10"),
+            "error: --calibrate does not apply to mlp-32: an MLP's int8 is dynamic quantization, which needs no calibration; remove --calibrate.");
+        AssertOneError(Cli("deploy", "export", mlpRun, "--out", model, "--int8", "--calibration", "minmax"),
+            "error: --calibration does not apply to mlp-32");
+        Assert.False(File.Exists(model));
+        AssertOneError(Cli("deploy", "check", run.Folder, "--images", "20000"),
+            "error: --images 20,000: fashion-mnist's test split holds 10,000 images; give at most 10,000 (e.g. --images 500).");
+    }
+
     [Fact]
     public void Channel_pruning_writes_a_narrower_run_that_exports()
     {
@@ -248,13 +330,17 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         File.CreateSymbolicLink(link, "a");
         File.CreateSymbolicLink(Path.Combine(loop, "a"), "last.ckpt");
         AssertOneError(Cli("deploy", "export", loop, "--out", dir.File("x.onnx")),
-            $"error: '{link}' is a symbolic link loop ({link} → a → last.ckpt). Point it at an existing checkpoint, or give the checkpoint itself.");
+            $"error: '{link}' is a symbolic link that loops ({link} → a → last.ckpt). Point it at an existing checkpoint, or give the checkpoint itself.");
         Assert.False(File.Exists(dir.File("x.onnx")));
+        // The same loop given as the model to check or time: named, not an unexpected "Too many levels of symbolic links".
+        AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", link), $"error: {link} is a symbolic link that loops ({link} → a → last.ckpt); point it at an .onnx file");
+        AssertOneError(Cli("deploy", "bench", link), $"error: {link} is a symbolic link that loops");
     }
 
     /// <summary>An ONNX file someone else wrote (a Flatten of the image, no metadata): valid, but not logits of 10
-    /// classes; with <paramref name="batch"/> its batch dimension is fixed.</summary>
-    internal static string Foreign(string path, long? batch)
+    /// classes; with <paramref name="batch"/> its batch dimension is fixed; <paramref name="image"/> declares another
+    /// [C, H, W] input (its output is then of symbolic size).</summary>
+    internal static string Foreign(string path, long? batch, long[]? image = null)
     {
         static Distill.Deploy.Onnx.TensorShapeProto.Types.Dimension D(long v) => new() { DimValue = v };
         Distill.Deploy.Onnx.ValueInfoProto Info(string name, params Distill.Deploy.Onnx.TensorShapeProto.Types.Dimension[] dims) => new()
@@ -267,8 +353,8 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         {
             Name = "foreign",
             Node = { new Distill.Deploy.Onnx.NodeProto { OpType = "Flatten", Input = { "input" }, Output = { "out" } } },
-            Input = { Info("input", First(), D(1), D(28), D(28)) },
-            Output = { Info("out", First(), D(784)) },
+            Input = { Info("input", [First(), .. (image ?? [1, 28, 28]).Select(D)]) },
+            Output = { Info("out", First(), image is null ? D(784) : new() { DimParam = "M" }) },
         };
         Distill.Deploy.OnnxExport.Save(new Distill.Deploy.Onnx.ModelProto { IrVersion = 8, Graph = graph, OpsetImport = { new Distill.Deploy.Onnx.OperatorSetIdProto { Version = 17 } } }, path);
         return path;
@@ -281,6 +367,18 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var flatten = Foreign(dir.File("flatten.onnx"), null);
         AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", flatten, "--images", "10"),
             $"error: --onnx {flatten} gives 784 values per image and {Path.Combine(run.Folder, "last.ckpt")} has 10 classes");
+        // Where the values per image are known only once it runs (an output size the file leaves open), the comparison
+        // names the file too, not "the ONNX model".
+        using (var runner = new Distill.Deploy.OnnxRunner(flatten))
+        using (var cnn = Distill.Models.ModelZoo.Create("cnn-8", 1, 10))
+        {
+            var data = Distill.Tests.Training.TinyData.FashionMnist2k;
+            using var images = data.Test.Images.narrow(0, 0, 4);
+            var e = Assert.Throws<InvalidDataException>(() => Distill.Deploy.OnnxEvaluation.Compare(runner, cnn, data, images));
+            Assert.Equal($"{flatten} gives 784 values per image and the checkpoint's model 10 logits: it is not an export of this model; check a model against the checkpoint it was exported from.", e.Message);
+        }
+        AssertOneError(Cli("deploy", "export", "/dev/null", "--out", dir.File("x.onnx")),
+            "error: /dev/null is not a run folder or a checkpoint: give the folder `distill train --out DIR` wrote, or its last.ckpt.");
         var fixedBatch = Foreign(dir.File("fixed.onnx"), 1);
         var (code, stdout, stderr) = Cli("deploy", "bench", fixedBatch, "--runs", "2");
         Assert.True(code == 0, stderr);
@@ -288,8 +386,14 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.Contains("its batch dimension is fixed at 1, so only that batch is timed", stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("batch  64", stdout, StringComparison.Ordinal);
         AssertOneError(Cli("deploy", "bench", dir.Path), $"error: {dir.Path} is a folder; give the .onnx file");
+        // A valid model whose declared input no run could be given: refused with its size, not an OverflowException.
+        var huge = Foreign(dir.File("huge.onnx"), null, [10, 100_000, 100_000]);
+        AssertOneError(Cli("deploy", "bench", huge), $"error: {huge}: its input [10, 100000, 100000] is 100,000,000,000 values per image");
         AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", dir.Path), $"error: {dir.Path} is a folder; give the .onnx file");
         AssertOneError(Cli("deploy", "export", run.Folder, "--out", ""), "error: --out is empty; give the .onnx file to write");
+        // A folder that takes no file (/proc, /sys even for root) is named before the export, not the hidden temp file.
+        AssertOneError(Cli("deploy", "export", run.Folder, "--out", "/proc/x.onnx"), "error: --out /proc/x.onnx: the folder /proc cannot be written (this file system takes no new files)");
+        AssertOneError(Cli("deploy", "export", run.Folder, "--out", "/sys/x.onnx"), "error: --out /sys/x.onnx: the folder /sys cannot be written (permission denied)");
         // A FIFO would block every open: refused by its size, before opening, as input and as target.
         var fifo = dir.File("fifo.onnx");
         using (var mk = System.Diagnostics.Process.Start("mkfifo", [fifo])!) mk.WaitForExit();

@@ -119,4 +119,20 @@ public class OnnxExportTests
 
         public override ModelOutput forward(Tensor input) => new(fc.call(input.flatten(1)), []);
     }
+
+    /// <summary>A model whose weights hold NaN (a diverged run) is refused by name, in float32 and int8 alike: its
+    /// export would give NaN logits that `deploy check` could only blame on the exporter.</summary>
+    [Fact]
+    public void A_model_with_non_finite_weights_is_refused_naming_the_tensor()
+    {
+        using var model = ModelZoo.Create("mlp-32", 1, 10);
+        Assert.Null(OnnxExport.NonFinite(model));
+        var key = model.state_dict().Keys.First(k => k.EndsWith("weight", StringComparison.Ordinal));
+        using (no_grad()) model.state_dict()[key].view(-1)[0] = float.NaN;
+        foreach (var export in new Action[] { () => OnnxExport.Build(model, [1, 28, 28]), () => Quantization.Dynamic(model, [1, 28, 28]) })
+        {
+            var e = Assert.Throws<InvalidDataException>(export);
+            Assert.Contains($"its tensor '{key}' holds 1 NaN/Inf value of", e.Message, StringComparison.Ordinal);
+        }
+    }
 }
