@@ -231,22 +231,29 @@ public class RunFolderTests
     }
 
     /// <summary>A command blocked where no safe point comes still ends on one SIGTERM, as `timeout` sends it, after the
-    /// grace period, with SIGTERM's exit code. Here: `sweep collect` reading a sweep folder's plan.json that is a FIFO
-    /// nobody writes (the inputs a user names, notebooks, specs, datasets, checkpoints, are refused before opening).</summary>
+    /// grace period, with SIGTERM's exit code. Here: `sweep slurm` waiting for the sweep folder's plan lock, which another
+    /// process holds (util-linux flock; the inputs a user names, notebooks, specs, datasets, checkpoints, even a FIFO in
+    /// place of plan.json, are refused before opening, so no read blocks).</summary>
     [Fact]
     public void One_SIGTERM_ends_a_command_blocked_on_a_read_after_the_grace_period()
     {
-        var dir = TestSupport.TempDir("signal-fifo");
-        using (var mk = System.Diagnostics.Process.Start("mkfifo", [Path.Combine(dir, "plan.json")])!) mk.WaitForExit();
-        var psi = DistillProcess.Start("sweep", "collect", dir);
-        psi.Environment["DISTILL_STOP_GRACE"] = "2";
-        using var run = new DistillProcess.Running(psi);
-        Thread.Sleep(3000); // collect prints nothing before it reads the plan
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        run.Signal("TERM");
-        Assert.Equal(143, run.Exit(TimeSpan.FromSeconds(30)));
-        Assert.InRange(clock.Elapsed.TotalSeconds, 1.5, 20); // the grace period, then the end, not the first signal ignored
-        Assert.Contains("Terminated (SIGTERM): still running 2 s after the signal (blocked where it cannot stop, e.g. reading a FIFO); ending now", run.Output);
+        var dir = TestSupport.TempDir("signal-lock");
+        using var holder = System.Diagnostics.Process.Start("flock", ["-x", Path.Combine(dir, ".plan.lock"), "sleep", "60"])!;
+        try
+        {
+            Thread.Sleep(500); // flock has taken the lock
+            var psi = DistillProcess.Start("sweep", "slurm", SweepTests.Tiny, "--out", dir);
+            psi.Environment["DISTILL_STOP_GRACE"] = "2";
+            using var run = new DistillProcess.Running(psi);
+            Thread.Sleep(3000); // slurm prints nothing before it has the plan
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            run.Signal("TERM");
+            Assert.Equal(143, run.Exit(TimeSpan.FromSeconds(30)));
+            Assert.InRange(clock.Elapsed.TotalSeconds, 1.5, 20); // the grace period, then the end, not the first signal ignored
+            Assert.Contains("Terminated (SIGTERM): still running 2 s after the signal (blocked where it cannot stop, e.g. reading a FIFO); ending now", run.Output);
+            Assert.False(File.Exists(Path.Combine(dir, "plan.json")));
+        }
+        finally { holder.Kill(); }
     }
 
     /// <summary>A notebook, spec or dataset file that is a FIFO would block its opening until someone writes to it: each
