@@ -34,21 +34,25 @@ static class TermSupport
     public const double Float32MaxTemperature = 20;
 
     /// <summary>Where the rounding of a log-probability, about ln C times float32's epsilon, reaches 1e-4 of the loss
-    /// sooner: with C ≥ 100 classes the KL family also runs in float64 once T²·ln C passes this (T above 10.4 for 100
-    /// classes, 8.5 for 1,000, 6.6 for 10,000). Reference cases with a student near its teacher at C = 1,000-10,000 and
-    /// T = 12-20 were 1e-4 to 1e-3 off in float32 (as in PyTorch's float32); 10-class runs (every notebook's budget but
-    /// full) never reach it, so theirs keep their numbers.</summary>
+    /// sooner: the KL family also runs in float64 once w·T²·ln C passes this, w being the largest weight the loss puts
+    /// on one KL (DKD's α + β, 9 by default; 1 for the others). For a student near its teacher (a loss well below 1,
+    /// where the tolerance is absolute) float32 was 1e-4 to 2e-3 off from about w·T²·ln C = 1,100 on: 1,000-10,000
+    /// classes at T = 12-20, 60-99 classes at T = 20 (a KD loss came out negative), DKD on 10 classes from T = 8, as
+    /// PyTorch's float32 is. The line is half that: KD on 10 classes widens above T = 14.7 (so at the full budget's
+    /// T = 20), DKD above T = 4.9, KD on 100 classes above 10.4; every notebook at the smoke and quick budgets (T ≤ 8,
+    /// DKD at 4, 10 classes) stays below it and keeps its numbers bit for bit.</summary>
     public const double Float32MaxTemperatureSquaredLogClasses = 500;
 
     /// <summary>The logits to divide by <paramref name="temperature"/>: float64, when they are float32 or narrower, above
-    /// <see cref="Float32MaxTemperature"/> or with many classes past <see cref="Float32MaxTemperatureSquaredLogClasses"/>;
-    /// else as given.</summary>
-    public static Tensor Widened(Tensor logits, double temperature) =>
-        logits.dtype is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 && NeedsFloat64(temperature, logits.shape[^1])
+    /// <see cref="Float32MaxTemperature"/> or past <see cref="Float32MaxTemperatureSquaredLogClasses"/> for their class
+    /// count and the loss's <paramref name="weight"/> on one KL; else as given.</summary>
+    public static Tensor Widened(Tensor logits, double temperature, double weight = 1) =>
+        logits.dtype is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 && NeedsFloat64(temperature, logits.shape[^1], weight)
             ? logits.to(ScalarType.Float64) : logits;
 
-    static bool NeedsFloat64(double temperature, long classes) =>
-        temperature > Float32MaxTemperature || (classes >= 100 && temperature * temperature * Math.Log(classes) > Float32MaxTemperatureSquaredLogClasses);
+    static bool NeedsFloat64(double temperature, long classes, double weight) =>
+        temperature > Float32MaxTemperature ||
+        Math.Max(weight, 1) * temperature * temperature * Math.Log(Math.Max(classes, 2)) > Float32MaxTemperatureSquaredLogClasses;
 
     /// <summary>A loss computed from <see cref="Widened"/> logits, back in the dtype of the logits it came from.</summary>
     public static Tensor AsDtypeOf(Tensor loss, Tensor logits) => loss.dtype == logits.dtype ? loss : loss.to(logits.dtype);

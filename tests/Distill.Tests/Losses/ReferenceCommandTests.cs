@@ -49,6 +49,8 @@ public sealed class ReferenceCommandTests : IDisposable
     /// where float32 alone misses the tolerance (42 of its 60 cases failed before the KL went to float64 above T = 20).
     /// many_classes (torch float64, make_many_classes.py): the same family on 100 to 10,000 classes at T = 8 to 20 with a
     /// student near its teacher (6 of its 34 cases failed before many classes widened at T²·ln C > 500).
+    /// mid_classes (torch float64, make_mid_classes.py): the same family on 10 to 99 classes at T = 5 to 20, one sample,
+    /// student near teacher (9 of its 92 cases failed before the rule held for any class count and counted DKD's α + β).
     /// pkt_conditioning (torch float64, make_pkt_conditioning.py): PKT on antipodal and 1-D embeddings, whose cosines of
     /// −1 float32 cannot resolve, and on features of size 1e-9 (5 of its 7 cases failed before P went to float64).</summary>
     [Theory]
@@ -56,6 +58,7 @@ public sealed class ReferenceCommandTests : IDisposable
     [InlineData("edge_cases_after_dkd.json", 36)]
     [InlineData("high_temperature.json", 60)]
     [InlineData("many_classes.json", 34)]
+    [InlineData("mid_classes.json", 92)]
     [InlineData("pkt_conditioning.json", 7)]
     public void Independent_edge_case_file_passes(string file, int cases)
     {
