@@ -68,6 +68,24 @@ public sealed class ReferenceCommandTests : IDisposable
         Assert.Empty(err);
     }
 
+    /// <summary>A generator that stores its labels as int32 (or uint8) means the same class indices: they are read as
+    /// the int64 the losses take, where they were read as float and every case with labels failed naming Float32.</summary>
+    [Theory]
+    [InlineData("int32")]
+    [InlineData("uint8")]
+    public void Labels_stored_with_another_integer_dtype_are_class_indices(string dtype)
+    {
+        var json = Original();
+        var withLabels = json["cases"]!.AsArray().Where(c => c!["inputs"]!.AsObject().ContainsKey("labels")).ToList();
+        Assert.NotEmpty(withLabels);
+        foreach (var c in withLabels) c!["inputs"]!["labels"]!["dtype"] = dtype;
+
+        var (exit, output, err) = Run(Write(json));
+
+        Assert.Equal((0, "39 passed, 0 failed"), (exit, Assert.Single(output)));
+        Assert.Empty(err);
+    }
+
     [Fact]
     public void Changed_value_wrong_gradient_and_unknown_loss_each_fail_with_one_line()
     {
@@ -178,6 +196,9 @@ public sealed class ReferenceCommandTests : IDisposable
     [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [{\"name\": \"x\", \"loss\": \"kd\", \"params\": {}, \"inputs\": {\"student_logits\": {\"shape\": [4294967296, 4294967296], \"data\": []}}}]}",
         "shape [4294967296, 4294967296] has more values than a tensor can hold")]
     [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [", "not valid JSON (line 1")]
+    [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [{\"name\": \"x\", \"loss\": \"kd\", \"params\": {\"temperature\": NaN}}]}",
+        "the file holds NaN or Infinity, which JSON does not have (Python's json.dump writes them)")]
+    [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [{\"expected\": {\"loss\": -Infinity}}]}", "the file holds NaN or Infinity")]
     [InlineData("[1, 2]", "the top level must be a JSON object")]
     [InlineData("{\"format\": \"distill-reference/2\", \"cases\": []}", "\"format\" is \"distill-reference/2\"; expected \"distill-reference/1\"")]
     [InlineData("{\"format\": \"distill-reference/1\", \"cases\": []}", "\"cases\" is empty")]

@@ -55,7 +55,11 @@ public sealed class ReferenceFile
         try { doc = JsonDocument.Parse(json); }
         catch (JsonException e)
         {
-            throw new ReferenceFormatException($"{source}: not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): {e.Message.Split(" LineNumber:")[0].Split(" Path:")[0]}");
+            // Python's json.dump writes NaN and Infinity by default, which JSON has no words for.
+            var nonFinite = System.Text.RegularExpressions.Regex.IsMatch(json, @"[\[,:]\s*-?(NaN|Infinity)\b")
+                ? "; the file holds NaN or Infinity, which JSON does not have (Python's json.dump writes them): every number must be finite, so leave out the cases that hold one"
+                : "";
+            throw new ReferenceFormatException($"{source}: not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): {e.Message.Split(" LineNumber:")[0].Split(" Path:")[0]}{nonFinite}");
         }
         using (doc)
         {
@@ -109,9 +113,11 @@ public sealed class ReferenceFile
         return new ReferenceCase(name, loss, parameters, inputs, expectedLoss, g.Name, expectedGrad);
     }
 
+    /// <summary>Integer inputs (class indices) are read as int64, which the losses take, whatever integer dtype the file
+    /// names: a generator that stored its labels as int32 or uint8 means the same indices.</summary>
     static bool IsIntegerInput(string name, JsonElement t) =>
         t.ValueKind == JsonValueKind.Object && t.TryGetProperty("dtype", out var d) && d.ValueKind == JsonValueKind.String
-            ? d.GetString() is "int64" or "long"
+            ? d.GetString() is "int64" or "long" or "int32" or "int" or "int16" or "short" or "int8" or "uint8"
             : name == "labels" || name.EndsWith("_labels", StringComparison.Ordinal);
 
     static ReferenceTensor Tensor(JsonElement t, string where, bool integer)
