@@ -55,8 +55,7 @@ public static class OnnxExport
         if (FilePaths.FileAncestor(path) is { } file) throw new ArgumentException($"--out {path}: {file} is a file, not a folder; give a path in a folder.");
         // Before the model is built: the write would fail naming the hidden temp file it goes through.
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        if (FilePaths.CannotWrite(folder) is { } why)
-            throw new ArgumentException($"--out {path}: the folder {folder} cannot be written ({why}); give an .onnx path in a folder you can write to.");
+        if (FilePaths.Unwritable(path, folder) is { } unwritable) throw new ArgumentException(unwritable + ".");
         if (File.Exists(path) && RecordedModel(path) is null)
             throw new ArgumentException($"--out {path} exists and is not an ONNX model that `deploy export` wrote; exporting would replace it. " +
                                         "Give another file, or move that one away first.");

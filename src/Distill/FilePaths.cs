@@ -21,14 +21,25 @@ public static class FilePaths
     public static string? CreateOutFolder(string given)
     {
         var full = Path.GetFullPath(given);
-        if (OutFolderProblem(given) is { } problem) return problem.TrimEnd('.');
+        if (OutFolderProblem(given) is { } problem) return problem.TrimEnd('.'); // run and reproduce end their lines without one
         if (FileAncestor(full) is { } file) return $"--out {given}: {file} is a file, not a folder; give a folder path that does not go through a file";
         try { Directory.CreateDirectory(full); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return $"--out {given}: cannot create this folder ({e.Message.TrimEnd('.')}); pass a folder you can write to";
+            return $"--out {given}: cannot create this folder ({e.Message.TrimEnd('.')}); give a folder you can write to";
         }
-        return CannotWrite(full) is { } why ? $"--out {given}: this folder cannot be written ({why}); pass a folder you can write to" : null;
+        return Unwritable(given);
+    }
+
+    /// <summary>Why the folder an <c>--out</c> option leads to cannot take files, in one wording wherever it is checked,
+    /// as words after "error: "; null when it can. <paramref name="folder"/> is given when <paramref name="given"/> names
+    /// a file to write there (an .onnx path).</summary>
+    public static string? Unwritable(string given, string? folder = null)
+    {
+        if (CannotWrite(folder ?? given) is not { } why) return null;
+        return folder is null
+            ? $"--out {given}: this folder cannot be written ({why}); give a folder you can write to"
+            : $"--out {given}: the folder {folder} cannot be written ({why}); give a path in a folder you can write to";
     }
 
     /// <summary>Why no file can be created in <paramref name="folder"/>, or in the nearest folder on its way to the root
@@ -49,7 +60,7 @@ public static class FilePaths
         // /proc answers a new file with ENOENT (.NET's "Could not find file"), a read-only mount with EROFS; said in
         // words, as the message names the probe file.
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return "this file system takes no new files"; }
-        catch (IOException e) { return e.HResult == 30 ? "the file system is read-only" : $"creating a file there failed: errno {e.HResult}"; }
+        catch (IOException e) { return IoError.IsReadOnly(e) ? "the file system is read-only" : $"creating a file there failed: errno {e.HResult}"; }
     }
 
     /// <summary>The nearest folder on <paramref name="path"/>'s way to the root (the path itself excluded) that is a file,

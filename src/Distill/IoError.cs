@@ -13,6 +13,9 @@ public static partial class IoError
     /// the one failure that means "in use": a full or read-only disk is not another run.</summary>
     public static bool IsLockConflict(IOException e) => e?.HResult == EWOULDBLOCK;
 
+    /// <summary>True when a write failed because the file system is mounted read-only (EROFS).</summary>
+    public static bool IsReadOnly(IOException e) => e?.HResult == EROFS;
+
     /// <summary>A disk that cannot take a write (full, over quota, read-only) as the one line to follow "error: ",
     /// naming the file and the fix; null for any other failure.</summary>
     public static string? DiskProblem(Exception e)

@@ -35,7 +35,7 @@ sealed class RunFolder : IDisposable
             throw new ArgumentException($"--out {dir}: cannot create this folder ({e.Message}); give a folder you can write to.", e);
         }
         // Checked before the lock file is taken: its UnauthorizedAccessException named run.lock, not the folder.
-        if (FilePaths.CannotWrite(dir) is { } why) throw new ArgumentException($"--out {dir}: this folder cannot be written ({why}); give a folder you can write to.");
+        if (FilePaths.Unwritable(dir) is { } unwritable) throw new ArgumentException(unwritable + ".");
         // Checked before training, not found when the first checkpoint is written after an epoch's work.
         foreach (var name in new[] { Checkpoint.FileName, SettingsFile, MetricsFile })
             if (Directory.Exists(Path.Combine(dir, name)))
