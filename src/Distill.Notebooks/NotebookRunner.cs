@@ -348,12 +348,22 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             int? line = ScriptSession.LineOf(ex, $"{fileName} {cell.Label}");
             var note = $"unhandled on a background thread this cell started, after the cell ended (such as a Thread's body or an async void method): " +
                        "it ends the process, as it kills the kernel; the cells after it did not run. Catch exceptions inside the thread, or use Task.Run and await the task";
-            var type = ex.GetType().FullName ?? "Exception";
-            cell.Outputs.Add(new ErrorOutput(type, ex.Message, [.. ScriptSession.Traceback(ex), note]));
-            var failure = new CellFailure(fileName, cell.Label, line, $"{type}: {ex.Message} ({note})");
-            failures.Add(failure);
+            var failure = FailWithBackgroundError(cell, ex, line, note);
             int at = results.FindIndex(x => x.Cell == cell);
             results[at] = results[at] with { Status = CellStatus.Failed, Failure = failure };
+        }
+
+        /// <summary>An exception nobody caught on a cell's thread, as <paramref name="cell"/>'s error output (its traceback,
+        /// then <paramref name="note"/>: what it did and the fix) and as a failure of the run, which is returned.</summary>
+        CellFailure FailWithBackgroundError(NotebookCell cell, object exception, int? line, string note)
+        {
+            var ex = exception as Exception;
+            var type = (ex?.GetType() ?? exception.GetType()).FullName ?? "Exception";
+            var evalue = ex?.Message ?? exception.ToString() ?? "";
+            cell.Outputs.Add(new ErrorOutput(type, evalue, [.. ex is null ? [] : ScriptSession.Traceback(ex), note]));
+            var failure = new CellFailure(fileName, cell.Label, line, $"{type}: {evalue} ({note})");
+            failures.Add(failure);
+            return failure;
         }
 
         /// <summary>Writes the executed notebook, the report and the manifest of what has run (under <see cref="finishGate"/>).</summary>
@@ -476,8 +486,6 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 foreach (var sink in sinks) sink.Close();
                 abandoned = true; // the session is mid-cell: report the injected values, not the variables
                 var ex = e.ExceptionObject as Exception;
-                var type = ex is null ? e.ExceptionObject.GetType().FullName : ex.GetType().FullName;
-                var evalue = ex?.Message ?? e.ExceptionObject.ToString() ?? "";
                 // The thread may have been started by an earlier cell: its line counts only in the cell whose code threw.
                 int? line = ex is null ? null : ScriptSession.LineOf(ex, $"{fileName} {r.Cell.Label}");
                 var origin = ex is null || line is not null ? "" : doc.Cells.Where(c => c != r.Cell)
@@ -485,10 +493,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     .FirstOrDefault(t => t is not null) ?? "";
                 var note = $"unhandled on a background thread{origin} such as a Thread's body or an async void method: it ends the process, as it kills the kernel; " +
                            "the cells after it did not run. Catch exceptions inside the thread, or use Task.Run and await the task";
-                var traceback = ex is null ? [] : ScriptSession.Traceback(ex);
-                r.Cell.Outputs.Add(new ErrorOutput(type ?? "Exception", evalue, [.. traceback, note]));
-                var failure = new CellFailure(fileName, r.Cell.Label, line, $"{type}: {evalue} ({note})");
-                failures.Add(failure);
+                var failure = FailWithBackgroundError(r.Cell, e.ExceptionObject, line, note);
                 results.Add(new(r.Cell, CellStatus.Failed, r.Clock.Elapsed, failure));
                 results.AddRange(doc.Cells.Skip(r.Index + 1).Select(c => new CellRunResult(c, CellStatus.NotRun, TimeSpan.Zero, null)));
                 var result = Finish();
