@@ -208,6 +208,15 @@ static class Recipe
         }
         using var set = TeacherSet(data, c);
         var teacher = Model(c.Teacher, data, c.TeacherSeed, c.TeacherModel);
+        var options = Options(c, run, c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer);
+        if (options.OutDir is not null)
+        {
+            // With an --out folder the teacher's run is part of the recipe's record (deploy export, --resume): the cache
+            // of whole runs copies a hit there and leaves a folder that already holds a run to the trainer, as for
+            // `train --teacher`. The weights-only entries below have no checkpoint to put there.
+            result.Keep(TeacherStore.TrainOrReuse(teacher, set, options, c.TeacherCache ?? TeacherStore.Directory));
+            return Keep(teacher);
+        }
         using var held = TeacherStore.Hold(data, c); // another process training this teacher: wait, then load it
         var cached = TeacherStore.TryLoad(teacher, data, c);
         if (cached is not null)
@@ -217,7 +226,7 @@ static class Recipe
             c.Log?.WriteLine($"{run}: reused {cached.Name} ({cached.BestAccuracy:F2}%) from the teacher cache");
             return Keep(teacher);
         }
-        var trained = Trainer.Train(teacher, set, Ce(), Options(c, run, c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer));
+        var trained = Trainer.Train(teacher, set, Ce(), options);
         result.Keep(trained);
         TeacherStore.Save(teacher, data, c, trained);
         return Keep(teacher);

@@ -13,7 +13,7 @@ namespace Distill.Experiments;
 /// schedule, batch size, augmentation, thread count — and the build of this library, so a code change never reuses a
 /// stale teacher. Location: $DISTILL_TEACHER_CACHE, else artifacts/teachers under the repository, else ~/.cache/distill.
 /// Set DISTILL_TEACHER_CACHE=off to always train (it also turns off the student runs kept beside it: <see cref="StudentStore"/>). `distill train --teacher` keeps whole teacher runs in its runs/ folder
-/// (<see cref="TrainOrReuse"/>). A config's own <see cref="RecipeConfig.TeacherCache"/> (a sweep's folder,
+/// (<see cref="TrainOrReuse(DistillModel, ImageDataset, TrainOptions)"/>). A config's own <see cref="RecipeConfig.TeacherCache"/> (a sweep's folder,
 /// shared by every task of a cluster job) takes precedence.
 /// </summary>
 public static class TeacherStore
@@ -103,14 +103,18 @@ public static class TeacherStore
     /// work as after training), a miss trains there and keeps a copy. A folder that already holds a run is left to
     /// the trainer (resume, refusal, --force), as is everything when the cache is off.
     /// </summary>
-    public static TrainResult TrainOrReuse(DistillModel teacher, ImageDataset data, TrainOptions options)
+    public static TrainResult TrainOrReuse(DistillModel teacher, ImageDataset data, TrainOptions options) => TrainOrReuse(teacher, data, options, Directory);
+
+    /// <param name="cache">The cache folder (a recipe's own <see cref="RecipeConfig.TeacherCache"/> or <see cref="Directory"/>);
+    /// null when the cache is off.</param>
+    internal static TrainResult TrainOrReuse(DistillModel teacher, ImageDataset data, TrainOptions options, string? cache)
     {
         ArgumentNullException.ThrowIfNull(teacher);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
         var objective = new Objective().Add(new CrossEntropyTerm());
         var outDir = options.OutDir;
-        if (Directory is not string dir || (outDir is not null && RunFolder.HoldsRun(outDir))) return Trainer.Train(teacher, data, objective, options);
+        if (cache is not string dir || (outDir is not null && RunFolder.HoldsRun(outDir))) return Trainer.Train(teacher, data, objective, options);
 
         // The run's own extra settings describe the student it is trained for, not the teacher. The initial weights are
         // in the key too: a caller that built the teacher another way never gets this one.

@@ -171,6 +171,38 @@ public class TeacherStoreTests
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
     }
 
+    /// <summary>A recipe's teacher found in the cache was loaded and nothing written to its --out folder: no
+    /// OUT/teacher/seed0 to export, and --resume over a damaged teacher run said "reused" and left the damage.</summary>
+    [Fact]
+    public void A_recipe_teacher_from_a_warm_cache_gets_its_run_in_the_out_folder_and_a_damaged_one_is_not_resumed()
+    {
+        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        try
+        {
+            using var data = Datasets.FashionMnist();
+            var c = new FitNetsConfig { TeacherTrainSize = 500, TestSize = 100, TeacherEpochs = 1, Teacher = "mlp-32", Progress = false };
+            var cold = c with { OutDir = Path.Combine(dir, "R1") };
+            var trained = TensorDigest.Weights(Recipe.Teacher(data, cold, new FitNetsResult { Config = cold }, null));
+
+            var log = new StringWriter();
+            var warm = c with { OutDir = Path.Combine(dir, "R2"), Log = log };
+            var reused = Recipe.Teacher(data, warm, new FitNetsResult { Config = warm }, null);
+            Assert.Contains("reused from the teacher cache", log.ToString());
+            Assert.Equal(trained, TensorDigest.Weights(reused));
+            var ckpt = Path.Combine(dir, "R2", "teacher", "seed0", Checkpoint.FileName);
+            Assert.Equal(1, Checkpoint.ReadInfo(ckpt).Epoch);
+
+            // The run folder is the trainer's: a damaged checkpoint is refused on --resume, as with the cache off.
+            File.WriteAllBytes(ckpt, File.ReadAllBytes(ckpt)[..3000]);
+            var resume = warm with { Resume = true, Log = log = new StringWriter() };
+            Assert.ThrowsAny<Exception>(() => Recipe.Teacher(data, resume, new FitNetsResult { Config = resume }, null));
+            Assert.DoesNotContain("reused", log.ToString());
+            Assert.Equal(3000, new FileInfo(ckpt).Length); // left for the user to see, not overwritten
+        }
+        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+    }
+
     /// <summary>A teacher reused from the cache into an --out folder was recorded with the whole training split, the
     /// trainer with the split less the validation hold-out: the same command's --resume was refused (data_train).</summary>
     [Fact]
