@@ -257,6 +257,17 @@ static class DeployCommand
                 Name = "pruned", Epochs = r.GetValue(epochs), Device = "cpu", OutDir = r.GetValue(output), Cancellation = signals.Token, Log = Console.Out,
                 Force = r.GetValue(force), Resumable = false,
                 Optimizer = Training.OptimizerSpec.Sgd(r.GetValue(lr)),
+                // The pruned run's record says what was pruned, how much, and from which checkpoint (its file and the
+                // weights in it, taken before pruning changes them): without them it cannot be told how it was made.
+                Settings = new Dictionary<string, string>
+                {
+                    ["pruning"] = r.GetValue(sparsity) is double sp
+                        ? $"sparsity {sp.ToString(System.Globalization.CultureInfo.InvariantCulture)} (global magnitude)"
+                        : $"channels {r.GetValue(channels)!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} (L1)",
+                    ["source"] = Path.GetFullPath(trained.CheckpointPath),
+                    ["source_sha256"] = FileSha256(trained.CheckpointPath),
+                    ["source_weights"] = trained.WeightsDigest,
+                },
             };
             double Accuracy(Models.DistillModel m) => Training.Evaluation.Accuracy(m, data, data.Test, "cpu");
             Console.WriteLine($"{trained.Model.ZooName}: {trained.Model.ParameterCount:N0} parameters, test accuracy {Accuracy(trained.Model):F2}%");
@@ -274,6 +285,12 @@ static class DeployCommand
             return 0;
         }));
         return cmd;
+    }
+
+    static string FileSha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
     }
 
     static string Short(string digest) => digest.Length > 12 ? digest[..12] + "…" : digest;

@@ -184,6 +184,14 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.True(code == 0, stderr);
         Assert.Contains("cnn-4: ", stdout, StringComparison.Ordinal);
         Assert.Contains("\"model\": \"cnn-4\"", File.ReadAllText(Path.Combine(pruned, "run.json")), StringComparison.Ordinal);
+        // The record says how the run was made: what was pruned, and from which checkpoint (file and weights).
+        var record = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(pruned, "run.json"))).RootElement;
+        string Setting(string key) => FindString(record, key) ?? throw new Xunit.Sdk.XunitException($"run.json has no {key}: {record}");
+        var source = Path.Combine(run.Folder, "last.ckpt");
+        Assert.Equal("channels 0.5 (L1)", Setting("pruning"));
+        Assert.Equal(Path.GetFullPath(source), Setting("source"));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(source))), Setting("source_sha256"));
+        Assert.Equal(64, Setting("source_weights").Length);
         (code, stdout, stderr) = Cli("deploy", "export", pruned, "--out", dir.File("thin.onnx"));
         Assert.True(code == 0, stderr);
         Assert.Contains("cnn-4 float32", stdout, StringComparison.Ordinal);
@@ -573,6 +581,16 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
     {
         var settings = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(Path.Combine(folder, "run.json")))!;
         Distill.Training.Checkpoint.Restamp(Path.Combine(folder, "last.ckpt"), Distill.Training.RunFolder.Digest(settings));
+    }
+
+    /// <summary>A string property anywhere in a JSON document (run.json nests its settings).</summary>
+    static string? FindString(System.Text.Json.JsonElement e, string key)
+    {
+        if (e.ValueKind == System.Text.Json.JsonValueKind.Object)
+            foreach (var p in e.EnumerateObject())
+                if (p.Name == key && p.Value.ValueKind == System.Text.Json.JsonValueKind.String) return p.Value.GetString();
+                else if (FindString(p.Value, key) is { } found) return found;
+        return null;
     }
 
     static void AssertOneError((int Code, string Stdout, string Stderr) r, string start)
