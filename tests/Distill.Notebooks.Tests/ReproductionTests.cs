@@ -118,6 +118,11 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         foreach (var fact in new[] { "- date: ", "- commit: ", "- machine: ", "- budget: smoke", "- total wall time: ", "- notebooks: 2 ok, 1 failed" })
             Assert.Contains("\n" + fact, md);
         Assert.Contains("  - 01-fails: failed at cell 2, line 2: System.InvalidOperationException: bad <b>value</b>", md);
+        // Outside a checkout the library's build commit is what says which code ran (it was dropped here, kept in index.html).
+        var library = new string('a', 40);
+        var outside = run.Result with { Environment = run.Result.Environment with { GitCommit = null, GitDirty = null, LibraryCommit = library, LibraryDirty = true } };
+        Assert.Contains($"\n- commit: not a git checkout; the library ran was built from {library} with uncommitted changes\n",
+            Distill.Notebooks.Reports.ReproductionReport.Markdown(outside).ReplaceLineEndings("\n"));
 
         var json = TestSupport.ReadJson(run.Result.Files.ResultsJson);
         Assert.Equal(1, json["exitCode"]!.GetValue<int>());

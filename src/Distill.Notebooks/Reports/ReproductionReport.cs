@@ -16,7 +16,9 @@ public static class ReproductionReport
         var sb = new StringBuilder();
         sb.AppendLine("# Reproduction results").AppendLine();
         sb.AppendLine(CultureInfo.InvariantCulture, $"- date: {r.Started.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture)}");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"- commit: {e.GitDescription}");
+        // The full commit facts, as index.html and results.json give them: outside a checkout the library's build
+        // commit (and whether it was dirty) is the only record of which code produced these numbers.
+        sb.AppendLine(CultureInfo.InvariantCulture, $"- commit: {e.CommitText}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- machine: {e.Machine} · {e.Cpu} · {r.Cpu.Describe(e.Cores)} · {e.Os}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- versions: {e.DotNet} · TorchSharp {e.TorchSharp} · libtorch {e.LibTorch} · {r.ThreadsText}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- budget: {r.Budget ?? "each notebook's default"}");
