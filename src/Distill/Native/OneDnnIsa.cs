@@ -1,6 +1,6 @@
 namespace Distill.Native;
 
-/// <summary>Outcome of <see cref="OneDnnIsa.Decide"/>: the ISA to cap oneDNN at (null: leave oneDNN alone) and a
+/// <summary>Outcome of <see cref="OneDnnIsa.Decide(CpuFacts, string?, string?)"/>: the ISA to cap oneDNN at (null: leave oneDNN alone) and a
 /// sentence for users (printed by <c>distill doctor</c>, recorded in run manifests).</summary>
 public sealed record OneDnnIsaDecision(string? Cap, string Reason);
 
@@ -25,6 +25,10 @@ public static class OneDnnIsa
     public const string LegacyVariable = "DNNL_MAX_CPU_ISA";
     public const string ControlVariable = "DISTILL_ONEDNN_CAP";
     public const string SafeIsa = "AVX2";
+    /// <summary>Set beside the cap to the ISA this process capped at. A child distill process (reproduce's `distill run`)
+    /// inherits the cap and would take it for the user's; this tells it the cap is distill's own, so its records give
+    /// the real reason.</summary>
+    public const string SetByDistillVariable = "DISTILL_ONEDNN_CAP_SET";
 
     /// <summary>The values oneDNN's <c>ONEDNN_MAX_CPU_ISA</c> accepts (oneDNN 3.x, dnnl_cpu_isa_t).</summary>
     public static readonly IReadOnlyList<string> KnownIsas =
@@ -72,6 +76,19 @@ public static class OneDnnIsa
                             "non-reproducible runs at 2 threads (issue 12)");
     }
 
+    /// <summary><see cref="Decide(CpuFacts, string?, string?)"/> in a process whose <c>ONEDNN_MAX_CPU_ISA</c> may have come
+    /// from a parent distill process: when it is the value that parent set (<paramref name="setByDistill"/>, from
+    /// <see cref="SetByDistillVariable"/>) and the one this process would set itself, the decision and its reason are
+    /// distill's, not "user's choice". A value the user changed since is theirs.</summary>
+    public static OneDnnIsaDecision Decide(CpuFacts cpu, string? userIsa, string? control, string? setByDistill)
+    {
+        if (!string.IsNullOrWhiteSpace(userIsa) && !string.IsNullOrWhiteSpace(setByDistill)
+            && string.Equals(userIsa.Trim(), setByDistill.Trim(), StringComparison.OrdinalIgnoreCase)
+            && Decide(cpu, null, control) is { Cap: { } cap } own && string.Equals(cap, userIsa.Trim(), StringComparison.OrdinalIgnoreCase))
+            return own;
+        return Decide(cpu, userIsa, control);
+    }
+
     /// <summary>Idempotent; called by <see cref="TorchRuntime.Initialize"/> before the first use of torch. Never
     /// throws: on any failure oneDNN keeps its own choice and <see cref="Status"/> says why.</summary>
     public static void ApplyIfNeeded()
@@ -82,12 +99,14 @@ public static class OneDnnIsa
             attempted = true;
             var user = Environment.GetEnvironmentVariable(Variable);
             if (string.IsNullOrWhiteSpace(user)) user = Environment.GetEnvironmentVariable(LegacyVariable);
-            var d = Decide(CpuFacts.Detect(), user, Environment.GetEnvironmentVariable(ControlVariable));
+            var d = Decide(CpuFacts.Detect(), user, Environment.GetEnvironmentVariable(ControlVariable), Environment.GetEnvironmentVariable(SetByDistillVariable));
             if (d.Cap is null) { Status = d.Reason; return; }
             // If libtorch is already mapped, a convolution may already have fixed oneDNN's ISA; say so rather than guess.
             var late = OperatingSystem.IsLinux() && Dl.IsLoaded("libtorch_cpu.so") ? " (libtorch was loaded first: holds only if no oneDNN primitive ran yet)" : "";
             NativeEnvironment.SetDefault(Variable, d.Cap);
             NativeEnvironment.SetDefault(LegacyVariable, d.Cap);
+            // Only the .NET environment: child processes inherit it; no native library reads this one.
+            Environment.SetEnvironmentVariable(SetByDistillVariable, d.Cap);
             Cap = d.Cap;
             Status = $"{Variable}={d.Cap}: {d.Reason}{late}; {ControlVariable}=off turns it off";
         }

@@ -65,6 +65,34 @@ public sealed class OneDnnIsaTests
         Assert.Contains("AVX512_CORE", d.Reason);
     }
 
+    /// <summary>A child of a distill process that capped oneDNN (reproduce's `distill run`) inherits the cap, and its
+    /// manifest said "user's choice ... (left as set)" where the parent's results.json gave the real reason.</summary>
+    [Fact]
+    public void A_cap_set_by_a_parent_distill_is_distills_with_its_reason_and_a_changed_one_is_the_users()
+    {
+        var own = OneDnnIsa.Decide(Zen5, null, null);
+        Assert.Equal(own, OneDnnIsa.Decide(Zen5, "AVX2", null, setByDistill: "AVX2"));
+        Assert.Equal(own, OneDnnIsa.Decide(Zen5, " avx2", "auto", setByDistill: "AVX2"));
+        // Changed after distill set it, or not what distill would set here: the user's.
+        Assert.StartsWith("user's choice: ONEDNN_MAX_CPU_ISA=SSE41", OneDnnIsa.Decide(Zen5, "SSE41", null, setByDistill: "AVX2").Reason, StringComparison.Ordinal);
+        Assert.StartsWith("user's choice", OneDnnIsa.Decide(Xeon, "AVX2", null, setByDistill: "AVX2").Reason, StringComparison.Ordinal);
+        Assert.StartsWith("user's choice", OneDnnIsa.Decide(Zen5, "AVX2", null, setByDistill: null).Reason, StringComparison.Ordinal);
+
+        // This process set the marker with its cap, so its children know; a child given both says distill's reason.
+        TorchRuntime.Initialize();
+        Assert.Equal(OneDnnIsa.Cap, Environment.GetEnvironmentVariable(OneDnnIsa.SetByDistillVariable));
+        var expected = OneDnnIsa.Decide(CpuFacts.Detect(), null, null);
+        var (code, stdout, stderr) = Repo.RunCli(["doctor"], env =>
+        {
+            env[OneDnnIsa.Variable] = env[OneDnnIsa.LegacyVariable] = env[OneDnnIsa.SetByDistillVariable] = "AVX2";
+            env.Remove(OneDnnIsa.ControlVariable);
+            env["DISTILL_THREADS"] = "1";
+        }, TimeSpan.FromMinutes(2));
+        var line = stdout.Split('\n').FirstOrDefault(l => l.StartsWith("oneDNN ISA", StringComparison.Ordinal)) ?? throw new Xunit.Sdk.XunitException($"doctor exited {code}: {stdout}{stderr}");
+        if (expected.Cap == "AVX2") Assert.Contains($"ONEDNN_MAX_CPU_ISA=AVX2: {expected.Reason}", line, StringComparison.Ordinal);
+        else Assert.Contains("user's choice: ONEDNN_MAX_CPU_ISA=AVX2", line, StringComparison.Ordinal); // this CPU is not capped: it was the user's
+    }
+
     [Fact]
     public void Status_in_this_process_matches_the_decision()
     {
