@@ -110,6 +110,15 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     }
 
     [Fact]
+    public void A_notebook_page_counts_its_torch_threads_in_words_that_agree()
+    {
+        var nb = run.Result.Notebooks.First(n => n.Run is not null).Run!;
+        string Versions(int threads) => Distill.Notebooks.Reports.HtmlReport.Render(nb with { Environment = nb.Environment with { TorchThreads = threads } });
+        Assert.Contains(" 1 torch thread</td>", Versions(1), StringComparison.Ordinal); // was "1 torch threads"
+        Assert.Contains(" 2 torch threads</td>", Versions(2), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Results_markdown_holds_the_recorded_row_under_the_run_facts()
     {
         var md = File.ReadAllText(run.Result.Files.ResultsMarkdown);
