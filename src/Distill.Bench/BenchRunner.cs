@@ -75,7 +75,7 @@ public static class BenchRunner
         if (o.Only.FirstOrDefault(s => !all.Any(c => c.Name.Contains(s, StringComparison.OrdinalIgnoreCase))) is { } unmatched)
             throw new InvalidOperationException($"--only {unmatched}: no bench case matches; the cases are {string.Join(", ", all.Select(c => c.Name))}.");
         var selected = all.Where(c => c == gemm || o.Only.Count == 0 || o.Only.Any(s => c.Name.Contains(s, StringComparison.OrdinalIgnoreCase))).ToList();
-        log.WriteLine($"distill bench: {selected.Count} cases, {threads} threads, MKL dispatch {MklCpuDispatch.Status}; load average {load ?? "?"}");
+        log.WriteLine($"distill bench: {selected.Count} cases, {NumberText.Count(threads, "thread")}, MKL dispatch {MklCpuDispatch.Status}; load average {load ?? "?"}");
 
         using var peer = o.Peer is null ? null : StartPeer(o.Peer, threads, log);
         var measured = new Dictionary<string, Measured>();

@@ -261,7 +261,7 @@ static class TrainCommand
     {
         var data = Datasets.Load(dataset);
         Console.WriteLine($"{data.Name} (from {data.Source}): {data.Train.Count:N0} train / {data.Test.Count:N0} test images, {data.NumClasses} classes; " +
-                          $"device {Native.TorchRuntime.ResolveDevice(common.Device)}, {Native.TorchRuntime.Threads} threads");
+                          $"device {Native.TorchRuntime.ResolveDevice(common.Device)}, {NumberText.Count(Native.TorchRuntime.Threads, "thread")}");
         return data;
     }
 

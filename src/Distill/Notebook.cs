@@ -7,7 +7,7 @@ namespace Distill;
 public sealed record NotebookEnvironment(string TorchSharp, string LibTorch, string Device, int Threads, long Seed, string Natives, string MklDispatch, string OneDnnIsa)
 {
     public override string ToString() =>
-        $"distill ready: TorchSharp {TorchSharp}, libtorch {LibTorch}, {Device}, {Threads} threads, seed {Seed}; natives: {Natives}; MKL dispatch: {MklDispatch}; oneDNN ISA: {OneDnnIsa}";
+        $"distill ready: TorchSharp {TorchSharp}, libtorch {LibTorch}, {Device}, {NumberText.Count(Threads, "thread")}, seed {Seed}; natives: {Natives}; MKL dispatch: {MklDispatch}; oneDNN ISA: {OneDnnIsa}";
 }
 
 /// <summary>

@@ -178,7 +178,7 @@ public static partial class HtmlReport
         Row("parameters", r.Parameters.Count == 0 ? "none" : string.Join(", ", r.Parameters.Select(p => $"{p.Key} = {p.Value}")));
         Row("git commit", e.CommitText);
         Row("machine", $"{e.Machine} · {e.Cpu} · {e.Cores} cores · {e.Os}");
-        Row("versions", $"{e.DotNet} · TorchSharp {e.TorchSharp} · libtorch {e.LibTorch} · {e.TorchThreads} torch thread{(e.TorchThreads == 1 ? "" : "s")}");
+        Row("versions", $"{e.DotNet} · TorchSharp {e.TorchSharp} · libtorch {e.LibTorch} · {NumberText.Count(e.TorchThreads, "torch thread")}");
         sb.Append("</table>\n</header>\n");
     }
 
