@@ -646,7 +646,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     if (r.Exception is { } thrown) return Thrown(thrown);
                     // Formatting the value runs the user's objects' code (a disposed tensor's shape throws): as in the
                     // kernel, what it throws is the cell's exception, not the runner's trouble.
-                    try { if (r.HasValue) sink.Display(r.Value, null, isResult: true, executionCount: cell.ExecutionCount); }
+                    // A cell ending in display(x), x.Display() or DisplayAs(...) without a semicolon returns the display's
+                    // handle: the kernel shows the display only, not the handle as the cell's value.
+                    try { if (r.HasValue && r.Value is not DisplayedValue) sink.Display(r.Value, null, isResult: true, executionCount: cell.ExecutionCount); }
                     catch (Exception ex) when (ex is not OperationCanceledException) { return Thrown(ex); }
                 }
                 if (parsed.Time)

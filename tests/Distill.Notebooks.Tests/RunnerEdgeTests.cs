@@ -83,6 +83,30 @@ public class RunnerEdgeTests
             failure.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A cell ending in display(x), x.Display() or DisplayAs(...) without a semicolon has the display's handle
+    /// as its value; the kernel shows the display_data only. It was also shown as an execute_result (an empty tree view of
+    /// DisplayedValue). Update() on a returned handle still works.</summary>
+    [Fact]
+    public void A_cell_ending_in_a_display_call_without_a_semicolon_shows_only_the_display()
+    {
+        var dir = TestSupport.TempDir("edge-display-last");
+        var nb = TestSupport.WriteNotebook(dir, "display-last.ipynb",
+            ("display(1)", null),
+            ("2.Display()", null),
+            ("\"<b>x</b>\".DisplayAs(\"text/html\")", null),
+            ("var d = display(3);\nd.Update(4);\nd", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        foreach (var (cell, text) in new[] { (0, "1"), (1, "2"), (3, "4") })
+        {
+            var d = Assert.Single(r.Cells[cell].Outputs);
+            Assert.False(Assert.IsType<Documents.DisplayOutput>(d).IsResult);
+            Assert.Equal(text, Plain(r, cell));
+        }
+        Assert.Equal("<b>x</b>", Assert.IsType<Documents.DisplayOutput>(Assert.Single(r.Cells[2].Outputs)).Data["text/html"]);
+        Assert.DoesNotContain("DisplayedValue", File.ReadAllText(r.Files.Notebook), StringComparison.Ordinal);
+    }
+
     /// <summary>The runner's own process carries TorchSharp, Microsoft.Data.Analysis and YamlDotNet; the kernel's does
     /// not. A cell that uses them without a #r failed in the kernel (CS0246) and ran here; now it fails here too, while
     /// what the kernel has without a #r (the framework, its own Newtonsoft.Json) still works.</summary>
