@@ -689,6 +689,11 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         static string DiagnosticText(Diagnostic d)
         {
             var pos = d.Location.GetLineSpan().StartLinePosition;
+            // An indented #! line (a magic only at the start of a line) reaches the compiler. This Roslyn calls it CS9378 (a
+            // file-based program's #! not at the start of the file); the kernel's Roslyn 5.0 says CS1040, and the cell
+            // shows what the kernel shows.
+            if (d.Id == "CS9378")
+                return $"({pos.Line + 1},{pos.Character + 1}): error CS1040: Preprocessor directives must appear as the first non-whitespace character on a line";
             return $"({pos.Line + 1},{pos.Character + 1}): error {d.Id}: {d.GetMessage(CultureInfo.InvariantCulture)}";
         }
 
