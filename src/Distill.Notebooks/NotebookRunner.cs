@@ -359,7 +359,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         {
             var ex = exception as Exception;
             var type = (ex?.GetType() ?? exception.GetType()).FullName ?? "Exception";
-            var evalue = ex?.Message ?? exception.ToString() ?? "";
+            var evalue = (ex is null ? exception.ToString() : ScriptSession.MessageOf(ex)) ?? "";
             cell.Outputs.Add(new ErrorOutput(type, evalue, [.. ex is null ? [] : ScriptSession.Traceback(ex), note]));
             var failure = new CellFailure(fileName, cell.Label, line, $"{type}: {evalue} ({note})");
             failures.Add(failure);
@@ -640,9 +640,11 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                             return Fail("CompilationError", string.Join("\n", [.. lines, note]), [.. lines, note], first, note);
                         return Fail("CompilationError", string.Join("\n", lines), lines, first, lines[0][(lines[0].IndexOf(": ", StringComparison.Ordinal) + 2)..]);
                     }
+                    // MessageOf: the cell's exception type may override Message with a getter that throws; that is still
+                    // the cell's error, not the runner's.
                     CellFailure Thrown(Exception ex) =>
-                        Fail(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ScriptSession.Traceback(ex), ScriptSession.LineOf(ex, cellFile),
-                            $"{ex.GetType().FullName}: {WithoutNativeFrames(ex.Message)}");
+                        Fail(ex.GetType().FullName ?? ex.GetType().Name, ScriptSession.MessageOf(ex), ScriptSession.Traceback(ex), ScriptSession.LineOf(ex, cellFile),
+                            $"{ex.GetType().FullName}: {WithoutNativeFrames(ScriptSession.MessageOf(ex))}");
                     if (r.Exception is { } thrown) return Thrown(thrown);
                     // Formatting the value runs the user's objects' code (a disposed tensor's shape throws): as in the
                     // kernel, what it throws is the cell's exception, not the runner's trouble.

@@ -45,6 +45,30 @@ public class FailureTests
         Assert.DoesNotContain(traceback, l => l.Contains("Distill.Notebooks", StringComparison.Ordinal));
     }
 
+    /// <summary>An exception whose Message getter throws (so its ToString does too) is still the cell's own error: its
+    /// type, a message naming what the getter threw, and the cell's frames, without the runner's. It was reported as
+    /// the runner's trouble ("RunnerError: distill run could not run this cell", with NotebookRunner's frames).</summary>
+    [Fact]
+    public void An_exception_whose_Message_throws_is_the_cells_error()
+    {
+        var dir = TestSupport.TempDir("error-message-getter");
+        var nb = TestSupport.WriteNotebook(dir, "message-throws.ipynb",
+            ("class E1 : Exception { public override string Message => throw new InvalidOperationException(\"msg getter\"); }", null),
+            ("var x = 1;\nthrow new E1();", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var f = Assert.Single(r.Failures);
+        Assert.Equal("cell 2", f.Cell);
+        Assert.Equal(2, f.Line);
+        Assert.Equal("Submission#0+E1: (its Message getter threw System.InvalidOperationException: msg getter)", f.Message);
+        var err = Cells(r)[1]["outputs"]!.AsArray().Last()!;
+        Assert.Equal("Submission#0+E1", err["ename"]!.GetValue<string>());
+        Assert.Equal("(its Message getter threw System.InvalidOperationException: msg getter)", err["evalue"]!.GetValue<string>());
+        var traceback = err["traceback"]!.AsArray().Select(l => l!.GetValue<string>()).ToList();
+        Assert.Equal("Submission#0+E1: (its Message getter threw System.InvalidOperationException: msg getter)", traceback[0]);
+        Assert.EndsWith("message-throws.ipynb cell 2:line 2", traceback[^1], StringComparison.Ordinal);
+        Assert.DoesNotContain(traceback, l => l.Contains("Distill.Notebooks", StringComparison.Ordinal) || l.Contains("Microsoft.CodeAnalysis", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Continue_on_error_runs_the_rest_and_reports_compile_errors_with_their_line()
     {
