@@ -359,8 +359,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         {
             var ex = exception as Exception;
             var type = (ex?.GetType() ?? exception.GetType()).FullName ?? "Exception";
-            var evalue = (ex is null ? exception.ToString() : ScriptSession.MessageOf(ex)) ?? "";
-            cell.Outputs.Add(new ErrorOutput(type, evalue, [.. ex is null ? [] : ScriptSession.Traceback(ex), note]));
+            // Capped as a cell's own error is (--max-output), the note kept whole after it.
+            var evalue = OutputSink.CapText((ex is null ? exception.ToString() : ScriptSession.MessageOf(ex)) ?? "", o.MaxOutputChars);
+            cell.Outputs.Add(new ErrorOutput(type, evalue, [.. ex is null ? [] : OutputSink.CapLines(ScriptSession.Traceback(ex), o.MaxOutputChars), note]));
             var failure = new CellFailure(fileName, cell.Label, line, $"{type}: {evalue} ({note})");
             failures.Add(failure);
             return failure;
@@ -586,8 +587,10 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             var cellFile = $"{fileName} {cell.Label}";
             CellFailure Fail(string ename, string evalue, IReadOnlyList<string> traceback, int? line, string message)
             {
-                sink.Add(new ErrorOutput(ename, evalue, traceback));
-                return new CellFailure(fileName, cell.Label, line, message);
+                // An error is an output like the others: --max-output caps it, or a huge exception message fills the
+                // .ipynb, the report, the manifest and the terminal's failure line.
+                sink.Add(new ErrorOutput(ename, OutputSink.CapText(evalue, sink.MaxChars), OutputSink.CapLines(traceback, sink.MaxChars)));
+                return new CellFailure(fileName, cell.Label, line, OutputSink.CapText(message, sink.MaxChars));
             }
             try
             {

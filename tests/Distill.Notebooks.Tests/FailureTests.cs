@@ -69,6 +69,26 @@ public class FailureTests
         Assert.DoesNotContain(traceback, l => l.Contains("Distill.Notebooks", StringComparison.Ordinal) || l.Contains("Microsoft.CodeAnalysis", StringComparison.Ordinal));
     }
 
+    /// <summary>--max-output caps an error as it caps other outputs: a 200,000-character message was kept whole in the
+    /// evalue, the traceback and the manifest, and printed whole on the failure line.</summary>
+    [Fact]
+    public void An_errors_message_is_cut_at_max_output()
+    {
+        var dir = TestSupport.TempDir("error-huge-message");
+        var nb = TestSupport.WriteNotebook(dir, "huge.ipynb", ("throw new Exception(new string('x', 200_000));", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
+        var f = Assert.Single(r.Failures);
+        Assert.InRange(f.ToString().Length, 2000, 2300);
+        Assert.Contains("… output cut here: 198,018 more characters not kept (distill run --max-output)", f.Message, StringComparison.Ordinal);
+        var err = Assert.IsType<Documents.ErrorOutput>(Assert.Single(r.Cells[0].Outputs));
+        Assert.StartsWith(new string('x', 2000) + "\n… output cut here: 198,000 more characters not kept", err.EValue, StringComparison.Ordinal);
+        Assert.InRange(err.EValue.Length, 2000, 2200);
+        Assert.InRange(err.Traceback.Sum(l => l.Length), 2000, 2300);
+        Assert.Contains(err.Traceback, l => l.Contains("output cut here", StringComparison.Ordinal));
+        Assert.True(new FileInfo(r.Files.Notebook).Length < 20_000, $"{r.Files.Notebook}: {new FileInfo(r.Files.Notebook).Length} bytes");
+        Assert.True(new FileInfo(r.Files.Manifest).Length < 20_000, $"{r.Files.Manifest}: {new FileInfo(r.Files.Manifest).Length} bytes");
+    }
+
     [Fact]
     public void Continue_on_error_runs_the_rest_and_reports_compile_errors_with_their_line()
     {
