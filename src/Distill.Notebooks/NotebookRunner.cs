@@ -37,9 +37,27 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         Environment.Exit(code);
     }
 
+    /// <summary>
+    /// Makes /dev/null the process's stdin (file descriptor 0), so that a cell can never wait for input: Console.In reads
+    /// as empty already, but <c>Console.ReadKey()</c> reads the terminal itself and, started from one, waited for a key
+    /// (a hung run). With stdin not a terminal it throws InvalidOperationException, as with stdin piped and as in the
+    /// kernel. .NET decides once whether stdin is redirected, when the console is first used, so a host calls this before
+    /// anything touches the console (the CLI, first thing in <c>distill run</c>).
+    /// </summary>
+    public static void DetachConsoleInput()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var devNull = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read);
+        if (Dup2((int)devNull.DangerousGetHandle(), 0) < 0)
+            throw new IOException($"cannot make /dev/null the standard input (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+    }
+
 #pragma warning disable SYSLIB1054 // LibraryImport needs unsafe code; a plain DllImport of one libc call is enough.
     [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "_exit")]
     static extern void ExitImmediately(int status);
+
+    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "dup2", SetLastError = true)]
+    static extern int Dup2(int oldFd, int newFd);
 #pragma warning restore SYSLIB1054
 
     /// <summary>An exception nobody caught on a background thread after the work that started it ended (a thread a
