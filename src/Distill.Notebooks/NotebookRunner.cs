@@ -214,6 +214,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             var carried = CarriedPackages.Host;
             resolver = new PackageResolver(carried, new NuGetRestorer(o.PackageCacheDirectory ?? NuGetRestorer.DefaultCacheRoot(), carried));
             var thread = new CellThread();
+            var exitHandlersBefore = ProcessExitHandlers();
             AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
             AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
             Interlocked.Increment(ref handling);
@@ -253,6 +254,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 // Writes from threads this notebook's cells started are dropped from here on: they belong to no cell
                 // that is still open, and must not change outputs while they are written out.
                 lock (finishGate) foreach (var sink in sinks) sink.Close();
+                QuietenExitHandlers(exitHandlersBefore);
                 // Else the next notebook's capture would wrap a writer the last cell set, and pass the runner's own lines into it.
                 CellConsoleWriter.Restore();
                 Environment.CurrentDirectory = cwd;
@@ -291,6 +293,44 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             o.ProcessEnded?.Invoke(finished);
             Environment.Exit(1);
             return finished;
+        }
+
+        /// <summary>The ProcessExit handlers registered now. The event's delegate is read by reflection (the public
+        /// event has no getter); if this runtime names it otherwise, nothing is listed and the handlers stay as they are.</summary>
+        static Delegate[] ProcessExitHandlers()
+        {
+            var field = typeof(AppDomain).GetField("ProcessExit", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Instance);
+            var value = field?.GetValue(field.IsStatic ? null : AppDomain.CurrentDomain) as Delegate;
+            return value?.GetInvocationList() ?? [];
+        }
+
+        /// <summary>
+        /// A ProcessExit handler a cell added runs when the process exits, after the notebook ended: there its writes
+        /// reached distill's own console, and an exception from it ended a succeeded run with an `error:` line and exit 1.
+        /// Each is replaced by one that runs it with its writes dropped (as every write after a notebook ends) and says
+        /// in one warning line what it threw; in the kernel it runs at the kernel's shutdown, where nobody sees it.
+        /// </summary>
+        void QuietenExitHandlers(Delegate[] before)
+        {
+            foreach (var added in ProcessExitHandlers().Except(before))
+            {
+                if (added is not EventHandler handler || added.Equals((EventHandler)OnProcessExit)) continue;
+                var dropped = new OutputSink([]);
+                dropped.Close();
+                var log = o.Log;
+                AppDomain.CurrentDomain.ProcessExit -= handler;
+                AppDomain.CurrentDomain.ProcessExit += (sender, e) =>
+                {
+                    OutputSink.Current = dropped;
+                    try { handler(sender, e); }
+                    catch (Exception ex)
+                    {
+                        OutputSink.Current = null;
+                        log?.WriteLine($"  warning: {fileName}: a ProcessExit handler added by the notebook threw {ex.GetType().FullName}: {ScriptSession.MessageOf(ex).Split('\n')[0]} " +
+                                       "as the process exited, after the notebook ended; ignored (the run's result stands). Catch exceptions inside the handler");
+                    }
+                };
+            }
         }
 
         readonly int startCallsBefore = Distill.Notebook.StartCalls;

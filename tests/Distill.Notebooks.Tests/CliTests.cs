@@ -47,6 +47,24 @@ public class CliTests
         Assert.Contains("✘ readkey.ipynb: cell 1, line 1: System.InvalidOperationException: Cannot read keys when either application does not have a console or when console input has been redirected", output, StringComparison.Ordinal);
     }
 
+    /// <summary>A ProcessExit handler a cell adds runs when distill exits, after the notebook ended: its writes went to
+    /// distill's own stdout, and one that threw turned a succeeded run into an `error:` line and exit 1 while the manifest
+    /// said succeeded. Its writes are dropped now, as every write after a notebook ends, and what it throws is one warning.</summary>
+    [Fact]
+    public void A_cells_ProcessExit_handler_neither_writes_to_distills_console_nor_fails_the_run()
+    {
+        var dir = TestSupport.TempDir("cli-process-exit");
+        var nb = TestSupport.WriteNotebook(dir, "exit-handlers.ipynb",
+            ("AppDomain.CurrentDomain.ProcessExit += (s, e) => Console.WriteLine(\"written at exit\");", null),
+            ("AppDomain.CurrentDomain.ProcessExit += (s, e) => throw new InvalidOperationException(\"exit handler threw\");", null));
+        var (exit, output, err) = Distill("run", nb, "--out", Path.Combine(dir, "out"));
+        Assert.True(exit == 0, $"exit {exit}:\n{output}{err}");
+        Assert.DoesNotContain("written at exit", output + err, StringComparison.Ordinal);
+        Assert.DoesNotContain("error:", err, StringComparison.Ordinal);
+        Assert.Contains("warning: exit-handlers.ipynb: a ProcessExit handler added by the notebook threw System.InvalidOperationException: exit handler threw", err, StringComparison.Ordinal);
+        Assert.Equal("succeeded", TestSupport.ReadJson(Path.Combine(dir, "out", "exit-handlers.manifest.json"))["status"]!.GetValue<string>());
+    }
+
     /// <summary>The kernel runs each notebook in a fresh process; `distill run A B` runs them in one. Settings A changes
     /// process-wide (libtorch's threads and default dtype, environment variables, the default culture) must not reach
     /// B: they changed B's numbers, or made it fail on a float32/float64 mismatch.</summary>
