@@ -1,6 +1,10 @@
 using System.CommandLine;
 using Distill.Cli;
 
+// A notebook run never waits for input: stdin becomes /dev/null before anything uses the console, which is when .NET
+// decides whether Console.ReadKey() may read the terminal (see NotebookRunner.DetachConsoleInput).
+if (args is ["run", ..]) Distill.Notebooks.NotebookRunner.DetachConsoleInput();
+
 // Each command lives in its own file and is registered here.
 var root = new RootCommand("distill: knowledge-distillation research on TorchSharp");
 root.Subcommands.Add(DoctorCommand.Create());

@@ -37,9 +37,27 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         Environment.Exit(code);
     }
 
+    /// <summary>
+    /// Makes /dev/null the process's stdin (file descriptor 0), so that a cell can never wait for input: Console.In reads
+    /// as empty already, but <c>Console.ReadKey()</c> reads the terminal itself and, started from one, waited for a key
+    /// (a hung run). With stdin not a terminal it throws InvalidOperationException, as with stdin piped and as in the
+    /// kernel. .NET decides once whether stdin is redirected, when the console is first used, so a host calls this before
+    /// anything touches the console (the CLI, first thing in <c>distill run</c>).
+    /// </summary>
+    public static void DetachConsoleInput()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var devNull = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read);
+        if (Dup2((int)devNull.DangerousGetHandle(), 0) < 0)
+            throw new IOException($"cannot make /dev/null the standard input (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+    }
+
 #pragma warning disable SYSLIB1054 // LibraryImport needs unsafe code; a plain DllImport of one libc call is enough.
     [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "_exit")]
     static extern void ExitImmediately(int status);
+
+    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "dup2", SetLastError = true)]
+    static extern int Dup2(int oldFd, int newFd);
 #pragma warning restore SYSLIB1054
 
     /// <summary>An exception nobody caught on a background thread after the work that started it ended (a thread a
@@ -196,6 +214,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             var carried = CarriedPackages.Host;
             resolver = new PackageResolver(carried, new NuGetRestorer(o.PackageCacheDirectory ?? NuGetRestorer.DefaultCacheRoot(), carried));
             var thread = new CellThread();
+            var exitHandlersBefore = ProcessExitHandlers();
             AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
             AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
             Interlocked.Increment(ref handling);
@@ -235,6 +254,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 // Writes from threads this notebook's cells started are dropped from here on: they belong to no cell
                 // that is still open, and must not change outputs while they are written out.
                 lock (finishGate) foreach (var sink in sinks) sink.Close();
+                QuietenExitHandlers(exitHandlersBefore);
                 // Else the next notebook's capture would wrap a writer the last cell set, and pass the runner's own lines into it.
                 CellConsoleWriter.Restore();
                 Environment.CurrentDirectory = cwd;
@@ -273,6 +293,44 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             o.ProcessEnded?.Invoke(finished);
             Environment.Exit(1);
             return finished;
+        }
+
+        /// <summary>The ProcessExit handlers registered now. The event's delegate is read by reflection (the public
+        /// event has no getter); if this runtime names it otherwise, nothing is listed and the handlers stay as they are.</summary>
+        static Delegate[] ProcessExitHandlers()
+        {
+            var field = typeof(AppDomain).GetField("ProcessExit", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Instance);
+            var value = field?.GetValue(field.IsStatic ? null : AppDomain.CurrentDomain) as Delegate;
+            return value?.GetInvocationList() ?? [];
+        }
+
+        /// <summary>
+        /// A ProcessExit handler a cell added runs when the process exits, after the notebook ended: there its writes
+        /// reached distill's own console, and an exception from it ended a succeeded run with an `error:` line and exit 1.
+        /// Each is replaced by one that runs it with its writes dropped (as every write after a notebook ends) and says
+        /// in one warning line what it threw; in the kernel it runs at the kernel's shutdown, where nobody sees it.
+        /// </summary>
+        void QuietenExitHandlers(Delegate[] before)
+        {
+            foreach (var added in ProcessExitHandlers().Except(before))
+            {
+                if (added is not EventHandler handler || added.Equals((EventHandler)OnProcessExit)) continue;
+                var dropped = new OutputSink([]);
+                dropped.Close();
+                var log = o.Log;
+                AppDomain.CurrentDomain.ProcessExit -= handler;
+                AppDomain.CurrentDomain.ProcessExit += (sender, e) =>
+                {
+                    OutputSink.Current = dropped;
+                    try { handler(sender, e); }
+                    catch (Exception ex)
+                    {
+                        OutputSink.Current = null;
+                        log?.WriteLine($"  warning: {fileName}: a ProcessExit handler added by the notebook threw {ex.GetType().FullName}: {ScriptSession.MessageOf(ex).Split('\n')[0]} " +
+                                       "as the process exited, after the notebook ended; ignored (the run's result stands). Catch exceptions inside the handler");
+                    }
+                };
+            }
         }
 
         readonly int startCallsBefore = Distill.Notebook.StartCalls;
@@ -359,8 +417,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         {
             var ex = exception as Exception;
             var type = (ex?.GetType() ?? exception.GetType()).FullName ?? "Exception";
-            var evalue = ex?.Message ?? exception.ToString() ?? "";
-            cell.Outputs.Add(new ErrorOutput(type, evalue, [.. ex is null ? [] : ScriptSession.Traceback(ex), note]));
+            // Capped as a cell's own error is (--max-output), the note kept whole after it.
+            var evalue = OutputSink.CapText((ex is null ? exception.ToString() : ScriptSession.MessageOf(ex)) ?? "", o.MaxOutputChars);
+            cell.Outputs.Add(new ErrorOutput(type, evalue, [.. ex is null ? [] : OutputSink.CapLines(ScriptSession.Traceback(ex), o.MaxOutputChars), note]));
             var failure = new CellFailure(fileName, cell.Label, line, $"{type}: {evalue} ({note})");
             failures.Add(failure);
             return failure;
@@ -586,8 +645,10 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             var cellFile = $"{fileName} {cell.Label}";
             CellFailure Fail(string ename, string evalue, IReadOnlyList<string> traceback, int? line, string message)
             {
-                sink.Add(new ErrorOutput(ename, evalue, traceback));
-                return new CellFailure(fileName, cell.Label, line, message);
+                // An error is an output like the others: --max-output caps it, or a huge exception message fills the
+                // .ipynb, the report, the manifest and the terminal's failure line.
+                sink.Add(new ErrorOutput(ename, OutputSink.CapText(evalue, sink.MaxChars), OutputSink.CapLines(traceback, sink.MaxChars)));
+                return new CellFailure(fileName, cell.Label, line, OutputSink.CapText(message, sink.MaxChars));
             }
             try
             {
@@ -640,13 +701,17 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                             return Fail("CompilationError", string.Join("\n", [.. lines, note]), [.. lines, note], first, note);
                         return Fail("CompilationError", string.Join("\n", lines), lines, first, lines[0][(lines[0].IndexOf(": ", StringComparison.Ordinal) + 2)..]);
                     }
+                    // MessageOf: the cell's exception type may override Message with a getter that throws; that is still
+                    // the cell's error, not the runner's.
                     CellFailure Thrown(Exception ex) =>
-                        Fail(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ScriptSession.Traceback(ex), ScriptSession.LineOf(ex, cellFile),
-                            $"{ex.GetType().FullName}: {WithoutNativeFrames(ex.Message)}");
+                        Fail(ex.GetType().FullName ?? ex.GetType().Name, ScriptSession.MessageOf(ex), ScriptSession.Traceback(ex), ScriptSession.LineOf(ex, cellFile),
+                            $"{ex.GetType().FullName}: {WithoutNativeFrames(ScriptSession.MessageOf(ex))}");
                     if (r.Exception is { } thrown) return Thrown(thrown);
                     // Formatting the value runs the user's objects' code (a disposed tensor's shape throws): as in the
                     // kernel, what it throws is the cell's exception, not the runner's trouble.
-                    try { if (r.HasValue) sink.Display(r.Value, null, isResult: true, executionCount: cell.ExecutionCount); }
+                    // A cell ending in display(x), x.Display() or DisplayAs(...) without a semicolon returns the display's
+                    // handle: the kernel shows the display only, not the handle as the cell's value.
+                    try { if (r.HasValue && r.Value is not DisplayedValue) sink.Display(r.Value, null, isResult: true, executionCount: cell.ExecutionCount); }
                     catch (Exception ex) when (ex is not OperationCanceledException) { return Thrown(ex); }
                 }
                 if (parsed.Time)
@@ -687,6 +752,11 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         static string DiagnosticText(Diagnostic d)
         {
             var pos = d.Location.GetLineSpan().StartLinePosition;
+            // An indented #! line (a magic only at the start of a line) reaches the compiler. This Roslyn calls it CS9378 (a
+            // file-based program's #! not at the start of the file); the kernel's Roslyn 5.0 says CS1040, and the cell
+            // shows what the kernel shows.
+            if (d.Id == "CS9378")
+                return $"({pos.Line + 1},{pos.Character + 1}): error CS1040: Preprocessor directives must appear as the first non-whitespace character on a line";
             return $"({pos.Line + 1},{pos.Character + 1}): error {d.Id}: {d.GetMessage(CultureInfo.InvariantCulture)}";
         }
 

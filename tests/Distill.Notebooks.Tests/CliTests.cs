@@ -25,6 +25,46 @@ public class CliTests
         Assert.Equal("string budget = \"smoke\";\n", TestSupport.Text(first["source"]).Split('\n', 2)[1]);
     }
 
+    /// <summary>Started from a terminal, a cell's Console.ReadKey() waited for a key, so `distill run` hung (docs: a
+    /// headless run never waits for input). Now the run's stdin is /dev/null whatever it was started with, and ReadKey
+    /// throws as it does with stdin piped, and in the kernel: the cell's error, exit 1. `script` (util-linux) gives the
+    /// process a terminal; `timeout` ends a hang with 124.</summary>
+    [Fact]
+    public async Task A_cell_reading_a_key_fails_instead_of_waiting_when_run_from_a_terminal()
+    {
+        var dir = TestSupport.TempDir("cli-readkey");
+        var nb = TestSupport.WriteNotebook(dir, "readkey.ipynb", ("Console.ReadKey()", null));
+        var cli = Cli("run", nb, "--out", Path.Combine(dir, "out"));
+        string[] words = [cli.FileName, .. cli.ArgumentList];
+        var command = string.Join(' ', words.Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
+        var psi = new ProcessStartInfo("timeout", ["90", "script", "-qfec", command, "/dev/null"]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var (k, v) in cli.Environment) psi.Environment[k] = v;
+        using var p = Process.Start(psi)!;
+        var error = p.StandardError.ReadToEndAsync();
+        var output = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 1, $"exit {p.ExitCode} (124: it waited for a key):\n{output}{await error}");
+        Assert.Contains("✘ readkey.ipynb: cell 1, line 1: System.InvalidOperationException: Cannot read keys when either application does not have a console or when console input has been redirected", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>A ProcessExit handler a cell adds runs when distill exits, after the notebook ended: its writes went to
+    /// distill's own stdout, and one that threw turned a succeeded run into an `error:` line and exit 1 while the manifest
+    /// said succeeded. Its writes are dropped now, as every write after a notebook ends, and what it throws is one warning.</summary>
+    [Fact]
+    public void A_cells_ProcessExit_handler_neither_writes_to_distills_console_nor_fails_the_run()
+    {
+        var dir = TestSupport.TempDir("cli-process-exit");
+        var nb = TestSupport.WriteNotebook(dir, "exit-handlers.ipynb",
+            ("AppDomain.CurrentDomain.ProcessExit += (s, e) => Console.WriteLine(\"written at exit\");", null),
+            ("AppDomain.CurrentDomain.ProcessExit += (s, e) => throw new InvalidOperationException(\"exit handler threw\");", null));
+        var (exit, output, err) = Distill("run", nb, "--out", Path.Combine(dir, "out"));
+        Assert.True(exit == 0, $"exit {exit}:\n{output}{err}");
+        Assert.DoesNotContain("written at exit", output + err, StringComparison.Ordinal);
+        Assert.DoesNotContain("error:", err, StringComparison.Ordinal);
+        Assert.Contains("warning: exit-handlers.ipynb: a ProcessExit handler added by the notebook threw System.InvalidOperationException: exit handler threw", err, StringComparison.Ordinal);
+        Assert.Equal("succeeded", TestSupport.ReadJson(Path.Combine(dir, "out", "exit-handlers.manifest.json"))["status"]!.GetValue<string>());
+    }
+
     /// <summary>The kernel runs each notebook in a fresh process; `distill run A B` runs them in one. Settings A changes
     /// process-wide (libtorch's threads and default dtype, environment variables, the default culture) must not reach
     /// B: they changed B's numbers, or made it fail on a float32/float64 mismatch.</summary>

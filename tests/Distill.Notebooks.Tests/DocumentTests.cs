@@ -112,6 +112,31 @@ public class DocumentTests
         Assert.Contains("'abc' is not an int", e.Message);
     }
 
+    /// <summary>uint, ulong, short, ushort, byte and sbyte defaults take -p values in their range: -p u=-1 for a uint was
+    /// refused as "-p supports string, bool, numbers and enums", as if a uint were not a number.</summary>
+    [Fact]
+    public void The_other_whole_number_types_take_values_in_their_range()
+    {
+        var types = ParameterInjector.DeclaredTypes("uint u = 1;\nulong big = 2;\nbyte b = 3;\nsbyte sb = -4;\nshort s = 5;\nushort us = 6;\nconst uint K = 7;");
+        string Source(string name, string value) =>
+            ParameterInjector.Source(new Dictionary<string, string> { [name] = value }, n => types.GetValueOrDefault(n), "nb.ipynb").Split('\n', 2)[1];
+        Assert.Equal("uint u = 4294967295;\n", Source("u", "4294967295"));
+        Assert.Equal("ulong big = 18446744073709551615;\n", Source("big", "18446744073709551615"));
+        Assert.Equal("byte b = 255;\n", Source("b", "255"));
+        Assert.Equal("sbyte sb = -128;\n", Source("sb", "-128"));
+        Assert.Equal("short s = -7;\n", Source("s", "-7"));
+        Assert.Equal("ushort us = 0;\n", Source("us", "0"));
+        Assert.Equal("const uint K = 8;\n", Source("K", "8"));
+        foreach (var (name, value, says) in new[]
+                 {
+                     ("u", "-1", "-p u=-1: the notebook's default for 'u' is uint, and '-1' is not in range (a uint is 0 to 4294967295); pass a whole number like 3"),
+                     ("b", "256", "'256' is not in range (a byte is 0 to 255)"),
+                     ("sb", "-129", "'-129' is not in range (an sbyte is -128 to 127)"),
+                     ("us", "1.5", "'1.5' is not a whole number"),
+                 })
+            Assert.Contains(says, Assert.Throws<ParameterException>(() => Source(name, value)).Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parameter_types_are_read_from_the_parameters_cell_s_text_and_values_that_do_not_fit_are_refused()
     {

@@ -45,6 +45,50 @@ public class FailureTests
         Assert.DoesNotContain(traceback, l => l.Contains("Distill.Notebooks", StringComparison.Ordinal));
     }
 
+    /// <summary>An exception whose Message getter throws (so its ToString does too) is still the cell's own error: its
+    /// type, a message naming what the getter threw, and the cell's frames, without the runner's. It was reported as
+    /// the runner's trouble ("RunnerError: distill run could not run this cell", with NotebookRunner's frames).</summary>
+    [Fact]
+    public void An_exception_whose_Message_throws_is_the_cells_error()
+    {
+        var dir = TestSupport.TempDir("error-message-getter");
+        var nb = TestSupport.WriteNotebook(dir, "message-throws.ipynb",
+            ("class E1 : Exception { public override string Message => throw new InvalidOperationException(\"msg getter\"); }", null),
+            ("var x = 1;\nthrow new E1();", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var f = Assert.Single(r.Failures);
+        Assert.Equal("cell 2", f.Cell);
+        Assert.Equal(2, f.Line);
+        Assert.Equal("Submission#0+E1: (its Message getter threw System.InvalidOperationException: msg getter)", f.Message);
+        var err = Cells(r)[1]["outputs"]!.AsArray().Last()!;
+        Assert.Equal("Submission#0+E1", err["ename"]!.GetValue<string>());
+        Assert.Equal("(its Message getter threw System.InvalidOperationException: msg getter)", err["evalue"]!.GetValue<string>());
+        var traceback = err["traceback"]!.AsArray().Select(l => l!.GetValue<string>()).ToList();
+        Assert.Equal("Submission#0+E1: (its Message getter threw System.InvalidOperationException: msg getter)", traceback[0]);
+        Assert.EndsWith("message-throws.ipynb cell 2:line 2", traceback[^1], StringComparison.Ordinal);
+        Assert.DoesNotContain(traceback, l => l.Contains("Distill.Notebooks", StringComparison.Ordinal) || l.Contains("Microsoft.CodeAnalysis", StringComparison.Ordinal));
+    }
+
+    /// <summary>--max-output caps an error as it caps other outputs: a 200,000-character message was kept whole in the
+    /// evalue, the traceback and the manifest, and printed whole on the failure line.</summary>
+    [Fact]
+    public void An_errors_message_is_cut_at_max_output()
+    {
+        var dir = TestSupport.TempDir("error-huge-message");
+        var nb = TestSupport.WriteNotebook(dir, "huge.ipynb", ("throw new Exception(new string('x', 200_000));", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
+        var f = Assert.Single(r.Failures);
+        Assert.InRange(f.ToString().Length, 2000, 2300);
+        Assert.Contains("… output cut here: 198,018 more characters not kept (distill run --max-output)", f.Message, StringComparison.Ordinal);
+        var err = Assert.IsType<Documents.ErrorOutput>(Assert.Single(r.Cells[0].Outputs));
+        Assert.StartsWith(new string('x', 2000) + "\n… output cut here: 198,000 more characters not kept", err.EValue, StringComparison.Ordinal);
+        Assert.InRange(err.EValue.Length, 2000, 2200);
+        Assert.InRange(err.Traceback.Sum(l => l.Length), 2000, 2300);
+        Assert.Contains(err.Traceback, l => l.Contains("output cut here", StringComparison.Ordinal));
+        Assert.True(new FileInfo(r.Files.Notebook).Length < 20_000, $"{r.Files.Notebook}: {new FileInfo(r.Files.Notebook).Length} bytes");
+        Assert.True(new FileInfo(r.Files.Manifest).Length < 20_000, $"{r.Files.Manifest}: {new FileInfo(r.Files.Manifest).Length} bytes");
+    }
+
     [Fact]
     public void Continue_on_error_runs_the_rest_and_reports_compile_errors_with_their_line()
     {

@@ -47,6 +47,41 @@ public class PackageTests
         Assert.Equal("TorchSharp.torch+Tensor TorchVision", Assert.Single(r.Cells[1].Outputs.OfType<Documents.DisplayOutput>()).Data["text/plain"]);
     }
 
+    /// <summary>The kernel takes a package it has loaded as satisfying a later #r of it without a version (or with *):
+    /// the versionless line was refused here ("a second version (latest) cannot be loaded"), so a notebook that runs in
+    /// VS Code failed headless. It binds to the loaded copy, with no new restore; another pinned version is still refused.
+    /// The package comes from a local feed: offline, and no other test loads its assembly.</summary>
+    [Fact]
+    public void A_versionless_reference_to_a_loaded_package_binds_to_the_loaded_copy()
+    {
+        var dir = TestSupport.TempDir("restore-versionless");
+        var feed = Directory.CreateDirectory(Path.Combine(dir, "feed")).FullName;
+        var dll = Compile(dir, "VersionlessGreeter", "namespace Versionless; public static class Greeter { public static string Hello(string n) => $\"hello, {n}\"; }");
+        using (var zip = ZipFile.Open(Path.Combine(feed, "Distill.Test.Versionless.1.0.0.nupkg"), ZipArchiveMode.Create))
+        {
+            using (var w = new StreamWriter(zip.CreateEntry("Distill.Test.Versionless.nuspec").Open()))
+                w.Write("""
+                    <?xml version="1.0"?>
+                    <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
+                      <metadata><id>Distill.Test.Versionless</id><version>1.0.0</version><authors>tests</authors><description>test package</description></metadata>
+                    </package>
+                    """);
+            zip.CreateEntryFromFile(dll, "lib/netstandard2.0/VersionlessGreeter.dll");
+        }
+        var nb = TestSupport.WriteNotebook(dir, "versionless.ipynb",
+            ("#i \"nuget: feed\"\n#r \"nuget: Distill.Test.Versionless, 1.0.0\"", null),
+            ("#r \"nuget: Distill.Test.Versionless\"\nVersionless.Greeter.Hello(\"notebook\")", null),
+            ("#r \"nuget: Distill.Test.Versionless, *\"", null),
+            ("#r \"nuget: Distill.Test.Versionless, 2.0.0\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { PackageCacheDirectory = TestSupport.TempDir("nuget-cache-versionless"), ContinueOnError = true });
+        Assert.Equal([CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Failed], r.Cells.Select(c => c.Status));
+        Assert.Equal("Installed Packages\n  • Distill.Test.Versionless, 1.0.0\n", Plain(r, 1));
+        Assert.Equal("hello, notebook", Plain(r, 1, 1));
+        Assert.Equal("Installed Packages\n  • Distill.Test.Versionless, 1.0.0\n", Plain(r, 2));
+        Assert.Contains("Distill.Test.Versionless, 1.0.0 is already loaded in this notebook; a second version (2.0.0) cannot be loaded",
+            Assert.Single(r.Failures).Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void An_unknown_package_fails_with_nugets_reason()
     {

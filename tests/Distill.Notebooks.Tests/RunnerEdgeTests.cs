@@ -83,6 +83,53 @@ public class RunnerEdgeTests
             failure.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A cell ending in display(x), x.Display() or DisplayAs(...) without a semicolon has the display's handle
+    /// as its value; the kernel shows the display_data only. It was also shown as an execute_result (an empty tree view of
+    /// DisplayedValue). Update() on a returned handle still works.</summary>
+    [Fact]
+    public void A_cell_ending_in_a_display_call_without_a_semicolon_shows_only_the_display()
+    {
+        var dir = TestSupport.TempDir("edge-display-last");
+        var nb = TestSupport.WriteNotebook(dir, "display-last.ipynb",
+            ("display(1)", null),
+            ("2.Display()", null),
+            ("\"<b>x</b>\".DisplayAs(\"text/html\")", null),
+            ("var d = display(3);\nd.Update(4);\nd", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        foreach (var (cell, text) in new[] { (0, "1"), (1, "2"), (3, "4") })
+        {
+            var d = Assert.Single(r.Cells[cell].Outputs);
+            Assert.False(Assert.IsType<Documents.DisplayOutput>(d).IsResult);
+            Assert.Equal(text, Plain(r, cell));
+        }
+        Assert.Equal("<b>x</b>", Assert.IsType<Documents.DisplayOutput>(Assert.Single(r.Cells[2].Outputs)).Data["text/html"]);
+        Assert.DoesNotContain("DisplayedValue", File.ReadAllText(r.Files.Notebook), StringComparison.Ordinal);
+    }
+
+    /// <summary>The kernel takes a magic only at the start of a line: an indented <c>#!time</c> reaches the compiler,
+    /// which refuses it (CS1040), and an indented <c>#r "nuget: ..."</c> is a metadata file Roslyn cannot find (CS0006).
+    /// The runner took both as magics, so a notebook that passed <c>distill run</c> failed in VS Code and Jupyter.</summary>
+    [Fact]
+    public void Only_a_magic_at_the_start_of_its_line_is_a_magic_as_in_the_kernel()
+    {
+        var dir = TestSupport.TempDir("edge-indented-magic");
+        var nb = TestSupport.WriteNotebook(dir, "indented.ipynb",
+            ("  #!time\n1", null),
+            ("\t#!time\n2", null),
+            ("  #r \"nuget: Humanizer.Core, 2.14.1\"\n3", null),
+            ("#!time\n4", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        Assert.Equal([CellStatus.Failed, CellStatus.Failed, CellStatus.Failed, CellStatus.Succeeded], r.Cells.Select(c => c.Status));
+        Assert.Equal(["(1,3): error CS1040", "(1,2): error CS1040", "(1,3): error CS0006"],
+            r.Cells.Take(3).Select(c => Assert.IsType<Documents.ErrorOutput>(Assert.Single(c.Outputs)).EValue[..19]));
+        Assert.All(r.Failures, f => Assert.Equal(1, f.Line));
+        Assert.Contains("'nuget: Humanizer.Core, 2.14.1' could not be found", r.Failures[2].Message, StringComparison.Ordinal);
+        var outputs = r.Cells[3].Outputs.OfType<Documents.DisplayOutput>().Select(d => d.Data["text/plain"]).ToList();
+        Assert.Equal("4", outputs[0]);
+        Assert.StartsWith("Wall time: ", outputs[1], StringComparison.Ordinal);
+    }
+
     /// <summary>The runner's own process carries TorchSharp, Microsoft.Data.Analysis and YamlDotNet; the kernel's does
     /// not. A cell that uses them without a #r failed in the kernel (CS0246) and ran here; now it fails here too, while
     /// what the kernel has without a #r (the framework, its own Newtonsoft.Json) still works.</summary>

@@ -172,6 +172,28 @@ public sealed partial class OutputSink
 
     static string CutNote(long chars) => $"\n… output cut here: {chars:N0} more characters not kept (distill run --max-output)\n";
 
+    /// <summary>An error's value or one-line failure within <paramref name="maxChars"/>, cut as a stream is, saying so.</summary>
+    public static string CapText(string text, int maxChars) =>
+        text.Length <= maxChars ? text : text[..maxChars] + CutNote(text.Length - maxChars);
+
+    /// <summary>An error's traceback within <paramref name="maxChars"/> characters in all: the lines that fit, the one that
+    /// crosses the limit cut, then one line saying how much was left out.</summary>
+    public static IReadOnlyList<string> CapLines(IReadOnlyList<string> lines, int maxChars)
+    {
+        var total = lines.Sum(l => (long)l.Length);
+        if (total <= maxChars) return lines;
+        var kept = new List<string>();
+        long room = maxChars;
+        foreach (var l in lines)
+        {
+            if (room <= 0) break;
+            kept.Add(l.Length <= room ? l : l[..(int)room]);
+            room -= l.Length;
+        }
+        kept.Add(CutNote(total - maxChars).Trim());
+        return kept;
+    }
+
     /// <summary>Each MIME type's text within <paramref name="maxChars"/>; an HTML one is replaced whole by a note (a cut
     /// in the middle of markup would break the page).</summary>
     public static IReadOnlyDictionary<string, string> Cap(IReadOnlyDictionary<string, string> data, int maxChars) =>

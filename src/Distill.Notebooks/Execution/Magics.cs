@@ -58,6 +58,12 @@ public static partial class Magics
         {
             var t = lines[i].Trim();
             int line = i + 1;
+            // The kernel reads #!, #r "nuget:" and #i only at the start of a line; indented, they reach the compiler, which
+            // refuses them (CS1040, CS0006, CS1024), so they are left in the code to fail here as there. An indented
+            // #r "path.dll" is the compiler's own directive, which the kernel's compiler loads: it stays a reference.
+            bool atStart = lines[i].StartsWith('#');
+            if (!atStart && !t.StartsWith("#r ", StringComparison.Ordinal)) continue;
+            if (!atStart && t.Contains("\"nuget:", StringComparison.Ordinal)) continue;
             if (t.StartsWith("#!", StringComparison.Ordinal))
             {
                 var name = t[2..].Split(' ', 2)[0];

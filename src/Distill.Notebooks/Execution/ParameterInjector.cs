@@ -235,6 +235,14 @@ public static class ParameterInjector
             return !float.TryParse(text, NumberStyles.Float, inv, out var f) ? throw Bad("a number")
                 : float.IsInfinity(f) && !NamesInfinity(text) ? throw Bad("in range (a float is at most about 3.4e38)") : ("float", FloatLiteral(f));
         if (type == typeof(decimal)) return decimal.TryParse(text, NumberStyles.Float, inv, out var m) ? ("decimal", m.ToString(inv) + "m") : throw Bad("a number");
+        // The other whole-number types (uint, ulong, byte, ...) were refused as if -p set no numbers of that kind: the
+        // value is range-checked, and its digits are a constant the declared type takes (uint u = 7;).
+        if (WholeNumberRanges.TryGetValue(type, out var range))
+        {
+            var keyword = CSharpName(type, qualified: false);
+            return !System.Numerics.BigInteger.TryParse(text, NumberStyles.Integer, inv, out var n) ? throw Bad("a whole number")
+                : n < range.Min || n > range.Max ? throw Bad($"in range ({(keyword == "sbyte" ? "an" : "a")} {keyword} is {range.Min} to {range.Max})") : (keyword, n.ToString(inv));
+        }
         if (type.IsEnum)
         {
             var member = Enum.GetNames(type).FirstOrDefault(n => string.Equals(n, text, StringComparison.OrdinalIgnoreCase))
@@ -248,6 +256,13 @@ public static class ParameterInjector
         $"{notebook}: -p {name}={text}: the notebook's default for '{name}' is {type}; -p supports string, bool, numbers and enums. Make the parameter one of those" +
         (type.Contains('<', StringComparison.Ordinal) || type.Contains('[', StringComparison.Ordinal) || type == "an array"
             ? $" (for a list, e.g. a string \"0,1\" that the notebook splits), or set '{name}' in the notebook" : $", or set '{name}' in the notebook"));
+
+    static readonly Dictionary<Type, (System.Numerics.BigInteger Min, System.Numerics.BigInteger Max)> WholeNumberRanges = new()
+    {
+        [typeof(byte)] = (byte.MinValue, byte.MaxValue), [typeof(sbyte)] = (sbyte.MinValue, sbyte.MaxValue),
+        [typeof(short)] = (short.MinValue, short.MaxValue), [typeof(ushort)] = (ushort.MinValue, ushort.MaxValue),
+        [typeof(uint)] = (uint.MinValue, uint.MaxValue), [typeof(ulong)] = (ulong.MinValue, ulong.MaxValue),
+    };
 
     static bool IsBigInteger(string text) => System.Numerics.BigInteger.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out _);
 
@@ -270,7 +285,7 @@ public static class ParameterInjector
     }
 
     static string Example(Type t) => t.IsEnum ? $"one of {string.Join(", ", Enum.GetNames(t))}" : t == typeof(bool) ? "true or false"
-        : t == typeof(int) || t == typeof(long) ? "a whole number like 3" : "a number like 3 or 0.5";
+        : t == typeof(int) || t == typeof(long) || WholeNumberRanges.ContainsKey(t) ? "a whole number like 3" : "a number like 3 or 0.5";
 
     static readonly Dictionary<Type, string> Keywords = new()
     {

@@ -156,16 +156,47 @@ public sealed class ScriptSession : IDisposable
     /// libraries' frames, and every inner exception, stay.</summary>
     public static IReadOnlyList<string> Traceback(Exception e)
     {
+        var text = SafeToString(e);
         // Frames are dropped one by one, not cut after the last cell frame: an AggregateException lists its inner
         // exceptions after its own trace, and each must stay.
         static bool Plumbing(string l) => l.TrimStart() is var t &&
             (t.StartsWith("at Microsoft.CodeAnalysis.Scripting", StringComparison.Ordinal) || t.StartsWith("at Distill.Notebooks.", StringComparison.Ordinal));
-        var kept = e.ToString().Split('\n').Select(l => l.TrimEnd('\r')).Where(l => !Plumbing(l)).ToList();
+        var kept = text.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => !Plumbing(l)).ToList();
         // A "--- End of stack trace ---" marker whose frames were all plumbing separates nothing.
         for (int i = kept.Count - 1; i >= 0; i--)
             if (kept[i].TrimStart().StartsWith("--- End of", StringComparison.Ordinal) && (i + 1 == kept.Count || !kept[i + 1].TrimStart().StartsWith("at ", StringComparison.Ordinal)))
                 kept.RemoveAt(i);
         return kept;
+    }
+
+    /// <summary>The exception's message; when its <c>Message</c> getter throws (user code can override it), what the
+    /// getter threw, so that the cell still reports its own exception rather than the runner failing on it.</summary>
+    public static string MessageOf(Exception e)
+    {
+        try { return e.Message; }
+        catch (Exception getter)
+        {
+            string inner;
+            try { inner = getter.Message; }
+            catch (Exception) { inner = "(its message cannot be read either)"; }
+            return $"(its Message getter threw {getter.GetType().FullName}: {inner})";
+        }
+    }
+
+    /// <summary><c>e.ToString()</c>, or, when that throws (an overridden Message, ToString or StackTrace), the same layout
+    /// built from what can be read: type, <see cref="MessageOf"/>, inner exceptions and the frames of the stack trace.</summary>
+    static string SafeToString(Exception e)
+    {
+        try { return e.ToString(); }
+        catch (Exception)
+        {
+            var sb = new StringBuilder($"{e.GetType().FullName}: {MessageOf(e)}");
+            if (e.InnerException is { } inner) sb.Append("\n ---> ").Append(SafeToString(inner)).Append("\n   --- End of inner exception stack trace ---");
+            // StackTrace(Exception) reads the runtime's record of the frames, not the overridable StackTrace property.
+            var frames = new StackTrace(e, fNeedFileInfo: true).ToString().TrimEnd();
+            if (frames.Length > 0) sb.Append('\n').Append(frames);
+            return sb.ToString();
+        }
     }
 
     public void Dispose() => loader.Dispose();

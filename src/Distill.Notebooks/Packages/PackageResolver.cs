@@ -19,6 +19,9 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
     public const string PlotlyInteractive = "Plotly.NET.Interactive";
 
     readonly Dictionary<string, PackageRequest> restored = new(StringComparer.OrdinalIgnoreCase);
+    /// <summary>The version each restored package resolved to (a versionless request's too): what a later cell's
+    /// versionless #r of it gets.</summary>
+    readonly Dictionary<string, string> loadedVersions = new(StringComparer.OrdinalIgnoreCase);
     readonly List<string> sources = [];
 
     public ResolvedReferences ResolvePackages(IReadOnlyList<PackageRequest> requests, IReadOnlyList<string> newSources, CancellationToken ct)
@@ -49,6 +52,12 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
                 var note = sameName && sameVersion ? "" : $" (the runner's copy; the notebook asked for {r})";
                 installed.Add($"{c.Name}, {c.Version}{note}");
             }
+            else if (r.Version is null or "*" && loadedVersions.TryGetValue(r.Name, out var loaded))
+            {
+                // As the kernel: a package loaded by an earlier cell satisfies a request for no version in particular (none,
+                // or *); its assemblies are referenced already, and nothing is restored again.
+                installed.Add($"{r.Name}, {loaded}");
+            }
             else
             {
                 var inCell = toRestore.FirstOrDefault(t => string.Equals(t.Name, r.Name, StringComparison.OrdinalIgnoreCase));
@@ -77,6 +86,7 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
             foreach (var r in toRestore)
             {
                 var v = result.Packages.FirstOrDefault(p => string.Equals(p.Name, r.Name, StringComparison.OrdinalIgnoreCase)).Version ?? r.Version;
+                if (v is not null) loadedVersions[r.Name] = v;
                 installed.Add($"{r.Name}, {v}");
             }
         }
