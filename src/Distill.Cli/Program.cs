@@ -1,10 +1,17 @@
 using System.CommandLine;
+using System.Globalization;
 using Distill.Cli;
 
 // A notebook run never waits for input: stdin becomes /dev/null before anything uses the console, which is when .NET
 // decides whether Console.ReadKey() may read the terminal (see NotebookRunner.DetachConsoleInput).
 if (args is ["run", ..]) Distill.Notebooks.NotebookRunner.DetachConsoleInput();
 
+// distill's own code (option parsing, console numbers, every file it writes) runs under the invariant culture: with
+// ICU on, the user's locale (LANG=de_DE.UTF-8) would otherwise read `--cell-timeout 1.5` as 15 and print 0.5 as "0,5".
+// Only this flow is set (an AsyncLocal, inherited by the tasks and threads it starts); the process default stays the
+// user's, which is what notebook cells run under, as in the kernel (CellThread).
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
 // Each command lives in its own file and is registered here.
 var root = new RootCommand("distill: knowledge-distillation research on TorchSharp");
 root.Subcommands.Add(DoctorCommand.Create());

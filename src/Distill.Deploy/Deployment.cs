@@ -202,7 +202,7 @@ public static class Deployment
             {
                 var m = Copy(teacher, data, c);
                 var masks = Pruning.GlobalMagnitude(m, sparsity);
-                Pruning.FineTune(m, masks, transfer, FineTune(config, $"pruned-{sparsity:0.##}", s));
+                Pruning.FineTune(m, masks, transfer, FineTune(config, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"pruned-{sparsity:0.##}"), s));
                 return m;
             }).ToList();
             pending.Add(ExportModels(Pruned(sparsity), c.Teacher, "float32, zeros stored dense", models, c.Seeds, (m, _) => OnnxExport.Build(m, shape), dir, eval, log));

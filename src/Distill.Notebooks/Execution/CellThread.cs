@@ -19,7 +19,10 @@ sealed class CellThread : IDisposable
             IsBackground = true,
             Name = "distill-notebook-cells",
         };
-        t.Start();
+        // Started without the caller's execution context: the CLI runs its own code under the invariant culture (an
+        // AsyncLocal that would flow into this thread), and cells must see the process's culture, the user's locale
+        // or a DefaultThreadCurrentCulture a cell set, as in the kernel. The output sink is set on this thread.
+        using (ExecutionContext.SuppressFlow()) t.Start();
     }
 
     public Task<T> Run<T>(Func<T> f)

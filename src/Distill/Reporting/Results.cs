@@ -72,7 +72,7 @@ public static class Results
         sb.AppendLine("| paper | claim | our setting | metric | ours (mean ± std, seeds) | paper | verdict |");
         sb.AppendLine("|---|---|---|---|---|---|---|");
         foreach (var r in rows)
-            sb.AppendLine($"| {Cell(r.Paper)} | {Cell(r.Claim)} | {Cell(r.Setting)} | {Cell(r.Metric)} | {r.Ours:F2} ± {r.OursStd:F2} ({r.Seeds}) | {Cell(r.PaperValue)} | {Cell(r.VerdictText)} |");
+            sb.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"| {Cell(r.Paper)} | {Cell(r.Claim)} | {Cell(r.Setting)} | {Cell(r.Metric)} | {r.Ours:F2} ± {r.OursStd:F2} ({r.Seeds}) | {Cell(r.PaperValue)} | {Cell(r.VerdictText)} |");
         return sb.ToString();
     }
 

@@ -63,7 +63,8 @@ public abstract record LrSchedule
     sealed record StepLr(int EveryEpochs, double Gamma) : LrSchedule
     {
         public override double Factor(long step, long stepsPerEpoch, long totalSteps) => Math.Pow(Gamma, step / stepsPerEpoch / EveryEpochs);
-        public override string ToString() => $"step:{EveryEpochs}:{Gamma}";
+        // Invariant: the text is the CLI form Parse reads back, and run.json compares it on resume, whatever the locale.
+        public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"step:{EveryEpochs}:{Gamma}");
         public override int EpochsNeeded => EveryEpochs + 1;
     }
 
@@ -74,7 +75,7 @@ public abstract record LrSchedule
             var epoch = step / stepsPerEpoch;
             return Math.Pow(Gamma, Milestones.Count(m => epoch >= m));
         }
-        public override string ToString() => $"multistep:{string.Join(',', Milestones)}:{Gamma}";
+        public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"multistep:{string.Join(',', Milestones)}:{Gamma}");
         public override int EpochsNeeded => Milestones.Length == 0 ? 1 : Milestones[^1] + 1;
     }
 

@@ -32,7 +32,9 @@ public sealed record OptimizerSpec(
         _ => throw new InvalidOperationException($"Unknown optimizer kind {Kind}."),
     };
 
+    /// <summary>Invariant culture: run.json records this text and compares it on resume, so a run started in a kernel
+    /// under LANG=de_DE ("lr=0,05") must match the same run from the CLI.</summary>
     public override string ToString() => Kind == OptimizerKind.Sgd
-        ? $"sgd(lr={LearningRate}, momentum={Momentum}{(Nesterov ? ", nesterov" : "")}, wd={WeightDecay})"
-        : $"adam(lr={LearningRate}, betas=({Beta1}, {Beta2}), wd={WeightDecay})";
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"sgd(lr={LearningRate}, momentum={Momentum}{(Nesterov ? ", nesterov" : "")}, wd={WeightDecay})")
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"adam(lr={LearningRate}, betas=({Beta1}, {Beta2}), wd={WeightDecay})");
 }

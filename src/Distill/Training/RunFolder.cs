@@ -207,6 +207,18 @@ sealed class RunFolder : IDisposable
     /// <summary>Every setting of a run that affects its results, plus when and from which commit it started.</summary>
     public static Dictionary<string, string> Settings(TrainOptions o, DistillModel student, Objective objective, ImageDataset data, DistillModel? teacher)
     {
+        // The record is text that resume compares and deployment reads, so its numbers (learning rates, warmup, clipping,
+        // a weight schedule's points, which records print with the current culture) are spelled the invariant way: a run
+        // started from a notebook in a kernel under LANG=de_DE wrote "lr=0,05" and no longer matched the CLI's record.
+        // Set for this call only: the caller's culture (the user's, in a notebook) is put back.
+        var callers = System.Globalization.CultureInfo.CurrentCulture;
+        System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+        try { return InvariantSettings(o, student, objective, data, teacher); }
+        finally { System.Globalization.CultureInfo.CurrentCulture = callers; }
+    }
+
+    static Dictionary<string, string> InvariantSettings(TrainOptions o, DistillModel student, Objective objective, ImageDataset data, DistillModel? teacher)
+    {
         var s = new Dictionary<string, string>
         {
             ["name"] = o.Name, ["seed"] = $"{o.Seed}", ["epochs"] = $"{o.Epochs}", ["batch_size"] = $"{o.BatchSize}",

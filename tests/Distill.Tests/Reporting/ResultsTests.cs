@@ -26,6 +26,18 @@ public class ResultsTests
         Assert.Equal(4, md.Trim().Split('\n').Length);
     }
 
+    /// <summary>results.md is a file: under a kernel's comma-decimal locale it said "85,25 ± 0,10"; now as everywhere.</summary>
+    [Fact]
+    public void The_markdown_table_does_not_follow_the_current_culture()
+    {
+        var comma = (System.Globalization.CultureInfo)System.Globalization.CultureInfo.InvariantCulture.Clone();
+        comma.NumberFormat.NumberDecimalSeparator = ",";
+        var saved = System.Globalization.CultureInfo.CurrentCulture;
+        System.Globalization.CultureInfo.CurrentCulture = comma;
+        try { Assert.Contains("| 85.25 ± 0.10 (3) |", Results.ToMarkdown([Row(85.25)]), StringComparison.Ordinal); }
+        finally { System.Globalization.CultureInfo.CurrentCulture = saved; }
+    }
+
     [Fact]
     public void A_corrupt_results_file_names_file_and_line()
     {

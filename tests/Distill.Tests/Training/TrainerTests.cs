@@ -1,3 +1,4 @@
+using System.Globalization;
 using Distill.Reporting;
 using Distill.Losses;
 using Distill.Models;
@@ -175,6 +176,40 @@ public class TrainerTests
         Assert.Contains(path, e.Message);
         Assert.Contains("cut short", e.Message);
         Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp"));
+    }
+
+    /// <summary>A notebook's kernel runs under the user's locale. run.json took its numbers from it: "sgd(lr=0,05, ...)",
+    /// "step:1:0,5", warmup "0,5", a weight schedule's points with commas. The record is compared on resume and read by
+    /// deployment, so a run started in a German kernel did not match the same run from the CLI; now both write the
+    /// invariant text, and the caller's culture is left as it was.</summary>
+    [Fact]
+    public void The_run_record_is_the_same_under_a_comma_decimal_culture()
+    {
+        var data = TinyData.FashionMnist2k;
+        string Record(CultureInfo culture)
+        {
+            using var dir = new TempDir();
+            var saved = CultureInfo.CurrentCulture;
+            CultureInfo.CurrentCulture = culture;
+            try
+            {
+                var objective = new Objective().Add(new CrossEntropyTerm(), Schedule.Linear(1.5, 0.5));
+                var opts = Opts(epochs: 1) with { OutDir = dir.Path, WarmupEpochs = 0.5, ClipGradNorm = 2.5, Schedule = LrSchedule.Parse("step:1:0.5") };
+                using (var m = Mlp(0)) Trainer.Train(m, data, objective, opts);
+                Assert.Same(culture, CultureInfo.CurrentCulture);
+            }
+            finally { CultureInfo.CurrentCulture = saved; }
+            var record = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir.Path, "run.json")))!.AsObject();
+            record.Remove("started");
+            return record.ToJsonString();
+        }
+        // German's decimal comma, without needing ICU in the test host (invariant globalization).
+        var comma = (CultureInfo)CultureInfo.InvariantCulture.Clone();
+        comma.NumberFormat.NumberDecimalSeparator = ",";
+        var invariant = Record(CultureInfo.InvariantCulture);
+        Assert.Contains("sgd(lr=0.05, momentum=0.9, nesterov, wd=0.0005)", invariant, StringComparison.Ordinal);
+        Assert.Contains("step:1:0.5", invariant, StringComparison.Ordinal);
+        Assert.Equal(invariant, Record(comma));
     }
 
     /// <summary>A checkpoint copied from a run with another setting (same model, seed and optimizer) loaded fine and the
