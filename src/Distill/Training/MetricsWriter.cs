@@ -72,10 +72,17 @@ sealed class MetricsWriter(string outDir, bool tensorBoard)
 }
 
 /// <summary>Write to a temp file in the same folder, then rename over the target: readers see the old or the new file, never half of one.</summary>
-public static class AtomicFile
+public static partial class AtomicFile
 {
     /// <summary>NAME_MAX: the bytes one file name may hold on Linux and macOS file systems (ext4, xfs, btrfs, APFS).</summary>
     const int MaxNameBytes = 255;
+
+    /// <summary>Whether <paramref name="path"/>'s file name is one <see cref="Write"/> gives its temp files
+    /// (".NAME.PID-HEX.tmp" or ".tmp-PID-HEX.tmp"): a cleanup of leftovers must not take a user's own ".notes.tmp".</summary>
+    public static bool IsTempName(string path) => TempName().IsMatch(Path.GetFileName(path));
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\.(.+\.|tmp-)[0-9]+-[0-9a-f]{8}\.tmp$")]
+    private static partial System.Text.RegularExpressions.Regex TempName();
 
     public static void Write(string path, Action<Stream> write)
     {

@@ -43,7 +43,8 @@ sealed class RunFolder : IDisposable
         var folder = new RunFolder(Lock(dir));
         try
         {
-            foreach (var tmp in Directory.EnumerateFiles(dir, ".*.tmp")) File.Delete(tmp); // left by a kill during an atomic write
+            // Left by a kill during an atomic write; only the names AtomicFile gives, not a user's own ".notes.tmp".
+            foreach (var tmp in Directory.EnumerateFiles(dir, ".*.tmp").Where(AtomicFile.IsTempName)) File.Delete(tmp);
             var path = Path.Combine(dir, SettingsFile);
             var holdsRun = HoldsRun(dir);
             var checkpoint = Path.Combine(dir, Checkpoint.FileName);

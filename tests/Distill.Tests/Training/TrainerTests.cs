@@ -263,6 +263,25 @@ public class TrainerTests
         Assert.False(File.Exists(Path.Combine(dir.Path, "metrics.csv"))); // refused before any epoch ran
     }
 
+    /// <summary>Opening a run folder deleted every ".*.tmp" in it, a user's ".notes.tmp" too: only the temp files
+    /// AtomicFile names go.</summary>
+    [Fact]
+    public void Opening_a_run_folder_removes_only_the_temp_files_an_atomic_write_left()
+    {
+        using var dir = new TempDir();
+        using (var m = Mlp(0)) Trainer.Train(m, TinyData.FashionMnist2k, Ce(), Opts(epochs: 1) with { OutDir = dir.Path });
+        var notes = Path.Combine(dir.Path, ".notes.tmp");
+        var leftovers = new[] { Path.Combine(dir.Path, ".last.ckpt.4242-0badf00d.tmp"), Path.Combine(dir.Path, ".tmp-4242-0badf00d.tmp") };
+        File.WriteAllText(notes, "mine");
+        foreach (var l in leftovers) File.WriteAllText(l, "half");
+        using (var m = Mlp(0)) Trainer.Train(m, TinyData.FashionMnist2k, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true });
+        Assert.Equal("mine", File.ReadAllText(notes));
+        Assert.All(leftovers, l => Assert.False(File.Exists(l), l));
+        Assert.False(AtomicFile.IsTempName(".x.tmp"));
+        Assert.False(AtomicFile.IsTempName(".notes.1-2.tmp"));
+        Assert.True(AtomicFile.IsTempName("/a/.run.json.1-0000abcd.tmp"));
+    }
+
     [Theory]
     [InlineData(0.0)]  // the header: magic, version, a string's length
     [InlineData(0.01)] // the run information
