@@ -13,7 +13,8 @@ namespace Distill.Training;
 sealed class MetricsWriter(string outDir, bool tensorBoard)
 {
     public string CsvPath { get; } = Path.Combine(outDir, "metrics.csv");
-    string TbDir => Path.Combine(outDir, "tb");
+    public const string TbFolder = "tb";
+    string TbDir => Path.Combine(outDir, TbFolder);
     SummaryWriter? tb;
 
     public void Write(string name, IReadOnlyList<EpochMetrics> history)

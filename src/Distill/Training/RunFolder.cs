@@ -26,7 +26,7 @@ sealed class RunFolder : IDisposable
 
     RunFolder(FolderLock lockStream) => this.lockStream = lockStream;
 
-    public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log, bool resumable = true)
+    public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log, bool resumable = true, bool tensorBoard = false)
     {
         if (File.Exists(dir)) throw new ArgumentException($"--out {dir}: this is a file; give a folder (it is created when missing).");
         try { Directory.CreateDirectory(dir); }
@@ -37,9 +37,12 @@ sealed class RunFolder : IDisposable
         // Checked before the lock file is taken: its UnauthorizedAccessException named run.lock, not the folder.
         if (FilePaths.Unwritable(dir) is { } unwritable) throw new ArgumentException(unwritable + ".");
         // Checked before training, not found when the first checkpoint is written after an epoch's work.
-        foreach (var name in new[] { Checkpoint.FileName, SettingsFile, MetricsFile })
+        foreach (var name in new[] { Checkpoint.FileName, SettingsFile, MetricsFile, LockFile, PidFile })
             if (Directory.Exists(Path.Combine(dir, name)))
                 throw new ArgumentException($"--out {dir}: {Path.Combine(dir, name)} is a folder where the run writes a file; move it away, or give another --out.");
+        // The events go into tb/ after the first epoch: a file there failed then, with that epoch's work lost.
+        if (tensorBoard && File.Exists(Path.Combine(dir, MetricsWriter.TbFolder)))
+            throw new ArgumentException($"--out {dir}: {Path.Combine(dir, MetricsWriter.TbFolder)} is a file where the run writes its TensorBoard folder; move it away, or give another --out.");
         var folder = new RunFolder(Lock(dir));
         try
         {

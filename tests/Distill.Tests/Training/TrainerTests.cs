@@ -263,6 +263,28 @@ public class TrainerTests
         Assert.False(File.Exists(Path.Combine(dir.Path, "metrics.csv"))); // refused before any epoch ran
     }
 
+    /// <summary>A file named tb failed after the first epoch ("The file '.../tb' already exists"), that epoch lost; a
+    /// folder named run.lock failed as "Access to the path is denied". Both are refused up front, naming the path.</summary>
+    [Fact]
+    public void A_file_where_the_events_go_or_a_folder_where_the_lock_goes_is_refused_before_training()
+    {
+        using var dir = new TempDir();
+        var tb = Path.Combine(dir.Path, "tb");
+        File.WriteAllText(tb, "f\n");
+        using var m = Mlp(0);
+        var e = Assert.Throws<ArgumentException>(() => Trainer.Train(m, TinyData.FashionMnist2k, Ce(), Opts(epochs: 1) with { OutDir = dir.Path }));
+        Assert.Equal($"--out {dir.Path}: {tb} is a file where the run writes its TensorBoard folder; move it away, or give another --out.", e.Message);
+        Assert.False(File.Exists(Path.Combine(dir.Path, "metrics.csv")));
+        Assert.Equal("f\n", File.ReadAllText(tb));
+        File.Delete(tb);
+
+        var runLock = Path.Combine(dir.Path, "run.lock");
+        Directory.CreateDirectory(runLock);
+        e = Assert.Throws<ArgumentException>(() => Trainer.Train(m, TinyData.FashionMnist2k, Ce(), Opts(epochs: 1) with { OutDir = dir.Path }));
+        Assert.Equal($"--out {dir.Path}: {runLock} is a folder where the run writes a file; move it away, or give another --out.", e.Message);
+        Assert.True(Directory.Exists(runLock));
+    }
+
     /// <summary>Opening a run folder deleted every ".*.tmp" in it, a user's ".notes.tmp" too: only the temp files
     /// AtomicFile names go.</summary>
     [Fact]
