@@ -177,6 +177,37 @@ public class TrainerTests
         Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp"));
     }
 
+    /// <summary>A last.ckpt cut within its start marker was "not a checkpoint... Give the run folder or its last.ckpt"
+    /// (advice for another command); one whose last byte changed was "cut short". Each is named for what it is.</summary>
+    [Fact]
+    public void A_checkpoint_cut_inside_its_start_or_changed_at_its_end_is_named_so()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path });
+        var path = Path.Combine(dir.Path, Checkpoint.FileName);
+        var bytes = File.ReadAllBytes(path);
+        using var again = Mlp(0);
+        foreach (var k in new[] { 1, 5, 8, 12 })
+        {
+            File.WriteAllBytes(path, bytes[..k]);
+            var e = Assert.Throws<InvalidDataException>(() => Trainer.Train(again, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true }));
+            Assert.Equal($"Checkpoint '{path}' is cut short ({k} byte{(k == 1 ? "" : "s")}, part of its start marker only): it was not written completely. " +
+                         "Delete it to start the run afresh, or restore a complete copy.", e.Message);
+        }
+        File.WriteAllText(path, "notes");
+        var other = Assert.Throws<InvalidDataException>(() => Trainer.Train(again, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true }));
+        Assert.EndsWith("Move it away to start the run afresh, or restore the run's last.ckpt.", other.Message, StringComparison.Ordinal);
+
+        var flipped = bytes.ToArray();
+        flipped[^1] ^= 0xff;
+        File.WriteAllBytes(path, flipped);
+        var end = Assert.Throws<InvalidDataException>(() => Checkpoint.ReadInfo(path));
+        Assert.StartsWith($"Checkpoint '{path}' is damaged at its end: 1 of the 18 bytes of its end marker changed", end.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("cut short", end.Message, StringComparison.Ordinal);
+        Assert.Equal(flipped, File.ReadAllBytes(path));
+    }
+
     /// <summary>A checkpoint copied from a run with another setting (same model, seed and optimizer) loaded fine and the
     /// two runs were stitched together; without run.json nothing was checked at all. Both are refused, nothing changed.</summary>
     [Fact]
