@@ -11,9 +11,12 @@ namespace Distill.Training;
 /// <see cref="HadGradient"/> lists the optimised parameters (by position) that have had a gradient so far: a step that
 /// does not reach one of them gives it a zero gradient, so a resume must know them to step as the run would have.
 /// <see cref="Settings"/> is the digest of the run record it was written under (<see cref="RunFolder.Digest"/>): a
-/// resume refuses a checkpoint from another run copied into the folder. Null in checkpoints written before it existed.</summary>
+/// resume refuses a checkpoint from another run copied into the folder. Null in checkpoints written before it existed.
+/// <see cref="FirstStepLoss"/> is the loss of the run's step 0, which the first epoch's divergence test compares with: a
+/// run stopped inside epoch 1 needs it to flag that epoch as the uninterrupted run does. Null when the run had not taken
+/// step 0, and in checkpoints written before it was saved (their resumes skip that test, as they did).</summary>
 public sealed record CheckpointInfo(string Name, int Seed, int Epoch, long Step, long Parameters, string Optimizer, IReadOnlyList<EpochMetrics> History,
-    EpochProgress? InProgress = null, IReadOnlyList<int>? HadGradient = null, string? Settings = null);
+    EpochProgress? InProgress = null, IReadOnlyList<int>? HadGradient = null, string? Settings = null, double? FirstStepLoss = null);
 
 /// <summary>Where a stopped run stood inside an epoch (SIGTERM, Ctrl-C): the epoch, the next batch to run, and the
 /// epoch's running sums (total loss, each term, correct count) so its metrics come out as if it had not stopped. The

@@ -152,6 +152,14 @@ public class TrainerTests
         model.Dispose();
     }
 
+    /// <summary>metrics.csv without its wall-clock columns (seconds, samples_per_s), the flag column kept.</summary>
+    static string[] WithoutTimes(string[] lines)
+    {
+        var header = lines[0].Split(',');
+        var times = new[] { Array.IndexOf(header, "seconds"), Array.IndexOf(header, "samples_per_s") };
+        return [.. lines.Select(l => string.Join(",", l.Split(',').Where((_, i) => !times.Contains(i))))];
+    }
+
     static string DropTime(string csvLine) => string.Join(",", csvLine.Split(',')[..^2]);
 
     sealed class SimulatedCrash : Exception;
@@ -206,6 +214,35 @@ public class TrainerTests
         Assert.StartsWith($"Checkpoint '{path}' is damaged at its end: 1 of the 18 bytes of its end marker changed", end.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("cut short", end.Message, StringComparison.Ordinal);
         Assert.Equal(flipped, File.ReadAllBytes(path));
+    }
+
+    /// <summary>The first epoch's divergence test compares with the run's first step's loss, which was not saved: a run
+    /// stopped inside epoch 1 and resumed lost that epoch's flag, and its metrics.csv differed from the uninterrupted
+    /// run's. The loss is saved with the checkpoint; a checkpoint written before it still loads.</summary>
+    [Fact]
+    public void A_run_stopped_inside_its_first_epoch_is_flagged_as_the_uninterrupted_run()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dirA = new TempDir();
+        using var dirB = new TempDir();
+        var opts = Opts(epochs: 1) with
+        {
+            Optimizer = OptimizerSpec.Sgd(lr: 1000, weightDecay: 0), ClipGradNorm = 1, Schedule = LrSchedule.Constant,
+        };
+        using (var m = Build.Mlp(0, 256)) Trainer.Train(m, data, Ce(), opts with { OutDir = dirA.Path });
+        var csvA = File.ReadAllLines(Path.Combine(dirA.Path, "metrics.csv"));
+        Assert.EndsWith(",flag", csvA[0], StringComparison.Ordinal); // the premise: epoch 1 diverged
+
+        using (var cts = new CancellationTokenSource())
+        using (var m = Build.Mlp(0, 256))
+            Assert.Throws<TrainingStoppedException>(() => Trainer.Train(m, data, Ce(),
+                opts with { OutDir = dirB.Path, Cancellation = cts.Token, OnStepEnd = s => { if (s == 5) cts.Cancel(); } }));
+        Assert.NotNull(Checkpoint.ReadInfo(Path.Combine(dirB.Path, Checkpoint.FileName)).FirstStepLoss);
+        using (var m = Build.Mlp(1, 256)) Trainer.Train(m, data, Ce(), opts with { OutDir = dirB.Path, Resume = true });
+        Assert.Equal(WithoutTimes(csvA), WithoutTimes(File.ReadAllLines(Path.Combine(dirB.Path, "metrics.csv"))));
+
+        var older = System.Text.Json.JsonSerializer.Deserialize<CheckpointInfo>("""{"Name":"run","Seed":0,"Epoch":1,"Step":3,"Parameters":7,"Optimizer":"sgd","History":[]}""")!;
+        Assert.Null(older.FirstStepLoss);
     }
 
     /// <summary>A checkpoint copied from a run with another setting (same model, seed and optimizer) loaded fine and the
