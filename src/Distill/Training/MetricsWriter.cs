@@ -25,9 +25,11 @@ sealed class MetricsWriter(string outDir, bool tensorBoard)
 
     /// <summary>After a resume: the events of the interrupted run may hold an epoch the checkpoint does not (a kill after
     /// logging, before the checkpoint), which the resumed run would log again. Start the events over from the
-    /// checkpoint's history, so each epoch is logged once.</summary>
+    /// checkpoint's history, so each epoch is logged once. metrics.csv is rewritten from it too: a resume of a finished
+    /// run trains no epoch, and left a deleted or damaged file as it was though the checkpoint holds every row.</summary>
     public void Restart(string name, IReadOnlyList<EpochMetrics> history)
     {
+        WriteCsv(history);
         if (!tensorBoard) return;
         if (Directory.Exists(TbDir)) Directory.Delete(TbDir, recursive: true);
         foreach (var m in history) Log(name, m);

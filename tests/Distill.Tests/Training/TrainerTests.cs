@@ -216,6 +216,24 @@ public class TrainerTests
         Assert.Equal(flipped, File.ReadAllBytes(path));
     }
 
+    /// <summary>A resume of a finished run trains no epoch, and left a deleted or damaged metrics.csv as it was: it is
+    /// written again from the checkpoint's history, as the run wrote it.</summary>
+    [Fact]
+    public void A_resume_writes_metrics_csv_again_from_the_checkpoint()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 2) with { OutDir = dir.Path });
+        var csv = Path.Combine(dir.Path, "metrics.csv");
+        var written = File.ReadAllText(csv);
+        File.Delete(csv);
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 2) with { OutDir = dir.Path, Resume = true });
+        Assert.Equal(written, File.ReadAllText(csv));
+        File.WriteAllText(csv, "garbage\n\u0001\u0002");
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 2) with { OutDir = dir.Path, Resume = true });
+        Assert.Equal(written, File.ReadAllText(csv));
+    }
+
     /// <summary>The first epoch's divergence test compares with the run's first step's loss, which was not saved: a run
     /// stopped inside epoch 1 and resumed lost that epoch's flag, and its metrics.csv differed from the uninterrupted
     /// run's. The loss is saved with the checkpoint; a checkpoint written before it still loads.</summary>
