@@ -216,6 +216,49 @@ public class TrainerTests
         Assert.Equal(flipped, File.ReadAllBytes(path));
     }
 
+    /// <summary>A resume rewrote run.json's commit and start time with the resuming build's, so a run trained at one
+    /// commit claimed another; the record said nothing of a dirty build or the library versions. The first record's
+    /// provenance is kept, each resume is added to "resumes", and another libtorch on resume is warned about.</summary>
+    [Fact]
+    public void A_resume_keeps_the_records_start_and_provenance_and_adds_itself_to_resumes()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path });
+        var path = Path.Combine(dir.Path, "run.json");
+        var record = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path))!;
+        Assert.Equal(TorchRuntime.TorchSharpVersion, record["torchsharp"]);
+        Assert.Equal(TorchRuntime.LibTorchVersion, record["libtorch"]);
+        Assert.Equal(System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription, record["dotnet"]);
+        Assert.Contains(record["dirty"], new[] { "true", "false", "unknown" });
+        Assert.Equal($"{TorchRuntime.Threads}", record["threads"]);
+        Assert.False(record.ContainsKey("resumes"));
+
+        // As if trained at another commit, with another libtorch.
+        record["commit"] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        record["started"] = "2020-01-01T00:00:00.0000000+00:00";
+        record["libtorch"] = "0.0.1";
+        File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(record));
+        var log = new StringWriter();
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true, Log = log });
+        Assert.Contains($"warning: --resume {dir.Path}: the run was trained with libtorch 0.0.1, this build has {TorchRuntime.LibTorchVersion}", log.ToString());
+        var after = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path))!;
+        Assert.Equal(record["commit"], after["commit"]);
+        Assert.Equal(record["started"], after["started"]);
+        Assert.Equal("0.0.1", after["libtorch"]);
+        var commit = Git.BuildCommit ?? "";
+        Assert.Matches($@"^\d{{4}}-\d\d-\d\dT[^ ]+ commit {commit}\w* \((clean|dirty|dirty unknown)\)$", after["resumes"]);
+
+        // A record from before provenance was kept: nothing is invented for it; a second resume is added.
+        foreach (var key in new[] { "dirty", "torchsharp", "libtorch", "dotnet" }) after.Remove(key);
+        File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(after));
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true });
+        var third = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path))!;
+        Assert.False(third.ContainsKey("libtorch"));
+        Assert.Equal(2, third["resumes"].Split("; ").Length);
+        Assert.Equal(record["commit"], third["commit"]);
+    }
+
     /// <summary>A resume of a finished run trains no epoch, and left a deleted or damaged metrics.csv as it was: it is
     /// written again from the checkpoint's history, as the run wrote it.</summary>
     [Fact]
