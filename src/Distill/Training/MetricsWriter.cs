@@ -81,10 +81,11 @@ public static partial class AtomicFile
     const int MaxNameBytes = 255;
 
     /// <summary>Whether <paramref name="path"/>'s file name is one <see cref="Write"/> gives its temp files
-    /// (".NAME.PID-HEX.tmp" or ".tmp-PID-HEX.tmp"): a cleanup of leftovers must not take a user's own ".notes.tmp".</summary>
+    /// (".NAME.PID-HEX.tmp" or ".tmp-PID-HEX.tmp"), or earlier builds gave them (".NAME.PID.tmp", no random part, so a
+    /// leftover of theirs is still cleaned up): a cleanup of leftovers must not take a user's own ".notes.tmp".</summary>
     public static bool IsTempName(string path) => TempName().IsMatch(Path.GetFileName(path));
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"^\.(.+\.|tmp-)[0-9]+-[0-9a-f]{8}\.tmp$")]
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\.(.+\.|tmp-)[0-9]+(-[0-9a-f]{8})?\.tmp$")]
     private static partial System.Text.RegularExpressions.Regex TempName();
 
     public static void Write(string path, Action<Stream> write)

@@ -422,7 +422,8 @@ public class TrainerTests
         using var dir = new TempDir();
         using (var m = Mlp(0)) Trainer.Train(m, TinyData.FashionMnist2k, Ce(), Opts(epochs: 1) with { OutDir = dir.Path });
         var notes = Path.Combine(dir.Path, ".notes.tmp");
-        var leftovers = new[] { Path.Combine(dir.Path, ".last.ckpt.4242-0badf00d.tmp"), Path.Combine(dir.Path, ".tmp-4242-0badf00d.tmp") };
+        // The last as earlier builds named them (no random part).
+        var leftovers = new[] { Path.Combine(dir.Path, ".last.ckpt.4242-0badf00d.tmp"), Path.Combine(dir.Path, ".tmp-4242-0badf00d.tmp"), Path.Combine(dir.Path, ".run.json.4242.tmp") };
         File.WriteAllText(notes, "mine");
         foreach (var l in leftovers) File.WriteAllText(l, "half");
         using (var m = Mlp(0)) Trainer.Train(m, TinyData.FashionMnist2k, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true });
