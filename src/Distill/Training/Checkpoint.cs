@@ -11,9 +11,12 @@ namespace Distill.Training;
 /// <see cref="HadGradient"/> lists the optimised parameters (by position) that have had a gradient so far: a step that
 /// does not reach one of them gives it a zero gradient, so a resume must know them to step as the run would have.
 /// <see cref="Settings"/> is the digest of the run record it was written under (<see cref="RunFolder.Digest"/>): a
-/// resume refuses a checkpoint from another run copied into the folder. Null in checkpoints written before it existed.</summary>
+/// resume refuses a checkpoint from another run copied into the folder. Null in checkpoints written before it existed.
+/// <see cref="FirstStepLoss"/> is the loss of the run's step 0, which the first epoch's divergence test compares with: a
+/// run stopped inside epoch 1 needs it to flag that epoch as the uninterrupted run does. Null when the run had not taken
+/// step 0, and in checkpoints written before it was saved (their resumes skip that test, as they did).</summary>
 public sealed record CheckpointInfo(string Name, int Seed, int Epoch, long Step, long Parameters, string Optimizer, IReadOnlyList<EpochMetrics> History,
-    EpochProgress? InProgress = null, IReadOnlyList<int>? HadGradient = null, string? Settings = null);
+    EpochProgress? InProgress = null, IReadOnlyList<int>? HadGradient = null, string? Settings = null, double? FirstStepLoss = null);
 
 /// <summary>Where a stopped run stood inside an epoch (SIGTERM, Ctrl-C): the epoch, the next batch to run, and the
 /// epoch's running sums (total loss, each term, correct count) so its metrics come out as if it had not stopped. The
@@ -248,8 +251,15 @@ public static class Checkpoint
         var stream = File.OpenRead(path);
         if (!StartsAsCheckpoint(stream))
         {
+            var length = stream.Length;
+            var cut = StartCutShort(stream);
             stream.Dispose();
-            throw new InvalidDataException($"'{path}' is not a checkpoint: `distill train` writes them as last.ckpt, starting with {Magic}. Give the run folder or its last.ckpt.");
+            // A file holding only the first bytes of the start marker is a checkpoint cut short, not another file; and
+            // "give the run folder" is advice for a command given a path, not for a resume of the run's own file.
+            throw new InvalidDataException(cut
+                ? $"Checkpoint '{path}' is cut short ({length:N0} byte{(length == 1 ? "" : "s")}, part of its start marker only): it was not written completely. " + fix
+                : $"'{path}' is not a checkpoint: `distill train` writes them as last.ckpt, starting with {Magic}. " +
+                  (loading ? "Give the run folder or its last.ckpt." : "Move it away to start the run afresh, or restore the run's last.ckpt."));
         }
         stream.Seek(0, SeekOrigin.Begin);
         var tail = new byte[EndMarker.Length];
@@ -264,9 +274,14 @@ public static class Checkpoint
         {
             var length = stream.Length;
             var extra = BytesAfterEndMarker(stream);
+            // Most of the marker in place at the end: the file is whole and some of its last bytes changed. A file cut
+            // short ends inside tensor data, which matches the marker's bytes at its positions by chance only.
+            var changed = length >= tail.Length ? tail.Zip(EndMarker).Count(p => p.First != p.Second) : tail.Length;
             stream.Dispose();
             throw new InvalidDataException(extra is long n
                 ? $"Checkpoint '{path}' is damaged: {n:N0} byte{(n == 1 ? "" : "s")} follow its end marker (appended to it, e.g. by a copy or a write into the file). " + fix
+                : changed <= EndMarker.Length / 2
+                ? $"Checkpoint '{path}' is damaged at its end: {changed} of the {EndMarker.Length} bytes of its end marker changed (on disk or in a copy); it is complete in length ({length:N0} bytes). " + fix
                 : $"Checkpoint '{path}' is cut short ({length:N0} bytes, no end marker): it was not written completely. " + fix);
         }
         try { Verify(path, stream, fix); }
@@ -294,6 +309,18 @@ public static class Checkpoint
         var start = new byte[1 + Magic.Length];
         return stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) == start.Length && start[0] == Magic.Length &&
                Encoding.ASCII.GetString(start, 1, Magic.Length) == Magic;
+    }
+
+    /// <summary>Whether the whole file is a proper prefix of a checkpoint's start (length byte, then the magic): what a
+    /// write cut short after a few bytes leaves.</summary>
+    static bool StartCutShort(Stream stream)
+    {
+        var start = new byte[1 + Magic.Length];
+        if (stream.Length == 0 || stream.Length >= start.Length) return false;
+        stream.Seek(0, SeekOrigin.Begin);
+        var n = stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
+        byte[] expected = [(byte)Magic.Length, .. Encoding.ASCII.GetBytes(Magic)];
+        return start.AsSpan(0, n).SequenceEqual(expected.AsSpan(0, n));
     }
 
     /// <summary>How many bytes follow the last end marker in the file's final MiB, or null when there is none: a file

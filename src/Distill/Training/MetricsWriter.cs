@@ -13,7 +13,8 @@ namespace Distill.Training;
 sealed class MetricsWriter(string outDir, bool tensorBoard)
 {
     public string CsvPath { get; } = Path.Combine(outDir, "metrics.csv");
-    string TbDir => Path.Combine(outDir, "tb");
+    public const string TbFolder = "tb";
+    string TbDir => Path.Combine(outDir, TbFolder);
     SummaryWriter? tb;
 
     public void Write(string name, IReadOnlyList<EpochMetrics> history)
@@ -24,9 +25,11 @@ sealed class MetricsWriter(string outDir, bool tensorBoard)
 
     /// <summary>After a resume: the events of the interrupted run may hold an epoch the checkpoint does not (a kill after
     /// logging, before the checkpoint), which the resumed run would log again. Start the events over from the
-    /// checkpoint's history, so each epoch is logged once.</summary>
+    /// checkpoint's history, so each epoch is logged once. metrics.csv is rewritten from it too: a resume of a finished
+    /// run trains no epoch, and left a deleted or damaged file as it was though the checkpoint holds every row.</summary>
     public void Restart(string name, IReadOnlyList<EpochMetrics> history)
     {
+        WriteCsv(history);
         if (!tensorBoard) return;
         if (Directory.Exists(TbDir)) Directory.Delete(TbDir, recursive: true);
         foreach (var m in history) Log(name, m);
@@ -72,10 +75,18 @@ sealed class MetricsWriter(string outDir, bool tensorBoard)
 }
 
 /// <summary>Write to a temp file in the same folder, then rename over the target: readers see the old or the new file, never half of one.</summary>
-public static class AtomicFile
+public static partial class AtomicFile
 {
     /// <summary>NAME_MAX: the bytes one file name may hold on Linux and macOS file systems (ext4, xfs, btrfs, APFS).</summary>
     const int MaxNameBytes = 255;
+
+    /// <summary>Whether <paramref name="path"/>'s file name is one <see cref="Write"/> gives its temp files
+    /// (".NAME.PID-HEX.tmp" or ".tmp-PID-HEX.tmp"), or earlier builds gave them (".NAME.PID.tmp", no random part, so a
+    /// leftover of theirs is still cleaned up): a cleanup of leftovers must not take a user's own ".notes.tmp".</summary>
+    public static bool IsTempName(string path) => TempName().IsMatch(Path.GetFileName(path));
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\.(.+\.|tmp-)[0-9]+(-[0-9a-f]{8})?\.tmp$")]
+    private static partial System.Text.RegularExpressions.Regex TempName();
 
     public static void Write(string path, Action<Stream> write)
     {

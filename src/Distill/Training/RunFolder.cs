@@ -26,7 +26,7 @@ sealed class RunFolder : IDisposable
 
     RunFolder(FolderLock lockStream) => this.lockStream = lockStream;
 
-    public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log, bool resumable = true)
+    public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log, bool resumable = true, bool tensorBoard = false)
     {
         if (File.Exists(dir)) throw new ArgumentException($"--out {dir}: this is a file; give a folder (it is created when missing).");
         try { Directory.CreateDirectory(dir); }
@@ -37,13 +37,17 @@ sealed class RunFolder : IDisposable
         // Checked before the lock file is taken: its UnauthorizedAccessException named run.lock, not the folder.
         if (FilePaths.Unwritable(dir) is { } unwritable) throw new ArgumentException(unwritable + ".");
         // Checked before training, not found when the first checkpoint is written after an epoch's work.
-        foreach (var name in new[] { Checkpoint.FileName, SettingsFile, MetricsFile })
+        foreach (var name in new[] { Checkpoint.FileName, SettingsFile, MetricsFile, LockFile, PidFile })
             if (Directory.Exists(Path.Combine(dir, name)))
                 throw new ArgumentException($"--out {dir}: {Path.Combine(dir, name)} is a folder where the run writes a file; move it away, or give another --out.");
+        // The events go into tb/ after the first epoch: a file there failed then, with that epoch's work lost.
+        if (tensorBoard && File.Exists(Path.Combine(dir, MetricsWriter.TbFolder)))
+            throw new ArgumentException($"--out {dir}: {Path.Combine(dir, MetricsWriter.TbFolder)} is a file where the run writes its TensorBoard folder; move it away, or give another --out.");
         var folder = new RunFolder(Lock(dir));
         try
         {
-            foreach (var tmp in Directory.EnumerateFiles(dir, ".*.tmp")) File.Delete(tmp); // left by a kill during an atomic write
+            // Left by a kill during an atomic write; only the names AtomicFile gives, not a user's own ".notes.tmp".
+            foreach (var tmp in Directory.EnumerateFiles(dir, ".*.tmp").Where(AtomicFile.IsTempName)) File.Delete(tmp);
             var path = Path.Combine(dir, SettingsFile);
             var holdsRun = HoldsRun(dir);
             var checkpoint = Path.Combine(dir, Checkpoint.FileName);
@@ -63,6 +67,8 @@ sealed class RunFolder : IDisposable
                 // stitched together: its stamp must be this record's. Checkpoints from before the stamp carry none.
                 if (File.Exists(checkpoint) && Checkpoint.FromAnotherRun(checkpoint, Checkpoint.ReadInfo(checkpoint), path, old) is { } other)
                     throw new InvalidOperationException($"--resume {dir}: {other} Resume in the folder it came from, or pass --force (instead of --resume) to start over here.");
+                foreach (var line in VersionChanges(old, settings)) log?.WriteLine($"warning: --resume {dir}: {line}");
+                settings = Resumed(old, settings);
             }
             else if (!resume && holdsRun)
             {
@@ -142,7 +148,39 @@ sealed class RunFolder : IDisposable
             .Where(k => old.GetValueOrDefault(k) != now.GetValueOrDefault(k))
             .Select(k => $"{k}: {old.GetValueOrDefault(k) ?? "(none)"} → {now.GetValueOrDefault(k) ?? "(none)"}")];
 
-    static readonly HashSet<string> NotCompared = ["started", "commit", "pid"];
+    /// <summary>How the run was started, kept from its first record on resume (a run trained at one commit and resumed at
+    /// another claimed the second): the code's commit and whether it was built with uncommitted changes, the versions of
+    /// TorchSharp, libtorch and .NET.</summary>
+    static readonly string[] Provenance = ["commit", "dirty", "torchsharp", "libtorch", "dotnet"];
+
+    /// <summary>Not compared: the build, the versions and the times say how the run was made, not what it is; the
+    /// thread count, which changes the numbers, is a compared setting. Declared after <see cref="Provenance"/>, which it
+    /// reads while the type initializes.</summary>
+    static readonly HashSet<string> NotCompared = ["started", "pid", .. Provenance, "resumes"];
+
+    /// <summary>The record a resume writes: <paramref name="old"/>'s start and provenance (a key an older record lacks
+    /// stays absent: it is not known), this run's settings otherwise, and this resume added to "resumes" (one text
+    /// value, "TIME commit SHA (clean|dirty|dirty unknown)" entries joined by "; ", since every reader of run.json, an
+    /// older build's deploy too, reads its values as text).</summary>
+    static Dictionary<string, string> Resumed(IReadOnlyDictionary<string, string> old, IReadOnlyDictionary<string, string> now)
+    {
+        var record = new Dictionary<string, string>(now);
+        foreach (var key in Provenance.Append("started"))
+            if (old.TryGetValue(key, out var was)) record[key] = was;
+            else record.Remove(key);
+        var entry = $"{now.GetValueOrDefault("started", "?")} commit {now.GetValueOrDefault("commit", "unknown")} " +
+                    (now.GetValueOrDefault("dirty") switch { "true" => "(dirty)", "false" => "(clean)", _ => "(dirty unknown)" });
+        record["resumes"] = old.TryGetValue("resumes", out var earlier) && earlier.Length > 0 ? $"{earlier}; {entry}" : entry;
+        return record;
+    }
+
+    /// <summary>The libraries whose version changed since the run was recorded: the resumed epochs may compute other
+    /// numbers than the uninterrupted run would (another libtorch's kernels), which the user should hear, though the
+    /// run may continue. Nothing for a record from before versions were recorded.</summary>
+    static IEnumerable<string> VersionChanges(IReadOnlyDictionary<string, string> old, IReadOnlyDictionary<string, string> now) =>
+        new[] { ("torchsharp", "TorchSharp"), ("libtorch", "libtorch"), ("dotnet", ".NET") }
+            .Where(v => old.TryGetValue(v.Item1, out var was) && now.TryGetValue(v.Item1, out var isNow) && was != isNow)
+            .Select(v => $"the run was trained with {v.Item2} {old[v.Item1]}, this build has {now[v.Item1]}: its remaining epochs may not give the numbers an uninterrupted run would.");
 
     /// <summary>The settings <see cref="Differences"/> compares, in key order: what makes two runs the same run.</summary>
     public static IEnumerable<KeyValuePair<string, string>> Compared(IReadOnlyDictionary<string, string> settings) =>
@@ -204,7 +242,8 @@ sealed class RunFolder : IDisposable
     /// a run recorded before them still resumes.</summary>
     static readonly HashSet<string> RecordedSince = ["model", "dataset", "input", "classes"];
 
-    /// <summary>Every setting of a run that affects its results, plus when and from which commit it started.</summary>
+    /// <summary>Every setting of a run that affects its results, plus when it started and with what: the commit, whether
+    /// the build was dirty, the TorchSharp, libtorch and .NET versions (not compared on resume; see <see cref="Resumed"/>).</summary>
     public static Dictionary<string, string> Settings(TrainOptions o, DistillModel student, Objective objective, ImageDataset data, DistillModel? teacher)
     {
         // The record is text that resume compares and deployment reads, so its numbers (learning rates, warmup, clipping,
@@ -239,6 +278,10 @@ sealed class RunFolder : IDisposable
             // The commit the running library was built from; failing that, the checkout around the library's own folder
             // (the repository's build output), not the working directory.
             ["commit"] = Git.BuildCommit ?? (Git.Run(Path.GetDirectoryName(typeof(RunFolder).Assembly.Location) ?? ".", "rev-parse", "HEAD") is { Length: > 0 } c ? c : "unknown"),
+            // A dirty build ran code the commit alone does not name (Directory.Build.targets stamps it).
+            ["dirty"] = Git.BuildDirty switch { true => "true", false => "false", null => "unknown" },
+            ["torchsharp"] = TorchRuntime.TorchSharpVersion, ["libtorch"] = TorchRuntime.LibTorchVersion,
+            ["dotnet"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
         };
         foreach (var (k, v) in o.Settings) s[k] = v;
         return s;

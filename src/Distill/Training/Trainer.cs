@@ -141,7 +141,7 @@ sealed class TrainingRun : IDisposable
         if (o.OutDir is not null)
         {
             var settings = RunFolder.Settings(o, student, objective, data, teacher);
-            folder = RunFolder.Open(o.OutDir, settings, o.Resume, o.Force, o.Log, o.Resumable);
+            folder = RunFolder.Open(o.OutDir, settings, o.Resume, o.Force, o.Log, o.Resumable, o.TensorBoard);
             settingsDigest = RunFolder.Digest(settings);
         }
         writer = o.OutDir is null ? null : new MetricsWriter(o.OutDir, o.TensorBoard);
@@ -188,6 +188,7 @@ sealed class TrainingRun : IDisposable
                 if (info.Seed != o.Seed)
                     throw new InvalidOperationException($"Checkpoint '{ckpt}' belongs to a run with seed {info.Seed}; this run has seed {o.Seed}. Use the same seed or a fresh output folder.");
                 history.AddRange(info.History);
+                firstStepLoss = info.FirstStepLoss;
                 writer?.Restart(o.Name, history);
                 step = info.Step;
                 start = info.Epoch + 1;
@@ -226,7 +227,7 @@ sealed class TrainingRun : IDisposable
     {
         if (CheckpointPath is not { } path) return;
         var had = optimized.Select((p, i) => hadGradient.Contains(p) ? i : -1).Where(i => i >= 0).ToList();
-        Checkpoint.Save(path, new CheckpointInfo(o.Name, o.Seed, epochsDone, step, student.ParameterCount, o.Optimizer.ToString(), history, inProgress, had, settingsDigest),
+        Checkpoint.Save(path, new CheckpointInfo(o.Name, o.Seed, epochsDone, step, student.ParameterCount, o.Optimizer.ToString(), history, inProgress, had, settingsDigest, firstStepLoss),
             student, termModules, termParameters, optimizer, generator, permutation);
     }
 
@@ -319,7 +320,8 @@ sealed class TrainingRun : IDisposable
         return values;
     }
 
-    /// <summary>The loss of the run's step 0 (null when the run resumed past it).</summary>
+    /// <summary>The loss of the run's step 0, saved with each checkpoint (null when a run resumed from a checkpoint
+    /// written before it was saved).</summary>
     double? firstStepLoss;
 
     NonFiniteLossException NonFinite(float[] values, IReadOnlyList<(string Name, Tensor Value)> parts, int epoch, long step, long stepInEpoch)

@@ -153,6 +153,14 @@ public class TrainerTests
         model.Dispose();
     }
 
+    /// <summary>metrics.csv without its wall-clock columns (seconds, samples_per_s), the flag column kept.</summary>
+    static string[] WithoutTimes(string[] lines)
+    {
+        var header = lines[0].Split(',');
+        var times = new[] { Array.IndexOf(header, "seconds"), Array.IndexOf(header, "samples_per_s") };
+        return [.. lines.Select(l => string.Join(",", l.Split(',').Where((_, i) => !times.Contains(i))))];
+    }
+
     static string DropTime(string csvLine) => string.Join(",", csvLine.Split(',')[..^2]);
 
     sealed class SimulatedCrash : Exception;
@@ -210,6 +218,127 @@ public class TrainerTests
         Assert.Contains("sgd(lr=0.05, momentum=0.9, nesterov, wd=0.0005)", invariant, StringComparison.Ordinal);
         Assert.Contains("step:1:0.5", invariant, StringComparison.Ordinal);
         Assert.Equal(invariant, Record(comma));
+    }
+
+    /// <summary>A last.ckpt cut within its start marker was "not a checkpoint... Give the run folder or its last.ckpt"
+    /// (advice for another command); one whose last byte changed was "cut short". Each is named for what it is.</summary>
+    [Fact]
+    public void A_checkpoint_cut_inside_its_start_or_changed_at_its_end_is_named_so()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path });
+        var path = Path.Combine(dir.Path, Checkpoint.FileName);
+        var bytes = File.ReadAllBytes(path);
+        using var again = Mlp(0);
+        foreach (var k in new[] { 1, 5, 8, 12 })
+        {
+            File.WriteAllBytes(path, bytes[..k]);
+            var e = Assert.Throws<InvalidDataException>(() => Trainer.Train(again, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true }));
+            Assert.Equal($"Checkpoint '{path}' is cut short ({k} byte{(k == 1 ? "" : "s")}, part of its start marker only): it was not written completely. " +
+                         "Delete it to start the run afresh, or restore a complete copy.", e.Message);
+        }
+        File.WriteAllText(path, "notes");
+        var other = Assert.Throws<InvalidDataException>(() => Trainer.Train(again, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true }));
+        Assert.EndsWith("Move it away to start the run afresh, or restore the run's last.ckpt.", other.Message, StringComparison.Ordinal);
+
+        var flipped = bytes.ToArray();
+        flipped[^1] ^= 0xff;
+        File.WriteAllBytes(path, flipped);
+        var end = Assert.Throws<InvalidDataException>(() => Checkpoint.ReadInfo(path));
+        Assert.StartsWith($"Checkpoint '{path}' is damaged at its end: 1 of the 18 bytes of its end marker changed", end.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("cut short", end.Message, StringComparison.Ordinal);
+        Assert.Equal(flipped, File.ReadAllBytes(path));
+    }
+
+    /// <summary>A resume rewrote run.json's commit and start time with the resuming build's, so a run trained at one
+    /// commit claimed another; the record said nothing of a dirty build or the library versions. The first record's
+    /// provenance is kept, each resume is added to "resumes", and another libtorch on resume is warned about.</summary>
+    [Fact]
+    public void A_resume_keeps_the_records_start_and_provenance_and_adds_itself_to_resumes()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path });
+        var path = Path.Combine(dir.Path, "run.json");
+        var record = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path))!;
+        Assert.Equal(TorchRuntime.TorchSharpVersion, record["torchsharp"]);
+        Assert.Equal(TorchRuntime.LibTorchVersion, record["libtorch"]);
+        Assert.Equal(System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription, record["dotnet"]);
+        Assert.Contains(record["dirty"], new[] { "true", "false", "unknown" });
+        Assert.Equal($"{TorchRuntime.Threads}", record["threads"]);
+        Assert.False(record.ContainsKey("resumes"));
+
+        // As if trained at another commit, with another libtorch.
+        record["commit"] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        record["started"] = "2020-01-01T00:00:00.0000000+00:00";
+        record["libtorch"] = "0.0.1";
+        File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(record));
+        var log = new StringWriter();
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true, Log = log });
+        Assert.Contains($"warning: --resume {dir.Path}: the run was trained with libtorch 0.0.1, this build has {TorchRuntime.LibTorchVersion}", log.ToString());
+        var after = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path))!;
+        Assert.Equal(record["commit"], after["commit"]);
+        Assert.Equal(record["started"], after["started"]);
+        Assert.Equal("0.0.1", after["libtorch"]);
+        var commit = Git.BuildCommit ?? "";
+        Assert.Matches($@"^\d{{4}}-\d\d-\d\dT[^ ]+ commit {commit}\w* \((clean|dirty|dirty unknown)\)$", after["resumes"]);
+
+        // A record from before provenance was kept: nothing is invented for it; a second resume is added.
+        foreach (var key in new[] { "dirty", "torchsharp", "libtorch", "dotnet" }) after.Remove(key);
+        File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(after));
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true });
+        var third = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path))!;
+        Assert.False(third.ContainsKey("libtorch"));
+        Assert.Equal(2, third["resumes"].Split("; ").Length);
+        Assert.Equal(record["commit"], third["commit"]);
+    }
+
+    /// <summary>A resume of a finished run trains no epoch, and left a deleted or damaged metrics.csv as it was: it is
+    /// written again from the checkpoint's history, as the run wrote it.</summary>
+    [Fact]
+    public void A_resume_writes_metrics_csv_again_from_the_checkpoint()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 2) with { OutDir = dir.Path });
+        var csv = Path.Combine(dir.Path, "metrics.csv");
+        var written = File.ReadAllText(csv);
+        File.Delete(csv);
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 2) with { OutDir = dir.Path, Resume = true });
+        Assert.Equal(written, File.ReadAllText(csv));
+        File.WriteAllText(csv, "garbage\n\u0001\u0002");
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 2) with { OutDir = dir.Path, Resume = true });
+        Assert.Equal(written, File.ReadAllText(csv));
+    }
+
+    /// <summary>The first epoch's divergence test compares with the run's first step's loss, which was not saved: a run
+    /// stopped inside epoch 1 and resumed lost that epoch's flag, and its metrics.csv differed from the uninterrupted
+    /// run's. The loss is saved with the checkpoint; a checkpoint written before it still loads.</summary>
+    [Fact]
+    public void A_run_stopped_inside_its_first_epoch_is_flagged_as_the_uninterrupted_run()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dirA = new TempDir();
+        using var dirB = new TempDir();
+        var opts = Opts(epochs: 1) with
+        {
+            Optimizer = OptimizerSpec.Sgd(lr: 1000, weightDecay: 0), ClipGradNorm = 1, Schedule = LrSchedule.Constant,
+        };
+        using (var m = Build.Mlp(0, 256)) Trainer.Train(m, data, Ce(), opts with { OutDir = dirA.Path });
+        var csvA = File.ReadAllLines(Path.Combine(dirA.Path, "metrics.csv"));
+        Assert.EndsWith(",flag", csvA[0], StringComparison.Ordinal); // the premise: epoch 1 diverged
+
+        using (var cts = new CancellationTokenSource())
+        using (var m = Build.Mlp(0, 256))
+            Assert.Throws<TrainingStoppedException>(() => Trainer.Train(m, data, Ce(),
+                opts with { OutDir = dirB.Path, Cancellation = cts.Token, OnStepEnd = s => { if (s == 5) cts.Cancel(); } }));
+        Assert.NotNull(Checkpoint.ReadInfo(Path.Combine(dirB.Path, Checkpoint.FileName)).FirstStepLoss);
+        using (var m = Build.Mlp(1, 256)) Trainer.Train(m, data, Ce(), opts with { OutDir = dirB.Path, Resume = true });
+        Assert.Equal(WithoutTimes(csvA), WithoutTimes(File.ReadAllLines(Path.Combine(dirB.Path, "metrics.csv"))));
+
+        var older = System.Text.Json.JsonSerializer.Deserialize<CheckpointInfo>("""{"Name":"run","Seed":0,"Epoch":1,"Step":3,"Parameters":7,"Optimizer":"sgd","History":[]}""")!;
+        Assert.Null(older.FirstStepLoss);
     }
 
     /// <summary>A checkpoint copied from a run with another setting (same model, seed and optimizer) loaded fine and the
@@ -296,6 +425,48 @@ public class TrainerTests
         var e = Assert.Throws<ArgumentException>(() => Trainer.Train(m, TinyData.FashionMnist2k, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true }));
         Assert.Contains($"{Path.Combine(dir.Path, Checkpoint.FileName)} is a folder where the run writes a file", e.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(dir.Path, "metrics.csv"))); // refused before any epoch ran
+    }
+
+    /// <summary>A file named tb failed after the first epoch ("The file '.../tb' already exists"), that epoch lost; a
+    /// folder named run.lock failed as "Access to the path is denied". Both are refused up front, naming the path.</summary>
+    [Fact]
+    public void A_file_where_the_events_go_or_a_folder_where_the_lock_goes_is_refused_before_training()
+    {
+        using var dir = new TempDir();
+        var tb = Path.Combine(dir.Path, "tb");
+        File.WriteAllText(tb, "f\n");
+        using var m = Mlp(0);
+        var e = Assert.Throws<ArgumentException>(() => Trainer.Train(m, TinyData.FashionMnist2k, Ce(), Opts(epochs: 1) with { OutDir = dir.Path }));
+        Assert.Equal($"--out {dir.Path}: {tb} is a file where the run writes its TensorBoard folder; move it away, or give another --out.", e.Message);
+        Assert.False(File.Exists(Path.Combine(dir.Path, "metrics.csv")));
+        Assert.Equal("f\n", File.ReadAllText(tb));
+        File.Delete(tb);
+
+        var runLock = Path.Combine(dir.Path, "run.lock");
+        Directory.CreateDirectory(runLock);
+        e = Assert.Throws<ArgumentException>(() => Trainer.Train(m, TinyData.FashionMnist2k, Ce(), Opts(epochs: 1) with { OutDir = dir.Path }));
+        Assert.Equal($"--out {dir.Path}: {runLock} is a folder where the run writes a file; move it away, or give another --out.", e.Message);
+        Assert.True(Directory.Exists(runLock));
+    }
+
+    /// <summary>Opening a run folder deleted every ".*.tmp" in it, a user's ".notes.tmp" too: only the temp files
+    /// AtomicFile names go.</summary>
+    [Fact]
+    public void Opening_a_run_folder_removes_only_the_temp_files_an_atomic_write_left()
+    {
+        using var dir = new TempDir();
+        using (var m = Mlp(0)) Trainer.Train(m, TinyData.FashionMnist2k, Ce(), Opts(epochs: 1) with { OutDir = dir.Path });
+        var notes = Path.Combine(dir.Path, ".notes.tmp");
+        // The last as earlier builds named them (no random part).
+        var leftovers = new[] { Path.Combine(dir.Path, ".last.ckpt.4242-0badf00d.tmp"), Path.Combine(dir.Path, ".tmp-4242-0badf00d.tmp"), Path.Combine(dir.Path, ".run.json.4242.tmp") };
+        File.WriteAllText(notes, "mine");
+        foreach (var l in leftovers) File.WriteAllText(l, "half");
+        using (var m = Mlp(0)) Trainer.Train(m, TinyData.FashionMnist2k, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true });
+        Assert.Equal("mine", File.ReadAllText(notes));
+        Assert.All(leftovers, l => Assert.False(File.Exists(l), l));
+        Assert.False(AtomicFile.IsTempName(".x.tmp"));
+        Assert.False(AtomicFile.IsTempName(".notes.1-2.tmp"));
+        Assert.True(AtomicFile.IsTempName("/a/.run.json.1-0000abcd.tmp"));
     }
 
     [Theory]
