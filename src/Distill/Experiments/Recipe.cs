@@ -214,7 +214,9 @@ static class Recipe
             // With an --out folder the teacher's run is part of the recipe's record (deploy export, --resume): the cache
             // of whole runs copies a hit there and leaves a folder that already holds a run to the trainer, as for
             // `train --teacher`. The weights-only entries below have no checkpoint to put there.
-            result.Keep(TeacherStore.TrainOrReuse(teacher, set, options, c.TeacherCache ?? TeacherStore.Directory));
+            // Under the teacher's lock first: a sweep's tasks share one --out for it, and the second would otherwise find
+            // the first training there ("in use by another run"); it waits, then reads the finished run back.
+            using (TeacherStore.Hold(data, c)) result.Keep(TeacherStore.TrainOrReuse(teacher, set, options, c.TeacherCache ?? TeacherStore.Directory));
             return Keep(teacher);
         }
         using var held = TeacherStore.Hold(data, c); // another process training this teacher: wait, then load it
