@@ -55,19 +55,8 @@ public class PackageTests
     public void A_versionless_reference_to_a_loaded_package_binds_to_the_loaded_copy()
     {
         var dir = TestSupport.TempDir("restore-versionless");
-        var feed = Directory.CreateDirectory(Path.Combine(dir, "feed")).FullName;
-        var dll = Compile(dir, "VersionlessGreeter", "namespace Versionless; public static class Greeter { public static string Hello(string n) => $\"hello, {n}\"; }");
-        using (var zip = ZipFile.Open(Path.Combine(feed, "Distill.Test.Versionless.1.0.0.nupkg"), ZipArchiveMode.Create))
-        {
-            using (var w = new StreamWriter(zip.CreateEntry("Distill.Test.Versionless.nuspec").Open()))
-                w.Write("""
-                    <?xml version="1.0"?>
-                    <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
-                      <metadata><id>Distill.Test.Versionless</id><version>1.0.0</version><authors>tests</authors><description>test package</description></metadata>
-                    </package>
-                    """);
-            zip.CreateEntryFromFile(dll, "lib/netstandard2.0/VersionlessGreeter.dll");
-        }
+        Pack(Path.Combine(dir, "feed"), "Distill.Test.Versionless", Compile(dir, "VersionlessGreeter",
+            "namespace Versionless; public static class Greeter { public static string Hello(string n) => $\"hello, {n}\"; }"));
         var nb = TestSupport.WriteNotebook(dir, "versionless.ipynb",
             ("#i \"nuget: feed\"\n#r \"nuget: Distill.Test.Versionless, 1.0.0\"", null),
             ("#r \"nuget: Distill.Test.Versionless\"\nVersionless.Greeter.Hello(\"notebook\")", null),
@@ -98,20 +87,8 @@ public class PackageTests
     public void A_source_added_with_i_is_used_for_restore()
     {
         var dir = TestSupport.TempDir("feed");
-        var feed = Directory.CreateDirectory(Path.Combine(dir, "feed")).FullName;
-        var dll = Compile(dir, "FeedGreeter", "namespace Feed; public static class Greeter { public static string Hello(string n) => $\"hello from the feed, {n}\"; }");
-        // A minimal .nupkg: the nuspec and one lib/ assembly.
-        using (var zip = ZipFile.Open(Path.Combine(feed, "Distill.Test.FeedGreeter.1.0.0.nupkg"), ZipArchiveMode.Create))
-        {
-            using (var w = new StreamWriter(zip.CreateEntry("Distill.Test.FeedGreeter.nuspec").Open()))
-                w.Write("""
-                    <?xml version="1.0"?>
-                    <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
-                      <metadata><id>Distill.Test.FeedGreeter</id><version>1.0.0</version><authors>tests</authors><description>test package</description></metadata>
-                    </package>
-                    """);
-            zip.CreateEntryFromFile(dll, "lib/netstandard2.0/FeedGreeter.dll");
-        }
+        Pack(Path.Combine(dir, "feed"), "Distill.Test.FeedGreeter", Compile(dir, "FeedGreeter",
+            "namespace Feed; public static class Greeter { public static string Hello(string n) => $\"hello from the feed, {n}\"; }"));
         // A package that cannot be restored fails its own cell only: it is not restored again with every later #r.
         var nb = TestSupport.WriteNotebook(dir, "feed.ipynb",
             ("#i \"nuget: feed\"\n#r \"nuget: Distill.No.Such.Package.Anywhere, 1.0.0\"", null),
@@ -121,6 +98,22 @@ public class PackageTests
         Assert.Equal([CellStatus.Failed, CellStatus.Succeeded, CellStatus.Succeeded], r.Cells.Select(c => c.Status));
         Assert.Contains("Distill.No.Such.Package.Anywhere", Assert.Single(r.Failures).Message, StringComparison.Ordinal);
         Assert.Equal("hello from the feed, notebook", Plain(r, 2));
+    }
+
+    /// <summary>A minimal .nupkg of <paramref name="id"/> 1.0.0 in the folder <paramref name="feed"/> (created): the
+    /// nuspec and one lib/ assembly, for a local feed a notebook adds with #i.</summary>
+    static void Pack(string feed, string id, string dll)
+    {
+        Directory.CreateDirectory(feed);
+        using var zip = ZipFile.Open(Path.Combine(feed, $"{id}.1.0.0.nupkg"), ZipArchiveMode.Create);
+        using (var w = new StreamWriter(zip.CreateEntry($"{id}.nuspec").Open()))
+            w.Write($"""
+                <?xml version="1.0"?>
+                <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
+                  <metadata><id>{id}</id><version>1.0.0</version><authors>tests</authors><description>test package</description></metadata>
+                </package>
+                """);
+        zip.CreateEntryFromFile(dll, $"lib/netstandard2.0/{Path.GetFileName(dll)}");
     }
 
     static string Compile(string dir, string name, string code)
