@@ -73,6 +73,9 @@ public abstract record RecipeConfig
     public bool Resume { get; init; }
     /// <summary>Folder of the teacher cache for this config (null: <see cref="TeacherStore.Directory"/>).</summary>
     public string? TeacherCache { get; init; }
+    /// <summary>The teacher's <see cref="OutDir"/> is one folder shared by many processes (a sweep's tasks): the one that
+    /// trains the teacher writes its run there, and the others load it from <see cref="TeacherCache"/> without touching it.</summary>
+    internal bool SharedTeacherFolder { get; init; }
     /// <summary>Clear run folders that hold other runs instead of refusing them.</summary>
     public bool Force { get; init; }
     /// <summary>Stops every run at its next step (Ctrl-C, SIGTERM).</summary>
@@ -209,13 +212,13 @@ static class Recipe
         using var set = TeacherSet(data, c);
         var teacher = Model(c.Teacher, data, c.TeacherSeed, c.TeacherModel);
         var options = Options(c, run, c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer);
-        if (options.OutDir is not null)
+        if (options.OutDir is not null && !c.SharedTeacherFolder)
         {
             // With an --out folder the teacher's run is part of the recipe's record (deploy export, --resume): the cache
             // of whole runs copies a hit there and leaves a folder that already holds a run to the trainer, as for
             // `train --teacher`. The weights-only entries below have no checkpoint to put there.
-            // Under the teacher's lock first: a sweep's tasks share one --out for it, and the second would otherwise find
-            // the first training there ("in use by another run"); it waits, then reads the finished run back.
+            // Under the teacher's lock, as below: a second process on the same folder waits for the first to finish
+            // instead of finding it training there ("in use by another run"). A sweep's shared folder takes the path below.
             using (TeacherStore.Hold(data, c)) result.Keep(TeacherStore.TrainOrReuse(teacher, set, options, c.TeacherCache ?? TeacherStore.Directory));
             return Keep(teacher);
         }

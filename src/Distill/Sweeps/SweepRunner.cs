@@ -359,7 +359,7 @@ public static class SweepRunner
         // One training folder per distinct teacher, keyed as its cache entry is (every teacher setting, the thread count,
         // the build): a grid over a teacher setting, or a task at another thread count, trains its own teacher beside
         // the others instead of trying to resume one that was started with other settings.
-        var teacherConfig = c with { OutDir = Path.Combine(dir, "teacher", TeacherStore.Key(data, c)) };
+        var teacherConfig = c with { OutDir = Path.Combine(dir, "teacher", TeacherStore.Key(data, c)), SharedTeacherFolder = true };
         using var transfer = Recipe.TransferSet(data, c);
         // A method's layer names (fitnet: {layer: stage9}) depend on the built models, which a spec's load does not build
         // (it loads no libtorch): build the objective once here, before the teacher trains (minutes), so a wrong name
