@@ -28,14 +28,9 @@ sealed class RunFolder : IDisposable
 
     public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log, bool resumable = true, bool tensorBoard = false)
     {
-        if (File.Exists(dir)) throw new ArgumentException($"--out {dir}: this is a file; give a folder (it is created when missing).");
-        try { Directory.CreateDirectory(dir); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ArgumentException($"--out {dir}: cannot create this folder ({e.Message}); give a folder you can write to.", e);
-        }
-        // Checked before the lock file is taken: its UnauthorizedAccessException named run.lock, not the folder.
-        if (FilePaths.Unwritable(dir) is { } unwritable) throw new ArgumentException(unwritable + ".");
+        // A file, a path through one, a folder that cannot be created or written: checked before the lock file is taken,
+        // whose UnauthorizedAccessException named run.lock, not the folder.
+        if (FilePaths.CreateOutFolder(dir) is { } problem) throw new ArgumentException(problem + ".");
         // Checked before training, not found when the first checkpoint is written after an epoch's work.
         foreach (var name in new[] { Checkpoint.FileName, SettingsFile, MetricsFile, LockFile, PidFile })
             if (Directory.Exists(Path.Combine(dir, name)))
