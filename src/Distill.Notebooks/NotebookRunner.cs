@@ -703,9 +703,12 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     }
                     // MessageOf: the cell's exception type may override Message with a getter that throws; that is still
                     // the cell's error, not the runner's.
-                    CellFailure Thrown(Exception ex) =>
-                        Fail(ex.GetType().FullName ?? ex.GetType().Name, ScriptSession.MessageOf(ex), ScriptSession.Traceback(ex), ScriptSession.LineOf(ex, cellFile),
-                            $"{ex.GetType().FullName}: {WithoutNativeFrames(ScriptSession.MessageOf(ex))}");
+                    CellFailure Thrown(Exception ex)
+                    {
+                        var message = ScriptSession.MessageOf(ex); // read once: a user's getter may run code
+                        return Fail(ex.GetType().FullName ?? ex.GetType().Name, message, ScriptSession.Traceback(ex), ScriptSession.LineOf(ex, cellFile),
+                            $"{ex.GetType().FullName}: {WithoutNativeFrames(message)}");
+                    }
                     if (r.Exception is { } thrown) return Thrown(thrown);
                     // Formatting the value runs the user's objects' code (a disposed tensor's shape throws): as in the
                     // kernel, what it throws is the cell's exception, not the runner's trouble.
