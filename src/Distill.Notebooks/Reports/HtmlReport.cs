@@ -72,7 +72,9 @@ public static partial class HtmlReport
         s.AllowedAttributes.Add("class");
         s.AllowedAttributes.Add("id");
         // An output must stay in its cell: positioned or stacked over the page, it could cover the report's own status
-        // header ("all succeeded") with its own.
+        // header ("all succeeded") with its own. What CSS is left (a negative margin, an opacity that stacks it over what
+        // came before) is held in the cell's box by the page's style: every cell and output paints inside its own box
+        // (`contain: paint`, which also clips fixed and absolute descendants, and `isolation`), see Css.
         foreach (var property in new[] { "position", "z-index", "transform", "translate" }) s.AllowedCssProperties.Remove(property);
         return s;
     });
@@ -322,6 +324,7 @@ public static partial class HtmlReport
         table.facts { border-collapse: collapse; font-size: 13px; margin-bottom: 2em; }
         table.facts th { text-align: left; padding: 2px 1em 2px 0; color: #59636e; font-weight: 500; vertical-align: top; }
         .cell { margin: 1em 0; }
+        .cell, .display { contain: paint; isolation: isolate; } /* a cell, and each output, paints only inside its own box */
         .cell.code { border-left: 3px solid #d1d9e0; padding-left: .8em; }
         .cell.code.failed { border-left-color: #cf222e; }
         .cell.code.not-run { opacity: .55; }
