@@ -114,6 +114,28 @@ public class ReportTrustTests
         Assert.True(CspOf(html).Split("'sha256-").Length <= 2, CspOf(html));
     }
 
+    /// <summary>plotly.js (3.5 MB) is inlined for charts only: the class name of a chart's container written in markdown,
+    /// code, a stream or an HTML output that is no chart brings neither the library nor its hash.</summary>
+    [Fact]
+    public void A_chart_free_notebook_naming_the_chart_class_gets_no_plotly()
+    {
+        var dir = TestSupport.TempDir("report-no-plotly");
+        var nb = TestSupport.WriteNotebook(dir, "noplotly.ipynb",
+            ("""Console.WriteLine("distill-plotly in a stream"); // and in code""", null),
+            ("""HTML("<div class='distill-plotly'>an output, not a chart</div>")""", null));
+        var json = TestSupport.ReadJson(nb);
+        json["cells"]!.AsArray().Insert(0, System.Text.Json.Nodes.JsonNode.Parse(
+            """{"cell_type": "markdown", "metadata": {}, "source": "Our charts use the class distill-plotly."}"""));
+        File.WriteAllText(nb, json.ToJsonString());
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var html = File.ReadAllText(r.Files.Html!);
+        Assert.Contains("Our charts use the class distill-plotly.", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("plotly.js v", html, StringComparison.Ordinal);
+        Assert.True(html.Length < 100_000, $"{html.Length} characters");
+        Assert.EndsWith("script-src 'none'", CspOf(html), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_markdown_code_cell_s_script_does_not_run_even_trusted()
     {

@@ -14,7 +14,7 @@ namespace Distill.Notebooks.Reports;
 /// The single-file HTML report of a run: a header with the facts needed to trust it (notebook, date, duration, budget,
 /// parameters, git commit and dirty flag, machine, .NET / TorchSharp / libtorch versions), rendered markdown, code cells
 /// with timings and their outputs. It works offline: plotly.js (from Plotly.NET's embedded resource) is inlined once,
-/// and only when a chart is present. Text outputs are HTML-escaped; only formatter HTML (text/html) goes in raw.
+/// and only when an output is one of the library's charts. Text outputs are HTML-escaped; only formatter HTML (text/html) goes in raw.
 /// </summary>
 public static partial class HtmlReport
 {
@@ -115,7 +115,9 @@ public static partial class HtmlReport
             if (c.Cell.Kind == CellKind.Code && c.Cell.Kernel != KernelNames.Markdown) outputs.Append(cell);
         }
         var html = body.ToString();
-        bool charts = html.Contains(Distill.Reporting.Figure.PlotlyClass, StringComparison.Ordinal);
+        // plotly.js (3.5 MB) only for the outputs that are charts: the class name in markdown, code or a stream's text is
+        // not one.
+        bool charts = Charts(outputs.ToString()).Any();
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"CSP_PLACEHOLDER\">\n");
         sb.Append(CultureInfo.InvariantCulture, $"<title>{Enc(r.Notebook.Name)} · distill run</title>\n<style>{Css}</style>\n");
