@@ -136,6 +136,28 @@ public class ReportTrustTests
         Assert.EndsWith("script-src 'none'", CspOf(html), StringComparison.Ordinal);
     }
 
+    /// <summary>HTML outputs and markdown cells lose their terminal sequences and control characters as a
+    /// stream's text does (Printable): a page would show them as stray bytes.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Html_and_markdown_lose_control_characters_and_terminal_sequences(bool trusted)
+    {
+        var dir = TestSupport.TempDir("report-controls");
+        var nb = TestSupport.WriteNotebook(dir, "controls.ipynb",
+            ("""display(HTML("<p>html ctrl \u0001\u001b[31m red\u007f\u0085\u001b]0;title\u0007 end</p>"));""", null));
+        var json = TestSupport.ReadJson(nb);
+        json["cells"]!.AsArray().Insert(0, System.Text.Json.Nodes.JsonNode.Parse(
+            """{"cell_type": "markdown", "metadata": {}, "source": "md cell \u0003\u001b[32m green"}"""));
+        File.WriteAllText(nb, json.ToJsonString());
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Trusted = trusted });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var html = File.ReadAllText(r.Files.Html!);
+        Assert.Contains("<p>html ctrl  red end</p>", html, StringComparison.Ordinal);
+        Assert.Contains("md cell  green", html, StringComparison.Ordinal);
+        Assert.DoesNotContain(html, c => c is < ' ' and not ('\t' or '\n' or '\r') or >= '\x7f' and <= '\x9f');
+    }
+
     [Fact]
     public void A_markdown_code_cell_s_script_does_not_run_even_trusted()
     {

@@ -226,7 +226,7 @@ public static partial class HtmlReport
 
     static string MarkdownHtml(string markdown, bool trusted, Func<string, string?>? image = null)
     {
-        var document = Markdig.Markdown.Parse(markdown, Markdown);
+        var document = Markdig.Markdown.Parse(Printable(markdown), Markdown);
         if (image is not null)
             foreach (var link in document.Descendants<LinkInline>().Where(l => l.IsImage && l.Url is not null))
                 if (image(link.Url!) is { } data) link.Url = data;
@@ -297,12 +297,13 @@ public static partial class HtmlReport
                 sb.Append("<div class=\"display\">");
                 if (d.Data.TryGetValue("text/html", out var html))
                 {
-                    html = Distill.Reporting.Figure.WithoutCdnFallback(html);
+                    // Without terminal sequences and control characters, as a stream's text (Printable).
+                    html = Printable(Distill.Reporting.Figure.WithoutCdnFallback(html));
                     sb.Append(trusted ? html : Sanitise(html));
                 }
                 // An untrusted SVG is shown as an image: an <img> never runs the scripts or handlers an SVG may hold.
                 else if (d.Data.TryGetValue("image/svg+xml", out var svg))
-                    sb.Append(trusted ? svg : $"<img src=\"data:image/svg+xml;base64,{Convert.ToBase64String(Encoding.UTF8.GetBytes(svg))}\">");
+                    sb.Append(trusted ? Printable(svg) : $"<img src=\"data:image/svg+xml;base64,{Convert.ToBase64String(Encoding.UTF8.GetBytes(svg))}\">");
                 else if (d.Data.TryGetValue("image/png", out var png)) sb.Append(CultureInfo.InvariantCulture, $"<img src=\"data:image/png;base64,{Enc(png.Trim())}\">");
                 else if (d.Data.TryGetValue("image/jpeg", out var jpg)) sb.Append(CultureInfo.InvariantCulture, $"<img src=\"data:image/jpeg;base64,{Enc(jpg.Trim())}\">");
                 else if (d.Data.TryGetValue("text/markdown", out var md)) sb.Append(MarkdownHtml(md, trusted));
