@@ -7,6 +7,7 @@ using Distill.Notebooks.Documents;
 using Markdig;
 using Markdig.Syntax;
 using Markdig.Syntax.Inlines;
+using static Distill.TerminalText;
 
 namespace Distill.Notebooks.Reports;
 
@@ -19,18 +20,6 @@ namespace Distill.Notebooks.Reports;
 public static partial class HtmlReport
 {
     static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().Build();
-
-    /// <summary>Terminal control sequences a cell's text may carry (a progress bar's colours, a hyperlink): CSI
-    /// (<c>ESC [ ... final</c>), OSC (<c>ESC ] ... BEL</c> or <c>ESC \</c>, or cut short by the end of the text), the
-    /// DCS/SOS/PM/APC strings (ended by <c>ESC \</c>) and the other two-byte escapes. A page would show them as stray
-    /// bytes, so they are dropped and the text around them (a link's text, the coloured words) is kept.</summary>
-    [GeneratedRegex(@"\x1B\[[0-?]*[ -/]*[@-~]|\x1B\][^\x07\x1B]*(?:\x07|\x1B\\|$)|\x1B[PX^_][^\x1B]*?\x1B\\|\x1B[ -~]?")]
-    private static partial Regex Ansi();
-
-    /// <summary>Control characters HTML does not allow in text (NUL, C0 but tab, newline and carriage return, DEL, C1):
-    /// browsers show them as replacement boxes or drop them unpredictably.</summary>
-    [GeneratedRegex(@"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]")]
-    private static partial Regex Controls();
 
     public static void Write(NotebookRunResult r, string path, bool trusted = false)
     {
@@ -288,7 +277,7 @@ public static partial class HtmlReport
                 sb.Append(CultureInfo.InvariantCulture, $"<pre class=\"stream {Enc(s.Name)}\">{Enc(s.Text.ToString())}</pre>\n");
                 break;
             case ErrorOutput e:
-                var tb = string.Join("\n", e.Traceback.Select(l => Ansi().Replace(l, "")));
+                var tb = string.Join("\n", e.Traceback.Select(Printable));
                 sb.Append(CultureInfo.InvariantCulture, $"<pre class=\"error\"><b>{Enc(e.EName)}</b>: {Enc(e.EValue)}");
                 if (tb.Length > 0 && tb != e.EValue) sb.Append("\n\n").Append(Enc(tb));
                 sb.Append("</pre>\n");
@@ -297,7 +286,7 @@ public static partial class HtmlReport
                 sb.Append("<div class=\"display\">");
                 if (d.Data.TryGetValue("text/html", out var html))
                 {
-                    // Without terminal sequences and control characters, as a stream's text (Printable).
+                    // Without terminal sequences and control characters, as a stream's text (TerminalText.Printable).
                     html = Printable(Distill.Reporting.Figure.WithoutCdnFallback(html));
                     sb.Append(trusted ? html : Sanitise(html));
                 }
@@ -313,11 +302,8 @@ public static partial class HtmlReport
         }
     }
 
-    /// <summary>Escaped text, without terminal sequences or control characters (<see cref="Ansi"/>, <see cref="Controls"/>).</summary>
+    /// <summary>Escaped text, without terminal sequences or control characters (<see cref="TerminalText.Printable"/>).</summary>
     static string Enc(string s) => WebUtility.HtmlEncode(Printable(s));
-
-    /// <summary>The text without terminal sequences and control characters, for any page that shows a cell's text.</summary>
-    internal static string Printable(string s) => Controls().Replace(Ansi().Replace(s, ""), "");
 
     const string Css = """
 
