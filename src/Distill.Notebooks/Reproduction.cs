@@ -78,7 +78,7 @@ public sealed record NotebookOutcome(
             // Failures name the notebook file, the cell and the line, as `distill run` prints them.
             var text = Status is OutcomeStatus.Failed or OutcomeStatus.TimedOut ? (Status == OutcomeStatus.Failed ? Run!.Failures[0] : Run!.Failures[^1]).ToString()
                 : $"{Name}: {StatusText}";
-            return $"{mark} {text}{time}{rows}";
+            return TerminalText.Printable($"{mark} {text}{time}{rows}"); // a notebook's message, on the terminal
         }
     }
 

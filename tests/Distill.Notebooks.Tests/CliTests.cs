@@ -25,6 +25,34 @@ public class CliTests
         Assert.Equal("string budget = \"smoke\";\n", TestSupport.Text(first["source"]).Split('\n', 2)[1]);
     }
 
+    /// <summary>A cell's exception message reaches the terminal of whoever runs the notebook (the failure line of
+    /// `distill run`, the per-notebook line of `distill reproduce` and its echo of the notebook's process): without its
+    /// terminal sequences and control characters, which could clear the screen, set the title or forge a link.</summary>
+    [Fact]
+    public void A_cells_error_message_reaches_the_terminal_without_escape_sequences()
+    {
+        var dir = TestSupport.TempDir("cli-escapes");
+        var notebooks = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        var nb = TestSupport.WriteNotebook(notebooks, "esc.ipynb",
+            ("""throw new Exception("<b>x</b>\u001b[31m red\u001b]0;title\u0007\u001b]8;;https://example.invalid/\u001b\\ link\u009d\u0007\u001b[2J end");""", null));
+        static void Clean(string text) =>
+            Assert.DoesNotContain(text, c => c is < ' ' and not ('\t' or '\n' or '\r') or >= '\x7f' and <= '\x9f');
+        const string Line = "✘ esc.ipynb: cell 1, line 1: System.Exception: <b>x</b> red link end";
+
+        var run = Distill("run", nb, "--out", Path.Combine(dir, "run"));
+        Assert.Equal(1, run.Exit);
+        Assert.Contains(Line + "\n", run.Err, StringComparison.Ordinal);
+        Clean(run.Out);
+        Clean(run.Err);
+
+        var reproduce = Distill("reproduce", "--notebooks", notebooks, "--out", Path.Combine(dir, "reproduce"), "--budget", "smoke");
+        Assert.Equal(1, reproduce.Exit);
+        Assert.Contains(Line + " (", reproduce.Out, StringComparison.Ordinal);
+        Clean(reproduce.Out);
+        Clean(reproduce.Err);
+    }
+
     /// <summary>Started from a terminal, a cell's Console.ReadKey() waited for a key, so `distill run` hung (docs: a
     /// headless run never waits for input). Now the run's stdin is /dev/null whatever it was started with, and ReadKey
     /// throws as it does with stdin piped, and in the kernel: the cell's error, exit 1. `script` (util-linux) gives the

@@ -6,12 +6,13 @@ namespace Distill.Notebooks.Tests;
 public class ReportTrustTests
 {
     /// <summary>The notebook; the untrusted one also carries <see cref="Attacks"/> (trusted, they would be let run: a
-    /// meta refresh would leave the page).</summary>
+    /// meta refresh would leave the page). Its last output would cover the page's header from its place, if it could.</summary>
     static string Notebook(string dir, bool trusted) => TestSupport.WriteNotebook(dir, "trust.ipynb",
         ($"#r \"{Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", "debug", "Distill.dll")}\"", null),
         ("Distill.Reporting.Charts.Bars(\"bars\", \"%\", [(\"a\", 1.0), (\"b\", 2.0)])", null),
         ("HTML(\"<p id='out'>output</p><script>document.title = 'output script ran';</script>\")", null),
-        ("HTML(" + (trusted ? "\"\"" : Attacks) + ")", null));
+        ("HTML(" + (trusted ? "\"\"" : Attacks) + ")", null),
+        ("HTML(\"<div style='opacity: .99; margin-top: -6000px; min-height: 7000px; background: #fff'><p class='status succeeded'>output says succeeded</p></div>\")", null));
 
     /// <summary>Each would change the title, leave the page or fetch, if it ran; a forged chart has the id and shape of
     /// ours but a body of its own.</summary>
@@ -33,7 +34,7 @@ public class ReportTrustTests
         // A markdown cell with a script, appended to the written notebook.
         var json = TestSupport.ReadJson(nb);
         json["cells"]!.AsArray().Insert(0, System.Text.Json.Nodes.JsonNode.Parse(
-            """{"cell_type": "markdown", "metadata": {}, "source": "# Trust\n\n<script>document.title = 'markdown script ran';</script>"}"""));
+            """{"cell_type": "markdown", "metadata": {}, "source": "# Trust\n\n<script>document.title = 'markdown script ran';</script>\n\n<div style='opacity: .99; margin-top: -400px; min-height: 400px; background: #fff'><h1>trust</h1><p class='status succeeded'>markdown says succeeded</p></div>"}"""));
         File.WriteAllText(nb, json.ToJsonString());
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Trusted = trusted });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
@@ -60,12 +61,23 @@ public class ReportTrustTests
         Assert.Equal("static", await page.Locator("#spoof").EvaluateAsync<string>("e => getComputedStyle(e).position"));
         Assert.Equal("none", await page.Locator("#spoof").EvaluateAsync<string>("e => getComputedStyle(e).transform"));
         Assert.Equal("rgb(255, 0, 0)", await page.Locator("#spoof").EvaluateAsync<string>("e => getComputedStyle(e).color"));
+        // Nor drawn over it from its own place (a negative margin, with an opacity that stacks it above the header), from
+        // markdown or an output: the header's own elements are what the browser finds at their centres.
+        Assert.Empty(await page.EvaluateAsync<string[]>(HeaderCovered));
         await page.Locator("#js").ClickAsync();
         await page.WaitForTimeoutAsync(1500);
         Assert.Equal("trust · distill run", await page.TitleAsync());
         Assert.StartsWith("file://", page.Url, StringComparison.Ordinal);
         Assert.Empty(browser.Network);
     }
+
+    /// <summary>The header's elements that something else is painted over, at their centres (empty when none is).</summary>
+    const string HeaderCovered = """
+        () => [...document.querySelectorAll('header h1, header .status, header th, header td')].filter(e => {
+            const r = e.getBoundingClientRect();
+            return !e.contains(document.elementFromPoint(r.left + Math.min(r.width / 2, 20), r.top + r.height / 2));
+        }).map(e => e.textContent)
+        """;
 
     [Fact]
     public async Task Trusted_output_scripts_run_and_markdown_scripts_still_do_not()
@@ -74,6 +86,7 @@ public class ReportTrustTests
         await using var __ = browser;
         Assert.Equal(1, charts);
         Assert.Equal("output script ran", title);
+        Assert.Empty(await browser.Page.EvaluateAsync<string[]>(HeaderCovered)); // raw HTML, still painted in its cell
     }
     /// <summary>The script-src hashes of the report's CSP.</summary>
     static string CspOf(string html) => System.Net.WebUtility.HtmlDecode(
@@ -99,6 +112,50 @@ public class ReportTrustTests
         Assert.DoesNotContain("</SCRIPT>", html, StringComparison.Ordinal);
         // At most plotly.js's own hash (the sanitised container keeps its class): the forged chart's script is not let run.
         Assert.True(CspOf(html).Split("'sha256-").Length <= 2, CspOf(html));
+    }
+
+    /// <summary>plotly.js (3.5 MB) is inlined for charts only: the class name of a chart's container written in markdown,
+    /// code, a stream or an HTML output that is no chart brings neither the library nor its hash.</summary>
+    [Fact]
+    public void A_chart_free_notebook_naming_the_chart_class_gets_no_plotly()
+    {
+        var dir = TestSupport.TempDir("report-no-plotly");
+        var nb = TestSupport.WriteNotebook(dir, "noplotly.ipynb",
+            ("""Console.WriteLine("distill-plotly in a stream"); // and in code""", null),
+            ("""HTML("<div class='distill-plotly'>an output, not a chart</div>")""", null));
+        var json = TestSupport.ReadJson(nb);
+        json["cells"]!.AsArray().Insert(0, System.Text.Json.Nodes.JsonNode.Parse(
+            """{"cell_type": "markdown", "metadata": {}, "source": "Our charts use the class distill-plotly."}"""));
+        File.WriteAllText(nb, json.ToJsonString());
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var html = File.ReadAllText(r.Files.Html!);
+        Assert.Contains("Our charts use the class distill-plotly.", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("plotly.js v", html, StringComparison.Ordinal);
+        Assert.True(html.Length < 100_000, $"{html.Length} characters");
+        Assert.EndsWith("script-src 'none'", CspOf(html), StringComparison.Ordinal);
+    }
+
+    /// <summary>HTML outputs and markdown cells lose their terminal sequences and control characters as a
+    /// stream's text does (Printable): a page would show them as stray bytes.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Html_and_markdown_lose_control_characters_and_terminal_sequences(bool trusted)
+    {
+        var dir = TestSupport.TempDir("report-controls");
+        var nb = TestSupport.WriteNotebook(dir, "controls.ipynb",
+            ("""display(HTML("<p>html ctrl \u0001\u001b[31m red\u007f\u0085\u001b]0;title\u0007 end</p>"));""", null));
+        var json = TestSupport.ReadJson(nb);
+        json["cells"]!.AsArray().Insert(0, System.Text.Json.Nodes.JsonNode.Parse(
+            """{"cell_type": "markdown", "metadata": {}, "source": "md cell \u0003\u001b[32m green"}"""));
+        File.WriteAllText(nb, json.ToJsonString());
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Trusted = trusted });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var html = File.ReadAllText(r.Files.Html!);
+        Assert.Contains("<p>html ctrl  red end</p>", html, StringComparison.Ordinal);
+        Assert.Contains("md cell  green", html, StringComparison.Ordinal);
+        Assert.DoesNotContain(html, c => c is < ' ' and not ('\t' or '\n' or '\r') or >= '\x7f' and <= '\x9f');
     }
 
     [Fact]

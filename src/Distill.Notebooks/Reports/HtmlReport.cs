@@ -7,6 +7,7 @@ using Distill.Notebooks.Documents;
 using Markdig;
 using Markdig.Syntax;
 using Markdig.Syntax.Inlines;
+using static Distill.TerminalText;
 
 namespace Distill.Notebooks.Reports;
 
@@ -14,23 +15,11 @@ namespace Distill.Notebooks.Reports;
 /// The single-file HTML report of a run: a header with the facts needed to trust it (notebook, date, duration, budget,
 /// parameters, git commit and dirty flag, machine, .NET / TorchSharp / libtorch versions), rendered markdown, code cells
 /// with timings and their outputs. It works offline: plotly.js (from Plotly.NET's embedded resource) is inlined once,
-/// and only when a chart is present. Text outputs are HTML-escaped; only formatter HTML (text/html) goes in raw.
+/// and only when an output is one of the library's charts. Text outputs are HTML-escaped; only formatter HTML (text/html) goes in raw.
 /// </summary>
 public static partial class HtmlReport
 {
     static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().Build();
-
-    /// <summary>Terminal control sequences a cell's text may carry (a progress bar's colours, a hyperlink): CSI
-    /// (<c>ESC [ ... final</c>), OSC (<c>ESC ] ... BEL</c> or <c>ESC \</c>, or cut short by the end of the text), the
-    /// DCS/SOS/PM/APC strings (ended by <c>ESC \</c>) and the other two-byte escapes. A page would show them as stray
-    /// bytes, so they are dropped and the text around them (a link's text, the coloured words) is kept.</summary>
-    [GeneratedRegex(@"\x1B\[[0-?]*[ -/]*[@-~]|\x1B\][^\x07\x1B]*(?:\x07|\x1B\\|$)|\x1B[PX^_][^\x1B]*?\x1B\\|\x1B[ -~]?")]
-    private static partial Regex Ansi();
-
-    /// <summary>Control characters HTML does not allow in text (NUL, C0 but tab, newline and carriage return, DEL, C1):
-    /// browsers show them as replacement boxes or drop them unpredictably.</summary>
-    [GeneratedRegex(@"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]")]
-    private static partial Regex Controls();
 
     public static void Write(NotebookRunResult r, string path, bool trusted = false)
     {
@@ -72,7 +61,9 @@ public static partial class HtmlReport
         s.AllowedAttributes.Add("class");
         s.AllowedAttributes.Add("id");
         // An output must stay in its cell: positioned or stacked over the page, it could cover the report's own status
-        // header ("all succeeded") with its own.
+        // header ("all succeeded") with its own. What CSS is left (a negative margin, an opacity that stacks it over what
+        // came before) is held in the cell's box by the page's style: every cell and output paints inside its own box
+        // (`contain: paint`, which also clips fixed and absolute descendants, and `isolation`), see Css.
         foreach (var property in new[] { "position", "z-index", "transform", "translate" }) s.AllowedCssProperties.Remove(property);
         return s;
     });
@@ -113,7 +104,9 @@ public static partial class HtmlReport
             if (c.Cell.Kind == CellKind.Code && c.Cell.Kernel != KernelNames.Markdown) outputs.Append(cell);
         }
         var html = body.ToString();
-        bool charts = html.Contains(Distill.Reporting.Figure.PlotlyClass, StringComparison.Ordinal);
+        // plotly.js (3.5 MB) only for the outputs that are charts: the class name in markdown, code or a stream's text is
+        // not one.
+        bool charts = Charts(outputs.ToString()).Any();
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"CSP_PLACEHOLDER\">\n");
         sb.Append(CultureInfo.InvariantCulture, $"<title>{Enc(r.Notebook.Name)} · distill run</title>\n<style>{Css}</style>\n");
@@ -222,7 +215,7 @@ public static partial class HtmlReport
 
     static string MarkdownHtml(string markdown, bool trusted, Func<string, string?>? image = null)
     {
-        var document = Markdig.Markdown.Parse(markdown, Markdown);
+        var document = Markdig.Markdown.Parse(Printable(markdown), Markdown);
         if (image is not null)
             foreach (var link in document.Descendants<LinkInline>().Where(l => l.IsImage && l.Url is not null))
                 if (image(link.Url!) is { } data) link.Url = data;
@@ -284,7 +277,7 @@ public static partial class HtmlReport
                 sb.Append(CultureInfo.InvariantCulture, $"<pre class=\"stream {Enc(s.Name)}\">{Enc(s.Text.ToString())}</pre>\n");
                 break;
             case ErrorOutput e:
-                var tb = string.Join("\n", e.Traceback.Select(l => Ansi().Replace(l, "")));
+                var tb = string.Join("\n", e.Traceback.Select(Printable));
                 sb.Append(CultureInfo.InvariantCulture, $"<pre class=\"error\"><b>{Enc(e.EName)}</b>: {Enc(e.EValue)}");
                 if (tb.Length > 0 && tb != e.EValue) sb.Append("\n\n").Append(Enc(tb));
                 sb.Append("</pre>\n");
@@ -293,12 +286,13 @@ public static partial class HtmlReport
                 sb.Append("<div class=\"display\">");
                 if (d.Data.TryGetValue("text/html", out var html))
                 {
-                    html = Distill.Reporting.Figure.WithoutCdnFallback(html);
+                    // Without terminal sequences and control characters, as a stream's text (TerminalText.Printable).
+                    html = Printable(Distill.Reporting.Figure.WithoutCdnFallback(html));
                     sb.Append(trusted ? html : Sanitise(html));
                 }
                 // An untrusted SVG is shown as an image: an <img> never runs the scripts or handlers an SVG may hold.
                 else if (d.Data.TryGetValue("image/svg+xml", out var svg))
-                    sb.Append(trusted ? svg : $"<img src=\"data:image/svg+xml;base64,{Convert.ToBase64String(Encoding.UTF8.GetBytes(svg))}\">");
+                    sb.Append(trusted ? Printable(svg) : $"<img src=\"data:image/svg+xml;base64,{Convert.ToBase64String(Encoding.UTF8.GetBytes(svg))}\">");
                 else if (d.Data.TryGetValue("image/png", out var png)) sb.Append(CultureInfo.InvariantCulture, $"<img src=\"data:image/png;base64,{Enc(png.Trim())}\">");
                 else if (d.Data.TryGetValue("image/jpeg", out var jpg)) sb.Append(CultureInfo.InvariantCulture, $"<img src=\"data:image/jpeg;base64,{Enc(jpg.Trim())}\">");
                 else if (d.Data.TryGetValue("text/markdown", out var md)) sb.Append(MarkdownHtml(md, trusted));
@@ -308,11 +302,8 @@ public static partial class HtmlReport
         }
     }
 
-    /// <summary>Escaped text, without terminal sequences or control characters (<see cref="Ansi"/>, <see cref="Controls"/>).</summary>
+    /// <summary>Escaped text, without terminal sequences or control characters (<see cref="TerminalText.Printable"/>).</summary>
     static string Enc(string s) => WebUtility.HtmlEncode(Printable(s));
-
-    /// <summary>The text without terminal sequences and control characters, for any page that shows a cell's text.</summary>
-    internal static string Printable(string s) => Controls().Replace(Ansi().Replace(s, ""), "");
 
     const string Css = """
 
@@ -322,6 +313,7 @@ public static partial class HtmlReport
         table.facts { border-collapse: collapse; font-size: 13px; margin-bottom: 2em; }
         table.facts th { text-align: left; padding: 2px 1em 2px 0; color: #59636e; font-weight: 500; vertical-align: top; }
         .cell { margin: 1em 0; }
+        .cell, .display { contain: paint; isolation: isolate; } /* a cell, and each output, paints only inside its own box */
         .cell.code { border-left: 3px solid #d1d9e0; padding-left: .8em; }
         .cell.code.failed { border-left-color: #cf222e; }
         .cell.code.not-run { opacity: .55; }

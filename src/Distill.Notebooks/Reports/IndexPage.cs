@@ -89,7 +89,7 @@ public static class IndexPage
 
     /// <summary>Escapes the five HTML-special characters only (WebUtility would also turn ± and · into entities), after
     /// dropping terminal sequences and control characters a failed cell's message may carry.</summary>
-    static string Enc(string s) => HtmlReport.Printable(s).Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)
+    static string Enc(string s) => TerminalText.Printable(s).Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)
         .Replace(">", "&gt;", StringComparison.Ordinal).Replace("\"", "&quot;", StringComparison.Ordinal).Replace("'", "&#39;", StringComparison.Ordinal);
 
     const string Css = """

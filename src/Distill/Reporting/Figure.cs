@@ -20,7 +20,7 @@ public sealed class Figure
     /// <summary>Where a page without plotly.js (VS Code's or Jupyter's output view) loads it from.</summary>
     public static readonly string CdnUrl = $"https://cdn.plot.ly/plotly-{PlotlyJsVersion}.min.js";
 
-    /// <summary>Marker class on every chart container; the HTML report inlines plotly.js once when it finds it.</summary>
+    /// <summary>Marker class on every chart container; the HTML report inlines plotly.js once when an output is a chart.</summary>
     public const string PlotlyClass = "distill-plotly";
 
     /// <summary>Delimit the CDN fallback in chart outputs: live notebooks need it, the offline report (plotly.js inlined)

@@ -91,8 +91,9 @@ public sealed class ChildProcesses(IReadOnlyList<string> self, int jobs)
                 else if (--open == 0) log.Dispose();
             }
         }
-        p.OutputDataReceived += (_, e) => { Line(e.Data); if (task.Echo && e.Data is not null) Console.Out.WriteLine(e.Data); };
-        p.ErrorDataReceived += (_, e) => { Line(e.Data); if (task.Echo && e.Data is not null) Console.Error.WriteLine(e.Data); };
+        // Echoed without terminal sequences: a notebook's process may write any (task.log keeps them as written).
+        p.OutputDataReceived += (_, e) => { Line(e.Data); if (task.Echo && e.Data is not null) Console.Out.WriteLine(TerminalText.Printable(e.Data)); };
+        p.ErrorDataReceived += (_, e) => { Line(e.Data); if (task.Echo && e.Data is not null) Console.Error.WriteLine(TerminalText.Printable(e.Data)); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         return p;

@@ -1,0 +1,26 @@
+using System.Text.RegularExpressions;
+
+namespace Distill;
+
+/// <summary>Text a notebook wrote (an exception's message, a cell's output, its HTML), made safe to show: on a page, or
+/// on the terminal of whoever runs it, where an escape sequence could clear the screen, set the window title or forge a
+/// hyperlink.</summary>
+public static partial class TerminalText
+{
+    /// <summary>Terminal control sequences a cell's text may carry (a progress bar's colours, a hyperlink): CSI
+    /// (<c>ESC [ ... final</c>), OSC (<c>ESC ] ... BEL</c> or <c>ESC \</c>, or cut short by the end of the text), the
+    /// DCS/SOS/PM/APC strings (ended by <c>ESC \</c>) and the other two-byte escapes. They are dropped and the text around
+    /// them (a link's text, the coloured words) is kept.</summary>
+    [GeneratedRegex(@"\x1B\[[0-?]*[ -/]*[@-~]|\x1B\][^\x07\x1B]*(?:\x07|\x1B\\|$)|\x1B[PX^_][^\x1B]*?\x1B\\|\x1B[ -~]?")]
+    private static partial Regex Ansi();
+
+    /// <summary>Control characters but tab, newline and carriage return: NUL, the rest of C0, DEL and C1 (whose 0x9B and
+    /// 0x9D some terminals read as CSI and OSC). HTML does not allow them in text either: browsers show them as
+    /// replacement boxes or drop them unpredictably.</summary>
+    [GeneratedRegex(@"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]")]
+    private static partial Regex Controls();
+
+    /// <summary>The text without terminal sequences and control characters (<see cref="Ansi"/>, <see cref="Controls"/>):
+    /// for any page or terminal line that shows what a notebook wrote.</summary>
+    public static string Printable(string s) => Controls().Replace(Ansi().Replace(s, ""), "");
+}
