@@ -18,8 +18,10 @@ public static class DatasetVerifier
     {
         foreach (var name in info.Files)
         {
-            var path = DatasetInfo.TryResolve(folder, name);
-            if (path is null) return new DatasetException(Path.Combine(folder, name), "file not found", $"run `{info.InstallCommand}`");
+            // The loader's resolution: a FILE beside FILE.gz that holds other data is refused there, so it is broken here.
+            string path;
+            try { path = info.Resolve(folder, name); }
+            catch (DatasetException e) { return e; }
             try
             {
                 // The published download itself: its bytes say everything, nothing more to read.
