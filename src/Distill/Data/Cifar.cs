@@ -161,6 +161,10 @@ public static class Cifar
     {
         int n = coarse ? 20 : 100;
         var namesFile = Path.Combine(folder, coarse ? "coarse_label_names.txt" : "fine_label_names.txt");
+        // A folder under the name is not "no names file": numbering the classes would hide it.
+        if (Directory.Exists(namesFile))
+            throw new DatasetException(namesFile, "is a folder, where CIFAR-100's class names file should be",
+                "move the folder away: put the file from the CIFAR-100 tarball there, or leave nothing to number the classes (class 0, class 1, ...)");
         // File.Exists is true for a broken link too: DataFiles names it.
         if (!File.Exists(namesFile)) return [.. Enumerable.Range(0, n).Select(i => $"class {i}")];
         // Through DataFiles: a FIFO or an empty file is refused by name, not waited on.

@@ -87,6 +87,7 @@ public class CifarVerifierTests
     [InlineData("coarse20", "coarse label 20 in record 3 is outside 0..19")]
     [InlineData("cifar10-records", "label")] // 3,074 records of 3,073 bytes: a whole number of 3,074-byte ones
     [InlineData("names-short", "holds 2 class names, one per line; CIFAR-100 has 100 fine classes")]
+    [InlineData("names-folder", "is a folder, where CIFAR-100's class names file should be")]
     public void Cifar100_damage_that_train_refuses_is_broken_in_doctor(string damage, string problem)
     {
         using var dir = new TempDir();
@@ -108,6 +109,10 @@ public class CifarVerifierTests
                 File.WriteAllBytes(F("train.bin"), records);
                 break;
             case "names-short": File.WriteAllLines(F("fine_label_names.txt"), ["a", "b"]); break;
+            case "names-folder": // was silently taken for no names file: the classes became numbered
+                File.Delete(F("fine_label_names.txt"));
+                Directory.CreateDirectory(F("fine_label_names.txt"));
+                break;
         }
         var e = AssertDoctorSaysWhatTrainSays(DatasetCatalog.Cifar100, dir.Path, s => Datasets.Cifar100(s));
         Assert.Contains(problem, e.Problem, StringComparison.Ordinal);
