@@ -107,7 +107,7 @@ public static class Idx
     static IdxArray ReadPayload(string path, Stream s, bool gz, long fileLength, int? expectedDims)
     {
         Span<byte> head = stackalloc byte[4];
-        s.ReadExactly(head);
+        ReadHeader(path, s, head, gz, 0);
         uint magic = BinaryPrimitives.ReadUInt32BigEndian(head);
         int dims = head[3];
         if (head[0] != 0 || head[1] != 0 || head[2] != UInt8 || dims is < 1 or > 4)
@@ -124,7 +124,7 @@ public static class Idx
         Span<byte> size = stackalloc byte[4];
         for (int i = 0; i < dims; i++)
         {
-            s.ReadExactly(size);
+            ReadHeader(path, s, size, gz, 4 + 4 * i);
             shape[i] = BinaryPrimitives.ReadInt32BigEndian(size);
             if (shape[i] < 0)
                 throw new DatasetException(path, $"header dimension {i} is negative ({shape[i]})", "the file is corrupt: delete it and run `distill data install` again");
@@ -161,6 +161,20 @@ public static class Idx
             throw new DatasetException(path, $"the gzip data continues after the {count:N0} bytes its header declares",
                 "the file is corrupt or not an IDX file: delete it and run `distill data install` again");
         return new IdxArray(path, shape, data);
+    }
+
+    /// <summary>Reads the next <paramref name="into"/>.Length header bytes, at <paramref name="offset"/>. Data that ends
+    /// inside the header (a gzip of an empty file, say) is named as such, not as .NET's "Unable to read beyond the end
+    /// of the stream".</summary>
+    static void ReadHeader(string path, Stream s, Span<byte> into, bool gz, int offset)
+    {
+        int got = s.ReadAtLeast(into, into.Length, throwOnEndOfStream: false);
+        if (got == into.Length) return;
+        int total = offset + got;
+        throw new DatasetException(path,
+            total == 0 && gz ? "the gzip data decompresses to nothing (0 bytes): there is no IDX header in it"
+                : $"the {(gz ? "decompressed gzip data" : "file")} ends after {total} byte{(total == 1 ? "" : "s")}, inside the IDX header ({offset + into.Length} or more bytes)",
+            "the file is damaged or was made from an empty or cut file: delete it and run `distill data install` again");
     }
 
     static string Items(int dims) => dims switch { 1 => "labels", 3 => "images", _ => "items" };

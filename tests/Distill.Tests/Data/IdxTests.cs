@@ -310,6 +310,26 @@ public class IdxTests
 
 public class DataFileErrorTests
 {
+    /// <summary>`printf '' | gzip`: a whole gzip file of nothing gave .NET's "(Unable to read beyond the end of the
+    /// stream)"; a file cut inside its header is named too, by the byte it ends at.</summary>
+    [Fact]
+    public void Gzip_of_nothing_and_a_file_ending_inside_the_header_get_our_own_words()
+    {
+        using var dir = new TempDir();
+        // What `printf '' | gzip` writes (GZipStream writes nothing at all for no input): header, an empty deflate
+        // block, CRC-32 0 and size 0.
+        var empty = dir.Write("t10k-labels-idx1-ubyte.gz", [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        var e = Assert.Throws<DatasetException>(() => Idx.ReadLabels(empty));
+        Assert.Equal(empty, e.Path);
+        Assert.Equal("the gzip data decompresses to nothing (0 bytes): there is no IDX header in it", e.Problem);
+        Assert.DoesNotContain("Unable to read", e.Message, StringComparison.Ordinal);
+        Assert.Contains("distill data install", e.Fix, StringComparison.Ordinal);
+        var cut = dir.Write("t10k-images-idx3-ubyte", Gen.Idx([2, 28, 28], Gen.Images(2))[..10]);
+        Assert.Equal("the file ends after 10 bytes, inside the IDX header (12 or more bytes)", Assert.Throws<DatasetException>(() => Idx.ReadImages(cut)).Problem);
+        var cutGz = dir.Write("t.gz", Gen.Gzip(Gen.Idx([2], Gen.Labels(2))[..3]));
+        Assert.Equal("the decompressed gzip data ends after 3 bytes, inside the IDX header (4 or more bytes)", Assert.Throws<DatasetException>(() => Idx.Read(cutGz)).Problem);
+    }
+
     [Fact]
     public void A_label_file_given_as_images_is_named_as_such_not_as_trailing_bytes()
     {
