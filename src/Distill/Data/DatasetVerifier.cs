@@ -29,7 +29,7 @@ public static class DatasetVerifier
                 if (published is not null && FileSha256(path) == published) continue;
                 var content = info.ContentSha256.GetValueOrDefault(Path.GetFileName(name).Replace(".gz", "", StringComparison.Ordinal));
                 // IDX: one decompressing read checks the structure and gives the content to hash.
-                var actual = name.Contains("-idx", StringComparison.Ordinal) ? IdxSha256(Idx.Read(path))
+                var actual = name.Contains("-idx", StringComparison.Ordinal) ? IdxSha256(Idx.Read(path, Idx.DimsInName(name)))
                     : content is null ? null : FileSha256(path);
                 // Without a published content hash, only a file with no published download at all passes (structure only).
                 if (content is not null ? actual == content : published is null) continue;

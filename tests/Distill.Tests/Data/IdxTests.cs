@@ -310,6 +310,31 @@ public class IdxTests
 
 public class DataFileErrorTests
 {
+    /// <summary>m-wrongmagic: 0x00000804 on an images file. doctor and inspect read the header's 4 sizes and said
+    /// "header dimensions [300, 28, 28, 636484635] claim ..."; train said "pass the images file here, not the labels
+    /// file". All three now say the header's dimension count is wrong for an images file, in the same words.</summary>
+    [Fact]
+    public void Wrong_dimension_count_for_an_images_file_is_named_alike_by_train_doctor_and_inspect()
+    {
+        using var dir = new TempDir();
+        var folder = Path.Combine(dir.Path, "mnist");
+        // The first file doctor reads (generated files fail MNIST's published hashes: a later one would be a mismatch).
+        var images = dir.Write("mnist/" + IdxNames.TrainImages, Gen.Gzip(Gen.Idx([3, 28, 28], Gen.Images(3), magic: 0x00000804)));
+        dir.Write("mnist/" + IdxNames.TrainLabels, Gen.Gzip(Gen.Idx([3], Gen.Labels(3))));
+        dir.Write("mnist/" + IdxNames.TestImages, Gen.Gzip(Gen.Idx([3, 28, 28], Gen.Images(3))));
+        dir.Write("mnist/" + IdxNames.TestLabels, Gen.Gzip(Gen.Idx([3], Gen.Labels(3))));
+        const string problem = "header magic number 0x00000804 (after gunzip) declares 4 dimensions; an IDX image file has 3 (magic 0x00000803)";
+        var train = Assert.Throws<DatasetException>(() => Datasets.Mnist(DatasetSearch.Only(dir.Path)).Dispose());
+        Assert.Equal((images, problem), (train.Path, train.Problem));
+        Assert.DoesNotContain("labels file", train.Fix, StringComparison.Ordinal);
+        var doctor = DatasetVerifier.Verify(DatasetCatalog.Mnist, folder);
+        Assert.NotNull(doctor);
+        Assert.Equal((images, problem), (doctor.Path, doctor.Problem));
+        Assert.Equal(train.Fix, doctor.Fix);
+        var inspect = Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(images));
+        Assert.Equal((images, problem), (inspect.Path, inspect.Problem));
+    }
+
     /// <summary>`printf '' | gzip`: a whole gzip file of nothing gave .NET's "(Unable to read beyond the end of the
     /// stream)"; a file cut inside its header is named too, by the byte it ends at.</summary>
     [Fact]
@@ -336,7 +361,8 @@ public class DataFileErrorTests
         using var dir = new TempDir();
         var path = dir.Write("train-labels-idx1-ubyte", Gen.Idx([10], Gen.Labels(10)));
         var e = Assert.Throws<DatasetException>(() => Idx.ReadImages(path));
-        Assert.Equal("magic number 0x00000801 is an IDX label file (1 dimension); expected image (magic 0x00000803)", e.Problem);
+        Assert.Equal("header magic number 0x00000801 declares 1 dimension, an IDX label file; an IDX image file has 3 (magic 0x00000803)", e.Problem);
+        Assert.StartsWith("this is a labels file", e.Fix, StringComparison.Ordinal);
         Assert.DoesNotContain("trailing", e.Message);
     }
 
