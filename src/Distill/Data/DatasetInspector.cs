@@ -51,7 +51,7 @@ public static partial class DatasetInspector
 
     static Inspection InspectIdx(string path, bool gz)
     {
-        var a = Idx.Read(path);
+        var a = Idx.Read(path, Idx.DimsInName(path)); // a header at odds with the name is named as `train` names it
         string kind = a.Shape.Length switch { 1 => "labels", 3 => "images", _ => $"{a.Shape.Length}-d array" };
         var (min, max) = Range(a.Data);
         // Both IDX datasets (MNIST, Fashion-MNIST) have 10 classes.

@@ -82,8 +82,9 @@ public static class Datasets
     {
         var info = DatasetCatalog.Cifar10;
         var folder = Found(info, search);
-        var train = Cifar.Read([.. Enumerable.Range(1, 5).Select(i => info.Resolve(folder, $"data_batch_{i}.bin"))], 1);
-        var test = Cifar.Read([info.Resolve(folder, "test_batch.bin")], 1);
+        var (trainFiles, testFiles) = Cifar.SplitFiles(1);
+        var train = Cifar.Read([.. trainFiles.Select(f => info.Resolve(folder, f))], 1);
+        var test = Cifar.Read([.. testFiles.Select(f => info.Resolve(folder, f))], 1);
         return CifarDataset(info.Name, train, test, 0, Cifar10Classes, folder);
     }
 
@@ -98,21 +99,10 @@ public static class Datasets
     {
         var info = DatasetCatalog.Cifar100;
         var folder = Found(info, search);
-        var train = Cifar.Read([info.Resolve(folder, "train.bin")], 2);
-        var test = Cifar.Read([info.Resolve(folder, "test.bin")], 2);
-        int n = coarse ? 20 : 100;
-        var namesFile = Path.Combine(folder, coarse ? "coarse_label_names.txt" : "fine_label_names.txt");
-        string[] names = [.. Enumerable.Range(0, n).Select(i => $"class {i}")];
-        if (File.Exists(namesFile))
-        {
-            // Through DataFiles: a FIFO or an empty file is refused by name, not waited on.
-            using var reader = new StreamReader(DataFiles.OpenRead(namesFile));
-            var given = reader.ReadToEnd().Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
-            // A short or long list would name classes wrongly in every report, or silently not at all.
-            names = given.Length == n ? given : throw new DatasetException(namesFile,
-                $"holds {given.Length} class name{(given.Length == 1 ? "" : "s")}, one per line; CIFAR-100 has {n} {(coarse ? "coarse" : "fine")} classes",
-                "restore it from the CIFAR-100 tarball, or delete it to number the classes (class 0, class 1, ...)");
-        }
+        var (trainFiles, testFiles) = Cifar.SplitFiles(2);
+        var train = Cifar.Read([.. trainFiles.Select(f => info.Resolve(folder, f))], 2);
+        var test = Cifar.Read([.. testFiles.Select(f => info.Resolve(folder, f))], 2);
+        var names = Cifar.Cifar100ClassNames(folder, coarse);
         return CifarDataset(info.Name + (coarse ? "-coarse" : ""), train, test, coarse ? 0 : 1, names, folder);
     }
 
@@ -133,11 +123,8 @@ public static class Datasets
 
     static ImageDataset CifarDataset(string name, Cifar.Records train, Cifar.Records test, int labelIndex, IReadOnlyList<string> classes, string folder)
     {
-        foreach (var r in new[] { train, test })
-        {
-            if (r.LabelBytes == 2) Cifar.CheckLabels(r, 0, 20, "coarse");
-            Cifar.CheckLabels(r, r.LabelBytes - 1, r.LabelBytes == 2 ? 100 : 10, r.LabelBytes == 2 ? "fine" : "CIFAR-10");
-        }
+        train.CheckLabels();
+        test.CheckLabels();
         var (mean, std) = PixelStats.MeanStd(train.Data, 3, 32 * 32, header: train.LabelBytes);
         return new ImageDataset(name, train.ToSplit(labelIndex), test.ToSplit(labelIndex), classes, mean, std, folder);
     }

@@ -59,6 +59,16 @@ public static class Idx
         }
     }
 
+    /// <summary>The dimension count a file's name promises, as the MNIST files are named (train-images-idx3-ubyte: 3,
+    /// t10k-labels-idx1-ubyte.gz: 1), or null. `distill doctor` and `data inspect` pass it to <see cref="Read"/> so a
+    /// header with another count is named as the loader names it.</summary>
+    public static int? DimsInName(string path)
+    {
+        var name = System.IO.Path.GetFileName(path);
+        int i = name.IndexOf("-idx", StringComparison.Ordinal);
+        return i >= 0 && i + 5 < name.Length && name[i + 4] is >= '1' and <= '4' && name[i + 5] == '-' ? name[i + 4] - '0' : null;
+    }
+
     /// <summary>The file's bytes, decompressed when it is gzipped (GzipFile: a file cut inside its trailer is refused too).</summary>
     static Stream Content(FileStream file)
     {
@@ -107,7 +117,7 @@ public static class Idx
     static IdxArray ReadPayload(string path, Stream s, bool gz, long fileLength, int? expectedDims)
     {
         Span<byte> head = stackalloc byte[4];
-        s.ReadExactly(head);
+        ReadHeader(path, s, head, gz, 0);
         uint magic = BinaryPrimitives.ReadUInt32BigEndian(head);
         int dims = head[3];
         if (head[0] != 0 || head[1] != 0 || head[2] != UInt8 || dims is < 1 or > 4)
@@ -116,15 +126,22 @@ public static class Idx
             throw OtherCompression(path, head, problem) ?? new DatasetException(path, problem,
                 "point at the *-idx1-ubyte / *-idx3-ubyte files (gzipped or not) of MNIST or Fashion-MNIST");
         }
+        // Said before the sizes are read: checking a wrong count of sizes against the file would call it truncated,
+        // "trailing bytes" or a header claiming impossible sizes, and no fix would fit.
         if (expectedDims is int want && dims != want)
             throw new DatasetException(path,
-                $"magic number 0x{magic:X8}{(gz ? " (after gunzip)" : "")} is an IDX {Kind(dims)} file ({dims} dimension{(dims == 1 ? "" : "s")}); expected {Kind(want)} (magic 0x0000080{want})",
-                want == 3 ? "pass the *-images-idx3-ubyte(.gz) file here, not the labels file" : "pass the *-labels-idx1-ubyte(.gz) file here, not the images file");
+                $"header magic number 0x{magic:X8}{(gz ? " (after gunzip)" : "")} declares {dims} dimension{(dims == 1 ? "" : "s")}{(dims is 1 or 3 ? $", an IDX {Kind(dims)} file" : "")}; an IDX {Kind(want)} file has {want} (magic 0x0000080{want})",
+                (want, dims) switch
+                {
+                    (3, 1) => "this is a labels file: pass the *-images-idx3-ubyte(.gz) file here, not the labels file",
+                    (1, 3) => "this is an images file: pass the *-labels-idx1-ubyte(.gz) file here, not the images file",
+                    _ => "the header is corrupt or the file is not MNIST-style IDX data: delete it and run `distill data install` again",
+                });
         var shape = new int[dims];
         Span<byte> size = stackalloc byte[4];
         for (int i = 0; i < dims; i++)
         {
-            s.ReadExactly(size);
+            ReadHeader(path, s, size, gz, 4 + 4 * i);
             shape[i] = BinaryPrimitives.ReadInt32BigEndian(size);
             if (shape[i] < 0)
                 throw new DatasetException(path, $"header dimension {i} is negative ({shape[i]})", "the file is corrupt: delete it and run `distill data install` again");
@@ -161,6 +178,20 @@ public static class Idx
             throw new DatasetException(path, $"the gzip data continues after the {count:N0} bytes its header declares",
                 "the file is corrupt or not an IDX file: delete it and run `distill data install` again");
         return new IdxArray(path, shape, data);
+    }
+
+    /// <summary>Reads the next <paramref name="into"/>.Length header bytes, at <paramref name="offset"/>. Data that ends
+    /// inside the header (a gzip of an empty file, say) is named as such, not as .NET's "Unable to read beyond the end
+    /// of the stream".</summary>
+    static void ReadHeader(string path, Stream s, Span<byte> into, bool gz, int offset)
+    {
+        int got = s.ReadAtLeast(into, into.Length, throwOnEndOfStream: false);
+        if (got == into.Length) return;
+        int total = offset + got;
+        throw new DatasetException(path,
+            total == 0 && gz ? "the gzip data decompresses to nothing (0 bytes): there is no IDX header in it"
+                : $"the {(gz ? "decompressed gzip data" : "file")} ends after {total} byte{(total == 1 ? "" : "s")}, inside the IDX header ({offset + into.Length} or more bytes)",
+            "the file is damaged or was made from an empty or cut file: delete it and run `distill data install` again");
     }
 
     static string Items(int dims) => dims switch { 1 => "labels", 3 => "images", _ => "items" };

@@ -109,4 +109,33 @@ public class DatasetVerifierTests
         Assert.Equal(2, DatasetReport.Write(w, DatasetSearch.Only(dir.Path))); // fashion-mnist broken, mnist-digits missing
         Assert.Matches(@"fashion-mnist\s+BROKEN\s+.*SHA-256 mismatch", w.ToString());
     }
+
+    /// <summary>A raw IDX file beside its .gz twin holding other data: train refuses the pair (which one is meant?) and
+    /// doctor, which once looked at the .gz alone, said "verified".</summary>
+    [Fact]
+    public void A_raw_twin_that_differs_from_its_gz_is_broken_as_train_says_and_an_identical_one_verifies()
+    {
+        var real = DatasetCatalog.FashionMnist.Locate(DatasetSearch.Default)!;
+        using var dir = new TempDir();
+        var copy = Path.Combine(dir.Path, "fashion-mnist");
+        Directory.CreateDirectory(copy);
+        foreach (var f in Directory.GetFiles(real)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        var gz = Path.Combine(copy, IdxNames.TestLabels);
+        var raw = gz[..^3];
+        Assert.True(File.Exists(gz), $"{gz}: the test pairs the installed .gz with a raw twin");
+        using (var g = new System.IO.Compression.GZipStream(File.OpenRead(gz), System.IO.Compression.CompressionMode.Decompress))
+        using (var o = File.Create(raw)) g.CopyTo(o);
+        Assert.Null(DatasetVerifier.Verify(DatasetCatalog.FashionMnist, copy)); // the same data twice is fine
+
+        var content = File.ReadAllBytes(raw);
+        content[20] = (byte)((content[20] + 1) % 10);
+        File.WriteAllBytes(raw, content);
+        var doctor = DatasetVerifier.Verify(DatasetCatalog.FashionMnist, copy);
+        Assert.NotNull(doctor);
+        Assert.Equal(raw, doctor.Path);
+        Assert.StartsWith($"differs from {gz} beside it", doctor.Problem, StringComparison.Ordinal);
+        var train = Assert.Throws<DatasetException>(() => Datasets.FashionMnist(DatasetSearch.Only(dir.Path)).Dispose());
+        Assert.Equal(train.Path, doctor.Path);
+        Assert.Equal(train.Problem, doctor.Problem);
+    }
 }

@@ -310,13 +310,59 @@ public class IdxTests
 
 public class DataFileErrorTests
 {
+    /// <summary>m-wrongmagic: 0x00000804 on an images file. doctor and inspect read the header's 4 sizes and said
+    /// "header dimensions [300, 28, 28, 636484635] claim ..."; train said "pass the images file here, not the labels
+    /// file". All three now say the header's dimension count is wrong for an images file, in the same words.</summary>
+    [Fact]
+    public void Wrong_dimension_count_for_an_images_file_is_named_alike_by_train_doctor_and_inspect()
+    {
+        using var dir = new TempDir();
+        var folder = Path.Combine(dir.Path, "mnist");
+        // The first file doctor reads (generated files fail MNIST's published hashes: a later one would be a mismatch).
+        var images = dir.Write("mnist/" + IdxNames.TrainImages, Gen.Gzip(Gen.Idx([3, 28, 28], Gen.Images(3), magic: 0x00000804)));
+        dir.Write("mnist/" + IdxNames.TrainLabels, Gen.Gzip(Gen.Idx([3], Gen.Labels(3))));
+        dir.Write("mnist/" + IdxNames.TestImages, Gen.Gzip(Gen.Idx([3, 28, 28], Gen.Images(3))));
+        dir.Write("mnist/" + IdxNames.TestLabels, Gen.Gzip(Gen.Idx([3], Gen.Labels(3))));
+        const string problem = "header magic number 0x00000804 (after gunzip) declares 4 dimensions; an IDX image file has 3 (magic 0x00000803)";
+        var train = Assert.Throws<DatasetException>(() => Datasets.Mnist(DatasetSearch.Only(dir.Path)).Dispose());
+        Assert.Equal((images, problem), (train.Path, train.Problem));
+        Assert.DoesNotContain("labels file", train.Fix, StringComparison.Ordinal);
+        var doctor = DatasetVerifier.Verify(DatasetCatalog.Mnist, folder);
+        Assert.NotNull(doctor);
+        Assert.Equal((images, problem), (doctor.Path, doctor.Problem));
+        Assert.Equal(train.Fix, doctor.Fix);
+        var inspect = Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(images));
+        Assert.Equal((images, problem), (inspect.Path, inspect.Problem));
+    }
+
+    /// <summary>`printf '' | gzip`: a whole gzip file of nothing gave .NET's "(Unable to read beyond the end of the
+    /// stream)"; a file cut inside its header is named too, by the byte it ends at.</summary>
+    [Fact]
+    public void Gzip_of_nothing_and_a_file_ending_inside_the_header_get_our_own_words()
+    {
+        using var dir = new TempDir();
+        // What `printf '' | gzip` writes (GZipStream writes nothing at all for no input): header, an empty deflate
+        // block, CRC-32 0 and size 0.
+        var empty = dir.Write("t10k-labels-idx1-ubyte.gz", [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        var e = Assert.Throws<DatasetException>(() => Idx.ReadLabels(empty));
+        Assert.Equal(empty, e.Path);
+        Assert.Equal("the gzip data decompresses to nothing (0 bytes): there is no IDX header in it", e.Problem);
+        Assert.DoesNotContain("Unable to read", e.Message, StringComparison.Ordinal);
+        Assert.Contains("distill data install", e.Fix, StringComparison.Ordinal);
+        var cut = dir.Write("t10k-images-idx3-ubyte", Gen.Idx([2, 28, 28], Gen.Images(2))[..10]);
+        Assert.Equal("the file ends after 10 bytes, inside the IDX header (12 or more bytes)", Assert.Throws<DatasetException>(() => Idx.ReadImages(cut)).Problem);
+        var cutGz = dir.Write("t.gz", Gen.Gzip(Gen.Idx([2], Gen.Labels(2))[..3]));
+        Assert.Equal("the decompressed gzip data ends after 3 bytes, inside the IDX header (4 or more bytes)", Assert.Throws<DatasetException>(() => Idx.Read(cutGz)).Problem);
+    }
+
     [Fact]
     public void A_label_file_given_as_images_is_named_as_such_not_as_trailing_bytes()
     {
         using var dir = new TempDir();
         var path = dir.Write("train-labels-idx1-ubyte", Gen.Idx([10], Gen.Labels(10)));
         var e = Assert.Throws<DatasetException>(() => Idx.ReadImages(path));
-        Assert.Equal("magic number 0x00000801 is an IDX label file (1 dimension); expected image (magic 0x00000803)", e.Problem);
+        Assert.Equal("header magic number 0x00000801 declares 1 dimension, an IDX label file; an IDX image file has 3 (magic 0x00000803)", e.Problem);
+        Assert.StartsWith("this is a labels file", e.Fix, StringComparison.Ordinal);
         Assert.DoesNotContain("trailing", e.Message);
     }
 
