@@ -332,6 +332,45 @@ public static class SweepRunner
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="runs"/> in order with <paramref name="runOne"/> (its second argument: wait for a run held
+    /// elsewhere), then, with <paramref name="keepGoing"/>, the ones another process held (<paramref name="busy"/> was told),
+    /// waited for. With <paramref name="keepGoing"/> a run's failure (any exception but a stop) goes to
+    /// <paramref name="failed"/> and the others still run; without it, it propagates. Returns the failed indices. A stop
+    /// requested before every run was run is a <see cref="OperationCanceledException"/> naming the sweep, never a
+    /// return: a sweep that skipped its runs because of a signal (even one that came before the first run started) must
+    /// not exit as done, or a cluster would mark its task finished for good.
+    /// </summary>
+    public static List<int> RunEach(ExperimentSpec spec, IEnumerable<PlannedRun> runs, bool keepGoing, Action<PlannedRun, bool> runOne,
+        Action<PlannedRun, RunBusyException> busy, Action<PlannedRun, Exception> failed, CancellationToken cancellation)
+    {
+        var failures = new List<int>();
+        var elsewhere = new List<PlannedRun>();
+        foreach (var (run, wait) in runs.Select(r => (r, false)).Concat(Later()))
+        {
+            if (cancellation.IsCancellationRequested) throw Stopped(spec, cancellation);
+            try { runOne(run, wait); }
+            catch (RunBusyException e) when (keepGoing)
+            {
+                busy(run, e);
+                elsewhere.Add(run);
+            }
+            catch (Exception e) when (keepGoing && e is not OperationCanceledException)
+            {
+                failed(run, e);
+                failures.Add(run.Index);
+            }
+        }
+        return failures;
+
+        // Evaluated after the first pass: the runs held elsewhere, now waited for (done there, or resumed here).
+        IEnumerable<(PlannedRun, bool)> Later() { foreach (var run in elsewhere) yield return (run, true); }
+    }
+
+    /// <summary>What a sweep stopped by a signal before its runs were all run throws.</summary>
+    public static OperationCanceledException Stopped(ExperimentSpec spec, CancellationToken cancellation) =>
+        new($"sweep {spec.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints", cancellation);
+
     /// <summary>Moves a run's damaged <paramref name="file"/> to STEM.damaged-TIME.json beside it and says so.</summary>
     static void KeepAside(string runDir, string file, string stem, string damage, int index, TextWriter log)
     {
