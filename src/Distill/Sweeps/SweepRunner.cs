@@ -201,10 +201,17 @@ public static class SweepFolder
                 if (RecordedSpec(record) is { } other && other != spec.Hash)
                     throw new InvalidOperationException($"--out {dir} has no {PlanFile}, and its runs were made by another spec ({other}, in {record}; this one is {spec.Hash}). " +
                                                         "Give another folder, or move that one away.");
+        // A spec.yaml already there with no plan beside it is not this sweep's copy (a user's own notes or spec, or
+        // another spec's): writing the copy would overwrite it. This spec's own text (or the same spec, comments
+        // aside) is the copy a plan-less folder may keep, and stays.
+        var specCopy = Path.Combine(dir, SpecFile);
+        if ((File.Exists(specCopy) || Directory.Exists(specCopy)) && !CopyHolds(specCopy, spec))
+            throw new InvalidOperationException($"--out {dir} has no {PlanFile}, and its {SpecFile} is not this spec (spec {spec.Hash}); the sweep writes its own copy there, " +
+                                                $"which would overwrite it. Give another folder, or move {specCopy} away.");
         var plan = new Plan(spec.Name, spec.Hash, spec.GridKeys,
             [.. spec.Runs.Select(r => new PlanEntry(r.Index, r.Label, r.Values.ToDictionary()))]);
         AtomicFile.WriteAllText(planPath, JsonSerializer.Serialize(plan, Json));
-        AtomicFile.WriteAllText(Path.Combine(dir, SpecFile), spec.Text);
+        if (!File.Exists(specCopy)) AtomicFile.WriteAllText(specCopy, spec.Text);
     }
 
     /// <summary>The folder's plan lock (.plan.lock, a flock the kernel releases with its process), waited for: another

@@ -164,6 +164,28 @@ public sealed class SweepResultsTests : IDisposable
         Assert.False(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
     }
 
+    /// <summary>A spec.yaml of the user's own in a folder with no plan yet (notes, another spec) was overwritten by the
+    /// sweep's copy; it is refused, and the folder left as it was. The same spec's text (or the same spec with other
+    /// comments) is the sweep's own copy and is kept.</summary>
+    [Fact]
+    public void Without_a_plan_a_spec_yaml_that_is_not_this_spec_is_refused_not_overwritten()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        var copy = Path.Combine(dir, SweepFolder.SpecFile);
+        foreach (var theirs in new[] { "notes\n", Spec.Replace("train_size: 300", "train_size: 400", StringComparison.Ordinal) })
+        {
+            File.WriteAllText(copy, theirs);
+            var e = Assert.Throws<InvalidOperationException>(() => SweepFolder.Prepare(spec, dir));
+            Assert.Contains($"has no {SweepFolder.PlanFile}, and its {SweepFolder.SpecFile} is not this spec", e.Message, StringComparison.Ordinal);
+            Assert.Equal(theirs, File.ReadAllText(copy));
+            Assert.False(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
+        }
+        File.WriteAllText(copy, "# mine\n" + Spec);
+        SweepFolder.Prepare(spec, dir);
+        Assert.Equal("# mine\n" + Spec, File.ReadAllText(copy));
+        Assert.True(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
+    }
+
     /// <summary>Slurm, k8s and --jobs tasks read DIR/spec.yaml: a copy deleted or replaced was left so, and every task failed.</summary>
     [Fact]
     public void The_specs_copy_deleted_or_replaced_is_written_again_from_the_spec_given()
