@@ -81,6 +81,10 @@ public sealed class ExperimentSpec
         };
     }
 
+    /// <summary>Spec keys that change nothing a run trains, and why: a grid over one trains identical runs.</summary>
+    static readonly KeyValuePair<string, string>[] NotTrained =
+        [KeyValuePair.Create("name", "the name only labels the sweep (run names, report titles, job names) and changes nothing a run trains")];
+
     /// <summary>A grid key resolved against the schema: the mapping that holds it and its values.</summary>
     sealed record GridAxis(string Key, YamlMappingNode Parent, string Leaf, IReadOnlyList<YamlNode> Values);
 
@@ -90,6 +94,9 @@ public sealed class ExperimentSpec
         var line = SpecSchema.Line(keyNode);
         var parts = key.Split('.');
         if (parts[0] == "grid") throw new SpecException(file, line, "grid key 'grid...': the grid cannot sweep itself.");
+        // Keys that change nothing a run trains: every value would train the same runs under other labels.
+        if (NotTrained.FirstOrDefault(k => k.Key == key) is { Key: not null } ignored)
+            throw new SpecException(file, line, $"grid key '{key}': {ignored.Value}, so every value would train the same runs; remove it from the grid.");
         var schema = SpecSchema.RootSchema;
         YamlMappingNode parent = root;
         for (var i = 0; i < parts.Length; i++)

@@ -73,12 +73,12 @@ public sealed class SweepResults
         sb.Append(CultureInfo.InvariantCulture, $"# {Plan.Name}: sweep results\n\n{Status} (spec {Plan.SpecHash}). Test accuracy %, mean ± std over seeds.\n\n");
         if (!Complete) sb.Append("**Incomplete:** the table below covers only the finished runs.\n\n");
         var head = GroupKeys.Count == 0 ? ["runs"] : GroupKeys.ToList();
-        sb.Append("| ").Append(string.Join(" | ", head)).Append(" | n | best | last |\n");
+        sb.Append("| ").Append(string.Join(" | ", head.Select(Cell))).Append(" | n | best | last |\n");
         sb.Append('|').Append(string.Concat(Enumerable.Repeat("---|", head.Count + 3))).Append('\n');
         foreach (var g in Groups)
         {
             var cells = GroupKeys.Count == 0 ? ["all"] : GroupKeys.Select(k => g.Values[k]);
-            sb.Append("| ").Append(string.Join(" | ", cells))
+            sb.Append("| ").Append(string.Join(" | ", cells.Select(Cell)))
               .Append(CultureInfo.InvariantCulture, $" | {g.N} | {g.BestMean:F2} ± {g.BestStd:F2} | {g.LastMean:F2} ± {g.LastStd:F2} |\n");
         }
         if (Failed.Count > 0)
@@ -94,6 +94,11 @@ public sealed class SweepResults
         if (Missing.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"\n## Not run yet\n\nruns {string.Join(", ", Missing)}\n");
         return sb.ToString();
     }
+
+    /// <summary>A table cell: a | in a grid value (or key) would end the cell and shift the row's columns; a line break
+    /// would end the row.</summary>
+    internal static string Cell(string text) => text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("|", "\\|", StringComparison.Ordinal)
+        .Replace("\r", " ", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
 
     public string Json() => JsonSerializer.Serialize(new
     {

@@ -186,6 +186,21 @@ public sealed class SweepResultsTests : IDisposable
         Assert.True(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
     }
 
+    /// <summary>A | in a grid value (or key) ended its cell and shifted the row's columns in results.md: it is escaped.</summary>
+    [Fact]
+    public void A_pipe_in_a_table_cell_is_escaped()
+    {
+        var plan = new SweepFolder.Plan("t", "0123456789abcdef", ["a|b"], [new SweepFolder.PlanEntry(0, "a|b=x|y", new Dictionary<string, string> { ["a|b"] = "x|y" })]);
+        var results = new SweepResults
+        {
+            Plan = plan, GroupKeys = ["a|b"], Runs = [], Failed = [], Missing = [], Damaged = [],
+            Groups = [new SweepGroup(new Dictionary<string, string> { ["a|b"] = "x|y\\" }, 2, 50, 1, 40, 1, [49, 51], [39, 41])],
+        };
+        var lines = results.Markdown().Split('\n');
+        Assert.Contains("| a\\|b | n | best | last |", lines);
+        Assert.Contains("| x\\|y\\\\ | 2 | 50.00 ± 1.00 | 40.00 ± 1.00 |", lines);
+    }
+
     /// <summary>Slurm, k8s and --jobs tasks read DIR/spec.yaml: a copy deleted or replaced was left so, and every task failed.</summary>
     [Fact]
     public void The_specs_copy_deleted_or_replaced_is_written_again_from_the_spec_given()
