@@ -119,12 +119,26 @@ public sealed class ExperimentSpec
                                                                           $"{SpecSchema.Line(seen[Canonical(v, isSwitch)])}); it would make identical runs; give each value once.");
                 return new GridAxis(key, parent, parts[i], [.. values.Children]);
             }
-            parent = Find(parent, parts[i]) as YamlMappingNode
+            // A method's section is found as the loss section finds it, whatever its case and blanks (`KD:` is kd):
+            // asked for by its exact key, `KD:` had no 'loss.kd', and writing `kd:` too made the method twice.
+            parent = (parts[0] == "loss" && i == 1 ? MethodSection(parent, parts[i]) : Find(parent, parts[i])) as YamlMappingNode
                 ?? throw new SpecException(file, line, $"grid key '{key}' does not exist in this spec: it has no '{string.Join('.', parts[..(i + 1)])}'; " +
                                                        "write that section first (the grid sweeps keys of the spec).");
             schema = sub;
         }
         throw new UnreachableException();
+    }
+
+    /// <summary>The loss section's entry for method <paramref name="name"/>: the key written so, else the one key the
+    /// catalogue takes for the same method (as the loss section reads its keys: case and blanks aside).</summary>
+    static YamlNode? MethodSection(YamlMappingNode loss, string name)
+    {
+        if (Find(loss, name) is { } exact) return exact;
+        var wanted = MethodCatalogue.Names.FirstOrDefault(n => string.Equals(n, name.Trim(), StringComparison.OrdinalIgnoreCase));
+        if (wanted is null) return null;
+        var same = loss.Children.Where(c => c.Key is YamlScalarNode { Value: { } k } && k != "ce"
+                                            && string.Equals(k.Trim(), wanted, StringComparison.OrdinalIgnoreCase)).ToList();
+        return same.Count == 1 ? same[0].Value : null; // two spellings of one method: the loss section names them
     }
 
     /// <summary>Runs <paramref name="body"/> with each axis's key set to the chosen value node (which keeps its own line,

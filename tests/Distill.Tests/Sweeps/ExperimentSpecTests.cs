@@ -250,6 +250,20 @@ public class ExperimentSpecTests
         Assert.Equal($"t.yaml line 15: {message}", e.Message);
     }
 
+    /// <summary>A grid key finds its method's section as the loss section does, whatever its case and blanks: `KD:` with
+    /// loss.kd.temperature said there was no 'loss.kd' (and writing `kd:` as advised then failed as kd twice).</summary>
+    [Theory]
+    [InlineData("KD")]
+    [InlineData("\" Kd \"")]
+    public void A_grid_key_finds_its_method_in_another_case_or_spacing(string key)
+    {
+        var spec = Parse(Spec.Replace("  kd:\n", $"  {key}:\n", StringComparison.Ordinal));
+        Assert.Equal(12, spec.Runs.Count);
+        Assert.Equal(["1", "1", "1", "2", "2", "2", "4", "4", "4", "8", "8", "8"],
+            spec.Runs.Select(r => r.Experiment.Methods.Single().Choice.Settings.Text("temperature")));
+        Assert.Equal("loss.kd.temperature=2 seed=0", spec.Runs[3].Label);
+    }
+
     [Fact]
     public void A_method_that_needs_a_teacher_without_one_is_an_error()
     {
