@@ -20,6 +20,12 @@ static class SweepCommand
 
     static Option<string> Out(bool required = true) => new("--out") { Description = "Sweep folder (runs/INDEX/ per run, results).", Required = required };
 
+    /// <summary>The sweep folder given with --out, as a full path; an empty one is an error naming the option (it was
+    /// the runtime's "The value cannot be an empty string.", which names neither).</summary>
+    static string OutFolder(string given) => given.Length == 0
+        ? throw new ArgumentException("--out \"\": give the sweep folder's name (it is created when missing), e.g. --out sweeps/tiny.")
+        : Path.GetFullPath(given);
+
     public static Command Create()
     {
         var cmd = new Command("sweep", "Run a spec's grid: here, on Slurm or on Kubernetes; one run per index; collect the results.");
@@ -59,7 +65,7 @@ static class SweepCommand
         cmd.SetAction(r => TrainCommand.Guard(signals => () =>
         {
             var s = ExperimentSpec.Load(r.GetValue(spec)!);
-            var dir = Path.GetFullPath(r.GetValue(outDir)!);
+            var dir = OutFolder(r.GetValue(outDir)!);
             var n = r.GetValue(jobs);
             if (n < 1) throw new ArgumentException($"--jobs {n}: give at least 1.");
             if (r.GetValue(threads) is int t) TorchRuntime.CheckThreads(t, $"--threads {t}");
@@ -261,7 +267,7 @@ static class SweepCommand
         cmd.SetAction(r => TrainCommand.Guard(_ => () =>
         {
             var s = ExperimentSpec.Load(r.GetValue(spec)!);
-            var dir = Path.GetFullPath(r.GetValue(outDir)!);
+            var dir = OutFolder(r.GetValue(outDir)!);
             if (r.GetValue(concurrent) < 1) throw new ArgumentException($"--concurrent {r.GetValue(concurrent)}: give at least 1.");
             if (r.GetValue(cpus) < 1) throw new ArgumentException($"--cpus-per-task {r.GetValue(cpus)}: give at least 1.");
             // The spec kept where this writes its own files (DIR/sweep.sbatch, DIR/plan.json) would be overwritten.

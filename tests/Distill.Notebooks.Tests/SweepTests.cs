@@ -468,6 +468,16 @@ public class SweepTests
         Assert.False(File.Exists(file));
     }
 
+    /// <summary>`--out ''` said only "The value cannot be an empty string.", naming neither the option nor the fix.</summary>
+    [Theory]
+    [InlineData("run")]
+    [InlineData("slurm")]
+    public void An_empty_out_is_an_error_naming_the_option(string command)
+    {
+        var r = Distill("sweep", command, Tiny, "--out", "");
+        Assert.Equal((1, "error: --out \"\": give the sweep folder's name (it is created when missing), e.g. --out sweeps/tiny."), (r.Exit, r.Err.Trim()));
+    }
+
     /// <summary>`sweep k8s SPEC --out SPEC` overwrote the spec with the manifest (through a link or another spelling of
     /// its path too); `sweep slurm` with the spec kept as the folder's sweep.sbatch overwrote it with the script.</summary>
     [Fact]
