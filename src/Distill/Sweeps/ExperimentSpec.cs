@@ -381,6 +381,10 @@ public sealed record Experiment
         if (ceWeight == 0 && methods.All(m => Silent(m) is not null))
             throw new SpecException(file, SpecSchema.Line(root.Children.Keys.First(k => ((YamlScalarNode)k).Value == "loss")),
                 $"loss: every term has weight 0 ({string.Join("; ", methods.Select(Silent).Prepend("ce: 0"))}), so nothing would train; give ce or a method a weight above 0.");
+        // Only a teacher trains on teacher_train_size: without one it is ignored, and a grid over it trains identical runs.
+        if (teacher is null && ExperimentSpec.Find(data, "teacher_train_size") is { } teacherSize)
+            throw new SpecException(file, SpecSchema.Line(teacherSize),
+                "dataset.teacher_train_size: there is no teacher to train on it (no teacher section), so it would be ignored; remove it, or add a teacher and a method that uses it.");
         // A teacher no term uses is never trained: a grid over its settings would train identical runs.
         if (teacher is not null && !methods.Any(m => m.Item1.Method.NeedsTeacher))
             throw new SpecException(file, SpecSchema.Line(root.Children.Keys.First(k => ((YamlScalarNode)k).Value == "teacher")),
