@@ -14,6 +14,9 @@ static partial class KubernetesCommand
 {
     public const string SpecMount = "/spec", SweepMount = "/sweep", DataMount = "/data";
 
+    /// <summary>The most a ConfigMap's data may hold, in bytes (the API server's limit, 1 MiB).</summary>
+    public const int MaxConfigMapBytes = 1024 * 1024;
+
     public static Command Create(Argument<string> spec)
     {
         var image = new Option<string>("--image") { Description = "Container image with distill on PATH (and libtorch).", Required = true };
@@ -104,6 +107,12 @@ static partial class KubernetesCommand
             Metadata = new V1ObjectMeta { Name = name, Labels = labels },
             Data = new Dictionary<string, string> { [SweepFolder.SpecFile] = s.Text },
         };
+        // The API server refuses a ConfigMap whose data (keys and values, in bytes) is over 1 MiB: refused here, before a
+        // manifest that `kubectl apply` would reject is written.
+        var size = map.Data.Sum(kv => System.Text.Encoding.UTF8.GetByteCount(kv.Key) + System.Text.Encoding.UTF8.GetByteCount(kv.Value));
+        if (size > MaxConfigMapBytes)
+            throw new ArgumentException($"spec {s.File}: its ConfigMap would hold {size:N0} bytes, over Kubernetes' limit of {MaxConfigMapBytes:N0} bytes (1 MiB), " +
+                                        "so the cluster would refuse it; make the spec smaller (comments count too), or run the sweep with `sweep slurm` or `sweep run`.");
         var resources = new Dictionary<string, ResourceQuantity> { ["cpu"] = new($"{cpus}"), ["memory"] = new(memory) };
         var job = new V1Job
         {

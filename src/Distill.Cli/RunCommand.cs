@@ -91,7 +91,13 @@ static class RunCommand
         for (; current < notebooks.Length; current++)
         {
             var nb = notebooks[current];
-            if (ctrlC.Token.IsCancellationRequested) break;
+            if (ctrlC.Token.IsCancellationRequested)
+            {
+                // A signal before this notebook started is a stop, not a run finished: exit as one (130/143).
+                log.WriteLine($"stopped before {nb}: interrupted (Ctrl-C or SIGTERM)");
+                exit = ctrlC.ExitCode;
+                break;
+            }
             log.WriteLine($"▶ {nb}");
             NotebookRunResult r;
             try { r = runner.RunAsync(nb, ctrlC.Token).GetAwaiter().GetResult(); }

@@ -20,6 +20,12 @@ static class SweepCommand
 
     static Option<string> Out(bool required = true) => new("--out") { Description = "Sweep folder (runs/INDEX/ per run, results).", Required = required };
 
+    /// <summary>The sweep folder given with --out, as a full path; an empty one is an error naming the option (it was
+    /// the runtime's "The value cannot be an empty string.", which names neither).</summary>
+    static string OutFolder(string given) => given.Length == 0
+        ? throw new ArgumentException("--out \"\": give the sweep folder's name (it is created when missing), e.g. --out sweeps/tiny.")
+        : Path.GetFullPath(given);
+
     public static Command Create()
     {
         var cmd = new Command("sweep", "Run a spec's grid: here, on Slurm or on Kubernetes; one run per index; collect the results.");
@@ -59,7 +65,7 @@ static class SweepCommand
         cmd.SetAction(r => TrainCommand.Guard(signals => () =>
         {
             var s = ExperimentSpec.Load(r.GetValue(spec)!);
-            var dir = Path.GetFullPath(r.GetValue(outDir)!);
+            var dir = OutFolder(r.GetValue(outDir)!);
             var n = r.GetValue(jobs);
             if (n < 1) throw new ArgumentException($"--jobs {n}: give at least 1.");
             if (r.GetValue(threads) is int t) TorchRuntime.CheckThreads(t, $"--threads {t}");
@@ -73,28 +79,12 @@ static class SweepCommand
             // The children read the folder's copy of the spec: editing the original mid-sweep cannot change a queued run.
             if (n > 1) return Parallel(s, Path.Combine(dir, SweepFolder.SpecFile), dir, n, perRun, signals);
             var clock = Stopwatch.StartNew();
-            var failed = new List<int>();
             IEnumerable<PlannedRun> runs = i is int k ? [s.Runs[k]] : s.Runs;
-            var elsewhere = new List<PlannedRun>();
-            foreach (var (run, wait) in runs.Select(r => (r, false)).Concat(Later()))
-            {
-                if (signals.Token.IsCancellationRequested) break;
-                try { RunOne(s, run, dir, perRun, Console.Out, signals.Token, wait); }
-                catch (RunBusyException busy) when (i is null)
-                {
-                    // Another process (another `sweep run` into this folder) holds it: not failed; come back to it at the end.
-                    Console.WriteLine($"run {run.Index} ({run.Label}): running elsewhere (PID {busy.Holder}); back to it at the end");
-                    elsewhere.Add(run);
-                }
-                catch (Exception ex) when (i is null && IsRunFailure(ex))
-                {
-                    // The other runs of the sweep still run; the failure is in runs/INDEX/failed.json for collect.
-                    Console.Error.WriteLine($"error: run {run.Index}: {ex.Message.Split('\n')[0]}");
-                    failed.Add(run.Index);
-                }
-            }
-            // Evaluated after the first pass: the runs held elsewhere, now waited for (done there, or resumed here).
-            IEnumerable<(PlannedRun, bool)> Later() { foreach (var run in elsewhere) yield return (run, true); }
+            // A signal before a run starts (even before the first) is a stop, not a sweep done: RunEach throws.
+            var failed = SweepRunner.RunEach(s, runs, keepGoing: i is null, (run, wait) => RunOne(s, run, dir, perRun, Console.Out, signals.Token, wait),
+                (run, busy) => Console.WriteLine($"run {run.Index} ({run.Label}): running elsewhere (PID {busy.Holder}); back to it at the end"), // another `sweep run` into this folder: not failed
+                (run, ex) => Console.Error.WriteLine($"error: run {run.Index}: {ex.Message.Split('\n')[0]}"), // in runs/INDEX/failed.json for collect; the others still run
+                signals.Token);
             return i is null ? Summary(s, dir, failed, clock) : failed.Count == 0 ? 0 : 1;
         }));
         return cmd;
@@ -144,7 +134,7 @@ static class SweepCommand
         var elsewhere = new List<PlannedRun>();
         foreach (var (run, wait) in s.Runs.Select(r => (r, false)).Concat(Later()))
         {
-            token.ThrowIfCancellationRequested();
+            if (token.IsCancellationRequested) throw SweepRunner.Stopped(s, token);
             // A parent killed outright (SIGKILL, the OOM killer) passes nothing on: stop rather than run the rest of
             // its sweep unseen, holding run locks the next `sweep run` would stumble on.
             if (ParentId() != parent) throw new InvalidOperationException("sweep worker: the `sweep run` that started it is gone; stopping.");
@@ -226,7 +216,7 @@ static class SweepCommand
                 try { SweepFolder.Unclaim(SweepFolder.Run(dir, run.Index), claim); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a stale claim blocks nothing: its ID is this run's
         }
-        if (signals.Token.IsCancellationRequested) throw new OperationCanceledException($"sweep {s.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints");
+        if (signals.Token.IsCancellationRequested) throw SweepRunner.Stopped(s, signals.Token);
         var unfinished = pending.Where(r => !SweepFolder.Done(dir, s, r.Index)).ToList();
         var notRun = unfinished.Where(r => !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.FailedFile))).Select(r => r.Index).ToList();
         if (notRun.Count > 0)
@@ -277,7 +267,7 @@ static class SweepCommand
         cmd.SetAction(r => TrainCommand.Guard(_ => () =>
         {
             var s = ExperimentSpec.Load(r.GetValue(spec)!);
-            var dir = Path.GetFullPath(r.GetValue(outDir)!);
+            var dir = OutFolder(r.GetValue(outDir)!);
             if (r.GetValue(concurrent) < 1) throw new ArgumentException($"--concurrent {r.GetValue(concurrent)}: give at least 1.");
             if (r.GetValue(cpus) < 1) throw new ArgumentException($"--cpus-per-task {r.GetValue(cpus)}: give at least 1.");
             // The spec kept where this writes its own files (DIR/sweep.sbatch, DIR/plan.json) would be overwritten.

@@ -117,7 +117,11 @@ public sealed record ReproductionResult
         }
     }
 
-    public bool Interrupted => Notebooks.Any(n => n.Status == OutcomeStatus.Interrupted);
+    /// <summary>A stop (Ctrl-C, SIGTERM) came before every selected notebook had run, even before the first started: the
+    /// notebooks it kept from starting are NotRun, yet the reproduction did not finish.</summary>
+    public bool StoppedEarly { get; init; }
+
+    public bool Interrupted => StoppedEarly || Notebooks.Any(n => n.Status == OutcomeStatus.Interrupted);
 
     /// <summary>0: every selected notebook succeeded; 1: at least one failed, timed out or could not be read;
     /// 130: interrupted (Ctrl-C; 143 after SIGTERM).</summary>
@@ -277,6 +281,7 @@ public sealed class Reproduction(ReproductionOptions options)
                 Cpu = CpuTopology.Read(),
                 NotebooksDirectory = o.NotebooksDirectory,
                 Notebooks = outcomesInOrder,
+                StoppedEarly = ct.IsCancellationRequested && selected.Any(p => !outcomes.ContainsKey(p)),
                 Jobs = o.Jobs,
                 Files = new(Path.Combine(outDir, "index.html"), Path.Combine(outDir, "results.md"), Path.Combine(outDir, "results.json")),
             };

@@ -191,6 +191,23 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(dir, "reports", "00-long", "00-long.manifest.json"))["status"]!.GetValue<string>());
     }
 
+    /// <summary>A stop that came before the first notebook started (the signal handler was installed, nothing ran yet)
+    /// is a stop, exit 130/143: it exited 0 with every notebook "not run", which a cluster takes as a task done.</summary>
+    [Fact]
+    public async Task A_stop_before_the_first_notebook_starts_is_a_stop_not_a_success()
+    {
+        var dir = TestSupport.TempDir("reproduce-early-stop");
+        var notebooks = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "00-one.ipynb", ("1 + 1", null));
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        var r = await new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir, "reports"))).RunAsync(cts.Token);
+        Assert.Equal([OutcomeStatus.NotRun], r.Notebooks.Select(n => n.Status));
+        Assert.True(r.Interrupted);
+        Assert.Equal(130, r.ExitCode);
+    }
+
     /// <summary>A folder named like a notebook was skipped unseen; it is listed and fails as a notebook that cannot be
     /// read does (an error naming it, exit 1), and the others still run.</summary>
     [Fact]

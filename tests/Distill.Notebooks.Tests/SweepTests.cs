@@ -452,6 +452,32 @@ public class SweepTests
             (toNowhere.Exit, toNowhere.Err.Trim()));
     }
 
+    /// <summary>A spec over 1 MiB made a ConfigMap the API server refuses (at `kubectl apply`, after the manifest was
+    /// written and handed on): it is one error naming the size and the limit, and nothing is written.</summary>
+    [Fact]
+    public void A_spec_too_large_for_a_ConfigMap_is_refused_naming_the_size_and_the_limit()
+    {
+        var root = TestSupport.TempDir("sweep-k8s-large");
+        var spec = Path.Combine(root, "large.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Tiny) + "# " + new string('x', 1024 * 1024) + "\n");
+        var file = Path.Combine(root, "job.yaml");
+        var r = Distill("sweep", "k8s", spec, "--image", "x", "--out", file);
+        var size = System.Text.Encoding.UTF8.GetByteCount(File.ReadAllText(spec)) + "spec.yaml".Length;
+        Assert.Equal((1, $"error: spec {spec}: its ConfigMap would hold {size:N0} bytes, over Kubernetes' limit of 1,048,576 bytes (1 MiB), so the cluster would refuse it; " +
+                         "make the spec smaller (comments count too), or run the sweep with `sweep slurm` or `sweep run`."), (r.Exit, r.Err.Trim()));
+        Assert.False(File.Exists(file));
+    }
+
+    /// <summary>`--out ''` said only "The value cannot be an empty string.", naming neither the option nor the fix.</summary>
+    [Theory]
+    [InlineData("run")]
+    [InlineData("slurm")]
+    public void An_empty_out_is_an_error_naming_the_option(string command)
+    {
+        var r = Distill("sweep", command, Tiny, "--out", "");
+        Assert.Equal((1, "error: --out \"\": give the sweep folder's name (it is created when missing), e.g. --out sweeps/tiny."), (r.Exit, r.Err.Trim()));
+    }
+
     /// <summary>`sweep k8s SPEC --out SPEC` overwrote the spec with the manifest (through a link or another spelling of
     /// its path too); `sweep slurm` with the spec kept as the folder's sweep.sbatch overwrote it with the script.</summary>
     [Fact]

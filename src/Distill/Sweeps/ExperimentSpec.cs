@@ -81,6 +81,10 @@ public sealed class ExperimentSpec
         };
     }
 
+    /// <summary>Spec keys that change nothing a run trains, and why: a grid over one trains identical runs.</summary>
+    static readonly KeyValuePair<string, string>[] NotTrained =
+        [KeyValuePair.Create("name", "the name only labels the sweep (run names, report titles, job names) and changes nothing a run trains")];
+
     /// <summary>A grid key resolved against the schema: the mapping that holds it and its values.</summary>
     sealed record GridAxis(string Key, YamlMappingNode Parent, string Leaf, IReadOnlyList<YamlNode> Values);
 
@@ -90,6 +94,9 @@ public sealed class ExperimentSpec
         var line = SpecSchema.Line(keyNode);
         var parts = key.Split('.');
         if (parts[0] == "grid") throw new SpecException(file, line, "grid key 'grid...': the grid cannot sweep itself.");
+        // Keys that change nothing a run trains: every value would train the same runs under other labels.
+        if (NotTrained.FirstOrDefault(k => k.Key == key) is { Key: not null } ignored)
+            throw new SpecException(file, line, $"grid key '{key}': {ignored.Value}, so every value would train the same runs; remove it from the grid.");
         var schema = SpecSchema.RootSchema;
         YamlMappingNode parent = root;
         for (var i = 0; i < parts.Length; i++)
@@ -112,12 +119,26 @@ public sealed class ExperimentSpec
                                                                           $"{SpecSchema.Line(seen[Canonical(v, isSwitch)])}); it would make identical runs; give each value once.");
                 return new GridAxis(key, parent, parts[i], [.. values.Children]);
             }
-            parent = Find(parent, parts[i]) as YamlMappingNode
+            // A method's section is found as the loss section finds it, whatever its case and blanks (`KD:` is kd):
+            // asked for by its exact key, `KD:` had no 'loss.kd', and writing `kd:` too made the method twice.
+            parent = (parts[0] == "loss" && i == 1 ? MethodSection(parent, parts[i]) : Find(parent, parts[i])) as YamlMappingNode
                 ?? throw new SpecException(file, line, $"grid key '{key}' does not exist in this spec: it has no '{string.Join('.', parts[..(i + 1)])}'; " +
                                                        "write that section first (the grid sweeps keys of the spec).");
             schema = sub;
         }
         throw new UnreachableException();
+    }
+
+    /// <summary>The loss section's entry for method <paramref name="name"/>: the key written so, else the one key the
+    /// catalogue takes for the same method (as the loss section reads its keys: case and blanks aside).</summary>
+    static YamlNode? MethodSection(YamlMappingNode loss, string name)
+    {
+        if (Find(loss, name) is { } exact) return exact;
+        var wanted = MethodCatalogue.Names.FirstOrDefault(n => string.Equals(n, name.Trim(), StringComparison.OrdinalIgnoreCase));
+        if (wanted is null) return null;
+        var same = loss.Children.Where(c => c.Key is YamlScalarNode { Value: { } k } && k != "ce"
+                                            && string.Equals(k.Trim(), wanted, StringComparison.OrdinalIgnoreCase)).ToList();
+        return same.Count == 1 ? same[0].Value : null; // two spellings of one method: the loss section names them
     }
 
     /// <summary>Runs <paramref name="body"/> with each axis's key set to the chosen value node (which keeps its own line,
@@ -360,6 +381,10 @@ public sealed record Experiment
         if (ceWeight == 0 && methods.All(m => Silent(m) is not null))
             throw new SpecException(file, SpecSchema.Line(root.Children.Keys.First(k => ((YamlScalarNode)k).Value == "loss")),
                 $"loss: every term has weight 0 ({string.Join("; ", methods.Select(Silent).Prepend("ce: 0"))}), so nothing would train; give ce or a method a weight above 0.");
+        // Only a teacher trains on teacher_train_size: without one it is ignored, and a grid over it trains identical runs.
+        if (teacher is null && ExperimentSpec.Find(data, "teacher_train_size") is { } teacherSize)
+            throw new SpecException(file, SpecSchema.Line(teacherSize),
+                "dataset.teacher_train_size: there is no teacher to train on it (no teacher section), so it would be ignored; remove it, or add a teacher and a method that uses it.");
         // A teacher no term uses is never trained: a grid over its settings would train identical runs.
         if (teacher is not null && !methods.Any(m => m.Item1.Method.NeedsTeacher))
             throw new SpecException(file, SpecSchema.Line(root.Children.Keys.First(k => ((YamlScalarNode)k).Value == "teacher")),

@@ -9,8 +9,13 @@ namespace Distill.Sweeps;
 /// threads. The script runs the copy of the spec in the sweep folder, so editing the original later cannot change a
 /// queued task's run.
 /// </summary>
-public static class SlurmScript
+public static partial class SlurmScript
 {
+    /// <summary>The forms of sbatch's --time: minutes, minutes:seconds, hours:minutes:seconds, days-hours,
+    /// days-hours:minutes, days-hours:minutes:seconds, or no limit (UNLIMITED, INFINITE, in any case).</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^([0-9]+(:[0-9]+){0,2}|[0-9]+-[0-9]+(:[0-9]+){0,2}|(?i:unlimited|infinite))\z")]
+    private static partial System.Text.RegularExpressions.Regex TimeLimit();
+
     /// <param name="cli">The command that starts distill (e.g. ["dotnet", "/path/Distill.Cli.dll"]), absolute paths.</param>
     public static string Render(ExperimentSpec spec, string dir, IReadOnlyList<string> cli, int concurrent, int cpusPerTask, string? partition, string? time)
     {
@@ -31,6 +36,9 @@ public static class SlurmScript
         // sbatch expands %-patterns in the file name (%A job, %a task): a % of the folder's own is written %%.
         sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --output={Directive("--out", dir, $"{dir.Replace("%", "%%", StringComparison.Ordinal)}/slurm/%A_%a.out")}\n");
         if (partition is not null) sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --partition={Directive("--partition", partition, partition)}\n");
+        if (time is not null && !TimeLimit().IsMatch(time))
+            throw new ArgumentException($"--time {time}: not a Slurm time limit; give minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS " +
+                                        "(e.g. 90, 02:00:00 or 1-12), or UNLIMITED.");
         if (time is not null) sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --time={Directive("--time", time, time)}\n");
         sb.Append("# Preemption and node failure put the task back in the queue; SIGTERM (preemption, and 60 s before the time\n");
         sb.Append("# limit) makes distill checkpoint at the next step and exit.\n");

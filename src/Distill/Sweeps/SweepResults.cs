@@ -5,8 +5,9 @@ using Distill.Training;
 
 namespace Distill.Sweeps;
 
-/// <summary>One row of a sweep's table: a combination of the grid keys other than seed, over its seeds.</summary>
-public sealed record SweepGroup(IReadOnlyDictionary<string, string> Values, int N, double BestMean, double BestStd, double LastMean, double LastStd,
+/// <summary>One row of a sweep's table: a combination of the grid keys other than seed, over its seeds.
+/// The standard deviations are null for a group of one run, which has none (0 would read as "no spread over seeds").</summary>
+public sealed record SweepGroup(IReadOnlyDictionary<string, string> Values, int N, double BestMean, double? BestStd, double LastMean, double? LastStd,
     IReadOnlyList<double> Best, IReadOnlyList<double> Last);
 
 /// <summary>
@@ -58,7 +59,8 @@ public sealed class SweepResults
         var groups = table.Summary().Select(s =>
         {
             var members = runs.Where(r => GroupName(keys, r.Values) == s.Name).ToList();
-            return new SweepGroup(keys.ToDictionary(k => k, k => members[0].Values[k]), s.Runs, s.BestMean, s.BestStd, s.LastMean, s.LastStd,
+            return new SweepGroup(keys.ToDictionary(k => k, k => members[0].Values[k]), s.Runs, s.BestMean, s.Runs > 1 ? s.BestStd : null,
+                s.LastMean, s.Runs > 1 ? s.LastStd : null,
                 [.. members.Select(m => m.Best)], [.. members.Select(m => m.Last)]);
         }).ToList();
         return new SweepResults { Plan = plan, GroupKeys = keys, Groups = groups, Runs = runs, Failed = failed, Missing = missing, Damaged = damaged };
@@ -73,13 +75,13 @@ public sealed class SweepResults
         sb.Append(CultureInfo.InvariantCulture, $"# {Plan.Name}: sweep results\n\n{Status} (spec {Plan.SpecHash}). Test accuracy %, mean ± std over seeds.\n\n");
         if (!Complete) sb.Append("**Incomplete:** the table below covers only the finished runs.\n\n");
         var head = GroupKeys.Count == 0 ? ["runs"] : GroupKeys.ToList();
-        sb.Append("| ").Append(string.Join(" | ", head)).Append(" | n | best | last |\n");
+        sb.Append("| ").Append(string.Join(" | ", head.Select(Cell))).Append(" | n | best | last |\n");
         sb.Append('|').Append(string.Concat(Enumerable.Repeat("---|", head.Count + 3))).Append('\n');
         foreach (var g in Groups)
         {
             var cells = GroupKeys.Count == 0 ? ["all"] : GroupKeys.Select(k => g.Values[k]);
-            sb.Append("| ").Append(string.Join(" | ", cells))
-              .Append(CultureInfo.InvariantCulture, $" | {g.N} | {g.BestMean:F2} ± {g.BestStd:F2} | {g.LastMean:F2} ± {g.LastStd:F2} |\n");
+            sb.Append("| ").Append(string.Join(" | ", cells.Select(Cell)))
+              .Append(CultureInfo.InvariantCulture, $" | {g.N} | {MeanStd(g.BestMean, g.BestStd)} | {MeanStd(g.LastMean, g.LastStd)} |\n");
         }
         if (Failed.Count > 0)
         {
@@ -94,6 +96,15 @@ public sealed class SweepResults
         if (Missing.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"\n## Not run yet\n\nruns {string.Join(", ", Missing)}\n");
         return sb.ToString();
     }
+
+    /// <summary>"52.10 ± 0.40", or "52.10 ± —" for a group of one run (no spread to show).</summary>
+    static string MeanStd(double mean, double? std) =>
+        string.Create(CultureInfo.InvariantCulture, $"{mean:F2} ± {(std is double d ? d.ToString("F2", CultureInfo.InvariantCulture) : "—")}");
+
+    /// <summary>A table cell: a | in a grid value (or key) would end the cell and shift the row's columns; a line break
+    /// would end the row.</summary>
+    internal static string Cell(string text) => text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("|", "\\|", StringComparison.Ordinal)
+        .Replace("\r", " ", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
 
     public string Json() => JsonSerializer.Serialize(new
     {

@@ -201,10 +201,17 @@ public static class SweepFolder
                 if (RecordedSpec(record) is { } other && other != spec.Hash)
                     throw new InvalidOperationException($"--out {dir} has no {PlanFile}, and its runs were made by another spec ({other}, in {record}; this one is {spec.Hash}). " +
                                                         "Give another folder, or move that one away.");
+        // A spec.yaml already there with no plan beside it is not this sweep's copy (a user's own notes or spec, or
+        // another spec's): writing the copy would overwrite it. This spec's own text (or the same spec, comments
+        // aside) is the copy a plan-less folder may keep, and stays.
+        var specCopy = Path.Combine(dir, SpecFile);
+        if ((File.Exists(specCopy) || Directory.Exists(specCopy)) && !CopyHolds(specCopy, spec))
+            throw new InvalidOperationException($"--out {dir} has no {PlanFile}, and its {SpecFile} is not this spec (spec {spec.Hash}); the sweep writes its own copy there, " +
+                                                $"which would overwrite it. Give another folder, or move {specCopy} away.");
         var plan = new Plan(spec.Name, spec.Hash, spec.GridKeys,
             [.. spec.Runs.Select(r => new PlanEntry(r.Index, r.Label, r.Values.ToDictionary()))]);
         AtomicFile.WriteAllText(planPath, JsonSerializer.Serialize(plan, Json));
-        AtomicFile.WriteAllText(Path.Combine(dir, SpecFile), spec.Text);
+        if (!File.Exists(specCopy)) AtomicFile.WriteAllText(specCopy, spec.Text);
     }
 
     /// <summary>The folder's plan lock (.plan.lock, a flock the kernel releases with its process), waited for: another
@@ -331,6 +338,45 @@ public static class SweepRunner
             throw;
         }
     }
+
+    /// <summary>
+    /// Runs <paramref name="runs"/> in order with <paramref name="runOne"/> (its second argument: wait for a run held
+    /// elsewhere), then, with <paramref name="keepGoing"/>, the ones another process held (<paramref name="busy"/> was told),
+    /// waited for. With <paramref name="keepGoing"/> a run's failure (any exception but a stop) goes to
+    /// <paramref name="failed"/> and the others still run; without it, it propagates. Returns the failed indices. A stop
+    /// requested before every run was run is a <see cref="OperationCanceledException"/> naming the sweep, never a
+    /// return: a sweep that skipped its runs because of a signal (even one that came before the first run started) must
+    /// not exit as done, or a cluster would mark its task finished for good.
+    /// </summary>
+    public static List<int> RunEach(ExperimentSpec spec, IEnumerable<PlannedRun> runs, bool keepGoing, Action<PlannedRun, bool> runOne,
+        Action<PlannedRun, RunBusyException> busy, Action<PlannedRun, Exception> failed, CancellationToken cancellation)
+    {
+        var failures = new List<int>();
+        var elsewhere = new List<PlannedRun>();
+        foreach (var (run, wait) in runs.Select(r => (r, false)).Concat(Later()))
+        {
+            if (cancellation.IsCancellationRequested) throw Stopped(spec, cancellation);
+            try { runOne(run, wait); }
+            catch (RunBusyException e) when (keepGoing)
+            {
+                busy(run, e);
+                elsewhere.Add(run);
+            }
+            catch (Exception e) when (keepGoing && e is not OperationCanceledException)
+            {
+                failed(run, e);
+                failures.Add(run.Index);
+            }
+        }
+        return failures;
+
+        // Evaluated after the first pass: the runs held elsewhere, now waited for (done there, or resumed here).
+        IEnumerable<(PlannedRun, bool)> Later() { foreach (var run in elsewhere) yield return (run, true); }
+    }
+
+    /// <summary>What a sweep stopped by a signal before its runs were all run throws.</summary>
+    public static OperationCanceledException Stopped(ExperimentSpec spec, CancellationToken cancellation) =>
+        new($"sweep {spec.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints", cancellation);
 
     /// <summary>Moves a run's damaged <paramref name="file"/> to STEM.damaged-TIME.json beside it and says so.</summary>
     static void KeepAside(string runDir, string file, string stem, string damage, int index, TextWriter log)

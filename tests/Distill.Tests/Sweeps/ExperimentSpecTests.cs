@@ -172,6 +172,10 @@ public class ExperimentSpecTests
     // A teacher the loss does not use was never trained (a grid over teacher.epochs trained identical runs).
     [InlineData("  ce: 0.1\n  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "  ce: 1\ngrid:", 5,
         "teacher: the loss (ce) uses no teacher, so it would not be trained; remove the teacher section, or add a method that uses it (e.g. kd).")]
+    // A grid over the name trained identical runs under other labels (and a | in one broke results.md's table).
+    [InlineData("  seed: [0, 1, 2]", "  seed: [0, 1, 2]\n  name: [a, b]", 18, "grid key 'name': the name only labels the sweep (run names, report titles, job names) and changes nothing a run trains, so every value would train the same runs; remove it from the grid.")]
+    [InlineData("  ce: 0.1\n  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "  ce: 1\ngrid:\n  dataset.teacher_train_size: [100, 200]", 11,
+        "dataset.teacher_train_size: there is no teacher to train on it (no teacher section), so it would be ignored;", "teacher:\n  model: cnn\n  epochs: 1\n", "")]
     public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message, string? from2 = null, string? to2 = null)
     {
         var text = Spec.Replace(from, to, StringComparison.Ordinal);
@@ -246,6 +250,20 @@ public class ExperimentSpecTests
     {
         var e = Bad(Spec.Replace("    temperature: 4\n", $"    temperature: 4\n  {key}:\n    temperature: 2\n", StringComparison.Ordinal));
         Assert.Equal($"t.yaml line 15: {message}", e.Message);
+    }
+
+    /// <summary>A grid key finds its method's section as the loss section does, whatever its case and blanks: `KD:` with
+    /// loss.kd.temperature said there was no 'loss.kd' (and writing `kd:` as advised then failed as kd twice).</summary>
+    [Theory]
+    [InlineData("KD")]
+    [InlineData("\" Kd \"")]
+    public void A_grid_key_finds_its_method_in_another_case_or_spacing(string key)
+    {
+        var spec = Parse(Spec.Replace("  kd:\n", $"  {key}:\n", StringComparison.Ordinal));
+        Assert.Equal(12, spec.Runs.Count);
+        Assert.Equal(["1", "1", "1", "2", "2", "2", "4", "4", "4", "8", "8", "8"],
+            spec.Runs.Select(r => r.Experiment.Methods.Single().Choice.Settings.Text("temperature")));
+        Assert.Equal("loss.kd.temperature=2 seed=0", spec.Runs[3].Label);
     }
 
     [Fact]

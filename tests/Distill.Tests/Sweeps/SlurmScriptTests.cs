@@ -46,6 +46,38 @@ public class SlurmScriptTests
                      "unless the cluster raised MaxArraySize (scontrol show config | grep MaxArraySize); else split the spec.", SlurmScript.ArraySizeWarning(1002));
     }
 
+    /// <summary>--time went into the script unchecked, so a typo failed only at sbatch (or never ran): every form sbatch
+    /// takes is accepted, anything else refused naming them.</summary>
+    [Theory]
+    [InlineData("90", true)]
+    [InlineData("30:00", true)]
+    [InlineData("02:00:00", true)]
+    [InlineData("1-12", true)]
+    [InlineData("1-12:30", true)]
+    [InlineData("1-12:30:00", true)]
+    [InlineData("UNLIMITED", true)]
+    [InlineData("infinite", true)]
+    [InlineData("bogus", false)]
+    [InlineData("2h", false)]
+    [InlineData("1:2:3:4", false)]
+    [InlineData("1-", false)]
+    [InlineData("-5", false)]
+    [InlineData("1.5", false)]
+    [InlineData("", false)]
+    [InlineData("90\n", false)]
+    public void The_time_limit_is_one_of_sbatchs_forms(string time, bool valid)
+    {
+        var spec = ExperimentSpec.Load(Onboarding.Repo.PathOf("experiments/kd-temperature.yaml"));
+        string Render() => SlurmScript.Render(spec, "/d", ["distill"], concurrent: 1, cpusPerTask: 1, null, time);
+        if (valid)
+        {
+            Assert.Contains($"#SBATCH --time={time}", Render().Split('\n'));
+            return;
+        }
+        var e = Assert.Throws<ArgumentException>(Render);
+        Assert.Equal($"--time {time}: not a Slurm time limit; give minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (e.g. 90, 02:00:00 or 1-12), or UNLIMITED.", e.Message);
+    }
+
     [Fact]
     public void A_spec_name_never_reaches_the_script_raw()
     {

@@ -88,7 +88,7 @@ public sealed class SweepResultsTests : IDisposable
         Assert.False(results.Complete);
         Assert.Equal("incomplete: 1 of 4 runs finished, 0 failed, 3 damaged, 0 not run", results.Status);
         var md = results.Markdown();
-        Assert.Contains("| all | 1 | 50.00 ± 0.00 | 40.00 ± 0.00 |", md, StringComparison.Ordinal);
+        Assert.Contains("| all | 1 | 50.00 ± — | 40.00 ± — |", md, StringComparison.Ordinal);
         Assert.Contains("## Damaged results", md, StringComparison.Ordinal);
         Assert.Contains("- run 2 (seed=2): runs/2/result.json is not a whole result (no label)", md, StringComparison.Ordinal);
         results.Write(dir);
@@ -162,6 +162,66 @@ public sealed class SweepResultsTests : IDisposable
         var e = Assert.Throws<InvalidOperationException>(() => SweepFolder.Prepare(spec, dir));
         Assert.Contains("its runs were made by another spec (0123456789abcdef", e.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
+    }
+
+    /// <summary>A spec.yaml of the user's own in a folder with no plan yet (notes, another spec) was overwritten by the
+    /// sweep's copy; it is refused, and the folder left as it was. The same spec's text (or the same spec with other
+    /// comments) is the sweep's own copy and is kept.</summary>
+    [Fact]
+    public void Without_a_plan_a_spec_yaml_that_is_not_this_spec_is_refused_not_overwritten()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        var copy = Path.Combine(dir, SweepFolder.SpecFile);
+        foreach (var theirs in new[] { "notes\n", Spec.Replace("train_size: 300", "train_size: 400", StringComparison.Ordinal) })
+        {
+            File.WriteAllText(copy, theirs);
+            var e = Assert.Throws<InvalidOperationException>(() => SweepFolder.Prepare(spec, dir));
+            Assert.Contains($"has no {SweepFolder.PlanFile}, and its {SweepFolder.SpecFile} is not this spec", e.Message, StringComparison.Ordinal);
+            Assert.Equal(theirs, File.ReadAllText(copy));
+            Assert.False(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
+        }
+        File.WriteAllText(copy, "# mine\n" + Spec);
+        SweepFolder.Prepare(spec, dir);
+        Assert.Equal("# mine\n" + Spec, File.ReadAllText(copy));
+        Assert.True(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
+    }
+
+    /// <summary>A group of one run has no spread: its std was shown as "± 0.00" and written as 0, which reads as seeds
+    /// that agree exactly; it is "—" in results.md (and the page) and null in results.json.</summary>
+    [Fact]
+    public void A_group_of_one_run_has_no_std_a_dash_in_the_table_and_null_in_the_json()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(2, SweepFolder.ResultFile, Result(2, 2, spec.Hash));
+        var results = SweepResults.Read(dir);
+        var g = Assert.Single(results.Groups);
+        Assert.Equal((1, (double?)null, (double?)null), (g.N, g.BestStd, g.LastStd));
+        Assert.Contains("| all | 1 | 52.00 ± — | 42.00 ± — |", results.Markdown(), StringComparison.Ordinal);
+        Assert.DoesNotContain("± 0.00", results.Markdown(), StringComparison.Ordinal);
+        var json = JsonDocument.Parse(results.Json()).RootElement.GetProperty("groups")[0];
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("best_std").ValueKind);
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("last_std").ValueKind);
+
+        Write(3, SweepFolder.ResultFile, Result(3, 3, spec.Hash)); // two runs: a std again
+        var two = Assert.Single(SweepResults.Read(dir).Groups);
+        Assert.Equal(0.71, two.BestStd!.Value, 2);
+        Assert.Contains("| all | 2 | 52.50 ± 0.71 |", SweepResults.Read(dir).Markdown(), StringComparison.Ordinal);
+    }
+
+    /// <summary>A | in a grid value (or key) ended its cell and shifted the row's columns in results.md: it is escaped.</summary>
+    [Fact]
+    public void A_pipe_in_a_table_cell_is_escaped()
+    {
+        var plan = new SweepFolder.Plan("t", "0123456789abcdef", ["a|b"], [new SweepFolder.PlanEntry(0, "a|b=x|y", new Dictionary<string, string> { ["a|b"] = "x|y" })]);
+        var results = new SweepResults
+        {
+            Plan = plan, GroupKeys = ["a|b"], Runs = [], Failed = [], Missing = [], Damaged = [],
+            Groups = [new SweepGroup(new Dictionary<string, string> { ["a|b"] = "x|y\\" }, 2, 50, 1, 40, 1, [49, 51], [39, 41])],
+        };
+        var lines = results.Markdown().Split('\n');
+        Assert.Contains("| a\\|b | n | best | last |", lines);
+        Assert.Contains("| x\\|y\\\\ | 2 | 50.00 ± 1.00 | 40.00 ± 1.00 |", lines);
     }
 
     /// <summary>Slurm, k8s and --jobs tasks read DIR/spec.yaml: a copy deleted or replaced was left so, and every task failed.</summary>

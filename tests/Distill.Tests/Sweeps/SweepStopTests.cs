@@ -1,0 +1,59 @@
+using Distill.Sweeps;
+
+namespace Distill.Tests.Sweeps;
+
+/// <summary>A stop (Ctrl-C, SIGTERM) requested before a sweep's runs were all run is a stop, whenever it came: never a
+/// sweep that returns as done (exit 0 marks a Slurm or Kubernetes task finished for good).</summary>
+public class SweepStopTests
+{
+    const string Spec = """
+        name: t
+        dataset:
+          name: fashion-mnist
+          train_size: 300
+        student:
+          model: mlp-32
+        epochs: 1
+        loss:
+          ce: 1
+        grid:
+          seed: [0, 1, 2]
+        """;
+
+    static readonly ExperimentSpec S = ExperimentSpec.Parse(Spec, "t.yaml");
+
+    [Fact]
+    public void A_stop_before_the_first_run_starts_is_a_stop_and_runs_nothing()
+    {
+        using var cts = new CancellationTokenSource();
+        cts.Cancel(); // the signal came after the handler was installed, before the first run
+        var ran = new List<int>();
+        foreach (var keepGoing in new[] { true, false })
+        {
+            var e = Assert.ThrowsAny<OperationCanceledException>(() => SweepRunner.RunEach(S, keepGoing ? S.Runs : [S.Runs[1]], keepGoing,
+                (run, _) => ran.Add(run.Index), (_, _) => { }, (_, _) => { }, cts.Token));
+            Assert.Contains("sweep t: stopped", e.Message, StringComparison.Ordinal);
+        }
+        Assert.Empty(ran);
+    }
+
+    [Fact]
+    public void A_stop_between_runs_is_a_stop_and_the_rest_are_not_run()
+    {
+        using var cts = new CancellationTokenSource();
+        var ran = new List<int>();
+        Assert.ThrowsAny<OperationCanceledException>(() => SweepRunner.RunEach(S, S.Runs, keepGoing: true,
+            (run, _) => { ran.Add(run.Index); cts.Cancel(); }, (_, _) => { }, (_, _) => { }, cts.Token));
+        Assert.Equal([0], ran);
+    }
+
+    [Fact]
+    public void Without_a_stop_every_run_runs_and_failures_are_counted()
+    {
+        var ran = new List<int>();
+        var failed = SweepRunner.RunEach(S, S.Runs, keepGoing: true,
+            (run, _) => { ran.Add(run.Index); if (run.Index == 1) throw new InvalidOperationException("boom"); }, (_, _) => { }, (_, _) => { }, CancellationToken.None);
+        Assert.Equal([0, 1, 2], ran);
+        Assert.Equal([1], failed);
+    }
+}
