@@ -130,8 +130,15 @@ public sealed partial class OutputSink
         return collapsed;
     }
 
-    public DisplayOutput Display(object? value, IReadOnlyList<string>? mimeTypes, bool isResult = false, int? executionCount = null) =>
-        Display(Format(value, mimeTypes), isResult, executionCount);
+    /// <summary>Called with each value the cell shows (its result, <c>display(x)</c>) before it is formatted: the runner's
+    /// checks of what the kernel would show differently.</summary>
+    public Action<object?>? Displaying { get; init; }
+
+    public DisplayOutput Display(object? value, IReadOnlyList<string>? mimeTypes, bool isResult = false, int? executionCount = null)
+    {
+        Displaying?.Invoke(value);
+        return Display(Format(value, mimeTypes), isResult, executionCount);
+    }
 
     /// <summary>Shows data formatted already (MIME type → text).</summary>
     public DisplayOutput Display(IReadOnlyDictionary<string, string> formatted, bool isResult = false, int? executionCount = null)
