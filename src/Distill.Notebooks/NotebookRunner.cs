@@ -687,7 +687,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 {
                     warnedPlotly = true;
                     o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} references Plotly.NET. Its charts work here, but in the .NET kernel " +
-                                     "1.0.712001 (VS Code, Jupyter) every chart fails: Plotly.NET 6 needs FSharp.Core 10.1 and the kernel has loaded its own 10.0; " +
+                                     "1.0.712001 (VS Code, Jupyter) Plotly.NET 6 needs FSharp.Core 10.1 and the kernel has loaded its own 10.0: every chart fails " +
+                                     "unless Distill.Notebook.Start() has run (it binds the request to 10.0), and then shows as the kernel's tree view of the object; " +
                                      "draw with Distill.Reporting.Figure (plain plotly.js figures), which works in both");
                 }
                 WarnIfDataAnalysisAfterStart(cell, parsed.Packages.Select(p => p.Package.Name));
