@@ -334,7 +334,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         }
 
         readonly int startCallsBefore = Distill.Notebook.StartCalls;
-        bool warnedTorchBeforeStart, warnedPlotly, warnedKernelMisses, referencedDataAnalysis;
+        bool warnedTorchBeforeStart, warnedFigureBeforeStart, warnedPlotly, warnedKernelMisses, referencedDataAnalysis;
 
         /// <summary>In the kernel, the first <c>#r "nuget: Microsoft.Data.Analysis"</c> loads that package's display
         /// extension, which replaces the DataFrame formatter <c>Distill.Notebook.Start()</c> registered: after Start, a
@@ -370,6 +370,23 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} uses TorchSharp before Distill.Notebook.Start() has run. It works here, " +
                              "but in the .NET kernel (VS Code, Jupyter) TorchSharp then loads without it: on Debian 12 it fails and stays broken for the session, " +
                              "elsewhere the thread count and the oneMKL fix are not applied; " +
+                             "call Distill.Notebook.Start() first (after the #r of Distill.dll), at the end of the first cell");
+        }
+
+        /// <summary>The library's charts (<c>Distill.Reporting.Figure</c>, what <c>Charts.*</c> return) get their formatter
+        /// from <c>Distill.Notebook.Start()</c> in the kernel: shown before it, a chart is the kernel's generic tree view of
+        /// the object there, while the runner, which registers the formatter itself, draws it. Said once per notebook,
+        /// when the cell shows one.</summary>
+        void WarnIfFigureBeforeStart(NotebookCell cell, object? value)
+        {
+            if (value is not Distill.Reporting.Figure || Distill.Notebook.StartCalls > startCallsBefore) return;
+            lock (finishGate)
+            {
+                if (warnedFigureBeforeStart) return;
+                warnedFigureBeforeStart = true;
+            }
+            o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} shows a chart (Distill.Reporting.Figure) before Distill.Notebook.Start() has run. It draws here, " +
+                             "but in the .NET kernel (VS Code, Jupyter) the chart formatter is registered by Start(), so the chart shows as a tree view of the object's properties; " +
                              "call Distill.Notebook.Start() first (after the #r of Distill.dll), at the end of the first cell");
         }
 
@@ -595,7 +612,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 cell.Outputs.Add(new ErrorOutput("UnsupportedKernel", msg, [msg]));
                 return new(cell, CellStatus.Failed, clock.Elapsed, new CellFailure(fileName, cell.Label, null, msg));
             }
-            var sink = new OutputSink(cell.Outputs, o.MaxOutputChars);
+            var sink = new OutputSink(cell.Outputs, o.MaxOutputChars) { Displaying = value => WarnIfFigureBeforeStart(cell, value) };
             lock (finishGate) sinks.Add(sink); // read by OnProcessExit, on another thread
             lock (finishGate)
             {
@@ -670,7 +687,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 {
                     warnedPlotly = true;
                     o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} references Plotly.NET. Its charts work here, but in the .NET kernel " +
-                                     "1.0.712001 (VS Code, Jupyter) every chart fails: Plotly.NET 6 needs FSharp.Core 10.1 and the kernel has loaded its own 10.0; " +
+                                     "1.0.712001 (VS Code, Jupyter) Plotly.NET 6 needs FSharp.Core 10.1 and the kernel has loaded its own 10.0: every chart fails " +
+                                     "unless Distill.Notebook.Start() has run (it binds the request to 10.0), and then shows as the kernel's tree view of the object; " +
                                      "draw with Distill.Reporting.Figure (plain plotly.js figures), which works in both");
                 }
                 WarnIfDataAnalysisAfterStart(cell, parsed.Packages.Select(p => p.Package.Name));

@@ -1,3 +1,5 @@
+using System.Reflection;
+using System.Runtime.Loader;
 using Distill.Native;
 using Distill.Reporting;
 
@@ -40,9 +42,32 @@ public static class Notebook
         TorchRuntime.Initialize(threads);
         TorchRuntime.Seed(seed);
         NotebookFormatters.Register();
+        BindFSharpCoreToTheLoadedCopy();
         if (KernelLiveOutput.TryCreate() is { } kernel) Host = kernel;
         var device = TorchRuntime.ResolveDevice();
         return new NotebookEnvironment(TorchRuntime.TorchSharpVersion, TorchRuntime.LibTorchVersion, device.ToString(),
             TorchRuntime.Threads, seed, PatchedNatives.Status, MklCpuDispatch.Status, Native.OneDnnIsa.Status);
     }
+
+    static int fsharpCoreHooked;
+
+    /// <summary>
+    /// The .NET kernel 1.0.712001 loads FSharp.Core 10.0 at start-up, and Plotly.NET 6 (Plotly.NET.CSharp) is built
+    /// against 10.1: the default load context holds one FSharp.Core and has no 10.1, so every Plotly.NET chart failed
+    /// there with a bare "Could not load file or assembly 'FSharp.Core, Version=10.1.0.0'". A request for a newer
+    /// FSharp.Core than the loaded one now binds to the loaded copy, as .NET Framework's binding redirects did. Tried in
+    /// that kernel: Plotly.NET.CSharp's Chart.Line builds and GenericChart.toChartHTML renders. Code that needs an API new
+    /// in 10.1 would still fail, with MissingMethodException naming it. In distill run (FSharp.Core 10.1) it never fires.
+    /// </summary>
+    static void BindFSharpCoreToTheLoadedCopy()
+    {
+        if (Interlocked.Exchange(ref fsharpCoreHooked, 1) == 0)
+            AssemblyLoadContext.Default.Resolving += (_, name) => OlderLoadedCopy("FSharp.Core", name, AppDomain.CurrentDomain.GetAssemblies());
+    }
+
+    /// <summary>The loaded assembly named <paramref name="simpleName"/> when <paramref name="requested"/> asks for it at
+    /// a higher version; else null (the load fails as it would have).</summary>
+    internal static Assembly? OlderLoadedCopy(string simpleName, AssemblyName requested, IEnumerable<Assembly> loaded) =>
+        requested.Name != simpleName ? null
+            : loaded.FirstOrDefault(a => a.GetName() is var n && n.Name == simpleName && (requested.Version is null || n.Version < requested.Version));
 }

@@ -65,6 +65,32 @@ public class ForeignNotebookTests
         Assert.Contains("Microsoft.Data.Analysis 0.23.1 is already loaded", f.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>As in the kernel: once a cell added a package (TorchSharp-cpu 0.107.0 brings TorchSharp 0.107.0), a later
+    /// #r of another version of it, or of a dependency the runner knows of, is refused naming both versions. It was
+    /// bound to the loaded copy with a note, so a notebook that fails in the kernel passed headless. A first pin of an
+    /// older version (nothing added yet) still binds to the runner's copy with its note.</summary>
+    [Fact]
+    public void A_different_version_of_a_package_added_earlier_is_refused_as_in_the_kernel()
+    {
+        var dir = TestSupport.TempDir("pin-again");
+        var nb = TestSupport.WriteNotebook(dir, "again.ipynb",
+            ("#r \"nuget: Newtonsoft.Json, 13.0.3\"", null),
+            ("#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"", null),
+            ("#r \"nuget: TorchSharp, 0.105.0\"", null),
+            ("#r \"nuget: Microsoft.Data.Analysis, 0.22.0\"", null),
+            ("#r \"nuget: TorchSharp, 0.107\"\n#r \"nuget: TorchSharp-cpu\"\n#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"\n#r \"nuget: Newtonsoft.Json, 13.0.3\"", null),
+            ("#r \"nuget: Newtonsoft.Json, 13.0.4\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        Assert.Equal([CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Failed, CellStatus.Failed, CellStatus.Succeeded, CellStatus.Failed],
+            r.Cells.Select(c => c.Status));
+        Assert.Contains("(the runner's copy; the notebook asked for Newtonsoft.Json, 13.0.3)",
+            r.Cells[0].Outputs.OfType<DisplayOutput>().Single().Data["text/plain"], StringComparison.Ordinal);
+        Assert.Equal(3, r.Failures.Count);
+        Assert.Contains("TorchSharp version 0.105.0 cannot be added because version 0.107.0 was added previously.", r.Failures[0].Message, StringComparison.Ordinal);
+        Assert.Contains("Microsoft.Data.Analysis version 0.22.0 cannot be added because version 0.23.1 was added previously.", r.Failures[1].Message, StringComparison.Ordinal);
+        Assert.Contains("Newtonsoft.Json version 13.0.4 cannot be added because version 13.0.3 was added previously.", r.Failures[2].Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("1.0.0", "1.0.0", 0)]
     [InlineData("13.0.3", "13.0.4", -1)]

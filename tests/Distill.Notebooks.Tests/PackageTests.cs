@@ -67,7 +67,7 @@ public class PackageTests
         Assert.Equal("Installed Packages\n  • Distill.Test.Versionless, 1.0.0\n", Plain(r, 1));
         Assert.Equal("hello, notebook", Plain(r, 1, 1));
         Assert.Equal("Installed Packages\n  • Distill.Test.Versionless, 1.0.0\n", Plain(r, 2));
-        Assert.Contains("Distill.Test.Versionless, 1.0.0 is already loaded in this notebook; a second version (2.0.0) cannot be loaded",
+        Assert.Contains("Distill.Test.Versionless version 2.0.0 cannot be added because version 1.0.0 was added previously.",
             Assert.Single(r.Failures).Message, StringComparison.Ordinal);
     }
 

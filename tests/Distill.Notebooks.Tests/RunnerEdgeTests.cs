@@ -31,6 +31,21 @@ public class RunnerEdgeTests
         Assert.Equal("True", Plain(r, 2));
     }
 
+    /// <summary>Started from a terminal, the runner's process stderr is one, and the library's training progress line took
+    /// it for the cell's (Console.IsErrorRedirected reads the process's stderr): its \r redraws became two extra stderr
+    /// outputs of the cell. A cell's stderr is never a terminal (in the kernel it is a pipe), so the runner turns the
+    /// line off; Distill.Tests' ProgressLineTests check that the switch turns it off on a terminal.</summary>
+    [Fact]
+    public void Cells_run_with_the_training_progress_line_off()
+    {
+        var dir = TestSupport.TempDir("edge-progress");
+        var nb = TestSupport.WriteNotebook(dir, "progress.ipynb",
+            ("AppContext.TryGetSwitch(\"Distill.Training.ProgressLine.Off\", out var off) && off", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("True", Plain(r, 0));
+    }
+
     /// <summary>The kernel 1.0.712001 does not import Microsoft.DotNet.Interactive.Formatting: an unqualified Formatter is
     /// CS0103 there, so it must be here too (a notebook that runs headless must run in the kernel); with the using it works.</summary>
     [Fact]
@@ -192,6 +207,29 @@ public class RunnerEdgeTests
         Assert.Contains("library.ipynb: cell 1 uses TorchSharp before Distill.Notebook.Start() has run", warned.ToString(), StringComparison.Ordinal);
     }
 
+    /// <summary>In the kernel the library's chart formatter comes with Distill.Notebook.Start(): a Figure shown before it
+    /// is the kernel's generic tree view, while the runner drew it without a word. Warned of once per notebook, at the
+    /// first chart shown (a result or display()); none when Start() came first.</summary>
+    [Fact]
+    public void A_chart_shown_before_Start_is_warned_of_as_a_tree_view_in_the_kernel()
+    {
+        var dir = TestSupport.TempDir("edge-figure-before-start");
+        var header = $"#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"{DistillDll}\"\nusing Distill.Reporting;\n";
+        const string chart = "Charts.Lines(\"acc\", \"epoch\", \"%\", [new Series(\"s\", [1, 2], [1.0, 2.0])])";
+        var before = TestSupport.WriteNotebook(dir, "before.ipynb", (header + "var n = 1;", null), (chart, null), ($"display({chart});", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(before, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log, PackageCacheDirectory = TestSupport.PackageCache });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var warning = Assert.Single(log.ToString().Split('\n'), l => l.Contains("shows a chart", StringComparison.Ordinal));
+        Assert.Contains("before.ipynb: cell 2 shows a chart (Distill.Reporting.Figure) before Distill.Notebook.Start() has run", warning, StringComparison.Ordinal);
+        Assert.Contains("call Distill.Notebook.Start() first", warning, StringComparison.Ordinal);
+
+        var after = TestSupport.WriteNotebook(dir, "after.ipynb", (header + "Distill.Notebook.Start();", null), (chart, null));
+        var quiet = new StringWriter();
+        Assert.True(TestSupport.Run(after, Path.Combine(dir, "out2"), new NotebookRunOptions { Log = quiet, PackageCacheDirectory = TestSupport.PackageCache }).Succeeded);
+        Assert.DoesNotContain("shows a chart", quiet.ToString(), StringComparison.Ordinal);
+    }
+
     /// <summary>The library's build output of the configuration these tests run in.</summary>
     static string DistillDll =>
         Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name, "Distill.dll");
@@ -240,7 +278,7 @@ public class RunnerEdgeTests
         var bare = TestSupport.WriteNotebook(dir, "bare.ipynb", ($"#r \"{distill}\"\nDistill.Notebook.Start();", null), ($"#r \"{distill}\"", null));
         var log = new StringWriter();
         Assert.True(TestSupport.Run(bare, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log }).Succeeded);
-        var warning = Assert.Single(log.ToString().Split('\n'), l => l.Contains("warning:", StringComparison.Ordinal));
+        var warning = Assert.Single(log.ToString().Split('\n'), l => l.Contains("shows a chart", StringComparison.Ordinal));
         Assert.Contains("bare.ipynb: cell 1 references Distill.dll by path, which needs Microsoft.Data.Analysis, TorchSharp:", warning, StringComparison.Ordinal);
         Assert.Contains("Could not load file or assembly 'Microsoft.Data.Analysis'", warning, StringComparison.Ordinal);
 

@@ -130,8 +130,15 @@ public sealed partial class OutputSink
         return collapsed;
     }
 
-    public DisplayOutput Display(object? value, IReadOnlyList<string>? mimeTypes, bool isResult = false, int? executionCount = null) =>
-        Display(Format(value, mimeTypes), isResult, executionCount);
+    /// <summary>Called with each value the cell shows (its result, <c>display(x)</c>) before it is formatted: the runner's
+    /// checks of what the kernel would show differently.</summary>
+    public Action<object?>? Displaying { get; init; }
+
+    public DisplayOutput Display(object? value, IReadOnlyList<string>? mimeTypes, bool isResult = false, int? executionCount = null)
+    {
+        Displaying?.Invoke(value);
+        return Display(Format(value, mimeTypes), isResult, executionCount);
+    }
 
     /// <summary>Shows data formatted already (MIME type → text).</summary>
     public DisplayOutput Display(IReadOnlyDictionary<string, string> formatted, bool isResult = false, int? executionCount = null)
@@ -231,6 +238,10 @@ sealed class CellConsoleWriter(string stream, TextWriter fallback) : TextWriter
                 installedError = Console.Error;
             }
             Console.SetIn(TextReader.Null);
+            // Console.Error is now the cell's stderr output, but Console.IsErrorRedirected still reads the process's stderr:
+            // started from a terminal, the library's training progress line (Distill.Training.ProgressLine.OffSwitch)
+            // took that for a terminal and drew its \r redraws into the cell. The kernel's stderr is a pipe, so it is off there.
+            AppContext.SetSwitch("Distill.Training.ProgressLine.Off", true);
         }
     }
 

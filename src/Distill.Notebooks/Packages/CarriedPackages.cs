@@ -4,7 +4,11 @@ namespace Distill.Notebooks.Packages;
 
 /// <summary>A package (or project) the host process already carries: its version and the full paths of its runtime
 /// assemblies and of its dependencies' (what a script must reference to use it).</summary>
-public sealed record CarriedPackage(string Name, string Version, IReadOnlyList<string> Assemblies);
+public sealed record CarriedPackage(string Name, string Version, IReadOnlyList<string> Assemblies)
+{
+    /// <summary>The package and every package it depends on, transitively, at the versions the host carries.</summary>
+    public IReadOnlyList<(string Name, string Version)> Closure { get; init; } = [];
+}
 
 /// <summary>
 /// What the running process already has, read from its <c>.deps.json</c> (TorchSharp, Plotly.NET, Microsoft.Data.Analysis,
@@ -69,15 +73,17 @@ public sealed class CarriedPackages
         if (!libraries.TryGetValue(name, out var lib)) return null;
         var paths = new List<string>();
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var closure = new List<(string, string)>();
         void Walk(string n)
         {
             if (!seen.Add(n) || !libraries.TryGetValue(n, out var l)) return;
+            closure.Add((l.Name, l.Version));
             foreach (var f in l.Files)
                 if (TrustedAssemblies.TryGetValue(f, out var p) && !paths.Contains(p)) paths.Add(p);
             foreach (var d in l.Deps) Walk(d);
         }
         Walk(name);
-        return new CarriedPackage(lib.Name, lib.Version, paths);
+        return new CarriedPackage(lib.Name, lib.Version, paths) { Closure = closure };
     }
 
     /// <summary>This host's native package suffix (libtorch-cpu-linux-x64 on Linux x64).</summary>

@@ -23,6 +23,10 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
     /// versionless #r of it gets.</summary>
     readonly Dictionary<string, string> loadedVersions = new(StringComparer.OrdinalIgnoreCase);
     readonly List<string> sources = [];
+    /// <summary>Every package an earlier #r of this session added, directly or as a dependency the runner knows of (a
+    /// carried package's closure, a restore's packages), at the version added: as in the kernel, a later #r of another
+    /// version of one of them is refused rather than quietly bound to what is loaded.</summary>
+    readonly Dictionary<string, string> added = new(StringComparer.OrdinalIgnoreCase);
 
     public ResolvedReferences ResolvePackages(IReadOnlyList<PackageRequest> requests, IReadOnlyList<string> newSources, CancellationToken ct)
     {
@@ -30,18 +34,29 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
         var refs = new List<string>();
         var installed = new List<string>();
         var toRestore = new List<PackageRequest>();
+        // What this cell adds; its own #r lines are restored together, as in the kernel, so within the cell only another
+        // line's version of the same package conflicts (a pin beside a package that depends on it wins, as in NuGet).
+        var addedHere = new List<(string Name, string Version, bool Direct)>();
         foreach (var r in requests)
         {
+            var bound = string.Equals(r.Name, PlotlyInteractive, StringComparison.OrdinalIgnoreCase) ? null : carried.Find(r.Name);
+            if (!r.IsFloating)
+                foreach (var name in bound is null ? [r.Name] : new[] { r.Name, bound.Name })
+                    if ((added.TryGetValue(name, out var v) ? v : addedHere.FirstOrDefault(a => a.Direct && string.Equals(a.Name, name, StringComparison.OrdinalIgnoreCase)).Version) is { } earlierVersion
+                        && CompareVersions(r.Version!, earlierVersion) != 0)
+                        // The kernel's words (Microsoft.DotNet.Interactive's PackageRestoreContext).
+                        throw new PackageRestoreException(
+                            $"{r.Name} version {r.Version} cannot be added because version {earlierVersion} was added previously.");
             if (string.Equals(r.Name, PlotlyInteractive, StringComparison.OrdinalIgnoreCase))
             {
                 var plotly = carried.Find("Plotly.NET");
                 if (plotly is not null) refs.AddRange(plotly.Assemblies);
                 installed.Add($"{r} (chart formatter supplied by distill run" + (plotly is null ? ")" : $"; Plotly.NET {plotly.Version})"));
             }
-            else if (carried.Find(r.Name) is { } c)
+            else if (bound is { } c)
             {
                 bool sameName = string.Equals(r.Name, c.Name, StringComparison.OrdinalIgnoreCase);
-                bool sameVersion = r.IsFloating || string.Equals(r.Version, c.Version, StringComparison.OrdinalIgnoreCase);
+                bool sameVersion = r.IsFloating || CompareVersions(r.Version!, c.Version) == 0;
                 // A lower version binds to the loaded one (as .NET binds assemblies); a newer one cannot be had in this
                 // process, and running on the older copy would be silently different.
                 if (!sameVersion && CompareVersions(r.Version!, c.Version) > 0)
@@ -51,6 +66,10 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
                 refs.AddRange(c.Assemblies);
                 var note = sameName && sameVersion ? "" : $" (the runner's copy; the notebook asked for {r})";
                 installed.Add($"{c.Name}, {c.Version}{note}");
+                // What the session now holds: a first pin of an older version counts as that version (the kernel would have
+                // added it; its dependencies' versions are then unknown here); otherwise the carried package and its closure.
+                addedHere.Add((r.Name, sameVersion ? c.Version : r.Version!, true));
+                if (sameVersion) addedHere.AddRange(c.Closure.Select(d => (d.Name, d.Version, string.Equals(d.Name, c.Name, StringComparison.OrdinalIgnoreCase))));
             }
             else if (r.Version is null or "*" && loadedVersions.TryGetValue(r.Name, out var loaded))
             {
@@ -83,6 +102,7 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
             // kernel references a package's whole closure: TorchVision's TorchSharp, Microsoft.ML's DataView.
             foreach (var (name, _) in result.Packages)
                 if (carried.Find(name) is { } dependency) refs.AddRange(dependency.Assemblies.Where(a => !refs.Contains(a)));
+            addedHere.AddRange(result.Packages.Select(p => (p.Name, p.Version, toRestore.Any(t => string.Equals(t.Name, p.Name, StringComparison.OrdinalIgnoreCase)))));
             foreach (var r in toRestore)
             {
                 var v = result.Packages.FirstOrDefault(p => string.Equals(p.Name, r.Name, StringComparison.OrdinalIgnoreCase)).Version ?? r.Version;
@@ -90,6 +110,8 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
                 installed.Add($"{r.Name}, {v}");
             }
         }
+        // A package this cell asked for directly counts at its own version before one a dependency brought.
+        foreach (var (name, version, _) in addedHere.OrderBy(a => !a.Direct)) added.TryAdd(name, version);
         return new ResolvedReferences(refs.Distinct().ToList(), installed);
     }
 
@@ -116,7 +138,9 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
         {
             var dash = v.IndexOf('-', StringComparison.Ordinal);
             var core = dash < 0 ? v : v[..dash];
-            return (Version.TryParse(core.Contains('.', StringComparison.Ordinal) ? core : core + ".0", out var n) ? n : new Version(0, 0), dash < 0 ? "" : v[(dash + 1)..]);
+            // Missing parts count as 0, as in NuGet (0.107 is 0.107.0).
+            var n = Version.TryParse(core.Contains('.', StringComparison.Ordinal) ? core : core + ".0", out var parsed) ? parsed : new Version(0, 0);
+            return (new Version(n.Major, n.Minor, Math.Max(n.Build, 0), Math.Max(n.Revision, 0)), dash < 0 ? "" : v[(dash + 1)..]);
         }
         var (na, pa) = Split(a);
         var (nb, pb) = Split(b);

@@ -112,22 +112,28 @@ public static class NotebookFormatters
         _ => v.ToString() ?? "",
     };
 
+    /// <summary>Shape, dtype, device; the layout when it is not the usual dense one (a sparse COO tensor is previewed
+    /// with its zeros, as dense, so the header says what it is); "no data" for a meta tensor, which has none to show.</summary>
     public static string TensorHeader(torch.Tensor t) =>
-        $"tensor shape [{string.Join(", ", t.shape)}], dtype {t.dtype}, device {t.device}" + (t.requires_grad ? ", requires_grad" : "");
+        $"tensor shape [{string.Join(", ", t.shape)}], dtype {t.dtype}, device {t.device}"
+        + (t.is_sparse ? ", layout sparse_coo" : "") + (t.requires_grad ? ", requires_grad" : "") + (t.is_meta ? " (no data)" : "");
 
-    /// <summary>Values in numpy style; TorchSharp summarizes big tensors (edge items and "...") by itself.</summary>
+    /// <summary>Values in numpy style; TorchSharp summarizes big tensors (edge items and "...") by itself. A meta tensor
+    /// has no values (copying one out throws "Cannot copy out of meta tensor; no data!"): empty, the header says so.</summary>
     public static string TensorPreview(torch.Tensor t)
     {
+        if (t.is_meta) return "";
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var cpu = t.device_type == DeviceType.CPU ? t.detach() : t.detach().cpu();
         return cpu.ToString(TensorStringStyle.Numpy, "g4", 100, CultureInfo.InvariantCulture, "\n");
     }
 
-    public static string TensorText(torch.Tensor t) => TensorHeader(t) + "\n" + TensorPreview(t);
+    public static string TensorText(torch.Tensor t) => t.is_meta ? TensorHeader(t) : TensorHeader(t) + "\n" + TensorPreview(t);
 
     public static string TensorHtml(torch.Tensor t) =>
-        $"<div class=\"distill-tensor\"><div><code>{Enc(TensorHeader(t))}</code></div><pre>{Enc(TensorPreview(t))}</pre></div>";
+        $"<div class=\"distill-tensor\"><div><code>{Enc(TensorHeader(t))}</code></div>"
+        + (t.is_meta ? "" : $"<pre>{Enc(TensorPreview(t))}</pre>") + "</div>";
 
     static string Enc(string s) => WebUtility.HtmlEncode(s);
 }

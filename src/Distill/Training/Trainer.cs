@@ -205,15 +205,14 @@ sealed class TrainingRun : IDisposable
             var metrics = RunEpoch(epoch, ref step, terms, epoch == start ? unfinished : null);
             metrics = metrics with { Flag = Divergence(metrics, history.Count > 0 ? history[0] : metrics, data.NumClasses, trainsClassifier,
                 history.Count == 0 ? firstStepLoss : null) };
-            if (metrics.Flag is not null && history.All(h => h.Flag is null))
-            {
-                o.Log?.WriteLine($"warning: {o.Name} (seed {o.Seed}) {metrics.Flag}");
-                TrainingWarnings.Add(o.Name, o.Seed, metrics.Flag);
-            }
+            bool firstFlag = metrics.Flag is not null && history.All(h => h.Flag is null);
+            if (firstFlag) TrainingWarnings.Add(o.Name, o.Seed, metrics.Flag!);
             history.Add(metrics);
             writer?.Write(o.Name, history);
             SaveCheckpoint(epoch, step);
             o.Log?.WriteLine(Describe(metrics, history));
+            // After the epoch's line: the warning is about that epoch, which the reader has then seen.
+            if (firstFlag) o.Log?.WriteLine($"warning: {o.Name} (seed {o.Seed}) {metrics.Flag}");
             o.OnEpochEnd?.Invoke(metrics);
         }
         student.eval();

@@ -658,13 +658,20 @@ public class DivergenceTests
         using var dir = new TempDir();
         TrainingWarnings.Clear();
         using var model = Build.Mlp(0);
+        var log = new StringWriter();
         var opts = new TrainOptions
         {
             Epochs = 3, Seed = 0, Optimizer = OptimizerSpec.Sgd(3.0), Schedule = LrSchedule.Constant, OutDir = dir.Path, Progress = false,
+            Log = log,
         };
         var r = Trainer.Train(model, TinyData.FashionMnist2k, Build.Ce(), opts);
         Assert.NotNull(r.Warning);
         Assert.StartsWith("diverged:", r.Warning, StringComparison.Ordinal);
+        // The log says it after the flagged epoch's own line (it came before it), and once.
+        var lines = log.ToString().Split('\n');
+        var at = Assert.Single(Enumerable.Range(0, lines.Length), i => lines[i].StartsWith("warning: ", StringComparison.Ordinal));
+        var flagged = r.History.First(h => h.Flag is not null).Epoch;
+        Assert.StartsWith($"{r.Name} epoch {flagged,3}/3", lines[at - 1], StringComparison.Ordinal);
         Assert.EndsWith(",flag", File.ReadLines(Path.Combine(dir.Path, "metrics.csv")).First(), StringComparison.Ordinal);
         Assert.Contains("warning", Distill.Reporting.Tables.ToDataFrame(new RunTable().Add(r)).Columns.Select(c => c.Name));
 
