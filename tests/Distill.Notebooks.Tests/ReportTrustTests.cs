@@ -31,11 +31,8 @@ public class ReportTrustTests
     {
         var dir = TestSupport.TempDir("trust");
         var nb = Notebook(dir, trusted);
-        // A markdown cell with a script, appended to the written notebook.
-        var json = TestSupport.ReadJson(nb);
-        json["cells"]!.AsArray().Insert(0, System.Text.Json.Nodes.JsonNode.Parse(
-            """{"cell_type": "markdown", "metadata": {}, "source": "# Trust\n\n<script>document.title = 'markdown script ran';</script>\n\n<div style='opacity: .99; margin-top: -400px; min-height: 400px; background: #fff'><h1>trust</h1><p class='status succeeded'>markdown says succeeded</p></div>"}"""));
-        File.WriteAllText(nb, json.ToJsonString());
+        // A markdown cell with a script, and one that tries to cover the status header.
+        TestSupport.PrependMarkdown(nb, "# Trust\n\n<script>document.title = 'markdown script ran';</script>\n\n<div style='opacity: .99; margin-top: -400px; min-height: 400px; background: #fff'><h1>trust</h1><p class='status succeeded'>markdown says succeeded</p></div>");
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Trusted = trusted });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var html = File.ReadAllText(r.Files.Html!);
@@ -123,10 +120,7 @@ public class ReportTrustTests
         var nb = TestSupport.WriteNotebook(dir, "noplotly.ipynb",
             ("""Console.WriteLine("distill-plotly in a stream"); // and in code""", null),
             ("""HTML("<div class='distill-plotly'>an output, not a chart</div>")""", null));
-        var json = TestSupport.ReadJson(nb);
-        json["cells"]!.AsArray().Insert(0, System.Text.Json.Nodes.JsonNode.Parse(
-            """{"cell_type": "markdown", "metadata": {}, "source": "Our charts use the class distill-plotly."}"""));
-        File.WriteAllText(nb, json.ToJsonString());
+        TestSupport.PrependMarkdown(nb, "Our charts use the class distill-plotly.");
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var html = File.ReadAllText(r.Files.Html!);
@@ -146,10 +140,7 @@ public class ReportTrustTests
         var dir = TestSupport.TempDir("report-controls");
         var nb = TestSupport.WriteNotebook(dir, "controls.ipynb",
             ("""display(HTML("<p>html ctrl \u0001\u001b[31m red\u007f\u0085\u001b]0;title\u0007 end</p>"));""", null));
-        var json = TestSupport.ReadJson(nb);
-        json["cells"]!.AsArray().Insert(0, System.Text.Json.Nodes.JsonNode.Parse(
-            """{"cell_type": "markdown", "metadata": {}, "source": "md cell \u0003\u001b[32m green"}"""));
-        File.WriteAllText(nb, json.ToJsonString());
+        TestSupport.PrependMarkdown(nb, "md cell \u0003\u001b[32m green");
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Trusted = trusted });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var html = File.ReadAllText(r.Files.Html!);

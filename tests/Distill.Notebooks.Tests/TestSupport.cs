@@ -58,6 +58,15 @@ static class TestSupport
         _ => "",
     };
 
+    /// <summary>Puts a markdown cell with <paramref name="source"/> first in the notebook at <paramref name="path"/>
+    /// (<see cref="WriteNotebook"/> writes code cells only).</summary>
+    public static void PrependMarkdown(string path, string source)
+    {
+        var json = ReadJson(path);
+        json["cells"]!.AsArray().Insert(0, new JsonObject { ["cell_type"] = "markdown", ["metadata"] = new JsonObject(), ["source"] = source });
+        File.WriteAllText(path, json.ToJsonString());
+    }
+
     /// <summary>Writes a one-off Polyglot notebook with the given C# cells (tags optional) into <paramref name="dir"/>.</summary>
     public static string WriteNotebook(string dir, string name, params (string Source, string[]? Tags)[] cells)
     {
