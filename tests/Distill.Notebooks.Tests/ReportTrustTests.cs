@@ -85,6 +85,23 @@ public class ReportTrustTests
         Assert.Equal("output script ran", title);
         Assert.Empty(await browser.Page.EvaluateAsync<string[]>(HeaderCovered)); // raw HTML, still painted in its cell
     }
+    /// <summary>Held in its cell, an output or a markdown cell wider than the page still scrolls sideways inside it: the last
+    /// column of a wide table can be brought into view and is what the browser finds there.</summary>
+    [Fact]
+    public async Task Wide_outputs_and_markdown_scroll_inside_their_cell()
+    {
+        var dir = TestSupport.TempDir("report-wide");
+        var columns = string.Concat(Enumerable.Range(0, 80).Select(i => $"<td>column {i}</td>"));
+        var nb = TestSupport.WriteNotebook(dir, "wide.ipynb", ($"display(HTML(\"<table><tr>{columns}<td id='last-out'>last</td></tr></table>\"));", null));
+        TestSupport.PrependMarkdown(nb, $"<table><tr>{columns}<td id='last-md'>last</td></tr></table>");
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        await using var browser = await OfflineBrowser.OpenAsync(r.Files.Html!);
+        foreach (var id in new[] { "last-out", "last-md" })
+            Assert.True(await browser.Page.Locator("#" + id).EvaluateAsync<bool>(
+                "e => { e.scrollIntoView(); const r = e.getBoundingClientRect(); return e.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2)); }"), id);
+    }
+
     /// <summary>The script-src hashes of the report's CSP.</summary>
     static string CspOf(string html) => System.Net.WebUtility.HtmlDecode(
         System.Text.RegularExpressions.Regex.Match(html, "<meta http-equiv=\"Content-Security-Policy\" content=\"([^\"]*)\"").Groups[1].Value);

@@ -314,6 +314,7 @@ public static partial class HtmlReport
         table.facts th { text-align: left; padding: 2px 1em 2px 0; color: #59636e; font-weight: 500; vertical-align: top; }
         .cell { margin: 1em 0; }
         .cell, .display { contain: paint; isolation: isolate; } /* a cell, and each output, paints only inside its own box */
+        .display, .cell.markdown { overflow-x: auto; } /* held in its box, a wide table scrolls there (the .outputs scroller cannot reach it) */
         .cell.code { border-left: 3px solid #d1d9e0; padding-left: .8em; }
         .cell.code.failed { border-left-color: #cf222e; }
         .cell.code.not-run { opacity: .55; }
