@@ -103,7 +103,7 @@ static class RunCommand
             try { r = runner.RunAsync(nb, ctrlC.Token).GetAwaiter().GetResult(); }
             catch (Exception e) when (e is NotebookFormatException or ParameterException or InvalidOperationException or IOException or UnauthorizedAccessException)
             {
-                log.WriteLine($"error: {TerminalText.Printable(e.Message)}"); // may quote the notebook (its kernel's name)
+                log.WriteLine($"error: {TerminalText.Line(e.Message)}"); // may quote the notebook (its kernel's name)
                 exit = Math.Max(exit, 2);
                 continue;
             }

@@ -42,7 +42,7 @@ public sealed record CellFailure(string Notebook, string Cell, int? Line, string
 {
     /// <summary>One line (the summaries print one per failure): a message's own line breaks show as ⏎; its terminal
     /// sequences and control characters are dropped, as the line goes to the terminal of whoever runs the notebook.</summary>
-    public override string ToString() => TerminalText.Printable($"{Notebook}: {Cell}{(Line is int l ? $", line {l}" : "")}: {Message.Trim().ReplaceLineEndings(" ⏎ ")}");
+    public override string ToString() => TerminalText.Line($"{Notebook}: {Cell}{(Line is int l ? $", line {l}" : "")}: {Message.Trim()}");
 }
 
 /// <summary>One cell's run: status, wall time, outputs (shared with <see cref="NotebookRunResult.Notebook"/>).</summary>

@@ -68,7 +68,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         if (exception is not Exception e) return $"a background thread threw {exception}; it ends the process.";
         var frame = new StackTrace(e, fNeedFileInfo: true).GetFrames().FirstOrDefault(f => f.GetFileName() is not null);
         var where = frame is null ? "" : $", thrown at {frame.GetFileName()}, line {frame.GetFileLineNumber()}";
-        return $"{e.GetType().Name}: {TerminalText.Printable(ErrorText.Line(e))}{where}, on a background thread after the work that started it had finished: it ends the process " +
+        return $"{e.GetType().Name}: {TerminalText.Line(ErrorText.Line(e))}{where}, on a background thread after the work that started it had finished: it ends the process " +
                "(in the .NET kernel it kills the kernel). What was written before it stands. Catch exceptions inside the thread, or use Task.Run and await the task.";
     }
 
@@ -84,7 +84,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             throw new NotebookFormatException(path, $"not a C# notebook: {foreign}",
                 "distill run executes C# notebooks for the .NET Interactive kernel (kernelspec .net-csharp); run this one with its own kernel, or switch its kernel to .NET (C#)");
         foreach (var repair in doc.Repairs)
-            Options.Log?.WriteLine($"  warning: {path}: {TerminalText.Printable(repair)} (the file as it is fails nbformat validation, which Jupyter applies; the executed notebook is written repaired)");
+            Options.Log?.WriteLine($"  warning: {path}: {TerminalText.Line(repair)} (the file as it is fails nbformat validation, which Jupyter applies; the executed notebook is written repaired)");
         var outDir = Path.GetFullPath(Options.OutputDirectory);
         var files = new RunFiles(Path.Combine(outDir, doc.Name + ".ipynb"), Options.WriteHtml ? Path.Combine(outDir, doc.Name + ".html") : null,
             Path.Combine(outDir, doc.Name + ".manifest.json"));
@@ -326,7 +326,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     catch (Exception ex)
                     {
                         OutputSink.Current = null;
-                        log?.WriteLine($"  warning: {fileName}: a ProcessExit handler added by the notebook threw {ex.GetType().FullName}: {TerminalText.Printable(ScriptSession.MessageOf(ex).Split('\n')[0])} " +
+                        log?.WriteLine($"  warning: {fileName}: a ProcessExit handler added by the notebook threw {ex.GetType().FullName}: {TerminalText.Line(ScriptSession.MessageOf(ex).Split('\n')[0])} " +
                                        "as the process exited, after the notebook ended; ignored (the run's result stands). Catch exceptions inside the handler");
                     }
                 };

@@ -78,7 +78,7 @@ public sealed record NotebookOutcome(
             // Failures name the notebook file, the cell and the line, as `distill run` prints them.
             var text = Status is OutcomeStatus.Failed or OutcomeStatus.TimedOut ? (Status == OutcomeStatus.Failed ? Run!.Failures[0] : Run!.Failures[^1]).ToString()
                 : $"{Name}: {StatusText}";
-            return TerminalText.Printable($"{mark} {text}{time}{rows}"); // a notebook's message, on the terminal
+            return TerminalText.Line($"{mark} {text}{time}{rows}"); // a notebook's message, on the terminal
         }
     }
 
@@ -222,11 +222,15 @@ public sealed class Reproduction(ReproductionOptions options)
         var environment = RunEnvironment.Capture(Path.GetFullPath(o.NotebooksDirectory), selected);
         var outcomes = new Dictionary<string, NotebookOutcome>();
         string? stopReason = null;
+        // Whether a signal is what stopped the notebooks still to run: a Ctrl-C that comes after --fail-fast had already
+        // stopped them (while the summary is written) leaves the exit at 1, not 130.
+        var interrupted = false;
+        void Interrupt() => (stopReason, interrupted) = ("interrupted (Ctrl-C or SIGTERM) before it started", true);
         void Finished(NotebookOutcome outcome)
         {
             outcomes[outcome.SourcePath] = outcome;
             o.Log?.WriteLine(outcome.SummaryLine);
-            if (outcome.Status == OutcomeStatus.Interrupted) stopReason = "interrupted (Ctrl-C or SIGTERM) before it started";
+            if (outcome.Status == OutcomeStatus.Interrupted) Interrupt();
             else if (o.FailFast && outcome.Status != OutcomeStatus.Ok) stopReason ??= $"--fail-fast: {outcome.Name} did not succeed";
         }
         // The notebooks to start, in name order, for as long as nothing stopped the reproduction.
@@ -234,7 +238,7 @@ public sealed class Reproduction(ReproductionOptions options)
         {
             foreach (var path in selected)
             {
-                if (stopReason is null && ct.IsCancellationRequested) stopReason = "interrupted (Ctrl-C or SIGTERM) before it started";
+                if (stopReason is null && ct.IsCancellationRequested) Interrupt();
                 if (stopReason is not null) yield break;
                 var name = Path.GetFileNameWithoutExtension(path);
                 yield return (path, name, Path.Combine(outDir, name));
@@ -281,7 +285,8 @@ public sealed class Reproduction(ReproductionOptions options)
                 Cpu = CpuTopology.Read(),
                 NotebooksDirectory = o.NotebooksDirectory,
                 Notebooks = outcomesInOrder,
-                StoppedEarly = ct.IsCancellationRequested && selected.Any(p => !outcomes.ContainsKey(p)),
+                // Nothing else stopped them (--fail-fast, a process that ended) and a stop was asked for: that is what did.
+                StoppedEarly = selected.Any(p => !outcomes.ContainsKey(p)) && (interrupted || stopReason is null && ct.IsCancellationRequested),
                 Jobs = o.Jobs,
                 Files = new(Path.Combine(outDir, "index.html"), Path.Combine(outDir, "results.md"), Path.Combine(outDir, "results.json")),
             };

@@ -23,4 +23,9 @@ public static partial class TerminalText
     /// <summary>The text without terminal sequences and control characters (<see cref="Ansi"/>, <see cref="Controls"/>):
     /// for any page or terminal line that shows what a notebook wrote.</summary>
     public static string Printable(string s) => Controls().Replace(Ansi().Replace(s, ""), "");
+
+    /// <summary><see cref="Printable"/> text made one line, its own line breaks shown as ⏎: for a one-line message on the
+    /// terminal, where a carriage return or line feed from the notebook (its kernel's name, an exception's message) could
+    /// overwrite the line's start or print a forged line of its own beneath it.</summary>
+    public static string Line(string s) => Printable(s.Trim()).ReplaceLineEndings(" ⏎ ");
 }

@@ -208,6 +208,36 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Equal(130, r.ExitCode);
     }
 
+    /// <summary>--fail-fast stopped the rest; a Ctrl-C that comes after (here, as the failure's line is printed) is not
+    /// what stopped them: the exit is the failure's 1, not 130.</summary>
+    [Fact]
+    public async Task A_stop_after_fail_fast_has_stopped_the_rest_leaves_the_exit_at_1()
+    {
+        var dir = TestSupport.TempDir("reproduce-fail-fast-then-stop");
+        var notebooks = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "00-fails.ipynb", ("throw new Exception(\"no\");", null));
+        TestSupport.WriteNotebook(notebooks, "01-after.ipynb", ("1 + 1", null));
+        using var cts = new CancellationTokenSource();
+        var o = ReproductionRun.Options(notebooks, Path.Combine(dir, "reports")) with { FailFast = true, Log = new CancelOnLine(cts, "✘") };
+        var r = await new Reproduction(o).RunAsync(cts.Token);
+        Assert.True(cts.IsCancellationRequested);
+        Assert.Equal([OutcomeStatus.Failed, OutcomeStatus.NotRun], r.Notebooks.Select(n => n.Status));
+        Assert.Equal("not run: --fail-fast: 00-fails did not succeed", r.Notebooks[1].StatusText);
+        Assert.False(r.Interrupted);
+        Assert.Equal(1, r.ExitCode);
+    }
+
+    /// <summary>A log that asks for a stop when a line starting with <paramref name="prefix"/> is written.</summary>
+    sealed class CancelOnLine(CancellationTokenSource cts, string prefix) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value?.StartsWith(prefix, StringComparison.Ordinal) == true) cts.Cancel();
+        }
+    }
+
     /// <summary>A folder named like a notebook was skipped unseen; it is listed and fails as a notebook that cannot be
     /// read does (an error naming it, exit 1), and the others still run.</summary>
     [Fact]
