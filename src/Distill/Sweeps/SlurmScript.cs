@@ -12,8 +12,9 @@ namespace Distill.Sweeps;
 public static partial class SlurmScript
 {
     /// <summary>The forms of sbatch's --time: minutes, minutes:seconds, hours:minutes:seconds, days-hours,
-    /// days-hours:minutes, days-hours:minutes:seconds, or no limit (UNLIMITED, INFINITE, in any case).</summary>
-    [System.Text.RegularExpressions.GeneratedRegex(@"^([0-9]+(:[0-9]+){0,2}|[0-9]+-[0-9]+(:[0-9]+){0,2}|(?i:unlimited|infinite))\z")]
+    /// days-hours:minutes, days-hours:minutes:seconds, or no limit (UNLIMITED, INFINITE, in any case, or -1, which
+    /// Slurm's parser reads as INFINITE).</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^([0-9]+(:[0-9]+){0,2}|[0-9]+-[0-9]+(:[0-9]+){0,2}|(?i:unlimited|infinite)|-1)\z")]
     private static partial System.Text.RegularExpressions.Regex TimeLimit();
 
     /// <param name="cli">The command that starts distill (e.g. ["dotnet", "/path/Distill.Cli.dll"]), absolute paths.</param>
@@ -38,7 +39,7 @@ public static partial class SlurmScript
         if (partition is not null) sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --partition={Directive("--partition", partition, partition)}\n");
         if (time is not null && !TimeLimit().IsMatch(time))
             throw new ArgumentException($"--time {time}: not a Slurm time limit; give minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS " +
-                                        "(e.g. 90, 02:00:00 or 1-12), or UNLIMITED.");
+                                        "(e.g. 90, 02:00:00 or 1-12), or UNLIMITED (also INFINITE or -1).");
         if (time is not null) sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --time={Directive("--time", time, time)}\n");
         sb.Append("# Preemption and node failure put the task back in the queue; SIGTERM (preemption, and 60 s before the time\n");
         sb.Append("# limit) makes distill checkpoint at the next step and exit.\n");

@@ -57,6 +57,7 @@ public class SlurmScriptTests
     [InlineData("1-12:30:00", true)]
     [InlineData("UNLIMITED", true)]
     [InlineData("infinite", true)]
+    [InlineData("-1", true)]
     [InlineData("bogus", false)]
     [InlineData("2h", false)]
     [InlineData("1:2:3:4", false)]
@@ -75,7 +76,7 @@ public class SlurmScriptTests
             return;
         }
         var e = Assert.Throws<ArgumentException>(Render);
-        Assert.Equal($"--time {time}: not a Slurm time limit; give minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (e.g. 90, 02:00:00 or 1-12), or UNLIMITED.", e.Message);
+        Assert.Equal($"--time {time}: not a Slurm time limit; give minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (e.g. 90, 02:00:00 or 1-12), or UNLIMITED (also INFINITE or -1).", e.Message);
     }
 
     [Fact]
