@@ -14,8 +14,10 @@ static partial class KubernetesCommand
 {
     public const string SpecMount = "/spec", SweepMount = "/sweep", DataMount = "/data";
 
-    /// <summary>The most a ConfigMap's data may hold, in bytes (the API server's limit, 1 MiB).</summary>
-    public const int MaxConfigMapBytes = 1024 * 1024;
+    /// <summary>The most an object's annotations may hold, in bytes (the API server's limit, 256 KiB). `kubectl apply`
+    /// (client-side, as the docs say to run it) records the whole ConfigMap, the spec's text within it, as JSON in its
+    /// last-applied-configuration annotation, so this and not the ConfigMap's own 1 MiB is the limit a spec meets.</summary>
+    public const int MaxAnnotationBytes = 256 * 1024;
 
     public static Command Create(Argument<string> spec)
     {
@@ -107,12 +109,13 @@ static partial class KubernetesCommand
             Metadata = new V1ObjectMeta { Name = name, Labels = labels },
             Data = new Dictionary<string, string> { [SweepFolder.SpecFile] = s.Text },
         };
-        // The API server refuses a ConfigMap whose data (keys and values, in bytes) is over 1 MiB: refused here, before a
-        // manifest that `kubectl apply` would reject is written.
-        var size = map.Data.Sum(kv => System.Text.Encoding.UTF8.GetByteCount(kv.Key) + System.Text.Encoding.UTF8.GetByteCount(kv.Value));
-        if (size > MaxConfigMapBytes)
-            throw new ArgumentException($"spec {s.File}: its ConfigMap would hold {size:N0} bytes, over Kubernetes' limit of {MaxConfigMapBytes:N0} bytes (1 MiB), " +
-                                        "so the cluster would refuse it; make the spec smaller (comments count too), or run the sweep with `sweep slurm` or `sweep run`.");
+        // `kubectl apply` would be refused for a ConfigMap whose JSON does not fit in an annotation (MaxAnnotationBytes):
+        // refused here, before the manifest is written.
+        var size = System.Text.Encoding.UTF8.GetByteCount(KubernetesJson.Serialize(map));
+        if (size > MaxAnnotationBytes)
+            throw new ArgumentException($"spec {s.File}: its ConfigMap takes {size:N0} bytes as JSON, which `kubectl apply` records in an annotation, " +
+                                        $"over Kubernetes' limit of {MaxAnnotationBytes:N0} bytes (256 KiB) for annotations, so the cluster would refuse it; " +
+                                        "make the spec smaller (comments count too), or run the sweep with `sweep slurm` or `sweep run`.");
         var resources = new Dictionary<string, ResourceQuantity> { ["cpu"] = new($"{cpus}"), ["memory"] = new(memory) };
         var job = new V1Job
         {
