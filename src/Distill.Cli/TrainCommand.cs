@@ -152,8 +152,11 @@ static class TrainCommand
             // teacher/ and student/, a recipe RUN/seedN): another kind's runs there are refused, as another run of the
             // same kind is, rather than left to be mixed with this one's.
             if (r.GetValue(outDir) is string claimed)
+            {
                 Trainer.ClaimOut(claimed, isRecipe ? RecipeRunFolder : teacherArg is null ? rel => rel.Length == 0 : DistillationRunFolder,
                     common.Force, common.Resume, Console.Out);
+                if (r.GetValue(recipe) is string recipeName) Trainer.ClaimForRecipe(claimed, recipeName.ToLowerInvariant(), common.Force, common.Resume, Console.Out);
+            }
             if (r.GetValue(recipe) is string name)
                 return RunRecipe(name, r.GetValue(dataset), r.GetValue(budget)!, r.GetValue(seeds), common, r.GetValue(outDir),
                     studentArg, teacherArg, r.GetValue(epochs), r.GetValue(teacherEpochs), r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));

@@ -229,6 +229,29 @@ sealed class RunFolder : IDisposable
         }
     }
 
+    /// <summary>The file in a recipe's --out folder that names the recipe (one line).</summary>
+    public const string RecipeFile = "recipe.txt";
+
+    /// <summary>Claims <paramref name="outRoot"/> for recipe <paramref name="recipe"/>, after <see cref="ClaimOut"/>: every
+    /// recipe writes RUN/seedN folders, so another recipe's runs look like this one's to it, and a born-again run into a
+    /// soft-targets folder was written beside the other recipe's runs. The folder's <see cref="RecipeFile"/> names the
+    /// recipe whose runs it holds; a folder with none of its runs left is free whatever the file says (a refused or
+    /// cleared run leaves it behind).</summary>
+    public static void ClaimForRecipe(string outRoot, string recipe, bool force, bool resume, TextWriter? log)
+    {
+        var path = Path.Combine(outRoot, RecipeFile);
+        var held = File.Exists(path) ? File.ReadAllText(path).Trim() : null;
+        if (held is not null && held != recipe && OtherRuns(outRoot, _ => false).Count > 0)
+        {
+            if (!force || resume)
+                throw new InvalidOperationException($"--out {outRoot} holds the runs of recipe {held} ({path}), not {recipe}; " +
+                                                    (resume ? "they are not this command's to resume; choose another folder." : "pass --force to replace them, or choose another folder."));
+            ClaimOut(outRoot, _ => false, force: true, resume: false, log);
+        }
+        Directory.CreateDirectory(outRoot);
+        AtomicFile.WriteAllText(path, recipe + "\n");
+    }
+
     /// <summary>Whether <paramref name="dir"/> holds a run's record, checkpoint or metrics.</summary>
     public static bool HoldsRun(string dir) =>
         File.Exists(Path.Combine(dir, SettingsFile)) || File.Exists(Path.Combine(dir, Checkpoint.FileName)) || File.Exists(Path.Combine(dir, MetricsFile));

@@ -38,6 +38,10 @@ public static class Trainer
     public static void ClaimOut(string outRoot, Func<string, bool> writes, bool force, bool resume, TextWriter? log) =>
         RunFolder.ClaimOut(outRoot, writes, force, resume, log);
 
+    /// <summary>Claims <paramref name="outRoot"/> for one recipe's runs (see <see cref="RunFolder.ClaimForRecipe"/>).</summary>
+    public static void ClaimForRecipe(string outRoot, string recipe, bool force, bool resume, TextWriter? log) =>
+        RunFolder.ClaimForRecipe(outRoot, recipe, force, resume, log);
+
     /// <param name="student">Trained in place (and left on the device, in eval mode).</param>
     /// <param name="teacher">Required when a term needs it. Frozen for good: eval mode, no gradients, never optimised.</param>
     /// <exception cref="ModelTooLargeException">libtorch could not allocate what training needs (the message names the model).</exception>
