@@ -23,9 +23,9 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
     /// versionless #r of it gets.</summary>
     readonly Dictionary<string, string> loadedVersions = new(StringComparer.OrdinalIgnoreCase);
     readonly List<string> sources = [];
-    /// <summary>Every package an earlier #r of this session added, directly or as a dependency the runner knows of (a
-    /// carried package's closure, a restore's packages), at the version added: as in the kernel, a later #r of another
-    /// version of one of them is refused rather than quietly bound to what is loaded.</summary>
+    /// <summary>Every package an earlier #r of this session added, directly or as a dependency (a carried package's
+    /// dependencies at the versions its nuspecs ask for, a restore's packages as resolved), at the version added: as in
+    /// the kernel, a later #r of another version of one of them is refused rather than quietly bound to what is loaded.</summary>
     readonly Dictionary<string, string> added = new(StringComparer.OrdinalIgnoreCase);
 
     public ResolvedReferences ResolvePackages(IReadOnlyList<PackageRequest> requests, IReadOnlyList<string> newSources, CancellationToken ct)
@@ -66,10 +66,13 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
                 refs.AddRange(c.Assemblies);
                 var note = sameName && sameVersion ? "" : $" (the runner's copy; the notebook asked for {r})";
                 installed.Add($"{c.Name}, {c.Version}{note}");
-                // What the session now holds: a first pin of an older version counts as that version (the kernel would have
-                // added it; its dependencies' versions are then unknown here); otherwise the carried package and its closure.
-                addedHere.Add((r.Name, sameVersion ? c.Version : r.Version!, true));
-                if (sameVersion) addedHere.AddRange(c.Closure.Select(d => (d.Name, d.Version, string.Equals(d.Name, c.Name, StringComparison.OrdinalIgnoreCase))));
+                // What the session now holds is what the kernel's restore of the request would have added: the package at
+                // the version asked for (a first pin of an older version counts as that version) and its dependencies at
+                // the versions its nuspecs ask for, not the runner's own (Directory.Packages.props raises some of them).
+                var version = sameVersion ? c.Version : r.Version!;
+                addedHere.Add((r.Name, version, true));
+                if (sameVersion && !sameName) addedHere.Add((c.Name, c.Version, true));
+                addedHere.AddRange(carried.AddedByRestoreOf(r.Name, version).Skip(1).Select(d => (d.Name, d.Version, false)));
             }
             else if (r.Version is null or "*" && loadedVersions.TryGetValue(r.Name, out var loaded))
             {
