@@ -145,6 +145,12 @@ public class ForeignNotebookTests
     [InlineData("1.0.0-beta.2", "1.0.0", -1)]
     [InlineData("1.0.0", "1.0.0-beta.2", 1)]
     [InlineData("1.0.0-beta.26120.1", "1.0.0-beta.23562.1", 1)]
+    [InlineData("1.0.0-Beta", "1.0.0-beta", 0)]
+    [InlineData("1.0.0-RC.1", "1.0.0-rc.1", 0)]
+    [InlineData("1.0.0-beta.10", "1.0.0-beta.2", 1)]
+    [InlineData("1.0.0-beta", "1.0.0-beta.1", -1)]
+    [InlineData("1.0.0-alpha.1", "1.0.0-alpha.beta", -1)]
+    [InlineData("1.0.0+build.5", "1.0.0", 0)]
     public void Versions_compare_in_nuget_order(string a, string b, int expected) =>
         Assert.Equal(expected, PackageResolver.CompareVersions(a, b));
 }
