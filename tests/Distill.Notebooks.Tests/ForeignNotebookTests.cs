@@ -91,6 +91,53 @@ public class ForeignNotebookTests
         Assert.Contains("Newtonsoft.Json version 13.0.4 cannot be added because version 13.0.3 was added previously.", r.Failures[2].Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A carried package's dependencies count at the versions its nuspec asks for, which the kernel's restore
+    /// resolves, not at the runner's own: TorchSharp 0.107.0 asks for SkiaSharp 2.88.6 and SharpZipLib 1.4.0, and
+    /// Directory.Packages.props raises them to 2.88.9 and 1.4.2. So after TorchSharp-cpu 0.107.0 a pin of SkiaSharp
+    /// 2.88.6 is accepted (it was refused against 2.88.9) and one of SharpZipLib 1.4.2 is refused (it was accepted),
+    /// as in the kernel.</summary>
+    [Fact]
+    public void A_carried_packages_dependencies_count_at_the_versions_its_nuspec_asks_for()
+    {
+        var dir = TestSupport.TempDir("pin-dependency");
+        var nb = TestSupport.WriteNotebook(dir, "dependency.ipynb",
+            ("#r \"nuget: TorchSharp-cpu, 0.107.0\"", null),
+            ("#r \"nuget: SkiaSharp, 2.88.6\"", null),
+            ("#r \"nuget: SharpZipLib, 1.4.2\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        Assert.Equal([CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Failed], r.Cells.Select(c => c.Status));
+        Assert.Contains("SharpZipLib version 1.4.2 cannot be added because version 1.4.0 was added previously.",
+            Assert.Single(r.Failures).Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>The nuspec walk behind the test above, on a packages folder of its own: the group nearest net10.0, a
+    /// range's lowest version, only packages the host carries, and nothing past a nuspec the cache does not hold.</summary>
+    [Fact]
+    public void A_restore_adds_the_carried_dependencies_its_nuspecs_ask_for()
+    {
+        var folder = TestSupport.TempDir("nuspecs");
+        static void Nuspec(string folder, string id, string version, string dependencies)
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(folder, id.ToLowerInvariant(), version)).FullName;
+            File.WriteAllText(Path.Combine(dir, id.ToLowerInvariant() + ".nuspec"), $"""
+                <?xml version="1.0" encoding="utf-8"?>
+                <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
+                  <metadata><id>{id}</id><version>{version}</version><dependencies>{dependencies}</dependencies></metadata>
+                </package>
+                """);
+        }
+        Nuspec(folder, "Fake.Parent", "1.0.0", """
+            <group targetFramework=".NETStandard2.0"><dependency id="SkiaSharp" version="1.0.0" /></group>
+            <group targetFramework="net8.0"><dependency id="SkiaSharp" version="[2.88.6, 3.0)" /><dependency id="TorchSharp" version="0.105" /><dependency id="Not.Carried.Anywhere" version="1.0.0" /></group>
+            <group targetFramework="net8.0-android"><dependency id="SkiaSharp" version="2.88.1" /></group>
+            """);
+        Nuspec(folder, "TorchSharp", "0.105.0", """<group targetFramework="net8.0"><dependency id="SharpZipLib" version="1.3.3" /><dependency id="SkiaSharp" version="2.88.7" /></group>""");
+        Assert.Equal([("Fake.Parent", "1.0"), ("SkiaSharp", "2.88.7"), ("TorchSharp", "0.105"), ("SharpZipLib", "1.3.3")],
+            CarriedPackages.Host.AddedByRestoreOf("Fake.Parent", "1.0", folder));
+        // SkiaSharp 2.88.7's nuspec is not in this folder, so what it would add is left out rather than guessed.
+        Assert.Equal([("SkiaSharp", "2.88.7")], CarriedPackages.Host.AddedByRestoreOf("SkiaSharp", "2.88.7", folder));
+    }
+
     [Theory]
     [InlineData("1.0.0", "1.0.0", 0)]
     [InlineData("13.0.3", "13.0.4", -1)]
@@ -98,6 +145,12 @@ public class ForeignNotebookTests
     [InlineData("1.0.0-beta.2", "1.0.0", -1)]
     [InlineData("1.0.0", "1.0.0-beta.2", 1)]
     [InlineData("1.0.0-beta.26120.1", "1.0.0-beta.23562.1", 1)]
+    [InlineData("1.0.0-Beta", "1.0.0-beta", 0)]
+    [InlineData("1.0.0-RC.1", "1.0.0-rc.1", 0)]
+    [InlineData("1.0.0-beta.10", "1.0.0-beta.2", 1)]
+    [InlineData("1.0.0-beta", "1.0.0-beta.1", -1)]
+    [InlineData("1.0.0-alpha.1", "1.0.0-alpha.beta", -1)]
+    [InlineData("1.0.0+build.5", "1.0.0", 0)]
     public void Versions_compare_in_nuget_order(string a, string b, int expected) =>
         Assert.Equal(expected, PackageResolver.CompareVersions(a, b));
 }

@@ -34,13 +34,14 @@ public class RunnerEdgeTests
     /// <summary>Started from a terminal, the runner's process stderr is one, and the library's training progress line took
     /// it for the cell's (Console.IsErrorRedirected reads the process's stderr): its \r redraws became two extra stderr
     /// outputs of the cell. A cell's stderr is never a terminal (in the kernel it is a pipe), so the runner turns the
-    /// line off; Distill.Tests' ProgressLineTests check that the switch turns it off on a terminal.</summary>
+    /// line off with the switch the library reads (one constant, TrainOptions.ProgressOffSwitch); Distill.Tests'
+    /// ProgressLineTests check that the switch turns it off on a terminal.</summary>
     [Fact]
     public void Cells_run_with_the_training_progress_line_off()
     {
         var dir = TestSupport.TempDir("edge-progress");
         var nb = TestSupport.WriteNotebook(dir, "progress.ipynb",
-            ("AppContext.TryGetSwitch(\"Distill.Training.ProgressLine.Off\", out var off) && off", null));
+            ($"AppContext.TryGetSwitch(\"{Distill.Training.TrainOptions.ProgressOffSwitch}\", out var off) && off", null));
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.Equal("True", Plain(r, 0));

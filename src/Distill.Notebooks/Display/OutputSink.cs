@@ -239,9 +239,9 @@ sealed class CellConsoleWriter(string stream, TextWriter fallback) : TextWriter
             }
             Console.SetIn(TextReader.Null);
             // Console.Error is now the cell's stderr output, but Console.IsErrorRedirected still reads the process's stderr:
-            // started from a terminal, the library's training progress line (Distill.Training.ProgressLine.OffSwitch)
-            // took that for a terminal and drew its \r redraws into the cell. The kernel's stderr is a pipe, so it is off there.
-            AppContext.SetSwitch("Distill.Training.ProgressLine.Off", true);
+            // started from a terminal, the library's training progress line took that for a terminal and drew its \r
+            // redraws into the cell. The kernel's stderr is a pipe, so it is off there.
+            AppContext.SetSwitch(Distill.Training.TrainOptions.ProgressOffSwitch, true);
         }
     }
 

@@ -23,9 +23,9 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
     /// versionless #r of it gets.</summary>
     readonly Dictionary<string, string> loadedVersions = new(StringComparer.OrdinalIgnoreCase);
     readonly List<string> sources = [];
-    /// <summary>Every package an earlier #r of this session added, directly or as a dependency the runner knows of (a
-    /// carried package's closure, a restore's packages), at the version added: as in the kernel, a later #r of another
-    /// version of one of them is refused rather than quietly bound to what is loaded.</summary>
+    /// <summary>Every package an earlier #r of this session added, directly or as a dependency (a carried package's
+    /// dependencies at the versions its nuspecs ask for, a restore's packages as resolved), at the version added: as in
+    /// the kernel, a later #r of another version of one of them is refused rather than quietly bound to what is loaded.</summary>
     readonly Dictionary<string, string> added = new(StringComparer.OrdinalIgnoreCase);
 
     public ResolvedReferences ResolvePackages(IReadOnlyList<PackageRequest> requests, IReadOnlyList<string> newSources, CancellationToken ct)
@@ -66,10 +66,13 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
                 refs.AddRange(c.Assemblies);
                 var note = sameName && sameVersion ? "" : $" (the runner's copy; the notebook asked for {r})";
                 installed.Add($"{c.Name}, {c.Version}{note}");
-                // What the session now holds: a first pin of an older version counts as that version (the kernel would have
-                // added it; its dependencies' versions are then unknown here); otherwise the carried package and its closure.
-                addedHere.Add((r.Name, sameVersion ? c.Version : r.Version!, true));
-                if (sameVersion) addedHere.AddRange(c.Closure.Select(d => (d.Name, d.Version, string.Equals(d.Name, c.Name, StringComparison.OrdinalIgnoreCase))));
+                // What the session now holds is what the kernel's restore of the request would have added: the package at
+                // the version asked for (a first pin of an older version counts as that version) and its dependencies at
+                // the versions its nuspecs ask for, not the runner's own (Directory.Packages.props raises some of them).
+                var version = sameVersion ? c.Version : r.Version!;
+                addedHere.Add((r.Name, version, true));
+                if (sameVersion && !sameName) addedHere.Add((c.Name, c.Version, true));
+                addedHere.AddRange(carried.AddedByRestoreOf(r.Name, version).Skip(1).Select(d => (d.Name, d.Version, false)));
             }
             else if (r.Version is null or "*" && loadedVersions.TryGetValue(r.Name, out var loaded))
             {
@@ -80,7 +83,8 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
             else
             {
                 var inCell = toRestore.FirstOrDefault(t => string.Equals(t.Name, r.Name, StringComparison.OrdinalIgnoreCase));
-                if ((inCell ?? restored.GetValueOrDefault(r.Name)) is { } earlier && earlier.Version != r.Version)
+                if ((inCell ?? restored.GetValueOrDefault(r.Name)) is { } earlier
+                    && (earlier.IsFloating || r.IsFloating ? earlier.Version != r.Version : CompareVersions(earlier.Version!, r.Version!) != 0))
                     throw new PackageRestoreException(
                         $"{earlier} is already {(inCell is null ? "loaded in this notebook" : "asked for in this cell")}; a second version ({r.Version ?? "latest"}) cannot be loaded. Use one version in every #r line");
                 if (inCell is null) toRestore.Add(r);
@@ -131,11 +135,13 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
         return [path];
     }
 
-    /// <summary>NuGet order for the versions notebooks pin: numeric parts first, then a release above its prereleases.</summary>
+    /// <summary>NuGet order for the versions notebooks pin: numeric parts first, then a release above its prereleases, and
+    /// prereleases by their labels (case ignored).</summary>
     public static int CompareVersions(string a, string b)
     {
         static (Version, string) Split(string v)
         {
+            v = v.Split('+')[0]; // build metadata does not order
             var dash = v.IndexOf('-', StringComparison.Ordinal);
             var core = dash < 0 ? v : v[..dash];
             // Missing parts count as 0, as in NuGet (0.107 is 0.107.0).
@@ -147,7 +153,18 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
         var c = na.CompareTo(nb);
         if (c != 0) return c;
         if (pa.Length == 0 || pb.Length == 0) return (pa.Length == 0 ? 1 : 0) - (pb.Length == 0 ? 1 : 0);
-        return Math.Sign(string.CompareOrdinal(pa, pb));
+        // As NuGet (SemVer 2): label by label, numbers as numbers and below words, words ignoring case (1.0.0-Beta is
+        // 1.0.0-beta), and a label that runs out first is the lower.
+        var la = pa.Split('.');
+        var lb = pb.Split('.');
+        for (int i = 0; i < Math.Min(la.Length, lb.Length); i++)
+        {
+            bool numA = ulong.TryParse(la[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var xa),
+                numB = ulong.TryParse(lb[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var xb);
+            var d = numA && numB ? xa.CompareTo(xb) : numA ? -1 : numB ? 1 : string.Compare(la[i], lb[i], StringComparison.OrdinalIgnoreCase);
+            if (d != 0) return Math.Sign(d);
+        }
+        return la.Length.CompareTo(lb.Length);
     }
 
     public static string InstalledText(IReadOnlyList<string> installed)

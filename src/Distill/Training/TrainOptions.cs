@@ -60,8 +60,14 @@ public sealed record TrainOptions
 
     /// <summary>Per-epoch lines (and the resume notice) go here; null: silent.</summary>
     public TextWriter? Log { get; init; }
-    /// <summary>A live progress line on the terminal. Null: on only when stderr is an interactive terminal.</summary>
+    /// <summary>A live progress line on the terminal. Null: on only when stderr is an interactive terminal and
+    /// <see cref="ProgressOffSwitch"/> is not set.</summary>
     public bool? Progress { get; init; }
+
+    /// <summary>AppContext switch a host sets when Console.Error is its capture rather than the process's stderr: distill
+    /// run's notebook cells (their stderr is a cell output, while the process's stderr can be a terminal). Set, a null
+    /// <see cref="Progress"/> is off, as in the kernel, whose stderr is a pipe.</summary>
+    public const string ProgressOffSwitch = "Distill.Training.ProgressLine.Off";
 
     /// <summary>Called after each epoch, after the checkpoint is written.</summary>
     public Action<EpochMetrics>? OnEpochEnd { get; init; }
