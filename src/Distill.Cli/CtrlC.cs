@@ -20,7 +20,7 @@ sealed class CtrlC : IDisposable
     {
         handler = (_, e) =>
         {
-            if (cts.IsCancellationRequested) { e.Cancel = Echo(); return; }
+            if (Interlocked.Exchange(ref stopping, 1) == 1) { e.Cancel = Echo(); return; }
             e.Cancel = true;
             Stop(log, "Interrupted", InterruptedExitCode);
         };
@@ -29,11 +29,15 @@ sealed class CtrlC : IDisposable
             term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
             {
                 // A second signal takes the default action, the process ends now; unless it is an echo of the first.
-                if (cts.IsCancellationRequested) { ctx.Cancel = Echo(); return; }
+                if (Interlocked.Exchange(ref stopping, 1) == 1) { ctx.Cancel = Echo(); return; }
                 ctx.Cancel = true;
                 Stop(log, "Terminated (SIGTERM)", TerminatedExitCode);
             });
     }
+
+    /// <summary>1 once a signal has started the stop. Handlers run on their own threads, so two signals 50 ms apart both
+    /// found the token not yet cancelled and both stopped: the message twice, and two watchdogs.</summary>
+    int stopping;
 
     long firstSignal;
 
@@ -41,13 +45,14 @@ sealed class CtrlC : IDisposable
     /// A repeat within a second of the first signal is the same stop arriving twice, not a request to abort: Ctrl-C in a
     /// terminal and Slurm's job-wide SIGTERM reach a whole process group, and the parent (`sweep run --jobs`,
     /// `reproduce --jobs`) passes the signal on to its children as well. Without this a child would take the second
-    /// copy as "abort" and skip its checkpoint.
+    /// copy as "abort" and skip its checkpoint. A stop whose time is not yet set is being started on another thread at
+    /// this moment: an echo too.
     /// </summary>
-    bool Echo() => System.Diagnostics.Stopwatch.GetElapsedTime(firstSignal) < TimeSpan.FromSeconds(1);
+    bool Echo() => Interlocked.Read(ref firstSignal) is var first && (first == 0 || System.Diagnostics.Stopwatch.GetElapsedTime(first) < TimeSpan.FromSeconds(1));
 
     void Stop(TextWriter log, string what, int exitCode)
     {
-        firstSignal = System.Diagnostics.Stopwatch.GetTimestamp();
+        Interlocked.Exchange(ref firstSignal, System.Diagnostics.Stopwatch.GetTimestamp());
         ExitCode = exitCode;
         log.WriteLine($"{what}: writing what has run so far (send it again to abort)...");
         var grace = Grace;
