@@ -145,6 +145,29 @@ public class RunnerEdgeTests
         Assert.StartsWith("Wall time: ", outputs[1], StringComparison.Ordinal);
     }
 
+    /// <summary>A cell saved with CRLF line ends (Windows) reaches the compiler unchanged, as in the kernel: a verbatim
+    /// string spanning a line end keeps its \r (the runner turned CRLF into LF, so its length was 3, not 4), magic lines
+    /// in such a cell still work and compile errors keep their cell-relative line.</summary>
+    [Fact]
+    public void A_crlf_cell_keeps_its_line_ends_and_its_magics_and_line_numbers()
+    {
+        var dir = TestSupport.TempDir("edge-crlf");
+        var nb = TestSupport.WriteNotebook(dir, "crlf.ipynb",
+            ("var s = @\"a\r\nb\";\r\nConsole.WriteLine(s.Length);\r\ns.Length", null),
+            ("#!time\r\n\"\"\"\r\n  x\r\n  y\r\n  \"\"\".Length", null),
+            ("var a = 1;\r\n\r\nint x = \"no\";\r\n", null),
+            ("var b = 1;\r\n#!lsmagic\r\n", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        Assert.Equal("4\n", Assert.IsType<Documents.StreamOutput>(r.Cells[0].Outputs[0]).Text.ToString());
+        Assert.Equal("4", Plain(r, 0));
+        var timed = r.Cells[1].Outputs.OfType<Documents.DisplayOutput>().Select(d => d.Data["text/plain"]).ToList();
+        Assert.Equal("4", timed[0]);
+        Assert.StartsWith("Wall time: ", timed[1], StringComparison.Ordinal);
+        Assert.Equal(["cell 3", "cell 4"], r.Failures.Select(f => f.Cell));
+        Assert.Equal([3, 2], r.Failures.Select(f => f.Line));
+        Assert.StartsWith("(3,9): error CS0029", Assert.IsType<Documents.ErrorOutput>(Assert.Single(r.Cells[2].Outputs)).EValue, StringComparison.Ordinal);
+    }
+
     /// <summary>The runner's own process carries TorchSharp, Microsoft.Data.Analysis and YamlDotNet; the kernel's does
     /// not. A cell that uses them without a #r failed in the kernel (CS0246) and ran here; now it fails here too, while
     /// what the kernel has without a #r (the framework, its own Newtonsoft.Json) still works.</summary>

@@ -52,7 +52,10 @@ public static partial class Magics
 
     public static ParsedCell Parse(NotebookDocument doc, string source, string notebookFolder)
     {
-        var lines = source.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
+        // Split on \n only: a CRLF line keeps its \r, so the joined code is the source unchanged (a verbatim or raw string
+        // spanning a CRLF keeps both characters, as in the kernel) and line numbers stay cell-relative. Trim drops the \r
+        // where magic lines are read; a magic line is blanked whole.
+        var lines = source.Split('\n');
         var parsed = new ParsedCell();
         for (int i = 0; i < lines.Length; i++)
         {
