@@ -365,6 +365,42 @@ public class RunnerEdgeTests
             Assert.Contains(warnings, w => w.Contains(part, StringComparison.Ordinal));
     }
 
+    /// <summary>A required key that is missing (a cell's metadata or source, a code cell's outputs or execution_count,
+    /// the notebook's metadata) fails nbformat validation too; the runner wrote it repaired but said nothing. Now each is
+    /// a warning naming the cell, as the docs promise.</summary>
+    [Fact]
+    public void A_missing_required_key_is_written_repaired_with_a_warning_naming_the_cell()
+    {
+        var dir = TestSupport.TempDir("edge-missing");
+        var nb = Path.Combine(dir, "missing.ipynb");
+        File.WriteAllText(nb, """
+            {"cells": [
+              {"cell_type": "code", "execution_count": null, "outputs": [], "source": "1 + 1"},
+              {"cell_type": "code", "metadata": {}, "execution_count": null, "outputs": []},
+              {"cell_type": "code", "metadata": {}, "source": "2"},
+              {"cell_type": "markdown", "source": "text"}],
+             "nbformat": 4, "nbformat_minor": 4}
+            """);
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
+        var warnings = log.ToString().Split('\n').Where(l => l.Contains("warning: ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(6, warnings.Count);
+        Assert.All(warnings, w => Assert.EndsWith("the executed notebook is written repaired)", w.TrimEnd(), StringComparison.Ordinal));
+        foreach (var part in new[]
+        {
+            "the notebook has no \"metadata\"; written as {}",
+            "cell 1: no \"metadata\"; written as {}",
+            "cell 2: no \"source\"; written as \"\" (an empty cell)",
+            "cell 3: no \"outputs\" (a code cell needs them); written with this run's outputs",
+            "cell 3: no \"execution_count\" (a code cell needs one); written as this run's count",
+            "cell 4: no \"metadata\"; written as {}",
+        })
+            Assert.Contains(warnings, w => w.Contains(part, StringComparison.Ordinal));
+        Assert.Equal([1, null, 2], r.Cells.Take(3).Select(c => c.ExecutionCount));
+    }
+
     /// <summary>Showing a cell's value runs the value's own code; a disposed tensor's throws. The kernel reports that
     /// as the cell's InvalidOperationException; the runner reported "RunnerError: distill run could not run this cell".</summary>
     [Fact]
