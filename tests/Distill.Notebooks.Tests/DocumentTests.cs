@@ -213,6 +213,9 @@ public class DocumentTests
     [Theory]
     [InlineData("\"source\":42", "m.ipynb: cell 1: \"source\" is the number 42, expected a string or a list of strings; fix that field")]
     [InlineData("\"source\":[\"a\",5,null]", "m.ipynb: cell 1: \"source\" is a list ([\"a\",5,null]), expected a string or a list of strings;")]
+    [InlineData("\"source\":[\"1+\",2]", "m.ipynb: cell 1: \"source\" is a list ([\"1+\",2]), expected a string or a list of strings;")]
+    [InlineData("\"source\":[\"café <b>'x'&\",2]", "m.ipynb: cell 1: \"source\" is a list ([\"café <b>'x'&\",2]), expected a string or a list of strings;")]
+    [InlineData("\"cells\":{\"a\":1}", "m.ipynb: \"cells\" is an object ({\"a\":1}), expected a list of cells;")]
     [InlineData("\"cell_type\":5", "m.ipynb: cell 1: \"cell_type\" is the number 5, expected \"code\", \"markdown\" or \"raw\";")]
     [InlineData("\"metadata\":{\"tags\":[1,null]}", "m.ipynb: cell 1: \"metadata.tags\" is a list ([1,null]), expected a list of strings;")]
     [InlineData("\"metadata\":{\"polyglot_notebook\":{\"kernelName\":5}}", "m.ipynb: cell 1: \"metadata.polyglot_notebook.kernelName\" is the number 5, expected a string;")]
@@ -227,7 +230,7 @@ public class DocumentTests
         else
         {
             var (key, value) = (change[1..change.IndexOf('"', 1)], JsonNode.Parse(change[(change.IndexOf(':') + 1)..]));
-            var target = key switch { "kernelspec" => (JsonObject)nb["metadata"]!, "nbformat" => nb, _ => cell };
+            var target = key switch { "kernelspec" => (JsonObject)nb["metadata"]!, "nbformat" or "cells" => nb, _ => cell };
             target[key] = value;
         }
         var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("m.ipynb", nb.ToJsonString()));

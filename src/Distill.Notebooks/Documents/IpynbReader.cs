@@ -35,6 +35,8 @@ public static partial class IpynbReader
         if (!root.ContainsKey("metadata")) doc.Repairs.Add("the notebook has no \"metadata\"; written as {}");
         KernelNames.ApplyKernelInfo(doc, meta["polyglot_notebook"]?["kernelInfo"] as JsonObject);
 
+        if (root["cells"] is { } notCells and not JsonArray)
+            throw new NotebookFormatException(path, $"\"cells\" is {Shown(notCells)}, expected a list of cells", Fix);
         if (root["cells"] is not JsonArray cells)
             throw new NotebookFormatException(path, "no \"cells\" array", "check that the file is a Jupyter notebook");
         var ids = new HashSet<string>(StringComparer.Ordinal);
@@ -192,12 +194,15 @@ public static partial class IpynbReader
         return null;
     }
 
+    static readonly JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>A JSON value as an error message shows it: its kind, and the value itself when short.</summary>
     static string Shown(JsonNode? n)
     {
         if (n is null) return "missing or null";
-        var text = n.ToJsonString();
-        if (text.Length > 40) text = text[..37] + "...";
+        // Unescaped (a + is +, an é is é), as the file has it; control characters stay escaped, for the terminal.
+        var text = n.ToJsonString(Relaxed);
+        if (text.Length > 40) text = text[..(char.IsHighSurrogate(text[36]) ? 36 : 37)] + "...";
         return n.GetValueKind() switch
         {
             JsonValueKind.String => $"the string {text}",
