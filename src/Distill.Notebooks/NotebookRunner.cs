@@ -232,7 +232,15 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     if (!stopped && ct.IsCancellationRequested) { interrupted = stopped = true; }
                     lock (finishGate) if (lateException is not null) stopped = true;
                     if (stopped) { results.Add(new(cell, CellStatus.NotRun, TimeSpan.Zero, null)); continue; }
-                    if (cell.Kind != CellKind.Code || cell.Kernel == KernelNames.Markdown || string.IsNullOrWhiteSpace(cell.Source))
+                    if (cell.Kind == CellKind.Code && cell.Kernel == KernelNames.Markdown)
+                    {
+                        // The kernel runs a #!markdown code cell: it takes an execution count and shows its markdown as HTML.
+                        cell.ExecutionCount = ++executionCount;
+                        cell.Outputs.Add(new DisplayOutput(new Dictionary<string, string> { ["text/html"] = HtmlReport.KernelMarkdown(HtmlReport.MarkdownCellText(cell)) }, isResult: false));
+                        results.Add(new(cell, CellStatus.Succeeded, TimeSpan.Zero, null));
+                        continue;
+                    }
+                    if (cell.Kind != CellKind.Code || string.IsNullOrWhiteSpace(cell.Source))
                     {
                         results.Add(new(cell, CellStatus.Skipped, TimeSpan.Zero, null));
                         continue;

@@ -82,6 +82,28 @@ public class DocumentTests
         Assert.StartsWith("'not-a-version' in '#r \"nuget: Microsoft.Data.Analysis, not-a-version\"' (line 1) is not a NuGet version", notVersion.Errors[0].Message, StringComparison.Ordinal);
     }
 
+    /// <summary>Each refused kernel magic says what to do instead; "compute the value in C#" was nonsense for #!lsmagic,
+    /// #!about, #!who(s), #!connect, #!log, #!kernels.</summary>
+    [Fact]
+    public void Refused_kernel_magics_each_say_what_to_do_instead()
+    {
+        var dir = TestSupport.TempDir("magics-refused");
+        var doc = new NotebookDocument { Path = Path.Combine(dir, "n.ipynb") };
+        string[] magics = ["#!lsmagic", "#!about", "#!who", "#!whos", "#!connect mssql --kernel-name db \"x\"", "#!log", "#!kernels", "#!set --name x --value 1", "#!share x --from fsharp", "#!value --name t", "#!import other.ipynb", "#!!"];
+        var p = Magics.Parse(doc, string.Join("\n", magics), dir);
+        Assert.Equal(magics.Length, p.Errors.Count);
+        Assert.All(p.Errors, e => Assert.Equal("UnsupportedMagicCommand", e.EName));
+        Assert.Equal(Enumerable.Range(1, magics.Length), p.Errors.Select(e => e.Line));
+        Assert.Equal("'#!lsmagic' (line 1) is a .NET Interactive magic command that distill run does not support: #!lsmagic and #!about only show the kernel's own help; remove the cell", p.Errors[0].Message);
+        Assert.EndsWith("only show the kernel's own help; remove the cell", p.Errors[1].Message, StringComparison.Ordinal);
+        Assert.Contains("only list the kernel's variables; remove the line", p.Errors[3].Message, StringComparison.Ordinal);
+        Assert.Contains("#!connect attaches another kernel", p.Errors[4].Message, StringComparison.Ordinal);
+        Assert.Contains("diagnostic log; remove the line", p.Errors[5].Message, StringComparison.Ordinal);
+        Assert.Contains("assign the variable in C#", p.Errors[7].Message, StringComparison.Ordinal);
+        Assert.Contains("#load", p.Errors[10].Message, StringComparison.Ordinal);
+        Assert.All(p.Errors.Take(7), e => Assert.DoesNotContain("compute the value in C#", e.Message, StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Parameters_are_typed_by_the_defaults_type()
     {
@@ -191,6 +213,9 @@ public class DocumentTests
     [Theory]
     [InlineData("\"source\":42", "m.ipynb: cell 1: \"source\" is the number 42, expected a string or a list of strings; fix that field")]
     [InlineData("\"source\":[\"a\",5,null]", "m.ipynb: cell 1: \"source\" is a list ([\"a\",5,null]), expected a string or a list of strings;")]
+    [InlineData("\"source\":[\"1+\",2]", "m.ipynb: cell 1: \"source\" is a list ([\"1+\",2]), expected a string or a list of strings;")]
+    [InlineData("\"source\":[\"café <b>'x'&\",2]", "m.ipynb: cell 1: \"source\" is a list ([\"café <b>'x'&\",2]), expected a string or a list of strings;")]
+    [InlineData("\"cells\":{\"a\":1}", "m.ipynb: \"cells\" is an object ({\"a\":1}), expected a list of cells;")]
     [InlineData("\"cell_type\":5", "m.ipynb: cell 1: \"cell_type\" is the number 5, expected \"code\", \"markdown\" or \"raw\";")]
     [InlineData("\"metadata\":{\"tags\":[1,null]}", "m.ipynb: cell 1: \"metadata.tags\" is a list ([1,null]), expected a list of strings;")]
     [InlineData("\"metadata\":{\"polyglot_notebook\":{\"kernelName\":5}}", "m.ipynb: cell 1: \"metadata.polyglot_notebook.kernelName\" is the number 5, expected a string;")]
@@ -205,7 +230,7 @@ public class DocumentTests
         else
         {
             var (key, value) = (change[1..change.IndexOf('"', 1)], JsonNode.Parse(change[(change.IndexOf(':') + 1)..]));
-            var target = key switch { "kernelspec" => (JsonObject)nb["metadata"]!, "nbformat" => nb, _ => cell };
+            var target = key switch { "kernelspec" => (JsonObject)nb["metadata"]!, "nbformat" or "cells" => nb, _ => cell };
             target[key] = value;
         }
         var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("m.ipynb", nb.ToJsonString()));

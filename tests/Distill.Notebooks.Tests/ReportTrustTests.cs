@@ -166,6 +166,32 @@ public class ReportTrustTests
         Assert.DoesNotContain(html, c => c is < ' ' and not ('\t' or '\n' or '\r') or >= '\x7f' and <= '\x9f');
     }
 
+    /// <summary>The kernel runs a <c>#!markdown</c> code cell: an execution count and a text/html display of the rendered
+    /// markdown (the runner skipped it, so every later count was one off). The report shows it once, sanitised.</summary>
+    [Fact]
+    public void A_markdown_code_cell_runs_as_in_the_kernel_and_shows_once_sanitised()
+    {
+        var dir = TestSupport.TempDir("trust-mdrun");
+        var nb = TestSupport.WriteNotebook(dir, "mdrun.ipynb",
+            ("#!markdown\n# hi\nmd body q7x <img src=\"x.png\" onerror=\"alert(1)\">", null),
+            ("1+1", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal([1, 2], r.Cells.Select(c => c.ExecutionCount));
+        var shown = Assert.IsType<Documents.DisplayOutput>(Assert.Single(r.Cells[0].Outputs));
+        Assert.False(shown.IsResult);
+        Assert.Equal(["text/html"], shown.Data.Keys);
+        Assert.StartsWith("<h1 id=\"hi\">hi</h1>\n<p>md body q7x", shown.Data["text/html"], StringComparison.Ordinal);
+        var written = TestSupport.ReadJson(r.Files.Notebook)["cells"]![0]!;
+        Assert.Equal(1, written["execution_count"]!.GetValue<int>());
+        Assert.Equal("display_data", written["outputs"]![0]!["output_type"]!.GetValue<string>());
+        Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
+        var html = File.ReadAllText(r.Files.Html!);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(html, "md body q7x"));
+        Assert.DoesNotContain("onerror", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("#!markdown", html, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_markdown_code_cell_s_script_does_not_run_even_trusted()
     {

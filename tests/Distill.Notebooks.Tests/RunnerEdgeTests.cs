@@ -146,6 +146,29 @@ public class RunnerEdgeTests
         Assert.StartsWith("Wall time: ", outputs[1], StringComparison.Ordinal);
     }
 
+    /// <summary>A cell saved with CRLF line ends (Windows) reaches the compiler unchanged, as in the kernel: a verbatim
+    /// string spanning a line end keeps its \r (the runner turned CRLF into LF, so its length was 3, not 4), magic lines
+    /// in such a cell still work and compile errors keep their cell-relative line.</summary>
+    [Fact]
+    public void A_crlf_cell_keeps_its_line_ends_and_its_magics_and_line_numbers()
+    {
+        var dir = TestSupport.TempDir("edge-crlf");
+        var nb = TestSupport.WriteNotebook(dir, "crlf.ipynb",
+            ("var s = @\"a\r\nb\";\r\nConsole.WriteLine(s.Length);\r\ns.Length", null),
+            ("#!time\r\n\"\"\"\r\n  x\r\n  y\r\n  \"\"\".Length", null),
+            ("var a = 1;\r\n\r\nint x = \"no\";\r\n", null),
+            ("var b = 1;\r\n#!lsmagic\r\n", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        Assert.Equal("4\n", Assert.IsType<Documents.StreamOutput>(r.Cells[0].Outputs[0]).Text.ToString());
+        Assert.Equal("4", Plain(r, 0));
+        var timed = r.Cells[1].Outputs.OfType<Documents.DisplayOutput>().Select(d => d.Data["text/plain"]).ToList();
+        Assert.Equal("4", timed[0]);
+        Assert.StartsWith("Wall time: ", timed[1], StringComparison.Ordinal);
+        Assert.Equal(["cell 3", "cell 4"], r.Failures.Select(f => f.Cell));
+        Assert.Equal([3, 2], r.Failures.Select(f => f.Line));
+        Assert.StartsWith("(3,9): error CS0029", Assert.IsType<Documents.ErrorOutput>(Assert.Single(r.Cells[2].Outputs)).EValue, StringComparison.Ordinal);
+    }
+
     /// <summary>The runner's own process carries TorchSharp, Microsoft.Data.Analysis and YamlDotNet; the kernel's does
     /// not. A cell that uses them without a #r failed in the kernel (CS0246) and ran here; now it fails here too, while
     /// what the kernel has without a #r (the framework, its own Newtonsoft.Json) still works.</summary>
@@ -341,6 +364,42 @@ public class RunnerEdgeTests
             $"cell 4: \"id\" the number 42 is not an nbformat 4.5 cell id (1 to 64 letters, digits, - or _); written as \"{ids[3]}\"",
         })
             Assert.Contains(warnings, w => w.Contains(part, StringComparison.Ordinal));
+    }
+
+    /// <summary>A required key that is missing (a cell's metadata or source, a code cell's outputs or execution_count,
+    /// the notebook's metadata) fails nbformat validation too; the runner wrote it repaired but said nothing. Now each is
+    /// a warning naming the cell, as the docs promise.</summary>
+    [Fact]
+    public void A_missing_required_key_is_written_repaired_with_a_warning_naming_the_cell()
+    {
+        var dir = TestSupport.TempDir("edge-missing");
+        var nb = Path.Combine(dir, "missing.ipynb");
+        File.WriteAllText(nb, """
+            {"cells": [
+              {"cell_type": "code", "execution_count": null, "outputs": [], "source": "1 + 1"},
+              {"cell_type": "code", "metadata": {}, "execution_count": null, "outputs": []},
+              {"cell_type": "code", "metadata": {}, "source": "2"},
+              {"cell_type": "markdown", "source": "text"}],
+             "nbformat": 4, "nbformat_minor": 4}
+            """);
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
+        var warnings = log.ToString().Split('\n').Where(l => l.Contains("warning: ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(6, warnings.Count);
+        Assert.All(warnings, w => Assert.EndsWith("the executed notebook is written repaired)", w.TrimEnd(), StringComparison.Ordinal));
+        foreach (var part in new[]
+        {
+            "the notebook has no \"metadata\"; written as {}",
+            "cell 1: no \"metadata\"; written as {}",
+            "cell 2: no \"source\"; written as \"\" (an empty cell)",
+            "cell 3: no \"outputs\" (a code cell needs them); written with this run's outputs",
+            "cell 3: no \"execution_count\" (a code cell needs one); written as this run's count",
+            "cell 4: no \"metadata\"; written as {}",
+        })
+            Assert.Contains(warnings, w => w.Contains(part, StringComparison.Ordinal));
+        Assert.Equal([1, null, 2], r.Cells.Take(3).Select(c => c.ExecutionCount));
     }
 
     /// <summary>Showing a cell's value runs the value's own code; a disposed tensor's throws. The kernel reports that

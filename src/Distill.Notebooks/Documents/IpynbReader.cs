@@ -32,8 +32,11 @@ public static partial class IpynbReader
         var doc = new NotebookDocument { Path = path, Metadata = (JsonObject)meta.DeepClone(), NbformatMinor = root["nbformat_minor"]?.GetValue<int>() ?? 0 };
         doc.DefaultKernel = DefaultFromSpec(meta);
         if (root.TryGetPropertyValue("metadata", out var nullMeta) && nullMeta is null) doc.Repairs.Add("the notebook's \"metadata\" is null; written as {}");
+        if (!root.ContainsKey("metadata")) doc.Repairs.Add("the notebook has no \"metadata\"; written as {}");
         KernelNames.ApplyKernelInfo(doc, meta["polyglot_notebook"]?["kernelInfo"] as JsonObject);
 
+        if (root["cells"] is { } notCells and not JsonArray)
+            throw new NotebookFormatException(path, $"\"cells\" is {Shown(notCells)}, expected a list of cells", Fix);
         if (root["cells"] is not JsonArray cells)
             throw new NotebookFormatException(path, "no \"cells\" array", "check that the file is a Jupyter notebook");
         var ids = new HashSet<string>(StringComparer.Ordinal);
@@ -54,6 +57,11 @@ public static partial class IpynbReader
             raw.Remove("outputs");
             raw.Remove("execution_count");
             if (c.TryGetPropertyValue("metadata", out var cellMeta) && cellMeta is null) doc.Repairs.Add($"cell {number}: \"metadata\" is null; written as {{}}");
+            // Keys nbformat requires, absent: nothing is lost when they are written (the runner writes every one of them).
+            if (!c.ContainsKey("metadata")) doc.Repairs.Add($"cell {number}: no \"metadata\"; written as {{}}");
+            if (!c.ContainsKey("source")) doc.Repairs.Add($"cell {number}: no \"source\"; written as \"\" (an empty cell)");
+            if (kind == CellKind.Code && !c.ContainsKey("outputs")) doc.Repairs.Add($"cell {number}: no \"outputs\" (a code cell needs them); written with this run's outputs");
+            if (kind == CellKind.Code && !c.ContainsKey("execution_count")) doc.Repairs.Add($"cell {number}: no \"execution_count\" (a code cell needs one); written as this run's count");
             if (c["execution_count"] is { } count && !(count.GetValueKind() == JsonValueKind.Number && count.AsValue().TryGetValue<int>(out _)))
                 doc.Repairs.Add($"cell {number}: \"execution_count\" is {Shown(count)}, not a whole number; written as this run's count");
             // nbformat 4.5 requires an id, unique, of 1-64 letters, digits, - and _; earlier minors have none (the writer drops it).
@@ -186,12 +194,15 @@ public static partial class IpynbReader
         return null;
     }
 
+    static readonly JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>A JSON value as an error message shows it: its kind, and the value itself when short.</summary>
     static string Shown(JsonNode? n)
     {
         if (n is null) return "missing or null";
-        var text = n.ToJsonString();
-        if (text.Length > 40) text = text[..37] + "...";
+        // Unescaped (a + is +, an é is é), as the file has it; control characters stay escaped, for the terminal.
+        var text = n.ToJsonString(Relaxed);
+        if (text.Length > 40) text = text[..(char.IsHighSurrogate(text[36]) ? 36 : 37)] + "...";
         return n.GetValueKind() switch
         {
             JsonValueKind.String => $"the string {text}",

@@ -30,10 +30,22 @@ public sealed class ParsedCell
 /// the cell before it runs (DNI101 in the real kernel).</summary>
 public static partial class Magics
 {
-    /// <summary>Real .NET Interactive magics that need the kernel's infrastructure; rejected with a clear reason.</summary>
-    static readonly HashSet<string> KernelOnly = new(StringComparer.OrdinalIgnoreCase)
+    /// <summary>Real .NET Interactive magics that need the kernel's infrastructure, each with what to do instead; refused
+    /// with that (docs/notebook-runner.md lists them).</summary>
+    static readonly Dictionary<string, string> KernelOnly = new(StringComparer.OrdinalIgnoreCase)
     {
-        "set", "share", "value", "import", "who", "whos", "lsmagic", "about", "connect", "log", "!", "kernels",
+        ["set"] = "#!set takes a value from another kernel or from user input; assign the variable in C# instead (a run's input comes in as a parameter, -p name=value)",
+        ["share"] = "#!share copies a variable from another kernel, and distill run has only the C# one; compute the value in C# instead",
+        ["value"] = "#!value keeps text for other kernels; put the text in a C# string (a raw string literal \"\"\"...\"\"\") instead",
+        ["import"] = "#!import runs another notebook or file in the kernel; copy its cells into this notebook, or load C# code with #load \"file.csx\"",
+        ["who"] = "#!who and #!whos only list the kernel's variables; remove the line (print what you need with Console.WriteLine)",
+        ["whos"] = "#!who and #!whos only list the kernel's variables; remove the line (print what you need with Console.WriteLine)",
+        ["lsmagic"] = "#!lsmagic and #!about only show the kernel's own help; remove the cell",
+        ["about"] = "#!lsmagic and #!about only show the kernel's own help; remove the cell",
+        ["kernels"] = "#!kernels only lists the kernel's subkernels; remove the line",
+        ["connect"] = "#!connect attaches another kernel (SQL, Kusto, Jupyter, a remote .NET kernel), and distill run has only the C# one; reach that service from C# (its client library by #r \"nuget: ...\") instead",
+        ["log"] = "#!log only turns on the kernel's own diagnostic log; remove the line",
+        ["!"] = "#!! is the kernel's own command, not C#; remove the line, or do what it does in C#",
     };
 
     [GeneratedRegex("""^#r\s+"nuget:\s*(?<name>[^,"\s]+)\s*(?:,\s*(?<version>[^"\s]*)\s*)?"\s*$""")]
@@ -52,7 +64,10 @@ public static partial class Magics
 
     public static ParsedCell Parse(NotebookDocument doc, string source, string notebookFolder)
     {
-        var lines = source.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
+        // Split on \n only: a CRLF line keeps its \r, so the joined code is the source unchanged (a verbatim or raw string
+        // spanning a CRLF keeps both characters, as in the kernel) and line numbers stay cell-relative. Trim drops the \r
+        // where magic lines are read; a magic line is blanked whole.
+        var lines = source.Split('\n');
         var parsed = new ParsedCell();
         for (int i = 0; i < lines.Length; i++)
         {
@@ -73,9 +88,9 @@ public static partial class Magics
                 else if (kernel is not null)
                     parsed.Errors.Add(new(line, "UnsupportedKernel",
                         $"line {line} switches to the {kernel} kernel ('{t}'); distill run executes C# only: port that part to C# or move it out of the notebook"));
-                else if (KernelOnly.Contains(name))
+                else if (KernelOnly.TryGetValue(name, out var instead))
                     parsed.Errors.Add(new(line, "UnsupportedMagicCommand",
-                        $"'{t}' (line {line}) is a .NET Interactive magic command that distill run does not support; compute the value in C# instead"));
+                        $"'{t}' (line {line}) is a .NET Interactive magic command that distill run does not support: {instead}"));
                 else
                     parsed.Errors.Add(new(line, "DNI101", $"Unknown magic command '{t}' (line {line}); distill run knows #!time, #r and #i"));
                 lines[i] = "";

@@ -180,7 +180,8 @@ public static partial class HtmlReport
         var cell = c.Cell;
         if (cell.Kind == CellKind.Markdown || cell.Kernel == KernelNames.Markdown)
         {
-            var text = cell.Kind == CellKind.Markdown ? cell.Source : string.Join("\n", cell.Source.Split('\n').Skip(1));
+            // A #!markdown code cell's output is this same markdown rendered (KernelMarkdown): shown once, here, sanitised.
+            var text = cell.Kind == CellKind.Markdown ? cell.Source : MarkdownCellText(cell);
             sb.Append("<section class=\"cell markdown\">\n").Append(MarkdownHtml(text, trusted, url => InlineImage(url, cell, folder))).Append("</section>\n");
             return;
         }
@@ -212,6 +213,16 @@ public static partial class HtmlReport
         }
         sb.Append("</section>\n");
     }
+
+    /// <summary>A markdown code cell's markdown: its source without the <c>#!markdown</c> line that selects the kernel.</summary>
+    internal static string MarkdownCellText(NotebookCell cell) =>
+        cell.Source.Split('\n', 2) is [var first, var rest] ? (first.Trim().StartsWith("#!", StringComparison.Ordinal) ? rest : cell.Source)
+        : cell.Source.Trim().StartsWith("#!", StringComparison.Ordinal) ? "" : cell.Source;
+
+    /// <summary>What the kernel's markdown kernel shows for a <c>#!markdown</c> code cell: the markdown as HTML, with this
+    /// report's pipeline (e.g. <c># hi</c> gives <c>&lt;h1 id="hi"&gt;hi&lt;/h1&gt;</c>, as in the kernel). Goes into the
+    /// .ipynb unchanged; the report shows the cell as its markdown instead (<see cref="RenderCell"/>).</summary>
+    internal static string KernelMarkdown(string markdown) => Markdig.Markdown.ToHtml(markdown, Markdown);
 
     static string MarkdownHtml(string markdown, bool trusted, Func<string, string?>? image = null)
     {
