@@ -57,9 +57,17 @@ public static class Cifar
     public static int? LabelBytes(DatasetInfo info) => info.Name switch { "cifar10" => 1, "cifar100" => 2, _ => null };
 
     /// <summary>The batch files of the train and the test split, in the order they are concatenated.</summary>
-    public static (string[] Train, string[] Test) SplitFiles(int labelBytes) => labelBytes == 1
+    static (string[] Train, string[] Test) SplitFiles(int labelBytes) => labelBytes == 1
         ? ([.. Enumerable.Range(1, 5).Select(i => $"data_batch_{i}.bin")], ["test_batch.bin"])
         : (["train.bin"], ["test.bin"]);
+
+    /// <summary>The paths of <paramref name="info"/>'s train and test files in <paramref name="folder"/>, resolved as the
+    /// loader resolves them (<see cref="DatasetInfo.Resolve"/>), for the loader and for `distill doctor` alike.</summary>
+    public static (string[] Train, string[] Test) SplitPaths(DatasetInfo info, string folder)
+    {
+        var (train, test) = SplitFiles(LabelBytes(info) ?? throw new ArgumentException($"{info.Name} is not a CIFAR dataset", nameof(info)));
+        return ([.. train.Select(f => info.Resolve(folder, f))], [.. test.Select(f => info.Resolve(folder, f))]);
+    }
 
     /// <summary>Each label column's classes and its name in messages: CIFAR-10's one, CIFAR-100's coarse then fine.</summary>
     static (int Classes, string What)[] LabelColumns(int labelBytes) =>
@@ -144,10 +152,10 @@ public static class Cifar
     /// for CIFAR-100, its class-name files (<see cref="Cifar100ClassNames"/>).</summary>
     public static void CheckFolder(DatasetInfo info, string folder)
     {
-        int labelBytes = LabelBytes(info) ?? throw new ArgumentException($"{info.Name} is not a CIFAR dataset", nameof(info));
-        var (train, test) = SplitFiles(labelBytes);
+        var (train, test) = SplitPaths(info, folder);
+        int labelBytes = LabelBytes(info)!.Value;
         foreach (var split in new[] { train, test })
-            Check([.. split.Select(f => info.Resolve(folder, f))], labelBytes);
+            Check(split, labelBytes);
         if (labelBytes == 2)
         {
             Cifar100ClassNames(folder, coarse: false);

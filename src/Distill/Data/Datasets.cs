@@ -82,9 +82,8 @@ public static class Datasets
     {
         var info = DatasetCatalog.Cifar10;
         var folder = Found(info, search);
-        var (trainFiles, testFiles) = Cifar.SplitFiles(1);
-        var train = Cifar.Read([.. trainFiles.Select(f => info.Resolve(folder, f))], 1);
-        var test = Cifar.Read([.. testFiles.Select(f => info.Resolve(folder, f))], 1);
+        var (trainFiles, testFiles) = Cifar.SplitPaths(info, folder);
+        var (train, test) = (Cifar.Read(trainFiles, 1), Cifar.Read(testFiles, 1));
         return CifarDataset(info.Name, train, test, 0, Cifar10Classes, folder);
     }
 
@@ -99,9 +98,8 @@ public static class Datasets
     {
         var info = DatasetCatalog.Cifar100;
         var folder = Found(info, search);
-        var (trainFiles, testFiles) = Cifar.SplitFiles(2);
-        var train = Cifar.Read([.. trainFiles.Select(f => info.Resolve(folder, f))], 2);
-        var test = Cifar.Read([.. testFiles.Select(f => info.Resolve(folder, f))], 2);
+        var (trainFiles, testFiles) = Cifar.SplitPaths(info, folder);
+        var (train, test) = (Cifar.Read(trainFiles, 2), Cifar.Read(testFiles, 2));
         var names = Cifar.Cifar100ClassNames(folder, coarse);
         return CifarDataset(info.Name + (coarse ? "-coarse" : ""), train, test, coarse ? 0 : 1, names, folder);
     }

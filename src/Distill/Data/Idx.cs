@@ -20,23 +20,11 @@ public static class Idx
     const long MaxDeflateRatio = 1100;
 
     /// <summary>Images [N, H, W] → bytes laid out as [N, 1, H, W].</summary>
-    public static IdxArray ReadImages(string path)
-    {
-        var a = Read(path, expectedDims: 3);
-        if (a.Shape.Length != 3)
-            throw new DatasetException(path, $"expected an IDX image file (3 dimensions, magic 0x00000803) but it has {a.Shape.Length} dimension(s) [{string.Join(", ", a.Shape)}]",
-                "pass the *-images-idx3-ubyte(.gz) file here, not the labels file");
-        return a;
-    }
+    /// <summary>An IDX image file: <see cref="Read"/> names a header with another dimension count.</summary>
+    public static IdxArray ReadImages(string path) => Read(path, expectedDims: 3);
 
-    public static IdxArray ReadLabels(string path)
-    {
-        var a = Read(path, expectedDims: 1);
-        if (a.Shape.Length != 1)
-            throw new DatasetException(path, $"expected an IDX label file (1 dimension, magic 0x00000801) but it has {a.Shape.Length} dimensions [{string.Join(", ", a.Shape)}]",
-                "pass the *-labels-idx1-ubyte(.gz) file here, not the images file");
-        return a;
-    }
+    /// <summary>An IDX label file: <see cref="Read"/> names a header with another dimension count.</summary>
+    public static IdxArray ReadLabels(string path) => Read(path, expectedDims: 1);
 
     /// <summary>Reads any uint8 IDX file. Checks the header against the file size before allocating the payload.</summary>
     /// <param name="expectedDims">When given, a header with another number of dimensions is named as the wrong kind of
