@@ -56,6 +56,12 @@ public sealed class ExperimentSpec
 
         var grid = Find(root, "grid") as YamlMappingNode;
         var axes = grid is null ? [] : grid.Children.Select(kv => Axis(file, root, (YamlScalarNode)kv.Key, (YamlSequenceNode)kv.Value)).ToList();
+        // Two keys can name one setting (a method's section is found whatever its case and blanks: loss.KD.temperature
+        // is loss.kd.temperature): each run would take the last key's value and the first key's values be lost.
+        foreach (var (axis, i) in axes.Select((a, i) => (a, i)))
+            if (axes.Take(i).FirstOrDefault(a => ReferenceEquals(a.Parent, axis.Parent) && a.Leaf == axis.Leaf) is { } first)
+                throw new SpecException(file, axis.Line, $"grid keys '{first.Key}' (line {first.Line}) and '{axis.Key}' (line {axis.Line}) both set {axis.Setting}; " +
+                                                         "give its values once, in one list.");
         // Counted before expanding: every run is built and checked, so a grid of 10^12 runs would never end (and eat
         // the memory on the way) rather than fail.
         var count = axes.Aggregate(1.0, (n, a) => n * a.Values.Count);
@@ -85,8 +91,9 @@ public sealed class ExperimentSpec
     static readonly KeyValuePair<string, string>[] NotTrained =
         [KeyValuePair.Create("name", "the name only labels the sweep (run names, report titles, job names) and changes nothing a run trains")];
 
-    /// <summary>A grid key resolved against the schema: the mapping that holds it and its values.</summary>
-    sealed record GridAxis(string Key, YamlMappingNode Parent, string Leaf, IReadOnlyList<YamlNode> Values);
+    /// <summary>A grid key resolved against the schema: the mapping that holds it and its values; the key's line and the
+    /// setting it names in one spelling (the catalogue's method name) for errors.</summary>
+    sealed record GridAxis(string Key, YamlMappingNode Parent, string Leaf, IReadOnlyList<YamlNode> Values, int Line, string Setting);
 
     static GridAxis Axis(string file, YamlMappingNode root, YamlScalarNode keyNode, YamlSequenceNode values)
     {
@@ -117,7 +124,9 @@ public sealed class ExperimentSpec
                     if (!seen.TryAdd(Canonical(v, isSwitch), v))
                         throw new SpecException(file, SpecSchema.Line(v), $"grid.{key} has the value {Scalar(v)} twice (as '{Scalar(seen[Canonical(v, isSwitch)])}' on line " +
                                                                           $"{SpecSchema.Line(seen[Canonical(v, isSwitch)])}); it would make identical runs; give each value once.");
-                return new GridAxis(key, parent, parts[i], [.. values.Children]);
+                var setting = parts is ["loss", var m, ..] && MethodCatalogue.Names.FirstOrDefault(n => string.Equals(n, m.Trim(), StringComparison.OrdinalIgnoreCase)) is { } known
+                    ? string.Join('.', ["loss", known, .. parts[2..]]) : key;
+                return new GridAxis(key, parent, parts[i], [.. values.Children], line, setting);
             }
             // A method's section is found as the loss section finds it, whatever its case and blanks (`KD:` is kd):
             // asked for by its exact key, `KD:` had no 'loss.kd', and writing `kd:` too made the method twice.

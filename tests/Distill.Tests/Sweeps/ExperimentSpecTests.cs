@@ -157,6 +157,10 @@ public class ExperimentSpecTests
     [InlineData("  seed: [0, 1, 2]", "  schedule: [cosine, Cosine]", 17, "grid.schedule has the value Cosine twice (as 'cosine' on line 17);")]
     [InlineData("  seed: [0, 1, 2]", "  seed: [0, -0]", 17, "grid.seed has the value -0 twice (as '0' on line 17);")]
     [InlineData("  seed: [0, 1, 2]", "  loss.kd.standardize: [true, 1]", 17, "grid.loss.kd.standardize has the value 1 twice (as 'true' on line 17);")]
+    // Two keys for one setting (a method's name is read whatever its case and blanks): the first key's values were dropped.
+    [InlineData("  seed: [0, 1, 2]", "  loss.KD.temperature: [3, 5]", 17, "grid keys 'loss.kd.temperature' (line 16) and 'loss.KD.temperature' (line 17) both set loss.kd.temperature; " +
+                "give its values once, in one list.")]
+    [InlineData("  seed: [0, 1, 2]", "  loss. kd .temperature: [3, 5]", 17, "grid keys 'loss.kd.temperature' (line 16) and 'loss. kd .temperature' (line 17) both set loss.kd.temperature;")]
     [InlineData("name: t", "name: \"t\\nsqueue\"", 1, "name has a control character (a line break, a tab, ...); give a name on one line without them.")]
     [InlineData("name: t", "name: \"  \"", 1, "name is blank; give the experiment a name, or leave the key out to name it after the file.")]
     // Subsets larger than the catalogue's split failed only when the run loaded the data, after the teacher trained.
