@@ -119,11 +119,18 @@ public sealed class ExperimentSpec
                     throw new SpecException(file, line, $"grid key '{key}' names a section; sweep one of its keys ({string.Join(", ", SpecSchema.Keys(sub).Select(k => $"{key}.{k}"))}).");
                 // A value given twice (1 and 1.0 count as one) would make identical runs: most likely a typo.
                 var isSwitch = parts is ["loss", var method, var parameter] && MethodCatalogue.Names.Any(n => string.Equals(n, method.Trim(), StringComparison.OrdinalIgnoreCase)) && MethodCatalogue.Find(method).Parameters.Any(p => p.Name == parameter && p.IsSwitch);
+                // Names with one spelling of their own are compared in it (mlp-032 builds mlp-32; step:30 is step:30:0.1).
+                Func<string, string>? spelling = key switch
+                {
+                    "student.model" or "teacher.model" => ModelZoo.Identity,
+                    "schedule" => s => LrSchedule.Parse(s).ToString(),
+                    _ => null,
+                };
                 var seen = new Dictionary<string, YamlNode>();
                 foreach (var v in values.Children)
-                    if (!seen.TryAdd(Canonical(v, isSwitch), v))
-                        throw new SpecException(file, SpecSchema.Line(v), $"grid.{key} has the value {Scalar(v)} twice (as '{Scalar(seen[Canonical(v, isSwitch)])}' on line " +
-                                                                          $"{SpecSchema.Line(seen[Canonical(v, isSwitch)])}); it would make identical runs; give each value once.");
+                    if (!seen.TryAdd(Canonical(v, isSwitch, spelling), v))
+                        throw new SpecException(file, SpecSchema.Line(v), $"grid.{key} has the value {Scalar(v)} twice (as '{Scalar(seen[Canonical(v, isSwitch, spelling)])}' on line " +
+                                                                          $"{SpecSchema.Line(seen[Canonical(v, isSwitch, spelling)])}); it would make identical runs; give each value once.");
                 var setting = parts is ["loss", var m, ..] && MethodCatalogue.Names.FirstOrDefault(n => string.Equals(n, m.Trim(), StringComparison.OrdinalIgnoreCase)) is { } known
                     ? string.Join('.', ["loss", known, .. parts[2..]]) : key;
                 return new GridAxis(key, parent, parts[i], [.. values.Children], line, setting);
@@ -240,11 +247,17 @@ public sealed class ExperimentSpec
     /// <summary>A grid value as the runs see it, so that two spellings of one setting count as one value: numbers in one
     /// spelling (1, 1.0 and 1e0; 0 and -0), true and false as a method switch's 1 and 0 (<paramref name="isSwitch"/>;
     /// elsewhere a boolean is no number, and the run names the error), and names in lower case (models,
-    /// datasets, schedules and methods are found whatever their case: mlp-32 and MLP-32 train the same run).</summary>
-    static string Canonical(YamlNode node, bool isSwitch)
+    /// datasets, schedules and methods are found whatever their case: mlp-32 and MLP-32 train the same run), or in the
+    /// <paramref name="spelling"/> of their own when they have one (a name it refuses is left for the run's check to name).</summary>
+    static string Canonical(YamlNode node, bool isSwitch, Func<string, string>? spelling)
     {
         if (node is not YamlScalarNode) return Scalar(node);
         var text = Scalar(node).Trim();
+        if (spelling is not null)
+        {
+            try { return spelling(text); }
+            catch (ArgumentException) { }
+        }
         if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var x)) return x == 0 ? "0" : NumberText.Canonical(text);
         if (isSwitch && bool.TryParse(text, out var flag)) return flag ? "1" : "0";
         return text.ToLowerInvariant();

@@ -157,6 +157,12 @@ public class ExperimentSpecTests
     [InlineData("  seed: [0, 1, 2]", "  schedule: [cosine, Cosine]", 17, "grid.schedule has the value Cosine twice (as 'cosine' on line 17);")]
     [InlineData("  seed: [0, 1, 2]", "  seed: [0, -0]", 17, "grid.seed has the value -0 twice (as '0' on line 17);")]
     [InlineData("  seed: [0, 1, 2]", "  loss.kd.standardize: [true, 1]", 17, "grid.loss.kd.standardize has the value 1 twice (as 'true' on line 17);")]
+    // Spellings the zoo and the schedule parser read as one (mlp-032 is mlp-32, cnn is cnn-32, step:30 is step:30:0.1,
+    // milestones in any order) made identical runs.
+    [InlineData("  seed: [0, 1, 2]", "  student.model: [mlp-32, mlp-032]", 17, "grid.student.model has the value mlp-032 twice (as 'mlp-32' on line 17);")]
+    [InlineData("  seed: [0, 1, 2]", "  teacher.model: [cnn, \" CNN-32\"]", 17, "grid.teacher.model has the value  CNN-32 twice (as 'cnn' on line 17);")]
+    [InlineData("  seed: [0, 1, 2]", "  schedule: [\"step:30\", \"step:30:0.1\"]", 17, "grid.schedule has the value step:30:0.1 twice (as 'step:30' on line 17);")]
+    [InlineData("  seed: [0, 1, 2]", "  schedule: [\"multistep:5,10\", \"multistep:10,5\"]", 17, "grid.schedule has the value multistep:10,5 twice (as 'multistep:5,10' on line 17);")]
     // Two keys for one setting (a method's name is read whatever its case and blanks): the first key's values were dropped.
     [InlineData("  seed: [0, 1, 2]", "  loss.KD.temperature: [3, 5]", 17, "grid keys 'loss.kd.temperature' (line 16) and 'loss.KD.temperature' (line 17) both set loss.kd.temperature; " +
                 "give its values once, in one list.")]
