@@ -49,12 +49,12 @@ public static class RecipeFile
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"recipe file {path}: no such file; copy one of experiments/recipes/ and edit it.");
         if (FilePaths.NothingToRead(path)) throw new SpecException(path, 1, "the file is empty (or not a regular file, e.g. a FIFO); copy one of experiments/recipes/ and edit it.");
-        return File.ReadAllText(path);
+        return ExperimentSpec.ReadText(path);
     }
 
     /// <summary>Whether the YAML at <paramref name="path"/> is a recipe file: a mapping of budget sections only.</summary>
     public static bool IsRecipeFile(string path) =>
-        File.Exists(path) && !FilePaths.NothingToRead(path) && ExperimentSpec.Mapping(File.ReadAllText(path), path) is { Children.Count: > 0 } root &&
+        File.Exists(path) && !FilePaths.NothingToRead(path) && ExperimentSpec.Mapping(ExperimentSpec.ReadText(path), path) is { Children.Count: > 0 } root &&
         root.Children.Keys.All(k => Sections.Contains(ExperimentSpec.Scalar(k)));
 
     /// <summary>

@@ -248,7 +248,7 @@ public static class SweepFolder
         if (!File.Exists(path) || FilePaths.NothingToRead(path)) return false; // never open a FIFO: it would block
         try
         {
-            var text = File.ReadAllText(path);
+            var text = ExperimentSpec.ReadText(path);
             return text == spec.Text || ExperimentSpec.Parse(text, path).Hash == spec.Hash;
         }
         catch (Exception e) when (e is FormatException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException)
