@@ -81,6 +81,10 @@ public static partial class ModelZoo
         };
     }
 
+    /// <summary>One name per model built: <see cref="Canonical"/>, except that "cnn" is "cnn-32" (the same model, which
+    /// Canonical keeps as spelt). For refusing a model named twice, e.g. a multi-teacher run's teachers.</summary>
+    public static string ModelKey(string name) => ParseName(name) is Architecture.Cnn c ? $"cnn-{c.Width}" : Canonical(name);
+
     static DistillModel CreateFamily(string name, int inChannels, int numClasses, ModelOptions? options)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);

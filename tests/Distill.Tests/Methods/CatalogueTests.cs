@@ -114,6 +114,20 @@ public sealed class CatalogueTests
         Assert.StartsWith("kd-multi: teachers=mlp-32,bogus-9: Unknown model 'bogus-9'. Known models: ", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>kd-multi refuses a teacher named twice, as the zoo reads names (MLP-032 is mlp-32, cnn is cnn-32): every
+    /// teacher trains with the run's seed, so a repeat is the same model counted twice, not a second teacher.</summary>
+    [Theory]
+    [InlineData("mlp-32,MLP-32", "mlp-32")]
+    [InlineData("mlp-032,cnn,mlp-32", "mlp-32")]
+    [InlineData("cnn,cnn-32", "cnn-32")]
+    public void Kd_multi_refuses_a_teacher_given_twice(string teachers, string model)
+    {
+        var e = Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("kd-multi", [$"teachers={teachers}"]));
+        Assert.Equal($"kd-multi: teachers={teachers}: {model} is given 2 times; every teacher trains with the run's seed, " +
+                     "so a repeat is the same model counted twice: name each teacher once (use weights to weigh one more).", e.Message);
+        MethodCatalogue.Choose("kd-multi", ["teachers=mlp-32,mlp-64,cnn-16"]); // distinct models are still accepted
+    }
+
     /// <summary>A feature method comparing maps position by position refuses a layer whose maps differ in size, naming
     /// both shapes and the layers that fit, when it is built (before any teacher trains).</summary>
     [Theory]

@@ -73,6 +73,7 @@ public class TrainCliTests
     [InlineData("--teacher mlp-32 --method kd-multi --set teachers=mlp-32,cnn --set weights=0,0", "error: kd-multi: weights=0,0: the weights are all zero, so there is no target to match;")]
     [InlineData("--test-size 20000", "error: --test-size 20000: fashion-mnist has 10,000 test images; give at most 10000, or leave --test-size out to use them all.")]
     [InlineData("--recipe soft-targets --budget smoke --teacher-train-size 70000", "error: --teacher-train-size 70000: fashion-mnist has 60,000 training images;")]
+    [InlineData("--method kd-multi --set teachers=mlp-32,MLP-32", "error: kd-multi: teachers=mlp-32,MLP-32: mlp-32 is given 2 times; every teacher trains with the run's seed, so a repeat is the same model counted twice")]
     [InlineData("--recipe soft-targets --budget smoke --seeds a", "error: --seeds \"a\" is not a comma-separated list of integers (e.g. \"0,1,2\"); leave it empty for the budget's seeds.")]
     public void An_error_names_its_real_cause(string options, string start)
     {
