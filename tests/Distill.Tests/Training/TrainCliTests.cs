@@ -82,6 +82,26 @@ public class TrainCliTests
         Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
     }
 
+    /// <summary>A recipe run's bad input (recipe name, budget, seeds, dataset) is refused before --out is claimed: nothing
+    /// is written (recipe.txt named the unknown recipe) and no data loads (the dataset here does not exist).</summary>
+    [Theory]
+    [InlineData("--recipe nosuch", "error: --recipe nosuch: expected one of soft-targets, fitnets, attention, born-again, comparison, beyond-kd.")]
+    [InlineData("--recipe soft-targets --budget bogus", "error: --budget bogus: expected smoke, quick or full.")]
+    [InlineData("--recipe soft-targets --seeds x", "error: --seeds \"x\" is not a comma-separated list of integers")]
+    [InlineData("--recipe soft-targets", "error: unknown dataset 'no-such-dataset': expected one of ")]
+    public void A_bad_recipe_run_writes_nothing(string options, string start)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"distill-recipe-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, _, stderr) = Repo.RunCli(["train", "--dataset", "no-such-dataset", "--out", dir, .. options.Split(' ')]);
+            Assert.Equal(1, code);
+            Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+            Assert.False(Directory.Exists(dir), $"{dir} was created");
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
     [Theory]
     [InlineData("mlp-32 ", "mlp-32")]
     [InlineData(" MLP-032", "mlp-32")]
