@@ -128,6 +128,18 @@ public sealed class CatalogueTests
         MethodCatalogue.Choose("kd-multi", ["teachers=mlp-32,mlp-64,cnn-16"]); // distinct models are still accepted
     }
 
+    /// <summary>CRD's banks and per-step negatives are sized against the memory before anything trains; the defaults fit
+    /// in well under a gigabyte, the CLI's 1M negatives × 65,536 dimensions did not and were blamed on the model.</summary>
+    [Fact]
+    public void Crd_refuses_banks_and_negatives_beyond_the_memory_by_name()
+    {
+        CrdMethod.CheckMemory(60_000, 4096, 128, 1_000_000_000); // the defaults on a whole training set: 66 MB
+        var e = Assert.Throws<ModelTooLargeException>(() => CrdMethod.CheckMemory(256, 1 << 20, 1 << 16, 16_000_000_000));
+        Assert.Equal("crd: negatives=1048576 and embed_dim=65536 need about 549.9 GB (two memory banks of 256 training samples' embeddings and the " +
+                     "1,048,576 negatives gathered from each every step, embed_dim floats a row), but 16.0 GB of memory is available; " +
+                     "give smaller negatives or embed_dim (defaults 4096 and 128).", e.Message);
+    }
+
     /// <summary>A feature method comparing maps position by position refuses a layer whose maps differ in size, naming
     /// both shapes and the layers that fit, when it is built (before any teacher trains).</summary>
     [Theory]

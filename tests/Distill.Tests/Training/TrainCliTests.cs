@@ -102,6 +102,20 @@ public class TrainCliTests
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
     }
 
+    /// <summary>CRD gathers K negatives of embed_dim floats from each memory bank every step: settings whose banks and
+    /// gathers exceed the memory are refused when the method is built (before any teacher trains), naming them, not
+    /// reported as an out-of-memory error that blames the model and the batch size.</summary>
+    [Fact]
+    public void Crd_too_large_for_memory_names_negatives_and_embed_dim()
+    {
+        var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--dataset", "fashion-mnist", "--train-size", "256", "--test-size", "256", "--epochs", "1",
+            "--teacher", "mlp-32", "--teacher-epochs", "1", "--method", "crd", "--set", "negatives=1048576", "--set", "embed_dim=65536"]);
+        Assert.Equal(1, code);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: crd: negatives=1048576 and embed_dim=65536 need about 549.9 GB (", line, StringComparison.Ordinal);
+        Assert.Contains("give smaller negatives or embed_dim (defaults 4096 and 128)", line, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("mlp-32 ", "mlp-32")]
     [InlineData(" MLP-032", "mlp-32")]
