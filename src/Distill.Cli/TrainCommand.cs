@@ -148,6 +148,10 @@ static class TrainCommand
                 },
             };
             if (common.Resume && r.GetValue(outDir) is null) throw new ArgumentException("--resume needs --out DIR (the folder holding the checkpoints).");
+            // The last cheap checks, before --out is claimed (a recipe's recipe.txt written, with --force other runs
+            // cleared) and data loads: a bad recipe name or budget left a recipe.txt naming it.
+            var recipeRun = isRecipe ? CheckRecipe(r.GetValue(recipe)!, r.GetValue(budget)!, r.GetValue(seeds)) : default;
+            if (r.GetValue(dataset) is string datasetName) DatasetCatalog.Get(datasetName);
             // Each kind of command writes its own layout under --out (a plain run the folder itself, a distillation
             // teacher/ and student/, a recipe RUN/seedN): another kind's runs there are refused, as another run of the
             // same kind is, rather than left to be mixed with this one's.
@@ -158,7 +162,7 @@ static class TrainCommand
                 if (r.GetValue(recipe) is string recipeName) Trainer.ClaimForRecipe(claimed, recipeName.ToLowerInvariant(), common.Force, common.Resume, Console.Out);
             }
             if (r.GetValue(recipe) is string name)
-                return RunRecipe(name, r.GetValue(dataset), r.GetValue(budget)!, r.GetValue(seeds), common, r.GetValue(outDir),
+                return RunRecipe(name, r.GetValue(dataset), recipeRun.Budget, recipeRun.Seeds, common, r.GetValue(outDir),
                     studentArg, teacherArg, r.GetValue(epochs), r.GetValue(teacherEpochs), r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
             using var data = Load(r.GetValue(dataset) ?? "fashion-mnist", common);
             CheckSizes(data, r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
@@ -268,14 +272,23 @@ static class TrainCommand
         return data;
     }
 
-    static int RunRecipe(string name, string? dataset, string budgetName, string? seedList, TrainOptions common, string? outDir,
+    /// <summary>A recipe's name, budget and seeds (null: the budget's), each refused by its flag.</summary>
+    static (Budget Budget, int[]? Seeds) CheckRecipe(string name, string budgetName, string? seedList)
+    {
+        if (!Recipes.Contains(name.ToLowerInvariant())) throw new ArgumentException($"--recipe {name}: expected one of {string.Join(", ", Recipes)}.");
+        Budget budget;
+        try { budget = Budgets.Parse(budgetName); }
+        catch (ArgumentException e) { throw new ArgumentException($"--budget {budgetName}: expected smoke, quick or full.", e); }
+        // An empty --seeds keeps the budget's seeds, as an empty seeds parameter does in the notebooks.
+        return (budget, string.IsNullOrWhiteSpace(seedList) ? null : ParseSeeds(seedList));
+    }
+
+    static int RunRecipe(string name, string? dataset, Budget budget, int[]? seedList, TrainOptions common, string? outDir,
         string? student, string? teacher, int? epochs, int? teacherEpochs, int? trainSize, int? testSize, int? teacherTrainSize)
     {
-        var budget = Budgets.Parse(budgetName);
         T Apply<T>(T c) where T : RecipeConfig => c with
         {
-            // An empty --seeds keeps the budget's seeds, as an empty seeds parameter does in the notebooks.
-            Seeds = string.IsNullOrWhiteSpace(seedList) ? c.Seeds : ParseSeeds(seedList),
+            Seeds = seedList ?? c.Seeds,
             Device = common.Device,
             Student = student ?? c.Student,
             Teacher = teacher ?? c.Teacher,
@@ -307,10 +320,10 @@ static class TrainCommand
             "born-again" => Run(BornAgainConfig.For(budget), (d, c) => BornAgain.Run(d, c)),
             "comparison" => Run(ComparisonConfig.For(budget), (d, c) => Comparison.Run(d, c)),
             "beyond-kd" => Run(BeyondKdConfig.For(budget), (d, c) => BeyondKd.Run(d, c)),
-            _ => throw new ArgumentException($"--recipe {name}: expected one of {string.Join(", ", Recipes)}."),
+            _ => throw new System.Diagnostics.UnreachableException(), // CheckRecipe refused it
         };
         Console.WriteLine();
-        Console.WriteLine($"{name} ({budgetName}), test accuracy %, mean ± std over seeds:");
+        Console.WriteLine($"{name} ({budget.ToString().ToLowerInvariant()}), test accuracy %, mean ± std over seeds:");
         foreach (var s in result.Runs.Summary())
             Console.WriteLine($"  {s.Name,-28} best {s.Best,-15} last {s.Last,-15} ({s.Runs} seed{(s.Runs == 1 ? "" : "s")}, {s.Parameters:N0} params)");
         return 0;

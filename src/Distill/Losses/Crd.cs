@@ -1,3 +1,4 @@
+using Distill.Models;
 using TorchSharp.Modules;
 using static Distill.Losses.TermSupport;
 using static TorchSharp.torch;
@@ -170,8 +171,21 @@ public sealed class CrdMethod : Methods.Method
         new("layer", "the layer on both models; empty = each model's last feature (its embedding)", Text: ""),
     ];
 
+    /// <summary>CRD's own memory, refused before anything trains: two float32 banks of an embedding per training sample,
+    /// and every step the K negatives' rows gathered from both (kept for the backward pass), 8·(N + K)·D bytes. Past the
+    /// memory, libtorch's failure to allocate them was reported as the student and batch size being too large.</summary>
+    public static void CheckMemory(long samples, long negatives, long embedDim, long memoryBytes)
+    {
+        var need = 8 * (samples + negatives) * embedDim; // at most 2^31 · 2^16 · 8 with the parameters' bounds: no overflow
+        if (need <= memoryBytes) return;
+        throw new ModelTooLargeException($"crd: negatives={negatives} and embed_dim={embedDim} need about {ModelMemory.Format(need)} (two memory banks of " +
+                                         $"{samples:N0} training samples' embeddings and the {negatives:N0} negatives gathered from each every step, embed_dim floats a row), " +
+                                         $"but {ModelMemory.Format(memoryBytes)} of memory is available; give smaller negatives or embed_dim (defaults 4096 and 128).");
+    }
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
+        CheckMemory(setup.TrainCount, (long)s["negatives"], (long)s["embed_dim"], ModelMemory.AvailableBytes());
         var (student, teacher) = setup.Embeddings(s.Text("layer"));
         var crd = new CrdModule(Methods.MethodSetup.Size(setup.StudentShape(student)), Methods.MethodSetup.Size(setup.TeacherShape(teacher)), setup.TrainCount,
             (long)s["embed_dim"], (int)s["negatives"], s["tau"], s["momentum"]);

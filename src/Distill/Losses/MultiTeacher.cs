@@ -67,7 +67,7 @@ public sealed class MultiTeacherMethod : Methods.Method
 
     public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
     [
-        new("teachers", "comma-separated teacher models, trained first (e.g. cnn,mlp-1200-1200)", Text: "cnn,mlp-1200-1200"),
+        new("teachers", "comma-separated teacher models, each once (all train with the run's seed), trained first (e.g. cnn,mlp-1200-1200)", Text: "cnn,mlp-1200-1200"),
         new("weights", "comma-separated weight per teacher; empty = equal", Text: ""),
         Methods.MethodParameter.Temperature("temperature", "temperature T", 4),
         new("alpha", "weight α of the soft term; the cross-entropy gets 1 − α", 0.9, 0, 1),
@@ -95,6 +95,11 @@ public sealed class MultiTeacherMethod : Methods.Method
                 throw new ArgumentException($"kd-multi: teachers={s.Text("teachers")}: {why}", e);
             }
         }
+        // Every teacher trains with the run's seed and options, so a name given twice (as the zoo reads names) is the
+        // same network twice, reused from the teacher cache: a one-teacher run labelled as two. Weights weigh one more.
+        if (names.GroupBy(ModelZoo.Identity).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"kd-multi: teachers={s.Text("teachers")}: {twice.Key} is given {twice.Count()} times; every teacher trains with the run's seed, " +
+                                        "so a repeat is the same model counted twice: name each teacher once (use weights to weigh one more).");
         // A teacher may weigh 0 (left out), as the loss allows; all of them 0 leaves no target to match.
         double[]? weights = s.Text("weights").Trim().Length == 0 ? null : s.Numbers("weights", min: 0);
         if (weights is not null && weights.All(w => w == 0))

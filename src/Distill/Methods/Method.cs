@@ -93,7 +93,7 @@ public sealed class MethodSettings
     /// <summary>A comma-separated text setting as its items (layers, teachers); an empty text is an empty list, an
     /// empty item (<c>a,,b</c>, a trailing comma) an error rather than dropped, as it is most likely a typo.</summary>
     /// <param name="distinct">Refuse an item given twice: a layer named twice (layers=stage1,stage1) would count
-    /// twice, as a repeated temperature would (<see cref="Numbers"/>). Teachers may repeat (an architecture's ensemble).</param>
+    /// twice, as a repeated temperature would (<see cref="Numbers"/>). kd-multi refuses repeated teachers itself, by model (MLP-032 is mlp-32).</param>
     public string[] List(string name, bool distinct = false)
     {
         var items = Items(name);

@@ -81,8 +81,9 @@ public static partial class ModelZoo
         };
     }
 
-    /// <summary>One text for the names that build the same model: <see cref="Canonical"/>'s, except that "cnn" is
-    /// "cnn-32", which it builds (Canonical keeps the two apart for records); a sweep's grid compares its values so.</summary>
+    /// <summary>One name per model built: <see cref="Canonical"/>, except that "cnn" is "cnn-32" (the same model, which
+    /// Canonical keeps as spelt for records). For refusing a model named twice: a sweep grid's values, a multi-teacher
+    /// run's teachers.</summary>
     public static string Identity(string name) => ParseName(name) is Architecture.Cnn c ? $"cnn-{c.Width}" : Canonical(name);
 
     static DistillModel CreateFamily(string name, int inChannels, int numClasses, ModelOptions? options)

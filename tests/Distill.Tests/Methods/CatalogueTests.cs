@@ -114,6 +114,32 @@ public sealed class CatalogueTests
         Assert.StartsWith("kd-multi: teachers=mlp-32,bogus-9: Unknown model 'bogus-9'. Known models: ", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>kd-multi refuses a teacher named twice, as the zoo reads names (MLP-032 is mlp-32, cnn is cnn-32): every
+    /// teacher trains with the run's seed, so a repeat is the same model counted twice, not a second teacher.</summary>
+    [Theory]
+    [InlineData("mlp-32,MLP-32", "mlp-32")]
+    [InlineData("mlp-032,cnn,mlp-32", "mlp-32")]
+    [InlineData("cnn,cnn-32", "cnn-32")]
+    public void Kd_multi_refuses_a_teacher_given_twice(string teachers, string model)
+    {
+        var e = Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("kd-multi", [$"teachers={teachers}"]));
+        Assert.Equal($"kd-multi: teachers={teachers}: {model} is given 2 times; every teacher trains with the run's seed, " +
+                     "so a repeat is the same model counted twice: name each teacher once (use weights to weigh one more).", e.Message);
+        MethodCatalogue.Choose("kd-multi", ["teachers=mlp-32,mlp-64,cnn-16"]); // distinct models are still accepted
+    }
+
+    /// <summary>CRD's banks and per-step negatives are sized against the memory before anything trains; the defaults fit
+    /// in well under a gigabyte, the CLI's 1M negatives × 65,536 dimensions did not and were blamed on the model.</summary>
+    [Fact]
+    public void Crd_refuses_banks_and_negatives_beyond_the_memory_by_name()
+    {
+        CrdMethod.CheckMemory(60_000, 4096, 128, 1_000_000_000); // the defaults on a whole training set: 66 MB
+        var e = Assert.Throws<ModelTooLargeException>(() => CrdMethod.CheckMemory(256, 1 << 20, 1 << 16, 16_000_000_000));
+        Assert.Equal("crd: negatives=1048576 and embed_dim=65536 need about 549.9 GB (two memory banks of 256 training samples' embeddings and the " +
+                     "1,048,576 negatives gathered from each every step, embed_dim floats a row), but 16.0 GB of memory is available; " +
+                     "give smaller negatives or embed_dim (defaults 4096 and 128).", e.Message);
+    }
+
     /// <summary>A feature method comparing maps position by position refuses a layer whose maps differ in size, naming
     /// both shapes and the layers that fit, when it is built (before any teacher trains).</summary>
     [Theory]

@@ -73,12 +73,47 @@ public class TrainCliTests
     [InlineData("--teacher mlp-32 --method kd-multi --set teachers=mlp-32,cnn --set weights=0,0", "error: kd-multi: weights=0,0: the weights are all zero, so there is no target to match;")]
     [InlineData("--test-size 20000", "error: --test-size 20000: fashion-mnist has 10,000 test images; give at most 10000, or leave --test-size out to use them all.")]
     [InlineData("--recipe soft-targets --budget smoke --teacher-train-size 70000", "error: --teacher-train-size 70000: fashion-mnist has 60,000 training images;")]
+    [InlineData("--method kd-multi --set teachers=mlp-32,MLP-32", "error: kd-multi: teachers=mlp-32,MLP-32: mlp-32 is given 2 times; every teacher trains with the run's seed, so a repeat is the same model counted twice")]
     [InlineData("--recipe soft-targets --budget smoke --seeds a", "error: --seeds \"a\" is not a comma-separated list of integers (e.g. \"0,1,2\"); leave it empty for the budget's seeds.")]
     public void An_error_names_its_real_cause(string options, string start)
     {
         var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--dataset", "fashion-mnist", "--epochs", "1", .. options.Split(' ')]);
         Assert.Equal(1, code);
         Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    /// <summary>A recipe run's bad input (recipe name, budget, seeds, dataset) is refused before --out is claimed: nothing
+    /// is written (recipe.txt named the unknown recipe) and no data loads (the dataset here does not exist).</summary>
+    [Theory]
+    [InlineData("--recipe nosuch", "error: --recipe nosuch: expected one of soft-targets, fitnets, attention, born-again, comparison, beyond-kd.")]
+    [InlineData("--recipe soft-targets --budget bogus", "error: --budget bogus: expected smoke, quick or full.")]
+    [InlineData("--recipe soft-targets --seeds x", "error: --seeds \"x\" is not a comma-separated list of integers")]
+    [InlineData("--recipe soft-targets", "error: unknown dataset 'no-such-dataset': expected one of ")]
+    public void A_bad_recipe_run_writes_nothing(string options, string start)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"distill-recipe-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, _, stderr) = Repo.RunCli(["train", "--dataset", "no-such-dataset", "--out", dir, .. options.Split(' ')]);
+            Assert.Equal(1, code);
+            Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+            Assert.False(Directory.Exists(dir), $"{dir} was created");
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
+    /// <summary>CRD gathers K negatives of embed_dim floats from each memory bank every step: settings whose banks and
+    /// gathers exceed the memory are refused when the method is built (before any teacher trains), naming them, not
+    /// reported as an out-of-memory error that blames the model and the batch size.</summary>
+    [Fact]
+    public void Crd_too_large_for_memory_names_negatives_and_embed_dim()
+    {
+        var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--dataset", "fashion-mnist", "--train-size", "256", "--test-size", "256", "--epochs", "1",
+            "--teacher", "mlp-32", "--teacher-epochs", "1", "--method", "crd", "--set", "negatives=1048576", "--set", "embed_dim=65536"]);
+        Assert.Equal(1, code);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: crd: negatives=1048576 and embed_dim=65536 need about 549.9 GB (", line, StringComparison.Ordinal);
+        Assert.Contains("give smaller negatives or embed_dim (defaults 4096 and 128)", line, StringComparison.Ordinal);
     }
 
     [Theory]
