@@ -52,6 +52,11 @@ public sealed record DatasetInfo(
     {
         foreach (var dir in Candidates(search))
         {
+            // Something at the folder's place that is no folder (a file, a link to nothing, a link loop) was meant to be
+            // the dataset, as a partial folder is: skipping it would silently train on a later copy (the system's).
+            if (partialIsError && !Directory.Exists(dir) && (FilePaths.BrokenLink(dir) ?? (File.Exists(dir) ? "a file, not a folder" : null)) is { } what)
+                throw new DatasetException(dir, $"is {what}, where {Title}'s folder should be",
+                    $"replace it with the folder holding {Title}'s files (or a link to one), or remove it to use another copy (`{InstallCommand}` installs one)");
             var missing = Files.Where(f => TryResolve(dir, f) is null).ToList();
             if (missing.Count == 0) return dir;
             if (partialIsError && missing.Count < Files.Count)

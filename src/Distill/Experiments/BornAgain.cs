@@ -13,6 +13,9 @@ namespace Distill.Experiments;
 /// </summary>
 public sealed record BornAgainConfig : RecipeConfig
 {
+    /// <summary>Generation 0 is a student trained from scratch: no teacher run, so its epochs bound no schedule.</summary>
+    internal override bool TrainsTeacher => false;
+
     /// <summary>Born-again generations after generation 0 (the paper goes up to 3 or more).</summary>
     public int Generations { get; init; } = 3;
     /// <summary>Add the cross-entropy with the labels to the born-again loss (the paper's BAN uses the teacher's outputs alone).</summary>

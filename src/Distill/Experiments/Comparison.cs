@@ -30,6 +30,32 @@ public sealed record ComparisonConfig : RecipeConfig
 
     /// <summary>The recipe at <paramref name="budget"/>: the settings of experiments/recipes/05-comparison.yaml (built in).</summary>
     public static ComparisonConfig For(Budget budget) => RecipeFile.Load("05-comparison", budget, new ComparisonConfig());
+
+    /// <summary>Besides the shared settings: every method and <c>set:</c> entry against the catalogue, each named once.
+    /// The catalogue finds names whatever their case, so <c>[kd, KD]</c> would train kd twice, and of <c>dkd:</c> and
+    /// <c>DKD:</c> only one could apply.</summary>
+    internal override IEnumerable<(string Key, string Message)> Problems()
+    {
+        foreach (var p in base.Problems()) yield return p;
+        // set: first, so a bad parameter is named where it is written, not at a method that uses it.
+        var seen = new Dictionary<string, string>();
+        foreach (var name in Set.Keys)
+            if ((Twice(name, seen, "set") ?? Catalogued(() => Comparison.Choice(name, this)).Error) is { } bad)
+                yield return ($"set.{name}", bad.StartsWith("set ", StringComparison.Ordinal) ? bad : $"set.{name}: {bad}");
+        seen.Clear();
+        if (Methods.Count == 0) yield return ("methods", "methods is empty: give at least one method (distill methods lists them).");
+        for (var k = 0; k < Methods.Count; k++)
+            if ((Twice(Methods[k], seen, "methods") ?? Catalogued(() => Comparison.Choice(Methods[k], this)).Error) is { } bad)
+                yield return ($"methods[{k}]", bad.StartsWith("methods", StringComparison.Ordinal) ? bad : $"methods[{k}]: {bad}");
+    }
+
+    /// <summary>"methods has kd twice ..." when <paramref name="name"/> is a method <paramref name="seen"/> already holds.</summary>
+    static string? Twice(string name, Dictionary<string, string> seen, string list)
+    {
+        var method = Catalogued(() => MethodCatalogue.Find(name)).Value;
+        if (method is null || seen.TryAdd(method.Name, name)) return null;
+        return $"{list} has {method.Name} twice ('{seen[method.Name]}' and '{name}'); keep one.";
+    }
 }
 
 public sealed class ComparisonResult : ExperimentResult
@@ -76,7 +102,9 @@ public static class Comparison
     public static MethodChoice Choice(string method, ComparisonConfig c)
     {
         var m = MethodCatalogue.Find(method);
-        return new(m, m.Settings(c.Set.TryGetValue(m.Name, out var set) ? set : null));
+        // Set's keys are found as the catalogue finds names (DKD: is dkd's), as Problems checks them.
+        var set = c.Set.FirstOrDefault(kv => string.Equals(kv.Key.Trim(), m.Name, StringComparison.OrdinalIgnoreCase)).Value;
+        return new(m, m.Settings(set));
     }
 
     /// <summary>The objective of one method on the config's pair. Feature shapes come from fresh models built by name

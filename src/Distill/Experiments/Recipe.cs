@@ -89,6 +89,56 @@ public abstract record RecipeConfig
 
     /// <summary>Loads <see cref="Dataset"/> (a clear error naming the install command when it is missing).</summary>
     public ImageDataset LoadData() => Datasets.Load(Dataset);
+
+    /// <summary>
+    /// Settings a run would refuse, or run wrongly, as (key as the recipe file writes it, message starting with that
+    /// key): what `train` and spec files refuse. <see cref="RecipeFile"/> applies it where a file is loaded, so a run
+    /// and `spec check` refuse the same values. The catalogue knows the dataset's split sizes and image shape, so this
+    /// needs no data.
+    /// </summary>
+    internal virtual bool TrainsTeacher => true;
+
+    internal virtual IEnumerable<(string Key, string Message)> Problems()
+    {
+        foreach (var (key, value) in new[] { ("teacher_epochs", TeacherEpochs), ("student_epochs", StudentEpochs), ("batch_size", BatchSize) })
+            if (value < 1) yield return (key, $"{key} = {value}: give at least 1.");
+        if (Seeds.Count == 0) yield return ("seeds", "seeds is empty: give at least one seed, e.g. [0].");
+        for (var k = 0; k < Seeds.Count; k++)
+            if (Seeds[k] < 0) yield return ($"seeds[{k}]", $"seeds[{k}] = {Seeds[k]} is negative: seeds are 0 or more.");
+            else if (Seeds.Take(k).Contains(Seeds[k])) yield return ($"seeds[{k}]", $"seeds has {Seeds[k]} twice: give each seed once (a repeat trains the same runs again).");
+        foreach (var (key, value) in new[] { ("teacher_seed", TeacherSeed), ("data_seed", DataSeed) })
+            if (value < 0) yield return (key, $"{key} = {value} is negative: seeds are 0 or more.");
+        foreach (var (key, o) in new[] { ("teacher_optimizer", TeacherOptimizer), ("student_optimizer", StudentOptimizer) })
+        {
+            if (!(o.LearningRate > 0)) yield return ($"{key}.learning_rate", $"{key}.learning_rate = {Format(o.LearningRate)}: give a number above 0.");
+            if (o.Momentum is < 0 or > 1) yield return ($"{key}.momentum", $"{key}.momentum = {Format(o.Momentum)}: give a number in [0, 1].");
+            if (o.WeightDecay < 0) yield return ($"{key}.weight_decay", $"{key}.weight_decay = {Format(o.WeightDecay)}: give 0 or more.");
+        }
+        // A step past the end never changes the rate (the run trains at a constant one), as `train --schedule` refuses.
+        foreach (var (key, epochs) in new[] { ("teacher_epochs", TrainsTeacher ? TeacherEpochs : StudentEpochs), ("student_epochs", StudentEpochs) })
+            if (epochs >= 1 && Schedule.EpochsNeeded > epochs)
+                yield return ("schedule", $"schedule: it changes the learning rate at the start of epoch {Schedule.EpochsNeeded}, which the {epochs} epochs of " +
+                                          $"{key} never reach; give steps within {epochs} epochs, or use constant or cosine.");
+        var (data, unknown) = Catalogued(() => DatasetCatalog.Get(Dataset));
+        if (data is null) { yield return ("dataset", $"dataset: {unknown}."); yield break; }
+        foreach (var (key, size, split, count) in new[] { ("teacher_train_size", TeacherTrainSize, "train", data.SplitSizes.Train),
+                     ("transfer_size", TransferSize, "train", data.SplitSizes.Train), ("test_size", TestSize, "test", data.SplitSizes.Test) })
+            if (size < 1 || size > count)
+                yield return (key, $"{key} = {size}: {data.Title}'s {split} split holds {count:N0}; give 1 to {count:N0}, or ~ for all of it.");
+        // Sized against the zoo's cap, not this machine's memory (ModelZoo.Create checks that where the run trains).
+        foreach (var (key, model, options) in new[] { ("teacher", Teacher, TeacherModel), ("student", Student, new ModelOptions { Dropout = StudentDropout }) })
+            if (Catalogued(() => ModelZoo.CheckFits(model, data.Channels, data.Classes, options with { ImageSize = data.ImageSize.Height }, long.MaxValue)).Error is { } bad)
+                yield return (key, $"{key}: {bad}");
+    }
+
+    /// <summary>The catalogue's answer, or its refusal's message (without " (Parameter ...)").</summary>
+    private protected static (T? Value, string? Error) Catalogued<T>(Func<T> lookUp)
+    {
+        try { return (lookUp(), null); }
+        catch (ArgumentException e) { return (default, e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message); }
+    }
+
+    private protected static string Format(double x) => x.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture);
 }
 
 /// <summary>The notebooks' parameters cell applied to a recipe's settings.</summary>

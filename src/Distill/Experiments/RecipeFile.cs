@@ -52,17 +52,18 @@ public static class RecipeFile
         return ExperimentSpec.ReadText(path);
     }
 
-    /// <summary>Whether the YAML at <paramref name="path"/> is a recipe file: a mapping of budget sections only.</summary>
+    /// <summary>Whether the YAML at <paramref name="path"/> is a recipe file: a mapping with a budget section. Any one
+    /// decides (spec files have none), so a stray key in a recipe file is named by the loader, not taken for a spec.</summary>
     public static bool IsRecipeFile(string path) =>
         File.Exists(path) && !FilePaths.NothingToRead(path) && ExperimentSpec.Mapping(ExperimentSpec.ReadText(path), path) is { Children.Count: > 0 } root &&
-        root.Children.Keys.All(k => Sections.Contains(ExperimentSpec.Scalar(k)));
+        root.Children.Keys.Any(k => Sections.Contains(ExperimentSpec.Scalar(k)));
 
     /// <summary>
     /// Checks every budget section of the recipe file at <paramref name="path"/> as a run loads it (against the section's
     /// <see cref="Schema"/>, then <paramref name="defaults"/>' settings), for `distill spec check`: a run reads only its
     /// own budget's section, so a typo under <c>full:</c> would otherwise wait for a full run to show. Returns each
-    /// section found with its settings; the first bad key or value throws a <see cref="SpecException"/> naming the file
-    /// and its line.
+    /// section found with its settings; the first bad key or value (RecipeConfig.Problems included) throws a
+    /// <see cref="SpecException"/> naming the file and its line.
     /// </summary>
     public static IReadOnlyList<(Budget Budget, object Config)> Check(string path, object defaults)
     {
@@ -92,7 +93,32 @@ public static class RecipeFile
             YamlScalarNode s when string.IsNullOrEmpty(s.Value) || s.Value is "~" or "null" => defaults, // an empty section: the defaults
             _ => throw new SpecException(file, SpecSchema.Line(section), $"'{name}:' must be a mapping of settings."),
         };
-        return config is RecipeConfig r ? (T)(object)(r with { Budget = budget }) : config;
+        if (config is not RecipeConfig r) return config;
+        // Values of the right type a run would still refuse (or run wrongly): here, so a run and `spec check` refuse the same.
+        if (r.Problems().FirstOrDefault() is ({ } bad, { } message))
+        {
+            var sectionKey = root.Children.Keys.First(k => ExperimentSpec.Scalar(k) == name);
+            throw new SpecException(file, SpecSchema.Line(NodeAt(section, bad) ?? sectionKey), $"{name}.{message}");
+        }
+        return (T)(object)(r with { Budget = budget });
+    }
+
+    /// <summary>The node a problem's key ("seeds[1]", "student_optimizer.learning_rate", "set.DKD") names in the section,
+    /// for its line: the deepest part written there (null when the setting is a default).</summary>
+    static YamlNode? NodeAt(YamlNode section, string key)
+    {
+        YamlNode? found = null;
+        var node = section;
+        foreach (var part in key.Split('.'))
+        {
+            var (name, index) = part.IndexOf('[') is var i and >= 0 ? (part[..i], int.Parse(part[(i + 1)..^1], CultureInfo.InvariantCulture)) : (part, -1);
+            if (node is not YamlMappingNode map || map.Children.FirstOrDefault(c => ExperimentSpec.Scalar(c.Key) == name) is not { Key: { } k, Value: var v }) break;
+            (found, node) = (k, v);
+            if (index < 0) continue;
+            if (v is not YamlSequenceNode seq || index >= seq.Children.Count) break;
+            found = node = seq.Children[index];
+        }
+        return found;
     }
 
     /// <summary>

@@ -399,4 +399,34 @@ public class DataFileErrorTests
         Assert.StartsWith("missing:", e.Problem, StringComparison.Ordinal);
         Assert.Equal(Path.Combine(second.Path, "fashion-mnist"), DatasetCatalog.FashionMnist.Locate(search, partialIsError: false));
     }
+
+    /// <summary>A dataset folder the user named that is a file, a link to nothing or a link loop is reported as such,
+    /// not skipped for a later copy (the system's): by the loader, and by doctor as BROKEN with exit 1.</summary>
+    [Theory]
+    [InlineData("loop", "a symbolic link that loops")]
+    [InlineData("dangling", "a symbolic link that points nowhere")]
+    [InlineData("file", "a file, not a folder")]
+    public void A_dataset_folder_that_is_no_folder_is_an_error_naming_it_not_a_fall_back_to_another_copy(string kind, string problem)
+    {
+        using var first = new TempDir();
+        using var second = new TempDir();
+        var named = Path.Combine(first.Path, "fashion-mnist");
+        switch (kind)
+        {
+            case "loop": File.CreateSymbolicLink(named, named); break;
+            case "dangling": File.CreateSymbolicLink(named, Path.Combine(first.Path, "gone")); break;
+            default: File.WriteAllText(named, "not a folder"); break;
+        }
+        var copy = Path.Combine(second.Path, "fashion-mnist");
+        Directory.CreateDirectory(copy);
+        foreach (var f in DatasetCatalog.FashionMnist.Files) File.WriteAllBytes(Path.Combine(copy, f), [1]);
+        var e = Assert.Throws<DatasetException>(() => DatasetCatalog.FashionMnist.Locate(DatasetSearch.Only(first.Path, second.Path)));
+        Assert.Equal(named, e.Path);
+        Assert.Contains(problem, e.Problem, StringComparison.Ordinal);
+
+        var (code, stdout, _) = Onboarding.Repo.RunCli(["doctor"], env => env["DISTILL_DATA"] = first.Path);
+        Assert.Equal(1, code);
+        Assert.Contains($"fashion-mnist  BROKEN   {named}: ", stdout, StringComparison.Ordinal);
+        Assert.Contains(problem, stdout, StringComparison.Ordinal);
+    }
 }

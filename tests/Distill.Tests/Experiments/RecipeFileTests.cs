@@ -106,7 +106,40 @@ public class RecipeFileTests
         File.WriteAllLines(copy, lines.Select(l => l.Replace("dkd: {beta:", "dkd: {betta:", StringComparison.Ordinal)));
         (code, _, stderr) = Repo.RunCli(["spec", "check", copy, "--recipe", "05-comparison"]);
         Assert.NotEqual(0, code);
-        Assert.Contains("full: dkd: unknown parameter 'betta'", stderr);
+        Assert.Contains("full.set.dkd: dkd: unknown parameter 'betta'", stderr);
+    }
+
+    /// <summary>Values a run would refuse or run wrongly are refused where the file is loaded, so `spec check` (which
+    /// loads every section) refuses them too, naming the file, the line and the key.</summary>
+    [Theory]
+    [InlineData("  teacher_epochs: 240", "  teacher_epochs: 0", "full.teacher_epochs = 0: give at least 1")]
+    [InlineData("  seeds: [0, 1, 2]", "  seeds: [-1]", "full.seeds[0] = -1 is negative")]
+    [InlineData("  seeds: [0, 1, 2]", "  seeds: [0, 0]", "full.seeds has 0 twice")]
+    [InlineData("  seeds: [0, 1, 2]", "  seeds: []", "full.seeds is empty")]
+    [InlineData("  student: resnet8x4", "  student: nosuch", "full.student: ")]
+    [InlineData("  dataset: cifar100", "  dataset: nosuch", "full.dataset: unknown dataset 'nosuch'")]
+    [InlineData("  student_optimizer: {learning_rate: 0.05, nesterov: false}", "  student_optimizer: {learning_rate: -1}", "full.student_optimizer.learning_rate = -1: give a number above 0")]
+    [InlineData("  student_epochs: 240", "  student_epochs: 240\n  transfer_size: 70000", "full.transfer_size = 70000: CIFAR-100's train split holds 50,000")]
+    [InlineData("  schedule: multistep:150,180,210", "  schedule: multistep:300", "full.schedule: it changes the learning rate at the start of epoch 301")]
+    [InlineData("  seeds: [0, 1, 2]", "  seeds: [0, 1, 2]\n  methods: [kd, KD]", "full.methods has kd twice")]
+    [InlineData("    dkd: {beta: \"8\", warmup: \"0.08333333333333333\"}", "    dkd: {beta: \"8\"}\n    DKD: {beta: \"4\"}", "full.set has dkd twice")]
+    [InlineData("full:", "extra: 1\nfull:", "'extra' is not a budget")]
+    public void Spec_check_refuses_a_recipe_value_a_run_would_refuse(string line, string edited, string message)
+    {
+        var copy = Path.Combine(Directory.CreateTempSubdirectory("recipes").FullName, "mine.yaml");
+        var text = Repo.Read("experiments/recipes/05-comparison.yaml").ReplaceLineEndings("\n");
+        Assert.Contains(line + "\n", text);
+        var at = text.LastIndexOf(line + "\n", StringComparison.Ordinal); // the full section's
+        File.WriteAllText(copy, text[..at] + edited + text[(at + line.Length)..]);
+        var (code, stdout, stderr) = Repo.RunCli(["spec", "check", copy, "--recipe", "05-comparison"]);
+        Assert.Equal(1, code);
+        Assert.DoesNotContain("ok", stdout);
+        var error = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"error: {copy} line ", error, StringComparison.Ordinal);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+        // The same check where a run loads the file.
+        if (!edited.StartsWith("extra", StringComparison.Ordinal))
+            Assert.Contains(message, Assert.Throws<SpecException>(() => RecipeFile.FromFile(copy, Budget.Full, new ComparisonConfig())).Message, StringComparison.Ordinal);
     }
 
     [Fact]
