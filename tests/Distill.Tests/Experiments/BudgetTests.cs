@@ -101,11 +101,11 @@ public class BudgetTests
         Assert.Contains((teacherName, studentName), ComparisonConfig.PaperPairs);
         using var teacher = ModelZoo.Create(c.Teacher, 3, 100);
         // Every catalogue method: the comparison's with the full budget's settings, and the two that change the pair
-        // (kd-multi, here with the pair's teacher twice, and byot).
+        // (kd-multi, here with the pair's teacher and student names, both served by the one teacher, and byot).
         foreach (var method in MethodCatalogue.Names)
         {
             using var student = ModelZoo.Create(c.Student, 3, 100);
-            var choice = method == "kd-multi" ? MethodCatalogue.Parse($"kd-multi:teachers={c.Teacher},{c.Teacher}") : Comparison.Choice(method, c);
+            var choice = method == "kd-multi" ? MethodCatalogue.Parse($"kd-multi:teachers={c.Teacher},{c.Student}") : Comparison.Choice(method, c);
             var objective = choice.Build(new MethodSetup(c.Student, c.Teacher, data, c.BatchSize) { TrainedTeacher = _ => teacher });
             var r = Trainer.Train(student, data, objective,
                 new TrainOptions { Name = method, Epochs = 1, BatchSize = 8, Device = "cpu", Progress = false }, choice.Method.NeedsTeacher ? teacher : null);
