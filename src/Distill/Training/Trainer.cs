@@ -174,11 +174,9 @@ sealed class TrainingRun : IDisposable
     /// <summary>The objective reads only logits and training runs on several CPU threads: see <see cref="Step"/>.</summary>
     readonly bool splitObjective;
 
-    /// <summary>Logits of at most this many elements and <see cref="OneThreadClasses"/> classes keep every kernel of a
-    /// logit objective below ATen's parallel grain of 32,768 elements: MLKD's stack [K, B, C] and class-level Grams
-    /// [K, C, C] included, for its default K = 5 temperatures (up to 8). Above it a reduction would split over the threads, so the objective stays
-    /// on all of them and its numbers stay those of the thread count.</summary>
-    const long OneThreadLogits = 4096, OneThreadClasses = 64;
+    /// <summary>Logits up to this size keep every kernel of a logit objective (MLKD's five-temperature stack included)
+    /// below ATen's parallel grain of 32,768 elements.</summary>
+    const long OneThreadLogits = 4096;
     string? CheckpointPath => o.OutDir is null || !o.Checkpoints ? null : Path.Combine(o.OutDir, Checkpoint.FileName);
 
     /// <summary>A resumed run stopped inside an epoch: that epoch's permutation and sums, used by its first epoch.</summary>
@@ -313,7 +311,7 @@ sealed class TrainingRun : IDisposable
         // yet softmax and oneMKL's exp still open an OpenMP region, and waking the sleeping second worker costs ~20 µs
         // a kernel here, more than the work (docs/performance.md). Below the grain every kernel runs the same serial
         // code either way, so the numbers do not change; above it the objective stays on all threads.
-        var logitLeaf = splitObjective && s.Logits.numel() <= OneThreadLogits && s.Logits.shape[^1] <= OneThreadClasses ? s.Logits.detach().requires_grad_(true) : null;
+        var logitLeaf = splitObjective && s.Logits.numel() <= OneThreadLogits ? s.Logits.detach().requires_grad_(true) : null;
         var seen = logitLeaf is null ? s : new ModelOutput(logitLeaf, []);
         var threads = logitLeaf is null ? 0 : get_num_threads();
         if (logitLeaf is not null) set_num_threads(1);
