@@ -19,7 +19,6 @@ public sealed class CrossEntropyTerm : ILossTerm
     public string Name { get; }
     public double LabelSmoothing { get; }
     public bool NeedsTeacher => false;
-    public bool LogitsOnly => true;
 
     public Tensor Compute(StepContext ctx)
     {

@@ -56,7 +56,6 @@ public sealed class CtkdTerm : ILossTerm
 
     public string Name { get; }
     public bool NeedsTeacher => true;
-    public bool LogitsOnly => true;
     public LearnableTemperature Temperature => temperature;
     public ILossTerm TemperatureTerm { get; }
     public IEnumerable<Parameter> Parameters() => temperature.parameters();
@@ -78,7 +77,6 @@ public sealed class CtkdTerm : ILossTerm
     {
         public string Name => "temperature";
         public bool NeedsTeacher => false;
-        public bool LogitsOnly => true;
         public Tensor Compute(StepContext ctx) => temperature.Value().detach().squeeze();
     }
 }
