@@ -31,8 +31,9 @@ public sealed class CrdModule : nn.Module
         teacherHead = nn.Linear(teacherDim, embedDim);
         // RepDistiller's initialisation: uniform in ±1/√(D/3), the spread of a unit vector's coordinates.
         var stdv = 1.0 / Math.Sqrt(embedDim / 3.0);
-        studentBank = rand(samples, embedDim) * (2 * stdv) - stdv;
-        teacherBank = rand(samples, embedDim) * (2 * stdv) - stdv;
+        // In place: the expression's temporaries briefly held three N×D tensors per bank; the values are bit-identical.
+        studentBank = rand(samples, embedDim).mul_(2 * stdv).sub_(stdv);
+        teacherBank = rand(samples, embedDim).mul_(2 * stdv).sub_(stdv);
         logNormalisers = full(2, float.NaN); // log Z of each direction, set from the first batch (NaN: not yet)
         register_module("student_head", studentHead);
         register_module("teacher_head", teacherHead);
@@ -172,20 +173,28 @@ public sealed class CrdMethod : Methods.Method
     ];
 
     /// <summary>CRD's own memory, refused before anything trains: two float32 banks of an embedding per training sample,
-    /// and every step the K negatives' rows gathered from both (kept for the backward pass), 8·(N + K)·D bytes. Past the
-    /// memory, libtorch's failure to allocate them was reported as the student and batch size being too large.</summary>
-    public static void CheckMemory(long samples, long negatives, long embedDim, long memoryBytes)
+    /// and every step the K negatives' rows gathered from both (kept for the backward pass), 8·(N + K)·D bytes; and the
+    /// [B, K] float32 scores of each direction, which do not depend on D. At the first step's backward a step's dispose
+    /// scope holds, per direction, logNeg (saved by softplus), its softplus, and Z's v·negBank and cat; plus the one
+    /// softplus gradient in flight: 9 matrices, 36·B·K bytes. Past the memory, libtorch's failure to allocate them was
+    /// reported as the student and batch size being too large.</summary>
+    public static void CheckMemory(long samples, long negatives, long embedDim, long batchSize, long memoryBytes)
     {
-        var need = 8 * (samples + negatives) * embedDim; // at most 2^31 · 2^16 · 8 with the parameters' bounds: no overflow
+        // At most 2^31 · 2^16 · 8 + 36 · 2^31 · 2^20 with the parameters' bounds: no overflow.
+        var banks = 8 * (samples + negatives) * embedDim;
+        var need = banks + 36 * batchSize * negatives;
         if (need <= memoryBytes) return;
-        throw new ModelTooLargeException($"crd: negatives={negatives} and embed_dim={embedDim} need about {ModelMemory.Format(need)} (two memory banks of " +
-                                         $"{samples:N0} training samples' embeddings and the {negatives:N0} negatives gathered from each every step, embed_dim floats a row), " +
-                                         $"but {ModelMemory.Format(memoryBytes)} of memory is available; give smaller negatives or embed_dim (defaults 4096 and 128).");
+        // The batch size is named only when a smaller one would fit.
+        var batch = banks + 36 * negatives <= memoryBytes;
+        throw new ModelTooLargeException($"crd: negatives={negatives} and embed_dim={embedDim}{(batch ? $" at batch size {batchSize}" : "")} need about {ModelMemory.Format(need)} " +
+                                         $"(two memory banks of {samples:N0} training samples' embeddings and the {negatives:N0} negatives gathered from each every step, " +
+                                         $"embed_dim floats a row, and the scores of the {batchSize} batch samples against the negatives), but {ModelMemory.Format(memoryBytes)} " +
+                                         $"of memory is available; give smaller negatives or embed_dim (defaults 4096 and 128){(batch ? ", or a smaller batch size" : "")}.");
     }
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
-        CheckMemory(setup.TrainCount, (long)s["negatives"], (long)s["embed_dim"], ModelMemory.AvailableBytes());
+        CheckMemory(setup.TrainCount, (long)s["negatives"], (long)s["embed_dim"], setup.BatchSize, ModelMemory.AvailableBytes());
         var (student, teacher) = setup.Embeddings(s.Text("layer"));
         var crd = new CrdModule(Methods.MethodSetup.Size(setup.StudentShape(student)), Methods.MethodSetup.Size(setup.TeacherShape(teacher)), setup.TrainCount,
             (long)s["embed_dim"], (int)s["negatives"], s["tau"], s["momentum"]);

@@ -128,16 +128,23 @@ public sealed class CatalogueTests
         MethodCatalogue.Choose("kd-multi", ["teachers=mlp-32,mlp-64,cnn-16"]); // distinct models are still accepted
     }
 
-    /// <summary>CRD's banks and per-step negatives are sized against the memory before anything trains; the defaults fit
-    /// in well under a gigabyte, the CLI's 1M negatives × 65,536 dimensions did not and were blamed on the model.</summary>
+    /// <summary>CRD's banks, per-step negatives and [batch, negatives] score matrices are sized against the memory before
+    /// anything trains; the defaults fit in well under a gigabyte, the CLI's 1M negatives × 65,536 dimensions did not and
+    /// were blamed on the model, and neither did 1M negatives of 8 dimensions, whose scores alone take 4.8 GB at batch 128.</summary>
     [Fact]
     public void Crd_refuses_banks_and_negatives_beyond_the_memory_by_name()
     {
-        CrdMethod.CheckMemory(60_000, 4096, 128, 1_000_000_000); // the defaults on a whole training set: 66 MB
-        var e = Assert.Throws<ModelTooLargeException>(() => CrdMethod.CheckMemory(256, 1 << 20, 1 << 16, 16_000_000_000));
-        Assert.Equal("crd: negatives=1048576 and embed_dim=65536 need about 549.9 GB (two memory banks of 256 training samples' embeddings and the " +
-                     "1,048,576 negatives gathered from each every step, embed_dim floats a row), but 16.0 GB of memory is available; " +
-                     "give smaller negatives or embed_dim (defaults 4096 and 128).", e.Message);
+        // The defaults on a whole training set at batch 128: 8·(60,000 + 4096)·128 + 36·128·4096 = 84,508,672 bytes.
+        CrdMethod.CheckMemory(60_000, 4096, 128, 128, 2_000_000_000);
+        var e = Assert.Throws<ModelTooLargeException>(() => CrdMethod.CheckMemory(256, 1 << 20, 1 << 16, 128, 16_000_000_000));
+        Assert.Equal("crd: negatives=1048576 and embed_dim=65536 need about 554.7 GB (two memory banks of 256 training samples' embeddings and the " +
+                     "1,048,576 negatives gathered from each every step, embed_dim floats a row, and the scores of the 128 batch samples against " +
+                     "the negatives), but 16.0 GB of memory is available; give smaller negatives or embed_dim (defaults 4096 and 128).", e.Message);
+        // Tiny banks, huge score matrices: 8·(60,000 + 2^20)·8 + 36·128·2^20 = 4,902,787,072 bytes; a smaller batch would fit, so it is named.
+        e = Assert.Throws<ModelTooLargeException>(() => CrdMethod.CheckMemory(60_000, 1 << 20, 8, 128, 2_000_000_000));
+        Assert.Equal("crd: negatives=1048576 and embed_dim=8 at batch size 128 need about 4.9 GB (two memory banks of 60,000 training samples' embeddings " +
+                     "and the 1,048,576 negatives gathered from each every step, embed_dim floats a row, and the scores of the 128 batch samples against " +
+                     "the negatives), but 2.0 GB of memory is available; give smaller negatives or embed_dim (defaults 4096 and 128), or a smaller batch size.", e.Message);
     }
 
     /// <summary>A feature method comparing maps position by position refuses a layer whose maps differ in size, naming

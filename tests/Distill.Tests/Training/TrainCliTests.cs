@@ -112,7 +112,7 @@ public class TrainCliTests
             "--teacher", "mlp-32", "--teacher-epochs", "1", "--method", "crd", "--set", "negatives=1048576", "--set", "embed_dim=65536"]);
         Assert.Equal(1, code);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("error: crd: negatives=1048576 and embed_dim=65536 need about 549.9 GB (", line, StringComparison.Ordinal);
+        Assert.StartsWith("error: crd: negatives=1048576 and embed_dim=65536 need about 554.7 GB (", line, StringComparison.Ordinal);
         Assert.Contains("give smaller negatives or embed_dim (defaults 4096 and 128)", line, StringComparison.Ordinal);
     }
 
