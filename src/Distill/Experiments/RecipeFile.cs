@@ -98,7 +98,9 @@ public static class RecipeFile
         if (r.Problems().FirstOrDefault() is ({ } bad, { } message))
         {
             var sectionKey = root.Children.Keys.First(k => ExperimentSpec.Scalar(k) == name);
-            throw new SpecException(file, SpecSchema.Line(NodeAt(section, bad) ?? sectionKey), $"{name}.{message}");
+            // A problem of two settings ("schedule,student_epochs") points at the first one the section writes.
+            var node = bad.Split(',').Select(k => NodeAt(section, k)).FirstOrDefault(n => n is not null);
+            throw new SpecException(file, SpecSchema.Line(node ?? sectionKey), $"{name}.{message}");
         }
         return (T)(object)(r with { Budget = budget });
     }

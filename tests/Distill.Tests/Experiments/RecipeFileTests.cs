@@ -120,7 +120,7 @@ public class RecipeFileTests
     [InlineData("  dataset: cifar100", "  dataset: nosuch", "full.dataset: unknown dataset 'nosuch'")]
     [InlineData("  student_optimizer: {learning_rate: 0.05, nesterov: false}", "  student_optimizer: {learning_rate: -1}", "full.student_optimizer.learning_rate = -1: give a number above 0")]
     [InlineData("  student_epochs: 240", "  student_epochs: 240\n  transfer_size: 70000", "full.transfer_size = 70000: CIFAR-100's train split holds 50,000")]
-    [InlineData("  schedule: multistep:150,180,210", "  schedule: multistep:300", "full.schedule: it changes the learning rate at the start of epoch 301")]
+    [InlineData("  schedule: multistep:150,180,210", "  schedule: multistep:300", "full.schedule multistep:300:0.1: it changes the learning rate at the start of epoch 301")]
     [InlineData("  seeds: [0, 1, 2]", "  seeds: [0, 1, 2]\n  methods: [kd, KD]", "full.methods has kd twice")]
     [InlineData("    dkd: {beta: \"8\", warmup: \"0.08333333333333333\"}", "    dkd: {beta: \"8\"}\n    DKD: {beta: \"4\"}", "full.set has dkd twice")]
     [InlineData("full:", "extra: 1\nfull:", "'extra' is not a budget")]
