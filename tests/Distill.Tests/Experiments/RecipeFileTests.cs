@@ -142,6 +142,27 @@ public class RecipeFileTests
             Assert.Contains(message, Assert.Throws<SpecException>(() => RecipeFile.FromFile(copy, Budget.Full, new ComparisonConfig())).Message, StringComparison.Ordinal);
     }
 
+    /// <summary>06's assistant and extra teachers are models as the teacher is (a repeat of one, or of the teacher, failed
+    /// in kd-multi after hours of training); 07's deployment settings are checked as a recipe's are.</summary>
+    [Theory]
+    [InlineData("06-beyond-kd", "  student_epochs: 8", "  student_epochs: 8\n  extra_teachers: [cnn-32]", "quick.extra_teachers[0] cnn-32 is the teacher (cnn): kd-multi would count one model twice")]
+    [InlineData("06-beyond-kd", "  extra_teachers: [wrn-40-2]", "  extra_teachers: [wrn-40-2, WRN-40-2]", "full.extra_teachers has WRN-40-2 twice ('wrn-40-2' and 'WRN-40-2'); keep one.")]
+    [InlineData("06-beyond-kd", "  extra_teachers: [wrn-40-2]", "  extra_teachers: [nosuch]", "full.extra_teachers[0]: Unknown model 'nosuch'.")]
+    [InlineData("06-beyond-kd", "  assistant: resnet32", "  assistant: resnet33", "full.assistant: ")]
+    public void Spec_check_refuses_a_beyond_kd_or_deployment_value_a_run_would_refuse(string recipe, string line, string edited, string message)
+    {
+        var copy = Path.Combine(Directory.CreateTempSubdirectory("recipes").FullName, "mine.yaml");
+        var text = Repo.Read($"experiments/recipes/{recipe}.yaml").ReplaceLineEndings("\n");
+        Assert.Contains(line + "\n", text);
+        var at = text.LastIndexOf(line + "\n", StringComparison.Ordinal);
+        File.WriteAllText(copy, text[..at] + edited + text[(at + line.Length)..]);
+        var (code, _, stderr) = Repo.RunCli(["spec", "check", copy, "--recipe", recipe]);
+        Assert.Equal(1, code);
+        var error = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"error: {copy} line ", error, StringComparison.Ordinal);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Each_recipe_files_json_schema_is_the_one_spec_schema_prints_and_names_a_wrong_type_with_its_line()
     {

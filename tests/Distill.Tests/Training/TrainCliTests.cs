@@ -110,6 +110,8 @@ public class TrainCliTests
     // Sized against --dataset's 60,000 training images, not the full budget's CIFAR-100 (50,000): the model is the problem.
     [InlineData("--recipe comparison --budget full --dataset fashion-mnist --train-size 55000 --model mlp-3000000", "error: --model mlp-3000000: student: Model 'mlp-3000000' has 2,385,000,010 parameters for 1-channel input")]
     [InlineData("--recipe soft-targets --budget smoke --teacher-train-size 70000", "error: --teacher-train-size 70000: teacher_train_size = 70000: Fashion-MNIST's train split holds 60,000;")]
+    // beyond-kd's extra teacher is mlp-1200-1200: kd-multi ran with one teacher under a multi-teacher label.
+    [InlineData("--recipe beyond-kd --teacher mlp-1200-1200", "error: --teacher mlp-1200-1200: extra_teachers[0] mlp-1200-1200 is the teacher (mlp-1200-1200): kd-multi would count one model twice; give another architecture.")]
     public void A_recipe_setting_changed_by_a_flag_is_checked_and_named_by_the_flag(string options, string start)
     {
         var dir = Path.Combine(Path.GetTempPath(), $"distill-recipe-{Guid.NewGuid():N}");
