@@ -29,7 +29,7 @@ public static class Budgets
 /// each trains on, epochs, optimizers, seeds and where output goes. Each recipe's <c>For(Budget)</c> fills these for
 /// its paper at a budget; change any of them with <c>with { ... }</c>.
 /// </summary>
-public abstract record RecipeConfig
+public abstract record RecipeConfig : ICheckedSettings
 {
     public Budget Budget { get; init; } = Budget.Quick;
     /// <summary>Student seeds: every student run is repeated per seed, and summaries are mean ± std over them.</summary>

@@ -149,6 +149,11 @@ public class RecipeFileTests
     [InlineData("06-beyond-kd", "  extra_teachers: [wrn-40-2]", "  extra_teachers: [wrn-40-2, WRN-40-2]", "full.extra_teachers has WRN-40-2 twice ('wrn-40-2' and 'WRN-40-2'); keep one.")]
     [InlineData("06-beyond-kd", "  extra_teachers: [wrn-40-2]", "  extra_teachers: [nosuch]", "full.extra_teachers[0]: Unknown model 'nosuch'.")]
     [InlineData("06-beyond-kd", "  assistant: resnet32", "  assistant: resnet33", "full.assistant: ")]
+    [InlineData("07-deployment", "  fine_tune_epochs: 20", "  fine_tune_epochs: 0", "full.fine_tune_epochs = 0: give at least 1.")]
+    [InlineData("07-deployment", "  latency_rounds: 2", "  latency_rounds: 0", "smoke.latency_rounds = 0: give at least 1.")]
+    [InlineData("07-deployment", "  calibration_images: 64", "  calibration_images: 0", "smoke.calibration_images = 0: Fashion-MNIST's train split holds 60,000; give 1 to 60,000")]
+    [InlineData("07-deployment", "  fine_tune_epochs: 20", "  fine_tune_epochs: 20\n  sparsities: [1.5]", "full.sparsities[0] = 1.5: give the fraction of weights pruned, in [0, 1)")]
+    [InlineData("07-deployment", "  fine_tune_epochs: 20", "  fine_tune_epochs: 20\n  channel_fraction: 1", "full.channel_fraction = 1: give the fraction of channels removed, in [0, 1)")]
     public void Spec_check_refuses_a_beyond_kd_or_deployment_value_a_run_would_refuse(string recipe, string line, string edited, string message)
     {
         var copy = Path.Combine(Directory.CreateTempSubdirectory("recipes").FullName, "mine.yaml");
