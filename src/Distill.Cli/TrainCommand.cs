@@ -152,6 +152,31 @@ static class TrainCommand
             // cleared) and data loads: a bad recipe name or budget left a recipe.txt naming it.
             var recipeRun = isRecipe ? CheckRecipe(r.GetValue(recipe)!, r.GetValue(budget)!, r.GetValue(seeds)) : default;
             if (r.GetValue(dataset) is string datasetName) DatasetCatalog.Get(datasetName);
+            RecipeConfig? recipeConfig = null;
+            if (isRecipe)
+            {
+                // The flags change the budget's settings after its file was checked: checked again by the same rules (a
+                // schedule past --epochs, a negative seed), each error named by the flag that caused it.
+                var loaded = ForRecipe(r.GetValue(recipe)!, recipeRun.Budget);
+                recipeConfig = loaded with
+                {
+                    Seeds = recipeRun.Seeds ?? loaded.Seeds,
+                    Dataset = r.GetValue(dataset) ?? loaded.Dataset,
+                    Student = studentArg ?? loaded.Student,
+                    Teacher = teacherArg ?? loaded.Teacher,
+                    StudentEpochs = r.GetValue(epochs) ?? loaded.StudentEpochs,
+                    TeacherEpochs = r.GetValue(teacherEpochs) ?? loaded.TeacherEpochs,
+                    TransferSize = r.GetValue(trainSize) ?? loaded.TransferSize,
+                    TeacherTrainSize = r.GetValue(teacherTrainSize) ?? loaded.TeacherTrainSize,
+                    TestSize = r.GetValue(testSize) ?? loaded.TestSize,
+                };
+                var flags = new (string Key, Option Flag, object? Value)[] { ("seeds", seeds, recipeRun.Seeds is null ? null : r.GetValue(seeds)),
+                    ("dataset", dataset, r.GetValue(dataset)), ("student", model, studentArg), ("teacher", teacher, teacherArg),
+                    ("student_epochs", epochs, r.GetValue(epochs)), ("teacher_epochs", teacherEpochs, r.GetValue(teacherEpochs)),
+                    ("transfer_size", trainSize, r.GetValue(trainSize)), ("teacher_train_size", teacherTrainSize, r.GetValue(teacherTrainSize)),
+                    ("test_size", testSize, r.GetValue(testSize)) };
+                recipeConfig.CheckOverrides(flags.Where(f => f.Value is not null).ToDictionary(f => f.Key, f => $"{f.Flag.Name} {f.Value}"));
+            }
             // Each kind of command writes its own layout under --out (a plain run the folder itself, a distillation
             // teacher/ and student/, a recipe RUN/seedN): another kind's runs there are refused, as another run of the
             // same kind is, rather than left to be mixed with this one's.
@@ -161,9 +186,8 @@ static class TrainCommand
                     common.Force, common.Resume, Console.Out);
                 if (r.GetValue(recipe) is string recipeName) Trainer.ClaimForRecipe(claimed, recipeName.ToLowerInvariant(), common.Force, common.Resume, Console.Out);
             }
-            if (r.GetValue(recipe) is string name)
-                return RunRecipe(name, r.GetValue(dataset), recipeRun.Budget, recipeRun.Seeds, common, r.GetValue(outDir),
-                    studentArg, teacherArg, r.GetValue(epochs), r.GetValue(teacherEpochs), r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
+            if (recipeConfig is not null)
+                return RunRecipe(r.GetValue(recipe)!, recipeConfig, common, r.GetValue(outDir), r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
             using var data = Load(r.GetValue(dataset) ?? "fashion-mnist", common);
             CheckSizes(data, r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
 
@@ -283,44 +307,44 @@ static class TrainCommand
         return (budget, string.IsNullOrWhiteSpace(seedList) ? null : ParseSeeds(seedList));
     }
 
-    static int RunRecipe(string name, string? dataset, Budget budget, int[]? seedList, TrainOptions common, string? outDir,
-        string? student, string? teacher, int? epochs, int? teacherEpochs, int? trainSize, int? testSize, int? teacherTrainSize)
+    /// <summary>The recipe <paramref name="name"/> (checked by <see cref="CheckRecipe"/>) at <paramref name="budget"/>.</summary>
+    static RecipeConfig ForRecipe(string name, Budget budget) => name.ToLowerInvariant() switch
     {
-        T Apply<T>(T c) where T : RecipeConfig => c with
+        "soft-targets" => SoftTargetsConfig.For(budget),
+        "fitnets" => FitNetsConfig.For(budget),
+        "attention" => AttentionTransferConfig.For(budget),
+        "born-again" => BornAgainConfig.For(budget),
+        "comparison" => ComparisonConfig.For(budget),
+        "beyond-kd" => BeyondKdConfig.For(budget),
+        _ => throw new System.Diagnostics.UnreachableException(), // CheckRecipe refused it
+    };
+
+    /// <summary>Runs <paramref name="config"/> (the flags applied and checked) on its dataset: the budget's (the full
+    /// budgets name the papers' datasets) unless --dataset said otherwise.</summary>
+    static int RunRecipe(string name, RecipeConfig config, TrainOptions common, string? outDir, int? trainSize, int? testSize, int? teacherTrainSize)
+    {
+        var budget = config.Budget;
+        using var data = Load(config.Dataset, common);
+        CheckSizes(data, trainSize, testSize, teacherTrainSize);
+        foreach (var m in new[] { config.Student, config.Teacher }) ModelZoo.CheckFits(m, data); // before the teacher trains
+        var run = config with
         {
-            Seeds = seedList ?? c.Seeds,
             Device = common.Device,
-            Student = student ?? c.Student,
-            Teacher = teacher ?? c.Teacher,
-            StudentEpochs = epochs ?? c.StudentEpochs,
-            TeacherEpochs = teacherEpochs ?? c.TeacherEpochs,
-            TransferSize = trainSize ?? c.TransferSize,
-            TeacherTrainSize = teacherTrainSize ?? c.TeacherTrainSize,
-            TestSize = testSize ?? c.TestSize,
             OutDir = outDir,
             Resume = common.Resume,
             Force = common.Force,
             Cancellation = common.Cancellation,
             Log = Console.Out,
         };
-        // The data is the budget's (the full budgets name the papers' datasets) unless --dataset says otherwise.
-        ExperimentResult Run<T>(T config, Func<ImageDataset, T, ExperimentResult> run) where T : RecipeConfig
+        ExperimentResult result = run switch
         {
-            using var data = Load(dataset ?? config.Dataset, common);
-            CheckSizes(data, trainSize, testSize, teacherTrainSize);
-            var applied = Apply(config);
-            foreach (var m in new[] { applied.Student, applied.Teacher }) ModelZoo.CheckFits(m, data); // before the teacher trains
-            return run(data, applied);
-        }
-        var result = name.ToLowerInvariant() switch
-        {
-            "soft-targets" => Run(SoftTargetsConfig.For(budget), (d, c) => SoftTargets.Run(d, c)),
-            "fitnets" => Run(FitNetsConfig.For(budget), (d, c) => FitNets.Run(d, c)),
-            "attention" => Run(AttentionTransferConfig.For(budget), (d, c) => AttentionTransfer.Run(d, c)),
-            "born-again" => Run(BornAgainConfig.For(budget), (d, c) => BornAgain.Run(d, c)),
-            "comparison" => Run(ComparisonConfig.For(budget), (d, c) => Comparison.Run(d, c)),
-            "beyond-kd" => Run(BeyondKdConfig.For(budget), (d, c) => BeyondKd.Run(d, c)),
-            _ => throw new System.Diagnostics.UnreachableException(), // CheckRecipe refused it
+            SoftTargetsConfig c => SoftTargets.Run(data, c),
+            FitNetsConfig c => FitNets.Run(data, c),
+            AttentionTransferConfig c => AttentionTransfer.Run(data, c),
+            BornAgainConfig c => BornAgain.Run(data, c),
+            ComparisonConfig c => Comparison.Run(data, c),
+            BeyondKdConfig c => BeyondKd.Run(data, c),
+            _ => throw new System.Diagnostics.UnreachableException(),
         };
         Console.WriteLine();
         Console.WriteLine($"{name} ({budget.ToString().ToLowerInvariant()}), test accuracy %, mean ± std over seeds:");

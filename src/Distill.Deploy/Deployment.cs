@@ -15,7 +15,7 @@ namespace Distill.Deploy;
 /// quantization, global magnitude pruning at each of <see cref="Sparsities"/>, L1 channel pruning of
 /// <see cref="ChannelFraction"/>, each pruned model fine-tuned on the students' transfer set.
 /// </summary>
-public sealed record DeploymentConfig
+public sealed record DeploymentConfig : ICheckedSettings
 {
     /// <summary>Teacher, student, data, seeds and epochs: 05-comparison's setting at the same budget. Its
     /// <see cref="ComparisonConfig.Methods"/> are replaced by scratch, KD and <see cref="BestMethod"/>.</summary>
@@ -48,6 +48,34 @@ public sealed record DeploymentConfig
     /// settings of experiments/recipes/07-deployment.yaml (built in).</summary>
     public static DeploymentConfig For(Budget budget, string? resultsFile = null) =>
         RecipeFile.Load("07-deployment", budget, new DeploymentConfig { Pair = ComparisonConfig.For(budget), BestMethod = BestOf05(budget, resultsFile) });
+
+    /// <summary>The settings of 07-deployment.yaml a run would refuse only after training 05's pair (minutes to hours), as
+    /// RecipeFile checks a recipe's: the ranges Pruning, OnnxEvaluation.CalibrationImages, Latency and the fine-tuning
+    /// trainer take. <see cref="Pair"/> is checked where 05's settings load.</summary>
+    public IEnumerable<(string Key, string Message)> Problems()
+    {
+        foreach (var (key, value) in new[] { ("fine_tune_epochs", FineTuneEpochs), ("latency_runs", LatencyRuns), ("latency_rounds", LatencyRounds), ("profile_runs", ProfileRuns) })
+            if (value < 1) yield return (key, $"{key} = {value}: give at least 1.");
+        if (!(FineTuneLr > 0)) yield return ("fine_tune_lr", $"fine_tune_lr = {Number(FineTuneLr)}: give a number above 0.");
+        // CalibrationImages takes at most the training split: a larger count would be cut down unseen.
+        var data = DatasetCatalog.Get(Pair.Dataset);
+        if (CalibrationImages < 1 || CalibrationImages > data.SplitSizes.Train)
+            yield return ("calibration_images", $"calibration_images = {CalibrationImages}: {data.Title}'s train split holds {data.SplitSizes.Train:N0}; give 1 to {data.SplitSizes.Train:N0} (e.g. 256).");
+        // Each sparsity is a row named by its percentage: two with the same name would collide in the results.
+        var seen = new HashSet<string>();
+        for (var k = 0; k < Sparsities.Count; k++)
+            if (Sparsities[k] is not (>= 0 and < 1))
+                yield return ($"sparsities[{k}]", $"sparsities[{k}] = {Number(Sparsities[k])}: give the fraction of weights pruned, in [0, 1) (e.g. 0.9).");
+            else if (!seen.Add(Deployment.Pruned(Sparsities[k])))
+                yield return ($"sparsities[{k}]", $"sparsities[{k}] = {Number(Sparsities[k])} is the same percentage as an earlier one ({Deployment.Pruned(Sparsities[k])}); keep one.");
+        // Channel pruning applies to a CNN teacher, and must keep at least one channel of its width.
+        var width = ModelZoo.Identity(Pair.Teacher) is var id && id.StartsWith("cnn-", StringComparison.Ordinal) ? int.Parse(id[4..], System.Globalization.CultureInfo.InvariantCulture) : (int?)null;
+        if (ChannelFraction is not (>= 0 and < 1) || (width is int w && Pruning.Kept(w, ChannelFraction) < 1))
+            yield return ("channel_fraction", $"channel_fraction = {Number(ChannelFraction)}: give the fraction of channels removed, in [0, 1)" +
+                                              (width is int w2 ? $", at most {Number(Pruning.LargestChannelFraction(w2))} for {Pair.Teacher}'s {w2} channels (e.g. 0.5)." : " (e.g. 0.5)."));
+    }
+
+    static string Number(double x) => x.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The notebooks' parameters (seeds, student epochs, teacher seed, log), applied to <see cref="Pair"/>.</summary>
     public DeploymentConfig WithParameters(string seeds = "", int epochs = 0, int teacherSeed = 0, TextWriter? log = null) =>

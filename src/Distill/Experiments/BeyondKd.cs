@@ -25,6 +25,30 @@ public sealed record BeyondKdConfig : RecipeConfig
 
     /// <summary>The recipe at <paramref name="budget"/>: the settings of experiments/recipes/06-beyond-kd.yaml (built in).</summary>
     public static BeyondKdConfig For(Budget budget) => RecipeFile.Load("06-beyond-kd", budget, new BeyondKdConfig());
+
+    /// <summary>Besides the shared settings: the assistant (takd) and the extra teachers (kd-multi) as models, as the
+    /// teacher and student are, and each extra teacher a model of its own (<see cref="ModelZoo.Identity"/>): a repeat of
+    /// one, or of the teacher, made kd-multi refuse it only after every teacher and student before it had trained, or
+    /// (the teacher's name as a dictionary key) average one teacher under a multi-teacher label.</summary>
+    public override IEnumerable<(string Key, string Message)> Problems()
+    {
+        foreach (var p in base.Problems()) yield return p;
+        if (Catalogued(() => DatasetCatalog.Get(Dataset)).Value is not { } data) yield break; // the base named it
+        if (Runs.Contains("takd") && ModelProblem(Assistant, data, new ModelOptions { Dropout = StudentDropout }) is { } bad)
+            yield return ("assistant", $"assistant: {bad}");
+        if (!Runs.Contains("kd-multi")) yield break;
+        var teacher = Catalogued(() => ModelZoo.Identity(Teacher)).Value; // null: the base named it
+        var seen = new Dictionary<string, string>();
+        for (var k = 0; k < ExtraTeachers.Count; k++)
+        {
+            var key = $"extra_teachers[{k}]";
+            if (ModelProblem(ExtraTeachers[k], data, TeacherModel) is { } wrong) yield return (key, $"{key}: {wrong}");
+            else if (ModelZoo.Identity(ExtraTeachers[k]) == teacher)
+                yield return ($"{key},teacher", $"{key} {ExtraTeachers[k]} is the teacher ({Teacher}): kd-multi would count one model twice; give another architecture.");
+            else if (!seen.TryAdd(ModelZoo.Identity(ExtraTeachers[k]), ExtraTeachers[k]))
+                yield return (key, $"extra_teachers has {ExtraTeachers[k]} twice ('{seen[ModelZoo.Identity(ExtraTeachers[k])]}' and '{ExtraTeachers[k]}'); keep one.");
+        }
+    }
 }
 
 public sealed class BeyondKdResult : ExperimentResult

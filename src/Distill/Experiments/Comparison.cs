@@ -34,7 +34,7 @@ public sealed record ComparisonConfig : RecipeConfig
     /// <summary>Besides the shared settings: every method and <c>set:</c> entry against the catalogue, each named once.
     /// The catalogue finds names whatever their case, so <c>[kd, KD]</c> would train kd twice, and of <c>dkd:</c> and
     /// <c>DKD:</c> only one could apply.</summary>
-    internal override IEnumerable<(string Key, string Message)> Problems()
+    public override IEnumerable<(string Key, string Message)> Problems()
     {
         foreach (var p in base.Problems()) yield return p;
         // set: first, so a bad parameter is named where it is written, not at a method that uses it.

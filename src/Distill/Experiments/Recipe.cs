@@ -29,7 +29,7 @@ public static class Budgets
 /// each trains on, epochs, optimizers, seeds and where output goes. Each recipe's <c>For(Budget)</c> fills these for
 /// its paper at a budget; change any of them with <c>with { ... }</c>.
 /// </summary>
-public abstract record RecipeConfig
+public abstract record RecipeConfig : ICheckedSettings
 {
     public Budget Budget { get; init; } = Budget.Quick;
     /// <summary>Student seeds: every student run is repeated per seed, and summaries are mean ± std over them.</summary>
@@ -90,15 +90,16 @@ public abstract record RecipeConfig
     /// <summary>Loads <see cref="Dataset"/> (a clear error naming the install command when it is missing).</summary>
     public ImageDataset LoadData() => Datasets.Load(Dataset);
 
+    internal virtual bool TrainsTeacher => true;
+
     /// <summary>
     /// Settings a run would refuse, or run wrongly, as (key as the recipe file writes it, message starting with that
     /// key): what `train` and spec files refuse. <see cref="RecipeFile"/> applies it where a file is loaded, so a run
-    /// and `spec check` refuse the same values. The catalogue knows the dataset's split sizes and image shape, so this
-    /// needs no data.
+    /// and `spec check` refuse the same values; <see cref="CheckOverrides"/> where a caller changes a loaded config. A
+    /// problem of two settings names both, comma-separated ("schedule,student_epochs"), so either can be blamed. The
+    /// catalogue knows the dataset's split sizes and image shape, so this needs no data.
     /// </summary>
-    internal virtual bool TrainsTeacher => true;
-
-    internal virtual IEnumerable<(string Key, string Message)> Problems()
+    public virtual IEnumerable<(string Key, string Message)> Problems()
     {
         foreach (var (key, value) in new[] { ("teacher_epochs", TeacherEpochs), ("student_epochs", StudentEpochs), ("batch_size", BatchSize) })
             if (value < 1) yield return (key, $"{key} = {value}: give at least 1.");
@@ -117,7 +118,7 @@ public abstract record RecipeConfig
         // A step past the end never changes the rate (the run trains at a constant one), as `train --schedule` refuses.
         foreach (var (key, epochs) in new[] { ("teacher_epochs", TrainsTeacher ? TeacherEpochs : StudentEpochs), ("student_epochs", StudentEpochs) })
             if (epochs >= 1 && Schedule.EpochsNeeded > epochs)
-                yield return ("schedule", $"schedule: it changes the learning rate at the start of epoch {Schedule.EpochsNeeded}, which the {epochs} epochs of " +
+                yield return ($"schedule,{key}", $"schedule {Schedule}: it changes the learning rate at the start of epoch {Schedule.EpochsNeeded}, which the {epochs} epochs of " +
                                           $"{key} never reach; give steps within {epochs} epochs, or use constant or cosine.");
         var (data, unknown) = Catalogued(() => DatasetCatalog.Get(Dataset));
         if (data is null) { yield return ("dataset", $"dataset: {unknown}."); yield break; }
@@ -125,10 +126,28 @@ public abstract record RecipeConfig
                      ("transfer_size", TransferSize, "train", data.SplitSizes.Train), ("test_size", TestSize, "test", data.SplitSizes.Test) })
             if (size < 1 || size > count)
                 yield return (key, $"{key} = {size}: {data.Title}'s {split} split holds {count:N0}; give 1 to {count:N0}, or ~ for all of it.");
-        // Sized against the zoo's cap, not this machine's memory (ModelZoo.Create checks that where the run trains).
         foreach (var (key, model, options) in new[] { ("teacher", Teacher, TeacherModel), ("student", Student, new ModelOptions { Dropout = StudentDropout }) })
-            if (Catalogued(() => ModelZoo.CheckFits(model, data.Channels, data.Classes, options with { ImageSize = data.ImageSize.Height }, long.MaxValue)).Error is { } bad)
+            if (ModelProblem(model, data, options) is { } bad)
                 yield return (key, $"{key}: {bad}");
+    }
+
+    /// <summary>Why <paramref name="model"/> cannot be built for <paramref name="data"/> (unknown, too large for the zoo), or null.
+    /// Sized against the zoo's cap, not this machine's memory (ModelZoo.Create checks that where the run trains).</summary>
+    private protected static string? ModelProblem(string model, DatasetInfo data, ModelOptions options) =>
+        Catalogued(() => ModelZoo.CheckFits(model, data.Channels, data.Classes, options with { ImageSize = data.ImageSize.Height }, long.MaxValue)).Error;
+
+    /// <summary>
+    /// Refuses this config when a caller's changes to a checked one (the CLI's flags, the notebooks' parameters) make one
+    /// of <see cref="Problems"/>: the same rules as a recipe file, so `--epochs 100` cannot slip past a schedule that
+    /// `student_epochs: 100` would fail. <paramref name="given"/> maps each setting changed (its recipe-file key) to the
+    /// flag or parameter as given ("--epochs 100"), which starts the message of a problem it is part of.
+    /// </summary>
+    public void CheckOverrides(IReadOnlyDictionary<string, string> given)
+    {
+        ArgumentNullException.ThrowIfNull(given);
+        if (Problems().FirstOrDefault() is not ({ } key, { } message)) return;
+        var cause = key.Split(',').Select(k => given.GetValueOrDefault(k.Split('.', '[')[0])).FirstOrDefault(g => g is not null);
+        throw new ArgumentException(cause is null ? message : $"{cause}: {message}");
     }
 
     /// <summary>The catalogue's answer, or its refusal's message (without " (Parameter ...)").</summary>
@@ -155,7 +174,7 @@ public static class RecipeParameters
         ArgumentOutOfRangeException.ThrowIfNegative(epochs);
         var parsed = string.IsNullOrWhiteSpace(seeds) ? config.Seeds : ParseSeeds(seeds);
         // "with" clones the record's runtime type, so the recipe's own settings (temperatures, groups, ...) are kept.
-        return config with
+        var changed = config with
         {
             Seeds = parsed,
             StudentEpochs = epochs > 0 ? epochs : config.StudentEpochs,
@@ -163,6 +182,12 @@ public static class RecipeParameters
             Log = log ?? config.Log,
             Progress = log is null ? config.Progress : false,
         };
+        // What the recipe file would refuse (a schedule past the new epochs, a negative seed), named by the parameter.
+        var given = new Dictionary<string, string> { ["teacher_seed"] = $"teacherSeed = {teacherSeed}" };
+        if (!string.IsNullOrWhiteSpace(seeds)) given["seeds"] = $"seeds = \"{seeds}\"";
+        if (epochs > 0) given["student_epochs"] = $"epochs = {epochs}";
+        changed.CheckOverrides(given);
+        return changed;
     }
 
     /// <summary>"0,1,2" → [0, 1, 2]; anything else is an error that shows the expected form.</summary>

@@ -8,6 +8,14 @@ using YamlDotNet.RepresentationModel;
 
 namespace Distill.Experiments;
 
+/// <summary>Settings that know the values a run would refuse (every <see cref="RecipeConfig"/>, 07-deployment's config):
+/// <see cref="RecipeFile"/> checks them where a file is loaded, so `spec check` refuses what a run would.</summary>
+public interface ICheckedSettings
+{
+    /// <summary>Each problem as (key as the recipe file writes it, message starting with that key).</summary>
+    IEnumerable<(string Key, string Message)> Problems();
+}
+
 /// <summary>
 /// A recipe's settings as data: experiments/recipes/NAME.yaml holds one section per budget (<c>smoke:</c>,
 /// <c>quick:</c>, <c>full:</c>), each listing the settings of the recipe's config that differ from its defaults, in
@@ -93,14 +101,16 @@ public static class RecipeFile
             YamlScalarNode s when string.IsNullOrEmpty(s.Value) || s.Value is "~" or "null" => defaults, // an empty section: the defaults
             _ => throw new SpecException(file, SpecSchema.Line(section), $"'{name}:' must be a mapping of settings."),
         };
-        if (config is not RecipeConfig r) return config;
+        if (config is not ICheckedSettings r) return config;
         // Values of the right type a run would still refuse (or run wrongly): here, so a run and `spec check` refuse the same.
         if (r.Problems().FirstOrDefault() is ({ } bad, { } message))
         {
             var sectionKey = root.Children.Keys.First(k => ExperimentSpec.Scalar(k) == name);
-            throw new SpecException(file, SpecSchema.Line(NodeAt(section, bad) ?? sectionKey), $"{name}.{message}");
+            // A problem of two settings ("schedule,student_epochs") points at the first one the section writes.
+            var node = bad.Split(',').Select(k => NodeAt(section, k)).FirstOrDefault(n => n is not null);
+            throw new SpecException(file, SpecSchema.Line(node ?? sectionKey), $"{name}.{message}");
         }
-        return (T)(object)(r with { Budget = budget });
+        return config is RecipeConfig recipe ? (T)(object)(recipe with { Budget = budget }) : config;
     }
 
     /// <summary>The node a problem's key ("seeds[1]", "student_optimizer.learning_rate", "set.DKD") names in the section,

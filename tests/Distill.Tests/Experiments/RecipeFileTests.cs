@@ -120,7 +120,7 @@ public class RecipeFileTests
     [InlineData("  dataset: cifar100", "  dataset: nosuch", "full.dataset: unknown dataset 'nosuch'")]
     [InlineData("  student_optimizer: {learning_rate: 0.05, nesterov: false}", "  student_optimizer: {learning_rate: -1}", "full.student_optimizer.learning_rate = -1: give a number above 0")]
     [InlineData("  student_epochs: 240", "  student_epochs: 240\n  transfer_size: 70000", "full.transfer_size = 70000: CIFAR-100's train split holds 50,000")]
-    [InlineData("  schedule: multistep:150,180,210", "  schedule: multistep:300", "full.schedule: it changes the learning rate at the start of epoch 301")]
+    [InlineData("  schedule: multistep:150,180,210", "  schedule: multistep:300", "full.schedule multistep:300:0.1: it changes the learning rate at the start of epoch 301")]
     [InlineData("  seeds: [0, 1, 2]", "  seeds: [0, 1, 2]\n  methods: [kd, KD]", "full.methods has kd twice")]
     [InlineData("    dkd: {beta: \"8\", warmup: \"0.08333333333333333\"}", "    dkd: {beta: \"8\"}\n    DKD: {beta: \"4\"}", "full.set has dkd twice")]
     [InlineData("full:", "extra: 1\nfull:", "'extra' is not a budget")]
@@ -140,6 +140,32 @@ public class RecipeFileTests
         // The same check where a run loads the file.
         if (!edited.StartsWith("extra", StringComparison.Ordinal))
             Assert.Contains(message, Assert.Throws<SpecException>(() => RecipeFile.FromFile(copy, Budget.Full, new ComparisonConfig())).Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>06's assistant and extra teachers are models as the teacher is (a repeat of one, or of the teacher, failed
+    /// in kd-multi after hours of training); 07's deployment settings are checked as a recipe's are.</summary>
+    [Theory]
+    [InlineData("06-beyond-kd", "  student_epochs: 8", "  student_epochs: 8\n  extra_teachers: [cnn-32]", "quick.extra_teachers[0] cnn-32 is the teacher (cnn): kd-multi would count one model twice")]
+    [InlineData("06-beyond-kd", "  extra_teachers: [wrn-40-2]", "  extra_teachers: [wrn-40-2, WRN-40-2]", "full.extra_teachers has WRN-40-2 twice ('wrn-40-2' and 'WRN-40-2'); keep one.")]
+    [InlineData("06-beyond-kd", "  extra_teachers: [wrn-40-2]", "  extra_teachers: [nosuch]", "full.extra_teachers[0]: Unknown model 'nosuch'.")]
+    [InlineData("06-beyond-kd", "  assistant: resnet32", "  assistant: resnet33", "full.assistant: ")]
+    [InlineData("07-deployment", "  fine_tune_epochs: 20", "  fine_tune_epochs: 0", "full.fine_tune_epochs = 0: give at least 1.")]
+    [InlineData("07-deployment", "  latency_rounds: 2", "  latency_rounds: 0", "smoke.latency_rounds = 0: give at least 1.")]
+    [InlineData("07-deployment", "  calibration_images: 64", "  calibration_images: 0", "smoke.calibration_images = 0: Fashion-MNIST's train split holds 60,000; give 1 to 60,000")]
+    [InlineData("07-deployment", "  fine_tune_epochs: 20", "  fine_tune_epochs: 20\n  sparsities: [1.5]", "full.sparsities[0] = 1.5: give the fraction of weights pruned, in [0, 1)")]
+    [InlineData("07-deployment", "  fine_tune_epochs: 20", "  fine_tune_epochs: 20\n  channel_fraction: 1", "full.channel_fraction = 1: give the fraction of channels removed, in [0, 1)")]
+    public void Spec_check_refuses_a_beyond_kd_or_deployment_value_a_run_would_refuse(string recipe, string line, string edited, string message)
+    {
+        var copy = Path.Combine(Directory.CreateTempSubdirectory("recipes").FullName, "mine.yaml");
+        var text = Repo.Read($"experiments/recipes/{recipe}.yaml").ReplaceLineEndings("\n");
+        Assert.Contains(line + "\n", text);
+        var at = text.LastIndexOf(line + "\n", StringComparison.Ordinal);
+        File.WriteAllText(copy, text[..at] + edited + text[(at + line.Length)..]);
+        var (code, _, stderr) = Repo.RunCli(["spec", "check", copy, "--recipe", recipe]);
+        Assert.Equal(1, code);
+        var error = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"error: {copy} line ", error, StringComparison.Ordinal);
+        Assert.Contains(message, error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -72,7 +72,6 @@ public class TrainCliTests
     [InlineData("--teacher mlp-32 --method nst", "error: mlp-32 and mlp-32 share no 'stage' feature for a feature method; mlp-32 has hidden1, mlp-32 has hidden1. mlp-32 is fully connected, with no spatial feature maps;")]
     [InlineData("--teacher mlp-32 --method kd-multi --set teachers=mlp-32,cnn --set weights=0,0", "error: kd-multi: weights=0,0: the weights are all zero, so there is no target to match;")]
     [InlineData("--test-size 20000", "error: --test-size 20000: fashion-mnist has 10,000 test images; give at most 10000, or leave --test-size out to use them all.")]
-    [InlineData("--recipe soft-targets --budget smoke --teacher-train-size 70000", "error: --teacher-train-size 70000: fashion-mnist has 60,000 training images;")]
     [InlineData("--method kd-multi --set teachers=mlp-32,MLP-32", "error: kd-multi: teachers=mlp-32,MLP-32: mlp-32 is given 2 times; every teacher trains with the run's seed, so a repeat is the same model counted twice")]
     [InlineData("--recipe soft-targets --budget smoke --seeds a", "error: --seeds \"a\" is not a comma-separated list of integers (e.g. \"0,1,2\"); leave it empty for the budget's seeds.")]
     public void An_error_names_its_real_cause(string options, string start)
@@ -95,6 +94,30 @@ public class TrainCliTests
         try
         {
             var (code, _, stderr) = Repo.RunCli(["train", "--dataset", "no-such-dataset", "--out", dir, .. options.Split(' ')]);
+            Assert.Equal(1, code);
+            Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+            Assert.False(Directory.Exists(dir), $"{dir} was created");
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
+    /// <summary>A flag that changes a recipe's settings is checked by the recipe file's rules, named by the flag, before
+    /// --out is claimed or data loads: --epochs 100 left the full budget's multistep:150,180,210 unreached (a constant
+    /// rate, no error), and --seeds -1 was taken where a recipe file's seeds: [-1] is refused.</summary>
+    [Theory]
+    [InlineData("--recipe comparison --budget full --epochs 100", "error: --epochs 100: schedule multistep:150,180,210:0.1: it changes the learning rate at the start of epoch 211, which the 100 epochs of student_epochs never reach;")]
+    [InlineData("--recipe soft-targets --seeds -1", "error: --seeds -1: seeds[0] = -1 is negative: seeds are 0 or more.")]
+    // Sized against --dataset's 60,000 training images, not the full budget's CIFAR-100 (50,000): the model is the problem.
+    [InlineData("--recipe comparison --budget full --dataset fashion-mnist --train-size 55000 --model mlp-3000000", "error: --model mlp-3000000: student: Model 'mlp-3000000' has 2,385,000,010 parameters for 1-channel input")]
+    [InlineData("--recipe soft-targets --budget smoke --teacher-train-size 70000", "error: --teacher-train-size 70000: teacher_train_size = 70000: Fashion-MNIST's train split holds 60,000;")]
+    // beyond-kd's extra teacher is mlp-1200-1200: kd-multi ran with one teacher under a multi-teacher label.
+    [InlineData("--recipe beyond-kd --teacher mlp-1200-1200", "error: --teacher mlp-1200-1200: extra_teachers[0] mlp-1200-1200 is the teacher (mlp-1200-1200): kd-multi would count one model twice; give another architecture.")]
+    public void A_recipe_setting_changed_by_a_flag_is_checked_and_named_by_the_flag(string options, string start)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"distill-recipe-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, _, stderr) = Repo.RunCli(["train", "--out", dir, .. options.Split(' ')]);
             Assert.Equal(1, code);
             Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
             Assert.False(Directory.Exists(dir), $"{dir} was created");
@@ -182,7 +205,6 @@ public class TrainCliTests
     [InlineData("--model", "mlp-3000000", "--teacher", "cnn", "error: Model 'mlp-3000000' has 2,385,000,010 parameters for 1-channel input and 10 classes; training it needs about 38.2 GB")]
     [InlineData("--model", "cnn-99999", "--epochs", "1", "error: Model 'cnn-99999' has 8,109,848,300,716 parameters")]
     [InlineData("--model", "mlp-32", "--teacher", "mlp-99999999", "error: Model 'mlp-99999999' has 79,499,999,215 parameters")]
-    [InlineData("--recipe", "soft-targets", "--model", "mlp-3000000", "error: Model 'mlp-3000000' has 2,385,000,010 parameters")]
     public void A_model_too_large_for_the_memory_is_refused_before_anything_trains(string flag1, string value1, string flag2, string value2, string start)
     {
         var (code, stdout, stderr) = Repo.RunCli(["train", flag1, value1, flag2, value2, "--train-size", "100", "--test-size", "100"]);
