@@ -56,7 +56,7 @@ public sealed record DeploymentConfig : ICheckedSettings
     {
         foreach (var (key, value) in new[] { ("fine_tune_epochs", FineTuneEpochs), ("latency_runs", LatencyRuns), ("latency_rounds", LatencyRounds), ("profile_runs", ProfileRuns) })
             if (value < 1) yield return (key, $"{key} = {value}: give at least 1.");
-        if (!(FineTuneLr > 0)) yield return ("fine_tune_lr", $"fine_tune_lr = {Number(FineTuneLr)}: give a number above 0.");
+        if (!(FineTuneLr > 0)) yield return ("fine_tune_lr", $"fine_tune_lr = {NumberText.Short(FineTuneLr)}: give a number above 0.");
         // CalibrationImages takes at most the training split: a larger count would be cut down unseen.
         var data = DatasetCatalog.Get(Pair.Dataset);
         if (CalibrationImages < 1 || CalibrationImages > data.SplitSizes.Train)
@@ -65,17 +65,15 @@ public sealed record DeploymentConfig : ICheckedSettings
         var seen = new HashSet<string>();
         for (var k = 0; k < Sparsities.Count; k++)
             if (Sparsities[k] is not (>= 0 and < 1))
-                yield return ($"sparsities[{k}]", $"sparsities[{k}] = {Number(Sparsities[k])}: give the fraction of weights pruned, in [0, 1) (e.g. 0.9).");
+                yield return ($"sparsities[{k}]", $"sparsities[{k}] = {NumberText.Short(Sparsities[k])}: give the fraction of weights pruned, in [0, 1) (e.g. 0.9).");
             else if (!seen.Add(Deployment.Pruned(Sparsities[k])))
-                yield return ($"sparsities[{k}]", $"sparsities[{k}] = {Number(Sparsities[k])} is the same percentage as an earlier one ({Deployment.Pruned(Sparsities[k])}); keep one.");
+                yield return ($"sparsities[{k}]", $"sparsities[{k}] = {NumberText.Short(Sparsities[k])} is the same percentage as an earlier one ({Deployment.Pruned(Sparsities[k])}); keep one.");
         // Channel pruning applies to a CNN teacher, and must keep at least one channel of its width.
-        var width = ModelZoo.Identity(Pair.Teacher) is var id && id.StartsWith("cnn-", StringComparison.Ordinal) ? int.Parse(id[4..], System.Globalization.CultureInfo.InvariantCulture) : (int?)null;
+        var width = ModelZoo.CnnWidth(Pair.Teacher);
         if (ChannelFraction is not (>= 0 and < 1) || (width is int w && Pruning.Kept(w, ChannelFraction) < 1))
-            yield return ("channel_fraction", $"channel_fraction = {Number(ChannelFraction)}: give the fraction of channels removed, in [0, 1)" +
-                                              (width is int w2 ? $", at most {Number(Pruning.LargestChannelFraction(w2))} for {Pair.Teacher}'s {w2} channels (e.g. 0.5)." : " (e.g. 0.5)."));
+            yield return ("channel_fraction", $"channel_fraction = {NumberText.Short(ChannelFraction)}: give the fraction of channels removed, in [0, 1)" +
+                                              (width is int w2 ? $", at most {NumberText.Short(Pruning.LargestChannelFraction(w2))} for {Pair.Teacher}'s {w2} channels (e.g. 0.5)." : " (e.g. 0.5)."));
     }
-
-    static string Number(double x) => x.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The notebooks' parameters (seeds, student epochs, teacher seed, log), applied to <see cref="Pair"/>.</summary>
     public DeploymentConfig WithParameters(string seeds = "", int epochs = 0, int teacherSeed = 0, TextWriter? log = null) =>

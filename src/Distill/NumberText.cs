@@ -12,6 +12,10 @@ public static class NumberText
     public static string Canonical(string text) =>
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) ? x.ToString("R", CultureInfo.InvariantCulture) : text;
 
+    /// <summary><paramref name="x"/> for a message or label: at most six decimals, no trailing zeros, invariant culture
+    /// (0.1, 5e-4 as 0.0005).</summary>
+    public static string Short(double x) => x.ToString("0.######", CultureInfo.InvariantCulture);
+
     /// <summary>"1 thread", "2 threads": <paramref name="count"/> and its noun (a regular plural), as a user reads it.</summary>
     public static string Count(long count, string noun) =>
         string.Create(CultureInfo.InvariantCulture, $"{count} {noun}{(count == 1 ? "" : "s")}");

@@ -52,7 +52,7 @@ public sealed record ComparisonConfig : RecipeConfig
     /// <summary>"methods has kd twice ..." when <paramref name="name"/> is a method <paramref name="seen"/> already holds.</summary>
     static string? Twice(string name, Dictionary<string, string> seen, string list)
     {
-        var method = Catalogued(() => MethodCatalogue.Find(name)).Value;
+        var method = MethodCatalogue.TryFind(name);
         if (method is null || seen.TryAdd(method.Name, name)) return null;
         return $"{list} has {method.Name} twice ('{seen[method.Name]}' and '{name}'); keep one.";
     }
@@ -103,7 +103,7 @@ public static class Comparison
     {
         var m = MethodCatalogue.Find(method);
         // Set's keys are found as the catalogue finds names (DKD: is dkd's), as Problems checks them.
-        var set = c.Set.FirstOrDefault(kv => string.Equals(kv.Key.Trim(), m.Name, StringComparison.OrdinalIgnoreCase)).Value;
+        var set = c.Set.FirstOrDefault(kv => MethodCatalogue.TryFind(kv.Key) == m).Value;
         return new(m, m.Settings(set));
     }
 

@@ -111,9 +111,9 @@ public abstract record RecipeConfig : ICheckedSettings
             if (value < 0) yield return (key, $"{key} = {value} is negative: seeds are 0 or more.");
         foreach (var (key, o) in new[] { ("teacher_optimizer", TeacherOptimizer), ("student_optimizer", StudentOptimizer) })
         {
-            if (!(o.LearningRate > 0)) yield return ($"{key}.learning_rate", $"{key}.learning_rate = {Format(o.LearningRate)}: give a number above 0.");
-            if (o.Momentum is < 0 or > 1) yield return ($"{key}.momentum", $"{key}.momentum = {Format(o.Momentum)}: give a number in [0, 1].");
-            if (o.WeightDecay < 0) yield return ($"{key}.weight_decay", $"{key}.weight_decay = {Format(o.WeightDecay)}: give 0 or more.");
+            if (!(o.LearningRate > 0)) yield return ($"{key}.learning_rate", $"{key}.learning_rate = {NumberText.Short(o.LearningRate)}: give a number above 0.");
+            if (o.Momentum is < 0 or > 1) yield return ($"{key}.momentum", $"{key}.momentum = {NumberText.Short(o.Momentum)}: give a number in [0, 1].");
+            if (o.WeightDecay < 0) yield return ($"{key}.weight_decay", $"{key}.weight_decay = {NumberText.Short(o.WeightDecay)}: give 0 or more.");
         }
         // A step past the end never changes the rate (the run trains at a constant one), as `train --schedule` refuses.
         foreach (var (key, epochs) in new[] { ("teacher_epochs", TrainsTeacher ? TeacherEpochs : StudentEpochs), ("student_epochs", StudentEpochs) })
@@ -156,8 +156,6 @@ public abstract record RecipeConfig : ICheckedSettings
         try { return (lookUp(), null); }
         catch (ArgumentException e) { return (default, e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message); }
     }
-
-    private protected static string Format(double x) => x.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture);
 }
 
 /// <summary>The notebooks' parameters cell applied to a recipe's settings.</summary>

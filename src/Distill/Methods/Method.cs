@@ -45,7 +45,7 @@ public sealed record MethodParameter(string Name, string Description, double Def
     public bool Accepts(double v) => double.IsFinite(v) && (MinOpen ? v > Min : v >= Min) && v <= Max && (!Whole || v == Math.Floor(v));
 
     internal static string Format(double v) => double.IsPositiveInfinity(v) ? "∞" : double.IsNegativeInfinity(v) ? "−∞"
-        : v.ToString("0.######", CultureInfo.InvariantCulture);
+        : NumberText.Short(v);
 }
 
 /// <summary>

@@ -36,8 +36,13 @@ public static class MethodCatalogue
         methods.Add(method);
     }
 
+    /// <summary>The method <paramref name="name"/> names, whatever its case and surrounding blanks (`KD` is kd); null when
+    /// none does. The one rule every lookup of a method name uses.</summary>
+    public static Method? TryFind(string name) =>
+        methods.FirstOrDefault(m => string.Equals(m.Name, name.Trim(), StringComparison.OrdinalIgnoreCase));
+
     public static Method Find(string name) =>
-        methods.FirstOrDefault(m => string.Equals(m.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
+        TryFind(name)
         ?? throw new ArgumentException($"unknown method '{name}'; the catalogue has {string.Join(", ", Names)} (see `distill methods`).");
 
     /// <summary><c>name</c> or <c>name:key=value,key=value</c>; a list value keeps its commas

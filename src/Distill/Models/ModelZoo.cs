@@ -86,6 +86,9 @@ public static partial class ModelZoo
     /// run's teachers.</summary>
     public static string Identity(string name) => ParseName(name) is Architecture.Cnn c ? $"cnn-{c.Width}" : Canonical(name);
 
+    /// <summary>The channel width of the small CNN <paramref name="name"/> builds (cnn is 32); null for another family.</summary>
+    public static int? CnnWidth(string name) => ParseName(name) is Architecture.Cnn c ? c.Width : null;
+
     static DistillModel CreateFamily(string name, int inChannels, int numClasses, ModelOptions? options)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);

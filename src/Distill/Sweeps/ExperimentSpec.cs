@@ -135,7 +135,7 @@ public sealed class ExperimentSpec
                 if (SpecSchema.IsObject(sub))
                     throw new SpecException(file, line, $"grid key '{key}' names a section; sweep one of its keys ({string.Join(", ", SpecSchema.Keys(sub).Select(k => $"{key}.{k}"))}).");
                 // A value given twice (1 and 1.0 count as one) would make identical runs: most likely a typo.
-                var isSwitch = parts is ["loss", var method, var parameter] && MethodCatalogue.Names.Any(n => string.Equals(n, method.Trim(), StringComparison.OrdinalIgnoreCase)) && MethodCatalogue.Find(method).Parameters.Any(p => p.Name == parameter && p.IsSwitch);
+                var isSwitch = parts is ["loss", var method, var parameter] && MethodCatalogue.TryFind(method) is { } found && found.Parameters.Any(p => p.Name == parameter && p.IsSwitch);
                 // Names with one spelling of their own are compared in it (mlp-032 builds mlp-32; step:30 is step:30:0.1).
                 Func<string, string>? spelling = key switch
                 {
@@ -148,8 +148,8 @@ public sealed class ExperimentSpec
                     if (!seen.TryAdd(Canonical(v, isSwitch, spelling), v))
                         throw new SpecException(file, SpecSchema.Line(v), $"grid.{key} has the value {Scalar(v)} twice (as '{Scalar(seen[Canonical(v, isSwitch, spelling)])}' on line " +
                                                                           $"{SpecSchema.Line(seen[Canonical(v, isSwitch, spelling)])}); it would make identical runs; give each value once.");
-                var setting = parts is ["loss", var m, ..] && MethodCatalogue.Names.FirstOrDefault(n => string.Equals(n, m.Trim(), StringComparison.OrdinalIgnoreCase)) is { } known
-                    ? string.Join('.', ["loss", known, .. parts[2..]]) : key;
+                var setting = parts is ["loss", var m, ..] && MethodCatalogue.TryFind(m) is { } known
+                    ? string.Join('.', ["loss", known.Name, .. parts[2..]]) : key;
                 return new GridAxis(key, parent, parts[i], [.. values.Children], line, setting);
             }
             // A method's section is found as the loss section finds it, whatever its case and blanks (`KD:` is kd):
@@ -167,10 +167,8 @@ public sealed class ExperimentSpec
     static YamlNode? MethodSection(YamlMappingNode loss, string name)
     {
         if (Find(loss, name) is { } exact) return exact;
-        var wanted = MethodCatalogue.Names.FirstOrDefault(n => string.Equals(n, name.Trim(), StringComparison.OrdinalIgnoreCase));
-        if (wanted is null) return null;
-        var same = loss.Children.Where(c => c.Key is YamlScalarNode { Value: { } k } && k != "ce"
-                                            && string.Equals(k.Trim(), wanted, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (MethodCatalogue.TryFind(name) is not { } wanted) return null;
+        var same = loss.Children.Where(c => c.Key is YamlScalarNode { Value: { } k } && k != "ce" && MethodCatalogue.TryFind(k) == wanted).ToList();
         return same.Count == 1 ? same[0].Value : null; // two spellings of one method: the loss section names them
     }
 
@@ -308,9 +306,7 @@ public sealed record Experiment
     public required IReadOnlyList<(MethodChoice Choice, double Weight)> Methods { get; init; }
 
     /// <summary>The loss as written in run records: "1·ce + 0.9·kd:temperature=8".</summary>
-    public string Loss => string.Join(" + ", new[] { $"{Format(CeWeight)}·ce" }.Concat(Methods.Select(m => $"{Format(m.Weight)}·{m.Choice.Label}")));
-
-    static string Format(double x) => x.ToString("0.######", CultureInfo.InvariantCulture);
+    public string Loss => string.Join(" + ", new[] { $"{NumberText.Short(CeWeight)}·ce" }.Concat(Methods.Select(m => $"{NumberText.Short(m.Weight)}·{m.Choice.Label}")));
 
     internal static Experiment From(string file, YamlMappingNode root, string fallbackName)
     {
