@@ -28,10 +28,13 @@ public static class TorchRuntime
     /// <summary>The OpenMP wait policy libtorch's thread pool runs with (PASSIVE unless the user set one).</summary>
     public static string OmpWaitPolicy { get; private set; } = "";
 
-    /// <summary>What decides which kernels compute: the libtorch build and oneDNN's ISA cap (AVX2 and AVX-512 kernels
-    /// give other rounding). Part of the cache keys of trained teachers and students, beside the thread count.</summary>
+    /// <summary>What decides which kernels compute: the libtorch build, oneDNN's ISA cap (AVX2 and AVX-512 kernels give
+    /// other rounding) and whether oneMKL's AMD fix holds (its kernels give other rounding too: 03 at smoke budget moved
+    /// 0.05 points; a process that loaded libtorch before initialising runs without it). Part of the cache keys of
+    /// trained teachers and students, beside the thread count, so runs of either kind never reuse the other's.</summary>
     public static string KernelIdentity =>
-        $"libtorch {torch.__version__}, oneDNN ISA {OneDnnIsa.Cap ?? Environment.GetEnvironmentVariable(OneDnnIsa.Variable) ?? Environment.GetEnvironmentVariable(OneDnnIsa.LegacyVariable) ?? "all"}";
+        $"libtorch {torch.__version__}, oneDNN ISA {OneDnnIsa.Cap ?? Environment.GetEnvironmentVariable(OneDnnIsa.Variable) ?? Environment.GetEnvironmentVariable(OneDnnIsa.LegacyVariable) ?? "all"}, " +
+        $"oneMKL AMD fix {(MklCpuDispatch.Enabled ? "on" : "off")}";
 
     /// <summary>A note on $DISTILL_THREADS when it is more than the cores (it may be meant: runs side by side on
     /// purpose), else null; set by <see cref="Initialize"/>, shown by `distill doctor`.</summary>
