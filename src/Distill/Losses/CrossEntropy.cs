@@ -19,6 +19,7 @@ public sealed class CrossEntropyTerm : ILossTerm
     public string Name { get; }
     public double LabelSmoothing { get; }
     public bool NeedsTeacher => false;
+    public bool LogitsOnly => true;
 
     public Tensor Compute(StepContext ctx)
     {

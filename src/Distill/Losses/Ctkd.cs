@@ -56,6 +56,7 @@ public sealed class CtkdTerm : ILossTerm
 
     public string Name { get; }
     public bool NeedsTeacher => true;
+    public bool LogitsOnly => true;
     public LearnableTemperature Temperature => temperature;
     public ILossTerm TemperatureTerm { get; }
     public IEnumerable<Parameter> Parameters() => temperature.parameters();
@@ -77,6 +78,7 @@ public sealed class CtkdTerm : ILossTerm
     {
         public string Name => "temperature";
         public bool NeedsTeacher => false;
+        public bool LogitsOnly => true;
         public Tensor Compute(StepContext ctx) => temperature.Value().detach().squeeze();
     }
 }

@@ -27,5 +27,6 @@ public sealed class CwtmTerm(string name = "cwtm") : ILossTerm
 {
     public string Name => name;
     public bool NeedsTeacher => true;
+    public bool LogitsOnly => true;
     public Tensor Compute(StepContext ctx) => Cwtm.Loss(ctx.Student.Logits, Teacher(ctx, name).Logits, ctx.Labels);
 }

@@ -40,6 +40,7 @@ public sealed class DistTerm(double temperature, double beta, double gamma, stri
 {
     public string Name => name;
     public bool NeedsTeacher => true;
+    public bool LogitsOnly => true;
 
     public Tensor Compute(StepContext ctx) => Dist.Loss(ctx.Student.Logits, Teacher(ctx, name).Logits, temperature, beta, gamma);
 }

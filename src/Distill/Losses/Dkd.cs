@@ -47,6 +47,7 @@ public sealed class DkdTerm(double alpha = 1, double beta = 8, double temperatur
 {
     public string Name => name;
     public bool NeedsTeacher => true;
+    public bool LogitsOnly => true;
 
     public Tensor Compute(StepContext ctx) =>
         Dkd.Loss(ctx.Student.Logits, Teacher(ctx, name).Logits, ctx.Labels, alpha, beta, temperature);

@@ -44,5 +44,6 @@ public sealed class DkppTerm(string name = "dkpp") : ILossTerm
 {
     public string Name => name;
     public bool NeedsTeacher => true;
+    public bool LogitsOnly => true;
     public Tensor Compute(StepContext ctx) => Dkpp.Loss(ctx.Student.Logits, Teacher(ctx, name).Logits);
 }

@@ -42,6 +42,7 @@ public sealed class KdTerm(Schedule temperature, string name = "kd") : ILossTerm
 {
     public string Name => name;
     public bool NeedsTeacher => true;
+    public bool LogitsOnly => true;
     public Schedule Temperature => temperature;
 
     public Tensor Compute(StepContext ctx) =>

@@ -28,6 +28,7 @@ public sealed class KdHardTerm(Schedule temperature, Schedule alpha, string name
 {
     public string Name => name;
     public bool NeedsTeacher => true;
+    public bool LogitsOnly => true;
 
     public Tensor Compute(StepContext ctx) =>
         KdHard.Loss(ctx.Student.Logits, Teacher(ctx, name).Logits, ctx.Labels, temperature.At(ctx.Progress), alpha.At(ctx.Progress));

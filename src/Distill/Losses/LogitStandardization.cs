@@ -30,6 +30,7 @@ public sealed class StandardizedTerm(ILossTerm inner) : ILossTerm
     public string Name => inner.Name;
     public bool NeedsTeacher => inner.NeedsTeacher;
     public bool NeedsTeacherFeatures => inner.NeedsTeacherFeatures;
+    public bool LogitsOnly => inner.LogitsOnly;
     public IEnumerable<TorchSharp.Modules.Parameter> Parameters() => inner.Parameters();
     public IEnumerable<nn.Module> Modules() => inner.Modules();
 

@@ -75,6 +75,7 @@ public sealed class MlkdTerm(IReadOnlyList<double> temperatures, bool paperClass
 {
     public string Name => name;
     public bool NeedsTeacher => true;
+    public bool LogitsOnly => true;
 
     public Tensor Compute(StepContext ctx) => Mlkd.Loss(ctx.Student.Logits, Teacher(ctx, name).Logits, temperatures, paperClassScale);
 }

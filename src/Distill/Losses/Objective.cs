@@ -28,6 +28,10 @@ public interface ILossTerm
     /// stage) trains the layers below its hint, and its test accuracy stays at chance by design.</summary>
     bool TrainsClassifier => !NeedsTeacherFeatures;
 
+    /// <summary>True when the term reads nothing of the student but its logits (no features) and runs no model of its
+    /// own. When every term is such, the trainer computes the objective on one thread (see Trainer's step).</summary>
+    bool LogitsOnly => false;
+
     /// <summary>Scalar loss for this step. The teacher side must never receive gradients.</summary>
     Tensor Compute(StepContext ctx);
 
@@ -56,6 +60,7 @@ public sealed class Objective
 
     public bool NeedsTeacher => terms.Any(t => t.Term.NeedsTeacher);
     public bool NeedsTeacherFeatures => terms.Any(t => t.Term.NeedsTeacherFeatures);
+    public bool LogitsOnly => terms.All(t => t.Term.LogitsOnly);
     public IEnumerable<Parameter> Parameters() => terms.SelectMany(t => t.Term.Parameters());
 
     /// <summary>Modules owned by terms, keyed by term name (for device moves, train/eval mode and checkpoints).</summary>

@@ -24,6 +24,7 @@ public sealed class SoftCeTerm(string name = "soft_ce") : ILossTerm
 {
     public string Name => name;
     public bool NeedsTeacher => true;
+    public bool LogitsOnly => true;
 
     public Tensor Compute(StepContext ctx) => SoftCe.Loss(ctx.Student.Logits, Teacher(ctx, name).Logits);
 }

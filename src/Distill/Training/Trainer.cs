@@ -132,6 +132,7 @@ sealed class TrainingRun : IDisposable
         termModules = [.. objective.Modules().Select(m => m.Module)];
         foreach (var m in termModules) m.to(device);
         atenConvolutions = device.type == DeviceType.CPU && (Native.OneDnnConvGuard.Needed(student) || termModules.Any(Native.OneDnnConvGuard.Needed));
+        splitObjective = device.type == DeviceType.CPU && objective.LogitsOnly && get_num_threads() > 1;
         termParameters = [.. objective.Parameters()]; // read after moving: Module.to replaces parameter objects
         foreach (var p in termParameters.Where(p => p.device_type != device.type || (device.index >= 0 && p.device_index != device.index)))
             throw new ArgumentException($"A loss term owns a parameter on {p.device} but training runs on {device}: build the term on the training device.");
@@ -169,6 +170,15 @@ sealed class TrainingRun : IDisposable
     readonly List<EpochMetrics> history = [];
     /// <summary>The student or a loss term has convolutions oneDNN would pad: backward runs with oneDNN off (issue 12).</summary>
     readonly bool atenConvolutions;
+
+    /// <summary>The objective reads only logits and training runs on several CPU threads: see <see cref="Step"/>.</summary>
+    readonly bool splitObjective;
+
+    /// <summary>Logits of at most this many elements and <see cref="OneThreadClasses"/> classes keep every kernel of a
+    /// logit objective below ATen's parallel grain of 32,768 elements: MLKD's stack [K, B, C] and class-level Grams
+    /// [K, C, C] included, for its default K = 5 temperatures (up to 8). Above it a reduction would split over the threads, so the objective stays
+    /// on all of them and its numbers stay those of the thread count.</summary>
+    const long OneThreadLogits = 4096, OneThreadClasses = 64;
     string? CheckpointPath => o.OutDir is null || !o.Checkpoints ? null : Path.Combine(o.OutDir, Checkpoint.FileName);
 
     /// <summary>A resumed run stopped inside an epoch: that epoch's permutation and sums, used by its first epoch.</summary>
@@ -297,22 +307,42 @@ sealed class TrainingRun : IDisposable
         else if (teacherSource == TeacherSource.Live)
             using (no_grad()) t = teacher!.call(x);
         var progressFraction = totalSteps > 1 ? step / (double)(totalSteps - 1) : 1.0;
-        var (total, parts) = objective.Compute(new StepContext(s, t, y, progressFraction, epoch, step, x, index));
 
-        foreach (var (name, value) in parts.Where(p => p.Value.numel() != 1))
-            throw new InvalidOperationException($"Loss term '{name}' returned a tensor of shape [{string.Join(", ", value.shape)}]; a term must return a scalar.");
-        var stats = cat([total.detach().reshape(1), .. parts.Select(p => p.Value.detach().reshape(1).to(ScalarType.Float32)),
-            s.Logits.detach().argmax(1).eq(y).sum().reshape(1).to(ScalarType.Float32)]).cpu();
-        var values = stats.data<float>().ToArray();
-        if (!float.IsFinite(values[0])) throw NonFinite(values, parts, epoch, step, stepInEpoch);
-        if (step == 0) firstStepLoss = values[0];
+        // An objective over small logits alone is computed, forward and backward, on one thread, then its gradient
+        // is sent through the student on all of them. Each of its kernels on [B, C] is far below ATen's parallel grain,
+        // yet softmax and oneMKL's exp still open an OpenMP region, and waking the sleeping second worker costs ~20 µs
+        // a kernel here, more than the work (docs/performance.md). Below the grain every kernel runs the same serial
+        // code either way, so the numbers do not change; above it the objective stays on all threads.
+        var logitLeaf = splitObjective && s.Logits.numel() <= OneThreadLogits && s.Logits.shape[^1] <= OneThreadClasses ? s.Logits.detach().requires_grad_(true) : null;
+        var seen = logitLeaf is null ? s : new ModelOutput(logitLeaf, []);
+        var threads = logitLeaf is null ? 0 : get_num_threads();
+        if (logitLeaf is not null) set_num_threads(1);
+        float[] values;
+        try
+        {
+            var (total, parts) = objective.Compute(new StepContext(seen, t, y, progressFraction, epoch, step, x, index));
 
-        // Gradients are reset to none instead of zero-filled: backward then writes each gradient into a fresh buffer,
-        // saving a fill and an accumulate pass over every parameter (about 12 % of an MLP 784-1200-1200-10 step on
-        // one thread; docs/performance.md). A parameter that had a gradient before but was not reached this step gets
-        // a zero one, so weight decay and momentum still apply to it exactly as with zero_grad().
-        foreach (var p in optimized) p.grad = null;
-        using (atenConvolutions ? Native.OneDnnConvGuard.Off() : null) total.backward(); // padded layers: issue 12
+            foreach (var (name, value) in parts.Where(p => p.Value.numel() != 1))
+                throw new InvalidOperationException($"Loss term '{name}' returned a tensor of shape [{string.Join(", ", value.shape)}]; a term must return a scalar.");
+            var stats = cat([total.detach().reshape(1), .. parts.Select(p => p.Value.detach().reshape(1).to(ScalarType.Float32)),
+                s.Logits.detach().argmax(1).eq(y).sum().reshape(1).to(ScalarType.Float32)]).cpu();
+            values = stats.data<float>().ToArray();
+            if (!float.IsFinite(values[0])) throw NonFinite(values, parts, epoch, step, stepInEpoch);
+            if (step == 0) firstStepLoss = values[0];
+
+            // Gradients are reset to none instead of zero-filled: backward then writes each gradient into a fresh buffer,
+            // saving a fill and an accumulate pass over every parameter (about 12 % of an MLP 784-1200-1200-10 step on
+            // one thread; docs/performance.md). A parameter that had a gradient before but was not reached this step gets
+            // a zero one, so weight decay and momentum still apply to it exactly as with zero_grad().
+            foreach (var p in optimized) p.grad = null;
+            using (atenConvolutions ? Native.OneDnnConvGuard.Off() : null) total.backward(); // padded layers: issue 12
+        }
+        finally
+        {
+            if (logitLeaf is not null) set_num_threads(threads);
+        }
+        if (logitLeaf?.grad is { } logitGradient)
+            using (atenConvolutions ? Native.OneDnnConvGuard.Off() : null) s.Logits.backward([logitGradient]);
         foreach (var p in optimized)
         {
             if (p.grad is not null) hadGradient.Add(p);
