@@ -33,6 +33,16 @@ public sealed record BeyondKdConfig : RecipeConfig
     public override IEnumerable<(string Key, string Message)> Problems()
     {
         foreach (var p in base.Problems()) yield return p;
+        // Run names are checked with the rest, so `spec check` and the file's load name a typo, not the notebook's run.
+        var named = new HashSet<string>();
+        for (var k = 0; k < Runs.Count; k++)
+        {
+            if (!BeyondKd.AllRuns.Contains(Runs[k]))
+                yield return ($"runs[{k}]", $"runs[{k}]: '{Runs[k]}' is not a run; the runs are {string.Join(", ", BeyondKd.AllRuns)}.");
+            else if (!named.Add(Runs[k]))
+                yield return ($"runs[{k}]", $"runs has '{Runs[k]}' twice; keep one.");
+        }
+        if (Runs.Count == 0) yield return ("runs", "runs is empty; name at least one of " + string.Join(", ", BeyondKd.AllRuns) + ".");
         if (Catalogued(() => DatasetCatalog.Get(Dataset)).Value is not { } data) yield break; // the base named it
         if (Runs.Contains("takd") && ModelProblem(Assistant, data, new ModelOptions { Dropout = StudentDropout }) is { } bad)
             yield return ("assistant", $"assistant: {bad}");
