@@ -15,19 +15,8 @@ namespace Distill.Tests.Training;
 /// On a CPU where oneDNN is nondeterministic at 2 threads they fail; <c>DISTILL_ONEDNN_CAP=off</c> reproduces the
 /// uncapped run there.</summary>
 [Collection(GlobalTorchRngCollection.Name)]
-public sealed class DeterminismTests : IDisposable
+public sealed class DeterminismTests : AtTwoThreads
 {
-    readonly int threadsBefore;
-
-    public DeterminismTests()
-    {
-        TorchRuntime.Initialize();
-        threadsBefore = TorchRuntime.Threads;
-        TorchRuntime.Initialize(threads: 2);
-    }
-
-    public void Dispose() => TorchRuntime.Initialize(threads: threadsBefore);
-
     /// <summary>1,000 images at batch 32: 32 steps, the size of the reported failing runs' first epoch.</summary>
     static readonly Lazy<ImageDataset> Data = new(() => TinyData.FashionMnist2k.Subset(train: 1000, test: 500, seed: 0));
 

@@ -1,7 +1,6 @@
 using Distill.Data;
 using Distill.Losses;
 using Distill.Models;
-using Distill.Native;
 using Distill.Tests.Models;
 using Distill.Training;
 using TorchSharp.Modules;
@@ -14,19 +13,8 @@ namespace Distill.Tests.Training;
 /// and require the objective to have run on one, the thread count to be back afterwards, and the weights to equal,
 /// bit for bit, those of the same objective run on all threads.</summary>
 [Collection(GlobalTorchRngCollection.Name)]
-public sealed class OneThreadObjectiveTests : IDisposable
+public sealed class OneThreadObjectiveTests : AtTwoThreads
 {
-    readonly int threadsBefore;
-
-    public OneThreadObjectiveTests()
-    {
-        TorchRuntime.Initialize();
-        threadsBefore = TorchRuntime.Threads;
-        TorchRuntime.Initialize(threads: 2);
-    }
-
-    public void Dispose() => TorchRuntime.Initialize(threads: threadsBefore);
-
     /// <summary>Delegates to <paramref name="inner"/>, declaring <paramref name="logitsOnly"/>, and records the thread count
     /// each Compute ran with.</summary>
     sealed class Probe(ILossTerm inner, bool logitsOnly) : ILossTerm
