@@ -75,6 +75,21 @@ public sealed record DatasetInfo(
         return null;
     }
 
+    /// <summary>The first folder in search order that holds some but not all of the dataset's files, when the loaders
+    /// reach it before a complete copy (and refuse it, <see cref="Locate(DatasetSearch)"/>): the folder `distill data
+    /// install` completes. Null when a complete copy comes first, or something that is no folder does (Locate names it).</summary>
+    public string? FirstPartial(DatasetSearch search)
+    {
+        foreach (var dir in Candidates(search))
+        {
+            if (!Directory.Exists(dir) && (FilePaths.BrokenLink(dir) is not null || File.Exists(dir))) return null;
+            var missing = Files.Count(f => TryResolve(dir, f) is null);
+            if (missing == 0) return null;
+            if (missing < Files.Count) return dir;
+        }
+        return null;
+    }
+
     /// <summary>The file as given, or its un-gzipped twin (name without .gz), whichever exists.</summary>
     public static string? TryResolve(string folder, string file)
     {

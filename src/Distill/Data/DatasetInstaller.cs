@@ -23,9 +23,56 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
     {
         ArgumentNullException.ThrowIfNull(info);
         if (Download.MirrorProblem(Mirror) is { } mirror) throw new ArgumentException(mirror);
+        // The folder the loaders read first decides, as in `distill doctor`: the loaders' errors name this command as
+        // their fix, so it completes a partial folder there (from a complete copy, installed if need be) and checks a
+        // complete one, rather than answering "already present" about another copy while they still fail.
+        var partial = info.FirstPartial(search);
+        if (partial is null && info.Locate(search) is { } found)
+        {
+            if (DatasetVerifier.Verify(info, found) is { } broken) throw broken;
+            log.WriteLine($"{info.Name}: already present in {found} (verified)");
+            return found;
+        }
+        var copy = InstallCopy(info);
+        return partial is null || partial == copy ? copy : Complete(info, partial, copy);
+    }
+
+    /// <summary>Copies into <paramref name="partial"/> the files it lacks, from the complete <paramref name="copy"/>, each
+    /// through a temporary file renamed into place; then checks the folder as the loaders will read it.</summary>
+    string Complete(DatasetInfo info, string partial, string copy)
+    {
+        var missing = info.Files.Where(f => DatasetInfo.TryResolve(partial, f) is null).ToList();
+        foreach (var name in missing)
+        {
+            var source = DatasetInfo.TryResolve(copy, name)!; // the copy is complete
+            var target = Path.Combine(partial, Path.GetFileName(source));
+            if (Directory.Exists(target))
+                throw new DatasetException(target, $"is a folder, where {info.Title}'s file {name} should be", "move the folder away, then run this again");
+            var temp = target + ".part";
+            try
+            {
+                File.Copy(source, temp, overwrite: true);
+                File.Move(temp, target);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                File.Delete(temp);
+                throw new DatasetException(target, $"could not be copied from {source} ({e.Message})",
+                    $"copy the file by hand, or remove {partial} to use {copy}", e);
+            }
+        }
+        log.WriteLine($"{info.Name}: completed {partial} with {string.Join(", ", missing)} from {copy}");
+        if (DatasetVerifier.Verify(info, partial) is { } broken) throw broken;
+        return partial;
+    }
+
+    /// <summary>A complete copy of <paramref name="info"/> anywhere in the search: one already there, else the Debian
+    /// package, npm, or a download.</summary>
+    string InstallCopy(DatasetInfo info)
+    {
         if (info.Locate(search, partialIsError: false) is string found)
         {
-            log.WriteLine($"{info.Name}: already present in {found}");
+            log.WriteLine($"{info.Name}: a complete copy is in {found}");
             return found;
         }
         var notes = new List<string>();

@@ -48,6 +48,44 @@ public class DownloadTests
         Assert.Contains("mnist: already present in", log.ToString());
     }
 
+    /// <summary>The loaders' errors name `distill data install` as their fix, so install works on the folder they read
+    /// first: a file there that is damaged is named (it answered "already present" about another copy, rc 0, while
+    /// training kept failing); once the user deletes it, install completes that folder from the complete copy.</summary>
+    [Fact]
+    public void Install_checks_and_completes_the_folder_the_loaders_read_first()
+    {
+        var (served, info) = GeneratedMnist(prefix: "");
+        using var dir = new TempDir();
+        string mine = Path.Combine(dir.Path, "mine", "mnist"), other = Path.Combine(dir.Path, "other", "mnist");
+        foreach (var folder in new[] { mine, other })
+        {
+            Directory.CreateDirectory(folder);
+            foreach (var (name, bytes) in served) File.WriteAllBytes(Path.Combine(folder, name), bytes);
+        }
+        var labels = Path.Combine(mine, IdxNames.TrainLabels);
+        File.WriteAllBytes(labels, Gen.Gzip(Gen.Idx([40], [.. Gen.Labels(40).Reverse()]))); // well-formed, other data
+        var search = DatasetSearch.Only(Path.GetDirectoryName(mine)!, Path.GetDirectoryName(other)!);
+        var log = new StringWriter();
+        var installer = new DatasetInstaller(search, log) { AllowApt = false, AllowNpm = false };
+
+        var e = Assert.Throws<DatasetException>(() => installer.Install(info));
+        Assert.Equal(labels, e.Path);
+        Assert.Contains("SHA-256 mismatch", e.Problem);
+        Assert.DoesNotContain("already present", log.ToString());
+
+        File.Delete(labels); // the fix the error gives
+        Assert.Throws<DatasetException>(() => Datasets.Mnist(search)); // the loaders refuse the partial folder
+        Assert.Equal(mine, installer.Install(info));
+        Assert.Contains($"mnist: completed {mine} with {IdxNames.TrainLabels} from {other}", log.ToString());
+        Assert.Equal(served[IdxNames.TrainLabels], File.ReadAllBytes(labels));
+        Assert.Empty(Directory.GetFiles(mine, "*.part"));
+        using var ds = Datasets.Mnist(search);
+        Assert.Equal(Gen.Labels(40).Select(l => (long)l), ds.Train.Labels.data<long>().ToArray());
+
+        Assert.Equal(mine, installer.Install(info));
+        Assert.Contains($"mnist: already present in {mine} (verified)", log.ToString());
+    }
+
     /// <summary>A mirror that is no http(s) URL is refused before anything is installed, as one line naming it (it
     /// was a UriFormatException or NotSupportedException mid-install); an empty --mirror is refused, not taken as
     /// "use the canonical source".</summary>
