@@ -428,5 +428,17 @@ public class DataFileErrorTests
         Assert.Equal(1, code);
         Assert.Contains($"fashion-mnist  BROKEN   {named}: ", stdout, StringComparison.Ordinal);
         Assert.Contains(problem, stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("DISTILL_DATA=", stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>A DISTILL_DATA that does not exist is allowed (install creates it), so a mistyped one silently gave the
+    /// datasets of the other folders: doctor says so.</summary>
+    [Fact]
+    public void Doctor_names_a_DISTILL_DATA_that_does_not_exist()
+    {
+        using var dir = new TempDir();
+        var typo = Path.Combine(dir.Path, "no-such-folder");
+        var (_, stdout, _) = Onboarding.Repo.RunCli(["doctor"], env => env["DISTILL_DATA"] = typo);
+        Assert.Contains($"note: DISTILL_DATA={typo} does not exist, so datasets come from the other folders", stdout, StringComparison.Ordinal);
     }
 }
