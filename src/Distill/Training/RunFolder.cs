@@ -46,12 +46,20 @@ sealed class RunFolder : IDisposable
             var path = Path.Combine(dir, SettingsFile);
             var holdsRun = HoldsRun(dir);
             var checkpoint = Path.Combine(dir, Checkpoint.FileName);
-            // Without the record nothing says which settings the checkpoint was trained with: resuming it unchecked
-            // could continue another run's weights.
-            if (resume && !File.Exists(path) && File.Exists(checkpoint))
-                throw new InvalidOperationException($"--resume {dir}: the run record {path} is missing, so the settings {checkpoint} was trained with cannot be checked. " +
-                                                    "Pass --force (instead of --resume) to clear the folder and start over, or give another folder.");
-            if (resume && File.Exists(path))
+            // Without the record only the checkpoint's stamp (the digest of the settings it was trained with) says which
+            // run it is: resuming it unchecked could continue another run's weights, and refusing it outright threw
+            // away its epochs for a deleted or cut run.json. So the record is rebuilt from this command's settings
+            // when they give the stamp, the damaged one kept beside it.
+            if (resume && File.Exists(checkpoint) && RecordProblem(path) is { } unusable)
+            {
+                if (Checkpoint.ReadInfo(checkpoint).Settings != Digest(settings))
+                    throw new InvalidOperationException($"--resume {dir}: {unusable} Give the options the run was started with (its checkpoint's settings stamp then matches and the record is rebuilt from them), " +
+                                                        "pass --force (instead of --resume) to clear the folder and start over, or give another folder.");
+                if (File.Exists(path)) File.Move(path, path + ".damaged", overwrite: true);
+                log?.WriteLine($"warning: --resume {dir}: {unusable} This command's settings match the checkpoint's stamp, so the record was rebuilt from them" +
+                               (File.Exists(path + ".damaged") ? $" (the damaged one is {path}.damaged)" : "") + "; its start time and versions are this resume's.");
+            }
+            else if (resume && File.Exists(path))
             {
                 var old = Read(path);
                 var changed = Differences(old, settings);
@@ -100,13 +108,28 @@ sealed class RunFolder : IDisposable
 
     public const string MetricsFile = "metrics.csv";
 
-    static Dictionary<string, string> Read(string path)
+    /// <summary>Why the run record at <paramref name="path"/> cannot be used (missing, empty, damaged), or null.</summary>
+    static string? RecordProblem(string path)
+    {
+        if (!File.Exists(path) && !Directory.Exists(path)) return $"the run record {path} is missing, so the settings the checkpoint was trained with cannot be read from it.";
+        try
+        {
+            Read(path, advice: "");
+            return null;
+        }
+        catch (InvalidDataException e)
+        {
+            return e.Message;
+        }
+    }
+
+    static Dictionary<string, string> Read(string path, string advice = " Move it away to start over.")
     {
         // A record edited by hand can end up empty, or be replaced by a FIFO, whose opening would block.
         if (FilePaths.NothingToRead(path))
-            throw new InvalidDataException($"{path}: the run record is empty (or not a regular file, e.g. a FIFO); it was damaged. Move it away to start over.");
+            throw new InvalidDataException($"{path}: the run record is empty (or not a regular file, e.g. a FIFO); it was damaged.{advice}");
         InvalidDataException NotARecord(string why, Exception? inner = null) =>
-            new($"{path}: not a run record ({why}); it was damaged or written by something else. Move it away to start over.", inner);
+            new($"{path}: not a run record ({why}); it was damaged or written by something else.{advice}", inner);
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
         catch (JsonException e) { throw NotARecord(e.Message.Split(". ")[0].TrimEnd('.'), e); }

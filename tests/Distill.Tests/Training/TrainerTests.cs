@@ -365,8 +365,9 @@ public class TrainerTests
 
         File.Delete(record);
         e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), For(b.Path, "0.9") with { Resume = true }));
-        Assert.Equal($"--resume {b.Path}: the run record {record} is missing, so the settings {ckpt} was trained with cannot be checked. " +
-                     "Pass --force (instead of --resume) to clear the folder and start over, or give another folder.", e.Message);
+        Assert.Equal($"--resume {b.Path}: the run record {record} is missing, so the settings the checkpoint was trained with cannot be read from it. " +
+                     "Give the options the run was started with (its checkpoint's settings stamp then matches and the record is rebuilt from them), " +
+                     "pass --force (instead of --resume) to clear the folder and start over, or give another folder.", e.Message);
         Assert.False(File.Exists(record));
 
         // Its own checkpoint, with its own record, resumes (nothing left to run).
@@ -374,7 +375,9 @@ public class TrainerTests
     }
 
     /// <summary>Valid JSON of another shape in run.json was "could not be converted to System..." or, for null, a diff of
-    /// every setting against nothing: it is named as no run record, and kept.</summary>
+    /// every setting against nothing: it is named as no run record, and kept. Resumed with other settings than the
+    /// checkpoint's stamp it is refused; with the run's own settings the record is rebuilt from them and the run goes on
+    /// (it was refused, and the only way offered, --force, threw away the checkpoint's epochs).</summary>
     [Theory]
     [InlineData("[1,2]", "it holds a list where a run record holds an object of settings")]
     [InlineData("null", "it holds null where a run record holds an object of settings")]
@@ -391,11 +394,19 @@ public class TrainerTests
         File.WriteAllText(record, json);
 
         using var again = Mlp(0);
-        var e = Assert.Throws<InvalidDataException>(() => Trainer.Train(again, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true }));
-        Assert.StartsWith($"{record}: not a run record ({why}", e.Message, StringComparison.Ordinal);
-        Assert.EndsWith("); it was damaged or written by something else. Move it away to start over.", e.Message, StringComparison.Ordinal);
+        var other = Opts(epochs: 1) with { OutDir = dir.Path, Resume = true, Settings = new Dictionary<string, string> { ["alpha"] = "0.1" } };
+        var e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), other));
+        Assert.StartsWith($"--resume {dir.Path}: {record}: not a run record ({why}", e.Message, StringComparison.Ordinal);
+        Assert.Contains("); it was damaged or written by something else. Give the options the run was started with", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("System.", e.Message, StringComparison.Ordinal);
         Assert.Equal(json, File.ReadAllText(record)); // kept
+
+        var log = new StringWriter();
+        var resumed = Trainer.Train(again, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true, Log = log });
+        Assert.Equal([1], resumed.History.Select(h => h.Epoch)); // the checkpoint's epoch, not trained again
+        Assert.Contains($"This command's settings match the checkpoint's stamp, so the record was rebuilt from them (the damaged one is {record}.damaged)", log.ToString());
+        Assert.Equal(json, File.ReadAllText(record + ".damaged"));
+        Assert.Contains("\"seed\"", File.ReadAllText(record));
     }
 
     /// <summary>A last.ckpt that is a symbolic link to nothing failed with a bare "Could not find file".</summary>
