@@ -458,7 +458,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             var parameters = abandoned ? injectedValues : EffectiveParameters(parameterNames, injectedValues.Keys);
             var result = Result(status, results, failures, parameters, CurrentEnvironment());
             IpynbWriter.Write(doc, files.Notebook);
-            if (files.Html is not null) HtmlReport.Write(result, files.Html, o.Trusted);
+            if (files.Html is not null) HtmlReport.Write(result, files.Html, o.Trusted, w => o.Log?.WriteLine($"  warning: {path}: {TerminalText.Line(w)}"));
             Manifest.Write(result, files.Manifest);
             return result;
         }
