@@ -694,6 +694,29 @@ public class RunnerEdgeTests
         Assert.Contains("error: --out /proc/no-such-folder: cannot create this folder", stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>An unreadable notebook is named with the fix, as the data loader says it: .NET's bare "Access to the
+    /// path is denied" said neither.</summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")] // file modes and setpriv
+    public void An_unreadable_notebook_is_named_with_the_fix()
+    {
+        var dir = TestSupport.TempDir("edge-unreadable");
+        var nb = TestSupport.WriteNotebook(dir, "locked.ipynb", ("1", null));
+        File.SetUnixFileMode(nb, UnixFileMode.None);
+        var psi = DistillProcess.Start("run", nb, "--out", Path.Combine(dir, "out"));
+        if (Environment.IsPrivilegedProcess)
+        {
+            // Root reads a file whatever its mode: the CLI runs as nobody, for whom the mode holds.
+            File.SetUnixFileMode(dir, (UnixFileMode)0b111_111_111);
+            foreach (var arg in new[] { psi.FileName, "--clear-groups", "--regid=65534", "--reuid=65534" }) psi.ArgumentList.Insert(0, arg);
+            psi.FileName = "setpriv";
+            psi.Environment["HOME"] = psi.Environment["DOTNET_CLI_HOME"] = dir;
+        }
+        var (exit, _, stderr) = DistillProcess.Run(psi);
+        Assert.Equal(2, exit);
+        Assert.Contains($"error: {nb}: cannot be read (Access to the path '{nb}' is denied); check the file's permissions.", stderr, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("5000000")]
     [InlineData("NaN")]
