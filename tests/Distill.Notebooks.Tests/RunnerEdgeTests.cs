@@ -694,6 +694,33 @@ public class RunnerEdgeTests
         Assert.Contains("error: --out /proc/no-such-folder: cannot create this folder", stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>A full disk while the run writes its record: one `error:` line naming the output file (not the atomic
+    /// write's hidden temp file), that the disk is full and the fix; exit 1 (an I/O failure, not bad input); no cell runs
+    /// after it; and neither the manifest nor the executed notebook says the process died in a cell, as the record
+    /// written before the cell did. The first cell links the manifest to /dev/full, which answers every write with
+    /// ENOSPC as a full disk does.</summary>
+    [Fact]
+    public void A_full_disk_names_the_file_and_the_fix_and_blames_no_cell()
+    {
+        var dir = TestSupport.TempDir("edge-full");
+        var outDir = Path.Combine(dir, "out");
+        var manifest = Path.Combine(outDir, "full.manifest.json");
+        var nb = TestSupport.WriteNotebook(dir, "full.ipynb",
+            ($"System.IO.File.Delete(@\"{manifest}\"); System.IO.File.CreateSymbolicLink(@\"{manifest}\", \"/dev/full\");", null),
+            ("Console.WriteLine(\"second cell ran\");", null));
+        var (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
+        Assert.Equal(1, exit);
+        Assert.Contains($"error: {nb}: no space left on the disk writing '{manifest}': free space on that disk or give another --out", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("cell 2 ", stderr, StringComparison.Ordinal); // its line when it ran
+        // Written once the link was gone: the run failed for the manifest, the second cell did not run, nothing died.
+        var m = TestSupport.ReadJson(manifest);
+        Assert.Equal("failed", m["status"]!.GetValue<string>());
+        Assert.Equal("full.manifest.json", m["failures"]![0]!["cell"]!.GetValue<string>());
+        Assert.Equal(["succeeded", "notrun"], m["cells"]!.AsArray().Select(c => c!["status"]!.GetValue<string>()));
+        Assert.DoesNotContain("died", File.ReadAllText(manifest) + File.ReadAllText(Path.Combine(outDir, "full.ipynb")), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(outDir, ".*.tmp"));
+    }
+
     /// <summary>An unreadable notebook is named with the fix, as the data loader says it: .NET's bare "Access to the
     /// path is denied" said neither.</summary>
     [Fact]
