@@ -7,8 +7,8 @@ using Distill.Notebooks.Execution;
 namespace Distill.Cli;
 
 /// <summary><c>distill run NOTEBOOK...</c>: executes Polyglot notebooks headless and writes, per notebook, the executed
-/// .ipynb, an offline .html report and a .manifest.json. Exit codes: 0 all succeeded, 1 a cell failed or timed out,
-/// 2 bad input (missing file, bad -p), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).</summary>
+/// .ipynb, an offline .html report and a .manifest.json. Exit codes: 0 all succeeded, 1 a cell failed or timed out, or
+/// an output file could not be written (a full disk), 2 bad input (missing file, bad -p), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).</summary>
 static class RunCommand
 {
     public static Command Create()
@@ -101,6 +101,14 @@ static class RunCommand
             log.WriteLine($"▶ {nb}");
             NotebookRunResult r;
             try { r = runner.RunAsync(nb, ctrlC.Token).GetAwaiter().GetResult(); }
+            catch (Distill.Notebooks.Reports.ReportWriteException e)
+            {
+                // An I/O failure (a full disk), not bad input: 1. The notebooks after it would meet the same disk.
+                log.WriteLine($"error: {nb}: {e.Message}");
+                exit = Math.Max(exit, 1);
+                foreach (var later in notebooks.Skip(current + 1)) log.WriteLine($"✘ {later}: not run: the outputs of {nb} could not be written");
+                break;
+            }
             catch (Exception e) when (e is NotebookFormatException or ParameterException or InvalidOperationException or IOException or UnauthorizedAccessException)
             {
                 log.WriteLine($"error: {TerminalText.Line(e.Message)}"); // may quote the notebook (its kernel's name)

@@ -246,7 +246,17 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                         continue;
                     }
                     WarnIfTorchBeforeStart(cell);
-                    WriteDiedRecord(cell, i);
+                    try { WriteDiedRecord(cell, i); }
+                    catch (ReportWriteException e)
+                    {
+                        // The record of what ran cannot be written (a full disk): what the cells compute from here could
+                        // not be kept either, so none runs. Finish writes what it can and throws this.
+                        writeFailure = e;
+                        failures.Add(WriteFailure(e));
+                        stopped = true;
+                        results.Add(new(cell, CellStatus.NotRun, TimeSpan.Zero, null));
+                        continue;
+                    }
                     var cellResult = await RunCellAsync(cell, i, thread, ct);
                     results.Add(cellResult);
                     o.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -450,17 +460,54 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             return failure;
         }
 
-        /// <summary>Writes the executed notebook, the report and the manifest of what has run (under <see cref="finishGate"/>).</summary>
+        /// <summary>Set when the record before a cell could not be written: the run stopped there, and Finish throws it.</summary>
+        ReportWriteException? writeFailure;
+
+        /// <summary>Writes the executed notebook, the report and the manifest of what has run (under <see cref="finishGate"/>).
+        /// Throws <see cref="ReportWriteException"/> when one cannot be written (or the run stopped for that), once a
+        /// manifest that says so is written, if it can be.</summary>
         NotebookRunResult Finish()
         {
             written = true;
-            var status = interrupted ? RunStatus.Interrupted : timedOut ? RunStatus.TimedOut : failures.Count > 0 ? RunStatus.Failed : RunStatus.Succeeded;
             var parameters = abandoned ? injectedValues : EffectiveParameters(parameterNames, injectedValues.Keys);
-            var result = Result(status, results, failures, parameters, CurrentEnvironment());
-            IpynbWriter.Write(doc, files.Notebook);
-            if (files.Html is not null) HtmlReport.Write(result, files.Html, o.Trusted);
-            Manifest.Write(result, files.Manifest);
+            NotebookRunResult Record(IReadOnlyList<CellFailure> fails) => Result(
+                interrupted ? RunStatus.Interrupted : timedOut ? RunStatus.TimedOut : fails.Count > 0 ? RunStatus.Failed : RunStatus.Succeeded,
+                results, fails, parameters, CurrentEnvironment());
+            var result = Record(failures);
+            try
+            {
+                Save(files.Notebook, () => IpynbWriter.Write(doc, files.Notebook));
+                if (files.Html is not null) Save(files.Html, () => HtmlReport.Write(result, files.Html, o.Trusted, w => o.Log?.WriteLine($"  warning: {path}: {TerminalText.Line(w)}")));
+            }
+            catch (ReportWriteException e)
+            {
+                // The manifest on disk is the record written before the last cell, which says the process died in it: it
+                // is replaced by one that names the file that could not be written (small, it often still fits). A run
+                // stopped by a write failure has it among its failures already: the same disk, said once.
+                try { Save(files.Manifest, () => Manifest.Write(Record(writeFailure is null ? [.. failures, WriteFailure(e)] : failures), files.Manifest)); }
+                catch (ReportWriteException) { } // deleted by Save: no record rather than a false one
+                throw;
+            }
+            Save(files.Manifest, () => Manifest.Write(result, files.Manifest));
+            if (writeFailure is not null) throw writeFailure;
             return result;
+        }
+
+        /// <summary>An output file that could not be written as the run's failure: under the file's name, as no cell is at fault.</summary>
+        CellFailure WriteFailure(ReportWriteException e) => new(fileName, Path.GetFileName(e.File), null, e.Message);
+
+        /// <summary>Writes <paramref name="file"/>, or deletes it and throws <see cref="ReportWriteException"/>: what is
+        /// left there (a half-written file, or the record from before a cell, which says the process died in it) would
+        /// pass for this run's.</summary>
+        static void Save(string file, Action write)
+        {
+            try { write(); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                try { File.Delete(file); }
+                catch (Exception gone) when (gone is IOException or UnauthorizedAccessException) { } // the error below says what to do
+                throw new ReportWriteException(file, e);
+            }
         }
 
         NotebookRunResult Result(RunStatus status, IReadOnlyList<CellRunResult> cells, IReadOnlyList<CellFailure> fails, Dictionary<string, string> parameters,
@@ -506,9 +553,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             // The cell has no outputs yet: the error shows in the notebook on disk, and is gone before the cell writes any.
             var error = new ErrorOutput("ProcessDied", msg, [msg]);
             cell.Outputs.Add(error);
-            try { IpynbWriter.Write(doc, files.Notebook); }
+            try { Save(files.Notebook, () => IpynbWriter.Write(doc, files.Notebook)); }
             finally { cell.Outputs.Remove(error); }
-            Manifest.Write(Result(RunStatus.Died, cells, [.. failures, failure], injectedValues, environment), files.Manifest);
+            Save(files.Manifest, () => Manifest.Write(Result(RunStatus.Died, cells, [.. failures, failure], injectedValues, environment), files.Manifest));
         }
 
         /// <summary>

@@ -17,11 +17,12 @@ public static partial class IoError
     public static bool IsReadOnly(IOException e) => e?.HResult == EROFS;
 
     /// <summary>A disk that cannot take a write (full, over quota, read-only) as the one line to follow "error: ",
-    /// naming the file and the fix; null for any other failure.</summary>
-    public static string? DiskProblem(Exception e)
+    /// naming the file and the fix; null for any other failure. <paramref name="written"/> is the file the caller was
+    /// writing, named instead of the path in the message, which may be an atomic write's hidden temp file.</summary>
+    public static string? DiskProblem(Exception e, string? written = null)
     {
         if (e is not IOException io) return null;
-        var file = FileOf(io.Message) is { } f ? $"'{f}'" : "a file";
+        var file = (written ?? FileOf(io.Message)) is { } f ? $"'{f}'" : "a file";
         return io.HResult switch
         {
             ENOSPC => $"no space left on the disk writing {file}: free space on that disk or give another --out",

@@ -17,12 +17,15 @@ static class DistillProcess
         return psi;
     }
 
-    public static (int Exit, string Out, string Err) Run(params string[] args)
+    public static (int Exit, string Out, string Err) Run(params string[] args) => Run(Start(args));
+
+    /// <summary>Runs <paramref name="psi"/> (from <see cref="Start"/>, perhaps changed) to its end.</summary>
+    public static (int Exit, string Out, string Err) Run(ProcessStartInfo psi)
     {
-        using var p = Process.Start(Start(args))!;
+        using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), $"distill {string.Join(' ', args)} hung");
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), $"{psi.FileName} {string.Join(' ', psi.ArgumentList)} hung");
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 

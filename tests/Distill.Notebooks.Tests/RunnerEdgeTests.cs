@@ -638,6 +638,46 @@ public class RunnerEdgeTests
         Assert.NotNull(TestSupport.ReadJson(r.Files.Notebook)["cells"]![0]!["attachments"]?["red.png"]);
     }
 
+    /// <summary>A markdown image is embedded only from the notebook's folder or below, links resolved, and only when its
+    /// bytes are the image type its name claims: else `![s](secret.png)` linked to any readable file (or ../x.png) put
+    /// that file, base64, into a report that gets shared. A refused image keeps its link and the run says why.</summary>
+    [Fact]
+    public void Markdown_images_from_outside_the_notebooks_folder_or_not_images_are_not_embedded()
+    {
+        var png = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
+        var outside = TestSupport.TempDir("edge-outside");
+        File.WriteAllText(Path.Combine(outside, "secret.txt"), "secret q7z");
+        File.WriteAllBytes(Path.Combine(outside, "real.png"), png);
+        var dir = TestSupport.TempDir("edge-refused");
+        var nbDir = Directory.CreateDirectory(Path.Combine(dir, "nb")).FullName;
+        File.WriteAllText(Path.Combine(dir, "up.png"), "secret q7z");
+        File.CreateSymbolicLink(Path.Combine(nbDir, "secret.png"), Path.Combine(outside, "secret.txt"));
+        Directory.CreateSymbolicLink(Path.Combine(nbDir, "sub"), outside); // a real PNG, but reached through a link out
+        File.WriteAllText(Path.Combine(nbDir, "text.png"), "secret q7z"); // inside, but not a PNG
+        File.WriteAllText(Path.Combine(nbDir, "fake.svg"), "secret q7z <svg>");
+        File.WriteAllBytes(Path.Combine(nbDir, "ok.png"), png);
+        File.CreateSymbolicLink(Path.Combine(nbDir, "link.png"), "ok.png"); // a link that stays inside is fine
+        File.WriteAllText(Path.Combine(nbDir, "ok.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
+        var nb = TestSupport.WriteNotebook(nbDir, "images.ipynb", ("1", null));
+        TestSupport.PrependMarkdown(nb, "![s](secret.png) ![u](../up.png) ![r](sub/real.png) ![t](text.png) ![f](fake.svg) ![o](ok.png) ![l](link.png) ![v](ok.svg)");
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var html = File.ReadAllText(r.Files.Html!);
+        Assert.DoesNotContain(Convert.ToBase64String("secret q7z"u8.ToArray())[..12], html, StringComparison.Ordinal);
+        foreach (var (alt, src) in new[] { ("s", "secret.png"), ("u", "../up.png"), ("r", "sub/real.png"), ("t", "text.png"), ("f", "fake.svg") })
+        {
+            Assert.Contains($"src=\"{src}\" alt=\"{alt}\"", html, StringComparison.Ordinal);
+            Assert.Contains($"warning: {nb}: cell 1: image '{src}' is not embedded in the report (its link is kept): ", log.ToString(), StringComparison.Ordinal);
+        }
+        Assert.Contains($"image 'secret.png' is not embedded in the report (its link is kept): it is {Path.Combine(outside, "secret.txt")}, outside the notebook's folder {nbDir}", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains("image 'text.png' is not embedded in the report (its link is kept): its first bytes are not those of an image/png file", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains($"src=\"data:image/png;base64,{Convert.ToBase64String(png)}\" alt=\"o\"", html, StringComparison.Ordinal);
+        Assert.Contains($"src=\"data:image/png;base64,{Convert.ToBase64String(png)}\" alt=\"l\"", html, StringComparison.Ordinal);
+        Assert.Contains("src=\"data:image/svg+xml;base64,", html, StringComparison.Ordinal);
+        Assert.Equal(5, log.ToString().Split('\n').Count(l => l.Contains("is not embedded", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public void An_out_folder_where_a_report_file_cannot_go_is_refused_before_anything_runs()
     {
@@ -652,6 +692,56 @@ public class RunnerEdgeTests
         (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", "/proc/no-such-folder");
         Assert.Equal(2, exit);
         Assert.Contains("error: --out /proc/no-such-folder: cannot create this folder", stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>A full disk while the run writes its record: one `error:` line naming the output file (not the atomic
+    /// write's hidden temp file), that the disk is full and the fix; exit 1 (an I/O failure, not bad input); no cell runs
+    /// after it; and neither the manifest nor the executed notebook says the process died in a cell, as the record
+    /// written before the cell did. The first cell links the manifest to /dev/full, which answers every write with
+    /// ENOSPC as a full disk does.</summary>
+    [Fact]
+    public void A_full_disk_names_the_file_and_the_fix_and_blames_no_cell()
+    {
+        var dir = TestSupport.TempDir("edge-full");
+        var outDir = Path.Combine(dir, "out");
+        var manifest = Path.Combine(outDir, "full.manifest.json");
+        var nb = TestSupport.WriteNotebook(dir, "full.ipynb",
+            ($"System.IO.File.Delete(@\"{manifest}\"); System.IO.File.CreateSymbolicLink(@\"{manifest}\", \"/dev/full\");", null),
+            ("Console.WriteLine(\"second cell ran\");", null));
+        var (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
+        Assert.Equal(1, exit);
+        Assert.Contains($"error: {nb}: no space left on the disk writing '{manifest}': free space on that disk or give another --out", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("cell 2 ", stderr, StringComparison.Ordinal); // its line when it ran
+        // Written once the link was gone: the run failed for the manifest, the second cell did not run, nothing died.
+        var m = TestSupport.ReadJson(manifest);
+        Assert.Equal("failed", m["status"]!.GetValue<string>());
+        Assert.Equal("full.manifest.json", m["failures"]![0]!["cell"]!.GetValue<string>());
+        Assert.Equal(["succeeded", "notrun"], m["cells"]!.AsArray().Select(c => c!["status"]!.GetValue<string>()));
+        Assert.DoesNotContain("died", File.ReadAllText(manifest) + File.ReadAllText(Path.Combine(outDir, "full.ipynb")), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(outDir, ".*.tmp"));
+    }
+
+    /// <summary>An unreadable notebook is named with the fix, as the data loader says it: .NET's bare "Access to the
+    /// path is denied" said neither.</summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")] // file modes and setpriv
+    public void An_unreadable_notebook_is_named_with_the_fix()
+    {
+        var dir = TestSupport.TempDir("edge-unreadable");
+        var nb = TestSupport.WriteNotebook(dir, "locked.ipynb", ("1", null));
+        File.SetUnixFileMode(nb, UnixFileMode.None);
+        var psi = DistillProcess.Start("run", nb, "--out", Path.Combine(dir, "out"));
+        if (Environment.IsPrivilegedProcess)
+        {
+            // Root reads a file whatever its mode: the CLI runs as nobody, for whom the mode holds.
+            File.SetUnixFileMode(dir, (UnixFileMode)0b111_111_111);
+            foreach (var arg in new[] { psi.FileName, "--clear-groups", "--regid=65534", "--reuid=65534" }) psi.ArgumentList.Insert(0, arg);
+            psi.FileName = "setpriv";
+            psi.Environment["HOME"] = psi.Environment["DOTNET_CLI_HOME"] = dir;
+        }
+        var (exit, _, stderr) = DistillProcess.Run(psi);
+        Assert.Equal(2, exit);
+        Assert.Contains($"error: {nb}: cannot be read (Access to the path '{nb}' is denied); check the file's permissions.", stderr, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -96,7 +96,13 @@ public sealed class NotebookDocument
     /// UTF-16 file) would otherwise become U+FFFD silently and run as such. A UTF-8 byte-order mark is dropped.</summary>
     static string ReadUtf8(string path)
     {
-        var bytes = File.ReadAllBytes(path);
+        byte[] bytes;
+        // As the data loader says it: .NET's "Access to the path is denied" alone names no fix.
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new NotebookFormatException(path, $"cannot be read ({e.Message.TrimEnd('.')})", "check the file's permissions");
+        }
         try { return StrictUtf8.GetString(bytes).TrimStart('\uFEFF'); }
         catch (DecoderFallbackException e)
         {

@@ -21,10 +21,11 @@ public static partial class HtmlReport
 {
     static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().Build();
 
-    public static void Write(NotebookRunResult r, string path, bool trusted = false)
+    /// <summary>Writes the report; <paramref name="warn"/> hears of each markdown image it refused to embed (<see cref="InlineImage"/>).</summary>
+    public static void Write(NotebookRunResult r, string path, bool trusted = false, Action<string>? warn = null)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path, Render(r, trusted), new UTF8Encoding(false));
+        File.WriteAllText(path, Render(r, trusted, warn), new UTF8Encoding(false));
     }
 
     [GeneratedRegex(@"<div id=""(?<id>distill-plotly-[0-9a-f]{8}-\d+)"" class=""distill-plotly""></div>\s*<script type=""text/javascript"">(?<js>.*?)(?i:</script)>", RegexOptions.Singleline)]
@@ -89,7 +90,7 @@ public static partial class HtmlReport
                (allowed.Count == 0 ? "'none'" : string.Join(" ", hashes));
     }
 
-    public static string Render(NotebookRunResult r, bool trusted = false)
+    public static string Render(NotebookRunResult r, bool trusted = false, Action<string>? warn = null)
     {
         // Each cell rendered once; the code cells' part is kept apart for the CSP (markdown's scripts never run, and a
         // #!markdown code cell is markdown too).
@@ -99,7 +100,7 @@ public static partial class HtmlReport
         foreach (var c in r.Cells)
         {
             var cell = new StringBuilder();
-            RenderCell(cell, c, trusted, folder);
+            RenderCell(cell, c, trusted, folder, warn);
             body.Append(cell);
             if (c.Cell.Kind == CellKind.Code && c.Cell.Kernel != KernelNames.Markdown) outputs.Append(cell);
         }
@@ -175,14 +176,14 @@ public static partial class HtmlReport
         sb.Append("</table>\n</header>\n");
     }
 
-    static void RenderCell(StringBuilder sb, CellRunResult c, bool trusted, string folder)
+    static void RenderCell(StringBuilder sb, CellRunResult c, bool trusted, string folder, Action<string>? warn)
     {
         var cell = c.Cell;
         if (cell.Kind == CellKind.Markdown || cell.Kernel == KernelNames.Markdown)
         {
             // A #!markdown code cell's output is this same markdown rendered (KernelMarkdown): shown once, here, sanitised.
             var text = cell.Kind == CellKind.Markdown ? cell.Source : MarkdownCellText(cell);
-            sb.Append("<section class=\"cell markdown\">\n").Append(MarkdownHtml(text, trusted, url => InlineImage(url, cell, folder))).Append("</section>\n");
+            sb.Append("<section class=\"cell markdown\">\n").Append(MarkdownHtml(text, trusted, url => InlineImage(url, cell, folder, warn))).Append("</section>\n");
             return;
         }
         if (cell.Kind == CellKind.Raw)
@@ -251,9 +252,12 @@ public static partial class HtmlReport
     /// A markdown image as a data: URL, since the page shows only those (offline, and its CSP fetches nothing): a cell
     /// attachment (<c>attachment:NAME</c>, how VS Code and Jupyter keep a pasted image) or an image file at a relative
     /// path from the notebook's folder, as Jupyter and VS Code resolve it. Null leaves the URL as written (remote, missing,
-    /// not an image, or over <see cref="MaxInlineImage"/>).
+    /// not an image, or over <see cref="MaxInlineImage"/>). A file is embedded only when, links resolved, it lies in the
+    /// notebook's folder or below, and its first bytes are those of the type its extension claims: else a markdown link
+    /// (or a link named like an image) would copy any file the runner can read (../secrets, /etc/shadow) into a report
+    /// that gets shared. Such a refusal is told to <paramref name="warn"/>.
     /// </summary>
-    static string? InlineImage(string url, NotebookCell cell, string folder)
+    static string? InlineImage(string url, NotebookCell cell, string folder, Action<string>? warn)
     {
         const string scheme = "attachment:";
         if (url.StartsWith(scheme, StringComparison.Ordinal))
@@ -268,8 +272,47 @@ public static partial class HtmlReport
             ".png" => "image/png", ".jpg" or ".jpeg" => "image/jpeg", ".gif" => "image/gif", ".svg" => "image/svg+xml", ".webp" => "image/webp",
             _ => null,
         };
-        if (type is null || !File.Exists(path) || new FileInfo(path).Length is 0 or > MaxInlineImage) return null;
-        return $"data:{type};base64,{Convert.ToBase64String(File.ReadAllBytes(path))}";
+        if (type is null || !File.Exists(path)) return null;
+        string? Refuse(string why)
+        {
+            warn?.Invoke($"{cell.Label}: image '{url}' is not embedded in the report (its link is kept): {why}");
+            return null;
+        }
+        if (!FilePaths.IsOrIsInside(path, folder))
+            return Refuse($"it is {FilePaths.Canonical(path)}, outside the notebook's folder {FilePaths.Canonical(folder)} (links resolved); copy the image into that folder or below");
+        if (new FileInfo(path).Length is 0 or > MaxInlineImage) return null;
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Refuse($"it cannot be read ({e.Message.TrimEnd('.')}); check the file's permissions");
+        }
+        if (!LooksLike(type, bytes))
+            return Refuse($"its first bytes are not those of an {type} file, as its extension claims; save it as that type, or give it the extension of its type");
+        return $"data:{type};base64,{Convert.ToBase64String(bytes)}";
+    }
+
+    /// <summary>Whether <paramref name="bytes"/> start as a file of <paramref name="type"/> does: the signature of each
+    /// type <see cref="InlineImage"/> embeds; an SVG is text whose first tag is &lt;svg or an XML declaration.</summary>
+    static bool LooksLike(string type, byte[] bytes)
+    {
+        var b = bytes.AsSpan();
+        return type switch
+        {
+            "image/png" => b.StartsWith<byte>([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]),
+            "image/jpeg" => b.StartsWith<byte>([0xFF, 0xD8, 0xFF]),
+            "image/gif" => b.StartsWith("GIF87a"u8) || b.StartsWith("GIF89a"u8),
+            "image/webp" => b.Length >= 12 && b.StartsWith("RIFF"u8) && b[8..12].SequenceEqual("WEBP"u8),
+            "image/svg+xml" => SvgStart(b),
+            _ => false,
+        };
+    }
+
+    static bool SvgStart(ReadOnlySpan<byte> b)
+    {
+        if (b.StartsWith<byte>([0xEF, 0xBB, 0xBF])) b = b[3..]; // a UTF-8 byte-order mark
+        while (b.Length > 0 && b[0] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') b = b[1..];
+        return b.StartsWith("<svg"u8) || b.StartsWith("<?xml"u8);
     }
 
     /// <summary>An attachment's data: a string, or a list of strings as nbformat allows for any multi-line value.</summary>

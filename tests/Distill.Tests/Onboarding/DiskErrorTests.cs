@@ -22,6 +22,15 @@ public class DiskErrorTests
         Assert.Null(IoError.DiskProblem(new InvalidOperationException("x") { HResult = 28 }));
     }
 
+    /// <summary>An atomic write fails on its hidden temp file: the caller names the file the user knows (distill run's
+    /// executed notebook, not ".big.ipynb.18205-3dab90ae.tmp").</summary>
+    [Fact]
+    public void The_file_being_written_is_named_instead_of_the_temp_file()
+    {
+        Assert.Equal("no space left on the disk writing '/out/big.ipynb': free space on that disk or give another --out",
+            IoError.DiskProblem(new IOException("No space left on device : '/out/.big.ipynb.18205-3dab90ae.tmp'", 28), "/out/big.ipynb"));
+    }
+
     [Fact]
     public void Train_on_a_full_disk_says_so_in_one_line_and_exits_1()
     {
