@@ -293,7 +293,7 @@ public static partial class HtmlReport
     }
 
     /// <summary>Whether <paramref name="bytes"/> start as a file of <paramref name="type"/> does: the signature of each
-    /// type <see cref="InlineImage"/> embeds; an SVG is text whose first tag is &lt;svg or an XML declaration.</summary>
+    /// type <see cref="InlineImage"/> embeds; an SVG is text that starts with &lt;svg, an XML declaration, an SVG doctype or a comment.</summary>
     static bool LooksLike(string type, byte[] bytes)
     {
         var b = bytes.AsSpan();
@@ -312,7 +312,8 @@ public static partial class HtmlReport
     {
         if (b.StartsWith<byte>([0xEF, 0xBB, 0xBF])) b = b[3..]; // a UTF-8 byte-order mark
         while (b.Length > 0 && b[0] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') b = b[1..];
-        return b.StartsWith("<svg"u8) || b.StartsWith("<?xml"u8);
+        // Editors also start one with a doctype or a comment; shown through <img>, an SVG runs no script either way.
+        return b.StartsWith("<svg"u8) || b.StartsWith("<?xml"u8) || b.StartsWith("<!DOCTYPE svg"u8) || b.StartsWith("<!--"u8);
     }
 
     /// <summary>An attachment's data: a string, or a list of strings as nbformat allows for any multi-line value.</summary>
