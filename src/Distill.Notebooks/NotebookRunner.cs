@@ -579,9 +579,20 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 failures.Add(failure);
                 results.Add(new(r.Cell, CellStatus.Failed, r.Clock.Elapsed, failure));
                 results.AddRange(doc.Cells.Skip(r.Index + 1).Select(c => new CellRunResult(c, CellStatus.NotRun, TimeSpan.Zero, null)));
-                var result = Finish();
                 Environment.ExitCode = 1;
-                o.ProcessEnded?.Invoke(result);
+                if (FinishAtExit() is { } result) o.ProcessEnded?.Invoke(result);
+            }
+        }
+
+        /// <summary><see cref="Finish"/> as the process ends: a file that cannot be written (a full disk) is one error
+        /// line, as in a run's own write failure, instead of an exception out of the runtime's handler (its trace, abort).</summary>
+        NotebookRunResult? FinishAtExit()
+        {
+            try { return Finish(); }
+            catch (ReportWriteException e)
+            {
+                o.Log?.WriteLine($"error: {fileName}: {e.Message}");
+                return null;
             }
         }
 
@@ -627,8 +638,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 var failure = FailWithBackgroundError(r.Cell, e.ExceptionObject, line, note);
                 results.Add(new(r.Cell, CellStatus.Failed, r.Clock.Elapsed, failure));
                 results.AddRange(doc.Cells.Skip(r.Index + 1).Select(c => new CellRunResult(c, CellStatus.NotRun, TimeSpan.Zero, null)));
-                var result = Finish();
-                o.ProcessEnded?.Invoke(result);
+                if (FinishAtExit() is { } result) o.ProcessEnded?.Invoke(result);
             }
             // Outside the gate: Exit runs the ProcessExit handlers on another thread, and OnProcessExit takes the gate (it
             // then finds the report written). The run's own thread writes nothing more: the cell is marked abandoned.

@@ -721,6 +721,26 @@ public class RunnerEdgeTests
         Assert.Empty(Directory.GetFiles(outDir, ".*.tmp"));
     }
 
+    /// <summary>A cell that ends the process while the disk is full: the report written at exit fails, and that is the
+    /// one error line and exit 1 the run gives when it meets the full disk itself, not an exception out of the
+    /// ProcessExit handler, which was reported as the runner's own thrown on a background thread.</summary>
+    [Fact]
+    public void A_full_disk_when_a_cell_exits_the_process_is_one_error_line()
+    {
+        var dir = TestSupport.TempDir("edge-full-exit");
+        var outDir = Path.Combine(dir, "out");
+        var manifest = Path.Combine(outDir, "exits.manifest.json");
+        var nb = TestSupport.WriteNotebook(dir, "exits.ipynb",
+            ($"System.IO.File.Delete(@\"{manifest}\"); System.IO.File.CreateSymbolicLink(@\"{manifest}\", \"/dev/full\"); Environment.Exit(3);", null));
+        var (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
+        Assert.Equal(1, exit);
+        Assert.Contains($"no space left on the disk writing '{manifest}': free space on that disk or give another --out", stderr, StringComparison.Ordinal);
+        // It was reported as an exception of the runner's own, "thrown at NotebookRunner.cs ... on a background thread".
+        Assert.DoesNotContain("ReportWriteException", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("background thread", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>An unreadable notebook is named with the fix, as the data loader says it: .NET's bare "Access to the
     /// path is denied" said neither.</summary>
     [Fact]

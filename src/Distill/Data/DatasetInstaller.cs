@@ -34,11 +34,16 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
             return found;
         }
         var copy = InstallCopy(info);
-        return partial is null || partial == copy ? copy : Complete(info, partial, copy);
+        // Asked again: a download into the first root can land ahead of the partial folder, which the loaders then no
+        // longer read (completing it anyway wrote into the system folder, and failed without root). Whichever folder
+        // they read is checked as a whole: a download beside a damaged unpacked twin leaves two that differ.
+        var read = info.FirstPartial(search) is { } still ? Complete(info, still, copy) : info.Locate(search)!;
+        if (DatasetVerifier.Verify(info, read) is { } damaged) throw damaged;
+        return read;
     }
 
     /// <summary>Copies into <paramref name="partial"/> the files it lacks, from the complete <paramref name="copy"/>, each
-    /// through a temporary file renamed into place; then checks the folder as the loaders will read it.</summary>
+    /// through a temporary file renamed into place.</summary>
     string Complete(DatasetInfo info, string partial, string copy)
     {
         var missing = info.Files.Where(f => DatasetInfo.TryResolve(partial, f) is null).ToList();
@@ -62,7 +67,6 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
             }
         }
         log.WriteLine($"{info.Name}: completed {partial} with {string.Join(", ", missing)} from {copy}");
-        if (DatasetVerifier.Verify(info, partial) is { } broken) throw broken;
         return partial;
     }
 

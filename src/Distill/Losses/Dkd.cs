@@ -24,7 +24,7 @@ public static class Dkd
         var nonTarget = nn.functional.one_hot(labels, studentLogits.shape[1]).@bool().logical_not();
         // α + β: the rounding of both KLs adds up in the loss (β = 8 lifts NCKD's eightfold).
         var (s, t) = (Widened(studentLogits, temperature, alpha + beta), Widened(teacherLogits.detach(), temperature, alpha + beta));
-        if (s.dtype != ScalarType.Float64 && Math.Max(MaxAbs(s), MaxAbs(t)) / temperature > Float32MaxScaledLogit)
+        if (s.dtype != ScalarType.Float64 && MaxAbs(s, t) / temperature > Float32MaxScaledLogit)
             (s, t) = (s.to(ScalarType.Float64), t.to(ScalarType.Float64));
         var (sBinary, sOther) = Parts(s / temperature, labels, nonTarget);
         var (tBinary, tOther) = Parts(t / temperature, labels, nonTarget);
@@ -42,10 +42,11 @@ public static class Dkd
     /// near 10 at T = 4) keep their float32 numbers bit for bit.</summary>
     internal const double Float32MaxScaledLogit = 64;
 
-    static double MaxAbs(Tensor logits)
+    /// <summary>The largest |logit| of both sides, read as one number (one device sync a call).</summary>
+    static double MaxAbs(Tensor student, Tensor teacher)
     {
-        using var m = logits.detach().abs().max().to(ScalarType.Float64);
-        return m.item<double>();
+        using var scope = NewDisposeScope();
+        return maximum(student.detach().abs().max(), teacher.detach().abs().max()).to(ScalarType.Float64).item<double>();
     }
 
     /// <summary>Log of the binary (target, non-target) probabilities [B, 2] and log-softmax over the non-target classes [B, C−1].</summary>

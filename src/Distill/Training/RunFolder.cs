@@ -52,12 +52,21 @@ sealed class RunFolder : IDisposable
             // when they give the stamp, the damaged one kept beside it.
             if (resume && File.Exists(checkpoint) && RecordProblem(path) is { } unusable)
             {
-                if (Checkpoint.ReadInfo(checkpoint).Settings != Digest(settings))
-                    throw new InvalidOperationException($"--resume {dir}: {unusable} Give the options the run was started with (its checkpoint's settings stamp then matches and the record is rebuilt from them), " +
-                                                        "pass --force (instead of --resume) to clear the folder and start over, or give another folder.");
-                if (File.Exists(path)) File.Move(path, path + ".damaged", overwrite: true);
+                var stamp = Checkpoint.ReadInfo(checkpoint).Settings;
+                if (stamp != Digest(settings))
+                    throw new InvalidOperationException($"--resume {dir}: {unusable} " + (stamp is null
+                        ? $"{checkpoint} carries no settings stamp (written before stamps were), so nothing else can vouch for it: restore the run.json of its run, "
+                        : "Give the options the run was started with (its checkpoint's settings stamp then matches and the record is rebuilt from them), ") +
+                        "pass --force (instead of --resume) to clear the folder and start over, or give another folder.");
+                string? kept = null;
+                if (File.Exists(path))
+                {
+                    kept = path + ".damaged";
+                    for (var n = 1; File.Exists(kept); n++) kept = $"{path}.damaged.{n}"; // an earlier one stays too
+                    File.Move(path, kept);
+                }
                 log?.WriteLine($"warning: --resume {dir}: {unusable} This command's settings match the checkpoint's stamp, so the record was rebuilt from them" +
-                               (File.Exists(path + ".damaged") ? $" (the damaged one is {path}.damaged)" : "") + "; its start time and versions are this resume's.");
+                               (kept is null ? "" : $" (the damaged one is {kept})") + "; its start time and versions are this resume's.");
             }
             else if (resume && File.Exists(path))
             {

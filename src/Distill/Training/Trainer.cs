@@ -313,7 +313,8 @@ sealed class TrainingRun : IDisposable
         // yet softmax and oneMKL's exp still open an OpenMP region, and waking the sleeping second worker costs ~20 µs
         // a kernel here, more than the work (docs/performance.md). Below the grain every kernel runs the same serial
         // code either way, so the numbers do not change; above it the objective stays on all threads.
-        var logitLeaf = splitObjective && s.Logits.numel() <= OneThreadLogits && s.Logits.shape[^1] <= OneThreadClasses ? s.Logits.detach().requires_grad_(true) : null;
+        // (Logits that need no gradient, a student whose every weight is frozen, have no graph to send one through.)
+        var logitLeaf = splitObjective && s.Logits.requires_grad && s.Logits.numel() <= OneThreadLogits && s.Logits.shape[^1] <= OneThreadClasses ? s.Logits.detach().requires_grad_(true) : null;
         var seen = logitLeaf is null ? s : new ModelOutput(logitLeaf, []);
         var threads = logitLeaf is null ? 0 : get_num_threads();
         if (logitLeaf is not null) set_num_threads(1);

@@ -86,6 +86,27 @@ public class DownloadTests
         Assert.Contains($"mnist: already present in {mine} (verified)", log.ToString());
     }
 
+    /// <summary>A partial folder behind the install root (the system's, say) is left alone when the download lands ahead
+    /// of it: the loaders then read the download (completing the partial one anyway wrote into the system folder, and
+    /// failed without root).</summary>
+    [Fact]
+    public void A_download_ahead_of_a_partial_folder_leaves_that_folder_alone()
+    {
+        var (served, info) = GeneratedMnist();
+        using var server = new LoopbackServer(served);
+        using var dir = new TempDir();
+        string first = Path.Combine(dir.Path, "first"), later = Path.Combine(dir.Path, "later", "mnist");
+        Directory.CreateDirectory(later);
+        File.WriteAllBytes(Path.Combine(later, IdxNames.TrainImages), served["mnist/" + IdxNames.TrainImages]);
+        var search = DatasetSearch.Only(first, Path.GetDirectoryName(later)!);
+        var log = new StringWriter();
+        Assert.Equal(Path.Combine(first, "mnist"), new DatasetInstaller(search, log) { Mirror = server.Url, AllowApt = false, AllowNpm = false }.Install(info));
+        Assert.Equal([IdxNames.TrainImages], Directory.GetFiles(later).Select(Path.GetFileName));
+        Assert.DoesNotContain("completed", log.ToString());
+        using var ds = Datasets.Mnist(search);
+        Assert.Equal(40, ds.Train.Count);
+    }
+
     /// <summary>A mirror that is no http(s) URL is refused before anything is installed, as one line naming it (it
     /// was a UriFormatException or NotSupportedException mid-install); an empty --mirror is refused, not taken as
     /// "use the canonical source".</summary>
