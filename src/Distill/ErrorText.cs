@@ -3,11 +3,16 @@ namespace Distill;
 /// <summary>An exception's message as the one line a user reads.</summary>
 public static class ErrorText
 {
-    /// <summary>The first line, without .NET's "(Parameter 'x')" suffix and the second line ArgumentOutOfRangeException
-    /// adds ("Actual value was ..."): noise to a user, who never named a parameter.</summary>
+    /// <summary>The message without .NET's "(Parameter 'x')" suffix and the "Actual value was ..." line
+    /// ArgumentOutOfRangeException adds (noise to a user, who never named a parameter), as one line: a line break inside
+    /// it (a path or name the user gave with one) shows as ⏎, where keeping only the first line cut the message off there,
+    /// its problem and fix included.</summary>
     public static string Line(Exception e)
     {
-        var message = e.Message.Split('\n')[0].TrimEnd();
-        return e is ArgumentException { ParamName: { } p } ? message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : message;
+        var message = e.Message.TrimEnd();
+        if (e is ArgumentOutOfRangeException && message.LastIndexOf('\n') is var last and >= 0 && message[(last + 1)..].StartsWith("Actual value was ", StringComparison.Ordinal))
+            message = message[..last].TrimEnd();
+        if (e is ArgumentException { ParamName: { } p }) message = message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal);
+        return TerminalText.Line(message);
     }
 }
