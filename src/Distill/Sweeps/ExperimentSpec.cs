@@ -420,6 +420,10 @@ public sealed record Experiment
         if (teacher is null && ExperimentSpec.Find(data, "teacher_train_size") is { } teacherSize)
             throw new SpecException(file, SpecSchema.Line(teacherSize),
                 "dataset.teacher_train_size: there is no teacher to train on it (no teacher section), so it would be ignored; remove it, or add a teacher and a method that uses it.");
+        // The data seed draws the subsets: with no subset size it draws nothing, and a grid over it trains identical runs.
+        if (ExperimentSpec.Find(data, "seed") is { } dataSeed && new[] { "train_size", "test_size", "teacher_train_size" }.All(k => ExperimentSpec.Find(data, k) is null))
+            throw new SpecException(file, SpecSchema.Line(dataSeed),
+                "dataset.seed: it draws the subsets of train_size, test_size and teacher_train_size, and none is given (the whole splits are used), so it would change nothing; remove it, or give a subset size.");
         // A teacher no term uses is never trained: a grid over its settings would train identical runs.
         if (teacher is not null && !methods.Any(m => m.Item1.Method.NeedsTeacher))
             throw new SpecException(file, SpecSchema.Line(root.Children.Keys.First(k => ((YamlScalarNode)k).Value == "teacher")),
