@@ -220,6 +220,16 @@ public sealed class ExperimentSpec
             // YamlDotNet's scanner throws this, without a position, on some unclosed flow collections ("[2" then a new key).
             throw new SpecException(file, LastToken(text), "not valid YAML after this line (an unclosed [, { or quote?); fix the syntax there.");
         }
+        if (stream.Documents.Count > 1)
+        {
+            // A --- after the spec starts a second document (even an empty one): named at its line, where "a spec is one
+            // YAML mapping" at line 1 pointed at a spec that is one.
+            var lines = text.ReplaceLineEndings("\n").Split('\n');
+            var from = (int)stream.Documents[0].RootNode.End.Line - 1;
+            var marker = Enumerable.Range(from, Math.Max(lines.Length - from, 0)).FirstOrDefault(i => lines[i].StartsWith("---", StringComparison.Ordinal), -1);
+            throw new SpecException(file, marker >= 0 ? marker + 1 : (int)stream.Documents[1].RootNode.Start.Line,
+                "a second YAML document starts here (a --- line after the spec); a spec is one document: remove this line and what follows it, or move that document into a file of its own.");
+        }
         return stream.Documents.Count == 1 ? stream.Documents[0].RootNode as YamlMappingNode : null;
     }
 

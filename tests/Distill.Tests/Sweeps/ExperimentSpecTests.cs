@@ -186,6 +186,9 @@ public class ExperimentSpecTests
     [InlineData("  seed: [0, 1, 2]", "  seed: [0, 1, 2]\n  name: [a, b]", 18, "grid key 'name': the name only labels the sweep (run names, report titles, job names) and changes nothing a run trains, so every value would train the same runs; remove it from the grid.")]
     [InlineData("  ce: 0.1\n  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "  ce: 1\ngrid:\n  dataset.teacher_train_size: [100, 200]", 11,
         "dataset.teacher_train_size: there is no teacher to train on it (no teacher section), so it would be ignored;", "teacher:\n  model: cnn\n  epochs: 1\n", "")]
+    // A --- after the spec (an empty second document too) was "a spec is one YAML mapping" at line 1.
+    [InlineData("  seed: [0, 1, 2]", "  seed: [0, 1, 2]\n---\n", 18, "a second YAML document starts here (a --- line after the spec); a spec is one document: remove this line")]
+    [InlineData("  seed: [0, 1, 2]", "  seed: [0, 1, 2]\n---\nname: other\n", 18, "a second YAML document starts here")]
     // The data seed draws only subsets: with none, a grid over it trained identical runs (both 84.41 %, a tester's).
     [InlineData("  train_size: 300", "  seed: 5", 4, "dataset.seed: it draws the subsets of train_size, test_size and teacher_train_size, and none is given (the whole splits are used), so it would change nothing;")]
     [InlineData("  seed: [0, 1, 2]", "  seed: [0, 1, 2]\n  dataset.seed: [0, 1]", 17, "dataset.seed: it draws the subsets", "  train_size: 300\n", "")]
