@@ -154,9 +154,11 @@ public sealed class ExperimentSpec
             }
             // A method's section is found as the loss section finds it, whatever its case and blanks (`KD:` is kd):
             // asked for by its exact key, `KD:` had no 'loss.kd', and writing `kd:` too made the method twice.
-            parent = (parts[0] == "loss" && i == 1 ? MethodSection(parent, parts[i]) : Find(parent, parts[i])) as YamlMappingNode
-                ?? throw new SpecException(file, line, $"grid key '{key}' does not exist in this spec: it has no '{string.Join('.', parts[..(i + 1)])}'; " +
-                                                       "write that section first (the grid sweeps keys of the spec).");
+            var next = parts[0] == "loss" && i == 1 ? MethodSection(parent, parts[i]) : Find(parent, parts[i]);
+            var prefix = string.Join('.', parts[..(i + 1)]);
+            parent = next as YamlMappingNode ?? throw new SpecException(file, line, next is null
+                ? $"grid key '{key}' does not exist in this spec: it has no '{prefix}'; write that section first (the grid sweeps keys of the spec)."
+                : $"grid key '{key}' does not exist in this spec: '{prefix}' is a value, not a section with keys under it; sweep '{prefix}' itself, or give a key the spec has.");
             schema = sub;
         }
         throw new UnreachableException();

@@ -186,6 +186,8 @@ public class ExperimentSpecTests
     [InlineData("  seed: [0, 1, 2]", "  seed: [0, 1, 2]\n  name: [a, b]", 18, "grid key 'name': the name only labels the sweep (run names, report titles, job names) and changes nothing a run trains, so every value would train the same runs; remove it from the grid.")]
     [InlineData("  ce: 0.1\n  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "  ce: 1\ngrid:\n  dataset.teacher_train_size: [100, 200]", 11,
         "dataset.teacher_train_size: there is no teacher to train on it (no teacher section), so it would be ignored;", "teacher:\n  model: cnn\n  epochs: 1\n", "")]
+    // A key under a plain value was "it has no 'dataset.name'; write that section first", though the spec has it.
+    [InlineData("  seed: [0, 1, 2]", "  seed: [0, 1, 2]\n  dataset.name.x: [1, 2]", 18, "grid key 'dataset.name.x' does not exist in this spec: 'dataset.name' is a value, not a section with keys under it; sweep 'dataset.name' itself")]
     // A --- after the spec (an empty second document too) was "a spec is one YAML mapping" at line 1.
     [InlineData("  seed: [0, 1, 2]", "  seed: [0, 1, 2]\n---\n", 18, "a second YAML document starts here (a --- line after the spec); a spec is one document: remove this line")]
     [InlineData("  seed: [0, 1, 2]", "  seed: [0, 1, 2]\n---\nname: other\n", 18, "a second YAML document starts here")]
