@@ -418,6 +418,8 @@ public static class SweepRunner
         var options = Recipe.Options(c, $"{spec.Name}[{planned.Index}]", e.Seed, e.Epochs, e.Optimizer) with
         {
             OutDir = runDir,
+            // A spec has no gradient clipping and no --lr: the advice names what it can change.
+            NonFiniteAdvice = "Lower optimizer.lr in the spec, or check that term's settings in its loss section.",
             Settings = new Dictionary<string, string>(planned.Values.Select(v => KeyValuePair.Create($"grid.{v.Key}", v.Value))) { ["spec"] = spec.Hash, ["loss"] = e.Loss, ["teacher_model"] = e.Teacher?.ToString() ?? "none" },
         };
         var r = Trainer.Train(student, transfer, objective, options, needsTeacher ? teacher : null);

@@ -25,6 +25,9 @@ public sealed record TrainOptions
     public double WarmupEpochs { get; init; }
     /// <summary>Clip the global L2 norm of the gradients to this value (Pascanu et al. 2013); null: no clipping.</summary>
     public double? ClipGradNorm { get; init; }
+    /// <summary>What the error of a NaN or infinite loss advises, in the caller's terms (a sweep spec's keys); null: the
+    /// command line's and these options' (--lr, --clip, <see cref="ClipGradNorm"/>).</summary>
+    public string? NonFiniteAdvice { get; init; }
     public Augmentation Augment { get; init; } = Augmentation.None;
 
     /// <summary>Training images held out as a validation split (the same ones for every seed, see

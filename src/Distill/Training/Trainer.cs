@@ -365,7 +365,7 @@ sealed class TrainingRun : IDisposable
         var value = bad.Name is null ? values[0] : bad.Value;
         return new NonFiniteLossException(
             $"{o.Name}: loss is {value} at epoch {epoch}, step {step} (batch {stepInEpoch + 1} of {stepsPerEpoch}), in term '{term}'. " +
-            "Lower the learning rate, clip gradients (--clip N on the command line, ClipGradNorm in TrainOptions), or check that term's inputs.", epoch, step, term);
+            (o.NonFiniteAdvice ?? "Lower the learning rate, clip gradients (--clip N on the command line, ClipGradNorm in TrainOptions), or check that term's inputs."), epoch, step, term);
     }
 
     /// <summary>A finite run that has gone wrong: its loss over 10⁴ times the first epoch's, or its test accuracy still at

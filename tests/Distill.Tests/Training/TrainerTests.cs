@@ -539,6 +539,13 @@ public class TrainerTests
         Assert.Contains($"step {steps + 4}", e.Message);
         Assert.Contains("'boom'", e.Message);
         Assert.True(m.parameters().All(p => p.isfinite().all().item<bool>()), "the NaN step must not reach the weights");
+        Assert.Contains("--clip N on the command line", e.Message, StringComparison.Ordinal);
+
+        // A caller whose users set other keys (a sweep spec has no --clip) gives its own advice.
+        using var again = Mlp(0);
+        var advised = Assert.Throws<NonFiniteLossException>(() => Trainer.Train(again, data, new Objective().Add(new CrossEntropyTerm()).Add(new NanAtStepTerm(3)),
+            Opts(epochs: 1) with { NonFiniteAdvice = "Lower optimizer.lr in the spec." }));
+        Assert.EndsWith("in term 'boom'. Lower optimizer.lr in the spec.", advised.Message, StringComparison.Ordinal);
     }
 
     [Fact]
