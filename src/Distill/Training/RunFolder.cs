@@ -56,6 +56,8 @@ sealed class RunFolder : IDisposable
                 if (stamp != Digest(settings))
                     throw new InvalidOperationException($"--resume {dir}: {unusable} " + (stamp is null
                         ? $"{checkpoint} carries no settings stamp (written before stamps were), so nothing else can vouch for it: restore the run.json of its run, "
+                        : StampThreads(stamp, settings) is int k
+                        ? $"Its checkpoint was trained at {NumberText.Count(k, "thread")} and this run has {settings.GetValueOrDefault("threads")}: resume at {k} (DISTILL_THREADS={k} for train, --threads {k} for sweep run) and the record is rebuilt, "
                         : "Give the options the run was started with (its checkpoint's settings stamp then matches and the record is rebuilt from them), ") +
                         "pass --force (instead of --resume) to clear the folder and start over, or give another folder.");
                 string? kept = null;
@@ -116,6 +118,13 @@ sealed class RunFolder : IDisposable
     }
 
     public const string MetricsFile = "metrics.csv";
+
+    /// <summary>The thread count at which <paramref name="settings"/> give <paramref name="stamp"/>, when only the thread
+    /// count differs (a sequential sweep at 2 threads re-run with --jobs 2, whose workers take 1): the one change a user
+    /// cannot see in the options they typed.</summary>
+    static int? StampThreads(string stamp, IReadOnlyDictionary<string, string> settings) =>
+        Enumerable.Range(1, 256).Select(k => (int?)k)
+            .FirstOrDefault(k => Digest(new Dictionary<string, string>(settings) { ["threads"] = $"{k}" }) == stamp);
 
     /// <summary>Why the run record at <paramref name="path"/> cannot be used (missing, empty, damaged), or null.</summary>
     static string? RecordProblem(string path)

@@ -409,6 +409,29 @@ public class TrainerTests
         Assert.Contains("\"seed\"", File.ReadAllText(record));
     }
 
+    /// <summary>Without its run.json, a checkpoint resumed at another thread count was refused with "give the options the
+    /// run was started with", though the options typed were the same: the thread count is found from the stamp and named.</summary>
+    [Fact]
+    public void A_resume_without_its_record_at_another_thread_count_names_the_count()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        TorchRuntime.Initialize();
+        var before = TorchRuntime.Threads;
+        try
+        {
+            TorchRuntime.Initialize(threads: 2);
+            using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path });
+            File.Delete(Path.Combine(dir.Path, "run.json"));
+            TorchRuntime.Initialize(threads: 1);
+            using var again = Mlp(0);
+            var e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true }));
+            Assert.Contains("Its checkpoint was trained at 2 threads and this run has 1: resume at 2 (DISTILL_THREADS=2 for train, --threads 2 for sweep run)", e.Message, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(dir.Path, "run.json")));
+        }
+        finally { TorchRuntime.Initialize(threads: before); }
+    }
+
     /// <summary>A last.ckpt that is a symbolic link to nothing failed with a bare "Could not find file".</summary>
     [Fact]
     public void A_checkpoint_that_is_a_dangling_link_is_named_with_the_fix()
