@@ -57,7 +57,7 @@ public sealed record DatasetInfo(
             if (partialIsError && !Directory.Exists(dir) && (FilePaths.BrokenLink(dir) ?? (File.Exists(dir) ? "a file, not a folder" : null)) is { } what)
                 throw new DatasetException(dir, $"is {what}, where {Title}'s folder should be",
                     $"replace it with the folder holding {Title}'s files (or a link to one), or remove it to use another copy (`{InstallCommand}` installs one)");
-            var missing = Files.Where(f => TryResolve(dir, f) is null).ToList();
+            var missing = Missing(dir);
             if (missing.Count == 0) return dir;
             if (partialIsError && missing.Count < Files.Count)
             {
@@ -83,12 +83,15 @@ public sealed record DatasetInfo(
         foreach (var dir in Candidates(search))
         {
             if (!Directory.Exists(dir) && (FilePaths.BrokenLink(dir) is not null || File.Exists(dir))) return null;
-            var missing = Files.Count(f => TryResolve(dir, f) is null);
+            var missing = Missing(dir).Count;
             if (missing == 0) return null;
             if (missing < Files.Count) return dir;
         }
         return null;
     }
+
+    /// <summary>The dataset's files <paramref name="dir"/> holds neither as given nor un-gzipped (<see cref="TryResolve"/>).</summary>
+    public IReadOnlyList<string> Missing(string dir) => [.. Files.Where(f => TryResolve(dir, f) is null)];
 
     /// <summary>The file as given, or its un-gzipped twin (name without .gz), whichever exists.</summary>
     public static string? TryResolve(string folder, string file)

@@ -43,25 +43,26 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
     }
 
     /// <summary>Copies into <paramref name="partial"/> the files it lacks, from the complete <paramref name="copy"/>, each
-    /// through a temporary file renamed into place.</summary>
+    /// written atomically (<see cref="Training.AtomicFile"/>: a cut copy leaves no partial file).</summary>
     string Complete(DatasetInfo info, string partial, string copy)
     {
-        var missing = info.Files.Where(f => DatasetInfo.TryResolve(partial, f) is null).ToList();
+        var missing = info.Missing(partial);
         foreach (var name in missing)
         {
             var source = DatasetInfo.TryResolve(copy, name)!; // the copy is complete
             var target = Path.Combine(partial, Path.GetFileName(source));
             if (Directory.Exists(target))
                 throw new DatasetException(target, $"is a folder, where {info.Title}'s file {name} should be", "move the folder away, then run this again");
-            var temp = target + ".part";
             try
             {
-                File.Copy(source, temp, overwrite: true);
-                File.Move(temp, target);
+                Training.AtomicFile.Write(target, s =>
+                {
+                    using var from = File.OpenRead(source);
+                    from.CopyTo(s);
+                });
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                File.Delete(temp);
                 throw new DatasetException(target, $"could not be copied from {source} ({e.Message})",
                     $"copy the file by hand, or remove {partial} to use {copy}", e);
             }

@@ -79,6 +79,7 @@ public class DownloadTests
         Assert.Contains($"mnist: completed {mine} with {IdxNames.TrainLabels} from {other}", log.ToString());
         Assert.Equal(served[IdxNames.TrainLabels], File.ReadAllBytes(labels));
         Assert.Empty(Directory.GetFiles(mine, "*.part"));
+        Assert.DoesNotContain(Directory.GetFiles(mine), Distill.Training.AtomicFile.IsTempName); // the copy's temp file is gone
         using var ds = Datasets.Mnist(search);
         Assert.Equal(Gen.Labels(40).Select(l => (long)l), ds.Train.Labels.data<long>().ToArray());
 
