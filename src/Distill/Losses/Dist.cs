@@ -17,6 +17,12 @@ public static class Dist
         Logits2D("dist", studentLogits, teacherLogits);
         Kd.CheckTemperature("dist", temperature);
         if (studentLogits.shape[0] < 2) throw new ArgumentException("dist: the intra-class relation needs a batch of at least two samples.");
+        return SmallLogits.Fits(studentLogits) ? Managed(studentLogits, teacherLogits, temperature, beta, gamma) : Tensors(studentLogits, teacherLogits, temperature, beta, gamma);
+    }
+
+    /// <summary>The loss in tensor operations: on a GPU, and for logits past <see cref="SmallLogits"/>' limits.</summary>
+    internal static Tensor Tensors(Tensor studentLogits, Tensor teacherLogits, double temperature, double beta, double gamma)
+    {
         // float64 (B×C, cheap): a student near uniform has probabilities within 1e-4 of 1/C, which centring leaves as a
         // small difference of nearly equal numbers; float32's rounding of them, divided by their small norm, put the
         // gradient 1.2 off at logits of size 1e-3 (as PyTorch's float32).
@@ -25,6 +31,48 @@ public static class Dist
         var inter = 1 - Pearson(ys, yt).mean();
         var intra = 1 - Pearson(ys.t(), yt.t()).mean();
         return AsDtypeOf((beta * inter + gamma * intra) * (temperature * temperature), studentLogits);
+    }
+
+    /// <summary>The same loss and its gradient in float64 managed code (<see cref="SmallLogits"/>).</summary>
+    internal static Tensor Managed(Tensor studentLogits, Tensor teacherLogits, double temperature, double beta, double gamma)
+    {
+        int b = (int)studentLogits.shape[0], c = (int)studentLogits.shape[1];
+        var (ys, yt) = (new double[b * c], new double[b * c]);
+        SmallLogits.Softmax(SmallLogits.Read(studentLogits), b, c, temperature, ys);
+        SmallLogits.Softmax(SmallLogits.Read(teacherLogits), b, c, temperature, yt);
+        var dys = new double[b * c];
+        var t2 = temperature * temperature;
+        double inter = 0, intra = 0;
+        for (var i = 0; i < b; i++) inter += Pearson(ys, yt, i * c, c, 1, dys, -beta * t2 / b);
+        for (var j = 0; j < c; j++) intra += Pearson(ys, yt, j, b, c, dys, -gamma * t2 / c);
+        var dz = new double[b * c];
+        SmallLogits.SoftmaxBackward(ys, dys, b, c, temperature, dz);
+        return SmallLogits.Scalar(studentLogits, t2 * (beta * (1 - inter / b) + gamma * (1 - intra / c)), dz);
+    }
+
+    /// <summary>ρ of the <paramref name="n"/> values of <paramref name="a"/> and <paramref name="b"/> from
+    /// <paramref name="start"/> every <paramref name="stride"/>; adds <paramref name="scale"/>·∂ρ/∂a to
+    /// <paramref name="da"/>. With a′, b′ centred, N = a′·b′ and D = ‖a′‖‖b′‖ + 1e-8: ∂ρ/∂a′ = b′/D − N‖b′‖a′/(‖a′‖D²)
+    /// (the second part 0 where ‖a′‖ = 0, as autograd's norm gives), and ∂ρ/∂a is that less its mean (the centring).</summary>
+    static double Pearson(double[] a, double[] b, int start, int n, int stride, double[] da, double scale)
+    {
+        double ma = 0, mb = 0;
+        for (var k = 0; k < n; k++) { ma += a[start + k * stride]; mb += b[start + k * stride]; }
+        (ma, mb) = (ma / n, mb / n);
+        double dot = 0, aa = 0, bb = 0;
+        for (var k = 0; k < n; k++)
+        {
+            var (x, y) = (a[start + k * stride] - ma, b[start + k * stride] - mb);
+            dot += x * y; aa += x * x; bb += y * y;
+        }
+        var (na, nb) = (Math.Sqrt(aa), Math.Sqrt(bb));
+        var d = na * nb + 1e-8;
+        var (cb, ca) = (scale / d, na == 0 ? 0 : -scale * dot * nb / (na * d * d));
+        double mean = 0;
+        for (var k = 0; k < n; k++) mean += cb * (b[start + k * stride] - mb) + ca * (a[start + k * stride] - ma);
+        mean /= n;
+        for (var k = 0; k < n; k++) da[start + k * stride] += cb * (b[start + k * stride] - mb) + ca * (a[start + k * stride] - ma) - mean;
+        return dot / d;
     }
 
     /// <summary>Pearson correlation of each row of <paramref name="a"/> with the same row of <paramref name="b"/>.</summary>

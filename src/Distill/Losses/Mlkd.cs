@@ -35,6 +35,18 @@ public static class Mlkd
         Logits2D("mlkd", studentLogits, teacherLogits);
         if (temperatures.Count == 0) throw new ArgumentException("mlkd: give at least one temperature.");
         foreach (var t in temperatures) Kd.CheckTemperature("mlkd", t);
+        return SmallLogits.Fits(studentLogits, ManagedMaxClasses)
+            ? Managed(studentLogits, teacherLogits, temperatures, paperClassScale)
+            : Tensors(studentLogits, teacherLogits, temperatures, paperClassScale);
+    }
+
+    /// <summary>Past this many classes the managed code's C×C Grams (B·C² multiply-adds each, serial) cost more than
+    /// libtorch's batched products.</summary>
+    const long ManagedMaxClasses = 64;
+
+    /// <summary>The loss in tensor operations: on a GPU, and for logits past <see cref="SmallLogits"/>' limits.</summary>
+    internal static Tensor Tensors(Tensor studentLogits, Tensor teacherLogits, IReadOnlyList<double> temperatures, bool paperClassScale = false)
+    {
         using var scope = NewDisposeScope();
         long b = studentLogits.shape[0], c = studentLogits.shape[1];
         var classScale = paperClassScale ? 1.0 : 1.0 / (b * (double)b);
@@ -49,6 +61,69 @@ public static class Mlkd
         var cls = (gtt - gss).square().sum() * (classScale / c);
         var batch = (b > c ? ExpandedBatch(ps, pt) : (pt.bmm(pt.transpose(1, 2)) - ps.bmm(ps.transpose(1, 2))).square().sum()) / b;
         return AsDtypeOf(instance + batch + cls, studentLogits).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The same loss and its gradient in float64 managed code (<see cref="SmallLogits"/>). At each temperature,
+    /// with Gs = PsᵀPs, Gt = PtᵀPt and Gts = PtᵀPs (C×C, from columns of the probabilities), the gradient with respect to
+    /// Ps is that of the class level, −4·Ps(Gt − Gs)·scale/C, plus the batch level's 4·(Ps·Gs − Pt·Gts)/B (the same for
+    /// its B×B form, PsPsᵀPs = Ps·Gs); the instance level's gradient with respect to the logits is T·(ps·Σpt − pt)/B.</summary>
+    internal static Tensor Managed(Tensor studentLogits, Tensor teacherLogits, IReadOnlyList<double> temperatures, bool paperClassScale = false)
+    {
+        int b = (int)studentLogits.shape[0], c = (int)studentLogits.shape[1];
+        var classScale = (paperClassScale ? 1.0 : 1.0 / (b * (double)b)) / c;
+        var (zs, zt) = (SmallLogits.Read(studentLogits), SmallLogits.Read(teacherLogits));
+        var (ps, pt, logPs, logPt) = (new double[b * c], new double[b * c], new double[b * c], new double[b * c]);
+        var (psT, ptT, dpsT, dps) = (new double[b * c], new double[b * c], new double[b * c], new double[b * c]);
+        var (gs, gt, gts, m, n) = (new double[c * c], new double[c * c], new double[c * c], new double[c * c], new double[c * c]);
+        var dz = new double[b * c];
+        double loss = 0;
+        foreach (var temperature in temperatures)
+        {
+            SmallLogits.Softmax(zs, b, c, temperature, ps, logPs);
+            SmallLogits.Softmax(zt, b, c, temperature, pt, logPt);
+            // Instance level: T²·batchmean KL(p_t ‖ p_s); a class the teacher gives p = 0 adds 0 (as FiniteLog does).
+            double kl = 0;
+            for (var r = 0; r < b; r++)
+            {
+                double teacherMass = 0;
+                for (var k = r * c; k < (r + 1) * c; k++) { kl += pt[k] * (Math.Max(logPt[k], double.MinValue) - logPs[k]); teacherMass += pt[k]; }
+                for (var k = r * c; k < (r + 1) * c; k++) dz[k] += temperature * (ps[k] * teacherMass - pt[k]) / b;
+            }
+            loss += temperature * temperature * kl / b;
+
+            SmallLogits.Transpose(ps, psT, b, c);
+            SmallLogits.Transpose(pt, ptT, b, c);
+            SmallLogits.Products(psT, psT, c, b, gs);
+            SmallLogits.Products(ptT, ptT, c, b, gt);
+            SmallLogits.Products(ptT, psT, c, b, gts);
+            double cls = 0, batch = 0;
+            for (var k = 0; k < c * c; k++)
+            {
+                var d = gt[k] - gs[k];
+                cls += d * d;
+                batch += gt[k] * gt[k] - 2 * gts[k] * gts[k] + gs[k] * gs[k];
+                m[k] = 4 * gs[k] / b - 4 * d * classScale; // ∂/∂Ps = Ps·m − Pt·(4·Gts/B)
+            }
+            loss += cls * classScale + (b > c ? batch : DirectBatch(ps, pt, b, c)) / b;
+
+            for (var k = 0; k < c * c; k++) n[k] = -4 * gts[k] / b;
+            SmallLogits.CombineRows(m, psT, n, ptT, c, b, dpsT); // ∂L/∂Ps, by columns
+            SmallLogits.Transpose(dpsT, dps, c, b);
+            SmallLogits.SoftmaxBackward(ps, dps, b, c, temperature, dz);
+        }
+        return SmallLogits.Scalar(studentLogits, loss, dz);
+    }
+
+    /// <summary>‖P_tP_tᵀ − P_sP_sᵀ‖²_F from [B, C] rows, for batches no larger than the class count, where the
+    /// expanded form's three terms would be larger than the B×B products.</summary>
+    static double DirectBatch(double[] ps, double[] pt, int b, int c)
+    {
+        var (kt, ks) = (new double[b * b], new double[b * b]);
+        SmallLogits.Products(pt, pt, b, c, kt);
+        SmallLogits.Products(ps, ps, b, c, ks);
+        double sum = 0;
+        for (var k = 0; k < b * b; k++) sum += (kt[k] - ks[k]) * (kt[k] - ks[k]);
+        return sum;
     }
 
     /// <summary>The batch level's ‖P_tP_tᵀ − P_sP_sᵀ‖²_F summed over the [K, B, C] stack, with more samples than classes.

@@ -1,0 +1,164 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using static TorchSharp.torch;
+
+namespace Distill.Losses;
+
+/// <summary>
+/// Logit losses over small CPU batches computed forward and backward at once in managed float64 code, and handed to
+/// autograd as one scalar whose gradient is known. Why: on [128, 10] every libtorch kernel costs 2-20 µs of dispatch
+/// and autograd bookkeeping, more than its arithmetic; DIST took about 35 kernels forward and as many backward, MLKD
+/// about 60 each way, which put them at +15 % and +25 % of the MLP student's whole step (docs/performance.md), where
+/// the arithmetic itself is a few microseconds. On another device, or past the size limits, the tensor code runs.
+/// </summary>
+static class SmallLogits
+{
+    /// <summary>At most this many logits: the managed code is serial, and above it libtorch's kernels split over the threads.</summary>
+    public const long MaxElements = 1 << 16;
+
+    /// <summary>True when <paramref name="logits"/> are small enough, with at most <paramref name="maxClasses"/>
+    /// classes, and live on the CPU, where their values can be read without a device copy.</summary>
+    public static bool Fits(Tensor logits, long maxClasses = long.MaxValue) =>
+        logits.device_type == TorchSharp.DeviceType.CPU && logits.numel() <= MaxElements && logits.shape[^1] <= maxClasses &&
+        logits.dtype is ScalarType.Float32 or ScalarType.Float64;
+
+    /// <summary>The values of a 2-D float32 or float64 CPU tensor, row-major, in float64.</summary>
+    public static double[] Read(Tensor t)
+    {
+        using var c = t.detach().contiguous();
+        var values = new double[c.numel()];
+        if (c.dtype == ScalarType.Float64) MemoryMarshal.Cast<byte, double>(c.bytes).CopyTo(values);
+        else
+        {
+            var floats = MemoryMarshal.Cast<byte, float>(c.bytes);
+            for (var i = 0; i < values.Length; i++) values[i] = floats[i];
+        }
+        return values;
+    }
+
+    /// <summary>A scalar in <paramref name="logits"/>' dtype equal to <paramref name="value"/>, whose gradient with
+    /// respect to <paramref name="logits"/> is <paramref name="gradient"/> (row-major, their shape). Built as
+    /// value + (Σ z·g − Σ z·g), the second sum detached: the bracket is exactly 0 forward and passes g backward, through
+    /// whatever produced the logits (e.g. logit standardization). No custom autograd node: three small kernels.</summary>
+    public static Tensor Scalar(Tensor logits, double value, double[] gradient)
+    {
+        var result = tensor(value, dtype: logits.dtype);
+        if (!logits.requires_grad || !is_grad_enabled()) return result;
+        var g = tensor(gradient, logits.shape).to(logits.dtype);
+        var link = (logits * g).sum();
+        return result + (link - link.detach());
+    }
+
+    /// <summary>Softmax of each row of [rows, cols] <paramref name="z"/> divided by <paramref name="temperature"/>, into
+    /// <paramref name="p"/>, and, when given, the log-probabilities into <paramref name="logP"/>.</summary>
+    public static void Softmax(double[] z, int rows, int cols, double temperature, double[] p, double[]? logP = null)
+    {
+        var inverse = 1 / temperature;
+        for (var r = 0; r < rows; r++)
+        {
+            var o = r * cols;
+            var max = double.NegativeInfinity;
+            for (var c = o; c < o + cols; c++) max = Math.Max(max, p[c] = z[c] * inverse);
+            double sum = 0;
+            for (var c = o; c < o + cols; c++)
+            {
+                var shifted = p[c] - max;
+                if (logP is not null) logP[c] = shifted;
+                sum += p[c] = Math.Exp(shifted);
+            }
+            var (scale, logSum) = (1 / sum, Math.Log(sum));
+            for (var c = o; c < o + cols; c++) p[c] *= scale;
+            if (logP is not null) for (var c = o; c < o + cols; c++) logP[c] -= logSum;
+        }
+    }
+
+    /// <summary>Adds to <paramref name="dz"/> the gradient with respect to the logits z of a loss whose gradient with
+    /// respect to p = softmax(z/T) is <paramref name="dp"/>: (1/T)·p ⊙ (dp − ⟨dp, p⟩) per row.</summary>
+    public static void SoftmaxBackward(double[] p, double[] dp, int rows, int cols, double temperature, double[] dz)
+    {
+        var inverse = 1 / temperature;
+        for (var r = 0; r < rows; r++)
+        {
+            var o = r * cols;
+            double dot = 0;
+            for (var c = o; c < o + cols; c++) dot += dp[c] * p[c];
+            for (var c = o; c < o + cols; c++) dz[c] += p[c] * (dp[c] - dot) * inverse;
+        }
+    }
+
+    /// <summary>[rows, cols] row-major <paramref name="from"/> into [cols, rows] row-major <paramref name="to"/>.</summary>
+    public static void Transpose(double[] from, double[] to, int rows, int cols)
+    {
+        for (var r = 0; r < rows; r++)
+            for (var k = 0; k < cols; k++) to[k * rows + r] = from[r * cols + k];
+    }
+
+    /// <summary>g[i·rows + j] = Σ_k x[i·n + k]·y[j·n + k] for the <paramref name="rows"/> rows of two [rows, n] matrices:
+    /// XYᵀ, four rows of y at a time against one of x, n in SIMD vectors (a Gram matrix when x is y).</summary>
+    public static void Products(double[] x, double[] y, int rows, int n, double[] g)
+    {
+        var w = Vector<double>.Count;
+        ref var xs = ref MemoryMarshal.GetArrayDataReference(x);
+        ref var ys = ref MemoryMarshal.GetArrayDataReference(y);
+        for (var i = 0; i < rows; i++)
+        {
+            var j = 0;
+            for (; j + 4 <= rows; j += 4)
+            {
+                var (a0, a1, a2, a3) = (Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero);
+                var k = 0;
+                for (; k + w <= n; k += w)
+                {
+                    var xi = Vector.LoadUnsafe(ref xs, (nuint)(i * n + k));
+                    a0 += xi * Vector.LoadUnsafe(ref ys, (nuint)(j * n + k));
+                    a1 += xi * Vector.LoadUnsafe(ref ys, (nuint)((j + 1) * n + k));
+                    a2 += xi * Vector.LoadUnsafe(ref ys, (nuint)((j + 2) * n + k));
+                    a3 += xi * Vector.LoadUnsafe(ref ys, (nuint)((j + 3) * n + k));
+                }
+                var (s0, s1, s2, s3) = (Vector.Sum(a0), Vector.Sum(a1), Vector.Sum(a2), Vector.Sum(a3));
+                for (; k < n; k++)
+                {
+                    var xi = x[i * n + k];
+                    s0 += xi * y[j * n + k]; s1 += xi * y[(j + 1) * n + k]; s2 += xi * y[(j + 2) * n + k]; s3 += xi * y[(j + 3) * n + k];
+                }
+                (g[i * rows + j], g[i * rows + j + 1], g[i * rows + j + 2], g[i * rows + j + 3]) = (s0, s1, s2, s3);
+            }
+            for (; j < rows; j++)
+            {
+                var a = Vector<double>.Zero;
+                var k = 0;
+                for (; k + w <= n; k += w) a += Vector.LoadUnsafe(ref xs, (nuint)(i * n + k)) * Vector.LoadUnsafe(ref ys, (nuint)(j * n + k));
+                var s = Vector.Sum(a);
+                for (; k < n; k++) s += x[i * n + k] * y[j * n + k];
+                g[i * rows + j] = s;
+            }
+        }
+    }
+
+    /// <summary>out[i] = Σ_j a[j·rows + i]·x[j] + b[j·rows + i]·y[j], rows of [rows, n] matrices x and y: AᵀX + BᵀY,
+    /// accumulated in SIMD vectors over n and stored once.</summary>
+    public static void CombineRows(double[] a, double[] x, double[] b, double[] y, int rows, int n, double[] result)
+    {
+        var w = Vector<double>.Count;
+        ref var xs = ref MemoryMarshal.GetArrayDataReference(x);
+        ref var ys = ref MemoryMarshal.GetArrayDataReference(y);
+        ref var rs = ref MemoryMarshal.GetArrayDataReference(result);
+        for (var i = 0; i < rows; i++)
+        {
+            var k = 0;
+            for (; k + w <= n; k += w)
+            {
+                var acc = Vector<double>.Zero;
+                for (var j = 0; j < rows; j++)
+                    acc += a[j * rows + i] * Vector.LoadUnsafe(ref xs, (nuint)(j * n + k)) + b[j * rows + i] * Vector.LoadUnsafe(ref ys, (nuint)(j * n + k));
+                acc.StoreUnsafe(ref rs, (nuint)(i * n + k));
+            }
+            for (; k < n; k++)
+            {
+                double acc = 0;
+                for (var j = 0; j < rows; j++) acc += a[j * rows + i] * x[j * n + k] + b[j * rows + i] * y[j * n + k];
+                result[i * n + k] = acc;
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using Distill.Losses;
+using Distill.Native;
+using static TorchSharp.torch;
+
+namespace Distill.Tests.Losses;
+
+/// <summary>The managed float64 losses (<see cref="SmallLogits"/>, taken on small CPU logits, so the PyTorch reference
+/// cases check them) against the tensor code they stand in for (taken on GPUs and large logits): value and gradient,
+/// over shapes, scales and the near-convergence regime, and through a non-leaf (logit standardization).</summary>
+public class SmallLogitsTests
+{
+    public SmallLogitsTests() => TorchRuntime.Initialize();
+
+    public delegate Tensor Loss(Tensor student, Tensor teacher);
+
+    static readonly Dictionary<string, (Loss Managed, Loss Tensors)> Losses = new()
+    {
+        ["dist"] = ((s, t) => Dist.Managed(s, t, 1, 1, 1), (s, t) => Dist.Tensors(s, t, 1, 1, 1)),
+        ["dist-T4-b2-g0.5"] = ((s, t) => Dist.Managed(s, t, 4, 2, 0.5), (s, t) => Dist.Tensors(s, t, 4, 2, 0.5)),
+        ["mlkd"] = ((s, t) => Mlkd.Managed(s, t, [2, 3, 4, 5, 6]), (s, t) => Mlkd.Tensors(s, t, [2, 3, 4, 5, 6])),
+        ["mlkd-T1-paper-scale"] = ((s, t) => Mlkd.Managed(s, t, [1], true), (s, t) => Mlkd.Tensors(s, t, [1], true)),
+    };
+
+    public static TheoryData<string, int, int, double, double> Cases()
+    {
+        var data = new TheoryData<string, int, int, double, double>();
+        foreach (var name in Losses.Keys)
+            foreach (var (b, c) in new[] { (128, 10), (2, 3), (7, 100), (64, 1) })
+                foreach (var (scale, gap) in new[] { (4.0, 1.0), (1e-3, 1.0), (4.0, 1e-3), (40.0, 1.0) })
+                    data.Add(name, b, c, scale, gap);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Managed_loss_and_gradient_equal_the_tensor_code(string loss, int b, int c, double scale, double gap)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(b * 1000 + c);
+        var t = randn(b, c, dtype: ScalarType.Float64) * scale;
+        var s = (t + randn(b, c, dtype: ScalarType.Float64) * scale * gap).requires_grad_(true);
+        var (managed, tensors) = Losses[loss];
+
+        var got = managed(s, t);
+        var gGot = autograd.grad([got], [s])[0];
+        var want = tensors(s, t);
+        var gWant = autograd.grad([want], [s])[0];
+
+        Assert.Equal(want.item<double>(), got.item<double>(), 1e-9 * Math.Max(1, Math.Abs(want.item<double>())));
+        var tolerance = 1e-9 * Math.Max(1, gWant.abs().max().item<double>());
+        Assert.True((gGot - gWant).abs().max().item<double>() <= tolerance, $"max |diff| {(gGot - gWant).abs().max().item<double>():E2}");
+    }
+
+    [Theory]
+    [InlineData("dist")]
+    [InlineData("mlkd")]
+    public void The_gradient_flows_through_what_made_the_logits_and_never_into_the_teacher(string loss)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(11);
+        var raw = (randn(32, 10) * 3).requires_grad_(true);
+        var teacher = (randn(32, 10) * 3).requires_grad_(true);
+        var (managed, tensors) = Losses[loss];
+        Tensor Standardized(Tensor z) => (z - z.mean([1], keepdim: true)) / z.std(1, keepdim: true); // a non-leaf
+
+        managed(Standardized(raw), teacher).backward();
+        var gGot = raw.grad!.clone();
+        Assert.Null(teacher.grad);
+        raw.grad = null;
+        tensors(Standardized(raw), teacher.detach()).backward();
+        Assert.True(gGot.allclose(raw.grad!, rtol: 1e-4, atol: 1e-7), $"max |diff| {(gGot - raw.grad!).abs().max().item<float>():E2}");
+        Assert.Equal(ScalarType.Float32, managed(raw, teacher).dtype);
+    }
+
+    [Fact]
+    public void Non_finite_logits_give_a_non_finite_loss_for_the_trainer_to_name()
+    {
+        using var scope = NewDisposeScope();
+        var s = randn(8, 10);
+        s[3, 4] = tensor(float.NaN);
+        Assert.True(double.IsNaN(Dist.Managed(s, randn(8, 10), 1, 1, 1).item<float>()));
+    }
+
+    [Fact]
+    public void Logits_on_the_cpu_within_the_limit_take_the_managed_code_and_others_the_tensors()
+    {
+        using var scope = NewDisposeScope();
+        Assert.True(SmallLogits.Fits(zeros(128, 10)));
+        Assert.True(SmallLogits.Fits(zeros(128, 10, dtype: ScalarType.Float64)));
+        Assert.False(SmallLogits.Fits(zeros(128, 10, dtype: ScalarType.Float16)));
+        Assert.False(SmallLogits.Fits(zeros(SmallLogits.MaxElements / 10 + 1, 10)));
+        Assert.False(SmallLogits.Fits(zeros(128, 100), maxClasses: 64));
+    }
+}
