@@ -22,15 +22,16 @@ static class SmallLogits
         logits.device_type == TorchSharp.DeviceType.CPU && logits.numel() <= MaxElements && logits.shape[^1] <= maxClasses &&
         logits.dtype is ScalarType.Float32 or ScalarType.Float64;
 
-    /// <summary>The values of a 2-D float32 or float64 CPU tensor, row-major, in float64.</summary>
+    /// <summary>The values of a float32 or float64 CPU tensor, row-major, in float64 (read in place when contiguous).</summary>
     public static double[] Read(Tensor t)
     {
-        using var c = t.detach().contiguous();
-        var values = new double[c.numel()];
-        if (c.dtype == ScalarType.Float64) MemoryMarshal.Cast<byte, double>(c.bytes).CopyTo(values);
+        using var copy = t.is_contiguous() ? null : t.detach().contiguous();
+        var bytes = (copy ?? t).bytes;
+        var values = new double[t.numel()];
+        if (t.dtype == ScalarType.Float64) MemoryMarshal.Cast<byte, double>(bytes).CopyTo(values);
         else
         {
-            var floats = MemoryMarshal.Cast<byte, float>(c.bytes);
+            var floats = MemoryMarshal.Cast<byte, float>(bytes);
             for (var i = 0; i < values.Length; i++) values[i] = floats[i];
         }
         return values;
@@ -38,14 +39,14 @@ static class SmallLogits
 
     /// <summary>A scalar in <paramref name="logits"/>' dtype equal to <paramref name="value"/>, whose gradient with
     /// respect to <paramref name="logits"/> is <paramref name="gradient"/> (row-major, their shape). Built as
-    /// value + (Σ z·g − Σ z·g), the second sum detached: the bracket is exactly 0 forward and passes g backward, through
+    /// value + (z·g − z·g), the second product detached: the bracket is exactly 0 forward and passes g backward, through
     /// whatever produced the logits (e.g. logit standardization). No custom autograd node: three small kernels.</summary>
     public static Tensor Scalar(Tensor logits, double value, double[] gradient)
     {
         var result = tensor(value, dtype: logits.dtype);
         if (!logits.requires_grad || !is_grad_enabled()) return result;
-        var g = tensor(gradient, logits.shape).to(logits.dtype);
-        var link = (logits * g).sum();
+        var g = logits.dtype == ScalarType.Float64 ? tensor(gradient) : tensor(Array.ConvertAll(gradient, v => (float)v));
+        var link = logits.reshape(-1).dot(g);
         return result + (link - link.detach());
     }
 
