@@ -17,6 +17,34 @@ public static class Ctkd
     /// <summary>Identity forward; backward multiplies the gradient by −λ. x.detach() + (−λ)·(x − x.detach()) has the
     /// value of x exactly (the second part is an exact zero) and the gradient −λ.</summary>
     public static Tensor ReverseGradient(Tensor x, double lambda) => x.detach() + (x - x.detach()) * (-lambda);
+
+    /// <summary>T²·batchmean KL(softmax(z_t/T) ‖ softmax(z_s/T)) at a temperature <paramref name="temperature"/> that is a
+    /// one-element tensor on the graph, so the loss's gradient reaches it (the teacher's softmax included).</summary>
+    public static Tensor Kd(Tensor studentLogits, Tensor teacherLogits, Tensor temperature) =>
+        SmallLogits.Fits(studentLogits) && temperature.device_type == TorchSharp.DeviceType.CPU
+            ? KdManaged(studentLogits, teacherLogits, temperature) : KdTensors(studentLogits, teacherLogits, temperature);
+
+    /// <summary>The loss in tensor operations: on a GPU, and for logits past <see cref="SmallLogits"/>' limits.</summary>
+    internal static Tensor KdTensors(Tensor studentLogits, Tensor teacherLogits, Tensor temperature)
+    {
+        var logQ = (studentLogits / temperature).log_softmax(1);
+        var logP = (teacherLogits.detach() / temperature).log_softmax(1);
+        return BatchMeanKl(logP, logQ) * temperature.square().squeeze();
+    }
+
+    /// <summary>The same in float64 managed code (<see cref="SmallLogits"/>). With L = T²·KL/B and u = 1/T,
+    /// ∂L/∂T = (2T·KL − ∂KL/∂u)/B.</summary>
+    internal static Tensor KdManaged(Tensor studentLogits, Tensor teacherLogits, Tensor temperature)
+    {
+        int b = (int)studentLogits.shape[0], c = (int)studentLogits.shape[1];
+        var t = temperature.to(ScalarType.Float64).item<double>();
+        var (zs, zt) = (SmallLogits.Read(studentLogits), SmallLogits.Read(teacherLogits));
+        var (ps, pt, logPs, logPt, dz) = (new double[b * c], new double[b * c], new double[b * c], new double[b * c], new double[b * c]);
+        SmallLogits.Softmax(zs, b, c, t, ps, logPs);
+        SmallLogits.Softmax(zt, b, c, t, pt, logPt);
+        var (kl, byInverse) = SmallLogits.Kl(zs, zt, ps, pt, logPs, logPt, b, c, t, t * t / b, dz);
+        return SmallLogits.Scalar(studentLogits, t * t * kl / b, dz, (temperature, (2 * t * kl - byInverse) / b));
+    }
 }
 
 /// <summary>The learnable global temperature: one parameter θ, T = T_min + T_range·σ(θ).</summary>
@@ -68,10 +96,7 @@ public sealed class CtkdTerm : ILossTerm
     public Tensor Loss(Tensor studentLogits, Tensor teacherLogits, double lambda)
     {
         Logits2D(Name, studentLogits, teacherLogits);
-        var t = Ctkd.ReverseGradient(temperature.Value(), lambda);
-        var logQ = (studentLogits / t).log_softmax(1);
-        var logP = (teacherLogits.detach() / t).log_softmax(1);
-        return BatchMeanKl(logP, logQ) * t.square().squeeze();
+        return Ctkd.Kd(studentLogits, teacherLogits, Ctkd.ReverseGradient(temperature.Value(), lambda));
     }
 
     sealed class TemperatureReport(LearnableTemperature temperature) : ILossTerm

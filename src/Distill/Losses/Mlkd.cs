@@ -81,15 +81,9 @@ public static class Mlkd
         {
             SmallLogits.Softmax(zs, b, c, temperature, ps, logPs);
             SmallLogits.Softmax(zt, b, c, temperature, pt, logPt);
-            // Instance level: T²·batchmean KL(p_t ‖ p_s); a class the teacher gives p = 0 adds 0 (as FiniteLog does).
-            double kl = 0;
-            for (var r = 0; r < b; r++)
-            {
-                double teacherMass = 0;
-                for (var k = r * c; k < (r + 1) * c; k++) { kl += pt[k] * (Math.Max(logPt[k], double.MinValue) - logPs[k]); teacherMass += pt[k]; }
-                for (var k = r * c; k < (r + 1) * c; k++) dz[k] += temperature * (ps[k] * teacherMass - pt[k]) / b;
-            }
-            loss += temperature * temperature * kl / b;
+            // Instance level: T²·batchmean KL(p_t ‖ p_s).
+            var t2 = temperature * temperature;
+            loss += t2 * SmallLogits.Kl(zs, zt, ps, pt, logPs, logPt, b, c, temperature, t2 / b, dz).Kl / b;
 
             SmallLogits.Transpose(ps, psT, b, c);
             SmallLogits.Transpose(pt, ptT, b, c);

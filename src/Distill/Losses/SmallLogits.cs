@@ -41,13 +41,45 @@ static class SmallLogits
     /// respect to <paramref name="logits"/> is <paramref name="gradient"/> (row-major, their shape). Built as
     /// value + (z·g − z·g), the second product detached: the bracket is exactly 0 forward and passes g backward, through
     /// whatever produced the logits (e.g. logit standardization). No custom autograd node: three small kernels.</summary>
-    public static Tensor Scalar(Tensor logits, double value, double[] gradient)
+    public static Tensor Scalar(Tensor logits, double value, double[] gradient, (Tensor Input, double Gradient)? other = null)
     {
         var result = tensor(value, dtype: logits.dtype);
-        if (!logits.requires_grad || !is_grad_enabled()) return result;
+        if (!is_grad_enabled() || !(logits.requires_grad || other?.Input.requires_grad == true)) return result;
         var g = logits.dtype == ScalarType.Float64 ? tensor(gradient) : tensor(Array.ConvertAll(gradient, v => (float)v));
         var link = logits.reshape(-1).dot(g);
+        if (other is var (input, inputGradient)) link = link + input.sum().to(logits.dtype) * inputGradient;
         return result + (link - link.detach());
+    }
+
+    /// <summary>Σ over rows of KL(p_t ‖ p_s) from the probabilities and log-probabilities <see cref="Softmax"/> gave at
+    /// <paramref name="temperature"/> (a class the teacher gives p = 0 adds 0, as <see cref="TermSupport.FiniteLog"/>).
+    /// Adds <paramref name="scale"/>·∂KL/∂z_s to <paramref name="dz"/>, and returns with the sum its derivative with
+    /// respect to u = 1/T (for a learned temperature), taken as autograd takes it through both log-softmaxes.</summary>
+    public static (double Kl, double ByInverseTemperature) Kl(double[] zs, double[] zt, double[] ps, double[] pt, double[] logPs,
+        double[] logPt, int rows, int cols, double temperature, double scale, double[] dz)
+    {
+        double kl = 0, byU = 0;
+        for (var r = 0; r < rows; r++)
+        {
+            var (o, end) = (r * cols, (r + 1) * cols);
+            double teacherMass = 0, dTeacher = 0;
+            for (var c = o; c < end; c++)
+            {
+                var gap = Math.Max(logPt[c], double.MinValue) - logPs[c];
+                kl += pt[c] * gap;
+                teacherMass += pt[c];
+                dTeacher += pt[c] * (gap + 1); // ∂KL/∂log p_t, summed for the log-softmax's backward
+            }
+            for (var c = o; c < end; c++)
+            {
+                var dLogitsS = ps[c] * teacherMass - pt[c]; // ∂KL/∂(z_s/T)
+                dz[c] += scale * dLogitsS / temperature;
+                // A class the teacher masks (p_t = 0 at a −∞ logit) adds nothing; autograd's 0·∞ there is NaN.
+                if (pt[c] != 0) byU += pt[c] * (Math.Max(logPt[c], double.MinValue) - logPs[c] + 1 - dTeacher) * zt[c];
+                byU += dLogitsS * zs[c];
+            }
+        }
+        return (kl, byU);
     }
 
     /// <summary>Softmax of each row of [rows, cols] <paramref name="z"/> divided by <paramref name="temperature"/>, into

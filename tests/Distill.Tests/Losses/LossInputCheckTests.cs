@@ -289,15 +289,17 @@ public class LossInputCheckTests
         t[1, 3] = tensor(float.NegativeInfinity); // a non-target class
         t[2, 0] = tensor(float.NegativeInfinity); // the target class (for DKD)
         var labels = tensor(new long[] { 1, 0, 0, 4 });
+        var ctkd = new CtkdTerm(new LearnableTemperature(4, 1, 20), 0.5);
         var value = loss switch
         {
             "dkd" => Dkd.Loss(s, t, labels, 1, 8, 4),
             "kd_multi" => MultiTeacherKd.Loss(s, stack([t, t * 0.5]), 4), // masked by both teachers: q = 0 there
             "mlkd" => Mlkd.Loss(s, t, [2, 4]),
-            _ => new CtkdTerm(new LearnableTemperature(4, 1, 20), 0.5).Loss(s, t, 0.5),
+            _ => ctkd.Loss(s, t, 0.5),
         };
         value.backward();
         Assert.True(double.IsFinite(value.item<float>()), $"{loss}: {value.item<float>()}");
         Assert.True(s.grad!.isfinite().all().item<bool>(), $"{loss}: non-finite gradient");
+        if (loss == "ctkd") Assert.True(ctkd.Temperature.Theta.grad!.isfinite().all().item<bool>(), "ctkd: non-finite gradient of the temperature");
     }
 }

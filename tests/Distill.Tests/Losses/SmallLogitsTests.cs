@@ -52,6 +52,32 @@ public class SmallLogitsTests
     }
 
     [Theory]
+    [InlineData(128, 10, 4.0, 3.0, 1.0)]
+    [InlineData(7, 100, 1.5, 1e-3, 1.0)]
+    [InlineData(64, 10, 12.0, 4.0, 1e-3)]
+    [InlineData(2, 2, 21.0, 40.0, 1.0)]
+    public void Ctkd_managed_loss_and_gradients_for_the_logits_and_the_temperature_equal_the_tensor_code(int b, int c, double temperature, double scale, double gap)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(b + c);
+        var t = randn(b, c, dtype: ScalarType.Float64) * scale;
+        var s = (t + randn(b, c, dtype: ScalarType.Float64) * scale * gap).requires_grad_(true);
+        var tau = tensor(new[] { temperature }).requires_grad_(true);
+
+        var got = Ctkd.KdManaged(s, t, tau);
+        var gGot = autograd.grad([got], [s, tau]);
+        var want = Ctkd.KdTensors(s, t, tau);
+        var gWant = autograd.grad([want], [s, tau]);
+
+        Assert.Equal(want.item<double>(), got.item<double>(), 1e-9 * Math.Max(1, Math.Abs(want.item<double>())));
+        for (var i = 0; i < 2; i++)
+        {
+            var tolerance = 1e-9 * Math.Max(1, gWant[i].abs().max().item<double>());
+            Assert.True((gGot[i] - gWant[i]).abs().max().item<double>() <= tolerance, $"input {i}: max |diff| {(gGot[i] - gWant[i]).abs().max().item<double>():E2}");
+        }
+    }
+
+    [Theory]
     [InlineData("dist")]
     [InlineData("mlkd")]
     public void The_gradient_flows_through_what_made_the_logits_and_never_into_the_teacher(string loss)
