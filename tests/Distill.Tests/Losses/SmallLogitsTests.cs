@@ -98,6 +98,25 @@ public class SmallLogitsTests
         Assert.Equal(ScalarType.Float32, managed(raw, teacher).dtype);
     }
 
+    [Theory]
+    [InlineData("dist")]
+    [InlineData("mlkd")]
+    public void Non_contiguous_logits_give_the_same_loss_and_gradient_as_their_contiguous_copy(string loss)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(12);
+        var (managed, _) = Losses[loss];
+        var leaf = (randn(10, 24) * 3).requires_grad_(true); // [C, B]: its transpose is a [B, C] view with strides (1, B)
+        var teacher = randn(10, 24) * 3;
+        var got = managed(leaf.t(), teacher.t());
+        var gGot = autograd.grad([got], [leaf])[0];
+        var copy = leaf.detach().t().contiguous().requires_grad_(true);
+        var want = managed(copy, teacher.t().contiguous());
+        var gWant = autograd.grad([want], [copy])[0];
+        Assert.Equal(want.item<float>(), got.item<float>());
+        Assert.True(gGot.t().eq(gWant).all().item<bool>(), $"max |diff| {(gGot.t() - gWant).abs().max().item<float>():E2}");
+    }
+
     [Fact]
     public void Non_finite_logits_give_a_non_finite_loss_for_the_trainer_to_name()
     {
