@@ -28,8 +28,15 @@ public static class Ctkd
     internal static Tensor KdTensors(Tensor studentLogits, Tensor teacherLogits, Tensor temperature)
     {
         var logQ = (studentLogits / temperature).log_softmax(1);
-        var logP = (teacherLogits.detach() / temperature).log_softmax(1);
-        return BatchMeanKl(logP, logQ) * temperature.square().squeeze();
+        // The teacher's side is on T's graph, so a class it masks (−∞ logit, p = 0) must give T's gradient nothing, as
+        // in KdManaged: z/T's backward would send it 0·∞ = NaN, and BatchMeanKl's log p raised to the dtype's lowest
+        // value, times T²/B, overflows to ∞ there. So a stand-in 0 is divided and −∞ restored after, and the KL's
+        // log p is 0 at the class, where p = 0 makes the term 0 anyway.
+        var teacher = teacherLogits.detach();
+        var masked = teacher.isneginf();
+        var logP = (teacher.masked_fill(masked, 0) / temperature).masked_fill(masked, double.NegativeInfinity).log_softmax(1);
+        var kl = (logP.exp() * (logP.masked_fill(masked, 0) - logQ)).sum() / logP.shape[0];
+        return kl * temperature.square().squeeze();
     }
 
     /// <summary>The same in float64 managed code (<see cref="SmallLogits"/>). With L = T²·KL/B and u = 1/T,

@@ -40,13 +40,15 @@ static class SmallLogits
     /// <summary>A scalar in <paramref name="logits"/>' dtype equal to <paramref name="value"/>, whose gradient with
     /// respect to <paramref name="logits"/> is <paramref name="gradient"/> (row-major, their shape). Built as
     /// value + (z·g − z·g), the second product detached: the bracket is exactly 0 forward and passes g backward, through
-    /// whatever produced the logits (e.g. logit standardization). No custom autograd node: three small kernels.</summary>
+    /// whatever produced the logits (e.g. logit standardization). No custom autograd node: four small kernels. Non-finite
+    /// logits enter the link as 0 (a −∞ logit, a class the model masks, has g = 0, and −∞·0 would make the value NaN);
+    /// where they make the loss undefined, <paramref name="value"/> is already NaN.</summary>
     public static Tensor Scalar(Tensor logits, double value, double[] gradient, (Tensor Input, double Gradient)? other = null)
     {
         var result = tensor(value, dtype: logits.dtype);
         if (!is_grad_enabled() || !(logits.requires_grad || other?.Input.requires_grad == true)) return result;
         var g = logits.dtype == ScalarType.Float64 ? tensor(gradient) : tensor(Array.ConvertAll(gradient, v => (float)v));
-        var link = logits.reshape(-1).dot(g);
+        var link = logits.reshape(-1).nan_to_num(0, 0, 0).dot(g);
         if (other is var (input, inputGradient)) link = link + input.sum().to(logits.dtype) * inputGradient;
         return result + (link - link.detach());
     }

@@ -117,6 +117,41 @@ public class SmallLogitsTests
         Assert.True(gGot.t().eq(gWant).all().item<bool>(), $"max |diff| {(gGot.t() - gWant).abs().max().item<float>():E2}");
     }
 
+    /// <summary>A class masked with a −∞ logit (by the teacher; for DIST by the student too, whose loss stays defined)
+    /// gives both codes the same finite loss and gradients, CTKD's temperature's included.</summary>
+    [Theory]
+    [InlineData("dist", true)]
+    [InlineData("dist", false)]
+    [InlineData("mlkd", false)]
+    [InlineData("ctkd", false)]
+    public void Masked_classes_give_the_same_finite_loss_and_gradients_on_both_codes(string loss, bool studentMasks)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(21);
+        var s = randn(6, 5, dtype: ScalarType.Float64) * 3;
+        var t = randn(6, 5, dtype: ScalarType.Float64) * 3;
+        (studentMasks ? s : t)[1, 2] = tensor(double.NegativeInfinity);
+        (studentMasks ? s : t)[4, 0] = tensor(double.NegativeInfinity);
+        s.requires_grad_(true);
+        var tau = tensor(new[] { 3.0 }).requires_grad_(true);
+        Tensor[] Run(bool managed) => loss switch
+        {
+            "ctkd" => [managed ? Ctkd.KdManaged(s, t, tau) : Ctkd.KdTensors(s, t, tau)],
+            _ => [managed ? Losses[loss].Managed(s, t) : Losses[loss].Tensors(s, t)],
+        };
+        Tensor[] inputs = loss == "ctkd" ? [s, tau] : [s];
+        var (got, want) = (Run(true)[0], Run(false)[0]);
+        var (gGot, gWant) = (autograd.grad([got], inputs), autograd.grad([want], inputs));
+
+        Assert.True(double.IsFinite(got.item<double>()), $"managed: {got.item<double>()}");
+        Assert.Equal(want.item<double>(), got.item<double>(), 1e-9 * Math.Max(1, Math.Abs(want.item<double>())));
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            Assert.True(gGot[i].isfinite().all().item<bool>() && gWant[i].isfinite().all().item<bool>(), $"input {i}: a non-finite gradient: managed {gGot[i].sum().item<double>()}, tensors {gWant[i].sum().item<double>()}");
+            Assert.True(gGot[i].allclose(gWant[i], rtol: 1e-9, atol: 1e-12), $"input {i}: max |diff| {(gGot[i] - gWant[i]).abs().max().item<double>():E2}");
+        }
+    }
+
     [Fact]
     public void Non_finite_logits_give_a_non_finite_loss_for_the_trainer_to_name()
     {
