@@ -50,8 +50,9 @@ public sealed class SmallCnn : DistillModel
 
     public override ModelOutput forward(Tensor input)
     {
-        var s1 = stage1.call(input);
-        var s2 = stage2.call(s1);
+        // Pooling.Run: the stages' max-pools skip libtorch's slow kernel where no gradient is recorded.
+        var s1 = Pooling.Run(stage1, input);
+        var s2 = Pooling.Run(stage2, s1);
         if (s2.shape[1] * s2.shape[2] * s2.shape[3] != flat)
             throw new ArgumentException(
                 $"SmallCnn was built for another image size: input [{string.Join(", ", input.shape)}] gives {s2.shape[1] * s2.shape[2] * s2.shape[3]} " +
