@@ -40,6 +40,8 @@ public static class Cifar
         /// <summary>Images [N, 3, 32, 32] uint8 and the chosen label column as int64, as one split.</summary>
         public Split ToSplit(int labelIndex)
         {
+            // The first tensor loads libtorch: the runtime's set-up (the oneMKL shim above all) must come before it.
+            Native.TorchRuntime.Initialize();
             // The whole-file tensor and the views cut from it are temporaries: only the two results outlive the scope.
             using var scope = NewDisposeScope();
             var all = tensor(Data, [Count, RecordSize], ScalarType.Byte);

@@ -142,6 +142,8 @@ public static class Datasets
     /// <summary>One tensor per array: [N, C, H, W] uint8 images and [N] int64 labels.</summary>
     static Split ImageSplit(byte[] images, byte[] labels, int c, int h, int w)
     {
+        // The first tensor loads libtorch: the runtime's set-up (the oneMKL shim above all) must come before it.
+        Native.TorchRuntime.Initialize();
         // The uint8 label tensor is only a step to int64: dispose it here rather than leave it to the finaliser
         // (distill bench counts tensors left alive by a load).
         using var bytes = tensor(labels, [labels.LongLength], ScalarType.Byte);

@@ -52,6 +52,8 @@ public static partial class ModelZoo
     public static DistillModel Create(string name, int inChannels, int numClasses, ModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(name);
+        // Building a model loads libtorch: the runtime's set-up (the oneMKL shim above all) must come before it.
+        Native.TorchRuntime.Initialize();
         var count = CheckFits(name, inChannels, numClasses, options, ModelMemory.AvailableBytes());
         DistillModel model;
         try { model = CreateFamily(name, inChannels, numClasses, options); }

@@ -187,7 +187,7 @@ sealed class RunFolder : IDisposable
     /// <summary>How the run was started, kept from its first record on resume (a run trained at one commit and resumed at
     /// another claimed the second): the code's commit and whether it was built with uncommitted changes, the versions of
     /// TorchSharp, libtorch and .NET.</summary>
-    static readonly string[] Provenance = ["commit", "dirty", "torchsharp", "libtorch", "dotnet"];
+    static readonly string[] Provenance = ["commit", "dirty", "torchsharp", "libtorch", "dotnet", "mkl_dispatch", "one_dnn_isa"];
 
     /// <summary>Not compared: the build, the versions and the times say how the run was made, not what it is; the
     /// thread count, which changes the numbers, is a compared setting. Declared after <see cref="Provenance"/>, which it
@@ -341,6 +341,9 @@ sealed class RunFolder : IDisposable
             ["dirty"] = Git.BuildDirty switch { true => "true", false => "false", null => "unknown" },
             ["torchsharp"] = TorchRuntime.TorchSharpVersion, ["libtorch"] = TorchRuntime.LibTorchVersion,
             ["dotnet"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+            // Which GEMM and convolution kernels ran: oneMKL's generic ones when libtorch loaded before its shim (a `train`
+            // that read its dataset first ran half-speed GEMMs with other bits than a notebook's), oneDNN's ISA cap.
+            ["mkl_dispatch"] = MklCpuDispatch.Status, ["one_dnn_isa"] = OneDnnIsa.Status,
         };
         foreach (var (k, v) in o.Settings) s[k] = v;
         return s;
