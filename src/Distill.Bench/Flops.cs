@@ -44,27 +44,16 @@ public static class Flops
     {
         ArgumentNullException.ThrowIfNull(create);
         using var model = create();
+        using var sample = zeros([1, .. sampleShape]);
         double flops = 0, first = -1;
-        var removers = new List<Action>();
-        foreach (var m in model.modules())
+        LayerOutputs.Observe(model, sample, (m, output) =>
         {
             var weight = m switch { Conv2d c => c.weight, Linear l => l.weight, _ => null };
-            if (weight is null || m is not nn.Module<Tensor, Tensor> layer) continue;
-            long perOutput = weight.numel() / weight.shape[0];   // Cin/groups·kh·kw, or in_features
-            var hook = layer.register_forward_hook((_, _, output) =>
-            {
-                double f = 2.0 * output.numel() * perOutput;
-                if (first < 0) first = f;
-                flops += f;
-                return output;
-            });
-            removers.Add(hook.remove);
-        }
-        model.eval();
-        using (no_grad())
-        using (var scope = NewDisposeScope())
-            model.call(zeros([1, .. sampleShape]));
-        foreach (var remove in removers) remove();
+            if (weight is null) return;
+            double f = 2.0 * output.numel() * (weight.numel() / weight.shape[0]);   // Cin/groups·kh·kw, or in_features
+            if (first < 0) first = f;
+            flops += f;
+        });
         return (flops, Math.Max(first, 0));
     }
 }

@@ -56,9 +56,8 @@ public static class Evaluation
         return (int)Math.Clamp(CpuActivationBytes / Math.Max(1, perImage * sizeof(float)), 1, batchSize);
     }
 
-    /// <summary>The largest output (elements) of any layer of <paramref name="model"/> for one image, measured once per
-    /// model and image shape by a forward pass of one image with forward hooks on every module (eval mode, no gradient,
-    /// so nothing in the model changes).</summary>
+    /// <summary>The largest output (elements) of any layer or feature of <paramref name="model"/> for one image,
+    /// measured once per model and image shape (<see cref="LayerOutputs.Observe"/>).</summary>
     static long LargestOutputPerImage(DistillModel model, ImageDataset data, Tensor images)
     {
         var key = string.Join("x", images.shape.Skip(1));
@@ -66,28 +65,9 @@ public static class Evaluation
         lock (known)
             if (known.TryGetValue(key, out var cached)) return cached;
         long largest = images[0].numel();
-        var removers = new List<Action>();
-        foreach (var m in model.modules())
-            if (m is nn.Module<Tensor, Tensor> layer)
-                removers.Add(layer.register_forward_hook((_, _, output) =>
-                {
-                    largest = Math.Max(largest, output.numel());
-                    return output;
-                }).remove);
-        var wasTraining = model.training;
-        try
-        {
-            model.eval();
-            using var noGrad = no_grad();
-            using var scope = NewDisposeScope();
-            var output = model.call(data.Normalize(images.narrow(0, 0, 1)));
-            foreach (var (_, feature) in output.Features) largest = Math.Max(largest, feature.numel());
-        }
-        finally
-        {
-            foreach (var remove in removers) remove();
-            model.train(wasTraining);
-        }
+        using (var one = data.Normalize(images.narrow(0, 0, 1)))
+            LayerOutputs.Observe(model, one, (_, output) => largest = Math.Max(largest, output.numel()),
+                output => { foreach (var (_, feature) in output.Features) largest = Math.Max(largest, feature.numel()); });
         lock (known) known[key] = largest;
         return largest;
     }
