@@ -20,9 +20,18 @@ public static class At
         if (features.dim() < 3)
             throw new ArgumentException($"at: features must be [B, C, H, W] (or [B, C, L]), got {Shape(features)}.");
         InCatalogueRange("at", AtMethod.P, p);
-        var powered = p == 2 ? features.pow(2) : features.abs().pow(p);
-        return nn.functional.normalize(powered.mean([1]).reshape(features.shape[0], -1), dim: 1);
+        var map = Powered(features, p);
+        // F(A)^p overflows float32 for features past about 1.8e19^(2/p); q(A) is the same for any positive scale of a
+        // sample's features, so then each sample is divided by its largest |value| first.
+        if (IsNarrow(map) && LargestMagnitude(map) == double.PositiveInfinity)
+            map = Powered(features / features.detach().abs().flatten(1).amax([1]).clamp_min(float.Epsilon)
+                .reshape([features.shape[0], .. Enumerable.Repeat(1L, (int)features.dim() - 1)]), p);
+        return Normalized(map, 1);
     }
+
+    /// <summary>F(A) = mean_c |A_c|^p, flattened: [B, H·W].</summary>
+    static Tensor Powered(Tensor features, double p) =>
+        (p == 2 ? features.pow(2) : features.abs().pow(p)).mean([1]).reshape(features.shape[0], -1);
 
     /// <summary>Released-code form: <c>mean((q(s) − q(t))²)</c>; the term multiplies by β/2.</summary>
     public static Tensor Loss(Tensor studentFeatures, Tensor teacherFeatures, double p = 2) =>

@@ -16,6 +16,8 @@ public static class Dist
     {
         Logits2D("dist", studentLogits, teacherLogits);
         Kd.CheckTemperature("dist", temperature);
+        InCatalogueRange("dist", DistMethod.Beta, beta);
+        InCatalogueRange("dist", DistMethod.Gamma, gamma);
         if (studentLogits.shape[0] < 2) throw new ArgumentException("dist: the intra-class relation needs a batch of at least two samples.");
         return SmallLogits.Fits(studentLogits) ? Managed(studentLogits, teacherLogits, temperature, beta, gamma) : Tensors(studentLogits, teacherLogits, temperature, beta, gamma);
     }
@@ -103,9 +105,12 @@ public sealed class DistMethod : Methods.Method
     public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
     [
         Methods.MethodParameter.Temperature("temperature", "temperature τ (the authors' default)", 1),
-        new("beta", "weight β of the inter-class relation", 1, 0, double.PositiveInfinity),
-        new("gamma", "weight γ of the intra-class relation", 1, 0, double.PositiveInfinity),
+        Beta,
+        Gamma,
     ];
+
+    internal static readonly Methods.MethodParameter Beta = new("beta", "weight β of the inter-class relation", 1, 0, double.PositiveInfinity),
+        Gamma = new("gamma", "weight γ of the intra-class relation", 1, 0, double.PositiveInfinity);
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup) =>
         new Objective().Add(new CrossEntropyTerm()).Add(new DistTerm(s["temperature"], s["beta"], s["gamma"]));

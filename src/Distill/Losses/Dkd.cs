@@ -23,9 +23,7 @@ public static class Dkd
         if (studentLogits.shape[1] < 2) throw new ArgumentException("dkd: needs at least two classes.");
         var nonTarget = nn.functional.one_hot(labels, studentLogits.shape[1]).@bool().logical_not();
         // α + β: the rounding of both KLs adds up in the loss (β = 8 lifts NCKD's eightfold).
-        var (s, t) = (Widened(studentLogits, temperature, alpha + beta), Widened(teacherLogits.detach(), temperature, alpha + beta));
-        if (s.dtype != ScalarType.Float64 && MaxAbs(s, t) / temperature > Float32MaxScaledLogit)
-            (s, t) = (s.to(ScalarType.Float64), t.to(ScalarType.Float64));
+        var (s, t) = Widened(studentLogits, teacherLogits.detach(), temperature, alpha + beta, Float32MaxScaledLogit);
         var (sBinary, sOther) = Parts(s / temperature, labels, nonTarget);
         var (tBinary, tOther) = Parts(t / temperature, labels, nonTarget);
         var t2 = temperature * temperature;
@@ -41,13 +39,6 @@ public static class Dkd
     /// (ulp 7.6e-6 at 64) both sides go to float64. It reads one number per call; logits within it (every notebook's,
     /// near 10 at T = 4) keep their float32 numbers bit for bit.</summary>
     internal const double Float32MaxScaledLogit = 64;
-
-    /// <summary>The largest |logit| of both sides, read as one number (one device sync a call).</summary>
-    static double MaxAbs(Tensor student, Tensor teacher)
-    {
-        using var scope = NewDisposeScope();
-        return maximum(student.detach().abs().max(), teacher.detach().abs().max()).to(ScalarType.Float64).item<double>();
-    }
 
     /// <summary>Log of the binary (target, non-target) probabilities [B, 2] and log-softmax over the non-target classes [B, C−1].</summary>
     static (Tensor Binary, Tensor Other) Parts(Tensor z, Tensor labels, Tensor nonTarget)

@@ -17,8 +17,9 @@ public static class Kd
     {
         Logits2D("kd", studentLogits, teacherLogits);
         CheckTemperature("kd", temperature);
-        var logQ = (Widened(studentLogits, temperature) / temperature).log_softmax(1);
-        var logP = (Widened(teacherLogits.detach(), temperature) / temperature).log_softmax(1);
+        var (s, t) = Widened(studentLogits, teacherLogits.detach(), temperature);
+        var logQ = (s / temperature).log_softmax(1);
+        var logP = (t / temperature).log_softmax(1);
         return AsDtypeOf(BatchMeanKl(logP, logQ) * (temperature * temperature), studentLogits);
     }
 

@@ -11,8 +11,20 @@ namespace Distill.Losses;
 /// </summary>
 public static class LogitStandardization
 {
-    public static Tensor Standardize(Tensor logits) =>
-        (logits - logits.mean([1], keepdim: true)) / (logits.std(1, unbiased: true, keepdim: true) + 1e-7);
+    public static Tensor Standardize(Tensor logits)
+    {
+        var (mean, std) = (logits.mean([1], keepdim: true), logits.std(1, unbiased: true, keepdim: true));
+        // float32's std of rows far from zero relative to their spread loses digits (logits 3e5 ± 1 gave KD at T = 4
+        // 3e-4 off PyTorch's float64, 1e6 ± 1 5e-3), and a row near float32's limit overflows its mean: such rows are
+        // standardized in float64, which returns values of size 1. The check reads one number per call; trained
+        // networks' logits (a mean within a few spreads of zero) keep their float32 bits.
+        if (TermSupport.IsNarrow(logits) && !(TermSupport.LargestMagnitude(mean / std) <= Float32MaxOffset))
+            return TermSupport.AsDtypeOf(Standardize(logits.to(ScalarType.Float64)), logits);
+        return (logits - mean) / (std + 1e-7);
+    }
+
+    /// <summary>The largest |row mean| / row std that <see cref="Standardize"/> takes in float32 (3e5 was 3e-4 off).</summary>
+    const double Float32MaxOffset = 1e3;
 
     /// <summary>Reference form (<c>kd_ls</c>): KD at T on standardized student and teacher logits.</summary>
     public static Tensor Kd(Tensor studentLogits, Tensor teacherLogits, double temperature)

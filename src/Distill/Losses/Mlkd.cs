@@ -17,13 +17,13 @@ public static class Mlkd
     public static Tensor BatchLoss(Tensor studentLogits, Tensor teacherLogits, double temperature)
     {
         var (ps, pt) = Probabilities("mlkd_batch", studentLogits, teacherLogits, temperature);
-        return (pt.mm(pt.t()) - ps.mm(ps.t())).pow(2).sum() / studentLogits.shape[0];
+        return AsDtypeOf((pt.mm(pt.t()) - ps.mm(ps.t())).pow(2).sum() / studentLogits.shape[0], studentLogits);
     }
 
     public static Tensor ClassLoss(Tensor studentLogits, Tensor teacherLogits, double temperature)
     {
         var (ps, pt) = Probabilities("mlkd_class", studentLogits, teacherLogits, temperature);
-        return (pt.t().mm(pt) - ps.t().mm(ps)).pow(2).sum() / studentLogits.shape[1];
+        return AsDtypeOf((pt.t().mm(pt) - ps.t().mm(ps)).pow(2).sum() / studentLogits.shape[1], studentLogits);
     }
 
     /// <summary>Σ over the temperatures of instance + batch + class losses, the class loss divided by B² (see
@@ -51,8 +51,8 @@ public static class Mlkd
         long b = studentLogits.shape[0], c = studentLogits.shape[1];
         var classScale = paperClassScale ? 1.0 : 1.0 / (b * (double)b);
         var temps = tensor(temperatures.Select(t => (float)t).ToArray(), device: studentLogits.device).view(-1, 1, 1);
-        var zs = Widened(studentLogits, temperatures.Max()).unsqueeze(0) / temps; // [K, B, C]
-        var zt = Widened(teacherLogits.detach(), temperatures.Max()).unsqueeze(0) / temps;
+        var (s, t) = Widened(studentLogits, teacherLogits.detach(), temperatures.Max(), lowestTemperature: temperatures.Min());
+        var (zs, zt) = (s.unsqueeze(0) / temps, t.unsqueeze(0) / temps); // [K, B, C]
         var (logPs, logPt) = (zs.log_softmax(2), zt.log_softmax(2));
         var (ps, pt) = (logPs.exp(), logPt.exp());
         // Instance level: T²·batchmean KL(p_t ‖ p_s) at each temperature.
@@ -136,7 +136,8 @@ public static class Mlkd
     {
         Logits2D(loss, s, t);
         Kd.CheckTemperature(loss, temperature);
-        return ((s / temperature).softmax(1), (t.detach() / temperature).softmax(1));
+        var (ws, wt) = Widened(s, t.detach(), temperature);
+        return ((ws / temperature).softmax(1), (wt / temperature).softmax(1));
     }
 }
 

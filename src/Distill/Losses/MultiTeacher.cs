@@ -19,6 +19,8 @@ public static class MultiTeacherKd
     {
         if (teacherLogits.dim() != 3 || teacherLogits.shape[0] == 0)
             throw new ArgumentException($"kd_multi: teacher logits must be [K, B, C] with K ≥ 1 teachers, got {Shape(teacherLogits)}.");
+        if (!teacherLogits.shape.Skip(1).SequenceEqual(studentLogits.shape))
+            throw new ArgumentException($"kd_multi: teacher logits {Shape(teacherLogits)} must be [K, B, C] for the student's {Shape(studentLogits)} ([K, {string.Join(", ", studentLogits.shape)}]).");
         Logits2D("kd_multi", studentLogits, teacherLogits[0]);
         Kd.CheckTemperature("kd_multi", temperature);
         var k = teacherLogits.shape[0];
@@ -26,10 +28,10 @@ public static class MultiTeacherKd
         if (w.Count != k || w.Any(x => !(x >= 0) || !double.IsFinite(x)) || w.Sum() <= 0)
             throw new ArgumentException($"kd_multi: give {k} non-negative weights, not all zero (got {string.Join(", ", w)}).");
         // log q = logsumexp_k(log w_k + log softmax(t_k/T)) − log Σw: finite for any logits.
-        var teachers = Widened(teacherLogits.detach(), temperature);
+        var (student, teachers) = Widened(studentLogits, teacherLogits.detach(), temperature);
         var logW = tensor(w.Select(x => Math.Log(x)).ToArray(), dtype: teachers.dtype, device: teachers.device).reshape(k, 1, 1);
         var logQ = ((teachers / temperature).log_softmax(2) + logW).logsumexp(0) - Math.Log(w.Sum());
-        var logS = (Widened(studentLogits, temperature) / temperature).log_softmax(1);
+        var logS = (student / temperature).log_softmax(1);
         return AsDtypeOf(BatchMeanKl(logQ, logS) * (temperature * temperature), studentLogits);
     }
 }

@@ -22,7 +22,7 @@ public static class Nst
         return Kernel(t, t).mean() + Kernel(s, s).mean() - 2 * Kernel(s, t).mean();
     }
 
-    static Tensor Rows(Tensor f) => nn.functional.normalize(f.flatten(2), dim: 2);
+    static Tensor Rows(Tensor f) => Normalized(f.flatten(2), 2);
 
     static Tensor Kernel(Tensor a, Tensor b) => a.bmm(b.transpose(1, 2)).pow(2);
 }

@@ -14,8 +14,8 @@ public static class SoftCe
     public static Tensor Loss(Tensor studentLogits, Tensor teacherLogits)
     {
         Logits2D("soft_ce", studentLogits, teacherLogits);
-        var p = teacherLogits.detach().softmax(1);
-        return -(p * studentLogits.log_softmax(1)).sum() / studentLogits.shape[0];
+        var (s, t) = Widened(studentLogits, teacherLogits.detach(), 1);
+        return AsDtypeOf(-(t.softmax(1) * s.log_softmax(1)).sum() / studentLogits.shape[0], studentLogits);
     }
 }
 

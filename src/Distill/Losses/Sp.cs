@@ -22,7 +22,15 @@ public static class Sp
     static Tensor Gram(Tensor f)
     {
         var a = f.reshape(f.shape[0], -1);
-        return nn.functional.normalize(a.mm(a.t()), dim: 1);
+        var g = a.mm(a.t());
+        // A A^T overflows float32 for features of size 1e19 / sqrt(their count); the normalised rows are the same for
+        // any positive scale of A, so then A is divided by its largest |value| first (Normalized handles the rows' norms).
+        if (IsNarrow(g) && LargestMagnitude(g) == double.PositiveInfinity)
+        {
+            a = a / a.detach().abs().max().clamp_min(float.Epsilon);
+            g = a.mm(a.t());
+        }
+        return Normalized(g, 1);
     }
 }
 

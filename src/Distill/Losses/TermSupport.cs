@@ -43,16 +43,53 @@ static class TermSupport
     /// DKD at 4, 10 classes) stays below it and keeps its numbers bit for bit.</summary>
     public const double Float32MaxTemperatureSquaredLogClasses = 500;
 
-    /// <summary>The logits to divide by <paramref name="temperature"/>: float64, when they are float32 or narrower, above
-    /// <see cref="Float32MaxTemperature"/> or past <see cref="Float32MaxTemperatureSquaredLogClasses"/> for their class
-    /// count and the loss's <paramref name="weight"/> on one KL; else as given.</summary>
-    public static Tensor Widened(Tensor logits, double temperature, double weight = 1) =>
-        logits.dtype is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 && NeedsFloat64(temperature, logits.shape[^1], weight)
-            ? logits.to(ScalarType.Float64) : logits;
+    /// <summary>Past this |logit|/T the KL family's float32 overflows: z/T, or a log-softmax's shift by the row's largest
+    /// value (up to twice it), leaves float32's range near 1.7e38 and the loss came out NaN where PyTorch's float64 value
+    /// is finite (a tester's [4, 5] logits within ±1e38 at T = 0.5). Short of it float32's log-softmax, which subtracts
+    /// the row's largest value first, is exact enough (logits of size 1e20 agree with float64 within 1e-6); the line is
+    /// far above any trained network's logits, so every run keeps its float32 numbers bit for bit.</summary>
+    public const double Float32MaxScaledLogit = 1e30;
+
+    /// <summary>Student and teacher logits (any shapes) to divide by <paramref name="temperature"/>: both in float64, when
+    /// they are float32 or narrower and either the temperature is above <see cref="Float32MaxTemperature"/> or past
+    /// <see cref="Float32MaxTemperatureSquaredLogClasses"/> for their class count and the loss's <paramref name="weight"/>
+    /// on one KL, or their largest |logit| divided by <paramref name="lowestTemperature"/> (default: the temperature) passes
+    /// <paramref name="maxScaledLogit"/>; else as given. The size check reads one number per call (one device sync).</summary>
+    public static (Tensor Student, Tensor Teacher) Widened(Tensor student, Tensor teacher, double temperature, double weight = 1,
+        double maxScaledLogit = Float32MaxScaledLogit, double? lowestTemperature = null) =>
+        IsNarrow(student) && (NeedsFloat64(temperature, student.shape[^1], weight) ||
+                              !(LargestMagnitude(student, teacher) / (lowestTemperature ?? temperature) <= maxScaledLogit))
+            ? (student.to(ScalarType.Float64), teacher.to(ScalarType.Float64)) : (student, teacher);
+
+    /// <summary>True for the floating dtypes narrower than float64, which the losses widen where float32 falls short.</summary>
+    public static bool IsNarrow(Tensor t) => t.dtype is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16;
 
     static bool NeedsFloat64(double temperature, long classes, double weight) =>
         temperature > Float32MaxTemperature ||
         Math.Max(weight, 1) * temperature * temperature * Math.Log(Math.Max(classes, 2)) > Float32MaxTemperatureSquaredLogClasses;
+
+    /// <summary>The largest |value| of the tensors, read as one number (NaN when one holds a NaN).</summary>
+    public static double LargestMagnitude(params Tensor[] tensors)
+    {
+        using var scope = NewDisposeScope();
+        return stack(tensors.Select(t => t.detach().abs().max().to(ScalarType.Float64))).max().item<double>();
+    }
+
+    /// <summary>x / max(‖x‖₂, 1e-12) along <paramref name="dim"/>: nn.functional.normalize's operations in its order, so
+    /// the same bits, except where the norm overflows. float32 squares the values, so rows of size 3e9 and more (an
+    /// attention map of features near 1e9, a Gram matrix) got an infinite norm and came out all zeros, with a zero
+    /// gradient, where PyTorch's float64 gives unit rows. A unit row is the same for any positive scale of its row, so
+    /// such rows are divided by their largest |value| first. It reads the largest norm (one number) per call.</summary>
+    public static Tensor Normalized(Tensor x, int dim)
+    {
+        var norm = x.norm(dim, keepdim: true, p: 2.0f);
+        if (IsNarrow(x) && LargestMagnitude(norm) == double.PositiveInfinity)
+        {
+            x = x / x.detach().abs().amax([dim], keepdim: true).clamp_min(float.Epsilon);
+            norm = x.norm(dim, keepdim: true, p: 2.0f);
+        }
+        return x / norm.clamp_min(1e-12);
+    }
 
     /// <summary>A loss computed from <see cref="Widened"/> logits, back in the dtype of the logits it came from.</summary>
     public static Tensor AsDtypeOf(Tensor loss, Tensor logits) => loss.dtype == logits.dtype ? loss : loss.to(logits.dtype);

@@ -1,0 +1,129 @@
+using Distill.Losses;
+using Distill.Native;
+using static TorchSharp.torch;
+
+namespace Distill.Tests.Losses;
+
+/// <summary>Inputs near float32's limits, where libtorch's float32 overflowed (NaN, or a loss of 0 with no gradient)
+/// or lost digits although PyTorch's float64 value of the same inputs is finite: each loss in float32 must give the
+/// float64 numbers of the same (float32-rounded) inputs. A tester's PyTorch probe found every case here.</summary>
+public class ExtremeValueTests
+{
+    public ExtremeValueTests() => TorchRuntime.Initialize();
+
+    static Tensor Uniform(long seed, double bound, params long[] shape)
+    {
+        using var g = new Generator((ulong)seed);
+        return (rand(shape, generator: g) * 2 - 1) * bound;
+    }
+
+    /// <summary>The loss and the student's gradient in <paramref name="dtype"/>, from float32 inputs.</summary>
+    static (double Loss, Tensor Grad) Eval(string loss, Tensor s, Tensor t, Tensor labels, Dictionary<string, double> p, ScalarType dtype)
+    {
+        var si = s.to(dtype).detach().requires_grad_(true);
+        var value = LossRegistry.Compute(loss, LossPropertyTests.InputsFor(loss, si, t.to(dtype), labels), p);
+        Assert.Equal(dtype, value.dtype);
+        value.backward();
+        return (value.to(ScalarType.Float64).item<double>(), si.grad!.to(ScalarType.Float64));
+    }
+
+    static void SameAsFloat64(string loss, Tensor s, Tensor t, Dictionary<string, double> p, double tolerance = 1e-4)
+    {
+        using var scope = NewDisposeScope();
+        var labels = zeros(s.shape[0], dtype: ScalarType.Int64);
+        var (l32, g32) = Eval(loss, s, t, labels, p, ScalarType.Float32);
+        var (l64, g64) = Eval(loss, s, t, labels, p, ScalarType.Float64);
+        Assert.True(double.IsFinite(l64), $"{loss}: the float64 truth must be finite, got {l64}");
+        Assert.True(Math.Abs(l32 - l64) <= tolerance * Math.Max(Math.Abs(l64), 1e-3), $"{loss}: float32 {l32} vs float64 {l64}");
+        var gerr = (g32 - g64).abs().max().item<double>();
+        var gmax = g64.abs().max().item<double>();
+        Assert.True(gerr <= tolerance * gmax, $"{loss}: max |Δgrad| {gerr} (max |grad| {gmax})");
+    }
+
+    public static TheoryData<string, double, double> LogitCases() => new()
+    {
+        // Bounds whose float64 losses stay within float32's range (KD's grows as the logits).
+        { "kd", 1e38, 1 }, { "kd", 3e37, 0.5 }, { "kd_hard", 3e37, 0.5 }, { "soft_ce", 1e38, 1 }, { "kd_multi", 1e38, 1 },
+        { "mlkd_batch", 3e38, 0.5 }, { "mlkd_class", 3e38, 0.5 }, { "kd_ls", 3e38, 4 }, { "dkd", 1e37, 1 },
+    };
+
+    [Theory]
+    [MemberData(nameof(LogitCases))]
+    public void Logits_near_the_float32_limit_give_the_float64_loss(string loss, double bound, double temperature)
+    {
+        var p = LossPropertyTests.ParamsFor(loss);
+        if (p.ContainsKey("temperature")) p["temperature"] = temperature;
+        SameAsFloat64(loss, Uniform(1, bound, 4, 10), Uniform(2, bound, 4, 10), p);
+    }
+
+    [Theory]
+    [InlineData(1e6, 1)]
+    [InlineData(3e5, 4)]
+    [InlineData(-2e4, 0.5)]
+    public void Standardization_of_logits_far_from_zero_keeps_the_float64_digits(double offset, double temperature)
+    {
+        var s = Uniform(3, 1, 4, 10) + offset;
+        var t = Uniform(4, 1, 4, 10) + offset;
+        SameAsFloat64("kd_ls", s, t, new() { ["temperature"] = temperature }, 1e-5);
+    }
+
+    [Theory]
+    [InlineData("at", 3e9)]
+    [InlineData("at", 1e19)]
+    [InlineData("at_paper", 3e9)]
+    [InlineData("at_paper", 1e19)]
+    [InlineData("sp", 1e9)]
+    [InlineData("sp", 1e19)]
+    [InlineData("nst", 1e19)]
+    public void Feature_maps_whose_squares_overflow_float32_give_the_float64_loss(string loss, double bound)
+    {
+        var s = Uniform(5, bound, 4, 3, 2, 5);
+        var t = Uniform(6, bound, 4, 6, 2, 5);
+        SameAsFloat64(loss, s, t, LossPropertyTests.ParamsFor(loss));
+    }
+
+    [Fact]
+    public void Ctkd_tensor_path_at_a_high_learned_temperature_gives_the_float64_loss()
+    {
+        using var scope = NewDisposeScope();
+        var s = Uniform(7, 10, 8, 10000);
+        var t = Uniform(8, 10, 8, 10000);
+        (double Loss, double TemperatureGrad) Run(ScalarType dtype)
+        {
+            var tau = tensor(100.0, dtype: ScalarType.Float32).requires_grad_(true);
+            var value = Ctkd.KdTensors(s.to(dtype), t.to(dtype), tau);
+            Assert.Equal(dtype, value.dtype);
+            value.backward();
+            return (value.to(ScalarType.Float64).item<double>(), tau.grad!.to(ScalarType.Float64).item<double>());
+        }
+        var (l32, g32) = Run(ScalarType.Float32);
+        var (l64, g64) = Run(ScalarType.Float64);
+        Assert.True(Math.Abs(l32 - l64) <= 1e-5 * Math.Abs(l64), $"float32 {l32} vs float64 {l64}");
+        Assert.True(Math.Abs(g32 - g64) <= 1e-4 * Math.Abs(g64), $"temperature gradient float32 {g32} vs float64 {g64}");
+    }
+
+    /// <summary>Normalized is nn.functional.normalize in libtorch's own operations wherever the norm is finite: values
+    /// and gradients bit for bit, so every run that used normalize keeps its numbers.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Normalized_equals_normalize_bit_for_bit_and_gives_unit_rows_past_overflow(int dim)
+    {
+        using var scope = NewDisposeScope();
+        var x = Uniform(9, 3, 5, 7, 11);
+        x[1, 2] = zeros(11); // a zero row: both clamp the norm at 1e-12
+        var (a, b) = (x.detach().requires_grad_(true), x.detach().requires_grad_(true));
+        var (na, nb) = (TermSupport.Normalized(a, dim), nn.functional.normalize(b, dim: dim));
+        Assert.True(na.eq(nb).all().item<bool>());
+        var w = Uniform(10, 1, 5, 7, 11);
+        (na * w).sum().backward();
+        (nb * w).sum().backward();
+        Assert.True(a.grad!.eq(b.grad!).all().item<bool>());
+
+        var big = x * 1e25f; // squares overflow float32
+        Assert.True(nn.functional.normalize(big, dim: dim).norm(dim).max().item<float>() < 0.5f); // libtorch's: zero rows
+        var norms = TermSupport.Normalized(big, dim).norm(dim).to(ScalarType.Float64);
+        var want = x.norm(dim).gt(0).to(ScalarType.Float64);
+        Assert.True((norms - want).abs().max().item<double>() < 1e-6);
+    }
+}
