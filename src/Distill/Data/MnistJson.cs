@@ -59,8 +59,13 @@ public static class MnistJson
                     else break;
                 }
                 bool plain = i > digits && i < n && json[i] is (byte)',' or (byte)']' or (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t';
-                if (!plain || mantissa > scale || (minus && mantissa != 0)) throw BadNumber(path, json, start, count);
-                pixels[count++] = (byte)((mantissa * 255 * 2 + scale) / (2 * scale)); // round(255 v), half up
+                if (plain && mantissa <= scale && !(minus && mantissa != 0))
+                    pixels[count++] = (byte)((mantissa * 255 * 2 + scale) / (2 * scale)); // round(255 v), half up
+                else
+                {
+                    (var pixel, i) = OtherNumber(path, json, start, count); // 1e-3, 13+ characters, or an error
+                    pixels[count++] = pixel;
+                }
                 i = SkipSpace(json, i);
                 if (i == n) throw Invalid(path, count, "unexpected end of file");
                 if (json[i] == ']') { i++; break; }
@@ -85,15 +90,19 @@ public static class MnistJson
     static DatasetException Invalid(string path, int count, string what) =>
         new(path, $"truncated or invalid JSON after {count:N0} values ({what})", Fix);
 
-    /// <summary>Why the token at <paramref name="start"/> is not a pixel: out of range, not a number, or the file ends.</summary>
-    static DatasetException BadNumber(string path, byte[] json, int start, int count)
+    /// <summary>A number the inline parser does not take: any JSON number in [0, 1] (an exponent, or more digits than it
+    /// reads) is the pixel round(255 v), and the scan goes on after it, where a wrong delimiter is named; else why the
+    /// token is not a pixel: out of range, not a number, or the file ends.</summary>
+    static (byte Pixel, int End) OtherNumber(string path, byte[] json, int start, int count)
     {
         int end = start;
-        while (end < json.Length && json[end] is not ((byte)',' or (byte)']' or (byte)'}' or (byte)' ' or (byte)'\n')) end++;
-        if (end == json.Length) return Invalid(path, count, "unexpected end of file");
-        if (System.Buffers.Text.Utf8Parser.TryParse(json.AsSpan(start, end - start), out double v, out int used) && used == end - start)
-            return new DatasetException(path, $"pixel value {v} at element {count} is outside [0, 1]", Fix);
-        return Invalid(path, count, $"expected a number at byte {start}, found '{(char)json[start]}'");
+        while (end < json.Length && json[end] is not ((byte)',' or (byte)']' or (byte)'}' or (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t')) end++;
+        if (end == json.Length) throw Invalid(path, count, "unexpected end of file");
+        if (end > start && System.Buffers.Text.Utf8Parser.TryParse(json.AsSpan(start, end - start), out double v, out int used) && used == end - start)
+            return v is >= 0 and <= 1
+                ? ((byte)Math.Round(255 * v, MidpointRounding.AwayFromZero), end)
+                : throw new DatasetException(path, $"pixel value {v} at element {count} is outside [0, 1]", Fix);
+        throw Invalid(path, count, $"expected a number at byte {start}, found '{(char)json[start]}'");
     }
 
     static int SkipSpace(byte[] json, int i)

