@@ -18,7 +18,9 @@ public static class Dist
         Kd.CheckTemperature("dist", temperature);
         InCatalogueRange("dist", DistMethod.Beta, beta);
         InCatalogueRange("dist", DistMethod.Gamma, gamma);
-        if (studentLogits.shape[0] < 2) throw new ArgumentException("dist: the intra-class relation needs a batch of at least two samples.");
+        // One sample (an epoch's last batch when the train size is one more than a multiple of the batch size) has no
+        // intra-class relation: its centred columns are 0, so ρ = 0 through the authors' 1e-8 and the intra term is the
+        // constant γ·T² with no gradient, as in their code. Refusing it stopped such runs in their first epoch.
         return SmallLogits.Fits(studentLogits) ? Managed(studentLogits, teacherLogits, temperature, beta, gamma) : Tensors(studentLogits, teacherLogits, temperature, beta, gamma);
     }
 

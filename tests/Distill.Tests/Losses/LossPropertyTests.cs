@@ -256,6 +256,31 @@ public class LossPropertyTests
         Assert.True(gerr <= 1e-6 * gmax, $"max |Δgrad| {gerr} (max |grad| {gmax})");
     }
 
+    /// <summary>A batch of one (the last of an epoch of 129 images at batch 64) stopped DIST runs: its intra-class
+    /// relation is ρ = 0 through the 1e-8 of the authors' Pearson, a constant γ·T², and only the inter-class part trains.</summary>
+    [Fact]
+    public void Dist_of_one_sample_is_its_inter_class_part_plus_a_constant_intra_part()
+    {
+        using var scope = NewDisposeScope();
+        var s = Randn(21, 1, 5);
+        var t = Randn(22, 1, 5);
+        (double Loss, Tensor Grad) Run(double gamma, bool managed)
+        {
+            var si = s.detach().requires_grad_(true);
+            var value = managed ? Dist.Loss(si, t, 4, 1, gamma) : Dist.Tensors(si, t, 4, 1, gamma);
+            value.backward();
+            return (value.item<float>(), si.grad!.clone());
+        }
+        var (withIntra, g) = Run(2, managed: true);
+        var (interOnly, g0) = Run(0, managed: true);
+        var (tensors, gt) = Run(2, managed: false);
+        Assert.True(double.IsFinite(withIntra) && g.isfinite().all().item<bool>());
+        Assert.Equal(interOnly + 2 * 16, withIntra, 4);
+        Assert.True((g - g0).abs().max().item<float>() < 1e-6);
+        Assert.Equal(tensors, withIntra, 4);
+        Assert.True((g - gt).abs().max().item<float>() < 1e-5);
+    }
+
     /// <summary>A student near uniform (logits of size 1e-3): its centred probabilities are small differences of nearly
     /// equal numbers, and in float32 DIST's gradient was 1.2 off the float64 one (the tester's dist/student-near-uniform; here
     /// 0.73 for a largest element of 4505).</summary>
