@@ -142,7 +142,15 @@ public static class TeacherStore
         var stages = System.IO.Directory.CreateDirectory(Path.GetDirectoryName(entry)!).GetDirectories($"{key}.*.tmp").Select(d => d.FullName);
         foreach (var stale in stages.Append(entry).Where(System.IO.Directory.Exists)) System.IO.Directory.Delete(stale, recursive: true);
         var target = outDir ?? staging;
-        var trained = Trainer.Train(teacher, data, objective, options with { OutDir = target, Resume = false, Force = false });
+        TrainResult trained;
+        try { trained = Trainer.Train(teacher, data, objective, options with { OutDir = target, Resume = false, Force = false }); }
+        catch (TrainingStoppedException stopped) when (outDir is null)
+        {
+            // The stage is this process's scratch folder, cleared by the next command (above), which no --resume
+            // reaches: the stop said "--resume continues from step 130", and the next run started the teacher over.
+            System.IO.Directory.Delete(staging, recursive: true);
+            throw stopped.WithoutCheckpoint();
+        }
         if (outDir is not null) CopyRun(outDir, staging);
         System.IO.Directory.Move(staging, entry); // whole or not at all: a kill before this leaves only a .tmp folder
         options.Log?.WriteLine($"{options.Name}: kept in the teacher cache ({entry}); the next command with these teacher settings reuses it");

@@ -96,4 +96,8 @@ public sealed record TrainOptions
 public sealed class TrainingStoppedException(string run, int epoch, long batch, string? checkpointDir)
     : OperationCanceledException($"{run}: stopped at epoch {epoch}, step {batch + 1}; " + (checkpointDir is null
         ? "nothing kept (pass --out to keep a checkpoint)"
-        : $"its state at that step is checkpointed in {checkpointDir}: --resume continues from step {batch + 1}"));
+        : $"its state at that step is checkpointed in {checkpointDir}: --resume continues from step {batch + 1}"))
+{
+    /// <summary>The same stop with nothing kept (the checkpoint's folder is not one --resume can reach).</summary>
+    public TrainingStoppedException WithoutCheckpoint() => new(run, epoch, batch, null);
+}

@@ -71,6 +71,31 @@ public class TeacherStoreTests
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
     }
 
+    /// <summary>A teacher trained without --out is staged in the cache's scratch folder, which the next command clears:
+    /// a stop there said "--resume continues from step N", and the next run trained the teacher from the start. It now
+    /// says nothing is kept, and leaves no stage behind.</summary>
+    [Fact]
+    public void A_teacher_stopped_while_training_into_the_cache_promises_no_resume_and_leaves_no_stage()
+    {
+        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        try
+        {
+            using var full = Datasets.FashionMnist();
+            using var data = full.Subset(512, 100);
+            using var stop = new CancellationTokenSource();
+            stop.Cancel();
+            TorchSharp.torch.manual_seed(0);
+            var teacher = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
+            var e = Assert.Throws<TrainingStoppedException>(() => TeacherStore.TrainOrReuse(teacher, data,
+                new TrainOptions { Name = "teacher", Epochs = 1, Cancellation = stop.Token, Progress = false }));
+            Assert.StartsWith("teacher: stopped at epoch 1, step ", e.Message, StringComparison.Ordinal);
+            Assert.EndsWith("nothing kept (pass --out to keep a checkpoint)", e.Message, StringComparison.Ordinal);
+            Assert.Empty(Directory.GetDirectories(Path.Combine(dir, "runs")));
+        }
+        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+    }
+
     [Fact]
     public void A_cache_setting_that_names_a_file_is_said_by_doctor_and_refused_by_name()
     {
