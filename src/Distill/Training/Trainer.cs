@@ -330,6 +330,7 @@ sealed class TrainingRun : IDisposable
             values = stats.data<float>().ToArray();
             if (!float.IsFinite(values[0])) throw NonFinite(values, parts, epoch, step, stepInEpoch);
             if (step == 0) firstStepLoss = values[0];
+            lastStep = values;
 
             // Gradients are reset to none instead of zero-filled: backward then writes each gradient into a fresh buffer,
             // saving a fill and an accumulate pass over every parameter (about 12 % of an MLP 784-1200-1200-10 step on
@@ -358,14 +359,28 @@ sealed class TrainingRun : IDisposable
     /// written before it was saved).</summary>
     double? firstStepLoss;
 
+    /// <summary>The previous step's loss and term values (as <see cref="NonFinite"/> reads them).</summary>
+    float[]? lastStep;
+
     NonFiniteLossException NonFinite(float[] values, IReadOnlyList<(string Name, Tensor Value)> parts, int epoch, long step, long stepInEpoch)
     {
+        string Where(float value) => $"{o.Name}: loss is {value} at epoch {epoch}, step {step} (batch {stepInEpoch + 1} of {stepsPerEpoch}), ";
+        var advice = o.NonFiniteAdvice ?? "Lower the learning rate, clip gradients (--clip N on the command line, ClipGradNorm in TrainOptions), or check that term's inputs.";
+        // Every term non-finite after a finite step: that step's update broke the weights, and the first term (the
+        // cross-entropy) was blamed, with a fix for it, when a method's weight of 1e30 had made its own term huge.
+        // The previous step's largest term is the one to look at.
+        if (parts.Count > 1 && lastStep is { } last && last.Length == values.Length && values.Skip(1).Take(parts.Count).All(v => !float.IsFinite(v)))
+        {
+            var terms = parts.Select((p, i) => (p.Name, Value: last[i + 1])).ToList();
+            var largest = terms.MaxBy(p => Math.Abs(p.Value)).Name;
+            return new NonFiniteLossException(Where(values[0]) +
+                $"in every term: the previous step's update made the weights non-finite. Its terms were {string.Join(", ", terms.Select(p => $"{p.Name} {p.Value:G4}"))}; " +
+                $"the largest, '{largest}', is the likely cause: lower its weight or the method's parameters that scale it. {advice}", epoch, step, largest);
+        }
         var bad = parts.Select((p, i) => (p.Name, Value: values[i + 1])).FirstOrDefault(p => !float.IsFinite(p.Value));
         var term = bad.Name ?? "total (weighted sum)";
         var value = bad.Name is null ? values[0] : bad.Value;
-        return new NonFiniteLossException(
-            $"{o.Name}: loss is {value} at epoch {epoch}, step {step} (batch {stepInEpoch + 1} of {stepsPerEpoch}), in term '{term}'. " +
-            (o.NonFiniteAdvice ?? "Lower the learning rate, clip gradients (--clip N on the command line, ClipGradNorm in TrainOptions), or check that term's inputs."), epoch, step, term);
+        return new NonFiniteLossException(Where(value) + $"in term '{term}'. " + advice, epoch, step, term);
     }
 
     /// <summary>A finite run that has gone wrong: its loss over 10⁴ times the first epoch's, or its test accuracy still at

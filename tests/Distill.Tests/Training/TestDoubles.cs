@@ -44,6 +44,14 @@ sealed class NanAtStepTerm(long at) : ILossTerm
         ctx.Step >= at ? ctx.Student.Logits.sum() * float.NaN : ctx.Student.Logits.mean() * 0;
 }
 
+/// <summary>A term whose weight is far too large (a method parameter of 1e30): finite itself, its update breaks the weights.</summary>
+sealed class HugeTerm : ILossTerm
+{
+    public string Name => "huge";
+    public bool NeedsTeacher => false;
+    public Tensor Compute(StepContext ctx) => ctx.Student.Logits.square().mean() * 1e30f;
+}
+
 static class TensorAssert
 {
     /// <summary>Same shape and bit-identical values.</summary>

@@ -571,6 +571,19 @@ public class TrainerTests
         Assert.EndsWith("in term 'boom'. Lower optimizer.lr in the spec.", advised.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A method's term of size 1e30 broke the weights in its update, and the next step's NaN was blamed on the
+    /// first term, the cross-entropy, with advice for it: the message now names the previous step's largest term.</summary>
+    [Fact]
+    public void NaN_in_every_term_after_a_finite_step_names_the_previous_steps_largest_term()
+    {
+        using var m = Mlp(0);
+        var obj = new Objective().Add(new CrossEntropyTerm()).Add(new HugeTerm());
+        var e = Assert.Throws<NonFiniteLossException>(() => Trainer.Train(m, TinyData.FashionMnist2k, obj, Opts(epochs: 1)));
+        Assert.Equal("huge", e.Term);
+        Assert.Contains("in every term: the previous step's update made the weights non-finite. Its terms were ce ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("the largest, 'huge', is the likely cause", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Teacher_cache_rule_is_enforced()
     {
