@@ -381,6 +381,13 @@ public sealed record Experiment
         LrSchedule schedule;
         try { schedule = LrSchedule.Parse(Text(root, "schedule") ?? "cosine"); }
         catch (ArgumentException e) { throw new SpecException(file, SpecSchema.Line(scheduleNode!), $"schedule: {e.Message}"); }
+        // A step at or past a run's end never changes the rate, so a grid over such schedules trains identical runs; as
+        // `train --schedule` and the recipes refuse it.
+        foreach (var (key, section, fallback) in new[] { ("epochs", root, 10), ("teacher.epochs", teacher, 6) })
+            if (section is not null && (Int(section, key.Split('.')[^1]) ?? fallback) is var n && schedule.EpochsNeeded > n)
+                throw new SpecException(file, SpecSchema.Line(scheduleNode ?? root),
+                    $"schedule {schedule}: it changes the learning rate at the start of epoch {schedule.EpochsNeeded}, which the {n} epochs of {key} never reach; " +
+                    $"give steps within {n} epochs, or use constant or cosine.");
 
         var loss = Section(root, "loss")!;
         var methods = new List<(MethodChoice, double)>();

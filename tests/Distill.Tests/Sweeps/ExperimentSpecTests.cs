@@ -106,6 +106,9 @@ public class ExperimentSpecTests
     }
 
     [Theory]
+    // A step the run never reaches changes nothing (train --schedule and the recipes refuse it; specs let the runs go).
+    [InlineData("epochs: 2", "epochs: 2\nschedule: \"step:7\"", 11, "schedule step:7:0.1: it changes the learning rate at the start of epoch 8, which the 2 epochs of epochs never reach;")]
+    [InlineData("  seed: [0, 1, 2]", "  schedule: [cosine, \"multistep:1,3\"]", 17, "schedule multistep:1,3:0.1: it changes the learning rate at the start of epoch 4, which the 2 epochs of epochs never reach;")]
     [InlineData("epochs: 2", "epochz: 2", 10, "unknown key 'epochz' in the spec; valid keys: name, dataset, teacher, student, epochs, batch_size")]
     [InlineData("  model: mlp-32", "  modle: mlp-32", 9, "unknown key 'modle' in student; valid keys: model, dropout.")]
     [InlineData("epochs: 2", "epochs: two", 10, "epochs must be a whole number, not 'two'.")]
