@@ -67,9 +67,13 @@ static class TrainCommand
                         ? $"{o.Name} does not apply to --recipe (the recipe sets it for each run); remove it, or train one model without --recipe."
                         : $"{o.Name} applies only with --recipe; remove it, or add --recipe NAME.");
             if (!isRecipe && r.GetValue(teacher) is null)
-                // --kd-temperature and --alpha set the soft targets of a teacher: without one they changed nothing.
-                foreach (var o in new Option[] { teacherEpochs, teacherTrainSize, temperature, alpha })
+            {
+                // --kd-temperature and --alpha set the soft targets of a teacher: without one they changed nothing. A method
+                // that trains its own teachers (kd-multi) takes the teacher's epochs and train size for them.
+                var ownTeachers = r.GetValue(method) is string named && MethodCatalogue.TryFind(named)?.TrainsOwnTeachers == true;
+                foreach (var o in ownTeachers ? new Option[] { temperature, alpha } : [teacherEpochs, teacherTrainSize, temperature, alpha])
                     if (Given(o)) throw new ArgumentException($"{o.Name} applies only with --teacher; add --teacher MODEL, or remove it.");
+            }
             if (Given(force) && r.GetValue(outDir) is null)
                 throw new ArgumentException("--force clears the --out folder, and there is none; add --out DIR, or remove --force.");
             // Born-again's generation 0 is its teacher, of the student's architecture: no teacher settings to give.

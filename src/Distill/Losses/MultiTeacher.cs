@@ -65,6 +65,7 @@ public sealed class MultiTeacherMethod : Methods.Method
     public override Methods.Paper Paper { get; } = new("You, Xu, Xu & Tao", 2017, "KDD", "Learning from Multiple Teacher Networks");
     public override Methods.MethodKind Kind => Methods.MethodKind.Logit;
     public override bool NeedsTeacher => false;
+    public override bool TrainsOwnTeachers => true;
     public override bool InComparison => false;
 
     public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =

@@ -278,6 +278,10 @@ public abstract class Method
     /// <summary>True when the method distils from a teacher (every method but the scratch baseline and self-distillation).</summary>
     public virtual bool NeedsTeacher => true;
 
+    /// <summary>True when the method trains teachers of its own (<see cref="MethodSetup.TrainedTeacher"/>), which
+    /// `train --teacher-epochs` and `--teacher-train-size` then set.</summary>
+    public virtual bool TrainsOwnTeachers => false;
+
     /// <summary>False for set-ups that change the pair itself (several teachers, no teacher), which the one-pair comparison cannot run.</summary>
     public virtual bool InComparison => true;
 

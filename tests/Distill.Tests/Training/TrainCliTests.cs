@@ -57,6 +57,18 @@ public class TrainCliTests
         Assert.StartsWith("error: --warmup 7: the warm-up is longer than the 6 epochs of --teacher-epochs", stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>kd-multi trains its own teachers: --teacher-epochs was refused without --teacher, whose fix (add
+    /// --teacher) kd-multi refuses in turn, so its teachers always trained 6 epochs on every image.</summary>
+    [Fact]
+    public void Kd_multi_takes_the_teacher_epochs_and_train_size_for_its_teachers()
+    {
+        var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--dataset", "no-such-dataset", "--method", "kd-multi",
+            "--teacher-epochs", "1", "--teacher-train-size", "500"]);
+        Assert.Equal(1, code);
+        Assert.DoesNotContain("applies only with --teacher", stderr, StringComparison.Ordinal);
+        Assert.Contains("no-such-dataset", stderr, StringComparison.Ordinal); // it got as far as the data
+    }
+
     [Fact]
     public void A_subset_larger_than_the_split_names_both_sizes()
     {
