@@ -72,7 +72,15 @@ public sealed class ReferenceFile
             if (cases.GetArrayLength() == 0) Fail(source, "\"cases\" is empty; nothing to check");
             var list = new List<ReferenceCase>();
             int i = 0;
-            foreach (var c in cases.EnumerateArray()) list.Add(ParseCase(c, $"{source}: case #{i++}"));
+            foreach (var c in cases.EnumerateArray())
+            {
+                var parsed = ParseCase(c, $"{source}: case #{i}");
+                // Results are reported by name: a second case of one name passed or failed under the first's.
+                if (list.FindIndex(other => other.Name == parsed.Name) is var first and >= 0)
+                    Fail($"{source}: case #{i}", $"its name \"{parsed.Name}\" is case #{first}'s too; give every case its own name (results are reported by name)");
+                list.Add(parsed);
+                i++;
+            }
             var generator = root.TryGetProperty("generator", out var g) && g.ValueKind == JsonValueKind.String ? g.GetString() : null;
             return new ReferenceFile { Source = source, Generator = generator, Cases = list };
         }
