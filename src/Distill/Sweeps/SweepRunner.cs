@@ -84,6 +84,9 @@ public static class SweepFolder
     /// value (null for a file holding JSON null) or what is wrong (<paramref name="what"/> names the kind in "not a ...").</summary>
     static (bool Found, T? Value, string? Damage) ReadRecord<T>(string path, string what) where T : class
     {
+        // A folder in the file's place (File.Exists is false for one) is damage: taken as "not run yet", the run's
+        // result then failed to be written there with a raw "Is a directory".
+        if (Directory.Exists(path)) return (true, null, "a folder, not a file");
         if (!File.Exists(path)) return (false, null, null);
         if (NotRegular(path) is { } damage) return (true, null, damage);
         try { return (true, JsonSerializer.Deserialize<T>(File.ReadAllText(path), Json), null); }
@@ -382,7 +385,8 @@ public static class SweepRunner
     static void KeepAside(string runDir, string file, string stem, string damage, int index, TextWriter log)
     {
         var kept = Path.Combine(runDir, $"{stem}.damaged-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.json");
-        File.Move(Path.Combine(runDir, file), kept);
+        if (Directory.Exists(Path.Combine(runDir, file))) Directory.Move(Path.Combine(runDir, file), kept);
+        else File.Move(Path.Combine(runDir, file), kept);
         log.WriteLine($"run {index}: its {file} was {damage}; kept as {Path.GetFileName(kept)}, running it again");
     }
 

@@ -295,6 +295,21 @@ public sealed class SweepResultsTests : IDisposable
         Assert.True(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
     }
 
+    /// <summary>A folder in place of result.json read as "not run yet", and the run then failed writing its result
+    /// there with a raw "Is a directory": it is damaged, named by collect, and not a finished run.</summary>
+    [Fact]
+    public void A_folder_in_place_of_a_runs_result_is_damaged()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(0, SweepFolder.ResultFile, Result(0, 0));
+        Directory.CreateDirectory(Path.Combine(dir, "runs", "1", SweepFolder.ResultFile));
+        var results = SweepResults.Read(dir);
+        Assert.Equal([0], results.Runs.Select(r => r.Index));
+        Assert.Equal(["runs/1/result.json is a folder, not a file"], results.Damaged.Select(d => d.Error));
+        Assert.False(SweepFolder.Done(dir, spec, 1));
+    }
+
     /// <summary>A plan listing a run twice made collect count that run's result twice (n 5 of a 4-run sweep): it is damaged.</summary>
     [Fact]
     public void A_plan_listing_a_run_twice_is_damaged_not_counted_twice()
