@@ -66,6 +66,11 @@ public static class SweepFolder
         // Accuracies are percentages: a 1e9 came from an edited file, and would pass into the table as a mean.
         if (numbers.FirstOrDefault(n => n.Item1 == "seconds" ? n.Item2 < 0 : n.Item2 is < 0 or > 100) is ({ } bad, var y))
             return (null, $"not a whole result ({bad} is {y.ToString(System.Globalization.CultureInfo.InvariantCulture)}, outside {(bad == "seconds" ? "[0, ∞)" : "[0, 100] %")})");
+        // The summary comes from the per-epoch accuracies: a best of 99 over accuracies of [10] (an edited file) went
+        // into the table as 99.
+        if (r.BestEpoch < 1 || r.BestEpoch > r.TestAccuracy!.Count || r.TestAccuracy[r.BestEpoch - 1] != r.Best || r.TestAccuracy[^1] != r.Last)
+            return (null, $"not a whole result (best {r.Best.ToString(System.Globalization.CultureInfo.InvariantCulture)} at epoch {r.BestEpoch} and last " +
+                          $"{r.Last.ToString(System.Globalization.CultureInfo.InvariantCulture)} disagree with its {r.TestAccuracy!.Count} test_accuracy values)");
         return (r, null);
     }
 

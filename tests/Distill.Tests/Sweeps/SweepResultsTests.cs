@@ -28,7 +28,7 @@ public sealed class SweepResultsTests : IDisposable
     }
 
     static string Result(int index, int seed, string? spec = null) => JsonSerializer.Serialize(new RunResult(index, $"seed={seed}", new Dictionary<string, string> { ["seed"] = $"{seed}" },
-        seed, 50 + seed, 40 + seed, 1, 100, 1, 1.5, null, [40.0 + seed], spec), SweepFolder.Json);
+        seed, 50 + seed, 40 + seed, 1, 100, 1, 1.5, null, [50.0 + seed, 40.0 + seed], spec), SweepFolder.Json);
 
     /// <summary>A `sweep run --jobs` killed outright leaves its claims; the next one removes them, and only them.</summary>
     [Fact]
@@ -65,6 +65,22 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Equal([$"runs/1/result.json is not a whole result ({errorOne})", $"runs/2/result.json is not a whole result ({errorTwo})"],
             results.Damaged.Select(d => d.Error));
         results.Write(dir); // the table of the rest, not the JSON writer's "not allowed" on infinity
+    }
+
+    /// <summary>A best or last that its own test_accuracy list contradicts (an edited file) was tabulated as given.</summary>
+    [Theory]
+    [InlineData("\"best\": 51", "\"best\": 99", "best 99 at epoch 1 and last 41 disagree with its 2 test_accuracy values")]
+    [InlineData("\"last\": 41", "\"last\": 42", "best 51 at epoch 1 and last 42 disagree with its 2 test_accuracy values")]
+    [InlineData("\"best_epoch\": 1", "\"best_epoch\": 3", "best 51 at epoch 3 and last 41 disagree with its 2 test_accuracy values")]
+    public void A_result_whose_summary_contradicts_its_accuracies_is_damaged(string was, string edited, string error)
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        var text = Result(1, 1);
+        Assert.Contains(was, text, StringComparison.Ordinal);
+        Write(1, SweepFolder.ResultFile, text.Replace(was, edited, StringComparison.Ordinal));
+        Assert.False(SweepFolder.Done(dir, spec, 1));
+        Assert.Equal([$"runs/1/result.json is not a whole result ({error})"], SweepResults.Read(dir).Damaged.Select(d => d.Error));
     }
 
     [Fact]
