@@ -45,6 +45,8 @@ public sealed record MethodParameter(string Name, string Description, double Def
     public bool Accepts(double v) => double.IsFinite(v) && (MinOpen ? v > Min : v >= Min) && v <= Max && (!Whole || v == Math.Floor(v));
 
     internal static string Format(double v) => double.IsPositiveInfinity(v) ? "∞" : double.IsNegativeInfinity(v) ? "−∞"
+        // float32's largest, the bound of a list of weights, printed as 39 digits.
+        : Math.Abs(v) >= 1e15 ? v.ToString("0.###e0", System.Globalization.CultureInfo.InvariantCulture)
         : NumberText.Short(v);
 }
 

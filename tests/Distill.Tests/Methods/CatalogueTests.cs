@@ -98,6 +98,8 @@ public sealed class CatalogueTests
     [InlineData("mlkd", "temperatures=2;2", "mlkd: temperatures=2,2: 2 is given 2 times; give each once.")]
     [InlineData("mlkd", "temperatures=2;;3", "mlkd: temperatures=2,,3 has an empty item; separate the items by single commas, e.g. temperatures=2,3.")]
     [InlineData("ctkd", "lambda_min=1|lambda_max=0", "ctkd: lambda_min=1 is above lambda_max=0; the curriculum raises λ from lambda_min to lambda_max (easy to hard).")]
+    // The list's bound is float32's largest, which printed as 39 digits.
+    [InlineData("kd-multi", "teachers=cnn;mlp-32|weights=1;-1", "kd-multi: weights=1,-1: '-1' is not a number in [0, 3.403e38]; give such numbers separated by commas.")]
     public void Values_a_run_cannot_use_are_refused_by_name(string method, string sets, string message)
     {
         // ';' stands for ',' inside one value and '|' separates --set options (the theory's data is one string each).
