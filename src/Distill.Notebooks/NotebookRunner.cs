@@ -476,7 +476,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             var result = Record(failures);
             try
             {
-                Save(files.Notebook, () => IpynbWriter.Write(doc, files.Notebook));
+                Save(files.Notebook, () => IpynbWriter.Write(doc, files.Notebook, WarnOnce));
                 if (files.Html is not null) Save(files.Html, () => HtmlReport.Write(result, files.Html, o.Trusted, w => o.Log?.WriteLine($"  warning: {path}: {TerminalText.Line(w)}")));
             }
             catch (ReportWriteException e)
@@ -491,6 +491,15 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             Save(files.Manifest, () => Manifest.Write(result, files.Manifest));
             if (writeFailure is not null) throw writeFailure;
             return result;
+        }
+
+        readonly HashSet<string> warned = [];
+
+        /// <summary>A warning about the executed notebook, said once: it is written before every cell and at the end.</summary>
+        void WarnOnce(string warning)
+        {
+            lock (warned) if (!warned.Add(warning)) return;
+            o.Log?.WriteLine($"  warning: {path}: {TerminalText.Line(warning)}");
         }
 
         /// <summary>An output file that could not be written as the run's failure: under the file's name, as no cell is at fault.</summary>
@@ -553,7 +562,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             // The cell has no outputs yet: the error shows in the notebook on disk, and is gone before the cell writes any.
             var error = new ErrorOutput("ProcessDied", msg, [msg]);
             cell.Outputs.Add(error);
-            try { Save(files.Notebook, () => IpynbWriter.Write(doc, files.Notebook)); }
+            try { Save(files.Notebook, () => IpynbWriter.Write(doc, files.Notebook, WarnOnce)); }
             finally { cell.Outputs.Remove(error); }
             Save(files.Manifest, () => Manifest.Write(Result(RunStatus.Died, cells, [.. failures, failure], injectedValues, environment), files.Manifest));
         }

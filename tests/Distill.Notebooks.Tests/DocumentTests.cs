@@ -298,6 +298,45 @@ public class DocumentTests
         Assert.Equal("keep", written["cells"]![0]!["metadata"]!["tags"]![0]!.GetValue<string>());
     }
 
+    /// <summary>JSON data that does not parse (DisplayAs of any text, JSON cut at --max-output) threw out of the writer
+    /// and lost the run's report; JSON nested 60 deep passed the parser and failed the writer's depth limit; and data of
+    /// a type merely ending in "json" was written as an object, which nbformat refuses. Each output is now written as
+    /// nbformat's schema wants it, the invalid JSON as text/plain with a warning naming the cell and the MIME type.</summary>
+    [Fact]
+    public void Display_data_that_is_not_valid_json_is_written_as_text_and_the_notebook_validates()
+    {
+        var doc = IpynbReader.Read("x.ipynb", """{"nbformat":4,"nbformat_minor":5,"metadata":{},"cells":[{"cell_type":"code","id":"a","metadata":{},"source":"x","outputs":[],"execution_count":1}]}""");
+        var deep = new string('[', 60) + new string(']', 60);
+        Dictionary<string, string>[] shown =
+        [
+            new() { ["application/json"] = "x" },
+            new() { ["application/json"] = "" },
+            new() { ["application/json"] = "{\"a\": 1", ["text/plain"] = "kept" },
+            new() { ["application/vnd.custom+json"] = deep },
+            new() { ["application/x-ndjson"] = "{\"a\": 1}\n{\"b\": 2}\n", ["text/json"] = "[1]" },
+        ];
+        doc.Cells[0].Outputs.AddRange(shown.Select(d => new DisplayOutput(d, isResult: false)));
+        var warnings = new List<string>();
+        var file = Path.Combine(TestSupport.TempDir("writer-json"), "x.ipynb");
+        IpynbWriter.Write(doc, file, warnings.Add);
+        Assert.Equal("", TestSupport.NbformatErrors(file));
+        var read = Assert.Single(NotebookDocument.Load(file).Cells); // the runner reads back what it wrote (reproduce --jobs)
+        Assert.Equal("x", read.Source);
+        var data = JsonNode.Parse(File.ReadAllText(file), documentOptions: new() { MaxDepth = 128 })!["cells"]![0]!["outputs"]!.AsArray()
+            .Select(o => o!["data"]!.AsObject()).ToList();
+        Assert.Equal("x", TestSupport.Text(data[0]["text/plain"]));
+        Assert.Null(data[0]["application/json"]);
+        Assert.Equal("", TestSupport.Text(data[1]["text/plain"]));
+        Assert.Equal(("kept", false), (TestSupport.Text(data[2]["text/plain"]), data[2].ContainsKey("application/json")));
+        Assert.Equal(deep, data[3]["application/vnd.custom+json"]!.ToJsonString());
+        Assert.Equal("{\"a\": 1}\n{\"b\": 2}\n", TestSupport.Text(data[4]["application/x-ndjson"]));
+        Assert.Equal("[1]", TestSupport.Text(data[4]["text/json"]));
+        Assert.Equal(3, warnings.Count);
+        Assert.StartsWith("cell 1: a display's application/json is not valid JSON ('x' is an invalid start of a value); its text is kept as text/plain", warnings[0], StringComparison.Ordinal);
+        Assert.StartsWith("cell 1: a display's application/json is not valid JSON (", warnings[1], StringComparison.Ordinal);
+        Assert.Contains("it is left out, and the output's text/plain is kept", warnings[2], StringComparison.Ordinal);
+    }
+
     [Fact]
     public void The_written_notebook_is_plain_utf8_as_jupyter_writes_it()
     {

@@ -417,6 +417,31 @@ public class RunnerEdgeTests
         Assert.DoesNotContain(error.Traceback, l => l.Contains("at Distill.Notebooks.", StringComparison.Ordinal));
     }
 
+    /// <summary>A display whose JSON does not parse made writing the executed notebook throw: the run died after cell 1
+    /// ("error: 'x' is an invalid start of a value"), cell 2 never ran, no report was written and the manifest blamed a
+    /// stack overflow in cell 1. Now the run goes on, the text is kept as text/plain, and one warning names the
+    /// notebook, the cell and the MIME type, though the notebook is written before every cell.</summary>
+    [Fact]
+    public void A_display_that_is_not_valid_json_is_kept_as_text_and_the_run_goes_on()
+    {
+        var dir = TestSupport.TempDir("edge-badjson");
+        var nb = TestSupport.WriteNotebook(dir, "badjson.ipynb",
+            ("\"x\".DisplayAs(\"application/json\");", null), ("\"\".DisplayAs(\"application/json\");", null), ("Console.WriteLine(\"second\");", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("succeeded", TestSupport.ReadJson(r.Files.Manifest)["status"]!.GetValue<string>());
+        Assert.True(File.Exists(r.Files.Html));
+        Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
+        var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
+        Assert.Equal("x", TestSupport.Text(cells[0]!["outputs"]![0]!["data"]!["text/plain"]));
+        Assert.Equal("second\n", TestSupport.Text(cells[2]!["outputs"]![0]!["text"]));
+        var warnings = log.ToString().Split('\n').Where(l => l.Contains("is not valid JSON", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, warnings.Count);
+        Assert.StartsWith($"  warning: {nb}: cell 1: a display's application/json is not valid JSON", warnings[0], StringComparison.Ordinal);
+        Assert.StartsWith($"  warning: {nb}: cell 2: a display's application/json is not valid JSON", warnings[1], StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_message_over_several_lines_is_one_line_in_the_failure()
     {
