@@ -94,6 +94,11 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         foreach (var file in new[] { files.Notebook, files.Html, files.Manifest })
             if (file is not null && Directory.Exists(file))
                 throw new ParameterException($"--out {Options.OutputDirectory}: {file} is a folder, where this run's {Path.GetExtension(file)} file goes; move it away or pass another --out folder");
+        // Only an earlier run's outputs are overwritten (those its manifest lists): `distill run foo.dib --out .` beside
+        // the user's own foo.ipynb replaced it with the executed .dib, and the first record before a cell deleted a foo.html.
+        if (Manifest.NotARunsOutput(files) is { } theirs)
+            throw new ParameterException($"{path}: {theirs} exists and is not an output of an earlier distill run (no {Path.GetFileName(files.Manifest)} " +
+                                         "of a run lists it), so this run will not overwrite it; pass another --out folder, or move that file away");
         try { Directory.CreateDirectory(outDir); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -364,6 +364,11 @@ public class CliTests
         Assert.Contains($"wrote {Path.Combine(reports, "index.html")}", stdout);
         foreach (var f in new[] { "index.html", "results.md", "results.json", "00-ok/00-ok.html", "01-bad/01-bad.ipynb" })
             Assert.True(File.Exists(Path.Combine(reports, f)), f);
+        // Again into the same folder: each notebook's process replaces the outputs the earlier one wrote (they are not
+        // files of the user's, which `distill run` refuses to overwrite).
+        var again = Distill("reproduce", "--notebooks", notebooks, "--out", reports, "--budget", "smoke");
+        Assert.Equal(1, again.Exit);
+        Assert.Matches(@"1 ok, 1 failed; total wall time", again.Out);
 
         var missing = Distill("reproduce", "--notebooks", "no/such");
         Assert.Equal(2, missing.Exit);

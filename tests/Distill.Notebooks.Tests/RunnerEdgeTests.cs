@@ -480,6 +480,47 @@ public class RunnerEdgeTests
         Assert.Equal(before, File.ReadAllBytes(nb));
     }
 
+    /// <summary>`distill run foo.dib --out .` beside the user's own foo.ipynb overwrote it with the executed .dib (exit 0).
+    /// A run overwrites only an earlier run's outputs, the files its manifest lists: any other file where an output goes
+    /// (a notebook, a page, a JSON file of the user's) is refused before anything runs, with exit 2, and stays as it was.</summary>
+    [Fact]
+    public void A_file_no_earlier_run_wrote_is_never_overwritten_and_a_runs_own_outputs_are()
+    {
+        var dir = TestSupport.TempDir("edge-theirs");
+        var dib = Path.Combine(dir, "foo.dib");
+        File.WriteAllText(dib, "#!csharp\nSystem.IO.File.AppendAllText(\"ran.txt\", \"ran\\n\");\n");
+        var mine = TestSupport.WriteNotebook(dir, "foo.ipynb", ("Console.WriteLine(\"the user's own notebook\");", null));
+        var before = File.ReadAllBytes(mine);
+        var (exit, _, stderr) = DistillProcess.Run("run", dib, "--out", dir);
+        Assert.Equal(2, exit);
+        Assert.Contains($"error: {dib}: {mine} exists and is not an output of an earlier distill run (no foo.manifest.json of a run lists it), " +
+                        "so this run will not overwrite it; pass another --out folder, or move that file away", stderr, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(mine));
+        Assert.Equal(["foo.dib", "foo.ipynb"], Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+
+        // The report and the manifest are guarded alike: a page or a JSON file of the user's under their names.
+        var outDir = Directory.CreateDirectory(Path.Combine(dir, "out")).FullName;
+        foreach (var (file, content) in new[] { ("foo.html", "<p>my page</p>"), ("foo.manifest.json", "{\"name\": \"my app\"}") })
+        {
+            var theirs = Path.Combine(outDir, file);
+            File.WriteAllText(theirs, content);
+            var e = Assert.Throws<Execution.ParameterException>(() => TestSupport.Run(dib, outDir));
+            Assert.StartsWith($"{dib}: {theirs} exists and is not an output of an earlier distill run", e.Message, StringComparison.Ordinal);
+            Assert.Equal(content, File.ReadAllText(theirs));
+            File.Delete(theirs);
+        }
+        Assert.False(File.Exists(Path.Combine(dir, "ran.txt")), "a cell ran");
+        // A run's own outputs are the next run's to replace, into another folder or beside the .dib.
+        foreach (var into in new[] { outDir, outDir, dir })
+        {
+            if (into == dir) File.Delete(mine);
+            var r = TestSupport.Run(dib, into);
+            Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        }
+        Assert.True(TestSupport.Run(dib, dir).Succeeded);
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(dir, "ran.txt")).Length);
+    }
+
     /// <summary>A cell that replaced Console.Out or Console.Error silenced every later cell; the kernel redirects the
     /// console again for each cell, so later cells' writes show, in this notebook and the next. Saving and restoring
     /// Console.Out inside a cell keeps working.</summary>
@@ -543,8 +584,9 @@ public class RunnerEdgeTests
             ("int R(int n) => R(n + 1) + 1;\nR(0)", null),
             ("Console.WriteLine(\"never\");", null));
         var outDir = Path.Combine(dir, "out");
-        Directory.CreateDirectory(outDir);
-        File.WriteAllText(Path.Combine(outDir, "so.html"), "a previous run's report");
+        var earlier = TestSupport.WriteNotebook(Directory.CreateDirectory(Path.Combine(dir, "earlier")).FullName, "so.ipynb", ("1", null));
+        Assert.True(TestSupport.Run(earlier, outDir).Succeeded); // a previous run's report, which this run must not leave standing
+        Assert.True(File.Exists(Path.Combine(outDir, "so.html")));
         var (exit, _, _) = DistillProcess.Run("run", nb, "--out", outDir);
         Assert.Equal(134, exit); // SIGABRT: the runtime's end on a stack overflow
         var manifest = TestSupport.ReadJson(Path.Combine(outDir, "so.manifest.json"));
