@@ -19,7 +19,7 @@ static class RunCommand
         var parameters = new Option<string[]>("--parameter", "-p") { Description = "name=value, typed by the default in the cell tagged `parameters` (repeatable)" };
         var output = new Option<string>("--out") { Description = "folder for the executed .ipynb, .html and .manifest.json", DefaultValueFactory = _ => "reports" };
         var continueOnError = new Option<bool>("--continue-on-error") { Description = "run the remaining cells after a failing one (the exit code is still 1)" };
-        var timeout = new Option<double?>("--cell-timeout") { Description = "abandon a cell after this many seconds and stop the run" };
+        var timeout = new Option<double?>("--cell-timeout") { Description = "abandon a cell that has run this many seconds (its compile, #r restores and run; not the runner's start-up) and stop the run" };
         var maxOutput = new Option<int>("--max-output")
         {
             Description = "characters one output keeps in the .ipynb and .html; the rest is cut with a line saying how much",

@@ -677,8 +677,16 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             }
         }
 
+        bool warmedUp;
+
         async Task<CellRunResult> RunCellAsync(NotebookCell cell, int index, CellThread thread, CancellationToken ct)
         {
+            // Before the first cell's clock starts: the runner's start-up is not the cell's time (--cell-timeout, its seconds).
+            if (!warmedUp)
+            {
+                warmedUp = true;
+                await thread.Run(() => { session.WarmUp(); return true; });
+            }
             var clock = Stopwatch.StartNew();
             var preset = cell.Outputs.OfType<ErrorOutput>().FirstOrDefault();
             executionCount++;

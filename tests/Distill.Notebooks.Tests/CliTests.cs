@@ -323,6 +323,21 @@ public class CliTests
         Assert.Equal("succeeded", ((string?)TestSupport.ReadJson(Path.Combine(reports, "02-next", "02-next.manifest.json"))["status"])?.ToLowerInvariant());
     }
 
+    /// <summary>The first compile JIT-compiles Roslyn (2-3 s on 2 cores): counted as the first cell's, it timed out a
+    /// cell printing 2 under --cell-timeout 1. The warm-up before the first cell's clock is the runner's start-up; the
+    /// test needs a process of its own, as a test process has compiled cells already.</summary>
+    [Fact]
+    public void The_runners_start_up_is_not_charged_to_the_first_cell_s_timeout()
+    {
+        var dir = TestSupport.TempDir("cli-timeout-first");
+        var nb = TestSupport.WriteNotebook(dir, "first.ipynb", ("Console.WriteLine(1 + 1);", null));
+        var (exit, _, err) = Distill("run", nb, "--out", Path.Combine(dir, "out"), "--cell-timeout", "1");
+        Assert.True(exit == 0, err);
+        var cell = TestSupport.ReadJson(Path.Combine(dir, "out", "first.manifest.json"))["cells"]![0]!;
+        Assert.Equal("succeeded", cell["status"]!.GetValue<string>());
+        Assert.True(cell["seconds"]!.GetValue<double>() < 1, $"{cell["seconds"]} s");
+    }
+
     [Fact]
     public void A_parameter_value_that_does_not_fit_its_default_is_refused_before_anything_runs()
     {

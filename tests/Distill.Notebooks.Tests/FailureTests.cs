@@ -39,7 +39,7 @@ public class FailureTests
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
         Assert.Equal("display-throws.ipynb: cell 1, line 1: System.InvalidOperationException: tostring boom", Assert.Single(r.Failures).ToString());
         var traceback = Cells(r)[0]["outputs"]!.AsArray().Last()!["traceback"]!.AsArray().Select(l => l!.GetValue<string>()).ToList();
-        Assert.Contains(traceback, l => l.Contains("at Submission#0.Bad.ToString()", StringComparison.Ordinal));
+        Assert.Contains(traceback, l => l.Contains("at Submission#1.Bad.ToString()", StringComparison.Ordinal)); // #0: the runner's warm-up
         Assert.Contains(traceback, l => l.Contains("Microsoft.DotNet.Interactive.Formatting", StringComparison.Ordinal));
         Assert.EndsWith("display-throws.ipynb cell 1:line 2", traceback[^1], StringComparison.Ordinal);
         Assert.DoesNotContain(traceback, l => l.Contains("Distill.Notebooks", StringComparison.Ordinal));
@@ -59,12 +59,12 @@ public class FailureTests
         var f = Assert.Single(r.Failures);
         Assert.Equal("cell 2", f.Cell);
         Assert.Equal(2, f.Line);
-        Assert.Equal("Submission#0+E1: (its Message getter threw System.InvalidOperationException: msg getter)", f.Message);
+        Assert.Equal("Submission#1+E1: (its Message getter threw System.InvalidOperationException: msg getter)", f.Message);
         var err = Cells(r)[1]["outputs"]!.AsArray().Last()!;
-        Assert.Equal("Submission#0+E1", err["ename"]!.GetValue<string>());
+        Assert.Equal("Submission#1+E1", err["ename"]!.GetValue<string>());
         Assert.Equal("(its Message getter threw System.InvalidOperationException: msg getter)", err["evalue"]!.GetValue<string>());
         var traceback = err["traceback"]!.AsArray().Select(l => l!.GetValue<string>()).ToList();
-        Assert.Equal("Submission#0+E1: (its Message getter threw System.InvalidOperationException: msg getter)", traceback[0]);
+        Assert.Equal("Submission#1+E1: (its Message getter threw System.InvalidOperationException: msg getter)", traceback[0]);
         Assert.EndsWith("message-throws.ipynb cell 2:line 2", traceback[^1], StringComparison.Ordinal);
         Assert.DoesNotContain(traceback, l => l.Contains("Distill.Notebooks", StringComparison.Ordinal) || l.Contains("Microsoft.CodeAnalysis", StringComparison.Ordinal));
     }
