@@ -745,6 +745,47 @@ public class RunnerEdgeTests
         Assert.Equal(5, log.ToString().Split('\n').Count(l => l.Contains("is not embedded", StringComparison.Ordinal)));
     }
 
+    /// <summary>docs/notebook-runner.md promises a warning for every image the report does not embed, since the page
+    /// (CSP img-src data: blob:) shows it broken; a missing file, a typo'd extension, a file over 5 MiB, an empty one, a
+    /// remote URL, an absolute path and a missing attachment kept their link silently. A data: URL is inline already.</summary>
+    [Fact]
+    public void Every_markdown_image_the_report_does_not_embed_is_warned_of_with_the_reason()
+    {
+        var png = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
+        var dir = TestSupport.TempDir("edge-image-warnings");
+        File.WriteAllBytes(Path.Combine(dir, "in.png"), png);
+        File.WriteAllBytes(Path.Combine(dir, "big.png"), [.. png, .. new byte[6 << 20]]);
+        File.WriteAllBytes(Path.Combine(dir, "empty.png"), []);
+        File.WriteAllText(Path.Combine(dir, "notes.txt"), "text");
+        var nb = TestSupport.WriteNotebook(dir, "images.ipynb", ("1", null));
+        var data = $"data:image/png;base64,{Convert.ToBase64String(png)}";
+        TestSupport.PrependMarkdown(nb, $"![m](missing.png) ![t](in.pgn) ![b](big.png) ![e](empty.png) ![n](notes.txt) ![w](https://example.org/w.png) " +
+                                        $"![a](/srv/a.png) ![p](attachment:pasted.png) ![d]({data}) ![i](in.png)");
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var html = File.ReadAllText(r.Files.Html!);
+        foreach (var (alt, src, why) in new[]
+                 {
+                     ("m", "missing.png", $"there is no file {Path.Combine(dir, "missing.png")} (links are relative to the notebook's folder)"),
+                     ("t", "in.pgn", $"there is no file {Path.Combine(dir, "in.pgn")}"),
+                     ("b", "big.png", "it is 6.0 MiB, over the 5 MiB the report embeds per image"),
+                     ("e", "empty.png", "the file is empty"),
+                     ("n", "notes.txt", "'.txt' is not the extension of an image the report embeds"),
+                     ("w", "https://example.org/w.png", "the report loads nothing from a URL"),
+                     ("a", "/srv/a.png", "an absolute path"),
+                     ("p", "attachment:pasted.png", "the cell has no image attachment named 'pasted.png'"),
+                 })
+        {
+            // The sanitiser drops a src of the attachment: scheme, which no browser reads anyway.
+            Assert.Contains(alt == "p" ? "alt=\"p\"" : $"src=\"{src}\" alt=\"{alt}\"", html, StringComparison.Ordinal);
+            Assert.Contains($"  warning: {nb}: cell 1: image '{src}' is not embedded in the report (its link is kept): {why}", log.ToString(), StringComparison.Ordinal);
+        }
+        Assert.Contains($"src=\"{data}\" alt=\"d\"", html, StringComparison.Ordinal);
+        Assert.Contains($"src=\"{data}\" alt=\"i\"", html, StringComparison.Ordinal);
+        Assert.Equal(8, log.ToString().Split('\n').Count(l => l.Contains("is not embedded", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public void An_out_folder_where_a_report_file_cannot_go_is_refused_before_anything_runs()
     {
