@@ -105,7 +105,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             throw new ParameterException($"--out {Options.OutputDirectory}: cannot create this folder ({e.Message.TrimEnd('.')}); pass a folder you can write to");
         }
         var values = ParameterValues();
-        CheckParameters(doc, values, path);
+        CheckParameters(doc, values, path, PassedAs);
         await OneAtATime.WaitAsync(ct);
         try
         {
@@ -144,12 +144,16 @@ public sealed class NotebookRunner(NotebookRunOptions options)
     /// from the text of the parameters cell declaring it (<see cref="ParameterInjector.DeclaredTypes(IEnumerable{NotebookCell})"/>);
     /// the others (enums, computed defaults) are checked when the injected cell is built, after that parameters cell ran.
     /// </summary>
-    static void CheckParameters(NotebookDocument doc, List<KeyValuePair<string, string>> values, string path)
+    static void CheckParameters(NotebookDocument doc, List<KeyValuePair<string, string>> values, string path, Func<string, string?> passedAs)
     {
         if (values.Count == 0) return;
         var types = ParameterInjector.DeclaredTypes(ParameterInjector.ParametersCells(doc));
-        ParameterInjector.Source(values.ToDictionary(p => p.Key, p => p.Value), n => types.GetValueOrDefault(n), path);
+        ParameterInjector.Source(values.ToDictionary(p => p.Key, p => p.Value), n => types.GetValueOrDefault(n), path, passedAs);
     }
+
+    /// <summary>The option a value came from, for messages, when it is not <c>-p</c>: the budget is --budget's
+    /// (a -p budget=... beside it must agree).</summary>
+    string? PassedAs(string name) => name == "budget" && Options.Budget is { } b ? $"--budget {b}" : null;
 
     /// <summary>One execution of one notebook.</summary>
 #pragma warning disable CA1001 // the session is disposed at the end of ExecuteAsync, or deliberately leaked when a cell was abandoned
@@ -199,7 +203,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             var injectAfter = values.Count > 0 && parametersCells.Count > 0 ? ParameterInjector.Placement(parametersCells, values) : [];
             if (values.Count > 0 && parametersCells.Count == 0)
             {
-                doc.Cells.Insert(0, ParameterInjector.Cell(ParameterInjector.Source(injectedValues, _ => null, path)));
+                doc.Cells.Insert(0, ParameterInjector.Cell(ParameterInjector.Source(injectedValues, _ => null, path, runner.PassedAs)));
                 // A tagged markdown or raw cell holds no declarations: say so, not that no cell is tagged.
                 var tagged = doc.Cells.FirstOrDefault(c => c.HasTag(ParameterInjector.ParametersTag));
                 var why = tagged is null ? $"no cell is tagged '{ParameterInjector.ParametersTag}'"
@@ -668,7 +672,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             ParameterType? TypeOf(string n) => session.VariableType(n) is { } t
                 ? new ParameterType(t, Nullable: declaredTypes.GetValueOrDefault(n)?.Nullable == true, Const: declaredTypes.GetValueOrDefault(n)?.Const == true)
                 : null;
-            try { return ParameterInjector.Cell(ParameterInjector.Source(injected, TypeOf, path)); }
+            try { return ParameterInjector.Cell(ParameterInjector.Source(injected, TypeOf, path, runner.PassedAs)); }
             catch (ParameterException e)
             {
                 var cell = ParameterInjector.Cell("// Parameters could not be injected: see the error below.\n");
