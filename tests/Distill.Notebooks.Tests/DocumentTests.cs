@@ -82,6 +82,23 @@ public class DocumentTests
         Assert.StartsWith("'not-a-version' in '#r \"nuget: Microsoft.Data.Analysis, not-a-version\"' (line 1) is not a NuGet version", notVersion.Errors[0].Message, StringComparison.Ordinal);
     }
 
+    /// <summary>The unknown-magic error listed "#!time, #r and #i", leaving out #load and the kernel selectors the runner
+    /// takes. It lists each, and each one listed is taken.</summary>
+    [Fact]
+    public void The_unknown_magic_error_lists_every_magic_the_runner_takes()
+    {
+        var dir = TestSupport.TempDir("magics-known");
+        File.WriteAllText(Path.Combine(dir, "lib.dll"), "");
+        File.WriteAllText(Path.Combine(dir, "file.csx"), "var loaded = 1;");
+        var doc = new NotebookDocument { Path = Path.Combine(dir, "n.ipynb") };
+        var unknown = Assert.Single(Magics.Parse(doc, "#!foo", dir).Errors);
+        Assert.Equal("Unknown magic command '#!foo' (line 1); distill run knows #!csharp (#!c#) anywhere, #!markdown (#!md) as a cell's first line, " +
+                     "#!time, #r \"nuget: Name, Version\", #r \"path/to.dll\", #i \"nuget: source\" and #load \"file.csx\"", unknown.Message);
+        Assert.Empty(Magics.Parse(doc, "#!csharp\n#!c#\n#!time\n#r \"nuget: Name, 1.0.0\"\n#r \"lib.dll\"\n#i \"nuget: https://example.org/v3/index.json\"\n#load \"file.csx\"", dir).Errors);
+        foreach (var markdown in new[] { "#!markdown", "#!md" })
+            Assert.Equal(KernelNames.Markdown, KernelNames.Resolve(doc, new NotebookCell(CellKind.Code, markdown + "\n# A title")));
+    }
+
     /// <summary>Each refused kernel magic says what to do instead; "compute the value in C#" was nonsense for #!lsmagic,
     /// #!about, #!who(s), #!connect, #!log, #!kernels.</summary>
     [Fact]

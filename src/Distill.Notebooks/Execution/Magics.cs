@@ -48,6 +48,10 @@ public static partial class Magics
         ["!"] = "#!! is the kernel's own command, not C#; remove the line, or do what it does in C#",
     };
 
+    /// <summary>The magics distill run supports, as the unknown-magic error lists them (docs/notebook-runner.md, "Magics").</summary>
+    public const string Known = "#!csharp (#!c#) anywhere, #!markdown (#!md) as a cell's first line, #!time, #r \"nuget: Name, Version\", " +
+                                "#r \"path/to.dll\", #i \"nuget: source\" and #load \"file.csx\"";
+
     [GeneratedRegex("""^#r\s+"nuget:\s*(?<name>[^,"\s]+)\s*(?:,\s*(?<version>[^"\s]*)\s*)?"\s*$""")]
     private static partial Regex NuGetRef();
 
@@ -92,7 +96,7 @@ public static partial class Magics
                     parsed.Errors.Add(new(line, "UnsupportedMagicCommand",
                         $"'{t}' (line {line}) is a .NET Interactive magic command that distill run does not support: {instead}"));
                 else
-                    parsed.Errors.Add(new(line, "DNI101", $"Unknown magic command '{t}' (line {line}); distill run knows #!time, #r and #i"));
+                    parsed.Errors.Add(new(line, "DNI101", $"Unknown magic command '{t}' (line {line}); distill run knows {Known}"));
                 lines[i] = "";
             }
             else if (t.StartsWith("#r ", StringComparison.Ordinal) && t.Contains("\"nuget:", StringComparison.Ordinal))
