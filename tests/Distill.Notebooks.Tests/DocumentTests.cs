@@ -69,10 +69,12 @@ public class DocumentTests
         Assert.Equal(7, p.Code.Split('\n').Length);
         Assert.Equal("var x = 1;", p.Code.Split('\n')[6]);
 
-        var bad = Magics.Parse(doc, "var y = 2;\n#!whatever\n#!fsharp\n#r \"missing/x.dll\"", dir);
-        Assert.Equal(["DNI101", "UnsupportedKernel", "AssemblyNotFound"], bad.Errors.Select(e => e.EName));
-        Assert.Equal([2, 3, 4], bad.Errors.Select(e => e.Line));
+        var bad = Magics.Parse(doc, "var y = 2;\n#!whatever\n#!fsharp\n#r \"missing/x.dll\"\n#load \"nope.csx\"", dir);
+        Assert.Equal(["DNI101", "UnsupportedKernel", "AssemblyNotFound", "SourceFileNotFound"], bad.Errors.Select(e => e.EName));
+        Assert.Equal([2, 3, 4, 5], bad.Errors.Select(e => e.Line));
         Assert.Contains(Path.Combine(dir, "missing", "x.dll"), bad.Errors[2].Message);
+        // #load is Roslyn's, whose CS1504 named the file only as written: the path it was looked for at, as #r says it.
+        Assert.Equal($"#load \"nope.csx\" (line 5): {Path.Combine(dir, "nope.csx")} does not exist; paths are relative to the notebook's folder, {dir}", bad.Errors[3].Message);
 
         string[] versions = ["1", "1.2.3", "1.2.3.4", "1.*", "1.2.*-*", "*", "*-*", "1.0.0-beta.1", "1.0.0+sha.abc", "[1.0,2.0)", "(,3.0]"];
         var ok = Magics.Parse(doc, string.Join("\n", versions.Select(v => $"#r \"nuget: P{v.Length}{Array.IndexOf(versions, v)}, {v}\"")), dir);

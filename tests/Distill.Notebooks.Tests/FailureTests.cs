@@ -124,6 +124,20 @@ public class FailureTests
         Assert.Contains("Unknown magic command '#!unknown-magic'", f.Message);
     }
 
+    /// <summary>A missing #load file failed the cell with a bare "CS1504: Source file 'nope.csx' could not be opened"; a
+    /// file that is there still loads (the line is Roslyn's).</summary>
+    [Fact]
+    public void A_missing_load_file_is_named_with_the_path_it_was_looked_for_at()
+    {
+        var dir = TestSupport.TempDir("load");
+        File.WriteAllText(Path.Combine(dir, "helper.csx"), "int Twice(int x) => 2 * x;");
+        var nb = TestSupport.WriteNotebook(dir, "load.ipynb", ("#load \"helper.csx\"\nConsole.WriteLine(Twice(21));", null), ("#load \"nope.csx\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.Equal("42\n", TestSupport.Text(Cells(r)[0]["outputs"]![0]!["text"]));
+        Assert.Equal($"load.ipynb: cell 2, line 1: #load \"nope.csx\" (line 1): {Path.Combine(dir, "nope.csx")} does not exist; paths are relative to the notebook's folder, {dir}",
+            Assert.Single(r.Failures).ToString());
+    }
+
     [Fact]
     public void A_cell_over_its_timeout_is_abandoned_and_the_run_is_still_written()
     {
