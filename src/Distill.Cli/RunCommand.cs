@@ -7,10 +7,18 @@ using Distill.Notebooks.Execution;
 namespace Distill.Cli;
 
 /// <summary><c>distill run NOTEBOOK...</c>: executes Polyglot notebooks headless and writes, per notebook, the executed
-/// .ipynb, an offline .html report and a .manifest.json. Exit codes: 0 all succeeded, 1 a cell failed or timed out, or
-/// an output file could not be written (a full disk), 2 bad input (missing file, bad -p), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).</summary>
+/// .ipynb, an offline .html report and a .manifest.json. Its exit codes are in <see cref="Help"/>, which --help shows.</summary>
 static class RunCommand
 {
+    const string Help = """
+        Exit codes: 0 every notebook succeeded; 1 a cell failed or timed out, a cell ended the process (Environment.Exit,
+        or an exception unhandled on a thread it started), or an output file could not be written (a full disk); 2 bad
+        input, found before that notebook's cells run (a missing or unreadable notebook, a -p or --budget value that does
+        not fit, an --out that cannot be made or holds a file no earlier run wrote, --max-output or --cell-timeout out of
+        range); 130 Ctrl-C and 143 SIGTERM (what has run is written first). A stack overflow aborts the runtime (134) and
+        kill -9 ends it (137): the record written before the running cell is what is left.
+        """;
+
     public static Command Create()
     {
         var notebooks = new Argument<string[]>("NOTEBOOK") { Description = "Polyglot notebooks (.ipynb or .dib) to run, in order", Arity = ArgumentArity.OneOrMore };
@@ -26,7 +34,7 @@ static class RunCommand
             DefaultValueFactory = _ => NotebookRunOptions.DefaultMaxOutputChars,
         };
         var trusted = new Option<bool>("--trusted") { Description = "keep the notebook's raw HTML as is and let its outputs' scripts run in the HTML report (by default its HTML is sanitised and only plotly.js and the library's charts run)" };
-        var cmd = new Command("run", "Execute notebooks headless, as VS Code's Polyglot C# kernel would, into .ipynb + .html + manifest.")
+        var cmd = new Command("run", "Execute notebooks headless, as VS Code's Polyglot C# kernel would, into .ipynb + .html + manifest.\n" + Help)
         {
             notebooks, budget, parameters, output, continueOnError, timeout, maxOutput, trusted,
         };

@@ -390,6 +390,18 @@ public class CliTests
         Assert.Contains("error: no/such: notebooks folder not found", missing.Err);
     }
 
+    /// <summary>`reproduce --help` listed its exit codes, `run --help` did not.</summary>
+    [Fact]
+    public void Run_help_lists_the_exit_codes()
+    {
+        var (exit, stdout, _) = Distill("run", "--help");
+        Assert.Equal(0, exit);
+        var help = System.Text.RegularExpressions.Regex.Replace(stdout, @"\s+", " ");
+        foreach (var code in new[] { "Exit codes: 0 every notebook succeeded;", "; 1 a cell failed or timed out,", "; 2 bad input, found before that notebook's cells run",
+                                     "holds a file no earlier run wrote", "; 130 Ctrl-C and 143 SIGTERM", "(134)", "(137)" })
+            Assert.Contains(code, help, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Train_recipe_at_full_budget_loads_the_papers_dataset_and_bad_seeds_are_named()
     {
