@@ -571,7 +571,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             // The cell has no outputs yet: the error shows in the notebook on disk, and is gone before the cell writes any.
             var error = new ErrorOutput("ProcessDied", msg, [msg]);
             cell.Outputs.Add(error);
-            try { Save(files.Notebook, () => IpynbWriter.Write(doc, files.Notebook, WarnOnce)); }
+            try { Save(files.Notebook, () => OutputSink.Holding(sinks, () => IpynbWriter.Write(doc, files.Notebook, WarnOnce))); }
             finally { cell.Outputs.Remove(error); }
             Save(files.Manifest, () => Manifest.Write(Result(RunStatus.Died, cells, [.. failures, failure], injectedValues, environment), files.Manifest));
         }

@@ -161,6 +161,25 @@ public class FailureTests
         Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
     }
 
+    /// <summary>A thread cell 1 started writes and displays into cell 1 while the later cells run, and the notebook so
+    /// far is saved before each of them: enumerating cell 1's outputs as the thread added one threw "Collection was
+    /// modified", and the run ended with that error, its report unwritten.</summary>
+    [Fact]
+    public void A_cell_s_thread_writing_while_the_notebook_so_far_is_saved_does_not_end_the_run()
+    {
+        var dir = TestSupport.TempDir("writing-thread");
+        var nb = TestSupport.WriteNotebook(dir, "busy.ipynb",
+        [
+            ("var stop = false;\nnew System.Threading.Thread(() => { for (var i = 0; !stop; i++) { Console.Write(\"tick\\n\"); display(i); System.Threading.Thread.Sleep(1); } }) { IsBackground = true }.Start();", null),
+            .. Enumerable.Range(0, 100).Select(i => ($"var v{i} = {i};", (string[]?)null)),
+            ("stop = true;", null),
+        ]);
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.True(File.Exists(r.Files.Html));
+        Assert.Contains(Cells(r)[0]["outputs"]!.AsArray(), o => TestSupport.Text(o!["text"]).StartsWith("tick\n", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Output_of_a_cell_s_threads_stays_in_that_cell_and_never_reaches_the_next_notebook()
     {
