@@ -31,7 +31,7 @@ static class ReproduceCommand
         var continueOnError = new Option<bool>("--continue-on-error") { Description = "within a notebook, run the remaining cells after a failing one (still counts as failed)" };
         var failFast = new Option<bool>("--fail-fast") { Description = "stop after the first notebook that fails; the rest are listed as not run" };
         var only = new Option<string[]>("--only") { Description = "run only notebooks whose name contains this text (e.g. 01) or matches it as a glob with * and ? (e.g. '0?-*'); repeatable, or a comma-separated list" };
-        var timeout = new Option<double?>("--cell-timeout") { Description = "abandon a cell after this many seconds (its notebook fails)" };
+        var timeout = new Option<double?>("--cell-timeout") { Description = "abandon a cell that has run this many seconds (its compile, #r restores and run; not the runner's start-up); its notebook fails" };
         var jobs = new Option<int>("--jobs", "-j") { Description = "notebooks at a time, each in its own process", DefaultValueFactory = _ => 1 };
         var threads = new Option<int?>("--threads") { Description = "libtorch threads per notebook (default: $DISTILL_THREADS, else the cores divided by --jobs)" };
         var cmd = new Command("reproduce", "The main job: run every notebook into reports/ with index.html and results.md.\n" + Help)

@@ -7,10 +7,18 @@ using Distill.Notebooks.Execution;
 namespace Distill.Cli;
 
 /// <summary><c>distill run NOTEBOOK...</c>: executes Polyglot notebooks headless and writes, per notebook, the executed
-/// .ipynb, an offline .html report and a .manifest.json. Exit codes: 0 all succeeded, 1 a cell failed or timed out, or
-/// an output file could not be written (a full disk), 2 bad input (missing file, bad -p), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).</summary>
+/// .ipynb, an offline .html report and a .manifest.json. Its exit codes are in <see cref="Help"/>, which --help shows.</summary>
 static class RunCommand
 {
+    const string Help = """
+        Exit codes: 0 every notebook succeeded; 1 a cell failed or timed out, a cell ended the process (Environment.Exit,
+        or an exception unhandled on a thread it started), or an output file could not be written (a full disk); 2 bad
+        input, found before that notebook's cells run (a missing or unreadable notebook, a -p or --budget value that does
+        not fit, an --out that cannot be made or holds a file no earlier run wrote, --max-output or --cell-timeout out of
+        range); 130 Ctrl-C and 143 SIGTERM (what has run is written first). A stack overflow aborts the runtime (134) and
+        kill -9 ends it (137): the record written before the running cell is what is left.
+        """;
+
     public static Command Create()
     {
         var notebooks = new Argument<string[]>("NOTEBOOK") { Description = "Polyglot notebooks (.ipynb or .dib) to run, in order", Arity = ArgumentArity.OneOrMore };
@@ -19,14 +27,14 @@ static class RunCommand
         var parameters = new Option<string[]>("--parameter", "-p") { Description = "name=value, typed by the default in the cell tagged `parameters` (repeatable)" };
         var output = new Option<string>("--out") { Description = "folder for the executed .ipynb, .html and .manifest.json", DefaultValueFactory = _ => "reports" };
         var continueOnError = new Option<bool>("--continue-on-error") { Description = "run the remaining cells after a failing one (the exit code is still 1)" };
-        var timeout = new Option<double?>("--cell-timeout") { Description = "abandon a cell after this many seconds and stop the run" };
+        var timeout = new Option<double?>("--cell-timeout") { Description = "abandon a cell that has run this many seconds (its compile, #r restores and run; not the runner's start-up) and stop the run" };
         var maxOutput = new Option<int>("--max-output")
         {
             Description = "characters one output keeps in the .ipynb and .html; the rest is cut with a line saying how much",
             DefaultValueFactory = _ => NotebookRunOptions.DefaultMaxOutputChars,
         };
         var trusted = new Option<bool>("--trusted") { Description = "keep the notebook's raw HTML as is and let its outputs' scripts run in the HTML report (by default its HTML is sanitised and only plotly.js and the library's charts run)" };
-        var cmd = new Command("run", "Execute notebooks headless, as VS Code's Polyglot C# kernel would, into .ipynb + .html + manifest.")
+        var cmd = new Command("run", "Execute notebooks headless, as VS Code's Polyglot C# kernel would, into .ipynb + .html + manifest.\n" + Help)
         {
             notebooks, budget, parameters, output, continueOnError, timeout, maxOutput, trusted,
         };

@@ -94,13 +94,18 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         foreach (var file in new[] { files.Notebook, files.Html, files.Manifest })
             if (file is not null && Directory.Exists(file))
                 throw new ParameterException($"--out {Options.OutputDirectory}: {file} is a folder, where this run's {Path.GetExtension(file)} file goes; move it away or pass another --out folder");
+        // Only an earlier run's outputs are overwritten (those its manifest lists): `distill run foo.dib --out .` beside
+        // the user's own foo.ipynb replaced it with the executed .dib, and the first record before a cell deleted a foo.html.
+        if (Manifest.NotARunsOutput(files) is { } theirs)
+            throw new ParameterException($"{path}: {theirs} exists and is not an output of an earlier distill run (no {Path.GetFileName(files.Manifest)} " +
+                                         "of a run lists it), so this run will not overwrite it; pass another --out folder, or move that file away");
         try { Directory.CreateDirectory(outDir); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ParameterException($"--out {Options.OutputDirectory}: cannot create this folder ({e.Message.TrimEnd('.')}); pass a folder you can write to");
         }
         var values = ParameterValues();
-        CheckParameters(doc, values, path);
+        CheckParameters(doc, values, path, PassedAs);
         await OneAtATime.WaitAsync(ct);
         try
         {
@@ -139,12 +144,16 @@ public sealed class NotebookRunner(NotebookRunOptions options)
     /// from the text of the parameters cell declaring it (<see cref="ParameterInjector.DeclaredTypes(IEnumerable{NotebookCell})"/>);
     /// the others (enums, computed defaults) are checked when the injected cell is built, after that parameters cell ran.
     /// </summary>
-    static void CheckParameters(NotebookDocument doc, List<KeyValuePair<string, string>> values, string path)
+    static void CheckParameters(NotebookDocument doc, List<KeyValuePair<string, string>> values, string path, Func<string, string?> passedAs)
     {
         if (values.Count == 0) return;
         var types = ParameterInjector.DeclaredTypes(ParameterInjector.ParametersCells(doc));
-        ParameterInjector.Source(values.ToDictionary(p => p.Key, p => p.Value), n => types.GetValueOrDefault(n), path);
+        ParameterInjector.Source(values.ToDictionary(p => p.Key, p => p.Value), n => types.GetValueOrDefault(n), path, passedAs);
     }
+
+    /// <summary>The option a value came from, for messages, when it is not <c>-p</c>: the budget is --budget's
+    /// (a -p budget=... beside it must agree).</summary>
+    string? PassedAs(string name) => name == "budget" && Options.Budget is { } b ? $"--budget {b}" : null;
 
     /// <summary>One execution of one notebook.</summary>
 #pragma warning disable CA1001 // the session is disposed at the end of ExecuteAsync, or deliberately leaked when a cell was abandoned
@@ -194,7 +203,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             var injectAfter = values.Count > 0 && parametersCells.Count > 0 ? ParameterInjector.Placement(parametersCells, values) : [];
             if (values.Count > 0 && parametersCells.Count == 0)
             {
-                doc.Cells.Insert(0, ParameterInjector.Cell(ParameterInjector.Source(injectedValues, _ => null, path)));
+                doc.Cells.Insert(0, ParameterInjector.Cell(ParameterInjector.Source(injectedValues, _ => null, path, runner.PassedAs)));
                 // A tagged markdown or raw cell holds no declarations: say so, not that no cell is tagged.
                 var tagged = doc.Cells.FirstOrDefault(c => c.HasTag(ParameterInjector.ParametersTag));
                 var why = tagged is null ? $"no cell is tagged '{ParameterInjector.ParametersTag}'"
@@ -476,7 +485,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             var result = Record(failures);
             try
             {
-                Save(files.Notebook, () => IpynbWriter.Write(doc, files.Notebook));
+                Save(files.Notebook, () => IpynbWriter.Write(doc, files.Notebook, WarnOnce));
                 if (files.Html is not null) Save(files.Html, () => HtmlReport.Write(result, files.Html, o.Trusted, w => o.Log?.WriteLine($"  warning: {path}: {TerminalText.Line(w)}")));
             }
             catch (ReportWriteException e)
@@ -491,6 +500,15 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             Save(files.Manifest, () => Manifest.Write(result, files.Manifest));
             if (writeFailure is not null) throw writeFailure;
             return result;
+        }
+
+        readonly HashSet<string> warned = [];
+
+        /// <summary>A warning about the executed notebook, said once: it is written before every cell and at the end.</summary>
+        void WarnOnce(string warning)
+        {
+            lock (warned) if (!warned.Add(warning)) return;
+            o.Log?.WriteLine($"  warning: {path}: {TerminalText.Line(warning)}");
         }
 
         /// <summary>An output file that could not be written as the run's failure: under the file's name, as no cell is at fault.</summary>
@@ -553,7 +571,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             // The cell has no outputs yet: the error shows in the notebook on disk, and is gone before the cell writes any.
             var error = new ErrorOutput("ProcessDied", msg, [msg]);
             cell.Outputs.Add(error);
-            try { Save(files.Notebook, () => IpynbWriter.Write(doc, files.Notebook)); }
+            try { Save(files.Notebook, () => OutputSink.Holding(sinks, () => IpynbWriter.Write(doc, files.Notebook, WarnOnce))); }
             finally { cell.Outputs.Remove(error); }
             Save(files.Manifest, () => Manifest.Write(Result(RunStatus.Died, cells, [.. failures, failure], injectedValues, environment), files.Manifest));
         }
@@ -654,7 +672,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             ParameterType? TypeOf(string n) => session.VariableType(n) is { } t
                 ? new ParameterType(t, Nullable: declaredTypes.GetValueOrDefault(n)?.Nullable == true, Const: declaredTypes.GetValueOrDefault(n)?.Const == true)
                 : null;
-            try { return ParameterInjector.Cell(ParameterInjector.Source(injected, TypeOf, path)); }
+            try { return ParameterInjector.Cell(ParameterInjector.Source(injected, TypeOf, path, runner.PassedAs)); }
             catch (ParameterException e)
             {
                 var cell = ParameterInjector.Cell("// Parameters could not be injected: see the error below.\n");
@@ -663,8 +681,16 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             }
         }
 
+        bool warmedUp;
+
         async Task<CellRunResult> RunCellAsync(NotebookCell cell, int index, CellThread thread, CancellationToken ct)
         {
+            // Before the first cell's clock starts: the runner's start-up is not the cell's time (--cell-timeout, its seconds).
+            if (!warmedUp)
+            {
+                warmedUp = true;
+                await thread.Run(() => { session.WarmUp(); return true; });
+            }
             var clock = Stopwatch.StartNew();
             var preset = cell.Outputs.OfType<ErrorOutput>().FirstOrDefault();
             executionCount++;

@@ -344,7 +344,15 @@ public sealed class Reproduction(ReproductionOptions options)
         var resultsFile = Path.Combine(dir, ResultsFileName);
         Directory.CreateDirectory(dir);
         File.Delete(resultsFile);
-        File.Delete(Path.Combine(dir, name + ".manifest.json")); // an earlier run's manifest must not pass for this one's
+        // An earlier run's manifest must not pass for this one's. The files it lists go with it: without it, the run would
+        // refuse to overwrite them as files no run wrote. A file there that is no run's manifest is left for the run to refuse.
+        var manifest = Path.Combine(dir, name + ".manifest.json");
+        if (Reports.Manifest.Outputs(manifest) is { } earlier)
+        {
+            foreach (var file in new[] { ".ipynb", ".html" }.Select(ext => Path.GetFullPath(Path.Combine(dir, name + ext))).Where(earlier.Contains))
+                File.Delete(file);
+            File.Delete(manifest);
+        }
         var log = Path.Combine(dir, "task.log");
         File.Delete(log);
         List<string> args = ["run", Path.GetFullPath(path), "--out", dir];

@@ -323,6 +323,21 @@ public class CliTests
         Assert.Equal("succeeded", ((string?)TestSupport.ReadJson(Path.Combine(reports, "02-next", "02-next.manifest.json"))["status"])?.ToLowerInvariant());
     }
 
+    /// <summary>The first compile JIT-compiles Roslyn (2-3 s on 2 cores): counted as the first cell's, it timed out a
+    /// cell printing 2 under --cell-timeout 1. The warm-up before the first cell's clock is the runner's start-up; the
+    /// test needs a process of its own, as a test process has compiled cells already.</summary>
+    [Fact]
+    public void The_runners_start_up_is_not_charged_to_the_first_cell_s_timeout()
+    {
+        var dir = TestSupport.TempDir("cli-timeout-first");
+        var nb = TestSupport.WriteNotebook(dir, "first.ipynb", ("Console.WriteLine(1 + 1);", null));
+        var (exit, _, err) = Distill("run", nb, "--out", Path.Combine(dir, "out"), "--cell-timeout", "1");
+        Assert.True(exit == 0, err);
+        var cell = TestSupport.ReadJson(Path.Combine(dir, "out", "first.manifest.json"))["cells"]![0]!;
+        Assert.Equal("succeeded", cell["status"]!.GetValue<string>());
+        Assert.True(cell["seconds"]!.GetValue<double>() < 1, $"{cell["seconds"]} s");
+    }
+
     [Fact]
     public void A_parameter_value_that_does_not_fit_its_default_is_refused_before_anything_runs()
     {
@@ -364,10 +379,27 @@ public class CliTests
         Assert.Contains($"wrote {Path.Combine(reports, "index.html")}", stdout);
         foreach (var f in new[] { "index.html", "results.md", "results.json", "00-ok/00-ok.html", "01-bad/01-bad.ipynb" })
             Assert.True(File.Exists(Path.Combine(reports, f)), f);
+        // Again into the same folder: each notebook's process replaces the outputs the earlier one wrote (they are not
+        // files of the user's, which `distill run` refuses to overwrite).
+        var again = Distill("reproduce", "--notebooks", notebooks, "--out", reports, "--budget", "smoke");
+        Assert.Equal(1, again.Exit);
+        Assert.Matches(@"1 ok, 1 failed; total wall time", again.Out);
 
         var missing = Distill("reproduce", "--notebooks", "no/such");
         Assert.Equal(2, missing.Exit);
         Assert.Contains("error: no/such: notebooks folder not found", missing.Err);
+    }
+
+    /// <summary>`reproduce --help` listed its exit codes, `run --help` did not.</summary>
+    [Fact]
+    public void Run_help_lists_the_exit_codes()
+    {
+        var (exit, stdout, _) = Distill("run", "--help");
+        Assert.Equal(0, exit);
+        var help = System.Text.RegularExpressions.Regex.Replace(stdout, @"\s+", " ");
+        foreach (var code in new[] { "Exit codes: 0 every notebook succeeded;", "; 1 a cell failed or timed out,", "; 2 bad input, found before that notebook's cells run",
+                                     "holds a file no earlier run wrote", "; 130 Ctrl-C and 143 SIGTERM", "(134)", "(137)" })
+            Assert.Contains(code, help, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -69,10 +69,12 @@ public class DocumentTests
         Assert.Equal(7, p.Code.Split('\n').Length);
         Assert.Equal("var x = 1;", p.Code.Split('\n')[6]);
 
-        var bad = Magics.Parse(doc, "var y = 2;\n#!whatever\n#!fsharp\n#r \"missing/x.dll\"", dir);
-        Assert.Equal(["DNI101", "UnsupportedKernel", "AssemblyNotFound"], bad.Errors.Select(e => e.EName));
-        Assert.Equal([2, 3, 4], bad.Errors.Select(e => e.Line));
+        var bad = Magics.Parse(doc, "var y = 2;\n#!whatever\n#!fsharp\n#r \"missing/x.dll\"\n#load \"nope.csx\"", dir);
+        Assert.Equal(["DNI101", "UnsupportedKernel", "AssemblyNotFound", "SourceFileNotFound"], bad.Errors.Select(e => e.EName));
+        Assert.Equal([2, 3, 4, 5], bad.Errors.Select(e => e.Line));
         Assert.Contains(Path.Combine(dir, "missing", "x.dll"), bad.Errors[2].Message);
+        // #load is Roslyn's, whose CS1504 named the file only as written: the path it was looked for at, as #r says it.
+        Assert.Equal($"#load \"nope.csx\" (line 5): {Path.Combine(dir, "nope.csx")} does not exist; paths are relative to the notebook's folder, {dir}", bad.Errors[3].Message);
 
         string[] versions = ["1", "1.2.3", "1.2.3.4", "1.*", "1.2.*-*", "*", "*-*", "1.0.0-beta.1", "1.0.0+sha.abc", "[1.0,2.0)", "(,3.0]"];
         var ok = Magics.Parse(doc, string.Join("\n", versions.Select(v => $"#r \"nuget: P{v.Length}{Array.IndexOf(versions, v)}, {v}\"")), dir);
@@ -80,6 +82,23 @@ public class DocumentTests
         var notVersion = Magics.Parse(doc, "#r \"nuget: Microsoft.Data.Analysis, not-a-version\"", dir);
         Assert.Equal("InvalidPackageReference", Assert.Single(notVersion.Errors).EName);
         Assert.StartsWith("'not-a-version' in '#r \"nuget: Microsoft.Data.Analysis, not-a-version\"' (line 1) is not a NuGet version", notVersion.Errors[0].Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>The unknown-magic error listed "#!time, #r and #i", leaving out #load and the kernel selectors the runner
+    /// takes. It lists each, and each one listed is taken.</summary>
+    [Fact]
+    public void The_unknown_magic_error_lists_every_magic_the_runner_takes()
+    {
+        var dir = TestSupport.TempDir("magics-known");
+        File.WriteAllText(Path.Combine(dir, "lib.dll"), "");
+        File.WriteAllText(Path.Combine(dir, "file.csx"), "var loaded = 1;");
+        var doc = new NotebookDocument { Path = Path.Combine(dir, "n.ipynb") };
+        var unknown = Assert.Single(Magics.Parse(doc, "#!foo", dir).Errors);
+        Assert.Equal("Unknown magic command '#!foo' (line 1); distill run knows #!csharp (#!c#) anywhere, #!markdown (#!md) as a cell's first line, " +
+                     "#!time, #r \"nuget: Name, Version\", #r \"path/to.dll\", #i \"nuget: source\" and #load \"file.csx\"", unknown.Message);
+        Assert.Empty(Magics.Parse(doc, "#!csharp\n#!c#\n#!time\n#r \"nuget: Name, 1.0.0\"\n#r \"lib.dll\"\n#i \"nuget: https://example.org/v3/index.json\"\n#load \"file.csx\"", dir).Errors);
+        foreach (var markdown in new[] { "#!markdown", "#!md" })
+            Assert.Equal(KernelNames.Markdown, KernelNames.Resolve(doc, new NotebookCell(CellKind.Code, markdown + "\n# A title")));
     }
 
     /// <summary>Each refused kernel magic says what to do instead; "compute the value in C#" was nonsense for #!lsmagic,
@@ -296,6 +315,45 @@ public class DocumentTests
         var written = JsonNode.Parse(IpynbWriter.ToJson(doc))!;
         Assert.Null(written["cells"]![0]!["id"]); // ids are not allowed before nbformat 4.5
         Assert.Equal("keep", written["cells"]![0]!["metadata"]!["tags"]![0]!.GetValue<string>());
+    }
+
+    /// <summary>JSON data that does not parse (DisplayAs of any text, JSON cut at --max-output) threw out of the writer
+    /// and lost the run's report; JSON nested 60 deep passed the parser and failed the writer's depth limit; and data of
+    /// a type merely ending in "json" was written as an object, which nbformat refuses. Each output is now written as
+    /// nbformat's schema wants it, the invalid JSON as text/plain with a warning naming the cell and the MIME type.</summary>
+    [Fact]
+    public void Display_data_that_is_not_valid_json_is_written_as_text_and_the_notebook_validates()
+    {
+        var doc = IpynbReader.Read("x.ipynb", """{"nbformat":4,"nbformat_minor":5,"metadata":{},"cells":[{"cell_type":"code","id":"a","metadata":{},"source":"x","outputs":[],"execution_count":1}]}""");
+        var deep = new string('[', 60) + new string(']', 60);
+        Dictionary<string, string>[] shown =
+        [
+            new() { ["application/json"] = "x" },
+            new() { ["application/json"] = "" },
+            new() { ["application/json"] = "{\"a\": 1", ["text/plain"] = "kept" },
+            new() { ["application/vnd.custom+json"] = deep },
+            new() { ["application/x-ndjson"] = "{\"a\": 1}\n{\"b\": 2}\n", ["text/json"] = "[1]" },
+        ];
+        doc.Cells[0].Outputs.AddRange(shown.Select(d => new DisplayOutput(d, isResult: false)));
+        var warnings = new List<string>();
+        var file = Path.Combine(TestSupport.TempDir("writer-json"), "x.ipynb");
+        IpynbWriter.Write(doc, file, warnings.Add);
+        Assert.Equal("", TestSupport.NbformatErrors(file));
+        var read = Assert.Single(NotebookDocument.Load(file).Cells); // the runner reads back what it wrote (reproduce --jobs)
+        Assert.Equal("x", read.Source);
+        var data = JsonNode.Parse(File.ReadAllText(file), documentOptions: new() { MaxDepth = 128 })!["cells"]![0]!["outputs"]!.AsArray()
+            .Select(o => o!["data"]!.AsObject()).ToList();
+        Assert.Equal("x", TestSupport.Text(data[0]["text/plain"]));
+        Assert.Null(data[0]["application/json"]);
+        Assert.Equal("", TestSupport.Text(data[1]["text/plain"]));
+        Assert.Equal(("kept", false), (TestSupport.Text(data[2]["text/plain"]), data[2].ContainsKey("application/json")));
+        Assert.Equal(deep, data[3]["application/vnd.custom+json"]!.ToJsonString());
+        Assert.Equal("{\"a\": 1}\n{\"b\": 2}\n", TestSupport.Text(data[4]["application/x-ndjson"]));
+        Assert.Equal("[1]", TestSupport.Text(data[4]["text/json"]));
+        Assert.Equal(3, warnings.Count);
+        Assert.StartsWith("cell 1: a display's application/json is not valid JSON ('x' is an invalid start of a value); its text is kept as text/plain", warnings[0], StringComparison.Ordinal);
+        Assert.StartsWith("cell 1: a display's application/json is not valid JSON (", warnings[1], StringComparison.Ordinal);
+        Assert.Contains("it is left out, and the output's text/plain is kept", warnings[2], StringComparison.Ordinal);
     }
 
     [Fact]

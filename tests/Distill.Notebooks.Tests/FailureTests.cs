@@ -39,7 +39,7 @@ public class FailureTests
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
         Assert.Equal("display-throws.ipynb: cell 1, line 1: System.InvalidOperationException: tostring boom", Assert.Single(r.Failures).ToString());
         var traceback = Cells(r)[0]["outputs"]!.AsArray().Last()!["traceback"]!.AsArray().Select(l => l!.GetValue<string>()).ToList();
-        Assert.Contains(traceback, l => l.Contains("at Submission#0.Bad.ToString()", StringComparison.Ordinal));
+        Assert.Contains(traceback, l => l.Contains("at Submission#1.Bad.ToString()", StringComparison.Ordinal)); // #0: the runner's warm-up
         Assert.Contains(traceback, l => l.Contains("Microsoft.DotNet.Interactive.Formatting", StringComparison.Ordinal));
         Assert.EndsWith("display-throws.ipynb cell 1:line 2", traceback[^1], StringComparison.Ordinal);
         Assert.DoesNotContain(traceback, l => l.Contains("Distill.Notebooks", StringComparison.Ordinal));
@@ -59,12 +59,12 @@ public class FailureTests
         var f = Assert.Single(r.Failures);
         Assert.Equal("cell 2", f.Cell);
         Assert.Equal(2, f.Line);
-        Assert.Equal("Submission#0+E1: (its Message getter threw System.InvalidOperationException: msg getter)", f.Message);
+        Assert.Equal("Submission#1+E1: (its Message getter threw System.InvalidOperationException: msg getter)", f.Message);
         var err = Cells(r)[1]["outputs"]!.AsArray().Last()!;
-        Assert.Equal("Submission#0+E1", err["ename"]!.GetValue<string>());
+        Assert.Equal("Submission#1+E1", err["ename"]!.GetValue<string>());
         Assert.Equal("(its Message getter threw System.InvalidOperationException: msg getter)", err["evalue"]!.GetValue<string>());
         var traceback = err["traceback"]!.AsArray().Select(l => l!.GetValue<string>()).ToList();
-        Assert.Equal("Submission#0+E1: (its Message getter threw System.InvalidOperationException: msg getter)", traceback[0]);
+        Assert.Equal("Submission#1+E1: (its Message getter threw System.InvalidOperationException: msg getter)", traceback[0]);
         Assert.EndsWith("message-throws.ipynb cell 2:line 2", traceback[^1], StringComparison.Ordinal);
         Assert.DoesNotContain(traceback, l => l.Contains("Distill.Notebooks", StringComparison.Ordinal) || l.Contains("Microsoft.CodeAnalysis", StringComparison.Ordinal));
     }
@@ -124,6 +124,20 @@ public class FailureTests
         Assert.Contains("Unknown magic command '#!unknown-magic'", f.Message);
     }
 
+    /// <summary>A missing #load file failed the cell with a bare "CS1504: Source file 'nope.csx' could not be opened"; a
+    /// file that is there still loads (the line is Roslyn's).</summary>
+    [Fact]
+    public void A_missing_load_file_is_named_with_the_path_it_was_looked_for_at()
+    {
+        var dir = TestSupport.TempDir("load");
+        File.WriteAllText(Path.Combine(dir, "helper.csx"), "int Twice(int x) => 2 * x;");
+        var nb = TestSupport.WriteNotebook(dir, "load.ipynb", ("#load \"helper.csx\"\nConsole.WriteLine(Twice(21));", null), ("#load \"nope.csx\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.Equal("42\n", TestSupport.Text(Cells(r)[0]["outputs"]![0]!["text"]));
+        Assert.Equal($"load.ipynb: cell 2, line 1: #load \"nope.csx\" (line 1): {Path.Combine(dir, "nope.csx")} does not exist; paths are relative to the notebook's folder, {dir}",
+            Assert.Single(r.Failures).ToString());
+    }
+
     [Fact]
     public void A_cell_over_its_timeout_is_abandoned_and_the_run_is_still_written()
     {
@@ -132,8 +146,6 @@ public class FailureTests
             ("Console.WriteLine(\"quick\");", null),
             ("Console.WriteLine(\"starting\");\nSystem.Threading.Thread.Sleep(30_000);", null),
             ("Console.WriteLine(\"never\");", null));
-        // The timeout covers compiling too: take the compiler's cold start (first cell in this process) out of the way.
-        TestSupport.Run(TestSupport.WriteNotebook(dir, "warm.ipynb", ("1 + 1", null)), Path.Combine(dir, "warm"));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { CellTimeout = TimeSpan.FromSeconds(3) });
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(25), $"took {clock.Elapsed}");
@@ -147,6 +159,25 @@ public class FailureTests
         Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
     }
 
+    /// <summary>A thread cell 1 started writes and displays into cell 1 while the later cells run, and the notebook so
+    /// far is saved before each of them: enumerating cell 1's outputs as the thread added one threw "Collection was
+    /// modified", and the run ended with that error, its report unwritten.</summary>
+    [Fact]
+    public void A_cell_s_thread_writing_while_the_notebook_so_far_is_saved_does_not_end_the_run()
+    {
+        var dir = TestSupport.TempDir("writing-thread");
+        var nb = TestSupport.WriteNotebook(dir, "busy.ipynb",
+        [
+            ("var stop = false;\nnew System.Threading.Thread(() => { for (var i = 0; !stop; i++) { Console.Write(\"tick\\n\"); display(i); System.Threading.Thread.Sleep(1); } }) { IsBackground = true }.Start();", null),
+            .. Enumerable.Range(0, 100).Select(i => ($"var v{i} = {i};", (string[]?)null)),
+            ("stop = true;", null),
+        ]);
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.True(File.Exists(r.Files.Html));
+        Assert.Contains(Cells(r)[0]["outputs"]!.AsArray(), o => TestSupport.Text(o!["text"]).StartsWith("tick\n", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Output_of_a_cell_s_threads_stays_in_that_cell_and_never_reaches_the_next_notebook()
     {
@@ -157,8 +188,6 @@ public class FailureTests
             ("System.Threading.Thread.Sleep(600);\nConsole.WriteLine(\"A2\");", null),
             ("for (int i = 0; i < 100; i++) { Console.WriteLine($\"ABANDONED {i}\"); System.Threading.Thread.Sleep(100); }", null));
         var b = TestSupport.WriteNotebook(dir, "b.ipynb", ("Console.WriteLine(\"B1\");\nSystem.Threading.Thread.Sleep(1500);\nConsole.WriteLine(\"B1 end\");", null));
-        // The timeout covers compiling too: take the compiler's cold start (first cell in this process) out of the way.
-        TestSupport.Run(TestSupport.WriteNotebook(dir, "warm.ipynb", ("1 + 1", null)), Path.Combine(dir, "warm"));
         var ra = TestSupport.Run(a, Path.Combine(dir, "out"), new NotebookRunOptions { CellTimeout = TimeSpan.FromSeconds(3) });
         Assert.Equal(RunStatus.TimedOut, ra.Status);
         var rb = TestSupport.Run(b, Path.Combine(dir, "out"));

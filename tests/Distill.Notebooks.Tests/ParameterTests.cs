@@ -62,6 +62,23 @@ public class ParameterTests
         }
     }
 
+    /// <summary>`--budget smoke` against `int budget = 1;` was reported as "-p budget=smoke: ...", an option the user had
+    /// not typed. A value's error names the option it came from, before anything runs and once the cell ran alike.</summary>
+    [Fact]
+    public void A_budget_that_does_not_fit_is_named_as_the_budget_option_the_user_passed()
+    {
+        var dir = TestSupport.TempDir("params-budget");
+        var nb = TestSupport.WriteNotebook(dir, "budint.ipynb", ("int budget = 1;", ["parameters"]), ("Console.WriteLine(budget);", null));
+        var e = Assert.Throws<ParameterException>(() => TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Budget = "smoke" }));
+        Assert.Equal($"{nb}: --budget smoke: the notebook's default for 'budget' is int, and 'smoke' is not an int; pass a whole number like 3", e.Message);
+        e = Assert.Throws<ParameterException>(() => Run(nb, Path.Combine(dir, "out"), ("budget", "smoke")));
+        Assert.StartsWith($"{nb}: -p budget=smoke: ", e.Message, StringComparison.Ordinal);
+
+        var runtime = TestSupport.WriteNotebook(dir, "budtime.ipynb", ("var budget = DateTime.Now;", ["parameters"]));
+        var r = TestSupport.Run(runtime, Path.Combine(dir, "out"), new NotebookRunOptions { Budget = "quick" });
+        Assert.StartsWith($"{runtime}: --budget quick: the notebook's default for 'budget' is DateTime", Assert.Single(r.Failures).Message, StringComparison.Ordinal);
+    }
+
     /// <summary>-p class=5 would inject `int class = 5;`, which does not compile: refused before anything runs, unless the
     /// parameters cell declares @class, which then gets the value.</summary>
     [Fact]

@@ -417,6 +417,31 @@ public class RunnerEdgeTests
         Assert.DoesNotContain(error.Traceback, l => l.Contains("at Distill.Notebooks.", StringComparison.Ordinal));
     }
 
+    /// <summary>A display whose JSON does not parse made writing the executed notebook throw: the run died after cell 1
+    /// ("error: 'x' is an invalid start of a value"), cell 2 never ran, no report was written and the manifest blamed a
+    /// stack overflow in cell 1. Now the run goes on, the text is kept as text/plain, and one warning names the
+    /// notebook, the cell and the MIME type, though the notebook is written before every cell.</summary>
+    [Fact]
+    public void A_display_that_is_not_valid_json_is_kept_as_text_and_the_run_goes_on()
+    {
+        var dir = TestSupport.TempDir("edge-badjson");
+        var nb = TestSupport.WriteNotebook(dir, "badjson.ipynb",
+            ("\"x\".DisplayAs(\"application/json\");", null), ("\"\".DisplayAs(\"application/json\");", null), ("Console.WriteLine(\"second\");", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("succeeded", TestSupport.ReadJson(r.Files.Manifest)["status"]!.GetValue<string>());
+        Assert.True(File.Exists(r.Files.Html));
+        Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
+        var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
+        Assert.Equal("x", TestSupport.Text(cells[0]!["outputs"]![0]!["data"]!["text/plain"]));
+        Assert.Equal("second\n", TestSupport.Text(cells[2]!["outputs"]![0]!["text"]));
+        var warnings = log.ToString().Split('\n').Where(l => l.Contains("is not valid JSON", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, warnings.Count);
+        Assert.StartsWith($"  warning: {nb}: cell 1: a display's application/json is not valid JSON", warnings[0], StringComparison.Ordinal);
+        Assert.StartsWith($"  warning: {nb}: cell 2: a display's application/json is not valid JSON", warnings[1], StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_message_over_several_lines_is_one_line_in_the_failure()
     {
@@ -453,6 +478,47 @@ public class RunnerEdgeTests
         var e = Assert.Throws<Execution.ParameterException>(() => TestSupport.Run(nb, link));
         Assert.Contains("would overwrite the source", e.Message, StringComparison.Ordinal);
         Assert.Equal(before, File.ReadAllBytes(nb));
+    }
+
+    /// <summary>`distill run foo.dib --out .` beside the user's own foo.ipynb overwrote it with the executed .dib (exit 0).
+    /// A run overwrites only an earlier run's outputs, the files its manifest lists: any other file where an output goes
+    /// (a notebook, a page, a JSON file of the user's) is refused before anything runs, with exit 2, and stays as it was.</summary>
+    [Fact]
+    public void A_file_no_earlier_run_wrote_is_never_overwritten_and_a_runs_own_outputs_are()
+    {
+        var dir = TestSupport.TempDir("edge-theirs");
+        var dib = Path.Combine(dir, "foo.dib");
+        File.WriteAllText(dib, "#!csharp\nSystem.IO.File.AppendAllText(\"ran.txt\", \"ran\\n\");\n");
+        var mine = TestSupport.WriteNotebook(dir, "foo.ipynb", ("Console.WriteLine(\"the user's own notebook\");", null));
+        var before = File.ReadAllBytes(mine);
+        var (exit, _, stderr) = DistillProcess.Run("run", dib, "--out", dir);
+        Assert.Equal(2, exit);
+        Assert.Contains($"error: {dib}: {mine} exists and is not an output of an earlier distill run (no foo.manifest.json of a run lists it), " +
+                        "so this run will not overwrite it; pass another --out folder, or move that file away", stderr, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(mine));
+        Assert.Equal(["foo.dib", "foo.ipynb"], Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+
+        // The report and the manifest are guarded alike: a page or a JSON file of the user's under their names.
+        var outDir = Directory.CreateDirectory(Path.Combine(dir, "out")).FullName;
+        foreach (var (file, content) in new[] { ("foo.html", "<p>my page</p>"), ("foo.manifest.json", "{\"name\": \"my app\"}") })
+        {
+            var theirs = Path.Combine(outDir, file);
+            File.WriteAllText(theirs, content);
+            var e = Assert.Throws<Execution.ParameterException>(() => TestSupport.Run(dib, outDir));
+            Assert.StartsWith($"{dib}: {theirs} exists and is not an output of an earlier distill run", e.Message, StringComparison.Ordinal);
+            Assert.Equal(content, File.ReadAllText(theirs));
+            File.Delete(theirs);
+        }
+        Assert.False(File.Exists(Path.Combine(dir, "ran.txt")), "a cell ran");
+        // A run's own outputs are the next run's to replace, into another folder or beside the .dib.
+        foreach (var into in new[] { outDir, outDir, dir })
+        {
+            if (into == dir) File.Delete(mine);
+            var r = TestSupport.Run(dib, into);
+            Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        }
+        Assert.True(TestSupport.Run(dib, dir).Succeeded);
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(dir, "ran.txt")).Length);
     }
 
     /// <summary>A cell that replaced Console.Out or Console.Error silenced every later cell; the kernel redirects the
@@ -518,8 +584,9 @@ public class RunnerEdgeTests
             ("int R(int n) => R(n + 1) + 1;\nR(0)", null),
             ("Console.WriteLine(\"never\");", null));
         var outDir = Path.Combine(dir, "out");
-        Directory.CreateDirectory(outDir);
-        File.WriteAllText(Path.Combine(outDir, "so.html"), "a previous run's report");
+        var earlier = TestSupport.WriteNotebook(Directory.CreateDirectory(Path.Combine(dir, "earlier")).FullName, "so.ipynb", ("1", null));
+        Assert.True(TestSupport.Run(earlier, outDir).Succeeded); // a previous run's report, which this run must not leave standing
+        Assert.True(File.Exists(Path.Combine(outDir, "so.html")));
         var (exit, _, _) = DistillProcess.Run("run", nb, "--out", outDir);
         Assert.Equal(134, exit); // SIGABRT: the runtime's end on a stack overflow
         var manifest = TestSupport.ReadJson(Path.Combine(outDir, "so.manifest.json"));
@@ -676,6 +743,47 @@ public class RunnerEdgeTests
         Assert.Contains($"src=\"data:image/png;base64,{Convert.ToBase64String(png)}\" alt=\"l\"", html, StringComparison.Ordinal);
         Assert.Contains("src=\"data:image/svg+xml;base64,", html, StringComparison.Ordinal);
         Assert.Equal(5, log.ToString().Split('\n').Count(l => l.Contains("is not embedded", StringComparison.Ordinal)));
+    }
+
+    /// <summary>docs/notebook-runner.md promises a warning for every image the report does not embed, since the page
+    /// (CSP img-src data: blob:) shows it broken; a missing file, a typo'd extension, a file over 5 MiB, an empty one, a
+    /// remote URL, an absolute path and a missing attachment kept their link silently. A data: URL is inline already.</summary>
+    [Fact]
+    public void Every_markdown_image_the_report_does_not_embed_is_warned_of_with_the_reason()
+    {
+        var png = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
+        var dir = TestSupport.TempDir("edge-image-warnings");
+        File.WriteAllBytes(Path.Combine(dir, "in.png"), png);
+        File.WriteAllBytes(Path.Combine(dir, "big.png"), [.. png, .. new byte[6 << 20]]);
+        File.WriteAllBytes(Path.Combine(dir, "empty.png"), []);
+        File.WriteAllText(Path.Combine(dir, "notes.txt"), "text");
+        var nb = TestSupport.WriteNotebook(dir, "images.ipynb", ("1", null));
+        var data = $"data:image/png;base64,{Convert.ToBase64String(png)}";
+        TestSupport.PrependMarkdown(nb, $"![m](missing.png) ![t](in.pgn) ![b](big.png) ![e](empty.png) ![n](notes.txt) ![w](https://example.org/w.png) " +
+                                        $"![a](/srv/a.png) ![p](attachment:pasted.png) ![d]({data}) ![i](in.png)");
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var html = File.ReadAllText(r.Files.Html!);
+        foreach (var (alt, src, why) in new[]
+                 {
+                     ("m", "missing.png", $"there is no file {Path.Combine(dir, "missing.png")} (links are relative to the notebook's folder)"),
+                     ("t", "in.pgn", $"there is no file {Path.Combine(dir, "in.pgn")}"),
+                     ("b", "big.png", "it is 6.0 MiB, over the 5 MiB the report embeds per image"),
+                     ("e", "empty.png", "the file is empty"),
+                     ("n", "notes.txt", "'.txt' is not the extension of an image the report embeds"),
+                     ("w", "https://example.org/w.png", "the report loads nothing from a URL"),
+                     ("a", "/srv/a.png", "an absolute path"),
+                     ("p", "attachment:pasted.png", "the cell has no image attachment named 'pasted.png'"),
+                 })
+        {
+            // The sanitiser drops a src of the attachment: scheme, which no browser reads anyway.
+            Assert.Contains(alt == "p" ? "alt=\"p\"" : $"src=\"{src}\" alt=\"{alt}\"", html, StringComparison.Ordinal);
+            Assert.Contains($"  warning: {nb}: cell 1: image '{src}' is not embedded in the report (its link is kept): {why}", log.ToString(), StringComparison.Ordinal);
+        }
+        Assert.Contains($"src=\"{data}\" alt=\"d\"", html, StringComparison.Ordinal);
+        Assert.Contains($"src=\"{data}\" alt=\"i\"", html, StringComparison.Ordinal);
+        Assert.Equal(8, log.ToString().Split('\n').Count(l => l.Contains("is not embedded", StringComparison.Ordinal)));
     }
 
     [Fact]

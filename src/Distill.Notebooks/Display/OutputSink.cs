@@ -74,6 +74,22 @@ public sealed partial class OutputSink
         lock (gate) closed = true;
     }
 
+    /// <summary>
+    /// Runs <paramref name="read"/> while none of <paramref name="sinks"/> changes its outputs. A thread a cell started
+    /// keeps writing into that cell while later cells run, and the notebook so far is saved before each cell: read
+    /// meanwhile, a cell's output list threw "Collection was modified" and the run was lost. The gates are taken one
+    /// after another; a write holds one gate only, so it cannot deadlock with this.
+    /// </summary>
+    public static void Holding(IReadOnlyList<OutputSink> sinks, Action read)
+    {
+        void Hold(int i)
+        {
+            if (i == sinks.Count) read();
+            else lock (sinks[i].gate) Hold(i + 1);
+        }
+        Hold(0);
+    }
+
     public void Write(string stream, string text)
     {
         if (text.Length == 0) return;

@@ -13,7 +13,7 @@ public static partial class IpynbReader
         try
         {
             // Duplicate keys refused here: JsonObject would otherwise throw a bare ArgumentException at the first lookup.
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, AllowDuplicateProperties = false }) as JsonObject
+            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, AllowDuplicateProperties = false, MaxDepth = IpynbWriter.MaxDepth }) as JsonObject
                 ?? throw new NotebookFormatException(path, "the file is not a JSON object", "open and save it in VS Code, or check that it is a notebook");
         }
         catch (JsonException e)

@@ -26,7 +26,7 @@ public sealed class ParsedCell
 }
 
 /// <summary>Polyglot's magic commands as users write them: <c>#r "nuget: ..."</c>, <c>#r "path.dll"</c>,
-/// <c>#i "nuget: source"</c>, <c>#!time</c>; a kernel selector as first line. Everything else beginning with <c>#!</c> fails
+/// <c>#i "nuget: source"</c>, <c>#!time</c>; a kernel selector as first line; <c>#load "file.csx"</c> (Roslyn's, checked here). Everything else beginning with <c>#!</c> fails
 /// the cell before it runs (DNI101 in the real kernel).</summary>
 public static partial class Magics
 {
@@ -48,6 +48,10 @@ public static partial class Magics
         ["!"] = "#!! is the kernel's own command, not C#; remove the line, or do what it does in C#",
     };
 
+    /// <summary>The magics distill run supports, as the unknown-magic error lists them (docs/notebook-runner.md, "Magics").</summary>
+    public const string Known = "#!csharp (#!c#) anywhere, #!markdown (#!md) as a cell's first line, #!time, #r \"nuget: Name, Version\", " +
+                                "#r \"path/to.dll\", #i \"nuget: source\" and #load \"file.csx\"";
+
     [GeneratedRegex("""^#r\s+"nuget:\s*(?<name>[^,"\s]+)\s*(?:,\s*(?<version>[^"\s]*)\s*)?"\s*$""")]
     private static partial Regex NuGetRef();
 
@@ -58,6 +62,9 @@ public static partial class Magics
     /// label and build metadata, or a range in brackets. Anything else would be taken as some other version silently.</summary>
     [GeneratedRegex(@"^(?:\*(?:-\*)?|\d+(?:\.\d+){0,3}(?:\.\*)?(?:-[0-9A-Za-z.*-]+)?(?:\+[0-9A-Za-z.-]+)?|[\[(][^\[\]()]*[\])])$")]
     private static partial Regex NuGetVersion();
+
+    [GeneratedRegex("""^#load\s+"(?<path>[^"]+)"\s*$""")]
+    private static partial Regex LoadRef();
 
     [GeneratedRegex("""^#i\s+"nuget:\s*(?<source>[^"]+?)\s*"\s*$""")]
     private static partial Regex SourceRef();
@@ -92,7 +99,7 @@ public static partial class Magics
                     parsed.Errors.Add(new(line, "UnsupportedMagicCommand",
                         $"'{t}' (line {line}) is a .NET Interactive magic command that distill run does not support: {instead}"));
                 else
-                    parsed.Errors.Add(new(line, "DNI101", $"Unknown magic command '{t}' (line {line}); distill run knows #!time, #r and #i"));
+                    parsed.Errors.Add(new(line, "DNI101", $"Unknown magic command '{t}' (line {line}); distill run knows {Known}"));
                 lines[i] = "";
             }
             else if (t.StartsWith("#r ", StringComparison.Ordinal) && t.Contains("\"nuget:", StringComparison.Ordinal))
@@ -117,6 +124,16 @@ public static partial class Magics
                     parsed.Errors.Add(new(line, "AssemblyNotFound",
                         $"#r \"{path}\" (line {line}): {full} does not exist; paths are relative to the notebook's folder (build the project first?)"));
                 lines[i] = "";
+            }
+            else if (LoadRef().Match(t) is { Success: true } lm)
+            {
+                // Roslyn loads the file (the line stays), but a missing one is a bare CS1504 naming it as written, not
+                // where it was looked for: said here as for #r.
+                var path = lm.Groups["path"].Value;
+                var full = Path.GetFullPath(Path.Combine(notebookFolder, path));
+                if (!File.Exists(full))
+                    parsed.Errors.Add(new(line, "SourceFileNotFound",
+                        $"#load \"{path}\" (line {line}): {full} does not exist; paths are relative to the notebook's folder, {notebookFolder}"));
             }
             else if (t.StartsWith("#i ", StringComparison.Ordinal))
             {

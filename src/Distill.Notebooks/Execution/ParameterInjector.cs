@@ -167,29 +167,32 @@ public static class ParameterInjector
 
     /// <summary>The injected cell's source. <paramref name="typeOf"/> gives the declared type of a default (null when the
     /// notebook declares no such parameter: the value's own type is inferred, as papermill does; a name that is a C#
-    /// keyword must be declared, as <c>@class</c>).</summary>
-    public static string Source(IReadOnlyDictionary<string, string> values, Func<string, ParameterType?> typeOf, string notebook)
+    /// keyword must be declared, as <c>@class</c>). <paramref name="passedAs"/> gives the option a value came from when
+    /// it was not <c>-p name=value</c> (<c>--budget smoke</c>), for the messages to name what the user typed.</summary>
+    public static string Source(IReadOnlyDictionary<string, string> values, Func<string, ParameterType?> typeOf, string notebook,
+        Func<string, string?>? passedAs = null)
     {
         var sb = new StringBuilder("// Parameters injected by `distill run`.\n");
         foreach (var (name, text) in values)
         {
             if (!SyntaxFacts.IsValidIdentifier(name))
                 throw new ParameterException($"{notebook}: -p {name}=...: '{name}' is not a C# identifier; use the variable's name from the parameters cell");
+            var where = $"{notebook}: {passedAs?.Invoke(name) ?? $"-p {name}={text}"}";
             var declared = typeOf(name);
             // A keyword is a variable's name only written verbatim (@class); the parameters cell must say so, or the
             // injected cell would not compile.
             var keyword = SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None;
             if (keyword && declared is null)
-                throw new ParameterException($"{notebook}: -p {name}={text}: '{name}' is a C# keyword, so no parameter has that name unless the parameters cell " +
+                throw new ParameterException($"{where}: '{name}' is a C# keyword, so no parameter has that name unless the parameters cell " +
                                              $"declares it as @{name}; declare @{name} there, or pass another name");
-            if (declared?.Unsupported is { } unsupported) throw CannotSet(name, text, unsupported, notebook);
+            if (declared?.Unsupported is { } unsupported) throw CannotSet(name, unsupported, where);
             var type = declared?.Type;
             var nullable = declared?.Nullable == true;
             if (type is not null && Nullable.GetUnderlyingType(type) is { } inner) (type, nullable) = (inner, true);
             // Only a declaration that allows null takes the literal null; for a plain string "null" is the text "null".
-            var (decl, literal) = type is null ? Infer(name, text, notebook)
+            var (decl, literal) = type is null ? Infer(name, text, where)
                 : nullable && text == "null" ? (CSharpName(type, qualified: true), "null")
-                : Convert(name, text, type, notebook);
+                : Convert(name, text, type, where);
             // A nullable value type stays nullable (float? t = 0.5f;): later cells may test it with ?. or ??.
             if (nullable && type is { IsValueType: true }) decl = CSharpName(type, qualified: true) + "?";
             // A const stays const (const int K = 8;): a later `const int K2 = K * 2;` needs a constant.
@@ -200,8 +203,9 @@ public static class ParameterInjector
     }
 
     /// <summary>A value with no declared default takes the narrowest type that holds it: bool, int, long, double, else
-    /// string. A number no double holds is refused rather than turned into infinity (.NET parses it so).</summary>
-    static (string, string) Infer(string name, string text, string notebook)
+    /// string. A number no double holds is refused rather than turned into infinity (.NET parses it so).
+    /// <paramref name="where"/> starts a message: the notebook and the option as given.</summary>
+    static (string, string) Infer(string name, string text, string where)
     {
         var inv = CultureInfo.InvariantCulture;
         if (bool.TryParse(text, out var b)) return ("bool", b ? "true" : "false");
@@ -209,15 +213,15 @@ public static class ParameterInjector
         if (long.TryParse(text, NumberStyles.Integer, inv, out var l)) return ("long", l.ToString(inv) + "L");
         if (double.TryParse(text, NumberStyles.Float, inv, out var d))
             return !double.IsInfinity(d) || NamesInfinity(text) ? ("double", DoubleLiteral(d))
-                : throw new ParameterException($"{notebook}: -p {name}={text}: '{text}' is not in range (a double is at most about 1.8e308), " +
+                : throw new ParameterException($"{where}: '{text}' is not in range (a double is at most about 1.8e308), " +
                                                $"and the notebook declares no '{name}' to say which type it wants; pass a smaller number, or declare '{name}' in the parameters cell");
         return ("string", SymbolDisplay.FormatLiteral(text, quote: true));
     }
 
-    static (string, string) Convert(string name, string text, Type type, string notebook)
+    static (string, string) Convert(string name, string text, Type type, string where)
     {
         ParameterException Bad(string what) => new(
-            $"{notebook}: -p {name}={text}: the notebook's default for '{name}' is {CSharpName(type, qualified: false)}, and '{text}' is not {what}; pass {Example(type)}");
+            $"{where}: the notebook's default for '{name}' is {CSharpName(type, qualified: false)}, and '{text}' is not {what}; pass {Example(type)}");
         var inv = CultureInfo.InvariantCulture;
         if (type == typeof(string)) return ("string", SymbolDisplay.FormatLiteral(text, quote: true));
         if (type == typeof(bool)) return bool.TryParse(text, out var b) ? ("bool", b ? "true" : "false") : throw Bad("true or false");
@@ -249,11 +253,11 @@ public static class ParameterInjector
                 ?? throw Bad($"one of {string.Join(", ", Enum.GetNames(type))}");
             return ("var", $"{CSharpName(type, qualified: true)}.{member}");
         }
-        throw CannotSet(name, text, CSharpName(type, qualified: false), notebook);
+        throw CannotSet(name, CSharpName(type, qualified: false), where);
     }
 
-    static ParameterException CannotSet(string name, string text, string type, string notebook) => new(
-        $"{notebook}: -p {name}={text}: the notebook's default for '{name}' is {type}; -p supports string, bool, numbers and enums. Make the parameter one of those" +
+    static ParameterException CannotSet(string name, string type, string where) => new(
+        $"{where}: the notebook's default for '{name}' is {type}; -p supports string, bool, numbers and enums. Make the parameter one of those" +
         (type.Contains('<', StringComparison.Ordinal) || type.Contains('[', StringComparison.Ordinal) || type == "an array"
             ? $" (for a list, e.g. a string \"0,1\" that the notebook splits), or set '{name}' in the notebook" : $", or set '{name}' in the notebook"));
 

@@ -21,7 +21,7 @@ public static partial class HtmlReport
 {
     static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().Build();
 
-    /// <summary>Writes the report; <paramref name="warn"/> hears of each markdown image it refused to embed (<see cref="InlineImage"/>).</summary>
+    /// <summary>Writes the report; <paramref name="warn"/> hears of each markdown image it did not embed (<see cref="InlineImage"/>).</summary>
     public static void Write(NotebookRunResult r, string path, bool trusted = false, Action<string>? warn = null)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -251,36 +251,52 @@ public static partial class HtmlReport
     /// <summary>
     /// A markdown image as a data: URL, since the page shows only those (offline, and its CSP fetches nothing): a cell
     /// attachment (<c>attachment:NAME</c>, how VS Code and Jupyter keep a pasted image) or an image file at a relative
-    /// path from the notebook's folder, as Jupyter and VS Code resolve it. Null leaves the URL as written (remote, missing,
-    /// not an image, or over <see cref="MaxInlineImage"/>). A file is embedded only when, links resolved, it lies in the
-    /// notebook's folder or below, and its first bytes are those of the type its extension claims: else a markdown link
-    /// (or a link named like an image) would copy any file the runner can read (../secrets, /etc/shadow) into a report
-    /// that gets shared. Such a refusal is told to <paramref name="warn"/>.
+    /// path from the notebook's folder, as Jupyter and VS Code resolve it. A file is embedded only when, links resolved,
+    /// it lies in the notebook's folder or below, and its first bytes are those of the type its extension claims: else a
+    /// markdown link (or a link named like an image) would copy any file the runner can read (../secrets, /etc/shadow)
+    /// into a report that gets shared. Null leaves the URL as written (a data: URL already is one); every other image
+    /// left so shows broken in the report, so <paramref name="warn"/> is told why (a missing file, a remote URL, ...).
     /// </summary>
     static string? InlineImage(string url, NotebookCell cell, string folder, Action<string>? warn)
     {
-        const string scheme = "attachment:";
-        if (url.StartsWith(scheme, StringComparison.Ordinal))
-            return cell.Raw["attachments"]?[Uri.UnescapeDataString(url[scheme.Length..])] is JsonObject bundle
-                && bundle.Select(kv => (Mime: kv.Key, Data: Base64(kv.Value))).FirstOrDefault(x => x.Mime.StartsWith("image/", StringComparison.Ordinal) && x.Data is not null) is { Data: { } data } found
-                ? $"data:{found.Mime};base64,{string.Concat(data.Where(ch => !char.IsWhiteSpace(ch)))}"
-                : null;
-        if (url.Contains(':', StringComparison.Ordinal) || url.StartsWith('/') || url.StartsWith('#')) return null;
-        var path = Path.GetFullPath(Path.Combine(folder, Uri.UnescapeDataString(url.Split('?', '#')[0])));
-        var type = Path.GetExtension(path).ToLowerInvariant() switch
-        {
-            ".png" => "image/png", ".jpg" or ".jpeg" => "image/jpeg", ".gif" => "image/gif", ".svg" => "image/svg+xml", ".webp" => "image/webp",
-            _ => null,
-        };
-        if (type is null || !File.Exists(path)) return null;
         string? Refuse(string why)
         {
             warn?.Invoke($"{cell.Label}: image '{url}' is not embedded in the report (its link is kept): {why}");
             return null;
         }
+        const string scheme = "attachment:";
+        if (url.StartsWith(scheme, StringComparison.Ordinal))
+        {
+            var name = Uri.UnescapeDataString(url[scheme.Length..]);
+            return cell.Raw["attachments"]?[name] is JsonObject bundle
+                && bundle.Select(kv => (Mime: kv.Key, Data: Base64(kv.Value))).FirstOrDefault(x => x.Mime.StartsWith("image/", StringComparison.Ordinal) && x.Data is not null) is { Data: { } data } found
+                ? $"data:{found.Mime};base64,{string.Concat(data.Where(ch => !char.IsWhiteSpace(ch)))}"
+                : Refuse($"the cell has no image attachment named '{name}'; paste the image into this cell again");
+        }
+        if (url.StartsWith("data:", StringComparison.OrdinalIgnoreCase)) return null;
+        if (url.Contains(':', StringComparison.Ordinal) || url.StartsWith("//", StringComparison.Ordinal))
+            return Refuse("the report loads nothing from a URL (it works offline: its Content-Security-Policy allows data: images only); " +
+                          "save the image in the notebook's folder and link it by its relative path");
+        if (url.StartsWith('/'))
+            return Refuse("an absolute path; images are embedded from a path relative to the notebook's folder: copy it into that folder or below and link it so");
+        if (url.StartsWith('#')) return Refuse("a link within the page, not an image file");
+        var path = Path.GetFullPath(Path.Combine(folder, Uri.UnescapeDataString(url.Split('?', '#')[0])));
+        if (!File.Exists(path))
+            return Refuse(Directory.Exists(path) ? $"{path} is a folder" : $"there is no file {path} (links are relative to the notebook's folder); check the name and its extension");
+        var type = Path.GetExtension(path).ToLowerInvariant() switch
+        {
+            ".png" => "image/png", ".jpg" or ".jpeg" => "image/jpeg", ".gif" => "image/gif", ".svg" => "image/svg+xml", ".webp" => "image/webp",
+            _ => null,
+        };
+        if (type is null)
+            return Refuse($"'{Path.GetExtension(path)}' is not the extension of an image the report embeds (.png, .jpg, .jpeg, .gif, .webp, .svg)");
         if (!FilePaths.IsOrIsInside(path, folder))
             return Refuse($"it is {FilePaths.Canonical(path)}, outside the notebook's folder {FilePaths.Canonical(folder)} (links resolved); copy the image into that folder or below");
-        if (new FileInfo(path).Length is 0 or > MaxInlineImage) return null;
+        var length = new FileInfo(path).Length;
+        if (length == 0) return Refuse("the file is empty");
+        if (length > MaxInlineImage)
+            return Refuse(string.Create(CultureInfo.InvariantCulture,
+                $"it is {length / (double)(1 << 20):0.0} MiB, over the {MaxInlineImage >> 20} MiB the report embeds per image; save it smaller (at the size it is shown)"));
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -92,6 +92,35 @@ public static class Manifest
         };
     }
 
+    /// <summary>The outputs a run listed in its manifest at <paramref name="path"/> (full paths: the executed notebook and the
+    /// report), or null when that file is not a manifest of <c>distill run</c> (missing, not JSON, or without its fields).</summary>
+    public static IReadOnlyList<string>? Outputs(string path)
+    {
+        try
+        {
+            if (JsonNode.Parse(File.ReadAllText(path)) is not JsonObject m || m["status"] is not JsonValue || m["cells"] is not JsonArray
+                || m["files"] is not JsonObject files || files["notebook"] is not JsonValue notebook) return null;
+            var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+            return [.. new[] { notebook, files["html"] }.OfType<JsonValue>().Select(f => Path.GetFullPath(Path.Combine(dir, f.GetValue<string>())))];
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The first of a run's output files that exists but that no earlier run wrote, else null: the manifest when it is
+    /// not one of <c>distill run</c>, the executed notebook or the report when the manifest beside them does not list
+    /// them. Such a file is the user's (foo.ipynb beside foo.dib, a page of their own), and a run would overwrite it.
+    /// </summary>
+    public static string? NotARunsOutput(RunFiles files)
+    {
+        var earlier = Outputs(files.Manifest);
+        if (earlier is null && File.Exists(files.Manifest)) return files.Manifest;
+        return new[] { files.Notebook, files.Html }.FirstOrDefault(f => f is not null && File.Exists(f) && earlier?.Contains(f) != true);
+    }
+
     /// <summary>Indented, and characters as they are (é, +, &lt;) rather than \u escapes: the manifest is read by people
     /// and scripts, never embedded in a page, where the default escaping would matter.</summary>
     static readonly JsonSerializerOptions Options = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
