@@ -59,6 +59,11 @@ public sealed record DatasetInfo(
                     $"replace it with the folder holding {Title}'s files (or a link to one), or remove it to use another copy (`{InstallCommand}` installs one)");
             var missing = Missing(dir);
             if (missing.Count == 0) return dir;
+            // A folder that is there but cannot be read shows none of its files, like an empty one: skipping it trained on
+            // a later copy (the system's) without a word, where the user pointed at this one.
+            if (partialIsError && missing.Count == Files.Count && Unreadable(dir) is { } why)
+                throw new DatasetException(dir, $"cannot be read ({why}), where {Title}'s files should be",
+                    $"give it read and search permission (chmod a+rx, as its owner), or remove it to use another copy (`{InstallCommand}` installs one)");
             if (partialIsError && missing.Count < Files.Count)
             {
                 // A folder under the file's name (gzipped or not) is not a missing file: say what is there.
@@ -87,6 +92,26 @@ public sealed record DatasetInfo(
             if (missing == 0) return null;
             if (missing < Files.Count) return dir;
         }
+        return null;
+    }
+
+    /// <summary>Why an existing folder's files cannot be reached, or null: it cannot be listed, or it lists files of the
+    /// dataset that cannot be opened (read but no search permission).</summary>
+    string? Unreadable(string dir)
+    {
+        if (!Directory.Exists(dir)) return null;
+        string? listed;
+        try
+        {
+            var names = Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName).ToHashSet();
+            listed = Files.SelectMany(f => f.EndsWith(".gz", StringComparison.Ordinal) ? new[] { f, f[..^3] } : [f]).FirstOrDefault(names.Contains);
+        }
+        catch (UnauthorizedAccessException) { return "permission denied"; }
+        catch (IOException e) { return e.Message; }
+        if (listed is null) return null;
+        try { using var _ = File.OpenHandle(Path.Combine(dir, listed)); }
+        catch (UnauthorizedAccessException) { return $"it lists {listed}, which cannot be opened: no search (x) permission"; }
+        catch (IOException) { } // a link to nothing, say: not this check's to name
         return null;
     }
 
