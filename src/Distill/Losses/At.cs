@@ -23,7 +23,7 @@ public static class At
         var map = Powered(features, p);
         // F(A)^p overflows float32 for features past about 1.8e19^(2/p); q(A) is the same for any positive scale of a
         // sample's features, so then each sample is divided by its largest |value| first.
-        if (IsNarrow(map) && LargestMagnitude(map) == double.PositiveInfinity)
+        if (Overflowed(map))
             map = Powered(features / features.detach().abs().flatten(1).amax([1]).clamp_min(float.Epsilon)
                 .reshape([features.shape[0], .. Enumerable.Repeat(1L, (int)features.dim() - 1)]), p);
         return Normalized(map, 1);

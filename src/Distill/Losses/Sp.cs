@@ -25,7 +25,7 @@ public static class Sp
         var g = a.mm(a.t());
         // A A^T overflows float32 for features of size 1e19 / sqrt(their count); the normalised rows are the same for
         // any positive scale of A, so then A is divided by its largest |value| first (Normalized handles the rows' norms).
-        if (IsNarrow(g) && LargestMagnitude(g) == double.PositiveInfinity)
+        if (Overflowed(g))
         {
             a = a / a.detach().abs().max().clamp_min(float.Epsilon);
             g = a.mm(a.t());

@@ -75,6 +75,11 @@ static class TermSupport
         return stack(tensors.Select(t => t.detach().abs().max().to(ScalarType.Float64))).max().item<double>();
     }
 
+    /// <summary>True when a float32 (or narrower) result overflowed to ∞ somewhere: where at, sp and the row norms of
+    /// <see cref="Normalized"/> rescale their inputs, as the results they compute are the same for any positive scale.
+    /// Reads one number (one device sync).</summary>
+    public static bool Overflowed(Tensor t) => IsNarrow(t) && LargestMagnitude(t) == double.PositiveInfinity;
+
     /// <summary>x / max(‖x‖₂, 1e-12) along <paramref name="dim"/>: nn.functional.normalize's operations in its order, so
     /// the same bits, except where the norm overflows. float32 squares the values, so rows of size 3e9 and more (an
     /// attention map of features near 1e9, a Gram matrix) got an infinite norm and came out all zeros, with a zero
@@ -83,7 +88,7 @@ static class TermSupport
     public static Tensor Normalized(Tensor x, int dim)
     {
         var norm = x.norm(dim, keepdim: true, p: 2.0f);
-        if (IsNarrow(x) && LargestMagnitude(norm) == double.PositiveInfinity)
+        if (Overflowed(norm))
         {
             x = x / x.detach().abs().amax([dim], keepdim: true).clamp_min(float.Epsilon);
             norm = x.norm(dim, keepdim: true, p: 2.0f);

@@ -383,8 +383,10 @@ public sealed record Experiment
         catch (ArgumentException e) { throw new SpecException(file, SpecSchema.Line(scheduleNode!), $"schedule: {e.Message}"); }
         // A step at or past a run's end never changes the rate, so a grid over such schedules trains identical runs; as
         // `train --schedule` and the recipes refuse it.
-        foreach (var (key, section, fallback) in new[] { ("epochs", root, 10), ("teacher.epochs", teacher, 6) })
-            if (section is not null && (Int(section, key.Split('.')[^1]) ?? fallback) is var n && schedule.EpochsNeeded > n)
+        var epochs = Int(root, "epochs") ?? 10;
+        int? teacherEpochs = teacher is null ? null : Int(teacher, "epochs") ?? 6;
+        foreach (var (key, count) in new[] { ("epochs", (int?)epochs), ("teacher.epochs", teacherEpochs) })
+            if (count is int n && schedule.EpochsNeeded > n)
                 throw new SpecException(file, SpecSchema.Line(scheduleNode ?? root),
                     $"schedule {schedule}: it changes the learning rate at the start of epoch {schedule.EpochsNeeded}, which the {n} epochs of {key} never reach; " +
                     $"give steps within {n} epochs, or use constant or cosine.");
@@ -472,10 +474,10 @@ public sealed record Experiment
             TestSize = Int(data, "test_size"),
             DataSeed = Int(data, "seed") ?? 0,
             Teacher = teacher is null ? null
-                : new TeacherSpec(teacherName!, Int(teacher, "epochs") ?? 6, Int(teacher, "seed") ?? 0, Optimizer(Section(teacher, "optimizer"), "teacher.optimizer")),
+                : new TeacherSpec(teacherName!, teacherEpochs!.Value, Int(teacher, "seed") ?? 0, Optimizer(Section(teacher, "optimizer"), "teacher.optimizer")),
             Student = studentName,
             StudentDropout = Number(student, "dropout"),
-            Epochs = Int(root, "epochs") ?? 10,
+            Epochs = epochs,
             BatchSize = Int(root, "batch_size") ?? 128,
             Optimizer = Optimizer(Section(root, "optimizer"), "optimizer"),
             Schedule = schedule,

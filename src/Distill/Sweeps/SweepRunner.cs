@@ -390,8 +390,9 @@ public static class SweepRunner
     static void KeepAside(string runDir, string file, string stem, string damage, int index, TextWriter log)
     {
         var kept = Path.Combine(runDir, $"{stem}.damaged-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.json");
-        if (Directory.Exists(Path.Combine(runDir, file))) Directory.Move(Path.Combine(runDir, file), kept);
-        else File.Move(Path.Combine(runDir, file), kept);
+        var damaged = Path.Combine(runDir, file);
+        if (Directory.Exists(damaged)) Directory.Move(damaged, kept);
+        else File.Move(damaged, kept);
         log.WriteLine($"run {index}: its {file} was {damage}; kept as {Path.GetFileName(kept)}, running it again");
     }
 
