@@ -210,6 +210,7 @@ public sealed class Reproduction(ReproductionOptions options)
         // Bad input like the others (exit 2), said before anything runs: not an IOException from creating the folder,
         // which the CLI would report as unexpected, with the exit code of a failed notebook.
         if (FilePaths.CreateOutFolder(o.OutputDirectory) is { } outProblem) throw new ReproductionException(outProblem);
+        if (ForeignSummary(outDir) is { } foreign) throw new ReproductionException(foreign);
         var threads = Sweeps.ChildProcesses.ThreadsPerProcess(o.Threads, o.Jobs);
         // With a command to start them (the CLI's), every notebook runs in a process of its own, --jobs 1 too: a cell that
         // kills its process (a stack overflow, Environment.FailFast, the OOM killer) then takes only its notebook with it,
@@ -290,11 +291,43 @@ public sealed class Reproduction(ReproductionOptions options)
                 Jobs = o.Jobs,
                 Files = new(Path.Combine(outDir, "index.html"), Path.Combine(outDir, "results.md"), Path.Combine(outDir, "results.json")),
             };
+            // results.json first: it is what marks the other two as a reproduction's (ForeignSummary), so a kill between
+            // the writes never leaves an index.html the next run would refuse.
+            ReproductionReport.WriteJson(result);
             IndexPage.Write(result);
             ReproductionReport.WriteMarkdown(result);
-            ReproductionReport.WriteJson(result);
             return result;
         }
+    }
+
+    /// <summary>Why the summary files reproduce writes into <paramref name="outDir"/> (index.html, results.md,
+    /// results.json) would replace files no reproduction wrote, or null. The notebooks' own folders are guarded by their
+    /// manifests (the runner's); for these three an earlier reproduction's results.json is the mark: a folder of the
+    /// user's own pages (an --out given as ~/site) lost its index.html at the end of an hour's run.</summary>
+    static string? ForeignSummary(string outDir)
+    {
+        string index = Path.Combine(outDir, "index.html"), markdown = Path.Combine(outDir, "results.md"), json = Path.Combine(outDir, "results.json");
+        string Refusal(string file, string why) =>
+            $"--out {outDir}: {file} {why}, and reproduce writes its summary there; move it away, or give another --out";
+        if (Directory.Exists(json) || Directory.Exists(index) || Directory.Exists(markdown))
+            return Refusal(new[] { json, index, markdown }.First(Directory.Exists), "is a folder");
+        if (File.Exists(json))
+        {
+            try
+            {
+                using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
+                if (doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && doc.RootElement.TryGetProperty("notebooks", out var nb) &&
+                    nb.ValueKind == System.Text.Json.JsonValueKind.Array && doc.RootElement.TryGetProperty("started", out _))
+                    return null;
+            }
+            catch (System.Text.Json.JsonException) { }
+            catch (IOException e) { return Refusal(json, $"cannot be read ({e.Message})"); }
+            catch (UnauthorizedAccessException) { return Refusal(json, "cannot be read (permission denied)"); }
+            return Refusal(json, "is not the results.json of an earlier reproduce");
+        }
+        return new[] { index, markdown }.FirstOrDefault(File.Exists) is { } other
+            ? Refusal(other, "was not written by reproduce (no results.json of an earlier reproduce beside it)")
+            : null;
     }
 
     async Task<NotebookOutcome> RunOneAsync(string path, string name, string dir, Action<NotebookOutcome> processEnded, CancellationToken ct)

@@ -271,6 +271,7 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Directory.CreateDirectory(reports);
         File.WriteAllText(Path.Combine(reports, "02-blocked"), "a file where the notebook's folder goes");
         File.WriteAllText(Path.Combine(reports, "index.html"), "an earlier run's index");
+        File.WriteAllText(Path.Combine(reports, "results.json"), "{\"started\": \"2026-12-01T00:00:00+00:00\", \"notebooks\": []}");
         var r = await new Reproduction(ReproductionRun.Options(notebooks, reports)).RunAsync();
         Assert.Equal([OutcomeStatus.Ok, OutcomeStatus.Error, OutcomeStatus.Error, OutcomeStatus.Ok], r.Notebooks.Select(n => n.Status));
         Assert.Equal(1, r.ExitCode);
@@ -283,6 +284,29 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Contains("01-twice", index, StringComparison.Ordinal);
         Assert.Contains("appears twice", index, StringComparison.Ordinal);
         Assert.True(File.Exists(r.Files.ResultsMarkdown) && File.Exists(r.Files.ResultsJson));
+    }
+
+    /// <summary>The summary files replace an earlier reproduction's (its results.json is the mark), never a user's own
+    /// page: refused before anything runs, naming the file, and nothing in the folder changes.</summary>
+    [Theory]
+    [InlineData("index.html", "<html>my site</html>", "was not written by reproduce (no results.json of an earlier reproduce beside it)")]
+    [InlineData("results.md", "# my results", "was not written by reproduce (no results.json of an earlier reproduce beside it)")]
+    [InlineData("results.json", "{\"accuracy\": 0.9}", "is not the results.json of an earlier reproduce")]
+    [InlineData("results.json", "{not json", "is not the results.json of an earlier reproduce")]
+    public async Task Summary_files_no_reproduction_wrote_are_refused_before_anything_runs(string file, string content, string why)
+    {
+        var dir = TestSupport.TempDir("reproduce-foreign");
+        var notebooks = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "00-ok.ipynb", ("1 + 1", null));
+        var reports = Path.Combine(dir, "site");
+        Directory.CreateDirectory(reports);
+        var path = Path.Combine(reports, file);
+        File.WriteAllText(path, content);
+        var e = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options(notebooks, reports)).RunAsync());
+        Assert.Equal($"--out {reports}: {path} {why}, and reproduce writes its summary there; move it away, or give another --out", e.Message);
+        Assert.Equal(content, File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFileSystemEntries(reports));
     }
 
     [Fact]

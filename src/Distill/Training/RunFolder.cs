@@ -86,7 +86,7 @@ sealed class RunFolder : IDisposable
             }
             else if (!resume && holdsRun)
             {
-                if (!force) throw new InvalidOperationException(HeldRunError(dir, resumable));
+                if (!force) throw new InvalidOperationException(HeldRunError(dir, resumable, settings));
                 Clear(dir);
                 log?.WriteLine($"--force: cleared {dir}");
             }
@@ -231,10 +231,22 @@ sealed class RunFolder : IDisposable
     public static void Record(string dir, IReadOnlyDictionary<string, string> settings) =>
         AtomicFile.WriteAllText(Path.Combine(dir, SettingsFile), JsonSerializer.Serialize(settings, JsonOptions));
 
-    /// <summary>The refusal of a new run into <paramref name="dir"/>, which holds another one (see <see cref="HoldsRun"/>).</summary>
-    public static string HeldRunError(string dir, bool resumable) =>
-        $"--out {dir} holds another run ({Describe(Path.Combine(dir, SettingsFile))}). " +
-        (resumable ? "Pass --resume to continue it, --force" : "Pass --force") + " to clear the folder and start over, or give another folder.";
+    /// <summary>The refusal of a new run into <paramref name="dir"/>, which holds a run (see <see cref="HoldsRun"/>). With
+    /// this command's <paramref name="settings"/> it says whether that run is this one (the same command typed again,
+    /// where --resume reads a finished run back) or which settings differ, where --resume would only be refused.</summary>
+    public static string HeldRunError(string dir, bool resumable, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var path = Path.Combine(dir, SettingsFile);
+        var changed = settings is not null && File.Exists(path) ? Differences(Read(path), settings) : null;
+        if (changed is { Count: 0 } && resumable)
+            return $"--out {dir} holds this run already ({Describe(path)}, with this command's settings). Pass --resume to continue it " +
+                   "(a finished run is read back, not retrained), --force to clear the folder and start over, or give another folder.";
+        if (changed is { Count: > 0 })
+            return $"--out {dir} holds another run ({Describe(path)}; it differs in {string.Join("; ", changed.Take(4))}" +
+                   $"{(changed.Count > 4 ? $"; and {changed.Count - 4} more" : "")}). Pass --force to clear the folder and start over, or give another folder.";
+        return $"--out {dir} holds another run ({Describe(path)}). " +
+               (resumable ? "Pass --resume to continue it, --force" : "Pass --force") + " to clear the folder and start over, or give another folder.";
+    }
 
     /// <summary>The run folders up to two levels under <paramref name="outRoot"/> (itself included) that a command would
     /// not write, by their path relative to it: a plain run writes <paramref name="outRoot"/> itself, a distillation its
