@@ -269,7 +269,9 @@ static class SweepCommand
             var s = ExperimentSpec.Load(r.GetValue(spec)!);
             var dir = OutFolder(r.GetValue(outDir)!);
             if (r.GetValue(concurrent) < 1) throw new ArgumentException($"--concurrent {r.GetValue(concurrent)}: give at least 1.");
-            if (r.GetValue(cpus) < 1) throw new ArgumentException($"--cpus-per-task {r.GetValue(cpus)}: give at least 1.");
+            // The node is not this machine, so its cores are not known here; 1024 is beyond any node's, and each run then
+            // asks libtorch for that many threads, which a node refuses when they pass 4 × its cores.
+            if (r.GetValue(cpus) is < 1 or > 1024) throw new ArgumentException($"--cpus-per-task {r.GetValue(cpus)}: give 1 to 1024 (the CPUs of one node that one run uses).");
             // The spec kept where this writes its own files (DIR/sweep.sbatch, DIR/plan.json) would be overwritten.
             foreach (var written in new[] { "sweep.sbatch", SweepFolder.PlanFile })
                 if (FilePaths.SameFile(Path.Combine(dir, written), r.GetValue(spec)!))

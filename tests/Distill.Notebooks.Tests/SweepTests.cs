@@ -523,4 +523,37 @@ public class SweepTests
         var r = Distill("sweep", "slurm", other, "--out", dir);
         Assert.True(r.Exit == 0, r.Out + r.Err);
     }
+
+    /// <summary>A folder holding a `train` run (its own files, or a distillation's student/) is no sweep's --out: the
+    /// sweep planned over it and the two runs' files mixed.</summary>
+    [Fact]
+    public void A_folder_holding_a_train_run_is_refused_as_a_sweep_out()
+    {
+        var root = TestSupport.TempDir("sweep-over-train");
+        var plain = Path.Combine(root, "plain");
+        Assert.Equal(0, Distill("train", "--model", "mlp-32", "--train-size", "256", "--test-size", "200", "--epochs", "1", "--out", plain).Exit);
+        var nested = Path.Combine(root, "nested");
+        Directory.CreateDirectory(Path.Combine(nested, "student"));
+        File.Copy(Path.Combine(plain, "run.json"), Path.Combine(nested, "student", "run.json"));
+        foreach (var (dir, held) in new[] { (plain, plain), (nested, Path.Combine(nested, "student")) })
+        {
+            var before = Directory.GetFileSystemEntries(dir, "*", SearchOption.AllDirectories).Order().ToList();
+            var refused = Distill("sweep", "slurm", Tiny, "--out", dir);
+            Assert.Equal((1, $"error: --out {dir} holds a `train` run ({held}), not a sweep; give the sweep another folder, or move that run away."), (refused.Exit, refused.Err.Trim()));
+            Assert.Equal(before, Directory.GetFileSystemEntries(dir, "*", SearchOption.AllDirectories).Order().ToList());
+        }
+    }
+
+    /// <summary>A CPU count no node has (each run would ask libtorch for that many threads) is refused with the range.</summary>
+    [Theory]
+    [InlineData("0")]
+    [InlineData("1025")]
+    [InlineData("2147483647")]
+    public void A_cpus_per_task_outside_one_node_is_refused_before_the_folder_is_claimed(string cpus)
+    {
+        var dir = Path.Combine(TestSupport.TempDir("sweep-slurm-cpus"), "out");
+        var refused = Distill("sweep", "slurm", Tiny, "--out", dir, "--cpus-per-task", cpus);
+        Assert.Equal((1, $"error: --cpus-per-task {cpus}: give 1 to 1024 (the CPUs of one node that one run uses)."), (refused.Exit, refused.Err.Trim()));
+        Assert.False(Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any(), "the refused sweep wrote into --out");
+    }
 }

@@ -192,6 +192,14 @@ public static class SweepFolder
         {
             throw new ArgumentException($"--out {dir}: cannot create this folder ({e.Message}); give a folder you can write to.", e);
         }
+        // A `train` run (a plain run's own files, a distillation's teacher/ and student/, a recipe's RUN/seedN) is not a
+        // sweep: planned over, its folder held both, and a later `train --resume` there met the sweep's files. The
+        // sweep's own runs/INDEX and teacher/KEY are skipped.
+        if (!File.Exists(Path.Combine(dir, PlanFile)) &&
+            Training.RunFolder.OtherRuns(dir, rel => rel == "runs" || rel.StartsWith("runs" + Path.DirectorySeparatorChar, StringComparison.Ordinal)
+                                                     || rel.StartsWith("teacher" + Path.DirectorySeparatorChar, StringComparison.Ordinal)) is { Count: > 0 } train)
+            throw new InvalidOperationException($"--out {dir} holds a `train` run ({(train[0].Length == 0 ? dir : Path.Combine(dir, train[0]))}), not a sweep; " +
+                                                "give the sweep another folder, or move that run away.");
         // Checked and claimed under one lock: checking for a plan and then writing one let two sweeps of different
         // specs started together both take the folder (File.Move without overwrite only checks first, too).
         using var claim = LockPlan(dir);
