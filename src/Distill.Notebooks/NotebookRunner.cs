@@ -160,6 +160,10 @@ public sealed class NotebookRunner(NotebookRunOptions options)
     sealed class Run(NotebookRunner runner, NotebookDocument doc, string path, List<KeyValuePair<string, string>> values, RunFiles files)
     {
         readonly NotebookRunOptions o = runner.Options;
+        /// <summary>Taken before the cells run in the notebook's folder, where a relative path (notebooks/x.ipynb) names
+        /// another file: git was asked about notebooks/notebooks/x.ipynb, knew nothing, and an untracked notebook
+        /// was recorded as clean.</summary>
+        readonly string fullPath = Path.GetFullPath(path);
         readonly string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         readonly string fileName = Path.GetFileName(path);
         readonly List<CellRunResult> results = [];
@@ -272,7 +276,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                         $"  {cell.Label,-26} [{cell.ExecutionCount}] {cellResult.Status,-11} {cellResult.Duration.TotalSeconds,7:0.00} s"));
                     if (cellResult.Failure is { } f) failures.Add(f);
                     if (abandoned || (cellResult.Failure is not null && !o.ContinueOnError)) { stopped = true; continue; }
-                    if (injectAfter.TryGetValue(cell, out var here) && cellResult.Status == CellStatus.Succeeded)
+                    // After a parameters cell that failed too (--continue-on-error goes on): its declarations before the
+                    // throw stand, and the cells after it ran with the defaults the -p values were given to replace.
+                    if (injectAfter.TryGetValue(cell, out var here) && cellResult.Status is CellStatus.Succeeded or CellStatus.Failed)
                         doc.Cells.Insert(i + 1, InjectedCell(here));
                 }
             }
@@ -551,7 +557,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         /// started from, as <see cref="RunEnvironment.GitCommit"/> means, even when a cell commits or writes a tracked
         /// file. The torch thread count alone is read again: a cell may change it (<c>TorchRuntime.Initialize(n)</c>),
         /// and the record says the count the cells ran with last, as it did when the whole capture was taken at the end.</summary>
-        RunEnvironment CurrentEnvironment() => (environmentAtStart ??= RunEnvironment.Capture(folder, path)) with { TorchThreads = TorchRuntime.Threads };
+        RunEnvironment CurrentEnvironment() => (environmentAtStart ??= RunEnvironment.Capture(folder, fullPath)) with { TorchThreads = TorchRuntime.Threads };
 
         /// <summary>
         /// Before a cell runs: the executed notebook so far and a manifest saying the process died in this cell. Some ends

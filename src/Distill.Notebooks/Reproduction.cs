@@ -161,6 +161,9 @@ public sealed class Reproduction(ReproductionOptions options)
 
     public const string ResultsFileName = "results.jsonl";
 
+    /// <summary>The files reproduce writes into its --out beside the notebooks' folders.</summary>
+    static readonly string[] SummaryFiles = ["index.html", "results.md", "results.json"];
+
     /// <summary>Notebooks of <paramref name="folder"/> (top level, .ipynb and .dib), sorted by file name (ordinal).</summary>
     public static IReadOnlyList<string> FindNotebooks(string folder)
     {
@@ -177,6 +180,9 @@ public sealed class Reproduction(ReproductionOptions options)
             .ToList();
         if (found.Count == 0)
             throw new ReproductionException($"{folder}: no notebooks (*.ipynb, *.dib) in this folder; pass --notebooks DIR");
+        // Its report folder would be the summary file reproduce writes at the end, which then failed after every notebook ran.
+        if (found.FirstOrDefault(f => SummaryFiles.Contains(Path.GetFileNameWithoutExtension(f), StringComparer.Ordinal)) is { } clash)
+            throw new ReproductionException($"{clash}: it would report into {Path.GetFileNameWithoutExtension(clash)}/, the name of a summary file reproduce writes ({string.Join(", ", SummaryFiles)}); rename the notebook");
         var twice = found.GroupBy(f => Path.GetFileNameWithoutExtension(f), StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (twice is not null)
             throw new ReproductionException($"{folder}: {string.Join(" and ", twice.Select(Path.GetFileName))} would both report into {twice.Key}/; rename or remove one");
@@ -206,10 +212,10 @@ public sealed class Reproduction(ReproductionOptions options)
             throw new ReproductionException($"--budget {b} and -p budget={other} disagree; pass one of them");
 
         if (o.Jobs > 1 && o.Command is null) throw new ReproductionException("--jobs: no command to start the notebooks' processes with");
-        var outDir = Path.GetFullPath(o.OutputDirectory);
         // Bad input like the others (exit 2), said before anything runs: not an IOException from creating the folder,
         // which the CLI would report as unexpected, with the exit code of a failed notebook.
         if (FilePaths.CreateOutFolder(o.OutputDirectory) is { } outProblem) throw new ReproductionException(outProblem);
+        var outDir = Path.GetFullPath(o.OutputDirectory);
         if (ForeignSummary(outDir) is { } foreign) throw new ReproductionException(foreign);
         var threads = Sweeps.ChildProcesses.ThreadsPerProcess(o.Threads, o.Jobs);
         // With a command to start them (the CLI's), every notebook runs in a process of its own, --jobs 1 too: a cell that

@@ -10,6 +10,9 @@ public static class FilePaths
     /// otherwise.</summary>
     public static string? OutFolderProblem(string given)
     {
+        // Path.GetFullPath throws on these, which the commands reported as an unexpected crash.
+        if (string.IsNullOrWhiteSpace(given)) return $"--out '{given}': an empty path; give a folder (it is created when missing).";
+        if (given.Contains('\0', StringComparison.Ordinal)) return "--out: the path holds a NUL character, which no file name can; give a folder (it is created when missing).";
         var full = Path.GetFullPath(given);
         if (BrokenLink(full) is { } link) return $"--out {given} is {link}; give a folder (it is created when missing), or point the link at one";
         return File.Exists(full) ? $"--out {given}: this is a file; give a folder (it is created when missing)." : null;
@@ -20,8 +23,8 @@ public static class FilePaths
     /// cannot be created. Commands check this before anything runs, so no work is done only to be thrown away.</summary>
     public static string? CreateOutFolder(string given)
     {
-        var full = Path.GetFullPath(given);
         if (OutFolderProblem(given) is { } problem) return problem.TrimEnd('.'); // run and reproduce end their lines without one
+        var full = Path.GetFullPath(given);
         if (FileAncestor(full) is { } file) return $"--out {given}: {file} is a file, not a folder; give a folder path that does not go through a file";
         try { Directory.CreateDirectory(full); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

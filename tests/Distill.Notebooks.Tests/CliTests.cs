@@ -207,6 +207,13 @@ public class CliTests
         Assert.Equal((2, $"error: --out {file}: this is a file; give a folder (it is created when missing)"), (reproduceToFile.Exit, reproduceToFile.Err.Trim()));
         Assert.Equal("mine", File.ReadAllText(file));
         Assert.False(File.Exists(Path.Combine(notebooks, "ran.txt")), "a notebook ran");
+        // An empty --out was Path.GetFullPath's ArgumentException, reported as an unexpected crash (exit 1).
+        foreach (var args in new[] { new[] { "run", TestSupport.TestData("basics.ipynb"), "--out", "" }, ["reproduce", "--notebooks", notebooks, "--out", ""] })
+        {
+            var empty = Distill(args);
+            Assert.Equal((2, "error: --out '': an empty path; give a folder (it is created when missing)"), (empty.Exit, empty.Err.Trim()));
+        }
+        Assert.False(File.Exists(Path.Combine(notebooks, "ran.txt")), "a notebook ran");
         // A folder given as a notebook, and a notebook given as the folder of notebooks: said as such, not "not found".
         var folder = Directory.CreateDirectory(Path.Combine(notebooks, "dir.ipynb")).FullName;
         var runFolder = Distill("run", folder, "--out", outDir);

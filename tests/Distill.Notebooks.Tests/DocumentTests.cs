@@ -278,6 +278,26 @@ public class DocumentTests
         Assert.Equal("var s = \"café\";", Assert.Single(NotebookDocument.Load(bom).Cells).Source);
     }
 
+    /// <summary>Half a surrogate pair as an escape parses, then threw "Cannot read incomplete UTF-16 JSON text" when read,
+    /// naming no notebook; a whole pair, and a backslash followed by text, are fine.</summary>
+    [Theory]
+    [InlineData("\\ud800", "\\ud800")]
+    [InlineData("x\\uDBFFy", "\\uDBFF")]
+    [InlineData("\\udc00", "\\udc00")]
+    [InlineData("\\\\\\ud800", "\\ud800")]
+    public void Half_a_surrogate_pair_is_named_with_its_line(string text, string escape)
+    {
+        var json = "{\"nbformat\":4,\"metadata\":{},\n\"cells\":[{\"cell_type\":\"code\",\"source\":\"" + text + "\"}]}";
+        var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("d.ipynb", json));
+        Assert.StartsWith($"d.ipynb: line 2: the escape {escape} is half of a UTF-16 surrogate pair, not a character; delete it, or write the character itself", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\\ud83d\\ude00", "\U0001F600")]
+    [InlineData("\\\\ud800", "\\ud800")]
+    public void A_whole_surrogate_pair_or_an_escaped_backslash_is_text(string text, string source) =>
+        Assert.Equal(source, Assert.Single(IpynbReader.Read("d.ipynb", "{\"nbformat\":4,\"metadata\":{},\"cells\":[{\"cell_type\":\"code\",\"source\":\"" + text + "\"}]}").Cells).Source);
+
     [Theory]
     [InlineData("{\"nbformat\":4,\n\"nbformat\":4,\"metadata\":{},\"cells\":[]}", "d.ipynb: the key \"nbformat\" appears twice in the top-level object (the second at line 2); delete one of the two")]
     [InlineData("{\"nbformat\":4,\"metadata\":{},\"cells\":[{\"cell_type\":\"code\",\"source\":\"1\"},\n{\"cell_type\":\"code\",\"source\":\"a\",\n\"source\":\"b\"}]}",
@@ -315,6 +335,21 @@ public class DocumentTests
         var written = JsonNode.Parse(IpynbWriter.ToJson(doc))!;
         Assert.Null(written["cells"]![0]!["id"]); // ids are not allowed before nbformat 4.5
         Assert.Equal("keep", written["cells"]![0]!["metadata"]!["tags"]![0]!.GetValue<string>());
+    }
+
+    /// <summary>Cell keys nbformat 4 does not allow (nbformat 3's prompt_number and top-level collapsed, nbformat 3's
+    /// heading level) were kept, and the executed notebook failed validation without a word: each is dropped and named.</summary>
+    [Fact]
+    public void Cell_keys_nbformat_4_does_not_allow_are_dropped_and_named()
+    {
+        var doc = IpynbReader.Read("x.ipynb", """{"nbformat":4,"nbformat_minor":5,"metadata":{},"cells":[{"cell_type":"code","id":"a","metadata":{},"source":"x","outputs":[],"execution_count":null,"collapsed":false,"prompt_number":3},{"cell_type":"markdown","id":"b","metadata":{},"source":"# m","level":[1],"attachments":{}}]}""");
+        Assert.Equal(["cell 1: \"collapsed\", the boolean false, is not a key of an nbformat 4 code cell; dropped",
+                      "cell 1: \"prompt_number\", the number 3, is not a key of an nbformat 4 code cell; dropped",
+                      "cell 2: \"level\", a list ([1]), is not a key of an nbformat 4 markdown cell; dropped"], doc.Repairs);
+        var file = Path.Combine(TestSupport.TempDir("writer-keys"), "x.ipynb");
+        IpynbWriter.Write(doc, file, _ => { });
+        Assert.Equal("", TestSupport.NbformatErrors(file));
+        Assert.NotNull(TestSupport.ReadJson(file)["cells"]![1]!["attachments"]);
     }
 
     /// <summary>JSON data that does not parse (DisplayAs of any text, JSON cut at --max-output) threw out of the writer

@@ -230,6 +230,20 @@ public class FailureTests
             log.ToString(), StringComparison.Ordinal);
     }
 
+    /// <summary>With --continue-on-error the cells after a failing parameters cell run on, so the -p values are injected
+    /// after it all the same (as papermill does): they ran with the defaults the values were given to replace, silently.</summary>
+    [Fact]
+    public void A_failing_parameters_cell_still_gets_its_values_when_the_run_continues_on_error()
+    {
+        var dir = TestSupport.TempDir("reinject-failed");
+        var nb = TestSupport.WriteNotebook(dir, "p.ipynb", ("int epochs = 3; string name = \"a\"; var data = System.IO.File.ReadAllText(\"missing.txt\");", ["parameters"]),
+            ("Console.WriteLine($\"epochs={epochs} name={name}\");", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true, Parameters = [new("epochs", "50"), new("name", "zz")] });
+        Assert.Contains("FileNotFoundException", Assert.Single(r.Failures).ToString(), StringComparison.Ordinal);
+        Assert.Equal("epochs=50 name=zz\n", TestSupport.Text(Cells(r)[^1]["outputs"]![0]!["text"]));
+        Assert.Equal(("50", "zz"), (r.Parameters["epochs"], r.Parameters["name"]));
+    }
+
     [Fact]
     public async Task Cancelling_writes_what_has_run_so_far()
     {

@@ -286,6 +286,26 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.True(File.Exists(r.Files.ResultsMarkdown) && File.Exists(r.Files.ResultsJson));
     }
 
+    /// <summary>A notebook whose report folder would be a summary file (results.md.ipynb → OUT/results.md/) is refused
+    /// before anything runs: it ran, and the summary then failed with "access denied" on that folder.</summary>
+    [Theory]
+    [InlineData("results.md.ipynb")]
+    [InlineData("index.html.ipynb")]
+    [InlineData("results.json.dib")]
+    public async Task A_notebook_named_like_a_summary_file_is_refused_before_anything_runs(string name)
+    {
+        var dir = TestSupport.TempDir("reproduce-summary-name");
+        var notebooks = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "00-ok.ipynb", ("1 + 1", null));
+        var clash = Path.Combine(notebooks, name);
+        File.Copy(Path.Combine(notebooks, "00-ok.ipynb"), clash);
+        var reports = Path.Combine(dir, "reports");
+        var e = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options(notebooks, reports)).RunAsync());
+        Assert.Equal($"{clash}: it would report into {Path.GetFileNameWithoutExtension(name)}/, the name of a summary file reproduce writes (index.html, results.md, results.json); rename the notebook", e.Message);
+        Assert.False(Directory.Exists(reports));
+    }
+
     /// <summary>The summary files replace an earlier reproduction's (its results.json is the mark), never a user's own
     /// page: refused before anything runs, naming the file, and nothing in the folder changes.</summary>
     [Theory]

@@ -672,6 +672,17 @@ public class RunnerEdgeTests
             Assert.Contains($"notebook not committed: {state}", File.ReadAllText(r.Files.Html!), StringComparison.Ordinal);
             Assert.Equal(state, Reports.Manifest.Read(r.Files.Manifest).Environment.NotebookNotCommitted);
         }
+
+        // Named from the folder above (`distill run notebooks/x.ipynb` from the repository's root): the cells run in the
+        // notebook's folder, where that relative path names nothing, and git was asked about the wrong file ("clean").
+        var cwd = Environment.CurrentDirectory;
+        Environment.CurrentDirectory = Path.GetDirectoryName(dir)!;
+        try
+        {
+            var relative = TestSupport.Run(Path.Combine(Path.GetFileName(dir), "untracked.ipynb"), Path.Combine(dir, "out-relative"));
+            Assert.Equal((true, "untracked"), (relative.Environment.GitDirty, relative.Environment.NotebookNotCommitted));
+        }
+        finally { Environment.CurrentDirectory = cwd; }
     }
 
     /// <summary>The report is one offline file: a pasted image (a cell attachment) and an image file beside the notebook
@@ -743,6 +754,37 @@ public class RunnerEdgeTests
         Assert.Contains($"src=\"data:image/png;base64,{Convert.ToBase64String(png)}\" alt=\"l\"", html, StringComparison.Ordinal);
         Assert.Contains("src=\"data:image/svg+xml;base64,", html, StringComparison.Ordinal);
         Assert.Equal(5, log.ToString().Split('\n').Count(l => l.Contains("is not embedded", StringComparison.Ordinal)));
+    }
+
+    /// <summary>An image in the author's own HTML (<c>&lt;img src=… width=50&gt;</c>, inline or as a block) is embedded or
+    /// warned of like a markdown one: it showed broken, silently. HTML shown as code is left alone. A cell whose
+    /// "attachments" is a list (not nbformat's object) is warned of: it threw after every cell had run, and the report
+    /// and a true manifest were never written.</summary>
+    [Fact]
+    public void Html_images_in_markdown_are_embedded_or_warned_of_and_odd_attachments_do_not_stop_the_report()
+    {
+        var png = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
+        var dir = TestSupport.TempDir("edge-html-images");
+        File.WriteAllBytes(Path.Combine(dir, "in.png"), png);
+        var nb = TestSupport.WriteNotebook(dir, "images.ipynb", ("Console.WriteLine(\"ran\");", null));
+        TestSupport.PrependMarkdown(nb, "![p](attachment:a.png)");
+        var json = TestSupport.ReadJson(nb);
+        json["cells"]![0]!["attachments"] = new System.Text.Json.Nodes.JsonArray();
+        File.WriteAllText(nb, json.ToJsonString());
+        TestSupport.PrependMarkdown(nb, "<p align=\"center\"><img src=\"in.png\" width=\"50\"></p>\n\ntext <img src='in.png' alt=\"inline\"> and <img src=gone.png>\n\n`<img src=\"in.png\">`");
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var html = File.ReadAllText(r.Files.Html!);
+        var data = $"data:image/png;base64,{Convert.ToBase64String(png)}";
+        Assert.Contains($"<img src=\"{data}\" width=\"50\">", html, StringComparison.Ordinal);
+        Assert.Contains($"<img src=\"{data}\" alt=\"inline\">", html, StringComparison.Ordinal);
+        Assert.Contains("<code>&lt;img src=\"in.png\"&gt;</code>", html, StringComparison.Ordinal); // the code span, as written
+        var warnings = log.ToString().Split('\n').Where(l => l.Contains("is not embedded", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, warnings.Count);
+        Assert.Contains($"warning: {nb}: cell 1: image 'gone.png' is not embedded in the report (its link is kept): there is no file {Path.Combine(dir, "gone.png")}", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains($"warning: {nb}: cell 2: image 'attachment:a.png' is not embedded in the report (its link is kept): the cell's \"attachments\" is array, not the object of named images nbformat 4 keeps", log.ToString(), StringComparison.Ordinal);
+        Assert.Equal("succeeded", TestSupport.ReadJson(r.Files.Manifest)["status"]!.GetValue<string>());
     }
 
     /// <summary>docs/notebook-runner.md promises a warning for every image the report does not embed, since the page

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 
 namespace Distill.Notebooks.Documents;
 
@@ -9,6 +10,11 @@ public static partial class IpynbReader
 {
     public static NotebookDocument Read(string path, string json)
     {
+        // System.Text.Json parses such an escape and throws when the string is read, later, with a message that names
+        // neither the notebook nor the place ("Cannot read incomplete UTF-16 JSON text ...").
+        if (json.Contains("\\u", StringComparison.Ordinal) && LoneSurrogate().Match(json) is { Success: true } lone)
+            throw new NotebookFormatException(path, $"line {json.AsSpan(0, lone.Index).Count('\n') + 1}: the escape {lone.Groups["esc"].Value} is half of a UTF-16 surrogate pair, not a character",
+                "delete it, or write the character itself (a notebook is UTF-8 text)");
         JsonObject root;
         try
         {
@@ -80,6 +86,13 @@ public static partial class IpynbReader
                     doc.Repairs.Add($"cell {number}: \"id\" {Shown(id)} {why}; written as \"{fresh}\"");
                 }
             }
+            // nbformat 4's cells allow no other keys (nbformat 3's prompt_number, collapsed at the top level): kept, the
+            // executed notebook failed validation without a word. Dropped as nbformat's own normalize does, and said.
+            foreach (var key in raw.Select(kv => kv.Key).Where(k => !(kind == CellKind.Code ? CodeCellKeys : TextCellKeys).Contains(k)).ToList())
+            {
+                doc.Repairs.Add($"cell {number}: \"{key}\", {Shown(raw[key])}, is not a key of an nbformat 4 {kind.ToString().ToLowerInvariant()} cell; dropped");
+                raw.Remove(key);
+            }
             var cell = new NotebookCell(kind, JoinSource(c["source"]), raw) { SourceNumber = number };
             cell.Kernel = KernelNames.Resolve(doc, cell);
             doc.Cells.Add(cell);
@@ -91,6 +104,10 @@ public static partial class IpynbReader
     private static partial System.Text.RegularExpressions.Regex CellId();
 
     const string Fix = "fix that field in the file, or re-save the notebook from VS Code or Jupyter";
+
+    /// <summary>The keys nbformat 4's schema allows in a cell (outputs and execution_count are the run's own).</summary>
+    static readonly HashSet<string> CodeCellKeys = ["id", "cell_type", "metadata", "source", "outputs", "execution_count"];
+    static readonly HashSet<string> TextCellKeys = ["id", "cell_type", "metadata", "source", "attachments"];
 
     /// <summary>
     /// Every field the reader uses has the type nbformat gives it, so reading cannot fail half-way with a bare JSON
@@ -231,4 +248,9 @@ public static partial class IpynbReader
             _ => KernelNames.CSharp,
         };
     }
+
+    /// <summary>A \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one, or the second without the first; an escape
+    /// only after an even number of backslashes (\\uD800 is a backslash and text).</summary>
+    [GeneratedRegex(@"(?<=(?:^|[^\\])(?:\\\\)*)(?<esc>\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2})")]
+    private static partial Regex LoneSurrogate();
 }

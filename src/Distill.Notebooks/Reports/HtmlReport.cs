@@ -228,9 +228,13 @@ public static partial class HtmlReport
     static string MarkdownHtml(string markdown, bool trusted, Func<string, string?>? image = null)
     {
         var document = Markdig.Markdown.Parse(Printable(markdown), Markdown);
+        var done = new HashSet<string>(StringComparer.Ordinal);
         if (image is not null)
             foreach (var link in document.Descendants<LinkInline>().Where(l => l.IsImage && l.Url is not null))
+            {
+                done.Add(link.Url!);
                 if (image(link.Url!) is { } data) link.Url = data;
+            }
         // Markdig's math (kept on so that `_` and `*` inside $…$ are not read as emphasis) writes \(…\) and \[…\] for a
         // script to typeset; the report is offline and has none, so the TeX shows as the author wrote it.
         foreach (var math in document.Descendants<Markdig.Extensions.Mathematics.MathInline>().ToList())
@@ -239,8 +243,25 @@ public static partial class HtmlReport
             math.ReplaceBy(new LiteralInline(fence + math.Content.ToString() + fence));
         }
         var html = MathBlock().Replace(document.ToHtml(Markdown), m => m.Groups["open"].Value + "$$" + m.Groups["tex"].Value + "$$" + m.Groups["close"].Value);
+        if (image is not null) html = HtmlImages(html, done, image);
         return trusted ? html : Sanitise(html);
     }
+
+    /// <summary>The author's own HTML images (<c>&lt;img src="x.png" width=50&gt;</c>, how Jupyter users size one) through
+    /// the same <paramref name="image"/> as markdown's: they showed broken (the page shows data: images only), with no
+    /// warning. Those markdown gave (<paramref name="done"/>, as written or escaped) are not looked at twice; text in
+    /// code is escaped by then (&amp;lt;img), so only real tags match.</summary>
+    static string HtmlImages(string html, HashSet<string> done, Func<string, string?> image) =>
+        ImageSource().Replace(html, m =>
+        {
+            var url = System.Net.WebUtility.HtmlDecode(m.Groups["url"].Value);
+            if (done.Contains(url) || done.Contains(Uri.UnescapeDataString(url)) || image(url) is not { } data) return m.Value;
+            var src = m.Groups["src"];
+            return string.Concat(m.Value.AsSpan(0, src.Index - m.Index), $"src=\"{data}\"", m.Value.AsSpan(src.Index + src.Length - m.Index));
+        });
+
+    [GeneratedRegex(@"<img\b[^>]*?(?<src>\bsrc\s*=\s*(?:""(?<url>[^""]*)""|'(?<url>[^']*)'|(?<url>[^\s""'>]+)))", RegexOptions.IgnoreCase)]
+    private static partial Regex ImageSource();
 
     [GeneratedRegex(@"(?<open><div class=""math"">\s*)\\\[(?<tex>.*?)\\\](?<close>\s*</div>)", RegexOptions.Singleline)]
     private static partial Regex MathBlock();
@@ -268,6 +289,10 @@ public static partial class HtmlReport
         if (url.StartsWith(scheme, StringComparison.Ordinal))
         {
             var name = Uri.UnescapeDataString(url[scheme.Length..]);
+            // nbformat 4 keeps attachments as an object of named bundles; a list or text there (another tool's notebook)
+            // threw from the indexer after every cell had run, and the report was never written.
+            if (cell.Raw["attachments"] is { } attachments && attachments is not JsonObject)
+                return Refuse($"the cell's \"attachments\" is {attachments.GetValueKind().ToString().ToLowerInvariant()}, not the object of named images nbformat 4 keeps; paste the image into this cell again");
             return cell.Raw["attachments"]?[name] is JsonObject bundle
                 && bundle.Select(kv => (Mime: kv.Key, Data: Base64(kv.Value))).FirstOrDefault(x => x.Mime.StartsWith("image/", StringComparison.Ordinal) && x.Data is not null) is { Data: { } data } found
                 ? $"data:{found.Mime};base64,{string.Concat(data.Where(ch => !char.IsWhiteSpace(ch)))}"
