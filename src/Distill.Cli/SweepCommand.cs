@@ -125,7 +125,11 @@ static class SweepCommand
     static int Worker(ExperimentSpec s, string dir, int threads, string claim, CancellationToken token)
     {
         var failed = 0;
-        var parent = ParentId();
+        // The claim starts with the PID of the `sweep run` that started this worker: a parent killed while this process
+        // was still starting (a second or two of runtime and libtorch) had already left it to init, so the parent read
+        // here was never going to change, and the worker ran the whole sweep unseen.
+        var parent = OperatingSystem.IsLinux() && int.TryParse(claim.Split('-')[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var starter)
+            ? starter : ParentId();
         // Checked every second as well, not only between runs: a run waiting for another process's lock (or training)
         // stops too, with its checkpoint, instead of going on unseen for hours.
         using var orphaned = CancellationTokenSource.CreateLinkedTokenSource(token);

@@ -544,6 +544,18 @@ public class SweepTests
         }
     }
 
+    /// <summary>A worker whose `sweep run` was killed outright while the worker was still starting had already been
+    /// re-parented when it first looked, and ran the whole sweep unseen; its claim names the PID that started it.</summary>
+    [Fact]
+    public void A_worker_whose_sweep_run_is_gone_before_it_starts_stops_without_running()
+    {
+        var dir = Path.Combine(TestSupport.TempDir("sweep-orphan"), "out");
+        var r = Distill("sweep", "run", Tiny, "--out", dir, "--worker", "999999999-1", "--threads", "1");
+        Assert.NotEqual(0, r.Exit);
+        Assert.Contains("sweep worker: the `sweep run` that started it is gone; stopping.", r.Err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(dir, "runs")) && Directory.EnumerateFiles(Path.Combine(dir, "runs"), "result.json", SearchOption.AllDirectories).Any());
+    }
+
     /// <summary>A CPU count no node has (each run would ask libtorch for that many threads) is refused with the range.</summary>
     [Theory]
     [InlineData("0")]

@@ -26,7 +26,24 @@ public static class Rkd
     public static Tensor AngleLoss(Tensor studentFeatures, Tensor teacherFeatures)
     {
         SameBatch("rkd_angle", studentFeatures, teacherFeatures);
+        CheckAngleMemory(studentFeatures, teacherFeatures);
         return nn.functional.smooth_l1_loss(Angles(studentFeatures), Angles(teacherFeatures.detach()), beta: 1.0);
+    }
+
+    /// <summary>The angles are B³ numbers per side (a batch of 1500: 3.4e9, with their gradients some 100 GB): refused
+    /// on the CPU, naming the batch, when they would not fit in the memory available, instead of growing until the
+    /// kernel's OOM killer ends the process. About ten B³ tensors live at once (angles, smooth-L1, their gradients),
+    /// plus the B²·D differences and unit vectors.</summary>
+    static void CheckAngleMemory(Tensor student, Tensor teacher)
+    {
+        if (student.device_type != TorchSharp.DeviceType.CPU) return;
+        double b = student.shape[0], bytes = student.ElementSize;
+        double d = Math.Max(student.numel() / Math.Max(b, 1), teacher.numel() / Math.Max(b, 1));
+        var needed = 10 * b * b * b * bytes + 6 * b * b * d * bytes;
+        var available = (double)Models.ModelMemory.AvailableBytes();
+        if (needed > available)
+            throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"rkd_angle: a batch of {b:0} compares B³ = {b * b * b:N0} angles, about {needed / (1 << 30):0.#} GiB with their gradients, and {available / (1 << 30):0.#} GiB is available; use a smaller batch (RKD's paper uses 64-128)."));
     }
 
     /// <summary>[B, B, D]: entry (j, i) = e_i − e_j.</summary>

@@ -215,7 +215,13 @@ public sealed class ExperimentSpec
         try { stream.Load(new StringReader(text)); }
         catch (YamlException e)
         {
-            throw new SpecException(file, (int)e.Start.Line, $"not valid YAML ({e.Message.Split('\n')[0].Split("): ")[^1]}); fix the syntax there.");
+            // YamlDotNet places "found invalid tab as indentation" at the start of the mapping it was scanning (line 1 for
+            // a tab anywhere at the top level): the line to fix is the first one indented with a tab.
+            var tabbed = e.Message.Contains("tab", StringComparison.OrdinalIgnoreCase)
+                ? text.Split('\n').Select((l, i) => (Indent: l[..(l.Length - l.TrimStart(' ', '\t').Length)], Line: i + 1)).FirstOrDefault(x => x.Indent.Contains('\t')).Line
+                : 0;
+            throw new SpecException(file, tabbed > 0 ? tabbed : (int)e.Start.Line, $"not valid YAML ({e.Message.Split('\n')[0].Split("): ")[^1]}); " +
+                                                                                   (tabbed > 0 ? "indent with spaces there (YAML does not allow tabs for indentation)." : "fix the syntax there."));
         }
         catch (InvalidOperationException)
         {

@@ -156,6 +156,8 @@ public static partial class SpecSchema
     {
         YamlMappingNode => "object",
         YamlSequenceNode => "array",
+        // `!!str 1` is text as surely as "1" is: read as the number, it passed where the quoted one was refused.
+        YamlScalarNode { Tag: var tag } when !tag.IsEmpty && tag.Value == StrTag => "string",
         YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: var v } when v is "true" or "false" => "boolean",
         YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: var v } when v is not null && Integer().IsMatch(v) => "integer",
         YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: var v } when v is not null && Float().IsMatch(v) => "number",
@@ -190,11 +192,14 @@ public static partial class SpecSchema
         _ => "an alias",
     };
 
-    /// <summary>"not '40'" puzzles when the 40 was quoted: quotes make any scalar text, so say that and the fix.</summary>
+    const string StrTag = "tag:yaml.org,2002:str";
+
+    /// <summary>"not '40'" puzzles when the 40 was quoted (or tagged !!str): that makes any scalar text, so say that and
+    /// the fix.</summary>
     static string QuotedHint(YamlNode node, string[] expected) =>
-        node is YamlScalarNode { Style: not YamlDotNet.Core.ScalarStyle.Plain, Value: var v } && v is not null
+        node is YamlScalarNode { Value: { } v } scalar && (scalar.Style != YamlDotNet.Core.ScalarStyle.Plain || (!scalar.Tag.IsEmpty && scalar.Tag.Value == StrTag))
         && TypeOf(new YamlScalarNode(v) { Style = YamlDotNet.Core.ScalarStyle.Plain }) is var plain && expected.Any(t => t == plain || (t == "number" && plain == "integer"))
-            ? " (quoted, so it is text: remove the quotes)" : "";
+            ? scalar.Style == YamlDotNet.Core.ScalarStyle.Plain ? " (tagged !!str, so it is text: remove the tag)" : " (quoted, so it is text: remove the quotes)" : "";
 
     public static int Line(YamlNode node) => (int)node.Start.Line;
 

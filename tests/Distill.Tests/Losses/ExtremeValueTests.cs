@@ -126,4 +126,19 @@ public class ExtremeValueTests
         var want = x.norm(dim).gt(0).to(ScalarType.Float64);
         Assert.True((norms - want).abs().max().item<double>() < 1e-6);
     }
+
+    /// <summary>RKD's angles are B³ numbers: a batch of 1500 grew past 11 GB until the OOM killer would end the process
+    /// (`distill reference` on a 30 KB file). Refused, naming the batch, before anything is allocated; a usual batch
+    /// is untouched.</summary>
+    [Fact]
+    public void Rkd_angles_that_would_not_fit_in_memory_are_refused_naming_the_batch()
+    {
+        TorchRuntime.Initialize();
+        using var big = randn(1500, 1);
+        var e = Assert.Throws<ArgumentException>(() => Rkd.AngleLoss(big, big));
+        Assert.StartsWith("rkd_angle: a batch of 1500 compares B³ = 3,375,000,000 angles, about 125.8 GiB with their gradients, and ", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith(" GiB is available; use a smaller batch (RKD's paper uses 64-128).", e.Message, StringComparison.Ordinal);
+        using var usual = randn(128, 64);
+        Assert.True(double.IsFinite(Rkd.AngleLoss(usual, usual.flip(0)).item<float>()));
+    }
 }

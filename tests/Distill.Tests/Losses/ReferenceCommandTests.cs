@@ -201,6 +201,8 @@ public sealed class ReferenceCommandTests : IDisposable
     [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [{\"expected\": {\"loss\": -Infinity}}]}", "the file holds NaN or Infinity")]
     [InlineData("[1, 2]", "the top level must be a JSON object")]
     [InlineData("{\"format\": \"distill-reference/2\", \"cases\": []}", "\"format\" is \"distill-reference/2\"; expected \"distill-reference/1\"")]
+    [InlineData("{\"format\": 1, \"cases\": []}", "\"format\" is 1 (number, not text); expected \"distill-reference/1\"")]
+    [InlineData("{\"cases\": []}", "\"format\" is missing; expected \"distill-reference/1\"")]
     [InlineData("{\"format\": \"distill-reference/1\", \"cases\": []}", "\"cases\" is empty")]
     [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [{\"name\": \"x\", \"loss\": \"kd\", \"params\": {}, \"inputs\": {\"student_logits\": {\"shape\": [2, 2], \"data\": [1, 2, 3]}}}]}",
         "case #0 ('x') inputs.student_logits: shape [2, 2] holds 4 values but \"data\" has 3")]

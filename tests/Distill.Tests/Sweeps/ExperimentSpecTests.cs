@@ -114,6 +114,8 @@ public class ExperimentSpecTests
     [InlineData("epochs: 2", "epochs: two", 10, "epochs must be a whole number, not 'two'.")]
     [InlineData("epochs: 2", "epochs: \"2\"", 10, "epochs must be a whole number, not '2' (quoted, so it is text: remove the quotes).")]
     [InlineData("  ce: 0.1", "  ce: '0.1'", 12, "loss.ce must be a number, not '0.1' (quoted, so it is text: remove the quotes).")]
+    [InlineData("epochs: 2", "epochs: !!str 2", 10, "epochs must be a whole number, not '2' (tagged !!str, so it is text: remove the tag).")]
+    [InlineData("  model: mlp-32", "  model:\n\tmlp-32", 10, "not valid YAML")]
     [InlineData("epochs: 2", "epochs: 0", 10, "epochs = '0' is below its minimum, 1.")]
     [InlineData("  ce: 0.1", "  ce: lots", 12, "loss.ce must be a number, not 'lots'.")]
     [InlineData("  seed: [0, 1, 2]", "  seeds: [0, 1, 2]", 17, "grid key 'seeds' does not exist: 'seeds' is not a key of the spec; valid keys:")]

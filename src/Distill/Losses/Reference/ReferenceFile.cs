@@ -65,8 +65,11 @@ public sealed class ReferenceFile
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) Fail(source, "the top level must be a JSON object");
-            var format = root.TryGetProperty("format", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null;
-            if (format != Format) Fail(source, $"\"format\" is {(format is null ? "missing" : $"\"{format}\"")}; expected \"{Format}\"");
+            var hasFormat = root.TryGetProperty("format", out var f);
+            var format = hasFormat && f.ValueKind == JsonValueKind.String ? f.GetString() : null;
+            // A number or list there is not "missing": show what the file holds.
+            if (format != Format)
+                Fail(source, $"\"format\" is {(format is not null ? $"\"{format}\"" : !hasFormat ? "missing" : $"{Shorten(f.GetRawText())} ({f.ValueKind.ToString().ToLowerInvariant()}, not text)")}; expected \"{Format}\"");
             if (!root.TryGetProperty("cases", out var cases) || cases.ValueKind != JsonValueKind.Array)
                 Fail(source, "\"cases\" must be an array of cases");
             if (cases.GetArrayLength() == 0) Fail(source, "\"cases\" is empty; nothing to check");
@@ -176,4 +179,6 @@ public sealed class ReferenceFile
     static void Fail(string where, string problem) => throw new ReferenceFormatException($"{where}: {problem}.");
 
     static T Fail<T>(string where, string problem) => throw new ReferenceFormatException($"{where}: {problem}.");
+
+    static string Shorten(string json) => json.Length <= 40 ? json : json[..37] + "...";
 }
