@@ -25,6 +25,7 @@ root.Subcommands.Add(ReproduceCommand.Create());
 root.Subcommands.Add(SpecCommand.Create());
 root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(DeployCommand.Create());
+PointDecimals(root);
 // Every command reports the failures it expects as one `error:` line. Anything else reaching here is still one line
 // (type and message, no stack trace, which tells a user nothing they can act on); DISTILL_TRACE=1 shows the trace for
 // a bug report.
@@ -62,4 +63,17 @@ catch (Exception e) when (Environment.GetEnvironmentVariable("DISTILL_TRACE") is
 {
     Console.Error.WriteLine($"error: {Unhandled.Describe(e)}");
     return 1;
+}
+
+// A number option's value is read with the invariant culture, where a comma groups thousands: --kd-temperature 2,5 was
+// read as 25 and --weight-decay 0,0005 as 5, silently. Every command's decimal options refuse a comma instead.
+static void PointDecimals(System.CommandLine.Command command)
+{
+    foreach (var option in command.Options.Where(o => o.ValueType == typeof(double) || o.ValueType == typeof(double?)))
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.FirstOrDefault(t => t.Value.Contains(',', StringComparison.Ordinal)) is { } token)
+                result.AddError($"{option.Name} {token.Value}: write the number with a decimal point ({token.Value.Replace(',', '.')}), without commas: numbers are read the same in every locale");
+        });
+    foreach (var sub in command.Subcommands) PointDecimals(sub);
 }

@@ -113,6 +113,11 @@ static class TrainCommand
                     throw new ArgumentException($"--warmup {r.GetValue(warmup)}: the warm-up is longer than the {n} epochs of {flag}, so the learning rate would never reach --lr; warm up for at most {n} epochs.");
             if (r.GetValue(clip) is double c0 && !(c0 > 0 && double.IsFinite(c0))) throw new ArgumentException($"--clip {c0}: give the largest gradient norm, a finite number above 0 (or leave --clip out).");
             if (!(r.GetValue(wd) >= 0) || double.IsInfinity(r.GetValue(wd))) throw new ArgumentException($"--weight-decay {r.GetValue(wd)}: give a finite number, 0 or more.");
+            // The optimizer and the clipping compute in float32: 3.5e38 failed there with libtorch's "cannot be converted to
+            // type float without overflow" after the data loaded, and 1e-320 became 0, a run that learned nothing.
+            foreach (var (flag, value) in new[] { ("--lr", r.GetValue(lr)), ("--weight-decay", (double?)r.GetValue(wd)), ("--clip", r.GetValue(clip)) })
+                if (value is double v && (v > float.MaxValue || (v > 0 && (float)v == 0)))
+                    throw new ArgumentException($"--{flag.TrimStart('-')} {v}: {(v > float.MaxValue ? "beyond float32's largest number (3.4e38)" : "below float32's smallest (1.4e-45), so it rounds to 0")}, and training computes in float32; give a number in float32's range.");
             if (r.GetValue(outDir) is "") throw new ArgumentException("--out \"\": give a folder name (it is created when missing), or leave --out out to write no files.");
             if (r.GetValue(outDir) is string o0 && FilePaths.OutFolderProblem(o0) is { } outProblem) throw new ArgumentException(outProblem); // a file, or a link that loops
             if (r.GetValue(resume) && r.GetValue(force)) throw new ArgumentException("--resume and --force contradict each other: --resume continues the run in --out, --force clears it.");

@@ -80,6 +80,17 @@ public class RunFolderTests
         Assert.Equal(0, forced.Exit);
         Assert.Contains($"--force: cleared {Path.Combine(distilled, "student")}", forced.Out);
         Assert.False(File.Exists(Path.Combine(distilled, "student", "run.json")));
+
+        // Runs of their own in subfolders (experiments under a project's runs/) are no layout of distill's: --force
+        // deleted them all; now it refuses, and they stay whole.
+        var parent = Path.Combine(root, "parent");
+        Assert.Equal(0, DistillProcess.Run(Train(Path.Combine(parent, "exp-a"), epochs: 1, trainSize: 256)).Exit);
+        Assert.Equal(0, DistillProcess.Run(Train(Path.Combine(parent, "exp-b", "seed0"), epochs: 1, trainSize: 256)).Exit);
+        var wiped = DistillProcess.Run(Train(parent, epochs: 1, trainSize: 256, extra: "--force"));
+        Assert.Equal(1, wiped.Exit);
+        Assert.Contains($"error: --out {parent}: {Path.Combine(parent, "exp-a")} holds a run of its own (not one of this folder's teacher/, student/ or RUN/seedN runs), which --force does not delete", wiped.Err);
+        foreach (var kept in new[] { Path.Combine(parent, "exp-a"), Path.Combine(parent, "exp-b", "seed0") })
+            Assert.True(File.Exists(Path.Combine(kept, "last.ckpt")) && File.Exists(Path.Combine(kept, "run.json")), $"{kept} lost its run");
     }
 
     [Fact]
@@ -306,6 +317,12 @@ public class RunFolderTests
             ["train", "--model", "mlp-32", "--alpha", "5"],
             ["train", "--model", "mlp-32", "--lr", "NaN"],
             ["train", "--model", "mlp-32", "--lr", "Infinity"],
+            ["train", "--model", "mlp-32", "--lr", "3.5e38"],
+            ["train", "--model", "mlp-32", "--lr", "1e-320"],
+            ["train", "--model", "mlp-32", "--clip", "1e39"],
+            ["train", "--model", "mlp-32", "--weight-decay", "0,0005"],
+            ["train", "--model", "mlp-32", "--teacher", "mlp-32", "--kd-temperature", "2,5"],
+            ["run", nb, "--cell-timeout", "1,5"],
             ["train", "--model", "mlp-32", "--kd-temperature", "0"],
             ["train", "--model", "mlp-32", "--budget", "huge"],
             ["train", "--model", "mlp-32", "--seeds", "a,b"],
@@ -350,6 +367,20 @@ public class RunFolderTests
             Assert.DoesNotContain("   at ", stderr + stdout, StringComparison.Ordinal);
             Assert.DoesNotContain("Succeeded", stderr, StringComparison.Ordinal); // nothing ran before the refusal
         }
+    }
+
+    /// <summary>The invariant culture reads a comma as a thousands separator: --kd-temperature 2,5 trained at T = 25 and
+    /// --weight-decay 0,0005 at 5, silently. Values float32 cannot hold failed after the data loaded, or trained at 0.</summary>
+    [Fact]
+    public void Decimal_commas_and_numbers_beyond_float32_are_refused_naming_the_option()
+    {
+        var comma = DistillProcess.Run(["train", "--model", "mlp-32", "--teacher", "mlp-32", "--kd-temperature", "2,5"]);
+        Assert.Equal((2, "error: --kd-temperature 2,5: write the number with a decimal point (2.5), without commas: numbers are read the same in every locale"),
+            (comma.Exit, comma.Err.Split('\n')[0]));
+        var huge = DistillProcess.Run(["train", "--model", "mlp-32", "--lr", "3.5e38"]);
+        Assert.Equal((1, "error: --lr 3.5E+38: beyond float32's largest number (3.4e38), and training computes in float32; give a number in float32's range."), (huge.Exit, huge.Err.Trim()));
+        var tiny = DistillProcess.Run(["train", "--model", "mlp-32", "--lr", "1e-320"]);
+        Assert.StartsWith("error: --lr 1E-320: below float32's smallest (1.4e-45), so it rounds to 0", tiny.Err, StringComparison.Ordinal);
     }
 
     /// <summary>A symbolic link that loops is named as one by every command that meets it, not as a missing run.json,

@@ -165,6 +165,17 @@ public static class Cifar
         }
     }
 
+    /// <summary>The train and test images a checked folder holds (whole records; <see cref="CheckFolder"/> first).</summary>
+    public static (long Train, long Test) Counts(DatasetInfo info, string folder)
+    {
+        var (train, test) = SplitPaths(info, folder);
+        int recordSize = LabelBytes(info)!.Value + ImageBytes;
+        return (train.Sum(p => new FileInfo(p).Length) / recordSize, test.Sum(p => new FileInfo(p).Length) / recordSize);
+    }
+
+    /// <summary>The images of the published CIFAR-10 and CIFAR-100 (both 50,000 train, 10,000 test).</summary>
+    public const long PublishedTrain = 50_000, PublishedTest = 10_000;
+
     /// <summary>CIFAR-100's class names from fine_label_names.txt / coarse_label_names.txt in <paramref name="folder"/>
     /// (they are in the tarball), one per line; numbered (class 0, class 1, ...) when the file is not there.</summary>
     public static string[] Cifar100ClassNames(string folder, bool coarse)

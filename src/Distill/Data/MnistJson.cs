@@ -58,7 +58,10 @@ public static class MnistJson
                     else if (json[i] == '.' && !dot) dot = true;
                     else break;
                 }
-                bool plain = i > digits && i < n && json[i] is (byte)',' or (byte)']' or (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t';
+                // JSON's grammar too: a digit first, no leading zero ("0001"), a digit after the point ("1."); ".5", "00"
+                // and "." were read as pixels. Anything else goes to OtherNumber, which names it.
+                bool plain = i > digits && i < n && json[i] is (byte)',' or (byte)']' or (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t'
+                             && json[digits] != '.' && json[i - 1] != '.' && !(json[digits] == '0' && i > digits + 1 && json[digits + 1] != '.');
                 if (plain && mantissa <= scale && !(minus && mantissa != 0))
                     pixels[count++] = (byte)((mantissa * 255 * 2 + scale) / (2 * scale)); // round(255 v), half up
                 else
@@ -98,11 +101,42 @@ public static class MnistJson
         int end = start;
         while (end < json.Length && json[end] is not ((byte)',' or (byte)']' or (byte)'}' or (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t')) end++;
         if (end == json.Length) throw Invalid(path, count, "unexpected end of file");
-        if (end > start && System.Buffers.Text.Utf8Parser.TryParse(json.AsSpan(start, end - start), out double v, out int used) && used == end - start)
+        if (end > start && IsJsonNumber(json.AsSpan(start, end - start))
+            && System.Buffers.Text.Utf8Parser.TryParse(json.AsSpan(start, end - start), out double v, out int used) && used == end - start)
             return v is >= 0 and <= 1
                 ? ((byte)Math.Round(255 * v, MidpointRounding.AwayFromZero), end)
                 : throw new DatasetException(path, $"pixel value {v} at element {count} is outside [0, 1]", Fix);
-        throw Invalid(path, count, $"expected a number at byte {start}, found '{(char)json[start]}'");
+        throw Invalid(path, count, end > start
+            ? $"'{System.Text.Encoding.UTF8.GetString(json, start, Math.Min(end - start, 20))}' at byte {start} is not a JSON number"
+            : $"expected a number at byte {start}, found '{(char)json[start]}'");
+    }
+
+    /// <summary>JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?. Utf8Parser also reads "+0", ".5",
+    /// "00" and "1.", which no JSON writer produces: a file holding them was edited or damaged.</summary>
+    static bool IsJsonNumber(ReadOnlySpan<byte> t)
+    {
+        int i = 0;
+        if (i < t.Length && t[i] == '-') i++;
+        int Digits(ReadOnlySpan<byte> s, int k) { while (k < s.Length && (uint)(s[k] - '0') <= 9) k++; return k; }
+        if (i == t.Length) return false;
+        if (t[i] == '0') i++;
+        else if ((uint)(t[i] - '1') <= 8) i = Digits(t, i);
+        else return false;
+        if (i < t.Length && t[i] == '.')
+        {
+            int after = Digits(t, i + 1);
+            if (after == i + 1) return false;
+            i = after;
+        }
+        if (i < t.Length && t[i] is (byte)'e' or (byte)'E')
+        {
+            i++;
+            if (i < t.Length && t[i] is (byte)'+' or (byte)'-') i++;
+            int after = Digits(t, i);
+            if (after == i) return false;
+            i = after;
+        }
+        return i == t.Length;
     }
 
     static int SkipSpace(byte[] json, int i)

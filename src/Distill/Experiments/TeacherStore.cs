@@ -18,6 +18,8 @@ namespace Distill.Experiments;
 /// </summary>
 public static class TeacherStore
 {
+    const string Variable = "DISTILL_TEACHER_CACHE";
+
     public static string? Directory
     {
         get
@@ -151,10 +153,35 @@ public static class TeacherStore
             System.IO.Directory.Delete(staging, recursive: true);
             throw stopped.WithoutCheckpoint();
         }
-        if (outDir is not null) CopyRun(outDir, staging);
-        System.IO.Directory.Move(staging, entry); // whole or not at all: a kill before this leaves only a .tmp folder
+        catch (IOException e) when (outDir is null && IoError.DiskProblem(e) is { } disk)
+        {
+            // Its checkpoints go to the cache's stage: "give another --out" named an option the command did not have.
+            DeleteQuietly(staging);
+            throw new InvalidOperationException($"{options.Name}: the teacher cache {dir}: {disk.Split(':')[0]}; free space there, or set " +
+                                                $"DISTILL_TEACHER_CACHE to another folder ({Variable}=off trains without keeping it).", e);
+        }
+        try
+        {
+            if (outDir is not null) CopyRun(outDir, staging);
+            System.IO.Directory.Move(staging, entry); // whole or not at all: a kill before this leaves only a .tmp folder
+        }
+        catch (Exception e) when (outDir is not null && e is IOException or UnauthorizedAccessException)
+        {
+            // The teacher is trained and whole in --out: a cache that cannot take its copy (a full disk) costs only the
+            // next command's retraining, not this command's student.
+            DeleteQuietly(staging);
+            options.Log?.WriteLine($"warning: {options.Name}: not kept in the teacher cache {dir} ({IoError.DiskProblem(e)?.Split(':')[0] ?? e.Message.TrimEnd('.')}), " +
+                                   $"so the next command trains it again; free space there, or set {Variable} to another folder.");
+            return trained;
+        }
         options.Log?.WriteLine($"{options.Name}: kept in the teacher cache ({entry}); the next command with these teacher settings reuses it");
         return trained;
+    }
+
+    static void DeleteQuietly(string folder)
+    {
+        try { if (System.IO.Directory.Exists(folder)) System.IO.Directory.Delete(folder, recursive: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // the next command clears stale stages
     }
 
     /// <summary>The cached teacher's weights loaded into <paramref name="teacher"/>, or null when the entry is damaged:

@@ -46,6 +46,8 @@ public abstract record LrSchedule
         }
         return parts[0] switch
         {
+            // "cosine:0.1" read as a floor it is not (the suffix was dropped and the run decayed to 0 anyway).
+            "constant" or "cosine" when parts.Length > 1 => throw Bad($"{parts[0]} takes no ':' parts"),
             "constant" => Constant,
             "cosine" => Cosine(),
             "step" when parts.Length >= 2 => Step(Epochs(parts[1], "EVERY"), Gamma()),

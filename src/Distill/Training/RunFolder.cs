@@ -273,6 +273,12 @@ sealed class RunFolder : IDisposable
                                                 $"{(others.Count > 1 ? $", and {others.Count - 1} more" : "")}); " +
                                                 (resume ? "it is not this command's to resume; choose another folder." : "pass --force to replace it, or choose another folder."));
         }
+        // --force clears the runs distill's own layouts put here (a plain run's, a distillation's teacher/ and student/, a
+        // recipe's RUN/seedN), never a run of its own in some subfolder: `train --out runs --force` from a project's root
+        // deleted every finished experiment two levels down.
+        if (others.FirstOrDefault(rel => !OwnLayout(outRoot, rel)) is { } foreign)
+            throw new InvalidOperationException($"--out {outRoot}: {Path.Combine(outRoot, foreign)} holds a run of its own (not one of this folder's teacher/, student/ or RUN/seedN runs), " +
+                                                "which --force does not delete; move it away, or choose another folder.");
         foreach (var rel in others)
         {
             var dir = Path.Combine(outRoot, rel);
@@ -281,6 +287,14 @@ sealed class RunFolder : IDisposable
             log?.WriteLine($"--force: cleared {dir}");
         }
     }
+
+    /// <summary>Whether <paramref name="rel"/> (relative to <paramref name="outRoot"/>) is where a distill command puts a
+    /// run: the folder itself, a distillation's teacher/, student/ and teacher-N-MODEL/, or RUN/seedN in a recipe's
+    /// folder (one with <see cref="RecipeFile"/>).</summary>
+    static bool OwnLayout(string outRoot, string rel) =>
+        rel.Length == 0 || rel is "teacher" or "student" || (rel.StartsWith("teacher-", StringComparison.Ordinal) && !rel.Contains(Path.DirectorySeparatorChar))
+        || (File.Exists(Path.Combine(outRoot, RecipeFile)) && rel.Split(Path.DirectorySeparatorChar) is [_, var seed]
+            && seed.Length > 4 && seed.StartsWith("seed", StringComparison.Ordinal) && seed[4..].All(char.IsAsciiDigit));
 
     /// <summary>The file in a recipe's --out folder that names the recipe (one line).</summary>
     public const string RecipeFile = "recipe.txt";

@@ -131,6 +131,21 @@ public class CifarVerifierTests
         Assert.DoesNotContain("verified", w.ToString().Split('\n').Single(l => l.TrimStart().StartsWith("cifar10 ", StringComparison.Ordinal)), StringComparison.Ordinal);
     }
 
+    /// <summary>No per-file hash of CIFAR is published, so a folder whose records all read passed as "verified", though a
+    /// generated one of a few images is not CIFAR: doctor says what it checked, and that the counts are not CIFAR's.</summary>
+    [Fact]
+    public void Doctor_says_a_cifar_folder_was_structure_checked_with_its_image_counts()
+    {
+        using var dir = new TempDir();
+        var folder = Path.Combine(dir.Path, "cifar10");
+        CifarTests.WriteCifar10(folder, 3, 2);
+        var w = new StringWriter();
+        DatasetReport.Write(w, DatasetSearch.Only(dir.Path));
+        var line = w.ToString().Split('\n').Single(l => l.TrimStart().StartsWith("cifar10 ", StringComparison.Ordinal));
+        Assert.Contains($"found    {folder} (structure checked: every record and label, 15 train / 2 test images; the published files hold 50,000 / 10,000: not the published dataset)", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("verified", line, StringComparison.Ordinal);
+    }
+
     /// <summary>The streaming check reads the files a block of records at a time: a bad label past the first block is
     /// found, in the record the loader names.</summary>
     [Fact]

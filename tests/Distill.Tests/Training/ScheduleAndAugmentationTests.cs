@@ -26,7 +26,8 @@ public class ScheduleAndAugmentationTests
         Assert.Equal(LrSchedule.MultiStep([150, 225], 0.1).ToString(), LrSchedule.Parse("multistep:150,225:0.1").ToString());
         Assert.Throws<ArgumentException>(() => LrSchedule.Parse("exp"));
         // A bad value quotes what was written, not the C# parameter; no FormatException for a non-number.
-        foreach (var bad in new[] { "step:0", "step:x", "step:3:-1", "multistep:5,0", "step:3:0.1:9" })
+        // cosine:0.1 and constant:0.5 trained as plain cosine and constant, their suffix dropped without a word.
+        foreach (var bad in new[] { "step:0", "step:x", "step:3:-1", "multistep:5,0", "step:3:0.1:9", "cosine:0.1", "constant:0.5" })
         {
             var e = Assert.Throws<ArgumentException>(() => LrSchedule.Parse(bad));
             Assert.StartsWith($"'{bad}': ", e.Message, StringComparison.Ordinal);
