@@ -95,6 +95,10 @@ static class DeployCommand
             var limit = r.GetValue(tolerance);
             if (!(limit >= 0) || double.IsInfinity(limit))
                 throw new ArgumentException($"--tolerance {limit}: give the largest allowed logit difference, a finite number ≥ 0 (e.g. 1e-4; int8 models need about 1).");
+            // ONNX Runtime and libtorch sum in different orders, so a float32 export that is exact differs by ~1e-7: a
+            // tolerance below that called a correct export "an exporter bug".
+            if (limit < 1e-6)
+                throw new ArgumentException($"--tolerance {limit}: below float32's rounding; ONNX Runtime and TorchSharp add in different orders, so even an exact float32 export differs by about 1e-7. Give 1e-6 or more (the default is 1e-4).");
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             if (trained.Unfinished is { } note) Console.WriteLine(note);

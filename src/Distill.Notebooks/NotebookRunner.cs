@@ -717,14 +717,20 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 if (lateException is not null) { cell.ExecutionCount = null; executionCount--; return new(cell, CellStatus.NotRun, TimeSpan.Zero, null); }
                 running = (cell, index, sink, clock);
             }
-            var task = thread.Run(() => Execute(cell, sink, ct));
+            // The cell's own token, cancelled when it is abandoned for --cell-timeout as well as on Ctrl-C: a `dotnet
+            // restore` its #r started was killed only on Ctrl-C, and after a timeout outlived the runner.
+            var cellStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var task = thread.Run(() => Execute(cell, sink, cellStop.Token));
             try
             {
                 var failure = await task.WaitAsync(o.CellTimeout ?? Timeout.InfiniteTimeSpan, ct);
+                cellStop.Dispose(); // the cell is over: nothing reads its token any more
                 return new(cell, failure is null ? CellStatus.Succeeded : CellStatus.Failed, clock.Elapsed, failure);
             }
             catch (TimeoutException)
             {
+                // Not disposed: the abandoned cell's thread may still read the token.
+                cellStop.Cancel();
                 abandoned = timedOut = true;
                 var msg = string.Create(CultureInfo.InvariantCulture,
                     $"the cell ran longer than --cell-timeout {o.CellTimeout!.Value.TotalSeconds:G4} s and was abandoned; the run stops here");

@@ -100,6 +100,35 @@ public class PackageTests
         Assert.Equal("hello from the feed, notebook", Plain(r, 2));
     }
 
+    /// <summary>A cell abandoned for --cell-timeout while its #r restores: the `dotnet restore` it started was killed
+    /// only on Ctrl-C, and otherwise went on after the run (re-parented to init when the CLI exited).</summary>
+    [Fact]
+    public void A_restore_running_when_its_cell_times_out_is_stopped()
+    {
+        var dir = TestSupport.TempDir("feed-timeout");
+        Pack(Path.Combine(dir, "feed"), "Distill.Test.SlowGreeter", Compile(dir, "SlowGreeter", "namespace Slow; public static class Greeter { }"));
+        var cache = TestSupport.TempDir("nuget-cache-timeout");
+        var nb = TestSupport.WriteNotebook(dir, "slow.ipynb", ("#i \"nuget: feed\"\n#r \"nuget: Distill.Test.SlowGreeter, 1.0.0\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { PackageCacheDirectory = cache, CellTimeout = TimeSpan.FromSeconds(0.3) });
+        Assert.Equal(CellStatus.TimedOut, Assert.Single(r.Cells).Status);
+        // `dotnet restore Restore.csproj`, run in a folder of this test's cache, is gone within a second (it takes
+        // several when left to finish).
+        static bool InCache(int pid, string cache)
+        {
+            try
+            {
+                return File.ReadAllText($"/proc/{pid}/cmdline").Contains("Restore.csproj", StringComparison.Ordinal)
+                    && new DirectoryInfo($"/proc/{pid}/cwd").ResolveLinkTarget(false)?.FullName.StartsWith(cache, StringComparison.Ordinal) == true;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; } // ended meanwhile, or not ours to read
+        }
+        int[] Restores() => [.. Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(p => p!.All(char.IsAsciiDigit)).Select(p => int.Parse(p!, System.Globalization.CultureInfo.InvariantCulture))
+            .Where(pid => InCache(pid, cache))];
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (Restores().Length > 0 && clock.Elapsed < TimeSpan.FromSeconds(1)) Thread.Sleep(50);
+        Assert.Empty(Restores());
+    }
+
     /// <summary>A minimal .nupkg of <paramref name="id"/> 1.0.0 in the folder <paramref name="feed"/> (created): the
     /// nuspec and one lib/ assembly, for a local feed a notebook adds with #i.</summary>
     static void Pack(string feed, string id, string dll)

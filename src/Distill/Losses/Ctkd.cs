@@ -140,6 +140,20 @@ public sealed class CtkdMethod : Methods.Method
     // α weights the soft term; the cross-entropy's 1 − α is replaced by the spec's ce (MethodCatalogue.Combine).
     public override IReadOnlyList<string> TermWeights { get; } = ["alpha"];
 
+    /// <summary>The learned temperature stays in (t_min, t_min + t_range), which must lie within the catalogue's
+    /// temperatures (t_min=900, t_range=1000 trained at 1000.14, where the KL's float32 breaks down), and must hold
+    /// the initial one (t_min=1000 asked for an initial above 1000, which no setting allows, without saying so).</summary>
+    protected override void Check(Methods.MethodSettings s)
+    {
+        double min = s["t_min"], range = s["t_range"], initial = s["initial"], max = Methods.MethodParameter.MaxTemperature;
+        if (min + range > max)
+            throw new ArgumentException($"ctkd: t_min + t_range = {min + range} is above {max}, the highest temperature the catalogue allows; " +
+                                        (max - min > 0 ? $"lower t_range to at most {max - min} (or t_min)." : $"lower t_min below {max}, to leave the temperature room to move."));
+        if (!(initial > min && initial < min + range))
+            throw new ArgumentException($"ctkd: initial={initial} is outside ({min}, {min + range}), the range t_min={min} and t_range={range} give the learned temperature; " +
+                                        $"choose initial inside it, or move t_min below {initial}{(initial >= min + range ? $" or raise t_range above {initial - min}" : "")}.");
+    }
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
         if (s["lambda_min"] > s["lambda_max"])

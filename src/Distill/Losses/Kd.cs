@@ -31,7 +31,9 @@ public static class Kd
     internal static void CheckTemperature(string loss, double temperature)
     {
         const double min = Methods.MethodParameter.MinTemperature, max = Methods.MethodParameter.MaxTemperature;
-        if (!(temperature >= min && temperature <= max))
+        // A relative slack of 1e-12 for a schedule's rounding: annealing to temperature_end=0.01, the lowest, reached
+        // 0.009999999999999787 in the last epoch and stopped the run there (and its resume), on a value nobody chose.
+        if (!(temperature >= min * (1 - 1e-12) && temperature <= max * (1 + 1e-12)))
             throw new ArgumentOutOfRangeException(nameof(temperature), temperature,
                 $"{loss}: temperature = {temperature.ToString(System.Globalization.CultureInfo.InvariantCulture)} is outside [{min}, {max}], the temperatures the method catalogue accepts.");
     }

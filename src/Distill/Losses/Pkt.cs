@@ -63,6 +63,7 @@ public sealed class PktMethod : Methods.Method
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
+        setup.RequireBatch(Name, 2, "compares each sample's similarities to the others in its batch");
         var (student, teacher) = setup.Embeddings(s.Text("layer"));
         return new Objective().Add(new CrossEntropyTerm()).Add(new PktTerm(student, teacher), s["weight"] / setup.BatchSize);
     }

@@ -75,9 +75,12 @@ public sealed class SpMethod : Methods.Method
     // Empty and repeated items refused when chosen (MethodSetup.Layers would drop the one and count the other twice).
     protected override void Check(Methods.MethodSettings s) => s.List("layers", distinct: true);
 
-    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup) =>
-        new Objective().Add(new CrossEntropyTerm())
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
+    {
+        setup.RequireBatch(Name, 2, "matches the similarities between the samples of a batch");
+        return new Objective().Add(new CrossEntropyTerm())
             .Add(new SpTerm(setup.Layers(s.Text("layers"), () => [setup.SharedStages()[^1]]).Select(l => (l, l))), s["weight"]);
+    }
 
     public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>
     {

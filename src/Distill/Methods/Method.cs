@@ -151,6 +151,18 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     public string? Teacher => teacher;
     public int BatchSize => batchSize;
     public long TrainCount => data.Train.Count;
+
+    /// <summary>Refuses batches of fewer than <paramref name="least"/> samples for a relational method (what it
+    /// <paramref name="does"/>): with fewer its term is 0 every step, and the run was the student alone under the
+    /// method's name (pkt at --batch-size 1 gave scratch's weights, bit for bit). The batch is the smaller of
+    /// --batch-size and the training images.</summary>
+    public void RequireBatch(string method, int least, string does)
+    {
+        var batch = Math.Min(batchSize, TrainCount);
+        if (batch < least)
+            throw new ArgumentException($"{method} {does}: batches of {batch} give it nothing to compare (its term would be 0 every step); " +
+                                        $"give --batch-size {least} or more, with at least {least} training images.");
+    }
     public int NumClasses => data.NumClasses;
     public ImageDataset Data => data;
 
@@ -250,7 +262,17 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     long[] Shape(string model, IReadOnlyList<(string Name, long[] Shape)> all, string feature) =>
         feature == "logits" ? [1, NumClasses]
         : all.FirstOrDefault(f => f.Name == feature).Shape
-          ?? throw new ArgumentException($"{model} has no feature '{feature}'; its features are {Names(all)} (or logits).");
+          ?? throw new ArgumentException($"{model} has no feature '{feature}'; its features are {Names(all)} (or logits)." + SharedNames(feature));
+
+    /// <summary>A layer setting names one feature for both models: "mlp-32 has no feature 'stage2'; its features are
+    /// hidden1", then with hidden1 "cnn-8 has no feature 'hidden1'", sent the user round a circle: say what the two share.</summary>
+    string SharedNames(string feature)
+    {
+        if (teacher is null) return "";
+        var shared = StudentFeatures.Select(f => f.Name).Where(f => TeacherFeatures.Any(g => g.Name == f)).ToList();
+        return " A layer names a feature of both models: " + (shared.Count > 0 ? $"{student} and {teacher} share {string.Join(", ", shared)} (or logits)."
+                                                                                : $"{student} and {teacher} share none, so give logits, or pair models with the same features (e.g. cnn-8 and cnn).");
+    }
 
     static string Names(IReadOnlyList<(string Name, long[] Shape)> all) => all.Count == 0 ? "none" : string.Join(", ", all.Select(f => f.Name));
 

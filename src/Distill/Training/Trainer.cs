@@ -209,7 +209,13 @@ sealed class TrainingRun : IDisposable
                 o.Log?.WriteLine($"resuming {o.Name} from {ckpt}: epoch {info.Epoch} of {o.Epochs} done" +
                     (unfinished is null ? "" : $", epoch {start} stopped before step {unfinished.Progress.Batch + 1} of {stepsPerEpoch}"));
             }
-            else o.Log?.WriteLine($"no checkpoint at {ckpt}: starting {o.Name} afresh");
+            else
+            {
+                // The events (and metrics) of whatever ran before the checkpoint was lost would stay beside this run's,
+                // and TensorBoard showed their epochs twice.
+                writer?.Restart(o.Name, history);
+                o.Log?.WriteLine($"no checkpoint at {ckpt}: starting {o.Name} afresh");
+            }
         }
 
         var terms = objective.Terms.Select(t => t.Term.Name).ToArray();
@@ -371,11 +377,15 @@ sealed class TrainingRun : IDisposable
         // The previous step's largest term is the one to look at.
         if (parts.Count > 1 && lastStep is { } last && last.Length == values.Length && values.Skip(1).Take(parts.Count).All(v => !float.IsFinite(v)))
         {
-            var terms = parts.Select((p, i) => (p.Name, Value: last[i + 1])).ToList();
-            var largest = terms.MaxBy(p => Math.Abs(p.Value)).Name;
+            // Weighted as the total summed them (the previous step's weights): sp's 2.4e-4 under a weight of 1e30 is the
+            // large one, and the unweighted values blamed the cross-entropy.
+            var previous = totalSteps > 1 ? Math.Max(step - 1, 0) / (double)(totalSteps - 1) : 1.0;
+            var terms = parts.Select((p, i) => (p.Name, Value: (double)last[i + 1], Weight: i < objective.Terms.Count ? objective.Terms[i].Weight.At(previous) : 1)).ToList();
+            var largest = terms.MaxBy(p => Math.Abs(p.Value * p.Weight)).Name;
             return new NonFiniteLossException(Where(values[0]) +
-                $"in every term: the previous step's update made the weights non-finite. Its terms were {string.Join(", ", terms.Select(p => $"{p.Name} {p.Value:G4}"))}; " +
-                $"the largest, '{largest}', is the likely cause: lower its weight or the method's parameters that scale it. {advice}", epoch, step, largest);
+                $"in every term: the previous step's update made the weights non-finite. Its terms were " +
+                $"{string.Join(", ", terms.Select(p => p.Weight == 1 ? $"{p.Name} {p.Value:G4}" : $"{p.Name} {p.Value:G4} × weight {p.Weight:G4}"))}; " +
+                $"the largest weighted, '{largest}', is the likely cause: lower its weight or the method's parameters that scale it. {advice}", epoch, step, largest);
         }
         var bad = parts.Select((p, i) => (p.Name, Value: values[i + 1])).FirstOrDefault(p => !float.IsFinite(p.Value));
         var term = bad.Name ?? "total (weighted sum)";

@@ -98,6 +98,11 @@ public sealed class CatalogueTests
     [InlineData("mlkd", "temperatures=2;2", "mlkd: temperatures=2,2: 2 is given 2 times; give each once.")]
     [InlineData("mlkd", "temperatures=2;;3", "mlkd: temperatures=2,,3 has an empty item; separate the items by single commas, e.g. temperatures=2,3.")]
     [InlineData("ctkd", "lambda_min=1|lambda_max=0", "ctkd: lambda_min=1 is above lambda_max=0; the curriculum raises λ from lambda_min to lambda_max (easy to hard).")]
+    // The learned temperature's range within the catalogue's, and holding the initial one.
+    [InlineData("ctkd", "t_min=900|initial=1000|t_range=1000", "ctkd: t_min + t_range = 1900 is above 1000, the highest temperature the catalogue allows; lower t_range to at most 100 (or t_min).")]
+    [InlineData("ctkd", "t_min=1000|t_range=0.5", "ctkd: t_min + t_range = 1000.5 is above 1000, the highest temperature the catalogue allows; lower t_min below 1000, to leave the temperature room to move.")]
+    [InlineData("ctkd", "t_min=10", "ctkd: initial=4 is outside (10, 30), the range t_min=10 and t_range=20 give the learned temperature; choose initial inside it, or move t_min below 4.")]
+    [InlineData("ctkd", "initial=30", "ctkd: initial=30 is outside (1, 21), the range t_min=1 and t_range=20 give the learned temperature; choose initial inside it, or move t_min below 30 or raise t_range above 29.")]
     // The list's bound is float32's largest, which printed as 39 digits.
     [InlineData("kd-multi", "teachers=cnn;mlp-32|weights=1;-1", "kd-multi: weights=1,-1: '-1' is not a number in [0, 3.403e38]; give such numbers separated by commas.")]
     public void Values_a_run_cannot_use_are_refused_by_name(string method, string sets, string message)
@@ -162,8 +167,10 @@ public sealed class CatalogueTests
     }
 
     [Theory]
-    [InlineData("fitnet", "mlp-800-800 has no feature 'stage2'; its features are hidden1, hidden2 (or logits).")]
-    [InlineData("at:layers=stage1,stage9", "cnn-8 has no feature 'stage9'; its features are stage1, stage2, fc (or logits).")]
+    [InlineData("fitnet", "mlp-800-800 has no feature 'stage2'; its features are hidden1, hidden2 (or logits). A layer names a feature of both models: mlp-800-800 and cnn share none, so give logits, or pair models with the same features (e.g. cnn-8 and cnn).")]
+    // Following the hint on the one model meets the other: the message names what the pair shares.
+    [InlineData("fitnet:layer=hidden1", "cnn has no feature 'hidden1'; its features are stage1, stage2, fc (or logits). A layer names a feature of both models: mlp-800-800 and cnn share none, so give logits, or pair models with the same features (e.g. cnn-8 and cnn).")]
+    [InlineData("at:layers=stage1,stage9", "cnn-8 has no feature 'stage9'; its features are stage1, stage2, fc (or logits). A layer names a feature of both models: cnn-8 and cnn share stage1, stage2, fc (or logits).")]
     [InlineData("nst", "mlp-800-800 and cnn share no 'stage' feature for a feature method; mlp-800-800 has hidden1, hidden2, cnn has stage1, stage2, fc. mlp-800-800 is fully connected, with no spatial feature maps; use convolutional models (e.g. cnn-8 and cnn).")]
     public void A_feature_method_on_a_model_without_the_layer_lists_its_features(string spec, string message)
     {
@@ -229,6 +236,14 @@ public sealed class CatalogueTests
         Assert.Equal(2, down.Temperature.At(1), 9);
         var up = (KdTerm)MethodCatalogue.Parse("kd:temperature=1,temperature_end=6").Build(Setup("cnn-8")).Terms[1].Term;
         Assert.True(up.Temperature.At(0.25) < up.Temperature.At(0.75));
+        // To the lowest temperature: the cosine's rounding gave 0.009999999999999787 near the end, which the loss
+        // refused in the last epoch (and on every resume).
+        var lowest = (KdTerm)MethodCatalogue.Parse("kd:temperature=7,temperature_end=0.01").Build(Setup("cnn-8")).Terms[1].Term;
+        using var s = TorchSharp.torch.randn(4, 10);
+        using var t = TorchSharp.torch.randn(4, 10);
+        foreach (var progress in Enumerable.Range(0, 1001).Select(i => i / 1000.0))
+            using (var loss = Kd.Loss(s, t, lowest.Temperature.At(progress))) Assert.True(double.IsFinite(loss.item<float>()), $"at progress {progress}");
+        Assert.Throws<ArgumentOutOfRangeException>(() => Kd.Loss(s, t, 0.0099999));
     }
 
     [Fact]
@@ -239,6 +254,20 @@ public sealed class CatalogueTests
         Assert.Contains("crd", Comparison.AllMethods);
         var bad = Assert.Throws<ArgumentException>(() => Comparison.Run(Data.Value, new ComparisonConfig { Methods = ["kd", "nope"] }));
         Assert.StartsWith("unknown method 'nope'", bad.Message);
+    }
+
+    /// <summary>Relational methods compare the samples of a batch: at batch 1 (rkd's angles at 2) their term was 0 every
+    /// step, and `--method pkt --batch-size 1` trained scratch's weights under pkt's name.</summary>
+    [Theory]
+    [InlineData("pkt", 1, "pkt compares each sample's similarities to the others in its batch: batches of 1 give it nothing to compare (its term would be 0 every step); give --batch-size 2 or more, with at least 2 training images.")]
+    [InlineData("sp", 1, "sp matches the similarities between the samples of a batch: batches of 1 give it nothing to compare")]
+    [InlineData("rkd", 2, "rkd matches the angles between three samples of a batch: batches of 2 give it nothing to compare (its term would be 0 every step); give --batch-size 3 or more")]
+    [InlineData("rkd:angle=0", 1, "rkd matches the distances between the samples of a batch: batches of 1")]
+    public void Relational_methods_refuse_batches_too_small_to_compare(string method, int batch, string message)
+    {
+        var e = Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse(method).Build(new MethodSetup("cnn-8", "cnn", Data.Value, batch)));
+        Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+        Assert.NotNull(MethodCatalogue.Parse(method).Build(new MethodSetup("cnn-8", "cnn", Data.Value, 3)));
     }
 
     static MethodSetup Setup(string student) => new(student, "cnn", Data.Value, 64);

@@ -52,6 +52,14 @@ sealed class HugeTerm : ILossTerm
     public Tensor Compute(StepContext ctx) => ctx.Student.Logits.square().mean() * 1e30f;
 }
 
+/// <summary>A term of 1e-4 times HugeTerm's: huge only under its weight.</summary>
+sealed class SmallTerm : ILossTerm
+{
+    public string Name => "small";
+    public bool NeedsTeacher => false;
+    public Tensor Compute(StepContext ctx) => ctx.Student.Logits.square().mean() * 1e-4f;
+}
+
 static class TensorAssert
 {
     /// <summary>Same shape and bit-identical values.</summary>

@@ -483,6 +483,21 @@ public class TrainerTests
         Assert.True(Directory.Exists(runLock));
     }
 
+    /// <summary>A resume whose checkpoint is gone starts afresh: the old run's events stayed in tb/ beside the new run's,
+    /// and TensorBoard showed each epoch twice.</summary>
+    [Fact]
+    public void A_resume_without_a_checkpoint_starts_its_events_afresh()
+    {
+        using var dir = new TempDir();
+        using (var m = Mlp(0)) Trainer.Train(m, TinyData.FashionMnist2k, Ce(), Opts(epochs: 2) with { OutDir = dir.Path });
+        File.Delete(Path.Combine(dir.Path, Checkpoint.FileName));
+        using (var m = Mlp(0)) Trainer.Train(m, TinyData.FashionMnist2k, Ce(), Opts(epochs: 2) with { OutDir = dir.Path, Resume = true });
+        var events = TfEvents.Scalars(Path.Combine(dir.Path, "tb"));
+        Assert.Equal(2, events.Count(e => e.Tag.EndsWith("/test_acc", StringComparison.Ordinal)));
+        Assert.Equal(events.Count, events.DistinctBy(e => (e.Tag, e.Step)).Count());
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(dir.Path, "metrics.csv")).Length);
+    }
+
     /// <summary>Opening a run folder deleted every ".*.tmp" in it, a user's ".notes.tmp" too: only the temp files
     /// AtomicFile names go.</summary>
     [Fact]
@@ -581,7 +596,14 @@ public class TrainerTests
         var e = Assert.Throws<NonFiniteLossException>(() => Trainer.Train(m, TinyData.FashionMnist2k, obj, Opts(epochs: 1)));
         Assert.Equal("huge", e.Term);
         Assert.Contains("in every term: the previous step's update made the weights non-finite. Its terms were ce ", e.Message, StringComparison.Ordinal);
-        Assert.Contains("the largest, 'huge', is the likely cause", e.Message, StringComparison.Ordinal);
+        Assert.Contains("the largest weighted, 'huge', is the likely cause", e.Message, StringComparison.Ordinal);
+
+        // A small term under a huge weight (sp's 2e-4 × 1e30): compared unweighted, the cross-entropy was blamed.
+        using var w = Mlp(0);
+        var weighted = new Objective().Add(new CrossEntropyTerm()).Add(new SmallTerm(), 1e34);
+        e = Assert.Throws<NonFiniteLossException>(() => Trainer.Train(w, TinyData.FashionMnist2k, weighted, Opts(epochs: 1)));
+        Assert.Equal("small", e.Term);
+        Assert.Contains(" × weight 1E+34; the largest weighted, 'small', is the likely cause", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
