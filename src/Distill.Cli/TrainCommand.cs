@@ -35,7 +35,7 @@ static class TrainCommand
         var testSize = new Option<int?>("--test-size") { Description = "Test images evaluated every epoch (default: all)." };
         var validation = new Option<int>("--validation") { Description = "Training images held out for validation (best epoch chosen on them).", DefaultValueFactory = _ => 0 };
         var teacher = new Option<string?>("--teacher") { Description = "Train this teacher first, then distil it into the student (e.g. cnn)." };
-        var teacherEpochs = new Option<int?>("--teacher-epochs") { Description = "Teacher epochs (default 6)." };
+        var teacherEpochs = new Option<int?>("--teacher-epochs") { Description = $"Teacher epochs (default {TrainOptions.DefaultTeacherEpochs})." };
         var teacherTrainSize = new Option<int?>("--teacher-train-size") { Description = "Teacher training images (default: all)." };
         var temperature = new Option<double>("--kd-temperature") { Description = "Distillation temperature T.", DefaultValueFactory = _ => 4 };
         var alpha = new Option<double>("--alpha") { Description = "Soft-target weight α: (1 − α)·CE + α·T²·KL.", DefaultValueFactory = _ => 0.9 };
@@ -108,7 +108,7 @@ static class TrainCommand
             if (r.GetValue(validation) < 0) throw new ArgumentException($"--validation {r.GetValue(validation)}: give the number of training images to hold out, 0 or more.");
             if (!(r.GetValue(warmup) >= 0) || double.IsInfinity(r.GetValue(warmup))) throw new ArgumentException($"--warmup {r.GetValue(warmup)}: give the warm-up length in epochs, 0 or more.");
             // A warm-up as long as the run or longer never reaches --lr: the whole run trains at a fraction of the rate asked for.
-            foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", teacherArg is null ? null : r.GetValue(teacherEpochs) ?? 6) })
+            foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", teacherArg is null ? null : r.GetValue(teacherEpochs) ?? TrainOptions.DefaultTeacherEpochs) })
                 if (runEpochs is int n && r.GetValue(warmup) > n)
                     throw new ArgumentException($"--warmup {r.GetValue(warmup)}: the warm-up is longer than the {n} epochs of {flag}, so the learning rate would never reach --lr; warm up for at most {n} epochs.");
             if (r.GetValue(clip) is double c0 && !(c0 > 0 && double.IsFinite(c0))) throw new ArgumentException($"--clip {c0}: give the largest gradient norm, a finite number above 0 (or leave --clip out).");
@@ -129,7 +129,7 @@ static class TrainCommand
             catch (ArgumentException e) { throw new ArgumentException($"--schedule {e.Message}", e); }
             // A step (or milestone) at or past the run's end never changes the rate: the run trains at a constant --lr,
             // which is not what was asked for (as a warm-up longer than the run is refused above).
-            foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", teacherArg is null ? null : r.GetValue(teacherEpochs) ?? 6) })
+            foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", teacherArg is null ? null : r.GetValue(teacherEpochs) ?? TrainOptions.DefaultTeacherEpochs) })
                 if (runEpochs is int n && lrSchedule.EpochsNeeded > n)
                     throw new ArgumentException($"--schedule {r.GetValue(schedule)}: it changes the learning rate at the start of epoch {lrSchedule.EpochsNeeded}, " +
                                                 $"which the {n} epochs of {flag} never reach; give steps within {n} epochs, or use constant or cosine.");
@@ -221,7 +221,7 @@ static class TrainCommand
                         // they made a --resume with another student setting blame the teacher's folder.
                         Settings = common.Settings.Where(kv => kv.Key.StartsWith("teacher_", StringComparison.Ordinal)).ToDictionary(),
                         Name = folder,
-                        Epochs = r.GetValue(teacherEpochs) ?? 6,
+                        Epochs = r.GetValue(teacherEpochs) ?? TrainOptions.DefaultTeacherEpochs,
                         OutDir = outRoot is null ? null : Path.Combine(outRoot, folder),
                     });
                     Console.WriteLine($"{folder} {teacherName}: {t}");

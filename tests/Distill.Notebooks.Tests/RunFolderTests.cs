@@ -41,6 +41,11 @@ public class RunFolderTests
         Assert.Contains("optimizer: sgd(lr=0.05, momentum=0.9, nesterov, wd=0.0005) → sgd(lr=0.5,", changed.Err);
         Assert.Equal(metrics, Metrics(dir)); // nothing appended
 
+        // The same run spelled another way (CPU for auto on a machine without CUDA) is this run: read back, not refused.
+        var spelled = DistillProcess.Run(Train(dir, extra: ["--device", "CPU", "--resume"]));
+        Assert.True(spelled.Exit == 0, spelled.Err);
+        Assert.Equal(metrics, Metrics(dir));
+
         var forced = DistillProcess.Run(Train(dir, epochs: 1, extra: "--force"));
         Assert.Equal(0, forced.Exit);
         Assert.Contains($"--force: cleared {dir}", forced.Out);

@@ -181,8 +181,24 @@ sealed class RunFolder : IDisposable
     /// <summary>Settings that differ, as "key: old → new"; bookkeeping keys (start time, commit) are not compared.</summary>
     public static List<string> Differences(IReadOnlyDictionary<string, string> old, IReadOnlyDictionary<string, string> now) =>
         [.. old.Keys.Union(now.Keys).Where(k => !NotCompared.Contains(k) && (old.ContainsKey(k) || !RecordedSince.Contains(k))).Order(StringComparer.Ordinal)
-            .Where(k => old.GetValueOrDefault(k) != now.GetValueOrDefault(k))
+            .Where(k => Canonical(old, k) != Canonical(now, k))
             .Select(k => $"{k}: {old.GetValueOrDefault(k) ?? "(none)"} → {now.GetValueOrDefault(k) ?? "(none)"}")];
+
+    /// <summary>A recorded value as what it means, for comparing: the options are recorded as typed, and a resume that
+    /// spelled the same run another way was refused (`--teacher-epochs 6` against the default, `--device cpu` against
+    /// auto on a machine without CUDA, CPU against cpu).</summary>
+    static string? Canonical(IReadOnlyDictionary<string, string> record, string key)
+    {
+        var value = record.GetValueOrDefault(key);
+        // Empty is the default (a command without a teacher refuses --teacher-epochs, so it never meets a number).
+        if (key == "teacher_epochs" && value == "") return $"{TrainOptions.DefaultTeacherEpochs}";
+        if (key == "device" && value is not null)
+        {
+            try { return TorchRuntime.ResolveDevice(value).ToString(); }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException) { return value; } // named as it was typed
+        }
+        return value;
+    }
 
     /// <summary>How the run was started, kept from its first record on resume (a run trained at one commit and resumed at
     /// another claimed the second): the code's commit and whether it was built with uncommitted changes, the versions of

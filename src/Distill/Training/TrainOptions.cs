@@ -77,6 +77,9 @@ public sealed record TrainOptions
     /// <summary>Called after each optimisation step with the global step (diagnostics, leak tests).</summary>
     public Action<long>? OnStepEnd { get; init; }
 
+    /// <summary>The teacher's epochs when `train --teacher` is not told (--teacher-epochs).</summary>
+    public const int DefaultTeacherEpochs = 6;
+
     internal void Validate()
     {
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be at least 1.");

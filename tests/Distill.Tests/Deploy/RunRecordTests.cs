@@ -29,4 +29,18 @@ public class RunRecordTests
         now["model"] = "cnn-16";
         Assert.Equal(["model: cnn → cnn-16"], RunFolder.Differences(recorded, now));
     }
+
+    /// <summary>A resume spelling the recorded run another way was refused as "other settings": the default teacher
+    /// epochs typed out, auto typed as the device it resolves to here. Values that do differ still do.</summary>
+    [Fact]
+    public void A_resume_that_spells_the_same_settings_another_way_is_the_same_run()
+    {
+        TorchRuntime.Initialize();
+        var here = TorchRuntime.ResolveDevice("auto").ToString();
+        var recorded = new Dictionary<string, string> { ["name"] = "student", ["seed"] = "0", ["teacher_epochs"] = "", ["device"] = "auto" };
+        var typed = new Dictionary<string, string>(recorded) { ["teacher_epochs"] = $"{TrainOptions.DefaultTeacherEpochs}", ["device"] = here.ToUpperInvariant() };
+        Assert.Empty(RunFolder.Differences(recorded, typed));
+        typed["teacher_epochs"] = "7";
+        Assert.Equal(["teacher_epochs:  → 7"], RunFolder.Differences(recorded, typed));
+    }
 }
