@@ -82,6 +82,9 @@ public sealed class TrainedModel : IDisposable
     public static TrainedModel Load(string checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
+        // Path.GetFullPath's "The value cannot be an empty string" named nothing.
+        if (string.IsNullOrWhiteSpace(checkpoint))
+            throw new InvalidDataException($"CHECKPOINT '{checkpoint}': an empty path; give the folder `distill train --out DIR` wrote, or its {Checkpoint.FileName}.");
         // A link that loops is neither a folder nor a file: without this, the run.json "beside" it is reported missing.
         if (FilePaths.BrokenLink(checkpoint) is { } link)
             throw new InvalidDataException($"{checkpoint} is {link}: point it at a run folder or its {Checkpoint.FileName}, or give the folder itself.");

