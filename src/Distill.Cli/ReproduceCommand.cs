@@ -17,7 +17,9 @@ static class ReproduceCommand
         in each notebook's manifest. Notebooks sharing a teacher train it once (the teacher cache is locked per teacher).
         A failing notebook does not stop the others (unless --fail-fast); its report still shows the cells that ran.
         Exit codes: 0 every notebook succeeded; 1 at least one failed, timed out or could not be read (one line each
-        names notebook, cell and line); 2 bad input (no notebooks folder, --only matches nothing, bad -p); 130 Ctrl-C
+        names notebook, cell and line; a -p value a notebook's parameter cannot take fails that notebook, as each
+        notebook declares its own); 2 bad input (no notebooks folder, --only matches nothing, a -p that is not
+        name=value); 130 Ctrl-C
         (the running notebook's partial report and the index are still written); 143 SIGTERM (the same).
         """;
 

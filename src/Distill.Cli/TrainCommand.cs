@@ -18,7 +18,7 @@ static class TrainCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = $"Student model, e.g. {string.Join(", ", ModelZoo.Examples.Take(6))} (recipes: overrides the recipe's student)." };
+        var model = new Option<string?>("--model") { Description = $"Student model: {ModelZoo.NamesHelp} (recipes: overrides the recipe's student)." };
         var dataset = new Option<string?>("--dataset") { Description = "fashion-mnist (the default), mnist-digits, mnist, cifar10, cifar100 (recipes: default the budget's dataset)." };
         var epochs = new Option<int?>("--epochs") { Description = "Student epochs (default 10; recipes: the budget's)." };
         var seed = new Option<int>("--seed") { Description = "Seed of the student's initialisation and shuffling.", DefaultValueFactory = _ => 0 };
