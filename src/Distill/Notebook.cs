@@ -32,7 +32,10 @@ public static class Notebook
     /// TorchSharp before it, which works headless (libtorch is loaded already) and fails in the kernel.</summary>
     public static int StartCalls { get; private set; }
 
-    /// <summary>Idempotent. <paramref name="threads"/> defaults to $DISTILL_THREADS, else the number of cores.
+    /// <summary>Idempotent. <paramref name="threads"/> defaults to $DISTILL_THREADS, else the number of cores, on the
+    /// first call; a later call without it keeps the count set before (<c>Start(threads: 1)</c>, then <c>Start()</c>, stays
+    /// at 1, which the returned environment shows: the thread count changes the numbers, so pass it again to change it).
+    /// A count outside 1 to 4 × the cores is a <see cref="Native.ThreadCountException"/> in the cell, not a dead kernel.
     /// <paramref name="seed"/> seeds torch's global generator, so a model or tensor a cell creates before any seeded
     /// library call (the recipes and the trainer seed their own) is the same in every run of the notebook, in the kernel
     /// and in <c>distill run</c> alike; running this cell again starts the sequence again.</summary>

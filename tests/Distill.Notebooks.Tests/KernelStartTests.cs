@@ -28,7 +28,10 @@ public class KernelStartTests
                 Code("TorchSharp.torch.ones(2)"),
                 Code("#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"\nnew Microsoft.Data.Analysis.DataFrame(new Microsoft.Data.Analysis.Int32DataFrameColumn(\"x\", new[] { 1, 2 }))"),
                 Code(Draw),
-                Code("Distill.Notebook.Start();\n" + Draw)),
+                Code("Distill.Notebook.Start();\n" + Draw),
+                // A thread count libtorch refuses aborted the kernel (c10::Error), every variable of the session with it.
+                Code("string refused;\ntry { Distill.Notebook.Start(threads: 0); refused = \"started\"; }\ncatch (Distill.Native.ThreadCountException e) { refused = e.Message; }\nrefused"),
+                Code("TorchSharp.torch.get_num_threads().ToString()")),
         }.ToJsonString());
 
         var cells = JupyterKernel.CodeCells(JupyterKernel.Execute(path, "smoke", new Dictionary<string, string>(), TimeSpan.FromMinutes(5)));
@@ -38,6 +41,8 @@ public class KernelStartTests
         string Html(int cell) => string.Concat(cells[cell].Outputs.Where(o => (string?)o!["output_type"] == "execute_result")
             .Select(o => o!["data"]?["text/html"] is JsonArray a ? string.Concat(a.Select(x => (string?)x)) : (string?)o!["data"]?["text/html"]));
         Assert.Contains("distill ready", Html(0), StringComparison.Ordinal);
+        // Start maps the patched natives itself before it caps oneDNN's ISA, which runs no primitive: no caveat for that.
+        Assert.DoesNotContain("libtorch was loaded first", Html(0), StringComparison.Ordinal);
         Assert.Contains("distill-tensor", Html(2), StringComparison.Ordinal); // code cells: start, parameters, tensor, DataFrame
         Assert.Contains("<table", Html(3), StringComparison.Ordinal);
 
@@ -49,6 +54,9 @@ public class KernelStartTests
             .Select(o => o!["data"]?["text/plain"] is JsonArray a ? string.Concat(a.Select(x => (string?)x)) : (string?)o!["data"]?["text/plain"]));
         Assert.Equal(expected, Plain(4));
         Assert.Equal(expected, Plain(5));
+        Assert.StartsWith("threads: 0 is not a thread count in [1, ", Plain(6), StringComparison.Ordinal);
+        // The kernel lives on, at the count it had (the kernel inherits this process's environment).
+        Assert.Equal(Environment.GetEnvironmentVariable("DISTILL_THREADS") is { Length: > 0 } env ? env.Trim() : $"{Environment.ProcessorCount}", Plain(7));
     }
 
     const string Draw = "TorchSharp.torch.rand(4).sum().item<float>().ToString(\"R\", System.Globalization.CultureInfo.InvariantCulture)";

@@ -91,7 +91,10 @@ public static class OneDnnIsa
 
     /// <summary>Idempotent; called by <see cref="TorchRuntime.Initialize"/> before the first use of torch. Never
     /// throws: on any failure oneDNN keeps its own choice and <see cref="Status"/> says why.</summary>
-    public static void ApplyIfNeeded()
+    /// <param name="libtorchLoadedBefore">Whether libtorch was mapped before distill's own start-up loaded it (null: look
+    /// now). Initialize maps the patched natives itself just before this, which runs no oneDNN primitive; looking here
+    /// then warned "libtorch was loaded first" in every kernel notebook, where the cap held.</param>
+    public static void ApplyIfNeeded(bool? libtorchLoadedBefore = null)
     {
         lock (Gate)
         {
@@ -102,7 +105,7 @@ public static class OneDnnIsa
             var d = Decide(CpuFacts.Detect(), user, Environment.GetEnvironmentVariable(ControlVariable), Environment.GetEnvironmentVariable(SetByDistillVariable));
             if (d.Cap is null) { Status = d.Reason; return; }
             // If libtorch is already mapped, a convolution may already have fixed oneDNN's ISA; say so rather than guess.
-            var late = OperatingSystem.IsLinux() && Dl.IsLoaded("libtorch_cpu.so") ? " (libtorch was loaded first: holds only if no oneDNN primitive ran yet)" : "";
+            var late = (libtorchLoadedBefore ?? (OperatingSystem.IsLinux() && Dl.IsLoaded("libtorch_cpu.so"))) ? " (libtorch was loaded first: holds only if no oneDNN primitive ran yet)" : "";
             NativeEnvironment.SetDefault(Variable, d.Cap);
             NativeEnvironment.SetDefault(LegacyVariable, d.Cap);
             // Only the .NET environment: child processes inherit it; no native library reads this one.

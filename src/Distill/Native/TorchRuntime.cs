@@ -65,9 +65,14 @@ public static class TorchRuntime
             ? CheckThreads(n, source) : CheckThreads(0, source);
     }
 
-    /// <summary>Idempotent. <paramref name="threads"/> defaults to $DISTILL_THREADS, else the number of cores.</summary>
+    /// <summary>Idempotent. <paramref name="threads"/> defaults to $DISTILL_THREADS, else the number of cores, on the
+    /// first call; a later call without it keeps the count set before.</summary>
+    /// <exception cref="ThreadCountException"><paramref name="threads"/> is outside 1 to <see cref="MaxThreads"/>.</exception>
     public static void Initialize(int? threads = null)
     {
+        // Checked as $DISTILL_THREADS is: 0 reached libtorch, whose c10::Error aborted the process (the kernel died with
+        // every variable of the session), and 40 on 2 cores was taken.
+        if (threads is int given) CheckThreads(given, $"threads: {given}");
         lock (Gate)
         {
             if (initialized) { if (threads is int t && t != TorchRuntime.threads) SetThreads(t); return; }
@@ -80,9 +85,10 @@ public static class TorchRuntime
             // Both before libtorch loads: the shim must be mapped first to win, and the patched natives must be found
             // before TorchSharp goes looking (in the kernel, it would find the NuGet cache's unpatched copy).
             MklCpuDispatch.EnableIfSafe();
+            var libtorchBefore = OperatingSystem.IsLinux() && Dl.IsLoaded("libtorch_cpu.so"); // by something else than this start-up
             PatchedNatives.LoadIfNeeded();
             // Before anything below runs a convolution: oneDNN reads its ISA cap once.
-            OneDnnIsa.ApplyIfNeeded();
+            OneDnnIsa.ApplyIfNeeded(libtorchBefore);
             var env = threads is null ? EnvironmentThreads() : null;
             ThreadsProblem = env > Environment.ProcessorCount
                 ? $"DISTILL_THREADS={env} is more than the {Environment.ProcessorCount} cores: threads wait for each other and every step slows down; set it to at most {Environment.ProcessorCount}"

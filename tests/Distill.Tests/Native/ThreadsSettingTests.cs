@@ -1,3 +1,4 @@
+using Distill.Native;
 using Distill.Tests.Onboarding;
 
 namespace Distill.Tests.Native;
@@ -58,5 +59,22 @@ public class ThreadsSettingTests
         Assert.DoesNotContain("DISTILL_THREADS", Doctor("1").Output, StringComparison.Ordinal);
         var (_, output) = Doctor($"{Environment.ProcessorCount + 1}");
         Assert.Contains($"note: DISTILL_THREADS={Environment.ProcessorCount + 1} is more than the {Environment.ProcessorCount} cores", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>A count passed in code (<c>Notebook.Start(threads: 0)</c>) went to libtorch unchecked: 0 aborted the
+    /// process with a c10::Error (the kernel died), 40 on 2 cores was taken. It is refused as $DISTILL_THREADS is, and
+    /// the count in use stays.</summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(100_000)]
+    public void A_thread_count_passed_in_code_is_checked_like_the_variable(int threads)
+    {
+        TorchRuntime.Initialize();
+        var before = TorchRuntime.Threads;
+        var e = Assert.Throws<ThreadCountException>(() => Distill.Notebook.Start(threads: threads));
+        Assert.StartsWith($"threads: {threads} is not a thread count in [1, {TorchRuntime.MaxThreads}]", e.Message, StringComparison.Ordinal);
+        Assert.Equal(before, TorchRuntime.Threads);
+        Assert.Equal(before, TorchSharp.torch.get_num_threads());
     }
 }
