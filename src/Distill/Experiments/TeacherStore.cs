@@ -158,7 +158,7 @@ public static class TeacherStore
             // Its checkpoints go to the cache's stage: "give another --out" named an option the command did not have.
             DeleteQuietly(staging);
             throw new InvalidOperationException($"{options.Name}: the teacher cache {dir}: {disk.Split(':')[0]}; free space there, or set " +
-                                                $"DISTILL_TEACHER_CACHE to another folder ({Variable}=off trains without keeping it).", e);
+                                                $"{Variable} to another folder ({Variable}=off trains without keeping it).", e);
         }
         try
         {

@@ -40,11 +40,18 @@ public static class Rkd
         double b = student.shape[0], bytes = student.ElementSize;
         double d = Math.Max(student.numel() / Math.Max(b, 1), teacher.numel() / Math.Max(b, 1));
         var needed = 10 * b * b * b * bytes + 6 * b * b * d * bytes;
+        // Training calls this every step with the same few sizes: the memory (a read of /proc/meminfo) is asked once
+        // per size that fitted, not on every step.
+        if (needed == lastFitted) return;
         var available = (double)Models.ModelMemory.AvailableBytes();
         if (needed > available)
             throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"rkd_angle: a batch of {b:0} compares B³ = {b * b * b:N0} angles, about {needed / (1 << 30):0.#} GiB with their gradients, and {available / (1 << 30):0.#} GiB is available; use a smaller batch (RKD's paper uses 64-128)."));
+        lastFitted = needed;
     }
+
+    /// <summary>The memory estimate <see cref="CheckAngleMemory"/> last found to fit (a double is written whole).</summary>
+    static double lastFitted = double.NaN;
 
     /// <summary>[B, B, D]: entry (j, i) = e_i − e_j.</summary>
     static Tensor Differences(Tensor features)

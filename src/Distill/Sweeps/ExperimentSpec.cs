@@ -390,7 +390,7 @@ public sealed record Experiment
         // A step at or past a run's end never changes the rate, so a grid over such schedules trains identical runs; as
         // `train --schedule` and the recipes refuse it.
         var epochs = Int(root, "epochs") ?? 10;
-        int? teacherEpochs = teacher is null ? null : Int(teacher, "epochs") ?? 6;
+        int? teacherEpochs = teacher is null ? null : Int(teacher, "epochs") ?? Training.TrainOptions.DefaultTeacherEpochs;
         foreach (var (key, count) in new[] { ("epochs", (int?)epochs), ("teacher.epochs", teacherEpochs) })
             if (count is int n && schedule.EpochsNeeded > n)
                 throw new SpecException(file, SpecSchema.Line(scheduleNode ?? root),

@@ -308,9 +308,15 @@ sealed class RunFolder : IDisposable
     /// run: the folder itself, a distillation's teacher/, student/ and teacher-N-MODEL/, or RUN/seedN in a recipe's
     /// folder (one with <see cref="RecipeFile"/>).</summary>
     static bool OwnLayout(string outRoot, string rel) =>
-        rel.Length == 0 || rel is "teacher" or "student" || (rel.StartsWith("teacher-", StringComparison.Ordinal) && !rel.Contains(Path.DirectorySeparatorChar))
-        || (File.Exists(Path.Combine(outRoot, RecipeFile)) && rel.Split(Path.DirectorySeparatorChar) is [_, var seed]
-            && seed.Length > 4 && seed.StartsWith("seed", StringComparison.Ordinal) && seed[4..].All(char.IsAsciiDigit));
+        rel.Length == 0 || DistillationRunFolder(rel) || (File.Exists(Path.Combine(outRoot, RecipeFile)) && RecipeRunFolder(rel));
+
+    /// <summary>The folders a distillation writes (relative to its --out): teacher/, student/ and kd-multi's teacher-N-MODEL/.</summary>
+    public static bool DistillationRunFolder(string rel) =>
+        rel is "teacher" or "student" || (rel.StartsWith("teacher-", StringComparison.Ordinal) && !rel.Contains(Path.DirectorySeparatorChar));
+
+    /// <summary>The folders a recipe writes (relative to its --out): RUN/seedN (Recipe.Options).</summary>
+    public static bool RecipeRunFolder(string rel) =>
+        rel.Split(Path.DirectorySeparatorChar) is [_, var seed] && seed.Length > 4 && seed.StartsWith("seed", StringComparison.Ordinal) && seed[4..].All(char.IsAsciiDigit);
 
     /// <summary>The file in a recipe's --out folder that names the recipe (one line).</summary>
     public const string RecipeFile = "recipe.txt";

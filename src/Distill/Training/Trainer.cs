@@ -38,6 +38,12 @@ public static class Trainer
     public static void ClaimOut(string outRoot, Func<string, bool> writes, bool force, bool resume, TextWriter? log) =>
         RunFolder.ClaimOut(outRoot, writes, force, resume, log);
 
+    /// <inheritdoc cref="RunFolder.DistillationRunFolder"/>
+    public static bool DistillationRunFolder(string rel) => RunFolder.DistillationRunFolder(rel);
+
+    /// <inheritdoc cref="RunFolder.RecipeRunFolder"/>
+    public static bool RecipeRunFolder(string rel) => RunFolder.RecipeRunFolder(rel);
+
     /// <summary>Claims <paramref name="outRoot"/> for one recipe's runs (see <see cref="RunFolder.ClaimForRecipe"/>).</summary>
     public static void ClaimForRecipe(string outRoot, string recipe, bool force, bool resume, TextWriter? log) =>
         RunFolder.ClaimForRecipe(outRoot, recipe, force, resume, log);
@@ -312,7 +318,7 @@ sealed class TrainingRun : IDisposable
         if (teacherSource == TeacherSource.Cached) t = new ModelOutput(teacherLogits!.index_select(0, index), []);
         else if (teacherSource == TeacherSource.Live)
             using (no_grad()) t = teacher!.call(x);
-        var progressFraction = totalSteps > 1 ? step / (double)(totalSteps - 1) : 1.0;
+        var progressFraction = Progress(step);
 
         // An objective over small logits alone is computed, forward and backward, on one thread, then its gradient
         // is sent through the student on all of them. Each of its kernels on [B, C] is far below ATen's parallel grain,
@@ -365,6 +371,9 @@ sealed class TrainingRun : IDisposable
     /// written before it was saved).</summary>
     double? firstStepLoss;
 
+    /// <summary>Training progress at <paramref name="step"/>, 0 to 1, as the objective's weight schedules read it.</summary>
+    double Progress(long step) => totalSteps > 1 ? step / (double)(totalSteps - 1) : 1.0;
+
     /// <summary>The previous step's loss and term values (as <see cref="NonFinite"/> reads them).</summary>
     float[]? lastStep;
 
@@ -379,8 +388,8 @@ sealed class TrainingRun : IDisposable
         {
             // Weighted as the total summed them (the previous step's weights): sp's 2.4e-4 under a weight of 1e30 is the
             // large one, and the unweighted values blamed the cross-entropy.
-            var previous = totalSteps > 1 ? Math.Max(step - 1, 0) / (double)(totalSteps - 1) : 1.0;
-            var terms = parts.Select((p, i) => (p.Name, Value: (double)last[i + 1], Weight: i < objective.Terms.Count ? objective.Terms[i].Weight.At(previous) : 1)).ToList();
+            var previous = Progress(Math.Max(step - 1, 0));
+            var terms = parts.Select((p, i) => (p.Name, Value: (double)last[i + 1], Weight: objective.Terms[i].Weight.At(previous))).ToList(); // a part per term
             var largest = terms.MaxBy(p => Math.Abs(p.Value * p.Weight)).Name;
             return new NonFiniteLossException(Where(values[0]) +
                 $"in every term: the previous step's update made the weights non-finite. Its terms were " +
