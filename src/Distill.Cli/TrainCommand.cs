@@ -199,6 +199,10 @@ static class TrainCommand
                 return RunRecipe(r.GetValue(recipe)!, recipeConfig, common, r.GetValue(outDir), r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
             using var data = Load(r.GetValue(dataset) ?? "fashion-mnist", common);
             CheckSizes(data, r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
+            // The whole split is the default's subset (Subset takes all of it, in order): recorded as the default, so a
+            // --resume that spelled it out (or left it out) is not refused as a changed setting.
+            if (r.GetValue(teacherTrainSize) == data.Train.Count)
+                common = common with { Settings = new Dictionary<string, string>(common.Settings) { ["teacher_train_size"] = "" } };
 
             var studentName = studentArg ?? throw new ArgumentException("--model is required (e.g. --model mlp-800-800), unless --recipe is given.");
             // Both sized before anything trains: a student too large to train here is refused now, not after its teacher.

@@ -52,6 +52,23 @@ public class RunFolderTests
         Assert.Equal(2, Metrics(dir).Count); // header + the new run's one epoch
     }
 
+    /// <summary>--teacher-train-size 60000 is Fashion-MNIST's whole training split, the subset the flag's absence takes:
+    /// a --resume that spelled it out was refused as "teacher_train_size:  → 60000".</summary>
+    [Fact]
+    public void A_resume_naming_the_whole_split_as_teacher_train_size_is_the_same_run_and_a_subset_is_not()
+    {
+        var dir = Path.Combine(TestSupport.TempDir("runfolder-teacher-size"), "run");
+        string[] distill(params string[] extra) => ["train", "--model", "mlp-32", "--teacher", "mlp-32", "--train-size", "256", "--test-size", "200",
+            "--epochs", "1", "--teacher-epochs", "1", "--out", dir, .. extra];
+        var first = DistillProcess.Run(distill());
+        Assert.True(first.Exit == 0, first.Err);
+        var spelled = DistillProcess.Run(distill("--teacher-train-size", "60000", "--resume"));
+        Assert.True(spelled.Exit == 0, spelled.Err);
+        var subset = DistillProcess.Run(distill("--teacher-train-size", "1000", "--resume"));
+        Assert.Equal(1, subset.Exit);
+        Assert.Contains("teacher_train_size:  → 1000", subset.Err);
+    }
+
     /// <summary>A plain run writes --out itself, a distillation its teacher/ and student/, a recipe RUN/seedN: a folder
     /// holding one kind refuses the others (they were written beside it and mixed), and --force clears it.</summary>
     [Fact]

@@ -116,13 +116,24 @@ public static class TeacherStore
         ArgumentNullException.ThrowIfNull(options);
         var objective = new Objective().Add(new CrossEntropyTerm());
         var outDir = options.OutDir;
-        if (cache is not string dir || (outDir is not null && RunFolder.HoldsRun(outDir))) return Trainer.Train(teacher, data, objective, options);
+        if (cache is not string dir) return Trainer.Train(teacher, data, objective, options);
 
         // The run's own extra settings describe the student it is trained for, not the teacher. The initial weights are
         // in the key too: a caller that built the teacher another way never gets this one.
         var settings = RunFolder.Settings(options with { Settings = new Dictionary<string, string>() }, teacher, objective, data, null);
         var key = CacheEntry.RunKey(settings, options.Device, [$"init={TensorDigest.Weights(teacher)}"]);
         var entry = Path.Combine(dir, "runs", key);
+        var staging = $"{entry}.{Environment.ProcessId}.tmp";
+        if (outDir is not null && RunFolder.HoldsRun(outDir))
+        {
+            // A folder that already holds a run is the trainer's to judge (resume, refusal, --force). A teacher it
+            // finishes there is the one this key names (a resume refuses changed settings and repeats the uninterrupted
+            // run bit for bit), so it is kept as a trained one is: a teacher finished by --resume was trained again by
+            // the next command.
+            var finished = Trainer.Train(teacher, data, objective, options);
+            using var keeping = Hold(dir, key, "teacher", options.Log, options.Cancellation);
+            return System.IO.Directory.Exists(entry) ? finished : Keep(outDir, staging, entry, dir, finished, options);
+        }
         using var held = Hold(dir, key, "teacher", options.Log, options.Cancellation);
         var checkpoint = Path.Combine(entry, Checkpoint.FileName);
         if (File.Exists(checkpoint) && Reuse(teacher, entry, checkpoint, options) is { } reused)
@@ -140,7 +151,6 @@ public static class TeacherStore
         }
         // Whatever is left under this key (no checkpoint, or the stage of a killed process: only the lock holder writes
         // one, so every other is stale) is not a teacher: clear it.
-        var staging = $"{entry}.{Environment.ProcessId}.tmp";
         var stages = System.IO.Directory.CreateDirectory(Path.GetDirectoryName(entry)!).GetDirectories($"{key}.*.tmp").Select(d => d.FullName);
         foreach (var stale in stages.Append(entry).Where(System.IO.Directory.Exists)) System.IO.Directory.Delete(stale, recursive: true);
         var target = outDir ?? staging;
@@ -160,6 +170,13 @@ public static class TeacherStore
             throw new InvalidOperationException($"{options.Name}: the teacher cache {dir}: {disk.Split(':')[0]}; free space there, or set " +
                                                 $"{Variable} to another folder ({Variable}=off trains without keeping it).", e);
         }
+        return Keep(outDir, staging, entry, dir, trained, options);
+    }
+
+    /// <summary>Moves a trained teacher's run into the cache under <paramref name="entry"/>: from <paramref name="outDir"/>
+    /// (copied to the stage first) or, without one, from the stage it was trained in. Called under the entry's lock.</summary>
+    static TrainResult Keep(string? outDir, string staging, string entry, string dir, TrainResult trained, TrainOptions options)
+    {
         try
         {
             if (outDir is not null) CopyRun(outDir, staging);

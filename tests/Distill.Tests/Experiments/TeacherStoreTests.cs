@@ -96,6 +96,49 @@ public class TeacherStoreTests
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
     }
 
+    /// <summary>A teacher stopped in --out and finished there by --resume was left out of the cache (the trainer alone
+    /// handled a folder holding a run), so the next command trained the same teacher again.</summary>
+    [Fact]
+    public void A_teacher_finished_by_resume_in_its_out_folder_is_kept_in_the_cache()
+    {
+        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        try
+        {
+            using var full = Datasets.FashionMnist();
+            using var data = full.Subset(512, 100);
+            TrainResult Teacher(TrainOptions o)
+            {
+                TorchSharp.torch.manual_seed(0);
+                using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
+                return TeacherStore.TrainOrReuse(t, data, o);
+            }
+            var outDir = Path.Combine(dir, "out", "teacher");
+            var options = new TrainOptions { Name = "teacher", Epochs = 2, Progress = false, OutDir = outDir };
+            using (var stop = new CancellationTokenSource())
+            {
+                stop.Cancel();
+                Assert.Throws<TrainingStoppedException>(() => Teacher(options with { Cancellation = stop.Token }));
+            }
+            Assert.True(RunFolder.HoldsRun(outDir));
+            Assert.False(Directory.Exists(Path.Combine(dir, "runs")) && Directory.GetDirectories(Path.Combine(dir, "runs")).Length > 0);
+
+            var log = new StringWriter();
+            var finished = Teacher(options with { Resume = true, Log = log });
+            Assert.Contains("teacher: kept in the teacher cache (", log.ToString());
+            var entry = Directory.GetDirectories(Path.Combine(dir, "runs")).Single();
+            Assert.Equal(2, Checkpoint.ReadInfo(Path.Combine(entry, Checkpoint.FileName)).Epoch);
+
+            var reused = Teacher(options with { OutDir = null, Log = log = new StringWriter() });
+            Assert.Contains("reused from the teacher cache", log.ToString());
+            Assert.Equal(finished.WeightsSha256, reused.WeightsSha256);
+            // and as trained in one go: the resume repeated the uninterrupted run
+            Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", "off");
+            Assert.Equal(finished.WeightsSha256, Teacher(options with { OutDir = null }).WeightsSha256);
+        }
+        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+    }
+
     [Fact]
     public void A_cache_setting_that_names_a_file_is_said_by_doctor_and_refused_by_name()
     {
