@@ -42,4 +42,22 @@ public sealed record Augmentation(int CropPadding = 0, bool HorizontalFlip = fal
         }
         return x.MoveToOuterDisposeScope();
     }
+
+    /// <summary>As `--augment` and a spec's `augment:` spell it ("none", "crop-flip"; "crop-N", "flip" or "crop-N-flip"
+    /// for what they cannot ask for): run.json records this, where the record's own text showed .NET's.</summary>
+    public override string ToString() => (CropPadding, HorizontalFlip) switch
+    {
+        (0, false) => "none",
+        (4, true) => "crop-flip",
+        (0, true) => "flip",
+        (var p, var flip) => $"crop-{p}{(flip ? "-flip" : "")}",
+    };
+
+    /// <summary>The spelling above for a run.json written before it, which held the record's .NET text
+    /// ("Augmentation { CropPadding = 4, HorizontalFlip = True, Enabled = True }"); other text is returned as it is.</summary>
+    public static string Respell(string recorded)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(recorded, @"^Augmentation \{ CropPadding = (\d+), HorizontalFlip = (True|False)(, Enabled = (True|False))? \}$");
+        return m.Success ? new Augmentation(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), m.Groups[2].Value == "True").ToString() : recorded;
+    }
 }

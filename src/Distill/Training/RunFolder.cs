@@ -192,6 +192,7 @@ sealed class RunFolder : IDisposable
         var value = record.GetValueOrDefault(key);
         // Empty is the default (a command without a teacher refuses --teacher-epochs, so it never meets a number).
         if (key == "teacher_epochs" && value == "") return $"{TrainOptions.DefaultTeacherEpochs}";
+        if (key == "augment" && value is not null) return Augmentation.Respell(value);
         if (key == "device" && value is not null)
         {
             try { return TorchRuntime.ResolveDevice(value).ToString(); }

@@ -43,4 +43,17 @@ public class RunRecordTests
         typed["teacher_epochs"] = "7";
         Assert.Equal(["teacher_epochs:  → 7"], RunFolder.Differences(recorded, typed));
     }
+
+    /// <summary>run.json showed the augmentation as .NET's record text ("Augmentation { CropPadding = 4, ... }"); it is
+    /// spelled as --augment takes it now, and a run recorded the old way still resumes with the same augmentation.</summary>
+    [Fact]
+    public void The_augmentation_is_recorded_as_the_option_spells_it_and_an_older_record_still_matches()
+    {
+        Assert.Equal(["none", "crop-flip", "flip", "crop-2", "crop-2-flip"],
+            new[] { Augmentation.None, Augmentation.Cifar, new(0, true), new(2, false), new(2, true) }.Select(a => a.ToString()));
+        var old = new Dictionary<string, string> { ["augment"] = "Augmentation { CropPadding = 4, HorizontalFlip = True, Enabled = True }" };
+        Assert.Empty(RunFolder.Differences(old, new Dictionary<string, string> { ["augment"] = "crop-flip" }));
+        Assert.Equal(["augment: Augmentation { CropPadding = 4, HorizontalFlip = True, Enabled = True } → none"],
+            RunFolder.Differences(old, new Dictionary<string, string> { ["augment"] = "none" }));
+    }
 }
