@@ -18,7 +18,8 @@ static class CacheEntry
     /// kernels that compute it, the caller's own <paramref name="parts"/> (initial weights, method, ...), and this
     /// library's build, so a code change never reuses a stale run.</summary>
     public static string RunKey(IReadOnlyDictionary<string, string> settings, string device, IEnumerable<string> parts) =>
-        Hash(RunFolder.Compared(settings).Where(kv => kv.Key != "name").Select(kv => $"{kv.Key}={kv.Value}")
+        // The device as typed is left to "on=": --device cpu missed the entry --device auto (cpu here) had made.
+        Hash(RunFolder.Compared(settings).Where(kv => kv.Key is not ("name" or "device")).Select(kv => $"{kv.Key}={kv.Value}")
             .Append($"on={TorchRuntime.ResolveDevice(device)}")
             .Append($"kernels={TorchRuntime.KernelIdentity}")
             .Concat(parts)

@@ -37,7 +37,7 @@ static class StudentStore
         var key = Key(method.Value.Choice, method.Value.Setup, student, transfer, objective, options, teacher, c.StudentDropout);
         using var held = TeacherStore.Hold(dir, key, "run", options.Log, options.Cancellation);
         string weights = Path.Combine(dir, key + ".bin"), record = Path.Combine(dir, key + ".json");
-        if (TryLoad(student, weights, record, options) is { } reused)
+        if (TryLoad(student, key, weights, record, options) is { } reused)
         {
             // As training leaves them: the student in eval mode on the run's device, the teacher frozen.
             student.to(TorchRuntime.ResolveDevice(options.Device)).eval();
@@ -45,11 +45,7 @@ static class StudentStore
             return reused;
         }
         var trained = Trainer.Train(student, transfer, objective, options, teacher);
-        var tmp = $".{Environment.ProcessId}.tmp";
-        student.save(weights + tmp);
-        File.Move(weights + tmp, weights, overwrite: true);
-        // The record is written last: an entry without it is not an entry.
-        AtomicFile.WriteAllText(record, JsonSerializer.Serialize(new Record(trained.Seed, trained.Parameters, trained.Teacher, trained.WeightsSha256, [.. trained.History])));
+        TeacherStore.KeepFiles(dir, key, student, JsonSerializer.Serialize(new Record(trained.Seed, trained.Parameters, trained.Teacher, trained.WeightsSha256, [.. trained.History], key)), options);
         return trained;
     }
 
@@ -69,12 +65,13 @@ static class StudentStore
             $"teacher_weights={(teacher is null ? "none" : TensorDigest.Weights(teacher))}"]);
     }
 
-    static TrainResult? TryLoad(DistillModel student, string weights, string record, TrainOptions options) =>
+    static TrainResult? TryLoad(DistillModel student, string key, string weights, string record, TrainOptions options) =>
         !File.Exists(weights) || !File.Exists(record) ? null : CacheEntry.LoadOrRollBack(student, () =>
         {
             var saved = JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) ?? throw new JsonException("empty record");
             if (saved.History is null) throw new InvalidDataException("its record is incomplete");
-            if (saved.Seed != options.Seed || saved.History.Count != options.Epochs) throw new InvalidDataException("its record is of another run");
+            // A pair of files copied in from another entry (another method's run) loads as well as its own.
+            if (saved.Seed != options.Seed || saved.History.Count != options.Epochs || saved.Key != key) throw new InvalidDataException("its record is of another run");
             var digest = CacheEntry.LoadVerified(student, weights, saved.WeightsSha256);
             var reused = new TrainResult { Name = options.Name, Seed = saved.Seed, Parameters = saved.Parameters, History = saved.History, Teacher = saved.Teacher,
                 WeightsSha256 = digest };
@@ -88,10 +85,11 @@ static class StudentStore
         e =>
         {
             // A damaged entry is not an error of the experiment: drop it and train.
-            options.Log?.WriteLine($"run cache: ignoring damaged entry {weights} ({e.Message}); training the run");
+            options.Log?.WriteLine($"run cache: ignoring damaged entry {Path.ChangeExtension(weights, null)}.bin/.json ({e.Message}); training the run");
             File.Delete(weights);
             File.Delete(record);
         });
 
-    sealed record Record(int Seed, long Parameters, TeacherSource Teacher, string? WeightsSha256, List<EpochMetrics> History);
+    /// <param name="Key">The entry's own key, checked on load (null in entries written before it was: not reused).</param>
+    sealed record Record(int Seed, long Parameters, TeacherSource Teacher, string? WeightsSha256, List<EpochMetrics> History, string? Key = null);
 }

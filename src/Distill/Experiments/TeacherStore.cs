@@ -26,7 +26,7 @@ public static class TeacherStore
         {
             var env = Environment.GetEnvironmentVariable("DISTILL_TEACHER_CACHE");
             if (string.Equals(env, "off", StringComparison.OrdinalIgnoreCase) || env == "0") return null;
-            if (!string.IsNullOrEmpty(env)) return env;
+            if (!string.IsNullOrWhiteSpace(env)) return env; // " " made a folder named " " wherever the command ran
             for (var d = new DirectoryInfo(Environment.CurrentDirectory); d is not null; d = d.Parent)
                 if (File.Exists(Path.Combine(d.FullName, "Research.sln"))) return Path.Combine(d.FullName, "artifacts", "teachers");
             return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "distill", "teachers");
@@ -65,7 +65,9 @@ public static class TeacherStore
 
     internal static string Key(ImageDataset data, RecipeConfig c)
     {
-        return CacheEntry.Hash([c.Teacher, c.TeacherModel, data.Name, data.Train.Count, data.Test.Count, c.TeacherTrainSize, c.TestSize, c.DataSeed,
+        // The data's checksum, not only its name and counts: DISTILL_DATA pointing at other files of the same name and
+        // size (relabelled, another copy) got the teacher trained on the first.
+        return CacheEntry.Hash([c.Teacher, c.TeacherModel, data.Name, data.Train.Count, data.Test.Count, RunFolder.DataChecksum(data), c.TeacherTrainSize, c.TestSize, c.DataSeed,
             c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer, c.Schedule, c.BatchSize, c.Augment, TorchRuntime.Threads, TorchRuntime.KernelIdentity,
             typeof(TeacherStore).Assembly.ManifestModule.ModuleVersionId]);
     }
@@ -83,12 +85,16 @@ public static class TeacherStore
     {
         if ((File.Exists(dir) ? dir : FilePaths.FileAncestor(dir)) is { } file)
             throw new InvalidOperationException($"the teacher cache {dir} cannot be a folder: {file} is a file. Set DISTILL_TEACHER_CACHE to a folder, or to off.");
-        var locks = System.IO.Directory.CreateDirectory(Path.Combine(dir, "locks")).FullName; // beside the entries, not among them
-        var path = Path.Combine(locks, key + ".lock");
+        string path;
+        try { path = Path.Combine(System.IO.Directory.CreateDirectory(Path.Combine(dir, "locks")).FullName, key + ".lock"); } // beside the entries, not among them
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw Unwritable(dir, e); }
         var said = false;
         while (true)
         {
-            if (FolderLock.TryTake(path) is { } held) return held;
+            IDisposable? taken;
+            try { taken = FolderLock.TryTake(path); }
+            catch (Exception e) when (e is UnauthorizedAccessException || (e is IOException io && !IoError.IsLockConflict(io))) { throw Unwritable(dir, e); }
+            if (taken is { } held) return held;
             if (!said) log?.WriteLine($"waiting for the {what}: another process (PID {FolderLock.Holder(path)}) is training it");
             said = true;
             cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
@@ -136,7 +142,7 @@ public static class TeacherStore
         }
         using var held = Hold(dir, key, "teacher", options.Log, options.Cancellation);
         var checkpoint = Path.Combine(entry, Checkpoint.FileName);
-        if (File.Exists(checkpoint) && Reuse(teacher, entry, checkpoint, options) is { } reused)
+        if (File.Exists(checkpoint) && Reuse(teacher, entry, key, checkpoint, options) is { } reused)
         {
             if (outDir is not null)
             {
@@ -153,6 +159,7 @@ public static class TeacherStore
         // one, so every other is stale) is not a teacher: clear it.
         var stages = System.IO.Directory.CreateDirectory(Path.GetDirectoryName(entry)!).GetDirectories($"{key}.*.tmp").Select(d => d.FullName);
         foreach (var stale in stages.Append(entry).Where(System.IO.Directory.Exists)) System.IO.Directory.Delete(stale, recursive: true);
+        if (File.Exists(entry)) File.Delete(entry); // a file under the entry's name took the trained teacher's move
         var target = outDir ?? staging;
         TrainResult trained;
         try { trained = Trainer.Train(teacher, data, objective, options with { OutDir = target, Resume = false, Force = false }); }
@@ -180,19 +187,36 @@ public static class TeacherStore
         try
         {
             if (outDir is not null) CopyRun(outDir, staging);
+            // The entry names its key: a run folder copied in under another key (another teacher's) is not reused.
+            File.WriteAllText(Path.Combine(staging, KeyFile), Path.GetFileName(entry));
             System.IO.Directory.Move(staging, entry); // whole or not at all: a kill before this leaves only a .tmp folder
         }
-        catch (Exception e) when (outDir is not null && e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // The teacher is trained and whole in --out: a cache that cannot take its copy (a full disk) costs only the
-            // next command's retraining, not this command's student.
+            // The teacher is trained (and, with --out, whole there): a cache that cannot take it (a full disk, a
+            // file in the way) costs only the next command's retraining, not this command's student.
             DeleteQuietly(staging);
-            options.Log?.WriteLine($"warning: {options.Name}: not kept in the teacher cache {dir} ({IoError.DiskProblem(e)?.Split(':')[0] ?? e.Message.TrimEnd('.')}), " +
-                                   $"so the next command trains it again; free space there, or set {Variable} to another folder.");
+            Unkept(options, dir, e);
             return trained;
         }
         options.Log?.WriteLine($"{options.Name}: kept in the teacher cache ({entry}); the next command with these teacher settings reuses it");
         return trained;
+    }
+
+    /// <summary>A cache this process cannot write (read-only, another user's, a file where its locks/ folder goes): even a
+    /// hit takes the entry's lock there, so the command cannot go on with it.</summary>
+    static InvalidOperationException Unwritable(string dir, Exception e) =>
+        new($"the teacher cache {dir} cannot be written ({e.Message.TrimEnd('.')}); set {Variable} to a folder you can write to, or to off to train without it.", e);
+
+    /// <summary>In a `train --teacher` entry, the entry's own key (its folder's name when it was kept).</summary>
+    const string KeyFile = "cache-key";
+
+    /// <summary>The warning for a trained teacher or run the cache could not take: the next command trains it again.</summary>
+    internal static void Unkept(TrainOptions options, string dir, Exception e)
+    {
+        var disk = IoError.DiskProblem(e);
+        options.Log?.WriteLine($"warning: {options.Name}: not kept in the teacher cache {dir} ({disk?.Split(':')[0] ?? e.Message.TrimEnd('.')}), so the next command " +
+                               $"trains it again; {(disk is not null ? "free space there" : "remove what is in the way there")}, or set {Variable} to another folder ({Variable}=off keeps nothing).");
     }
 
     static void DeleteQuietly(string folder)
@@ -203,9 +227,19 @@ public static class TeacherStore
 
     /// <summary>The cached teacher's weights loaded into <paramref name="teacher"/>, or null when the entry is damaged:
     /// then it is dropped and the teacher's own initial weights are put back, so the retraining starts where it would have.</summary>
-    static TrainResult? Reuse(DistillModel teacher, string entry, string checkpoint, TrainOptions options) =>
+    static TrainResult? Reuse(DistillModel teacher, string entry, string key, string checkpoint, TrainOptions options) =>
         CacheEntry.LoadOrRollBack(teacher, () =>
         {
+            // A checkpoint or a whole run copied in from another entry loads as well as its own: checked against the
+            // entry's key and record, and as a finished run of this length and seed, before it is used.
+            var keyFile = Path.Combine(entry, KeyFile);
+            if (!File.Exists(keyFile) || File.ReadAllText(keyFile).Trim() != key) throw new InvalidDataException($"it is not the entry of its key (its {KeyFile} file names another or is missing)");
+            var record = Path.Combine(entry, RunFolder.SettingsFile);
+            var recorded = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(record)) ?? throw new InvalidDataException("its run.json is empty");
+            var stamp = Checkpoint.ReadInfo(checkpoint);
+            if (Checkpoint.FromAnotherRun(checkpoint, stamp, record, recorded) is { } foreign) throw new InvalidDataException(foreign);
+            if (stamp.Seed != options.Seed || stamp.Epoch != options.Epochs || stamp.InProgress is not null)
+                throw new InvalidDataException($"its checkpoint is not a finished {options.Epochs}-epoch run of seed {options.Seed} (it holds epoch {stamp.Epoch}, seed {stamp.Seed})");
             var info = Checkpoint.LoadModel(checkpoint, teacher);
             var reused = new TrainResult { Name = options.Name, Seed = info.Seed, Parameters = teacher.ParameterCount, History = info.History,
                 Teacher = TeacherSource.None, WeightsSha256 = TensorDigest.Weights(teacher) };
@@ -226,7 +260,7 @@ public static class TeacherStore
         foreach (var file in System.IO.Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
         {
             var relative = Path.GetRelativePath(from, file);
-            if (relative.StartsWith(RunFolder.LockFile, StringComparison.Ordinal)) continue;
+            if (relative.StartsWith(RunFolder.LockFile, StringComparison.Ordinal) || relative == KeyFile) continue;
             var copy = Path.Combine(to, relative);
             System.IO.Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
             File.Copy(file, copy, overwrite: true);
@@ -244,6 +278,9 @@ public static class TeacherStore
         return CacheEntry.LoadOrRollBack(teacher, () =>
         {
             var saved = JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) ?? throw new JsonException("empty record");
+            if (saved.History is not { Count: > 0 }) throw new InvalidDataException("its record is incomplete (no training history)");
+            // A pair of files copied in from another entry (another teacher's) loads as well as its own.
+            if (saved.Key != key) throw new InvalidDataException("its record is another entry's (its key differs)");
             var digest = CacheEntry.LoadVerified(teacher, weights, saved.WeightsSha256);
             return new TrainResult { Name = "teacher", Seed = saved.Seed, Parameters = teacher.ParameterCount, History = saved.History, Teacher = TeacherSource.None,
                 WeightsSha256 = digest };
@@ -253,7 +290,7 @@ public static class TeacherStore
         e =>
         {
             // A damaged cache entry is not an error of the experiment: drop it and train.
-            c.Log?.WriteLine($"teacher cache: ignoring damaged entry {weights} ({e.Message}); training the teacher");
+            c.Log?.WriteLine($"teacher cache: ignoring damaged entry {Path.Combine(dir, key)}.bin/.json ({e.Message}); training the teacher");
             File.Delete(weights);
             File.Delete(record);
         });
@@ -262,16 +299,35 @@ public static class TeacherStore
     internal static void Save(DistillModel teacher, ImageDataset data, RecipeConfig c, TrainResult trained)
     {
         if ((c.TeacherCache ?? Directory) is not string dir) return;
-        System.IO.Directory.CreateDirectory(dir);
         var key = Key(data, c);
-        string weights = Path.Combine(dir, key + ".bin"), record = Path.Combine(dir, key + ".json");
-        var tmp = weights + $".{Environment.ProcessId}.tmp";
-        teacher.save(tmp);
-        File.Move(tmp, weights, overwrite: true);
-        File.WriteAllText(record + $".{Environment.ProcessId}.tmp", JsonSerializer.Serialize(new Record(trained.Seed, [.. trained.History], TensorDigest.Weights(teacher))));
-        File.Move(record + $".{Environment.ProcessId}.tmp", record, overwrite: true);
+        KeepFiles(dir, key, teacher, JsonSerializer.Serialize(new Record(trained.Seed, [.. trained.History], TensorDigest.Weights(teacher), key)),
+            new TrainOptions { Name = "teacher", Log = c.Log });
+    }
+
+    /// <summary>A recipe teacher's or a run's entry, DIR/KEY.bin and DIR/KEY.json (written last: an entry without its
+    /// record is not one). A cache that cannot take it (a full disk, a folder in the way) gets a warning: the model is
+    /// trained, and losing the experiment for it lost every run trained so far.</summary>
+    internal static void KeepFiles(string dir, string key, DistillModel model, string record, TrainOptions options)
+    {
+        string weights = Path.Combine(dir, key + ".bin"), json = Path.Combine(dir, key + ".json"), tmp = $".{Environment.ProcessId}.tmp";
+        try
+        {
+            System.IO.Directory.CreateDirectory(dir);
+            model.save(weights + tmp);
+            File.Move(weights + tmp, weights, overwrite: true);
+            AtomicFile.WriteAllText(json, record);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Its weights without their record are no entry; a folder in the way stays, named in the warning.
+            foreach (var left in new[] { weights + tmp, weights })
+                try { if (File.Exists(left)) File.Delete(left); }
+                catch (Exception gone) when (gone is IOException or UnauthorizedAccessException) { } // the next command drops a record-less entry
+            Unkept(options, dir, e);
+        }
     }
 
     /// <param name="WeightsSha256">The saved weights' digest, checked on load (null in entries written before it was).</param>
-    sealed record Record(int Seed, List<EpochMetrics> History, string? WeightsSha256 = null);
+    /// <param name="Key">The entry's own key, checked on load (null in entries written before it was: not reused).</param>
+    sealed record Record(int Seed, List<EpochMetrics> History, string? WeightsSha256 = null, string? Key = null);
 }

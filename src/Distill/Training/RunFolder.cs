@@ -381,7 +381,7 @@ sealed class RunFolder : IDisposable
             // The images trained on: the training split less the validation hold-out, derived here so that every caller
             // (the trainer, the teacher and student caches) records the same count.
             ["data"] = $"{data.Name} from {data.Source}", ["data_train"] = $"{data.Train.Count - o.ValidationCount}", ["data_test"] = $"{data.Test.Count}",
-            ["data_sha256"] = Checksum(data),
+            ["data_sha256"] = DataChecksum(data),
             ["started"] = DateTimeOffset.Now.ToString("O"),
             // The commit the running library was built from; failing that, the checkout around the library's own folder
             // (the repository's build output), not the working directory.
@@ -399,7 +399,7 @@ sealed class RunFolder : IDisposable
     }
 
     /// <summary>SHA-256 of the training and test splits as used (images and labels): a changed subset or file shows.</summary>
-    static string Checksum(ImageDataset data) => TensorDigest.Sha256([data.Train.Images, data.Train.Labels, data.Test.Images, data.Test.Labels]);
+    public static string DataChecksum(ImageDataset data) => TensorDigest.Sha256([data.Train.Images, data.Train.Labels, data.Test.Images, data.Test.Labels]);
 
     static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 

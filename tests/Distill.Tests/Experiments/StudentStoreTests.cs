@@ -131,7 +131,29 @@ public class StudentStoreTests
             File.WriteAllBytes(entry, bytes);
             log.GetStringBuilder().Clear();
             SameRuns(first, Comparison.Run(data, c));
-            Assert.Contains($"run cache: ignoring damaged entry {entry} (its weights are not the ones its record names", log.ToString(), StringComparison.Ordinal);
+            Assert.Contains($"run cache: ignoring damaged entry {Path.ChangeExtension(entry, null)}.bin/.json (its weights are not the ones its record names", log.ToString(), StringComparison.Ordinal);
+        });
+    }
+
+    /// <summary>Another entry's pair of files, copied in under this key, loaded as well as its own: a run reported
+    /// another method's accuracy. Each record names its key now.</summary>
+    [Fact]
+    public void Another_entrys_files_copied_in_under_a_key_are_not_reused()
+    {
+        WithCache(dir =>
+        {
+            using var data = Datasets.FashionMnist();
+            var log = new StringWriter();
+            var c = Config(log) with { Seeds = [0], Methods = ["kd", "dkd"] };
+            var first = Comparison.Run(data, c);
+            var entries = Directory.GetFiles(Path.Combine(dir, "students"), "*.bin").Order(StringComparer.Ordinal).ToArray();
+            Assert.Equal(2, entries.Length);
+            var (a, b) = (Path.ChangeExtension(entries[0], null), Path.ChangeExtension(entries[1], null));
+            foreach (var ext in new[] { ".bin", ".json" }) File.Copy(b + ext, a + ext, overwrite: true);
+            log.GetStringBuilder().Clear();
+            SameRuns(first, Comparison.Run(data, c));
+            Assert.Contains($"run cache: ignoring damaged entry {a}.bin/.json (its record is of another run)", log.ToString(), StringComparison.Ordinal);
+            Assert.Equal(1, Reused(log));
         });
     }
 

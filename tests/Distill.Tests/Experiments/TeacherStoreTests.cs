@@ -64,9 +64,68 @@ public class TeacherStoreTests
 
             var again = Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null);
             Assert.DoesNotContain("reused", log.ToString());
-            Assert.Contains($"teacher cache: ignoring damaged entry {weights} (its weights are not the ones its record names", log.ToString());
+            Assert.Contains($"teacher cache: ignoring damaged entry {Path.ChangeExtension(weights, null)}.bin/.json (its weights are not the ones its record names", log.ToString());
             Assert.Equal(trained, TensorDigest.Weights(again)); // trained again from its own start
             Assert.NotEqual(bytes, File.ReadAllBytes(weights)); // and kept again, whole
+        }
+        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+    }
+
+    /// <summary>Probed: a recipe teacher's record without history failed every later command ("Value cannot be null"), a
+    /// pair of files copied in from another entry was reused, other data of the same name and size hit the entry of
+    /// the first, a folder in the way of the weights lost the trained teacher with an unexpected error, and a cache
+    /// whose locks/ could not be made said only "Access denied".</summary>
+    [Fact]
+    public void A_recipe_teacher_entry_is_checked_against_its_key_and_its_data_and_a_cache_that_cannot_take_it_warns()
+    {
+        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        try
+        {
+            using var data = Datasets.FashionMnist();
+            var log = new StringWriter();
+            var c = new FitNetsConfig { TeacherTrainSize = 600, TestSize = 200, TeacherEpochs = 1, Teacher = "mlp-32", Log = log, Progress = false };
+            var trained = TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null));
+            var key = Path.Combine(dir, TeacherStore.Key(data, c));
+            var record = File.ReadAllText(key + ".json");
+
+            var emptied = System.Text.Json.Nodes.JsonNode.Parse(record)!.AsObject();
+            emptied["History"] = new System.Text.Json.Nodes.JsonArray();
+            File.WriteAllText(key + ".json", emptied.ToJsonString());
+            Assert.Equal(trained, TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null)));
+            Assert.Contains($"teacher cache: ignoring damaged entry {key}.bin/.json (its record is incomplete (no training history))", log.ToString());
+
+            // Another teacher's pair under this key.
+            var other = c with { TeacherEpochs = 2 };
+            Recipe.Teacher(data, other, new FitNetsResult { Config = other }, null);
+            var otherKey = Path.Combine(dir, TeacherStore.Key(data, other));
+            foreach (var ext in new[] { ".bin", ".json" }) File.Copy(otherKey + ext, key + ext, overwrite: true);
+            log.GetStringBuilder().Clear();
+            Assert.Equal(trained, TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null)));
+            Assert.Contains("(its record is another entry's (its key differs))", log.ToString());
+
+            // The same name and sizes, other labels: another key.
+            using var relabelled = new ImageDataset(data.Name, new Split(data.Train.Images.clone(), data.Train.Labels.add(1).remainder(10)),
+                new Split(data.Test.Images.clone(), data.Test.Labels.clone()), data.Classes, data.Mean, data.Std, data.Source);
+            Assert.NotEqual(TeacherStore.Key(data, c), TeacherStore.Key(relabelled, c));
+
+            // A folder where the weights go: trained, used, and a warning, not an error.
+            var third = c with { TeacherEpochs = 3 };
+            var thirdKey = Path.Combine(dir, TeacherStore.Key(data, third));
+            Directory.CreateDirectory(thirdKey + ".bin");
+            log.GetStringBuilder().Clear();
+            Recipe.Teacher(data, third, new FitNetsResult { Config = third }, null);
+            Assert.Contains($"warning: teacher: not kept in the teacher cache {dir} (", log.ToString());
+            Assert.Contains("remove what is in the way there, or set DISTILL_TEACHER_CACHE to another folder", log.ToString());
+            Assert.False(File.Exists(thirdKey + ".json"));
+
+            // A cache whose locks/ cannot be made: named, with the fix.
+            var blocked = Directory.CreateTempSubdirectory("teachers-blocked").FullName;
+            File.WriteAllText(Path.Combine(blocked, "locks"), "");
+            Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", blocked);
+            var e = Assert.Throws<InvalidOperationException>(() => Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null));
+            Assert.StartsWith($"the teacher cache {blocked} cannot be written (", e.Message, StringComparison.Ordinal);
+            Assert.EndsWith("set DISTILL_TEACHER_CACHE to a folder you can write to, or to off to train without it.", e.Message, StringComparison.Ordinal);
         }
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
     }
@@ -137,6 +196,72 @@ public class TeacherStoreTests
             Assert.Equal(finished.WeightsSha256, Teacher(options with { OutDir = null }).WeightsSha256);
         }
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+    }
+
+    /// <summary>Probed: another entry's checkpoint (or its whole folder) copied in under a key was reused and, with
+    /// --out, restamped as this command's run; a file under an entry's name made the trained teacher's move fail and
+    /// the command with it; --device cpu missed the entry --device auto made on this CPU-only machine.</summary>
+    [Fact]
+    public void A_cli_teacher_entry_holding_another_run_is_not_reused_and_a_file_in_its_place_does_not_fail_the_command()
+    {
+        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        try
+        {
+            using var full = Datasets.FashionMnist();
+            using var data = full.Subset(512, 100);
+            TrainResult Teacher(TrainOptions o)
+            {
+                TorchSharp.torch.manual_seed(0);
+                using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
+                return TeacherStore.TrainOrReuse(t, data, o);
+            }
+            var log = new StringWriter();
+            var one = new TrainOptions { Name = "teacher", Epochs = 1, Progress = false, Log = log };
+            var trained = Teacher(one);
+            Teacher(one with { Epochs = 2 });
+            var entries = Directory.GetDirectories(Path.Combine(dir, "runs"));
+            Assert.Equal(2, entries.Length);
+            string Entry(int epochs) => entries.Single(e => Checkpoint.ReadInfo(Path.Combine(e, Checkpoint.FileName)).Epoch == epochs);
+            var (e1, e2) = (Entry(1), Entry(2));
+
+            File.Copy(Path.Combine(e2, Checkpoint.FileName), Path.Combine(e1, Checkpoint.FileName), overwrite: true);
+            log.GetStringBuilder().Clear();
+            Assert.Equal(trained.WeightsSha256, Teacher(one).WeightsSha256);
+            Assert.Contains($"teacher cache: ignoring damaged entry {e1} (", log.ToString());
+            Assert.Contains("was written by another run than the one", log.ToString());
+
+            // The other entry's whole folder under this key.
+            Directory.Delete(e1, recursive: true);
+            CopyTree(e2, e1);
+            log.GetStringBuilder().Clear();
+            Assert.Equal(trained.WeightsSha256, Teacher(one).WeightsSha256);
+            Assert.Contains("(it is not the entry of its key (its cache-key file names another or is missing))", log.ToString());
+
+            // --device cpu is auto here: the same entry.
+            log.GetStringBuilder().Clear();
+            Teacher(one with { Device = "cpu" });
+            Assert.Contains("reused from the teacher cache", log.ToString());
+
+            // A file under the entry's name is in the way, not a reason to lose the command.
+            Directory.Delete(e1, recursive: true);
+            File.WriteAllText(e1, "not a run");
+            log.GetStringBuilder().Clear();
+            Assert.Equal(trained.WeightsSha256, Teacher(one).WeightsSha256);
+            Assert.Contains("teacher: kept in the teacher cache", log.ToString());
+            Assert.True(Directory.Exists(e1));
+        }
+        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+    }
+
+    static void CopyTree(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var copy = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(file, copy);
+        }
     }
 
     [Fact]
