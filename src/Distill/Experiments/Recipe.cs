@@ -296,12 +296,12 @@ static class Recipe
             return Keep(teacher);
         }
         using var held = TeacherStore.Hold(data, c); // another process training this teacher: wait, then load it
-        var cached = TeacherStore.TryLoad(teacher, data, c);
+        var cached = TeacherStore.TryLoad(teacher, data, c, run);
         if (cached is not null)
         {
             result.Trainings.Add(cached);
             result.Runs.Add(cached);
-            c.Log?.WriteLine($"{run}: reused {cached.Name} ({cached.BestAccuracy:F2}%) from the teacher cache");
+            c.Log?.WriteLine($"{run}: reused the teacher ({cached.BestAccuracy:F2}%) from the teacher cache");
             return Keep(teacher);
         }
         var trained = Trainer.Train(teacher, set, Ce(), options);

@@ -269,7 +269,9 @@ public static class TeacherStore
     }
 
     /// <summary>Loads the weights into <paramref name="teacher"/> and returns its training record, or null when not cached.</summary>
-    internal static TrainResult? TryLoad(DistillModel teacher, ImageDataset data, RecipeConfig c)
+    /// <param name="run">The run's name in the result ("teacher", "teacher mlp-1200-1200"): a hit named every teacher
+    /// "teacher", and 06's two teachers became one row of two "seeds".</param>
+    internal static TrainResult? TryLoad(DistillModel teacher, ImageDataset data, RecipeConfig c, string run = "teacher")
     {
         if ((c.TeacherCache ?? Directory) is not string dir) return null;
         var key = Key(data, c);
@@ -282,7 +284,7 @@ public static class TeacherStore
             // A pair of files copied in from another entry (another teacher's) loads as well as its own.
             if (saved.Key != key) throw new InvalidDataException("its record is another entry's (its key differs)");
             var digest = CacheEntry.LoadVerified(teacher, weights, saved.WeightsSha256);
-            return new TrainResult { Name = "teacher", Seed = saved.Seed, Parameters = teacher.ParameterCount, History = saved.History, Teacher = TeacherSource.None,
+            return new TrainResult { Name = run, Seed = saved.Seed, Parameters = teacher.ParameterCount, History = saved.History, Teacher = TeacherSource.None,
                 WeightsSha256 = digest };
         },
         // FormatException: a damaged name length inside the weights file.
@@ -301,7 +303,7 @@ public static class TeacherStore
         if ((c.TeacherCache ?? Directory) is not string dir) return;
         var key = Key(data, c);
         KeepFiles(dir, key, teacher, JsonSerializer.Serialize(new Record(trained.Seed, [.. trained.History], TensorDigest.Weights(teacher), key)),
-            new TrainOptions { Name = "teacher", Log = c.Log });
+            new TrainOptions { Name = trained.Name, Log = c.Log });
     }
 
     /// <summary>A recipe teacher's or a run's entry, DIR/KEY.bin and DIR/KEY.json (written last: an entry without its

@@ -36,6 +36,13 @@ public class TeacherStoreTests
             Recipe.Teacher(data, other.Config, other, null);
             Assert.Equal(4, Directory.GetFiles(dir).Length);
 
+            // A teacher under its own run name (06's extra teachers) keeps it when reused: every hit was named
+            // "teacher", and 06's two teachers became one row of two "seeds".
+            var named = new FitNetsResult { Config = c };
+            Recipe.Teacher(data, c, named, null, run: "teacher mlp-32");
+            Assert.Contains("teacher mlp-32: reused the teacher (", log.ToString());
+            Assert.Equal(["teacher mlp-32"], named.Runs.Rows.Select(r => r.Name));
+
             File.WriteAllText(Path.Combine(dir, TeacherStore.Key(data, c) + ".json"), "{broken");
             var again = new FitNetsResult { Config = c };
             Recipe.Teacher(data, c, again, null); // a damaged entry is dropped and the teacher retrained, not an error
