@@ -38,10 +38,13 @@ public static class Notebook
     /// A count outside 1 to 4 × the cores is a <see cref="Native.ThreadCountException"/> in the cell, not a dead kernel.
     /// <paramref name="seed"/> seeds torch's global generator, so a model or tensor a cell creates before any seeded
     /// library call (the recipes and the trainer seed their own) is the same in every run of the notebook, in the kernel
-    /// and in <c>distill run</c> alike; running this cell again starts the sequence again.</summary>
+    /// and in <c>distill run</c> alike; running this cell again starts the sequence again. It also starts the notebook's
+    /// training warnings afresh (<see cref="Training.TrainingWarnings"/>, which <c>Results.Record</c> attaches to every
+    /// row), as <c>distill run</c> does per notebook: in one kernel, a divergence in one notebook marked the next one's rows.</summary>
     public static NotebookEnvironment Start(int? threads = null, long seed = 0)
     {
         StartCalls++;
+        Training.TrainingWarnings.Clear();
         TorchRuntime.Initialize(threads);
         TorchRuntime.Seed(seed);
         NotebookFormatters.Register();

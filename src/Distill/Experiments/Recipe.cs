@@ -14,6 +14,11 @@ public enum Budget { Smoke, Quick, Full }
 /// <summary>The one parser of budget names, for the CLI and the notebooks' <c>budget</c> parameter.</summary>
 public static class Budgets
 {
+    /// <summary>The budget's name as <see cref="Parse"/> takes it and result rows record it ("smoke", "quick", "full").
+    /// A results cell labels its rows with its config's budget, not the notebook's <c>budget</c> variable: changed and
+    /// the results cell run again, the variable labelled the config's numbers with another budget.</summary>
+    public static string Name(this Budget budget) => budget.ToString().ToLowerInvariant();
+
     /// <summary>"smoke", "quick" or "full" (any case); anything else is an error that lists them.</summary>
     public static Budget Parse(string name) => name.Trim().ToLowerInvariant() switch
     {

@@ -2,7 +2,8 @@ namespace Distill.Training;
 
 /// <summary>
 /// Warnings raised by training runs in this process (a divergence: <see cref="TrainResult.Warning"/>), so that what
-/// reports a number can say that a run behind it went wrong. The notebook runner clears it per notebook.
+/// reports a number can say that a run behind it went wrong. The notebook runner clears it per notebook, and so does
+/// <see cref="Notebook.Start"/>, the first cell of every notebook (in the kernel, one process runs many notebooks).
 /// </summary>
 public static class TrainingWarnings
 {

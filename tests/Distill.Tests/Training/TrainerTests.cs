@@ -711,6 +711,19 @@ public class DivergenceTests
 {
     static EpochMetrics Epoch(int epoch, double loss, double test) => new(epoch, 0.1, loss, [], 50, null, test, 1, 1);
 
+    /// <summary>In one kernel, a divergence in one notebook was attached to every result row of the notebooks run after
+    /// it: Notebook.Start(), every notebook's first cell, starts the warnings afresh as `distill run` does.</summary>
+    [Fact]
+    public void Notebook_start_begins_the_notebooks_training_warnings_afresh()
+    {
+        TorchRuntime.Initialize();
+        TrainingWarnings.Add("earlier notebook's run", 0, "diverged: test");
+        Assert.Contains("earlier notebook's run seed 0 diverged: test", TrainingWarnings.Since());
+        Distill.Notebook.Start();
+        Assert.DoesNotContain("earlier notebook's run seed 0 diverged: test", TrainingWarnings.Since());
+        Assert.Equal("quick", Distill.Experiments.Budgets.Name(Distill.Experiments.Budget.Quick));
+    }
+
     [Fact]
     public void A_hint_only_stage_leaves_the_classifier_at_chance_without_a_divergence_warning()
     {
