@@ -82,6 +82,7 @@ public static class Comparison
     {
         var c = config ?? ComparisonConfig.For(Budget.Quick);
         var choices = c.Methods.Select(m => Choice(m, c)).ToList(); // every name and setting checked before anything trains
+        CheckPair(data, c, choices);
         var result = new ComparisonResult { Config = c };
         var t = Recipe.Teacher(data, c, result, teacher);
         using var transfer = Recipe.TransferSet(data, c);
@@ -96,6 +97,21 @@ public static class Comparison
         result.LatencyMs["teacher"] = LatencyMs(t, transfer);
         foreach (var (name, model) in result.Students) result.LatencyMs[name] = LatencyMs(model, transfer);
         return result;
+    }
+
+    /// <summary>Builds every method's objective once on the pair, before the teacher trains: a layer the pair lacks (a
+    /// feature method on MLPs: "mlp-32 has no feature 'stage2'") failed only after the teacher and every earlier
+    /// method's students had trained. Building draws from torch's global generator, which is put back, so the runs
+    /// after the check draw what they drew without it.</summary>
+    static void CheckPair(ImageDataset data, ComparisonConfig c, IReadOnlyList<MethodChoice> choices)
+    {
+        using var state = get_rng_state();
+        try
+        {
+            using var transfer = Recipe.TransferSet(data, c);
+            foreach (var choice in choices) choice.Build(Setup(transfer, c, c.Seeds.Count > 0 ? c.Seeds[0] : 0));
+        }
+        finally { set_rng_state(state); }
     }
 
     /// <summary>A method with the config's settings for it.</summary>

@@ -254,6 +254,16 @@ public sealed class CatalogueTests
         Assert.Contains("crd", Comparison.AllMethods);
         var bad = Assert.Throws<ArgumentException>(() => Comparison.Run(Data.Value, new ComparisonConfig { Methods = ["kd", "nope"] }));
         Assert.StartsWith("unknown method 'nope'", bad.Message);
+
+        // A feature method on a pair without its layers fails before the teacher trains: it failed after the teacher
+        // and the earlier methods' students had. No log line at all means nothing trained.
+        var log = new StringWriter();
+        var late = Assert.Throws<ArgumentException>(() => Comparison.Run(Data.Value, new ComparisonConfig
+        {
+            Methods = ["kd", "fitnet"], Teacher = "mlp-64", Student = "mlp-32", Seeds = [0], TeacherEpochs = 1, StudentEpochs = 1, Log = log, Progress = false,
+        }));
+        Assert.Contains("mlp-32 has no feature", late.Message, StringComparison.Ordinal);
+        Assert.Equal("", log.ToString());
     }
 
     /// <summary>Relational methods compare the samples of a batch: at batch 1 (rkd's angles at 2) their term was 0 every
