@@ -167,18 +167,8 @@ public class TeacherStoreTests
     [Fact]
     public void A_teacher_finished_by_resume_in_its_out_folder_is_kept_in_the_cache()
     {
-        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
-        try
+        WithSmallTeacher((dir, Teacher) =>
         {
-            using var full = Datasets.FashionMnist();
-            using var data = full.Subset(512, 100);
-            TrainResult Teacher(TrainOptions o)
-            {
-                TorchSharp.torch.manual_seed(0);
-                using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
-                return TeacherStore.TrainOrReuse(t, data, o);
-            }
             var outDir = Path.Combine(dir, "out", "teacher");
             var options = new TrainOptions { Name = "teacher", Epochs = 2, Progress = false, OutDir = outDir };
             using (var stop = new CancellationTokenSource())
@@ -201,8 +191,7 @@ public class TeacherStoreTests
             // and as trained in one go: the resume repeated the uninterrupted run
             Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", "off");
             Assert.Equal(finished.WeightsSha256, Teacher(options with { OutDir = null }).WeightsSha256);
-        }
-        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+        });
     }
 
     /// <summary>Probed: another entry's checkpoint (or its whole folder) copied in under a key was reused and, with
@@ -211,18 +200,8 @@ public class TeacherStoreTests
     [Fact]
     public void A_cli_teacher_entry_holding_another_run_is_not_reused_and_a_file_in_its_place_does_not_fail_the_command()
     {
-        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
-        try
+        WithSmallTeacher((dir, Teacher) =>
         {
-            using var full = Datasets.FashionMnist();
-            using var data = full.Subset(512, 100);
-            TrainResult Teacher(TrainOptions o)
-            {
-                TorchSharp.torch.manual_seed(0);
-                using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
-                return TeacherStore.TrainOrReuse(t, data, o);
-            }
             var log = new StringWriter();
             var one = new TrainOptions { Name = "teacher", Epochs = 1, Progress = false, Log = log };
             var trained = Teacher(one);
@@ -257,6 +236,25 @@ public class TeacherStoreTests
             Assert.Equal(trained.WeightsSha256, Teacher(one).WeightsSha256);
             Assert.Contains("teacher: kept in the teacher cache", log.ToString());
             Assert.True(Directory.Exists(e1));
+        });
+    }
+
+    /// <summary>A fresh cache folder as DISTILL_TEACHER_CACHE, and a teacher trained (or reused) through the store: an
+    /// mlp-32 seeded 0 on 512 training images.</summary>
+    static void WithSmallTeacher(Action<string, Func<TrainOptions, TrainResult>> test)
+    {
+        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        try
+        {
+            using var full = Datasets.FashionMnist();
+            using var data = full.Subset(512, 100);
+            test(dir, o =>
+            {
+                TorchSharp.torch.manual_seed(0);
+                using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
+                return TeacherStore.TrainOrReuse(t, data, o);
+            });
         }
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
     }
