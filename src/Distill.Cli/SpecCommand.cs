@@ -25,9 +25,9 @@ static class SpecCommand
                 catch (Exception e) when (e is ArgumentException or InvalidDataException or InvalidOperationException or FileNotFoundException
                                               or FormatException or Data.DatasetException)
                 {
-                    var message = e.Message.Split('\n')[0];
-                    if (e is ArgumentException { ParamName: { } p }) message = message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal);
-                    Console.Error.WriteLine($"error: {message}");
+                    // As every other command says it: one line, a line break in a key shown as ⏎ (cutting there lost the
+                    // problem and its fix) and terminal control characters made visible.
+                    Console.Error.WriteLine($"error: {ErrorText.Line(e)}");
                     bad++;
                 }
             }

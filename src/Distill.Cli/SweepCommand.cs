@@ -64,8 +64,11 @@ static class SweepCommand
             { spec, outDir, index, jobs, threads, worker };
         cmd.SetAction(r => TrainCommand.Guard(signals => () =>
         {
-            var s = ExperimentSpec.Load(r.GetValue(spec)!);
             var dir = OutFolder(r.GetValue(outDir)!);
+            // A nameless spec is named after its file, and the folder's copy (spec.yaml, which --jobs workers, Slurm
+            // tasks and pods run) after "spec": the sweep's name from its plan, so every process names the runs alike
+            // (the name is a compared setting: a run started by one was refused to the other as "other settings").
+            var s = ExperimentSpec.Load(r.GetValue(spec)!, SweepFolder.PlannedName(dir));
             var n = r.GetValue(jobs);
             if (n < 1) throw new ArgumentException($"--jobs {n}: give at least 1.");
             if (r.GetValue(threads) is int t) TorchRuntime.CheckThreads(t, $"--threads {t}");
@@ -73,8 +76,9 @@ static class SweepCommand
             if (i is not null && n > 1) throw new ArgumentException($"--jobs runs the whole sweep; with {source} there is one run: drop --jobs.");
             if (i is int one && (one < 0 || one >= s.Runs.Count))
                 throw new ArgumentException($"{source} {one} is out of range: {s.Name} has {s.Runs.Count} runs, 0 to {s.Runs.Count - 1}.");
-            SweepFolder.Prepare(s, dir);
+            // Every option checked before the folder is claimed: a refused sweep leaves it free.
             var perRun = ChildProcesses.ThreadsPerProcess(r.GetValue(threads), n);
+            SweepFolder.Prepare(s, dir);
             if (r.GetValue(worker) is { } claim) return Worker(s, dir, perRun, claim, signals.Token);
             // The children read the folder's copy of the spec: editing the original mid-sweep cannot change a queued run.
             if (n > 1) return Parallel(s, Path.Combine(dir, SweepFolder.SpecFile), dir, n, perRun, signals);

@@ -507,6 +507,41 @@ public class SweepTests
         Assert.Equal(File.ReadAllText(Tiny), File.ReadAllText(script));
     }
 
+    /// <summary>Probed: a nameless spec's runs were named after the file ("long[0]") by a plain `sweep run` and after the
+    /// folder's copy ("spec[0]") by --jobs workers, Slurm tasks and pods, and each refused to resume the other's runs; a
+    /// grid value rewritten as 1.0 kept the spec's hash but set the finished "1" runs aside and failed them; a bad
+    /// DISTILL_THREADS claimed the folder before it was refused.</summary>
+    [Fact]
+    public void A_nameless_spec_and_a_respelled_number_are_the_same_sweep_in_every_process_and_a_refused_run_claims_nothing()
+    {
+        var root = TestSupport.TempDir("sweep-nameless");
+        var spec = Path.Combine(root, "long.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("name: tiny\n", "", StringComparison.Ordinal)
+            .Replace("seed: [0, 1]", "seed: [0]", StringComparison.Ordinal));
+        var dir = Path.Combine(root, "out");
+
+        var withBadThreads = DistillProcess.Start("sweep", "run", spec, "--out", dir, "--jobs", "2");
+        withBadThreads.Environment["DISTILL_THREADS"] = "abc";
+        var refused = DistillProcess.Run(withBadThreads);
+        Assert.Equal(1, refused.Exit);
+        Assert.False(Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any(), "the refused sweep claimed --out");
+
+        // Run 0 as a task does, from the folder's copy; then the whole sweep from the original file.
+        Assert.Equal(0, Distill("sweep", "slurm", spec, "--out", dir).Exit);
+        var task = Distill("sweep", "run", Path.Combine(dir, "spec.yaml"), "--out", dir, "--index", "0", "--threads", "1");
+        Assert.True(task.Exit == 0, task.Out + task.Err);
+        Assert.Contains("long[0]", task.Out, StringComparison.Ordinal);
+        var local = Distill("sweep", "run", spec, "--out", dir, "--threads", "1");
+        Assert.True(local.Exit == 0, local.Out + local.Err);
+        Assert.Contains("run 0 (loss.kd.temperature=1 seed=0): done already", local.Out, StringComparison.Ordinal);
+
+        // 1 written as 1.0: the same spec (its hash), so the same runs, done already.
+        File.WriteAllText(spec, File.ReadAllText(spec).Replace("[1, 4]", "[1.0, 4]", StringComparison.Ordinal));
+        var respelled = Distill("sweep", "run", spec, "--out", dir, "--threads", "1");
+        Assert.True(respelled.Exit == 0, respelled.Out + respelled.Err);
+        Assert.Equal(2, respelled.Out.Split('\n').Count(l => l.Contains("done already", StringComparison.Ordinal)));
+    }
+
     /// <summary>A refused `sweep slurm` option wrote plan.json, spec.yaml and slurm/ first, so the folder then refused a
     /// sweep of another spec; the options are now checked before the folder is claimed.</summary>
     [Fact]

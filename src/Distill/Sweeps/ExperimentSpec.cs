@@ -58,15 +58,17 @@ public sealed class ExperimentSpec
         return reader.ReadToEnd();
     }
 
-    public static ExperimentSpec Load(string path)
+    /// <param name="fallbackName">The sweep's name when the spec has no <c>name:</c> (else the file's name): a sweep
+    /// folder's planned name, so that its copy of the spec names the runs as the original file did.</param>
+    public static ExperimentSpec Load(string path, string? fallbackName = null)
     {
         if (Directory.Exists(path)) throw new ArgumentException($"spec {path}: this is a folder; give the path of a .yaml spec (examples in experiments/).");
         if (!System.IO.File.Exists(path)) throw new FileNotFoundException($"spec {path}: no such file; give the path of a .yaml spec (examples in experiments/).");
         if (FilePaths.NothingToRead(path)) throw new SpecException(path, 1, "the file is empty (or not a regular file, e.g. a FIFO); a spec is one YAML mapping (dataset:, student:, loss:, ...); see experiments/ for examples.");
-        return Parse(ReadText(path), path);
+        return Parse(ReadText(path), path, fallbackName);
     }
 
-    public static ExperimentSpec Parse(string text, string file)
+    public static ExperimentSpec Parse(string text, string file, string? fallbackName = null)
     {
         var root = Mapping(text, file) ?? throw new SpecException(file, 1, "a spec is one YAML mapping (dataset:, student:, loss:, ...); see experiments/ for examples.");
         SpecSchema.Validate(file, root, SpecSchema.RootSchema, "");
@@ -93,9 +95,9 @@ public sealed class ExperimentSpec
             var experiment = With(root, chosen.Select(c => (c.a, c.Value)).ToList(), () =>
             {
                 SpecSchema.Validate(file, root, SpecSchema.RootSchema, "");
-                return Experiment.From(file, root, Path.GetFileNameWithoutExtension(file));
+                return Experiment.From(file, root, fallbackName ?? Path.GetFileNameWithoutExtension(file));
             });
-            runs.Add(new PlannedRun(runs.Count, [.. chosen.Select(c => KeyValuePair.Create(c.a.Key, Scalar(c.Value)))], experiment));
+            runs.Add(new PlannedRun(runs.Count, [.. chosen.Select(c => KeyValuePair.Create(c.a.Key, Shown(c.Value)))], experiment));
         }
         return new ExperimentSpec
         {
@@ -302,6 +304,14 @@ public sealed class ExperimentSpec
     }
 
     internal static string Scalar(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();
+
+    /// <summary>A grid value as run labels, plans and records show it: a number as the spec's hash reads it (1.0 and 1,
+    /// 1e-3 and 0.001 alike), since an equal hash is the same sweep; as written, a finished run of "1.0" was set aside
+    /// as another run's under "1" and trained again.</summary>
+    static string Shown(YamlNode node) =>
+        node is YamlScalarNode && SpecSchema.ToJson(node) is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Number
+            ? NumberText.Canonical(Scalar(node).Trim()).Replace("E+", "e", StringComparison.Ordinal).Replace('E', 'e') // 1e30, not .NET's 1E+30
+            : Scalar(node);
 }
 
 /// <summary>A teacher: architecture, epochs, seed and optimizer.</summary>

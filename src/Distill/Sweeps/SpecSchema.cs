@@ -199,7 +199,13 @@ public static partial class SpecSchema
     static string QuotedHint(YamlNode node, string[] expected) =>
         node is YamlScalarNode { Value: { } v } scalar && (scalar.Style != YamlDotNet.Core.ScalarStyle.Plain || (!scalar.Tag.IsEmpty && scalar.Tag.Value == StrTag))
         && TypeOf(new YamlScalarNode(v) { Style = YamlDotNet.Core.ScalarStyle.Plain }) is var plain && expected.Any(t => t == plain || (t == "number" && plain == "integer"))
-            ? scalar.Style == YamlDotNet.Core.ScalarStyle.Plain ? " (tagged !!str, so it is text: remove the tag)" : " (quoted, so it is text: remove the quotes)" : "";
+            ? scalar.Style switch
+            {
+                YamlDotNet.Core.ScalarStyle.Plain => " (tagged !!str, so it is text: remove the tag)",
+                // A block scalar (| or >) is text too, and has no quotes to remove.
+                YamlDotNet.Core.ScalarStyle.Literal or YamlDotNet.Core.ScalarStyle.Folded => " (a | or > block, so it is text: write the number on the key's line)",
+                _ => " (quoted, so it is text: remove the quotes)",
+            } : "";
 
     public static int Line(YamlNode node) => (int)node.Start.Line;
 

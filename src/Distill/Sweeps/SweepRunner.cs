@@ -273,6 +273,14 @@ public static class SweepFolder
         }
     }
 
+    /// <summary>The name of the sweep planned in <paramref name="dir"/>, or null when it has no readable plan (then
+    /// the spec's own name stands, and Prepare judges the folder).</summary>
+    public static string? PlannedName(string dir)
+    {
+        try { return File.Exists(Path.Combine(dir, PlanFile)) ? ReadPlan(dir).Name : null; }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or InvalidOperationException) { return null; }
+    }
+
     public static Plan ReadPlan(string dir)
     {
         var path = Path.Combine(dir, PlanFile);

@@ -107,6 +107,17 @@ public class RecipeFileTests
         (code, _, stderr) = Repo.RunCli(["spec", "check", copy, "--recipe", "05-comparison"]);
         Assert.NotEqual(0, code);
         Assert.Contains("full.set.dkd: dkd: unknown parameter 'betta'", stderr);
+
+        // A key with a line break and a terminal escape: the whole message on one line, its control characters shown
+        // (cut at the break, the valid keys were lost; printed raw, the escape could forge an "ok:" line).
+        var spec = Path.Combine(dir, "odd-key.yaml");
+        File.WriteAllText(spec, "dataset:\n  name: fashion-mnist\nstudent:\n  model: mlp-32\nloss:\n  ce: 1\n\"epo\\nchs\\e[31m\": 3\n");
+        (code, _, stderr) = Repo.RunCli(["spec", "check", spec]);
+        Assert.Equal(1, code);
+        var error = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("line 7: unknown key 'epo ⏎ chs", error);
+        Assert.Contains("valid keys: ", error);
+        Assert.DoesNotContain('\u001b', error);
     }
 
     /// <summary>Values a run would refuse or run wrongly are refused where the file is loaded, so `spec check` (which

@@ -105,6 +105,14 @@ public class ExperimentSpecTests
         Assert.Equal(Parse(Spec).Hash, Parse("# a comment\n" + Spec.Replace("epochs: 2", "epochs:    2   # more", StringComparison.Ordinal)).Hash);
     }
 
+    /// <summary>A number in a | block is text with a line break, and has no quotes: the hint said "remove the quotes".</summary>
+    [Fact]
+    public void A_number_in_a_block_scalar_is_named_as_text_with_the_fix()
+    {
+        var e = Bad(Spec.Replace("epochs: 2", "epochs: |\n  2", StringComparison.Ordinal));
+        Assert.EndsWith("(a | or > block, so it is text: write the number on the key's line).", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     // A step the run never reaches changes nothing (train --schedule and the recipes refuse it; specs let the runs go).
     [InlineData("epochs: 2", "epochs: 2\nschedule: \"step:7\"", 11, "schedule step:7:0.1: it changes the learning rate at the start of epoch 8, which the 2 epochs of epochs never reach;")]
