@@ -16,7 +16,14 @@ static class NotebookArgs
                 Console.Error.WriteLine($"error: -p {p}: expected name=value, e.g. -p epochs=3");
                 return null;
             }
-            pairs.Add(new(p[..eq].Trim(), p[(eq + 1)..]));
+            var name = p[..eq].Trim();
+            // Given twice, one value was injected and both were listed in the summary: which one ran was a guess.
+            if (pairs.FirstOrDefault(q => q.Key == name) is { Key: not null } first)
+            {
+                Console.Error.WriteLine($"error: -p {name} is given twice ({name}={first.Value}, {p.Trim()}); give each name once.");
+                return null;
+            }
+            pairs.Add(new(name, p[(eq + 1)..]));
         }
         return pairs;
     }

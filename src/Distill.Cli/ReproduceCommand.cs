@@ -40,7 +40,8 @@ static class ReproduceCommand
         {
             budget, output, notebooks, parameters, continueOnError, failFast, only, timeout, jobs, threads,
         };
-        cmd.SetAction(parse => Run(new Args(parse.GetValue(budget), parse.GetValue(output) ?? "reports", parse.GetValue(notebooks) ?? "notebooks",
+        // The default budget is no choice of the user's: -p budget=smoke alone was refused as disagreeing with "--budget quick".
+        cmd.SetAction(parse => Run(new Args(parse.GetResult(budget) is { Implicit: false } ? parse.GetValue(budget) : null, parse.GetValue(output) ?? "reports", parse.GetValue(notebooks) ?? "notebooks",
             parse.GetValue(parameters) ?? [], parse.GetValue(continueOnError), parse.GetValue(failFast), parse.GetValue(only) ?? [], parse.GetValue(timeout),
             parse.GetValue(jobs), parse.GetValue(threads))));
         return cmd;
@@ -64,7 +65,7 @@ static class ReproduceCommand
         {
             NotebooksDirectory = a.Notebooks,
             OutputDirectory = a.Output,
-            Budget = a.Budget,
+            Budget = a.Budget ?? (pairs.Any(p => p.Key == "budget") ? pairs.Last(p => p.Key == "budget").Value : "quick"),
             Parameters = pairs,
             ContinueOnError = a.ContinueOnError,
             FailFast = a.FailFast,

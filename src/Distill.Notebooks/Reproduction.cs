@@ -207,8 +207,9 @@ public sealed class Reproduction(ReproductionOptions options)
         var o = Options;
         var all = FindNotebooks(o.NotebooksDirectory);
         var selected = all.Where(p => o.Only.Count == 0 || o.Only.Any(pat => Matches(Path.GetFileNameWithoutExtension(p), pat))).ToList();
-        if (selected.Count == 0)
-            throw new ReproductionException($"--only {string.Join(" --only ", o.Only)}: matches none of {string.Join(", ", all.Select(Path.GetFileNameWithoutExtension))}");
+        // Each pattern on its own: with "--only 01,O2" (a typo beside a match) the typo's notebook was dropped unseen.
+        if (o.Only.FirstOrDefault(pat => !all.Any(p => Matches(Path.GetFileNameWithoutExtension(p), pat))) is { } unmatched)
+            throw new ReproductionException($"--only {unmatched}: matches none of {string.Join(", ", all.Select(Path.GetFileNameWithoutExtension))}");
         if (o.Budget is { } b && o.Parameters.LastOrDefault(p => p.Key == "budget").Value is { } other && other != b)
             throw new ReproductionException($"--budget {b} and -p budget={other} disagree; pass one of them");
 

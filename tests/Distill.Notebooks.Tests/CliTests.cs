@@ -188,6 +188,14 @@ public class CliTests
         var badParam = Distill("run", TestSupport.TestData("basics.ipynb"), "-p", "epochs");
         Assert.Equal(2, badParam.Exit);
         Assert.Contains("-p epochs: expected name=value", badParam.Err);
+        // A name given twice: one value ran, the summary listed both.
+        var twice = Distill("reproduce", "--budget", "smoke", "-p", "seed=1", "-p", "seed=2", "--out", TestSupport.TempDir("cli-twice"));
+        Assert.Equal((2, "error: -p seed is given twice (seed=1, seed=2); give each name once."), (twice.Exit, twice.Err.Trim()));
+        // -p budget alone is the budget: it was refused as disagreeing with the default --budget quick.
+        var budgetOut = TestSupport.TempDir("cli-p-budget");
+        var pBudget = Distill("reproduce", "--notebooks", Path.Combine(TestSupport.RepoRoot, "notebooks"), "-p", "budget=smoke", "--only", "00", "--out", budgetOut);
+        Assert.True(pBudget.Exit == 0, pBudget.Err);
+        Assert.Contains("(budget smoke)", pBudget.Out);
         // Two notebooks of one name would overwrite each other's report: refused before either runs.
         var outDir = TestSupport.TempDir("cli-same");
         var copy = Path.Combine(TestSupport.TempDir("cli-same-src"), "basics.ipynb");

@@ -352,6 +352,10 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         var none = await Assert.ThrowsAsync<ReproductionException>(() =>
             new Reproduction(ReproductionRun.Options(run.Notebooks, run.Root) with { Only = ["zz"] }).RunAsync());
         Assert.Equal("--only zz: matches none of 00-records, 01-fails, 02-after", none.Message);
+        // A typo beside a match is named too: its notebook was dropped unseen.
+        var typo = await Assert.ThrowsAsync<ReproductionException>(() =>
+            new Reproduction(ReproductionRun.Options(run.Notebooks, run.Root) with { Only = ["00", "O2"] }).RunAsync());
+        Assert.Equal("--only O2: matches none of 00-records, 01-fails, 02-after", typo.Message);
         var clash = await Assert.ThrowsAsync<ReproductionException>(() =>
             new Reproduction(ReproductionRun.Options(run.Notebooks, run.Root) with { Parameters = [new("budget", "full")] }).RunAsync());
         Assert.Contains("--budget smoke and -p budget=full disagree", clash.Message, StringComparison.Ordinal);
