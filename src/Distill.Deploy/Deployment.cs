@@ -41,7 +41,8 @@ public sealed record DeploymentConfig : ICheckedSettings
     /// <summary>Batch-1 runs profiled by ONNX Runtime for the int8-versus-float32 note.</summary>
     public int ProfileRuns { get; init; } = 200;
 
-    /// <summary>Where the .onnx files go (null: a fresh folder under the system temp folder).</summary>
+    /// <summary>Where the .onnx files go and stay (null: a fresh folder under the system temp folder, deleted when the
+    /// run is done; the rows keep the files' names and sizes).</summary>
     public string? OutDir { get; init; }
 
     /// <summary>The recipe at <paramref name="budget"/>: 05-comparison's pair, the best method of 05's results and the
@@ -201,75 +202,86 @@ public static class Deployment
         var result = new DeploymentResult { Config = config, Training = training };
         var dir = config.OutDir ?? Path.Combine(Path.GetTempPath(), $"distill-deploy-{Environment.ProcessId}-{DateTime.UtcNow:yyyyMMddHHmmss}");
         Directory.CreateDirectory(dir);
-        result.Folder = dir;
-        var log = c.Log ?? TextWriter.Null;
-        var teacher = training.TeacherModel!;
-        long[] shape = [data.Channels, data.Height, data.Width];
-        using var eval = data.Subset(c.TransferSize, c.TestSize, c.DataSeed);
-
-        var pending = new List<(string Name, string Model, string Format, List<double> Acc, long Params, long NonZero, string Path)>();
-        // Float32: the teacher once, every seed's student.
-        pending.Add(Export(Teacher, teacher, "float32", [c.TeacherSeed], _ => OnnxExport.Build(teacher, shape), dir, eval, log));
-        foreach (var (run, row) in new[] { ("scratch", Scratch), ("kd", Kd), (best, BestName(config)) }.DistinctBy(x => x.Item1))
-            pending.Add(ExportSeeds(row, training, run, c.Seeds, "float32", (m, _) => OnnxExport.Build(m, shape), dir, eval, log));
-
-        // int8: the teacher calibrated on each seed's images, and each seed's KD student on its own.
-        var int8Format = $"int8 static ({config.Calibration}, {config.CalibrationImages} image{(config.CalibrationImages == 1 ? "" : "s")})";
-        pending.Add(Export(Int8Teacher, teacher, int8Format, c.Seeds,
-            s => Int8(teacher, shape, data, config, s), dir, eval, log));
-        pending.Add(ExportSeeds(Int8Kd, training, "kd", c.Seeds, int8Format,
-            (m, s) => Int8(m, shape, data, config, s), dir, eval, log));
-
-        // Pruned teachers, fine-tuned per seed on the transfer set.
-        using var transfer = data.Subset(c.TransferSize, c.TestSize, c.DataSeed);
-        foreach (var sparsity in config.Sparsities)
+        // The files of a temporary folder are deleted when the run is done: every notebook run left 12-30 MB of .onnx
+        // files in the temp folder, which nothing referred to. The rows keep their names and sizes; OutDir keeps them.
+        result.Folder = config.OutDir ?? "";
+        try
         {
-            var models = c.Seeds.Select(s =>
-            {
-                var m = Copy(teacher, data, c);
-                var masks = Pruning.GlobalMagnitude(m, sparsity);
-                Pruning.FineTune(m, masks, transfer, FineTune(config, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"pruned-{sparsity:0.##}"), s));
-                return m;
-            }).ToList();
-            pending.Add(ExportModels(Pruned(sparsity), c.Teacher, "float32, zeros stored dense", models, c.Seeds, (m, _) => OnnxExport.Build(m, shape), dir, eval, log));
-            models.ForEach(m => m.Dispose());
-        }
-        if (teacher is SmallCnn cnn)
-        {
-            var models = c.Seeds.Select(s =>
-            {
-                DistillModel m = Pruning.Channels(cnn, config.ChannelFraction, data.Height);
-                Trainer.Train(m, transfer, new Objective().Add(new CrossEntropyTerm()), FineTune(config, "channels", s));
-                return m;
-            }).ToList();
-            pending.Add(ExportModels(ChannelsPruned, models[0].ZooName ?? "cnn", "float32", models, c.Seeds, (m, _) => OnnxExport.Build(m, shape), dir, eval, log));
-            models.ForEach(m => m.Dispose());
-        }
+            var log = c.Log ?? TextWriter.Null;
+            var teacher = training.TeacherModel!;
+            long[] shape = [data.Channels, data.Height, data.Width];
+            using var eval = data.Subset(c.TransferSize, c.TestSize, c.DataSeed);
 
-        // Latency: every model's first-seed file, in turn, once per round.
-        var rounds = pending.ToDictionary(p => p.Name, _ => new List<double>());
-        var p90 = pending.ToDictionary(p => p.Name, _ => new List<double>());
-        var energy = new Dictionary<string, double?>();
-        for (var round = 0; round < config.LatencyRounds; round++)
-            foreach (var p in pending)
+            var pending = new List<(string Name, string Model, string Format, List<double> Acc, long Params, long NonZero, string Path)>();
+            // Float32: the teacher once, every seed's student.
+            pending.Add(Export(Teacher, teacher, "float32", [c.TeacherSeed], _ => OnnxExport.Build(teacher, shape), dir, eval, log));
+            foreach (var (run, row) in new[] { ("scratch", Scratch), ("kd", Kd), (best, BestName(config)) }.DistinctBy(x => x.Item1))
+                pending.Add(ExportSeeds(row, training, run, c.Seeds, "float32", (m, _) => OnnxExport.Build(m, shape), dir, eval, log));
+
+            // int8: the teacher calibrated on each seed's images, and each seed's KD student on its own.
+            var int8Format = $"int8 static ({config.Calibration}, {config.CalibrationImages} image{(config.CalibrationImages == 1 ? "" : "s")})";
+            pending.Add(Export(Int8Teacher, teacher, int8Format, c.Seeds,
+                s => Int8(teacher, shape, data, config, s), dir, eval, log));
+            pending.Add(ExportSeeds(Int8Kd, training, "kd", c.Seeds, int8Format,
+                (m, s) => Int8(m, shape, data, config, s), dir, eval, log));
+
+            // Pruned teachers, fine-tuned per seed on the transfer set.
+            using var transfer = data.Subset(c.TransferSize, c.TestSize, c.DataSeed);
+            foreach (var sparsity in config.Sparsities)
             {
-                var l = Latency.Measure(p.Path, batch: 1, threads: 1, runs: config.LatencyRuns);
-                rounds[p.Name].Add(l.P50Ms);
-                p90[p.Name].Add(l.P90Ms);
-                energy[p.Name] = l.MicrojoulesPerImage;
+                var models = c.Seeds.Select(s =>
+                {
+                    var m = Copy(teacher, data, c);
+                    var masks = Pruning.GlobalMagnitude(m, sparsity);
+                    Pruning.FineTune(m, masks, transfer, FineTune(config, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"pruned-{sparsity:0.##}"), s));
+                    return m;
+                }).ToList();
+                pending.Add(ExportModels(Pruned(sparsity), c.Teacher, "float32, zeros stored dense", models, c.Seeds, (m, _) => OnnxExport.Build(m, shape), dir, eval, log));
+                models.ForEach(m => m.Dispose());
             }
-        foreach (var p in pending)
-            result.Rows.Add(new DeployRow(p.Name, p.Model, p.Format, p.Acc, p.Params, p.NonZero, new FileInfo(p.Path).Length, p.Path,
-                rounds[p.Name], DeployRow.Median(p90[p.Name]), energy[p.Name]));
-        result.PowerNote = Energy.Unavailable();
+            if (teacher is SmallCnn cnn)
+            {
+                var models = c.Seeds.Select(s =>
+                {
+                    DistillModel m = Pruning.Channels(cnn, config.ChannelFraction, data.Height);
+                    Trainer.Train(m, transfer, new Objective().Add(new CrossEntropyTerm()), FineTune(config, "channels", s));
+                    return m;
+                }).ToList();
+                pending.Add(ExportModels(ChannelsPruned, models[0].ZooName ?? "cnn", "float32", models, c.Seeds, (m, _) => OnnxExport.Build(m, shape), dir, eval, log));
+                models.ForEach(m => m.Dispose());
+            }
 
-        var f = OnnxProfile.ByOperator(result[Teacher].OnnxPath, config.ProfileRuns).ToDictionary(x => x.Op);
-        var q = OnnxProfile.ByOperator(result[Int8Teacher].OnnxPath, config.ProfileRuns).ToDictionary(x => x.Op);
-        result.Profile = [.. f.Keys.Union(q.Keys)
-            .Select(op => (op, f.TryGetValue(op, out var a) ? (double)a.Microseconds / config.ProfileRuns : 0, q.TryGetValue(op, out var b) ? (double)b.Microseconds / config.ProfileRuns : 0,
-                a.Nodes, b.Nodes))
-            .OrderByDescending(x => Math.Max(x.Item2, x.Item3))];
-        return result;
+            // Latency: every model's first-seed file, in turn, once per round.
+            var rounds = pending.ToDictionary(p => p.Name, _ => new List<double>());
+            var p90 = pending.ToDictionary(p => p.Name, _ => new List<double>());
+            var energy = new Dictionary<string, double?>();
+            for (var round = 0; round < config.LatencyRounds; round++)
+                foreach (var p in pending)
+                {
+                    var l = Latency.Measure(p.Path, batch: 1, threads: 1, runs: config.LatencyRuns);
+                    rounds[p.Name].Add(l.P50Ms);
+                    p90[p.Name].Add(l.P90Ms);
+                    energy[p.Name] = l.MicrojoulesPerImage;
+                }
+            foreach (var p in pending)
+                result.Rows.Add(new DeployRow(p.Name, p.Model, p.Format, p.Acc, p.Params, p.NonZero, new FileInfo(p.Path).Length, p.Path,
+                    rounds[p.Name], DeployRow.Median(p90[p.Name]), energy[p.Name]));
+            result.PowerNote = Energy.Unavailable();
+
+            var f = OnnxProfile.ByOperator(result[Teacher].OnnxPath, config.ProfileRuns).ToDictionary(x => x.Op);
+            var q = OnnxProfile.ByOperator(result[Int8Teacher].OnnxPath, config.ProfileRuns).ToDictionary(x => x.Op);
+            result.Profile = [.. f.Keys.Union(q.Keys)
+                .Select(op => (op, f.TryGetValue(op, out var a) ? (double)a.Microseconds / config.ProfileRuns : 0, q.TryGetValue(op, out var b) ? (double)b.Microseconds / config.ProfileRuns : 0,
+                    a.Nodes, b.Nodes))
+                .OrderByDescending(x => Math.Max(x.Item2, x.Item3))];
+            return result;
+        }
+        finally
+        {
+            if (config.OutDir is null)
+                try { Directory.Delete(dir, recursive: true); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a temp folder: the system's cleanup takes it
+        }
     }
 
     static Onnx.ModelProto Int8(DistillModel m, long[] shape, ImageDataset data, DeploymentConfig config, int seed)

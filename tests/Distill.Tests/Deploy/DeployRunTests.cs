@@ -166,3 +166,23 @@ public class DeployRunTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.Contains(OnnxProfile.ByOperator(path, runs: 3), o => o.Op is "DynamicQuantizeMatMul" or "MatMulInteger");
     }
 }
+
+/// <summary>07's recipe exported every model into a fresh temp folder and left it there: 12-30 MB of .onnx files per
+/// notebook run that nothing referred to. Without an OutDir the folder is gone when Run returns; the rows keep the
+/// files' sizes.</summary>
+public class DeploymentRunTests
+{
+    [Fact]
+    public void Without_an_out_folder_the_exported_files_are_removed_when_the_run_is_done()
+    {
+        TorchRuntime.Initialize();
+        var config = DeploymentConfig.For(Distill.Experiments.Budget.Smoke) with { };
+        config = config with { Pair = config.Pair with { Progress = false } };
+        using var data = config.Pair.LoadData();
+        var result = Deployment.Run(data, config);
+        Assert.NotEmpty(result.Rows);
+        Assert.All(result.Rows, r => Assert.True(r.OnnxBytes > 0, r.Name));
+        Assert.Equal("", result.Folder);
+        Assert.Empty(Directory.GetDirectories(Path.GetTempPath(), $"distill-deploy-{Environment.ProcessId}-*"));
+    }
+}
