@@ -102,7 +102,8 @@ static class BenchCommand
             var dir = Directory.CreateTempSubdirectory("distill-bench-nb-");
             var cells = Enumerable.Range(1, 10).Select(i => i switch
             {
-                1 => "using TorchSharp;\nvar x = 1;",
+                // The runner, like the .NET kernel, resolves TorchSharp only from a #r, as the notebooks' first cells do.
+                1 => $"#r \"nuget: TorchSharp-cpu, {TorchRuntime.TorchSharpVersion}\"\nusing TorchSharp;\nvar x = 1;",
                 5 => "TorchSharp.torch.get_num_threads()",
                 _ => $"x += {i};\nx",
             });
