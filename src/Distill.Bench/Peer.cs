@@ -15,6 +15,11 @@ public sealed record PeerInfo(string Torch, string Blas, string? OpenblasCore, i
 {
     public string Summary => $"torch {Torch} ({Blas}; OpenBLAS kernel {OpenblasCore ?? "-"}, {OpenblasThreads?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} threads; " +
                              $"torch {TorchThreads} threads)";
+
+    /// <summary>Torch fell back to the reference BLAS (no OpenBLAS kernel, neither OpenBLAS nor MKL mapped): its GEMM is
+    /// ~50x slower than with libopenblas0-pthread, so ratios against it judge nothing.</summary>
+    public bool ReferenceBlas => OpenblasCore is null && !Blas.Contains("openblas", StringComparison.OrdinalIgnoreCase) &&
+                                 !Blas.Contains("mkl", StringComparison.OrdinalIgnoreCase);
 }
 
 public static class Peer
@@ -142,6 +147,9 @@ public sealed class PeerProcess : IDisposable
     }
 
     public PeerInfo Info { get; }
+
+    /// <summary>The peer's process has ended (crashed, killed): it answers nothing more.</summary>
+    public bool HasExited => process.HasExited;
 
     /// <summary>Builds the peer's version of case <paramref name="name"/>; returns its key (cases that are the same
     /// loop in PyTorch, e.g. our "-loop" and "-trainer", share one) or null when the peer has no such case.</summary>

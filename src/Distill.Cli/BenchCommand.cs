@@ -42,6 +42,7 @@ static class BenchCommand
             peerOptions = new PeerOptions(python ?? Peer.DefaultPython(), script, null);
             if (Peer.Check(peerOptions.Python) is string problem) return Fail(problem);
         }
+        using var ctrlC = new CtrlC(Console.Error);
         var options = new BenchOptions
         {
             Budget = smoke ? TimingBudget.Smoke : quick ? TimingBudget.Quick : TimingBudget.Full,
@@ -51,22 +52,43 @@ static class BenchCommand
             MemoryEpochs = memoryEpochs ?? (smoke ? 3 : 20),
             MemorySamples = smoke ? 512 : 4096,
             Command = "distill bench " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).SkipWhile(a => a != "bench").Skip(1)),
-            ExtraCases = [NotebookCase(), .. SweepCases.Create(Sweeps.ChildProcesses.Self, full: !smoke && !quick)],
+            ExtraCases = [NotebookCase(), .. SweepCases.Create(Sweeps.ChildProcesses.Self, full: !smoke && !quick, ctrlC.Token)],
         };
-        try
-        {
-            var report = BenchRunner.Run(options, Console.Out);
-            Console.WriteLine();
-            Console.Write(report.ToTable());
-            if (json is not null)
-            {
-                File.WriteAllText(json, report.ToJson());
-                Console.WriteLine($"wrote {json}");
-            }
-            return 0;
-        }
+        BenchReport report;
+        try { report = BenchRunner.Run(options, Console.Out, ctrlC.Token); }
         catch (InvalidOperationException e) { return Fail(e.Message); }
         catch (IOException e) { return Fail(e.Message); }
+        Console.WriteLine();
+        Console.Write(report.ToTable());
+        int exit = json is null || WriteJson(json, report) ? 0 : 1;
+        if (report.Partial)
+        {
+            Console.Error.WriteLine($"bench interrupted: measured {(report.Cases.Count == 0 ? "nothing" : string.Join(", ", report.Cases.Select(c => c.Name)))}; " +
+                                    $"the table above{(json is null ? "" : " and " + json + " (\"partial\": true)")} {(json is null ? "holds" : "hold")} those.");
+            return ctrlC.ExitCode;
+        }
+        if (report.Failed.Count > 0)
+        {
+            Console.Error.WriteLine($"error: bench cases failed: {string.Join(", ", report.Failed.Select(f => f.Case))} (the errors are under the table); the others were measured.");
+            return 1;
+        }
+        return exit;
+    }
+
+    /// <summary>Writes the JSON report; a failure is said with the fix, after the table, which is then already out.</summary>
+    static bool WriteJson(string json, BenchReport report)
+    {
+        try
+        {
+            File.WriteAllText(json, report.ToJson());
+            Console.WriteLine($"wrote {json}");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: --json {json}: could not write the report ({e.Message}); the table above holds the results, give a writable file to keep them as JSON next time.");
+            return false;
+        }
     }
 
     static int RunNumerics(int? threads, string? save, string? compare)

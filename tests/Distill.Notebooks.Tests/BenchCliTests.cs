@@ -22,4 +22,44 @@ public class BenchCliTests
         Assert.True(exit == 0, $"exit {exit}\n{stderr}{stdout}");
         Assert.Contains("notebook-10-cells", Cases(json).Select(c => c.GetProperty("name").GetString()));
     }
+
+    /// <summary>SIGTERM during the sweep cases exited 143 with nothing written, and the sweep's own process (`sweep run`)
+    /// ran on, re-parented to init, its temp folder left behind.</summary>
+    [Fact]
+    public void SIGTERM_writes_what_was_measured_and_ends_the_sweep_child()
+    {
+        var dir = TestSupport.TempDir("bench-term");
+        var json = Path.Combine(dir, "bench.json");
+        var psi = DistillProcess.Start("bench", "--smoke", "--memory-epochs", "0", "--only", "sweep-4-runs-sequential", "--json", json);
+        var tmp = Directory.CreateDirectory(Path.Combine(dir, "tmp")).FullName;
+        psi.Environment["TMPDIR"] = tmp;
+        using var bench = new DistillProcess.Running(psi);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (SweepChildren(tmp).Count == 0)
+        {
+            Assert.False(bench.Process.HasExited, $"exited before its sweep started:\n{bench.Output}");
+            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), $"no sweep child after 2 minutes:\n{bench.Output}");
+            Thread.Sleep(200);
+        }
+        bench.Signal("TERM");
+        Assert.Equal(143, bench.Exit(TimeSpan.FromSeconds(20)));
+        Assert.Contains("bench interrupted: measured gemm-1024;", bench.Output, StringComparison.Ordinal);
+        Assert.Contains("| gemm-1024 |", bench.Output, StringComparison.Ordinal);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(json)))
+            Assert.True(doc.RootElement.GetProperty("partial").GetBoolean());
+        Assert.Equal(["gemm-1024"], Cases(json).Select(c => c.GetProperty("name").GetString()));
+        clock.Restart();
+        while (SweepChildren(tmp).Count > 0 && clock.Elapsed < TimeSpan.FromSeconds(5)) Thread.Sleep(100);
+        Assert.Empty(SweepChildren(tmp));
+        Assert.Empty(Directory.GetDirectories(tmp, "distill-bench-sweep-*"));
+    }
+
+    /// <summary>Processes whose command line names a folder under <paramref name="tmp"/> (the bench's sweep and its workers).</summary>
+    static List<int> SweepChildren(string tmp) =>
+        [.. Directory.GetDirectories("/proc").Select(d => Path.GetFileName(d)).Where(n => n.All(char.IsAsciiDigit)).Where(pid =>
+        {
+            try { return File.ReadAllText($"/proc/{pid}/cmdline").Contains(tmp + "/distill-bench-sweep-", StringComparison.Ordinal); }
+            catch (IOException) { return false; }
+            catch (UnauthorizedAccessException) { return false; }
+        }).Select(int.Parse)];
 }

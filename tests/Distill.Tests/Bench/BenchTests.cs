@@ -47,7 +47,7 @@ public sealed class BenchTests : IDisposable
         // Raw loops dispose every step's tensors: nothing survives a step.
         Assert.Equal(0, report.Cases[1].LeakedTensorsPerStep);
         Assert.Equal(0, report.LeakedTensors);
-        Assert.Equal(report, BenchReport.FromJson(report.ToJson()) with { Cases = report.Cases });
+        Assert.Equal(report, BenchReport.FromJson(report.ToJson()) with { Cases = report.Cases, Failed = report.Failed });
         Assert.Contains("mlp-784-800-800-10-raw", report.ToTable());
         // Page faults are counted per step on Linux (the first steps of a fresh case touch new memory).
         if (OperatingSystem.IsLinux()) Assert.All(report.Cases, c => Assert.True(c.PageFaultsPerStep >= 0, $"{c.Name}: {c.PageFaultsPerStep}"));
@@ -190,6 +190,65 @@ public sealed class BenchTests : IDisposable
         File.WriteAllText(script, "read -r line; echo 'not json'; read -r line");
         var bad = Assert.Throws<InvalidOperationException>(() => Peer.Start(new PeerOptions("/bin/sh", script, null), 1, TextWriter.Null));
         Assert.Contains("not a JSON answer", bad.Message);
+    }
+
+    /// <summary>A case that threw ended the whole run with one error line: no table, no JSON, nothing of what had been
+    /// measured.</summary>
+    [Fact]
+    public void A_failing_case_is_reported_and_the_others_are_still_measured()
+    {
+        var broken = BenchCase.Stepped("broken-case", "throws in its second step", 1, null, () =>
+        {
+            int steps = 0;
+            return new BenchStep(() => { if (++steps == 2) throw new InvalidOperationException("step 2 broke"); });
+        });
+        var report = BenchRunner.Run(Tiny with { MemoryEpochs = 0, Only = [.. Tiny.Only, "broken-case"], ExtraCases = [broken] }, TextWriter.Null);
+        Assert.Equal(["gemm-1024", "mlp-784-800-800-10-raw"], report.Cases.Select(c => c.Name));
+        var failed = Assert.Single(report.Failed);
+        Assert.Equal("broken-case", failed.Case);
+        Assert.Contains("step 2 broke", failed.Error);
+        Assert.False(report.Partial);
+        using var doc = JsonDocument.Parse(report.ToJson());
+        Assert.Equal("broken-case", doc.RootElement.GetProperty("failed")[0].GetProperty("case").GetString());
+        Assert.False(doc.RootElement.GetProperty("partial").GetBoolean());
+        Assert.Contains("FAILED broken-case: ", report.ToTable());
+    }
+
+    /// <summary>A peer that died mid-run (kill -9 of its python) failed the run; now the group runs again without it, and
+    /// so does the rest.</summary>
+    [Fact]
+    public void A_peer_that_dies_is_said_once_and_the_run_goes_on_without_it()
+    {
+        var script = Path.Combine(dir, "dying-peer.sh");
+        File.WriteAllText(script, """
+            while read -r line; do
+              case "$line" in
+                *'"info"'*) echo '{"torch": "fake", "blas": "libopenblasp.so", "openblas_core": "Haswell", "openblas_threads": 1, "openblas_config": null, "torch_threads": 1, "parallel": "p", "build": "b"}' ;;
+                *'"setup"'*) echo '{"key": "k"}' ;;
+                *) kill -9 $$ ;;
+              esac
+            done
+            """);
+        var log = new StringWriter();
+        var report = BenchRunner.Run(Tiny with { MemoryEpochs = 0, Peer = new PeerOptions("/bin/sh", script, null) }, log);
+        Assert.Equal(["gemm-1024", "mlp-784-800-800-10-raw"], report.Cases.Select(c => c.Name));
+        Assert.Empty(report.Failed);
+        Assert.All(report.Cases, c => Assert.Null(c.PeerMs));
+        Assert.Single(log.ToString().Split('\n'), l => l.Contains("run without the peer", StringComparison.Ordinal));
+    }
+
+    /// <summary>A stop (SIGINT, SIGTERM) ends the run at the next round; what was measured is the report, marked partial.</summary>
+    [Fact]
+    public void A_stopped_run_reports_the_cases_measured_before()
+    {
+        using var stop = new CancellationTokenSource();
+        var stopper = BenchCase.Stepped("stopper", "stops the run in its first step", 1, null, () => new BenchStep(stop.Cancel));
+        var report = BenchRunner.Run(Tiny with { MemoryEpochs = 3, Only = [.. Tiny.Only, "stopper"], ExtraCases = [stopper] }, TextWriter.Null, stop.Token);
+        Assert.True(report.Partial);
+        Assert.Equal(["gemm-1024", "mlp-784-800-800-10-raw"], report.Cases.Select(c => c.Name));
+        Assert.Empty(report.Failed);
+        Assert.Null(report.RssGrowthPct); // the memory run did not start
+        Assert.True(JsonDocument.Parse(report.ToJson()).RootElement.GetProperty("partial").GetBoolean());
     }
 
     [Fact]
