@@ -30,8 +30,23 @@ static class BenchCommand
     {
         if (threads is int t && TorchRuntime.ThreadsError(t, $"--threads {t}") is { } badThreads) return Fail(badThreads);
         if (memoryEpochs is < 0 or 1 or 2) return Fail($"--memory-epochs {memoryEpochs}: give 0 (skip) or at least 3 (growth is measured from epoch 2).");
-        if (save is not null || compare is not null) return RunNumerics(threads, save, compare);
+        if (save is not null || compare is not null)
+        {
+            var numerics = save is not null ? "--save-numerics" : "--compare-numerics";
+            var ignored = new (bool Given, string Name)[]
+            {
+                (json is not null, "--json"), (peer, "--peer"), (python is not null, "--python"), (only.Length > 0, "--only"),
+                (quick, "--quick"), (smoke, "--smoke"), (memoryEpochs is not null, "--memory-epochs"),
+            }.Where(o => o.Given).Select(o => o.Name).ToList();
+            if (ignored.Count > 0)
+                return Fail($"{numerics} runs no benchmark, so {string.Join(", ", ignored)} would be ignored; run the numerics alone (with --threads at most) and the benchmark as a second command.");
+            if (save is not null && OutputFileError("--save-numerics", save, "numerics.bin") is { } badSave) return Fail(badSave);
+            if (compare is not null && InputFileError(compare) is { } badCompare) return Fail(badCompare);
+            return RunNumerics(threads, save, compare);
+        }
         if (NotebookArgs.List("--only", only) is not { } cases) return 2;
+        // Checked before anything runs: a bad --json path found after the run cost the whole benchmark.
+        if (json is not null && OutputFileError("--json", json, "bench.json") is { } badJson) return Fail(badJson);
 
         PeerOptions? peerOptions = null;
         if (peer)
@@ -99,22 +114,57 @@ static class BenchCommand
         var values = Numerics.Compute();
         if (save is not null)
         {
-            Numerics.Save(save, values);
+            try { Numerics.Save(save, values); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"error: --save-numerics {save}: could not write ({e.Message}); give a file in a folder you can write to.");
+                return 1;
+            }
             Console.WriteLine($"wrote {values.Length:N0} values to {save}");
         }
         if (compare is not null)
         {
-            if (!File.Exists(compare)) return Fail($"--compare-numerics {compare}: file not found; write it first with --save-numerics.");
             try
             {
+                var saved = Numerics.Load(compare, values.Length);
                 Console.WriteLine($"vs {compare}:");
-                foreach (var (part, abs, rel) in Numerics.Compare(Numerics.Load(compare), values))
+                foreach (var (part, abs, rel) in Numerics.Compare(saved, values))
                     Console.WriteLine($"  {part,-30} max |diff| {abs:G3}, relative L2 error {rel:G3}");
             }
-            catch (InvalidDataException e) { return Fail(e.Message); }
+            catch (InvalidDataException e) { return Fail($"--compare-numerics {e.Message}"); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Fail($"--compare-numerics {compare}: cannot be read ({e.Message}); give a file written by --save-numerics."); }
         }
         return 0;
     }
+
+    /// <summary>Null when a file can be written at <paramref name="path"/>, else the error with the fix (e.g. a folder, a
+    /// missing folder, no permission).</summary>
+    static string? OutputFileError(string option, string path, string example)
+    {
+        if (string.IsNullOrWhiteSpace(path)) return $"{option}: the file name is empty; give a file to write, e.g. {option} {example}.";
+        if (Directory.Exists(path)) return $"{option} {path}: is a folder; give a file in it, e.g. {option} {Path.Combine(path, example)}.";
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!Directory.Exists(folder)) return $"{option} {path}: the folder {folder} does not exist; create it or give a file in an existing folder.";
+        bool existed = File.Exists(path);
+        try
+        {
+            using (new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write)) { }
+            // The probe leaves no empty file behind if the run later fails.
+            if (!existed) File.Delete(path);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"{option} {path}: cannot be written ({e.Message}); give a file in a folder you can write to.";
+        }
+    }
+
+    /// <summary>Null when --compare-numerics names an existing file, else the error with the fix.</summary>
+    static string? InputFileError(string path) =>
+        string.IsNullOrWhiteSpace(path) ? "--compare-numerics: the file name is empty; give a file written by --save-numerics."
+        : Directory.Exists(path) ? $"--compare-numerics {path}: is a folder; give a file written by --save-numerics."
+        : !File.Exists(path) ? $"--compare-numerics {path}: file not found; write it first with --save-numerics."
+        : null;
 
     /// <summary>The notebook runner's own cost: a fresh C# session running 10 trivial cells (one touches torch) and
     /// writing the executed .ipynb, HTML and manifest. One step = one whole notebook run.</summary>

@@ -62,4 +62,40 @@ public class BenchCliTests
             catch (IOException) { return false; }
             catch (UnauthorizedAccessException) { return false; }
         }).Select(int.Parse)];
+
+    /// <summary>A --json or --save-numerics path that cannot be written was found after the run (an unexpected
+    /// UnauthorizedAccessException or ArgumentException, exit 1, the benchmark lost), and --save-numerics ignored the
+    /// benchmark's options silently: now one line naming the option, the problem and the fix, exit 2, before anything runs.</summary>
+    [Fact]
+    public void Unwritable_output_paths_and_options_numerics_ignore_are_refused_first()
+    {
+        var dir = TestSupport.TempDir("bench-paths");
+        string[][] cases =
+        [
+            ["--json", dir], ["--json", ""], ["--json", Path.Combine(dir, "no-such", "x.json")],
+            ["--save-numerics", dir], ["--save-numerics", ""], ["--save-numerics", Path.Combine(dir, "no-such", "n.bin")],
+            ["--compare-numerics", dir], ["--save-numerics", Path.Combine(dir, "n.bin"), "--json", Path.Combine(dir, "x.json"), "--only", "gemm"],
+        ];
+        foreach (var c in cases)
+        {
+            var (exit, stdout, stderr) = DistillProcess.Run(["bench", "--smoke", .. c]);
+            var what = $"bench {string.Join(' ', c)} → {exit}\n{stderr}{stdout}";
+            Assert.True(exit == 2, what);
+            var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("error: " + c[0], line, StringComparison.Ordinal);
+            Assert.DoesNotContain("Nothing in this command expected it", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("GEMM", stdout, StringComparison.Ordinal); // nothing ran
+        }
+        Assert.Empty(Directory.GetFiles(dir));
+    }
+
+    /// <summary>A report that cannot be written at the end (here a full disk) is said after the table, which stays.</summary>
+    [Fact]
+    public void A_json_write_failure_at_the_end_keeps_the_table()
+    {
+        var (exit, stdout, stderr) = DistillProcess.Run("bench", "--smoke", "--memory-epochs", "0", "--only", "gemm", "--json", "/dev/full");
+        Assert.True(exit == 1, $"exit {exit}\n{stderr}{stdout}");
+        Assert.Contains("| gemm-1024 |", stdout, StringComparison.Ordinal);
+        Assert.StartsWith("error: --json /dev/full: could not write the report (", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
 }

@@ -275,6 +275,49 @@ public sealed class BenchTests : IDisposable
         Assert.Throws<InvalidDataException>(() => Numerics.Compare([1f], [1f, 2f]));
     }
 
+    /// <summary>An empty or cut-short file was "made by a different version", and a file of random bytes of the right
+    /// length compared as max |diff| NaN.</summary>
+    [Fact]
+    public void A_numerics_file_cut_short_damaged_or_of_garbage_is_named_so()
+    {
+        var values = Enumerable.Range(0, 512 * 512 + 10).Select(i => i * 0.5f).ToArray();
+        string Written(string name, Func<byte[], byte[]> change)
+        {
+            var path = Path.Combine(dir, name);
+            Numerics.Save(path, values);
+            File.WriteAllBytes(path, change(File.ReadAllBytes(path)));
+            return path;
+        }
+        string Refusal(string path) => Assert.Throws<InvalidDataException>(() => Numerics.Load(path, values.Length)).Message;
+
+        Assert.Equal(values, Numerics.Load(Written("ok.bin", b => b), values.Length));
+        Assert.Contains("the file is empty", Refusal(Written("empty.bin", _ => [])));
+        Assert.Contains("cut short or damaged", Refusal(Written("cut.bin", b => b[..(b.Length / 2)])));
+        Assert.Contains("checksum does not match", Refusal(Written("flipped.bin", b => { b[100] ^= 1; return b; })));
+        var other = Written("other.bin", b => b);
+        Assert.Contains("different version", Assert.Throws<InvalidDataException>(() => Numerics.Load(other, values.Length + 1)).Message);
+        // The format before the header (bare floats) is still read; garbage of that length is not.
+        Assert.Equal(values, Numerics.Load(Written("old.bin", b => b[12..^8]), values.Length));
+        var garbage = new byte[values.Length * 4];
+        new Random(1).NextBytes(garbage);
+        Assert.Contains("not a finite number", Refusal(Written("garbage.bin", _ => garbage)));
+    }
+
+    /// <summary>A peer answering zero times made the ratio Infinity, written into the JSON as the string "Infinity".</summary>
+    [Fact]
+    public void The_json_report_holds_no_NaN_or_Infinity()
+    {
+        var c = new BenchCaseResult("c", "d", 1, 1, 1, 2, 1, double.PositiveInfinity, double.NaN, null, 0, 0, double.PositiveInfinity, null, null);
+        var report = new BenchReport("d", "c", new MachineInfo("cpu", 2, "os", "net", "ts", "lt", "mkl", "isa", "PASSIVE", null),
+            2, double.NaN, null, [c], null, null, null, 0, 1);
+        var json = report.ToJson();
+        Assert.DoesNotContain("NaN", json);
+        Assert.DoesNotContain("Infinity", json);
+        using var doc = JsonDocument.Parse(json);
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("matmul_gflops").ValueKind);
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("cases")[0].GetProperty("ratio").ValueKind);
+    }
+
     [Fact]
     public void Training_flop_count_leaves_out_the_first_layers_input_gradient()
     {
