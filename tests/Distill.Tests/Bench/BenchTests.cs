@@ -251,6 +251,46 @@ public sealed class BenchTests : IDisposable
         Assert.True(JsonDocument.Parse(report.ToJson()).RootElement.GetProperty("partial").GetBoolean());
     }
 
+    /// <summary>Answers off the protocol were KeyNotFoundException, "No values" or "requires an element of type
+    /// 'Object'", or worse, a run with "ratio": "Infinity" in the JSON: now an error naming the request, the answer and the fix.</summary>
+    [Theory]
+    [InlineData("info", "{\"ok\": 1}", "\"torch\" is missing")]
+    [InlineData("info", "[1, 2]", "not a JSON object")]
+    [InlineData("setup", "{\"key\": 3}", "\"key\" is missing or not a string or null")]
+    [InlineData("run", "{\"steps\": 2}", "\"ms\" is not a list of 2 step times")]
+    [InlineData("run", "{\"ms\": []}", "\"ms\" is not a list of 2 step times")]
+    [InlineData("run", "5", "not a JSON object")]
+    [InlineData("run", "{\"ms\": [0, 0]}", "\"ms\" is not a list of 2 step times")]
+    [InlineData("run", "{\"ms\": [3.5]}", "\"ms\" is not a list of 2 step times")]
+    [InlineData("run", "{\"ms\": [3.5, \"x\"]}", "\"ms\" is not a list of 2 step times")]
+    public void A_peer_answer_off_the_protocol_is_named_with_the_request(string request, string answer, string problem)
+    {
+        const string Info = """{"torch": "fake", "blas": "libopenblasp.so", "openblas_core": "Haswell", "openblas_threads": 1, "openblas_config": null, "torch_threads": 1, "parallel": "p", "build": "b"}""";
+        var script = Path.Combine(dir, $"peer-{request}.sh");
+        string Answer(string cmd, string good) => (cmd == request ? answer : good).Replace("'", "'\\''", StringComparison.Ordinal);
+        File.WriteAllText(script, $$"""
+            while read -r line; do
+              case "$line" in
+                *'"info"'*) echo '{{Answer("info", Info)}}' ;;
+                *'"setup"'*) echo '{{Answer("setup", "{\"key\": \"k\"}")}}' ;;
+                *'"run"'*) echo '{{Answer("run", "{\"ms\": [1.5, 2.5]}")}}' ;;
+                *'"drop"'*) echo '{}' ;;
+                *) exit 0 ;;
+              esac
+            done
+            """);
+        var e = Assert.Throws<InvalidOperationException>(() =>
+        {
+            using var peer = Peer.Start(new PeerOptions("/bin/sh", script, null), 1, TextWriter.Null);
+            var key = peer.Setup("gemm-1024")!;
+            peer.Run(key, 2, untilIdle: false);
+        });
+        Assert.StartsWith("--peer: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"answered {{\"cmd\":\"{request}\"", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"with {answer}: {problem}", e.Message, StringComparison.Ordinal);
+        Assert.Contains("bench/peer/bench_peer.py", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_peer_python_without_torch_is_refused_before_anything_runs()
     {
