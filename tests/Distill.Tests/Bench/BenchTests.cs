@@ -291,6 +291,35 @@ public sealed class BenchTests : IDisposable
         Assert.Contains("bench/peer/bench_peer.py", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A peer whose torch fell back to the reference BLAS (GEMM 7 against our 294 GFLOP/s here) was a target
+    /// met without a word: now a warning with the fix, and no verdict against it.</summary>
+    [Fact]
+    public void A_peer_on_the_reference_blas_is_warned_about_and_judges_nothing()
+    {
+        var script = Path.Combine(dir, "slow-peer.sh");
+        File.WriteAllText(script, """
+            while read -r line; do
+              case "$line" in
+                *'"info"'*) echo '{"torch": "fake", "blas": "libblas.so.3, liblapack.so.3", "openblas_core": null, "openblas_threads": null, "openblas_config": null, "torch_threads": 1, "parallel": "p", "build": "b"}' ;;
+                *'"setup"'*) echo '{"key": "k"}' ;;
+                *'"run"'*'"steps":1'*) echo '{"ms": [500]}' ;;
+                *'"run"'*) echo '{"ms": [500, 500]}' ;;
+                *'"drop"'*) echo '{}' ;;
+                *) exit 0 ;;
+              esac
+            done
+            """);
+        var log = new StringWriter();
+        var report = BenchRunner.Run(Tiny with { MemoryEpochs = 0, Peer = new PeerOptions("/bin/sh", script, null) }, log);
+        Assert.Contains("warning: the peer's torch runs on the reference BLAS (libblas.so.3, liblapack.so.3)", log.ToString());
+        Assert.Contains("install libopenblas0-pthread", log.ToString());
+        var raw = report.Cases.Single(c => c.Name == "mlp-784-800-800-10-raw");
+        Assert.NotNull(raw.Ratio);
+        Assert.Equal(BenchRunner.NoVerdictOnReferenceBlas, raw.PeerVerdict);
+        Assert.Null(raw.Why);
+        Assert.Contains(BenchRunner.NoVerdictOnReferenceBlas, report.ToTable());
+    }
+
     [Fact]
     public void A_peer_python_without_torch_is_refused_before_anything_runs()
     {
