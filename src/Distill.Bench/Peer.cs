@@ -57,8 +57,10 @@ public static class Peer
             var err = p.StandardError.ReadToEndAsync();
             _ = p.StandardOutput.ReadToEnd();
             if (!p.WaitForExit(120_000)) { p.Kill(); return $"--peer: {python} -c 'import torch' did not finish in 2 minutes."; }
+            // Its last line of stderr is Python's reason; a program that is no Python may print nothing at all.
+            var said = err.Result.Trim().Split('\n')[^1];
             return p.ExitCode == 0 ? null
-                : $"--peer: {python} cannot import torch ({err.Result.Trim().Split('\n')[^1]}). Install the peer (docs/performance.md: " +
+                : $"--peer: {python} cannot import torch ({(said.Length > 0 ? said : $"it exited with code {p.ExitCode} and printed nothing")}). Install the peer (docs/performance.md: " +
                   "apt-get install python3-torch libopenblas0-pthread) or point --python / DISTILL_PEER_PYTHON at a Python with torch.";
         }
         catch (System.ComponentModel.Win32Exception e)

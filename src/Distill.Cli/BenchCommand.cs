@@ -12,7 +12,7 @@ static class BenchCommand
         var json = new Option<string?>("--json") { Description = "Also write the report as JSON to this file (schema: docs/performance.md)." };
         var peer = new Option<bool>("--peer") { Description = "Run the same cases in PyTorch (bench/peer/bench_peer.py) and print ours/peer ratios." };
         var python = new Option<string?>("--python") { Description = "Python with torch for --peer (default: $DISTILL_PEER_PYTHON, else /usr/bin/python3)." };
-        var threads = new Option<int?>("--threads") { Description = "Threads for both sides (default: $DISTILL_THREADS, else all cores)." };
+        var threads = new Option<int?>("--threads") { Description = "Threads for both sides (default: $DISTILL_THREADS, else all cores).", CustomParser = ThreadCount };
         var only = new Option<string[]>("--only") { Description = "Run only cases whose name contains one of these, given apart or comma-separated (the GEMM limit always runs).", AllowMultipleArgumentsPerToken = true };
         var smoke = new Option<bool>("--smoke") { Description = "1 warm-up + 2 steps per case and a 3-epoch memory run: checks the harness, measures nothing.", Hidden = true };
         var save = new Option<string?>("--save-numerics") { Description = "Write a seeded GEMM and MLP training result to this file (compare runs, e.g. with DISTILL_MKL_AMD_FIX=0)." };
@@ -25,10 +25,20 @@ static class BenchCommand
         return cmd;
     }
 
+    /// <summary>--threads in the range it has (1 to 4 × the cores): the parser's own error for a number beyond int gave
+    /// int's range, which is not the one to pick from.</summary>
+    static int? ThreadCount(System.CommandLine.Parsing.ArgumentResult r)
+    {
+        var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+        int n = int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var parsed) ? parsed : 0;
+        if (TorchRuntime.ThreadsError(n, $"--threads {text}") is not { } error) return n;
+        r.AddError(error);
+        return null;
+    }
+
     static int Run(bool quick, bool smoke, string? json, bool peer, string? python, int? threads, string[] only,
         int? memoryEpochs, string? save, string? compare)
     {
-        if (threads is int t && TorchRuntime.ThreadsError(t, $"--threads {t}") is { } badThreads) return Fail(badThreads);
         if (memoryEpochs is < 0 or 1 or 2) return Fail($"--memory-epochs {memoryEpochs}: give 0 (skip) or at least 3 (growth is measured from epoch 2).");
         if (save is not null || compare is not null)
         {

@@ -98,4 +98,18 @@ public class BenchCliTests
         Assert.Contains("| gemm-1024 |", stdout, StringComparison.Ordinal);
         Assert.StartsWith("error: --json /dev/full: could not write the report (", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
     }
+
+    /// <summary>A --threads beyond int said "which runs from -2147483648 to 2147483647", int's range, not the valid one.</summary>
+    [Fact]
+    public void Threads_out_of_range_gives_the_valid_range()
+    {
+        foreach (var given in new[] { "99999999999", "0", "many" })
+        {
+            var (exit, stdout, stderr) = DistillProcess.Run("bench", "--smoke", "--threads", given);
+            Assert.True(exit == 2, $"--threads {given} → {exit}\n{stderr}{stdout}");
+            var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error: ", StringComparison.Ordinal));
+            Assert.StartsWith($"error: --threads {given} is not a thread count in [1, {4 * Environment.ProcessorCount}]", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("2147483647", stderr, StringComparison.Ordinal);
+        }
+    }
 }

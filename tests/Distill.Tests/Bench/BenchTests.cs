@@ -326,6 +326,8 @@ public sealed class BenchTests : IDisposable
         Assert.Contains("cannot run", Peer.Check(Path.Combine(dir, "no-such-python")));
         // /bin/sh stands in for a Python without torch: "-c 'import torch; ...'" fails.
         Assert.Contains("cannot import torch", Peer.Check("/bin/sh"));
+        // Not a Python at all, and silent: "cannot import torch ()" said nothing.
+        Assert.Contains("cannot import torch (it exited with code 1 and printed nothing)", Peer.Check("/bin/false"));
     }
 
     [Fact]
