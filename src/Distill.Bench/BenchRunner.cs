@@ -104,7 +104,7 @@ public static class BenchRunner
             catch (Exception e) when (stop.IsCancellationRequested && e is InvalidOperationException or OperationCanceledException) { return []; }
             catch (InvalidOperationException e) when (peer is { HasExited: true })
             {
-                log.WriteLine($"  peer: {e.Message} The remaining cases run without the peer, this group again first.");
+                log.WriteLine($"  {e.Message} The remaining cases run without the peer, this group again first.");
                 peer.Dispose();
                 peer = null;
                 return Attempt(group);
