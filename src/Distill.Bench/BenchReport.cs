@@ -44,8 +44,12 @@ public sealed record BenchCaseResult(string Name, string Description, double Our
     public string? Why { get; init; }
 }
 
-/// <summary>A whole run; <see cref="ToJson"/> writes the schema of docs/performance.md.</summary>
-public sealed record BenchReport(string Date, string Command, MachineInfo Machine, int Threads, double MatmulGflops,
+/// <summary>A case (or the memory run) that failed, and why; its group's numbers are missing from the report.</summary>
+public sealed record BenchFailure(string Case, string Error);
+
+/// <summary>A whole run; <see cref="ToJson"/> writes the schema of docs/performance.md. <see cref="MatmulGflops"/> is null
+/// when the GEMM limit was not measured (it failed, or the run was interrupted first).</summary>
+public sealed record BenchReport(string Date, string Command, MachineInfo Machine, int Threads, double? MatmulGflops,
     double? PeerMatmulGflops, IReadOnlyList<BenchCaseResult> Cases, double? OverheadPct, double? RssGrowthPct,
     long? LeakedTensors, double PeakRssMb, double WallSeconds)
 {
@@ -54,8 +58,30 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new FiniteOrNull() },
     };
+
+    /// <summary>Cases whose group failed (the others were measured), with the error.</summary>
+    public IReadOnlyList<BenchFailure> Failed { get; init; } = [];
+
+    /// <summary>The run was interrupted (SIGINT, SIGTERM): the report holds the cases measured before.</summary>
+    public bool Partial { get; init; }
+
+    /// <summary>A NaN or infinity (a ratio over a zero time) is written as null: readers of the documented schema take
+    /// numbers, and "NaN" strings broke them.</summary>
+    sealed class FiniteOrNull : JsonConverter<double>
+    {
+        public override bool HandleNull => true;
+
+        public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            reader.TokenType == JsonTokenType.Null ? double.NaN : reader.GetDouble();
+
+        public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options)
+        {
+            if (double.IsFinite(value)) writer.WriteNumberValue(value);
+            else writer.WriteNullValue();
+        }
+    }
 
     /// <summary>Wall time of the 4-run sweep with --jobs 2 at 1 thread each over the same runs one after another at 2
     /// threads each (<see cref="SweepCases"/>); issue 16's target is at most 0.65. Null when the cases did not run.</summary>
@@ -72,7 +98,7 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
     public string ToTable()
     {
         var sb = new StringBuilder();
-        sb.AppendLine(($"{Machine.Cpu}, {Threads} threads; GEMM limit {MatmulGflops:F0} GFLOP/s" +
+        sb.AppendLine(($"{Machine.Cpu}, {Threads} threads; GEMM limit {Opt(MatmulGflops, "F0")} GFLOP/s" +
                        (PeerMatmulGflops is double p ? $" (peer {p:F0})" : "") +
                        (Machine.LoadAverage is { } load ? $"; load average at the start {load}" : "") +
                        (Machine.Malloc is { } malloc ? $"; malloc: {malloc}" : "")));
@@ -91,6 +117,10 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
                        $"peak RSS {PeakRssMb:F0} MB; {WallSeconds:F0} s"));
         foreach (var c in Cases.Where(c => c.Why is not null))
             sb.AppendLine(CultureInfo.InvariantCulture, $"why {c.Name} misses its target: {c.Why}");
+        foreach (var f in Failed)
+            sb.AppendLine(CultureInfo.InvariantCulture, $"FAILED {f.Case}: {f.Error}");
+        if (Partial)
+            sb.AppendLine("partial: the run was interrupted; the cases above are those measured before");
         if (SweepRatio is double sweep)
             sb.AppendLine(CultureInfo.InvariantCulture, $"sweep of 4 runs, --jobs 2 × 1 thread / one after another × 2 threads: {sweep:F2}× wall time (target ≤ 0.65×)");
         return sb.ToString();

@@ -60,7 +60,11 @@ public static class BenchRunner
         return groups;
     }
 
-    public static BenchReport Run(BenchOptions o, TextWriter log)
+    /// <summary>Runs the selected cases. A group that fails is reported in <see cref="BenchReport.Failed"/> and the run
+    /// goes on; when the peer has died the rest (that group again first) runs without it. When <paramref name="stop"/>
+    /// is cancelled the run ends at the next step or round boundary and the report holds what was measured
+    /// (<see cref="BenchReport.Partial"/>).</summary>
+    public static BenchReport Run(BenchOptions o, TextWriter log, CancellationToken stop = default)
     {
         ArgumentNullException.ThrowIfNull(o);
         ArgumentNullException.ThrowIfNull(log);
@@ -77,34 +81,83 @@ public static class BenchRunner
         var selected = all.Where(c => c == gemm || o.Only.Count == 0 || o.Only.Any(s => c.Name.Contains(s, StringComparison.OrdinalIgnoreCase))).ToList();
         log.WriteLine($"distill bench: {selected.Count} cases, {NumberText.Count(threads, "thread")}, MKL dispatch {MklCpuDispatch.Status}; load average {load ?? "?"}");
 
-        using var peer = o.Peer is null ? null : StartPeer(o.Peer, threads, log);
+        var peer = o.Peer is null ? null : StartPeer(o.Peer, threads, log);
+        var peerInfo = peer?.Info;
         var measured = new Dictionary<string, Measured>();
-        foreach (var group in Groups(selected))
-            foreach (var m in RunGroup(group, o.Budget, peer, log))
-                measured[m.Case.Name] = m;
-        if (peer is not null)
-            log.WriteLine($"  peer: waited {peer.IdleWait.TotalSeconds:F1} s in all for its threads to go idle after its rounds (OpenBLAS spins ~0.1 s after a call)");
-        double limit = gemm.FlopsPerStep!.Value / (measured[gemm.Name].Ours.MedianMs * 1e6);
-
-        MemoryResult? memory = null;
-        if (o.MemoryEpochs > 0)
+        var failed = new List<BenchFailure>();
+        try
         {
-            log.Write($"  {"memory run (" + o.MemoryEpochs + " epochs)",-40}");
-            memory = MemoryProbe.Run(o.MemoryEpochs, o.MemorySamples);
-            log.WriteLine($" RSS {memory.RssMbPerEpoch[1]:F0} → {memory.RssMbPerEpoch[^1]:F0} MB ({memory.GrowthPct:+0.0;-0.0} %), leaked tensors {memory.LeakedTensors}");
+            foreach (var group in Groups(selected))
+            {
+                if (stop.IsCancellationRequested) break;
+                foreach (var m in Attempt(group)) measured[m.Case.Name] = m;
+            }
+            if (peer is not null)
+                log.WriteLine($"  peer: waited {peer.IdleWait.TotalSeconds:F1} s in all for its threads to go idle after its rounds (OpenBLAS spins ~0.1 s after a call)");
+        }
+        finally { peer?.Dispose(); }
+
+        // One group's failure costs that group only: the others' numbers are the point of the run.
+        List<Measured> Attempt(IReadOnlyList<BenchCase> group)
+        {
+            try { return RunGroup(group, o.Budget, peer, log, stop); }
+            catch (Exception e) when (stop.IsCancellationRequested && e is InvalidOperationException or OperationCanceledException) { return []; }
+            catch (InvalidOperationException e) when (peer is { HasExited: true })
+            {
+                log.WriteLine($"  {e.Message} The remaining cases run without the peer, this group again first.");
+                peer.Dispose();
+                peer = null;
+                return Attempt(group);
+            }
+            catch (Exception e) when (e is InvalidOperationException or IOException)
+            {
+                log.WriteLine($"  {group[0].Name,-40} FAILED: {e.Message}");
+                failed.AddRange(group.Select(c => new BenchFailure(c.Name, e.Message)));
+                return [];
+            }
         }
 
-        var results = selected.Select(c => Result(measured[c.Name], limit)).ToList();
+        double? limit = measured.TryGetValue(gemm.Name, out var g) ? gemm.FlopsPerStep!.Value / (g.Ours.MedianMs * 1e6) : null;
+        MemoryResult? memory = o.MemoryEpochs > 0 && !stop.IsCancellationRequested ? Memory(o, log, failed, stop) : null;
+
+        bool referenceBlas = peerInfo?.ReferenceBlas == true;
+        var results = selected.Where(c => measured.ContainsKey(c.Name)).Select(c => Result(measured[c.Name], limit, referenceBlas)).ToList();
         // The trainer's overhead: trainer cases against their raw loops (not KD against the student alone).
         var overheads = results.Where(r => r.VsBaselinePct is not null && r.Baseline!.EndsWith("-loop", StringComparison.Ordinal))
             .Select(r => r.VsBaselinePct!.Value).ToList();
-        double? peerLimit = measured[gemm.Name].PeerMs is double pg ? gemm.FlopsPerStep.Value / (pg * 1e6) : null;
+        double? peerLimit = g?.PeerMs is double pg ? gemm.FlopsPerStep!.Value / (pg * 1e6) : null;
         return new BenchReport(
             DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm zzz", CultureInfo.InvariantCulture), o.Command,
-            Machine(peer?.Info, load), threads, limit, peerLimit, results,
+            Machine(peerInfo, load), threads, limit, peerLimit, results,
             overheads.Count > 0 ? overheads.Max() : null, memory?.GrowthPct, memory?.LeakedTensors,
-            StandardCases.PeakRssMb(), wall.Elapsed.TotalSeconds);
+            StandardCases.PeakRssMb(), wall.Elapsed.TotalSeconds)
+        { Failed = failed, Partial = stop.IsCancellationRequested };
     }
+
+    static MemoryResult? Memory(BenchOptions o, TextWriter log, List<BenchFailure> failed, CancellationToken stop)
+    {
+        log.Write($"  {"memory run (" + o.MemoryEpochs + " epochs)",-40}");
+        try
+        {
+            var memory = MemoryProbe.Run(o.MemoryEpochs, o.MemorySamples, stop);
+            log.WriteLine($" RSS {memory.RssMbPerEpoch[1]:F0} → {memory.RssMbPerEpoch[^1]:F0} MB ({memory.GrowthPct:+0.0;-0.0} %), leaked tensors {memory.LeakedTensors}");
+            return memory;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            log.WriteLine(" interrupted");
+            return null;
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException)
+        {
+            log.WriteLine($" FAILED: {e.Message}");
+            failed.Add(new BenchFailure(MemoryRun, e.Message));
+            return null;
+        }
+    }
+
+    /// <summary>The memory run's name where it fails (<see cref="BenchReport.Failed"/>).</summary>
+    public const string MemoryRun = "memory-run";
 
     static PeerProcess StartPeer(PeerOptions o, int threads, TextWriter log)
     {
@@ -114,6 +167,9 @@ public static class BenchRunner
                           "which slows the peer; compare with the default (PASSIVE).");
         var peer = Peer.Start(o, threads, log);
         log.WriteLine($"  peer: {peer.Info.Summary}");
+        if (peer.Info.ReferenceBlas)
+            log.WriteLine($"  warning: the peer's torch runs on the reference BLAS ({peer.Info.Blas}), ~50x slower at GEMM than with OpenBLAS: " +
+                          "its times judge nothing, so no target gets a verdict against it; install libopenblas0-pthread (docs/performance.md, the PyTorch peer).");
         return peer;
     }
 
@@ -121,7 +177,7 @@ public static class BenchRunner
     sealed record Measured(BenchCase Case, Timing Ours, IReadOnlyList<double> RoundMs, int StepsPerRound, double? PeerMs,
         IReadOnlyList<double>? PeerRoundMs, RatioInterval? VsPeer, RatioInterval? VsBaseline);
 
-    static List<Measured> RunGroup(IReadOnlyList<BenchCase> group, TimingBudget budget, PeerProcess? peer, TextWriter log)
+    static List<Measured> RunGroup(IReadOnlyList<BenchCase> group, TimingBudget budget, PeerProcess? peer, TextWriter log, CancellationToken stop)
     {
         if (group.FirstOrDefault(c => c.Budget is not null)?.Budget is { } own) budget = own;
         else if (group.Any(c => c.Few)) budget = budget.Few;
@@ -140,11 +196,14 @@ public static class BenchRunner
                     if (j < 0) { peers.Add(new PeerSide(peer, key)); j = peers.Count - 1; }
                     peerOf[i] = ours.Count + j;
                 }
-            r = Rounds.Interleave([.. ours, .. peers], budget, i => i < ours.Count);
+            r = Rounds.Interleave([.. ours, .. peers], budget, i => i < ours.Count, stop);
         }
         finally
         {
-            foreach (var side in peers.Cast<IRoundSide>().Concat(ours).Reverse()) side.Dispose();
+            // Every side is closed even when one cannot be (a dead peer cannot drop its case): our cases' threads must end.
+            foreach (var side in peers.Cast<IRoundSide>().Concat(ours).Reverse())
+                try { side.Dispose(); }
+                catch (InvalidOperationException) { }
         }
 
         var list = new List<Measured>();
@@ -173,11 +232,11 @@ public static class BenchRunner
         return list;
     }
 
-    static BenchCaseResult Result(Measured m, double limit)
+    static BenchCaseResult Result(Measured m, double? limit, bool referenceBlas)
     {
         var (c, t) = (m.Case, m.Ours);
         double? gflops = c.FlopsPerStep / (t.MedianMs * 1e6);
-        Verdict? peerVerdict = m.VsPeer is { } vp && c.PeerTarget is { } pt ? pt.Judge(vp) : null;
+        Verdict? peerVerdict = m.VsPeer is { } vp && c.PeerTarget is { } pt && !referenceBlas ? pt.Judge(vp) : null;
         Verdict? baselineVerdict = m.VsBaseline is { } vb && c.BaselineTarget is { } bt ? bt.Judge(vb) : null;
         var result = new BenchCaseResult(c.Name, c.Description, t.MedianMs, t.P10Ms, t.P90Ms, t.Steps, t.CpuMs, c.Samples / (t.MedianMs / 1000),
             gflops, gflops / limit * 100, t.LivePerStep, m.PeerMs, m.VsPeer?.Median, m.VsBaseline is null ? null : c.Baseline,
@@ -191,7 +250,7 @@ public static class BenchRunner
             RatioHigh = m.VsPeer?.High,
             RatioNoisy = m.VsPeer?.Noisy,
             PeerTarget = m.VsPeer is null ? null : c.PeerTarget?.Text,
-            PeerVerdict = peerVerdict is { } pv ? BenchReport.Text(pv) : null,
+            PeerVerdict = peerVerdict is { } pv ? BenchReport.Text(pv) : m.VsPeer is not null && c.PeerTarget is not null ? NoVerdictOnReferenceBlas : null,
             VsBaselineLowPct = m.VsBaseline is { } l ? (l.Low - 1) * 100 : null,
             VsBaselineHighPct = m.VsBaseline is { } h ? (h.High - 1) * 100 : null,
             VsBaselineNoisy = m.VsBaseline?.Noisy,
@@ -203,6 +262,9 @@ public static class BenchRunner
             ? result with { Why = BenchReport.Evidence(result, TorchRuntime.Threads) }
             : result;
     }
+
+    /// <summary>A peer on the reference BLAS is ~50x slower at GEMM than it would be: beating it says nothing.</summary>
+    public const string NoVerdictOnReferenceBlas = "no verdict: the peer runs on the reference BLAS (apt-get install libopenblas0-pthread)";
 
     static string? LoadAverage()
     {

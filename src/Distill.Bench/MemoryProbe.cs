@@ -15,8 +15,9 @@ public static class MemoryProbe
 {
     /// <summary>One <see cref="Trainer.Train"/> run of <paramref name="epochs"/> epochs of an MLP 784-256-10 on the first
     /// <paramref name="samples"/> Fashion-MNIST training images (seeded random images when it is not installed), batch
-    /// 128; RSS and live tensors are read after every epoch (after a full GC and a native heap trim).</summary>
-    public static MemoryResult Run(int epochs = 20, int samples = 4096)
+    /// 128; RSS and live tensors are read after every epoch (after a full GC and a native heap trim). A cancelled
+    /// <paramref name="stop"/> ends it at the next step (<see cref="OperationCanceledException"/>).</summary>
+    public static MemoryResult Run(int epochs = 20, int samples = 4096, CancellationToken stop = default)
     {
         if (epochs < 3) throw new ArgumentOutOfRangeException(nameof(epochs), "Needs at least 3 epochs (growth is measured from epoch 2).");
         using var data = new BenchData();
@@ -27,7 +28,7 @@ public static class MemoryProbe
         long liveAfter2 = 0, liveLast = 0;
         Trainer.Train(model, head, new Objective().Add(new CrossEntropyTerm()), new TrainOptions
         {
-            Name = "memory", Epochs = epochs, BatchSize = StandardCases.Batch, Device = "cpu", Progress = false,
+            Name = "memory", Epochs = epochs, BatchSize = StandardCases.Batch, Device = "cpu", Progress = false, Cancellation = stop,
             OnEpochEnd = m =>
             {
                 GC.Collect();

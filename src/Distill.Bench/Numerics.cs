@@ -36,15 +36,59 @@ public static class Numerics
         return cat(parts, 0).data<float>().ToArray();
     }
 
-    public static void Save(string path, float[] values) =>
-        File.WriteAllBytes(path, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+    /// <summary>Header of a numerics file: magic, then the value count; the values follow, then a checksum of their bytes,
+    /// so a file cut short or damaged is told from one of another version.</summary>
+    static readonly byte[] Magic = "DSTNUM02"u8.ToArray();
 
-    public static float[] Load(string path)
+    public static void Save(string path, float[] values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan());
+        using var f = File.Create(path);
+        f.Write(Magic);
+        f.Write(BitConverter.GetBytes(values.Length));
+        f.Write(bytes);
+        f.Write(BitConverter.GetBytes(Checksum(bytes)));
+    }
+
+    /// <summary>The values of a file from <see cref="Save"/>, of which this version computes <paramref name="expected"/>;
+    /// a file without a header from before it is read when it has that many values. Anything else (empty, cut short,
+    /// damaged, another version's, values that are not finite) is an <see cref="InvalidDataException"/> saying which.</summary>
+    public static float[] Load(string path, int expected)
     {
         var bytes = File.ReadAllBytes(path);
-        if (bytes.Length % 4 != 0)
-            throw new InvalidDataException($"{path}: not a numerics file (length {bytes.Length} is not a multiple of 4); write one with --save-numerics.");
-        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+        string again = "; write it again with --save-numerics";
+        if (bytes.Length == 0) throw new InvalidDataException($"{path}: the file is empty{again}.");
+        float[] values;
+        if (bytes.AsSpan().StartsWith(Magic) && bytes.Length >= Magic.Length + 4)
+        {
+            int count = BitConverter.ToInt32(bytes, Magic.Length);
+            long size = Magic.Length + 4 + 4L * count + 8;
+            if (count < 0 || bytes.Length != size)
+                throw new InvalidDataException($"{path}: cut short or damaged ({bytes.Length:N0} bytes where its header announces {Math.Max(size, 0):N0}){again}.");
+            var data = bytes.AsSpan(Magic.Length + 4, 4 * count);
+            if (BitConverter.ToUInt64(bytes, (int)size - 8) != Checksum(data))
+                throw new InvalidDataException($"{path}: damaged (its checksum does not match its values){again}.");
+            if (count != expected)
+                throw new InvalidDataException($"{path}: made by a different version ({count:N0} values, this one computes {expected:N0}){again} by this version.");
+            values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data).ToArray();
+        }
+        // The format before the header: bare values, recognisable by their count only.
+        else if (bytes.Length == 4L * expected)
+            values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+        else
+            throw new InvalidDataException($"{path}: not a numerics file, or one cut short or damaged ({bytes.Length:N0} bytes, no header){again}.");
+        if (Array.FindIndex(values, v => !float.IsFinite(v)) is var bad and >= 0)
+            throw new InvalidDataException($"{path}: value {bad:N0} is {values[bad]}, not a finite number: damaged, or not a numerics file{again}.");
+        return values;
+    }
+
+    /// <summary>FNV-1a over the bytes: enough to catch damage, not tampering.</summary>
+    static ulong Checksum(ReadOnlySpan<byte> bytes)
+    {
+        ulong h = 14695981039346656037;
+        foreach (var b in bytes) h = (h ^ b) * 1099511628211;
+        return h;
     }
 
     /// <summary>Per part (the GEMM, the trained parameters, the 5 losses): largest |a-b| and the relative L2 error

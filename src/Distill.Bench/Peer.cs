@@ -15,6 +15,11 @@ public sealed record PeerInfo(string Torch, string Blas, string? OpenblasCore, i
 {
     public string Summary => $"torch {Torch} ({Blas}; OpenBLAS kernel {OpenblasCore ?? "-"}, {OpenblasThreads?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} threads; " +
                              $"torch {TorchThreads} threads)";
+
+    /// <summary>Torch fell back to the reference BLAS (no OpenBLAS kernel, neither OpenBLAS nor MKL mapped): its GEMM is
+    /// ~50x slower than with libopenblas0-pthread, so ratios against it judge nothing.</summary>
+    public bool ReferenceBlas => OpenblasCore is null && !Blas.Contains("openblas", StringComparison.OrdinalIgnoreCase) &&
+                                 !Blas.Contains("mkl", StringComparison.OrdinalIgnoreCase);
 }
 
 public static class Peer
@@ -52,8 +57,10 @@ public static class Peer
             var err = p.StandardError.ReadToEndAsync();
             _ = p.StandardOutput.ReadToEnd();
             if (!p.WaitForExit(120_000)) { p.Kill(); return $"--peer: {python} -c 'import torch' did not finish in 2 minutes."; }
+            // Its last line of stderr is Python's reason; a program that is no Python may print nothing at all.
+            var said = err.Result.Trim().Split('\n')[^1];
             return p.ExitCode == 0 ? null
-                : $"--peer: {python} cannot import torch ({err.Result.Trim().Split('\n')[^1]}). Install the peer (docs/performance.md: " +
+                : $"--peer: {python} cannot import torch ({(said.Length > 0 ? said : $"it exited with code {p.ExitCode} and printed nothing")}). Install the peer (docs/performance.md: " +
                   "apt-get install python3-torch libopenblas0-pthread) or point --python / DISTILL_PEER_PYTHON at a Python with torch.";
         }
         catch (System.ComponentModel.Win32Exception e)
@@ -117,13 +124,35 @@ public static class Peer
         }
     }
 
-    /// <summary>Parses the peer's answer to "info".</summary>
+    /// <summary>Parses the peer's answer to "info"; an <see cref="InvalidDataException"/> names a field that is missing
+    /// or of the wrong type.</summary>
     public static PeerInfo ParseInfo(JsonElement e) => new(
-        e.GetProperty("torch").GetString() ?? "?", e.GetProperty("blas").GetString() ?? "?",
-        e.GetProperty("openblas_core").ValueKind == JsonValueKind.String ? e.GetProperty("openblas_core").GetString() : null,
-        e.GetProperty("openblas_threads").ValueKind == JsonValueKind.Number ? e.GetProperty("openblas_threads").GetInt32() : null,
-        e.GetProperty("openblas_config").ValueKind == JsonValueKind.String ? e.GetProperty("openblas_config").GetString() : null,
-        e.GetProperty("torch_threads").GetInt32(), e.GetProperty("parallel").GetString() ?? "", e.GetProperty("build").GetString() ?? "");
+        Text(e, "torch"), Text(e, "blas"), TextOrNull(e, "openblas_core"), IntOrNull(e, "openblas_threads"),
+        TextOrNull(e, "openblas_config"), IntOrNull(e, "torch_threads") ?? throw Wrong("torch_threads", "a whole number"),
+        Text(e, "parallel"), Text(e, "build"));
+
+    static string Text(JsonElement e, string name) => TextOrNull(e, name) ?? throw Wrong(name, "a string");
+
+    internal static string? TextOrNull(JsonElement e, string name) =>
+        Field(e, name) switch
+        {
+            { ValueKind: JsonValueKind.String } v => v.GetString(),
+            { ValueKind: JsonValueKind.Null } => null,
+            _ => throw Wrong(name, "a string or null"),
+        };
+
+    static int? IntOrNull(JsonElement e, string name) =>
+        Field(e, name) switch
+        {
+            { ValueKind: JsonValueKind.Number } v when v.TryGetInt32(out var n) => n,
+            { ValueKind: JsonValueKind.Null } => null,
+            _ => throw Wrong(name, "a whole number or null"),
+        };
+
+    /// <summary>Field <paramref name="name"/>; a missing one has kind Undefined.</summary>
+    internal static JsonElement Field(JsonElement e, string name) => e.TryGetProperty(name, out var v) ? v : default;
+
+    static InvalidDataException Wrong(string name, string kind) => new($"\"{name}\" is missing or not {kind}");
 }
 
 /// <summary>
@@ -138,17 +167,23 @@ public sealed class PeerProcess : IDisposable
     internal PeerProcess(Process process, string source)
     {
         (this.process, this.source) = (process, source);
-        Info = Peer.ParseInfo(Ask(new { cmd = "info" }));
+        var info = Ask(new { cmd = "info" });
+        try { Info = Peer.ParseInfo(info); }
+        catch (InvalidDataException e) { throw Bad(e.Message); }
     }
 
     public PeerInfo Info { get; }
+
+    /// <summary>The peer's process has ended (crashed, killed): it answers nothing more.</summary>
+    public bool HasExited => process.HasExited;
 
     /// <summary>Builds the peer's version of case <paramref name="name"/>; returns its key (cases that are the same
     /// loop in PyTorch, e.g. our "-loop" and "-trainer", share one) or null when the peer has no such case.</summary>
     public string? Setup(string name)
     {
-        var key = Ask(new { cmd = "setup", @case = name }).GetProperty("key");
-        return key.ValueKind == JsonValueKind.String ? key.GetString() : null;
+        var answer = Ask(new { cmd = "setup", @case = name });
+        try { return Peer.TextOrNull(answer, "key"); }
+        catch (InvalidDataException e) { throw Bad(e.Message); }
     }
 
     /// <summary>Runs <paramref name="steps"/> steps of case <paramref name="key"/>; then, unless
@@ -156,7 +191,12 @@ public sealed class PeerProcess : IDisposable
     /// the peer's threads are idle.</summary>
     public RoundTimes Run(string key, int steps, bool untilIdle = true)
     {
-        var times = new RoundTimes([.. Ask(new { cmd = "run", key, steps }).GetProperty("ms").EnumerateArray().Select(x => x.GetDouble())], []);
+        var ms = Peer.Field(Ask(new { cmd = "run", key, steps }), "ms");
+        // A time of zero, or one missing, made a ratio of Infinity or NaN, and a verdict on nothing.
+        if (ms.ValueKind != JsonValueKind.Array || ms.GetArrayLength() != steps ||
+            ms.EnumerateArray().Any(x => x.ValueKind != JsonValueKind.Number || !(x.GetDouble() is var v && double.IsFinite(v) && v > 0)))
+            throw Bad($"\"ms\" is not a list of {steps} step times in ms (finite, above 0)");
+        var times = new RoundTimes([.. ms.EnumerateArray().Select(x => x.GetDouble())], []);
         if (untilIdle) WaitUntilIdle();
         return times;
     }
@@ -174,12 +214,20 @@ public sealed class PeerProcess : IDisposable
 
     public void Drop(string key) => Ask(new { cmd = "drop", key });
 
+    string lastRequest = "", lastAnswer = "";
+
+    /// <summary>The last answer did not follow the protocol: says which request, what came back and the fix.</summary>
+    InvalidOperationException Bad(string problem) => new(
+        $"--peer: {source} answered {lastRequest} with {(lastAnswer.Length > 200 ? lastAnswer[..200] + "..." : lastAnswer)}: {problem}. " +
+        $"It does not speak the protocol of bench/peer/{Peer.ScriptName} (at the top of the script): run that script, with --python a Python with torch.");
+
     JsonElement Ask(object request)
     {
         string? line;
+        lastRequest = JsonSerializer.Serialize(request);
         try
         {
-            process.StandardInput.WriteLine(JsonSerializer.Serialize(request));
+            process.StandardInput.WriteLine(lastRequest);
             process.StandardInput.Flush();
             line = process.StandardOutput.ReadLine();
         }
@@ -191,12 +239,14 @@ public sealed class PeerProcess : IDisposable
                 $"--peer: {source} stopped{(process.HasExited ? $" with exit code {process.ExitCode}" : "")} (its messages are above). " +
                 "Check that `python3 -c 'import torch'` works there (docs/performance.md, peer setup).");
         }
+        lastAnswer = line;
         try
         {
             using var doc = JsonDocument.Parse(line);
             var root = doc.RootElement.Clone();
+            if (root.ValueKind != JsonValueKind.Object) throw Bad("not a JSON object");
             if (root.TryGetProperty("error", out var error))
-                throw new InvalidOperationException($"--peer: {source} failed on {JsonSerializer.Serialize(request)}: {error.GetString()}");
+                throw new InvalidOperationException($"--peer: {source} failed on {lastRequest}: {(error.ValueKind == JsonValueKind.String ? error.GetString() : error.GetRawText())}");
             return root;
         }
         catch (JsonException e)

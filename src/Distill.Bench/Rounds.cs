@@ -51,8 +51,10 @@ public static class Rounds
 
     /// <summary>Warms every side up, picks the steps per round from the warm-up times of the sides
     /// <paramref name="paced"/> says count (ours: the peer may be much slower on a case and still gets the same steps),
-    /// then runs the rounds.</summary>
-    public static RoundsResult Interleave(IReadOnlyList<IRoundSide> sides, TimingBudget budget, Func<int, bool>? paced = null)
+    /// then runs the rounds. A cancelled <paramref name="stop"/> ends it before the next side's steps
+    /// (<see cref="OperationCanceledException"/>).</summary>
+    public static RoundsResult Interleave(IReadOnlyList<IRoundSide> sides, TimingBudget budget, Func<int, bool>? paced = null,
+        CancellationToken stop = default)
     {
         ArgumentNullException.ThrowIfNull(sides);
         ArgumentNullException.ThrowIfNull(budget);
@@ -60,6 +62,7 @@ public static class Rounds
         for (int i = 0; i < sides.Count; i++)
         {
             if (budget.WarmupSteps <= 0) continue;
+            stop.ThrowIfCancellationRequested();
             var warm = sides[i].Run(budget.WarmupSteps);
             if (paced?.Invoke(i) ?? true) slowest = Math.Max(slowest, warm.MeanMs);
         }
@@ -80,6 +83,7 @@ public static class Rounds
             {
                 // One untimed step first, so each side's timed steps start from its own warm caches; skipped for
                 // cases of one step a round, where it would double the bench's longest cases.
+                stop.ThrowIfCancellationRequested();
                 if (k > 1) sides[i].Warm();
                 times[i].Add(sides[i].Run(k));
             }

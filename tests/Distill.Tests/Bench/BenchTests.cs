@@ -47,7 +47,7 @@ public sealed class BenchTests : IDisposable
         // Raw loops dispose every step's tensors: nothing survives a step.
         Assert.Equal(0, report.Cases[1].LeakedTensorsPerStep);
         Assert.Equal(0, report.LeakedTensors);
-        Assert.Equal(report, BenchReport.FromJson(report.ToJson()) with { Cases = report.Cases });
+        Assert.Equal(report, BenchReport.FromJson(report.ToJson()) with { Cases = report.Cases, Failed = report.Failed });
         Assert.Contains("mlp-784-800-800-10-raw", report.ToTable());
         // Page faults are counted per step on Linux (the first steps of a fresh case touch new memory).
         if (OperatingSystem.IsLinux()) Assert.All(report.Cases, c => Assert.True(c.PageFaultsPerStep >= 0, $"{c.Name}: {c.PageFaultsPerStep}"));
@@ -192,12 +192,142 @@ public sealed class BenchTests : IDisposable
         Assert.Contains("not a JSON answer", bad.Message);
     }
 
+    /// <summary>A case that threw ended the whole run with one error line: no table, no JSON, nothing of what had been
+    /// measured.</summary>
+    [Fact]
+    public void A_failing_case_is_reported_and_the_others_are_still_measured()
+    {
+        var broken = BenchCase.Stepped("broken-case", "throws in its second step", 1, null, () =>
+        {
+            int steps = 0;
+            return new BenchStep(() => { if (++steps == 2) throw new InvalidOperationException("step 2 broke"); });
+        });
+        var report = BenchRunner.Run(Tiny with { MemoryEpochs = 0, Only = [.. Tiny.Only, "broken-case"], ExtraCases = [broken] }, TextWriter.Null);
+        Assert.Equal(["gemm-1024", "mlp-784-800-800-10-raw"], report.Cases.Select(c => c.Name));
+        var failed = Assert.Single(report.Failed);
+        Assert.Equal("broken-case", failed.Case);
+        Assert.Contains("step 2 broke", failed.Error);
+        Assert.False(report.Partial);
+        using var doc = JsonDocument.Parse(report.ToJson());
+        Assert.Equal("broken-case", doc.RootElement.GetProperty("failed")[0].GetProperty("case").GetString());
+        Assert.False(doc.RootElement.GetProperty("partial").GetBoolean());
+        Assert.Contains("FAILED broken-case: ", report.ToTable());
+    }
+
+    /// <summary>A peer that died mid-run (kill -9 of its python) failed the run; now the group runs again without it, and
+    /// so does the rest.</summary>
+    [Fact]
+    public void A_peer_that_dies_is_said_once_and_the_run_goes_on_without_it()
+    {
+        var script = Path.Combine(dir, "dying-peer.sh");
+        File.WriteAllText(script, """
+            while read -r line; do
+              case "$line" in
+                *'"info"'*) echo '{"torch": "fake", "blas": "libopenblasp.so", "openblas_core": "Haswell", "openblas_threads": 1, "openblas_config": null, "torch_threads": 1, "parallel": "p", "build": "b"}' ;;
+                *'"setup"'*) echo '{"key": "k"}' ;;
+                *) kill -9 $$ ;;
+              esac
+            done
+            """);
+        var log = new StringWriter();
+        var report = BenchRunner.Run(Tiny with { MemoryEpochs = 0, Peer = new PeerOptions("/bin/sh", script, null) }, log);
+        Assert.Equal(["gemm-1024", "mlp-784-800-800-10-raw"], report.Cases.Select(c => c.Name));
+        Assert.Empty(report.Failed);
+        Assert.All(report.Cases, c => Assert.Null(c.PeerMs));
+        Assert.Single(log.ToString().Split('\n'), l => l.Contains("run without the peer", StringComparison.Ordinal));
+    }
+
+    /// <summary>A stop (SIGINT, SIGTERM) ends the run at the next round; what was measured is the report, marked partial.</summary>
+    [Fact]
+    public void A_stopped_run_reports_the_cases_measured_before()
+    {
+        using var stop = new CancellationTokenSource();
+        var stopper = BenchCase.Stepped("stopper", "stops the run in its first step", 1, null, () => new BenchStep(stop.Cancel));
+        var report = BenchRunner.Run(Tiny with { MemoryEpochs = 3, Only = [.. Tiny.Only, "stopper"], ExtraCases = [stopper] }, TextWriter.Null, stop.Token);
+        Assert.True(report.Partial);
+        Assert.Equal(["gemm-1024", "mlp-784-800-800-10-raw"], report.Cases.Select(c => c.Name));
+        Assert.Empty(report.Failed);
+        Assert.Null(report.RssGrowthPct); // the memory run did not start
+        Assert.True(JsonDocument.Parse(report.ToJson()).RootElement.GetProperty("partial").GetBoolean());
+    }
+
+    /// <summary>Answers off the protocol were KeyNotFoundException, "No values" or "requires an element of type
+    /// 'Object'", or worse, a run with "ratio": "Infinity" in the JSON: now an error naming the request, the answer and the fix.</summary>
+    [Theory]
+    [InlineData("info", "{\"ok\": 1}", "\"torch\" is missing")]
+    [InlineData("info", "[1, 2]", "not a JSON object")]
+    [InlineData("setup", "{\"key\": 3}", "\"key\" is missing or not a string or null")]
+    [InlineData("run", "{\"steps\": 2}", "\"ms\" is not a list of 2 step times")]
+    [InlineData("run", "{\"ms\": []}", "\"ms\" is not a list of 2 step times")]
+    [InlineData("run", "5", "not a JSON object")]
+    [InlineData("run", "{\"ms\": [0, 0]}", "\"ms\" is not a list of 2 step times")]
+    [InlineData("run", "{\"ms\": [3.5]}", "\"ms\" is not a list of 2 step times")]
+    [InlineData("run", "{\"ms\": [3.5, \"x\"]}", "\"ms\" is not a list of 2 step times")]
+    public void A_peer_answer_off_the_protocol_is_named_with_the_request(string request, string answer, string problem)
+    {
+        const string Info = """{"torch": "fake", "blas": "libopenblasp.so", "openblas_core": "Haswell", "openblas_threads": 1, "openblas_config": null, "torch_threads": 1, "parallel": "p", "build": "b"}""";
+        var script = Path.Combine(dir, $"peer-{request}.sh");
+        string Answer(string cmd, string good) => (cmd == request ? answer : good).Replace("'", "'\\''", StringComparison.Ordinal);
+        File.WriteAllText(script, $$"""
+            while read -r line; do
+              case "$line" in
+                *'"info"'*) echo '{{Answer("info", Info)}}' ;;
+                *'"setup"'*) echo '{{Answer("setup", "{\"key\": \"k\"}")}}' ;;
+                *'"run"'*) echo '{{Answer("run", "{\"ms\": [1.5, 2.5]}")}}' ;;
+                *'"drop"'*) echo '{}' ;;
+                *) exit 0 ;;
+              esac
+            done
+            """);
+        var e = Assert.Throws<InvalidOperationException>(() =>
+        {
+            using var peer = Peer.Start(new PeerOptions("/bin/sh", script, null), 1, TextWriter.Null);
+            var key = peer.Setup("gemm-1024")!;
+            peer.Run(key, 2, untilIdle: false);
+        });
+        Assert.StartsWith("--peer: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"answered {{\"cmd\":\"{request}\"", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"with {answer}: {problem}", e.Message, StringComparison.Ordinal);
+        Assert.Contains("bench/peer/bench_peer.py", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A peer whose torch fell back to the reference BLAS (GEMM 7 against our 294 GFLOP/s here) was a target
+    /// met without a word: now a warning with the fix, and no verdict against it.</summary>
+    [Fact]
+    public void A_peer_on_the_reference_blas_is_warned_about_and_judges_nothing()
+    {
+        var script = Path.Combine(dir, "slow-peer.sh");
+        File.WriteAllText(script, """
+            while read -r line; do
+              case "$line" in
+                *'"info"'*) echo '{"torch": "fake", "blas": "libblas.so.3, liblapack.so.3", "openblas_core": null, "openblas_threads": null, "openblas_config": null, "torch_threads": 1, "parallel": "p", "build": "b"}' ;;
+                *'"setup"'*) echo '{"key": "k"}' ;;
+                *'"run"'*'"steps":1'*) echo '{"ms": [500]}' ;;
+                *'"run"'*) echo '{"ms": [500, 500]}' ;;
+                *'"drop"'*) echo '{}' ;;
+                *) exit 0 ;;
+              esac
+            done
+            """);
+        var log = new StringWriter();
+        var report = BenchRunner.Run(Tiny with { MemoryEpochs = 0, Peer = new PeerOptions("/bin/sh", script, null) }, log);
+        Assert.Contains("warning: the peer's torch runs on the reference BLAS (libblas.so.3, liblapack.so.3)", log.ToString());
+        Assert.Contains("install libopenblas0-pthread", log.ToString());
+        var raw = report.Cases.Single(c => c.Name == "mlp-784-800-800-10-raw");
+        Assert.NotNull(raw.Ratio);
+        Assert.Equal(BenchRunner.NoVerdictOnReferenceBlas, raw.PeerVerdict);
+        Assert.Null(raw.Why);
+        Assert.Contains(BenchRunner.NoVerdictOnReferenceBlas, report.ToTable());
+    }
+
     [Fact]
     public void A_peer_python_without_torch_is_refused_before_anything_runs()
     {
         Assert.Contains("cannot run", Peer.Check(Path.Combine(dir, "no-such-python")));
         // /bin/sh stands in for a Python without torch: "-c 'import torch; ...'" fails.
         Assert.Contains("cannot import torch", Peer.Check("/bin/sh"));
+        // Not a Python at all, and silent: "cannot import torch ()" said nothing.
+        Assert.Contains("cannot import torch (it exited with code 1 and printed nothing)", Peer.Check("/bin/false"));
     }
 
     [Fact]
@@ -214,6 +344,49 @@ public sealed class BenchTests : IDisposable
         Assert.Equal(0, parts[1].MaxAbs);
         Assert.Equal(1, parts[2].MaxAbs, 6);
         Assert.Throws<InvalidDataException>(() => Numerics.Compare([1f], [1f, 2f]));
+    }
+
+    /// <summary>An empty or cut-short file was "made by a different version", and a file of random bytes of the right
+    /// length compared as max |diff| NaN.</summary>
+    [Fact]
+    public void A_numerics_file_cut_short_damaged_or_of_garbage_is_named_so()
+    {
+        var values = Enumerable.Range(0, 512 * 512 + 10).Select(i => i * 0.5f).ToArray();
+        string Written(string name, Func<byte[], byte[]> change)
+        {
+            var path = Path.Combine(dir, name);
+            Numerics.Save(path, values);
+            File.WriteAllBytes(path, change(File.ReadAllBytes(path)));
+            return path;
+        }
+        string Refusal(string path) => Assert.Throws<InvalidDataException>(() => Numerics.Load(path, values.Length)).Message;
+
+        Assert.Equal(values, Numerics.Load(Written("ok.bin", b => b), values.Length));
+        Assert.Contains("the file is empty", Refusal(Written("empty.bin", _ => [])));
+        Assert.Contains("cut short or damaged", Refusal(Written("cut.bin", b => b[..(b.Length / 2)])));
+        Assert.Contains("checksum does not match", Refusal(Written("flipped.bin", b => { b[100] ^= 1; return b; })));
+        var other = Written("other.bin", b => b);
+        Assert.Contains("different version", Assert.Throws<InvalidDataException>(() => Numerics.Load(other, values.Length + 1)).Message);
+        // The format before the header (bare floats) is still read; garbage of that length is not.
+        Assert.Equal(values, Numerics.Load(Written("old.bin", b => b[12..^8]), values.Length));
+        var garbage = new byte[values.Length * 4];
+        new Random(1).NextBytes(garbage);
+        Assert.Contains("not a finite number", Refusal(Written("garbage.bin", _ => garbage)));
+    }
+
+    /// <summary>A peer answering zero times made the ratio Infinity, written into the JSON as the string "Infinity".</summary>
+    [Fact]
+    public void The_json_report_holds_no_NaN_or_Infinity()
+    {
+        var c = new BenchCaseResult("c", "d", 1, 1, 1, 2, 1, double.PositiveInfinity, double.NaN, null, 0, 0, double.PositiveInfinity, null, null);
+        var report = new BenchReport("d", "c", new MachineInfo("cpu", 2, "os", "net", "ts", "lt", "mkl", "isa", "PASSIVE", null),
+            2, double.NaN, null, [c], null, null, null, 0, 1);
+        var json = report.ToJson();
+        Assert.DoesNotContain("NaN", json);
+        Assert.DoesNotContain("Infinity", json);
+        using var doc = JsonDocument.Parse(json);
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("matmul_gflops").ValueKind);
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("cases")[0].GetProperty("ratio").ValueKind);
     }
 
     [Fact]

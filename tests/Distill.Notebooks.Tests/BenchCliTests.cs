@@ -1,0 +1,115 @@
+using System.Text.Json;
+
+namespace Distill.Notebooks.Tests;
+
+/// <summary>`distill bench` as users call it: whole runs at the smoke budget (1 warm-up and 2 steps a case), exit codes,
+/// the table and the --json report of what ran.</summary>
+public class BenchCliTests
+{
+    static JsonElement[] Cases(string json)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        return [.. doc.RootElement.GetProperty("cases").EnumerateArray().Select(c => c.Clone())];
+    }
+
+    /// <summary>The notebook runner's case had no #r for TorchSharp, which the runner requires as the kernel does: its
+    /// first cell failed (CS0246), and so did every full bench.</summary>
+    [Fact]
+    public void The_notebook_runner_case_runs()
+    {
+        var json = Path.Combine(TestSupport.TempDir("bench-nb"), "bench.json");
+        var (exit, stdout, stderr) = DistillProcess.Run("bench", "--smoke", "--memory-epochs", "0", "--only", "notebook-10-cells", "--json", json);
+        Assert.True(exit == 0, $"exit {exit}\n{stderr}{stdout}");
+        Assert.Contains("notebook-10-cells", Cases(json).Select(c => c.GetProperty("name").GetString()));
+    }
+
+    /// <summary>SIGTERM during the sweep cases exited 143 with nothing written, and the sweep's own process (`sweep run`)
+    /// ran on, re-parented to init, its temp folder left behind.</summary>
+    [Fact]
+    public void SIGTERM_writes_what_was_measured_and_ends_the_sweep_child()
+    {
+        var dir = TestSupport.TempDir("bench-term");
+        var json = Path.Combine(dir, "bench.json");
+        var psi = DistillProcess.Start("bench", "--smoke", "--memory-epochs", "0", "--only", "sweep-4-runs-sequential", "--json", json);
+        var tmp = Directory.CreateDirectory(Path.Combine(dir, "tmp")).FullName;
+        psi.Environment["TMPDIR"] = tmp;
+        using var bench = new DistillProcess.Running(psi);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (SweepChildren(tmp).Count == 0)
+        {
+            Assert.False(bench.Process.HasExited, $"exited before its sweep started:\n{bench.Output}");
+            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), $"no sweep child after 2 minutes:\n{bench.Output}");
+            Thread.Sleep(200);
+        }
+        bench.Signal("TERM");
+        Assert.Equal(143, bench.Exit(TimeSpan.FromSeconds(20)));
+        Assert.Contains("bench interrupted: measured gemm-1024;", bench.Output, StringComparison.Ordinal);
+        Assert.Contains("| gemm-1024 |", bench.Output, StringComparison.Ordinal);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(json)))
+            Assert.True(doc.RootElement.GetProperty("partial").GetBoolean());
+        Assert.Equal(["gemm-1024"], Cases(json).Select(c => c.GetProperty("name").GetString()));
+        clock.Restart();
+        while (SweepChildren(tmp).Count > 0 && clock.Elapsed < TimeSpan.FromSeconds(5)) Thread.Sleep(100);
+        Assert.Empty(SweepChildren(tmp));
+        Assert.Empty(Directory.GetDirectories(tmp, "distill-bench-sweep-*"));
+    }
+
+    /// <summary>Processes whose command line names a folder under <paramref name="tmp"/> (the bench's sweep and its workers).</summary>
+    static List<int> SweepChildren(string tmp) =>
+        [.. Directory.GetDirectories("/proc").Select(d => Path.GetFileName(d)).Where(n => n.All(char.IsAsciiDigit)).Where(pid =>
+        {
+            try { return File.ReadAllText($"/proc/{pid}/cmdline").Contains(tmp + "/distill-bench-sweep-", StringComparison.Ordinal); }
+            catch (IOException) { return false; }
+            catch (UnauthorizedAccessException) { return false; }
+        }).Select(int.Parse)];
+
+    /// <summary>A --json or --save-numerics path that cannot be written was found after the run (an unexpected
+    /// UnauthorizedAccessException or ArgumentException, exit 1, the benchmark lost), and --save-numerics ignored the
+    /// benchmark's options silently: now one line naming the option, the problem and the fix, exit 2, before anything runs.</summary>
+    [Fact]
+    public void Unwritable_output_paths_and_options_numerics_ignore_are_refused_first()
+    {
+        var dir = TestSupport.TempDir("bench-paths");
+        string[][] cases =
+        [
+            ["--json", dir], ["--json", ""], ["--json", Path.Combine(dir, "no-such", "x.json")],
+            ["--save-numerics", dir], ["--save-numerics", ""], ["--save-numerics", Path.Combine(dir, "no-such", "n.bin")],
+            ["--compare-numerics", dir], ["--save-numerics", Path.Combine(dir, "n.bin"), "--json", Path.Combine(dir, "x.json"), "--only", "gemm"],
+        ];
+        foreach (var c in cases)
+        {
+            var (exit, stdout, stderr) = DistillProcess.Run(["bench", "--smoke", .. c]);
+            var what = $"bench {string.Join(' ', c)} → {exit}\n{stderr}{stdout}";
+            Assert.True(exit == 2, what);
+            var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("error: " + c[0], line, StringComparison.Ordinal);
+            Assert.DoesNotContain("Nothing in this command expected it", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("GEMM", stdout, StringComparison.Ordinal); // nothing ran
+        }
+        Assert.Empty(Directory.GetFiles(dir));
+    }
+
+    /// <summary>A report that cannot be written at the end (here a full disk) is said after the table, which stays.</summary>
+    [Fact]
+    public void A_json_write_failure_at_the_end_keeps_the_table()
+    {
+        var (exit, stdout, stderr) = DistillProcess.Run("bench", "--smoke", "--memory-epochs", "0", "--only", "gemm", "--json", "/dev/full");
+        Assert.True(exit == 1, $"exit {exit}\n{stderr}{stdout}");
+        Assert.Contains("| gemm-1024 |", stdout, StringComparison.Ordinal);
+        Assert.StartsWith("error: --json /dev/full: could not write the report (", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    /// <summary>A --threads beyond int said "which runs from -2147483648 to 2147483647", int's range, not the valid one.</summary>
+    [Fact]
+    public void Threads_out_of_range_gives_the_valid_range()
+    {
+        foreach (var given in new[] { "99999999999", "0", "many" })
+        {
+            var (exit, stdout, stderr) = DistillProcess.Run("bench", "--smoke", "--threads", given);
+            Assert.True(exit == 2, $"--threads {given} → {exit}\n{stderr}{stdout}");
+            var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error: ", StringComparison.Ordinal));
+            Assert.StartsWith($"error: --threads {given} is not a thread count in [1, {4 * Environment.ProcessorCount}]", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("2147483647", stderr, StringComparison.Ordinal);
+        }
+    }
+}
