@@ -110,6 +110,10 @@ static class DeployCommand
             // The comparison takes at most the whole test split: a larger count asked for would be cut down unseen.
             if (r.GetResult(images) is { Implicit: false } && count > data.Test.Count)
                 throw new ArgumentException($"--images {count:N0}: {data.Name}'s test split holds {data.Test.Count:N0} images; give at most {data.Test.Count:N0} (e.g. --images 500).");
+            // The check's own export goes to the temp folder: one that is missing, a file or not writable ($TMPDIR) failed
+            // with .NET's words (and a missing one was created at the root), after the checkpoint had loaded.
+            if (r.GetValue(onnx) is null && FilePaths.TempFolderProblem() is { } temp)
+                throw new InvalidOperationException($"{temp}; the check exports the checkpoint there. Set TMPDIR to a folder you can write to, or pass --onnx FILE (an export of it).");
             var path = r.GetValue(onnx) ?? Path.Combine(Path.GetTempPath(), $"distill-check-{Environment.ProcessId}.onnx");
             try
             {

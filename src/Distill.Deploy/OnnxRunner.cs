@@ -28,7 +28,14 @@ public sealed class OnnxRunner : IDisposable
             // Fatal only: its errors reach the user once, as our one-line messages, not also as coloured log lines.
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
         };
-        if (profile) options.EnableProfiling = true;
+        if (profile)
+        {
+            // Under the temp folder, not the working one ONNX Runtime writes to by default: a folder the user cannot
+            // write (or /sys) failed the profile after every timed run, naming only the trace file. Set first: turning
+            // profiling on takes the prefix set at that moment.
+            options.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), $"distill-onnx-profile-{Environment.ProcessId}");
+            options.EnableProfiling = true;
+        }
         try { session = new InferenceSession(path, options); }
         catch (OnnxRuntimeException e)
         {

@@ -97,10 +97,15 @@ public sealed class TrainedModel : IDisposable
                                            "restore it, or give another run folder or checkpoint.");
         if (!File.Exists(file))
         {
-            // `train --teacher ... --out DIR` writes DIR/teacher and DIR/student, each a run folder of its own.
-            var runs = Directory.Exists(checkpoint) ? new[] { "student", "teacher" }.Where(d => File.Exists(Path.Combine(checkpoint, d, Checkpoint.FileName))).ToList() : [];
+            // `train --teacher ... --out DIR` writes DIR/teacher and DIR/student, a recipe DIR/RUN/seedN (teacher/seed0,
+            // kd/seed1, ...), each a run folder of its own: the folder a recipe wrote was called no run folder at all.
+            var runs = Directory.Exists(checkpoint)
+                ? Trainer.RunsIn(checkpoint).Where(rel => rel.Length > 0 && File.Exists(Path.Combine(checkpoint, rel, Checkpoint.FileName))).ToList()
+                : [];
+            var shown = runs.Take(6).Select(d => Path.Combine(checkpoint, d)).ToList();
             throw new FileNotFoundException(runs.Count > 0
-                ? $"{checkpoint} holds a distillation's runs, not one model; give one of them: {string.Join(" or ", runs.Select(d => Path.Combine(checkpoint, d)))}."
+                ? $"{checkpoint} holds {(runs.Count == 1 ? "a run" : $"{runs.Count} runs")} in folders of its own, not one model; give one of them: " +
+                  $"{string.Join(", ", shown)}{(runs.Count > shown.Count ? $", ... ({runs.Count - shown.Count} more)" : "")}."
                 : $"{file}: no such checkpoint; give the folder `distill train --out DIR` wrote, or its {Checkpoint.FileName}.", file);
         }
         var record = RecordOf(file);

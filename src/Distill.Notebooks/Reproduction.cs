@@ -281,7 +281,11 @@ public sealed class Reproduction(ReproductionOptions options)
                 var name = Path.GetFileNameWithoutExtension(path);
                 return outcomes.TryGetValue(path, out var done) ? done
                     : new NotebookOutcome(name, path, Path.Combine(outDir, name), OutcomeStatus.NotRun,
-                        selected.Contains(path) ? stopReason ?? "interrupted (Ctrl-C or SIGTERM) before it started" : "not selected by --only", null, [], null);
+                        selected.Contains(path) ? stopReason ?? "interrupted (Ctrl-C or SIGTERM) before it started"
+                        // A report an earlier reproduce left in --out stays, but is not this summary's: said, so its
+                        // folder beside this run's is not read as part of it.
+                        : Directory.Exists(Path.Combine(outDir, name)) ? $"not selected by --only; {Path.Combine(outDir, name)} holds an earlier run's report, which this summary does not include"
+                        : "not selected by --only", null, [], null);
             }).ToList();
 
             var result = new ReproductionResult

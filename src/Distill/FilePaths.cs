@@ -66,6 +66,17 @@ public static class FilePaths
         catch (IOException e) { return IoError.IsReadOnly(e) ? "the file system is read-only" : $"creating a file there failed: errno {e.HResult}"; }
     }
 
+    /// <summary>Why the temp folder (<c>$TMPDIR</c>, else /tmp) cannot take a file, as words after "error: " naming it; null
+    /// when it can. Unlike an --out folder, a missing one is not created: TMPDIR naming nothing is a mistake to say.</summary>
+    public static string? TempFolderProblem()
+    {
+        var temp = Path.GetTempPath();
+        var why = File.Exists(Path.TrimEndingDirectorySeparator(temp)) || FileAncestor(temp) is not null ? "it is a file, or goes through one"
+            : !Directory.Exists(temp) ? "no such folder"
+            : CannotWrite(temp);
+        return why is null ? null : $"the temp folder {temp} (TMPDIR) cannot take files ({why})";
+    }
+
     /// <summary>The nearest folder on <paramref name="path"/>'s way to the root (the path itself excluded) that is a file,
     /// or null when there is none: then the folders can be created, where otherwise creating them fails with an
     /// IOException that names neither the path given nor the file in its way.</summary>

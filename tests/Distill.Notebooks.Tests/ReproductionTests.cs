@@ -166,6 +166,12 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Equal(1, r.ExitCode);
         Assert.False(Directory.Exists(Path.Combine(run.Root, "fail-fast", "02-after")));
         Assert.Contains("not selected by --only", File.ReadAllText(r.Files.Index));
+
+        // Again into the same folder, 01 alone: 00's report from before stays, and the summary says it is not its own.
+        Directory.CreateDirectory(Path.Combine(run.Root, "fail-fast", "00-records"));
+        var again = await new Reproduction(o with { FailFast = false, Only = ["fails"] }).RunAsync();
+        Assert.Equal($"not run: not selected by --only; {Path.Combine(run.Root, "fail-fast", "00-records")} holds an earlier run's report, which this summary does not include",
+            again.Notebooks[0].StatusText);
     }
 
     [Fact]

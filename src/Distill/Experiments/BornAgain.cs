@@ -46,6 +46,10 @@ public static class BornAgain
         var c = config ?? BornAgainConfig.For(Budget.Quick);
         if (c.Generations < 1) throw new ArgumentOutOfRangeException(nameof(config), c.Generations, "BornAgain needs at least one generation after generation 0.");
         var result = new BornAgainResult { Config = c };
+        // Every notebook takes a teacher seed (reproduce -p seed=N passes it to all): here it reaches nothing, so say so
+        // rather than record a seed that changed no number.
+        if (c.TeacherSeed != 0)
+            c.Log?.WriteLine($"note: born-again networks have no separate teacher (each seed's gen0 teaches its gen1), so the teacher seed {c.TeacherSeed} changes nothing here; the seeds are the students', [{string.Join(", ", c.Seeds)}]");
         using var transfer = Recipe.TransferSet(data, c);
         foreach (var seed in c.Seeds)
         {

@@ -44,6 +44,10 @@ public static class Trainer
     /// <inheritdoc cref="RunFolder.RecipeRunFolder"/>
     public static bool RecipeRunFolder(string rel) => RunFolder.RecipeRunFolder(rel);
 
+    /// <summary>The run folders in <paramref name="dir"/> and one level below, relative to it ("" for itself), in order:
+    /// a distillation's teacher/ and student/, a recipe's RUN/seedN.</summary>
+    public static IReadOnlyList<string> RunsIn(string dir) => RunFolder.OtherRuns(dir, _ => false);
+
     /// <summary>Claims <paramref name="outRoot"/> for one recipe's runs (see <see cref="RunFolder.ClaimForRecipe"/>).</summary>
     public static void ClaimForRecipe(string outRoot, string recipe, bool force, bool resume, TextWriter? log) =>
         RunFolder.ClaimForRecipe(outRoot, recipe, force, resume, log);

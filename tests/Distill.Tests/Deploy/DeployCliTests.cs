@@ -55,6 +55,37 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.False(Distill.Deploy.OnnxExport.IsQuantized(float32));
     }
 
+    /// <summary>deploy check exports into the temp folder: TMPDIR naming a file or nothing failed in .NET's words (a
+    /// missing one was created at the root). A profile went to the working folder, and failed after the timing where
+    /// that cannot be written.</summary>
+    [Fact]
+    public void A_temp_folder_that_cannot_take_the_export_is_named_and_a_profile_needs_no_writable_working_folder()
+    {
+        using var dir = new TempDir();
+        var file = dir.File("a-file");
+        File.WriteAllText(file, "");
+        foreach (var (tmp, why) in new[] { (file, "it is a file, or goes through one"), (Path.Combine(dir.Path, "none"), "no such folder") })
+        {
+            var (code, _, stderr) = Repo.RunCli(["deploy", "check", run.Folder], env => env["TMPDIR"] = tmp);
+            Assert.Equal(1, code);
+            Assert.Equal($"error: the temp folder {tmp}/ (TMPDIR) cannot take files ({why}); the check exports the checkpoint there. " +
+                         "Set TMPDIR to a folder you can write to, or pass --onnx FILE (an export of it).", stderr.Trim());
+        }
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "none")));
+
+        var model = dir.File("cnn.onnx");
+        Assert.Equal(0, Cli("deploy", "export", run.Folder, "--out", model).Code);
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "..", "..", "Distill.Cli",
+            new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name, "Distill.Cli.dll"), "deploy", "bench", model, "--runs", "2", "--profile"])
+            { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = "/proc" };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEnd();
+        var err = p.StandardError.ReadToEnd(); // a few lines at most: read after stdout without filling its pipe
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(2)));
+        Assert.True(p.ExitCode == 0, err);
+        Assert.Contains("µs per run by operator", output, StringComparison.Ordinal);
+    }
+
     /// <summary>A weight changed in the file after export (bit rot, a hand edit) makes the logits disagree: named as the
     /// file having changed since it was written (its graph digest), not as an exporter bug.</summary>
     [Fact]
@@ -246,7 +277,16 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Directory.CreateDirectory(Path.Combine(distilled, "student"));
         File.Copy(Path.Combine(run.Folder, "last.ckpt"), Path.Combine(distilled, "student", "last.ckpt"));
         AssertOneError(Cli("deploy", "export", distilled, "--out", dir.File("x.onnx")),
-            $"error: {distilled} holds a distillation's runs, not one model; give one of them: {Path.Combine(distilled, "student")}.");
+            $"error: {distilled} holds a run in folders of its own, not one model; give one of them: {Path.Combine(distilled, "student")}.");
+        // A recipe's folder (RUN/seedN) was "no such checkpoint; give the folder `distill train --out DIR` wrote", which it is.
+        var recipe = Path.Combine(dir.Path, "recipe");
+        foreach (var rel in new[] { Path.Combine("teacher", "seed0"), Path.Combine("kd", "seed1") })
+        {
+            Directory.CreateDirectory(Path.Combine(recipe, rel));
+            File.Copy(Path.Combine(run.Folder, "last.ckpt"), Path.Combine(recipe, rel, "last.ckpt"));
+        }
+        AssertOneError(Cli("deploy", "check", recipe),
+            $"error: {recipe} holds 2 runs in folders of its own, not one model; give one of them: {Path.Combine(recipe, "kd", "seed1")}, {Path.Combine(recipe, "teacher", "seed0")}.");
         // A run record edited to a model far too large to build names the record and the model's size, not "nothing expected it".
         var huge = Path.Combine(dir.Path, "huge");
         Directory.CreateDirectory(huge);
