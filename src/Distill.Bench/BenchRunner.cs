@@ -109,7 +109,9 @@ public static class BenchRunner
                 peer = null;
                 return Attempt(group);
             }
-            catch (Exception e) when (e is InvalidOperationException or IOException)
+            // Any failure but a stop: a case fails in ways no list foresees (libtorch's ExternalException, an
+            // ArgumentException of a model), and one case's failure must not cost the others.
+            catch (Exception e) when (e is not OperationCanceledException)
             {
                 log.WriteLine($"  {group[0].Name,-40} FAILED: {e.Message}");
                 failed.AddRange(group.Select(c => new BenchFailure(c.Name, e.Message)));

@@ -67,7 +67,10 @@ public static class TeacherStore
     {
         // The data's checksum, not only its name and counts: DISTILL_DATA pointing at other files of the same name and
         // size (relabelled, another copy) got the teacher trained on the first.
-        return CacheEntry.Hash([c.Teacher, c.TeacherModel, data.Name, data.Train.Count, data.Test.Count, RunFolder.DataChecksum(data), c.TeacherTrainSize, c.TestSize, c.DataSeed,
+        // A subset of the whole split is the split (Subset takes it all, in order): keyed as no subset.
+        int? Subset(int? size, long count) => size == count ? null : size;
+        return CacheEntry.Hash([c.Teacher, c.TeacherModel, data.Name, data.Train.Count, data.Test.Count, RunFolder.DataChecksum(data),
+            Subset(c.TeacherTrainSize, data.Train.Count), Subset(c.TestSize, data.Test.Count), c.DataSeed,
             c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer, c.Schedule, c.BatchSize, c.Augment, TorchRuntime.Threads, TorchRuntime.KernelIdentity,
             typeof(TeacherStore).Assembly.ManifestModule.ModuleVersionId]);
     }

@@ -115,6 +115,8 @@ public class TeacherStoreTests
             using var relabelled = new ImageDataset(data.Name, new Split(data.Train.Images.clone(), data.Train.Labels.add(1).remainder(10)),
                 new Split(data.Test.Images.clone(), data.Test.Labels.clone()), data.Classes, data.Mean, data.Std, data.Source);
             Assert.NotEqual(TeacherStore.Key(data, c), TeacherStore.Key(relabelled, c));
+            // The whole split named by its size is the whole split.
+            Assert.Equal(TeacherStore.Key(data, c with { TeacherTrainSize = null }), TeacherStore.Key(data, c with { TeacherTrainSize = (int)data.Train.Count }));
 
             // A folder where the weights go: trained, used, and a warning, not an error.
             var third = c with { TeacherEpochs = 3 };
