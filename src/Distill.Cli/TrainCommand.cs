@@ -191,7 +191,10 @@ static class TrainCommand
             // same kind is, rather than left to be mixed with this one's.
             if (r.GetValue(outDir) is string claimed)
             {
-                Trainer.ClaimOut(claimed, isRecipe ? Trainer.RecipeRunFolder : teacherArg is null ? rel => rel.Length == 0 : Trainer.DistillationRunFolder,
+                // A method that trains its own teachers (kd-multi) writes teacher-N-*/ and student/ without --teacher:
+                // its folder was refused to its own --resume as "another run".
+                Trainer.ClaimOut(claimed, isRecipe ? Trainer.RecipeRunFolder
+                    : teacherArg is null && choice?.Method.TrainsOwnTeachers != true ? rel => rel.Length == 0 : Trainer.DistillationRunFolder,
                     common.Force, common.Resume, Console.Out);
                 if (r.GetValue(recipe) is string recipeName) Trainer.ClaimForRecipe(claimed, recipeName.ToLowerInvariant(), common.Force, common.Resume, Console.Out);
             }

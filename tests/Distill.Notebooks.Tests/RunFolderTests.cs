@@ -69,6 +69,20 @@ public class RunFolderTests
         Assert.Contains("teacher_train_size:  → 1000", subset.Err);
     }
 
+    /// <summary>kd-multi trains its own teachers (teacher-N-*/ and student/, with no --teacher): its folder was refused
+    /// to its own --resume as "another run", finished or stopped.</summary>
+    [Fact]
+    public void A_kd_multi_run_resumes_in_its_own_folder()
+    {
+        var dir = Path.Combine(TestSupport.TempDir("runfolder-kd-multi"), "run");
+        string[] args = ["train", "--model", "mlp-32", "--method", "kd-multi", "--set", "teachers=mlp-32,mlp-64", "--train-size", "256", "--test-size", "100",
+            "--epochs", "1", "--teacher-epochs", "1", "--teacher-train-size", "256", "--out", dir];
+        var first = DistillProcess.Run(args);
+        Assert.True(first.Exit == 0, first.Err);
+        var resumed = DistillProcess.Run([.. args, "--resume"]);
+        Assert.True(resumed.Exit == 0, resumed.Err);
+    }
+
     /// <summary>A plain run writes --out itself, a distillation its teacher/ and student/, a recipe RUN/seedN: a folder
     /// holding one kind refuses the others (they were written beside it and mixed), and --force clears it.</summary>
     [Fact]

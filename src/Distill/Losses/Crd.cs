@@ -194,7 +194,7 @@ public sealed class CrdMethod : Methods.Method
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
-        CheckMemory(setup.TrainCount, (long)s["negatives"], (long)s["embed_dim"], setup.BatchSize, ModelMemory.AvailableBytes());
+        CheckMemory(setup.TrainCount, (long)s["negatives"], (long)s["embed_dim"], setup.EffectiveBatch, ModelMemory.AvailableBytes());
         var (student, teacher) = setup.Embeddings(s.Text("layer"));
         var crd = new CrdModule(Methods.MethodSetup.Size(setup.StudentShape(student)), Methods.MethodSetup.Size(setup.TeacherShape(teacher)), setup.TrainCount,
             (long)s["embed_dim"], (int)s["negatives"], s["tau"], s["momentum"]);

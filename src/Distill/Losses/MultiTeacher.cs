@@ -122,6 +122,8 @@ public sealed class MultiTeacherMethod : Methods.Method
     {
         var (names, weights) = Teachers(s);
         var provider = setup.TrainedTeacher ?? throw new ArgumentException("kd-multi: this set-up cannot train extra teachers; run it through `distill train --method` or a recipe.");
+        // Every teacher sized before the first trains: one too large to train here was found only after the others had.
+        foreach (var name in names) Models.ModelZoo.CheckFits(name, setup.Data);
         var alpha = s["alpha"];
         return new Objective().Add(new CrossEntropyTerm(), 1 - alpha)
             .Add(new MultiTeacherKdTerm([.. names.Select(provider)], s["temperature"], weights), alpha);

@@ -65,7 +65,7 @@ public sealed class PktMethod : Methods.Method
     {
         setup.RequireBatch(Name, 2, "compares each sample's similarities to the others in its batch");
         var (student, teacher) = setup.Embeddings(s.Text("layer"));
-        return new Objective().Add(new CrossEntropyTerm()).Add(new PktTerm(student, teacher), s["weight"] / setup.BatchSize);
+        return new Objective().Add(new CrossEntropyTerm()).Add(new PktTerm(student, teacher), s["weight"] / setup.EffectiveBatch);
     }
 
     public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>

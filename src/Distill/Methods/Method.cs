@@ -152,13 +152,17 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     public int BatchSize => batchSize;
     public long TrainCount => data.Train.Count;
 
+    /// <summary>The batch the run trains on: the smaller of --batch-size and the training images (a batch size above
+    /// them gave pkt another scale and crd a memory estimate for batches that never happen).</summary>
+    public int EffectiveBatch => (int)Math.Min(batchSize, TrainCount);
+
     /// <summary>Refuses batches of fewer than <paramref name="least"/> samples for a relational method (what it
     /// <paramref name="does"/>): with fewer its term is 0 every step, and the run was the student alone under the
     /// method's name (pkt at --batch-size 1 gave scratch's weights, bit for bit). The batch is the smaller of
     /// --batch-size and the training images.</summary>
     public void RequireBatch(string method, int least, string does)
     {
-        var batch = Math.Min(batchSize, TrainCount);
+        var batch = EffectiveBatch;
         if (batch < least)
             throw new ArgumentException($"{method} {does}: batches of {batch} give it nothing to compare (its term would be 0 every step); " +
                                         $"give --batch-size {least} or more, with at least {least} training images.");
@@ -230,6 +234,9 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     {
         var l = layer.Trim();
         if (l.Length == 0) return (Last(student, StudentFeatures), Last(teacher!, TeacherFeatures));
+        // One layer: a list passed the check item by item and then failed as one name, after the teacher had trained.
+        if (l.Contains(',', StringComparison.Ordinal))
+            throw new ArgumentException($"layer={l}: this setting names one layer, not a list; give one of them (e.g. layer={l.Split(',')[0].Trim()}).");
         Layers(l, () => []);
         return (l, l);
     }

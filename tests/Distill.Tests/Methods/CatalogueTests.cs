@@ -266,6 +266,25 @@ public sealed class CatalogueTests
         Assert.Equal("", log.ToString());
     }
 
+    /// <summary>Probed: `--set layer=stage1,stage2` on pkt passed the check item by item, then failed as one name with an
+    /// unexpected KeyNotFoundException after the teacher trained; pkt scaled its weight by a --batch-size larger than the
+    /// training set (batches never that large); kd-multi sized its second teacher only after the first had trained.</summary>
+    [Fact]
+    public void A_one_layer_setting_refuses_a_list_pkt_scales_by_the_batch_trained_and_kd_multi_sizes_every_teacher_first()
+    {
+        var list = Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("pkt:layer=stage1,stage2").Build(Setup("cnn-8")));
+        Assert.StartsWith("layer=stage1,stage2: this setting names one layer, not a list; give one of them (e.g. layer=stage1).", list.Message, StringComparison.Ordinal);
+
+        double PktWeight(int batch) => MethodCatalogue.Parse("pkt").Build(new MethodSetup("cnn-8", "cnn", Data.Value, batch)).Terms[1].Weight.At(0);
+        Assert.Equal(PktWeight((int)Data.Value.Train.Count), PktWeight(4 * (int)Data.Value.Train.Count));
+
+        var built = new List<string>();
+        var setup = new MethodSetup("cnn-8", null, Data.Value, 64) { TrainedTeacher = name => { built.Add(name); return Distill.Models.ModelZoo.Create(name, 1, 10); } };
+        var huge = Assert.Throws<Distill.Models.ModelTooLargeException>(() => MethodCatalogue.Parse("kd-multi:teachers=cnn-8,mlp-40000-40000").Build(setup));
+        Assert.Contains("mlp-40000-40000", huge.Message, StringComparison.Ordinal);
+        Assert.Empty(built);
+    }
+
     /// <summary>Relational methods compare the samples of a batch: at batch 1 (rkd's angles at 2) their term was 0 every
     /// step, and `--method pkt --batch-size 1` trained scratch's weights under pkt's name.</summary>
     [Theory]
