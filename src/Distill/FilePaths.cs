@@ -91,7 +91,18 @@ public static class FilePaths
     /// <summary>True when <paramref name="path"/> (an existing file) has no bytes to read: an empty file, or a FIFO or
     /// device, which .NET cannot tell from a file and whose opening blocks until someone writes. All of them report
     /// length 0, so an input checked with this before it is opened fails at once, by name, instead of hanging.</summary>
-    public static bool NothingToRead(string path) => new FileInfo(path).Length == 0;
+    /// A symbolic link is judged by what it leads to: its own length is that of its target's name, so a link to a FIFO
+    /// or /dev/zero passed, and train, doctor and data install then hung reading it.
+    public static bool NothingToRead(string path)
+    {
+        var file = new FileInfo(path);
+        try
+        {
+            if (file.LinkTarget is not null && file.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true } target) file = target;
+        }
+        catch (IOException) { } // a link that loops: its readers name it (BrokenLink)
+        return file.Length == 0;
+    }
 
     /// <summary>What <paramref name="path"/> is instead of a file that can be read, as words to follow "PATH is":
     /// "a folder, not a file", or a symbolic link that leads nowhere (<see cref="BrokenLink"/>); null when it is a file,

@@ -46,7 +46,7 @@ public static class DatasetVerifier
         if (Cifar.LabelBytes(info) is not null)
         {
             try { Cifar.CheckFolder(info, folder); }
-            catch (DatasetException e) { return e; }
+            catch (DatasetException e) { return e.For(info); } // with its install command, as train says it
         }
         return null;
     }

@@ -40,6 +40,7 @@ public class CifarVerifierTests
         Assert.NotNull(doctor);
         Assert.Equal(train.Path, doctor.Path);
         Assert.Equal(train.Problem, doctor.Problem);
+        Assert.Equal(train.Fix, doctor.Fix); // the install command too: doctor's CIFAR fix had none
         return doctor;
     }
 

@@ -401,6 +401,17 @@ public class DataFileErrorTests
         var e = Assert.Throws<DatasetException>(() => Idx.ReadLabels(folder));
         Assert.Equal("is a directory, where a data file was expected", e.Problem);
         Assert.DoesNotContain("denied", e.Message, StringComparison.OrdinalIgnoreCase);
+
+        // A link is judged by its target: a link to a FIFO (or /dev/zero) read as a file with content, and the read hung
+        // (train, doctor and data install alike; a FIFO itself was refused).
+        var fifo = Path.Combine(dir.Path, "a-fifo");
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", [fifo])!) mk.WaitForExit();
+        foreach (var target in new[] { fifo, "/dev/zero" })
+        {
+            var link = Path.Combine(dir.Path, $"train-images-idx3-ubyte-{Path.GetFileName(target)}");
+            File.CreateSymbolicLink(link, target);
+            Assert.Equal("the file is empty (0 bytes, or not a regular file such as a FIFO)", Assert.Throws<DatasetException>(() => Idx.ReadImages(link)).Problem);
+        }
     }
 
     [Fact]
