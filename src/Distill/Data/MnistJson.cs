@@ -109,9 +109,14 @@ public static class MnistJson
                 ? ((byte)Math.Round(255 * v, MidpointRounding.AwayFromZero), end)
                 : throw new DatasetException(path, $"pixel value {v} at element {count} is outside [0, 1]", Fix);
         throw Invalid(path, count, end > start
-            ? $"'{System.Text.Encoding.UTF8.GetString(json, start, Math.Min(end - start, 20))}' at byte {start} is not a JSON number"
-            : $"expected a number at byte {start}, found '{(char)json[start]}'");
+            ? $"'{Token(json, start, Math.Min(end - start, 20))}' at byte {start} is not a JSON number"
+            : $"expected a number at byte {start}, found '{Token(json, start, 1)}'");
     }
+
+    /// <summary>Bytes of the file as the message shows them, control characters as \xNN: a NUL after a digit vanished on
+    /// the terminal, and the message then blamed a valid "0".</summary>
+    static string Token(byte[] json, int start, int length) =>
+        string.Concat(System.Text.Encoding.UTF8.GetString(json, start, length).Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString()));
 
     /// <summary>JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?. Utf8Parser also reads "+0", ".5",
     /// "00" and "1.", which no JSON writer produces: a file holding them was edited or damaged.</summary>

@@ -88,6 +88,7 @@ public class MnistDigitsTests
     [InlineData("{\"data\":[2e0]}", "pixel value 2 at element 0 is outside [0, 1]")]
     // Not JSON numbers, though a lenient parser reads them: each was a pixel (0001 one of 255).
     [InlineData("{\"data\":[0001]}", "truncated or invalid JSON after 0 values ('0001' at byte 9 is not a JSON number)")]
+    [InlineData("{\"data\":[0\u0000,1]}", "truncated or invalid JSON after 0 values ('0\\x00' at byte 9 is not a JSON number)")]
     [InlineData("{\"data\":[0,.5]}", "truncated or invalid JSON after 1 values ('.5' at byte 11 is not a JSON number)")]
     [InlineData("{\"data\":[.]}", "truncated or invalid JSON after 0 values ('.' at byte 9 is not a JSON number)")]
     [InlineData("{\"data\":[-.]}", "truncated or invalid JSON after 0 values ('-.' at byte 9 is not a JSON number)")]
