@@ -7,7 +7,8 @@ using TorchSharp;
 namespace Distill.Experiments;
 
 /// <summary>What the teacher cache and the run cache (<see cref="TeacherStore"/>, <see cref="StudentStore"/>) share: how
-/// a trained run is keyed, and how an entry is loaded so that a damaged one leaves the model as it was.</summary>
+/// a trained run is keyed, how a weights-and-record entry is kept, and how an entry is loaded so that a damaged one
+/// leaves the model as it was.</summary>
 static class CacheEntry
 {
     /// <summary>16 hex digits of the SHA-256 of the parts, joined by "|".</summary>
@@ -36,6 +37,29 @@ static class CacheEntry
         var digest = TensorDigest.Weights(model);
         if (digest != recorded) throw new InvalidDataException("its weights are not the ones its record names (changed on disk or in a copy)");
         return digest;
+    }
+
+    /// <summary>A recipe teacher's or a run's entry, DIR/KEY.bin and DIR/KEY.json (written last: an entry without its
+    /// record is not one). A cache that cannot take it (a full disk, a folder in the way) gets a warning: the model is
+    /// trained, and losing the experiment for it lost every run trained so far.</summary>
+    internal static void KeepFiles(string dir, string key, Models.DistillModel model, string record, TrainOptions options)
+    {
+        string weights = Path.Combine(dir, key + ".bin"), json = Path.Combine(dir, key + ".json"), tmp = $".{Environment.ProcessId}.tmp";
+        try
+        {
+            System.IO.Directory.CreateDirectory(dir);
+            model.save(weights + tmp);
+            File.Move(weights + tmp, weights, overwrite: true);
+            AtomicFile.WriteAllText(json, record);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Its weights without their record are no entry; a folder in the way stays, named in the warning.
+            foreach (var left in new[] { weights + tmp, weights })
+                try { if (File.Exists(left)) File.Delete(left); }
+                catch (Exception gone) when (gone is IOException or UnauthorizedAccessException) { } // the next command drops a record-less entry
+            TeacherStore.Unkept(options, dir, e);
+        }
     }
 
     /// <summary>

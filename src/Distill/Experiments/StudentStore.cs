@@ -45,7 +45,7 @@ static class StudentStore
             return reused;
         }
         var trained = Trainer.Train(student, transfer, objective, options, teacher);
-        TeacherStore.KeepFiles(dir, key, student, JsonSerializer.Serialize(new Record(trained.Seed, trained.Parameters, trained.Teacher, trained.WeightsSha256, [.. trained.History], key)), options);
+        CacheEntry.KeepFiles(dir, key, student, JsonSerializer.Serialize(new Record(trained.Seed, trained.Parameters, trained.Teacher, trained.WeightsSha256, [.. trained.History], key)), options);
         return trained;
     }
 

@@ -305,31 +305,8 @@ public static class TeacherStore
     {
         if ((c.TeacherCache ?? Directory) is not string dir) return;
         var key = Key(data, c);
-        KeepFiles(dir, key, teacher, JsonSerializer.Serialize(new Record(trained.Seed, [.. trained.History], TensorDigest.Weights(teacher), key)),
+        CacheEntry.KeepFiles(dir, key, teacher, JsonSerializer.Serialize(new Record(trained.Seed, [.. trained.History], TensorDigest.Weights(teacher), key)),
             new TrainOptions { Name = trained.Name, Log = c.Log });
-    }
-
-    /// <summary>A recipe teacher's or a run's entry, DIR/KEY.bin and DIR/KEY.json (written last: an entry without its
-    /// record is not one). A cache that cannot take it (a full disk, a folder in the way) gets a warning: the model is
-    /// trained, and losing the experiment for it lost every run trained so far.</summary>
-    internal static void KeepFiles(string dir, string key, DistillModel model, string record, TrainOptions options)
-    {
-        string weights = Path.Combine(dir, key + ".bin"), json = Path.Combine(dir, key + ".json"), tmp = $".{Environment.ProcessId}.tmp";
-        try
-        {
-            System.IO.Directory.CreateDirectory(dir);
-            model.save(weights + tmp);
-            File.Move(weights + tmp, weights, overwrite: true);
-            AtomicFile.WriteAllText(json, record);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Its weights without their record are no entry; a folder in the way stays, named in the warning.
-            foreach (var left in new[] { weights + tmp, weights })
-                try { if (File.Exists(left)) File.Delete(left); }
-                catch (Exception gone) when (gone is IOException or UnauthorizedAccessException) { } // the next command drops a record-less entry
-            Unkept(options, dir, e);
-        }
     }
 
     /// <param name="WeightsSha256">The saved weights' digest, checked on load (null in entries written before it was).</param>
