@@ -290,6 +290,7 @@ static class Recipe
         using var set = TeacherSet(data, c);
         var teacher = Model(c.Teacher, data, c.TeacherSeed, c.TeacherModel);
         var options = Options(c, run, c.TeacherSeed, c.TeacherEpochs, c.TeacherOptimizer);
+        var key = TeacherStore.KeyOrNull(data, c); // once: it checksums the whole dataset
         if (options.OutDir is not null && !c.SharedTeacherFolder)
         {
             // With an --out folder the teacher's run is part of the recipe's record (deploy export, --resume): the cache
@@ -297,11 +298,11 @@ static class Recipe
             // `train --teacher`. The weights-only entries below have no checkpoint to put there.
             // Under the teacher's lock, as below: a second process on the same folder waits for the first to finish
             // instead of finding it training there ("in use by another run"). A sweep's shared folder takes the path below.
-            using (TeacherStore.Hold(data, c)) result.Keep(TeacherStore.TrainOrReuse(teacher, set, options, c.TeacherCache ?? TeacherStore.Directory));
+            using (TeacherStore.Hold(key, c)) result.Keep(TeacherStore.TrainOrReuse(teacher, set, options, c.TeacherCache ?? TeacherStore.Directory));
             return Keep(teacher);
         }
-        using var held = TeacherStore.Hold(data, c); // another process training this teacher: wait, then load it
-        var cached = TeacherStore.TryLoad(teacher, data, c, run);
+        using var held = TeacherStore.Hold(key, c); // another process training this teacher: wait, then load it
+        var cached = TeacherStore.TryLoad(teacher, key, c, run);
         if (cached is not null)
         {
             result.Trainings.Add(cached);
@@ -311,7 +312,7 @@ static class Recipe
         }
         var trained = Trainer.Train(teacher, set, Ce(), options);
         result.Keep(trained);
-        TeacherStore.Save(teacher, data, c, trained);
+        TeacherStore.Save(teacher, key, c, trained);
         return Keep(teacher);
     }
 

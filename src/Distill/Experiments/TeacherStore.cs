@@ -80,8 +80,13 @@ public static class TeacherStore
     /// --jobs`, a sweep's tasks) train each teacher once; the others wait here, then load it. A flock, released by the
     /// kernel when its holder dies (<see cref="FolderLock"/>). Null when the cache is off.
     /// </summary>
-    internal static IDisposable? Hold(ImageDataset data, RecipeConfig c) =>
-        (c.TeacherCache ?? Directory) is string dir ? Hold(dir, Key(data, c), "teacher", c.Log, c.Cancellation) : null;
+    /// <param name="key">The entry's <see cref="Key"/>, computed once by the caller (it checksums the whole dataset):
+    /// null when the cache is off (<see cref="KeyOrNull"/>).</param>
+    internal static IDisposable? Hold(string? key, RecipeConfig c) =>
+        (c.TeacherCache ?? Directory) is string dir && key is not null ? Hold(dir, key, "teacher", c.Log, c.Cancellation) : null;
+
+    /// <summary>The recipe teacher's <see cref="Key"/>, or null when the cache is off (no checksum is computed then).</summary>
+    internal static string? KeyOrNull(ImageDataset data, RecipeConfig c) => (c.TeacherCache ?? Directory) is null ? null : Key(data, c);
 
     /// <param name="what">What the entry holds, for the waiting line ("teacher", "run").</param>
     internal static IDisposable Hold(string dir, string key, string what, TextWriter? log, CancellationToken cancellation)
@@ -274,10 +279,9 @@ public static class TeacherStore
     /// <summary>Loads the weights into <paramref name="teacher"/> and returns its training record, or null when not cached.</summary>
     /// <param name="run">The run's name in the result ("teacher", "teacher mlp-1200-1200"): a hit named every teacher
     /// "teacher", and 06's two teachers became one row of two "seeds".</param>
-    internal static TrainResult? TryLoad(DistillModel teacher, ImageDataset data, RecipeConfig c, string run = "teacher")
+    internal static TrainResult? TryLoad(DistillModel teacher, string? key, RecipeConfig c, string run = "teacher")
     {
-        if ((c.TeacherCache ?? Directory) is not string dir) return null;
-        var key = Key(data, c);
+        if ((c.TeacherCache ?? Directory) is not string dir || key is null) return null;
         string weights = Path.Combine(dir, key + ".bin"), record = Path.Combine(dir, key + ".json");
         if (!File.Exists(weights) || !File.Exists(record)) return null;
         return CacheEntry.LoadOrRollBack(teacher, () =>
@@ -301,10 +305,9 @@ public static class TeacherStore
         });
     }
 
-    internal static void Save(DistillModel teacher, ImageDataset data, RecipeConfig c, TrainResult trained)
+    internal static void Save(DistillModel teacher, string? key, RecipeConfig c, TrainResult trained)
     {
-        if ((c.TeacherCache ?? Directory) is not string dir) return;
-        var key = Key(data, c);
+        if ((c.TeacherCache ?? Directory) is not string dir || key is null) return;
         CacheEntry.KeepFiles(dir, key, teacher, JsonSerializer.Serialize(new Record(trained.Seed, [.. trained.History], TensorDigest.Weights(teacher), key)),
             new TrainOptions { Name = trained.Name, Log = c.Log });
     }

@@ -311,7 +311,7 @@ public static class SweepFolder
 /// Runs one run of a sweep into DIR/runs/INDEX/: a run with a result is skipped (without loading libtorch), a killed one
 /// resumes from its checkpoint (the trainer's run folder checks that the settings, spec hash included, are the same),
 /// and a task lock keeps two tasks off one folder. The teacher is trained by the first task that needs it, under the
-/// teacher cache's lock (<see cref="TeacherStore.Hold(ImageDataset, RecipeConfig)"/>), and loaded from DIR/teachers by every other.
+/// teacher cache's lock (<see cref="TeacherStore.Hold(string?, RecipeConfig)"/>), and loaded from DIR/teachers by every other.
 /// </summary>
 public static class SweepRunner
 {
