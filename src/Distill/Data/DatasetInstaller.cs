@@ -56,6 +56,9 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
     string Complete(DatasetInfo info, string partial, string copy)
     {
         var missing = info.Missing(partial);
+        // The source is checked before its files are copied: a damaged one was copied in, and the error that followed
+        // named the copy in the folder being completed, whose deletion (the fix it gave) brought the same file back.
+        if (DatasetVerifier.Verify(info, copy, missing) is { } damaged) throw damaged;
         foreach (var name in missing)
         {
             var source = DatasetInfo.TryResolve(copy, name)!; // the copy is complete

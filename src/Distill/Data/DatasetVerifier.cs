@@ -14,9 +14,10 @@ namespace Distill.Data;
 public static class DatasetVerifier
 {
     /// <summary>Null when every file checks out, else what is wrong with the first bad file.</summary>
-    public static DatasetException? Verify(DatasetInfo info, string folder)
+    /// <param name="only">The dataset's files to check (names as in <see cref="DatasetInfo.Files"/>); null: all of them.</param>
+    public static DatasetException? Verify(DatasetInfo info, string folder, IReadOnlyCollection<string>? only = null)
     {
-        foreach (var name in info.Files)
+        foreach (var name in info.Files.Where(f => only is null || only.Contains(f)))
         {
             // The loader's resolution: a FILE beside FILE.gz that holds other data is refused there, so it is broken here.
             string path;

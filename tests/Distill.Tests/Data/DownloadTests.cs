@@ -87,6 +87,35 @@ public class DownloadTests
         Assert.Contains($"mnist: already present in {mine} (verified)", log.ToString());
     }
 
+    /// <summary>Completing a partial folder from a copy whose file is damaged names the copy's file and copies nothing: the
+    /// damaged file was copied in, and the error named the copy in the partial folder, whose deletion brought it back.</summary>
+    [Fact]
+    public void Completing_from_a_damaged_copy_names_the_copy_and_copies_nothing()
+    {
+        var (served, info) = GeneratedMnist(prefix: "");
+        using var dir = new TempDir();
+        string mine = Path.Combine(dir.Path, "mine", "mnist"), other = Path.Combine(dir.Path, "other", "mnist");
+        foreach (var folder in new[] { mine, other })
+        {
+            Directory.CreateDirectory(folder);
+            foreach (var (name, bytes) in served) File.WriteAllBytes(Path.Combine(folder, name), bytes);
+        }
+        File.Delete(Path.Combine(mine, IdxNames.TrainLabels));
+        var source = Path.Combine(other, IdxNames.TrainLabels);
+        File.WriteAllBytes(source, Gen.Gzip(Gen.Idx([40], [.. Gen.Labels(40).Reverse()]))); // well-formed, other data
+        var search = DatasetSearch.Only(Path.GetDirectoryName(mine)!, Path.GetDirectoryName(other)!);
+        var installer = new DatasetInstaller(search, new StringWriter()) { AllowApt = false, AllowNpm = false };
+
+        var e = Assert.Throws<DatasetException>(() => installer.Install(info));
+        Assert.Equal(source, e.Path);
+        Assert.Contains("SHA-256 mismatch", e.Problem);
+        Assert.False(File.Exists(Path.Combine(mine, IdxNames.TrainLabels)));
+
+        File.WriteAllBytes(source, served[IdxNames.TrainLabels]); // the copy repaired, the partial folder is completed
+        Assert.Equal(mine, installer.Install(info));
+        Assert.Equal(served[IdxNames.TrainLabels], File.ReadAllBytes(Path.Combine(mine, IdxNames.TrainLabels)));
+    }
+
     /// <summary>A partial folder behind the install root (the system's, say) is left alone when the download lands ahead
     /// of it: the loaders then read the download (completing the partial one anyway wrote into the system folder, and
     /// failed without root).</summary>
