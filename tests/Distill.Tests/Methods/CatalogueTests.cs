@@ -178,6 +178,14 @@ public sealed class CatalogueTests
         Assert.Equal(message, Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse(spec).Build(Setup(student))).Message);
     }
 
+    /// <summary>A CNN's logits are flat, but the CNN has maps: the message named the model "fully connected" and sent the
+    /// user to convolutional models, which they had. It names the layers of the pair that fit instead.</summary>
+    [Theory]
+    [InlineData("at:layers=logits", "at: logits of cnn-8 is a flat vector of 10 values, not a feature map, and at compares feature maps position by position. Layers of this pair that fit: stage1, stage2 (e.g. layers=stage1).")]
+    [InlineData("nst:layers=stage1,fc", "nst: fc of cnn-8 is a flat vector of 64 values, not a feature map, and nst compares feature maps position by position. Layers of this pair that fit: stage1, stage2 (e.g. layers=stage1).")]
+    public void A_map_method_given_a_flat_layer_of_a_cnn_names_the_maps_that_fit(string spec, string message) =>
+        Assert.Equal(message, Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse(spec).Build(Setup("cnn-8"))).Message);
+
     [Fact]
     public void Settings_and_labels_show_only_what_differs_from_the_defaults()
     {
