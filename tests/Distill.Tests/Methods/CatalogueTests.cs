@@ -186,6 +186,14 @@ public sealed class CatalogueTests
     public void A_map_method_given_a_flat_layer_of_a_cnn_names_the_maps_that_fit(string spec, string message) =>
         Assert.Equal(message, Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse(spec).Build(Setup("cnn-8"))).Message);
 
+    /// <summary>byot's heads go on shallower layers: a head on the deepest feature or the logits was accepted and trained,
+    /// taught by the outputs it copies.</summary>
+    [Theory]
+    [InlineData("byot:layers=logits", "byot: layers=logits: logits is cnn-8's output, which teaches the heads; give shallower layers: stage1, stage2.")]
+    [InlineData("byot:layers=stage1,fc", "byot: layers=stage1,fc: fc is cnn-8's deepest feature, which teaches the heads; give shallower layers: stage1, stage2.")]
+    public void Byot_refuses_a_head_on_the_layer_that_teaches_it(string spec, string message) =>
+        Assert.Equal(message, Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse(spec).Build(new MethodSetup("cnn-8", null, Data.Value, 64))).Message);
+
     [Fact]
     public void Settings_and_labels_show_only_what_differs_from_the_defaults()
     {
