@@ -102,8 +102,10 @@ public sealed class AtMethod : Methods.Method
     public override Methods.MethodKind Kind => Methods.MethodKind.Feature;
     public override string PaperResult => "Zagoruyko 2017; CIFAR-100 resnet32x4→resnet8x4: 73.44 (RepDistiller)";
 
-    /// <summary>Also <see cref="At.Map"/>'s range.</summary>
-    internal static readonly Methods.MethodParameter P = new("p", "power p of the attention map", 2, 0, double.PositiveInfinity, MinOpen: true);
+    /// <summary>Also <see cref="At.Map"/>'s range. Below 1, |A|^p has an infinite slope at the zeros ReLU leaves (NaN
+    /// gradients), and near 0 every map is flat; far above the paper's 1-4 the map is one-hot at each sample's
+    /// largest activation: either way the term gave no gradient and the run silently trained without it (p=1e30).</summary>
+    internal static readonly Methods.MethodParameter P = new("p", "power p of the attention map", 2, 1, 16);
 
     public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
     [
