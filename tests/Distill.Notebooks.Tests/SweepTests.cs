@@ -241,6 +241,11 @@ public class SweepTests
         Assert.Equal((1, $"error: spec {dir}: this is a folder; give the path of a .yaml spec (examples in experiments/)."), (planFolder.Exit, planFolder.Err.Trim()));
         var notSweep = Distill("sweep", "collect", dir);
         Assert.Equal((1, $"error: {dir}: no plan.json; this is not a sweep folder (sweep run, slurm and k8s write it)."), (notSweep.Exit, notSweep.Err.Trim()));
+        Directory.CreateDirectory(Path.Combine(dir, "runs"));
+        File.WriteAllText(Path.Combine(dir, "spec.yaml"), "");
+        var lostPlan = Distill("sweep", "collect", dir);
+        Assert.Equal((1, $"error: {dir}: no plan.json, though it holds a sweep's spec.yaml; write the plan again with `sweep run {Path.Combine(dir, "spec.yaml")} --out {dir}` (runs already done are skipped)."),
+                     (lostPlan.Exit, lostPlan.Err.Trim()));
         var plan = Distill("sweep", "plan", Tiny);
         Assert.Equal(0, plan.Exit);
         Assert.Contains("   3  loss.kd.temperature=4 seed=1  |", plan.Out, StringComparison.Ordinal);
