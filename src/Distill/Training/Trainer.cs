@@ -229,9 +229,12 @@ sealed class TrainingRun : IDisposable
         }
 
         var terms = objective.Terms.Select(t => t.Term.Name).ToArray();
-        bool trainsClassifier = objective.Terms.Any(t => t.Term.TrainsClassifier);
         for (var epoch = start; epoch <= o.Epochs; epoch++)
         {
+            // Judged per epoch, by the weights at its first step: FitNets' two stages (hint_fraction < 1) give the
+            // cross-entropy weight 0 in the hint stage, whose accuracy at chance was flagged as divergence.
+            var firstStep = (epoch - 1) * stepsPerEpoch;
+            bool trainsClassifier = objective.Terms.Any(t => t.Term.TrainsClassifier && t.Weight.At(Progress(firstStep)) != 0);
             var metrics = RunEpoch(epoch, ref step, terms, epoch == start ? unfinished : null);
             metrics = metrics with { Flag = Divergence(metrics, history.Count > 0 ? history[0] : metrics, data.NumClasses, trainsClassifier,
                 history.Count == 0 ? firstStepLoss : null) };

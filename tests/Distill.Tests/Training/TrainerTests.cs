@@ -741,6 +741,24 @@ public class DivergenceTests
         Assert.All(r.History, h => Assert.Null(h.Flag));
     }
 
+    /// <summary>FitNets' two stages in one objective (hint_fraction &lt; 1): the cross-entropy is in it with weight 0 during
+    /// the hint stage, whose accuracy at chance was flagged as divergence; it is judged by the weights of each epoch.</summary>
+    [Fact]
+    public void A_hint_stage_inside_a_two_stage_objective_is_not_flagged_at_chance()
+    {
+        TrainingWarnings.Clear();
+        torch.manual_seed(0);
+        using var student = ModelZoo.Create("cnn-8", 1, 10);
+        using var teacher = ModelZoo.Create("cnn", 1, 10);
+        var twoStage = new Objective().Add(new CrossEntropyTerm(), Schedule.Steps(0, (0.7, 1)))
+            .Add(new HintTerm("stage1", "stage1", HintRegressor.Conv(8, 32)), Schedule.Steps(1, (0.7, 0)));
+        var r = Trainer.Train(student, TinyData.FashionMnist2k, twoStage,
+            new TrainOptions { Epochs = 3, Seed = 0, Progress = false, TeacherCache = TeacherCacheMode.Never }, teacher);
+        Assert.True(r.History[1].TestAccuracy <= 15, $"the premise: epoch 2 (hints only) at chance, got {r.History[1].TestAccuracy}%");
+        Assert.Null(r.History[1].Flag);
+        Assert.Null(r.Warning);
+    }
+
     [Fact]
     public void A_diverging_run_is_flagged_in_its_result_its_metrics_and_the_result_rows_recorded_after_it()
     {
