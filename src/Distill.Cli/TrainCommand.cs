@@ -123,6 +123,10 @@ static class TrainCommand
             if (r.GetValue(resume) && r.GetValue(force)) throw new ArgumentException("--resume and --force contradict each other: --resume continues the run in --out, --force clears it.");
             if (r.GetValue(trainSize) is int ts && r.GetValue(validation) >= ts)
                 throw new ArgumentException($"--validation {r.GetValue(validation)}: holding out that many of the {ts} --train-size images leaves none to train on; hold out fewer than {ts}.");
+            // The teacher holds out the same images from its own set: the library's error named TrainOptions.ValidationCount.
+            if ((teacherArg is not null || choice?.Method.TrainsOwnTeachers == true) && r.GetValue(teacherTrainSize) is int tts && r.GetValue(validation) >= tts)
+                throw new ArgumentException($"--validation {r.GetValue(validation)}: the teacher holds out as many of its {tts} --teacher-train-size images, which leaves it none to train on; " +
+                                            $"hold out fewer than {tts}, or give a larger --teacher-train-size.");
             var opt = Parse(r.GetValue(optimizer)!, r.GetValue(lr), r.GetValue(wd));
             LrSchedule lrSchedule;
             try { lrSchedule = LrSchedule.Parse(r.GetValue(schedule)!); }
@@ -245,6 +249,7 @@ static class TrainCommand
                     objective = choice.Build(new MethodSetup(studentName, teacherArg, transfer, common.BatchSize)
                     {
                         Seed = common.Seed,
+                        ValidationCount = common.ValidationCount,
                         TrainedTeacher = given =>
                         {
                             var name = ModelZoo.Canonical(given);

@@ -152,9 +152,13 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     public int BatchSize => batchSize;
     public long TrainCount => data.Train.Count;
 
-    /// <summary>The batch the run trains on: the smaller of --batch-size and the training images (a batch size above
-    /// them gave pkt another scale and crd a memory estimate for batches that never happen).</summary>
-    public int EffectiveBatch => (int)Math.Min(batchSize, TrainCount);
+    /// <summary>Images of the transfer set held out for validation (--validation): never in a batch.</summary>
+    public int ValidationCount { get; init; }
+
+    /// <summary>The batch the run trains on: the smaller of --batch-size and the training images left after the
+    /// validation hold-out (a batch size above them gave pkt another scale and crd a memory estimate for batches that
+    /// never happen).</summary>
+    public int EffectiveBatch => (int)Math.Min(batchSize, TrainCount - ValidationCount);
 
     /// <summary>Refuses batches of fewer than <paramref name="least"/> samples for a relational method (what it
     /// <paramref name="does"/>): with fewer its term is 0 every step, and the run was the student alone under the

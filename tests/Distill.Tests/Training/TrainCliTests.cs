@@ -83,6 +83,8 @@ public class TrainCliTests
     [InlineData("--teacher mlp-32 --method at --set layers=hidden1", "error: at: hidden1 of mlp-32 is a flat vector of 32 values, not a feature map: mlp-32 is fully connected and has no spatial feature maps")]
     [InlineData("--teacher mlp-32 --method nst", "error: mlp-32 and mlp-32 share no 'stage' feature for a feature method; mlp-32 has hidden1, mlp-32 has hidden1. mlp-32 is fully connected, with no spatial feature maps;")]
     [InlineData("--teacher mlp-32 --method kd-multi --set teachers=mlp-32,cnn --set weights=0,0", "error: kd-multi: weights=0,0: the weights are all zero, so there is no target to match;")]
+    [InlineData("--teacher mlp-32 --teacher-train-size 100 --validation 200", "error: --validation 200: the teacher holds out as many of its 100 --teacher-train-size images, which leaves it none to train on; hold out fewer than 100, or give a larger --teacher-train-size.")]
+    [InlineData("--teacher mlp-32 --method pkt --train-size 3 --validation 2", "error: pkt compares each sample's similarities to the others in its batch: batches of 1 give it nothing to compare")]
     [InlineData("--test-size 20000", "error: --test-size 20000: fashion-mnist has 10,000 test images; give at most 10000, or leave --test-size out to use them all.")]
     [InlineData("--method kd-multi --set teachers=mlp-32,MLP-32", "error: kd-multi: teachers=mlp-32,MLP-32: mlp-32 is given 2 times; every teacher trains with the run's seed, so a repeat is the same model counted twice")]
     [InlineData("--recipe soft-targets --budget smoke --seeds a", "error: --seeds \"a\" is not a comma-separated list of integers (e.g. \"0,1,2\"); leave it empty for the budget's seeds.")]
