@@ -215,6 +215,11 @@ static class TrainCommand
             // Both sized before anything trains: a student too large to train here is refused now, not after its teacher.
             foreach (var sized in new[] { studentName, teacherArg }.OfType<string>()) ModelZoo.CheckFits(sized, data);
             var outRoot = r.GetValue(outDir);
+            // The student's folder judges this command's options before any teacher trains: kd-multi given other teachers
+            // trained them into --out before the student's folder refused the command, and a refused --resume had
+            // already added a resume to teacher/run.json.
+            if (outRoot is not null && (teacherArg is not null || choice?.Method.TrainsOwnTeachers == true))
+                Trainer.CheckOptions(Path.Combine(outRoot, "student"), common.Settings, common.Resume, common.Force);
             DistillModel? teacherModel = null;
             var extraTeachers = new List<DistillModel>();
             ImageDataset? teacherSet = null;

@@ -81,6 +81,25 @@ public class RunFolderTests
         Assert.True(first.Exit == 0, first.Err);
         var resumed = DistillProcess.Run([.. args, "--resume"]);
         Assert.True(resumed.Exit == 0, resumed.Err);
+
+        // Other teachers are refused by the student's folder before they train: they were trained into --out (a stray
+        // teacher-1-mlp-24/ that deploy export then listed), and a refused --resume added a resume to teacher records.
+        var records = Directory.GetFiles(dir, "run.json", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllText);
+        string[] others = [.. args.Select(a => a == "teachers=mlp-32,mlp-64" ? "teachers=mlp-24" : a)];
+        foreach (var (extra, error) in new[]
+                 {
+                     (Array.Empty<string>(), $"error: --out {Path.Combine(dir, "student")} holds another run (mlp-32 (kd-multi:teachers=mlp-32,mlp-64), seed 0, started "),
+                     (["--resume"], $"error: --resume {Path.Combine(dir, "student")}: the run there was started with other settings (method: kd-multi "),
+                 })
+        {
+            var refused = DistillProcess.Run([.. others, .. extra]);
+            Assert.Equal(1, refused.Exit);
+            Assert.StartsWith(error, refused.Err.Trim(), StringComparison.Ordinal);
+            Assert.Contains("teachers=mlp-24", refused.Err);
+            Assert.DoesNotContain("epoch", refused.Out); // nothing trained
+            Assert.Equal(["student", "teacher-1-mlp-32", "teacher-2-mlp-64"], Directory.GetDirectories(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            Assert.Equal(records, Directory.GetFiles(dir, "run.json", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllText));
+        }
     }
 
     /// <summary>A plain run writes --out itself, a distillation its teacher/ and student/, a recipe RUN/seedN: a folder

@@ -75,8 +75,7 @@ sealed class RunFolder : IDisposable
                 var old = Read(path);
                 var changed = Differences(old, settings);
                 if (changed.Count > 0)
-                    throw new InvalidOperationException($"--resume {dir}: the run there was started with other settings ({string.Join("; ", changed)}). " +
-                                                        "Resume with the same settings, or start a new run in another folder.");
+                    throw OtherSettings(dir, changed);
                 // A checkpoint copied in from another run (same model, seed and optimizer) would load, and two runs be
                 // stitched together: its stamp must be this record's. Checkpoints from before the stamp carry none.
                 if (File.Exists(checkpoint) && Checkpoint.FromAnotherRun(checkpoint, Checkpoint.ReadInfo(checkpoint), path, old) is { } other)
@@ -254,7 +253,29 @@ sealed class RunFolder : IDisposable
     public static string HeldRunError(string dir, bool resumable, IReadOnlyDictionary<string, string>? settings = null)
     {
         var path = Path.Combine(dir, SettingsFile);
-        var changed = settings is not null && File.Exists(path) ? Differences(Read(path), settings) : null;
+        return HeldRunError(dir, resumable, settings is not null && File.Exists(path) ? Differences(Read(path), settings) : null);
+    }
+
+    /// <summary><see cref="Open"/>'s refusals that a command's <paramref name="options"/> (its settings known before
+    /// anything is built or trained) decide, for a command that trains something else first (teachers before their
+    /// student): the refusal then comes before that training, and nothing is written. A folder without a readable
+    /// record, --force, and settings that only the trained models give are left to <see cref="Open"/>.</summary>
+    public static void CheckOptions(string dir, IReadOnlyDictionary<string, string> options, bool resume, bool force)
+    {
+        var path = Path.Combine(dir, SettingsFile);
+        if (force || !File.Exists(path) || RecordProblem(path) is not null) return;
+        var old = Read(path);
+        var changed = Differences(old.Where(kv => options.ContainsKey(kv.Key)).ToDictionary(), options);
+        if (resume && changed.Count > 0) throw OtherSettings(dir, changed);
+        if (!resume && HoldsRun(dir)) throw new InvalidOperationException(HeldRunError(dir, resumable: true, changed.Count > 0 ? changed : null));
+    }
+
+    static InvalidOperationException OtherSettings(string dir, List<string> changed) =>
+        new($"--resume {dir}: the run there was started with other settings ({string.Join("; ", changed)}). Resume with the same settings, or start a new run in another folder.");
+
+    static string HeldRunError(string dir, bool resumable, List<string>? changed)
+    {
+        var path = Path.Combine(dir, SettingsFile);
         if (changed is { Count: 0 } && resumable)
             return $"--out {dir} holds this run already ({Describe(path)}, with this command's settings). Pass --resume to continue it " +
                    "(a finished run is read back, not retrained), --force to clear the folder and start over, or give another folder.";
