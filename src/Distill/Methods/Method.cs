@@ -81,8 +81,18 @@ public sealed class MethodSettings
                     throw new ArgumentException($"{method.Name}: {key}={value} is beyond float32 (0, or 1.2e-38 to 3.4e38 in size), which the losses compute in; give a value in that range.");
             }
             // Numbers are kept in one spelling (0.80, 8e-1 → 0.8): run records, labels and cache keys compare them as text.
-            values[key] = p.IsText ? value : NumberText.Canonical(value);
+            values[key] = p.IsText ? Spelled(value) : NumberText.Canonical(value);
         }
+    }
+
+    /// <summary>A list in one spelling too (temperatures=2, 3.0 → 2,3): a --resume typed with other spaces or digits was
+    /// refused as a changed setting. A list with an empty item is kept as given, for <see cref="Items"/> to name.</summary>
+    static string Spelled(string text)
+    {
+        var items = text.Split(',', StringSplitOptions.TrimEntries);
+        if (text.Trim().Length == 0) return "";
+        return items.Contains("") ? text
+            : string.Join(",", items.Select(i => double.TryParse(i, NumberStyles.Float, CultureInfo.InvariantCulture, out _) ? NumberText.Canonical(i) : i));
     }
 
     public double this[string name] => double.Parse(Text(name), CultureInfo.InvariantCulture);

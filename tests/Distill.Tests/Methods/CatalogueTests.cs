@@ -94,7 +94,7 @@ public sealed class CatalogueTests
     [InlineData("kd", "temperature_end=1e300", "kd: temperature_end=1e300 is out of range; temperature_end must be in [0, 1000].")]
     [InlineData("kd", "temperature_end=0.001", "kd: temperature_end=0.001 is below the lowest temperature, 0.01; give 0 (constant T) or a temperature in [0.01, 1000].")]
     [InlineData("dist", "beta=1e300", "dist: beta=1e300 is beyond float32 (0, or 1.2e-38 to 3.4e38 in size), which the losses compute in; give a value in that range.")]
-    [InlineData("mlkd", "temperatures=1e-30", "mlkd: temperatures=1e-30: '1e-30' is not a number in [0.01, 1000]; give such numbers separated by commas.")]
+    [InlineData("mlkd", "temperatures=1e-30", "mlkd: temperatures=1E-30: '1E-30' is not a number in [0.01, 1000]; give such numbers separated by commas.")]
     [InlineData("mlkd", "temperatures=2;2", "mlkd: temperatures=2,2: 2 is given 2 times; give each once.")]
     [InlineData("mlkd", "temperatures=2;;3", "mlkd: temperatures=2,,3 has an empty item; separate the items by single commas, e.g. temperatures=2,3.")]
     [InlineData("ctkd", "lambda_min=1|lambda_max=0", "ctkd: lambda_min=1 is above lambda_max=0; the curriculum raises λ from lambda_min to lambda_max (easy to hard).")]
@@ -201,6 +201,16 @@ public sealed class CatalogueTests
         Assert.Equal("dkd:beta=8,standardize=1", MethodCatalogue.Parse("DKD:standardize=1, beta=8").Label);
         Assert.Equal("8", MethodCatalogue.Parse("dkd:beta=8").Settings.All["beta"]);
     }
+
+    /// <summary>Lists too: a --resume typed with other spaces or digits (temperatures=2, 3.0 for 2,3) was refused as a
+    /// changed setting, though it trains the same run. The order is kept (it names the stages of a progressive hint).</summary>
+    [Theory]
+    [InlineData("mlkd", "temperatures", " 2, 3.0 ,4e0", "2,3,4")]
+    [InlineData("fitnet", "layer", "stage2 , stage1", "stage2,stage1")]
+    [InlineData("at", "layers", "  ", "")]
+    [InlineData("kd-multi", "weights", "0.50,1", "0.5,1")]
+    public void Lists_given_in_another_spelling_are_kept_in_one(string method, string key, string given, string kept) =>
+        Assert.Equal(kept, MethodCatalogue.Choose(method, [$"{key}={given}"]).Settings.All[key]);
 
     /// <summary>A method's numbers are kept in one spelling, the one a spec's grid values get (both use
     /// NumberText.Canonical): run labels and cache keys compare them as text. Text that is no number stays as given.</summary>
