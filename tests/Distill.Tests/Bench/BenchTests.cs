@@ -214,21 +214,28 @@ public sealed class BenchTests : IDisposable
         Assert.Contains("FAILED broken-case: ", report.ToTable());
     }
 
+    const string OpenBlasInfo = """{"torch": "fake", "blas": "libopenblasp.so", "openblas_core": "Haswell", "openblas_threads": 1, "openblas_config": null, "torch_threads": 1, "parallel": "p", "build": "b"}""";
+    const string SetupAnswer = """{"key": "k"}""", InfoRequest = "*'\"info\"'*", SetupRequest = "*'\"setup\"'*", DropRequest = "*'\"drop\"'*";
+
+    /// <summary>A fake peer: a shell script that answers each request line (one JSON object) by the first
+    /// <paramref name="answers"/> pattern it matches, as a shell <c>case</c>.</summary>
+    string FakePeer(string name, params (string Pattern, string Command)[] answers)
+    {
+        var script = Path.Combine(dir, name);
+        File.WriteAllText(script, "while read -r line; do\n  case \"$line\" in\n" +
+                                  string.Concat(answers.Select(a => $"    {a.Pattern}) {a.Command} ;;\n")) + "  esac\ndone\n");
+        return script;
+    }
+
+    /// <summary>A shell command printing <paramref name="json"/> (single-quoted, its own quotes escaped).</summary>
+    static string Echo(string json) => $"echo '{json.Replace("'", "'\\''", StringComparison.Ordinal)}'";
+
     /// <summary>A peer that died mid-run (kill -9 of its python) failed the run; now the group runs again without it, and
     /// so does the rest.</summary>
     [Fact]
     public void A_peer_that_dies_is_said_once_and_the_run_goes_on_without_it()
     {
-        var script = Path.Combine(dir, "dying-peer.sh");
-        File.WriteAllText(script, """
-            while read -r line; do
-              case "$line" in
-                *'"info"'*) echo '{"torch": "fake", "blas": "libopenblasp.so", "openblas_core": "Haswell", "openblas_threads": 1, "openblas_config": null, "torch_threads": 1, "parallel": "p", "build": "b"}' ;;
-                *'"setup"'*) echo '{"key": "k"}' ;;
-                *) kill -9 $$ ;;
-              esac
-            done
-            """);
+        var script = FakePeer("dying-peer.sh", (InfoRequest, Echo(OpenBlasInfo)), (SetupRequest, Echo(SetupAnswer)), ("*", "kill -9 $$"));
         var log = new StringWriter();
         var report = BenchRunner.Run(Tiny with { MemoryEpochs = 0, Peer = new PeerOptions("/bin/sh", script, null) }, log);
         Assert.Equal(["gemm-1024", "mlp-784-800-800-10-raw"], report.Cases.Select(c => c.Name));
@@ -265,20 +272,9 @@ public sealed class BenchTests : IDisposable
     [InlineData("run", "{\"ms\": [3.5, \"x\"]}", "\"ms\" is not a list of 2 step times")]
     public void A_peer_answer_off_the_protocol_is_named_with_the_request(string request, string answer, string problem)
     {
-        const string Info = """{"torch": "fake", "blas": "libopenblasp.so", "openblas_core": "Haswell", "openblas_threads": 1, "openblas_config": null, "torch_threads": 1, "parallel": "p", "build": "b"}""";
-        var script = Path.Combine(dir, $"peer-{request}.sh");
-        string Answer(string cmd, string good) => (cmd == request ? answer : good).Replace("'", "'\\''", StringComparison.Ordinal);
-        File.WriteAllText(script, $$"""
-            while read -r line; do
-              case "$line" in
-                *'"info"'*) echo '{{Answer("info", Info)}}' ;;
-                *'"setup"'*) echo '{{Answer("setup", "{\"key\": \"k\"}")}}' ;;
-                *'"run"'*) echo '{{Answer("run", "{\"ms\": [1.5, 2.5]}")}}' ;;
-                *'"drop"'*) echo '{}' ;;
-                *) exit 0 ;;
-              esac
-            done
-            """);
+        string Answer(string cmd, string good) => Echo(cmd == request ? answer : good);
+        var script = FakePeer($"peer-{request}.sh", (InfoRequest, Answer("info", OpenBlasInfo)), (SetupRequest, Answer("setup", SetupAnswer)),
+            ("*'\"run\"'*", Answer("run", "{\"ms\": [1.5, 2.5]}")), (DropRequest, Echo("{}")), ("*", "exit 0"));
         var e = Assert.Throws<InvalidOperationException>(() =>
         {
             using var peer = Peer.Start(new PeerOptions("/bin/sh", script, null), 1, TextWriter.Null);
@@ -296,19 +292,9 @@ public sealed class BenchTests : IDisposable
     [Fact]
     public void A_peer_on_the_reference_blas_is_warned_about_and_judges_nothing()
     {
-        var script = Path.Combine(dir, "slow-peer.sh");
-        File.WriteAllText(script, """
-            while read -r line; do
-              case "$line" in
-                *'"info"'*) echo '{"torch": "fake", "blas": "libblas.so.3, liblapack.so.3", "openblas_core": null, "openblas_threads": null, "openblas_config": null, "torch_threads": 1, "parallel": "p", "build": "b"}' ;;
-                *'"setup"'*) echo '{"key": "k"}' ;;
-                *'"run"'*'"steps":1'*) echo '{"ms": [500]}' ;;
-                *'"run"'*) echo '{"ms": [500, 500]}' ;;
-                *'"drop"'*) echo '{}' ;;
-                *) exit 0 ;;
-              esac
-            done
-            """);
+        const string ReferenceBlasInfo = """{"torch": "fake", "blas": "libblas.so.3, liblapack.so.3", "openblas_core": null, "openblas_threads": null, "openblas_config": null, "torch_threads": 1, "parallel": "p", "build": "b"}""";
+        var script = FakePeer("slow-peer.sh", (InfoRequest, Echo(ReferenceBlasInfo)), (SetupRequest, Echo(SetupAnswer)),
+            ("*'\"run\"'*'\"steps\":1'*", Echo("{\"ms\": [500]}")), ("*'\"run\"'*", Echo("{\"ms\": [500, 500]}")), (DropRequest, Echo("{}")), ("*", "exit 0"));
         var log = new StringWriter();
         var report = BenchRunner.Run(Tiny with { MemoryEpochs = 0, Peer = new PeerOptions("/bin/sh", script, null) }, log);
         Assert.Contains("warning: the peer's torch runs on the reference BLAS (libblas.so.3, liblapack.so.3)", log.ToString());
