@@ -48,6 +48,18 @@ public class DownloadTests
         Assert.Contains("mnist: already present in", log.ToString());
     }
 
+    /// <summary>Two complete copies of <paramref name="served"/>, mine/mnist and other/mnist under <paramref name="dir"/>.</summary>
+    static (string Mine, string Other) TwoCopies(TempDir dir, IReadOnlyDictionary<string, byte[]> served)
+    {
+        string mine = Path.Combine(dir.Path, "mine", "mnist"), other = Path.Combine(dir.Path, "other", "mnist");
+        foreach (var folder in new[] { mine, other })
+        {
+            Directory.CreateDirectory(folder);
+            foreach (var (name, bytes) in served) File.WriteAllBytes(Path.Combine(folder, name), bytes);
+        }
+        return (mine, other);
+    }
+
     /// <summary>The loaders' errors name `distill data install` as their fix, so install works on the folder they read
     /// first: a file there that is damaged is named (it answered "already present" about another copy, rc 0, while
     /// training kept failing); once the user deletes it, install completes that folder from the complete copy.</summary>
@@ -56,12 +68,7 @@ public class DownloadTests
     {
         var (served, info) = GeneratedMnist(prefix: "");
         using var dir = new TempDir();
-        string mine = Path.Combine(dir.Path, "mine", "mnist"), other = Path.Combine(dir.Path, "other", "mnist");
-        foreach (var folder in new[] { mine, other })
-        {
-            Directory.CreateDirectory(folder);
-            foreach (var (name, bytes) in served) File.WriteAllBytes(Path.Combine(folder, name), bytes);
-        }
+        var (mine, other) = TwoCopies(dir, served);
         var labels = Path.Combine(mine, IdxNames.TrainLabels);
         File.WriteAllBytes(labels, Gen.Gzip(Gen.Idx([40], [.. Gen.Labels(40).Reverse()]))); // well-formed, other data
         var search = DatasetSearch.Only(Path.GetDirectoryName(mine)!, Path.GetDirectoryName(other)!);
@@ -94,12 +101,7 @@ public class DownloadTests
     {
         var (served, info) = GeneratedMnist(prefix: "");
         using var dir = new TempDir();
-        string mine = Path.Combine(dir.Path, "mine", "mnist"), other = Path.Combine(dir.Path, "other", "mnist");
-        foreach (var folder in new[] { mine, other })
-        {
-            Directory.CreateDirectory(folder);
-            foreach (var (name, bytes) in served) File.WriteAllBytes(Path.Combine(folder, name), bytes);
-        }
+        var (mine, other) = TwoCopies(dir, served);
         File.Delete(Path.Combine(mine, IdxNames.TrainLabels));
         var source = Path.Combine(other, IdxNames.TrainLabels);
         File.WriteAllBytes(source, Gen.Gzip(Gen.Idx([40], [.. Gen.Labels(40).Reverse()]))); // well-formed, other data
