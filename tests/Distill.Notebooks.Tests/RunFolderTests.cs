@@ -131,6 +131,16 @@ public class RunFolderTests
             Assert.DoesNotContain("epoch ", r.Out);
         }
 
+        // Nor inside another run's folder (its tb/ took a whole run, or a sweep): nothing is created there.
+        foreach (var args in new[] { Train(Path.Combine(plain, "tb", "run"), epochs: 1, trainSize: 256), ["sweep", "run", SweepTests.Tiny, "--out", Path.Combine(plain, "tb", "sweep")] })
+        {
+            var r = DistillProcess.Run(args);
+            Assert.True(r.Exit == 1, $"{string.Join(' ', args)} → {r.Exit}\n{r.Err}");
+            Assert.StartsWith($"error: --out {args[^1]} is inside the run folder {plain} (mlp-32, seed 0, started ", r.Err.Trim(), StringComparison.Ordinal);
+            Assert.EndsWith("); give a folder outside it.", r.Err.Trim(), StringComparison.Ordinal);
+            Assert.False(Directory.Exists(args[^1]));
+        }
+
         var forced = DistillProcess.Run(Train(distilled, epochs: 1, trainSize: 256, extra: "--force"));
         Assert.Equal(0, forced.Exit);
         Assert.Contains($"--force: cleared {Path.Combine(distilled, "student")}", forced.Out);

@@ -187,6 +187,7 @@ public static class SweepFolder
     public static void Prepare(ExperimentSpec spec, string dir)
     {
         if (File.Exists(dir)) throw new ArgumentException($"--out {dir}: this is a file; give a folder (it is created when missing).");
+        if (Training.RunFolder.InsideRunError(dir) is { } inside) throw new InvalidOperationException(inside);
         try { Directory.CreateDirectory(dir); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -302,6 +302,7 @@ sealed class RunFolder : IDisposable
     /// <see cref="OtherRuns"/> of <paramref name="outRoot"/>; called before anything trains.</summary>
     public static void ClaimOut(string outRoot, Func<string, bool> writes, bool force, bool resume, TextWriter? log)
     {
+        if (InsideRunError(outRoot) is { } inside) throw new InvalidOperationException(inside);
         var others = OtherRuns(outRoot, writes);
         if (others.Count == 0) return;
         if (!force)
@@ -361,6 +362,17 @@ sealed class RunFolder : IDisposable
         }
         Directory.CreateDirectory(outRoot);
         AtomicFile.WriteAllText(path, recipe + "\n");
+    }
+
+    /// <summary>Why <paramref name="outRoot"/> cannot take runs when a folder above it holds a run (a run written into
+    /// another run's tb/ folder was accepted, and the two runs' files nested: --force on the outer one, deploy's run
+    /// listing and TensorBoard then met both); null when none does.</summary>
+    public static string? InsideRunError(string outRoot)
+    {
+        for (var up = Directory.GetParent(Path.GetFullPath(outRoot)); up is not null; up = up.Parent)
+            if (HoldsRun(up.FullName))
+                return $"--out {outRoot} is inside the run folder {up.FullName} ({Describe(Path.Combine(up.FullName, SettingsFile))}); give a folder outside it.";
+        return null;
     }
 
     /// <summary>Whether <paramref name="dir"/> holds a run's record, checkpoint or metrics.</summary>
