@@ -158,6 +158,8 @@ public static partial class SpecSchema
         YamlSequenceNode => "array",
         // `!!str 1` is text as surely as "1" is: read as the number, it passed where the quoted one was refused.
         YamlScalarNode { Tag: var tag } when !tag.IsEmpty && tag.Value == StrTag => "string",
+        // `!!float 1` is the float 1.0, which a whole-number setting refuses when written 1.0: it passed as the integer 1.
+        YamlScalarNode { Tag: var tag, Value: { } v } when !tag.IsEmpty && tag.Value == FloatTag && (Integer().IsMatch(v) || Float().IsMatch(v)) => "number",
         YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: var v } when v is "true" or "false" => "boolean",
         YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: var v } when v is not null && Integer().IsMatch(v) => "integer",
         YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: var v } when v is not null && Float().IsMatch(v) => "number",
@@ -186,6 +188,7 @@ public static partial class SpecSchema
     static string Shown(YamlNode node) => node switch
     {
         YamlScalarNode s when TypeOf(s) == "null" => "empty",
+        YamlScalarNode { Tag: var tag } s when !tag.IsEmpty && tag.Value == FloatTag => $"'!!float {s.Value}'",
         YamlScalarNode s => $"'{s.Value}'",
         YamlMappingNode => "a mapping",
         YamlSequenceNode => "a list",
@@ -193,6 +196,7 @@ public static partial class SpecSchema
     };
 
     const string StrTag = "tag:yaml.org,2002:str";
+    const string FloatTag = "tag:yaml.org,2002:float";
 
     /// <summary>"not '40'" puzzles when the 40 was quoted (or tagged !!str): that makes any scalar text, so say that and
     /// the fix.</summary>

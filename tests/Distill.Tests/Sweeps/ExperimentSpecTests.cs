@@ -123,6 +123,9 @@ public class ExperimentSpecTests
     [InlineData("epochs: 2", "epochs: \"2\"", 10, "epochs must be a whole number, not '2' (quoted, so it is text: remove the quotes).")]
     [InlineData("  ce: 0.1", "  ce: '0.1'", 12, "loss.ce must be a number, not '0.1' (quoted, so it is text: remove the quotes).")]
     [InlineData("epochs: 2", "epochs: !!str 2", 10, "epochs must be a whole number, not '2' (tagged !!str, so it is text: remove the tag).")]
+    // The float 2.0, however spelled: `!!float 2` passed as the integer 2 where 2.0 was refused.
+    [InlineData("epochs: 2", "epochs: 2.0", 10, "epochs must be a whole number, not '2.0'.")]
+    [InlineData("epochs: 2", "epochs: !!float 2", 10, "epochs must be a whole number, not '!!float 2'.")]
     [InlineData("  model: mlp-32", "  model:\n\tmlp-32", 10, "not valid YAML")]
     [InlineData("epochs: 2", "epochs: 0", 10, "epochs = '0' is below its minimum, 1.")]
     [InlineData("  ce: 0.1", "  ce: lots", 12, "loss.ce must be a number, not 'lots'.")]
