@@ -28,6 +28,11 @@ public sealed class SweepResults
     /// <summary>Runs whose result.json or failed.json cannot be read: listed, not counted (`sweep run` runs them again).</summary>
     public required IReadOnlyList<RunFailure> Damaged { get; init; }
 
+    /// <summary>What the finished runs were made with, from their run records (runs/N/run.json): the commit, whether the
+    /// build was dirty, the TorchSharp, libtorch and .NET versions and the thread count, each as its one value or as its
+    /// values with the runs that had each (a cluster's tasks can run other builds), and the seeds. Empty without runs.</summary>
+    public required IReadOnlyDictionary<string, string> Provenance { get; init; }
+
     public bool Complete => Failed.Count == 0 && Missing.Count == 0 && Damaged.Count == 0;
 
     public string Status => Complete ? $"complete: {Runs.Count} of {Plan.Runs.Count} runs"
@@ -63,7 +68,21 @@ public sealed class SweepResults
                 s.LastMean, s.Runs > 1 ? s.LastStd : null,
                 [.. members.Select(m => m.Best)], [.. members.Select(m => m.Last)]);
         }).ToList();
-        return new SweepResults { Plan = plan, GroupKeys = keys, Groups = groups, Runs = runs, Failed = failed, Missing = missing, Damaged = damaged };
+        return new SweepResults { Plan = plan, GroupKeys = keys, Groups = groups, Runs = runs, Failed = failed, Missing = missing, Damaged = damaged,
+            Provenance = ProvenanceOf(dir, runs) };
+    }
+
+    static readonly string[] ProvenanceKeys = ["commit", "dirty", "torchsharp", "libtorch", "dotnet", "threads"];
+
+    static Dictionary<string, string> ProvenanceOf(string dir, IReadOnlyList<RunResult> runs)
+    {
+        if (runs.Count == 0) return [];
+        var records = runs.Select(r => (r.Index, Record: RunFolder.TryRead(Path.Combine(SweepFolder.Run(dir, r.Index), RunFolder.SettingsFile)))).ToList();
+        var result = ProvenanceKeys.ToDictionary(k => k, k =>
+            records.GroupBy(r => r.Record?.GetValueOrDefault(k) ?? "not recorded").ToList() is var values && values.Count == 1 ? values[0].Key
+                : string.Join("; ", values.Select(v => $"{v.Key} (runs {string.Join(", ", v.Select(r => r.Index))})")));
+        result["seeds"] = string.Join(", ", runs.Select(r => r.Seed).Distinct().Order());
+        return result;
     }
 
     static string GroupName(IReadOnlyList<string> keys, IReadOnlyDictionary<string, string> values) =>
@@ -73,6 +92,9 @@ public sealed class SweepResults
     {
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"# {Plan.Name}: sweep results\n\n{Status} (spec {Plan.SpecHash}). Test accuracy %, mean ± std over seeds.\n\n");
+        if (Provenance.Count > 0)
+            sb.Append(CultureInfo.InvariantCulture, $"Runs made with: commit {Provenance["commit"]} (dirty build: {Provenance["dirty"]}), TorchSharp {Provenance["torchsharp"]}, " +
+                $"libtorch {Provenance["libtorch"]}, {Provenance["dotnet"]}, threads {Provenance["threads"]}; seeds {Provenance["seeds"]}.\n\n");
         if (!Complete) sb.Append("**Incomplete:** the table below covers only the finished runs.\n\n");
         var head = GroupKeys.Count == 0 ? ["runs"] : GroupKeys.ToList();
         sb.Append("| ").Append(string.Join(" | ", head.Select(Cell))).Append(" | n | best | last |\n");
@@ -108,7 +130,7 @@ public sealed class SweepResults
 
     public string Json() => JsonSerializer.Serialize(new
     {
-        name = Plan.Name, spec = Plan.SpecHash, complete = Complete, status = Status, group_keys = GroupKeys,
+        name = Plan.Name, spec = Plan.SpecHash, complete = Complete, status = Status, provenance = Provenance, group_keys = GroupKeys,
         groups = Groups, failed = Failed, damaged = Damaged, missing = Missing, runs = Runs,
     }, SweepFolder.Json);
 

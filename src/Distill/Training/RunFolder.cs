@@ -140,6 +140,14 @@ sealed class RunFolder : IDisposable
         }
     }
 
+    /// <summary>The run record at <paramref name="path"/>, or null when it is missing or cannot be read (for summaries,
+    /// which say "not recorded" rather than fail).</summary>
+    internal static Dictionary<string, string>? TryRead(string path)
+    {
+        try { return File.Exists(path) ? Read(path) : null; }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException) { return null; }
+    }
+
     static Dictionary<string, string> Read(string path, string advice = " Move it away to start over.")
     {
         // A record edited by hand can end up empty, or be replaced by a FIFO, whose opening would block.

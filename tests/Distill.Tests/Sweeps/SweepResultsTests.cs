@@ -225,6 +225,35 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Contains("| all | 2 | 52.50 ± 0.71 |", SweepResults.Read(dir).Markdown(), StringComparison.Ordinal);
     }
 
+    /// <summary>The summary names what its runs were made with (commit, dirty build, versions, threads, seeds), from their
+    /// run records: results.md, the page and results.json said nothing of it. Runs made otherwise are named by index.</summary>
+    [Fact]
+    public void The_summary_records_what_its_runs_were_made_with()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        string Record(string commit) => JsonSerializer.Serialize(new Dictionary<string, string>
+        {
+            ["name"] = "t", ["seed"] = "0", ["commit"] = commit, ["dirty"] = "false", ["torchsharp"] = "0.107.0", ["libtorch"] = "2.10.0.0", ["dotnet"] = ".NET 10.0.12", ["threads"] = "2",
+        });
+        foreach (var (index, commit) in new[] { (1, "aaa"), (2, "bbb"), (3, "aaa") })
+        {
+            Write(index, SweepFolder.ResultFile, Result(index, index, spec.Hash));
+            Write(index, "run.json", Record(commit));
+        }
+        Write(0, SweepFolder.ResultFile, Result(0, 0, spec.Hash)); // a run whose record is gone
+        var results = SweepResults.Read(dir);
+        Assert.Contains("Runs made with: commit not recorded (runs 0); aaa (runs 1, 3); bbb (runs 2) (dirty build: not recorded (runs 0); false (runs 1, 2, 3)), ",
+                        results.Markdown(), StringComparison.Ordinal);
+        File.Delete(Path.Combine(SweepFolder.Run(dir, 0), SweepFolder.ResultFile));
+        var three = SweepResults.Read(dir);
+        Assert.Contains("Runs made with: commit aaa (runs 1, 3); bbb (runs 2) (dirty build: false), TorchSharp 0.107.0, libtorch 2.10.0.0, .NET 10.0.12, threads 2; seeds 1, 2, 3.",
+                        three.Markdown(), StringComparison.Ordinal);
+        var json = JsonDocument.Parse(three.Json()).RootElement.GetProperty("provenance");
+        Assert.Equal("2", json.GetProperty("threads").GetString());
+        Assert.Equal("1, 2, 3", json.GetProperty("seeds").GetString());
+    }
+
     /// <summary>A | in a grid value (or key) ended its cell and shifted the row's columns in results.md: it is escaped.</summary>
     [Fact]
     public void A_pipe_in_a_table_cell_is_escaped()
@@ -232,7 +261,7 @@ public sealed class SweepResultsTests : IDisposable
         var plan = new SweepFolder.Plan("t", "0123456789abcdef", ["a|b"], [new SweepFolder.PlanEntry(0, "a|b=x|y", new Dictionary<string, string> { ["a|b"] = "x|y" })]);
         var results = new SweepResults
         {
-            Plan = plan, GroupKeys = ["a|b"], Runs = [], Failed = [], Missing = [], Damaged = [],
+            Plan = plan, GroupKeys = ["a|b"], Runs = [], Failed = [], Missing = [], Damaged = [], Provenance = new Dictionary<string, string>(),
             Groups = [new SweepGroup(new Dictionary<string, string> { ["a|b"] = "x|y\\" }, 2, 50, 1, 40, 1, [49, 51], [39, 41])],
         };
         var lines = results.Markdown().Split('\n');
