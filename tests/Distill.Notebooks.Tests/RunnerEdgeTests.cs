@@ -787,6 +787,28 @@ public class RunnerEdgeTests
         Assert.Equal("succeeded", TestSupport.ReadJson(r.Files.Manifest)["status"]!.GetValue<string>());
     }
 
+    /// <summary>An HTML image of a path a markdown image in the same cell also used kept its link (broken in the
+    /// offline page): the path was marked as done once markdown's copy was embedded. Both are embedded now, and a path
+    /// that cannot be embedded is warned of once.</summary>
+    [Fact]
+    public void An_html_image_is_embedded_when_a_markdown_image_in_its_cell_uses_the_same_path()
+    {
+        var png = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
+        var dir = TestSupport.TempDir("edge-html-md-images");
+        File.WriteAllBytes(Path.Combine(dir, "ok.png"), png);
+        var nb = TestSupport.WriteNotebook(dir, "same.ipynb", ("Console.WriteLine(\"ran\");", null));
+        TestSupport.PrependMarkdown(nb, "![fig](ok.png)\n\n<img src=\"ok.png\" width=\"50\">\n\n![gone](gone.png) <img src=\"gone.png\">");
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var html = File.ReadAllText(r.Files.Html!);
+        var data = $"data:image/png;base64,{Convert.ToBase64String(png)}";
+        Assert.Contains($"src=\"{data}\" alt=\"fig\"", html, StringComparison.Ordinal);
+        Assert.Contains($"<img src=\"{data}\" width=\"50\">", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("src=\"ok.png\"", html, StringComparison.Ordinal);
+        Assert.Single(log.ToString().Split('\n'), l => l.Contains("image 'gone.png' is not embedded", StringComparison.Ordinal));
+    }
+
     /// <summary>docs/notebook-runner.md promises a warning for every image the report does not embed, since the page
     /// (CSP img-src data: blob:) shows it broken; a missing file, a typo'd extension, a file over 5 MiB, an empty one, a
     /// remote URL, an absolute path and a missing attachment kept their link silently. A data: URL is inline already.</summary>
