@@ -390,7 +390,7 @@ public class CliTests
         var outDir = Path.Combine(dir, "out");
         foreach (var (p, says) in new[]
                  {
-                     ("epochs=abc", "'abc' is not an int"), ("epochs=99999999999", "is not in range"), ("f=1e39", "is not in range"),
+                     ("epochs=abc", "'abc' is not an int"), ("epochs=99999999999", "is not in range"), ("f=1e39", "is not in range"), ("f=1e-50", "is not in range"),
                      ("seeds=0,1", "the notebook's default for 'seeds' is List<int>; -p supports string, bool, numbers and enums"),
                      ("widths=8", "the notebook's default for 'widths' is int[]; -p supports string, bool, numbers and enums"),
                      ("class=5", "'class' is a C# keyword, so no parameter has that name unless the parameters cell declares it as @class"),

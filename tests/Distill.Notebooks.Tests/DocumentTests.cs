@@ -178,6 +178,30 @@ public class DocumentTests
             Assert.Contains(says, Assert.Throws<ParameterException>(() => Source(name, value)).Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A nonzero float or double too small for its type parsed as 0 and was injected as 0 (-p lr=1e-50 for a
+    /// float, -p eps=1e-400 for a double): refused as out of the type's range now, like 1e39 for a float. Zero written
+    /// any way, and the smallest values each type holds, still pass.</summary>
+    [Fact]
+    public void A_nonzero_float_or_double_that_would_be_zero_is_refused_as_out_of_range()
+    {
+        var types = ParameterInjector.DeclaredTypes("float lr = 0.1f;\ndouble eps = 1e-8;");
+        string Source(string name, string value) =>
+            ParameterInjector.Source(new Dictionary<string, string> { [name] = value }, n => types.GetValueOrDefault(n), "nb.ipynb").Split('\n', 2)[1];
+        Assert.Equal("float lr = 0f;\n", Source("lr", "0.0e-50"));
+        Assert.Equal("float lr = 1E-45f;\n", Source("lr", "1.4e-45"));
+        Assert.Equal("double eps = 5E-324;\n", Source("eps", "5e-324"));
+        Assert.Equal("double eps = 0.0;\n", Source("eps", "0"));
+        foreach (var (name, value, says) in new[]
+                 {
+                     ("lr", "1e-50", "-p lr=1e-50: the notebook's default for 'lr' is float, and '1e-50' is not in range (the smallest nonzero float is about 1.4e-45; this one would be 0); pass a number"),
+                     ("lr", "-1e-50", "'-1e-50' is not in range (the smallest nonzero float"),
+                     ("eps", "1e-400", "-p eps=1e-400: the notebook's default for 'eps' is double, and '1e-400' is not in range (the smallest nonzero double is about 4.9e-324; this one would be 0)"),
+                 })
+            Assert.Contains(says, Assert.Throws<ParameterException>(() => Source(name, value)).Message, StringComparison.Ordinal);
+        var undeclared = Assert.Throws<ParameterException>(() => ParameterInjector.Source(new Dictionary<string, string> { ["u"] = "1e-400" }, _ => null, "nb.ipynb"));
+        Assert.StartsWith("nb.ipynb: -p u=1e-400: '1e-400' is not in range (the smallest nonzero double is about 4.9e-324; this one would be 0)", undeclared.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parameter_types_are_read_from_the_parameters_cell_s_text_and_values_that_do_not_fit_are_refused()
     {
