@@ -202,6 +202,28 @@ public class DocumentTests
         Assert.StartsWith("nb.ipynb: -p u=1e-400: '1e-400' is not in range (the smallest nonzero double is about 4.9e-324; this one would be 0)", undeclared.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>-p fee=1e29 for a decimal said "is not a number" (decimal.TryParse fails on overflow), where every other
+    /// number type says "not in range"; and a nonzero decimal too small for the type was injected as 0. Both are refused
+    /// as out of range now; zero and the smallest decimal still pass.</summary>
+    [Fact]
+    public void A_decimal_out_of_its_range_is_refused_as_such()
+    {
+        var types = ParameterInjector.DeclaredTypes("decimal fee = 0.5m;");
+        string Source(string value) =>
+            ParameterInjector.Source(new Dictionary<string, string> { ["fee"] = value }, n => types.GetValueOrDefault(n), "nb.ipynb").Split('\n', 2)[1];
+        Assert.Equal("decimal fee = 0.0000000000000000000000000001m;\n", Source("1e-28"));
+        Assert.Equal("decimal fee = 0m;\n", Source("0e5"));
+        foreach (var (value, says) in new[]
+                 {
+                     ("1e29", "-p fee=1e29: the notebook's default for 'fee' is decimal, and '1e29' is not in range (a decimal is at most about 7.9e28); pass a number"),
+                     ("-1e29", "'-1e29' is not in range (a decimal is at most about 7.9e28)"),
+                     ("1e-50", "'1e-50' is not in range (the smallest nonzero decimal is 1e-28; this one would be 0)"),
+                     ("abc", "'abc' is not a number"),
+                     ("NaN", "'NaN' is not a number"),
+                 })
+            Assert.Contains(says, Assert.Throws<ParameterException>(() => Source(value)).Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parameter_types_are_read_from_the_parameters_cell_s_text_and_values_that_do_not_fit_are_refused()
     {

@@ -245,7 +245,13 @@ public static class ParameterInjector
             return !float.TryParse(text, NumberStyles.Float, inv, out var f) ? throw Bad("a number")
                 : float.IsInfinity(f) && !NamesInfinity(text) ? throw Bad("in range (a float is at most about 3.4e38)")
                 : f == 0 && WritesNonzero(text) ? throw Bad("in range (the smallest nonzero float is about 1.4e-45; this one would be 0)") : ("float", FloatLiteral(f));
-        if (type == typeof(decimal)) return decimal.TryParse(text, NumberStyles.Float, inv, out var m) ? ("decimal", m.ToString(inv) + "m") : throw Bad("a number");
+        // A decimal too large failed to parse and was called "not a number"; it is a number out of the decimal's range.
+        if (type == typeof(decimal))
+            return !decimal.TryParse(text, NumberStyles.Float, inv, out var m)
+                ? double.TryParse(text, NumberStyles.Float, inv, out var asDouble) && !double.IsNaN(asDouble) && !NamesInfinity(text)
+                    ? throw Bad(Math.Abs(asDouble) < 1 ? "in range (the smallest nonzero decimal is 1e-28; this one would be 0)" : "in range (a decimal is at most about 7.9e28)")
+                    : throw Bad("a number")
+                : m == 0 && WritesNonzero(text) ? throw Bad("in range (the smallest nonzero decimal is 1e-28; this one would be 0)") : ("decimal", m.ToString(inv) + "m");
         // The other whole-number types (uint, ulong, byte, ...) were refused as if -p set no numbers of that kind: the
         // value is range-checked, and its digits are a constant the declared type takes (uint u = 7;).
         if (WholeNumberRanges.TryGetValue(type, out var range))
