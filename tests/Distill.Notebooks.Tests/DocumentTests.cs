@@ -302,6 +302,64 @@ public class DocumentTests
         Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>Fields nbformat's schema refuses were read as absent (null), or not looked at, and written back as they
+    /// were: the executed .ipynb, which docs/notebook-runner.md promises always validates, did not. Each is refused
+    /// before anything runs (exit 2), naming the notebook, the cell and the field.</summary>
+    [Theory]
+    [InlineData("markdown", "\"attachments\":\"\"", "m.ipynb: cell 1: \"attachments\" is the string \"\", expected an object of named images, each an object of MIME type to base64 text (nbformat 4's attachments); fix that field")]
+    [InlineData("raw", "\"attachments\":[]", "m.ipynb: cell 1: \"attachments\" is a list ([]), expected an object of named images")]
+    [InlineData("markdown", "\"attachments\":null", "m.ipynb: cell 1: \"attachments\" is missing or null, expected an object of named images")]
+    [InlineData("markdown", "\"attachments\":{\"a.png\":\"iVBO\"}", "m.ipynb: cell 1: \"attachments.a.png\" is the string \"iVBO\", expected an object of MIME type to base64 text")]
+    [InlineData("markdown", "\"attachments\":{\"a.png\":{\"image/png\":5}}", "m.ipynb: cell 1: \"attachments.a.png\" is an object ({\"image/png\":5}), expected an object of MIME type")]
+    [InlineData("code", "\"metadata\":{\"tags\":null}", "m.ipynb: cell 1: \"metadata.tags\" is missing or null, expected a list of strings;")]
+    [InlineData("code", "\"nbformat_minor\":-1", "m.ipynb: \"nbformat_minor\" is the number -1, expected a whole number, 0 or more;")]
+    [InlineData("code", "\"kernelspec\":{\"name\":null,\"display_name\":\".NET (C#)\"}", "m.ipynb: \"metadata.kernelspec.name\" is missing or null, expected a string;")]
+    [InlineData("code", "\"kernelspec\":{\"name\":\".net-csharp\",\"display_name\":null}", "m.ipynb: \"metadata.kernelspec.display_name\" is missing or null, expected a string;")]
+    public void A_field_nbformat_refuses_is_refused_instead_of_written_into_an_invalid_notebook(string cellType, string change, string message)
+    {
+        var cell = new JsonObject { ["cell_type"] = cellType, ["metadata"] = new JsonObject(), ["source"] = "1" };
+        if (cellType == "code") { cell["outputs"] = new JsonArray(); cell["execution_count"] = null; }
+        var nb = new JsonObject { ["nbformat"] = 4, ["nbformat_minor"] = 5, ["metadata"] = new JsonObject(), ["cells"] = new JsonArray(cell) };
+        var (key, value) = (change[1..change.IndexOf('"', 1)], JsonNode.Parse(change[(change.IndexOf(':') + 1)..]));
+        var target = key switch { "kernelspec" => (JsonObject)nb["metadata"]!, "nbformat_minor" => nb, _ => cell };
+        target[key] = value;
+        var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("m.ipynb", nb.ToJsonString()));
+        Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>What nbformat accepts still reads: a markdown cell's attachments as nbformat keeps them (a bundle's text
+    /// as one string or a list, JSON under a JSON MIME type), and a code cell's attachments, which are dropped (repaired).</summary>
+    [Fact]
+    public void Valid_attachments_read_and_a_code_cells_attachments_are_dropped()
+    {
+        var json = """
+            {"nbformat":4,"nbformat_minor":5,"metadata":{"kernelspec":{"name":".net-csharp","display_name":".NET (C#)"}},"cells":[
+             {"cell_type":"markdown","id":"a","metadata":{"tags":[]},"source":"![p](attachment:a.png)",
+              "attachments":{"a.png":{"image/png":"iVBO","text/plain":["a", "b"]},"b.json":{"application/vnd.x+json":{"k":1}}}},
+             {"cell_type":"code","id":"b","metadata":{},"source":"1","outputs":[],"execution_count":null,"attachments":""}]}
+            """;
+        var doc = IpynbReader.Read("m.ipynb", json);
+        Assert.Equal(2, doc.Cells.Count);
+        Assert.Contains(doc.Repairs, r => r.StartsWith("cell 2: \"attachments\", the string \"\", is not a key of an nbformat 4 code cell; dropped", StringComparison.Ordinal));
+    }
+
+    /// <summary>Through `distill run`: exit 2, one error line naming the notebook, the cell and the field, and nothing
+    /// written.</summary>
+    [Fact]
+    public void A_null_tags_field_is_refused_by_distill_run_with_exit_2()
+    {
+        var dir = TestSupport.TempDir("doc-null-tags");
+        var nb = TestSupport.WriteNotebook(dir, "tags.ipynb", ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+        var json = TestSupport.ReadJson(nb);
+        json["cells"]![0]!["metadata"]!["tags"] = null;
+        File.WriteAllText(nb, json.ToJsonString());
+        var (exit, _, err) = DistillProcess.Run("run", nb, "--out", Path.Combine(dir, "out"));
+        Assert.Equal(2, exit);
+        Assert.Contains($"error: {nb}: cell 1: \"metadata.tags\" is missing or null, expected a list of strings; fix that field", err, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, "ran.txt")), "a cell ran");
+        Assert.False(File.Exists(Path.Combine(dir, "out", "tags.ipynb")));
+    }
+
     /// <summary>Bytes that are not UTF-8 became U+FFFD silently ("caf�" ran and was printed); now the file is refused,
     /// naming the byte, where it is and the fix. A UTF-16 .dib was decoded as UTF-16, which neither VS Code nor Jupyter writes.</summary>
     [Fact]
