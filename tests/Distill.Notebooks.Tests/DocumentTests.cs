@@ -30,6 +30,29 @@ public class DocumentTests
         Assert.Equal([1, 2, 3, 4, 5, 6], doc.Cells.Select(c => c.SourceNumber!.Value));
     }
 
+    /// <summary>docs/notebook-runner.md: an indented <c>#!</c> line reaches the compiler, as in the kernel. As a cell's
+    /// first line, ` #!fsharp` still chose the F# kernel (the line was trimmed), so a C# cell was refused as F#; in a
+    /// .dib it started a new cell. Only an unindented <c>#!name</c> selects a kernel now.</summary>
+    [Fact]
+    public void An_indented_kernel_selector_is_code_not_a_selector()
+    {
+        var json = """
+            {"nbformat": 4, "nbformat_minor": 2, "metadata": {"kernelspec": {"name": ".net-csharp"}},
+             "cells": [
+               {"cell_type": "code", "metadata": {}, "source": " #!fsharp\n1"},
+               {"cell_type": "code", "metadata": {}, "source": "\t#!fsharp\n1"},
+               {"cell_type": "code", "metadata": {}, "source": "#!fsharp\r\n1"}
+             ]}
+            """;
+        var doc = IpynbReader.Read("k.ipynb", json);
+        Assert.Equal(["csharp", "csharp", "fsharp"], doc.Cells.Select(c => c.Kernel));
+        var parsed = Magics.Parse(doc, doc.Cells[0].Source, TestSupport.TempDir("indented-selector"));
+        Assert.Empty(parsed.Errors); // left in the code, for the compiler to refuse as the kernel's does
+        var dib = DibReader.Read("x.dib", "#!csharp\nvar a = 1;\n  #!fsharp\nvar b = 2;\n#!fsharp\nlet c = 3\n");
+        Assert.Equal(["csharp", "fsharp"], dib.Cells.Select(c => c.Kernel));
+        Assert.Equal("var a = 1;\n  #!fsharp\nvar b = 2;", dib.Cells[0].Source);
+    }
+
     [Fact]
     public void Bad_notebooks_are_rejected_with_file_problem_and_fix()
     {

@@ -134,9 +134,11 @@ public class RunnerEdgeTests
             ("  #!time\n1", null),
             ("\t#!time\n2", null),
             ("  #r \"nuget: Humanizer.Core, 2.14.1\"\n3", null),
-            ("#!time\n4", null));
+            ("#!time\n4", null),
+            ("  #!fsharp\n5", null)); // a C# cell, not an F# one: the compiler's error, not the runner's "F# kernel" refusal
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
-        Assert.Equal([CellStatus.Failed, CellStatus.Failed, CellStatus.Failed, CellStatus.Succeeded], r.Cells.Select(c => c.Status));
+        Assert.Equal([CellStatus.Failed, CellStatus.Failed, CellStatus.Failed, CellStatus.Succeeded, CellStatus.Failed], r.Cells.Select(c => c.Status));
+        Assert.StartsWith("(1,3): error CS1040", Assert.IsType<Documents.ErrorOutput>(Assert.Single(r.Cells[4].Outputs)).EValue, StringComparison.Ordinal);
         Assert.Equal(["(1,3): error CS1040", "(1,2): error CS1040", "(1,3): error CS0006"],
             r.Cells.Take(3).Select(c => Assert.IsType<Documents.ErrorOutput>(Assert.Single(c.Outputs)).EValue[..19]));
         Assert.All(r.Failures, f => Assert.Equal(1, f.Line));
