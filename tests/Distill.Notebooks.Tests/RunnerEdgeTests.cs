@@ -892,6 +892,41 @@ public class RunnerEdgeTests
         Assert.Empty(Directory.GetFiles(outDir, ".*.tmp"));
     }
 
+    /// <summary>After a write failure the manifest's "files" listed the executed notebook and report that were not
+    /// written (deleted as half-written): it lists only what is on disk now, null for the others, and stays a run's
+    /// manifest, so the next run into that folder is not refused. The report fails on a link to /dev/full (ENOSPC);
+    /// the notebook, written by rename, on a folder in its place.</summary>
+    [Fact]
+    public void After_a_full_disk_the_manifest_lists_only_the_files_written()
+    {
+        var dir = TestSupport.TempDir("edge-full-files");
+        var outDir = Path.Combine(dir, "out");
+        var (html, ipynb, once) = (Path.Combine(outDir, "files.html"), Path.Combine(outDir, "files.ipynb"), Path.Combine(dir, "once"));
+        string Files(string key) => TestSupport.ReadJson(Path.Combine(outDir, "files.manifest.json"))["files"]![key]?.GetValue<string>() ?? "null";
+
+        var nb = TestSupport.WriteNotebook(dir, "files.ipynb",
+            ($"if (!System.IO.File.Exists(@\"{once}\")) {{ System.IO.File.WriteAllText(@\"{once}\", \"\"); System.IO.File.CreateSymbolicLink(@\"{html}\", \"/dev/full\"); }}", null));
+        var (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
+        Assert.True(exit == 1, stderr);
+        Assert.Contains($"writing '{html}'", stderr, StringComparison.Ordinal);
+        Assert.Equal(("files.ipynb", "null"), (Files("notebook"), Files("html")));
+        Assert.True(File.Exists(ipynb));
+
+        File.Delete(once);
+        nb = TestSupport.WriteNotebook(dir, "files.ipynb",
+            ($"if (!System.IO.File.Exists(@\"{once}\")) {{ System.IO.File.WriteAllText(@\"{once}\", \"\"); System.IO.File.Delete(@\"{ipynb}\"); System.IO.Directory.CreateDirectory(@\"{Path.Combine(ipynb, "in-the-way")}\"); }}", null));
+        (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
+        Assert.True(exit == 1, stderr);
+        Assert.Equal(("null", "null"), (Files("notebook"), Files("html")));
+        Assert.Equal("failed", TestSupport.ReadJson(Path.Combine(outDir, "files.manifest.json"))["status"]!.GetValue<string>());
+
+        // Still a run's manifest: with the folder gone, the same run into the same folder runs, and lists both.
+        Directory.Delete(ipynb, recursive: true);
+        (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(("files.ipynb", "files.html"), (Files("notebook"), Files("html")));
+    }
+
     /// <summary>A cell that ends the process while the disk is full: the report written at exit fails, and that is the
     /// one error line and exit 1 the run gives when it meets the full disk itself, not an exception out of the
     /// ProcessExit handler, which was reported as the runner's own thrown on a background thread.</summary>
