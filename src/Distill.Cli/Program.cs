@@ -38,31 +38,45 @@ AppDomain.CurrentDomain.UnhandledException += (_, e) =>
     Console.Error.WriteLine($"error: {Distill.Notebooks.NotebookRunner.BackgroundFailure(e.ExceptionObject)}");
     Distill.Notebooks.NotebookRunner.EndProcess(1);
 };
-try
+var code = Dispatch();
+// A cell's foreground thread (IsBackground = false, a loop that never ends) kept `distill run` alive after its reports
+// were written and its result printed: returning from Main waits for every foreground thread. The run is over here.
+if (args is ["run", ..])
 {
-    var parsed = root.Parse(args);
-    // A command line that does not parse is bad input (exit 2, as `run` and `reproduce` document): one line per
-    // problem and where the options are listed, not the whole help text after it.
-    if (parsed.Errors.Count > 0)
+    Console.Out.Flush();
+    Console.Error.Flush();
+    Environment.Exit(code);
+}
+return code;
+
+int Dispatch()
+{
+    try
     {
-        foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {Unhandled.Readable(e.Message)}");
-        var path = new List<string>();
-        for (var r = parsed.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult) path.Insert(0, r.Command.Name);
-        path[0] = "distill";
-        Console.Error.WriteLine($"(`{string.Join(' ', path)} --help` lists the options)");
+        var parsed = root.Parse(args);
+        // A command line that does not parse is bad input (exit 2, as `run` and `reproduce` document): one line per
+        // problem and where the options are listed, not the whole help text after it.
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {Unhandled.Readable(e.Message)}");
+            var path = new List<string>();
+            for (var r = parsed.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult) path.Insert(0, r.Command.Name);
+            path[0] = "distill";
+            Console.Error.WriteLine($"(`{string.Join(' ', path)} --help` lists the options)");
+            return 2;
+        }
+        return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    }
+    catch (Distill.Native.ThreadCountException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
         return 2;
     }
-    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
-}
-catch (Distill.Native.ThreadCountException e)
-{
-    Console.Error.WriteLine($"error: {e.Message}");
-    return 2;
-}
-catch (Exception e) when (Environment.GetEnvironmentVariable("DISTILL_TRACE") is not ("1" or "true"))
-{
-    Console.Error.WriteLine($"error: {Unhandled.Describe(e)}");
-    return 1;
+    catch (Exception e) when (Environment.GetEnvironmentVariable("DISTILL_TRACE") is not ("1" or "true"))
+    {
+        Console.Error.WriteLine($"error: {Unhandled.Describe(e)}");
+        return 1;
+    }
 }
 
 // A number option's value is read with the invariant culture, where a comma groups thousands: --kd-temperature 2,5 was

@@ -328,6 +328,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             return finished;
         }
 
+        /// <summary>How long the process, exiting, waits for each ProcessExit handler a cell added.</summary>
+        static readonly TimeSpan ExitHandlerLimit = TimeSpan.FromSeconds(5);
+
         /// <summary>The ProcessExit handlers registered now. The event's delegate is read by reflection (the public
         /// event has no getter); if this runtime names it otherwise, nothing is listed and the handlers stay as they are.</summary>
         static Delegate[] ProcessExitHandlers()
@@ -354,14 +357,23 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 AppDomain.CurrentDomain.ProcessExit -= handler;
                 AppDomain.CurrentDomain.ProcessExit += (sender, e) =>
                 {
-                    OutputSink.Current = dropped;
-                    try { handler(sender, e); }
-                    catch (Exception ex)
+                    // On a thread of its own, waited for a while: a handler that never returned (a Thread.Sleep(Infinite),
+                    // a lock held by a cell's thread) kept `distill run` from exiting after its reports were written.
+                    var thread = new Thread(() =>
                     {
-                        OutputSink.Current = null;
-                        log?.WriteLine($"  warning: {fileName}: a ProcessExit handler added by the notebook threw {ex.GetType().FullName}: {TerminalText.Line(ScriptSession.MessageOf(ex).Split('\n')[0])} " +
-                                       "as the process exited, after the notebook ended; ignored (the run's result stands). Catch exceptions inside the handler");
-                    }
+                        OutputSink.Current = dropped;
+                        try { handler(sender, e); }
+                        catch (Exception ex)
+                        {
+                            OutputSink.Current = null;
+                            log?.WriteLine($"  warning: {fileName}: a ProcessExit handler added by the notebook threw {ex.GetType().FullName}: {TerminalText.Line(ScriptSession.MessageOf(ex).Split('\n')[0])} " +
+                                           "as the process exited, after the notebook ended; ignored (the run's result stands). Catch exceptions inside the handler");
+                        }
+                    }) { IsBackground = true, Name = "notebook ProcessExit handler" };
+                    thread.Start();
+                    if (!thread.Join(ExitHandlerLimit))
+                        log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"  warning: {fileName}: a ProcessExit handler added by the notebook had not returned {ExitHandlerLimit.TotalSeconds:0} s after the process began to exit; not waited for (the run's result stands). Make the handler return promptly"));
                 };
             }
         }

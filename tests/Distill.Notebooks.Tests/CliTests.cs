@@ -93,6 +93,33 @@ public class CliTests
         Assert.Equal("succeeded", TestSupport.ReadJson(Path.Combine(dir, "out", "exit-handlers.manifest.json"))["status"]!.GetValue<string>());
     }
 
+    /// <summary>A cell that left a foreground thread running (IsBackground = false, never ending) kept `distill run`
+    /// alive after it printed its result and wrote its reports: returning from Main waits for foreground threads. A
+    /// ProcessExit handler that never returns held the exit the same way; it is waited for 5 s, with a warning.</summary>
+    [Fact]
+    public void Run_exits_with_its_code_when_a_cell_left_a_foreground_thread_or_a_blocking_exit_handler()
+    {
+        var dir = TestSupport.TempDir("cli-foreground");
+        var thread = TestSupport.WriteNotebook(dir, "foreground.ipynb",
+            ("new System.Threading.Thread(() => { while (true) System.Threading.Thread.Sleep(100); }) { IsBackground = false }.Start(); 1", null));
+        var handler = TestSupport.WriteNotebook(dir, "exit-blocks.ipynb",
+            ("AppDomain.CurrentDomain.ProcessExit += (s, e) => System.Threading.Thread.Sleep(System.Threading.Timeout.Infinite);", null));
+        foreach (var (nb, name) in new[] { (thread, "foreground"), (handler, "exit-blocks") })
+        {
+            using var run = new DistillProcess.Running(Cli("run", nb, "--out", Path.Combine(dir, "out")));
+            var exit = run.Exit(TimeSpan.FromSeconds(90)); // fails (and kills it) if it hangs
+            Assert.True(exit == 0, $"exit {exit}:\n{run.Output}");
+            Assert.Contains($"✔ {nb} (", run.Output, StringComparison.Ordinal);
+            Assert.True(File.Exists(Path.Combine(dir, "out", name + ".html")), run.Output);
+            Assert.Equal("succeeded", TestSupport.ReadJson(Path.Combine(dir, "out", name + ".manifest.json"))["status"]!.GetValue<string>());
+            if (nb == handler) Assert.Contains("warning: exit-blocks.ipynb: a ProcessExit handler added by the notebook had not returned 5 s after", run.Output, StringComparison.Ordinal);
+        }
+        using var failing = new DistillProcess.Running(Cli("run", TestSupport.WriteNotebook(dir, "fails.ipynb",
+            ("new System.Threading.Thread(() => { while (true) System.Threading.Thread.Sleep(100); }) { IsBackground = false }.Start();", null),
+            ("throw new Exception(\"boom\");", null)), "--out", Path.Combine(dir, "out")));
+        Assert.Equal(1, failing.Exit(TimeSpan.FromSeconds(90))); // the run's own code, not 0
+    }
+
     /// <summary>The kernel runs each notebook in a fresh process; `distill run A B` runs them in one. Settings A changes
     /// process-wide (libtorch's threads and default dtype, environment variables, the default culture) must not reach
     /// B: they changed B's numbers, or made it fail on a float32/float64 mismatch.</summary>
@@ -363,7 +390,7 @@ public class CliTests
         var outDir = Path.Combine(dir, "out");
         foreach (var (p, says) in new[]
                  {
-                     ("epochs=abc", "'abc' is not an int"), ("epochs=99999999999", "is not in range"), ("f=1e39", "is not in range"),
+                     ("epochs=abc", "'abc' is not an int"), ("epochs=99999999999", "is not in range"), ("f=1e39", "is not in range"), ("f=1e-50", "is not in range"),
                      ("seeds=0,1", "the notebook's default for 'seeds' is List<int>; -p supports string, bool, numbers and enums"),
                      ("widths=8", "the notebook's default for 'widths' is int[]; -p supports string, bool, numbers and enums"),
                      ("class=5", "'class' is a C# keyword, so no parameter has that name unless the parameters cell declares it as @class"),

@@ -30,6 +30,29 @@ public class DocumentTests
         Assert.Equal([1, 2, 3, 4, 5, 6], doc.Cells.Select(c => c.SourceNumber!.Value));
     }
 
+    /// <summary>docs/notebook-runner.md: an indented <c>#!</c> line reaches the compiler, as in the kernel. As a cell's
+    /// first line, ` #!fsharp` still chose the F# kernel (the line was trimmed), so a C# cell was refused as F#; in a
+    /// .dib it started a new cell. Only an unindented <c>#!name</c> selects a kernel now.</summary>
+    [Fact]
+    public void An_indented_kernel_selector_is_code_not_a_selector()
+    {
+        var json = """
+            {"nbformat": 4, "nbformat_minor": 2, "metadata": {"kernelspec": {"name": ".net-csharp"}},
+             "cells": [
+               {"cell_type": "code", "metadata": {}, "source": " #!fsharp\n1"},
+               {"cell_type": "code", "metadata": {}, "source": "\t#!fsharp\n1"},
+               {"cell_type": "code", "metadata": {}, "source": "#!fsharp\r\n1"}
+             ]}
+            """;
+        var doc = IpynbReader.Read("k.ipynb", json);
+        Assert.Equal(["csharp", "csharp", "fsharp"], doc.Cells.Select(c => c.Kernel));
+        var parsed = Magics.Parse(doc, doc.Cells[0].Source, TestSupport.TempDir("indented-selector"));
+        Assert.Empty(parsed.Errors); // left in the code, for the compiler to refuse as the kernel's does
+        var dib = DibReader.Read("x.dib", "#!csharp\nvar a = 1;\n  #!fsharp\nvar b = 2;\n#!fsharp\nlet c = 3\n");
+        Assert.Equal(["csharp", "fsharp"], dib.Cells.Select(c => c.Kernel));
+        Assert.Equal("var a = 1;\n  #!fsharp\nvar b = 2;", dib.Cells[0].Source);
+    }
+
     [Fact]
     public void Bad_notebooks_are_rejected_with_file_problem_and_fix()
     {
@@ -178,6 +201,52 @@ public class DocumentTests
             Assert.Contains(says, Assert.Throws<ParameterException>(() => Source(name, value)).Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A nonzero float or double too small for its type parsed as 0 and was injected as 0 (-p lr=1e-50 for a
+    /// float, -p eps=1e-400 for a double): refused as out of the type's range now, like 1e39 for a float. Zero written
+    /// any way, and the smallest values each type holds, still pass.</summary>
+    [Fact]
+    public void A_nonzero_float_or_double_that_would_be_zero_is_refused_as_out_of_range()
+    {
+        var types = ParameterInjector.DeclaredTypes("float lr = 0.1f;\ndouble eps = 1e-8;");
+        string Source(string name, string value) =>
+            ParameterInjector.Source(new Dictionary<string, string> { [name] = value }, n => types.GetValueOrDefault(n), "nb.ipynb").Split('\n', 2)[1];
+        Assert.Equal("float lr = 0f;\n", Source("lr", "0.0e-50"));
+        Assert.Equal("float lr = 1E-45f;\n", Source("lr", "1.4e-45"));
+        Assert.Equal("double eps = 5E-324;\n", Source("eps", "5e-324"));
+        Assert.Equal("double eps = 0.0;\n", Source("eps", "0"));
+        foreach (var (name, value, says) in new[]
+                 {
+                     ("lr", "1e-50", "-p lr=1e-50: the notebook's default for 'lr' is float, and '1e-50' is not in range (the smallest nonzero float is about 1.4e-45; this one would be 0); pass a number"),
+                     ("lr", "-1e-50", "'-1e-50' is not in range (the smallest nonzero float"),
+                     ("eps", "1e-400", "-p eps=1e-400: the notebook's default for 'eps' is double, and '1e-400' is not in range (the smallest nonzero double is about 4.9e-324; this one would be 0)"),
+                 })
+            Assert.Contains(says, Assert.Throws<ParameterException>(() => Source(name, value)).Message, StringComparison.Ordinal);
+        var undeclared = Assert.Throws<ParameterException>(() => ParameterInjector.Source(new Dictionary<string, string> { ["u"] = "1e-400" }, _ => null, "nb.ipynb"));
+        Assert.StartsWith("nb.ipynb: -p u=1e-400: '1e-400' is not in range (the smallest nonzero double is about 4.9e-324; this one would be 0)", undeclared.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>-p fee=1e29 for a decimal said "is not a number" (decimal.TryParse fails on overflow), where every other
+    /// number type says "not in range"; and a nonzero decimal too small for the type was injected as 0. Both are refused
+    /// as out of range now; zero and the smallest decimal still pass.</summary>
+    [Fact]
+    public void A_decimal_out_of_its_range_is_refused_as_such()
+    {
+        var types = ParameterInjector.DeclaredTypes("decimal fee = 0.5m;");
+        string Source(string value) =>
+            ParameterInjector.Source(new Dictionary<string, string> { ["fee"] = value }, n => types.GetValueOrDefault(n), "nb.ipynb").Split('\n', 2)[1];
+        Assert.Equal("decimal fee = 0.0000000000000000000000000001m;\n", Source("1e-28"));
+        Assert.Equal("decimal fee = 0m;\n", Source("0e5"));
+        foreach (var (value, says) in new[]
+                 {
+                     ("1e29", "-p fee=1e29: the notebook's default for 'fee' is decimal, and '1e29' is not in range (a decimal is at most about 7.9e28); pass a number"),
+                     ("-1e29", "'-1e29' is not in range (a decimal is at most about 7.9e28)"),
+                     ("1e-50", "'1e-50' is not in range (the smallest nonzero decimal is 1e-28; this one would be 0)"),
+                     ("abc", "'abc' is not a number"),
+                     ("NaN", "'NaN' is not a number"),
+                 })
+            Assert.Contains(says, Assert.Throws<ParameterException>(() => Source(value)).Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parameter_types_are_read_from_the_parameters_cell_s_text_and_values_that_do_not_fit_are_refused()
     {
@@ -254,6 +323,64 @@ public class DocumentTests
         }
         var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("m.ipynb", nb.ToJsonString()));
         Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Fields nbformat's schema refuses were read as absent (null), or not looked at, and written back as they
+    /// were: the executed .ipynb, which docs/notebook-runner.md promises always validates, did not. Each is refused
+    /// before anything runs (exit 2), naming the notebook, the cell and the field.</summary>
+    [Theory]
+    [InlineData("markdown", "\"attachments\":\"\"", "m.ipynb: cell 1: \"attachments\" is the string \"\", expected an object of named images, each an object of MIME type to base64 text (nbformat 4's attachments); fix that field")]
+    [InlineData("raw", "\"attachments\":[]", "m.ipynb: cell 1: \"attachments\" is a list ([]), expected an object of named images")]
+    [InlineData("markdown", "\"attachments\":null", "m.ipynb: cell 1: \"attachments\" is missing or null, expected an object of named images")]
+    [InlineData("markdown", "\"attachments\":{\"a.png\":\"iVBO\"}", "m.ipynb: cell 1: \"attachments.a.png\" is the string \"iVBO\", expected an object of MIME type to base64 text")]
+    [InlineData("markdown", "\"attachments\":{\"a.png\":{\"image/png\":5}}", "m.ipynb: cell 1: \"attachments.a.png\" is an object ({\"image/png\":5}), expected an object of MIME type")]
+    [InlineData("code", "\"metadata\":{\"tags\":null}", "m.ipynb: cell 1: \"metadata.tags\" is missing or null, expected a list of strings;")]
+    [InlineData("code", "\"nbformat_minor\":-1", "m.ipynb: \"nbformat_minor\" is the number -1, expected a whole number, 0 or more;")]
+    [InlineData("code", "\"kernelspec\":{\"name\":null,\"display_name\":\".NET (C#)\"}", "m.ipynb: \"metadata.kernelspec.name\" is missing or null, expected a string;")]
+    [InlineData("code", "\"kernelspec\":{\"name\":\".net-csharp\",\"display_name\":null}", "m.ipynb: \"metadata.kernelspec.display_name\" is missing or null, expected a string;")]
+    public void A_field_nbformat_refuses_is_refused_instead_of_written_into_an_invalid_notebook(string cellType, string change, string message)
+    {
+        var cell = new JsonObject { ["cell_type"] = cellType, ["metadata"] = new JsonObject(), ["source"] = "1" };
+        if (cellType == "code") { cell["outputs"] = new JsonArray(); cell["execution_count"] = null; }
+        var nb = new JsonObject { ["nbformat"] = 4, ["nbformat_minor"] = 5, ["metadata"] = new JsonObject(), ["cells"] = new JsonArray(cell) };
+        var (key, value) = (change[1..change.IndexOf('"', 1)], JsonNode.Parse(change[(change.IndexOf(':') + 1)..]));
+        var target = key switch { "kernelspec" => (JsonObject)nb["metadata"]!, "nbformat_minor" => nb, _ => cell };
+        target[key] = value;
+        var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("m.ipynb", nb.ToJsonString()));
+        Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>What nbformat accepts still reads: a markdown cell's attachments as nbformat keeps them (a bundle's text
+    /// as one string or a list, JSON under a JSON MIME type), and a code cell's attachments, which are dropped (repaired).</summary>
+    [Fact]
+    public void Valid_attachments_read_and_a_code_cells_attachments_are_dropped()
+    {
+        var json = """
+            {"nbformat":4,"nbformat_minor":5,"metadata":{"kernelspec":{"name":".net-csharp","display_name":".NET (C#)"}},"cells":[
+             {"cell_type":"markdown","id":"a","metadata":{"tags":[]},"source":"![p](attachment:a.png)",
+              "attachments":{"a.png":{"image/png":"iVBO","text/plain":["a", "b"]},"b.json":{"application/vnd.x+json":{"k":1}}}},
+             {"cell_type":"code","id":"b","metadata":{},"source":"1","outputs":[],"execution_count":null,"attachments":""}]}
+            """;
+        var doc = IpynbReader.Read("m.ipynb", json);
+        Assert.Equal(2, doc.Cells.Count);
+        Assert.Contains(doc.Repairs, r => r.StartsWith("cell 2: \"attachments\", the string \"\", is not a key of an nbformat 4 code cell; dropped", StringComparison.Ordinal));
+    }
+
+    /// <summary>Through `distill run`: exit 2, one error line naming the notebook, the cell and the field, and nothing
+    /// written.</summary>
+    [Fact]
+    public void A_null_tags_field_is_refused_by_distill_run_with_exit_2()
+    {
+        var dir = TestSupport.TempDir("doc-null-tags");
+        var nb = TestSupport.WriteNotebook(dir, "tags.ipynb", ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+        var json = TestSupport.ReadJson(nb);
+        json["cells"]![0]!["metadata"]!["tags"] = null;
+        File.WriteAllText(nb, json.ToJsonString());
+        var (exit, _, err) = DistillProcess.Run("run", nb, "--out", Path.Combine(dir, "out"));
+        Assert.Equal(2, exit);
+        Assert.Contains($"error: {nb}: cell 1: \"metadata.tags\" is missing or null, expected a list of strings; fix that field", err, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, "ran.txt")), "a cell ran");
+        Assert.False(File.Exists(Path.Combine(dir, "out", "tags.ipynb")));
     }
 
     /// <summary>Bytes that are not UTF-8 became U+FFFD silently ("caf�" ran and was printed); now the file is refused,

@@ -134,9 +134,11 @@ public class RunnerEdgeTests
             ("  #!time\n1", null),
             ("\t#!time\n2", null),
             ("  #r \"nuget: Humanizer.Core, 2.14.1\"\n3", null),
-            ("#!time\n4", null));
+            ("#!time\n4", null),
+            ("  #!fsharp\n5", null)); // a C# cell, not an F# one: the compiler's error, not the runner's "F# kernel" refusal
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
-        Assert.Equal([CellStatus.Failed, CellStatus.Failed, CellStatus.Failed, CellStatus.Succeeded], r.Cells.Select(c => c.Status));
+        Assert.Equal([CellStatus.Failed, CellStatus.Failed, CellStatus.Failed, CellStatus.Succeeded, CellStatus.Failed], r.Cells.Select(c => c.Status));
+        Assert.StartsWith("(1,3): error CS1040", Assert.IsType<Documents.ErrorOutput>(Assert.Single(r.Cells[4].Outputs)).EValue, StringComparison.Ordinal);
         Assert.Equal(["(1,3): error CS1040", "(1,2): error CS1040", "(1,3): error CS0006"],
             r.Cells.Take(3).Select(c => Assert.IsType<Documents.ErrorOutput>(Assert.Single(c.Outputs)).EValue[..19]));
         Assert.All(r.Failures, f => Assert.Equal(1, f.Line));
@@ -757,20 +759,17 @@ public class RunnerEdgeTests
     }
 
     /// <summary>An image in the author's own HTML (<c>&lt;img src=… width=50&gt;</c>, inline or as a block) is embedded or
-    /// warned of like a markdown one: it showed broken, silently. HTML shown as code is left alone. A cell whose
-    /// "attachments" is a list (not nbformat's object) is warned of: it threw after every cell had run, and the report
-    /// and a true manifest were never written.</summary>
+    /// warned of like a markdown one: it showed broken, silently. HTML shown as code is left alone. (A cell whose
+    /// "attachments" is a list, not nbformat's object, threw after every cell had run; the reader refuses it now:
+    /// DocumentTests.A_field_nbformat_refuses_is_refused_instead_of_written_into_an_invalid_notebook.)</summary>
     [Fact]
-    public void Html_images_in_markdown_are_embedded_or_warned_of_and_odd_attachments_do_not_stop_the_report()
+    public void Html_images_in_markdown_are_embedded_or_warned_of()
     {
         var png = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
         var dir = TestSupport.TempDir("edge-html-images");
         File.WriteAllBytes(Path.Combine(dir, "in.png"), png);
         var nb = TestSupport.WriteNotebook(dir, "images.ipynb", ("Console.WriteLine(\"ran\");", null));
         TestSupport.PrependMarkdown(nb, "![p](attachment:a.png)");
-        var json = TestSupport.ReadJson(nb);
-        json["cells"]![0]!["attachments"] = new System.Text.Json.Nodes.JsonArray();
-        File.WriteAllText(nb, json.ToJsonString());
         TestSupport.PrependMarkdown(nb, "<p align=\"center\"><img src=\"in.png\" width=\"50\"></p>\n\ntext <img src='in.png' alt=\"inline\"> and <img src=gone.png>\n\n`<img src=\"in.png\">`");
         var log = new StringWriter();
         var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
@@ -783,8 +782,30 @@ public class RunnerEdgeTests
         var warnings = log.ToString().Split('\n').Where(l => l.Contains("is not embedded", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, warnings.Count);
         Assert.Contains($"warning: {nb}: cell 1: image 'gone.png' is not embedded in the report (its link is kept): there is no file {Path.Combine(dir, "gone.png")}", log.ToString(), StringComparison.Ordinal);
-        Assert.Contains($"warning: {nb}: cell 2: image 'attachment:a.png' is not embedded in the report (its link is kept): the cell's \"attachments\" is array, not the object of named images nbformat 4 keeps", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains($"warning: {nb}: cell 2: image 'attachment:a.png' is not embedded in the report (its link is kept): the cell has no image attachment named 'a.png'", log.ToString(), StringComparison.Ordinal);
         Assert.Equal("succeeded", TestSupport.ReadJson(r.Files.Manifest)["status"]!.GetValue<string>());
+    }
+
+    /// <summary>An HTML image of a path a markdown image in the same cell also used kept its link (broken in the
+    /// offline page): the path was marked as done once markdown's copy was embedded. Both are embedded now, and a path
+    /// that cannot be embedded is warned of once.</summary>
+    [Fact]
+    public void An_html_image_is_embedded_when_a_markdown_image_in_its_cell_uses_the_same_path()
+    {
+        var png = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
+        var dir = TestSupport.TempDir("edge-html-md-images");
+        File.WriteAllBytes(Path.Combine(dir, "ok.png"), png);
+        var nb = TestSupport.WriteNotebook(dir, "same.ipynb", ("Console.WriteLine(\"ran\");", null));
+        TestSupport.PrependMarkdown(nb, "![fig](ok.png)\n\n<img src=\"ok.png\" width=\"50\">\n\n![gone](gone.png) <img src=\"gone.png\">");
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var html = File.ReadAllText(r.Files.Html!);
+        var data = $"data:image/png;base64,{Convert.ToBase64String(png)}";
+        Assert.Contains($"src=\"{data}\" alt=\"fig\"", html, StringComparison.Ordinal);
+        Assert.Contains($"<img src=\"{data}\" width=\"50\">", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("src=\"ok.png\"", html, StringComparison.Ordinal);
+        Assert.Single(log.ToString().Split('\n'), l => l.Contains("image 'gone.png' is not embedded", StringComparison.Ordinal));
     }
 
     /// <summary>docs/notebook-runner.md promises a warning for every image the report does not embed, since the page
@@ -869,6 +890,41 @@ public class RunnerEdgeTests
         Assert.Equal(["succeeded", "notrun"], m["cells"]!.AsArray().Select(c => c!["status"]!.GetValue<string>()));
         Assert.DoesNotContain("died", File.ReadAllText(manifest) + File.ReadAllText(Path.Combine(outDir, "full.ipynb")), StringComparison.Ordinal);
         Assert.Empty(Directory.GetFiles(outDir, ".*.tmp"));
+    }
+
+    /// <summary>After a write failure the manifest's "files" listed the executed notebook and report that were not
+    /// written (deleted as half-written): it lists only what is on disk now, null for the others, and stays a run's
+    /// manifest, so the next run into that folder is not refused. The report fails on a link to /dev/full (ENOSPC);
+    /// the notebook, written by rename, on a folder in its place.</summary>
+    [Fact]
+    public void After_a_full_disk_the_manifest_lists_only_the_files_written()
+    {
+        var dir = TestSupport.TempDir("edge-full-files");
+        var outDir = Path.Combine(dir, "out");
+        var (html, ipynb, once) = (Path.Combine(outDir, "files.html"), Path.Combine(outDir, "files.ipynb"), Path.Combine(dir, "once"));
+        string Files(string key) => TestSupport.ReadJson(Path.Combine(outDir, "files.manifest.json"))["files"]![key]?.GetValue<string>() ?? "null";
+
+        var nb = TestSupport.WriteNotebook(dir, "files.ipynb",
+            ($"if (!System.IO.File.Exists(@\"{once}\")) {{ System.IO.File.WriteAllText(@\"{once}\", \"\"); System.IO.File.CreateSymbolicLink(@\"{html}\", \"/dev/full\"); }}", null));
+        var (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
+        Assert.True(exit == 1, stderr);
+        Assert.Contains($"writing '{html}'", stderr, StringComparison.Ordinal);
+        Assert.Equal(("files.ipynb", "null"), (Files("notebook"), Files("html")));
+        Assert.True(File.Exists(ipynb));
+
+        File.Delete(once);
+        nb = TestSupport.WriteNotebook(dir, "files.ipynb",
+            ($"if (!System.IO.File.Exists(@\"{once}\")) {{ System.IO.File.WriteAllText(@\"{once}\", \"\"); System.IO.File.Delete(@\"{ipynb}\"); System.IO.Directory.CreateDirectory(@\"{Path.Combine(ipynb, "in-the-way")}\"); }}", null));
+        (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
+        Assert.True(exit == 1, stderr);
+        Assert.Equal(("null", "null"), (Files("notebook"), Files("html")));
+        Assert.Equal("failed", TestSupport.ReadJson(Path.Combine(outDir, "files.manifest.json"))["status"]!.GetValue<string>());
+
+        // Still a run's manifest: with the folder gone, the same run into the same folder runs, and lists both.
+        Directory.Delete(ipynb, recursive: true);
+        (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(("files.ipynb", "files.html"), (Files("notebook"), Files("html")));
     }
 
     /// <summary>A cell that ends the process while the disk is full: the report written at exit fails, and that is the

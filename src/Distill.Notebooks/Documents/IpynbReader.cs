@@ -118,9 +118,11 @@ public static partial class IpynbReader
         void Bad(string where, string field, JsonNode? found, string expected) =>
             throw new NotebookFormatException(path, $"{where}\"{field}\" is {Shown(found)}, expected {expected}", Fix);
         bool IsInt(JsonNode? n) => n is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out _);
-        void String(JsonObject o, string where, string field, string prefix = "")
+        // nullable: false where nbformat's schema allows no null (a kernelspec's fields, a cell's tags): null there was
+        // read as absent and written as it was, so the executed .ipynb failed nbformat's validation.
+        void String(JsonObject o, string where, string field, string prefix = "", bool nullable = true)
         {
-            if (o.TryGetPropertyValue(field, out var n) && n is not null && n.GetValueKind() != JsonValueKind.String)
+            if (o.TryGetPropertyValue(field, out var n) && (n is null ? !nullable : n.GetValueKind() != JsonValueKind.String))
                 Bad(where, prefix + field, n, "a string");
         }
         JsonObject? Object(JsonObject o, string where, string field, string prefix = "")
@@ -129,20 +131,22 @@ public static partial class IpynbReader
             if (n is not JsonObject obj) { Bad(where, prefix + field, n, "an object"); return null; }
             return obj;
         }
-        void Strings(JsonObject o, string where, string field, string prefix = "")
+        void Strings(JsonObject o, string where, string field, string prefix = "", bool nullable = true)
         {
-            if (!o.TryGetPropertyValue(field, out var n) || n is null) return;
+            if (!o.TryGetPropertyValue(field, out var n) || (n is null && nullable)) return;
             if (n is not JsonArray a || a.Any(x => x?.GetValueKind() != JsonValueKind.String)) Bad(where, prefix + field, n, "a list of strings");
         }
 
         if (!root.TryGetPropertyValue("nbformat", out var nbformat))
             throw new NotebookFormatException(path, "no \"nbformat\" field (a Jupyter notebook has \"nbformat\": 4)", Fix);
         if (!IsInt(nbformat)) Bad("", "nbformat", nbformat, "the whole number 4");
-        if (root.TryGetPropertyValue("nbformat_minor", out var minor) && !IsInt(minor)) Bad("", "nbformat_minor", minor, "a whole number");
+        // nbformat's schema has a minimum of 0: -1 was run and written, and the executed .ipynb failed validation.
+        if (root.TryGetPropertyValue("nbformat_minor", out var minor) && !(IsInt(minor) && minor!.GetValue<int>() >= 0))
+            Bad("", "nbformat_minor", minor, "a whole number, 0 or more");
         if (Object(root, "", "metadata") is { } meta)
         {
             if (Object(meta, "", "kernelspec", "metadata.") is { } spec)
-                foreach (var f in new[] { "name", "language", "display_name" }) String(spec, "", f, "metadata.kernelspec.");
+                foreach (var f in new[] { "name", "language", "display_name" }) String(spec, "", f, "metadata.kernelspec.", nullable: false);
             if (Object(meta, "", "language_info", "metadata.") is { } info) String(info, "", "name", "metadata.language_info.");
             if (Object(meta, "", "polyglot_notebook", "metadata.") is { } pn && Object(pn, "", "kernelInfo", "metadata.polyglot_notebook.") is { } ki)
             {
@@ -170,12 +174,28 @@ public static partial class IpynbReader
                 source.GetValueKind() != JsonValueKind.String &&
                 (source is not JsonArray lines || lines.Any(l => l?.GetValueKind() != JsonValueKind.String)))
                 Bad(where, "source", source, "a string or a list of strings");
+            // A markdown or raw cell's attachments (a code cell's are dropped as a repair) are nbformat's object of named
+            // MIME bundles: "" or a list was written back as it was, and the executed .ipynb failed validation.
+            if (type?.GetValue<string>() is "markdown" or "raw" && c.TryGetPropertyValue("attachments", out var attachments))
+            {
+                const string named = "an object of named images, each an object of MIME type to base64 text (nbformat 4's attachments)";
+                if (attachments is not JsonObject files) Bad(where, "attachments", attachments, named);
+                else
+                    foreach (var (name, bundle) in files)
+                        if (bundle is not JsonObject mimes || mimes.Any(kv => !JsonMime().IsMatch(kv.Key) && kv.Value?.GetValueKind() != JsonValueKind.String &&
+                                                                                 (kv.Value is not JsonArray parts || parts.Any(x => x?.GetValueKind() != JsonValueKind.String))))
+                            Bad(where, $"attachments.{name}", bundle, "an object of MIME type to base64 text (a string or a list of strings)");
+            }
             if (Object(c, where, "metadata") is not { } cm) continue;
-            Strings(cm, where, "tags", "metadata.");
+            Strings(cm, where, "tags", "metadata.", nullable: false);
             if (Object(cm, where, "polyglot_notebook", "metadata.") is { } pn) String(pn, where, "kernelName", "metadata.polyglot_notebook.");
             if (Object(cm, where, "dotnet_interactive", "metadata.") is { } di) String(di, where, "language", "metadata.dotnet_interactive.");
         }
     }
+
+    /// <summary>The MIME types nbformat keeps as JSON in a bundle (any value); the others hold text.</summary>
+    [GeneratedRegex(@"^application/(.*\+)?json$")]
+    private static partial Regex JsonMime();
 
     /// <summary>Where the first key that appears twice in one object is, as a message: which cell, which field, which line.
     /// The parser's own exception says only the key's name. Null when there is none (the JSON is broken otherwise).</summary>

@@ -41,10 +41,12 @@ public static class KernelNames
     }
 
     /// <summary>The kernel named by a <c>#!name</c> line, or null when the line is not a kernel selector
-    /// (e.g. <c>#!time</c>).</summary>
+    /// (e.g. <c>#!time</c>, or an indented <c>#!fsharp</c>).</summary>
     public static string? Selector(NotebookDocument doc, string line)
     {
-        var t = line.Trim();
+        // Only at the start of the line, as the kernel reads magics (and its .dib reader, line.StartsWith("#!")): an
+        // indented ` #!fsharp` made a C# cell an F# one here, where the kernel's C# compiler gets it (CS1040).
+        var t = line.TrimEnd();
         if (!t.StartsWith("#!", StringComparison.Ordinal)) return null;
         var name = t[2..].Trim();
         return name.Length > 0 && !name.Contains(' ', StringComparison.Ordinal) && doc.KernelAliases.TryGetValue(name, out var k) ? k : null;

@@ -212,9 +212,13 @@ public static class ParameterInjector
         if (int.TryParse(text, NumberStyles.Integer, inv, out var i)) return ("int", i.ToString(inv));
         if (long.TryParse(text, NumberStyles.Integer, inv, out var l)) return ("long", l.ToString(inv) + "L");
         if (double.TryParse(text, NumberStyles.Float, inv, out var d))
-            return !double.IsInfinity(d) || NamesInfinity(text) ? ("double", DoubleLiteral(d))
-                : throw new ParameterException($"{where}: '{text}' is not in range (a double is at most about 1.8e308), " +
-                                               $"and the notebook declares no '{name}' to say which type it wants; pass a smaller number, or declare '{name}' in the parameters cell");
+            return double.IsInfinity(d) && !NamesInfinity(text)
+                ? throw new ParameterException($"{where}: '{text}' is not in range (a double is at most about 1.8e308), " +
+                                               $"and the notebook declares no '{name}' to say which type it wants; pass a smaller number, or declare '{name}' in the parameters cell")
+                : d == 0 && WritesNonzero(text)
+                ? throw new ParameterException($"{where}: '{text}' is not in range (the smallest nonzero double is about 4.9e-324; this one would be 0), " +
+                                               $"and the notebook declares no '{name}' to say which type it wants; pass a larger number or 0, or declare '{name}' in the parameters cell")
+                : ("double", DoubleLiteral(d));
         return ("string", SymbolDisplay.FormatLiteral(text, quote: true));
     }
 
@@ -232,13 +236,22 @@ public static class ParameterInjector
             return long.TryParse(text, NumberStyles.Integer, inv, out var l) ? ("long", l.ToString(inv) + "L")
                 : IsBigInteger(text) ? throw Bad($"in range (a long is {long.MinValue} to {long.MaxValue})") : throw Bad("a long");
         // .NET parses an overflowing number as infinity: only the words NaN and Infinity may give a non-finite value.
+        // Likewise a nonzero number too small for the type parses as 0 (-p lr=1e-50 for a float was injected as 0f).
         if (type == typeof(double))
             return !double.TryParse(text, NumberStyles.Float, inv, out var d) ? throw Bad("a number")
-                : double.IsInfinity(d) && !NamesInfinity(text) ? throw Bad("in range (a double is at most about 1.8e308)") : ("double", DoubleLiteral(d));
+                : double.IsInfinity(d) && !NamesInfinity(text) ? throw Bad("in range (a double is at most about 1.8e308)")
+                : d == 0 && WritesNonzero(text) ? throw Bad("in range (the smallest nonzero double is about 4.9e-324; this one would be 0)") : ("double", DoubleLiteral(d));
         if (type == typeof(float))
             return !float.TryParse(text, NumberStyles.Float, inv, out var f) ? throw Bad("a number")
-                : float.IsInfinity(f) && !NamesInfinity(text) ? throw Bad("in range (a float is at most about 3.4e38)") : ("float", FloatLiteral(f));
-        if (type == typeof(decimal)) return decimal.TryParse(text, NumberStyles.Float, inv, out var m) ? ("decimal", m.ToString(inv) + "m") : throw Bad("a number");
+                : float.IsInfinity(f) && !NamesInfinity(text) ? throw Bad("in range (a float is at most about 3.4e38)")
+                : f == 0 && WritesNonzero(text) ? throw Bad("in range (the smallest nonzero float is about 1.4e-45; this one would be 0)") : ("float", FloatLiteral(f));
+        // A decimal too large failed to parse and was called "not a number"; it is a number out of the decimal's range.
+        if (type == typeof(decimal))
+            return !decimal.TryParse(text, NumberStyles.Float, inv, out var m)
+                ? double.TryParse(text, NumberStyles.Float, inv, out var asDouble) && !double.IsNaN(asDouble) && !NamesInfinity(text)
+                    ? throw Bad(Math.Abs(asDouble) < 1 ? "in range (the smallest nonzero decimal is 1e-28; this one would be 0)" : "in range (a decimal is at most about 7.9e28)")
+                    : throw Bad("a number")
+                : m == 0 && WritesNonzero(text) ? throw Bad("in range (the smallest nonzero decimal is 1e-28; this one would be 0)") : ("decimal", m.ToString(inv) + "m");
         // The other whole-number types (uint, ulong, byte, ...) were refused as if -p set no numbers of that kind: the
         // value is range-checked, and its digits are a constant the declared type takes (uint u = 7;).
         if (WholeNumberRanges.TryGetValue(type, out var range))
@@ -269,6 +282,9 @@ public static class ParameterInjector
     };
 
     static bool IsBigInteger(string text) => System.Numerics.BigInteger.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out _);
+
+    /// <summary>Whether the number as written is not zero: a digit 1-9 before its exponent.</summary>
+    static bool WritesNonzero(string text) => text.Split('e', 'E')[0].Any(c => c is >= '1' and <= '9');
 
     static bool NamesInfinity(string text) => text.Trim().TrimStart('+', '-').Equals("Infinity", StringComparison.OrdinalIgnoreCase) ||
                                               text.Trim().TrimStart('+', '-') == "∞";

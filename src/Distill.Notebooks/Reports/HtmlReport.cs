@@ -228,12 +228,13 @@ public static partial class HtmlReport
     static string MarkdownHtml(string markdown, bool trusted, Func<string, string?>? image = null)
     {
         var document = Markdig.Markdown.Parse(Printable(markdown), Markdown);
-        var done = new HashSet<string>(StringComparer.Ordinal);
+        // Each URL's answer, data: URL or null, so that an image linked twice is looked at (and warned of) once.
+        var done = new Dictionary<string, string?>(StringComparer.Ordinal);
         if (image is not null)
             foreach (var link in document.Descendants<LinkInline>().Where(l => l.IsImage && l.Url is not null))
             {
-                done.Add(link.Url!);
-                if (image(link.Url!) is { } data) link.Url = data;
+                if (!done.TryGetValue(link.Url!, out var data)) done[link.Url!] = data = image(link.Url!);
+                if (data is not null) link.Url = data;
             }
         // Markdig's math (kept on so that `_` and `*` inside $…$ are not read as emphasis) writes \(…\) and \[…\] for a
         // script to typeset; the report is offline and has none, so the TeX shows as the author wrote it.
@@ -249,13 +250,15 @@ public static partial class HtmlReport
 
     /// <summary>The author's own HTML images (<c>&lt;img src="x.png" width=50&gt;</c>, how Jupyter users size one) through
     /// the same <paramref name="image"/> as markdown's: they showed broken (the page shows data: images only), with no
-    /// warning. Those markdown gave (<paramref name="done"/>, as written or escaped) are not looked at twice; text in
-    /// code is escaped by then (&amp;lt;img), so only real tags match.</summary>
-    static string HtmlImages(string html, HashSet<string> done, Func<string, string?> image) =>
+    /// warning. A URL markdown gave already (<paramref name="done"/>, as written or escaped) takes its answer again,
+    /// not a second warning: it was skipped, and an HTML image of a path a markdown image also used stayed a broken
+    /// link. Text in code is escaped by then (&amp;lt;img), so only real tags match.</summary>
+    static string HtmlImages(string html, Dictionary<string, string?> done, Func<string, string?> image) =>
         ImageSource().Replace(html, m =>
         {
             var url = System.Net.WebUtility.HtmlDecode(m.Groups["url"].Value);
-            if (done.Contains(url) || done.Contains(Uri.UnescapeDataString(url)) || image(url) is not { } data) return m.Value;
+            if (!done.TryGetValue(url, out var data) && !done.TryGetValue(Uri.UnescapeDataString(url), out data)) done[url] = data = image(url);
+            if (data is null) return m.Value;
             var src = m.Groups["src"];
             return string.Concat(m.Value.AsSpan(0, src.Index - m.Index), $"src=\"{data}\"", m.Value.AsSpan(src.Index + src.Length - m.Index));
         });

@@ -26,10 +26,12 @@ public static class Manifest
             {
                 ["cell"] = f.Cell, ["line"] = f.Line, ["message"] = f.Message, ["text"] = f.ToString(),
             }).ToArray()),
+            // Only what is on disk as the manifest is written (null for the others): after a full disk it listed the
+            // executed notebook and report that could not be written (and were deleted as half-written).
             ["files"] = new JsonObject
             {
-                ["notebook"] = Path.GetRelativePath(dir, r.Files.Notebook),
-                ["html"] = r.Files.Html is null ? null : Path.GetRelativePath(dir, r.Files.Html),
+                ["notebook"] = File.Exists(r.Files.Notebook) ? Path.GetRelativePath(dir, r.Files.Notebook) : null,
+                ["html"] = r.Files.Html is { } html && File.Exists(html) ? Path.GetRelativePath(dir, html) : null,
             },
             ["git"] = new JsonObject
             {
@@ -71,6 +73,8 @@ public static class Manifest
         string S(JsonNode? n) => N(n).GetValue<string>();
         var source = S(m["notebook"]);
         var files = N(m["files"]);
+        if (files is JsonObject listed && listed.TryGetPropertyValue("notebook", out var written) && written is null)
+            throw new InvalidDataException($"{path}: the run wrote no executed notebook ({m["failures"]?[0]?["text"]?.GetValue<string>() ?? "see its failures"})");
         var notebook = Path.Combine(dir, S(files["notebook"]));
         var (git, machine, runtime) = (N(m["git"]), N(m["machine"]), N(m["runtime"]));
         return new NotebookRunResult
@@ -99,8 +103,9 @@ public static class Manifest
         try
         {
             if (JsonNode.Parse(File.ReadAllText(path)) is not JsonObject m || m["status"] is not JsonValue || m["cells"] is not JsonArray
-                || m["files"] is not JsonObject files || files["notebook"] is not JsonValue notebook) return null;
+                || m["files"] is not JsonObject files || !files.TryGetPropertyValue("notebook", out var notebook) || notebook is not (null or JsonValue)) return null;
             var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+            // A null notebook is one the run could not write (a full disk): still that run's manifest.
             return [.. new[] { notebook, files["html"] }.OfType<JsonValue>().Select(f => Path.GetFullPath(Path.Combine(dir, f.GetValue<string>())))];
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
