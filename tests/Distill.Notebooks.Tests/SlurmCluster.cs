@@ -9,8 +9,9 @@ namespace Distill.Notebooks.Tests;
 /// <summary>
 /// A one-node Slurm cluster on this machine (the steps measured in the shared note slurm-single-node.md): munged
 /// (reused when one already answers), then slurmctld and slurmd from a slurm.conf in a temp folder, on free ports so a
-/// cluster someone else runs here is left alone. Needs root and the Debian packages slurm-wlm and munge, which
+/// cluster someone else runs here is left alone. Needs root (or password-less sudo) and the Debian packages slurm-wlm and munge, which
 /// ./setup.sh installs; without them the tests that use it fail saying so. Dispose stops only what this started.
+/// Not root, it starts and stops the daemons through password-less sudo (the devcontainer's user).
 /// </summary>
 public sealed class SlurmCluster : IDisposable
 {
@@ -33,9 +34,11 @@ public sealed class SlurmCluster : IDisposable
             Missing = $"{absent} is missing: install slurm-wlm and munge (./setup.sh does).";
             return;
         }
-        if (Environment.UserName != "root")
+        // The daemons run as root (SlurmUser=root); a user with password-less sudo (the devcontainer's vscode) starts them
+        // through it, and submits and waits as themself, as on a real cluster.
+        if (AsRoot.Length > 0 && !Succeeds("sudo", "-n", "true"))
         {
-            Missing = "the one-node Slurm cluster runs its daemons as root (SlurmUser=root); run the tests as root, as CI does.";
+            Missing = "the one-node Slurm cluster runs its daemons as root (SlurmUser=root); run the tests as root, as CI does, or as a user with password-less sudo.";
             return;
         }
         StartMunge();
@@ -73,7 +76,7 @@ public sealed class SlurmCluster : IDisposable
         // Both daemonise: the launcher exits at once and the daemon writes its pid file.
         foreach (var daemon in new[] { "slurmctld", "slurmd" })
         {
-            Run($"/usr/sbin/{daemon}", "-f", Conf);
+            Run([.. AsRoot, $"/usr/sbin/{daemon}", "-f", Conf]);
             pidFiles.Add(Path.Combine(dir, $"{daemon}.pid"));
         }
         var clock = Stopwatch.StartNew();
@@ -92,19 +95,29 @@ public sealed class SlurmCluster : IDisposable
         if (MungeWorks()) return; // someone's munged: use it, never stop it
         foreach (var d in new[] { "/run/munge", "/var/log/munge", "/var/lib/munge", "/etc/munge" })
         {
-            Directory.CreateDirectory(d);
-            Run("chown", "munge:munge", d);
+            Run([.. AsRoot, "mkdir", "-p", d]);
+            Run([.. AsRoot, "chown", "munge:munge", d]);
         }
-        if (!File.Exists("/etc/munge/munge.key"))
-        {
-            File.WriteAllBytes("/etc/munge/munge.key", System.Security.Cryptography.RandomNumberGenerator.GetBytes(1024));
-            Run("chown", "munge:munge", "/etc/munge/munge.key");
-            Run("chmod", "400", "/etc/munge/munge.key");
-        }
-        Run("runuser", "-u", "munge", "--", "/usr/sbin/munged");
+        // In one root shell: /etc/munge is the munge user's alone, so another user cannot even see whether the key exists.
+        Run([.. AsRoot, "sh", "-c", "[ -e /etc/munge/munge.key ] || { head -c 1024 /dev/urandom > /etc/munge/munge.key && " +
+                                    "chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key; }"]);
+        Run([.. AsRoot, "runuser", "-u", "munge", "--", "/usr/sbin/munged"]);
         pidFiles.Add("/run/munge/munged.pid");
         if (!MungeWorks()) throw new InvalidOperationException("munged started but `munge -n | unmunge` fails; see /var/log/munge/munged.log");
     }
+
+    /// <summary>The prefix that runs a command as root: none for root, password-less sudo otherwise.</summary>
+    static readonly string[] AsRoot = Environment.UserName == "root" ? [] : ["sudo", "-n"];
+
+    static bool Succeeds(string file, params string[] args)
+    {
+        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        p.WaitForExit();
+        return p.ExitCode == 0;
+    }
+
+    /// <summary><see cref="Run(string, string[])"/> of <paramref name="command"/>[0] with the rest as its arguments.</summary>
+    string Run(string[] command) => Run(command[0], command[1..]);
 
     static bool MungeWorks()
     {
@@ -152,7 +165,8 @@ public sealed class SlurmCluster : IDisposable
         foreach (var file in Enumerable.Reverse(pidFiles).Where(File.Exists))
         {
             var pid = File.ReadAllText(file, Encoding.ASCII).Trim();
-            using var kill = Process.Start("kill", ["-TERM", pid]);
+            string[] command = [.. AsRoot, "kill", "-TERM", pid]; // the daemons run as root
+            using var kill = Process.Start(command[0], command[1..]);
             kill?.WaitForExit();
         }
     }
