@@ -7,9 +7,11 @@ namespace Distill.Bench;
 
 /// <summary>Where and with what the numbers were taken (the peer's torch build and OpenBLAS kernel in
 /// <see cref="Peer"/>), the machine's load average at the start, and the glibc malloc settings in force
-/// (<c>MALLOC_*</c> variables, which the peer inherits: they change step times by up to 2x, docs/performance.md).</summary>
+/// (<c>MALLOC_*</c> variables, which the peer inherits: they change step times by up to 2x, docs/performance.md), and
+/// the commit the library was built from, with whether that build had uncommitted changes (null: not known).</summary>
 public sealed record MachineInfo(string Cpu, int Cores, string Os, string Dotnet, string TorchSharp, string Libtorch,
-    string MklDispatch, string OneDnnIsa, string OmpWaitPolicy, PeerInfo? Peer, string? LoadAverage = null, string? Malloc = null);
+    string MklDispatch, string OneDnnIsa, string OmpWaitPolicy, PeerInfo? Peer, string? LoadAverage = null, string? Malloc = null,
+    string? Commit = null, bool? Dirty = null);
 
 /// <summary>
 /// One case: our step time over all its rounds (median, p10-p90), throughput, achieved GFLOP/s and its share of the
@@ -102,6 +104,8 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
                        (PeerMatmulGflops is double p ? $" (peer {p:F0})" : "") +
                        (Machine.LoadAverage is { } load ? $"; load average at the start {load}" : "") +
                        (Machine.Malloc is { } malloc ? $"; malloc: {malloc}" : "")));
+        sb.AppendLine($"TorchSharp {Machine.TorchSharp}, libtorch {Machine.Libtorch}, {Machine.Dotnet}; commit {Machine.Commit ?? "unknown"}" +
+                      (Machine.Dirty switch { true => " (dirty build)", false => " (clean build)", null => "" }));
         if (Machine.Peer is { } peer) sb.AppendLine($"peer: {peer.Summary}");
         sb.AppendLine("| case | ours ms (p10-p90) | rounds×steps | cpu ms | GFLOP/s | % of limit | leak/step | peer ms | ours/peer [95 %] | vs peer target | vs baseline [95 %] | vs baseline target |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");

@@ -277,7 +277,8 @@ public static class BenchRunner
 
     static MachineInfo Machine(PeerInfo? peer, string? load) => new(
         CpuInfo.ModelName(), Environment.ProcessorCount, RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription,
-        TorchRuntime.TorchSharpVersion, torch.__version__, MklCpuDispatch.Status, OneDnnIsa.Status, TorchRuntime.OmpWaitPolicy, peer, load, MallocSettings());
+        TorchRuntime.TorchSharpVersion, torch.__version__, MklCpuDispatch.Status, OneDnnIsa.Status, TorchRuntime.OmpWaitPolicy, peer, load, MallocSettings(),
+        Git.BuildCommit, Git.BuildDirty);
 
     /// <summary>The glibc malloc tunables set in the environment (both sides get them: the peer inherits ours), or
     /// what <see cref="MallocThresholds"/> pinned in-process (the peer gets the same values as variables).</summary>

@@ -21,6 +21,9 @@ static class DoctorCommand
         Console.WriteLine($".NET          {RuntimeInformation.FrameworkDescription} ({RuntimeInformation.RuntimeIdentifier})");
         Console.WriteLine($"OS            {RuntimeInformation.OSDescription}");
         Console.WriteLine($"TorchSharp    {TorchRuntime.TorchSharpVersion}");
+        // The build every record names: a report of a run can be matched to the code that ran.
+        Console.WriteLine($"distill       built from {Git.BuildCommit ?? "an unknown commit (not a git checkout)"}" +
+                          Git.BuildDirty switch { true => ", with uncommitted changes", false => ", clean", null => "" });
         try
         {
             // A bad value stops every other command; here it is one problem of the report, which goes on without it.

@@ -81,11 +81,16 @@ public sealed class OnnxGraph
         producer.Output[producer.Output.IndexOf(result)] = OutputName;
         graph.Input.Add(Value(InputName, inputShape));
         graph.Output.Add(Value(OutputName, [classes]));
-        var model = new ModelProto { IrVersion = IrVersion, ProducerName = "distill", ProducerVersion = "1", Graph = graph };
+        var model = new ModelProto { IrVersion = IrVersion, ProducerName = "distill", ProducerVersion = ProducerVersion, Graph = graph };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
         foreach (var (k, v) in metadata) model.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
         return model;
     }
+
+    /// <summary>This library's version with the commit it was built from ("1.0.0+SHA"): a constant "1" named no build.</summary>
+    static readonly string ProducerVersion = typeof(OnnxGraph).Assembly
+        .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+        .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown";
 
     static ValueInfoProto Value(string name, long[] shapeAfterBatch)
     {

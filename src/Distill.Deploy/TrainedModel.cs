@@ -11,8 +11,10 @@ namespace Distill.Deploy;
 /// </summary>
 public sealed class TrainedModel : IDisposable
 {
-    TrainedModel(DistillModel model, long[] imageShape, string dataset, string checkpoint, CheckpointInfo info, int? plannedEpochs)
+    TrainedModel(DistillModel model, long[] imageShape, string dataset, string checkpoint, CheckpointInfo info, int? plannedEpochs,
+        IReadOnlyDictionary<string, string> record)
     {
+        this.record = record;
         Model = model;
         ImageShape = imageShape;
         Dataset = dataset;
@@ -76,7 +78,17 @@ public sealed class TrainedModel : IDisposable
         // of the same model (the path alone cannot: a run folder is reused, a file copied).
         ["weights"] = WeightsDigest,
         ["input"] = "normalised images [batch, C, H, W], as the dataset's mean and std give them (what the TorchSharp model takes)",
+        // How the weights were made (the run record's seed, build and thread count) and by which build they were exported:
+        // an exported file is a report of its run too.
+        ["seed"] = Recorded("seed"),
+        ["trained_with"] = $"commit {Recorded("commit")} (dirty build: {Recorded("dirty")}), TorchSharp {Recorded("torchsharp")}, libtorch {Recorded("libtorch")}, " +
+                           $"{Recorded("dotnet")}, {Recorded("threads")} threads",
+        ["exported_with"] = $"commit {Native.Git.BuildCommit ?? "unknown"} (dirty build: {Native.Git.BuildDirty?.ToString().ToLowerInvariant() ?? "unknown"})",
     };
+
+    readonly IReadOnlyDictionary<string, string> record;
+
+    string Recorded(string key) => record.GetValueOrDefault(key) is { Length: > 0 } v ? v : "not recorded";
 
     /// <param name="checkpoint">DIR/last.ckpt, or the run folder DIR.</param>
     public static TrainedModel Load(string checkpoint)
@@ -149,7 +161,7 @@ public sealed class TrainedModel : IDisposable
         }
         model.eval();
         int? planned = s.TryGetValue("epochs", out var epochs) && int.TryParse(epochs, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
-        return new TrainedModel(model, shape, Get("dataset"), file, info, planned);
+        return new TrainedModel(model, shape, Get("dataset"), file, info, planned, s);
     }
 
     /// <summary>Refuses a checkpoint that is not the run's its run.json records, as a resume does: another model (named

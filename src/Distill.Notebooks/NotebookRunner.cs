@@ -17,6 +17,10 @@ namespace Distill.Notebooks;
 /// </summary>
 public sealed class NotebookRunner(NotebookRunOptions options)
 {
+    /// <summary>The executed notebook's top-level metadata key for the run's facts (commit, budget, parameters, thread
+    /// count, versions); nbformat keeps unknown keys, so Jupyter and VS Code open the file as before.</summary>
+    public const string RunMetadataKey = "distill_run";
+
     static readonly SemaphoreSlim OneAtATime = new(1, 1);
     static int handling;
 
@@ -501,6 +505,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 interrupted ? RunStatus.Interrupted : timedOut ? RunStatus.TimedOut : fails.Count > 0 ? RunStatus.Failed : RunStatus.Succeeded,
                 results, fails, parameters, CurrentEnvironment());
             var result = Record(failures);
+            // The executed notebook is a report too, often the only file shared: it names the run's facts, as the
+            // manifest and the HTML report do (it held the source's metadata alone).
+            doc.Metadata[RunMetadataKey] = RunMetadata(result);
             try
             {
                 Save(files.Notebook, () => IpynbWriter.Write(doc, files.Notebook, WarnOnce));
@@ -545,6 +552,14 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 throw new ReportWriteException(file, e);
             }
         }
+
+        static System.Text.Json.Nodes.JsonObject RunMetadata(NotebookRunResult r) => new()
+        {
+            ["commit"] = r.Environment.CommitText, ["budget"] = r.Budget,
+            ["parameters"] = new System.Text.Json.Nodes.JsonObject(r.Parameters.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => KeyValuePair.Create(kv.Key, (System.Text.Json.Nodes.JsonNode?)kv.Value))),
+            ["torch_threads"] = r.Environment.TorchThreads, ["dotnet"] = r.Environment.DotNet, ["torchsharp"] = r.Environment.TorchSharp,
+            ["libtorch"] = r.Environment.LibTorch, ["started"] = r.Started.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        };
 
         NotebookRunResult Result(RunStatus status, IReadOnlyList<CellRunResult> cells, IReadOnlyList<CellFailure> fails, Dictionary<string, string> parameters,
             RunEnvironment environment) => new()

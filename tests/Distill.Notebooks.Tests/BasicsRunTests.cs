@@ -182,6 +182,14 @@ public class BasicsRunTests(BasicsRun run) : IClassFixture<BasicsRun>
         Assert.All(code, c => Assert.Equal("succeeded", c!["status"]!.GetValue<string>()));
         Assert.All(code, c => Assert.True(c!["seconds"]!.GetValue<double>() > 0));
         Assert.True(m["durationSeconds"]!.GetValue<double>() >= code.Sum(c => c!["seconds"]!.GetValue<double>()) - 0.01);
+
+        // The executed notebook names the same facts (it held only the source's metadata): often the one file shared.
+        var facts = TestSupport.ReadJson(run.Result.Files.Notebook)["metadata"]![Distill.Notebooks.NotebookRunner.RunMetadataKey]!;
+        Assert.Equal("smoke", facts["budget"]!.GetValue<string>());
+        Assert.Equal("5", facts["parameters"]!["epochs"]!.GetValue<string>());
+        Assert.Equal(run.Result.Environment.CommitText, facts["commit"]!.GetValue<string>());
+        Assert.Equal(m["runtime"]!["torchThreads"]!.GetValue<int>(), facts["torch_threads"]!.GetValue<int>());
+        Assert.Equal("0.107.0", facts["torchsharp"]!.GetValue<string>());
     }
 
     static int Count(string s, string what)

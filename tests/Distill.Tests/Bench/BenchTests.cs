@@ -32,6 +32,9 @@ public sealed class BenchTests : IDisposable
         Assert.Equal(TorchRuntime.Threads, root.GetProperty("threads").GetInt32());
         Assert.True(root.GetProperty("matmul_gflops").GetDouble() > 0);
         Assert.Contains("cpu", root.GetProperty("machine").EnumerateObject().Select(p => p.Name));
+        // The commit the library was built from, as every run record has it (the bench's JSON had none).
+        Assert.Equal(Distill.Native.Git.BuildCommit, root.GetProperty("machine").GetProperty("commit").GetString());
+        Assert.Contains($"commit {Distill.Native.Git.BuildCommit ?? "unknown"}", report.ToTable(), StringComparison.Ordinal);
 
         var cases = root.GetProperty("cases").EnumerateArray().ToList();
         // The GEMM limit always runs, plus the selected case.

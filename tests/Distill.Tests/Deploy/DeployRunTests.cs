@@ -44,6 +44,12 @@ public class DeployRunTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         using var dir = new TempDir();
         var path = dir.File("cnn.onnx");
         OnnxExport.Save(OnnxExport.Build(trained.Model, trained.ImageShape, metadata: trained.Metadata), path);
+        // The file records how its weights were made and by which build it was exported (it named neither).
+        var recorded = OnnxExport.Recorded(path)!;
+        Assert.Equal("0", recorded["seed"]);
+        Assert.StartsWith($"commit {Distill.Native.Git.BuildCommit ?? "unknown"} (dirty build: ", recorded["trained_with"], StringComparison.Ordinal);
+        Assert.EndsWith($", {Distill.Native.TorchRuntime.Threads} threads", recorded["trained_with"], StringComparison.Ordinal);
+        Assert.StartsWith($"commit {Distill.Native.Git.BuildCommit ?? "unknown"} (dirty build: ", recorded["exported_with"], StringComparison.Ordinal);
 
         using var runner = new OnnxRunner(path);
         using var images = Data.Test.Images.narrow(0, 0, 200);

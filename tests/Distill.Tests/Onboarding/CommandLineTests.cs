@@ -18,3 +18,16 @@ public class CommandLineTests
         Assert.Equal($"(`{help}` lists the options)", lines[^1]);
     }
 }
+
+/// <summary>doctor names the build that runs (every run record names it): it printed the versions but not the commit.</summary>
+public class DoctorTests
+{
+    [Fact]
+    public void Doctor_names_the_commit_the_cli_was_built_from()
+    {
+        var (_, stdout, stderr) = Repo.RunCli(["doctor"], env => env["DISTILL_THREADS"] = "1", TimeSpan.FromMinutes(2));
+        var line = stdout.Split('\n').FirstOrDefault(l => l.StartsWith("distill       built from ", StringComparison.Ordinal))
+                   ?? throw new Xunit.Sdk.XunitException($"no build line in doctor's output: {stdout}{stderr}");
+        Assert.StartsWith($"distill       built from {Distill.Native.Git.BuildCommit ?? "an unknown commit"}", line, StringComparison.Ordinal);
+    }
+}
