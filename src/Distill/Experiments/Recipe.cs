@@ -37,6 +37,9 @@ public static class Budgets
 public abstract record RecipeConfig : ICheckedSettings
 {
     public Budget Budget { get; init; } = Budget.Quick;
+
+    /// <summary>False for a config whose settings come from elsewhere than a budget (a sweep's spec): no budget is recorded.</summary>
+    internal virtual bool HasBudget => true;
     /// <summary>Student seeds: every student run is repeated per seed, and summaries are mean ± std over them.</summary>
     public IReadOnlyList<int> Seeds { get; init; } = [0];
     /// <summary>Seed of the teacher (trained once and shared by every student seed).</summary>
@@ -264,6 +267,8 @@ static class Recipe
         Cancellation = c.Cancellation,
         Log = c.Log,
         Progress = c.Progress,
+        // The budget the settings came from, in each run's record (it was named nowhere a recipe run wrote).
+        Settings = c.HasBudget ? new Dictionary<string, string> { ["budget"] = c.Budget.Name() } : [],
     };
 
     static string Safe(string run) => string.Concat(run.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '.' ? ch : '_'));

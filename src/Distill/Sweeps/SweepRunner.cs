@@ -325,7 +325,10 @@ public static class SweepFolder
 /// </summary>
 public static class SweepRunner
 {
-    sealed record SweepConfig : RecipeConfig;
+    sealed record SweepConfig : RecipeConfig
+    {
+        internal override bool HasBudget => false; // a spec names its epochs and sizes itself
+    }
 
     sealed class TeacherOnly : ExperimentResult;
 

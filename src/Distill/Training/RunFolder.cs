@@ -387,9 +387,9 @@ sealed class RunFolder : IDisposable
     public static bool HoldsRun(string dir) =>
         File.Exists(Path.Combine(dir, SettingsFile)) || File.Exists(Path.Combine(dir, Checkpoint.FileName)) || File.Exists(Path.Combine(dir, MetricsFile));
 
-    /// <summary>Keys added to the record later: derived from settings the record already compares (student, data), so
-    /// a run recorded before them still resumes.</summary>
-    static readonly HashSet<string> RecordedSince = ["model", "dataset", "input", "classes"];
+    /// <summary>Keys added to the record later: derived from settings the record already compares (student, data; a
+    /// recipe's budget, from its epochs and sizes), so a run recorded before them still resumes.</summary>
+    static readonly HashSet<string> RecordedSince = ["model", "dataset", "input", "classes", "budget"];
 
     /// <summary>Every setting of a run that affects its results, plus when it started and with what: the commit, whether
     /// the build was dirty, the TorchSharp, libtorch and .NET versions (not compared on resume; see <see cref="Resumed"/>).</summary>

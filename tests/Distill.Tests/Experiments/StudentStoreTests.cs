@@ -170,6 +170,9 @@ public class StudentStoreTests
             Comparison.Run(data, c with { OutDir = outDir, Force = true });
             Assert.False(Directory.Exists(Path.Combine(dir, "students")));
             Assert.True(File.Exists(Path.Combine(outDir, "scratch", "seed0", Checkpoint.FileName)));
+            // Each run's record names the budget its settings came from (no recipe run recorded it).
+            using (var record = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "scratch", "seed0", "run.json"))))
+                Assert.Equal(c.Budget.Name(), record.RootElement.GetProperty("budget").GetString());
 
             Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", "off");
             Comparison.Run(data, c);
