@@ -39,13 +39,20 @@ AppDomain.CurrentDomain.UnhandledException += (_, e) =>
     Distill.Notebooks.NotebookRunner.EndProcess(1);
 };
 var code = Dispatch();
-// A cell's foreground thread (IsBackground = false, a loop that never ends) kept `distill run` alive after its reports
-// were written and its result printed: returning from Main waits for every foreground thread. The run is over here.
+// Returning from Main waits for every foreground thread a cell started: one that throws later still fails the run (the
+// handler above, exit 1), but one that never ends (IsBackground = false, a loop) kept `distill run` alive after its
+// reports were written and its result printed. So the wait is bounded: past it, the process ends with the run's code.
 if (args is ["run", ..])
 {
-    Console.Out.Flush();
-    Console.Error.Flush();
-    Environment.Exit(code);
+    var grace = TimeSpan.FromSeconds(10);
+    new Thread(() =>
+    {
+        Thread.Sleep(grace);
+        Console.Error.WriteLine($"warning: a thread a cell started was still running {grace.TotalSeconds:0} s after the run ended; the process ends without it.");
+        Console.Out.Flush();
+        Console.Error.Flush();
+        Environment.Exit(code);
+    }) { IsBackground = true, Name = "distill run: end of the grace period" }.Start();
 }
 return code;
 

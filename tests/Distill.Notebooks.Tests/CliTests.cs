@@ -113,6 +113,7 @@ public class CliTests
             Assert.True(File.Exists(Path.Combine(dir, "out", name + ".html")), run.Output);
             Assert.Equal("succeeded", TestSupport.ReadJson(Path.Combine(dir, "out", name + ".manifest.json"))["status"]!.GetValue<string>());
             if (nb == handler) Assert.Contains("warning: exit-blocks.ipynb: a ProcessExit handler added by the notebook had not returned 5 s after", run.Output, StringComparison.Ordinal);
+            else Assert.Contains("warning: a thread a cell started was still running 10 s after the run ended; the process ends without it.", run.Output, StringComparison.Ordinal);
         }
         using var failing = new DistillProcess.Running(Cli("run", TestSupport.WriteNotebook(dir, "fails.ipynb",
             ("new System.Threading.Thread(() => { while (true) System.Threading.Thread.Sleep(100); }) { IsBackground = false }.Start();", null),
