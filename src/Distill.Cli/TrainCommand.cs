@@ -218,8 +218,14 @@ static class TrainCommand
             // The student's folder judges this command's options before any teacher trains: kd-multi given other teachers
             // trained them into --out before the student's folder refused the command, and a refused --resume had
             // already added a resume to teacher/run.json.
-            if (outRoot is not null && (teacherArg is not null || choice?.Method.TrainsOwnTeachers == true))
-                Trainer.CheckOptions(Path.Combine(outRoot, "student"), common.Settings, common.Resume, common.Force);
+            var trainsTeachers = teacherArg is not null || choice?.Method.TrainsOwnTeachers == true;
+            var studentOptions = common with
+            {
+                Name = choice is not null ? $"{studentName} ({choice.Label})" : teacherArg is null ? studentName : $"{studentName} (kd)",
+                Epochs = r.GetValue(epochs) ?? 10,
+                OutDir = outRoot is null ? null : trainsTeachers ? Path.Combine(outRoot, "student") : outRoot,
+            };
+            if (trainsTeachers && studentOptions.OutDir is { } studentDir) Trainer.CheckOptions(studentDir, studentOptions);
             DistillModel? teacherModel = null;
             var extraTeachers = new List<DistillModel>();
             ImageDataset? teacherSet = null;
@@ -270,12 +276,7 @@ static class TrainCommand
                     if (choice is null) objective = new Objective().Add(new CrossEntropyTerm(), 1 - a).Add(new KdTerm(temp), a);
                 }
                 using var student = Build(studentName, data, common.Seed);
-                var result = Trainer.Train(student, transfer, objective, common with
-                {
-                    Name = choice is not null ? $"{studentName} ({choice.Label})" : teacherModel is null ? studentName : $"{studentName} (kd)",
-                    Epochs = r.GetValue(epochs) ?? 10,
-                    OutDir = outRoot is null ? null : teacherModel is null && extraTeachers.Count == 0 ? outRoot : Path.Combine(outRoot, "student"),
-                }, teacherModel);
+                var result = Trainer.Train(student, transfer, objective, studentOptions, teacherModel);
                 Console.WriteLine($"{result}; {result.Parameters:N0} parameters; weights sha256 {result.WeightsSha256}");
                 if (result.Warning is { } warning) Console.Error.WriteLine($"warning: {warning} (flagged in metrics.csv)");
                 return 0;

@@ -86,16 +86,19 @@ public class RunFolderTests
         // teacher-1-mlp-24/ that deploy export then listed), and a refused --resume added a resume to teacher records.
         var records = Directory.GetFiles(dir, "run.json", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllText);
         string[] others = [.. args.Select(a => a == "teachers=mlp-32,mlp-64" ? "teachers=mlp-24" : a)];
-        foreach (var (extra, error) in new[]
+        var epochs = Array.IndexOf(args, "--epochs");
+        string[] longer = [.. args[..(epochs + 1)], "2", .. args[(epochs + 2)..]]; // the student's own option, not the teachers'
+        foreach (var (command, error, named) in new[]
                  {
-                     (Array.Empty<string>(), $"error: --out {Path.Combine(dir, "student")} holds another run (mlp-32 (kd-multi:teachers=mlp-32,mlp-64), seed 0, started "),
-                     (["--resume"], $"error: --resume {Path.Combine(dir, "student")}: the run there was started with other settings (method: kd-multi "),
+                     (others, $"error: --out {Path.Combine(dir, "student")} holds another run (mlp-32 (kd-multi:teachers=mlp-32,mlp-64), seed 0, started ", "teachers=mlp-24"),
+                     ([.. others, "--resume"], $"error: --resume {Path.Combine(dir, "student")}: the run there was started with other settings (method: kd-multi ", "teachers=mlp-24"),
+                     ([.. longer, "--resume"], $"error: --resume {Path.Combine(dir, "student")}: the run there was started with other settings (epochs: 1 → 2)", "epochs"),
                  })
         {
-            var refused = DistillProcess.Run([.. others, .. extra]);
+            var refused = DistillProcess.Run(command);
             Assert.Equal(1, refused.Exit);
             Assert.StartsWith(error, refused.Err.Trim(), StringComparison.Ordinal);
-            Assert.Contains("teachers=mlp-24", refused.Err);
+            Assert.Contains(named, refused.Err);
             Assert.DoesNotContain("epoch", refused.Out); // nothing trained
             Assert.Equal(["student", "teacher-1-mlp-32", "teacher-2-mlp-64"], Directory.GetDirectories(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
             Assert.Equal(records, Directory.GetFiles(dir, "run.json", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllText));

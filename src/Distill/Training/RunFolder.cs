@@ -268,7 +268,14 @@ sealed class RunFolder : IDisposable
     /// anything is built or trained) decide, for a command that trains something else first (teachers before their
     /// student): the refusal then comes before that training, and nothing is written. A folder without a readable
     /// record, --force, and settings that only the trained models give are left to <see cref="Open"/>.</summary>
-    public static void CheckOptions(string dir, IReadOnlyDictionary<string, string> options, bool resume, bool force)
+    public static void CheckOptions(string dir, TrainOptions options)
+    {
+        var known = Invariant(() => OptionSettings(options));
+        foreach (var (k, v) in options.Settings) known[k] = v; // last, as the record applies them
+        CheckOptions(dir, known, options.Resume, options.Force);
+    }
+
+    static void CheckOptions(string dir, IReadOnlyDictionary<string, string> options, bool resume, bool force)
     {
         var path = Path.Combine(dir, SettingsFile);
         if (force || !File.Exists(path) || RecordProblem(path) is not null) return;
@@ -399,20 +406,32 @@ sealed class RunFolder : IDisposable
         // a weight schedule's points, which records print with the current culture) are spelled the invariant way: a run
         // started from a notebook in a kernel under LANG=de_DE wrote "lr=0,05" and no longer matched the CLI's record.
         // Set for this call only: the caller's culture (the user's, in a notebook) is put back.
+        return Invariant(() => InvariantSettings(o, student, objective, data, teacher));
+    }
+
+    static T Invariant<T>(Func<T> read)
+    {
         var callers = System.Globalization.CultureInfo.CurrentCulture;
         System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
-        try { return InvariantSettings(o, student, objective, data, teacher); }
+        try { return read(); }
         finally { System.Globalization.CultureInfo.CurrentCulture = callers; }
     }
 
+    /// <summary>The settings <paramref name="o"/> gives before any model or data is built (its own extra settings aside):
+    /// what <see cref="CheckOptions(string, TrainOptions)"/> compares. Called under the invariant culture.</summary>
+    static Dictionary<string, string> OptionSettings(TrainOptions o) => new()
+    {
+        ["name"] = o.Name, ["seed"] = $"{o.Seed}", ["epochs"] = $"{o.Epochs}", ["batch_size"] = $"{o.BatchSize}",
+        ["optimizer"] = o.Optimizer.ToString(), ["schedule"] = o.Schedule.ToString(), ["warmup_epochs"] = $"{o.WarmupEpochs}",
+        ["clip_grad_norm"] = o.ClipGradNorm?.ToString() ?? "none", ["augment"] = o.Augment.ToString(),
+        ["validation"] = $"{o.ValidationCount} (seed {o.ValidationSeed})", ["device"] = o.Device,
+    };
+
     static Dictionary<string, string> InvariantSettings(TrainOptions o, DistillModel student, Objective objective, ImageDataset data, DistillModel? teacher)
     {
-        var s = new Dictionary<string, string>
+        var s = new Dictionary<string, string>(OptionSettings(o))
         {
-            ["name"] = o.Name, ["seed"] = $"{o.Seed}", ["epochs"] = $"{o.Epochs}", ["batch_size"] = $"{o.BatchSize}",
-            ["optimizer"] = o.Optimizer.ToString(), ["schedule"] = o.Schedule.ToString(), ["warmup_epochs"] = $"{o.WarmupEpochs}",
-            ["clip_grad_norm"] = o.ClipGradNorm?.ToString() ?? "none", ["augment"] = o.Augment.ToString(),
-            ["validation"] = $"{o.ValidationCount} (seed {o.ValidationSeed})", ["device"] = o.Device, ["threads"] = $"{TorchRuntime.Threads}",
+            ["threads"] = $"{TorchRuntime.Threads}",
             ["student"] = $"{student.GetType().Name}, {student.ParameterCount} parameters",
             ["teacher"] = teacher is null ? "none" : $"{teacher.GetType().Name}, {teacher.ParameterCount} parameters",
             ["objective"] = string.Join(" + ", objective.Terms.Select(t => $"{(t.Weight is ConstantSchedule c ? c.Value.ToString(System.Globalization.CultureInfo.InvariantCulture) : t.Weight.ToString())}·{t.Term.Name}")),

@@ -38,9 +38,8 @@ public static class Trainer
     public static void ClaimOut(string outRoot, Func<string, bool> writes, bool force, bool resume, TextWriter? log) =>
         RunFolder.ClaimOut(outRoot, writes, force, resume, log);
 
-    /// <inheritdoc cref="RunFolder.CheckOptions"/>
-    public static void CheckOptions(string dir, IReadOnlyDictionary<string, string> options, bool resume, bool force) =>
-        RunFolder.CheckOptions(dir, options, resume, force);
+    /// <inheritdoc cref="RunFolder.CheckOptions(string, TrainOptions)"/>
+    public static void CheckOptions(string dir, TrainOptions options) => RunFolder.CheckOptions(dir, options);
 
     /// <inheritdoc cref="RunFolder.DistillationRunFolder"/>
     public static bool DistillationRunFolder(string rel) => RunFolder.DistillationRunFolder(rel);
