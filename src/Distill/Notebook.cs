@@ -43,6 +43,20 @@ public static class Notebook
     /// row), as <c>distill run</c> does per notebook: in one kernel, a divergence in one notebook marked the next one's rows.</summary>
     public static NotebookEnvironment Start(int? threads = null, long seed = 0)
     {
+        try { return StartTorch(threads, seed); }
+        // A notebook without TorchSharp's #r (the library references it, the kernel has no copy of its own) failed with
+        // the runtime's bare "Could not load file or assembly 'TorchSharp, ...'".
+        catch (FileNotFoundException e) when (e.FileName?.StartsWith("TorchSharp,", StringComparison.Ordinal) == true)
+        {
+            var version = typeof(Notebook).Assembly.GetReferencedAssemblies().FirstOrDefault(a => a.Name == "TorchSharp")?.Version;
+            throw new InvalidOperationException("Distill.Notebook.Start: TorchSharp is not loaded in this kernel. Add " +
+                $"#r \"nuget: TorchSharp-cpu, {version?.ToString(3) ?? "0.107.0"}\" to a cell before this one (as the notebooks' first cell has it), run it, then run Start() again.", e);
+        }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // its TorchSharp types load inside Start's try
+    static NotebookEnvironment StartTorch(int? threads, long seed)
+    {
         StartCalls++;
         Training.TrainingWarnings.Clear();
         TorchRuntime.Initialize(threads);

@@ -23,7 +23,8 @@ public static class Charts
         var traces = new List<JsonObject>();
         foreach (var (name, points) in groups)
         {
-            traces.Add(Scatter($"{name} (mean)", [.. points.Select(p => p.X)], [.. points.Select(p => p.PerSeed.Average())], "lines+markers"));
+            // A point with no seeds has no mean (Average threw "Sequence contains no elements"): a gap, as NaN is.
+            traces.Add(Scatter($"{name} (mean)", [.. points.Select(p => p.X)], [.. points.Select(p => p.PerSeed.Length > 0 ? p.PerSeed.Average() : double.NaN)], "lines+markers"));
             var xs = points.SelectMany(p => p.PerSeed.Select(_ => p.X)).ToList();
             if (xs.Count > points.Count)
             {
@@ -109,6 +110,11 @@ public static class Charts
     /// <summary>A mosaic of grey images [N, 1, H, W] (uint8 or float) as one heatmap, <paramref name="columns"/> per row.</summary>
     public static Figure ImageGrid(string title, Tensor images, int columns = 10)
     {
+        // Divided by below (DivideByZeroException); no images left TorchSharp's accessor to throw from inside.
+        ArgumentOutOfRangeException.ThrowIfLessThan(columns, 1);
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.dim() is not (3 or 4) || images.shape[0] == 0)
+            throw new ArgumentException($"ImageGrid needs at least one image, [N, 1, H, W] or [N, H, W]; got shape [{string.Join(", ", images.shape)}].", nameof(images));
         using var scope = NewDisposeScope();
         var x = images.to(ScalarType.Float32).cpu();
         if (x.dim() == 4) x = x[.., 0];
@@ -142,6 +148,8 @@ public static class Charts
     {
         using var t = map2d.detach().to(ScalarType.Float64).cpu().contiguous();
         if (t.dim() != 2) throw new ArgumentException($"Expected a 2-D tensor, got shape [{string.Join(", ", t.shape)}].", nameof(map2d));
+        // An empty map has no cells to draw (TorchSharp's accessor threw on it): an empty heatmap.
+        if (t.numel() == 0) return new JsonObject { ["type"] = "heatmap", ["z"] = new JsonArray(), ["showscale"] = showScale };
         var flat = t.data<double>().ToArray();
         int cols = (int)t.shape[1];
         var z = new JsonArray([.. Enumerable.Range(0, (int)t.shape[0]).Select(r => (JsonNode)Numbers(flat.AsSpan(r * cols, cols).ToArray()))]);

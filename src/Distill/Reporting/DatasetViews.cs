@@ -48,16 +48,24 @@ public static class DatasetViews
             [("train", train.Select(c => 100 * c / nTrain)), ("test", test.Select(c => 100 * c / nTest))]);
     }
 
-    /// <summary>The first <paramref name="perClass"/> training images of every class, one class per row.</summary>
+    /// <summary>The first <paramref name="perClass"/> training images of every class, one class per row; a class with
+    /// fewer (a subset, a class left out) leaves the rest of its row empty, so every row stays its class's.</summary>
     public static Figure Samples(ImageDataset data, int perClass = 10)
     {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfLessThan(perClass, 1);
         using var scope = NewDisposeScope();
-        var picks = new List<long>();
         var labels = data.Train.Labels.cpu().data<long>().ToArray();
+        var source = data.Train.Images.to(ScalarType.Float32).cpu();
+        // NaN draws as an empty cell: the picks were laid out one after another, so a short class moved every later
+        // class up a row, under the wrong name.
+        var images = full([(long)data.NumClasses * perClass, .. source.shape.Skip(1)], float.NaN);
         for (int c = 0; c < data.NumClasses; c++)
-            picks.AddRange(Enumerable.Range(0, labels.Length).Where(i => labels[i] == c).Take(perClass).Select(i => (long)i));
-        var images = data.Train.Images.index_select(0, tensor(picks.ToArray(), device: data.Train.Images.device));
-        if (data.Channels > 1) images = images.to(ScalarType.Float32).mean([1], keepdim: true);
+        {
+            var picked = Enumerable.Range(0, labels.Length).Where(i => labels[i] == c).Take(perClass).ToArray();
+            for (int j = 0; j < picked.Length; j++) images[(long)c * perClass + j] = source[picked[j]];
+        }
+        if (data.Channels > 1) images = images.mean([1], keepdim: true);
         return Charts.ImageGrid($"{data.Name}: {perClass} training images per class ({string.Join(", ", data.Classes.Take(10))}{(data.NumClasses > 10 ? ", …" : "")})",
             images, perClass);
     }

@@ -48,6 +48,24 @@ public sealed class LiveLog(ILiveOutput host, TextWriter fallback) : TextWriter
 
     public override void WriteLine(string? value) => Write(value + "\n");
 
+    /// <summary>Shows a pending partial line (text written without a newline): it was kept until the next '\n', so a
+    /// Flush or Dispose lost it, where any TextWriter shows what it was given.</summary>
+    public override void Flush()
+    {
+        lock (gate)
+        {
+            if (partial.Length == 0) return;
+            Line(partial.ToString());
+            partial.Clear();
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) Flush();
+        base.Dispose(disposing);
+    }
+
     void Line(string line)
     {
         var current = host.CurrentCell;

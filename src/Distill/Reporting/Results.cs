@@ -35,6 +35,10 @@ public static class Results
 {
     public const string FileVariable = "DISTILL_RESULTS";
 
+    /// <summary>A row's numbers may be NaN or infinite (a diverged run's accuracy): written as "NaN", "Infinity", and
+    /// read back, where the default options refused to write the row at all.</summary>
+    static readonly JsonSerializerOptions RowJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     /// <summary>Writes the row; a run of this notebook that raised a training warning (a divergence) is attached to it,
     /// so a number from a diverged run never stands in the results table unmarked.</summary>
     public static ResultRow Record(ResultRow row)
@@ -45,7 +49,7 @@ public static class Results
         if (!string.IsNullOrEmpty(path))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-            File.AppendAllText(path, JsonSerializer.Serialize(row) + "\n");
+            File.AppendAllText(path, JsonSerializer.Serialize(row, RowJson) + "\n");
         }
         return row;
     }
@@ -59,7 +63,7 @@ public static class Results
         {
             n++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            try { rows.Add(JsonSerializer.Deserialize<ResultRow>(line) ?? throw new JsonException("null row")); }
+            try { rows.Add(JsonSerializer.Deserialize<ResultRow>(line, RowJson) ?? throw new JsonException("null row")); }
             catch (JsonException e) { throw new InvalidDataException($"{path}:{n}: not a result row ({e.Message}). Delete the file and re-run the notebook.", e); }
         }
         return rows;
@@ -83,7 +87,7 @@ public static class Results
         return new DataFrame(
             new StringDataFrameColumn("claim", list.Select(r => r.Claim)),
             new StringDataFrameColumn("metric", list.Select(r => r.Metric)),
-            new StringDataFrameColumn("ours", list.Select(r => $"{r.Ours:F2} ± {r.OursStd:F2}")),
+            new StringDataFrameColumn("ours", list.Select(r => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{r.Ours:F2} ± {r.OursStd:F2}"))),
             new Int32DataFrameColumn("seeds", list.Select(r => r.Seeds)),
             new StringDataFrameColumn("paper", list.Select(r => r.PaperValue)),
             new StringDataFrameColumn("verdict", list.Select(r => r.VerdictText)));

@@ -7,8 +7,9 @@ public sealed record RunRow(string Name, int Seed, double BestAccuracy, double L
 /// <summary>Mean ± sample standard deviation (n − 1) of a group of runs with the same name.</summary>
 public sealed record RunSummary(string Name, int Runs, double BestMean, double BestStd, double LastMean, double LastStd, long Parameters)
 {
-    public string Best => $"{BestMean:F2} ± {BestStd:F2}";
-    public string Last => $"{LastMean:F2} ± {LastStd:F2}";
+    // Invariant, as the records, charts and formatters are: under LANG=de_DE a table showed "72,40 ± 1,25" beside "70.5".
+    public string Best => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{BestMean:F2} ± {BestStd:F2}");
+    public string Last => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{LastMean:F2} ± {LastStd:F2}");
     public override string ToString() => $"{Name}: best {Best}, last {Last} ({Runs} seed{(Runs == 1 ? "" : "s")})";
 }
 

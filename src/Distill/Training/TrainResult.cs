@@ -42,7 +42,8 @@ public sealed class TrainResult
 
     public RunRow Row => new(Name, Seed, BestAccuracy, LastAccuracy, BestEpoch, Parameters, Warning);
 
-    public override string ToString() => $"{Name} seed {Seed}: best {BestAccuracy:F2}% (epoch {BestEpoch}), last {LastAccuracy:F2}%";
+    public override string ToString() =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Name} seed {Seed}: best {BestAccuracy:F2}% (epoch {BestEpoch}), last {LastAccuracy:F2}%");
 }
 
 /// <summary>Loss-term columns of a history, shared by metrics.csv and the notebook tables.</summary>

@@ -432,10 +432,12 @@ sealed class TrainingRun : IDisposable
     string Describe(EpochMetrics m, List<EpochMetrics> history)
     {
         var best = history.MaxBy(h => h.ValidationAccuracy ?? h.TestAccuracy)!;
-        var termText = m.TermLosses.Count > 1 ? $" ({string.Join(", ", m.TermLosses.Select(t => $"{t.Name} {t.Value:F4}"))})" : "";
-        var valText = m.ValidationAccuracy is double v ? $"  val {v:F2}%" : "";
-        return $"{o.Name} epoch {m.Epoch,3}/{o.Epochs}  lr {m.LearningRate:G4}  loss {m.TrainLoss:F4}{termText}  train {m.TrainAccuracy:F2}%{valText}  test {m.TestAccuracy:F2}%" +
-               $"  (best {best.TestAccuracy:F2}% @{best.Epoch})  {m.Seconds:F1}s  {m.SamplesPerSecond:N0} img/s";
+        // Invariant, as every record is: under LANG=de_DE the lines read "lr 0,06913 loss 1,8773 ... 4.121 img/s".
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var termText = m.TermLosses.Count > 1 ? $" ({string.Join(", ", m.TermLosses.Select(t => string.Create(inv, $"{t.Name} {t.Value:F4}")))})" : "";
+        var valText = m.ValidationAccuracy is double v ? string.Create(inv, $"  val {v:F2}%") : "";
+        return string.Create(inv, $"{o.Name} epoch {m.Epoch,3}/{o.Epochs}  lr {m.LearningRate:G4}  loss {m.TrainLoss:F4}{termText}  train {m.TrainAccuracy:F2}%{valText}  test {m.TestAccuracy:F2}%") +
+               string.Create(inv, $"  (best {best.TestAccuracy:F2}% @{best.Epoch})  {m.Seconds:F1}s  {m.SamplesPerSecond:N0} img/s");
     }
 
     public void Dispose()

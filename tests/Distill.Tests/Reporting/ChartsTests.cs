@@ -1,5 +1,7 @@
 using Distill.Native;
+using Distill.Data;
 using Distill.Reporting;
+using Distill.Tests.Training;
 using static TorchSharp.torch;
 
 namespace Distill.Tests.Reporting;
@@ -18,6 +20,32 @@ public class ChartsTests
         Assert.Equal(2, chart.Traces.Count);
         Assert.Contains("teacher", html);
         Assert.Contains("90.25", html);
+    }
+
+    /// <summary>Empty input: an empty figure or an error naming the argument, not TorchSharp's "startingIndex", a
+    /// DivideByZeroException or "Sequence contains no elements".</summary>
+    [Fact]
+    public void Empty_or_zero_input_gives_an_empty_figure_or_names_the_argument()
+    {
+        Assert.Single(Charts.Heatmap("empty", zeros(0, 0)).Traces);
+        Assert.Equal("images", Assert.Throws<ArgumentException>(() => Charts.ImageGrid("none", zeros(0, 1, 28, 28))).ParamName);
+        Assert.Equal("columns", Assert.Throws<ArgumentOutOfRangeException>(() => Charts.ImageGrid("x", zeros(2, 1, 4, 4), columns: 0)).ParamName);
+        var sweep = Charts.Sweep("s", "T", "%", [("kd", [(1.0, Array.Empty<double>()), (4.0, [85.0])])]);
+        Assert.Contains("null", Json(sweep)); // the point without seeds is a gap
+    }
+
+    /// <summary>One row per class: a class with fewer images than perClass (or none, left out) moved every later class
+    /// up a row, under the wrong name.</summary>
+    [Fact]
+    public void Samples_keep_each_class_on_its_own_row_when_one_is_short()
+    {
+        using var data = TinyData.FashionMnist2k.WithoutClass(3);
+        var grid = DatasetViews.Samples(data, perClass: 4);
+        var z = grid.Traces[0]["z"]!.AsArray();
+        Assert.Equal(10 * 29, z.Count); // 10 rows of 28 pixels and a separator
+        // Class 3's row is empty: every image cell (the one-pixel separators after each image are 0) is a gap.
+        Assert.All(z.Skip(3 * 29).Take(28), row => Assert.All(row!.AsArray().Where((_, i) => i % 29 != 28), v => Assert.Null(v)));
+        Assert.Contains(z.Skip(4 * 29).Take(28), row => row!.AsArray().Any(v => v is not null)); // class 4 is in its own row
     }
 
     [Fact]

@@ -7,6 +7,35 @@ public class ResultsTests
 {
     static ResultRow Row(double ours) => new("Hinton 2015", "KD helps a small student", "FMNIST 2k", "test acc %", ours, 0.1, 3, "146 → 74 errors", "reproduced", "smoke");
 
+    /// <summary>A diverged run's number is NaN: the row threw ("cannot be written as valid JSON") and was lost.</summary>
+    [Fact]
+    public void A_row_with_a_nan_or_infinite_number_is_recorded_and_read_back()
+    {
+        var file = Path.Combine(Directory.CreateTempSubdirectory().FullName, "results.jsonl");
+        Environment.SetEnvironmentVariable(Results.FileVariable, file);
+        try { Results.Record(Row(double.NaN) with { OursStd = double.PositiveInfinity }); }
+        finally { Environment.SetEnvironmentVariable(Results.FileVariable, null); }
+        var row = Assert.Single(Results.Read(file));
+        Assert.True(double.IsNaN(row.Ours));
+        Assert.Equal(double.PositiveInfinity, row.OursStd);
+    }
+
+    /// <summary>The table's numbers are invariant, as the records are: under a comma-decimal culture it showed "84,50 ± 0,10".</summary>
+    [Fact]
+    public void Tables_spell_numbers_the_same_under_any_culture()
+    {
+        var comma = (System.Globalization.CultureInfo)System.Globalization.CultureInfo.InvariantCulture.Clone();
+        comma.NumberFormat.NumberDecimalSeparator = ",";
+        var callers = System.Globalization.CultureInfo.CurrentCulture;
+        System.Globalization.CultureInfo.CurrentCulture = comma;
+        try
+        {
+            Assert.Equal("84.50 ± 0.10", Results.ToDataFrame([Row(84.5)]).Columns["ours"][0]);
+            Assert.Equal("80.00 ± 1.41", new Distill.Training.RunSummary("kd", 2, 80, Math.Sqrt(2), 79, 1, 10).Best);
+        }
+        finally { System.Globalization.CultureInfo.CurrentCulture = callers; }
+    }
+
     [Fact]
     public void Record_appends_rows_to_the_file_named_by_the_variable_and_Read_returns_them()
     {
