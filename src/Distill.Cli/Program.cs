@@ -38,6 +38,10 @@ AppDomain.CurrentDomain.UnhandledException += (_, e) =>
     Console.Error.WriteLine($"error: {Distill.Notebooks.NotebookRunner.BackgroundFailure(e.ExceptionObject)}");
     Distill.Notebooks.NotebookRunner.EndProcess(1);
 };
+// Once the runtime stops waiting for foreground threads it raises ProcessExit (whose cell handlers take up to 5 s each):
+// the process is ending then, and the grace period below has nothing left to cut short. Registered before any cell's.
+var exiting = false;
+AppDomain.CurrentDomain.ProcessExit += (_, _) => Volatile.Write(ref exiting, true);
 var code = Dispatch();
 // Returning from Main waits for every foreground thread a cell started: one that throws later still fails the run (the
 // handler above, exit 1), but one that never ends (IsBackground = false, a loop) kept `distill run` alive after its
@@ -48,6 +52,7 @@ if (args is ["run", ..])
     new Thread(() =>
     {
         Thread.Sleep(grace);
+        if (Volatile.Read(ref exiting)) return;
         Console.Error.WriteLine($"warning: a thread a cell started was still running {grace.TotalSeconds:0} s after the run ended; the process ends without it.");
         Console.Out.Flush();
         Console.Error.Flush();

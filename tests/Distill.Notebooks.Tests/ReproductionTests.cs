@@ -133,6 +133,10 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Contains($"\n- commit: not a git checkout; the library ran was built from {library} with uncommitted changes\n",
             Distill.Notebooks.Reports.ReproductionReport.Markdown(outside).ReplaceLineEndings("\n"));
 
+        // A diverged run's NaN: results.json (written first) threw on it, and the index and results.md were lost too.
+        var diverged = run.Result with { Notebooks = [.. run.Result.Notebooks.Select(n => n with { Rows = [.. n.Rows.Select(r => r with { Ours = double.NaN })] })] };
+        Assert.Equal("NaN", Distill.Notebooks.Reports.ReproductionReport.Json(diverged)["results"]![0]!["Ours"]!.GetValue<string>());
+
         var json = TestSupport.ReadJson(run.Result.Files.ResultsJson);
         Assert.Equal(1, json["exitCode"]!.GetValue<int>());
         Assert.Equal("00-records", json["results"]![0]!["Notebook"]!.GetValue<string>());

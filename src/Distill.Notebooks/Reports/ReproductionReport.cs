@@ -89,7 +89,8 @@ public static class ReproductionReport
             })]),
             ["results"] = new JsonArray([.. r.Rows.Select(x =>
             {
-                var row = JsonSerializer.SerializeToNode(x.Row)!.AsObject();
+                // The rows' own options: a diverged run's NaN threw here and lost results.json, index.html and results.md.
+                var row = JsonSerializer.SerializeToNode(x.Row, Distill.Reporting.Results.RowJson)!.AsObject();
                 row.Insert(0, "Notebook", x.Notebook.Name);
                 return (JsonNode)row;
             })]),

@@ -55,7 +55,7 @@ public sealed record MethodParameter(string Name, string Description, double Def
 /// the method declares and every number is inside its range, or construction fails with a message that says which
 /// key, the valid keys or the valid range.
 /// </summary>
-public sealed class MethodSettings
+public sealed partial class MethodSettings
 {
     readonly Method method;
     readonly Dictionary<string, string> values;
@@ -84,6 +84,17 @@ public sealed class MethodSettings
             values[key] = p.IsText ? Spelled(value) : NumberText.Canonical(value);
         }
     }
+
+    /// <summary><see cref="Spelled"/> inside a recorded method or run name ("mlkd temperatures=2, 3.0 weight=0.2",
+    /// "mlp-32 (mlkd:temperatures=2, 3.0)"): spaces after commas dropped, each number after '=' or ',' canonical.</summary>
+    internal static string RespellLists(string text) =>
+        ListNumber().Replace(SpaceAfterComma().Replace(text, ","), m => NumberText.Canonical(m.Value));
+
+    [System.Text.RegularExpressions.GeneratedRegex(@",\s+")]
+    private static partial System.Text.RegularExpressions.Regex SpaceAfterComma();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?<=[=,])[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?(?=[,\s)]|$)")]
+    private static partial System.Text.RegularExpressions.Regex ListNumber();
 
     /// <summary>A list in one spelling too (temperatures=2, 3.0 → 2,3): a --resume typed with other spaces or digits was
     /// refused as a changed setting. A list with an empty item is kept as given, for <see cref="Items"/> to name.</summary>

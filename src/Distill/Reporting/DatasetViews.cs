@@ -56,14 +56,15 @@ public static class DatasetViews
         ArgumentOutOfRangeException.ThrowIfLessThan(perClass, 1);
         using var scope = NewDisposeScope();
         var labels = data.Train.Labels.cpu().data<long>().ToArray();
-        var source = data.Train.Images.to(ScalarType.Float32).cpu();
         // NaN draws as an empty cell: the picks were laid out one after another, so a short class moved every later
-        // class up a row, under the wrong name.
-        var images = full([(long)data.NumClasses * perClass, .. source.shape.Skip(1)], float.NaN);
+        // class up a row, under the wrong name. Only the picked images are converted (not the whole split).
+        var images = full([(long)data.NumClasses * perClass, .. data.Train.Images.shape.Skip(1)], float.NaN);
         for (int c = 0; c < data.NumClasses; c++)
         {
-            var picked = Enumerable.Range(0, labels.Length).Where(i => labels[i] == c).Take(perClass).ToArray();
-            for (int j = 0; j < picked.Length; j++) images[(long)c * perClass + j] = source[picked[j]];
+            var picked = Enumerable.Range(0, labels.Length).Where(i => labels[i] == c).Take(perClass).Select(i => (long)i).ToArray();
+            if (picked.Length == 0) continue;
+            var chosen = data.Train.Images.index_select(0, tensor(picked, device: data.Train.Images.device)).to(ScalarType.Float32).cpu();
+            images[TensorIndex.Slice((long)c * perClass, (long)c * perClass + picked.Length)] = chosen;
         }
         if (data.Channels > 1) images = images.mean([1], keepdim: true);
         return Charts.ImageGrid($"{data.Name}: {perClass} training images per class ({string.Join(", ", data.Classes.Take(10))}{(data.NumClasses > 10 ? ", …" : "")})",

@@ -37,7 +37,7 @@ public static class Results
 
     /// <summary>A row's numbers may be NaN or infinite (a diverged run's accuracy): written as "NaN", "Infinity", and
     /// read back, where the default options refused to write the row at all.</summary>
-    static readonly JsonSerializerOptions RowJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+    public static readonly JsonSerializerOptions RowJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     /// <summary>Writes the row; a run of this notebook that raised a training warning (a divergence) is attached to it,
     /// so a number from a diverged run never stands in the results table unmarked.</summary>

@@ -200,6 +200,9 @@ sealed class RunFolder : IDisposable
         // Empty is the default (a command without a teacher refuses --teacher-epochs, so it never meets a number).
         if (key == "teacher_epochs" && value == "") return $"{TrainOptions.DefaultTeacherEpochs}";
         if (key == "augment" && value is not null) return Augmentation.Respell(value);
+        // A method's list settings are kept in one spelling since 317c404 ("2, 3.0" is 2,3); a record from before kept them
+        // as typed, and the same command's --resume was refused.
+        if (key is "method" or "name" && value is not null) return Methods.MethodSettings.RespellLists(value);
         if (key == "device" && value is not null)
         {
             try { return TorchRuntime.ResolveDevice(value).ToString(); }
@@ -225,6 +228,12 @@ sealed class RunFolder : IDisposable
     static Dictionary<string, string> Resumed(IReadOnlyDictionary<string, string> old, IReadOnlyDictionary<string, string> now)
     {
         var record = new Dictionary<string, string>(now);
+        // The record keeps vouching for the checkpoint, whose stamp is the digest of the settings it was trained with:
+        // a setting spelled otherwise this time (auto for cpu) or recorded only since (budget) changed the record's
+        // digest, and a finished run (no checkpoint written again) was refused as another run's at its next resume.
+        foreach (var key in now.Keys.Where(k => !NotCompared.Contains(k)).ToList())
+            if (old.TryGetValue(key, out var kept)) record[key] = kept;
+            else if (RecordedSince.Contains(key)) record.Remove(key);
         foreach (var key in Provenance.Append("started"))
             if (old.TryGetValue(key, out var was)) record[key] = was;
             else record.Remove(key);
@@ -282,7 +291,7 @@ sealed class RunFolder : IDisposable
         var old = Read(path);
         var changed = Differences(old.Where(kv => options.ContainsKey(kv.Key)).ToDictionary(), options);
         if (resume && changed.Count > 0) throw OtherSettings(dir, changed);
-        if (!resume && HoldsRun(dir)) throw new InvalidOperationException(HeldRunError(dir, resumable: true, changed.Count > 0 ? changed : null));
+        if (!resume && HoldsRun(dir)) throw new InvalidOperationException(HeldRunError(dir, resumable: true, changed));
     }
 
     static InvalidOperationException OtherSettings(string dir, List<string> changed) =>
@@ -384,9 +393,11 @@ sealed class RunFolder : IDisposable
     /// listing and TensorBoard then met both); null when none does.</summary>
     public static string? InsideRunError(string outRoot)
     {
+        // A readable run record only: a project folder with some other tool's metrics.csv or run.json is no run of ours.
         for (var up = Directory.GetParent(Path.GetFullPath(outRoot)); up is not null; up = up.Parent)
-            if (HoldsRun(up.FullName))
-                return $"--out {outRoot} is inside the run folder {up.FullName} ({Describe(Path.Combine(up.FullName, SettingsFile))}); give a folder outside it.";
+            if (TryRead(Path.Combine(up.FullName, SettingsFile)) is { } record)
+                return $"--out {outRoot} is inside the run folder {up.FullName} ({record.GetValueOrDefault("name", "?")}, seed {record.GetValueOrDefault("seed", "?")}, " +
+                       $"started {record.GetValueOrDefault("started", "?")}); give a folder outside it.";
         return null;
     }
 

@@ -294,6 +294,49 @@ public class TrainerTests
         Assert.Equal(record["commit"], third["commit"]);
     }
 
+    /// <summary>A finished run resumed with a setting spelled otherwise (device cpu for auto) or recorded only since
+    /// (a recipe's budget) took the new text into its record, whose digest then no longer matched the checkpoint's stamp
+    /// (a finished run writes no checkpoint again): the next resume was refused as another run's.</summary>
+    [Fact]
+    public void A_finished_run_resumes_again_after_a_resume_that_spelled_a_setting_otherwise()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Device = "auto" });
+        for (var i = 0; i < 2; i++)
+            using (var m = Mlp(0))
+                Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true, Device = "cpu", Settings = new Dictionary<string, string> { ["budget"] = "smoke" } });
+        var record = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(Path.Combine(dir.Path, "run.json")))!;
+        Assert.Equal("auto", record["device"]);
+        Assert.False(record.ContainsKey("budget"));
+        Assert.Equal(2, record["resumes"].Split("; ").Length);
+    }
+
+    /// <summary>Method lists are kept in one spelling since 317c404: a record from before, typed "2, 3.0", is the same
+    /// run as the same command now, which records 2,3 (its --resume was refused).</summary>
+    [Fact]
+    public void A_record_of_a_list_typed_another_way_is_the_same_run()
+    {
+        var old = new Dictionary<string, string> { ["method"] = "mlkd temperatures=2, 3.0 weight=0.20", ["name"] = "mlp-32 (mlkd:temperatures=2, 3.0,weight=0.20)" };
+        var now = new Dictionary<string, string> { ["method"] = "mlkd temperatures=2,3 weight=0.2", ["name"] = "mlp-32 (mlkd:temperatures=2,3,weight=0.2)" };
+        Assert.Empty(RunFolder.Differences(old, now));
+        Assert.NotEmpty(RunFolder.Differences(old, new Dictionary<string, string>(now) { ["method"] = "mlkd temperatures=2,4 weight=0.2" }));
+    }
+
+    /// <summary>Only a readable run record above --out makes it a run's folder: a project with another tool's
+    /// metrics.csv or run.json refused every --out under it (naming the wrong file, for a run.json).</summary>
+    [Fact]
+    public void Only_a_run_record_above_out_makes_it_a_runs_folder()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(Path.Combine(dir.Path, "metrics.csv"), "step,loss\n");
+        File.WriteAllText(Path.Combine(dir.Path, "run.json"), "{\"tool\": 1}");
+        Assert.Null(RunFolder.InsideRunError(Path.Combine(dir.Path, "out")));
+        File.WriteAllText(Path.Combine(dir.Path, "run.json"), "{\"name\": \"mlp-32\", \"seed\": \"0\"}");
+        Assert.StartsWith($"--out {Path.Combine(dir.Path, "out", "x")} is inside the run folder {dir.Path} (mlp-32, seed 0, started ?)",
+            RunFolder.InsideRunError(Path.Combine(dir.Path, "out", "x")), StringComparison.Ordinal);
+    }
+
     /// <summary>A resume of a finished run trains no epoch, and left a deleted or damaged metrics.csv as it was: it is
     /// written again from the checkpoint's history, as the run wrote it.</summary>
     [Fact]
