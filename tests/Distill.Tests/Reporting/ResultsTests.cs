@@ -24,15 +24,21 @@ public class ResultsTests
     [Fact]
     public void Tables_spell_numbers_the_same_under_any_culture()
     {
+        UnderCommaDecimals(() =>
+        {
+            Assert.Equal("84.50 ± 0.10", Results.ToDataFrame([Row(84.5)]).Columns["ours"][0]);
+            Assert.Equal("80.00 ± 1.41", new Distill.Training.RunSummary("kd", 2, 80, Math.Sqrt(2), 79, 1, 10).Best);
+        });
+    }
+
+    /// <summary>Runs <paramref name="check"/> under a culture that writes decimals with a comma (a kernel under de_DE).</summary>
+    static void UnderCommaDecimals(Action check)
+    {
         var comma = (System.Globalization.CultureInfo)System.Globalization.CultureInfo.InvariantCulture.Clone();
         comma.NumberFormat.NumberDecimalSeparator = ",";
         var callers = System.Globalization.CultureInfo.CurrentCulture;
         System.Globalization.CultureInfo.CurrentCulture = comma;
-        try
-        {
-            Assert.Equal("84.50 ± 0.10", Results.ToDataFrame([Row(84.5)]).Columns["ours"][0]);
-            Assert.Equal("80.00 ± 1.41", new Distill.Training.RunSummary("kd", 2, 80, Math.Sqrt(2), 79, 1, 10).Best);
-        }
+        try { check(); }
         finally { System.Globalization.CultureInfo.CurrentCulture = callers; }
     }
 
@@ -59,12 +65,7 @@ public class ResultsTests
     [Fact]
     public void The_markdown_table_does_not_follow_the_current_culture()
     {
-        var comma = (System.Globalization.CultureInfo)System.Globalization.CultureInfo.InvariantCulture.Clone();
-        comma.NumberFormat.NumberDecimalSeparator = ",";
-        var saved = System.Globalization.CultureInfo.CurrentCulture;
-        System.Globalization.CultureInfo.CurrentCulture = comma;
-        try { Assert.Contains("| 85.25 ± 0.10 (3) |", Results.ToMarkdown([Row(85.25)]), StringComparison.Ordinal); }
-        finally { System.Globalization.CultureInfo.CurrentCulture = saved; }
+        UnderCommaDecimals(() => Assert.Contains("| 85.25 ± 0.10 (3) |", Results.ToMarkdown([Row(85.25)]), StringComparison.Ordinal));
     }
 
     [Fact]
