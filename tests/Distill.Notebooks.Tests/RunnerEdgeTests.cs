@@ -892,6 +892,20 @@ public class RunnerEdgeTests
         Assert.Empty(Directory.GetFiles(outDir, ".*.tmp"));
     }
 
+    /// <summary>A manifest whose executed notebook could not be written names the write failure (the last recorded),
+    /// not a cell's failure before it.</summary>
+    [Fact]
+    public void A_manifest_without_its_notebook_names_the_write_failure()
+    {
+        var path = Path.Combine(TestSupport.TempDir("manifest-nowrite"), "x.manifest.json");
+        File.WriteAllText(path, """
+            {"notebook": "x.ipynb", "files": {"notebook": null, "html": null},
+             "failures": [{"text": "cell 3, line 1: boom"}, {"text": "x.ipynb: could not be written (No space left on device)"}]}
+            """);
+        var e = Assert.Throws<InvalidDataException>(() => Distill.Notebooks.Reports.Manifest.Read(path));
+        Assert.Equal($"{path}: the run wrote no executed notebook (x.ipynb: could not be written (No space left on device))", e.Message);
+    }
+
     /// <summary>After a write failure the manifest's "files" listed the executed notebook and report that were not
     /// written (deleted as half-written): it lists only what is on disk now, null for the others, and stays a run's
     /// manifest, so the next run into that folder is not refused. The report fails on a link to /dev/full (ENOSPC);

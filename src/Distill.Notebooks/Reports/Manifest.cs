@@ -74,7 +74,8 @@ public static class Manifest
         var source = S(m["notebook"]);
         var files = N(m["files"]);
         if (files is JsonObject listed && listed.TryGetPropertyValue("notebook", out var written) && written is null)
-            throw new InvalidDataException($"{path}: the run wrote no executed notebook ({m["failures"]?[0]?["text"]?.GetValue<string>() ?? "see its failures"})");
+            // The write failure is the last one recorded (a cell's failure before it named the wrong cause).
+            throw new InvalidDataException($"{path}: the run wrote no executed notebook ({(m["failures"] as JsonArray is { Count: > 0 } failures ? failures[^1]?["text"]?.GetValue<string>() : null) ?? "see its failures"})");
         var notebook = Path.Combine(dir, S(files["notebook"]));
         var (git, machine, runtime) = (N(m["git"]), N(m["machine"]), N(m["runtime"]));
         return new NotebookRunResult
