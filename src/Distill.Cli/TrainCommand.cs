@@ -96,6 +96,8 @@ static class TrainCommand
                 if (!choice.Method.NeedsTeacher && teacherArg is not null)
                     throw new ArgumentException($"--method {choice.Method.Name} takes no --teacher; remove it (see `distill methods {choice.Method.Name}`).");
             }
+            // A teacher trained before the student: --teacher's, or those of a method that trains its own (kd-multi).
+            var trainsTeachers = teacherArg is not null || choice?.Method.TrainsOwnTeachers == true;
             double temp = r.GetValue(temperature), a = r.GetValue(alpha);
             if (!double.IsFinite(a) || a < 0 || a > 1) throw new ArgumentException($"--alpha {a}: the soft-target weight must be in [0, 1].");
             if (!(temp >= MethodParameter.MinTemperature && temp <= MethodParameter.MaxTemperature))
@@ -124,7 +126,7 @@ static class TrainCommand
             if (r.GetValue(trainSize) is int ts && r.GetValue(validation) >= ts)
                 throw new ArgumentException($"--validation {r.GetValue(validation)}: holding out that many of the {ts} --train-size images leaves none to train on; hold out fewer than {ts}.");
             // The teacher holds out the same images from its own set: the library's error named TrainOptions.ValidationCount.
-            if ((teacherArg is not null || choice?.Method.TrainsOwnTeachers == true) && r.GetValue(teacherTrainSize) is int tts && r.GetValue(validation) >= tts)
+            if (trainsTeachers && r.GetValue(teacherTrainSize) is int tts && r.GetValue(validation) >= tts)
                 throw new ArgumentException($"--validation {r.GetValue(validation)}: the teacher holds out as many of its {tts} --teacher-train-size images, which leaves it none to train on; " +
                                             $"hold out fewer than {tts}, or give a larger --teacher-train-size.");
             var opt = Parse(r.GetValue(optimizer)!, r.GetValue(lr), r.GetValue(wd));
@@ -198,7 +200,7 @@ static class TrainCommand
                 // A method that trains its own teachers (kd-multi) writes teacher-N-*/ and student/ without --teacher:
                 // its folder was refused to its own --resume as "another run".
                 Trainer.ClaimOut(claimed, isRecipe ? Trainer.RecipeRunFolder
-                    : teacherArg is null && choice?.Method.TrainsOwnTeachers != true ? rel => rel.Length == 0 : Trainer.DistillationRunFolder,
+                    : !trainsTeachers ? rel => rel.Length == 0 : Trainer.DistillationRunFolder,
                     common.Force, common.Resume, Console.Out);
                 if (r.GetValue(recipe) is string recipeName) Trainer.ClaimForRecipe(claimed, recipeName.ToLowerInvariant(), common.Force, common.Resume, Console.Out);
             }
@@ -218,7 +220,6 @@ static class TrainCommand
             // The student's folder judges this command's options before any teacher trains: kd-multi given other teachers
             // trained them into --out before the student's folder refused the command, and a refused --resume had
             // already added a resume to teacher/run.json.
-            var trainsTeachers = teacherArg is not null || choice?.Method.TrainsOwnTeachers == true;
             var studentOptions = common with
             {
                 Name = choice is not null ? $"{studentName} ({choice.Label})" : teacherArg is null ? studentName : $"{studentName} (kd)",

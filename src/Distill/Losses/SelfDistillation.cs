@@ -85,12 +85,12 @@ public sealed class SelfDistillationMethod : Methods.Method
         if (features.Count < 2) throw new ArgumentException($"byot: {setup.Student} has {features.Count} feature(s); self-distillation needs a shallower stage and a deepest feature.");
         var deepest = features[^1];
         var stages = features.Where(f => f.Name.StartsWith("stage", StringComparison.Ordinal)).Select(f => f.Name).ToList();
-        IReadOnlyList<string> names = s.List("layers", distinct: true) is { Length: > 0 } given
-            ? given : stages.Count > 1 ? stages[..^1] : [.. features.Take(features.Count - 1).Select(f => f.Name)];
         var shallower = features.Take(features.Count - 1).Select(f => f.Name).ToList();
+        IReadOnlyList<string> names = s.List("layers", distinct: true) is { Length: > 0 } given
+            ? given : stages.Count > 1 ? stages[..^1] : shallower;
         // A head on the deepest feature or the logits is taught by the very outputs it copies (its loss trained an
         // extra classifier beside the real one, and the hint compared the feature with itself).
-        if (names.FirstOrDefault(n => (n == "logits" || n == deepest.Name) && !shallower.Contains(n)) is { } deep)
+        if (names.FirstOrDefault(n => n == "logits" || n == deepest.Name) is { } deep)
             throw new ArgumentException($"byot: layers={s.Text("layers")}: {deep} is {setup.Student}'s " + (deep == "logits" ? "output" : "deepest feature") +
                                         $", which teaches the heads; give shallower layers: {string.Join(", ", shallower)}.");
         var heads = names.Select(n => (n, new AuxiliaryHead(setup.StudentShape(n)[1], Methods.MethodSetup.Size(deepest.Shape), setup.NumClasses))).ToList();

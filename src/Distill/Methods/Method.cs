@@ -236,6 +236,8 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
         long[] s = StudentShape(layer), t = TeacherShape(layer);
         if (Fits(s, t, flatToo)) return;
         var fits = StudentFeatures.Where(f => TeacherFeatures.Any(g => g.Name == f.Name && Fits(f.Shape, g.Shape, flatToo))).Select(f => f.Name).ToList();
+        var fitting = fits.Count > 0 ? $"Layers of this pair that fit: {string.Join(", ", fits)} (e.g. {setting}={fits[0]})."
+                                     : $"No layer of {student} and {teacher} fits; pair models whose stages match in size.";
         // A flat feature (an MLP's hidden layer) has no height and width at all: comparing sizes would blame a mismatch.
         if (!flatToo && (s.Length == 2 || t.Length == 2))
         {
@@ -243,16 +245,12 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
             var what = $"{method}: {layer} of {flat} is a flat vector of {shape[1]} values, not a feature map";
             // A CNN's logits are flat too: "cnn-4 is fully connected" sent the user off to change a model that has maps.
             throw new ArgumentException(features.Any(f => f.Shape.Length == 4)
-                ? $"{what}, and {method} compares feature maps position by position. " +
-                  (fits.Count > 0 ? $"Layers of this pair that fit: {string.Join(", ", fits)} (e.g. {setting}={fits[0]})."
-                                  : $"No layer of {student} and {teacher} fits; pair models whose stages match in size.")
+                ? $"{what}, and {method} compares feature maps position by position. {fitting}"
                 : $"{what}: {flat} is fully connected and has no spatial feature maps, which {method} compares position by position. " +
                   "Use convolutional models for both (e.g. cnn-8 and cnn).");
         }
         throw new ArgumentException($"{method}: {layer} is {Dims(s)} on {student} and {Dims(t)} on {teacher}; {method} needs " +
-                                    (flatToo ? "a flat feature on both, or " : "") + "feature maps of the same height and width on both. " +
-                                    (fits.Count > 0 ? $"Layers of this pair that fit: {string.Join(", ", fits)} (e.g. {setting}={fits[0]})."
-                                                    : $"No layer of {student} and {teacher} fits; pair models whose stages match in size."));
+                                    (flatToo ? "a flat feature on both, or " : "") + "feature maps of the same height and width on both. " + fitting);
     }
 
     static bool Fits(long[] s, long[] t, bool flatToo) =>

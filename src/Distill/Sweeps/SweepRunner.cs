@@ -290,9 +290,10 @@ public static class SweepFolder
             // A sweep folder whose plan was deleted or lost in a copy: "not a sweep folder" sent the user elsewhere,
             // while the spec kept beside the runs writes the plan again and the finished runs are skipped.
             var spec = Path.Combine(dir, SpecFile);
-            if (File.Exists(spec) || Directory.Exists(Path.Combine(dir, "runs")))
-                throw new FileNotFoundException($"{dir}: no {PlanFile}, though it holds a sweep's " + (File.Exists(spec) ? SpecFile : "runs/") +
-                                                $"; write the plan again with `sweep run {(File.Exists(spec) ? spec : "SPEC")} --out {dir}` (runs already done are skipped).");
+            var hasSpec = File.Exists(spec);
+            if (hasSpec || Directory.Exists(Path.Combine(dir, "runs")))
+                throw new FileNotFoundException($"{dir}: no {PlanFile}, though it holds a sweep's " + (hasSpec ? SpecFile : "runs/") +
+                                                $"; write the plan again with `sweep run {(hasSpec ? spec : "SPEC")} --out {dir}` (runs already done are skipped).");
             throw new FileNotFoundException($"{dir}: no {PlanFile}; this is not a sweep folder (sweep run, slurm and k8s write it).");
         }
         // Never opened when it has nothing to read: a FIFO in its place would block collect and `sweep run` until someone writes.

@@ -182,8 +182,11 @@ sealed class RunFolder : IDisposable
         JsonValueKind.True or JsonValueKind.False => "true/false", JsonValueKind.Null => "null", _ => "text",
     };
 
-    static string Describe(string path) =>
-        File.Exists(path) && Read(path) is var s ? $"{s.GetValueOrDefault("name", "?")}, seed {s.GetValueOrDefault("seed", "?")}, started {s.GetValueOrDefault("started", "?")}" : "a checkpoint or metrics without a run record";
+    static string Describe(string path) => File.Exists(path) ? Describe(Read(path)) : "a checkpoint or metrics without a run record";
+
+    /// <summary>A run as the refusals name it: "NAME, seed S, started T".</summary>
+    static string Describe(IReadOnlyDictionary<string, string> record) =>
+        $"{record.GetValueOrDefault("name", "?")}, seed {record.GetValueOrDefault("seed", "?")}, started {record.GetValueOrDefault("started", "?")}";
 
     /// <summary>Settings that differ, as "key: old → new"; bookkeeping keys (start time, commit) are not compared.</summary>
     public static List<string> Differences(IReadOnlyDictionary<string, string> old, IReadOnlyDictionary<string, string> now) =>
@@ -396,8 +399,7 @@ sealed class RunFolder : IDisposable
         // A readable run record only: a project folder with some other tool's metrics.csv or run.json is no run of ours.
         for (var up = Directory.GetParent(Path.GetFullPath(outRoot)); up is not null; up = up.Parent)
             if (TryRead(Path.Combine(up.FullName, SettingsFile)) is { } record)
-                return $"--out {outRoot} is inside the run folder {up.FullName} ({record.GetValueOrDefault("name", "?")}, seed {record.GetValueOrDefault("seed", "?")}, " +
-                       $"started {record.GetValueOrDefault("started", "?")}); give a folder outside it.";
+                return $"--out {outRoot} is inside the run folder {up.FullName} ({Describe(record)}); give a folder outside it.";
         return null;
     }
 
