@@ -3,6 +3,8 @@ using System.Net;
 using System.Text;
 using Microsoft.Data.Analysis;
 using Microsoft.DotNet.Interactive.Formatting;
+using Distill.Experiments;
+using Distill.Training;
 using TorchSharp;
 
 namespace Distill.Reporting;
@@ -29,6 +31,14 @@ public static class NotebookFormatters
         Formatter.Register<torch.Tensor>((t, w) => w.Write(TensorText(t)), PlainText);
         Formatter.Register<NotebookEnvironment>((e, w) => w.Write($"<pre class=\"distill-environment\">{Enc(e.ToString())}</pre>"), Html);
         Formatter.Register<NotebookEnvironment>((e, w) => w.Write(e.ToString()), PlainText);
+        // Results a cell ends with: without these the kernel showed its property tree (74 KB for a recipe's result,
+        // every epoch of every run), and what a researcher wants to see is the table.
+        Formatter.Register<RunTable>((t, w) => w.Write(RunTableHtml(t)), Html);
+        Formatter.Register<RunTable>((t, w) => w.Write(t.ToString()), PlainText);
+        Formatter.Register<ExperimentResult>((r, w) => w.Write(RunTableHtml(r.Runs)), Html);
+        Formatter.Register<ExperimentResult>((r, w) => w.Write(r.ToString()), PlainText);
+        Formatter.Register<TrainResult>((r, w) => w.Write($"<pre class=\"distill-train-result\">{Enc(r.ToString())}</pre>"), Html);
+        Formatter.Register<TrainResult>((r, w) => w.Write(r.ToString()), PlainText);
         RegisterDataFrameWhenPresent();
     }
 
@@ -111,6 +121,24 @@ public static class NotebookFormatters
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => v.ToString() ?? "",
     };
+
+    /// <summary>Mean ± std per run name, as <see cref="RunTable.Summary"/> gives it; built without a DataFrame, which the
+    /// kernel has only when the notebook references Microsoft.Data.Analysis. A warning a run raised (divergence) is
+    /// shown beside its name.</summary>
+    public static string RunTableHtml(RunTable table)
+    {
+        if (table.Rows.Count == 0) return "<p class=\"distill-runs\">no runs</p>";
+        var sb = new StringBuilder("<table class=\"distill-runs\"><thead><tr><th>run</th><th>seeds</th>"
+            + "<th>best acc % (mean ± std)</th><th>last acc % (mean ± std)</th><th>params</th></tr></thead><tbody>");
+        foreach (var s in table.Summary())
+        {
+            var warning = table.Rows.FirstOrDefault(r => r.Name == s.Name && r.Warning is not null)?.Warning;
+            sb.Append(CultureInfo.InvariantCulture, $"<tr><td>{Enc(s.Name)}{(warning is null ? "" : $" <b title=\"{Enc(warning)}\">⚠</b>")}</td>"
+                + $"<td>{s.Runs}</td><td>{s.Best}</td><td>{s.Last}</td><td>{s.Parameters}</td></tr>");
+        }
+        sb.Append(CultureInfo.InvariantCulture, $"</tbody></table><p class=\"distill-shape\">{table.Rows.Count} run{(table.Rows.Count == 1 ? "" : "s")}; one row per run: <code>.ToDataFrame()</code></p>");
+        return sb.ToString();
+    }
 
     /// <summary>Shape, dtype, device; the layout when it is not the usual dense one (a sparse COO tensor is previewed
     /// with its zeros, as dense, so the header says what it is); "no data" for a meta tensor, which has none to show.</summary>
