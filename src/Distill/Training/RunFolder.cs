@@ -16,7 +16,7 @@ namespace Distill.Training;
 /// new); a new run into a folder holding another run is refused unless <see cref="TrainOptions.Force"/>, which clears
 /// the folder first.
 /// </summary>
-sealed class RunFolder : IDisposable
+sealed partial class RunFolder : IDisposable
 {
     public const string SettingsFile = "run.json";
     public const string LockFile = "run.lock";
@@ -206,6 +206,9 @@ sealed class RunFolder : IDisposable
         // A method's list settings are kept in one spelling since 317c404 ("2, 3.0" is 2,3); a record from before kept them
         // as typed, and the same command's --resume was refused.
         if (key is "method" or "name" && value is not null) return Methods.MethodSettings.RespellLists(value);
+        // Weights are spelled to 15 digits since this was written (1 − 0.9 read "0.09999999999999998·ce"); a record from
+        // before kept the round trip's digits, and the same command's --resume must still match it.
+        if (key == "objective" && value is not null) return WeightText().Replace(value, m => Weight(double.Parse(m.Value, System.Globalization.CultureInfo.InvariantCulture)));
         if (key == "device" && value is not null)
         {
             try { return TorchRuntime.ResolveDevice(value).ToString(); }
@@ -213,6 +216,14 @@ sealed class RunFolder : IDisposable
         }
         return value;
     }
+
+    /// <summary>An objective's constant weight as a person writes it: 15 significant digits drop the binary rounding
+    /// of sums such as 1 − α.</summary>
+    static string Weight(double w) => w.ToString("G15", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>A number written before "·" in an objective's text.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"-?[0-9][0-9.]*(E[-+]?[0-9]+)?(?=·)", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex WeightText();
 
     /// <summary>How the run was started, kept from its first record on resume (a run trained at one commit and resumed at
     /// another claimed the second): the code's commit and whether it was built with uncommitted changes, the versions of
@@ -447,7 +458,7 @@ sealed class RunFolder : IDisposable
             ["threads"] = $"{TorchRuntime.Threads}",
             ["student"] = $"{student.GetType().Name}, {student.ParameterCount} parameters",
             ["teacher"] = teacher is null ? "none" : $"{teacher.GetType().Name}, {teacher.ParameterCount} parameters",
-            ["objective"] = string.Join(" + ", objective.Terms.Select(t => $"{(t.Weight is ConstantSchedule c ? c.Value.ToString(System.Globalization.CultureInfo.InvariantCulture) : t.Weight.ToString())}·{t.Term.Name}")),
+            ["objective"] = string.Join(" + ", objective.Terms.Select(t => $"{(t.Weight is ConstantSchedule c ? Weight(c.Value) : t.Weight.ToString())}·{t.Term.Name}")),
             // What deployment needs to rebuild the model from a checkpoint: the zoo name and the input it was built for.
             ["model"] = student.ZooName ?? student.GetType().Name, ["dataset"] = data.Name,
             ["input"] = $"{data.Channels}x{data.Height}x{data.Width}", ["classes"] = $"{data.NumClasses}",

@@ -323,6 +323,20 @@ public class TrainerTests
         Assert.NotEmpty(RunFolder.Differences(old, new Dictionary<string, string>(now) { ["method"] = "mlkd temperatures=2,4 weight=0.2" }));
     }
 
+    /// <summary>Hinton's (1 − α)·CE at α = 0.9 was recorded as "0.09999999999999998·ce"; it reads 0.1 now, and a record
+    /// from before is the same run (its --resume must not be refused), while another weight is not.</summary>
+    [Fact]
+    public void An_objectives_weights_read_as_written_and_match_a_record_from_before()
+    {
+        using var m = Mlp(0);
+        var objective = new Objective().Add(new CrossEntropyTerm(), 1 - 0.9).Add(new KdTerm(4), 0.9);
+        var now = RunFolder.Settings(Opts(), m, objective, TinyData.FashionMnist2k, null);
+        Assert.Equal("0.1·ce + 0.9·kd", now["objective"]);
+        var old = new Dictionary<string, string>(now) { ["objective"] = "0.09999999999999998·ce + 0.9·kd" };
+        Assert.Empty(RunFolder.Differences(old, now));
+        Assert.Equal(["objective: 0.2·ce + 0.9·kd → 0.1·ce + 0.9·kd"], RunFolder.Differences(new Dictionary<string, string>(now) { ["objective"] = "0.2·ce + 0.9·kd" }, now));
+    }
+
     /// <summary>Only a readable run record above --out makes it a run's folder: a project with another tool's
     /// metrics.csv or run.json refused every --out under it (naming the wrong file, for a run.json).</summary>
     [Fact]
