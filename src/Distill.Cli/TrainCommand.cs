@@ -158,7 +158,7 @@ static class TrainCommand
                 Settings = new Dictionary<string, string>
                 {
                     ["kd_temperature"] = $"{temp}", ["alpha"] = $"{a}", ["teacher_model"] = teacherArg ?? "none",
-                    ["method"] = choice is null ? "default" : $"{choice.Method.Name} {string.Join(" ", choice.Settings.All.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"))}",
+                    ["method"] = choice?.Record ?? "default",
                     ["teacher_epochs"] = $"{r.GetValue(teacherEpochs)}", ["teacher_train_size"] = $"{r.GetValue(teacherTrainSize)}",
                 },
             };

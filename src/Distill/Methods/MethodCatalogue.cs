@@ -8,6 +8,9 @@ public sealed record MethodChoice(Method Method, MethodSettings Settings)
     public string Label => Settings.Overrides.Count == 0 ? Method.Name
         : $"{Method.Name}:{string.Join(",", Settings.Overrides.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"))}";
 
+    /// <summary>The method and every setting, defaults included, as a run's record keeps it ("kd alpha=0.9 ...").</summary>
+    public string Record => $"{Method.Name} {string.Join(" ", Settings.All.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"))}";
+
     public Objective Build(MethodSetup setup) => Method.Build(Settings, setup);
 
     public override string ToString() => Label;

@@ -192,7 +192,10 @@ sealed partial class RunFolder : IDisposable
     public static List<string> Differences(IReadOnlyDictionary<string, string> old, IReadOnlyDictionary<string, string> now) =>
         [.. old.Keys.Union(now.Keys).Where(k => !NotCompared.Contains(k) && (old.ContainsKey(k) || !RecordedSince.Contains(k))).Order(StringComparer.Ordinal)
             .Where(k => Canonical(old, k) != Canonical(now, k))
-            .Select(k => $"{k}: {old.GetValueOrDefault(k) ?? "(none)"} → {now.GetValueOrDefault(k) ?? "(none)"}")];
+            // Spelled alike but meaning apart, or a method recorded as "default": name the meanings.
+            .Select(k => old.GetValueOrDefault(k) == now.GetValueOrDefault(k) || k == "method"
+                ? $"{k}: {Canonical(old, k) ?? "(none)"} → {Canonical(now, k) ?? "(none)"}"
+                : $"{k}: {old.GetValueOrDefault(k) ?? "(none)"} → {now.GetValueOrDefault(k) ?? "(none)"}")];
 
     /// <summary>A recorded value as what it means, for comparing: the options are recorded as typed, and a resume that
     /// spelled the same run another way was refused (`--teacher-epochs 6` against the default, `--device cpu` against
@@ -205,6 +208,12 @@ sealed partial class RunFolder : IDisposable
         if (key == "augment" && value is not null) return Augmentation.Respell(value);
         // A method's list settings are kept in one spelling since 317c404 ("2, 3.0" is 2,3); a record from before kept them
         // as typed, and the same command's --resume was refused.
+        // `train --teacher T` without --method is KD at --kd-temperature and --alpha, the run `--method kd --set ...` makes
+        // (the same weights): a resume spelled the other way was refused. Those two flags are plain KD's alone, compared
+        // through the method here (with --method they are refused; without a teacher nothing reads them).
+        if (key is "kd_temperature" or "alpha" && record.ContainsKey("method")) return null;
+        if (key is "method" or "name" && value is not null && PlainKd(record) is { } kd)
+            value = key == "method" ? kd.Record : value.EndsWith(" (kd)", StringComparison.Ordinal) ? $"{value[..^5]} ({kd.Label})" : value;
         if (key is "method" or "name" && value is not null) return Methods.MethodSettings.RespellLists(value);
         // Weights are spelled to 15 digits since this was written (1 − 0.9 read "0.09999999999999998·ce"); a record from
         // before kept the round trip's digits, and the same command's --resume must still match it.
@@ -215,6 +224,14 @@ sealed partial class RunFolder : IDisposable
             catch (Exception e) when (e is ArgumentException or InvalidOperationException) { return value; } // named as it was typed
         }
         return value;
+    }
+
+    /// <summary>The kd choice a record of plain KD (a teacher, no --method) trained with; null for any other record.</summary>
+    static Methods.MethodChoice? PlainKd(IReadOnlyDictionary<string, string> record)
+    {
+        if (record.GetValueOrDefault("method") != "default" || record.GetValueOrDefault("teacher_model") is null or "none") return null;
+        try { return Methods.MethodCatalogue.Choose("kd", [$"temperature={record.GetValueOrDefault("kd_temperature")}", $"alpha={record.GetValueOrDefault("alpha")}"]); }
+        catch (ArgumentException) { return null; } // a hand-edited record: compared as written
     }
 
     /// <summary>An objective's constant weight as a person writes it: 15 significant digits drop the binary rounding

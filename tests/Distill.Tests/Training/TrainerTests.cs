@@ -337,6 +337,28 @@ public class TrainerTests
         Assert.Equal(["objective: 0.2·ce + 0.9·kd → 0.1·ce + 0.9·kd"], RunFolder.Differences(new Dictionary<string, string>(now) { ["objective"] = "0.2·ce + 0.9·kd" }, now));
     }
 
+    /// <summary>`train --teacher T` without --method is KD at --kd-temperature and --alpha: the same run as `--method kd`
+    /// with those settings (the same weights), so a --resume spelled the other way is not refused; other KD settings are.</summary>
+    [Fact]
+    public void Plain_kd_and_method_kd_with_the_same_settings_are_the_same_run()
+    {
+        static Dictionary<string, string> Record(string name, string method, string temperature = "4", string teacher = "cnn-8") => new()
+        {
+            ["name"] = name, ["seed"] = "0", ["method"] = method, ["kd_temperature"] = temperature, ["alpha"] = "0.9", ["teacher_model"] = teacher,
+        };
+        var kd = global::Distill.Methods.MethodCatalogue.Choose("kd", []);
+        var t2 = global::Distill.Methods.MethodCatalogue.Choose("kd", ["temperature=2"]);
+        Assert.Empty(RunFolder.Differences(Record("cnn-8 (kd)", "default"), Record("cnn-8 (kd)", kd.Record)));
+        Assert.Empty(RunFolder.Differences(Record("cnn-8 (kd)", kd.Record), Record("cnn-8 (kd)", "default")));
+        Assert.Empty(RunFolder.Differences(Record("cnn-8 (kd)", "default", temperature: "2"), Record($"cnn-8 ({t2.Label})", t2.Record)));
+        // Another temperature is another run, named by what it means where the flags' record reads the same ("default").
+        Assert.Equal([$"method: {kd.Record} → {t2.Record}", $"name: cnn-8 (kd) → cnn-8 ({t2.Label})"], RunFolder.Differences(Record("cnn-8 (kd)", "default"), Record("cnn-8 (kd)", "default", temperature: "2")));
+        Assert.Equal([$"method: {kd.Record} → {t2.Record}", $"name: cnn-8 (kd) → cnn-8 ({t2.Label})"],
+            RunFolder.Differences(Record("cnn-8 (kd)", "default"), Record($"cnn-8 ({t2.Label})", t2.Record)));
+        // Without a teacher nothing reads the KD flags.
+        Assert.Empty(RunFolder.Differences(Record("mlp-32", "default", teacher: "none"), Record("mlp-32", "default", temperature: "2", teacher: "none")));
+    }
+
     /// <summary>Only a readable run record above --out makes it a run's folder: a project with another tool's
     /// metrics.csv or run.json refused every --out under it (naming the wrong file, for a run.json).</summary>
     [Fact]
