@@ -53,6 +53,9 @@ sealed partial class RunFolder : IDisposable
             if (resume && File.Exists(checkpoint) && RecordProblem(path) is { } unusable)
             {
                 var stamp = Checkpoint.ReadInfo(checkpoint).Settings;
+                // The run may have spelled the same settings otherwise (`--device auto` where this command says cpu): the
+                // record is rebuilt in the spelling the stamp was made from.
+                if (stamp is not null && Respelled(settings, stamp) is { } spelled) settings = spelled;
                 if (stamp != Digest(settings))
                     throw new InvalidOperationException($"--resume {dir}: {unusable} " + (stamp is null
                         ? $"{checkpoint} carries no settings stamp (written before stamps were), so nothing else can vouch for it: restore the run.json of its run, "
@@ -124,6 +127,28 @@ sealed partial class RunFolder : IDisposable
     static int? StampThreads(string stamp, IReadOnlyDictionary<string, string> settings) =>
         Enumerable.Range(1, 256).Select(k => (int?)k)
             .FirstOrDefault(k => Digest(new Dictionary<string, string>(settings) { ["threads"] = $"{k}" }) == stamp);
+
+    /// <summary><paramref name="settings"/> as another command may have spelled the same run (each of them means what
+    /// <paramref name="settings"/> means: <see cref="Differences"/> finds none), the one whose digest is
+    /// <paramref name="stamp"/>; null when none is. The spellings are those <see cref="Canonical"/> equates.</summary>
+    static Dictionary<string, string>? Respelled(IReadOnlyDictionary<string, string> settings, string stamp)
+    {
+        var kd = settings.GetValueOrDefault("method") is { } m && m.StartsWith("kd ", StringComparison.Ordinal) ? Methods.MethodCatalogue.Parse($"kd:{string.Join(",", m[3..].Split(' '))}") : null;
+        var name = settings.GetValueOrDefault("name");
+        var alternatives = new (string Key, string?[] Values)[]
+        {
+            ("device", ["auto", "cpu", "cuda", TorchRuntime.ResolveDevice(settings.GetValueOrDefault("device") ?? "auto").ToString()]),
+            ("teacher_epochs", ["", $"{TrainOptions.DefaultTeacherEpochs}"]),
+            ("objective", [settings.GetValueOrDefault("objective") is { } o ? WeightText().Replace(o, w => double.Parse(w.Value, System.Globalization.CultureInfo.InvariantCulture).ToString(System.Globalization.CultureInfo.InvariantCulture)) : null]),
+            // Plain KD (a teacher, no --method) and --method kd with the same settings.
+            ("kd_temperature", [kd?.Settings.All.GetValueOrDefault("temperature")]), ("alpha", [kd?.Settings.All.GetValueOrDefault("alpha")]),
+            ("method", ["default"]), ("name", [name is null ? null : KdName().Replace(name, " (kd)")]),
+        };
+        IEnumerable<Dictionary<string, string>> candidates = [new(settings)];
+        foreach (var (key, values) in alternatives.Where(a => settings.ContainsKey(a.Key)))
+            candidates = candidates.SelectMany(c => values.OfType<string>().Prepend(c[key]).Distinct().Select(v => new Dictionary<string, string>(c) { [key] = v }));
+        return candidates.FirstOrDefault(c => Digest(c) == stamp && Differences(c, settings).Count == 0);
+    }
 
     /// <summary>Why the run record at <paramref name="path"/> cannot be used (missing, empty, damaged), or null.</summary>
     static string? RecordProblem(string path)
@@ -237,6 +262,10 @@ sealed partial class RunFolder : IDisposable
     /// <summary>An objective's constant weight as a person writes it: 15 significant digits drop the binary rounding
     /// of sums such as 1 − α.</summary>
     static string Weight(double w) => w.ToString("G15", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>A KD run's name ends " (kd)" or " (kd:settings)".</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@" \(kd(:[^()]*)?\)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex KdName();
 
     /// <summary>A number written before "·" in an objective's text.</summary>
     [System.Text.RegularExpressions.GeneratedRegex(@"-?[0-9][0-9.]*(E[-+]?[0-9]+)?(?=·)", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]

@@ -312,6 +312,27 @@ public class TrainerTests
         Assert.Equal(2, record["resumes"].Split("; ").Length);
     }
 
+    /// <summary>A run started at `--device auto` whose run.json was lost is resumed by the same command with --device
+    /// cpu: the same run, as a resume with its record is; the record is rebuilt in the spelling it was trained with.</summary>
+    [Fact]
+    public void A_lost_record_is_rebuilt_from_a_command_that_spells_a_setting_otherwise()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        string whole;
+        using (var m = Mlp(0)) whole = Trainer.Train(m, data, Ce(), Opts(epochs: 2)).WeightsSha256!;
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 2) with { OutDir = dir.Path, Device = "auto" });
+        File.Delete(Path.Combine(dir.Path, "run.json"));
+        using (var m = Mlp(0))
+            Assert.Equal(whole, Trainer.Train(m, data, Ce(), Opts(epochs: 2) with { OutDir = dir.Path, Resume = true, Device = "cpu" }).WeightsSha256);
+        var record = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(Path.Combine(dir.Path, "run.json")))!;
+        Assert.Equal("auto", record["device"]);
+        File.Delete(Path.Combine(dir.Path, "run.json"));
+        using (var m = Mlp(0))
+            Assert.Contains("Give the options the run was started with", Assert.Throws<InvalidOperationException>(
+                () => Trainer.Train(m, data, Ce(), Opts(epochs: 2) with { OutDir = dir.Path, Resume = true, BatchSize = 32 })).Message, StringComparison.Ordinal);
+    }
+
     /// <summary>Method lists are kept in one spelling since 317c404: a record from before, typed "2, 3.0", is the same
     /// run as the same command now, which records 2,3 (its --resume was refused).</summary>
     [Fact]
