@@ -125,7 +125,12 @@ public sealed class FitNetMethod : Methods.Method
     static string[] Layers(Methods.MethodSettings s) => s.List("layer", distinct: true) is { Length: > 0 } layers ? layers
         : throw new ArgumentException("fitnet: layer is empty; name at least one layer (e.g. stage2).");
 
-    protected override void Check(Methods.MethodSettings s) => Layers(s);
+    protected override void Check(Methods.MethodSettings s)
+    {
+        // One layer has no "after another": the run trained as plain fitnet while its name claimed progressive hints.
+        if (Layers(s).Length < 2 && s.Flag("progressive"))
+            throw new ArgumentException($"fitnet: progressive=1 trains one layer's hint after another, and layer={string.Join(",", Layers(s))} names one; name two or more (e.g. layer=stage1,stage2), or leave progressive out.");
+    }
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {

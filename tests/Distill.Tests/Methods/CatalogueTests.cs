@@ -252,6 +252,9 @@ public sealed class CatalogueTests
         var twoStage = MethodCatalogue.Parse("fitnet:hint_fraction=0.25").Build(Setup("cnn-8"));
         Assert.Equal([0.0, 100], twoStage.WeightsAt(0.2).Select(w => w.Weight));
         Assert.Equal([1.0, 0], twoStage.WeightsAt(0.25).Select(w => w.Weight));
+        // With one layer nothing comes after another: refused rather than trained as plain fitnet under a progressive name.
+        Assert.Contains("names one; name two or more", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("fitnet:layer=stage2,progressive=1")).Message, StringComparison.Ordinal);
+        Assert.Contains("names one", Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("fitnet", ["progressive=1"])).Message, StringComparison.Ordinal);
     }
 
     [Fact]
