@@ -200,9 +200,9 @@ public static partial class SpecSchema
 
     /// <summary>"not '40'" puzzles when the 40 was quoted (or tagged !!str): that makes any scalar text, so say that and
     /// the fix.</summary>
-    static string QuotedHint(YamlNode node, string[] expected) =>
+    internal static string QuotedHint(YamlNode node, string[] expected) =>
         node is YamlScalarNode { Value: { } v } scalar && (scalar.Style != YamlDotNet.Core.ScalarStyle.Plain || (!scalar.Tag.IsEmpty && scalar.Tag.Value == StrTag))
-        && TypeOf(new YamlScalarNode(v) { Style = YamlDotNet.Core.ScalarStyle.Plain }) is var plain && expected.Any(t => t == plain || (t == "number" && plain == "integer"))
+        && TypeOf(new YamlScalarNode(v.Trim()) { Style = YamlDotNet.Core.ScalarStyle.Plain }) is var plain && expected.Any(t => t == plain || (t == "number" && plain == "integer"))
             ? scalar.Style switch
             {
                 YamlDotNet.Core.ScalarStyle.Plain => " (tagged !!str, so it is text: remove the tag)",
