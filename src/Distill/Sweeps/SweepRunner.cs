@@ -414,6 +414,11 @@ public static class SweepRunner
         {
             if (cancellation.IsCancellationRequested) throw Stopped(spec, cancellation);
             try { runOne(run, wait); }
+            // The run's line says where it stopped; the sweep's, as `sweep run --jobs` prints it, how to go on.
+            catch (OperationCanceledException e) when (cancellation.IsCancellationRequested)
+            {
+                throw new OperationCanceledException($"{e.Message}\n{Stopped(spec, cancellation).Message}", e, cancellation);
+            }
             catch (RunBusyException e) when (keepGoing)
             {
                 busy(run, e);
