@@ -129,7 +129,9 @@ public sealed class ExperimentSpec
         var key = keyNode.Value ?? "";
         var line = SpecSchema.Line(keyNode);
         var parts = key.Split('.');
-        if (parts[0] == "grid") throw new SpecException(file, line, "grid key 'grid...': the grid cannot sweep itself.");
+        if (parts[0] == "grid")
+            throw new SpecException(file, line, $"grid key '{key}': the grid cannot sweep itself" +
+                (parts.Length > 1 ? $"; write '{string.Join('.', parts[1..])}' (grid keys are the spec's own keys, without 'grid.')." : "."));
         // Keys that change nothing a run trains: every value would train the same runs under other labels.
         if (NotTrained.FirstOrDefault(k => k.Key == key) is { Key: not null } ignored)
             throw new SpecException(file, line, $"grid key '{key}': {ignored.Value}, so every value would train the same runs; remove it from the grid.");

@@ -52,6 +52,10 @@ public static partial class SpecSchema
         // every place it points to (a teacher's optimizer and the student's, say).
         if (!node.Anchor.IsEmpty)
             throw new SpecException(file, line, $"{Name(path)} has the anchor &{node.Anchor.Value}; YAML anchors and aliases are not part of the spec format: write each value out.");
+        // A tag of its own (`!custom 1`) means something only to the program that defines it: the value was read as
+        // if untagged, the tag silently dropped.
+        if (!node.Tag.IsEmpty && !node.Tag.Value.StartsWith("tag:yaml.org,2002:", StringComparison.Ordinal))
+            throw new SpecException(file, line, $"{Name(path)} has the YAML tag {node.Tag.Value}, which the spec format does not know; remove the tag and write the value alone.");
         if (schema["enum"] is JsonArray options)
         {
             var text = node is YamlScalarNode s ? s.Value ?? "" : "";

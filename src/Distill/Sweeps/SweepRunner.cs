@@ -51,9 +51,10 @@ public static class SweepFolder
         // The deserializer leaves absent fields at their defaults: a record without them is not a finished run.
         var missing = r is null ? "everything"
             : r.Label is null ? "label" : r.Values is null ? "values" : r.TestAccuracy is null || r.TestAccuracy.Count == 0 ? "test_accuracy"
-            : r.Index != index ? $"index (it says {r.Index})"
             : gridKeys.FirstOrDefault(k => !r.Values.ContainsKey(k)) is { } key ? $"value for {key}" : null;
         if (missing is not null) return (null, $"not a whole result (no {missing})");
+        // A result copied from another run's folder: its index is there, just not this run's.
+        if (r!.Index != index) return (null, $"foreign: another run's result (index {r.Index}; this run's is {index})");
         // Another spec's result (a second sweep that wrote into this folder) must not count as this run's: it would
         // be "done already" and mix into collect. Results written before they named their spec are checked by values.
         if (r!.Spec is { } other && other != specHash) return (null, $"foreign: another spec's result (spec {other}; this sweep's is {specHash})");

@@ -180,6 +180,16 @@ public sealed class SweepResultsTests : IDisposable
         Assert.False(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
     }
 
+    /// <summary>A result with another run's index was "not a whole result (no index (it says 0))".</summary>
+    [Fact]
+    public void A_result_with_another_runs_index_is_named_foreign()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(1, SweepFolder.ResultFile, Result(0, 1, spec.Hash));
+        Assert.Equal("runs/1/result.json is foreign: another run's result (index 0; this run's is 1)", Assert.Single(SweepResults.Read(dir).Damaged).Error);
+    }
+
     /// <summary>With its plan, spec copy and run records deleted, a folder's results and checkpoints were taken over by
     /// another spec (every run then failed on the other run's checkpoint): each result names its spec too.</summary>
     [Fact]
