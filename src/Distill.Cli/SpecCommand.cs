@@ -54,18 +54,20 @@ static class SpecCommand
     /// <summary>One file of `spec check`: a recipe file's sections, or a spec and every run of its grid; prints its ok line.</summary>
     static void Check(string path, string? recipeName)
     {
-        if (RecipeFile.IsRecipeFile(path))
+        // Read once: a pipe (/dev/stdin, <(...)) has nothing left for a second read.
+        var text = ExperimentSpec.LoadText(path);
+        if (RecipeFile.IsRecipe(text, path))
         {
             var name = recipeName ?? Path.GetFileNameWithoutExtension(path);
             var defaults = RecipeDefaults.GetValueOrDefault(name) ?? throw new ArgumentException(
                 $"{path}: a recipe file (sections {string.Join(", ", RecipeFile.Sections)}) for no recipe named '{name}'; pass --recipe NAME, one of {string.Join(", ", RecipeDefaults.Keys)}.");
             // Each section loaded as a run loads it: keys, types and the values a run would refuse (RecipeConfig.Problems).
-            var sections = RecipeFile.Check(path, defaults());
+            var sections = RecipeFile.Check(path, text, defaults());
             Console.WriteLine($"ok: {path}: recipe {name}, sections {string.Join(", ", sections.Select(s => s.Budget.ToString().ToLowerInvariant()))}");
             return;
         }
-        if (recipeName is not null) throw new ArgumentException($"--recipe applies to recipe files; {path} is a spec file (no smoke:/quick:/full: sections).");
-        var spec = ExperimentSpec.Load(path);
+        if (recipeName is not null) throw new ArgumentException($"--recipe applies to recipe files; {path} is a spec file (it has a spec's keys, or no smoke:/quick:/full: sections).");
+        var spec = ExperimentSpec.Parse(text, path);
         Console.WriteLine($"ok: {path}: {spec.Name}, {spec.Runs.Count} run{(spec.Runs.Count == 1 ? "" : "s")}" +
                           (spec.GridKeys.Count == 0 ? "" : $" (grid: {string.Join(" × ", spec.GridKeys.Select(k => $"{k} [{spec.Runs.Select(x => x.Values.First(v => v.Key == k).Value).Distinct().Count()}]"))})"));
     }

@@ -60,11 +60,13 @@ public static class RecipeFile
         return ExperimentSpec.ReadText(path);
     }
 
-    /// <summary>Whether the YAML at <paramref name="path"/> is a recipe file: a mapping with a budget section. Any one
-    /// decides (spec files have none), so a stray key in a recipe file is named by the loader, not taken for a spec.</summary>
-    public static bool IsRecipeFile(string path) =>
-        File.Exists(path) && !FilePaths.NothingToRead(path) && ExperimentSpec.Mapping(ExperimentSpec.ReadText(path), path) is { Children.Count: > 0 } root &&
-        root.Children.Keys.Any(k => Sections.Contains(ExperimentSpec.Scalar(k)));
+    /// <summary>Whether <paramref name="text"/> (the file at <paramref name="path"/>) is a recipe file: a mapping with a
+    /// budget section and none of a spec's keys. A stray key in a recipe file is then named by the recipe loader, and a
+    /// stray `quick:` in a spec by the spec's (with its line), neither taken for the other kind of file.</summary>
+    public static bool IsRecipe(string text, string path) =>
+        ExperimentSpec.Mapping(text, path) is { Children.Count: > 0 } root
+        && root.Children.Keys.Any(k => Sections.Contains(ExperimentSpec.Scalar(k)))
+        && !root.Children.Keys.Any(k => SpecSchema.Keys(SpecSchema.RootSchema).Contains(ExperimentSpec.Scalar(k)));
 
     /// <summary>
     /// Checks every budget section of the recipe file at <paramref name="path"/> as a run loads it (against the section's
@@ -73,10 +75,12 @@ public static class RecipeFile
     /// section found with its settings; the first bad key or value (RecipeConfig.Problems included) throws a
     /// <see cref="SpecException"/> naming the file and its line.
     /// </summary>
-    public static IReadOnlyList<(Budget Budget, object Config)> Check(string path, object defaults)
+    public static IReadOnlyList<(Budget Budget, object Config)> Check(string path, object defaults) => Check(path, Read(path), defaults);
+
+    /// <summary><see cref="Check(string, object)"/> of the file's <paramref name="text"/>, read once by the caller.</summary>
+    public static IReadOnlyList<(Budget Budget, object Config)> Check(string path, string text, object defaults)
     {
         ArgumentNullException.ThrowIfNull(defaults);
-        var text = Read(path);
         var root = ExperimentSpec.Mapping(text, path);
         var found = Enum.GetValues<Budget>().Where(b => root?.Children.Keys.Any(k => string.Equals(ExperimentSpec.Scalar(k), b.ToString(), StringComparison.OrdinalIgnoreCase)) == true).ToList();
         if (found.Count == 0) Apply(text, path, Budget.Quick, defaults); // names what is wrong with a file without sections

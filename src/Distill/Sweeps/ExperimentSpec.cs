@@ -45,27 +45,37 @@ public sealed class ExperimentSpec
     /// and a 79 MB one (a list of 10 million seeds) took 41 s and 2.7 GB to parse before its grid was refused.</summary>
     public const int MaxBytes = 1_000_000;
 
-    /// <summary>The text of the spec or recipe file at <paramref name="path"/> (a regular file), refused unread when it
-    /// is over <see cref="MaxBytes"/>: the size is taken from the open file, so a symbolic link counts its target.</summary>
+    /// <summary>The text of the spec or recipe file at <paramref name="path"/>, refused when it is over
+    /// <see cref="MaxBytes"/>: the size is taken from the open file, so a symbolic link counts its target. A pipe
+    /// (/dev/stdin, a shell's &lt;(...)) has no size: it is read up to one byte past the cap, never to its end.</summary>
     internal static string ReadText(string path)
     {
         using var stream = System.IO.File.OpenRead(path);
-        if (stream.Length > MaxBytes)
-            throw new InvalidDataException($"{path}: the file is {stream.Length.ToString("#,0", CultureInfo.InvariantCulture)} bytes, more than the " +
-                                           $"{MaxBytes.ToString("#,0", CultureInfo.InvariantCulture)} (1 MB) a spec or recipe file may have " +
-                                           $"(a spec is a few KB, a grid of {MaxRuns.ToString("#,0", CultureInfo.InvariantCulture)} runs included); sweep fewer values, or split the file.");
-        using var reader = new StreamReader(stream);
+        if (stream.CanSeek && stream.Length > MaxBytes) throw TooLarge(path, $"{stream.Length.ToString("#,0", CultureInfo.InvariantCulture)} bytes");
+        var bytes = new byte[MaxBytes + 1];
+        var n = 0;
+        for (int read; n < bytes.Length && (read = stream.Read(bytes, n, bytes.Length - n)) > 0;) n += read;
+        if (n > MaxBytes) throw TooLarge(path, "over " + MaxBytes.ToString("#,0", CultureInfo.InvariantCulture) + " bytes");
+        using var reader = new StreamReader(new MemoryStream(bytes, 0, n));
         return reader.ReadToEnd();
     }
 
+    static InvalidDataException TooLarge(string path, string size) =>
+        new($"{path}: the file is {size}, more than the {MaxBytes.ToString("#,0", CultureInfo.InvariantCulture)} (1 MB) a spec or recipe file may have " +
+            $"(a spec is a few KB, a grid of {MaxRuns.ToString("#,0", CultureInfo.InvariantCulture)} runs included); sweep fewer values, or split the file.");
+
     /// <param name="fallbackName">The sweep's name when the spec has no <c>name:</c> (else the file's name): a sweep
     /// folder's planned name, so that its copy of the spec names the runs as the original file did.</param>
-    public static ExperimentSpec Load(string path, string? fallbackName = null)
+    public static ExperimentSpec Load(string path, string? fallbackName = null) => Parse(LoadText(path), path, fallbackName);
+
+    /// <summary>The text of the spec file at <paramref name="path"/>, what is wrong with the path named. Read once by a
+    /// caller that also judges the text: a pipe (/dev/stdin) has nothing left for a second read.</summary>
+    public static string LoadText(string path)
     {
         if (Directory.Exists(path)) throw new ArgumentException($"spec {path}: this is a folder; give the path of a .yaml spec (examples in experiments/).");
         if (!System.IO.File.Exists(path)) throw new FileNotFoundException($"spec {path}: no such file; give the path of a .yaml spec (examples in experiments/).");
         if (FilePaths.NothingToRead(path)) throw new SpecException(path, 1, "the file is empty (or not a regular file, e.g. a FIFO); a spec is one YAML mapping (dataset:, student:, loss:, ...); see experiments/ for examples.");
-        return Parse(ReadText(path), path, fallbackName);
+        return ReadText(path);
     }
 
     public static ExperimentSpec Parse(string text, string file, string? fallbackName = null)
@@ -119,7 +129,9 @@ public sealed class ExperimentSpec
         var key = keyNode.Value ?? "";
         var line = SpecSchema.Line(keyNode);
         var parts = key.Split('.');
-        if (parts[0] == "grid") throw new SpecException(file, line, "grid key 'grid...': the grid cannot sweep itself.");
+        if (parts[0] == "grid")
+            throw new SpecException(file, line, $"grid key '{key}': the grid cannot sweep itself" +
+                (parts.Length > 1 ? $"; write '{string.Join('.', parts[1..])}' (grid keys are the spec's own keys, without 'grid.')." : "."));
         // Keys that change nothing a run trains: every value would train the same runs under other labels.
         if (NotTrained.FirstOrDefault(k => k.Key == key) is { Key: not null } ignored)
             throw new SpecException(file, line, $"grid key '{key}': {ignored.Value}, so every value would train the same runs; remove it from the grid.");
@@ -432,6 +444,10 @@ public sealed record Experiment
                 // true/false is a switch's 1/0; for a number it would be a silent 1 or 0 (temperature: true trains at T = 1).
                 string Setting(string key, YamlNode node)
                 {
+                    // The catalogue reads "4" as 4, but the spec's hash does not: the same sweep would be refused as
+                    // another spec's when written once quoted and once not (as ce: "0.1" is refused by the schema).
+                    if (method.Parameters.FirstOrDefault(p => p.Name == key) is { IsText: false } numeric && SpecSchema.QuotedHint(node, ["number"]) is { Length: > 0 } hint)
+                        throw new SpecException(file, SpecSchema.Line(node), $"loss.{name}.{key} must be a number in {numeric.Range}, not '{ExperimentSpec.Scalar(node)}'{hint}.");
                     if (SpecSchema.ToJson(node) is not JsonValue v || !v.TryGetValue<bool>(out var flag)) return ExperimentSpec.Scalar(node);
                     var p = method.Parameters.FirstOrDefault(p => p.Name == key);
                     if (p is null || p.IsSwitch) return flag ? "1" : "0"; // an unknown key: the settings name it with the valid ones

@@ -36,6 +36,8 @@ public static partial class SlurmScript
         sb.Append("#SBATCH --ntasks=1\n");
         // sbatch expands %-patterns in the file name (%A job, %a task): a % of the folder's own is written %%.
         sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --output={Directive("--out", dir, $"{dir.Replace("%", "%%", StringComparison.Ordinal)}/slurm/%A_%a.out")}\n");
+        // Written as --partition= (or --time=), sbatch refuses the script at submission, far from the typo.
+        if (partition?.Trim() == "") throw new ArgumentException("--partition '': empty; give a partition name (sinfo lists them), or leave the option out for the cluster's default.");
         if (partition is not null) sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --partition={Directive("--partition", partition, partition)}\n");
         if (time is not null && !TimeLimit().IsMatch(time))
             throw new ArgumentException($"--time {time}: not a Slurm time limit; give minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS " +

@@ -52,6 +52,10 @@ public static partial class SpecSchema
         // every place it points to (a teacher's optimizer and the student's, say).
         if (!node.Anchor.IsEmpty)
             throw new SpecException(file, line, $"{Name(path)} has the anchor &{node.Anchor.Value}; YAML anchors and aliases are not part of the spec format: write each value out.");
+        // A tag of its own (`!custom 1`) means something only to the program that defines it: the value was read as
+        // if untagged, the tag silently dropped.
+        if (!node.Tag.IsEmpty && !node.Tag.Value.StartsWith("tag:yaml.org,2002:", StringComparison.Ordinal))
+            throw new SpecException(file, line, $"{Name(path)} has the YAML tag {node.Tag.Value}, which the spec format does not know; remove the tag and write the value alone.");
         if (schema["enum"] is JsonArray options)
         {
             var text = node is YamlScalarNode s ? s.Value ?? "" : "";
@@ -200,9 +204,9 @@ public static partial class SpecSchema
 
     /// <summary>"not '40'" puzzles when the 40 was quoted (or tagged !!str): that makes any scalar text, so say that and
     /// the fix.</summary>
-    static string QuotedHint(YamlNode node, string[] expected) =>
+    internal static string QuotedHint(YamlNode node, string[] expected) =>
         node is YamlScalarNode { Value: { } v } scalar && (scalar.Style != YamlDotNet.Core.ScalarStyle.Plain || (!scalar.Tag.IsEmpty && scalar.Tag.Value == StrTag))
-        && TypeOf(new YamlScalarNode(v) { Style = YamlDotNet.Core.ScalarStyle.Plain }) is var plain && expected.Any(t => t == plain || (t == "number" && plain == "integer"))
+        && TypeOf(new YamlScalarNode(v.Trim()) { Style = YamlDotNet.Core.ScalarStyle.Plain }) is var plain && expected.Any(t => t == plain || (t == "number" && plain == "integer"))
             ? scalar.Style switch
             {
                 YamlDotNet.Core.ScalarStyle.Plain => " (tagged !!str, so it is text: remove the tag)",

@@ -42,6 +42,8 @@ public sealed class SweepResults
     public static SweepResults Read(string dir)
     {
         var plan = SweepFolder.ReadPlan(dir);
+        // Collect has no spec but the folder's copy: a plan cut short would report the runs it still lists as complete.
+        if (SpecCopy(dir, plan) is { } spec) SweepFolder.CheckPlan(plan, spec, dir);
         var runs = new List<RunResult>();
         var failed = new List<RunFailure>();
         var missing = new List<int>();
@@ -70,6 +72,16 @@ public sealed class SweepResults
         }).ToList();
         return new SweepResults { Plan = plan, GroupKeys = keys, Groups = groups, Runs = runs, Failed = failed, Missing = missing, Damaged = damaged,
             Provenance = ProvenanceOf(dir, runs) };
+    }
+
+    /// <summary>The folder's copy of the spec when it is the plan's spec; null otherwise (missing, damaged, or another
+    /// spec's: then it says nothing about the plan, and `sweep run` writes it again).</summary>
+    static ExperimentSpec? SpecCopy(string dir, SweepFolder.Plan plan)
+    {
+        var path = Path.Combine(dir, SweepFolder.SpecFile);
+        if (!File.Exists(path) || FilePaths.NothingToRead(path)) return null;
+        try { return ExperimentSpec.Load(path, plan.Name) is { } spec && spec.Hash == plan.SpecHash ? spec : null; }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException) { return null; }
     }
 
     static readonly string[] ProvenanceKeys = ["commit", "dirty", "torchsharp", "libtorch", "dotnet", "threads"];

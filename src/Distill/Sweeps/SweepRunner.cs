@@ -51,9 +51,10 @@ public static class SweepFolder
         // The deserializer leaves absent fields at their defaults: a record without them is not a finished run.
         var missing = r is null ? "everything"
             : r.Label is null ? "label" : r.Values is null ? "values" : r.TestAccuracy is null || r.TestAccuracy.Count == 0 ? "test_accuracy"
-            : r.Index != index ? $"index (it says {r.Index})"
             : gridKeys.FirstOrDefault(k => !r.Values.ContainsKey(k)) is { } key ? $"value for {key}" : null;
         if (missing is not null) return (null, $"not a whole result (no {missing})");
+        // A result copied from another run's folder: its index is there, just not this run's.
+        if (r!.Index != index) return (null, $"foreign: another run's result (index {r.Index}; this run's is {index})");
         // Another spec's result (a second sweep that wrote into this folder) must not count as this run's: it would
         // be "done already" and mix into collect. Results written before they named their spec are checked by values.
         if (r!.Spec is { } other && other != specHash) return (null, $"foreign: another spec's result (spec {other}; this sweep's is {specHash})");
@@ -153,11 +154,16 @@ public static class SweepFolder
         catch (InvalidOperationException) { return false; }
     }
 
-    /// <summary>The spec hash a run's record (run.json) names, or null when it names none or cannot be read.</summary>
+    /// <summary>The spec hash a run's record (run.json) or result (result.json) names, or null when it names none or
+    /// cannot be read.</summary>
     static string? RecordedSpec(string record)
     {
         if (FilePaths.NothingToRead(record)) return null; // never open a FIFO: it would block; the trainer names the record when it runs
-        try { return JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(record))?.GetValueOrDefault("spec"); }
+        try
+        {
+            using var json = JsonDocument.Parse(File.ReadAllText(record));
+            return json.RootElement is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty("spec", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException) { return null; }
     }
 
@@ -210,11 +216,12 @@ public static class SweepFolder
             SameSpec(spec, dir);
             return;
         }
-        // No plan (deleted as damaged, say), but runs: each run's record names its spec. Another spec's runs would
-        // count as this one's ("done already") and mix into collect.
+        // No plan (deleted as damaged, say), but runs: each run's record and result names its spec. Another spec's
+        // runs would count as this one's ("done already") and mix into collect; with only their results and
+        // checkpoints left, every run failed on the checkpoint, another run's.
         var runs = Path.Combine(dir, "runs");
         if (Directory.Exists(runs))
-            foreach (var record in Directory.EnumerateFiles(runs, "run.json", SearchOption.AllDirectories))
+            foreach (var record in Directory.EnumerateFiles(runs, "*.json", SearchOption.AllDirectories).Where(f => Path.GetFileName(f) is "run.json" or ResultFile))
                 if (RecordedSpec(record) is { } other && other != spec.Hash)
                     throw new InvalidOperationException($"--out {dir} has no {PlanFile}, and its runs were made by another spec ({other}, in {record}; this one is {spec.Hash}). " +
                                                         "Give another folder, or move that one away.");
@@ -254,6 +261,7 @@ public static class SweepFolder
         if (old.SpecHash != spec.Hash)
             throw new InvalidOperationException($"--out {dir} holds a sweep of another spec ({old.Name}, spec {old.SpecHash}; this one is {spec.Hash}). " +
                                                 "Give another folder, or move that one away.");
+        CheckPlan(old, spec, dir);
         // Same spec: every task of an array calls this; nothing to rewrite but the spec's copy, which the tasks
         // (Slurm, k8s, --jobs workers) read: deleted, or no longer this spec (garbage, another spec's values), it
         // is written again from the spec given. A copy that differs only in comments is this spec and stays.
@@ -310,6 +318,18 @@ public static class SweepFolder
         if (plan.Runs!.GroupBy(r => r.Index).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw DamagedPlan(path, dir, $"run {twice.Key} is listed {twice.Count()} times");
         return plan;
+    }
+
+    /// <summary>Refuses a plan that does not list <paramref name="spec"/>'s runs (an edited or truncated plan.json):
+    /// trusted, a run it leaves out was never run, and collect called the sweep complete without it.</summary>
+    public static void CheckPlan(Plan plan, ExperimentSpec spec, string dir)
+    {
+        var path = Path.Combine(dir, PlanFile);
+        if (plan.Runs.Count != spec.Runs.Count)
+            throw DamagedPlan(path, dir, $"it lists {plan.Runs.Count} runs, but its spec (spec {spec.Hash}) has {spec.Runs.Count}");
+        if (plan.Runs.Select((r, i) => (r, i)).FirstOrDefault(x => x.r.Index != x.i || x.r.Label != spec.Runs[x.i].Label
+                || !x.r.Values.OrderBy(v => v.Key, StringComparer.Ordinal).SequenceEqual(spec.Runs[x.i].Values.OrderBy(v => v.Key, StringComparer.Ordinal))) is ({ } bad, var at))
+            throw DamagedPlan(path, dir, $"its run {bad.Index} ({bad.Label}) is not the spec's run {at} ({spec.Runs[at].Label})");
     }
 
     static InvalidDataException DamagedPlan(string path, string dir, string problem) =>
@@ -395,6 +415,11 @@ public static class SweepRunner
         {
             if (cancellation.IsCancellationRequested) throw Stopped(spec, cancellation);
             try { runOne(run, wait); }
+            // The run's line says where it stopped; the sweep's, as `sweep run --jobs` prints it, how to go on.
+            catch (OperationCanceledException e) when (cancellation.IsCancellationRequested)
+            {
+                throw new OperationCanceledException($"{e.Message}\n{Stopped(spec, cancellation).Message}", e, cancellation);
+            }
             catch (RunBusyException e) when (keepGoing)
             {
                 busy(run, e);
@@ -460,6 +485,7 @@ public static class SweepRunner
             OutDir = runDir,
             // A spec has no gradient clipping and no --lr: the advice names what it can change.
             NonFiniteAdvice = "Lower optimizer.lr in the spec, or check that term's settings in its loss section.",
+            StartOverAdvice = $"remove {runDir} to start this run over",
             Settings = new Dictionary<string, string>(planned.Values.Select(v => KeyValuePair.Create($"grid.{v.Key}", v.Value))) { ["spec"] = spec.Hash, ["loss"] = e.Loss, ["teacher_model"] = e.Teacher?.ToString() ?? "none" },
         };
         var r = Trainer.Train(student, transfer, objective, options, needsTeacher ? teacher : null);

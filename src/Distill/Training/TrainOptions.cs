@@ -28,6 +28,9 @@ public sealed record TrainOptions
     /// <summary>What the error of a NaN or infinite loss advises, in the caller's terms (a sweep spec's keys); null: the
     /// command line's and these options' (--lr, --clip, <see cref="ClipGradNorm"/>).</summary>
     public string? NonFiniteAdvice { get; init; }
+    /// <summary>How to start a run over whose folder cannot be resumed, in the caller's terms (a sweep has no --force);
+    /// null: the command line's --force.</summary>
+    public string? StartOverAdvice { get; init; }
     public Augmentation Augment { get; init; } = Augmentation.None;
 
     /// <summary>Training images held out as a validation split (the same ones for every seed, see

@@ -159,7 +159,7 @@ sealed class TrainingRun : IDisposable
         if (o.OutDir is not null)
         {
             var settings = RunFolder.Settings(o, student, objective, data, teacher);
-            folder = RunFolder.Open(o.OutDir, settings, o.Resume, o.Force, o.Log, o.Resumable, o.TensorBoard);
+            folder = RunFolder.Open(o.OutDir, settings, o.Resume, o.Force, o.Log, o.Resumable, o.TensorBoard, o.StartOverAdvice);
             settingsDigest = RunFolder.Digest(settings);
         }
         writer = o.OutDir is null ? null : new MetricsWriter(o.OutDir, o.TensorBoard);

@@ -120,6 +120,36 @@ public class RecipeFileTests
         Assert.DoesNotContain('\u001b', error);
     }
 
+    /// <summary>A spec with a stray budget key was taken for a recipe file ("a recipe file for no recipe named ...", no
+    /// line) where `sweep plan` named the key and its line; piped in (/dev/stdin), a spec failed on the pipe's length and
+    /// was then read twice (the second read empty).</summary>
+    [Fact]
+    public async Task Spec_check_names_a_stray_budget_key_in_a_spec_and_reads_a_piped_spec_or_recipe()
+    {
+        var dir = Directory.CreateTempSubdirectory("stray").FullName;
+        var spec = Path.Combine(dir, "stray.yaml");
+        var lines = File.ReadAllLines(Repo.PathOf("experiments/tiny.yaml"));
+        File.WriteAllLines(spec, [.. lines, "quick: {}"]);
+        var (code, _, stderr) = Repo.RunCli(["spec", "check", spec]);
+        Assert.Equal(1, code);
+        Assert.Contains($"{spec} line {lines.Length + 1}: unknown key 'quick' in the spec; valid keys: name, dataset,", stderr);
+
+        var config = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name;
+        var cli = Path.Combine(Repo.Root, "artifacts", "bin", "Distill.Cli", config, "Distill.Cli.dll");
+        foreach (var (file, extra, ok) in new[] { ("experiments/tiny.yaml", "", "ok: /dev/stdin: tiny, 4 runs"),
+                     ("experiments/recipes/01-soft-targets.yaml", " --recipe 01-soft-targets", "ok: /dev/stdin: recipe 01-soft-targets, sections smoke, quick, full") })
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("bash", ["-c", $"cat '{Repo.PathOf(file)}' | dotnet '{cli}' spec check /dev/stdin{extra}"])
+                { RedirectStandardOutput = true, RedirectStandardError = true };
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            var err = p.StandardError.ReadToEndAsync();
+            var output = p.StandardOutput.ReadToEnd();
+            Assert.True(p.WaitForExit(TimeSpan.FromMinutes(2)));
+            Assert.True(p.ExitCode == 0, await err);
+            Assert.Contains(ok, output);
+        }
+    }
+
     /// <summary>Values a run would refuse or run wrongly are refused where the file is loaded, so `spec check` (which
     /// loads every section) refuses them too, naming the file, the line and the key.</summary>
     [Theory]

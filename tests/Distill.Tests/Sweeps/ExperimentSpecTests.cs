@@ -105,6 +105,24 @@ public class ExperimentSpecTests
         Assert.Equal(Parse(Spec).Hash, Parse("# a comment\n" + Spec.Replace("epochs: 2", "epochs:    2   # more", StringComparison.Ordinal)).Hash);
     }
 
+    /// <summary>A pipe (/dev/stdin, a shell's &lt;(...)) has no length: reading one failed on it with a stack trace.
+    /// It is read, and one longer than the cap is refused after cap + 1 bytes.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_spec_is_read_from_a_pipe_up_to_the_size_cap(bool tooLarge)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(tooLarge ? new string('#', ExperimentSpec.MaxBytes + 1) : Spec);
+        using var pipe = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.Out);
+        var path = $"/dev/fd/{pipe.GetClientHandleAsString()}";
+        var writer = Task.Run(() => { pipe.Write(bytes); pipe.Dispose(); });
+        if (tooLarge)
+            Assert.Contains($"{path}: the file is over 1,000,000 bytes, more than the 1,000,000 (1 MB) a spec or recipe file may have",
+                            Assert.Throws<InvalidDataException>(() => ExperimentSpec.LoadText(path)).Message);
+        else Assert.Equal(Spec, ExperimentSpec.LoadText(path));
+        await writer;
+    }
+
     /// <summary>A number in a | block is text with a line break, and has no quotes: the hint said "remove the quotes".</summary>
     [Fact]
     public void A_number_in_a_block_scalar_is_named_as_text_with_the_fix()
@@ -128,6 +146,14 @@ public class ExperimentSpecTests
     [InlineData("epochs: 2", "epochs: !!float 2", 10, "epochs must be a whole number, not '!!float 2'.")]
     [InlineData("  model: mlp-32", "  model:\n\tmlp-32", 10, "not valid YAML")]
     [InlineData("epochs: 2", "epochs: 0", 10, "epochs = '0' is below its minimum, 1.")]
+    // A quoted method parameter was taken as its number but hashed as text: the same sweep, refused as another spec's.
+    [InlineData("    temperature: 4", "    temperature: \"4\"", 14, "loss.kd.temperature must be a number in [0.01, 1000], not '4' (quoted, so it is text: remove the quotes).", "  loss.kd.temperature: [1, 2, 4, 8]\n", "")]
+    [InlineData("    temperature: 4", "    temperature: \" 4 \"", 14, "loss.kd.temperature must be a number in [0.01, 1000], not ' 4 ' (quoted, so it is text: remove the quotes).", "  loss.kd.temperature: [1, 2, 4, 8]\n", "")]
+    [InlineData("    temperature: 4", "    temperature: 4\n    alpha: '0.5'", 15, "loss.kd.alpha must be a number in [0, 1], not '0.5' (quoted, so it is text: remove the quotes).")]
+    [InlineData("[1, 2, 4, 8]", "[\"1\", \"4\"]", 16, "loss.kd.temperature must be a number in [0.01, 1000], not '1' (quoted, so it is text: remove the quotes).")]
+    [InlineData("epochs: 2", "epochs: !custom 2", 10, "epochs has the YAML tag !custom, which the spec format does not know; remove the tag and write the value alone.")]
+    [InlineData("[1, 2, 4, 8]", "[1, !t 2]", 16, "loss.kd.temperature has the YAML tag !t, which the spec format does not know;")]
+    [InlineData("  seed: [0, 1, 2]", "  grid.seed: [0, 1, 2]", 17, "grid key 'grid.seed': the grid cannot sweep itself; write 'seed' (grid keys are the spec's own keys, without 'grid.').")]
     [InlineData("  ce: 0.1", "  ce: lots", 12, "loss.ce must be a number, not 'lots'.")]
     [InlineData("  seed: [0, 1, 2]", "  seeds: [0, 1, 2]", 17, "grid key 'seeds' does not exist: 'seeds' is not a key of the spec; valid keys:")]
     [InlineData("  seed: [0, 1, 2]", "  student.size: [1]", 17, "grid key 'student.size' does not exist: 'size' is not a key of student; valid keys: model, dropout.")]

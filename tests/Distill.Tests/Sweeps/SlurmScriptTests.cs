@@ -30,6 +30,9 @@ public class SlurmScriptTests
         var e = Assert.Throws<ArgumentException>(() => SlurmScript.Render(spec, "/d", ["distill"], concurrent: 1, cpusPerTask: 1, "a\nb", null));
         Assert.Equal("--partition a\nb: sbatch cannot read a double quote, a backslash or a control character (a line break) in an #SBATCH line; give a value without them.", e.Message);
         Assert.Throws<ArgumentException>(() => SlurmScript.Render(spec, "/my \"sweeps\"", ["distill"], concurrent: 1, cpusPerTask: 1, null, null));
+        // An empty partition was written as `#SBATCH --partition=`, which sbatch refuses only at submission.
+        foreach (var empty in new[] { "", " " })
+            Assert.StartsWith("--partition '': empty; give a partition name", Assert.Throws<ArgumentException>(() => SlurmScript.Render(spec, "/d", ["distill"], concurrent: 1, cpusPerTask: 1, empty, null)).Message, StringComparison.Ordinal);
     }
 
     [Fact]

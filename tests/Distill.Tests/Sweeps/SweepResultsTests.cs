@@ -180,6 +180,30 @@ public sealed class SweepResultsTests : IDisposable
         Assert.False(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
     }
 
+    /// <summary>A result with another run's index was "not a whole result (no index (it says 0))".</summary>
+    [Fact]
+    public void A_result_with_another_runs_index_is_named_foreign()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(1, SweepFolder.ResultFile, Result(0, 1, spec.Hash));
+        Assert.Equal("runs/1/result.json is foreign: another run's result (index 0; this run's is 1)", Assert.Single(SweepResults.Read(dir).Damaged).Error);
+    }
+
+    /// <summary>With its plan, spec copy and run records deleted, a folder's results and checkpoints were taken over by
+    /// another spec (every run then failed on the other run's checkpoint): each result names its spec too.</summary>
+    [Fact]
+    public void Without_plan_or_records_a_folder_whose_results_another_spec_made_is_refused()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(0, SweepFolder.ResultFile, Result(0, 0, "0123456789abcdef"));
+        File.Delete(Path.Combine(dir, SweepFolder.PlanFile));
+        File.Delete(Path.Combine(dir, SweepFolder.SpecFile));
+        var e = Assert.Throws<InvalidOperationException>(() => SweepFolder.Prepare(spec, dir));
+        Assert.Contains($"its runs were made by another spec (0123456789abcdef, in {Path.Combine(SweepFolder.Run(dir, 0), SweepFolder.ResultFile)}", e.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>A spec.yaml of the user's own in a folder with no plan yet (notes, another spec) was overwritten by the
     /// sweep's copy; it is refused, and the folder left as it was. The same spec's text (or the same spec with other
     /// comments) is the sweep's own copy and is kept.</summary>
@@ -369,6 +393,31 @@ public sealed class SweepResultsTests : IDisposable
         File.WriteAllText(path, plan.ToJsonString());
         var e = Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir));
         Assert.StartsWith($"{path}: damaged (run 0 is listed 2 times); move it away and run `sweep run SPEC --out {dir}`", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A plan cut to fewer runs (or with a run's values edited) was trusted: `sweep run` said "4 of 4 runs
+    /// done" and collect "complete: 3 of 3 runs" without run 3. Checked against the spec given, and in collect against
+    /// the folder's copy of the spec.</summary>
+    [Theory]
+    [InlineData(true, "it lists 3 runs, but its spec (spec {0}) has 4")]
+    [InlineData(false, "its run 1 (seed=7) is not the spec's run 1 (seed=1)")]
+    public void A_plan_that_does_not_list_the_specs_runs_is_damaged(bool cut, string problem)
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        for (var i = 0; i < 4; i++) Write(i, SweepFolder.ResultFile, Result(i, i, spec.Hash));
+        var path = Path.Combine(dir, SweepFolder.PlanFile);
+        var plan = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        if (cut) plan["runs"]!.AsArray().RemoveAt(3);
+        else
+        {
+            plan["runs"]![1]!["label"] = "seed=7";
+            plan["runs"]![1]!["values"]!["seed"] = "7";
+        }
+        File.WriteAllText(path, plan.ToJsonString());
+        var expected = $"{path}: damaged ({string.Format(System.Globalization.CultureInfo.InvariantCulture, problem, spec.Hash)}); move it away and run `sweep run SPEC --out {dir}`";
+        Assert.StartsWith(expected, Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir)).Message, StringComparison.Ordinal);
+        Assert.StartsWith(expected, Assert.Throws<InvalidDataException>(() => SweepFolder.Prepare(spec, dir)).Message, StringComparison.Ordinal);
     }
 
     /// <summary>A FIFO in place of plan.json is a damaged plan, one error, for collect and `sweep run` alike; it blocked both.</summary>

@@ -47,6 +47,19 @@ public class SweepStopTests
         Assert.Equal([0], ran);
     }
 
+    /// <summary>Stopped mid-run without --jobs, only the run's own line was printed, not the sweep's that --jobs prints.</summary>
+    [Fact]
+    public void A_stop_during_a_run_names_the_run_and_the_sweep()
+    {
+        foreach (var keepGoing in new[] { true, false })
+        {
+            using var cts = new CancellationTokenSource();
+            var e = Assert.ThrowsAny<OperationCanceledException>(() => SweepRunner.RunEach(S, S.Runs, keepGoing,
+                (run, _) => { cts.Cancel(); throw new OperationCanceledException($"t[{run.Index}]: stopped at epoch 1", cts.Token); }, (_, _) => { }, (_, _) => { }, cts.Token));
+            Assert.Equal("t[0]: stopped at epoch 1\nsweep t: stopped; `sweep run` again resumes the unfinished runs from their checkpoints", e.Message);
+        }
+    }
+
     [Fact]
     public void Without_a_stop_every_run_runs_and_failures_are_counted()
     {
