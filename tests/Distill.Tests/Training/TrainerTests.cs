@@ -460,14 +460,14 @@ public class TrainerTests
         using var again = Mlp(0);
         var e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), For(b.Path, "0.9") with { Resume = true }));
         Assert.StartsWith($"--resume {b.Path}: {ckpt} was written by another run than the one {record} records (its settings digest ", e.Message, StringComparison.Ordinal);
-        Assert.EndsWith("Resume in the folder it came from, or pass --force (instead of --resume) to start over here.", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("Resume in the folder it came from, or pass --force (instead of --resume; Force = true in TrainOptions) to start over here.", e.Message, StringComparison.Ordinal);
         Assert.Equal(before, File.ReadAllText(record));
 
         File.Delete(record);
         e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), For(b.Path, "0.9") with { Resume = true }));
         Assert.Equal($"--resume {b.Path}: the run record {record} is missing, so the settings the checkpoint was trained with cannot be read from it. " +
                      "Give the options the run was started with (its checkpoint's settings stamp then matches and the record is rebuilt from them), " +
-                     "pass --force (instead of --resume) to clear the folder and start over, or give another folder.", e.Message);
+                     "pass --force (instead of --resume; Force = true in TrainOptions) to clear the folder and start over, or give another folder.", e.Message);
         Assert.False(File.Exists(record));
         // A sweep has no --force: it says how to start its run over in its own terms.
         e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), For(b.Path, "0.9") with { Resume = true, StartOverAdvice = "remove runs/3 to start this run over" }));
