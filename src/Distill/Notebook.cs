@@ -52,7 +52,18 @@ public static class Notebook
             throw new InvalidOperationException("Distill.Notebook.Start: TorchSharp is not loaded in this kernel. Add " +
                 $"#r \"nuget: TorchSharp-cpu, {version?.ToString(3) ?? "0.107.0"}\" to a cell before this one (as the notebooks' first cell has it), run it, then run Start() again.", e);
         }
+        catch (Exception e) when (UsedBeforeStart(e) is { } explained) { throw explained; }
     }
+
+    /// <summary>A cell that used TorchSharp before Start() made TorchSharp load its own natives, which fails on Debian 12
+    /// and cannot be undone in the process; Start() then failed with a bare DllNotFoundException ("undefined symbol
+    /// _ZNK3c105Error4whatEv") or a type initializer's error, pointing at a library file instead of the cell order.</summary>
+    internal static InvalidOperationException? UsedBeforeStart(Exception e) =>
+        e is DllNotFoundException or TypeInitializationException
+            ? new InvalidOperationException("Distill.Notebook.Start: libtorch could not be loaded (" + e.Message.Split('\n')[0].Trim() + "). " +
+                "When a cell above used TorchSharp before Start(), TorchSharp tried its own native libraries, which do not load on every system " +
+                "and cannot be unloaded: restart the kernel and run the Start() cell before any cell that uses torch. Otherwise `distill doctor` checks the natives.", e)
+            : null;
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // its TorchSharp types load inside Start's try
     static NotebookEnvironment StartTorch(int? threads, long seed)

@@ -21,3 +21,19 @@ public class FSharpCoreBindingTests
         Assert.Null(Notebook.OlderLoadedCopy(Name, new AssemblyName($"{Name}, Version=999.0.0.0"), [typeof(object).Assembly]));
     }
 }
+
+/// <summary>Start() after a cell that used TorchSharp first failed with a bare DllNotFoundException naming a .so; it says
+/// what happened and that the kernel must be restarted.</summary>
+public class StartAfterTorchTests
+{
+    [Fact]
+    public void A_native_load_failure_in_Start_names_the_cell_order_and_the_restart()
+    {
+        var e = Distill.Notebook.UsedBeforeStart(new DllNotFoundException("Unable to load shared library '/x/libLibTorchSharp.so': undefined symbol: _ZNK3c105Error4whatEv\nmore"));
+        Assert.NotNull(e);
+        Assert.StartsWith("Distill.Notebook.Start: libtorch could not be loaded (Unable to load shared library '/x/libLibTorchSharp.so': undefined symbol: _ZNK3c105Error4whatEv). ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("restart the kernel and run the Start() cell before any cell that uses torch", e.Message, StringComparison.Ordinal);
+        Assert.IsType<DllNotFoundException>(e.InnerException);
+        Assert.Null(Distill.Notebook.UsedBeforeStart(new IOException("disk")));
+    }
+}
