@@ -119,10 +119,13 @@ public static class Idx
         if (expectedDims is int want && dims != want)
             throw new DatasetException(path,
                 $"header magic number 0x{magic:X8}{(gz ? " (after gunzip)" : "")} declares {dims} dimension{(dims == 1 ? "" : "s")}{(dims is 1 or 3 ? $", an IDX {Kind(dims)} file" : "")}; an IDX {Kind(want)} file has {want} (magic 0x0000080{want})",
-                (want, dims) switch
+                // A file named for what is wanted is damaged, not mistaken: "pass the images file" sent a user round in
+                // circles who had passed it.
+                (want, dims, Path.GetFileName(path).Contains(want == 3 ? "images" : "labels", StringComparison.OrdinalIgnoreCase)) switch
                 {
-                    (3, 1) => "this is a labels file: pass the *-images-idx3-ubyte(.gz) file here, not the labels file",
-                    (1, 3) => "this is an images file: pass the *-labels-idx1-ubyte(.gz) file here, not the images file",
+                    (3, 1, false) => "this is a labels file: pass the *-images-idx3-ubyte(.gz) file here, not the labels file",
+                    (1, 3, false) => "this is an images file: pass the *-labels-idx1-ubyte(.gz) file here, not the images file",
+                    (_, 1 or 3, true) => $"its name says {Kind(want)} but its header is a{(dims == 1 ? " labels" : "n images")} file's: it is damaged; delete it and run `distill data install` again",
                     _ => "the header is corrupt or the file is not MNIST-style IDX data: delete it and run `distill data install` again",
                 });
         var shape = new int[dims];

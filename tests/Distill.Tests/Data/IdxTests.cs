@@ -295,7 +295,7 @@ public class IdxTests
         var e = Assert.Throws<DatasetException>(() => Datasets.Mnist(DatasetSearch.Only(dir.Path)));
         Assert.Equal(images, e.Path);
         Assert.Contains("declares 1 dimension", e.Problem);
-        Assert.Equal("MNIST's folder needs its published file under this name: delete it and run `distill data install mnist`", e.Fix);
+        Assert.Equal("its name says image but its header is a labels file's: it is damaged; delete it and run `distill data install mnist` again", e.Fix);
 
         File.WriteAllBytes(images, [0x1f, 0x8b, 8, 0, 1, 2]); // a gzip header cut short
         e = Assert.Throws<DatasetException>(() => Datasets.Mnist(DatasetSearch.Only(dir.Path)));
@@ -388,6 +388,12 @@ public class DataFileErrorTests
         Assert.Equal("header magic number 0x00000801 declares 1 dimension, an IDX label file; an IDX image file has 3 (magic 0x00000803)", e.Problem);
         Assert.StartsWith("this is a labels file", e.Fix, StringComparison.Ordinal);
         Assert.DoesNotContain("trailing", e.Message);
+        // Named as images, with a labels header: damaged, not passed by mistake (the fix sent the user to the file given).
+        var named = dir.Write("train-images-idx3-ubyte", Gen.Idx([10], Gen.Labels(10)));
+        Assert.Equal("its name says image but its header is a labels file's: it is damaged; delete it and run `distill data install` again",
+            Assert.Throws<DatasetException>(() => Idx.ReadImages(named)).Fix);
+        var namedLabels = dir.Write("t10k-labels-idx1-ubyte", Gen.Idx([2, 28, 28], Gen.Images(2)));
+        Assert.StartsWith("its name says label but its header is an images file's", Assert.Throws<DatasetException>(() => Idx.ReadLabels(namedLabels)).Fix, StringComparison.Ordinal);
     }
 
     [Fact]
