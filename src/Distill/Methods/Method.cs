@@ -73,7 +73,7 @@ public sealed partial class MethodSettings
             if (!p.IsText)
             {
                 if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
-                    throw new ArgumentException($"{method.Name}: {key}={value} is not a number; {key} takes a number in {p.Range}.");
+                    throw new ArgumentException($"{method.Name}: {key}={value} is not a number; {key} takes {(p.IsSwitch ? "0 or 1" : $"a number in {p.Range}")}.");
                 if (!p.Accepts(v)) throw new ArgumentException($"{method.Name}: {key}={value} is out of range; {key} must be {(p.Range[0] is '[' or '(' ? "in " : "")}{p.Range}.");
                 // The losses run in float32: a value it cannot hold (beyond its largest, below its smallest normal
                 // number) becomes infinity or zero there.

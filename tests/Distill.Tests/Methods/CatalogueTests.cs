@@ -80,6 +80,7 @@ public sealed class CatalogueTests
         Assert.Equal("kd: temperature=0 is out of range; temperature must be in [0.01, 1000].", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("kd:temperature=0")).Message);
         Assert.Equal("kd: standardize=0.5 is out of range; standardize must be 0 or 1.", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("kd:standardize=0.5")).Message);
         Assert.Equal("dist: beta=x is not a number; beta takes a number in [0, ∞).", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("dist:beta=x")).Message);
+        Assert.Equal("kd: standardize=yes is not a number; standardize takes 0 or 1.", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("kd:standardize=yes")).Message);
         Assert.Contains("is not key=value", Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("kd", ["temperature"])).Message);
         Assert.Contains("given twice", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("kd:alpha=0.5,alpha=0.6")).Message);
         Assert.Contains("'x' is not a number in [0.01, 1000]", Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("mlkd:temperatures=2,x").Build(Setup("cnn-8"))).Message);
