@@ -138,7 +138,7 @@ sealed partial class RunFolder : IDisposable
         var name = settings.GetValueOrDefault("name");
         var alternatives = new (string Key, string?[] Values)[]
         {
-            ("device", ["auto", "cpu", "cuda", TorchRuntime.ResolveDevice(settings.GetValueOrDefault("device") ?? "auto").ToString()]),
+            ("device", ["auto", "cpu", "cuda", "cuda:0"]),
             ("teacher_epochs", ["", $"{TrainOptions.DefaultTeacherEpochs}"]),
             ("objective", [settings.GetValueOrDefault("objective") is { } o ? WeightText().Replace(o, w => double.Parse(w.Value, System.Globalization.CultureInfo.InvariantCulture).ToString(System.Globalization.CultureInfo.InvariantCulture)) : null]),
             // Plain KD (a teacher, no --method) and --method kd with the same settings.
