@@ -84,13 +84,11 @@ static class ReproduceCommand
             Console.Error.WriteLine($"error: {Unhandled.Line(e)}");
             return 2;
         }
-        var stoppedExit = ctrlC.ExitCode;
-
         // The summary goes to stdout (progress went to stderr), so `distill reproduce > summary.txt` keeps just this.
         Console.WriteLine();
         foreach (var n in r.Notebooks) Console.WriteLine(n.SummaryLine);
         Console.WriteLine($"{r.Tally}; total wall time {Reproduction.Seconds(r.Duration)} (budget {r.Budget})");
         Console.WriteLine($"wrote {r.Files.Index}, {r.Files.ResultsMarkdown}, {r.Files.ResultsJson}");
-        return r.Interrupted ? stoppedExit : r.ExitCode;
+        return r.ExitCode;
     }
 }
