@@ -19,14 +19,14 @@ static class ReproduceCommand
         Exit codes: 0 every notebook succeeded; 1 at least one failed, timed out or could not be read (one line each
         names notebook, cell and line; a -p value a notebook's parameter cannot take fails that notebook, as each
         notebook declares its own); 2 bad input (no notebooks folder, --only matches nothing, a -p that is not
-        name=value); 130 Ctrl-C
+        name=value, a -p budget= that --budget does not take); 130 Ctrl-C
         (the running notebook's partial report and the index are still written); 143 SIGTERM (the same).
         """;
 
     public static Command Create()
     {
         var budget = new Option<string>("--budget") { Description = "smoke | quick | full, injected into every notebook as `budget`", DefaultValueFactory = _ => "quick" };
-        budget.AcceptOnlyFromAmong("smoke", "quick", "full");
+        budget.AcceptOnlyFromAmong(NotebookArgs.Budgets);
         var output = new Option<string>("--out") { Description = "folder for NAME/ per notebook, index.html, results.md, results.json", DefaultValueFactory = _ => "reports" };
         var notebooks = new Option<string>("--notebooks") { Description = "folder of the notebooks to run", DefaultValueFactory = _ => "notebooks" };
         var parameters = new Option<string[]>("--parameter", "-p") { Description = "name=value injected into every notebook, typed by its parameters cell (repeatable)" };

@@ -381,6 +381,24 @@ public class CliTests
         Assert.True(cell["seconds"]!.GetValue<double>() < 1, $"{cell["seconds"]} s");
     }
 
+    /// <summary>reproduce passed -p budget=Smoke on as --budget Smoke, which every notebook's process refused (and the
+    /// summary recorded as the budget); run injected it as a string.</summary>
+    [Fact]
+    public void A_p_budget_that_budget_does_not_take_is_refused_before_anything_runs()
+    {
+        var dir = TestSupport.TempDir("cli-p-budget-bad");
+        var nbs = Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName;
+        var nb = TestSupport.WriteNotebook(nbs, "00-a.ipynb", ("string budget = \"quick\";", ["parameters"]), ("System.IO.File.WriteAllText(\"ran.txt\", budget);", null));
+        foreach (var value in new[] { "Smoke", "bogus" })
+            foreach (var args in new[] { new[] { "run", nb, "--out", Path.Combine(dir, "run") }, ["reproduce", "--notebooks", nbs, "--out", Path.Combine(dir, "reproduce")] })
+            {
+                var r = Distill([.. args, "-p", $"budget={value}"]);
+                Assert.Equal((2, $"error: -p budget={value}: the budget is one of smoke, quick, full, as --budget takes it (e.g. -p budget=smoke)"), (r.Exit, r.Err.Trim()));
+            }
+        Assert.False(File.Exists(Path.Combine(nbs, "ran.txt")), "a cell ran");
+        Assert.False(File.Exists(Path.Combine(dir, "reproduce", "results.json")));
+    }
+
     [Fact]
     public void A_parameter_value_that_does_not_fit_its_default_is_refused_before_anything_runs()
     {
