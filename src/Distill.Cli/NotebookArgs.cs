@@ -16,7 +16,8 @@ static class NotebookArgs
                 Console.Error.WriteLine($"error: -p {p}: expected name=value, e.g. -p epochs=3");
                 return null;
             }
-            var name = p[..eq].Trim();
+            // @class is how C# spells the name class, and how the parameters cell declares it: one parameter either way.
+            var name = p[..eq].Trim() is ['@', .. var verbatim] ? verbatim : p[..eq].Trim();
             // Given twice, one value was injected and both were listed in the summary: which one ran was a guess.
             if (pairs.FirstOrDefault(q => q.Key == name) is { Key: not null } first)
             {

@@ -399,6 +399,38 @@ public class CliTests
         Assert.False(File.Exists(Path.Combine(dir, "reproduce", "results.json")));
     }
 
+    /// <summary>An option that takes a value, repeated without one, was dropped silently (exit 0); alone it was refused.</summary>
+    [Fact]
+    public void A_repeated_option_without_a_value_is_refused()
+    {
+        var dir = TestSupport.TempDir("cli-bare-repeat");
+        var nbs = Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName;
+        var nb = TestSupport.WriteNotebook(nbs, "00-a.ipynb", ("int seed = 0;", ["parameters"]), ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+        foreach (var (args, option) in new[]
+                 {
+                     (new[] { "run", nb, "--out", Path.Combine(dir, "a"), "--out" }, "--out"),
+                     (["run", nb, "--out", Path.Combine(dir, "a"), "-p", "seed=1", "-p"], "-p"),
+                     (["reproduce", "--notebooks", nbs, "--out", Path.Combine(dir, "r"), "--only", "00", "--only"], "--only"),
+                 })
+        {
+            var r = Distill(args);
+            Assert.Equal(2, r.Exit);
+            Assert.Contains($"error: {option} is given 2 times, 1 of them without a value; give each one a value, or leave the bare one out", r.Err, StringComparison.Ordinal);
+        }
+        Assert.False(File.Exists(Path.Combine(nbs, "ran.txt")), "a cell ran");
+    }
+
+    /// <summary>-p @class=5 was read as a response file ('class=5' not found).</summary>
+    [Fact]
+    public void A_verbatim_parameter_name_is_the_parameter_not_a_response_file()
+    {
+        var dir = TestSupport.TempDir("cli-verbatim");
+        var nb = TestSupport.WriteNotebook(dir, "verbatim.ipynb", ("int @class = 1;", ["parameters"]), ("System.IO.File.WriteAllText(\"class.txt\", @class.ToString());", null));
+        var r = Distill("run", nb, "--out", Path.Combine(dir, "out"), "-p", "@class=5");
+        Assert.True(r.Exit == 0, r.Err);
+        Assert.Equal("5", File.ReadAllText(Path.Combine(dir, "class.txt")));
+    }
+
     [Fact]
     public void A_parameter_value_that_does_not_fit_its_default_is_refused_before_anything_runs()
     {
