@@ -43,6 +43,27 @@ public class ParameterTests
         Assert.False(File.Exists(Path.Combine(dir, "bad", "two.ipynb")));
     }
 
+    /// <summary>`--budget smoke` on a notebook holding an earlier run's injected cell replaced it, as papermill does, and
+    /// its seed went back to the default without a word.</summary>
+    [Fact]
+    public void Replacing_an_earlier_injected_cell_names_the_values_it_drops()
+    {
+        var dir = TestSupport.TempDir("params-replaced");
+        var nb = TestSupport.WriteNotebook(dir, "again.ipynb",
+            ("var budget = \"quick\";\nint seed = 0;\nvar seeds = \"\";", ["parameters"]),
+            ("budget = \"full\"; seed = 3; seeds = \"1,2\";", [ParameterInjector.InjectedTag]),
+            ("Console.WriteLine($\"{budget} {seed} {seeds}\");", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Budget = "smoke", Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("smoke 0 \n", TestSupport.Text(Cells(r)[^1]["outputs"]![0]!["text"]));
+        Assert.Contains($"  warning: {nb}: this run's values replace its injected-parameters cell, as papermill does, so seed = 3, seeds = \"1,2\" (an earlier run's) are dropped " +
+                        "for the parameters cell's defaults; pass them again with -p to keep them", log.ToString(), StringComparison.Ordinal);
+        var quiet = new StringWriter();
+        TestSupport.Run(nb, Path.Combine(dir, "all"), new NotebookRunOptions { Budget = "smoke", Parameters = [new("seed", "3"), new("seeds", "1,2")], Log = quiet });
+        Assert.DoesNotContain("replace its injected-parameters cell", quiet.ToString(), StringComparison.Ordinal);
+    }
+
     /// <summary>A type only running the parameters cell tells (here a List from a call) is checked after it ran, and a
     /// value for one -p cannot set is that injected cell's error, naming the type as C# writes it, not its CLR name.</summary>
     [Fact]
