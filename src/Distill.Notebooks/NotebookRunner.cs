@@ -717,8 +717,10 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             try { return ParameterInjector.Cell(ParameterInjector.Source(injected, TypeOf, path, runner.PassedAs)); }
             catch (ParameterException e)
             {
+                // The failure line names the notebook already (✘ m.ipynb: injected-parameters cell: ...).
+                var message = e.Message.StartsWith(path + ": ", StringComparison.Ordinal) ? e.Message[(path.Length + 2)..] : e.Message;
                 var cell = ParameterInjector.Cell("// Parameters could not be injected: see the error below.\n");
-                cell.Outputs.Add(new ErrorOutput("ParameterError", e.Message, [e.Message]));
+                cell.Outputs.Add(new ErrorOutput("ParameterError", message, [message]));
                 return cell;
             }
         }

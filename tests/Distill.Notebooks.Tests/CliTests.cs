@@ -431,6 +431,20 @@ public class CliTests
         Assert.Equal("5", File.ReadAllText(Path.Combine(dir, "class.txt")));
     }
 
+    /// <summary>With a relative --notebooks, results.json gave each notebook's source relative to the cwd, beside
+    /// absolute paths everywhere else.</summary>
+    [Fact]
+    public void Results_json_gives_each_notebooks_source_as_an_absolute_path()
+    {
+        var dir = TestSupport.TempDir("cli-relative-source");
+        var nb = TestSupport.WriteNotebook(Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName, "00-a.ipynb", ("1 + 1", null));
+        var psi = DistillProcess.Start("reproduce", "--notebooks", "nbs", "--out", "out");
+        psi.WorkingDirectory = dir;
+        var r = DistillProcess.Run(psi);
+        Assert.True(r.Exit == 0, r.Err);
+        Assert.Equal(nb, TestSupport.ReadJson(Path.Combine(dir, "out", "results.json"))["notebooks"]![0]!["source"]!.GetValue<string>());
+    }
+
     [Fact]
     public void A_parameter_value_that_does_not_fit_its_default_is_refused_before_anything_runs()
     {

@@ -77,7 +77,8 @@ public class ParameterTests
             var r = Run(nb, Path.Combine(dir, name), (name, "1"));
             var failure = Assert.Single(r.Failures);
             Assert.Equal("injected-parameters cell", failure.Cell);
-            Assert.Contains($"-p {name}=1: the notebook's default for '{name}' is {type}; -p supports string, bool, numbers and enums", failure.Message, StringComparison.Ordinal);
+            // Not "/tmp/.../runtime.ipynb: -p ...": the failure line names the notebook already.
+            Assert.StartsWith($"-p {name}=1: the notebook's default for '{name}' is {type}; -p supports string, bool, numbers and enums", failure.Message, StringComparison.Ordinal);
             Assert.DoesNotContain("`", failure.Message, StringComparison.Ordinal);
             Assert.DoesNotContain("System.", failure.Message, StringComparison.Ordinal);
         }
@@ -97,7 +98,7 @@ public class ParameterTests
 
         var runtime = TestSupport.WriteNotebook(dir, "budtime.ipynb", ("var budget = DateTime.Now;", ["parameters"]));
         var r = TestSupport.Run(runtime, Path.Combine(dir, "out"), new NotebookRunOptions { Budget = "quick" });
-        Assert.StartsWith($"{runtime}: --budget quick: the notebook's default for 'budget' is DateTime", Assert.Single(r.Failures).Message, StringComparison.Ordinal);
+        Assert.StartsWith("--budget quick: the notebook's default for 'budget' is DateTime", Assert.Single(r.Failures).Message, StringComparison.Ordinal);
     }
 
     /// <summary>-p class=5 would inject `int class = 5;`, which does not compile: refused before anything runs, unless the
