@@ -72,7 +72,7 @@ public sealed class NotebookDocument
         // left, the notebook is F# to Jupyter and was compiled here as C# (CS1002). Which one was meant is a guess.
         if (Metadata["polyglot_notebook"]?["kernelInfo"]?["defaultKernelName"]?.GetValue<string>() is { } polyglot &&
             NotCSharp(spec, language, Metadata["language_info"]?["name"]?.GetValue<string>()) is { } other)
-            return $"{other}, but metadata.polyglot_notebook.kernelInfo.defaultKernelName is '{polyglot}': Jupyter runs it in the one, VS Code in the other";
+            return $"{other}, but metadata.polyglot_notebook.kernelInfo.defaultKernelName is '{polyglot}': Jupyter follows the first, VS Code the second";
         return null;
     }
 
