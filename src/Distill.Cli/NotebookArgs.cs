@@ -16,17 +16,28 @@ static class NotebookArgs
                 Console.Error.WriteLine($"error: -p {p}: expected name=value, e.g. -p epochs=3");
                 return null;
             }
-            var name = p[..eq].Trim();
+            // @class is how C# spells the name class, and how the parameters cell declares it: one parameter either way.
+            var name = p[..eq].Trim() is ['@', .. var verbatim] ? verbatim : p[..eq].Trim();
             // Given twice, one value was injected and both were listed in the summary: which one ran was a guess.
             if (pairs.FirstOrDefault(q => q.Key == name) is { Key: not null } first)
             {
                 Console.Error.WriteLine($"error: -p {name} is given twice ({name}={first.Value}, {p.Trim()}); give each name once.");
                 return null;
             }
+            // Passed on as --budget (reproduce gives it to each notebook's process): a value --budget refuses failed every
+            // notebook with the child's parse error, and ran as a string in `run`.
+            if (name == "budget" && !Budgets.Contains(p[(eq + 1)..], StringComparer.Ordinal))
+            {
+                Console.Error.WriteLine($"error: -p budget={p[(eq + 1)..]}: the budget is one of {string.Join(", ", Budgets)}, as --budget takes it (e.g. -p budget=smoke)");
+                return null;
+            }
             pairs.Add(new(name, p[(eq + 1)..]));
         }
         return pairs;
     }
+
+    /// <summary>What --budget accepts (AcceptOnlyFromAmong compares them case-sensitively).</summary>
+    public static readonly string[] Budgets = ["smoke", "quick", "full"];
 
     /// <summary>A repeatable option's values with comma-separated lists split (<c>--only 01,02</c> as <c>--only 01 --only
     /// 02</c>), the way <c>--seeds 0,1,2</c> is written; blanks dropped. Null after printing the error when values were

@@ -26,6 +26,7 @@ root.Subcommands.Add(SpecCommand.Create());
 root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(DeployCommand.Create());
 PointDecimals(root);
+BareRepeats(root);
 // Every command reports the failures it expects as one `error:` line. Anything else reaching here is still one line
 // (type and message, no stack trace, which tells a user nothing they can act on); DISTILL_TRACE=1 shows the trace for
 // a bug report.
@@ -65,7 +66,9 @@ int Dispatch()
 {
     try
     {
-        var parsed = root.Parse(args);
+        // No response files: `-p @class=1` (a verbatim C# name) was read as the file 'class=1', and no one passes
+        // distill's arguments through one.
+        var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         // A command line that does not parse is bad input (exit 2, as `run` and `reproduce` document): one line per
         // problem and where the options are listed, not the whole help text after it.
         if (parsed.Errors.Count > 0)
@@ -102,4 +105,17 @@ static void PointDecimals(System.CommandLine.Command command)
                 result.AddError($"{option.Name} {token.Value}: write the number with a decimal point ({token.Value.Replace(',', '.')}), without commas: numbers are read the same in every locale");
         });
     foreach (var sub in command.Subcommands) PointDecimals(sub);
+}
+
+// An option that takes a value, given again without one (`--out A --out`, `-p seed=1 -p`), was dropped silently, while
+// on its own it is refused: refused the same way whenever it appears.
+static void BareRepeats(System.CommandLine.Command command)
+{
+    foreach (var option in command.Options.Where(o => o.Arity.MinimumNumberOfValues > 0))
+        option.Validators.Add(result =>
+        {
+            if (result.IdentifierTokenCount > result.Tokens.Count)
+                result.AddError($"{result.IdentifierToken?.Value ?? option.Name} is given {result.IdentifierTokenCount} times, {result.IdentifierTokenCount - result.Tokens.Count} of them without a value; give each one a value, or leave the bare one out");
+        });
+    foreach (var sub in command.Subcommands) BareRepeats(sub);
 }

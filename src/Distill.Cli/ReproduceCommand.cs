@@ -19,14 +19,14 @@ static class ReproduceCommand
         Exit codes: 0 every notebook succeeded; 1 at least one failed, timed out or could not be read (one line each
         names notebook, cell and line; a -p value a notebook's parameter cannot take fails that notebook, as each
         notebook declares its own); 2 bad input (no notebooks folder, --only matches nothing, a -p that is not
-        name=value); 130 Ctrl-C
+        name=value, a -p budget= that --budget does not take); 130 Ctrl-C
         (the running notebook's partial report and the index are still written); 143 SIGTERM (the same).
         """;
 
     public static Command Create()
     {
         var budget = new Option<string>("--budget") { Description = "smoke | quick | full, injected into every notebook as `budget`", DefaultValueFactory = _ => "quick" };
-        budget.AcceptOnlyFromAmong("smoke", "quick", "full");
+        budget.AcceptOnlyFromAmong(NotebookArgs.Budgets);
         var output = new Option<string>("--out") { Description = "folder for NAME/ per notebook, index.html, results.md, results.json", DefaultValueFactory = _ => "reports" };
         var notebooks = new Option<string>("--notebooks") { Description = "folder of the notebooks to run", DefaultValueFactory = _ => "notebooks" };
         var parameters = new Option<string[]>("--parameter", "-p") { Description = "name=value injected into every notebook, typed by its parameters cell (repeatable)" };
@@ -84,13 +84,11 @@ static class ReproduceCommand
             Console.Error.WriteLine($"error: {Unhandled.Line(e)}");
             return 2;
         }
-        var stoppedExit = ctrlC.ExitCode;
-
         // The summary goes to stdout (progress went to stderr), so `distill reproduce > summary.txt` keeps just this.
         Console.WriteLine();
         foreach (var n in r.Notebooks) Console.WriteLine(n.SummaryLine);
         Console.WriteLine($"{r.Tally}; total wall time {Reproduction.Seconds(r.Duration)} (budget {r.Budget})");
         Console.WriteLine($"wrote {r.Files.Index}, {r.Files.ResultsMarkdown}, {r.Files.ResultsJson}");
-        return r.Interrupted ? stoppedExit : r.ExitCode;
+        return r.ExitCode;
     }
 }

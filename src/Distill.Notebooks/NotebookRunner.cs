@@ -203,8 +203,17 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             runClock.Start();
             injectedValues = values.ToDictionary(p => p.Key, p => p.Value);
             // As papermill: new values replace the injected cell of an earlier run (an executed report run again), which
-            // would otherwise run after the new one and win.
-            if (values.Count > 0) doc.Cells.RemoveAll(c => c.HasTag(ParameterInjector.InjectedTag));
+            // would otherwise run after the new one and win. What they do not set goes back to its default: said, as
+            // `--budget smoke` alone silently undid an earlier run's seed.
+            if (values.Count > 0)
+            {
+                var dropped = doc.Cells.Where(c => c.HasTag(ParameterInjector.InjectedTag)).SelectMany(c => ParameterInjector.Assignments(c.Source))
+                    .Where(a => !injectedValues.ContainsKey(a.Name)).Select(a => a.Text).ToList();
+                if (dropped.Count > 0)
+                    o.Log?.WriteLine($"  warning: {path}: this run's values replace its {ParameterInjector.InjectedTag} cell, as papermill does, so " +
+                                     TerminalText.Line($"{string.Join(", ", dropped)} (an earlier run's) {(dropped.Count == 1 ? "is" : "are")} dropped for the parameters cell's defaults; pass them again with -p to keep them"));
+                doc.Cells.RemoveAll(c => c.HasTag(ParameterInjector.InjectedTag));
+            }
             var parametersCells = ParameterInjector.ParametersCells(doc);
             parameterNames = [.. parametersCells.SelectMany(c => ParameterInjector.DeclaredNames(c.Source)).Distinct()];
             declaredTypes = ParameterInjector.DeclaredTypes(parametersCells);
@@ -708,8 +717,10 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             try { return ParameterInjector.Cell(ParameterInjector.Source(injected, TypeOf, path, runner.PassedAs)); }
             catch (ParameterException e)
             {
+                // The failure line names the notebook already (✘ m.ipynb: injected-parameters cell: ...).
+                var message = e.Message.StartsWith(path + ": ", StringComparison.Ordinal) ? e.Message[(path.Length + 2)..] : e.Message;
                 var cell = ParameterInjector.Cell("// Parameters could not be injected: see the error below.\n");
-                cell.Outputs.Add(new ErrorOutput("ParameterError", e.Message, [e.Message]));
+                cell.Outputs.Add(new ErrorOutput("ParameterError", message, [message]));
                 return cell;
             }
         }

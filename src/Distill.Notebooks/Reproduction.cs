@@ -121,11 +121,14 @@ public sealed record ReproductionResult
     /// notebooks it kept from starting are NotRun, yet the reproduction did not finish.</summary>
     public bool StoppedEarly { get; init; }
 
+    /// <summary>What a stop exits with: 143 after SIGTERM, 130 after Ctrl-C (the signal <see cref="ReproductionOptions.StopSignal"/> names).</summary>
+    public int StopExitCode { get; init; } = 130;
+
     public bool Interrupted => StoppedEarly || Notebooks.Any(n => n.Status == OutcomeStatus.Interrupted);
 
     /// <summary>0: every selected notebook succeeded; 1: at least one failed, timed out or could not be read;
-    /// 130: interrupted (Ctrl-C; 143 after SIGTERM).</summary>
-    public int ExitCode => Interrupted ? 130 : Notebooks.Any(n => n.Status is OutcomeStatus.Failed or OutcomeStatus.TimedOut or OutcomeStatus.Error) ? 1 : 0;
+    /// <see cref="StopExitCode"/>: interrupted.</summary>
+    public int ExitCode => Interrupted ? StopExitCode : Notebooks.Any(n => n.Status is OutcomeStatus.Failed or OutcomeStatus.TimedOut or OutcomeStatus.Error) ? 1 : 0;
 
     /// <summary>Every recorded row, in notebook order.</summary>
     public IEnumerable<(NotebookOutcome Notebook, ResultRow Row)> Rows => Notebooks.SelectMany(n => n.Rows.Select(r => (n, r)));
@@ -301,6 +304,7 @@ public sealed class Reproduction(ReproductionOptions options)
                 // Nothing else stopped them (--fail-fast, a process that ended) and a stop was asked for: that is what did.
                 StoppedEarly = selected.Any(p => !outcomes.ContainsKey(p)) && (interrupted || stopReason is null && ct.IsCancellationRequested),
                 Jobs = o.Jobs,
+                StopExitCode = o.StopSignal() == "TERM" ? 143 : 130,
                 Files = new(Path.Combine(outDir, IndexFile), Path.Combine(outDir, MarkdownFile), Path.Combine(outDir, JsonFile)),
             };
             // results.json first: it is what marks the other two as a reproduction's (ForeignSummary), so a kill between

@@ -381,6 +381,70 @@ public class CliTests
         Assert.True(cell["seconds"]!.GetValue<double>() < 1, $"{cell["seconds"]} s");
     }
 
+    /// <summary>reproduce passed -p budget=Smoke on as --budget Smoke, which every notebook's process refused (and the
+    /// summary recorded as the budget); run injected it as a string.</summary>
+    [Fact]
+    public void A_p_budget_that_budget_does_not_take_is_refused_before_anything_runs()
+    {
+        var dir = TestSupport.TempDir("cli-p-budget-bad");
+        var nbs = Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName;
+        var nb = TestSupport.WriteNotebook(nbs, "00-a.ipynb", ("string budget = \"quick\";", ["parameters"]), ("System.IO.File.WriteAllText(\"ran.txt\", budget);", null));
+        foreach (var value in new[] { "Smoke", "bogus" })
+            foreach (var args in new[] { new[] { "run", nb, "--out", Path.Combine(dir, "run") }, ["reproduce", "--notebooks", nbs, "--out", Path.Combine(dir, "reproduce")] })
+            {
+                var r = Distill([.. args, "-p", $"budget={value}"]);
+                Assert.Equal((2, $"error: -p budget={value}: the budget is one of smoke, quick, full, as --budget takes it (e.g. -p budget=smoke)"), (r.Exit, r.Err.Trim()));
+            }
+        Assert.False(File.Exists(Path.Combine(nbs, "ran.txt")), "a cell ran");
+        Assert.False(File.Exists(Path.Combine(dir, "reproduce", "results.json")));
+    }
+
+    /// <summary>An option that takes a value, repeated without one, was dropped silently (exit 0); alone it was refused.</summary>
+    [Fact]
+    public void A_repeated_option_without_a_value_is_refused()
+    {
+        var dir = TestSupport.TempDir("cli-bare-repeat");
+        var nbs = Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName;
+        var nb = TestSupport.WriteNotebook(nbs, "00-a.ipynb", ("int seed = 0;", ["parameters"]), ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+        foreach (var (args, option) in new[]
+                 {
+                     (new[] { "run", nb, "--out", Path.Combine(dir, "a"), "--out" }, "--out"),
+                     (["run", nb, "--out", Path.Combine(dir, "a"), "-p", "seed=1", "-p"], "-p"),
+                     (["reproduce", "--notebooks", nbs, "--out", Path.Combine(dir, "r"), "--only", "00", "--only"], "--only"),
+                 })
+        {
+            var r = Distill(args);
+            Assert.Equal(2, r.Exit);
+            Assert.Contains($"error: {option} is given 2 times, 1 of them without a value; give each one a value, or leave the bare one out", r.Err, StringComparison.Ordinal);
+        }
+        Assert.False(File.Exists(Path.Combine(nbs, "ran.txt")), "a cell ran");
+    }
+
+    /// <summary>-p @class=5 was read as a response file ('class=5' not found).</summary>
+    [Fact]
+    public void A_verbatim_parameter_name_is_the_parameter_not_a_response_file()
+    {
+        var dir = TestSupport.TempDir("cli-verbatim");
+        var nb = TestSupport.WriteNotebook(dir, "verbatim.ipynb", ("int @class = 1;", ["parameters"]), ("System.IO.File.WriteAllText(\"class.txt\", @class.ToString());", null));
+        var r = Distill("run", nb, "--out", Path.Combine(dir, "out"), "-p", "@class=5");
+        Assert.True(r.Exit == 0, r.Err);
+        Assert.Equal("5", File.ReadAllText(Path.Combine(dir, "class.txt")));
+    }
+
+    /// <summary>With a relative --notebooks, results.json gave each notebook's source relative to the cwd, beside
+    /// absolute paths everywhere else.</summary>
+    [Fact]
+    public void Results_json_gives_each_notebooks_source_as_an_absolute_path()
+    {
+        var dir = TestSupport.TempDir("cli-relative-source");
+        var nb = TestSupport.WriteNotebook(Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName, "00-a.ipynb", ("1 + 1", null));
+        var psi = DistillProcess.Start("reproduce", "--notebooks", "nbs", "--out", "out");
+        psi.WorkingDirectory = dir;
+        var r = DistillProcess.Run(psi);
+        Assert.True(r.Exit == 0, r.Err);
+        Assert.Equal(nb, TestSupport.ReadJson(Path.Combine(dir, "out", "results.json"))["notebooks"]![0]!["source"]!.GetValue<string>());
+    }
+
     [Fact]
     public void A_parameter_value_that_does_not_fit_its_default_is_refused_before_anything_runs()
     {

@@ -66,6 +66,15 @@ public class DocumentTests
         Assert.Contains("file not found", missing.Message);
     }
 
+    /// <summary>Trailing commas ran without a word, while Python's json, nbformat and Jupyter refuse the file.</summary>
+    [Fact]
+    public void A_notebook_with_trailing_commas_is_not_valid_JSON()
+    {
+        var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("commas.ipynb",
+            """{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "metadata": {}, "source": "1", "outputs": [], "execution_count": null},],}"""));
+        Assert.StartsWith("commas.ipynb: not valid JSON (line 1: ", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Dib_cells_split_on_kernel_selectors_and_keep_other_magics()
     {

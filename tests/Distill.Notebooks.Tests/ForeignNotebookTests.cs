@@ -31,6 +31,11 @@ public class ForeignNotebookTests
         { "r.ipynb", """{"language_info": {"name": "R"}}""", "its language is 'R'" },
         { "fsharp.ipynb", """{"kernelspec": {"name": ".net-fsharp", "language": "F#", "display_name": ".NET (F#)"}}""", "its default kernel is 'fsharp'" },
         { "polyglot-fsharp.ipynb", """{"kernelspec": {"name": ".net-csharp", "language": "C#", "display_name": ".NET (C#)"}, "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "fsharp", "items": [{"name": "fsharp", "aliases": []}]}}}""", "its default kernel is 'fsharp'" },
+        // Saved by Jupyter on the F# kernel with VS Code's metadata left: Jupyter runs it as F#; it was compiled as C#.
+        { "jupyter-fsharp.ipynb", """{"kernelspec": {"name": ".net-fsharp", "language": "F#"}, "language_info": {"name": "F#"}, "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "csharp"}}}""",
+          "metadata.kernelspec.name is '.net-fsharp', but metadata.polyglot_notebook.kernelInfo.defaultKernelName is 'csharp'" },
+        { "info-fsharp.ipynb", """{"kernelspec": {"name": ".net-csharp", "language": "C#"}, "language_info": {"name": "F#"}, "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "csharp"}}}""",
+          "metadata.language_info.name is 'F#', but metadata.polyglot_notebook.kernelInfo.defaultKernelName is 'csharp'" },
     };
 
     [Theory]
@@ -49,7 +54,7 @@ public class ForeignNotebookTests
     public void A_csharp_notebook_still_runs()
     {
         var dir = TestSupport.TempDir("csharp");
-        var path = Write(dir, "cs.ipynb", JsonNode.Parse("""{"kernelspec": {"name": ".net-csharp", "language": "C#"}}""")!.AsObject());
+        var path = Write(dir, "cs.ipynb", JsonNode.Parse("""{"kernelspec": {"name": ".net-csharp", "language": "C#"}, "language_info": {"name": "polyglot-notebook"}, "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "csharp"}}}""")!.AsObject());
         Assert.True(TestSupport.Run(path, Path.Combine(dir, "out")).Succeeded);
         Assert.True(File.Exists(Path.Combine(dir, "ran.txt")));
     }

@@ -43,6 +43,27 @@ public class ParameterTests
         Assert.False(File.Exists(Path.Combine(dir, "bad", "two.ipynb")));
     }
 
+    /// <summary>`--budget smoke` on a notebook holding an earlier run's injected cell replaced it, as papermill does, and
+    /// its seed went back to the default without a word.</summary>
+    [Fact]
+    public void Replacing_an_earlier_injected_cell_names_the_values_it_drops()
+    {
+        var dir = TestSupport.TempDir("params-replaced");
+        var nb = TestSupport.WriteNotebook(dir, "again.ipynb",
+            ("var budget = \"quick\";\nint seed = 0;\nvar seeds = \"\";", ["parameters"]),
+            ("budget = \"full\"; seed = 3; seeds = \"1,2\";", [ParameterInjector.InjectedTag]),
+            ("Console.WriteLine($\"{budget} {seed} {seeds}\");", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Budget = "smoke", Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("smoke 0 \n", TestSupport.Text(Cells(r)[^1]["outputs"]![0]!["text"]));
+        Assert.Contains($"  warning: {nb}: this run's values replace its injected-parameters cell, as papermill does, so seed = 3, seeds = \"1,2\" (an earlier run's) are dropped " +
+                        "for the parameters cell's defaults; pass them again with -p to keep them", log.ToString(), StringComparison.Ordinal);
+        var quiet = new StringWriter();
+        TestSupport.Run(nb, Path.Combine(dir, "all"), new NotebookRunOptions { Budget = "smoke", Parameters = [new("seed", "3"), new("seeds", "1,2")], Log = quiet });
+        Assert.DoesNotContain("replace its injected-parameters cell", quiet.ToString(), StringComparison.Ordinal);
+    }
+
     /// <summary>A type only running the parameters cell tells (here a List from a call) is checked after it ran, and a
     /// value for one -p cannot set is that injected cell's error, naming the type as C# writes it, not its CLR name.</summary>
     [Fact]
@@ -56,7 +77,8 @@ public class ParameterTests
             var r = Run(nb, Path.Combine(dir, name), (name, "1"));
             var failure = Assert.Single(r.Failures);
             Assert.Equal("injected-parameters cell", failure.Cell);
-            Assert.Contains($"-p {name}=1: the notebook's default for '{name}' is {type}; -p supports string, bool, numbers and enums", failure.Message, StringComparison.Ordinal);
+            // Not "/tmp/.../runtime.ipynb: -p ...": the failure line names the notebook already.
+            Assert.StartsWith($"-p {name}=1: the notebook's default for '{name}' is {type}; -p supports string, bool, numbers and enums", failure.Message, StringComparison.Ordinal);
             Assert.DoesNotContain("`", failure.Message, StringComparison.Ordinal);
             Assert.DoesNotContain("System.", failure.Message, StringComparison.Ordinal);
         }
@@ -76,7 +98,7 @@ public class ParameterTests
 
         var runtime = TestSupport.WriteNotebook(dir, "budtime.ipynb", ("var budget = DateTime.Now;", ["parameters"]));
         var r = TestSupport.Run(runtime, Path.Combine(dir, "out"), new NotebookRunOptions { Budget = "quick" });
-        Assert.StartsWith($"{runtime}: --budget quick: the notebook's default for 'budget' is DateTime", Assert.Single(r.Failures).Message, StringComparison.Ordinal);
+        Assert.StartsWith("--budget quick: the notebook's default for 'budget' is DateTime", Assert.Single(r.Failures).Message, StringComparison.Ordinal);
     }
 
     /// <summary>-p class=5 would inject `int class = 5;`, which does not compile: refused before anything runs, unless the

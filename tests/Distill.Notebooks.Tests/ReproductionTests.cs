@@ -218,6 +218,23 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Equal(130, r.ExitCode);
     }
 
+    /// <summary>results.json said 130 after SIGTERM while the process exited 143.</summary>
+    [Theory]
+    [InlineData("INT", 130)]
+    [InlineData("TERM", 143)]
+    public async Task The_summary_records_the_exit_code_of_the_signal_that_stopped_it(string signal, int exit)
+    {
+        var dir = TestSupport.TempDir("reproduce-stop-code");
+        var notebooks = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "00-one.ipynb", ("1 + 1", null));
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        var r = await new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir, "reports")) with { StopSignal = () => signal }).RunAsync(cts.Token);
+        Assert.Equal(exit, r.ExitCode);
+        Assert.Equal(exit, TestSupport.ReadJson(r.Files.ResultsJson)["exitCode"]!.GetValue<int>());
+    }
+
     /// <summary>--fail-fast stopped the rest; a Ctrl-C that comes after (here, as the failure's line is printed) is not
     /// what stopped them: the exit is the failure's 1, not 130.</summary>
     [Fact]

@@ -19,7 +19,7 @@ public static partial class IpynbReader
         try
         {
             // Duplicate keys refused here: JsonObject would otherwise throw a bare ArgumentException at the first lookup.
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, AllowDuplicateProperties = false, MaxDepth = IpynbWriter.MaxDepth }) as JsonObject
+            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = IpynbWriter.MaxDepth }) as JsonObject
                 ?? throw new NotebookFormatException(path, "the file is not a JSON object", "open and save it in VS Code, or check that it is a notebook");
         }
         catch (JsonException e)
@@ -202,7 +202,7 @@ public static partial class IpynbReader
     static string? DuplicateKey(string json)
     {
         var bytes = Encoding.UTF8.GetBytes(json);
-        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { AllowTrailingCommas = true });
+        var reader = new Utf8JsonReader(bytes);
         // Per open object its keys so far (per open array null); the path holds the key or the index leading to each.
         var keys = new Stack<HashSet<string>?>();
         var path = new List<object>();

@@ -68,8 +68,19 @@ public sealed class NotebookDocument
             return $"its language is '{language}', not C#";
         if (DefaultKernel != KernelNames.CSharp)
             return $"its default kernel is '{DefaultKernel}', not C#";
+        // Jupyter starts the kernelspec's kernel and VS Code the Polyglot default: saved by one with the other's metadata
+        // left, the notebook is F# to Jupyter and was compiled here as C# (CS1002). Which one was meant is a guess.
+        if (Metadata["polyglot_notebook"]?["kernelInfo"]?["defaultKernelName"]?.GetValue<string>() is { } polyglot &&
+            NotCSharp(spec, language, Metadata["language_info"]?["name"]?.GetValue<string>()) is { } other)
+            return $"{other}, but metadata.polyglot_notebook.kernelInfo.defaultKernelName is '{polyglot}': Jupyter follows the first, VS Code the second";
         return null;
     }
+
+    static string? NotCSharp(string? spec, string? specLanguage, string? infoName) =>
+        spec is { Length: > 0 } && !spec.Equals(".net-csharp", StringComparison.OrdinalIgnoreCase) ? $"metadata.kernelspec.name is '{spec}'"
+        : specLanguage is { Length: > 0 } && !IsDotNetLanguage(specLanguage) ? $"metadata.kernelspec.language is '{specLanguage}'"
+        : infoName is { Length: > 0 } && !IsDotNetLanguage(infoName) ? $"metadata.language_info.name is '{infoName}'"
+        : null;
 
     static bool IsDotNetLanguage(string language) =>
         language.ToLowerInvariant() is "c#" or "csharp" or "polyglot-notebook" or "dotnet-interactive.csharp";

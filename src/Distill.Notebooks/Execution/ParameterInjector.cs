@@ -75,6 +75,20 @@ public static class ParameterInjector
             .Select(v => v.Identifier.ValueText).ToList();
     }
 
+    /// <summary>The top-level values a cell sets, as written (<c>seed = 3</c> for <c>int seed = 3;</c> or <c>seed = 3;</c>).</summary>
+    public static IReadOnlyList<(string Name, string Text)> Assignments(string code)
+    {
+        var tree = CSharpSyntaxTree.ParseText(code, CSharpParseOptions.Default.WithKind(SourceCodeKind.Script));
+        return [.. tree.GetRoot().DescendantNodes().Select(n => n switch
+        {
+            VariableDeclaratorSyntax { Initializer: { } init, Parent.Parent: FieldDeclarationSyntax or LocalDeclarationStatementSyntax { Parent: GlobalStatementSyntax } } v =>
+                (v.Identifier.ValueText, $"{v.Identifier.ValueText} = {init.Value}"),
+            ExpressionStatementSyntax { Parent: GlobalStatementSyntax, Expression: AssignmentExpressionSyntax { Left: IdentifierNameSyntax left } a } when a.IsKind(SyntaxKind.SimpleAssignmentExpression) =>
+                (left.Identifier.ValueText, $"{left.Identifier.ValueText} = {a.Right}"),
+            _ => default,
+        }).Where(a => a.Item1 is not null)];
+    }
+
     /// <summary>
     /// Every variable the parameters cell declares, with its type as far as the text alone shows it: a keyword type
     /// (<c>int epochs = 3;</c>, <c>float? lr = null;</c>) or <c>var</c> with a literal (<c>var lr = 0.1f;</c>) gives the

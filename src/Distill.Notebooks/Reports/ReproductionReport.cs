@@ -70,7 +70,7 @@ public static class ReproductionReport
             ["notebooks"] = new JsonArray([.. r.Notebooks.Select(n => (JsonNode)new JsonObject
             {
                 ["name"] = n.Name,
-                ["source"] = n.SourcePath,
+                ["source"] = Path.GetFullPath(n.SourcePath), // as notebooksDirectory: a relative --notebooks gave one relative to the cwd
                 ["status"] = n.Status.ToString().ToLowerInvariant(),
                 ["statusText"] = n.StatusText,
                 ["durationSeconds"] = n.Run is null ? null : Math.Round(n.Duration.TotalSeconds, 3),
