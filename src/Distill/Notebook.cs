@@ -59,7 +59,7 @@ public static class Notebook
     /// and cannot be undone in the process; Start() then failed with a bare DllNotFoundException ("undefined symbol
     /// _ZNK3c105Error4whatEv") or a type initializer's error, pointing at a library file instead of the cell order.</summary>
     internal static InvalidOperationException? UsedBeforeStart(Exception e) =>
-        e is DllNotFoundException or TypeInitializationException
+        e is DllNotFoundException || e is TypeInitializationException { TypeName: { } type } && type.StartsWith("TorchSharp.", StringComparison.Ordinal)
             ? new InvalidOperationException("Distill.Notebook.Start: libtorch could not be loaded (" + e.Message.Split('\n')[0].Trim() + "). " +
                 "When a cell above used TorchSharp before Start(), TorchSharp tried its own native libraries, which do not load on every system " +
                 "and cannot be unloaded: restart the kernel and run the Start() cell before any cell that uses torch. Otherwise `distill doctor` checks the natives.", e)

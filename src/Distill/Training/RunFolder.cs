@@ -26,6 +26,11 @@ sealed partial class RunFolder : IDisposable
 
     RunFolder(FolderLock lockStream) => this.lockStream = lockStream;
 
+    /// <summary>The settings run.json holds for this run: a resume keeps the spelling the run started with, so the
+    /// checkpoints it writes are stamped from these, not from the command's own spelling (the next --resume found the
+    /// stamp and the record apart and refused the checkpoint as another run's).</summary>
+    public IReadOnlyDictionary<string, string> Recorded { get; private set; } = new Dictionary<string, string>();
+
     public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log, bool resumable = true, bool tensorBoard = false,
         string? startOver = null)
     {
@@ -94,6 +99,7 @@ sealed partial class RunFolder : IDisposable
                 log?.WriteLine($"--force: cleared {dir}");
             }
             Record(dir, settings);
+            folder.Recorded = settings;
             return folder;
         }
         catch
@@ -132,18 +138,24 @@ sealed partial class RunFolder : IDisposable
     /// <summary><paramref name="settings"/> as another command may have spelled the same run (each of them means what
     /// <paramref name="settings"/> means: <see cref="Differences"/> finds none), the one whose digest is
     /// <paramref name="stamp"/>; null when none is. The spellings are those <see cref="Canonical"/> equates.</summary>
-    static Dictionary<string, string>? Respelled(IReadOnlyDictionary<string, string> settings, string stamp)
+    internal static Dictionary<string, string>? Respelled(IReadOnlyDictionary<string, string> settings, string stamp)
     {
         var kd = settings.GetValueOrDefault("method") is { } m && m.StartsWith("kd ", StringComparison.Ordinal) ? Methods.MethodCatalogue.Parse($"kd:{string.Join(",", m[3..].Split(' '))}") : null;
+        var plain = PlainKd(settings);
         var name = settings.GetValueOrDefault("name");
+        var kdDefaults = Methods.MethodCatalogue.Choose("kd", []).Settings.All;
         var alternatives = new (string Key, string?[] Values)[]
         {
             ("device", ["auto", "cpu", "cuda", "cuda:0"]),
             ("teacher_epochs", ["", $"{TrainOptions.DefaultTeacherEpochs}"]),
-            ("objective", [settings.GetValueOrDefault("objective") is { } o ? WeightText().Replace(o, w => double.Parse(w.Value, System.Globalization.CultureInfo.InvariantCulture).ToString(System.Globalization.CultureInfo.InvariantCulture)) : null]),
-            // Plain KD (a teacher, no --method) and --method kd with the same settings.
-            ("kd_temperature", [kd?.Settings.All.GetValueOrDefault("temperature")]), ("alpha", [kd?.Settings.All.GetValueOrDefault("alpha")]),
-            ("method", ["default"]), ("name", [name is null ? null : KdName().Replace(name, " (kd)")]),
+            // Before 15 digits, a weight was its double's round trip, and the weights that read otherwise were 1 − α.
+            ("objective", [settings.GetValueOrDefault("objective") is { } o ? WeightText().Replace(o, w => double.TryParse(w.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v)
+                ? (1 - (1 - v)).ToString(System.Globalization.CultureInfo.InvariantCulture) : w.Value) : null]),
+            // Plain KD (a teacher, no --method) and --method kd with the same settings, either way round; --method kd
+            // records the KD flags at their defaults, which are kd's own.
+            ("kd_temperature", [kd?.Settings.All.GetValueOrDefault("temperature"), kdDefaults["temperature"]]), ("alpha", [kd?.Settings.All.GetValueOrDefault("alpha"), kdDefaults["alpha"]]),
+            ("method", ["default", plain?.Record]),
+            ("name", [name is null ? null : KdName().Replace(name, " (kd)"), name is null || plain is null ? null : KdName().Replace(name, $" ({plain.Label})")]),
         };
         IEnumerable<Dictionary<string, string>> candidates = [new(settings)];
         foreach (var (key, values) in alternatives.Where(a => settings.ContainsKey(a.Key)))
@@ -237,13 +249,14 @@ sealed partial class RunFolder : IDisposable
         // `train --teacher T` without --method is KD at --kd-temperature and --alpha, the run `--method kd --set ...` makes
         // (the same weights): a resume spelled the other way was refused. Those two flags are plain KD's alone, compared
         // through the method here (with --method they are refused; without a teacher nothing reads them).
-        if (key is "kd_temperature" or "alpha" && record.ContainsKey("method")) return null;
+        if (key is "kd_temperature" or "alpha" && KdFlagsUnread(record)) return null;
         if (key is "method" or "name" && value is not null && PlainKd(record) is { } kd)
             value = key == "method" ? kd.Record : value.EndsWith(" (kd)", StringComparison.Ordinal) ? $"{value[..^5]} ({kd.Label})" : value;
         if (key is "method" or "name" && value is not null) return Methods.MethodSettings.RespellLists(value);
         // Weights are spelled to 15 digits since this was written (1 − 0.9 read "0.09999999999999998·ce"); a record from
         // before kept the round trip's digits, and the same command's --resume must still match it.
-        if (key == "objective" && value is not null) return WeightText().Replace(value, m => Weight(double.Parse(m.Value, System.Globalization.CultureInfo.InvariantCulture)));
+        if (key == "objective" && value is not null)
+            return WeightText().Replace(value, m => double.TryParse(m.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var w) ? Weight(w) : m.Value);
         if (key == "device" && value is not null)
         {
             try { return TorchRuntime.ResolveDevice(value).ToString(); }
@@ -251,6 +264,14 @@ sealed partial class RunFolder : IDisposable
         }
         return value;
     }
+
+    /// <summary>Whether a record's --kd-temperature and --alpha say nothing of their own: with --method (a catalogue
+    /// method's record) they are refused, without a teacher nothing reads them, and plain KD's are in its method's
+    /// canonical text. A library caller's own "method" setting keeps them compared.</summary>
+    static bool KdFlagsUnread(IReadOnlyDictionary<string, string> record) =>
+        record.GetValueOrDefault("method") is { } method
+        && (method == "default" ? record.GetValueOrDefault("teacher_model") is null or "none" || PlainKd(record) is not null
+            : Methods.MethodCatalogue.TryFind(method.Split(' ')[0]) is not null && method.Contains(' ', StringComparison.Ordinal));
 
     /// <summary>The kd choice a record of plain KD (a teacher, no --method) trained with; null for any other record.</summary>
     static Methods.MethodChoice? PlainKd(IReadOnlyDictionary<string, string> record)

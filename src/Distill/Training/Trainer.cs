@@ -160,7 +160,7 @@ sealed class TrainingRun : IDisposable
         {
             var settings = RunFolder.Settings(o, student, objective, data, teacher);
             folder = RunFolder.Open(o.OutDir, settings, o.Resume, o.Force, o.Log, o.Resumable, o.TensorBoard, o.StartOverAdvice);
-            settingsDigest = RunFolder.Digest(settings);
+            settingsDigest = RunFolder.Digest(folder.Recorded);
         }
         writer = o.OutDir is null ? null : new MetricsWriter(o.OutDir, o.TensorBoard);
         progress = new ProgressLine(o.Progress ?? ProgressLine.Default);

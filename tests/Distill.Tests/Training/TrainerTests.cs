@@ -333,6 +333,52 @@ public class TrainerTests
                 () => Trainer.Train(m, data, Ce(), Opts(epochs: 2) with { OutDir = dir.Path, Resume = true, BatchSize = 32 })).Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A run recorded before weights were spelled to 15 digits ("0.09999999999999998·ce") resumes under the new
+    /// spelling, and resumes again: the checkpoints a resume writes are stamped from the record it keeps (they were
+    /// stamped from the command's spelling, and the next --resume refused them as another run's). Its run.json lost, the
+    /// old spelling is found again for the rebuild.</summary>
+    [Fact]
+    public void A_run_recorded_in_the_old_weight_spelling_resumes_twice_and_is_rebuilt()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        var objective = () => new Objective().Add(new CrossEntropyTerm(), 1 - 0.9);
+        var opts = Opts(epochs: 3) with { OutDir = dir.Path };
+        string whole;
+        using (var m = Mlp(0)) whole = Trainer.Train(m, data, objective(), Opts(epochs: 3)).WeightsSha256!;
+        void StopAt(int step, bool resume)
+        {
+            using var cts = new CancellationTokenSource();
+            using var m = Mlp(0);
+            Assert.Throws<TrainingStoppedException>(() => Trainer.Train(m, data, objective(), opts with { Resume = resume, Cancellation = cts.Token, OnStepEnd = s => { if (s == step) cts.Cancel(); } }));
+        }
+        StopAt(5, resume: false);
+        // As the build before wrote it: the record and the checkpoint's stamp in the round trip's spelling.
+        var runJson = Path.Combine(dir.Path, "run.json");
+        var old = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(runJson))!;
+        Assert.Equal("0.1·ce", old["objective"]);
+        old["objective"] = $"{1 - 0.9}·ce";
+        RunFolder.Record(dir.Path, old);
+        Checkpoint.Restamp(Path.Combine(dir.Path, Checkpoint.FileName), RunFolder.Digest(old));
+        StopAt(40, resume: true);
+        File.Delete(runJson);
+        StopAt(60, resume: true);
+        using (var m = Mlp(0)) Assert.Equal(whole, Trainer.Train(m, data, objective(), opts with { Resume = true }).WeightsSha256);
+        Assert.Equal("0.09999999999999998·ce", System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(runJson))!["objective"]);
+    }
+
+    /// <summary>A library caller's own settings beside its own "method" are compared as they are: --kd-temperature and
+    /// --alpha are set aside only where the CLI's records make them say nothing.</summary>
+    [Fact]
+    public void A_library_callers_alpha_beside_its_own_method_is_compared()
+    {
+        var mine = new Dictionary<string, string> { ["name"] = "x", ["seed"] = "0", ["method"] = "mine", ["alpha"] = "0.3" };
+        Assert.Equal(["alpha: 0.3 → 0.7"], RunFolder.Differences(mine, new Dictionary<string, string>(mine) { ["alpha"] = "0.7" }));
+        // Plain KD at an α kd refuses (below float32's range) is compared by its flags.
+        var tiny = new Dictionary<string, string> { ["name"] = "x (kd)", ["seed"] = "0", ["method"] = "default", ["teacher_model"] = "cnn-8", ["alpha"] = "1E-40", ["kd_temperature"] = "2" };
+        Assert.Equal(["kd_temperature: 2 → 8"], RunFolder.Differences(tiny, new Dictionary<string, string>(tiny) { ["kd_temperature"] = "8" }));
+    }
+
     /// <summary>Method lists are kept in one spelling since 317c404: a record from before, typed "2, 3.0", is the same
     /// run as the same command now, which records 2,3 (its --resume was refused).</summary>
     [Fact]
@@ -378,6 +424,12 @@ public class TrainerTests
             RunFolder.Differences(Record("cnn-8 (kd)", "default"), Record($"cnn-8 ({t2.Label})", t2.Record)));
         // Without a teacher nothing reads the KD flags.
         Assert.Empty(RunFolder.Differences(Record("mlp-32", "default", teacher: "none"), Record("mlp-32", "default", temperature: "2", teacher: "none")));
+        // A lost run.json is rebuilt from either spelling, in the one the checkpoint was stamped with.
+        var plain2 = Record("cnn-8 (kd)", "default", temperature: "2");
+        var method2 = Record($"cnn-8 ({t2.Label})", t2.Record);
+        Assert.Equal(plain2, RunFolder.Respelled(method2, RunFolder.Digest(plain2)));
+        Assert.Equal(method2, RunFolder.Respelled(plain2, RunFolder.Digest(method2)));
+        Assert.Null(RunFolder.Respelled(plain2, RunFolder.Digest(Record("cnn-8 (kd)", "default", temperature: "3"))));
     }
 
     /// <summary>Only a readable run record above --out makes it a run's folder: a project with another tool's
