@@ -13,10 +13,17 @@ public static class ExperimentViews
     /// <summary>Test accuracy per epoch of the runs whose names are given (all when null), for one seed.</summary>
     public static Figure LearningCurves(ExperimentResult result, IEnumerable<string>? runs = null, int? seed = null, string title = "Test accuracy per epoch")
     {
+        ArgumentNullException.ThrowIfNull(result);
         var wanted = runs?.ToHashSet();
-        var pick = seed ?? result.Trainings.Select(t => t.Seed).DefaultIfEmpty(0).Min();
-        var series = result.Trainings
-            .Where(t => (wanted is null || wanted.Contains(t.Name)) && (t.Name == "teacher" || t.Seed == pick))
+        var present = result.Trainings.Select(t => t.Name).Distinct().ToList();
+        if (wanted?.FirstOrDefault(n => !present.Contains(n)) is { } missing)
+            throw new ArgumentException($"no run named '{missing}' in this result; its runs are {string.Join(", ", present.Select(n => $"'{n}'"))}.", nameof(runs));
+        var named = result.Trainings.Where(t => wanted is null || wanted.Contains(t.Name)).ToList();
+        // The teacher is drawn whatever its seed, so its seed (0) must not pick the students' one: students on seed 5
+        // alone were all left out.
+        var pick = seed ?? named.Where(t => t.Name != "teacher").Select(t => t.Seed).DefaultIfEmpty(named.Select(t => t.Seed).DefaultIfEmpty(0).Min()).Min();
+        var series = named
+            .Where(t => t.Name == "teacher" || t.Seed == pick)
             .Select(t => new Series(t.Name, [.. t.History.Select(h => (double)h.Epoch)], [.. t.History.Select(h => h.TestAccuracy)]));
         return Charts.Lines($"{title} (seed {pick})", "epoch", "test accuracy (%)", series);
     }
