@@ -4,7 +4,13 @@ using static TorchSharp.torch;
 namespace Distill.Reporting;
 
 /// <summary>One named line of a chart.</summary>
-public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y);
+public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y)
+{
+    public IReadOnlyList<double> X { get; init; } = X ?? throw new ArgumentNullException(nameof(X));
+    // plotly.js pairs x and y by index and drops the rest silently.
+    public IReadOnlyList<double> Y { get; init; } = Y is null ? throw new ArgumentNullException(nameof(Y))
+        : Y.Count == X.Count ? Y : throw new ArgumentException($"series '{Name}' has {X.Count} x values and {Y.Count} y values; give one y per x.", nameof(Y));
+}
 
 /// <summary>
 /// The charts the notebooks draw, as plotly.js <see cref="Figure"/>s (displayed inline by the .NET kernel and by our
@@ -13,20 +19,26 @@ public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<
 public static class Charts
 {
     /// <summary>Line chart of several series (learning curves, loss curves).</summary>
-    public static Figure Lines(string title, string xTitle, string yTitle, IEnumerable<Series> series) =>
-        new(series.Select(s => Scatter(s.Name, s.X, s.Y, s.X.Count <= 30 ? "lines+markers" : "lines")), Layout(title, xTitle, yTitle));
+    public static Figure Lines(string title, string xTitle, string yTitle, IEnumerable<Series> series)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        return new(series.Select(s => Scatter(s.Name, s.X, s.Y, s.X.Count <= 30 ? "lines+markers" : "lines")), Layout(title, xTitle, yTitle));
+    }
 
     /// <summary>Mean over seeds as a line, each seed as a point: the spread stays visible (sweeps over T or alpha).</summary>
     public static Figure Sweep(string title, string xTitle, string yTitle,
         IEnumerable<(string Name, IReadOnlyList<(double X, double[] PerSeed)> Points)> groups)
     {
+        ArgumentNullException.ThrowIfNull(groups);
         var traces = new List<JsonObject>();
         foreach (var (name, points) in groups)
         {
             // A point with no seeds has no mean (Average threw "Sequence contains no elements"): a gap, as NaN is.
             traces.Add(Scatter($"{name} (mean)", [.. points.Select(p => p.X)], [.. points.Select(p => p.PerSeed.Length > 0 ? p.PerSeed.Average() : double.NaN)], "lines+markers"));
             var xs = points.SelectMany(p => p.PerSeed.Select(_ => p.X)).ToList();
-            if (xs.Count > points.Count)
+            // One seed per point is the mean's own marker; any point with more needs its seeds drawn (a point without
+            // seeds made a count of all of them hide the others).
+            if (points.Any(p => p.PerSeed.Length > 1))
             {
                 var seeds = Scatter($"{name} (seeds)", xs, [.. points.SelectMany(p => p.PerSeed)], "markers");
                 seeds["opacity"] = 0.45;
@@ -39,20 +51,41 @@ public static class Charts
     /// <summary>Bar per label (e.g. method → accuracy), the value written on each bar.</summary>
     public static Figure Bars(string title, string yTitle, IEnumerable<(string Label, double Value)> bars)
     {
+        ArgumentNullException.ThrowIfNull(bars);
         var list = bars.ToList();
+        // plotly.js stacks bars of one label into one category, so the second value hid behind the first.
+        if (list.GroupBy(b => b.Label).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"bar label '{twice.Key}' is given {twice.Count()} times; give each label once.", nameof(bars));
         var trace = Bar(null, list.Select(b => b.Label), list.Select(b => b.Value));
-        trace["text"] = Strings(list.Select(b => b.Value.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)));
+        // A non-finite value is a gap (see Numbers), so it has no number to write either.
+        trace["text"] = Strings(list.Select(b => double.IsFinite(b.Value) ? b.Value.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture) : ""));
         return new Figure([trace], Layout(title, "", yTitle));
     }
 
     /// <summary>Grouped bars: one trace per group over the same labels (class balance, probabilities per temperature).</summary>
-    public static Figure GroupedBars(string title, string yTitle, IReadOnlyList<string> labels, IEnumerable<(string Name, IEnumerable<double> Values)> groups) =>
-        new(groups.Select(g => Bar(g.Name, labels, g.Values)), Layout(title, "", yTitle, ("barmode", "group")));
+    public static Figure GroupedBars(string title, string yTitle, IReadOnlyList<string> labels, IEnumerable<(string Name, IEnumerable<double> Values)> groups)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentNullException.ThrowIfNull(groups);
+        var traces = new List<JsonObject>();
+        foreach (var (name, values) in groups)
+        {
+            var list = values?.ToList() ?? throw new ArgumentNullException(nameof(groups), $"group '{name}' has no values.");
+            if (list.Count != labels.Count)
+                throw new ArgumentException($"group '{name}' has {list.Count} values for {labels.Count} labels; give one value per label.", nameof(groups));
+            traces.Add(Bar(name, labels, list));
+        }
+        return new(traces, Layout(title, "", yTitle, ("barmode", "group")));
+    }
 
     /// <summary>Scatter of labelled points (e.g. parameters vs accuracy).</summary>
     public static Figure Points(string title, string xTitle, string yTitle, IEnumerable<(string Label, double X, double Y)> points, bool logX = false)
     {
+        ArgumentNullException.ThrowIfNull(points);
         var list = points.ToList();
+        // A log axis has no place for x <= 0: plotly.js left such a point out without a word.
+        if (logX && list.FindIndex(p => p.X <= 0) is var i and >= 0)
+            throw new ArgumentException($"point '{list[i].Label}' has x = {list[i].X.ToString(System.Globalization.CultureInfo.InvariantCulture)}, which a log x axis cannot show; give x > 0 or logX: false.", nameof(points));
         var trace = Scatter(yTitle, [.. list.Select(p => p.X)], [.. list.Select(p => p.Y)], "markers+text");
         trace["text"] = Strings(list.Select(p => p.Label));
         trace["textposition"] = "top center";
@@ -64,11 +97,15 @@ public static class Charts
     /// <summary>Heatmap of a 2-D tensor (an attention map, a confusion matrix); row 0 drawn at the top.</summary>
     public static Figure Heatmap(string title, Tensor map2d, IReadOnlyList<string>? xLabels = null, IReadOnlyList<string>? yLabels = null)
     {
+        ArgumentNullException.ThrowIfNull(map2d);
         var trace = HeatmapTrace(map2d, showScale: true);
-        if (xLabels is not null && yLabels is not null)
+        foreach (var (labels, axis, dim, name) in new[] { (xLabels, "x", 1, nameof(xLabels)), (yLabels, "y", 0, nameof(yLabels)) })
         {
-            trace["x"] = Strings(xLabels);
-            trace["y"] = Strings(yLabels);
+            if (labels is null) continue;
+            // plotly.js draws as many cells as labels, so a wrong count dropped cells or named them wrongly.
+            if (labels.Count != map2d.shape[dim])
+                throw new ArgumentException($"{name} has {labels.Count} labels for the map's {map2d.shape[dim]} {(dim == 1 ? "columns" : "rows")}; give one per {(dim == 1 ? "column" : "row")}.", name);
+            trace[axis] = Strings(labels);
         }
         var layout = Layout(title);
         layout["yaxis"] = Reversed();
@@ -78,6 +115,7 @@ public static class Charts
     /// <summary>Several heatmaps side by side, sharing nothing but a title row (e.g. teacher vs student attention).</summary>
     public static Figure HeatmapRow(string title, IEnumerable<(string Name, Tensor Map)> maps)
     {
+        ArgumentNullException.ThrowIfNull(maps);
         var list = maps.ToList();
         var layout = Layout(title, ("width", Math.Min(1100, 260 * list.Count + 80)), ("height", 340));
         layout["grid"] = new JsonObject { ["rows"] = 1, ["columns"] = list.Count, ["pattern"] = "independent" };

@@ -57,6 +57,54 @@ public class ChartsTests
         Assert.Contains("81", html); // mean of 80 and 82
     }
 
+    /// <summary>A point without seeds beside one with two: the count of all seeds equalled the count of points, and
+    /// the seeds' trace was left out.</summary>
+    [Fact]
+    public void Sweep_draws_every_seed_when_a_point_has_none()
+    {
+        var chart = Charts.Sweep("s", "T", "%", [("kd", [(1.0, Array.Empty<double>()), (2.0, [80.0, 82.0])])]);
+        Assert.Equal(2, chart.Traces.Count);
+        Assert.Equal("[80,82]", chart.Traces[1]["y"]!.ToJsonString());
+        // One seed per point: the mean's marker is that seed, as before.
+        Assert.Single(Charts.Sweep("s", "T", "%", [("kd", [(1.0, [80.0]), (2.0, [81.0])])]).Traces);
+    }
+
+    /// <summary>Data plotly.js would drop or mislabel without a word is refused, naming what is wrong.</summary>
+    [Fact]
+    public void Charts_refuse_data_they_would_drop_or_mislabel()
+    {
+        Assert.Contains("5 x values and 2 y values", Assert.Throws<ArgumentException>(() => new Series("a", [1, 2, 3, 4, 5], [1, 2])).Message);
+        Assert.Contains("'b'", Assert.Throws<ArgumentException>(() => Charts.GroupedBars("g", "%", ["x", "y", "z"], [("a", [1.0, 2, 3]), ("b", [1.0, 2, 3, 4])])).Message);
+        Assert.Equal("xLabels", Assert.Throws<ArgumentException>(() => Charts.Heatmap("h", zeros(2, 3), ["a", "b"], ["r", "s"])).ParamName);
+        Assert.Equal("yLabels", Assert.Throws<ArgumentException>(() => Charts.Heatmap("h", zeros(2, 3), yLabels: ["r"])).ParamName);
+        Assert.Contains("'tiny'", Assert.Throws<ArgumentException>(() => Charts.Points("p", "x", "y", [("big", 10, 1), ("tiny", 0, 2)], logX: true)).Message);
+        Assert.Single(Charts.Points("p", "x", "y", [("zero", 0, 1)]).Traces); // a linear axis shows it
+        Assert.Contains("'kd'", Assert.Throws<ArgumentException>(() => Charts.Bars("b", "%", [("kd", 1.0), ("dkd", 2.0), ("kd", 3.0)])).Message);
+    }
+
+    [Fact]
+    public void Heatmap_honours_x_labels_alone_and_bars_leave_non_finite_values_unlabelled()
+    {
+        var h = Charts.Heatmap("h", zeros(2, 3), xLabels: ["a", "b", "c"]);
+        Assert.Equal("[\"a\",\"b\",\"c\"]", h.Traces[0]["x"]!.ToJsonString());
+        Assert.Null(h.Traces[0]["y"]);
+        var bars = Charts.Bars("b", "%", [("a", double.NaN), ("b", 1.5)]);
+        Assert.Equal("[null,1.5]", bars.Traces[0]["y"]!.ToJsonString());
+        Assert.Equal("[\"\",\"1.5\"]", bars.Traces[0]["text"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void Null_arguments_are_named_by_their_parameter()
+    {
+        Assert.Equal("map2d", Assert.Throws<ArgumentNullException>(() => Charts.Heatmap("t", null!)).ParamName);
+        Assert.Equal("X", Assert.Throws<ArgumentNullException>(() => new Series("a", null!, null!)).ParamName);
+        Assert.Equal("Y", Assert.Throws<ArgumentNullException>(() => new Series("a", [1], null!)).ParamName);
+        Assert.Equal("series", Assert.Throws<ArgumentNullException>(() => Charts.Lines("t", "x", "y", null!)).ParamName);
+        Assert.Equal("bars", Assert.Throws<ArgumentNullException>(() => Charts.Bars("t", "y", null!)).ParamName);
+        Assert.Equal("points", Assert.Throws<ArgumentNullException>(() => Charts.Points("t", "x", "y", null!)).ParamName);
+        Assert.Equal("groups", Assert.Throws<ArgumentNullException>(() => Charts.Sweep("t", "x", "y", null!)).ParamName);
+    }
+
     [Fact]
     public void Heatmap_and_image_grid_take_tensors_and_reject_wrong_ranks()
     {
