@@ -39,7 +39,7 @@ public static class AttentionTransfer
 {
     public static AttentionTransferResult Run(ImageDataset data, AttentionTransferConfig? config = null, DistillModel? teacher = null)
     {
-        var c = config ?? AttentionTransferConfig.For(Budget.Quick);
+        var c = Recipe.Checked(data, config ?? AttentionTransferConfig.For(Budget.Quick));
         var result = new AttentionTransferResult { Config = c };
         CheckGroups(data, c, teacher);
         var t = Recipe.Teacher(data, c, result, teacher);

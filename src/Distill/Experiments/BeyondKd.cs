@@ -89,7 +89,7 @@ public static class BeyondKd
 
     public static BeyondKdResult Run(ImageDataset data, BeyondKdConfig? config = null)
     {
-        var c = config ?? BeyondKdConfig.For(Budget.Quick);
+        var c = Recipe.Checked(data, config ?? BeyondKdConfig.For(Budget.Quick));
         var methods = c.Runs.ToDictionary(r => r, Method); // every run name checked before anything trains
         var result = new BeyondKdResult { Config = c };
         var teacher = Recipe.Teacher(data, c, result, null);

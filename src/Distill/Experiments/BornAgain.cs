@@ -43,7 +43,7 @@ public static class BornAgain
 {
     public static BornAgainResult Run(ImageDataset data, BornAgainConfig? config = null)
     {
-        var c = config ?? BornAgainConfig.For(Budget.Quick);
+        var c = Recipe.Checked(data, config ?? BornAgainConfig.For(Budget.Quick));
         if (c.Generations < 1) throw new ArgumentOutOfRangeException(nameof(config), c.Generations, "BornAgain needs at least one generation after generation 0.");
         var result = new BornAgainResult { Config = c };
         // Every notebook takes a teacher seed (reproduce -p seed=N passes it to all): here it reaches nothing, so say so

@@ -80,7 +80,7 @@ public static class Comparison
 
     public static ComparisonResult Run(ImageDataset data, ComparisonConfig? config = null, DistillModel? teacher = null)
     {
-        var c = config ?? ComparisonConfig.For(Budget.Quick);
+        var c = Recipe.Checked(data, config ?? ComparisonConfig.For(Budget.Quick));
         var choices = c.Methods.Select(m => Choice(m, c)).ToList(); // every name and setting checked before anything trains
         CheckPair(data, c, choices);
         var result = new ComparisonResult { Config = c };

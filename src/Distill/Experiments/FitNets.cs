@@ -53,7 +53,7 @@ public static class FitNets
 {
     public static FitNetsResult Run(ImageDataset data, FitNetsConfig? config = null, DistillModel? teacher = null)
     {
-        var c = config ?? FitNetsConfig.For(Budget.Quick);
+        var c = Recipe.Checked(data, config ?? FitNetsConfig.For(Budget.Quick));
         var result = new FitNetsResult { Config = c };
         CheckLayers(data, c, teacher);
         var t = Recipe.Teacher(data, c, result, teacher);

@@ -128,6 +128,16 @@ public abstract record RecipeConfig : ICheckedSettings
             if (epochs >= 1 && Schedule.EpochsNeeded > epochs)
                 yield return ($"schedule,{key}", $"schedule {Schedule}: it changes the learning rate at the start of epoch {Schedule.EpochsNeeded}, which the {epochs} epochs of " +
                                           $"{key} never reach; give steps within {epochs} epochs, or use constant or cosine.");
+        // A file refuses a value that is not a number where it reads it; a config changed in code is refused here.
+        foreach (var p in GetType().GetProperties())
+        {
+            var key = RecipeFile.Snake(p.Name);
+            var value = p.GetValue(this);
+            if (value is double d && !double.IsFinite(d)) yield return (key, $"{key} = {NumberText.Short(d)}: give a finite number.");
+            if (value is IReadOnlyList<double> list)
+                for (var k = 0; k < list.Count; k++)
+                    if (!double.IsFinite(list[k])) yield return ($"{key}[{k}]", $"{key}[{k}] = {NumberText.Short(list[k])}: give a finite number.");
+        }
         var (data, unknown) = Catalogued(() => DatasetCatalog.Get(Dataset));
         if (data is null) { yield return ("dataset", $"dataset: {unknown}."); yield break; }
         foreach (var (key, size, split, count) in new[] { ("teacher_train_size", TeacherTrainSize, "train", data.SplitSizes.Train),
@@ -235,6 +245,16 @@ public abstract class ExperimentResult
 /// <summary>The plumbing the recipes share: subsets, models, options, teacher training. Every run goes through <see cref="Trainer"/>.</summary>
 static class Recipe
 {
+    /// <summary>Every recipe's first step: a config changed with <c>with { ... }</c> gets the checks a recipe file's
+    /// gets, before anything trains (an empty seed list trained the teacher alone, a NaN α failed after it).</summary>
+    public static T Checked<T>(ImageDataset data, T config) where T : RecipeConfig
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (config.Problems().FirstOrDefault() is (_, { } message))
+            throw new ArgumentException(message, nameof(config));
+        return config;
+    }
+
     public static ImageDataset TeacherSet(ImageDataset data, RecipeConfig c) => data.Subset(c.TeacherTrainSize, c.TestSize, c.DataSeed);
     public static ImageDataset TransferSet(ImageDataset data, RecipeConfig c) => data.Subset(c.TransferSize, c.TestSize, c.DataSeed);
 

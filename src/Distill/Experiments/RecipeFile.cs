@@ -277,7 +277,7 @@ public static class RecipeFile
         record.GetType().GetMethod("<Clone>$")?.Invoke(record, null)
         ?? throw new InvalidOperationException($"{record.GetType().Name} is not a record; a recipe file sets records only.");
 
-    static string Snake(string pascal) =>
+    internal static string Snake(string pascal) =>
         string.Concat(pascal.Select((c, i) => char.IsUpper(c) && i > 0 ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
 }

@@ -66,7 +66,7 @@ public static class SoftTargets
 
     public static SoftTargetsResult Run(ImageDataset data, SoftTargetsConfig? config = null, DistillModel? teacher = null)
     {
-        var c = config ?? SoftTargetsConfig.For(Budget.Quick);
+        var c = Recipe.Checked(data, config ?? SoftTargetsConfig.For(Budget.Quick));
         var result = new SoftTargetsResult { Config = c };
         var t = Recipe.Teacher(data, c, result, teacher);
         using var transfer = Recipe.TransferSet(data, c);

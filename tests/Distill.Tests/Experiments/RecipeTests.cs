@@ -39,6 +39,27 @@ public class RecipeTests
             $"{row.Name} (seed {row.Seed}): {row.LastAccuracy:F2}% vs untrained {baseline:F2}%"));
     }
 
+    /// <summary>A config changed with <c>with { ... }</c> skipped the file's checks: no seeds trained the teacher
+    /// alone, a repeated seed trained one run twice, and a NaN α failed only after the teacher trained.</summary>
+    [Fact]
+    public void Every_recipe_checks_its_config_before_anything_trains()
+    {
+        var data = TinyData.FashionMnist;
+        string Refused(Action run) => Assert.Throws<ArgumentException>(run).Message;
+        var soft = SoftTargetsConfig.For(Budget.Smoke);
+        Assert.StartsWith("seeds is empty", Refused(() => SoftTargets.Run(data, soft with { Seeds = [] })));
+        Assert.StartsWith("seeds has 1 twice", Refused(() => SoftTargets.Run(data, soft with { Seeds = [1, 1] })));
+        Assert.StartsWith("alpha = NaN", Refused(() => SoftTargets.Run(data, soft with { Alpha = double.NaN })));
+        Assert.StartsWith("temperatures[1] = ", Refused(() => SoftTargets.Run(data, soft with { Temperatures = [2, double.PositiveInfinity] })));
+        Assert.StartsWith("seeds is empty", Refused(() => FitNets.Run(data, FitNetsConfig.For(Budget.Smoke) with { Seeds = [] })));
+        Assert.StartsWith("beta = NaN", Refused(() => AttentionTransfer.Run(data, AttentionTransferConfig.For(Budget.Smoke) with { Beta = double.NaN })));
+        Assert.StartsWith("seeds is empty", Refused(() => BornAgain.Run(data, BornAgainConfig.For(Budget.Smoke) with { Seeds = [] })));
+        Assert.StartsWith("seeds is empty", Refused(() => Comparison.Run(data, ComparisonConfig.For(Budget.Smoke) with { Seeds = [] })));
+        Assert.StartsWith("seeds is empty", Refused(() => BeyondKd.Run(data, BeyondKdConfig.For(Budget.Smoke) with { Seeds = [] })));
+        Assert.Equal("data", Assert.Throws<ArgumentNullException>(() => SoftTargets.Run(null!, soft)).ParamName);
+        Assert.Equal("data", Assert.Throws<ArgumentNullException>(() => BeyondKd.Run(null!)).ParamName);
+    }
+
     [Fact]
     public void Soft_targets_trains_teacher_scratch_kd_sweep_and_the_omitted_class()
     {
