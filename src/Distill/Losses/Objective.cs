@@ -52,6 +52,7 @@ public sealed class Objective
 
     public Objective Add(ILossTerm term, Schedule? weight = null)
     {
+        ArgumentNullException.ThrowIfNull(term);
         if (terms.Any(t => t.Term.Name == term.Name))
             throw new ArgumentException($"The objective already has a term named '{term.Name}'; give each term a distinct name.");
         terms.Add((term, weight ?? new ConstantSchedule(1.0)));

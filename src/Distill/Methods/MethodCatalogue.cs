@@ -35,14 +35,19 @@ public static class MethodCatalogue
     /// <summary>A user's own method (e.g. from a notebook cell); its name must be new.</summary>
     public static void Register(Method method)
     {
-        if (methods.Any(m => m.Name == method.Name)) throw new ArgumentException($"A method named '{method.Name}' is already in the catalogue.");
+        ArgumentNullException.ThrowIfNull(method);
+        // Lookups trim, ignore case and split "name:key=value,..." (TryFind, Parse): a name they cannot return is refused.
+        if (string.IsNullOrEmpty(method.Name) || method.Name.Any(c => char.IsWhiteSpace(c) || c is ':' or '=' or ','))
+            throw new ArgumentException($"method name '{method.Name}': give a non-empty name without blanks, ':', '=' or ',' (a lookup reads \"name:key=value,...\", so it could never find this one).", nameof(method));
+        if (TryFind(method.Name) is { } taken)
+            throw new ArgumentException($"A method named '{taken.Name}' is already in the catalogue (names are looked up ignoring case, so '{method.Name}' is the same name).", nameof(method));
         methods.Add(method);
     }
 
     /// <summary>The method <paramref name="name"/> names, whatever its case and surrounding blanks (`KD` is kd); null when
     /// none does. The one rule every lookup of a method name uses.</summary>
     public static Method? TryFind(string name) =>
-        methods.FirstOrDefault(m => string.Equals(m.Name, name.Trim(), StringComparison.OrdinalIgnoreCase));
+        name is null ? throw new ArgumentNullException(nameof(name)) : methods.FirstOrDefault(m => string.Equals(m.Name, name.Trim(), StringComparison.OrdinalIgnoreCase));
 
     public static Method Find(string name) =>
         TryFind(name)
@@ -52,6 +57,7 @@ public static class MethodCatalogue
     /// (<c>mlkd:temperatures=2,4,weight=2</c>): a part without '=' continues the value before it.</summary>
     public static MethodChoice Parse(string spec)
     {
+        ArgumentNullException.ThrowIfNull(spec);
         var (name, rest) = spec.IndexOf(':') is var i and >= 0 ? (spec[..i], spec[(i + 1)..]) : (spec, "");
         var method = Find(name);
         var parts = new List<string>();

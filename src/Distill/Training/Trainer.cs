@@ -60,6 +60,9 @@ public static class Trainer
     /// <exception cref="ModelTooLargeException">libtorch could not allocate what training needs (the message names the model).</exception>
     public static TrainResult Train(DistillModel student, ImageDataset data, Objective objective, TrainOptions? options = null, DistillModel? teacher = null)
     {
+        ArgumentNullException.ThrowIfNull(student);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(objective);
         options ??= new TrainOptions();
         options.Validate();
         TorchRuntime.Initialize();
@@ -347,6 +350,10 @@ sealed class TrainingRun : IDisposable
 
             foreach (var (name, value) in parts.Where(p => p.Value.numel() != 1))
                 throw new InvalidOperationException($"Loss term '{name}' returned a tensor of shape [{string.Join(", ", value.shape)}]; a term must return a scalar.");
+            // Beside another term a constant is harmless; alone it left backward libtorch's "element 0 of tensors does
+            // not require grad", which names no term.
+            if (!total.requires_grad && parts.FirstOrDefault(p => !p.Value.requires_grad) is ({ } bare, _))
+                throw new InvalidOperationException($"Loss term '{bare}' returned a loss that does not depend on the model's outputs (no grad_fn): compute it from ctx's logits/features.");
             var stats = cat([total.detach().reshape(1), .. parts.Select(p => p.Value.detach().reshape(1).to(ScalarType.Float32)),
                 s.Logits.detach().argmax(1).eq(y).sum().reshape(1).to(ScalarType.Float32)]).cpu();
             values = stats.data<float>().ToArray();
