@@ -43,6 +43,12 @@ public static class Results
     /// so a number from a diverged run never stands in the results table unmarked.</summary>
     public static ResultRow Record(ResultRow row)
     {
+        ArgumentNullException.ThrowIfNull(row);
+        // NaN stays accepted (a diverged run's spread); a negative spread or count is a caller's mistake in the table.
+        if (row.OursStd < 0)
+            throw new ArgumentException($"result '{row.Claim}': OursStd = {row.OursStd.ToString(System.Globalization.CultureInfo.InvariantCulture)} is negative; a standard deviation is 0 or more (NaN when unknown).", nameof(row));
+        if (row.Seeds < 0)
+            throw new ArgumentException($"result '{row.Claim}': Seeds = {row.Seeds} is negative; give the number of seeds behind the number.", nameof(row));
         if (row.Warning is null && Training.TrainingWarnings.Since() is { Count: > 0 } warnings)
             row = row with { Warning = string.Join("; ", warnings) };
         var path = Environment.GetEnvironmentVariable(FileVariable);

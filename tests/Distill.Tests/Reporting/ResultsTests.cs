@@ -20,6 +20,16 @@ public class ResultsTests
         Assert.Equal(double.PositiveInfinity, row.OursStd);
     }
 
+    /// <summary>A negative spread or seed count was written into the results table as given.</summary>
+    [Fact]
+    public void A_negative_std_or_seed_count_is_refused_and_nan_is_not()
+    {
+        Assert.Contains("OursStd = -0.5 is negative", Assert.Throws<ArgumentException>(() => Results.Record(Row(80) with { OursStd = -0.5 })).Message);
+        Assert.Contains("Seeds = -1 is negative", Assert.Throws<ArgumentException>(() => Results.Record(Row(80) with { Seeds = -1 })).Message);
+        Assert.Equal("row", Assert.Throws<ArgumentNullException>(() => Results.Record(null!)).ParamName);
+        Assert.True(double.IsNaN(Results.Record(Row(80) with { OursStd = double.NaN }).OursStd));
+    }
+
     /// <summary>The table's numbers are invariant, as the records are: under a comma-decimal culture it showed "84,50 ± 0,10".</summary>
     [Fact]
     public void Tables_spell_numbers_the_same_under_any_culture()
