@@ -283,7 +283,7 @@ public sealed class CatalogueTests
         Assert.DoesNotContain("kd-multi", Comparison.AllMethods);
         Assert.Contains("crd", Comparison.AllMethods);
         var bad = Assert.Throws<ArgumentException>(() => Comparison.Run(Data.Value, new ComparisonConfig { Methods = ["kd", "nope"] }));
-        Assert.StartsWith("unknown method 'nope'", bad.Message);
+        Assert.StartsWith("methods[1]: unknown method 'nope'", bad.Message); // the recipe file's words, naming the setting
 
         // A feature method on a pair without its layers fails before the teacher trains: it failed after the teacher
         // and the earlier methods' students had. No log line at all means nothing trained.
