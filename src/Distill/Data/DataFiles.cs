@@ -28,9 +28,15 @@ static class DataFiles
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
-            throw new DatasetException(path, $"cannot be read ({e.Message.TrimEnd('.')})", "check the file's permissions", e);
+            throw CannotRead(path, e);
         }
     }
+
+    /// <summary>A file that cannot be opened: permission denied is fixed by a chmod, which <see cref="DatasetException.For"/>
+    /// keeps (it gave "delete it and run `distill data install NAME`", which replaces the user's file for nothing).</summary>
+    internal static DatasetException CannotRead(string path, Exception e) => e is UnauthorizedAccessException
+        ? new(path, "cannot be read (permission denied)", $"make it readable: chmod a+r {path} (as its owner)", e)
+        : new(path, $"cannot be read ({e.Message.TrimEnd('.')})", "check the file's permissions", e);
 
     public static byte[] ReadAllBytes(string path)
     {

@@ -35,18 +35,40 @@ public static partial class DatasetInspector
 {
     public static Inspection Inspect(string path)
     {
+        try { return InspectFile(path); }
+        // The readers know no dataset, so their fix is a bare `distill data install`, which installs the default
+        // datasets; a file in a dataset's folder is named with that dataset's install, as a load names it.
+        catch (DatasetException e) when (DatasetOf(path) is { } info) { throw e.For(info); }
+    }
+
+    /// <summary>The dataset whose folder (<see cref="DatasetInfo.SubFolders"/>) holds <paramref name="path"/> under one
+    /// of its file names, or null.</summary>
+    static DatasetInfo? DatasetOf(string path)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        var (folder, name) = (System.IO.Path.GetDirectoryName(full) ?? "", System.IO.Path.GetFileName(full));
+        return DatasetCatalog.All.FirstOrDefault(i => i.Files.Any(f => f == name || f == name + ".gz") &&
+            i.SubFolders.Any(sub => folder.EndsWith(System.IO.Path.DirectorySeparatorChar + sub, StringComparison.Ordinal)));
+    }
+
+    static Inspection InspectFile(string path)
+    {
         var head = new byte[4];
         int got;
+        var name = System.IO.Path.GetFileName(path);
         // Nothing to read (an empty file, /dev/null): the loaders' fix, "the download was interrupted", is not inspect's.
         try { using var f = DataFiles.OpenRead(path); got = f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false); }
         catch (DatasetException e) when (e.Problem.StartsWith("the file is empty", StringComparison.Ordinal))
         {
-            throw new DatasetException(path, e.Problem, "inspect reads dataset files: give an IDX, CIFAR or npm digit JSON file");
+            // A dataset's file by name (an empty 5.json, say) was told to be one.
+            var owners = DatasetCatalog.All.Where(i => i.Files.Any(f => f == name || f == name + ".gz")).Select(i => $"`{i.InstallCommand}`").ToList();
+            throw new DatasetException(path, e.Problem, owners.Count > 0
+                ? $"it is named as a dataset file but holds nothing: replace it with the published one ({string.Join(" or ", owners)})"
+                : "inspect reads dataset files: give an IDX, CIFAR or npm digit JSON file");
         }
-        var name = System.IO.Path.GetFileName(path);
         if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b || got == 4 && head[0] == 0 && head[1] == 0 && head[3] is >= 1 and <= 4)
             return InspectIdx(path, gz: head[0] == 0x1f);
-        if (got >= 1 && (head[0] == (byte)'{' || char.IsWhiteSpace((char)head[0]) && File.ReadAllText(path).TrimStart().StartsWith('{')))
+        if (got >= 1 && (head[0] == (byte)'{' || head.AsSpan(0, got).StartsWith(MnistJson.Utf8Bom) || char.IsWhiteSpace((char)head[0]) && File.ReadAllText(path).TrimStart().StartsWith('{')))
         {
             // JSON of another shape (a run.json) is not a damaged digit file: "reinstall the npm package" was no fix.
             try { return InspectJson(path); }

@@ -3,7 +3,9 @@ namespace Distill.Data;
 /// <summary>The dataset section of `distill doctor`: each dataset found (and where) or missing (and the fix).</summary>
 public static class DatasetReport
 {
-    /// <summary>Writes one line per dataset; returns the number of required datasets that are missing.</summary>
+    /// <summary>Writes one line per dataset; returns the number of problems: required datasets missing, and any dataset
+    /// present but broken. An optional one is optional to install, not to be damaged: the user installed it to use it,
+    /// and its broken line went by with exit 0.</summary>
     public static int Write(TextWriter w, DatasetSearch search)
     {
         var roots = search.Roots.Concat(search.SystemRoot is null ? [] : [search.SystemRoot]);
@@ -18,8 +20,8 @@ public static class DatasetReport
             catch (DatasetException e) { broken = e; } // a folder holding part of the dataset
             if (broken is not null)
             {
-                if (required) missing++;
-                w.WriteLine($"  {info.Name,-14} {(required ? "BROKEN" : "broken"),-8} {broken.Message}");
+                missing++;
+                w.WriteLine($"  {info.Name,-14} {"BROKEN",-8} {broken.Message}");
             }
             else if (folder is not null && Cifar.LabelBytes(info) is not null)
             {

@@ -27,11 +27,11 @@ public static class DatasetVerifier
             {
                 // The published download itself: its bytes say everything, nothing more to read.
                 var published = info.Downloads.FirstOrDefault(d => d.Name == name)?.Sha256;
-                if (published is not null && FileSha256(path) == published) continue;
+                if (published is not null && Download.Sha256Of(path) == published) continue;
                 var content = info.ContentSha256.GetValueOrDefault(Path.GetFileName(name).Replace(".gz", "", StringComparison.Ordinal));
                 // IDX: one decompressing read checks the structure and gives the content to hash.
                 var actual = name.Contains("-idx", StringComparison.Ordinal) ? IdxSha256(Idx.Read(path, Idx.DimsInName(name)))
-                    : content is null ? null : FileSha256(path);
+                    : content is null ? null : Download.Sha256Of(path);
                 // Without a published content hash, only a file with no published download at all passes (structure only).
                 if (content is not null ? actual == content : published is null) continue;
                 return new DatasetException(path, "its bytes differ from the published dataset's (SHA-256 mismatch)",
@@ -50,12 +50,6 @@ public static class DatasetVerifier
             catch (DatasetException e) { return e.For(info); } // with its install command, as train says it
         }
         return null;
-    }
-
-    static string FileSha256(string path)
-    {
-        using var file = DataFiles.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(file));
     }
 
     /// <summary>SHA-256 of the uncompressed IDX file: its header (magic 0x000008DD, then each dimension, big-endian)

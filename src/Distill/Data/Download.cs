@@ -74,6 +74,13 @@ public static class Download
         }
     }
 
+    /// <summary>SHA-256 of a file, lower-case hex.</summary>
+    public static string Sha256Of(string path)
+    {
+        using var file = DataFiles.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(file));
+    }
+
     /// <summary>
     /// Extracts the regular files of a .tar.gz into <paramref name="folder"/>, flattened (CIFAR tarballs hold one
     /// top-level folder). Each file goes through a temporary name and a damaged archive leaves no file behind.

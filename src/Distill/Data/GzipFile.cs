@@ -50,8 +50,9 @@ sealed class GzipFile : Stream
             if (isize is null)
                 throw new InvalidDataException($"the file is {fileLength} bytes, too short to end in the 8-byte gzip trailer");
             if (isize != (uint)decompressed && !MayHoldSeveralMembers())
-                throw new InvalidDataException(
-                    $"the gzip trailer is missing or cut short: its size field reads {isize:N0} bytes but {decompressed:N0} were decompressed");
+                throw TrailerEnd() is { } end
+                    ? new InvalidDataException($"{fileLength - end:N0} bytes follow the end of the gzip data (at byte {end:N0}) and are no gzip member (trailing garbage, as `gzip -t` says)") { Data = { [TrailingData] = true } }
+                    : new InvalidDataException($"the gzip trailer is missing or cut short: its size field reads {isize:N0} bytes but {decompressed:N0} were decompressed");
         }
         return n;
     }
@@ -86,6 +87,54 @@ sealed class GzipFile : Stream
         }
         finally { file.Position = position; }
     }
+
+    /// <summary>Where the member's trailer ends when bytes follow it (GZipStream skips bytes after a member that start
+    /// no other one, so the file's last 4 bytes are those bytes, not its size field): the end of the 8 bytes CRC-32 and
+    /// ISIZE of all that was decompressed, found in the file. Null when they are not there: the file is cut short. Runs
+    /// only on a file already refused, so decompressing it again to sum it costs a load nothing.</summary>
+    long? TrailerEnd()
+    {
+        var position = file.Position;
+        try
+        {
+            file.Position = 0;
+            uint crc = ~0u;
+            var buffer = new byte[1 << 16];
+            using (var again = new GZipStream(file, CompressionMode.Decompress, leaveOpen: true))
+                for (int n; (n = again.Read(buffer)) > 0;)
+                    foreach (var b in buffer.AsSpan(0, n)) crc = Crc32Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
+            var trailer = new byte[8];
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer, ~crc);
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer.AsSpan(4), (uint)decompressed);
+            file.Position = 0;
+            int have = 0;
+            for (long start = 0; ; )
+            {
+                int n = file.Read(buffer, have, buffer.Length - have);
+                have += n;
+                int at = buffer.AsSpan(0, have).IndexOf(trailer);
+                if (at >= 0) return start + at + 8 < fileLength ? start + at + 8 : null;
+                if (n == 0) return null;
+                int carry = Math.Min(7, have);
+                Array.Copy(buffer, have - carry, buffer, 0, carry);
+                start += have - carry;
+                have = carry;
+            }
+        }
+        catch (InvalidDataException) { return null; }
+        finally { file.Position = position; }
+    }
+
+    static readonly uint[] Crc32Table = [.. Enumerable.Range(0, 256).Select(i =>
+    {
+        uint c = (uint)i;
+        for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320 ^ (c >> 1) : c >> 1;
+        return c;
+    })];
+
+    /// <summary>The key in <see cref="Exception.Data"/> of bytes after the gzip data that start no member: refused, but
+    /// not as a download cut short (InvalidDataException is sealed).</summary>
+    internal const string TrailingData = "gzip-trailing-data";
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 

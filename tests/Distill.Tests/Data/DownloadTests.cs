@@ -205,6 +205,49 @@ public class DownloadTests
         Assert.Equal(2, ds.Test.Count);
     }
 
+    static byte[] GeneratedCifar10Tarball()
+    {
+        var batches = Enumerable.Range(1, 5).ToDictionary(i => $"data_batch_{i}.bin", i => Gen.CifarRecords(3, 1, seed: i));
+        batches["test_batch.bin"] = Gen.CifarRecords(2, 1, seed: 7);
+        return Gen.TarGz("cifar-10-batches-bin", batches);
+    }
+
+    /// <summary>Offline, the fix is to put the tarball into ROOT/cifar10/ by hand: install downloaded again, failed and
+    /// gave the same fix. It uses the tarball there, with no request made.</summary>
+    [Fact]
+    public void A_tarball_put_in_the_folder_by_hand_is_verified_and_extracted_without_downloading()
+    {
+        var tgz = GeneratedCifar10Tarball();
+        var info = DatasetCatalog.Cifar10 with { Downloads = [new("cifar-10-binary.tar.gz", Gen.Sha256(tgz))] };
+        using var server = new LoopbackServer([]);
+        using var dir = new TempDir();
+        dir.Write("cifar10/cifar-10-binary.tar.gz", tgz);
+        var search = DatasetSearch.Only(dir.Path);
+        var folder = new DatasetInstaller(search, TextWriter.Null) { Mirror = server.Url }.Install(info);
+        Assert.Equal(0, server.Requests);
+        Assert.Equal(dir.File("cifar10"), folder);
+        using var ds = Datasets.Cifar10(search);
+        Assert.Equal(15, ds.Train.Count);
+    }
+
+    /// <summary>A generated tarball is not the published one: refused by the real catalogue's sum, naming both sums,
+    /// and left in place (it is the user's).</summary>
+    [Fact]
+    public void A_tarball_in_the_folder_with_another_sha256_is_refused_naming_both_sums()
+    {
+        var tgz = GeneratedCifar10Tarball();
+        using var server = new LoopbackServer([]);
+        using var dir = new TempDir();
+        var archive = dir.Write("cifar10/cifar-10-binary.tar.gz", tgz);
+        var e = Assert.Throws<DatasetException>(() =>
+            new DatasetInstaller(DatasetSearch.Only(dir.Path), TextWriter.Null) { Mirror = server.Url }.Install(DatasetCatalog.Cifar10));
+        Assert.Equal(archive, e.Path);
+        Assert.Equal($"is not the published cifar-10-binary.tar.gz: its SHA-256 is {Gen.Sha256(tgz)}, expected c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd", e.Problem);
+        Assert.Contains("`distill data install cifar10`", e.Fix, StringComparison.Ordinal);
+        Assert.Equal(0, server.Requests);
+        Assert.Equal([archive], Directory.GetFiles(dir.File("cifar10")));
+    }
+
     [Fact]
     public void Truncated_tarball_leaves_no_half_extracted_file()
     {

@@ -108,6 +108,20 @@ public class IdxTests
         Assert.Equal("the download was probably interrupted: delete the file and run `distill data install` again", e.Fix);
     }
 
+    /// <summary>`printf GARBAGEGARBAGE >> FILE.gz`: the refusal said the trailer was cut short and read the garbage as
+    /// its size field. It names the bytes after the gzip data, which `gzip -t` calls trailing garbage.</summary>
+    [Fact]
+    public void Gzip_with_trailing_garbage_is_refused_as_such_not_as_cut_short()
+    {
+        using var dir = new TempDir();
+        var full = Gen.Gzip(Gen.Idx([100], Gen.Labels(100)));
+        var path = dir.Write("train-labels-idx1-ubyte.gz", [.. full, .. "GARBAGEGARBAGE"u8.ToArray()]);
+        var e = Assert.Throws<DatasetException>(() => Idx.ReadLabels(path));
+        Assert.Equal(path, e.Path);
+        Assert.Equal($"the gzip data is truncated or corrupt (14 bytes follow the end of the gzip data (at byte {full.Length:N0}) and are no gzip member (trailing garbage, as `gzip -t` says))", e.Problem);
+        Assert.Equal("something was appended to the file: delete it and run `distill data install` again", e.Fix);
+    }
+
     [Fact]
     public void Gzip_of_several_members_still_loads()
     {

