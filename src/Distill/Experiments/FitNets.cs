@@ -32,6 +32,9 @@ public sealed record FitNetsConfig : RecipeConfig
     public double LambdaStart { get; init; } = 4;
     public double LambdaEnd { get; init; } = 1;
 
+    public override IEnumerable<(string Key, string Message)> Problems() =>
+        base.Problems().Concat(KdProblems([("temperature", Temperature)], []));
+
     /// <summary>The recipe at <paramref name="budget"/>: the settings of experiments/recipes/02-fitnets.yaml (built in).</summary>
     public static FitNetsConfig For(Budget budget) => RecipeFile.Load("02-fitnets", budget, new FitNetsConfig());
 }

@@ -168,6 +168,18 @@ public abstract record RecipeConfig : ICheckedSettings
         throw new ArgumentException(cause is null ? message : $"{cause}: {message}");
     }
 
+    /// <summary>KD's temperatures and soft weights: (1 − α) weighs the cross-entropy, so an α outside [0, 1] makes a
+    /// term negative and the loss runs to minus infinity (`train --alpha` refuses it; a recipe trained it), and a
+    /// temperature outside KD's range is what its loss refuses only once the teacher has trained.</summary>
+    private protected static IEnumerable<(string Key, string Message)> KdProblems(IEnumerable<(string Key, double Value)> temperatures, IEnumerable<(string Key, double Value)> alphas) =>
+        temperatures.Where(t => double.IsFinite(t.Value) && t.Value is < Methods.MethodParameter.MinTemperature or > Methods.MethodParameter.MaxTemperature)
+            .Select(t => (t.Key, $"{t.Key} = {NumberText.Short(t.Value)}: a KD temperature is in [{NumberText.Short(Methods.MethodParameter.MinTemperature)}, {NumberText.Short(Methods.MethodParameter.MaxTemperature)}]."))
+        .Concat(alphas.Where(a => double.IsFinite(a.Value) && a.Value is < 0 or > 1)
+            .Select(a => (a.Key, $"{a.Key} = {NumberText.Short(a.Value)}: the soft-target weight α is in [0, 1] ((1 − α) weighs the cross-entropy).")));
+
+    /// <summary>Each value of a list setting with its key, <c>temperatures[2]</c>.</summary>
+    private protected static IEnumerable<(string Key, double Value)> Each(string key, IReadOnlyList<double> values) => values.Select((v, k) => ($"{key}[{k}]", v));
+
     /// <summary>The catalogue's answer, or its refusal's message (without " (Parameter ...)").</summary>
     private protected static (T? Value, string? Error) Catalogued<T>(Func<T> lookUp)
     {

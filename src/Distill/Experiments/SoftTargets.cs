@@ -23,6 +23,9 @@ public sealed record SoftTargetsConfig : RecipeConfig
     /// <summary>Class removed from the transfer set for the omitted-class experiment (null: skip it).</summary>
     public int? OmittedClass { get; init; }
 
+    public override IEnumerable<(string Key, string Message)> Problems() =>
+        base.Problems().Concat(KdProblems([("temperature", Temperature), .. Each("temperatures", Temperatures)], [("alpha", Alpha), .. Each("alphas", Alphas)]));
+
     /// <summary>The recipe at <paramref name="budget"/>: the settings of experiments/recipes/01-soft-targets.yaml (built in).</summary>
     public static SoftTargetsConfig For(Budget budget) => RecipeFile.Load("01-soft-targets", budget, new SoftTargetsConfig());
 }

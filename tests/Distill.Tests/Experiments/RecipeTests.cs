@@ -53,6 +53,12 @@ public class RecipeTests
         Assert.StartsWith("temperatures[1] = ", Refused(() => SoftTargets.Run(data, soft with { Temperatures = [2, double.PositiveInfinity] })));
         Assert.StartsWith("seeds is empty", Refused(() => FitNets.Run(data, FitNetsConfig.For(Budget.Smoke) with { Seeds = [] })));
         Assert.StartsWith("beta = NaN", Refused(() => AttentionTransfer.Run(data, AttentionTransferConfig.For(Budget.Smoke) with { Beta = double.NaN })));
+        // KD's α outside [0, 1] made the cross-entropy's weight negative and trained (the CLI's --alpha refuses it).
+        Assert.StartsWith("alpha = 1.5: the soft-target weight α is in [0, 1]", Refused(() => SoftTargets.Run(data, soft with { Alpha = 1.5 })));
+        Assert.StartsWith("alphas[0] = -0.1", Refused(() => SoftTargets.Run(data, soft with { Alphas = [-0.1] })));
+        Assert.StartsWith("temperatures[0] = 0: a KD temperature is in [0.01, 1000]", Refused(() => SoftTargets.Run(data, soft with { Temperatures = [0] })));
+        Assert.StartsWith("alpha = 2", Refused(() => AttentionTransfer.Run(data, AttentionTransferConfig.For(Budget.Smoke) with { Alpha = 2 })));
+        Assert.StartsWith("temperature = 5000", Refused(() => FitNets.Run(data, FitNetsConfig.For(Budget.Smoke) with { Temperature = 5000 })));
         Assert.StartsWith("seeds is empty", Refused(() => BornAgain.Run(data, BornAgainConfig.For(Budget.Smoke) with { Seeds = [] })));
         Assert.StartsWith("seeds is empty", Refused(() => Comparison.Run(data, ComparisonConfig.For(Budget.Smoke) with { Seeds = [] })));
         Assert.StartsWith("seeds is empty", Refused(() => BeyondKd.Run(data, BeyondKdConfig.For(Budget.Smoke) with { Seeds = [] })));
