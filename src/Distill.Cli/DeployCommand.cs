@@ -143,6 +143,7 @@ static class DeployCommand
                 var ortAccuracy = OnnxEvaluation.Accuracy(runner, data, data.Test);
                 var torchAccuracy = Training.Evaluation.Accuracy(trained.Model, data, data.Test, "cpu");
                 Console.WriteLine($"{path} vs {trained.CheckpointPath} on {test.shape[0]} test images: max |ONNX Runtime − TorchSharp| = {diff:E2}, predictions agree on {agreement:F1}%");
+                if (r.GetValue(onnx) is not null && Provenance(path) is { } origin) Console.WriteLine($"  {origin}");
                 Console.WriteLine($"test accuracy ({data.Test.Count:N0} images): ONNX Runtime {ortAccuracy:F2}%, TorchSharp {torchAccuracy:F2}%");
                 if (!(diff <= limit)) // NaN logits compare false: a NaN difference fails too
                 {
@@ -166,6 +167,14 @@ static class DeployCommand
         return cmd;
     }
 
+    /// <summary>What an exported file records of its run (`deploy export` writes it): the model, its seed and the builds
+    /// that trained and exported it, so a latency copied out of the terminal says what it is of. Null for another file.</summary>
+    static string? Provenance(string onnxPath) =>
+        OnnxExport.Recorded(onnxPath) is { } r && r.GetValueOrDefault("model") is { } model
+            ? $"model {model} on {r.GetValueOrDefault("dataset", "?")}, seed {r.GetValueOrDefault("seed", "?")}; trained with {r.GetValueOrDefault("trained_with", "?")}; " +
+              $"exported with {r.GetValueOrDefault("exported_with", "?")}"
+            : null;
+
     static Command Bench()
     {
         var file = new Argument<string>("MODEL") { Description = "An .onnx file (`distill deploy export` writes one)." };
@@ -188,6 +197,7 @@ static class DeployCommand
             }
             Console.WriteLine($"{path}: {new FileInfo(path).Length:N0} bytes; ONNX Runtime CPU, {Environment.ProcessorCount} cores" +
                               (batches.Length == 1 ? $"; its batch dimension is fixed at {batches[0]}, so only that batch is timed" : ""));
+            if (Provenance(path) is { } origin) Console.WriteLine($"  {origin}");
             foreach (var batch in batches)
                 foreach (var threads in new[] { 1, 2 })
                 {

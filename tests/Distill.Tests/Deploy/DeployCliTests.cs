@@ -18,11 +18,14 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         (code, stdout, stderr) = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100");
         Assert.True(code == 0, stderr);
         Assert.Matches(@"predictions agree on 100\.0%", stdout);
+        Assert.Matches(@"\n  model cnn-8 on fashion-mnist, seed \d+; trained with commit \S+ \(dirty build: [a-z ]+\), TorchSharp [\d.]+, libtorch [\d.]+", stdout);
 
         (code, stdout, stderr) = Cli("deploy", "bench", model, "--runs", "3");
         Assert.True(code == 0, stderr);
         foreach (var setting in new[] { "batch   1, 1 thread ", "batch   1, 2 threads", "batch  64, 1 thread ", "batch  64, 2 threads" })
             Assert.Matches($@"{setting}: p50 +[\d.]+ ms, p90 +[\d.]+ ms \(3 runs\)", stdout);
+        Assert.Contains("\n  model cnn-8 on fashion-mnist, seed ", stdout, StringComparison.Ordinal);
+        Assert.Contains("; exported with commit ", stdout, StringComparison.Ordinal);
         // Energy per image where powercap exists, else one line saying why not (this VM has none).
         Assert.True(Directory.Exists("/sys/class/powercap") ? stdout.Contains("µJ/image", StringComparison.Ordinal) || stdout.Contains("not readable", StringComparison.Ordinal)
             : stdout.Contains("power is not measurable here: /sys/class/powercap does not exist", StringComparison.Ordinal), stdout);
