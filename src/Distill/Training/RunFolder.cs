@@ -149,8 +149,7 @@ sealed partial class RunFolder : IDisposable
             ("device", ["auto", "cpu", "cuda", "cuda:0"]),
             ("teacher_epochs", ["", $"{TrainOptions.DefaultTeacherEpochs}"]),
             // Before 15 digits, a weight was its double's round trip, and the weights that read otherwise were 1 − α.
-            ("objective", [settings.GetValueOrDefault("objective") is { } o ? WeightText().Replace(o, w => double.TryParse(w.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v)
-                ? (1 - (1 - v)).ToString(System.Globalization.CultureInfo.InvariantCulture) : w.Value) : null]),
+            ("objective", [settings.GetValueOrDefault("objective") is { } o ? RespellWeights(o, v => (1 - (1 - v)).ToString(System.Globalization.CultureInfo.InvariantCulture)) : null]),
             // Plain KD (a teacher, no --method) and --method kd with the same settings, either way round; --method kd
             // records the KD flags at their defaults, which are kd's own.
             ("kd_temperature", [kd?.Settings.All.GetValueOrDefault("temperature"), kdDefaults["temperature"]]), ("alpha", [kd?.Settings.All.GetValueOrDefault("alpha"), kdDefaults["alpha"]]),
@@ -244,19 +243,18 @@ sealed partial class RunFolder : IDisposable
         // Empty is the default (a command without a teacher refuses --teacher-epochs, so it never meets a number).
         if (key == "teacher_epochs" && value == "") return $"{TrainOptions.DefaultTeacherEpochs}";
         if (key == "augment" && value is not null) return Augmentation.Respell(value);
-        // A method's list settings are kept in one spelling since 317c404 ("2, 3.0" is 2,3); a record from before kept them
-        // as typed, and the same command's --resume was refused.
         // `train --teacher T` without --method is KD at --kd-temperature and --alpha, the run `--method kd --set ...` makes
         // (the same weights): a resume spelled the other way was refused. Those two flags are plain KD's alone, compared
         // through the method here (with --method they are refused; without a teacher nothing reads them).
         if (key is "kd_temperature" or "alpha" && KdFlagsUnread(record)) return null;
         if (key is "method" or "name" && value is not null && PlainKd(record) is { } kd)
             value = key == "method" ? kd.Record : value.EndsWith(" (kd)", StringComparison.Ordinal) ? $"{value[..^5]} ({kd.Label})" : value;
+        // A method's list settings are kept in one spelling since 317c404 ("2, 3.0" is 2,3); a record from before kept them
+        // as typed, and the same command's --resume was refused.
         if (key is "method" or "name" && value is not null) return Methods.MethodSettings.RespellLists(value);
         // Weights are spelled to 15 digits since this was written (1 − 0.9 read "0.09999999999999998·ce"); a record from
         // before kept the round trip's digits, and the same command's --resume must still match it.
-        if (key == "objective" && value is not null)
-            return WeightText().Replace(value, m => double.TryParse(m.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var w) ? Weight(w) : m.Value);
+        if (key == "objective" && value is not null) return RespellWeights(value, Weight);
         if (key == "device" && value is not null)
         {
             try { return TorchRuntime.ResolveDevice(value).ToString(); }
@@ -284,6 +282,11 @@ sealed partial class RunFolder : IDisposable
     /// <summary>An objective's constant weight as a person writes it: 15 significant digits drop the binary rounding
     /// of sums such as 1 − α.</summary>
     static string Weight(double w) => w.ToString("G15", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Each number an objective's text weighs a term with, spelled by <paramref name="spell"/>; text that is
+    /// not a number (a hand-edited record) stays as written.</summary>
+    static string RespellWeights(string objective, Func<double, string> spell) =>
+        WeightText().Replace(objective, m => double.TryParse(m.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var w) ? spell(w) : m.Value);
 
     /// <summary>A KD run's name ends " (kd)" or " (kd:settings)".</summary>
     [System.Text.RegularExpressions.GeneratedRegex(@" \(kd(:[^()]*)?\)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
