@@ -22,8 +22,14 @@ public static class Charts
     public static Figure Lines(string title, string xTitle, string yTitle, IEnumerable<Series> series)
     {
         ArgumentNullException.ThrowIfNull(series);
-        return new(series.Select(s => Scatter(s.Name, s.X, s.Y, s.X.Count <= 30 ? "lines+markers" : "lines")), Layout(title, xTitle, yTitle));
+        return new(series.Select(s => Scatter(s.Name, s.X, Paired(s), s.X.Count <= 30 ? "lines+markers" : "lines")), Layout(title, xTitle, yTitle));
     }
+
+    // The constructor checks the lengths, but `series with { X = longer }` does not pass through it.
+    static IReadOnlyList<double> Paired(Series s) =>
+        s.X is null || s.Y is null ? throw new ArgumentNullException(nameof(s), $"series '{s.Name}' has no {(s.X is null ? "x" : "y")} values.")
+        : s.Y.Count == s.X.Count ? s.Y
+        : throw new ArgumentException($"series '{s.Name}' has {s.X.Count} x values and {s.Y.Count} y values; give one y per x.", nameof(s));
 
     /// <summary>Mean over seeds as a line, each seed as a point: the spread stays visible (sweeps over T or alpha).</summary>
     public static Figure Sweep(string title, string xTitle, string yTitle,

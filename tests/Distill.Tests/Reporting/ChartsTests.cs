@@ -74,6 +74,9 @@ public class ChartsTests
     public void Charts_refuse_data_they_would_drop_or_mislabel()
     {
         Assert.Contains("5 x values and 2 y values", Assert.Throws<ArgumentException>(() => new Series("a", [1, 2, 3, 4, 5], [1, 2])).Message);
+        // `with` skips the constructor: Lines checks again.
+        var copied = new Series("c", [1, 2], [1, 2]) with { X = [1, 2, 3] };
+        Assert.Contains("series 'c' has 3 x values and 2 y values", Assert.Throws<ArgumentException>(() => Charts.Lines("l", "x", "y", [copied])).Message);
         Assert.Contains("'b'", Assert.Throws<ArgumentException>(() => Charts.GroupedBars("g", "%", ["x", "y", "z"], [("a", [1.0, 2, 3]), ("b", [1.0, 2, 3, 4])])).Message);
         Assert.Equal("xLabels", Assert.Throws<ArgumentException>(() => Charts.Heatmap("h", zeros(2, 3), ["a", "b"], ["r", "s"])).ParamName);
         Assert.Equal("yLabels", Assert.Throws<ArgumentException>(() => Charts.Heatmap("h", zeros(2, 3), yLabels: ["r"])).ParamName);
