@@ -14,7 +14,11 @@ public static class NumberText
 
     /// <summary><paramref name="x"/> for a message or label: at most six decimals, no trailing zeros, invariant culture
     /// (0.1, 5e-4 as 0.0005).</summary>
-    public static string Short(double x) => x.ToString("0.######", CultureInfo.InvariantCulture);
+    public static string Short(double x) =>
+        x.ToString("0.######", CultureInfo.InvariantCulture) is var text && (x == 0 || text is not ("0" or "-0"))
+            ? text
+            // A value too small for six decimals is not zero: a message refusing alpha = -1e-9 read "alpha = -0".
+            : x.ToString("G6", CultureInfo.InvariantCulture);
 
     /// <summary>"1 thread", "2 threads": <paramref name="count"/> and its noun (a regular plural), as a user reads it.</summary>
     public static string Count(long count, string noun) =>

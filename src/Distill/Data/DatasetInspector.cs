@@ -61,7 +61,9 @@ public static partial class DatasetInspector
         catch (DatasetException e) when (e.Problem.StartsWith("the file is empty", StringComparison.Ordinal))
         {
             // A dataset's file by name (an empty 5.json, say) was told to be one.
-            var owners = DatasetCatalog.All.Where(i => i.Files.Any(f => f == name || f == name + ".gz")).Select(i => $"`{i.InstallCommand}`").ToList();
+            // In a dataset's folder it is that dataset's file (mnist's, not "mnist's or fashion-mnist's").
+            var owners = (DatasetOf(path) is { } own ? [own] : DatasetCatalog.All.Where(i => i.Files.Any(f => f == name || f == name + ".gz")))
+                .Select(i => $"`{i.InstallCommand}`").ToList();
             throw new DatasetException(path, e.Problem, owners.Count > 0
                 ? $"it is named as a dataset file but holds nothing: replace it with the published one ({string.Join(" or ", owners)})"
                 : "inspect reads dataset files: give an IDX, CIFAR or npm digit JSON file");

@@ -51,7 +51,7 @@ sealed class GzipFile : Stream
                 throw new InvalidDataException($"the file is {fileLength} bytes, too short to end in the 8-byte gzip trailer");
             if (isize != (uint)decompressed && !MayHoldSeveralMembers())
                 throw TrailerEnd() is { } end
-                    ? new InvalidDataException($"{fileLength - end:N0} bytes follow the end of the gzip data (at byte {end:N0}) and are no gzip member (trailing garbage, as `gzip -t` says)") { Data = { [TrailingData] = true } }
+                    ? new InvalidDataException($"{NumberText.Count(fileLength - end, "byte")} follow the end of the gzip data (at byte {end:N0}) and are no gzip member (trailing garbage, as `gzip -t` says)") { Data = { [TrailingData] = true } }
                     : new InvalidDataException($"the gzip trailer is missing or cut short: its size field reads {isize:N0} bytes but {decompressed:N0} were decompressed");
         }
         return n;

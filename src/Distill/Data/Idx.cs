@@ -42,7 +42,8 @@ public static class Idx
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
         {
             throw new DatasetException(path,
-                gz ? $"the gzip data is truncated or corrupt ({e.Message.TrimEnd('.')})" : "the file ends before the size its header declares (truncated)",
+                e.Data.Contains(GzipFile.TrailingData) ? $"the gzip file has bytes after its data ({e.Message.TrimEnd('.')})"
+                    : gz ? $"the gzip data is truncated or corrupt ({e.Message.TrimEnd('.')})" : "the file ends before the size its header declares (truncated)",
                 e.Data.Contains(GzipFile.TrailingData) ? "something was appended to the file: delete it and run `distill data install` again"
                     : "the download was probably interrupted: delete the file and run `distill data install` again", e);
         }

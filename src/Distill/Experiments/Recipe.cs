@@ -119,10 +119,17 @@ public abstract record RecipeConfig : ICheckedSettings
             if (value < 0) yield return (key, $"{key} = {value} is negative: seeds are 0 or more.");
         foreach (var (key, o) in new[] { ("teacher_optimizer", TeacherOptimizer), ("student_optimizer", StudentOptimizer) })
         {
-            if (!(o.LearningRate > 0)) yield return ($"{key}.learning_rate", $"{key}.learning_rate = {NumberText.Short(o.LearningRate)}: give a number above 0.");
-            if (o.Momentum is < 0 or > 1) yield return ($"{key}.momentum", $"{key}.momentum = {NumberText.Short(o.Momentum)}: give a number in [0, 1].");
-            if (o.WeightDecay < 0) yield return ($"{key}.weight_decay", $"{key}.weight_decay = {NumberText.Short(o.WeightDecay)}: give 0 or more.");
+            // Written so NaN fails each test: the scan for non-finite numbers below does not look inside the optimizer.
+            if (!(o.LearningRate > 0 && double.IsFinite(o.LearningRate))) yield return ($"{key}.learning_rate", $"{key}.learning_rate = {NumberText.Short(o.LearningRate)}: give a finite number above 0.");
+            if (!(o.Momentum is >= 0 and <= 1)) yield return ($"{key}.momentum", $"{key}.momentum = {NumberText.Short(o.Momentum)}: give a number in [0, 1].");
+            if (!(o.WeightDecay >= 0 && double.IsFinite(o.WeightDecay))) yield return ($"{key}.weight_decay", $"{key}.weight_decay = {NumberText.Short(o.WeightDecay)}: give a finite number, 0 or more.");
         }
+        foreach (var (key, dropout) in new[] { ("teacher_model.dropout", TeacherModel.Dropout), ("teacher_model.input_dropout", TeacherModel.InputDropout), ("student_dropout", StudentDropout) })
+            if (dropout is { } p && !(p is >= 0 and < 1))
+                yield return (key, $"{key} = {NumberText.Short(p)}: a dropout probability is in [0, 1).");
+        if (TeacherModel.Jitter < 0) yield return ("teacher_model.jitter", $"teacher_model.jitter = {TeacherModel.Jitter}: give a shift of 0 or more pixels.");
+        if (!(TeacherModel.InputNoise >= 0 && double.IsFinite(TeacherModel.InputNoise)))
+            yield return ("teacher_model.input_noise", $"teacher_model.input_noise = {NumberText.Short(TeacherModel.InputNoise)}: give a finite standard deviation, 0 or more.");
         // A step past the end never changes the rate (the run trains at a constant one), as `train --schedule` refuses.
         foreach (var (key, epochs) in new[] { ("teacher_epochs", TrainsTeacher ? TeacherEpochs : StudentEpochs), ("student_epochs", StudentEpochs) })
             if (epochs >= 1 && Schedule.EpochsNeeded > epochs)

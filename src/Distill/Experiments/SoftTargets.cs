@@ -24,7 +24,18 @@ public sealed record SoftTargetsConfig : RecipeConfig
     public int? OmittedClass { get; init; }
 
     public override IEnumerable<(string Key, string Message)> Problems() =>
-        base.Problems().Concat(KdProblems([("temperature", Temperature), .. Each("temperatures", Temperatures)], [("alpha", Alpha), .. Each("alphas", Alphas)]));
+        base.Problems().Concat(KdProblems([("temperature", Temperature), .. Each("temperatures", Temperatures)], [("alpha", Alpha), .. Each("alphas", Alphas)]))
+            .Concat(OmittedClassProblems());
+
+    // The omitted-class run comes last: a class the dataset lacks failed only after every other run had trained.
+    IEnumerable<(string Key, string Message)> OmittedClassProblems()
+    {
+        if (OmittedClass is not { } omitted) yield break;
+        if (Catalogued(() => DatasetCatalog.Get(Dataset)).Value?.Classes is int classes && (omitted < 0 || omitted >= classes))
+            yield return ("omitted_class", $"omitted_class = {omitted}: {Dataset} has classes 0 to {classes - 1}; give one of them, or ~ to skip the experiment.");
+        else if (omitted < 0)
+            yield return ("omitted_class", $"omitted_class = {omitted}: classes are numbered from 0; give one, or ~ to skip the experiment.");
+    }
 
     /// <summary>The recipe at <paramref name="budget"/>: the settings of experiments/recipes/01-soft-targets.yaml (built in).</summary>
     public static SoftTargetsConfig For(Budget budget) => RecipeFile.Load("01-soft-targets", budget, new SoftTargetsConfig());

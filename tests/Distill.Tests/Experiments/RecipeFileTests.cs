@@ -159,20 +159,32 @@ public class RecipeFileTests
     [InlineData("  seeds: [0, 1, 2]", "  seeds: []", "full.seeds is empty")]
     [InlineData("  student: resnet8x4", "  student: nosuch", "full.student: ")]
     [InlineData("  dataset: cifar100", "  dataset: nosuch", "full.dataset: unknown dataset 'nosuch'")]
-    [InlineData("  student_optimizer: {learning_rate: 0.05, nesterov: false}", "  student_optimizer: {learning_rate: -1}", "full.student_optimizer.learning_rate = -1: give a number above 0")]
+    [InlineData("  student_optimizer: {learning_rate: 0.05, nesterov: false}", "  student_optimizer: {learning_rate: -1}", "full.student_optimizer.learning_rate = -1: give a finite number above 0")]
     [InlineData("  student_epochs: 240", "  student_epochs: 240\n  transfer_size: 70000", "full.transfer_size = 70000: CIFAR-100's train split holds 50,000")]
     [InlineData("  schedule: multistep:150,180,210", "  schedule: multistep:300", "full.schedule multistep:300:0.1: it changes the learning rate at the start of epoch 301")]
     [InlineData("  seeds: [0, 1, 2]", "  seeds: [0, 1, 2]\n  methods: [kd, KD]", "full.methods has kd twice")]
     [InlineData("    dkd: {beta: \"8\", warmup: \"0.08333333333333333\"}", "    dkd: {beta: \"8\"}\n    DKD: {beta: \"4\"}", "full.set has dkd twice")]
     [InlineData("full:", "extra: 1\nfull:", "'extra' is not a budget")]
-    public void Spec_check_refuses_a_recipe_value_a_run_would_refuse(string line, string edited, string message)
+    public void Spec_check_refuses_a_recipe_value_a_run_would_refuse(string line, string edited, string message) =>
+        RefusedByCheckAndLoad("05-comparison", new ComparisonConfig(), line, edited, message);
+
+    /// <summary>Values inside the teacher's model options, and the omitted class, which a run refused (or trained
+    /// with) only after the teacher and the other students had trained.</summary>
+    [Theory]
+    [InlineData("  teacher_model: {dropout: 0.5, input_dropout: 0.2, jitter: 2}", "  teacher_model: {dropout: 5, input_dropout: 0.2, jitter: 2}", "full.teacher_model.dropout = 5: a dropout probability is in [0, 1)")]
+    [InlineData("  teacher_model: {dropout: 0.5, input_dropout: 0.2, jitter: 2}", "  teacher_model: {dropout: 0.5, input_dropout: 0.2, jitter: -3}", "full.teacher_model.jitter = -3")]
+    [InlineData("  omitted_class: 3", "  omitted_class: 10", "full.omitted_class = 10: mnist has classes 0 to 9")]
+    public void Spec_check_refuses_soft_target_values_a_run_would_refuse_late(string line, string edited, string message) =>
+        RefusedByCheckAndLoad("01-soft-targets", new SoftTargetsConfig(), line, edited, message);
+
+    static void RefusedByCheckAndLoad<T>(string recipe, T template, string line, string edited, string message) where T : RecipeConfig
     {
         var copy = Path.Combine(Directory.CreateTempSubdirectory("recipes").FullName, "mine.yaml");
-        var text = Repo.Read("experiments/recipes/05-comparison.yaml").ReplaceLineEndings("\n");
+        var text = Repo.Read($"experiments/recipes/{recipe}.yaml").ReplaceLineEndings("\n");
         Assert.Contains(line + "\n", text);
         var at = text.LastIndexOf(line + "\n", StringComparison.Ordinal); // the full section's
         File.WriteAllText(copy, text[..at] + edited + text[(at + line.Length)..]);
-        var (code, stdout, stderr) = Repo.RunCli(["spec", "check", copy, "--recipe", "05-comparison"]);
+        var (code, stdout, stderr) = Repo.RunCli(["spec", "check", copy, "--recipe", recipe]);
         Assert.Equal(1, code);
         Assert.DoesNotContain("ok", stdout);
         var error = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -180,7 +192,7 @@ public class RecipeFileTests
         Assert.Contains(message, error, StringComparison.Ordinal);
         // The same check where a run loads the file.
         if (!edited.StartsWith("extra", StringComparison.Ordinal))
-            Assert.Contains(message, Assert.Throws<SpecException>(() => RecipeFile.FromFile(copy, Budget.Full, new ComparisonConfig())).Message, StringComparison.Ordinal);
+            Assert.Contains(message, Assert.Throws<SpecException>(() => RecipeFile.FromFile(copy, Budget.Full, template)).Message, StringComparison.Ordinal);
     }
 
     /// <summary>06's assistant and extra teachers are models as the teacher is (a repeat of one, or of the teacher, failed

@@ -59,6 +59,18 @@ public class RecipeTests
         Assert.StartsWith("temperatures[0] = 0: a KD temperature is in [0.01, 1000]", Refused(() => SoftTargets.Run(data, soft with { Temperatures = [0] })));
         Assert.StartsWith("alpha = 2", Refused(() => AttentionTransfer.Run(data, AttentionTransferConfig.For(Budget.Smoke) with { Alpha = 2 })));
         Assert.StartsWith("temperature = 5000", Refused(() => FitNets.Run(data, FitNetsConfig.For(Budget.Smoke) with { Temperature = 5000 })));
+        // A value too small for six decimals is named as itself, not as 0.
+        Assert.StartsWith("alpha = -1E-09: the soft-target weight", Refused(() => SoftTargets.Run(data, soft with { Alpha = -1e-9 })));
+        // Inside the optimizer and the teacher's model options: NaN and infinity trained the teacher, then failed or ran to NaN.
+        Assert.StartsWith("student_optimizer.learning_rate = Infinity: give a finite number above 0", Refused(() => SoftTargets.Run(data, soft with { StudentOptimizer = OptimizerSpec.Sgd(double.PositiveInfinity) })));
+        Assert.StartsWith("student_optimizer.momentum = NaN", Refused(() => SoftTargets.Run(data, soft with { StudentOptimizer = OptimizerSpec.Sgd(0.05, momentum: double.NaN) })));
+        Assert.StartsWith("teacher_optimizer.weight_decay = NaN", Refused(() => SoftTargets.Run(data, soft with { TeacherOptimizer = OptimizerSpec.Sgd(0.05, weightDecay: double.NaN) })));
+        Assert.StartsWith("teacher_model.dropout = NaN", Refused(() => SoftTargets.Run(data, soft with { TeacherModel = soft.TeacherModel with { Dropout = double.NaN } })));
+        Assert.StartsWith("student_dropout = 1: a dropout probability is in [0, 1)", Refused(() => SoftTargets.Run(data, soft with { StudentDropout = 1 })));
+        Assert.StartsWith("teacher_model.input_dropout = -1", Refused(() => SoftTargets.Run(data, soft with { TeacherModel = soft.TeacherModel with { InputDropout = -1 } })));
+        Assert.StartsWith("teacher_model.jitter = -3", Refused(() => SoftTargets.Run(data, soft with { TeacherModel = soft.TeacherModel with { Jitter = -3 } })));
+        Assert.StartsWith("omitted_class = 10: fashion-mnist has classes 0 to 9", Refused(() => SoftTargets.Run(data, soft with { OmittedClass = 10 })));
+        Assert.StartsWith("generations = 0: give at least 1", Refused(() => BornAgain.Run(data, BornAgainConfig.For(Budget.Smoke) with { Generations = 0 })));
         Assert.StartsWith("seeds is empty", Refused(() => BornAgain.Run(data, BornAgainConfig.For(Budget.Smoke) with { Seeds = [] })));
         Assert.StartsWith("seeds is empty", Refused(() => Comparison.Run(data, ComparisonConfig.For(Budget.Smoke) with { Seeds = [] })));
         Assert.StartsWith("seeds is empty", Refused(() => BeyondKd.Run(data, BeyondKdConfig.For(Budget.Smoke) with { Seeds = [] })));
