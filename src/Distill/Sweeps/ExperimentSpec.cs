@@ -83,6 +83,11 @@ public sealed class ExperimentSpec
         var root = Mapping(text, file) ?? throw new SpecException(file, 1, "a spec is one YAML mapping (dataset:, student:, loss:, ...); see experiments/ for examples.");
         SpecSchema.Validate(file, root, SpecSchema.RootSchema, "");
 
+        // A misspelled method first: a grid key under the method it meant said "write that section first", of a section
+        // the user wrote.
+        if (Find(root, "loss") is YamlMappingNode lossSection)
+            foreach (var keyNode in lossSection.Children.Keys.OfType<YamlScalarNode>().Where(k => k.Value is { } v && v != "ce" && MethodCatalogue.TryFind(v) is null))
+                throw new SpecException(file, SpecSchema.Line(keyNode), $"loss.{keyNode.Value}: unknown method '{keyNode.Value}'; the catalogue has {string.Join(", ", MethodCatalogue.Names)} (see `distill methods`).");
         var grid = Find(root, "grid") as YamlMappingNode;
         var axes = grid is null ? [] : grid.Children.Select(kv => Axis(file, root, (YamlScalarNode)kv.Key, (YamlSequenceNode)kv.Value)).ToList();
         // Two keys can name one setting (a method's section is found whatever its case and blanks: loss.KD.temperature
@@ -98,6 +103,7 @@ public sealed class ExperimentSpec
             throw new SpecException(file, SpecSchema.Line(grid!), $"the grid has {count.ToString("#,0", CultureInfo.InvariantCulture)} runs " +
                 $"({string.Join(" × ", axes.Select(a => $"{a.Key} [{a.Values.Count}]"))}), more than the limit of {MaxRuns.ToString("#,0", CultureInfo.InvariantCulture)}; " +
                 "split the sweep into several specs (e.g. one per value of its first key), or sweep fewer values.");
+        CheckedAsWritten(file, root, axes, fallbackName);
         var runs = new List<PlannedRun>();
         foreach (var combination in Product(axes.Select(a => a.Values.Count).ToList()))
         {
@@ -119,6 +125,22 @@ public sealed class ExperimentSpec
     /// <summary>Spec keys that change nothing a run trains, and why: a grid over one trains identical runs.</summary>
     static readonly KeyValuePair<string, string>[] NotTrained =
         [KeyValuePair.Create("name", "the name only labels the sweep (run names, report titles, job names) and changes nothing a run trains")];
+
+    /// <summary>A value the grid replaces in every run is still part of the spec (its hash, what a reader takes for the
+    /// setting): `temperature: abc` or an unknown model there said ok. The spec as written is checked, and a refusal at
+    /// the line of such a value is the spec's; one elsewhere is left to the runs, as the grid may be what makes them
+    /// valid (epochs swept past a schedule's last step).</summary>
+    static void CheckedAsWritten(string file, YamlMappingNode root, IReadOnlyList<GridAxis> axes, string? fallbackName)
+    {
+        var replaced = axes.Select(a => Find(a.Parent, a.Leaf)).OfType<YamlScalarNode>().Select(SpecSchema.Line).ToHashSet();
+        if (replaced.Count == 0) return;
+        try { Experiment.From(file, root, fallbackName ?? Path.GetFileNameWithoutExtension(file)); }
+        catch (SpecException e) when (replaced.Contains(e.Line))
+        {
+            throw new SpecException(file, e.Line, $"{e.Problem.TrimEnd('.')} (the grid replaces this value in every run, but it is part of the spec: give a valid one).");
+        }
+        catch (SpecException) { }
+    }
 
     /// <summary>A grid key resolved against the schema: the mapping that holds it and its values; the key's line and the
     /// setting it names in one spelling (the catalogue's method name) for errors.</summary>

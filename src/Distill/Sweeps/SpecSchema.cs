@@ -11,6 +11,8 @@ public sealed class SpecException(string file, int line, string message)
     : FormatException($"{file} line {line}: {message}")
 {
     public int Line { get; } = line;
+    /// <summary>The message without the file and line.</summary>
+    public string Problem { get; } = message;
 }
 
 /// <summary>

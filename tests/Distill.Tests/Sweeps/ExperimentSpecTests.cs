@@ -230,6 +230,11 @@ public class ExperimentSpecTests
     [InlineData("  seed: [0, 1, 2]", "  seed: [0, 1, 2]\n  name: [a, b]", 18, "grid key 'name': the name only labels the sweep (run names, report titles, job names) and changes nothing a run trains, so every value would train the same runs; remove it from the grid.")]
     [InlineData("  ce: 0.1\n  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "  ce: 1\ngrid:\n  dataset.teacher_train_size: [100, 200]", 11,
         "dataset.teacher_train_size: there is no teacher to train on it (no teacher section), so it would be ignored;", "teacher:\n  model: cnn\n  epochs: 1\n", "")]
+    // A value the grid replaces in every run is still the spec's: it said ok (and went into the spec's hash).
+    [InlineData("    temperature: 4", "    temperature: abc", 14, "loss.kd: temperature=abc is not a number; temperature takes a number in [0.01, 1000] (the grid replaces this value in every run, but it is part of the spec: give a valid one).")]
+    [InlineData("  model: mlp-32", "  model: nosuch", 9, "student.model: Unknown model 'nosuch'.", "  seed: [0, 1, 2]", "  seed: [0, 1, 2]\n  student.model: [mlp-32, mlp-16]")]
+    // A misspelled method under a grid key of the method meant was told to write the section it had written.
+    [InlineData("  kd:\n    temperature: 4", "  nope:\n    temperature: 4", 13, "loss.nope: unknown method 'nope'; the catalogue has")]
     // A key under a plain value was "it has no 'dataset.name'; write that section first", though the spec has it.
     [InlineData("  seed: [0, 1, 2]", "  seed: [0, 1, 2]\n  dataset.name.x: [1, 2]", 18, "grid key 'dataset.name.x' does not exist in this spec: 'dataset.name' is a value, not a section with keys under it; sweep 'dataset.name' itself")]
     // A --- after the spec (an empty second document too) was "a spec is one YAML mapping" at line 1.
