@@ -44,6 +44,11 @@ AppDomain.CurrentDomain.UnhandledException += (_, e) =>
 var exiting = false;
 AppDomain.CurrentDomain.ProcessExit += (_, _) => Volatile.Write(ref exiting, true);
 var code = Dispatch();
+// A cell abandoned mid-call into libtorch (a timeout, a signal) keeps running there, and a normal exit's C++ cleanup
+// crashed under it (signal 11 or 134 in place of the documented 1, 130 or 143). The reports are written by now; ending
+// at once also leaves out ProcessExit handlers, whose writes after a notebook are dropped anyway.
+if (args is ["run", ..] && Distill.Notebooks.NotebookRunner.AbandonedACell)
+    Distill.Notebooks.NotebookRunner.EndProcess(code);
 // Returning from Main waits for every foreground thread a cell started: one that throws later still fails the run (the
 // handler above, exit 1), but one that never ends (IsBackground = false, a loop) kept `distill run` alive after its
 // reports were written and its result printed. So the wait is bounded: past it, the process ends with the run's code.

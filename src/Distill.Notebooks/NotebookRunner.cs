@@ -28,6 +28,14 @@ public sealed class NotebookRunner(NotebookRunOptions options)
     /// blames the running cell). A host's own handler leaves them to it then, and reports those that come later.</summary>
     public static bool HandlesUnhandledExceptions => Volatile.Read(ref handling) > 0;
 
+    static int abandonedCells;
+
+    /// <summary>True once a cell was abandoned (--cell-timeout, a stop signal) with its thread still running. That thread
+    /// may be inside libtorch, whose exit-time cleanup (C++ static destructors, run by a normal exit) then crashes the
+    /// process under it: a timed-out run ended with signal 11 or 134 and a C++ trace after its reports were written, not
+    /// with its exit code. A host ends such a process with <see cref="EndProcess"/>, which skips that cleanup.</summary>
+    public static bool AbandonedACell => Volatile.Read(ref abandonedCells) > 0;
+
     /// <summary>Ends the process with <paramref name="code"/> from an unhandled-exception handler, once what it had to
     /// say is written. Environment.Exit there loses the code when Main has already returned (the runtime is then waiting
     /// for the throwing foreground thread, and a second exit keeps Main's 0), so the console is flushed and libc's _exit
@@ -788,6 +796,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
 
         CellRunResult Abandon(NotebookCell cell, OutputSink sink, Stopwatch clock, CellStatus status, string ename, string msg)
         {
+            Interlocked.Increment(ref abandonedCells);
             sink.Close();
             cell.Outputs.Add(new ErrorOutput(ename, msg, [msg]));
             return new(cell, status, clock.Elapsed, new CellFailure(fileName, cell.Label, null, msg));

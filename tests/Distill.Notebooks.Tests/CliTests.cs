@@ -171,6 +171,31 @@ public class CliTests
         Assert.Equal("succeeded", ((string?)manifest["status"])?.ToLowerInvariant());
     }
 
+    /// <summary>A cell stopped inside libtorch (--cell-timeout, SIGTERM) keeps calling it on its thread, and a normal
+    /// exit's C++ cleanup crashed under it: signal 11 or an abort with a C++ trace (139, 134) after the reports were
+    /// written, in place of the documented 1 and 143.</summary>
+    [Fact]
+    public void A_cell_stopped_inside_libtorch_ends_the_run_with_its_documented_code()
+    {
+        var dir = TestSupport.TempDir("cli-torch-stop");
+        var nb = TestSupport.WriteNotebook(dir, "mm-loop.ipynb", ("#r \"nuget: TorchSharp-cpu, 0.107.0\"\nusing TorchSharp;\n" +
+            "var a = torch.randn(256, 256);\nSystem.IO.File.WriteAllText(\"looping\", \"\");\nwhile (true) { using var b = a.matmul(a); }", null));
+        var looping = Path.Combine(dir, "looping"); // written in the notebook's folder, its working directory
+        using (var timedOut = new DistillProcess.Running(Cli("run", nb, "--out", Path.Combine(dir, "timeout"), "--cell-timeout", "8")))
+        {
+            Assert.True(timedOut.Exit(TimeSpan.FromSeconds(120)) == 1, timedOut.Output);
+            Assert.DoesNotContain("terminate called", timedOut.Output, StringComparison.Ordinal);
+        }
+        File.Delete(looping);
+        using var stopped = new DistillProcess.Running(Cli("run", nb, "--out", Path.Combine(dir, "term")));
+        for (var clock = System.Diagnostics.Stopwatch.StartNew(); !File.Exists(looping); Thread.Sleep(100))
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90) && !stopped.Process.HasExited, $"the cell never started its loop:\n{stopped.Output}");
+        stopped.Signal("TERM");
+        Assert.True(stopped.Exit(TimeSpan.FromSeconds(90)) == 143, stopped.Output);
+        Assert.DoesNotContain("terminate called", stopped.Output, StringComparison.Ordinal);
+        Assert.Equal("interrupted", ((string?)TestSupport.ReadJson(Path.Combine(dir, "term", "mm-loop.manifest.json"))["status"])?.ToLowerInvariant());
+    }
+
     /// <summary>A stack overflow cannot be caught: it aborts its process. In `reproduce` that is the notebook's own
     /// process, so its report says where it died, the notebooks after it run, and the index is written (exit 1).</summary>
     [Fact]
