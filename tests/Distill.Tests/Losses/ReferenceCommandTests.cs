@@ -167,6 +167,17 @@ public sealed class ReferenceCommandTests : IDisposable
         Assert.Equal($"error: {path}: file not found; give the path of a distill-reference/1 JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).", line);
     }
 
+    /// <summary>`reference ''` crashed in Path.GetFullPath ("The value cannot be an empty string (ArgumentException).
+    /// Nothing in this command expected it"): now a file error like a missing file's.</summary>
+    [Fact]
+    public void An_empty_path_is_a_file_error()
+    {
+        var (exit, output, err) = Run("");
+        Assert.Equal(1, exit);
+        Assert.Empty(output);
+        Assert.Equal("error: '' is an empty path, not a file; give the path of a distill-reference/1 JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).", Assert.Single(err));
+    }
+
     /// <summary>A folder named like the file is there: said as a folder, not as "file not found".</summary>
     [Fact]
     public void A_folder_given_as_the_file_is_named_a_folder()

@@ -35,7 +35,7 @@ public sealed class ReferenceFile
     public static ReferenceFile Load(string path)
     {
         if (FilePaths.NotAFile(path) is { } what)
-            throw new ReferenceFormatException($"{path} is {what}; give the path of a {Format} JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).");
+            throw new ReferenceFormatException($"{FilePaths.Shown(path)} is {what}; give the path of a {Format} JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).");
         if (!File.Exists(path))
             throw new ReferenceFormatException($"{path}: file not found; give the path of a {Format} JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).");
         if (FilePaths.NothingToRead(path))
