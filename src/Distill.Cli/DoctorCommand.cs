@@ -44,7 +44,12 @@ static class DoctorCommand
             Console.WriteLine($"oneDNN ISA    {OneDnnIsa.Status}");
             Console.WriteLine($"OpenMP wait   {TorchRuntime.OmpWaitPolicy}");
             Console.WriteLine($"malloc        {MallocThresholds.Status}");
-            Console.WriteLine($"teachers      {Experiments.TeacherStore.Status}");
+            if (Experiments.TeacherStore.Problem is { } cache)
+            {
+                problems++;
+                Console.WriteLine($"teachers      PROBLEM {cache}");
+            }
+            else Console.WriteLine($"teachers      {Experiments.TeacherStore.Status}");
         }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException)
         {
