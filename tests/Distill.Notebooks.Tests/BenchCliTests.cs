@@ -101,6 +101,15 @@ public class BenchCliTests
         Assert.StartsWith("error: --json /dev/full: could not write the report (", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
     }
 
+    /// <summary>A blank --only gave the notebooks' example ("e.g. --only 01,02"), which names no bench case.</summary>
+    [Fact]
+    public void A_blank_only_gives_an_example_of_bench_cases()
+    {
+        var (exit, stdout, stderr) = DistillProcess.Run("bench", "--smoke", "--only", " , ");
+        Assert.True(exit == 2, $"exit {exit}\n{stderr}{stdout}");
+        Assert.Equal("error: --only ' , ': give at least one name, e.g. --only gemm,notebook", stderr.Trim());
+    }
+
     /// <summary>A --threads beyond int said "which runs from -2147483648 to 2147483647", int's range, not the valid one.</summary>
     [Fact]
     public void Threads_out_of_range_gives_the_valid_range()
