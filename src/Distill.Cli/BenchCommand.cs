@@ -54,7 +54,10 @@ static class BenchCommand
             if (compare is not null && InputFileError(compare) is { } badCompare) return Fail(badCompare);
             return RunNumerics(threads, save, compare);
         }
-        if (NotebookArgs.List("--only", only) is not { } cases) return 2;
+        // Read only with --peer: without it the Python was dropped silently and a full benchmark ran without the peer.
+        if (python is not null && !peer)
+            return Fail($"--python {python} is the peer's Python, and without --peer no peer runs; add --peer to compare with PyTorch, or drop --python.");
+        if (NotebookArgs.List("--only", only, "gemm,notebook") is not { } cases) return 2;
         // Checked before anything runs: a bad --json path found after the run cost the whole benchmark.
         if (json is not null && OutputFileError("--json", json, "bench.json") is { } badJson) return Fail(badJson);
 

@@ -34,6 +34,12 @@ static class DoctorCommand
                 Console.WriteLine($"problem       {e.Message}");
                 Environment.SetEnvironmentVariable("DISTILL_THREADS", null);
             }
+            // A switch that is neither on nor off keeps its default, which the lines below then show as if chosen.
+            foreach (var unclear in TorchRuntime.SwitchProblems)
+            {
+                problems++;
+                Console.WriteLine($"problem       {unclear}");
+            }
             TorchRuntime.Initialize();
             Console.WriteLine($"libtorch      {torch.__version__}");
             Console.WriteLine($"device        {(torch.cuda.is_available() ? $"cuda ({torch.cuda.device_count()} GPUs)" : "cpu")}");
@@ -44,7 +50,12 @@ static class DoctorCommand
             Console.WriteLine($"oneDNN ISA    {OneDnnIsa.Status}");
             Console.WriteLine($"OpenMP wait   {TorchRuntime.OmpWaitPolicy}");
             Console.WriteLine($"malloc        {MallocThresholds.Status}");
-            Console.WriteLine($"teachers      {Experiments.TeacherStore.Status}");
+            if (Experiments.TeacherStore.Problem is { } cache)
+            {
+                problems++;
+                Console.WriteLine($"teachers      PROBLEM {cache}");
+            }
+            else Console.WriteLine($"teachers      {Experiments.TeacherStore.Status}");
         }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException)
         {

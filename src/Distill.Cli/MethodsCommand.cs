@@ -56,8 +56,14 @@ static class MethodsCommand
         if (m.PaperResult is { } r) Console.WriteLine($"published: {r}");
         Console.WriteLine(m.NeedsTeacher ? "needs: --teacher" : "needs: no --teacher (the method provides its own teaching signal)");
         Console.WriteLine("parameters:");
+        // Widths from the cells, two spaces apart: fixed ones ran a long range into its description ("[1, 1048576],
+        // whole negatives") and a long default into its range. A text default is quoted, as the empty one is.
+        static string Default(MethodParameter q) => q.IsText ? $"\"{q.DefaultText}\"" : q.DefaultText;
+        int name = m.Parameters.Select(q => q.Name.Length).DefaultIfEmpty(0).Max(),
+            value = m.Parameters.Select(q => Default(q).Length).DefaultIfEmpty(0).Max(),
+            range = m.Parameters.Select(q => q.Range.Length).DefaultIfEmpty(0).Max();
         foreach (var q in m.Parameters)
-            Console.WriteLine($"  {q.Name,-16} default {(q.DefaultText.Length == 0 ? "\"\"" : q.DefaultText),-12} {q.Range,-14} {q.Description}");
+            Console.WriteLine($"  {q.Name.PadRight(name)}  default {Default(q).PadRight(value)}  {q.Range.PadRight(range)}  {q.Description}");
         if (m.Parameters.Count == 0) Console.WriteLine("  none");
         if (m.References.Count > 0) Console.WriteLine($"reference functions (distill reference): {string.Join(", ", m.References.Keys)}");
         if (m.WeightNote is { } w) Console.WriteLine($"differs from the reference implementation: {w}");

@@ -41,14 +41,15 @@ static class NotebookArgs
 
     /// <summary>A repeatable option's values with comma-separated lists split (<c>--only 01,02</c> as <c>--only 01 --only
     /// 02</c>), the way <c>--seeds 0,1,2</c> is written; blanks dropped. Null after printing the error when values were
-    /// given but all are blank (an empty filter would select everything).</summary>
-    public static string[]? List(string option, IEnumerable<string>? raw)
+    /// given but all are blank (an empty filter would select everything). <paramref name="example"/> is a list the
+    /// command takes (bench's cases are no notebook numbers).</summary>
+    public static string[]? List(string option, IEnumerable<string>? raw, string example)
     {
         var given = raw?.ToArray() ?? [];
         string[] items = [.. given.SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))];
         if (given.Length > 0 && items.Length == 0)
         {
-            Console.Error.WriteLine($"error: {option} '{string.Join(",", given)}': give at least one name, e.g. {option} 01,02");
+            Console.Error.WriteLine($"error: {option} '{string.Join(",", given)}': give at least one name, e.g. {option} {example}");
             return null;
         }
         return items;

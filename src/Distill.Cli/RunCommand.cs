@@ -64,7 +64,7 @@ static class RunCommand
         if (missing.Count > 0)
         {
             foreach (var m in missing)
-                Console.Error.WriteLine(FilePaths.NotAFile(m) is { } what ? $"error: {m}: this is {what}; pass the path of a .ipynb or .dib notebook file"
+                Console.Error.WriteLine(FilePaths.NotAFile(m) is { } what ? $"error: {FilePaths.Shown(m)}: this is {what}; pass the path of a .ipynb or .dib notebook file"
                                                                          : $"error: {m}: file not found; pass the path of a .ipynb or .dib notebook");
             return 2;
         }

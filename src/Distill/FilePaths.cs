@@ -108,7 +108,14 @@ public static class FilePaths
     /// "a folder, not a file", or a symbolic link that leads nowhere (<see cref="BrokenLink"/>); null when it is a file,
     /// or nothing at all (each caller says "not found" in its own words). A bare "file not found" or "missing" for
     /// something that is there sends a user looking for the wrong thing.</summary>
-    public static string? NotAFile(string path) => Directory.Exists(path) ? "a folder, not a file" : BrokenLink(path);
+    /// An empty path (<c>reference ''</c>) is said as such: Path.GetFullPath throws on it, which commands reported as an
+    /// unexpected crash.
+    public static string? NotAFile(string path) =>
+        path.Length == 0 ? "an empty path, not a file" : Directory.Exists(path) ? "a folder, not a file" : BrokenLink(path);
+
+    /// <summary><paramref name="path"/> as a message shows it: an empty one as '', which would otherwise leave the line
+    /// starting with nothing before its colon.</summary>
+    public static string Shown(string path) => path.Length == 0 ? "''" : path;
 
     /// <summary>The words for a link that resolves back to itself (ELOOP), one wording wherever it is met.</summary>
     public const string LinkLoop = "a symbolic link that loops";
@@ -119,6 +126,8 @@ public static class FilePaths
     /// is true for such a link, but opening it fails with a bare "Could not find file".</summary>
     public static string? BrokenLink(string path)
     {
+        // An empty path is no link; Path.GetFullPath throws on it (callers name it through NotAFile).
+        if (path.Length == 0) return null;
         var current = Path.GetFullPath(path);
         var seen = new List<string> { current };
         var chain = new List<string> { path };

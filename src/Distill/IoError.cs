@@ -32,6 +32,17 @@ public static partial class IoError
         };
     }
 
+    /// <summary>A failed write to standard output as the one line to follow "error: ". Console's stream names no path,
+    /// so <see cref="DiskProblem"/> said "writing a file ... give another --out" for `methods > /dev/full`, a command
+    /// with no --out whose failed write was its redirected output.</summary>
+    public static string StandardOutputProblem(IOException e) => e.HResult switch
+    {
+        ENOSPC => "cannot write to standard output: no space left on the device it is redirected to",
+        EDQUOT => "cannot write to standard output: the disk quota of the file it is redirected to is used up",
+        EROFS => "cannot write to standard output: it is redirected to a read-only file system",
+        _ => $"cannot write to standard output ({ErrorText.Line(e).TrimEnd('.')}): check where it is redirected",
+    };
+
     /// <summary>True when a path could not be followed because a symbolic link on it loops (ELOOP): the file is
     /// neither missing nor unreadable, and saying so sends the user after the wrong thing.</summary>
     public static bool IsLinkLoop(Exception e) => e is IOException { HResult: ELOOP };

@@ -65,7 +65,8 @@ public class BenchCliTests
 
     /// <summary>A --json or --save-numerics path that cannot be written was found after the run (an unexpected
     /// UnauthorizedAccessException or ArgumentException, exit 1, the benchmark lost), and --save-numerics ignored the
-    /// benchmark's options silently: now one line naming the option, the problem and the fix, exit 2, before anything runs.</summary>
+    /// benchmark's options silently, as bench did --python without --peer: now one line naming the option, the problem and
+    /// the fix, exit 2, before anything runs.</summary>
     [Fact]
     public void Unwritable_output_paths_and_options_numerics_ignore_are_refused_first()
     {
@@ -75,6 +76,7 @@ public class BenchCliTests
             ["--json", dir], ["--json", ""], ["--json", Path.Combine(dir, "no-such", "x.json")],
             ["--save-numerics", dir], ["--save-numerics", ""], ["--save-numerics", Path.Combine(dir, "no-such", "n.bin")],
             ["--compare-numerics", dir], ["--save-numerics", Path.Combine(dir, "n.bin"), "--json", Path.Combine(dir, "x.json"), "--only", "gemm"],
+            ["--python", "/usr/bin/python3"],
         ];
         foreach (var c in cases)
         {
@@ -97,6 +99,15 @@ public class BenchCliTests
         Assert.True(exit == 1, $"exit {exit}\n{stderr}{stdout}");
         Assert.Contains("| gemm-1024 |", stdout, StringComparison.Ordinal);
         Assert.StartsWith("error: --json /dev/full: could not write the report (", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    /// <summary>A blank --only gave the notebooks' example ("e.g. --only 01,02"), which names no bench case.</summary>
+    [Fact]
+    public void A_blank_only_gives_an_example_of_bench_cases()
+    {
+        var (exit, stdout, stderr) = DistillProcess.Run("bench", "--smoke", "--only", " , ");
+        Assert.True(exit == 2, $"exit {exit}\n{stderr}{stdout}");
+        Assert.Equal("error: --only ' , ': give at least one name, e.g. --only gemm,notebook", stderr.Trim());
     }
 
     /// <summary>A --threads beyond int said "which runs from -2147483648 to 2147483647", int's range, not the valid one.</summary>

@@ -238,6 +238,9 @@ public class CliTests
         var missing = Distill("run", "no/such/notebook.ipynb");
         Assert.Equal(2, missing.Exit);
         Assert.Contains("no/such/notebook.ipynb: file not found", missing.Err);
+        // An empty path crashed in Path.GetFullPath (ArgumentException, "Nothing in this command expected it").
+        var emptyNotebook = Distill("run", "");
+        Assert.Equal((2, "error: '': this is an empty path, not a file; pass the path of a .ipynb or .dib notebook file"), (emptyNotebook.Exit, emptyNotebook.Err.Trim()));
         var badParam = Distill("run", TestSupport.TestData("basics.ipynb"), "-p", "epochs");
         Assert.Equal(2, badParam.Exit);
         Assert.Contains("-p epochs: expected name=value", badParam.Err);

@@ -5,6 +5,9 @@ static class DataFiles
 {
     public static FileStream OpenRead(string path)
     {
+        // FileStream and Path.GetFullPath throw ArgumentException on "", which inspect printed as a bare .NET sentence.
+        if (path.Length == 0)
+            throw new DatasetException("''", "an empty path, not a file", "give the path of a data file (see data/README.md)");
         // A link that loops reads as an existing file whose opening fails "Too many levels of symbolic links": say
         // what it is, not "check the file's permissions".
         if (FilePaths.BrokenLink(path) is { } link)

@@ -45,6 +45,7 @@ public static partial class DatasetInspector
     /// of its file names, or null.</summary>
     static DatasetInfo? DatasetOf(string path)
     {
+        if (path.Length == 0) return null; // GetFullPath throws on it; OpenRead names it
         var full = System.IO.Path.GetFullPath(path);
         var (folder, name) = (System.IO.Path.GetDirectoryName(full) ?? "", System.IO.Path.GetFileName(full));
         return DatasetCatalog.All.FirstOrDefault(i => i.Files.Any(f => f == name || f == name + ".gz") &&

@@ -33,6 +33,23 @@ public static class TeacherStore
         }
     }
 
+    /// <summary>Why the cache cannot be used (a file in its place or on its way, or a folder no file can be created in),
+    /// as words naming it and the fix; null when it can, or is off. Doctor counts it as a problem: it printed the file
+    /// case as a plain line, showed a folder that cannot be created (/proc/x) as "(empty)", and exited 0, while every
+    /// teacher the cache should keep then fails when it is locked or saved.</summary>
+    public static string? Problem
+    {
+        get
+        {
+            if (Directory is not string dir) return null;
+            if ((File.Exists(dir) ? dir : FilePaths.FileAncestor(dir)) is { } file)
+                return $"{dir} cannot be a folder: {file} is a file; set {Variable} to a folder, or to off";
+            if (FilePaths.CannotWrite(dir) is { } why)
+                return $"{dir} cannot be written ({why}); set {Variable} to a folder you can write to, or to off to train without it";
+            return null;
+        }
+    }
+
     /// <summary>Where the cache is and what it holds (`distill doctor`).</summary>
     public static string Status
     {

@@ -16,6 +16,8 @@ namespace Distill.Native;
 /// </summary>
 public static class MallocThresholds
 {
+    public const string Variable = "DISTILL_MALLOC_PIN";
+
     public const long MmapThreshold = 32L << 20, TrimThreshold = 128L << 20, TopPad = 16L << 20;
 
     /// <summary>The variables glibc reads at start-up for the same settings; the bench passes them to the PyTorch peer
@@ -42,8 +44,8 @@ public static class MallocThresholds
     {
         ArgumentNullException.ThrowIfNull(env);
         if (!linux) return (false, "not applied: not Linux");
-        if (env("DISTILL_MALLOC_PIN") is { } opt && NativeEnvironment.IsOff(opt))
-            return (false, $"not applied: DISTILL_MALLOC_PIN={opt} (glibc's dynamic thresholds)");
+        if (env(Variable) is { } opt && NativeEnvironment.IsOff(opt))
+            return (false, $"not applied: {Variable}={opt} (glibc's dynamic thresholds)");
         var userSet = AsEnvironment.Keys.Append("GLIBC_TUNABLES").Where(k => !string.IsNullOrEmpty(env(k))).ToList();
         if (userSet.Count > 0) return (false, $"not applied: {string.Join(", ", userSet)} set in the environment (those apply)");
         return (true, $"pinned: mmap threshold {MmapThreshold >> 20} MiB, trim threshold {TrimThreshold >> 20} MiB, " +

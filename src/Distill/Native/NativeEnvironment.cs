@@ -12,6 +12,17 @@ static class NativeEnvironment
     public static bool IsOff(string? v) =>
         v is not null && v.Trim().ToLowerInvariant() is "0" or "false" or "off" or "no";
 
+    /// <summary>The spellings that turn a DISTILL_* switch on: 1, true, on, yes (any case, spaces ignored).</summary>
+    public static bool IsOn(string? v) =>
+        v is not null && v.Trim().ToLowerInvariant() is "1" or "true" or "on" or "yes";
+
+    /// <summary>Why switch <paramref name="name"/>'s <paramref name="value"/> is neither an on nor an off spelling, as
+    /// words after "error: " or doctor's "problem"; null when it is one, or unset. Such a value keeps the default, which
+    /// doctor showed as if chosen ("on", "pinned"): DISTILL_MKL_AMD_FIX=abc looked like a setting that took.</summary>
+    public static string? SwitchProblem(string name, string? value) =>
+        string.IsNullOrWhiteSpace(value) || IsOn(value) || IsOff(value) ? null
+        : $"{name}={value} is neither on nor off, so the default applies; give 1, on, true or yes to turn it on, or 0, off, false or no to turn it off";
+
     /// <summary>Sets <paramref name="name"/> unless the user already set it; returns the value in effect.</summary>
     public static string SetDefault(string name, string value)
     {

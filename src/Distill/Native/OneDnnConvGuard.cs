@@ -39,7 +39,7 @@ public static class OneDnnConvGuard
         : KeepOneDnn ? $"; {ControlVariable}=on: oneDNN runs every convolution, padded ones included"
         : $"; convolutions whose channels are not whole blocks of {Block} run on ATen's kernel ({ControlVariable}=on keeps oneDNN)";
 
-    static bool KeepOneDnn => Environment.GetEnvironmentVariable(ControlVariable)?.Trim().ToLowerInvariant() is "on" or "1" or "true";
+    static bool KeepOneDnn => NativeEnvironment.IsOn(Environment.GetEnvironmentVariable(ControlVariable));
 
     /// <summary>The padded convolutions of <paramref name="module"/> and its children.</summary>
     public static int PaddedLayers(nn.Module module)

@@ -30,6 +30,14 @@ public class InspectorTests
         Assert.DoesNotContain("warning", DatasetInspector.Inspect(dir.Write("ok-labels-idx1-ubyte", Gen.Idx([5], labels))).ToString(), StringComparison.Ordinal);
     }
 
+    /// <summary>`data inspect ''` printed .NET's "The value cannot be an empty string." with no file or fix.</summary>
+    [Fact]
+    public void An_empty_path_is_a_dataset_error()
+    {
+        var e = Assert.Throws<DatasetException>(() => DatasetInspector.Inspect(""));
+        Assert.Equal("'': an empty path, not a file. Fix: give the path of a data file (see data/README.md)", e.Message);
+    }
+
     [Fact]
     public void Real_npm_digit_json_is_recognised()
     {

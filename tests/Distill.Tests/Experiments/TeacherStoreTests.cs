@@ -51,6 +51,32 @@ public class TeacherStoreTests
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
     }
 
+    /// <summary>Doctor printed a teacher cache that is a file as a plain line and one that cannot be created (/proc/x)
+    /// as "(empty)", and exited 0: now each is a PROBLEM line naming the fix, and doctor exits 1.</summary>
+    [Fact]
+    public void Doctor_fails_on_a_teacher_cache_it_cannot_use()
+    {
+        var dir = Directory.CreateTempSubdirectory("teachers-doctor").FullName;
+        try
+        {
+            var file = Path.Combine(dir, "afile");
+            File.WriteAllText(file, "");
+            foreach (var (cache, said) in new[]
+            {
+                (file, $"teachers      PROBLEM {file} cannot be a folder: {file} is a file; set DISTILL_TEACHER_CACHE to a folder, or to off"),
+                ("/proc/nope", "teachers      PROBLEM /proc/nope cannot be written (this file system takes no new files); set DISTILL_TEACHER_CACHE to a folder you can write to"),
+            })
+            {
+                var (code, stdout, stderr) = Repo.RunCli(["doctor"], env => env["DISTILL_TEACHER_CACHE"] = cache);
+                Assert.True(code == 1, $"{cache}: exit {code}\n{stdout}{stderr}");
+                Assert.Contains(said, stdout, StringComparison.Ordinal);
+            }
+            var usable = Repo.RunCli(["doctor"], env => env["DISTILL_TEACHER_CACHE"] = Path.Combine(dir, "cache"));
+            Assert.Contains($"teachers      {Path.Combine(dir, "cache")} (empty)", usable.Stdout, StringComparison.Ordinal);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     /// <summary>A byte flipped in a cached teacher's weights still loads: it was used silently, and the students
     /// distilled from it came out far worse (a sweep's 34% became 14%).</summary>
     [Fact]

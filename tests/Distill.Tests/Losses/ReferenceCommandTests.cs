@@ -167,6 +167,17 @@ public sealed class ReferenceCommandTests : IDisposable
         Assert.Equal($"error: {path}: file not found; give the path of a distill-reference/1 JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).", line);
     }
 
+    /// <summary>`reference ''` crashed in Path.GetFullPath ("The value cannot be an empty string (ArgumentException).
+    /// Nothing in this command expected it"): now a file error like a missing file's.</summary>
+    [Fact]
+    public void An_empty_path_is_a_file_error()
+    {
+        var (exit, output, err) = Run("");
+        Assert.Equal(1, exit);
+        Assert.Empty(output);
+        Assert.Equal("error: '' is an empty path, not a file; give the path of a distill-reference/1 JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).", Assert.Single(err));
+    }
+
     /// <summary>A folder named like the file is there: said as a folder, not as "file not found".</summary>
     [Fact]
     public void A_folder_given_as_the_file_is_named_a_folder()
@@ -241,6 +252,20 @@ public sealed class ReferenceCommandTests : IDisposable
     {
         Assert.Contains(from, FiniteCase, StringComparison.Ordinal);
         Malformed_file_gives_one_line_naming_file_and_problem(FiniteCase.Replace(from, to, StringComparison.Ordinal), problem);
+    }
+
+    /// <summary>Inputs are computed in float32: -1e39 (finite in float64) became -infinity there and the case failed as
+    /// "loss error Infinity". Refused like 1e999, naming case and field; an expected value, compared in float64, is not.</summary>
+    [Theory]
+    [InlineData("\"data\": [1, 2]", "\"data\": [-1e39, 2]", "case #0 ('x') inputs.student_logits: data[0] = -1e39 is beyond the float32 range the check runs in (it would read as infinity); give a number of magnitude at most 3.4028235E+38")]
+    [InlineData("[3, 4]", "[3, 4e38]", "case #0 ('x') inputs.teacher_logits: data[1] = 4e38 is beyond the float32 range the check runs in")]
+    public void An_input_beyond_float32_is_refused_naming_case_and_field(string from, string to, string problem)
+    {
+        Assert.Contains(from, FiniteCase, StringComparison.Ordinal);
+        Malformed_file_gives_one_line_naming_file_and_problem(FiniteCase.Replace(from, to, StringComparison.Ordinal), problem);
+        // The expected gradient stays float64: a value beyond float32 there is read, and the case fails on its numbers.
+        var (_, _, err) = Run(Write(FiniteCase.Replace("\"data\": [0, 0]", "\"data\": [0, 1e39]", StringComparison.Ordinal), "big-grad.json"));
+        Assert.Empty(err);
     }
 
     /// <summary>A case name is printed escaped: one with a newline could print a summary line of its own.</summary>

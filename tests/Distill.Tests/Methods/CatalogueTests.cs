@@ -336,4 +336,18 @@ public sealed class CatalogueTests
         using (manual_seed(seed)) { }
         return ModelZoo.Create(name, 1, 10);
     }
+
+    /// <summary>`methods NAME` padded its columns to fixed widths: a long range ran into its description ("[1, 1048576],
+    /// whole negatives K per step") and a text default into its range ("default cnn,mlp-1200-1200 text"). Now every
+    /// column is at least two spaces from the next, and a text default is quoted.</summary>
+    [Theory]
+    [InlineData("crd", "negatives", "[1, 1048576], whole", "4096")]
+    [InlineData("kd-multi", "teachers", "text", "\"cnn,mlp-1200-1200\"")]
+    public void Methods_name_keeps_its_columns_apart(string method, string parameter, string range, string shown)
+    {
+        var (code, stdout, stderr) = Onboarding.Repo.RunCli(["methods", method]);
+        Assert.True(code == 0, stderr);
+        var line = Assert.Single(stdout.Split('\n'), l => l.StartsWith($"  {parameter} ", StringComparison.Ordinal));
+        Assert.Matches($@"^  {parameter} +default {System.Text.RegularExpressions.Regex.Escape(shown)}  +{System.Text.RegularExpressions.Regex.Escape(range)}  +\S", line);
+    }
 }

@@ -60,6 +60,23 @@ public sealed class MallocThresholdsTests
         Assert.Contains("malloc        not applied: DISTILL_MALLOC_PIN=0", Doctor("0"));
     }
 
+    /// <summary>A switch that is neither on nor off (DISTILL_MKL_AMD_FIX=abc, DISTILL_MALLOC_PIN=banana,
+    /// DISTILL_ONEDNN_PADDED=maybe) kept its default and doctor showed it as if chosen ("on", "pinned"), exit 0: now a
+    /// problem naming the variable, its value and the spellings, exit 1. The spellings of on and off are no problem.</summary>
+    [Theory]
+    [InlineData("DISTILL_MKL_AMD_FIX", "abc")]
+    [InlineData("DISTILL_MALLOC_PIN", "banana")]
+    [InlineData("DISTILL_ONEDNN_PADDED", "maybe")]
+    public void Doctor_names_a_switch_that_is_neither_on_nor_off(string name, string value)
+    {
+        var (code, stdout, stderr) = Repo.RunCli(["doctor"], env => env[name] = value);
+        Assert.True(code == 1, $"exit {code}\n{stdout}{stderr}");
+        Assert.Contains($"problem       {name}={value} is neither on nor off, so the default applies; give 1, on, true or yes to turn it on, or 0, off, false or no to turn it off",
+            stdout, StringComparison.Ordinal);
+        foreach (var accepted in new[] { "1", "on", "True", " yes ", "0", "off", "FALSE", "no", "" })
+            Assert.Null(NativeEnvironment.SwitchProblem(name, accepted));
+    }
+
     static string Doctor(string? pin)
     {
         var (_, stdout, stderr) = Repo.RunCli(["doctor"], env =>

@@ -31,6 +31,23 @@ public class DiskErrorTests
             IoError.DiskProblem(new IOException("No space left on device : '/out/.big.ipynb.18205-3dab90ae.tmp'", 28), "/out/big.ipynb"));
     }
 
+    /// <summary>A full standard output (`methods > /dev/full`) was said as "writing a file: free space on that disk or
+    /// give another --out", for commands that have no --out: now it names standard output and its redirection.</summary>
+    [Theory]
+    [InlineData("methods")]
+    [InlineData("spec", "schema", "01-soft-targets")]
+    public void A_full_standard_output_is_named_as_such(params string[] args)
+    {
+        var config = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name;
+        var cli = Path.Combine(Repo.Root, "artifacts", "bin", "Distill.Cli", config, "Distill.Cli.dll");
+        // The shell redirects, as a user's would: the CLI's stdout is /dev/full itself, not a pipe.
+        var psi = new System.Diagnostics.ProcessStartInfo("sh", ["-c", "exec dotnet \"$0\" \"$@\" > /dev/full", cli, .. args]) { RedirectStandardError = true };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(2)), "hung");
+        Assert.Equal((1, "error: cannot write to standard output: no space left on the device it is redirected to"), (p.ExitCode, stderr.Trim()));
+    }
+
     [Fact]
     public void Train_on_a_full_disk_says_so_in_one_line_and_exits_1()
     {

@@ -35,7 +35,7 @@ public sealed class ReferenceFile
     public static ReferenceFile Load(string path)
     {
         if (FilePaths.NotAFile(path) is { } what)
-            throw new ReferenceFormatException($"{path} is {what}; give the path of a {Format} JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).");
+            throw new ReferenceFormatException($"{FilePaths.Shown(path)} is {what}; give the path of a {Format} JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).");
         if (!File.Exists(path))
             throw new ReferenceFormatException($"{path}: file not found; give the path of a {Format} JSON file (e.g. tests/Distill.Tests/TestData/Losses/losses.json).");
         if (FilePaths.NothingToRead(path))
@@ -105,7 +105,7 @@ public sealed class ReferenceFile
         var inputs = new Dictionary<string, ReferenceTensor>();
         if (!c.TryGetProperty("inputs", out var ins) || ins.ValueKind != JsonValueKind.Object) Fail(where, "\"inputs\" must be an object of tensors");
         foreach (var kv in ins.EnumerateObject())
-            inputs[kv.Name] = Tensor(kv.Value, $"{where} inputs.{kv.Name}", IsIntegerInput(kv.Name, kv.Value));
+            inputs[kv.Name] = Tensor(kv.Value, $"{where} inputs.{kv.Name}", IsIntegerInput(kv.Name, kv.Value), input: true);
         if (!c.TryGetProperty("expected", out var exp) || exp.ValueKind != JsonValueKind.Object) Fail(where, "\"expected\" must be an object");
         if (!exp.TryGetProperty("loss", out var l)) Fail(where, "expected.loss must be a number");
         var expectedLoss = Number(l, where, "expected.loss");
@@ -118,7 +118,7 @@ public sealed class ReferenceFile
         if (g.Name.StartsWith("teacher", StringComparison.Ordinal))
             Fail(where, $"expected.grad.{g.Name} names a teacher input, which the losses detach; give the gradient w.r.t. the student's input " +
                         $"({string.Join(", ", inputs.Where(i => !i.Key.StartsWith("teacher", StringComparison.Ordinal) && !i.Value.IsInteger).Select(i => i.Key).DefaultIfEmpty("e.g. student_logits"))})");
-        var expectedGrad = Tensor(g.Value, $"{where} expected.grad.{g.Name}", false);
+        var expectedGrad = Tensor(g.Value, $"{where} expected.grad.{g.Name}", false, input: false);
         if (!expectedGrad.Shape.SequenceEqual(gradInput.Shape))
             Fail(where, $"expected.grad.{g.Name} has shape [{string.Join(", ", expectedGrad.Shape)}] but the input has [{string.Join(", ", gradInput.Shape)}]");
         return new ReferenceCase(name, loss, parameters, inputs, expectedLoss, g.Name, expectedGrad);
@@ -131,14 +131,16 @@ public sealed class ReferenceFile
             ? d.GetString() is "int64" or "long" or "int32" or "int" or "int16" or "short" or "int8" or "uint8"
             : name == "labels" || name.EndsWith("_labels", StringComparison.Ordinal);
 
-    static ReferenceTensor Tensor(JsonElement t, string where, bool integer)
+    /// <param name="input">An input, which the check computes with; its float values are float32 tensors there
+    /// (expected values are compared in float64).</param>
+    static ReferenceTensor Tensor(JsonElement t, string where, bool integer, bool input)
     {
         if (t.ValueKind != JsonValueKind.Object) Fail(where, "must be an object with \"shape\" and \"data\"");
         if (!t.TryGetProperty("shape", out var s) || s.ValueKind != JsonValueKind.Array) Fail(where, "\"shape\" must be an array of sizes");
         if (!t.TryGetProperty("data", out var d) || d.ValueKind != JsonValueKind.Array) Fail(where, "\"data\" must be an array of numbers");
         var shape = s.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Number && x.TryGetInt64(out var v) && v >= 0 ? v
             : Fail<long>(where, "\"shape\" entries must be non-negative integers")).ToArray();
-        var data = d.EnumerateArray().Select((x, i) => x.ValueKind == JsonValueKind.Number ? Number(x, where, $"data[{i}]")
+        var data = d.EnumerateArray().Select((x, i) => x.ValueKind == JsonValueKind.Number ? Number(x, where, $"data[{i}]", float32: input && !integer)
             : Fail<double>(where, "\"data\" entries must be numbers (row-major, flat)")).ToArray();
         long count;
         try { count = shape.Aggregate(1L, (a, b) => checked(a * b)); }
@@ -153,12 +155,19 @@ public sealed class ReferenceFile
     /// <summary>A JSON number as a finite double. JSON has no infinity, but a literal such as 1e999 overflows to one: an
     /// infinite expected value makes the tolerance infinite and any loss pass, an infinite input or parameter makes the
     /// case meaningless.</summary>
-    static double Number(JsonElement x, string where, string field)
+    /// <param name="float32">The number becomes a float32 (an input): one finite in float64 but beyond float32's range
+    /// (-1e39) became infinity there, and the case failed as "loss error Infinity", blaming the loss.</param>
+    static double Number(JsonElement x, string where, string field, bool float32 = false)
     {
         if (x.ValueKind != JsonValueKind.Number) Fail(where, $"{field} must be a number");
         var v = x.GetDouble();
-        return double.IsFinite(v) ? v
-            : Fail<double>(where, $"{field} = {x.GetRawText()} is beyond the float64 range (it would read as infinity); give a finite number");
+        if (!double.IsFinite(v))
+            Fail(where, $"{field} = {x.GetRawText()} is beyond the float64 range (it would read as infinity); give a finite number");
+        // The cast, not |v| > float.MaxValue: a value that rounds to float.MaxValue is no infinity.
+        if (float32 && float.IsInfinity((float)v))
+            Fail(where, $"{field} = {x.GetRawText()} is beyond the float32 range the check runs in (it would read as infinity); " +
+                        $"give a number of magnitude at most {float.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        return v;
     }
 
     /// <summary>A line as printed, control characters escaped (\n, \u001b): names from the file (case, loss, input,
