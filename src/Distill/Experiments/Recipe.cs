@@ -290,7 +290,10 @@ static class Recipe
     /// <summary>SGD as RepDistiller and the AT code use it on CIFAR: momentum 0.9 (not Nesterov), weight decay 5e-4.</summary>
     public static OptimizerSpec PaperSgd(double lr) => OptimizerSpec.Sgd(lr, momentum: 0.9, nesterov: false, weightDecay: 5e-4);
 
-    public static TrainOptions Options(RecipeConfig c, string run, int seed, int epochs, OptimizerSpec optimizer) => new()
+    /// <param name="method">The catalogue method whose objective the run trains: recorded with all its parameters, so
+    /// runs whose objectives print alike (kd and kd+ls, "0.1·ce + 0.9·kd") have different records and a resume with a
+    /// changed parameter is refused.</param>
+    public static TrainOptions Options(RecipeConfig c, string run, int seed, int epochs, OptimizerSpec optimizer, MethodChoice? method = null) => new()
     {
         Name = run,
         Seed = seed,
@@ -306,9 +309,16 @@ static class Recipe
         Cancellation = c.Cancellation,
         Log = c.Log,
         Progress = c.Progress,
-        // The budget the settings came from, in each run's record (it was named nowhere a recipe run wrote).
-        Settings = c.HasBudget ? new Dictionary<string, string> { ["budget"] = c.Budget.Name() } : [],
+        Settings = Settings(c, method),
     };
+
+    static Dictionary<string, string> Settings(RecipeConfig c, MethodChoice? method)
+    {
+        // The budget the settings came from, in each run's record (it was named nowhere a recipe run wrote).
+        var settings = c.HasBudget ? new Dictionary<string, string> { ["budget"] = c.Budget.Name() } : [];
+        if (method is not null) settings["method"] = method.Record;
+        return settings;
+    }
 
     static string Safe(string run) => string.Concat(run.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '.' ? ch : '_'));
 
@@ -360,14 +370,16 @@ static class Recipe
         return Keep(teacher);
     }
 
-    /// <summary>Trains a fresh student (seeded) under <paramref name="objective"/> and keeps its row. With the
-    /// <paramref name="method"/> and setup that built the objective (when they describe it completely), the run is
-    /// looked up in the <see cref="StudentStore"/> first and kept there.</summary>
+    /// <summary>Trains a fresh student (seeded) under <paramref name="objective"/> and keeps its row. The
+    /// <paramref name="method"/> that built the objective is named in the run's record; when it and its setup describe
+    /// the run completely (<paramref name="cached"/>), the run is looked up in the <see cref="StudentStore"/> first and
+    /// kept there.</summary>
     public static TrainResult Student(ImageDataset transfer, RecipeConfig c, ExperimentResult result, string run, int seed,
-        Objective objective, DistillModel? teacher, string? architecture = null, (MethodChoice Choice, MethodSetup Setup)? method = null)
+        Objective objective, DistillModel? teacher, string? architecture = null, (MethodChoice Choice, MethodSetup Setup)? method = null, bool cached = true)
     {
         var student = Model(architecture ?? c.Student, transfer, seed, c.StudentDropout);
-        var r = StudentStore.TrainOrReuse(c, method, student, transfer, objective, Options(c, run, seed, c.StudentEpochs, c.StudentOptimizer), teacher);
+        var options = Options(c, run, seed, c.StudentEpochs, c.StudentOptimizer, method?.Choice);
+        var r = StudentStore.TrainOrReuse(c, cached ? method : null, student, transfer, objective, options, teacher);
         result.Keep(r);
         // Keep the first seed's model of each run for the notebooks' inspection; the others are freed at once.
         var first = seed == c.Seeds[0] && !result.Students.ContainsKey(run);
