@@ -472,7 +472,9 @@ sealed partial class RunFolder : IDisposable
                                                     (resume ? "they are not this command's to resume; choose another folder." : "pass --force to replace them, or choose another folder."));
             ClaimOut(outRoot, _ => false, force: true, resume: false, log);
         }
-        Directory.CreateDirectory(outRoot);
+        // As a plain run's Open checks its folder: an --out through a file or unwritable failed here with the runtime's
+        // DirectoryNotFoundException ("Could not find a part of the path ...").
+        if (FilePaths.CreateOutFolder(outRoot) is { } problem) throw new ArgumentException(problem + ".");
         AtomicFile.WriteAllText(path, recipe + "\n");
     }
 
