@@ -131,10 +131,12 @@ public abstract record RecipeConfig : ICheckedSettings
         if (!(TeacherModel.InputNoise >= 0 && double.IsFinite(TeacherModel.InputNoise)))
             yield return ("teacher_model.input_noise", $"teacher_model.input_noise = {NumberText.Short(TeacherModel.InputNoise)}: give a finite standard deviation, 0 or more.");
         // A step past the end never changes the rate (the run trains at a constant one), as `train --schedule` refuses.
-        foreach (var (key, epochs) in new[] { ("teacher_epochs", TrainsTeacher ? TeacherEpochs : StudentEpochs), ("student_epochs", StudentEpochs) })
+        // A recipe that trains no teacher (born-again's generation 0 trains for student_epochs) has no teacher_epochs to
+        // blame: it was blamed, and `train --teacher-epochs` is refused for such a recipe.
+        foreach (var (key, epochs) in TrainsTeacher ? new[] { ("teacher_epochs", TeacherEpochs), ("student_epochs", StudentEpochs) } : [("student_epochs", StudentEpochs)])
             if (epochs >= 1 && Schedule.EpochsNeeded > epochs)
-                yield return ($"schedule,{key}", $"schedule {Schedule}: it changes the learning rate at the start of epoch {Schedule.EpochsNeeded}, which the {epochs} epochs of " +
-                                          $"{key} never reach; give steps within {epochs} epochs, or use constant or cosine.");
+                yield return ($"schedule,{key}", $"schedule {Schedule}: it changes the learning rate at the start of epoch {Schedule.EpochsNeeded}, which the {NumberText.Count(epochs, "epoch")} of " +
+                                          $"{key} never {(epochs == 1 ? "reaches" : "reach")}; give steps within {NumberText.Count(epochs, "epoch")}, or use constant or cosine.");
         // A file refuses a value that is not a number where it reads it; a config changed in code is refused here.
         foreach (var p in GetType().GetProperties())
         {
@@ -171,8 +173,17 @@ public abstract record RecipeConfig : ICheckedSettings
     {
         ArgumentNullException.ThrowIfNull(given);
         if (Problems().FirstOrDefault() is not ({ } key, { } message)) return;
-        var cause = key.Split(',').Select(k => given.GetValueOrDefault(k.Split('.', '[')[0])).FirstOrDefault(g => g is not null);
-        throw new ArgumentException(cause is null ? message : $"{cause}: {message}");
+        var keys = key.Split(',');
+        var blamed = keys.FirstOrDefault(k => given.ContainsKey(k.Split('.', '[')[0]));
+        if (blamed is null) throw new ArgumentException(message);
+        var cause = given[blamed.Split('.', '[')[0]];
+        // The epochs changed, the schedule not: the schedule's own fix ("give steps within N epochs") is one the caller
+        // cannot make (`train --recipe` refuses --schedule), the epochs' is. The cause ends with its value
+        // ("--epochs 100", "epochs = 100"), which the fix replaces.
+        if (keys is ["schedule", _] && blamed != "schedule")
+            message = $"the recipe's schedule {Schedule} changes the learning rate at the start of epoch {Schedule.EpochsNeeded}, which a run of {NumberText.Count(blamed == "teacher_epochs" ? TeacherEpochs : StudentEpochs, "epoch")} never reaches; " +
+                      $"give {cause[..(cause.LastIndexOf(' ') + 1)]}{Schedule.EpochsNeeded} or more.";
+        throw new ArgumentException($"{cause}: {message}");
     }
 
     /// <summary>KD's temperatures and soft weights: (1 − α) weighs the cross-entropy, so an α outside [0, 1] makes a

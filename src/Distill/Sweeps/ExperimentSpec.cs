@@ -416,8 +416,8 @@ public sealed record Experiment
         foreach (var (key, count) in new[] { ("epochs", (int?)epochs), ("teacher.epochs", teacherEpochs) })
             if (count is int n && schedule.EpochsNeeded > n)
                 throw new SpecException(file, SpecSchema.Line(scheduleNode ?? root),
-                    $"schedule {schedule}: it changes the learning rate at the start of epoch {schedule.EpochsNeeded}, which the {n} epochs of {key} never reach; " +
-                    $"give steps within {n} epochs, or use constant or cosine.");
+                    $"schedule {schedule}: it changes the learning rate at the start of epoch {schedule.EpochsNeeded}, which the {NumberText.Count(n, "epoch")} of {key} never {(n == 1 ? "reaches" : "reach")}; " +
+                    $"give steps within {NumberText.Count(n, "epoch")}, or use constant or cosine.");
 
         var loss = Section(root, "loss")!;
         var methods = new List<(MethodChoice, double)>();

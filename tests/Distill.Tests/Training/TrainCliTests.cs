@@ -37,6 +37,7 @@ public class TrainCliTests
     [InlineData("--force", "error: --force clears the --out folder, and there is none; add --out DIR, or remove --force.")]
     [InlineData("--recipe soft-targets --force", "error: --force clears the --out folder, and there is none; add --out DIR, or remove --force.")]
     [InlineData("--schedule step:10 --epochs 2", "error: --schedule step:10: it changes the learning rate at the start of epoch 11, which the 2 epochs of --epochs never reach;")]
+    [InlineData("--schedule step:1 --epochs 1", "error: --schedule step:1: it changes the learning rate at the start of epoch 2, which the 1 epoch of --epochs never reaches; give steps within 1 epoch, or use constant or cosine.")]
     [InlineData("--schedule multistep:1,5 --epochs 3", "error: --schedule multistep:1,5: it changes the learning rate at the start of epoch 6, which the 3 epochs of --epochs never reach;")]
     [InlineData("--teacher mlp-32 --epochs 20 --schedule step:6", "error: --schedule step:6: it changes the learning rate at the start of epoch 7, which the 6 epochs of --teacher-epochs never reach;")]
     [InlineData("--teacher mlp-32 --method at --set layers=stage1,,stage2", "error: at: layers=stage1,,stage2 has an empty item; separate the items by single commas, e.g. layers=stage1,stage2.")]
@@ -119,7 +120,11 @@ public class TrainCliTests
     /// --out is claimed or data loads: --epochs 100 left the full budget's multistep:150,180,210 unreached (a constant
     /// rate, no error), and --seeds -1 was taken where a recipe file's seeds: [-1] is refused.</summary>
     [Theory]
-    [InlineData("--recipe comparison --budget full --epochs 100", "error: --epochs 100: schedule multistep:150,180,210:0.1: it changes the learning rate at the start of epoch 211, which the 100 epochs of student_epochs never reach;")]
+    // --schedule is refused with --recipe: the fix is the epochs'.
+    [InlineData("--recipe comparison --budget full --epochs 100", "error: --epochs 100: the recipe's schedule multistep:150,180,210:0.1 changes the learning rate at the start of epoch 211, which a run of 100 epochs never reaches; give --epochs 211 or more.")]
+    [InlineData("--recipe comparison --budget full --teacher-epochs 1", "error: --teacher-epochs 1: the recipe's schedule multistep:150,180,210:0.1 changes the learning rate at the start of epoch 211, which a run of 1 epoch never reaches; give --teacher-epochs 211 or more.")]
+    // Born-again trains no teacher: its generation 0's epochs are --epochs, not teacher_epochs (which --teacher-epochs cannot set for it).
+    [InlineData("--recipe born-again --budget full --epochs 100", "error: --epochs 100: the recipe's schedule multistep:60,120,160:0.2 changes the learning rate at the start of epoch 161, which a run of 100 epochs never reaches; give --epochs 161 or more.")]
     [InlineData("--recipe soft-targets --seeds -1", "error: --seeds -1: seeds[0] = -1 is negative: seeds are 0 or more.")]
     // Sized against --dataset's 60,000 training images, not the full budget's CIFAR-100 (50,000): the model is the problem.
     [InlineData("--recipe comparison --budget full --dataset fashion-mnist --train-size 55000 --model mlp-3000000", "error: --model mlp-3000000: student: Model 'mlp-3000000' has 2,385,000,010 parameters for 1-channel input")]
