@@ -127,6 +127,8 @@ public abstract record RecipeConfig : ICheckedSettings
         foreach (var (key, dropout) in new[] { ("teacher_model.dropout", TeacherModel.Dropout), ("teacher_model.input_dropout", TeacherModel.InputDropout), ("student_dropout", StudentDropout) })
             if (dropout is { } p && !(p is >= 0 and < 1))
                 yield return (key, $"{key} = {NumberText.Short(p)}: a dropout probability is in [0, 1).");
+        // Augmentation.Enabled reads a negative padding as no crop: the file asked for one and trained without it.
+        if (Augment.CropPadding < 0) yield return ("augment.crop_padding", $"augment.crop_padding = {Augment.CropPadding}: give a padding of 0 (no crop) or more pixels.");
         if (TeacherModel.Jitter < 0) yield return ("teacher_model.jitter", $"teacher_model.jitter = {TeacherModel.Jitter}: give a shift of 0 or more pixels.");
         if (!(TeacherModel.InputNoise >= 0 && double.IsFinite(TeacherModel.InputNoise)))
             yield return ("teacher_model.input_noise", $"teacher_model.input_noise = {NumberText.Short(TeacherModel.InputNoise)}: give a finite standard deviation, 0 or more.");
@@ -153,6 +155,11 @@ public abstract record RecipeConfig : ICheckedSettings
                      ("transfer_size", TransferSize, "train", data.SplitSizes.Train), ("test_size", TestSize, "test", data.SplitSizes.Test) })
             if (size < 1 || size > count)
                 yield return (key, $"{key} = {size}: {data.Title}'s {split} split holds {count:N0}; give 1 to {count:N0}, or ~ for all of it.");
+        // A padding as large as the image lets a crop fall wholly in the padding: blank training images.
+        var side = Math.Min(data.ImageSize.Height, data.ImageSize.Width);
+        if (Augment.CropPadding >= side)
+            yield return ("augment.crop_padding", $"augment.crop_padding = {Augment.CropPadding}: {data.Title}'s images are {data.ImageSize.Height}×{data.ImageSize.Width}, " +
+                                                  $"and a padding of {side} or more lets a crop miss the image entirely; give 0 to {side - 1} (CIFAR's recipe pads 4).");
         foreach (var (key, model, options) in new[] { ("teacher", Teacher, TeacherModel), ("student", Student, new ModelOptions { Dropout = StudentDropout }) })
             if (ModelProblem(model, data, options) is { } bad)
                 yield return (key, $"{key}: {bad}");
