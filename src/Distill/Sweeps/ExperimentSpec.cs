@@ -310,7 +310,9 @@ public sealed class ExperimentSpec
             try { return spelling(text); }
             catch (ArgumentException) { }
         }
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var x)) return x == 0 ? "0" : NumberText.Canonical(text);
+        // A number too small for a double (1e-400) is kept as written, not made "0": the method's parameters or the run's
+        // checks refuse it (as 0 it switched a term off).
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var x)) return NumberText.Underflows(text) ? text : x == 0 ? "0" : NumberText.Canonical(text);
         if (isSwitch && bool.TryParse(text, out var flag)) return flag ? "1" : "0";
         return text.ToLowerInvariant();
     }

@@ -95,6 +95,9 @@ public sealed class CatalogueTests
     [InlineData("kd", "temperature_end=1e300", "kd: temperature_end=1e300 is out of range; temperature_end must be in [0, 1000].")]
     [InlineData("kd", "temperature_end=0.001", "kd: temperature_end=0.001 is below the lowest temperature, 0.01; give 0 (constant T) or a temperature in [0.01, 1000].")]
     [InlineData("dist", "beta=1e300", "dist: beta=1e300 is beyond float32 (0, or 1.2e-38 to 3.4e38 in size), which the losses compute in; give a value in that range.")]
+    // Below double's smallest, it parsed as 0 and switched DKD's term off (1e-320 was refused).
+    [InlineData("dkd", "beta=1e-400", "dkd: beta=1e-400 is beyond float32 (0, or 1.2e-38 to 3.4e38 in size), which the losses compute in; give a value in that range.")]
+    [InlineData("kd-multi", "teachers=cnn;mlp-32|weights=1;1e-400", "kd-multi: weights=1,1e-400: '1e-400' is not a number in [0, 3.403e38]; give such numbers separated by commas.")]
     [InlineData("mlkd", "temperatures=1e-30", "mlkd: temperatures=1E-30: '1E-30' is not a number in [0.01, 1000]; give such numbers separated by commas.")]
     [InlineData("mlkd", "temperatures=2;2", "mlkd: temperatures=2,2: 2 is given 2 times; give each once.")]
     [InlineData("mlkd", "temperatures=2;;3", "mlkd: temperatures=2,,3 has an empty item; separate the items by single commas, e.g. temperatures=2,3.")]
