@@ -131,8 +131,15 @@ public sealed partial class MethodSettings
         var text = Text(name);
         if (text.Trim().Length == 0) return [];
         var items = text.Split(',', StringSplitOptions.TrimEntries);
-        return items.Contains("") ? throw new ArgumentException($"{method.Name}: {name}={text} has an empty item; separate the items by single commas, e.g. {name}={string.Join(",", items.Where(i => i.Length > 0).Distinct())}.")
-            : items;
+        if (!items.Contains("")) return items;
+        if (items.Any(i => i.Length > 0))
+            throw new ArgumentException($"{method.Name}: {name}={text} has an empty item; separate the items by single commas, e.g. {name}={string.Join(",", items.Where(i => i.Length > 0).Distinct())}.");
+        // Nothing but commas: the items give no example (it read "e.g. layers=."), so the parameter's own default does.
+        var p = method.Parameters.First(p => p.Name == name);
+        var empty = p.Description.IndexOf("empty = ", StringComparison.Ordinal) is var at and >= 0 ? p.Description[(at + "empty = ".Length)..] : null;
+        throw new ArgumentException($"{method.Name}: {name}={text} has only empty items; " + (p.DefaultText.Length > 0 || empty is null
+            ? $"give items separated by single commas, e.g. {name}={p.DefaultText}."
+            : $"leave it empty ({name}=) for {empty}, or give items separated by single commas."));
     }
 
     internal static string[] Split(string text) => text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
@@ -190,9 +197,13 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     public void RequireBatch(string method, int least, string does)
     {
         var batch = EffectiveBatch;
-        if (batch < least)
-            throw new ArgumentException($"{method} {does}: batches of {batch} give it nothing to compare (its term would be 0 every step); " +
-                                        $"give --batch-size {least} or more, with at least {least} training images.");
+        if (batch >= least) return;
+        // The fix names what cut the batch: too few training images are fixed by --train-size, which `train --recipe`
+        // takes (it refuses --batch-size, whose fix it was given).
+        var images = TrainCount - ValidationCount;
+        throw new ArgumentException($"{method} {does}: batches of {batch} give it nothing to compare (its term would be 0 every step); " + (images < least
+            ? $"give --train-size {least + ValidationCount} or more: a batch holds at most the training images{(ValidationCount > 0 ? $" left after the --validation {ValidationCount} hold-out" : "")}."
+            : $"give --batch-size {least} or more."));
     }
     public int NumClasses => data.NumClasses;
     public ImageDataset Data => data;

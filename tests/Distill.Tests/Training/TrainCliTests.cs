@@ -42,6 +42,8 @@ public class TrainCliTests
     [InlineData("--teacher mlp-32 --epochs 20 --schedule step:6", "error: --schedule step:6: it changes the learning rate at the start of epoch 7, which the 6 epochs of --teacher-epochs never reach;")]
     [InlineData("--teacher mlp-32 --method at --set layers=stage1,,stage2", "error: at: layers=stage1,,stage2 has an empty item; separate the items by single commas, e.g. layers=stage1,stage2.")]
     [InlineData("--teacher mlp-32 --method sp --set layers=stage1,", "error: sp: layers=stage1, has an empty item;")]
+    // Only commas: the example read "e.g. layers=.".
+    [InlineData("--teacher mlp-32 --method sp --set layers=,", "error: sp: layers=, has only empty items; leave it empty (layers=) for the last stage both models have, or give items separated by single commas.")]
     [InlineData("--teacher mlp-32 --method nst --set layers=stage1,stage1", "error: nst: layers=stage1,stage1: stage1 is given 2 times; give each once.")]
     public void An_option_the_run_would_ignore_is_refused_by_name(string options, string start)
     {
@@ -85,7 +87,7 @@ public class TrainCliTests
     [InlineData("--teacher mlp-32 --method nst", "error: mlp-32 and mlp-32 share no 'stage' feature for a feature method; mlp-32 has hidden1, mlp-32 has hidden1. mlp-32 is fully connected, with no spatial feature maps;")]
     [InlineData("--teacher mlp-32 --method kd-multi --set teachers=mlp-32,cnn --set weights=0,0", "error: kd-multi: weights=0,0: the weights are all zero, so there is no target to match;")]
     [InlineData("--teacher mlp-32 --teacher-train-size 100 --validation 200", "error: --validation 200: the teacher holds out as many of its 100 --teacher-train-size images, which leaves it none to train on; hold out fewer than 100, or give a larger --teacher-train-size.")]
-    [InlineData("--teacher mlp-32 --method pkt --train-size 3 --validation 2", "error: pkt compares each sample's similarities to the others in its batch: batches of 1 give it nothing to compare")]
+    [InlineData("--teacher mlp-32 --method pkt --train-size 3 --validation 2", "error: pkt compares each sample's similarities to the others in its batch: batches of 1 give it nothing to compare (its term would be 0 every step); give --train-size 4 or more: a batch holds at most the training images left after the --validation 2 hold-out.")]
     [InlineData("--test-size 20000", "error: --test-size 20000: fashion-mnist has 10,000 test images; give at most 10000, or leave --test-size out to use them all.")]
     [InlineData("--method kd-multi --set teachers=mlp-32,MLP-32", "error: kd-multi: teachers=mlp-32,MLP-32: mlp-32 is given 2 times; every teacher trains with the run's seed, so a repeat is the same model counted twice")]
     [InlineData("--recipe soft-targets --budget smoke --seeds a", "error: --seeds \"a\" is not a comma-separated list of integers (e.g. \"0,1,2\"); leave it empty for the budget's seeds.")]
