@@ -112,7 +112,7 @@ static class TrainCommand
             // A warm-up as long as the run or longer never reaches --lr: the whole run trains at a fraction of the rate asked for.
             foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", teacherArg is null ? null : r.GetValue(teacherEpochs) ?? TrainOptions.DefaultTeacherEpochs) })
                 if (runEpochs is int n && r.GetValue(warmup) > n)
-                    throw new ArgumentException($"--warmup {r.GetValue(warmup)}: the warm-up is longer than the {n} epochs of {flag}, so the learning rate would never reach --lr; warm up for at most {n} epochs.");
+                    throw new ArgumentException($"--warmup {r.GetValue(warmup)}: the warm-up is longer than the {NumberText.Count(n, "epoch")} of {flag}, so the learning rate would never reach --lr; warm up for at most {NumberText.Count(n, "epoch")}.");
             if (r.GetValue(clip) is double c0 && !(c0 > 0 && double.IsFinite(c0))) throw new ArgumentException($"--clip {c0}: give the largest gradient norm, a finite number above 0 (or leave --clip out).");
             if (!(r.GetValue(wd) >= 0) || double.IsInfinity(r.GetValue(wd))) throw new ArgumentException($"--weight-decay {r.GetValue(wd)}: give a finite number, 0 or more.");
             // The optimizer and the clipping compute in float32: 3.5e38 failed there with libtorch's "cannot be converted to
@@ -138,7 +138,7 @@ static class TrainCommand
             foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", teacherArg is null ? null : r.GetValue(teacherEpochs) ?? TrainOptions.DefaultTeacherEpochs) })
                 if (runEpochs is int n && lrSchedule.EpochsNeeded > n)
                     throw new ArgumentException($"--schedule {r.GetValue(schedule)}: it changes the learning rate at the start of epoch {lrSchedule.EpochsNeeded}, " +
-                                                $"which the {n} epochs of {flag} never reach; give steps within {n} epochs, or use constant or cosine.");
+                                                $"which the {NumberText.Count(n, "epoch")} of {flag} never {(n == 1 ? "reaches" : "reach")}; give steps within {NumberText.Count(n, "epoch")}, or use constant or cosine.");
             var common = new TrainOptions
             {
                 Seed = r.GetValue(seed),

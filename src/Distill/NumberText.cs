@@ -20,6 +20,12 @@ public static class NumberText
             // A value too small for six decimals is not zero: a message refusing alpha = -1e-9 read "alpha = -0".
             : x.ToString("G6", CultureInfo.InvariantCulture);
 
+    /// <summary>Whether <paramref name="text"/> is a number other than zero that parses as 0 (1e-400, below the smallest
+    /// double): read as 0 it switched a term off (dkd beta=1e-400) where 1e-320 is refused as beyond float32.</summary>
+    public static bool Underflows(string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && x == 0
+        && text.TakeWhile(c => c is not ('e' or 'E')).Any(c => c is >= '1' and <= '9');
+
     /// <summary>"1 thread", "2 threads": <paramref name="count"/> and its noun (a regular plural), as a user reads it.</summary>
     public static string Count(long count, string noun) =>
         string.Create(CultureInfo.InvariantCulture, $"{count} {noun}{(count == 1 ? "" : "s")}");

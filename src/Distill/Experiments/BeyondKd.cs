@@ -102,20 +102,21 @@ public static class BeyondKd
             foreach (var seed in c.Seeds)
                 foreach (var run in c.Runs)
                 {
-                    var choice = methods[run];
                     if (run == "takd")
                     {
                         // The assistant learns from the teacher on the same transfer set, then teaches the student.
                         using var assistant = Recipe.Model(c.Assistant, transfer, seed, c.StudentDropout);
-                        result.Keep(Trainer.Train(assistant, transfer, Build(choice, transfer, c, c.Assistant, c.Teacher, seed, teacher, extra).Objective,
-                            Recipe.Options(c, "assistant", seed, c.StudentEpochs, c.StudentOptimizer), teacher));
-                        Recipe.Student(transfer, c, result, run, seed, Build(choice, transfer, c, c.Student, c.Assistant, seed, teacher, extra).Objective, assistant);
+                        var (toAssistant, _, kd) = Build(methods[run], transfer, c, c.Assistant, c.Teacher, seed, teacher, extra);
+                        result.Keep(Trainer.Train(assistant, transfer, toAssistant, Recipe.Options(c, "assistant", seed, c.StudentEpochs, c.StudentOptimizer, kd), teacher));
+                        // The assistant's chain is out of the run cache's sight: always trained.
+                        var (toStudent, chained, _) = Build(methods[run], transfer, c, c.Student, c.Assistant, seed, teacher, extra);
+                        Recipe.Student(transfer, c, result, run, seed, toStudent, assistant, method: (kd, chained), cached: false);
                         continue;
                     }
-                    var (objective, setup) = Build(choice, transfer, c, c.Student, c.Teacher, seed, teacher, extra);
+                    var (objective, setup, choice) = Build(methods[run], transfer, c, c.Student, c.Teacher, seed, teacher, extra);
                     // kd-multi's other teachers are inside its objective, out of the run cache's sight: always trained.
                     Recipe.Student(transfer, c, result, run, seed, objective, choice.Method.NeedsTeacher ? teacher : null,
-                        method: run == "kd-multi" ? null : (choice, setup));
+                        method: (choice, setup), cached: run != "kd-multi");
                 }
         }
         finally
@@ -125,7 +126,8 @@ public static class BeyondKd
         return result;
     }
 
-    static (Objective Objective, MethodSetup Setup) Build(MethodChoice choice, ImageDataset transfer, BeyondKdConfig c, string student, string teacher, int seed, DistillModel trained, List<DistillModel> extra)
+    /// <summary>The run's objective, its setup, and its method as it trains (kd-multi's with the teachers it averages).</summary>
+    static (Objective Objective, MethodSetup Setup, MethodChoice Choice) Build(MethodChoice choice, ImageDataset transfer, BeyondKdConfig c, string student, string teacher, int seed, DistillModel trained, List<DistillModel> extra)
     {
         using (manual_seed(seed)) { } // a method's own modules (heads, temperature) start from the seed
         var byName = c.ExtraTeachers.Zip(extra).ToDictionary(p => p.First, p => p.Second);
@@ -139,6 +141,6 @@ public static class BeyondKd
         // kd-multi averages the pair's teacher and the extra ones.
         if (choice.Method.Name == "kd-multi")
             choice = new(choice.Method, choice.Method.Settings(new Dictionary<string, string> { ["teachers"] = string.Join(",", byName.Keys) }));
-        return (choice.Build(setup), setup);
+        return (choice.Build(setup), setup, choice);
     }
 }

@@ -47,6 +47,11 @@ public sealed record ComparisonConfig : RecipeConfig
         for (var k = 0; k < Methods.Count; k++)
             if ((Twice(Methods[k], seen, "methods") ?? Catalogued(() => Comparison.Choice(Methods[k], this)).Error) is { } bad)
                 yield return ($"methods[{k}]", bad.StartsWith("methods", StringComparison.Ordinal) ? bad : $"methods[{k}]: {bad}");
+        // Settings of a method that does not run were ignored without a word (after the methods' own checks, which a
+        // misspelt method fails first).
+        foreach (var name in Set.Keys)
+            if (MethodCatalogue.TryFind(name) is { } set && !Methods.Any(m => MethodCatalogue.TryFind(m) == set))
+                yield return ($"set.{name},methods", $"set.{name}: {name} is not in methods ({string.Join(", ", Methods)}), so its settings would be ignored; add it to methods, or remove set.{name}.");
     }
 
     /// <summary>"methods has kd twice ..." when <paramref name="name"/> is a method <paramref name="seen"/> already holds.</summary>

@@ -127,14 +127,18 @@ public abstract record RecipeConfig : ICheckedSettings
         foreach (var (key, dropout) in new[] { ("teacher_model.dropout", TeacherModel.Dropout), ("teacher_model.input_dropout", TeacherModel.InputDropout), ("student_dropout", StudentDropout) })
             if (dropout is { } p && !(p is >= 0 and < 1))
                 yield return (key, $"{key} = {NumberText.Short(p)}: a dropout probability is in [0, 1).");
+        // Augmentation.Enabled reads a negative padding as no crop: the file asked for one and trained without it.
+        if (Augment.CropPadding < 0) yield return ("augment.crop_padding", $"augment.crop_padding = {Augment.CropPadding}: give a padding of 0 (no crop) or more pixels.");
         if (TeacherModel.Jitter < 0) yield return ("teacher_model.jitter", $"teacher_model.jitter = {TeacherModel.Jitter}: give a shift of 0 or more pixels.");
         if (!(TeacherModel.InputNoise >= 0 && double.IsFinite(TeacherModel.InputNoise)))
             yield return ("teacher_model.input_noise", $"teacher_model.input_noise = {NumberText.Short(TeacherModel.InputNoise)}: give a finite standard deviation, 0 or more.");
         // A step past the end never changes the rate (the run trains at a constant one), as `train --schedule` refuses.
-        foreach (var (key, epochs) in new[] { ("teacher_epochs", TrainsTeacher ? TeacherEpochs : StudentEpochs), ("student_epochs", StudentEpochs) })
+        // A recipe that trains no teacher (born-again's generation 0 trains for student_epochs) has no teacher_epochs to
+        // blame: it was blamed, and `train --teacher-epochs` is refused for such a recipe.
+        foreach (var (key, epochs) in TrainsTeacher ? new[] { ("teacher_epochs", TeacherEpochs), ("student_epochs", StudentEpochs) } : [("student_epochs", StudentEpochs)])
             if (epochs >= 1 && Schedule.EpochsNeeded > epochs)
-                yield return ($"schedule,{key}", $"schedule {Schedule}: it changes the learning rate at the start of epoch {Schedule.EpochsNeeded}, which the {epochs} epochs of " +
-                                          $"{key} never reach; give steps within {epochs} epochs, or use constant or cosine.");
+                yield return ($"schedule,{key}", $"schedule {Schedule}: it changes the learning rate at the start of epoch {Schedule.EpochsNeeded}, which the {NumberText.Count(epochs, "epoch")} of " +
+                                          $"{key} never {(epochs == 1 ? "reaches" : "reach")}; give steps within {NumberText.Count(epochs, "epoch")}, or use constant or cosine.");
         // A file refuses a value that is not a number where it reads it; a config changed in code is refused here.
         foreach (var p in GetType().GetProperties())
         {
@@ -151,6 +155,11 @@ public abstract record RecipeConfig : ICheckedSettings
                      ("transfer_size", TransferSize, "train", data.SplitSizes.Train), ("test_size", TestSize, "test", data.SplitSizes.Test) })
             if (size < 1 || size > count)
                 yield return (key, $"{key} = {size}: {data.Title}'s {split} split holds {count:N0}; give 1 to {count:N0}, or ~ for all of it.");
+        // A padding as large as the image lets a crop fall wholly in the padding: blank training images.
+        var side = Math.Min(data.ImageSize.Height, data.ImageSize.Width);
+        if (Augment.CropPadding >= side)
+            yield return ("augment.crop_padding", $"augment.crop_padding = {Augment.CropPadding}: {data.Title}'s images are {data.ImageSize.Height}×{data.ImageSize.Width}, " +
+                                                  $"and a padding of {side} or more lets a crop miss the image entirely; give 0 to {side - 1} (CIFAR's recipe pads 4).");
         foreach (var (key, model, options) in new[] { ("teacher", Teacher, TeacherModel), ("student", Student, new ModelOptions { Dropout = StudentDropout }) })
             if (ModelProblem(model, data, options) is { } bad)
                 yield return (key, $"{key}: {bad}");
@@ -171,8 +180,17 @@ public abstract record RecipeConfig : ICheckedSettings
     {
         ArgumentNullException.ThrowIfNull(given);
         if (Problems().FirstOrDefault() is not ({ } key, { } message)) return;
-        var cause = key.Split(',').Select(k => given.GetValueOrDefault(k.Split('.', '[')[0])).FirstOrDefault(g => g is not null);
-        throw new ArgumentException(cause is null ? message : $"{cause}: {message}");
+        var keys = key.Split(',');
+        var blamed = keys.FirstOrDefault(k => given.ContainsKey(k.Split('.', '[')[0]));
+        if (blamed is null) throw new ArgumentException(message);
+        var cause = given[blamed.Split('.', '[')[0]];
+        // The epochs changed, the schedule not: the schedule's own fix ("give steps within N epochs") is one the caller
+        // cannot make (`train --recipe` refuses --schedule), the epochs' is. The cause ends with its value
+        // ("--epochs 100", "epochs = 100"), which the fix replaces.
+        if (keys is ["schedule", _] && blamed != "schedule")
+            message = $"the recipe's schedule {Schedule} changes the learning rate at the start of epoch {Schedule.EpochsNeeded}, which a run of {NumberText.Count(blamed == "teacher_epochs" ? TeacherEpochs : StudentEpochs, "epoch")} never reaches; " +
+                      $"give {cause[..(cause.LastIndexOf(' ') + 1)]}{Schedule.EpochsNeeded} or more.";
+        throw new ArgumentException($"{cause}: {message}");
     }
 
     /// <summary>KD's temperatures and soft weights: (1 − α) weighs the cross-entropy, so an α outside [0, 1] makes a
@@ -290,7 +308,10 @@ static class Recipe
     /// <summary>SGD as RepDistiller and the AT code use it on CIFAR: momentum 0.9 (not Nesterov), weight decay 5e-4.</summary>
     public static OptimizerSpec PaperSgd(double lr) => OptimizerSpec.Sgd(lr, momentum: 0.9, nesterov: false, weightDecay: 5e-4);
 
-    public static TrainOptions Options(RecipeConfig c, string run, int seed, int epochs, OptimizerSpec optimizer) => new()
+    /// <param name="method">The catalogue method whose objective the run trains: recorded with all its parameters, so
+    /// runs whose objectives print alike (kd and kd+ls, "0.1·ce + 0.9·kd") have different records and a resume with a
+    /// changed parameter is refused.</param>
+    public static TrainOptions Options(RecipeConfig c, string run, int seed, int epochs, OptimizerSpec optimizer, MethodChoice? method = null) => new()
     {
         Name = run,
         Seed = seed,
@@ -306,9 +327,16 @@ static class Recipe
         Cancellation = c.Cancellation,
         Log = c.Log,
         Progress = c.Progress,
-        // The budget the settings came from, in each run's record (it was named nowhere a recipe run wrote).
-        Settings = c.HasBudget ? new Dictionary<string, string> { ["budget"] = c.Budget.Name() } : [],
+        Settings = Settings(c, method),
     };
+
+    static Dictionary<string, string> Settings(RecipeConfig c, MethodChoice? method)
+    {
+        // The budget the settings came from, in each run's record (it was named nowhere a recipe run wrote).
+        var settings = c.HasBudget ? new Dictionary<string, string> { ["budget"] = c.Budget.Name() } : [];
+        if (method is not null) settings["method"] = method.Record;
+        return settings;
+    }
 
     static string Safe(string run) => string.Concat(run.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '.' ? ch : '_'));
 
@@ -360,14 +388,16 @@ static class Recipe
         return Keep(teacher);
     }
 
-    /// <summary>Trains a fresh student (seeded) under <paramref name="objective"/> and keeps its row. With the
-    /// <paramref name="method"/> and setup that built the objective (when they describe it completely), the run is
-    /// looked up in the <see cref="StudentStore"/> first and kept there.</summary>
+    /// <summary>Trains a fresh student (seeded) under <paramref name="objective"/> and keeps its row. The
+    /// <paramref name="method"/> that built the objective is named in the run's record; when it and its setup describe
+    /// the run completely (<paramref name="cached"/>), the run is looked up in the <see cref="StudentStore"/> first and
+    /// kept there.</summary>
     public static TrainResult Student(ImageDataset transfer, RecipeConfig c, ExperimentResult result, string run, int seed,
-        Objective objective, DistillModel? teacher, string? architecture = null, (MethodChoice Choice, MethodSetup Setup)? method = null)
+        Objective objective, DistillModel? teacher, string? architecture = null, (MethodChoice Choice, MethodSetup Setup)? method = null, bool cached = true)
     {
         var student = Model(architecture ?? c.Student, transfer, seed, c.StudentDropout);
-        var r = StudentStore.TrainOrReuse(c, method, student, transfer, objective, Options(c, run, seed, c.StudentEpochs, c.StudentOptimizer), teacher);
+        var options = Options(c, run, seed, c.StudentEpochs, c.StudentOptimizer, method?.Choice);
+        var r = StudentStore.TrainOrReuse(c, cached ? method : null, student, transfer, objective, options, teacher);
         result.Keep(r);
         // Keep the first seed's model of each run for the notebooks' inspection; the others are freed at once.
         var first = seed == c.Seeds[0] && !result.Students.ContainsKey(run);

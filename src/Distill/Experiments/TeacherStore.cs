@@ -268,7 +268,7 @@ public static class TeacherStore
             var info = Checkpoint.LoadModel(checkpoint, teacher);
             var reused = new TrainResult { Name = options.Name, Seed = info.Seed, Parameters = teacher.ParameterCount, History = info.History,
                 Teacher = TeacherSource.None, WeightsSha256 = TensorDigest.Weights(teacher) };
-            options.Log?.WriteLine($"{options.Name}: reused from the teacher cache ({entry}): best {reused.BestAccuracy:F2}% after {info.Epoch} epochs");
+            options.Log?.WriteLine($"{options.Name}: reused from the teacher cache ({entry}): best {reused.BestAccuracy:F2}% after {NumberText.Count(info.Epoch, "epoch")}");
             return reused;
         },
         e => e is InvalidDataException or IOException or JsonException or UnauthorizedAccessException,

@@ -76,8 +76,8 @@ public sealed partial class MethodSettings
                     throw new ArgumentException($"{method.Name}: {key}={value} is not a number; {key} takes {(p.IsSwitch ? "0 or 1" : $"a number in {p.Range}")}.");
                 if (!p.Accepts(v)) throw new ArgumentException($"{method.Name}: {key}={value} is out of range; {key} must be {(p.Range[0] is '[' or '(' ? "in " : "")}{p.Range}.");
                 // The losses run in float32: a value it cannot hold (beyond its largest, below its smallest normal
-                // number) becomes infinity or zero there.
-                if (Math.Abs(v) > float.MaxValue || (v != 0 && Math.Abs(v) < 1.1754944e-38))
+                // number) becomes infinity or zero there; so does one below double's, which parses as 0.
+                if (Math.Abs(v) > float.MaxValue || (v != 0 && Math.Abs(v) < 1.1754944e-38) || NumberText.Underflows(value))
                     throw new ArgumentException($"{method.Name}: {key}={value} is beyond float32 (0, or 1.2e-38 to 3.4e38 in size), which the losses compute in; give a value in that range.");
             }
             // Numbers are kept in one spelling (0.80, 8e-1 → 0.8): run records, labels and cache keys compare them as text.
@@ -103,7 +103,8 @@ public sealed partial class MethodSettings
         var items = text.Split(',', StringSplitOptions.TrimEntries);
         if (text.Trim().Length == 0) return "";
         return items.Contains("") ? text
-            : string.Join(",", items.Select(i => double.TryParse(i, NumberStyles.Float, CultureInfo.InvariantCulture, out _) ? NumberText.Canonical(i) : i));
+            // An item too small for a double is kept as written, for Numbers to refuse (made "0", it passed as a weight of 0).
+            : string.Join(",", items.Select(i => double.TryParse(i, NumberStyles.Float, CultureInfo.InvariantCulture, out _) && !NumberText.Underflows(i) ? NumberText.Canonical(i) : i));
     }
 
     public double this[string name] => double.Parse(Text(name), CultureInfo.InvariantCulture);
@@ -130,8 +131,15 @@ public sealed partial class MethodSettings
         var text = Text(name);
         if (text.Trim().Length == 0) return [];
         var items = text.Split(',', StringSplitOptions.TrimEntries);
-        return items.Contains("") ? throw new ArgumentException($"{method.Name}: {name}={text} has an empty item; separate the items by single commas, e.g. {name}={string.Join(",", items.Where(i => i.Length > 0).Distinct())}.")
-            : items;
+        if (!items.Contains("")) return items;
+        if (items.Any(i => i.Length > 0))
+            throw new ArgumentException($"{method.Name}: {name}={text} has an empty item; separate the items by single commas, e.g. {name}={string.Join(",", items.Where(i => i.Length > 0).Distinct())}.");
+        // Nothing but commas: the items give no example (it read "e.g. layers=."), so the parameter's own default does.
+        var p = method.Parameters.First(p => p.Name == name);
+        var empty = p.Description.IndexOf("empty = ", StringComparison.Ordinal) is var at and >= 0 ? p.Description[(at + "empty = ".Length)..] : null;
+        throw new ArgumentException($"{method.Name}: {name}={text} has only empty items; " + (p.DefaultText.Length > 0 || empty is null
+            ? $"give items separated by single commas, e.g. {name}={p.DefaultText}."
+            : $"leave it empty ({name}=) for {empty}, or give items separated by single commas."));
     }
 
     internal static string[] Split(string text) => text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
@@ -144,7 +152,8 @@ public sealed partial class MethodSettings
         var parts = Items(name); // repeats are the caller's to refuse (distinct): equal weights are fine
         var result = new double[parts.Length];
         for (var i = 0; i < parts.Length; i++)
-            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out result[i]) || !(result[i] >= min && result[i] <= max))
+            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out result[i]) || !(result[i] >= min && result[i] <= max)
+                || NumberText.Underflows(parts[i])) // not 0, though it parses as 0
                 throw new ArgumentException($"{method.Name}: {name}={Text(name)}: '{parts[i]}' is not a number in " +
                                             $"[{MethodParameter.Format(min)}, {MethodParameter.Format(max)}]; give such numbers separated by commas.");
         if (distinct && result.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1) is { } twice)
@@ -188,9 +197,13 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     public void RequireBatch(string method, int least, string does)
     {
         var batch = EffectiveBatch;
-        if (batch < least)
-            throw new ArgumentException($"{method} {does}: batches of {batch} give it nothing to compare (its term would be 0 every step); " +
-                                        $"give --batch-size {least} or more, with at least {least} training images.");
+        if (batch >= least) return;
+        // The fix names what cut the batch: too few training images are fixed by --train-size, which `train --recipe`
+        // takes (it refuses --batch-size, whose fix it was given).
+        var images = TrainCount - ValidationCount;
+        throw new ArgumentException($"{method} {does}: batches of {batch} give it nothing to compare (its term would be 0 every step); " + (images < least
+            ? $"give --train-size {least + ValidationCount} or more: a batch holds at most the training images{(ValidationCount > 0 ? $" left after the --validation {ValidationCount} hold-out" : "")}."
+            : $"give --batch-size {least} or more."));
     }
     public int NumClasses => data.NumClasses;
     public ImageDataset Data => data;

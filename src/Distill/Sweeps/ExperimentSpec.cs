@@ -332,7 +332,9 @@ public sealed class ExperimentSpec
             try { return spelling(text); }
             catch (ArgumentException) { }
         }
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var x)) return x == 0 ? "0" : NumberText.Canonical(text);
+        // A number too small for a double (1e-400) is kept as written, not made "0": the method's parameters or the run's
+        // checks refuse it (as 0 it switched a term off).
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var x)) return NumberText.Underflows(text) ? text : x == 0 ? "0" : NumberText.Canonical(text);
         if (isSwitch && bool.TryParse(text, out var flag)) return flag ? "1" : "0";
         return text.ToLowerInvariant();
     }
@@ -438,8 +440,8 @@ public sealed record Experiment
         foreach (var (key, count) in new[] { ("epochs", (int?)epochs), ("teacher.epochs", teacherEpochs) })
             if (count is int n && schedule.EpochsNeeded > n)
                 throw new SpecException(file, SpecSchema.Line(scheduleNode ?? root),
-                    $"schedule {schedule}: it changes the learning rate at the start of epoch {schedule.EpochsNeeded}, which the {n} epochs of {key} never reach; " +
-                    $"give steps within {n} epochs, or use constant or cosine.");
+                    $"schedule {schedule}: it changes the learning rate at the start of epoch {schedule.EpochsNeeded}, which the {NumberText.Count(n, "epoch")} of {key} never {(n == 1 ? "reaches" : "reach")}; " +
+                    $"give steps within {NumberText.Count(n, "epoch")}, or use constant or cosine.");
 
         var loss = Section(root, "loss")!;
         var methods = new List<(MethodChoice, double)>();

@@ -472,7 +472,9 @@ sealed partial class RunFolder : IDisposable
                                                     (resume ? "they are not this command's to resume; choose another folder." : "pass --force to replace them, or choose another folder."));
             ClaimOut(outRoot, _ => false, force: true, resume: false, log);
         }
-        Directory.CreateDirectory(outRoot);
+        // As a plain run's Open checks its folder: an --out through a file or unwritable failed here with the runtime's
+        // DirectoryNotFoundException ("Could not find a part of the path ...").
+        if (FilePaths.CreateOutFolder(outRoot) is { } problem) throw new ArgumentException(problem + ".");
         AtomicFile.WriteAllText(path, recipe + "\n");
     }
 
@@ -493,8 +495,10 @@ sealed partial class RunFolder : IDisposable
         File.Exists(Path.Combine(dir, SettingsFile)) || File.Exists(Path.Combine(dir, Checkpoint.FileName)) || File.Exists(Path.Combine(dir, MetricsFile));
 
     /// <summary>Keys added to the record later: derived from settings the record already compares (student, data; a
-    /// recipe's budget, from its epochs and sizes), so a run recorded before them still resumes.</summary>
-    static readonly HashSet<string> RecordedSince = ["model", "dataset", "input", "classes", "budget"];
+    /// recipe's budget, from its epochs and sizes), so a run recorded before them still resumes. A recipe run's method
+    /// is recorded since its objective alone ("0.1·ce + 0.9·kd") did not tell kd from kd+ls: a recipe run recorded
+    /// before resumes as it did (`train` has recorded its method all along).</summary>
+    static readonly HashSet<string> RecordedSince = ["model", "dataset", "input", "classes", "budget", "method"];
 
     /// <summary>Every setting of a run that affects its results, plus when it started and with what: the commit, whether
     /// the build was dirty, the TorchSharp, libtorch and .NET versions (not compared on resume; see <see cref="Resumed"/>).</summary>

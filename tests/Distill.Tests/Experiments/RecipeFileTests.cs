@@ -165,6 +165,11 @@ public class RecipeFileTests
     [InlineData("  seeds: [0, 1, 2]", "  seeds: [0, 1, 2]\n  methods: [kd, KD]", "full.methods has kd twice")]
     [InlineData("    dkd: {beta: \"8\", warmup: \"0.08333333333333333\"}", "    dkd: {beta: \"8\"}\n    DKD: {beta: \"4\"}", "full.set has dkd twice")]
     [InlineData("full:", "extra: 1\nfull:", "'extra' is not a budget")]
+    // A negative padding trained without a crop; one as large as the image let crops miss it entirely.
+    [InlineData("  augment: {crop_padding: 4, horizontal_flip: true}", "  augment: {crop_padding: -4, horizontal_flip: true}", "full.augment.crop_padding = -4: give a padding of 0 (no crop) or more pixels.")]
+    [InlineData("  augment: {crop_padding: 4, horizontal_flip: true}", "  augment: {crop_padding: 32, horizontal_flip: true}", "full.augment.crop_padding = 32: CIFAR-100's images are 32×32, and a padding of 32 or more lets a crop miss the image entirely; give 0 to 31")]
+    // A setting of a method that does not run was ignored.
+    [InlineData("  seeds: [0, 1, 2]", "  seeds: [0, 1, 2]\n  methods: [kd]", "full.set.dkd: dkd is not in methods (kd), so its settings would be ignored; add it to methods, or remove set.dkd.")]
     public void Spec_check_refuses_a_recipe_value_a_run_would_refuse(string line, string edited, string message) =>
         RefusedByCheckAndLoad("05-comparison", new ComparisonConfig(), line, edited, message);
 

@@ -145,4 +145,41 @@ public class RecipeTests
         AllBeat(r, Untrained("mlp-64"));
         Assert.Equal(2 * r["ban gen1"].Parameters, r["bane 1-2"].Parameters);
     }
+    /// <summary>A recipe run's record named no method: kd and kd+ls (logit standardization) both read "0.1·ce + 0.9·kd",
+    /// kd-multi "teacher: none" though it averaged two teachers, and a resume with another method parameter went on.</summary>
+    [Fact]
+    public void Each_recipe_runs_record_names_its_method_and_a_resume_with_another_parameter_is_refused()
+    {
+        using var dir = new TempDir();
+        var beyond = Tiny(BeyondKdConfig.For(Budget.Smoke)) with
+        {
+            Student = "mlp-16", TransferSize = 300, TestSize = 200, StudentEpochs = 1, Runs = ["kd", "kd+ls", "kd-multi"], ExtraTeachers = ["mlp-32"],
+            OutDir = Path.Combine(dir.Path, "beyond"),
+        };
+        BeyondKd.Run(TinyData.FashionMnist, beyond);
+        Dictionary<string, string> Record(string run) => System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(
+            File.ReadAllText(Path.Combine(dir.Path, run, "seed0", RunFolder.SettingsFile)))!;
+        var (kd, ls, multi) = (Record("beyond/kd"), Record("beyond/kd_ls"), Record("beyond/kd-multi"));
+        Assert.Equal(kd["objective"], ls["objective"]);
+        Assert.StartsWith("kd ", kd["method"], StringComparison.Ordinal);
+        Assert.Contains("standardize=0", kd["method"], StringComparison.Ordinal);
+        Assert.Contains("standardize=1", ls["method"], StringComparison.Ordinal);
+        Assert.Matches("^kd-multi .*teachers=(mlp-32,cnn-8|cnn-8,mlp-32)", multi["method"]);
+
+        // A method parameter changed since the run started: refused on resume, as `train --method` runs are.
+        var comparison = Tiny(ComparisonConfig.For(Budget.Smoke)) with
+        {
+            Student = "mlp-16", TransferSize = 300, TestSize = 200, StudentEpochs = 1, Methods = ["kd"], OutDir = Path.Combine(dir.Path, "comparison"),
+        };
+        Comparison.Run(TinyData.FashionMnist, comparison);
+        var hotter = comparison with { Resume = true, Set = new Dictionary<string, IReadOnlyDictionary<string, string>> { ["kd"] = new Dictionary<string, string> { ["temperature"] = "8" } } };
+        var refused = Assert.Throws<InvalidOperationException>(() => Comparison.Run(TinyData.FashionMnist, hotter)).Message;
+        Assert.Contains("(method: kd alpha=0.9 standardize=0 temperature=4 temperature_end=0 → kd alpha=0.9 standardize=0 temperature=8 temperature_end=0)", refused, StringComparison.Ordinal);
+
+        // A record written before methods were recorded still resumes: the key it lacks is not a difference.
+        var now = Record("comparison/kd");
+        var old = new Dictionary<string, string>(now);
+        old.Remove("method");
+        Assert.Empty(RunFolder.Differences(old, now));
+    }
 }

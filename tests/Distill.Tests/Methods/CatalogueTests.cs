@@ -95,8 +95,12 @@ public sealed class CatalogueTests
     [InlineData("kd", "temperature_end=1e300", "kd: temperature_end=1e300 is out of range; temperature_end must be in [0, 1000].")]
     [InlineData("kd", "temperature_end=0.001", "kd: temperature_end=0.001 is below the lowest temperature, 0.01; give 0 (constant T) or a temperature in [0.01, 1000].")]
     [InlineData("dist", "beta=1e300", "dist: beta=1e300 is beyond float32 (0, or 1.2e-38 to 3.4e38 in size), which the losses compute in; give a value in that range.")]
+    // Below double's smallest, it parsed as 0 and switched DKD's term off (1e-320 was refused).
+    [InlineData("dkd", "beta=1e-400", "dkd: beta=1e-400 is beyond float32 (0, or 1.2e-38 to 3.4e38 in size), which the losses compute in; give a value in that range.")]
+    [InlineData("kd-multi", "teachers=cnn;mlp-32|weights=1;1e-400", "kd-multi: weights=1,1e-400: '1e-400' is not a number in [0, 3.403e38]; give such numbers separated by commas.")]
     [InlineData("mlkd", "temperatures=1e-30", "mlkd: temperatures=1E-30: '1E-30' is not a number in [0.01, 1000]; give such numbers separated by commas.")]
     [InlineData("mlkd", "temperatures=2;2", "mlkd: temperatures=2,2: 2 is given 2 times; give each once.")]
+    [InlineData("mlkd", "temperatures=;", "mlkd: temperatures=, has only empty items; give items separated by single commas, e.g. temperatures=2,3,4,5,6.")]
     [InlineData("mlkd", "temperatures=2;;3", "mlkd: temperatures=2,,3 has an empty item; separate the items by single commas, e.g. temperatures=2,3.")]
     [InlineData("ctkd", "lambda_min=1|lambda_max=0", "ctkd: lambda_min=1 is above lambda_max=0; the curriculum raises λ from lambda_min to lambda_max (easy to hard).")]
     // The learned temperature's range within the catalogue's, and holding the initial one.
@@ -318,7 +322,7 @@ public sealed class CatalogueTests
     /// <summary>Relational methods compare the samples of a batch: at batch 1 (rkd's angles at 2) their term was 0 every
     /// step, and `--method pkt --batch-size 1` trained scratch's weights under pkt's name.</summary>
     [Theory]
-    [InlineData("pkt", 1, "pkt compares each sample's similarities to the others in its batch: batches of 1 give it nothing to compare (its term would be 0 every step); give --batch-size 2 or more, with at least 2 training images.")]
+    [InlineData("pkt", 1, "pkt compares each sample's similarities to the others in its batch: batches of 1 give it nothing to compare (its term would be 0 every step); give --batch-size 2 or more.")]
     [InlineData("sp", 1, "sp matches the similarities between the samples of a batch: batches of 1 give it nothing to compare")]
     [InlineData("rkd", 2, "rkd matches the angles between three samples of a batch: batches of 2 give it nothing to compare (its term would be 0 every step); give --batch-size 3 or more")]
     [InlineData("rkd:angle=0", 1, "rkd matches the distances between the samples of a batch: batches of 1")]
@@ -327,6 +331,16 @@ public sealed class CatalogueTests
         var e = Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse(method).Build(new MethodSetup("cnn-8", "cnn", Data.Value, batch)));
         Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
         Assert.NotNull(MethodCatalogue.Parse(method).Build(new MethodSetup("cnn-8", "cnn", Data.Value, 3)));
+    }
+
+    /// <summary>A batch cut short by the training images was fixed by "--batch-size 2 or more", which does not help and
+    /// which `train --recipe` refuses: the fix is more training images.</summary>
+    [Fact]
+    public void A_batch_cut_by_the_training_images_names_train_size()
+    {
+        using var one = Data.Value.Subset(1, 10);
+        var e = Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("pkt").Build(new MethodSetup("cnn-8", "cnn", one, 128)));
+        Assert.EndsWith("batches of 1 give it nothing to compare (its term would be 0 every step); give --train-size 2 or more: a batch holds at most the training images.", e.Message, StringComparison.Ordinal);
     }
 
     static MethodSetup Setup(string student) => new(student, "cnn", Data.Value, 64);

@@ -163,6 +163,7 @@ public class ExperimentSpecTests
     [InlineData("  seed: [0, 1, 2]", "  seed: 3", 17, "grid.seed must be a list")]
     [InlineData("  seed: [0, 1, 2]", "  seed: [0, x]", 17, "seed must be a whole number, not 'x'.")]
     [InlineData("[1, 2, 4, 8]", "[1, 2, -4]", 16, "loss.kd: temperature=-4 is out of range; temperature must be in [0.01, 1000].")]
+    [InlineData("    temperature: 4", "    temperature: 4\n    alpha: 1e-400", 15, "loss.kd: alpha=1e-400 is beyond float32")]
     [InlineData("    temperature: 4", "    temprature: 4", 14, "loss.kd: unknown parameter 'temprature'; its parameters are temperature (default 4), alpha")]
     [InlineData("  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "  kdd:\n    temperature: 4\ngrid:", 13, "loss.kdd: unknown method 'kdd'; the catalogue has")]
     [InlineData("  model: cnn", "  model: [cnn]", 6, "teacher.model must be text, not a list.")]

@@ -42,4 +42,18 @@ public class RecipeFolderTests
         Trainer.ClaimForRecipe(dir, "fitnets", force: false, resume: false, log: null);
         Assert.Equal("fitnets\n", File.ReadAllText(Path.Combine(dir, "recipe.txt")));
     }
+
+    /// <summary>An --out through a file failed with the runtime's "Could not find a part of the path" in recipe mode;
+    /// plain `train` names the file.</summary>
+    [Fact]
+    public void An_out_folder_through_a_file_is_refused_as_plain_train_refuses_it()
+    {
+        var dir = Directory.CreateTempSubdirectory("recipe-folder").FullName;
+        var file = Path.Combine(dir, "notes");
+        File.WriteAllText(file, "");
+        var outDir = Path.Combine(file, "sub");
+        var e = Assert.Throws<ArgumentException>(() => Trainer.ClaimForRecipe(outDir, "born-again", force: false, resume: false, log: null));
+        Assert.Equal($"--out {outDir}: {file} is a file, not a folder; give a folder path that does not go through a file.", e.Message);
+        Directory.Delete(dir, recursive: true);
+    }
 }

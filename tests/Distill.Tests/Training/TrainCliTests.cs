@@ -37,10 +37,13 @@ public class TrainCliTests
     [InlineData("--force", "error: --force clears the --out folder, and there is none; add --out DIR, or remove --force.")]
     [InlineData("--recipe soft-targets --force", "error: --force clears the --out folder, and there is none; add --out DIR, or remove --force.")]
     [InlineData("--schedule step:10 --epochs 2", "error: --schedule step:10: it changes the learning rate at the start of epoch 11, which the 2 epochs of --epochs never reach;")]
+    [InlineData("--schedule step:1 --epochs 1", "error: --schedule step:1: it changes the learning rate at the start of epoch 2, which the 1 epoch of --epochs never reaches; give steps within 1 epoch, or use constant or cosine.")]
     [InlineData("--schedule multistep:1,5 --epochs 3", "error: --schedule multistep:1,5: it changes the learning rate at the start of epoch 6, which the 3 epochs of --epochs never reach;")]
     [InlineData("--teacher mlp-32 --epochs 20 --schedule step:6", "error: --schedule step:6: it changes the learning rate at the start of epoch 7, which the 6 epochs of --teacher-epochs never reach;")]
     [InlineData("--teacher mlp-32 --method at --set layers=stage1,,stage2", "error: at: layers=stage1,,stage2 has an empty item; separate the items by single commas, e.g. layers=stage1,stage2.")]
     [InlineData("--teacher mlp-32 --method sp --set layers=stage1,", "error: sp: layers=stage1, has an empty item;")]
+    // Only commas: the example read "e.g. layers=.".
+    [InlineData("--teacher mlp-32 --method sp --set layers=,", "error: sp: layers=, has only empty items; leave it empty (layers=) for the last stage both models have, or give items separated by single commas.")]
     [InlineData("--teacher mlp-32 --method nst --set layers=stage1,stage1", "error: nst: layers=stage1,stage1: stage1 is given 2 times; give each once.")]
     public void An_option_the_run_would_ignore_is_refused_by_name(string options, string start)
     {
@@ -84,7 +87,7 @@ public class TrainCliTests
     [InlineData("--teacher mlp-32 --method nst", "error: mlp-32 and mlp-32 share no 'stage' feature for a feature method; mlp-32 has hidden1, mlp-32 has hidden1. mlp-32 is fully connected, with no spatial feature maps;")]
     [InlineData("--teacher mlp-32 --method kd-multi --set teachers=mlp-32,cnn --set weights=0,0", "error: kd-multi: weights=0,0: the weights are all zero, so there is no target to match;")]
     [InlineData("--teacher mlp-32 --teacher-train-size 100 --validation 200", "error: --validation 200: the teacher holds out as many of its 100 --teacher-train-size images, which leaves it none to train on; hold out fewer than 100, or give a larger --teacher-train-size.")]
-    [InlineData("--teacher mlp-32 --method pkt --train-size 3 --validation 2", "error: pkt compares each sample's similarities to the others in its batch: batches of 1 give it nothing to compare")]
+    [InlineData("--teacher mlp-32 --method pkt --train-size 3 --validation 2", "error: pkt compares each sample's similarities to the others in its batch: batches of 1 give it nothing to compare (its term would be 0 every step); give --train-size 4 or more: a batch holds at most the training images left after the --validation 2 hold-out.")]
     [InlineData("--test-size 20000", "error: --test-size 20000: fashion-mnist has 10,000 test images; give at most 10000, or leave --test-size out to use them all.")]
     [InlineData("--method kd-multi --set teachers=mlp-32,MLP-32", "error: kd-multi: teachers=mlp-32,MLP-32: mlp-32 is given 2 times; every teacher trains with the run's seed, so a repeat is the same model counted twice")]
     [InlineData("--recipe soft-targets --budget smoke --seeds a", "error: --seeds \"a\" is not a comma-separated list of integers (e.g. \"0,1,2\"); leave it empty for the budget's seeds.")]
@@ -119,7 +122,11 @@ public class TrainCliTests
     /// --out is claimed or data loads: --epochs 100 left the full budget's multistep:150,180,210 unreached (a constant
     /// rate, no error), and --seeds -1 was taken where a recipe file's seeds: [-1] is refused.</summary>
     [Theory]
-    [InlineData("--recipe comparison --budget full --epochs 100", "error: --epochs 100: schedule multistep:150,180,210:0.1: it changes the learning rate at the start of epoch 211, which the 100 epochs of student_epochs never reach;")]
+    // --schedule is refused with --recipe: the fix is the epochs'.
+    [InlineData("--recipe comparison --budget full --epochs 100", "error: --epochs 100: the recipe's schedule multistep:150,180,210:0.1 changes the learning rate at the start of epoch 211, which a run of 100 epochs never reaches; give --epochs 211 or more.")]
+    [InlineData("--recipe comparison --budget full --teacher-epochs 1", "error: --teacher-epochs 1: the recipe's schedule multistep:150,180,210:0.1 changes the learning rate at the start of epoch 211, which a run of 1 epoch never reaches; give --teacher-epochs 211 or more.")]
+    // Born-again trains no teacher: its generation 0's epochs are --epochs, not teacher_epochs (which --teacher-epochs cannot set for it).
+    [InlineData("--recipe born-again --budget full --epochs 100", "error: --epochs 100: the recipe's schedule multistep:60,120,160:0.2 changes the learning rate at the start of epoch 161, which a run of 100 epochs never reaches; give --epochs 161 or more.")]
     [InlineData("--recipe soft-targets --seeds -1", "error: --seeds -1: seeds[0] = -1 is negative: seeds are 0 or more.")]
     // Sized against --dataset's 60,000 training images, not the full budget's CIFAR-100 (50,000): the model is the problem.
     [InlineData("--recipe comparison --budget full --dataset fashion-mnist --train-size 55000 --model mlp-3000000", "error: --model mlp-3000000: student: Model 'mlp-3000000' has 2,385,000,010 parameters for 1-channel input")]
