@@ -128,18 +128,25 @@ public sealed class ExperimentSpec
 
     /// <summary>A value the grid replaces in every run is still part of the spec (its hash, what a reader takes for the
     /// setting): `temperature: abc` or an unknown model there said ok. The spec as written is checked, and a refusal at
-    /// the line of such a value is the spec's; one elsewhere is left to the runs, as the grid may be what makes them
-    /// valid (epochs swept past a schedule's last step).</summary>
+    /// the line of such a value is the spec's when the value fails with the other grid keys at their values too; one
+    /// elsewhere, or one that another grid key's values resolve (a schedule's step past the written epochs, with epochs
+    /// swept past it), is left to the runs.</summary>
     static void CheckedAsWritten(string file, YamlMappingNode root, IReadOnlyList<GridAxis> axes, string? fallbackName)
     {
-        var replaced = axes.Select(a => Find(a.Parent, a.Leaf)).OfType<YamlScalarNode>().Select(SpecSchema.Line).ToHashSet();
-        if (replaced.Count == 0) return;
-        try { Experiment.From(file, root, fallbackName ?? Path.GetFileNameWithoutExtension(file)); }
-        catch (SpecException e) when (replaced.Contains(e.Line))
+        var written = axes.Select(a => (Axis: a, Node: Find(a.Parent, a.Leaf) as YamlScalarNode)).Where(w => w.Node is not null).ToList();
+        if (written.Count == 0) return;
+        var name = fallbackName ?? Path.GetFileNameWithoutExtension(file);
+        SpecException? Refusal(List<(GridAxis, YamlNode)> chosen)
         {
-            throw new SpecException(file, e.Line, $"{e.Problem.TrimEnd('.')} (the grid replaces this value in every run, but it is part of the spec: give a valid one).");
+            try { With(root, chosen, () => Experiment.From(file, root, name)); return null; }
+            catch (SpecException e) { return e; }
         }
-        catch (SpecException) { }
+        if (Refusal([]) is not { } first || written.FirstOrDefault(w => SpecSchema.Line(w.Node!) == first.Line).Axis is not { } culprit) return;
+        // The other keys at each run's values (a bounded number of them: a grid may have 100,000 runs).
+        var others = axes.Where(a => a != culprit).ToList();
+        foreach (var combination in Product([.. others.Select(a => a.Values.Count)]).Take(64))
+            if (Refusal([.. others.Select((a, i) => (a, a.Values[combination[i]]))]) is not { } e || e.Line != first.Line) return;
+        throw new SpecException(file, first.Line, $"{first.Problem.TrimEnd('.')} (the grid replaces this value in every run, but it is part of the spec: give a valid one).");
     }
 
     /// <summary>A grid key resolved against the schema: the mapping that holds it and its values; the key's line and the

@@ -255,6 +255,19 @@ public class ExperimentSpecTests
         Assert.DoesNotContain('\n', e.Message);
     }
 
+    /// <summary>A written value the grid replaces is checked as written, but one that the grid's other keys make valid
+    /// in every run is not refused: a schedule step past the written epochs with epochs swept past it, a subset larger
+    /// than the written dataset's split with the dataset swept.</summary>
+    [Theory]
+    [InlineData("  epochs: 1\nstudent:\n  model: mlp-32\nepochs: 2", "  epochs: 5\nstudent:\n  model: mlp-32\nepochs: 1\nschedule: multistep:3", "  seed: [0, 1, 2]", "  epochs: [4, 5]\n  schedule: [multistep:3, cosine]", 16)]
+    [InlineData("  name: fashion-mnist\n  train_size: 300", "  name: cifar10\n  train_size: 55000", "  seed: [0, 1, 2]", "  dataset.name: [mnist, fashion-mnist]\n  dataset.train_size: [300, 600]", 16)]
+    public void A_written_value_the_other_grid_keys_make_valid_is_not_refused(string from, string to, string from2, string to2, int runs)
+    {
+        var text = Spec.Replace(from, to, StringComparison.Ordinal).Replace(from2, to2, StringComparison.Ordinal);
+        Assert.NotEqual(Spec, text);
+        Assert.Equal(runs, Parse(text).Runs.Count);
+    }
+
     /// <summary>YAML nested 50,000 deep overflowed the stack inside the loader (the process died, exit 134): it is one
     /// error with the line where the nesting passes the limit, in flow and block style alike.</summary>
     [Theory]
