@@ -123,6 +123,12 @@ public abstract record RecipeConfig : ICheckedSettings
             if (!(o.LearningRate > 0 && double.IsFinite(o.LearningRate))) yield return ($"{key}.learning_rate", $"{key}.learning_rate = {NumberText.Short(o.LearningRate)}: give a finite number above 0.");
             if (!(o.Momentum is >= 0 and <= 1)) yield return ($"{key}.momentum", $"{key}.momentum = {NumberText.Short(o.Momentum)}: give a number in [0, 1].");
             if (!(o.WeightDecay >= 0 && double.IsFinite(o.WeightDecay))) yield return ($"{key}.weight_decay", $"{key}.weight_decay = {NumberText.Short(o.WeightDecay)}: give a finite number, 0 or more.");
+            // What the optimizers refuse when they are built, which for the student is after the teacher trained.
+            if (o.Kind == OptimizerKind.Sgd && o.Nesterov && o.Momentum == 0)
+                yield return ($"{key}.momentum", $"{key}.momentum = 0 with Nesterov momentum on (the default), which needs a momentum above 0: add nesterov: false, or give a momentum.");
+            if (o.Kind == OptimizerKind.Adam)
+                foreach (var (beta, value) in new[] { ("beta1", o.Beta1), ("beta2", o.Beta2) })
+                    if (!(value is >= 0 and < 1)) yield return ($"{key}.{beta}", $"{key}.{beta} = {NumberText.Short(value)}: give a number in [0, 1).");
         }
         foreach (var (key, dropout) in new[] { ("teacher_model.dropout", TeacherModel.Dropout), ("teacher_model.input_dropout", TeacherModel.InputDropout), ("student_dropout", StudentDropout) })
             if (dropout is { } p && !(p is >= 0 and < 1))

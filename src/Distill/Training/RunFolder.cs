@@ -159,6 +159,10 @@ sealed partial class RunFolder : IDisposable
         IEnumerable<Dictionary<string, string>> candidates = [new(settings)];
         foreach (var (key, values) in alternatives.Where(a => settings.ContainsKey(a.Key)))
             candidates = candidates.SelectMany(c => values.OfType<string>().Prepend(c[key]).Distinct().Select(v => new Dictionary<string, string>(c) { [key] = v }));
+        // A checkpoint stamped before a key was recorded lacks it (a recipe run's method): each such key present is
+        // tried left out too.
+        foreach (var key in RecordedSince.Where(settings.ContainsKey))
+            candidates = candidates.SelectMany(c => new[] { c, new Dictionary<string, string>(c.Where(kv => kv.Key != key)) });
         return candidates.FirstOrDefault(c => Digest(c) == stamp && Differences(c, settings).Count == 0);
     }
 

@@ -65,6 +65,8 @@ public class RecipeTests
         Assert.StartsWith("student_optimizer.learning_rate = Infinity: give a finite number above 0", Refused(() => SoftTargets.Run(data, soft with { StudentOptimizer = OptimizerSpec.Sgd(double.PositiveInfinity) })));
         Assert.StartsWith("student_optimizer.momentum = NaN", Refused(() => SoftTargets.Run(data, soft with { StudentOptimizer = OptimizerSpec.Sgd(0.05, momentum: double.NaN) })));
         Assert.StartsWith("teacher_optimizer.weight_decay = NaN", Refused(() => SoftTargets.Run(data, soft with { TeacherOptimizer = OptimizerSpec.Sgd(0.05, weightDecay: double.NaN) })));
+        Assert.StartsWith("student_optimizer.momentum = 0 with Nesterov momentum on", Refused(() => SoftTargets.Run(data, soft with { StudentOptimizer = soft.StudentOptimizer with { Kind = OptimizerKind.Sgd, Momentum = 0, Nesterov = true } })));
+        Assert.StartsWith("student_optimizer.beta1 = 5: give a number in [0, 1)", Refused(() => SoftTargets.Run(data, soft with { StudentOptimizer = OptimizerSpec.Adam(beta1: 5) })));
         Assert.StartsWith("teacher_model.dropout = NaN", Refused(() => SoftTargets.Run(data, soft with { TeacherModel = soft.TeacherModel with { Dropout = double.NaN } })));
         Assert.StartsWith("student_dropout = 1: a dropout probability is in [0, 1)", Refused(() => SoftTargets.Run(data, soft with { StudentDropout = 1 })));
         Assert.StartsWith("teacher_model.input_dropout = -1", Refused(() => SoftTargets.Run(data, soft with { TeacherModel = soft.TeacherModel with { InputDropout = -1 } })));

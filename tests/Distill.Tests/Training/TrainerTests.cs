@@ -430,6 +430,11 @@ public class TrainerTests
         Assert.Equal(plain2, RunFolder.Respelled(method2, RunFolder.Digest(plain2)));
         Assert.Equal(method2, RunFolder.Respelled(plain2, RunFolder.Digest(method2)));
         Assert.Null(RunFolder.Respelled(plain2, RunFolder.Digest(Record("cnn-8 (kd)", "default", temperature: "3"))));
+        // A recipe run stamped before its record held a method (or a budget) is rebuilt without the key.
+        var recipe = new Dictionary<string, string> { ["name"] = "kd", ["seed"] = "0", ["budget"] = "smoke", ["method"] = kd.Record };
+        var before = new Dictionary<string, string>(recipe.Where(kv => kv.Key != "method"));
+        Assert.Equal(before, RunFolder.Respelled(recipe, RunFolder.Digest(before)));
+        Assert.Null(RunFolder.Respelled(recipe, RunFolder.Digest(new Dictionary<string, string>(before) { ["seed"] = "1" })));
     }
 
     /// <summary>Only a readable run record above --out makes it a run's folder: a project with another tool's
