@@ -50,7 +50,13 @@ static partial class KubernetesCommand
                     throw new ArgumentException($"--out {path}: this is a folder; give the manifest's file name, e.g. {Path.Combine(path, "job.yaml")}.");
                 if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } parent && !Directory.Exists(parent))
                     throw new ArgumentException($"--out {path}: there is no folder {parent}; create it first, or give a file in a folder that exists.");
-                try { File.WriteAllText(path, yaml); }
+                // Only a manifest this command wrote is replaced: `--out` pointed at a sweep's plan.json or an ONNX export
+                // destroyed it (as `deploy export` refuses a file it did not write).
+                if (File.Exists(path) && !IsManifest(path))
+                    throw new ArgumentException($"--out {path} exists and is not a manifest that `sweep k8s` wrote; writing would replace it. " +
+                                                "Give another --out, or move it away first.");
+                // Atomic: a failed write (disk full) leaves the old manifest whole, not half of the new one.
+                try { Distill.Training.AtomicFile.WriteAllText(path, yaml); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                     throw new ArgumentException($"--out {path}: cannot write it ({e.Message}); give a file you can write to.", e);
@@ -61,6 +67,28 @@ static partial class KubernetesCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>The most a manifest this command writes can take, with room to spare: the ConfigMap's JSON is at most
+    /// <see cref="MaxAnnotationBytes"/>, its YAML about as much, and the Job a few KiB. A larger file is not one, and is
+    /// not read whole to find that out.</summary>
+    const long MaxManifestBytes = 4 * MaxAnnotationBytes;
+
+    /// <summary>Whether <paramref name="path"/> holds what <see cref="Build"/> gives, as written: a ConfigMap and then a
+    /// Job, both with the labels this command sets (app.kubernetes.io/name: distill and distill/sweep). Recognised by
+    /// content, not by name, so a user's own job.yaml or any other file is never taken for one.</summary>
+    internal static bool IsManifest(string path)
+    {
+        try
+        {
+            if (new FileInfo(path).Length > MaxManifestBytes) return false;
+            var objects = KubernetesYaml.LoadAllFromString(File.ReadAllText(path));
+            static bool Ours(V1ObjectMeta? m) => m?.Labels is { } l && l.TryGetValue("app.kubernetes.io/name", out var app) && app == "distill"
+                                                 && l.ContainsKey("distill/sweep");
+            return objects.Count == 2 && objects[0] is V1ConfigMap map && objects[1] is V1Job job && Ours(map.Metadata) && Ours(job.Metadata);
+        }
+        // Not YAML, not Kubernetes objects, or not readable: not a manifest this command wrote.
+        catch (Exception) { return false; }
     }
 
     /// <summary>The values Kubernetes would refuse only at `kubectl apply` (or the client library with a raw conversion

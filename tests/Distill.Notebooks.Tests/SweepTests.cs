@@ -512,6 +512,49 @@ public class SweepTests
         Assert.Equal(File.ReadAllText(Tiny), File.ReadAllText(script));
     }
 
+    /// <summary>`sweep k8s --out` overwrote any file (a sweep's plan.json, an ONNX export) and `sweep slurm` a user's own
+    /// DIR/sweep.sbatch: each replaces only what it wrote itself (recognised by content), else refuses naming the file
+    /// and keeps it.</summary>
+    [Fact]
+    public void Sweep_k8s_and_slurm_replace_only_a_file_they_wrote()
+    {
+        var root = TestSupport.TempDir("sweep-out-foreign");
+        var job = Path.Combine(root, "job.yaml");
+        Assert.Equal(0, Distill("sweep", "k8s", Tiny, "--image", "x", "--out", job).Exit);
+        var again = Distill("sweep", "k8s", Tiny, "--image", "registry.example/distill:2", "--out", job); // its own manifest: replaced
+        Assert.True(again.Exit == 0, again.Err);
+        Assert.Contains("image: registry.example/distill:2", File.ReadAllText(job), StringComparison.Ordinal);
+        var foreign = Path.Combine(root, "victim.onnx");
+        var other = Path.Combine(root, "other.yaml");
+        File.WriteAllBytes(foreign, [0x08, 0x07, 0x12, 0x00, 0xff]);
+        File.WriteAllText(other, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mine\n"); // Kubernetes, but not distill's
+        foreach (var path in new[] { foreign, other })
+        {
+            var before = File.ReadAllBytes(path);
+            var r = Distill("sweep", "k8s", Tiny, "--image", "x", "--out", path);
+            Assert.Equal((1, $"error: --out {path} exists and is not a manifest that `sweep k8s` wrote; writing would replace it. Give another --out, or move it away first."),
+                (r.Exit, r.Err.Trim()));
+            Assert.Equal(before, File.ReadAllBytes(path));
+        }
+
+        var dir = Path.Combine(root, "slurm-sweep");
+        Directory.CreateDirectory(dir);
+        var script = Path.Combine(dir, "sweep.sbatch");
+        File.WriteAllText(script, "#!/bin/bash\nsrun my-own-job\n");
+        var refused = Distill("sweep", "slurm", Tiny, "--out", dir);
+        Assert.Equal((1, $"error: --out {dir}: {script} exists and is not a script that `sweep slurm` wrote; writing would replace it. Give another --out, or move it away first."),
+            (refused.Exit, refused.Err.Trim()));
+        Assert.Equal("#!/bin/bash\nsrun my-own-job\n", File.ReadAllText(script));
+        Assert.Equal([script], Directory.GetFileSystemEntries(dir)); // refused before the folder was claimed
+        File.Delete(script);
+        Assert.Equal(0, Distill("sweep", "slurm", Tiny, "--out", dir).Exit);
+        var written = File.ReadAllText(script);
+        var rewritten = Distill("sweep", "slurm", Tiny, "--out", dir, "--concurrent", "2"); // its own script: replaced
+        Assert.True(rewritten.Exit == 0, rewritten.Err);
+        Assert.NotEqual(written, File.ReadAllText(script));
+        Assert.Contains("%2", File.ReadAllText(script), StringComparison.Ordinal);
+    }
+
     /// <summary>Probed: a nameless spec's runs were named after the file ("long[0]") by a plain `sweep run` and after the
     /// folder's copy ("spec[0]") by --jobs workers, Slurm tasks and pods, and each refused to resume the other's runs; a
     /// grid value rewritten as 1.0 kept the spec's hash but set the finished "1" runs aside and failed them; a bad
