@@ -356,6 +356,25 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Equal([path], Directory.GetFileSystemEntries(reports));
     }
 
+    /// <summary>A file where a notebook's report folder goes (OUT/NAME) failed that notebook with an IOException
+    /// (exit 1, no summary): it is refused before anything runs, naming the file, and the file is kept.</summary>
+    [Fact]
+    public async Task A_file_where_a_notebooks_report_folder_goes_is_refused_before_anything_runs()
+    {
+        var dir = TestSupport.TempDir("reproduce-report-file");
+        var notebooks = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "00-data.ipynb", ("1 + 1", null));
+        var reports = Path.Combine(dir, "oex");
+        Directory.CreateDirectory(reports);
+        var path = Path.Combine(reports, "00-data");
+        File.WriteAllText(path, "mine\n");
+        var e = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options(notebooks, reports)).RunAsync());
+        Assert.Equal($"--out {reports}: {path} is a file, and reproduce writes the notebook 00-data's report into a folder of that name; move it away, or give another --out", e.Message);
+        Assert.Equal("mine\n", File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFileSystemEntries(reports));
+    }
+
     [Fact]
     public async Task A_malformed_result_row_makes_the_notebook_an_error_naming_file_and_line()
     {
