@@ -133,6 +133,17 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Contains($"\n- commit: not a git checkout; the library ran was built from {library} with uncommitted changes\n",
             Distill.Notebooks.Reports.ReproductionReport.Markdown(outside).ReplaceLineEndings("\n"));
 
+        // A notebook's name is a file's: one with HTML was live in results.md, one with a line break ended its list item.
+        var odd = run.Result with { Notebooks = [.. run.Result.Notebooks.Select((n, i) => i switch
+        {
+            0 => n with { Name = "<img src=x onerror=alert(1)>" },
+            1 => n with { Name = "a\nb | `c` *d* _e_ [f] & \\g" },
+            _ => n,
+        })] };
+        var oddMd = Distill.Notebooks.Reports.ReproductionReport.Markdown(odd).ReplaceLineEndings("\n");
+        Assert.Contains("\n  - \\<img src=x onerror=alert(1)\\>: ", oddMd, StringComparison.Ordinal);
+        Assert.Contains("\n  - aU+000Ab \\| \\`c\\` \\*d\\* \\_e\\_ \\[f\\] \\& \\\\g: ", oddMd, StringComparison.Ordinal);
+
         // A diverged run's NaN: results.json (written first) threw on it, and the index and results.md were lost too.
         var diverged = run.Result with { Notebooks = [.. run.Result.Notebooks.Select(n => n with { Rows = [.. n.Rows.Select(r => r with { Ours = double.NaN })] })] };
         Assert.Equal("NaN", Distill.Notebooks.Reports.ReproductionReport.Json(diverged)["results"]![0]!["Ours"]!.GetValue<string>());
