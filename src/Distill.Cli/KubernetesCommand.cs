@@ -36,6 +36,9 @@ static partial class KubernetesCommand
             var s = ExperimentSpec.Load(r.GetValue(spec)!);
             foreach (var (o, v) in new[] { (parallelism, r.GetValue(parallelism)), (cpus, r.GetValue(cpus)) })
                 if (v < 1) throw new ArgumentException($"{o.Name} {v}: give at least 1.");
+            // As `sweep slurm --cpus-per-task`: no node has more, so the pod would never be scheduled, and each run would
+            // ask libtorch for that many threads.
+            if (r.GetValue(cpus) > 1024) throw new ArgumentException($"--cpus {r.GetValue(cpus)}: give 1 to 1024 (the CPUs of one node that one pod uses).");
             if (r.GetValue(retries) < 0) throw new ArgumentException($"--retries {r.GetValue(retries)}: give 0 or more.");
             CheckOptions(r.GetValue(image)!, r.GetValue(memory)!, r.GetValue(outClaim)!, r.GetValue(dataClaim)!);
             // Compared as resolved paths: `--out ./s.yaml` or a link to the spec would overwrite it with the manifest too.
@@ -50,7 +53,13 @@ static partial class KubernetesCommand
                     throw new ArgumentException($"--out {path}: this is a folder; give the manifest's file name, e.g. {Path.Combine(path, "job.yaml")}.");
                 if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } parent && !Directory.Exists(parent))
                     throw new ArgumentException($"--out {path}: there is no folder {parent}; create it first, or give a file in a folder that exists.");
-                try { File.WriteAllText(path, yaml); }
+                // Only a manifest this command wrote is replaced: `--out` pointed at a sweep's plan.json or an ONNX export
+                // destroyed it (as `deploy export` refuses a file it did not write).
+                if (File.Exists(path) && !IsManifest(path))
+                    throw new ArgumentException($"--out {path} exists and is not a manifest that `sweep k8s` wrote; writing would replace it. " +
+                                                "Give another --out, or move it away first.");
+                // Atomic: a failed write (disk full) leaves the old manifest whole, not half of the new one.
+                try { Distill.Training.AtomicFile.WriteAllText(path, yaml); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                     throw new ArgumentException($"--out {path}: cannot write it ({e.Message}); give a file you can write to.", e);
@@ -63,19 +72,108 @@ static partial class KubernetesCommand
         return cmd;
     }
 
+    /// <summary>The most a manifest this command writes can take, with room to spare: the ConfigMap's JSON is at most
+    /// <see cref="MaxAnnotationBytes"/>, its YAML about as much, and the Job a few KiB. A larger file is not one, and is
+    /// not read whole to find that out.</summary>
+    const long MaxManifestBytes = 4 * MaxAnnotationBytes;
+
+    /// <summary>Whether <paramref name="path"/> holds what <see cref="Build"/> gives, as written: a ConfigMap and then a
+    /// Job, both with the labels this command sets (app.kubernetes.io/name: distill and distill/sweep). Recognised by
+    /// content, not by name, so a user's own job.yaml or any other file is never taken for one.</summary>
+    internal static bool IsManifest(string path)
+    {
+        try
+        {
+            if (new FileInfo(path).Length > MaxManifestBytes) return false;
+            var objects = KubernetesYaml.LoadAllFromString(File.ReadAllText(path));
+            static bool Ours(V1ObjectMeta? m) => m?.Labels is { } l && l.TryGetValue("app.kubernetes.io/name", out var app) && app == "distill"
+                                                 && l.ContainsKey("distill/sweep");
+            return objects.Count == 2 && objects[0] is V1ConfigMap map && objects[1] is V1Job job && Ours(map.Metadata) && Ours(job.Metadata);
+        }
+        // Not YAML, not Kubernetes objects, or not readable: not a manifest this command wrote.
+        catch (Exception) { return false; }
+    }
+
     /// <summary>The values Kubernetes would refuse only at `kubectl apply` (or the client library with a raw conversion
     /// error, for a memory size), each refused here naming its option.</summary>
     static void CheckOptions(string image, string memory, string outClaim, string dataClaim)
     {
         if (string.IsNullOrWhiteSpace(image) || image.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
             throw new ArgumentException($"--image '{image}': not an image name; give the container image with distill on PATH, e.g. registry.example/distill:1.");
+        if (ImageProblem(image) is { } problem)
+            throw new ArgumentException($"--image '{image}': not an image name: {problem}; give the container image with distill on PATH, e.g. registry.example/distill:1.");
         // A positive quantity in bytes: a number with an optional binary (Ki ... Ei) or decimal (k, M ... E) suffix.
         if (!MemoryQuantity().IsMatch(memory) || !memory.Any(c => c is >= '1' and <= '9'))
             throw new ArgumentException($"--memory {memory}: not a memory size; give a positive Kubernetes quantity, e.g. 4Gi or 512Mi.");
+        // The .NET runtime and libtorch alone take more than this before the first step: a pod limited below it is
+        // OOM-killed at start on every retry (a bare number is bytes, so `--memory 4` meant 4 GiB is four bytes).
+        if (MemoryBytes(memory) < MinMemoryBytes)
+            throw new ArgumentException($"--memory {memory}: under 64Mi, too little for distill to start (the pod would be killed for memory); " +
+                                        "give e.g. 4Gi or 512Mi (a number without a suffix is bytes).");
         foreach (var (option, claim) in new[] { ("--output-claim", outClaim), ("--data-claim", dataClaim) })
             if (claim.Length > 253 || !ClaimName().IsMatch(claim))
                 throw new ArgumentException($"{option} {claim}: not a PersistentVolumeClaim name; give a DNS-1123 name (lower-case letters, digits, '-' and '.', " +
                                             "starting and ending with a letter or digit, at most 253 characters), e.g. distill-sweeps.");
+    }
+
+    /// <summary>What makes <paramref name="image"/> no image reference by the grammar the kubelet parses it with (the
+    /// OCI distribution reference: [HOST[:PORT]/]PATH[:TAG][@DIGEST]), as words, or null. The pod of an image it refuses
+    /// stays in InvalidImageName, and the Job waits for it forever instead of failing.</summary>
+    internal static string? ImageProblem(string image)
+    {
+        var name = image;
+        if (name.IndexOf('@', StringComparison.Ordinal) is var at and >= 0)
+        {
+            if (!ImageDigest().IsMatch(name[(at + 1)..]))
+                return $"the digest '{name[(at + 1)..]}' is not sha256: and 64 lower-case hex digits (or sha512: and 128)";
+            name = name[..at];
+        }
+        // A ':' after the last '/' starts the tag; one before it is a registry's port.
+        if (name.LastIndexOf(':') is var colon and >= 0 && colon > name.LastIndexOf('/'))
+        {
+            if (!ImageTag().IsMatch(name[(colon + 1)..]))
+                return $"the tag '{name[(colon + 1)..]}' is not 1 to 128 letters, digits, '_', '.' and '-' starting with a letter, digit or '_'";
+            name = name[..colon];
+        }
+        if (name.Length is 0 or > 255) return $"the name '{name}' {(name.Length == 0 ? "is empty" : "is over 255 characters")}";
+        var parts = name.Split('/');
+        // As the reference parser decides: the first of several parts is the registry when it has a '.' or ':' (a host
+        // name or a port), an upper-case letter (which a path may not hold), or is localhost.
+        if (parts.Length > 1 && (parts[0].Any(c => c is '.' or ':' || char.IsAsciiLetterUpper(c)) || parts[0] == "localhost"))
+        {
+            if (!ImageRegistry().IsMatch(parts[0]))
+                return $"the registry '{parts[0]}' is not a host name (letters, digits, '-' and '.') with an optional :PORT";
+            parts = parts[1..];
+        }
+        return parts.FirstOrDefault(p => !ImagePathPart().IsMatch(p)) is { } bad
+            ? $"the path part '{bad}' is not lower-case letters and digits separated by '.', '_', '__' or '-'"
+            : null;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})\z")]
+    private static partial System.Text.RegularExpressions.Regex ImageDigest();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\z")]
+    private static partial System.Text.RegularExpressions.Regex ImageTag();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]+)?\z")]
+    private static partial System.Text.RegularExpressions.Regex ImageRegistry();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*\z")]
+    private static partial System.Text.RegularExpressions.Regex ImagePathPart();
+
+    const decimal MinMemoryBytes = 64m * 1024 * 1024;
+
+    /// <summary>The bytes of a quantity <see cref="MemoryQuantity"/> matched (huge ones capped, not overflowed).</summary>
+    static decimal MemoryBytes(string memory)
+    {
+        var digits = memory.TrimEnd('i', 'k', 'K', 'M', 'G', 'T', 'P', 'E');
+        var suffix = memory[digits.Length..];
+        var (b, power) = suffix.EndsWith('i') ? (1024m, "KMGTPE".IndexOf(suffix[0], StringComparison.Ordinal) + 1)
+            : (1000m, suffix.Length == 0 ? 0 : "kMGTPE".IndexOf(suffix[0], StringComparison.Ordinal) + 1);
+        var value = digits.TrimStart('0').Length > 20 ? decimal.MaxValue : decimal.Parse(digits, System.Globalization.CultureInfo.InvariantCulture);
+        for (var i = 0; i < power && value < MinMemoryBytes; i++) value *= b;
+        return value;
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[kMGTPE])?$")]

@@ -287,10 +287,16 @@ static class SweepCommand
             // Rendered (which checks --partition, --time and the folder's name) before the folder is claimed: a refused
             // option must leave nothing behind, or the folder would refuse a later sweep of another spec.
             var text = SlurmScript.Render(s, dir, ChildProcesses.Self, r.GetValue(concurrent), r.GetValue(cpus), r.GetValue(partition), r.GetValue(time));
+            var script = Path.Combine(dir, "sweep.sbatch");
+            // Only a script this command wrote is replaced: a user's own sweep.sbatch there was silently overwritten.
+            // Checked before the folder is claimed, so a refusal leaves nothing behind.
+            if (Directory.Exists(script) || (File.Exists(script) && !SlurmScript.IsScript(script)))
+                throw new ArgumentException($"--out {dir}: {script} exists and is not a script that `sweep slurm` wrote; writing would replace it. " +
+                                            "Give another --out, or move it away first.");
             SweepFolder.Prepare(s, dir);
             Directory.CreateDirectory(Path.Combine(dir, "slurm"));
-            var script = Path.Combine(dir, "sweep.sbatch");
-            File.WriteAllText(script, text);
+            // Atomic: a failed write (disk full) must not leave half a script for sbatch to run.
+            Distill.Training.AtomicFile.WriteAllText(script, text);
             Console.WriteLine($"wrote {script}: {s.Runs.Count} array tasks");
             if (SlurmScript.ArraySizeWarning(s.Runs.Count) is { } warning) Console.Error.WriteLine($"warning: {warning}");
             if (!r.GetValue(submit)) return 0;

@@ -222,6 +222,11 @@ public sealed class Reproduction(ReproductionOptions options)
         if (FilePaths.CreateOutFolder(o.OutputDirectory) is { } outProblem) throw new ReproductionException(outProblem);
         var outDir = Path.GetFullPath(o.OutputDirectory);
         if (ForeignSummary(outDir) is { } foreign) throw new ReproductionException(foreign);
+        // Each notebook reports into OUT/NAME/: a file there failed that notebook with an IOException once it started
+        // (exit 1, no summary), where it is bad input to be named before anything runs.
+        if (selected.Select(p => Path.Combine(outDir, Path.GetFileNameWithoutExtension(p))).FirstOrDefault(File.Exists) is { } blocked)
+            throw new ReproductionException($"--out {outDir}: {blocked} is a file, and reproduce writes the notebook {Path.GetFileName(blocked)}'s report " +
+                                            "into a folder of that name; move it away, or give another --out");
         var threads = Sweeps.ChildProcesses.ThreadsPerProcess(o.Threads, o.Jobs);
         // With a command to start them (the CLI's), every notebook runs in a process of its own, --jobs 1 too: a cell that
         // kills its process (a stack overflow, Environment.FailFast, the OOM killer) then takes only its notebook with it,

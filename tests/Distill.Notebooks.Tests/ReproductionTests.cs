@@ -133,6 +133,17 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Contains($"\n- commit: not a git checkout; the library ran was built from {library} with uncommitted changes\n",
             Distill.Notebooks.Reports.ReproductionReport.Markdown(outside).ReplaceLineEndings("\n"));
 
+        // A notebook's name is a file's: one with HTML was live in results.md, one with a line break ended its list item.
+        var odd = run.Result with { Notebooks = [.. run.Result.Notebooks.Select((n, i) => i switch
+        {
+            0 => n with { Name = "<img src=x onerror=alert(1)>" },
+            1 => n with { Name = "a\nb | `c` *d* _e_ [f] & \\g" },
+            _ => n,
+        })] };
+        var oddMd = Distill.Notebooks.Reports.ReproductionReport.Markdown(odd).ReplaceLineEndings("\n");
+        Assert.Contains("\n  - \\<img src=x onerror=alert(1)\\>: ", oddMd, StringComparison.Ordinal);
+        Assert.Contains("\n  - aU+000Ab \\| \\`c\\` \\*d\\* \\_e\\_ \\[f\\] \\& \\\\g: ", oddMd, StringComparison.Ordinal);
+
         // A diverged run's NaN: results.json (written first) threw on it, and the index and results.md were lost too.
         var diverged = run.Result with { Notebooks = [.. run.Result.Notebooks.Select(n => n with { Rows = [.. n.Rows.Select(r => r with { Ours = double.NaN })] })] };
         Assert.Equal("NaN", Distill.Notebooks.Reports.ReproductionReport.Json(diverged)["results"]![0]!["Ours"]!.GetValue<string>());
@@ -353,6 +364,25 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         var e = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options(notebooks, reports)).RunAsync());
         Assert.Equal($"--out {reports}: {path} {why}, and reproduce writes its summary there; move it away, or give another --out", e.Message);
         Assert.Equal(content, File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFileSystemEntries(reports));
+    }
+
+    /// <summary>A file where a notebook's report folder goes (OUT/NAME) failed that notebook with an IOException
+    /// (exit 1, no summary): it is refused before anything runs, naming the file, and the file is kept.</summary>
+    [Fact]
+    public async Task A_file_where_a_notebooks_report_folder_goes_is_refused_before_anything_runs()
+    {
+        var dir = TestSupport.TempDir("reproduce-report-file");
+        var notebooks = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "00-data.ipynb", ("1 + 1", null));
+        var reports = Path.Combine(dir, "oex");
+        Directory.CreateDirectory(reports);
+        var path = Path.Combine(reports, "00-data");
+        File.WriteAllText(path, "mine\n");
+        var e = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options(notebooks, reports)).RunAsync());
+        Assert.Equal($"--out {reports}: {path} is a file, and reproduce writes the notebook 00-data's report into a folder of that name; move it away, or give another --out", e.Message);
+        Assert.Equal("mine\n", File.ReadAllText(path));
         Assert.Equal([path], Directory.GetFileSystemEntries(reports));
     }
 

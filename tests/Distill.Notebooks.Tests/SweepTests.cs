@@ -390,6 +390,18 @@ public class SweepTests
     [InlineData("--memory", "-4Gi", "error: --memory -4Gi: not a memory size;")]
     [InlineData("--memory", "0Gi", "error: --memory 0Gi: not a memory size;")]
     [InlineData("--image", "", "error: --image '': not an image name;")]
+    // Written as the image, each left the pod in InvalidImageName and the Job waiting forever.
+    [InlineData("--image", "x\"y", "error: --image 'x\"y': not an image name: the path part 'x\"y' is not lower-case letters and digits separated by '.', '_', '__' or '-'; give the container image")]
+    [InlineData("--image", "$(id)", "error: --image '$(id)': not an image name: the path part '$(id)' is not")]
+    [InlineData("--image", "-rf", "error: --image '-rf': not an image name: the path part '-rf' is not")]
+    [InlineData("--image", "UPPER/Case:Tag", "error: --image 'UPPER/Case:Tag': not an image name: the path part 'Case' is not")]
+    [InlineData("--image", "r/d:-1", "error: --image 'r/d:-1': not an image name: the tag '-1' is not 1 to 128 letters")]
+    [InlineData("--image", "r/d@sha256:abc", "error: --image 'r/d@sha256:abc': not an image name: the digest 'sha256:abc' is not")]
+    [InlineData("--image", "bad_host.example/d", "error: --image 'bad_host.example/d': not an image name: the registry 'bad_host.example' is not a host name")]
+    [InlineData("--cpus", "100000", "error: --cpus 100000: give 1 to 1024 (the CPUs of one node that one pod uses).")]
+    [InlineData("--memory", "1", "error: --memory 1: under 64Mi, too little for distill to start")]
+    [InlineData("--memory", "63Mi", "error: --memory 63Mi: under 64Mi,")]
+    [InlineData("--memory", "0.001Gi", "error: --memory 0.001Gi: under 64Mi,")]
     [InlineData("--output-claim", "Bad_Claim", "error: --output-claim Bad_Claim: not a PersistentVolumeClaim name; give a DNS-1123 name")]
     [InlineData("--data-claim", "-data", "error: --data-claim -data: not a PersistentVolumeClaim name;")]
     public void A_Kubernetes_option_the_cluster_would_refuse_is_one_error_naming_it(string option, string value, string error)
@@ -398,6 +410,21 @@ public class SweepTests
         Assert.Equal(1, r.Exit);
         Assert.StartsWith(error, r.Err.Trim(), StringComparison.Ordinal);
         Assert.Single(r.Err.Trim().Split('\n'));
+    }
+
+    /// <summary>Image references of every form the grammar allows (registry with port, upper-case host, nested path,
+    /// separators, tag, digest), and the smallest memory, are written as given.</summary>
+    [Theory]
+    [InlineData("distill", "64Mi")]
+    [InlineData("localhost:5000/team/distill_cli__x.y-z:v1.2_rc-3", "67108864")]
+    [InlineData("Registry.Example:443/a/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "0.0625Gi")]
+    public void A_valid_image_and_memory_are_written_as_given(string image, string memory)
+    {
+        var file = Path.Combine(TestSupport.TempDir("sweep-k8s-image"), "job.yaml");
+        var r = Distill("sweep", "k8s", Tiny, "--image", image, "--memory", memory, "--cpus", "1024", "--out", file);
+        Assert.True(r.Exit == 0, r.Err);
+        var c = ((V1Job)KubernetesYaml.LoadAllFromString(File.ReadAllText(file), strict: true)[1]).Spec.Template.Spec.Containers.Single();
+        Assert.Equal((image, 64m * 1024 * 1024), (c.Image, c.Resources.Limits["memory"].ToDecimal()));
     }
 
     [Fact]
@@ -510,6 +537,49 @@ public class SweepTests
         var slurm = Distill("sweep", "slurm", script, "--out", root);
         Assert.Equal((1, $"error: --out {root}: the spec {script} is this folder's sweep.sbatch, which `sweep slurm` writes; move the spec elsewhere, or give another --out."), (slurm.Exit, slurm.Err.Trim()));
         Assert.Equal(File.ReadAllText(Tiny), File.ReadAllText(script));
+    }
+
+    /// <summary>`sweep k8s --out` overwrote any file (a sweep's plan.json, an ONNX export) and `sweep slurm` a user's own
+    /// DIR/sweep.sbatch: each replaces only what it wrote itself (recognised by content), else refuses naming the file
+    /// and keeps it.</summary>
+    [Fact]
+    public void Sweep_k8s_and_slurm_replace_only_a_file_they_wrote()
+    {
+        var root = TestSupport.TempDir("sweep-out-foreign");
+        var job = Path.Combine(root, "job.yaml");
+        Assert.Equal(0, Distill("sweep", "k8s", Tiny, "--image", "x", "--out", job).Exit);
+        var again = Distill("sweep", "k8s", Tiny, "--image", "registry.example/distill:2", "--out", job); // its own manifest: replaced
+        Assert.True(again.Exit == 0, again.Err);
+        Assert.Contains("image: registry.example/distill:2", File.ReadAllText(job), StringComparison.Ordinal);
+        var foreign = Path.Combine(root, "victim.onnx");
+        var other = Path.Combine(root, "other.yaml");
+        File.WriteAllBytes(foreign, [0x08, 0x07, 0x12, 0x00, 0xff]);
+        File.WriteAllText(other, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mine\n"); // Kubernetes, but not distill's
+        foreach (var path in new[] { foreign, other })
+        {
+            var before = File.ReadAllBytes(path);
+            var r = Distill("sweep", "k8s", Tiny, "--image", "x", "--out", path);
+            Assert.Equal((1, $"error: --out {path} exists and is not a manifest that `sweep k8s` wrote; writing would replace it. Give another --out, or move it away first."),
+                (r.Exit, r.Err.Trim()));
+            Assert.Equal(before, File.ReadAllBytes(path));
+        }
+
+        var dir = Path.Combine(root, "slurm-sweep");
+        Directory.CreateDirectory(dir);
+        var script = Path.Combine(dir, "sweep.sbatch");
+        File.WriteAllText(script, "#!/bin/bash\nsrun my-own-job\n");
+        var refused = Distill("sweep", "slurm", Tiny, "--out", dir);
+        Assert.Equal((1, $"error: --out {dir}: {script} exists and is not a script that `sweep slurm` wrote; writing would replace it. Give another --out, or move it away first."),
+            (refused.Exit, refused.Err.Trim()));
+        Assert.Equal("#!/bin/bash\nsrun my-own-job\n", File.ReadAllText(script));
+        Assert.Equal([script], Directory.GetFileSystemEntries(dir)); // refused before the folder was claimed
+        File.Delete(script);
+        Assert.Equal(0, Distill("sweep", "slurm", Tiny, "--out", dir).Exit);
+        var written = File.ReadAllText(script);
+        var rewritten = Distill("sweep", "slurm", Tiny, "--out", dir, "--concurrent", "2"); // its own script: replaced
+        Assert.True(rewritten.Exit == 0, rewritten.Err);
+        Assert.NotEqual(written, File.ReadAllText(script));
+        Assert.Contains("%2", File.ReadAllText(script), StringComparison.Ordinal);
     }
 
     /// <summary>Probed: a nameless spec's runs were named after the file ("long[0]") by a plain `sweep run` and after the

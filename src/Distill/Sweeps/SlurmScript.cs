@@ -17,6 +17,24 @@ public static partial class SlurmScript
     [System.Text.RegularExpressions.GeneratedRegex(@"^([0-9]+(:[0-9]+){0,2}|[0-9]+-[0-9]+(:[0-9]+){0,2}|(?i:unlimited|infinite)|-1)\z")]
     private static partial System.Text.RegularExpressions.Regex TimeLimit();
 
+    /// <summary>Ends the script's second line; <see cref="IsScript"/> looks for it there.</summary>
+    const string Marker = "Written by `distill sweep slurm`;";
+
+    /// <summary>Whether the file at <paramref name="path"/> is a script <see cref="Render"/> wrote (its first two lines
+    /// as Render writes them): `sweep slurm` replaces only such a file, never a user's own sweep.sbatch.</summary>
+    public static bool IsScript(string path)
+    {
+        try
+        {
+            // A script is a few KiB (the paths in it at most a few more); a larger file is not one, and is not read whole.
+            if (new FileInfo(path).Length > 64 * 1024) return false;
+            var lines = File.ReadAllText(path).Split('\n', 3);
+            return lines.Length == 3 && lines[0] == "#!/bin/bash" && lines[1].StartsWith("# ", StringComparison.Ordinal)
+                   && lines[1].EndsWith(Marker, StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
     /// <param name="cli">The command that starts distill (e.g. ["dotnet", "/path/Distill.Cli.dll"]), absolute paths.</param>
     public static string Render(ExperimentSpec spec, string dir, IReadOnlyList<string> cli, int concurrent, int cpusPerTask, string? partition, string? time)
     {
@@ -27,7 +45,7 @@ public static partial class SlurmScript
         sb.Append("#!/bin/bash\n");
         // The name as in the job name, never raw: the spec loader refuses line breaks, but a script is no place to rely
         // on that (one would end the comment and start a command).
-        sb.Append(CultureInfo.InvariantCulture, $"# {Safe(spec.Name)}: {spec.Runs.Count} runs of spec {spec.Hash}, one per array task. Written by `distill sweep slurm`;\n");
+        sb.Append(CultureInfo.InvariantCulture, $"# {Safe(spec.Name)}: {spec.Runs.Count} runs of spec {spec.Hash}, one per array task. {Marker}\n");
         sb.Append("# submit with `sbatch THIS_FILE`. A task whose run is done exits at once; a killed or preempted one resumes\n");
         sb.Append("# from its checkpoint when it runs again, so resubmitting the whole array is safe.\n");
         sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --job-name=distill-{Safe(spec.Name)}\n");

@@ -8,6 +8,8 @@ public class CommandLineTests
     [InlineData(new[] { "run", "--budget", "bogus", "x.ipynb" }, "error: Argument 'bogus' not recognized. Must be one of: 'smoke', 'quick', 'full'", "distill run --help")]
     [InlineData(new[] { "train", "--seed", "2147483648" }, "error: Cannot parse argument '2147483648' for option '--seed' as a whole number, which runs from -2147483648 to 2147483647.", "distill train --help")]
     [InlineData(new[] { "sweep", "run", "x.yaml", "--index", "1.5" }, "error: Cannot parse argument '1.5' for option '--index' as a whole number.", "distill sweep run --help")]
+    // docs/deployment.md said all bad input exits 1; a value the parser refuses exits 2, as everywhere.
+    [InlineData(new[] { "deploy", "bench", "M.onnx", "--runs", "abc" }, "error: Cannot parse argument 'abc' for option '--runs' as a whole number.", "distill deploy bench --help")]
     public void A_command_line_that_does_not_parse_exits_2_with_one_line_per_problem(string[] args, string error, string help)
     {
         var (code, stdout, stderr) = Repo.RunCli(args);
