@@ -202,7 +202,7 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
         // takes (it refuses --batch-size, whose fix it was given).
         var images = TrainCount - ValidationCount;
         throw new ArgumentException($"{method} {does}: batches of {batch} give it nothing to compare (its term would be 0 every step); " + (images < least
-            ? $"give --train-size {least + ValidationCount} or more: a batch holds at most the training images{(ValidationCount > 0 ? $" left after the --validation {ValidationCount} hold-out" : "")}."
+            ? $"give --train-size {least + ValidationCount} or more{(batchSize < least ? $" and --batch-size {least} or more" : "")}: a batch holds at most the training images{(ValidationCount > 0 ? $" left after the --validation {ValidationCount} hold-out" : "")}."
             : $"give --batch-size {least} or more."));
     }
     public int NumClasses => data.NumClasses;

@@ -341,6 +341,9 @@ public sealed class CatalogueTests
         using var one = Data.Value.Subset(1, 10);
         var e = Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("pkt").Build(new MethodSetup("cnn-8", "cnn", one, 128)));
         Assert.EndsWith("batches of 1 give it nothing to compare (its term would be 0 every step); give --train-size 2 or more: a batch holds at most the training images.", e.Message, StringComparison.Ordinal);
+        // Both too small: both named, or following the fix met a second refusal.
+        var both = Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("pkt").Build(new MethodSetup("cnn-8", "cnn", one, 1)));
+        Assert.EndsWith("give --train-size 2 or more and --batch-size 2 or more: a batch holds at most the training images.", both.Message, StringComparison.Ordinal);
     }
 
     static MethodSetup Setup(string student) => new(student, "cnn", Data.Value, 64);
