@@ -211,7 +211,8 @@ public static class SweepFolder
         // specs started together both take the folder (File.Move without overwrite only checks first, too).
         using var claim = LockPlan(dir);
         var planPath = Path.Combine(dir, PlanFile);
-        if (File.Exists(planPath))
+        // A folder in its place is a damaged plan (ReadPlan says so), not a missing one to write over: that failed with a raw "Is a directory".
+        if (File.Exists(planPath) || Directory.Exists(planPath))
         {
             SameSpec(spec, dir);
             return;
@@ -293,6 +294,8 @@ public static class SweepFolder
     public static Plan ReadPlan(string dir)
     {
         var path = Path.Combine(dir, PlanFile);
+        // File.Exists is false for a folder: it was reported as no plan at all, with the advice to write one there.
+        if (Directory.Exists(path)) throw DamagedPlan(path, dir, "a folder, not a file");
         if (!File.Exists(path))
         {
             // A sweep folder whose plan was deleted or lost in a copy: "not a sweep folder" sent the user elsewhere,

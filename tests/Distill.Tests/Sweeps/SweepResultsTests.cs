@@ -190,6 +190,22 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Equal("runs/1/result.json is foreign: another run's result (index 0; this run's is 1)", Assert.Single(SweepResults.Read(dir).Damaged).Error);
     }
 
+    /// <summary>A folder in place of plan.json was "no plan.json ...; write the plan again", which `sweep run` then
+    /// failed to do ("Is a directory"): it is a damaged plan, for collect and `sweep run` alike.</summary>
+    [Fact]
+    public void A_folder_in_place_of_the_plan_is_damaged()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        var plan = Path.Combine(dir, SweepFolder.PlanFile);
+        File.Delete(plan);
+        Directory.CreateDirectory(plan);
+        var message = $"{plan}: damaged (a folder, not a file); move it away and run `sweep run SPEC --out {dir}`";
+        Assert.StartsWith(message, Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir)).Message, StringComparison.Ordinal);
+        Assert.StartsWith(message, Assert.Throws<InvalidDataException>(() => SweepFolder.Prepare(spec, dir)).Message, StringComparison.Ordinal);
+        Assert.Null(SweepFolder.PlannedName(dir));
+    }
+
     /// <summary>With its plan, spec copy and run records deleted, a folder's results and checkpoints were taken over by
     /// another spec (every run then failed on the other run's checkpoint): each result names its spec too.</summary>
     [Fact]
