@@ -330,9 +330,22 @@ public static class SweepFolder
         var path = Path.Combine(dir, PlanFile);
         if (plan.Runs.Count != spec.Runs.Count)
             throw DamagedPlan(path, dir, $"it lists {plan.Runs.Count} runs, but its spec (spec {spec.Hash}) has {spec.Runs.Count}");
-        if (plan.Runs.Select((r, i) => (r, i)).FirstOrDefault(x => x.r.Index != x.i || x.r.Label != spec.Runs[x.i].Label
-                || !x.r.Values.OrderBy(v => v.Key, StringComparer.Ordinal).SequenceEqual(spec.Runs[x.i].Values.OrderBy(v => v.Key, StringComparer.Ordinal))) is ({ } bad, var at))
-            throw DamagedPlan(path, dir, $"its run {bad.Index} ({bad.Label}) is not the spec's run {at} ({spec.Runs[at].Label})");
+        if (plan.Runs.Select((r, i) => (r, Difference(r, spec.Runs[i]))).FirstOrDefault(x => x.Item2 is not null) is ({ } bad, { } difference))
+            throw DamagedPlan(path, dir, $"its run {bad.Index} {difference}");
+    }
+
+    /// <summary>How plan entry <paramref name="entry"/> differs from the spec's run at its place, or null. Names the
+    /// field that differs: both labels in full read alike when only the values were edited (the label is text of its own).</summary>
+    static string? Difference(PlanEntry entry, PlannedRun run)
+    {
+        if (entry.Index != run.Index) return $"is listed where the spec has run {run.Index}";
+        var planned = run.Values.ToDictionary();
+        if (entry.Values.Keys.Concat(planned.Keys).Distinct().Order(StringComparer.Ordinal)
+                .FirstOrDefault(k => entry.Values.GetValueOrDefault(k) != planned.GetValueOrDefault(k)) is { } key)
+            return $"has {Value(entry.Values, key)}, but the spec's run {run.Index} has {Value(planned, key)}";
+        return entry.Label != run.Label ? $"is labelled '{entry.Label}', but the spec's run {run.Index} is '{run.Label}'" : null;
+
+        static string Value(IReadOnlyDictionary<string, string> values, string key) => values.TryGetValue(key, out var v) ? $"{key}={v}" : $"no value for {key}";
     }
 
     static InvalidDataException DamagedPlan(string path, string dir, string problem) =>

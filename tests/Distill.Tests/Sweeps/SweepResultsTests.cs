@@ -413,22 +413,31 @@ public sealed class SweepResultsTests : IDisposable
 
     /// <summary>A plan cut to fewer runs (or with a run's values edited) was trusted: `sweep run` said "4 of 4 runs
     /// done" and collect "complete: 3 of 3 runs" without run 3. Checked against the spec given, and in collect against
-    /// the folder's copy of the spec.</summary>
+    /// the folder's copy of the spec.
+    /// The problem names what differs: both labels in full read alike when only a value was edited.</summary>
     [Theory]
-    [InlineData(true, "it lists 3 runs, but its spec (spec {0}) has 4")]
-    [InlineData(false, "its run 1 (seed=7) is not the spec's run 1 (seed=1)")]
-    public void A_plan_that_does_not_list_the_specs_runs_is_damaged(bool cut, string problem)
+    [InlineData("cut", "it lists 3 runs, but its spec (spec {0}) has 4")]
+    [InlineData("both", "its run 1 has seed=7, but the spec's run 1 has seed=1")]
+    [InlineData("value", "its run 1 has seed=5, but the spec's run 1 has seed=1")]
+    [InlineData("label", "its run 1 is labelled 'seed=7', but the spec's run 1 is 'seed=1'")]
+    [InlineData("key", "its run 1 has extra=1, but the spec's run 1 has no value for extra")]
+    [InlineData("index", "its run 2 is listed where the spec has run 1")]
+    public void A_plan_that_does_not_list_the_specs_runs_is_damaged(string edit, string problem)
     {
         var spec = ExperimentSpec.Parse(Spec, "t.yaml");
         SweepFolder.Prepare(spec, dir);
         for (var i = 0; i < 4; i++) Write(i, SweepFolder.ResultFile, Result(i, i, spec.Hash));
         var path = Path.Combine(dir, SweepFolder.PlanFile);
         var plan = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
-        if (cut) plan["runs"]!.AsArray().RemoveAt(3);
-        else
+        var run = plan["runs"]![1]!;
+        switch (edit)
         {
-            plan["runs"]![1]!["label"] = "seed=7";
-            plan["runs"]![1]!["values"]!["seed"] = "7";
+            case "cut": plan["runs"]!.AsArray().RemoveAt(3); break;
+            case "both": run["label"] = "seed=7"; run["values"]!["seed"] = "7"; break;
+            case "value": run["values"]!["seed"] = "5"; break;
+            case "label": run["label"] = "seed=7"; break;
+            case "key": run["values"]!["extra"] = "1"; break;
+            case "index": run["index"] = 2; plan["runs"]![2]!["index"] = 1; break;
         }
         File.WriteAllText(path, plan.ToJsonString());
         var expected = $"{path}: damaged ({string.Format(System.Globalization.CultureInfo.InvariantCulture, problem, spec.Hash)}); move it away and run `sweep run SPEC --out {dir}`";
