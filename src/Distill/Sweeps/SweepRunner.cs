@@ -46,11 +46,13 @@ public static class SweepFolder
     public static (RunResult? Result, string? Damage) ReadResult(string dir, int index, string specHash, IReadOnlyDictionary<string, string> values)
     {
         var gridKeys = values.Keys.ToList();
-        var (found, r, damage) = ReadRecord<RunResult>(Path.Combine(Run(dir, index), ResultFile), "a result");
+        var (found, r, damage, fields) = ReadRecord<RunResult>(Path.Combine(Run(dir, index), ResultFile), "a result");
         if (!found || damage is not null) return (null, damage);
-        // The deserializer leaves absent fields at their defaults: a record without them is not a finished run.
+        // The deserializer leaves absent fields at their defaults: a record without them is not a finished run. An
+        // absent index or seed reads as 0, which passed for run 0 and called any other run's result another run's.
         var missing = r is null ? "everything"
             : r.Label is null ? "label" : r.Values is null ? "values" : r.TestAccuracy is null || r.TestAccuracy.Count == 0 ? "test_accuracy"
+            : new[] { "index", "seed" }.FirstOrDefault(f => fields?.Contains(f) != true) is { } absent ? absent
             : gridKeys.FirstOrDefault(k => !r.Values.ContainsKey(k)) is { } key ? $"value for {key}" : null;
         if (missing is not null) return (null, $"not a whole result (no {missing})");
         // A result copied from another run's folder: its index is there, just not this run's.
@@ -80,24 +82,31 @@ public static class SweepFolder
     /// (failed.damaged-TIME.json) and runs the run again.</summary>
     public static (RunFailure? Failure, string? Damage) ReadFailure(string dir, int index)
     {
-        var (found, f, damage) = ReadRecord<RunFailure>(Path.Combine(Run(dir, index), FailedFile), "a failure record");
+        var (found, f, damage, _) = ReadRecord<RunFailure>(Path.Combine(Run(dir, index), FailedFile), "a failure record");
         if (!found || damage is not null) return (null, damage);
         if (f?.Error is null) return (null, "not a failure record (no error)");
         return (f, null);
     }
 
     /// <summary>A run's JSON record as read, before its own checks: <c>Found</c> false when there is none, else the
-    /// value (null for a file holding JSON null) or what is wrong (<paramref name="what"/> names the kind in "not a ...").</summary>
-    static (bool Found, T? Value, string? Damage) ReadRecord<T>(string path, string what) where T : class
+    /// value (null for a file holding JSON null) or what is wrong (<paramref name="what"/> names the kind in "not a ..."),
+    /// and the names of the fields the file holds (null unless it holds an object): the deserializer reads an absent
+    /// number as 0, which only they tell from a written 0.</summary>
+    static (bool Found, T? Value, string? Damage, IReadOnlySet<string>? Fields) ReadRecord<T>(string path, string what) where T : class
     {
         // A folder in the file's place (File.Exists is false for one) is damage: taken as "not run yet", the run's
         // result then failed to be written there with a raw "Is a directory".
-        if (Directory.Exists(path)) return (true, null, "a folder, not a file");
-        if (!File.Exists(path)) return (false, null, null);
-        if (NotRegular(path) is { } damage) return (true, null, damage);
-        try { return (true, JsonSerializer.Deserialize<T>(File.ReadAllText(path), Json), null); }
-        catch (JsonException e) { return (true, null, $"not {what} ({e.Message.Split(". ")[0]})"); }
-        catch (IOException e) { return (true, null, $"unreadable ({e.Message})"); }
+        if (Directory.Exists(path)) return (true, null, "a folder, not a file", null);
+        if (!File.Exists(path)) return (false, null, null, null);
+        if (NotRegular(path) is { } damage) return (true, null, damage, null);
+        try
+        {
+            var json = JsonSerializer.Deserialize<JsonElement>(File.ReadAllText(path));
+            var fields = json.ValueKind == JsonValueKind.Object ? json.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal) : null;
+            return (true, json.Deserialize<T>(Json), null, fields);
+        }
+        catch (JsonException e) { return (true, null, $"not {what} ({e.Message.Split(". ")[0]})", null); }
+        catch (IOException e) { return (true, null, $"unreadable ({e.Message})", null); }
     }
 
     /// <summary>What is wrong with a run's file that has nothing to read, or null. Checked before opening: a FIFO (or

@@ -190,6 +190,22 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Equal("runs/1/result.json is foreign: another run's result (index 0; this run's is 1)", Assert.Single(SweepResults.Read(dir).Damaged).Error);
     }
 
+    /// <summary>A result without "index" (or "seed") read it as 0: another run's for run 3, and run 0's own for run 0.</summary>
+    [Theory]
+    [InlineData(3, "index")]
+    [InlineData(0, "index")]
+    [InlineData(0, "seed")]
+    public void A_result_without_its_index_or_seed_is_not_whole(int index, string field)
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        var result = System.Text.Json.Nodes.JsonNode.Parse(Result(index, index, spec.Hash))!.AsObject();
+        Assert.True(result.Remove(field));
+        Write(index, SweepFolder.ResultFile, result.ToJsonString());
+        Assert.False(SweepFolder.Done(dir, spec, index));
+        Assert.Equal($"runs/{index}/result.json is not a whole result (no {field})", Assert.Single(SweepResults.Read(dir).Damaged).Error);
+    }
+
     /// <summary>A folder in place of plan.json was "no plan.json ...; write the plan again", which `sweep run` then
     /// failed to do ("Is a directory"): it is a damaged plan, for collect and `sweep run` alike.</summary>
     [Fact]
