@@ -461,6 +461,35 @@ public sealed class SweepResultsTests : IDisposable
         Assert.StartsWith(expected, Assert.Throws<InvalidDataException>(() => SweepFolder.Prepare(spec, dir)).Message, StringComparison.Ordinal);
     }
 
+    /// <summary>collect checks the plan against the folder's spec.yaml; with that copy missing, damaged or another spec's,
+    /// the check was skipped and a plan cut to 3 of 4 runs read "complete: 3 of 3 runs". The copy is named instead.</summary>
+    [Theory]
+    [InlineData(null, "missing")]
+    [InlineData("", "empty, or not a regular file, e.g. a FIFO")]
+    [InlineData("garbage: [", "not a spec this build can read (")]
+    [InlineData("other", "not this sweep's spec (spec ")]
+    [InlineData("folder", "a folder, not a file")]
+    public void A_plan_is_not_trusted_without_the_sweeps_spec_copy_to_check_it(string? copy, string problem)
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        for (var i = 0; i < 4; i++) Write(i, SweepFolder.ResultFile, Result(i, i, spec.Hash));
+        var path = Path.Combine(dir, SweepFolder.PlanFile);
+        var plan = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        plan["runs"]!.AsArray().RemoveAt(3);
+        File.WriteAllText(path, plan.ToJsonString());
+        var specCopy = Path.Combine(dir, SweepFolder.SpecFile);
+        File.Delete(specCopy);
+        if (copy == "other") File.WriteAllText(specCopy, Spec.Replace("[0, 1, 2, 3]", "[0, 1, 2, 3, 4]", StringComparison.Ordinal));
+        else if (copy == "folder") Directory.CreateDirectory(specCopy);
+        else if (copy is not null) File.WriteAllText(specCopy, copy);
+        var e = Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir));
+        Assert.StartsWith($"{specCopy}: {problem}", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith($"; collect checks plan.json against it; run `sweep run SPEC --out {dir}` with the sweep's spec (spec {spec.Hash}) to write it again (runs already done are skipped).",
+            e.Message, StringComparison.Ordinal);
+        if (copy == "other") Assert.Contains($"plan.json and the runs are spec {spec.Hash})", e.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>A FIFO in place of plan.json is a damaged plan, one error, for collect and `sweep run` alike; it blocked both.</summary>
     [Fact]
     public void A_FIFO_in_place_of_the_plan_is_damaged_and_does_not_block()
