@@ -52,7 +52,7 @@ public sealed class SweepResults
         var damaged = new List<RunFailure>();
         foreach (var entry in plan.Runs)
         {
-            var (result, damage) = SweepFolder.ReadResult(dir, entry.Index, plan.SpecHash, entry.Values);
+            var (result, damage) = SweepFolder.ReadResult(dir, entry.Index, plan.SpecHash, entry.Values, spec.Runs[entry.Index].Experiment.Seed);
             // One damaged file costs its run, not the table of the others.
             if (damage is not null) damaged.Add(new RunFailure(entry.Index, entry.Label, $"runs/{entry.Index}/{SweepFolder.ResultFile} is {damage}"));
             else if (result is not null) runs.Add(result);

@@ -38,12 +38,13 @@ public static class SweepFolder
     /// result of this run of this spec. A damaged one (not JSON, fields missing) or another spec's is not done: the
     /// run is run again.</summary>
     public static bool Done(string dir, ExperimentSpec spec, int index) =>
-        ReadResult(dir, index, spec.Hash, spec.Runs[index].Values.ToDictionary()).Result is not null;
+        ReadResult(dir, index, spec.Hash, spec.Runs[index].Values.ToDictionary(), spec.Runs[index].Experiment.Seed).Result is not null;
 
     /// <summary>Run <paramref name="index"/>'s result; null without one, and with <c>Damage</c> saying what is wrong
     /// with a result.json that does not hold a whole result of this run: of spec <paramref name="specHash"/>, with
-    /// the grid <paramref name="values"/> the plan gives the run.</summary>
-    public static (RunResult? Result, string? Damage) ReadResult(string dir, int index, string specHash, IReadOnlyDictionary<string, string> values)
+    /// the grid <paramref name="values"/> the plan gives the run, trained from <paramref name="seed"/> (its grid value,
+    /// or the spec's seed).</summary>
+    public static (RunResult? Result, string? Damage) ReadResult(string dir, int index, string specHash, IReadOnlyDictionary<string, string> values, int seed)
     {
         var gridKeys = values.Keys.ToList();
         var (found, r, damage, fields) = ReadRecord<RunResult>(Path.Combine(Run(dir, index), ResultFile), "a result");
@@ -62,6 +63,9 @@ public static class SweepFolder
         if (r!.Spec is { } other && other != specHash) return (null, $"foreign: another spec's result (spec {other}; this sweep's is {specHash})");
         if (gridKeys.FirstOrDefault(k => r.Values![k] != values[k]) is { } differs)
             return (null, $"foreign: another run's result ({differs}={r.Values![differs]}; this run's is {values[differs]})");
+        // The seed is not among the values when the grid has no seed key, and collect's seeds come from this field:
+        // one that contradicts the run (an edited file) must not count as this run's.
+        if (r.Seed != seed) return (null, $"foreign: another run's result (seed {r.Seed}; this run's is {seed})");
         // The reader takes 1e999 as infinity; no run writes one (accuracies are percentages), and the tables' JSON cannot hold it.
         var numbers = new[] { ("best", r!.Best), ("last", r.Last), ("seconds", r.Seconds) }.Concat(r.TestAccuracy!.Select(a => ("test_accuracy", a)));
         if (numbers.FirstOrDefault(n => !double.IsFinite(n.Item2)) is ({ } field, var x))
@@ -400,7 +404,7 @@ public static class SweepRunner
         }
         using var _ = task;
         var resultPath = Path.Combine(runDir, SweepFolder.ResultFile);
-        var (done, damage) = SweepFolder.ReadResult(dir, index, spec.Hash, planned.Values.ToDictionary());
+        var (done, damage) = SweepFolder.ReadResult(dir, index, spec.Hash, planned.Values.ToDictionary(), planned.Experiment.Seed);
         if (done is not null) return (done, true);
         // Kept, not deleted (it may be the only copy of something); the run resumes from its checkpoint. A damaged
         // failure record is kept aside too, so that neither a success (which removes failed.json) nor a new failure

@@ -190,6 +190,37 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Equal("runs/1/result.json is foreign: another run's result (index 0; this run's is 1)", Assert.Single(SweepResults.Read(dir).Damaged).Error);
     }
 
+    /// <summary>A result whose seed contradicts its run (an edited file) was counted, and collect's seeds said "0, 99".
+    /// Checked against the grid's seed, and for a spec without a seed key against the spec's seed.</summary>
+    [Fact]
+    public void A_result_whose_seed_is_not_its_runs_is_named_foreign()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(0, SweepFolder.ResultFile, Result(0, 0, spec.Hash));
+        Write(2, SweepFolder.ResultFile, Result(2, 2, spec.Hash).Replace("\"seed\": 2,", "\"seed\": 99,", StringComparison.Ordinal));
+        Assert.False(SweepFolder.Done(dir, spec, 2));
+        var results = SweepResults.Read(dir);
+        Assert.Equal("runs/2/result.json is foreign: another run's result (seed 99; this run's is 2)", Assert.Single(results.Damaged).Error);
+        Assert.Equal("0", results.Provenance["seeds"]);
+    }
+
+    [Fact]
+    public void Without_a_seed_grid_key_a_result_whose_seed_is_not_the_specs_is_named_foreign()
+    {
+        var noGrid = Spec.Replace("grid:\n  seed: [0, 1, 2, 3]", "seed: 3\ngrid:\n  epochs: [1, 2]", StringComparison.Ordinal);
+        Assert.NotEqual(Spec, noGrid);
+        var other = ExperimentSpec.Parse(noGrid, "t.yaml");
+        var folder = dir;
+        SweepFolder.Prepare(other, folder);
+        string Of(int index, int seed) => JsonSerializer.Serialize(new RunResult(index, $"epochs={index + 1}", new Dictionary<string, string> { ["epochs"] = $"{index + 1}" },
+            seed, 50, 40, 1, 100, 1, 1.5, null, [50.0, 40.0], other.Hash), SweepFolder.Json);
+        File.WriteAllText(Path.Combine(Directory.CreateDirectory(SweepFolder.Run(folder, 0)).FullName, SweepFolder.ResultFile), Of(0, 3));
+        File.WriteAllText(Path.Combine(Directory.CreateDirectory(SweepFolder.Run(folder, 1)).FullName, SweepFolder.ResultFile), Of(1, 0));
+        Assert.True(SweepFolder.Done(folder, other, 0));
+        Assert.Equal("runs/1/result.json is foreign: another run's result (seed 0; this run's is 3)", Assert.Single(SweepResults.Read(folder).Damaged).Error);
+    }
+
     /// <summary>A result without "index" (or "seed") read it as 0: another run's for run 3, and run 0's own for run 0.</summary>
     [Theory]
     [InlineData(3, "index")]
