@@ -42,15 +42,17 @@ public sealed class SweepResults
     public static SweepResults Read(string dir)
     {
         var plan = SweepFolder.ReadPlan(dir);
-        // Collect has no spec but the folder's copy: a plan cut short would report the runs it still lists as complete.
-        if (SpecCopy(dir, plan) is { } spec) SweepFolder.CheckPlan(plan, spec, dir);
+        // Collect has no spec but the folder's copy: a plan cut short would report the runs it still lists as complete,
+        // so a plan that cannot be checked (its copy missing, damaged or another spec's) is refused, not trusted.
+        var spec = SpecCopy(dir, plan);
+        SweepFolder.CheckPlan(plan, spec, dir);
         var runs = new List<RunResult>();
         var failed = new List<RunFailure>();
         var missing = new List<int>();
         var damaged = new List<RunFailure>();
         foreach (var entry in plan.Runs)
         {
-            var (result, damage) = SweepFolder.ReadResult(dir, entry.Index, plan.SpecHash, entry.Values);
+            var (result, damage) = SweepFolder.ReadResult(dir, entry.Index, plan.SpecHash, entry.Values, spec.Runs[entry.Index].Experiment.Seed);
             // One damaged file costs its run, not the table of the others.
             if (damage is not null) damaged.Add(new RunFailure(entry.Index, entry.Label, $"runs/{entry.Index}/{SweepFolder.ResultFile} is {damage}"));
             else if (result is not null) runs.Add(result);
@@ -74,14 +76,24 @@ public sealed class SweepResults
             Provenance = ProvenanceOf(dir, runs) };
     }
 
-    /// <summary>The folder's copy of the spec when it is the plan's spec; null otherwise (missing, damaged, or another
-    /// spec's: then it says nothing about the plan, and `sweep run` writes it again).</summary>
-    static ExperimentSpec? SpecCopy(string dir, SweepFolder.Plan plan)
+    /// <summary>The folder's copy of the spec, which must be the plan's spec: missing, damaged or another spec's, it
+    /// cannot vouch for the plan, and is one error naming what is wrong and how to write it again.</summary>
+    static ExperimentSpec SpecCopy(string dir, SweepFolder.Plan plan)
     {
         var path = Path.Combine(dir, SweepFolder.SpecFile);
-        if (!File.Exists(path) || FilePaths.NothingToRead(path)) return null;
-        try { return ExperimentSpec.Load(path, plan.Name) is { } spec && spec.Hash == plan.SpecHash ? spec : null; }
-        catch (Exception e) when (e is FormatException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException) { return null; }
+        var fix = $"collect checks {SweepFolder.PlanFile} against it; run `sweep run SPEC --out {dir}` with the sweep's spec (spec {plan.SpecHash}) to write it again (runs already done are skipped).";
+        if (Directory.Exists(path)) throw new InvalidDataException($"{path}: a folder, not a file; {fix}");
+        if (!File.Exists(path)) throw new InvalidDataException($"{path}: missing; {fix}");
+        if (FilePaths.NothingToRead(path)) throw new InvalidDataException($"{path}: empty, or not a regular file, e.g. a FIFO; {fix}");
+        ExperimentSpec spec;
+        try { spec = ExperimentSpec.Load(path, plan.Name); }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidDataException($"{path}: not a spec this build can read ({e.Message.Split('\n')[0]}); {fix}", e);
+        }
+        if (spec.Hash != plan.SpecHash)
+            throw new InvalidDataException($"{path}: not this sweep's spec (spec {spec.Hash}; {SweepFolder.PlanFile} and the runs are spec {plan.SpecHash}); {fix}");
+        return spec;
     }
 
     static readonly string[] ProvenanceKeys = ["commit", "dirty", "torchsharp", "libtorch", "dotnet", "threads"];

@@ -38,19 +38,22 @@ public static class SweepFolder
     /// result of this run of this spec. A damaged one (not JSON, fields missing) or another spec's is not done: the
     /// run is run again.</summary>
     public static bool Done(string dir, ExperimentSpec spec, int index) =>
-        ReadResult(dir, index, spec.Hash, spec.Runs[index].Values.ToDictionary()).Result is not null;
+        ReadResult(dir, index, spec.Hash, spec.Runs[index].Values.ToDictionary(), spec.Runs[index].Experiment.Seed).Result is not null;
 
     /// <summary>Run <paramref name="index"/>'s result; null without one, and with <c>Damage</c> saying what is wrong
     /// with a result.json that does not hold a whole result of this run: of spec <paramref name="specHash"/>, with
-    /// the grid <paramref name="values"/> the plan gives the run.</summary>
-    public static (RunResult? Result, string? Damage) ReadResult(string dir, int index, string specHash, IReadOnlyDictionary<string, string> values)
+    /// the grid <paramref name="values"/> the plan gives the run, trained from <paramref name="seed"/> (its grid value,
+    /// or the spec's seed).</summary>
+    public static (RunResult? Result, string? Damage) ReadResult(string dir, int index, string specHash, IReadOnlyDictionary<string, string> values, int seed)
     {
         var gridKeys = values.Keys.ToList();
-        var (found, r, damage) = ReadRecord<RunResult>(Path.Combine(Run(dir, index), ResultFile), "a result");
+        var (found, r, damage, fields) = ReadRecord<RunResult>(Path.Combine(Run(dir, index), ResultFile), "a result");
         if (!found || damage is not null) return (null, damage);
-        // The deserializer leaves absent fields at their defaults: a record without them is not a finished run.
+        // The deserializer leaves absent fields at their defaults: a record without them is not a finished run. An
+        // absent index or seed reads as 0, which passed for run 0 and called any other run's result another run's.
         var missing = r is null ? "everything"
             : r.Label is null ? "label" : r.Values is null ? "values" : r.TestAccuracy is null || r.TestAccuracy.Count == 0 ? "test_accuracy"
+            : new[] { "index", "seed" }.FirstOrDefault(f => fields?.Contains(f) != true) is { } absent ? absent
             : gridKeys.FirstOrDefault(k => !r.Values.ContainsKey(k)) is { } key ? $"value for {key}" : null;
         if (missing is not null) return (null, $"not a whole result (no {missing})");
         // A result copied from another run's folder: its index is there, just not this run's.
@@ -60,6 +63,9 @@ public static class SweepFolder
         if (r!.Spec is { } other && other != specHash) return (null, $"foreign: another spec's result (spec {other}; this sweep's is {specHash})");
         if (gridKeys.FirstOrDefault(k => r.Values![k] != values[k]) is { } differs)
             return (null, $"foreign: another run's result ({differs}={r.Values![differs]}; this run's is {values[differs]})");
+        // The seed is not among the values when the grid has no seed key, and collect's seeds come from this field:
+        // one that contradicts the run (an edited file) must not count as this run's.
+        if (r.Seed != seed) return (null, $"foreign: another run's result (seed {r.Seed}; this run's is {seed})");
         // The reader takes 1e999 as infinity; no run writes one (accuracies are percentages), and the tables' JSON cannot hold it.
         var numbers = new[] { ("best", r!.Best), ("last", r.Last), ("seconds", r.Seconds) }.Concat(r.TestAccuracy!.Select(a => ("test_accuracy", a)));
         if (numbers.FirstOrDefault(n => !double.IsFinite(n.Item2)) is ({ } field, var x))
@@ -80,24 +86,31 @@ public static class SweepFolder
     /// (failed.damaged-TIME.json) and runs the run again.</summary>
     public static (RunFailure? Failure, string? Damage) ReadFailure(string dir, int index)
     {
-        var (found, f, damage) = ReadRecord<RunFailure>(Path.Combine(Run(dir, index), FailedFile), "a failure record");
+        var (found, f, damage, _) = ReadRecord<RunFailure>(Path.Combine(Run(dir, index), FailedFile), "a failure record");
         if (!found || damage is not null) return (null, damage);
         if (f?.Error is null) return (null, "not a failure record (no error)");
         return (f, null);
     }
 
     /// <summary>A run's JSON record as read, before its own checks: <c>Found</c> false when there is none, else the
-    /// value (null for a file holding JSON null) or what is wrong (<paramref name="what"/> names the kind in "not a ...").</summary>
-    static (bool Found, T? Value, string? Damage) ReadRecord<T>(string path, string what) where T : class
+    /// value (null for a file holding JSON null) or what is wrong (<paramref name="what"/> names the kind in "not a ..."),
+    /// and the names of the fields the file holds (null unless it holds an object): the deserializer reads an absent
+    /// number as 0, which only they tell from a written 0.</summary>
+    static (bool Found, T? Value, string? Damage, IReadOnlySet<string>? Fields) ReadRecord<T>(string path, string what) where T : class
     {
         // A folder in the file's place (File.Exists is false for one) is damage: taken as "not run yet", the run's
         // result then failed to be written there with a raw "Is a directory".
-        if (Directory.Exists(path)) return (true, null, "a folder, not a file");
-        if (!File.Exists(path)) return (false, null, null);
-        if (NotRegular(path) is { } damage) return (true, null, damage);
-        try { return (true, JsonSerializer.Deserialize<T>(File.ReadAllText(path), Json), null); }
-        catch (JsonException e) { return (true, null, $"not {what} ({e.Message.Split(". ")[0]})"); }
-        catch (IOException e) { return (true, null, $"unreadable ({e.Message})"); }
+        if (Directory.Exists(path)) return (true, null, "a folder, not a file", null);
+        if (!File.Exists(path)) return (false, null, null, null);
+        if (NotRegular(path) is { } damage) return (true, null, damage, null);
+        try
+        {
+            var json = JsonSerializer.Deserialize<JsonElement>(File.ReadAllText(path));
+            var fields = json.ValueKind == JsonValueKind.Object ? json.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal) : null;
+            return (true, json.Deserialize<T>(Json), null, fields);
+        }
+        catch (JsonException e) { return (true, null, $"not {what} ({e.Message.Split(". ")[0]})", null); }
+        catch (IOException e) { return (true, null, $"unreadable ({e.Message})", null); }
     }
 
     /// <summary>What is wrong with a run's file that has nothing to read, or null. Checked before opening: a FIFO (or
@@ -211,7 +224,8 @@ public static class SweepFolder
         // specs started together both take the folder (File.Move without overwrite only checks first, too).
         using var claim = LockPlan(dir);
         var planPath = Path.Combine(dir, PlanFile);
-        if (File.Exists(planPath))
+        // A folder in its place is a damaged plan (ReadPlan says so), not a missing one to write over: that failed with a raw "Is a directory".
+        if (File.Exists(planPath) || Directory.Exists(planPath))
         {
             SameSpec(spec, dir);
             return;
@@ -293,6 +307,8 @@ public static class SweepFolder
     public static Plan ReadPlan(string dir)
     {
         var path = Path.Combine(dir, PlanFile);
+        // File.Exists is false for a folder: it was reported as no plan at all, with the advice to write one there.
+        if (Directory.Exists(path)) throw DamagedPlan(path, dir, "a folder, not a file");
         if (!File.Exists(path))
         {
             // A sweep folder whose plan was deleted or lost in a copy: "not a sweep folder" sent the user elsewhere,
@@ -327,9 +343,22 @@ public static class SweepFolder
         var path = Path.Combine(dir, PlanFile);
         if (plan.Runs.Count != spec.Runs.Count)
             throw DamagedPlan(path, dir, $"it lists {plan.Runs.Count} runs, but its spec (spec {spec.Hash}) has {spec.Runs.Count}");
-        if (plan.Runs.Select((r, i) => (r, i)).FirstOrDefault(x => x.r.Index != x.i || x.r.Label != spec.Runs[x.i].Label
-                || !x.r.Values.OrderBy(v => v.Key, StringComparer.Ordinal).SequenceEqual(spec.Runs[x.i].Values.OrderBy(v => v.Key, StringComparer.Ordinal))) is ({ } bad, var at))
-            throw DamagedPlan(path, dir, $"its run {bad.Index} ({bad.Label}) is not the spec's run {at} ({spec.Runs[at].Label})");
+        if (plan.Runs.Select((r, i) => (r, Difference(r, spec.Runs[i]))).FirstOrDefault(x => x.Item2 is not null) is ({ } bad, { } difference))
+            throw DamagedPlan(path, dir, $"its run {bad.Index} {difference}");
+    }
+
+    /// <summary>How plan entry <paramref name="entry"/> differs from the spec's run at its place, or null. Names the
+    /// field that differs: both labels in full read alike when only the values were edited (the label is text of its own).</summary>
+    static string? Difference(PlanEntry entry, PlannedRun run)
+    {
+        if (entry.Index != run.Index) return $"is listed where the spec has run {run.Index}";
+        var planned = run.Values.ToDictionary();
+        if (entry.Values.Keys.Concat(planned.Keys).Distinct().Order(StringComparer.Ordinal)
+                .FirstOrDefault(k => entry.Values.GetValueOrDefault(k) != planned.GetValueOrDefault(k)) is { } key)
+            return $"has {Value(entry.Values, key)}, but the spec's run {run.Index} has {Value(planned, key)}";
+        return entry.Label != run.Label ? $"is labelled '{entry.Label}', but the spec's run {run.Index} is '{run.Label}'" : null;
+
+        static string Value(IReadOnlyDictionary<string, string> values, string key) => values.TryGetValue(key, out var v) ? $"{key}={v}" : $"no value for {key}";
     }
 
     static InvalidDataException DamagedPlan(string path, string dir, string problem) =>
@@ -375,7 +404,7 @@ public static class SweepRunner
         }
         using var _ = task;
         var resultPath = Path.Combine(runDir, SweepFolder.ResultFile);
-        var (done, damage) = SweepFolder.ReadResult(dir, index, spec.Hash, planned.Values.ToDictionary());
+        var (done, damage) = SweepFolder.ReadResult(dir, index, spec.Hash, planned.Values.ToDictionary(), planned.Experiment.Seed);
         if (done is not null) return (done, true);
         // Kept, not deleted (it may be the only copy of something); the run resumes from its checkpoint. A damaged
         // failure record is kept aside too, so that neither a success (which removes failed.json) nor a new failure

@@ -190,6 +190,69 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Equal("runs/1/result.json is foreign: another run's result (index 0; this run's is 1)", Assert.Single(SweepResults.Read(dir).Damaged).Error);
     }
 
+    /// <summary>A result whose seed contradicts its run (an edited file) was counted, and collect's seeds said "0, 99".
+    /// Checked against the grid's seed, and for a spec without a seed key against the spec's seed.</summary>
+    [Fact]
+    public void A_result_whose_seed_is_not_its_runs_is_named_foreign()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(0, SweepFolder.ResultFile, Result(0, 0, spec.Hash));
+        Write(2, SweepFolder.ResultFile, Result(2, 2, spec.Hash).Replace("\"seed\": 2,", "\"seed\": 99,", StringComparison.Ordinal));
+        Assert.False(SweepFolder.Done(dir, spec, 2));
+        var results = SweepResults.Read(dir);
+        Assert.Equal("runs/2/result.json is foreign: another run's result (seed 99; this run's is 2)", Assert.Single(results.Damaged).Error);
+        Assert.Equal("0", results.Provenance["seeds"]);
+    }
+
+    [Fact]
+    public void Without_a_seed_grid_key_a_result_whose_seed_is_not_the_specs_is_named_foreign()
+    {
+        var noGrid = Spec.Replace("grid:\n  seed: [0, 1, 2, 3]", "seed: 3\ngrid:\n  epochs: [1, 2]", StringComparison.Ordinal);
+        Assert.NotEqual(Spec, noGrid);
+        var other = ExperimentSpec.Parse(noGrid, "t.yaml");
+        var folder = dir;
+        SweepFolder.Prepare(other, folder);
+        string Of(int index, int seed) => JsonSerializer.Serialize(new RunResult(index, $"epochs={index + 1}", new Dictionary<string, string> { ["epochs"] = $"{index + 1}" },
+            seed, 50, 40, 1, 100, 1, 1.5, null, [50.0, 40.0], other.Hash), SweepFolder.Json);
+        File.WriteAllText(Path.Combine(Directory.CreateDirectory(SweepFolder.Run(folder, 0)).FullName, SweepFolder.ResultFile), Of(0, 3));
+        File.WriteAllText(Path.Combine(Directory.CreateDirectory(SweepFolder.Run(folder, 1)).FullName, SweepFolder.ResultFile), Of(1, 0));
+        Assert.True(SweepFolder.Done(folder, other, 0));
+        Assert.Equal("runs/1/result.json is foreign: another run's result (seed 0; this run's is 3)", Assert.Single(SweepResults.Read(folder).Damaged).Error);
+    }
+
+    /// <summary>A result without "index" (or "seed") read it as 0: another run's for run 3, and run 0's own for run 0.</summary>
+    [Theory]
+    [InlineData(3, "index")]
+    [InlineData(0, "index")]
+    [InlineData(0, "seed")]
+    public void A_result_without_its_index_or_seed_is_not_whole(int index, string field)
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        var result = System.Text.Json.Nodes.JsonNode.Parse(Result(index, index, spec.Hash))!.AsObject();
+        Assert.True(result.Remove(field));
+        Write(index, SweepFolder.ResultFile, result.ToJsonString());
+        Assert.False(SweepFolder.Done(dir, spec, index));
+        Assert.Equal($"runs/{index}/result.json is not a whole result (no {field})", Assert.Single(SweepResults.Read(dir).Damaged).Error);
+    }
+
+    /// <summary>A folder in place of plan.json was "no plan.json ...; write the plan again", which `sweep run` then
+    /// failed to do ("Is a directory"): it is a damaged plan, for collect and `sweep run` alike.</summary>
+    [Fact]
+    public void A_folder_in_place_of_the_plan_is_damaged()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        var plan = Path.Combine(dir, SweepFolder.PlanFile);
+        File.Delete(plan);
+        Directory.CreateDirectory(plan);
+        var message = $"{plan}: damaged (a folder, not a file); move it away and run `sweep run SPEC --out {dir}`";
+        Assert.StartsWith(message, Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir)).Message, StringComparison.Ordinal);
+        Assert.StartsWith(message, Assert.Throws<InvalidDataException>(() => SweepFolder.Prepare(spec, dir)).Message, StringComparison.Ordinal);
+        Assert.Null(SweepFolder.PlannedName(dir));
+    }
+
     /// <summary>With its plan, spec copy and run records deleted, a folder's results and checkpoints were taken over by
     /// another spec (every run then failed on the other run's checkpoint): each result names its spec too.</summary>
     [Fact]
@@ -397,27 +460,65 @@ public sealed class SweepResultsTests : IDisposable
 
     /// <summary>A plan cut to fewer runs (or with a run's values edited) was trusted: `sweep run` said "4 of 4 runs
     /// done" and collect "complete: 3 of 3 runs" without run 3. Checked against the spec given, and in collect against
-    /// the folder's copy of the spec.</summary>
+    /// the folder's copy of the spec.
+    /// The problem names what differs: both labels in full read alike when only a value was edited.</summary>
     [Theory]
-    [InlineData(true, "it lists 3 runs, but its spec (spec {0}) has 4")]
-    [InlineData(false, "its run 1 (seed=7) is not the spec's run 1 (seed=1)")]
-    public void A_plan_that_does_not_list_the_specs_runs_is_damaged(bool cut, string problem)
+    [InlineData("cut", "it lists 3 runs, but its spec (spec {0}) has 4")]
+    [InlineData("both", "its run 1 has seed=7, but the spec's run 1 has seed=1")]
+    [InlineData("value", "its run 1 has seed=5, but the spec's run 1 has seed=1")]
+    [InlineData("label", "its run 1 is labelled 'seed=7', but the spec's run 1 is 'seed=1'")]
+    [InlineData("key", "its run 1 has extra=1, but the spec's run 1 has no value for extra")]
+    [InlineData("index", "its run 2 is listed where the spec has run 1")]
+    public void A_plan_that_does_not_list_the_specs_runs_is_damaged(string edit, string problem)
     {
         var spec = ExperimentSpec.Parse(Spec, "t.yaml");
         SweepFolder.Prepare(spec, dir);
         for (var i = 0; i < 4; i++) Write(i, SweepFolder.ResultFile, Result(i, i, spec.Hash));
         var path = Path.Combine(dir, SweepFolder.PlanFile);
         var plan = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
-        if (cut) plan["runs"]!.AsArray().RemoveAt(3);
-        else
+        var run = plan["runs"]![1]!;
+        switch (edit)
         {
-            plan["runs"]![1]!["label"] = "seed=7";
-            plan["runs"]![1]!["values"]!["seed"] = "7";
+            case "cut": plan["runs"]!.AsArray().RemoveAt(3); break;
+            case "both": run["label"] = "seed=7"; run["values"]!["seed"] = "7"; break;
+            case "value": run["values"]!["seed"] = "5"; break;
+            case "label": run["label"] = "seed=7"; break;
+            case "key": run["values"]!["extra"] = "1"; break;
+            case "index": run["index"] = 2; plan["runs"]![2]!["index"] = 1; break;
         }
         File.WriteAllText(path, plan.ToJsonString());
         var expected = $"{path}: damaged ({string.Format(System.Globalization.CultureInfo.InvariantCulture, problem, spec.Hash)}); move it away and run `sweep run SPEC --out {dir}`";
         Assert.StartsWith(expected, Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir)).Message, StringComparison.Ordinal);
         Assert.StartsWith(expected, Assert.Throws<InvalidDataException>(() => SweepFolder.Prepare(spec, dir)).Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>collect checks the plan against the folder's spec.yaml; with that copy missing, damaged or another spec's,
+    /// the check was skipped and a plan cut to 3 of 4 runs read "complete: 3 of 3 runs". The copy is named instead.</summary>
+    [Theory]
+    [InlineData(null, "missing")]
+    [InlineData("", "empty, or not a regular file, e.g. a FIFO")]
+    [InlineData("garbage: [", "not a spec this build can read (")]
+    [InlineData("other", "not this sweep's spec (spec ")]
+    [InlineData("folder", "a folder, not a file")]
+    public void A_plan_is_not_trusted_without_the_sweeps_spec_copy_to_check_it(string? copy, string problem)
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        for (var i = 0; i < 4; i++) Write(i, SweepFolder.ResultFile, Result(i, i, spec.Hash));
+        var path = Path.Combine(dir, SweepFolder.PlanFile);
+        var plan = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        plan["runs"]!.AsArray().RemoveAt(3);
+        File.WriteAllText(path, plan.ToJsonString());
+        var specCopy = Path.Combine(dir, SweepFolder.SpecFile);
+        File.Delete(specCopy);
+        if (copy == "other") File.WriteAllText(specCopy, Spec.Replace("[0, 1, 2, 3]", "[0, 1, 2, 3, 4]", StringComparison.Ordinal));
+        else if (copy == "folder") Directory.CreateDirectory(specCopy);
+        else if (copy is not null) File.WriteAllText(specCopy, copy);
+        var e = Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir));
+        Assert.StartsWith($"{specCopy}: {problem}", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith($"; collect checks plan.json against it; run `sweep run SPEC --out {dir}` with the sweep's spec (spec {spec.Hash}) to write it again (runs already done are skipped).",
+            e.Message, StringComparison.Ordinal);
+        if (copy == "other") Assert.Contains($"plan.json and the runs are spec {spec.Hash})", e.Message, StringComparison.Ordinal);
     }
 
     /// <summary>A FIFO in place of plan.json is a damaged plan, one error, for collect and `sweep run` alike; it blocked both.</summary>
