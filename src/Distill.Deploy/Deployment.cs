@@ -198,10 +198,8 @@ public static class Deployment
         var c = config.Pair;
         var best = config.BestMethod.Method;
         var methods = new[] { "scratch", "kd", best }.Distinct().ToList();
-        // 05's settings of the methods not run here (the full budget's dkd:) are dropped: the comparison refuses a
-        // setting of a method that does not run, which it would ignore.
-        var set = c.Set.Where(kv => methods.Any(m => Distill.Methods.MethodCatalogue.TryFind(m) == Distill.Methods.MethodCatalogue.TryFind(kv.Key))).ToDictionary(kv => kv.Key, kv => kv.Value);
-        var training = Comparison.Run(data, c with { Methods = methods, Set = set, KeepEverySeed = true });
+        // 05's settings of the methods not run here (the full budget's dkd:) are dropped with them.
+        var training = Comparison.Run(data, c.WithMethods(methods) with { KeepEverySeed = true });
         var result = new DeploymentResult { Config = config, Training = training };
         var dir = config.OutDir ?? Path.Combine(Path.GetTempPath(), $"distill-deploy-{Environment.ProcessId}-{DateTime.UtcNow:yyyyMMddHHmmss}");
         Directory.CreateDirectory(dir);

@@ -41,10 +41,11 @@ public static class Idx
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
         {
+            var appended = e.Data.Contains(GzipFile.TrailingData);
             throw new DatasetException(path,
-                e.Data.Contains(GzipFile.TrailingData) ? $"the gzip file has bytes after its data ({e.Message.TrimEnd('.')})"
+                appended ? $"the gzip file has bytes after its data ({e.Message.TrimEnd('.')})"
                     : gz ? $"the gzip data is truncated or corrupt ({e.Message.TrimEnd('.')})" : "the file ends before the size its header declares (truncated)",
-                e.Data.Contains(GzipFile.TrailingData) ? "something was appended to the file: delete it and run `distill data install` again"
+                appended ? "something was appended to the file: delete it and run `distill data install` again"
                     : "the download was probably interrupted: delete the file and run `distill data install` again", e);
         }
     }

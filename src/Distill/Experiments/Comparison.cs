@@ -50,9 +50,18 @@ public sealed record ComparisonConfig : RecipeConfig
         // Settings of a method that does not run were ignored without a word (after the methods' own checks, which a
         // misspelt method fails first).
         foreach (var name in Set.Keys)
-            if (MethodCatalogue.TryFind(name) is { } set && !Methods.Any(m => MethodCatalogue.TryFind(m) == set))
+            if (MethodCatalogue.TryFind(name) is not null && !Runs(Methods, name))
                 yield return ($"set.{name},methods", $"set.{name}: {name} is not in methods ({string.Join(", ", Methods)}), so its settings would be ignored; add it to methods, or remove set.{name}.");
     }
+
+    /// <summary>This config running <paramref name="methods"/> only, with the settings of those among them: a setting of
+    /// a method that does not run is refused (see <see cref="Problems"/>).</summary>
+    public ComparisonConfig WithMethods(IReadOnlyList<string> methods) =>
+        this with { Methods = methods, Set = Set.Where(kv => Runs(methods, kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value) };
+
+    /// <summary>Whether <paramref name="methods"/> holds the method <paramref name="name"/> names, whatever the spelling.</summary>
+    static bool Runs(IEnumerable<string> methods, string name) =>
+        MethodCatalogue.TryFind(name) is { } method && methods.Any(m => MethodCatalogue.TryFind(m) == method);
 
     /// <summary>"methods has kd twice ..." when <paramref name="name"/> is a method <paramref name="seen"/> already holds.</summary>
     static string? Twice(string name, Dictionary<string, string> seen, string list)
