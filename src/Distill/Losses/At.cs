@@ -75,6 +75,7 @@ public sealed class AtTerm : ILossTerm
     public double P { get; }
     public bool PaperForm { get; }
     public IReadOnlyList<(string Student, string Teacher)> Pairs => pairs;
+    public string Settings => TermSupport.Describe(("pairs", pairs), ("beta", Beta), ("p", P), ("paper_form", PaperForm));
     public bool NeedsTeacher => true;
     public bool NeedsTeacherFeatures => true;
 

@@ -140,6 +140,7 @@ public sealed class CrdTerm(CrdModule crd, string studentFeature, string teacher
     public bool NeedsTeacher => true;
     public bool NeedsTeacherFeatures => teacherFeature != TermSupport.Logits;
     public CrdModule Module => crd;
+    public string Settings => TermSupport.Describe(("features", (studentFeature, teacherFeature)), ("seed", seed), ("negatives", crd.Negatives), ("tau", crd.Tau), ("momentum", crd.Momentum), ("dims", $"{crd.StudentDim},{crd.TeacherDim}"));
     public IEnumerable<Parameter> Parameters() => crd.parameters();
     public IEnumerable<nn.Module> Modules() => [crd];
 

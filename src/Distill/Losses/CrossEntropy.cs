@@ -18,6 +18,7 @@ public sealed class CrossEntropyTerm : ILossTerm
 
     public string Name { get; }
     public double LabelSmoothing { get; }
+    public string Settings => TermSupport.Describe(("label_smoothing", LabelSmoothing));
     public bool NeedsTeacher => false;
     public bool LogitsOnly => true;
 

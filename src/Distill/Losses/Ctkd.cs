@@ -66,12 +66,13 @@ public sealed class LearnableTemperature : nn.Module
     {
         if (!(initial > min && initial < min + range))
             throw new ArgumentOutOfRangeException(nameof(initial), initial, $"ctkd: the initial temperature must lie in ({min}, {min + range}).");
-        (Min, Range) = (min, range);
+        (Initial, Min, Range) = (initial, min, range);
         var p = (initial - min) / range;
         theta = new Parameter(tensor(new[] { (float)Math.Log(p / (1 - p)) }));
         register_parameter("theta", theta);
     }
 
+    public double Initial { get; }
     public double Min { get; }
     public double Range { get; }
     public Parameter Theta => theta;
@@ -96,6 +97,7 @@ public sealed class CtkdTerm : ILossTerm
     public bool NeedsTeacher => true;
     public bool LogitsOnly => true;
     public LearnableTemperature Temperature => temperature;
+    public string Settings => TermSupport.Describe(("initial", temperature.Initial), ("t_min", temperature.Min), ("t_range", temperature.Range), ("lambda", lambda));
     public ILossTerm TemperatureTerm { get; }
     public IEnumerable<Parameter> Parameters() => temperature.parameters();
     public IEnumerable<nn.Module> Modules() => [temperature];

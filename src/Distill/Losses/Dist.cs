@@ -90,6 +90,7 @@ public static class Dist
 
 public sealed class DistTerm(double temperature, double beta, double gamma, string name = "dist") : ILossTerm
 {
+    public string Settings => TermSupport.Describe(("temperature", temperature), ("beta", beta), ("gamma", gamma));
     public string Name => name;
     public bool NeedsTeacher => true;
     public bool LogitsOnly => true;

@@ -54,6 +54,7 @@ public static class Dkd
 /// <summary>The <see cref="Dkd"/> loss on the logits, with the paper's CIFAR defaults (α = 1, β = 8, T = 4).</summary>
 public sealed class DkdTerm(double alpha = 1, double beta = 8, double temperature = 4, string name = "dkd") : ILossTerm
 {
+    public string Settings => TermSupport.Describe(("alpha", alpha), ("beta", beta), ("temperature", temperature));
     public string Name => name;
     public bool NeedsTeacher => true;
     public bool LogitsOnly => true;

@@ -86,6 +86,8 @@ public sealed class HintTerm(string studentFeature, string teacherFeature, HintR
     public bool NeedsTeacher => true;
     public bool NeedsTeacherFeatures => teacherFeature != TermSupport.Logits;
     public HintRegressor? Regressor => regressor;
+    public string Settings => TermSupport.Describe(("features", (studentFeature, teacherFeature)),
+        ("regressor", regressor is null ? "none" : $"{regressor.GetName()} {regressor.InFeatures}->{regressor.OutFeatures}"));
 
     public Tensor Compute(StepContext ctx)
     {

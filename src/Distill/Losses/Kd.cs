@@ -43,6 +43,7 @@ public static class Kd
 /// (e.g. <see cref="Schedule.TemperatureAnnealing"/>). Weight it against cross-entropy in the <see cref="Objective"/>.</summary>
 public sealed class KdTerm(Schedule temperature, string name = "kd") : ILossTerm
 {
+    public string Settings => TermSupport.Describe(("temperature", temperature));
     public string Name => name;
     public bool NeedsTeacher => true;
     public bool LogitsOnly => true;

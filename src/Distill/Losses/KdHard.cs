@@ -30,6 +30,7 @@ public static class KdHard
 /// of <see cref="CrossEntropyTerm"/> weighted 1 − α plus <see cref="KdTerm"/> weighted α, which logs the parts apart.</summary>
 public sealed class KdHardTerm(Schedule temperature, Schedule alpha, string name = "kd_hard") : ILossTerm
 {
+    public string Settings => TermSupport.Describe(("temperature", temperature), ("alpha", alpha));
     public string Name => name;
     public bool NeedsTeacher => true;
     public bool LogitsOnly => true;

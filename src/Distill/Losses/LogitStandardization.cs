@@ -40,6 +40,7 @@ public static class LogitStandardization
 public sealed class StandardizedTerm(ILossTerm inner) : ILossTerm
 {
     public string Name => inner.Name;
+    public string Settings => inner.Settings is { } s ? $"standardized, {s}" : "standardized";
     public bool NeedsTeacher => inner.NeedsTeacher;
     public bool NeedsTeacherFeatures => inner.NeedsTeacherFeatures;
     public bool LogitsOnly => inner.LogitsOnly;

@@ -143,6 +143,7 @@ public static class Mlkd
 
 public sealed class MlkdTerm(IReadOnlyList<double> temperatures, bool paperClassScale = false, string name = "mlkd") : ILossTerm
 {
+    public string Settings => TermSupport.Describe(("temperatures", temperatures), ("paper_class_scale", paperClassScale));
     public string Name => name;
     public bool NeedsTeacher => true;
     public bool LogitsOnly => true;

@@ -42,6 +42,8 @@ public sealed class MultiTeacherKdTerm(IReadOnlyList<DistillModel> teachers, dou
     string name = "kd_multi") : ILossTerm
 {
     public string Name => name;
+    public string Settings => TermSupport.Describe(("teachers", teachers.Select(t => $"{t.ZooName ?? t.GetType().Name} ({t.ParameterCount} parameters)")),
+        ("temperature", temperature), ("weights", (IEnumerable<double>?)weights ?? []));
     public bool NeedsTeacher => false;
 
     public Tensor Compute(StepContext ctx)

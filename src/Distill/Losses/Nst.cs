@@ -29,6 +29,7 @@ public static class Nst
 
 public sealed class NstTerm(IReadOnlyList<string> layers, string name = "nst") : ILossTerm
 {
+    public string Settings => TermSupport.Describe(("layers", layers));
     public string Name => name;
     public bool NeedsTeacher => true;
     public bool NeedsTeacherFeatures => true;

@@ -32,6 +32,11 @@ public interface ILossTerm
     /// own. When every term is such, the trainer computes the objective on one thread (see Trainer's step).</summary>
     bool LogitsOnly => false;
 
+    /// <summary>The term's own parameters ("temperature=4", "pairs=stage1,stage2, beta=1000, p=2"), null when it has
+    /// none. The run record keeps them ("terms"): its objective names each term and its weight only, so a resume with a
+    /// changed temperature or β (a recipe's KD or AT run, whose name does not say them) went on under the old record.</summary>
+    string? Settings => null;
+
     /// <summary>Scalar loss for this step. The teacher side must never receive gradients.</summary>
     Tensor Compute(StepContext ctx);
 

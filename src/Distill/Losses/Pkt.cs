@@ -37,6 +37,7 @@ public static class Pkt
 /// <summary>The <see cref="Pkt"/> loss on one (student, teacher) feature pair (use "logits" for the logits).</summary>
 public sealed class PktTerm(string studentFeature, string teacherFeature, string name = "pkt") : ILossTerm
 {
+    public string Settings => TermSupport.Describe(("features", (studentFeature, teacherFeature)));
     public string Name => name;
     public bool NeedsTeacher => true;
     public bool NeedsTeacherFeatures => teacherFeature != TermSupport.Logits;

@@ -88,6 +88,7 @@ public static class Rkd
 /// </summary>
 public sealed class RkdTerm(string studentFeature, string teacherFeature, double distanceWeight = 25, double angleWeight = 50, string name = "rkd") : ILossTerm
 {
+    public string Settings => TermSupport.Describe(("features", (studentFeature, teacherFeature)), ("distance", distanceWeight), ("angle", angleWeight));
     public string Name => name;
     public bool NeedsTeacher => true;
     public bool NeedsTeacherFeatures => teacherFeature != TermSupport.Logits;

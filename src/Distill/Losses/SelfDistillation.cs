@@ -35,6 +35,7 @@ public sealed class SelfDistillationTerm(IReadOnlyList<(string Layer, AuxiliaryH
     double lambda, string name = "self") : ILossTerm
 {
     public string Name => name;
+    public string Settings => TermSupport.Describe(("layers", heads.Select(h => h.Layer)), ("deepest", deepest), ("alpha", alpha), ("temperature", temperature), ("lambda", lambda));
     public bool NeedsTeacher => false;
     public IEnumerable<Parameter> Parameters() => heads.SelectMany(h => h.Head.parameters());
     public IEnumerable<nn.Module> Modules() => heads.Select(h => (nn.Module)h.Head);

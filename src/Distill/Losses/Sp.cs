@@ -38,6 +38,7 @@ public static class Sp
 public sealed class SpTerm(IEnumerable<(string Student, string Teacher)> pairs, string name = "sp") : ILossTerm
 {
     readonly (string Student, string Teacher)[] pairs = [.. pairs];
+    public string Settings => TermSupport.Describe(("pairs", this.pairs));
 
     public string Name => name;
     public bool NeedsTeacher => true;

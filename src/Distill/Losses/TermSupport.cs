@@ -9,6 +9,27 @@ static class TermSupport
     /// <summary>The name that selects a model's logits instead of a named feature (e.g. RKD or PKT on the logits).</summary>
     public const string Logits = "logits";
 
+    /// <summary>A term's <see cref="ILossTerm.Settings"/>: key=value, numbers as G15 in the invariant culture (as the
+    /// record writes weights), lists comma-joined, a (student, teacher) feature pair as one name when both are the same.</summary>
+    public static string Describe(params (string Key, object Value)[] parameters) =>
+        string.Join(", ", parameters.Select(p => $"{p.Key}={Text(p.Value)}"));
+
+    static string Text(object value) => value switch
+    {
+        string s => s,
+        double d => d.ToString("G15", System.Globalization.CultureInfo.InvariantCulture),
+        bool b => b ? "1" : "0",
+        ConstantSchedule c => Text(c.Value),
+        // Spelled out: a record's own ToString prints numbers in the current culture and a step schedule's list as its type.
+        WindowedSchedule w => $"{(w is CosineSchedule ? "cosine" : w is LinearSchedule ? "linear" : w.GetType().Name)}({Text(w.Start)} to {Text(w.End)} over {Text(w.From)}-{Text(w.To)})",
+        StepSchedule st => $"steps({Text(st.Initial)}{string.Concat(st.Boundaries.Select(b => $"; {Text(b.Value)} from {Text(b.Progress)}"))})",
+        ScaledSchedule sc => $"{Text(sc.Factor)}*{Text(sc.Inner)}",
+        ValueTuple<string, string> pair => pair.Item1 == pair.Item2 ? pair.Item1 : $"{pair.Item1}:{pair.Item2}",
+        System.Collections.IEnumerable items => string.Join(",", items.Cast<object>().Select(Text)),
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
     public static Tensor Feature(ModelOutput output, string name) => name == Logits ? output.Logits : output.Feature(name);
 
     /// <summary>The teacher's output, or a message saying which term needed it.</summary>

@@ -502,7 +502,7 @@ sealed partial class RunFolder : IDisposable
     /// recipe's budget, from its epochs and sizes), so a run recorded before them still resumes. A recipe run's method
     /// is recorded since its objective alone ("0.1·ce + 0.9·kd") did not tell kd from kd+ls: a recipe run recorded
     /// before resumes as it did (`train` has recorded its method all along).</summary>
-    static readonly HashSet<string> RecordedSince = ["model", "dataset", "input", "classes", "budget", "method"];
+    static readonly HashSet<string> RecordedSince = ["model", "dataset", "input", "classes", "budget", "method", "terms"];
 
     /// <summary>Every setting of a run that affects its results, plus when it started and with what: the commit, whether
     /// the build was dirty, the TorchSharp, libtorch and .NET versions (not compared on resume; see <see cref="Resumed"/>).</summary>
@@ -541,6 +541,9 @@ sealed partial class RunFolder : IDisposable
             ["student"] = $"{student.GetType().Name}, {student.ParameterCount} parameters",
             ["teacher"] = teacher is null ? "none" : $"{teacher.GetType().Name}, {teacher.ParameterCount} parameters",
             ["objective"] = string.Join(" + ", objective.Terms.Select(t => $"{(t.Weight is ConstantSchedule c ? Weight(c.Value) : t.Weight.ToString())}·{t.Term.Name}")),
+            // Each term's own parameters, which the objective's text does not show (a recipe's AT β, its KD run's T).
+            ["terms"] = objective.Terms.Any(t => t.Term.Settings is not null)
+                ? string.Join("; ", objective.Terms.Where(t => t.Term.Settings is not null).Select(t => $"{t.Term.Name}({t.Term.Settings})")) : "none",
             // What deployment needs to rebuild the model from a checkpoint: the zoo name and the input it was built for.
             ["model"] = student.ZooName ?? student.GetType().Name, ["dataset"] = data.Name,
             ["input"] = $"{data.Channels}x{data.Height}x{data.Width}", ["classes"] = $"{data.NumClasses}",

@@ -176,12 +176,49 @@ public class RecipeTests
         Comparison.Run(TinyData.FashionMnist, comparison);
         var hotter = comparison with { Resume = true, Set = new Dictionary<string, IReadOnlyDictionary<string, string>> { ["kd"] = new Dictionary<string, string> { ["temperature"] = "8" } } };
         var refused = Assert.Throws<InvalidOperationException>(() => Comparison.Run(TinyData.FashionMnist, hotter)).Message;
-        Assert.Contains("(method: kd alpha=0.9 standardize=0 temperature=4 temperature_end=0 → kd alpha=0.9 standardize=0 temperature=8 temperature_end=0)", refused, StringComparison.Ordinal);
+        Assert.Contains("(method: kd alpha=0.9 standardize=0 temperature=4 temperature_end=0 → kd alpha=0.9 standardize=0 temperature=8 temperature_end=0", refused, StringComparison.Ordinal);
 
         // A record written before methods were recorded still resumes: the key it lacks is not a difference.
         var now = Record("comparison/kd");
         var old = new Dictionary<string, string>(now);
         old.Remove("method");
         Assert.Empty(RunFolder.Differences(old, now));
+    }
+
+    /// <summary>The attention recipe's runs recorded "1·ce + 1·at" and "0.1·ce + 0.9·kd", which say neither β nor T: a
+    /// resume after the recipe file's β or temperature changed went on under the old record.</summary>
+    [Fact]
+    public void A_recipe_resumed_with_a_changed_term_parameter_is_refused()
+    {
+        using var dir = new TempDir();
+        var c = Tiny(AttentionTransferConfig.For(Budget.Smoke)) with
+        {
+            Student = "cnn-4", TransferSize = 300, TestSize = 200, StudentEpochs = 1, Seeds = [0], OutDir = dir.Path,
+        };
+        AttentionTransfer.Run(TinyData.FashionMnist, c);
+        var at = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(Path.Combine(dir.Path, "at", "seed0", RunFolder.SettingsFile)))!;
+        Assert.Equal("ce(label_smoothing=0); at(pairs=stage1,stage2, beta=1000, p=2, paper_form=0)", at["terms"]);
+
+        // The same settings resume (every run is read back); another β or T is refused, naming what changed.
+        AttentionTransfer.Run(TinyData.FashionMnist, c with { Resume = true });
+        var beta = Assert.Throws<InvalidOperationException>(() => AttentionTransfer.Run(TinyData.FashionMnist, c with { Resume = true, Beta = 500 })).Message;
+        Assert.Contains("beta=1000, p=2, paper_form=0) → ce(label_smoothing=0); at(pairs=stage1,stage2, beta=500", beta, StringComparison.Ordinal);
+        var hotter = Assert.Throws<InvalidOperationException>(() => AttentionTransfer.Run(TinyData.FashionMnist, c with { Resume = true, Temperature = 8 })).Message;
+        Assert.Contains("kd(temperature=4) → ce(label_smoothing=0); kd(temperature=8)", hotter, StringComparison.Ordinal);
+
+        // A record written before terms were recorded still resumes.
+        var old = new Dictionary<string, string>(at);
+        old.Remove("terms");
+        Assert.Empty(RunFolder.Differences(old, at));
+    }
+
+    /// <summary>A schedule's record printed a step schedule as its list's type name; a term's settings spell it out.</summary>
+    [Fact]
+    public void A_terms_settings_spell_out_schedules_and_feature_pairs()
+    {
+        Assert.Equal("temperature=linear(10 to 1.5 over 0-0.5)", ((Distill.Losses.ILossTerm)new Distill.Losses.KdTerm(Distill.Losses.Schedule.Linear(10, 1.5, 0, 0.5))).Settings);
+        Assert.Equal("temperature=steps(4; 2.5 from 0.5)", ((Distill.Losses.ILossTerm)new Distill.Losses.KdTerm(Distill.Losses.Schedule.Steps(4, (0.5, 2.5)))).Settings);
+        Assert.Equal("features=stage2:stage3, distance=25, angle=0.5", new Distill.Losses.RkdTerm("stage2", "stage3", angleWeight: 0.5).Settings);
+        Assert.Null(((Distill.Losses.ILossTerm)new Distill.Losses.SoftCeTerm()).Settings);
     }
 }
