@@ -50,6 +50,10 @@ else
       elif grep -q 'Depends: snapd' <<<"$depends"; then
         # Ubuntu ships chromium as a snap wrapper, which cannot install inside a container.
         echo "setup.sh: $p is a snap wrapper on this system; skipped." >&2
+        # Said here because the report tests fail on the missing browser, far from this line.
+        if [ "$p" = chromium ]; then
+          echo "setup.sh: without chromium the report tests (tests/Distill.Notebooks.Tests, OfflineBrowser.cs) cannot run here; run them in the CPU devcontainer (Debian 12) or CI." >&2
+        fi
       else
         install+=("$p")
       fi

@@ -192,6 +192,13 @@ static class TrainCommand
                     ("test_size", testSize, r.GetValue(testSize)) };
                 recipeConfig.CheckOverrides(flags.Where(f => f.Value is not null).ToDictionary(f => f.Key, f => $"{f.Flag.Name} {f.Value}"));
             }
+            // Loaded (and the sizes and models checked against it) before --out is claimed: a dataset not installed, or
+            // --device cuda without CUDA, was found only after a recipe's recipe.txt or a run's folder had been written.
+            using var data = Load(recipeConfig?.Dataset ?? r.GetValue(dataset) ?? "fashion-mnist", common);
+            CheckSizes(data, r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
+            var studentName = recipeConfig?.Student ?? studentArg ?? throw new ArgumentException("--model is required (e.g. --model mlp-800-800), unless --recipe is given.");
+            // Both sized before anything trains: a student too large to train here is refused now, not after its teacher.
+            foreach (var sized in new[] { studentName, recipeConfig?.Teacher ?? teacherArg }.OfType<string>()) ModelZoo.CheckFits(sized, data);
             // Each kind of command writes its own layout under --out (a plain run the folder itself, a distillation
             // teacher/ and student/, a recipe RUN/seedN): another kind's runs there are refused, as another run of the
             // same kind is, rather than left to be mixed with this one's.
@@ -205,17 +212,12 @@ static class TrainCommand
                 if (r.GetValue(recipe) is string recipeName) Trainer.ClaimForRecipe(claimed, recipeName.ToLowerInvariant(), common.Force, common.Resume, Console.Out);
             }
             if (recipeConfig is not null)
-                return RunRecipe(r.GetValue(recipe)!, recipeConfig, common, r.GetValue(outDir), r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
-            using var data = Load(r.GetValue(dataset) ?? "fashion-mnist", common);
-            CheckSizes(data, r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
+                return RunRecipe(r.GetValue(recipe)!, recipeConfig, data, common, r.GetValue(outDir));
             // The whole split is the default's subset (Subset takes all of it, in order): recorded as the default, so a
             // --resume that spelled it out (or left it out) is not refused as a changed setting.
             if (r.GetValue(teacherTrainSize) == data.Train.Count)
                 common = common with { Settings = new Dictionary<string, string>(common.Settings) { ["teacher_train_size"] = "" } };
 
-            var studentName = studentArg ?? throw new ArgumentException("--model is required (e.g. --model mlp-800-800), unless --recipe is given.");
-            // Both sized before anything trains: a student too large to train here is refused now, not after its teacher.
-            foreach (var sized in new[] { studentName, teacherArg }.OfType<string>()) ModelZoo.CheckFits(sized, data);
             var outRoot = r.GetValue(outDir);
             // The student's folder judges this command's options before any teacher trains: kd-multi given other teachers
             // trained them into --out before the student's folder refused the command, and a refused --resume had
@@ -339,14 +341,11 @@ static class TrainCommand
         _ => throw new System.Diagnostics.UnreachableException(), // CheckRecipe refused it
     };
 
-    /// <summary>Runs <paramref name="config"/> (the flags applied and checked) on its dataset: the budget's (the full
-    /// budgets name the papers' datasets) unless --dataset said otherwise.</summary>
-    static int RunRecipe(string name, RecipeConfig config, TrainOptions common, string? outDir, int? trainSize, int? testSize, int? teacherTrainSize)
+    /// <summary>Runs <paramref name="config"/> (the flags applied and checked) on <paramref name="data"/>, its dataset:
+    /// the budget's (the full budgets name the papers' datasets) unless --dataset said otherwise.</summary>
+    static int RunRecipe(string name, RecipeConfig config, ImageDataset data, TrainOptions common, string? outDir)
     {
         var budget = config.Budget;
-        using var data = Load(config.Dataset, common);
-        CheckSizes(data, trainSize, testSize, teacherTrainSize);
-        foreach (var m in new[] { config.Student, config.Teacher }) ModelZoo.CheckFits(m, data); // before the teacher trains
         var run = config with
         {
             Device = common.Device,

@@ -1,10 +1,11 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace Distill.Notebooks.Tests;
 
 /// <summary>`distill bench` as users call it: whole runs at the smoke budget (1 warm-up and 2 steps a case), exit codes,
 /// the table and the --json report of what ran.</summary>
-public class BenchCliTests
+public partial class BenchCliTests
 {
     static JsonElement[] Cases(string json)
     {
@@ -109,6 +110,35 @@ public class BenchCliTests
         Assert.True(exit == 2, $"exit {exit}\n{stderr}{stdout}");
         Assert.Equal("error: --only ' , ': give at least one name, e.g. --only gemm,notebook", stderr.Trim());
     }
+
+    /// <summary>docs/performance.md showed `bench --smoke --only none`, which bench refuses (exit 2) since a filter that
+    /// matches nothing is taken for a typo. Every --only name in a documented bench command must match a case; the
+    /// cases are those bench lists when refusing one.</summary>
+    [Fact]
+    public void Every_documented_bench_only_filter_names_a_case()
+    {
+        var (exit, _, stderr) = DistillProcess.Run("bench", "--smoke", "--only", "no-such-case");
+        Assert.True(exit == 2, $"exit {exit}\n{stderr}");
+        var cases = stderr[(stderr.IndexOf("the cases are ", StringComparison.Ordinal) + "the cases are ".Length)..].Trim().TrimEnd('.').Split(", ");
+        var docs = new[] { "README.md", "CONTRIBUTING.md" }.Select(f => Path.Combine(TestSupport.RepoRoot, f))
+            .Concat(Directory.EnumerateFiles(Path.Combine(TestSupport.RepoRoot, "docs"), "*.md", SearchOption.AllDirectories));
+        var unmatched = (from doc in docs
+                         from line in File.ReadLines(doc)
+                         from Match command in BenchCommand().Matches(line)
+                         from Match filter in OnlyNames().Matches(command.Value)
+                         from name in filter.Groups[1].Value.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries)
+                         where !cases.Any(c => c.Contains(name, StringComparison.OrdinalIgnoreCase))
+                         select $"{Path.GetRelativePath(TestSupport.RepoRoot, doc)}: --only {name}").ToList();
+        Assert.True(cases.Length > 10, stderr);
+        Assert.Empty(unmatched);
+    }
+
+    [GeneratedRegex(@"\bbench\b[^`\n|]*")]
+    private static partial Regex BenchCommand();
+
+    /// <summary>The names after one --only: words of case-name characters, up to the next option or shell syntax.</summary>
+    [GeneratedRegex(@"--only((?:[ ,]+[a-z][a-z0-9-]*(?=[\s,`)]|$))+)")]
+    private static partial Regex OnlyNames();
 
     /// <summary>A --threads beyond int said "which runs from -2147483648 to 2147483647", int's range, not the valid one.</summary>
     [Fact]

@@ -51,6 +51,10 @@ public sealed record DatasetSearch(IReadOnlyList<string> Roots, string? SystemRo
     /// <summary>The nearest folder holding Research.sln above the current directory, else above the running program.</summary>
     public static string? RepoRoot() => FindUp(Directory.GetCurrentDirectory()) ?? FindUp(AppContext.BaseDirectory);
 
+    /// <summary>The nearest folder holding Research.sln above the running program, else above the current directory:
+    /// for state that must stay with one checkout wherever the command is run from (the teacher cache).</summary>
+    public static string? ProgramRepoRoot() => FindUp(AppContext.BaseDirectory) ?? FindUp(Directory.GetCurrentDirectory());
+
     static string? FindUp(string start)
     {
         for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)

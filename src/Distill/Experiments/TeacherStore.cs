@@ -11,7 +11,8 @@ namespace Distill.Experiments;
 /// Trained teachers kept on disk, so the notebooks of one <c>distill reproduce</c> (which share a teacher setting) train
 /// it once. The key covers everything that determines the weights — architecture, data subset, seeds, epochs, optimizer,
 /// schedule, batch size, augmentation, thread count — and the build of this library, so a code change never reuses a
-/// stale teacher. Location: $DISTILL_TEACHER_CACHE, else artifacts/teachers under the repository, else ~/.cache/distill.
+/// stale teacher. Location: $DISTILL_TEACHER_CACHE, else artifacts/teachers under the repository the program was built in (else the one
+/// above the current directory), else ~/.cache/distill.
 /// Set DISTILL_TEACHER_CACHE=off to always train (it also turns off the student runs kept beside it: <see cref="StudentStore"/>). `distill train --teacher` keeps whole teacher runs in its runs/ folder
 /// (<see cref="TrainOrReuse(DistillModel, ImageDataset, TrainOptions)"/>). A config's own <see cref="RecipeConfig.TeacherCache"/> (a sweep's folder,
 /// shared by every task of a cluster job) takes precedence.
@@ -27,8 +28,9 @@ public static class TeacherStore
             var env = Environment.GetEnvironmentVariable("DISTILL_TEACHER_CACHE");
             if (string.Equals(env, "off", StringComparison.OrdinalIgnoreCase) || env == "0") return null;
             if (!string.IsNullOrWhiteSpace(env)) return env; // " " made a folder named " " wherever the command ran
-            for (var d = new DirectoryInfo(Environment.CurrentDirectory); d is not null; d = d.Parent)
-                if (File.Exists(Path.Combine(d.FullName, "Research.sln"))) return Path.Combine(d.FullName, "artifacts", "teachers");
+            // The program's checkout first: looking only above the current directory gave the same build a second,
+            // empty cache (~/.cache) whenever it ran from outside the repository.
+            if (DatasetSearch.ProgramRepoRoot() is string repo) return Path.Combine(repo, "artifacts", "teachers");
             return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "distill", "teachers");
         }
     }

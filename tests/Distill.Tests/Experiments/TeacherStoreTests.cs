@@ -77,6 +77,21 @@ public class TeacherStoreTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 
+    /// <summary>Run from outside the repository, doctor named ~/.cache/distill/teachers: the cache was looked for only
+    /// above the current directory, while the datasets were found from the program's location. The same build now
+    /// keeps one cache, its checkout's artifacts/teachers, wherever it runs from.</summary>
+    [Fact]
+    public void The_teacher_cache_is_the_programs_checkout_from_any_directory()
+    {
+        var elsewhere = Directory.CreateTempSubdirectory("teachers-cwd").FullName;
+        try
+        {
+            var (_, stdout, stderr) = Repo.RunCli(["doctor"], env => env.Remove("DISTILL_TEACHER_CACHE"), workingDirectory: elsewhere);
+            Assert.Contains($"teachers      {Path.Combine(Repo.Root, "artifacts", "teachers")}", stdout + stderr, StringComparison.Ordinal);
+        }
+        finally { Directory.Delete(elsewhere, recursive: true); }
+    }
+
     /// <summary>A byte flipped in a cached teacher's weights still loads: it was used silently, and the students
     /// distilled from it came out far worse (a sweep's 34% became 14%).</summary>
     [Fact]

@@ -20,6 +20,8 @@ public sealed class BackendSelectionTests : IDisposable
             <Project>
               <Import Project="{SecurityElement.Escape(Repo.PathOf("Directory.Build.props"))}" />
               <PropertyGroup><DistillCarriesBackend>true</DistillCarriesBackend></PropertyGroup>
+              <!-- Stands in for the SDK's target that restore runs to gather the package references. -->
+              <Target Name="CollectPackageReferences" />
               <Import Project="{SecurityElement.Escape(Repo.PathOf("Directory.Build.targets"))}" />
             </Project>
             """);
@@ -27,7 +29,7 @@ public sealed class BackendSelectionTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, true);
 
-    string[] BackendPackages(string? envBackend, string? property = null)
+    (int Code, string Stdout, string Stderr) MsBuild(string? envBackend, string? property, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -35,7 +37,7 @@ public sealed class BackendSelectionTests : IDisposable
             RedirectStandardError = true,
             WorkingDirectory = dir,
         };
-        foreach (var a in new[] { "msbuild", probe, "-getItem:PackageReference", "-nologo" })
+        foreach (var a in new[] { "msbuild", probe, "-nologo" }.Concat(args))
             psi.ArgumentList.Add(a);
         if (property is not null) psi.ArgumentList.Add($"-p:TorchBackend={property}");
         psi.Environment.Remove("DISTILL_TORCH_BACKEND");
@@ -44,7 +46,13 @@ public sealed class BackendSelectionTests : IDisposable
         var stderr = p.StandardError.ReadToEndAsync();
         var stdout = p.StandardOutput.ReadToEnd();
         Assert.True(p.WaitForExit(60_000), "dotnet msbuild did not finish within 60 s");
-        Assert.True(p.ExitCode == 0, $"dotnet msbuild failed: {stdout}{stderr.Result}");
+        return (p.ExitCode, stdout, stderr.GetAwaiter().GetResult());
+    }
+
+    string[] BackendPackages(string? envBackend, string? property = null)
+    {
+        var (code, stdout, stderr) = MsBuild(envBackend, property, "-getItem:PackageReference");
+        Assert.True(code == 0, $"dotnet msbuild failed: {stdout}{stderr}");
         return [.. JsonDocument.Parse(stdout).RootElement.GetProperty("Items").GetProperty("PackageReference").EnumerateArray()
             .Select(i => i.GetProperty("Identity").GetString()!)
             .Where(n => n.StartsWith("TorchSharp-", StringComparison.Ordinal))];
@@ -56,6 +64,20 @@ public sealed class BackendSelectionTests : IDisposable
         Assert.Equal(["TorchSharp-cpu"], BackendPackages(null));
         Assert.Equal(["TorchSharp-cuda-linux"], BackendPackages("cuda"));
         Assert.Equal(["TorchSharp-cpu"], BackendPackages("cuda", "cpu"));
+    }
+
+    /// <summary>A misspelt backend used to match neither package reference: the build succeeded without libtorch and
+    /// only `doctor` failed, with TorchSharp's load trace. Now restore stops, naming the value and the two that work.</summary>
+    [Theory]
+    [InlineData(null, "gpu")]
+    [InlineData("gpu", null)]
+    public void An_unknown_backend_fails_the_build_naming_it_and_the_choices(string? envBackend, string? property)
+    {
+        var (code, stdout, stderr) = MsBuild(envBackend, property, "-t:CollectPackageReferences");
+        Assert.NotEqual(0, code);
+        Assert.Contains("error", stdout + stderr);
+        Assert.Contains("TorchBackend 'gpu'", stdout + stderr);
+        Assert.Contains("use cpu or cuda", stdout + stderr);
     }
 
     [Fact]

@@ -42,6 +42,16 @@ public class DevcontainerTests
         Assert.Equal("./setup.sh", dc.GetProperty("postCreateCommand").GetString());
     }
 
+    /// <summary>The CPU devcontainer's comment says why it is Debian; the GPU one, on Ubuntu 24.04, said nothing of the
+    /// report tests it cannot run (ReadJsonc drops comments, so the raw text is read).</summary>
+    [Fact]
+    public void Gpu_devcontainer_says_the_report_tests_cannot_run_in_it()
+    {
+        var text = Repo.Read(".devcontainer/gpu/devcontainer.json");
+        Assert.Contains("report tests", text);
+        Assert.Contains("CPU devcontainer", text);
+    }
+
     [Fact]
     public void Vscode_recommends_the_same_extensions_and_makes_csharp_ipynb_the_notebook_default()
     {

@@ -20,12 +20,13 @@ static class Repo
     /// process; <paramref name="environment"/> adjusts the child's variables. Fails the test if it does not exit within
     /// <paramref name="timeout"/> (default 5 minutes).</summary>
     public static (int Code, string Stdout, string Stderr) RunCli(IEnumerable<string> args, Action<IDictionary<string, string?>>? environment = null,
-        TimeSpan? timeout = null)
+        TimeSpan? timeout = null, string? workingDirectory = null)
     {
         var config = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name;
         var cli = Path.Combine(Root, "artifacts", "bin", "Distill.Cli", config, "Distill.Cli.dll");
         Assert.True(File.Exists(cli), $"{cli} missing: build src/Distill.Cli");
         var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [cli, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (workingDirectory is not null) psi.WorkingDirectory = workingDirectory;
         environment?.Invoke(psi.Environment);
         using var p = System.Diagnostics.Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();

@@ -118,6 +118,35 @@ public class TrainCliTests
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
     }
 
+    /// <summary>A dataset that is known but not installed was found missing only after --out was claimed: the recipe
+    /// run exited 1 with the fix but left recipe.txt behind. Now it is loaded first (the system folder is left out and
+    /// DISTILL_DATA is an empty folder, so CIFAR-10 is missing unless the checkout's data/ holds it).</summary>
+    [Theory]
+    [InlineData("--recipe soft-targets --budget smoke --dataset cifar10")]
+    [InlineData("--model mlp-32 --dataset cifar10")]
+    [InlineData("--model mlp-32 --teacher mlp-32 --dataset cifar10")]
+    public void A_run_whose_dataset_is_not_installed_writes_nothing(string options)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"distill-recipe-{Guid.NewGuid():N}");
+        var empty = Directory.CreateTempSubdirectory("distill-no-data").FullName;
+        try
+        {
+            var (code, _, stderr) = Repo.RunCli(["train", "--out", dir, .. options.Split(' ')], env =>
+            {
+                env["DISTILL_DATA"] = empty;
+                env["DISTILL_SYSTEM_DATA"] = "";
+            });
+            Assert.Equal(1, code);
+            Assert.Contains("CIFAR-10 not found", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+            Assert.False(Directory.Exists(dir), $"{dir} was created");
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            Directory.Delete(empty, recursive: true);
+        }
+    }
+
     /// <summary>A flag that changes a recipe's settings is checked by the recipe file's rules, named by the flag, before
     /// --out is claimed or data loads: --epochs 100 left the full budget's multistep:150,180,210 unreached (a constant
     /// rate, no error), and --seeds -1 was taken where a recipe file's seeds: [-1] is refused.</summary>
