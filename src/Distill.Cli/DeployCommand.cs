@@ -34,7 +34,7 @@ static class DeployCommand
         var cmd = new Command("export", "Write a trained checkpoint as an ONNX model (opset 17; input \"input\" [batch, C, H, W] normalised images, output \"logits\").");
         foreach (var o in new Option[] { output, int8, calibrate, method }) cmd.Options.Add(o);
         cmd.Arguments.Add(checkpoint);
-        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        cmd.SetAction(r => TrainCommand.Guard(signals => () =>
         {
             bool Given(Option o) => r.GetResult(o) is { Implicit: false };
             // Calibration steers static int8 only: without --int8 a given value would be silently ignored.
@@ -49,6 +49,7 @@ static class DeployCommand
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             if (trained.Unfinished is { } note) Console.WriteLine(note);
+            OperationCanceledException Stopped(string what) => new($"export {what}: {path} was not written", signals.Token);
             string kind;
             Distill.Deploy.Onnx.ModelProto proto;
             if (!r.GetValue(int8)) (kind, proto) = ("float32", OnnxExport.Build(trained.Model, trained.ImageShape, metadata: trained.Metadata));
@@ -70,8 +71,11 @@ static class DeployCommand
                 using var images = OnnxEvaluation.CalibrationImages(data, n);
                 var used = images.shape[0];
                 kind = $"int8 static QDQ, {calibration} ranges on {used} training image{(used == 1 ? "" : "s")}";
-                proto = Quantization.Static(trained.Model, trained.ImageShape, images, calibration, trained.Metadata);
+                try { proto = Quantization.Static(trained.Model, trained.ImageShape, images, calibration, trained.Metadata, cancellation: signals.Token); }
+                catch (OperationCanceledException e) { throw Stopped(e.Message); }
             }
+            // A signal stops the export before it writes: a model the user asked to stop is not left as if it had finished.
+            if (signals.Token.IsCancellationRequested) throw Stopped("stopped");
             OnnxExport.Save(proto, path);
             Console.WriteLine($"{path}: {trained.Model.ZooName} {kind}, opset {OnnxGraph.Opset}, {new FileInfo(path).Length:N0} bytes");
             return 0;
@@ -88,7 +92,7 @@ static class DeployCommand
         var cmd = new Command("check", "Run ONNX Runtime and TorchSharp on the same test images: largest logit difference, prediction agreement, accuracy.");
         foreach (var o in new Option[] { onnx, images, tolerance }) cmd.Options.Add(o);
         cmd.Arguments.Add(checkpoint);
-        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        cmd.SetAction(r => TrainCommand.Guard(signals => () =>
         {
             var count = r.GetValue(images);
             if (count < 1) throw new ArgumentException($"--images {count}: compare on at least 1 test image.");
@@ -139,8 +143,16 @@ static class DeployCommand
                     throw new ArgumentException($"--onnx {path} gives {k} values per image and {trained.CheckpointPath} has {data.NumClasses} classes; " +
                                                 "check a model against the checkpoint it was exported from.");
                 using var test = data.Test.Images.narrow(0, 0, Math.Min(count, data.Test.Count));
-                var (diff, agreement) = OnnxEvaluation.Compare(runner, trained.Model, data, test);
-                var ortAccuracy = OnnxEvaluation.Accuracy(runner, data, data.Test);
+                // A signal stops the comparison between batches (it waited for the end, then the watchdog ended the
+                // process and left the temporary export behind): the finally below removes it.
+                double diff, agreement, ortAccuracy;
+                try
+                {
+                    (diff, agreement) = OnnxEvaluation.Compare(runner, trained.Model, data, test, signals.Token);
+                    ortAccuracy = OnnxEvaluation.Accuracy(runner, data, data.Test, signals.Token);
+                    if (signals.Token.IsCancellationRequested) throw new OperationCanceledException("stopped before TorchSharp's accuracy", signals.Token);
+                }
+                catch (OperationCanceledException e) { throw new OperationCanceledException($"check {e.Message}: nothing compared", signals.Token); }
                 var torchAccuracy = Training.Evaluation.Accuracy(trained.Model, data, data.Test, "cpu");
                 Console.WriteLine($"{path} vs {trained.CheckpointPath} on {test.shape[0]} test images: max |ONNX Runtime − TorchSharp| = {diff:E2}, predictions agree on {agreement:F1}%");
                 if (r.GetValue(onnx) is not null && Provenance(path) is { } origin) Console.WriteLine($"  {origin}");
