@@ -161,11 +161,15 @@ static class DeployCommand
                 {
                     // The tolerance as given: rounded to one digit (E0), 0.0164 showed as 2E-002, above the difference it refused.
                     var given = limit.ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
-                    Console.Error.WriteLine(OnnxExport.IsQuantized(path)
+                    // A file that records no model may be another model, int8 or not: an int8 one agreeing on 30% was
+                    // blamed on int8 rounding. Only a file `deploy export` wrote of these weights is judged as an export.
+                    Console.Error.WriteLine(recorded?.GetValueOrDefault("model") is null
+                        ? $"error: {path}: {(OnnxExport.IsQuantized(path) ? "an int8 model whose " : "")}logits differ from TorchSharp by {diff:E2} > --tolerance {given}" +
+                          $"{(agreement < 90 ? $" and predictions agree on only {agreement:F1}%" : "")}; the file records no model (`deploy export` did not write it), " +
+                          $"so it may be another model: check an export of {trained.CheckpointPath}."
+                        : OnnxExport.IsQuantized(path)
                         ? $"error: {path} is an int8 model: its logits differ from TorchSharp's float32 ones by {diff:E2} > --tolerance {given}, as int8 rounding makes them; " +
                           "judge it by the agreement and accuracy above, or pass a --tolerance for int8 (e.g. --tolerance 1)."
-                        : recorded?.GetValueOrDefault("model") is null
-                        ? $"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {given}; the file records no model (`deploy export` did not write it), so it may be another model: check an export of {trained.CheckpointPath}."
                         : $"error: {path}: a float32 model whose logits differ from TorchSharp by {diff:E2} > --tolerance {given}: an exporter bug (please report it with the run folder).");
                     return 1;
                 }
