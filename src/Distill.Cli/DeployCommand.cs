@@ -76,7 +76,14 @@ static class DeployCommand
             }
             // A signal stops the export before it writes: a model the user asked to stop is not left as if it had finished.
             if (signals.Token.IsCancellationRequested) throw Stopped("stopped");
-            OnnxExport.Save(proto, path);
+            try { OnnxExport.Save(proto, path); }
+            // The folder takes files (checked above) but the file itself cannot be replaced: immutable (chattr +i) or
+            // otherwise protected. Said as that, not as an exception "nothing in this command expected".
+            catch (UnauthorizedAccessException e) when (File.Exists(path))
+            {
+                throw new ArgumentException($"--out {path} exists and cannot be replaced ({e.Message.TrimEnd('.')}); " +
+                                            "give another file, or make that one replaceable (e.g. chattr -i, or move it away) first.", e);
+            }
             Console.WriteLine($"{path}: {trained.Model.ZooName} {kind}, opset {OnnxGraph.Opset}, {new FileInfo(path).Length:N0} bytes");
             return 0;
         }));
@@ -260,7 +267,12 @@ static class DeployCommand
             if (r.GetValue(epochs) < 1) throw new ArgumentException($"--epochs {r.GetValue(epochs)}: give a whole number of fine-tuning epochs, at least 1.");
             if (!(r.GetValue(lr) > 0) || double.IsInfinity(r.GetValue(lr))) throw new ArgumentException($"--lr {r.GetValue(lr)}: the learning rate must be a finite positive number.");
             if (r.GetValue(trainSize) is < 1) throw new ArgumentException($"--train-size {r.GetValue(trainSize)}: give a whole number of at least 1.");
+            // Said by option, as `export --out ""` is: Path.GetFullPath's words named neither.
+            if (string.IsNullOrWhiteSpace(r.GetValue(output)))
+                throw new ArgumentException("--out is empty; give the folder for the pruned run (e.g. --out runs/pruned).");
             var outDir = Path.GetFullPath(r.GetValue(output)!);
+            // Before the model loads and is pruned (the trainer found it only then, in .NET's words for /proc).
+            if (FilePaths.Unwritable(r.GetValue(output)!) is { } unwritable) throw new ArgumentException(unwritable + ".");
             if (File.Exists(outDir)) throw new ArgumentException($"--out {r.GetValue(output)}: this is a file; give a folder for the pruned run (it is created when missing).");
             // The run being pruned must survive: its own folder, or one holding it, would be overwritten (and --force
             // clears it). Compared as real paths: "RUN/" or a link to RUN is RUN. Its folder is the one given (or the

@@ -108,6 +108,68 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.DoesNotContain("int8 rounding", stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>prune's --out was checked for writing only after the model loaded and was pruned (/proc/pr then failed
+    /// in .NET's words), and an empty one said "The value cannot be an empty string": both are refused up front, by
+    /// option, as the "holds another run" check is.</summary>
+    [Fact]
+    public void Prune_refuses_an_empty_or_unwritable_out_before_anything_loads()
+    {
+        foreach (var (outDir, error) in new[]
+                 {
+                     ("", "error: --out is empty; give the folder for the pruned run (e.g. --out runs/pruned)."),
+                     ("/proc/pr", "error: --out /proc/pr: this folder cannot be written (this file system takes no new files); give a folder you can write to."),
+                 })
+        {
+            var (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", outDir, "--sparsity", "0.5");
+            Assert.Equal(1, code);
+            Assert.Equal(error, stderr.Trim());
+            Assert.Equal("", stdout); // refused before the model is loaded and scored
+        }
+    }
+
+    /// <summary>Messages that named no option or fix: an export over a file that cannot be replaced (immutable) was an
+    /// UnauthorizedAccessException "nothing in this command expected"; `deploy export` with no arguments printed two
+    /// `error:` lines; a missing dataset said "in these folders" of a list that reads as missing.</summary>
+    [Fact]
+    public void Export_messages_name_the_file_and_the_fix_in_one_line()
+    {
+        var (code, _, stderr) = Cli("deploy", "export");
+        Assert.Equal(2, code);
+        Assert.Equal(["error: Option '--out' is required. Required argument missing for command: 'export'.", "(`distill deploy export --help` lists the options)"],
+            stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        using var dir = new TempDir();
+        var model = dir.File("ro.onnx");
+        Assert.Equal(0, Cli("deploy", "export", run.Folder, "--out", model).Code);
+        using (var chattr = System.Diagnostics.Process.Start("chattr", ["+i", model])!) chattr.WaitForExit();
+        try
+        {
+            // chattr needs root and a file system with the flag: where it did not take, there is nothing to test.
+            if (File.Exists(model) && CanReplace(model)) return;
+            AssertOneError(Cli("deploy", "export", run.Folder, "--out", model),
+                $"error: --out {model} exists and cannot be replaced (Access to the path '{model}' is denied); give another file, or make that one replaceable (e.g. chattr -i, or move it away) first.");
+        }
+        finally
+        {
+            using var undo = System.Diagnostics.Process.Start("chattr", ["-i", model])!;
+            undo.WaitForExit();
+        }
+
+        (code, _, stderr) = Repo.RunCli(["deploy", "export", run.Folder, "--int8", "--out", dir.File("x.onnx")], env =>
+        {
+            env["DISTILL_SYSTEM_DATA"] = "";
+            env["DISTILL_DATA"] = dir.Path;
+        });
+        Assert.Equal(1, code);
+        Assert.Matches(@"^error: [^:]+fashion-mnist(, [^:]+)*: Fashion-MNIST not found: none of the \d+ folders named holds its files \(train-images-idx3-ubyte\.gz, ", stderr);
+    }
+
+    static bool CanReplace(string file)
+    {
+        try { using var _ = File.OpenHandle(file, FileMode.Open, FileAccess.Write); return true; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
+
     /// <summary>A weight changed in the file after export (bit rot, a hand edit) makes the logits disagree: named as the
     /// file having changed since it was written (its graph digest), not as an exporter bug.</summary>
     [Fact]
