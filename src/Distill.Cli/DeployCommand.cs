@@ -253,8 +253,9 @@ static class DeployCommand
         var trainSize = new Option<int?>("--train-size") { Description = "Fine-tune on this many training images (default: all)." };
         var lr = new Option<double>("--lr") { Description = "SGD learning rate of the fine-tuning (cosine schedule).", DefaultValueFactory = _ => 0.01 };
         var force = new Option<bool>("--force") { Description = "Clear an --out folder that holds another run instead of refusing it." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the prune in --out that was stopped or failed (the same command again, with --resume): from its last checkpoint, or afresh when it has none." };
         var cmd = new Command("prune", "Prune a trained checkpoint (global magnitude or L1 channels) and fine-tune it into a new run folder.");
-        foreach (var o in new Option[] { output, sparsity, channels, epochs, trainSize, lr, force }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { output, sparsity, channels, epochs, trainSize, lr, force, resume }) cmd.Options.Add(o);
         cmd.Arguments.Add(checkpoint);
         cmd.SetAction(r => TrainCommand.Guard(signals => () =>
         {
@@ -283,8 +284,27 @@ static class DeployCommand
                 if (FilePaths.IsOrIsInside(source, outDir))
                     throw new ArgumentException($"--out {r.GetValue(output)} {(FilePaths.IsOrIsInside(outDir, source) ? "is" : "holds")} the run being pruned ({source}); " +
                                                 "writing the pruned run there would replace it. Give another folder.");
-            // The trainer refuses it too, with the same words, but only after the model is scored and pruned.
-            if (!r.GetValue(force) && Training.Trainer.HeldRunError(r.GetValue(output)!, resumable: false) is { } held) throw new ArgumentException(held);
+            // A stopped or failed prune is continued by the same command with --resume, which its stop message and the
+            // refusal below name: without it, a folder with no checkpoint (a failed start) could be neither resumed nor retried.
+            if (r.GetValue(resume) && r.GetValue(force))
+                throw new ArgumentException("--resume continues the prune in --out and --force clears it; give one of them.");
+            // The pruned run's record says what was pruned, how much, and from which checkpoint (its file and the
+            // weights in it, taken before pruning changes them): without them it cannot be told how it was made.
+            var settings = new Dictionary<string, string>
+            {
+                ["pruning"] = r.GetValue(sparsity) is double sp
+                    ? $"sparsity {sp.ToString(System.Globalization.CultureInfo.InvariantCulture)} (global magnitude)"
+                    : $"channels {r.GetValue(channels)!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} (L1)",
+            };
+            var options = new Training.TrainOptions
+            {
+                Name = "pruned", Epochs = r.GetValue(epochs), Device = "cpu", OutDir = r.GetValue(output), Cancellation = signals.Token, Log = Console.Out,
+                Force = r.GetValue(force), Resume = r.GetValue(resume), Optimizer = Training.OptimizerSpec.Sgd(r.GetValue(lr)), Settings = settings,
+            };
+            // The trainer refuses it too, with the same words, but only after the model is scored and pruned. The settings
+            // known now decide whether --resume is offered (the same prune) or the difference is named (another one).
+            Training.Trainer.CheckOptions(outDir, options);
+            if (!r.GetValue(force) && !r.GetValue(resume) && Training.Trainer.HeldRunError(r.GetValue(output)!, resumable: true) is { } held) throw new ArgumentException(held);
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             if (trained.Unfinished is { } note) Console.WriteLine(note);
@@ -306,23 +326,9 @@ static class DeployCommand
             if (r.GetValue(trainSize) is int n && n > full.Train.Count)
                 throw new ArgumentException($"--train-size {n:N0}: {full.Name}'s training split holds {full.Train.Count:N0} images; give 1 to {full.Train.Count:N0}, or leave it out for all.");
             using var data = full.Subset(r.GetValue(trainSize));
-            var options = new Training.TrainOptions
-            {
-                Name = "pruned", Epochs = r.GetValue(epochs), Device = "cpu", OutDir = r.GetValue(output), Cancellation = signals.Token, Log = Console.Out,
-                Force = r.GetValue(force), Resumable = false,
-                Optimizer = Training.OptimizerSpec.Sgd(r.GetValue(lr)),
-                // The pruned run's record says what was pruned, how much, and from which checkpoint (its file and the
-                // weights in it, taken before pruning changes them): without them it cannot be told how it was made.
-                Settings = new Dictionary<string, string>
-                {
-                    ["pruning"] = r.GetValue(sparsity) is double sp
-                        ? $"sparsity {sp.ToString(System.Globalization.CultureInfo.InvariantCulture)} (global magnitude)"
-                        : $"channels {r.GetValue(channels)!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} (L1)",
-                    ["source"] = Path.GetFullPath(trained.CheckpointPath),
-                    ["source_sha256"] = FileSha256(trained.CheckpointPath),
-                    ["source_weights"] = trained.WeightsDigest,
-                },
-            };
+            settings["source"] = Path.GetFullPath(trained.CheckpointPath);
+            settings["source_sha256"] = FileSha256(trained.CheckpointPath);
+            settings["source_weights"] = trained.WeightsDigest;
             double Accuracy(Models.DistillModel m) => Training.Evaluation.Accuracy(m, data, data.Test, "cpu");
             Console.WriteLine($"{trained.Model.ZooName}: {trained.Model.ParameterCount:N0} parameters, test accuracy {Accuracy(trained.Model):F2}%");
             if (r.GetValue(sparsity) is double s)

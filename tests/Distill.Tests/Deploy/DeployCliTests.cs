@@ -127,6 +127,31 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         }
     }
 
+    /// <summary>A prune that failed before its first checkpoint (a full disk: run.json, metrics.csv, tb/ but no last.ckpt)
+    /// could not be retried ("holds another run"), and a stopped one was told "--resume continues", an option prune did
+    /// not have. The same command with --resume now continues it, afresh without a checkpoint, and the refusal names it.</summary>
+    [Fact]
+    public void A_failed_prune_is_continued_by_the_same_command_with_resume()
+    {
+        using var dir = new TempDir();
+        var outDir = dir.File("pruned");
+        string[] prune = ["deploy", "prune", run.Folder, "--out", outDir, "--sparsity", "0.5", "--train-size", "300"];
+        var (code, _, stderr) = Cli(prune);
+        Assert.True(code == 0, stderr);
+        File.Delete(Path.Combine(outDir, "last.ckpt")); // what a start that failed writing its checkpoint leaves
+        (code, _, stderr) = Cli(prune);
+        Assert.Equal(1, code);
+        Assert.Contains($"error: --out {outDir} holds this run already (", stderr, StringComparison.Ordinal);
+        Assert.Contains("Pass --resume (", stderr, StringComparison.Ordinal);
+        (code, var stdout, stderr) = Cli([.. prune, "--resume"]);
+        Assert.True(code == 0, stderr);
+        Assert.True(File.Exists(Path.Combine(outDir, "last.ckpt")), stdout);
+        (code, stdout, stderr) = Cli([.. prune, "--resume"]); // finished: read back, not trained again
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"resuming pruned from {Path.Combine(outDir, "last.ckpt")}: epoch 1 of 1 done", stdout, StringComparison.Ordinal);
+        AssertOneError(Cli([.. prune, "--resume", "--force"]), "error: --resume continues the prune in --out and --force clears it; give one of them.");
+    }
+
     /// <summary>Messages that named no option or fix: an export over a file that cannot be replaced (immutable) was an
     /// UnauthorizedAccessException "nothing in this command expected"; `deploy export` with no arguments printed two
     /// `error:` lines; a missing dataset said "in these folders" of a list that reads as missing.</summary>
@@ -331,7 +356,8 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var refused = Cli("deploy", "prune", run.Folder, "--out", pruned, "--channels", "0.25", "--train-size", "500");
         AssertOneError(refused, $"error: --out {pruned} holds another run");
         Assert.Contains("Pass --force (Force = true in TrainOptions) to clear", refused.Stderr, StringComparison.Ordinal);
-        Assert.DoesNotContain("--resume", refused.Stderr, StringComparison.Ordinal); // prune has no --resume to offer
+        Assert.Contains("it differs in pruning: channels 0.5 (L1) → channels 0.25 (L1)", refused.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("--resume", refused.Stderr, StringComparison.Ordinal); // another prune: --resume would be refused
         Assert.DoesNotContain("test accuracy", refused.Stdout, StringComparison.Ordinal); // refused before the model is scored
         (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", pruned, "--channels", "0.25", "--train-size", "500", "--force");
         Assert.True(code == 0, stderr);
