@@ -34,7 +34,7 @@ static class DeployCommand
         var cmd = new Command("export", "Write a trained checkpoint as an ONNX model (opset 17; input \"input\" [batch, C, H, W] normalised images, output \"logits\").");
         foreach (var o in new Option[] { output, int8, calibrate, method }) cmd.Options.Add(o);
         cmd.Arguments.Add(checkpoint);
-        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        cmd.SetAction(r => TrainCommand.Guard(signals => () =>
         {
             bool Given(Option o) => r.GetResult(o) is { Implicit: false };
             // Calibration steers static int8 only: without --int8 a given value would be silently ignored.
@@ -49,6 +49,7 @@ static class DeployCommand
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             if (trained.Unfinished is { } note) Console.WriteLine(note);
+            OperationCanceledException Stopped(string what) => new($"export {what}: {path} was not written", signals.Token);
             string kind;
             Distill.Deploy.Onnx.ModelProto proto;
             if (!r.GetValue(int8)) (kind, proto) = ("float32", OnnxExport.Build(trained.Model, trained.ImageShape, metadata: trained.Metadata));
@@ -70,9 +71,19 @@ static class DeployCommand
                 using var images = OnnxEvaluation.CalibrationImages(data, n);
                 var used = images.shape[0];
                 kind = $"int8 static QDQ, {calibration} ranges on {used} training image{(used == 1 ? "" : "s")}";
-                proto = Quantization.Static(trained.Model, trained.ImageShape, images, calibration, trained.Metadata);
+                try { proto = Quantization.Static(trained.Model, trained.ImageShape, images, calibration, trained.Metadata, cancellation: signals.Token); }
+                catch (OperationCanceledException e) { throw Stopped(e.Message); }
             }
-            OnnxExport.Save(proto, path);
+            // A signal stops the export before it writes: a model the user asked to stop is not left as if it had finished.
+            if (signals.Token.IsCancellationRequested) throw Stopped("stopped");
+            try { OnnxExport.Save(proto, path); }
+            // The folder takes files (checked above) but the file itself cannot be replaced: immutable (chattr +i) or
+            // otherwise protected. Said as that, not as an exception "nothing in this command expected".
+            catch (UnauthorizedAccessException e) when (File.Exists(path))
+            {
+                throw new ArgumentException($"--out {path} exists and cannot be replaced ({e.Message.TrimEnd('.')}); " +
+                                            "give another file, or make that one replaceable (e.g. chattr -i, or move it away) first.", e);
+            }
             Console.WriteLine($"{path}: {trained.Model.ZooName} {kind}, opset {OnnxGraph.Opset}, {new FileInfo(path).Length:N0} bytes");
             return 0;
         }));
@@ -88,7 +99,7 @@ static class DeployCommand
         var cmd = new Command("check", "Run ONNX Runtime and TorchSharp on the same test images: largest logit difference, prediction agreement, accuracy.");
         foreach (var o in new Option[] { onnx, images, tolerance }) cmd.Options.Add(o);
         cmd.Arguments.Add(checkpoint);
-        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        cmd.SetAction(r => TrainCommand.Guard(signals => () =>
         {
             var count = r.GetValue(images);
             if (count < 1) throw new ArgumentException($"--images {count}: compare on at least 1 test image.");
@@ -139,8 +150,16 @@ static class DeployCommand
                     throw new ArgumentException($"--onnx {path} gives {k} values per image and {trained.CheckpointPath} has {data.NumClasses} classes; " +
                                                 "check a model against the checkpoint it was exported from.");
                 using var test = data.Test.Images.narrow(0, 0, Math.Min(count, data.Test.Count));
-                var (diff, agreement) = OnnxEvaluation.Compare(runner, trained.Model, data, test);
-                var ortAccuracy = OnnxEvaluation.Accuracy(runner, data, data.Test);
+                // A signal stops the comparison between batches (it waited for the end, then the watchdog ended the
+                // process and left the temporary export behind): the finally below removes it.
+                double diff, agreement, ortAccuracy;
+                try
+                {
+                    (diff, agreement) = OnnxEvaluation.Compare(runner, trained.Model, data, test, signals.Token);
+                    ortAccuracy = OnnxEvaluation.Accuracy(runner, data, data.Test, signals.Token);
+                    if (signals.Token.IsCancellationRequested) throw new OperationCanceledException("stopped before TorchSharp's accuracy", signals.Token);
+                }
+                catch (OperationCanceledException e) { throw new OperationCanceledException($"check {e.Message}: nothing compared", signals.Token); }
                 var torchAccuracy = Training.Evaluation.Accuracy(trained.Model, data, data.Test, "cpu");
                 Console.WriteLine($"{path} vs {trained.CheckpointPath} on {test.shape[0]} test images: max |ONNX Runtime − TorchSharp| = {diff:E2}, predictions agree on {agreement:F1}%");
                 if (r.GetValue(onnx) is not null && Provenance(path) is { } origin) Console.WriteLine($"  {origin}");
@@ -149,11 +168,15 @@ static class DeployCommand
                 {
                     // The tolerance as given: rounded to one digit (E0), 0.0164 showed as 2E-002, above the difference it refused.
                     var given = limit.ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
-                    Console.Error.WriteLine(OnnxExport.IsQuantized(path)
+                    // A file that records no model may be another model, int8 or not: an int8 one agreeing on 30% was
+                    // blamed on int8 rounding. Only a file `deploy export` wrote of these weights is judged as an export.
+                    Console.Error.WriteLine(recorded?.GetValueOrDefault("model") is null
+                        ? $"error: {path}: {(OnnxExport.IsQuantized(path) ? "an int8 model whose " : "")}logits differ from TorchSharp by {diff:E2} > --tolerance {given}" +
+                          $"{(agreement < 90 ? $" and predictions agree on only {agreement:F1}%" : "")}; the file records no model (`deploy export` did not write it), " +
+                          $"so it may be another model: check an export of {trained.CheckpointPath}."
+                        : OnnxExport.IsQuantized(path)
                         ? $"error: {path} is an int8 model: its logits differ from TorchSharp's float32 ones by {diff:E2} > --tolerance {given}, as int8 rounding makes them; " +
                           "judge it by the agreement and accuracy above, or pass a --tolerance for int8 (e.g. --tolerance 1)."
-                        : recorded?.GetValueOrDefault("model") is null
-                        ? $"error: {path}: logits differ from TorchSharp by {diff:E2} > --tolerance {given}; the file records no model (`deploy export` did not write it), so it may be another model: check an export of {trained.CheckpointPath}."
                         : $"error: {path}: a float32 model whose logits differ from TorchSharp by {diff:E2} > --tolerance {given}: an exporter bug (please report it with the run folder).");
                     return 1;
                 }
@@ -230,8 +253,9 @@ static class DeployCommand
         var trainSize = new Option<int?>("--train-size") { Description = "Fine-tune on this many training images (default: all)." };
         var lr = new Option<double>("--lr") { Description = "SGD learning rate of the fine-tuning (cosine schedule).", DefaultValueFactory = _ => 0.01 };
         var force = new Option<bool>("--force") { Description = "Clear an --out folder that holds another run instead of refusing it." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the prune in --out that was stopped or failed (the same command again, with --resume): from its last checkpoint, or afresh when it has none." };
         var cmd = new Command("prune", "Prune a trained checkpoint (global magnitude or L1 channels) and fine-tune it into a new run folder.");
-        foreach (var o in new Option[] { output, sparsity, channels, epochs, trainSize, lr, force }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { output, sparsity, channels, epochs, trainSize, lr, force, resume }) cmd.Options.Add(o);
         cmd.Arguments.Add(checkpoint);
         cmd.SetAction(r => TrainCommand.Guard(signals => () =>
         {
@@ -244,7 +268,12 @@ static class DeployCommand
             if (r.GetValue(epochs) < 1) throw new ArgumentException($"--epochs {r.GetValue(epochs)}: give a whole number of fine-tuning epochs, at least 1.");
             if (!(r.GetValue(lr) > 0) || double.IsInfinity(r.GetValue(lr))) throw new ArgumentException($"--lr {r.GetValue(lr)}: the learning rate must be a finite positive number.");
             if (r.GetValue(trainSize) is < 1) throw new ArgumentException($"--train-size {r.GetValue(trainSize)}: give a whole number of at least 1.");
+            // Said by option, as `export --out ""` is: Path.GetFullPath's words named neither.
+            if (string.IsNullOrWhiteSpace(r.GetValue(output)))
+                throw new ArgumentException("--out is empty; give the folder for the pruned run (e.g. --out runs/pruned).");
             var outDir = Path.GetFullPath(r.GetValue(output)!);
+            // Before the model loads and is pruned (the trainer found it only then, in .NET's words for /proc).
+            if (FilePaths.Unwritable(r.GetValue(output)!) is { } unwritable) throw new ArgumentException(unwritable + ".");
             if (File.Exists(outDir)) throw new ArgumentException($"--out {r.GetValue(output)}: this is a file; give a folder for the pruned run (it is created when missing).");
             // The run being pruned must survive: its own folder, or one holding it, would be overwritten (and --force
             // clears it). Compared as real paths: "RUN/" or a link to RUN is RUN. Its folder is the one given (or the
@@ -255,8 +284,27 @@ static class DeployCommand
                 if (FilePaths.IsOrIsInside(source, outDir))
                     throw new ArgumentException($"--out {r.GetValue(output)} {(FilePaths.IsOrIsInside(outDir, source) ? "is" : "holds")} the run being pruned ({source}); " +
                                                 "writing the pruned run there would replace it. Give another folder.");
-            // The trainer refuses it too, with the same words, but only after the model is scored and pruned.
-            if (!r.GetValue(force) && Training.Trainer.HeldRunError(r.GetValue(output)!, resumable: false) is { } held) throw new ArgumentException(held);
+            // A stopped or failed prune is continued by the same command with --resume, which its stop message and the
+            // refusal below name: without it, a folder with no checkpoint (a failed start) could be neither resumed nor retried.
+            if (r.GetValue(resume) && r.GetValue(force))
+                throw new ArgumentException("--resume continues the prune in --out and --force clears it; give one of them.");
+            // The pruned run's record says what was pruned, how much, and from which checkpoint (its file and the
+            // weights in it, taken before pruning changes them): without them it cannot be told how it was made.
+            var settings = new Dictionary<string, string>
+            {
+                ["pruning"] = r.GetValue(sparsity) is double sp
+                    ? $"sparsity {sp.ToString(System.Globalization.CultureInfo.InvariantCulture)} (global magnitude)"
+                    : $"channels {r.GetValue(channels)!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} (L1)",
+            };
+            var options = new Training.TrainOptions
+            {
+                Name = "pruned", Epochs = r.GetValue(epochs), Device = "cpu", OutDir = r.GetValue(output), Cancellation = signals.Token, Log = Console.Out,
+                Force = r.GetValue(force), Resume = r.GetValue(resume), Optimizer = Training.OptimizerSpec.Sgd(r.GetValue(lr)), Settings = settings,
+            };
+            // The trainer refuses it too, with the same words, but only after the model is scored and pruned. The settings
+            // known now decide whether --resume is offered (the same prune) or the difference is named (another one).
+            Training.Trainer.CheckOptions(outDir, options);
+            if (!r.GetValue(force) && !r.GetValue(resume) && Training.Trainer.HeldRunError(r.GetValue(output)!, resumable: true) is { } held) throw new ArgumentException(held);
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             if (trained.Unfinished is { } note) Console.WriteLine(note);
@@ -270,27 +318,17 @@ static class DeployCommand
                     throw new ArgumentException($"--channels {fraction}: {trained.Model.ZooName} has {width} channels per layer, and removing that fraction keeps " +
                                                 $"round({width}·(1 − {fraction})) = 0 of them; give at most {Pruning.LargestChannelFraction(width)} (e.g. 0.5).");
             }
+            // A global threshold above some layer's largest weight empties that layer: refused, as --channels is.
+            if (r.GetValue(sparsity) is double pruned && Pruning.LargestSparsity(trained.Model) is var (largest, layer) && pruned > largest)
+                throw new ArgumentException($"--sparsity {pruned}: pruning that fraction of {trained.Model.ZooName}'s weights leaves its layer {layer} no weight at all " +
+                                            $"(the global threshold passes its largest one); give at most {largest} (e.g. 0.9).");
             using var full = trained.LoadData();
             if (r.GetValue(trainSize) is int n && n > full.Train.Count)
                 throw new ArgumentException($"--train-size {n:N0}: {full.Name}'s training split holds {full.Train.Count:N0} images; give 1 to {full.Train.Count:N0}, or leave it out for all.");
             using var data = full.Subset(r.GetValue(trainSize));
-            var options = new Training.TrainOptions
-            {
-                Name = "pruned", Epochs = r.GetValue(epochs), Device = "cpu", OutDir = r.GetValue(output), Cancellation = signals.Token, Log = Console.Out,
-                Force = r.GetValue(force), Resumable = false,
-                Optimizer = Training.OptimizerSpec.Sgd(r.GetValue(lr)),
-                // The pruned run's record says what was pruned, how much, and from which checkpoint (its file and the
-                // weights in it, taken before pruning changes them): without them it cannot be told how it was made.
-                Settings = new Dictionary<string, string>
-                {
-                    ["pruning"] = r.GetValue(sparsity) is double sp
-                        ? $"sparsity {sp.ToString(System.Globalization.CultureInfo.InvariantCulture)} (global magnitude)"
-                        : $"channels {r.GetValue(channels)!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} (L1)",
-                    ["source"] = Path.GetFullPath(trained.CheckpointPath),
-                    ["source_sha256"] = FileSha256(trained.CheckpointPath),
-                    ["source_weights"] = trained.WeightsDigest,
-                },
-            };
+            settings["source"] = Path.GetFullPath(trained.CheckpointPath);
+            settings["source_sha256"] = FileSha256(trained.CheckpointPath);
+            settings["source_weights"] = trained.WeightsDigest;
             double Accuracy(Models.DistillModel m) => Training.Evaluation.Accuracy(m, data, data.Test, "cpu");
             Console.WriteLine($"{trained.Model.ZooName}: {trained.Model.ParameterCount:N0} parameters, test accuracy {Accuracy(trained.Model):F2}%");
             if (r.GetValue(sparsity) is double s)

@@ -74,11 +74,12 @@ int Dispatch()
         // No response files: `-p @class=1` (a verbatim C# name) was read as the file 'class=1', and no one passes
         // distill's arguments through one.
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
-        // A command line that does not parse is bad input (exit 2, as `run` and `reproduce` document): one line per
-        // problem and where the options are listed, not the whole help text after it.
+        // A command line that does not parse is bad input (exit 2, as `run` and `reproduce` document): one `error:` line
+        // naming every problem (two lines for `deploy export` with no arguments, where one is promised), and where the
+        // options are listed, not the whole help text after it.
         if (parsed.Errors.Count > 0)
         {
-            foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {Unhandled.Readable(e.Message)}");
+            Console.Error.WriteLine($"error: {string.Join(" ", parsed.Errors.Select(e => Unhandled.Readable(e.Message)))}");
             var path = new List<string>();
             for (var r = parsed.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult) path.Insert(0, r.Command.Name);
             path[0] = "distill";

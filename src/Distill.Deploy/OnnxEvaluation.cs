@@ -7,14 +7,20 @@ namespace Distill.Deploy;
 /// <summary>Accuracy of an ONNX model on a dataset split, and its agreement with the TorchSharp model it came from.</summary>
 public static class OnnxEvaluation
 {
-    /// <summary>Logits [N, K] from ONNX Runtime for uint8 <paramref name="images"/>, normalised as the model was trained.</summary>
-    public static Tensor Logits(OnnxRunner runner, ImageDataset data, Tensor images, int batchSize = 500)
+    /// <summary>Logits [N, K] from ONNX Runtime for uint8 <paramref name="images"/>, normalised as the model was trained.
+    /// <paramref name="cancellation"/> is checked between batches (a stop throws <see cref="OperationCanceledException"/>).</summary>
+    public static Tensor Logits(OnnxRunner runner, ImageDataset data, Tensor images, int batchSize = 500, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(runner);
         ArgumentNullException.ThrowIfNull(data);
         var rows = new List<Tensor>();
         for (long start = 0; start < images.shape[0]; start += batchSize)
         {
+            if (cancellation.IsCancellationRequested)
+            {
+                rows.ForEach(r => r.Dispose());
+                throw new OperationCanceledException($"stopped after {start:N0} of {images.shape[0]:N0} images in ONNX Runtime", cancellation);
+            }
             using var scope = NewDisposeScope();
             var batch = data.Normalize(images.narrow(0, start, Math.Min(batchSize, images.shape[0] - start))).cpu().contiguous();
             var logits = runner.Run(batch.data<float>().ToArray(), (int)batch.shape[0]);
@@ -26,18 +32,19 @@ public static class OnnxEvaluation
     }
 
     /// <summary>Percentage of <paramref name="split"/> ONNX Runtime classifies correctly.</summary>
-    public static double Accuracy(OnnxRunner runner, ImageDataset data, Split split)
+    public static double Accuracy(OnnxRunner runner, ImageDataset data, Split split, CancellationToken cancellation = default)
     {
-        using var logits = Logits(runner, data, split.Images);
+        using var logits = Logits(runner, data, split.Images, cancellation: cancellation);
         return Distill.Training.Evaluation.Accuracy(logits, split.Labels);
     }
 
     /// <summary>Largest |ONNX Runtime − TorchSharp| logit and the share of images both classify alike (%).</summary>
-    public static (double MaxDifference, double Agreement) Compare(OnnxRunner runner, DistillModel model, ImageDataset data, Tensor images)
+    public static (double MaxDifference, double Agreement) Compare(OnnxRunner runner, DistillModel model, ImageDataset data, Tensor images,
+        CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         using var scope = NewDisposeScope();
-        var ort = Logits(runner, data, images);
+        var ort = Logits(runner, data, images, cancellation: cancellation);
         model.eval();
         using var _ = no_grad();
         var torch = model.call(data.Normalize(images)).Logits.cpu();

@@ -37,6 +37,22 @@ public static class Pruning
         return masks;
     }
 
+    /// <summary>The largest sparsity <see cref="GlobalMagnitude"/> takes that leaves every Conv2d and Linear layer at
+    /// least one weight, and the layer that runs out first (the one whose largest magnitude is smallest): the global
+    /// threshold reaches it there, and a layer with no weight left passes nothing on (0.999999 pruned 100%).</summary>
+    public static (double Sparsity, string Layer) LargestSparsity(DistillModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var _ = no_grad();
+        var weights = model.named_modules().Select(m => (m.name, Weight: m.module switch { Conv2d c => c.weight, Linear l => l.weight, _ => null }))
+            .Where(m => m.Weight is not null).ToList();
+        var (layer, least) = weights.Select(w => (w.name, Max: w.Weight!.abs().max().item<float>())).MinBy(w => w.Max);
+        long below = weights.Sum(w => w.Weight!.abs().lt(least).sum().item<long>()), total = weights.Sum(w => w.Weight!.numel());
+        // Pruning floor(sparsity·total) weights keeps that layer's largest one while the count stays at most `below`
+        // (ties at the threshold are pruned); rounded down to 4 digits, so the value shown is itself accepted.
+        return (Math.Floor((double)below / total * 1e4) / 1e4, layer);
+    }
+
     /// <summary>Fraction of the masked weights that are zero.</summary>
     public static double Sparsity(IReadOnlyDictionary<Parameter, Tensor> masks)
     {

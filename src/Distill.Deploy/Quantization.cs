@@ -38,14 +38,15 @@ public static class Quantization
     /// <summary>Static QDQ: every Conv/Gemm but the one reading the image reads a dequantized uint8 input and dequantized per-channel int8 weights,
     /// with an int32 bias at scale s_x·s_w, and its (post-ReLU) output is quantized again, the pattern ONNX Runtime
     /// fuses into QLinearConv / integer Gemm kernels. Activation ranges come from <paramref name="calibration"/>
-    /// (normalised images [N, C, H, W]) run through the float model in ONNX Runtime.</summary>
+    /// (normalised images [N, C, H, W]) run through the float model in ONNX Runtime. <paramref name="cancellation"/> is
+    /// checked between calibration batches (a stop throws <see cref="OperationCanceledException"/>).</summary>
     public static ModelProto Static(DistillModel model, long[] imageShape, Tensor calibration, CalibrationMethod method,
-        IReadOnlyDictionary<string, string>? metadata = null, int batchSize = 64)
+        IReadOnlyDictionary<string, string>? metadata = null, int batchSize = 64, CancellationToken cancellation = default)
     {
         CheckCalibration(calibration, imageShape);
         var floatOps = new FloatOps();
         var floatGraph = OnnxExport.Build(model, imageShape, floatOps);
-        var ranges = Calibrate(floatGraph, floatOps.Layers, calibration, method, batchSize);
+        var ranges = Calibrate(floatGraph, floatOps.Layers, calibration, method, batchSize, cancellation);
         return OnnxExport.Build(model, imageShape, new StaticQdqOps(ranges, floatOps.Layers[^1].Path), metadata);
     }
 
@@ -67,7 +68,7 @@ public static class Quantization
     /// <summary>Runs the float graph with every layer's input and output exposed as extra outputs and measures each
     /// one's range. Keyed by module path, so the quantized build (whose value names differ) finds them.</summary>
     internal static Dictionary<string, (Range In, Range Out)> Calibrate(ModelProto floatGraph, IReadOnlyList<(string Path, string Input, string Output)> layers,
-        Tensor calibration, CalibrationMethod method, int batchSize)
+        Tensor calibration, CalibrationMethod method, int batchSize, CancellationToken cancellation = default)
     {
         var probe = floatGraph.Clone();
         // The last layer's output was renamed "logits" when the graph was finished.
@@ -87,6 +88,10 @@ public static class Quantization
             using var runner = new OnnxRunner(path, threads: Math.Max(1, Environment.ProcessorCount));
             for (long start = 0; start < calibration.shape[0]; start += batchSize)
             {
+                // Thousands of images take minutes: a signal that waited for the end was ignored, or met the watchdog
+                // mid-kthvalue (a libtorch assert at exit).
+                if (cancellation.IsCancellationRequested)
+                    throw new OperationCanceledException($"stopped while calibrating int8 ranges ({start:N0} of {calibration.shape[0]:N0} images)", cancellation);
                 using var scope = NewDisposeScope();
                 var batch = calibration.narrow(0, start, Math.Min(batchSize, calibration.shape[0] - start)).to(ScalarType.Float32).cpu().contiguous();
                 var values = runner.Run(batch.data<float>().ToArray(), (int)batch.shape[0], outputs);

@@ -183,7 +183,8 @@ public sealed class TrainedModel : IDisposable
             throw new InvalidDataException($"{path} is {what}: the run record beside a checkpoint is the file `distill train --out DIR` writes, which names the model; restore it.");
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: missing; a checkpoint is exported with the run.json beside it, which names the model (`distill train --out DIR` writes both).", path);
-        try { return JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path)) ?? []; }
+        // JSON null reads as no dictionary at all: it is no more a run record than [] or 42 (it was "records no 'input'").
+        try { return JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path)) ?? throw new JsonException("null, not an object"); }
         catch (JsonException e)
         {
             throw new InvalidDataException($"{path}: not a run record ({e.Message}). Restore the run.json `distill train` wrote.", e);

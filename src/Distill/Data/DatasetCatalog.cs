@@ -149,7 +149,8 @@ public sealed record DatasetInfo(
 
     public DatasetException NotFound(DatasetSearch search) =>
         new(string.Join(", ", Candidates(search).Take(4)) + (Candidates(search).Count() > 4 ? ", ..." : ""),
-            $"{Title} not found (looked for {string.Join(", ", Files.Take(2))}{(Files.Count > 2 ? ", ..." : "")} in these folders)",
+            // The folders are the path before the colon: "in these folders" read as a list that was missing.
+            $"{Title} not found: none of the {Candidates(search).Count()} folder{(Candidates(search).Count() == 1 ? "" : "s")} named holds its files ({string.Join(", ", Files.Take(2))}{(Files.Count > 2 ? ", ..." : "")})",
             $"run `{InstallCommand}`, or set DISTILL_DATA to a folder holding {Name}/ (see data/README.md)");
 }
 

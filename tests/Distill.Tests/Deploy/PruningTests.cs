@@ -35,6 +35,26 @@ public class PruningTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.True(tuned > pruned, $"baseline {baseline:F1}%, pruned to 90% {pruned:F1}%, fine-tuned {tuned:F1}%");
     }
 
+    /// <summary>--sparsity 0.999999 emptied layers (100% pruned) and fine-tuned an all-zero model: the largest sparsity
+    /// that keeps a weight in every layer is known, and `deploy prune` refuses one above it, as --channels refuses a
+    /// fraction keeping no channel.</summary>
+    [Fact]
+    public void A_sparsity_that_empties_a_layer_is_refused_with_the_largest_that_does_not()
+    {
+        using var trained = TrainedModel.Load(run.Folder);
+        var (largest, layer) = Pruning.LargestSparsity(trained.Model);
+        Assert.InRange(largest, 0.5, 0.9999);
+        var masks = Pruning.GlobalMagnitude(trained.Model, largest);
+        Assert.All(masks.Values, m => Assert.True(m.sum().item<float>() >= 1));
+
+        using var dir = new TempDir();
+        var (code, _, stderr) = Distill.Tests.Onboarding.Repo.RunCli(["deploy", "prune", run.Folder, "--out", dir.File("p"), "--sparsity", "0.999999"]);
+        Assert.Equal(1, code);
+        Assert.Equal($"error: --sparsity 0.999999: pruning that fraction of cnn-8's weights leaves its layer {layer} no weight at all " +
+                     $"(the global threshold passes its largest one); give at most {largest} (e.g. 0.9).", stderr.Trim());
+        Assert.False(Directory.Exists(dir.File("p")));
+    }
+
     [Fact]
     public void Channel_pruning_removes_channels_exactly_and_exports_a_smaller_model()
     {

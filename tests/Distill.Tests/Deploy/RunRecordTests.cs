@@ -56,4 +56,18 @@ public class RunRecordTests
         Assert.Equal(["augment: Augmentation { CropPadding = 4, HorizontalFlip = True, Enabled = True } → none"],
             RunFolder.Differences(old, new Dictionary<string, string> { ["augment"] = "none" }));
     }
+
+    /// <summary>A run.json holding JSON null was read as an empty record ("records no 'input'"), unlike [], "x" or 42.</summary>
+    [Theory]
+    [InlineData("null")]
+    [InlineData("[]")]
+    [InlineData("42")]
+    public void A_run_json_that_is_not_an_object_is_not_a_run_record(string json)
+    {
+        using var dir = new Distill.Tests.Data.TempDir();
+        File.WriteAllText(dir.File(Checkpoint.FileName), "");
+        File.WriteAllText(dir.File("run.json"), json);
+        var e = Assert.Throws<InvalidDataException>(() => Distill.Deploy.TrainedModel.Load(dir.Path));
+        Assert.StartsWith($"{dir.File("run.json")}: not a run record (", e.Message, StringComparison.Ordinal);
+    }
 }
