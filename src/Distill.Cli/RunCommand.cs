@@ -23,7 +23,7 @@ static class RunCommand
     {
         var notebooks = new Argument<string[]>("NOTEBOOK") { Description = "Polyglot notebooks (.ipynb or .dib) to run, in order", Arity = ArgumentArity.OneOrMore };
         var budget = new Option<string?>("--budget") { Description = "smoke | quick | full: injected as the parameter `budget`" };
-        budget.AcceptOnlyFromAmong(NotebookArgs.Budgets);
+        NotebookArgs.OnlyBudgets(budget);
         var parameters = new Option<string[]>("--parameter", "-p") { Description = "name=value, typed by the default in the cell tagged `parameters` (repeatable)" };
         var output = new Option<string>("--out") { Description = "folder for the executed .ipynb, .html and .manifest.json", DefaultValueFactory = _ => "reports" };
         var continueOnError = new Option<bool>("--continue-on-error") { Description = "run the remaining cells after a failing one (the exit code is still 1)" };

@@ -322,7 +322,7 @@ static class TrainCommand
         if (!Recipes.Contains(name.ToLowerInvariant())) throw new ArgumentException($"--recipe {name}: expected one of {string.Join(", ", Recipes)}.");
         Budget budget;
         try { budget = Budgets.Parse(budgetName); }
-        catch (ArgumentException e) { throw new ArgumentException($"--budget {budgetName}: expected smoke, quick or full.", e); }
+        catch (ArgumentException e) { throw new ArgumentException(NotebookArgs.BadBudget(budgetName), e); }
         // An empty --seeds keeps the budget's seeds, as an empty seeds parameter does in the notebooks.
         return (budget, string.IsNullOrWhiteSpace(seedList) ? null : ParseSeeds(seedList));
     }
