@@ -27,6 +27,7 @@ root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(DeployCommand.Create());
 PointDecimals(root);
 BareRepeats(root);
+UnknownOptions(root, "distill");
 // Every command reports the failures it expects as one `error:` line. Anything else reaching here is still one line
 // (type and message, no stack trace, which tells a user nothing they can act on); DISTILL_TRACE=1 shows the trace for
 // a bug report.
@@ -123,4 +124,17 @@ static void BareRepeats(System.CommandLine.Command command)
                 result.AddError($"{result.IdentifierToken?.Value ?? option.Name} is given {result.IdentifierTokenCount} times, {result.IdentifierTokenCount - result.Tokens.Count} of them without a value; give each one a value, or leave the bare one out");
         });
     foreach (var sub in command.Subcommands) BareRepeats(sub);
+}
+
+// An option a command lacks, before its arguments are filled, became an argument: `distill methods --json` looked up the
+// method '--json'. A dash and a letter is no notebook, method or number; ./-name passes a file named so.
+static void UnknownOptions(System.CommandLine.Command command, string path)
+{
+    foreach (var argument in command.Arguments)
+        argument.Validators.Add(result =>
+        {
+            if (result.Tokens.FirstOrDefault(t => t.Value is ['-', var c, ..] && (char.IsLetter(c) || c == '-')) is { } token)
+                result.AddError($"{token.Value}: unknown option of `{path}`");
+        });
+    foreach (var sub in command.Subcommands) UnknownOptions(sub, $"{path} {sub.Name}");
 }

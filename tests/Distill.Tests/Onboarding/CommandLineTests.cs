@@ -8,6 +8,8 @@ public class CommandLineTests
     // A budget the parser refuses is named by its option, with the values it takes, as `train --budget` says it.
     [InlineData(new[] { "run", "--budget", "bogus", "x.ipynb" }, "error: --budget bogus: expected smoke, quick or full.", "distill run --help")]
     [InlineData(new[] { "reproduce", "--budget", "smok" }, "error: --budget smok: expected smoke, quick or full.", "distill reproduce --help")]
+    // A method's NAME took the option: "unknown method '--json'".
+    [InlineData(new[] { "methods", "--json" }, "error: --json: unknown option of `distill methods`", "distill methods --help")]
     [InlineData(new[] { "train", "--seed", "2147483648" }, "error: Cannot parse argument '2147483648' for option '--seed' as a whole number, which runs from -2147483648 to 2147483647.", "distill train --help")]
     [InlineData(new[] { "sweep", "run", "x.yaml", "--index", "1.5" }, "error: Cannot parse argument '1.5' for option '--index' as a whole number.", "distill sweep run --help")]
     // docs/deployment.md said all bad input exits 1; a value the parser refuses exits 2, as everywhere.
