@@ -79,10 +79,20 @@ int Dispatch()
         // problem and where the options are listed, not the whole help text after it.
         if (parsed.Errors.Count > 0)
         {
-            foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {Unhandled.Readable(e.Message)}");
             var path = new List<string>();
             for (var r = parsed.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult) path.Insert(0, r.Command.Name);
             path[0] = "distill";
+            // A command that only groups others (distill, sweep, deploy) given none, or a name it lacks: the parser said
+            // both "Required command was not provided" and "Unrecognized command or argument"; one line names the commands.
+            if (parsed.CommandResult.Command is { Action: null, Subcommands.Count: > 0 } group)
+            {
+                var commands = string.Join(", ", group.Subcommands.Select(c => c.Name));
+                var of = group == root ? "" : $" of `{string.Join(' ', path)}`";
+                Console.Error.WriteLine(parsed.UnmatchedTokens is [var given, ..] ? $"error: {given}: unknown command; the commands{of} are {commands}"
+                                                                                   : $"error: give a command; the commands{of} are {commands}");
+                return 2;
+            }
+            foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {Unhandled.Readable(e.Message)}");
             Console.Error.WriteLine($"(`{string.Join(' ', path)} --help` lists the options)");
             return 2;
         }

@@ -25,6 +25,23 @@ public class CommandLineTests
     }
 }
 
+/// <summary>What a new user meets first: the name they type, and a mistyped command said once.</summary>
+public class CommandNameTests
+{
+    /// <summary>It printed "Required command was not provided." beside "Unrecognized command or argument".</summary>
+    [Fact]
+    public void An_unknown_command_is_one_line_listing_the_commands()
+    {
+        var (code, stdout, stderr) = Repo.RunCli(["frobnicate"]);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: frobnicate: unknown command; the commands are doctor, reference, data, run,", line, StringComparison.Ordinal);
+        var sweep = Assert.Single(Repo.RunCli(["sweep", "frob"]).Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: frob: unknown command; the commands of `distill sweep` are ", sweep, StringComparison.Ordinal);
+    }
+}
+
 /// <summary>doctor names the build that runs (every run record names it): it printed the versions but not the commit.</summary>
 public class DoctorTests
 {
