@@ -96,6 +96,16 @@ int Dispatch()
             Console.Error.WriteLine($"(`{string.Join(' ', path)} --help` lists the options)");
             return 2;
         }
+        // Usage named the assembly (`Usage: Distill.Cli train [options]`), which nobody types: the docs' and users'
+        // name is distill. The parser's help builder is not public, so its text is taken and the name put right.
+        if (parsed.Action is System.CommandLine.Help.HelpAction)
+        {
+            var help = new StringWriter();
+            var helped = parsed.Invoke(new InvocationConfiguration { Output = help });
+            Console.Out.Write(System.Text.RegularExpressions.Regex.Replace(help.ToString(),
+                $@"(?m)^(\s+){System.Text.RegularExpressions.Regex.Escape(RootCommand.ExecutableName)}\b", "$1distill"));
+            return helped;
+        }
         return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
     }
     catch (Distill.Native.ThreadCountException e)

@@ -28,6 +28,16 @@ public class CommandLineTests
 /// <summary>What a new user meets first: the name they type, and a mistyped command said once.</summary>
 public class CommandNameTests
 {
+    /// <summary>Usage said `Distill.Cli`, the assembly's name; the docs and the user say `distill`.</summary>
+    [Fact]
+    public void Help_shows_the_command_as_distill()
+    {
+        var (code, stdout, _) = Repo.RunCli(["train", "--help"]);
+        Assert.Equal(0, code);
+        Assert.Contains("Usage:\n  distill train [options]", stdout.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.DoesNotContain("Distill.Cli", stdout, StringComparison.Ordinal);
+    }
+
     /// <summary>It printed "Required command was not provided." beside "Unrecognized command or argument".</summary>
     [Fact]
     public void An_unknown_command_is_one_line_listing_the_commands()
