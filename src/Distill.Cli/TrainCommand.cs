@@ -84,6 +84,8 @@ static class TrainCommand
             // text, so "mlp-32 " made a run named with a trailing space and a teacher cached apart from mlp-32's.
             var studentArg = r.GetValue(model) is string given ? ModelZoo.Canonical(given) : null;
             var teacherArg = r.GetValue(teacher) is string givenTeacher ? ModelZoo.Canonical(givenTeacher) : null;
+            // Before anything loads: the dataset was read and printed first, as if training were under way.
+            if (!isRecipe && studentArg is null) throw new ArgumentException("--model is required (e.g. --model mlp-800-800), unless --recipe is given.");
             if (r.GetValue(method) is not null && (Given(temperature) || Given(alpha)))
                 throw new ArgumentException("--kd-temperature and --alpha are plain KD's; with --method give the method's own parameters, e.g. --set temperature=8 (see `distill methods NAME`).");
             if (r.GetValue(method) is null && r.GetValue(set) is { Length: > 0 })
@@ -213,7 +215,7 @@ static class TrainCommand
             if (r.GetValue(teacherTrainSize) == data.Train.Count)
                 common = common with { Settings = new Dictionary<string, string>(common.Settings) { ["teacher_train_size"] = "" } };
 
-            var studentName = studentArg ?? throw new ArgumentException("--model is required (e.g. --model mlp-800-800), unless --recipe is given.");
+            var studentName = studentArg!; // given: checked above
             // Both sized before anything trains: a student too large to train here is refused now, not after its teacher.
             foreach (var sized in new[] { studentName, teacherArg }.OfType<string>()) ModelZoo.CheckFits(sized, data);
             var outRoot = r.GetValue(outDir);

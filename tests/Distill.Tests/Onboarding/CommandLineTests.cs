@@ -50,6 +50,16 @@ public class CommandNameTests
         var sweep = Assert.Single(Repo.RunCli(["sweep", "frob"]).Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("error: frob: unknown command; the commands of `distill sweep` are ", sweep, StringComparison.Ordinal);
     }
+
+    /// <summary>Without --model, train loaded Fashion-MNIST and printed it before saying --model is required.</summary>
+    [Fact]
+    public void Train_without_a_model_is_refused_before_data_loads()
+    {
+        var (code, stdout, stderr) = Repo.RunCli(["train", "--epochs", "1"]);
+        Assert.Equal(1, code);
+        Assert.Equal("", stdout);
+        Assert.Equal("error: --model is required (e.g. --model mlp-800-800), unless --recipe is given.", stderr.Trim());
+    }
 }
 
 /// <summary>doctor names the build that runs (every run record names it): it printed the versions but not the commit.</summary>
