@@ -12,6 +12,8 @@ if (args is ["run", ..]) Distill.Notebooks.NotebookRunner.DetachConsoleInput();
 // user's, which is what notebook cells run under, as in the kernel (CellThread).
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
+// Errors name the flags alone: the library's settings (Force = true in TrainOptions) are for notebooks, not a prompt.
+Distill.ErrorText.CommandLine = true;
 // Each command lives in its own file and is registered here.
 var root = new RootCommand("distill: knowledge-distillation research on TorchSharp");
 root.Subcommands.Add(DoctorCommand.Create());

@@ -249,7 +249,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         // Pruning again into the same folder is refused, and --force (which the refusal names) clears it.
         var refused = Cli("deploy", "prune", run.Folder, "--out", pruned, "--channels", "0.25", "--train-size", "500");
         AssertOneError(refused, $"error: --out {pruned} holds another run");
-        Assert.Contains("Pass --force (Force = true in TrainOptions) to clear", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Pass --force to clear", refused.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("--resume", refused.Stderr, StringComparison.Ordinal); // prune has no --resume to offer
         Assert.DoesNotContain("test accuracy", refused.Stdout, StringComparison.Ordinal); // refused before the model is scored
         (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", pruned, "--channels", "0.25", "--train-size", "500", "--force");

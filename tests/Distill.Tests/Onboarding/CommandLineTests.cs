@@ -60,6 +60,18 @@ public class CommandNameTests
         Assert.Equal("", stdout);
         Assert.Equal("error: --model is required (e.g. --model mlp-800-800), unless --recipe is given.", stderr.Trim());
     }
+
+    /// <summary>The refusal named the library's setting too, "(Device = "cpu" in TrainOptions)", which no one at the
+    /// command line can set.</summary>
+    [Fact]
+    public void A_device_not_here_names_only_the_flag()
+    {
+        if (TorchSharp.torch.cuda.is_available()) return; // the refusal needs a machine without CUDA
+        var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--epochs", "1", "--train-size", "64", "--test-size", "64", "--device", "cuda"]);
+        Assert.Equal(1, code);
+        Assert.Contains("or use --device cpu.", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("TrainOptions", stderr, StringComparison.Ordinal);
+    }
 }
 
 /// <summary>doctor names the build that runs (every run record names it): it printed the versions but not the commit.</summary>
