@@ -13,7 +13,8 @@ if (args is ["run", ..]) Distill.Notebooks.NotebookRunner.DetachConsoleInput();
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
 // Errors name the flags alone: the library's settings (Force = true in TrainOptions) are for notebooks, not a prompt.
-Distill.ErrorText.CommandLine = true;
+// Not in `run`, whose notebook cells run in this process and call the library as notebooks do.
+Distill.ErrorText.CommandLine = args is not ["run", ..];
 // Each command lives in its own file and is registered here.
 var root = new RootCommand("distill: knowledge-distillation research on TorchSharp");
 root.Subcommands.Add(DoctorCommand.Create());

@@ -232,6 +232,20 @@ public class CliTests
         Assert.Contains("2 ok, 1 not run", reproduce.Out, StringComparison.Ordinal);
     }
 
+    /// <summary>A notebook is a library caller even under `distill run` (its cells run in the CLI's process): its errors
+    /// keep naming the library's settings ("Force = true in TrainOptions"), which the CLI's own errors leave out.</summary>
+    [Fact]
+    public void Notebooks_run_by_the_cli_keep_the_library_wording_of_errors()
+    {
+        var dir = TestSupport.TempDir("cli-api-words");
+        var dll = Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name, "Distill.dll");
+        var nb = TestSupport.WriteNotebook(dir, "api.ipynb", ($"#r \"{dll}\"\nConsole.Write(\"[\" + Distill.ErrorText.Api(\"Force = true in TrainOptions\") + \"]\");", null));
+        var r = Distill("run", nb, "--out", Path.Combine(dir, "out"));
+        Assert.True(r.Exit == 0, r.Err);
+        var output = TestSupport.ReadJson(Path.Combine(dir, "out", "api.ipynb"))["cells"]![0]!["outputs"]![0]!["text"];
+        Assert.Equal("[ (Force = true in TrainOptions)]", TestSupport.Text(output));
+    }
+
     /// <summary>`distill run 01-soft-targets` (a name, no folder or extension) said only "file not found": the notebook it
     /// matches (by name or prefix, here or in notebooks/) is named.</summary>
     [Fact]
