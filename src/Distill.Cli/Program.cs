@@ -12,6 +12,9 @@ if (args is ["run", ..]) Distill.Notebooks.NotebookRunner.DetachConsoleInput();
 // user's, which is what notebook cells run under, as in the kernel (CellThread).
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
+// Errors name the flags alone: the library's settings (Force = true in TrainOptions) are for notebooks, not a prompt.
+// Not in `run`, whose notebook cells run in this process and call the library as notebooks do.
+Distill.ErrorText.CommandLine = args is not ["run", ..];
 // Each command lives in its own file and is registered here.
 var root = new RootCommand("distill: knowledge-distillation research on TorchSharp");
 root.Subcommands.Add(DoctorCommand.Create());
@@ -27,6 +30,7 @@ root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(DeployCommand.Create());
 PointDecimals(root);
 BareRepeats(root);
+UnknownOptions(root, "distill");
 // Every command reports the failures it expects as one `error:` line. Anything else reaching here is still one line
 // (type and message, no stack trace, which tells a user nothing they can act on); DISTILL_TRACE=1 shows the trace for
 // a bug report.
@@ -79,12 +83,32 @@ int Dispatch()
         // options are listed, not the whole help text after it.
         if (parsed.Errors.Count > 0)
         {
-            Console.Error.WriteLine($"error: {string.Join(" ", parsed.Errors.Select(e => Unhandled.Readable(e.Message)))}");
             var path = new List<string>();
             for (var r = parsed.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult) path.Insert(0, r.Command.Name);
             path[0] = "distill";
+            // A command that only groups others (distill, sweep, deploy) given none, or a name it lacks: the parser said
+            // both "Required command was not provided" and "Unrecognized command or argument"; one line names the commands.
+            if (parsed.CommandResult.Command is { Action: null, Subcommands.Count: > 0 } group)
+            {
+                var commands = string.Join(", ", group.Subcommands.Select(c => c.Name));
+                var of = group == root ? "" : $" of `{string.Join(' ', path)}`";
+                Console.Error.WriteLine(parsed.UnmatchedTokens is [var given, ..] ? $"error: {given}: unknown command; the commands{of} are {commands}"
+                                                                                   : $"error: give a command; the commands{of} are {commands}");
+                return 2;
+            }
+            Console.Error.WriteLine($"error: {string.Join(" ", parsed.Errors.Select(e => Unhandled.Readable(e.Message)))}");
             Console.Error.WriteLine($"(`{string.Join(' ', path)} --help` lists the options)");
             return 2;
+        }
+        // Usage named the assembly (`Usage: Distill.Cli train [options]`), which nobody types: the docs' and users'
+        // name is distill. The parser's help builder is not public, so its text is taken and the name put right.
+        if (parsed.Action is System.CommandLine.Help.HelpAction)
+        {
+            var help = new StringWriter();
+            var helped = parsed.Invoke(new InvocationConfiguration { Output = help });
+            Console.Out.Write(System.Text.RegularExpressions.Regex.Replace(help.ToString(),
+                $@"(?m)^(\s+){System.Text.RegularExpressions.Regex.Escape(RootCommand.ExecutableName)}\b", "$1distill"));
+            return helped;
         }
         return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
     }
@@ -124,4 +148,17 @@ static void BareRepeats(System.CommandLine.Command command)
                 result.AddError($"{result.IdentifierToken?.Value ?? option.Name} is given {result.IdentifierTokenCount} times, {result.IdentifierTokenCount - result.Tokens.Count} of them without a value; give each one a value, or leave the bare one out");
         });
     foreach (var sub in command.Subcommands) BareRepeats(sub);
+}
+
+// An option a command lacks, before its arguments are filled, became an argument: `distill methods --json` looked up the
+// method '--json'. A dash and a letter is no notebook, method or number; ./-name passes a file named so.
+static void UnknownOptions(System.CommandLine.Command command, string path)
+{
+    foreach (var argument in command.Arguments)
+        argument.Validators.Add(result =>
+        {
+            if (result.Tokens.FirstOrDefault(t => t.Value is ['-', var c, ..] && (char.IsLetter(c) || c == '-')) is { } token)
+                result.AddError($"{token.Value}: unknown option of `{path}`");
+        });
+    foreach (var sub in command.Subcommands) UnknownOptions(sub, $"{path} {sub.Name}");
 }

@@ -26,7 +26,7 @@ static class ReproduceCommand
     public static Command Create()
     {
         var budget = new Option<string>("--budget") { Description = "smoke | quick | full, injected into every notebook as `budget`", DefaultValueFactory = _ => "quick" };
-        budget.AcceptOnlyFromAmong(NotebookArgs.Budgets);
+        NotebookArgs.OnlyBudgets(budget);
         var output = new Option<string>("--out") { Description = "folder for NAME/ per notebook, index.html, results.md, results.json", DefaultValueFactory = _ => "reports" };
         var notebooks = new Option<string>("--notebooks") { Description = "folder of the notebooks to run", DefaultValueFactory = _ => "notebooks" };
         var parameters = new Option<string[]>("--parameter", "-p") { Description = "name=value injected into every notebook, typed by its parameters cell (repeatable)" };

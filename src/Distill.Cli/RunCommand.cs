@@ -23,7 +23,7 @@ static class RunCommand
     {
         var notebooks = new Argument<string[]>("NOTEBOOK") { Description = "Polyglot notebooks (.ipynb or .dib) to run, in order", Arity = ArgumentArity.OneOrMore };
         var budget = new Option<string?>("--budget") { Description = "smoke | quick | full: injected as the parameter `budget`" };
-        budget.AcceptOnlyFromAmong(NotebookArgs.Budgets);
+        NotebookArgs.OnlyBudgets(budget);
         var parameters = new Option<string[]>("--parameter", "-p") { Description = "name=value, typed by the default in the cell tagged `parameters` (repeatable)" };
         var output = new Option<string>("--out") { Description = "folder for the executed .ipynb, .html and .manifest.json", DefaultValueFactory = _ => "reports" };
         var continueOnError = new Option<bool>("--continue-on-error") { Description = "run the remaining cells after a failing one (the exit code is still 1)" };
@@ -65,7 +65,8 @@ static class RunCommand
         {
             foreach (var m in missing)
                 Console.Error.WriteLine(FilePaths.NotAFile(m) is { } what ? $"error: {FilePaths.Shown(m)}: this is {what}; pass the path of a .ipynb or .dib notebook file"
-                                                                         : $"error: {m}: file not found; pass the path of a .ipynb or .dib notebook");
+                                                                         : $"error: {m}: file not found; " + (Suggest(m) is { Count: > 0 } near
+                                                                             ? $"did you mean {string.Join(" or ", near)}?" : "pass the path of a .ipynb or .dib notebook"));
             return 2;
         }
         // Reports are named after the notebook: two of one name would overwrite each other's.
@@ -142,6 +143,21 @@ static class RunCommand
             }
         }
         return exit;
+    }
+
+    /// <summary>The notebooks a missing <paramref name="path"/> was likely meant for (`01-soft-targets`, `notebooks/00-data`):
+    /// those in its folder, or in notebooks/ when it names none, whose name it matches as `reproduce --only` does.</summary>
+    static List<string> Suggest(string path)
+    {
+        var name = Path.GetExtension(path).ToLowerInvariant() is ".ipynb" or ".dib" ? Path.GetFileNameWithoutExtension(path) : Path.GetFileName(path);
+        var folder = Path.GetDirectoryName(path);
+        string[] folders = string.IsNullOrEmpty(folder) ? [".", "notebooks"] : [folder];
+        if (name.Length == 0) return [];
+        return [.. folders.Where(Directory.Exists).SelectMany(f =>
+        {
+            try { return Reproduction.FindNotebooks(f).Select(nb => f == "." ? Path.GetFileName(nb) : nb); } // as the user would type it
+            catch (ReproductionException) { return []; } // no notebooks there, or one that reproduce would refuse: no suggestion
+        }).Where(nb => Reproduction.Matches(Path.GetFileNameWithoutExtension(nb), name))];
     }
 
     static void Report(TextWriter log, string nb, NotebookRunResult r)

@@ -84,6 +84,8 @@ static class TrainCommand
             // text, so "mlp-32 " made a run named with a trailing space and a teacher cached apart from mlp-32's.
             var studentArg = r.GetValue(model) is string given ? ModelZoo.Canonical(given) : null;
             var teacherArg = r.GetValue(teacher) is string givenTeacher ? ModelZoo.Canonical(givenTeacher) : null;
+            // Before anything loads: the dataset was read and printed first, as if training were under way.
+            if (!isRecipe && studentArg is null) throw new ArgumentException("--model is required (e.g. --model mlp-800-800), unless --recipe is given.");
             if (r.GetValue(method) is not null && (Given(temperature) || Given(alpha)))
                 throw new ArgumentException("--kd-temperature and --alpha are plain KD's; with --method give the method's own parameters, e.g. --set temperature=8 (see `distill methods NAME`).");
             if (r.GetValue(method) is null && r.GetValue(set) is { Length: > 0 })
@@ -196,7 +198,7 @@ static class TrainCommand
             // --device cuda without CUDA, was found only after a recipe's recipe.txt or a run's folder had been written.
             using var data = Load(recipeConfig?.Dataset ?? r.GetValue(dataset) ?? "fashion-mnist", common);
             CheckSizes(data, r.GetValue(trainSize), r.GetValue(testSize), r.GetValue(teacherTrainSize));
-            var studentName = recipeConfig?.Student ?? studentArg ?? throw new ArgumentException("--model is required (e.g. --model mlp-800-800), unless --recipe is given.");
+            var studentName = recipeConfig?.Student ?? studentArg!; // a run without --recipe was refused above without --model
             // Both sized before anything trains: a student too large to train here is refused now, not after its teacher.
             foreach (var sized in new[] { studentName, recipeConfig?.Teacher ?? teacherArg }.OfType<string>()) ModelZoo.CheckFits(sized, data);
             // Each kind of command writes its own layout under --out (a plain run the folder itself, a distillation
@@ -324,7 +326,7 @@ static class TrainCommand
         if (!Recipes.Contains(name.ToLowerInvariant())) throw new ArgumentException($"--recipe {name}: expected one of {string.Join(", ", Recipes)}.");
         Budget budget;
         try { budget = Budgets.Parse(budgetName); }
-        catch (ArgumentException e) { throw new ArgumentException($"--budget {budgetName}: expected smoke, quick or full.", e); }
+        catch (ArgumentException e) { throw new ArgumentException(NotebookArgs.BadBudget(budgetName), e); }
         // An empty --seeds keeps the budget's seeds, as an empty seeds parameter does in the notebooks.
         return (budget, string.IsNullOrWhiteSpace(seedList) ? null : ParseSeeds(seedList));
     }

@@ -3,6 +3,14 @@ namespace Distill;
 /// <summary>An exception's message as the one line a user reads.</summary>
 public static class ErrorText
 {
+    /// <summary>Set by the distill CLI, whose users pass flags: advice then names the flag alone (--force), without the
+    /// library setting a notebook would change instead (Force = true in TrainOptions), which no one at a prompt can set.</summary>
+    public static bool CommandLine { get; set; }
+
+    /// <summary>The library setting behind a flag, said after it for library callers: " (<paramref name="setting"/>)",
+    /// or nothing at the command line (<see cref="CommandLine"/>).</summary>
+    public static string Api(string setting) => CommandLine ? "" : $" ({setting})";
+
     /// <summary>The message without .NET's "(Parameter 'x')" suffix and the "Actual value was ..." line
     /// ArgumentOutOfRangeException adds (noise to a user, who never named a parameter), as one line: a line break inside
     /// it (a path or name the user gave with one) shows as ⏎, where keeping only the first line cut the message off there,

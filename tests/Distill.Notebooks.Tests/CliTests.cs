@@ -232,6 +232,43 @@ public class CliTests
         Assert.Contains("2 ok, 1 not run", reproduce.Out, StringComparison.Ordinal);
     }
 
+    /// <summary>A notebook is a library caller even under `distill run` (its cells run in the CLI's process): its errors
+    /// keep naming the library's settings ("Force = true in TrainOptions"), which the CLI's own errors leave out.</summary>
+    [Fact]
+    public void Notebooks_run_by_the_cli_keep_the_library_wording_of_errors()
+    {
+        var dir = TestSupport.TempDir("cli-api-words");
+        var dll = Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name, "Distill.dll");
+        var nb = TestSupport.WriteNotebook(dir, "api.ipynb", ($"#r \"{dll}\"\nConsole.Write(\"[\" + Distill.ErrorText.Api(\"Force = true in TrainOptions\") + \"]\");", null));
+        var r = Distill("run", nb, "--out", Path.Combine(dir, "out"));
+        Assert.True(r.Exit == 0, r.Err);
+        var output = TestSupport.ReadJson(Path.Combine(dir, "out", "api.ipynb"))["cells"]![0]!["outputs"]![0]!["text"];
+        Assert.Equal("[ (Force = true in TrainOptions)]", TestSupport.Text(output));
+    }
+
+    /// <summary>`distill run 01-soft-targets` (a name, no folder or extension) said only "file not found": the notebook it
+    /// matches (by name or prefix, here or in notebooks/) is named.</summary>
+    [Fact]
+    public void A_missing_notebook_suggests_the_notebooks_its_name_matches()
+    {
+        var dir = TestSupport.TempDir("cli-suggest");
+        var nbs = Path.Combine(dir, "notebooks");
+        Directory.CreateDirectory(nbs);
+        foreach (var nb in new[] { "00-data.ipynb", "01-soft-targets.ipynb" }) TestSupport.WriteNotebook(nbs, nb, ("1 + 1", null));
+        (int Exit, string Out, string Err) In(params string[] args)
+        {
+            var psi = Cli(args);
+            psi.WorkingDirectory = dir;
+            return DistillProcess.Run(psi);
+        }
+        var name = In("run", "01-soft-targets");
+        Assert.Equal((2, "error: 01-soft-targets: file not found; did you mean notebooks/01-soft-targets.ipynb?"), (name.Exit, name.Err.Trim()));
+        var prefix = In("run", "notebooks/00-data");
+        Assert.Equal((2, "error: notebooks/00-data: file not found; did you mean notebooks/00-data.ipynb?"), (prefix.Exit, prefix.Err.Trim()));
+        var none = In("run", "nosuch");
+        Assert.Equal((2, "error: nosuch: file not found; pass the path of a .ipynb or .dib notebook"), (none.Exit, none.Err.Trim()));
+    }
+
     [Fact]
     public void Bad_input_exits_2_with_the_fix()
     {

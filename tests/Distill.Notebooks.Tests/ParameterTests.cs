@@ -14,6 +14,20 @@ public class ParameterTests
     static NotebookRunResult Run(string nb, string outDir, params (string Name, string Value)[] values) =>
         TestSupport.Run(nb, outDir, new NotebookRunOptions { Parameters = [.. values.Select(v => new KeyValuePair<string, string>(v.Name, v.Value))] });
 
+    /// <summary>-p epoch=5 beside a declared `epochs` ran with the default epochs and a warning that did not say why;
+    /// injected anyway as documented (papermill's warning), with the declared name it is close to.</summary>
+    [Fact]
+    public void An_undeclared_parameter_close_to_a_declared_one_is_named_in_the_warning()
+    {
+        var dir = TestSupport.TempDir("params-typo");
+        var nb = TestSupport.WriteNotebook(dir, "typo.ipynb", ("int epochs = 3;\nstring budget = \"quick\";", ["parameters"]), ("Console.WriteLine(epochs);", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Parameters = [new("epoch", "5"), new("Budget", "smoke")], Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Contains("parameter 'epoch' is not declared in the parameters cell (epochs, budget); injecting it after cell 1 anyway. Did you mean -p epochs=5?", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Did you mean -p budget=smoke?", log.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Each_parameters_cell_gets_the_values_it_declares_injected_right_after_it()
     {
@@ -37,6 +51,7 @@ public class ParameterTests
         Assert.Equal("7", r.Parameters["b"]);
         Assert.Contains("parameter 'c' is not declared in any parameters cell (a, b); injecting it after cell 1 anyway", log.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain("'b' is not declared", log.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("Did you mean", log.ToString(), StringComparison.Ordinal); // c is near no declared name
         // The second cell's declared type is checked before anything runs, as the first's.
         var e = Assert.Throws<ParameterException>(() => Run(nb, Path.Combine(dir, "bad"), ("b", "abc")));
         Assert.Contains("-p b=abc: the notebook's default for 'b' is int, and 'abc' is not an int", e.Message, StringComparison.Ordinal);

@@ -27,11 +27,11 @@ public class RunFolderTests
         var again = DistillProcess.Run(Train(dir));
         Assert.Equal(1, again.Exit);
         Assert.Contains($"error: --out {dir} holds this run already (mlp-32, seed 0, started", again.Err);
-        Assert.Contains("with this command's settings). Pass --resume (Resume = true in TrainOptions) to continue it (a finished run is read back, not retrained)", again.Err);
+        Assert.Contains("with this command's settings). Pass --resume to continue it (a finished run is read back, not retrained)", again.Err);
         var other = DistillProcess.Run(Train(dir, epochs: 3));
         Assert.Equal(1, other.Exit);
         Assert.Contains($"error: --out {dir} holds another run (mlp-32, seed 0, started", other.Err);
-        Assert.Contains("it differs in epochs: 2 → 3). Pass --force (Force = true in TrainOptions) to clear the folder and start over, or give another folder.", other.Err);
+        Assert.Contains("it differs in epochs: 2 → 3). Pass --force to clear the folder and start over, or give another folder.", other.Err);
         Assert.DoesNotContain("--resume", other.Err);
 
         var changed = DistillProcess.Run(Train(dir, epochs: 4, trainSize: 1000, lr: "0.5", "--resume"));

@@ -65,6 +65,27 @@ public static class ParameterInjector
         return types;
     }
 
+    /// <summary>The declared name <paramref name="given"/> is most likely a typo of (<c>epoch</c> for <c>epochs</c>,
+    /// <c>Budget</c> for <c>budget</c>), or null: case aside, at most one edit per three letters of the longer name, so
+    /// that short names (<c>c</c> beside <c>a</c>) are not taken for each other.</summary>
+    public static string? Closest(string given, IEnumerable<string> declared) =>
+        declared.Select(d => (Name: d, Edits: Edits(given.ToLowerInvariant(), d.ToLowerInvariant())))
+                .Where(d => d.Edits * 3 <= Math.Max(given.Length, d.Name.Length)).OrderBy(d => d.Edits).Select(d => d.Name).FirstOrDefault();
+
+    /// <summary>Levenshtein distance: insertions, deletions and substitutions turning <paramref name="a"/> into <paramref name="b"/>.</summary>
+    static int Edits(string a, string b)
+    {
+        var row = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (var i = 1; i <= a.Length; i++)
+        {
+            var diagonal = row[0];
+            row[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+                (diagonal, row[j]) = (row[j], Math.Min(Math.Min(row[j], row[j - 1]) + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)));
+        }
+        return row[b.Length];
+    }
+
     /// <summary>Names declared in a parameters cell (top-level <c>var x = ...;</c> / <c>int x = ...;</c>).</summary>
     public static IReadOnlyList<string> DeclaredNames(string code)
     {

@@ -140,7 +140,7 @@ public static class TorchRuntime
         if (spec == "auto") return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
         if (spec.StartsWith("cuda", StringComparison.Ordinal) && !torch.cuda.is_available())
             throw new InvalidOperationException(
-                $"--device {spec}: CUDA is not available here. Build with -p:TorchBackend=cuda on a machine with an NVIDIA GPU, or use --device cpu (Device = \"cpu\" in TrainOptions).");
+                $"--device {spec}: CUDA is not available here. Build with -p:TorchBackend=cuda on a machine with an NVIDIA GPU, or use --device cpu{ErrorText.Api("Device = \"cpu\" in TrainOptions")}.");
         if (spec != "cpu" && !spec.StartsWith("cuda", StringComparison.Ordinal))
             throw new ArgumentException($"--device {spec}: expected auto, cpu, cuda or cuda:N.");
         return new torch.Device(spec);

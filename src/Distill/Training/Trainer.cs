@@ -397,7 +397,7 @@ sealed class TrainingRun : IDisposable
     NonFiniteLossException NonFinite(float[] values, IReadOnlyList<(string Name, Tensor Value)> parts, int epoch, long step, long stepInEpoch)
     {
         string Where(float value) => $"{o.Name}: loss is {value} at epoch {epoch}, step {step} (batch {stepInEpoch + 1} of {stepsPerEpoch}), ";
-        var advice = o.NonFiniteAdvice ?? "Lower the learning rate, clip gradients (--clip N on the command line, ClipGradNorm in TrainOptions), or check that term's inputs.";
+        var advice = o.NonFiniteAdvice ?? $"Lower the learning rate, clip gradients (--clip N{(ErrorText.CommandLine ? "" : " on the command line, ClipGradNorm in TrainOptions")}), or check that term's inputs.";
         // Every term non-finite after a finite step: that step's update broke the weights, and the first term (the
         // cross-entropy) was blamed, with a fix for it, when a method's weight of 1e30 had made its own term huge.
         // The previous step's largest term is the one to look at.

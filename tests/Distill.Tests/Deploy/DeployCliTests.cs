@@ -355,7 +355,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         // Pruning again into the same folder is refused, and --force (which the refusal names) clears it.
         var refused = Cli("deploy", "prune", run.Folder, "--out", pruned, "--channels", "0.25", "--train-size", "500");
         AssertOneError(refused, $"error: --out {pruned} holds another run");
-        Assert.Contains("Pass --force (Force = true in TrainOptions) to clear", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Pass --force to clear", refused.Stderr, StringComparison.Ordinal);
         Assert.Contains("it differs in pruning: channels 0.5 (L1) → channels 0.25 (L1)", refused.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("--resume", refused.Stderr, StringComparison.Ordinal); // another prune: --resume would be refused
         Assert.DoesNotContain("test accuracy", refused.Stdout, StringComparison.Ordinal); // refused before the model is scored

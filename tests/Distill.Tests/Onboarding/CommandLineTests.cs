@@ -6,7 +6,11 @@ public class CommandLineTests
 {
     [Theory]
     [InlineData(new[] { "train", "--epochs", "abc" }, "error: Cannot parse argument 'abc' for option '--epochs' as a whole number.", "distill train --help")]
-    [InlineData(new[] { "run", "--budget", "bogus", "x.ipynb" }, "error: Argument 'bogus' not recognized. Must be one of: 'smoke', 'quick', 'full'", "distill run --help")]
+    // A budget the parser refuses is named by its option, with the values it takes, as `train --budget` says it.
+    [InlineData(new[] { "run", "--budget", "bogus", "x.ipynb" }, "error: --budget bogus: expected smoke, quick or full.", "distill run --help")]
+    [InlineData(new[] { "reproduce", "--budget", "smok" }, "error: --budget smok: expected smoke, quick or full.", "distill reproduce --help")]
+    // A method's NAME took the option: "unknown method '--json'".
+    [InlineData(new[] { "methods", "--json" }, "error: --json: unknown option of `distill methods`", "distill methods --help")]
     [InlineData(new[] { "train", "--seed", "2147483648" }, "error: Cannot parse argument '2147483648' for option '--seed' as a whole number, which runs from -2147483648 to 2147483647.", "distill train --help")]
     [InlineData(new[] { "sweep", "run", "x.yaml", "--index", "1.5" }, "error: Cannot parse argument '1.5' for option '--index' as a whole number.", "distill sweep run --help")]
     // docs/deployment.md said all bad input exits 1; a value the parser refuses exits 2, as everywhere.
@@ -21,6 +25,55 @@ public class CommandLineTests
         Assert.StartsWith("error: ", lines[0], StringComparison.Ordinal);
         Assert.Contains(error["error: ".Length..], lines[0], StringComparison.Ordinal);
         Assert.Equal($"(`{help}` lists the options)", lines[^1]);
+    }
+}
+
+/// <summary>What a new user meets first: the name they type, and a mistyped command said once.</summary>
+public class CommandNameTests
+{
+    /// <summary>Usage said `Distill.Cli`, the assembly's name; the docs and the user say `distill`.</summary>
+    [Fact]
+    public void Help_shows_the_command_as_distill()
+    {
+        var (code, stdout, _) = Repo.RunCli(["train", "--help"]);
+        Assert.Equal(0, code);
+        Assert.Contains("Usage:\n  distill train [options]", stdout.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.DoesNotContain("Distill.Cli", stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>It printed "Required command was not provided." beside "Unrecognized command or argument".</summary>
+    [Fact]
+    public void An_unknown_command_is_one_line_listing_the_commands()
+    {
+        var (code, stdout, stderr) = Repo.RunCli(["frobnicate"]);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: frobnicate: unknown command; the commands are doctor, reference, data, run,", line, StringComparison.Ordinal);
+        var sweep = Assert.Single(Repo.RunCli(["sweep", "frob"]).Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: frob: unknown command; the commands of `distill sweep` are ", sweep, StringComparison.Ordinal);
+    }
+
+    /// <summary>Without --model, train loaded Fashion-MNIST and printed it before saying --model is required.</summary>
+    [Fact]
+    public void Train_without_a_model_is_refused_before_data_loads()
+    {
+        var (code, stdout, stderr) = Repo.RunCli(["train", "--epochs", "1"]);
+        Assert.Equal(1, code);
+        Assert.Equal("", stdout);
+        Assert.Equal("error: --model is required (e.g. --model mlp-800-800), unless --recipe is given.", stderr.Trim());
+    }
+
+    /// <summary>The refusal named the library's setting too, "(Device = "cpu" in TrainOptions)", which no one at the
+    /// command line can set.</summary>
+    [Fact]
+    public void A_device_not_here_names_only_the_flag()
+    {
+        if (TorchSharp.torch.cuda.is_available()) return; // the refusal needs a machine without CUDA
+        var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--epochs", "1", "--train-size", "64", "--test-size", "64", "--device", "cuda"]);
+        Assert.Equal(1, code);
+        Assert.Contains("or use --device cpu.", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("TrainOptions", stderr, StringComparison.Ordinal);
     }
 }
 
