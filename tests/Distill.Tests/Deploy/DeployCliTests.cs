@@ -142,7 +142,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         (code, _, stderr) = Cli(prune);
         Assert.Equal(1, code);
         Assert.Contains($"error: --out {outDir} holds this run already (", stderr, StringComparison.Ordinal);
-        Assert.Contains("Pass --resume (", stderr, StringComparison.Ordinal);
+        Assert.Contains("Pass --resume to continue it", stderr, StringComparison.Ordinal);
         (code, var stdout, stderr) = Cli([.. prune, "--resume"]);
         Assert.True(code == 0, stderr);
         Assert.True(File.Exists(Path.Combine(outDir, "last.ckpt")), stdout);
