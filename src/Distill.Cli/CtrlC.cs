@@ -15,9 +15,15 @@ sealed class CtrlC : IDisposable
     readonly CancellationTokenSource cts = new();
     readonly ConsoleCancelEventHandler handler;
     readonly PosixSignalRegistration? term;
+    readonly bool exitHandlers;
 
-    public CtrlC(TextWriter log)
+    /// <param name="exitHandlers">Whether the watchdog's end runs the process's exit handlers: `run` and `reproduce`
+    /// write the report of what has run from them. The other commands' work is libtorch calls on the blocked thread,
+    /// and a normal exit's C++ cleanup crashed under it (deploy export's watchdog ended in an aten::kthvalue assert and a
+    /// native trace, not its exit code), so they end at once (<see cref="Distill.Notebooks.NotebookRunner.EndProcess"/>).</param>
+    public CtrlC(TextWriter log, bool exitHandlers = false)
     {
+        this.exitHandlers = exitHandlers;
         handler = (_, e) =>
         {
             if (Interlocked.Exchange(ref stopping, 1) == 1) { e.Cancel = Echo(); return; }
@@ -60,7 +66,8 @@ sealed class CtrlC : IDisposable
         {
             log.WriteLine($"{what}: still running {grace.TotalSeconds:0.#} s after the signal (blocked where it cannot stop, e.g. reading a FIFO); ending now");
             log.Flush();
-            Environment.Exit(exitCode);
+            if (exitHandlers) Environment.Exit(exitCode);
+            Distill.Notebooks.NotebookRunner.EndProcess(exitCode);
         }, null, grace, Timeout.InfiniteTimeSpan);
         cts.Cancel();
     }

@@ -60,7 +60,7 @@ static class ReproduceCommand
             return 2;
         }
         var log = Console.Error;
-        using var ctrlC = new CtrlC(log);
+        using var ctrlC = new CtrlC(log, exitHandlers: true);
         var reproduction = new Reproduction(new ReproductionOptions
         {
             NotebooksDirectory = a.Notebooks,

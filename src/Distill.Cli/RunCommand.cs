@@ -95,7 +95,7 @@ static class RunCommand
             Trusted = trusted,
             Log = log,
         });
-        using var ctrlC = new CtrlC(log);
+        using var ctrlC = new CtrlC(log, exitHandlers: true);
         int exit = 0;
         for (; current < notebooks.Length; current++)
         {

@@ -343,6 +343,28 @@ public class RunFolderTests
         finally { holder.Kill(); }
     }
 
+    /// <summary>The watchdog's end of a command still inside libtorch: a normal exit ran libtorch's C++ cleanup under the
+    /// thread still in it (deploy export ended in an aten::kthvalue assert and a native trace, not 143). With a grace of
+    /// 10 ms the watchdog fires mid-step, in a convolution; the process ends with SIGTERM's code and its one line.</summary>
+    [Fact]
+    public void The_watchdog_ends_a_command_inside_libtorch_with_its_exit_code_and_no_native_trace()
+    {
+        var dir = TestSupport.TempDir("watchdog-libtorch");
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var psi = DistillProcess.Start("train", "--model", "cnn-32", "--train-size", "20000", "--test-size", "256", "--epochs", "3", "--out", Path.Combine(dir, $"run{attempt}"));
+            psi.Environment["DISTILL_STOP_GRACE"] = "0.01";
+            using var run = new DistillProcess.Running(psi);
+            run.WaitFor("device cpu", TimeSpan.FromMinutes(2));
+            Thread.Sleep(1500 + 300 * attempt); // training, not loading
+            run.Signal("TERM");
+            Assert.True(run.Exit(TimeSpan.FromSeconds(30)) == 143, run.Output);
+            Assert.Contains("Terminated (SIGTERM): still running 0 s after the signal", run.Output, StringComparison.Ordinal); // 10 ms, to 0.#
+            foreach (var native in new[] { "terminate called", "INTERNAL ASSERT", "Exception raised from", "frame #" })
+                Assert.DoesNotContain(native, run.Output, StringComparison.Ordinal);
+        }
+    }
+
     /// <summary>A notebook, spec or dataset file that is a FIFO would block its opening until someone writes to it: each
     /// is refused at once, by name, as an empty file.</summary>
     [Fact]
