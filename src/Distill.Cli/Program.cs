@@ -64,9 +64,8 @@ if (args is ["run", ..])
         Thread.Sleep(grace);
         if (Volatile.Read(ref exiting)) return;
         Console.Error.WriteLine($"warning: a thread a cell started was still running {grace.TotalSeconds:0} s after the run ended; the process ends without it.");
-        Console.Out.Flush();
-        Console.Error.Flush();
-        Environment.Exit(code);
+        // At once, as for an abandoned cell: the thread may be inside libtorch, whose exit-time cleanup crashes under it.
+        Distill.Notebooks.NotebookRunner.EndProcess(code);
     }) { IsBackground = true, Name = "distill run: end of the grace period" }.Start();
 }
 return code;
