@@ -170,10 +170,13 @@ static class DeployCommand
                     var given = limit.ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
                     // A file that records no model may be another model, int8 or not: an int8 one agreeing on 30% was
                     // blamed on int8 rounding. Only a file `deploy export` wrote of these weights is judged as an export.
+                    // It may still be one with its metadata removed (stripped by a tool): an int8 one then needs the int8
+                    // tolerance, so that hint stays.
                     Console.Error.WriteLine(recorded?.GetValueOrDefault("model") is null
                         ? $"error: {path}: {(OnnxExport.IsQuantized(path) ? "an int8 model whose " : "")}logits differ from TorchSharp by {diff:E2} > --tolerance {given}" +
-                          $"{(agreement < 90 ? $" and predictions agree on only {agreement:F1}%" : "")}; the file records no model (`deploy export` did not write it), " +
-                          $"so it may be another model: check an export of {trained.CheckpointPath}."
+                          $"{(agreement < 90 ? $" and predictions agree on only {agreement:F1}%" : "")}; the file records no model (not written by `deploy export`, or its metadata was removed), " +
+                          $"so it may be another model: check an export of {trained.CheckpointPath}" +
+                          (OnnxExport.IsQuantized(path) ? ", or, if it is one, pass a --tolerance for int8 (e.g. --tolerance 1)." : ".")
                         : OnnxExport.IsQuantized(path)
                         ? $"error: {path} is an int8 model: its logits differ from TorchSharp's float32 ones by {diff:E2} > --tolerance {given}, as int8 rounding makes them; " +
                           "judge it by the agreement and accuracy above, or pass a --tolerance for int8 (e.g. --tolerance 1)."

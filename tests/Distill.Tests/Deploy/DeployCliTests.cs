@@ -104,7 +104,9 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var result = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100");
         AssertOneError(result, $"error: {model}: an int8 model whose logits differ from TorchSharp by ");
         var stderr = result.Stderr;
-        Assert.Contains($"the file records no model (`deploy export` did not write it), so it may be another model: check an export of {Path.Combine(run.Folder, "last.ckpt")}.", stderr, StringComparison.Ordinal);
+        // Stripped metadata is no proof `deploy export` did not write it, and an int8 export of it needs the int8 tolerance.
+        Assert.EndsWith($"the file records no model (not written by `deploy export`, or its metadata was removed), so it may be another model: " +
+                        $"check an export of {Path.Combine(run.Folder, "last.ckpt")}, or, if it is one, pass a --tolerance for int8 (e.g. --tolerance 1).", stderr.Trim(), StringComparison.Ordinal);
         Assert.DoesNotContain("int8 rounding", stderr, StringComparison.Ordinal);
     }
 
