@@ -322,9 +322,11 @@ static class DeployCommand
                                                 $"round({width}·(1 − {fraction})) = 0 of them; give at most {Pruning.LargestChannelFraction(width)} (e.g. 0.5).");
             }
             // A global threshold above some layer's largest weight empties that layer: refused, as --channels is.
-            if (r.GetValue(sparsity) is double pruned && Pruning.LargestSparsity(trained.Model) is var (largest, layer) && pruned > largest)
-                throw new ArgumentException($"--sparsity {pruned}: pruning that fraction of {trained.Model.ZooName}'s weights leaves its layer {layer} no weight at all " +
-                                            $"(the global threshold passes its largest one); give at most {largest} (e.g. 0.9).");
+            // Compared exactly (a bound rounded to 4 digits refused values between it and the true one); the bound shown
+            // is the example, a fixed one could itself be above it.
+            if (r.GetValue(sparsity) is double pruned && Pruning.LargestSparsity(trained.Model) is var limit && !limit.Allows(pruned))
+                throw new ArgumentException($"--sparsity {pruned}: pruning that fraction of {trained.Model.ZooName}'s weights leaves its layer {limit.Layer} no weight at all " +
+                                            $"(the global threshold passes its largest one); give at most {limit.Shown}.");
             using var full = trained.LoadData();
             if (r.GetValue(trainSize) is int n && n > full.Train.Count)
                 throw new ArgumentException($"--train-size {n:N0}: {full.Name}'s training split holds {full.Train.Count:N0} images; give 1 to {full.Train.Count:N0}, or leave it out for all.");

@@ -22,15 +22,17 @@ public static class Pruning
         ArgumentNullException.ThrowIfNull(model);
         if (!(sparsity is >= 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, "sparsity is the pruned fraction of weights, in [0, 1).");
         using var _ = no_grad();
-        var weights = model.modules().Select(m => m switch { Conv2d c => c.weight, Linear l => l.weight, _ => null }).OfType<Parameter>().ToList();
-        using var all = cat(weights.Select(w => w.abs().flatten()).ToList());
+        // The concatenated magnitudes and each layer's |w| are model-sized: freed here, not left to the finalizer.
+        using var scope = NewDisposeScope();
+        var weights = Prunable(model).Select(w => w.Weight).ToList();
+        var all = cat(weights.Select(w => w.abs().flatten()).ToList());
         var k = (long)Math.Floor(sparsity * all.shape[0]);
         var masks = new Dictionary<Parameter, Tensor>();
         // Ties at the threshold are pruned too: with k = 0 nothing is, the threshold being below every magnitude.
         var threshold = k == 0 ? -1f : all.kthvalue(k, 0).values.item<float>();
         foreach (var w in weights)
         {
-            var mask = w.abs().gt(threshold).to(w.dtype);
+            var mask = w.abs().gt(threshold).to(w.dtype).MoveToOuterDisposeScope();
             w.mul_(mask);
             masks[w] = mask;
         }
@@ -40,18 +42,36 @@ public static class Pruning
     /// <summary>The largest sparsity <see cref="GlobalMagnitude"/> takes that leaves every Conv2d and Linear layer at
     /// least one weight, and the layer that runs out first (the one whose largest magnitude is smallest): the global
     /// threshold reaches it there, and a layer with no weight left passes nothing on (0.999999 pruned 100%).</summary>
-    public static (double Sparsity, string Layer) LargestSparsity(DistillModel model)
+    public static SparsityLimit LargestSparsity(DistillModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
         using var _ = no_grad();
-        var weights = model.named_modules().Select(m => (m.name, Weight: m.module switch { Conv2d c => c.weight, Linear l => l.weight, _ => null }))
-            .Where(m => m.Weight is not null).ToList();
-        var (layer, least) = weights.Select(w => (w.name, Max: w.Weight!.abs().max().item<float>())).MinBy(w => w.Max);
-        long below = weights.Sum(w => w.Weight!.abs().lt(least).sum().item<long>()), total = weights.Sum(w => w.Weight!.numel());
-        // Pruning floor(sparsity·total) weights keeps that layer's largest one while the count stays at most `below`
-        // (ties at the threshold are pruned); rounded down to 4 digits, so the value shown is itself accepted.
-        return (Math.Floor((double)below / total * 1e4) / 1e4, layer);
+        // abs(), lt() and sum() make a model-sized temporary per layer: freed here, not left to the finalizer.
+        using var scope = NewDisposeScope();
+        var weights = Prunable(model);
+        var (layer, least) = weights.Select(w => (w.Name, Max: w.Weight.abs().max().item<float>())).MinBy(w => w.Max);
+        long below = weights.Sum(w => w.Weight.abs().lt(least).sum().item<long>()), total = weights.Sum(w => w.Weight.numel());
+        return new(below, total, layer);
     }
+
+    /// <summary>What <see cref="LargestSparsity"/> finds: <paramref name="Below"/> of the <paramref name="Total"/> prunable
+    /// weights are smaller than the largest one of <paramref name="Layer"/>, the layer that runs out first.</summary>
+    public readonly record struct SparsityLimit(long Below, long Total, string Layer)
+    {
+        /// <summary>Whether <see cref="GlobalMagnitude"/> at <paramref name="sparsity"/> leaves <see cref="Layer"/> a weight:
+        /// it prunes floor(sparsity·total) weights (ties at the threshold too), which spares that layer's largest one while
+        /// the count stays at most <see cref="Below"/>. Exact: a rounded bound refused values between it and this one.</summary>
+        public bool Allows(double sparsity) => (long)Math.Floor(sparsity * Total) <= Below;
+
+        /// <summary>The bound for a message, rounded down to 4 digits so that the value shown is itself allowed.</summary>
+        public double Shown => Math.Floor((double)Below / Total * 1e4) / 1e4;
+    }
+
+    /// <summary>The weights pruning acts on, with their module names: every Conv2d and Linear weight (not biases or
+    /// batch-norm parameters), in module order.</summary>
+    static List<(string Name, Parameter Weight)> Prunable(DistillModel model) =>
+        model.named_modules().Select(m => (m.name, Weight: m.module switch { Conv2d c => c.weight, Linear l => l.weight, _ => null }))
+            .Where(m => m.Weight is not null).Select(m => (m.name, m.Weight!)).ToList();
 
     /// <summary>Fraction of the masked weights that are zero.</summary>
     public static double Sparsity(IReadOnlyDictionary<Parameter, Tensor> masks)

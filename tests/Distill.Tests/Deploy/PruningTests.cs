@@ -42,16 +42,23 @@ public class PruningTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
     public void A_sparsity_that_empties_a_layer_is_refused_with_the_largest_that_does_not()
     {
         using var trained = TrainedModel.Load(run.Folder);
-        var (largest, layer) = Pruning.LargestSparsity(trained.Model);
-        Assert.InRange(largest, 0.5, 0.9999);
-        var masks = Pruning.GlobalMagnitude(trained.Model, largest);
+        var limit = Pruning.LargestSparsity(trained.Model);
+        Assert.InRange(limit.Shown, 0.5, 0.9999);
+        Assert.True(limit.Allows(limit.Shown));
+        // The bound is exact: a sparsity between the 4-digit one shown and the true one prunes Below weights, which the
+        // rounded bound refused; one weight more empties the layer.
+        var between = (limit.Below + 0.5) / limit.Total;
+        Assert.True(between > limit.Shown && limit.Allows(between), $"{between} vs {limit.Shown}");
+        Assert.False(limit.Allows((limit.Below + 1.0) / limit.Total));
+        var masks = Pruning.GlobalMagnitude(trained.Model, between);
         Assert.All(masks.Values, m => Assert.True(m.sum().item<float>() >= 1));
 
         using var dir = new TempDir();
         var (code, _, stderr) = Distill.Tests.Onboarding.Repo.RunCli(["deploy", "prune", run.Folder, "--out", dir.File("p"), "--sparsity", "0.999999"]);
         Assert.Equal(1, code);
-        Assert.Equal($"error: --sparsity 0.999999: pruning that fraction of cnn-8's weights leaves its layer {layer} no weight at all " +
-                     $"(the global threshold passes its largest one); give at most {largest} (e.g. 0.9).", stderr.Trim());
+        // The bound shown is the example: a fixed "(e.g. 0.9)" could be above it.
+        Assert.Equal($"error: --sparsity 0.999999: pruning that fraction of cnn-8's weights leaves its layer {limit.Layer} no weight at all " +
+                     $"(the global threshold passes its largest one); give at most {limit.Shown}.", stderr.Trim());
         Assert.False(Directory.Exists(dir.File("p")));
     }
 
