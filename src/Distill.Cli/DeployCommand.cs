@@ -282,7 +282,7 @@ static class DeployCommand
             // clears it). Compared as real paths: "RUN/" or a link to RUN is RUN. Its folder is the one given (or the
             // checkpoint's), and also where its checkpoint really is when that is a link into another run.
             var given = r.GetValue(checkpoint)!;
-            var file = Directory.Exists(given) ? Path.Combine(given, Training.Checkpoint.FileName) : given;
+            var file = TrainedModel.CheckpointFile(given);
             foreach (var source in new[] { Path.GetDirectoryName(Path.GetFullPath(file))!, Path.GetDirectoryName(FilePaths.Canonical(file))! }.Distinct())
                 if (FilePaths.IsOrIsInside(source, outDir))
                     throw new ArgumentException($"--out {r.GetValue(output)} {(FilePaths.IsOrIsInside(outDir, source) ? "is" : "holds")} the run being pruned ({source}); " +
@@ -299,6 +299,14 @@ static class DeployCommand
                     ? $"sparsity {sp.ToString(System.Globalization.CultureInfo.InvariantCulture)} (global magnitude)"
                     : $"channels {r.GetValue(channels)!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} (L1)",
             };
+            // The source is known before the model loads, and hashing it is quick next to scoring: recorded now, the
+            // check below tells a prune of another checkpoint from this one. Added after the load, it was first offered
+            // --resume and then, after the scoring and pruning, refused as "started with other settings".
+            if (File.Exists(file))
+            {
+                settings["source"] = Path.GetFullPath(file);
+                settings["source_sha256"] = FileSha256(file);
+            }
             var options = new Training.TrainOptions
             {
                 Name = "pruned", Epochs = r.GetValue(epochs), Device = "cpu", OutDir = r.GetValue(output), Cancellation = signals.Token, Log = Console.Out,
@@ -331,8 +339,8 @@ static class DeployCommand
             if (r.GetValue(trainSize) is int n && n > full.Train.Count)
                 throw new ArgumentException($"--train-size {n:N0}: {full.Name}'s training split holds {full.Train.Count:N0} images; give 1 to {full.Train.Count:N0}, or leave it out for all.");
             using var data = full.Subset(r.GetValue(trainSize));
-            settings["source"] = Path.GetFullPath(trained.CheckpointPath);
-            settings["source_sha256"] = FileSha256(trained.CheckpointPath);
+            // The weights' digest needs the loaded model; source and source_sha256 are set above (a missing file has
+            // none, and Load refused it).
             settings["source_weights"] = trained.WeightsDigest;
             double Accuracy(Models.DistillModel m) => Training.Evaluation.Accuracy(m, data, data.Test, "cpu");
             Console.WriteLine($"{trained.Model.ZooName}: {trained.Model.ParameterCount:N0} parameters, test accuracy {Accuracy(trained.Model):F2}%");

@@ -91,6 +91,17 @@ public sealed class TrainedModel : IDisposable
     string Recorded(string key) => record.GetValueOrDefault(key) is { Length: > 0 } v ? v : "not recorded";
 
     /// <param name="checkpoint">DIR/last.ckpt, or the run folder DIR.</param>
+    /// <summary>The checkpoint file <see cref="Load"/> reads for <paramref name="checkpoint"/> (a run folder or its
+    /// checkpoint), without reading it: for what a command records of its source before the slow work.</summary>
+    public static string CheckpointFile(string checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        var file = Directory.Exists(checkpoint) ? Path.Combine(checkpoint, Checkpoint.FileName) : checkpoint;
+        // RUN/last.ckpt given, and a folder: it is the checkpoint meant, not a run folder missing RUN/last.ckpt/last.ckpt.
+        if (!File.Exists(file) && Path.GetFileName(Path.TrimEndingDirectorySeparator(checkpoint)) == Checkpoint.FileName) file = checkpoint;
+        return file;
+    }
+
     public static TrainedModel Load(string checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
@@ -100,9 +111,7 @@ public sealed class TrainedModel : IDisposable
         // A link that loops is neither a folder nor a file: without this, the run.json "beside" it is reported missing.
         if (FilePaths.BrokenLink(checkpoint) is { } link)
             throw new InvalidDataException($"{checkpoint} is {link}: point it at a run folder or its {Checkpoint.FileName}, or give the folder itself.");
-        var file = Directory.Exists(checkpoint) ? Path.Combine(checkpoint, Checkpoint.FileName) : checkpoint;
-        // RUN/last.ckpt given, and a folder: it is the checkpoint meant, not a run folder missing RUN/last.ckpt/last.ckpt.
-        if (!File.Exists(file) && Path.GetFileName(Path.TrimEndingDirectorySeparator(checkpoint)) == Checkpoint.FileName) file = checkpoint;
+        var file = CheckpointFile(checkpoint);
         // A folder where the checkpoint should be is there, not "no such checkpoint".
         if (Directory.Exists(file))
             throw new InvalidDataException($"{file} is {FilePaths.NotAFile(file)}: a checkpoint is the file `distill train` writes as {Checkpoint.FileName}; " +

@@ -152,6 +152,20 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.True(code == 0, stderr);
         Assert.Contains($"resuming pruned from {Path.Combine(outDir, "last.ckpt")}: epoch 1 of 1 done", stdout, StringComparison.Ordinal);
         AssertOneError(Cli([.. prune, "--resume", "--force"]), "error: --resume continues the prune in --out and --force clears it; give one of them.");
+
+        // Another checkpoint pruned with the same flags is another run, and said so before the model loads: its source was
+        // recorded only after the scoring, so it was offered --resume, which then refused it after the slow work.
+        var other = Path.Combine(dir.Path, "other");
+        Directory.CreateDirectory(other);
+        foreach (var f in Directory.GetFiles(run.Folder)) File.Copy(f, Path.Combine(other, Path.GetFileName(f)));
+        string[] pruneOther = ["deploy", "prune", other, "--out", outDir, "--sparsity", "0.5", "--train-size", "300"];
+        (code, stdout, stderr) = Cli(pruneOther);
+        AssertOneError((code, stdout, stderr), $"error: --out {outDir} holds another run (");
+        Assert.Contains("source", stderr, StringComparison.Ordinal);
+        Assert.Equal("", stdout);
+        (code, stdout, stderr) = Cli([.. pruneOther, "--resume"]);
+        AssertOneError((code, stdout, stderr), $"error: --resume {outDir}: the run there was started with other settings (");
+        Assert.Equal("", stdout);
     }
 
     /// <summary>Messages that named no option or fix: an export over a file that cannot be replaced (immutable) was an
