@@ -76,7 +76,10 @@ static class DeployCommand
             }
             // A signal stops the export before it writes: a model the user asked to stop is not left as if it had finished.
             if (signals.Token.IsCancellationRequested) throw Stopped("stopped");
-            try { OnnxExport.Save(proto, path); }
+            // Save checks the token once the bytes are written, before the rename: a signal during the write leaves
+            // the target (an earlier export, or nothing) as it was.
+            try { OnnxExport.Save(proto, path, signals.Token); }
+            catch (OperationCanceledException) { throw Stopped("stopped"); }
             // The folder takes files (checked above) but the file itself cannot be replaced: immutable (chattr +i) or
             // otherwise protected. Said as that, not as an exception "nothing in this command expected".
             catch (UnauthorizedAccessException e) when (File.Exists(path))
@@ -84,6 +87,10 @@ static class DeployCommand
                 throw new ArgumentException($"--out {path} exists and cannot be replaced ({e.Message.TrimEnd('.')}); " +
                                             "give another file, or make that one replaceable (e.g. chattr -i, or move it away) first.", e);
             }
+            // A signal during the flush and rename came after the last check: the file is whole, but the command was
+            // asked to stop, so it says so with the stop's exit code rather than as a finished export.
+            if (signals.Token.IsCancellationRequested)
+                throw new OperationCanceledException($"export stopped as it finished: {path} was written in full", signals.Token);
             Console.WriteLine($"{path}: {trained.Model.ZooName} {kind}, opset {OnnxGraph.Opset}, {new FileInfo(path).Length:N0} bytes");
             return 0;
         }));
@@ -152,15 +159,17 @@ static class DeployCommand
                 using var test = data.Test.Images.narrow(0, 0, Math.Min(count, data.Test.Count));
                 // A signal stops the comparison between batches (it waited for the end, then the watchdog ended the
                 // process and left the temporary export behind): the finally below removes it.
-                double diff, agreement, ortAccuracy;
+                double diff, agreement, ortAccuracy, torchAccuracy;
                 try
                 {
                     (diff, agreement) = OnnxEvaluation.Compare(runner, trained.Model, data, test, signals.Token);
                     ortAccuracy = OnnxEvaluation.Accuracy(runner, data, data.Test, signals.Token);
                     if (signals.Token.IsCancellationRequested) throw new OperationCanceledException("stopped before TorchSharp's accuracy", signals.Token);
+                    torchAccuracy = Training.Evaluation.Accuracy(trained.Model, data, data.Test, "cpu");
+                    // That pass takes no token: a signal during it printed "Interrupted", then the full results and exit 0/1.
+                    if (signals.Token.IsCancellationRequested) throw new OperationCanceledException("stopped during TorchSharp's accuracy", signals.Token);
                 }
                 catch (OperationCanceledException e) { throw new OperationCanceledException($"check {e.Message}: nothing compared", signals.Token); }
-                var torchAccuracy = Training.Evaluation.Accuracy(trained.Model, data, data.Test, "cpu");
                 Console.WriteLine($"{path} vs {trained.CheckpointPath} on {test.shape[0]} test images: max |ONNX Runtime − TorchSharp| = {diff:E2}, predictions agree on {agreement:F1}%");
                 if (r.GetValue(onnx) is not null && Provenance(path) is { } origin) Console.WriteLine($"  {origin}");
                 Console.WriteLine($"test accuracy ({data.Test.Count:N0} images): ONNX Runtime {ortAccuracy:F2}%, TorchSharp {torchAccuracy:F2}%");

@@ -147,7 +147,9 @@ public static class OnnxExport
 
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> (temp file and rename: never half a file), recording its graph's digest in
     /// its metadata (<see cref="GraphDigestKey"/>, replacing one it holds).</summary>
-    public static void Save(ModelProto model, string path)
+    /// <param name="cancellation">Checked once the bytes are written, before the rename: a stop during the write (a large
+    /// model) throws <see cref="OperationCanceledException"/> and leaves <paramref name="path"/> as it was.</param>
+    public static void Save(ModelProto model, string path, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (model.Graph is not null)
@@ -157,7 +159,12 @@ public static class OnnxExport
         }
         // A temp file of its own (PID and random part), renamed over the target: a user's file named like a fixed temp
         // name is never overwritten, and a reader never sees half a model.
-        Training.AtomicFile.Write(path, f => Google.Protobuf.MessageExtensions.WriteTo(model, f));
+        // Thrown inside the write, the temp file is removed and the target never replaced.
+        Training.AtomicFile.Write(path, f =>
+        {
+            Google.Protobuf.MessageExtensions.WriteTo(model, f);
+            cancellation.ThrowIfCancellationRequested();
+        });
     }
 
     /// <summary>One walk over a model; each method mirrors the forward code of the module it exports.</summary>

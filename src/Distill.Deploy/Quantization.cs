@@ -84,7 +84,8 @@ public static class Quantization
         var stats = outputs.ToDictionary(n => n, _ => new RangeStats(method));
         try
         {
-            OnnxExport.Save(probe, path);
+            // Not stopped here: the loop below checks the token at once, with a message saying how far calibration got.
+            OnnxExport.Save(probe, path, CancellationToken.None);
             using var runner = new OnnxRunner(path, threads: Math.Max(1, Environment.ProcessorCount));
             for (long start = 0; start < calibration.shape[0]; start += batchSize)
             {

@@ -78,6 +78,26 @@ public class OnnxExportTests
         Assert.StartsWith($"{path}: ONNX Runtime cannot load this model", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>`deploy export` stopped by a signal during Save still replaced --out, against "writes no file": Save
+    /// checks the token before its rename, so a stopped save leaves the target (here an earlier export) and no temp file.</summary>
+    [Fact]
+    public void A_save_stopped_while_writing_leaves_the_target_as_it_was()
+    {
+        using var dir = new TempDir();
+        using var model = SeededModel("mlp-16", 1);
+        var path = dir.File("m.onnx");
+        OnnxExport.Save(OnnxExport.Build(model, [1, 28, 28]), path);
+        var before = File.ReadAllBytes(path);
+        using var stop = new CancellationTokenSource();
+        stop.Cancel();
+        using (no_grad()) foreach (var p in model.parameters()) p.add_(1); // another graph, so a replacement would show
+        Assert.Throws<OperationCanceledException>(() => OnnxExport.Save(OnnxExport.Build(model, [1, 28, 28]), path, stop.Token));
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.Equal([path], Directory.GetFiles(dir.Path));
+        Assert.Throws<OperationCanceledException>(() => OnnxExport.Save(OnnxExport.Build(model, [1, 28, 28]), dir.File("new.onnx"), stop.Token));
+        Assert.False(File.Exists(dir.File("new.onnx")));
+    }
+
     /// <summary>Seeded weights, random batch-norm scales and shifts, and running statistics measured on a random batch
     /// (momentum 1: the batch's own mean and variance), so folding is really exercised (fresh batch norms are the
     /// identity) while activations keep a trained network's scale: made-up statistics blow a 32-layer ResNet's logits
