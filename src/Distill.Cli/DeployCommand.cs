@@ -324,7 +324,7 @@ static class DeployCommand
             // The trainer refuses it too, with the same words, but only after the model is scored and pruned. The settings
             // known now decide whether --resume is offered (the same prune) or the difference is named (another one).
             Training.Trainer.CheckOptions(outDir, options);
-            if (!r.GetValue(force) && !r.GetValue(resume) && Training.Trainer.HeldRunError(r.GetValue(output)!, resumable: true) is { } held) throw new ArgumentException(held);
+            if (!r.GetValue(force) && !r.GetValue(resume) && Training.Trainer.HeldRunError(r.GetValue(output)!) is { } held) throw new ArgumentException(held);
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             if (trained.Unfinished is { } note) Console.WriteLine(note);

@@ -54,9 +54,6 @@ public sealed record TrainOptions
     public bool Resume { get; init; }
     /// <summary>Clear an <see cref="OutDir"/> that holds another run instead of refusing it.</summary>
     public bool Force { get; init; }
-    /// <summary>False where the caller offers no way to resume (e.g. <c>deploy prune</c>'s fine-tuning), so a refusal to
-    /// overwrite another run does not suggest --resume.</summary>
-    public bool Resumable { get; init; } = true;
     /// <summary>Result-affecting settings the caller knows and the trainer cannot see (a loss term's temperature, the
     /// subset size asked for, ...): recorded in OutDir/run.json and checked on resume.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();

@@ -30,7 +30,7 @@ public static class Trainer
     /// <summary>What <see cref="Train"/> would refuse a run into <paramref name="outDir"/> with (it holds another run and
     /// no --force), for a caller to check before work that would otherwise come first (prune scores and prunes a
     /// model). Null when the folder is free.</summary>
-    public static string? HeldRunError(string outDir, bool resumable) => RunFolder.HoldsRun(outDir) ? RunFolder.HeldRunError(outDir, resumable) : null;
+    public static string? HeldRunError(string outDir) => RunFolder.HoldsRun(outDir) ? RunFolder.HeldRunError(outDir, resumable: true) : null;
 
     /// <summary>Refuses an --out folder holding runs of another kind than the caller writes (<paramref name="writes"/>:
     /// whether a run folder, relative to <paramref name="outRoot"/>, "" for itself, is one the caller writes), or with
@@ -162,7 +162,8 @@ sealed class TrainingRun : IDisposable
         if (o.OutDir is not null)
         {
             var settings = RunFolder.Settings(o, student, objective, data, teacher);
-            folder = RunFolder.Open(o.OutDir, settings, o.Resume, o.Force, o.Log, o.Resumable, o.TensorBoard, o.StartOverAdvice);
+            // Every caller of the trainer can resume (TrainOptions.Resume, a command's --resume), so a refusal offers it.
+            folder = RunFolder.Open(o.OutDir, settings, o.Resume, o.Force, o.Log, resumable: true, o.TensorBoard, o.StartOverAdvice);
             settingsDigest = RunFolder.Digest(folder.Recorded);
         }
         writer = o.OutDir is null ? null : new MetricsWriter(o.OutDir, o.TensorBoard);
