@@ -465,7 +465,7 @@ public class RunFolderTests
     public void Decimal_commas_and_numbers_beyond_float32_are_refused_naming_the_option()
     {
         var comma = DistillProcess.Run(["train", "--model", "mlp-32", "--teacher", "mlp-32", "--kd-temperature", "2,5"]);
-        Assert.Equal((2, "error: --kd-temperature 2,5: write the number with a decimal point (2.5), without commas: numbers are read the same in every locale"),
+        Assert.Equal((2, "error: --kd-temperature 2,5: write the number with a decimal point (2.5), without commas: numbers are read the same in every locale."),
             (comma.Exit, comma.Err.Split('\n')[0]));
         var huge = DistillProcess.Run(["train", "--model", "mlp-32", "--lr", "3.5e38"]);
         Assert.Equal((1, "error: --lr 3.5E+38: beyond float32's largest number (3.4e38), and training computes in float32; give a number in float32's range."), (huge.Exit, huge.Err.Trim()));
