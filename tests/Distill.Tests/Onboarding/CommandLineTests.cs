@@ -31,6 +31,15 @@ public class CommandLineTests
         Assert.Equal($"(`{help}` lists the options)", lines[^1]);
     }
 
+    /// <summary>The budget check that replaced AcceptOnlyFromAmong dropped its values from shell completion.</summary>
+    [Fact]
+    public void The_budgets_are_offered_to_shell_completion()
+    {
+        var (code, stdout, _) = Repo.RunCli(["[suggest:14]", "run --budget "]);
+        Assert.Equal(0, code);
+        Assert.Equal(["full", "quick", "smoke"], stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+
     /// <summary>`--` ends the options: `distill run -- -x.ipynb` said "-x.ipynb: unknown option", leaving no way to name
     /// such a file but ./-x.ipynb.</summary>
     [Fact]
