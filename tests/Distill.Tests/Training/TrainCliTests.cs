@@ -120,7 +120,8 @@ public class TrainCliTests
 
     /// <summary>A dataset that is known but not installed was found missing only after --out was claimed: the recipe
     /// run exited 1 with the fix but left recipe.txt behind. Now it is loaded first (the system folder is left out and
-    /// DISTILL_DATA is an empty folder, so CIFAR-10 is missing unless the checkout's data/ holds it).</summary>
+    /// DISTILL_DATA is an empty folder). The checkout's data/ is searched too, and may hold CIFAR-10: the CLI runs in a
+    /// folder holding a Research.sln of its own, which the search takes for the repository (its data/ is empty).</summary>
     [Theory]
     [InlineData("--recipe soft-targets --budget smoke --dataset cifar10")]
     [InlineData("--model mlp-32 --dataset cifar10")]
@@ -129,13 +130,14 @@ public class TrainCliTests
     {
         var dir = Path.Combine(Path.GetTempPath(), $"distill-recipe-{Guid.NewGuid():N}");
         var empty = Directory.CreateTempSubdirectory("distill-no-data").FullName;
+        File.WriteAllText(Path.Combine(empty, "Research.sln"), "");
         try
         {
             var (code, _, stderr) = Repo.RunCli(["train", "--out", dir, .. options.Split(' ')], env =>
             {
                 env["DISTILL_DATA"] = empty;
                 env["DISTILL_SYSTEM_DATA"] = "";
-            });
+            }, workingDirectory: empty);
             Assert.Equal(1, code);
             Assert.Contains("CIFAR-10 not found", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
             Assert.False(Directory.Exists(dir), $"{dir} was created");
