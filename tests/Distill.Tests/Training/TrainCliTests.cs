@@ -149,6 +149,38 @@ public class TrainCliTests
         }
     }
 
+    /// <summary>Since the dataset loads before --out is claimed, an --out holding another run was refused only after the
+    /// load (here: after the dataset was found missing, with the wrong fix first). The claim's checks, which write
+    /// nothing, come before it again.</summary>
+    [Theory]
+    // A plain run's own folder is judged when the run opens it, against its settings (which the data is part of).
+    [InlineData("--model mlp-32 --teacher mlp-32")]
+    [InlineData("--recipe soft-targets --budget smoke")]
+    public void An_out_folder_holding_another_run_is_refused_before_the_dataset_loads(string options)
+    {
+        var dir = Directory.CreateTempSubdirectory("distill-held").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "run.json"), "{\"name\": \"other\", \"seed\": \"0\"}");
+            // CIFAR-10 not installed, as above: its load would fail.
+            var empty = Directory.CreateDirectory(Path.Combine(dir, "..", Path.GetFileName(dir) + "-no-data")).FullName;
+            File.WriteAllText(Path.Combine(empty, "Research.sln"), "");
+            var (code, _, stderr) = Repo.RunCli(["train", "--dataset", "cifar10", "--out", dir, .. options.Split(' ')], env =>
+            {
+                env["DISTILL_DATA"] = empty;
+                env["DISTILL_SYSTEM_DATA"] = "";
+            }, workingDirectory: empty);
+            Assert.Equal(1, code);
+            Assert.StartsWith($"error: --out {dir} holds another run (", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(dir, "recipe.txt")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+            if (Directory.Exists(dir + "-no-data")) Directory.Delete(dir + "-no-data", recursive: true);
+        }
+    }
+
     /// <summary>A flag that changes a recipe's settings is checked by the recipe file's rules, named by the flag, before
     /// --out is claimed or data loads: --epochs 100 left the full budget's multistep:150,180,210 unreached (a constant
     /// rate, no error), and --seeds -1 was taken where a recipe file's seeds: [-1] is refused.</summary>
