@@ -13,6 +13,19 @@ public class RunFolderTests
     static List<string> Metrics(string dir) =>
         [.. File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Select(l => string.Join(",", l.Split(',')[..^2]))];
 
+    /// <summary>At the command line the advice read only "pass --force": its "(instead of --resume; Force = true in
+    /// TrainOptions)" was left out whole with the library setting, and --resume --force together is refused.</summary>
+    [Fact]
+    public void A_resume_that_cannot_be_checked_says_force_replaces_resume()
+    {
+        var dir = Path.Combine(TestSupport.TempDir("runfolder-stamp"), "run");
+        Assert.Equal(0, DistillProcess.Run(Train(dir, epochs: 1)).Exit);
+        File.Delete(Path.Combine(dir, "run.json"));
+        var r = DistillProcess.Run(Train(dir, 1, 512, "0.5", "--resume"));
+        Assert.Equal(1, r.Exit);
+        Assert.EndsWith("pass --force (instead of --resume) to clear the folder and start over, or give another folder.", r.Err.Trim(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_folder_holding_a_run_refuses_a_new_run_and_a_resume_with_changed_settings_names_each_change()
     {
