@@ -43,11 +43,15 @@ static class NotebookArgs
     public static string BadBudget(string value) => $"--budget {value}: expected smoke, quick or full.";
 
     /// <summary>Refuses a --budget value at parse time (exit 2), naming the option: AcceptOnlyFromAmong's "Argument 'smok'
-    /// not recognized" named neither.</summary>
-    public static void OnlyBudgets(System.CommandLine.Option option) => option.Validators.Add(result =>
+    /// not recognized" named neither. The budgets are offered to shell completion, as AcceptOnlyFromAmong offered them.</summary>
+    public static void OnlyBudgets(System.CommandLine.Option option)
     {
-        if (result.Tokens.FirstOrDefault(t => !Budgets.Contains(t.Value, StringComparer.Ordinal)) is { } token) result.AddError(BadBudget(token.Value));
-    });
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.FirstOrDefault(t => !Budgets.Contains(t.Value, StringComparer.Ordinal)) is { } token) result.AddError(BadBudget(token.Value));
+        });
+        option.CompletionSources.Add(_ => Budgets.Select(b => new System.CommandLine.Completions.CompletionItem(b)));
+    }
 
     /// <summary>A repeatable option's values with comma-separated lists split (<c>--only 01,02</c> as <c>--only 01 --only
     /// 02</c>), the way <c>--seeds 0,1,2</c> is written; blanks dropped. Null after printing the error when values were

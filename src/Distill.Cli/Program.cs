@@ -30,7 +30,9 @@ root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(DeployCommand.Create());
 PointDecimals(root);
 BareRepeats(root);
-UnknownOptions(root, "distill");
+// After `--` every token is an argument whatever it looks like (the parser's convention, and the way to pass a file
+// named -x.ipynb): only what comes before the first `--` can be an unknown option.
+UnknownOptions(root, "distill", args.TakeWhile(a => a != "--").ToHashSet(StringComparer.Ordinal));
 // Every command reports the failures it expects as one `error:` line. Anything else reaching here is still one line
 // (type and message, no stack trace, which tells a user nothing they can act on); DISTILL_TRACE=1 shows the trace for
 // a bug report.
@@ -91,11 +93,21 @@ int Dispatch()
             {
                 var commands = string.Join(", ", group.Subcommands.Select(c => c.Name));
                 var of = group == root ? "" : $" of `{string.Join(' ', path)}`";
+                // A dash starts an option, not a command (`distill deploy --bogus`): said as an unknown option, followed by
+                // where --help lists the options, as docs/deployment.md promises for one.
+                if (parsed.UnmatchedTokens is [['-', ..] option, ..])
+                {
+                    Console.Error.WriteLine($"error: {option}: unknown option of `{string.Join(' ', path)}`; its commands are {commands}.");
+                    Console.Error.WriteLine($"(`{string.Join(' ', path)} --help` lists the options)");
+                    return 2;
+                }
                 Console.Error.WriteLine(parsed.UnmatchedTokens is [var given, ..] ? $"error: {given}: unknown command; the commands{of} are {commands}"
                                                                                    : $"error: give a command; the commands{of} are {commands}");
                 return 2;
             }
-            Console.Error.WriteLine($"error: {string.Join(" ", parsed.Errors.Select(e => Unhandled.Readable(e.Message)))}");
+            // The parser's messages end with a period, ours (the validators below) need not: each is made a sentence, or
+            // two ran together ("unknown option of `distill methods` Option '--out' is required.").
+            Console.Error.WriteLine($"error: {string.Join(" ", parsed.Errors.Select(e => Unhandled.Readable(e.Message)).Select(m => m.EndsWith('.') || m.EndsWith('?') ? m : m + "."))}");
             Console.Error.WriteLine($"(`{string.Join(' ', path)} --help` lists the options)");
             return 2;
         }
@@ -150,14 +162,16 @@ static void BareRepeats(System.CommandLine.Command command)
 }
 
 // An option a command lacks, before its arguments are filled, became an argument: `distill methods --json` looked up the
-// method '--json'. A dash and a letter is no notebook, method or number; ./-name passes a file named so.
-static void UnknownOptions(System.CommandLine.Command command, string path)
+// method '--json'. A dash and a letter is no notebook, method or number; ./-name or `-- -name` passes a file named so.
+// A validator sees token values, not their places, so a token counts as an option when its value is among
+// <beforeDoubleDash>, the arguments before the first `--` (one given both before and after it is refused for the first).
+static void UnknownOptions(System.CommandLine.Command command, string path, IReadOnlySet<string> beforeDoubleDash)
 {
     foreach (var argument in command.Arguments)
         argument.Validators.Add(result =>
         {
-            if (result.Tokens.FirstOrDefault(t => t.Value is ['-', var c, ..] && (char.IsLetter(c) || c == '-')) is { } token)
+            if (result.Tokens.FirstOrDefault(t => t.Value is ['-', var c, ..] && (char.IsLetter(c) || c == '-') && beforeDoubleDash.Contains(t.Value)) is { } token)
                 result.AddError($"{token.Value}: unknown option of `{path}`");
         });
-    foreach (var sub in command.Subcommands) UnknownOptions(sub, $"{path} {sub.Name}");
+    foreach (var sub in command.Subcommands) UnknownOptions(sub, $"{path} {sub.Name}", beforeDoubleDash);
 }

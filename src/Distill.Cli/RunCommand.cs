@@ -153,11 +153,15 @@ static class RunCommand
         var folder = Path.GetDirectoryName(path);
         string[] folders = string.IsNullOrEmpty(folder) ? [".", "notebooks"] : [folder];
         if (name.Length == 0) return [];
-        return [.. folders.Where(Directory.Exists).SelectMany(f =>
+        var matches = folders.Where(Directory.Exists).SelectMany(f =>
         {
             try { return Reproduction.FindNotebooks(f).Select(nb => f == "." ? Path.GetFileName(nb) : nb); } // as the user would type it
-            catch (ReproductionException) { return []; } // no notebooks there, or one that reproduce would refuse: no suggestion
-        }).Where(nb => Reproduction.Matches(Path.GetFileNameWithoutExtension(nb), name))];
+            // No notebooks there, or one that reproduce would refuse, or a folder that cannot be read: no suggestion, and
+            // the plain "file not found" stays (an unreadable folder replaced it with an unhandled-error line).
+            catch (Exception e) when (e is ReproductionException or IOException or UnauthorizedAccessException) { return []; }
+        }).Where(nb => Reproduction.Matches(Path.GetFileNameWithoutExtension(nb), name));
+        // A short name matches many (`distill run 0` named every notebook): the few that start with it first, at most 3.
+        return [.. matches.OrderBy(nb => Path.GetFileName(nb).StartsWith(name, StringComparison.OrdinalIgnoreCase) ? 0 : 1).Take(3)];
     }
 
     static void Report(TextWriter log, string nb, NotebookRunResult r)

@@ -194,6 +194,13 @@ static class TrainCommand
                     ("test_size", testSize, r.GetValue(testSize)) };
                 recipeConfig.CheckOverrides(flags.Where(f => f.Value is not null).ToDictionary(f => f.Key, f => $"{f.Flag.Name} {f.Value}"));
             }
+            // A method that trains its own teachers (kd-multi) writes teacher-N-*/ and student/ without --teacher:
+            // its folder was refused to its own --resume as "another run".
+            Func<string, bool> writes = isRecipe ? Trainer.RecipeRunFolder : !trainsTeachers ? rel => rel.Length == 0 : Trainer.DistillationRunFolder;
+            // An --out holding another run is refused before the dataset loads, as it was before the load moved ahead of
+            // the claim: without --force the claim only checks, and writes nothing (--force clears, so it waits for the
+            // load, as recipe.txt does).
+            if (r.GetValue(outDir) is string checkedOut && !common.Force) Trainer.ClaimOut(checkedOut, writes, force: false, common.Resume, Console.Out);
             // Loaded (and the sizes and models checked against it) before --out is claimed: a dataset not installed, or
             // --device cuda without CUDA, was found only after a recipe's recipe.txt or a run's folder had been written.
             using var data = Load(recipeConfig?.Dataset ?? r.GetValue(dataset) ?? "fashion-mnist", common);
@@ -206,11 +213,7 @@ static class TrainCommand
             // same kind is, rather than left to be mixed with this one's.
             if (r.GetValue(outDir) is string claimed)
             {
-                // A method that trains its own teachers (kd-multi) writes teacher-N-*/ and student/ without --teacher:
-                // its folder was refused to its own --resume as "another run".
-                Trainer.ClaimOut(claimed, isRecipe ? Trainer.RecipeRunFolder
-                    : !trainsTeachers ? rel => rel.Length == 0 : Trainer.DistillationRunFolder,
-                    common.Force, common.Resume, Console.Out);
+                Trainer.ClaimOut(claimed, writes, common.Force, common.Resume, Console.Out);
                 if (r.GetValue(recipe) is string recipeName) Trainer.ClaimForRecipe(claimed, recipeName.ToLowerInvariant(), common.Force, common.Resume, Console.Out);
             }
             if (recipeConfig is not null)

@@ -239,7 +239,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             foreach (var unknown in values.Select(p => p.Key).Where(k => parametersCells.Count > 0 && !parameterNames.Contains(k)))
                 o.Log?.WriteLine($"  warning: {path}: parameter '{unknown}' is not declared in {(parametersCells.Count == 1 ? "the parameters cell" : "any parameters cell")} " +
                                  $"({string.Join(", ", parameterNames)}); injecting it after {parametersCells[0].Label} anyway" +
-                                 (ParameterInjector.Closest(unknown, parameterNames) is { } near ? $". Did you mean -p {near}={injectedValues[unknown]}?" : ""));
+                                 // The value is the user's, as typed: a line break in it would print a line of its own.
+                                 (ParameterInjector.Closest(unknown, parameterNames) is { } near ? $". Did you mean -p {near}={TerminalText.Line(injectedValues[unknown])}?" : ""));
 
             var cwd = Environment.CurrentDirectory;
             var processState = ProcessState.Capture();

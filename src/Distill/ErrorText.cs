@@ -9,7 +9,12 @@ public static class ErrorText
 
     /// <summary>The library setting behind a flag, said after it for library callers: " (<paramref name="setting"/>)",
     /// or nothing at the command line (<see cref="CommandLine"/>).</summary>
-    public static string Api(string setting) => CommandLine ? "" : $" ({setting})";
+    public static string Api(string setting) => Api(setting, " (", ")");
+
+    /// <summary>The library setting between <paramref name="before"/> and <paramref name="after"/> for library callers,
+    /// or nothing at the command line: for advice that says more than the setting ("--force (instead of --resume; ...)"),
+    /// whose own words stay at the command line.</summary>
+    public static string Api(string setting, string before, string after = "") => CommandLine ? "" : before + setting + after;
 
     /// <summary>The message without .NET's "(Parameter 'x')" suffix and the "Actual value was ..." line
     /// ArgumentOutOfRangeException adds (noise to a user, who never named a parameter), as one line: a line break inside

@@ -267,6 +267,10 @@ public class CliTests
         Assert.Equal((2, "error: notebooks/00-data: file not found; did you mean notebooks/00-data.ipynb?"), (prefix.Exit, prefix.Err.Trim()));
         var none = In("run", "nosuch");
         Assert.Equal((2, "error: nosuch: file not found; pass the path of a .ipynb or .dib notebook"), (none.Exit, none.Err.Trim()));
+        // `distill run 0` named every notebook whose name holds a 0: at most 3, those starting with it first.
+        foreach (var nb in new[] { "10-later.ipynb", "02-fitnets.ipynb", "03-attention.ipynb" }) TestSupport.WriteNotebook(nbs, nb, ("1 + 1", null));
+        var many = In("run", "0");
+        Assert.Equal((2, "error: 0: file not found; did you mean notebooks/00-data.ipynb or notebooks/01-soft-targets.ipynb or notebooks/02-fitnets.ipynb?"), (many.Exit, many.Err.Trim()));
     }
 
     [Fact]

@@ -28,6 +28,18 @@ public class ParameterTests
         Assert.Contains("Did you mean -p budget=smoke?", log.ToString(), StringComparison.Ordinal);
     }
 
+    /// <summary>The suggestion repeated the user's value raw: a line break in it printed a line of its own in the log.</summary>
+    [Fact]
+    public void The_suggestion_shows_the_value_on_one_line()
+    {
+        var dir = TestSupport.TempDir("params-typo-line");
+        var nb = TestSupport.WriteNotebook(dir, "typo.ipynb", ("string budget = \"quick\";", ["parameters"]));
+        var log = new StringWriter();
+        TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Parameters = [new("Budget", "smoke\nerror: forged")], Log = log });
+        Assert.Contains("Did you mean -p budget=smoke ⏎ error: forged?", log.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("\nerror: forged", log.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Each_parameters_cell_gets_the_values_it_declares_injected_right_after_it()
     {

@@ -13,6 +13,19 @@ public class RunFolderTests
     static List<string> Metrics(string dir) =>
         [.. File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Select(l => string.Join(",", l.Split(',')[..^2]))];
 
+    /// <summary>At the command line the advice read only "pass --force": its "(instead of --resume; Force = true in
+    /// TrainOptions)" was left out whole with the library setting, and --resume --force together is refused.</summary>
+    [Fact]
+    public void A_resume_that_cannot_be_checked_says_force_replaces_resume()
+    {
+        var dir = Path.Combine(TestSupport.TempDir("runfolder-stamp"), "run");
+        Assert.Equal(0, DistillProcess.Run(Train(dir, epochs: 1)).Exit);
+        File.Delete(Path.Combine(dir, "run.json"));
+        var r = DistillProcess.Run(Train(dir, 1, 512, "0.5", "--resume"));
+        Assert.Equal(1, r.Exit);
+        Assert.EndsWith("pass --force (instead of --resume) to clear the folder and start over, or give another folder.", r.Err.Trim(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_folder_holding_a_run_refuses_a_new_run_and_a_resume_with_changed_settings_names_each_change()
     {
@@ -465,7 +478,7 @@ public class RunFolderTests
     public void Decimal_commas_and_numbers_beyond_float32_are_refused_naming_the_option()
     {
         var comma = DistillProcess.Run(["train", "--model", "mlp-32", "--teacher", "mlp-32", "--kd-temperature", "2,5"]);
-        Assert.Equal((2, "error: --kd-temperature 2,5: write the number with a decimal point (2.5), without commas: numbers are read the same in every locale"),
+        Assert.Equal((2, "error: --kd-temperature 2,5: write the number with a decimal point (2.5), without commas: numbers are read the same in every locale."),
             (comma.Exit, comma.Err.Split('\n')[0]));
         var huge = DistillProcess.Run(["train", "--model", "mlp-32", "--lr", "3.5e38"]);
         Assert.Equal((1, "error: --lr 3.5E+38: beyond float32's largest number (3.4e38), and training computes in float32; give a number in float32's range."), (huge.Exit, huge.Err.Trim()));

@@ -147,11 +147,16 @@ public sealed record DatasetInfo(
 
     public string InstallCommand => $"distill data install {Name}";
 
-    public DatasetException NotFound(DatasetSearch search) =>
-        new(string.Join(", ", Candidates(search).Take(4)) + (Candidates(search).Count() > 4 ? ", ..." : ""),
-            // The folders are the path before the colon: "in these folders" read as a list that was missing.
-            $"{Title} not found: none of the {Candidates(search).Count()} folder{(Candidates(search).Count() == 1 ? "" : "s")} named holds its files ({string.Join(", ", Files.Take(2))}{(Files.Count > 2 ? ", ..." : "")})",
+    public DatasetException NotFound(DatasetSearch search)
+    {
+        var folders = Candidates(search).ToList();
+        // The folders are the path before the colon: "in these folders" read as a list that was missing. At most 4 are
+        // named, so past 4 the count says how many were searched and that the first 4 are the ones named.
+        var which = folders.Count > 4 ? $"{folders.Count} folders searched (the first 4 named)" : $"{NumberText.Count(folders.Count, "folder")} named";
+        return new(string.Join(", ", folders.Take(4)) + (folders.Count > 4 ? ", ..." : ""),
+            $"{Title} not found: none of the {which} holds its files ({string.Join(", ", Files.Take(2))}{(Files.Count > 2 ? ", ..." : "")})",
             $"run `{InstallCommand}`, or set DISTILL_DATA to a folder holding {Name}/ (see data/README.md)");
+    }
 }
 
 /// <summary>The datasets this project knows, their canonical sources and published SHA-256 sums (also in data/README.md).</summary>

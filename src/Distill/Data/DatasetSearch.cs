@@ -49,6 +49,10 @@ public sealed record DatasetSearch(IReadOnlyList<string> Roots, string? SystemRo
     }
 
     /// <summary>The nearest folder holding Research.sln above the current directory, else above the running program.</summary>
+    // Datasets look from the working directory first and the teacher cache (ProgramRepoRoot) from the program first, on
+    // purpose: datasets are the user's, installed where they work, and the same bytes whichever build reads them (each
+    // run records their digest); a cached teacher is the product of one build's code, so it stays with the checkout whose
+    // program trained it. Checkout A's build run inside checkout B thus reads B's data and A's teachers.
     public static string? RepoRoot() => FindUp(Directory.GetCurrentDirectory()) ?? FindUp(AppContext.BaseDirectory);
 
     /// <summary>The nearest folder holding Research.sln above the running program, else above the current directory:

@@ -68,7 +68,7 @@ sealed partial class RunFolder : IDisposable
                         : StampThreads(stamp, settings) is int k
                         ? $"Its checkpoint was trained at {NumberText.Count(k, "thread")} and this run has {settings.GetValueOrDefault("threads")}: resume at {k} (DISTILL_THREADS={k} for train, --threads {k} for sweep run) and the record is rebuilt, "
                         : "Give the options the run was started with (its checkpoint's settings stamp then matches and the record is rebuilt from them), ") +
-                        $"{startOver ?? $"pass --force{ErrorText.Api($"instead of --resume; {ApiForce}")} to clear the folder and start over"}, or give another folder.");
+                        $"{startOver ?? $"pass --force (instead of --resume{ErrorText.Api(ApiForce, "; ")}) to clear the folder and start over"}, or give another folder.");
                 string? kept = null;
                 if (File.Exists(path))
                 {
@@ -88,7 +88,7 @@ sealed partial class RunFolder : IDisposable
                 // A checkpoint copied in from another run (same model, seed and optimizer) would load, and two runs be
                 // stitched together: its stamp must be this record's. Checkpoints from before the stamp carry none.
                 if (File.Exists(checkpoint) && Checkpoint.FromAnotherRun(checkpoint, Checkpoint.ReadInfo(checkpoint), path, old) is { } other)
-                    throw new InvalidOperationException($"--resume {dir}: {other} Resume in the folder it came from, or {startOver ?? $"pass --force{ErrorText.Api($"instead of --resume; {ApiForce}")} to start over here"}.");
+                    throw new InvalidOperationException($"--resume {dir}: {other} Resume in the folder it came from, or {startOver ?? $"pass --force (instead of --resume{ErrorText.Api(ApiForce, "; ")}) to start over here"}.");
                 foreach (var line in VersionChanges(old, settings)) log?.WriteLine($"warning: --resume {dir}: {line}");
                 settings = Resumed(old, settings);
             }

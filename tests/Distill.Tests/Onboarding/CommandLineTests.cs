@@ -15,6 +15,10 @@ public class CommandLineTests
     [InlineData(new[] { "sweep", "run", "x.yaml", "--index", "1.5" }, "error: Cannot parse argument '1.5' for option '--index' as a whole number.", "distill sweep run --help")]
     // docs/deployment.md said all bad input exits 1; a value the parser refuses exits 2, as everywhere.
     [InlineData(new[] { "deploy", "bench", "M.onnx", "--runs", "abc" }, "error: Cannot parse argument 'abc' for option '--runs' as a whole number.", "distill deploy bench --help")]
+    // Two problems are two sentences: a validator's message without a final period ran into the parser's next one.
+    [InlineData(new[] { "deploy", "export", "--bogus" }, "error: Option '--out' is required. --bogus: unknown option of `distill deploy export`.", "distill deploy export --help")]
+    // An option given to a command that only groups others is an unknown option (with the help line), not an unknown command.
+    [InlineData(new[] { "deploy", "--bogus" }, "error: --bogus: unknown option of `distill deploy`; its commands are export,", "distill deploy --help")]
     public void A_command_line_that_does_not_parse_exits_2_with_one_error_line(string[] args, string error, string help)
     {
         var (code, stdout, stderr) = Repo.RunCli(args);
@@ -25,6 +29,34 @@ public class CommandLineTests
         Assert.StartsWith("error: ", lines[0], StringComparison.Ordinal);
         Assert.Contains(error["error: ".Length..], lines[0], StringComparison.Ordinal);
         Assert.Equal($"(`{help}` lists the options)", lines[^1]);
+    }
+
+    /// <summary>The budget check that replaced AcceptOnlyFromAmong dropped its values from shell completion.</summary>
+    [Fact]
+    public void The_budgets_are_offered_to_shell_completion()
+    {
+        var (code, stdout, _) = Repo.RunCli(["[suggest:14]", "run --budget "]);
+        Assert.Equal(0, code);
+        Assert.Equal(["full", "quick", "smoke"], stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+
+    /// <summary>`--` ends the options: `distill run -- -x.ipynb` said "-x.ipynb: unknown option", leaving no way to name
+    /// such a file but ./-x.ipynb.</summary>
+    [Fact]
+    public void After_a_double_dash_a_token_with_a_dash_is_an_argument()
+    {
+        var cwd = Directory.CreateTempSubdirectory("distill-double-dash").FullName;
+        try
+        {
+            var (code, _, stderr) = Repo.RunCli(["run", "--", "-x.ipynb"], workingDirectory: cwd);
+            Assert.Equal(2, code);
+            Assert.StartsWith("error: -x.ipynb: file not found;", stderr, StringComparison.Ordinal);
+            // Before the `--` it is still an option the command lacks.
+            var before = Repo.RunCli(["run", "-x.ipynb", "--", "y.ipynb"], workingDirectory: cwd);
+            Assert.Equal(2, before.Code);
+            Assert.StartsWith("error: -x.ipynb: unknown option of `distill run`.", before.Stderr, StringComparison.Ordinal);
+        }
+        finally { Directory.Delete(cwd, recursive: true); }
     }
 }
 

@@ -120,7 +120,8 @@ public class TrainCliTests
 
     /// <summary>A dataset that is known but not installed was found missing only after --out was claimed: the recipe
     /// run exited 1 with the fix but left recipe.txt behind. Now it is loaded first (the system folder is left out and
-    /// DISTILL_DATA is an empty folder, so CIFAR-10 is missing unless the checkout's data/ holds it).</summary>
+    /// DISTILL_DATA is an empty folder). The checkout's data/ is searched too, and may hold CIFAR-10: the CLI runs in a
+    /// folder holding a Research.sln of its own, which the search takes for the repository (its data/ is empty).</summary>
     [Theory]
     [InlineData("--recipe soft-targets --budget smoke --dataset cifar10")]
     [InlineData("--model mlp-32 --dataset cifar10")]
@@ -129,13 +130,14 @@ public class TrainCliTests
     {
         var dir = Path.Combine(Path.GetTempPath(), $"distill-recipe-{Guid.NewGuid():N}");
         var empty = Directory.CreateTempSubdirectory("distill-no-data").FullName;
+        File.WriteAllText(Path.Combine(empty, "Research.sln"), "");
         try
         {
             var (code, _, stderr) = Repo.RunCli(["train", "--out", dir, .. options.Split(' ')], env =>
             {
                 env["DISTILL_DATA"] = empty;
                 env["DISTILL_SYSTEM_DATA"] = "";
-            });
+            }, workingDirectory: empty);
             Assert.Equal(1, code);
             Assert.Contains("CIFAR-10 not found", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
             Assert.False(Directory.Exists(dir), $"{dir} was created");
@@ -144,6 +146,38 @@ public class TrainCliTests
         {
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             Directory.Delete(empty, recursive: true);
+        }
+    }
+
+    /// <summary>Since the dataset loads before --out is claimed, an --out holding another run was refused only after the
+    /// load (here: after the dataset was found missing, with the wrong fix first). The claim's checks, which write
+    /// nothing, come before it again.</summary>
+    [Theory]
+    // A plain run's own folder is judged when the run opens it, against its settings (which the data is part of).
+    [InlineData("--model mlp-32 --teacher mlp-32")]
+    [InlineData("--recipe soft-targets --budget smoke")]
+    public void An_out_folder_holding_another_run_is_refused_before_the_dataset_loads(string options)
+    {
+        var dir = Directory.CreateTempSubdirectory("distill-held").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "run.json"), "{\"name\": \"other\", \"seed\": \"0\"}");
+            // CIFAR-10 not installed, as above: its load would fail.
+            var empty = Directory.CreateDirectory(Path.Combine(dir, "..", Path.GetFileName(dir) + "-no-data")).FullName;
+            File.WriteAllText(Path.Combine(empty, "Research.sln"), "");
+            var (code, _, stderr) = Repo.RunCli(["train", "--dataset", "cifar10", "--out", dir, .. options.Split(' ')], env =>
+            {
+                env["DISTILL_DATA"] = empty;
+                env["DISTILL_SYSTEM_DATA"] = "";
+            }, workingDirectory: empty);
+            Assert.Equal(1, code);
+            Assert.StartsWith($"error: --out {dir} holds another run (", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(dir, "recipe.txt")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+            if (Directory.Exists(dir + "-no-data")) Directory.Delete(dir + "-no-data", recursive: true);
         }
     }
 
