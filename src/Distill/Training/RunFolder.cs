@@ -31,7 +31,7 @@ sealed partial class RunFolder : IDisposable
     /// stamp and the record apart and refused the checkpoint as another run's).</summary>
     public IReadOnlyDictionary<string, string> Recorded { get; private set; } = new Dictionary<string, string>();
 
-    public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log, bool resumable = true, bool tensorBoard = false,
+    public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log, bool tensorBoard = false,
         string? startOver = null)
     {
         // A file, a path through one, a folder that cannot be created or written: checked before the lock file is taken,
@@ -94,7 +94,7 @@ sealed partial class RunFolder : IDisposable
             }
             else if (!resume && holdsRun)
             {
-                if (!force) throw new InvalidOperationException(HeldRunError(dir, resumable, settings));
+                if (!force) throw new InvalidOperationException(HeldRunError(dir, settings));
                 Clear(dir);
                 log?.WriteLine($"--force: cleared {dir}");
             }
@@ -356,10 +356,10 @@ sealed partial class RunFolder : IDisposable
     /// <summary>The refusal of a new run into <paramref name="dir"/>, which holds a run (see <see cref="HoldsRun"/>). With
     /// this command's <paramref name="settings"/> it says whether that run is this one (the same command typed again,
     /// where --resume reads a finished run back) or which settings differ, where --resume would only be refused.</summary>
-    public static string HeldRunError(string dir, bool resumable, IReadOnlyDictionary<string, string>? settings = null)
+    public static string HeldRunError(string dir, IReadOnlyDictionary<string, string>? settings = null)
     {
         var path = Path.Combine(dir, SettingsFile);
-        return HeldRunError(dir, resumable, settings is not null && File.Exists(path) ? Differences(Read(path), settings) : null);
+        return HeldRunError(dir, settings is not null && File.Exists(path) ? Differences(Read(path), settings) : null);
     }
 
     /// <summary><see cref="Open"/>'s refusals that a command's <paramref name="options"/> (its settings known before
@@ -380,7 +380,7 @@ sealed partial class RunFolder : IDisposable
         var old = Read(path);
         var changed = Differences(old.Where(kv => options.ContainsKey(kv.Key)).ToDictionary(), options);
         if (resume && changed.Count > 0) throw OtherSettings(dir, changed);
-        if (!resume && HoldsRun(dir)) throw new InvalidOperationException(HeldRunError(dir, resumable: true, changed));
+        if (!resume && HoldsRun(dir)) throw new InvalidOperationException(HeldRunError(dir, changed));
     }
 
     /// <summary>The same advice for a notebook, which sets <see cref="TrainOptions"/> where the command line passes flags.</summary>
@@ -389,17 +389,17 @@ sealed partial class RunFolder : IDisposable
     static InvalidOperationException OtherSettings(string dir, List<string> changed) =>
         new($"--resume {dir}: the run there was started with other settings ({string.Join("; ", changed)}). Resume with the same settings, or start a new run in another folder.");
 
-    static string HeldRunError(string dir, bool resumable, List<string>? changed)
+    static string HeldRunError(string dir, List<string>? changed)
     {
         var path = Path.Combine(dir, SettingsFile);
-        if (changed is { Count: 0 } && resumable)
+        if (changed is { Count: 0 })
             return $"--out {dir} holds this run already ({Describe(path)}, with this command's settings). Pass --resume{ErrorText.Api(ApiResume)} to continue it " +
                    $"(a finished run is read back, not retrained), --force{ErrorText.Api(ApiForce)} to clear the folder and start over, or give another folder.";
         if (changed is { Count: > 0 })
             return $"--out {dir} holds another run ({Describe(path)}; it differs in {string.Join("; ", changed.Take(4))}" +
                    $"{(changed.Count > 4 ? $"; and {changed.Count - 4} more" : "")}). Pass --force{ErrorText.Api(ApiForce)} to clear the folder and start over, or give another folder.";
         return $"--out {dir} holds another run ({Describe(path)}). " +
-               (resumable ? $"Pass --resume{ErrorText.Api(ApiResume)} to continue it, --force" : "Pass --force") + $"{ErrorText.Api(ApiForce)} to clear the folder and start over, or give another folder.";
+               $"Pass --resume{ErrorText.Api(ApiResume)} to continue it, --force{ErrorText.Api(ApiForce)} to clear the folder and start over, or give another folder.";
     }
 
     /// <summary>The run folders up to two levels under <paramref name="outRoot"/> (itself included) that a command would
@@ -542,8 +542,7 @@ sealed partial class RunFolder : IDisposable
             ["teacher"] = teacher is null ? "none" : $"{teacher.GetType().Name}, {teacher.ParameterCount} parameters",
             ["objective"] = string.Join(" + ", objective.Terms.Select(t => $"{(t.Weight is ConstantSchedule c ? Weight(c.Value) : t.Weight.ToString())}·{t.Term.Name}")),
             // Each term's own parameters, which the objective's text does not show (a recipe's AT β, its KD run's T).
-            ["terms"] = objective.Terms.Any(t => t.Term.Settings is not null)
-                ? string.Join("; ", objective.Terms.Where(t => t.Term.Settings is not null).Select(t => $"{t.Term.Name}({t.Term.Settings})")) : "none",
+            ["terms"] = string.Join("; ", objective.Terms.Select(t => t.Term.Settings is { } s ? $"{t.Term.Name}({s})" : null).OfType<string>()) is { Length: > 0 } terms ? terms : "none",
             // What deployment needs to rebuild the model from a checkpoint: the zoo name and the input it was built for.
             ["model"] = student.ZooName ?? student.GetType().Name, ["dataset"] = data.Name,
             ["input"] = $"{data.Channels}x{data.Height}x{data.Width}", ["classes"] = $"{data.NumClasses}",

@@ -30,7 +30,7 @@ public static class Trainer
     /// <summary>What <see cref="Train"/> would refuse a run into <paramref name="outDir"/> with (it holds another run and
     /// no --force), for a caller to check before work that would otherwise come first (prune scores and prunes a
     /// model). Null when the folder is free.</summary>
-    public static string? HeldRunError(string outDir) => RunFolder.HoldsRun(outDir) ? RunFolder.HeldRunError(outDir, resumable: true) : null;
+    public static string? HeldRunError(string outDir) => RunFolder.HoldsRun(outDir) ? RunFolder.HeldRunError(outDir) : null;
 
     /// <summary>Refuses an --out folder holding runs of another kind than the caller writes (<paramref name="writes"/>:
     /// whether a run folder, relative to <paramref name="outRoot"/>, "" for itself, is one the caller writes), or with
@@ -162,8 +162,7 @@ sealed class TrainingRun : IDisposable
         if (o.OutDir is not null)
         {
             var settings = RunFolder.Settings(o, student, objective, data, teacher);
-            // Every caller of the trainer can resume (TrainOptions.Resume, a command's --resume), so a refusal offers it.
-            folder = RunFolder.Open(o.OutDir, settings, o.Resume, o.Force, o.Log, resumable: true, o.TensorBoard, o.StartOverAdvice);
+            folder = RunFolder.Open(o.OutDir, settings, o.Resume, o.Force, o.Log, o.TensorBoard, o.StartOverAdvice);
             settingsDigest = RunFolder.Digest(folder.Recorded);
         }
         writer = o.OutDir is null ? null : new MetricsWriter(o.OutDir, o.TensorBoard);
@@ -398,7 +397,7 @@ sealed class TrainingRun : IDisposable
     NonFiniteLossException NonFinite(float[] values, IReadOnlyList<(string Name, Tensor Value)> parts, int epoch, long step, long stepInEpoch)
     {
         string Where(float value) => $"{o.Name}: loss is {value} at epoch {epoch}, step {step} (batch {stepInEpoch + 1} of {stepsPerEpoch}), ";
-        var advice = o.NonFiniteAdvice ?? $"Lower the learning rate, clip gradients (--clip N{(ErrorText.CommandLine ? "" : " on the command line, ClipGradNorm in TrainOptions")}), or check that term's inputs.";
+        var advice = o.NonFiniteAdvice ?? $"Lower the learning rate, clip gradients (--clip N{ErrorText.Api("ClipGradNorm in TrainOptions", " on the command line, ")}), or check that term's inputs.";
         // Every term non-finite after a finite step: that step's update broke the weights, and the first term (the
         // cross-entropy) was blamed, with a fix for it, when a method's weight of 1e30 had made its own term huge.
         // The previous step's largest term is the one to look at.
