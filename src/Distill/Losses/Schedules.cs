@@ -108,6 +108,15 @@ public sealed record StepSchedule : Schedule
     public double Initial { get; }
     public IReadOnlyList<(double Progress, double Value)> Boundaries => steps;
 
+    /// <summary>Prints the boundaries themselves: a record prints a list member as its type's name, so run records of two
+    /// different step schedules read alike and a resume with other boundaries went unnoticed.</summary>
+    protected override bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        builder.Append(inv, $"Initial = {Initial}, Boundaries = [{string.Join(", ", steps.Select(s => string.Create(inv, $"({s.Progress}, {s.Value})")))}]");
+        return true;
+    }
+
     public override double At(double progress)
     {
         var value = Initial;

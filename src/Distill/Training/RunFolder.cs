@@ -149,7 +149,9 @@ sealed partial class RunFolder : IDisposable
             ("device", ["auto", "cpu", "cuda", "cuda:0"]),
             ("teacher_epochs", ["", $"{TrainOptions.DefaultTeacherEpochs}"]),
             // Before 15 digits, a weight was its double's round trip, and the weights that read otherwise were 1 − α.
-            ("objective", [settings.GetValueOrDefault("objective") is { } o ? RespellWeights(o, v => (1 - (1 - v)).ToString(System.Globalization.CultureInfo.InvariantCulture)) : null]),
+            ("objective", settings.GetValueOrDefault("objective") is { } o
+                ? [RespellWeights(o, v => (1 - (1 - v)).ToString(System.Globalization.CultureInfo.InvariantCulture)), WithoutBoundaries(o)]
+                : []),
             // Plain KD (a teacher, no --method) and --method kd with the same settings, either way round; --method kd
             // records the KD flags at their defaults, which are kd's own.
             ("kd_temperature", [kd?.Settings.All.GetValueOrDefault("temperature"), kdDefaults["temperature"]]), ("alpha", [kd?.Settings.All.GetValueOrDefault("alpha"), kdDefaults["alpha"]]),
@@ -230,13 +232,27 @@ sealed partial class RunFolder : IDisposable
         $"{record.GetValueOrDefault("name", "?")}, seed {record.GetValueOrDefault("seed", "?")}, started {record.GetValueOrDefault("started", "?")}";
 
     /// <summary>Settings that differ, as "key: old → new"; bookkeeping keys (start time, commit) are not compared.</summary>
-    public static List<string> Differences(IReadOnlyDictionary<string, string> old, IReadOnlyDictionary<string, string> now) =>
-        [.. old.Keys.Union(now.Keys).Where(k => !NotCompared.Contains(k) && (old.ContainsKey(k) || !RecordedSince.Contains(k))).Order(StringComparer.Ordinal)
+    public static List<string> Differences(IReadOnlyDictionary<string, string> old, IReadOnlyDictionary<string, string> now)
+    {
+        // A record from before step schedules printed their boundaries cannot say what they were: compared without them.
+        if (old.GetValueOrDefault("objective") is { } was && was.Contains(UnprintedBoundaries, StringComparison.Ordinal) && now.GetValueOrDefault("objective") is { } objective)
+            now = new Dictionary<string, string>(now) { ["objective"] = WithoutBoundaries(objective) };
+        return [.. old.Keys.Union(now.Keys).Where(k => !NotCompared.Contains(k) && (old.ContainsKey(k) || !RecordedSince.Contains(k))).Order(StringComparer.Ordinal)
             .Where(k => Canonical(old, k) != Canonical(now, k))
             // Spelled alike but meaning apart, or a method recorded as "default": name the meanings.
             .Select(k => old.GetValueOrDefault(k) == now.GetValueOrDefault(k) || k == "method"
                 ? $"{k}: {Canonical(old, k) ?? "(none)"} → {Canonical(now, k) ?? "(none)"}"
                 : $"{k}: {old.GetValueOrDefault(k) ?? "(none)"} → {now.GetValueOrDefault(k) ?? "(none)"}")];
+    }
+
+    /// <summary>How a step schedule's boundaries read in an objective's text before they were printed: the list's type.</summary>
+    const string UnprintedBoundaries = "Boundaries = System.ValueTuple`2[System.Double,System.Double][]";
+
+    /// <summary><paramref name="objective"/> with its step schedules' boundaries as a record from before printed them.</summary>
+    static string WithoutBoundaries(string objective) => PrintedBoundaries().Replace(objective, UnprintedBoundaries);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"Boundaries = \[[^\]]*\]", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex PrintedBoundaries();
 
     /// <summary>A recorded value as what it means, for comparing: the options are recorded as typed, and a resume that
     /// spelled the same run another way was refused (`--teacher-epochs 6` against the default, `--device cpu` against

@@ -404,6 +404,28 @@ public class TrainerTests
         Assert.Equal(["objective: 0.2·ce + 0.9·kd → 0.1·ce + 0.9·kd"], RunFolder.Differences(new Dictionary<string, string>(now) { ["objective"] = "0.2·ce + 0.9·kd" }, now));
     }
 
+    /// <summary>A step schedule's weight printed its boundaries as their list's type name, so two runs whose hint phases
+    /// ended at different points had the same record and a resume with the other one went on silently.</summary>
+    [Fact]
+    public void A_step_weights_boundaries_are_recorded_and_a_record_from_before_them_still_resumes()
+    {
+        using var m = Mlp(0);
+        Dictionary<string, string> Record(double end) =>
+            RunFolder.Settings(Opts(), m, new Objective().Add(new CrossEntropyTerm(), Schedule.Steps(0, (end, 1))).Add(new KdTerm(4), Schedule.Steps(0.5, (end, 0))), TinyData.FashionMnist2k, null);
+        var (half, quarter) = (Record(0.5), Record(0.25));
+        Assert.Equal("StepSchedule { Initial = 0, Boundaries = [(0.5, 1)] }·ce + StepSchedule { Initial = 0.5, Boundaries = [(0.5, 0)] }·kd", half["objective"]);
+        Assert.Equal(["objective: StepSchedule { Initial = 0, Boundaries = [(0.5, 1)] }·ce + StepSchedule { Initial = 0.5, Boundaries = [(0.5, 0)] }·kd → " +
+                      "StepSchedule { Initial = 0, Boundaries = [(0.25, 1)] }·ce + StepSchedule { Initial = 0.5, Boundaries = [(0.25, 0)] }·kd"], RunFolder.Differences(half, quarter));
+        // A record (or a checkpoint's stamp) from before cannot say where the steps were: it resumes as it did then.
+        const string unprinted = "Boundaries = System.ValueTuple`2[System.Double,System.Double][]";
+        var before = new Dictionary<string, string>(half) { ["objective"] = $"StepSchedule {{ Initial = 0, {unprinted} }}·ce + StepSchedule {{ Initial = 0.5, {unprinted} }}·kd" };
+        Assert.Empty(RunFolder.Differences(before, quarter));
+        Assert.Equal(before, RunFolder.Respelled(half, RunFolder.Digest(before)));
+        // What it did say still counts.
+        var otherStart = new Dictionary<string, string>(before) { ["objective"] = $"StepSchedule {{ Initial = 0, {unprinted} }}·ce + StepSchedule {{ Initial = 0.7, {unprinted} }}·kd" };
+        Assert.Single(RunFolder.Differences(otherStart, half));
+    }
+
     /// <summary>`train --teacher T` without --method is KD at --kd-temperature and --alpha: the same run as `--method kd`
     /// with those settings (the same weights), so a --resume spelled the other way is not refused; other KD settings are.</summary>
     [Fact]
