@@ -83,6 +83,13 @@ sealed partial class RunFolder : IDisposable
             {
                 var old = Read(path);
                 var changed = Differences(old, settings);
+                // A record that is not its checkpoint's (edited, or copied in) made the advice below impossible to follow:
+                // no command matched both. Said first, with the way out when this command's settings are the checkpoint's.
+                if (changed.Count > 0 && File.Exists(checkpoint) && ReadableInfo(checkpoint) is { } stamped
+                    && Checkpoint.FromAnotherRun(checkpoint, stamped, path, old) is { } notItsRecord)
+                    throw new InvalidOperationException($"--resume {dir}: {notItsRecord} " + (stamped.Settings is { } stamp && Respelled(settings, stamp) is not null
+                        ? $"This command's settings are the checkpoint's: if {path} was edited or copied in, delete it and --resume rebuilds it from them."
+                        : $"Restore the run.json of the checkpoint's run, {startOver ?? $"pass --force (instead of --resume{ErrorText.Api(ApiForce, "; ")}) to start over"}, or give another folder."));
                 if (changed.Count > 0)
                     throw OtherSettings(dir, changed);
                 // A checkpoint copied in from another run (same model, seed and optimizer) would load, and two runs be
@@ -243,6 +250,13 @@ sealed partial class RunFolder : IDisposable
             .Select(k => old.GetValueOrDefault(k) == now.GetValueOrDefault(k) || k == "method"
                 ? $"{k}: {Canonical(old, k) ?? "(none)"} → {Canonical(now, k) ?? "(none)"}"
                 : $"{k}: {old.GetValueOrDefault(k) ?? "(none)"} → {now.GetValueOrDefault(k) ?? "(none)"}")];
+    }
+
+    /// <summary>The checkpoint's header, or null when it cannot be read (the resume that loads it names the damage).</summary>
+    static CheckpointInfo? ReadableInfo(string checkpoint)
+    {
+        try { return Checkpoint.ReadInfo(checkpoint); }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException) { return null; }
     }
 
     /// <summary>How a step schedule's boundaries read in an objective's text before they were printed: the list's type.</summary>

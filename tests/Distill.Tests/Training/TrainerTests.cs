@@ -554,6 +554,22 @@ public class TrainerTests
 
         // Its own checkpoint, with its own record, resumes (nothing left to run).
         using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), For(a.Path, "0.5") with { Resume = true });
+
+        // A record edited since (it no longer matches its checkpoint): neither its settings nor the checkpoint's resumed,
+        // and the refusal asked for "the same settings", which no command had. It names the mismatch and the way out.
+        var edited = Path.Combine(a.Path, "run.json");
+        File.WriteAllText(edited, File.ReadAllText(edited).Replace("\"alpha\": \"0.5\"", "\"alpha\": \"0.7\"", StringComparison.Ordinal));
+        var aCkpt = Path.Combine(a.Path, Checkpoint.FileName);
+        e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), For(a.Path, "0.5") with { Resume = true }));
+        Assert.StartsWith($"--resume {a.Path}: {aCkpt} was written by another run than the one {edited} records", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith($"This command's settings are the checkpoint's: if {edited} was edited or copied in, delete it and --resume rebuilds it from them.", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), For(a.Path, "0.7") with { Resume = true }));
+        Assert.EndsWith("Resume in the folder it came from, or pass --force (instead of --resume; Force = true in TrainOptions) to start over here.", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), For(a.Path, "0.9") with { Resume = true }));
+        Assert.EndsWith("Restore the run.json of the checkpoint's run, pass --force (instead of --resume; Force = true in TrainOptions) to start over, or give another folder.", e.Message, StringComparison.Ordinal);
+        File.Delete(edited);
+        using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), For(a.Path, "0.5") with { Resume = true });
+        Assert.Contains("\"alpha\": \"0.5\"", File.ReadAllText(edited), StringComparison.Ordinal);
     }
 
     /// <summary>Valid JSON of another shape in run.json was "could not be converted to System..." or, for null, a diff of
