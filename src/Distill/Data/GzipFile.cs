@@ -7,8 +7,8 @@ namespace Distill.Data;
 /// Decompresses a gzip file and, when its end is read, checks that the file was whole. GZipStream just stops when
 /// its input ends early (e.g. inside the 8-byte trailer of CRC-32 and ISIZE), so a download cut short can inflate to
 /// all of its data and pass. At the end of the data the trailer's ISIZE (the decompressed length mod 2^32, the
-/// file's last 4 bytes, little-endian) must equal the length that came out; a cut file ends in other bytes. One gzip
-/// member is assumed, as gzip and the dataset sites write them (the last member's ISIZE would not count the others).
+/// file's last 4 bytes, little-endian) must equal the length that came out; a cut file ends in other bytes. A file of
+/// several members (<c>cat a.gz b.gz</c>, bgzip) must end in its last member's CRC-32 and size instead.
 /// Errors are <see cref="InvalidDataException"/>, as GZipStream's own, for the caller to name the file.
 /// </summary>
 sealed class GzipFile : Stream
@@ -49,7 +49,13 @@ sealed class GzipFile : Stream
             endChecked = true;
             if (isize is null)
                 throw new InvalidDataException($"the file is {fileLength} bytes, too short to end in the 8-byte gzip trailer");
-            if (isize != (uint)decompressed && !MayHoldSeveralMembers())
+            if (isize != (uint)decompressed && MayHoldSeveralMembers())
+            {
+                if (!LastMemberChecks())
+                    throw new InvalidDataException("the file's last 8 bytes are not the CRC-32 and size of its last gzip member's data: " +
+                                                   "something follows the gzip data, or its last member is cut short (`gzip -t` says which)");
+            }
+            else if (isize != (uint)decompressed)
                 throw TrailerEnd() is { } end
                     ? new InvalidDataException($"{NumberText.Count(fileLength - end, "byte")} follow the end of the gzip data (at byte {end:N0}) and are no gzip member (trailing garbage, as `gzip -t` says)") { Data = { [TrailingData] = true } }
                     : new InvalidDataException($"the gzip trailer is missing or cut short: its size field reads {isize:N0} bytes but {decompressed:N0} were decompressed");
@@ -85,6 +91,36 @@ sealed class GzipFile : Stream
                 have = carry;
             }
         }
+        finally { file.Position = position; }
+    }
+
+    /// <summary>Whether the file ends in its last member's trailer: the CRC-32 and size (its last 8 bytes) of the last
+    /// ISIZE bytes that came out. GZipStream reads the members of a joined file one after another, but stops without a
+    /// word at bytes after them or inside a last member cut short, which a single member's size check catches and this
+    /// did not. Decompresses the file again, so it runs only on a file whose size field does not fit all of its data.</summary>
+    bool LastMemberChecks()
+    {
+        var position = file.Position;
+        try
+        {
+            Span<byte> trailer = stackalloc byte[8];
+            file.Seek(-8, SeekOrigin.End);
+            file.ReadExactly(trailer);
+            var size = BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
+            // An empty last member's trailer is 8 zero bytes, which is also what padding after the data reads as; no
+            // dataset file ends in one, so zeros are refused as the single-member check refuses them.
+            if (size == 0 || size > decompressed) return false;
+            long start = decompressed - size, at = 0;
+            uint crc = ~0u;
+            file.Position = 0;
+            var buffer = new byte[1 << 16];
+            using (var again = new GZipStream(file, CompressionMode.Decompress, leaveOpen: true))
+                for (int n; (n = again.Read(buffer)) > 0; at += n)
+                    foreach (var b in buffer.AsSpan((int)Math.Clamp(start - at, 0, n), n - (int)Math.Clamp(start - at, 0, n)))
+                        crc = Crc32Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
+            return ~crc == BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        }
+        catch (InvalidDataException) { return false; }
         finally { file.Position = position; }
     }
 

@@ -132,6 +132,33 @@ public class IdxTests
         Assert.Equal(Gen.Images(100), Idx.ReadImages(dir.Write("train-images-idx3-ubyte.gz", joined)).Data);
     }
 
+    /// <summary>Joined members followed by other bytes, or whose last member is cut short, loaded as "verified": the
+    /// single-member size check cannot see them, so the last member's own trailer is checked.</summary>
+    [Theory]
+    [InlineData("garbage")]
+    [InlineData("zeros")]
+    [InlineData("cut")]
+    [InlineData("cut-trailer")]
+    public void Gzip_of_several_members_with_bytes_after_them_or_cut_short_is_refused(string damage)
+    {
+        using var dir = new TempDir();
+        var idx = Gen.Idx([100], Gen.Labels(100));
+        var joined = Gen.Gzip(idx[..50]).Concat(Gen.Gzip(idx[50..])).ToArray();
+        byte[] damaged = damage switch
+        {
+            "garbage" => [.. joined, .. "TRAILINGGARBAGE"u8.ToArray()],
+            "zeros" => [.. joined, .. new byte[100]],
+            "cut" => joined[..^12],
+            _ => joined[..^8],
+        };
+        var path = dir.Write("train-labels-idx1-ubyte.gz", damaged);
+        var e = Assert.Throws<DatasetException>(() => Idx.ReadLabels(path));
+        Assert.Equal(path, e.Path);
+        Assert.Contains("gzip", e.Problem, StringComparison.Ordinal);
+        Assert.Contains("distill data install", e.Fix, StringComparison.Ordinal);
+        Assert.Equal(Gen.Labels(100), Idx.ReadLabels(dir.Write("t10k-labels-idx1-ubyte.gz", joined)).Data);
+    }
+
     /// <summary>A whole gzip (trailer and CRC fine) whose IDX header declares more than it holds gets the raw file's
     /// diagnosis with both sizes, not "the gzip data is truncated or corrupt … download interrupted".</summary>
     [Fact]
