@@ -221,6 +221,8 @@ public sealed class ReferenceCommandTests : IDisposable
         "case #0 ('x'): expected.grad.b names no input")]
     [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [{\"name\": \"x\", \"loss\": \"kd\", \"params\": {\"temperature\": 4}, \"inputs\": {\"student_logits\": {\"shape\": [1, 2], \"data\": [1, 2]}, \"teacher_logits\": {\"shape\": [1, 2], \"data\": [1, 2]}}, \"expected\": {\"loss\": 0, \"grad\": {\"teacher_logits\": {\"shape\": [1, 2], \"data\": [0, 0]}}}}]}",
         "case #0 ('x'): expected.grad.teacher_logits names a teacher input, which the losses detach; give the gradient w.r.t. the student's input (student_logits)")]
+    // A key given twice: the last one counted without a word.
+    [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [{\"name\": \"x\", \"name\": \"y\"}]}", "not valid JSON: Duplicate property 'name'")]
     // Two cases of one name: results are reported by name, so the second passed or failed under the first's.
     [InlineData("{\"format\": \"distill-reference/1\", \"cases\": [" + OneCase + ", " + OneCase + "]}", "case #1: its name \"x\" is case #0's too; give every case its own name")]
     public void Malformed_file_gives_one_line_naming_file_and_problem(string text, string problem)

@@ -52,14 +52,18 @@ public sealed class ReferenceFile
     public static ReferenceFile Parse(string json, string source)
     {
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(json); }
+        // A key given twice took its last value without a word: Python's json keeps the last too, so a hand-merged case
+        // could check other inputs than its writer meant.
+        try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowDuplicateProperties = false }); }
         catch (JsonException e)
         {
             // Python's json.dump writes NaN and Infinity by default, which JSON has no words for.
             var nonFinite = System.Text.RegularExpressions.Regex.IsMatch(json, @"[\[,:]\s*-?(NaN|Infinity)\b")
                 ? "; the file holds NaN or Infinity, which JSON does not have (Python's json.dump writes them): every number must be finite, so leave out the cases that hold one"
                 : "";
-            throw new ReferenceFormatException($"{source}: not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): {e.Message.Split(" LineNumber:")[0].Split(" Path:")[0]}{nonFinite}");
+            // A key given twice is found with no position; its message names the key.
+            var where = e.LineNumber is { } line ? $" (line {line + 1}, byte {e.BytePositionInLine + 1})" : "";
+            throw new ReferenceFormatException($"{source}: not valid JSON{where}: {e.Message.Split(" LineNumber:")[0].Split(" Path:")[0]}{nonFinite}");
         }
         using (doc)
         {
