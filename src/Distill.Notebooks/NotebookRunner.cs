@@ -240,7 +240,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 o.Log?.WriteLine($"  warning: {path}: parameter '{unknown}' is not declared in {(parametersCells.Count == 1 ? "the parameters cell" : "any parameters cell")} " +
                                  $"({string.Join(", ", parameterNames)}); injecting it after {parametersCells[0].Label} anyway" +
                                  // The value is the user's, as typed: a line break in it would print a line of its own.
-                                 (ParameterInjector.Closest(unknown, parameterNames) is { } near ? $". Did you mean -p {near}={TerminalText.Line(injectedValues[unknown])}?" : ""));
+                                 (ParameterInjector.Closest(unknown, parameterNames.Where(n => ParameterInjector.Takes(declaredTypes.GetValueOrDefault(n), injectedValues[unknown]))) is { } near ? $". Did you mean -p {near}={TerminalText.Line(injectedValues[unknown])}?" : ""));
 
             var cwd = Environment.CurrentDirectory;
             var processState = ProcessState.Capture();

@@ -28,6 +28,20 @@ public class ParameterTests
         Assert.Contains("Did you mean -p budget=smoke?", log.ToString(), StringComparison.Ordinal);
     }
 
+    /// <summary>reproduce -p seeds=0,1 (for the notebooks that declare seeds) was offered to 00-data as "-p seed=0,1",
+    /// which its int seed refuses: a name is suggested only when the value fits its declared type.</summary>
+    [Fact]
+    public void A_close_name_whose_type_refuses_the_value_is_not_suggested()
+    {
+        var dir = TestSupport.TempDir("params-typo-type");
+        var nb = TestSupport.WriteNotebook(dir, "typo.ipynb", ("var seed = 0;\nstring seedText = \"0\";", ["parameters"]));
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Parameters = [new("seeds", "0,1"), new("seedz", "7")], Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Contains("parameter 'seeds' is not declared in the parameters cell (seed, seedText); injecting it after cell 1 anyway\n", log.ToString().ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains("Did you mean -p seed=7?", log.ToString(), StringComparison.Ordinal);
+    }
+
     /// <summary>The suggestion repeated the user's value raw: a line break in it printed a line of its own in the log.</summary>
     [Fact]
     public void The_suggestion_shows_the_value_on_one_line()

@@ -72,6 +72,18 @@ public static class ParameterInjector
         declared.Select(d => (Name: d, Edits: Edits(given.ToLowerInvariant(), d.ToLowerInvariant())))
                 .Where(d => d.Edits * 3 <= Math.Max(given.Length, d.Name.Length)).OrderBy(d => d.Edits).Select(d => d.Name).FirstOrDefault();
 
+    /// <summary>Whether -p can give <paramref name="text"/> to a parameter declared as <paramref name="declared"/>: a
+    /// did-you-mean the next run would refuse for its type misleads (reproduce's -p seeds=0,1, meant for the notebooks
+    /// that declare seeds, was offered to 00-data as its int seed).</summary>
+    public static bool Takes(ParameterType? declared, string text)
+    {
+        if (declared?.Type is not { } type) return declared?.Unsupported is null;
+        if (Nullable.GetUnderlyingType(type) is { } inner) (type, declared) = (inner, declared with { Nullable = true });
+        if (declared.Nullable && text == "null") return true;
+        try { Convert("", text, type, ""); return true; }
+        catch (ParameterException) { return false; }
+    }
+
     /// <summary>Levenshtein distance: insertions, deletions and substitutions turning <paramref name="a"/> into <paramref name="b"/>.</summary>
     static int Edits(string a, string b)
     {
