@@ -29,7 +29,7 @@ static class DeployCommand
         var checkpoint = CheckpointArgument();
         var output = new Option<string>("--out") { Description = "The .onnx file to write.", Required = true };
         var int8 = new Option<bool>("--int8") { Description = "Post-training int8: static QDQ with calibration for convolutional models, dynamic for MLPs." };
-        var calibrate = new Option<int>("--calibrate") { Description = "Training images that calibrate the activation ranges (static int8).", DefaultValueFactory = _ => 256 };
+        var calibrate = new Option<int>("--calibrate") { Description = "Training images that calibrate the activation ranges (static int8, a conv model's; an MLP's int8 is dynamic and takes none).", DefaultValueFactory = _ => 256 };
         var method = new Option<string>("--calibration") { Description = "minmax or percentile (99.99th).", DefaultValueFactory = _ => "percentile" };
         var cmd = new Command("export", "Write a trained checkpoint as an ONNX model (opset 17; input \"input\" [batch, C, H, W] normalised images, output \"logits\").");
         foreach (var o in new Option[] { output, int8, calibrate, method }) cmd.Options.Add(o);
@@ -102,7 +102,7 @@ static class DeployCommand
         var checkpoint = CheckpointArgument();
         var onnx = new Option<string?>("--onnx") { Description = "An exported .onnx to check (default: export the checkpoint to a temporary file)." };
         var images = new Option<int>("--images") { Description = "Test images to compare on.", DefaultValueFactory = _ => 500 };
-        var tolerance = new Option<double>("--tolerance") { Description = "Largest allowed |ONNX Runtime − TorchSharp| logit (float32 exports).", DefaultValueFactory = _ => 1e-4 };
+        var tolerance = new Option<double>("--tolerance") { Description = "Largest allowed |ONNX Runtime − TorchSharp| logit; the default suits float32 exports, an int8 one needs far more (e.g. 100: judge it by agreement and accuracy).", DefaultValueFactory = _ => 1e-4 };
         var cmd = new Command("check", "Run ONNX Runtime and TorchSharp on the same test images: largest logit difference, prediction agreement, accuracy.");
         foreach (var o in new Option[] { onnx, images, tolerance }) cmd.Options.Add(o);
         cmd.Arguments.Add(checkpoint);
