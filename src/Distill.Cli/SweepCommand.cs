@@ -251,7 +251,15 @@ static class SweepCommand
                 throw new ArgumentException(File.Exists(d) ? $"{d}: this is a file; give the --out folder of a sweep (the folder that holds plan.json and runs/)."
                                                            : $"{d}: no such folder; give the --out folder of a sweep.");
             var results = SweepResults.Read(d);
-            var files = results.Write(d).Append(SweepPage.Write(results, d));
+            IEnumerable<string> files;
+            // Collect writes its tables beside the runs: a folder it may only read (another user's sweep) was the
+            // runtime's "Access to the path '.results.md.NNN.tmp' is denied".
+            try { files = [.. results.Write(d), SweepPage.Write(results, d)]; }
+            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+            {
+                throw new ArgumentException($"{d}: cannot write there ({e.Message}); collect writes results.md, results.json and results.html into the sweep folder: " +
+                                            "make it writable, or copy the folder somewhere you can write and collect the copy.", e);
+            }
             Console.Write(results.Markdown());
             Console.WriteLine();
             Console.WriteLine($"wrote {string.Join(", ", files)}");

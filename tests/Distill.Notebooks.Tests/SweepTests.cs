@@ -617,6 +617,21 @@ public class SweepTests
         Assert.Equal(2, respelled.Out.Split('\n').Count(l => l.Contains("done already", StringComparison.Ordinal)));
     }
 
+    /// <summary>collect over a folder it may not write to failed on its temp file (".results.md.NNN.tmp") with the
+    /// catch-all line. Root writes anywhere, so a failed write is made portably: a folder in results.md's place, which a
+    /// file cannot be renamed over (an IOException, caught with the access denial an unwritable folder gives).</summary>
+    [Fact]
+    public void Collect_into_a_folder_it_cannot_write_names_the_folder_and_what_it_writes()
+    {
+        var dir = TestSupport.TempDir("sweep-collect-denied");
+        Assert.Equal(0, Distill("sweep", "slurm", Tiny, "--out", dir).Exit); // the plan, no training
+        Directory.CreateDirectory(Path.Combine(dir, "results.md"));
+        var r = Distill("sweep", "collect", dir);
+        Assert.Equal(1, r.Exit);
+        Assert.Matches($@"^error: {System.Text.RegularExpressions.Regex.Escape(dir)}: cannot write there \(.+\); collect writes results\.md, results\.json and " +
+                       @"results\.html into the sweep folder: make it writable, or copy the folder somewhere you can write and collect the copy\.$", r.Err.Trim());
+    }
+
     /// <summary>A refused `sweep slurm` option wrote plan.json, spec.yaml and slurm/ first, so the folder then refused a
     /// sweep of another spec; the options are now checked before the folder is claimed.</summary>
     [Fact]

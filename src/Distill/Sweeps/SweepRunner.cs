@@ -260,7 +260,12 @@ public static class SweepFolder
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
-            if (FolderLock.TryTake(path) is { } held) return held;
+            // The lock is the first thing written into the folder, so a folder this user may not write to (a finished
+            // sweep's as much as a new one's) fails here: said as such, not as the runtime's bare "Access denied".
+            FolderLock? held;
+            try { held = FolderLock.TryTake(path); }
+            catch (UnauthorizedAccessException e) { throw new ArgumentException($"--out {dir}: cannot write there ({e.Message}); give a folder you can write to.", e); }
+            if (held is not null) return held;
             if (clock.Elapsed > TimeSpan.FromSeconds(60))
                 throw new InvalidOperationException($"--out {dir}: {path} has been held for a minute by PID {FolderLock.Holder(path)}; wait for that sweep to start, or give another folder.");
             Thread.Sleep(20);

@@ -180,6 +180,19 @@ public sealed class SweepResultsTests : IDisposable
         Assert.False(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
     }
 
+    /// <summary>An --out this user may not write to (another user's folder, new or finished) was the runtime's "Access to
+    /// the path '.plan.lock' is denied" under the catch-all line. Root writes anywhere, so the denial is made portably:
+    /// a folder in the lock file's place, which opening for writing refuses the same way (EISDIR, as EACCES, is an
+    /// UnauthorizedAccessException); the CLI prints this message as its one error line.</summary>
+    [Fact]
+    public void An_out_folder_that_cannot_be_written_is_named_with_the_fix()
+    {
+        Directory.CreateDirectory(Path.Combine(dir, ".plan.lock"));
+        var e = Assert.Throws<ArgumentException>(() => SweepFolder.Prepare(ExperimentSpec.Parse(Spec, "t.yaml"), dir));
+        Assert.Matches($@"^--out {System.Text.RegularExpressions.Regex.Escape(dir)}: cannot write there \(.*\.plan\.lock.*\); give a folder you can write to\.$", e.Message);
+        Assert.False(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
+    }
+
     /// <summary>A result with another run's index was "not a whole result (no index (it says 0))".</summary>
     [Fact]
     public void A_result_with_another_runs_index_is_named_foreign()
