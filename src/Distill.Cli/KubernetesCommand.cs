@@ -214,6 +214,10 @@ static partial class KubernetesCommand
             throw new ArgumentException($"spec {s.File}: its ConfigMap takes {size:N0} bytes as JSON, which `kubectl apply` records in an annotation, " +
                                         $"over Kubernetes' limit of {MaxAnnotationBytes:N0} bytes (256 KiB) for annotations, so the cluster would refuse it; " +
                                         "make the spec smaller (comments count too), or run the sweep with `sweep slurm` or `sweep run`.");
+        // A nameless spec is named after its file, as `sweep run` of the original names it: the pods read the copy under
+        // that file's name, so they plan and label the runs alike (as "spec", they were another sweep's runs). A name:
+        // line written into the copy would change its hash, making it another spec than the local one.
+        var specFile = s.Nameless ? Path.GetFileName(s.File) : SweepFolder.SpecFile;
         var resources = new Dictionary<string, ResourceQuantity> { ["cpu"] = new($"{cpus}"), ["memory"] = new(memory) };
         var job = new V1Job
         {
@@ -261,7 +265,7 @@ static partial class KubernetesCommand
                                 Name = "run",
                                 Image = image,
                                 Command = ["distill"],
-                                Args = ["sweep", "run", $"{SpecMount}/{SweepFolder.SpecFile}", "--out", $"{SweepMount}/{name}"],
+                                Args = ["sweep", "run", $"{SpecMount}/{specFile}", "--out", $"{SweepMount}/{name}"],
                                 Env =
                                 [
                                     new V1EnvVar { Name = "DISTILL_THREADS", Value = $"{cpus}" },
@@ -278,7 +282,14 @@ static partial class KubernetesCommand
                         ],
                         Volumes =
                         [
-                            new V1Volume { Name = "spec", ConfigMap = new V1ConfigMapVolumeSource { Name = name } },
+                            new V1Volume
+                            {
+                                Name = "spec",
+                                ConfigMap = new V1ConfigMapVolumeSource
+                                {
+                                    Name = name, Items = specFile == SweepFolder.SpecFile ? null : [new V1KeyToPath { Key = SweepFolder.SpecFile, Path = specFile }],
+                                },
+                            },
                             new V1Volume { Name = "sweep", PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = outClaim } },
                             new V1Volume { Name = "datasets", PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = dataClaim, ReadOnlyProperty = true } },
                         ],

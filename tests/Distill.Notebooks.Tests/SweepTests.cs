@@ -484,6 +484,31 @@ public class SweepTests
             (toNowhere.Exit, toNowhere.Err.Trim()));
     }
 
+    /// <summary>A nameless spec's Job was named after its file (noname), but its pods ran the ConfigMap's copy as
+    /// /spec/spec.yaml and so named the sweep "spec" in plan.json, run labels and results. The pod's spec is rebuilt here
+    /// from the manifest (the ConfigMap's data mounted as its volume says) and planned as the pod would: same name, same hash.</summary>
+    [Fact]
+    public void A_nameless_specs_pods_name_the_sweep_as_its_file_does()
+    {
+        var root = TestSupport.TempDir("sweep-k8s-nameless");
+        var spec = Path.Combine(root, "noname.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("name: tiny\n", "", StringComparison.Ordinal));
+        var file = Path.Combine(root, "job.yaml");
+        Assert.Equal(0, Distill("sweep", "k8s", spec, "--image", "x", "--out", file).Exit);
+        var objects = KubernetesYaml.LoadAllFromString(File.ReadAllText(file), strict: true);
+        var (map, pod) = ((V1ConfigMap)objects[0], ((V1Job)objects[1]).Spec.Template.Spec);
+        var mount = Path.Combine(root, "pod-spec");
+        Directory.CreateDirectory(mount);
+        foreach (var item in pod.Volumes.Single(v => v.Name == "spec").ConfigMap.Items ?? [new V1KeyToPath { Key = "spec.yaml", Path = "spec.yaml" }])
+            File.WriteAllText(Path.Combine(mount, item.Path), map.Data[item.Key]);
+        var args = pod.Containers.Single().Args;
+        Assert.StartsWith("/spec/", args[2], StringComparison.Ordinal);
+        var inPod = Distill("sweep", "plan", Path.Combine(mount, args[2]["/spec/".Length..]));
+        var local = Distill("sweep", "plan", spec);
+        Assert.StartsWith("noname: 4 runs", local.Out, StringComparison.Ordinal);
+        Assert.Equal((0, local.Out.Split('\n')[0]), (inPod.Exit, inPod.Out.Split('\n')[0]));
+    }
+
     /// <summary>A spec too large for `kubectl apply` (which records the ConfigMap as JSON in an annotation, 256 KiB at
     /// most; a ConfigMap itself may hold 1 MiB) was refused only by the cluster, after the manifest was written and
     /// handed on: it is one error naming the size and the limit, and nothing is written. A spec just under it is written.</summary>

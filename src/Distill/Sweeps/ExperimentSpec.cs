@@ -28,6 +28,8 @@ public sealed class ExperimentSpec
 {
     public required string File { get; init; }
     public required string Name { get; init; }
+    /// <summary>Whether the spec has no <c>name:</c>, so that <see cref="Name"/> came from its file (or a sweep folder's plan).</summary>
+    public bool Nameless { get; init; }
     /// <summary>The spec's text as read (copied into a sweep folder, hashed into every run's record).</summary>
     public required string Text { get; init; }
     public required IReadOnlyList<string> GridKeys { get; init; }
@@ -117,7 +119,7 @@ public sealed class ExperimentSpec
         }
         return new ExperimentSpec
         {
-            File = file, Text = text, Name = runs[0].Experiment.Name,
+            File = file, Text = text, Name = runs[0].Experiment.Name, Nameless = Find(root, "name") is null,
             Hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(SpecSchema.ToJson(root).ToJsonString())))[..16], GridKeys = [.. axes.Select(a => a.Key)], Runs = runs,
         };
     }
