@@ -78,7 +78,7 @@ static class SweepCommand
                 throw new ArgumentException($"{source} {one} is out of range: {s.Name} has {s.Runs.Count} runs, 0 to {s.Runs.Count - 1}.");
             // Every option checked before the folder is claimed: a refused sweep leaves it free.
             var perRun = ChildProcesses.ThreadsPerProcess(r.GetValue(threads), n);
-            SweepFolder.Prepare(s, dir);
+            if (SweepFolder.Prepare(s, dir) is { } note) Console.WriteLine(note);
             if (r.GetValue(worker) is { } claim) return Worker(s, dir, perRun, claim, signals.Token);
             // The children read the folder's copy of the spec: editing the original mid-sweep cannot change a queued run.
             if (n > 1) return Parallel(s, Path.Combine(dir, SweepFolder.SpecFile), dir, n, perRun, signals);
@@ -301,7 +301,7 @@ static class SweepCommand
             if (Directory.Exists(script) || (File.Exists(script) && !SlurmScript.IsScript(script)))
                 throw new ArgumentException($"--out {dir}: {script} exists and is not a script that `sweep slurm` wrote; writing would replace it. " +
                                             "Give another --out, or move it away first.");
-            SweepFolder.Prepare(s, dir);
+            if (SweepFolder.Prepare(s, dir) is { } note) Console.WriteLine(note);
             Directory.CreateDirectory(Path.Combine(dir, "slurm"));
             // Atomic: a failed write (disk full) must not leave half a script for sbatch to run.
             Distill.Training.AtomicFile.WriteAllText(script, text);

@@ -202,8 +202,9 @@ public static class SweepFolder
     public sealed record PlanEntry(int Index, string Label, IReadOnlyDictionary<string, string> Values);
 
     /// <summary>Records the spec in <paramref name="dir"/>; a folder that holds another spec's sweep is refused (its runs
-    /// would mix with this one's in collect).</summary>
-    public static void Prepare(ExperimentSpec spec, string dir)
+    /// would mix with this one's in collect). Returns a note for the user when the folder's spec.yaml was another text
+    /// and was rewritten (<see cref="SameSpec"/>), else null.</summary>
+    public static string? Prepare(ExperimentSpec spec, string dir)
     {
         if (File.Exists(dir)) throw new ArgumentException($"--out {dir}: this is a file; give a folder (it is created when missing).");
         if (Training.RunFolder.InsideRunError(dir) is { } inside) throw new InvalidOperationException(inside);
@@ -227,8 +228,7 @@ public static class SweepFolder
         // A folder in its place is a damaged plan (ReadPlan says so), not a missing one to write over: that failed with a raw "Is a directory".
         if (File.Exists(planPath) || Directory.Exists(planPath))
         {
-            SameSpec(spec, dir);
-            return;
+            return SameSpec(spec, dir);
         }
         // No plan (deleted as damaged, say), but runs: each run's record and result names its spec. Another spec's
         // runs would count as this one's ("done already") and mix into collect; with only their results and
@@ -250,6 +250,7 @@ public static class SweepFolder
             [.. spec.Runs.Select(r => new PlanEntry(r.Index, r.Label, r.Values.ToDictionary()))]);
         AtomicFile.WriteAllText(planPath, JsonSerializer.Serialize(plan, Json));
         if (!File.Exists(specCopy)) AtomicFile.WriteAllText(specCopy, spec.Text);
+        return null;
     }
 
     /// <summary>The folder's plan lock (.plan.lock, a flock the kernel releases with its process), waited for: another
@@ -273,8 +274,8 @@ public static class SweepFolder
     }
 
     /// <summary>For a folder that has a plan: refuses another spec's; for this spec's, writes the spec's copy again when
-    /// it is missing or no longer this spec.</summary>
-    static void SameSpec(ExperimentSpec spec, string dir)
+    /// it is missing or no longer this spec, and returns a note when there was a copy to replace.</summary>
+    static string? SameSpec(ExperimentSpec spec, string dir)
     {
         var old = ReadPlan(dir);
         if (old.SpecHash != spec.Hash)
@@ -284,7 +285,20 @@ public static class SweepFolder
         // Same spec: every task of an array calls this; nothing to rewrite but the spec's copy, which the tasks
         // (Slurm, k8s, --jobs workers) read: deleted, or no longer this spec (garbage, another spec's values), it
         // is written again from the spec given. A copy that differs only in comments is this spec and stays.
-        if (!CopyHolds(Path.Combine(dir, SpecFile), spec)) AtomicFile.WriteAllText(Path.Combine(dir, SpecFile), spec.Text);
+        var copy = Path.Combine(dir, SpecFile);
+        if (CopyHolds(copy, spec)) return null;
+        string? note = null;
+        // An edited copy (the user's own change, made where the tasks read it) was overwritten without a word: it is
+        // kept beside the new one, as a damaged result is, and the user told.
+        if (File.Exists(copy) || Directory.Exists(copy))
+        {
+            var kept = Path.Combine(dir, $"spec.edited-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.yaml");
+            if (Directory.Exists(copy)) Directory.Move(copy, kept);
+            else File.Move(copy, kept);
+            note = $"note: {copy} is not this sweep's spec (spec {spec.Hash}); rewritten from {spec.File}, the edited copy kept as {Path.GetFileName(kept)}";
+        }
+        AtomicFile.WriteAllText(copy, spec.Text);
+        return note;
     }
 
     static bool CopyHolds(string path, ExperimentSpec spec)

@@ -369,27 +369,33 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Contains("| x\\|y\\\\ | 2 | 50.00 ± 1.00 | 40.00 ± 1.00 |", lines);
     }
 
-    /// <summary>Slurm, k8s and --jobs tasks read DIR/spec.yaml: a copy deleted or replaced was left so, and every task failed.</summary>
+    /// <summary>Slurm, k8s and --jobs tasks read DIR/spec.yaml: a copy deleted or replaced was left so, and every task
+    /// failed. Written again, a replaced (edited) copy was lost without a word: it is kept beside it, and a note says so.</summary>
     [Fact]
-    public void The_specs_copy_deleted_or_replaced_is_written_again_from_the_spec_given()
+    public void The_specs_copy_deleted_or_replaced_is_written_again_from_the_spec_given_and_an_edited_one_kept()
     {
         var spec = ExperimentSpec.Parse(Spec, "t.yaml");
-        SweepFolder.Prepare(spec, dir);
+        Assert.Null(SweepFolder.Prepare(spec, dir));
         var copy = Path.Combine(dir, SweepFolder.SpecFile);
         Assert.Equal(Spec, File.ReadAllText(copy));
         foreach (var damage in new[] { "garbage: [", "", Spec.Replace("train_size: 300", "train_size: 400", StringComparison.Ordinal) })
         {
             File.WriteAllText(copy, damage);
-            SweepFolder.Prepare(spec, dir);
+            var note = SweepFolder.Prepare(spec, dir);
             Assert.Equal(Spec, File.ReadAllText(copy));
+            var kept = Assert.Single(Directory.GetFiles(dir, "spec.edited-*.yaml"));
+            Assert.Equal(damage, File.ReadAllText(kept));
+            Assert.Equal($"note: {copy} is not this sweep's spec (spec {spec.Hash}); rewritten from t.yaml, the edited copy kept as {Path.GetFileName(kept)}", note);
+            File.Delete(kept);
         }
         File.Delete(copy);
-        SweepFolder.Prepare(spec, dir);
+        Assert.Null(SweepFolder.Prepare(spec, dir)); // nothing was lost
         Assert.Equal(Spec, File.ReadAllText(copy));
         // Comments do not change the spec: such a copy is kept as it is.
         File.WriteAllText(copy, "# annotated\n" + Spec);
-        SweepFolder.Prepare(spec, dir);
+        Assert.Null(SweepFolder.Prepare(spec, dir));
         Assert.Equal("# annotated\n" + Spec, File.ReadAllText(copy));
+        Assert.Empty(Directory.GetFiles(dir, "spec.edited-*.yaml"));
     }
 
     string Fifo(int index, string file)
