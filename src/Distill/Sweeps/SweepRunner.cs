@@ -418,7 +418,9 @@ public static class SweepRunner
         while (task is null)
         {
             cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
-            cancellation.ThrowIfCancellationRequested();
+            // Nothing of the run started here, so there is no run's line to print: the sweep's stop says it all (the
+            // runtime's own "The operation was canceled." came out between the stop notice and the summary).
+            if (cancellation.IsCancellationRequested) throw Stopped(spec, cancellation);
             task = FolderLock.TryTake(lockPath);
         }
         using var _ = task;
@@ -464,7 +466,7 @@ public static class SweepRunner
             if (cancellation.IsCancellationRequested) throw Stopped(spec, cancellation);
             try { runOne(run, wait); }
             // The run's line says where it stopped; the sweep's, as `sweep run --jobs` prints it, how to go on.
-            catch (OperationCanceledException e) when (cancellation.IsCancellationRequested)
+            catch (OperationCanceledException e) when (cancellation.IsCancellationRequested && e is not SweepStoppedException)
             {
                 throw new OperationCanceledException($"{e.Message}\n{Stopped(spec, cancellation).Message}", e, cancellation);
             }
@@ -487,7 +489,10 @@ public static class SweepRunner
 
     /// <summary>What a sweep stopped by a signal before its runs were all run throws.</summary>
     public static OperationCanceledException Stopped(ExperimentSpec spec, CancellationToken cancellation) =>
-        new($"sweep {spec.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints", cancellation);
+        new SweepStoppedException($"sweep {spec.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints", cancellation);
+
+    /// <summary>The sweep's own stop (<see cref="Stopped"/>), told from a run's: it is printed once, not after itself.</summary>
+    sealed class SweepStoppedException(string message, CancellationToken cancellation) : OperationCanceledException(message, cancellation);
 
     /// <summary>Moves a run's damaged <paramref name="file"/> to STEM.damaged-TIME.json beside it and says so.</summary>
     static void KeepAside(string runDir, string file, string stem, string damage, int index, TextWriter log)
