@@ -518,6 +518,7 @@ public static class SweepRunner
             StudentEpochs = e.Epochs, BatchSize = e.BatchSize, StudentOptimizer = e.Optimizer, Schedule = e.Schedule, Augment = e.Augment,
             Seeds = [e.Seed], OutDir = dir, Resume = true, Cancellation = cancellation, Log = log, Progress = false,
             TeacherCache = Path.Combine(dir, "teachers"),
+            ResumeAdvice = "`sweep run` again", // its teacher's stop too: both resume by running the sweep again
         };
         var needsTeacher = e.Methods.Any(m => m.Choice.Method.NeedsTeacher);
         // One training folder per distinct teacher, keyed as its cache entry is (every teacher setting, the thread count,

@@ -80,6 +80,22 @@ public class SweepStopTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 
+    /// <summary>A run stopped inside a sweep said "--resume continues from step 1", an option `sweep run` does not have
+    /// (running it again resumes). A real run, stopped at its first step.</summary>
+    [Fact]
+    public void A_run_stopped_in_a_sweep_says_that_sweep_run_again_continues_it()
+    {
+        var dir = Directory.CreateTempSubdirectory("sweep-stop-advice-").FullName;
+        try
+        {
+            using var cts = new CancellationTokenSource();
+            cts.Cancel();
+            var e = Assert.Throws<Distill.Training.TrainingStoppedException>(() => SweepRunner.Run(S, 0, dir, TextWriter.Null, cts.Token));
+            Assert.Equal($"t[0]: stopped at epoch 1, step 1; its state at that step is checkpointed in {SweepFolder.Run(dir, 0)}: `sweep run` again continues from step 1", e.Message);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [Fact]
     public void Without_a_stop_every_run_runs_and_failures_are_counted()
     {
