@@ -264,6 +264,7 @@ static class SweepCommand
             Console.WriteLine();
             Console.WriteLine($"wrote {string.Join(", ", files)}");
             if (!results.Complete) Console.Error.WriteLine($"warning: {results.Status}");
+            if (results.DamagedRecordsNote is { } damagedRecords) Console.Error.WriteLine($"warning: {damagedRecords}");
             return 0;
         }));
         return cmd;
