@@ -184,6 +184,11 @@ static class SweepCommand
     /// <summary>The index an array task was given, or null outside one.</summary>
     static (int? Index, string Source) FromEnvironment(ExperimentSpec s)
     {
+        // A Slurm job inside a pod (or a variable left exported) sets both: the first is taken, which the user is told,
+        // since the other may have been the one meant.
+        if (IndexVariables.Select(v => (v, Value: Environment.GetEnvironmentVariable(v))).Where(v => v.Value is { Length: > 0 }).ToList() is [var first, _, ..] set)
+            Console.Error.WriteLine($"warning: {string.Join(" and ", set.Select(v => $"${v.v}={v.Value}"))} are both set; taking the run index from ${first.v}; " +
+                                    "unset the other, or pass --index.");
         foreach (var name in IndexVariables)
             if (Environment.GetEnvironmentVariable(name) is { Length: > 0 } value)
                 return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var i) ? (i, $"${name}")

@@ -657,6 +657,19 @@ public class SweepTests
                        @"results\.html into the sweep folder: make it writable, or copy the folder somewhere you can write and collect the copy\.$", r.Err.Trim());
     }
 
+    /// <summary>With both $SLURM_ARRAY_TASK_ID and $JOB_COMPLETION_INDEX set, one was taken without a word. (--jobs makes
+    /// the command refuse after the index is read, so nothing trains.)</summary>
+    [Fact]
+    public void Both_index_variables_set_is_a_warning_naming_the_one_taken()
+    {
+        var psi = DistillProcess.Start("sweep", "run", Tiny, "--out", TestSupport.TempDir("sweep-two-indexes"), "--jobs", "2");
+        psi.Environment["SLURM_ARRAY_TASK_ID"] = "1";
+        psi.Environment["JOB_COMPLETION_INDEX"] = "2";
+        var r = DistillProcess.Run(psi);
+        Assert.Equal((1, "warning: $SLURM_ARRAY_TASK_ID=1 and $JOB_COMPLETION_INDEX=2 are both set; taking the run index from $SLURM_ARRAY_TASK_ID; unset the other, or pass --index.\n" +
+                         "error: --jobs runs the whole sweep; with $SLURM_ARRAY_TASK_ID there is one run: drop --jobs."), (r.Exit, r.Err.Trim()));
+    }
+
     /// <summary>A refused `sweep slurm` option wrote plan.json, spec.yaml and slurm/ first, so the folder then refused a
     /// sweep of another spec; the options are now checked before the folder is claimed.</summary>
     [Fact]
