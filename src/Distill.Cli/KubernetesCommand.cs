@@ -19,6 +19,9 @@ static partial class KubernetesCommand
     /// last-applied-configuration annotation, so this and not the ConfigMap's own 1 MiB is the limit a spec meets.</summary>
     public const int MaxAnnotationBytes = 256 * 1024;
 
+    /// <summary>CPUs beyond those of all but the largest nodes (two 128-core sockets), above which --cpus is warned of.</summary>
+    const int LargeNodeCpus = 256;
+
     public static Command Create(Argument<string> spec)
     {
         var image = new Option<string>("--image") { Description = "Container image with distill on PATH (and libtorch).", Required = true };
@@ -39,6 +42,11 @@ static partial class KubernetesCommand
             // As `sweep slurm --cpus-per-task`: no node has more, so the pod would never be scheduled, and each run would
             // ask libtorch for that many threads.
             if (r.GetValue(cpus) > 1024) throw new ArgumentException($"--cpus {r.GetValue(cpus)}: give 1 to 1024 (the CPUs of one node that one pod uses).");
+            // Up to 1024 is accepted (such nodes exist), but a pod is scheduled only on a node with that many CPUs free:
+            // on a cluster of smaller nodes its pods stay Pending, and the Job with them, without an error.
+            if (r.GetValue(cpus) > LargeNodeCpus)
+                Console.Error.WriteLine($"warning: --cpus {r.GetValue(cpus)}: each pod requests {r.GetValue(cpus)} CPUs and is scheduled only on a node with that many free " +
+                                        $"(few have more than {LargeNodeCpus}); on smaller nodes the pods stay Pending. Give the CPUs one run should use on one of your nodes.");
             if (r.GetValue(retries) < 0) throw new ArgumentException($"--retries {r.GetValue(retries)}: give 0 or more.");
             CheckOptions(r.GetValue(image)!, r.GetValue(memory)!, r.GetValue(outClaim)!, r.GetValue(dataClaim)!);
             // Compared as resolved paths: `--out ./s.yaml` or a link to the spec would overwrite it with the manifest too.

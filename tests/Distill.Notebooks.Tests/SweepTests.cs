@@ -670,6 +670,19 @@ public class SweepTests
                          "error: --jobs runs the whole sweep; with $SLURM_ARRAY_TASK_ID there is one run: drop --jobs."), (r.Exit, r.Err.Trim()));
     }
 
+    /// <summary>`--cpus 1000` was written without a word: a pod requesting it is scheduled only on a node with 1000 CPUs
+    /// free, so on any usual cluster the Job's pods stay Pending. It is written, with a warning; 256 is not warned of.</summary>
+    [Fact]
+    public void Cpus_beyond_usual_nodes_are_written_with_a_warning()
+    {
+        var root = TestSupport.TempDir("sweep-k8s-cpus");
+        var large = Distill("sweep", "k8s", Tiny, "--image", "x", "--cpus", "1000", "--out", Path.Combine(root, "large.yaml"));
+        Assert.Equal((0, "warning: --cpus 1000: each pod requests 1000 CPUs and is scheduled only on a node with that many free (few have more than 256); " +
+                         "on smaller nodes the pods stay Pending. Give the CPUs one run should use on one of your nodes."), (large.Exit, large.Err.Trim()));
+        var usual = Distill("sweep", "k8s", Tiny, "--image", "x", "--cpus", "256", "--out", Path.Combine(root, "usual.yaml"));
+        Assert.Equal((0, ""), (usual.Exit, usual.Err));
+    }
+
     /// <summary>A refused `sweep slurm` option wrote plan.json, spec.yaml and slurm/ first, so the folder then refused a
     /// sweep of another spec; the options are now checked before the folder is claimed.</summary>
     [Fact]
