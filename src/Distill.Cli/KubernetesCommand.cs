@@ -19,6 +19,9 @@ static partial class KubernetesCommand
     /// last-applied-configuration annotation, so this and not the ConfigMap's own 1 MiB is the limit a spec meets.</summary>
     public const int MaxAnnotationBytes = 256 * 1024;
 
+    /// <summary>CPUs beyond those of all but the largest nodes (two 128-core sockets), above which --cpus is warned of.</summary>
+    const int LargeNodeCpus = 256;
+
     public static Command Create(Argument<string> spec)
     {
         var image = new Option<string>("--image") { Description = "Container image with distill on PATH (and libtorch).", Required = true };
@@ -39,6 +42,11 @@ static partial class KubernetesCommand
             // As `sweep slurm --cpus-per-task`: no node has more, so the pod would never be scheduled, and each run would
             // ask libtorch for that many threads.
             if (r.GetValue(cpus) > 1024) throw new ArgumentException($"--cpus {r.GetValue(cpus)}: give 1 to 1024 (the CPUs of one node that one pod uses).");
+            // Up to 1024 is accepted (such nodes exist), but a pod is scheduled only on a node with that many CPUs free:
+            // on a cluster of smaller nodes its pods stay Pending, and the Job with them, without an error.
+            if (r.GetValue(cpus) > LargeNodeCpus)
+                Console.Error.WriteLine($"warning: --cpus {r.GetValue(cpus)}: each pod requests {r.GetValue(cpus)} CPUs and is scheduled only on a node with that many free " +
+                                        $"(few have more than {LargeNodeCpus}); on smaller nodes the pods stay Pending. Give the CPUs one run should use on one of your nodes.");
             if (r.GetValue(retries) < 0) throw new ArgumentException($"--retries {r.GetValue(retries)}: give 0 or more.");
             CheckOptions(r.GetValue(image)!, r.GetValue(memory)!, r.GetValue(outClaim)!, r.GetValue(dataClaim)!);
             // Compared as resolved paths: `--out ./s.yaml` or a link to the spec would overwrite it with the manifest too.
@@ -214,6 +222,10 @@ static partial class KubernetesCommand
             throw new ArgumentException($"spec {s.File}: its ConfigMap takes {size:N0} bytes as JSON, which `kubectl apply` records in an annotation, " +
                                         $"over Kubernetes' limit of {MaxAnnotationBytes:N0} bytes (256 KiB) for annotations, so the cluster would refuse it; " +
                                         "make the spec smaller (comments count too), or run the sweep with `sweep slurm` or `sweep run`.");
+        // A nameless spec is named after its file, as `sweep run` of the original names it: the pods read the copy under
+        // that file's name, so they plan and label the runs alike (as "spec", they were another sweep's runs). A name:
+        // line written into the copy would change its hash, making it another spec than the local one.
+        var specFile = s.Nameless ? Path.GetFileName(s.File) : SweepFolder.SpecFile;
         var resources = new Dictionary<string, ResourceQuantity> { ["cpu"] = new($"{cpus}"), ["memory"] = new(memory) };
         var job = new V1Job
         {
@@ -261,7 +273,7 @@ static partial class KubernetesCommand
                                 Name = "run",
                                 Image = image,
                                 Command = ["distill"],
-                                Args = ["sweep", "run", $"{SpecMount}/{SweepFolder.SpecFile}", "--out", $"{SweepMount}/{name}"],
+                                Args = ["sweep", "run", $"{SpecMount}/{specFile}", "--out", $"{SweepMount}/{name}"],
                                 Env =
                                 [
                                     new V1EnvVar { Name = "DISTILL_THREADS", Value = $"{cpus}" },
@@ -278,7 +290,14 @@ static partial class KubernetesCommand
                         ],
                         Volumes =
                         [
-                            new V1Volume { Name = "spec", ConfigMap = new V1ConfigMapVolumeSource { Name = name } },
+                            new V1Volume
+                            {
+                                Name = "spec",
+                                ConfigMap = new V1ConfigMapVolumeSource
+                                {
+                                    Name = name, Items = specFile == SweepFolder.SpecFile ? null : [new V1KeyToPath { Key = SweepFolder.SpecFile, Path = specFile }],
+                                },
+                            },
                             new V1Volume { Name = "sweep", PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = outClaim } },
                             new V1Volume { Name = "datasets", PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = dataClaim, ReadOnlyProperty = true } },
                         ],

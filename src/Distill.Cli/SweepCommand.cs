@@ -78,7 +78,7 @@ static class SweepCommand
                 throw new ArgumentException($"{source} {one} is out of range: {s.Name} has {s.Runs.Count} runs, 0 to {s.Runs.Count - 1}.");
             // Every option checked before the folder is claimed: a refused sweep leaves it free.
             var perRun = ChildProcesses.ThreadsPerProcess(r.GetValue(threads), n);
-            SweepFolder.Prepare(s, dir);
+            if (SweepFolder.Prepare(s, dir) is { } note) Console.WriteLine(note);
             if (r.GetValue(worker) is { } claim) return Worker(s, dir, perRun, claim, signals.Token);
             // The children read the folder's copy of the spec: editing the original mid-sweep cannot change a queued run.
             if (n > 1) return Parallel(s, Path.Combine(dir, SweepFolder.SpecFile), dir, n, perRun, signals);
@@ -184,6 +184,11 @@ static class SweepCommand
     /// <summary>The index an array task was given, or null outside one.</summary>
     static (int? Index, string Source) FromEnvironment(ExperimentSpec s)
     {
+        // A Slurm job inside a pod (or a variable left exported) sets both: the first is taken, which the user is told,
+        // since the other may have been the one meant.
+        if (IndexVariables.Select(v => (v, Value: Environment.GetEnvironmentVariable(v))).Where(v => v.Value is { Length: > 0 }).ToList() is [var first, _, ..] set)
+            Console.Error.WriteLine($"warning: {string.Join(" and ", set.Select(v => $"${v.v}={v.Value}"))} are both set; taking the run index from ${first.v}; " +
+                                    "unset the other, or pass --index.");
         foreach (var name in IndexVariables)
             if (Environment.GetEnvironmentVariable(name) is { Length: > 0 } value)
                 return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var i) ? (i, $"${name}")
@@ -251,11 +256,20 @@ static class SweepCommand
                 throw new ArgumentException(File.Exists(d) ? $"{d}: this is a file; give the --out folder of a sweep (the folder that holds plan.json and runs/)."
                                                            : $"{d}: no such folder; give the --out folder of a sweep.");
             var results = SweepResults.Read(d);
-            var files = results.Write(d).Append(SweepPage.Write(results, d));
+            IEnumerable<string> files;
+            // Collect writes its tables beside the runs: a folder it may only read (another user's sweep) was the
+            // runtime's "Access to the path '.results.md.NNN.tmp' is denied".
+            try { files = [.. results.Write(d), SweepPage.Write(results, d)]; }
+            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+            {
+                throw new ArgumentException($"{d}: cannot write there ({e.Message}); collect writes results.md, results.json and results.html into the sweep folder: " +
+                                            "make it writable, or copy the folder somewhere you can write and collect the copy.", e);
+            }
             Console.Write(results.Markdown());
             Console.WriteLine();
             Console.WriteLine($"wrote {string.Join(", ", files)}");
             if (!results.Complete) Console.Error.WriteLine($"warning: {results.Status}");
+            if (results.DamagedRecordsNote is { } damagedRecords) Console.Error.WriteLine($"warning: {damagedRecords}");
             return 0;
         }));
         return cmd;
@@ -293,7 +307,7 @@ static class SweepCommand
             if (Directory.Exists(script) || (File.Exists(script) && !SlurmScript.IsScript(script)))
                 throw new ArgumentException($"--out {dir}: {script} exists and is not a script that `sweep slurm` wrote; writing would replace it. " +
                                             "Give another --out, or move it away first.");
-            SweepFolder.Prepare(s, dir);
+            if (SweepFolder.Prepare(s, dir) is { } note) Console.WriteLine(note);
             Directory.CreateDirectory(Path.Combine(dir, "slurm"));
             // Atomic: a failed write (disk full) must not leave half a script for sbatch to run.
             Distill.Training.AtomicFile.WriteAllText(script, text);

@@ -484,6 +484,31 @@ public class SweepTests
             (toNowhere.Exit, toNowhere.Err.Trim()));
     }
 
+    /// <summary>A nameless spec's Job was named after its file (noname), but its pods ran the ConfigMap's copy as
+    /// /spec/spec.yaml and so named the sweep "spec" in plan.json, run labels and results. The pod's spec is rebuilt here
+    /// from the manifest (the ConfigMap's data mounted as its volume says) and planned as the pod would: same name, same hash.</summary>
+    [Fact]
+    public void A_nameless_specs_pods_name_the_sweep_as_its_file_does()
+    {
+        var root = TestSupport.TempDir("sweep-k8s-nameless");
+        var spec = Path.Combine(root, "noname.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("name: tiny\n", "", StringComparison.Ordinal));
+        var file = Path.Combine(root, "job.yaml");
+        Assert.Equal(0, Distill("sweep", "k8s", spec, "--image", "x", "--out", file).Exit);
+        var objects = KubernetesYaml.LoadAllFromString(File.ReadAllText(file), strict: true);
+        var (map, pod) = ((V1ConfigMap)objects[0], ((V1Job)objects[1]).Spec.Template.Spec);
+        var mount = Path.Combine(root, "pod-spec");
+        Directory.CreateDirectory(mount);
+        foreach (var item in pod.Volumes.Single(v => v.Name == "spec").ConfigMap.Items ?? [new V1KeyToPath { Key = "spec.yaml", Path = "spec.yaml" }])
+            File.WriteAllText(Path.Combine(mount, item.Path), map.Data[item.Key]);
+        var args = pod.Containers.Single().Args;
+        Assert.StartsWith("/spec/", args[2], StringComparison.Ordinal);
+        var inPod = Distill("sweep", "plan", Path.Combine(mount, args[2]["/spec/".Length..]));
+        var local = Distill("sweep", "plan", spec);
+        Assert.StartsWith("noname: 4 runs", local.Out, StringComparison.Ordinal);
+        Assert.Equal((0, local.Out.Split('\n')[0]), (inPod.Exit, inPod.Out.Split('\n')[0]));
+    }
+
     /// <summary>A spec too large for `kubectl apply` (which records the ConfigMap as JSON in an annotation, 256 KiB at
     /// most; a ConfigMap itself may hold 1 MiB) was refused only by the cluster, after the manifest was written and
     /// handed on: it is one error naming the size and the limit, and nothing is written. A spec just under it is written.</summary>
@@ -615,6 +640,47 @@ public class SweepTests
         var respelled = Distill("sweep", "run", spec, "--out", dir, "--threads", "1");
         Assert.True(respelled.Exit == 0, respelled.Out + respelled.Err);
         Assert.Equal(2, respelled.Out.Split('\n').Count(l => l.Contains("done already", StringComparison.Ordinal)));
+    }
+
+    /// <summary>collect over a folder it may not write to failed on its temp file (".results.md.NNN.tmp") with the
+    /// catch-all line. Root writes anywhere, so a failed write is made portably: a folder in results.md's place, which a
+    /// file cannot be renamed over (an IOException, caught with the access denial an unwritable folder gives).</summary>
+    [Fact]
+    public void Collect_into_a_folder_it_cannot_write_names_the_folder_and_what_it_writes()
+    {
+        var dir = TestSupport.TempDir("sweep-collect-denied");
+        Assert.Equal(0, Distill("sweep", "slurm", Tiny, "--out", dir).Exit); // the plan, no training
+        Directory.CreateDirectory(Path.Combine(dir, "results.md"));
+        var r = Distill("sweep", "collect", dir);
+        Assert.Equal(1, r.Exit);
+        Assert.Matches($@"^error: {System.Text.RegularExpressions.Regex.Escape(dir)}: cannot write there \(.+\); collect writes results\.md, results\.json and " +
+                       @"results\.html into the sweep folder: make it writable, or copy the folder somewhere you can write and collect the copy\.$", r.Err.Trim());
+    }
+
+    /// <summary>With both $SLURM_ARRAY_TASK_ID and $JOB_COMPLETION_INDEX set, one was taken without a word. (--jobs makes
+    /// the command refuse after the index is read, so nothing trains.)</summary>
+    [Fact]
+    public void Both_index_variables_set_is_a_warning_naming_the_one_taken()
+    {
+        var psi = DistillProcess.Start("sweep", "run", Tiny, "--out", TestSupport.TempDir("sweep-two-indexes"), "--jobs", "2");
+        psi.Environment["SLURM_ARRAY_TASK_ID"] = "1";
+        psi.Environment["JOB_COMPLETION_INDEX"] = "2";
+        var r = DistillProcess.Run(psi);
+        Assert.Equal((1, "warning: $SLURM_ARRAY_TASK_ID=1 and $JOB_COMPLETION_INDEX=2 are both set; taking the run index from $SLURM_ARRAY_TASK_ID; unset the other, or pass --index.\n" +
+                         "error: --jobs runs the whole sweep; with $SLURM_ARRAY_TASK_ID there is one run: drop --jobs."), (r.Exit, r.Err.Trim()));
+    }
+
+    /// <summary>`--cpus 1000` was written without a word: a pod requesting it is scheduled only on a node with 1000 CPUs
+    /// free, so on any usual cluster the Job's pods stay Pending. It is written, with a warning; 256 is not warned of.</summary>
+    [Fact]
+    public void Cpus_beyond_usual_nodes_are_written_with_a_warning()
+    {
+        var root = TestSupport.TempDir("sweep-k8s-cpus");
+        var large = Distill("sweep", "k8s", Tiny, "--image", "x", "--cpus", "1000", "--out", Path.Combine(root, "large.yaml"));
+        Assert.Equal((0, "warning: --cpus 1000: each pod requests 1000 CPUs and is scheduled only on a node with that many free (few have more than 256); " +
+                         "on smaller nodes the pods stay Pending. Give the CPUs one run should use on one of your nodes."), (large.Exit, large.Err.Trim()));
+        var usual = Distill("sweep", "k8s", Tiny, "--image", "x", "--cpus", "256", "--out", Path.Combine(root, "usual.yaml"));
+        Assert.Equal((0, ""), (usual.Exit, usual.Err));
     }
 
     /// <summary>A refused `sweep slurm` option wrote plan.json, spec.yaml and slurm/ first, so the folder then refused a

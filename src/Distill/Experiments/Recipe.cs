@@ -84,6 +84,9 @@ public abstract record RecipeConfig : ICheckedSettings
     /// <summary>The teacher's <see cref="OutDir"/> is one folder shared by many processes (a sweep's tasks): the one that
     /// trains the teacher writes its run there, and the others load it from <see cref="TeacherCache"/> without touching it.</summary>
     internal bool SharedTeacherFolder { get; init; }
+    /// <summary>What continues a stopped run, in the caller's terms (<see cref="TrainOptions.ResumeAdvice"/>): a sweep's
+    /// teacher and student are resumed by `sweep run`, which has no --resume.</summary>
+    internal string? ResumeAdvice { get; init; }
     /// <summary>Clear run folders that hold other runs instead of refusing them.</summary>
     public bool Force { get; init; }
     /// <summary>Stops every run at its next step (Ctrl-C, SIGTERM).</summary>
@@ -333,6 +336,7 @@ static class Recipe
         Cancellation = c.Cancellation,
         Log = c.Log,
         Progress = c.Progress,
+        ResumeAdvice = c.ResumeAdvice,
         Settings = Settings(c, method),
     };
 

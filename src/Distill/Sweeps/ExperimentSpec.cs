@@ -28,6 +28,8 @@ public sealed class ExperimentSpec
 {
     public required string File { get; init; }
     public required string Name { get; init; }
+    /// <summary>Whether the spec has no <c>name:</c>, so that <see cref="Name"/> came from its file (or a sweep folder's plan).</summary>
+    public bool Nameless { get; init; }
     /// <summary>The spec's text as read (copied into a sweep folder, hashed into every run's record).</summary>
     public required string Text { get; init; }
     public required IReadOnlyList<string> GridKeys { get; init; }
@@ -56,8 +58,18 @@ public sealed class ExperimentSpec
         var n = 0;
         for (int read; n < bytes.Length && (read = stream.Read(bytes, n, bytes.Length - n)) > 0;) n += read;
         if (n > MaxBytes) throw TooLarge(path, "over " + MaxBytes.ToString("#,0", CultureInfo.InvariantCulture) + " bytes");
-        using var reader = new StreamReader(new MemoryStream(bytes, 0, n));
-        return reader.ReadToEnd();
+        // Strictly UTF-8: a lenient decoder turned a stray byte (a Latin-1 'é', a binary file) into U+FFFD, which the
+        // spec then held, hashed and ran under. The byte order mark is dropped, as the reader did.
+        var text = bytes.AsSpan(0, n);
+        if (text.StartsWith("\uFEFF"u8)) text = text[3..];
+        var chars = new char[text.Length];
+        if (System.Text.Unicode.Utf8.ToUtf16(text, chars, out var decoded, out var written, replaceInvalidSequences: false) != System.Buffers.OperationStatus.Done)
+        {
+            var offset = decoded + (n - text.Length);
+            throw new SpecException(path, 1 + bytes.AsSpan(0, offset).Count((byte)'\n'),
+                $"not UTF-8 (byte 0x{bytes[offset]:X2} at offset {offset}); save the file as UTF-8.");
+        }
+        return new string(chars, 0, written);
     }
 
     static InvalidDataException TooLarge(string path, string size) =>
@@ -117,7 +129,7 @@ public sealed class ExperimentSpec
         }
         return new ExperimentSpec
         {
-            File = file, Text = text, Name = runs[0].Experiment.Name,
+            File = file, Text = text, Name = runs[0].Experiment.Name, Nameless = Find(root, "name") is null,
             Hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(SpecSchema.ToJson(root).ToJsonString())))[..16], GridKeys = [.. axes.Select(a => a.Key)], Runs = runs,
         };
     }

@@ -10,6 +10,9 @@ namespace Distill.Sweeps;
 public sealed record SweepGroup(IReadOnlyDictionary<string, string> Values, int N, double BestMean, double? BestStd, double LastMean, double? LastStd,
     IReadOnlyList<double> Best, IReadOnlyList<double> Last);
 
+/// <summary>One value of a provenance field (a commit, a version) and the runs whose records have it.</summary>
+public sealed record ProvenanceValue(string Value, IReadOnlyList<int> Runs);
+
 /// <summary>
 /// <c>distill sweep collect</c>: every run's result.json grouped by every grid key except seed (mean ± sample std of
 /// the best and last test accuracy, n), plus the runs that failed, those whose result is damaged and those with no
@@ -31,7 +34,16 @@ public sealed class SweepResults
     /// <summary>What the finished runs were made with, from their run records (runs/N/run.json): the commit, whether the
     /// build was dirty, the TorchSharp, libtorch and .NET versions and the thread count, each as its one value or as its
     /// values with the runs that had each (a cluster's tasks can run other builds), and the seeds. Empty without runs.</summary>
-    public required IReadOnlyDictionary<string, string> Provenance { get; init; }
+    public required IReadOnlyDictionary<string, IReadOnlyList<ProvenanceValue>> Provenance { get; init; }
+
+    /// <summary>The finished runs' records (runs/N/run.json) that are there but cannot be read: their results stand, but
+    /// what they were made with is lost, which collect says rather than count them as "not recorded".</summary>
+    public IReadOnlyList<string> DamagedRecords { get; init; } = [];
+
+    /// <summary>What to tell the user of <see cref="DamagedRecords"/>, or null when there are none.</summary>
+    public string? DamagedRecordsNote => DamagedRecords.Count == 0 ? null
+        : $"{string.Join(", ", DamagedRecords)} cannot be read as a run record (damaged or written by something else): those runs' results stand, " +
+          "but their provenance is unknown (it reads 'not recorded')";
 
     public bool Complete => Failed.Count == 0 && Missing.Count == 0 && Damaged.Count == 0;
 
@@ -72,8 +84,9 @@ public sealed class SweepResults
                 s.LastMean, s.Runs > 1 ? s.LastStd : null,
                 [.. members.Select(m => m.Best)], [.. members.Select(m => m.Last)]);
         }).ToList();
+        var (provenance, damagedRecords) = ProvenanceOf(dir, runs);
         return new SweepResults { Plan = plan, GroupKeys = keys, Groups = groups, Runs = runs, Failed = failed, Missing = missing, Damaged = damaged,
-            Provenance = ProvenanceOf(dir, runs) };
+            Provenance = provenance, DamagedRecords = damagedRecords };
     }
 
     /// <summary>The folder's copy of the spec, which must be the plan's spec: missing, damaged or another spec's, it
@@ -98,15 +111,27 @@ public sealed class SweepResults
 
     static readonly string[] ProvenanceKeys = ["commit", "dirty", "torchsharp", "libtorch", "dotnet", "threads"];
 
-    static Dictionary<string, string> ProvenanceOf(string dir, IReadOnlyList<RunResult> runs)
+    static (Dictionary<string, IReadOnlyList<ProvenanceValue>>, List<string>) ProvenanceOf(string dir, IReadOnlyList<RunResult> runs)
     {
-        if (runs.Count == 0) return [];
-        var records = runs.Select(r => (r.Index, Record: RunFolder.TryRead(Path.Combine(SweepFolder.Run(dir, r.Index), RunFolder.SettingsFile)))).ToList();
-        var result = ProvenanceKeys.ToDictionary(k => k, k =>
-            records.GroupBy(r => r.Record?.GetValueOrDefault(k) ?? "not recorded").ToList() is var values && values.Count == 1 ? values[0].Key
-                : string.Join("; ", values.Select(v => $"{v.Key} (runs {string.Join(", ", v.Select(r => r.Index))})")));
-        result["seeds"] = string.Join(", ", runs.Select(r => r.Seed).Distinct().Order());
-        return result;
+        if (runs.Count == 0) return ([], []);
+        var records = runs.Select(r => (r.Index, Path: Path.Combine(SweepFolder.Run(dir, r.Index), RunFolder.SettingsFile)))
+            .Select(r => (r.Index, r.Path, Record: RunFolder.TryRead(r.Path))).ToList();
+        var result = ProvenanceKeys.ToDictionary(k => k, IReadOnlyList<ProvenanceValue> (k) =>
+            [.. records.GroupBy(r => r.Record?.GetValueOrDefault(k) ?? "not recorded").Select(v => new ProvenanceValue(v.Key, [.. v.Select(r => r.Index)]))]);
+        result["seeds"] = [new(string.Join(", ", runs.Select(r => r.Seed).Distinct().Order()), [.. runs.Select(r => r.Index)])];
+        // A record that is there but unreadable was read as absent ("not recorded"), and the loss went unsaid.
+        var damaged = records.Where(r => r.Record is null && (File.Exists(r.Path) || Directory.Exists(r.Path)))
+            .Select(r => Path.GetRelativePath(dir, r.Path).Replace(Path.DirectorySeparatorChar, '/')).ToList();
+        return (result, damaged);
+    }
+
+    /// <summary>A provenance field as text: its one value, or each value with the runs that had it. With
+    /// <paramref name="label"/>, every value carries it (a value that starts with it already, ".NET 10.0.12", as it is):
+    /// labelled once, "libtorch not recorded (runs 0); 2.10.0.0 (runs 1)" read the second value as another field's.</summary>
+    static string Joined(IReadOnlyList<ProvenanceValue> values, string? label = null)
+    {
+        string Labelled(string v) => label is null || v.StartsWith(label + " ", StringComparison.Ordinal) ? v : $"{label} {v}";
+        return values.Count == 1 ? Labelled(values[0].Value) : string.Join("; ", values.Select(v => $"{Labelled(v.Value)} (runs {string.Join(", ", v.Runs)})"));
     }
 
     static string GroupName(IReadOnlyList<string> keys, IReadOnlyDictionary<string, string> values) =>
@@ -117,8 +142,9 @@ public sealed class SweepResults
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"# {Plan.Name}: sweep results\n\n{Status} (spec {Plan.SpecHash}). Test accuracy %, mean ± std over seeds.\n\n");
         if (Provenance.Count > 0)
-            sb.Append(CultureInfo.InvariantCulture, $"Runs made with: commit {Provenance["commit"]} (dirty build: {Provenance["dirty"]}), TorchSharp {Provenance["torchsharp"]}, " +
-                $"libtorch {Provenance["libtorch"]}, {Provenance["dotnet"]}, threads {Provenance["threads"]}; seeds {Provenance["seeds"]}.\n\n");
+            sb.Append(CultureInfo.InvariantCulture, $"Runs made with: {Field("commit", "commit")} ({Field("dirty", "dirty build:")}), {Field("torchsharp", "TorchSharp")}, " +
+                $"{Field("libtorch", "libtorch")}, {Field("dotnet", ".NET")}, {Field("threads", "threads")}; {Field("seeds", "seeds")}.\n\n");
+        if (DamagedRecordsNote is { } damagedRecords) sb.Append(CultureInfo.InvariantCulture, $"**Damaged run records:** {damagedRecords}.\n\n");
         if (!Complete) sb.Append("**Incomplete:** the table below covers only the finished runs.\n\n");
         var head = GroupKeys.Count == 0 ? ["runs"] : GroupKeys.ToList();
         sb.Append("| ").Append(string.Join(" | ", head.Select(Cell))).Append(" | n | best | last |\n");
@@ -143,6 +169,8 @@ public sealed class SweepResults
         return sb.ToString();
     }
 
+    string Field(string key, string label) => Joined(Provenance[key], label);
+
     /// <summary>"52.10 ± 0.40", or "52.10 ± —" for a group of one run (no spread to show).</summary>
     static string MeanStd(double mean, double? std) =>
         string.Create(CultureInfo.InvariantCulture, $"{mean:F2} ± {(std is double d ? d.ToString("F2", CultureInfo.InvariantCulture) : "—")}");
@@ -154,7 +182,8 @@ public sealed class SweepResults
 
     public string Json() => JsonSerializer.Serialize(new
     {
-        name = Plan.Name, spec = Plan.SpecHash, complete = Complete, status = Status, provenance = Provenance, group_keys = GroupKeys,
+        name = Plan.Name, spec = Plan.SpecHash, complete = Complete, status = Status, provenance = Provenance.ToDictionary(p => p.Key, p => Joined(p.Value)),
+        damaged_records = DamagedRecords, group_keys = GroupKeys,
         groups = Groups, failed = Failed, damaged = Damaged, missing = Missing, runs = Runs,
     }, SweepFolder.Json);
 

@@ -202,8 +202,9 @@ public static class SweepFolder
     public sealed record PlanEntry(int Index, string Label, IReadOnlyDictionary<string, string> Values);
 
     /// <summary>Records the spec in <paramref name="dir"/>; a folder that holds another spec's sweep is refused (its runs
-    /// would mix with this one's in collect).</summary>
-    public static void Prepare(ExperimentSpec spec, string dir)
+    /// would mix with this one's in collect). Returns a note for the user when the folder's spec.yaml was another text
+    /// and was rewritten (<see cref="SameSpec"/>), else null.</summary>
+    public static string? Prepare(ExperimentSpec spec, string dir)
     {
         if (File.Exists(dir)) throw new ArgumentException($"--out {dir}: this is a file; give a folder (it is created when missing).");
         if (Training.RunFolder.InsideRunError(dir) is { } inside) throw new InvalidOperationException(inside);
@@ -227,8 +228,7 @@ public static class SweepFolder
         // A folder in its place is a damaged plan (ReadPlan says so), not a missing one to write over: that failed with a raw "Is a directory".
         if (File.Exists(planPath) || Directory.Exists(planPath))
         {
-            SameSpec(spec, dir);
-            return;
+            return SameSpec(spec, dir);
         }
         // No plan (deleted as damaged, say), but runs: each run's record and result names its spec. Another spec's
         // runs would count as this one's ("done already") and mix into collect; with only their results and
@@ -250,6 +250,7 @@ public static class SweepFolder
             [.. spec.Runs.Select(r => new PlanEntry(r.Index, r.Label, r.Values.ToDictionary()))]);
         AtomicFile.WriteAllText(planPath, JsonSerializer.Serialize(plan, Json));
         if (!File.Exists(specCopy)) AtomicFile.WriteAllText(specCopy, spec.Text);
+        return null;
     }
 
     /// <summary>The folder's plan lock (.plan.lock, a flock the kernel releases with its process), waited for: another
@@ -260,7 +261,12 @@ public static class SweepFolder
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
-            if (FolderLock.TryTake(path) is { } held) return held;
+            // The lock is the first thing written into the folder, so a folder this user may not write to (a finished
+            // sweep's as much as a new one's) fails here: said as such, not as the runtime's bare "Access denied".
+            FolderLock? held;
+            try { held = FolderLock.TryTake(path); }
+            catch (UnauthorizedAccessException e) { throw new ArgumentException($"--out {dir}: cannot write there ({e.Message}); give a folder you can write to.", e); }
+            if (held is not null) return held;
             if (clock.Elapsed > TimeSpan.FromSeconds(60))
                 throw new InvalidOperationException($"--out {dir}: {path} has been held for a minute by PID {FolderLock.Holder(path)}; wait for that sweep to start, or give another folder.");
             Thread.Sleep(20);
@@ -268,8 +274,8 @@ public static class SweepFolder
     }
 
     /// <summary>For a folder that has a plan: refuses another spec's; for this spec's, writes the spec's copy again when
-    /// it is missing or no longer this spec.</summary>
-    static void SameSpec(ExperimentSpec spec, string dir)
+    /// it is missing or no longer this spec, and returns a note when there was a copy to replace.</summary>
+    static string? SameSpec(ExperimentSpec spec, string dir)
     {
         var old = ReadPlan(dir);
         if (old.SpecHash != spec.Hash)
@@ -279,7 +285,20 @@ public static class SweepFolder
         // Same spec: every task of an array calls this; nothing to rewrite but the spec's copy, which the tasks
         // (Slurm, k8s, --jobs workers) read: deleted, or no longer this spec (garbage, another spec's values), it
         // is written again from the spec given. A copy that differs only in comments is this spec and stays.
-        if (!CopyHolds(Path.Combine(dir, SpecFile), spec)) AtomicFile.WriteAllText(Path.Combine(dir, SpecFile), spec.Text);
+        var copy = Path.Combine(dir, SpecFile);
+        if (CopyHolds(copy, spec)) return null;
+        string? note = null;
+        // An edited copy (the user's own change, made where the tasks read it) was overwritten without a word: it is
+        // kept beside the new one, as a damaged result is, and the user told.
+        if (File.Exists(copy) || Directory.Exists(copy))
+        {
+            var kept = Path.Combine(dir, $"spec.edited-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.yaml");
+            if (Directory.Exists(copy)) Directory.Move(copy, kept);
+            else File.Move(copy, kept);
+            note = $"note: {copy} is not this sweep's spec (spec {spec.Hash}); rewritten from {spec.File}, the edited copy kept as {Path.GetFileName(kept)}";
+        }
+        AtomicFile.WriteAllText(copy, spec.Text);
+        return note;
     }
 
     static bool CopyHolds(string path, ExperimentSpec spec)
@@ -399,7 +418,9 @@ public static class SweepRunner
         while (task is null)
         {
             cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
-            cancellation.ThrowIfCancellationRequested();
+            // Nothing of the run started here, so there is no run's line to print: the sweep's stop says it all (the
+            // runtime's own "The operation was canceled." came out between the stop notice and the summary).
+            if (cancellation.IsCancellationRequested) throw Stopped(spec, cancellation);
             task = FolderLock.TryTake(lockPath);
         }
         using var _ = task;
@@ -445,7 +466,7 @@ public static class SweepRunner
             if (cancellation.IsCancellationRequested) throw Stopped(spec, cancellation);
             try { runOne(run, wait); }
             // The run's line says where it stopped; the sweep's, as `sweep run --jobs` prints it, how to go on.
-            catch (OperationCanceledException e) when (cancellation.IsCancellationRequested)
+            catch (OperationCanceledException e) when (cancellation.IsCancellationRequested && e is not SweepStoppedException)
             {
                 throw new OperationCanceledException($"{e.Message}\n{Stopped(spec, cancellation).Message}", e, cancellation);
             }
@@ -468,7 +489,10 @@ public static class SweepRunner
 
     /// <summary>What a sweep stopped by a signal before its runs were all run throws.</summary>
     public static OperationCanceledException Stopped(ExperimentSpec spec, CancellationToken cancellation) =>
-        new($"sweep {spec.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints", cancellation);
+        new SweepStoppedException($"sweep {spec.Name}: stopped; `sweep run` again resumes the unfinished runs from their checkpoints", cancellation);
+
+    /// <summary>The sweep's own stop (<see cref="Stopped"/>), told from a run's: it is printed once, not after itself.</summary>
+    sealed class SweepStoppedException(string message, CancellationToken cancellation) : OperationCanceledException(message, cancellation);
 
     /// <summary>Moves a run's damaged <paramref name="file"/> to STEM.damaged-TIME.json beside it and says so.</summary>
     static void KeepAside(string runDir, string file, string stem, string damage, int index, TextWriter log)
@@ -494,6 +518,7 @@ public static class SweepRunner
             StudentEpochs = e.Epochs, BatchSize = e.BatchSize, StudentOptimizer = e.Optimizer, Schedule = e.Schedule, Augment = e.Augment,
             Seeds = [e.Seed], OutDir = dir, Resume = true, Cancellation = cancellation, Log = log, Progress = false,
             TeacherCache = Path.Combine(dir, "teachers"),
+            ResumeAdvice = "`sweep run` again", // its teacher's stop too: both resume by running the sweep again
         };
         var needsTeacher = e.Methods.Any(m => m.Choice.Method.NeedsTeacher);
         // One training folder per distinct teacher, keyed as its cache entry is (every teacher setting, the thread count,

@@ -31,6 +31,9 @@ public sealed record TrainOptions
     /// <summary>How to start a run over whose folder cannot be resumed, in the caller's terms (a sweep has no --force);
     /// null: the command line's --force.</summary>
     public string? StartOverAdvice { get; init; }
+    /// <summary>What continues a stopped run from its checkpoint, in the caller's terms (a sweep has no --resume: running
+    /// `sweep run` again resumes it); null: the command line's --resume.</summary>
+    public string? ResumeAdvice { get; init; }
     public Augmentation Augment { get; init; } = Augmentation.None;
 
     /// <summary>Training images held out as a validation split (the same ones for every seed, see
@@ -96,11 +99,11 @@ public sealed record TrainOptions
 }
 
 /// <summary>Training was asked to stop (Ctrl-C, SIGTERM) and stopped at a step boundary; says what is kept.</summary>
-public sealed class TrainingStoppedException(string run, int epoch, long batch, string? checkpointDir)
+public sealed class TrainingStoppedException(string run, int epoch, long batch, string? checkpointDir, string? resumeAdvice = null)
     : OperationCanceledException($"{run}: stopped at epoch {epoch}, step {batch + 1}; " + (checkpointDir is null
         ? "nothing kept (pass --out to keep a checkpoint)"
-        : $"its state at that step is checkpointed in {checkpointDir}: --resume continues from step {batch + 1}"))
+        : $"its state at that step is checkpointed in {checkpointDir}: {resumeAdvice ?? "--resume"} continues from step {batch + 1}"))
 {
     /// <summary>The same stop with nothing kept (the checkpoint's folder is not one --resume can reach).</summary>
-    public TrainingStoppedException WithoutCheckpoint() => new(run, epoch, batch, null);
+    public TrainingStoppedException WithoutCheckpoint() => new(run, epoch, batch, null, resumeAdvice);
 }

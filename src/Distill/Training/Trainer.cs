@@ -288,7 +288,7 @@ sealed class TrainingRun : IDisposable
                 // At a step boundary: the optimizer, both generators and the sums are exactly where the next step
                 // starts, so a resume from here runs the remaining steps as the uninterrupted run would.
                 SaveCheckpoint(epoch - 1, step, new EpochProgress(epoch, b, sums, correct), perm);
-                throw new TrainingStoppedException(o.Name, epoch, b, CheckpointPath is null ? null : o.OutDir);
+                throw new TrainingStoppedException(o.Name, epoch, b, CheckpointPath is null ? null : o.OutDir, o.ResumeAdvice);
             }
             var begin = b * o.BatchSize;
             var size = Math.Min(o.BatchSize, n - begin);

@@ -402,6 +402,28 @@ public class ExperimentSpecTests
         foreach (var f in specs) Assert.NotEmpty(ExperimentSpec.Load(f).Runs);
     }
 
+    /// <summary>A byte that is not UTF-8 (0xFF, a Latin-1 'é') was read as U+FFFD and the spec accepted with it: it is
+    /// refused with its line and offset. A byte order mark and UTF-8 text (a comment with 'α') still load.</summary>
+    [Fact]
+    public void A_spec_that_is_not_UTF8_is_refused_naming_the_line_and_the_byte()
+    {
+        var dir = Directory.CreateTempSubdirectory("spec-utf8-");
+        try
+        {
+            var path = Path.Combine(dir.FullName, "bad.yaml");
+            var good = System.Text.Encoding.UTF8.GetBytes("# α = 0.9\n" + Spec);
+            File.WriteAllBytes(path, [.. good[..4], 0xFF, .. good[4..]]);
+            var e = Assert.Throws<SpecException>(() => ExperimentSpec.Load(path));
+            Assert.Equal($"{path} line 1: not UTF-8 (byte 0xFF at offset 4); save the file as UTF-8.", e.Message);
+            File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. good, .. "\n# caf"u8, 0xE9, (byte)'\n']);
+            Assert.Equal($"{path} line {Spec.Split('\n').Length + 2}: not UTF-8 (byte 0xE9 at offset {good.Length + 9}); save the file as UTF-8.",
+                Assert.Throws<SpecException>(() => ExperimentSpec.Load(path)).Message);
+            File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. good]);
+            Assert.Equal(12, ExperimentSpec.Load(path).Runs.Count);
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
     /// <summary>A 79 MB spec (one list of 10 million seeds) took 41 s and 2.7 GB to be refused: a file over the cap is
     /// refused before it is read, naming the file, its size and the cap.</summary>
     [Fact]

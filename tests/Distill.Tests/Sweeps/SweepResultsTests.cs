@@ -180,6 +180,19 @@ public sealed class SweepResultsTests : IDisposable
         Assert.False(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
     }
 
+    /// <summary>An --out this user may not write to (another user's folder, new or finished) was the runtime's "Access to
+    /// the path '.plan.lock' is denied" under the catch-all line. Root writes anywhere, so the denial is made portably:
+    /// a folder in the lock file's place, which opening for writing refuses the same way (EISDIR, as EACCES, is an
+    /// UnauthorizedAccessException); the CLI prints this message as its one error line.</summary>
+    [Fact]
+    public void An_out_folder_that_cannot_be_written_is_named_with_the_fix()
+    {
+        Directory.CreateDirectory(Path.Combine(dir, ".plan.lock"));
+        var e = Assert.Throws<ArgumentException>(() => SweepFolder.Prepare(ExperimentSpec.Parse(Spec, "t.yaml"), dir));
+        Assert.Matches($@"^--out {System.Text.RegularExpressions.Regex.Escape(dir)}: cannot write there \(.*\.plan\.lock.*\); give a folder you can write to\.$", e.Message);
+        Assert.False(File.Exists(Path.Combine(dir, SweepFolder.PlanFile)));
+    }
+
     /// <summary>A result with another run's index was "not a whole result (no index (it says 0))".</summary>
     [Fact]
     public void A_result_with_another_runs_index_is_named_foreign()
@@ -202,7 +215,7 @@ public sealed class SweepResultsTests : IDisposable
         Assert.False(SweepFolder.Done(dir, spec, 2));
         var results = SweepResults.Read(dir);
         Assert.Equal("runs/2/result.json is foreign: another run's result (seed 99; this run's is 2)", Assert.Single(results.Damaged).Error);
-        Assert.Equal("0", results.Provenance["seeds"]);
+        Assert.Equal("0", Assert.Single(results.Provenance["seeds"]).Value);
     }
 
     [Fact]
@@ -313,7 +326,9 @@ public sealed class SweepResultsTests : IDisposable
     }
 
     /// <summary>The summary names what its runs were made with (commit, dirty build, versions, threads, seeds), from their
-    /// run records: results.md, the page and results.json said nothing of it. Runs made otherwise are named by index.</summary>
+    /// run records: results.md, the page and results.json said nothing of it. Runs made otherwise are named by index, each
+    /// value with its field's label (only the first had it: "libtorch not recorded (runs 0); 2.10.0.0 (runs 1, 2, 3)"). A
+    /// record there but damaged was read as absent without a word: it is named.</summary>
     [Fact]
     public void The_summary_records_what_its_runs_were_made_with()
     {
@@ -330,11 +345,21 @@ public sealed class SweepResultsTests : IDisposable
         }
         Write(0, SweepFolder.ResultFile, Result(0, 0, spec.Hash)); // a run whose record is gone
         var results = SweepResults.Read(dir);
-        Assert.Contains("Runs made with: commit not recorded (runs 0); aaa (runs 1, 3); bbb (runs 2) (dirty build: not recorded (runs 0); false (runs 1, 2, 3)), ",
+        Assert.Contains("Runs made with: commit not recorded (runs 0); commit aaa (runs 1, 3); commit bbb (runs 2) (dirty build: not recorded (runs 0); dirty build: false (runs 1, 2, 3)), " +
+                        "TorchSharp not recorded (runs 0); TorchSharp 0.107.0 (runs 1, 2, 3), libtorch not recorded (runs 0); libtorch 2.10.0.0 (runs 1, 2, 3), " +
+                        ".NET not recorded (runs 0); .NET 10.0.12 (runs 1, 2, 3), threads not recorded (runs 0); threads 2 (runs 1, 2, 3); seeds 0, 1, 2, 3.",
                         results.Markdown(), StringComparison.Ordinal);
+        Assert.Empty(results.DamagedRecords); // gone is not damaged: older runs have none
+        Write(0, "run.json", "{\"garbage");
+        var damaged = SweepResults.Read(dir);
+        Assert.True(damaged.Complete); // the result stands
+        Assert.Equal(["runs/0/run.json"], damaged.DamagedRecords);
+        Assert.Contains("**Damaged run records:** runs/0/run.json cannot be read as a run record (damaged or written by something else): those runs' results stand, " +
+                        "but their provenance is unknown (it reads 'not recorded').", damaged.Markdown(), StringComparison.Ordinal);
+        Assert.Equal("runs/0/run.json", JsonDocument.Parse(damaged.Json()).RootElement.GetProperty("damaged_records")[0].GetString());
         File.Delete(Path.Combine(SweepFolder.Run(dir, 0), SweepFolder.ResultFile));
         var three = SweepResults.Read(dir);
-        Assert.Contains("Runs made with: commit aaa (runs 1, 3); bbb (runs 2) (dirty build: false), TorchSharp 0.107.0, libtorch 2.10.0.0, .NET 10.0.12, threads 2; seeds 1, 2, 3.",
+        Assert.Contains("Runs made with: commit aaa (runs 1, 3); commit bbb (runs 2) (dirty build: false), TorchSharp 0.107.0, libtorch 2.10.0.0, .NET 10.0.12, threads 2; seeds 1, 2, 3.",
                         three.Markdown(), StringComparison.Ordinal);
         var json = JsonDocument.Parse(three.Json()).RootElement.GetProperty("provenance");
         Assert.Equal("2", json.GetProperty("threads").GetString());
@@ -348,7 +373,7 @@ public sealed class SweepResultsTests : IDisposable
         var plan = new SweepFolder.Plan("t", "0123456789abcdef", ["a|b"], [new SweepFolder.PlanEntry(0, "a|b=x|y", new Dictionary<string, string> { ["a|b"] = "x|y" })]);
         var results = new SweepResults
         {
-            Plan = plan, GroupKeys = ["a|b"], Runs = [], Failed = [], Missing = [], Damaged = [], Provenance = new Dictionary<string, string>(),
+            Plan = plan, GroupKeys = ["a|b"], Runs = [], Failed = [], Missing = [], Damaged = [], Provenance = new Dictionary<string, IReadOnlyList<ProvenanceValue>>(),
             Groups = [new SweepGroup(new Dictionary<string, string> { ["a|b"] = "x|y\\" }, 2, 50, 1, 40, 1, [49, 51], [39, 41])],
         };
         var lines = results.Markdown().Split('\n');
@@ -356,27 +381,33 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Contains("| x\\|y\\\\ | 2 | 50.00 ± 1.00 | 40.00 ± 1.00 |", lines);
     }
 
-    /// <summary>Slurm, k8s and --jobs tasks read DIR/spec.yaml: a copy deleted or replaced was left so, and every task failed.</summary>
+    /// <summary>Slurm, k8s and --jobs tasks read DIR/spec.yaml: a copy deleted or replaced was left so, and every task
+    /// failed. Written again, a replaced (edited) copy was lost without a word: it is kept beside it, and a note says so.</summary>
     [Fact]
-    public void The_specs_copy_deleted_or_replaced_is_written_again_from_the_spec_given()
+    public void The_specs_copy_deleted_or_replaced_is_written_again_from_the_spec_given_and_an_edited_one_kept()
     {
         var spec = ExperimentSpec.Parse(Spec, "t.yaml");
-        SweepFolder.Prepare(spec, dir);
+        Assert.Null(SweepFolder.Prepare(spec, dir));
         var copy = Path.Combine(dir, SweepFolder.SpecFile);
         Assert.Equal(Spec, File.ReadAllText(copy));
         foreach (var damage in new[] { "garbage: [", "", Spec.Replace("train_size: 300", "train_size: 400", StringComparison.Ordinal) })
         {
             File.WriteAllText(copy, damage);
-            SweepFolder.Prepare(spec, dir);
+            var note = SweepFolder.Prepare(spec, dir);
             Assert.Equal(Spec, File.ReadAllText(copy));
+            var kept = Assert.Single(Directory.GetFiles(dir, "spec.edited-*.yaml"));
+            Assert.Equal(damage, File.ReadAllText(kept));
+            Assert.Equal($"note: {copy} is not this sweep's spec (spec {spec.Hash}); rewritten from t.yaml, the edited copy kept as {Path.GetFileName(kept)}", note);
+            File.Delete(kept);
         }
         File.Delete(copy);
-        SweepFolder.Prepare(spec, dir);
+        Assert.Null(SweepFolder.Prepare(spec, dir)); // nothing was lost
         Assert.Equal(Spec, File.ReadAllText(copy));
         // Comments do not change the spec: such a copy is kept as it is.
         File.WriteAllText(copy, "# annotated\n" + Spec);
-        SweepFolder.Prepare(spec, dir);
+        Assert.Null(SweepFolder.Prepare(spec, dir));
         Assert.Equal("# annotated\n" + Spec, File.ReadAllText(copy));
+        Assert.Empty(Directory.GetFiles(dir, "spec.edited-*.yaml"));
     }
 
     string Fifo(int index, string file)

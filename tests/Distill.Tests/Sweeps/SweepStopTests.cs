@@ -60,6 +60,42 @@ public class SweepStopTests
         }
     }
 
+    /// <summary>Stopped while waiting for a run another process holds, the runtime's "The operation was canceled." was
+    /// printed as the run's line, between the stop notice and the sweep's line. The other process is this one's second
+    /// flock on the run's task lock (flocks of two opens conflict as two processes' do).</summary>
+    [Fact]
+    public void A_stop_while_waiting_for_a_run_held_elsewhere_is_the_sweeps_line_alone()
+    {
+        var dir = Directory.CreateTempSubdirectory("sweep-stop-wait-").FullName;
+        try
+        {
+            Directory.CreateDirectory(SweepFolder.Run(dir, 0));
+            using var held = Distill.Training.FolderLock.TryTake(Path.Combine(SweepFolder.Run(dir, 0), "task.lock"));
+            Assert.NotNull(held);
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            var e = Assert.ThrowsAny<OperationCanceledException>(() => SweepRunner.RunEach(S, [S.Runs[0]], keepGoing: false,
+                (run, _) => SweepRunner.Run(S, run.Index, dir, TextWriter.Null, cts.Token, wait: true), (_, _) => { }, (_, _) => { }, cts.Token));
+            Assert.Equal("sweep t: stopped; `sweep run` again resumes the unfinished runs from their checkpoints", e.Message);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    /// <summary>A run stopped inside a sweep said "--resume continues from step 1", an option `sweep run` does not have
+    /// (running it again resumes). A real run, stopped at its first step.</summary>
+    [Fact]
+    public void A_run_stopped_in_a_sweep_says_that_sweep_run_again_continues_it()
+    {
+        var dir = Directory.CreateTempSubdirectory("sweep-stop-advice-").FullName;
+        try
+        {
+            using var cts = new CancellationTokenSource();
+            cts.Cancel();
+            var e = Assert.Throws<Distill.Training.TrainingStoppedException>(() => SweepRunner.Run(S, 0, dir, TextWriter.Null, cts.Token));
+            Assert.Equal($"t[0]: stopped at epoch 1, step 1; its state at that step is checkpointed in {SweepFolder.Run(dir, 0)}: `sweep run` again continues from step 1", e.Message);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [Fact]
     public void Without_a_stop_every_run_runs_and_failures_are_counted()
     {
