@@ -49,16 +49,16 @@ sealed class GzipFile : Stream
             endChecked = true;
             if (isize is null)
                 throw new InvalidDataException($"the file is {fileLength} bytes, too short to end in the 8-byte gzip trailer");
-            if (isize != (uint)decompressed && MayHoldSeveralMembers())
+            if (isize != (uint)decompressed)
             {
-                if (!LastMemberChecks())
-                    throw new InvalidDataException("the file's last 8 bytes are not the CRC-32 and size of its last gzip member's data: " +
-                                                   "something follows the gzip data, or its last member is cut short (`gzip -t` says which)");
+                var several = MayHoldSeveralMembers();
+                if (!several || !LastMemberChecks())
+                    throw TrailerEnd() is { } end
+                        ? new InvalidDataException($"{NumberText.Count(fileLength - end, "byte")} follow the end of the gzip data (at byte {end:N0}) and are no gzip member (trailing garbage, as `gzip -t` says)") { Data = { [TrailingData] = true } }
+                        : several ? new InvalidDataException("the file's last 8 bytes are not the CRC-32 and size of its last gzip member's data: " +
+                                                             "something follows the gzip data, or its last member is cut short (`gzip -t` says which)")
+                        : new InvalidDataException($"the gzip trailer is missing or cut short: its size field reads {isize:N0} bytes but {decompressed:N0} were decompressed");
             }
-            else if (isize != (uint)decompressed)
-                throw TrailerEnd() is { } end
-                    ? new InvalidDataException($"{NumberText.Count(fileLength - end, "byte")} follow the end of the gzip data (at byte {end:N0}) and are no gzip member (trailing garbage, as `gzip -t` says)") { Data = { [TrailingData] = true } }
-                    : new InvalidDataException($"the gzip trailer is missing or cut short: its size field reads {isize:N0} bytes but {decompressed:N0} were decompressed");
         }
         return n;
     }
@@ -66,8 +66,9 @@ sealed class GzipFile : Stream
     /// <summary>Whether a second gzip member may start after the first (files joined with <c>cat a.gz b.gz</c>, or
     /// written by bgzip): GZipStream reads them all, but the file's last 4 bytes are then the size of the last member
     /// only, so the check above cannot tell. Looks for a plausible member header (magic, deflate, no reserved flags, a
-    /// known XFL and OS byte); a chance match in compressed data only skips the check, as before it existed. Runs only
-    /// when the size field disagrees, so a whole single-member file (every dataset here) is not scanned.</summary>
+    /// known XFL and OS byte); a chance match in compressed data leads to <see cref="LastMemberChecks"/>, which a single
+    /// member's whole trailer passes too. Runs only when the size field disagrees, so a whole single-member file (every
+    /// dataset here) is not scanned.</summary>
     bool MayHoldSeveralMembers()
     {
         var position = file.Position;
@@ -97,18 +98,22 @@ sealed class GzipFile : Stream
     /// <summary>Whether the file ends in its last member's trailer: the CRC-32 and size (its last 8 bytes) of the last
     /// ISIZE bytes that came out. GZipStream reads the members of a joined file one after another, but stops without a
     /// word at bytes after them or inside a last member cut short, which a single member's size check catches and this
-    /// did not. Decompresses the file again, so it runs only on a file whose size field does not fit all of its data.</summary>
+    /// did not. Decompresses the file again: every file of several members pays it, once per load.</summary>
     bool LastMemberChecks()
     {
+        // ISIZE is the size mod 2^32: past that, which bytes the last member holds cannot be told (checked as before).
+        if (decompressed >= 1L << 32) return true;
         var position = file.Position;
         try
         {
+            var end = fileLength;
+            // Empty members at the end (bgzip always ends in one, its end-of-file block) hold no data: the member before
+            // them is the one to check. Zeros alone are no member (padding after the data), refused as for one member.
+            while (EmptyMemberBefore(end) is int empty) end -= empty;
             Span<byte> trailer = stackalloc byte[8];
-            file.Seek(-8, SeekOrigin.End);
+            file.Position = end - 8;
             file.ReadExactly(trailer);
             var size = BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
-            // An empty last member's trailer is 8 zero bytes, which is also what padding after the data reads as; no
-            // dataset file ends in one, so zeros are refused as the single-member check refuses them.
             if (size == 0 || size > decompressed) return false;
             long start = decompressed - size, at = 0;
             uint crc = ~0u;
@@ -123,6 +128,24 @@ sealed class GzipFile : Stream
         catch (InvalidDataException) { return false; }
         finally { file.Position = position; }
     }
+
+    /// <summary>The length of the empty gzip member that ends at <paramref name="end"/>, or null: bgzip's 28-byte
+    /// end-of-file block, or the 20 bytes gzip writes for empty input (a 10-byte header with no optional fields, an
+    /// empty final deflate block, a trailer of CRC-32 0 and size 0).</summary>
+    int? EmptyMemberBefore(long end)
+    {
+        if (end < 28 + 20) return null; // a member with data (20 bytes at least) must remain before it
+        Span<byte> tail = stackalloc byte[28];
+        file.Position = end - 28;
+        file.ReadExactly(tail);
+        if (tail.SequenceEqual(BgzfEof)) return 28;
+        var last = tail[8..];
+        return last[..4].SequenceEqual(EmptyHeaderStart) && last[10..].SequenceEqual(EmptyDeflateAndTrailer) ? 20 : null;
+    }
+
+    static ReadOnlySpan<byte> BgzfEof => [0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 0x42, 0x43, 2, 0, 0x1b, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    static ReadOnlySpan<byte> EmptyHeaderStart => [0x1f, 0x8b, 8, 0];
+    static ReadOnlySpan<byte> EmptyDeflateAndTrailer => [3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
     /// <summary>Where the member's trailer ends when bytes follow it (GZipStream skips bytes after a member that start
     /// no other one, so the file's last 4 bytes are those bytes, not its size field): the end of the 8 bytes CRC-32 and

@@ -130,6 +130,12 @@ public class IdxTests
         var idx = Gen.Idx([100, 28, 28], Gen.Images(100));
         var joined = Gen.Gzip(idx[..5000]).Concat(Gen.Gzip(idx[5000..])).ToArray();
         Assert.Equal(Gen.Images(100), Idx.ReadImages(dir.Write("train-images-idx3-ubyte.gz", joined)).Data);
+        // bgzip ends every file in an empty member, its end-of-file block; `gzip < /dev/null` appended is one too.
+        byte[] bgzfEof = [0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 0x42, 0x43, 2, 0, 0x1b, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        byte[] gzipOfNothing = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        Assert.Equal(Gen.Images(100), Idx.ReadImages(dir.Write("t10k-images-idx3-ubyte.gz", [.. joined, .. bgzfEof])).Data);
+        Assert.Equal(Gen.Images(100), Idx.ReadImages(dir.Write("t10k-images-idx3-ubyte.gz", [.. joined, .. gzipOfNothing, .. bgzfEof])).Data);
+        Assert.Equal(Gen.Images(100), Idx.ReadImages(dir.Write("t10k-images-idx3-ubyte.gz", [.. Gen.Gzip(idx), .. bgzfEof])).Data);
     }
 
     /// <summary>Joined members followed by other bytes, or whose last member is cut short, loaded as "verified": the
