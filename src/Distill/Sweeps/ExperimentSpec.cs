@@ -61,6 +61,13 @@ public sealed class ExperimentSpec
         // Strictly UTF-8: a lenient decoder turned a stray byte (a Latin-1 'é', a binary file) into U+FFFD, which the
         // spec then held, hashed and ran under. The byte order mark is dropped, as the reader did.
         var text = bytes.AsSpan(0, n);
+        // A UTF-16 or UTF-32 file says so in its byte order mark (Windows PowerShell 5's `>` writes UTF-16): read as
+        // the reader before this did, strictly too.
+        if (WideEncoding(text) is var (wide, mark))
+        {
+            try { return wide.GetString(text[mark..]); }
+            catch (DecoderFallbackException e) { throw new SpecException(path, 1, $"not valid {wide.WebName} though its byte order mark says so ({e.Message}); save the file as UTF-8."); }
+        }
         if (text.StartsWith("\uFEFF"u8)) text = text[3..];
         var chars = new char[text.Length];
         if (System.Text.Unicode.Utf8.ToUtf16(text, chars, out var decoded, out var written, replaceInvalidSequences: false) != System.Buffers.OperationStatus.Done)
@@ -71,6 +78,14 @@ public sealed class ExperimentSpec
         }
         return new string(chars, 0, written);
     }
+
+    /// <summary>The strict decoder a UTF-16 or UTF-32 byte order mark names, and the mark's length; null without one.</summary>
+    static (Encoding, int)? WideEncoding(ReadOnlySpan<byte> text) =>
+        text.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE, 0, 0]) ? (new UTF32Encoding(bigEndian: false, byteOrderMark: false, throwOnInvalidCharacters: true), 4)
+        : text.StartsWith((ReadOnlySpan<byte>)[0, 0, 0xFE, 0xFF]) ? (new UTF32Encoding(bigEndian: true, byteOrderMark: false, throwOnInvalidCharacters: true), 4)
+        : text.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) ? (new UnicodeEncoding(bigEndian: false, byteOrderMark: false, throwOnInvalidBytes: true), 2)
+        : text.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]) ? (new UnicodeEncoding(bigEndian: true, byteOrderMark: false, throwOnInvalidBytes: true), 2)
+        : null;
 
     static InvalidDataException TooLarge(string path, string size) =>
         new($"{path}: the file is {size}, more than the {MaxBytes.ToString("#,0", CultureInfo.InvariantCulture)} (1 MB) a spec or recipe file may have " +

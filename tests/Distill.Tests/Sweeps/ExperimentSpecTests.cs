@@ -420,6 +420,15 @@ public class ExperimentSpecTests
                 Assert.Throws<SpecException>(() => ExperimentSpec.Load(path)).Message);
             File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. good]);
             Assert.Equal(12, ExperimentSpec.Load(path).Runs.Count);
+            // UTF-16 and UTF-32 with their byte order marks (Windows PowerShell 5 writes UTF-16) read as before.
+            var hash = ExperimentSpec.Load(path).Hash;
+            foreach (var wide in new System.Text.Encoding[] { new System.Text.UnicodeEncoding(false, true), new System.Text.UnicodeEncoding(true, true), new System.Text.UTF32Encoding(false, true), new System.Text.UTF32Encoding(true, true) })
+            {
+                File.WriteAllBytes(path, [.. wide.GetPreamble(), .. wide.GetBytes("# α = 0.9\n" + Spec)]);
+                Assert.Equal(hash, ExperimentSpec.Load(path).Hash);
+            }
+            File.WriteAllBytes(path, [0xFF, 0xFE, .. System.Text.Encoding.Unicode.GetBytes("name: x\n"), 0x00, 0xD8, (byte)'a', 0]); // a lone surrogate
+            Assert.Contains("not valid utf-16 though its byte order mark says so", Assert.Throws<SpecException>(() => ExperimentSpec.Load(path)).Message, StringComparison.Ordinal);
         }
         finally { dir.Delete(recursive: true); }
     }
