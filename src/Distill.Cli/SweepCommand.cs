@@ -262,8 +262,11 @@ static class SweepCommand
             try { files = [.. results.Write(d), SweepPage.Write(results, d)]; }
             catch (Exception e) when (e is UnauthorizedAccessException or IOException)
             {
-                throw new ArgumentException($"{d}: cannot write there ({e.Message}); collect writes results.md, results.json and results.html into the sweep folder: " +
-                                            "make it writable, or copy the folder somewhere you can write and collect the copy.", e);
+                // Permissions have their own fix; a full disk or a folder where a table goes has another.
+                throw new ArgumentException($"{d}: " + (e is UnauthorizedAccessException ? "cannot write there" : "could not write its tables there") +
+                                            $" ({e.Message}); collect writes results.md, results.json and results.html into the sweep folder: " +
+                                            (e is UnauthorizedAccessException ? "make it writable, or copy the folder somewhere you can write and collect the copy."
+                                                                              : "free space, or move away what stands where they go, and collect again."), e);
             }
             Console.Write(results.Markdown());
             Console.WriteLine();

@@ -293,8 +293,10 @@ public static class SweepFolder
         if (File.Exists(copy) || Directory.Exists(copy))
         {
             var kept = Path.Combine(dir, $"spec.edited-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.yaml");
+            // Copied, then replaced in one atomic write: a task that reads the copy without the plan lock (an array
+            // task starting) never finds it missing. A folder in its place is no copy anyone reads: moved.
             if (Directory.Exists(copy)) Directory.Move(copy, kept);
-            else File.Move(copy, kept);
+            else File.Copy(copy, kept);
             note = $"note: {copy} is not this sweep's spec (spec {spec.Hash}); rewritten from {spec.File}, the edited copy kept as {Path.GetFileName(kept)}";
         }
         AtomicFile.WriteAllText(copy, spec.Text);
