@@ -32,7 +32,7 @@ sealed partial class RunFolder : IDisposable
     public IReadOnlyDictionary<string, string> Recorded { get; private set; } = new Dictionary<string, string>();
 
     public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log, bool tensorBoard = false,
-        string? startOver = null)
+        string? startOver = null, string? resumeAs = null)
     {
         // A file, a path through one, a folder that cannot be created or written: checked before the lock file is taken,
         // whose UnauthorizedAccessException named run.lock, not the folder.
@@ -85,17 +85,17 @@ sealed partial class RunFolder : IDisposable
                 var changed = Differences(old, settings);
                 // A record that is not its checkpoint's (edited, or copied in) made the advice below impossible to follow:
                 // no command matched both. Said first, with the way out when this command's settings are the checkpoint's.
-                if (changed.Count > 0 && File.Exists(checkpoint) && ReadableInfo(checkpoint) is { } stamped
-                    && Checkpoint.FromAnotherRun(checkpoint, stamped, path, old) is { } notItsRecord)
-                    throw new InvalidOperationException($"--resume {dir}: {notItsRecord} " + (stamped.Settings is { } stamp && Respelled(settings, stamp) is not null
-                        ? $"This command's settings are the checkpoint's: if {path} was edited or copied in, delete it and --resume rebuilds it from them."
-                        : $"Restore the run.json of the checkpoint's run, {startOver ?? $"pass --force (instead of --resume{ErrorText.Api(ApiForce, "; ")}) to start over"}, or give another folder."));
+                // A checkpoint copied in from another run (same model, seed and optimizer) would load, and two runs be
+                // stitched together: its stamp must be this record's. Checkpoints from before the stamp carry none. Said
+                // before the settings' differences: with a record that is not its checkpoint's (edited, or copied in),
+                // "resume with the same settings" matched no command.
+                if (File.Exists(checkpoint) && (changed.Count == 0 ? Checkpoint.ReadInfo(checkpoint) : ReadableInfo(checkpoint)) is { } stamped
+                    && Checkpoint.FromAnotherRun(checkpoint, stamped, path, old) is { } other)
+                    throw new InvalidOperationException($"--resume {dir}: {other} " + (stamped.Settings is { } stamp && Respelled(settings, stamp) is not null
+                        ? $"This command's settings are the checkpoint's: if {path} was edited or copied in, delete it and {resumeAs ?? "--resume"} rebuilds it from them."
+                        : $"Resume in the folder the checkpoint came from, or restore that run's {SettingsFile} here, or {startOver ?? $"pass --force (instead of --resume{ErrorText.Api(ApiForce, "; ")}) to start over here"}."));
                 if (changed.Count > 0)
                     throw OtherSettings(dir, changed);
-                // A checkpoint copied in from another run (same model, seed and optimizer) would load, and two runs be
-                // stitched together: its stamp must be this record's. Checkpoints from before the stamp carry none.
-                if (File.Exists(checkpoint) && Checkpoint.FromAnotherRun(checkpoint, Checkpoint.ReadInfo(checkpoint), path, old) is { } other)
-                    throw new InvalidOperationException($"--resume {dir}: {other} Resume in the folder it came from, or {startOver ?? $"pass --force (instead of --resume{ErrorText.Api(ApiForce, "; ")}) to start over here"}.");
                 foreach (var line in VersionChanges(old, settings)) log?.WriteLine($"warning: --resume {dir}: {line}");
                 settings = Resumed(old, settings);
             }
@@ -155,9 +155,10 @@ sealed partial class RunFolder : IDisposable
         {
             ("device", ["auto", "cpu", "cuda", "cuda:0"]),
             ("teacher_epochs", ["", $"{TrainOptions.DefaultTeacherEpochs}"]),
-            // Before 15 digits, a weight was its double's round trip, and the weights that read otherwise were 1 − α.
+            // Before 15 digits, a weight was its double's round trip, and the weights that read otherwise were 1 − α;
+            // before step schedules printed their boundaries, they read as their list's type; a stamp may predate both.
             ("objective", settings.GetValueOrDefault("objective") is { } o
-                ? [RespellWeights(o, v => (1 - (1 - v)).ToString(System.Globalization.CultureInfo.InvariantCulture)), WithoutBoundaries(o)]
+                ? [RespellWeights(o, RoundTrip), WithoutBoundaries(o), WithoutBoundaries(RespellWeights(o, RoundTrip))]
                 : []),
             // Plain KD (a teacher, no --method) and --method kd with the same settings, either way round; --method kd
             // records the KD flags at their defaults, which are kd's own.
@@ -258,6 +259,9 @@ sealed partial class RunFolder : IDisposable
         try { return Checkpoint.ReadInfo(checkpoint); }
         catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException) { return null; }
     }
+
+    /// <summary>A weight as records before 15 digits spelled it: its double's round trip, 1 − α read back as such.</summary>
+    static string RoundTrip(double v) => (1 - (1 - v)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>How a step schedule's boundaries read in an objective's text before they were printed: the list's type.</summary>
     const string UnprintedBoundaries = "Boundaries = System.ValueTuple`2[System.Double,System.Double][]";

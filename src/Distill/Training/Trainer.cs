@@ -162,7 +162,7 @@ sealed class TrainingRun : IDisposable
         if (o.OutDir is not null)
         {
             var settings = RunFolder.Settings(o, student, objective, data, teacher);
-            folder = RunFolder.Open(o.OutDir, settings, o.Resume, o.Force, o.Log, o.TensorBoard, o.StartOverAdvice);
+            folder = RunFolder.Open(o.OutDir, settings, o.Resume, o.Force, o.Log, o.TensorBoard, o.StartOverAdvice, o.ResumeAdvice);
             settingsDigest = RunFolder.Digest(folder.Recorded);
         }
         writer = o.OutDir is null ? null : new MetricsWriter(o.OutDir, o.TensorBoard);

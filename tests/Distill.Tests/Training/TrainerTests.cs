@@ -421,6 +421,10 @@ public class TrainerTests
         var before = new Dictionary<string, string>(half) { ["objective"] = $"StepSchedule {{ Initial = 0, {unprinted} }}·ce + StepSchedule {{ Initial = 0.5, {unprinted} }}·kd" };
         Assert.Empty(RunFolder.Differences(before, quarter));
         Assert.Equal(before, RunFolder.Respelled(half, RunFolder.Digest(before)));
+        // A stamp from before both the boundaries and 15-digit weights (1 − 0.9 read 0.09999999999999998).
+        var mixed = RunFolder.Settings(Opts(), m, new Objective().Add(new CrossEntropyTerm(), 1 - 0.9).Add(new KdTerm(4), Schedule.Steps(0.5, (0.5, 0))), TinyData.FashionMnist2k, null);
+        var older = new Dictionary<string, string>(mixed) { ["objective"] = $"0.09999999999999998·ce + StepSchedule {{ Initial = 0.5, {unprinted} }}·kd" };
+        Assert.Equal(older, RunFolder.Respelled(mixed, RunFolder.Digest(older)));
         // What it did say still counts.
         var otherStart = new Dictionary<string, string>(before) { ["objective"] = $"StepSchedule {{ Initial = 0, {unprinted} }}·ce + StepSchedule {{ Initial = 0.7, {unprinted} }}·kd" };
         Assert.Single(RunFolder.Differences(otherStart, half));
@@ -539,7 +543,7 @@ public class TrainerTests
         using var again = Mlp(0);
         var e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), For(b.Path, "0.9") with { Resume = true }));
         Assert.StartsWith($"--resume {b.Path}: {ckpt} was written by another run than the one {record} records (its settings digest ", e.Message, StringComparison.Ordinal);
-        Assert.EndsWith("Resume in the folder it came from, or pass --force (instead of --resume; Force = true in TrainOptions) to start over here.", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("Resume in the folder the checkpoint came from, or restore that run's run.json here, or pass --force (instead of --resume; Force = true in TrainOptions) to start over here.", e.Message, StringComparison.Ordinal);
         Assert.Equal(before, File.ReadAllText(record));
 
         File.Delete(record);
@@ -564,9 +568,9 @@ public class TrainerTests
         Assert.StartsWith($"--resume {a.Path}: {aCkpt} was written by another run than the one {edited} records", e.Message, StringComparison.Ordinal);
         Assert.EndsWith($"This command's settings are the checkpoint's: if {edited} was edited or copied in, delete it and --resume rebuilds it from them.", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), For(a.Path, "0.7") with { Resume = true }));
-        Assert.EndsWith("Resume in the folder it came from, or pass --force (instead of --resume; Force = true in TrainOptions) to start over here.", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("Resume in the folder the checkpoint came from, or restore that run's run.json here, or pass --force (instead of --resume; Force = true in TrainOptions) to start over here.", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), For(a.Path, "0.9") with { Resume = true }));
-        Assert.EndsWith("Restore the run.json of the checkpoint's run, pass --force (instead of --resume; Force = true in TrainOptions) to start over, or give another folder.", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("Resume in the folder the checkpoint came from, or restore that run's run.json here, or pass --force (instead of --resume; Force = true in TrainOptions) to start over here.", e.Message, StringComparison.Ordinal);
         File.Delete(edited);
         using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), For(a.Path, "0.5") with { Resume = true });
         Assert.Contains("\"alpha\": \"0.5\"", File.ReadAllText(edited), StringComparison.Ordinal);
