@@ -834,14 +834,15 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     catch (PackageRestoreException e) { return Fail("AssemblyLoadError", e.Message, [e.Message], line, e.Message); }
                 }
                 // By package or by a DLL's path: the kernel loads the same FSharp.Core 10.1-built assembly either way.
+                // Before Start (in an earlier cell, or in this one's code) the kernel has nothing to bind FSharp.Core 10.1 to.
                 if ((parsed.Packages.Any(p => p.Package.Name.StartsWith("Plotly.NET", StringComparison.OrdinalIgnoreCase))
-                     || parsed.AssemblyPaths.Any(a => Path.GetFileName(a.Path).StartsWith("Plotly.NET", StringComparison.OrdinalIgnoreCase))) && !warnedPlotly)
+                     || parsed.AssemblyPaths.Any(a => Path.GetFileName(a.Path).StartsWith("Plotly.NET", StringComparison.OrdinalIgnoreCase)))
+                    && !warnedPlotly && Distill.Notebook.StartCalls == startCallsBefore && !cell.Source.Contains("Notebook.Start(", StringComparison.Ordinal))
                 {
                     warnedPlotly = true;
-                    o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} references Plotly.NET. Its charts work here, but in the .NET kernel " +
-                                     "1.0.712001 (VS Code, Jupyter) Plotly.NET 6 needs FSharp.Core 10.1 and the kernel has loaded its own 10.0: every chart fails " +
-                                     "unless Distill.Notebook.Start() has run (it binds the request to 10.0), and then shows as the kernel's tree view of the object; " +
-                                     "draw with Distill.Reporting.Figure (plain plotly.js figures), which works in both");
+                    o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} references Plotly.NET before Distill.Notebook.Start() has run. Its charts work here, but in the .NET kernel " +
+                                     "1.0.712001 (VS Code, Jupyter) Plotly.NET 6 needs FSharp.Core 10.1 and the kernel has loaded its own 10.0: a chart fails " +
+                                     "until Start() has run (it binds the request to 10.0, and draws the charts as it draws its own); call Distill.Notebook.Start() before the first chart");
                 }
                 WarnIfDataAnalysisAfterStart(cell, parsed.Packages.Select(p => p.Package.Name));
                 if (parsed.Packages.Count > 0 || parsed.Sources.Count > 0)

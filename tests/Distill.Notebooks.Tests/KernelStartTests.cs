@@ -31,7 +31,11 @@ public class KernelStartTests
                 Code("Distill.Notebook.Start();\n" + Draw),
                 // A thread count libtorch refuses aborted the kernel (c10::Error), every variable of the session with it.
                 Code("string refused;\ntry { Distill.Notebook.Start(threads: 0); refused = \"started\"; }\ncatch (Distill.Native.ThreadCountException e) { refused = e.Message; }\nrefused"),
-                Code("TorchSharp.torch.get_num_threads().ToString()")),
+                Code("TorchSharp.torch.get_num_threads().ToString()"),
+                // A Plotly.NET chart of one's own showed the kernel's tree view of the object (Plotly.NET.Interactive
+                // cannot load against the kernel's FSharp.Core 10.0): after Start it draws as the library's charts do.
+                Code("#r \"nuget: Plotly.NET, 6.0.0\"\n#r \"nuget: Plotly.NET.CSharp, 0.14.0\""),
+                Code("Plotly.NET.CSharp.Chart.Point<double, double, string>(x: new[] { 1.0, 2.0 }, y: new[] { 3.0, 1.0 })")),
         }.ToJsonString());
 
         var cells = JupyterKernel.CodeCells(JupyterKernel.Execute(path, "smoke", new Dictionary<string, string>(), TimeSpan.FromMinutes(5)));
@@ -57,6 +61,10 @@ public class KernelStartTests
         Assert.StartsWith("threads: 0 is not a thread count in [1, ", Plain(6), StringComparison.Ordinal);
         // The kernel lives on, at the count it had (the kernel inherits this process's environment).
         Assert.Equal(Environment.GetEnvironmentVariable("DISTILL_THREADS") is { Length: > 0 } env ? env.Trim() : $"{Environment.ProcessorCount}", Plain(7));
+        Assert.Contains("class=\"distill-plotly\"", Html(9), StringComparison.Ordinal);
+        Assert.Contains("Plotly.newPlot(", Html(9), StringComparison.Ordinal);
+        Assert.Contains("\"x\":[1.0,2.0]", Html(9), StringComparison.Ordinal);
+        Assert.DoesNotContain("dni-treeview", Html(9), StringComparison.Ordinal);
     }
 
     const string Draw = "TorchSharp.torch.rand(4).sum().item<float>().ToString(\"R\", System.Globalization.CultureInfo.InvariantCulture)";

@@ -217,9 +217,10 @@ public class RunnerEdgeTests
         Assert.Contains("bypath.ipynb: cell 1 references Plotly.NET", pathLog.ToString(), StringComparison.Ordinal);
 
         var distill = DistillDll;
-        // A using and a comment run nothing; Start first.
+        // A using and a comment run nothing; Start first. Plotly.NET after Start draws in the kernel too: no warning.
         var first = TestSupport.WriteNotebook(dir, "first.ipynb",
-            (torch + $"#r \"{distill}\"\nusing static TorchSharp.torch;\n// torch.ones(1) is only a comment here\nDistill.Notebook.Start();\nvar t = TorchSharp.torch.ones(1);", null));
+            (torch + $"#r \"{distill}\"\nusing static TorchSharp.torch;\n// torch.ones(1) is only a comment here\nDistill.Notebook.Start();\nvar t = TorchSharp.torch.ones(1);", null),
+            ("#r \"nuget: Plotly.NET, 6.0.0\"", null));
         var quiet = new StringWriter();
         var ok = TestSupport.Run(first, Path.Combine(dir, "out2"), new NotebookRunOptions { Log = quiet, PackageCacheDirectory = TestSupport.PackageCache });
         Assert.True(ok.Succeeded, string.Join("\n", ok.Failures));

@@ -1,14 +1,11 @@
-using System.Text.Json.Nodes;
 using Distill.Reporting;
 using Microsoft.DotNet.Interactive.Formatting;
-using GenericChart = Plotly.NET.GenericChart;
 
 namespace Distill.Notebooks.Display;
 
 /// <summary>
-/// The runner's formatters: the library's (charts, DataFrames, tensors, exactly as the kernel shows them after
-/// <c>Distill.Notebook.Start()</c>), plus Plotly.NET charts a user's own notebook draws (the runner's process has the
-/// FSharp.Core Plotly.NET needs; the kernel does not).
+/// The runner's formatters: the library's (charts, DataFrames, tensors, Plotly.NET charts, exactly as the kernel shows
+/// them after <c>Distill.Notebook.Start()</c>).
 /// </summary>
 public static class NotebookFormatters
 {
@@ -18,15 +15,5 @@ public static class NotebookFormatters
         Formatter.ResetToDefault();
         Figure.ResetIds();
         Distill.Reporting.NotebookFormatters.Register();
-        Formatter.Register<GenericChart>((chart, w) => w.Write(ToFigure(chart).ToHtml()), OutputSink.Html);
-        Formatter.Register<GenericChart>((chart, w) => w.Write(ToFigure(chart).ToString()), OutputSink.PlainText);
-    }
-
-    /// <summary>A Plotly.NET chart as our <see cref="Figure"/>, so both kinds render through one path.</summary>
-    public static Figure ToFigure(GenericChart chart)
-    {
-        var json = JsonNode.Parse(GenericChart.toFigureJson(chart))!.AsObject();
-        var traces = json["data"]?.AsArray().Select(t => t!.DeepClone().AsObject()) ?? [];
-        return new Figure(traces, json["layout"]?.DeepClone().AsObject());
     }
 }

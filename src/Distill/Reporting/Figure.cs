@@ -30,6 +30,14 @@ public sealed class Figure
 
     static int counter;
 
+    /// <summary>A figure from plotly.js JSON (<c>{"data": [...], "layout": {...}}</c>), as Plotly.NET's
+    /// <c>GenericChart.toFigureJson</c> writes it: its charts render through the same path as ours.</summary>
+    public static Figure FromPlotlyJson(string json)
+    {
+        var figure = JsonNode.Parse(json)!.AsObject();
+        return new Figure(figure["data"]?.AsArray().Select(t => t!.DeepClone().AsObject()) ?? [], figure["layout"]?.DeepClone().AsObject());
+    }
+
     public Figure(IEnumerable<JsonObject> traces, JsonObject? layout = null)
     {
         Traces = [.. traces];

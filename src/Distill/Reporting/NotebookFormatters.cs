@@ -40,6 +40,39 @@ public static class NotebookFormatters
         Formatter.Register<TrainResult>((r, w) => w.Write($"<pre class=\"distill-train-result\">{Enc(r.ToString())}</pre>"), Html);
         Formatter.Register<TrainResult>((r, w) => w.Write(r.ToString()), PlainText);
         RegisterDataFrameWhenPresent();
+        RegisterPlotlyNetWhenPresent();
+    }
+
+    const string PlotlyNet = "Plotly.NET";
+    static int plotlyNetHooked;
+
+    /// <summary>A Plotly.NET chart a notebook of one's own draws: in the kernel (after <see cref="Notebook.Start"/> has
+    /// bound Plotly.NET's FSharp.Core 10.1 to the kernel's 10.0) it built but showed the kernel's tree view of the
+    /// object, since Plotly.NET.Interactive, which would format it, cannot load there. Shown instead as the library's
+    /// own charts are (<see cref="Figure"/>), headless too. Bound by reflection, so the library does not reference
+    /// Plotly.NET: registered now if a cell has loaded it, else when one does.</summary>
+    static void RegisterPlotlyNetWhenPresent()
+    {
+        if (Interlocked.Exchange(ref plotlyNetHooked, 1) == 0)
+            AppDomain.CurrentDomain.AssemblyLoad += (_, e) =>
+            {
+                if (e.LoadedAssembly.GetName().Name != PlotlyNet) return;
+                // Never fail the cell that loaded the package (its FSharp.Core unbound, say): the kernel's display stays.
+                try { RegisterPlotlyNet(e.LoadedAssembly); }
+                catch (Exception ex) when (ex is FileLoadException or FileNotFoundException or TypeLoadException or System.Reflection.AmbiguousMatchException) { }
+            };
+        foreach (var loaded in AppDomain.CurrentDomain.GetAssemblies().Where(a => a.GetName().Name == PlotlyNet)) RegisterPlotlyNet(loaded);
+    }
+
+    static void RegisterPlotlyNet(System.Reflection.Assembly plotly)
+    {
+        // A version without these members keeps the kernel's own display: never fail the cell that loaded it.
+        var chart = plotly.GetType("Plotly.NET.GenericChart");
+        var toJson = chart?.GetMethod("toFigureJson", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static, [chart]);
+        if (chart is null || toJson?.ReturnType != typeof(string)) return;
+        Figure Figure(object c) => Reporting.Figure.FromPlotlyJson((string)toJson.Invoke(null, [c])!);
+        Formatter.Register(chart, (c, w) => w.Write(Figure(c).ToHtml()), Html);
+        Formatter.Register(chart, (c, w) => w.Write(Figure(c).ToString()), PlainText);
     }
 
     const string DataAnalysis = "Microsoft.Data.Analysis";
