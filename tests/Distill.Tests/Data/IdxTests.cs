@@ -201,6 +201,19 @@ public class IdxTests
         Assert.Contains("expected 0x00000801 (labels) or 0x00000803 (images)", e.Problem);
     }
 
+    /// <summary>Random bytes under a .gz name were "not a uint8 IDX file: magic number 0x44444444", which reads as a wrong
+    /// file given; they are named as not gzip data, a damaged file.</summary>
+    [Fact]
+    public void Random_bytes_named_gz_are_not_gzip_data()
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("train-labels-idx1-ubyte.gz", [.. Enumerable.Repeat((byte)0x44, 4096)]);
+        var e = Assert.Throws<DatasetException>(() => Idx.Read(path));
+        Assert.Equal("named .gz but not gzip data (it does not start with gzip's bytes 1f 8b), and not a uint8 IDX file: magic number 0x44444444, " +
+                     "expected 0x00000801 (labels) or 0x00000803 (images)", e.Problem);
+        Assert.Equal("the file is damaged: delete it and run `distill data install` again", e.Fix);
+    }
+
     /// <summary>A download compressed again with another tool (bzip2 under a .gz name, say) is named by its format and
     /// the tool that undoes it, not by a magic number alone.</summary>
     [Theory]
