@@ -13,7 +13,8 @@ static class ReproduceCommand
         status, durations, the results table, the environment), OUT/results.md and OUT/results.json.
         Each notebook runs in its own process (`distill run`, its output in OUT/NAME/task.log; a crash ends only it).
         --jobs N runs N notebooks at a time with --threads libtorch threads each (default: the cores divided by N); the
-        thread count changes the numbers and is recorded in each notebook's manifest. Notebooks sharing a teacher train it once (the teacher cache is locked per teacher).
+        thread count changes the numbers and is recorded in each notebook's manifest. Notebooks sharing a teacher train
+        it once (the teacher cache is locked per teacher).
         A failing notebook does not stop the others (unless --fail-fast); its report still shows the cells that ran.
         Exit codes: 0 every notebook succeeded; 1 at least one failed, timed out or could not be read (one line each
         names notebook, cell and line; a -p value a notebook's parameter cannot take fails that notebook, as each
