@@ -262,11 +262,12 @@ static class SweepCommand
             try { files = [.. results.Write(d), SweepPage.Write(results, d)]; }
             catch (Exception e) when (e is UnauthorizedAccessException or IOException)
             {
-                // Permissions have their own fix; a full disk or a folder where a table goes has another.
-                throw new ArgumentException($"{d}: " + (e is UnauthorizedAccessException ? "cannot write there" : "could not write its tables there") +
-                                            $" ({e.Message}); collect writes results.md, results.json and results.html into the sweep folder: " +
-                                            (e is UnauthorizedAccessException ? "make it writable, or copy the folder somewhere you can write and collect the copy."
-                                                                              : "free space, or move away what stands where they go, and collect again."), e);
+                // A folder where a table goes has its own fix; anything else (permissions, a read-only or full file
+                // system, which .NET reports as IOException) is the folder's.
+                var inTheWay = new[] { "results.md", "results.json", "results.html" }.Select(f => Path.Combine(d, f)).FirstOrDefault(Directory.Exists);
+                throw new ArgumentException($"{d}: cannot write there ({e.Message}); collect writes results.md, results.json and results.html into the sweep folder: " +
+                                            (inTheWay is not null ? $"{inTheWay} is a folder where a table goes: move it away, and collect again."
+                                                                  : "make it writable (or free space on its file system), or copy the folder somewhere you can write and collect the copy."), e);
             }
             Console.Write(results.Markdown());
             Console.WriteLine();

@@ -425,10 +425,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         void WarnIfTorchBeforeStart(NotebookCell cell)
         {
             if (warnedTorchBeforeStart || Distill.Notebook.StartCalls > startCallsBefore) return;
-            // Code lines only: not #r/#! lines, usings (they run nothing) or what follows a //.
-            var code = string.Join("\n", cell.Source.Split('\n')
-                .Where(l => !l.TrimStart().StartsWith('#') && !l.TrimStart().StartsWith("using ", StringComparison.Ordinal))
-                .Select(l => l.IndexOf("//", StringComparison.Ordinal) is var c and >= 0 ? l[..c] : l));
+            var code = CodeLines(cell.Source);
             // TorchSharp itself, or the library (which builds tensors) other than Start.
             var torch = System.Text.RegularExpressions.Regex.Match(code, @"\btorch\s*\.|\bTorchSharp\s*\.|\bDistill\s*\.(?!Notebook\s*\.\s*Start\b)");
             if (!torch.Success) return;
@@ -440,6 +437,11 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                              "elsewhere the thread count and the oneMKL fix are not applied; " +
                              "call Distill.Notebook.Start() first (after the #r of Distill.dll), at the end of the first cell");
         }
+
+        /// <summary>Code lines only: not #r/#! lines, usings (they run nothing) or what follows a //.</summary>
+        static string CodeLines(string source) => string.Join("\n", source.Split('\n')
+            .Where(l => !l.TrimStart().StartsWith('#') && !l.TrimStart().StartsWith("using ", StringComparison.Ordinal))
+            .Select(l => l.IndexOf("//", StringComparison.Ordinal) is var c and >= 0 ? l[..c] : l));
 
         /// <summary>The library's charts (<c>Distill.Reporting.Figure</c>, what <c>Charts.*</c> return) get their formatter
         /// from <c>Distill.Notebook.Start()</c> in the kernel: shown before it, a chart is the kernel's generic tree view of
@@ -837,7 +839,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 // Before Start (in an earlier cell, or in this one's code) the kernel has nothing to bind FSharp.Core 10.1 to.
                 if ((parsed.Packages.Any(p => p.Package.Name.StartsWith("Plotly.NET", StringComparison.OrdinalIgnoreCase))
                      || parsed.AssemblyPaths.Any(a => Path.GetFileName(a.Path).StartsWith("Plotly.NET", StringComparison.OrdinalIgnoreCase)))
-                    && !warnedPlotly && Distill.Notebook.StartCalls == startCallsBefore && !cell.Source.Contains("Notebook.Start(", StringComparison.Ordinal))
+                    && !warnedPlotly && Distill.Notebook.StartCalls == startCallsBefore && !CodeLines(cell.Source).Contains("Notebook.Start(", StringComparison.Ordinal))
                 {
                     warnedPlotly = true;
                     o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} references Plotly.NET before Distill.Notebook.Start() has run. Its charts work here, but in the .NET kernel " +

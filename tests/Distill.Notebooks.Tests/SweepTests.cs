@@ -644,7 +644,7 @@ public class SweepTests
 
     /// <summary>collect over a folder it may not write to failed on its temp file (".results.md.NNN.tmp") with the
     /// catch-all line. Root writes anywhere, so a failed write is made portably: a folder in results.md's place, which a
-    /// file cannot be renamed over (an IOException, whose fix is not the access denial's).</summary>
+    /// file cannot be renamed over (an IOException), named with its own fix.</summary>
     [Fact]
     public void Collect_into_a_folder_it_cannot_write_names_the_folder_and_what_it_writes()
     {
@@ -653,8 +653,8 @@ public class SweepTests
         Directory.CreateDirectory(Path.Combine(dir, "results.md"));
         var r = Distill("sweep", "collect", dir);
         Assert.Equal(1, r.Exit);
-        Assert.Matches($@"^error: {System.Text.RegularExpressions.Regex.Escape(dir)}: could not write its tables there \(.+\); collect writes results\.md, results\.json and " +
-                       @"results\.html into the sweep folder: free space, or move away what stands where they go, and collect again\.$", r.Err.Trim());
+        Assert.Matches($@"^error: {System.Text.RegularExpressions.Regex.Escape(dir)}: cannot write there \(.+\); collect writes results\.md, results\.json and " +
+                       $@"results\.html into the sweep folder: {System.Text.RegularExpressions.Regex.Escape(Path.Combine(dir, "results.md"))} is a folder where a table goes: move it away, and collect again\.$", r.Err.Trim());
     }
 
     /// <summary>With both $SLURM_ARRAY_TASK_ID and $JOB_COMPLETION_INDEX set, one was taken without a word. (--jobs makes

@@ -101,7 +101,8 @@ sealed class GzipFile : Stream
     /// did not. Decompresses the file again: every file of several members pays it, once per load.</summary>
     bool LastMemberChecks()
     {
-        // ISIZE is the size mod 2^32: past that, which bytes the last member holds cannot be told (checked as before).
+        // ISIZE is the size mod 2^32: past 4 GiB of data, a last member of 4 GiB or more cannot be told from a smaller
+        // one, so such a file is not checked (no dataset here comes near; bgzip's members are 64 KiB at most).
         if (decompressed >= 1L << 32) return true;
         var position = file.Position;
         try

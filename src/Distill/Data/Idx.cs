@@ -114,8 +114,8 @@ public static class Idx
         if (head[0] != 0 || head[1] != 0 || head[2] != UInt8 || dims is < 1 or > 4)
         {
             var problem = $"not a uint8 IDX file: magic number 0x{magic:X8}{(gz ? " (after gunzip)" : "")}, expected 0x00000801 (labels) or 0x00000803 (images)";
-            // Named .gz but neither gzip nor IDX: damaged (random bytes were read as an IDX header), not mistaken.
-            if (!gz && path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) && OtherCompression(path, head, problem) is null)
+            // Named .gz but neither gzip nor IDX of any type (an IDX header starts 00 00): damaged, not mistaken.
+            if (!gz && path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) && (head[0] != 0 || head[1] != 0) && OtherCompression(path, head, problem) is null)
                 throw new DatasetException(path, $"named .gz but not gzip data (it does not start with gzip's bytes 1f 8b), and {problem}",
                     "the file is damaged: delete it and run `distill data install` again");
             throw OtherCompression(path, head, problem) ?? new DatasetException(path, problem,

@@ -54,17 +54,19 @@ public static class NotebookFormatters
     static void RegisterPlotlyNetWhenPresent()
     {
         if (Interlocked.Exchange(ref plotlyNetHooked, 1) == 0)
-            AppDomain.CurrentDomain.AssemblyLoad += (_, e) =>
-            {
-                if (e.LoadedAssembly.GetName().Name != PlotlyNet) return;
-                // Never fail the cell that loaded the package (its FSharp.Core unbound, say): the kernel's display stays.
-                try { RegisterPlotlyNet(e.LoadedAssembly); }
-                catch (Exception ex) when (ex is FileLoadException or FileNotFoundException or TypeLoadException or System.Reflection.AmbiguousMatchException) { }
-            };
+            AppDomain.CurrentDomain.AssemblyLoad += (_, e) => { if (e.LoadedAssembly.GetName().Name == PlotlyNet) RegisterPlotlyNet(e.LoadedAssembly); };
         foreach (var loaded in AppDomain.CurrentDomain.GetAssemblies().Where(a => a.GetName().Name == PlotlyNet)) RegisterPlotlyNet(loaded);
     }
 
     static void RegisterPlotlyNet(System.Reflection.Assembly plotly)
+    {
+        // Only a nicer display: whatever goes wrong binding it (its FSharp.Core unbound, another version's members) must
+        // fail neither Start() nor the cell that loaded the package; the kernel's own display stays.
+        try { RegisterPlotlyNetChart(plotly); }
+        catch (Exception e) when (e is not OutOfMemoryException) { }
+    }
+
+    static void RegisterPlotlyNetChart(System.Reflection.Assembly plotly)
     {
         // A version without these members keeps the kernel's own display: never fail the cell that loaded it.
         var chart = plotly.GetType("Plotly.NET.GenericChart");

@@ -66,7 +66,15 @@ public sealed class ExperimentSpec
         if (WideEncoding(text) is var (wide, mark))
         {
             try { return wide.GetString(text[mark..]); }
-            catch (DecoderFallbackException e) { throw new SpecException(path, 1, $"not valid {wide.WebName} though its byte order mark says so ({e.Message}); save the file as UTF-8."); }
+            catch (DecoderFallbackException)
+            {
+                // The exception's index is not the byte's offset for a surrogate pair cut apart: the line is found from a
+                // lenient reading instead, where the first replacement character stands.
+                var lenient = Encoding.GetEncoding(wide.CodePage).GetString(text[mark..]);
+                var at = lenient.IndexOf('\uFFFD', StringComparison.Ordinal);
+                throw new SpecException(path, 1 + lenient.AsSpan(0, Math.Max(0, at)).Count('\n'),
+                    $"not valid {wide.WebName} though its byte order mark says so (a character cut short, or half of a surrogate pair); save the file as UTF-8.");
+            }
         }
         if (text.StartsWith("\uFEFF"u8)) text = text[3..];
         var chars = new char[text.Length];

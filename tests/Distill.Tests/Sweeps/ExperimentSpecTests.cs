@@ -428,7 +428,8 @@ public class ExperimentSpecTests
                 Assert.Equal(hash, ExperimentSpec.Load(path).Hash);
             }
             File.WriteAllBytes(path, [0xFF, 0xFE, .. System.Text.Encoding.Unicode.GetBytes("name: x\n"), 0x00, 0xD8, (byte)'a', 0]); // a lone surrogate
-            Assert.Contains("not valid utf-16 though its byte order mark says so", Assert.Throws<SpecException>(() => ExperimentSpec.Load(path)).Message, StringComparison.Ordinal);
+            Assert.Equal($"{path} line 2: not valid utf-16 though its byte order mark says so (a character cut short, or half of a surrogate pair); save the file as UTF-8.",
+                Assert.Throws<SpecException>(() => ExperimentSpec.Load(path)).Message);
         }
         finally { dir.Delete(recursive: true); }
     }
