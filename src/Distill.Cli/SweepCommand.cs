@@ -264,7 +264,7 @@ static class SweepCommand
             {
                 // A folder where a table goes has its own fix; anything else (permissions, a read-only or full file
                 // system, which .NET reports as IOException) is the folder's.
-                var inTheWay = new[] { "results.md", "results.json", "results.html" }.Select(f => Path.Combine(d, f)).FirstOrDefault(Directory.Exists);
+                var inTheWay = new[] { SweepResults.MarkdownFile, SweepResults.JsonFile, SweepPage.FileName }.Select(f => Path.Combine(d, f)).FirstOrDefault(Directory.Exists);
                 throw new ArgumentException($"{d}: cannot write there ({e.Message}); collect writes results.md, results.json and results.html into the sweep folder: " +
                                             (inTheWay is not null ? $"{inTheWay} is a folder where a table goes: move it away, and collect again."
                                                                   : "make it writable (or free space on its file system), or copy the folder somewhere you can write and collect the copy."), e);

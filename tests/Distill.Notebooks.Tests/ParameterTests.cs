@@ -14,18 +14,25 @@ public class ParameterTests
     static NotebookRunResult Run(string nb, string outDir, params (string Name, string Value)[] values) =>
         TestSupport.Run(nb, outDir, new NotebookRunOptions { Parameters = [.. values.Select(v => new KeyValuePair<string, string>(v.Name, v.Value))] });
 
+    /// <summary>The runner's log for a notebook of <paramref name="cells"/> run with <paramref name="values"/>, which
+    /// must succeed (an undeclared value is injected anyway, with a warning).</summary>
+    static string WarningsOf(string dirName, (string Source, string[]? Tags)[] cells, params KeyValuePair<string, string>[] values)
+    {
+        var dir = TestSupport.TempDir(dirName);
+        var log = new StringWriter();
+        var r = TestSupport.Run(TestSupport.WriteNotebook(dir, "typo.ipynb", cells), Path.Combine(dir, "out"), new NotebookRunOptions { Parameters = values, Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        return log.ToString();
+    }
+
     /// <summary>-p epoch=5 beside a declared `epochs` ran with the default epochs and a warning that did not say why;
     /// injected anyway as documented (papermill's warning), with the declared name it is close to.</summary>
     [Fact]
     public void An_undeclared_parameter_close_to_a_declared_one_is_named_in_the_warning()
     {
-        var dir = TestSupport.TempDir("params-typo");
-        var nb = TestSupport.WriteNotebook(dir, "typo.ipynb", ("int epochs = 3;\nstring budget = \"quick\";", ["parameters"]), ("Console.WriteLine(epochs);", null));
-        var log = new StringWriter();
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Parameters = [new("epoch", "5"), new("Budget", "smoke")], Log = log });
-        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
-        Assert.Contains("parameter 'epoch' is not declared in the parameters cell (epochs, budget); injecting it after cell 1 anyway. Did you mean -p epochs=5?", log.ToString(), StringComparison.Ordinal);
-        Assert.Contains("Did you mean -p budget=smoke?", log.ToString(), StringComparison.Ordinal);
+        var log = WarningsOf("params-typo", [("int epochs = 3;\nstring budget = \"quick\";", ["parameters"]), ("Console.WriteLine(epochs);", null)], new("epoch", "5"), new("Budget", "smoke"));
+        Assert.Contains("parameter 'epoch' is not declared in the parameters cell (epochs, budget); injecting it after cell 1 anyway. Did you mean -p epochs=5?", log, StringComparison.Ordinal);
+        Assert.Contains("Did you mean -p budget=smoke?", log, StringComparison.Ordinal);
     }
 
     /// <summary>reproduce -p seeds=0,1 (for the notebooks that declare seeds) was offered to 00-data as "-p seed=0,1",
@@ -33,25 +40,18 @@ public class ParameterTests
     [Fact]
     public void A_close_name_whose_type_refuses_the_value_is_not_suggested()
     {
-        var dir = TestSupport.TempDir("params-typo-type");
-        var nb = TestSupport.WriteNotebook(dir, "typo.ipynb", ("var seed = 0;\nstring seedText = \"0\";", ["parameters"]));
-        var log = new StringWriter();
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Parameters = [new("seeds", "0,1"), new("seedz", "7")], Log = log });
-        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
-        Assert.Contains("parameter 'seeds' is not declared in the parameters cell (seed, seedText); injecting it after cell 1 anyway\n", log.ToString().ReplaceLineEndings("\n"), StringComparison.Ordinal);
-        Assert.Contains("Did you mean -p seed=7?", log.ToString(), StringComparison.Ordinal);
+        var log = WarningsOf("params-typo-type", [("var seed = 0;\nstring seedText = \"0\";", ["parameters"])], new("seeds", "0,1"), new("seedz", "7"));
+        Assert.Contains("parameter 'seeds' is not declared in the parameters cell (seed, seedText); injecting it after cell 1 anyway\n", log.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains("Did you mean -p seed=7?", log, StringComparison.Ordinal);
     }
 
     /// <summary>The suggestion repeated the user's value raw: a line break in it printed a line of its own in the log.</summary>
     [Fact]
     public void The_suggestion_shows_the_value_on_one_line()
     {
-        var dir = TestSupport.TempDir("params-typo-line");
-        var nb = TestSupport.WriteNotebook(dir, "typo.ipynb", ("string budget = \"quick\";", ["parameters"]));
-        var log = new StringWriter();
-        TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Parameters = [new("Budget", "smoke\nerror: forged")], Log = log });
-        Assert.Contains("Did you mean -p budget=smoke ⏎ error: forged?", log.ToString(), StringComparison.Ordinal);
-        Assert.DoesNotContain("\nerror: forged", log.ToString(), StringComparison.Ordinal);
+        var log = WarningsOf("params-typo-line", [("string budget = \"quick\";", ["parameters"])], new KeyValuePair<string, string>("Budget", "smoke\nerror: forged"));
+        Assert.Contains("Did you mean -p budget=smoke ⏎ error: forged?", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("\nerror: forged", log, StringComparison.Ordinal);
     }
 
     [Fact]

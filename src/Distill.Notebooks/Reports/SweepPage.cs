@@ -12,9 +12,12 @@ namespace Distill.Notebooks.Reports;
 /// </summary>
 public static class SweepPage
 {
+    /// <summary>The page <see cref="Write"/> puts in the sweep folder.</summary>
+    public const string FileName = "results.html";
+
     public static string Write(SweepResults results, string dir)
     {
-        var path = Path.Combine(dir, "results.html");
+        var path = Path.Combine(dir, FileName);
         File.WriteAllText(path, HtmlReport.Page($"{results.Plan.Name} · distill sweep", results.Markdown(), Chart(results) is { } f ? [f] : []),
             new UTF8Encoding(false));
         return path;

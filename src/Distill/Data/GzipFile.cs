@@ -116,15 +116,7 @@ sealed class GzipFile : Stream
             file.ReadExactly(trailer);
             var size = BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
             if (size == 0 || size > decompressed) return false;
-            long start = decompressed - size, at = 0;
-            uint crc = ~0u;
-            file.Position = 0;
-            var buffer = new byte[1 << 16];
-            using (var again = new GZipStream(file, CompressionMode.Decompress, leaveOpen: true))
-                for (int n; (n = again.Read(buffer)) > 0; at += n)
-                    foreach (var b in buffer.AsSpan((int)Math.Clamp(start - at, 0, n), n - (int)Math.Clamp(start - at, 0, n)))
-                        crc = Crc32Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
-            return ~crc == BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+            return DecompressedCrc32(decompressed - size) == BinaryPrimitives.ReadUInt32LittleEndian(trailer);
         }
         catch (InvalidDataException) { return false; }
         finally { file.Position = position; }
@@ -157,16 +149,11 @@ sealed class GzipFile : Stream
         var position = file.Position;
         try
         {
-            file.Position = 0;
-            uint crc = ~0u;
-            var buffer = new byte[1 << 16];
-            using (var again = new GZipStream(file, CompressionMode.Decompress, leaveOpen: true))
-                for (int n; (n = again.Read(buffer)) > 0;)
-                    foreach (var b in buffer.AsSpan(0, n)) crc = Crc32Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
             var trailer = new byte[8];
-            BinaryPrimitives.WriteUInt32LittleEndian(trailer, ~crc);
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer, DecompressedCrc32(0));
             BinaryPrimitives.WriteUInt32LittleEndian(trailer.AsSpan(4), (uint)decompressed);
             file.Position = 0;
+            var buffer = new byte[1 << 16];
             int have = 0;
             for (long start = 0; ; )
             {
@@ -183,6 +170,20 @@ sealed class GzipFile : Stream
         }
         catch (InvalidDataException) { return null; }
         finally { file.Position = position; }
+    }
+
+    /// <summary>The CRC-32 of the decompressed data from byte <paramref name="from"/> on: the file is decompressed again
+    /// (from its start; the caller puts the position back). Damaged data throws, as GZipStream does.</summary>
+    uint DecompressedCrc32(long from)
+    {
+        file.Position = 0;
+        uint crc = ~0u;
+        var buffer = new byte[1 << 16];
+        using var again = new GZipStream(file, CompressionMode.Decompress, leaveOpen: true);
+        for (long at = 0, n; (n = again.Read(buffer)) > 0; at += n)
+            foreach (var b in buffer.AsSpan((int)Math.Clamp(from - at, 0, n), (int)(n - Math.Clamp(from - at, 0, n))))
+                crc = Crc32Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
+        return ~crc;
     }
 
     static readonly uint[] Crc32Table = [.. Enumerable.Range(0, 256).Select(i =>

@@ -53,28 +53,32 @@ public static class NotebookFormatters
     /// Plotly.NET: registered now if a cell has loaded it, else when one does.</summary>
     static void RegisterPlotlyNetWhenPresent()
     {
-        if (Interlocked.Exchange(ref plotlyNetHooked, 1) == 0)
-            AppDomain.CurrentDomain.AssemblyLoad += (_, e) => { if (e.LoadedAssembly.GetName().Name == PlotlyNet) RegisterPlotlyNet(e.LoadedAssembly); };
+        OnLoad(PlotlyNet, ref plotlyNetHooked, RegisterPlotlyNet);
         foreach (var loaded in AppDomain.CurrentDomain.GetAssemblies().Where(a => a.GetName().Name == PlotlyNet)) RegisterPlotlyNet(loaded);
     }
 
     static void RegisterPlotlyNet(System.Reflection.Assembly plotly)
     {
-        // Only a nicer display: whatever goes wrong binding it (its FSharp.Core unbound, another version's members) must
-        // fail neither Start() nor the cell that loaded the package; the kernel's own display stays.
-        try { RegisterPlotlyNetChart(plotly); }
+        // Only a nicer display: whatever goes wrong binding it (its FSharp.Core unbound, another version without these
+        // members) must fail neither Start() nor the cell that loaded the package; the kernel's own display stays.
+        try
+        {
+            var chart = plotly.GetType("Plotly.NET.GenericChart");
+            var toJson = chart?.GetMethod("toFigureJson", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static, [chart]);
+            if (chart is null || toJson?.ReturnType != typeof(string)) return;
+            Figure Figure(object c) => Reporting.Figure.FromPlotlyJson((string)toJson.Invoke(null, [c])!);
+            Formatter.Register(chart, (c, w) => w.Write(Figure(c).ToHtml()), Html);
+            Formatter.Register(chart, (c, w) => w.Write(Figure(c).ToString()), PlainText);
+        }
         catch (Exception e) when (e is not OutOfMemoryException) { }
     }
 
-    static void RegisterPlotlyNetChart(System.Reflection.Assembly plotly)
+    /// <summary>Calls <paramref name="register"/> whenever an assembly named <paramref name="name"/> loads; hooked once
+    /// per <paramref name="hooked"/> flag, since <see cref="Register"/> runs on every Start and every runner notebook.</summary>
+    static void OnLoad(string name, ref int hooked, Action<System.Reflection.Assembly> register)
     {
-        // A version without these members keeps the kernel's own display: never fail the cell that loaded it.
-        var chart = plotly.GetType("Plotly.NET.GenericChart");
-        var toJson = chart?.GetMethod("toFigureJson", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static, [chart]);
-        if (chart is null || toJson?.ReturnType != typeof(string)) return;
-        Figure Figure(object c) => Reporting.Figure.FromPlotlyJson((string)toJson.Invoke(null, [c])!);
-        Formatter.Register(chart, (c, w) => w.Write(Figure(c).ToHtml()), Html);
-        Formatter.Register(chart, (c, w) => w.Write(Figure(c).ToString()), PlainText);
+        if (Interlocked.Exchange(ref hooked, 1) == 0)
+            AppDomain.CurrentDomain.AssemblyLoad += (_, e) => { if (e.LoadedAssembly.GetName().Name == name) register(e.LoadedAssembly); };
     }
 
     const string DataAnalysis = "Microsoft.Data.Analysis";
@@ -87,14 +91,12 @@ public static class NotebookFormatters
     /// the whole call (FileNotFoundException) before any formatter is registered.</summary>
     static void RegisterDataFrameWhenPresent()
     {
-        if (Interlocked.Exchange(ref dataFrameHooked, 1) == 0)
-            AppDomain.CurrentDomain.AssemblyLoad += (_, e) =>
-            {
-                // Never fail the cell that loaded the package: a version whose DataFrame does not bind keeps its own formatter.
-                if (e.LoadedAssembly.GetName().Name != DataAnalysis) return;
-                try { RegisterDataFrame(); }
-                catch (Exception ex) when (ex is FileLoadException or FileNotFoundException or TypeLoadException or MissingMethodException) { }
-            };
+        OnLoad(DataAnalysis, ref dataFrameHooked, _ =>
+        {
+            // Never fail the cell that loaded the package: a version whose DataFrame does not bind keeps its own formatter.
+            try { RegisterDataFrame(); }
+            catch (Exception ex) when (ex is FileLoadException or FileNotFoundException or TypeLoadException or MissingMethodException) { }
+        });
         try { System.Reflection.Assembly.Load(DataAnalysis); }
         catch (Exception e) when (e is FileNotFoundException or FileLoadException) { return; }
         RegisterDataFrame();

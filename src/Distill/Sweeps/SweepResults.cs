@@ -21,6 +21,9 @@ public sealed record ProvenanceValue(string Value, IReadOnlyList<int> Runs);
 /// </summary>
 public sealed class SweepResults
 {
+    /// <summary>The tables <see cref="Write"/> puts in the sweep folder.</summary>
+    public const string MarkdownFile = "results.md", JsonFile = "results.json";
+
     public required SweepFolder.Plan Plan { get; init; }
     /// <summary>The grid keys the table groups by (all but seed).</summary>
     public required IReadOnlyList<string> GroupKeys { get; init; }
@@ -190,7 +193,7 @@ public sealed class SweepResults
     /// <summary>Writes results.md and results.json into <paramref name="dir"/>; returns their paths.</summary>
     public IReadOnlyList<string> Write(string dir)
     {
-        string md = Path.Combine(dir, "results.md"), json = Path.Combine(dir, "results.json");
+        string md = Path.Combine(dir, MarkdownFile), json = Path.Combine(dir, JsonFile);
         AtomicFile.WriteAllText(md, Markdown());
         AtomicFile.WriteAllText(json, Json());
         return [md, json];

@@ -83,8 +83,6 @@ sealed partial class RunFolder : IDisposable
             {
                 var old = Read(path);
                 var changed = Differences(old, settings);
-                // A record that is not its checkpoint's (edited, or copied in) made the advice below impossible to follow:
-                // no command matched both. Said first, with the way out when this command's settings are the checkpoint's.
                 // A checkpoint copied in from another run (same model, seed and optimizer) would load, and two runs be
                 // stitched together: its stamp must be this record's. Checkpoints from before the stamp carry none. Said
                 // before the settings' differences: with a record that is not its checkpoint's (edited, or copied in),
