@@ -5,11 +5,12 @@ namespace Distill.Notebooks.Tests;
 
 /// <summary>Runs TestData/basics.ipynb once (packages the runner carries, parameters, console, chart, DataFrame, tensor)
 /// and shares the result between the tests below and the browser test.</summary>
-public sealed class BasicsRun
+public sealed class BasicsRun : IDisposable
 {
+    readonly TempDir outDir = new("basics");
+
     public BasicsRun()
     {
-        OutDir = TestSupport.TempDir("basics");
         Result = TestSupport.Run(TestSupport.TestData("basics.ipynb"), OutDir, new NotebookRunOptions
         {
             Budget = "smoke",
@@ -18,7 +19,7 @@ public sealed class BasicsRun
         Notebook = TestSupport.ReadJson(Result.Files.Notebook);
     }
 
-    public string OutDir { get; }
+    public string OutDir => outDir.Path;
     public NotebookRunResult Result { get; }
     public JsonObject Notebook { get; }
 
@@ -28,6 +29,8 @@ public sealed class BasicsRun
     public JsonNode Cell(string marker) => Cells.Single(c => TestSupport.Text(c!["source"]).Contains(marker, StringComparison.Ordinal))!;
 
     public static IEnumerable<JsonNode> Outputs(JsonNode cell) => cell["outputs"]!.AsArray().Select(o => o!);
+
+    public void Dispose() => outDir.Dispose();
 }
 
 public class BasicsRunTests(BasicsRun run) : IClassFixture<BasicsRun>

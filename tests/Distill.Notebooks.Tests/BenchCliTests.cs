@@ -18,7 +18,8 @@ public partial class BenchCliTests
     [Fact]
     public void The_notebook_runner_case_runs()
     {
-        var json = Path.Combine(TestSupport.TempDir("bench-nb"), "bench.json");
+        using var dir = new TempDir("bench-nb");
+        var json = Path.Combine(dir.Path, "bench.json");
         var (exit, stdout, stderr) = DistillProcess.Run("bench", "--smoke", "--memory-epochs", "0", "--only", "notebook-10-cells", "--json", json);
         Assert.True(exit == 0, $"exit {exit}\n{stderr}{stdout}");
         Assert.Contains("notebook-10-cells", Cases(json).Select(c => c.GetProperty("name").GetString()));
@@ -29,10 +30,10 @@ public partial class BenchCliTests
     [Fact]
     public void SIGTERM_writes_what_was_measured_and_ends_the_sweep_child()
     {
-        var dir = TestSupport.TempDir("bench-term");
-        var json = Path.Combine(dir, "bench.json");
+        using var dir = new TempDir("bench-term");
+        var json = Path.Combine(dir.Path, "bench.json");
         var psi = DistillProcess.Start("bench", "--smoke", "--memory-epochs", "0", "--only", "sweep-4-runs-sequential", "--json", json);
-        var tmp = Directory.CreateDirectory(Path.Combine(dir, "tmp")).FullName;
+        var tmp = Directory.CreateDirectory(Path.Combine(dir.Path, "tmp")).FullName;
         psi.Environment["TMPDIR"] = tmp;
         using var bench = new DistillProcess.Running(psi);
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -71,12 +72,12 @@ public partial class BenchCliTests
     [Fact]
     public void Unwritable_output_paths_and_options_numerics_ignore_are_refused_first()
     {
-        var dir = TestSupport.TempDir("bench-paths");
+        using var dir = new TempDir("bench-paths");
         string[][] cases =
         [
-            ["--json", dir], ["--json", ""], ["--json", Path.Combine(dir, "no-such", "x.json")],
-            ["--save-numerics", dir], ["--save-numerics", ""], ["--save-numerics", Path.Combine(dir, "no-such", "n.bin")],
-            ["--compare-numerics", dir], ["--save-numerics", Path.Combine(dir, "n.bin"), "--json", Path.Combine(dir, "x.json"), "--only", "gemm"],
+            ["--json", dir.Path], ["--json", ""], ["--json", Path.Combine(dir.Path, "no-such", "x.json")],
+            ["--save-numerics", dir.Path], ["--save-numerics", ""], ["--save-numerics", Path.Combine(dir.Path, "no-such", "n.bin")],
+            ["--compare-numerics", dir.Path], ["--save-numerics", Path.Combine(dir.Path, "n.bin"), "--json", Path.Combine(dir.Path, "x.json"), "--only", "gemm"],
             ["--python", "/usr/bin/python3"],
         ];
         foreach (var c in cases)
@@ -89,7 +90,7 @@ public partial class BenchCliTests
             Assert.DoesNotContain("Nothing in this command expected it", line, StringComparison.Ordinal);
             Assert.DoesNotContain("GEMM", stdout, StringComparison.Ordinal); // nothing ran
         }
-        Assert.Empty(Directory.GetFiles(dir));
+        Assert.Empty(Directory.GetFiles(dir.Path));
     }
 
     /// <summary>A report that cannot be written at the end (here a full disk) is said after the table, which stays.</summary>

@@ -12,16 +12,16 @@ public class CliTests
     [Fact]
     public void A_failing_notebook_exits_nonzero_and_the_others_still_run()
     {
-        var outDir = TestSupport.TempDir("cli");
-        var (exit, _, err) = Distill("run", TestSupport.TestData("error.ipynb"), TestSupport.TestData("sample.dib"), "--out", outDir, "--budget", "smoke");
+        using var outDir = new TempDir("cli");
+        var (exit, _, err) = Distill("run", TestSupport.TestData("error.ipynb"), TestSupport.TestData("sample.dib"), "--out", outDir.Path, "--budget", "smoke");
         Assert.Equal(1, exit);
         Assert.Contains("✘ error.ipynb: cell 2, line 2: System.ArgumentOutOfRangeException", err);
         Assert.Contains("✔ " + TestSupport.TestData("sample.dib"), err);
         foreach (var f in new[] { "error.ipynb", "error.html", "error.manifest.json", "sample.ipynb", "sample.html", "sample.manifest.json" })
-            Assert.True(File.Exists(Path.Combine(outDir, f)), f);
-        Assert.Equal("", TestSupport.NbformatErrors(Path.Combine(outDir, "error.ipynb")));
+            Assert.True(File.Exists(Path.Combine(outDir.Path, f)), f);
+        Assert.Equal("", TestSupport.NbformatErrors(Path.Combine(outDir.Path, "error.ipynb")));
         // No parameters cell: --budget is injected at the top, as papermill does.
-        var first = TestSupport.ReadJson(Path.Combine(outDir, "error.ipynb"))["cells"]![0]!;
+        var first = TestSupport.ReadJson(Path.Combine(outDir.Path, "error.ipynb"))["cells"]![0]!;
         Assert.Equal("string budget = \"smoke\";\n", TestSupport.Text(first["source"]).Split('\n', 2)[1]);
     }
 
@@ -31,8 +31,8 @@ public class CliTests
     [Fact]
     public void A_cells_error_message_reaches_the_terminal_without_escape_sequences()
     {
-        var dir = TestSupport.TempDir("cli-escapes");
-        var notebooks = Path.Combine(dir, "notebooks");
+        using var dir = new TempDir("cli-escapes");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
         Directory.CreateDirectory(notebooks);
         var nb = TestSupport.WriteNotebook(notebooks, "esc.ipynb",
             ("""throw new Exception("<b>x</b>\u001b[31m red\u001b]0;title\u0007\u001b]8;;https://example.invalid/\u001b\\ link\u009d\u0007\u001b[2J end");""", null));
@@ -40,13 +40,13 @@ public class CliTests
             Assert.DoesNotContain(text, c => c is < ' ' and not ('\t' or '\n' or '\r') or >= '\x7f' and <= '\x9f');
         const string Line = "✘ esc.ipynb: cell 1, line 1: System.Exception: <b>x</b> red link end";
 
-        var run = Distill("run", nb, "--out", Path.Combine(dir, "run"));
+        var run = Distill("run", nb, "--out", Path.Combine(dir.Path, "run"));
         Assert.Equal(1, run.Exit);
         Assert.Contains(Line + "\n", run.Err, StringComparison.Ordinal);
         Clean(run.Out);
         Clean(run.Err);
 
-        var reproduce = Distill("reproduce", "--notebooks", notebooks, "--out", Path.Combine(dir, "reproduce"), "--budget", "smoke");
+        var reproduce = Distill("reproduce", "--notebooks", notebooks, "--out", Path.Combine(dir.Path, "reproduce"), "--budget", "smoke");
         Assert.Equal(1, reproduce.Exit);
         Assert.Contains(Line + " (", reproduce.Out, StringComparison.Ordinal);
         Clean(reproduce.Out);
@@ -60,9 +60,9 @@ public class CliTests
     [Fact]
     public async Task A_cell_reading_a_key_fails_instead_of_waiting_when_run_from_a_terminal()
     {
-        var dir = TestSupport.TempDir("cli-readkey");
-        var nb = TestSupport.WriteNotebook(dir, "readkey.ipynb", ("Console.ReadKey()", null));
-        var cli = Cli("run", nb, "--out", Path.Combine(dir, "out"));
+        using var dir = new TempDir("cli-readkey");
+        var nb = TestSupport.WriteNotebook(dir.Path, "readkey.ipynb", ("Console.ReadKey()", null));
+        var cli = Cli("run", nb, "--out", Path.Combine(dir.Path, "out"));
         string[] words = [cli.FileName, .. cli.ArgumentList];
         var command = string.Join(' ', words.Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
         var psi = new ProcessStartInfo("timeout", ["90", "script", "-qfec", command, "/dev/null"]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
@@ -81,16 +81,16 @@ public class CliTests
     [Fact]
     public void A_cells_ProcessExit_handler_neither_writes_to_distills_console_nor_fails_the_run()
     {
-        var dir = TestSupport.TempDir("cli-process-exit");
-        var nb = TestSupport.WriteNotebook(dir, "exit-handlers.ipynb",
+        using var dir = new TempDir("cli-process-exit");
+        var nb = TestSupport.WriteNotebook(dir.Path, "exit-handlers.ipynb",
             ("AppDomain.CurrentDomain.ProcessExit += (s, e) => Console.WriteLine(\"written at exit\");", null),
             ("AppDomain.CurrentDomain.ProcessExit += (s, e) => throw new InvalidOperationException(\"exit handler threw\");", null));
-        var (exit, output, err) = Distill("run", nb, "--out", Path.Combine(dir, "out"));
+        var (exit, output, err) = Distill("run", nb, "--out", Path.Combine(dir.Path, "out"));
         Assert.True(exit == 0, $"exit {exit}:\n{output}{err}");
         Assert.DoesNotContain("written at exit", output + err, StringComparison.Ordinal);
         Assert.DoesNotContain("error:", err, StringComparison.Ordinal);
         Assert.Contains("warning: exit-handlers.ipynb: a ProcessExit handler added by the notebook threw System.InvalidOperationException: exit handler threw", err, StringComparison.Ordinal);
-        Assert.Equal("succeeded", TestSupport.ReadJson(Path.Combine(dir, "out", "exit-handlers.manifest.json"))["status"]!.GetValue<string>());
+        Assert.Equal("succeeded", TestSupport.ReadJson(Path.Combine(dir.Path, "out", "exit-handlers.manifest.json"))["status"]!.GetValue<string>());
     }
 
     /// <summary>A cell that left a foreground thread running (IsBackground = false, never ending) kept `distill run`
@@ -99,25 +99,25 @@ public class CliTests
     [Fact]
     public void Run_exits_with_its_code_when_a_cell_left_a_foreground_thread_or_a_blocking_exit_handler()
     {
-        var dir = TestSupport.TempDir("cli-foreground");
-        var thread = TestSupport.WriteNotebook(dir, "foreground.ipynb",
+        using var dir = new TempDir("cli-foreground");
+        var thread = TestSupport.WriteNotebook(dir.Path, "foreground.ipynb",
             ("new System.Threading.Thread(() => { while (true) System.Threading.Thread.Sleep(100); }) { IsBackground = false }.Start(); 1", null));
-        var handler = TestSupport.WriteNotebook(dir, "exit-blocks.ipynb",
+        var handler = TestSupport.WriteNotebook(dir.Path, "exit-blocks.ipynb",
             ("AppDomain.CurrentDomain.ProcessExit += (s, e) => System.Threading.Thread.Sleep(System.Threading.Timeout.Infinite);", null));
         foreach (var (nb, name) in new[] { (thread, "foreground"), (handler, "exit-blocks") })
         {
-            using var run = new DistillProcess.Running(Cli("run", nb, "--out", Path.Combine(dir, "out")));
+            using var run = new DistillProcess.Running(Cli("run", nb, "--out", Path.Combine(dir.Path, "out")));
             var exit = run.Exit(TimeSpan.FromSeconds(90)); // fails (and kills it) if it hangs
             Assert.True(exit == 0, $"exit {exit}:\n{run.Output}");
             Assert.Contains($"✔ {nb} (", run.Output, StringComparison.Ordinal);
-            Assert.True(File.Exists(Path.Combine(dir, "out", name + ".html")), run.Output);
-            Assert.Equal("succeeded", TestSupport.ReadJson(Path.Combine(dir, "out", name + ".manifest.json"))["status"]!.GetValue<string>());
+            Assert.True(File.Exists(Path.Combine(dir.Path, "out", name + ".html")), run.Output);
+            Assert.Equal("succeeded", TestSupport.ReadJson(Path.Combine(dir.Path, "out", name + ".manifest.json"))["status"]!.GetValue<string>());
             if (nb == handler) Assert.Contains("warning: exit-blocks.ipynb: a ProcessExit handler added by the notebook had not returned 5 s after", run.Output, StringComparison.Ordinal);
             else Assert.Contains("warning: a thread a cell started was still running 10 s after the run ended; the process ends without it.", run.Output, StringComparison.Ordinal);
         }
-        using var failing = new DistillProcess.Running(Cli("run", TestSupport.WriteNotebook(dir, "fails.ipynb",
+        using var failing = new DistillProcess.Running(Cli("run", TestSupport.WriteNotebook(dir.Path, "fails.ipynb",
             ("new System.Threading.Thread(() => { while (true) System.Threading.Thread.Sleep(100); }) { IsBackground = false }.Start();", null),
-            ("throw new Exception(\"boom\");", null)), "--out", Path.Combine(dir, "out")));
+            ("throw new Exception(\"boom\");", null)), "--out", Path.Combine(dir.Path, "out")));
         Assert.Equal(1, failing.Exit(TimeSpan.FromSeconds(90))); // the run's own code, not 0
     }
 
@@ -127,25 +127,25 @@ public class CliTests
     [Fact]
     public void A_notebook_does_not_inherit_the_settings_the_one_before_it_changed()
     {
-        var dir = TestSupport.TempDir("cli-leak");
+        using var dir = new TempDir("cli-leak");
         const string torchRef = "#r \"nuget: TorchSharp-cpu, 0.107.0\"\nusing TorchSharp;\n";
-        var a = TestSupport.WriteNotebook(dir, "a.ipynb", (torchRef +
+        var a = TestSupport.WriteNotebook(dir.Path, "a.ipynb", (torchRef +
             "torch.set_num_threads(1); torch.set_default_dtype(torch.float64);\n" +
             "Environment.SetEnvironmentVariable(\"LEAK_TEST\", \"from a\");\n" +
             "var comma = (System.Globalization.CultureInfo)System.Globalization.CultureInfo.InvariantCulture.Clone();\n" +
             "comma.NumberFormat.NumberDecimalSeparator = \",\"; System.Globalization.CultureInfo.DefaultThreadCurrentCulture = comma;", null));
         const string report = torchRef + "Console.WriteLine($\"settings: {torch.get_num_threads()} {torch.get_default_dtype()} " +
             "{Environment.GetEnvironmentVariable(\"LEAK_TEST\") ?? \"unset\"} {1.5} {(torch.ones(2, 2).mm(torch.ones(2, 2, dtype: torch.float32))).dtype}\");";
-        var b = TestSupport.WriteNotebook(dir, "b.ipynb", (report, null));
+        var b = TestSupport.WriteNotebook(dir.Path, "b.ipynb", (report, null));
         string Settings(string outDir) => string.Concat(TestSupport.ReadJson(Path.Combine(outDir, "b.ipynb"))["cells"]![0]!["outputs"]!.AsArray()
             .Select(o => TestSupport.Text(o!["text"])));
-        var alone = Distill("run", b, "--out", Path.Combine(dir, "alone"));
+        var alone = Distill("run", b, "--out", Path.Combine(dir.Path, "alone"));
         Assert.True(alone.Exit == 0, alone.Err);
-        var after = Distill("run", a, b, "--out", Path.Combine(dir, "after"));
+        var after = Distill("run", a, b, "--out", Path.Combine(dir.Path, "after"));
         Assert.True(after.Exit == 0, after.Err);
-        Assert.EndsWith(" Float32 unset 1.5 Float32\n", Settings(Path.Combine(dir, "alone")), StringComparison.Ordinal);
-        Assert.DoesNotMatch("^settings: 1 ", Settings(Path.Combine(dir, "alone"))); // the threads a would leave (1) would show
-        Assert.Equal(Settings(Path.Combine(dir, "alone")), Settings(Path.Combine(dir, "after")));
+        Assert.EndsWith(" Float32 unset 1.5 Float32\n", Settings(Path.Combine(dir.Path, "alone")), StringComparison.Ordinal);
+        Assert.DoesNotMatch("^settings: 1 ", Settings(Path.Combine(dir.Path, "alone"))); // the threads a would leave (1) would show
+        Assert.Equal(Settings(Path.Combine(dir.Path, "alone")), Settings(Path.Combine(dir.Path, "after")));
     }
 
     /// <summary>A timed-out cell cannot be aborted and keeps running in its process. `distill run` then does not start
@@ -154,20 +154,20 @@ public class CliTests
     [Fact]
     public void Notebooks_after_a_timed_out_cell_do_not_share_its_process()
     {
-        var dir = TestSupport.TempDir("cli-timeout");
-        var nbs = Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName;
+        using var dir = new TempDir("cli-timeout");
+        var nbs = Directory.CreateDirectory(Path.Combine(dir.Path, "nbs")).FullName;
         var loop = TestSupport.WriteNotebook(nbs, "a-loop.ipynb", ("while (true) { }", null));
         var after = TestSupport.WriteNotebook(nbs, "b-after.ipynb", ("Console.WriteLine(Environment.ProcessId);", null));
 
-        var run = Distill("run", loop, after, "--out", Path.Combine(dir, "run"), "--cell-timeout", "8");
+        var run = Distill("run", loop, after, "--out", Path.Combine(dir.Path, "run"), "--cell-timeout", "8");
         Assert.Equal(1, run.Exit);
         Assert.Contains($"✘ {after}: not run: a cell of {loop} timed out and still runs in this process", run.Err, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(dir, "run", "b-after.ipynb")));
+        Assert.False(File.Exists(Path.Combine(dir.Path, "run", "b-after.ipynb")));
 
-        var reproduce = Distill("reproduce", "--notebooks", nbs, "--out", Path.Combine(dir, "reproduce"), "--cell-timeout", "8");
+        var reproduce = Distill("reproduce", "--notebooks", nbs, "--out", Path.Combine(dir.Path, "reproduce"), "--cell-timeout", "8");
         Assert.Equal(1, reproduce.Exit);
-        Assert.Equal("timedout", ((string?)TestSupport.ReadJson(Path.Combine(dir, "reproduce", "a-loop", "a-loop.manifest.json"))["status"])?.ToLowerInvariant());
-        var manifest = TestSupport.ReadJson(Path.Combine(dir, "reproduce", "b-after", "b-after.manifest.json"));
+        Assert.Equal("timedout", ((string?)TestSupport.ReadJson(Path.Combine(dir.Path, "reproduce", "a-loop", "a-loop.manifest.json"))["status"])?.ToLowerInvariant());
+        var manifest = TestSupport.ReadJson(Path.Combine(dir.Path, "reproduce", "b-after", "b-after.manifest.json"));
         Assert.Equal("succeeded", ((string?)manifest["status"])?.ToLowerInvariant());
     }
 
@@ -177,23 +177,23 @@ public class CliTests
     [Fact]
     public void A_cell_stopped_inside_libtorch_ends_the_run_with_its_documented_code()
     {
-        var dir = TestSupport.TempDir("cli-torch-stop");
-        var nb = TestSupport.WriteNotebook(dir, "mm-loop.ipynb", ("#r \"nuget: TorchSharp-cpu, 0.107.0\"\nusing TorchSharp;\n" +
+        using var dir = new TempDir("cli-torch-stop");
+        var nb = TestSupport.WriteNotebook(dir.Path, "mm-loop.ipynb", ("#r \"nuget: TorchSharp-cpu, 0.107.0\"\nusing TorchSharp;\n" +
             "var a = torch.randn(256, 256);\nSystem.IO.File.WriteAllText(\"looping\", \"\");\nwhile (true) { using var b = a.matmul(a); }", null));
-        var looping = Path.Combine(dir, "looping"); // written in the notebook's folder, its working directory
-        using (var timedOut = new DistillProcess.Running(Cli("run", nb, "--out", Path.Combine(dir, "timeout"), "--cell-timeout", "8")))
+        var looping = Path.Combine(dir.Path, "looping"); // written in the notebook's folder, its working directory
+        using (var timedOut = new DistillProcess.Running(Cli("run", nb, "--out", Path.Combine(dir.Path, "timeout"), "--cell-timeout", "8")))
         {
             Assert.True(timedOut.Exit(TimeSpan.FromSeconds(120)) == 1, timedOut.Output);
             Assert.DoesNotContain("terminate called", timedOut.Output, StringComparison.Ordinal);
         }
         File.Delete(looping);
-        using var stopped = new DistillProcess.Running(Cli("run", nb, "--out", Path.Combine(dir, "term")));
+        using var stopped = new DistillProcess.Running(Cli("run", nb, "--out", Path.Combine(dir.Path, "term")));
         for (var clock = System.Diagnostics.Stopwatch.StartNew(); !File.Exists(looping); Thread.Sleep(100))
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90) && !stopped.Process.HasExited, $"the cell never started its loop:\n{stopped.Output}");
         stopped.Signal("TERM");
         Assert.True(stopped.Exit(TimeSpan.FromSeconds(90)) == 143, stopped.Output);
         Assert.DoesNotContain("terminate called", stopped.Output, StringComparison.Ordinal);
-        Assert.Equal("interrupted", ((string?)TestSupport.ReadJson(Path.Combine(dir, "term", "mm-loop.manifest.json"))["status"])?.ToLowerInvariant());
+        Assert.Equal("interrupted", ((string?)TestSupport.ReadJson(Path.Combine(dir.Path, "term", "mm-loop.manifest.json"))["status"])?.ToLowerInvariant());
     }
 
     /// <summary>A stack overflow cannot be caught: it aborts its process. In `reproduce` that is the notebook's own
@@ -201,33 +201,33 @@ public class CliTests
     [Fact]
     public void A_stack_overflow_in_a_notebook_does_not_stop_reproduce()
     {
-        var dir = TestSupport.TempDir("cli-overflow");
-        var nbs = Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName;
+        using var dir = new TempDir("cli-overflow");
+        var nbs = Directory.CreateDirectory(Path.Combine(dir.Path, "nbs")).FullName;
         TestSupport.WriteNotebook(nbs, "a-ok.ipynb", ("1 + 1", null));
         TestSupport.WriteNotebook(nbs, "b-overflow.ipynb", ("void F() => F();\nF();", null));
         TestSupport.WriteNotebook(nbs, "c-after.ipynb", ("2 + 2", null));
-        var reproduce = Distill("reproduce", "--notebooks", nbs, "--out", Path.Combine(dir, "out"));
+        var reproduce = Distill("reproduce", "--notebooks", nbs, "--out", Path.Combine(dir.Path, "out"));
         Assert.Equal(1, reproduce.Exit);
         Assert.Contains("b-overflow", reproduce.Out, StringComparison.Ordinal);
         Assert.Contains("the process died while this cell ran (a stack overflow", reproduce.Out, StringComparison.Ordinal);
-        string Status(string name) => ((string?)TestSupport.ReadJson(Path.Combine(dir, "out", name, name + ".manifest.json"))["status"])!.ToLowerInvariant();
+        string Status(string name) => ((string?)TestSupport.ReadJson(Path.Combine(dir.Path, "out", name, name + ".manifest.json"))["status"])!.ToLowerInvariant();
         Assert.Equal("succeeded", Status("a-ok"));
         Assert.Equal("died", Status("b-overflow"));
         Assert.Equal("succeeded", Status("c-after"));
-        Assert.True(File.Exists(Path.Combine(dir, "out", "index.html")));
+        Assert.True(File.Exists(Path.Combine(dir.Path, "out", "index.html")));
     }
 
     [Fact]
     public void Reproduce_only_takes_a_comma_separated_list()
     {
-        var dir = TestSupport.TempDir("cli-only-list");
-        var nbs = Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName;
+        using var dir = new TempDir("cli-only-list");
+        var nbs = Directory.CreateDirectory(Path.Combine(dir.Path, "nbs")).FullName;
         foreach (var name in new[] { "00-a.ipynb", "01-b.ipynb", "02-c.ipynb" }) TestSupport.WriteNotebook(nbs, name, ("1 + 1", null));
-        var reproduce = Distill("reproduce", "--notebooks", nbs, "--out", Path.Combine(dir, "out"), "--only", "00, 02");
+        var reproduce = Distill("reproduce", "--notebooks", nbs, "--out", Path.Combine(dir.Path, "out"), "--only", "00, 02");
         Assert.Equal(0, reproduce.Exit);
-        Assert.True(Directory.Exists(Path.Combine(dir, "out", "00-a")));
-        Assert.True(Directory.Exists(Path.Combine(dir, "out", "02-c")));
-        Assert.False(Directory.Exists(Path.Combine(dir, "out", "01-b")));
+        Assert.True(Directory.Exists(Path.Combine(dir.Path, "out", "00-a")));
+        Assert.True(Directory.Exists(Path.Combine(dir.Path, "out", "02-c")));
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "out", "01-b")));
         Assert.Contains("01-b: not run: not selected by --only", reproduce.Out, StringComparison.Ordinal);
         Assert.Contains("2 ok, 1 not run", reproduce.Out, StringComparison.Ordinal);
     }
@@ -237,12 +237,12 @@ public class CliTests
     [Fact]
     public void Notebooks_run_by_the_cli_keep_the_library_wording_of_errors()
     {
-        var dir = TestSupport.TempDir("cli-api-words");
+        using var dir = new TempDir("cli-api-words");
         var dll = Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Name, "Distill.dll");
-        var nb = TestSupport.WriteNotebook(dir, "api.ipynb", ($"#r \"{dll}\"\nConsole.Write(\"[\" + Distill.ErrorText.Api(\"Force = true in TrainOptions\") + \"]\");", null));
-        var r = Distill("run", nb, "--out", Path.Combine(dir, "out"));
+        var nb = TestSupport.WriteNotebook(dir.Path, "api.ipynb", ($"#r \"{dll}\"\nConsole.Write(\"[\" + Distill.ErrorText.Api(\"Force = true in TrainOptions\") + \"]\");", null));
+        var r = Distill("run", nb, "--out", Path.Combine(dir.Path, "out"));
         Assert.True(r.Exit == 0, r.Err);
-        var output = TestSupport.ReadJson(Path.Combine(dir, "out", "api.ipynb"))["cells"]![0]!["outputs"]![0]!["text"];
+        var output = TestSupport.ReadJson(Path.Combine(dir.Path, "out", "api.ipynb"))["cells"]![0]!["outputs"]![0]!["text"];
         Assert.Equal("[ (Force = true in TrainOptions)]", TestSupport.Text(output));
     }
 
@@ -251,14 +251,14 @@ public class CliTests
     [Fact]
     public void A_missing_notebook_suggests_the_notebooks_its_name_matches()
     {
-        var dir = TestSupport.TempDir("cli-suggest");
-        var nbs = Path.Combine(dir, "notebooks");
+        using var dir = new TempDir("cli-suggest");
+        var nbs = Path.Combine(dir.Path, "notebooks");
         Directory.CreateDirectory(nbs);
         foreach (var nb in new[] { "00-data.ipynb", "01-soft-targets.ipynb" }) TestSupport.WriteNotebook(nbs, nb, ("1 + 1", null));
         (int Exit, string Out, string Err) In(params string[] args)
         {
             var psi = Cli(args);
-            psi.WorkingDirectory = dir;
+            psi.WorkingDirectory = dir.Path;
             return DistillProcess.Run(psi);
         }
         var name = In("run", "01-soft-targets");
@@ -286,45 +286,47 @@ public class CliTests
         Assert.Equal(2, badParam.Exit);
         Assert.Contains("-p epochs: expected name=value", badParam.Err);
         // A name given twice: one value ran, the summary listed both.
-        var twice = Distill("reproduce", "--budget", "smoke", "-p", "seed=1", "-p", "seed=2", "--out", TestSupport.TempDir("cli-twice"));
+        using var twiceOut = new TempDir("cli-twice");
+        var twice = Distill("reproduce", "--budget", "smoke", "-p", "seed=1", "-p", "seed=2", "--out", twiceOut.Path);
         Assert.Equal((2, "error: -p seed is given twice (seed=1, seed=2); give each name once."), (twice.Exit, twice.Err.Trim()));
         // -p budget alone is the budget: it was refused as disagreeing with the default --budget quick.
-        var budgetOut = TestSupport.TempDir("cli-p-budget");
-        var pBudget = Distill("reproduce", "--notebooks", Path.Combine(TestSupport.RepoRoot, "notebooks"), "-p", "budget=smoke", "--only", "00", "--out", budgetOut);
+        using var budgetOut = new TempDir("cli-p-budget");
+        var pBudget = Distill("reproduce", "--notebooks", Path.Combine(TestSupport.RepoRoot, "notebooks"), "-p", "budget=smoke", "--only", "00", "--out", budgetOut.Path);
         Assert.True(pBudget.Exit == 0, pBudget.Err);
         Assert.Contains("(budget smoke)", pBudget.Out);
         // Two notebooks of one name would overwrite each other's report: refused before either runs.
-        var outDir = TestSupport.TempDir("cli-same");
-        var copy = Path.Combine(TestSupport.TempDir("cli-same-src"), "basics.ipynb");
+        using var outDir = new TempDir("cli-same");
+        using var src = new TempDir("cli-same-src");
+        var copy = Path.Combine(src.Path, "basics.ipynb");
         File.Copy(TestSupport.TestData("basics.ipynb"), copy);
-        var same = Distill("run", TestSupport.TestData("basics.ipynb"), copy, "--out", outDir);
+        var same = Distill("run", TestSupport.TestData("basics.ipynb"), copy, "--out", outDir.Path);
         Assert.Equal(2, same.Exit);
-        Assert.Contains($"would write the same report ({Path.Combine(outDir, "basics")}.*)", same.Err);
-        Assert.Empty(Directory.GetFiles(outDir));
+        Assert.Contains($"would write the same report ({Path.Combine(outDir.Path, "basics")}.*)", same.Err);
+        Assert.Empty(Directory.GetFiles(outDir.Path));
         // --out naming an existing file: bad input (2), said as such, for run and reproduce alike; the file stays.
-        var file = Path.Combine(outDir, "a-file");
+        var file = Path.Combine(outDir.Path, "a-file");
         File.WriteAllText(file, "mine");
         var runToFile = Distill("run", TestSupport.TestData("basics.ipynb"), "--out", file);
         Assert.Equal((2, $"error: --out {file}: this is a file; give a folder (it is created when missing)"), (runToFile.Exit, runToFile.Err.Trim()));
-        var notebooks = TestSupport.TempDir("cli-out-file-notebooks");
-        TestSupport.WriteNotebook(notebooks, "00-ran.ipynb", ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
-        var reproduceToFile = Distill("reproduce", "--notebooks", notebooks, "--out", file);
+        using var notebooks = new TempDir("cli-out-file-notebooks");
+        TestSupport.WriteNotebook(notebooks.Path, "00-ran.ipynb", ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+        var reproduceToFile = Distill("reproduce", "--notebooks", notebooks.Path, "--out", file);
         Assert.Equal((2, $"error: --out {file}: this is a file; give a folder (it is created when missing)"), (reproduceToFile.Exit, reproduceToFile.Err.Trim()));
         Assert.Equal("mine", File.ReadAllText(file));
-        Assert.False(File.Exists(Path.Combine(notebooks, "ran.txt")), "a notebook ran");
+        Assert.False(File.Exists(Path.Combine(notebooks.Path, "ran.txt")), "a notebook ran");
         // An empty --out was Path.GetFullPath's ArgumentException, reported as an unexpected crash (exit 1).
-        foreach (var args in new[] { new[] { "run", TestSupport.TestData("basics.ipynb"), "--out", "" }, ["reproduce", "--notebooks", notebooks, "--out", ""] })
+        foreach (var args in new[] { new[] { "run", TestSupport.TestData("basics.ipynb"), "--out", "" }, ["reproduce", "--notebooks", notebooks.Path, "--out", ""] })
         {
             var empty = Distill(args);
             Assert.Equal((2, "error: --out '': an empty path; give a folder (it is created when missing)"), (empty.Exit, empty.Err.Trim()));
         }
-        Assert.False(File.Exists(Path.Combine(notebooks, "ran.txt")), "a notebook ran");
+        Assert.False(File.Exists(Path.Combine(notebooks.Path, "ran.txt")), "a notebook ran");
         // A folder given as a notebook, and a notebook given as the folder of notebooks: said as such, not "not found".
-        var folder = Directory.CreateDirectory(Path.Combine(notebooks, "dir.ipynb")).FullName;
-        var runFolder = Distill("run", folder, "--out", outDir);
+        var folder = Directory.CreateDirectory(Path.Combine(notebooks.Path, "dir.ipynb")).FullName;
+        var runFolder = Distill("run", folder, "--out", outDir.Path);
         Assert.Equal((2, $"error: {folder}: this is a folder, not a file; pass the path of a .ipynb or .dib notebook file"), (runFolder.Exit, runFolder.Err.Trim()));
-        var notebook = Path.Combine(notebooks, "00-ran.ipynb");
-        var reproduceFile = Distill("reproduce", "--notebooks", notebook, "--out", outDir);
+        var notebook = Path.Combine(notebooks.Path, "00-ran.ipynb");
+        var reproduceFile = Distill("reproduce", "--notebooks", notebook, "--out", outDir.Path);
         Assert.Equal((2, $"error: {notebook}: this is a file, not a folder; pass --notebooks DIR, the folder holding the notebooks (run one notebook with `distill run {notebook}`)"),
             (reproduceFile.Exit, reproduceFile.Err.Trim()));
     }
@@ -332,11 +334,11 @@ public class CliTests
     [Fact]
     public void A_cell_that_ends_the_process_leaves_its_report_and_exits_1()
     {
-        var dir = TestSupport.TempDir("cli-exit");
-        var exits = TestSupport.WriteNotebook(dir, "exits.ipynb",
+        using var dir = new TempDir("cli-exit");
+        var exits = TestSupport.WriteNotebook(dir.Path, "exits.ipynb",
             ("Console.WriteLine(\"before exit\");", null), ("Environment.Exit(0);", null), ("Console.WriteLine(\"after exit\");", null));
-        var next = TestSupport.WriteNotebook(dir, "next.ipynb", ("1 + 1", null));
-        var outDir = Path.Combine(dir, "out");
+        var next = TestSupport.WriteNotebook(dir.Path, "next.ipynb", ("1 + 1", null));
+        var outDir = Path.Combine(dir.Path, "out");
         var (exit, _, err) = Distill("run", exits, next, "--out", outDir);
         Assert.Equal(1, exit);
         Assert.Contains("✘ exits.ipynb: cell 2: the process was ended while this cell ran (Environment.Exit(0)", err, StringComparison.Ordinal);
@@ -358,13 +360,13 @@ public class CliTests
     [Fact]
     public void An_exception_unhandled_on_a_background_thread_is_that_cells_error_and_exits_1()
     {
-        var dir = TestSupport.TempDir("cli-unhandled");
-        var bg = TestSupport.WriteNotebook(dir, "bg.ipynb",
+        using var dir = new TempDir("cli-unhandled");
+        var bg = TestSupport.WriteNotebook(dir.Path, "bg.ipynb",
             ("Console.WriteLine(\"before\");", null),
             ("Console.WriteLine(\"starting\");\nnew System.Threading.Thread(() => throw new InvalidOperationException(\"bg boom\")).Start();\nSystem.Threading.Thread.Sleep(10000);", null),
             ("Console.WriteLine(\"after\");", null));
-        var next = TestSupport.WriteNotebook(dir, "next.ipynb", ("1 + 1", null));
-        var outDir = Path.Combine(dir, "out");
+        var next = TestSupport.WriteNotebook(dir.Path, "next.ipynb", ("1 + 1", null));
+        var outDir = Path.Combine(dir.Path, "out");
         var (exit, _, err) = Distill("run", bg, next, "--out", outDir);
         Assert.Equal(1, exit);
         Assert.Contains("✘ bg.ipynb: cell 2, line 2: System.InvalidOperationException: bg boom (unhandled on a background thread", err, StringComparison.Ordinal);
@@ -390,15 +392,15 @@ public class CliTests
     [Fact]
     public void An_exception_on_a_cells_thread_after_the_notebook_ended_is_one_line_and_exit_1()
     {
-        var dir = TestSupport.TempDir("cli-unhandled-late");
-        string Notebook(int delayMs) => TestSupport.WriteNotebook(dir, $"late{delayMs}.ipynb",
+        using var dir = new TempDir("cli-unhandled-late");
+        string Notebook(int delayMs) => TestSupport.WriteNotebook(dir.Path, $"late{delayMs}.ipynb",
             ($"new System.Threading.Thread(() => {{ System.Threading.Thread.Sleep({delayMs}); throw new InvalidOperationException(\"late boom\"); }}).Start();", null),
             ("System.Threading.Thread.Sleep(100);", null),
             ("2 + 2", null));
-        var outDir = Path.Combine(dir, "out");
+        var outDir = Path.Combine(dir.Path, "out");
         var (exit, _, err) = Distill("run", Notebook(2500), "--out", outDir);
         Assert.Equal(1, exit);
-        Assert.Contains($"error: InvalidOperationException: late boom, thrown at {Path.Combine(dir, "late2500.ipynb")} cell 1, line 1, on a background thread after the work", err, StringComparison.Ordinal);
+        Assert.Contains($"error: InvalidOperationException: late boom, thrown at {Path.Combine(dir.Path, "late2500.ipynb")} cell 1, line 1, on a background thread after the work", err, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", err, StringComparison.Ordinal);
         Assert.Equal("succeeded", TestSupport.ReadJson(Path.Combine(outDir, "late2500.manifest.json"))["status"]!.GetValue<string>());
 
@@ -418,12 +420,12 @@ public class CliTests
     [Fact]
     public void An_async_void_exception_under_reproduce_writes_the_summary_and_exits_1()
     {
-        var dir = TestSupport.TempDir("cli-unhandled-reproduce");
-        var notebooks = Directory.CreateDirectory(Path.Combine(dir, "notebooks")).FullName;
+        using var dir = new TempDir("cli-unhandled-reproduce");
+        var notebooks = Directory.CreateDirectory(Path.Combine(dir.Path, "notebooks")).FullName;
         TestSupport.WriteNotebook(notebooks, "01-async.ipynb",
             ("async void Boom() { await Task.Yield(); throw new ArgumentException(\"async boom\"); }\nBoom();\nSystem.Threading.Thread.Sleep(10000);", null));
         TestSupport.WriteNotebook(notebooks, "02-next.ipynb", ("1 + 1", null));
-        var reports = Path.Combine(dir, "reports");
+        var reports = Path.Combine(dir.Path, "reports");
         var (exit, _, err) = Distill("reproduce", "--notebooks", notebooks, "--out", reports, "--budget", "smoke");
         Assert.Equal(1, exit);
         Assert.Contains("✘ 01-async.ipynb: cell 1, line 1: System.ArgumentException: async boom", err, StringComparison.Ordinal);
@@ -441,11 +443,11 @@ public class CliTests
     [Fact]
     public void The_runners_start_up_is_not_charged_to_the_first_cell_s_timeout()
     {
-        var dir = TestSupport.TempDir("cli-timeout-first");
-        var nb = TestSupport.WriteNotebook(dir, "first.ipynb", ("Console.WriteLine(1 + 1);", null));
-        var (exit, _, err) = Distill("run", nb, "--out", Path.Combine(dir, "out"), "--cell-timeout", "1");
+        using var dir = new TempDir("cli-timeout-first");
+        var nb = TestSupport.WriteNotebook(dir.Path, "first.ipynb", ("Console.WriteLine(1 + 1);", null));
+        var (exit, _, err) = Distill("run", nb, "--out", Path.Combine(dir.Path, "out"), "--cell-timeout", "1");
         Assert.True(exit == 0, err);
-        var cell = TestSupport.ReadJson(Path.Combine(dir, "out", "first.manifest.json"))["cells"]![0]!;
+        var cell = TestSupport.ReadJson(Path.Combine(dir.Path, "out", "first.manifest.json"))["cells"]![0]!;
         Assert.Equal("succeeded", cell["status"]!.GetValue<string>());
         Assert.True(cell["seconds"]!.GetValue<double>() < 1, $"{cell["seconds"]} s");
     }
@@ -455,31 +457,31 @@ public class CliTests
     [Fact]
     public void A_p_budget_that_budget_does_not_take_is_refused_before_anything_runs()
     {
-        var dir = TestSupport.TempDir("cli-p-budget-bad");
-        var nbs = Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName;
+        using var dir = new TempDir("cli-p-budget-bad");
+        var nbs = Directory.CreateDirectory(Path.Combine(dir.Path, "nbs")).FullName;
         var nb = TestSupport.WriteNotebook(nbs, "00-a.ipynb", ("string budget = \"quick\";", ["parameters"]), ("System.IO.File.WriteAllText(\"ran.txt\", budget);", null));
         foreach (var value in new[] { "Smoke", "bogus" })
-            foreach (var args in new[] { new[] { "run", nb, "--out", Path.Combine(dir, "run") }, ["reproduce", "--notebooks", nbs, "--out", Path.Combine(dir, "reproduce")] })
+            foreach (var args in new[] { new[] { "run", nb, "--out", Path.Combine(dir.Path, "run") }, ["reproduce", "--notebooks", nbs, "--out", Path.Combine(dir.Path, "reproduce")] })
             {
                 var r = Distill([.. args, "-p", $"budget={value}"]);
                 Assert.Equal((2, $"error: -p budget={value}: the budget is one of smoke, quick, full, as --budget takes it (e.g. -p budget=smoke)"), (r.Exit, r.Err.Trim()));
             }
         Assert.False(File.Exists(Path.Combine(nbs, "ran.txt")), "a cell ran");
-        Assert.False(File.Exists(Path.Combine(dir, "reproduce", "results.json")));
+        Assert.False(File.Exists(Path.Combine(dir.Path, "reproduce", "results.json")));
     }
 
     /// <summary>An option that takes a value, repeated without one, was dropped silently (exit 0); alone it was refused.</summary>
     [Fact]
     public void A_repeated_option_without_a_value_is_refused()
     {
-        var dir = TestSupport.TempDir("cli-bare-repeat");
-        var nbs = Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName;
+        using var dir = new TempDir("cli-bare-repeat");
+        var nbs = Directory.CreateDirectory(Path.Combine(dir.Path, "nbs")).FullName;
         var nb = TestSupport.WriteNotebook(nbs, "00-a.ipynb", ("int seed = 0;", ["parameters"]), ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
         foreach (var (args, option) in new[]
                  {
-                     (new[] { "run", nb, "--out", Path.Combine(dir, "a"), "--out" }, "--out"),
-                     (["run", nb, "--out", Path.Combine(dir, "a"), "-p", "seed=1", "-p"], "-p"),
-                     (["reproduce", "--notebooks", nbs, "--out", Path.Combine(dir, "r"), "--only", "00", "--only"], "--only"),
+                     (new[] { "run", nb, "--out", Path.Combine(dir.Path, "a"), "--out" }, "--out"),
+                     (["run", nb, "--out", Path.Combine(dir.Path, "a"), "-p", "seed=1", "-p"], "-p"),
+                     (["reproduce", "--notebooks", nbs, "--out", Path.Combine(dir.Path, "r"), "--only", "00", "--only"], "--only"),
                  })
         {
             var r = Distill(args);
@@ -493,11 +495,11 @@ public class CliTests
     [Fact]
     public void A_verbatim_parameter_name_is_the_parameter_not_a_response_file()
     {
-        var dir = TestSupport.TempDir("cli-verbatim");
-        var nb = TestSupport.WriteNotebook(dir, "verbatim.ipynb", ("int @class = 1;", ["parameters"]), ("System.IO.File.WriteAllText(\"class.txt\", @class.ToString());", null));
-        var r = Distill("run", nb, "--out", Path.Combine(dir, "out"), "-p", "@class=5");
+        using var dir = new TempDir("cli-verbatim");
+        var nb = TestSupport.WriteNotebook(dir.Path, "verbatim.ipynb", ("int @class = 1;", ["parameters"]), ("System.IO.File.WriteAllText(\"class.txt\", @class.ToString());", null));
+        var r = Distill("run", nb, "--out", Path.Combine(dir.Path, "out"), "-p", "@class=5");
         Assert.True(r.Exit == 0, r.Err);
-        Assert.Equal("5", File.ReadAllText(Path.Combine(dir, "class.txt")));
+        Assert.Equal("5", File.ReadAllText(Path.Combine(dir.Path, "class.txt")));
     }
 
     /// <summary>With a relative --notebooks, results.json gave each notebook's source relative to the cwd, beside
@@ -505,23 +507,23 @@ public class CliTests
     [Fact]
     public void Results_json_gives_each_notebooks_source_as_an_absolute_path()
     {
-        var dir = TestSupport.TempDir("cli-relative-source");
-        var nb = TestSupport.WriteNotebook(Directory.CreateDirectory(Path.Combine(dir, "nbs")).FullName, "00-a.ipynb", ("1 + 1", null));
+        using var dir = new TempDir("cli-relative-source");
+        var nb = TestSupport.WriteNotebook(Directory.CreateDirectory(Path.Combine(dir.Path, "nbs")).FullName, "00-a.ipynb", ("1 + 1", null));
         var psi = DistillProcess.Start("reproduce", "--notebooks", "nbs", "--out", "out");
-        psi.WorkingDirectory = dir;
+        psi.WorkingDirectory = dir.Path;
         var r = DistillProcess.Run(psi);
         Assert.True(r.Exit == 0, r.Err);
-        Assert.Equal(nb, TestSupport.ReadJson(Path.Combine(dir, "out", "results.json"))["notebooks"]![0]!["source"]!.GetValue<string>());
+        Assert.Equal(nb, TestSupport.ReadJson(Path.Combine(dir.Path, "out", "results.json"))["notebooks"]![0]!["source"]!.GetValue<string>());
     }
 
     [Fact]
     public void A_parameter_value_that_does_not_fit_its_default_is_refused_before_anything_runs()
     {
-        var dir = TestSupport.TempDir("cli-param");
-        var nb = TestSupport.WriteNotebook(dir, "params.ipynb",
+        using var dir = new TempDir("cli-param");
+        var nb = TestSupport.WriteNotebook(dir.Path, "params.ipynb",
             ("int epochs = 3;\nfloat f = 1.5f;\nvar seeds = new List<int> { 0, 1 };\nint[] widths = new[] { 64, 32 };", ["parameters"]),
             ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
-        var outDir = Path.Combine(dir, "out");
+        var outDir = Path.Combine(dir.Path, "out");
         foreach (var (p, says) in new[]
                  {
                      ("epochs=abc", "'abc' is not an int"), ("epochs=99999999999", "is not in range"), ("f=1e39", "is not in range"), ("f=1e-50", "is not in range"),
@@ -534,7 +536,7 @@ public class CliTests
             Assert.Equal(2, exit);
             Assert.Contains($"error: {nb}: -p {p}: ", err, StringComparison.Ordinal);
             Assert.Contains(says, err, StringComparison.Ordinal);
-            Assert.False(File.Exists(Path.Combine(dir, "ran.txt")), "a cell ran");
+            Assert.False(File.Exists(Path.Combine(dir.Path, "ran.txt")), "a cell ran");
             Assert.False(File.Exists(Path.Combine(outDir, "params.ipynb")));
         }
     }
@@ -542,12 +544,12 @@ public class CliTests
     [Fact]
     public void Reproduce_prints_a_line_per_notebook_and_the_total_and_fails_when_one_did()
     {
-        var dir = TestSupport.TempDir("cli-reproduce");
-        var notebooks = Path.Combine(dir, "notebooks");
+        using var dir = new TempDir("cli-reproduce");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
         Directory.CreateDirectory(notebooks);
         TestSupport.WriteNotebook(notebooks, "00-ok.ipynb", ("Console.WriteLine(budget);", null));
         TestSupport.WriteNotebook(notebooks, "01-bad.ipynb", ("int x = \"no\";", null));
-        var reports = Path.Combine(dir, "reports");
+        var reports = Path.Combine(dir.Path, "reports");
         var (exit, stdout, _) = Distill("reproduce", "--notebooks", notebooks, "--out", reports, "--budget", "smoke");
         Assert.Equal(1, exit);
         Assert.Matches(@"\n✔ 00-ok: ok \(\d+\.\d s\)\n✘ 01-bad\.ipynb: cell 1, line 1: error CS0029: Cannot implicitly convert type 'string' to 'int' \(\d+\.\d s\)\n", stdout);

@@ -27,8 +27,8 @@ public class CultureTests
     [Fact]
     public void Cells_get_the_kernels_cultures_and_the_users_locale()
     {
-        var dir = TestSupport.TempDir("culture-cells");
-        var nb = TestSupport.WriteNotebook(dir, "c.ipynb",
+        using var dir = new TempDir("culture-cells");
+        var nb = TestSupport.WriteNotebook(dir.Path, "c.ipynb",
             ("double x = 1.0;", ["parameters"]),
             ("Console.WriteLine(string.Join(\",\", new[] { \"b\", \"A\", \"a\", \"B\" }.OrderBy(s => s)));\n" +
              "Console.WriteLine(Math.Sign(string.Compare(\"a\", \"B\")));\n" +
@@ -37,7 +37,7 @@ public class CultureTests
              "Console.WriteLine(System.Globalization.CultureInfo.CurrentCulture.Name);\n" +
              "Console.WriteLine(0.5.ToString());\n" +
              "Console.WriteLine(x == 0.5);", null));
-        var outDir = Path.Combine(dir, "out");
+        var outDir = Path.Combine(dir.Path, "out");
         var (exit, _, err) = Run("de_DE.UTF-8", "run", nb, "--out", outDir, "-p", "x=0.5", "--cell-timeout", "120.5");
         Assert.True(exit == 0, err);
         var printed = string.Concat(TestSupport.ReadJson(Path.Combine(outDir, "c.ipynb"))["cells"]!.AsArray()
@@ -54,14 +54,14 @@ public class CultureTests
     [Fact]
     public void A_training_writes_the_same_files_under_a_comma_decimal_locale()
     {
-        var dir = TestSupport.TempDir("culture-train");
+        using var dir = new TempDir("culture-train");
         string[] Train(string outDir) => ["train", "--model", "mlp-32", "--train-size", "2000", "--test-size", "500", "--epochs", "1", "--seed", "3", "--out", outDir];
-        var plain = Run("C.UTF-8", Train(Path.Combine(dir, "c")));
+        var plain = Run("C.UTF-8", Train(Path.Combine(dir.Path, "c")));
         Assert.True(plain.Exit == 0, plain.Err);
-        var german = Run("de_DE.UTF-8", Train(Path.Combine(dir, "de")));
+        var german = Run("de_DE.UTF-8", Train(Path.Combine(dir.Path, "de")));
         Assert.True(german.Exit == 0, german.Err);
 
-        string[][] Csv(string d) => [.. File.ReadAllLines(Path.Combine(dir, d, "metrics.csv")).Select(l => l.Split(','))];
+        string[][] Csv(string d) => [.. File.ReadAllLines(Path.Combine(dir.Path, d, "metrics.csv")).Select(l => l.Split(','))];
         var (c, de) = (Csv("c"), Csv("de"));
         Assert.Equal(c[0], de[0]);
         Assert.Equal(c.Length, de.Length);
@@ -78,7 +78,7 @@ public class CultureTests
         // run.json: the run's settings as text (the optimizer's rates, the objective's weights), compared on resume.
         JsonObject Record(string d)
         {
-            var r = TestSupport.ReadJson(Path.Combine(dir, d, "run.json"));
+            var r = TestSupport.ReadJson(Path.Combine(dir.Path, d, "run.json"));
             r.Remove("started");
             return r;
         }

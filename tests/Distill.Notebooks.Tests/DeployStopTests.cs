@@ -1,15 +1,19 @@
 namespace Distill.Notebooks.Tests;
 
 /// <summary>A cnn-8 trained by the CLI for one epoch on 1,000 images: the run folder the `deploy` stop tests start from.</summary>
-public sealed class TinyCnnRun
+public sealed class TinyCnnRun : IDisposable
 {
-    public string Folder { get; } = Path.Combine(TestSupport.TempDir("deploy-stop-run"), "run");
+    readonly TempDir dir = new("deploy-stop-run");
+
+    public string Folder => Path.Combine(dir.Path, "run");
 
     public TinyCnnRun()
     {
         var (exit, output, err) = DistillProcess.Run("train", "--model", "cnn-8", "--epochs", "1", "--train-size", "1000", "--out", Folder);
         Assert.True(exit == 0, $"exit {exit}:\n{output}{err}");
     }
+
+    public void Dispose() => dir.Dispose();
 }
 
 /// <summary>`distill deploy` stopped by Ctrl-C or SIGTERM, as `distill train` and `deploy bench` are: at once, with the
@@ -42,9 +46,9 @@ public class DeployStopTests(TinyCnnRun run) : IClassFixture<TinyCnnRun>
     [InlineData("TERM", 143)]
     public void A_signal_stops_an_int8_export_before_it_writes(string signal, int code)
     {
-        var dir = TestSupport.TempDir("deploy-stop-export");
-        var onnx = Path.Combine(dir, "term.onnx");
-        var (exit, output, took) = StopWhenTempFileAppears(signal, dir, "distill-calibrate-*",
+        using var dir = new TempDir("deploy-stop-export");
+        var onnx = Path.Combine(dir.Path, "term.onnx");
+        var (exit, output, took) = StopWhenTempFileAppears(signal, dir.Path, "distill-calibrate-*",
             "deploy", "export", run.Folder, "--int8", "--calibrate", "20000", "--out", onnx);
         Assert.True(exit == code, $"exit {exit}:\n{output}");
         Assert.True(took < TimeSpan.FromSeconds(20), $"took {took} to stop:\n{output}");
@@ -53,7 +57,7 @@ public class DeployStopTests(TinyCnnRun run) : IClassFixture<TinyCnnRun>
         Assert.DoesNotContain("error:", output, StringComparison.Ordinal);
         Assert.DoesNotContain("INTERNAL ASSERT", output, StringComparison.Ordinal);
         Assert.False(File.Exists(onnx));
-        Assert.Empty(Directory.GetFiles(dir, "distill-calibrate-*"));
+        Assert.Empty(Directory.GetFiles(dir.Path, "distill-calibrate-*"));
     }
 
     /// <summary>deploy check ran to the watchdog (31 s) and left its temporary export behind; it now stops between
@@ -63,12 +67,12 @@ public class DeployStopTests(TinyCnnRun run) : IClassFixture<TinyCnnRun>
     [InlineData("TERM", 143)]
     public void A_signal_stops_a_check_and_removes_its_temporary_export(string signal, int code)
     {
-        var dir = TestSupport.TempDir("deploy-stop-check");
-        var (exit, output, took) = StopWhenTempFileAppears(signal, dir, "distill-check-*.onnx", "deploy", "check", run.Folder, "--images", "10000");
+        using var dir = new TempDir("deploy-stop-check");
+        var (exit, output, took) = StopWhenTempFileAppears(signal, dir.Path, "distill-check-*.onnx", "deploy", "check", run.Folder, "--images", "10000");
         Assert.True(exit == code, $"exit {exit}:\n{output}");
         Assert.True(took < TimeSpan.FromSeconds(20), $"took {took} to stop:\n{output}");
         Assert.Contains("check stopped ", output, StringComparison.Ordinal);
         Assert.DoesNotContain("error:", output, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFiles(dir, "distill-check-*"));
+        Assert.Empty(Directory.GetFiles(dir.Path, "distill-check-*"));
     }
 }

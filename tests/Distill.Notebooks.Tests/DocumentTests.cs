@@ -46,7 +46,8 @@ public class DocumentTests
             """;
         var doc = IpynbReader.Read("k.ipynb", json);
         Assert.Equal(["csharp", "csharp", "fsharp"], doc.Cells.Select(c => c.Kernel));
-        var parsed = Magics.Parse(doc, doc.Cells[0].Source, TestSupport.TempDir("indented-selector"));
+        using var dir = new TempDir("indented-selector");
+        var parsed = Magics.Parse(doc, doc.Cells[0].Source, dir.Path);
         Assert.Empty(parsed.Errors); // left in the code, for the compiler to refuse as the kernel's does
         var dib = DibReader.Read("x.dib", "#!csharp\nvar a = 1;\n  #!fsharp\nvar b = 2;\n#!fsharp\nlet c = 3\n");
         Assert.Equal(["csharp", "fsharp"], dib.Cells.Select(c => c.Kernel));
@@ -89,29 +90,29 @@ public class DocumentTests
     [Fact]
     public void Magics_are_taken_out_keeping_line_numbers()
     {
-        var dir = TestSupport.TempDir("magics");
-        File.WriteAllText(Path.Combine(dir, "lib.dll"), "");
-        var doc = new NotebookDocument { Path = Path.Combine(dir, "n.ipynb") };
-        var p = Magics.Parse(doc, "#!csharp\n#r \"nuget: Humanizer.Core, 2.14.1\"\n#r \"nuget:Plotly.NET\"\n#r \"lib.dll\"\n#i \"nuget: https://example.org/v3/index.json\"\n#!time\nvar x = 1;", dir);
+        using var dir = new TempDir("magics");
+        File.WriteAllText(Path.Combine(dir.Path, "lib.dll"), "");
+        var doc = new NotebookDocument { Path = Path.Combine(dir.Path, "n.ipynb") };
+        var p = Magics.Parse(doc, "#!csharp\n#r \"nuget: Humanizer.Core, 2.14.1\"\n#r \"nuget:Plotly.NET\"\n#r \"lib.dll\"\n#i \"nuget: https://example.org/v3/index.json\"\n#!time\nvar x = 1;", dir.Path);
         Assert.Empty(p.Errors);
         Assert.Equal([new PackageRequest("Humanizer.Core", "2.14.1"), new PackageRequest("Plotly.NET", null)], p.Packages.Select(x => x.Package));
-        Assert.Equal(Path.Combine(dir, "lib.dll"), p.AssemblyPaths.Single().Path);
+        Assert.Equal(Path.Combine(dir.Path, "lib.dll"), p.AssemblyPaths.Single().Path);
         Assert.Equal("https://example.org/v3/index.json", p.Sources.Single());
         Assert.True(p.Time);
         Assert.Equal(7, p.Code.Split('\n').Length);
         Assert.Equal("var x = 1;", p.Code.Split('\n')[6]);
 
-        var bad = Magics.Parse(doc, "var y = 2;\n#!whatever\n#!fsharp\n#r \"missing/x.dll\"\n#load \"nope.csx\"", dir);
+        var bad = Magics.Parse(doc, "var y = 2;\n#!whatever\n#!fsharp\n#r \"missing/x.dll\"\n#load \"nope.csx\"", dir.Path);
         Assert.Equal(["DNI101", "UnsupportedKernel", "AssemblyNotFound", "SourceFileNotFound"], bad.Errors.Select(e => e.EName));
         Assert.Equal([2, 3, 4, 5], bad.Errors.Select(e => e.Line));
-        Assert.Contains(Path.Combine(dir, "missing", "x.dll"), bad.Errors[2].Message);
+        Assert.Contains(Path.Combine(dir.Path, "missing", "x.dll"), bad.Errors[2].Message);
         // #load is Roslyn's, whose CS1504 named the file only as written: the path it was looked for at, as #r says it.
-        Assert.Equal($"#load \"nope.csx\" (line 5): {Path.Combine(dir, "nope.csx")} does not exist; paths are relative to the notebook's folder, {dir}", bad.Errors[3].Message);
+        Assert.Equal($"#load \"nope.csx\" (line 5): {Path.Combine(dir.Path, "nope.csx")} does not exist; paths are relative to the notebook's folder, {dir.Path}", bad.Errors[3].Message);
 
         string[] versions = ["1", "1.2.3", "1.2.3.4", "1.*", "1.2.*-*", "*", "*-*", "1.0.0-beta.1", "1.0.0+sha.abc", "[1.0,2.0)", "(,3.0]"];
-        var ok = Magics.Parse(doc, string.Join("\n", versions.Select(v => $"#r \"nuget: P{v.Length}{Array.IndexOf(versions, v)}, {v}\"")), dir);
+        var ok = Magics.Parse(doc, string.Join("\n", versions.Select(v => $"#r \"nuget: P{v.Length}{Array.IndexOf(versions, v)}, {v}\"")), dir.Path);
         Assert.Empty(ok.Errors);
-        var notVersion = Magics.Parse(doc, "#r \"nuget: Microsoft.Data.Analysis, not-a-version\"", dir);
+        var notVersion = Magics.Parse(doc, "#r \"nuget: Microsoft.Data.Analysis, not-a-version\"", dir.Path);
         Assert.Equal("InvalidPackageReference", Assert.Single(notVersion.Errors).EName);
         Assert.StartsWith("'not-a-version' in '#r \"nuget: Microsoft.Data.Analysis, not-a-version\"' (line 1) is not a NuGet version", notVersion.Errors[0].Message, StringComparison.Ordinal);
     }
@@ -121,14 +122,14 @@ public class DocumentTests
     [Fact]
     public void The_unknown_magic_error_lists_every_magic_the_runner_takes()
     {
-        var dir = TestSupport.TempDir("magics-known");
-        File.WriteAllText(Path.Combine(dir, "lib.dll"), "");
-        File.WriteAllText(Path.Combine(dir, "file.csx"), "var loaded = 1;");
-        var doc = new NotebookDocument { Path = Path.Combine(dir, "n.ipynb") };
-        var unknown = Assert.Single(Magics.Parse(doc, "#!foo", dir).Errors);
+        using var dir = new TempDir("magics-known");
+        File.WriteAllText(Path.Combine(dir.Path, "lib.dll"), "");
+        File.WriteAllText(Path.Combine(dir.Path, "file.csx"), "var loaded = 1;");
+        var doc = new NotebookDocument { Path = Path.Combine(dir.Path, "n.ipynb") };
+        var unknown = Assert.Single(Magics.Parse(doc, "#!foo", dir.Path).Errors);
         Assert.Equal("Unknown magic command '#!foo' (line 1); distill run knows #!csharp (#!c#) anywhere, #!markdown (#!md) as a cell's first line, " +
                      "#!time, #r \"nuget: Name, Version\", #r \"path/to.dll\", #i \"nuget: source\" and #load \"file.csx\"", unknown.Message);
-        Assert.Empty(Magics.Parse(doc, "#!csharp\n#!c#\n#!time\n#r \"nuget: Name, 1.0.0\"\n#r \"lib.dll\"\n#i \"nuget: https://example.org/v3/index.json\"\n#load \"file.csx\"", dir).Errors);
+        Assert.Empty(Magics.Parse(doc, "#!csharp\n#!c#\n#!time\n#r \"nuget: Name, 1.0.0\"\n#r \"lib.dll\"\n#i \"nuget: https://example.org/v3/index.json\"\n#load \"file.csx\"", dir.Path).Errors);
         foreach (var markdown in new[] { "#!markdown", "#!md" })
             Assert.Equal(KernelNames.Markdown, KernelNames.Resolve(doc, new NotebookCell(CellKind.Code, markdown + "\n# A title")));
     }
@@ -138,10 +139,10 @@ public class DocumentTests
     [Fact]
     public void Refused_kernel_magics_each_say_what_to_do_instead()
     {
-        var dir = TestSupport.TempDir("magics-refused");
-        var doc = new NotebookDocument { Path = Path.Combine(dir, "n.ipynb") };
+        using var dir = new TempDir("magics-refused");
+        var doc = new NotebookDocument { Path = Path.Combine(dir.Path, "n.ipynb") };
         string[] magics = ["#!lsmagic", "#!about", "#!who", "#!whos", "#!connect mssql --kernel-name db \"x\"", "#!log", "#!kernels", "#!set --name x --value 1", "#!share x --from fsharp", "#!value --name t", "#!import other.ipynb", "#!!"];
-        var p = Magics.Parse(doc, string.Join("\n", magics), dir);
+        var p = Magics.Parse(doc, string.Join("\n", magics), dir.Path);
         Assert.Equal(magics.Length, p.Errors.Count);
         Assert.All(p.Errors, e => Assert.Equal("UnsupportedMagicCommand", e.EName));
         Assert.Equal(Enumerable.Range(1, magics.Length), p.Errors.Select(e => e.Line));
@@ -380,16 +381,16 @@ public class DocumentTests
     [Fact]
     public void A_null_tags_field_is_refused_by_distill_run_with_exit_2()
     {
-        var dir = TestSupport.TempDir("doc-null-tags");
-        var nb = TestSupport.WriteNotebook(dir, "tags.ipynb", ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+        using var dir = new TempDir("doc-null-tags");
+        var nb = TestSupport.WriteNotebook(dir.Path, "tags.ipynb", ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
         var json = TestSupport.ReadJson(nb);
         json["cells"]![0]!["metadata"]!["tags"] = null;
         File.WriteAllText(nb, json.ToJsonString());
-        var (exit, _, err) = DistillProcess.Run("run", nb, "--out", Path.Combine(dir, "out"));
+        var (exit, _, err) = DistillProcess.Run("run", nb, "--out", Path.Combine(dir.Path, "out"));
         Assert.Equal(2, exit);
         Assert.Contains($"error: {nb}: cell 1: \"metadata.tags\" is missing or null, expected a list of strings; fix that field", err, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(dir, "ran.txt")), "a cell ran");
-        Assert.False(File.Exists(Path.Combine(dir, "out", "tags.ipynb")));
+        Assert.False(File.Exists(Path.Combine(dir.Path, "ran.txt")), "a cell ran");
+        Assert.False(File.Exists(Path.Combine(dir.Path, "out", "tags.ipynb")));
     }
 
     /// <summary>Bytes that are not UTF-8 became U+FFFD silently ("caf�" ran and was printed); now the file is refused,
@@ -397,19 +398,19 @@ public class DocumentTests
     [Fact]
     public void A_notebook_that_is_not_utf8_is_refused_naming_the_byte_its_line_and_the_fix()
     {
-        var dir = TestSupport.TempDir("encoding");
-        var ipynb = Path.Combine(dir, "latin1.ipynb");
+        using var dir = new TempDir("encoding");
+        var ipynb = Path.Combine(dir.Path, "latin1.ipynb");
         var head = "{\"nbformat\":4,\"metadata\":{},\"cells\":[\n{\"cell_type\":\"code\",\"source\":\"Console.WriteLine(\\\"caf";
         File.WriteAllBytes(ipynb, [.. Encoding.UTF8.GetBytes(head), 0xE9, .. Encoding.UTF8.GetBytes("\\\");\"}]}")]);
         var e = Assert.Throws<NotebookFormatException>(() => NotebookDocument.Load(ipynb));
         Assert.Equal($"{ipynb}: byte 0xE9 at offset {head.Length} (line 2) is not UTF-8; save the file as UTF-8 " +
                      "(VS Code: \"Save with Encoding\", UTF-8; Notepad: \"Save as\", encoding UTF-8).", e.Message);
-        var dib = Path.Combine(dir, "utf16.dib");
+        var dib = Path.Combine(dir.Path, "utf16.dib");
         File.WriteAllText(dib, "#!csharp\n1 + 1\n", Encoding.Unicode);
         var u = Assert.Throws<NotebookFormatException>(() => NotebookDocument.Load(dib));
         Assert.StartsWith($"{dib}: byte 0xFF at offset 0 (line 1) is not UTF-8 (the file starts with a UTF-16 byte-order mark); save the file as UTF-8", u.Message, StringComparison.Ordinal);
         // A UTF-8 byte-order mark is UTF-8: read as before, without the mark.
-        var bom = Path.Combine(dir, "bom.dib");
+        var bom = Path.Combine(dir.Path, "bom.dib");
         File.WriteAllText(bom, "#!csharp\nvar s = \"café\";\n", new UTF8Encoding(encoderShouldEmitUTF8Identifier: true));
         Assert.Equal("var s = \"café\";", Assert.Single(NotebookDocument.Load(bom).Cells).Source);
     }
@@ -482,7 +483,8 @@ public class DocumentTests
         Assert.Equal(["cell 1: \"collapsed\", the boolean false, is not a key of an nbformat 4 code cell; dropped",
                       "cell 1: \"prompt_number\", the number 3, is not a key of an nbformat 4 code cell; dropped",
                       "cell 2: \"level\", a list ([1]), is not a key of an nbformat 4 markdown cell; dropped"], doc.Repairs);
-        var file = Path.Combine(TestSupport.TempDir("writer-keys"), "x.ipynb");
+        using var dir = new TempDir("writer-keys");
+        var file = Path.Combine(dir.Path, "x.ipynb");
         IpynbWriter.Write(doc, file, _ => { });
         Assert.Equal("", TestSupport.NbformatErrors(file));
         Assert.NotNull(TestSupport.ReadJson(file)["cells"]![1]!["attachments"]);
@@ -507,7 +509,8 @@ public class DocumentTests
         ];
         doc.Cells[0].Outputs.AddRange(shown.Select(d => new DisplayOutput(d, isResult: false)));
         var warnings = new List<string>();
-        var file = Path.Combine(TestSupport.TempDir("writer-json"), "x.ipynb");
+        using var dir = new TempDir("writer-json");
+        var file = Path.Combine(dir.Path, "x.ipynb");
         IpynbWriter.Write(doc, file, warnings.Add);
         Assert.Equal("", TestSupport.NbformatErrors(file));
         var read = Assert.Single(NotebookDocument.Load(file).Cells); // the runner reads back what it wrote (reproduce --jobs)

@@ -11,7 +11,8 @@ public class FailureTests
     [Fact]
     public void An_exception_stops_the_run_and_names_cell_and_line()
     {
-        var r = TestSupport.Run(TestSupport.TestData("error.ipynb"), TestSupport.TempDir("error"));
+        using var dir = new TempDir("error");
+        var r = TestSupport.Run(TestSupport.TestData("error.ipynb"), dir.Path);
         Assert.Equal(RunStatus.Failed, r.Status);
         var f = Assert.Single(r.Failures);
         Assert.Equal("error.ipynb: cell 2, line 2: System.ArgumentOutOfRangeException: Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')", f.ToString());
@@ -33,10 +34,10 @@ public class FailureTests
     [Fact]
     public void A_traceback_through_display_shows_no_runner_frames()
     {
-        var dir = TestSupport.TempDir("error-display");
-        var nb = TestSupport.WriteNotebook(dir, "display-throws.ipynb",
+        using var dir = new TempDir("error-display");
+        var nb = TestSupport.WriteNotebook(dir.Path, "display-throws.ipynb",
             ("class Bad { public override string ToString() => throw new InvalidOperationException(\"tostring boom\"); }\ndisplay(new Bad());", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.Equal("display-throws.ipynb: cell 1, line 1: System.InvalidOperationException: tostring boom", Assert.Single(r.Failures).ToString());
         var traceback = Cells(r)[0]["outputs"]!.AsArray().Last()!["traceback"]!.AsArray().Select(l => l!.GetValue<string>()).ToList();
         Assert.Contains(traceback, l => l.Contains("at Submission#1.Bad.ToString()", StringComparison.Ordinal)); // #0: the runner's warm-up
@@ -51,11 +52,11 @@ public class FailureTests
     [Fact]
     public void An_exception_whose_Message_throws_is_the_cells_error()
     {
-        var dir = TestSupport.TempDir("error-message-getter");
-        var nb = TestSupport.WriteNotebook(dir, "message-throws.ipynb",
+        using var dir = new TempDir("error-message-getter");
+        var nb = TestSupport.WriteNotebook(dir.Path, "message-throws.ipynb",
             ("class E1 : Exception { public override string Message => throw new InvalidOperationException(\"msg getter\"); }", null),
             ("var x = 1;\nthrow new E1();", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         var f = Assert.Single(r.Failures);
         Assert.Equal("cell 2", f.Cell);
         Assert.Equal(2, f.Line);
@@ -74,9 +75,9 @@ public class FailureTests
     [Fact]
     public void An_errors_message_is_cut_at_max_output()
     {
-        var dir = TestSupport.TempDir("error-huge-message");
-        var nb = TestSupport.WriteNotebook(dir, "huge.ipynb", ("throw new Exception(new string('x', 200_000));", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
+        using var dir = new TempDir("error-huge-message");
+        var nb = TestSupport.WriteNotebook(dir.Path, "huge.ipynb", ("throw new Exception(new string('x', 200_000));", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
         var f = Assert.Single(r.Failures);
         Assert.InRange(f.ToString().Length, 2000, 2300);
         Assert.Contains("… output cut here: 198,018 more characters not kept (distill run --max-output)", f.Message, StringComparison.Ordinal);
@@ -92,7 +93,8 @@ public class FailureTests
     [Fact]
     public void Continue_on_error_runs_the_rest_and_reports_compile_errors_with_their_line()
     {
-        var r = TestSupport.Run(TestSupport.TestData("error.ipynb"), TestSupport.TempDir("error-continue"), new NotebookRunOptions { ContinueOnError = true });
+        using var dir = new TempDir("error-continue");
+        var r = TestSupport.Run(TestSupport.TestData("error.ipynb"), dir.Path, new NotebookRunOptions { ContinueOnError = true });
         Assert.Equal(RunStatus.Failed, r.Status);
         Assert.Equal(2, r.Failures.Count);
         Assert.Equal("error.ipynb: cell 4, line 2: error CS0029: Cannot implicitly convert type 'string' to 'int'", r.Failures[1].ToString());
@@ -106,7 +108,8 @@ public class FailureTests
     [Fact]
     public void A_cell_in_another_kernel_is_an_error_naming_the_cell()
     {
-        var r = TestSupport.Run(TestSupport.TestData("kernels.ipynb"), TestSupport.TempDir("kernels"));
+        using var dir = new TempDir("kernels");
+        var r = TestSupport.Run(TestSupport.TestData("kernels.ipynb"), dir.Path);
         var f = Assert.Single(r.Failures);
         Assert.Equal("kernels.ipynb: cell 2: cell 2 is a fsharp cell; distill run executes C# cells only. Port it to C# or move it out of the notebook", f.ToString());
         Assert.Equal("UnsupportedKernel", Cells(r)[1]["outputs"]![0]!["ename"]!.GetValue<string>());
@@ -116,7 +119,8 @@ public class FailureTests
     [Fact]
     public void An_unknown_magic_fails_the_cell_before_it_runs()
     {
-        var r = TestSupport.Run(TestSupport.TestData("magic.ipynb"), TestSupport.TempDir("magic"));
+        using var dir = new TempDir("magic");
+        var r = TestSupport.Run(TestSupport.TestData("magic.ipynb"), dir.Path);
         var f = Assert.Single(r.Failures);
         Assert.Equal(1, f.Line);
         var outs = Cells(r)[1]["outputs"]!.AsArray();
@@ -129,25 +133,25 @@ public class FailureTests
     [Fact]
     public void A_missing_load_file_is_named_with_the_path_it_was_looked_for_at()
     {
-        var dir = TestSupport.TempDir("load");
-        File.WriteAllText(Path.Combine(dir, "helper.csx"), "int Twice(int x) => 2 * x;");
-        var nb = TestSupport.WriteNotebook(dir, "load.ipynb", ("#load \"helper.csx\"\nConsole.WriteLine(Twice(21));", null), ("#load \"nope.csx\"", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        using var dir = new TempDir("load");
+        File.WriteAllText(Path.Combine(dir.Path, "helper.csx"), "int Twice(int x) => 2 * x;");
+        var nb = TestSupport.WriteNotebook(dir.Path, "load.ipynb", ("#load \"helper.csx\"\nConsole.WriteLine(Twice(21));", null), ("#load \"nope.csx\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.Equal("42\n", TestSupport.Text(Cells(r)[0]["outputs"]![0]!["text"]));
-        Assert.Equal($"load.ipynb: cell 2, line 1: #load \"nope.csx\" (line 1): {Path.Combine(dir, "nope.csx")} does not exist; paths are relative to the notebook's folder, {dir}",
+        Assert.Equal($"load.ipynb: cell 2, line 1: #load \"nope.csx\" (line 1): {Path.Combine(dir.Path, "nope.csx")} does not exist; paths are relative to the notebook's folder, {dir.Path}",
             Assert.Single(r.Failures).ToString());
     }
 
     [Fact]
     public void A_cell_over_its_timeout_is_abandoned_and_the_run_is_still_written()
     {
-        var dir = TestSupport.TempDir("timeout");
-        var nb = TestSupport.WriteNotebook(dir, "slow.ipynb",
+        using var dir = new TempDir("timeout");
+        var nb = TestSupport.WriteNotebook(dir.Path, "slow.ipynb",
             ("Console.WriteLine(\"quick\");", null),
             ("Console.WriteLine(\"starting\");\nSystem.Threading.Thread.Sleep(30_000);", null),
             ("Console.WriteLine(\"never\");", null));
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { CellTimeout = TimeSpan.FromSeconds(3) });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { CellTimeout = TimeSpan.FromSeconds(3) });
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(25), $"took {clock.Elapsed}");
         Assert.Equal(RunStatus.TimedOut, r.Status);
         Assert.Equal([CellStatus.Succeeded, CellStatus.TimedOut, CellStatus.NotRun], r.Cells.Select(c => c.Status));
@@ -165,14 +169,14 @@ public class FailureTests
     [Fact]
     public void A_cell_s_thread_writing_while_the_notebook_so_far_is_saved_does_not_end_the_run()
     {
-        var dir = TestSupport.TempDir("writing-thread");
-        var nb = TestSupport.WriteNotebook(dir, "busy.ipynb",
+        using var dir = new TempDir("writing-thread");
+        var nb = TestSupport.WriteNotebook(dir.Path, "busy.ipynb",
         [
             ("var stop = false;\nnew System.Threading.Thread(() => { for (var i = 0; !stop; i++) { Console.Write(\"tick\\n\"); display(i); System.Threading.Thread.Sleep(1); } }) { IsBackground = true }.Start();", null),
             .. Enumerable.Range(0, 100).Select(i => ($"var v{i} = {i};", (string[]?)null)),
             ("stop = true;", null),
         ]);
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.True(File.Exists(r.Files.Html));
         Assert.Contains(Cells(r)[0]["outputs"]!.AsArray(), o => TestSupport.Text(o!["text"]).StartsWith("tick\n", StringComparison.Ordinal));
@@ -181,16 +185,16 @@ public class FailureTests
     [Fact]
     public void Output_of_a_cell_s_threads_stays_in_that_cell_and_never_reaches_the_next_notebook()
     {
-        var dir = TestSupport.TempDir("leak");
+        using var dir = new TempDir("leak");
         // Cell 1 starts a thread that keeps printing; cell 3 is abandoned by the timeout and keeps printing too.
-        var a = TestSupport.WriteNotebook(dir, "a.ipynb",
+        var a = TestSupport.WriteNotebook(dir.Path, "a.ipynb",
             ("new System.Threading.Thread(() => { for (int i = 0; i < 100; i++) { Console.WriteLine($\"BG {i}\"); System.Threading.Thread.Sleep(100); } }) { IsBackground = true }.Start();\nSystem.Threading.Thread.Sleep(300);", null),
             ("System.Threading.Thread.Sleep(600);\nConsole.WriteLine(\"A2\");", null),
             ("for (int i = 0; i < 100; i++) { Console.WriteLine($\"ABANDONED {i}\"); System.Threading.Thread.Sleep(100); }", null));
-        var b = TestSupport.WriteNotebook(dir, "b.ipynb", ("Console.WriteLine(\"B1\");\nSystem.Threading.Thread.Sleep(1500);\nConsole.WriteLine(\"B1 end\");", null));
-        var ra = TestSupport.Run(a, Path.Combine(dir, "out"), new NotebookRunOptions { CellTimeout = TimeSpan.FromSeconds(3) });
+        var b = TestSupport.WriteNotebook(dir.Path, "b.ipynb", ("Console.WriteLine(\"B1\");\nSystem.Threading.Thread.Sleep(1500);\nConsole.WriteLine(\"B1 end\");", null));
+        var ra = TestSupport.Run(a, Path.Combine(dir.Path, "out"), new NotebookRunOptions { CellTimeout = TimeSpan.FromSeconds(3) });
         Assert.Equal(RunStatus.TimedOut, ra.Status);
-        var rb = TestSupport.Run(b, Path.Combine(dir, "out"));
+        var rb = TestSupport.Run(b, Path.Combine(dir.Path, "out"));
         Assert.True(rb.Succeeded, string.Join("\n", rb.Failures));
         var cells = Cells(ra);
         Assert.StartsWith("BG 0\n", TestSupport.Text(cells[0]["outputs"]![0]!["text"]), StringComparison.Ordinal);
@@ -202,29 +206,29 @@ public class FailureTests
     [Fact]
     public void New_parameters_replace_the_injected_cell_of_an_earlier_run_and_a_notebook_without_a_parameters_cell_gets_a_warning()
     {
-        var dir = TestSupport.TempDir("reinject");
-        var nb = TestSupport.WriteNotebook(dir, "p.ipynb", ("var a = 1;", ["parameters"]), ("Console.WriteLine($\"a={a}\");", null));
-        var first = TestSupport.Run(nb, Path.Combine(dir, "first"), new NotebookRunOptions { Parameters = [new("a", "42")] });
+        using var dir = new TempDir("reinject");
+        var nb = TestSupport.WriteNotebook(dir.Path, "p.ipynb", ("var a = 1;", ["parameters"]), ("Console.WriteLine($\"a={a}\");", null));
+        var first = TestSupport.Run(nb, Path.Combine(dir.Path, "first"), new NotebookRunOptions { Parameters = [new("a", "42")] });
         // The executed notebook, with its injected cell, run again with a new value: the new one counts, once.
-        var second = TestSupport.Run(first.Files.Notebook, Path.Combine(dir, "second"), new NotebookRunOptions { Parameters = [new("a", "7")] });
+        var second = TestSupport.Run(first.Files.Notebook, Path.Combine(dir.Path, "second"), new NotebookRunOptions { Parameters = [new("a", "7")] });
         Assert.True(second.Succeeded, string.Join("\n", second.Failures));
         var cells = Cells(second);
         Assert.Single(cells, c => c["metadata"]!["tags"]?.AsArray().Any(t => t!.GetValue<string>() == "injected-parameters") == true);
         Assert.Equal("a=7\n", TestSupport.Text(cells[^1]["outputs"]![0]!["text"]));
 
-        var plain = TestSupport.WriteNotebook(dir, "plain.ipynb", ("var a = 1;", null), ("Console.WriteLine($\"a={a}\");", null));
+        var plain = TestSupport.WriteNotebook(dir.Path, "plain.ipynb", ("var a = 1;", null), ("Console.WriteLine($\"a={a}\");", null));
         var log = new StringWriter();
-        var r = TestSupport.Run(plain, Path.Combine(dir, "plain"), new NotebookRunOptions { Parameters = [new("a", "7")], Log = log });
+        var r = TestSupport.Run(plain, Path.Combine(dir.Path, "plain"), new NotebookRunOptions { Parameters = [new("a", "7")], Log = log });
         Assert.Equal("a=1\n", TestSupport.Text(Cells(r)[^1]["outputs"]![0]!["text"])); // the notebook's own assignment wins, as in papermill
         Assert.Contains($"warning: {plain}: no cell is tagged 'parameters', so the values of a were injected in a cell at the top", log.ToString(), StringComparison.Ordinal);
 
         // A markdown cell tagged 'parameters' is named as what it is, not as missing.
-        var md = TestSupport.WriteNotebook(dir, "md.ipynb", ("# Parameters", ["parameters"]), ("Console.WriteLine($\"a={a}\");", null));
+        var md = TestSupport.WriteNotebook(dir.Path, "md.ipynb", ("# Parameters", ["parameters"]), ("Console.WriteLine($\"a={a}\");", null));
         var json = TestSupport.ReadJson(md);
         json["cells"]![0]!["cell_type"] = "markdown";
         File.WriteAllText(md, json.ToJsonString());
         log = new StringWriter();
-        r = TestSupport.Run(md, Path.Combine(dir, "md"), new NotebookRunOptions { Parameters = [new("a", "7")], Log = log });
+        r = TestSupport.Run(md, Path.Combine(dir.Path, "md"), new NotebookRunOptions { Parameters = [new("a", "7")], Log = log });
         Assert.Equal("a=7\n", TestSupport.Text(Cells(r)[^1]["outputs"]![0]!["text"]));
         Assert.Contains($"warning: {md}: cell 1 is tagged 'parameters' but is a markdown cell, not a code cell, so the values of a were injected in a cell at the top",
             log.ToString(), StringComparison.Ordinal);
@@ -235,10 +239,10 @@ public class FailureTests
     [Fact]
     public void A_failing_parameters_cell_still_gets_its_values_when_the_run_continues_on_error()
     {
-        var dir = TestSupport.TempDir("reinject-failed");
-        var nb = TestSupport.WriteNotebook(dir, "p.ipynb", ("int epochs = 3; string name = \"a\"; var data = System.IO.File.ReadAllText(\"missing.txt\");", ["parameters"]),
+        using var dir = new TempDir("reinject-failed");
+        var nb = TestSupport.WriteNotebook(dir.Path, "p.ipynb", ("int epochs = 3; string name = \"a\"; var data = System.IO.File.ReadAllText(\"missing.txt\");", ["parameters"]),
             ("Console.WriteLine($\"epochs={epochs} name={name}\");", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true, Parameters = [new("epochs", "50"), new("name", "zz")] });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { ContinueOnError = true, Parameters = [new("epochs", "50"), new("name", "zz")] });
         Assert.Contains("FileNotFoundException", Assert.Single(r.Failures).ToString(), StringComparison.Ordinal);
         Assert.Equal("epochs=50 name=zz\n", TestSupport.Text(Cells(r)[^1]["outputs"]![0]!["text"]));
         Assert.Equal(("50", "zz"), (r.Parameters["epochs"], r.Parameters["name"]));
@@ -247,14 +251,14 @@ public class FailureTests
     [Fact]
     public async Task Cancelling_writes_what_has_run_so_far()
     {
-        var dir = TestSupport.TempDir("interrupt");
-        var nb = TestSupport.WriteNotebook(dir, "long.ipynb",
+        using var dir = new TempDir("interrupt");
+        var nb = TestSupport.WriteNotebook(dir.Path, "long.ipynb",
             ("var done = 1;\nConsole.WriteLine(\"cell one\");", null),
             ("Console.WriteLine(\"training...\");\nSystem.Threading.Thread.Sleep(30_000);", null),
             ("Console.WriteLine(\"never\");", null));
         using var cts = new CancellationTokenSource();
         using var log = new SignalWriter("cell 1 ");
-        var runner = new NotebookRunner(new NotebookRunOptions { OutputDirectory = Path.Combine(dir, "out"), PackageCacheDirectory = TestSupport.PackageCache, Log = log });
+        var runner = new NotebookRunner(new NotebookRunOptions { OutputDirectory = Path.Combine(dir.Path, "out"), PackageCacheDirectory = TestSupport.PackageCache, Log = log });
         var task = runner.RunAsync(nb, cts.Token);
         Assert.True(log.Seen.Wait(TimeSpan.FromSeconds(60)), "the first cell never finished");
         Thread.Sleep(500); // Ctrl-C while the long cell runs
@@ -274,12 +278,12 @@ public class OutputCapTests
     [Fact]
     public void A_huge_output_is_cut_at_the_cap_with_a_line_saying_how_much_in_the_notebook_and_the_report()
     {
-        var dir = TestSupport.TempDir("cap");
-        var nb = TestSupport.WriteNotebook(dir, "big.ipynb",
+        using var dir = new TempDir("cap");
+        var nb = TestSupport.WriteNotebook(dir.Path, "big.ipynb",
             ("for (int i = 0; i < 100; i++) Console.Write(new string('x', 1000));", null),
             ("HTML(\"<p>\" + new string('y', 5000) + \"</p>\")", null),
             ("Console.WriteLine(\"small\");", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
         var stream = TestSupport.Text(cells[0]!["outputs"]![0]!["text"]);
@@ -296,12 +300,12 @@ public class OutputCapTests
     [Fact]
     public void Many_outputs_each_under_the_cap_are_bounded_per_cell_with_a_line_saying_how_many()
     {
-        var dir = TestSupport.TempDir("cellcap");
-        var nb = TestSupport.WriteNotebook(dir, "many.ipynb",
+        using var dir = new TempDir("cellcap");
+        var nb = TestSupport.WriteNotebook(dir.Path, "many.ipynb",
             ("for (int i = 0; i < 1000; i++) { Console.Out.Write(new string('o', 100)); Console.Error.Write(new string('e', 100)); }\nfor (int i = 0; i < 500; i++) display(i);", null),
             ("Console.WriteLine(\"next cell\");", null),
             ("Console.Write(new string('z', 100_000));", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
         var outputs = cells[0]!["outputs"]!.AsArray();

@@ -25,8 +25,8 @@ public class FigureBrowserTests
             (Charts.HeatmapRow("row", [("image", rand(8, 8)), ("teacher", rand(4, 4)), ("student", rand(4, 4))]), 3, 3),
             (Charts.ImageGrid("grid", randint(0, 255, [12, 1, 4, 4], dtype: ScalarType.Byte), columns: 5), 1, 1),
         };
-        var dir = TestSupport.TempDir("figures");
-        var page = Path.Combine(dir, "figures.html");
+        using var dir = new TempDir("figures");
+        var page = Path.Combine(dir.Path, "figures.html");
         File.WriteAllText(page, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><script>" + PlotlyJs() + "</script></head><body>"
             + string.Join("\n", figures.Select(f => f.Figure.ToHtml())) + "</body></html>");
 

@@ -42,29 +42,29 @@ public class ForeignNotebookTests
     [MemberData(nameof(Foreign))]
     public void A_notebook_for_another_kernel_is_refused_with_the_reason_and_never_compiled(string name, string metadata, string reason)
     {
-        var dir = TestSupport.TempDir("foreign");
-        var path = Write(dir, name, JsonNode.Parse(metadata)!.AsObject());
-        var e = Assert.Throws<NotebookFormatException>(() => TestSupport.Run(path, Path.Combine(dir, "out")));
+        using var dir = new TempDir("foreign");
+        var path = Write(dir.Path, name, JsonNode.Parse(metadata)!.AsObject());
+        var e = Assert.Throws<NotebookFormatException>(() => TestSupport.Run(path, Path.Combine(dir.Path, "out")));
         Assert.StartsWith(path + ": not a C# notebook: " + reason, e.Message, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(dir, "ran.txt")));
-        Assert.False(Directory.Exists(Path.Combine(dir, "out")));
+        Assert.False(File.Exists(Path.Combine(dir.Path, "ran.txt")));
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "out")));
     }
 
     [Fact]
     public void A_csharp_notebook_still_runs()
     {
-        var dir = TestSupport.TempDir("csharp");
-        var path = Write(dir, "cs.ipynb", JsonNode.Parse("""{"kernelspec": {"name": ".net-csharp", "language": "C#"}, "language_info": {"name": "polyglot-notebook"}, "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "csharp"}}}""")!.AsObject());
-        Assert.True(TestSupport.Run(path, Path.Combine(dir, "out")).Succeeded);
-        Assert.True(File.Exists(Path.Combine(dir, "ran.txt")));
+        using var dir = new TempDir("csharp");
+        var path = Write(dir.Path, "cs.ipynb", JsonNode.Parse("""{"kernelspec": {"name": ".net-csharp", "language": "C#"}, "language_info": {"name": "polyglot-notebook"}, "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "csharp"}}}""")!.AsObject());
+        Assert.True(TestSupport.Run(path, Path.Combine(dir.Path, "out")).Succeeded);
+        Assert.True(File.Exists(Path.Combine(dir.Path, "ran.txt")));
     }
 
     [Fact]
     public void A_pinned_version_newer_than_the_loaded_one_names_both_versions()
     {
-        var dir = TestSupport.TempDir("pin");
-        var nb = TestSupport.WriteNotebook(dir, "pin.ipynb", ("#r \"nuget: Microsoft.Data.Analysis, 99.0.0\"", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        using var dir = new TempDir("pin");
+        var nb = TestSupport.WriteNotebook(dir.Path, "pin.ipynb", ("#r \"nuget: Microsoft.Data.Analysis, 99.0.0\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         var f = Assert.Single(r.Failures);
         Assert.Contains("Microsoft.Data.Analysis, 99.0.0", f.Message, StringComparison.Ordinal);
         Assert.Contains("Microsoft.Data.Analysis 0.23.1 is already loaded", f.Message, StringComparison.Ordinal);
@@ -77,15 +77,15 @@ public class ForeignNotebookTests
     [Fact]
     public void A_different_version_of_a_package_added_earlier_is_refused_as_in_the_kernel()
     {
-        var dir = TestSupport.TempDir("pin-again");
-        var nb = TestSupport.WriteNotebook(dir, "again.ipynb",
+        using var dir = new TempDir("pin-again");
+        var nb = TestSupport.WriteNotebook(dir.Path, "again.ipynb",
             ("#r \"nuget: Newtonsoft.Json, 13.0.3\"", null),
             ("#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"", null),
             ("#r \"nuget: TorchSharp, 0.105.0\"", null),
             ("#r \"nuget: Microsoft.Data.Analysis, 0.22.0\"", null),
             ("#r \"nuget: TorchSharp, 0.107\"\n#r \"nuget: TorchSharp-cpu\"\n#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"\n#r \"nuget: Newtonsoft.Json, 13.0.3\"", null),
             ("#r \"nuget: Newtonsoft.Json, 13.0.4\"", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { ContinueOnError = true });
         Assert.Equal([CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Failed, CellStatus.Failed, CellStatus.Succeeded, CellStatus.Failed],
             r.Cells.Select(c => c.Status));
         Assert.Contains("(the runner's copy; the notebook asked for Newtonsoft.Json, 13.0.3)",
@@ -104,12 +104,12 @@ public class ForeignNotebookTests
     [Fact]
     public void A_carried_packages_dependencies_count_at_the_versions_its_nuspec_asks_for()
     {
-        var dir = TestSupport.TempDir("pin-dependency");
-        var nb = TestSupport.WriteNotebook(dir, "dependency.ipynb",
+        using var dir = new TempDir("pin-dependency");
+        var nb = TestSupport.WriteNotebook(dir.Path, "dependency.ipynb",
             ("#r \"nuget: TorchSharp-cpu, 0.107.0\"", null),
             ("#r \"nuget: SkiaSharp, 2.88.6\"", null),
             ("#r \"nuget: SharpZipLib, 1.4.2\"", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { ContinueOnError = true });
         Assert.Equal([CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Failed], r.Cells.Select(c => c.Status));
         Assert.Contains("SharpZipLib version 1.4.2 cannot be added because version 1.4.0 was added previously.",
             Assert.Single(r.Failures).Message, StringComparison.Ordinal);
@@ -120,7 +120,7 @@ public class ForeignNotebookTests
     [Fact]
     public void A_restore_adds_the_carried_dependencies_its_nuspecs_ask_for()
     {
-        var folder = TestSupport.TempDir("nuspecs");
+        using var folder = new TempDir("nuspecs");
         static void Nuspec(string folder, string id, string version, string dependencies)
         {
             var dir = Directory.CreateDirectory(Path.Combine(folder, id.ToLowerInvariant(), version)).FullName;
@@ -131,16 +131,16 @@ public class ForeignNotebookTests
                 </package>
                 """);
         }
-        Nuspec(folder, "Fake.Parent", "1.0.0", """
+        Nuspec(folder.Path, "Fake.Parent", "1.0.0", """
             <group targetFramework=".NETStandard2.0"><dependency id="SkiaSharp" version="1.0.0" /></group>
             <group targetFramework="net8.0"><dependency id="SkiaSharp" version="[2.88.6, 3.0)" /><dependency id="TorchSharp" version="0.105" /><dependency id="Not.Carried.Anywhere" version="1.0.0" /></group>
             <group targetFramework="net8.0-android"><dependency id="SkiaSharp" version="2.88.1" /></group>
             """);
-        Nuspec(folder, "TorchSharp", "0.105.0", """<group targetFramework="net8.0"><dependency id="SharpZipLib" version="1.3.3" /><dependency id="SkiaSharp" version="2.88.7" /></group>""");
+        Nuspec(folder.Path, "TorchSharp", "0.105.0", """<group targetFramework="net8.0"><dependency id="SharpZipLib" version="1.3.3" /><dependency id="SkiaSharp" version="2.88.7" /></group>""");
         Assert.Equal([("Fake.Parent", "1.0"), ("SkiaSharp", "2.88.7"), ("TorchSharp", "0.105"), ("SharpZipLib", "1.3.3")],
-            CarriedPackages.Host.AddedByRestoreOf("Fake.Parent", "1.0", folder));
+            CarriedPackages.Host.AddedByRestoreOf("Fake.Parent", "1.0", folder.Path));
         // SkiaSharp 2.88.7's nuspec is not in this folder, so what it would add is left out rather than guessed.
-        Assert.Equal([("SkiaSharp", "2.88.7")], CarriedPackages.Host.AddedByRestoreOf("SkiaSharp", "2.88.7", folder));
+        Assert.Equal([("SkiaSharp", "2.88.7")], CarriedPackages.Host.AddedByRestoreOf("SkiaSharp", "2.88.7", folder.Path));
     }
 
     [Theory]

@@ -16,8 +16,8 @@ public class KernelStartTests
     [Fact]
     public void Start_needs_no_DataFrame_package_and_DataFrames_display_once_a_later_cell_loads_it()
     {
-        var dir = TestSupport.TempDir("kernel-start");
-        var path = Path.Combine(dir, "no-dataframes.ipynb");
+        using var dir = new TempDir("kernel-start");
+        var path = Path.Combine(dir.Path, "no-dataframes.ipynb");
         File.WriteAllText(path, new JsonObject
         {
             ["nbformat"] = 4, ["nbformat_minor"] = 5,

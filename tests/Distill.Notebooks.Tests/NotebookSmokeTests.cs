@@ -40,13 +40,13 @@ public class NotebookSmokeTests
     public void Runs_at_smoke_budget_with_its_charts_tables_and_sane_results(string name)
     {
         var expected = Expected[name];
-        var outDir = TestSupport.TempDir("smoke-" + name);
-        var resultsFile = Path.Combine(outDir, "results.jsonl");
+        using var outDir = new TempDir("smoke-" + name);
+        var resultsFile = Path.Combine(outDir.Path, "results.jsonl");
         Environment.SetEnvironmentVariable(Results.FileVariable, resultsFile);
         NotebookRunResult run;
         try
         {
-            run = TestSupport.Run(Path.Combine(TestSupport.RepoRoot, "notebooks", name + ".ipynb"), outDir,
+            run = TestSupport.Run(Path.Combine(TestSupport.RepoRoot, "notebooks", name + ".ipynb"), outDir.Path,
                 new NotebookRunOptions { Budget = "smoke", CellTimeout = TimeSpan.FromMinutes(3) });
         }
         finally { Environment.SetEnvironmentVariable(Results.FileVariable, null); }
@@ -90,7 +90,8 @@ public class NotebookSmokeTests
     /// with the runner's exactly (same seeds, thread count, natives and oneMKL/oneDNN settings: bit-identical training).</summary>
     static void SameInTheRealKernel(string name, System.Text.Json.Nodes.JsonObject runnerNotebook, IReadOnlyList<ResultRow> runnerRows, int charts)
     {
-        var kernelResults = Path.Combine(TestSupport.TempDir("kernel-" + name), "results.jsonl");
+        using var dir = new TempDir("kernel-" + name);
+        var kernelResults = Path.Combine(dir.Path, "results.jsonl");
         var kernelNb = JupyterKernel.Execute(Path.Combine(TestSupport.RepoRoot, "notebooks", name + ".ipynb"), "smoke",
             new Dictionary<string, string> { [Results.FileVariable] = kernelResults }, TimeSpan.FromMinutes(5));
         var kernel = JupyterKernel.CodeCells(kernelNb);
@@ -120,7 +121,8 @@ public class NotebookSmokeTests
     {
         // Without CIFAR-10 (this machine has none) the full budget stops at once in the config cell, before any training.
         Assert.Null(DatasetCatalog.Cifar10.Locate(DatasetSearch.Default));
-        var run = TestSupport.Run(Path.Combine(TestSupport.RepoRoot, "notebooks", "03-attention-transfer.ipynb"), TestSupport.TempDir("full-03"),
+        using var dir = new TempDir("full-03");
+        var run = TestSupport.Run(Path.Combine(TestSupport.RepoRoot, "notebooks", "03-attention-transfer.ipynb"), dir.Path,
             new NotebookRunOptions { Budget = "full", WriteHtml = false });
         Assert.False(run.Succeeded);
         var failure = Assert.Single(run.Failures);

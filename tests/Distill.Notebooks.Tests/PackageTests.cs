@@ -10,16 +10,17 @@ public class PackageTests
     [Fact]
     public void A_package_the_runner_lacks_is_restored_cached_and_loaded()
     {
-        var cache = TestSupport.TempDir("nuget-cache");
-        var options = new NotebookRunOptions { PackageCacheDirectory = cache };
-        var r = TestSupport.Run(TestSupport.TestData("restore.ipynb"), TestSupport.TempDir("restore"), options);
+        using var cache = new TempDir("nuget-cache");
+        var options = new NotebookRunOptions { PackageCacheDirectory = cache.Path };
+        using var firstOut = new TempDir("restore");
+        var r = TestSupport.Run(TestSupport.TestData("restore.ipynb"), firstOut.Path, options);
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
         Assert.Equal("Installed Packages\n  • Humanizer.Core, 2.14.1\n", TestSupport.Text(cells[0]!["outputs"]![0]!["data"]!["text/plain"]));
         Assert.Equal("distill run report", TestSupport.Text(cells[1]!["outputs"]![0]!["data"]!["text/plain"]));
 
         // Restored into a private copy (never loaded from the NuGet cache), keyed by a hash.
-        var entry = Assert.Single(Directory.GetDirectories(cache));
+        var entry = Assert.Single(Directory.GetDirectories(cache.Path));
         Assert.True(File.Exists(Path.Combine(entry, "lib", "Humanizer.dll")));
         var humanizer = AppDomain.CurrentDomain.GetAssemblies().Single(a => a.GetName().Name == "Humanizer");
         Assert.Equal(Path.Combine(entry, "lib", "Humanizer.dll"), humanizer.Location);
@@ -27,7 +28,8 @@ public class PackageTests
         // Second run: served from the cache, no new restore.
         var assets = Path.Combine(entry, "restore", "obj", "project.assets.json");
         var stamp = File.GetLastWriteTimeUtc(assets);
-        var again = TestSupport.Run(TestSupport.TestData("restore.ipynb"), TestSupport.TempDir("restore2"), options);
+        using var secondOut = new TempDir("restore2");
+        var again = TestSupport.Run(TestSupport.TestData("restore.ipynb"), secondOut.Path, options);
         Assert.True(again.Succeeded);
         Assert.Equal(stamp, File.GetLastWriteTimeUtc(assets));
         Assert.True(again.Cells[0].Duration < TimeSpan.FromSeconds(2), $"cached restore took {again.Cells[0].Duration}");
@@ -38,11 +40,11 @@ public class PackageTests
     [Fact]
     public void A_restored_package_s_dependency_that_the_runner_carries_is_referenced_too()
     {
-        var dir = TestSupport.TempDir("restore-closure");
-        var nb = TestSupport.WriteNotebook(dir, "closure.ipynb",
+        using var dir = new TempDir("restore-closure");
+        var nb = TestSupport.WriteNotebook(dir.Path, "closure.ipynb",
             ("#r \"nuget: TorchVision, 0.107.0\"", null),
             ("typeof(TorchSharp.torch.Tensor).FullName + \" \" + typeof(TorchSharp.torchvision).Assembly.GetName().Name", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { PackageCacheDirectory = TestSupport.PackageCache });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { PackageCacheDirectory = TestSupport.PackageCache });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.Equal("TorchSharp.torch+Tensor TorchVision", Assert.Single(r.Cells[1].Outputs.OfType<Documents.DisplayOutput>()).Data["text/plain"]);
     }
@@ -54,15 +56,16 @@ public class PackageTests
     [Fact]
     public void A_versionless_reference_to_a_loaded_package_binds_to_the_loaded_copy()
     {
-        var dir = TestSupport.TempDir("restore-versionless");
-        Pack(Path.Combine(dir, "feed"), "Distill.Test.Versionless", Compile(dir, "VersionlessGreeter",
+        using var dir = new TempDir("restore-versionless");
+        Pack(Path.Combine(dir.Path, "feed"), "Distill.Test.Versionless", Compile(dir.Path, "VersionlessGreeter",
             "namespace Versionless; public static class Greeter { public static string Hello(string n) => $\"hello, {n}\"; }"));
-        var nb = TestSupport.WriteNotebook(dir, "versionless.ipynb",
+        var nb = TestSupport.WriteNotebook(dir.Path, "versionless.ipynb",
             ("#i \"nuget: feed\"\n#r \"nuget: Distill.Test.Versionless, 1.0.0\"", null),
             ("#r \"nuget: Distill.Test.Versionless\"\nVersionless.Greeter.Hello(\"notebook\")", null),
             ("#r \"nuget: Distill.Test.Versionless, *\"", null),
             ("#r \"nuget: Distill.Test.Versionless, 2.0.0\"", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { PackageCacheDirectory = TestSupport.TempDir("nuget-cache-versionless"), ContinueOnError = true });
+        using var cache = new TempDir("nuget-cache-versionless");
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { PackageCacheDirectory = cache.Path, ContinueOnError = true });
         Assert.Equal([CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Failed], r.Cells.Select(c => c.Status));
         Assert.Equal("Installed Packages\n  • Distill.Test.Versionless, 1.0.0\n", Plain(r, 1));
         Assert.Equal("hello, notebook", Plain(r, 1, 1));
@@ -74,9 +77,10 @@ public class PackageTests
     [Fact]
     public void An_unknown_package_fails_with_nugets_reason()
     {
-        var dir = TestSupport.TempDir("badpkg");
-        var nb = TestSupport.WriteNotebook(dir, "bad.ipynb", ("#r \"nuget: Distill.No.Such.Package.Anywhere, 1.0.0\"", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { PackageCacheDirectory = TestSupport.TempDir("nuget-cache-bad") });
+        using var dir = new TempDir("badpkg");
+        var nb = TestSupport.WriteNotebook(dir.Path, "bad.ipynb", ("#r \"nuget: Distill.No.Such.Package.Anywhere, 1.0.0\"", null));
+        using var cache = new TempDir("nuget-cache-bad");
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { PackageCacheDirectory = cache.Path });
         var f = Assert.Single(r.Failures);
         Assert.Equal(1, f.Line);
         Assert.Contains("restoring Distill.No.Such.Package.Anywhere, 1.0.0 failed", f.Message);
@@ -86,15 +90,16 @@ public class PackageTests
     [Fact]
     public void A_source_added_with_i_is_used_for_restore()
     {
-        var dir = TestSupport.TempDir("feed");
-        Pack(Path.Combine(dir, "feed"), "Distill.Test.FeedGreeter", Compile(dir, "FeedGreeter",
+        using var dir = new TempDir("feed");
+        Pack(Path.Combine(dir.Path, "feed"), "Distill.Test.FeedGreeter", Compile(dir.Path, "FeedGreeter",
             "namespace Feed; public static class Greeter { public static string Hello(string n) => $\"hello from the feed, {n}\"; }"));
         // A package that cannot be restored fails its own cell only: it is not restored again with every later #r.
-        var nb = TestSupport.WriteNotebook(dir, "feed.ipynb",
+        var nb = TestSupport.WriteNotebook(dir.Path, "feed.ipynb",
             ("#i \"nuget: feed\"\n#r \"nuget: Distill.No.Such.Package.Anywhere, 1.0.0\"", null),
             ("#r \"nuget: Distill.Test.FeedGreeter, 1.0.0\"", null),
             ("Feed.Greeter.Hello(\"notebook\")", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { PackageCacheDirectory = TestSupport.TempDir("nuget-cache-feed"), ContinueOnError = true });
+        using var cache = new TempDir("nuget-cache-feed");
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { PackageCacheDirectory = cache.Path, ContinueOnError = true });
         Assert.Equal([CellStatus.Failed, CellStatus.Succeeded, CellStatus.Succeeded], r.Cells.Select(c => c.Status));
         Assert.Contains("Distill.No.Such.Package.Anywhere", Assert.Single(r.Failures).Message, StringComparison.Ordinal);
         Assert.Equal("hello from the feed, notebook", Plain(r, 2));
@@ -105,11 +110,11 @@ public class PackageTests
     [Fact]
     public void A_restore_running_when_its_cell_times_out_is_stopped()
     {
-        var dir = TestSupport.TempDir("feed-timeout");
-        Pack(Path.Combine(dir, "feed"), "Distill.Test.SlowGreeter", Compile(dir, "SlowGreeter", "namespace Slow; public static class Greeter { }"));
-        var cache = TestSupport.TempDir("nuget-cache-timeout");
-        var nb = TestSupport.WriteNotebook(dir, "slow.ipynb", ("#i \"nuget: feed\"\n#r \"nuget: Distill.Test.SlowGreeter, 1.0.0\"", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { PackageCacheDirectory = cache, CellTimeout = TimeSpan.FromSeconds(0.3) });
+        using var dir = new TempDir("feed-timeout");
+        Pack(Path.Combine(dir.Path, "feed"), "Distill.Test.SlowGreeter", Compile(dir.Path, "SlowGreeter", "namespace Slow; public static class Greeter { }"));
+        using var cache = new TempDir("nuget-cache-timeout");
+        var nb = TestSupport.WriteNotebook(dir.Path, "slow.ipynb", ("#i \"nuget: feed\"\n#r \"nuget: Distill.Test.SlowGreeter, 1.0.0\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { PackageCacheDirectory = cache.Path, CellTimeout = TimeSpan.FromSeconds(0.3) });
         Assert.Equal(CellStatus.TimedOut, Assert.Single(r.Cells).Status);
         // `dotnet restore Restore.csproj`, run in a folder of this test's cache, is gone within a second (it takes
         // several when left to finish).
@@ -123,7 +128,7 @@ public class PackageTests
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; } // ended meanwhile, or not ours to read
         }
         int[] Restores() => [.. Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(p => p!.All(char.IsAsciiDigit)).Select(p => int.Parse(p!, System.Globalization.CultureInfo.InvariantCulture))
-            .Where(pid => InCache(pid, cache))];
+            .Where(pid => InCache(pid, cache.Path))];
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (Restores().Length > 0 && clock.Elapsed < TimeSpan.FromSeconds(1)) Thread.Sleep(50);
         Assert.Empty(Restores());
@@ -157,17 +162,17 @@ public class PackageTests
     [Fact]
     public void Assembly_paths_resolve_against_the_notebook_and_carried_ones_bind_to_the_loaded_copy()
     {
-        var dir = TestSupport.TempDir("pathref");
-        Compile(Directory.CreateDirectory(Path.Combine(dir, "lib")).FullName, "Greeter",
+        using var dir = new TempDir("pathref");
+        Compile(Directory.CreateDirectory(Path.Combine(dir.Path, "lib")).FullName, "Greeter",
             "namespace Demo; public static class Greeter { public static string Hello(string n) => $\"hello, {n}\"; }");
         // A notebook's `#r` of the built helper library: a copy elsewhere must not load a second Distill.
-        Directory.CreateDirectory(Path.Combine(dir, "build"));
-        File.Copy(typeof(Distill.Native.TorchRuntime).Assembly.Location, Path.Combine(dir, "build", "Distill.dll"));
-        var nb = TestSupport.WriteNotebook(dir, "refs.ipynb",
+        Directory.CreateDirectory(Path.Combine(dir.Path, "build"));
+        File.Copy(typeof(Distill.Native.TorchRuntime).Assembly.Location, Path.Combine(dir.Path, "build", "Distill.dll"));
+        var nb = TestSupport.WriteNotebook(dir.Path, "refs.ipynb",
             ("#r \"lib/Greeter.dll\"\n#r \"build/Distill.dll\"", null),
             ("Demo.Greeter.Hello(\"notebook\")", null),
             ("typeof(Distill.Native.TorchRuntime).Assembly.Location", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.Equal("hello, notebook", Plain(r, 1));
         Assert.Equal(typeof(Distill.Native.TorchRuntime).Assembly.Location, Plain(r, 2));
@@ -177,17 +182,17 @@ public class PackageTests
     public void A_gpu_notebooks_backend_requests_bind_to_the_carried_backend_comparing_libtorch_with_libtorch()
     {
         // As a notebook written on a CUDA machine asks for them: libtorch's own version (2.5.1) is not TorchSharp's.
-        var dir = TestSupport.TempDir("backend");
-        var nb = TestSupport.WriteNotebook(dir, "gpu.ipynb",
+        using var dir = new TempDir("backend");
+        var nb = TestSupport.WriteNotebook(dir.Path, "gpu.ipynb",
             ("#r \"nuget: TorchSharp-cuda-linux, 0.105.0\"\n#r \"nuget: libtorch-cuda-12.1-linux-x64, 2.5.1\"", null),
             ("TorchSharp.torch.ones(3).sum().item<float>()", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.Equal("3", Plain(r, 1));
 
         // A libtorch newer than the one carried cannot be had in this process: an error naming both libtorch versions.
-        nb = TestSupport.WriteNotebook(dir, "newer.ipynb", ("#r \"nuget: libtorch-cuda-12.1-linux-x64, 99.0.0\"", null));
-        r = TestSupport.Run(nb, Path.Combine(dir, "out2"));
+        nb = TestSupport.WriteNotebook(dir.Path, "newer.ipynb", ("#r \"nuget: libtorch-cuda-12.1-linux-x64, 99.0.0\"", null));
+        r = TestSupport.Run(nb, Path.Combine(dir.Path, "out2"));
         Assert.False(r.Succeeded);
         Assert.Contains("libtorch-cpu-linux-x64 2.10.0 is already loaded", string.Join("\n", r.Failures), StringComparison.Ordinal);
     }
@@ -195,7 +200,8 @@ public class PackageTests
     [Fact]
     public void A_dib_notebook_runs_and_is_written_as_ipynb()
     {
-        var r = TestSupport.Run(TestSupport.TestData("sample.dib"), TestSupport.TempDir("dib"));
+        using var dir = new TempDir("dib");
+        var r = TestSupport.Run(TestSupport.TestData("sample.dib"), dir.Path);
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.EndsWith("sample.ipynb", r.Files.Notebook);
         Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));

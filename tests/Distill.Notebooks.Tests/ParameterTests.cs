@@ -18,9 +18,9 @@ public class ParameterTests
     /// must succeed (an undeclared value is injected anyway, with a warning).</summary>
     static string WarningsOf(string dirName, (string Source, string[]? Tags)[] cells, params KeyValuePair<string, string>[] values)
     {
-        var dir = TestSupport.TempDir(dirName);
+        using var dir = new TempDir(dirName);
         var log = new StringWriter();
-        var r = TestSupport.Run(TestSupport.WriteNotebook(dir, "typo.ipynb", cells), Path.Combine(dir, "out"), new NotebookRunOptions { Parameters = values, Log = log });
+        var r = TestSupport.Run(TestSupport.WriteNotebook(dir.Path, "typo.ipynb", cells), Path.Combine(dir.Path, "out"), new NotebookRunOptions { Parameters = values, Log = log });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         return log.ToString();
     }
@@ -57,14 +57,14 @@ public class ParameterTests
     [Fact]
     public void Each_parameters_cell_gets_the_values_it_declares_injected_right_after_it()
     {
-        var dir = TestSupport.TempDir("params-two");
-        var nb = TestSupport.WriteNotebook(dir, "two.ipynb",
+        using var dir = new TempDir("params-two");
+        var nb = TestSupport.WriteNotebook(dir.Path, "two.ipynb",
             ("int a = 1;", ["parameters"]),
             ("Console.WriteLine(a);", null),
             ("int b = 2;", ["parameters"]),
             ("Console.WriteLine($\"{a} {b} {c}\");", null));
         var log = new StringWriter();
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"),
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"),
             new NotebookRunOptions { Parameters = [new("a", "5"), new("b", "7"), new("c", "9")], Log = log });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var cells = Cells(r);
@@ -79,9 +79,9 @@ public class ParameterTests
         Assert.DoesNotContain("'b' is not declared", log.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain("Did you mean", log.ToString(), StringComparison.Ordinal); // c is near no declared name
         // The second cell's declared type is checked before anything runs, as the first's.
-        var e = Assert.Throws<ParameterException>(() => Run(nb, Path.Combine(dir, "bad"), ("b", "abc")));
+        var e = Assert.Throws<ParameterException>(() => Run(nb, Path.Combine(dir.Path, "bad"), ("b", "abc")));
         Assert.Contains("-p b=abc: the notebook's default for 'b' is int, and 'abc' is not an int", e.Message, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(dir, "bad", "two.ipynb")));
+        Assert.False(File.Exists(Path.Combine(dir.Path, "bad", "two.ipynb")));
     }
 
     /// <summary>`--budget smoke` on a notebook holding an earlier run's injected cell replaced it, as papermill does, and
@@ -89,19 +89,19 @@ public class ParameterTests
     [Fact]
     public void Replacing_an_earlier_injected_cell_names_the_values_it_drops()
     {
-        var dir = TestSupport.TempDir("params-replaced");
-        var nb = TestSupport.WriteNotebook(dir, "again.ipynb",
+        using var dir = new TempDir("params-replaced");
+        var nb = TestSupport.WriteNotebook(dir.Path, "again.ipynb",
             ("var budget = \"quick\";\nint seed = 0;\nvar seeds = \"\";", ["parameters"]),
             ("budget = \"full\"; seed = 3; seeds = \"1,2\";", [ParameterInjector.InjectedTag]),
             ("Console.WriteLine($\"{budget} {seed} {seeds}\");", null));
         var log = new StringWriter();
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Budget = "smoke", Log = log });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Budget = "smoke", Log = log });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.Equal("smoke 0 \n", TestSupport.Text(Cells(r)[^1]["outputs"]![0]!["text"]));
         Assert.Contains($"  warning: {nb}: this run's values replace its injected-parameters cell, as papermill does, so seed = 3, seeds = \"1,2\" (an earlier run's) are dropped " +
                         "for the parameters cell's defaults; pass them again with -p to keep them", log.ToString(), StringComparison.Ordinal);
         var quiet = new StringWriter();
-        TestSupport.Run(nb, Path.Combine(dir, "all"), new NotebookRunOptions { Budget = "smoke", Parameters = [new("seed", "3"), new("seeds", "1,2")], Log = quiet });
+        TestSupport.Run(nb, Path.Combine(dir.Path, "all"), new NotebookRunOptions { Budget = "smoke", Parameters = [new("seed", "3"), new("seeds", "1,2")], Log = quiet });
         Assert.DoesNotContain("replace its injected-parameters cell", quiet.ToString(), StringComparison.Ordinal);
     }
 
@@ -110,12 +110,12 @@ public class ParameterTests
     [Fact]
     public void A_type_known_once_the_cell_ran_is_named_in_CSharp_when_it_cannot_be_set()
     {
-        var dir = TestSupport.TempDir("params-runtime-type");
-        var nb = TestSupport.WriteNotebook(dir, "runtime.ipynb",
+        using var dir = new TempDir("params-runtime-type");
+        var nb = TestSupport.WriteNotebook(dir.Path, "runtime.ipynb",
             ("var seeds = Enumerable.Range(0, 2).ToList();\nvar when = DateTime.Now;", ["parameters"]), ("Console.WriteLine(seeds.Count);", null));
         foreach (var (name, type) in new[] { ("seeds", "List<int>"), ("when", "DateTime") })
         {
-            var r = Run(nb, Path.Combine(dir, name), (name, "1"));
+            var r = Run(nb, Path.Combine(dir.Path, name), (name, "1"));
             var failure = Assert.Single(r.Failures);
             Assert.Equal("injected-parameters cell", failure.Cell);
             // Not "/tmp/.../runtime.ipynb: -p ...": the failure line names the notebook already.
@@ -130,15 +130,15 @@ public class ParameterTests
     [Fact]
     public void A_budget_that_does_not_fit_is_named_as_the_budget_option_the_user_passed()
     {
-        var dir = TestSupport.TempDir("params-budget");
-        var nb = TestSupport.WriteNotebook(dir, "budint.ipynb", ("int budget = 1;", ["parameters"]), ("Console.WriteLine(budget);", null));
-        var e = Assert.Throws<ParameterException>(() => TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Budget = "smoke" }));
+        using var dir = new TempDir("params-budget");
+        var nb = TestSupport.WriteNotebook(dir.Path, "budint.ipynb", ("int budget = 1;", ["parameters"]), ("Console.WriteLine(budget);", null));
+        var e = Assert.Throws<ParameterException>(() => TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Budget = "smoke" }));
         Assert.Equal($"{nb}: --budget smoke: the notebook's default for 'budget' is int, and 'smoke' is not an int; pass a whole number like 3", e.Message);
-        e = Assert.Throws<ParameterException>(() => Run(nb, Path.Combine(dir, "out"), ("budget", "smoke")));
+        e = Assert.Throws<ParameterException>(() => Run(nb, Path.Combine(dir.Path, "out"), ("budget", "smoke")));
         Assert.StartsWith($"{nb}: -p budget=smoke: ", e.Message, StringComparison.Ordinal);
 
-        var runtime = TestSupport.WriteNotebook(dir, "budtime.ipynb", ("var budget = DateTime.Now;", ["parameters"]));
-        var r = TestSupport.Run(runtime, Path.Combine(dir, "out"), new NotebookRunOptions { Budget = "quick" });
+        var runtime = TestSupport.WriteNotebook(dir.Path, "budtime.ipynb", ("var budget = DateTime.Now;", ["parameters"]));
+        var r = TestSupport.Run(runtime, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Budget = "quick" });
         Assert.StartsWith("--budget quick: the notebook's default for 'budget' is DateTime", Assert.Single(r.Failures).Message, StringComparison.Ordinal);
     }
 
@@ -147,15 +147,15 @@ public class ParameterTests
     [Fact]
     public void A_keyword_as_a_name_is_refused_unless_the_parameters_cell_declares_it_verbatim()
     {
-        var dir = TestSupport.TempDir("params-keyword");
-        var plain = TestSupport.WriteNotebook(dir, "plain.ipynb", ("int epochs = 1;", ["parameters"]), ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
-        var e = Assert.Throws<ParameterException>(() => Run(plain, Path.Combine(dir, "plain"), ("class", "5")));
+        using var dir = new TempDir("params-keyword");
+        var plain = TestSupport.WriteNotebook(dir.Path, "plain.ipynb", ("int epochs = 1;", ["parameters"]), ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+        var e = Assert.Throws<ParameterException>(() => Run(plain, Path.Combine(dir.Path, "plain"), ("class", "5")));
         Assert.Equal($"{plain}: -p class=5: 'class' is a C# keyword, so no parameter has that name unless the parameters cell declares it as @class; " +
                      "declare @class there, or pass another name", e.Message);
-        Assert.False(File.Exists(Path.Combine(dir, "ran.txt")));
+        Assert.False(File.Exists(Path.Combine(dir.Path, "ran.txt")));
 
-        var verbatim = TestSupport.WriteNotebook(dir, "verbatim.ipynb", ("int @class = 1;\nvar @event = F();\nstring F() => \"x\";", ["parameters"]), ("Console.WriteLine($\"{@class} {@event}\");", null));
-        var r = Run(verbatim, Path.Combine(dir, "verbatim"), ("class", "5"), ("event", "y"));
+        var verbatim = TestSupport.WriteNotebook(dir.Path, "verbatim.ipynb", ("int @class = 1;\nvar @event = F();\nstring F() => \"x\";", ["parameters"]), ("Console.WriteLine($\"{@class} {@event}\");", null));
+        var r = Run(verbatim, Path.Combine(dir.Path, "verbatim"), ("class", "5"), ("event", "y"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var cells = Cells(r);
         Assert.Equal("int @class = 5;\nstring @event = \"y\";\n", TestSupport.Text(cells[1]["source"]).Split('\n', 2)[1]);
@@ -176,18 +176,18 @@ public class ParameterTests
         Assert.EndsWith("\nstring plain = \"null\";\n", Source("plain", "null"), StringComparison.Ordinal);
         Assert.Contains("'null' is not an int", Assert.Throws<ParameterException>(() => Source("count", "null")).Message, StringComparison.Ordinal);
 
-        var dir = TestSupport.TempDir("params-nullable");
-        var nb = TestSupport.WriteNotebook(dir, "nullable.ipynb",
+        using var dir = new TempDir("params-nullable");
+        var nb = TestSupport.WriteNotebook(dir.Path, "nullable.ipynb",
             ("float? temperature = 1.5f;\nstring? note = \"n\";\nint? F() => 3;\nvar maybe = F();\nstring plain = \"x\";", ["parameters"]),
             ("Console.WriteLine($\"{temperature?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? \"none\"} {note ?? \"none\"} {maybe?.ToString() ?? \"none\"} {plain}\");", null));
-        var r = Run(nb, Path.Combine(dir, "null"), ("temperature", "null"), ("note", "null"), ("maybe", "null"), ("plain", "null"));
+        var r = Run(nb, Path.Combine(dir.Path, "null"), ("temperature", "null"), ("note", "null"), ("maybe", "null"), ("plain", "null"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var cells = Cells(r);
         Assert.Equal("float? temperature = null;\nstring note = null;\nint? maybe = null;\nstring plain = \"null\";\n",
             TestSupport.Text(cells[1]["source"]).Split('\n', 2)[1]);
         Assert.Equal("none none none null\n", TestSupport.Text(cells[2]["outputs"]![0]!["text"]));
         // A value keeps the declared nullable type, so ?. in later cells still compiles.
-        r = Run(nb, Path.Combine(dir, "value"), ("temperature", "0.5"), ("maybe", "7"));
+        r = Run(nb, Path.Combine(dir.Path, "value"), ("temperature", "0.5"), ("maybe", "7"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.Equal("float? temperature = 0.5f;\nint? maybe = 7;\n", TestSupport.Text(Cells(r)[1]["source"]).Split('\n', 2)[1]);
         Assert.Equal("0.5 n 7 x\n", TestSupport.Text(Cells(r)[2]["outputs"]![0]!["text"]));
@@ -198,11 +198,11 @@ public class ParameterTests
     [Fact]
     public void A_const_parameter_is_injected_const_and_later_constants_use_the_value()
     {
-        var dir = TestSupport.TempDir("params-const");
-        var nb = TestSupport.WriteNotebook(dir, "params_const.ipynb",
+        using var dir = new TempDir("params-const");
+        var nb = TestSupport.WriteNotebook(dir.Path, "params_const.ipynb",
             ("const int K = 7;\nconst string Name = \"a\";", ["parameters"]),
             ("const int K2 = K * 2;\nswitch (Name) { case \"b\": Console.WriteLine($\"{K2} b\"); break; }", null));
-        var r = Run(nb, Path.Combine(dir, "out"), ("K", "8"), ("Name", "b"));
+        var r = Run(nb, Path.Combine(dir.Path, "out"), ("K", "8"), ("Name", "b"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var cells = Cells(r);
         Assert.Equal("const int K = 8;\nconst string Name = \"b\";\n", TestSupport.Text(cells[1]["source"]).Split('\n', 2)[1]);

@@ -27,13 +27,12 @@ public class ReportTrustTests
         "<div id=\"distill-plotly-0123abcd-99\" class=\"distill-plotly\"></div>\n<script type=\"text/javascript\">document.title = 'forged chart ran';</script>"
         """;
 
-    static async Task<(string Title, int Charts, string Html, OfflineBrowser Browser)> Open(bool trusted)
+    static async Task<(string Title, int Charts, string Html, OfflineBrowser Browser)> Open(TempDir dir, bool trusted)
     {
-        var dir = TestSupport.TempDir("trust");
-        var nb = Notebook(dir, trusted);
+        var nb = Notebook(dir.Path, trusted);
         // A markdown cell with a script, and one that tries to cover the status header.
         TestSupport.PrependMarkdown(nb, "# Trust\n\n<script>document.title = 'markdown script ran';</script>\n\n<div style='opacity: .99; margin-top: -400px; min-height: 400px; background: #fff'><h1>trust</h1><p class='status succeeded'>markdown says succeeded</p></div>");
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Trusted = trusted });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Trusted = trusted });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var html = File.ReadAllText(r.Files.Html!);
         Assert.Contains("Content-Security-Policy", html);
@@ -45,7 +44,8 @@ public class ReportTrustTests
     [Fact]
     public async Task Untrusted_output_and_markdown_scripts_do_not_run_and_charts_still_draw()
     {
-        var (title, charts, html, browser) = await Open(trusted: false);
+        using var dir = new TempDir("trust");
+        var (title, charts, html, browser) = await Open(dir, trusted: false);
         await using var _ = browser;
         Assert.Equal("trust · distill run", title);
         Assert.Equal(1, charts);
@@ -79,7 +79,8 @@ public class ReportTrustTests
     [Fact]
     public async Task Trusted_output_scripts_run_and_markdown_scripts_still_do_not()
     {
-        var (title, charts, _, browser) = await Open(trusted: true);
+        using var dir = new TempDir("trust");
+        var (title, charts, _, browser) = await Open(dir, trusted: true);
         await using var __ = browser;
         Assert.Equal(1, charts);
         Assert.Equal("output script ran", title);
@@ -90,11 +91,11 @@ public class ReportTrustTests
     [Fact]
     public async Task Wide_outputs_and_markdown_scroll_inside_their_cell()
     {
-        var dir = TestSupport.TempDir("report-wide");
+        using var dir = new TempDir("report-wide");
         var columns = string.Concat(Enumerable.Range(0, 80).Select(i => $"<td>column {i}</td>"));
-        var nb = TestSupport.WriteNotebook(dir, "wide.ipynb", ($"display(HTML(\"<table><tr>{columns}<td id='last-out'>last</td></tr></table>\"));", null));
+        var nb = TestSupport.WriteNotebook(dir.Path, "wide.ipynb", ($"display(HTML(\"<table><tr>{columns}<td id='last-out'>last</td></tr></table>\"));", null));
         TestSupport.PrependMarkdown(nb, $"<table><tr>{columns}<td id='last-md'>last</td></tr></table>");
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         await using var browser = await OfflineBrowser.OpenAsync(r.Files.Html!);
         foreach (var id in new[] { "last-out", "last-md" })
@@ -116,9 +117,9 @@ public class ReportTrustTests
         var fig = chart.IndexOf("var fig = ", StringComparison.Ordinal) + "var fig = ".Length;
         var end = chart.IndexOf(";\n", fig, StringComparison.Ordinal);
         var forged = chart[..fig] + "{\"x\":\"</SCRIPT><meta http-equiv='refresh' content='0;url=https://example.invalid/'><img src=x onerror='alert(1)'><SCRIPT>\"}" + chart[end..];
-        var dir = TestSupport.TempDir("trust-forged");
-        var nb = TestSupport.WriteNotebook(dir, "forged.ipynb", ($"display(HTML({System.Text.Json.JsonSerializer.Serialize(forged)}));", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        using var dir = new TempDir("trust-forged");
+        var nb = TestSupport.WriteNotebook(dir.Path, "forged.ipynb", ($"display(HTML({System.Text.Json.JsonSerializer.Serialize(forged)}));", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var html = File.ReadAllText(r.Files.Html!);
         Assert.DoesNotContain("<meta http-equiv='refresh'", html, StringComparison.OrdinalIgnoreCase);
@@ -133,12 +134,12 @@ public class ReportTrustTests
     [Fact]
     public void A_chart_free_notebook_naming_the_chart_class_gets_no_plotly()
     {
-        var dir = TestSupport.TempDir("report-no-plotly");
-        var nb = TestSupport.WriteNotebook(dir, "noplotly.ipynb",
+        using var dir = new TempDir("report-no-plotly");
+        var nb = TestSupport.WriteNotebook(dir.Path, "noplotly.ipynb",
             ("""Console.WriteLine("distill-plotly in a stream"); // and in code""", null),
             ("""HTML("<div class='distill-plotly'>an output, not a chart</div>")""", null));
         TestSupport.PrependMarkdown(nb, "Our charts use the class distill-plotly.");
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var html = File.ReadAllText(r.Files.Html!);
         Assert.Contains("Our charts use the class distill-plotly.", html, StringComparison.Ordinal);
@@ -154,11 +155,11 @@ public class ReportTrustTests
     [InlineData(true)]
     public void Html_and_markdown_lose_control_characters_and_terminal_sequences(bool trusted)
     {
-        var dir = TestSupport.TempDir("report-controls");
-        var nb = TestSupport.WriteNotebook(dir, "controls.ipynb",
+        using var dir = new TempDir("report-controls");
+        var nb = TestSupport.WriteNotebook(dir.Path, "controls.ipynb",
             ("""display(HTML("<p>html ctrl \u0001\u001b[31m red\u007f\u0085\u001b]0;title\u0007 end</p>"));""", null));
         TestSupport.PrependMarkdown(nb, "md cell \u0003\u001b[32m green");
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Trusted = trusted });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Trusted = trusted });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var html = File.ReadAllText(r.Files.Html!);
         Assert.Contains("<p>html ctrl  red end</p>", html, StringComparison.Ordinal);
@@ -171,11 +172,11 @@ public class ReportTrustTests
     [Fact]
     public void A_markdown_code_cell_runs_as_in_the_kernel_and_shows_once_sanitised()
     {
-        var dir = TestSupport.TempDir("trust-mdrun");
-        var nb = TestSupport.WriteNotebook(dir, "mdrun.ipynb",
+        using var dir = new TempDir("trust-mdrun");
+        var nb = TestSupport.WriteNotebook(dir.Path, "mdrun.ipynb",
             ("#!markdown\n# hi\nmd body q7x <img src=\"x.png\" onerror=\"alert(1)\">", null),
             ("1+1", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.Equal([1, 2], r.Cells.Select(c => c.ExecutionCount));
         var shown = Assert.IsType<Documents.DisplayOutput>(Assert.Single(r.Cells[0].Outputs));
@@ -195,11 +196,11 @@ public class ReportTrustTests
     [Fact]
     public void A_markdown_code_cell_s_script_does_not_run_even_trusted()
     {
-        var dir = TestSupport.TempDir("trust-mdcell");
-        var nb = TestSupport.WriteNotebook(dir, "mdcell.ipynb",
+        using var dir = new TempDir("trust-mdcell");
+        var nb = TestSupport.WriteNotebook(dir.Path, "mdcell.ipynb",
             ("#!markdown\n# md in a code cell\n<script>document.title = 'markdown cell ran';</script>", null),
             ("HTML(\"<script>document.title = 'output ran';</script>\")", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Trusted = true });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Trusted = true });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var csp = CspOf(File.ReadAllText(r.Files.Html!));
         Assert.DoesNotContain(Sha256("document.title = 'markdown cell ran';"), csp, StringComparison.Ordinal);

@@ -39,16 +39,16 @@ public class ReproduceJobsTests
     [Fact]
     public void Jobs_2_gives_the_rows_of_a_sequential_run_at_the_same_thread_count_and_the_manifests_record_the_threads()
     {
-        var root = TestSupport.TempDir("reproduce-jobs");
-        var notebooks = TwoTrainingNotebooks(root);
-        var sequential = Reproduce(notebooks, Path.Combine(root, "sequential"), Path.Combine(root, "teachers-1"), "--threads", "1");
+        using var root = new TempDir("reproduce-jobs");
+        var notebooks = TwoTrainingNotebooks(root.Path);
+        var sequential = Reproduce(notebooks, Path.Combine(root.Path, "sequential"), Path.Combine(root.Path, "teachers-1"), "--threads", "1");
         Assert.True(sequential.Exit == 0, sequential.Out);
-        var parallel = Reproduce(notebooks, Path.Combine(root, "parallel"), Path.Combine(root, "teachers-2"), "--jobs", "2", "--threads", "1");
+        var parallel = Reproduce(notebooks, Path.Combine(root.Path, "parallel"), Path.Combine(root.Path, "teachers-2"), "--jobs", "2", "--threads", "1");
         Assert.True(parallel.Exit == 0, parallel.Out);
         Assert.Contains("▶ 00-kd-t2 (own process, 1 thread", parallel.Out, StringComparison.Ordinal);
         Assert.Matches(@"2 ok; total wall time", parallel.Out);
 
-        JsonObject Results(string run) => TestSupport.ReadJson(Path.Combine(root, run, "results.json"));
+        JsonObject Results(string run) => TestSupport.ReadJson(Path.Combine(root.Path, run, "results.json"));
         var (seq, par) = (Results("sequential"), Results("parallel"));
         // The same rows, bit for bit: the numbers do not depend on which process trained the teacher or ran beside which.
         Assert.Equal(4, par["results"]!.AsArray().Count);
@@ -61,30 +61,30 @@ public class ReproduceJobsTests
             Assert.Equal("ok", n!["status"]!.GetValue<string>());
             Assert.Equal(1, n["torchThreads"]!.GetValue<int>());
             var name = n["name"]!.GetValue<string>();
-            var manifest = TestSupport.ReadJson(Path.Combine(root, "parallel", name, name + ".manifest.json"));
+            var manifest = TestSupport.ReadJson(Path.Combine(root.Path, "parallel", name, name + ".manifest.json"));
             Assert.Equal(1, manifest["runtime"]!["torchThreads"]!.GetValue<int>());
             Assert.Equal("smoke", manifest["budget"]!.GetValue<string>());
-            Assert.True(File.Exists(Path.Combine(root, "parallel", name, name + ".html")), name);
-            Assert.True(File.Exists(Path.Combine(root, "parallel", name, "task.log")), name);
+            Assert.True(File.Exists(Path.Combine(root.Path, "parallel", name, name + ".html")), name);
+            Assert.True(File.Exists(Path.Combine(root.Path, "parallel", name, "task.log")), name);
         }
         // The teacher was trained once, by one of the two processes; the other waited and loaded it.
-        Assert.Single(Directory.GetFiles(Path.Combine(root, "teachers-2"), "*.bin"));
-        var outputs = new[] { "00-kd-t2", "01-kd-t4" }.Select(n => File.ReadAllText(Path.Combine(root, "parallel", n, n + ".ipynb"))).ToList();
+        Assert.Single(Directory.GetFiles(Path.Combine(root.Path, "teachers-2"), "*.bin"));
+        var outputs = new[] { "00-kd-t2", "01-kd-t4" }.Select(n => File.ReadAllText(Path.Combine(root.Path, "parallel", n, n + ".ipynb"))).ToList();
         Assert.Single(outputs, o => o.Contains("teacher: reused", StringComparison.Ordinal));
-        Assert.Contains("1 torch thread per notebook, 2 notebooks at a time", File.ReadAllText(Path.Combine(root, "parallel", "results.md")), StringComparison.Ordinal);
-        Assert.Contains("1 torch thread per notebook, 2 notebooks at a time", File.ReadAllText(Path.Combine(root, "parallel", "index.html")), StringComparison.Ordinal);
-        Assert.Contains("1 torch thread", File.ReadAllText(Path.Combine(root, "sequential", "results.md")), StringComparison.Ordinal);
+        Assert.Contains("1 torch thread per notebook, 2 notebooks at a time", File.ReadAllText(Path.Combine(root.Path, "parallel", "results.md")), StringComparison.Ordinal);
+        Assert.Contains("1 torch thread per notebook, 2 notebooks at a time", File.ReadAllText(Path.Combine(root.Path, "parallel", "index.html")), StringComparison.Ordinal);
+        Assert.Contains("1 torch thread", File.ReadAllText(Path.Combine(root.Path, "sequential", "results.md")), StringComparison.Ordinal);
     }
 
     [Fact]
     public void Sigterm_stops_every_notebook_process_and_still_writes_the_index_with_exit_143()
     {
-        var root = TestSupport.TempDir("reproduce-jobs-term");
-        var notebooks = Path.Combine(root, "notebooks");
+        using var root = new TempDir("reproduce-jobs-term");
+        var notebooks = Path.Combine(root.Path, "notebooks");
         Directory.CreateDirectory(notebooks);
         foreach (var name in new[] { "00-long", "01-long", "02-never" })
             TestSupport.WriteNotebook(notebooks, name + ".ipynb", ("Console.WriteLine(\"started\");", null), ("System.Threading.Thread.Sleep(60_000);", null));
-        var reports = Path.Combine(root, "reports");
+        var reports = Path.Combine(root.Path, "reports");
         using (var running = new DistillProcess.Running(DistillProcess.Start("reproduce", "--notebooks", notebooks, "--out", reports, "--budget", "smoke", "--jobs", "2")))
         {
             running.WaitFor("▶ 01-long", TimeSpan.FromMinutes(1));

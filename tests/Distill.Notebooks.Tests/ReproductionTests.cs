@@ -6,14 +6,15 @@ namespace Distill.Notebooks.Tests;
 
 /// <summary>Three tiny notebooks: one records a result row, one fails (with HTML-special characters in its message),
 /// one comes after the failure. Written once, reproduced once; the tests below read what was written.</summary>
-public sealed class ReproductionRun
+public sealed class ReproductionRun : IDisposable
 {
     public const string Sentinel = "/nowhere/set-by-the-test.jsonl";
     public const string FailureMessage = "bad <b>value</b> & \"quotes\"";
 
+    readonly TempDir root = new("reproduce");
+
     public ReproductionRun()
     {
-        Root = TestSupport.TempDir("reproduce");
         Notebooks = Path.Combine(Root, "notebooks");
         Directory.CreateDirectory(Notebooks);
         var distill = typeof(ResultRow).Assembly.Location;
@@ -41,12 +42,14 @@ public sealed class ReproductionRun
 
     static string Quote(string s) => "\"" + s.Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 
-    public string Root { get; }
+    public string Root => root.Path;
     public string Notebooks { get; }
     public string Out { get; }
     public ReproductionResult Result { get; }
     public string? VariableAfter { get; }
     public string Index => File.ReadAllText(Result.Files.Index);
+
+    public void Dispose() => root.Dispose();
 }
 
 public partial class ReproductionTests(ReproductionRun run) : IClassFixture<ReproductionRun>
@@ -192,14 +195,14 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     [Fact]
     public async Task Ctrl_C_stops_the_running_notebook_skips_the_rest_and_still_writes_the_index()
     {
-        var dir = TestSupport.TempDir("reproduce-cancel");
-        var notebooks = Path.Combine(dir, "notebooks");
+        using var dir = new TempDir("reproduce-cancel");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
         Directory.CreateDirectory(notebooks);
         TestSupport.WriteNotebook(notebooks, "00-long.ipynb", ("Console.WriteLine(\"started\");", null), ("System.Threading.Thread.Sleep(30_000);", null));
         TestSupport.WriteNotebook(notebooks, "01-next.ipynb", ("1 + 1", null));
         using var cts = new CancellationTokenSource();
         using var log = new SignalWriter("cell 1 ");
-        var task = new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir, "reports")) with { Log = log }).RunAsync(cts.Token);
+        var task = new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir.Path, "reports")) with { Log = log }).RunAsync(cts.Token);
         Assert.True(log.Seen.Wait(TimeSpan.FromSeconds(60)), "the first cell never finished");
         await Task.Delay(500); // Ctrl-C while the long cell runs
         cts.Cancel();
@@ -209,7 +212,7 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Equal("interrupted (Ctrl-C or SIGTERM) at cell 2", r.Notebooks[0].StatusText);
         Assert.Equal("not run: interrupted (Ctrl-C or SIGTERM) before it started", r.Notebooks[1].StatusText);
         Assert.Contains("interrupted (Ctrl-C or SIGTERM) at cell 2", File.ReadAllText(r.Files.Index));
-        Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(dir, "reports", "00-long", "00-long.manifest.json"))["status"]!.GetValue<string>());
+        Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(dir.Path, "reports", "00-long", "00-long.manifest.json"))["status"]!.GetValue<string>());
     }
 
     /// <summary>A stop that came before the first notebook started (the signal handler was installed, nothing ran yet)
@@ -217,13 +220,13 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     [Fact]
     public async Task A_stop_before_the_first_notebook_starts_is_a_stop_not_a_success()
     {
-        var dir = TestSupport.TempDir("reproduce-early-stop");
-        var notebooks = Path.Combine(dir, "notebooks");
+        using var dir = new TempDir("reproduce-early-stop");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
         Directory.CreateDirectory(notebooks);
         TestSupport.WriteNotebook(notebooks, "00-one.ipynb", ("1 + 1", null));
         using var cts = new CancellationTokenSource();
         cts.Cancel();
-        var r = await new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir, "reports"))).RunAsync(cts.Token);
+        var r = await new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir.Path, "reports"))).RunAsync(cts.Token);
         Assert.Equal([OutcomeStatus.NotRun], r.Notebooks.Select(n => n.Status));
         Assert.True(r.Interrupted);
         Assert.Equal(130, r.ExitCode);
@@ -235,13 +238,13 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     [InlineData("TERM", 143)]
     public async Task The_summary_records_the_exit_code_of_the_signal_that_stopped_it(string signal, int exit)
     {
-        var dir = TestSupport.TempDir("reproduce-stop-code");
-        var notebooks = Path.Combine(dir, "notebooks");
+        using var dir = new TempDir("reproduce-stop-code");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
         Directory.CreateDirectory(notebooks);
         TestSupport.WriteNotebook(notebooks, "00-one.ipynb", ("1 + 1", null));
         using var cts = new CancellationTokenSource();
         cts.Cancel();
-        var r = await new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir, "reports")) with { StopSignal = () => signal }).RunAsync(cts.Token);
+        var r = await new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir.Path, "reports")) with { StopSignal = () => signal }).RunAsync(cts.Token);
         Assert.Equal(exit, r.ExitCode);
         Assert.Equal(exit, TestSupport.ReadJson(r.Files.ResultsJson)["exitCode"]!.GetValue<int>());
     }
@@ -251,13 +254,13 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     [Fact]
     public async Task A_stop_after_fail_fast_has_stopped_the_rest_leaves_the_exit_at_1()
     {
-        var dir = TestSupport.TempDir("reproduce-fail-fast-then-stop");
-        var notebooks = Path.Combine(dir, "notebooks");
+        using var dir = new TempDir("reproduce-fail-fast-then-stop");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
         Directory.CreateDirectory(notebooks);
         TestSupport.WriteNotebook(notebooks, "00-fails.ipynb", ("throw new Exception(\"no\");", null));
         TestSupport.WriteNotebook(notebooks, "01-after.ipynb", ("1 + 1", null));
         using var cts = new CancellationTokenSource();
-        var o = ReproductionRun.Options(notebooks, Path.Combine(dir, "reports")) with { FailFast = true, Log = new CancelOnLine(cts, "✘") };
+        var o = ReproductionRun.Options(notebooks, Path.Combine(dir.Path, "reports")) with { FailFast = true, Log = new CancelOnLine(cts, "✘") };
         var r = await new Reproduction(o).RunAsync(cts.Token);
         Assert.True(cts.IsCancellationRequested);
         Assert.Equal([OutcomeStatus.Failed, OutcomeStatus.NotRun], r.Notebooks.Select(n => n.Status));
@@ -281,12 +284,12 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     [Fact]
     public async Task A_folder_named_like_a_notebook_is_an_error_naming_it_not_skipped()
     {
-        var dir = TestSupport.TempDir("reproduce-folder");
-        var notebooks = Path.Combine(dir, "notebooks");
+        using var dir = new TempDir("reproduce-folder");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
         Directory.CreateDirectory(notebooks);
         TestSupport.WriteNotebook(notebooks, "03-ok.ipynb", ("1 + 1", null));
         var folder = Directory.CreateDirectory(Path.Combine(notebooks, "04-dir.ipynb")).FullName;
-        var r = await new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir, "reports"))).RunAsync();
+        var r = await new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir.Path, "reports"))).RunAsync();
         Assert.Equal([("03-ok", OutcomeStatus.Ok), ("04-dir", OutcomeStatus.Error)], r.Notebooks.Select(n => (n.Name, n.Status)));
         Assert.Equal(1, r.ExitCode);
         Assert.Equal($"✘ 04-dir: error: {folder}: this is a folder, not a file; pass the path of a Polyglot notebook file (.ipynb or .dib). (0.0 s)", r.Notebooks[1].SummaryLine);
@@ -298,15 +301,15 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     [Fact]
     public async Task A_notebook_that_throws_is_that_notebook_s_error_the_others_run_and_the_index_is_written()
     {
-        var dir = TestSupport.TempDir("reproduce-throws");
-        var notebooks = Path.Combine(dir, "notebooks");
+        using var dir = new TempDir("reproduce-throws");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
         Directory.CreateDirectory(notebooks);
         TestSupport.WriteNotebook(notebooks, "00-ok.ipynb", ("1 + 1", null));
         var twice = TestSupport.WriteNotebook(notebooks, "01-twice.ipynb", ("1 + 1", null));
         File.WriteAllText(twice, File.ReadAllText(twice).Replace("\"nbformat\":4", "\"nbformat\":4,\"nbformat\":4", StringComparison.Ordinal));
         TestSupport.WriteNotebook(notebooks, "02-blocked.ipynb", ("1 + 1", null));
         TestSupport.WriteNotebook(notebooks, "03-last.ipynb", ("Console.WriteLine(\"last ran\");", null));
-        var reports = Path.Combine(dir, "reports");
+        var reports = Path.Combine(dir.Path, "reports");
         Directory.CreateDirectory(reports);
         File.WriteAllText(Path.Combine(reports, "index.html"), "an earlier run's index");
         File.WriteAllText(Path.Combine(reports, "results.json"), "{\"started\": \"2026-12-01T00:00:00+00:00\", \"notebooks\": []}");
@@ -330,13 +333,13 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     [InlineData("results.json.dib")]
     public async Task A_notebook_named_like_a_summary_file_is_refused_before_anything_runs(string name)
     {
-        var dir = TestSupport.TempDir("reproduce-summary-name");
-        var notebooks = Path.Combine(dir, "notebooks");
+        using var dir = new TempDir("reproduce-summary-name");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
         Directory.CreateDirectory(notebooks);
         TestSupport.WriteNotebook(notebooks, "00-ok.ipynb", ("1 + 1", null));
         var clash = Path.Combine(notebooks, name);
         File.Copy(Path.Combine(notebooks, "00-ok.ipynb"), clash);
-        var reports = Path.Combine(dir, "reports");
+        var reports = Path.Combine(dir.Path, "reports");
         var e = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options(notebooks, reports)).RunAsync());
         Assert.Equal($"{clash}: it would report into {Path.GetFileNameWithoutExtension(name)}/, the name of a summary file reproduce writes (index.html, results.md, results.json); rename the notebook", e.Message);
         Assert.False(Directory.Exists(reports));
@@ -351,11 +354,11 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     [InlineData("results.json", "{not json", "is not the results.json of an earlier reproduce")]
     public async Task Summary_files_no_reproduction_wrote_are_refused_before_anything_runs(string file, string content, string why)
     {
-        var dir = TestSupport.TempDir("reproduce-foreign");
-        var notebooks = Path.Combine(dir, "notebooks");
+        using var dir = new TempDir("reproduce-foreign");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
         Directory.CreateDirectory(notebooks);
         TestSupport.WriteNotebook(notebooks, "00-ok.ipynb", ("1 + 1", null));
-        var reports = Path.Combine(dir, "site");
+        var reports = Path.Combine(dir.Path, "site");
         Directory.CreateDirectory(reports);
         var path = Path.Combine(reports, file);
         File.WriteAllText(path, content);
@@ -370,11 +373,11 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     [Fact]
     public async Task A_file_where_a_notebooks_report_folder_goes_is_refused_before_anything_runs()
     {
-        var dir = TestSupport.TempDir("reproduce-report-file");
-        var notebooks = Path.Combine(dir, "notebooks");
+        using var dir = new TempDir("reproduce-report-file");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
         Directory.CreateDirectory(notebooks);
         TestSupport.WriteNotebook(notebooks, "00-data.ipynb", ("1 + 1", null));
-        var reports = Path.Combine(dir, "oex");
+        var reports = Path.Combine(dir.Path, "oex");
         Directory.CreateDirectory(reports);
         var path = Path.Combine(reports, "00-data");
         File.WriteAllText(path, "mine\n");
@@ -387,16 +390,16 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     [Fact]
     public async Task A_malformed_result_row_makes_the_notebook_an_error_naming_file_and_line()
     {
-        var dir = TestSupport.TempDir("reproduce-garbage");
-        var notebooks = Path.Combine(dir, "notebooks");
+        using var dir = new TempDir("reproduce-garbage");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
         Directory.CreateDirectory(notebooks);
         // The variable is visible to cell code, and whatever lands in the file is checked.
         TestSupport.WriteNotebook(notebooks, "00-garbage.ipynb", ("System.IO.File.AppendAllText(Environment.GetEnvironmentVariable(\"DISTILL_RESULTS\")!, \"{not json\\n\");", null));
-        var r = await new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir, "reports"))).RunAsync();
+        var r = await new Reproduction(ReproductionRun.Options(notebooks, Path.Combine(dir.Path, "reports"))).RunAsync();
         var n = Assert.Single(r.Notebooks);
         Assert.Equal(OutcomeStatus.Error, n.Status);
         Assert.Equal(1, r.ExitCode);
-        Assert.StartsWith($"error: {Path.Combine(dir, "reports", "00-garbage", Reproduction.ResultsFileName)}:1: not a result row", n.StatusText, StringComparison.Ordinal);
+        Assert.StartsWith($"error: {Path.Combine(dir.Path, "reports", "00-garbage", Reproduction.ResultsFileName)}:1: not a result row", n.StatusText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -415,7 +418,8 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
             new Reproduction(ReproductionRun.Options(run.Notebooks, run.Root) with { Parameters = [new("budget", "full")] }).RunAsync());
         Assert.Contains("--budget smoke and -p budget=full disagree", clash.Message, StringComparison.Ordinal);
         // An --out that is a file, or goes through one, is bad input too, not an IOException when the folder is made.
-        var file = Path.Combine(TestSupport.TempDir("reproduce-out-file"), "reports");
+        using var dir = new TempDir("reproduce-out-file");
+        var file = Path.Combine(dir.Path, "reports");
         File.WriteAllText(file, "mine");
         var isFile = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options(run.Notebooks, file)).RunAsync());
         Assert.Equal($"--out {file}: this is a file; give a folder (it is created when missing)", isFile.Message);

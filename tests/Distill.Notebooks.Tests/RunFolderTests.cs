@@ -18,7 +18,8 @@ public class RunFolderTests
     [Fact]
     public void A_resume_that_cannot_be_checked_says_force_replaces_resume()
     {
-        var dir = Path.Combine(TestSupport.TempDir("runfolder-stamp"), "run");
+        using var root = new TempDir("runfolder-stamp");
+        var dir = Path.Combine(root.Path, "run");
         Assert.Equal(0, DistillProcess.Run(Train(dir, epochs: 1)).Exit);
         File.Delete(Path.Combine(dir, "run.json"));
         var r = DistillProcess.Run(Train(dir, 1, 512, "0.5", "--resume"));
@@ -29,7 +30,8 @@ public class RunFolderTests
     [Fact]
     public void A_folder_holding_a_run_refuses_a_new_run_and_a_resume_with_changed_settings_names_each_change()
     {
-        var dir = Path.Combine(TestSupport.TempDir("runfolder"), "run");
+        using var root = new TempDir("runfolder");
+        var dir = Path.Combine(root.Path, "run");
         Assert.Equal(0, DistillProcess.Run(Train(dir)).Exit);
         var record = File.ReadAllText(Path.Combine(dir, "run.json"));
         foreach (var key in new[] { "\"seed\"", "\"threads\"", "\"data_sha256\"", "\"commit\"", "\"optimizer\"", "\"data\"" }) Assert.Contains(key, record);
@@ -70,7 +72,8 @@ public class RunFolderTests
     [Fact]
     public void A_resume_naming_the_whole_split_as_teacher_train_size_is_the_same_run_and_a_subset_is_not()
     {
-        var dir = Path.Combine(TestSupport.TempDir("runfolder-teacher-size"), "run");
+        using var root = new TempDir("runfolder-teacher-size");
+        var dir = Path.Combine(root.Path, "run");
         string[] distill(params string[] extra) => ["train", "--model", "mlp-32", "--teacher", "mlp-32", "--train-size", "256", "--test-size", "200",
             "--epochs", "1", "--teacher-epochs", "1", "--out", dir, .. extra];
         var first = DistillProcess.Run(distill());
@@ -87,7 +90,8 @@ public class RunFolderTests
     [Fact]
     public void A_kd_multi_run_resumes_in_its_own_folder()
     {
-        var dir = Path.Combine(TestSupport.TempDir("runfolder-kd-multi"), "run");
+        using var root = new TempDir("runfolder-kd-multi");
+        var dir = Path.Combine(root.Path, "run");
         string[] args = ["train", "--model", "mlp-32", "--method", "kd-multi", "--set", "teachers=mlp-32,mlp-64", "--train-size", "256", "--test-size", "100",
             "--epochs", "1", "--teacher-epochs", "1", "--teacher-train-size", "256", "--out", dir];
         var first = DistillProcess.Run(args);
@@ -123,8 +127,8 @@ public class RunFolderTests
     [Fact]
     public void A_folder_holding_another_kind_of_run_refuses_a_plain_run_a_distillation_and_a_recipe()
     {
-        var root = TestSupport.TempDir("runfolder-kinds");
-        string plain = Path.Combine(root, "plain"), distilled = Path.Combine(root, "distilled"), recipe = Path.Combine(root, "recipe");
+        using var root = new TempDir("runfolder-kinds");
+        string plain = Path.Combine(root.Path, "plain"), distilled = Path.Combine(root.Path, "distilled"), recipe = Path.Combine(root.Path, "recipe");
         string[] distill(string dir) => ["train", "--model", "mlp-32", "--teacher", "mlp-32", "--method", "dkd", "--train-size", "256", "--test-size", "200",
             "--epochs", "1", "--teacher-epochs", "1", "--teacher-train-size", "256", "--out", dir];
         Assert.Equal(0, DistillProcess.Run(Train(plain, epochs: 1, trainSize: 256)).Exit);
@@ -164,7 +168,7 @@ public class RunFolderTests
 
         // Runs of their own in subfolders (experiments under a project's runs/) are no layout of distill's: --force
         // deleted them all; now it refuses, and they stay whole.
-        var parent = Path.Combine(root, "parent");
+        var parent = Path.Combine(root.Path, "parent");
         Assert.Equal(0, DistillProcess.Run(Train(Path.Combine(parent, "exp-a"), epochs: 1, trainSize: 256)).Exit);
         Assert.Equal(0, DistillProcess.Run(Train(Path.Combine(parent, "exp-b", "seed0"), epochs: 1, trainSize: 256)).Exit);
         var wiped = DistillProcess.Run(Train(parent, epochs: 1, trainSize: 256, extra: "--force"));
@@ -177,8 +181,8 @@ public class RunFolderTests
     [Fact]
     public void A_second_run_fails_at_once_naming_the_pid_SIGTERM_and_kill_9_keep_the_checkpoint_and_resume_matches_an_uninterrupted_run()
     {
-        var root = TestSupport.TempDir("runfolder-signals");
-        var dir = Path.Combine(root, "run");
+        using var root = new TempDir("runfolder-signals");
+        var dir = Path.Combine(root.Path, "run");
         // Long enough (about 10 s on 2 cores) that the first run is still training when the second one has started,
         // checked and exited, and when SIGTERM arrives: with 4,096 images it once finished first.
         const int epochs = 30, images = 20000;
@@ -208,7 +212,7 @@ public class RunFolderTests
         Assert.True(finished.Exit == 0, finished.Err);
         Assert.Empty(Directory.GetFiles(dir, ".*.tmp"));
 
-        var reference = Path.Combine(root, "uninterrupted");
+        var reference = Path.Combine(root.Path, "uninterrupted");
         Assert.Equal(0, DistillProcess.Run(Train(reference, epochs, trainSize: images)).Exit);
         Assert.Equal(Metrics(reference), Metrics(dir));
         Assert.Equal(epochs + 1, Metrics(dir).Count);
@@ -223,14 +227,14 @@ public class RunFolderTests
     [Fact]
     public void Kill_9_during_a_checkpoint_write_and_at_five_random_moments_then_resume_ends_with_the_uninterrupted_weights()
     {
-        var root = TestSupport.TempDir("runfolder-kill9");
-        var dir = Path.Combine(root, "run");
+        using var root = new TempDir("runfolder-kill9");
+        var dir = Path.Combine(root.Path, "run");
         // 32 epochs: the crash keeps 2, and each of the five resumes below runs its first epoch and then sleeps up to that
         // epoch's time, which holds the process's warm-up, so later (faster) epochs can fit several times into it: with
         // 16 the run once finished before the fifth kill (CI, 2026-12-03). 2 + 5 × 5 epochs still leave room.
         const int epochs = 32, images = 8192;
         var args = Train(dir, epochs, trainSize: images);
-        var reference = DistillProcess.Run(Train(Path.Combine(root, "uninterrupted"), epochs, trainSize: images));
+        var reference = DistillProcess.Run(Train(Path.Combine(root.Path, "uninterrupted"), epochs, trainSize: images));
         Assert.True(reference.Exit == 0, reference.Err);
 
         var psi = DistillProcess.Start(args);
@@ -259,7 +263,7 @@ public class RunFolderTests
         Assert.True(finished.Exit == 0, finished.Err);
         Assert.Empty(Directory.GetFiles(dir, ".*.tmp"));
         Assert.Equal(Weights(reference.Out), Weights(finished.Out));
-        Assert.Equal(Metrics(Path.Combine(root, "uninterrupted")), Metrics(dir));
+        Assert.Equal(Metrics(Path.Combine(root.Path, "uninterrupted")), Metrics(dir));
     }
 
     /// <summary>Ctrl-C (SIGINT) and SIGTERM (timeout, Slurm, Kubernetes, CI cancellation) to `distill run`: it stops the
@@ -269,12 +273,12 @@ public class RunFolderTests
     [InlineData("TERM", 143, "Terminated (SIGTERM)")]
     public void A_signal_to_run_writes_what_has_run_and_exits_with_its_code(string signal, int exitCode, string said)
     {
-        var dir = TestSupport.TempDir("signal-run");
-        var nb = TestSupport.WriteNotebook(dir, "long.ipynb",
+        using var dir = new TempDir("signal-run");
+        var nb = TestSupport.WriteNotebook(dir.Path, "long.ipynb",
             ("Console.WriteLine(\"first cell\");", null),
             ("Console.WriteLine(\"training...\");\nSystem.Threading.Thread.Sleep(60_000);", null),
             ("Console.WriteLine(\"never\");", null));
-        var outDir = Path.Combine(dir, "out");
+        var outDir = Path.Combine(dir.Path, "out");
         using var run = new DistillProcess.Running(DistillProcess.Start("run", nb, "--out", outDir));
         run.WaitFor("cell 1 ", TimeSpan.FromMinutes(2));
         Thread.Sleep(500);
@@ -295,7 +299,8 @@ public class RunFolderTests
     [Fact]
     public void Resume_with_another_method_setting_names_the_students_folder_and_numbers_compare_as_numbers()
     {
-        var o = Path.Combine(TestSupport.TempDir("resume-method"), "o");
+        using var root = new TempDir("resume-method");
+        var o = Path.Combine(root.Path, "o");
         string[] run = ["train", "--model", "mlp-32", "--teacher", "mlp-32", "--train-size", "300", "--test-size", "100", "--epochs", "1",
             "--teacher-epochs", "1", "--teacher-train-size", "300", "--method", "kd", "--out", o];
         var first = DistillProcess.Run(run);
@@ -314,9 +319,9 @@ public class RunFolderTests
     [Fact]
     public void SIGTERM_stops_deploy_bench_at_once_with_what_was_timed()
     {
-        var dir = TestSupport.TempDir("bench-signal");
-        var run = Path.Combine(dir, "run");
-        var model = Path.Combine(dir, "m.onnx");
+        using var dir = new TempDir("bench-signal");
+        var run = Path.Combine(dir.Path, "run");
+        var model = Path.Combine(dir.Path, "m.onnx");
         Assert.Equal(0, DistillProcess.Run(Train(run, epochs: 1, trainSize: 256)).Exit);
         Assert.Equal(0, DistillProcess.Run("deploy", "export", run, "--out", model).Exit);
         using var bench = new DistillProcess.Running(DistillProcess.Start("deploy", "bench", model, "--runs", "100000000"));
@@ -337,12 +342,12 @@ public class RunFolderTests
     [Fact]
     public void One_SIGTERM_ends_a_command_blocked_on_a_read_after_the_grace_period()
     {
-        var dir = TestSupport.TempDir("signal-lock");
-        using var holder = System.Diagnostics.Process.Start("flock", ["-x", Path.Combine(dir, ".plan.lock"), "sleep", "60"])!;
+        using var dir = new TempDir("signal-lock");
+        using var holder = System.Diagnostics.Process.Start("flock", ["-x", Path.Combine(dir.Path, ".plan.lock"), "sleep", "60"])!;
         try
         {
             Thread.Sleep(500); // flock has taken the lock
-            var psi = DistillProcess.Start("sweep", "slurm", SweepTests.Tiny, "--out", dir);
+            var psi = DistillProcess.Start("sweep", "slurm", SweepTests.Tiny, "--out", dir.Path);
             psi.Environment["DISTILL_STOP_GRACE"] = "2";
             using var run = new DistillProcess.Running(psi);
             Thread.Sleep(3000); // slurm prints nothing before it has the plan
@@ -351,7 +356,7 @@ public class RunFolderTests
             Assert.Equal(143, run.Exit(TimeSpan.FromSeconds(30)));
             Assert.InRange(clock.Elapsed.TotalSeconds, 1.5, 20); // the grace period, then the end, not the first signal ignored
             Assert.Contains("Terminated (SIGTERM): still running 2 s after the signal (blocked where it cannot stop, e.g. reading a FIFO); ending now", run.Output);
-            Assert.False(File.Exists(Path.Combine(dir, "plan.json")));
+            Assert.False(File.Exists(Path.Combine(dir.Path, "plan.json")));
         }
         finally { holder.Kill(); }
     }
@@ -362,10 +367,10 @@ public class RunFolderTests
     [Fact]
     public void The_watchdog_ends_a_command_inside_libtorch_with_its_exit_code_and_no_native_trace()
     {
-        var dir = TestSupport.TempDir("watchdog-libtorch");
+        using var dir = new TempDir("watchdog-libtorch");
         for (var attempt = 0; attempt < 3; attempt++)
         {
-            var psi = DistillProcess.Start("train", "--model", "cnn-32", "--train-size", "20000", "--test-size", "256", "--epochs", "3", "--out", Path.Combine(dir, $"run{attempt}"));
+            var psi = DistillProcess.Start("train", "--model", "cnn-32", "--train-size", "20000", "--test-size", "256", "--epochs", "3", "--out", Path.Combine(dir.Path, $"run{attempt}"));
             psi.Environment["DISTILL_STOP_GRACE"] = "0.01";
             using var run = new DistillProcess.Running(psi);
             run.WaitFor("device cpu", TimeSpan.FromMinutes(2));
@@ -383,26 +388,26 @@ public class RunFolderTests
     [Fact]
     public void A_FIFO_given_as_notebook_spec_or_dataset_is_refused_at_once()
     {
-        var dir = TestSupport.TempDir("fifo-inputs");
+        using var dir = new TempDir("fifo-inputs");
         string Fifo(string name)
         {
-            var path = Path.Combine(dir, name);
+            var path = Path.Combine(dir.Path, name);
             using (var mk = System.Diagnostics.Process.Start("mkfifo", [path])!) mk.WaitForExit();
             return path;
         }
-        var nb = DistillProcess.Run(["run", Fifo("blocked.ipynb"), "--out", Path.Combine(dir, "out")]);
+        var nb = DistillProcess.Run(["run", Fifo("blocked.ipynb"), "--out", Path.Combine(dir.Path, "out")]);
         Assert.Equal(2, nb.Exit);
         Assert.Contains("blocked.ipynb: the file is empty (or not a regular file, e.g. a FIFO)", nb.Err, StringComparison.Ordinal);
         var spec = DistillProcess.Run(["spec", "check", Fifo("spec.yaml")]);
         Assert.NotEqual(0, spec.Exit);
         Assert.Contains("spec.yaml line 1: the file is empty (or not a regular file, e.g. a FIFO)", spec.Err, StringComparison.Ordinal);
-        var data = Path.Combine(dir, "data", "fashion-mnist");
+        var data = Path.Combine(dir.Path, "data", "fashion-mnist");
         Directory.CreateDirectory(data);
         foreach (var f in Directory.GetFiles(Distill.Data.DatasetCatalog.FashionMnist.Locate(Distill.Data.DatasetSearch.Default)!)) File.Copy(f, Path.Combine(data, Path.GetFileName(f)));
         File.Delete(Path.Combine(data, "t10k-labels-idx1-ubyte.gz"));
         Fifo(Path.Combine("data", "fashion-mnist", "t10k-labels-idx1-ubyte.gz"));
-        var psi = DistillProcess.Start("train", "--model", "mlp-32", "--epochs", "1", "--train-size", "100", "--out", Path.Combine(dir, "run"));
-        psi.Environment["DISTILL_DATA"] = Path.Combine(dir, "data");
+        var psi = DistillProcess.Start("train", "--model", "mlp-32", "--epochs", "1", "--train-size", "100", "--out", Path.Combine(dir.Path, "run"));
+        psi.Environment["DISTILL_DATA"] = Path.Combine(dir.Path, "data");
         using var train = new DistillProcess.Running(psi);
         Assert.Equal(1, train.Exit(TimeSpan.FromMinutes(2)));
         Assert.Contains("t10k-labels-idx1-ubyte.gz: the file is empty (0 bytes, or not a regular file such as a FIFO)", train.Output, StringComparison.Ordinal);
@@ -411,10 +416,10 @@ public class RunFolderTests
     [Fact]
     public void Every_command_answers_bad_input_with_one_error_line_and_no_stack_trace()
     {
-        var dir = TestSupport.TempDir("bad-input");
-        var file = Path.Combine(dir, "a-file");
+        using var dir = new TempDir("bad-input");
+        var file = Path.Combine(dir.Path, "a-file");
         File.WriteAllText(file, "");
-        var nb = TestSupport.WriteNotebook(dir, "ok.ipynb", ("Console.WriteLine(\"ran\");", null));
+        var nb = TestSupport.WriteNotebook(dir.Path, "ok.ipynb", ("Console.WriteLine(\"ran\");", null));
         string[][] cases =
         [
             ["train", "--model", "mlp-32", "--alpha", "5"],
@@ -445,13 +450,13 @@ public class RunFolderTests
             ["train", "--model", "mlp-32", "--teacher", "mlp-32", "--method", "at", "--set", "layers=stage1,stage1"],
             ["train", "--model", "mlp-32", "--teacher", "mlp-32", "--method", "kd-multi", "--set", "teachers=mlp-32,bogus-9"],
             ["train", "--recipe", "fitnets", "--budget", "smoke", "--model", "mlp-32"],
-            ["run", Path.Combine(dir, "missing.ipynb")],
+            ["run", Path.Combine(dir.Path, "missing.ipynb")],
             ["run", nb, "--out", file],
             ["run", nb, "-p", "x"],
-            ["reproduce", "--notebooks", Path.Combine(dir, "no-such")],
-            ["reproduce", "--notebooks", dir, "--jobs", "0"],
-            ["reproduce", "--notebooks", dir, "--jobs", "2", "--threads", "0"],
-            ["reference", Path.Combine(dir, "missing.json")],
+            ["reproduce", "--notebooks", Path.Combine(dir.Path, "no-such")],
+            ["reproduce", "--notebooks", dir.Path, "--jobs", "0"],
+            ["reproduce", "--notebooks", dir.Path, "--jobs", "2", "--threads", "0"],
+            ["reference", Path.Combine(dir.Path, "missing.json")],
             ["data", "install", "nosuch"],
             ["train", "--model", "mlp-32", "--epochs", "1", "--train-size", "64", "--test-size", "64", "--out", "/sys/kernel"],
             ["data", "install", "--mirror", "notaurl", "mnist"],
@@ -459,7 +464,7 @@ public class RunFolderTests
             ["data", "install", "--mirror", "", "mnist"],
             ["bench", "--smoke", "--only", "nosuch"],
             ["bench", "--smoke", "--only", " , "],
-            ["reproduce", "--notebooks", dir, "--only", ","],
+            ["reproduce", "--notebooks", dir.Path, "--only", ","],
         ];
         foreach (var c in cases)
         {
@@ -491,14 +496,14 @@ public class RunFolderTests
     [Fact]
     public void A_symbolic_link_that_loops_is_named_as_such()
     {
-        var dir = TestSupport.TempDir("link-loop");
-        var loop = Path.Combine(dir, "loop");
+        using var dir = new TempDir("link-loop");
+        var loop = Path.Combine(dir.Path, "loop");
         File.CreateSymbolicLink(loop, "loop2");
-        File.CreateSymbolicLink(Path.Combine(dir, "loop2"), "loop");
+        File.CreateSymbolicLink(Path.Combine(dir.Path, "loop2"), "loop");
         string[][] cases =
         [
             ["deploy", "bench", loop],
-            ["deploy", "export", loop, "--out", Path.Combine(dir, "x.onnx")],
+            ["deploy", "export", loop, "--out", Path.Combine(dir.Path, "x.onnx")],
             ["train", "--model", "mlp-32", "--out", loop],
             ["data", "inspect", loop],
         ];

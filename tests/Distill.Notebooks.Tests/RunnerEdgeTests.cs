@@ -13,12 +13,12 @@ public class RunnerEdgeTests
     [Fact]
     public void A_bare_null_shows_null_and_stdin_reads_as_empty()
     {
-        var dir = TestSupport.TempDir("edge-values");
-        var nb = TestSupport.WriteNotebook(dir, "values.ipynb",
+        using var dir = new TempDir("edge-values");
+        var nb = TestSupport.WriteNotebook(dir.Path, "values.ipynb",
             ("null", null),
             ("return;", null),
             ("Console.ReadLine() is null && Console.In.Peek() == -1", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         foreach (var cell in new[] { 0, 1 })
         {
@@ -39,10 +39,10 @@ public class RunnerEdgeTests
     [Fact]
     public void Cells_run_with_the_training_progress_line_off()
     {
-        var dir = TestSupport.TempDir("edge-progress");
-        var nb = TestSupport.WriteNotebook(dir, "progress.ipynb",
+        using var dir = new TempDir("edge-progress");
+        var nb = TestSupport.WriteNotebook(dir.Path, "progress.ipynb",
             ($"AppContext.TryGetSwitch(\"{Distill.Training.TrainOptions.ProgressOffSwitch}\", out var off) && off", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.Equal("True", Plain(r, 0));
     }
@@ -52,12 +52,12 @@ public class RunnerEdgeTests
     [Fact]
     public void Formatter_needs_its_using_as_in_the_kernel()
     {
-        var dir = TestSupport.TempDir("edge-formatter");
-        var nb = TestSupport.WriteNotebook(dir, "formatter.ipynb",
+        using var dir = new TempDir("edge-formatter");
+        var nb = TestSupport.WriteNotebook(dir.Path, "formatter.ipynb",
             ("public record Temp(double C);", null),
             ("Formatter.Register<Temp>((t, w) => w.Write($\"<b>{t.C} C</b>\"), \"text/html\");", null),
             ("using Microsoft.DotNet.Interactive.Formatting;\nFormatter.Register<Temp>((t, w) => w.Write($\"<b>{t.C} C</b>\"), \"text/html\");\nnew Temp(21.5)", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { ContinueOnError = true });
         var failure = Assert.Single(r.Failures);
         Assert.Equal("cell 2", failure.Cell);
         Assert.Contains("CS0103: The name 'Formatter' does not exist in the current context", failure.Message, StringComparison.Ordinal);
@@ -72,14 +72,14 @@ public class RunnerEdgeTests
     [Fact]
     public void The_kernels_display_helpers_show_what_the_kernel_shows_and_its_Kernel_object_is_named_as_missing()
     {
-        var dir = TestSupport.TempDir("edge-kernelapi");
-        var nb = TestSupport.WriteNotebook(dir, "kernelapi.ipynb",
+        using var dir = new TempDir("edge-kernelapi");
+        var nb = TestSupport.WriteNotebook(dir.Path, "kernelapi.ipynb",
             ("CSS(\"p { color: red; }\")", null),
             ("Javascript(\"console.log(1)\")", null),
             ("\"<b>x</b>\".DisplayAs(\"text/html\");", null),
             ("\"**bold** md\".DisplayAs(\"text/markdown\");", null),
             ("using Microsoft.DotNet.Interactive;\nKernel.Current?.Name ?? \"<none>\"", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { ContinueOnError = true });
         (string Mime, string Text) Shown(int cell)
         {
             var d = Assert.Single(r.Cells[cell].Outputs.OfType<Documents.DisplayOutput>());
@@ -105,13 +105,13 @@ public class RunnerEdgeTests
     [Fact]
     public void A_cell_ending_in_a_display_call_without_a_semicolon_shows_only_the_display()
     {
-        var dir = TestSupport.TempDir("edge-display-last");
-        var nb = TestSupport.WriteNotebook(dir, "display-last.ipynb",
+        using var dir = new TempDir("edge-display-last");
+        var nb = TestSupport.WriteNotebook(dir.Path, "display-last.ipynb",
             ("display(1)", null),
             ("2.Display()", null),
             ("\"<b>x</b>\".DisplayAs(\"text/html\")", null),
             ("var d = display(3);\nd.Update(4);\nd", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         foreach (var (cell, text) in new[] { (0, "1"), (1, "2"), (3, "4") })
         {
@@ -129,14 +129,14 @@ public class RunnerEdgeTests
     [Fact]
     public void Only_a_magic_at_the_start_of_its_line_is_a_magic_as_in_the_kernel()
     {
-        var dir = TestSupport.TempDir("edge-indented-magic");
-        var nb = TestSupport.WriteNotebook(dir, "indented.ipynb",
+        using var dir = new TempDir("edge-indented-magic");
+        var nb = TestSupport.WriteNotebook(dir.Path, "indented.ipynb",
             ("  #!time\n1", null),
             ("\t#!time\n2", null),
             ("  #r \"nuget: Humanizer.Core, 2.14.1\"\n3", null),
             ("#!time\n4", null),
             ("  #!fsharp\n5", null)); // a C# cell, not an F# one: the compiler's error, not the runner's "F# kernel" refusal
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { ContinueOnError = true });
         Assert.Equal([CellStatus.Failed, CellStatus.Failed, CellStatus.Failed, CellStatus.Succeeded, CellStatus.Failed], r.Cells.Select(c => c.Status));
         Assert.StartsWith("(1,3): error CS1040", Assert.IsType<Documents.ErrorOutput>(Assert.Single(r.Cells[4].Outputs)).EValue, StringComparison.Ordinal);
         Assert.Equal(["(1,3): error CS1040", "(1,2): error CS1040", "(1,3): error CS0006"],
@@ -154,13 +154,13 @@ public class RunnerEdgeTests
     [Fact]
     public void A_crlf_cell_keeps_its_line_ends_and_its_magics_and_line_numbers()
     {
-        var dir = TestSupport.TempDir("edge-crlf");
-        var nb = TestSupport.WriteNotebook(dir, "crlf.ipynb",
+        using var dir = new TempDir("edge-crlf");
+        var nb = TestSupport.WriteNotebook(dir.Path, "crlf.ipynb",
             ("var s = @\"a\r\nb\";\r\nConsole.WriteLine(s.Length);\r\ns.Length", null),
             ("#!time\r\n\"\"\"\r\n  x\r\n  y\r\n  \"\"\".Length", null),
             ("var a = 1;\r\n\r\nint x = \"no\";\r\n", null),
             ("var b = 1;\r\n#!lsmagic\r\n", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { ContinueOnError = true });
         Assert.Equal("4\n", Assert.IsType<Documents.StreamOutput>(r.Cells[0].Outputs[0]).Text.ToString());
         Assert.Equal("4", Plain(r, 0));
         var timed = r.Cells[1].Outputs.OfType<Documents.DisplayOutput>().Select(d => d.Data["text/plain"]).ToList();
@@ -177,13 +177,13 @@ public class RunnerEdgeTests
     [Fact]
     public void Only_what_the_kernel_has_is_usable_without_a_reference()
     {
-        var dir = TestSupport.TempDir("edge-norefs");
-        var nb = TestSupport.WriteNotebook(dir, "norefs.ipynb",
+        using var dir = new TempDir("edge-norefs");
+        var nb = TestSupport.WriteNotebook(dir.Path, "norefs.ipynb",
             ("using TorchSharp;\ntorch.ones(2).sum().item<float>()", null),
             ("using Microsoft.Data.Analysis;\nnew DataFrame()", null),
             ("using YamlDotNet.Serialization;\nnew Deserializer()", null),
             ("Newtonsoft.Json.JsonConvert.SerializeObject(new[] { 1, 2 }) + System.Text.Json.JsonSerializer.Serialize(3)", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { ContinueOnError = true });
         Assert.Equal(["cell 1", "cell 2", "cell 3"], r.Failures.Select(f => f.Cell));
         Assert.All(r.Failures, f => Assert.Matches("CS0246|CS0234", f.Message)); // type or namespace not found
         Assert.Equal("[1,2]3", Plain(r, 3));
@@ -195,15 +195,15 @@ public class RunnerEdgeTests
     [Fact]
     public void Torch_before_Start_and_Plotly_are_warned_of_as_failing_in_the_kernel()
     {
-        var dir = TestSupport.TempDir("edge-kernel-warnings");
+        using var dir = new TempDir("edge-kernel-warnings");
         const string torch = "#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"\n";
-        var before = TestSupport.WriteNotebook(dir, "before.ipynb",
+        var before = TestSupport.WriteNotebook(dir.Path, "before.ipynb",
             (torch + "// TorchSharp.torch is fine in a comment? no: the warning reads code lines only\nvar t = TorchSharp.torch.ones(1);", null),
             ("var u = TorchSharp.torch.ones(2);", null),
             ("#r \"nuget: Plotly.NET, 6.0.0\"", null),
             ("#r \"nuget: Plotly.NET.CSharp, 0.14.0\"", null));
         var log = new StringWriter();
-        var r = TestSupport.Run(before, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log, PackageCacheDirectory = TestSupport.PackageCache });
+        var r = TestSupport.Run(before, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log, PackageCacheDirectory = TestSupport.PackageCache });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var warnings = log.ToString().Split('\n').Where(l => l.Contains("warning:", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, warnings.Count);
@@ -211,26 +211,26 @@ public class RunnerEdgeTests
         Assert.Contains("before.ipynb: cell 3 references Plotly.NET", warnings[1], StringComparison.Ordinal);
 
         // By a DLL's path the kernel loads the same assembly: warned of the same.
-        var byPath = TestSupport.WriteNotebook(dir, "bypath.ipynb", ($"#r \"{Path.Combine(AppContext.BaseDirectory, "Plotly.NET.dll")}\"", null));
+        var byPath = TestSupport.WriteNotebook(dir.Path, "bypath.ipynb", ($"#r \"{Path.Combine(AppContext.BaseDirectory, "Plotly.NET.dll")}\"", null));
         var pathLog = new StringWriter();
-        TestSupport.Run(byPath, Path.Combine(dir, "out-bypath"), new NotebookRunOptions { Log = pathLog });
+        TestSupport.Run(byPath, Path.Combine(dir.Path, "out-bypath"), new NotebookRunOptions { Log = pathLog });
         Assert.Contains("bypath.ipynb: cell 1 references Plotly.NET", pathLog.ToString(), StringComparison.Ordinal);
 
         var distill = DistillDll;
         // A using and a comment run nothing; Start first. Plotly.NET after Start draws in the kernel too: no warning.
-        var first = TestSupport.WriteNotebook(dir, "first.ipynb",
+        var first = TestSupport.WriteNotebook(dir.Path, "first.ipynb",
             (torch + $"#r \"{distill}\"\nusing static TorchSharp.torch;\n// torch.ones(1) is only a comment here\nDistill.Notebook.Start();\nvar t = TorchSharp.torch.ones(1);", null),
             ("#r \"nuget: Plotly.NET, 6.0.0\"", null));
         var quiet = new StringWriter();
-        var ok = TestSupport.Run(first, Path.Combine(dir, "out2"), new NotebookRunOptions { Log = quiet, PackageCacheDirectory = TestSupport.PackageCache });
+        var ok = TestSupport.Run(first, Path.Combine(dir.Path, "out2"), new NotebookRunOptions { Log = quiet, PackageCacheDirectory = TestSupport.PackageCache });
         Assert.True(ok.Succeeded, string.Join("\n", ok.Failures));
         Assert.DoesNotContain("warning:", quiet.ToString(), StringComparison.Ordinal);
 
         // The library before Start builds tensors just the same.
-        var library = TestSupport.WriteNotebook(dir, "library.ipynb",
+        var library = TestSupport.WriteNotebook(dir.Path, "library.ipynb",
             (torch + $"#r \"{distill}\"\nvar threads = Distill.Native.TorchRuntime.Threads;", null), ("Distill.Notebook.Start();", null));
         var warned = new StringWriter();
-        Assert.True(TestSupport.Run(library, Path.Combine(dir, "out3"), new NotebookRunOptions { Log = warned, PackageCacheDirectory = TestSupport.PackageCache }).Succeeded);
+        Assert.True(TestSupport.Run(library, Path.Combine(dir.Path, "out3"), new NotebookRunOptions { Log = warned, PackageCacheDirectory = TestSupport.PackageCache }).Succeeded);
         Assert.Contains("library.ipynb: cell 1 uses TorchSharp before Distill.Notebook.Start() has run", warned.ToString(), StringComparison.Ordinal);
     }
 
@@ -240,20 +240,20 @@ public class RunnerEdgeTests
     [Fact]
     public void A_chart_shown_before_Start_is_warned_of_as_a_tree_view_in_the_kernel()
     {
-        var dir = TestSupport.TempDir("edge-figure-before-start");
+        using var dir = new TempDir("edge-figure-before-start");
         var header = $"#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"{DistillDll}\"\nusing Distill.Reporting;\n";
         const string chart = "Charts.Lines(\"acc\", \"epoch\", \"%\", [new Series(\"s\", [1, 2], [1.0, 2.0])])";
-        var before = TestSupport.WriteNotebook(dir, "before.ipynb", (header + "var n = 1;", null), (chart, null), ($"display({chart});", null));
+        var before = TestSupport.WriteNotebook(dir.Path, "before.ipynb", (header + "var n = 1;", null), (chart, null), ($"display({chart});", null));
         var log = new StringWriter();
-        var r = TestSupport.Run(before, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log, PackageCacheDirectory = TestSupport.PackageCache });
+        var r = TestSupport.Run(before, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log, PackageCacheDirectory = TestSupport.PackageCache });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var warning = Assert.Single(log.ToString().Split('\n'), l => l.Contains("shows a chart", StringComparison.Ordinal));
         Assert.Contains("before.ipynb: cell 2 shows a chart (Distill.Reporting.Figure) before Distill.Notebook.Start() has run", warning, StringComparison.Ordinal);
         Assert.Contains("call Distill.Notebook.Start() first", warning, StringComparison.Ordinal);
 
-        var after = TestSupport.WriteNotebook(dir, "after.ipynb", (header + "Distill.Notebook.Start();", null), (chart, null));
+        var after = TestSupport.WriteNotebook(dir.Path, "after.ipynb", (header + "Distill.Notebook.Start();", null), (chart, null));
         var quiet = new StringWriter();
-        Assert.True(TestSupport.Run(after, Path.Combine(dir, "out2"), new NotebookRunOptions { Log = quiet, PackageCacheDirectory = TestSupport.PackageCache }).Succeeded);
+        Assert.True(TestSupport.Run(after, Path.Combine(dir.Path, "out2"), new NotebookRunOptions { Log = quiet, PackageCacheDirectory = TestSupport.PackageCache }).Succeeded);
         Assert.DoesNotContain("shows a chart", quiet.ToString(), StringComparison.Ordinal);
     }
 
@@ -267,13 +267,13 @@ public class RunnerEdgeTests
     [Fact]
     public void Data_analysis_referenced_after_Start_is_warned_of()
     {
-        var dir = TestSupport.TempDir("edge-mda-after");
-        var nb = TestSupport.WriteNotebook(dir, "after.ipynb",
+        using var dir = new TempDir("edge-mda-after");
+        var nb = TestSupport.WriteNotebook(dir.Path, "after.ipynb",
             ($"#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"{DistillDll}\"\nDistill.Notebook.Start();", null),
             ("#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"", null),
             ("#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"", null));
         var log = new StringWriter();
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var warning = Assert.Single(log.ToString().Split('\n'), l => l.Contains("Microsoft.Data.Analysis after", StringComparison.Ordinal));
         Assert.Contains("after.ipynb: cell 2 references Microsoft.Data.Analysis after Distill.Notebook.Start() has run", warning, StringComparison.Ordinal);
@@ -285,11 +285,11 @@ public class RunnerEdgeTests
     [Fact]
     public void Cells_compile_as_the_kernels_csharp_14()
     {
-        var dir = TestSupport.TempDir("edge-langversion");
-        var nb = TestSupport.WriteNotebook(dir, "lang.ipynb",
+        using var dir = new TempDir("edge-langversion");
+        var nb = TestSupport.WriteNotebook(dir.Path, "lang.ipynb",
             ("class Box { public int V { get; set => field = value * 2; } }\nnew Box { V = 2 }.V", null),
             ("List<int> l = [with(capacity: 8), 1, 2];\nl.Count", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { ContinueOnError = true });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { ContinueOnError = true });
         Assert.Equal("4", Plain(r, 0));
         Assert.Equal("cell 2", Assert.Single(r.Failures).Cell);
     }
@@ -300,19 +300,19 @@ public class RunnerEdgeTests
     [Fact]
     public void A_dll_by_path_whose_references_the_kernel_cannot_find_is_warned_of()
     {
-        var dir = TestSupport.TempDir("edge-kernel-misses");
+        using var dir = new TempDir("edge-kernel-misses");
         var distill = DistillDll;
-        var bare = TestSupport.WriteNotebook(dir, "bare.ipynb", ($"#r \"{distill}\"\nDistill.Notebook.Start();", null), ($"#r \"{distill}\"", null));
+        var bare = TestSupport.WriteNotebook(dir.Path, "bare.ipynb", ($"#r \"{distill}\"\nDistill.Notebook.Start();", null), ($"#r \"{distill}\"", null));
         var log = new StringWriter();
-        Assert.True(TestSupport.Run(bare, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log }).Succeeded);
+        Assert.True(TestSupport.Run(bare, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log }).Succeeded);
         var warning = Assert.Single(log.ToString().Split('\n'), l => l.Contains("warning:", StringComparison.Ordinal));
         Assert.Contains("bare.ipynb: cell 1 references Distill.dll by path, which needs Microsoft.Data.Analysis, TorchSharp:", warning, StringComparison.Ordinal);
         Assert.Contains("Could not load file or assembly 'Microsoft.Data.Analysis'", warning, StringComparison.Ordinal);
 
-        var full = TestSupport.WriteNotebook(dir, "full.ipynb",
+        var full = TestSupport.WriteNotebook(dir.Path, "full.ipynb",
             ($"#r \"{distill}\"\n#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"\nDistill.Notebook.Start();", null));
         var quiet = new StringWriter();
-        Assert.True(TestSupport.Run(full, Path.Combine(dir, "out2"), new NotebookRunOptions { Log = quiet, PackageCacheDirectory = TestSupport.PackageCache }).Succeeded);
+        Assert.True(TestSupport.Run(full, Path.Combine(dir.Path, "out2"), new NotebookRunOptions { Log = quiet, PackageCacheDirectory = TestSupport.PackageCache }).Succeeded);
         Assert.DoesNotContain("warning:", quiet.ToString(), StringComparison.Ordinal);
     }
 
@@ -321,10 +321,10 @@ public class RunnerEdgeTests
     [Fact]
     public void A_libtorch_error_is_one_short_line_and_its_frames_stay_in_the_output()
     {
-        var dir = TestSupport.TempDir("edge-native");
-        var nb = TestSupport.WriteNotebook(dir, "native.ipynb",
+        using var dir = new TempDir("edge-native");
+        var nb = TestSupport.WriteNotebook(dir.Path, "native.ipynb",
             ("#r \"nuget: TorchSharp-cpu, 0.107.0\"\nTorchSharp.torch.ones(2, 3).mm(TorchSharp.torch.ones(4, 5))", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { PackageCacheDirectory = TestSupport.PackageCache });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { PackageCacheDirectory = TestSupport.PackageCache });
         var failure = Assert.Single(r.Failures).ToString();
         Assert.Contains("mat1 and mat2 shapes cannot be multiplied", failure, StringComparison.Ordinal);
         Assert.DoesNotContain("Exception raised from", failure, StringComparison.Ordinal);
@@ -337,8 +337,8 @@ public class RunnerEdgeTests
     [Fact]
     public void What_jupyter_refuses_is_written_repaired_with_a_warning_naming_the_cell()
     {
-        var dir = TestSupport.TempDir("edge-invalid");
-        var nb = Path.Combine(dir, "invalid.ipynb");
+        using var dir = new TempDir("edge-invalid");
+        var nb = Path.Combine(dir.Path, "invalid.ipynb");
         File.WriteAllText(nb, """
             {"cells": [
               {"cell_type": "code", "id": "bad id with spaces!", "metadata": null, "execution_count": "3", "outputs": [], "source": "1 + 1"},
@@ -348,7 +348,7 @@ public class RunnerEdgeTests
              "metadata": null, "nbformat": 4, "nbformat_minor": 5}
             """);
         var log = new StringWriter();
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
         var ids = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray().Select(c => c!["id"]!.GetValue<string>()).ToList();
@@ -375,8 +375,8 @@ public class RunnerEdgeTests
     [Fact]
     public void A_missing_required_key_is_written_repaired_with_a_warning_naming_the_cell()
     {
-        var dir = TestSupport.TempDir("edge-missing");
-        var nb = Path.Combine(dir, "missing.ipynb");
+        using var dir = new TempDir("edge-missing");
+        var nb = Path.Combine(dir.Path, "missing.ipynb");
         File.WriteAllText(nb, """
             {"cells": [
               {"cell_type": "code", "execution_count": null, "outputs": [], "source": "1 + 1"},
@@ -386,7 +386,7 @@ public class RunnerEdgeTests
              "nbformat": 4, "nbformat_minor": 4}
             """);
         var log = new StringWriter();
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
         var warnings = log.ToString().Split('\n').Where(l => l.Contains("warning: ", StringComparison.Ordinal)).ToList();
@@ -410,10 +410,10 @@ public class RunnerEdgeTests
     [Fact]
     public void An_exception_formatting_the_cells_value_is_the_cells_own_exception()
     {
-        var dir = TestSupport.TempDir("edge-formatthrow");
-        var nb = TestSupport.WriteNotebook(dir, "disposed.ipynb",
+        using var dir = new TempDir("edge-formatthrow");
+        var nb = TestSupport.WriteNotebook(dir.Path, "disposed.ipynb",
             ("#r \"nuget: TorchSharp-cpu, 0.107.0\"\nvar tt = TorchSharp.torch.ones(2); tt.Dispose(); tt", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.Equal("disposed.ipynb: cell 1: System.InvalidOperationException: Tensor invalid -- empty handle.", Assert.Single(r.Failures).ToString());
         var error = Assert.Single(r.Cells[0].Outputs.OfType<Documents.ErrorOutput>());
         Assert.Equal(("System.InvalidOperationException", "Tensor invalid -- empty handle."), (error.EName, error.EValue));
@@ -427,11 +427,11 @@ public class RunnerEdgeTests
     [Fact]
     public void A_display_that_is_not_valid_json_is_kept_as_text_and_the_run_goes_on()
     {
-        var dir = TestSupport.TempDir("edge-badjson");
-        var nb = TestSupport.WriteNotebook(dir, "badjson.ipynb",
+        using var dir = new TempDir("edge-badjson");
+        var nb = TestSupport.WriteNotebook(dir.Path, "badjson.ipynb",
             ("\"x\".DisplayAs(\"application/json\");", null), ("\"\".DisplayAs(\"application/json\");", null), ("Console.WriteLine(\"second\");", null));
         var log = new StringWriter();
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.Equal("succeeded", TestSupport.ReadJson(r.Files.Manifest)["status"]!.GetValue<string>());
         Assert.True(File.Exists(r.Files.Html));
@@ -448,19 +448,19 @@ public class RunnerEdgeTests
     [Fact]
     public void A_message_over_several_lines_is_one_line_in_the_failure()
     {
-        var dir = TestSupport.TempDir("edge-lines");
-        var nb = TestSupport.WriteNotebook(dir, "lines.ipynb", ("throw new Exception(\"line1\\nline2\\r\\nline3\");", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        using var dir = new TempDir("edge-lines");
+        var nb = TestSupport.WriteNotebook(dir.Path, "lines.ipynb", ("throw new Exception(\"line1\\nline2\\r\\nline3\");", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.Equal("lines.ipynb: cell 1, line 1: System.Exception: line1 ⏎ line2 ⏎ line3", Assert.Single(r.Failures).ToString());
     }
 
     [Fact]
     public void Every_inner_exception_of_an_aggregate_stays_in_the_traceback_and_no_runner_frame_does()
     {
-        var dir = TestSupport.TempDir("edge-aggregate");
-        var nb = TestSupport.WriteNotebook(dir, "agg.ipynb",
+        using var dir = new TempDir("edge-aggregate");
+        var nb = TestSupport.WriteNotebook(dir.Path, "agg.ipynb",
             ("void Boom(string m) => throw new InvalidOperationException(m);\nvar tasks = new[] { Task.Run(() => Boom(\"first inner\")), Task.Run(() => Boom(\"second inner\")) };\nTask.WaitAll(tasks);", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         var error = Assert.Single(r.Cells[0].Outputs.OfType<Documents.ErrorOutput>());
         var text = string.Join("\n", error.Traceback);
         Assert.Contains("first inner", text, StringComparison.Ordinal);
@@ -472,11 +472,11 @@ public class RunnerEdgeTests
     [Fact]
     public void An_out_folder_that_is_the_notebooks_own_through_a_link_is_refused_and_the_source_kept()
     {
-        var dir = TestSupport.TempDir("edge-link");
-        var src = Directory.CreateDirectory(Path.Combine(dir, "src")).FullName;
+        using var dir = new TempDir("edge-link");
+        var src = Directory.CreateDirectory(Path.Combine(dir.Path, "src")).FullName;
         var nb = TestSupport.WriteNotebook(src, "keep.ipynb", ("Console.WriteLine(\"ran\");", null));
         var before = File.ReadAllBytes(nb);
-        var link = Path.Combine(dir, "link");
+        var link = Path.Combine(dir.Path, "link");
         Directory.CreateSymbolicLink(link, src);
         var e = Assert.Throws<Execution.ParameterException>(() => TestSupport.Run(nb, link));
         Assert.Contains("would overwrite the source", e.Message, StringComparison.Ordinal);
@@ -489,20 +489,20 @@ public class RunnerEdgeTests
     [Fact]
     public void A_file_no_earlier_run_wrote_is_never_overwritten_and_a_runs_own_outputs_are()
     {
-        var dir = TestSupport.TempDir("edge-theirs");
-        var dib = Path.Combine(dir, "foo.dib");
+        using var dir = new TempDir("edge-theirs");
+        var dib = Path.Combine(dir.Path, "foo.dib");
         File.WriteAllText(dib, "#!csharp\nSystem.IO.File.AppendAllText(\"ran.txt\", \"ran\\n\");\n");
-        var mine = TestSupport.WriteNotebook(dir, "foo.ipynb", ("Console.WriteLine(\"the user's own notebook\");", null));
+        var mine = TestSupport.WriteNotebook(dir.Path, "foo.ipynb", ("Console.WriteLine(\"the user's own notebook\");", null));
         var before = File.ReadAllBytes(mine);
-        var (exit, _, stderr) = DistillProcess.Run("run", dib, "--out", dir);
+        var (exit, _, stderr) = DistillProcess.Run("run", dib, "--out", dir.Path);
         Assert.Equal(2, exit);
         Assert.Contains($"error: {dib}: {mine} exists and is not an output of an earlier distill run (no foo.manifest.json of a run lists it), " +
                         "so this run will not overwrite it; pass another --out folder, or move that file away", stderr, StringComparison.Ordinal);
         Assert.Equal(before, File.ReadAllBytes(mine));
-        Assert.Equal(["foo.dib", "foo.ipynb"], Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(["foo.dib", "foo.ipynb"], Directory.GetFiles(dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
 
         // The report and the manifest are guarded alike: a page or a JSON file of the user's under their names.
-        var outDir = Directory.CreateDirectory(Path.Combine(dir, "out")).FullName;
+        var outDir = Directory.CreateDirectory(Path.Combine(dir.Path, "out")).FullName;
         foreach (var (file, content) in new[] { ("foo.html", "<p>my page</p>"), ("foo.manifest.json", "{\"name\": \"my app\"}") })
         {
             var theirs = Path.Combine(outDir, file);
@@ -512,16 +512,16 @@ public class RunnerEdgeTests
             Assert.Equal(content, File.ReadAllText(theirs));
             File.Delete(theirs);
         }
-        Assert.False(File.Exists(Path.Combine(dir, "ran.txt")), "a cell ran");
+        Assert.False(File.Exists(Path.Combine(dir.Path, "ran.txt")), "a cell ran");
         // A run's own outputs are the next run's to replace, into another folder or beside the .dib.
-        foreach (var into in new[] { outDir, outDir, dir })
+        foreach (var into in new[] { outDir, outDir, dir.Path })
         {
-            if (into == dir) File.Delete(mine);
+            if (into == dir.Path) File.Delete(mine);
             var r = TestSupport.Run(dib, into);
             Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         }
-        Assert.True(TestSupport.Run(dib, dir).Succeeded);
-        Assert.Equal(4, File.ReadAllLines(Path.Combine(dir, "ran.txt")).Length);
+        Assert.True(TestSupport.Run(dib, dir.Path).Succeeded);
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(dir.Path, "ran.txt")).Length);
     }
 
     /// <summary>A cell that replaced Console.Out or Console.Error silenced every later cell; the kernel redirects the
@@ -530,17 +530,17 @@ public class RunnerEdgeTests
     [Fact]
     public void A_cell_that_replaces_the_console_silences_only_itself()
     {
-        var dir = TestSupport.TempDir("edge-setout");
-        var a = TestSupport.WriteNotebook(dir, "a.ipynb",
+        using var dir = new TempDir("edge-setout");
+        var a = TestSupport.WriteNotebook(dir.Path, "a.ipynb",
             ("var old = Console.Out;\nvar sw = new System.IO.StringWriter();\nConsole.SetOut(sw);\nConsole.WriteLine(\"captured\");\nConsole.SetOut(old);\nConsole.WriteLine($\"restored, {sw.ToString().Trim()}\");", null),
             ("Console.SetOut(new System.IO.StringWriter());\nConsole.SetError(System.IO.TextWriter.Null);\nConsole.WriteLine(\"swallowed\");", null),
             ("Console.WriteLine(\"out shows\");\nConsole.Error.WriteLine(\"err shows\");\nConsole.SetOut(System.IO.TextWriter.Null);", null));
-        var b = TestSupport.WriteNotebook(dir, "b.ipynb", ("Console.WriteLine(\"next notebook\");", null));
-        var r = TestSupport.Run(a, Path.Combine(dir, "out"));
+        var b = TestSupport.WriteNotebook(dir.Path, "b.ipynb", ("Console.WriteLine(\"next notebook\");", null));
+        var r = TestSupport.Run(a, Path.Combine(dir.Path, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         string Streams(int cell) => string.Join("|", r.Cells[cell].Outputs.OfType<Documents.StreamOutput>().Select(o => $"{o.Name}:{o.Text}"));
         Assert.Equal(["stdout:restored, captured\n", "", "stdout:out shows\n|stderr:err shows\n"], Enumerable.Range(0, 3).Select(Streams));
-        r = TestSupport.Run(b, Path.Combine(dir, "out"));
+        r = TestSupport.Run(b, Path.Combine(dir.Path, "out"));
         Assert.Equal("stdout:next notebook\n", Streams(0));
     }
 
@@ -550,12 +550,12 @@ public class RunnerEdgeTests
     [Fact]
     public void Carriage_returns_overwrite_a_streams_line_as_jupyter_saves_it()
     {
-        var dir = TestSupport.TempDir("edge-cr");
-        var nb = TestSupport.WriteNotebook(dir, "cr.ipynb",
+        using var dir = new TempDir("edge-cr");
+        var nb = TestSupport.WriteNotebook(dir.Path, "cr.ipynb",
             ("Console.Write(\"progress 10%\\rprogress 50%\\rprogress 100%\\n\");\nConsole.Write(\"a\\r\\nb\\r\\n\");\n" +
              "for (int i = 0; i <= 100; i += 25) Console.Write($\"\\rstep {i}\");\nConsole.WriteLine();\nConsole.Write(\"done\\r\");", null),
             ("for (int i = 0; i < 1000; i++) Console.Write($\"\\rstep {i}\");", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { MaxOutputChars = 2000 });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
         string Saved(int cell) => TestSupport.Text(Assert.Single(cells[cell]!["outputs"]!.AsArray())!["text"]);
@@ -566,14 +566,14 @@ public class RunnerEdgeTests
     [Fact]
     public void Threads_a_notebook_left_running_never_write_to_the_runners_console()
     {
-        var dir = TestSupport.TempDir("edge-console");
-        var a = TestSupport.WriteNotebook(dir, "a.ipynb",
+        using var dir = new TempDir("edge-console");
+        var a = TestSupport.WriteNotebook(dir.Path, "a.ipynb",
             ("new System.Threading.Thread(() => { for (int i = 0; i < 60; i++) { Console.WriteLine($\"LEFTOVER {i}\"); System.Threading.Thread.Sleep(50); } }) { IsBackground = true }.Start();", null));
-        var b = TestSupport.WriteNotebook(dir, "b.ipynb", ("System.Threading.Thread.Sleep(2000);\nConsole.WriteLine(\"B\");", null));
-        var (exit, stdout, stderr) = DistillProcess.Run("run", a, b, "--out", Path.Combine(dir, "out"));
+        var b = TestSupport.WriteNotebook(dir.Path, "b.ipynb", ("System.Threading.Thread.Sleep(2000);\nConsole.WriteLine(\"B\");", null));
+        var (exit, stdout, stderr) = DistillProcess.Run("run", a, b, "--out", Path.Combine(dir.Path, "out"));
         Assert.True(exit == 0, stderr);
         Assert.DoesNotContain("LEFTOVER", stdout + stderr, StringComparison.Ordinal);
-        Assert.Contains("LEFTOVER 0", File.ReadAllText(Path.Combine(dir, "out", "a.ipynb")), StringComparison.Ordinal);
+        Assert.Contains("LEFTOVER 0", File.ReadAllText(Path.Combine(dir.Path, "out", "a.ipynb")), StringComparison.Ordinal);
     }
 
     /// <summary>A stack overflow aborts the runtime: nothing can be written then, so the record written before the cell
@@ -581,13 +581,13 @@ public class RunnerEdgeTests
     [Fact]
     public void A_process_that_dies_in_a_cell_leaves_the_notebook_so_far_and_a_manifest_naming_the_cell()
     {
-        var dir = TestSupport.TempDir("edge-died");
-        var nb = TestSupport.WriteNotebook(dir, "so.ipynb",
+        using var dir = new TempDir("edge-died");
+        var nb = TestSupport.WriteNotebook(dir.Path, "so.ipynb",
             ("Console.WriteLine(\"before\");", null),
             ("int R(int n) => R(n + 1) + 1;\nR(0)", null),
             ("Console.WriteLine(\"never\");", null));
-        var outDir = Path.Combine(dir, "out");
-        var earlier = TestSupport.WriteNotebook(Directory.CreateDirectory(Path.Combine(dir, "earlier")).FullName, "so.ipynb", ("1", null));
+        var outDir = Path.Combine(dir.Path, "out");
+        var earlier = TestSupport.WriteNotebook(Directory.CreateDirectory(Path.Combine(dir.Path, "earlier")).FullName, "so.ipynb", ("1", null));
         Assert.True(TestSupport.Run(earlier, outDir).Succeeded); // a previous run's report, which this run must not leave standing
         Assert.True(File.Exists(Path.Combine(outDir, "so.html")));
         var (exit, _, _) = DistillProcess.Run("run", nb, "--out", outDir);
@@ -608,10 +608,10 @@ public class RunnerEdgeTests
     [Fact]
     public void The_records_name_the_commit_the_notebook_started_from_not_what_its_cells_did_to_the_checkout()
     {
-        var dir = TestSupport.TempDir("edge-git");
+        using var dir = new TempDir("edge-git");
         string Git(params string[] args)
         {
-            var psi = new System.Diagnostics.ProcessStartInfo("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", .. args])
+            var psi = new System.Diagnostics.ProcessStartInfo("git", ["-C", dir.Path, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", .. args])
                 { RedirectStandardOutput = true };
             using var p = System.Diagnostics.Process.Start(psi)!;
             var stdout = p.StandardOutput.ReadToEnd().Trim();
@@ -619,17 +619,17 @@ public class RunnerEdgeTests
             Assert.True(p.ExitCode == 0, $"git {string.Join(' ', args)} exited {p.ExitCode}");
             return stdout;
         }
-        var nb = TestSupport.WriteNotebook(dir, "git.ipynb", ("""
+        var nb = TestSupport.WriteNotebook(dir.Path, "git.ipynb", ("""
             System.IO.File.WriteAllText("tracked.txt", "committed by the cell");
             using (var p = System.Diagnostics.Process.Start("git", new[] { "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", "commit", "-qam", "by the cell" })!) p.WaitForExit();
             System.IO.File.WriteAllText("tracked.txt", "left uncommitted");
             """, null));
-        File.WriteAllText(Path.Combine(dir, "tracked.txt"), "as started");
+        File.WriteAllText(Path.Combine(dir.Path, "tracked.txt"), "as started");
         Git("init", "-q");
         Git("add", ".");
         Git("commit", "-qm", "start");
         var start = Git("rev-parse", "HEAD");
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.NotEqual(start, Git("rev-parse", "HEAD")); // the cell did commit
         Assert.NotEqual("", Git("status", "--porcelain", "--untracked-files=no")); // and left the checkout dirty
@@ -643,30 +643,30 @@ public class RunnerEdgeTests
     [Fact]
     public void A_notebook_that_is_not_committed_makes_the_run_dirty_and_the_records_say_so()
     {
-        var dir = TestSupport.TempDir("edge-git-notebook");
+        using var dir = new TempDir("edge-git-notebook");
         void Git(params string[] args)
         {
-            var psi = new System.Diagnostics.ProcessStartInfo("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", .. args]);
+            var psi = new System.Diagnostics.ProcessStartInfo("git", ["-C", dir.Path, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", .. args]);
             using var p = System.Diagnostics.Process.Start(psi)!;
             p.WaitForExit();
             Assert.True(p.ExitCode == 0, $"git {string.Join(' ', args)} exited {p.ExitCode}");
         }
-        var committed = TestSupport.WriteNotebook(dir, "committed.ipynb", ("1 + 1", null));
-        File.WriteAllText(Path.Combine(dir, ".gitignore"), "ignored.ipynb\nout*/\n");
+        var committed = TestSupport.WriteNotebook(dir.Path, "committed.ipynb", ("1 + 1", null));
+        File.WriteAllText(Path.Combine(dir.Path, ".gitignore"), "ignored.ipynb\nout*/\n");
         Git("init", "-q");
         Git("add", ".");
         Git("commit", "-qm", "start");
-        var untracked = TestSupport.WriteNotebook(dir, "untracked.ipynb", ("1 + 1", null));
-        var ignored = TestSupport.WriteNotebook(dir, "ignored.ipynb", ("1 + 1", null));
+        var untracked = TestSupport.WriteNotebook(dir.Path, "untracked.ipynb", ("1 + 1", null));
+        var ignored = TestSupport.WriteNotebook(dir.Path, "ignored.ipynb", ("1 + 1", null));
 
-        var clean = TestSupport.Run(committed, Path.Combine(dir, "out-clean"));
+        var clean = TestSupport.Run(committed, Path.Combine(dir.Path, "out-clean"));
         Assert.Equal((false, null), (clean.Environment.GitDirty, clean.Environment.NotebookNotCommitted));
         Assert.EndsWith(" (clean)", clean.Environment.CommitText.Split(';')[0], StringComparison.Ordinal);
 
-        TestSupport.WriteNotebook(dir, "committed.ipynb", ("2 + 2", null)); // edited after the commit
+        TestSupport.WriteNotebook(dir.Path, "committed.ipynb", ("2 + 2", null)); // edited after the commit
         foreach (var (nb, state) in new[] { (untracked, "untracked"), (ignored, "ignored by git"), (committed, "modified") })
         {
-            var r = TestSupport.Run(nb, Path.Combine(dir, "out-" + Path.GetFileNameWithoutExtension(nb)));
+            var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out-" + Path.GetFileNameWithoutExtension(nb)));
             Assert.True(r.Succeeded, string.Join("\n", r.Failures));
             Assert.Equal((true, state), (r.Environment.GitDirty, r.Environment.NotebookNotCommitted));
             Assert.Contains($" (dirty: notebook not committed: {state})", r.Environment.CommitText, StringComparison.Ordinal);
@@ -679,10 +679,10 @@ public class RunnerEdgeTests
         // Named from the folder above (`distill run notebooks/x.ipynb` from the repository's root): the cells run in the
         // notebook's folder, where that relative path names nothing, and git was asked about the wrong file ("clean").
         var cwd = Environment.CurrentDirectory;
-        Environment.CurrentDirectory = Path.GetDirectoryName(dir)!;
+        Environment.CurrentDirectory = Path.GetDirectoryName(dir.Path)!;
         try
         {
-            var relative = TestSupport.Run(Path.Combine(Path.GetFileName(dir), "untracked.ipynb"), Path.Combine(dir, "out-relative"));
+            var relative = TestSupport.Run(Path.Combine(Path.GetFileName(dir.Path), "untracked.ipynb"), Path.Combine(dir.Path, "out-relative"));
             Assert.Equal((true, "untracked"), (relative.Environment.GitDirty, relative.Environment.NotebookNotCommitted));
         }
         finally { Environment.CurrentDirectory = cwd; }
@@ -694,10 +694,10 @@ public class RunnerEdgeTests
     public void Markdown_images_are_inlined_and_math_shows_as_written()
     {
         const string png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
-        var dir = TestSupport.TempDir("edge-images");
-        Directory.CreateDirectory(Path.Combine(dir, "img"));
-        File.WriteAllBytes(Path.Combine(dir, "img", "dot file.png"), Convert.FromBase64String(png));
-        var path = TestSupport.WriteNotebook(dir, "images.ipynb", ("1", null));
+        using var dir = new TempDir("edge-images");
+        Directory.CreateDirectory(Path.Combine(dir.Path, "img"));
+        File.WriteAllBytes(Path.Combine(dir.Path, "img", "dot file.png"), Convert.FromBase64String(png));
+        var path = TestSupport.WriteNotebook(dir.Path, "images.ipynb", ("1", null));
         var nb = TestSupport.ReadJson(path);
         nb["cells"]!.AsArray().Insert(0, new System.Text.Json.Nodes.JsonObject
         {
@@ -706,7 +706,7 @@ public class RunnerEdgeTests
             ["attachments"] = new System.Text.Json.Nodes.JsonObject { ["red.png"] = new System.Text.Json.Nodes.JsonObject { ["image/png"] = png } },
         });
         File.WriteAllText(path, nb.ToJsonString());
-        var r = TestSupport.Run(path, Path.Combine(dir, "out"));
+        var r = TestSupport.Run(path, Path.Combine(dir.Path, "out"));
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var html = File.ReadAllText(r.Files.Html!);
         Assert.Contains($"src=\"data:image/png;base64,{png}\" alt=\"pasted\"", html, StringComparison.Ordinal);
@@ -726,14 +726,14 @@ public class RunnerEdgeTests
     public void Markdown_images_from_outside_the_notebooks_folder_or_not_images_are_not_embedded()
     {
         var png = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
-        var outside = TestSupport.TempDir("edge-outside");
-        File.WriteAllText(Path.Combine(outside, "secret.txt"), "secret q7z");
-        File.WriteAllBytes(Path.Combine(outside, "real.png"), png);
-        var dir = TestSupport.TempDir("edge-refused");
-        var nbDir = Directory.CreateDirectory(Path.Combine(dir, "nb")).FullName;
-        File.WriteAllText(Path.Combine(dir, "up.png"), "secret q7z");
-        File.CreateSymbolicLink(Path.Combine(nbDir, "secret.png"), Path.Combine(outside, "secret.txt"));
-        Directory.CreateSymbolicLink(Path.Combine(nbDir, "sub"), outside); // a real PNG, but reached through a link out
+        using var outside = new TempDir("edge-outside");
+        File.WriteAllText(Path.Combine(outside.Path, "secret.txt"), "secret q7z");
+        File.WriteAllBytes(Path.Combine(outside.Path, "real.png"), png);
+        using var dir = new TempDir("edge-refused");
+        var nbDir = Directory.CreateDirectory(Path.Combine(dir.Path, "nb")).FullName;
+        File.WriteAllText(Path.Combine(dir.Path, "up.png"), "secret q7z");
+        File.CreateSymbolicLink(Path.Combine(nbDir, "secret.png"), Path.Combine(outside.Path, "secret.txt"));
+        Directory.CreateSymbolicLink(Path.Combine(nbDir, "sub"), outside.Path); // a real PNG, but reached through a link out
         File.WriteAllText(Path.Combine(nbDir, "text.png"), "secret q7z"); // inside, but not a PNG
         File.WriteAllText(Path.Combine(nbDir, "fake.svg"), "secret q7z <svg>");
         File.WriteAllBytes(Path.Combine(nbDir, "ok.png"), png);
@@ -742,7 +742,7 @@ public class RunnerEdgeTests
         var nb = TestSupport.WriteNotebook(nbDir, "images.ipynb", ("1", null));
         TestSupport.PrependMarkdown(nb, "![s](secret.png) ![u](../up.png) ![r](sub/real.png) ![t](text.png) ![f](fake.svg) ![o](ok.png) ![l](link.png) ![v](ok.svg)");
         var log = new StringWriter();
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var html = File.ReadAllText(r.Files.Html!);
         Assert.DoesNotContain(Convert.ToBase64String("secret q7z"u8.ToArray())[..12], html, StringComparison.Ordinal);
@@ -751,7 +751,7 @@ public class RunnerEdgeTests
             Assert.Contains($"src=\"{src}\" alt=\"{alt}\"", html, StringComparison.Ordinal);
             Assert.Contains($"warning: {nb}: cell 1: image '{src}' is not embedded in the report (its link is kept): ", log.ToString(), StringComparison.Ordinal);
         }
-        Assert.Contains($"image 'secret.png' is not embedded in the report (its link is kept): it is {Path.Combine(outside, "secret.txt")}, outside the notebook's folder {nbDir}", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains($"image 'secret.png' is not embedded in the report (its link is kept): it is {Path.Combine(outside.Path, "secret.txt")}, outside the notebook's folder {nbDir}", log.ToString(), StringComparison.Ordinal);
         Assert.Contains("image 'text.png' is not embedded in the report (its link is kept): its first bytes are not those of an image/png file", log.ToString(), StringComparison.Ordinal);
         Assert.Contains($"src=\"data:image/png;base64,{Convert.ToBase64String(png)}\" alt=\"o\"", html, StringComparison.Ordinal);
         Assert.Contains($"src=\"data:image/png;base64,{Convert.ToBase64String(png)}\" alt=\"l\"", html, StringComparison.Ordinal);
@@ -767,13 +767,13 @@ public class RunnerEdgeTests
     public void Html_images_in_markdown_are_embedded_or_warned_of()
     {
         var png = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
-        var dir = TestSupport.TempDir("edge-html-images");
-        File.WriteAllBytes(Path.Combine(dir, "in.png"), png);
-        var nb = TestSupport.WriteNotebook(dir, "images.ipynb", ("Console.WriteLine(\"ran\");", null));
+        using var dir = new TempDir("edge-html-images");
+        File.WriteAllBytes(Path.Combine(dir.Path, "in.png"), png);
+        var nb = TestSupport.WriteNotebook(dir.Path, "images.ipynb", ("Console.WriteLine(\"ran\");", null));
         TestSupport.PrependMarkdown(nb, "![p](attachment:a.png)");
         TestSupport.PrependMarkdown(nb, "<p align=\"center\"><img src=\"in.png\" width=\"50\"></p>\n\ntext <img src='in.png' alt=\"inline\"> and <img src=gone.png>\n\n`<img src=\"in.png\">`");
         var log = new StringWriter();
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var html = File.ReadAllText(r.Files.Html!);
         var data = $"data:image/png;base64,{Convert.ToBase64String(png)}";
@@ -782,7 +782,7 @@ public class RunnerEdgeTests
         Assert.Contains("<code>&lt;img src=\"in.png\"&gt;</code>", html, StringComparison.Ordinal); // the code span, as written
         var warnings = log.ToString().Split('\n').Where(l => l.Contains("is not embedded", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, warnings.Count);
-        Assert.Contains($"warning: {nb}: cell 1: image 'gone.png' is not embedded in the report (its link is kept): there is no file {Path.Combine(dir, "gone.png")}", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains($"warning: {nb}: cell 1: image 'gone.png' is not embedded in the report (its link is kept): there is no file {Path.Combine(dir.Path, "gone.png")}", log.ToString(), StringComparison.Ordinal);
         Assert.Contains($"warning: {nb}: cell 2: image 'attachment:a.png' is not embedded in the report (its link is kept): the cell has no image attachment named 'a.png'", log.ToString(), StringComparison.Ordinal);
         Assert.Equal("succeeded", TestSupport.ReadJson(r.Files.Manifest)["status"]!.GetValue<string>());
     }
@@ -794,12 +794,12 @@ public class RunnerEdgeTests
     public void An_html_image_is_embedded_when_a_markdown_image_in_its_cell_uses_the_same_path()
     {
         var png = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
-        var dir = TestSupport.TempDir("edge-html-md-images");
-        File.WriteAllBytes(Path.Combine(dir, "ok.png"), png);
-        var nb = TestSupport.WriteNotebook(dir, "same.ipynb", ("Console.WriteLine(\"ran\");", null));
+        using var dir = new TempDir("edge-html-md-images");
+        File.WriteAllBytes(Path.Combine(dir.Path, "ok.png"), png);
+        var nb = TestSupport.WriteNotebook(dir.Path, "same.ipynb", ("Console.WriteLine(\"ran\");", null));
         TestSupport.PrependMarkdown(nb, "![fig](ok.png)\n\n<img src=\"ok.png\" width=\"50\">\n\n![gone](gone.png) <img src=\"gone.png\">");
         var log = new StringWriter();
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var html = File.ReadAllText(r.Files.Html!);
         var data = $"data:image/png;base64,{Convert.ToBase64String(png)}";
@@ -816,23 +816,23 @@ public class RunnerEdgeTests
     public void Every_markdown_image_the_report_does_not_embed_is_warned_of_with_the_reason()
     {
         var png = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
-        var dir = TestSupport.TempDir("edge-image-warnings");
-        File.WriteAllBytes(Path.Combine(dir, "in.png"), png);
-        File.WriteAllBytes(Path.Combine(dir, "big.png"), [.. png, .. new byte[6 << 20]]);
-        File.WriteAllBytes(Path.Combine(dir, "empty.png"), []);
-        File.WriteAllText(Path.Combine(dir, "notes.txt"), "text");
-        var nb = TestSupport.WriteNotebook(dir, "images.ipynb", ("1", null));
+        using var dir = new TempDir("edge-image-warnings");
+        File.WriteAllBytes(Path.Combine(dir.Path, "in.png"), png);
+        File.WriteAllBytes(Path.Combine(dir.Path, "big.png"), [.. png, .. new byte[6 << 20]]);
+        File.WriteAllBytes(Path.Combine(dir.Path, "empty.png"), []);
+        File.WriteAllText(Path.Combine(dir.Path, "notes.txt"), "text");
+        var nb = TestSupport.WriteNotebook(dir.Path, "images.ipynb", ("1", null));
         var data = $"data:image/png;base64,{Convert.ToBase64String(png)}";
         TestSupport.PrependMarkdown(nb, $"![m](missing.png) ![t](in.pgn) ![b](big.png) ![e](empty.png) ![n](notes.txt) ![w](https://example.org/w.png) " +
                                         $"![a](/srv/a.png) ![p](attachment:pasted.png) ![d]({data}) ![i](in.png)");
         var log = new StringWriter();
-        var r = TestSupport.Run(nb, Path.Combine(dir, "out"), new NotebookRunOptions { Log = log });
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var html = File.ReadAllText(r.Files.Html!);
         foreach (var (alt, src, why) in new[]
                  {
-                     ("m", "missing.png", $"there is no file {Path.Combine(dir, "missing.png")} (links are relative to the notebook's folder)"),
-                     ("t", "in.pgn", $"there is no file {Path.Combine(dir, "in.pgn")}"),
+                     ("m", "missing.png", $"there is no file {Path.Combine(dir.Path, "missing.png")} (links are relative to the notebook's folder)"),
+                     ("t", "in.pgn", $"there is no file {Path.Combine(dir.Path, "in.pgn")}"),
                      ("b", "big.png", "it is 6.0 MiB, over the 5 MiB the report embeds per image"),
                      ("e", "empty.png", "the file is empty"),
                      ("n", "notes.txt", "'.txt' is not the extension of an image the report embeds"),
@@ -853,9 +853,9 @@ public class RunnerEdgeTests
     [Fact]
     public void An_out_folder_where_a_report_file_cannot_go_is_refused_before_anything_runs()
     {
-        var dir = TestSupport.TempDir("edge-outdir");
-        var nb = TestSupport.WriteNotebook(dir, "b.ipynb", ("Console.WriteLine(\"ran\");", null));
-        var outDir = Path.Combine(dir, "out");
+        using var dir = new TempDir("edge-outdir");
+        var nb = TestSupport.WriteNotebook(dir.Path, "b.ipynb", ("Console.WriteLine(\"ran\");", null));
+        var outDir = Path.Combine(dir.Path, "out");
         Directory.CreateDirectory(Path.Combine(outDir, "b.html"));
         var (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
         Assert.Equal(2, exit);
@@ -874,10 +874,10 @@ public class RunnerEdgeTests
     [Fact]
     public void A_full_disk_names_the_file_and_the_fix_and_blames_no_cell()
     {
-        var dir = TestSupport.TempDir("edge-full");
-        var outDir = Path.Combine(dir, "out");
+        using var dir = new TempDir("edge-full");
+        var outDir = Path.Combine(dir.Path, "out");
         var manifest = Path.Combine(outDir, "full.manifest.json");
-        var nb = TestSupport.WriteNotebook(dir, "full.ipynb",
+        var nb = TestSupport.WriteNotebook(dir.Path, "full.ipynb",
             ($"System.IO.File.Delete(@\"{manifest}\"); System.IO.File.CreateSymbolicLink(@\"{manifest}\", \"/dev/full\");", null),
             ("Console.WriteLine(\"second cell ran\");", null));
         var (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
@@ -898,7 +898,8 @@ public class RunnerEdgeTests
     [Fact]
     public void A_manifest_without_its_notebook_names_the_write_failure()
     {
-        var path = Path.Combine(TestSupport.TempDir("manifest-nowrite"), "x.manifest.json");
+        using var dir = new TempDir("manifest-nowrite");
+        var path = Path.Combine(dir.Path, "x.manifest.json");
         File.WriteAllText(path, """
             {"notebook": "x.ipynb", "files": {"notebook": null, "html": null},
              "failures": [{"text": "cell 3, line 1: boom"}, {"text": "x.ipynb: could not be written (No space left on device)"}]}
@@ -914,12 +915,12 @@ public class RunnerEdgeTests
     [Fact]
     public void After_a_full_disk_the_manifest_lists_only_the_files_written()
     {
-        var dir = TestSupport.TempDir("edge-full-files");
-        var outDir = Path.Combine(dir, "out");
-        var (html, ipynb, once) = (Path.Combine(outDir, "files.html"), Path.Combine(outDir, "files.ipynb"), Path.Combine(dir, "once"));
+        using var dir = new TempDir("edge-full-files");
+        var outDir = Path.Combine(dir.Path, "out");
+        var (html, ipynb, once) = (Path.Combine(outDir, "files.html"), Path.Combine(outDir, "files.ipynb"), Path.Combine(dir.Path, "once"));
         string Files(string key) => TestSupport.ReadJson(Path.Combine(outDir, "files.manifest.json"))["files"]![key]?.GetValue<string>() ?? "null";
 
-        var nb = TestSupport.WriteNotebook(dir, "files.ipynb",
+        var nb = TestSupport.WriteNotebook(dir.Path, "files.ipynb",
             ($"if (!System.IO.File.Exists(@\"{once}\")) {{ System.IO.File.WriteAllText(@\"{once}\", \"\"); System.IO.File.CreateSymbolicLink(@\"{html}\", \"/dev/full\"); }}", null));
         var (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
         Assert.True(exit == 1, stderr);
@@ -928,7 +929,7 @@ public class RunnerEdgeTests
         Assert.True(File.Exists(ipynb));
 
         File.Delete(once);
-        nb = TestSupport.WriteNotebook(dir, "files.ipynb",
+        nb = TestSupport.WriteNotebook(dir.Path, "files.ipynb",
             ($"if (!System.IO.File.Exists(@\"{once}\")) {{ System.IO.File.WriteAllText(@\"{once}\", \"\"); System.IO.File.Delete(@\"{ipynb}\"); System.IO.Directory.CreateDirectory(@\"{Path.Combine(ipynb, "in-the-way")}\"); }}", null));
         (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
         Assert.True(exit == 1, stderr);
@@ -948,10 +949,10 @@ public class RunnerEdgeTests
     [Fact]
     public void A_full_disk_when_a_cell_exits_the_process_is_one_error_line()
     {
-        var dir = TestSupport.TempDir("edge-full-exit");
-        var outDir = Path.Combine(dir, "out");
+        using var dir = new TempDir("edge-full-exit");
+        var outDir = Path.Combine(dir.Path, "out");
         var manifest = Path.Combine(outDir, "exits.manifest.json");
-        var nb = TestSupport.WriteNotebook(dir, "exits.ipynb",
+        var nb = TestSupport.WriteNotebook(dir.Path, "exits.ipynb",
             ($"System.IO.File.Delete(@\"{manifest}\"); System.IO.File.CreateSymbolicLink(@\"{manifest}\", \"/dev/full\"); Environment.Exit(3);", null));
         var (exit, _, stderr) = DistillProcess.Run("run", nb, "--out", outDir);
         Assert.Equal(1, exit);
@@ -968,17 +969,17 @@ public class RunnerEdgeTests
     [System.Runtime.Versioning.SupportedOSPlatform("linux")] // file modes and setpriv
     public void An_unreadable_notebook_is_named_with_the_fix()
     {
-        var dir = TestSupport.TempDir("edge-unreadable");
-        var nb = TestSupport.WriteNotebook(dir, "locked.ipynb", ("1", null));
+        using var dir = new TempDir("edge-unreadable");
+        var nb = TestSupport.WriteNotebook(dir.Path, "locked.ipynb", ("1", null));
         File.SetUnixFileMode(nb, UnixFileMode.None);
-        var psi = DistillProcess.Start("run", nb, "--out", Path.Combine(dir, "out"));
+        var psi = DistillProcess.Start("run", nb, "--out", Path.Combine(dir.Path, "out"));
         if (Environment.IsPrivilegedProcess)
         {
             // Root reads a file whatever its mode: the CLI runs as nobody, for whom the mode holds.
-            File.SetUnixFileMode(dir, (UnixFileMode)0b111_111_111);
+            File.SetUnixFileMode(dir.Path, (UnixFileMode)0b111_111_111);
             foreach (var arg in new[] { psi.FileName, "--clear-groups", "--regid=65534", "--reuid=65534" }) psi.ArgumentList.Insert(0, arg);
             psi.FileName = "setpriv";
-            psi.Environment["HOME"] = psi.Environment["DOTNET_CLI_HOME"] = dir;
+            psi.Environment["HOME"] = psi.Environment["DOTNET_CLI_HOME"] = dir.Path;
         }
         var (exit, _, stderr) = DistillProcess.Run(psi);
         Assert.Equal(2, exit);
@@ -992,11 +993,11 @@ public class RunnerEdgeTests
     [InlineData("0")]
     public void A_cell_timeout_out_of_range_is_refused_before_anything_runs(string seconds)
     {
-        var dir = TestSupport.TempDir("edge-timeout");
-        var nb = TestSupport.WriteNotebook(dir, "t.ipynb", ("Console.WriteLine(\"ran\");", null));
-        var (exit, stdout, stderr) = DistillProcess.Run("run", nb, "--out", Path.Combine(dir, "out"), "--cell-timeout", seconds);
+        using var dir = new TempDir("edge-timeout");
+        var nb = TestSupport.WriteNotebook(dir.Path, "t.ipynb", ("Console.WriteLine(\"ran\");", null));
+        var (exit, stdout, stderr) = DistillProcess.Run("run", nb, "--out", Path.Combine(dir.Path, "out"), "--cell-timeout", seconds);
         Assert.Equal(2, exit);
         Assert.StartsWith($"error: --cell-timeout {seconds}: give a number of seconds greater than 0 and at most 2147483", stderr, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(dir, "out")), stdout);
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "out")), stdout);
     }
 }

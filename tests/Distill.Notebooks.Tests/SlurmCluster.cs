@@ -16,7 +16,7 @@ namespace Distill.Notebooks.Tests;
 public sealed class SlurmCluster : IDisposable
 {
     readonly List<string> pidFiles = [];
-    readonly string dir;
+    readonly TempDir dir = new("slurm");
 
     /// <summary>Set for every Slurm command (sbatch, squeue, the CLI's --submit): the cluster's configuration.</summary>
     public string Conf { get; }
@@ -26,8 +26,7 @@ public sealed class SlurmCluster : IDisposable
 
     public SlurmCluster()
     {
-        dir = TestSupport.TempDir("slurm");
-        Conf = Path.Combine(dir, "slurm.conf");
+        Conf = Path.Combine(dir.Path, "slurm.conf");
         var tools = new[] { "/usr/sbin/munged", "/usr/bin/munge", "/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch", "/usr/bin/squeue", "/usr/bin/sinfo" };
         if (tools.FirstOrDefault(t => !File.Exists(t)) is { } absent)
         {
@@ -42,7 +41,7 @@ public sealed class SlurmCluster : IDisposable
             return;
         }
         StartMunge();
-        foreach (var sub in new[] { "state", "spool", "log" }) Directory.CreateDirectory(Path.Combine(dir, sub));
+        foreach (var sub in new[] { "state", "spool", "log" }) Directory.CreateDirectory(Path.Combine(dir.Path, sub));
         var host = Run("hostname", "-s").Trim();
         var memory = File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal))
             .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
@@ -55,12 +54,12 @@ public sealed class SlurmCluster : IDisposable
             SlurmUser=root
             SlurmdUser=root
             AuthType=auth/munge
-            StateSaveLocation={dir}/state
-            SlurmdSpoolDir={dir}/spool
-            SlurmctldPidFile={dir}/slurmctld.pid
-            SlurmdPidFile={dir}/slurmd.pid
-            SlurmctldLogFile={dir}/log/slurmctld.log
-            SlurmdLogFile={dir}/log/slurmd.log
+            StateSaveLocation={dir.Path}/state
+            SlurmdSpoolDir={dir.Path}/spool
+            SlurmctldPidFile={dir.Path}/slurmctld.pid
+            SlurmdPidFile={dir.Path}/slurmd.pid
+            SlurmctldLogFile={dir.Path}/log/slurmctld.log
+            SlurmdLogFile={dir.Path}/log/slurmd.log
             ProctrackType=proctrack/linuxproc
             TaskPlugin=task/none
             JobAcctGatherType=jobacct_gather/none
@@ -77,7 +76,7 @@ public sealed class SlurmCluster : IDisposable
         foreach (var daemon in new[] { "slurmctld", "slurmd" })
         {
             Run([.. AsRoot, $"/usr/sbin/{daemon}", "-f", Conf]);
-            pidFiles.Add(Path.Combine(dir, $"{daemon}.pid"));
+            pidFiles.Add(Path.Combine(dir.Path, $"{daemon}.pid"));
         }
         var clock = Stopwatch.StartNew();
         while (!Run("sinfo", "-h", "-o", "%t").Contains("idle", StringComparison.Ordinal))
@@ -88,7 +87,7 @@ public sealed class SlurmCluster : IDisposable
         }
     }
 
-    string Log(string daemon) => File.Exists(Path.Combine(dir, "log", $"{daemon}.log")) ? File.ReadAllText(Path.Combine(dir, "log", $"{daemon}.log")) : "";
+    string Log(string daemon) => File.Exists(Path.Combine(dir.Path, "log", $"{daemon}.log")) ? File.ReadAllText(Path.Combine(dir.Path, "log", $"{daemon}.log")) : "";
 
     void StartMunge()
     {
@@ -162,12 +161,25 @@ public sealed class SlurmCluster : IDisposable
     public void Dispose()
     {
         // Daemons in reverse order of start (slurmd, slurmctld, then munged if this started it), each by its own pid.
+        var pids = new List<string>();
         foreach (var file in Enumerable.Reverse(pidFiles).Where(File.Exists))
         {
             var pid = File.ReadAllText(file, Encoding.ASCII).Trim();
             string[] command = [.. AsRoot, "kill", "-TERM", pid]; // the daemons run as root
             using var kill = Process.Start(command[0], command[1..]);
             kill?.WaitForExit();
+            pids.Add(pid);
         }
+        // The folder goes once they have: slurmctld saves its state there as it stops.
+        var clock = Stopwatch.StartNew();
+        while (pids.Any(Running) && clock.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(100);
+        dir.Dispose();
+    }
+
+    /// <summary>Whether the process is alive (a zombie waiting for init is not).</summary>
+    static bool Running(string pid)
+    {
+        try { return File.ReadAllText($"/proc/{pid}/stat").Split(") ")[^1][0] != 'Z'; }
+        catch (IOException) { return false; }
     }
 }

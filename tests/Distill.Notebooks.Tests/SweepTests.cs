@@ -28,43 +28,44 @@ public class SweepTests
     internal static string[] Runs(string dir) =>
         [.. ((JsonArray)TestSupport.ReadJson(Path.Combine(dir, "results.json"))["runs"]!).Select(r => $"{r!["index"]} {r["best"]} {r["last"]} {r["threads"]}")];
 
-    internal static string LocalTiny()
+    /// <summary>The tiny sweep run and collected in a new folder, the caller's to dispose.</summary>
+    internal static TempDir LocalTiny()
     {
-        var dir = TestSupport.TempDir("sweep-local");
-        var r = Distill("sweep", "run", Tiny, "--out", dir, "--threads", "1");
+        var dir = new TempDir("sweep-local");
+        var r = Distill("sweep", "run", Tiny, "--out", dir.Path, "--threads", "1");
         Assert.True(r.Exit == 0, r.Out + r.Err);
-        Assert.Equal(0, Distill("sweep", "collect", dir).Exit);
+        Assert.Equal(0, Distill("sweep", "collect", dir.Path).Exit);
         return dir;
     }
 
     [Fact]
     public void Sweep_run_writes_every_run_a_second_run_skips_them_and_two_processes_give_the_same_numbers()
     {
-        var dir = LocalTiny();
+        using var dir = LocalTiny();
         for (var i = 0; i < 4; i++)
         {
-            var result = TestSupport.ReadJson(Path.Combine(dir, "runs", $"{i}", "result.json"));
+            var result = TestSupport.ReadJson(Path.Combine(dir.Path, "runs", $"{i}", "result.json"));
             Assert.Equal(i, (int)result["index"]!);
             Assert.Equal(1, (int)result["threads"]!);
-            Assert.True(File.Exists(Path.Combine(dir, "runs", $"{i}", "run.json")), "the trainer's run record");
+            Assert.True(File.Exists(Path.Combine(dir.Path, "runs", $"{i}", "run.json")), "the trainer's run record");
         }
         var clock = Stopwatch.StartNew();
-        var again = Distill("sweep", "run", Tiny, "--out", dir, "--threads", "1");
+        var again = Distill("sweep", "run", Tiny, "--out", dir.Path, "--threads", "1");
         Assert.Equal(0, again.Exit);
         Assert.Equal(4, again.Out.Split('\n').Count(l => l.Contains("done already", StringComparison.Ordinal)));
         Assert.DoesNotContain("epoch", again.Out, StringComparison.Ordinal);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"a finished sweep took {clock.Elapsed} to skip");
 
         // A damaged result is not a finished run: it is kept aside and the run resumes from its checkpoint, to the same numbers.
-        var result1 = Path.Combine(dir, "runs", "1", "result.json");
+        var result1 = Path.Combine(dir.Path, "runs", "1", "result.json");
         var before = TestSupport.ReadJson(result1)["test_accuracy"]!.ToJsonString();
         File.WriteAllText(result1, "{not json");
         // A damaged failure record does not block its run either, and is kept, as collect's "Damaged results" says (it
         // was deleted by the run's success).
-        var run2 = Path.Combine(dir, "runs", "2");
+        var run2 = Path.Combine(dir.Path, "runs", "2");
         File.Delete(Path.Combine(run2, "result.json"));
         File.WriteAllText(Path.Combine(run2, "failed.json"), "[");
-        var rerun = Distill("sweep", "run", Tiny, "--out", dir, "--threads", "1");
+        var rerun = Distill("sweep", "run", Tiny, "--out", dir.Path, "--threads", "1");
         Assert.True(rerun.Exit == 0, rerun.Out + rerun.Err);
         Assert.Contains("run 1: its result.json was not a result (", rerun.Out, StringComparison.Ordinal);
         Assert.Contains("run 2: its failed.json was not a failure record (", rerun.Out, StringComparison.Ordinal);
@@ -73,29 +74,29 @@ public class SweepTests
         Assert.False(File.Exists(Path.Combine(run2, "failed.json")));
         Assert.True(File.Exists(Path.Combine(run2, "result.json")));
         Assert.Equal(before, TestSupport.ReadJson(result1)["test_accuracy"]!.ToJsonString());
-        Assert.Equal("{not json", File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(dir, "runs", "1"), "result.damaged-*.json"))));
+        Assert.Equal("{not json", File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(dir.Path, "runs", "1"), "result.damaged-*.json"))));
 
-        var parallel = TestSupport.TempDir("sweep-jobs");
-        var r = Distill("sweep", "run", Tiny, "--out", parallel, "--jobs", "2", "--threads", "1");
+        using var parallel = new TempDir("sweep-jobs");
+        var r = Distill("sweep", "run", Tiny, "--out", parallel.Path, "--jobs", "2", "--threads", "1");
         Assert.True(r.Exit == 0, r.Out + r.Err);
         Assert.Contains("2 processes × 1 thread", r.Out, StringComparison.Ordinal);
         // Two worker processes shared the four runs: each run's line came through, and no claim is left behind.
         Assert.Equal(4, r.Out.Split('\n').Count(l => l.StartsWith("run ", StringComparison.Ordinal) && l.Contains("best", StringComparison.Ordinal)));
-        Assert.Equal(["0.log", "1.log"], Directory.GetFiles(Path.Combine(parallel, "workers")).Select(Path.GetFileName).Order());
-        Assert.Empty(Directory.GetFiles(Path.Combine(parallel, "runs"), "claim-*", SearchOption.AllDirectories));
+        Assert.Equal(["0.log", "1.log"], Directory.GetFiles(Path.Combine(parallel.Path, "workers")).Select(Path.GetFileName).Order());
+        Assert.Empty(Directory.GetFiles(Path.Combine(parallel.Path, "runs"), "claim-*", SearchOption.AllDirectories));
         // The teacher is trained once, under its lock, and every other run loads it from the sweep's cache.
-        var logs = Enumerable.Range(0, 4).Select(i => File.ReadAllText(Path.Combine(parallel, "runs", $"{i}", "task.log"))).ToList();
+        var logs = Enumerable.Range(0, 4).Select(i => File.ReadAllText(Path.Combine(parallel.Path, "runs", $"{i}", "task.log"))).ToList();
         Assert.Single(logs, l => l.Contains("starting teacher afresh", StringComparison.Ordinal));
         Assert.Equal(3, logs.Count(l => l.Contains("from the teacher cache", StringComparison.Ordinal)));
-        Assert.Equal(0, Distill("sweep", "collect", parallel).Exit);
-        Assert.Equal(Runs(dir), Runs(parallel));
-        Assert.Equal(Groups(dir), Groups(parallel));
+        Assert.Equal(0, Distill("sweep", "collect", parallel.Path).Exit);
+        Assert.Equal(Runs(dir.Path), Runs(parallel.Path));
+        Assert.Equal(Groups(dir.Path), Groups(parallel.Path));
 
-        var md = File.ReadAllText(Path.Combine(dir, "results.md"));
+        var md = File.ReadAllText(Path.Combine(dir.Path, "results.md"));
         Assert.Contains("complete: 4 of 4 runs", md, StringComparison.Ordinal);
         Assert.Contains("| loss.kd.temperature | n | best | last |", md, StringComparison.Ordinal);
         Assert.Matches(@"\| 4 \| 2 \| \d+\.\d\d ± \d+\.\d\d \|", md);
-        var html = File.ReadAllText(Path.Combine(dir, "results.html"));
+        var html = File.ReadAllText(Path.Combine(dir.Path, "results.html"));
         Assert.Contains("distill-plotly", html, StringComparison.Ordinal);
         Assert.Contains("against loss.kd.temperature", html, StringComparison.Ordinal);
         // Offline: plotly.js inlined, not the notebook outputs' CDN fallback, and a CSP that fetches nothing.
@@ -106,31 +107,32 @@ public class SweepTests
     [Fact]
     public void Collect_lists_failed_runs_and_marks_the_table_of_the_rest_incomplete()
     {
-        var spec = Path.Combine(TestSupport.TempDir("sweep-fail"), "models.yaml");
+        using var specDir = new TempDir("sweep-fail");
+        var spec = Path.Combine(specDir.Path, "models.yaml");
         // Run 1's learning rate makes its loss overflow: a run that fails in training (names are checked at load).
         File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("batch_size: 64\n", "batch_size: 64\noptimizer: {name: sgd, lr: 0.05}\n", StringComparison.Ordinal)
             .Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  optimizer.lr: [0.05, 1e30, 0.01]", StringComparison.Ordinal));
-        var dir = TestSupport.TempDir("sweep-fail-out");
-        Assert.Equal(0, Distill("sweep", "run", spec, "--out", dir, "--index", "0", "--threads", "1").Exit);
-        var failed = Distill("sweep", "run", spec, "--out", dir, "--index", "1", "--threads", "1");
+        using var dir = new TempDir("sweep-fail-out");
+        Assert.Equal(0, Distill("sweep", "run", spec, "--out", dir.Path, "--index", "0", "--threads", "1").Exit);
+        var failed = Distill("sweep", "run", spec, "--out", dir.Path, "--index", "1", "--threads", "1");
         Assert.Equal(1, failed.Exit);
         Assert.StartsWith("error: ", failed.Err.Trim(), StringComparison.Ordinal);
         Assert.Contains("loss", failed.Err, StringComparison.Ordinal);
 
-        var collect = Distill("sweep", "collect", dir);
+        var collect = Distill("sweep", "collect", dir.Path);
         Assert.Equal(0, collect.Exit);
         Assert.Contains("warning: incomplete: 1 of 3 runs finished, 1 failed, 1 not run", collect.Err, StringComparison.Ordinal);
-        var md = File.ReadAllText(Path.Combine(dir, "results.md"));
+        var md = File.ReadAllText(Path.Combine(dir.Path, "results.md"));
         Assert.Contains("**Incomplete:**", md, StringComparison.Ordinal);
         Assert.Contains("| 0.05 | 1 |", md, StringComparison.Ordinal);
         Assert.Contains("- run 1 (optimizer.lr=1e30): ", md, StringComparison.Ordinal);
         Assert.Contains("## Not run yet\n\nruns 2", md, StringComparison.Ordinal);
-        var json = TestSupport.ReadJson(Path.Combine(dir, "results.json"));
+        var json = TestSupport.ReadJson(Path.Combine(dir.Path, "results.json"));
         Assert.False((bool)json["complete"]!);
         Assert.Equal(2, (int)json["missing"]![0]!);
 
         // The same sweep finished by two worker processes: the failing run is tried once, the others still run.
-        var jobs = Distill("sweep", "run", spec, "--out", dir, "--jobs", "2", "--threads", "1");
+        var jobs = Distill("sweep", "run", spec, "--out", dir.Path, "--jobs", "2", "--threads", "1");
         Assert.Equal(1, jobs.Exit);
         Assert.Contains("2 processes × 1 thread", jobs.Out, StringComparison.Ordinal);
         Assert.Contains("run 2 (optimizer.lr=0.01): best", jobs.Out, StringComparison.Ordinal);
@@ -145,69 +147,74 @@ public class SweepTests
     {
         // Run 0's loss has no term left once its hints stop halfway (ce: 0): libtorch's backward throws an
         // ExternalException ("does not require grad"), a kind no allow-list of failures foresaw. Run 1 must still run.
-        var spec = Path.Combine(TestSupport.TempDir("sweep-libtorch"), "nograd.yaml");
+        using var specDir = new TempDir("sweep-libtorch");
+        var spec = Path.Combine(specDir.Path, "nograd.yaml");
         File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("epochs: 1\nbatch_size", "epochs: 2\nbatch_size", StringComparison.Ordinal)
             .Replace("  ce: 0.1 ", "  ce: 0\n  fitnet: {layer: logits, weight: 0.01}\n ", StringComparison.Ordinal).Replace("  kd:\n", "  kd:\n    weight: 0\n", StringComparison.Ordinal)
             .Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  loss.fitnet.hint_fraction: [0.5, 1]", StringComparison.Ordinal));
-        var dir = TestSupport.TempDir("sweep-libtorch-out");
-        var r = Distill("sweep", "run", spec, "--out", dir, "--threads", "1");
+        using var dir = new TempDir("sweep-libtorch-out");
+        var r = Distill("sweep", "run", spec, "--out", dir.Path, "--threads", "1");
         Assert.Equal(1, r.Exit);
         Assert.Single(r.Err.Split('\n'), l => l.StartsWith("error: run 0: ", StringComparison.Ordinal) && l.Contains("does not require grad", StringComparison.Ordinal));
         Assert.Contains("run 1 (loss.fitnet.hint_fraction=1): best", r.Out, StringComparison.Ordinal);
         Assert.Contains("1 of 2 runs done", r.Out, StringComparison.Ordinal);
-        Assert.True(File.Exists(Path.Combine(dir, "runs", "0", "failed.json")));
+        Assert.True(File.Exists(Path.Combine(dir.Path, "runs", "0", "failed.json")));
     }
 
     [Fact]
     public void A_layer_the_models_do_not_have_fails_the_run_before_its_teacher_trains()
     {
         // Layer names depend on the built models, so the spec's load passes them; the run finds them before the teacher.
-        var spec = Path.Combine(TestSupport.TempDir("sweep-layer"), "layer.yaml");
+        using var specDir = new TempDir("sweep-layer");
+        var spec = Path.Combine(specDir.Path, "layer.yaml");
         File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("  kd:\n", "  fitnet: {layer: nosuch}\n  kd:\n", StringComparison.Ordinal));
-        var dir = TestSupport.TempDir("sweep-layer-out");
-        var r = Distill("sweep", "run", spec, "--out", dir, "--index", "0", "--threads", "1");
+        using var dir = new TempDir("sweep-layer-out");
+        var r = Distill("sweep", "run", spec, "--out", dir.Path, "--index", "0", "--threads", "1");
         Assert.Equal(1, r.Exit);
         Assert.StartsWith("error: mlp-32 has no feature 'nosuch'; its features are ", r.Err.Trim(), StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(dir, "teacher")), "the teacher was trained before the layer was checked");
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "teacher")), "the teacher was trained before the layer was checked");
     }
 
     [Fact]
     public void Each_teacher_setting_and_thread_count_trains_its_own_teacher_in_its_own_folder()
     {
         // A grid over a teacher setting: the second teacher is trained beside the first, not resumed from its folder.
-        var spec = Path.Combine(TestSupport.TempDir("sweep-teachers"), "teachers.yaml");
+        using var specDir = new TempDir("sweep-teachers");
+        var spec = Path.Combine(specDir.Path, "teachers.yaml");
         File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  teacher.epochs: [1, 2]", StringComparison.Ordinal));
-        var dir = TestSupport.TempDir("sweep-teachers-out");
-        var r = Distill("sweep", "run", spec, "--out", dir, "--threads", "1");
+        using var dir = new TempDir("sweep-teachers-out");
+        var r = Distill("sweep", "run", spec, "--out", dir.Path, "--threads", "1");
         Assert.True(r.Exit == 0, r.Out + r.Err);
-        Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir, "teacher")).Length);
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir.Path, "teacher")).Length);
 
         // One task at 1 thread, the next at 2 (the docs: the teacher is retrained, its cache key holds the thread count).
-        var threads = TestSupport.TempDir("sweep-teacher-threads");
-        Assert.Equal(0, Distill("sweep", "run", Tiny, "--out", threads, "--index", "0", "--threads", "1").Exit);
-        var two = Distill("sweep", "run", Tiny, "--out", threads, "--index", "1", "--threads", "2");
+        using var threads = new TempDir("sweep-teacher-threads");
+        Assert.Equal(0, Distill("sweep", "run", Tiny, "--out", threads.Path, "--index", "0", "--threads", "1").Exit);
+        var two = Distill("sweep", "run", Tiny, "--out", threads.Path, "--index", "1", "--threads", "2");
         Assert.True(two.Exit == 0, two.Out + two.Err);
         Assert.Contains("(2 threads,", two.Out, StringComparison.Ordinal);
-        Assert.Equal(2, Directory.GetDirectories(Path.Combine(threads, "teacher")).Length);
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(threads.Path, "teacher")).Length);
     }
 
     [Fact]
     public void Bad_input_is_one_error_line()
     {
         // An unknown student is refused at load, by every command, before any teacher is trained.
-        var badModel = Path.Combine(TestSupport.TempDir("sweep-bad-model"), "models.yaml");
+        using var specDir = new TempDir("sweep-bad-model");
+        var badModel = Path.Combine(specDir.Path, "models.yaml");
         File.WriteAllText(badModel, File.ReadAllText(Tiny).Replace("  loss.kd.temperature: [1, 4]\n  seed: [0, 1]", "  student.model: [mlp-32, no-such-model]", StringComparison.Ordinal));
-        foreach (var command in new[] { new[] { "spec", "check", badModel }, ["sweep", "plan", badModel], ["sweep", "run", badModel, "--out", TestSupport.TempDir("sweep-bad-model-out")] })
+        using var outDir = new TempDir("sweep-bad-model-out");
+        foreach (var command in new[] { new[] { "spec", "check", badModel }, ["sweep", "plan", badModel], ["sweep", "run", badModel, "--out", outDir.Path] })
         {
             var r = Distill(command);
             Assert.Equal(1, r.Exit);
             Assert.StartsWith($"error: {badModel} line 22: student.model: Unknown model 'no-such-model'. Known models: ", r.Err.Trim(), StringComparison.Ordinal);
         }
 
-        var dir = TestSupport.TempDir("sweep-bad");
-        var range = Distill("sweep", "run", Tiny, "--out", dir, "--index", "4");
+        using var dir = new TempDir("sweep-bad");
+        var range = Distill("sweep", "run", Tiny, "--out", dir.Path, "--index", "4");
         Assert.Equal((1, "error: --index 4 is out of range: tiny has 4 runs, 0 to 3."), (range.Exit, range.Err.Trim()));
-        var psi = DistillProcess.Start("sweep", "run", Tiny, "--out", dir);
+        var psi = DistillProcess.Start("sweep", "run", Tiny, "--out", dir.Path);
         psi.Environment["SLURM_ARRAY_TASK_ID"] = "7";
         using (var p = Process.Start(psi)!)
         {
@@ -215,16 +222,16 @@ public class SweepTests
             p.WaitForExit();
             Assert.Equal((1, "error: $SLURM_ARRAY_TASK_ID 7 is out of range: tiny has 4 runs, 0 to 3."), (p.ExitCode, err.Trim()));
         }
-        var spec = Path.Combine(dir, "bad.yaml");
+        var spec = Path.Combine(dir.Path, "bad.yaml");
         File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("epochs: 1\nbatch_size", "epochs: one\nbatch_size", StringComparison.Ordinal));
-        foreach (var command in new[] { new[] { "spec", "check", spec }, ["sweep", "plan", spec], ["sweep", "run", spec, "--out", dir] })
+        foreach (var command in new[] { new[] { "spec", "check", spec }, ["sweep", "plan", spec], ["sweep", "run", spec, "--out", dir.Path] })
         {
             var r = Distill(command);
             Assert.Equal(1, r.Exit);
             Assert.Equal($"error: {spec} line 15: epochs must be a whole number, not 'one'.", r.Err.Trim());
         }
         // Several files: every one is checked and each bad one reported, not only the first.
-        var missing = Path.Combine(dir, "missing.yaml");
+        var missing = Path.Combine(dir.Path, "missing.yaml");
         var several = Distill("spec", "check", spec, Tiny, missing, badModel);
         Assert.Equal(1, several.Exit);
         Assert.Contains($"ok: {Tiny}: tiny, 4 runs", several.Out, StringComparison.Ordinal);
@@ -237,14 +244,14 @@ public class SweepTests
         // A file where a folder is expected, and the other way round, is said as such (not "no such folder/file").
         var collectFile = Distill("sweep", "collect", spec);
         Assert.Equal((1, $"error: {spec}: this is a file; give the --out folder of a sweep (the folder that holds plan.json and runs/)."), (collectFile.Exit, collectFile.Err.Trim()));
-        var planFolder = Distill("sweep", "plan", dir);
-        Assert.Equal((1, $"error: spec {dir}: this is a folder; give the path of a .yaml spec (examples in experiments/)."), (planFolder.Exit, planFolder.Err.Trim()));
-        var notSweep = Distill("sweep", "collect", dir);
-        Assert.Equal((1, $"error: {dir}: no plan.json; this is not a sweep folder (sweep run, slurm and k8s write it)."), (notSweep.Exit, notSweep.Err.Trim()));
-        Directory.CreateDirectory(Path.Combine(dir, "runs"));
-        File.WriteAllText(Path.Combine(dir, "spec.yaml"), "");
-        var lostPlan = Distill("sweep", "collect", dir);
-        Assert.Equal((1, $"error: {dir}: no plan.json, though it holds a sweep's spec.yaml; write the plan again with `sweep run {Path.Combine(dir, "spec.yaml")} --out {dir}` (runs already done are skipped)."),
+        var planFolder = Distill("sweep", "plan", dir.Path);
+        Assert.Equal((1, $"error: spec {dir.Path}: this is a folder; give the path of a .yaml spec (examples in experiments/)."), (planFolder.Exit, planFolder.Err.Trim()));
+        var notSweep = Distill("sweep", "collect", dir.Path);
+        Assert.Equal((1, $"error: {dir.Path}: no plan.json; this is not a sweep folder (sweep run, slurm and k8s write it)."), (notSweep.Exit, notSweep.Err.Trim()));
+        Directory.CreateDirectory(Path.Combine(dir.Path, "runs"));
+        File.WriteAllText(Path.Combine(dir.Path, "spec.yaml"), "");
+        var lostPlan = Distill("sweep", "collect", dir.Path);
+        Assert.Equal((1, $"error: {dir.Path}: no plan.json, though it holds a sweep's spec.yaml; write the plan again with `sweep run {Path.Combine(dir.Path, "spec.yaml")} --out {dir.Path}` (runs already done are skipped)."),
                      (lostPlan.Exit, lostPlan.Err.Trim()));
         var plan = Distill("sweep", "plan", Tiny);
         Assert.Equal(0, plan.Exit);
@@ -279,10 +286,10 @@ public class SweepTests
     [Fact]
     public void SIGTERM_to_sweep_run_with_jobs_checkpoints_every_running_run_and_the_next_sweep_run_resumes_them()
     {
-        var root = TestSupport.TempDir("sweep-term-jobs");
-        var spec = Path.Combine(root, "long2.yaml");
+        using var root = new TempDir("sweep-term-jobs");
+        var spec = Path.Combine(root.Path, "long2.yaml");
         File.WriteAllText(spec, LongSpec + "grid:\n  seed: [0, 1]\n");
-        var dir = Path.Combine(root, "out");
+        var dir = Path.Combine(root.Path, "out");
         string[] args = ["sweep", "run", spec, "--out", dir, "--jobs", "2", "--threads", "1"];
         string Log(int i) => Path.Combine(dir, "runs", $"{i}", "task.log");
         using (var first = new DistillProcess.Running(DistillProcess.Start(args)))
@@ -306,7 +313,7 @@ public class SweepTests
         var resumed = Distill(args);
         Assert.True(resumed.Exit == 0, resumed.Out + resumed.Err);
         Assert.All(new[] { 0, 1 }, i => Assert.True(LogHas(Log(i), $"resuming long[{i}]"), $"run {i} did not resume"));
-        var whole = Path.Combine(root, "whole");
+        var whole = Path.Combine(root.Path, "whole");
         Assert.Equal(0, Distill("sweep", "run", spec, "--out", whole, "--threads", "1").Exit);
         Assert.Equal(0, Distill("sweep", "collect", whole).Exit);
         Assert.Equal(0, Distill("sweep", "collect", dir).Exit);
@@ -319,13 +326,13 @@ public class SweepTests
     [Fact]
     public void A_started_run_resumes_at_the_thread_count_it_was_started_with()
     {
-        var dir = TestSupport.TempDir("sweep-threads");
-        var first = Distill("sweep", "run", Tiny, "--out", dir, "--index", "0", "--threads", "2");
+        using var dir = new TempDir("sweep-threads");
+        var first = Distill("sweep", "run", Tiny, "--out", dir.Path, "--index", "0", "--threads", "2");
         Assert.True(first.Exit == 0, first.Out + first.Err);
-        var result = Path.Combine(dir, "runs", "0", "result.json");
+        var result = Path.Combine(dir.Path, "runs", "0", "result.json");
         var before = TestSupport.ReadJson(result)["test_accuracy"]!.ToJsonString();
         File.Delete(result); // as if killed after its last checkpoint
-        var again = Distill("sweep", "run", Tiny, "--out", dir, "--index", "0", "--threads", "1");
+        var again = Distill("sweep", "run", Tiny, "--out", dir.Path, "--index", "0", "--threads", "1");
         Assert.True(again.Exit == 0, again.Out + again.Err);
         Assert.Contains("note: run 0 (loss.kd.temperature=1 seed=0): resuming at 2 threads, the count it was started with (not 1)", again.Out, StringComparison.Ordinal);
         Assert.Equal(2, (int)TestSupport.ReadJson(result)["threads"]!);
@@ -335,11 +342,11 @@ public class SweepTests
     [Fact]
     public void Two_sweep_runs_into_one_folder_wait_for_each_others_runs_instead_of_failing_them()
     {
-        var root = TestSupport.TempDir("sweep-two");
-        var spec = Path.Combine(root, "two.yaml");
+        using var root = new TempDir("sweep-two");
+        var spec = Path.Combine(root.Path, "two.yaml");
         // Run 0 is long (held by the first process), run 1 short.
         File.WriteAllText(spec, LongSpec + "grid:\n  dataset.train_size: [20000, 300]\n");
-        var dir = Path.Combine(root, "out");
+        var dir = Path.Combine(root.Path, "out");
         using var first = new DistillProcess.Running(DistillProcess.Start("sweep", "run", spec, "--out", dir, "--index", "0", "--threads", "1"));
         first.WaitFor("epoch   2/30", TimeSpan.FromMinutes(2));
         // A whole-sweep run with workers and one without, side by side with it: run 0 is running elsewhere, not failed.
@@ -359,10 +366,10 @@ public class SweepTests
     [Fact]
     public void SIGTERM_checkpoints_and_exits_and_the_retried_task_resumes_to_the_uninterrupted_result()
     {
-        var root = TestSupport.TempDir("sweep-term");
-        var spec = Path.Combine(root, "long.yaml");
+        using var root = new TempDir("sweep-term");
+        var spec = Path.Combine(root.Path, "long.yaml");
         File.WriteAllText(spec, LongSpec);
-        var dir = Path.Combine(root, "out");
+        var dir = Path.Combine(root.Path, "out");
         var args = new[] { "sweep", "run", spec, "--out", dir, "--threads", "1" };
         using (var first = new DistillProcess.Running(DistillProcess.Start(args)))
         {
@@ -379,7 +386,7 @@ public class SweepTests
         var resumed = Distill(args);
         Assert.Equal(0, resumed.Exit);
         Assert.Contains("resuming long[0]", resumed.Out, StringComparison.Ordinal);
-        var whole = Path.Combine(root, "whole");
+        var whole = Path.Combine(root.Path, "whole");
         Assert.Equal(0, Distill("sweep", "run", spec, "--out", whole, "--threads", "1").Exit);
         string Result(string d) => TestSupport.ReadJson(Path.Combine(d, "runs", "0", "result.json"))["test_accuracy"]!.ToJsonString();
         Assert.Equal(Result(whole), Result(dir));
@@ -420,7 +427,8 @@ public class SweepTests
     [InlineData("Registry.Example:443/a/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "0.0625Gi")]
     public void A_valid_image_and_memory_are_written_as_given(string image, string memory)
     {
-        var file = Path.Combine(TestSupport.TempDir("sweep-k8s-image"), "job.yaml");
+        using var dir = new TempDir("sweep-k8s-image");
+        var file = Path.Combine(dir.Path, "job.yaml");
         var r = Distill("sweep", "k8s", Tiny, "--image", image, "--memory", memory, "--cpus", "1024", "--out", file);
         Assert.True(r.Exit == 0, r.Err);
         var c = ((V1Job)KubernetesYaml.LoadAllFromString(File.ReadAllText(file), strict: true)[1]).Spec.Template.Spec.Containers.Single();
@@ -430,7 +438,8 @@ public class SweepTests
     [Fact]
     public void The_Kubernetes_manifest_is_an_Indexed_Job_with_the_spec_the_output_and_the_dataset_volumes()
     {
-        var file = Path.Combine(TestSupport.TempDir("sweep-k8s"), "job.yaml");
+        using var dir = new TempDir("sweep-k8s");
+        var file = Path.Combine(dir.Path, "job.yaml");
         var r = Distill("sweep", "k8s", Tiny, "--image", "registry.example/distill:1", "--parallelism", "3", "--cpus", "2", "--out", file);
         Assert.True(r.Exit == 0, r.Err);
         // strict: a field the API's models do not know is an error, not ignored.
@@ -490,14 +499,14 @@ public class SweepTests
     [Fact]
     public void A_nameless_specs_pods_name_the_sweep_as_its_file_does()
     {
-        var root = TestSupport.TempDir("sweep-k8s-nameless");
-        var spec = Path.Combine(root, "noname.yaml");
+        using var root = new TempDir("sweep-k8s-nameless");
+        var spec = Path.Combine(root.Path, "noname.yaml");
         File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("name: tiny\n", "", StringComparison.Ordinal));
-        var file = Path.Combine(root, "job.yaml");
+        var file = Path.Combine(root.Path, "job.yaml");
         Assert.Equal(0, Distill("sweep", "k8s", spec, "--image", "x", "--out", file).Exit);
         var objects = KubernetesYaml.LoadAllFromString(File.ReadAllText(file), strict: true);
         var (map, pod) = ((V1ConfigMap)objects[0], ((V1Job)objects[1]).Spec.Template.Spec);
-        var mount = Path.Combine(root, "pod-spec");
+        var mount = Path.Combine(root.Path, "pod-spec");
         Directory.CreateDirectory(mount);
         foreach (var item in pod.Volumes.Single(v => v.Name == "spec").ConfigMap.Items ?? [new V1KeyToPath { Key = "spec.yaml", Path = "spec.yaml" }])
             File.WriteAllText(Path.Combine(mount, item.Path), map.Data[item.Key]);
@@ -515,8 +524,8 @@ public class SweepTests
     [Fact]
     public void A_spec_too_large_for_kubectl_apply_is_refused_naming_the_size_and_the_limit()
     {
-        var root = TestSupport.TempDir("sweep-k8s-large");
-        var (spec, file) = (Path.Combine(root, "large.yaml"), Path.Combine(root, "job.yaml"));
+        using var root = new TempDir("sweep-k8s-large");
+        var (spec, file) = (Path.Combine(root.Path, "large.yaml"), Path.Combine(root.Path, "job.yaml"));
         File.WriteAllText(spec, File.ReadAllText(Tiny) + "# " + new string('x', 300 * 1024) + "\n"); // under 1 MiB, over 256 KiB
         var r = Distill("sweep", "k8s", spec, "--image", "x", "--out", file);
         var m = System.Text.RegularExpressions.Regex.Match(r.Err.Trim(),
@@ -546,21 +555,21 @@ public class SweepTests
     [Fact]
     public void An_out_that_is_the_spec_itself_is_refused_and_the_spec_kept()
     {
-        var root = TestSupport.TempDir("sweep-out-spec");
-        var spec = Path.Combine(root, "s.yaml");
+        using var root = new TempDir("sweep-out-spec");
+        var spec = Path.Combine(root.Path, "s.yaml");
         File.Copy(Tiny, spec);
-        var link = Path.Combine(root, "link.yaml");
+        var link = Path.Combine(root.Path, "link.yaml");
         File.CreateSymbolicLink(link, spec);
-        foreach (var given in new[] { spec, link, Path.Combine(root, ".", "s.yaml") })
+        foreach (var given in new[] { spec, link, Path.Combine(root.Path, ".", "s.yaml") })
         {
             var r = Distill("sweep", "k8s", spec, "--image", "x", "--out", given);
             Assert.Equal((1, $"error: --out {given}: this is the spec {spec} itself, which the manifest would overwrite; give another file, e.g. job.yaml."), (r.Exit, r.Err.Trim()));
             Assert.Equal(File.ReadAllText(Tiny), File.ReadAllText(spec));
         }
-        var script = Path.Combine(root, "sweep.sbatch");
+        var script = Path.Combine(root.Path, "sweep.sbatch");
         File.Copy(Tiny, script);
-        var slurm = Distill("sweep", "slurm", script, "--out", root);
-        Assert.Equal((1, $"error: --out {root}: the spec {script} is this folder's sweep.sbatch, which `sweep slurm` writes; move the spec elsewhere, or give another --out."), (slurm.Exit, slurm.Err.Trim()));
+        var slurm = Distill("sweep", "slurm", script, "--out", root.Path);
+        Assert.Equal((1, $"error: --out {root.Path}: the spec {script} is this folder's sweep.sbatch, which `sweep slurm` writes; move the spec elsewhere, or give another --out."), (slurm.Exit, slurm.Err.Trim()));
         Assert.Equal(File.ReadAllText(Tiny), File.ReadAllText(script));
     }
 
@@ -570,14 +579,14 @@ public class SweepTests
     [Fact]
     public void Sweep_k8s_and_slurm_replace_only_a_file_they_wrote()
     {
-        var root = TestSupport.TempDir("sweep-out-foreign");
-        var job = Path.Combine(root, "job.yaml");
+        using var root = new TempDir("sweep-out-foreign");
+        var job = Path.Combine(root.Path, "job.yaml");
         Assert.Equal(0, Distill("sweep", "k8s", Tiny, "--image", "x", "--out", job).Exit);
         var again = Distill("sweep", "k8s", Tiny, "--image", "registry.example/distill:2", "--out", job); // its own manifest: replaced
         Assert.True(again.Exit == 0, again.Err);
         Assert.Contains("image: registry.example/distill:2", File.ReadAllText(job), StringComparison.Ordinal);
-        var foreign = Path.Combine(root, "victim.onnx");
-        var other = Path.Combine(root, "other.yaml");
+        var foreign = Path.Combine(root.Path, "victim.onnx");
+        var other = Path.Combine(root.Path, "other.yaml");
         File.WriteAllBytes(foreign, [0x08, 0x07, 0x12, 0x00, 0xff]);
         File.WriteAllText(other, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mine\n"); // Kubernetes, but not distill's
         foreach (var path in new[] { foreign, other })
@@ -589,7 +598,7 @@ public class SweepTests
             Assert.Equal(before, File.ReadAllBytes(path));
         }
 
-        var dir = Path.Combine(root, "slurm-sweep");
+        var dir = Path.Combine(root.Path, "slurm-sweep");
         Directory.CreateDirectory(dir);
         var script = Path.Combine(dir, "sweep.sbatch");
         File.WriteAllText(script, "#!/bin/bash\nsrun my-own-job\n");
@@ -614,11 +623,11 @@ public class SweepTests
     [Fact]
     public void A_nameless_spec_and_a_respelled_number_are_the_same_sweep_in_every_process_and_a_refused_run_claims_nothing()
     {
-        var root = TestSupport.TempDir("sweep-nameless");
-        var spec = Path.Combine(root, "long.yaml");
+        using var root = new TempDir("sweep-nameless");
+        var spec = Path.Combine(root.Path, "long.yaml");
         File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("name: tiny\n", "", StringComparison.Ordinal)
             .Replace("seed: [0, 1]", "seed: [0]", StringComparison.Ordinal));
-        var dir = Path.Combine(root, "out");
+        var dir = Path.Combine(root.Path, "out");
 
         var withBadThreads = DistillProcess.Start("sweep", "run", spec, "--out", dir, "--jobs", "2");
         withBadThreads.Environment["DISTILL_THREADS"] = "abc";
@@ -648,13 +657,13 @@ public class SweepTests
     [Fact]
     public void Collect_into_a_folder_it_cannot_write_names_the_folder_and_what_it_writes()
     {
-        var dir = TestSupport.TempDir("sweep-collect-denied");
-        Assert.Equal(0, Distill("sweep", "slurm", Tiny, "--out", dir).Exit); // the plan, no training
-        Directory.CreateDirectory(Path.Combine(dir, "results.md"));
-        var r = Distill("sweep", "collect", dir);
+        using var dir = new TempDir("sweep-collect-denied");
+        Assert.Equal(0, Distill("sweep", "slurm", Tiny, "--out", dir.Path).Exit); // the plan, no training
+        Directory.CreateDirectory(Path.Combine(dir.Path, "results.md"));
+        var r = Distill("sweep", "collect", dir.Path);
         Assert.Equal(1, r.Exit);
-        Assert.Matches($@"^error: {System.Text.RegularExpressions.Regex.Escape(dir)}: cannot write there \(.+\); collect writes results\.md, results\.json and " +
-                       $@"results\.html into the sweep folder: {System.Text.RegularExpressions.Regex.Escape(Path.Combine(dir, "results.md"))} is a folder where a table goes: move it away, and collect again\.$", r.Err.Trim());
+        Assert.Matches($@"^error: {System.Text.RegularExpressions.Regex.Escape(dir.Path)}: cannot write there \(.+\); collect writes results\.md, results\.json and " +
+                       $@"results\.html into the sweep folder: {System.Text.RegularExpressions.Regex.Escape(Path.Combine(dir.Path, "results.md"))} is a folder where a table goes: move it away, and collect again\.$", r.Err.Trim());
     }
 
     /// <summary>With both $SLURM_ARRAY_TASK_ID and $JOB_COMPLETION_INDEX set, one was taken without a word. (--jobs makes
@@ -662,7 +671,8 @@ public class SweepTests
     [Fact]
     public void Both_index_variables_set_is_a_warning_naming_the_one_taken()
     {
-        var psi = DistillProcess.Start("sweep", "run", Tiny, "--out", TestSupport.TempDir("sweep-two-indexes"), "--jobs", "2");
+        using var dir = new TempDir("sweep-two-indexes");
+        var psi = DistillProcess.Start("sweep", "run", Tiny, "--out", dir.Path, "--jobs", "2");
         psi.Environment["SLURM_ARRAY_TASK_ID"] = "1";
         psi.Environment["JOB_COMPLETION_INDEX"] = "2";
         var r = DistillProcess.Run(psi);
@@ -675,11 +685,11 @@ public class SweepTests
     [Fact]
     public void Cpus_beyond_usual_nodes_are_written_with_a_warning()
     {
-        var root = TestSupport.TempDir("sweep-k8s-cpus");
-        var large = Distill("sweep", "k8s", Tiny, "--image", "x", "--cpus", "1000", "--out", Path.Combine(root, "large.yaml"));
+        using var root = new TempDir("sweep-k8s-cpus");
+        var large = Distill("sweep", "k8s", Tiny, "--image", "x", "--cpus", "1000", "--out", Path.Combine(root.Path, "large.yaml"));
         Assert.Equal((0, "warning: --cpus 1000: each pod requests 1000 CPUs and is scheduled only on a node with that many free (few have more than 256); " +
                          "on smaller nodes the pods stay Pending. Give the CPUs one run should use on one of your nodes."), (large.Exit, large.Err.Trim()));
-        var usual = Distill("sweep", "k8s", Tiny, "--image", "x", "--cpus", "256", "--out", Path.Combine(root, "usual.yaml"));
+        var usual = Distill("sweep", "k8s", Tiny, "--image", "x", "--cpus", "256", "--out", Path.Combine(root.Path, "usual.yaml"));
         Assert.Equal((0, ""), (usual.Exit, usual.Err));
     }
 
@@ -688,13 +698,13 @@ public class SweepTests
     [Fact]
     public void A_refused_slurm_option_leaves_the_out_folder_unclaimed()
     {
-        var root = TestSupport.TempDir("sweep-slurm-refused");
-        var dir = Path.Combine(root, "out");
+        using var root = new TempDir("sweep-slurm-refused");
+        var dir = Path.Combine(root.Path, "out");
         var refused = Distill("sweep", "slurm", Tiny, "--out", dir, "--partition", "a\"b");
         Assert.Equal(1, refused.Exit);
         Assert.StartsWith("error: --partition", refused.Err, StringComparison.Ordinal);
         Assert.False(Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any(), "the refused sweep wrote into --out");
-        var other = Path.Combine(root, "other.yaml");
+        var other = Path.Combine(root.Path, "other.yaml");
         File.WriteAllText(other, File.ReadAllText(Tiny).Replace("epochs: 1\nbatch_size", "epochs: 2\nbatch_size", StringComparison.Ordinal));
         var r = Distill("sweep", "slurm", other, "--out", dir);
         Assert.True(r.Exit == 0, r.Out + r.Err);
@@ -705,10 +715,10 @@ public class SweepTests
     [Fact]
     public void A_folder_holding_a_train_run_is_refused_as_a_sweep_out()
     {
-        var root = TestSupport.TempDir("sweep-over-train");
-        var plain = Path.Combine(root, "plain");
+        using var root = new TempDir("sweep-over-train");
+        var plain = Path.Combine(root.Path, "plain");
         Assert.Equal(0, Distill("train", "--model", "mlp-32", "--train-size", "256", "--test-size", "200", "--epochs", "1", "--out", plain).Exit);
-        var nested = Path.Combine(root, "nested");
+        var nested = Path.Combine(root.Path, "nested");
         Directory.CreateDirectory(Path.Combine(nested, "student"));
         File.Copy(Path.Combine(plain, "run.json"), Path.Combine(nested, "student", "run.json"));
         foreach (var (dir, held) in new[] { (plain, plain), (nested, Path.Combine(nested, "student")) })
@@ -725,7 +735,8 @@ public class SweepTests
     [Fact]
     public void A_worker_whose_sweep_run_is_gone_before_it_starts_stops_without_running()
     {
-        var dir = Path.Combine(TestSupport.TempDir("sweep-orphan"), "out");
+        using var root = new TempDir("sweep-orphan");
+        var dir = Path.Combine(root.Path, "out");
         var r = Distill("sweep", "run", Tiny, "--out", dir, "--worker", "999999999-1", "--threads", "1");
         Assert.NotEqual(0, r.Exit);
         Assert.Contains("sweep worker: the `sweep run` that started it is gone; stopping.", r.Err, StringComparison.Ordinal);
@@ -739,7 +750,8 @@ public class SweepTests
     [InlineData("2147483647")]
     public void A_cpus_per_task_outside_one_node_is_refused_before_the_folder_is_claimed(string cpus)
     {
-        var dir = Path.Combine(TestSupport.TempDir("sweep-slurm-cpus"), "out");
+        using var root = new TempDir("sweep-slurm-cpus");
+        var dir = Path.Combine(root.Path, "out");
         var refused = Distill("sweep", "slurm", Tiny, "--out", dir, "--cpus-per-task", cpus);
         Assert.Equal((1, $"error: --cpus-per-task {cpus}: give 1 to 1024 (the CPUs of one node that one run uses)."), (refused.Exit, refused.Err.Trim()));
         Assert.False(Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any(), "the refused sweep wrote into --out");

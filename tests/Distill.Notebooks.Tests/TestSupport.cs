@@ -20,13 +20,6 @@ static class TestSupport
         }
     }
 
-    public static string TempDir(string prefix)
-    {
-        var dir = Path.Combine(Path.GetTempPath(), $"distill-{prefix}-{Guid.NewGuid():N}"[..40]);
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
-
     /// <summary>The package cache the tests share, inside the repo's artifacts (a real restore the first time).</summary>
     public static string PackageCache => Path.Combine(RepoRoot, "artifacts", "test-nuget-cache");
 

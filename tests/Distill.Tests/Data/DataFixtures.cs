@@ -6,24 +6,6 @@ using System.Security.Cryptography;
 
 namespace Distill.Tests.Data;
 
-/// <summary>A fresh temporary folder, removed afterwards.</summary>
-public sealed class TempDir : IDisposable
-{
-    public string Path { get; } = Directory.CreateTempSubdirectory("distill-data-test-").FullName;
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public string Write(string name, byte[] bytes)
-    {
-        var p = File(name);
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(p)!);
-        System.IO.File.WriteAllBytes(p, bytes);
-        return p;
-    }
-
-    public void Dispose() => Directory.Delete(Path, recursive: true);
-}
-
 /// <summary>Generated files in the real formats, with seeded content.</summary>
 public static class Gen
 {

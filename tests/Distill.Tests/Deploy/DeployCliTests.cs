@@ -1,5 +1,4 @@
 using Distill.Tests.Onboarding;
-using TempDir = Distill.Tests.Data.TempDir;
 
 namespace Distill.Tests.Deploy;
 

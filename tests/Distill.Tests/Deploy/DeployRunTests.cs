@@ -2,7 +2,6 @@ using System.Text.Json;
 using Distill.Deploy;
 using Distill.Models;
 using Distill.Native;
-using TempDir = Distill.Tests.Data.TempDir;
 using Distill.Tests.Training;
 using Distill.Training;
 using static TorchSharp.torch;

@@ -2,7 +2,6 @@ using System.Text.Json;
 using Distill.Deploy;
 using Distill.Experiments;
 using Distill.Reporting;
-using TempDir = Distill.Tests.Data.TempDir;
 
 namespace Distill.Tests.Deploy;
 

@@ -1,5 +1,4 @@
 using Distill.Deploy;
-using TempDir = Distill.Tests.Data.TempDir;
 
 namespace Distill.Tests.Deploy;
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Distill.Deploy;
-using TempDir = Distill.Tests.Data.TempDir;
 
 namespace Distill.Tests.Deploy;
 

@@ -4,7 +4,6 @@ using Distill.Tests.Training;
 using Distill.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using TempDir = Distill.Tests.Data.TempDir;
 
 namespace Distill.Tests.Deploy;
 

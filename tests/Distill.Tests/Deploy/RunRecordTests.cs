@@ -64,7 +64,7 @@ public class RunRecordTests
     [InlineData("42")]
     public void A_run_json_that_is_not_an_object_is_not_a_run_record(string json)
     {
-        using var dir = new Distill.Tests.Data.TempDir();
+        using var dir = new TempDir();
         File.WriteAllText(dir.File(Checkpoint.FileName), "");
         File.WriteAllText(dir.File("run.json"), json);
         var e = Assert.Throws<InvalidDataException>(() => Distill.Deploy.TrainedModel.Load(dir.Path));

@@ -40,8 +40,8 @@ public class RecipeFileTests
     [Fact]
     public void An_edited_copy_changes_its_settings_and_leaves_the_defaults_alone()
     {
-        var dir = Directory.CreateTempSubdirectory("recipe-file-").FullName;
-        var path = Path.Combine(dir, "mine.yaml");
+        using var dir = new TempDir("recipe-file");
+        var path = Path.Combine(dir.Path, "mine.yaml");
         File.WriteAllText(path, RecipeFile.Text("01-soft-targets").Replace("  temperatures: [1, 2, 4, 8]", "  temperatures: [3]", StringComparison.Ordinal));
         var defaults = new SoftTargetsConfig();
         var mine = RecipeFile.FromFile(path, Budget.Quick, defaults);
@@ -51,7 +51,6 @@ public class RecipeFileTests
         var fresh = new SoftTargetsConfig();
         Assert.Equal(fresh.Temperatures, defaults.Temperatures);
         Assert.Equal(fresh.StudentEpochs, defaults.StudentEpochs);
-        Directory.Delete(dir, recursive: true);
     }
 
     [Theory]
@@ -70,14 +69,13 @@ public class RecipeFileTests
     [InlineData("smoke: {}\nquick:\n  seeds: [2\n  teacher_epochs: 3\nfull: {}\n", 3, "not valid YAML", null)]
     public void A_bad_recipe_file_names_the_file_the_line_and_what_is_expected(string text, int line, string message, string? listed)
     {
-        var dir = Directory.CreateTempSubdirectory("recipe-file-").FullName;
-        var path = Path.Combine(dir, "bad.yaml");
+        using var dir = new TempDir("recipe-file");
+        var path = Path.Combine(dir.Path, "bad.yaml");
         File.WriteAllText(path, text);
         var e = Assert.Throws<SpecException>(() => RecipeFile.FromFile(path, Budget.Quick, new SoftTargetsConfig()));
         Assert.StartsWith($"{path} line {line}: ", e.Message, StringComparison.Ordinal);
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
         if (listed is not null) Assert.Contains(listed, e.Message, StringComparison.Ordinal);
-        Directory.Delete(dir, recursive: true);
     }
 
     [Fact]
@@ -90,8 +88,8 @@ public class RecipeFileTests
         foreach (var name in RecipeFile.Names()) Assert.Contains($"recipe {name}, sections smoke, quick, full", stdout);
 
         // A typo in the full section, which no smoke or quick run reads, and a method parameter the catalogue lacks.
-        var dir = Directory.CreateTempSubdirectory("recipes").FullName;
-        var copy = Path.Combine(dir, "my-comparison.yaml");
+        using var dir = new TempDir("recipes");
+        var copy = Path.Combine(dir.Path, "my-comparison.yaml");
         var lines = File.ReadAllLines(Repo.PathOf("experiments/recipes/05-comparison.yaml"));
         var at = Array.FindIndex(lines, l => l.StartsWith("  teacher_epochs: 240", StringComparison.Ordinal));
         File.WriteAllLines(copy, lines.Select((l, k) => k == at ? "  teacher_epoch: 240" : l));
@@ -110,7 +108,7 @@ public class RecipeFileTests
 
         // A key with a line break and a terminal escape: the whole message on one line, its control characters shown
         // (cut at the break, the valid keys were lost; printed raw, the escape could forge an "ok:" line).
-        var spec = Path.Combine(dir, "odd-key.yaml");
+        var spec = Path.Combine(dir.Path, "odd-key.yaml");
         File.WriteAllText(spec, "dataset:\n  name: fashion-mnist\nstudent:\n  model: mlp-32\nloss:\n  ce: 1\n\"epo\\nchs\\e[31m\": 3\n");
         (code, _, stderr) = Repo.RunCli(["spec", "check", spec]);
         Assert.Equal(1, code);
@@ -126,8 +124,8 @@ public class RecipeFileTests
     [Fact]
     public async Task Spec_check_names_a_stray_budget_key_in_a_spec_and_reads_a_piped_spec_or_recipe()
     {
-        var dir = Directory.CreateTempSubdirectory("stray").FullName;
-        var spec = Path.Combine(dir, "stray.yaml");
+        using var dir = new TempDir("stray");
+        var spec = Path.Combine(dir.Path, "stray.yaml");
         var lines = File.ReadAllLines(Repo.PathOf("experiments/tiny.yaml"));
         File.WriteAllLines(spec, [.. lines, "quick: {}"]);
         var (code, _, stderr) = Repo.RunCli(["spec", "check", spec]);
@@ -184,7 +182,8 @@ public class RecipeFileTests
 
     static void RefusedByCheckAndLoad<T>(string recipe, T template, string line, string edited, string message) where T : RecipeConfig
     {
-        var copy = Path.Combine(Directory.CreateTempSubdirectory("recipes").FullName, "mine.yaml");
+        using var dir = new TempDir("recipes");
+        var copy = Path.Combine(dir.Path, "mine.yaml");
         var text = Repo.Read($"experiments/recipes/{recipe}.yaml").ReplaceLineEndings("\n");
         Assert.Contains(line + "\n", text);
         var at = text.LastIndexOf(line + "\n", StringComparison.Ordinal); // the full section's
@@ -217,7 +216,8 @@ public class RecipeFileTests
     [InlineData("07-deployment", "  fine_tune_epochs: 20", "  fine_tune_epochs: 20\n  channel_fraction: 1", "full.channel_fraction = 1: give the fraction of channels removed, in [0, 1)")]
     public void Spec_check_refuses_a_beyond_kd_or_deployment_value_a_run_would_refuse(string recipe, string line, string edited, string message)
     {
-        var copy = Path.Combine(Directory.CreateTempSubdirectory("recipes").FullName, "mine.yaml");
+        using var dir = new TempDir("recipes");
+        var copy = Path.Combine(dir.Path, "mine.yaml");
         var text = Repo.Read($"experiments/recipes/{recipe}.yaml").ReplaceLineEndings("\n");
         Assert.Contains(line + "\n", text);
         var at = text.LastIndexOf(line + "\n", StringComparison.Ordinal);
@@ -240,7 +240,8 @@ public class RecipeFileTests
             Assert.Equal(Repo.Read($"experiments/recipes/schema/{name}.schema.json").ReplaceLineEndings(), stdout.ReplaceLineEndings());
             Assert.StartsWith($"# yaml-language-server: $schema=schema/{name}.schema.json", Repo.Read($"experiments/recipes/{name}.yaml"));
         }
-        var copy = Path.Combine(Directory.CreateTempSubdirectory("recipes").FullName, "01-soft-targets.yaml");
+        using var dir = new TempDir("recipes");
+        var copy = Path.Combine(dir.Path, "01-soft-targets.yaml");
         var lines = File.ReadAllLines(Repo.PathOf("experiments/recipes/01-soft-targets.yaml"));
         var at = Array.FindIndex(lines, l => l.StartsWith("  student_epochs: 40", StringComparison.Ordinal));
         File.WriteAllLines(copy, lines.Select((l, k) => k == at ? "  student_epochs: forty" : l));

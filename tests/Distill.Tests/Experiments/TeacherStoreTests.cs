@@ -14,8 +14,8 @@ public class TeacherStoreTests
     [Fact]
     public void A_teacher_trained_once_is_reused_with_its_weights_and_a_different_setting_is_not()
     {
-        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        using var dir = new TempDir("teachers");
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
         try
         {
             using var data = Datasets.FashionMnist();
@@ -23,7 +23,7 @@ public class TeacherStoreTests
             var c = new FitNetsConfig { TeacherTrainSize = 1000, TestSize = 500, TeacherEpochs = 1, Teacher = "mlp-32", Log = log, Progress = false };
             var first = new FitNetsResult { Config = c };
             var t1 = Recipe.Teacher(data, c, first, null);
-            Assert.Equal(2, Directory.GetFiles(dir).Length); // weights + record
+            Assert.Equal(2, Directory.GetFiles(dir.Path).Length); // weights + record
             var second = new FitNetsResult { Config = c };
             var t2 = Recipe.Teacher(data, c, second, null);
             Assert.Contains("reused", log.ToString());
@@ -34,7 +34,7 @@ public class TeacherStoreTests
 
             var other = new FitNetsResult { Config = c with { TeacherEpochs = 2 } };
             Recipe.Teacher(data, other.Config, other, null);
-            Assert.Equal(4, Directory.GetFiles(dir).Length);
+            Assert.Equal(4, Directory.GetFiles(dir.Path).Length);
 
             // A teacher under its own run name (06's extra teachers) keeps it when reused: every hit was named
             // "teacher", and 06's two teachers became one row of two "seeds".
@@ -43,7 +43,7 @@ public class TeacherStoreTests
             Assert.Contains("teacher mlp-32: reused the teacher (", log.ToString());
             Assert.Equal(["teacher mlp-32"], named.Runs.Rows.Select(r => r.Name));
 
-            File.WriteAllText(Path.Combine(dir, TeacherStore.Key(data, c) + ".json"), "{broken");
+            File.WriteAllText(Path.Combine(dir.Path, TeacherStore.Key(data, c) + ".json"), "{broken");
             var again = new FitNetsResult { Config = c };
             Recipe.Teacher(data, c, again, null); // a damaged entry is dropped and the teacher retrained, not an error
             Assert.Contains("ignoring damaged entry", log.ToString());
@@ -97,15 +97,15 @@ public class TeacherStoreTests
     [Fact]
     public void A_teacher_whose_weights_changed_on_disk_is_dropped_and_trained_again()
     {
-        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        using var dir = new TempDir("teachers");
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
         try
         {
             using var data = Datasets.FashionMnist();
             var log = new StringWriter();
             var c = new FitNetsConfig { TeacherTrainSize = 1000, TestSize = 500, TeacherEpochs = 1, Teacher = "mlp-32", Log = log, Progress = false };
             var trained = TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null));
-            var weights = Path.Combine(dir, TeacherStore.Key(data, c) + ".bin");
+            var weights = Path.Combine(dir.Path, TeacherStore.Key(data, c) + ".bin");
             var bytes = File.ReadAllBytes(weights);
             bytes[bytes.Length / 2] ^= 0x40; // inside the first layer's weights
             File.WriteAllBytes(weights, bytes);
@@ -126,15 +126,15 @@ public class TeacherStoreTests
     [Fact]
     public void A_recipe_teacher_entry_is_checked_against_its_key_and_its_data_and_a_cache_that_cannot_take_it_warns()
     {
-        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        using var dir = new TempDir("teachers");
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
         try
         {
             using var data = Datasets.FashionMnist();
             var log = new StringWriter();
             var c = new FitNetsConfig { TeacherTrainSize = 600, TestSize = 200, TeacherEpochs = 1, Teacher = "mlp-32", Log = log, Progress = false };
             var trained = TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null));
-            var key = Path.Combine(dir, TeacherStore.Key(data, c));
+            var key = Path.Combine(dir.Path, TeacherStore.Key(data, c));
             var record = File.ReadAllText(key + ".json");
 
             var emptied = System.Text.Json.Nodes.JsonNode.Parse(record)!.AsObject();
@@ -146,7 +146,7 @@ public class TeacherStoreTests
             // Another teacher's pair under this key.
             var other = c with { TeacherEpochs = 2 };
             Recipe.Teacher(data, other, new FitNetsResult { Config = other }, null);
-            var otherKey = Path.Combine(dir, TeacherStore.Key(data, other));
+            var otherKey = Path.Combine(dir.Path, TeacherStore.Key(data, other));
             foreach (var ext in new[] { ".bin", ".json" }) File.Copy(otherKey + ext, key + ext, overwrite: true);
             log.GetStringBuilder().Clear();
             Assert.Equal(trained, TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null)));
@@ -161,20 +161,20 @@ public class TeacherStoreTests
 
             // A folder where the weights go: trained, used, and a warning, not an error.
             var third = c with { TeacherEpochs = 3 };
-            var thirdKey = Path.Combine(dir, TeacherStore.Key(data, third));
+            var thirdKey = Path.Combine(dir.Path, TeacherStore.Key(data, third));
             Directory.CreateDirectory(thirdKey + ".bin");
             log.GetStringBuilder().Clear();
             Recipe.Teacher(data, third, new FitNetsResult { Config = third }, null);
-            Assert.Contains($"warning: teacher: not kept in the teacher cache {dir} (", log.ToString());
+            Assert.Contains($"warning: teacher: not kept in the teacher cache {dir.Path} (", log.ToString());
             Assert.Contains("remove what is in the way there, or set DISTILL_TEACHER_CACHE to another folder", log.ToString());
             Assert.False(File.Exists(thirdKey + ".json"));
 
             // A cache whose locks/ cannot be made: named, with the fix.
-            var blocked = Directory.CreateTempSubdirectory("teachers-blocked").FullName;
-            File.WriteAllText(Path.Combine(blocked, "locks"), "");
-            Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", blocked);
+            using var blocked = new TempDir("teachers-blocked");
+            File.WriteAllText(Path.Combine(blocked.Path, "locks"), "");
+            Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", blocked.Path);
             var e = Assert.Throws<InvalidOperationException>(() => Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null));
-            Assert.StartsWith($"the teacher cache {blocked} cannot be written (", e.Message, StringComparison.Ordinal);
+            Assert.StartsWith($"the teacher cache {blocked.Path} cannot be written (", e.Message, StringComparison.Ordinal);
             Assert.EndsWith("set DISTILL_TEACHER_CACHE to a folder you can write to, or to off to train without it.", e.Message, StringComparison.Ordinal);
         }
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
@@ -186,8 +186,8 @@ public class TeacherStoreTests
     [Fact]
     public void A_teacher_stopped_while_training_into_the_cache_promises_no_resume_and_leaves_no_stage()
     {
-        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        using var dir = new TempDir("teachers");
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
         try
         {
             using var full = Datasets.FashionMnist();
@@ -200,7 +200,7 @@ public class TeacherStoreTests
                 new TrainOptions { Name = "teacher", Epochs = 1, Cancellation = stop.Token, Progress = false }));
             Assert.StartsWith("teacher: stopped at epoch 1, step ", e.Message, StringComparison.Ordinal);
             Assert.EndsWith("nothing kept (pass --out to keep a checkpoint)", e.Message, StringComparison.Ordinal);
-            Assert.Empty(Directory.GetDirectories(Path.Combine(dir, "runs")));
+            Assert.Empty(Directory.GetDirectories(Path.Combine(dir.Path, "runs")));
         }
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
     }
@@ -286,13 +286,13 @@ public class TeacherStoreTests
     /// mlp-32 seeded 0 on 512 training images.</summary>
     static void WithSmallTeacher(Action<string, Func<TrainOptions, TrainResult>> test)
     {
-        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        using var dir = new TempDir("teachers");
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
         try
         {
             using var full = Datasets.FashionMnist();
             using var data = full.Subset(512, 100);
-            test(dir, o =>
+            test(dir.Path, o =>
             {
                 TorchSharp.torch.manual_seed(0);
                 using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
@@ -335,8 +335,8 @@ public class TeacherStoreTests
     [Fact]
     public void A_cli_teacher_is_trained_once_per_setting_and_an_out_folder_gets_its_run()
     {
-        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        using var dir = new TempDir("teachers");
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
         try
         {
             using var data = Datasets.FashionMnist().Subset(1000, 500);
@@ -351,7 +351,7 @@ public class TeacherStoreTests
             var trained = Teacher(options, log);
             Assert.DoesNotContain("reused", log.ToString());
             Assert.Contains("teacher: kept in the teacher cache (", log.ToString());
-            Assert.Single(Directory.GetDirectories(Path.Combine(dir, "runs"))); // the finished run, moved in whole
+            Assert.Single(Directory.GetDirectories(Path.Combine(dir.Path, "runs"))); // the finished run, moved in whole
 
             // The student's settings (here alpha) are not the teacher's: another value reuses it, bit for bit.
             var reused = Teacher(options with { Settings = new Dictionary<string, string> { ["alpha"] = "0.5" } }, log);
@@ -361,7 +361,7 @@ public class TeacherStoreTests
 
             // An --out folder gets the teacher's run as if trained there, recorded with this command's settings (not
             // those of the command that filled the cache): its checkpoint exports, and the same command resumes.
-            var outDir = Path.Combine(dir, "out", "teacher");
+            var outDir = Path.Combine(dir.Path, "out", "teacher");
             var other = options with { Settings = new Dictionary<string, string> { ["alpha"] = "0.5" } };
             Teacher(other with { OutDir = outDir }, new StringWriter());
             Assert.Equal(2, Checkpoint.ReadInfo(Path.Combine(outDir, Checkpoint.FileName)).Epoch);
@@ -372,7 +372,7 @@ public class TeacherStoreTests
             // A damaged entry is dropped and the teacher retrained from its own start: the same weights. Cut short, it
             // fails before any tensor loads; a complete checkpoint of a 5-class mlp-32 fails at the output layer, after
             // the first layer's weights were copied in, which is why the initial weights are put back.
-            var entry = Directory.GetDirectories(Path.Combine(dir, "runs")).Single();
+            var entry = Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Single();
             var ckpt = Path.Combine(entry, Checkpoint.FileName);
             File.WriteAllBytes(ckpt, File.ReadAllBytes(ckpt)[..^100]);
             var retrained = Teacher(options, log = new StringWriter());
@@ -400,14 +400,14 @@ public class TeacherStoreTests
             // Another initialisation is another teacher.
             Teacher(options, log = new StringWriter(), init: 1);
             Assert.DoesNotContain("reused", log.ToString());
-            Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir, "runs")).Length);
+            Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Length);
 
             // A setting of the teacher's own is another teacher.
             var longer = Teacher(options with { Epochs = 3 }, log = new StringWriter());
             Assert.DoesNotContain("reused", log.ToString());
             Assert.Equal(3, longer.History.Count);
-            Assert.Equal(3, Directory.GetDirectories(Path.Combine(dir, "runs")).Length);
-            Assert.StartsWith($"{dir}: 0 recipe teachers, 3 `train --teacher` runs, ", TeacherStore.Status);
+            Assert.Equal(3, Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Length);
+            Assert.StartsWith($"{dir.Path}: 0 recipe teachers, 3 `train --teacher` runs, ", TeacherStore.Status);
         }
         finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
     }
@@ -417,21 +417,21 @@ public class TeacherStoreTests
     [Fact]
     public void A_recipe_teacher_from_a_warm_cache_gets_its_run_in_the_out_folder_and_a_damaged_one_is_not_resumed()
     {
-        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        using var dir = new TempDir("teachers");
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
         try
         {
             using var data = Datasets.FashionMnist();
             var c = new FitNetsConfig { TeacherTrainSize = 500, TestSize = 100, TeacherEpochs = 1, Teacher = "mlp-32", Progress = false };
-            var cold = c with { OutDir = Path.Combine(dir, "R1") };
+            var cold = c with { OutDir = Path.Combine(dir.Path, "R1") };
             var trained = TensorDigest.Weights(Recipe.Teacher(data, cold, new FitNetsResult { Config = cold }, null));
 
             var log = new StringWriter();
-            var warm = c with { OutDir = Path.Combine(dir, "R2"), Log = log };
+            var warm = c with { OutDir = Path.Combine(dir.Path, "R2"), Log = log };
             var reused = Recipe.Teacher(data, warm, new FitNetsResult { Config = warm }, null);
             Assert.Contains("reused from the teacher cache", log.ToString());
             Assert.Equal(trained, TensorDigest.Weights(reused));
-            var ckpt = Path.Combine(dir, "R2", "teacher", "seed0", Checkpoint.FileName);
+            var ckpt = Path.Combine(dir.Path, "R2", "teacher", "seed0", Checkpoint.FileName);
             Assert.Equal(1, Checkpoint.ReadInfo(ckpt).Epoch);
 
             // The run folder is the trainer's: a damaged checkpoint is refused on --resume, as with the cache off.
@@ -449,8 +449,8 @@ public class TeacherStoreTests
     [Fact]
     public void A_cached_teacher_with_validation_copied_into_an_out_folder_resumes_there()
     {
-        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir);
+        using var dir = new TempDir("teachers");
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
         try
         {
             using var data = Datasets.FashionMnist().Subset(500, 100);
@@ -461,8 +461,8 @@ public class TeacherStoreTests
                 return TeacherStore.TrainOrReuse(t, data, o);
             }
             var options = new TrainOptions { Name = "teacher", Epochs = 1, Progress = false, ValidationCount = 100 };
-            Teacher(options with { OutDir = Path.Combine(dir, "A") });
-            var outDir = Path.Combine(dir, "B");
+            Teacher(options with { OutDir = Path.Combine(dir.Path, "A") });
+            var outDir = Path.Combine(dir.Path, "B");
             var log = new StringWriter();
             Teacher(options with { OutDir = outDir, Log = log });
             Assert.Contains("reused from the teacher cache", log.ToString());
@@ -475,14 +475,14 @@ public class TeacherStoreTests
     [Fact]
     public void Distill_train_with_a_teacher_reuses_it_on_the_next_command_and_the_student_comes_out_the_same()
     {
-        var dir = Directory.CreateTempSubdirectory("teachers").FullName;
+        using var dir = new TempDir("teachers");
         string[] args = ["train", "--teacher", "mlp-32", "--model", "mlp-32", "--teacher-train-size", "1000", "--teacher-epochs", "1",
             "--train-size", "500", "--test-size", "500", "--epochs", "1"];
         string Sha(string stdout) => stdout.Split("weights sha256 ")[1].Trim();
-        var first = Repo.RunCli(args, env => env["DISTILL_TEACHER_CACHE"] = dir);
+        var first = Repo.RunCli(args, env => env["DISTILL_TEACHER_CACHE"] = dir.Path);
         Assert.True(first.Code == 0, first.Stderr);
         Assert.DoesNotContain("reused", first.Stdout);
-        var second = Repo.RunCli([.. args, "--kd-temperature", "2"], env => env["DISTILL_TEACHER_CACHE"] = dir);
+        var second = Repo.RunCli([.. args, "--kd-temperature", "2"], env => env["DISTILL_TEACHER_CACHE"] = dir.Path);
         Assert.True(second.Code == 0, second.Stderr);
         Assert.Contains("teacher: reused from the teacher cache", second.Stdout);
         var off = Repo.RunCli([.. args, "--kd-temperature", "2"], env => env["DISTILL_TEACHER_CACHE"] = "off");

@@ -10,15 +10,15 @@ public class ElfPatchTests
         return Path.Combine(dir, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
     }
 
-    /// <summary>A fresh, unpatched copy of the real library from the NuGet cache (read only, never written).</summary>
-    static string PristineCopy()
+    /// <summary>A fresh, unpatched copy in <paramref name="dir"/> of the real library from the NuGet cache (read only,
+    /// never written).</summary>
+    static string PristineCopy(TempDir dir)
     {
         var cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         var src = Directory.EnumerateFiles(Path.Combine(cache, "torchsharp"), "libLibTorchSharp.so", SearchOption.AllDirectories)
             .Concat(Directory.EnumerateFiles(cache, "libLibTorchSharp.so", SearchOption.AllDirectories)).First();
-        var dir = Directory.CreateTempSubdirectory("elfpatch").FullName;
-        var dst = Path.Combine(dir, "libLibTorchSharp.so");
+        var dst = dir.File("libLibTorchSharp.so");
         File.Copy(src, dst);
         return dst;
     }
@@ -26,7 +26,8 @@ public class ElfPatchTests
     [Fact]
     public void Making_GLIBCXX_3_4_32_weak_changes_exactly_its_flag_bytes()
     {
-        var path = PristineCopy();
+        using var dir = new TempDir("elfpatch");
+        var path = PristineCopy(dir);
         var before = File.ReadAllBytes(path);
         var needs = ElfVersionNeeds.Read(path);
         var target = Assert.Single(needs, n => n.Version == "GLIBCXX_3.4.32");
@@ -50,20 +51,21 @@ public class ElfPatchTests
     [Fact]
     public void PatchFolder_only_acts_when_the_system_lacks_the_version_and_is_idempotent()
     {
-        var path = PristineCopy();
-        var dir = Path.GetDirectoryName(path)!;
-        Assert.Empty(LibTorchSharpFix.PatchFolder(dir, _ => true)); // a new enough libstdc++: nothing to do
+        using var dir = new TempDir("elfpatch");
+        var path = PristineCopy(dir);
+        Assert.Empty(LibTorchSharpFix.PatchFolder(dir.Path, _ => true)); // a new enough libstdc++: nothing to do
         Assert.False(ElfVersionNeeds.Read(path).Single(n => n.Version == "GLIBCXX_3.4.32").IsWeak);
 
-        Assert.Equal([path], LibTorchSharpFix.PatchFolder(dir, v => v != "GLIBCXX_3.4.32"));
-        Assert.Empty(LibTorchSharpFix.PatchFolder(dir, v => v != "GLIBCXX_3.4.32"));
+        Assert.Equal([path], LibTorchSharpFix.PatchFolder(dir.Path, v => v != "GLIBCXX_3.4.32"));
+        Assert.Empty(LibTorchSharpFix.PatchFolder(dir.Path, v => v != "GLIBCXX_3.4.32"));
     }
 
     [Fact]
     public void PatchFolder_refuses_requirements_not_known_to_be_safe()
     {
-        var dir = Path.GetDirectoryName(PristineCopy())!;
-        var e = Assert.Throws<InvalidOperationException>(() => LibTorchSharpFix.PatchFolder(dir, v => v != "GLIBCXX_3.4.30"));
+        using var dir = new TempDir("elfpatch");
+        PristineCopy(dir);
+        var e = Assert.Throws<InvalidOperationException>(() => LibTorchSharpFix.PatchFolder(dir.Path, v => v != "GLIBCXX_3.4.30"));
         Assert.Contains("GLIBCXX_3.4.30", e.Message);
     }
 
@@ -79,7 +81,8 @@ public class ElfPatchTests
     [Fact]
     public void Non_elf_file_gives_a_clear_error()
     {
-        var f = Path.GetTempFileName();
+        using var dir = new TempDir("elfpatch");
+        var f = dir.File("not-an-elf");
         File.WriteAllText(f, "not an elf");
         var e = Assert.Throws<InvalidDataException>(() => ElfVersionNeeds.Read(f));
         Assert.Contains(f, e.Message);

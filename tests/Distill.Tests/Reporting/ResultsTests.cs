@@ -11,7 +11,8 @@ public class ResultsTests
     [Fact]
     public void A_row_with_a_nan_or_infinite_number_is_recorded_and_read_back()
     {
-        var file = Path.Combine(Directory.CreateTempSubdirectory().FullName, "results.jsonl");
+        using var dir = new TempDir("results");
+        var file = dir.File("results.jsonl");
         Environment.SetEnvironmentVariable(Results.FileVariable, file);
         try { Results.Record(Row(double.NaN) with { OursStd = double.PositiveInfinity }); }
         finally { Environment.SetEnvironmentVariable(Results.FileVariable, null); }
@@ -55,7 +56,8 @@ public class ResultsTests
     [Fact]
     public void Record_appends_rows_to_the_file_named_by_the_variable_and_Read_returns_them()
     {
-        var file = Path.Combine(Directory.CreateTempSubdirectory().FullName, "r", "results.jsonl");
+        using var dir = new TempDir("results");
+        var file = Path.Combine(dir.Path, "r", "results.jsonl");
         Environment.SetEnvironmentVariable(Results.FileVariable, file);
         try
         {
@@ -81,7 +83,8 @@ public class ResultsTests
     [Fact]
     public void A_corrupt_results_file_names_file_and_line()
     {
-        var file = Path.GetTempFileName();
+        using var dir = new TempDir("results");
+        var file = dir.File("results.jsonl");
         File.WriteAllText(file, "{\"Paper\":\"x\"}\n{not json\n");
         var e = Assert.Throws<InvalidDataException>(() => Results.Read(file));
         Assert.Contains($"{file}:", e.Message);

@@ -903,12 +903,6 @@ public class TrainerTests
     }
 }
 
-sealed class TempDir : IDisposable
-{
-    public string Path { get; } = Directory.CreateTempSubdirectory("distill-test-").FullName;
-    public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
-}
-
 public class DivergenceTests
 {
     static EpochMetrics Epoch(int epoch, double loss, double test) => new(epoch, 0.1, loss, [], 50, null, test, 1, 1);
