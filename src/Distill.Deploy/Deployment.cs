@@ -1,3 +1,4 @@
+using System.Globalization;
 using Distill.Data;
 using Distill.Experiments;
 using Distill.Losses;
@@ -61,7 +62,7 @@ public sealed record DeploymentConfig : ICheckedSettings
         // CalibrationImages takes at most the training split: a larger count would be cut down unseen.
         var data = DatasetCatalog.Get(Pair.Dataset);
         if (CalibrationImages < 1 || CalibrationImages > data.SplitSizes.Train)
-            yield return ("calibration_images", $"calibration_images = {CalibrationImages}: {data.Title}'s train split holds {data.SplitSizes.Train:N0}; give 1 to {data.SplitSizes.Train:N0} (e.g. 256).");
+            yield return ("calibration_images", string.Create(CultureInfo.InvariantCulture, $"calibration_images = {CalibrationImages}: {data.Title}'s train split holds {data.SplitSizes.Train:N0}; give 1 to {data.SplitSizes.Train:N0} (e.g. 256)."));
         // Each sparsity is a row named by its percentage: two with the same name would collide in the results.
         var seen = new HashSet<string>();
         for (var k = 0; k < Sparsities.Count; k++)
@@ -112,7 +113,7 @@ public sealed record DeploymentConfig : ICheckedSettings
             if (rows.Count == 0) continue;
             var best = rows.MaxBy(r => r.Ours)!;
             var method = best.Claim.Split(' ')[0];
-            return (method, $"{method}: the largest gain over scratch beyond seed noise ({best.Ours:+0.00;-0.00} ± {best.OursStd:F2} pts, {best.Seeds} seeds) in {what} ({Path.GetFileName(path)})");
+            return (method, string.Create(CultureInfo.InvariantCulture, $"{method}: the largest gain over scratch beyond seed noise ({best.Ours:+0.00;-0.00} ± {best.OursStd:F2} pts, {best.Seeds} seeds) in {what} ({Path.GetFileName(path)})"));
         }
         return ("dkd", "dkd: no 05-comparison record found; DKD was the best logit method of 05's quick run (docs/results.md)");
     }
@@ -176,7 +177,7 @@ public static class Deployment
     public const string Int8Kd = "int8 KD student";
 
     public static string BestName(DeploymentConfig c) => $"{c.BestMethod.Method} student (best of 05)";
-    public static string Pruned(double sparsity) => $"teacher, {100 * sparsity:0}% weights pruned";
+    public static string Pruned(double sparsity) => string.Create(CultureInfo.InvariantCulture, $"teacher, {100 * sparsity:0}% weights pruned");
 
     /// <summary>The rows of the teacher compressed by int8 or pruning (channel pruning only where the teacher is the small CNN).</summary>
     public static IReadOnlyList<string> CompressedTeachers(DeploymentResult result) =>
@@ -201,7 +202,7 @@ public static class Deployment
         // 05's settings of the methods not run here (the full budget's dkd:) are dropped with them.
         var training = Comparison.Run(data, c.WithMethods(methods) with { KeepEverySeed = true });
         var result = new DeploymentResult { Config = config, Training = training };
-        var dir = config.OutDir ?? Path.Combine(Path.GetTempPath(), $"distill-deploy-{Environment.ProcessId}-{DateTime.UtcNow:yyyyMMddHHmmss}");
+        var dir = config.OutDir ?? Path.Combine(Path.GetTempPath(), string.Create(CultureInfo.InvariantCulture, $"distill-deploy-{Environment.ProcessId}-{DateTime.UtcNow:yyyyMMddHHmmss}"));
         Directory.CreateDirectory(dir);
         // The files of a temporary folder are deleted when the run is done: every notebook run left 12-30 MB of .onnx
         // files in the temp folder, which nothing referred to. The rows keep their names and sizes; OutDir keeps them.
@@ -334,7 +335,7 @@ public static class Deployment
             OnnxExport.Save(build(models[i], seeds[i]), path);
             using (var runner = new OnnxRunner(path, threads: get_num_threads()))
                 acc.Add(OnnxEvaluation.Accuracy(runner, eval, eval.Test));
-            log.WriteLine($"{name}, seed {seeds[i]}: {acc[^1]:F2}% in ONNX Runtime ({new FileInfo(path).Length:N0} bytes)");
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}, seed {seeds[i]}: {acc[^1]:F2}% in ONNX Runtime ({new FileInfo(path).Length:N0} bytes)"));
             first ??= path;
         }
         return (name, zoo, format, acc, models[0].ParameterCount, NonZero(models[0]), first!);
@@ -359,7 +360,7 @@ public static class Deployment
         var oneSeed = d.Accuracies.Count < 2;
         int acc = oneSeed ? Math.Sign(gap) : gap > 2 * se ? 1 : gap < -2 * se ? -1 : 0;
         int speed = d.LatencyMs < latencyMargin * p.LatencyMs ? 1 : p.LatencyMs < latencyMargin * d.LatencyMs ? -1 : 0;
-        var ratio = $"{d.LatencyMs / p.LatencyMs:0.00}× the latency";
+        var ratio = string.Create(CultureInfo.InvariantCulture, $"{d.LatencyMs / p.LatencyMs:0.00}× the latency");
         var verdict = (acc, speed) switch
         {
             (>= 0, > 0) or (> 0, >= 0) => $"yes: the student is {(acc > 0 ? "more accurate" : "as accurate (within noise)")} at {ratio}",
@@ -384,7 +385,7 @@ public static class Deployment
         var mean = extra.Average();
         var std = RunTable.Std(extra);
         var se = std / Math.Sqrt(extra.Count);
-        var drops = $"int8 changes the student's accuracy by {kdInt8.Average() - kd.Average():+0.00;-0.00;0.00} pts, the teacher's by {tInt8.Average() - t:+0.00;-0.00;0.00} pts";
+        var drops = string.Create(CultureInfo.InvariantCulture, $"int8 changes the student's accuracy by {kdInt8.Average() - kd.Average():+0.00;-0.00;0.00} pts, the teacher's by {tInt8.Average() - t:+0.00;-0.00;0.00} pts");
         var verdict = extra.Count < 2 ? $"{(mean > 0 ? "yes" : "no")} ({drops}; one seed: not conclusive)"
             : mean > 2 * se ? $"yes, beyond seed noise ({drops})"
             : mean < -2 * se ? $"no: the teacher loses more ({drops})"
@@ -420,7 +421,7 @@ public static class Deployment
             new StringDataFrameColumn("architecture", r.Select(x => x.Model)),
             new StringDataFrameColumn("format", r.Select(x => x.Format)),
             new Int32DataFrameColumn("seeds", r.Select(x => x.Accuracies.Count)),
-            new StringDataFrameColumn("ONNX Runtime test acc % (mean ± std)", r.Select(x => $"{x.Accuracy:F2} ± {x.AccuracyStd:F2}")),
+            new StringDataFrameColumn("ONNX Runtime test acc % (mean ± std)", r.Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Accuracy:F2} ± {x.AccuracyStd:F2}"))),
             new Int64DataFrameColumn("params", r.Select(x => x.Parameters)),
             new Int64DataFrameColumn("non-zero params", r.Select(x => x.NonZeroParameters)),
             new Int64DataFrameColumn("ONNX bytes", r.Select(x => x.OnnxBytes)),

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Distill.Data;
 using Distill.Models;
 using static TorchSharp.torch;
@@ -19,7 +20,7 @@ public static class OnnxEvaluation
             if (cancellation.IsCancellationRequested)
             {
                 rows.ForEach(r => r.Dispose());
-                throw new OperationCanceledException($"stopped after {start:N0} of {images.shape[0]:N0} images in ONNX Runtime", cancellation);
+                throw new OperationCanceledException(string.Create(CultureInfo.InvariantCulture, $"stopped after {start:N0} of {images.shape[0]:N0} images in ONNX Runtime"), cancellation);
             }
             using var scope = NewDisposeScope();
             var batch = data.Normalize(images.narrow(0, start, Math.Min(batchSize, images.shape[0] - start))).cpu().contiguous();

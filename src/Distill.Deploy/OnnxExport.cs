@@ -1,3 +1,4 @@
+using System.Globalization;
 using Distill.Deploy.Onnx;
 using Distill.Models;
 using TorchSharp.Modules;
@@ -76,7 +77,7 @@ public static class OnnxExport
             if (!t.is_floating_point()) continue;
             using var finite = t.isfinite();
             var bad = t.numel() - finite.count_nonzero().item<long>();
-            if (bad > 0) return $"its tensor '{name}' holds {bad:N0} NaN/Inf value{(bad == 1 ? "" : "s")} of {t.numel():N0}";
+            if (bad > 0) return string.Create(CultureInfo.InvariantCulture, $"its tensor '{name}' holds {bad:N0} NaN/Inf value{(bad == 1 ? "" : "s")} of {t.numel():N0}");
         }
         return null;
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Distill.Deploy;
@@ -71,8 +72,8 @@ public sealed class OnnxRunner : IDisposable
         // In double: three declared dimensions up to 2^31 each overflow a long.
         var perImage = ImageShape.Aggregate(1.0, (a, d) => a * d);
         if (batch * perImage > Array.MaxLength)
-            throw new InvalidDataException($"{path}: its input [{string.Join(", ", ImageShape)}] is {perImage:N0} values per image, " +
-                                           $"{batch * perImage:N0} at batch {batch}, more than one input can hold ({Array.MaxLength:N0} values); " +
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"{path}: its input [{string.Join(", ", ImageShape)}] is {perImage:N0} values per image, " +
+                                           $"{batch * perImage:N0} at batch {batch}, more than one input can hold ({Array.MaxLength:N0} values); ") +
                                            "give a model of images this machine can run (`distill deploy export` writes one).");
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Distill.Deploy.Onnx;
 using Distill.Models;
 using static TorchSharp.torch;
@@ -92,7 +93,7 @@ public static class Quantization
                 // Thousands of images take minutes: a signal that waited for the end was ignored, or met the watchdog
                 // mid-kthvalue (a libtorch assert at exit).
                 if (cancellation.IsCancellationRequested)
-                    throw new OperationCanceledException($"stopped while calibrating int8 ranges ({start:N0} of {calibration.shape[0]:N0} images)", cancellation);
+                    throw new OperationCanceledException(string.Create(CultureInfo.InvariantCulture, $"stopped while calibrating int8 ranges ({start:N0} of {calibration.shape[0]:N0} images)"), cancellation);
                 using var scope = NewDisposeScope();
                 var batch = calibration.narrow(0, start, Math.Min(batchSize, calibration.shape[0] - start)).to(ScalarType.Float32).cpu().contiguous();
                 var values = runner.Run(batch.data<float>().ToArray(), (int)batch.shape[0], outputs);

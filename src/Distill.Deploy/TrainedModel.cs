@@ -179,8 +179,8 @@ public sealed class TrainedModel : IDisposable
     static void CheckBelongs(CheckpointInfo header, string file, string record, IReadOnlyDictionary<string, string> settings, DistillModel model)
     {
         if (header.Parameters != model.ParameterCount)
-            throw new InvalidDataException($"{file} holds run '{header.Name}', a model of {header.Parameters:N0} parameters, but {record} names model " +
-                                           $"'{model.ZooName}', which has {model.ParameterCount:N0}: the two are from different runs. " +
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"{file} holds run '{header.Name}', a model of {header.Parameters:N0} parameters, but {record} names model " +
+                                           $"'{model.ZooName}', which has {model.ParameterCount:N0}: the two are from different runs. ") +
                                            "Deploy the checkpoint from the folder it came from, or restore this folder's own run.json and last.ckpt.");
         if (Checkpoint.FromAnotherRun(file, header, record, settings) is { } other)
             throw new InvalidDataException($"{other} Deploy it from the folder it came from, or restore this folder's own {Checkpoint.FileName}.");

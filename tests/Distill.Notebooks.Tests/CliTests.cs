@@ -291,9 +291,15 @@ public class CliTests
         Assert.Equal((2, "error: -p seed is given twice (seed=1, seed=2); give each name once."), (twice.Exit, twice.Err.Trim()));
         // -p budget alone is the budget: it was refused as disagreeing with the default --budget quick.
         using var budgetOut = new TempDir("cli-p-budget");
-        var pBudget = Distill("reproduce", "--notebooks", Path.Combine(TestSupport.RepoRoot, "notebooks"), "-p", "budget=smoke", "--only", "00", "--out", budgetOut.Path);
+        var french = DistillProcess.Start("reproduce", "--notebooks", Path.Combine(TestSupport.RepoRoot, "notebooks"), "-p", "budget=smoke", "--only", "00", "--out", budgetOut.Path);
+        (french.Environment["LANG"], french.Environment["LC_ALL"]) = ("fr_FR.UTF-8", "fr_FR.UTF-8");
+        var pBudget = DistillProcess.Run(french);
         Assert.True(pBudget.Exit == 0, pBudget.Err);
         Assert.Contains("(budget smoke)", pBudget.Out);
+        // Run under a French locale, which its cells get: 00 printed "mean 0,2860, std 0,3530" there.
+        var printed = string.Concat(TestSupport.ReadJson(Path.Combine(budgetOut.Path, "00-data", "00-data.ipynb"))["cells"]!.AsArray()
+            .SelectMany(c => c!["outputs"]?.AsArray() ?? []).Select(o => TestSupport.Text(o!["text"])));
+        Assert.Contains("; mean 0.2860, std 0.3530\n", printed, StringComparison.Ordinal);
         // Two notebooks of one name would overwrite each other's report: refused before either runs.
         using var outDir = new TempDir("cli-same");
         using var src = new TempDir("cli-same-src");

@@ -41,6 +41,50 @@ public class FigureBrowserTests
         Assert.Empty(browser.Network);
     }
 
+    /// <summary>A fixed-width figure's long title, wrapped by <see cref="Figure.ToJson"/>, as plotly.js draws it in
+    /// chromium (its fallback font, DejaVu Sans, is the widest plotly.js may get): every line inside the figure, none
+    /// clipped at either end, and the lines above the plot and above HeatmapRow's subplot titles.</summary>
+    [Fact]
+    public async Task Long_titles_of_fixed_width_charts_are_drawn_whole_above_the_plot()
+    {
+        TorchRuntime.Initialize();
+        var samples = "Fashion-MNIST: 10 training images per class (T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot)";
+        var figures = new[]
+        {
+            Charts.ImageGrid(samples, randint(0, 255, [100, 1, 28, 28], dtype: ScalarType.Byte), columns: 10),
+            Charts.HeatmapRow(string.Join(" ", Enumerable.Repeat("WWW Attention maps at stage1 for test image 0 (a 'T-shirt/top'),", 4)),
+                [("image", rand(8, 8)), ("teacher", rand(4, 4))]),
+            Charts.ImageGrid("WIDE CAPITALS AND A WORD LONGER THAN A LINE: " + new string('W', 30), randint(0, 255, [4, 1, 8, 8], dtype: ScalarType.Byte), columns: 2),
+        };
+        using var dir = new TempDir("titles");
+        var page = Path.Combine(dir.Path, "titles.html");
+        File.WriteAllText(page, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><script>" + PlotlyJs() + "</script></head><body>"
+            + string.Join("\n", figures.Select(f => f.ToHtml())) + "</body></html>");
+
+        await using var browser = await OfflineBrowser.OpenAsync(page);
+        await browser.Page.WaitForFunctionAsync("n => document.querySelectorAll('.distill-plotly .gtitle').length === n", figures.Length, new() { Timeout = 30_000 });
+        // Per figure: its width, the title's box (left, right, top, bottom) and line count, and the highest top of the
+        // plot areas and subplot titles, all relative to the figure.
+        var drawn = await browser.Page.EvaluateAsync<double[][]>("""
+            () => [...document.querySelectorAll('.distill-plotly')].map(d => {
+              const svg = d.querySelector('svg.main-svg').getBoundingClientRect();
+              const title = d.querySelector('.gtitle');
+              const t = title.getBoundingClientRect();
+              const below = [...d.querySelectorAll('.nsewdrag, .annotation')].map(e => e.getBoundingClientRect().top - svg.top);
+              return [svg.width, t.left - svg.left, t.right - svg.left, t.top - svg.top, t.bottom - svg.top,
+                      Math.max(1, title.querySelectorAll('tspan.line').length), Math.min(...below)];
+            })
+            """);
+        Assert.All(drawn, d => Assert.True(d[5] >= 2, $"{d[5]} title line(s)"));
+        foreach (var (d, i) in drawn.Select((d, i) => (d, i)))
+        {
+            var (width, left, right, top, bottom, below) = (d[0], d[1], d[2], d[3], d[4], d[6]);
+            Assert.True(left >= 0 && right <= width, $"figure {i}: title spans {left:F0}..{right:F0} px of {width:F0}");
+            Assert.True(top >= 0 && bottom <= below, $"figure {i}: title spans {top:F0}..{bottom:F0} px down, the plot starts at {below:F0}");
+        }
+        Assert.Empty(browser.Errors);
+    }
+
     /// <summary>plotly.js as the reports inline it: Plotly.NET's embedded copy, whose version the chart outputs name.</summary>
     static string PlotlyJs()
     {

@@ -87,13 +87,17 @@ public class NotebookSmokeTests
 
     /// <summary>The same notebook file on Jupyter's .net-csharp kernel: the same cells succeed with no error output, each
     /// cell shows the same kinds of output, at least one plotly chart renders as text/html, and the result rows agree
-    /// with the runner's exactly (same seeds, thread count, natives and oneMKL/oneDNN settings: bit-identical training).</summary>
+    /// with the runner's exactly (same seeds, thread count, natives and oneMKL/oneDNN settings: bit-identical training).
+    /// The kernel runs under a French locale (cells get the user's culture: 0,9 and 833 834 with U+202F), the runner
+    /// under the invariant culture: the rows' text, the charts' titles and trace names and what the cells print must
+    /// read the same (under fr_FR the results read "α=0,9" and "(833 834 params)").</summary>
     static void SameInTheRealKernel(string name, System.Text.Json.Nodes.JsonObject runnerNotebook, IReadOnlyList<ResultRow> runnerRows, int charts)
     {
         using var dir = new TempDir("kernel-" + name);
         var kernelResults = Path.Combine(dir.Path, "results.jsonl");
+        const string Locale = "fr_FR.UTF-8"; // LC_ALL outranks LANG: both are set, as a user's shell may
         var kernelNb = JupyterKernel.Execute(Path.Combine(TestSupport.RepoRoot, "notebooks", name + ".ipynb"), "smoke",
-            new Dictionary<string, string> { [Results.FileVariable] = kernelResults }, TimeSpan.FromMinutes(5));
+            new Dictionary<string, string> { [Results.FileVariable] = kernelResults, ["LANG"] = Locale, ["LC_ALL"] = Locale }, TimeSpan.FromMinutes(5));
         var kernel = JupyterKernel.CodeCells(kernelNb);
         var runner = JupyterKernel.CodeCells(runnerNotebook);
         Assert.Equal(runner.Select(c => c.Source), kernel.Select(c => c.Source));
@@ -105,16 +109,38 @@ public class NotebookSmokeTests
             if (kernel[i].Source.Contains("#r ", StringComparison.Ordinal)) continue;
             Assert.True(JupyterKernel.Shape(runner[i].Outputs) == JupyterKernel.Shape(kernel[i].Outputs),
                 $"{name}, code cell {i + 1}: runner shows [{JupyterKernel.Shape(runner[i].Outputs)}], kernel shows [{JupyterKernel.Shape(kernel[i].Outputs)}]\n--- cell:\n{kernel[i].Source}");
+            Assert.Equal(ChartText(runner[i].Outputs), ChartText(kernel[i].Outputs));
+            // The first line a cell prints is its own (a summary, the settings), not the training log (the runner may
+            // train a teacher the kernel then reuses); digits masked, as timings differ.
+            Assert.Equal(FirstPrintedLine(runner[i].Outputs), FirstPrintedLine(kernel[i].Outputs));
         }
+        var printed = string.Concat(kernel.SelectMany(c => c.Outputs).Where(o => (string?)o!["output_type"] == "stream").Select(o => TestSupport.Text(o!["text"])));
+        Assert.DoesNotContain('\u202F', printed); // French digit grouping: an N0 formatted under the user's culture
         var kernelHtml = kernel.SelectMany(c => c.Outputs).Select(o => TestSupport.Text(o!["data"]?["text/html"])).ToList();
         Assert.True(kernelHtml.Count(h => h.Contains("class=\"distill-plotly\"", StringComparison.Ordinal) && h.Contains("Plotly.newPlot(", StringComparison.Ordinal)) >= Math.Max(1, charts),
             $"{name}: expected at least {Math.Max(1, charts)} plotly charts in the kernel's outputs");
 
         var kernelRows = File.Exists(kernelResults) ? Results.Read(kernelResults) : [];
         Assert.Equal(runnerRows.Select(r => (r.Claim, r.Metric)), kernelRows.Select(r => (r.Claim, r.Metric)));
+        // Digits masked: 07's verdicts quote measured latency ratios ("0.46× the latency"), which differ run to run.
+        static string Text(ResultRow r) => System.Text.RegularExpressions.Regex.Replace($"{r.Paper} | {r.Setting} | {r.PaperValue} | {r.Verdict} | {r.Warning}", @"\d+", "0");
+        Assert.Equal(runnerRows.Select(Text), kernelRows.Select(Text));
         foreach (var (a, b) in runnerRows.Zip(kernelRows))
             Assert.True(a.Ours == b.Ours && a.OursStd == b.OursStd, $"{name}, '{a.Claim}' ({a.Metric}): runner {a.Ours} ± {a.OursStd}, kernel {b.Ours} ± {b.OursStd}");
     }
+
+    /// <summary>The titles and trace names of the charts a cell shows, from their plotly.js JSON.</summary>
+    static List<string> ChartText(System.Text.Json.Nodes.JsonArray outputs) =>
+        [.. outputs.Select(o => TestSupport.Text(o!["data"]?["text/html"]))
+            .Select(h => System.Text.RegularExpressions.Regex.Match(h, @"var fig = (\{.*\});"))
+            .Where(m => m.Success)
+            .Select(m => System.Text.Json.Nodes.JsonNode.Parse(m.Groups[1].Value)!)
+            .Select(fig => string.Join(" | ", new[] { fig["layout"]?["title"]?["text"] }.Concat(fig["data"]!.AsArray().Select(t => t!["name"])).Select(n => (string?)n)))];
+
+    static string FirstPrintedLine(System.Text.Json.Nodes.JsonArray outputs) =>
+        System.Text.RegularExpressions.Regex.Replace(
+            string.Concat(outputs.Where(o => (string?)o!["output_type"] == "stream" && (string?)o["name"] == "stdout").Select(o => TestSupport.Text(o!["text"]))).Split('\n')[0],
+            @"\d+", "0");
 
     [Fact]
     public void Full_budget_asks_for_the_papers_dataset_and_names_the_install_command()

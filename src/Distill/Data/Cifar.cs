@@ -1,3 +1,4 @@
+using System.Globalization;
 using static TorchSharp.torch;
 
 namespace Distill.Data;
@@ -87,12 +88,12 @@ public static class Cifar
             lengths[i] = f.Length;
             if (f.Length == 0 || f.Length % recordSize != 0)
                 throw new DatasetException(paths[i],
-                    $"size {f.Length:N0} bytes is not a whole number of {recordSize:N0}-byte {KindName(labelBytes)} records ({f.Length / recordSize:N0} records and {f.Length % recordSize:N0} bytes left over)",
+                    string.Create(CultureInfo.InvariantCulture, $"size {f.Length:N0} bytes is not a whole number of {recordSize:N0}-byte {KindName(labelBytes)} records ({f.Length / recordSize:N0} records and {f.Length % recordSize:N0} bytes left over)"),
                     $"the file is truncated or not a {KindName(labelBytes)} binary batch: delete it and run `{InstallCommand(labelBytes)}` again");
         }
         long total = lengths.Sum();
         if (total > Array.MaxLength)
-            throw new DatasetException(paths[0], $"{total:N0} bytes in {paths.Count} files is more than one array can hold", "load fewer batches at once");
+            throw new DatasetException(paths[0], string.Create(CultureInfo.InvariantCulture, $"{total:N0} bytes in {paths.Count} files is more than one array can hold"), "load fewer batches at once");
         return lengths;
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -10,18 +11,18 @@ public sealed record Inspection(string Path, string Format, long Count, IReadOnl
     {
         var sb = new StringBuilder();
         sb.AppendLine(Path);
-        sb.AppendLine($"  format  {Format}");
-        sb.AppendLine($"  count   {Count:N0}");
-        sb.AppendLine($"  shape   [{string.Join(", ", Shape)}]");
-        sb.AppendLine($"  values  {Min}..{Max}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  format  {Format}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  count   {Count:N0}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  shape   [{string.Join(", ", Shape)}]");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  values  {Min}..{Max}");
         if (Labels.Count == 0) sb.AppendLine("  labels  none in this file");
         foreach (var (name, hist, classes) in Labels)
         {
-            sb.AppendLine($"  {name,-7} {string.Join("  ", hist.Select((n, i) => (n, i)).Where(t => t.n > 0).Select(t => $"{t.i}:{t.n}"))}");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  {name,-7} {string.Join("  ", hist.Select((n, i) => (n, i)).Where(t => t.n > 0).Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.i}:{t.n}")))}");
             // Shown, not refused (inspect is for looking at damaged files), but flagged: `train` refuses such a file.
             if (hist.Length > classes)
-                sb.AppendLine($"  warning {hist.AsSpan(classes).ToArray().Sum():N0} {name} outside 0..{classes - 1}, the {classes} classes of this format: " +
-                              "`distill train` refuses this file; it is corrupt or another dataset's (`distill data install` restores the published one)");
+                sb.AppendLine(CultureInfo.InvariantCulture, $"  warning {hist.AsSpan(classes).ToArray().Sum():N0} {name} outside 0..{classes - 1}, the {classes} classes of this format: " +
+                              $"`distill train` refuses this file; it is corrupt or another dataset's (`distill data install` restores the published one)");
         }
         return sb.ToString().TrimEnd();
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 namespace Distill.Data;
 
 /// <summary>The dataset section of `distill doctor`: each dataset found (and where) or missing (and the fix).</summary>
@@ -29,8 +30,8 @@ public static class DatasetReport
                 // generated folder of 1,000 images passed as CIFAR. Say what was checked, and whether the counts are CIFAR's.
                 var (train, test) = Cifar.Counts(info, folder);
                 var published = train == Cifar.PublishedTrain && test == Cifar.PublishedTest;
-                w.WriteLine($"  {info.Name,-14} found    {folder} (structure checked: every record and label, {train:N0} train / {test:N0} test images" +
-                            (published ? ", the published counts; no per-file hash is published)" : $"; the published files hold {Cifar.PublishedTrain:N0} / {Cifar.PublishedTest:N0}: not the published dataset)"));
+                w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {info.Name,-14} found    {folder} (structure checked: every record and label, {train:N0} train / {test:N0} test images") +
+                            (published ? ", the published counts; no per-file hash is published)" : string.Create(CultureInfo.InvariantCulture, $"; the published files hold {Cifar.PublishedTrain:N0} / {Cifar.PublishedTest:N0}: not the published dataset)")));
             }
             else if (folder is not null)
                 w.WriteLine($"  {info.Name,-14} found    {folder} (verified)");

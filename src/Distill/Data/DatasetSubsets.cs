@@ -1,3 +1,4 @@
+using System.Globalization;
 using static TorchSharp.torch;
 
 namespace Distill.Data;
@@ -39,7 +40,7 @@ public static class DatasetSubsets
         Tensor index;
         if (count is null || count == split.Count) index = arange(split.Count);
         else if (count <= 0 || count > split.Count)
-            throw new ArgumentException($"a {which} subset of {count:N0} images: the {which} split holds {split.Count:N0}; ask for 1 to {split.Count:N0} (or all of it).");
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"a {which} subset of {count:N0} images: the {which} split holds {split.Count:N0}; ask for 1 to {split.Count:N0} (or all of it)."));
         else index = randperm(split.Count, generator: g).narrow(0, 0, count.Value).sort().Values;
         return split.Select(index).Detached();
     }

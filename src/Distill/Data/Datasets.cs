@@ -1,3 +1,4 @@
+using System.Globalization;
 using static TorchSharp.torch;
 
 namespace Distill.Data;
@@ -190,7 +191,7 @@ public static class Datasets
         var labels = Idx.ReadLabels(labelsPath);
         if (images.Count != labels.Count)
             throw new DatasetException(imagesPath,
-                $"holds {images.Count:N0} image{(images.Count == 1 ? "" : "s")} but its label file {labelsPath} holds {labels.Count:N0} label{(labels.Count == 1 ? "" : "s")}",
+                string.Create(CultureInfo.InvariantCulture, $"holds {images.Count:N0} image{(images.Count == 1 ? "" : "s")} but its label file {labelsPath} holds {labels.Count:N0} label{(labels.Count == 1 ? "" : "s")}"),
                 "the two files come from different downloads or one is damaged: delete both and run `distill data install` again");
         CheckLabels(labelsPath, labels.Data, numClasses);
         return (images, labels);

@@ -1,4 +1,5 @@
 using System.Formats.Tar;
+using System.Globalization;
 using System.Security.Cryptography;
 
 namespace Distill.Data;
@@ -105,7 +106,7 @@ public static class Download
                 entry.ExtractToFile(part, overwrite: true);
                 // A truncated gzip stream just ends: the entry's data is then shorter than its header says.
                 if (new FileInfo(part).Length != entry.Length)
-                    throw new EndOfStreamException($"{entry.Name} holds {new FileInfo(part).Length:N0} of its {entry.Length:N0} bytes");
+                    throw new EndOfStreamException(string.Create(CultureInfo.InvariantCulture, $"{entry.Name} holds {new FileInfo(part).Length:N0} of its {entry.Length:N0} bytes"));
                 File.Move(part, target, overwrite: true);
                 part = null;
                 written.Add(target);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.IO.Compression;
 
 namespace Distill.Data;
@@ -54,10 +55,10 @@ sealed class GzipFile : Stream
                 var several = MayHoldSeveralMembers();
                 if (!several || !LastMemberChecks())
                     throw TrailerEnd() is { } end
-                        ? new InvalidDataException($"{NumberText.Count(fileLength - end, "byte")} follow the end of the gzip data (at byte {end:N0}) and are no gzip member (trailing garbage, as `gzip -t` says)") { Data = { [TrailingData] = true } }
+                        ? new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"{NumberText.Count(fileLength - end, "byte")} follow the end of the gzip data (at byte {end:N0}) and are no gzip member (trailing garbage, as `gzip -t` says)")) { Data = { [TrailingData] = true } }
                         : several ? new InvalidDataException("the file's last 8 bytes are not the CRC-32 and size of its last gzip member's data: " +
                                                              "something follows the gzip data, or its last member is cut short (`gzip -t` says which)")
-                        : new InvalidDataException($"the gzip trailer is missing or cut short: its size field reads {isize:N0} bytes but {decompressed:N0} were decompressed");
+                        : new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"the gzip trailer is missing or cut short: its size field reads {isize:N0} bytes but {decompressed:N0} were decompressed"));
             }
         }
         return n;

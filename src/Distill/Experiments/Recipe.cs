@@ -1,3 +1,4 @@
+using System.Globalization;
 using Distill.Data;
 using Distill.Losses;
 using Distill.Methods;
@@ -163,7 +164,7 @@ public abstract record RecipeConfig : ICheckedSettings
         foreach (var (key, size, split, count) in new[] { ("teacher_train_size", TeacherTrainSize, "train", data.SplitSizes.Train),
                      ("transfer_size", TransferSize, "train", data.SplitSizes.Train), ("test_size", TestSize, "test", data.SplitSizes.Test) })
             if (size < 1 || size > count)
-                yield return (key, $"{key} = {size}: {data.Title}'s {split} split holds {count:N0}; give 1 to {count:N0}, or ~ for all of it.");
+                yield return (key, string.Create(CultureInfo.InvariantCulture, $"{key} = {size}: {data.Title}'s {split} split holds {count:N0}; give 1 to {count:N0}, or ~ for all of it."));
         // A padding as large as the image lets a crop fall wholly in the padding: blank training images.
         var side = Math.Min(data.ImageSize.Height, data.ImageSize.Width);
         if (Augment.CropPadding >= side)
@@ -389,7 +390,7 @@ static class Recipe
         {
             result.Trainings.Add(cached);
             result.Runs.Add(cached);
-            c.Log?.WriteLine($"{run}: reused the teacher ({cached.BestAccuracy:F2}%) from the teacher cache");
+            c.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{run}: reused the teacher ({cached.BestAccuracy:F2}%) from the teacher cache"));
             return Keep(teacher);
         }
         var trained = Trainer.Train(teacher, set, Ce(), options);

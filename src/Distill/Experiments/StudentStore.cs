@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Distill.Data;
 using Distill.Losses;
@@ -76,8 +77,8 @@ static class StudentStore
             var reused = new TrainResult { Name = options.Name, Seed = saved.Seed, Parameters = saved.Parameters, History = saved.History, Teacher = saved.Teacher,
                 WeightsSha256 = digest };
             if (reused.Warning is { } warning) TrainingWarnings.Add(options.Name, options.Seed, warning);
-            options.Log?.WriteLine($"{options.Name} (seed {options.Seed}): reused from the run cache ({Path.GetFileNameWithoutExtension(weights)}): " +
-                                   $"best {reused.BestAccuracy:F2}%, last {reused.LastAccuracy:F2}%");
+            options.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{options.Name} (seed {options.Seed}): reused from the run cache ({Path.GetFileNameWithoutExtension(weights)}): " +
+                                   $"best {reused.BestAccuracy:F2}%, last {reused.LastAccuracy:F2}%"));
             return reused;
         },
         // FormatException: a damaged name length inside the weights file.

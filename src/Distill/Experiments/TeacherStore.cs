@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Distill.Data;
 using Distill.Models;
@@ -76,9 +77,9 @@ public static class TeacherStore
             {
                 return $"{dir} (could not read it: {e.Message})";
             }
-            return $"{dir}: {recipeTeachers} recipe teacher{(recipeTeachers == 1 ? "" : "s")}, {cliTeachers} `train --teacher` run{(cliTeachers == 1 ? "" : "s")}, " +
+            return string.Create(CultureInfo.InvariantCulture, $"{dir}: {recipeTeachers} recipe teacher{(recipeTeachers == 1 ? "" : "s")}, {cliTeachers} `train --teacher` run{(cliTeachers == 1 ? "" : "s")}, " +
                    $"{studentRuns} student run{(studentRuns == 1 ? "" : "s")} (students/), " +
-                   $"{bytes / 1e6:F1} MB (delete the folder to retrain them; DISTILL_TEACHER_CACHE=DIR moves it, =off turns it off)";
+                   $"{bytes / 1e6:F1} MB (delete the folder to retrain them; DISTILL_TEACHER_CACHE=DIR moves it, =off turns it off)");
         }
     }
 
@@ -270,7 +271,7 @@ public static class TeacherStore
             var info = Checkpoint.LoadModel(checkpoint, teacher);
             var reused = new TrainResult { Name = options.Name, Seed = info.Seed, Parameters = teacher.ParameterCount, History = info.History,
                 Teacher = TeacherSource.None, WeightsSha256 = TensorDigest.Weights(teacher) };
-            options.Log?.WriteLine($"{options.Name}: reused from the teacher cache ({entry}): best {reused.BestAccuracy:F2}% after {NumberText.Count(info.Epoch, "epoch")}");
+            options.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{options.Name}: reused from the teacher cache ({entry}): best {reused.BestAccuracy:F2}% after {NumberText.Count(info.Epoch, "epoch")}"));
             return reused;
         },
         e => e is InvalidDataException or IOException or JsonException or UnauthorizedAccessException,

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Distill.Models;
 using TorchSharp.Modules;
 using static Distill.Losses.TermSupport;
@@ -189,10 +190,10 @@ public sealed class CrdMethod : Methods.Method
         if (need <= memoryBytes) return;
         // The batch size is named only when a smaller one would fit.
         var batch = banks + 36 * negatives <= memoryBytes;
-        throw new ModelTooLargeException($"crd: negatives={negatives} and embed_dim={embedDim}{(batch ? $" at batch size {batchSize}" : "")} need about {ModelMemory.Format(need)} " +
+        throw new ModelTooLargeException(string.Create(CultureInfo.InvariantCulture, $"crd: negatives={negatives} and embed_dim={embedDim}{(batch ? $" at batch size {batchSize}" : "")} need about {ModelMemory.Format(need)} " +
                                          $"(two memory banks of {samples:N0} training samples' embeddings and the {negatives:N0} negatives gathered from each every step, " +
                                          $"embed_dim floats a row, and the scores of the {batchSize} batch samples against the negatives), but {ModelMemory.Format(memoryBytes)} " +
-                                         $"of memory is available; give smaller negatives or embed_dim (defaults 4096 and 128){(batch ? ", or a smaller batch size" : "")}.");
+                                         $"of memory is available; give smaller negatives or embed_dim (defaults 4096 and 128){(batch ? ", or a smaller batch size" : "")}."));
     }
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using TorchSharp.Modules;
 using static Distill.Losses.TermSupport;
 using static TorchSharp.torch;
@@ -65,7 +66,7 @@ public sealed class LearnableTemperature : nn.Module
     public LearnableTemperature(double initial, double min, double range) : base("temperature")
     {
         if (!(initial > min && initial < min + range))
-            throw new ArgumentOutOfRangeException(nameof(initial), initial, $"ctkd: the initial temperature must lie in ({min}, {min + range}).");
+            throw new ArgumentOutOfRangeException(nameof(initial), initial, string.Create(CultureInfo.InvariantCulture, $"ctkd: the initial temperature must lie in ({min}, {min + range})."));
         (Initial, Min, Range) = (initial, min, range);
         var p = (initial - min) / range;
         theta = new Parameter(tensor(new[] { (float)Math.Log(p / (1 - p)) }));
@@ -149,17 +150,17 @@ public sealed class CtkdMethod : Methods.Method
     {
         double min = s["t_min"], range = s["t_range"], initial = s["initial"], max = Methods.MethodParameter.MaxTemperature;
         if (min + range > max)
-            throw new ArgumentException($"ctkd: t_min + t_range = {min + range} is above {max}, the highest temperature the catalogue allows; " +
-                                        (max - min > 0 ? $"lower t_range to at most {max - min} (or t_min)." : $"lower t_min below {max}, to leave the temperature room to move."));
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"ctkd: t_min + t_range = {min + range} is above {max}, the highest temperature the catalogue allows; ") +
+                                        (max - min > 0 ? string.Create(CultureInfo.InvariantCulture, $"lower t_range to at most {max - min} (or t_min).") : string.Create(CultureInfo.InvariantCulture, $"lower t_min below {max}, to leave the temperature room to move.")));
         if (!(initial > min && initial < min + range))
-            throw new ArgumentException($"ctkd: initial={initial} is outside ({min}, {min + range}), the range t_min={min} and t_range={range} give the learned temperature; " +
-                                        $"choose initial inside it, or move t_min below {initial}{(initial >= min + range ? $" or raise t_range above {initial - min}" : "")}.");
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"ctkd: initial={initial} is outside ({min}, {min + range}), the range t_min={min} and t_range={range} give the learned temperature; " +
+                                        $"choose initial inside it, or move t_min below {initial}{(initial >= min + range ? string.Create(CultureInfo.InvariantCulture, $" or raise t_range above {initial - min}") : "")}."));
     }
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
         if (s["lambda_min"] > s["lambda_max"])
-            throw new ArgumentException($"ctkd: lambda_min={s["lambda_min"]} is above lambda_max={s["lambda_max"]}; the curriculum raises λ from lambda_min to lambda_max (easy to hard).");
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"ctkd: lambda_min={s["lambda_min"]} is above lambda_max={s["lambda_max"]}; the curriculum raises λ from lambda_min to lambda_max (easy to hard)."));
         var term = new CtkdTerm(new LearnableTemperature(s["initial"], s["t_min"], s["t_range"]),
             Schedule.Cosine(s["lambda_min"], s["lambda_max"], 0, s["curriculum"]));
         var alpha = s["alpha"];

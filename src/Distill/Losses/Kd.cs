@@ -1,3 +1,4 @@
+using System.Globalization;
 using static Distill.Losses.TermSupport;
 using static TorchSharp.torch;
 
@@ -35,7 +36,7 @@ public static class Kd
         // 0.009999999999999787 in the last epoch and stopped the run there (and its resume), on a value nobody chose.
         if (!(temperature >= min * (1 - 1e-12) && temperature <= max * (1 + 1e-12)))
             throw new ArgumentOutOfRangeException(nameof(temperature), temperature,
-                $"{loss}: temperature = {temperature.ToString(System.Globalization.CultureInfo.InvariantCulture)} is outside [{min}, {max}], the temperatures the method catalogue accepts.");
+                string.Create(CultureInfo.InvariantCulture, $"{loss}: temperature = {temperature} is outside [{min}, {max}], the temperatures the method catalogue accepts."));
     }
 }
 
@@ -78,7 +79,7 @@ public sealed class KdMethod : Methods.Method
     {
         double t = s["temperature"], end = s["temperature_end"], alpha = s["alpha"];
         if (end is > 0 and < Methods.MethodParameter.MinTemperature)
-            throw new ArgumentException($"kd: temperature_end={end} is below the lowest temperature, {Methods.MethodParameter.MinTemperature}; give 0 (constant T) or a temperature in [{Methods.MethodParameter.MinTemperature}, {Methods.MethodParameter.MaxTemperature}].");
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"kd: temperature_end={end} is below the lowest temperature, {Methods.MethodParameter.MinTemperature}; give 0 (constant T) or a temperature in [{Methods.MethodParameter.MinTemperature}, {Methods.MethodParameter.MaxTemperature}]."));
         ILossTerm kd = new KdTerm(end > 0 ? Schedule.TemperatureAnnealing(t, end) : t);
         if (s.Flag("standardize")) kd = new StandardizedTerm(kd);
         return new Objective().Add(new CrossEntropyTerm(), 1 - alpha).Add(kd, alpha);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Distill.Models;
 using TorchSharp;
 using static Distill.Losses.TermSupport;
@@ -26,7 +27,7 @@ public static class MultiTeacherKd
         var k = teacherLogits.shape[0];
         var w = weights ?? [.. Enumerable.Repeat(1.0, (int)k)];
         if (w.Count != k || w.Any(x => !(x >= 0) || !double.IsFinite(x)) || w.Sum() <= 0)
-            throw new ArgumentException($"kd_multi: give {k} non-negative weights, not all zero (got {string.Join(", ", w)}).");
+            throw new ArgumentException($"kd_multi: give {k} non-negative weights, not all zero (got {string.Join(", ", w.Select(x => x.ToString(CultureInfo.InvariantCulture)))}).");
         // log q = logsumexp_k(log w_k + log softmax(t_k/T)) − log Σw: finite for any logits.
         var (student, teachers) = Widened(studentLogits, teacherLogits.detach(), temperature);
         var logW = tensor(w.Select(x => Math.Log(x)).ToArray(), dtype: teachers.dtype, device: teachers.device).reshape(k, 1, 1);

@@ -1,3 +1,4 @@
+using System.Globalization;
 namespace Distill.Losses;
 
 /// <summary>A weight or temperature that may change over training, as a function of training progress p ∈ [0, 1]
@@ -43,9 +44,9 @@ public abstract record Schedule
     static protected void CheckWindow(double start, double end, double from, double to)
     {
         if (!double.IsFinite(start) || !double.IsFinite(end))
-            throw new ArgumentException($"Schedule values must be finite (got start {start}, end {end}).");
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Schedule values must be finite (got start {start}, end {end})."));
         if (!(from >= 0 && to <= 1 && to > from))
-            throw new ArgumentException($"Schedule window must satisfy 0 <= from < to <= 1 in training progress (got from {from}, to {to}).");
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Schedule window must satisfy 0 <= from < to <= 1 in training progress (got from {from}, to {to})."));
     }
 }
 
@@ -101,7 +102,7 @@ public sealed record StepSchedule : Schedule
         for (int i = 0; i < this.steps.Length; i++)
             if (this.steps[i].Progress is < 0 or > 1 || (i > 0 && this.steps[i].Progress <= this.steps[i - 1].Progress))
                 throw new ArgumentException(
-                    $"Step schedule boundaries must increase strictly within [0, 1] (got {string.Join(", ", this.steps.Select(s => s.Progress))}).");
+                    $"Step schedule boundaries must increase strictly within [0, 1] (got {string.Join(", ", this.steps.Select(s => s.Progress.ToString(CultureInfo.InvariantCulture)))}).");
         Initial = initial;
     }
 

@@ -93,13 +93,13 @@ public static partial class ModelZoo
         var count = ParameterCount(name, inChannels, numClasses, options);
         var need = ModelMemory.TrainingBytes(count);
         if (count <= MaxParameters && need <= memoryBytes) return count;
-        var cap = $"the zoo allows at most {MaxParameters:N0} parameters";
+        var cap = string.Create(CultureInfo.InvariantCulture, $"the zoo allows at most {MaxParameters:N0} parameters");
         var why = need > memoryBytes
             ? $"but {ModelMemory.Format(memoryBytes)} of memory is available{(count > MaxParameters ? $", and {cap}" : "")}"
             : $"and {cap}, whatever the memory";
-        throw new ModelTooLargeException($"Model '{name}' has {count:N0} parameters for {inChannels}-channel input and {numClasses} classes; " +
+        throw new ModelTooLargeException(string.Create(CultureInfo.InvariantCulture, $"Model '{name}' has {count:N0} parameters for {inChannels}-channel input and {numClasses} classes; " +
                                          $"training it needs about {ModelMemory.Format(need)} ({ModelMemory.Basis}), {why}. " +
-                                         $"Choose a smaller {SmallerWhat(ParseName(name))}.");
+                                         $"Choose a smaller {SmallerWhat(ParseName(name))}."));
     }
 
     /// <summary><see cref="CheckFits(string, int, int, ModelOptions?, long)"/> for the images of

@@ -59,7 +59,7 @@ public static partial class ModelZoo
         try { model = CreateFamily(name, inChannels, numClasses, options); }
         catch (System.Runtime.InteropServices.ExternalException e) when (ModelMemory.IsAllocationFailure(e))
         {
-            throw ModelMemory.OutOfMemory($"building model '{name}' ({count:N0} parameters)", e);
+            throw ModelMemory.OutOfMemory(string.Create(CultureInfo.InvariantCulture, $"building model '{name}' ({count:N0} parameters)"), e);
         }
         model.ZooName = Canonical(name); // what records and deployment name it by: one spelling
         Native.OneDnnConvGuard.Apply(model); // layers oneDNN would pad (a width-4 CNN) run on ATen's convolution: issue 12
@@ -180,7 +180,7 @@ public static partial class ModelZoo
             ? v
             // Only digits reach here: past int's range the size is too large, not malformed.
             : throw new ArgumentException(v == 0 && digits.TrimStart('0').Length > 0
-                ? $"Model '{name}': '{digits}' is too large a size; no model here has a layer that wide or deep (at most {int.MaxValue:N0}, and far less fits in memory)."
+                ? string.Create(CultureInfo.InvariantCulture, $"Model '{name}': '{digits}' is too large a size; no model here has a layer that wide or deep (at most {int.MaxValue:N0}, and far less fits in memory).")
                 : $"Model '{name}': '{digits}' is not a positive size.", nameof(name));
 
     [GeneratedRegex(@"^mlp(?:-(\d+))+$")]

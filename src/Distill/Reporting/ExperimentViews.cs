@@ -1,3 +1,4 @@
+using System.Globalization;
 using Distill.Data;
 using Distill.Experiments;
 using Distill.Models;
@@ -69,7 +70,7 @@ public static class ExperimentViews
         var logits = Evaluation.Logits(teacher, single, one, device).cpu()[0];
         var label = data.Classes[(int)one.Labels[0].item<long>()];
         return Charts.GroupedBars($"Teacher's probabilities for test image {testIndex} (a '{label}') at several temperatures", "probability",
-            data.Classes, [.. temperatures.Select(t => ($"T = {t:0.##}", (IEnumerable<double>)(logits / t).softmax(0).to(ScalarType.Float64).data<double>().ToArray()))]);
+            data.Classes, [.. temperatures.Select(t => (string.Create(CultureInfo.InvariantCulture, $"T = {t:0.##}"), (IEnumerable<double>)(logits / t).softmax(0).to(ScalarType.Float64).data<double>().ToArray()))]);
     }
 
     /// <summary>

@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 
 namespace Distill.Reporting;
 
@@ -47,10 +49,136 @@ public sealed class Figure
     public IReadOnlyList<JsonObject> Traces { get; }
     public JsonObject Layout { get; }
 
-    /// <summary><c>{"data": [...], "layout": {...}}</c>, as plotly.js's <c>newPlot</c> takes it.</summary>
-    public string ToJson() =>
-        new JsonObject { ["data"] = new JsonArray([.. Traces.Select(t => t.DeepClone())]), ["layout"] = Layout.DeepClone() }
-            .ToJsonString(JsonOptions);
+    /// <summary><c>{"data": [...], "layout": {...}}</c>, as plotly.js's <c>newPlot</c> takes it. In a figure of fixed
+    /// width a title too long for one line is wrapped (<see cref="WrapTitle"/>); <see cref="Layout"/> keeps it as given.</summary>
+    public string ToJson()
+    {
+        var layout = Layout.DeepClone().AsObject();
+        WrapTitle(layout);
+        return new JsonObject { ["data"] = new JsonArray([.. Traces.Select(t => t.DeepClone())]), ["layout"] = layout }.ToJsonString(JsonOptions);
+    }
+
+    /// <summary>plotly.js draws a title on one line centred on the figure whatever its length: in a figure of fixed
+    /// <c>width</c>, a longer title lost both its ends (notebook 00's sample grid, 130 characters in 720 px, in the report
+    /// and in VS Code). Such a title is broken with <c>&lt;br&gt;</c> between words into lines that fit, and from three
+    /// lines on the top margin grows to hold them above the plot. A figure without a width takes its container's and is
+    /// left alone.</summary>
+    static void WrapTitle(JsonObject layout)
+    {
+        if (Number(layout["width"]) is not { } width) return;
+        var title = layout["title"];
+        var text = title is JsonObject o ? o["text"] : title;
+        if (text is not JsonValue v || !v.TryGetValue<string>(out var given)) return;
+        var lines = TitleLines(given, width - 2 * TitlePadding, TitleFontSize(layout));
+        if (lines.Count <= 1 || string.Join("<br>", lines) == given) return;
+        if (title is JsonObject t) t["text"] = string.Join("<br>", lines);
+        else layout["title"] = string.Join("<br>", lines);
+        // plotly.js puts a title's first line in the middle of the top margin (100 px unless set) and the others below:
+        // two lines fit, a third reached the plot (and HeatmapRow's subplot titles just above it). A figure of fixed
+        // height grows by what its margin grew, so its plot keeps its size.
+        if (lines.Count >= 3)
+        {
+            var margin = layout["margin"] as JsonObject ?? [];
+            var top = Number(margin["t"]) ?? 100;
+            var needed = Math.Max(top, 60 + 44 * (lines.Count - 1));
+            margin["t"] = needed;
+            layout["margin"] = margin;
+            if (Number(layout["height"]) is { } height) layout["height"] = height + needed - top;
+        }
+    }
+
+    /// <summary>Space kept free on each side of a wrapped title, in px.</summary>
+    const double TitlePadding = 20;
+
+    /// <summary>The title's font size in px: its own, else 1.4 × the layout's font size (12 unless set), as plotly.js
+    /// sizes it.</summary>
+    static double TitleFontSize(JsonObject layout) =>
+        Number((layout["title"] as JsonObject)?["font"]?["size"]) ?? Math.Round(1.4 * (Number(layout["font"]?["size"]) ?? 12));
+
+    /// <summary>A JSON number as a double (however the node holds it: parsed, or a boxed int from Charts), else null.</summary>
+    static double? Number(JsonNode? node) =>
+        node is JsonValue v && double.TryParse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var x) ? x : null;
+
+    /// <summary><paramref name="title"/> in lines of at most <paramref name="width"/> px at <paramref name="fontSize"/>,
+    /// broken between words (a word longer than a line, between its characters); a <c>&lt;br&gt;</c> already in it
+    /// stays a break. Widths are estimated (<see cref="EmWidth"/>), a little wider than DejaVu Sans, the widest of the
+    /// fonts plotly.js asks for ("Open Sans", verdana, arial, sans-serif), so a line fits in any of them.</summary>
+    internal static IReadOnlyList<string> TitleLines(string title, double width, double fontSize)
+    {
+        var em = Math.Max(width / fontSize, 1);
+        var lines = new List<string>();
+        foreach (var given in Regex.Split(title, "<br */?>", RegexOptions.IgnoreCase))
+        {
+            var line = "";
+            foreach (var word in Words(given))
+            {
+                var joined = line.Length == 0 ? word : line + " " + word;
+                if (EmWidth(joined) <= em) { line = joined; continue; }
+                if (line.Length > 0) lines.Add(line);
+                line = word;
+                // A word wider than a line (a path, a long name) is cut where it must be: it would be clipped whole.
+                while (EmWidth(line) > em && Cut(line, em) is var cut && cut < line.Length)
+                {
+                    lines.Add(line[..cut]);
+                    line = line[cut..];
+                }
+            }
+            lines.Add(line);
+        }
+        return lines;
+    }
+
+    /// <summary>The words of <paramref name="text"/>, split at spaces outside tags (plotly.js reads &lt;b&gt;,
+    /// &lt;a href="..."&gt; and the like in a title).</summary>
+    static IEnumerable<string> Words(string text)
+    {
+        var word = new StringBuilder();
+        var inTag = false;
+        foreach (var c in text)
+        {
+            inTag = c == '<' || (inTag && c != '>');
+            if (c == ' ' && !inTag)
+            {
+                if (word.Length > 0) yield return word.ToString();
+                word.Clear();
+            }
+            else word.Append(c);
+        }
+        if (word.Length > 0) yield return word.ToString();
+    }
+
+    /// <summary>The longest start of <paramref name="word"/> at most <paramref name="em"/> wide, outside a tag; at least
+    /// one character.</summary>
+    static int Cut(string word, double em)
+    {
+        var cut = 1;
+        for (var i = 2; i < word.Length && EmWidth(word[..i]) <= em; i++)
+            if (word.LastIndexOf('<', i - 1) <= word.LastIndexOf('>', i - 1)) cut = i;
+        return cut;
+    }
+
+    /// <summary>The width of <paramref name="text"/> in em, tags left out: 0.4 for narrow characters (space, i, l, t,
+    /// punctuation), 1.0 for m, w, M, W, @ and %, 0.8 for other capitals, symbols and anything beyond ASCII, 0.65 for
+    /// the rest (DejaVu Sans measures 0.28-0.46, 0.82-1.0, 0.58-0.84 and 0.52-0.64).</summary>
+    internal static double EmWidth(string text)
+    {
+        double em = 0;
+        var inTag = false;
+        foreach (var c in text)
+        {
+            if (c == '<') inTag = true;
+            if (inTag) { inTag = c != '>'; continue; }
+            em += c switch
+            {
+                ' ' or '!' or '"' or '\'' or '(' or ')' or ',' or '-' or '.' or '/' or ':' or ';' or '[' or '\\' or ']' or '`' or '|'
+                    or 'f' or 'i' or 'j' or 'l' or 'r' or 't' or 'I' or 'J' => 0.4,
+                'm' or 'w' or 'M' or 'W' or '@' or '%' => 1.0,
+                >= 'A' and <= 'Z' or '#' or '+' or '=' or '>' or '^' or '~' or '&' or > '~' => 0.8,
+                _ => 0.65,
+            };
+        }
+        return em;
+    }
 
     /// <summary>A light HTML output: the figure JSON and a few lines of script. plotly.js itself is not embedded (3.5 MB
     /// per chart); the report inlines it once per page, and elsewhere the script loads it when the page lacks it.</summary>

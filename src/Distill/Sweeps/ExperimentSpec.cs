@@ -465,7 +465,7 @@ public sealed record Experiment
                      ("test_size", "test", dataset.SplitSizes.Test) })
             if (Int(data, key) is int asked && asked > size)
                 throw new SpecException(file, SpecSchema.Line(ExperimentSpec.Find(data, key)!),
-                    $"dataset.{key}: {asked:N0} images, but {dataset.Title}'s {split} split holds {size:N0}; give 1 to {size:N0}, or leave it out for all.");
+                    string.Create(CultureInfo.InvariantCulture, $"dataset.{key}: {asked:N0} images, but {dataset.Title}'s {split} split holds {size:N0}; give 1 to {size:N0}, or leave it out for all."));
         // Sized for the dataset against the zoo's cap, not this machine's memory: a sweep may run elsewhere (a cluster),
         // and each run's ModelZoo.Create checks the memory of the machine it runs on.
         void Sized(string model) => ModelZoo.CheckFits(model, dataset.Channels, dataset.Classes, new ModelOptions { ImageSize = dataset.ImageSize.Height }, long.MaxValue);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Distill.Data;
 using Distill.Experiments;
@@ -292,7 +293,7 @@ public static class SweepFolder
         // kept beside the new one, as a damaged result is, and the user told.
         if (File.Exists(copy) || Directory.Exists(copy))
         {
-            var kept = Path.Combine(dir, $"spec.edited-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.yaml");
+            var kept = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"spec.edited-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.yaml"));
             // Copied, then replaced in one atomic write: a task that reads the copy without the plan lock (an array
             // task starting) never finds it missing. A folder in its place is no copy anyone reads: moved.
             if (Directory.Exists(copy)) Directory.Move(copy, kept);
@@ -499,7 +500,7 @@ public static class SweepRunner
     /// <summary>Moves a run's damaged <paramref name="file"/> to STEM.damaged-TIME.json beside it and says so.</summary>
     static void KeepAside(string runDir, string file, string stem, string damage, int index, TextWriter log)
     {
-        var kept = Path.Combine(runDir, $"{stem}.damaged-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.json");
+        var kept = Path.Combine(runDir, string.Create(CultureInfo.InvariantCulture, $"{stem}.damaged-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.json"));
         var damaged = Path.Combine(runDir, file);
         if (Directory.Exists(damaged)) Directory.Move(damaged, kept);
         else File.Move(damaged, kept);

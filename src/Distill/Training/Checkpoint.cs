@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using TorchSharp;
@@ -121,7 +122,7 @@ public static class Checkpoint
         var info = ReadHeader(path, r, out _);
         if (info.Parameters != expectedParameters)
             throw new InvalidDataException(
-                $"Checkpoint '{path}' was written for a model with {info.Parameters:N0} parameters; this run's model has {expectedParameters:N0}. " +
+                string.Create(CultureInfo.InvariantCulture, $"Checkpoint '{path}' was written for a model with {info.Parameters:N0} parameters; this run's model has {expectedParameters:N0}. ") +
                 "Resume with the same model and objective, or use a fresh output folder.");
         try
         {
@@ -209,7 +210,7 @@ public static class Checkpoint
         const int Longest = 80;
         if (key.Length <= Longest && key.All(c => !char.IsControl(c) && c != '\uFFFD')) return $"'{key}'";
         var printable = new string([.. key.Take(Longest).Select(c => char.IsControl(c) || c == '\uFFFD' ? '?' : c)]);
-        return $"'{printable}{(key.Length > Longest ? "…" : "")}' ({key.Length:N0} characters, not a tensor name: the file is damaged)";
+        return string.Create(CultureInfo.InvariantCulture, $"'{printable}{(key.Length > Longest ? "…" : "")}' ({key.Length:N0} characters, not a tensor name: the file is damaged)");
     }
 
     static InvalidDataException Mismatch(string path, string what, bool loading = false) => new(loading
@@ -257,7 +258,7 @@ public static class Checkpoint
             // A file holding only the first bytes of the start marker is a checkpoint cut short, not another file; and
             // "give the run folder" is advice for a command given a path, not for a resume of the run's own file.
             throw new InvalidDataException(cut
-                ? $"Checkpoint '{path}' is cut short ({length:N0} byte{(length == 1 ? "" : "s")}, part of its start marker only): it was not written completely. " + fix
+                ? string.Create(CultureInfo.InvariantCulture, $"Checkpoint '{path}' is cut short ({length:N0} byte{(length == 1 ? "" : "s")}, part of its start marker only): it was not written completely. ") + fix
                 : $"'{path}' is not a checkpoint: `distill train` writes them as last.ckpt, starting with {Magic}. " +
                   (loading ? "Give the run folder or its last.ckpt." : "Move it away to start the run afresh, or restore the run's last.ckpt."));
         }
@@ -279,10 +280,10 @@ public static class Checkpoint
             var changed = length >= tail.Length ? tail.Zip(EndMarker).Count(p => p.First != p.Second) : tail.Length;
             stream.Dispose();
             throw new InvalidDataException(extra is long n
-                ? $"Checkpoint '{path}' is damaged: {n:N0} byte{(n == 1 ? "" : "s")} follow its end marker (appended to it, e.g. by a copy or a write into the file). " + fix
+                ? string.Create(CultureInfo.InvariantCulture, $"Checkpoint '{path}' is damaged: {n:N0} byte{(n == 1 ? "" : "s")} follow its end marker (appended to it, e.g. by a copy or a write into the file). ") + fix
                 : changed <= EndMarker.Length / 2
-                ? $"Checkpoint '{path}' is damaged at its end: {changed} of the {EndMarker.Length} bytes of its end marker changed (on disk or in a copy); it is complete in length ({length:N0} bytes). " + fix
-                : $"Checkpoint '{path}' is cut short ({length:N0} bytes, no end marker): it was not written completely. " + fix);
+                ? string.Create(CultureInfo.InvariantCulture, $"Checkpoint '{path}' is damaged at its end: {changed} of the {EndMarker.Length} bytes of its end marker changed (on disk or in a copy); it is complete in length ({length:N0} bytes). ") + fix
+                : string.Create(CultureInfo.InvariantCulture, $"Checkpoint '{path}' is cut short ({length:N0} bytes, no end marker): it was not written completely. ") + fix);
         }
         try { Verify(path, stream, fix); }
         catch

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Distill.Data;
@@ -560,8 +561,8 @@ sealed partial class RunFolder : IDisposable
     static Dictionary<string, string> OptionSettings(TrainOptions o) => new()
     {
         ["name"] = o.Name, ["seed"] = $"{o.Seed}", ["epochs"] = $"{o.Epochs}", ["batch_size"] = $"{o.BatchSize}",
-        ["optimizer"] = o.Optimizer.ToString(), ["schedule"] = o.Schedule.ToString(), ["warmup_epochs"] = $"{o.WarmupEpochs}",
-        ["clip_grad_norm"] = o.ClipGradNorm?.ToString() ?? "none", ["augment"] = o.Augment.ToString(),
+        ["optimizer"] = o.Optimizer.ToString(), ["schedule"] = o.Schedule.ToString(), ["warmup_epochs"] = o.WarmupEpochs.ToString(CultureInfo.InvariantCulture),
+        ["clip_grad_norm"] = o.ClipGradNorm?.ToString(CultureInfo.InvariantCulture) ?? "none", ["augment"] = o.Augment.ToString(),
         ["validation"] = $"{o.ValidationCount} (seed {o.ValidationSeed})", ["device"] = o.Device,
     };
 
@@ -582,7 +583,7 @@ sealed partial class RunFolder : IDisposable
             // (the trainer, the teacher and student caches) records the same count.
             ["data"] = $"{data.Name} from {data.Source}", ["data_train"] = $"{data.Train.Count - o.ValidationCount}", ["data_test"] = $"{data.Test.Count}",
             ["data_sha256"] = DataChecksum(data),
-            ["started"] = DateTimeOffset.Now.ToString("O"),
+            ["started"] = DateTimeOffset.Now.ToString("O", CultureInfo.InvariantCulture),
             // The commit the running library was built from; failing that, the checkout around the library's own folder
             // (the repository's build output), not the working directory.
             ["commit"] = Git.BuildCommit ?? (Git.Run(Path.GetDirectoryName(typeof(RunFolder).Assembly.Location) ?? ".", "rev-parse", "HEAD") is { Length: > 0 } c ? c : "unknown"),

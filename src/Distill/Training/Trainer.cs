@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Distill.Data;
 using Distill.Losses;
 using Distill.Models;
@@ -75,7 +76,7 @@ public static class Trainer
         {
             // libtorch's own message ("[enforce fail at alloc_cpu.cpp:127] ...") names no model and no remedy.
             var name = student.ZooName ?? options.Name;
-            throw ModelMemory.OutOfMemory($"training '{name}' ({student.ParameterCount:N0} parameters, batch size {options.BatchSize})", e);
+            throw ModelMemory.OutOfMemory(string.Create(CultureInfo.InvariantCulture, $"training '{name}' ({student.ParameterCount:N0} parameters, batch size {options.BatchSize})"), e);
         }
     }
 
@@ -299,7 +300,7 @@ sealed class TrainingRun : IDisposable
             step++;
             o.OnStepEnd?.Invoke(step);
             var seen = begin + size;
-            progress.Update(() => $"{o.Name} epoch {epoch}/{o.Epochs} step {b + 1}/{stepsPerEpoch}  loss {sums[0] / seen:F4}  acc {100 * correct / seen:F2}%  {seen / clock.Elapsed.TotalSeconds:N0} img/s");
+            progress.Update(() => string.Create(CultureInfo.InvariantCulture, $"{o.Name} epoch {epoch}/{o.Epochs} step {b + 1}/{stepsPerEpoch}  loss {sums[0] / seen:F4}  acc {100 * correct / seen:F2}%  {seen / clock.Elapsed.TotalSeconds:N0} img/s"));
         }
         var trainSeconds = clock.Elapsed.TotalSeconds;
         progress.Clear();
@@ -396,7 +397,7 @@ sealed class TrainingRun : IDisposable
 
     NonFiniteLossException NonFinite(float[] values, IReadOnlyList<(string Name, Tensor Value)> parts, int epoch, long step, long stepInEpoch)
     {
-        string Where(float value) => $"{o.Name}: loss is {value} at epoch {epoch}, step {step} (batch {stepInEpoch + 1} of {stepsPerEpoch}), ";
+        string Where(float value) => string.Create(CultureInfo.InvariantCulture, $"{o.Name}: loss is {value} at epoch {epoch}, step {step} (batch {stepInEpoch + 1} of {stepsPerEpoch}), ");
         var advice = o.NonFiniteAdvice ?? $"Lower the learning rate, clip gradients (--clip N{ErrorText.Api("ClipGradNorm in TrainOptions", " on the command line, ")}), or check that term's inputs.";
         // Every term non-finite after a finite step: that step's update broke the weights, and the first term (the
         // cross-entropy) was blamed, with a fix for it, when a method's weight of 1e30 had made its own term huge.
@@ -410,7 +411,7 @@ sealed class TrainingRun : IDisposable
             var largest = terms.MaxBy(p => Math.Abs(p.Value * p.Weight)).Name;
             return new NonFiniteLossException(Where(values[0]) +
                 $"in every term: the previous step's update made the weights non-finite. Its terms were " +
-                $"{string.Join(", ", terms.Select(p => p.Weight == 1 ? $"{p.Name} {p.Value:G4}" : $"{p.Name} {p.Value:G4} × weight {p.Weight:G4}"))}; " +
+                $"{string.Join(", ", terms.Select(p => p.Weight == 1 ? string.Create(CultureInfo.InvariantCulture, $"{p.Name} {p.Value:G4}") : string.Create(CultureInfo.InvariantCulture, $"{p.Name} {p.Value:G4} × weight {p.Weight:G4}")))}; " +
                 $"the largest weighted, '{largest}', is the likely cause: lower its weight or the method's parameters that scale it. {advice}", epoch, step, largest);
         }
         var bad = parts.Select((p, i) => (p.Name, Value: values[i + 1])).FirstOrDefault(p => !float.IsFinite(p.Value));
@@ -427,12 +428,12 @@ sealed class TrainingRun : IDisposable
     internal static string? Divergence(EpochMetrics m, EpochMetrics first, int classes, bool trainsClassifier = true, double? firstStepLoss = null)
     {
         if (firstStepLoss is > 0 and var f && m.TrainLoss > 1e4 * f)
-            return $"diverged: train loss {m.TrainLoss:G3} over epoch {m.Epoch} is over 10^4 times its first step's ({f:G3})";
+            return string.Create(CultureInfo.InvariantCulture, $"diverged: train loss {m.TrainLoss:G3} over epoch {m.Epoch} is over 10^4 times its first step's ({f:G3})");
         if (first.TrainLoss > 0 && m.TrainLoss > 1e4 * first.TrainLoss)
-            return $"diverged: train loss {m.TrainLoss:G3} at epoch {m.Epoch} is over 10^4 times the first epoch's ({first.TrainLoss:G3})";
+            return string.Create(CultureInfo.InvariantCulture, $"diverged: train loss {m.TrainLoss:G3} at epoch {m.Epoch} is over 10^4 times the first epoch's ({first.TrainLoss:G3})");
         var chance = 100.0 / classes;
         if (trainsClassifier && m.Epoch >= 2 && m.TestAccuracy <= 1.5 * chance)
-            return $"diverged: test accuracy {m.TestAccuracy:F1}% at epoch {m.Epoch} is at chance ({chance:F0}% for {classes} classes)";
+            return string.Create(CultureInfo.InvariantCulture, $"diverged: test accuracy {m.TestAccuracy:F1}% at epoch {m.Epoch} is at chance ({chance:F0}% for {classes} classes)");
         return null;
     }
 
@@ -440,7 +441,7 @@ sealed class TrainingRun : IDisposable
     {
         var best = history.MaxBy(h => h.ValidationAccuracy ?? h.TestAccuracy)!;
         // Invariant, as every record is: under LANG=de_DE the lines read "lr 0,06913 loss 1,8773 ... 4.121 img/s".
-        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var inv = CultureInfo.InvariantCulture;
         var termText = m.TermLosses.Count > 1 ? $" ({string.Join(", ", m.TermLosses.Select(t => string.Create(inv, $"{t.Name} {t.Value:F4}")))})" : "";
         var valText = m.ValidationAccuracy is double v ? string.Create(inv, $"  val {v:F2}%") : "";
         return string.Create(inv, $"{o.Name} epoch {m.Epoch,3}/{o.Epochs}  lr {m.LearningRate:G4}  loss {m.TrainLoss:F4}{termText}  train {m.TrainAccuracy:F2}%{valText}  test {m.TestAccuracy:F2}%") +

@@ -48,6 +48,44 @@ public class ChartsTests
         Assert.Contains(z.Skip(4 * 29).Take(28), row => row!.AsArray().Any(v => v is not null)); // class 4 is in its own row
     }
 
+    /// <summary>plotly.js centres a title on one line: notebook 00's sample grid title (130 characters, 720 px wide) lost
+    /// both its ends. A title too long for a fixed-width figure is broken between words into lines that fit; the words
+    /// stay as given, and so does the figure's own Layout.</summary>
+    [Fact]
+    public void A_long_title_of_a_fixed_width_chart_wraps_between_words_to_fit_its_width()
+    {
+        var grid = DatasetViews.Samples(TinyData.FashionMnist2k, perClass: 10);
+        const string Given = "fashion-mnist: 10 training images per class (T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot)";
+        Assert.Equal(Given, (string)grid.Layout["title"]!["text"]!);
+        var layout = System.Text.Json.Nodes.JsonNode.Parse(grid.ToJson())!["layout"]!;
+        Assert.Equal(720, (int)layout["width"]!);
+        var lines = ((string)layout["title"]!["text"]!).Split("<br>");
+        Assert.Equal(["fashion-mnist: 10 training images per class (T-shirt/top, Trouser,", "Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot)"], lines);
+        // 17 px, plotly.js's title size; 20 px kept free on each side.
+        Assert.All(lines, l => Assert.InRange(Figure.EmWidth(l) * 17, 0, 720 - 40));
+        Assert.Null(layout["margin"]); // two lines fit in plotly.js's top margin
+
+        // Longer: the top margin grows to hold every line above the plot (and HeatmapRow's subplot titles).
+        var title = string.Join(" ", Enumerable.Repeat("Attention maps at stage1 for test image 0,", 6));
+        var row = System.Text.Json.Nodes.JsonNode.Parse(Charts.HeatmapRow(title, [("a", zeros(3, 3)), ("b", ones(3, 3))]).ToJson())!["layout"]!;
+        var rowLines = ((string)row["title"]!["text"]!).Split("<br>");
+        Assert.True(rowLines.Length >= 3, string.Join("|", rowLines));
+        Assert.Equal(title, string.Join(" ", rowLines));
+        Assert.All(rowLines, l => Assert.InRange(Figure.EmWidth(l) * 17, 0, 600 - 40));
+        Assert.Equal(60 + 44 * (rowLines.Length - 1), (double)row["margin"]!["t"]!);
+        Assert.Equal(340 + 60 + 44 * (rowLines.Length - 1) - 100, (double)row["height"]!); // the plot keeps its 340 - 100 px
+
+        // A word wider than the figure is cut; a break already in the title stays; a short title is left as it is.
+        var path = "/home/someone/" + new string('x', 200) + ".ipynb";
+        var cut = ((string)System.Text.Json.Nodes.JsonNode.Parse(Charts.ImageGrid("samples of " + path + "<br>second", zeros(2, 1, 4, 4), columns: 2).ToJson())!["layout"]!["title"]!["text"]!).Split("<br>");
+        Assert.Equal("samples of " + path, cut[0] + " " + string.Concat(cut[1..^1]));
+        Assert.Equal("second", cut[^1]);
+        Assert.All(cut, l => Assert.InRange(Figure.EmWidth(l) * 17, 0, 240 - 40));
+        Assert.Equal("samples", (string)System.Text.Json.Nodes.JsonNode.Parse(Charts.ImageGrid("samples", zeros(2, 1, 4, 4)).ToJson())!["layout"]!["title"]!["text"]!);
+        // Without a width plotly.js sizes the figure to its container: nothing to fit to.
+        Assert.Equal(Given, (string)System.Text.Json.Nodes.JsonNode.Parse(Charts.Bars(Given, "%", [("a", 1)]).ToJson())!["layout"]!["title"]!["text"]!);
+    }
+
     [Fact]
     public void Sweep_draws_mean_and_the_seeds()
     {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Distill.Native;
 using static TorchSharp.torch;
 
@@ -11,7 +12,7 @@ public sealed record ReferenceCaseResult(string Name, string Loss, double LossEr
 
     public string Describe() => ReferenceFile.Printable(Problem is not null
         ? $"FAIL {Name}: {Problem}"
-        : $"FAIL {Name}: loss error {LossError:0.###e+0} (tolerance {LossTolerance:0.###e+0}), grad error {GradError:0.###e+0} (tolerance {GradTolerance:0.###e+0})");
+        : string.Create(CultureInfo.InvariantCulture, $"FAIL {Name}: loss error {LossError:0.###e+0} (tolerance {LossTolerance:0.###e+0}), grad error {GradError:0.###e+0} (tolerance {GradTolerance:0.###e+0})"));
 }
 
 /// <summary>
@@ -37,7 +38,7 @@ public static class ReferenceChecker
             foreach (var (name, t) in c.Inputs.Where(i => i.Value.IsInteger && (i.Key == "labels" || i.Key.EndsWith("_labels", StringComparison.Ordinal))))
                 for (var i = 0; i < t.Data.Length; i++)
                     if (t.Data[i] < 0 || t.Data[i] >= logits.Shape[^1])
-                        return Problem($"{name}[{i}] = {t.Data[i]} is outside [0, {logits.Shape[^1]}), the classes of '{c.GradInput}' [{string.Join(", ", logits.Shape)}]");
+                        return Problem(string.Create(CultureInfo.InvariantCulture, $"{name}[{i}] = {t.Data[i]} is outside [0, {logits.Shape[^1]}), the classes of '{c.GradInput}' [{string.Join(", ", logits.Shape)}]"));
         try
         {
             var inputs = c.Inputs.ToDictionary(kv => kv.Key, kv => ToTensor(kv.Value, kv.Key == c.GradInput || kv.Key.StartsWith("teacher", StringComparison.Ordinal)));
