@@ -136,11 +136,27 @@ public static class Quantization
         }
     }
 
-    /// <summary>Symmetric int8 weights, one scale per output channel (dimension 0): scale = max|w| / 127.</summary>
-    internal static (Tensor Q, Tensor Scale) PerChannelInt8(Tensor weight)
+    /// <summary>The largest |int32 bias| the static export writes (2^24): on the accumulator's grid s_x·s_w a bias then
+    /// keeps float32's 24-bit precision, and the int32 accumulator it is added to keeps 2^7 of headroom.</summary>
+    internal const double BiasLimit = 1 << 24;
+
+    /// <summary>Symmetric int8 weights, one scale per output channel (dimension 0): scale = max|w| / 127, at least
+    /// 1e-12 / 127. With <paramref name="bias"/> (static QDQ, whose int32 bias is b / (s_x·s_w) for the input grid
+    /// <paramref name="inputScale"/>), a channel's scale is also at least |b| / (s_x·<see cref="BiasLimit"/>): a channel
+    /// whose weights are all zero (pruned) or tiny got s_w = 7.9e-15, and its bias b / (s_x·s_w) saturated int32 at
+    /// −2147483648 whatever b was. Its weights are still exact (zeros are zero on any grid) and its bias now is too.
+    /// ONNX Runtime's quantizer gives an all-zero range the scale 1, and its recent versions raise a weight scale whose bias
+    /// would not fit int32; PyTorch's observers floor every scale at float32's epsilon.</summary>
+    internal static (Tensor Q, Tensor Scale) PerChannelInt8(Tensor weight, Tensor? bias = null, float inputScale = 0)
     {
         var flat = weight.flatten(1);
-        var scale = flat.abs().amax([1]).clamp_min(1e-12f) / 127f;
+        var scale = flat.abs().amax([1]).to(ScalarType.Float64) / 127;
+        if (bias is not null)
+        {
+            if (!(inputScale > 0)) throw new ArgumentOutOfRangeException(nameof(inputScale), inputScale, "The input grid's scale must be positive.");
+            scale = scale.maximum(bias.to(ScalarType.Float64).abs() / (inputScale * BiasLimit));
+        }
+        scale = scale.clamp_min(1e-12 / 127).to(ScalarType.Float32);
         var shape = new long[weight.dim()];
         Array.Fill(shape, 1L);
         shape[0] = -1;
@@ -201,7 +217,7 @@ public static class Quantization
                 return Output(g, path, op(x, g.Initializer($"{path}.weight", weight), g.Initializer($"{path}.bias", bias)), relu, outRange);
             if (!dequantized.TryGetValue(x, out var xGrid)) x = Qdq(g, $"{path}.input", x, inRange, out xGrid);
 
-            var (wq, wScale) = PerChannelInt8(weight);
+            var (wq, wScale) = PerChannelInt8(weight, bias, xGrid.Scale);
             var axis = OnnxGraph.Attr("axis", 0L);
             var wScaleName = g.Initializer($"{path}.weight_scale", wScale);
             var w = g.Node("DequantizeLinear", $"{path}.weight", [g.Initializer($"{path}.weight_q", wq), wScaleName, g.Initializer($"{path}.weight_zero_point", zeros_like(wScale, ScalarType.Int8))], axis);
