@@ -713,6 +713,35 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.Contains($"note: {Path.Combine(stopped, "last.ckpt")} is from a run stopped inside epoch 1 (after 0 of 2 epochs)", stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>A prune stopped before its last epoch was told to "finish the run (`distill train` with its options and
+    /// --resume)", which `train` refuses (the run's settings are a prune's): the note gives the prune's own command with
+    /// --resume, rebuilt from its record, and that command finishes it.</summary>
+    [Fact]
+    public void An_unfinished_prune_is_told_the_prune_command_that_finishes_it()
+    {
+        using var dir = new TempDir();
+        var pruned = Path.Combine(dir.Path, "pruned");
+        var (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", pruned, "--sparsity", "0.5", "--train-size", "300", "--lr", "0.02");
+        Assert.True(code == 0, stderr);
+        // As if stopped after epoch 1 of 2 (a SIGTERM between epochs): the record plans 2, the checkpoint has 1.
+        var record = Path.Combine(pruned, "run.json");
+        File.WriteAllText(record, File.ReadAllText(record).Replace("\"epochs\": \"1\"", "\"epochs\": \"2\"", StringComparison.Ordinal));
+        Restamp(pruned);
+        (code, stdout, stderr) = Cli("deploy", "export", pruned, "--out", dir.File("p.onnx"));
+        Assert.True(code == 0, stderr);
+        var command = $"distill deploy prune {Path.GetFullPath(Path.Combine(run.Folder, "last.ckpt"))} --out {Path.GetFullPath(pruned)} --sparsity 0.5 --epochs 2 --train-size 300 --lr 0.02 --resume";
+        Assert.Contains($"1 of the 2 epochs its run.json plans; these are its weights after epoch 1: finish the prune with `{command}` (the command that started it, with --resume) to deploy the trained model.",
+            stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("distill train", stdout, StringComparison.Ordinal);
+
+        (code, stdout, stderr) = Cli(command.Split(' ')[1..]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"resuming pruned from {Path.Combine(Path.GetFullPath(pruned), "last.ckpt")}: epoch 1 of 2 done", stdout, StringComparison.Ordinal);
+        (code, stdout, stderr) = Cli("deploy", "export", pruned, "--out", dir.File("p.onnx"));
+        Assert.True(code == 0, stderr);
+        Assert.DoesNotContain("note:", stdout, StringComparison.Ordinal);
+    }
+
     /// <summary>An --out that does not end in .onnx (a folder meant, or another format's name) is refused, and nothing
     /// is written there; .ONNX in capitals is an ONNX file name too.</summary>
     [Fact]
