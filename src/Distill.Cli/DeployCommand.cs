@@ -254,7 +254,15 @@ static class DeployCommand
             }
             Console.WriteLine($"{path}: {new FileInfo(path).Length:N0} bytes; ONNX Runtime CPU, {Environment.ProcessorCount} cores" +
                               (batches.Length == 1 ? $"; its batch dimension is fixed at {batches[0]}, so only that batch is timed" : ""));
-            if (Provenance(path) is { } origin) Console.WriteLine($"  {origin}");
+            // The metadata says what the file is only while its graph is the one exported: `check` refuses a file whose
+            // graph changed (one grafted from another model), and bench printed that file's metadata as its origin. The
+            // file is still timed (a latency is of the graph as it is, as for any ONNX file), under a note instead.
+            if (OnnxExport.ChangedSinceSaved(path) is { } changed)
+                Console.WriteLine($"  note: {changed}; its metadata (model, weights, runs) was written for that graph, not this one, so it is not shown: " +
+                                  "the timings below are of the graph as it is now. Export the model again for a file that says what it is.");
+            else if (Provenance(path) is { } origin)
+                Console.WriteLine($"  {origin}" + (OnnxExport.Recorded(path)?.ContainsKey(OnnxExport.GraphDigestKey) == true ? ""
+                    : $" (unverified: the file records no {OnnxExport.GraphDigestKey} to check its graph against)"));
             foreach (var batch in batches)
                 foreach (var threads in new[] { 1, 2 })
                 {

@@ -31,6 +31,37 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
             : stdout.Contains("power is not measurable here: /sys/class/powercap does not exist", StringComparison.Ordinal), stdout);
     }
 
+    /// <summary>bench printed an .onnx's metadata as its origin where `check` refuses the file: a graph grafted from another
+    /// model under an export's metadata. It times the graph with a note that the metadata is not of it; metadata with no
+    /// graph digest to check is shown as unverified; a plain third-party file is timed as before (A_foreign_onnx_file...).</summary>
+    [Fact]
+    public void Bench_does_not_vouch_for_the_metadata_of_a_changed_graph()
+    {
+        using var dir = new TempDir();
+        var model = dir.File("cnn.onnx");
+        Assert.Equal(0, Cli("deploy", "export", run.Folder, "--out", model).Code);
+        Distill.Deploy.Onnx.ModelProto proto;
+        using (var f = File.OpenRead(model)) proto = Distill.Deploy.Onnx.ModelProto.Parser.ParseFrom(f);
+        using (var mlp = Distill.Models.ModelZoo.Create("mlp-32", 1, 10)) proto.Graph = Distill.Deploy.OnnxExport.Build(mlp, [1, 28, 28]).Graph;
+        File.WriteAllBytes(model, Google.Protobuf.MessageExtensions.ToByteArray(proto)); // not Save: the digest recorded stays the cnn's
+        AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "10"), $"error: {model} changed after it was written: its graph's sha256 is ");
+
+        var (code, stdout, stderr) = Cli("deploy", "bench", model, "--runs", "2");
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"\n  note: {model} changed after it was written: its graph's sha256 is ", stdout, StringComparison.Ordinal);
+        Assert.Contains("; its metadata (model, weights, runs) was written for that graph, not this one, so it is not shown", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("model cnn-8", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"batch   1, 1 thread : p50 +[\d.]+ ms, p90 +[\d.]+ ms \(2 runs\)", stdout);
+
+        // The same metadata with no digest to check it by is shown, as unverified.
+        proto.MetadataProps.Remove(proto.MetadataProps.Single(p => p.Key == Distill.Deploy.OnnxExport.GraphDigestKey));
+        File.WriteAllBytes(model, Google.Protobuf.MessageExtensions.ToByteArray(proto));
+        (code, stdout, stderr) = Cli("deploy", "bench", model, "--runs", "2");
+        Assert.True(code == 0, stderr);
+        Assert.Matches(@"\n  model cnn-8 on fashion-mnist, seed \d+; .* \(unverified: the file records no graph_sha256 to check its graph against\)\n", stdout);
+        Assert.DoesNotContain("note:", stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Int8_export_with_calibration_writes_a_smaller_model()
     {
