@@ -70,7 +70,7 @@ static class DeployCommand
                     throw new ArgumentException($"--calibrate {n:N0}: {data.Name}'s training split holds {data.Train.Count:N0} images; give at most {data.Train.Count:N0} (e.g. --calibrate 256).");
                 using var images = OnnxEvaluation.CalibrationImages(data, n);
                 var used = images.shape[0];
-                kind = $"int8 static QDQ, {calibration} ranges on {used} training image{(used == 1 ? "" : "s")}";
+                kind = $"int8 static QDQ, {calibration} ranges on {Count(used, "training image")}";
                 try { proto = Quantization.Static(trained.Model, trained.ImageShape, images, calibration, trained.Metadata, cancellation: signals.Token); }
                 catch (OperationCanceledException e) { throw Stopped(e.Message); }
             }
@@ -171,9 +171,9 @@ static class DeployCommand
                     if (signals.Token.IsCancellationRequested) throw new OperationCanceledException("stopped during TorchSharp's accuracy", signals.Token);
                 }
                 catch (OperationCanceledException e) { throw new OperationCanceledException($"check {e.Message}: nothing compared", signals.Token); }
-                Console.WriteLine($"{path} vs {trained.CheckpointPath} on {test.shape[0]} test images: max |ONNX Runtime − TorchSharp| = {diff:E2}, predictions agree on {agreement:F1}%");
+                Console.WriteLine($"{path} vs {trained.CheckpointPath} on {Count(test.shape[0], "test image")}: max |ONNX Runtime − TorchSharp| = {diff:E2}, predictions agree on {agreement:F1}%");
                 if (r.GetValue(onnx) is not null && Provenance(path) is { } origin) Console.WriteLine($"  {origin}");
-                Console.WriteLine($"test accuracy ({data.Test.Count:N0} images): ONNX Runtime {ortAccuracy:F2}%, TorchSharp {torchAccuracy:F2}%");
+                Console.WriteLine($"test accuracy ({Count(data.Test.Count, "image")}): ONNX Runtime {ortAccuracy:F2}%, TorchSharp {torchAccuracy:F2}%");
                 if (!(diff <= limit)) // NaN logits compare false: a NaN difference fails too
                 {
                     // The tolerance as given: rounded to one digit (E0), 0.0164 showed as 2E-002, above the difference it refused.
@@ -204,6 +204,10 @@ static class DeployCommand
         }));
         return cmd;
     }
+
+    /// <summary>"1 test image", "10,000 images": a count in the invariant thousands format every message uses, and its noun.</summary>
+    static string Count(long count, string noun) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{count:N0} {noun}{(count == 1 ? "" : "s")}");
 
     /// <summary>The smallest --tolerance check takes: float32 rounding alone makes ~1e-7.</summary>
     const double MinTolerance = 1e-6;
@@ -270,13 +274,13 @@ static class DeployCommand
                     Console.WriteLine($"  {timed}");
                     // A signal stops the timing between runs: what was timed is printed; the settings after it are not run.
                     if (signals.Token.IsCancellationRequested)
-                        throw new OperationCanceledException($"bench stopped after {timed.Runs:N0} of {n:N0} runs at batch {batch}, {threads} thread{(threads == 1 ? "" : "s")}; " +
+                        throw new OperationCanceledException($"bench stopped after {timed.Runs:N0} of {Count(n, "run")} at batch {batch}, {threads} thread{(threads == 1 ? "" : "s")}; " +
                                                              "the line above is of those runs, the settings after it were not timed", signals.Token);
                 }
             if (Energy.Unavailable() is { } why) Console.WriteLine($"  {why}");
             if (r.GetValue(profile))
             {
-                Console.WriteLine($"  profile, batch 1, 1 thread, {n} runs (µs per run by operator):");
+                Console.WriteLine($"  profile, batch 1, 1 thread, {Count(n, "run")} (µs per run by operator):");
                 foreach (var (op, us, nodes) in OnnxProfile.ByOperator(path, n, signals.Token))
                     Console.WriteLine($"    {op,-28} {(double)us / n,9:F1} µs  ({nodes} node{(nodes == 1 ? "" : "s")})");
             }

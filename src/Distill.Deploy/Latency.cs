@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using static Distill.Deploy.Counting;
 
 namespace Distill.Deploy;
 
@@ -6,8 +7,16 @@ namespace Distill.Deploy;
 /// <param name="MicrojoulesPerImage">Package energy per image from powercap; null where it cannot be read.</param>
 public sealed record LatencyResult(int Batch, int Threads, int Runs, double P50Ms, double P90Ms, double? MicrojoulesPerImage = null)
 {
-    public override string ToString() => $"batch {Batch,3}, {Threads} thread{(Threads == 1 ? " " : "s")}: p50 {P50Ms,8:F3} ms, p90 {P90Ms,8:F3} ms ({Runs} runs)" +
+    public override string ToString() => $"batch {Batch,3}, {Threads} thread{(Threads == 1 ? " " : "s")}: p50 {P50Ms,8:F3} ms, p90 {P90Ms,8:F3} ms ({Count(Runs, "run")})" +
         (MicrojoulesPerImage is { } uj ? $", {uj:F1} µJ/image (package)" : "");
+}
+
+/// <summary>"1 run", "1,000 runs": a count in one invariant thousands format ("60,001" in every message) and its noun,
+/// singular for 1.</summary>
+static class Counting
+{
+    public static string Count(long count, string noun) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{count:N0} {noun}{(count == 1 ? "" : "s")}");
 }
 
 /// <summary>Wall-clock latency of single Run calls on a fixed random input, after warm-up runs (the first runs pay for

@@ -329,6 +329,20 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", model, "--int8", "--calibrate", "1", "--calibration", "minmax");
         Assert.True(code == 0, stderr);
         Assert.Contains("int8 static QDQ, MinMax ranges on 1 training image, opset", stdout, StringComparison.Ordinal);
+        // Thousands in the format the errors above use ("60,001"): it was "on 59999 training images".
+        (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", model, "--int8", "--calibrate", "1500", "--calibration", "minmax");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("int8 static QDQ, MinMax ranges on 1,500 training images, opset", stdout, StringComparison.Ordinal);
+        // Singular where it is one: it was "on 1 test images" and "(1 runs)".
+        (code, stdout, stderr) = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "1", "--tolerance", "100");
+        Assert.True(code == 0, stderr);
+        Assert.Contains(" on 1 test image: max |ONNX Runtime − TorchSharp| = ", stdout, StringComparison.Ordinal);
+        Assert.Contains("test accuracy (10,000 images): ", stdout, StringComparison.Ordinal);
+        (code, stdout, stderr) = Cli("deploy", "bench", model, "--runs", "1", "--profile");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("ms (1 run)", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("1 runs", stdout, StringComparison.Ordinal);
+        Assert.Contains("  profile, batch 1, 1 thread, 1 run (µs per run by operator):", stdout, StringComparison.Ordinal);
     }
 
     /// <summary>A checkpoint whose weights hold NaN (a run that diverged) is refused by export, naming the tensor, and by
