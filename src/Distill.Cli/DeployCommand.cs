@@ -71,7 +71,7 @@ static class DeployCommand
                 using var images = OnnxEvaluation.CalibrationImages(data, n);
                 var used = images.shape[0];
                 kind = $"int8 static QDQ, {calibration} ranges on {Count(used, "training image")}";
-                try { proto = Quantization.Static(trained.Model, trained.ImageShape, images, calibration, trained.Metadata, cancellation: signals.Token); }
+                try { proto = Quantization.Static(trained.Model, trained.ImageShape, images, calibration, trained.Metadata, cancellation: signals.Token, progress: Console.Out); }
                 catch (OperationCanceledException e) { throw Stopped(e.Message); }
             }
             // A signal stops the export before it writes: a model the user asked to stop is not left as if it had finished.

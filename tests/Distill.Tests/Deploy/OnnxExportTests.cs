@@ -152,6 +152,26 @@ public class OnnxExportTests
         Assert.True(worst < 0.05 && agree >= 60, $"int8 vs float32: max |ORT − TorchSharp| = {worst:E2}, predictions agree on {agree} of 64");
     }
 
+    /// <summary>`deploy export --int8 --calibrate 60000` on a wrn-16-1 ran 270 s with no output: a long calibration
+    /// says how far it got (here a line per batch), and a short one (the default interval) stays quiet.</summary>
+    [Fact]
+    public void A_long_calibration_reports_its_progress()
+    {
+        using var model = SeededModel("cnn-8", 1);
+        using var calibration = randn(200, 1, 28, 28);
+        using var lines = new StringWriter();
+        Quantization.Static(model, [1, 28, 28], calibration, CalibrationMethod.MinMax, progress: lines, progressEvery: TimeSpan.Zero);
+        var text = lines.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4, text.Length);
+        foreach (var (line, done, percent) in text.Zip(new[] { (64, 32), (128, 64), (192, 96) }, (l, d) => (l, d.Item1, d.Item2)))
+            Assert.Matches($@"^calibrating int8 ranges: {done} of 200 images \({percent}%\), \d+ s so far, about \d+ s left$", line);
+        Assert.Matches(@"^calibrated int8 ranges on 200 images in \d+ s$", text[3]);
+
+        using var quiet = new StringWriter();
+        Quantization.Static(model, [1, 28, 28], calibration, CalibrationMethod.MinMax, progress: quiet);
+        Assert.Equal("", quiet.ToString());
+    }
+
     /// <summary>Seeded weights, random batch-norm scales and shifts, and running statistics measured on a random batch
     /// (momentum 1: the batch's own mean and variance), so folding is really exercised (fresh batch norms are the
     /// identity) while activations keep a trained network's scale: made-up statistics blow a 32-layer ResNet's logits
