@@ -221,7 +221,7 @@ public static class Deployment
                 pending.Add(ExportSeeds(row, training, run, c.Seeds, "float32", (m, _) => OnnxExport.Build(m, shape), dir, eval, log));
 
             // int8: the teacher calibrated on each seed's images, and each seed's KD student on its own.
-            var int8Format = $"int8 static ({config.Calibration}, {config.CalibrationImages} image{(config.CalibrationImages == 1 ? "" : "s")})";
+            var int8Format = $"int8 static ({config.Calibration}, {NumberText.Count(config.CalibrationImages, "image")})";
             pending.Add(Export(Int8Teacher, teacher, int8Format, c.Seeds,
                 s => Int8(teacher, shape, data, config, s), dir, eval, log));
             pending.Add(ExportSeeds(Int8Kd, training, "kd", c.Seeds, int8Format,

@@ -7,7 +7,7 @@ namespace Distill.Deploy;
 /// <param name="MicrojoulesPerImage">Package energy per image from powercap; null where it cannot be read.</param>
 public sealed record LatencyResult(int Batch, int Threads, int Runs, double P50Ms, double P90Ms, double? MicrojoulesPerImage = null)
 {
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"batch {Batch,3}, {Threads} thread{(Threads == 1 ? " " : "s")}: p50 {P50Ms,8:F3} ms, p90 {P90Ms,8:F3} ms ({Runs} runs)") +
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"batch {Batch,3}, {Threads} thread{(Threads == 1 ? " " : "s")}: p50 {P50Ms,8:F3} ms, p90 {P90Ms,8:F3} ms ({NumberText.Count(Runs, "run")})") +
         (MicrojoulesPerImage is { } uj ? string.Create(CultureInfo.InvariantCulture, $", {uj:F1} µJ/image (package)") : "");
 }
 

@@ -30,14 +30,50 @@ public sealed class TrainedModel : IDisposable
     public int? PlannedEpochs { get; }
 
     /// <summary>A one-line note when the checkpoint is not the end of its run (killed, stopped by Ctrl-C or SIGTERM,
-    /// or still training): its weights are those of an unfinished model. Null for a finished run.</summary>
+    /// or still training): its weights are those of an unfinished model, and what finishes the run. Null for a finished run.</summary>
     public string? Unfinished => Info.InProgress is { } p
         ? $"note: {CheckpointPath} is from a run stopped inside epoch {p.Epoch} (after {Info.Epoch} of {PlannedEpochs?.ToString(CultureInfo.InvariantCulture) ?? "its"} epochs); " +
-          "these are its weights at that step: finish the run (`distill train` with its options and --resume) to deploy the trained model."
+          $"these are its weights at that step: {Finish} to deploy the trained model."
         : PlannedEpochs is int planned && Info.Epoch < planned
             ? $"note: {CheckpointPath} is from a run that has not finished: {Info.Epoch} of the {planned} epochs its run.json plans; " +
-              "these are its weights after epoch " + Info.Epoch.ToString(CultureInfo.InvariantCulture) + ": finish the run (`distill train` with its options and --resume) to deploy the trained model."
+              "these are its weights after epoch " + Info.Epoch.ToString(CultureInfo.InvariantCulture) + $": {Finish} to deploy the trained model."
             : null;
+
+    /// <summary>What finishes this run. A run `deploy prune` wrote (its record names what was pruned) is finished by that
+    /// prune with --resume: `train --resume` refuses it (its settings are a prune's). Its command is rebuilt from the
+    /// record where every setting it needs is there.</summary>
+    string Finish => !record.ContainsKey("pruning") ? "finish the run (`distill train` with its options and --resume)"
+        : PruneCommand() is { } command ? $"finish the prune with `{command}` (the command that started it, with --resume)"
+        : "finish the prune (the `distill deploy prune` command that started it, with --resume)";
+
+    /// <summary>`distill deploy prune SOURCE --out THIS-FOLDER --sparsity S|--channels F --epochs E [--train-size N] [--lr LR] --resume`
+    /// from the run record (`deploy prune` records the source checkpoint and the pruning; the trainer the epochs, the
+    /// training images and the learning rate); null when one is missing or not in the form those write.</summary>
+    string? PruneCommand()
+    {
+        if (record.GetValueOrDefault("source") is not { Length: > 0 } source || record.GetValueOrDefault("pruning") is not { } pruning
+            || record.GetValueOrDefault("epochs") is not { } epochs || !int.TryParse(epochs, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            return null;
+        var how = pruning.Split(' ');
+        if (how.Length < 2 || how[0] is not ("sparsity" or "channels") || !double.TryParse(how[1], NumberStyles.Float, CultureInfo.InvariantCulture, out _)) return null;
+        var words = new List<string> { "distill deploy prune", Shell(source), "--out", Shell(Path.GetDirectoryName(Path.GetFullPath(CheckpointPath))!), $"--{how[0]}", how[1], "--epochs", epochs };
+        // All of the training split is what no --train-size gives (a count equal to the split takes it whole, in order).
+        if (record.GetValueOrDefault("data_train") is { } train && int.TryParse(train, NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+            && Data.DatasetCatalog.All.FirstOrDefault(d => d.Name == Dataset)?.SplitSizes.Train != n)
+            words.AddRange(["--train-size", train]);
+        // The optimizer as prune gives it to the trainer: sgd(lr=LR, ...); --lr only where it is not the default 0.01.
+        var optimizer = record.GetValueOrDefault("optimizer") ?? "";
+        if (!optimizer.StartsWith("sgd(lr=", StringComparison.Ordinal)) return null;
+        var lr = optimizer["sgd(lr=".Length..].Split(',', ')')[0];
+        if (!double.TryParse(lr, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate)) return null;
+        if (rate != 0.01) words.AddRange(["--lr", lr]);
+        words.Add("--resume");
+        return string.Join(' ', words);
+    }
+
+    /// <summary>One word of a shell command: quoted only when it has to be.</summary>
+    static string Shell(string word) =>
+        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "/._-+,:@%=".Contains(c, StringComparison.Ordinal)) ? word : $"'{word.Replace("'", "'\\''", StringComparison.Ordinal)}'";
 
     public DistillModel Model { get; }
 

@@ -26,7 +26,8 @@ public static class NumberText
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && x == 0
         && text.TakeWhile(c => c is not ('e' or 'E')).Any(c => c is >= '1' and <= '9');
 
-    /// <summary>"1 thread", "2 threads": <paramref name="count"/> and its noun (a regular plural), as a user reads it.</summary>
+    /// <summary>"1 thread", "2 threads", "60,001 images": <paramref name="count"/> in the invariant thousands format every
+    /// message uses, and its noun (a regular plural), as a user reads it.</summary>
     public static string Count(long count, string noun) =>
-        string.Create(CultureInfo.InvariantCulture, $"{count} {noun}{(count == 1 ? "" : "s")}");
+        string.Create(CultureInfo.InvariantCulture, $"{count:N0} {noun}{(count == 1 ? "" : "s")}");
 }

@@ -30,6 +30,37 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
             : stdout.Contains("power is not measurable here: /sys/class/powercap does not exist", StringComparison.Ordinal), stdout);
     }
 
+    /// <summary>bench printed an .onnx's metadata as its origin where `check` refuses the file: a graph grafted from another
+    /// model under an export's metadata. It times the graph with a note that the metadata is not of it; metadata with no
+    /// graph digest to check is shown as unverified; a plain third-party file is timed as before (A_foreign_onnx_file...).</summary>
+    [Fact]
+    public void Bench_does_not_vouch_for_the_metadata_of_a_changed_graph()
+    {
+        using var dir = new TempDir();
+        var model = dir.File("cnn.onnx");
+        Assert.Equal(0, Cli("deploy", "export", run.Folder, "--out", model).Code);
+        Distill.Deploy.Onnx.ModelProto proto;
+        using (var f = File.OpenRead(model)) proto = Distill.Deploy.Onnx.ModelProto.Parser.ParseFrom(f);
+        using (var mlp = Distill.Models.ModelZoo.Create("mlp-32", 1, 10)) proto.Graph = Distill.Deploy.OnnxExport.Build(mlp, [1, 28, 28]).Graph;
+        File.WriteAllBytes(model, Google.Protobuf.MessageExtensions.ToByteArray(proto)); // not Save: the digest recorded stays the cnn's
+        AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "10"), $"error: {model} changed after it was written: its graph's sha256 is ");
+
+        var (code, stdout, stderr) = Cli("deploy", "bench", model, "--runs", "2");
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"\n  note: {model} changed after it was written: its graph's sha256 is ", stdout, StringComparison.Ordinal);
+        Assert.Contains("; its metadata (model, weights, runs) was written for that graph, not this one, so it is not shown", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("model cnn-8", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"batch   1, 1 thread : p50 +[\d.]+ ms, p90 +[\d.]+ ms \(2 runs\)", stdout);
+
+        // The same metadata with no digest to check it by is shown, as unverified.
+        proto.MetadataProps.Remove(proto.MetadataProps.Single(p => p.Key == Distill.Deploy.OnnxExport.GraphDigestKey));
+        File.WriteAllBytes(model, Google.Protobuf.MessageExtensions.ToByteArray(proto));
+        (code, stdout, stderr) = Cli("deploy", "bench", model, "--runs", "2");
+        Assert.True(code == 0, stderr);
+        Assert.Matches(@"\n  model cnn-8 on fashion-mnist, seed \d+; .* \(unverified: the file records no graph_sha256 to check its graph against\)\n", stdout);
+        Assert.DoesNotContain("note:", stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Int8_export_with_calibration_writes_a_smaller_model()
     {
@@ -41,8 +72,12 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.True(Distill.Deploy.OnnxExport.IsQuantized(model));
 
         // Checked at the float32 tolerance, the int8 file is named as int8 (not "an exporter bug, or maybe int8").
-        AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100"),
-            $"error: {model} is an int8 model: its logits differ from TorchSharp's float32 ones by ");
+        var failed = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100");
+        AssertOneError(failed, $"error: {model} is an int8 model: its logits differ from TorchSharp's float32 ones by ");
+        // The tolerance it suggests is above the difference measured: "e.g. --tolerance 1" failed again by 1.24.
+        var suggested = SuggestedTolerance(failed.Stderr);
+        (code, _, stderr) = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100", "--tolerance", suggested);
+        Assert.True(code == 0, $"--tolerance {suggested}: {stderr}");
         // The tolerance as given (it was rounded to one digit: 0.0164 read "2E-002", above the difference it refused).
         var (_, _, precise) = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100", "--tolerance", "0.0000164");
         Assert.Contains("> --tolerance 1.64E-05, as int8 rounding", precise, StringComparison.Ordinal);
@@ -103,10 +138,30 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var result = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100");
         AssertOneError(result, $"error: {model}: an int8 model whose logits differ from TorchSharp by ");
         var stderr = result.Stderr;
-        // Stripped metadata is no proof `deploy export` did not write it, and an int8 export of it needs the int8 tolerance.
+        // Stripped metadata is no proof `deploy export` did not write it, and an int8 export of it needs the int8 tolerance:
+        // one above the difference measured, which then passes.
+        var suggested = SuggestedTolerance(stderr);
         Assert.EndsWith($"the file records no model (not written by `deploy export`, or its metadata was removed), so it may be another model: " +
-                        $"check an export of {Path.Combine(run.Folder, "last.ckpt")}, or, if it is one, pass a --tolerance for int8 (e.g. --tolerance 1).", stderr.Trim(), StringComparison.Ordinal);
+                        $"check an export of {Path.Combine(run.Folder, "last.ckpt")}, or, if it is one, pass a --tolerance above that difference for int8 (e.g. --tolerance {suggested}).",
+            stderr.Trim(), StringComparison.Ordinal);
         Assert.DoesNotContain("int8 rounding", stderr, StringComparison.Ordinal);
+        var (code, _, passed) = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100", "--tolerance", suggested);
+        Assert.True(code == 0, $"--tolerance {suggested}: {passed}");
+    }
+
+    /// <summary>The "(e.g. --tolerance T)" of a failed int8 check, checked to be the first round value (one significant
+    /// digit) above the difference the line names.</summary>
+    static string SuggestedTolerance(string stderr)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(stderr, @"by (?<diff>[\d.E+-]+) > --tolerance .*\(e\.g\. --tolerance (?<t>[\d.E+-]+)\)\.$");
+        Assert.True(m.Success, stderr);
+        var (diff, t) = (double.Parse(m.Groups["diff"].Value, System.Globalization.CultureInfo.InvariantCulture), double.Parse(m.Groups["t"].Value, System.Globalization.CultureInfo.InvariantCulture));
+        var unit = Math.Pow(10, Math.Floor(Math.Log10(t)));
+        var digit = t / unit;
+        var below = Math.Round(digit) == 1 ? 0.9 * unit : (Math.Round(digit) - 1) * unit; // the round value before it
+        // The difference is printed to 3 digits: within that, T is the first round value above it.
+        Assert.True(Math.Abs(digit - Math.Round(digit)) < 1e-9 && t > diff * 0.995 && below <= diff * 1.005, $"{t} for a difference of {diff}: {stderr}");
+        return m.Groups["t"].Value;
     }
 
     /// <summary>prune's --out was checked for writing only after the model loaded and was pruned (/proc/pr then failed
@@ -273,6 +328,20 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", model, "--int8", "--calibrate", "1", "--calibration", "minmax");
         Assert.True(code == 0, stderr);
         Assert.Contains("int8 static QDQ, MinMax ranges on 1 training image, opset", stdout, StringComparison.Ordinal);
+        // Thousands in the format the errors above use ("60,001"): it was "on 59999 training images".
+        (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", model, "--int8", "--calibrate", "1500", "--calibration", "minmax");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("int8 static QDQ, MinMax ranges on 1,500 training images, opset", stdout, StringComparison.Ordinal);
+        // Singular where it is one: it was "on 1 test images" and "(1 runs)".
+        (code, stdout, stderr) = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "1", "--tolerance", "100");
+        Assert.True(code == 0, stderr);
+        Assert.Contains(" on 1 test image: max |ONNX Runtime − TorchSharp| = ", stdout, StringComparison.Ordinal);
+        Assert.Contains("test accuracy (10,000 images): ", stdout, StringComparison.Ordinal);
+        (code, stdout, stderr) = Cli("deploy", "bench", model, "--runs", "1", "--profile");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("ms (1 run)", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("1 runs", stdout, StringComparison.Ordinal);
+        Assert.Contains("  profile, batch 1, 1 thread, 1 run (µs per run by operator):", stdout, StringComparison.Ordinal);
     }
 
     /// <summary>A checkpoint whose weights hold NaN (a run that diverged) is refused by export, naming the tensor, and by
@@ -660,8 +729,16 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.Equal(0, Cli("deploy", "export", copy, "--out", model).Code);
         Assert.Equal(0, Cli("deploy", "export", copy, "--out", model).Code);
 
-        AssertOneError(Cli("deploy", "check", copy, "--onnx", model, "--tolerance", "NaN"), "error: --tolerance NaN: give the largest allowed logit difference");
-        AssertOneError(Cli("deploy", "check", copy, "--onnx", model, "--tolerance", "0"), "error: --tolerance 0: below float32's rounding; ONNX Runtime and TorchSharp add in different orders");
+        // One range, said alike for every value outside it: -1 was told "≥ 0", and 0 then "below float32's rounding".
+        foreach (var bad in new[] { "NaN", "-1", "0", "5E-07", "Infinity" })
+        {
+            var refused = Cli("deploy", "check", copy, "--onnx", model, "--tolerance", bad);
+            AssertOneError(refused, $"error: --tolerance {bad}: give the largest allowed logit difference, a finite number of at least 1e-6 (ONNX Runtime and TorchSharp " +
+                                    "add in different orders, so even an exact float32 export differs by about 1e-7); the default 1e-4 suits a float32 export, " +
+                                    "an int8 one needs far more (its error line names a value above its difference).");
+        }
+        // The bound itself is taken (the check may then fail on the difference, not refuse the value).
+        Assert.DoesNotContain("error: --tolerance", Cli("deploy", "check", copy, "--onnx", model, "--images", "10", "--tolerance", "1e-6").Stderr, StringComparison.Ordinal);
         // A model exported from another architecture is named as such, not blamed on the exporter.
         var mlp = dir.File("mlp.onnx");
         Distill.Deploy.OnnxExport.Save(Distill.Deploy.OnnxExport.Build(Distill.Models.ModelZoo.Create("mlp-32", 1, 10), [1, 28, 28],
@@ -710,6 +787,35 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         (code, stdout, stderr) = Cli("deploy", "export", stopped, "--out", dir.File("stopped.onnx"));
         Assert.True(code == 0, stderr);
         Assert.Contains($"note: {Path.Combine(stopped, "last.ckpt")} is from a run stopped inside epoch 1 (after 0 of 2 epochs)", stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>A prune stopped before its last epoch was told to "finish the run (`distill train` with its options and
+    /// --resume)", which `train` refuses (the run's settings are a prune's): the note gives the prune's own command with
+    /// --resume, rebuilt from its record, and that command finishes it.</summary>
+    [Fact]
+    public void An_unfinished_prune_is_told_the_prune_command_that_finishes_it()
+    {
+        using var dir = new TempDir();
+        var pruned = Path.Combine(dir.Path, "pruned");
+        var (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", pruned, "--sparsity", "0.5", "--train-size", "300", "--lr", "0.02");
+        Assert.True(code == 0, stderr);
+        // As if stopped after epoch 1 of 2 (a SIGTERM between epochs): the record plans 2, the checkpoint has 1.
+        var record = Path.Combine(pruned, "run.json");
+        File.WriteAllText(record, File.ReadAllText(record).Replace("\"epochs\": \"1\"", "\"epochs\": \"2\"", StringComparison.Ordinal));
+        Restamp(pruned);
+        (code, stdout, stderr) = Cli("deploy", "export", pruned, "--out", dir.File("p.onnx"));
+        Assert.True(code == 0, stderr);
+        var command = $"distill deploy prune {Path.GetFullPath(Path.Combine(run.Folder, "last.ckpt"))} --out {Path.GetFullPath(pruned)} --sparsity 0.5 --epochs 2 --train-size 300 --lr 0.02 --resume";
+        Assert.Contains($"1 of the 2 epochs its run.json plans; these are its weights after epoch 1: finish the prune with `{command}` (the command that started it, with --resume) to deploy the trained model.",
+            stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("distill train", stdout, StringComparison.Ordinal);
+
+        (code, stdout, stderr) = Cli(command.Split(' ')[1..]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"resuming pruned from {Path.Combine(Path.GetFullPath(pruned), "last.ckpt")}: epoch 1 of 2 done", stdout, StringComparison.Ordinal);
+        (code, stdout, stderr) = Cli("deploy", "export", pruned, "--out", dir.File("p.onnx"));
+        Assert.True(code == 0, stderr);
+        Assert.DoesNotContain("note:", stdout, StringComparison.Ordinal);
     }
 
     /// <summary>An --out that does not end in .onnx (a folder meant, or another format's name) is refused, and nothing

@@ -27,4 +27,12 @@ public class LatencyTests
         Assert.True(timed.P50Ms > 0 && timed.P90Ms >= timed.P50Ms, timed.ToString());
         Assert.Null(timed.MicrojoulesPerImage); // not measured after a stop
     }
+
+    /// <summary>`deploy bench --runs 1` printed "(1 runs)"; a count is in the invariant thousands format of every message.</summary>
+    [Fact]
+    public void A_result_line_counts_its_runs_in_words()
+    {
+        Assert.EndsWith("ms (1 run)", new LatencyResult(1, 1, 1, 0.5, 0.5).ToString(), StringComparison.Ordinal);
+        Assert.EndsWith("ms (12,345 runs)", new LatencyResult(64, 2, 12345, 0.5, 0.6).ToString(), StringComparison.Ordinal);
+    }
 }
