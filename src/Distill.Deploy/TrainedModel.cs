@@ -56,7 +56,7 @@ public sealed class TrainedModel : IDisposable
             return null;
         var how = pruning.Split(' ');
         if (how.Length < 2 || how[0] is not ("sparsity" or "channels") || !double.TryParse(how[1], NumberStyles.Float, CultureInfo.InvariantCulture, out _)) return null;
-        var words = new List<string> { "distill deploy prune", Shell(source), "--out", Shell(Path.GetDirectoryName(Path.GetFullPath(CheckpointPath))!), $"--{how[0]}", how[1], "--epochs", epochs };
+        var words = new List<string> { "distill deploy prune", FilePaths.ShellWord(source), "--out", FilePaths.ShellWord(Path.GetDirectoryName(Path.GetFullPath(CheckpointPath))!), $"--{how[0]}", how[1], "--epochs", epochs };
         // All of the training split is what no --train-size gives (a count equal to the split takes it whole, in order).
         if (record.GetValueOrDefault("data_train") is { } train && int.TryParse(train, NumberStyles.None, CultureInfo.InvariantCulture, out var n)
             && Data.DatasetCatalog.All.FirstOrDefault(d => d.Name == Dataset)?.SplitSizes.Train != n)
@@ -71,9 +71,6 @@ public sealed class TrainedModel : IDisposable
         return string.Join(' ', words);
     }
 
-    /// <summary>One word of a shell command: quoted only when it has to be.</summary>
-    static string Shell(string word) =>
-        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "/._-+,:@%=".Contains(c, StringComparison.Ordinal)) ? word : $"'{word.Replace("'", "'\\''", StringComparison.Ordinal)}'";
 
     public DistillModel Model { get; }
 

@@ -5,6 +5,12 @@ namespace Distill;
 /// <summary>Checks on paths the user gives, made before any work so a bad one fails at once and by name.</summary>
 public static class FilePaths
 {
+    /// <summary><paramref name="text"/> as one word of a shell command to copy or run: quoted only when it needs to be (a
+    /// space, a quote, an empty word), so a plain path reads plain.</summary>
+    public static string ShellWord(string text) =>
+        text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || "/._-+,:@%=".Contains(c, StringComparison.Ordinal))
+            ? text : $"'{text.Replace("'", "'\\''", StringComparison.Ordinal)}'";
+
     /// <summary>Why <paramref name="given"/> cannot be an output folder without creating anything, as words after
     /// "error: ": a symbolic link that loops or points nowhere (which File.Exists counts as a file), or a file; null
     /// otherwise.</summary>

@@ -38,13 +38,8 @@ static class DataFiles
     /// <summary>A file that cannot be opened: permission denied is fixed by a chmod, which <see cref="DatasetException.For"/>
     /// keeps (it gave "delete it and run `distill data install NAME`", which replaces the user's file for nothing).</summary>
     internal static DatasetException CannotRead(string path, Exception e) => e is UnauthorizedAccessException
-        ? new(path, "cannot be read (permission denied)", $"make it readable: chmod a+r {ShellWord(path)} (as its owner)", e)
+        ? new(path, "cannot be read (permission denied)", $"make it readable: chmod a+r {FilePaths.ShellWord(path)} (as its owner)", e)
         : new(path, $"cannot be read ({e.Message.TrimEnd('.')})", "check the file's permissions", e);
-
-    /// <summary><paramref name="text"/> as one word of a shell command to copy: quoted only when it needs to be (a space,
-    /// a quote), so a plain path reads plain.</summary>
-    internal static string ShellWord(string text) =>
-        text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || "/._-+,:@%=".Contains(c)) ? text : $"'{text.Replace("'", "'\\''")}'";
 
     public static byte[] ReadAllBytes(string path)
     {
