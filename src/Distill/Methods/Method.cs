@@ -376,6 +376,12 @@ public abstract class Method
     /// differentiate.</summary>
     public virtual IReadOnlyList<string> TermWeights => Parameters.Any(p => p.Name == "weight") ? ["weight"] : [];
 
+    /// <summary>The settings that switch every distillation term of this method off ("alpha=0", "beta=0, gamma=0"), or
+    /// null when some term is on (or the method has none to switch, as scratch). Such a run trains the student on its
+    /// cross-entropy alone: a spec refuses it when the cross-entropy is off too, `train` warns that it is scratch.</summary>
+    public string? AddsNothing(MethodSettings s) =>
+        TermWeights is { Count: > 0 } w && w.All(p => s[p] == 0) ? string.Join(", ", w.Select(p => $"{p}=0")) : null;
+
     /// <summary>Why a spec file cannot run this method (it needs what a spec has no key for), else null.</summary>
     public virtual string? NotInSpecs => null;
 

@@ -1,4 +1,5 @@
 using Distill.Data;
+using Distill.Losses;
 using Distill.Methods;
 using Distill.Native;
 using Distill.Tests.Models;
@@ -33,4 +34,52 @@ public sealed class MethodAdviceTests
         }
         MethodCatalogue.Parse("crd:embed_dim=2");
     }
+
+    /// <summary>Every method's switches (<see cref="Method.TermWeights"/>) at 0 leave its objective the cross-entropy
+    /// alone, to the last bit, and any one of them on changes it: the set is complete and each member matters.</summary>
+    [Theory]
+    [InlineData("kd")]
+    [InlineData("fitnet")]
+    [InlineData("at")]
+    [InlineData("sp")]
+    [InlineData("rkd")]
+    [InlineData("pkt")]
+    [InlineData("dkd")]
+    [InlineData("dist")]
+    [InlineData("mlkd")]
+    [InlineData("ctkd")]
+    [InlineData("crd")]
+    [InlineData("nst")]
+    public void A_method_with_every_term_switched_off_is_the_cross_entropy_alone(string name)
+    {
+        var method = MethodCatalogue.Find(name);
+        Assert.NotEmpty(method.TermWeights);
+        var off = method.TermWeights.ToDictionary(p => p, _ => "0");
+        var settings = method.Settings(off);
+        Assert.Equal(string.Join(", ", method.TermWeights.Select(p => $"{p}=0")), method.AddsNothing(settings));
+        Assert.Null(method.AddsNothing(method.Settings()));
+        Assert.Equal(Ce(), Total(new MethodChoice(method, settings)));
+        foreach (var on in method.TermWeights)
+        {
+            var one = method.Settings(new Dictionary<string, string>(off) { [on] = "1" });
+            Assert.Null(method.AddsNothing(one));
+            Assert.NotEqual(Ce(), Total(new MethodChoice(method, one)));
+        }
+    }
+
+    /// <summary>The objective's total on one batch at mid-training, from a fixed student and teacher.</summary>
+    static float Total(MethodChoice choice)
+    {
+        var data = Data.Value; // made outside the scope, which would dispose it
+        using var scope = NewDisposeScope();
+        var objective = choice.Build(new MethodSetup("cnn-8", "cnn", data, 64) { Seed = 0 });
+        using (manual_seed(1)) { }
+        using var student = Distill.Models.ModelZoo.Create("cnn-8", 1, 10);
+        using var teacher = Distill.Models.ModelZoo.Create("cnn", 1, 10);
+        var x = data.Normalize(data.Train.Images[..16]);
+        var y = data.Train.Labels[..16];
+        return objective.Compute(new StepContext(student.call(x), teacher.call(x), y, 0.5, 1, 8, x, arange(16L))).Total.item<float>();
+    }
+
+    static float Ce() => Total(MethodCatalogue.Parse("scratch"));
 }
