@@ -274,6 +274,7 @@ static class TrainCommand
                     {
                         Seed = common.Seed,
                         ValidationCount = common.ValidationCount,
+                        Epochs = studentOptions.Epochs,
                         TrainedTeacher = given =>
                         {
                             var name = ModelZoo.Canonical(given);

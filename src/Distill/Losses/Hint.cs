@@ -132,6 +132,10 @@ public sealed class FitNetMethod : Methods.Method
         // One layer has no "after another": the run trained as plain fitnet while its name claimed progressive hints.
         if (Layers(s).Length < 2 && s.Flag("progressive"))
             throw new ArgumentException($"fitnet: progressive=1 trains one layer's hint after another, and layer={string.Join(",", Layers(s))} names one; name two or more (e.g. layer=stage1,stage2), or leave progressive out.");
+        // The hint phase has the cross-entropy off: with the hints off too, its steps had nothing to differentiate.
+        if (s["weight"] == 0 && s["hint_fraction"] < 1)
+            throw new ArgumentException($"fitnet: weight=0 switches the hints off, and hint_fraction={s.Text("hint_fraction")} trains nothing but them first (the cross-entropy waits for the rest), " +
+                                        "so that phase would train nothing; give weight above 0, or leave hint_fraction out (1).");
     }
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
@@ -149,7 +153,60 @@ public sealed class FitNetMethod : Methods.Method
             var (from, to) = progressive ? (phase * k / layers.Length, phase * (k + 1) / layers.Length) : (0, phase);
             objective.Add(new HintTerm(layer, layer, regressor, layers.Length == 1 ? "hint" : $"hint_{layer}"), Window(weight, from, to));
         }
+        if (progressive) CheckHintSteps(s, setup, layers, objective);
         return objective;
+    }
+
+    /// <summary>Progressive hints share the hint phase's steps out, one layer after another: with fewer steps than layers
+    /// the later layers' shares held no step, and their hints were never applied while the run's name said they were.
+    /// Counted as the trainer counts steps and reads the schedules, before anything trains.</summary>
+    static void CheckHintSteps(Methods.MethodSettings s, Methods.MethodSetup setup, string[] layers, Objective objective)
+    {
+        if (setup.Epochs is not int epochs || setup.TotalSteps is not long total) return;
+        double phase = s["hint_fraction"];
+        int n = layers.Length;
+        // Layer k's hint is on from progress phase·k/n (Build's window): its first step, if it has one, is the first
+        // step from there on.
+        bool Hinted(int k, long steps) => FirstStep(objective.Terms[k + 1].Weight, phase * k / n, steps) is not null;
+        var idle = layers.Where((_, k) => !Hinted(k, total)).ToList();
+        if (idle.Count == 0) return;
+        long perEpoch = total / epochs;
+        // The hint phase: the steps before the cross-entropy's first (all of them when the hints last the whole run).
+        var hintSteps = phase < 1 ? FirstStep(objective.Terms[0].Weight, phase, total) ?? total : total;
+        // Every share holds a step exactly when the phase has a step per layer: the steps before progress = phase are
+        // those s < phase·(total − 1), so it takes total > (n − 1)/phase + 1 steps (total ≥ n at phase 1).
+        var need = phase < 1 ? Math.Floor((n - 1) / phase + 1) + 1 : n;
+        var epochsNeeded = Math.Ceiling(need / perEpoch);
+        string? more = null;
+        if (epochsNeeded < int.MaxValue)
+        {
+            var e = (int)epochsNeeded;
+            while (Enumerable.Range(0, n).Any(k => !Hinted(k, perEpoch * e))) e++; // a share's edge rounded past a step
+            more = $"--epochs {e} or more, ";
+        }
+        // The least hint_fraction that does it at these steps: just above (n − 1)/(total − 1), in hundredths.
+        string? fraction = null;
+        if (phase < 1 && total >= n)
+        {
+            var f = Math.Min(1, Math.Floor((n - 1) / (double)(total - 1) * 100 + 1) / 100);
+            fraction = f >= 1 ? "hint_fraction=1, " : $"hint_fraction={Methods.MethodParameter.Format(f)} or more, ";
+        }
+        throw new ArgumentException($"fitnet: progressive=1 gives each of the {n} layers of layer={string.Join(",", layers)} its own share of the hint phase, " +
+                                    $"and {(phase < 1 ? $"hint_fraction={s.Text("hint_fraction")} of" : "all")} this run's {NumberText.Count(total, "step")} " +
+                                    $"({NumberText.Count(epochs, "epoch")} of {perEpoch} batch{(perEpoch == 1 ? "" : "es")}) {(hintSteps == 1 ? "is" : "are")} {NumberText.Count(hintSteps, "step")}: " +
+                                    $"{string.Join(" and ", idle)} would never be hinted. Give the hint phase a step per layer: {more}{fraction}or fewer layers.");
+    }
+
+    /// <summary>The first of <paramref name="total"/> steps at which <paramref name="weight"/>, on over one window of
+    /// progress from <paramref name="from"/> on, is not 0; null when the window holds no step. The steps progress as
+    /// the trainer's do (<see cref="Schedule.Progress"/>): the first at or past <paramref name="from"/> is near
+    /// from·(total − 1), one off either way by rounding, and if it is not on, no later step is.</summary>
+    static long? FirstStep(Schedule weight, double from, long total)
+    {
+        var c = (long)Math.Ceiling(from * (total - 1));
+        for (var step = Math.Max(0, c - 1); step <= Math.Min(total - 1, c + 1); step++)
+            if (weight.At(Schedule.Progress(step, total)) != 0) return step;
+        return null;
     }
 
     /// <summary><paramref name="weight"/> inside [from, to) of training, 0 outside.</summary>

@@ -185,6 +185,13 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     /// <summary>Images of the transfer set held out for validation (--validation): never in a batch.</summary>
     public int ValidationCount { get; init; }
 
+    /// <summary>The run's epochs, when the caller knows them (null: unknown, and the checks that count steps are skipped).</summary>
+    public int? Epochs { get; init; }
+
+    /// <summary>The run's optimisation steps, counted as the trainer counts them (a last, smaller batch is a step), when
+    /// <see cref="Epochs"/> is known: a method whose schedule gives a term no step can refuse it before anything trains.</summary>
+    public long? TotalSteps => Epochs is int e ? (TrainCount - ValidationCount + batchSize - 1) / batchSize * e : null;
+
     /// <summary>The batch the run trains on: the smaller of --batch-size and the training images left after the
     /// validation hold-out (a batch size above them gave pkt another scale and crd a memory estimate for batches that
     /// never happen).</summary>

@@ -18,6 +18,10 @@ public sealed class MethodAdviceTests
 
     static readonly Lazy<ImageDataset> Data = new(() => TinyData.FashionMnist2k.Subset(train: 256, test: 128, seed: 0));
 
+    static MethodSetup Setup(string student, string teacher, int batch = 64, int? epochs = null) => new(student, teacher, Data.Value, batch) { Epochs = epochs };
+
+    static string Refusal(string spec, MethodSetup setup) => Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse(spec).Build(setup)).Message;
+
     /// <summary>A normalised 1-d embedding is ±1, with no gradient through the normalisation: CRD at embed_dim=1 trained
     /// scratch's numbers. Refused by its range, as other values out of range are.</summary>
     [Fact]
@@ -82,4 +86,62 @@ public sealed class MethodAdviceTests
     }
 
     static float Ce() => Total(MethodCatalogue.Parse("scratch"));
+
+    /// <summary>FitNets' progressive hints at fewer hint-phase steps than layers: the later layers' shares held no step
+    /// and their hints silently never applied. Probed at --train-size 300 (3 batches of 128), 1 epoch, hint_fraction=0.3.</summary>
+    [Fact]
+    public void Fitnet_refuses_progressive_hints_with_fewer_steps_than_layers_naming_the_fix()
+    {
+        const string spec = "fitnet:layer=stage1,stage2,fc,weight=0.1,progressive=1,hint_fraction=0.3";
+        // 256 images in batches of 128: 2 steps an epoch.
+        Assert.Equal("fitnet: progressive=1 gives each of the 3 layers of layer=stage1,stage2,fc its own share of the hint phase, and hint_fraction=0.3 of this run's " +
+                     "2 steps (1 epoch of 2 batches) is 1 step: stage2 and fc would never be hinted. Give the hint phase a step per layer: --epochs 4 or more, or fewer layers.",
+            Refusal(spec, Setup("cnn-8", "cnn", 128, epochs: 1)));
+        Refusal(spec, Setup("cnn-8", "cnn", 128, epochs: 3));
+        MethodCatalogue.Parse(spec).Build(Setup("cnn-8", "cnn", 128, epochs: 4));
+        // With steps enough for every layer at a larger fraction, that fraction is named too: 6 steps, (3 − 1)/(6 − 1) = 0.4.
+        Assert.EndsWith("hint_fraction=0.3 of this run's 6 steps (3 epochs of 2 batches) are 2 steps: stage2 would never be hinted. Give the hint phase a step per layer: " +
+                        "--epochs 4 or more, hint_fraction=0.41 or more, or fewer layers.", Refusal(spec, Setup("cnn-8", "cnn", 128, epochs: 3)), StringComparison.Ordinal);
+        MethodCatalogue.Parse(spec.Replace("0.3", "0.41", StringComparison.Ordinal)).Build(Setup("cnn-8", "cnn", 128, epochs: 3));
+        Refusal(spec.Replace("0.3", "0.35", StringComparison.Ordinal), Setup("cnn-8", "cnn", 128, epochs: 3));
+        // Without the epochs (a caller that does not know them) nothing is counted.
+        MethodCatalogue.Parse(spec).Build(Setup("cnn-8", "cnn", 128));
+    }
+
+    /// <summary>Against a brute-force count of the trainer's steps: a progressive run is refused exactly when some layer's
+    /// hint would be on at none of them, and the epochs it names are the fewest that give every layer a step.</summary>
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(0.5)]
+    [InlineData(0.3)]
+    [InlineData(0.07)]
+    public void Fitnet_refuses_progressive_hints_exactly_when_a_layer_gets_no_step(double fraction)
+    {
+        var spec = $"fitnet:layer=stage1,stage2,fc,weight=0.1,progressive=1,hint_fraction={fraction}";
+        foreach (var batch in new[] { 64, 128, 256 })
+            for (var epochs = 1; epochs <= 12; epochs++)
+            {
+                var setup = Setup("cnn-8", "cnn", batch, epochs);
+                var total = setup.TotalSteps!.Value;
+                Assert.Equal((256 + batch - 1) / batch * epochs, total);
+                var objective = MethodCatalogue.Parse(spec).Build(Setup("cnn-8", "cnn", batch)); // the schedules, uncounted
+                var everyLayer = objective.Terms.Skip(1).All(t => Enumerable.Range(0, (int)total).Any(s => t.Weight.At(Schedule.Progress(s, total)) != 0));
+                var refused = Record.Exception(() => MethodCatalogue.Parse(spec).Build(setup));
+                Assert.True(everyLayer == (refused is null), $"batch {batch}, {epochs} epochs: every layer hinted {everyLayer}, refused: {refused?.Message}");
+                if (refused is not null && System.Text.RegularExpressions.Regex.Match(refused.Message, @"--epochs (\d+) or more") is { Success: true } m)
+                {
+                    var fewest = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+                    MethodCatalogue.Parse(spec).Build(Setup("cnn-8", "cnn", batch, fewest));
+                    Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse(spec).Build(Setup("cnn-8", "cnn", batch, fewest - 1)));
+                }
+            }
+    }
+
+    /// <summary>With the hints off, the hint phase (the cross-entropy waits for its end) had nothing to differentiate, and
+    /// the first step failed in libtorch's words.</summary>
+    [Fact]
+    public void Fitnet_refuses_a_hint_phase_with_the_hints_off() =>
+        Assert.Equal("fitnet: weight=0 switches the hints off, and hint_fraction=0.5 trains nothing but them first (the cross-entropy waits for the rest), " +
+                     "so that phase would train nothing; give weight above 0, or leave hint_fraction out (1).",
+            Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("fitnet:weight=0,hint_fraction=0.5")).Message);
 }
