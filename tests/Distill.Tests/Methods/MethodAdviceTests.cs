@@ -144,4 +144,45 @@ public sealed class MethodAdviceTests
         Assert.Equal("fitnet: weight=0 switches the hints off, and hint_fraction=0.5 trains nothing but them first (the cross-entropy waits for the rest), " +
                      "so that phase would train nothing; give weight above 0, or leave hint_fraction out (1).",
             Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse("fitnet:weight=0,hint_fraction=0.5")).Message);
+
+    /// <summary>Probed: cnn-4 from mlp-64 was told to "give logits", whose hint then diverged at the default weight
+    /// (loss 1e21); now the advice names the weight, and following it builds.</summary>
+    [Fact]
+    public void Fitnet_advice_to_use_logits_names_the_weight_a_flat_hint_needs()
+    {
+        Assert.Equal("mlp-64 has no feature 'stage2'; its features are hidden1 (or logits). A layer names a feature of both models: cnn-4 and mlp-64 share none, " +
+                     "so give logits and weight=0.1 (a flat feature), or pair models with the same features (e.g. cnn-8 and cnn).", Refusal("fitnet", Setup("cnn-4", "mlp-64")));
+        Assert.Single(MethodCatalogue.Choose("fitnet", ["layer=logits", "weight=0.1"]).Build(Setup("cnn-4", "mlp-64")).Terms, t => t.Term.Name == "hint");
+        // Models that share flat layers: the ones named need the weight too.
+        Assert.EndsWith("mlp-32 and mlp-64 share hidden1 (or logits); the flat ones (hidden1, logits) need weight=0.1.", Refusal("fitnet", Setup("mlp-32", "mlp-64")), StringComparison.Ordinal);
+        // Given a weight, the advice leaves it to the user.
+        Assert.EndsWith("share none, so give logits, or pair models with the same features (e.g. cnn-8 and cnn).", Refusal("fitnet:weight=5", Setup("cnn-4", "mlp-64")), StringComparison.Ordinal);
+    }
+
+    /// <summary>Probed: cnn-4 and resnet8 were told "No layer ... fits" though their logits fit and were accepted.</summary>
+    [Fact]
+    public void Fitnet_offers_the_logits_when_no_map_of_the_pair_fits()
+    {
+        Assert.Equal("fitnet: stage2 is 8×7×7 on cnn-4 and 32×14×14 on resnet8; fitnet needs a flat feature on both, or feature maps of the same height and width on both. " +
+                     "Layers of this pair that fit: logits (e.g. layer=logits and weight=0.1).", Refusal("fitnet", Setup("cnn-4", "resnet8")));
+        MethodCatalogue.Choose("fitnet", ["layer=logits", "weight=0.1"]).Build(Setup("cnn-4", "resnet8"));
+        // Given a weight, the example is the layer alone.
+        Assert.EndsWith("Layers of this pair that fit: logits (e.g. layer=logits).", Refusal("fitnet:weight=0.1", Setup("cnn-4", "resnet8")), StringComparison.Ordinal);
+    }
+
+    /// <summary>RepDistiller's weight 100 is for a conv hint through a regressor ending in BatchNorm; a flat hint goes
+    /// through a plain linear layer and diverged at it (cnn-4 from cnn-8's logits: 6.4e6; mlp-32 from mlp-64's hidden1:
+    /// 2.8e8). Left to its default it is refused before anything trains; given, any weight is the user's.</summary>
+    [Theory]
+    [InlineData("fitnet:layer=logits", "cnn-4", "cnn-8", "fitnet: logits (10 values on cnn-4, 10 on cnn-8) is a flat hint, regressed by a linear layer, and the default weight 100 is RepDistiller's for conv hints, whose regressor ends in BatchNorm: a flat hint diverges at it. Give the weight, e.g. weight=0.1.")]
+    [InlineData("fitnet:layer=hidden1", "mlp-32", "mlp-64", "fitnet: hidden1 (32 values on mlp-32, 64 on mlp-64) is a flat hint, regressed by a linear layer, and the default weight 100 is RepDistiller's for conv hints, whose regressor ends in BatchNorm: a flat hint diverges at it. Give the weight, e.g. weight=0.1.")]
+    [InlineData("fitnet:layer=stage1,fc", "cnn-4", "cnn-8", "fitnet: fc (32 values on cnn-4, 64 on cnn-8) is a flat hint, regressed by a linear layer, and the default weight 100 is RepDistiller's for conv hints, whose regressor ends in BatchNorm: a flat hint diverges at it. Give the weight, e.g. weight=0.1 (it weighs every hint), or leave fc out.")]
+    public void Fitnet_refuses_the_conv_hints_default_weight_for_a_flat_hint(string spec, string student, string teacher, string message)
+    {
+        Assert.Equal(message, Refusal(spec, Setup(student, teacher)));
+        Assert.Equal(100, MethodCatalogue.Parse(spec + ",weight=100").Build(Setup(student, teacher)).Terms[1].Weight.At(0));
+        Assert.Equal(0.1, MethodCatalogue.Parse(spec + ",weight=0.1").Build(Setup(student, teacher)).Terms[1].Weight.At(0));
+        // The conv hints keep the default the notebooks ran with.
+        Assert.Equal(100, MethodCatalogue.Parse("fitnet:layer=stage1,stage2").Build(Setup("cnn-4", "cnn-8")).Terms[1].Weight.At(0));
+    }
 }
