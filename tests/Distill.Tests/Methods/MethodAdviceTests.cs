@@ -185,4 +185,31 @@ public sealed class MethodAdviceTests
         // The conv hints keep the default the notebooks ran with.
         Assert.Equal(100, MethodCatalogue.Parse("fitnet:layer=stage1,stage2").Build(Setup("cnn-4", "cnn-8")).Terms[1].Weight.At(0));
     }
+
+    /// <summary>sp compares the batch's similarities at any layer both models have, but MLPs were sent to convolutional
+    /// models: the message names their shared layers, with the weight a flat one needs, and following it builds.</summary>
+    [Fact]
+    public void Sp_on_models_without_stages_offers_the_layers_they_share()
+    {
+        Assert.Equal("sp: mlp-32 and mlp-64 share no stage, the default layer (the last stage both have); name a layer both have: hidden1, logits (e.g. layers=hidden1 and weight=30).",
+            Refusal("sp", Setup("mlp-32", "mlp-64")));
+        Assert.Equal(30, MethodCatalogue.Parse("sp:layers=hidden1,weight=30").Build(Setup("mlp-32", "mlp-64")).Terms[1].Weight.At(0));
+        Assert.EndsWith("name a layer both have: logits (e.g. layers=logits and weight=30).", Refusal("sp", Setup("cnn-4", "mlp-64")), StringComparison.Ordinal);
+        Assert.EndsWith("(e.g. layers=hidden1).", Refusal("sp:weight=5", Setup("mlp-32", "mlp-64")), StringComparison.Ordinal);
+    }
+
+    /// <summary>γ = 3000 is the paper's for the last stage's maps; on flat layers the term outweighed the cross-entropy
+    /// (cnn-4 from cnn-8 on logits,fc,stage1: loss 179, test 9.6%, no warning). Left to its default it is refused;
+    /// given, any weight is the user's, and the maps keep the default the notebooks ran with.</summary>
+    [Theory]
+    [InlineData("sp:layers=logits", "cnn-4", "cnn-8", "sp: logits (10 values on cnn-4, 10 on cnn-8) is a flat layer, and the default weight 3000 is the paper's for feature maps: on a flat layer the term outweighs the cross-entropy and wrecks the student. Give the weight, e.g. weight=30.")]
+    [InlineData("sp:layers=logits,fc,stage1", "cnn-4", "cnn-8", "sp: logits (10 values on cnn-4, 10 on cnn-8) and fc (32 values on cnn-4, 64 on cnn-8) are flat layers, and the default weight 3000 is the paper's for feature maps: on a flat layer the term outweighs the cross-entropy and wrecks the student. Give the weight, e.g. weight=30 (it weighs every layer), or leave logits and fc out.")]
+    [InlineData("sp:layers=hidden1", "mlp-32", "mlp-64", "sp: hidden1 (32 values on mlp-32, 64 on mlp-64) is a flat layer, and the default weight 3000 is the paper's for feature maps: on a flat layer the term outweighs the cross-entropy and wrecks the student. Give the weight, e.g. weight=30.")]
+    public void Sp_refuses_the_default_weight_for_a_flat_layer(string spec, string student, string teacher, string message)
+    {
+        Assert.Equal(message, Refusal(spec, Setup(student, teacher)));
+        Assert.Equal(3000, MethodCatalogue.Parse(spec + ",weight=3000").Build(Setup(student, teacher)).Terms[1].Weight.At(0));
+        Assert.Equal(3000, MethodCatalogue.Parse("sp").Build(Setup("cnn-4", "cnn-8")).Terms[1].Weight.At(0));
+        Assert.Equal(3000, MethodCatalogue.Parse("sp:layers=stage1,stage2").Build(Setup("cnn-4", "cnn-8")).Terms[1].Weight.At(0));
+    }
 }
