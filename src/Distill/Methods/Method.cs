@@ -212,13 +212,20 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     {
         var batch = EffectiveBatch;
         if (batch >= least) return;
-        // The fix names what cut the batch: too few training images are fixed by --train-size, which `train --recipe`
-        // takes (it refuses --batch-size, whose fix it was given).
-        var images = TrainCount - ValidationCount;
-        throw new ArgumentException($"{method} {does}: batches of {batch} give it nothing to compare (its term would be 0 every step); " + (images < least
-            ? $"give --train-size {least + ValidationCount} or more{(batchSize < least ? $" and --batch-size {least} or more" : "")}: a batch holds at most the training images{(ValidationCount > 0 ? $" left after the --validation {ValidationCount} hold-out" : "")}."
-            : $"give --batch-size {least} or more."));
+        throw new ArgumentException($"{method} {does}: batches of {batch} give it nothing to compare (its term would be 0 every step); {BatchFix(least)}.");
     }
+
+    /// <summary>How to train on batches of at least <paramref name="least"/> samples (no final stop): the fix names what
+    /// cut the batch, as too few training images are fixed by --train-size, which `train --recipe` takes (it refuses
+    /// --batch-size, whose fix it was given).</summary>
+    public string BatchFix(int least)
+    {
+        var images = TrainCount - ValidationCount;
+        return images < least
+            ? $"give --train-size {least + ValidationCount} or more{(batchSize < least ? $" and --batch-size {least} or more" : "")}: a batch holds at most the training images{(ValidationCount > 0 ? $" left after the --validation {ValidationCount} hold-out" : "")}"
+            : $"give --batch-size {least} or more";
+    }
+
     public int NumClasses => data.NumClasses;
     public ImageDataset Data => data;
 
