@@ -101,7 +101,7 @@ static class TrainCommand
                 // Said rather than refused, as a spec accepts it beside the cross-entropy (a grid may include 0).
                 if (choice.Method.AddsNothing(choice.Settings) is { } off)
                     Console.Error.WriteLine($"warning: {choice.Method.Name} with {off} adds no distillation term: this run trains {studentArg} on its cross-entropy alone, " +
-                                            $"as --method scratch does{(teacherArg is null ? "" : $" (the teacher {teacherArg} is trained for nothing)")}; give {string.Join(" or ", choice.Method.TermWeights)} above 0 to distil.");
+                                            $"as --method scratch does{(teacherArg is null ? "" : $" (its teacher, {teacherArg}, teaches nothing)")}; give {string.Join(" or ", choice.Method.TermWeights)} above 0 to distil.");
             }
             // A teacher trained before the student: --teacher's, or those of a method that trains its own (kd-multi).
             var trainsTeachers = teacherArg is not null || choice?.Method.TrainsOwnTeachers == true;

@@ -102,8 +102,8 @@ public class TrainCliTests
     /// with no note: one warning line says so before anything loads (the dataset here does not exist). One term on is
     /// distillation, and says nothing.</summary>
     [Theory]
-    [InlineData("kd --set alpha=0", "warning: kd with alpha=0 adds no distillation term: this run trains mlp-32 on its cross-entropy alone, as --method scratch does (the teacher mlp-64 is trained for nothing); give alpha above 0 to distil.")]
-    [InlineData("dkd --set alpha=0 --set beta=0", "warning: dkd with alpha=0, beta=0 adds no distillation term: this run trains mlp-32 on its cross-entropy alone, as --method scratch does (the teacher mlp-64 is trained for nothing); give alpha or beta above 0 to distil.")]
+    [InlineData("kd --set alpha=0", "warning: kd with alpha=0 adds no distillation term: this run trains mlp-32 on its cross-entropy alone, as --method scratch does (its teacher, mlp-64, teaches nothing); give alpha above 0 to distil.")]
+    [InlineData("dkd --set alpha=0 --set beta=0", "warning: dkd with alpha=0, beta=0 adds no distillation term: this run trains mlp-32 on its cross-entropy alone, as --method scratch does (its teacher, mlp-64, teaches nothing); give alpha or beta above 0 to distil.")]
     [InlineData("rkd --set distance=0 --set angle=0", "warning: rkd with distance=0, angle=0 adds no distillation term:")]
     [InlineData("dist --set beta=0 --set gamma=0", "warning: dist with beta=0, gamma=0 adds no distillation term:")]
     [InlineData("at --set beta=0", "warning: at with beta=0 adds no distillation term:")]
