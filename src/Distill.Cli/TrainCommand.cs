@@ -97,6 +97,11 @@ static class TrainCommand
                     throw new ArgumentException($"--method {choice.Method.Name} distils from a teacher; add --teacher MODEL (e.g. --teacher cnn).");
                 if (!choice.Method.NeedsTeacher && teacherArg is not null)
                     throw new ArgumentException($"--method {choice.Method.Name} takes no --teacher; remove it (see `distill methods {choice.Method.Name}`).");
+                // Every distillation term off: the run trained scratch's weights, bit for bit, under the method's name.
+                // Said rather than refused, as a spec accepts it beside the cross-entropy (a grid may include 0).
+                if (choice.Method.AddsNothing(choice.Settings) is { } off)
+                    Console.Error.WriteLine($"warning: {choice.Method.Name} with {off} adds no distillation term: this run trains {studentArg} on its cross-entropy alone, " +
+                                            $"as --method scratch does{(teacherArg is null ? "" : $" (its teacher, {teacherArg}, teaches nothing)")}; give {string.Join(" or ", choice.Method.TermWeights)} above 0 to distil.");
             }
             // A teacher trained before the student: --teacher's, or those of a method that trains its own (kd-multi).
             var trainsTeachers = teacherArg is not null || choice?.Method.TrainsOwnTeachers == true;
@@ -269,6 +274,7 @@ static class TrainCommand
                     {
                         Seed = common.Seed,
                         ValidationCount = common.ValidationCount,
+                        Epochs = studentOptions.Epochs,
                         TrainedTeacher = given =>
                         {
                             var name = ModelZoo.Canonical(given);

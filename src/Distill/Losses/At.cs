@@ -118,6 +118,9 @@ public sealed class AtMethod : Methods.Method
     // Empty and repeated items refused when chosen (MethodSetup.Layers would drop the one and count the other twice).
     protected override void Check(Methods.MethodSettings s) => s.List("layers", distinct: true);
 
+    /// <summary>β weights the term inside it (its objective weight is 1).</summary>
+    public override IReadOnlyList<string> TermWeights { get; } = ["beta"];
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
         var layers = setup.Layers(s.Text("layers"), setup.SharedStages);

@@ -168,7 +168,9 @@ public sealed class CrdMethod : Methods.Method
     [
         new("weight", "weight β of the CRD term (RepDistiller: 0.8)", 0.8, 0, double.PositiveInfinity),
         new("negatives", "negatives K per step", 4096, 1, 1 << 20, Whole: true),
-        new("embed_dim", "dimension of the embedding heads", 128, 1, 1 << 16, Whole: true),
+        // At 1 the normalised embedding is ±1, whose gradient through the normalisation is 0: the term taught nothing and
+        // the run trained scratch's cross-entropy and accuracy under crd's name.
+        new("embed_dim", "dimension of the embedding heads", 128, 2, 1 << 16, Whole: true),
         // Past 10 every score exp(s/τ) is 1 to float precision (s is a cosine): the term's gradient vanished and the run
         // silently trained without it (tau=1e30); below 0.01 exp(1/τ) overflows float32.
         new("tau", "temperature τ of the scores", 0.07, 0.01, 10),

@@ -115,6 +115,9 @@ public sealed class DistMethod : Methods.Method
     internal static readonly Methods.MethodParameter Beta = new("beta", "weight β of the inter-class relation", 1, 0, double.PositiveInfinity),
         Gamma = new("gamma", "weight γ of the intra-class relation", 1, 0, double.PositiveInfinity);
 
+    /// <summary>The inter- and intra-class relations' weights, applied inside the term.</summary>
+    public override IReadOnlyList<string> TermWeights { get; } = ["beta", "gamma"];
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup) =>
         new Objective().Add(new CrossEntropyTerm()).Add(new DistTerm(s["temperature"], s["beta"], s["gamma"]));
 

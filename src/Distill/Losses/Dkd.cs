@@ -88,6 +88,9 @@ public sealed class DkdMethod : Methods.Method
         Methods.MethodParameter.Switch("standardize", "1 = logit standardization (Sun et al. CVPR 2024)"),
     ];
 
+    /// <summary>TCKD's and NCKD's weights, applied inside the term.</summary>
+    public override IReadOnlyList<string> TermWeights { get; } = ["alpha", "beta"];
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
         ILossTerm dkd = new DkdTerm(s["alpha"], s["beta"], s["temperature"]);

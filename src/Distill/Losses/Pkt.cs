@@ -54,17 +54,32 @@ public sealed class PktMethod : Methods.Method
     public override Methods.Paper Paper { get; } = new("Passalis & Tefas", 2018, "ECCV", "Learning Deep Representations with Probabilistic Knowledge Transfer");
     public override Methods.MethodKind Kind => Methods.MethodKind.Relation;
     public override string PaperResult => "Passalis 2018; CIFAR-100 resnet32x4→resnet8x4: 73.64 (RepDistiller)";
-    public override string WeightNote => "RepDistiller's 30000 divided by the batch size: it averages over all B² pairs, we sum each sample's KL";
+    public override string WeightNote => $"RepDistiller's 30000 divided by the batch size: it averages over all B² pairs, we sum each sample's KL; left to its default below RepDistiller's batch of {ReferenceBatch}, refused";
 
     public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
     [
-        new("weight", "RepDistiller's weight (30000); the term is weighted by it over the batch size", 30000, 0, double.PositiveInfinity),
+        new("weight", $"RepDistiller's weight (30000, for its batches of {ReferenceBatch}; smaller batches need one given); the term is weighted by it over the batch size", 30000, 0, double.PositiveInfinity),
         new("layer", "the layer on both models; empty = each model's last feature (its embedding)", Text: ""),
     ];
+
+    /// <summary>RepDistiller's batch size, which its weight of 30000 is set for.</summary>
+    public const int ReferenceBatch = 64;
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
         setup.RequireBatch(Name, 2, "compares each sample's similarities to the others in its batch");
+        // RepDistiller's term is β · mean over the batch's B² pairs of P_t log(P_t / P_s): β / B times the KL per sample
+        // averaged over the batch (Pkt.Loss), so the weight over the batch is exactly its term, at any batch. Against the
+        // cross-entropy, also a mean over the batch, each sample's KL is weighed β / B: 469 at its batch of 64, 234 at our
+        // 128, but 938 at 32 and 10,000 at 3. β = 30000 is set for 64 only. Below it the default wrecked the student
+        // (cnn-4 from cnn-8, 3 epochs: at 32, 66.6% against scratch's 79.2% on 3,000 images and chance on 512; at 3, 4
+        // and 8 loss 4e4, 1e12, 1e20), and holding the pull at 64's (β / 64) still left batches of 4 at chance: no
+        // rescaling of the default made small batches train, so it is refused below 64 rather than applied; a weight
+        // given is the user's.
+        if (!s.Given("weight") && setup.EffectiveBatch < ReferenceBatch)
+            throw new ArgumentException($"pkt: the default weight {s.Text("weight")} is RepDistiller's for its batches of {ReferenceBatch}: the term weighs each sample's KL by the weight over the batch size, " +
+                                        $"{Methods.MethodParameter.Format(Math.Round(s["weight"] / ReferenceBatch))} there but {Methods.MethodParameter.Format(Math.Round(s["weight"] / setup.EffectiveBatch))} at batches of {setup.EffectiveBatch}, " +
+                                        $"where it outweighs the cross-entropy and wrecks the student. {char.ToUpperInvariant(setup.BatchFix(ReferenceBatch)[0])}{setup.BatchFix(ReferenceBatch)[1..]}; or give the weight, which is then taken as given.");
         var (student, teacher) = setup.Embeddings(s.Text("layer"));
         return new Objective().Add(new CrossEntropyTerm()).Add(new PktTerm(student, teacher), s["weight"] / setup.EffectiveBatch);
     }

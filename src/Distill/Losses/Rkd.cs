@@ -117,6 +117,9 @@ public sealed class RkdMethod : Methods.Method
         new("layer", "the layer on both models; empty = each model's last feature (its embedding)", Text: ""),
     ];
 
+    /// <summary>λ_D and λ_A, applied inside the term.</summary>
+    public override IReadOnlyList<string> TermWeights { get; } = ["distance", "angle"];
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
         // Distances need two samples, angles three (at two, every angle is between a vector and itself or zero).

@@ -8,6 +8,10 @@ public abstract record Schedule
 {
     public abstract double At(double progress);
 
+    /// <summary>The progress a schedule reads at <paramref name="step"/> (from 0) of a run of <paramref name="totalSteps"/>
+    /// steps: 0 at the first, 1 at the last (and at the only one).</summary>
+    public static double Progress(long step, long totalSteps) => totalSteps > 1 ? step / (double)(totalSteps - 1) : 1.0;
+
     public static implicit operator Schedule(double value) => new ConstantSchedule(value);
 
     public static Schedule Constant(double value) => new ConstantSchedule(value);

@@ -59,11 +59,13 @@ public sealed partial class MethodSettings
 {
     readonly Method method;
     readonly Dictionary<string, string> values;
+    readonly HashSet<string> given;
 
     internal MethodSettings(Method method, IReadOnlyDictionary<string, string> overrides)
     {
         this.method = method;
         values = method.Parameters.ToDictionary(p => p.Name, p => p.DefaultText);
+        given = [.. overrides.Keys];
         foreach (var (key, value) in overrides)
         {
             var p = method.Parameters.FirstOrDefault(p => p.Name == key)
@@ -113,6 +115,11 @@ public sealed partial class MethodSettings
         : throw new InvalidOperationException($"{method.Name} reads parameter '{name}', which it does not declare.");
 
     public bool Flag(string name) => this[name] != 0;
+
+    /// <summary>True when <paramref name="name"/> was given (--set, a spec's key), even at its default value; false when
+    /// the default stands in for it. For a default set for one use (FitNets' weight 100, for conv hints) that a method
+    /// refuses to apply to another.</summary>
+    public bool Given(string name) => given.Contains(name);
 
     /// <summary>A comma-separated text setting as its items (layers, teachers); an empty text is an empty list, an
     /// empty item (<c>a,,b</c>, a trailing comma) an error rather than dropped, as it is most likely a typo.</summary>
@@ -185,6 +192,13 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     /// <summary>Images of the transfer set held out for validation (--validation): never in a batch.</summary>
     public int ValidationCount { get; init; }
 
+    /// <summary>The run's epochs, when the caller knows them (null: unknown, and the checks that count steps are skipped).</summary>
+    public int? Epochs { get; init; }
+
+    /// <summary>The run's optimisation steps, counted as the trainer counts them (a last, smaller batch is a step), when
+    /// <see cref="Epochs"/> is known: a method whose schedule gives a term no step can refuse it before anything trains.</summary>
+    public long? TotalSteps => Epochs is int e ? (TrainCount - ValidationCount + batchSize - 1) / batchSize * e : null;
+
     /// <summary>The batch the run trains on: the smaller of --batch-size and the training images left after the
     /// validation hold-out (a batch size above them gave pkt another scale and crd a memory estimate for batches that
     /// never happen).</summary>
@@ -198,13 +212,20 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     {
         var batch = EffectiveBatch;
         if (batch >= least) return;
-        // The fix names what cut the batch: too few training images are fixed by --train-size, which `train --recipe`
-        // takes (it refuses --batch-size, whose fix it was given).
-        var images = TrainCount - ValidationCount;
-        throw new ArgumentException($"{method} {does}: batches of {batch} give it nothing to compare (its term would be 0 every step); " + (images < least
-            ? $"give --train-size {least + ValidationCount} or more{(batchSize < least ? $" and --batch-size {least} or more" : "")}: a batch holds at most the training images{(ValidationCount > 0 ? $" left after the --validation {ValidationCount} hold-out" : "")}."
-            : $"give --batch-size {least} or more."));
+        throw new ArgumentException($"{method} {does}: batches of {batch} give it nothing to compare (its term would be 0 every step); {BatchFix(least)}.");
     }
+
+    /// <summary>How to train on batches of at least <paramref name="least"/> samples (no final stop): the fix names what
+    /// cut the batch, as too few training images are fixed by --train-size, which `train --recipe` takes (it refuses
+    /// --batch-size, whose fix it was given).</summary>
+    public string BatchFix(int least)
+    {
+        var images = TrainCount - ValidationCount;
+        return images < least
+            ? $"give --train-size {least + ValidationCount} or more{(batchSize < least ? $" and --batch-size {least} or more" : "")}: a batch holds at most the training images{(ValidationCount > 0 ? $" left after the --validation {ValidationCount} hold-out" : "")}"
+            : $"give --batch-size {least} or more";
+    }
+
     public int NumClasses => data.NumClasses;
     public ImageDataset Data => data;
 
@@ -243,14 +264,19 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     /// error naming both shapes and the layers that would fit, found before any teacher trains rather than at the
     /// first step after it.</summary>
     /// <param name="setting">The method's parameter that names the layers, for the suggestion.</param>
-    /// <param name="flatToo">Also accept a flat feature ([B, D]) on both (FitNets' linear regressor).</param>
-    public void CheckSameMap(string method, string setting, string layer, bool flatToo = false)
+    /// <param name="flatToo">Also accept a flat feature ([B, D]) on both (FitNets' linear regressor), the logits among them.</param>
+    /// <param name="flatNeeds">What a flat layer needs besides its name (FitNets' "weight=0.1"), said wherever a message
+    /// offers one: following the advice met a second refusal, or a run that diverged.</param>
+    public void CheckSameMap(string method, string setting, string layer, bool flatToo = false, string? flatNeeds = null)
     {
-        long[] s = StudentShape(layer), t = TeacherShape(layer);
+        long[] s = Shape(student, StudentFeatures, layer, flatNeeds), t = Shape(teacher!, TeacherFeatures, layer, flatNeeds);
         if (Fits(s, t, flatToo)) return;
-        var fits = StudentFeatures.Where(f => TeacherFeatures.Any(g => g.Name == f.Name && Fits(f.Shape, g.Shape, flatToo))).Select(f => f.Name).ToList();
-        var fitting = fits.Count > 0 ? $"Layers of this pair that fit: {string.Join(", ", fits)} (e.g. {setting}={fits[0]})."
-                                     : $"No layer of {student} and {teacher} fits; pair models whose stages match in size.";
+        // The logits are flat on every model: "no layer fits" was said of a pair whose logits fit.
+        var fits = StudentFeatures.Where(f => TeacherFeatures.Any(g => g.Name == f.Name && Fits(f.Shape, g.Shape, flatToo))).Select(f => f.Name)
+            .Concat(flatToo ? [TermSupport.Logits] : []).ToList();
+        var example = fits.FirstOrDefault(f => !IsFlat(f)) ?? fits.FirstOrDefault();
+        var fitting = example is not null ? $"Layers of this pair that fit: {string.Join(", ", fits)} (e.g. {setting}={example}{(IsFlat(example) && flatNeeds is not null ? $" and {flatNeeds}" : "")})."
+                                          : $"No layer of {student} and {teacher} fits; pair models whose stages match in size.";
         // A flat feature (an MLP's hidden layer) has no height and width at all: comparing sizes would blame a mismatch.
         if (!flatToo && (s.Length == 2 || t.Length == 2))
         {
@@ -265,6 +291,9 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
         throw new ArgumentException($"{method}: {layer} is {Dims(s)} on {student} and {Dims(t)} on {teacher}; {method} needs " +
                                     (flatToo ? "a flat feature on both, or " : "") + "feature maps of the same height and width on both. " + fitting);
     }
+
+    /// <summary>True when <paramref name="feature"/> is flat ([B, D]) on both models: the logits, an MLP's hidden layer, a CNN's fc.</summary>
+    public bool IsFlat(string feature) => StudentShape(feature).Length == 2 && TeacherShape(feature).Length == 2;
 
     static bool Fits(long[] s, long[] t, bool flatToo) =>
         (s.Length == 4 && t.Length == 4 && s[2] == t[2] && s[3] == t[3]) || (flatToo && s.Length == 2 && t.Length == 2);
@@ -308,19 +337,24 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
                                       "use convolutional models (e.g. cnn-8 and cnn).";
     }
 
-    long[] Shape(string model, IReadOnlyList<(string Name, long[] Shape)> all, string feature) =>
-        feature == "logits" ? [1, NumClasses]
+    long[] Shape(string model, IReadOnlyList<(string Name, long[] Shape)> all, string feature, string? flatNeeds = null) =>
+        feature == TermSupport.Logits ? [1, NumClasses]
         : all.FirstOrDefault(f => f.Name == feature).Shape
-          ?? throw new ArgumentException($"{model} has no feature '{feature}'; its features are {Names(all)} (or logits)." + SharedNames(feature));
+          ?? throw new ArgumentException($"{model} has no feature '{feature}'; its features are {Names(all)} (or logits)." + SharedNames(flatNeeds));
 
     /// <summary>A layer setting names one feature for both models: "mlp-32 has no feature 'stage2'; its features are
-    /// hidden1", then with hidden1 "cnn-8 has no feature 'hidden1'", sent the user round a circle: say what the two share.</summary>
-    string SharedNames(string feature)
+    /// hidden1", then with hidden1 "cnn-8 has no feature 'hidden1'", sent the user round a circle: say what the two
+    /// share, and what a flat one needs (<paramref name="flatNeeds"/>), or the advice led to a run that diverged.</summary>
+    string SharedNames(string? flatNeeds)
     {
         if (teacher is null) return "";
-        var shared = StudentFeatures.Select(f => f.Name).Where(f => TeacherFeatures.Any(g => g.Name == f)).ToList();
-        return " A layer names a feature of both models: " + (shared.Count > 0 ? $"{student} and {teacher} share {string.Join(", ", shared)} (or logits)."
-                                                                                : $"{student} and {teacher} share none, so give logits, or pair models with the same features (e.g. cnn-8 and cnn).");
+        var shared = StudentFeatures.Where(f => TeacherFeatures.Any(g => g.Name == f.Name)).ToList();
+        if (shared.Count == 0)
+            return $" A layer names a feature of both models: {student} and {teacher} share none, so give logits{(flatNeeds is null ? "" : $" and {flatNeeds} (a flat feature)")}, " +
+                   "or pair models with the same features (e.g. cnn-8 and cnn).";
+        var flat = shared.Where(f => f.Shape.Length == 2 && TeacherFeatures.First(g => g.Name == f.Name).Shape.Length == 2).Select(f => f.Name).Append(TermSupport.Logits).ToList();
+        return $" A layer names a feature of both models: {student} and {teacher} share {string.Join(", ", shared.Select(f => f.Name))} (or logits)" +
+               (flatNeeds is null ? "." : $"; the flat ones ({string.Join(", ", flat)}) need {flatNeeds}.");
     }
 
     static string Names(IReadOnlyList<(string Name, long[] Shape)> all) => all.Count == 0 ? "none" : string.Join(", ", all.Select(f => f.Name));
@@ -375,6 +409,12 @@ public abstract class Method
     /// a spec whose every term adds nothing is refused at load: the run's first backward would have nothing to
     /// differentiate.</summary>
     public virtual IReadOnlyList<string> TermWeights => Parameters.Any(p => p.Name == "weight") ? ["weight"] : [];
+
+    /// <summary>The settings that switch every distillation term of this method off ("alpha=0", "beta=0, gamma=0"), or
+    /// null when some term is on (or the method has none to switch, as scratch). Such a run trains the student on its
+    /// cross-entropy alone: a spec refuses it when the cross-entropy is off too, `train` warns that it is scratch.</summary>
+    public string? AddsNothing(MethodSettings s) =>
+        TermWeights is { Count: > 0 } w && w.All(p => s[p] == 0) ? string.Join(", ", w.Select(p => $"{p}=0")) : null;
 
     /// <summary>Why a spec file cannot run this method (it needs what a spec has no key for), else null.</summary>
     public virtual string? NotInSpecs => null;

@@ -536,7 +536,7 @@ public sealed record Experiment
         // Terms of weight 0 are left out of the loss: with none left the first backward fails, after the teacher trained.
         var ceWeight = Number(loss, "ce") ?? 1;
         string? Silent((MethodChoice Choice, double Weight) m) => m.Weight == 0 ? $"{m.Choice.Method.Name}: weight 0"
-            : m.Choice.Method.TermWeights is { Count: > 0 } w && w.All(p => m.Choice.Settings[p] == 0) ? $"{m.Choice.Method.Name}: {string.Join(", ", w.Select(p => $"{p}=0"))}" : null;
+            : m.Choice.Method.AddsNothing(m.Choice.Settings) is { } off ? $"{m.Choice.Method.Name}: {off}" : null;
         if (ceWeight == 0 && methods.All(m => Silent(m) is not null))
             throw new SpecException(file, SpecSchema.Line(root.Children.Keys.First(k => ((YamlScalarNode)k).Value == "loss")),
                 $"loss: every term has weight 0 ({string.Join("; ", methods.Select(Silent).Prepend("ce: 0"))}), so nothing would train; give ce or a method a weight above 0.");

@@ -390,7 +390,7 @@ sealed class TrainingRun : IDisposable
     double? firstStepLoss;
 
     /// <summary>Training progress at <paramref name="step"/>, 0 to 1, as the objective's weight schedules read it.</summary>
-    double Progress(long step) => totalSteps > 1 ? step / (double)(totalSteps - 1) : 1.0;
+    double Progress(long step) => Schedule.Progress(step, totalSteps);
 
     /// <summary>The previous step's loss and term values (as <see cref="NonFinite"/> reads them).</summary>
     float[]? lastStep;

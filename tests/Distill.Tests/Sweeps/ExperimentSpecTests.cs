@@ -315,6 +315,9 @@ public class ExperimentSpecTests
     [InlineData("  ce: 0\n  kd: {alpha: 0}", "loss: every term has weight 0 (ce: 0; kd: alpha=0), so nothing would train;")]
     [InlineData("  ce: 0\n  kd: {alpha: 0}\n  fitnet: {weight: 0}", "loss: every term has weight 0 (ce: 0; kd: alpha=0; fitnet: weight=0), so nothing")]
     [InlineData("  ce: 0", "loss: every term has weight 0 (ce: 0), so nothing would train;")]
+    // Methods whose terms are weighted inside them (Method.AddsNothing, which `train` warns by).
+    [InlineData("  ce: 0\n  dkd: {alpha: 0, beta: 0}", "loss: every term has weight 0 (ce: 0; dkd: alpha=0, beta=0), so nothing would train;")]
+    [InlineData("  ce: 0\n  rkd: {distance: 0, angle: 0}\n  at: {beta: 0}", "loss: every term has weight 0 (ce: 0; rkd: distance=0, angle=0; at: beta=0), so nothing")]
     public void A_loss_whose_every_term_is_0_is_refused_at_the_loss_line(string terms, string message)
     {
         var e = Bad(Spec.Replace("  ce: 0.1\n  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", $"{terms}\ngrid:", StringComparison.Ordinal));

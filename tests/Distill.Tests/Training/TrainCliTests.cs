@@ -98,6 +98,29 @@ public class TrainCliTests
         Assert.StartsWith(start, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
     }
 
+    /// <summary>Every distillation term switched off trained scratch's weights, bit for bit, under the method's name and
+    /// with no note: one warning line says so before anything loads (the dataset here does not exist). One term on is
+    /// distillation, and says nothing.</summary>
+    [Theory]
+    [InlineData("kd --set alpha=0", "warning: kd with alpha=0 adds no distillation term: this run trains mlp-32 on its cross-entropy alone, as --method scratch does (its teacher, mlp-64, teaches nothing); give alpha above 0 to distil.")]
+    [InlineData("dkd --set alpha=0 --set beta=0", "warning: dkd with alpha=0, beta=0 adds no distillation term: this run trains mlp-32 on its cross-entropy alone, as --method scratch does (its teacher, mlp-64, teaches nothing); give alpha or beta above 0 to distil.")]
+    [InlineData("rkd --set distance=0 --set angle=0", "warning: rkd with distance=0, angle=0 adds no distillation term:")]
+    [InlineData("dist --set beta=0 --set gamma=0", "warning: dist with beta=0, gamma=0 adds no distillation term:")]
+    [InlineData("at --set beta=0", "warning: at with beta=0 adds no distillation term:")]
+    [InlineData("crd --set weight=0", "warning: crd with weight=0 adds no distillation term:")]
+    [InlineData("dkd --set alpha=0", null)]
+    [InlineData("rkd --set angle=0", null)]
+    public void A_method_whose_every_term_is_off_warns_that_the_run_is_the_student_alone(string method, string? warning)
+    {
+        var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--teacher", "mlp-64", "--dataset", "no-such-dataset", "--method", .. method.Split(' ')]);
+        Assert.Equal(1, code);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("error: ", lines[^1], StringComparison.Ordinal);
+        Assert.Contains("no-such-dataset", lines[^1], StringComparison.Ordinal); // it went on to the data
+        if (warning is null) Assert.Single(lines);
+        else Assert.StartsWith(warning, Assert.Single(lines[..^1]), StringComparison.Ordinal);
+    }
+
     /// <summary>A recipe run's bad input (recipe name, budget, seeds, dataset) is refused before --out is claimed: nothing
     /// is written (recipe.txt named the unknown recipe) and no data loads (the dataset here does not exist).</summary>
     [Theory]
