@@ -14,6 +14,10 @@ public sealed record BenchCase(string Name, string Description, int Samples, dou
     /// the raw loop for a trainer case (its overhead), the student alone for a KD case.</summary>
     public string? Baseline { get; init; }
 
+    /// <summary>This case is the least its baseline's step can take (its GEMMs alone): a baseline that misses its
+    /// target says how close to this floor it is (<see cref="BenchReport.Floor"/>).</summary>
+    public bool Floor { get; init; }
+
     /// <summary>Long steps (a whole epoch, a dataset load): measured with <see cref="TimingBudget.Few"/>.</summary>
     public bool Few { get; init; }
 

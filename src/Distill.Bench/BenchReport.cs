@@ -41,6 +41,8 @@ public sealed record BenchCaseResult(string Name, string Description, double Our
     public string? BaselineVerdict { get; init; }
     /// <summary>Minor page faults of the whole process per step (first touches of fresh memory); null when unknown.</summary>
     public double? PageFaultsPerStep { get; init; }
+    /// <summary>True for a case that is its baseline's floor (<see cref="BenchCase.Floor"/>).</summary>
+    public bool Floor { get; init; }
     /// <summary>For a case that misses a target: what its own measurement shows about where the time went
     /// (<see cref="BenchReport.Evidence"/>); null otherwise.</summary>
     public string? Why { get; init; }
@@ -149,6 +151,20 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
         if (c.Ratio is double r && c.PeerMs is double peer)
             parts.Add(string.Create(CultureInfo.InvariantCulture, $"the peer's step {peer:F1} ms against ours {c.OursMs:F1} ms (ours/peer {r:F2})"));
         return parts.Count > 0 ? string.Join("; ", parts) : "no profile recorded for this case";
+    }
+
+    /// <summary>How close a case that misses its target is to its floor (the same step's GEMMs alone), and the ratio
+    /// against the peer it would have if everything but the GEMMs were free: when that ratio itself misses the target,
+    /// no change outside the BLAS can meet it.</summary>
+    public static string Floor(BenchCaseResult c, BenchCaseResult floor)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        ArgumentNullException.ThrowIfNull(floor);
+        var text = string.Create(CultureInfo.InvariantCulture,
+            $"its GEMMs alone ({floor.Name}: the same shapes back to back, nothing else) take {floor.OursMs:F2} ms, {floor.OursMs / c.OursMs * 100:F0} % of its step");
+        return c.PeerMs is double peer
+            ? text + string.Create(CultureInfo.InvariantCulture, $", so with every other op free ours/peer would still be {floor.OursMs / peer:F2}")
+            : text;
     }
 
     /// <summary>How a verdict reads in the report.</summary>

@@ -57,6 +57,30 @@ public static class StandardCases
                 return RawLoop(model, x, y, g);
             }) with { PeerTarget = TrainingCases.MlpTarget };
 
+    /// <summary>The matrix products of <see cref="RawMlp"/>'s step alone, with the same shapes and layouts as autograd
+    /// gives them (forward x·Wᵀ with the bias, input gradient g·W for every layer but the first, weight gradient gᵀ·x),
+    /// back to back with nothing else: the least that step can take on this BLAS, whatever the rest costs. Measured
+    /// in the raw step's rounds, so "vs baseline" is the share of the step the products leave to everything else.</summary>
+    public static BenchCase MlpGemms(params int[] widths) =>
+        BenchCase.Stepped($"mlp-{Name(widths)}-gemms", $"the GEMMs of the MLP {Name(widths)} train step alone", Batch,
+            Flops.LinearStackStep(Batch, widths), () =>
+            {
+                var g = new Generator(3);
+                var acts = widths.Select(w => randn([Batch, w], generator: g)).ToArray();       // each layer's input, and the logits' gradient
+                var weights = widths.Zip(widths.Skip(1), (i, o) => randn([o, i], generator: g)).ToArray();
+                var biases = widths.Skip(1).Select(o => randn([o], generator: g)).ToArray();
+                return new BenchStep(() =>
+                {
+                    using var scope = NewDisposeScope();
+                    for (int i = 0; i < weights.Length; i++)
+                    {
+                        addmm(biases[i], acts[i], weights[i].t(), 1, 1);                          // forward
+                        acts[i + 1].t().mm(acts[i]);                                          // weight gradient
+                        if (i > 0) acts[i + 1].mm(weights[i]);                                // input gradient
+                    }
+                }, [g, .. acts, .. weights, .. biases]);
+            }) with { Baseline = $"mlp-{Name(widths)}-raw", Floor = true };
+
     /// <summary>The plain TorchSharp step the trainer is compared with.</summary>
     public static BenchStep RawLoop(nn.Module<Tensor, Tensor> model, Tensor x, Tensor y, params IDisposable[] owned)
     {

@@ -89,6 +89,27 @@ public sealed class BenchTests : IDisposable
     }
 
     [Fact]
+    public void A_missed_target_says_how_close_the_step_is_to_its_own_gemms_and_the_ratio_they_alone_allow()
+    {
+        var step = new BenchCaseResult("mlp-raw", "d", OursMs: 8, 7, 9, 20, CpuMs: 13, 1000, 50, 50, 0, PeerMs: 10, Ratio: 0.8, null, null);
+        var floor = new BenchCaseResult("mlp-gemms", "d", OursMs: 6, 5, 7, 20, CpuMs: 11, 1000, 60, 80, 0, null, null, "mlp-raw", -25) { Floor = true };
+        Assert.Equal("its GEMMs alone (mlp-gemms: the same shapes back to back, nothing else) take 6.00 ms, 75 % of its step, " +
+                     "so with every other op free ours/peer would still be 0.60", BenchReport.Floor(step, floor));
+        Assert.DoesNotContain("ours/peer", BenchReport.Floor(step with { PeerMs = null }, floor));
+    }
+
+    [Fact]
+    public void The_gemms_floor_runs_in_its_raw_steps_rounds_and_leaks_nothing()
+    {
+        var report = BenchRunner.Run(Tiny with { Only = ["mlp-784-1200-1200-10-raw", "mlp-784-1200-1200-10-gemms"], MemoryEpochs = 0 }, TextWriter.Null);
+        var floor = report.Cases.Single(c => c.Name == "mlp-784-1200-1200-10-gemms");
+        Assert.True(floor.Floor);
+        Assert.Equal("mlp-784-1200-1200-10-raw", floor.Baseline);          // measured in the raw step's rounds
+        Assert.False(report.Cases.Single(c => c.Name == "mlp-784-1200-1200-10-raw").Floor);
+        Assert.Equal(0, floor.LeakedTensorsPerStep);
+    }
+
+    [Fact]
     public void Trainer_cases_time_steps_leak_nothing_and_compare_with_their_baseline()
     {
         var report = BenchRunner.Run(Tiny with { Only = ["mlp-784-800-800-10-trainer", "kd-cached-mlp"], MemoryEpochs = 0 }, TextWriter.Null);
