@@ -270,7 +270,7 @@ static class TrainCommand
                 if (choice is not null)
                 {
                     using (TorchSharp.torch.manual_seed(common.Seed)) { } // a method's own modules (regressors, heads) start from the seed
-                    objective = choice.Build(new MethodSetup(studentName, teacherArg, transfer, common.BatchSize)
+                    var setup = new MethodSetup(studentName, teacherArg, transfer, common.BatchSize)
                     {
                         Seed = common.Seed,
                         ValidationCount = common.ValidationCount,
@@ -282,7 +282,9 @@ static class TrainCommand
                             extraTeachers.Add(extra);
                             return extra;
                         },
-                    });
+                    };
+                    objective = choice.Build(setup);
+                    if (choice.Method.Caution(choice.Settings, setup) is { } caution) Console.Error.WriteLine($"warning: {caution}");
                 }
                 if (teacherArg is string teacherName)
                 {

@@ -198,6 +198,21 @@ public sealed class CrdMethod : Methods.Method
                                          $"of memory is available; give smaller negatives or embed_dim (defaults 4096 and 128){(batch ? ", or a smaller batch size" : "")}."));
     }
 
+    /// <summary>RepDistiller draws 16384 negatives from CIFAR-100's 50,000 images, a third of its memory bank. Beyond
+    /// this many draws per bank sample, each step's negatives hold every sample several times over, the batch's own
+    /// positives among them, and the noise ratio K/N of the NCE grows with them: a setting the paper never ran.</summary>
+    public const int DrawsPerSampleCaution = 4;
+
+    public override string? Caution(Methods.MethodSettings s, Methods.MethodSetup setup)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        ArgumentNullException.ThrowIfNull(setup);
+        long k = (long)s["negatives"], n = setup.TrainCount;
+        return k <= DrawsPerSampleCaution * n ? null : string.Create(CultureInfo.InvariantCulture,
+            $"crd: negatives={k:N0} from a memory bank of {n:N0} training samples draws each sample about {(double)k / n:F0} times a step, the batch's own positives among them " +
+            $"(RepDistiller draws 16,384 of 50,000, a third); it trains, but not as the paper's CRD: give negatives={Math.Max(1, n / 3):N0} or fewer, or more training images (--train-size).");
+    }
+
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
         CheckMemory(setup.TrainCount, (long)s["negatives"], (long)s["embed_dim"], setup.EffectiveBatch, ModelMemory.AvailableBytes());

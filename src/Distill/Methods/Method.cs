@@ -401,6 +401,10 @@ public abstract class Method
     /// <summary>The whole training objective (cross-entropy included) for these settings.</summary>
     public abstract Objective Build(MethodSettings s, MethodSetup setup);
 
+    /// <summary>What a run with these settings should know but is not refused for (a setting far from the paper's
+    /// proportions that still trains), or null. <c>train</c> prints it as a warning before anything trains.</summary>
+    public virtual string? Caution(MethodSettings s, MethodSetup setup) => null;
+
     /// <summary>Reference functions by their <c>distill reference</c> name.</summary>
     public virtual IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References => new Dictionary<string, Func<LossArguments, Tensor>>();
 

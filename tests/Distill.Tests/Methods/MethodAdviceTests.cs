@@ -22,6 +22,21 @@ public sealed class MethodAdviceTests
 
     static string Refusal(string spec, MethodSetup setup) => Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse(spec).Build(setup)).Message;
 
+    /// <summary>The default 4096 negatives fit our transfer sets of a few thousand images; from a bank of 256 each sample
+    /// is drawn 16 times a step, its own positive among them: said before training, not refused (it trains).</summary>
+    [Fact]
+    public void Crd_cautions_when_its_negatives_draw_each_bank_sample_many_times()
+    {
+        var setup = Setup("cnn-4", "cnn-8");
+        Assert.Equal("crd: negatives=4,096 from a memory bank of 256 training samples draws each sample about 16 times a step, the batch's own positives among them " +
+                     "(RepDistiller draws 16,384 of 50,000, a third); it trains, but not as the paper's CRD: give negatives=85 or fewer, or more training images (--train-size).",
+            MethodCatalogue.Parse("crd").Method.Caution(MethodCatalogue.Parse("crd").Settings, setup));
+        Assert.Null(MethodCatalogue.Parse("crd:negatives=1024").Method.Caution(MethodCatalogue.Parse("crd:negatives=1024").Settings, setup));    // 4 per sample: the line
+        Assert.NotNull(MethodCatalogue.Parse("crd:negatives=1025").Method.Caution(MethodCatalogue.Parse("crd:negatives=1025").Settings, setup));
+        Assert.Null(MethodCatalogue.Parse("kd").Method.Caution(MethodCatalogue.Parse("kd").Settings, setup));
+        MethodCatalogue.Parse("crd").Build(setup);                                                                          // a caution, not a refusal
+    }
+
     /// <summary>A normalised 1-d embedding is ±1, with no gradient through the normalisation: CRD at embed_dim=1 trained
     /// scratch's numbers. Refused by its range, as other values out of range are.</summary>
     [Fact]
