@@ -584,6 +584,26 @@ public sealed class SweepResultsTests : IDisposable
         Assert.True(SweepFolder.Done(dir, spec, 1));
     }
 
+    /// <summary>A method's caution (<see cref="Distill.Methods.Method.Caution"/>) reaches the run's log as train prints it:
+    /// CRD's 4096 negatives from a bank of 300 images.</summary>
+    [Fact]
+    public void A_run_logs_its_methods_caution_before_training()
+    {
+        var spec = ExperimentSpec.Parse("""
+            name: t
+            dataset: {name: fashion-mnist, train_size: 300, test_size: 200}
+            teacher: {model: mlp-64, epochs: 1}
+            student: {model: mlp-32}
+            epochs: 1
+            loss: {ce: 1, crd: {weight: 0.8}}
+            """, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        var log = new StringWriter();
+        SweepRunner.Run(spec, 0, dir, log, CancellationToken.None);
+        Assert.Contains("run 0: warning: crd: negatives=4,096 from a memory bank of 300 training samples draws each sample about 14 times a step", log.ToString(), StringComparison.Ordinal);
+        Assert.True(SweepFolder.Done(dir, spec, 0));
+    }
+
     [Fact]
     public void A_plan_without_its_fields_is_one_error_naming_the_file_and_the_fix()
     {
