@@ -153,6 +153,15 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
         return parts.Count > 0 ? string.Join("; ", parts) : "no profile recorded for this case";
     }
 
+    /// <summary>The cases, each that misses its target (has a <see cref="BenchCaseResult.Why"/>) with how close it is to
+    /// its floor (<see cref="Floor"/>) appended, when the floor ran beside it.</summary>
+    public static List<BenchCaseResult> WithFloors(IReadOnlyList<BenchCaseResult> results)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        return results.Select(r => r.Why is not null && results.FirstOrDefault(f => f.Floor && f.Baseline == r.Name) is { } floor
+            ? r with { Why = $"{r.Why}; {Floor(r, floor)}" } : r).ToList();
+    }
+
     /// <summary>How close a case that misses its target is to its floor (the same step's GEMMs alone), and the ratio
     /// against the peer it would have if everything but the GEMMs were free: when that ratio itself misses the target,
     /// no change outside the BLAS can meet it.</summary>

@@ -125,9 +125,7 @@ public static class BenchRunner
 
         bool referenceBlas = peerInfo?.ReferenceBlas == true;
         var results = selected.Where(c => measured.ContainsKey(c.Name)).Select(c => Result(measured[c.Name], limit, referenceBlas)).ToList();
-        // A case that misses its target says how close it is to its floor, when the floor ran beside it.
-        results = results.Select(r => r.Why is not null && results.FirstOrDefault(f => f.Floor && f.Baseline == r.Name) is { } floor
-            ? r with { Why = $"{r.Why}; {BenchReport.Floor(r, floor)}" } : r).ToList();
+        results = BenchReport.WithFloors(results);
         // The trainer's overhead: trainer cases against their raw loops (not KD against the student alone).
         var overheads = results.Where(r => r.VsBaselinePct is not null && r.Baseline!.EndsWith("-loop", StringComparison.Ordinal))
             .Select(r => r.VsBaselinePct!.Value).ToList();

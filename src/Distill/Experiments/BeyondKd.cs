@@ -135,7 +135,7 @@ public static class BeyondKd
         var setup = new MethodSetup(student, teacher, transfer, c.BatchSize)
         {
             Seed = seed,
-            Epochs = c.StudentEpochs, // so a method whose schedule gives a term no step refuses before training, as in train
+            Epochs = c.StudentEpochs, // so a method whose schedule would give a term no step (progressive FitNets) is refused, as in train
             TrainedTeacher = name => byName.TryGetValue(name, out var m) ? m
                 : throw new ArgumentException($"kd-multi: teacher '{name}' is not trained here; BeyondKd trains {string.Join(", ", byName.Keys)}."),
         };

@@ -209,8 +209,9 @@ public sealed class CrdMethod : Methods.Method
         ArgumentNullException.ThrowIfNull(setup);
         long k = (long)s["negatives"], n = setup.TrainCount;
         return k <= DrawsPerSampleCaution * n ? null : string.Create(CultureInfo.InvariantCulture,
-            $"crd: negatives={k:N0} from a memory bank of {n:N0} training samples draws each sample about {(double)k / n:F0} times a step, the batch's own positives among them " +
-            $"(RepDistiller draws 16,384 of 50,000, a third); it trains, but not as the paper's CRD: give negatives={Math.Max(1, n / 3):N0} or fewer, or more training images (--train-size).");
+            $"crd: negatives={k:N0} from a memory bank of {n:N0} training samples draws each sample about {(double)k / n:F1} times a step, the batch's own positives among them; " +
+            $"it trains, but not as the paper's CRD, whose 16,384 negatives are a third of its 50,000 images: give negatives={DrawsPerSampleCaution * n:N0} or fewer " +
+            $"({Math.Max(1, n / 3):N0} for the paper's third), or train on more images.");
     }
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)

@@ -535,7 +535,7 @@ public static class SweepRunner
         var checkSetup = new MethodSetup(e.Student, e.Teacher?.Model, transfer, e.BatchSize) { Seed = e.Seed, Epochs = e.Epochs };
         using (NewDisposeScope()) MethodCatalogue.Combine(e.CeWeight, e.Methods, checkSetup);
         foreach (var m in e.Methods)
-            if (m.Choice.Method.Caution(m.Choice.Settings, checkSetup) is { } caution) log.WriteLine($"run {planned.Index}: warning: {caution}");
+            if (m.Choice.Method.Caution(m.Choice.Settings, checkSetup) is { } caution) log.WriteLine(FormattableString.Invariant($"run {planned.Index}: warning: {caution}"));
         using var teacher = needsTeacher ? Recipe.Teacher(data, teacherConfig, new TeacherOnly(), null) : null; // one task trains it, the others wait for the cache
         using (manual_seed(e.Seed)) { } // a method's own modules (a regressor) are initialised from the seed, as in Comparison
         var objective = MethodCatalogue.Combine(e.CeWeight, e.Methods, new MethodSetup(e.Student, e.Teacher?.Model, transfer, e.BatchSize) { Seed = e.Seed, Epochs = e.Epochs });

@@ -96,6 +96,13 @@ public sealed class BenchTests : IDisposable
         Assert.Equal("its GEMMs alone (mlp-gemms: the same shapes back to back, nothing else) take 6.00 ms, 75 % of its step, " +
                      "so with every other op free ours/peer would still be 0.60", BenchReport.Floor(step, floor));
         Assert.DoesNotContain("ours/peer", BenchReport.Floor(step with { PeerMs = null }, floor));
+        // Appended to a missed target's why only, and only from the floor of that very case.
+        var other = floor with { Name = "other-gemms", Baseline = "other-raw" };
+        var joined = BenchReport.WithFloors([step with { Why = "1.80 of 2 threads busy" }, step with { Name = "met" }, floor, other]);
+        Assert.Equal($"1.80 of 2 threads busy; {BenchReport.Floor(step, floor)}", joined[0].Why);
+        Assert.Null(joined[1].Why);
+        Assert.Null(joined[2].Why);
+        Assert.Equal("2 threads", BenchReport.WithFloors([step with { Why = "2 threads" }, other])[0].Why);
     }
 
     [Fact]

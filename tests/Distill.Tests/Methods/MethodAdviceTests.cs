@@ -28,8 +28,8 @@ public sealed class MethodAdviceTests
     public void Crd_cautions_when_its_negatives_draw_each_bank_sample_many_times()
     {
         var setup = Setup("cnn-4", "cnn-8");
-        Assert.Equal("crd: negatives=4,096 from a memory bank of 256 training samples draws each sample about 16 times a step, the batch's own positives among them " +
-                     "(RepDistiller draws 16,384 of 50,000, a third); it trains, but not as the paper's CRD: give negatives=85 or fewer, or more training images (--train-size).",
+        Assert.Equal("crd: negatives=4,096 from a memory bank of 256 training samples draws each sample about 16.0 times a step, the batch's own positives among them; " +
+                     "it trains, but not as the paper's CRD, whose 16,384 negatives are a third of its 50,000 images: give negatives=1,024 or fewer (85 for the paper's third), or train on more images.",
             MethodCatalogue.Parse("crd").Method.Caution(MethodCatalogue.Parse("crd").Settings, setup));
         Assert.Null(MethodCatalogue.Parse("crd:negatives=1024").Method.Caution(MethodCatalogue.Parse("crd:negatives=1024").Settings, setup));    // 4 per sample: the line
         Assert.NotNull(MethodCatalogue.Parse("crd:negatives=1025").Method.Caution(MethodCatalogue.Parse("crd:negatives=1025").Settings, setup));

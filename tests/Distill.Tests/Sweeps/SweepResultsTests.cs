@@ -584,10 +584,10 @@ public sealed class SweepResultsTests : IDisposable
         Assert.True(SweepFolder.Done(dir, spec, 1));
     }
 
-    /// <summary>A method's caution (<see cref="Distill.Methods.Method.Caution"/>) reaches the run's log as train prints it:
+    /// <summary>A method's caution (<see cref="Distill.Methods.Method.Caution"/>) reaches the run's log, as train prints it:
     /// CRD's 4096 negatives from a bank of 300 images.</summary>
     [Fact]
-    public void A_run_logs_its_methods_caution_before_training()
+    public void A_run_logs_its_methods_caution()
     {
         var spec = ExperimentSpec.Parse("""
             name: t
@@ -600,7 +600,7 @@ public sealed class SweepResultsTests : IDisposable
         SweepFolder.Prepare(spec, dir);
         var log = new StringWriter();
         SweepRunner.Run(spec, 0, dir, log, CancellationToken.None);
-        Assert.Contains("run 0: warning: crd: negatives=4,096 from a memory bank of 300 training samples draws each sample about 14 times a step", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains("run 0: warning: crd: negatives=4,096 from a memory bank of 300 training samples draws each sample about 13.7 times a step", log.ToString(), StringComparison.Ordinal);
         Assert.True(SweepFolder.Done(dir, spec, 0));
     }
 
