@@ -116,7 +116,7 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
                            $"{Opt(c.Gflops, "F0")} | {Opt(c.PctOfLimit, "F0")} | {c.LeakedTensorsPerStep:0.##} | {Opt(c.PeerMs, "F2")} | " +
                            (c.Ratio is double r ? $"{r:F2} [{c.RatioLow:F2}-{c.RatioHigh:F2}]{(c.RatioNoisy == true ? " noisy" : "")}" : "-") + " | " +
                            (c.PeerTarget is null ? "" : $"{c.PeerTarget}: {c.PeerVerdict}") + " | " +
-                           (c.VsBaselinePct is double v ? $"{v:+0.0;-0.0} % [{c.VsBaselineLowPct:+0.0;-0.0}, {c.VsBaselineHighPct:+0.0;-0.0}]{(c.VsBaselineNoisy == true ? " noisy" : "")} vs {c.Baseline}" : "") + " | " +
+                           (c.VsBaselinePct is double v ? $"{v:+0.0;-0.0;0.0} % [{c.VsBaselineLowPct:+0.0;-0.0;0.0}, {c.VsBaselineHighPct:+0.0;-0.0;0.0}]{(c.VsBaselineNoisy == true ? " noisy" : "")} vs {c.Baseline}" : "") + " | " +
                            (c.BaselineTarget is null ? "" : $"{c.BaselineTarget}: {c.BaselineVerdict}") + " |"));
         sb.AppendLine(($"trainer overhead vs raw loop (largest median): {Opt(OverheadPct, "F1")} %; RSS growth epoch 2→last: " +
                        $"{Opt(RssGrowthPct, "F1")} %; tensors leaked: {(LeakedTensors?.ToString(CultureInfo.InvariantCulture) ?? "-")}; " +

@@ -144,7 +144,7 @@ public static class BenchRunner
         try
         {
             var memory = MemoryProbe.Run(o.MemoryEpochs, o.MemorySamples, stop);
-            log.WriteLine($" RSS {memory.RssMbPerEpoch[1]:F0} → {memory.RssMbPerEpoch[^1]:F0} MB ({memory.GrowthPct:+0.0;-0.0} %), leaked tensors {memory.LeakedTensors}");
+            log.WriteLine($" RSS {memory.RssMbPerEpoch[1]:F0} → {memory.RssMbPerEpoch[^1]:F0} MB ({memory.GrowthPct:+0.0;-0.0;0.0} %), leaked tensors {memory.LeakedTensors}");
             return memory;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

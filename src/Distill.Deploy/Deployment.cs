@@ -113,7 +113,7 @@ public sealed record DeploymentConfig : ICheckedSettings
             if (rows.Count == 0) continue;
             var best = rows.MaxBy(r => r.Ours)!;
             var method = best.Claim.Split(' ')[0];
-            return (method, string.Create(CultureInfo.InvariantCulture, $"{method}: the largest gain over scratch beyond seed noise ({best.Ours:+0.00;-0.00} ± {best.OursStd:F2} pts, {best.Seeds} seeds) in {what} ({Path.GetFileName(path)})"));
+            return (method, string.Create(CultureInfo.InvariantCulture, $"{method}: the largest gain over scratch beyond seed noise ({best.Ours:+0.00;-0.00;0.00} ± {best.OursStd:F2} pts, {best.Seeds} seeds) in {what} ({Path.GetFileName(path)})"));
         }
         return ("dkd", "dkd: no 05-comparison record found; DKD was the best logit method of 05's quick run (docs/results.md)");
     }

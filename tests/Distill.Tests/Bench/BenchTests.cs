@@ -105,6 +105,18 @@ public sealed class BenchTests : IDisposable
         Assert.Equal("2 threads", BenchReport.WithFloors([step with { Why = "2 threads" }, other])[0].Why);
     }
 
+    /// <summary>A bound of −0.02 % printed as "-+0.0" (.NET formats a negative number that rounds to zero with the
+    /// positive section, then adds the minus): a zero section prints it as 0.0.</summary>
+    [Fact]
+    public void A_baseline_bound_that_rounds_to_zero_reads_0_0()
+    {
+        var c = new BenchCaseResult("method-dist-cnn", "d", 17.84, 17.59, 19.31, 20, 30, 1000, 30, 8, 0, null, null, "cnn-8-trainer", -3.34)
+        { VsBaselineLowPct = -10.2, VsBaselineHighPct = -0.02, VsBaselineNoisy = false };
+        var report = new BenchReport("d", "c", new MachineInfo("cpu", 2, "os", "net", "ts", "lt", "mkl", "isa", "PASSIVE", null), 2, 100, null, [c], null, null, null, 0, 1);
+        Assert.Contains("| -3.3 % [-10.2, 0.0] vs cnn-8-trainer |", report.ToTable(), StringComparison.Ordinal);
+        Assert.Contains("| +2.0 % [0.0, +4.1] vs cnn-8-trainer |", (report with { Cases = [c with { VsBaselinePct = 2.0, VsBaselineLowPct = 0.01, VsBaselineHighPct = 4.1 }] }).ToTable(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void The_gemms_floor_runs_in_its_raw_steps_rounds_and_leaks_nothing()
     {
