@@ -122,8 +122,11 @@ public class NotebookSmokeTests
 
         var kernelRows = File.Exists(kernelResults) ? Results.Read(kernelResults) : [];
         Assert.Equal(runnerRows.Select(r => (r.Claim, r.Metric)), kernelRows.Select(r => (r.Claim, r.Metric)));
-        // Digits masked: 07's verdicts quote measured latency ratios ("0.46× the latency"), which differ run to run.
-        static string Text(ResultRow r) => System.Text.RegularExpressions.Regex.Replace($"{r.Paper} | {r.Setting} | {r.PaperValue} | {r.Verdict} | {r.Warning}", @"\d+", "0");
+        // Digits masked, as they hold timings. 07's accuracy/latency verdicts are masked whole: they quote a measured
+        // latency ratio ("0.56× the latency") and judge it against a margin of 0.7, so a ratio near it reads "faster"
+        // in one process and "as fast" in the other (a CI run failed so); their accuracies are compared below.
+        static string Text(ResultRow r) => System.Text.RegularExpressions.Regex.Replace(
+            $"{r.Paper} | {r.Setting} | {r.PaperValue} | {(r.Verdict.Contains("× the latency", StringComparison.Ordinal) ? "(timed)" : r.Verdict)} | {r.Warning}", @"\d+", "0");
         Assert.Equal(runnerRows.Select(Text), kernelRows.Select(Text));
         foreach (var (a, b) in runnerRows.Zip(kernelRows))
             Assert.True(a.Ours == b.Ours && a.OursStd == b.OursStd, $"{name}, '{a.Claim}' ({a.Metric}): runner {a.Ours} ± {a.OursStd}, kernel {b.Ours} ± {b.OursStd}");
