@@ -71,7 +71,6 @@ public sealed class TrainedModel : IDisposable
         return string.Join(' ', words);
     }
 
-
     public DistillModel Model { get; }
 
     /// <summary>[C, H, W] the model was trained on.</summary>

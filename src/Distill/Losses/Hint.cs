@@ -155,11 +155,8 @@ public sealed class FitNetMethod : Methods.Method
         // the scale of the teacher's BatchNorm'd maps. A flat hint (logits, a hidden layer) is regressed by a plain
         // linear layer from unnormalised features: at 100 its squared error grows without bound within a few steps
         // (cnn-4 from mlp-64's logits: loss 1e21; mlp-32 from mlp-64's hidden1: 2.8e8), so it is not applied unasked.
-        if (!s.Given("weight") && layers.Where(setup.IsFlat).ToList() is { Count: > 0 } flat)
-            throw new ArgumentException($"fitnet: {string.Join(" and ", flat.Select(l => $"{l} ({setup.StudentShape(l)[1]} values on {setup.Student}, {setup.TeacherShape(l)[1]} on {setup.Teacher})"))} " +
-                                        $"{(flat.Count == 1 ? "is a flat hint" : "are flat hints")}, regressed by a linear layer, and the default weight {s.Text("weight")} is RepDistiller's for conv hints, " +
-                                        $"whose regressor ends in BatchNorm: a flat hint diverges at it. Give the weight, e.g. {FlatWeight}" +
-                                        (flat.Count < layers.Length ? $" (it weighs every hint), or leave {string.Join(" and ", flat)} out." : "."));
+        setup.RefuseDefaultWeightOnFlat(Name, s, layers, "hint", $", regressed by a linear layer, and the default weight {s.Text("weight")} is RepDistiller's for conv hints, " +
+                                                                 "whose regressor ends in BatchNorm: a flat hint diverges at it", FlatWeight);
         var objective = new Objective().Add(new CrossEntropyTerm(), phase < 1 ? Schedule.Steps(0, (phase, 1)) : 1);
         for (var k = 0; k < layers.Length; k++)
         {

@@ -85,7 +85,7 @@ public sealed class SelfDistillationMethod : Methods.Method
         var features = setup.StudentFeatures;
         if (features.Count < 2) throw new ArgumentException($"byot: {setup.Student} has {features.Count} feature(s); self-distillation needs a shallower stage and a deepest feature.");
         var deepest = features[^1];
-        var stages = features.Where(f => f.Name.StartsWith("stage", StringComparison.Ordinal)).Select(f => f.Name).ToList();
+        var stages = features.Select(f => f.Name).Where(Methods.MethodSetup.IsStage).ToList();
         var shallower = features.Take(features.Count - 1).Select(f => f.Name).ToList();
         IReadOnlyList<string> names = s.List("layers", distinct: true) is { Length: > 0 } given
             ? given : stages.Count > 1 ? stages[..^1] : shallower;

@@ -91,11 +91,8 @@ public sealed class SpMethod : Methods.Method
         // A flat layer of tens of values is 5 to 70 times further apart (fc 1.4e-3, logits 1.5e-2): at 3000 its term
         // outweighed the cross-entropy and wrecked the student (cnn-4 from cnn-8 on logits: test 10%; mlp-32 from mlp-64
         // on hidden1: 66% against scratch's 76%), so it is not applied to them unasked.
-        if (!s.Given("weight") && layers.Where(setup.IsFlat).ToList() is { Count: > 0 } flat)
-            throw new ArgumentException($"sp: {string.Join(" and ", flat.Select(l => $"{l} ({setup.StudentShape(l)[1]} values on {setup.Student}, {setup.TeacherShape(l)[1]} on {setup.Teacher})"))} " +
-                                        $"{(flat.Count == 1 ? "is a flat layer" : "are flat layers")}, and the default weight {s.Text("weight")} is the paper's for feature maps: " +
-                                        $"on a flat layer the term outweighs the cross-entropy and wrecks the student. Give the weight, e.g. {FlatWeight}" +
-                                        (flat.Count < layers.Count ? $" (it weighs every layer), or leave {string.Join(" and ", flat)} out." : "."));
+        setup.RefuseDefaultWeightOnFlat(Name, s, layers, "layer", $", and the default weight {s.Text("weight")} is the paper's for feature maps: " +
+                                                                  "on a flat layer the term outweighs the cross-entropy and wrecks the student", FlatWeight);
         return new Objective().Add(new CrossEntropyTerm()).Add(new SpTerm(layers.Select(l => (l, l))), s["weight"]);
     }
 
@@ -103,9 +100,9 @@ public sealed class SpMethod : Methods.Method
     /// models, though sp compares any layer both have: it names those, with the weight a flat one needs.</summary>
     static string LastStage(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
-        var stages = setup.TeacherFeatures.Select(f => f.Name).Where(n => n.StartsWith("stage", StringComparison.Ordinal)).ToHashSet();
-        if (setup.StudentFeatures.LastOrDefault(f => stages.Contains(f.Name)).Name is { } last) return last;
-        var shared = setup.StudentFeatures.Select(f => f.Name).Where(n => setup.TeacherFeatures.Any(g => g.Name == n)).Append(TermSupport.Logits).ToList();
+        var shared = setup.SharedFeatures().Select(f => f.Name).ToList();
+        if (shared.LastOrDefault(Methods.MethodSetup.IsStage) is { } last) return last;
+        shared.Add(TermSupport.Logits);
         var weight = s.Given("weight") ? "" : $" and {FlatWeight}";
         throw new ArgumentException($"sp: {setup.Student} and {setup.Teacher} share no stage, the default layer (the last stage both have); name a layer both have: " +
                                     $"{string.Join(", ", shared)} (e.g. layers={shared[0]}{(setup.IsFlat(shared[0]) ? weight : "")}).");

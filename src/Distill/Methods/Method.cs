@@ -295,6 +295,21 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     /// <summary>True when <paramref name="feature"/> is flat ([B, D]) on both models: the logits, an MLP's hidden layer, a CNN's fc.</summary>
     public bool IsFlat(string feature) => StudentShape(feature).Length == 2 && TeacherShape(feature).Length == 2;
 
+    /// <summary>Refuses a method's default weight, set for feature maps (FitNets' 100, SP's 3000), on the flat layers
+    /// among <paramref name="layers"/> unless the weight was given: the error names each flat one with its sizes, says
+    /// <paramref name="why"/> (the sentence after "logits (10 values on cnn-4, 10 on cnn-8) is a flat NOUN") and offers
+    /// <paramref name="flatWeight"/>, or leaving the flat ones out when other layers remain.</summary>
+    /// <param name="noun">What the method calls a layer it uses ("hint", "layer").</param>
+    public void RefuseDefaultWeightOnFlat(string method, MethodSettings settings, IReadOnlyList<string> layers, string noun, string why, string flatWeight)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(layers);
+        if (settings.Given("weight") || layers.Where(IsFlat).ToList() is not { Count: > 0 } flat) return;
+        throw new ArgumentException($"{method}: {string.Join(" and ", flat.Select(l => $"{l} ({StudentShape(l)[1]} values on {student}, {TeacherShape(l)[1]} on {teacher})"))} " +
+                                    $"{(flat.Count == 1 ? $"is a flat {noun}" : $"are flat {noun}s")}{why}. Give the weight, e.g. {flatWeight}" +
+                                    (flat.Count < layers.Count ? $" (it weighs every {noun}), or leave {string.Join(" and ", flat)} out." : "."));
+    }
+
     static bool Fits(long[] s, long[] t, bool flatToo) =>
         (s.Length == 4 && t.Length == 4 && s[2] == t[2] && s[3] == t[3]) || (flatToo && s.Length == 2 && t.Length == 2);
 
@@ -318,11 +333,16 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     /// <summary>The number of values of one sample's feature of this shape (the shape of one image's output, batch first).</summary>
     public static long Size(long[] shape) => shape.Skip(1).Aggregate(1L, (a, b) => a * b);
 
+    /// <summary>The features both models have (by name), in the student's order, with the student's shapes.</summary>
+    internal List<(string Name, long[] Shape)> SharedFeatures() => [.. StudentFeatures.Where(f => TeacherFeatures.Any(g => g.Name == f.Name))];
+
+    /// <summary>True for a stage feature's name ("stage1", "stage2", ...).</summary>
+    internal static bool IsStage(string feature) => feature.StartsWith("stage", StringComparison.Ordinal);
+
     /// <summary>Stage features both models have ("stage1", "stage2", ...), in the student's order.</summary>
     public IReadOnlyList<string> SharedStages()
     {
-        var t = TeacherFeatures.Select(f => f.Name).ToHashSet();
-        var stages = StudentFeatures.Select(f => f.Name).Where(n => n.StartsWith("stage", StringComparison.Ordinal) && t.Contains(n)).ToList();
+        var stages = SharedFeatures().Select(f => f.Name).Where(IsStage).ToList();
         return stages.Count > 0 ? stages
             : throw new ArgumentException($"{student} and {teacher} share no 'stage' feature for a feature method; " +
                                           $"{student} has {Names(StudentFeatures)}, {teacher} has {Names(TeacherFeatures)}." + FlatOnly());
@@ -348,7 +368,7 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     string SharedNames(string? flatNeeds)
     {
         if (teacher is null) return "";
-        var shared = StudentFeatures.Where(f => TeacherFeatures.Any(g => g.Name == f.Name)).ToList();
+        var shared = SharedFeatures();
         if (shared.Count == 0)
             return $" A layer names a feature of both models: {student} and {teacher} share none, so give logits{(flatNeeds is null ? "" : $" and {flatNeeds} (a flat feature)")}, " +
                    "or pair models with the same features (e.g. cnn-8 and cnn).";
