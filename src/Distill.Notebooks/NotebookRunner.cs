@@ -618,7 +618,10 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         {
             if (environmentAtStart is null && File.Exists(files.Html)) File.Delete(files.Html);
             var environment = CurrentEnvironment();
-            const string msg = "the process died while this cell ran (a stack overflow, running out of memory, or kill -9); the cells after it did not run";
+            // TorchSharp 0.107 lets a few libtorch errors through its native glue (THSTensor_matmul has no catch), and C++ then
+            // aborts the process: matmul of shapes that do not fit ends a notebook as a stack overflow does.
+            const string msg = "the process died while this cell ran (a stack overflow, running out of memory, kill -9, or a libtorch error that " +
+                               "TorchSharp lets through, such as matmul of shapes that do not fit: libtorch's message is on stderr); the cells after it did not run";
             var failure = new CellFailure(fileName, cell.Label, null, msg);
             var cells = results.Append(new(cell, CellStatus.Failed, TimeSpan.Zero, failure))
                 .Concat(doc.Cells.Skip(index + 1).Select(c => new CellRunResult(c, CellStatus.NotRun, TimeSpan.Zero, null))).ToList();

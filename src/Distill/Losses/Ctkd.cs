@@ -21,16 +21,34 @@ public static class Ctkd
 
     /// <summary>T²·batchmean KL(softmax(z_t/T) ‖ softmax(z_s/T)) at a temperature <paramref name="temperature"/> that is a
     /// one-element tensor on the graph, so the loss's gradient reaches it (the teacher's softmax included).</summary>
-    public static Tensor Kd(Tensor studentLogits, Tensor teacherLogits, Tensor temperature) =>
-        SmallLogits.Fits(studentLogits) && temperature.device_type == TorchSharp.DeviceType.CPU
-            ? KdManaged(studentLogits, teacherLogits, temperature) : KdTensors(studentLogits, teacherLogits, temperature);
+    /// <param name="loss">The name errors give (the term's name under the trainer).</param>
+    public static Tensor Kd(Tensor studentLogits, Tensor teacherLogits, Tensor temperature, string loss = "ctkd")
+    {
+        // Checked here, not only in CtkdTerm: the managed path reads both buffers flat, so a [3, 11] teacher beside a
+        // [3, 10] student gave a number from the wrong values, and a shorter one an IndexOutOfRangeException.
+        Logits2D(loss, studentLogits, teacherLogits);
+        if (temperature.numel() != 1 || !temperature.is_floating_point())
+            throw new ArgumentException($"{loss}: the temperature must be a one-element floating tensor, got {temperature.dtype} {Shape(temperature)}.");
+        return SmallLogits.Fits(studentLogits) && temperature.device_type == TorchSharp.DeviceType.CPU
+            ? KdManaged(studentLogits, teacherLogits, temperature, loss) : KdTensors(studentLogits, teacherLogits, temperature, loss);
+    }
+
+    /// <summary>The temperature's value, read once: a learned T stays in (T_min, T_min + T_range), but a T given by hand
+    /// at 0 or below gives NaN or a negative loss, which the trainer would report steps later as a NaN loss.</summary>
+    static double Value(Tensor temperature, string loss)
+    {
+        var t = temperature.detach().to(ScalarType.Float64).item<double>();
+        if (!(t > 0) || double.IsInfinity(t))
+            throw new ArgumentOutOfRangeException(nameof(temperature), t, string.Create(CultureInfo.InvariantCulture, $"{loss}: the temperature is {t}; it must be positive and finite."));
+        return t;
+    }
 
     /// <summary>The loss in tensor operations: on a GPU, and for logits past <see cref="SmallLogits"/>' limits.</summary>
-    internal static Tensor KdTensors(Tensor studentLogits, Tensor teacherLogits, Tensor temperature)
+    internal static Tensor KdTensors(Tensor studentLogits, Tensor teacherLogits, Tensor temperature, string loss = "ctkd")
     {
         // Widened as KD's KL is, at the temperature's current value (one read): the learned range reaches 1000, and in
         // float32 [8, 10000] logits at T = 100 were 2e-3 off, [70, 1000] near their teacher at T = 500 negative.
-        var (s, teacher) = Widened(studentLogits, teacherLogits.detach(), temperature.detach().to(ScalarType.Float64).item<double>());
+        var (s, teacher) = Widened(studentLogits, teacherLogits.detach(), Value(temperature, loss));
         temperature = temperature.to(s.dtype);
         var logQ = (s / temperature).log_softmax(1);
         // The teacher's side is on T's graph, so a class it masks (−∞ logit, p = 0) must give T's gradient nothing, as
@@ -45,10 +63,10 @@ public static class Ctkd
 
     /// <summary>The same in float64 managed code (<see cref="SmallLogits"/>). With L = T²·KL/B and u = 1/T,
     /// ∂L/∂T = (2T·KL − ∂KL/∂u)/B.</summary>
-    internal static Tensor KdManaged(Tensor studentLogits, Tensor teacherLogits, Tensor temperature)
+    internal static Tensor KdManaged(Tensor studentLogits, Tensor teacherLogits, Tensor temperature, string loss = "ctkd")
     {
         int b = (int)studentLogits.shape[0], c = (int)studentLogits.shape[1];
-        var t = temperature.to(ScalarType.Float64).item<double>();
+        var t = Value(temperature, loss);
         var (zs, zt) = (SmallLogits.Read(studentLogits), SmallLogits.Read(teacherLogits));
         var (ps, pt, logPs, logPt, dz) = (new double[b * c], new double[b * c], new double[b * c], new double[b * c], new double[b * c]);
         SmallLogits.Softmax(zs, b, c, t, ps, logPs);
@@ -107,10 +125,7 @@ public sealed class CtkdTerm : ILossTerm
 
     /// <summary>T²·KL at T = the learnable temperature seen through the reversal layer with strength λ.</summary>
     public Tensor Loss(Tensor studentLogits, Tensor teacherLogits, double lambda)
-    {
-        Logits2D(Name, studentLogits, teacherLogits);
-        return Ctkd.Kd(studentLogits, teacherLogits, Ctkd.ReverseGradient(temperature.Value(), lambda));
-    }
+        => Ctkd.Kd(studentLogits, teacherLogits, Ctkd.ReverseGradient(temperature.Value(), lambda), Name);
 
     sealed class TemperatureReport(LearnableTemperature temperature) : ILossTerm
     {

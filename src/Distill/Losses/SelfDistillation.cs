@@ -15,17 +15,29 @@ namespace Distill.Losses;
 public sealed class AuxiliaryHead : nn.Module<Tensor, (Tensor Logits, Tensor Feature)>
 {
     readonly Linear project, classify;
+    readonly long channels;
 
     public AuxiliaryHead(long channels, long featureDim, long classes) : base("aux")
     {
+        this.channels = channels;
         project = nn.Linear(channels, featureDim);
         classify = nn.Linear(featureDim, classes);
         RegisterComponents();
     }
 
+    /// <param name="x">A stage's feature: [B, C, H, W] or [B, C, L] (averaged over the positions) or [B, C].</param>
     public override (Tensor Logits, Tensor Feature) forward(Tensor x)
     {
-        var pooled = x.dim() == 4 ? nn.functional.adaptive_avg_pool2d(x, 1).flatten(1) : x.flatten(1);
+        // Checked here: libtorch's own error for a wrong C, or for a [B, C, L] input flattened to C·L, was "mat1 and mat2
+        // shapes cannot be multiplied (2x36 and 4x8)", naming neither the head nor the shape it expects.
+        if (x.dim() is < 2 or > 4 || x.shape[1] != channels)
+            throw new ArgumentException($"byot: an auxiliary head for {channels} channels takes [B, {channels}, H, W], [B, {channels}, L] or [B, {channels}] features, got {Shape(x)}.");
+        var pooled = x.dim() switch
+        {
+            4 => nn.functional.adaptive_avg_pool2d(x, 1).flatten(1),
+            3 => x.mean([2]),
+            _ => x,
+        };
         var f = project.call(pooled);
         return (classify.call(nn.functional.relu(f)), f);
     }

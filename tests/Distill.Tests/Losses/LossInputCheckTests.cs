@@ -302,4 +302,42 @@ public class LossInputCheckTests
         Assert.True(s.grad!.isfinite().all().item<bool>(), $"{loss}: non-finite gradient");
         if (loss == "ctkd") Assert.True(ctkd.Temperature.Theta.grad!.isfinite().all().item<bool>(), "ctkd: non-finite gradient of the temperature");
     }
+
+    /// <summary>Ctkd.Kd is public: its managed path reads both buffers flat, so it must check them itself.</summary>
+    [Fact]
+    public void Ctkd_kd_refuses_other_shapes_dtypes_and_temperatures_naming_them()
+    {
+        using var scope = NewDisposeScope();
+        var (s, t, tau) = (Randn(1, 3, 10), Randn(2, 3, 10), tensor(new[] { 4f }));
+        Assert.True(float.IsFinite(Ctkd.Kd(s, t, tau).item<float>()));
+        Assert.Equal("ctkd: student [3, 10] and teacher [3, 11] must have the same shape.",
+            Assert.Throws<ArgumentException>(() => Ctkd.Kd(s, Randn(2, 3, 11), tau)).Message);
+        Assert.Equal("ctkd: student [3, 10] and teacher [2, 10] must have the same shape.",
+            Assert.Throws<ArgumentException>(() => Ctkd.Kd(s, Randn(2, 2, 10), tau)).Message);
+        // Past SmallLogits' size, the tensor path: the same message, not libtorch's broadcast error.
+        Assert.Equal("ctkd: student [2, 40000] and teacher [2, 40001] must have the same shape.",
+            Assert.Throws<ArgumentException>(() => Ctkd.Kd(Randn(3, 2, 40000), Randn(4, 2, 40001), tau)).Message);
+        Assert.StartsWith("ctkd: student is Float32 and teacher Float64",
+            Assert.Throws<ArgumentException>(() => Ctkd.Kd(s, t.to(ScalarType.Float64), tau)).Message);
+        Assert.Equal("ctkd: the temperature must be a one-element floating tensor, got Float32 [2].",
+            Assert.Throws<ArgumentException>(() => Ctkd.Kd(s, t, tensor(new[] { 4f, 2f }))).Message);
+        foreach (var bad in new[] { 0f, -1f, float.NaN, float.PositiveInfinity })
+            Assert.Contains("it must be positive and finite",
+                Assert.Throws<ArgumentOutOfRangeException>(() => Ctkd.Kd(s, t, tensor(new[] { bad }))).Message);
+    }
+
+    [Fact]
+    public void A_byot_auxiliary_head_refuses_features_of_another_channel_count_or_rank_and_pools_1d_features()
+    {
+        using var scope = NewDisposeScope();
+        var head = new AuxiliaryHead(4, 8, 10);
+        Assert.Equal([2L, 10], head.call(Randn(1, 2, 4, 3, 3)).Logits.shape);
+        // [B, C, L] is averaged over L, as [B, C, H, W] is over H·W: the same as the mean given as [B, C].
+        var x = Randn(2, 2, 4, 9);
+        Assert.Equal(head.call(x.mean([2])).Logits.data<float>().ToArray(), head.call(x).Logits.data<float>().ToArray());
+        Assert.Equal("byot: an auxiliary head for 4 channels takes [B, 4, H, W], [B, 4, L] or [B, 4] features, got [2, 5, 3, 3].",
+            Assert.Throws<ArgumentException>(() => head.call(Randn(3, 2, 5, 3, 3))).Message);
+        Assert.Contains("got [2, 4, 3, 3, 1]", Assert.Throws<ArgumentException>(() => head.call(Randn(4, 2, 4, 3, 3, 1))).Message);
+        Assert.Contains("got [2]", Assert.Throws<ArgumentException>(() => head.call(Randn(5, 2))).Message);
+    }
 }
