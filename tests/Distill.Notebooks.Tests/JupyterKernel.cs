@@ -17,13 +17,14 @@ static class JupyterKernel
     /// environment; returns the executed notebook. The copy sits in artifacts/kernel-runs/notebooks/, one level below
     /// the repository like notebooks/, with artifacts/kernel-runs/artifacts linked to artifacts/: the notebook's
     /// relative <c>#r "../artifacts/..."</c> and the repository lookup work as they do for the original.</summary>
-    public static JsonObject Execute(string notebook, string budget, IReadOnlyDictionary<string, string> env, TimeSpan timeout)
+    /// <param name="folder">Where the copy goes and the kernel starts instead (a folder outside the repository).</param>
+    public static JsonObject Execute(string notebook, string budget, IReadOnlyDictionary<string, string> env, TimeSpan timeout, string? folder = null)
     {
         var root = Path.Combine(TestSupport.RepoRoot, "artifacts", "kernel-runs");
-        var dir = Path.Combine(root, "notebooks");
+        var dir = folder ?? Path.Combine(root, "notebooks");
         Directory.CreateDirectory(dir);
         var link = Path.Combine(root, "artifacts");
-        if (!Directory.Exists(link)) Directory.CreateSymbolicLink(link, Path.Combine(TestSupport.RepoRoot, "artifacts"));
+        if (folder is null && !Directory.Exists(link)) Directory.CreateSymbolicLink(link, Path.Combine(TestSupport.RepoRoot, "artifacts"));
 
         var nb = TestSupport.ReadJson(notebook);
         var cells = nb["cells"]!.AsArray();

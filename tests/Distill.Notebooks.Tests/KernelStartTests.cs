@@ -67,5 +67,35 @@ public class KernelStartTests
         Assert.DoesNotContain("dni-treeview", Html(9), StringComparison.Ordinal);
     }
 
+    /// <summary>A notebook outside the checkout that references the library by its absolute path: the kernel's program
+    /// is dotnet-interactive's tool and its working directory is the notebook's, so the checkout is found from
+    /// Distill.dll's own folder, and the teachers the checkout's notebooks trained are reused (they were retrained into
+    /// ~/.cache/distill/teachers).</summary>
+    [Fact]
+    public void A_notebook_outside_the_checkout_uses_the_teacher_cache_of_the_checkout_its_library_was_built_in()
+    {
+        using var dir = new TempDir("kernel-outside");
+        var library = Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", "debug", "Distill.dll");
+        var path = Path.Combine(dir.Path, "mine.ipynb");
+        File.WriteAllText(path, new JsonObject
+        {
+            ["nbformat"] = 4, ["nbformat_minor"] = 5,
+            ["metadata"] = new JsonObject { ["kernelspec"] = new JsonObject { ["name"] = ".net-csharp", ["language"] = "C#", ["display_name"] = ".NET (C#)" } },
+            ["cells"] = new JsonArray(
+                Code($"#r \"{library}\"\n#r \"nuget: TorchSharp-cpu, 0.107.0\"\nDistill.Notebook.Start()"),
+                Code("var budget = \"quick\";", "parameters"),
+                Code("System.IO.Directory.GetCurrentDirectory() + \"|\" + Distill.Experiments.TeacherStore.Directory")),
+        }.ToJsonString());
+
+        // An empty DISTILL_TEACHER_CACHE is the default cache (a run of the suite may set it).
+        var cells = JupyterKernel.CodeCells(JupyterKernel.Execute(path, "smoke", new Dictionary<string, string> { ["DISTILL_TEACHER_CACHE"] = "" },
+            TimeSpan.FromMinutes(5), dir.Path));
+
+        Assert.Empty(cells.SelectMany(c => c.Outputs).Where(o => (string?)o!["output_type"] == "error").Select(o => $"{o!["ename"]}: {o["evalue"]}"));
+        var plain = string.Concat(cells[^1].Outputs.Where(o => (string?)o!["output_type"] == "execute_result")
+            .Select(o => o!["data"]?["text/plain"] is JsonArray a ? string.Concat(a.Select(x => (string?)x)) : (string?)o!["data"]?["text/plain"]));
+        Assert.Equal($"{dir.Path}|{Path.Combine(TestSupport.RepoRoot, "artifacts", "teachers")}", plain);
+    }
+
     const string Draw = "TorchSharp.torch.rand(4).sum().item<float>().ToString(\"R\", System.Globalization.CultureInfo.InvariantCulture)";
 }

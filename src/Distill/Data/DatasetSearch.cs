@@ -53,14 +53,22 @@ public sealed record DatasetSearch(IReadOnlyList<string> Roots, string? SystemRo
     // purpose: datasets are the user's, installed where they work, and the same bytes whichever build reads them (each
     // run records their digest); a cached teacher is the product of one build's code, so it stays with the checkout whose
     // program trained it. Checkout A's build run inside checkout B thus reads B's data and A's teachers.
-    public static string? RepoRoot() => FindUp(Directory.GetCurrentDirectory()) ?? FindUp(AppContext.BaseDirectory);
+    public static string? RepoRoot() => FindUp(Directory.GetCurrentDirectory()) ?? FindUp(AppContext.BaseDirectory) ?? FindUp(LibraryFolder);
 
-    /// <summary>The nearest folder holding Research.sln above the running program, else above the current directory:
-    /// for state that must stay with one checkout wherever the command is run from (the teacher cache).</summary>
-    public static string? ProgramRepoRoot() => FindUp(AppContext.BaseDirectory) ?? FindUp(Directory.GetCurrentDirectory());
+    /// <summary>The nearest folder holding Research.sln above the running program, else above this library's own file,
+    /// else above the current directory: for state that must stay with one checkout wherever the command is run from
+    /// (the teacher cache).</summary>
+    // The library's file second: in the .NET kernel the program is dotnet-interactive's tool, and a notebook outside the
+    // checkout that references ~/distill/artifacts/bin/Distill/debug/Distill.dll retrained the cnn teacher into
+    // ~/.cache/distill/teachers although the checkout's cache held it (same key, same weights).
+    public static string? ProgramRepoRoot() => FindUp(AppContext.BaseDirectory) ?? FindUp(LibraryFolder) ?? FindUp(Directory.GetCurrentDirectory());
+
+    /// <summary>The folder Distill.dll was loaded from; empty when it was loaded from bytes.</summary>
+    static string LibraryFolder => Path.GetDirectoryName(typeof(DatasetSearch).Assembly.Location) ?? "";
 
     static string? FindUp(string start)
     {
+        if (start.Length == 0) return null;
         for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "Research.sln"))) return d.FullName;
         return null;
