@@ -328,6 +328,7 @@ static class TrainCommand
         var data = Datasets.Load(dataset);
         Console.WriteLine($"{data.Name} (from {data.Source}): {data.Train.Count:N0} train / {data.Test.Count:N0} test images, {data.NumClasses} classes; " +
                           $"device {Native.TorchRuntime.ResolveDevice(common.Device)}, {NumberText.Count(Native.TorchRuntime.Threads, "thread")}");
+        if (data.Warning is { } warning) Console.Error.WriteLine($"warning: {warning}");
         return data;
     }
 

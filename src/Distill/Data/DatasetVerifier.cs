@@ -52,6 +52,34 @@ public static class DatasetVerifier
         return null;
     }
 
+    /// <summary>
+    /// What a loader says of the files it has just read (name as in <see cref="DatasetInfo.Files"/>, path, and the IDX
+    /// content when it has it) whose bytes are not the published ones: null when every file matches or nothing published
+    /// says (CIFAR, whose only hash is the tarball's). `doctor` calls such a dataset broken, while `train` read it and
+    /// said nothing: a label changed in a re-gzipped file trained to numbers that looked like the paper's.
+    /// </summary>
+    // From the content the loader holds (a hash of 55 MB, tens of ms), not a second read of the files as Verify does.
+    internal static string? Unpublished(DatasetInfo info, IEnumerable<(string Name, string Path, IdxArray? Content)> files)
+    {
+        var differ = new List<string>();
+        foreach (var (name, path, content) in files)
+        {
+            var key = Path.GetFileName(name).Replace(".gz", "", StringComparison.Ordinal);
+            if (info.ContentSha256.TryGetValue(key, out var expected))
+            {
+                if ((content is null ? Download.Sha256Of(path) : IdxSha256(content)) != expected) differ.Add(path);
+            }
+            // Only the download's own file can match its hash: an uncompressed copy (FILE beside no FILE.gz) cannot be told.
+            else if (info.Downloads.FirstOrDefault(d => d.Name == name) is { } download
+                     && Path.GetFileName(path) == Path.GetFileName(download.Name) && Download.Sha256Of(path) != download.Sha256)
+                differ.Add(path);
+        }
+        if (differ.Count == 0) return null;
+        var (they, them) = differ.Count == 1 ? ("its bytes differ", "it") : ("their bytes differ", "them");
+        return $"{string.Join(", ", differ)}: {they} from the published {info.Title}'s (SHA-256 mismatch), so numbers from it do not compare with " +
+               $"published ones; if that is not what you meant, delete {them} and run `{info.InstallCommand}`";
+    }
+
     /// <summary>SHA-256 of the uncompressed IDX file: its header (magic 0x000008DD, then each dimension, big-endian)
     /// rebuilt from the shape, then the data.</summary>
     static string IdxSha256(IdxArray a)

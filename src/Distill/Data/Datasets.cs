@@ -80,7 +80,7 @@ public static class Datasets
             var (testBytes, testLabels) = Gather(all, labels, testIdx, MnistJson.Pixels);
             var (mean, std) = PixelStats.MeanStd(trainBytes, 1, MnistJson.Pixels);
             return new ImageDataset(info.Name, ImageSplit(trainBytes, trainLabels, 1, 28, 28), ImageSplit(testBytes, testLabels, 1, 28, 28),
-                DigitClasses, mean, std, folder);
+                DigitClasses, mean, std, folder) { Warning = DatasetVerifier.Unpublished(info, info.Files.Select(f => (f, info.Resolve(folder, f), (IdxArray?)null))) };
         });
 
     /// <summary>CIFAR-10 (Krizhevsky 2009): 50,000 / 10,000 32×32 RGB images, binary batches in ROOT/cifar10.</summary>
@@ -175,7 +175,9 @@ public static class Datasets
                         $"holds {images.Shape[1]}×{images.Shape[2]} images; {info.Title}'s are {info.ImageSize.Height}×{info.ImageSize.Width}",
                         $"the file belongs to another dataset or is damaged: delete it and run `{info.InstallCommand}` again");
             var (mean, std) = PixelStats.MeanStd(trainImages.Data, 1, trainImages.Shape[1] * trainImages.Shape[2]);
-            return new ImageDataset(info.Name, ToSplit(trainImages, trainLabels), ToSplit(testImages, testLabels), classes, mean, std, folder);
+            var warning = DatasetVerifier.Unpublished(info, new[] { (IdxNames.TrainImages, trainImages), (IdxNames.TrainLabels, trainLabels),
+                (IdxNames.TestImages, testImages), (IdxNames.TestLabels, testLabels) }.Select(f => (f.Item1, f.Item2.Path, (IdxArray?)f.Item2)));
+            return new ImageDataset(info.Name, ToSplit(trainImages, trainLabels), ToSplit(testImages, testLabels), classes, mean, std, folder) { Warning = warning };
         });
 
     /// <summary>An IDX image file and its label file as one split; checks that they agree.</summary>

