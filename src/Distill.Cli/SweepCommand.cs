@@ -44,7 +44,7 @@ static class SweepCommand
         cmd.SetAction(r => TrainCommand.Guard(_ => () =>
         {
             var s = ExperimentSpec.Load(r.GetValue(spec)!);
-            Console.WriteLine($"{s.Name}: {s.Runs.Count} runs (spec {s.Hash})");
+            Console.WriteLine($"{s.Name}: {NumberText.Count(s.Runs.Count, "run")} (spec {s.Hash})");
             foreach (var run in s.Runs) Console.WriteLine($"{run.Index,4}  {run.Label}  |  {run.Experiment.Student}, {run.Experiment.Epochs} epochs, loss {run.Experiment.Loss}, seed {run.Experiment.Seed}");
             return 0;
         }));
@@ -208,7 +208,7 @@ static class SweepCommand
         SweepFolder.RemoveStaleClaims(dir);
         var pending = s.Runs.Where(r => !SweepFolder.Done(dir, s, r.Index)).ToList();
         var workers = Math.Min(jobs, pending.Count);
-        Console.WriteLine($"sweep {s.Name}: {s.Runs.Count} runs, {s.Runs.Count - pending.Count} done already" +
+        Console.WriteLine($"sweep {s.Name}: {NumberText.Count(s.Runs.Count, "run")}, {s.Runs.Count - pending.Count} done already" +
                           (workers == 0 ? "" : $"; {workers} processes × {threads} thread{(threads == 1 ? "" : "s")}"));
         // A child must not take its index from the array task this command may itself be running in.
         var environment = IndexVariables.ToDictionary(v => v, string? (_) => null);
@@ -315,7 +315,7 @@ static class SweepCommand
             Directory.CreateDirectory(Path.Combine(dir, "slurm"));
             // Atomic: a failed write (disk full) must not leave half a script for sbatch to run.
             Distill.Training.AtomicFile.WriteAllText(script, text);
-            Console.WriteLine($"wrote {script}: {s.Runs.Count} array tasks");
+            Console.WriteLine($"wrote {script}: {NumberText.Count(s.Runs.Count, "array task")}");
             if (SlurmScript.ArraySizeWarning(s.Runs.Count) is { } warning) Console.Error.WriteLine($"warning: {warning}");
             if (!r.GetValue(submit)) return 0;
             var psi = new ProcessStartInfo("sbatch", ["--parsable", script]) { RedirectStandardOutput = true, RedirectStandardError = true };

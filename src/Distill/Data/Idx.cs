@@ -174,7 +174,7 @@ public static class Idx
                 string.Create(CultureInfo.InvariantCulture, $"header dimensions [{string.Join(", ", shape)}] give {count:N0} bytes of data but the {(gz ? "decompressed gzip data" : "file")} holds {got:N0} (truncated)"),
                 "delete the file and run `distill data install` again");
         if (gz && s.ReadByte() != -1)
-            throw new DatasetException(path, string.Create(CultureInfo.InvariantCulture, $"the gzip data continues after the {count:N0} bytes its header declares"),
+            throw new DatasetException(path, string.Create(CultureInfo.InvariantCulture, $"the decompressed gzip data holds more than the {count:N0} bytes its IDX header declares (damaged data, or bytes appended)"),
                 "the file is corrupt or not an IDX file: delete it and run `distill data install` again");
         return new IdxArray(path, shape, data);
     }

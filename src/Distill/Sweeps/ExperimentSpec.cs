@@ -337,6 +337,11 @@ public sealed class ExperimentSpec
                 if (parser.Current is YamlDotNet.Core.Events.AnchorAlias alias)
                     throw new SpecException(file, (int)alias.Start.Line,
                         $"the alias *{alias.Value} refers to an anchor; YAML anchors and aliases are not part of the spec format: write each value out.");
+                // A merge key is read as a key named "<<" (YamlDotNet's representation model does not merge), which was
+                // then refused as an unknown key among the valid ones, as if it were a typo.
+                else if (parser.Current is YamlDotNet.Core.Events.Scalar { Value: "<<", Style: YamlDotNet.Core.ScalarStyle.Plain } merge)
+                    throw new SpecException(file, (int)merge.Start.Line,
+                        "<< is a YAML merge key; merge keys, anchors and aliases are not part of the spec format: write each value out.");
                 else if (parser.Current is YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart && ++depth > MaxDepth)
                     throw new SpecException(file, (int)parser.Current.Start.Line,
                         $"lists and mappings are nested more than {MaxDepth} deep here (an unclosed run of [ or {{?); a spec needs only a few levels; fix the nesting.");

@@ -170,6 +170,7 @@ public class ExperimentSpecTests
     [InlineData("  name: fashion-mnist", "  nom: fashion-mnist", 3, "unknown key 'nom' in dataset; valid keys: name, train_size")]
     [InlineData("student:\n  model: mlp-32", "student: {}", 8, "student needs the key 'model'.")]
     [InlineData("student:\n  model: mlp-32", "student: &s\n  model: mlp-32", 8, "student has the anchor &s; YAML anchors and aliases are not part of the spec format")]
+    [InlineData("  name: fashion-mnist\n  train_size: 300", "  <<: {name: fashion-mnist, train_size: 300}", 3, "<< is a YAML merge key; merge keys, anchors and aliases are not part of the spec format: write each value out.")]
     // Nine nested ten-fold aliases (a 1 KB "billion laughs"): refused at the first alias, before the loader expands them.
     [InlineData("  seed: [0, 1, 2]", "  seed: [&a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0], &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1], &a3 [*a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2], &a4 [*a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3], &a5 [*a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4], &a6 [*a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5], &a7 [*a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6], &a8 [*a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7]]", 17, "the alias *a0 refers to an anchor; YAML anchors and aliases are not part of the spec format: write each value out.")]
     [InlineData("epochs: 2", "epochs: [2", 10, "not valid YAML")]
