@@ -295,8 +295,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     }
                     var cellResult = await RunCellAsync(cell, i, thread, ct);
                     results.Add(cellResult);
-                    o.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  {cell.Label,-26} [{cell.ExecutionCount}] {cellResult.Status,-11} {cellResult.Duration.TotalSeconds,7:0.00} s"));
+                    LogRow(cellResult);
                     if (cellResult.Failure is { } f) failures.Add(f);
                     if (abandoned || (cellResult.Failure is not null && !o.ContinueOnError)) { stopped = true; continue; }
                     // After a parameters cell that failed too (--continue-on-error goes on): its declarations before the
@@ -653,11 +652,15 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 var failure = new CellFailure(fileName, r.Cell.Label, null, msg);
                 failures.Add(failure);
                 results.Add(new(r.Cell, CellStatus.Failed, r.Clock.Elapsed, failure));
+                LogRow(results[^1]); // the row every other end of a cell gets
                 results.AddRange(doc.Cells.Skip(r.Index + 1).Select(c => new CellRunResult(c, CellStatus.NotRun, TimeSpan.Zero, null)));
                 Environment.ExitCode = 1;
                 if (FinishAtExit() is { } result) o.ProcessEnded?.Invoke(result);
             }
         }
+
+        void LogRow(CellRunResult r) => o.Log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {r.Cell.Label,-26} [{r.Cell.ExecutionCount}] {r.Status,-11} {r.Duration.TotalSeconds,7:0.00} s"));
 
         /// <summary><see cref="Finish"/> as the process ends: a file that cannot be written (a full disk) is one error
         /// line, as in a run's own write failure, instead of an exception out of the runtime's handler (its trace, abort).</summary>
@@ -712,6 +715,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                            "the cells after it did not run. Catch exceptions inside the thread, or use Task.Run and await the task";
                 var failure = FailWithBackgroundError(r.Cell, e.ExceptionObject, line, note);
                 results.Add(new(r.Cell, CellStatus.Failed, r.Clock.Elapsed, failure));
+                LogRow(results[^1]); // the row every other end of a cell gets
                 results.AddRange(doc.Cells.Skip(r.Index + 1).Select(c => new CellRunResult(c, CellStatus.NotRun, TimeSpan.Zero, null)));
                 if (FinishAtExit() is { } result) o.ProcessEnded?.Invoke(result);
             }

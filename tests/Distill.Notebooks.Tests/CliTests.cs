@@ -348,6 +348,7 @@ public class CliTests
         var (exit, _, err) = Distill("run", exits, next, "--out", outDir);
         Assert.Equal(1, exit);
         Assert.Contains("✘ exits.ipynb: cell 2: the process was ended while this cell ran (Environment.Exit(0)", err, StringComparison.Ordinal);
+        Assert.Matches(@"\n  cell 2 +\[2\] Failed +\d+\.\d\d s\n", err.ReplaceLineEndings("\n")); // its row, as every other end of a cell has
         Assert.Contains($"✘ {next}: not run: the process ended in {exits}", err, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(outDir, "next.ipynb")));
         var cells = TestSupport.ReadJson(Path.Combine(outDir, "exits.ipynb"))["cells"]!.AsArray();
@@ -376,6 +377,7 @@ public class CliTests
         var (exit, _, err) = Distill("run", bg, next, "--out", outDir);
         Assert.Equal(1, exit);
         Assert.Contains("✘ bg.ipynb: cell 2, line 2: System.InvalidOperationException: bg boom (unhandled on a background thread", err, StringComparison.Ordinal);
+        Assert.Matches(@"\n  cell 2 +\[2\] Failed +\d+\.\d\d s\n", err.ReplaceLineEndings("\n"));
         Assert.Contains($"✘ {next}: not run: the process ended in {bg}", err, StringComparison.Ordinal);
         var cells = TestSupport.ReadJson(Path.Combine(outDir, "bg.ipynb"))["cells"]!.AsArray();
         var error = cells[1]!["outputs"]!.AsArray().Single(o => o!["output_type"]!.GetValue<string>() == "error")!;
