@@ -363,10 +363,8 @@ static class DeployCommand
             {
                 if (trained.Model is not Models.SmallCnn small)
                     throw new ArgumentException($"--channels prunes the small CNN (cnn, cnn-<width>), not {trained.Model.ZooName}; use --sparsity for other models.");
-                var width = Pruning.Width(small);
-                if (Pruning.Kept(width, fraction) < 1)
-                    throw new ArgumentException($"--channels {fraction}: {trained.Model.ZooName} has {width} channels per layer, and removing that fraction keeps " +
-                                                $"round({width}·(1 − {fraction})) = 0 of them; give at most {Pruning.LargestChannelFraction(width)} (e.g. 0.5).");
+                if (fraction > 0 && Pruning.ChannelFractionProblem(Pruning.Width(small), fraction) is { } problem)
+                    throw new ArgumentException($"--channels {fraction}: for {trained.Model.ZooName}, {problem}.");
             }
             // A global threshold above some layer's largest weight empties that layer: refused, as --channels is.
             // Compared exactly (a bound rounded to 4 digits refused values between it and the true one); the bound shown

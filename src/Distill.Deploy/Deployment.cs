@@ -72,9 +72,10 @@ public sealed record DeploymentConfig : ICheckedSettings
                 yield return ($"sparsities[{k}]", $"sparsities[{k}] = {NumberText.Short(Sparsities[k])} is the same percentage as an earlier one ({Deployment.Pruned(Sparsities[k])}); keep one.");
         // Channel pruning applies to a CNN teacher, and must keep at least one channel of its width.
         var width = ModelZoo.CnnWidth(Pair.Teacher);
-        if (ChannelFraction is not (>= 0 and < 1) || (width is int w && Pruning.Kept(w, ChannelFraction) < 1))
-            yield return ("channel_fraction", $"channel_fraction = {NumberText.Short(ChannelFraction)}: give the fraction of channels removed, in [0, 1)" +
-                                              (width is int w2 ? $", at most {NumberText.Short(Pruning.LargestChannelFraction(w2))} for {Pair.Teacher}'s {w2} channels (e.g. 0.5)." : " (e.g. 0.5)."));
+        if (ChannelFraction is not (>= 0 and < 1))
+            yield return ("channel_fraction", $"channel_fraction = {NumberText.Short(ChannelFraction)}: give the fraction of channels removed, in [0, 1) (e.g. 0.5).");
+        else if (width is int w && ChannelFraction > 0 && Pruning.ChannelFractionProblem(w, ChannelFraction) is { } problem)
+            yield return ("channel_fraction", $"channel_fraction = {NumberText.Short(ChannelFraction)}: for {Pair.Teacher}, {problem}.");
     }
 
     /// <summary>The notebooks' parameters (seeds, student epochs, teacher seed, log), applied to <see cref="Pair"/>.</summary>

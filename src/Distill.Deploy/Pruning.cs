@@ -1,3 +1,4 @@
+using System.Globalization;
 using Distill.Data;
 using Distill.Losses;
 using Distill.Models;
@@ -113,6 +114,8 @@ public static class Pruning
         var kept = Kept(width, fraction);
         if (!(fraction is >= 0 and < 1) || kept < 1)
             throw new ArgumentOutOfRangeException(nameof(fraction), fraction, $"Channel pruning of width {width} keeps round({width}·(1 − fraction)) ≥ 1 channels; give a fraction in [0, 1) that keeps at least one.");
+        if (fraction > 0 && ChannelFractionProblem(width, fraction) is { } problem)
+            throw new ArgumentOutOfRangeException(nameof(fraction), fraction, $"Channel pruning of cnn-{width}: {problem}.");
         var inChannels = (int)sd["stage1.conv1.weight"].shape[1];
         var classes = (int)sd["fc2.weight"].shape[0];
         var pruned = (SmallCnn)ModelZoo.Create($"cnn-{kept}", inChannels, classes, new ModelOptions { ImageSize = imageSize });
@@ -146,8 +149,10 @@ public static class Pruning
         return (int)model.state_dict()["stage1.conv1.weight"].shape[0];
     }
 
-    /// <summary>Channels per w that <see cref="Channels"/> keeps: round(w·(1 − fraction)), halves to even.</summary>
-    public static int Kept(int width, double fraction) => (int)Math.Round(width * (1 - fraction));
+    /// <summary>Channels per w that <see cref="Channels"/> keeps: round(w·(1 − fraction)), halves away from zero (cnn-5
+    /// at 0.5 keeps 3). Halves to even, as Math.Round has it, kept 2 of cnn-5 and 2 of cnn-3: the same 0.5 removed 60 % of
+    /// one and 33 % of the other.</summary>
+    public static int Kept(int width, double fraction) => (int)Math.Round(width * (1 - fraction), MidpointRounding.AwayFromZero);
 
     /// <summary>The largest fraction, in hundredths, that still keeps a channel of a width-<paramref name="width"/> CNN.</summary>
     public static double LargestChannelFraction(int width)
@@ -155,6 +160,28 @@ public static class Pruning
         var f = Math.Floor(100 * (1 - 0.5 / width)) / 100;
         while (f > 0 && Kept(width, f) < 1) f = Math.Round(f - 0.01, 2);
         return f;
+    }
+
+    /// <summary>The smallest fraction, in hundredths, that removes a channel of a width-<paramref name="width"/> CNN.</summary>
+    public static double SmallestChannelFraction(int width)
+    {
+        var f = Math.Ceiling(100 * 0.5 / width) / 100;
+        while (f < 1 && Kept(width, f) == width) f = Math.Round(f + 0.01, 2);
+        return f;
+    }
+
+    /// <summary>Why removing <paramref name="fraction"/> (in (0, 1)) of a width-<paramref name="width"/> CNN's channels
+    /// prunes nothing useful, as words the CLI and the recipe check both give; null when it removes some and keeps some.
+    /// A fraction whose rounding kept every channel (cnn-1 at 0.3, cnn-8 at 0.05) fine-tuned the unpruned model and
+    /// recorded it as pruned.</summary>
+    public static string? ChannelFractionProblem(int width, double fraction)
+    {
+        var kept = Kept(width, fraction);
+        var round = string.Create(CultureInfo.InvariantCulture, $"round({width}·(1 − {fraction}))");
+        if (width == 1) return "it has 1 channel per layer, so channel pruning cannot remove one and keep one; prune its weights instead (unstructured, --sparsity)";
+        if (kept < 1) return string.Create(CultureInfo.InvariantCulture, $"removing that fraction of its {width} channels per layer keeps {round} = 0 of them; give at most {LargestChannelFraction(width)}");
+        if (kept == width) return string.Create(CultureInfo.InvariantCulture, $"removing that fraction of its {width} channels per layer keeps {round} = {width}, all of them, so nothing would be pruned; give at least {SmallestChannelFraction(width)}");
+        return null;
     }
 
     /// <summary>Indices (ascending) of the <paramref name="count"/> rows with the largest L1 norm.</summary>

@@ -842,14 +842,25 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         using var dir = new TempDir();
         var target = dir.File("p");
         var (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", target, "--channels", "0.99");
-        AssertOneError((code, stdout, stderr), "error: --channels 0.99: cnn-8 has 8 channels per layer, and removing that fraction keeps round(8·(1 − 0.99)) = 0 of them; give at most 0.93");
+        AssertOneError((code, stdout, stderr), "error: --channels 0.99: for cnn-8, removing that fraction of its 8 channels per layer keeps round(8·(1 − 0.99)) = 0 of them; give at most 0.93.");
         Assert.DoesNotContain("test accuracy", stdout, StringComparison.Ordinal);
         Assert.False(Directory.Exists(target));
-        for (var width = 1; width <= 64; width++)
+        // A fraction whose rounding keeps every channel fine-tuned the unpruned model and recorded it as pruned.
+        (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", target, "--channels", "0.05");
+        AssertOneError((code, stdout, stderr), "error: --channels 0.05: for cnn-8, removing that fraction of its 8 channels per layer keeps round(8·(1 − 0.05)) = 8, all of them, so nothing would be pruned; give at least 0.07.");
+        Assert.False(Directory.Exists(target));
+        for (var width = 2; width <= 64; width++)
         {
-            var largest = Distill.Deploy.Pruning.LargestChannelFraction(width);
+            var (largest, smallest) = (Distill.Deploy.Pruning.LargestChannelFraction(width), Distill.Deploy.Pruning.SmallestChannelFraction(width));
             Assert.True(Distill.Deploy.Pruning.Kept(width, largest) >= 1 && Distill.Deploy.Pruning.Kept(width, largest + 0.01) < 1, $"width {width}: {largest}");
+            Assert.True(Distill.Deploy.Pruning.Kept(width, smallest) < width && Distill.Deploy.Pruning.Kept(width, smallest - 0.01) == width, $"width {width}: {smallest}");
+            Assert.Null(Distill.Deploy.Pruning.ChannelFractionProblem(width, smallest));
+            Assert.Null(Distill.Deploy.Pruning.ChannelFractionProblem(width, largest));
         }
+        // One rule for halves (away from zero): 0.5 of cnn-5 keeps 3 and of cnn-3 keeps 2 (halves to even kept 2 and 2).
+        Assert.Equal([3, 2, 16], new[] { (5, 0.5), (3, 0.5), (32, 0.5) }.Select(x => Distill.Deploy.Pruning.Kept(x.Item1, x.Item2)));
+        Assert.Equal("it has 1 channel per layer, so channel pruning cannot remove one and keep one; prune its weights instead (unstructured, --sparsity)",
+            Distill.Deploy.Pruning.ChannelFractionProblem(1, 0.5));
 
         var mlp = Path.Combine(dir.Path, "mlp");
         using (var model = Distill.Models.ModelZoo.Create("mlp-32", 1, 10))
