@@ -109,7 +109,9 @@ public sealed class TrainedModel : IDisposable
         // The weights themselves, so `deploy check` can tell an export of this checkpoint from one of another checkpoint
         // of the same model (the path alone cannot: a run folder is reused, a file copied).
         ["weights"] = WeightsDigest,
-        ["input"] = "normalised images [batch, C, H, W], as the dataset's mean and std give them (what the TorchSharp model takes)",
+        ["input"] = "normalised images [batch, C, H, W]: (pixel / 255 − mean) / std, per channel, with the mean and std recorded here (what the TorchSharp model takes)",
+        // The numbers themselves: the file is what runs outside this repository, where the preprocessing must be rebuilt.
+        ["mean"] = Normalization.Mean, ["std"] = Normalization.Std,
         // How the weights were made (the run record's seed, build and thread count) and by which build they were exported:
         // an exported file is a report of its run too.
         ["seed"] = Recorded("seed"),
@@ -119,6 +121,20 @@ public sealed class TrainedModel : IDisposable
     };
 
     readonly IReadOnlyDictionary<string, string> record;
+
+    /// <summary>The dataset's per-channel mean and std (of its training split scaled to [0, 1], as the model was trained
+    /// with), comma-separated, round-trip precision; from the dataset, loaded once.</summary>
+    (string Mean, string Std) Normalization
+    {
+        get
+        {
+            if (normalization is { } known) return known;
+            using var data = LoadData();
+            static string Join(float[] v) => string.Join(",", v.Select(x => x.ToString("R", CultureInfo.InvariantCulture)));
+            return (normalization = (Join(data.Mean), Join(data.Std))).Value;
+        }
+    }
+    (string Mean, string Std)? normalization;
 
     string Recorded(string key) => record.GetValueOrDefault(key) is { Length: > 0 } v ? v : "not recorded";
 

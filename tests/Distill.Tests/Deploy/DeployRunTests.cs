@@ -49,6 +49,13 @@ public class DeployRunTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.StartsWith($"commit {Distill.Native.Git.BuildCommit ?? "unknown"} (dirty build: ", recorded["trained_with"], StringComparison.Ordinal);
         Assert.EndsWith($", {Distill.Native.TorchRuntime.Threads} threads", recorded["trained_with"], StringComparison.Ordinal);
         Assert.StartsWith($"commit {Distill.Native.Git.BuildCommit ?? "unknown"} (dirty build: ", recorded["exported_with"], StringComparison.Ordinal);
+        // The preprocessing, as numbers: the file runs where this repository's Normalize does not.
+        using (var full = Distill.Data.Datasets.FashionMnist())
+        {
+            Assert.Equal(full.Mean.Select(m => m.ToString("R", System.Globalization.CultureInfo.InvariantCulture)), recorded["mean"].Split(','));
+            Assert.Equal(full.Std.Select(m => m.ToString("R", System.Globalization.CultureInfo.InvariantCulture)), recorded["std"].Split(','));
+            Assert.Equal(Data.Mean, full.Mean); // the subset the model trained on carries the split's numbers
+        }
 
         using var runner = new OnnxRunner(path);
         using var images = Data.Test.Images.narrow(0, 0, 200);
