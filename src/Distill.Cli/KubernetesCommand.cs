@@ -226,6 +226,11 @@ static partial class KubernetesCommand
         // that file's name, so they plan and label the runs alike (as "spec", they were another sweep's runs). A name:
         // line written into the copy would change its hash, making it another spec than the local one.
         var specFile = s.Nameless ? Path.GetFileName(s.File) : SweepFolder.SpecFile;
+        // Kubernetes refuses a ConfigMap item path that starts with ".." (validateLocalNonReservedPath): `kubectl apply`
+        // would fail on a manifest written without a word.
+        if (specFile.StartsWith("..", StringComparison.Ordinal))
+            throw new ArgumentException($"spec {s.File} has no name: line, so the pods read it under its file name, and Kubernetes refuses a ConfigMap item path " +
+                                        $"that starts with '..' ({specFile}); add a name: line to the spec, or rename the file.");
         var resources = new Dictionary<string, ResourceQuantity> { ["cpu"] = new($"{cpus}"), ["memory"] = new(memory) };
         var job = new V1Job
         {

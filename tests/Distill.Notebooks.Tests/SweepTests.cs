@@ -516,6 +516,15 @@ public class SweepTests
         var local = Distill("sweep", "plan", spec);
         Assert.StartsWith("noname: 4 runs", local.Out, StringComparison.Ordinal);
         Assert.Equal((0, local.Out.Split('\n')[0]), (inPod.Exit, inPod.Out.Split('\n')[0]));
+
+        // Kubernetes refuses a ConfigMap item path starting with "..": refused here, nothing written.
+        var dotted = Path.Combine(root.Path, "..x.yaml");
+        File.Copy(spec, dotted);
+        File.Delete(file);
+        var refused = Distill("sweep", "k8s", dotted, "--image", "x", "--out", file);
+        Assert.Equal((1, $"error: spec {dotted} has no name: line, so the pods read it under its file name, and Kubernetes refuses a ConfigMap item path " +
+                         "that starts with '..' (..x.yaml); add a name: line to the spec, or rename the file."), (refused.Exit, refused.Err.Trim()));
+        Assert.False(File.Exists(file));
     }
 
     /// <summary>A spec too large for `kubectl apply` (which records the ConfigMap as JSON in an annotation, 256 KiB at

@@ -557,8 +557,9 @@ public sealed record Experiment
         if (teacher is not null && !methods.Any(m => m.Item1.Method.NeedsTeacher))
             throw new SpecException(file, SpecSchema.Line(root.Children.Keys.First(k => ((YamlScalarNode)k).Value == "teacher")),
                 $"teacher: the loss ({(methods.Count == 0 ? "ce" : string.Join(", ", methods.Select(m => m.Item1.Method.Name)))}) uses no teacher, so it would not be trained; remove the teacher section, or add a method that uses it (e.g. kd).");
-        if (methods.Any(m => m.Item1.Method.NeedsTeacher) && teacher is null)
-            throw new SpecException(file, SpecSchema.Line(loss), $"loss uses {string.Join(", ", methods.Where(m => m.Item1.Method.NeedsTeacher).Select(m => m.Item1.Method.Name))}, which need a teacher; add teacher: {{model: cnn, epochs: 6}}.");
+        var needing = methods.Where(m => m.Item1.Method.NeedsTeacher).Select(m => m.Item1.Method.Name).ToList();
+        if (needing.Count > 0 && teacher is null)
+            throw new SpecException(file, SpecSchema.Line(loss), $"loss uses {string.Join(", ", needing)}, which {(needing.Count == 1 ? "needs" : "need")} a teacher; add teacher: {{model: cnn, epochs: 6}}.");
 
         // The name goes into run records, report titles and cluster job names and scripts: a line break there would
         // start a new line of an sbatch script (a command), so control characters are refused where it is written.

@@ -45,7 +45,7 @@ public static partial class SlurmScript
         sb.Append("#!/bin/bash\n");
         // The name as in the job name, never raw: the spec loader refuses line breaks, but a script is no place to rely
         // on that (one would end the comment and start a command).
-        sb.Append(CultureInfo.InvariantCulture, $"# {Safe(spec.Name)}: {spec.Runs.Count} runs of spec {spec.Hash}, one per array task. {Marker}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"# {Safe(spec.Name)}: {NumberText.Count(spec.Runs.Count, "run")} of spec {spec.Hash}, one per array task. {Marker}\n");
         sb.Append("# submit with `sbatch THIS_FILE`. A task whose run is done exits at once; a killed or preempted one resumes\n");
         sb.Append("# from its checkpoint when it runs again, so resubmitting the whole array is safe.\n");
         sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --job-name=distill-{Safe(spec.Name)}\n");

@@ -67,7 +67,7 @@ public sealed class SweepResults
         var damaged = new List<RunFailure>();
         foreach (var entry in plan.Runs)
         {
-            var (result, damage) = SweepFolder.ReadResult(dir, entry.Index, plan.SpecHash, entry.Values, spec.Runs[entry.Index].Experiment.Seed);
+            var (result, damage) = SweepFolder.ReadResult(dir, entry.Index, plan.SpecHash, entry.Values, spec.Runs[entry.Index].Experiment.Seed, spec.Runs[entry.Index].Experiment.Epochs);
             // One damaged file costs its run, not the table of the others.
             if (damage is not null) damaged.Add(new RunFailure(entry.Index, entry.Label, $"runs/{entry.Index}/{SweepFolder.ResultFile} is {damage}"));
             else if (result is not null) runs.Add(result);
@@ -168,7 +168,7 @@ public sealed class SweepResults
             sb.Append("\n## Damaged results\n\n`sweep run` runs these again; it keeps the damaged file beside the run (as result.damaged-TIME.json or failed.damaged-TIME.json).\n\n");
             foreach (var d in Damaged) sb.Append(CultureInfo.InvariantCulture, $"- run {d.Index} ({d.Label}): {d.Error}\n");
         }
-        if (Missing.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"\n## Not run yet\n\nruns {string.Join(", ", Missing)}\n");
+        if (Missing.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"\n## Not run yet\n\n{(Missing.Count == 1 ? "run" : "runs")} {string.Join(", ", Missing)}\n");
         return sb.ToString();
     }
 

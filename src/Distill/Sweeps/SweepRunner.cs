@@ -39,13 +39,13 @@ public static class SweepFolder
     /// result of this run of this spec. A damaged one (not JSON, fields missing) or another spec's is not done: the
     /// run is run again.</summary>
     public static bool Done(string dir, ExperimentSpec spec, int index) =>
-        ReadResult(dir, index, spec.Hash, spec.Runs[index].Values.ToDictionary(), spec.Runs[index].Experiment.Seed).Result is not null;
+        ReadResult(dir, index, spec.Hash, spec.Runs[index].Values.ToDictionary(), spec.Runs[index].Experiment.Seed, spec.Runs[index].Experiment.Epochs).Result is not null;
 
     /// <summary>Run <paramref name="index"/>'s result; null without one, and with <c>Damage</c> saying what is wrong
     /// with a result.json that does not hold a whole result of this run: of spec <paramref name="specHash"/>, with
     /// the grid <paramref name="values"/> the plan gives the run, trained from <paramref name="seed"/> (its grid value,
-    /// or the spec's seed).</summary>
-    public static (RunResult? Result, string? Damage) ReadResult(string dir, int index, string specHash, IReadOnlyDictionary<string, string> values, int seed)
+    /// or the spec's seed), over <paramref name="epochs"/> epochs.</summary>
+    public static (RunResult? Result, string? Damage) ReadResult(string dir, int index, string specHash, IReadOnlyDictionary<string, string> values, int seed, int epochs)
     {
         var gridKeys = values.Keys.ToList();
         var (found, r, damage, fields) = ReadRecord<RunResult>(Path.Combine(Run(dir, index), ResultFile), "a result");
@@ -74,6 +74,11 @@ public static class SweepFolder
         // Accuracies are percentages: a 1e9 came from an edited file, and would pass into the table as a mean.
         if (numbers.FirstOrDefault(n => n.Item1 == "seconds" ? n.Item2 < 0 : n.Item2 is < 0 or > 100) is ({ } bad, var y))
             return (null, $"not a whole result ({bad} is {y.ToString(System.Globalization.CultureInfo.InvariantCulture)}, outside {(bad == "seconds" ? "[0, ∞)" : "[0, 100] %")})");
+        // One accuracy per epoch of the run: a file cut to its first epochs (consistent in itself) went into the table
+        // as the run's result, and was "done already".
+        if (r.TestAccuracy!.Count != epochs)
+            return (null, $"not a whole result ({NumberText.Count(r.TestAccuracy.Count, "test_accuracy value")} for a run of {NumberText.Count(epochs, "epoch")})");
+        if (r.Threads < 1) return (null, $"not a whole result (threads is {r.Threads}, not a thread count)");
         // The summary comes from the per-epoch accuracies: a best of 99 over accuracies of [10] (an edited file) went
         // into the table as 99.
         if (r.BestEpoch < 1 || r.BestEpoch > r.TestAccuracy!.Count || r.TestAccuracy[r.BestEpoch - 1] != r.Best || r.TestAccuracy[^1] != r.Last)
@@ -428,7 +433,7 @@ public static class SweepRunner
         }
         using var _ = task;
         var resultPath = Path.Combine(runDir, SweepFolder.ResultFile);
-        var (done, damage) = SweepFolder.ReadResult(dir, index, spec.Hash, planned.Values.ToDictionary(), planned.Experiment.Seed);
+        var (done, damage) = SweepFolder.ReadResult(dir, index, spec.Hash, planned.Values.ToDictionary(), planned.Experiment.Seed, planned.Experiment.Epochs);
         if (done is not null) return (done, true);
         // Kept, not deleted (it may be the only copy of something); the run resumes from its checkpoint. A damaged
         // failure record is kept aside too, so that neither a success (which removes failed.json) nor a new failure

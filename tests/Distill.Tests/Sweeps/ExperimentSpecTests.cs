@@ -355,7 +355,7 @@ public class ExperimentSpecTests
     public void A_method_that_needs_a_teacher_without_one_is_an_error()
     {
         var e = Bad(Spec.Replace("teacher:\n  model: cnn\n  epochs: 1\n", "", StringComparison.Ordinal));
-        Assert.Contains("loss uses kd, which need a teacher; add teacher:", e.Message, StringComparison.Ordinal);
+        Assert.Contains("loss uses kd, which needs a teacher; add teacher:", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

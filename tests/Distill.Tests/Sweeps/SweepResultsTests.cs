@@ -10,6 +10,7 @@ public sealed class SweepResultsTests : IDisposable
         name: t
         dataset: {name: fashion-mnist, train_size: 300}
         student: {model: mlp-32}
+        epochs: 2
         loss: {ce: 1}
         grid:
           seed: [0, 1, 2, 3]
@@ -65,6 +66,22 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Equal([$"runs/1/result.json is not a whole result ({errorOne})", $"runs/2/result.json is not a whole result ({errorTwo})"],
             results.Damaged.Select(d => d.Error));
         results.Write(dir); // the table of the rest, not the JSON writer's "not allowed" on infinity
+    }
+
+    /// <summary>A result cut to fewer epochs than its run has (consistent in itself), or with a thread count no run has,
+    /// was "done already" and tabulated as the run's.</summary>
+    [Theory]
+    [InlineData("\"test_accuracy\": [\n    51,\n    41\n  ]", "\"test_accuracy\": [\n    51\n  ]", "1 test_accuracy value for a run of 2 epochs")]
+    [InlineData("\"threads\": 1", "\"threads\": -5", "threads is -5, not a thread count")]
+    public void A_result_of_fewer_epochs_than_its_run_or_an_impossible_thread_count_is_damaged(string was, string edited, string error)
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        var text = Result(1, 1);
+        Assert.Contains(was, text, StringComparison.Ordinal);
+        Write(1, SweepFolder.ResultFile, text.Replace(was, edited, StringComparison.Ordinal).Replace("\"last\": 41", "\"last\": 51", StringComparison.Ordinal));
+        Assert.False(SweepFolder.Done(dir, spec, 1));
+        Assert.Equal([$"runs/1/result.json is not a whole result ({error})"], SweepResults.Read(dir).Damaged.Select(d => d.Error));
     }
 
     /// <summary>A best or last that its own test_accuracy list contradicts (an edited file) was tabulated as given.</summary>
@@ -227,7 +244,7 @@ public sealed class SweepResultsTests : IDisposable
         var folder = dir;
         SweepFolder.Prepare(other, folder);
         string Of(int index, int seed) => JsonSerializer.Serialize(new RunResult(index, $"epochs={index + 1}", new Dictionary<string, string> { ["epochs"] = $"{index + 1}" },
-            seed, 50, 40, 1, 100, 1, 1.5, null, [50.0, 40.0], other.Hash), SweepFolder.Json);
+            seed, 50, index == 0 ? 50 : 40, 1, 100, 1, 1.5, null, index == 0 ? [50.0] : [50.0, 40.0], other.Hash), SweepFolder.Json);
         File.WriteAllText(Path.Combine(Directory.CreateDirectory(SweepFolder.Run(folder, 0)).FullName, SweepFolder.ResultFile), Of(0, 3));
         File.WriteAllText(Path.Combine(Directory.CreateDirectory(SweepFolder.Run(folder, 1)).FullName, SweepFolder.ResultFile), Of(1, 0));
         Assert.True(SweepFolder.Done(folder, other, 0));
@@ -568,7 +585,7 @@ public sealed class SweepResultsTests : IDisposable
     [Fact]
     public void Sweep_run_keeps_a_FIFO_result_and_failure_record_aside_and_runs_the_run()
     {
-        var spec = ExperimentSpec.Parse(Spec.Replace("train_size: 300}", "train_size: 300, test_size: 200}\nepochs: 1", StringComparison.Ordinal), "t.yaml");
+        var spec = ExperimentSpec.Parse(Spec.Replace("train_size: 300}", "train_size: 300, test_size: 200}", StringComparison.Ordinal).Replace("epochs: 2", "epochs: 1", StringComparison.Ordinal), "t.yaml");
         SweepFolder.Prepare(spec, dir);
         var result = Fifo(1, SweepFolder.ResultFile);
         var failure = Fifo(1, SweepFolder.FailedFile);
