@@ -9,9 +9,10 @@ public static partial class TerminalText
 {
     /// <summary>Terminal control sequences a cell's text may carry (a progress bar's colours, a hyperlink): CSI
     /// (<c>ESC [ ... final</c>), OSC (<c>ESC ] ... BEL</c> or <c>ESC \</c>, or cut short by the end of the text), the
-    /// DCS/SOS/PM/APC strings (ended by <c>ESC \</c>) and the other two-byte escapes. They are dropped and the text around
+    /// DCS/SOS/PM/APC strings (ended by <c>ESC \</c>), the nF escapes (<c>ESC ( B</c>, which `tput sgr0` writes: its B
+    /// was left behind) and the other two-byte escapes. They are dropped and the text around
     /// them (a link's text, the coloured words) is kept.</summary>
-    [GeneratedRegex(@"\x1B\[[0-?]*[ -/]*[@-~]|\x1B\][^\x07\x1B]*(?:\x07|\x1B\\|$)|\x1B[PX^_][^\x1B]*?\x1B\\|\x1B[ -~]?")]
+    [GeneratedRegex(@"\x1B\[[0-?]*[ -/]*[@-~]|\x1B\][^\x07\x1B]*(?:\x07|\x1B\\|$)|\x1B[PX^_][^\x1B]*?\x1B\\|\x1B[ -/]+[0-~]|\x1B[ -~]?")]
     private static partial Regex Ansi();
 
     /// <summary>Control characters but tab, newline and carriage return: NUL, the rest of C0, DEL and C1 (whose 0x9B and

@@ -157,9 +157,9 @@ public class BasicsRunTests(BasicsRun run) : IClassFixture<BasicsRun>
         // what the cell wrote.
         // (plotly.js, inlined, carries ESC bytes of its own, so the output's element is what is checked.)
         var shown = Regex.Match(html, "<pre class=\"stream stdout\">(nul\\[.*?)</pre>", RegexOptions.Singleline);
-        Assert.Equal("nul[] osc[link] csi[red] c1[] bell[]\n", shown.Groups[1].Value);
+        Assert.Equal("nul[] osc[link] csi[red] c1[] bell[] nf[x]\n", shown.Groups[1].Value); // ESC ( B (tput sgr0) left its B
         var written = TestSupport.Text(BasicsRun.Outputs(run.Cell("Terminal bytes")).Single()["text"]);
-        Assert.Equal("nul[\0] osc[\u001b]8;;https://example.invalid\u0007link\u001b]8;;\u0007] csi[\u001b[1;31mred\u001b[0m] c1[\u009b] bell[\u0007]\n", written);
+        Assert.Equal("nul[\0] osc[\u001b]8;;https://example.invalid\u0007link\u001b]8;;\u0007] csi[\u001b[1;31mred\u001b[0m] c1[\u009b] bell[\u0007] nf[\u001b(Bx]\n", written);
     }
 
     [Fact]

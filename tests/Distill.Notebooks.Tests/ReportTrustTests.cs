@@ -206,4 +206,68 @@ public class ReportTrustTests
         Assert.DoesNotContain(Sha256("document.title = 'markdown cell ran';"), csp, StringComparison.Ordinal);
         Assert.Contains(Sha256("document.title = 'output ran';"), csp, StringComparison.Ordinal); // the output's script is trusted
     }
+
+    /// <summary>What a sanitiser removes keeps its text, as Jupyter's does: a C# generic in prose (`List&lt;int&gt;`) is an unknown
+    /// tag to the HTML parser, and the rest of its paragraph was dropped with it. A script's code and a style sheet go
+    /// whole; a task list's checkboxes show as characters; two cells' ids stay apart, each cell's links with its own.</summary>
+    [Fact]
+    public void Sanitising_keeps_the_text_of_removed_tags_task_boxes_and_one_id_per_heading_across_cells()
+    {
+        using var dir = new TempDir("report-keep-text");
+        var nb = TestSupport.WriteNotebook(dir.Path, "keep.ipynb",
+            ("display(HTML(\"<p>Returns Task<int> and List<string> values: TAIL-TEXT</p><style>p { color: red }</style>\"));", null),
+            ("\"{\\\"a\\\": 1}\".DisplayAs(\"application/json\")", null));
+        TestSupport.PrependMarkdown(nb, "## Results\n\nsecond[^1]\n\n[^1]: second note");
+        TestSupport.PrependMarkdown(nb, "## Results<T> of the run\n\nuse List<int> for numbers; END-OF-PROSE\n\n- [x] done task\n- [ ] open task\n\n" +
+                                        "<script>var secret = 'SCRIPT-BODY';</script>\n\nfirst[^1]\n\n[^1]: first note");
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var html = File.ReadAllText(r.Files.Html!);
+        Assert.Contains("use List for numbers; END-OF-PROSE", html, StringComparison.Ordinal);
+        Assert.Contains("Returns Task and List values: TAIL-TEXT", html, StringComparison.Ordinal);
+        Assert.Contains(">Results of the run</h2>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("SCRIPT-BODY", html.Replace("&#39;SCRIPT-BODY&#39;", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.DoesNotContain("TAIL-TEXT</p>p { color: red }", html, StringComparison.Ordinal); // not shown as text (the cell's source has it, escaped)
+        Assert.DoesNotContain("<style>p { color: red }", html, StringComparison.Ordinal);
+        Assert.Matches("☑ ?done task", html);
+        Assert.Matches("☐ ?open task", html);
+        // Other text types show as text (application/json was an empty box).
+        Assert.Contains("{&quot;a&quot;: 1}", html, StringComparison.Ordinal);
+        // One id per element on the page; the second cell's footnote link goes to its own note.
+        var ids = System.Text.RegularExpressions.Regex.Matches(html, " id=\"([^\"]+)\"").Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        var second = html[html.IndexOf("second", StringComparison.Ordinal)..];
+        var link = System.Text.RegularExpressions.Regex.Match(second, "href=\"#(fn:1[^\"]*)\"").Groups[1].Value;
+        Assert.NotEqual("fn:1", link);
+        Assert.Contains($" id=\"{link}\">", second, StringComparison.Ordinal);
+    }
+
+    /// <summary>A trusted run lists its outputs' scripts in the CSP by hash: a markdown copy of one of them ran too.</summary>
+    [Fact]
+    public void A_markdown_script_identical_to_a_trusted_outputs_script_is_not_on_the_page()
+    {
+        using var dir = new TempDir("trust-md-copy");
+        var nb = TestSupport.WriteNotebook(dir.Path, "copy.ipynb", ("HTML(\"<script>document.title = 'same script';</script>\")", null));
+        TestSupport.PrependMarkdown(nb, "# Copy\n\n<script>document.title = 'same script';</script>\n\nafter");
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Trusted = true });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        var html = File.ReadAllText(r.Files.Html!);
+        var markdown = html[html.IndexOf("<section class=\"cell markdown\">", StringComparison.Ordinal)..];
+        markdown = markdown[..markdown.IndexOf("</section>", StringComparison.Ordinal)];
+        Assert.DoesNotContain("<script", markdown, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("after", markdown, StringComparison.Ordinal);
+        Assert.Contains(Sha256("document.title = 'same script';"), CspOf(html), StringComparison.Ordinal); // the output's still runs
+    }
+
+    /// <summary>plotly.js fetches a map trace's topojson from cdn.plot.ly, which the offline page refuses: said, not blank.</summary>
+    [Fact]
+    public void A_map_chart_output_is_warned_of_as_blank_offline()
+    {
+        using var dir = new TempDir("report-map");
+        var nb = TestSupport.WriteNotebook(dir.Path, "map.ipynb", ("display(HTML(\"<div>{\\\"type\\\":\\\"scattergeo\\\",\\\"lat\\\":[1]}</div>\"));", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Contains("map.ipynb: cell 1: a scattergeo chart draws its map from data plotly.js fetches from the network", log.ToString(), StringComparison.Ordinal);
+    }
 }

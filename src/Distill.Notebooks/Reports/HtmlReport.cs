@@ -53,9 +53,29 @@ public static partial class HtmlReport
         return sb.Append(Sanitiser.Value.Sanitize(html[at..])).ToString();
     }
 
+    /// <summary>Removed tags whose content is for a program, not a reader: dropped with it, not shown as text.</summary>
+    static readonly HashSet<string> DroppedWhole = ["script", "style", "template", "noscript", "iframe", "frame", "frameset", "object", "embed", "applet",
+        "title", "head", "textarea", "select", "option", "optgroup", "datalist", "noembed", "noframes", "xmp", "plaintext", "canvas"];
+
     static readonly Lazy<Ganss.Xss.HtmlSanitizer> Sanitiser = new(() =>
     {
-        var s = new Ganss.Xss.HtmlSanitizer();
+        // A removed tag keeps its text, as Jupyter's sanitiser does: `List<int>` in a markdown cell is an unknown <int>
+        // element to the parser, and everything after it in the paragraph went with it ("use List<int> for ..." showed
+        // "use List"). What a removed tag holds only for a program (a script's code, a style sheet, a frame's fallback)
+        // goes with it.
+        var s = new Ganss.Xss.HtmlSanitizer { KeepChildNodes = true };
+        s.RemovingTag += (_, e) =>
+        {
+            if (e.Tag.Parent is null) { e.Cancel = true; return; } // inside a tag already dropped whole
+            var name = e.Tag.LocalName.ToLowerInvariant();
+            if (DroppedWhole.Contains(name)) { e.Tag.TextContent = ""; return; }
+            // Markdig's task list items: a disabled checkbox is state, not a form; shown as the character.
+            if (name == "input" && string.Equals(e.Tag.GetAttribute("type"), "checkbox", StringComparison.OrdinalIgnoreCase))
+            {
+                e.Tag.Replace(e.Tag.Owner!.CreateTextNode(e.Tag.HasAttribute("checked") ? "☑" : "☐"));
+                e.Cancel = true;
+            }
+        };
         foreach (var tag in new[] { "form", "input", "button", "select", "textarea", "option", "optgroup", "fieldset", "legend", "label" })
             s.AllowedTags.Remove(tag);
         s.AllowedSchemes.Add("data"); // inline images; a data: URL cannot navigate the page
@@ -97,10 +117,11 @@ public static partial class HtmlReport
         var body = new StringBuilder();
         var outputs = new StringBuilder();
         var folder = Path.GetDirectoryName(Path.GetFullPath(r.SourcePath))!;
+        var ids = new HashSet<string>(StringComparer.Ordinal);
         foreach (var c in r.Cells)
         {
             var cell = new StringBuilder();
-            RenderCell(cell, c, trusted, folder, warn);
+            RenderCell(cell, c, trusted, folder, warn, ids);
             body.Append(cell);
             if (c.Cell.Kind == CellKind.Code && c.Cell.Kernel != KernelNames.Markdown) outputs.Append(cell);
         }
@@ -176,14 +197,15 @@ public static partial class HtmlReport
         sb.Append("</table>\n</header>\n");
     }
 
-    static void RenderCell(StringBuilder sb, CellRunResult c, bool trusted, string folder, Action<string>? warn)
+    static void RenderCell(StringBuilder sb, CellRunResult c, bool trusted, string folder, Action<string>? warn, HashSet<string> ids)
     {
         var cell = c.Cell;
         if (cell.Kind == CellKind.Markdown || cell.Kernel == KernelNames.Markdown)
         {
             // A #!markdown code cell's output is this same markdown rendered (KernelMarkdown): shown once, here, sanitised.
             var text = cell.Kind == CellKind.Markdown ? cell.Source : MarkdownCellText(cell);
-            sb.Append("<section class=\"cell markdown\">\n").Append(MarkdownHtml(text, trusted, url => InlineImage(url, cell, folder, warn))).Append("</section>\n");
+            var html = UniqueIds(MarkdownHtml(text, trusted, url => InlineImage(url, cell, folder, warn)), ids);
+            sb.Append("<section class=\"cell markdown\">\n").Append(html).Append("</section>\n");
             return;
         }
         if (cell.Kind == CellKind.Raw)
@@ -209,11 +231,35 @@ public static partial class HtmlReport
         if (cell.Outputs.Count > 0)
         {
             sb.Append("<div class=\"outputs\">\n");
-            foreach (var o in cell.Outputs) RenderOutput(sb, o, trusted);
+            foreach (var o in cell.Outputs) RenderOutput(sb, o, trusted, w => warn?.Invoke($"{cell.Label}: {w}"));
             sb.Append("</div>\n");
         }
         sb.Append("</section>\n");
     }
+
+    /// <summary>Markdig makes a cell's heading and footnote ids unique within the cell; on one page two cells' "## Results"
+    /// or [^1] had one id, and the second cell's links went to the first's. An id seen in an earlier cell gets a suffix
+    /// (results-1), and this cell's links to it follow.</summary>
+    static string UniqueIds(string html, HashSet<string> used)
+    {
+        var renamed = new Dictionary<string, string>(StringComparer.Ordinal);
+        html = IdAttribute().Replace(html, m =>
+        {
+            var id = m.Groups["id"].Value;
+            var unique = id;
+            for (var n = 1; !used.Add(unique); n++) unique = $"{id}-{n}";
+            if (unique == id) return m.Value;
+            renamed[id] = unique;
+            return $" id=\"{unique}\"";
+        });
+        return renamed.Count == 0 ? html : AnchorLink().Replace(html, m => renamed.TryGetValue(m.Groups["id"].Value, out var to) ? $" href=\"#{to}\"" : m.Value);
+    }
+
+    [GeneratedRegex(@" id=""(?<id>[^""]*)""")]
+    private static partial Regex IdAttribute();
+
+    [GeneratedRegex(@" href=""#(?<id>[^""]*)""")]
+    private static partial Regex AnchorLink();
 
     /// <summary>A markdown code cell's markdown: its source without the <c>#!markdown</c> line that selects the kernel.</summary>
     internal static string MarkdownCellText(NotebookCell cell) =>
@@ -245,7 +291,9 @@ public static partial class HtmlReport
         }
         var html = MathBlock().Replace(document.ToHtml(Markdown), m => m.Groups["open"].Value + "$$" + m.Groups["tex"].Value + "$$" + m.Groups["close"].Value);
         if (image is not null) html = HtmlImages(html, done, image);
-        return trusted ? html : Sanitise(html);
+        // Trusted or not, markdown's scripts never run: a trusted run lists its outputs' scripts in the CSP by hash, and a
+        // markdown copy of one of them ran with it.
+        return trusted ? AnyScript().Replace(html, "") : Sanitise(html);
     }
 
     /// <summary>The author's own HTML images (<c>&lt;img src="x.png" width=50&gt;</c>, how Jupyter users size one) through
@@ -368,7 +416,7 @@ public static partial class HtmlReport
         _ => null,
     };
 
-    static void RenderOutput(StringBuilder sb, CellOutput o, bool trusted)
+    static void RenderOutput(StringBuilder sb, CellOutput o, bool trusted, Action<string> warn)
     {
         switch (o)
         {
@@ -388,6 +436,9 @@ public static partial class HtmlReport
                     // Without terminal sequences and control characters, as a stream's text (TerminalText.Printable).
                     html = Printable(Distill.Reporting.Figure.WithoutCdnFallback(html));
                     sb.Append(trusted ? html : Sanitise(html));
+                    if (MapTrace().Match(html) is { Success: true } map)
+                        warn($"a {map.Groups["type"].Value} chart draws its map from data plotly.js fetches from the network (topojson from cdn.plot.ly, or map " +
+                             "tiles), which this offline report does not load, so its map stays blank; the .ipynb shows it in Jupyter or VS Code, online");
                 }
                 // An untrusted SVG is shown as an image: an <img> never runs the scripts or handlers an SVG may hold.
                 else if (d.Data.TryGetValue("image/svg+xml", out var svg))
@@ -396,10 +447,21 @@ public static partial class HtmlReport
                 else if (d.Data.TryGetValue("image/jpeg", out var jpg)) sb.Append(CultureInfo.InvariantCulture, $"<img src=\"data:image/jpeg;base64,{Enc(jpg.Trim())}\">");
                 else if (d.Data.TryGetValue("text/markdown", out var md)) sb.Append(MarkdownHtml(md, trusted));
                 else if (d.Data.TryGetValue("text/plain", out var text)) sb.Append(CultureInfo.InvariantCulture, $"<pre>{Enc(text)}</pre>");
+                // Other text (application/json, text/latex, text/csv, ...) as the text it is; it showed as an empty box.
+                else if (d.Data.Keys.FirstOrDefault(IsText) is { } mime) sb.Append(CultureInfo.InvariantCulture, $"<pre title=\"{Enc(mime)}\">{Enc(d.Data[mime])}</pre>");
+                else if (d.Data.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"<p class=\"not-shown\">(an output of type {Enc(string.Join(", ", d.Data.Keys))}, which this report does not show)</p>");
                 sb.Append("</div>\n");
                 break;
         }
     }
+
+    static bool IsText(string mime) =>
+        mime.StartsWith("text/", StringComparison.OrdinalIgnoreCase) || mime.EndsWith("json", StringComparison.OrdinalIgnoreCase) || mime.EndsWith("+xml", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A plotly trace that needs map data: plotly.js fetches its topojson from cdn.plot.ly, which the page's CSP
+    /// (and an offline reader) refuses.</summary>
+    [GeneratedRegex(@"""type""\s*:\s*""(?<type>scattergeo|choropleth|scattermapbox|choroplethmapbox|densitymapbox|scattermap|choroplethmap|densitymap)""")]
+    private static partial Regex MapTrace();
 
     /// <summary>Escaped text, without terminal sequences or control characters (<see cref="TerminalText.Printable"/>).</summary>
     static string Enc(string s) => WebUtility.HtmlEncode(Printable(s));
