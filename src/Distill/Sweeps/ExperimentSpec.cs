@@ -143,12 +143,30 @@ public sealed class ExperimentSpec
         foreach (var combination in Product(axes.Select(a => a.Values.Count).ToList()))
         {
             var chosen = axes.Select((a, i) => (a, Value: a.Values[combination[i]])).ToList();
-            var experiment = With(root, chosen.Select(c => (c.a, c.Value)).ToList(), () =>
+            Experiment experiment;
+            try
             {
-                SpecSchema.Validate(file, root, SpecSchema.RootSchema, "");
-                return Experiment.From(file, root, fallbackName ?? Path.GetFileNameWithoutExtension(file));
-            });
+                experiment = With(root, chosen.Select(c => (c.a, c.Value)).ToList(), () =>
+                {
+                    SpecSchema.Validate(file, root, SpecSchema.RootSchema, "");
+                    return Experiment.From(file, root, fallbackName ?? Path.GetFileNameWithoutExtension(file));
+                });
+            }
+            // Which run: a refusal that only some grid values cause ("loss: every term has weight 0 (ce: 0; kd: weight
+            // 0)") pointed at a line whose written values say otherwise.
+            catch (SpecException e) when (chosen.Count > 0)
+            {
+                // A refusal the spec as written gives too is the spec's, not this run's: said as it is. (Asked here, not in
+                // the filter: a filter runs before With's finally has put the written values back.)
+                if (WrittenRefuses(e)) throw;
+                throw new SpecException(file, e.Line, $"{e.Problem} (run {runs.Count} of the grid: {string.Join(" ", chosen.Select(c => $"{c.a.Key}={Shown(c.Value)}"))})");
+            }
             runs.Add(new PlannedRun(runs.Count, [.. chosen.Select(c => KeyValuePair.Create(c.a.Key, Shown(c.Value)))], experiment));
+        }
+        bool WrittenRefuses(SpecException e)
+        {
+            try { With(root, [], () => Experiment.From(file, root, fallbackName ?? Path.GetFileNameWithoutExtension(file))); return false; }
+            catch (SpecException written) { return written.Problem == e.Problem; }
         }
         return new ExperimentSpec
         {
