@@ -363,7 +363,7 @@ static class DeployCommand
             {
                 if (trained.Model is not Models.SmallCnn small)
                     throw new ArgumentException($"--channels prunes the small CNN (cnn, cnn-<width>), not {trained.Model.ZooName}; use --sparsity for other models.");
-                if (fraction > 0 && Pruning.ChannelFractionProblem(Pruning.Width(small), fraction) is { } problem)
+                if (Pruning.ChannelFractionProblem(Pruning.Width(small), fraction) is { } problem)
                     throw new ArgumentException($"--channels {fraction}: for {trained.Model.ZooName}, {problem}.");
             }
             // A global threshold above some layer's largest weight empties that layer: refused, as --channels is.

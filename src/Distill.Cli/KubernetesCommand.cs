@@ -72,7 +72,7 @@ static partial class KubernetesCommand
                 {
                     throw new ArgumentException($"--out {path}: cannot write it ({e.Message}); give a file you can write to.", e);
                 }
-                Console.WriteLine($"wrote {path}: Job {job.Metadata.Name}, {s.Runs.Count} indexes; kubectl apply -f {path}");
+                Console.WriteLine($"wrote {path}: Job {job.Metadata.Name}, {s.Runs.Count} index{(s.Runs.Count == 1 ? "" : "es")}; kubectl apply -f {path}");
             }
             else Console.Write(yaml);
             return 0;

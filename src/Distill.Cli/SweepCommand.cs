@@ -209,7 +209,7 @@ static class SweepCommand
         var pending = s.Runs.Where(r => !SweepFolder.Done(dir, s, r.Index)).ToList();
         var workers = Math.Min(jobs, pending.Count);
         Console.WriteLine($"sweep {s.Name}: {NumberText.Count(s.Runs.Count, "run")}, {s.Runs.Count - pending.Count} done already" +
-                          (workers == 0 ? "" : $"; {workers} processes × {threads} thread{(threads == 1 ? "" : "s")}"));
+                          (workers == 0 ? "" : $"; {workers} process{(workers == 1 ? "" : "es")} × {threads} thread{(threads == 1 ? "" : "s")}"));
         // A child must not take its index from the array task this command may itself be running in.
         var environment = IndexVariables.ToDictionary(v => v, string? (_) => null);
         var claim = $"{Environment.ProcessId}-{DateTime.UtcNow.Ticks}";

@@ -74,7 +74,7 @@ public sealed record DeploymentConfig : ICheckedSettings
         var width = ModelZoo.CnnWidth(Pair.Teacher);
         if (ChannelFraction is not (>= 0 and < 1))
             yield return ("channel_fraction", $"channel_fraction = {NumberText.Short(ChannelFraction)}: give the fraction of channels removed, in [0, 1) (e.g. 0.5).");
-        else if (width is int w && ChannelFraction > 0 && Pruning.ChannelFractionProblem(w, ChannelFraction) is { } problem)
+        else if (width is int w && Pruning.ChannelFractionProblem(w, ChannelFraction) is { } problem)
             yield return ("channel_fraction", $"channel_fraction = {NumberText.Short(ChannelFraction)}: for {Pair.Teacher}, {problem}.");
     }
 

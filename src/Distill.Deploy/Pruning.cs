@@ -170,7 +170,7 @@ public static class Pruning
         return f;
     }
 
-    /// <summary>Why removing <paramref name="fraction"/> (in (0, 1)) of a width-<paramref name="width"/> CNN's channels
+    /// <summary>Why removing <paramref name="fraction"/> (in [0, 1)) of a width-<paramref name="width"/> CNN's channels
     /// prunes nothing useful, as words the CLI and the recipe check both give; null when it removes some and keeps some.
     /// A fraction whose rounding kept every channel (cnn-1 at 0.3, cnn-8 at 0.05) fine-tuned the unpruned model and
     /// recorded it as pruned.</summary>
@@ -178,7 +178,7 @@ public static class Pruning
     {
         var kept = Kept(width, fraction);
         var round = string.Create(CultureInfo.InvariantCulture, $"round({width}·(1 − {fraction}))");
-        if (width == 1) return "it has 1 channel per layer, so channel pruning cannot remove one and keep one; prune its weights instead (unstructured, --sparsity)";
+        if (width == 1) return "it has 1 channel per layer, so channel pruning cannot remove one and keep one; prune its weights instead (unstructured pruning)";
         if (kept < 1) return string.Create(CultureInfo.InvariantCulture, $"removing that fraction of its {width} channels per layer keeps {round} = 0 of them; give at most {LargestChannelFraction(width)}");
         if (kept == width) return string.Create(CultureInfo.InvariantCulture, $"removing that fraction of its {width} channels per layer keeps {round} = {width}, all of them, so nothing would be pruned; give at least {SmallestChannelFraction(width)}");
         return null;

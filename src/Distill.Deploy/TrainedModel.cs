@@ -129,9 +129,18 @@ public sealed class TrainedModel : IDisposable
         get
         {
             if (normalization is { } known) return known;
-            using var data = LoadData();
             static string Join(float[] v) => string.Join(",", v.Select(x => x.ToString("R", CultureInfo.InvariantCulture)));
-            return (normalization = (Join(data.Mean), Join(data.Std))).Value;
+            try
+            {
+                using var data = LoadData();
+                return (normalization = (Join(data.Mean), Join(data.Std))).Value;
+            }
+            // An export needs only the checkpoint: on a machine without the dataset the file says why the numbers are missing.
+            catch (Data.DatasetException e)
+            {
+                var why = $"not recorded: the dataset was not found at export ({e.Problem})";
+                return (normalization = (why, why)).Value;
+            }
         }
     }
     (string Mean, string Std)? normalization;

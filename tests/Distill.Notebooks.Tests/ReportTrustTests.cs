@@ -217,7 +217,7 @@ public class ReportTrustTests
         var nb = TestSupport.WriteNotebook(dir.Path, "keep.ipynb",
             ("display(HTML(\"<p>Returns Task<int> and List<string> values: TAIL-TEXT</p><style>p { color: red }</style>\"));", null),
             ("\"{\\\"a\\\": 1}\".DisplayAs(\"application/json\")", null));
-        TestSupport.PrependMarkdown(nb, "## Results\n\nsecond[^1]\n\n[^1]: second note");
+        TestSupport.PrependMarkdown(nb, "## Results\n\nsecond[^1], and `<div id=\"results\">` as code\n\n[^1]: second note");
         TestSupport.PrependMarkdown(nb, "## Results<T> of the run\n\nuse List<int> for numbers; END-OF-PROSE\n\n- [x] done task\n- [ ] open task\n\n" +
                                         "<script>var secret = 'SCRIPT-BODY';</script>\n\nfirst[^1]\n\n[^1]: first note");
         var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
@@ -234,8 +234,9 @@ public class ReportTrustTests
         // Other text types show as text (application/json was an empty box).
         Assert.Contains("{&quot;a&quot;: 1}", html, StringComparison.Ordinal);
         // One id per element on the page; the second cell's footnote link goes to its own note.
-        var ids = System.Text.RegularExpressions.Regex.Matches(html, " id=\"([^\"]+)\"").Select(m => m.Groups[1].Value).ToList();
+        var ids = System.Text.RegularExpressions.Regex.Matches(html, "(?<=<[A-Za-z][^<>]*) id=\"([^\"]+)\"").Select(m => m.Groups[1].Value).ToList();
         Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.Contains("id=\"results\"&gt;</code> as code", html, StringComparison.Ordinal); // text that reads id="..." is not an id
         var second = html[html.IndexOf("second", StringComparison.Ordinal)..];
         var link = System.Text.RegularExpressions.Regex.Match(second, "href=\"#(fn:1[^\"]*)\"").Groups[1].Value;
         Assert.NotEqual("fn:1", link);
@@ -248,7 +249,8 @@ public class ReportTrustTests
     {
         using var dir = new TempDir("trust-md-copy");
         var nb = TestSupport.WriteNotebook(dir.Path, "copy.ipynb", ("HTML(\"<script>document.title = 'same script';</script>\")", null));
-        TestSupport.PrependMarkdown(nb, "# Copy\n\n<script>document.title = 'same script';</script>\n\nafter");
+        // `</script >` ends a script in a browser too.
+        TestSupport.PrependMarkdown(nb, "# Copy\n\n<script>document.title = 'same script';</script>\n\nafter\n\n<script>document.title = 'same script';</script >\n\nend");
         var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Trusted = true });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var html = File.ReadAllText(r.Files.Html!);
@@ -256,6 +258,7 @@ public class ReportTrustTests
         markdown = markdown[..markdown.IndexOf("</section>", StringComparison.Ordinal)];
         Assert.DoesNotContain("<script", markdown, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("after", markdown, StringComparison.Ordinal);
+        Assert.Contains("end", markdown, StringComparison.Ordinal);
         Assert.Contains(Sha256("document.title = 'same script';"), CspOf(html), StringComparison.Ordinal); // the output's still runs
     }
 
@@ -264,10 +267,15 @@ public class ReportTrustTests
     public void A_map_chart_output_is_warned_of_as_blank_offline()
     {
         using var dir = new TempDir("report-map");
-        var nb = TestSupport.WriteNotebook(dir.Path, "map.ipynb", ("display(HTML(\"<div>{\\\"type\\\":\\\"scattergeo\\\",\\\"lat\\\":[1]}</div>\"));", null));
+        var nb = TestSupport.WriteNotebook(dir.Path, "map.ipynb",
+            ($"#r \"{Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", "debug", "Distill.dll")}\"", null),
+            ("new Distill.Reporting.Figure([new System.Text.Json.Nodes.JsonObject { [\"type\"] = \"scattergeo\", [\"lat\"] = new System.Text.Json.Nodes.JsonArray(1.0), [\"lon\"] = new System.Text.Json.Nodes.JsonArray(2.0) }])", null),
+            // The same words in plain HTML are no chart: no warning for them.
+            ("display(HTML(\"<div>{\\\"type\\\":\\\"choropleth\\\"}</div>\"));", null));
         var log = new StringWriter();
         var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
-        Assert.Contains("map.ipynb: cell 1: a scattergeo chart draws its map from data plotly.js fetches from the network", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains("map.ipynb: cell 2: a scattergeo chart draws its map from data plotly.js fetches from the network", log.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("choropleth chart", log.ToString(), StringComparison.Ordinal);
     }
 }

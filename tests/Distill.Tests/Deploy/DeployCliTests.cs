@@ -848,6 +848,8 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         // A fraction whose rounding keeps every channel fine-tuned the unpruned model and recorded it as pruned.
         (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", target, "--channels", "0.05");
         AssertOneError((code, stdout, stderr), "error: --channels 0.05: for cnn-8, removing that fraction of its 8 channels per layer keeps round(8·(1 − 0.05)) = 8, all of them, so nothing would be pruned; give at least 0.07.");
+        (code, stdout, stderr) = Cli("deploy", "prune", run.Folder, "--out", target, "--channels", "0");
+        AssertOneError((code, stdout, stderr), "error: --channels 0: for cnn-8, removing that fraction of its 8 channels per layer keeps round(8·(1 − 0)) = 8, all of them, so nothing would be pruned; give at least 0.07.");
         Assert.False(Directory.Exists(target));
         for (var width = 2; width <= 64; width++)
         {
@@ -859,7 +861,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         }
         // One rule for halves (away from zero): 0.5 of cnn-5 keeps 3 and of cnn-3 keeps 2 (halves to even kept 2 and 2).
         Assert.Equal([3, 2, 16], new[] { (5, 0.5), (3, 0.5), (32, 0.5) }.Select(x => Distill.Deploy.Pruning.Kept(x.Item1, x.Item2)));
-        Assert.Equal("it has 1 channel per layer, so channel pruning cannot remove one and keep one; prune its weights instead (unstructured, --sparsity)",
+        Assert.Equal("it has 1 channel per layer, so channel pruning cannot remove one and keep one; prune its weights instead (unstructured pruning)",
             Distill.Deploy.Pruning.ChannelFractionProblem(1, 0.5));
 
         var mlp = Path.Combine(dir.Path, "mlp");
