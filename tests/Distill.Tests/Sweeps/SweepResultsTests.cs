@@ -68,24 +68,11 @@ public sealed class SweepResultsTests : IDisposable
         results.Write(dir); // the table of the rest, not the JSON writer's "not allowed" on infinity
     }
 
-    /// <summary>A result cut to fewer epochs than its run has (consistent in itself), or with a thread count no run has,
-    /// was "done already" and tabulated as the run's.</summary>
+    /// <summary>A best or last that its own test_accuracy list contradicts (an edited file) was tabulated as given; so
+    /// were a result cut to fewer epochs than its run has, and a thread count no run has.</summary>
     [Theory]
     [InlineData("\"test_accuracy\": [\n    51,\n    41\n  ]", "\"test_accuracy\": [\n    51\n  ]", "1 test_accuracy value for a run of 2 epochs")]
     [InlineData("\"threads\": 1", "\"threads\": -5", "threads is -5, not a thread count")]
-    public void A_result_of_fewer_epochs_than_its_run_or_an_impossible_thread_count_is_damaged(string was, string edited, string error)
-    {
-        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
-        SweepFolder.Prepare(spec, dir);
-        var text = Result(1, 1);
-        Assert.Contains(was, text, StringComparison.Ordinal);
-        Write(1, SweepFolder.ResultFile, text.Replace(was, edited, StringComparison.Ordinal).Replace("\"last\": 41", "\"last\": 51", StringComparison.Ordinal));
-        Assert.False(SweepFolder.Done(dir, spec, 1));
-        Assert.Equal([$"runs/1/result.json is not a whole result ({error})"], SweepResults.Read(dir).Damaged.Select(d => d.Error));
-    }
-
-    /// <summary>A best or last that its own test_accuracy list contradicts (an edited file) was tabulated as given.</summary>
-    [Theory]
     [InlineData("\"best\": 51", "\"best\": 99", "best 99 at epoch 1 and last 41 disagree with its 2 test_accuracy values")]
     [InlineData("\"last\": 41", "\"last\": 42", "best 51 at epoch 1 and last 42 disagree with its 2 test_accuracy values")]
     [InlineData("\"best_epoch\": 1", "\"best_epoch\": 3", "best 51 at epoch 3 and last 41 disagree with its 2 test_accuracy values")]
