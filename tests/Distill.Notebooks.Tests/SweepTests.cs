@@ -126,7 +126,7 @@ public class SweepTests
         Assert.Contains("**Incomplete:**", md, StringComparison.Ordinal);
         Assert.Contains("| 0.05 | 1 |", md, StringComparison.Ordinal);
         Assert.Contains("- run 1 (optimizer.lr=1e30): ", md, StringComparison.Ordinal);
-        Assert.Contains("## Not run yet\n\nruns 2", md, StringComparison.Ordinal);
+        Assert.Contains("## Not run yet\n\nrun 2", md, StringComparison.Ordinal);
         var json = TestSupport.ReadJson(Path.Combine(dir.Path, "results.json"));
         Assert.False((bool)json["complete"]!);
         Assert.Equal(2, (int)json["missing"]![0]!);
