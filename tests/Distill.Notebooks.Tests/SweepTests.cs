@@ -208,7 +208,8 @@ public class SweepTests
         {
             var r = Distill(command);
             Assert.Equal(1, r.Exit);
-            Assert.StartsWith($"error: {badModel} line 22: student.model: Unknown model 'no-such-model'. Known models: ", r.Err.Trim(), StringComparison.Ordinal);
+            Assert.StartsWith($"error: {badModel} line 22: run 1 of the grid (student.model=no-such-model): student.model: Unknown model 'no-such-model'. Known models: ",
+                r.Err.Trim(), StringComparison.Ordinal);
         }
 
         using var dir = new TempDir("sweep-bad");
@@ -237,7 +238,7 @@ public class SweepTests
         Assert.Contains($"ok: {Tiny}: tiny, 4 runs", several.Out, StringComparison.Ordinal);
         Assert.Equal([$"error: {spec} line 15: epochs must be a whole number, not 'one'.",
                       $"error: spec {missing}: no such file; give the path of a .yaml spec (examples in experiments/).",
-                      $"error: {badModel} line 22: student.model: Unknown model 'no-such-model'."],
+                      $"error: {badModel} line 22: run 1 of the grid (student.model=no-such-model): student.model: Unknown model 'no-such-model'."],
             several.Err.Trim().Split('\n').Select(l => l.StartsWith($"error: {badModel}", StringComparison.Ordinal) ? l[..l.IndexOf("'.", StringComparison.Ordinal)] + "'." : l));
         var file = Distill("sweep", "run", Tiny, "--out", spec);
         Assert.Equal((1, $"error: --out {spec}: this is a file; give a folder (it is created when missing)."), (file.Exit, file.Err.Trim()));
