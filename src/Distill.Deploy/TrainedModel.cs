@@ -92,7 +92,12 @@ public sealed class TrainedModel : IDisposable
     {
         var data = Data.Datasets.Load(Dataset);
         long[] shape = [data.Channels, data.Height, data.Width];
-        if (shape.SequenceEqual(ImageShape)) return data;
+        if (shape.SequenceEqual(ImageShape))
+        {
+            // Kept for the export's metadata: an int8 export has loaded the data for calibration already.
+            normalization ??= (Joined(data.Mean), Joined(data.Std));
+            return data;
+        }
         data.Dispose();
         throw new ArgumentException($"{RecordPath} names dataset {Dataset}, whose images are {string.Join("x", shape)}, " +
                                     $"but the model was trained on {string.Join("x", ImageShape)}; restore the run.json `distill train` wrote.");
@@ -129,11 +134,10 @@ public sealed class TrainedModel : IDisposable
         get
         {
             if (normalization is { } known) return known;
-            static string Join(float[] v) => string.Join(",", v.Select(x => x.ToString("R", CultureInfo.InvariantCulture)));
             try
             {
-                using var data = LoadData();
-                return (normalization = (Join(data.Mean), Join(data.Std))).Value;
+                LoadData().Dispose(); // sets it
+                return normalization!.Value;
             }
             // An export needs only the checkpoint: on a machine without the dataset the file says why the numbers are missing.
             catch (Data.DatasetException e)
@@ -144,6 +148,8 @@ public sealed class TrainedModel : IDisposable
         }
     }
     (string Mean, string Std)? normalization;
+
+    static string Joined(float[] v) => string.Join(",", v.Select(x => x.ToString("R", CultureInfo.InvariantCulture)));
 
     string Recorded(string key) => record.GetValueOrDefault(key) is { Length: > 0 } v ? v : "not recorded";
 

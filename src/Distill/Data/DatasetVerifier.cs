@@ -28,7 +28,7 @@ public static class DatasetVerifier
                 // The published download itself: its bytes say everything, nothing more to read.
                 var published = info.Downloads.FirstOrDefault(d => d.Name == name)?.Sha256;
                 if (published is not null && Download.Sha256Of(path) == published) continue;
-                var content = info.ContentSha256.GetValueOrDefault(Path.GetFileName(name).Replace(".gz", "", StringComparison.Ordinal));
+                var content = info.ContentSha256.GetValueOrDefault(ContentKey(name));
                 // IDX: one decompressing read checks the structure and gives the content to hash.
                 var actual = name.Contains("-idx", StringComparison.Ordinal) ? IdxSha256(Idx.Read(path, Idx.DimsInName(name)))
                     : content is null ? null : Download.Sha256Of(path);
@@ -65,8 +65,7 @@ public static class DatasetVerifier
         var differ = new List<string>();
         foreach (var (name, path, content) in files)
         {
-            var key = Path.GetFileName(name).Replace(".gz", "", StringComparison.Ordinal);
-            if (info.ContentSha256.TryGetValue(key, out var expected))
+            if (info.ContentSha256.TryGetValue(ContentKey(name), out var expected))
             {
                 if ((content is null ? Download.Sha256Of(path) : IdxSha256(content)) != expected) differ.Add(path);
             }
@@ -80,6 +79,9 @@ public static class DatasetVerifier
         return $"{string.Join(", ", differ)}: {they} from the published files of {info.Title} (SHA-256 mismatch), so numbers from it do not compare with " +
                $"published ones; if that is not what you meant, delete {them} and run `{info.InstallCommand}`";
     }
+
+    /// <summary>The key of a file's content hash (<see cref="DatasetInfo.ContentSha256"/>): its name without ".gz".</summary>
+    static string ContentKey(string name) => Path.GetFileName(name).Replace(".gz", "", StringComparison.Ordinal);
 
     /// <summary>SHA-256 of the uncompressed IDX file: its header (magic 0x000008DD, then each dimension, big-endian)
     /// rebuilt from the shape, then the data.</summary>
