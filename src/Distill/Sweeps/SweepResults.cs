@@ -130,11 +130,11 @@ public sealed class SweepResults
 
     /// <summary>A provenance field as text: its one value, or each value with the runs that had it. With
     /// <paramref name="label"/>, every value carries it (a value that starts with it already, ".NET 10.0.12", as it is):
-    /// labelled once, "libtorch not recorded (runs 0); 2.10.0.0 (runs 1)" read the second value as another field's.</summary>
+    /// labelled once, "libtorch not recorded (run 0); 2.10.0.0 (runs 1, 2)" read the second value as another field's.</summary>
     static string Joined(IReadOnlyList<ProvenanceValue> values, string? label = null)
     {
         string Labelled(string v) => label is null || v.StartsWith(label + " ", StringComparison.Ordinal) ? v : $"{label} {v}";
-        return values.Count == 1 ? Labelled(values[0].Value) : string.Join("; ", values.Select(v => $"{Labelled(v.Value)} (runs {string.Join(", ", v.Runs)})"));
+        return values.Count == 1 ? Labelled(values[0].Value) : string.Join("; ", values.Select(v => $"{Labelled(v.Value)} ({(v.Runs.Count == 1 ? "run" : "runs")} {string.Join(", ", v.Runs)})"));
     }
 
     static string GroupName(IReadOnlyList<string> keys, IReadOnlyDictionary<string, string> values) =>

@@ -331,7 +331,7 @@ public sealed class SweepResultsTests : IDisposable
 
     /// <summary>The summary names what its runs were made with (commit, dirty build, versions, threads, seeds), from their
     /// run records: results.md, the page and results.json said nothing of it. Runs made otherwise are named by index, each
-    /// value with its field's label (only the first had it: "libtorch not recorded (runs 0); 2.10.0.0 (runs 1, 2, 3)"). A
+    /// value with its field's label (only the first had it: "libtorch not recorded (run 0); 2.10.0.0 (runs 1, 2, 3)"). A
     /// record there but damaged was read as absent without a word: it is named.</summary>
     [Fact]
     public void The_summary_records_what_its_runs_were_made_with()
@@ -349,9 +349,9 @@ public sealed class SweepResultsTests : IDisposable
         }
         Write(0, SweepFolder.ResultFile, Result(0, 0, spec.Hash)); // a run whose record is gone
         var results = SweepResults.Read(dir);
-        Assert.Contains("Runs made with: commit not recorded (runs 0); commit aaa (runs 1, 3); commit bbb (runs 2) (dirty build: not recorded (runs 0); dirty build: false (runs 1, 2, 3)), " +
-                        "TorchSharp not recorded (runs 0); TorchSharp 0.107.0 (runs 1, 2, 3), libtorch not recorded (runs 0); libtorch 2.10.0.0 (runs 1, 2, 3), " +
-                        ".NET not recorded (runs 0); .NET 10.0.12 (runs 1, 2, 3), threads not recorded (runs 0); threads 2 (runs 1, 2, 3); seeds 0, 1, 2, 3.",
+        Assert.Contains("Runs made with: commit not recorded (run 0); commit aaa (runs 1, 3); commit bbb (run 2) (dirty build: not recorded (run 0); dirty build: false (runs 1, 2, 3)), " +
+                        "TorchSharp not recorded (run 0); TorchSharp 0.107.0 (runs 1, 2, 3), libtorch not recorded (run 0); libtorch 2.10.0.0 (runs 1, 2, 3), " +
+                        ".NET not recorded (run 0); .NET 10.0.12 (runs 1, 2, 3), threads not recorded (run 0); threads 2 (runs 1, 2, 3); seeds 0, 1, 2, 3.",
                         results.Markdown(), StringComparison.Ordinal);
         Assert.Empty(results.DamagedRecords); // gone is not damaged: older runs have none
         Write(0, "run.json", "{\"garbage");
@@ -363,7 +363,7 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Equal("runs/0/run.json", JsonDocument.Parse(damaged.Json()).RootElement.GetProperty("damaged_records")[0].GetString());
         File.Delete(Path.Combine(SweepFolder.Run(dir, 0), SweepFolder.ResultFile));
         var three = SweepResults.Read(dir);
-        Assert.Contains("Runs made with: commit aaa (runs 1, 3); commit bbb (runs 2) (dirty build: false), TorchSharp 0.107.0, libtorch 2.10.0.0, .NET 10.0.12, threads 2; seeds 1, 2, 3.",
+        Assert.Contains("Runs made with: commit aaa (runs 1, 3); commit bbb (run 2) (dirty build: false), TorchSharp 0.107.0, libtorch 2.10.0.0, .NET 10.0.12, threads 2; seeds 1, 2, 3.",
                         three.Markdown(), StringComparison.Ordinal);
         var json = JsonDocument.Parse(three.Json()).RootElement.GetProperty("provenance");
         Assert.Equal("2", json.GetProperty("threads").GetString());
