@@ -27,6 +27,18 @@ public sealed class CrdModule : nn.Module
     public CrdModule(long studentDim, long teacherDim, long samples, long embedDim, int negatives, double temperature, double momentum) : base("crd")
     {
         if (samples < 2) throw new ArgumentException($"crd: needs at least 2 training samples for its memory bank, got {samples}.");
+        // Checked here for a direct caller, as the catalogue checks its settings: τ = 0 gave NaN, a negative τ a finite
+        // loss of the opposite sign, a NaN momentum poisoned the banks after the first step, embedDim 0 a constant loss.
+        if (studentDim < 1 || teacherDim < 1)
+            throw new ArgumentOutOfRangeException(studentDim < 1 ? nameof(studentDim) : nameof(teacherDim), studentDim < 1 ? studentDim : teacherDim,
+                "crd: the embeddings' sizes (values per sample of the student's and the teacher's layer) must be at least 1.");
+        if (embedDim < 2)
+            throw new ArgumentOutOfRangeException(nameof(embedDim), embedDim, "crd: embedDim must be at least 2 (a 1-dimensional normalised embedding is ±1 and teaches nothing).");
+        if (negatives < 1) throw new ArgumentOutOfRangeException(nameof(negatives), negatives, "crd: negatives must be at least 1.");
+        if (!(temperature > 0 && double.IsFinite(temperature)))
+            throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "crd: the temperature τ must be positive and finite (the catalogue's tau: [0.01, 10]).");
+        if (!(momentum is >= 0 and <= 1))
+            throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "crd: the memory banks' momentum must lie in [0, 1].");
         (StudentDim, TeacherDim, Samples, Negatives, Tau, Momentum) = (studentDim, teacherDim, samples, negatives, temperature, momentum);
         studentHead = nn.Linear(studentDim, embedDim);
         teacherHead = nn.Linear(teacherDim, embedDim);

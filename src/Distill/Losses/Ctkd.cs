@@ -34,13 +34,17 @@ public static class Ctkd
     }
 
     /// <summary>The temperature's value, read once: a learned T stays in (T_min, T_min + T_range), but a T given by hand
-    /// at 0 or below, or infinite, gives NaN or a negative loss. A NaN passes: a learned θ made NaN by a step is the
-    /// trainer's to report (its non-finite check names the step and the term).</summary>
+    /// at 0 or below, or infinite, gives NaN or a negative loss, and one above the catalogue's highest a wrong one (1e8:
+    /// 1.03 where the limit is 1.08; 1e15 a negative KL). The catalogue's range, with a relative slack of 1e-6 for a
+    /// learned T computed in float32 (T_min = 0.01 reads 0.0099999998). A NaN passes: a learned θ made NaN by a step is
+    /// the trainer's to report (its non-finite check names the step and the term).</summary>
     static double Value(Tensor temperature, string loss)
     {
+        const double min = Methods.MethodParameter.MinTemperature, max = Methods.MethodParameter.MaxTemperature;
         var t = temperature.detach().to(ScalarType.Float64).item<double>();
-        if (t <= 0 || double.IsPositiveInfinity(t))
-            throw new ArgumentOutOfRangeException(nameof(temperature), t, string.Create(CultureInfo.InvariantCulture, $"{loss}: the temperature is {t}; it must be positive and finite."));
+        if (t <= min * (1 - 1e-6) || t >= max * (1 + 1e-6))
+            throw new ArgumentOutOfRangeException(nameof(temperature), t,
+                string.Create(CultureInfo.InvariantCulture, $"{loss}: the temperature is {t}; it must lie in [{min}, {max}], the temperatures the method catalogue accepts."));
         return t;
     }
 
@@ -84,6 +88,11 @@ public sealed class LearnableTemperature : nn.Module
 
     public LearnableTemperature(double initial, double min, double range) : base("temperature")
     {
+        // The catalogue's bounds (CtkdMethod checks them for its settings): a learned T above the highest gives wrong
+        // numbers, and Kd refuses it at the first step, after the set-up.
+        if (!(min >= Methods.MethodParameter.MinTemperature && range > 0 && min + range <= Methods.MethodParameter.MaxTemperature))
+            throw new ArgumentOutOfRangeException(nameof(range), range, string.Create(CultureInfo.InvariantCulture,
+                $"ctkd: the learned temperature's range ({min}, {min + range}) must lie within [{Methods.MethodParameter.MinTemperature}, {Methods.MethodParameter.MaxTemperature}], the temperatures the method catalogue accepts, and be wider than 0."));
         if (!(initial > min && initial < min + range))
             throw new ArgumentOutOfRangeException(nameof(initial), initial, string.Create(CultureInfo.InvariantCulture, $"ctkd: the initial temperature must lie in ({min}, {min + range})."));
         (Initial, Min, Range) = (initial, min, range);

@@ -42,6 +42,9 @@ public static class MultiTeacherKd
 public sealed class MultiTeacherKdTerm(IReadOnlyList<DistillModel> teachers, double temperature, IReadOnlyList<double>? weights = null,
     string name = "kd_multi") : ILossTerm
 {
+    readonly IReadOnlyList<DistillModel> teachers = teachers is { Count: > 0 } ? teachers
+        : throw new ArgumentException($"{name}: needs at least one teacher, got {(teachers is null ? "null" : "none")}.", nameof(teachers));
+
     public string Name => name;
     public string Settings => TermSupport.Describe(("teachers", teachers.Select(t => $"{t.ZooName ?? t.GetType().Name} ({t.ParameterCount} parameters)")),
         ("temperature", temperature), ("weights", (IEnumerable<double>?)weights ?? []));
@@ -52,10 +55,15 @@ public sealed class MultiTeacherKdTerm(IReadOnlyList<DistillModel> teachers, dou
         var x = ctx.Inputs ?? throw new InvalidOperationException($"{name}: the step has no input batch; train it through the Trainer.");
         Tensor logits;
         using (no_grad())
-            logits = stack(teachers.Select(t =>
+            logits = stack(teachers.Select((t, i) =>
             {
                 t.to(x.device).eval();
-                return t.call(x).Logits;
+                var l = t.call(x).Logits;
+                // Named here: stack's own message ("stack expects each tensor to be equal size") names no teacher.
+                if (!l.shape.SequenceEqual(ctx.Student.Logits.shape))
+                    throw new ArgumentException($"{name}: teacher {i} ({t.ZooName ?? t.GetName()}) gives logits {TermSupport.Shape(l)}, the student {TermSupport.Shape(ctx.Student.Logits)}; " +
+                                                "every teacher must be built for the student's classes.");
+                return l;
             }));
         return MultiTeacherKd.Loss(ctx.Student.Logits, logits, temperature, weights);
     }

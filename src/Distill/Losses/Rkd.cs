@@ -63,6 +63,9 @@ public static class Rkd
     static Tensor NormalizedDistances(Tensor features)
     {
         var sq = Differences(features).pow(2).sum(2);
+        // ψ_D and ψ_A are the same for any positive scale of the features, and float32 squares overflow from about 1e19
+        // (the distances came out NaN, the student's angles 0): such features are divided by their largest |value|.
+        if (Overflowed(sq)) sq = Differences(Rescaled(features)).pow(2).sum(2);
         var zero = sq == 0;
         // masked_fill after the clamp: the diagonal (and coincident points) are 0 with zero gradient, not sqrt'(0) = ∞.
         // The clamp is on the square, so it is Tiny² there: clamping it at Tiny would flatten every distance under 1e-6
@@ -72,11 +75,18 @@ public static class Rkd
         return d / mean.clamp_min(Tiny);
     }
 
+    static Tensor Rescaled(Tensor features) => features / features.detach().abs().max().clamp_min(float.Epsilon);
+
     /// <summary>[B·B·B]: entry (j, i, k) = cos of the angle at e_j between e_i and e_k.</summary>
     static Tensor Angles(Tensor features)
     {
         var v = Differences(features);
         var norm = v.norm(2, true, 2.0f);
+        if (Overflowed(norm))
+        {
+            v = Differences(Rescaled(features));
+            norm = v.norm(2, true, 2.0f);
+        }
         var unit = (v / norm.clamp_min(Tiny)).masked_fill(norm == 0, 0);
         return unit.bmm(unit.transpose(1, 2)).reshape(-1);
     }
@@ -88,6 +98,11 @@ public static class Rkd
 /// </summary>
 public sealed class RkdTerm(string studentFeature, string teacherFeature, double distanceWeight = 25, double angleWeight = 50, string name = "rkd") : ILossTerm
 {
+    readonly double distanceWeight = double.IsFinite(distanceWeight) ? distanceWeight
+        : throw new ArgumentOutOfRangeException(nameof(distanceWeight), distanceWeight, $"{name}: the distance weight λ_D must be finite.");
+    readonly double angleWeight = double.IsFinite(angleWeight) ? angleWeight
+        : throw new ArgumentOutOfRangeException(nameof(angleWeight), angleWeight, $"{name}: the angle weight λ_A must be finite.");
+
     public string Settings => TermSupport.Describe(("features", (studentFeature, teacherFeature)), ("distance", distanceWeight), ("angle", angleWeight));
     public string Name => name;
     public bool NeedsTeacher => true;
@@ -97,6 +112,10 @@ public sealed class RkdTerm(string studentFeature, string teacherFeature, double
     {
         var s = Feature(ctx.Student, studentFeature);
         var t = Feature(Teacher(ctx, name), teacherFeature);
+        // A part weighted 0 is not computed: the angles cost B³ (angle=0 was refused at a large batch for the memory of
+        // angles it did not use, and ran 90× slower than the distances alone), and 0·NaN would still make the sum NaN.
+        if (angleWeight == 0) return distanceWeight * Rkd.DistanceLoss(s, t);
+        if (distanceWeight == 0) return angleWeight * Rkd.AngleLoss(s, t);
         return distanceWeight * Rkd.DistanceLoss(s, t) + angleWeight * Rkd.AngleLoss(s, t);
     }
 }

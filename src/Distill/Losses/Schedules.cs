@@ -74,8 +74,19 @@ public abstract record WindowedSchedule : Schedule
     public override double At(double progress) => Start + (End - Start) * Shape(Window(progress, From, To));
 }
 
-public sealed record ConstantSchedule(double Value) : Schedule
+public sealed record ConstantSchedule : Schedule
 {
+    /// <summary>A constant weight or temperature; NaN or ±∞ is refused here, as the other schedules refuse theirs: it
+    /// trained until the first step's loss was NaN, and the trainer's advice then (lower the learning rate) was wrong.</summary>
+    public ConstantSchedule(double value)
+    {
+        if (!double.IsFinite(value))
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Schedule values must be finite (got {value})."), nameof(value));
+        Value = value;
+    }
+
+    public double Value { get; }
+
     public override double At(double progress) => Value;
 }
 
@@ -135,5 +146,8 @@ public sealed record StepSchedule : Schedule
 /// gives that method.</summary>
 public sealed record ScaledSchedule(Schedule Inner, double Factor) : Schedule
 {
+    public double Factor { get; } = double.IsFinite(Factor) ? Factor
+        : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"A schedule's factor must be finite (got {Factor})."), nameof(Factor));
+
     public override double At(double progress) => Factor * Inner.At(progress);
 }

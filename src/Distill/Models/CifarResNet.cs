@@ -52,6 +52,7 @@ public sealed class CifarResNet : DistillModel
 
     public override ModelOutput forward(Tensor input)
     {
+        CheckInput(input, conv1.weight!, convolutional: true);
         var stem = bn1.call(conv1.call(input)).relu_();
         var s1 = layer1.call(stem);
         var s2 = layer2.call(s1);

@@ -57,6 +57,7 @@ public sealed class Mlp : DistillModel
 
     public override ModelOutput forward(Tensor input)
     {
+        CheckInput(input, hidden[0].weight!, convolutional: false);
         var x = input;
         if (training && jitter > 0)
         {

@@ -24,4 +24,26 @@ public abstract class DistillModel(string name) : nn.Module<Tensor, ModelOutput>
     /// <summary>The name <see cref="ModelZoo.Create"/> built this model from (lower case), so a run can record it and a
     /// checkpoint can be rebuilt later (export); null for a model built another way.</summary>
     public string? ZooName { get; internal set; }
+
+    /// <summary>Refuses an input the model's first layer (its weight <paramref name="first"/>) cannot take, before
+    /// libtorch does: "expected scalar type Byte but found Float" or "Expected 3D (unbatched) or 4D (batched) input with
+    /// 3 channels to Conv2d" name neither the model nor the fix. The likeliest case is a split's raw uint8 images (the
+    /// datasets keep them so). <paramref name="convolutional"/>: the weight is a Conv2d's, so the input must be
+    /// [B, C, H, W] with its C input channels; otherwise a Linear's, whose size the model checks itself.</summary>
+    protected void CheckInput(Tensor input, Tensor first, bool convolutional)
+    {
+        var model = ZooName ?? GetName();
+        if (input.dtype == ScalarType.Byte)
+            throw new ArgumentException($"{model}: the input is uint8 (raw images, as a split keeps them); models take normalised float images: " +
+                                        "pass dataset.Normalize(images).", nameof(input));
+        if (input.dtype != first.dtype)
+            throw new ArgumentException($"{model}: the input is {input.dtype} but the model's weights are {first.dtype}; convert the input with " +
+                                        $".to(ScalarType.{first.dtype}) (or the model with .to(ScalarType.{input.dtype})).", nameof(input));
+        if (input.device_type != first.device_type || input.device_index != first.device_index)
+            throw new ArgumentException($"{model}: the input is on {input.device} but the model is on {first.device}; move the input with .to(device).", nameof(input));
+        if (convolutional && (input.dim() != 4 || input.shape[1] != first.shape[1]))
+            throw new ArgumentException($"{model} takes images [B, {first.shape[1]}, H, W] ({first.shape[1]} channel{(first.shape[1] == 1 ? "" : "s")}), " +
+                                        $"got [{string.Join(", ", input.shape)}]; build it for the dataset's channels (ModelZoo.Create(name, dataset.Channels, …)) " +
+                                        "and pass its images whole, not flattened.", nameof(input));
+    }
 }

@@ -19,6 +19,9 @@ public sealed class SmallCnn : DistillModel
     private readonly Linear fc2;
     private readonly double dropout;
     private readonly long flat;
+    // The first convolution's weight for CheckInput; a Func, since a Conv2d field would be registered a second time
+    // (outside stage1) and rename the state-dict keys checkpoints hold.
+    private readonly Func<Tensor> conv1Weight;
 
     /// <param name="imageHeight">Input height; the flattened size of stage 2 depends on it (28 for Fashion-MNIST).</param>
     public SmallCnn(int inChannels, int numClasses, int imageHeight = 28, int imageWidth = 28, int width = 32, double dropout = 0.3)
@@ -32,8 +35,10 @@ public sealed class SmallCnn : DistillModel
         if (dropout is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout is a probability in [0, 1).");
 
         this.dropout = dropout;
+        var conv1 = nn.Conv2d(inChannels, width, 3, padding: 1, bias: false);
+        conv1Weight = () => conv1.weight!;
         stage1 = nn.Sequential(
-            ("conv1", nn.Conv2d(inChannels, width, 3, padding: 1, bias: false)), ("bn1", nn.BatchNorm2d(width)), ("relu1", nn.ReLU(inplace: true)),
+            ("conv1", conv1), ("bn1", nn.BatchNorm2d(width)), ("relu1", nn.ReLU(inplace: true)),
             ("conv2", nn.Conv2d(width, width, 3, padding: 1, bias: false)), ("bn2", nn.BatchNorm2d(width)), ("relu2", nn.ReLU(inplace: true)),
             ("pool", nn.MaxPool2d(2)));
         stage2 = nn.Sequential(
@@ -51,6 +56,7 @@ public sealed class SmallCnn : DistillModel
     public override ModelOutput forward(Tensor input)
     {
         // Pooling.Run: the stages' max-pools skip libtorch's slow kernel where no gradient is recorded.
+        CheckInput(input, conv1Weight(), convolutional: true);
         var s1 = Pooling.Run(stage1, input);
         var s2 = Pooling.Run(stage2, s1);
         if (s2.shape[1] * s2.shape[2] * s2.shape[3] != flat)

@@ -57,6 +57,7 @@ public sealed class WideResNet : DistillModel
 
     public override ModelOutput forward(Tensor input)
     {
+        CheckInput(input, conv1.weight!, convolutional: true);
         var stem = conv1.call(input);
         var s1 = block1.call(stem);
         var s2 = block2.call(s1);

@@ -321,9 +321,20 @@ public class LossInputCheckTests
             Assert.Throws<ArgumentException>(() => Ctkd.Kd(s, t.to(ScalarType.Float64), tau)).Message);
         Assert.Equal("ctkd: the temperature must be a one-element floating tensor, got Float32 [2].",
             Assert.Throws<ArgumentException>(() => Ctkd.Kd(s, t, tensor(new[] { 4f, 2f }))).Message);
-        foreach (var bad in new[] { 0f, -1f, float.PositiveInfinity, float.NegativeInfinity })
-            Assert.Contains("it must be positive and finite",
+        // Outside the catalogue's temperatures: 1e8 gave 1.03 (the limit is 1.08), 1e15 a negative KL. The ends hold.
+        foreach (var bad in new[] { 0f, -1f, 0.009f, 1001f, 1e8f, 1e15f, float.PositiveInfinity, float.NegativeInfinity })
+            Assert.Contains("; it must lie in [0.01, 1000], the temperatures the method catalogue accepts.",
                 Assert.Throws<ArgumentOutOfRangeException>(() => Ctkd.Kd(s, t, tensor(new[] { bad }))).Message);
+        foreach (var end in new[] { 0.01f, 1000f })
+            Assert.True(float.IsFinite(Ctkd.Kd(s, t, tensor(new[] { end })).item<float>()), $"T = {end}");
+        Assert.True(float.IsNaN(Ctkd.Kd(s, t, tensor(new[] { float.NaN })).item<float>())); // the trainer's to name
+        // A learned temperature is held to the same range when it is built, not at its first step.
+        Assert.Contains("ctkd: the learned temperature's range (1, 1000000001) must lie within [0.01, 1000]",
+            Assert.Throws<ArgumentOutOfRangeException>(() => new LearnableTemperature(5, 1, 1e9)).Message);
+        Assert.Contains("must lie within [0.01, 1000]", Assert.Throws<ArgumentOutOfRangeException>(() => new LearnableTemperature(0.5, 0, 1)).Message);
+        Assert.Contains("must lie within [0.01, 1000]", Assert.Throws<ArgumentOutOfRangeException>(() => new LearnableTemperature(5, 1, double.NaN)).Message);
+        using var learned = new LearnableTemperature(4, 1, 999);
+        Assert.InRange(learned.Value().item<float>(), 3.999f, 4.001f);
     }
 
     [Fact]
