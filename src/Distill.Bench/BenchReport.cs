@@ -95,6 +95,17 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    /// <summary>Whether <paramref name="path"/> holds a report of <see cref="ToJson"/>: what --json may overwrite.</summary>
+    public static bool IsReportFile(string path)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("cases", out _) && doc.RootElement.TryGetProperty("machine", out _);
+        }
+        catch (JsonException) { return false; }
+    }
+
     public static BenchReport FromJson(string json) =>
         JsonSerializer.Deserialize<BenchReport>(json, Json) ?? throw new JsonException("empty benchmark report");
 

@@ -40,6 +40,15 @@ public static class Numerics
     /// so a file cut short or damaged is told from one of another version.</summary>
     static readonly byte[] Magic = "DSTNUM02"u8.ToArray();
 
+    /// <summary>Whether <paramref name="path"/> starts as a file of <see cref="Save"/> does (any version): what --save-numerics
+    /// may overwrite.</summary>
+    public static bool IsNumericsFile(string path)
+    {
+        var head = new byte[6];
+        using var f = File.OpenRead(path);
+        return f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) == head.Length && head.AsSpan().SequenceEqual(Magic.AsSpan(0, 6));
+    }
+
     public static void Save(string path, float[] values)
     {
         ArgumentNullException.ThrowIfNull(values);

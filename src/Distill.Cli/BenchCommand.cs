@@ -50,7 +50,7 @@ static class BenchCommand
             }.Where(o => o.Given).Select(o => o.Name).ToList();
             if (ignored.Count > 0)
                 return Fail($"{numerics} runs no benchmark, so {string.Join(", ", ignored)} would be ignored; run the numerics alone (with --threads at most) and the benchmark as a second command.");
-            if (save is not null && OutputFileError("--save-numerics", save, "numerics.bin") is { } badSave) return Fail(badSave);
+            if (save is not null && OutputFileError("--save-numerics", save, "numerics.bin", Numerics.IsNumericsFile, "a file of --save-numerics") is { } badSave) return Fail(badSave);
             if (compare is not null && InputFileError(compare) is { } badCompare) return Fail(badCompare);
             return RunNumerics(threads, save, compare);
         }
@@ -59,7 +59,7 @@ static class BenchCommand
             return Fail($"--python {python} is the peer's Python, and without --peer no peer runs; add --peer to compare with PyTorch, or drop --python.");
         if (NotebookArgs.List("--only", only, "gemm,notebook") is not { } cases) return 2;
         // Checked before anything runs: a bad --json path found after the run cost the whole benchmark.
-        if (json is not null && OutputFileError("--json", json, "bench.json") is { } badJson) return Fail(badJson);
+        if (json is not null && OutputFileError("--json", json, "bench.json", BenchReport.IsReportFile, "a report of bench --json") is { } badJson) return Fail(badJson);
 
         PeerOptions? peerOptions = null;
         if (peer)
@@ -152,7 +152,7 @@ static class BenchCommand
 
     /// <summary>Null when a file can be written at <paramref name="path"/>, else the error with the fix (e.g. a folder, a
     /// missing folder, no permission).</summary>
-    static string? OutputFileError(string option, string path, string example)
+    static string? OutputFileError(string option, string path, string example, Func<string, bool> ours, string what)
     {
         if (string.IsNullOrWhiteSpace(path)) return $"{option}: the file name is empty; give a file to write, e.g. {option} {example}.";
         if (Directory.Exists(path)) return $"{option} {path}: is a folder; give a file in it, e.g. {option} {Path.Combine(path, example)}.";
@@ -161,6 +161,10 @@ static class BenchCommand
         bool existed = File.Exists(path);
         try
         {
+            // Only a file of its own kind is replaced: `--json reports/results.json` replaced reproduce's summary (and
+            // --json on a notebook the notebook) without a word.
+            if (existed && new FileInfo(path).Length > 0 && !ours(path))
+                return $"{option} {path}: exists and is not {what}, so bench will not overwrite it; give another file, or move that one away.";
             using (new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write)) { }
             // The probe leaves no empty file behind if the run later fails.
             if (!existed) File.Delete(path);

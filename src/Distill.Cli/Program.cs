@@ -12,6 +12,13 @@ if (args is ["run", ..]) Distill.Notebooks.NotebookRunner.DetachConsoleInput();
 // user's, which is what notebook cells run under, as in the kernel (CellThread).
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
+// Folders named by environment variables are made absolute against the folder distill started in, for this process
+// and every process it starts: a notebook's cells run in the notebook's folder, where DISTILL_DATA=dd named notebooks/dd
+// while `doctor` had read ./dd (and DISTILL_TEACHER_CACHE=tc put a cache inside notebooks/).
+foreach (var variable in new[] { "DISTILL_DATA", "DISTILL_SYSTEM_DATA", "DISTILL_TEACHER_CACHE", "DISTILL_NUGET_CACHE", "DISTILL_NATIVE_DIR", "DISTILL_RESULTS" })
+    if (Environment.GetEnvironmentVariable(variable) is { } value && value.Trim().Length > 0 && !Path.IsPathRooted(value) &&
+        !(variable == "DISTILL_TEACHER_CACHE" && (value.Equals("off", StringComparison.OrdinalIgnoreCase) || value == "0")))
+        Environment.SetEnvironmentVariable(variable, Path.GetFullPath(value));
 // Errors name the flags alone: the library's settings (Force = true in TrainOptions) are for notebooks, not a prompt.
 // Not in `run`, whose notebook cells run in this process and call the library as notebooks do.
 Distill.ErrorText.CommandLine = args is not ["run", ..];

@@ -132,6 +132,18 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         finally { OneAtATime.Release(); }
     }
 
+    /// <summary>The -p and --budget check <see cref="RunAsync"/> makes before anything runs, alone: reproduce makes it for
+    /// every selected notebook before it touches --out, where each notebook's process made it only after its earlier
+    /// report had been cleared (`-p seed=abc` deleted every report of the last full run). Throws
+    /// <see cref="ParameterException"/>; a notebook that cannot be read is its own run's to report.</summary>
+    public void CheckParameters(string path)
+    {
+        NotebookDocument doc;
+        try { doc = NotebookDocument.Load(path); }
+        catch (Exception e) when (e is NotebookFormatException or IOException or UnauthorizedAccessException) { return; }
+        if (doc.ForeignKernel() is null) CheckParameters(doc, ParameterValues(), path, PassedAs);
+    }
+
     /// <summary>-p values, then --budget as the parameter <c>budget</c> (a -p budget=... that disagrees is an error).</summary>
     List<KeyValuePair<string, string>> ParameterValues()
     {

@@ -216,6 +216,13 @@ public sealed class Reproduction(ReproductionOptions options)
         if (o.Budget is { } b && o.Parameters.LastOrDefault(p => p.Key == "budget").Value is { } other && other != b)
             throw new ReproductionException($"--budget {b} and -p budget={other} disagree; pass one of them");
 
+        // A -p value a notebook's parameters cell refuses is bad input like the others: said before --out is touched.
+        var check = new NotebookRunner(new NotebookRunOptions { OutputDirectory = o.OutputDirectory, Budget = o.Budget, Parameters = o.Parameters });
+        foreach (var path in selected)
+        {
+            try { check.CheckParameters(path); }
+            catch (ParameterException e) { throw new ReproductionException(e.Message); }
+        }
         if (o.Jobs > 1 && o.Command is null) throw new ReproductionException("--jobs: no command to start the notebooks' processes with");
         // Bad input like the others (exit 2), said before anything runs: not an IOException from creating the folder,
         // which the CLI would report as unexpected, with the exit code of a failed notebook.
@@ -232,7 +239,9 @@ public sealed class Reproduction(ReproductionOptions options)
         // kills its process (a stack overflow, Environment.FailFast, the OOM killer) then takes only its notebook with it,
         // and no library static or process setting a notebook changed reaches the next one. In-process only without one.
         var inProcess = o.Jobs == 1 && o.Command is null;
-        if (inProcess) TorchRuntime.Initialize(threads); // before anything reads the thread count
+        // Before anything reads the thread count (the environment captured below does): in-process it is the notebooks',
+        // with processes the count each gets, so --threads wins over a bad $DISTILL_THREADS here too, as it does there.
+        TorchRuntime.Initialize(threads);
         var started = DateTimeOffset.Now;
         var clock = Stopwatch.StartNew();
         // A notebook that runs and is not committed makes the reproduction dirty.

