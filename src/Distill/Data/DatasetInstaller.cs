@@ -102,7 +102,8 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
                 if (code != 0) (code, output) = RunAll(("apt-get", ["update", "-q"]), ("apt-get", ["install", "-y", "-q", "--no-install-recommends", pkg]));
                 if (info.Locate(search, partialIsError: false) is string viaApt) return Done(info, viaApt);
                 notes.Add(code == 0
-                    ? $"apt-get installed {pkg} but its files are not in the folders searched ({search.SystemRoot ?? "system folder left out"})"
+                    ? $"apt-get installed {pkg} but its files are not in the folders searched ({search.SystemRoot ?? "system folder left out"})" +
+                      (search.SystemRoot != DatasetSearch.SystemDatasets ? $": DISTILL_SYSTEM_DATA leaves {DatasetSearch.SystemDatasets} out, where the package installs; unset it" : "")
                     : $"apt-get install {pkg} failed (exit {code}: {LastLine(output)})");
             }
             else notes.Add($"apt-get not used ({(AllowApt ? "needs root and apt-get" : "disabled")})");

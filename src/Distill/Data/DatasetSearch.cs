@@ -20,6 +20,11 @@ public sealed record DatasetSearch(IReadOnlyList<string> Roots, string? SystemRo
     public static DatasetSearch FromEnvironment(Func<string, string?> getenv)
     {
         var system = getenv("DISTILL_SYSTEM_DATA");
+        // A file there hid the system copies without a word: doctor called fashion-mnist missing and advised an install
+        // that then found the package installed but not its files.
+        if (!string.IsNullOrWhiteSpace(system) && File.Exists(Path.GetFullPath(system)))
+            throw new DatasetException(Path.GetFullPath(system), "DISTILL_SYSTEM_DATA names a file, not a folder",
+                $"unset DISTILL_SYSTEM_DATA (the system folder is {SystemDatasets}, where the Debian packages install), set it to a folder, or to empty to leave the system folder out");
         return new(DefaultRoots(getenv("DISTILL_DATA")), system is null ? SystemDatasets : system.Trim().Length == 0 ? null : system);
     }
 

@@ -66,6 +66,11 @@ public class DatasetReportTests
         // A folder that is not there yet is where `distill data install` will put the datasets.
         var later = Path.Combine(dir.Path, "later");
         Assert.Equal(later, DatasetSearch.FromEnvironment(k => k == "DISTILL_DATA" ? later : null).InstallRoot);
+        // DISTILL_SYSTEM_DATA naming a file hid the system copies: doctor called fashion-mnist missing.
+        var system = Assert.Throws<DatasetException>(() => DatasetSearch.FromEnvironment(k => k == "DISTILL_SYSTEM_DATA" ? file : null));
+        Assert.Equal((file, "DISTILL_SYSTEM_DATA names a file, not a folder"), (system.Path, system.Problem));
+        Assert.StartsWith("unset DISTILL_SYSTEM_DATA (the system folder is /usr/share/datasets", system.Fix, StringComparison.Ordinal);
+        Assert.Null(DatasetSearch.FromEnvironment(k => k == "DISTILL_SYSTEM_DATA" ? "" : null).SystemRoot); // empty: left out, as documented
     }
 }
 
