@@ -102,6 +102,6 @@ public sealed class Mlp : DistillModel
 
     private static void CheckProbability(double p, string name)
     {
-        if (p is < 0 or >= 1) throw new ArgumentOutOfRangeException(name, p, $"{name} is a probability in [0, 1).");
+        if (!(p is >= 0 and < 1)) throw new ArgumentOutOfRangeException(name, p, $"{name} is a probability in [0, 1).");
     }
 }

@@ -152,7 +152,9 @@ public static partial class ModelZoo
     }
 
     private static int ImageSide(ModelOptions options, int inChannels, string name) =>
-        options.ImageSize ?? inChannels switch
+        options.ImageSize is < 1 and var bad
+            ? throw new ArgumentOutOfRangeException(nameof(options), bad, $"Model '{name}': ModelOptions.ImageSize must be at least 1 (the images' side in pixels, e.g. 28), got {bad}.")
+        : options.ImageSize ?? inChannels switch
         {
             1 => 28,
             3 => 32,

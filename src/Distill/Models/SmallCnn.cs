@@ -32,7 +32,7 @@ public sealed class SmallCnn : DistillModel
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         if (imageHeight < 4 || imageWidth < 4)
             throw new ArgumentException($"SmallCnn needs images of at least 4x4 (two 2x2 poolings), got {imageHeight}x{imageWidth}.");
-        if (dropout is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout is a probability in [0, 1).");
+        if (!(dropout is >= 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout is a probability in [0, 1).");
 
         this.dropout = dropout;
         var conv1 = nn.Conv2d(inChannels, width, 3, padding: 1, bias: false);

@@ -33,7 +33,7 @@ public sealed class WideResNet : DistillModel
         ArgumentOutOfRangeException.ThrowIfLessThan(widenFactor, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(numClasses, 1);
-        if (dropout is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout is a probability in [0, 1).");
+        if (!(dropout is >= 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout is a probability in [0, 1).");
 
         var n = (depth - 4) / 6;
         int[] w = [16, 16 * widenFactor, 32 * widenFactor, 64 * widenFactor];

@@ -30,6 +30,9 @@ public static class Evaluation
     /// <summary>Percentage of rows whose arg-max equals the label.</summary>
     public static double Accuracy(Tensor logits, Tensor labels)
     {
+        // Checked here: libtorch's broadcast error named neither argument, and no rows gave NaN.
+        if (logits.dim() != 2 || labels.dim() != 1 || logits.shape[0] != labels.shape[0] || labels.shape[0] == 0)
+            throw new ArgumentException($"Accuracy needs logits [N, classes] and labels [N] with N ≥ 1, got logits [{string.Join(", ", logits.shape)}] and labels [{string.Join(", ", labels.shape)}].");
         using var scope = NewDisposeScope();
         var correct = logits.argmax(1).eq(labels.to(logits.device)).sum().item<long>();
         return 100.0 * correct / labels.shape[0];

@@ -56,4 +56,26 @@ public class ModelInputTests
         using var scope = NewDisposeScope();
         Assert.Equal([2L, 10], model.call(right).Logits.shape);
     }
+
+    /// <summary>A NaN dropout passed `is &lt; 0 or >= 1` and meant no dropout without a word; an image side below 1 built
+    /// an MLP of 25 inputs from -5.</summary>
+    [Fact]
+    public void A_nan_dropout_and_an_image_size_below_1_are_refused()
+    {
+        foreach (var name in new[] { "mlp-8", "cnn-4", "wrn-10-1" })
+            Assert.Contains("is a probability in [0, 1)", Assert.Throws<ArgumentOutOfRangeException>(() => ModelZoo.Create(name, 1, 10, new ModelOptions { Dropout = double.NaN })).Message);
+        foreach (var side in new[] { -5, 0 })
+            Assert.Contains($"ModelOptions.ImageSize must be at least 1 (the images' side in pixels, e.g. 28), got {side}.",
+                Assert.Throws<ArgumentOutOfRangeException>(() => ModelZoo.Create("mlp-8", 1, 10, new ModelOptions { ImageSize = side })).Message);
+    }
+
+    [Fact]
+    public void Accuracy_names_logits_and_labels_that_do_not_match()
+    {
+        using var scope = NewDisposeScope();
+        Assert.Equal("Accuracy needs logits [N, classes] and labels [N] with N ≥ 1, got logits [4, 3] and labels [3].",
+            Assert.Throws<ArgumentException>(() => Distill.Training.Evaluation.Accuracy(randn(4, 3), zeros(3, dtype: ScalarType.Int64))).Message);
+        Assert.Throws<ArgumentException>(() => Distill.Training.Evaluation.Accuracy(randn(0, 3), zeros(0, dtype: ScalarType.Int64)));
+        Assert.Equal(50.0, Distill.Training.Evaluation.Accuracy(tensor(new float[,] { { 1, 0 }, { 1, 0 } }), tensor(new long[] { 0, 1 })));
+    }
 }
