@@ -17,8 +17,8 @@ public static class At
     /// <summary>q(A): [B, H·W], each row unit-norm.</summary>
     public static Tensor Map(Tensor features, double p = 2)
     {
-        if (features.dim() < 3)
-            throw new ArgumentException($"at: features must be [B, C, H, W] (or [B, C, L]), got {Shape(features)}.");
+        if (features.dim() < 3 || !features.is_floating_point() || features.shape[0] == 0)
+            throw new ArgumentException($"at: features must be floating [B, C, H, W] (or [B, C, L]) with B ≥ 1, got {features.dtype} {Shape(features)}.");
         InCatalogueRange("at", AtMethod.P, p);
         var map = Powered(features, p);
         // F(A)^p overflows float32 for features past about 1.8e19^(2/p); q(A) is the same for any positive scale of a

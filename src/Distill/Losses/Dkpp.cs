@@ -17,6 +17,8 @@ public static class Dkpp
     /// <summary>Probabilities [B, C] with the non-argmax entries of each row permuted at random.</summary>
     public static Tensor Permute(Tensor probabilities)
     {
+        if (!probabilities.is_floating_point() || probabilities.dim() != 2)
+            throw new ArgumentException($"dkpp: probabilities must be floating [B, C], got {probabilities.dtype} {TermSupport.Shape(probabilities)}.", nameof(probabilities));
         using var scope = NewDisposeScope();
         var (b, c) = (probabilities.shape[0], probabilities.shape[1]);
         var top = probabilities.argmax(1, keepdim: true);

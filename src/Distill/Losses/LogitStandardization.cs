@@ -13,6 +13,9 @@ public static class LogitStandardization
 {
     public static Tensor Standardize(Tensor logits)
     {
+        // One class has no spread (std 0 gave NaN rows); an integer tensor or a 1-D one failed inside libtorch.
+        if (!logits.is_floating_point() || logits.dim() != 2 || logits.shape[1] < 2)
+            throw new ArgumentException($"kd_ls: logit standardization needs floating logits [B, C] with C ≥ 2 classes (a row's spread), got {logits.dtype} {TermSupport.Shape(logits)}.", nameof(logits));
         var (mean, std) = (logits.mean([1], keepdim: true), logits.std(1, unbiased: true, keepdim: true));
         // float32's std of rows far from zero relative to their spread loses digits (logits 3e5 ± 1 gave KD at T = 4
         // 3e-4 off PyTorch's float64, 1e6 ± 1 5e-3), and a row near float32's limit overflows its mean: such rows are

@@ -93,4 +93,19 @@ public class TermConstructionTests
         var other = Randn(8, 3, 4, 5, 5);
         Assert.Equal(Sp.Loss(big.to(ScalarType.Float64), other.to(ScalarType.Float64)).item<double>(), Sp.Loss(big, other).item<float>(), 1e-5);
     }
+
+    /// <summary>The public helpers behind kd_ls, dkpp and at name what they take: an integer or 1-D tensor failed inside
+    /// libtorch ("mean(): could not infer output dtype", "Dimension out of range", IndexOutOfRangeException), one class
+    /// gave NaN rows, an empty batch "cannot reshape tensor of 0 elements".</summary>
+    [Fact]
+    public void Standardize_permute_and_attention_maps_name_the_tensors_they_take()
+    {
+        using var scope = NewDisposeScope();
+        foreach (var bad in new[] { randint(0, 5, [4, 3]), randn(5), randn(4, 1) })
+            Assert.StartsWith("kd_ls: logit standardization needs floating logits [B, C] with C ≥ 2 classes", Assert.Throws<ArgumentException>(() => LogitStandardization.Standardize(bad)).Message);
+        Assert.Equal([4L, 3], LogitStandardization.Standardize(randn(4, 3)).shape);
+        Assert.StartsWith("dkpp: probabilities must be floating [B, C], got Float32 [5].", Assert.Throws<ArgumentException>(() => Dkpp.Permute(rand(5))).Message);
+        foreach (var bad in new[] { randint(0, 5, [2, 3, 4, 4]), randn(0, 3, 4, 4) })
+            Assert.StartsWith("at: features must be floating [B, C, H, W] (or [B, C, L]) with B ≥ 1", Assert.Throws<ArgumentException>(() => At.Map(bad)).Message);
+    }
 }
