@@ -234,6 +234,11 @@ public sealed class Reproduction(ReproductionOptions options)
         if (selected.Select(p => Path.Combine(outDir, Path.GetFileNameWithoutExtension(p))).FirstOrDefault(File.Exists) is { } blocked)
             throw new ReproductionException($"--out {outDir}: {blocked} is a file, and reproduce writes the notebook {Path.GetFileName(blocked)}'s report " +
                                             "into a folder of that name; move it away, or give another --out");
+        // Two reproductions into one folder both reported success over each other's reports, summary and task.log. Taken
+        // after the checks, which leave the folder as it was.
+        var lockPath = Path.Combine(outDir, ".reproduce.lock");
+        using var held = Training.FolderLock.TryTake(lockPath)
+            ?? throw new ReproductionException($"--out {outDir} is in use by another reproduce (PID {Training.FolderLock.Holder(lockPath)}); wait for it to finish, or give another folder");
         var threads = Sweeps.ChildProcesses.ThreadsPerProcess(o.Threads, o.Jobs);
         // With a command to start them (the CLI's), every notebook runs in a process of its own, --jobs 1 too: a cell that
         // kills its process (a stack overflow, Environment.FailFast, the OOM killer) then takes only its notebook with it,

@@ -387,6 +387,27 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Equal([path], Directory.GetFileSystemEntries(reports));
     }
 
+    /// <summary>Two reproductions into one --out both reported success over each other's reports and summary: the second
+    /// is refused while the first holds the folder, naming its PID, and runs once it has finished.</summary>
+    [Fact]
+    public async Task A_second_reproduce_into_a_folder_in_use_is_refused_naming_the_first()
+    {
+        using var dir = new TempDir("reproduce-busy");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "00-ok.ipynb", ("1 + 1", null));
+        var reports = Path.Combine(dir.Path, "reports");
+        Directory.CreateDirectory(reports);
+        var lockPath = Path.Combine(reports, ".reproduce.lock");
+        using (Distill.Training.FolderLock.TryTake(lockPath))
+        {
+            var e = await Assert.ThrowsAsync<ReproductionException>(() => new Reproduction(ReproductionRun.Options(notebooks, reports)).RunAsync());
+            Assert.Equal($"--out {reports} is in use by another reproduce (PID {Environment.ProcessId}); wait for it to finish, or give another folder", e.Message);
+            Assert.False(Directory.Exists(Path.Combine(reports, "00-ok")));
+        }
+        Assert.Equal(0, (await new Reproduction(ReproductionRun.Options(notebooks, reports)).RunAsync()).ExitCode);
+    }
+
     [Fact]
     public async Task A_malformed_result_row_makes_the_notebook_an_error_naming_file_and_line()
     {

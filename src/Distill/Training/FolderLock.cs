@@ -2,7 +2,7 @@ namespace Distill.Training;
 
 /// <summary>An exclusive lock on a file (.NET's FileShare.None is a flock on Linux, released by the kernel when the
 /// process dies, so a killed task never leaves a stale lock); the holder's PID is written beside it for messages.</summary>
-internal sealed class FolderLock : IDisposable
+public sealed class FolderLock : IDisposable
 {
     readonly FileStream stream;
 
