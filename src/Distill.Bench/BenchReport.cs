@@ -95,15 +95,15 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
-    /// <summary>Whether <paramref name="path"/> holds a report of <see cref="ToJson"/>: what --json may overwrite.</summary>
+    /// <summary>Whether <paramref name="path"/> begins as a report of <see cref="ToJson"/> does (its first fields, "date"
+    /// and "command"): what --json may overwrite. Its head alone, so a report cut short by a failed write is still one,
+    /// and a large file of another kind is not read whole to be refused.</summary>
     public static bool IsReportFile(string path)
     {
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("cases", out _) && doc.RootElement.TryGetProperty("machine", out _);
-        }
-        catch (JsonException) { return false; }
+        var head = new char[2048];
+        using var reader = new StreamReader(path);
+        var text = new string(head, 0, reader.ReadBlock(head, 0, head.Length)).TrimStart();
+        return text.StartsWith('{') && text.Contains("\"date\"", StringComparison.Ordinal) && text.Contains("\"command\"", StringComparison.Ordinal);
     }
 
     public static BenchReport FromJson(string json) =>

@@ -40,13 +40,16 @@ public static class Numerics
     /// so a file cut short or damaged is told from one of another version.</summary>
     static readonly byte[] Magic = "DSTNUM02"u8.ToArray();
 
-    /// <summary>Whether <paramref name="path"/> starts as a file of <see cref="Save"/> does (any version): what --save-numerics
-    /// may overwrite.</summary>
+    /// <summary>Whether <paramref name="path"/> is a file of <see cref="Save"/> (any version): what --save-numerics may
+    /// overwrite. This version's begin with the magic; the earlier ones are bare float32 values (<see cref="Load"/> still
+    /// reads them), so a file of whole values, the first of them finite, passes too.</summary>
     public static bool IsNumericsFile(string path)
     {
-        var head = new byte[6];
+        var head = new byte[8];
         using var f = File.OpenRead(path);
-        return f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) == head.Length && head.AsSpan().SequenceEqual(Magic.AsSpan(0, 6));
+        var read = f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        if (read >= 6 && head.AsSpan(0, 6).SequenceEqual(Magic.AsSpan(0, 6))) return true;
+        return read >= 4 && f.Length % 4 == 0 && float.IsFinite(BitConverter.ToSingle(head, 0));
     }
 
     public static void Save(string path, float[] values)

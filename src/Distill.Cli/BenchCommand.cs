@@ -163,7 +163,7 @@ static class BenchCommand
         {
             // Only a file of its own kind is replaced: `--json reports/results.json` replaced reproduce's summary (and
             // --json on a notebook the notebook) without a word.
-            if (existed && new FileInfo(path).Length > 0 && !ours(path))
+            if (existed && HoldsContent(path) && !ours(path))
                 return $"{option} {path}: exists and is not {what}, so bench will not overwrite it; give another file, or move that one away.";
             using (new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write)) { }
             // The probe leaves no empty file behind if the run later fails.
@@ -174,6 +174,19 @@ static class BenchCommand
         {
             return $"{option} {path}: cannot be written ({e.Message}); give a file in a folder you can write to.";
         }
+    }
+
+    /// <summary>Whether <paramref name="path"/> leads to a file with bytes in it, which --json or --save-numerics must not
+    /// replace unless it is its own kind. A link is judged by its final target (its own length is its target's name):
+    /// /dev/stdout leads through /proc/self/fd/1 to a pipe or terminal, which reading would block on; devices and
+    /// /proc are never a user's file.</summary>
+    static bool HoldsContent(string path)
+    {
+        var file = new FileInfo(path);
+        try { if (file.LinkTarget is not null) file = file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? file; }
+        catch (IOException) { return false; } // a looping link: the write reports it
+        var full = file.FullName;
+        return file.Exists && file.Length > 0 && !full.StartsWith("/dev/", StringComparison.Ordinal) && !full.StartsWith("/proc/", StringComparison.Ordinal);
     }
 
     /// <summary>Null when --compare-numerics names an existing file, else the error with the fix.</summary>

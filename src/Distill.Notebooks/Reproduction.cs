@@ -194,9 +194,13 @@ public sealed class Reproduction(ReproductionOptions options)
     }
 
     /// <summary>Whether a notebook named <paramref name="name"/> (no extension) is selected by <paramref name="pattern"/>:
-    /// a glob (<c>*</c>, <c>?</c>) must match the whole name, anything else is a substring; case-insensitive.</summary>
+    /// a glob (<c>*</c>, <c>?</c>) must match the whole name, anything else is a substring; case-insensitive. A file name
+    /// or path as the shell completes it (notebooks/00-data.ipynb) means its notebook: it matched nothing.</summary>
     public static bool Matches(string name, string pattern)
     {
+        pattern = Path.GetFileName(pattern);
+        foreach (var extension in new[] { ".ipynb", ".dib" })
+            if (pattern.EndsWith(extension, StringComparison.OrdinalIgnoreCase)) pattern = pattern[..^extension.Length];
         if (pattern.IndexOfAny(['*', '?']) < 0) return name.Contains(pattern, StringComparison.OrdinalIgnoreCase);
         var regex = "^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal).Replace("\\?", ".", StringComparison.Ordinal) + "$";
         return Regex.IsMatch(name, regex, RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);

@@ -101,6 +101,18 @@ public partial class BenchCliTests
             Assert.Equal((2, $"error: {option} {notebook}: exists and is not {what}, so bench will not overwrite it; give another file, or move that one away."), (exit, stderr.Trim()));
         }
         Assert.Equal("{\"cells\": []}", File.ReadAllText(notebook));
+        // Its own kind is overwritten: a numerics file of the earlier header-less format (bare float32 values), and a
+        // report cut short by a failed write.
+        var numerics = Path.Combine(theirs.Path, "old.bin");
+        File.WriteAllBytes(numerics, [.. new float[] { 1, 2, 3, 4 }.SelectMany(BitConverter.GetBytes)]);
+        var saved = DistillProcess.Run("bench", "--save-numerics", numerics);
+        Assert.True(saved.Exit == 0, saved.Err);
+        Assert.True(new FileInfo(numerics).Length > 16);
+        var report = Path.Combine(theirs.Path, "cut.json");
+        File.WriteAllText(report, "{\n  \"date\": \"2026-12-06\",\n  \"command\": \"bench\",\n  \"machine\": {\n    \"cp");
+        var rerun = DistillProcess.Run("bench", "--smoke", "--memory-epochs", "0", "--only", "gemm", "--json", report);
+        Assert.True(rerun.Exit == 0, rerun.Err);
+        Assert.Contains("gemm-1024", Cases(report).Select(c => c.GetProperty("name").GetString()));
     }
 
     /// <summary>A report that cannot be written at the end (here a full disk) is said after the table, which stays.</summary>

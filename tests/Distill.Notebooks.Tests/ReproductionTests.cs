@@ -466,6 +466,10 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     [InlineData("*fit*", "02-fitnets", true)]
     [InlineData("fit*", "02-fitnets", false)] // a glob matches the whole name
     [InlineData("0.", "01-x", false)]         // no regex
+    [InlineData("01-soft-targets.ipynb", "01-soft-targets", true)] // as the shell completes it
+    [InlineData("notebooks/02-fitnets.ipynb", "02-fitnets", true)]
+    [InlineData("02-fitnets.dib", "02-fitnets", true)]
+    [InlineData("notebooks/02-fitnets.ipynb", "01-soft-targets", false)]
     public void Only_is_a_substring_or_a_whole_name_glob(string pattern, string name, bool expected) =>
         Assert.Equal(expected, Reproduction.Matches(name, pattern));
 

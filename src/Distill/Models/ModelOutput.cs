@@ -33,14 +33,20 @@ public abstract class DistillModel(string name) : nn.Module<Tensor, ModelOutput>
     protected void CheckInput(Tensor input, Tensor first, bool convolutional)
     {
         var model = ZooName ?? GetName();
-        if (input.dtype == ScalarType.Byte)
-            throw new ArgumentException($"{model}: the input is uint8 (raw images, as a split keeps them); models take normalised float images: " +
-                                        "pass dataset.Normalize(images).", nameof(input));
+        if (input.dtype == ScalarType.Byte || !input.is_floating_point())
+            throw new ArgumentException($"{model}: the input is {(input.dtype == ScalarType.Byte ? "uint8 (raw images, as a split keeps them)" : input.dtype.ToString())}; " +
+                                        "models take normalised float images: pass dataset.Normalize(images) for a split's uint8 images, " +
+                                        $"else convert with .to(ScalarType.{first.dtype}).", nameof(input));
         if (input.dtype != first.dtype)
             throw new ArgumentException($"{model}: the input is {input.dtype} but the model's weights are {first.dtype}; convert the input with " +
                                         $".to(ScalarType.{first.dtype}) (or the model with .to(ScalarType.{input.dtype})).", nameof(input));
         if (input.device_type != first.device_type || input.device_index != first.device_index)
-            throw new ArgumentException($"{model}: the input is on {input.device} but the model is on {first.device}; move the input with .to(device).", nameof(input));
+            throw new ArgumentException($"{model}: the input is on {input.device} but the model is on {first.device}; put both on one device " +
+                                        "(input.to(device) or model.to(device); Evaluation and the recipes take a device argument).", nameof(input));
+        // One image [C, H, W] with the model's channels: the batch dimension is what is missing.
+        if (convolutional && input.dim() == 3 && input.shape[0] == first.shape[1])
+            throw new ArgumentException($"{model} takes a batch of images [B, {first.shape[1]}, H, W], got one image [{string.Join(", ", input.shape)}]; " +
+                                        "add the batch dimension with .unsqueeze(0).", nameof(input));
         if (convolutional && (input.dim() != 4 || input.shape[1] != first.shape[1]))
             throw new ArgumentException($"{model} takes images [B, {first.shape[1]}, H, W] ({first.shape[1]} channel{(first.shape[1] == 1 ? "" : "s")}), " +
                                         $"got [{string.Join(", ", input.shape)}]; build it for the dataset's channels (ModelZoo.Create(name, dataset.Channels, …)) " +

@@ -23,6 +23,10 @@ public class ModelInputTests
         var e = Assert.Throws<ArgumentException>(() => model.call(images));
         Assert.StartsWith($"{name}: the input is uint8", e.Message, StringComparison.Ordinal);
         Assert.Contains("dataset.Normalize(images)", e.Message, StringComparison.Ordinal);
+        // Other integer types get the same advice, not "convert the model to Int64".
+        using var longs = randint(0, 255, [2, 1, 28, 28]);
+        Assert.Equal($"{name}: the input is Int64; models take normalised float images: pass dataset.Normalize(images) for a split's uint8 images, else convert with .to(ScalarType.Float32). (Parameter 'input')",
+                     Assert.Throws<ArgumentException>(() => model.call(longs)).Message);
     }
 
     [Theory]
@@ -52,6 +56,10 @@ public class ModelInputTests
         Assert.StartsWith($"{name} takes images [B, 3, H, W] (3 channels), got [2, 1, 28, 28]; build it for the dataset's channels", e.Message, StringComparison.Ordinal);
         using var flat = randn(2, 3 * 28 * 28);
         Assert.StartsWith($"{name} takes images [B, 3, H, W] (3 channels), got [2, 2352]", Assert.Throws<ArgumentException>(() => model.call(flat)).Message, StringComparison.Ordinal);
+        // One image without its batch dimension: the fix is unsqueeze(0), not another model.
+        using var one = randn(3, 28, 28);
+        Assert.Equal($"{name} takes a batch of images [B, 3, H, W], got one image [3, 28, 28]; add the batch dimension with .unsqueeze(0). (Parameter 'input')",
+                     Assert.Throws<ArgumentException>(() => model.call(one)).Message);
         using var right = randn(2, 3, 28, 28);
         using var scope = NewDisposeScope();
         Assert.Equal([2L, 10], model.call(right).Logits.shape);
