@@ -271,11 +271,15 @@ public class ReportTrustTests
             ($"#r \"{Path.Combine(TestSupport.RepoRoot, "artifacts", "bin", "Distill", "debug", "Distill.dll")}\"", null),
             ("new Distill.Reporting.Figure([new System.Text.Json.Nodes.JsonObject { [\"type\"] = \"scattergeo\", [\"lat\"] = new System.Text.Json.Nodes.JsonArray(1.0), [\"lon\"] = new System.Text.Json.Nodes.JsonArray(2.0) }])", null),
             // The same words in plain HTML are no chart: no warning for them.
-            ("display(HTML(\"<div>{\\\"type\\\":\\\"choropleth\\\"}</div>\"));", null));
+            ("display(HTML(\"<div>{\\\"type\\\":\\\"choropleth\\\"}</div>\"));", null),
+            // Nor in a layout's template, where Plotly.NET's default lists a styled trace of every type in every chart:
+            // each of its bar charts was warned of as a blank choropleth.
+            ("Distill.Reporting.Figure.FromPlotlyJson(\"{\\\"data\\\":[{\\\"type\\\":\\\"bar\\\",\\\"y\\\":[1,2]}],\\\"layout\\\":{\\\"template\\\":{\\\"data\\\":{\\\"choropleth\\\":[{\\\"type\\\":\\\"choropleth\\\"}]}}}}\")", null));
         var log = new StringWriter();
         var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.Contains("map.ipynb: cell 2: a scattergeo chart draws its map from data plotly.js fetches from the network", log.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain("choropleth chart", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains(Distill.Reporting.Figure.PlotlyClass, TestSupport.ReadJson(Path.Combine(dir.Path, "out", "map.ipynb"))["cells"]![3]!["outputs"]!.ToJsonString(), StringComparison.Ordinal);
     }
 }

@@ -444,8 +444,10 @@ public static partial class HtmlReport
                     // Without terminal sequences and control characters, as a stream's text (TerminalText.Printable).
                     html = Printable(Distill.Reporting.Figure.WithoutCdnFallback(html));
                     sb.Append(trusted ? html : Sanitise(html));
-                    if (Charts(html).Select(c => MapTrace().Match(c.Groups["js"].Value)).FirstOrDefault(m => m.Success) is { } map)
-                        warn($"a {map.Groups["type"].Value} chart draws its map from data plotly.js fetches from the network (topojson from cdn.plot.ly, or map " +
+                    // The figure's own traces: Plotly.NET's default layout template lists a styled choropleth (and every
+                    // other type) in every chart, which warned of a blank map under each bar chart.
+                    if (Charts(html).SelectMany(c => Distill.Reporting.Figure.TraceTypes(c.Groups["id"].Value, c.Groups["js"].Value)).FirstOrDefault(MapTraces.Contains) is { } map)
+                        warn($"a {map} chart draws its map from data plotly.js fetches from the network (topojson from cdn.plot.ly, or map " +
                              "tiles), which this offline report does not load, so its map stays blank; the .ipynb shows it in Jupyter or VS Code, online");
                 }
                 // An untrusted SVG is shown as an image: an <img> never runs the scripts or handlers an SVG may hold.
@@ -468,8 +470,7 @@ public static partial class HtmlReport
 
     /// <summary>A plotly trace that needs map data: plotly.js fetches its topojson from cdn.plot.ly, which the page's CSP
     /// (and an offline reader) refuses.</summary>
-    [GeneratedRegex(@"""type""\s*:\s*""(?<type>scattergeo|choropleth|scattermapbox|choroplethmapbox|densitymapbox|scattermap|choroplethmap|densitymap)""")]
-    private static partial Regex MapTrace();
+    static readonly HashSet<string> MapTraces = ["scattergeo", "choropleth", "scattermapbox", "choroplethmapbox", "densitymapbox", "scattermap", "choroplethmap", "densitymap"];
 
     /// <summary>Escaped text, without terminal sequences or control characters (<see cref="TerminalText.Printable"/>).</summary>
     static string Enc(string s) => WebUtility.HtmlEncode(Printable(s));

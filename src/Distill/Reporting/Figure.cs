@@ -239,7 +239,22 @@ public sealed class Figure
     /// <paramref name="id"/> (with or without its CDN fallback) around one valid JSON value. Such a script only draws a
     /// chart, so a report may let it run in a notebook nobody has trusted; a script that merely looks like one is not it.
     /// </summary>
-    public static bool IsChartScript(string id, string script)
+    public static bool IsChartScript(string id, string script) => FigureJson(id, script) is not null;
+
+    /// <summary>The <c>type</c> of each trace a chart script of <see cref="ToHtml"/> draws (its figure's <c>data</c>; the
+    /// layout's template, where Plotly.NET lists a styled trace of every type, draws none); empty for any other script.</summary>
+    public static IReadOnlyList<string> TraceTypes(string id, string script)
+    {
+        if (FigureJson(id, script) is not { } json) return [];
+        using var doc = JsonDocument.Parse(json);
+        return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Array
+            ? [.. data.EnumerateArray().Select(t => t.ValueKind == JsonValueKind.Object && t.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
+                ? type.GetString()! : "scatter")] // plotly.js's default trace type
+            : [];
+    }
+
+    /// <summary>The figure JSON of a chart script <see cref="ToHtml"/> writes, or null when the script is anything else.</summary>
+    static string? FigureJson(string id, string script)
     {
         const string Hole = "\u0000";
         foreach (var template in new[] { Script(id, Hole), WithoutCdnFallback(Script(id, Hole)) })
@@ -251,16 +266,16 @@ public sealed class Figure
             var json = script[before.Length..^after.Length];
             // A browser ends a script at the first "</script" in any case ("</SCRIPT>", "</script x>"), and "<!--" changes
             // where that is: either inside the JSON would let what follows it out as HTML. ToHtml never writes them.
-            if (json.Contains("</", StringComparison.Ordinal) || json.Contains("<!--", StringComparison.Ordinal)) return false;
+            if (json.Contains("</", StringComparison.Ordinal) || json.Contains("<!--", StringComparison.Ordinal)) return null;
             try
             {
                 // Valid JSON is an inert JavaScript expression: data, never code.
                 using var _ = JsonDocument.Parse(json);
-                return true;
+                return json;
             }
-            catch (JsonException) { return false; }
+            catch (JsonException) { return null; }
         }
-        return false;
+        return null;
     }
 
     /// <summary>Restarts the element ids (each notebook run starts from 1, so reruns give identical outputs).</summary>
