@@ -413,21 +413,31 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         }
 
         readonly int startCallsBefore = Distill.Notebook.StartCalls;
-        bool warnedTorchBeforeStart, warnedFigureBeforeStart, warnedPlotly, warnedKernelMisses, referencedDataAnalysis;
+        bool warnedTorchBeforeStart, warnedFigureBeforeStart, warnedPlotly, warnedKernelMisses;
+        readonly HashSet<string> referencedExtensions = new(StringComparer.OrdinalIgnoreCase);
 
-        /// <summary>In the kernel, the first <c>#r "nuget: Microsoft.Data.Analysis"</c> loads that package's display
-        /// extension, which replaces the DataFrame formatter <c>Distill.Notebook.Start()</c> registered: after Start, a
-        /// DataFrame shows every row as HTML there (80 KB for 500 rows) and 20 rows here. Said once, before the cell runs.</summary>
-        void WarnIfDataAnalysisAfterStart(NotebookCell cell, IEnumerable<string> packages)
+        /// <summary>In the kernel, the first <c>#r</c> of a package with a display extension loads it, and the extension's
+        /// formatter replaces the one <c>Distill.Notebook.Start()</c> registered: after Start, a DataFrame shows every row
+        /// as HTML there (80 KB for 500 rows) and 20 rows here; a Plotly.NET chart loads require.js and plotly.js from a
+        /// CDN (blank offline) where ours draws it offline. Said once per package, before the cell runs.</summary>
+        void WarnIfDisplayExtensionAfterStart(NotebookCell cell, IEnumerable<string> packages)
         {
-            if (referencedDataAnalysis || !packages.Contains("Microsoft.Data.Analysis", StringComparer.OrdinalIgnoreCase)) return;
-            referencedDataAnalysis = true;
-            if (Distill.Notebook.StartCalls == startCallsBefore) return;
-            o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} references Microsoft.Data.Analysis after Distill.Notebook.Start() has run. " +
-                             "In the .NET kernel (VS Code, Jupyter) its display extension then replaces distill's DataFrame formatter, and a " +
-                             "DataFrame shows all its rows (80 KB of HTML for 500) instead of the first 20; reference it before Start() " +
-                             "(in the cell that calls it), or call Distill.Notebook.Start() again after this cell");
+            foreach (var (package, effect) in DisplayExtensions)
+            {
+                if (!packages.Contains(package, StringComparer.OrdinalIgnoreCase) || !referencedExtensions.Add(package)) continue;
+                if (Distill.Notebook.StartCalls == startCallsBefore) continue;
+                o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} references {package} after Distill.Notebook.Start() has run. " +
+                                 $"In the .NET kernel (VS Code, Jupyter) its display extension then replaces distill's formatter, and {effect}; " +
+                                 "reference it before Start() (in the cell that calls it)" +
+                                 (package == "Microsoft.Data.Analysis" ? ", or call Distill.Notebook.Start() again after this cell" : ", or not at all: distill draws Plotly.NET's charts"));
+            }
         }
+
+        static readonly (string Package, string Effect)[] DisplayExtensions =
+        [
+            ("Microsoft.Data.Analysis", "a DataFrame shows all its rows (80 KB of HTML for 500) instead of the first 20"),
+            ("Plotly.NET.Interactive", "a chart loads require.js and plotly.js from a CDN, so it stays blank offline and in the HTML report"),
+        ];
 
         /// <summary>Headless, libtorch is loaded before the first cell, so a cell that uses TorchSharp before
         /// <c>Distill.Notebook.Start()</c> runs here; in the kernel it fails (TypeInitializationException naming
@@ -865,7 +875,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                                      "1.0.712001 (VS Code, Jupyter) Plotly.NET 6 needs FSharp.Core 10.1 and the kernel has loaded its own 10.0: a chart fails " +
                                      "until Start() has run (it binds the request to 10.0, and draws the charts as it draws its own); call Distill.Notebook.Start() before the first chart");
                 }
-                WarnIfDataAnalysisAfterStart(cell, parsed.Packages.Select(p => p.Package.Name));
+                WarnIfDisplayExtensionAfterStart(cell, parsed.Packages.Select(p => p.Package.Name));
                 if (parsed.Packages.Count > 0 || parsed.Sources.Count > 0)
                 {
                     try

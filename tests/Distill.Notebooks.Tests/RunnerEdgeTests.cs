@@ -271,13 +271,18 @@ public class RunnerEdgeTests
         var nb = TestSupport.WriteNotebook(dir.Path, "after.ipynb",
             ($"#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"{DistillDll}\"\nDistill.Notebook.Start();", null),
             ("#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"", null),
-            ("#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"", null));
+            ("#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"", null),
+            // Plotly.NET.Interactive's extension does the same to charts in the kernel (CDN plotly.js, blank offline).
+            ("#r \"nuget: Plotly.NET.Interactive, 6.0.0\"", null));
         var log = new StringWriter();
         var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log });
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var warning = Assert.Single(log.ToString().Split('\n'), l => l.Contains("Microsoft.Data.Analysis after", StringComparison.Ordinal));
         Assert.Contains("after.ipynb: cell 2 references Microsoft.Data.Analysis after Distill.Notebook.Start() has run", warning, StringComparison.Ordinal);
         Assert.Contains("call Distill.Notebook.Start() again after this cell", warning, StringComparison.Ordinal);
+        var plotly = Assert.Single(log.ToString().Split('\n'), l => l.Contains("Plotly.NET.Interactive after", StringComparison.Ordinal));
+        Assert.Contains("after.ipynb: cell 4 references Plotly.NET.Interactive after Distill.Notebook.Start() has run. In the .NET kernel (VS Code, Jupyter) its display extension " +
+                        "then replaces distill's formatter, and a chart loads require.js and plotly.js from a CDN", plotly, StringComparison.Ordinal);
     }
 
     /// <summary>The kernel compiles C# 14 (Roslyn 5.0): its features run here, and a newer one (C# 15's collection
