@@ -114,7 +114,12 @@ int Dispatch()
             }
             // The parser's messages end with a period, ours (the validators below) need not: each is made a sentence, or
             // two ran together ("unknown option of `distill methods` Option '--out' is required.").
-            Console.Error.WriteLine($"error: {string.Join(" ", parsed.Errors.Select(e => Unhandled.Readable(e.Message)).Select(m => m.EndsWith('.') || m.EndsWith('?') ? m : m + "."))}");
+            // An unknown option first, in one wording: a command without arguments (doctor) had the parser's "Unrecognized
+            // command or argument '--bogus'", and the unknown option came after "Option '--out' is required" it explains.
+            var unrecognized = new System.Text.RegularExpressions.Regex(@"^Unrecognized command or argument '(?<token>-[^']*)'\.?$");
+            var messages = parsed.Errors.Select(e => unrecognized.Match(e.Message) is { Success: true } m ? $"{m.Groups["token"].Value}: unknown option of `{string.Join(' ', path)}`" : Unhandled.Readable(e.Message))
+                .Distinct().OrderBy(m => m.Contains(": unknown option of `", StringComparison.Ordinal) ? 0 : 1);
+            Console.Error.WriteLine($"error: {string.Join(" ", messages.Select(m => m.EndsWith('.') || m.EndsWith('?') ? m : m + "."))}");
             Console.Error.WriteLine($"(`{string.Join(' ', path)} --help` lists the options)");
             return 2;
         }

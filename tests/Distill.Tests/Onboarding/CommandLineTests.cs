@@ -16,7 +16,11 @@ public class CommandLineTests
     // docs/deployment.md said all bad input exits 1; a value the parser refuses exits 2, as everywhere.
     [InlineData(new[] { "deploy", "bench", "M.onnx", "--runs", "abc" }, "error: Cannot parse argument 'abc' for option '--runs' as a whole number.", "distill deploy bench --help")]
     // Two problems are two sentences: a validator's message without a final period ran into the parser's next one.
-    [InlineData(new[] { "deploy", "export", "--bogus" }, "error: Option '--out' is required. --bogus: unknown option of `distill deploy export`.", "distill deploy export --help")]
+    // The unknown option first: it is what the rest follows from.
+    [InlineData(new[] { "deploy", "export", "--bogus" }, "error: --bogus: unknown option of `distill deploy export`. Option '--out' is required.", "distill deploy export --help")]
+    // A command without arguments had the parser's "Unrecognized command or argument '--bogus'".
+    [InlineData(new[] { "doctor", "--bogus" }, "error: --bogus: unknown option of `distill doctor`.", "distill doctor --help")]
+    [InlineData(new[] { "reproduce", "--bogus" }, "error: --bogus: unknown option of `distill reproduce`.", "distill reproduce --help")]
     // An option given to a command that only groups others is an unknown option (with the help line), not an unknown command.
     [InlineData(new[] { "deploy", "--bogus" }, "error: --bogus: unknown option of `distill deploy`; its commands are export,", "distill deploy --help")]
     public void A_command_line_that_does_not_parse_exits_2_with_one_error_line(string[] args, string error, string help)
