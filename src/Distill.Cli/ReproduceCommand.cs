@@ -17,10 +17,10 @@ static class ReproduceCommand
         it once (the teacher cache is locked per teacher).
         A failing notebook does not stop the others (unless --fail-fast); its report still shows the cells that ran.
         Exit codes: 0 every notebook succeeded; 1 at least one failed, timed out or could not be read (one line each
-        names notebook, cell and line; a -p value a notebook's parameter cannot take fails that notebook, as each
-        notebook declares its own); 2 bad input (no notebooks folder, --only matches nothing, a -p that is not
-        name=value, a -p budget= that --budget does not take); 130 Ctrl-C (the running notebook's partial report and the
-        index are still written); 143 SIGTERM (the same).
+        names notebook, cell and line); 2 bad input, said before --out is touched (no notebooks folder, --only matches
+        nothing, a -p that is not name=value, a -p value a selected notebook's parameters cell cannot take, a -p budget=
+        that --budget does not take, --out in use by another reproduce); 130 Ctrl-C (the running notebook's partial
+        report and the index are still written); 143 SIGTERM (the same).
         """;
 
     public static Command Create()
