@@ -40,11 +40,8 @@ public static class Ctkd
     /// the trainer's to report (its non-finite check names the step and the term).</summary>
     static double Value(Tensor temperature, string loss)
     {
-        const double min = Methods.MethodParameter.MinTemperature, max = Methods.MethodParameter.MaxTemperature;
         var t = temperature.detach().to(ScalarType.Float64).item<double>();
-        if (t <= min * (1 - 1e-6) || t >= max * (1 + 1e-6))
-            throw new ArgumentOutOfRangeException(nameof(temperature), t,
-                string.Create(CultureInfo.InvariantCulture, $"{loss}: the temperature is {t}; it must lie in [{min}, {max}], the temperatures the method catalogue accepts."));
+        if (!double.IsNaN(t)) Losses.Kd.CheckTemperature(loss, t, slack: 1e-6);
         return t;
     }
 

@@ -29,12 +29,12 @@ public static class Kd
     /// breaks down: the T²-scaled KL sums products of nearly equal log-probabilities, whose rounding error grows as T²
     /// relative to it (KD is 7 % off at T = 1e4, negative at 1e5, NaN from 1e20). Above T = 20 the KL family computes in
     /// float64 (<see cref="TermSupport.Float32MaxTemperature"/>), which keeps T = 1000 within 1e-6.</summary>
-    internal static void CheckTemperature(string loss, double temperature)
+    internal static void CheckTemperature(string loss, double temperature, double slack = 1e-12)
     {
         const double min = Methods.MethodParameter.MinTemperature, max = Methods.MethodParameter.MaxTemperature;
         // A relative slack of 1e-12 for a schedule's rounding: annealing to temperature_end=0.01, the lowest, reached
         // 0.009999999999999787 in the last epoch and stopped the run there (and its resume), on a value nobody chose.
-        if (!(temperature >= min * (1 - 1e-12) && temperature <= max * (1 + 1e-12)))
+        if (!(temperature >= min * (1 - slack) && temperature <= max * (1 + slack)))
             throw new ArgumentOutOfRangeException(nameof(temperature), temperature,
                 string.Create(CultureInfo.InvariantCulture, $"{loss}: temperature = {temperature} is outside [{min}, {max}], the temperatures the method catalogue accepts."));
     }

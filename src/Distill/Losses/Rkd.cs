@@ -65,7 +65,7 @@ public static class Rkd
         var sq = Differences(features).pow(2).sum(2);
         // ψ_D and ψ_A are the same for any positive scale of the features, and float32 squares overflow from about 1e19
         // (the distances came out NaN, the student's angles 0): such features are divided by their largest |value|.
-        if (Overflowed(sq)) sq = Differences(Rescaled(features)).pow(2).sum(2);
+        if (Overflowed(sq)) sq = Differences(ScaledToUnitMax(features)).pow(2).sum(2);
         var zero = sq == 0;
         // masked_fill after the clamp: the diagonal (and coincident points) are 0 with zero gradient, not sqrt'(0) = ∞.
         // The clamp is on the square, so it is Tiny² there: clamping it at Tiny would flatten every distance under 1e-6
@@ -75,8 +75,6 @@ public static class Rkd
         return d / mean.clamp_min(Tiny);
     }
 
-    static Tensor Rescaled(Tensor features) => features / features.detach().abs().max().clamp_min(float.Epsilon);
-
     /// <summary>[B·B·B]: entry (j, i, k) = cos of the angle at e_j between e_i and e_k.</summary>
     static Tensor Angles(Tensor features)
     {
@@ -84,7 +82,7 @@ public static class Rkd
         var norm = v.norm(2, true, 2.0f);
         if (Overflowed(norm))
         {
-            v = Differences(Rescaled(features));
+            v = Differences(ScaledToUnitMax(features));
             norm = v.norm(2, true, 2.0f);
         }
         var unit = (v / norm.clamp_min(Tiny)).masked_fill(norm == 0, 0);

@@ -25,11 +25,10 @@ public static class Sp
         var g = a.mm(a.t());
         // A A^T overflows float32 for features of size 1e19 / sqrt(their count); the normalised rows are the same for
         // any positive scale of A, so then A is divided by its largest |value| first (Normalized handles the rows' norms).
-        // Mixed signs overflow to ∞ − ∞ = NaN as well as to ∞ (1e26 × randn), so either rescales; a NaN in the features
-        // themselves stays NaN through it.
-        if (IsNarrow(g) && !(LargestMagnitude(g) < double.PositiveInfinity))
+        // Mixed signs overflow to ∞ − ∞ = NaN as well as to ∞ (1e26 × randn): Overflowed counts both.
+        if (Overflowed(g))
         {
-            a = a / a.detach().abs().max().clamp_min(float.Epsilon);
+            a = ScaledToUnitMax(a);
             g = a.mm(a.t());
         }
         return Normalized(g, 1);

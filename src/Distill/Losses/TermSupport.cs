@@ -96,10 +96,15 @@ static class TermSupport
         return stack(tensors.Select(t => t.detach().abs().max().to(ScalarType.Float64))).max().item<double>();
     }
 
-    /// <summary>True when a float32 (or narrower) result overflowed to ∞ somewhere: where at, sp and the row norms of
-    /// <see cref="Normalized"/> rescale their inputs, as the results they compute are the same for any positive scale.
-    /// Reads one number (one device sync).</summary>
-    public static bool Overflowed(Tensor t) => IsNarrow(t) && LargestMagnitude(t) == double.PositiveInfinity;
+    /// <summary>True when a float32 (or narrower) result overflowed somewhere: to ∞, or to NaN where two overflows of
+    /// opposite sign met (∞ − ∞ in sp's mixed-sign Gram matrix). Where at, sp, rkd and the row norms of
+    /// <see cref="Normalized"/> rescale their inputs (<see cref="ScaledToUnitMax"/>), as the results they compute are the
+    /// same for any positive scale; a NaN in the inputs themselves stays NaN through it. Reads one number (one device sync).</summary>
+    public static bool Overflowed(Tensor t) => IsNarrow(t) && !(LargestMagnitude(t) < double.PositiveInfinity);
+
+    /// <summary><paramref name="x"/> divided by its largest |value| (never by less than the smallest float): the rescale
+    /// of a whole tensor the scale-invariant losses make when <see cref="Overflowed"/>.</summary>
+    public static Tensor ScaledToUnitMax(Tensor x) => x / x.detach().abs().max().clamp_min(float.Epsilon);
 
     /// <summary>x / max(‖x‖₂, 1e-12) along <paramref name="dim"/>: nn.functional.normalize's operations in its order, so
     /// the same bits, except where the norm overflows. float32 squares the values, so rows of size 3e9 and more (an
