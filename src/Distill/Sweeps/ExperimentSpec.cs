@@ -163,6 +163,7 @@ public sealed class ExperimentSpec
             }
             runs.Add(new PlannedRun(runs.Count, [.. chosen.Select(c => KeyValuePair.Create(c.a.Key, Shown(c.Value)))], experiment));
         }
+        RefuseIdleKeys(file, axes, runs);
         bool WrittenRefuses(SpecException e)
         {
             try { With(root, [], () => Experiment.From(file, root, fallbackName ?? Path.GetFileNameWithoutExtension(file))); return false; }
@@ -200,6 +201,26 @@ public sealed class ExperimentSpec
         foreach (var combination in Product([.. others.Select(a => a.Values.Count)]).Take(64))
             if (Refusal([.. others.Select((a, i) => (a, a.Values[combination[i]]))]) is not { } e || e.Line != first.Line) return;
         throw new SpecException(file, first.Line, $"{first.Problem.TrimEnd('.')} (the grid replaces this value in every run, but it is part of the spec: give a valid one).");
+    }
+
+    /// <summary>A grid key whose values train the same model in every run (a temperature of a term with weight 0,
+    /// nesterov without momentum, step:1 against multistep:1, a batch_size past the training images) only multiplies the
+    /// runs: refused, naming why it is idle. A key idle in some runs only (temperatures beside a weight of 0 and 1, a
+    /// scratch baseline in the grid) is a design, and kept.</summary>
+    static void RefuseIdleKeys(string file, IReadOnlyList<GridAxis> axes, List<PlannedRun> runs)
+    {
+        for (var i = 0; i < axes.Count; i++)
+        {
+            if (axes[i].Values.Count < 2) continue;
+            var axis = i;
+            var groups = runs.GroupBy(r => string.Join("\n", r.Values.Where((_, j) => j != axis).Select(v => v.Value)), StringComparer.Ordinal).ToList();
+            if (groups.Any(g => g.Select(r => r.Experiment.Trained).Distinct(StringComparer.Ordinal).Count() > 1)) continue;
+            var (a, b) = (groups[0].First(), groups[0].Skip(1).First());
+            var why = Experiment.WhyIdle(a.Experiment, b.Experiment, axes[i].Key).DefaultIfEmpty("the other settings make it change nothing");
+            throw new SpecException(file, axes[i].Line,
+                $"grid key '{axes[i].Key}': its values ({string.Join(", ", groups[0].Select(r => r.Values[axis].Value))}) train the same model in every run " +
+                $"(runs {a.Index} and {b.Index}, ...): {string.Join("; ", why)}. Remove it from the grid, or change the setting that makes it idle.");
+        }
     }
 
     /// <summary>A grid key resolved against the schema: the mapping that holds it and its values; the key's line and the
@@ -439,6 +460,50 @@ public sealed record Experiment
     public double CeWeight { get; init; } = 1;
     public required IReadOnlyList<(MethodChoice Choice, double Weight)> Methods { get; init; }
 
+    /// <summary>Why a method term adds nothing to the loss ("weight 0", "alpha=0"), or null when it does.</summary>
+    internal static string? Idle((MethodChoice Choice, double Weight) m) =>
+        m.Weight == 0 ? "weight 0" : m.Choice.Method.AddsNothing(m.Choice.Settings);
+
+    /// <summary>What this run trains, the settings it ignores left out: the methods that add nothing, the teacher when no
+    /// term left uses it, the schedule as its rate at each epoch, the batch size as the most images a batch can hold.
+    /// Two runs with the same text train the same model.</summary>
+    internal string Trained
+    {
+        get
+        {
+            var split = DatasetCatalog.Get(Dataset).SplitSizes;
+            var active = Methods.Where(m => Idle(m) is null).ToList();
+            string Rates(int epochs) => Schedule.ToString() == "cosine" ? "cosine"
+                : string.Join(",", Enumerable.Range(0, epochs).Select(e => Schedule.Factor(e, 1, epochs).ToString("R", CultureInfo.InvariantCulture)));
+            string Batches(int images) => Math.Min(BatchSize, images).ToString(CultureInfo.InvariantCulture);
+            var teacherImages = TeacherTrainSize ?? split.Train;
+            var teacher = Teacher is { } t && active.Any(m => m.Choice.Method.NeedsTeacher)
+                ? $"{t.Model} {t.Epochs} {t.Seed} {t.Optimizer} {teacherImages} {Batches(teacherImages)} {Rates(t.Epochs)}" : "none";
+            var images = TrainSize ?? split.Train;
+            return string.Join(" | ", Dataset, images, TestSize ?? split.Test, DataSeed, teacher, Student, StudentDropout?.ToString("R", CultureInfo.InvariantCulture) ?? "-",
+                Epochs, Batches(images), Optimizer, Rates(Epochs), Augment, Seed, CeWeight.ToString("R", CultureInfo.InvariantCulture),
+                string.Join(" + ", active.Select(m => $"{m.Weight.ToString("R", CultureInfo.InvariantCulture)}·{m.Choice.Record}")));
+        }
+    }
+
+    /// <summary>Why two runs with the same <see cref="Trained"/>, which differ in grid key <paramref name="key"/>, train
+    /// the same model, as far as it can be named.</summary>
+    internal static IEnumerable<string> WhyIdle(Experiment a, Experiment b, string key)
+    {
+        foreach (var m in a.Methods.Concat(b.Methods).DistinctBy(m => m.Choice.Method.Name))
+            if (key.StartsWith($"loss.{m.Choice.Method.Name}.", StringComparison.OrdinalIgnoreCase)
+                && new[] { a, b }.Select(e => e.Methods.FirstOrDefault(x => x.Choice.Method == m.Choice.Method)).FirstOrDefault(x => x.Choice is not null && Idle(x) is not null) is { Choice: not null } idle)
+                yield return $"loss.{m.Choice.Method.Name} adds nothing to the loss ({Idle(idle)}), so its other settings are unused";
+        if (a.BatchSize != b.BatchSize)
+            yield return $"batch_size {a.BatchSize} and {b.BatchSize} are both at least the {a.TrainSize ?? DatasetCatalog.Get(a.Dataset).SplitSizes.Train} training images: one batch of them per epoch";
+        if (a.Schedule != b.Schedule)
+            yield return $"schedules {a.Schedule} and {b.Schedule} set the same learning rate in each of the {NumberText.Count(a.Epochs, "epoch")}";
+        if (key.EndsWith(".nesterov", StringComparison.Ordinal))
+            yield return "nesterov does nothing with momentum 0";
+        if (a.Teacher != b.Teacher && !a.Methods.Any(m => Idle(m) is null && m.Choice.Method.NeedsTeacher))
+            yield return "no term that uses the teacher has a weight above 0, so the teacher's settings are unused";
+    }
+
     /// <summary>The loss as written in run records: "1·ce + 0.9·kd:temperature=8".</summary>
     public string Loss => string.Join(" + ", new[] { $"{NumberText.Short(CeWeight)}·ce" }.Concat(Methods.Select(m => $"{NumberText.Short(m.Weight)}·{m.Choice.Label}")));
 
@@ -558,8 +623,7 @@ public sealed record Experiment
         }
         // Terms of weight 0 are left out of the loss: with none left the first backward fails, after the teacher trained.
         var ceWeight = Number(loss, "ce") ?? 1;
-        string? Silent((MethodChoice Choice, double Weight) m) => m.Weight == 0 ? $"{m.Choice.Method.Name}: weight 0"
-            : m.Choice.Method.AddsNothing(m.Choice.Settings) is { } off ? $"{m.Choice.Method.Name}: {off}" : null;
+        static string? Silent((MethodChoice Choice, double Weight) m) => Idle(m) is { } why ? $"{m.Choice.Method.Name}: {why}" : null;
         if (ceWeight == 0 && methods.All(m => Silent(m) is not null))
             throw new SpecException(file, SpecSchema.Line(root.Children.Keys.First(k => ((YamlScalarNode)k).Value == "loss")),
                 $"loss: every term has weight 0 ({string.Join("; ", methods.Select(Silent).Prepend("ce: 0"))}), so nothing would train; give ce or a method a weight above 0.");

@@ -42,6 +42,21 @@ public class ExperimentSpecTests
         Assert.Contains("line 9: student.model: Model 'mlp-400000' has 1,269,200,100 parameters for 3-channel input and 100 classes", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A key idle in some runs only is a design, not a mistake: a weight of 0 beside 1 (a scratch baseline in the
+    /// grid) makes the temperature idle in its runs alone.</summary>
+    [Fact]
+    public void A_key_idle_in_some_runs_only_is_kept()
+    {
+        var s = Parse(Spec.Replace("  seed: [0, 1, 2]", "  loss.kd.weight: [0, 1]", StringComparison.Ordinal));
+        Assert.Equal(8, s.Runs.Count);
+        Assert.Equal(s.Runs[0].Experiment.Trained, s.Runs[2].Experiment.Trained); // weight 0 at T = 1 and T = 2
+        Assert.NotEqual(s.Runs[1].Experiment.Trained, s.Runs[3].Experiment.Trained); // weight 1 at T = 1 and T = 2
+        var batches = Parse(Spec.Replace("  seed: [0, 1, 2]", "  batch_size: [300, 1000]\n  dataset.train_size: [300, 1000]", StringComparison.Ordinal)
+            .Replace("  train_size: 300", "  train_size: 300\n  teacher_train_size: 300", StringComparison.Ordinal));
+        Assert.Equal(16, batches.Runs.Count);
+        Assert.Equal(batches.Runs[0].Experiment.Trained, batches.Runs[2].Experiment.Trained); // 300 images in batches of 300 and 1000
+    }
+
     [Fact]
     public void Subsets_as_large_as_their_split_are_accepted()
     {
@@ -247,6 +262,22 @@ public class ExperimentSpecTests
     // The data seed draws only subsets: with none, a grid over it trained identical runs (both 84.41 %, a tester's).
     [InlineData("  train_size: 300", "  seed: 5", 4, "dataset.seed: it draws the subsets of train_size, test_size and teacher_train_size, and none is given (the whole splits are used), so it would change nothing;")]
     [InlineData("  seed: [0, 1, 2]", "  seed: [0, 1, 2]\n  dataset.seed: [0, 1]", 17, "dataset.seed: it draws the subsets", "  train_size: 300\n", "")]
+    // A grid key every run ignores trained the same model once per value (a tester's four, collect showing them as results).
+    [InlineData("    temperature: 4", "    temperature: 4\n    alpha: 0", 17, "grid key 'loss.kd.temperature': its values (1, 2, 4, 8) train the same model in every run (runs 0 and 3, ...): " +
+                "loss.kd adds nothing to the loss (alpha=0), so its other settings are unused. Remove it from the grid, or change the setting that makes it idle.")]
+    [InlineData("    temperature: 4", "    temperature: 4\n    weight: 0", 17, "loss.kd adds nothing to the loss (weight 0), so its other settings are unused.")]
+    [InlineData("  loss.kd.temperature: [1, 2, 4, 8]\n  seed: [0, 1, 2]", "  seed: [0, 1]\n  teacher.epochs: [1, 2]", 18, "grid key 'teacher.epochs': its values (1, 2) train the same model in every run",
+        "    temperature: 4", "    temperature: 4\n    weight: 0")]
+    [InlineData("  loss.kd.temperature: [1, 2, 4, 8]\n  seed: [0, 1, 2]", "  seed: [0, 1]\n  teacher.epochs: [1, 2]", 18, "no term that uses the teacher has a weight above 0, so the teacher's settings are unused.",
+        "    temperature: 4", "    temperature: 4\n    weight: 0")]
+    [InlineData("  seed: [0, 1, 2]", "  batch_size: [300, 1000]", 18, "grid key 'batch_size': its values (300, 1000) train the same model in every run (runs 0 and 1, ...): " +
+                "batch_size 300 and 1000 are both at least the 300 training images: one batch of them per epoch.", "  train_size: 300", "  train_size: 300\n  teacher_train_size: 300")]
+    [InlineData("epochs: 2\nloss:", "epochs: 2\noptimizer: {name: sgd, momentum: 0}\nloss:", 18, "grid key 'optimizer.nesterov': its values (true, false) train the same model in every run (runs 0 and 1, ...): " +
+                "nesterov does nothing with momentum 0.", "  seed: [0, 1, 2]", "  optimizer.nesterov: [true, false]")]
+    [InlineData("  seed: [0, 1, 2]", "  schedule: [\"step:1\", \"multistep:1\"]", 17, "grid key 'schedule': its values (step:1, multistep:1) train the same model in every run (runs 0 and 1, ...): " +
+                "schedules step:1:0.1 and multistep:1:0.1 set the same learning rate in each of the 2 epochs.", "teacher:\n  model: cnn\n  epochs: 1", "teacher:\n  model: cnn\n  epochs: 2")]
+    // A factor of 1 is constant under another name (and with it in a grid, one model trained twice).
+    [InlineData("epochs: 2", "epochs: 2\nschedule: \"step:1:1\"", 11, "schedule: 'step:1:1': the factor GAMMA '1' never changes the rate (that is constant); give another factor, or use constant;")]
     public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message, string? from2 = null, string? to2 = null)
     {
         var text = Spec.Replace(from, to, StringComparison.Ordinal);
