@@ -147,6 +147,12 @@ static class SweepCommand
             // its sweep unseen, holding run locks the next `sweep run` would stumble on.
             if (ParentId() != parent) throw new InvalidOperationException("sweep worker: the `sweep run` that started it is gone; stopping.");
             var runDir = SweepFolder.Run(dir, run.Index);
+            if (File.Exists(runDir))
+            {
+                Console.Error.WriteLine($"error: run {run.Index}: {SweepFolder.RunIsFile(runDir)}");
+                failed++;
+                continue;
+            }
             // A run this worker came back to is still claimed by it.
             if (!wait && (SweepFolder.Done(dir, s, run.Index) || !SweepFolder.Claim(runDir, claim))) continue;
             using var log = new StreamWriter(Path.Combine(runDir, "task.log"), append: true) { AutoFlush = true };
@@ -231,7 +237,9 @@ static class SweepCommand
         }
         if (signals.Token.IsCancellationRequested) throw SweepRunner.Stopped(s, signals.Token);
         var unfinished = pending.Where(r => !SweepFolder.Done(dir, s, r.Index)).ToList();
-        var notRun = unfinished.Where(r => !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.FailedFile))).Select(r => r.Index).ToList();
+        // A run whose folder is a file was reported by its worker and is no run a worker skipped.
+        var notRun = unfinished.Where(r => Directory.Exists(SweepFolder.Run(dir, r.Index)) ? !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.FailedFile))
+                                                                                          : !File.Exists(SweepFolder.Run(dir, r.Index))).Select(r => r.Index).ToList();
         if (notRun.Count > 0)
             Console.Error.WriteLine($"error: not run: {string.Join(", ", notRun)} (every worker stopped before them; see {Path.Combine(dir, "workers")}); `sweep run` again runs them");
         return Summary(s, dir, [.. unfinished.Select(r => r.Index)], clock);
@@ -255,6 +263,10 @@ static class SweepCommand
             if (!Directory.Exists(d))
                 throw new ArgumentException(File.Exists(d) ? $"{d}: this is a file; give the --out folder of a sweep (the folder that holds plan.json and runs/)."
                                                            : $"{d}: no such folder; give the --out folder of a sweep.");
+            // Only tables an earlier collect wrote are replaced: a user's own results.md in the folder was overwritten.
+            foreach (var name in new[] { SweepResults.MarkdownFile, SweepResults.JsonFile, SweepPage.FileName })
+                if (Path.Combine(d, name) is var path && File.Exists(path) && !Collected(path))
+                    throw new ArgumentException($"{path} exists and is not a table that `sweep collect` wrote; collecting would replace it. Move it away, and collect again.");
             var results = SweepResults.Read(d);
             IEnumerable<string> files;
             // Collect writes its tables beside the runs: a folder it may only read (another user's sweep) was the
@@ -277,6 +289,26 @@ static class SweepCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>Whether <paramref name="path"/> holds what collect writes there (read from its head: a table of a large
+    /// sweep is megabytes): results.md's title line, results.json's first keys, results.html's title.</summary>
+    static bool Collected(string path)
+    {
+        string head;
+        try
+        {
+            using var reader = new StreamReader(path);
+            var buffer = new char[64 * 1024];
+            head = new string(buffer, 0, reader.ReadBlock(buffer));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+        return Path.GetFileName(path) switch
+        {
+            SweepResults.MarkdownFile => head.StartsWith("# ", StringComparison.Ordinal) && head.Split('\n')[0].EndsWith(": sweep results", StringComparison.Ordinal),
+            SweepResults.JsonFile => System.Text.RegularExpressions.Regex.IsMatch(head, @"^\s*\{\s*""name""\s*:\s*""(?:[^""\\]|\\.)*""\s*,\s*""spec""\s*:"),
+            _ => head.Contains(" &#183; distill sweep</title>", StringComparison.Ordinal), // the page title, "NAME · distill sweep", HTML-encoded
+        };
     }
 
     static Command Slurm()

@@ -676,6 +676,53 @@ public class SweepTests
                        $@"results\.html into the sweep folder: {System.Text.RegularExpressions.Regex.Escape(Path.Combine(dir.Path, "results.md"))} is a folder where a table goes: move it away, and collect again\.$", r.Err.Trim());
     }
 
+    /// <summary>A user's own results.md in the sweep folder was replaced by collect without a word; a table collect wrote
+    /// is replaced as before.</summary>
+    [Fact]
+    public void Collect_keeps_a_users_own_file_where_a_table_goes()
+    {
+        using var dir = new TempDir("sweep-collect-own");
+        Assert.Equal(0, Distill("sweep", "slurm", Tiny, "--out", dir.Path).Exit); // the plan, no training
+        Assert.Equal(0, Distill("sweep", "collect", dir.Path).Exit);
+        Assert.Equal(0, Distill("sweep", "collect", dir.Path).Exit); // its own tables are replaced
+        foreach (var name in new[] { "results.md", "results.json", "results.html" })
+        {
+            var path = Path.Combine(dir.Path, name);
+            var ours = File.ReadAllText(path);
+            File.WriteAllText(path, "my notes\n");
+            var r = Distill("sweep", "collect", dir.Path);
+            Assert.Equal((1, $"error: {path} exists and is not a table that `sweep collect` wrote; collecting would replace it. Move it away, and collect again."), (r.Exit, r.Err.Trim()));
+            Assert.Equal("my notes\n", File.ReadAllText(path));
+            File.WriteAllText(path, ours);
+        }
+    }
+
+    /// <summary>A file where the sweep keeps a folder (runs, slurm, workers, teachers) failed with the runtime's "already
+    /// exists" after the plan was written; a file in a run's folder's place was one such line per run, and "not run" in
+    /// collect.</summary>
+    [Fact]
+    public void A_file_where_a_sweep_folder_goes_is_named_before_the_folder_is_claimed()
+    {
+        using var root = new TempDir("sweep-file-in-the-way");
+        foreach (var (sub, command) in new[] { ("slurm", "slurm"), ("runs", "slurm"), ("teachers", "run"), ("workers", "run") })
+        {
+            var dir = Path.Combine(root.Path, sub + command);
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Combine(dir, sub), "mine");
+            var r = command == "slurm" ? Distill("sweep", "slurm", Tiny, "--out", dir) : Distill("sweep", "run", Tiny, "--out", dir, "--jobs", "2");
+            Assert.Equal((1, $"error: --out {dir}: {Path.Combine(dir, sub)} is a file where the sweep keeps its {sub} folder; move it away, or give another --out."), (r.Exit, r.Err.Trim()));
+            Assert.Equal([Path.Combine(dir, sub)], Directory.GetFileSystemEntries(dir)); // nothing claimed
+        }
+        var planned = Path.Combine(root.Path, "planned");
+        Assert.Equal(0, Distill("sweep", "slurm", Tiny, "--out", planned).Exit);
+        Directory.CreateDirectory(Path.Combine(planned, "runs"));
+        File.WriteAllText(Path.Combine(planned, "runs", "1"), "mine");
+        var collected = Distill("sweep", "collect", planned);
+        Assert.Contains("- run 1 (loss.kd.temperature=1 seed=1): runs/1 is a file where the run's folder goes; move it away, and `sweep run` again", collected.Out, StringComparison.Ordinal);
+        var one = Distill("sweep", "run", Tiny, "--out", planned, "--index", "1");
+        Assert.Equal((1, $"error: {Path.Combine(planned, "runs", "1")} is a file where the run's folder goes; move it away, and `sweep run` again"), (one.Exit, one.Err.Trim()));
+    }
+
     /// <summary>With both $SLURM_ARRAY_TASK_ID and $JOB_COMPLETION_INDEX set, one was taken without a word. (--jobs makes
     /// the command refuse after the index is read, so nothing trains.)</summary>
     [Fact]

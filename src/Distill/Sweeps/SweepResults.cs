@@ -67,6 +67,12 @@ public sealed class SweepResults
         var damaged = new List<RunFailure>();
         foreach (var entry in plan.Runs)
         {
+            // A file where the run's folder goes is damage `sweep run` cannot mend: named, not "not run yet".
+            if (File.Exists(SweepFolder.Run(dir, entry.Index)))
+            {
+                damaged.Add(new RunFailure(entry.Index, entry.Label, SweepFolder.RunIsFile($"runs/{entry.Index}")));
+                continue;
+            }
             var (result, damage) = SweepFolder.ReadResult(dir, entry.Index, plan.SpecHash, entry.Values, spec.Runs[entry.Index].Experiment.Seed, spec.Runs[entry.Index].Experiment.Epochs);
             // One damaged file costs its run, not the table of the others.
             if (damage is not null) damaged.Add(new RunFailure(entry.Index, entry.Label, $"runs/{entry.Index}/{SweepFolder.ResultFile} is {damage}"));

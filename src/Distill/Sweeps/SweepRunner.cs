@@ -35,6 +35,18 @@ public static class SweepFolder
 
     public static string Run(string dir, int index) => Path.Combine(dir, "runs", $"{index}");
 
+    /// <summary>Run <paramref name="index"/>'s folder, made when missing; a file in its place is named (it was the
+    /// runtime's "already exists").</summary>
+    internal static string MakeRun(string dir, int index)
+    {
+        var runDir = Run(dir, index);
+        if (File.Exists(runDir)) throw new InvalidOperationException(RunIsFile(runDir));
+        Directory.CreateDirectory(runDir);
+        return runDir;
+    }
+
+    public static string RunIsFile(string runDir) => $"{runDir} is a file where the run's folder goes; move it away, and `sweep run` again";
+
     /// <summary>Whether run <paramref name="index"/> finished: its result.json (written last, atomically) holds a whole
     /// result of this run of this spec. A damaged one (not JSON, fields missing) or another spec's is not done: the
     /// run is run again.</summary>
@@ -227,6 +239,11 @@ public static class SweepFolder
                                                      || rel.StartsWith("teacher" + Path.DirectorySeparatorChar, StringComparison.Ordinal)) is { Count: > 0 } train)
             throw new InvalidOperationException($"--out {dir} holds a `train` run ({(train[0].Length == 0 ? dir : Path.Combine(dir, train[0]))}), not a sweep; " +
                                                 "give the sweep another folder, or move that run away.");
+        // The sweep's own folders: a file in the place of one failed later with the runtime's "already exists" (every
+        // run of them), the folder claimed by then.
+        foreach (var sub in new[] { "runs", "teacher", "teachers", "slurm", "workers" })
+            if (File.Exists(Path.Combine(dir, sub)))
+                throw new ArgumentException($"--out {dir}: {Path.Combine(dir, sub)} is a file where the sweep keeps its {sub} folder; move it away, or give another --out.");
         // Checked and claimed under one lock: checking for a plan and then writing one let two sweeps of different
         // specs started together both take the folder (File.Move without overwrite only checks first, too).
         using var claim = LockPlan(dir);
@@ -271,7 +288,11 @@ public static class SweepFolder
             // sweep's as much as a new one's) fails here: said as such, not as the runtime's bare "Access denied".
             FolderLock? held;
             try { held = FolderLock.TryTake(path); }
-            catch (UnauthorizedAccessException e) { throw new ArgumentException($"--out {dir}: cannot write there ({e.Message}); give a folder you can write to.", e); }
+            // /proc and other file systems that take no new files fail with "Could not find file" (an IOException).
+            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+            {
+                throw new ArgumentException($"--out {dir}: cannot write there ({e.Message}); give a folder you can write to.", e);
+            }
             if (held is not null) return held;
             if (clock.Elapsed > TimeSpan.FromSeconds(60))
                 throw new InvalidOperationException($"--out {dir}: {path} has been held for a minute by PID {FolderLock.Holder(path)}; wait for that sweep to start, or give another folder.");
@@ -417,8 +438,7 @@ public static class SweepRunner
         if (index < 0 || index >= spec.Runs.Count)
             throw new ArgumentOutOfRangeException(nameof(index), index, $"--index {index} is out of range: {spec.Name} has runs 0 to {spec.Runs.Count - 1}.");
         var planned = spec.Runs[index];
-        var runDir = SweepFolder.Run(dir, index);
-        Directory.CreateDirectory(runDir);
+        var runDir = SweepFolder.MakeRun(dir, index);
         var lockPath = Path.Combine(runDir, "task.lock");
         var task = FolderLock.TryTake(lockPath);
         if (task is null && !wait) throw new RunBusyException(index, FolderLock.Holder(lockPath));
