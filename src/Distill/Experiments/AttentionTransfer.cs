@@ -22,7 +22,7 @@ public sealed record AttentionTransferConfig : RecipeConfig
     public double Alpha { get; init; } = 0.9;
 
     public override IEnumerable<(string Key, string Message)> Problems() =>
-        base.Problems().Concat(KdProblems([("temperature", Temperature)], [("alpha", Alpha)]));
+        base.Problems().Concat(KdProblems([("temperature", Temperature)], [("alpha", Alpha)])).Concat(Repeats("groups", Groups, g => g));
 
     /// <summary>The recipe at <paramref name="budget"/>: the settings of experiments/recipes/03-attention-transfer.yaml (built in).</summary>
     public static AttentionTransferConfig For(Budget budget) => RecipeFile.Load("03-attention-transfer", budget, new AttentionTransferConfig());

@@ -116,6 +116,15 @@ public abstract record RecipeConfig : ICheckedSettings
     /// problem of two settings names both, comma-separated ("schedule,student_epochs"), so either can be blamed. The
     /// catalogue knows the dataset's split sizes and image shape, so this needs no data.
     /// </summary>
+    /// <summary>A value twice in a list of <paramref name="key"/> (2 and 2.0 alike): it trained the same runs again and
+    /// showed them as two points, or (a group) weighed one term twice.</summary>
+    protected static IEnumerable<(string Key, string Message)> Repeats<T>(string key, IReadOnlyList<T> values, Func<T, string> shown)
+    {
+        for (var k = 0; k < values.Count; k++)
+            if (values.Take(k).Contains(values[k]))
+                yield return ($"{key}[{k}]", $"{key} has {shown(values[k])} twice: give each value once.");
+    }
+
     public virtual IEnumerable<(string Key, string Message)> Problems()
     {
         foreach (var (key, value) in new[] { ("teacher_epochs", TeacherEpochs), ("student_epochs", StudentEpochs), ("batch_size", BatchSize) })

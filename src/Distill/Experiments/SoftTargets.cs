@@ -25,6 +25,7 @@ public sealed record SoftTargetsConfig : RecipeConfig
 
     public override IEnumerable<(string Key, string Message)> Problems() =>
         base.Problems().Concat(KdProblems([("temperature", Temperature), .. Each("temperatures", Temperatures)], [("alpha", Alpha), .. Each("alphas", Alphas)]))
+            .Concat(Repeats("temperatures", Temperatures, NumberText.Short)).Concat(Repeats("alphas", Alphas, NumberText.Short))
             .Concat(OmittedClassProblems());
 
     // The omitted-class run comes last: a class the dataset lacks failed only after every other run had trained.

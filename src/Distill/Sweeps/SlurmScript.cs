@@ -48,7 +48,7 @@ public static partial class SlurmScript
         sb.Append(CultureInfo.InvariantCulture, $"# {Safe(spec.Name)}: {NumberText.Count(spec.Runs.Count, "run")} of spec {spec.Hash}, one per array task. {Marker}\n");
         sb.Append("# submit with `sbatch THIS_FILE`. A task whose run is done exits at once; a killed or preempted one resumes\n");
         sb.Append("# from its checkpoint when it runs again, so resubmitting the whole array is safe.\n");
-        sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --job-name=distill-{Safe(spec.Name)}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --job-name={JobName(spec)}\n");
         sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --array=0-{spec.Runs.Count - 1}%{concurrent}\n");
         sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --cpus-per-task={cpusPerTask}\n");
         sb.Append("#SBATCH --ntasks=1\n");
@@ -93,6 +93,16 @@ public static partial class SlurmScript
                                         "in an #SBATCH line; give a value without them.");
         return value.All(c => char.IsAsciiLetterOrDigit(c) || "/._-+=:,@%".Contains(c, StringComparison.Ordinal)) ? value : $"\"{value}\"";
     }
+
+    /// <summary>"distill-NAME", at most <see cref="MaxJobName"/> characters: sbatch refuses a name over 1024 at submit,
+    /// and squeue shows a few dozen. A longer one keeps its start and the spec's hash, so two long names stay apart.</summary>
+    internal static string JobName(ExperimentSpec spec)
+    {
+        var name = $"distill-{Safe(spec.Name)}";
+        return name.Length <= MaxJobName ? name : $"{name[..(MaxJobName - spec.Hash.Length - 1)]}-{spec.Hash}";
+    }
+
+    internal const int MaxJobName = 128;
 
     static string Safe(string name) => string.Concat(name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-'));
 

@@ -177,8 +177,17 @@ public class RecipeFileTests
     [InlineData("  teacher_model: {dropout: 0.5, input_dropout: 0.2, jitter: 2}", "  teacher_model: {dropout: 5, input_dropout: 0.2, jitter: 2}", "full.teacher_model.dropout = 5: a dropout probability is in [0, 1)")]
     [InlineData("  teacher_model: {dropout: 0.5, input_dropout: 0.2, jitter: 2}", "  teacher_model: {dropout: 0.5, input_dropout: 0.2, jitter: -3}", "full.teacher_model.jitter = -3")]
     [InlineData("  omitted_class: 3", "  omitted_class: 10", "full.omitted_class = 10: mnist has classes 0 to 9")]
+    // A value twice trained the same runs again, shown as two points of the sweep.
+    [InlineData("  temperatures: [1, 2, 3, 4, 6, 8, 12, 20]", "  temperatures: [1, 2, 3, 4, 6, 8, 12, 2.0]", "full.temperatures has 2 twice: give each value once.")]
+    [InlineData("  alphas: [0.1, 0.3, 0.5, 0.7, 0.9, 0.99]", "  alphas: [0.1, 0.3, 0.5, 0.7, 0.9, 0.1]", "full.alphas has 0.1 twice: give each value once.")]
     public void Spec_check_refuses_soft_target_values_a_run_would_refuse_late(string line, string edited, string message) =>
         RefusedByCheckAndLoad("01-soft-targets", new SoftTargetsConfig(), line, edited, message);
+
+    /// <summary>A group named twice weighed its attention term twice.</summary>
+    [Fact]
+    public void Spec_check_refuses_an_attention_group_given_twice() =>
+        RefusedByCheckAndLoad("03-attention-transfer", new AttentionTransferConfig(), "  groups: [stage1, stage2, stage3]", "  groups: [stage1, stage2, stage1]",
+            "full.groups has stage1 twice: give each value once.");
 
     static void RefusedByCheckAndLoad<T>(string recipe, T template, string line, string edited, string message) where T : RecipeConfig
     {

@@ -35,6 +35,23 @@ public class SlurmScriptTests
             Assert.StartsWith("--partition '': empty; give a partition name", Assert.Throws<ArgumentException>(() => SlurmScript.Render(spec, "/d", ["distill"], concurrent: 1, cpusPerTask: 1, empty, null)).Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A 5,000-character spec name was written whole into --job-name, which sbatch refuses past 1024 at submit.</summary>
+    [Fact]
+    public void A_long_name_is_cut_to_a_job_name_sbatch_takes_keeping_the_spec_hash()
+    {
+        var text = File.ReadAllText(Onboarding.Repo.PathOf("experiments/tiny.yaml"));
+        ExperimentSpec Named(string name) => ExperimentSpec.Parse(text.Replace("name: tiny", $"name: {name}", StringComparison.Ordinal), "t.yaml");
+        string JobName(ExperimentSpec spec) => SlurmScript.Render(spec, "/d", ["distill"], concurrent: 1, cpusPerTask: 1, null, null).Split('\n')
+            .Single(l => l.StartsWith("#SBATCH --job-name=", StringComparison.Ordinal))["#SBATCH --job-name=".Length..];
+        Assert.Equal("distill-tiny", JobName(Named("tiny")));
+        var (a, b) = (Named(new string('a', 5000)), Named(new string('a', 4999) + "b"));
+        Assert.Equal(128, JobName(a).Length);
+        Assert.EndsWith($"-{a.Hash}", JobName(a), StringComparison.Ordinal);
+        Assert.StartsWith("distill-aaaa", JobName(a), StringComparison.Ordinal);
+        Assert.NotEqual(JobName(a), JobName(b));
+        Assert.Equal("distill-" + new string('a', 120), JobName(Named(new string('a', 120)))); // 128 exactly: whole
+    }
+
     [Fact]
     public void A_percent_sign_in_the_folder_is_escaped_and_an_array_past_the_default_MaxArraySize_is_warned_of()
     {
