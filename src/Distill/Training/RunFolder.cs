@@ -35,6 +35,8 @@ sealed partial class RunFolder : IDisposable
     public static RunFolder Open(string dir, IReadOnlyDictionary<string, string> settings, bool resume, bool force, TextWriter? log, bool tensorBoard = false,
         string? startOver = null, string? resumeAs = null)
     {
+        // A sweep resumes by running again, without --resume: its warnings name the folder it resumes, not a flag.
+        var resuming = resumeAs is null ? $"--resume {dir}" : $"resuming {dir}";
         // A file, a path through one, a folder that cannot be created or written: checked before the lock file is taken,
         // whose UnauthorizedAccessException named run.lock, not the folder.
         if (FilePaths.CreateOutFolder(dir) is { } problem) throw new ArgumentException(problem + ".");
@@ -64,7 +66,7 @@ sealed partial class RunFolder : IDisposable
                 // record is rebuilt in the spelling the stamp was made from.
                 if (stamp is not null && Respelled(settings, stamp) is { } spelled) settings = spelled;
                 if (stamp != Digest(settings))
-                    throw new InvalidOperationException($"--resume {dir}: {unusable} " + (stamp is null
+                    throw new InvalidOperationException($"{resuming}: {unusable} " + (stamp is null
                         ? $"{checkpoint} carries no settings stamp (written before stamps were), so nothing else can vouch for it: restore the run.json of its run, "
                         : StampThreads(stamp, settings) is int k
                         ? $"Its checkpoint was trained at {NumberText.Count(k, "thread")} and this run has {settings.GetValueOrDefault("threads")}: resume at {k} (DISTILL_THREADS={k} for train, --threads {k} for sweep run) and the record is rebuilt, "
@@ -77,7 +79,7 @@ sealed partial class RunFolder : IDisposable
                     for (var n = 1; File.Exists(kept); n++) kept = $"{path}.damaged.{n}"; // an earlier one stays too
                     File.Move(path, kept);
                 }
-                log?.WriteLine($"warning: --resume {dir}: {unusable} This command's settings match the checkpoint's stamp, so the record was rebuilt from them" +
+                log?.WriteLine($"warning: {resuming}: {unusable} This command's settings match the checkpoint's stamp, so the record was rebuilt from them" +
                                (kept is null ? "" : $" (the damaged one is {kept})") + "; its start time and versions are this resume's.");
             }
             else if (resume && File.Exists(path))
@@ -90,12 +92,12 @@ sealed partial class RunFolder : IDisposable
                 // "resume with the same settings" matched no command.
                 if (File.Exists(checkpoint) && (changed.Count == 0 ? Checkpoint.ReadInfo(checkpoint) : ReadableInfo(checkpoint)) is { } stamped
                     && Checkpoint.FromAnotherRun(checkpoint, stamped, path, old) is { } other)
-                    throw new InvalidOperationException($"--resume {dir}: {other} " + (stamped.Settings is { } stamp && Respelled(settings, stamp) is not null
+                    throw new InvalidOperationException($"{resuming}: {other} " + (stamped.Settings is { } stamp && Respelled(settings, stamp) is not null
                         ? $"This command's settings are the checkpoint's: if {path} was edited or copied in, delete it and {resumeAs ?? "--resume"} rebuilds it from them."
                         : $"Resume in the folder the checkpoint came from, or restore that run's {SettingsFile} here, or {startOver ?? $"pass --force (instead of --resume{ErrorText.Api(ApiForce, "; ")}) to start over here"}."));
                 if (changed.Count > 0)
                     throw OtherSettings(dir, changed);
-                foreach (var line in VersionChanges(old, settings)) log?.WriteLine($"warning: --resume {dir}: {line}");
+                foreach (var line in VersionChanges(old, settings)) log?.WriteLine($"warning: {resuming}: {line}");
                 settings = Resumed(old, settings);
             }
             else if (!resume && holdsRun)

@@ -555,6 +555,9 @@ public class TrainerTests
         // A sweep has no --force: it says how to start its run over in its own terms.
         e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), For(b.Path, "0.9") with { Resume = true, StartOverAdvice = "remove runs/3 to start this run over" }));
         Assert.EndsWith("rebuilt from them), remove runs/3 to start this run over, or give another folder.", e.Message, StringComparison.Ordinal);
+        // Nor a --resume: it names the folder it resumes.
+        e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(again, data, Ce(), For(b.Path, "0.9") with { Resume = true, ResumeAdvice = "`sweep run` again" }));
+        Assert.StartsWith($"resuming {b.Path}: the run record {record} is missing", e.Message, StringComparison.Ordinal);
 
         // Its own checkpoint, with its own record, resumes (nothing left to run).
         using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), For(a.Path, "0.5") with { Resume = true });
