@@ -155,7 +155,7 @@ static class DeployCommand
                     throw new ArgumentException($"--onnx {path} takes [{string.Join(", ", runner.ImageShape)}] images and {trained.CheckpointPath} was trained on [{string.Join(", ", trained.ImageShape)}]; " +
                                                 "check a model against the checkpoint it was exported from.");
                 if (runner.Classes is int k && k != data.NumClasses)
-                    throw new ArgumentException($"--onnx {path} gives {k} values per image and {trained.CheckpointPath} has {data.NumClasses} classes; " +
+                    throw new ArgumentException($"--onnx {path} gives {NumberText.Count(k, "value")} per image and {trained.CheckpointPath} has {data.NumClasses} classes; " +
                                                 "check a model against the checkpoint it was exported from.");
                 using var test = data.Test.Images.narrow(0, 0, Math.Min(count, data.Test.Count));
                 // A signal stops the comparison between batches (it waited for the end, then the watchdog ended the

@@ -50,7 +50,7 @@ public static class OnnxEvaluation
         using var _ = no_grad();
         var torch = model.call(data.Normalize(images)).Logits.cpu();
         if (ort.shape[1] != torch.shape[1])
-            throw new InvalidDataException($"{runner.ModelPath} gives {ort.shape[1]} values per image and the checkpoint's model {torch.shape[1]} logits: it is not an export of this model; " +
+            throw new InvalidDataException($"{runner.ModelPath} gives {NumberText.Count(ort.shape[1], "value")} per image and the checkpoint's model {torch.shape[1]} logits: it is not an export of this model; " +
                 "check a model against the checkpoint it was exported from.");
         var agreement = 100.0 * ort.argmax(1).eq(torch.argmax(1)).sum().item<long>() / images.shape[0];
         return ((ort - torch).abs().max().item<float>(), agreement);

@@ -255,12 +255,25 @@ public sealed class TrainedModel : IDisposable
             throw new InvalidDataException($"{path} is {what}: the run record beside a checkpoint is the file `distill train --out DIR` writes, which names the model; restore it.");
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: missing; a checkpoint is exported with the run.json beside it, which names the model (`distill train --out DIR` writes both).", path);
-        // JSON null reads as no dictionary at all: it is no more a run record than [] or 42 (it was "records no 'input'").
-        try { return JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path)) ?? throw new JsonException("null, not an object"); }
+        // A FIFO in its place blocked the read until killed.
+        if (FilePaths.NothingToRead(path))
+            throw new InvalidDataException($"{path}: empty (or not a regular file, e.g. a FIFO), not a run record. Restore the run.json `distill train` wrote.");
+        // Read as a document, not deserialized into a dictionary: [] or 42 was the serializer's message, which names
+        // .NET's Dictionary`2 type. JSON null is no more a run record (it was "records no 'input'").
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new JsonException($"a JSON {Kind(doc.RootElement)}, not an object");
+            var record = new Dictionary<string, string>();
+            foreach (var p in doc.RootElement.EnumerateObject())
+                record[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : throw new JsonException($"'{p.Name}' is a JSON {Kind(p.Value)}, not text");
+            return record;
+        }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not a run record ({e.Message}). Restore the run.json `distill train` wrote.", e);
+            throw new InvalidDataException($"{path}: not a run record ({e.Message.Split(" LineNumber:")[0].TrimEnd().TrimEnd('.')}). Restore the run.json `distill train` wrote.", e);
         }
+        static string Kind(JsonElement e) => e.ValueKind.ToString().ToLowerInvariant();
     }
 
     public void Dispose() => Model.Dispose();

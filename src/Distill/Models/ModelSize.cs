@@ -97,7 +97,9 @@ public static partial class ModelZoo
         var why = need > memoryBytes
             ? $"but {ModelMemory.Format(memoryBytes)} of memory is available{(count > MaxParameters ? $", and {cap}" : "")}"
             : $"and {cap}, whatever the memory";
-        throw new ModelTooLargeException(string.Create(CultureInfo.InvariantCulture, $"Model '{name}' has {count:N0} parameters for {inChannels}-channel input and {numClasses} classes; " +
+        // ParameterCount saturates at long.MaxValue: past it, the count is not a number to print.
+        var has = count == long.MaxValue ? $"has more than {long.MaxValue:N0} parameters" : $"has {count:N0} parameters";
+        throw new ModelTooLargeException(string.Create(CultureInfo.InvariantCulture, $"Model '{name}' {has} for {inChannels}-channel input and {numClasses} classes; " +
                                          $"training it needs about {ModelMemory.Format(need)} ({ModelMemory.Basis}), {why}. " +
                                          $"Choose a smaller {SmallerWhat(ParseName(name))}."));
     }

@@ -58,16 +58,30 @@ public class RunRecordTests
     }
 
     /// <summary>A run.json holding JSON null was read as an empty record ("records no 'input'"), unlike [], "x" or 42.</summary>
+    /// <summary>[] was the serializer's message, naming .NET's Dictionary`2 type.</summary>
     [Theory]
-    [InlineData("null")]
-    [InlineData("[]")]
-    [InlineData("42")]
-    public void A_run_json_that_is_not_an_object_is_not_a_run_record(string json)
+    [InlineData("null", "a JSON null, not an object")]
+    [InlineData("[]", "a JSON array, not an object")]
+    [InlineData("42", "a JSON number, not an object")]
+    [InlineData("{\"model\": 3}", "'model' is a JSON number, not text")]
+    public void A_run_json_that_is_not_an_object_is_not_a_run_record(string json, string why)
     {
         using var dir = new TempDir();
         File.WriteAllText(dir.File(Checkpoint.FileName), "");
         File.WriteAllText(dir.File("run.json"), json);
         var e = Assert.Throws<InvalidDataException>(() => Distill.Deploy.TrainedModel.Load(dir.Path));
-        Assert.StartsWith($"{dir.File("run.json")}: not a run record (", e.Message, StringComparison.Ordinal);
+        Assert.Equal($"{dir.File("run.json")}: not a run record ({why}). Restore the run.json `distill train` wrote.", e.Message);
+    }
+
+    /// <summary>A FIFO in run.json's place blocked the export until it was killed.</summary>
+    [Fact]
+    public async Task A_fifo_in_place_of_the_run_json_is_refused_without_reading_it()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File(Checkpoint.FileName), "");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [dir.File("run.json")])) mkfifo.WaitForExit();
+        var load = Task.Run(() => Assert.Throws<InvalidDataException>(() => Distill.Deploy.TrainedModel.Load(dir.Path)));
+        Assert.Same(load, await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(30)))); // else the load blocked on the FIFO
+        Assert.Equal($"{dir.File("run.json")}: empty (or not a regular file, e.g. a FIFO), not a run record. Restore the run.json `distill train` wrote.", (await load).Message);
     }
 }
