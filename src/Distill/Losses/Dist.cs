@@ -118,8 +118,14 @@ public sealed class DistMethod : Methods.Method
     /// <summary>The inter- and intra-class relations' weights, applied inside the term.</summary>
     public override IReadOnlyList<string> TermWeights { get; } = ["beta", "gamma"];
 
-    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup) =>
-        new Objective().Add(new CrossEntropyTerm()).Add(new DistTerm(s["temperature"], s["beta"], s["gamma"]));
+    public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
+    {
+        // The intra-class relation correlates each class's probabilities across the batch: one sample has no spread,
+        // and with β = 0 it is the whole term (the inter-class relation works within each sample, at any batch).
+        if (s["beta"] == 0)
+            setup.RequireBatch(Name, 2, "with beta 0 matches only the intra-class relation, across the samples of a batch", "its term would be a constant, with no gradient");
+        return new Objective().Add(new CrossEntropyTerm()).Add(new DistTerm(s["temperature"], s["beta"], s["gamma"]));
+    }
 
     public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>
     {

@@ -139,8 +139,9 @@ public sealed class RkdMethod : Methods.Method
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
-        // Distances need two samples, angles three (at two, every angle is between a vector and itself or zero).
-        setup.RequireBatch(Name, s["angle"] > 0 ? 3 : 2, s["angle"] > 0 ? "matches the angles between three samples of a batch" : "matches the distances between the samples of a batch");
+        // Both need three samples: at two, every angle is between a vector and itself or zero, and the one distance,
+        // divided by the mean distance (itself), is 1 for the student and the teacher alike.
+        setup.RequireBatch(Name, 3, s["angle"] > 0 ? "matches the angles between three samples of a batch" : "matches the distances between the samples of a batch, each divided by their mean");
         var (student, teacher) = setup.Embeddings(s.Text("layer"));
         return new Objective().Add(new CrossEntropyTerm()).Add(new RkdTerm(student, teacher, s["distance"], s["angle"]));
     }

@@ -208,11 +208,11 @@ public sealed class MethodSetup(string student, string? teacher, ImageDataset da
     /// <paramref name="does"/>): with fewer its term is 0 every step, and the run was the student alone under the
     /// method's name (pkt at --batch-size 1 gave scratch's weights, bit for bit). The batch is the smaller of
     /// --batch-size and the training images.</summary>
-    public void RequireBatch(string method, int least, string does)
+    public void RequireBatch(string method, int least, string does, string term = "its term would be 0 every step")
     {
         var batch = EffectiveBatch;
         if (batch >= least) return;
-        throw new ArgumentException($"{method} {does}: batches of {batch} give it nothing to compare (its term would be 0 every step); {BatchFix(least)}.");
+        throw new ArgumentException($"{method} {does}: batches of {batch} give it nothing to compare ({term}); {BatchFix(least)}.");
     }
 
     /// <summary>How to train on batches of at least <paramref name="least"/> samples (no final stop): the fix names what

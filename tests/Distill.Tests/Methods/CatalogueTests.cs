@@ -326,12 +326,16 @@ public sealed class CatalogueTests
     [InlineData("pkt:weight=30000", 1, "pkt compares each sample's similarities to the others in its batch: batches of 1 give it nothing to compare (its term would be 0 every step); give --batch-size 2 or more.")]
     [InlineData("sp", 1, "sp matches the similarities between the samples of a batch: batches of 1 give it nothing to compare")]
     [InlineData("rkd", 2, "rkd matches the angles between three samples of a batch: batches of 2 give it nothing to compare (its term would be 0 every step); give --batch-size 3 or more")]
-    [InlineData("rkd:angle=0", 1, "rkd matches the distances between the samples of a batch: batches of 1")]
+    // At 2 the one distance divided by the mean distance is 1 for both models: the distance term was 0 every step.
+    [InlineData("rkd:angle=0", 2, "rkd matches the distances between the samples of a batch, each divided by their mean: batches of 2 give it nothing to compare (its term would be 0 every step); give --batch-size 3 or more.")]
+    // One sample has no spread across the batch: with beta 0 DIST's term was a constant.
+    [InlineData("dist:beta=0", 1, "dist with beta 0 matches only the intra-class relation, across the samples of a batch: batches of 1 give it nothing to compare (its term would be a constant, with no gradient); give --batch-size 2 or more.")]
     public void Relational_methods_refuse_batches_too_small_to_compare(string method, int batch, string message)
     {
         var e = Assert.Throws<ArgumentException>(() => MethodCatalogue.Parse(method).Build(new MethodSetup("cnn-8", "cnn", Data.Value, batch)));
         Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
         Assert.NotNull(MethodCatalogue.Parse(method).Build(new MethodSetup("cnn-8", "cnn", Data.Value, 3)));
+        if (method == "dist:beta=0") Assert.NotNull(MethodCatalogue.Parse("dist").Build(new MethodSetup("cnn-8", "cnn", Data.Value, batch))); // the inter-class relation works at 1
     }
 
     /// <summary>A batch cut short by the training images was fixed by "--batch-size 2 or more", which does not help and
