@@ -84,7 +84,7 @@ public sealed class DkdMethod : Methods.Method
         Alpha,
         Beta,
         Methods.MethodParameter.Temperature("temperature", "temperature T", 4),
-        new("warmup", "fraction of training over which DKD's weight rises linearly from 0 to 1 (mdistiller: 20 of 240 epochs)", 0.3, 0, 1, MinOpen: true),
+        new("warmup", "fraction of training over which DKD's weight rises linearly from 0 to 1 (mdistiller: 20 of 240 epochs; 0 = none)", 0.3, 0, 1),
         Methods.MethodParameter.Switch("standardize", "1 = logit standardization (Sun et al. CVPR 2024)"),
     ];
 
@@ -95,7 +95,8 @@ public sealed class DkdMethod : Methods.Method
     {
         ILossTerm dkd = new DkdTerm(s["alpha"], s["beta"], s["temperature"]);
         if (s.Flag("standardize")) dkd = new StandardizedTerm(dkd);
-        return new Objective().Add(new CrossEntropyTerm()).Add(dkd, Schedule.Linear(0, 1, 0, s["warmup"]));
+        // 0 is no warm-up, as mlkd's: full weight from the first step (a ramp of length 0 is no ramp).
+        return new Objective().Add(new CrossEntropyTerm()).Add(dkd, s["warmup"] > 0 ? Schedule.Linear(0, 1, 0, s["warmup"]) : 1);
     }
 
     public override IReadOnlyDictionary<string, Func<LossArguments, Tensor>> References { get; } = new Dictionary<string, Func<LossArguments, Tensor>>

@@ -68,7 +68,8 @@ public sealed class KdMethod : Methods.Method
     [
         Methods.MethodParameter.Temperature("temperature", "distillation temperature T (the start of the annealing when temperature_end is set)", 4),
         new("alpha", "weight α of the soft term; the cross-entropy gets 1 − α", 0.9, 0, 1),
-        new("temperature_end", "anneal T along a half-cosine to this value over training (high to low or the reverse); 0 = constant T", 0, 0, Methods.MethodParameter.MaxTemperature),
+        new("temperature_end", "anneal T along a half-cosine to this value over training (high to low or the reverse); 0 = constant T", 0,
+            Methods.MethodParameter.MinTemperature, Methods.MethodParameter.MaxTemperature, ZeroOff: true),
         Methods.MethodParameter.Switch("standardize", "1 = logit standardization (Sun et al. CVPR 2024): z-score the logits before the temperature"),
     ];
 
@@ -78,8 +79,6 @@ public sealed class KdMethod : Methods.Method
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
         double t = s["temperature"], end = s["temperature_end"], alpha = s["alpha"];
-        if (end is > 0 and < Methods.MethodParameter.MinTemperature)
-            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"kd: temperature_end={end} is below the lowest temperature, {Methods.MethodParameter.MinTemperature}; give 0 (constant T) or a temperature in [{Methods.MethodParameter.MinTemperature}, {Methods.MethodParameter.MaxTemperature}]."));
         ILossTerm kd = new KdTerm(end > 0 ? Schedule.TemperatureAnnealing(t, end) : t);
         if (s.Flag("standardize")) kd = new StandardizedTerm(kd);
         return new Objective().Add(new CrossEntropyTerm(), 1 - alpha).Add(kd, alpha);

@@ -19,8 +19,10 @@ public sealed record Paper(string Authors, int Year, string Venue, string Title)
 /// One parameter of a method: a number with its default and valid range (bounds inclusive unless marked open), or a
 /// text value (a layer name, a list of temperatures) when <see cref="Text"/> holds its default.
 /// </summary>
+/// <remarks><paramref name="ZeroOff"/>: 0 is taken too, as "off", below a range that starts above it (kd's temperature_end:
+/// 0, or a temperature from 0.01).</remarks>
 public sealed record MethodParameter(string Name, string Description, double Default = 0, double Min = double.NegativeInfinity,
-    double Max = double.PositiveInfinity, bool MinOpen = false, string? Text = null, bool Whole = false)
+    double Max = double.PositiveInfinity, bool MinOpen = false, string? Text = null, bool Whole = false, bool ZeroOff = false)
 {
     /// <summary>A switch: 0 (off, the default) or 1.</summary>
     public static MethodParameter Switch(string name, string description) => new(name, description, 0, 0, 1, Whole: true);
@@ -40,9 +42,12 @@ public sealed record MethodParameter(string Name, string Description, double Def
     public string DefaultText => Text ?? Format(Default);
 
     public string Range => IsText ? "text" : IsSwitch ? "0 or 1"
-        : $"{(MinOpen ? "(" : "[")}{Format(Min)}, {Format(Max)}{(double.IsPositiveInfinity(Max) ? ")" : "]")}{(Whole ? ", whole" : "")}";
+        : $"{(ZeroOff ? "0 or " : "")}{(MinOpen ? "(" : "[")}{Format(Min)}, {Format(Max)}{(double.IsPositiveInfinity(Max) ? ")" : "]")}{(Whole ? ", whole" : "")}";
 
-    public bool Accepts(double v) => double.IsFinite(v) && (MinOpen ? v > Min : v >= Min) && v <= Max && (!Whole || v == Math.Floor(v));
+    /// <summary>What a value must be, for messages: "a number in [0, 1]", "0 or a number in [0.01, 1000]".</summary>
+    public string ANumber => ZeroOff ? $"0 or a number in {Range["0 or ".Length..]}" : $"a number in {Range}";
+
+    public bool Accepts(double v) => double.IsFinite(v) && ((ZeroOff && v == 0) || ((MinOpen ? v > Min : v >= Min) && v <= Max && (!Whole || v == Math.Floor(v))));
 
     internal static string Format(double v) => double.IsPositiveInfinity(v) ? "∞" : double.IsNegativeInfinity(v) ? "−∞"
         // float32's largest, the bound of a list of weights, printed as 39 digits.
@@ -75,8 +80,8 @@ public sealed partial class MethodSettings
             if (!p.IsText)
             {
                 if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
-                    throw new ArgumentException($"{method.Name}: {key}={value} is not a number; {key} takes {(p.IsSwitch ? "0 or 1" : $"a number in {p.Range}")}.");
-                if (!p.Accepts(v)) throw new ArgumentException($"{method.Name}: {key}={value} is out of range; {key} must be {(p.Range[0] is '[' or '(' ? "in " : "")}{p.Range}.");
+                    throw new ArgumentException($"{method.Name}: {key}={value} is not a number; {key} takes {(p.IsSwitch ? "0 or 1" : p.ANumber)}.");
+                if (!p.Accepts(v)) throw new ArgumentException($"{method.Name}: {key}={value} is out of range; {key} must be {(p.Range[0] is '[' or '(' ? "in " + p.Range : p.IsSwitch ? p.Range : p.ANumber)}.");
                 // The losses run in float32: a value it cannot hold (beyond its largest, below its smallest normal
                 // number) becomes infinity or zero there; so does one below double's, which parses as 0.
                 if (Math.Abs(v) > float.MaxValue || (v != 0 && Math.Abs(v) < 1.1754944e-38) || NumberText.Underflows(value))

@@ -601,11 +601,11 @@ public sealed record Experiment
                     // The catalogue reads "4" as 4, but the spec's hash does not: the same sweep would be refused as
                     // another spec's when written once quoted and once not (as ce: "0.1" is refused by the schema).
                     if (method.Parameters.FirstOrDefault(p => p.Name == key) is { IsText: false } numeric && SpecSchema.QuotedHint(node, ["number"]) is { Length: > 0 } hint)
-                        throw new SpecException(file, SpecSchema.Line(node), $"loss.{name}.{key} must be a number in {numeric.Range}, not '{ExperimentSpec.Scalar(node)}'{hint}.");
+                        throw new SpecException(file, SpecSchema.Line(node), $"loss.{name}.{key} must be {numeric.ANumber}, not '{ExperimentSpec.Scalar(node)}'{hint}.");
                     if (SpecSchema.ToJson(node) is not JsonValue v || !v.TryGetValue<bool>(out var flag)) return ExperimentSpec.Scalar(node);
                     var p = method.Parameters.FirstOrDefault(p => p.Name == key);
                     if (p is null || p.IsSwitch) return flag ? "1" : "0"; // an unknown key: the settings name it with the valid ones
-                    throw new SpecException(file, SpecSchema.Line(node), $"loss.{name}.{key} must be {(p.IsText ? "text" : $"a number in {p.Range}")}, not {(flag ? "true" : "false")}; " +
+                    throw new SpecException(file, SpecSchema.Line(node), $"loss.{name}.{key} must be {(p.IsText ? "text" : p.ANumber)}, not {(flag ? "true" : "false")}; " +
                                                                         "true and false are only for switches (0 or 1).");
                 }
                 var parameters = map.Children.Where(p => ownWeight || ((YamlScalarNode)p.Key).Value != "weight").ToDictionary(

@@ -92,8 +92,8 @@ public sealed class CatalogueTests
     [Theory]
     [InlineData("kd", "temperature=1e300", "kd: temperature=1e300 is out of range; temperature must be in [0.01, 1000].")]
     [InlineData("dkd", "temperature=1e-45", "dkd: temperature=1e-45 is out of range; temperature must be in [0.01, 1000].")]
-    [InlineData("kd", "temperature_end=1e300", "kd: temperature_end=1e300 is out of range; temperature_end must be in [0, 1000].")]
-    [InlineData("kd", "temperature_end=0.001", "kd: temperature_end=0.001 is below the lowest temperature, 0.01; give 0 (constant T) or a temperature in [0.01, 1000].")]
+    [InlineData("kd", "temperature_end=1e300", "kd: temperature_end=1e300 is out of range; temperature_end must be 0 or a number in [0.01, 1000].")]
+    [InlineData("kd", "temperature_end=0.001", "kd: temperature_end=0.001 is out of range; temperature_end must be 0 or a number in [0.01, 1000].")]
     [InlineData("dist", "beta=1e300", "dist: beta=1e300 is beyond float32 (0, or 1.2e-38 to 3.4e38 in size), which the losses compute in; give a value in that range.")]
     // Below double's smallest, it parsed as 0 and switched DKD's term off (1e-320 was refused).
     [InlineData("dkd", "beta=1e-400", "dkd: beta=1e-400 is beyond float32 (0, or 1.2e-38 to 3.4e38 in size), which the losses compute in; give a value in that range.")]
@@ -317,6 +317,21 @@ public sealed class CatalogueTests
         var huge = Assert.Throws<Distill.Models.ModelTooLargeException>(() => MethodCatalogue.Parse("kd-multi:teachers=cnn-8,mlp-40000-40000").Build(setup));
         Assert.Contains("mlp-40000-40000", huge.Message, StringComparison.Ordinal);
         Assert.Empty(built);
+    }
+
+    /// <summary>dkd's warm-up could not be switched off (its range was (0, 1]) while mlkd's 0 meant none: 0 is now no
+    /// warm-up for both, the full weight from the first step.</summary>
+    [Fact]
+    public void A_warmup_of_0_is_the_full_weight_from_the_first_step()
+    {
+        foreach (var method in new[] { "dkd:warmup=0", "mlkd:warmup=0" })
+        {
+            var objective = MethodCatalogue.Parse(method).Build(new MethodSetup("cnn-8", "cnn", Data.Value, 64));
+            var (_, weight) = Assert.Single(objective.Terms, t => t.Term is not CrossEntropyTerm);
+            Assert.Equal(MethodCatalogue.Parse(method).Method.Name == "mlkd" ? MethodCatalogue.Parse(method).Settings["weight"] : 1, weight.At(0));
+        }
+        var ramp = Assert.Single(MethodCatalogue.Parse("dkd").Build(new MethodSetup("cnn-8", "cnn", Data.Value, 64)).Terms, t => t.Term is not CrossEntropyTerm).Weight;
+        Assert.Equal(0, ramp.At(0)); // the default ramps from 0
     }
 
     /// <summary>Relational methods compare the samples of a batch: at batch 1 (rkd's angles at 2) their term was 0 every

@@ -210,7 +210,7 @@ public class ExperimentSpecTests
     [InlineData("  seed: [0, 1, 2]", "  student.model: [mlp-32, mlp-99999999]", 17, "student.model: Model 'mlp-99999999' has 79,499,999,215 parameters")]
     [InlineData("[1, 2, 4, 8]", "[1, true]", 16, "loss.kd.temperature must be a number in [0.01, 1000], not true; true and false are only for switches (0 or 1).")]
     [InlineData("    temperature: 4", "    temperature: 4\n    alpha: false", 15, "loss.kd.alpha must be a number in [0, 1], not false;")]
-    [InlineData("  seed: [0, 1, 2]", "  loss.kd.temperature_end: [false]", 17, "loss.kd.temperature_end must be a number in")]
+    [InlineData("  seed: [0, 1, 2]", "  loss.kd.temperature_end: [false]", 17, "loss.kd.temperature_end must be 0 or a number in [0.01, 1000], not false")]
     [InlineData("  seed: [0, 1, 2]", "  seed: [1, 1, 1]", 17, "grid.seed has the value 1 twice (as '1' on line 17); it would make identical runs; give each value once.")]
     [InlineData("[1, 2, 4, 8]", "[1, 1.0, 1e0]", 16, "grid.loss.kd.temperature has the value 1.0 twice (as '1' on line 16);")]
     [InlineData("  seed: [0, 1, 2]", "  student.model:\n    - mlp-32\n    - cnn-8\n    - mlp-32", 20, "grid.student.model has the value mlp-32 twice (as 'mlp-32' on line 18);")]
