@@ -57,13 +57,14 @@ public static class OnnxExport
         // Before the model is built: the write would fail naming the hidden temp file it goes through.
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (FilePaths.Unwritable(path, folder) is { } unwritable) throw new ArgumentException(unwritable + ".");
-        if (File.Exists(path) && RecordedModel(path) is null)
-            throw new ArgumentException($"--out {path} exists and is not an ONNX model that `deploy export` wrote; exporting would replace it. " +
-                                        "Give another file, or move that one away first.");
         // `--out runs/cnn-int8` (a folder meant) or `--out cnn.pt` would write an ONNX model under a name that says otherwise.
+        // Said first: for `--out runs/x/last.ckpt` (the checkpoint itself) "move that one away" was the advice.
         if (!path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"--out {path}: give a file name ending in .onnx (e.g. {Path.ChangeExtension(path.TrimEnd('/', '.'), ".onnx")}); " +
                                         "the export is an ONNX model, and ONNX Runtime, Netron and the other tools go by the extension.");
+        if (File.Exists(path) && RecordedModel(path) is null)
+            throw new ArgumentException($"--out {path} exists and is not an ONNX model that `deploy export` wrote; exporting would replace it. " +
+                                        "Give another file, or move that one away first.");
     }
 
     /// <summary>The first tensor of <paramref name="model"/>'s state (weights and buffers) that holds NaN or ±Inf,

@@ -719,8 +719,13 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         foreach (var f in Directory.GetFiles(run.Folder)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
         var checkpoint = Path.Combine(copy, "last.ckpt");
         var bytes = File.ReadAllBytes(checkpoint);
-        AssertOneError(Cli("deploy", "export", copy, "--out", checkpoint), $"error: --out {checkpoint} exists and is not an ONNX model");
+        // The extension first: "move that one away" was the advice for the checkpoint being exported.
+        AssertOneError(Cli("deploy", "export", copy, "--out", checkpoint), $"error: --out {checkpoint}: give a file name ending in .onnx (e.g. {Path.ChangeExtension(checkpoint, ".onnx")})");
         Assert.Equal(bytes, File.ReadAllBytes(checkpoint)); // the checkpoint is intact
+        var renamed = Path.Combine(dir.Path, "ckpt.onnx");
+        File.Copy(checkpoint, renamed);
+        AssertOneError(Cli("deploy", "export", copy, "--out", renamed), $"error: --out {renamed} exists and is not an ONNX model");
+        Assert.Equal(bytes, File.ReadAllBytes(renamed));
         AssertOneError(Cli("deploy", "export", copy, "--out", copy), $"error: --out {copy} is a folder");
         AssertOneError(Cli("deploy", "export", copy, "--out", Path.Combine(checkpoint, "m.onnx")), $"error: --out {Path.Combine(checkpoint, "m.onnx")}: {checkpoint} is a file");
 
