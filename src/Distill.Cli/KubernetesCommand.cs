@@ -36,7 +36,7 @@ static partial class KubernetesCommand
             { spec, image, parallelism, cpus, memory, outClaim, dataClaim, retries, file };
         cmd.SetAction(r => TrainCommand.Guard(_ => () =>
         {
-            var s = ExperimentSpec.Load(r.GetValue(spec)!);
+            var s = ExperimentSpec.Load(r.GetValue(spec)!).RefuseIdleKey();
             foreach (var (o, v) in new[] { (parallelism, r.GetValue(parallelism)), (cpus, r.GetValue(cpus)) })
                 if (v < 1) throw new ArgumentException($"{o.Name} {v}: give at least 1.");
             // As `sweep slurm --cpus-per-task`: no node has more, so the pod would never be scheduled, and each run would

@@ -67,7 +67,7 @@ static class SpecCommand
             return;
         }
         if (recipeName is not null) throw new ArgumentException($"--recipe applies to recipe files; {path} is a spec file (it has a spec's keys, or no smoke:/quick:/full: sections).");
-        var spec = ExperimentSpec.Parse(text, path);
+        var spec = ExperimentSpec.Parse(text, path).RefuseIdleKey();
         Console.WriteLine($"ok: {path}: {spec.Name}, {spec.Runs.Count} run{(spec.Runs.Count == 1 ? "" : "s")}" +
                           (spec.GridKeys.Count == 0 ? "" : $" (grid: {string.Join(" × ", spec.GridKeys.Select(k => $"{k} [{spec.Runs.Select(x => x.Values.First(v => v.Key == k).Value).Distinct().Count()}]"))})"));
     }

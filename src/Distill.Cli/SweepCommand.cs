@@ -43,7 +43,7 @@ static class SweepCommand
         var cmd = new Command("plan", "Print each run's index and settings.") { spec };
         cmd.SetAction(r => TrainCommand.Guard(_ => () =>
         {
-            var s = ExperimentSpec.Load(r.GetValue(spec)!);
+            var s = ExperimentSpec.Load(r.GetValue(spec)!).RefuseIdleKey();
             Console.WriteLine($"{s.Name}: {NumberText.Count(s.Runs.Count, "run")} (spec {s.Hash})");
             foreach (var run in s.Runs) Console.WriteLine($"{run.Index,4}  {run.Label}  |  {run.Experiment.Student}, {run.Experiment.Epochs} epochs, loss {run.Experiment.Loss}, seed {run.Experiment.Seed}");
             return 0;
@@ -147,12 +147,8 @@ static class SweepCommand
             // its sweep unseen, holding run locks the next `sweep run` would stumble on.
             if (ParentId() != parent) throw new InvalidOperationException("sweep worker: the `sweep run` that started it is gone; stopping.");
             var runDir = SweepFolder.Run(dir, run.Index);
-            if (File.Exists(runDir))
-            {
-                Console.Error.WriteLine($"error: run {run.Index}: {SweepFolder.RunIsFile(runDir)}");
-                failed++;
-                continue;
-            }
+            // A file where the run's folder goes: said once, by the `sweep run` that started the workers.
+            if (File.Exists(runDir)) continue;
             // A run this worker came back to is still claimed by it.
             if (!wait && (SweepFolder.Done(dir, s, run.Index) || !SweepFolder.Claim(runDir, claim))) continue;
             using var log = new StreamWriter(Path.Combine(runDir, "task.log"), append: true) { AutoFlush = true };
@@ -213,6 +209,9 @@ static class SweepCommand
         var clock = Stopwatch.StartNew();
         SweepFolder.RemoveStaleClaims(dir);
         var pending = s.Runs.Where(r => !SweepFolder.Done(dir, s, r.Index)).ToList();
+        // The workers skip these (each would say so): said once here, and counted failed in the summary.
+        foreach (var r in pending.Where(r => File.Exists(SweepFolder.Run(dir, r.Index))))
+            Console.Error.WriteLine($"error: run {r.Index}: {SweepFolder.RunIsFile(SweepFolder.Run(dir, r.Index))}");
         var workers = Math.Min(jobs, pending.Count);
         Console.WriteLine($"sweep {s.Name}: {NumberText.Count(s.Runs.Count, "run")}, {s.Runs.Count - pending.Count} done already" +
                           (workers == 0 ? "" : $"; {workers} process{(workers == 1 ? "" : "es")} × {threads} thread{(threads == 1 ? "" : "s")}"));
@@ -263,11 +262,12 @@ static class SweepCommand
             if (!Directory.Exists(d))
                 throw new ArgumentException(File.Exists(d) ? $"{d}: this is a file; give the --out folder of a sweep (the folder that holds plan.json and runs/)."
                                                            : $"{d}: no such folder; give the --out folder of a sweep.");
+            // Read first (it only reads): a folder that is no sweep is said as such, not as a table in the way.
+            var results = SweepResults.Read(d);
             // Only tables an earlier collect wrote are replaced: a user's own results.md in the folder was overwritten.
             foreach (var name in new[] { SweepResults.MarkdownFile, SweepResults.JsonFile, SweepPage.FileName })
                 if (Path.Combine(d, name) is var path && File.Exists(path) && !Collected(path))
                     throw new ArgumentException($"{path} exists and is not a table that `sweep collect` wrote; collecting would replace it. Move it away, and collect again.");
-            var results = SweepResults.Read(d);
             IEnumerable<string> files;
             // Collect writes its tables beside the runs: a folder it may only read (another user's sweep) was the
             // runtime's "Access to the path '.results.md.NNN.tmp' is denied".
@@ -303,9 +303,12 @@ static class SweepCommand
             head = new string(buffer, 0, reader.ReadBlock(buffer));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+        // Empty: a write cut short (the page is not written atomically), nothing of anyone's to keep.
+        if (head.Length == 0) return true;
         return Path.GetFileName(path) switch
         {
-            SweepResults.MarkdownFile => head.StartsWith("# ", StringComparison.Ordinal) && head.Split('\n')[0].EndsWith(": sweep results", StringComparison.Ordinal),
+            // Its first line, whatever the line ending (an editor or git's autocrlf may have made it CRLF).
+            SweepResults.MarkdownFile => head.StartsWith("# ", StringComparison.Ordinal) && head.Split('\n')[0].TrimEnd('\r').EndsWith(": sweep results", StringComparison.Ordinal),
             SweepResults.JsonFile => System.Text.RegularExpressions.Regex.IsMatch(head, @"^\s*\{\s*""name""\s*:\s*""(?:[^""\\]|\\.)*""\s*,\s*""spec""\s*:"),
             _ => head.Contains(" &#183; distill sweep</title>", StringComparison.Ordinal), // the page title, "NAME · distill sweep", HTML-encoded
         };

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
+using Distill.Sweeps;
 
 namespace Distill.Notebooks.Tests;
 
@@ -693,8 +694,47 @@ public class SweepTests
             var r = Distill("sweep", "collect", dir.Path);
             Assert.Equal((1, $"error: {path} exists and is not a table that `sweep collect` wrote; collecting would replace it. Move it away, and collect again."), (r.Exit, r.Err.Trim()));
             Assert.Equal("my notes\n", File.ReadAllText(path));
-            File.WriteAllText(path, ours);
+            // Its own table with CRLF line endings (an editor, git's autocrlf), or cut to nothing, is still its own.
+            File.WriteAllText(path, ours.ReplaceLineEndings("\r\n"));
+            Assert.Equal(0, Distill("sweep", "collect", dir.Path).Exit);
+            File.WriteAllText(path, "");
+            Assert.Equal(0, Distill("sweep", "collect", dir.Path).Exit);
         }
+        // A folder that is no sweep is said as such, not as a table in the way.
+        using var plain = new TempDir("sweep-collect-plain");
+        File.WriteAllText(Path.Combine(plain.Path, "results.md"), "mine");
+        Assert.DoesNotContain("is not a table", Distill("sweep", "collect", plain.Path).Err, StringComparison.Ordinal);
+    }
+
+    static readonly System.Text.Json.JsonSerializerOptions PlanJson = new() { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
+
+    /// <summary>An earlier build planned sweeps without refusing an idle grid key (a temperature of a kd term with alpha
+    /// 0): such a folder still collects and resumes, while a new sweep of that spec is refused before --out is touched.</summary>
+    [Fact]
+    public void A_folder_planned_before_the_idle_key_check_still_collects_and_resumes()
+    {
+        using var root = new TempDir("sweep-idle-legacy");
+        var spec = Path.Combine(root.Path, "idle.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("    temperature: 4 #", "    alpha: 0\n    temperature: 4 #", StringComparison.Ordinal)
+            .Replace("  seed: [0, 1]", "  seed: [0]", StringComparison.Ordinal));
+        var fresh = Path.Combine(root.Path, "fresh");
+        var refused = Distill("sweep", "run", spec, "--out", fresh);
+        Assert.Equal(1, refused.Exit);
+        Assert.Contains("grid key 'loss.kd.temperature': its values (1, 4) train the same model in every run", refused.Err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(fresh));
+        // The folder as the earlier build left it: its plan and its copy of the spec.
+        var parsed = ExperimentSpec.Load(spec);
+        var dir = Path.Combine(root.Path, "legacy");
+        Directory.CreateDirectory(dir);
+        File.Copy(spec, Path.Combine(dir, SweepFolder.SpecFile));
+        File.WriteAllText(Path.Combine(dir, SweepFolder.PlanFile), System.Text.Json.JsonSerializer.Serialize(new SweepFolder.Plan(parsed.Name, parsed.Hash, parsed.GridKeys,
+            [.. parsed.Runs.Select(r => new SweepFolder.PlanEntry(r.Index, r.Label, r.Values.ToDictionary()))]),
+            PlanJson));
+        var run = Distill("sweep", "run", spec, "--out", dir, "--index", "0", "--threads", "1");
+        Assert.True(run.Exit == 0, run.Out + run.Err);
+        var collected = Distill("sweep", "collect", dir);
+        Assert.True(collected.Exit == 0, collected.Out + collected.Err);
+        Assert.Contains("1 of 2 runs", collected.Err, StringComparison.Ordinal);
     }
 
     /// <summary>A file where the sweep keeps a folder (runs, slurm, workers, teachers) failed with the runtime's "already
@@ -719,6 +759,12 @@ public class SweepTests
         File.WriteAllText(Path.Combine(planned, "runs", "1"), "mine");
         var collected = Distill("sweep", "collect", planned);
         Assert.Contains("- run 1 (loss.kd.temperature=1 seed=1): runs/1 is a file where the run's folder goes; move it away, and `sweep run` again", collected.Out, StringComparison.Ordinal);
+        // With workers, said once (each worker walks every run), and counted failed.
+        var jobs = Distill("sweep", "run", Tiny, "--out", planned, "--jobs", "2", "--threads", "1");
+        Assert.Equal(1, jobs.Exit);
+        Assert.Single(jobs.Err.Split('\n'), l => l.Contains("runs/1 is a file", StringComparison.Ordinal) || l.Contains($"{Path.Combine("runs", "1")} is a file", StringComparison.Ordinal));
+        Assert.DoesNotContain("not run:", jobs.Err, StringComparison.Ordinal);
+        Assert.Contains("failed runs: 1", jobs.Out, StringComparison.Ordinal);
         var one = Distill("sweep", "run", Tiny, "--out", planned, "--index", "1");
         Assert.Equal((1, $"error: {Path.Combine(planned, "runs", "1")} is a file where the run's folder goes; move it away, and `sweep run` again"), (one.Exit, one.Err.Trim()));
     }

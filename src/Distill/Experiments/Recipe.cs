@@ -109,13 +109,6 @@ public abstract record RecipeConfig : ICheckedSettings
 
     internal virtual bool TrainsTeacher => true;
 
-    /// <summary>
-    /// Settings a run would refuse, or run wrongly, as (key as the recipe file writes it, message starting with that
-    /// key): what `train` and spec files refuse. <see cref="RecipeFile"/> applies it where a file is loaded, so a run
-    /// and `spec check` refuse the same values; <see cref="CheckOverrides"/> where a caller changes a loaded config. A
-    /// problem of two settings names both, comma-separated ("schedule,student_epochs"), so either can be blamed. The
-    /// catalogue knows the dataset's split sizes and image shape, so this needs no data.
-    /// </summary>
     /// <summary>A value twice in a list of <paramref name="key"/> (2 and 2.0 alike): it trained the same runs again and
     /// showed them as two points, or (a group) weighed one term twice.</summary>
     protected static IEnumerable<(string Key, string Message)> Repeats<T>(string key, IReadOnlyList<T> values, Func<T, string> shown)
@@ -125,6 +118,13 @@ public abstract record RecipeConfig : ICheckedSettings
                 yield return ($"{key}[{k}]", $"{key} has {shown(values[k])} twice: give each value once.");
     }
 
+    /// <summary>
+    /// Settings a run would refuse, or run wrongly, as (key as the recipe file writes it, message starting with that
+    /// key): what `train` and spec files refuse. <see cref="RecipeFile"/> applies it where a file is loaded, so a run
+    /// and `spec check` refuse the same values; <see cref="CheckOverrides"/> where a caller changes a loaded config. A
+    /// problem of two settings names both, comma-separated ("schedule,student_epochs"), so either can be blamed. The
+    /// catalogue knows the dataset's split sizes and image shape, so this needs no data.
+    /// </summary>
     public virtual IEnumerable<(string Key, string Message)> Problems()
     {
         foreach (var (key, value) in new[] { ("teacher_epochs", TeacherEpochs), ("student_epochs", StudentEpochs), ("batch_size", BatchSize) })

@@ -30,6 +30,14 @@ public sealed class ExperimentSpec
     public required string Name { get; init; }
     /// <summary>Whether the spec has no <c>name:</c>, so that <see cref="Name"/> came from its file (or a sweep folder's plan).</summary>
     public bool Nameless { get; init; }
+
+    /// <summary>A grid key whose values train the same model in every run, refused when a sweep is planned
+    /// (<see cref="RefuseIdleKey"/>), not when a planned folder's copy is read: a folder an earlier build planned must
+    /// still collect and resume.</summary>
+    public SpecException? IdleKey { get; init; }
+
+    /// <summary>This spec, or <see cref="IdleKey"/> thrown: for a sweep being planned (spec check, plan, a new folder).</summary>
+    public ExperimentSpec RefuseIdleKey() => IdleKey is { } e ? throw e : this;
     /// <summary>The spec's text as read (copied into a sweep folder, hashed into every run's record).</summary>
     public required string Text { get; init; }
     public required IReadOnlyList<string> GridKeys { get; init; }
@@ -163,7 +171,6 @@ public sealed class ExperimentSpec
             }
             runs.Add(new PlannedRun(runs.Count, [.. chosen.Select(c => KeyValuePair.Create(c.a.Key, Shown(c.Value)))], experiment));
         }
-        RefuseIdleKeys(file, axes, runs);
         bool WrittenRefuses(SpecException e)
         {
             try { With(root, [], () => Experiment.From(file, root, fallbackName ?? Path.GetFileNameWithoutExtension(file))); return false; }
@@ -171,6 +178,7 @@ public sealed class ExperimentSpec
         }
         return new ExperimentSpec
         {
+            IdleKey = IdleKeyProblem(file, axes, runs),
             File = file, Text = text, Name = runs[0].Experiment.Name, Nameless = Find(root, "name") is null,
             Hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(SpecSchema.ToJson(root).ToJsonString())))[..16], GridKeys = [.. axes.Select(a => a.Key)], Runs = runs,
         };
@@ -207,7 +215,7 @@ public sealed class ExperimentSpec
     /// nesterov without momentum, step:1 against multistep:1, a batch_size past the training images) only multiplies the
     /// runs: refused, naming why it is idle. A key idle in some runs only (temperatures beside a weight of 0 and 1, a
     /// scratch baseline in the grid) is a design, and kept.</summary>
-    static void RefuseIdleKeys(string file, IReadOnlyList<GridAxis> axes, List<PlannedRun> runs)
+    static SpecException? IdleKeyProblem(string file, IReadOnlyList<GridAxis> axes, List<PlannedRun> runs)
     {
         for (var i = 0; i < axes.Count; i++)
         {
@@ -217,10 +225,11 @@ public sealed class ExperimentSpec
             if (groups.Any(g => g.Select(r => r.Experiment.Trained).Distinct(StringComparer.Ordinal).Count() > 1)) continue;
             var (a, b) = (groups[0].First(), groups[0].Skip(1).First());
             var why = Experiment.WhyIdle(a.Experiment, b.Experiment, axes[i].Key).DefaultIfEmpty("the other settings make it change nothing");
-            throw new SpecException(file, axes[i].Line,
+            return new SpecException(file, axes[i].Line,
                 $"grid key '{axes[i].Key}': its values ({string.Join(", ", groups[0].Select(r => r.Values[axis].Value))}) train the same model in every run " +
                 $"(runs {a.Index} and {b.Index}, ...): {string.Join("; ", why)}. Remove it from the grid, or change the setting that makes it idle.");
         }
+        return null;
     }
 
     /// <summary>A grid key resolved against the schema: the mapping that holds it and its values; the key's line and the
@@ -494,13 +503,13 @@ public sealed record Experiment
             if (key.StartsWith($"loss.{m.Choice.Method.Name}.", StringComparison.OrdinalIgnoreCase)
                 && new[] { a, b }.Select(e => e.Methods.FirstOrDefault(x => x.Choice.Method == m.Choice.Method)).FirstOrDefault(x => x.Choice is not null && Idle(x) is not null) is { Choice: not null } idle)
                 yield return $"loss.{m.Choice.Method.Name} adds nothing to the loss ({Idle(idle)}), so its other settings are unused";
-        if (a.BatchSize != b.BatchSize)
+        if (key == "batch_size")
             yield return $"batch_size {a.BatchSize} and {b.BatchSize} are both at least the {a.TrainSize ?? DatasetCatalog.Get(a.Dataset).SplitSizes.Train} training images: one batch of them per epoch";
-        if (a.Schedule != b.Schedule)
+        if (key == "schedule")
             yield return $"schedules {a.Schedule} and {b.Schedule} set the same learning rate in each of the {NumberText.Count(a.Epochs, "epoch")}";
-        if (key.EndsWith(".nesterov", StringComparison.Ordinal))
+        if (key.EndsWith(".nesterov", StringComparison.Ordinal) && (key.StartsWith("teacher.", StringComparison.Ordinal) ? a.Teacher?.Optimizer : a.Optimizer) is { Momentum: 0 })
             yield return "nesterov does nothing with momentum 0";
-        if (a.Teacher != b.Teacher && !a.Methods.Any(m => Idle(m) is null && m.Choice.Method.NeedsTeacher))
+        if ((key.StartsWith("teacher.", StringComparison.Ordinal) || key == "dataset.teacher_train_size") && !a.Methods.Any(m => Idle(m) is null && m.Choice.Method.NeedsTeacher))
             yield return "no term that uses the teacher has a weight above 0, so the teacher's settings are unused";
     }
 

@@ -226,6 +226,9 @@ public static class SweepFolder
     {
         if (File.Exists(dir)) throw new ArgumentException($"--out {dir}: this is a file; give a folder (it is created when missing).");
         if (Training.RunFolder.InsideRunError(dir) is { } inside) throw new InvalidOperationException(inside);
+        // A new sweep only, before anything is written: a folder planned already (by an earlier build that did not
+        // check this) still runs.
+        if (!File.Exists(Path.Combine(dir, PlanFile)) && !Directory.Exists(Path.Combine(dir, PlanFile))) spec.RefuseIdleKey();
         try { Directory.CreateDirectory(dir); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -41,10 +41,8 @@ public abstract record LrSchedule
         {
             if (parts.Length > 3) throw Bad("too many ':'-separated parts");
             if (parts.Length < 3) return 0.1;
-            if (!double.TryParse(parts[2], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var g) || !double.IsFinite(g) || g <= 0)
-                throw Bad($"the factor GAMMA '{parts[2]}' must be a number above 0");
-            // A factor of 1 never changes the rate: the run is constant's, and a grid over both trains one model twice.
-            return g != 1 ? g : throw Bad($"the factor GAMMA '{parts[2]}' never changes the rate (that is constant); give another factor, or use constant");
+            return double.TryParse(parts[2], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var g) && double.IsFinite(g) && g > 0
+                ? g : throw Bad($"the factor GAMMA '{parts[2]}' must be a number above 0");
         }
         return parts[0] switch
         {

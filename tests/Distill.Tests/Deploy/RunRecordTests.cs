@@ -57,8 +57,8 @@ public class RunRecordTests
             RunFolder.Differences(old, new Dictionary<string, string> { ["augment"] = "none" }));
     }
 
-    /// <summary>A run.json holding JSON null was read as an empty record ("records no 'input'"), unlike [], "x" or 42.</summary>
-    /// <summary>[] was the serializer's message, naming .NET's Dictionary`2 type.</summary>
+    /// <summary>A run.json holding JSON null was read as an empty record ("records no 'input'"), unlike [], "x" or 42;
+    /// [] was refused with the serializer's message, which names .NET's Dictionary`2 type.</summary>
     [Theory]
     [InlineData("null", "a JSON null, not an object")]
     [InlineData("[]", "a JSON array, not an object")]
