@@ -117,6 +117,42 @@ public class DocumentTests
         Assert.StartsWith("'not-a-version' in '#r \"nuget: Microsoft.Data.Analysis, not-a-version\"' (line 1) is not a NuGet version", notVersion.Errors[0].Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A notebook showing how to write a magic (in a comment, a raw or verbatim string, code an #if leaves out):
+    /// #load "missing.csx" there failed the cell though the compiler never reads it, and a #!time line in a raw string
+    /// was blanked, changing the string without a word (the kernel splits the cell there and fails it). A missing
+    /// local #i feed was skipped by NuGet unsaid; the kernel fails the cell.</summary>
+    [Fact]
+    public void Magics_inside_strings_and_comments_are_the_compilers_or_refused_and_a_missing_feed_is_named()
+    {
+        using var dir = new TempDir("magics-text");
+        var doc = new NotebookDocument { Path = Path.Combine(dir.Path, "n.ipynb") };
+        var compilers = "/*\n#load \"helpers.csx\"\n#r \"lib/x.dll\"\n*/\nvar usage = \"\"\"\n#load \"helpers.csx\"\n\"\"\";\nvar v = @\"\n#load \"h.csx\"\";\n#if NEVER\n#load \"nope.csx\"\n#endif\nvar x = $\"\"\"\n  {1}\n#r \"y.dll\"\n  \"\"\";";
+        var p = Magics.Parse(doc, compilers, dir.Path);
+        Assert.Empty(p.Errors);
+        Assert.Equal(compilers, p.Code); // left to the compiler, unchanged
+        Assert.Empty(p.AssemblyPaths);
+        foreach (var (text, magic) in new[] { ("var s = \"\"\"\n#!time\nx\n\"\"\";", "#!time"), ("/*\n#i \"nuget: https://example.org/v3/index.json\"\n*/", "#i \"nuget: https://example.org/v3/index.json\""),
+                     ("var s = @\"\n#r \"nuget: Humanizer.Core\"\n\";", "#r \"nuget: Humanizer.Core\"") })
+        {
+            var inText = Magics.Parse(doc, text, dir.Path);
+            var e = Assert.Single(inText.Errors);
+            Assert.Equal(("MagicInText", 2), (e.EName, e.Line));
+            Assert.StartsWith($"'{magic}' (line 2) starts a line inside a ", e.Message, StringComparison.Ordinal);
+            Assert.Contains("the .NET kernel reads it as a magic command all the same and splits the cell there", e.Message, StringComparison.Ordinal);
+            Assert.Equal(text, inText.Code);
+            Assert.False(inText.Time);
+            Assert.Empty(inText.Packages);
+            Assert.Empty(inText.Sources);
+        }
+        // Outside any text they are magics as before.
+        Assert.True(Magics.Parse(doc, "var s = \"\"\"\nx\n\"\"\";\n#!time", dir.Path).Time);
+        var feed = Assert.Single(Magics.Parse(doc, "#i \"nuget: nowhere\"", dir.Path).Errors);
+        Assert.Equal(("SourceNotFound", $"#i \"nuget: nowhere\" (line 1): the folder {Path.Combine(dir.Path, "nowhere")} does not exist; a local package source is a folder of .nupkg files, " +
+                                          $"relative to the notebook's folder, {dir.Path}"), (feed.EName, feed.Message));
+        Directory.CreateDirectory(Path.Combine(dir.Path, "nowhere"));
+        Assert.Equal(Path.Combine(dir.Path, "nowhere"), Assert.Single(Magics.Parse(doc, "#i \"nuget: nowhere\"", dir.Path).Sources));
+    }
+
     /// <summary>The unknown-magic error listed "#!time, #r and #i", leaving out #load and the kernel selectors the runner
     /// takes. It lists each, and each one listed is taken.</summary>
     [Fact]

@@ -1,5 +1,7 @@
 using System.Text.RegularExpressions;
 using Distill.Notebooks.Documents;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 
 namespace Distill.Notebooks.Execution;
 
@@ -76,7 +78,9 @@ public static partial class Magics
         // where magic lines are read; a magic line is blanked whole.
         var lines = source.Split('\n');
         var parsed = new ParsedCell();
-        for (int i = 0; i < lines.Length; i++)
+        SyntaxNode? root = null;
+        var start = 0; // where line i starts in the source
+        for (int i = 0; i < lines.Length; start += lines[i].Length + 1, i++)
         {
             var t = lines[i].Trim();
             int line = i + 1;
@@ -86,6 +90,18 @@ public static partial class Magics
             bool atStart = lines[i].StartsWith('#');
             if (!atStart && !t.StartsWith("#r ", StringComparison.Ordinal)) continue;
             if (!atStart && t.Contains("\"nuget:", StringComparison.Ordinal)) continue;
+            // A line inside a multi-line string or comment (a notebook that shows how to write a magic): the compiler
+            // never reads #load or #r "path" there, so they stay text, as in the kernel. The kernel's own magics (#!, #r
+            // "nuget:", #i) it reads line by line all the same and splits the cell there; blanked here, the string lost
+            // the line without a word. Said instead.
+            if (i > 0 && InsideText(root ??= CSharpSyntaxTree.ParseText(source, TextOptions).GetRoot(), start) is { } inside)
+            {
+                if (t.StartsWith("#!", StringComparison.Ordinal) || t.StartsWith("#i ", StringComparison.Ordinal) || t.Contains("\"nuget:", StringComparison.Ordinal))
+                    parsed.Errors.Add(new(line, "MagicInText",
+                        $"'{t}' (line {line}) starts a line inside {inside}; the .NET kernel reads it as a magic command all the same and splits the cell there. " +
+                        $"Write that line another way (e.g. \"#\" + \"{t[1..].Replace("\"", "\\\"", StringComparison.Ordinal)}\")"));
+                continue;
+            }
             if (t.StartsWith("#!", StringComparison.Ordinal))
             {
                 var name = t[2..].Split(' ', 2)[0];
@@ -142,8 +158,13 @@ public static partial class Magics
                 {
                     var src = m.Groups["source"].Value;
                     // A local feed is relative to the notebook, like #r paths.
-                    if (!src.Contains("://", StringComparison.Ordinal) && !Path.IsPathRooted(src)) src = Path.GetFullPath(Path.Combine(notebookFolder, src));
-                    parsed.Sources.Add(src);
+                    var local = !src.Contains("://", StringComparison.Ordinal);
+                    if (local && !Path.IsPathRooted(src)) src = Path.GetFullPath(Path.Combine(notebookFolder, src));
+                    // NuGet skips a missing local source without a word (a typo was never reported); the kernel fails the cell.
+                    if (local && !Directory.Exists(src))
+                        parsed.Errors.Add(new(line, "SourceNotFound",
+                            $"#i \"nuget: {m.Groups["source"].Value}\" (line {line}): the folder {src} does not exist; a local package source is a folder of .nupkg files, relative to the notebook's folder, {notebookFolder}"));
+                    else parsed.Sources.Add(src);
                 }
                 else
                     parsed.Errors.Add(new(line, "InvalidSource",
@@ -153,6 +174,28 @@ public static partial class Magics
         }
         parsed.Code = string.Join("\n", lines);
         return parsed;
+    }
+
+    static readonly CSharpParseOptions TextOptions = CSharpParseOptions.Default.WithKind(SourceCodeKind.Script).WithLanguageVersion(ScriptSession.KernelLanguageVersion);
+
+    /// <summary>What the line starting at <paramref name="position"/> lies inside, when it is text the compiler reads as no
+    /// directive: "a string literal" (verbatim, raw, interpolated), "a comment", or "code an #if leaves out"; else null.</summary>
+    static string? InsideText(SyntaxNode root, int position)
+    {
+        var token = root.FindToken(position);
+        if (token.SpanStart < position && position < token.Span.End
+            && (token.IsKind(SyntaxKind.StringLiteralToken) || token.IsKind(SyntaxKind.MultiLineRawStringLiteralToken) || token.IsKind(SyntaxKind.InterpolatedStringTextToken)
+                || token.IsKind(SyntaxKind.Utf8StringLiteralToken) || token.IsKind(SyntaxKind.Utf8MultiLineRawStringLiteralToken)))
+            return "a string literal";
+        var trivia = root.FindTrivia(position);
+        if (trivia.SpanStart < position && position < trivia.Span.End
+            && (trivia.IsKind(SyntaxKind.MultiLineCommentTrivia) || trivia.IsKind(SyntaxKind.MultiLineDocumentationCommentTrivia)))
+            return "a comment";
+        // Directives in an #if left out are still parsed (to find its #endif), as inactive ones; other lines there are
+        // disabled text.
+        var leftOut = trivia.SpanStart <= position && position < trivia.Span.End
+                      && (trivia.IsKind(SyntaxKind.DisabledTextTrivia) || trivia.GetStructure() is Microsoft.CodeAnalysis.CSharp.Syntax.DirectiveTriviaSyntax { IsActive: false });
+        return leftOut ? "code an #if leaves out" : null;
     }
 
     /// <summary><c>#r "System.Net.Http"</c> names a framework assembly (Roslyn resolves it); anything with a folder or
