@@ -163,6 +163,19 @@ public class ParameterTests
         Assert.Equal("5", r.Parameters["class"]);
     }
 
+    /// <summary>var defaults of unsigned literals (1u, 1UL, and 3000000000, which C# reads as a uint) were untyped: -p u=-1
+    /// passed the check before the run and failed in the injected cell.</summary>
+    [Fact]
+    public void Unsigned_literal_defaults_are_typed_before_the_run()
+    {
+        var types = ParameterInjector.DeclaredTypes("var u = 1u;\nvar ul = 1UL;\nvar big = 3000000000;\nvar l = 1L;");
+        Assert.Equal([typeof(uint), typeof(ulong), typeof(uint), typeof(long)], new[] { "u", "ul", "big", "l" }.Select(n => types[n].Type));
+        string Source(string name, string value) => ParameterInjector.Source(new Dictionary<string, string> { [name] = value }, n => types.GetValueOrDefault(n), "nb.ipynb");
+        Assert.Contains("the notebook's default for 'u' is uint, and '-1' is not in range (a uint is 0 to 4294967295)", Assert.Throws<ParameterException>(() => Source("u", "-1")).Message, StringComparison.Ordinal);
+        Assert.Contains("is not in range (a ulong is 0 to 18446744073709551615)", Assert.Throws<ParameterException>(() => Source("ul", "-1")).Message, StringComparison.Ordinal);
+        Assert.Contains("uint u = 7", Source("u", "7"), StringComparison.Ordinal);
+    }
+
     /// <summary>A parameter declared nullable (float?, string?, or a Nullable&lt;T&gt; only the running cell shows) takes
     /// -p name=null as null, and keeps its nullable type for any value; a plain string keeps "null" as text.</summary>
     [Fact]

@@ -207,7 +207,8 @@ public static class ParameterInjector
     {
         PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.UnaryMinusExpression } u => LiteralType(u.Operand),
         LiteralExpressionSyntax l when l.IsKind(SyntaxKind.TrueLiteralExpression) || l.IsKind(SyntaxKind.FalseLiteralExpression) => typeof(bool),
-        LiteralExpressionSyntax l => l.Token.Value?.GetType() is { } t && (t == typeof(string) || t == typeof(int) || t == typeof(long) ||
+        // uint and ulong too (1u, 1UL, 3000000000): untyped, -p u=-1 passed the check and failed in the injected cell.
+        LiteralExpressionSyntax l => l.Token.Value?.GetType() is { } t && (t == typeof(string) || t == typeof(int) || t == typeof(long) || t == typeof(uint) || t == typeof(ulong) ||
             t == typeof(double) || t == typeof(float) || t == typeof(decimal) || t == typeof(char)) ? t : null,
         _ => null,
     };
