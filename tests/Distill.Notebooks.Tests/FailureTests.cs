@@ -275,6 +275,24 @@ public class FailureTests
 
 public class OutputCapTests
 {
+    /// <summary>A cut whose last kept character was half of an emoji wrote that half as U+FFFD into the notebook and
+    /// the report; the cut moves back to the pair's start. Later writes to the cut stream keep the count right.</summary>
+    [Fact]
+    public void A_cut_never_splits_an_emoji()
+    {
+        using var dir = new TempDir("cap-emoji");
+        var nb = TestSupport.WriteNotebook(dir.Path, "emoji.ipynb",
+            ("Console.Write(new string('x', 1999) + \"😀😀\"); Console.Write(\"more\");", null),
+            ("throw new Exception(new string('y', 1999) + \"😀😀\");", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { MaxOutputChars = 2000, ContinueOnError = true });
+        var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
+        var stream = TestSupport.Text(cells[0]!["outputs"]![0]!["text"]);
+        Assert.StartsWith(new string('x', 1999) + "\n… output cut here: 8 more characters not kept", stream);
+        var error = cells[1]!["outputs"]![0]!["evalue"]!.GetValue<string>();
+        Assert.StartsWith(new string('y', 1999) + "\n… output cut here: 4 more characters not kept", error);
+        Assert.DoesNotContain('\uFFFD', File.ReadAllText(r.Files.Notebook) + File.ReadAllText(r.Files.Html!));
+    }
+
     [Fact]
     public void A_huge_output_is_cut_at_the_cap_with_a_line_saying_how_much_in_the_notebook_and_the_report()
     {

@@ -110,11 +110,12 @@ public sealed partial class OutputSink
             // Over the cap: keep what fits, count the rest, and say so in one trailing line (rewritten as it grows).
             if (!cut.TryGetValue(s, out var dropped))
             {
-                s.Text.Append(text.AsSpan(0, Math.Max(0, room)));
+                var keep = Whole(text, Math.Max(0, room));
+                s.Text.Append(text.AsSpan(0, keep));
                 dropped = 0;
-                text = text[Math.Max(0, room)..];
+                text = text[keep..];
             }
-            else s.Text.Length = MaxChars;
+            else s.Text.Length -= CutNote(dropped).Length; // the note is always last
             cut[s] = dropped + text.Length;
             s.Text.Append(CutNote(cut[s]));
         }
@@ -193,11 +194,15 @@ public sealed partial class OutputSink
     public const string Html = "text/html";
     public const string PlainText = "text/plain";
 
+    /// <summary><paramref name="n"/>, or one less when the first <paramref name="n"/> characters would end inside a
+    /// surrogate pair (an emoji): cut there, the kept half is written as U+FFFD.</summary>
+    static int Whole(string text, int n) => n > 0 && n < text.Length && char.IsHighSurrogate(text[n - 1]) ? n - 1 : n;
+
     static string CutNote(long chars) => $"\n… output cut here: {chars:N0} more characters not kept (distill run --max-output)\n";
 
     /// <summary>An error's value or one-line failure within <paramref name="maxChars"/>, cut as a stream is, saying so.</summary>
     public static string CapText(string text, int maxChars) =>
-        text.Length <= maxChars ? text : text[..maxChars] + CutNote(text.Length - maxChars);
+        text.Length <= maxChars ? text : text[..Whole(text, maxChars)] + CutNote(text.Length - Whole(text, maxChars));
 
     /// <summary>An error's traceback within <paramref name="maxChars"/> characters in all: the lines that fit, the one that
     /// crosses the limit cut, then one line saying how much was left out.</summary>
@@ -210,7 +215,7 @@ public sealed partial class OutputSink
         foreach (var l in lines)
         {
             if (room <= 0) break;
-            kept.Add(l.Length <= room ? l : l[..(int)room]);
+            kept.Add(l.Length <= room ? l : l[..Whole(l, (int)room)]);
             room -= l.Length;
         }
         kept.Add(CutNote(total - maxChars).Trim());
@@ -222,7 +227,7 @@ public sealed partial class OutputSink
     public static IReadOnlyDictionary<string, string> Cap(IReadOnlyDictionary<string, string> data, int maxChars) =>
         data.Values.All(v => v.Length <= maxChars) ? data : data.ToDictionary(kv => kv.Key, kv => kv.Value.Length <= maxChars ? kv.Value
             : kv.Key == Html ? $"<pre>{System.Net.WebUtility.HtmlEncode(CutNote(kv.Value.Length).Trim())}</pre>"
-            : kv.Value[..maxChars] + CutNote(kv.Value.Length - maxChars));
+            : kv.Value[..Whole(kv.Value, maxChars)] + CutNote(kv.Value.Length - Whole(kv.Value, maxChars)));
 }
 
 /// <summary>Console.Out / Console.Error replacement that forwards to the running cell, or to the runner's console
