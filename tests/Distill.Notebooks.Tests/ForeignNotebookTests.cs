@@ -9,7 +9,7 @@ namespace Distill.Notebooks.Tests;
 public class ForeignNotebookTests
 {
     /// <summary>A notebook whose only cell would succeed as C#, so a refusal cannot come from compiling it.</summary>
-    static string Write(string dir, string name, JsonObject metadata)
+    static string Write(string dir, string name, JsonObject metadata, string source = "System.IO.File.WriteAllText(\"ran.txt\", \"compiled as C#\");")
     {
         var nb = new JsonObject
         {
@@ -17,7 +17,7 @@ public class ForeignNotebookTests
             ["cells"] = new JsonArray(new JsonObject
             {
                 ["cell_type"] = "code", ["metadata"] = new JsonObject(), ["outputs"] = new JsonArray(), ["execution_count"] = null,
-                ["source"] = "System.IO.File.WriteAllText(\"ran.txt\", \"compiled as C#\");",
+                ["source"] = source,
             }),
         };
         var path = Path.Combine(dir, name);
@@ -49,6 +49,23 @@ public class ForeignNotebookTests
         Assert.False(File.Exists(Path.Combine(dir.Path, "ran.txt")));
         Assert.False(Directory.Exists(Path.Combine(dir.Path, "out")));
     }
+
+    /// <summary>An F# notebook whose every code cell says #!csharp was refused for its default kernel, which reaches no
+    /// cell (the F# kernel runs them in its C# subkernel); a cell that takes the default still gets it refused.</summary>
+    [Fact]
+    public void A_notebook_whose_every_cell_names_csharp_runs_whatever_its_default()
+    {
+        using var dir = new TempDir("fsharp-csharp-cells");
+        var fsharp = JsonNode.Parse(FSharpMetadata)!.AsObject();
+        var path = Write(dir.Path, "cs-cells.ipynb", fsharp, "#!csharp\nSystem.IO.File.WriteAllText(\"ran.txt\", \"compiled as C#\");");
+        Assert.True(TestSupport.Run(path, Path.Combine(dir.Path, "out")).Succeeded);
+        Assert.True(File.Exists(Path.Combine(dir.Path, "ran.txt")));
+        var unmarked = Write(dir.Path, "default-cell.ipynb", JsonNode.Parse(FSharpMetadata)!.AsObject());
+        var e = Assert.Throws<NotebookFormatException>(() => TestSupport.Run(unmarked, Path.Combine(dir.Path, "out2")));
+        Assert.StartsWith(unmarked + ": not a C# notebook: its default kernel is 'fsharp'", e.Message, StringComparison.Ordinal);
+    }
+
+    const string FSharpMetadata = """{"kernelspec": {"name": ".net-fsharp", "language": "F#"}, "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "fsharp"}}}""";
 
     [Fact]
     public void A_csharp_notebook_still_runs()

@@ -52,14 +52,17 @@ public static class KernelNames
         return name.Length > 0 && !name.Contains(' ', StringComparison.Ordinal) && doc.KernelAliases.TryGetValue(name, out var k) ? k : null;
     }
 
-    public static string Resolve(NotebookDocument doc, NotebookCell cell)
+    public static string Resolve(NotebookDocument doc, NotebookCell cell) =>
+        cell.Kind == CellKind.Markdown ? Markdown : Named(doc, cell) ?? doc.DefaultKernel;
+
+    /// <summary>The kernel a code cell names itself (a selector as its first line, or its cell metadata), or null when it
+    /// takes the notebook's default.</summary>
+    public static string? Named(NotebookDocument doc, NotebookCell cell)
     {
-        if (cell.Kind == CellKind.Markdown) return Markdown;
         var first = cell.Source.Split('\n', 2)[0];
         if (Selector(doc, first) is { } fromLine) return fromLine;
         var fromMeta = cell.Metadata["polyglot_notebook"]?["kernelName"]?.GetValue<string>()
             ?? cell.Metadata["dotnet_interactive"]?["language"]?.GetValue<string>();
-        if (fromMeta is { Length: > 0 }) return doc.KernelAliases.TryGetValue(fromMeta, out var k) ? k : fromMeta;
-        return doc.DefaultKernel;
+        return fromMeta is { Length: > 0 } ? doc.KernelAliases.TryGetValue(fromMeta, out var k) ? k : fromMeta : null;
     }
 }

@@ -66,6 +66,11 @@ public sealed class NotebookDocument
             return $"its kernel is '{spec}'{(language is { Length: > 0 } ? $" ({language})" : "")}, not the .NET C# kernel";
         if (spec is null && language is { Length: > 0 } && !IsDotNetLanguage(language))
             return $"its language is '{language}', not C#";
+        // A .NET notebook whose every code cell says C# (#!csharp, or its cell metadata) runs as C# whatever its default
+        // (the F# kernel runs those cells in its C# subkernel, under Jupyter and in VS Code): the default reaches no cell.
+        // Named by the cell itself: a cell that takes the default is F# to an F# kernel, whatever VS Code's metadata says.
+        if (Cells.Where(c => c.Kind == CellKind.Code && !string.IsNullOrWhiteSpace(c.Source)).All(c => KernelNames.Named(this, c) == KernelNames.CSharp))
+            return null;
         if (DefaultKernel != KernelNames.CSharp)
             return $"its default kernel is '{DefaultKernel}', not C#";
         // Jupyter starts the kernelspec's kernel and VS Code the Polyglot default: saved by one with the other's metadata
