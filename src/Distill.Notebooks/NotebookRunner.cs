@@ -972,16 +972,21 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             foreach (var name in declared.Concat(injected).Distinct())
             {
                 if (session.VariableType(name) is null) continue;
-                d[name] = session.VariableValue(name) switch
-                {
-                    null => "null",
-                    bool b => b ? "true" : "false",
-                    IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-                    var v => v.ToString() ?? "",
-                };
+                d[name] = Shown(session.VariableValue(name));
             }
             return d;
         }
+
+        // A list as its items ("[0, 1]"): its ToString() is its type's name (System.Int32[]), which says nothing of the run.
+        static string Shown(object? value) => value switch
+        {
+            null => "null",
+            bool b => b ? "true" : "false",
+            IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+            string s => s,
+            System.Collections.IEnumerable items => $"[{string.Join(", ", items.Cast<object?>().Take(100).Select(Shown))}{(items.Cast<object?>().Skip(100).Any() ? ", ..." : "")}]",
+            var v => v.ToString() ?? "",
+        };
     }
 #pragma warning restore CA1001
 }

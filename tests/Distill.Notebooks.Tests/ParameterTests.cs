@@ -163,6 +163,17 @@ public class ParameterTests
         Assert.Equal("5", r.Parameters["class"]);
     }
 
+    /// <summary>A list default was recorded (manifest, report header) as its type's name, "System.Int32[]".</summary>
+    [Fact]
+    public void A_list_parameter_is_recorded_by_its_items()
+    {
+        using var dir = new TempDir("params-list");
+        var nb = TestSupport.WriteNotebook(dir.Path, "list.ipynb", ("var seeds = new[] { 0, 1 };\nvar names = new List<string> { \"a\", \"b\" };\nvar rates = new[] { 0.5, 1e-3 };", ["parameters"]));
+        var r = Run(nb, Path.Combine(dir.Path, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal(("[0, 1]", "[a, b]", "[0.5, 0.001]"), (r.Parameters["seeds"], r.Parameters["names"], r.Parameters["rates"]));
+    }
+
     /// <summary>var defaults of unsigned literals (1u, 1UL, and 3000000000, which C# reads as a uint) were untyped: -p u=-1
     /// passed the check before the run and failed in the injected cell.</summary>
     [Fact]
