@@ -515,9 +515,12 @@ public class DocumentTests
     [Fact]
     public void Cell_keys_nbformat_4_does_not_allow_are_dropped_and_named()
     {
-        var doc = IpynbReader.Read("x.ipynb", """{"nbformat":4,"nbformat_minor":5,"metadata":{},"cells":[{"cell_type":"code","id":"a","metadata":{},"source":"x","outputs":[],"execution_count":null,"collapsed":false,"prompt_number":3},{"cell_type":"markdown","id":"b","metadata":{},"source":"# m","level":[1],"attachments":{}}]}""");
+        // Outputs on a markdown cell (another tool's, or nbformat 3's) went without a word too.
+        var doc = IpynbReader.Read("x.ipynb", """{"nbformat":4,"nbformat_minor":5,"metadata":{},"cells":[{"cell_type":"code","id":"a","metadata":{},"source":"x","outputs":[],"execution_count":null,"collapsed":false,"prompt_number":3},{"cell_type":"markdown","id":"b","metadata":{},"source":"# m","level":[1],"attachments":{},"outputs":[],"execution_count":2}]}""");
         Assert.Equal(["cell 1: \"collapsed\", the boolean false, is not a key of an nbformat 4 code cell; dropped",
                       "cell 1: \"prompt_number\", the number 3, is not a key of an nbformat 4 code cell; dropped",
+                      "cell 2: \"outputs\", a list ([]), is not a key of an nbformat 4 markdown cell; dropped",
+                      "cell 2: \"execution_count\", the number 2, is not a key of an nbformat 4 markdown cell; dropped",
                       "cell 2: \"level\", a list ([1]), is not a key of an nbformat 4 markdown cell; dropped"], doc.Repairs);
         using var dir = new TempDir("writer-keys");
         var file = Path.Combine(dir.Path, "x.ipynb");

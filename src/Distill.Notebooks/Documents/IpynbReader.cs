@@ -62,6 +62,11 @@ public static partial class IpynbReader
             var raw = (JsonObject)c.DeepClone();
             raw.Remove("outputs");
             raw.Remove("execution_count");
+            // A code cell's own, removed above for this run's; on a markdown or raw cell they are no keys nbformat 4 has,
+            // and went without a word.
+            if (kind != CellKind.Code)
+                foreach (var key in new[] { "outputs", "execution_count" }.Where(c.ContainsKey))
+                    doc.Repairs.Add($"cell {number}: \"{key}\", {Shown(c[key])}, is not a key of an nbformat 4 {kind.ToString().ToLowerInvariant()} cell; dropped");
             if (c.TryGetPropertyValue("metadata", out var cellMeta) && cellMeta is null) doc.Repairs.Add($"cell {number}: \"metadata\" is null; written as {{}}");
             // Keys nbformat requires, absent: nothing is lost when they are written (the runner writes every one of them).
             if (!c.ContainsKey("metadata")) doc.Repairs.Add($"cell {number}: no \"metadata\"; written as {{}}");
