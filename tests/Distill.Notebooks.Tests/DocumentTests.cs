@@ -510,6 +510,15 @@ public class DocumentTests
         Assert.Equal("keep", written["cells"]![0]!["metadata"]!["tags"]![0]!.GetValue<string>());
     }
 
+    /// <summary>Metadata nested 200 deep is valid JSON; it was reported as "not valid JSON".</summary>
+    [Fact]
+    public void Json_nested_past_the_depth_the_runner_writes_is_named_as_that()
+    {
+        var deep = new string('[', 200) + new string(']', 200);
+        var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("x.ipynb", $$$"""{"nbformat":4,"nbformat_minor":5,"metadata":{"deep":{{{deep}}}},"cells":[]}"""));
+        Assert.StartsWith("x.ipynb: its JSON is nested more than 128 levels deep (line 1), more than the runner reads and writes back", e.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>Cell keys nbformat 4 does not allow (nbformat 3's prompt_number and top-level collapsed, nbformat 3's
     /// heading level) were kept, and the executed notebook failed validation without a word: each is dropped and named.</summary>
     [Fact]

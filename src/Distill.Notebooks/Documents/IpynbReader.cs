@@ -26,6 +26,10 @@ public static partial class IpynbReader
         {
             if (DuplicateKey(json) is { } duplicate)
                 throw new NotebookFormatException(path, duplicate, "delete one of the two (a JSON object holds each key once), or re-save the notebook from VS Code or Jupyter");
+            // Valid JSON nested past the depth the writer can write back: said as that, not as "not valid JSON".
+            if (e.Message.Contains("maximum configured depth", StringComparison.Ordinal))
+                throw new NotebookFormatException(path, $"its JSON is nested more than {IpynbWriter.MaxDepth} levels deep (line {e.LineNumber + 1}), more than the runner reads and writes back",
+                    "flatten that value (a notebook's cells, outputs and metadata are a few levels deep), or remove it");
             throw new NotebookFormatException(path, $"not valid JSON (line {e.LineNumber + 1}: {e.Message.Split('.')[0]})",
                 "fix the JSON, or re-save the notebook from VS Code");
         }
