@@ -98,7 +98,8 @@ public static partial class ModelZoo
             ? $"but {ModelMemory.Format(memoryBytes)} of memory is available{(count > MaxParameters ? $", and {cap}" : "")}"
             : $"and {cap}, whatever the memory";
         // ParameterCount saturates at long.MaxValue: past it, the count is not a number to print.
-        var has = count == long.MaxValue ? $"has more than {long.MaxValue:N0} parameters" : $"has {count:N0} parameters";
+        var has = count == long.MaxValue ? string.Create(CultureInfo.InvariantCulture, $"has more than {long.MaxValue:N0} parameters")
+            : string.Create(CultureInfo.InvariantCulture, $"has {count:N0} parameters");
         throw new ModelTooLargeException(string.Create(CultureInfo.InvariantCulture, $"Model '{name}' {has} for {inChannels}-channel input and {numClasses} classes; " +
                                          $"training it needs about {ModelMemory.Format(need)} ({ModelMemory.Basis}), {why}. " +
                                          $"Choose a smaller {SmallerWhat(ParseName(name))}."));
