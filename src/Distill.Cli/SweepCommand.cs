@@ -237,8 +237,8 @@ static class SweepCommand
         if (signals.Token.IsCancellationRequested) throw SweepRunner.Stopped(s, signals.Token);
         var unfinished = pending.Where(r => !SweepFolder.Done(dir, s, r.Index)).ToList();
         // A run whose folder is a file was reported by its worker and is no run a worker skipped.
-        var notRun = unfinished.Where(r => Directory.Exists(SweepFolder.Run(dir, r.Index)) ? !File.Exists(Path.Combine(SweepFolder.Run(dir, r.Index), SweepFolder.FailedFile))
-                                                                                          : !File.Exists(SweepFolder.Run(dir, r.Index))).Select(r => r.Index).ToList();
+        var notRun = unfinished.Where(r => SweepFolder.Run(dir, r.Index) is var run && !File.Exists(run) && !File.Exists(Path.Combine(run, SweepFolder.FailedFile)))
+            .Select(r => r.Index).ToList();
         if (notRun.Count > 0)
             Console.Error.WriteLine($"error: not run: {string.Join(", ", notRun)} (every worker stopped before them; see {Path.Combine(dir, "workers")}); `sweep run` again runs them");
         return Summary(s, dir, [.. unfinished.Select(r => r.Index)], clock);

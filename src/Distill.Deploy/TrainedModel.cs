@@ -271,7 +271,7 @@ public sealed class TrainedModel : IDisposable
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not a run record ({e.Message.Split(" LineNumber:")[0].TrimEnd().TrimEnd('.')}). Restore the run.json `distill train` wrote.", e);
+            throw new InvalidDataException($"{path}: not a run record ({ErrorText.Json(e)}). Restore the run.json `distill train` wrote.", e);
         }
         static string Kind(JsonElement e) => e.ValueKind.ToString().ToLowerInvariant();
     }

@@ -984,7 +984,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             bool b => b ? "true" : "false",
             IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
             string s => s,
-            System.Collections.IEnumerable items => $"[{string.Join(", ", items.Cast<object?>().Take(100).Select(Shown))}{(items.Cast<object?>().Skip(100).Any() ? ", ..." : "")}]",
+            // Read once, 101 items at most: a generator may not give the same items twice, or may not end.
+            System.Collections.IEnumerable items => items.Cast<object?>().Take(101).ToList() is var first
+                ? $"[{string.Join(", ", first.Take(100).Select(Shown))}{(first.Count > 100 ? ", ..." : "")}]" : "",
             var v => v.ToString() ?? "",
         };
     }

@@ -16,6 +16,10 @@ public static class ErrorText
     /// whose own words stay at the command line.</summary>
     public static string Api(string setting, string before, string after = "") => CommandLine ? "" : before + setting + after;
 
+    /// <summary>A JSON parser's or serializer's own words, without the " LineNumber: ..." and " Path: ..." .NET appends
+    /// (the caller says where, in its own terms) and the closing period (the caller's sentence goes on).</summary>
+    public static string Json(System.Text.Json.JsonException e) => e.Message.Split(" LineNumber:")[0].Split(" Path:")[0].TrimEnd().TrimEnd('.');
+
     /// <summary>The message without .NET's "(Parameter 'x')" suffix and the "Actual value was ..." line
     /// ArgumentOutOfRangeException adds (noise to a user, who never named a parameter), as one line: a line break inside
     /// it (a path or name the user gave with one) shows as ⏎, where keeping only the first line cut the message off there,

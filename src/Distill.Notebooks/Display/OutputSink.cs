@@ -201,8 +201,12 @@ public sealed partial class OutputSink
     static string CutNote(long chars) => $"\n… output cut here: {chars:N0} more characters not kept (distill run --max-output)\n";
 
     /// <summary>An error's value or one-line failure within <paramref name="maxChars"/>, cut as a stream is, saying so.</summary>
-    public static string CapText(string text, int maxChars) =>
-        text.Length <= maxChars ? text : text[..Whole(text, maxChars)] + CutNote(text.Length - Whole(text, maxChars));
+    public static string CapText(string text, int maxChars)
+    {
+        if (text.Length <= maxChars) return text;
+        var keep = Whole(text, maxChars);
+        return text[..keep] + CutNote(text.Length - keep);
+    }
 
     /// <summary>An error's traceback within <paramref name="maxChars"/> characters in all: the lines that fit, the one that
     /// crosses the limit cut, then one line saying how much was left out.</summary>
@@ -227,7 +231,7 @@ public sealed partial class OutputSink
     public static IReadOnlyDictionary<string, string> Cap(IReadOnlyDictionary<string, string> data, int maxChars) =>
         data.Values.All(v => v.Length <= maxChars) ? data : data.ToDictionary(kv => kv.Key, kv => kv.Value.Length <= maxChars ? kv.Value
             : kv.Key == Html ? $"<pre>{System.Net.WebUtility.HtmlEncode(CutNote(kv.Value.Length).Trim())}</pre>"
-            : kv.Value[..Whole(kv.Value, maxChars)] + CutNote(kv.Value.Length - Whole(kv.Value, maxChars)));
+            : CapText(kv.Value, maxChars));
 }
 
 /// <summary>Console.Out / Console.Error replacement that forwards to the running cell, or to the runner's console

@@ -109,7 +109,7 @@ public static partial class IpynbWriter
             {
                 var plain = !data.ContainsKey("text/plain") && !o.ContainsKey("text/plain");
                 if (plain) o["text/plain"] = Lines(text);
-                warn?.Invoke($"a display's {mime} is not valid JSON ({e.Message.Split(" LineNumber:")[0].TrimEnd('.')}); " +
+                warn?.Invoke($"a display's {mime} is not valid JSON ({ErrorText.Json(e)}); " +
                              (plain ? "its text is kept as text/plain" : "it is left out, and the output's text/plain is kept") +
                              " in the executed notebook. Display valid JSON under a JSON MIME type, and other text as text/plain");
             }

@@ -33,8 +33,10 @@ public sealed class ExperimentSpec
 
     /// <summary>A grid key whose values train the same model in every run, refused when a sweep is planned
     /// (<see cref="RefuseIdleKey"/>), not when a planned folder's copy is read: a folder an earlier build planned must
-    /// still collect and resume.</summary>
-    public SpecException? IdleKey { get; init; }
+    /// still collect and resume. Found on first asking: a folder's copy, read by every worker, never needs it.</summary>
+    public SpecException? IdleKey => IdleKeyCheck.Value;
+
+    internal Lazy<SpecException?> IdleKeyCheck { private get; init; } = new(() => null);
 
     /// <summary>This spec, or <see cref="IdleKey"/> thrown: for a sweep being planned (spec check, plan, a new folder).</summary>
     public ExperimentSpec RefuseIdleKey() => IdleKey is { } e ? throw e : this;
@@ -178,7 +180,7 @@ public sealed class ExperimentSpec
         }
         return new ExperimentSpec
         {
-            IdleKey = IdleKeyProblem(file, axes, runs),
+            IdleKeyCheck = new(() => IdleKeyProblem(file, axes, runs)),
             File = file, Text = text, Name = runs[0].Experiment.Name, Nameless = Find(root, "name") is null,
             Hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(SpecSchema.ToJson(root).ToJsonString())))[..16], GridKeys = [.. axes.Select(a => a.Key)], Runs = runs,
         };
@@ -217,12 +219,13 @@ public sealed class ExperimentSpec
     /// scratch baseline in the grid) is a design, and kept.</summary>
     static SpecException? IdleKeyProblem(string file, IReadOnlyList<GridAxis> axes, List<PlannedRun> runs)
     {
+        var trained = runs.Select(r => r.Experiment.Trained).ToList(); // once per run, not once per run and key
         for (var i = 0; i < axes.Count; i++)
         {
             if (axes[i].Values.Count < 2) continue;
             var axis = i;
             var groups = runs.GroupBy(r => string.Join("\n", r.Values.Where((_, j) => j != axis).Select(v => v.Value)), StringComparer.Ordinal).ToList();
-            if (groups.Any(g => g.Select(r => r.Experiment.Trained).Distinct(StringComparer.Ordinal).Count() > 1)) continue;
+            if (groups.Any(g => g.Select(r => trained[r.Index]).Distinct(StringComparer.Ordinal).Count() > 1)) continue;
             var (a, b) = (groups[0].First(), groups[0].Skip(1).First());
             var why = Experiment.WhyIdle(a.Experiment, b.Experiment, axes[i].Key).DefaultIfEmpty("the other settings make it change nothing");
             return new SpecException(file, axes[i].Line,
@@ -499,10 +502,9 @@ public sealed record Experiment
     /// the same model, as far as it can be named.</summary>
     internal static IEnumerable<string> WhyIdle(Experiment a, Experiment b, string key)
     {
-        foreach (var m in a.Methods.Concat(b.Methods).DistinctBy(m => m.Choice.Method.Name))
-            if (key.StartsWith($"loss.{m.Choice.Method.Name}.", StringComparison.OrdinalIgnoreCase)
-                && new[] { a, b }.Select(e => e.Methods.FirstOrDefault(x => x.Choice.Method == m.Choice.Method)).FirstOrDefault(x => x.Choice is not null && Idle(x) is not null) is { Choice: not null } idle)
-                yield return $"loss.{m.Choice.Method.Name} adds nothing to the loss ({Idle(idle)}), so its other settings are unused";
+        foreach (var idle in a.Methods.Concat(b.Methods).Where(m => Idle(m) is not null).DistinctBy(m => m.Choice.Method.Name))
+            if (key.StartsWith($"loss.{idle.Choice.Method.Name}.", StringComparison.OrdinalIgnoreCase))
+                yield return $"loss.{idle.Choice.Method.Name} adds nothing to the loss ({Idle(idle)}), so its other settings are unused";
         if (key == "batch_size")
             yield return $"batch_size {a.BatchSize} and {b.BatchSize} are both at least the {a.TrainSize ?? DatasetCatalog.Get(a.Dataset).SplitSizes.Train} training images: one batch of them per epoch";
         if (key == "schedule")

@@ -63,7 +63,7 @@ public sealed class ReferenceFile
                 : "";
             // A key given twice is found with no position; its message names the key.
             var where = e.LineNumber is { } line ? $" (line {line + 1}, byte {e.BytePositionInLine + 1})" : "";
-            throw new ReferenceFormatException($"{source}: not valid JSON{where}: {e.Message.Split(" LineNumber:")[0].Split(" Path:")[0].TrimEnd().TrimEnd('.')}{nonFinite}.");
+            throw new ReferenceFormatException($"{source}: not valid JSON{where}: {ErrorText.Json(e)}{nonFinite}.");
         }
         using (doc)
         {
