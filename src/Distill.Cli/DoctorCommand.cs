@@ -83,9 +83,7 @@ static class DoctorDatasets
         }
         // A DISTILL_DATA that does not exist is allowed (`data install` creates it), so the loaders read the other
         // folders without a word; a mistyped path would pass unseen here too, so say so.
-        if (Environment.GetEnvironmentVariable("DISTILL_DATA") is { } set && !string.IsNullOrWhiteSpace(set) && !Directory.Exists(set))
-            w.WriteLine($"datasets      note: DISTILL_DATA={set} does not exist, so datasets come from the other folders; " +
-                "check the path, or run `distill data install NAME` to install into it");
+        if (DatasetSearch.MissingDataNote() is { } note) w.WriteLine($"datasets      note: {note}");
         return DatasetReport.Write(w, search);
     }
 }

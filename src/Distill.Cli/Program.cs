@@ -37,6 +37,7 @@ root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(DeployCommand.Create());
 PointDecimals(root);
 BareRepeats(root);
+OptionsAsValues(root);
 // After `--` every token is an argument whatever it looks like (the parser's convention, and the way to pass a file
 // named -x.ipynb): only what comes before the first `--` can be an unknown option.
 UnknownOptions(root, "distill", args.TakeWhile(a => a != "--").ToHashSet(StringComparer.Ordinal));
@@ -171,6 +172,21 @@ static void BareRepeats(System.CommandLine.Command command)
                 result.AddError($"{result.IdentifierToken?.Value ?? option.Name} is given {result.IdentifierTokenCount} times, {result.IdentifierTokenCount - result.Tokens.Count} of them without a value; give each one a value, or leave the bare one out");
         });
     foreach (var sub in command.Subcommands) BareRepeats(sub);
+}
+
+// An option given where a value belongs (`train --out --resume`, the folder forgotten) was taken as the value: a folder
+// named --resume was created and a new run trained into it. No value of ours starts with "--"; a file or folder whose
+// name does is written ./--name.
+static void OptionsAsValues(System.CommandLine.Command command)
+{
+    foreach (var option in command.Options.Where(o => o.Arity.MinimumNumberOfValues > 0))
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.FirstOrDefault(t => t.Value is ['-', '-', _, ..]) is { } token)
+                result.AddError($"{result.IdentifierToken?.Value ?? option.Name} {token.Value}: {token.Value} looks like an option, where {option.Name} needs a value; " +
+                                $"give {option.Name} its value (a name that starts with '--' is written ./{token.Value})");
+        });
+    foreach (var sub in command.Subcommands) OptionsAsValues(sub);
 }
 
 // An option a command lacks, before its arguments are filled, became an argument: `distill methods --json` looked up the

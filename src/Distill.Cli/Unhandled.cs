@@ -32,6 +32,8 @@ static class Unhandled
             return IoError.StandardOutputProblem(io);
         // A full or read-only disk is no bug: the user can act on it, and DISTILL_TRACE would tell them nothing more.
         if (IoError.DiskProblem(e) is { } disk) return disk;
+        // So is a file this user may not write (a shared folder another user's run made).
+        if (IoError.PermissionProblem(e) is { } denied) return denied;
         // So is a symbolic link that loops: said as such wherever it is met, not as an unexpected failure.
         if (IoError.LinkLoopProblem(e) is { } loop) return loop;
         return $"{Line(e)} ({e.GetType().Name}). Nothing in this command expected it: if the message does not show the fix, " +

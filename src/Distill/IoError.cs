@@ -32,6 +32,22 @@ public static partial class IoError
         };
     }
 
+    /// <summary>A file or folder this user may not open or change (another user's run folder, a root-owned tb/), as the
+    /// one line to follow "error: ", naming it, its mode and the fix; null for any other failure.</summary>
+    public static string? PermissionProblem(Exception e)
+    {
+        if (e is not UnauthorizedAccessException || AccessDenied().Match(e.Message) is not { Success: true } m) return null;
+        var path = m.Groups["path"].Value;
+        string mode;
+        try { mode = !OperatingSystem.IsWindows() && (File.Exists(path) || Directory.Exists(path)) ? $", mode {Convert.ToString((int)File.GetUnixFileMode(path), 8)}" : ""; }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { mode = ""; }
+        return $"'{path}': permission denied (this user may not write it{mode}; it may belong to another user): " +
+               "give this user write access to it and its folder (chown or chmod), or give another folder";
+    }
+
+    [GeneratedRegex(@"^Access to the path '(?<path>[^\n]+)' is denied\.?$")]
+    private static partial Regex AccessDenied();
+
     /// <summary>A failed write to standard output as the one line to follow "error: ". Console's stream names no path,
     /// so <see cref="DiskProblem"/> said "writing a file ... give another --out" for `methods > /dev/full`, a command
     /// with no --out whose failed write was its redirected output.</summary>

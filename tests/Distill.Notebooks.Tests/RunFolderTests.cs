@@ -67,6 +67,130 @@ public class RunFolderTests
         Assert.Equal(2, Metrics(dir).Count); // header + the new run's one epoch
     }
 
+    /// <summary>What a run writes into tb/ is its event files: --resume and --force deleted the whole folder, a user's
+    /// notes in it too. Metrics or events without a checkpoint or record are no run to resume (resuming "it" trained
+    /// over a user's metrics.csv), and a folder holding only another run's events is refused, not mixed with it.</summary>
+    [Fact]
+    public void Resume_and_force_delete_only_the_runs_own_files_and_leftovers_without_a_checkpoint_are_no_run_to_resume()
+    {
+        using var root = new TempDir("runfolder-tb");
+        var dir = Path.Combine(root.Path, "run");
+        Assert.Equal(0, DistillProcess.Run(Train(dir, epochs: 1)).Exit);
+        var notes = Path.Combine(dir, "tb", "README.txt");
+        File.WriteAllText(notes, "my notes");
+        var resumed = DistillProcess.Run(Train(dir, 1, extra: "--resume"));
+        Assert.True(resumed.Exit == 0, resumed.Err);
+        Assert.Equal("my notes", File.ReadAllText(notes));
+        Assert.Single(Directory.GetFiles(Path.Combine(dir, "tb"), "events.out.tfevents.*"));
+        Assert.Equal(0, DistillProcess.Run(Train(dir, 1, extra: "--force")).Exit);
+        Assert.Equal("my notes", File.ReadAllText(notes));
+
+        var foreign = Path.Combine(root.Path, "foreign");
+        Directory.CreateDirectory(foreign);
+        File.WriteAllText(Path.Combine(foreign, "metrics.csv"), "my,own\n1,2\n");
+        var resume = DistillProcess.Run(Train(foreign, 1, extra: "--resume"));
+        Assert.Equal(1, resume.Exit);
+        Assert.Contains($"there is no run to resume: {foreign} holds {Path.Combine(foreign, "metrics.csv")} but no checkpoint (last.ckpt) or run record (run.json)", resume.Err);
+        var fresh = DistillProcess.Run(Train(foreign, 1));
+        Assert.Equal(1, fresh.Exit);
+        Assert.DoesNotContain("--resume", fresh.Err);
+        Assert.Equal("my,own\n1,2\n", File.ReadAllText(Path.Combine(foreign, "metrics.csv")));
+
+        var eventsOnly = Path.Combine(root.Path, "events-only");
+        Directory.CreateDirectory(Path.Combine(eventsOnly, "tb"));
+        foreach (var events in Directory.GetFiles(Path.Combine(dir, "tb"), "events.out.tfevents.*")) File.Copy(events, Path.Combine(eventsOnly, "tb", Path.GetFileName(events)));
+        var mixed = DistillProcess.Run(Train(eventsOnly, 1));
+        Assert.Equal(1, mixed.Exit);
+        Assert.Contains($"holds TensorBoard events in {Path.Combine(eventsOnly, "tb")} of another run", mixed.Err);
+        Assert.False(File.Exists(Path.Combine(eventsOnly, "run.json")));
+    }
+
+    /// <summary>The same bytes read from another folder are the same data: a resume after the dataset moved (or with
+    /// DISTILL_DATA set to a copy) was refused for the path alone. A thread count that differs says where it comes from,
+    /// and a DISTILL_DATA that names nothing is a warning, not a silent fall-back to the system copy.</summary>
+    [Fact]
+    public void A_resume_compares_the_data_by_checksum_and_names_the_thread_variable_and_a_missing_data_folder_is_a_warning()
+    {
+        using var root = new TempDir("runfolder-data");
+        var dir = Path.Combine(root.Path, "run");
+        Assert.Equal(0, DistillProcess.Run(Train(dir, epochs: 1)).Exit);
+        var copy = Path.Combine(root.Path, "data", "fashion-mnist");
+        Directory.CreateDirectory(copy);
+        foreach (var f in Directory.GetFiles(Distill.Data.DatasetCatalog.FashionMnist.Locate(Distill.Data.DatasetSearch.Default)!)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        var moved = DistillProcess.Start(Train(dir, 1, extra: "--resume"));
+        moved.Environment["DISTILL_DATA"] = Path.Combine(root.Path, "data");
+        var m = DistillProcess.Run(moved);
+        Assert.True(m.Exit == 0, m.Err);
+        Assert.Contains($"(from {copy})", m.Out);
+
+        var threads = DistillProcess.Start(Train(dir, 1, extra: "--resume"));
+        threads.Environment["DISTILL_THREADS"] = "1";
+        var t = DistillProcess.Run(threads);
+        Assert.Equal(1, t.Exit);
+        Assert.Contains("threads: 2 → 1", t.Err);
+        Assert.Contains("(the thread count too: DISTILL_THREADS=2 for train, --threads 2 for sweep run)", t.Err);
+
+        var missing = DistillProcess.Start(Train(Path.Combine(root.Path, "other"), 1));
+        missing.Environment["DISTILL_DATA"] = Path.Combine(root.Path, "no-such-folder");
+        var n = DistillProcess.Run(missing);
+        Assert.True(n.Exit == 0, n.Err);
+        Assert.Contains($"warning: DISTILL_DATA={Path.Combine(root.Path, "no-such-folder")} does not exist, so datasets come from the other folders", n.Err);
+    }
+
+    /// <summary>A shared folder whose run another user made: a resume as this user failed with "Access to the path ...
+    /// is denied ... report the trace", and only after rewriting run.json and metrics.csv. Now one line names what
+    /// cannot be written, before anything is. Permissions do not bind root, so as root the resume runs as nobody.</summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void A_run_folder_this_user_may_not_write_is_named_before_anything_is_written()
+    {
+        using var root = new TempDir("runfolder-denied");
+        File.SetUnixFileMode(root.Path, (UnixFileMode)0b111_111_111);
+        var dir = Path.Combine(root.Path, "shared");
+        Assert.Equal(0, DistillProcess.Run(Train(dir, epochs: 1)).Exit);
+        File.SetUnixFileMode(dir, (UnixFileMode)0b111_111_111);
+        var record = File.ReadAllText(Path.Combine(dir, "run.json"));
+        (int Exit, string Err) ResumeAsAnother()
+        {
+            var psi = DistillProcess.Start(Train(dir, 1, extra: "--resume"));
+            if (Environment.UserName == "root")
+            {
+                psi.ArgumentList.Insert(0, psi.FileName);
+                foreach (var a in new[] { "--clear-groups", "--regid=65534", "--reuid=65534" }) psi.ArgumentList.Insert(0, a);
+                psi.FileName = "setpriv";
+            }
+            (psi.Environment["HOME"], psi.Environment["DISTILL_TEACHER_CACHE"]) = (root.Path, "off");
+            var r = DistillProcess.Run(psi);
+            return (r.Exit, r.Err);
+        }
+        var tb = ResumeAsAnother();
+        Assert.Equal(1, tb.Exit);
+        Assert.Equal($"error: --out {dir}: {Path.Combine(dir, "tb")} cannot be written (permission denied), where the run writes its TensorBoard events; " +
+                     "give this user write access to it (chown or chmod), or give another --out.", tb.Err.Trim());
+        Assert.Equal(record, File.ReadAllText(Path.Combine(dir, "run.json")));
+        File.SetUnixFileMode(Path.Combine(dir, "tb"), (UnixFileMode)0b111_111_111);
+        File.SetUnixFileMode(Path.Combine(dir, "run.lock"), (UnixFileMode)0b110_100_100);
+        var locked = ResumeAsAnother();
+        Assert.Equal(1, locked.Exit);
+        Assert.Contains($"'{Path.Combine(dir, "run.lock")}': permission denied (this user may not write it, mode 644; it may belong to another user)", locked.Err);
+        Assert.DoesNotContain("report the trace", locked.Err);
+        Assert.Equal(record, File.ReadAllText(Path.Combine(dir, "run.json")));
+    }
+
+    /// <summary>An option where a value belongs (the folder forgotten) is no folder name: `--out --resume` created a
+    /// folder named --resume and trained into it.</summary>
+    [Fact]
+    public void An_option_given_as_a_value_is_refused()
+    {
+        using var root = new TempDir("runfolder-optvalue");
+        var psi = DistillProcess.Start(Train("--resume", 1));
+        psi.WorkingDirectory = root.Path;
+        var r = DistillProcess.Run(psi);
+        Assert.Equal(2, r.Exit);
+        Assert.Contains("error: --out --resume: --resume looks like an option, where --out needs a value", r.Err);
+        Assert.Empty(Directory.GetFileSystemEntries(root.Path));
+    }
+
     /// <summary>--teacher-train-size 60000 is Fashion-MNIST's whole training split, the subset the flag's absence takes:
     /// a --resume that spelled it out was refused as "teacher_train_size:  → 60000".</summary>
     [Fact]

@@ -24,8 +24,13 @@ public static class Datasets
     /// <summary>A dataset loaded from its folder, its file errors given fixes for that dataset (<see cref="DatasetException.For"/>).</summary>
     static ImageDataset FromFolder(DatasetInfo info, Func<DatasetInfo, ImageDataset> load)
     {
-        try { return load(info); }
+        ImageDataset data;
+        try { data = load(info); }
         catch (DatasetException e) { throw e.For(info); }
+        // A mistyped DISTILL_DATA is allowed (`data install` creates the folder), and the data then came from another
+        // folder without a word: `train`, the recipes and sweeps print the warning.
+        if (DatasetSearch.MissingDataNote() is { } note) data.Warn(note);
+        return data;
     }
 
     static string Found(DatasetInfo info, DatasetSearch search)

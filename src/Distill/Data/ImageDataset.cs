@@ -39,7 +39,11 @@ public sealed class ImageDataset(string name, Split train, Split test, IReadOnly
     /// <summary>Which files read are not the published ones, with the fix (<see cref="DatasetVerifier.Unpublished"/>);
     /// null when each is, or when nothing published says (CIFAR's files, an uncompressed MNIST). `train`, the recipes
     /// and sweeps print it as a warning: data edited on purpose trains, but its numbers are not the paper's.</summary>
-    public string? Warning { get; init; }
+    public string? Warning { get => warning; init => warning = value; }
+    string? warning;
+
+    /// <summary>Adds <paramref name="more"/> to <see cref="Warning"/> (the loaders' own notes, after the files').</summary>
+    internal void Warn(string more) => warning = warning is null ? more : $"{warning}; {more}";
 
     public int Channels => (int)Train.Images.shape[1];
     public int Height => (int)Train.Images.shape[2];

@@ -31,8 +31,21 @@ sealed class MetricsWriter(string outDir, bool tensorBoard)
     {
         WriteCsv(history);
         if (!tensorBoard) return;
-        if (Directory.Exists(TbDir)) Directory.Delete(TbDir, recursive: true);
+        DeleteEvents(outDir);
         foreach (var m in history) Log(name, m);
+    }
+
+    /// <summary>The TensorBoard event files in <paramref name="dir"/>'s tb/ (top level only: what SummaryWriter writes).</summary>
+    public static IEnumerable<string> EventFiles(string dir) =>
+        Directory.Exists(Path.Combine(dir, TbFolder)) ? Directory.EnumerateFiles(Path.Combine(dir, TbFolder), EventPattern) : [];
+
+    const string EventPattern = "events.out.tfevents.*";
+
+    /// <summary>Deletes the event files a run writes into tb/, and nothing else there: deleting the whole folder took a
+    /// user's notes or projector config with it, and replaced a tb/ that links to a shared log folder with a folder.</summary>
+    public static void DeleteEvents(string dir)
+    {
+        foreach (var events in EventFiles(dir).ToList()) File.Delete(events);
     }
 
     void Log(string name, EpochMetrics m)

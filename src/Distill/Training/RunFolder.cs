@@ -47,6 +47,10 @@ sealed partial class RunFolder : IDisposable
         // The events go into tb/ after the first epoch: a file there failed then, with that epoch's work lost.
         if (tensorBoard && File.Exists(Path.Combine(dir, MetricsWriter.TbFolder)))
             throw new ArgumentException($"--out {dir}: {Path.Combine(dir, MetricsWriter.TbFolder)} is a file where the run writes its TensorBoard folder; move it away, or give another --out.");
+        // A tb/ this user may not write (another user's run made it) failed after run.json and metrics.csv were rewritten.
+        var tb = Path.Combine(dir, MetricsWriter.TbFolder);
+        if (tensorBoard && Directory.Exists(tb) && FilePaths.CannotWrite(tb) is { } why)
+            throw new ArgumentException($"--out {dir}: {tb} cannot be written ({why}), where the run writes its TensorBoard events; give this user write access to it (chown or chmod), or give another --out.");
         var folder = new RunFolder(Lock(dir));
         try
         {
@@ -96,10 +100,15 @@ sealed partial class RunFolder : IDisposable
                         ? $"This command's settings are the checkpoint's: if {path} was edited or copied in, delete it and {resumeAs ?? "--resume"} rebuilds it from them."
                         : $"Resume in the folder the checkpoint came from, or restore that run's {SettingsFile} here, or {startOver ?? $"pass --force (instead of --resume{ErrorText.Api(ApiForce, "; ")}) to start over here"}."));
                 if (changed.Count > 0)
-                    throw OtherSettings(dir, changed);
+                    throw OtherSettings(dir, changed, old);
                 foreach (var line in VersionChanges(old, settings)) log?.WriteLine($"warning: {resuming}: {line}");
                 settings = Resumed(old, settings);
             }
+            else if (resume && holdsRun && !File.Exists(path) && !File.Exists(checkpoint))
+                // Metrics or events with neither a checkpoint nor a record are no run this command can continue: resuming
+                // "it" trained from scratch over them.
+                throw new InvalidOperationException($"{resuming}: there is no run to resume: {dir} holds {Leftovers(dir)} but no checkpoint ({Checkpoint.FileName}) " +
+                    $"or run record ({SettingsFile}). Move them away, {startOver ?? $"pass --force (instead of --resume{ErrorText.Api(ApiForce, "; ")}) to delete them and start a new run"}, or give another folder.");
             else if (!resume && holdsRun)
             {
                 if (!force) throw new InvalidOperationException(HeldRunError(dir, settings));
@@ -121,7 +130,10 @@ sealed partial class RunFolder : IDisposable
     static FolderLock Lock(string dir)
     {
         var path = Path.Combine(dir, LockFile);
-        return FolderLock.TryTake(path)
+        FolderLock? held;
+        try { held = FolderLock.TryTake(path); }
+        catch (UnauthorizedAccessException e) { throw new InvalidOperationException($"--out {dir}: {IoError.PermissionProblem(e) ?? e.Message}.", e); }
+        return held
             ?? throw new InvalidOperationException($"--out {dir} is in use by another run (PID {FolderLock.Holder(path)}). Wait for it to finish, or give another folder.");
     }
 
@@ -131,7 +143,7 @@ sealed partial class RunFolder : IDisposable
     {
         foreach (var name in new[] { SettingsFile, Checkpoint.FileName, MetricsFile })
             File.Delete(Path.Combine(dir, name));
-        if (Directory.Exists(Path.Combine(dir, "tb"))) Directory.Delete(Path.Combine(dir, "tb"), recursive: true);
+        MetricsWriter.DeleteEvents(dir);
     }
 
     public const string MetricsFile = "metrics.csv";
@@ -234,7 +246,7 @@ sealed partial class RunFolder : IDisposable
         JsonValueKind.True or JsonValueKind.False => "true/false", JsonValueKind.Null => "null", _ => "text",
     };
 
-    static string Describe(string path) => File.Exists(path) ? Describe(Read(path)) : "a checkpoint or metrics without a run record";
+    static string Describe(string path) => File.Exists(path) ? Describe(Read(path)) : "a checkpoint, metrics or TensorBoard events without a run record";
 
     /// <summary>A run as the refusals name it: "NAME, seed S, started T".</summary>
     static string Describe(IReadOnlyDictionary<string, string> record) =>
@@ -282,6 +294,10 @@ sealed partial class RunFolder : IDisposable
         // Empty is the default (a command without a teacher refuses --teacher-epochs, so it never meets a number).
         if (key == "teacher_epochs" && value == "") return $"{TrainOptions.DefaultTeacherEpochs}";
         if (key == "augment" && value is not null) return Augmentation.Respell(value);
+        // The same bytes read from another folder (the dataset moved, DISTILL_DATA set) are the same data: compared by name
+        // and checksum, which data_sha256 names on its own when it differs.
+        if (key == "data" && value is not null && record.GetValueOrDefault("data_sha256") is { Length: > 0 } sha)
+            return $"{value.Split(" from ")[0]} ({sha})";
         // `train --teacher T` without --method is KD at --kd-temperature and --alpha, the run `--method kd --set ...` makes
         // (the same weights): a resume spelled the other way was refused. Those two flags are plain KD's alone, compared
         // through the method here (with --method they are refused; without a teacher nothing reads them).
@@ -414,15 +430,19 @@ sealed partial class RunFolder : IDisposable
         if (force || !File.Exists(path) || RecordProblem(path) is not null) return;
         var old = Read(path);
         var changed = Differences(old.Where(kv => options.ContainsKey(kv.Key)).ToDictionary(), options);
-        if (resume && changed.Count > 0) throw OtherSettings(dir, changed);
+        if (resume && changed.Count > 0) throw OtherSettings(dir, changed, old);
         if (!resume && HoldsRun(dir)) throw new InvalidOperationException(HeldRunError(dir, changed));
     }
 
     /// <summary>The same advice for a notebook, which sets <see cref="TrainOptions"/> where the command line passes flags.</summary>
     const string ApiResume = "Resume = true in TrainOptions", ApiForce = "Force = true in TrainOptions";
 
-    static InvalidOperationException OtherSettings(string dir, List<string> changed) =>
-        new($"--resume {dir}: the run there was started with other settings ({string.Join("; ", changed)}). Resume with the same settings, or start a new run in another folder.");
+    static InvalidOperationException OtherSettings(string dir, List<string> changed, IReadOnlyDictionary<string, string> old) =>
+        new($"--resume {dir}: the run there was started with other settings ({string.Join("; ", changed)}). Resume with the same settings" +
+            // The thread count is no option the user typed: where it comes from is said, or "the same settings" matched no command.
+            (changed.Any(c => c.StartsWith("threads: ", StringComparison.Ordinal)) && old.GetValueOrDefault("threads") is { } k
+                ? $" (the thread count too: DISTILL_THREADS={k} for train, --threads {k} for sweep run)" : "") +
+            ", or start a new run in another folder.");
 
     static string HeldRunError(string dir, List<string>? changed)
     {
@@ -433,8 +453,21 @@ sealed partial class RunFolder : IDisposable
         if (changed is { Count: > 0 })
             return $"--out {dir} holds another run ({Describe(path)}; it differs in {string.Join("; ", changed.Take(4))}" +
                    $"{(changed.Count > 4 ? $"; and {changed.Count - 4} more" : "")}). Pass --force{ErrorText.Api(ApiForce)} to clear the folder and start over, or give another folder.";
+        // Metrics or events alone (no checkpoint, no record) leave nothing to continue: --resume is not offered for them.
+        if (!File.Exists(path) && !File.Exists(Path.Combine(dir, Checkpoint.FileName)))
+            return $"--out {dir} holds {Leftovers(dir)} of another run (or another program) without a checkpoint or run record. " +
+                   $"Move them away, pass --force{ErrorText.Api(ApiForce)} to delete them and start over, or give another folder.";
         return $"--out {dir} holds another run ({Describe(path)}). " +
                $"Pass --resume{ErrorText.Api(ApiResume)} to continue it, --force{ErrorText.Api(ApiForce)} to clear the folder and start over, or give another folder.";
+    }
+
+    /// <summary>The run files other than record and checkpoint that <paramref name="dir"/> holds, named.</summary>
+    static string Leftovers(string dir)
+    {
+        var files = new List<string>();
+        if (File.Exists(Path.Combine(dir, MetricsFile))) files.Add(Path.Combine(dir, MetricsFile));
+        if (MetricsWriter.EventFiles(dir).Any()) files.Add($"TensorBoard events in {Path.Combine(dir, MetricsWriter.TbFolder)}");
+        return string.Join(" and ", files);
     }
 
     /// <summary>The run folders up to two levels under <paramref name="outRoot"/> (itself included) that a command would
@@ -529,9 +562,11 @@ sealed partial class RunFolder : IDisposable
         return null;
     }
 
-    /// <summary>Whether <paramref name="dir"/> holds a run's record, checkpoint or metrics.</summary>
+    /// <summary>Whether <paramref name="dir"/> holds a run's record, checkpoint, metrics or TensorBoard events (another
+    /// run's events in tb/ were written beside, and TensorBoard mixed the two runs' curves under the same tags).</summary>
     public static bool HoldsRun(string dir) =>
-        File.Exists(Path.Combine(dir, SettingsFile)) || File.Exists(Path.Combine(dir, Checkpoint.FileName)) || File.Exists(Path.Combine(dir, MetricsFile));
+        File.Exists(Path.Combine(dir, SettingsFile)) || File.Exists(Path.Combine(dir, Checkpoint.FileName)) || File.Exists(Path.Combine(dir, MetricsFile))
+        || MetricsWriter.EventFiles(dir).Any();
 
     /// <summary>Keys added to the record later: derived from settings the record already compares (student, data; a
     /// recipe's budget, from its epochs and sizes), so a run recorded before them still resumes. A recipe run's method

@@ -22,6 +22,22 @@ public class DiskErrorTests
         Assert.Null(IoError.DiskProblem(new InvalidOperationException("x") { HResult = 28 }));
     }
 
+    /// <summary>A file another user's run made (a shared folder) is this user's to fix, not a crash to report: the path,
+    /// its mode and the fix.</summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void A_denied_path_is_named_with_its_mode_and_the_fix()
+    {
+        using var dir = new TempDir("denied");
+        var file = Path.Combine(dir.Path, "run.lock");
+        File.WriteAllText(file, "");
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        Assert.Equal($"'{file}': permission denied (this user may not write it, mode 644; it may belong to another user): give this user write access to it and its folder (chown or chmod), or give another folder",
+            IoError.PermissionProblem(new UnauthorizedAccessException($"Access to the path '{file}' is denied.")));
+        Assert.StartsWith("'/no/such': permission denied (this user may not write it; ", IoError.PermissionProblem(new UnauthorizedAccessException("Access to the path '/no/such' is denied.")), StringComparison.Ordinal);
+        Assert.Null(IoError.PermissionProblem(new IOException("Access to the path '/x' is denied.")));
+    }
+
     /// <summary>An atomic write fails on its hidden temp file: the caller names the file the user knows (distill run's
     /// executed notebook, not ".big.ipynb.18205-3dab90ae.tmp").</summary>
     [Fact]
