@@ -14,7 +14,8 @@ sealed class CtrlC : IDisposable
 {
     readonly CancellationTokenSource cts = new();
     readonly ConsoleCancelEventHandler handler;
-    readonly PosixSignalRegistration? term;
+    readonly PosixSignalRegistration? term, hangUp;
+    readonly Timer? parentWatch;
     readonly bool exitHandlers;
 
     /// <param name="exitHandlers">Whether the watchdog's end runs the process's exit handlers: `run` and `reproduce`
@@ -39,7 +40,51 @@ sealed class CtrlC : IDisposable
                 ctx.Cancel = true;
                 Stop(log, "Terminated (SIGTERM)", TerminatedExitCode);
             });
+        // A closed terminal or ssh session (SIGHUP) ended the process at once, with no report and its children orphaned:
+        // it is a request to stop like SIGTERM, and ends as one (143), which reproduce passes on to its notebooks.
+        if (!OperatingSystem.IsWindows())
+            hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
+            {
+                if (Interlocked.Exchange(ref stopping, 1) == 1) { ctx.Cancel = Echo(); return; }
+                ctx.Cancel = true;
+                Stop(log, "Hung up (SIGHUP)", TerminatedExitCode);
+            });
+        // A parent killed outright (kill -9, the OOM killer) passes no signal on: its `distill run` went on alone and later
+        // wrote its report over a newer run's. Checked every second; a parent already gone at the start counts too.
+        if (Parent is { } parent)
+            parentWatch = new Timer(_ =>
+            {
+                if (ParentId() == parent || Interlocked.Exchange(ref stopping, 1) == 1) return;
+                Stop(log, $"The process that started this one (PID {parent}) is gone", TerminatedExitCode);
+            }, null, TimeSpan.Zero, TimeSpan.FromSeconds(1));
     }
+
+    /// <summary>The environment variable through which <see cref="Distill.Sweeps.ChildProcesses"/> tells a child its
+    /// parent's PID.</summary>
+    public const string ParentVariable = Distill.Sweeps.ChildProcesses.ParentVariable;
+
+    /// <summary>The PID of the distill process that started this one (reproduce or sweep run --jobs), taken from the
+    /// environment once and removed from it: a process this one starts (a cell's) has another parent.</summary>
+    static int? Parent { get; set; }
+
+    /// <summary>Takes <see cref="Parent"/> from the environment; called first thing, before anything starts a process.</summary>
+    public static void TakeParent()
+    {
+        if (Environment.GetEnvironmentVariable(ParentVariable) is { } value)
+        {
+            Environment.SetEnvironmentVariable(ParentVariable, null);
+            if (OperatingSystem.IsLinux() && int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid) && pid > 1)
+                Parent = pid;
+        }
+    }
+
+#pragma warning disable SYSLIB1054 // LibraryImport needs unsafe code; a plain DllImport of one libc call is enough.
+    [DllImport("libc.so.6", EntryPoint = "getppid")]
+    static extern int GetParentId();
+#pragma warning restore SYSLIB1054
+
+    /// <summary>This process's parent (Linux; 0 elsewhere, where a lost parent is not noticed).</summary>
+    public static int ParentId() => OperatingSystem.IsLinux() ? GetParentId() : 0;
 
     /// <summary>1 once a signal has started the stop. Handlers run on their own threads, so two signals 50 ms apart both
     /// found the token not yet cancelled and both stopped: the message twice, and two watchdogs.</summary>
@@ -89,11 +134,13 @@ sealed class CtrlC : IDisposable
     public int ExitCode { get; private set; } = InterruptedExitCode;
 
     /// <summary>The signal to pass on to child processes: the one this process got.</summary>
-    public string Signal() => ExitCode == TerminatedExitCode ? "TERM" : "INT";
+    public string Signal() => ExitCode == InterruptedExitCode ? "INT" : "TERM";
 
     public void Dispose()
     {
         watchdog?.Dispose();
+        parentWatch?.Dispose();
+        hangUp?.Dispose();
         Console.CancelKeyPress -= handler;
         term?.Dispose();
         cts.Dispose();

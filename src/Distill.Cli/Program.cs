@@ -5,6 +5,8 @@ using Distill.Cli;
 // A notebook run never waits for input: stdin becomes /dev/null before anything uses the console, which is when .NET
 // decides whether Console.ReadKey() may read the terminal (see NotebookRunner.DetachConsoleInput).
 if (args is ["run", ..]) Distill.Notebooks.NotebookRunner.DetachConsoleInput();
+// Before anything can start a process (a cell's), which must not inherit the parent's PID as its own parent's.
+CtrlC.TakeParent();
 
 // distill's own code (option parsing, console numbers, every file it writes) runs under the invariant culture: with
 // ICU on, the user's locale (LANG=de_DE.UTF-8) would otherwise read `--cell-timeout 1.5` as 15 and print 0.5 as "0,5".
@@ -141,8 +143,11 @@ int Dispatch()
         Console.Error.WriteLine($"error: {e.Message}");
         return 2;
     }
-    catch (Exception e) when (Environment.GetEnvironmentVariable("DISTILL_TRACE") is not ("1" or "true"))
+    catch (Exception e)
     {
+        // The trace is printed here, not by letting the exception end the process: the runtime's abort then hung in
+        // libtorch's exit-time cleanup (`distill run` with a loaded module), and the trace never came.
+        if (Environment.GetEnvironmentVariable("DISTILL_TRACE") is "1" or "true") Console.Error.WriteLine(e);
         Console.Error.WriteLine($"error: {Unhandled.Describe(e)}");
         return 1;
     }

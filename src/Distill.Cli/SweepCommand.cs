@@ -175,13 +175,7 @@ static class SweepCommand
         IEnumerable<(PlannedRun, bool)> Later() { foreach (var run in elsewhere) yield return (run, true); }
     }
 
-#pragma warning disable SYSLIB1054 // LibraryImport needs unsafe code; a plain DllImport of one libc call is enough.
-    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "getppid")]
-    static extern int GetParentId();
-#pragma warning restore SYSLIB1054
-
-    /// <summary>This process's parent (Linux; 0 elsewhere, where a lost parent is not noticed).</summary>
-    static int ParentId() => OperatingSystem.IsLinux() ? GetParentId() : 0;
+    static int ParentId() => CtrlC.ParentId();
 
     /// <summary>The index an array task was given, or null outside one.</summary>
     static (int? Index, string Source) FromEnvironment(ExperimentSpec s)

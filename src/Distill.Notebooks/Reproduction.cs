@@ -198,7 +198,10 @@ public sealed class Reproduction(ReproductionOptions options)
     /// or path as the shell completes it (notebooks/00-data.ipynb) means its notebook: it matched nothing.</summary>
     public static bool Matches(string name, string pattern)
     {
-        pattern = Path.GetFileName(pattern);
+        // A tab-completed folder ends in a slash (`--only reports/01-soft-targets/`): its last name is the pattern, not
+        // the empty name after the slash, which every notebook's name contains.
+        pattern = Path.GetFileName(Path.TrimEndingDirectorySeparator(pattern));
+        if (pattern.Length == 0) return false;
         foreach (var extension in new[] { ".ipynb", ".dib" })
             if (pattern.EndsWith(extension, StringComparison.OrdinalIgnoreCase)) pattern = pattern[..^extension.Length];
         if (pattern.IndexOfAny(['*', '?']) < 0) return name.Contains(pattern, StringComparison.OrdinalIgnoreCase);

@@ -23,7 +23,10 @@ public static partial class IoError
     {
         if (e is not IOException io) return null;
         var file = (written ?? FileOf(io.Message)) is { } f ? $"'{f}'" : "a file";
-        return io.HResult switch
+        // A write with a preallocation size (File.WriteAllText and WriteAllBytes give one) reports a full disk in words
+        // of its own ("Failed to create '...' with allocation size ... because the disk was full"), not as ENOSPC.
+        var errno = io.Message.Contains("because the disk was full", StringComparison.Ordinal) ? ENOSPC : io.HResult;
+        return errno switch
         {
             ENOSPC => $"no space left on the disk writing {file}: free space on that disk or give another --out",
             EDQUOT => $"your disk quota is used up writing {file}: free space on that disk or give another --out",

@@ -554,6 +554,8 @@ public class DocumentTests
             new() { ["application/json"] = "{\"a\": 1", ["text/plain"] = "kept" },
             new() { ["application/vnd.custom+json"] = deep },
             new() { ["application/x-ndjson"] = "{\"a\": 1}\n{\"b\": 2}\n", ["text/json"] = "[1]" },
+            // Half an emoji ("😀"[..1]) in a JSON string: it parsed, and the write then failed, taking the run down.
+            new() { ["application/json"] = "{\"n\": \"\ud83d x\", \"e\": \"\ud83d\ude00\"}" },
         ];
         doc.Cells[0].Outputs.AddRange(shown.Select(d => new DisplayOutput(d, isResult: false)));
         var warnings = new List<string>();
@@ -572,6 +574,7 @@ public class DocumentTests
         Assert.Equal(deep, data[3]["application/vnd.custom+json"]!.ToJsonString());
         Assert.Equal("{\"a\": 1}\n{\"b\": 2}\n", TestSupport.Text(data[4]["application/x-ndjson"]));
         Assert.Equal("[1]", TestSupport.Text(data[4]["text/json"]));
+        Assert.Equal(("\uFFFD x", "😀"), (data[5]["application/json"]!["n"]!.GetValue<string>(), data[5]["application/json"]!["e"]!.GetValue<string>()));
         Assert.Equal(3, warnings.Count);
         Assert.StartsWith("cell 1: a display's application/json is not valid JSON ('x' is an invalid start of a value); its text is kept as text/plain", warnings[0], StringComparison.Ordinal);
         Assert.StartsWith("cell 1: a display's application/json is not valid JSON (", warnings[1], StringComparison.Ordinal);

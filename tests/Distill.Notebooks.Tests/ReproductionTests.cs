@@ -109,7 +109,7 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.Contains(run.Result.Environment.GitCommit is null ? "not a git checkout" : run.Result.Environment.GitCommit, html);
         Assert.Contains("TorchSharp 0.107", html);
         Assert.DoesNotContain("<script", html);
-        Assert.DoesNotContain("http", html); // nothing from the network, not even a CDN link
+        Assert.DoesNotContain("http", html.Replace("http-equiv=\"Content-Security-Policy\"", "", StringComparison.Ordinal)); // nothing from the network, not even a CDN link
     }
 
     [Fact]
@@ -164,6 +164,8 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     [Fact]
     public async Task Index_loads_offline_in_chromium_without_errors()
     {
+        // No script belongs on the page, and its policy says so (each notebook's report has one too).
+        Assert.Contains($"<meta http-equiv=\"Content-Security-Policy\" content=\"{Distill.Notebooks.Reports.IndexPage.Csp}\">", run.Index, StringComparison.Ordinal);
         await using var browser = await OfflineBrowser.OpenAsync(run.Result.Files.Index);
         Assert.Equal(3, await browser.Page.Locator("table.notebooks tbody tr").CountAsync());
         Assert.Equal(1, await browser.Page.Locator("table.results tbody tr").CountAsync());
@@ -435,6 +437,11 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         var typo = await Assert.ThrowsAsync<ReproductionException>(() =>
             new Reproduction(ReproductionRun.Options(run.Notebooks, run.Root) with { Only = ["00", "O2"] }).RunAsync());
         Assert.Equal("--only O2: matches none of 00-records, 01-fails, 02-after", typo.Message);
+        // A folder's trailing slash (tab completion) left an empty name, which every notebook's name contains: all ran.
+        var slash = await Assert.ThrowsAsync<ReproductionException>(() =>
+            new Reproduction(ReproductionRun.Options(run.Notebooks, run.Root) with { Only = ["notebooks/"] }).RunAsync());
+        Assert.Equal("--only notebooks/: matches none of 00-records, 01-fails, 02-after", slash.Message);
+        Assert.True(Reproduction.Matches("01-fails", "reports/01-fails/") && !Reproduction.Matches("00-records", "reports/01-fails/"));
         var clash = await Assert.ThrowsAsync<ReproductionException>(() =>
             new Reproduction(ReproductionRun.Options(run.Notebooks, run.Root) with { Parameters = [new("budget", "full")] }).RunAsync());
         Assert.Contains("--budget smoke and -p budget=full disagree", clash.Message, StringComparison.Ordinal);

@@ -395,6 +395,7 @@ public class RunFolderTests
     [Theory]
     [InlineData("INT", 130, "Interrupted")]
     [InlineData("TERM", 143, "Terminated (SIGTERM)")]
+    [InlineData("HUP", 143, "Hung up (SIGHUP)")] // a closed terminal: it ended the run at once, with no report
     public void A_signal_to_run_writes_what_has_run_and_exits_with_its_code(string signal, int exitCode, string said)
     {
         using var dir = new TempDir("signal-run");
@@ -415,6 +416,32 @@ public class RunFolderTests
         Assert.Null(cells[2]!["execution_count"]);
         Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(outDir, "long.manifest.json"))["status"]!.GetValue<string>());
         Assert.True(File.Exists(Path.Combine(outDir, "long.html")));
+    }
+
+    /// <summary>A `reproduce` killed outright (kill -9, the OOM killer) passes no signal on: its notebook's `distill run`
+    /// went on alone and later wrote its report over a newer run's. The child notices its parent is gone, stops as on
+    /// SIGTERM and writes what has run.</summary>
+    [Fact]
+    public void A_notebook_process_whose_reproduce_was_killed_stops_and_writes_what_has_run()
+    {
+        using var dir = new TempDir("orphan");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "00-slow.ipynb", ("Console.WriteLine(\"started\");", null), ("System.Threading.Thread.Sleep(120_000);", null));
+        var outDir = Path.Combine(dir.Path, "out");
+        var log = Path.Combine(outDir, "00-slow", "task.log");
+        using (var reproduce = new DistillProcess.Running(DistillProcess.Start("reproduce", "--notebooks", notebooks, "--out", outDir, "--budget", "smoke")))
+        {
+            reproduce.WaitFor("cell 1 ", TimeSpan.FromMinutes(2));
+            reproduce.Signal("KILL");
+            reproduce.Exit(TimeSpan.FromSeconds(30));
+        }
+        var manifest = Path.Combine(outDir, "00-slow", "00-slow.manifest.json");
+        // The runner writes a provisional manifest ("died") when it starts, replaced by the real one at the end.
+        string Status() => File.Exists(manifest) ? TestSupport.ReadJson(manifest)["status"]!.GetValue<string>() : "none";
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (Status() is "none" or "died" && waited.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(200);
+        Assert.True(Status() == "interrupted", $"the orphaned notebook process wrote no report within 60 s (status {Status()}); {log}: {File.ReadAllText(log)}");
     }
 
     /// <summary>A --resume that changes only the student's method settings names the student's folder and the setting,

@@ -104,7 +104,9 @@ public static partial class IpynbWriter
         foreach (var (mime, text) in data)
         {
             if (!JsonMime().IsMatch(mime)) { o[mime] = Lines(text); continue; }
-            try { o[mime] = JsonNode.Parse(text); }
+            // Half a surrogate pair (a string cut inside an emoji) parses, but no UTF-8 can hold it: the notebook's write
+            // then failed and took the run down after the cell had succeeded. It becomes U+FFFD, as in any other output.
+            try { o[mime] = JsonNode.Parse(WellFormed(text)); }
             catch (JsonException e)
             {
                 var plain = !data.ContainsKey("text/plain") && !o.ContainsKey("text/plain");
@@ -115,6 +117,17 @@ public static partial class IpynbWriter
             }
         }
         return o;
+    }
+
+    /// <summary><paramref name="text"/> with each lone surrogate (half of a pair) replaced by U+FFFD.</summary>
+    static string WellFormed(string text)
+    {
+        if (!text.Any(char.IsSurrogate)) return text;
+        var chars = text.ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+            if (char.IsHighSurrogate(chars[i]) && i + 1 < chars.Length && char.IsLowSurrogate(chars[i + 1])) i++;
+            else if (char.IsSurrogate(chars[i])) chars[i] = '\uFFFD';
+        return new string(chars);
     }
 
     /// <summary>nbformat's multi-line string: a list of lines, each but the last ending in "\n".</summary>

@@ -13,15 +13,19 @@ public static class IndexPage
     public static void Write(ReproductionResult r)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(r.Files.Index)!);
-        File.WriteAllText(r.Files.Index, Render(r), new UTF8Encoding(false));
+        Distill.Training.AtomicFile.WriteAllText(r.Files.Index, Render(r));
     }
+
+    /// <summary>Nothing fetched, no script run: the page is text, inline CSS and links.</summary>
+    public const string Csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'";
 
     public static string Render(ReproductionResult r)
     {
         var root = Path.GetDirectoryName(r.Files.Index)!;
         var sb = new StringBuilder();
         void Line(string html) => sb.Append(html).Append('\n');
-        Line("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">");
+        // No script of any kind belongs on this page: a policy that allows none, as every notebook's report has one.
+        Line("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"" + Csp + "\">");
         Line($"<title>distill reproduce · {Enc(r.Budget ?? "default budget")} · {Enc(r.Started.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture))}</title>");
         Line($"<style>{Css}</style>\n</head>\n<body>\n<header>\n<h1>Reproduction report</h1>");
         var cls = r.ExitCode == 0 ? "ok" : "failed";

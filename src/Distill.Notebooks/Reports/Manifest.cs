@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -134,7 +133,7 @@ public static class Manifest
     public static void Write(NotebookRunResult r, string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path, ToJson(r).ToJsonString(Options) + "\n", new UTF8Encoding(false));
+        Distill.Training.AtomicFile.WriteAllText(path, ToJson(r).ToJsonString(Options) + "\n");
     }
 
 }

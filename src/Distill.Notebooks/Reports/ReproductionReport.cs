@@ -38,7 +38,7 @@ public static class ReproductionReport
         return sb.ToString();
     }
 
-    public static void WriteMarkdown(ReproductionResult r) => File.WriteAllText(r.Files.ResultsMarkdown, Markdown(r), new UTF8Encoding(false));
+    public static void WriteMarkdown(ReproductionResult r) => Distill.Training.AtomicFile.WriteAllText(r.Files.ResultsMarkdown, Markdown(r));
 
     public static JsonObject Json(ReproductionResult r)
     {
@@ -98,7 +98,7 @@ public static class ReproductionReport
     }
 
     public static void WriteJson(ReproductionResult r) =>
-        File.WriteAllText(r.Files.ResultsJson, Json(r).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n", new UTF8Encoding(false));
+        Distill.Training.AtomicFile.WriteAllText(r.Files.ResultsJson, Json(r).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
     /// <summary><paramref name="s"/> as literal Markdown text: a notebook's name is the file's, which may hold anything
     /// a file name can. Raw, `&lt;img src=x onerror=...&gt;.ipynb` was live HTML in results.md and a line break in a

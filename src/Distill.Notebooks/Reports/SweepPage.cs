@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Distill.Reporting;
 using Distill.Sweeps;
 
@@ -18,8 +17,7 @@ public static class SweepPage
     public static string Write(SweepResults results, string dir)
     {
         var path = Path.Combine(dir, FileName);
-        File.WriteAllText(path, HtmlReport.Page($"{results.Plan.Name} · distill sweep", results.Markdown(), Chart(results) is { } f ? [f] : []),
-            new UTF8Encoding(false));
+        Distill.Training.AtomicFile.WriteAllText(path, HtmlReport.Page($"{results.Plan.Name} · distill sweep", results.Markdown(), Chart(results) is { } f ? [f] : []));
         return path;
     }
 

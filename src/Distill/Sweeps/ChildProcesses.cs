@@ -71,6 +71,9 @@ public sealed class ChildProcesses(IReadOnlyList<string> self, int jobs)
         }
     }
 
+    /// <summary>Names the PID of the process that started a child, for the child to watch (the CLI's CtrlC).</summary>
+    public const string ParentVariable = "DISTILL_PARENT_PID";
+
     Process Start(ChildTask task)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(task.LogFile))!);
@@ -80,6 +83,8 @@ public sealed class ChildProcesses(IReadOnlyList<string> self, int jobs)
             if (value is null) psi.Environment.Remove(name);
             else psi.Environment[name] = value;
         psi.Environment["DISTILL_THREADS"] = task.Threads.ToString(CultureInfo.InvariantCulture);
+        // The child stops (as on SIGTERM) once this process is gone: killed outright, it passes no signal on.
+        psi.Environment[ParentVariable] = System.Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         var p = Process.Start(psi)!;
         var log = new StreamWriter(task.LogFile, append: true) { AutoFlush = true };
         var open = 2;
