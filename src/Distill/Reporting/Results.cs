@@ -99,5 +99,16 @@ public static class Results
             new StringDataFrameColumn("verdict", list.Select(r => r.VerdictText)));
     }
 
-    static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");
+    /// <summary>A table cell's text as markdown shows it: a pipe ends the cell, and "acc &lt;90%" or List&lt;int&gt; read as an
+    /// HTML tag and vanished when rendered; a line break ends the row; other control characters are named.</summary>
+    static string Cell(string s)
+    {
+        var sb = new System.Text.StringBuilder(s.Length);
+        foreach (var c in s.Replace("\r\n", "\n", StringComparison.Ordinal))
+            if (c is '\n' or '\r') sb.Append(' ');
+            else if (char.IsControl(c)) sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"U+{(int)c:X4}");
+            else if ("\\<>&|`".Contains(c, StringComparison.Ordinal)) sb.Append('\\').Append(c);
+            else sb.Append(c);
+        return sb.ToString();
+    }
 }

@@ -22,7 +22,9 @@ public sealed record CheckpointInfo(string Name, int Seed, int Epoch, long Step,
 /// <summary>Where a stopped run stood inside an epoch (SIGTERM, Ctrl-C): the epoch, the next batch to run, and the
 /// epoch's running sums (total loss, each term, correct count) so its metrics come out as if it had not stopped. The
 /// epoch's permutation is stored in the checkpoint beside it.</summary>
-public sealed record EpochProgress(int Epoch, long Batch, double[] Sums, double Correct);
+/// <param name="Seconds">The epoch's training time before the stop: the resumed epoch's time and images per second are
+/// the whole epoch's, not only its part after the resume (0 in checkpoints from before it was kept).</param>
+public sealed record EpochProgress(int Epoch, long Batch, double[] Sums, double Correct, double Seconds = 0);
 
 /// <summary>
 /// A run's complete state after an epoch, or at the step where it was stopped, in one file: the student's parameters and buffers, the parameters the loss

@@ -274,6 +274,8 @@ sealed class TrainingRun : IDisposable
     {
         using var epochScope = NewDisposeScope();
         var clock = Stopwatch.StartNew();
+        // The part of this epoch trained before a stop, which the resumed run's time adds to.
+        var before = unfinished?.Progress.Seconds ?? 0;
         student.train();
         foreach (var m in termModules) m.train();
         var n = trainLabels.shape[0];
@@ -288,7 +290,7 @@ sealed class TrainingRun : IDisposable
             {
                 // At a step boundary: the optimizer, both generators and the sums are exactly where the next step
                 // starts, so a resume from here runs the remaining steps as the uninterrupted run would.
-                SaveCheckpoint(epoch - 1, step, new EpochProgress(epoch, b, sums, correct), perm);
+                SaveCheckpoint(epoch - 1, step, new EpochProgress(epoch, b, sums, correct, before + clock.Elapsed.TotalSeconds), perm);
                 throw new TrainingStoppedException(o.Name, epoch, b, CheckpointPath is null ? null : o.OutDir, o.ResumeAdvice);
             }
             var begin = b * o.BatchSize;
@@ -300,14 +302,14 @@ sealed class TrainingRun : IDisposable
             step++;
             o.OnStepEnd?.Invoke(step);
             var seen = begin + size;
-            progress.Update(() => string.Create(CultureInfo.InvariantCulture, $"{o.Name} epoch {epoch}/{o.Epochs} step {b + 1}/{stepsPerEpoch}  loss {sums[0] / seen:F4}  acc {100 * correct / seen:F2}%  {seen / clock.Elapsed.TotalSeconds:N0} img/s"));
+            progress.Update(() => string.Create(CultureInfo.InvariantCulture, $"{o.Name} epoch {epoch}/{o.Epochs} step {b + 1}/{stepsPerEpoch}  loss {sums[0] / seen:F4}  acc {100 * correct / seen:F2}%  {seen / (before + clock.Elapsed.TotalSeconds):N0} img/s"));
         }
-        var trainSeconds = clock.Elapsed.TotalSeconds;
+        var trainSeconds = before + clock.Elapsed.TotalSeconds;
         progress.Clear();
         double? val = valImages is null ? null : Evaluation.Accuracy(Evaluation.Logits(student, data, valImages, o.EvalBatchSize), valLabels!);
         var test = Evaluation.Accuracy(Evaluation.Logits(student, data, testImages, o.EvalBatchSize), testLabels);
         return new EpochMetrics(epoch, lr, sums[0] / n, [.. terms.Select((t, i) => new TermLoss(t, sums[i + 1] / n))],
-            100 * correct / n, val, test, clock.Elapsed.TotalSeconds, n / trainSeconds);
+            100 * correct / n, val, test, before + clock.Elapsed.TotalSeconds, n / trainSeconds);
     }
 
     double LearningRate(long step)

@@ -62,7 +62,7 @@ public class ResultsTests
         try
         {
             Results.Record(Row(84.5));
-            Results.Record(Row(85.25) with { Claim = "a | b" });
+            Results.Record(Row(85.25) with { Claim = "a | b", Setting = "acc <90% & List<int>\nnext\u0000", Paper = "<script>x</script>" });
         }
         finally { Environment.SetEnvironmentVariable(Results.FileVariable, null); }
         var rows = Results.Read(file);
@@ -70,6 +70,9 @@ public class ResultsTests
         var md = Results.ToMarkdown(rows);
         Assert.Contains("| 85.25 ± 0.10 (3) |", md);
         Assert.Contains("a \\| b", md);
+        // Text that reads as HTML vanished when the table was rendered; a line break ended the row.
+        Assert.Contains("| acc \\<90% \\& List\\<int\\> nextU+0000 |", md);
+        Assert.Contains("| \\<script\\>x\\</script\\> |", md);
         Assert.Equal(4, md.Trim().Split('\n').Length);
     }
 

@@ -524,6 +524,32 @@ public class TrainerTests
         Assert.Null(older.FirstStepLoss);
     }
 
+    /// <summary>The epoch a run was stopped in took the time before the stop too: its seconds were only the part after
+    /// the resume, and its images per second the whole epoch over that part. The checkpoint carries the time before.</summary>
+    [Fact]
+    public void A_resumed_epochs_time_includes_the_part_before_the_stop()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        var opts = Opts(epochs: 1) with { OutDir = dir.Path };
+        using (var cts = new CancellationTokenSource())
+        using (var m = Build.Mlp(0, 256))
+            Assert.Throws<TrainingStoppedException>(() => Trainer.Train(m, data, Ce(), opts with
+            {
+                Cancellation = cts.Token,
+                OnStepEnd = s => { if (s == 3) { Thread.Sleep(1500); cts.Cancel(); } },
+            }));
+        var stopped = Checkpoint.ReadInfo(Path.Combine(dir.Path, Checkpoint.FileName)).InProgress!;
+        Assert.InRange(stopped.Seconds, 1.5, 60);
+        TrainResult resumed;
+        using (var m = Build.Mlp(1, 256)) resumed = Trainer.Train(m, data, Ce(), opts with { Resume = true });
+        var epoch = Assert.Single(resumed.History);
+        Assert.InRange(epoch.Seconds, stopped.Seconds, 120);
+        Assert.InRange(epoch.SamplesPerSecond, 0, data.Train.Count / stopped.Seconds);
+        // A checkpoint from before the time was kept still loads, with none.
+        Assert.Equal(0, System.Text.Json.JsonSerializer.Deserialize<EpochProgress>("""{"Epoch":1,"Batch":3,"Sums":[1,2],"Correct":3}""")!.Seconds);
+    }
+
     /// <summary>A checkpoint copied from a run with another setting (same model, seed and optimizer) loaded fine and the
     /// two runs were stitched together; without run.json nothing was checked at all. Both are refused, nothing changed.</summary>
     [Fact]
