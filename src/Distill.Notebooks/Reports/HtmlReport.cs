@@ -25,7 +25,7 @@ public static partial class HtmlReport
     public static void Write(NotebookRunResult r, string path, bool trusted = false, Action<string>? warn = null)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        Distill.Training.AtomicFile.WriteAllText(path, Render(r, trusted, warn));
+        File.WriteAllText(path, Render(r, trusted, warn), new UTF8Encoding(false));
     }
 
     [GeneratedRegex(@"<div id=""(?<id>distill-plotly-[0-9a-f]{8}-\d+)"" class=""distill-plotly""></div>\s*<script type=""text/javascript"">(?<js>.*?)(?i:</script)>", RegexOptions.Singleline)]

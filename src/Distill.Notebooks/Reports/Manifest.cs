@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -133,7 +134,7 @@ public static class Manifest
     public static void Write(NotebookRunResult r, string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        Distill.Training.AtomicFile.WriteAllText(path, ToJson(r).ToJsonString(Options) + "\n");
+        File.WriteAllText(path, ToJson(r).ToJsonString(Options) + "\n", new UTF8Encoding(false));
     }
 
 }
