@@ -241,6 +241,10 @@ public sealed class Reproduction(ReproductionOptions options)
         if (selected.Select(p => Path.Combine(outDir, Path.GetFileNameWithoutExtension(p))).FirstOrDefault(File.Exists) is { } blocked)
             throw new ReproductionException($"--out {outDir}: {blocked} is a file, and reproduce writes the notebook {Path.GetFileName(blocked)}'s report " +
                                             "into a folder of that name; move it away, or give another --out");
+        // A notebook's folder is reproduce's, but a file of the user's there (notes kept as task.log, rows of their own)
+        // was replaced without a word: refused like the summary files.
+        if (selected.Select(p => ForeignNotebookFile(Path.Combine(outDir, Path.GetFileNameWithoutExtension(p)), Path.GetFileNameWithoutExtension(p))).FirstOrDefault(f => f is not null) is { } theirs)
+            throw new ReproductionException(theirs);
         // Two reproductions into one folder both reported success over each other's reports, summary and task.log. Taken
         // after the checks, which leave the folder as it was.
         var lockPath = Path.Combine(outDir, ".reproduce.lock");
@@ -342,6 +346,35 @@ public sealed class Reproduction(ReproductionOptions options)
         }
     }
 
+    /// <summary>The first line of a notebook's task.log, which marks the file as reproduce's.</summary>
+    public const string TaskLogHeader = "# distill reproduce:";
+
+    /// <summary>Why a file reproduce rewrites in a notebook's folder <paramref name="dir"/> (task.log, the result rows) is
+    /// not one it wrote; null when each is, or is absent. A task.log without the header is an earlier build's when its
+    /// notebook's manifest is beside it.</summary>
+    static string? ForeignNotebookFile(string dir, string name)
+    {
+        string Refusal(string file, string why) => $"--out {Path.GetDirectoryName(dir)}: {file} {why}, and reproduce rewrites it; move it away, or give another --out";
+        var results = Path.Combine(dir, ResultsFileName);
+        if (File.Exists(results))
+        {
+            try { Results.Read(results); }
+            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+            {
+                return Refusal(results, $"does not hold result rows ({ErrorText.Line(e).Split(" (")[0].Replace(results + ":", "line ", StringComparison.Ordinal)}; a notebook that wrote other lines there made it so)");
+            }
+        }
+        var log = Path.Combine(dir, "task.log");
+        if (File.Exists(log) && Reports.Manifest.Outputs(Path.Combine(dir, name + ".manifest.json")) is null)
+        {
+            string? first;
+            try { first = File.ReadLines(log).FirstOrDefault(); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Refusal(log, $"cannot be read ({e.Message})"); }
+            if (first is null || !first.StartsWith(TaskLogHeader, StringComparison.Ordinal)) return Refusal(log, "is not the log of an earlier reproduce");
+        }
+        return null;
+    }
+
     /// <summary>Why the summary files reproduce writes into <paramref name="outDir"/> (index.html, results.md,
     /// results.json) would replace files no reproduction wrote, or null. The notebooks' own folders are guarded by their
     /// manifests (the runner's); for these three an earlier reproduction's results.json is the mark: a folder of the
@@ -429,7 +462,7 @@ public sealed class Reproduction(ReproductionOptions options)
             File.Delete(manifest);
         }
         var log = Path.Combine(dir, "task.log");
-        File.Delete(log);
+        File.WriteAllText(log, $"{TaskLogHeader} {name}, started {DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture)}\n");
         List<string> args = ["run", Path.GetFullPath(path), "--out", dir];
         if (o.Budget is { } b) args.AddRange(["--budget", b]);
         foreach (var (k, v) in o.Parameters) args.AddRange(["-p", $"{k}={v}"]);

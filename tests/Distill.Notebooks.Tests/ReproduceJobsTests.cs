@@ -36,6 +36,37 @@ public class ReproduceJobsTests
         return (exit, running.Output, "");
     }
 
+    /// <summary>A notebook's folder is reproduce's, but a user's task.log or result rows there were replaced or deleted
+    /// without a word; refused before anything runs, like the summary files. Reproduce's own, from an earlier run, are
+    /// rewritten as before.</summary>
+    [Fact]
+    public void A_users_task_log_or_rows_in_a_notebooks_folder_are_refused_and_reproduces_own_are_rewritten()
+    {
+        using var dir = new TempDir("reproduce-own");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        TestSupport.WriteNotebook(notebooks, "01-a.ipynb", ("Console.WriteLine(\"ran\");", null));
+        var reports = Path.Combine(dir.Path, "out");
+        var folder = Path.Combine(reports, "01-a");
+        Directory.CreateDirectory(folder);
+        foreach (var (file, why) in new[] { ("task.log", "is not the log of an earlier reproduce"), (Distill.Notebooks.Reproduction.ResultsFileName, "does not hold result rows") })
+        {
+            File.WriteAllText(Path.Combine(folder, file), "mine\n");
+            var refused = Reproduce(notebooks, reports, Path.Combine(dir.Path, "teachers"));
+            Assert.Equal(2, refused.Exit);
+            Assert.Contains($"error: --out {reports}: {Path.Combine(folder, file)} {why}", refused.Out);
+            Assert.Contains(", and reproduce rewrites it; move it away, or give another --out", refused.Out);
+            Assert.Equal("mine\n", File.ReadAllText(Path.Combine(folder, file)));
+            File.Delete(Path.Combine(folder, file));
+        }
+        Assert.Equal(0, Reproduce(notebooks, reports, Path.Combine(dir.Path, "teachers")).Exit);
+        Assert.StartsWith(Distill.Notebooks.Reproduction.TaskLogHeader + " 01-a, started ", File.ReadAllText(Path.Combine(folder, "task.log")), StringComparison.Ordinal);
+        // Its own files, and an earlier build's log (no header) beside that run's manifest, are rewritten.
+        File.WriteAllText(Path.Combine(folder, "task.log"), "an earlier build's log\n");
+        Assert.Equal(0, Reproduce(notebooks, reports, Path.Combine(dir.Path, "teachers")).Exit);
+        Assert.StartsWith(Distill.Notebooks.Reproduction.TaskLogHeader, File.ReadAllText(Path.Combine(folder, "task.log")), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Jobs_2_gives_the_rows_of_a_sequential_run_at_the_same_thread_count_and_the_manifests_record_the_threads()
     {
