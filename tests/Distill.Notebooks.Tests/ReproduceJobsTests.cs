@@ -36,6 +36,27 @@ public class ReproduceJobsTests
         return (exit, running.Output, "");
     }
 
+    /// <summary>07-deployment copied outside the checkout (its #r pointing at the checkout's build) said no record of 05
+    /// existed and deployed DKD, where from notebooks/ it reads the committed record: 5 of its 9 rows changed with the
+    /// folder it ran from. The checkout is found from the library too.</summary>
+    [Fact]
+    public void The_best_method_of_05_is_the_same_from_a_notebook_outside_the_checkout()
+    {
+        using var dir = new TempDir("outside-checkout");
+        var deploy = typeof(Distill.Deploy.DeploymentConfig).Assembly.Location;
+        var nb = TestSupport.WriteNotebook(dir.Path, "best.ipynb",
+            ($"#r \"{typeof(ResultRow).Assembly.Location}\"\n#r \"{deploy}\"\n" +
+             "Console.WriteLine(\"best: \" + Distill.Deploy.DeploymentConfig.BestOf05(Distill.Experiments.Budget.Smoke).Reason);", null));
+        var psi = DistillProcess.Start("run", nb, "--out", Path.Combine(dir.Path, "out"));
+        psi.WorkingDirectory = dir.Path;
+        psi.Environment.Remove(Results.FileVariable);
+        var r = DistillProcess.Run(psi);
+        Assert.True(r.Exit == 0, r.Err);
+        var printed = TestSupport.Text(TestSupport.ReadJson(Path.Combine(dir.Path, "out", "best.ipynb"))["cells"]![0]!["outputs"]![0]!["text"]);
+        Assert.Contains("quick-05-comparison.results.jsonl", printed, StringComparison.Ordinal);
+        Assert.DoesNotContain("no 05-comparison record found", printed, StringComparison.Ordinal);
+    }
+
     /// <summary>A notebook's folder is reproduce's, but a user's task.log or result rows there were replaced or deleted
     /// without a word; refused before anything runs, like the summary files. Reproduce's own, from an earlier run, are
     /// rewritten as before.</summary>
