@@ -883,7 +883,10 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                         var resolved = resolver.ResolvePackages([.. parsed.Packages.Select(p => p.Package)], parsed.Sources, ct);
                         refs.AddRange(resolved.References);
                         if (resolved.Installed.Count > 0)
-                            sink.Add(new DisplayOutput(new Dictionary<string, string> { [OutputSink.PlainText] = PackageResolver.InstalledText(resolved.Installed) }, false));
+                            sink.Add(new DisplayOutput(new Dictionary<string, string>
+                            {
+                                ["text/html"] = PackageResolver.InstalledHtml(resolved.Installed), [OutputSink.PlainText] = PackageResolver.InstalledText(resolved.Installed),
+                            }, false));
                     }
                     catch (PackageRestoreException e)
                     {

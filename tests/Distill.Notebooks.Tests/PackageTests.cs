@@ -17,6 +17,9 @@ public class PackageTests
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
         Assert.Equal("Installed Packages\n  • Humanizer.Core, 2.14.1\n", TestSupport.Text(cells[0]!["outputs"]![0]!["data"]!["text/plain"]));
+        // As the .NET kernel shows it (text/html), so the two engines show a #r cell with the same output types.
+        Assert.Equal("<div><div><strong>Installed Packages</strong><ul><li><span>Humanizer.Core, 2.14.1</span></li></ul></div></div>",
+            TestSupport.Text(cells[0]!["outputs"]![0]!["data"]!["text/html"]));
         Assert.Equal("distill run report", TestSupport.Text(cells[1]!["outputs"]![0]!["data"]!["text/plain"]));
 
         // Restored into a private copy (never loaded from the NuGet cache), keyed by a hash.

@@ -167,6 +167,12 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
         return la.Length.CompareTo(lb.Length);
     }
 
+    /// <summary>The "Installed Packages" list as the .NET kernel shows it (text/html, a bold title over a list): a
+    /// notebook then shows the same output types in both engines.</summary>
+    public static string InstalledHtml(IReadOnlyList<string> installed) =>
+        "<div><div><strong>Installed Packages</strong><ul>" +
+        string.Concat(installed.Select(i => $"<li><span>{System.Net.WebUtility.HtmlEncode(i)}</span></li>")) + "</ul></div></div>";
+
     public static string InstalledText(IReadOnlyList<string> installed)
     {
         var sb = new StringBuilder("Installed Packages\n");
