@@ -248,7 +248,10 @@ public static class RecipeParameters
     public static T WithParameters<T>(this T config, string seeds = "", int epochs = 0, int teacherSeed = 0, TextWriter? log = null)
         where T : RecipeConfig
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(epochs);
+        // Said as the parameter it is, with the fix: .NET's "epochs ('-3') must be a non-negative value ... Actual value
+        // was -3." named neither the notebook's parameter nor what 0 means.
+        if (epochs < 0)
+            throw new ArgumentOutOfRangeException(nameof(epochs), epochs, $"epochs = {epochs}: give the student's epochs (1 or more), or 0 to keep the budget's ({config.StudentEpochs}).");
         var parsed = string.IsNullOrWhiteSpace(seeds) ? config.Seeds : ParseSeeds(seeds);
         // "with" clones the record's runtime type, so the recipe's own settings (temperatures, groups, ...) are kept.
         var changed = config with

@@ -136,7 +136,8 @@ public class BudgetTests
 
         Assert.Contains("not a comma-separated list of integers", Assert.Throws<ArgumentException>(() => quick.WithParameters("0;1")).Message);
         Assert.Contains("repeats a seed", Assert.Throws<ArgumentException>(() => quick.WithParameters("1,1")).Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => quick.WithParameters("", -1));
+        var negative = Assert.Throws<ArgumentOutOfRangeException>(() => quick.WithParameters("", -1));
+        Assert.StartsWith($"epochs = -1: give the student's epochs (1 or more), or 0 to keep the budget's ({quick.StudentEpochs}).", negative.Message, StringComparison.Ordinal);
         // Checked as the recipe file is, named by the parameter: a negative seed, a schedule the epochs never reach.
         Assert.Equal("seeds = \"-1\": seeds[0] = -1 is negative: seeds are 0 or more.", Assert.Throws<ArgumentException>(() => quick.WithParameters("-1")).Message);
         Assert.Equal("teacherSeed = -2: teacher_seed = -2 is negative: seeds are 0 or more.", Assert.Throws<ArgumentException>(() => quick.WithParameters(teacherSeed: -2)).Message);
