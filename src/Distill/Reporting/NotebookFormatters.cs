@@ -194,9 +194,14 @@ public static class NotebookFormatters
         return cpu.ToString(TensorStringStyle.Numpy, "g4", 100, CultureInfo.InvariantCulture, "\n");
     }
 
-    public static string TensorText(torch.Tensor t) => t.is_meta ? TensorHeader(t) : TensorHeader(t) + "\n" + TensorPreview(t);
+    /// <summary>What a disposed tensor shows: TorchSharp's own "Tensor invalid -- empty handle" came from inside the
+    /// formatter and said neither what happened nor the fix.</summary>
+    public const string DisposedTensor = "tensor (disposed: its memory was freed by a `using` or a DisposeScope; to keep it, " +
+                                         "call .DetachFromDisposeScope() or .MoveToOuterDisposeScope() on it inside the scope)";
 
-    public static string TensorHtml(torch.Tensor t) =>
+    public static string TensorText(torch.Tensor t) => t.IsInvalid ? DisposedTensor : t.is_meta ? TensorHeader(t) : TensorHeader(t) + "\n" + TensorPreview(t);
+
+    public static string TensorHtml(torch.Tensor t) => t.IsInvalid ? $"<div class=\"distill-tensor\"><code>{Enc(DisposedTensor)}</code></div>" :
         $"<div class=\"distill-tensor\"><div><code>{Enc(TensorHeader(t))}</code></div>"
         + (t.is_meta ? "" : $"<pre>{Enc(TensorPreview(t))}</pre>") + "</div>";
 

@@ -21,6 +21,17 @@ public class TensorFormatterTests
         Assert.DoesNotContain("<pre>", html, StringComparison.Ordinal);
     }
 
+    /// <summary>A tensor displayed after its scope freed it failed inside the formatter with TorchSharp's "Tensor invalid
+    /// -- empty handle": it says it was disposed, and how to keep one.</summary>
+    [Fact]
+    public void A_disposed_tensor_says_so_and_the_fix()
+    {
+        var t = torch.zeros(2, 3);
+        t.Dispose();
+        Assert.Equal(NotebookFormatters.DisposedTensor, NotebookFormatters.TensorText(t));
+        Assert.Contains("disposed: its memory was freed", NotebookFormatters.TensorHtml(t), StringComparison.Ordinal);
+    }
+
     /// <summary>A sparse COO tensor is previewed with its zeros, like a dense one: its header says it is sparse.</summary>
     [Fact]
     public void A_sparse_tensor_says_so_in_its_header()
