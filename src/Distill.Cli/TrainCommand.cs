@@ -109,7 +109,9 @@ static class TrainCommand
             if (!double.IsFinite(a) || a < 0 || a > 1) throw new ArgumentException($"--alpha {a}: the soft-target weight must be in [0, 1].");
             if (!(temp >= MethodParameter.MinTemperature && temp <= MethodParameter.MaxTemperature))
                 throw new ArgumentException($"--kd-temperature {temp}: the temperature must be in [{MethodParameter.MinTemperature}, {MethodParameter.MaxTemperature}] (the range of KD's loss).");
-            if (r.GetValue(lr) is double rate && (!double.IsFinite(rate) || rate <= 0)) throw new ArgumentException($"--lr {rate}: the learning rate must be a finite positive number.");
+            // Named as typed: 1e400 read back as "Infinity".
+            if (r.GetValue(lr) is double rate && (!double.IsFinite(rate) || rate <= 0))
+                throw new ArgumentException($"--lr {(r.GetResult(lr)?.Tokens is [.., var typed] ? typed.Value : $"{rate}")}: the learning rate must be a finite positive number.");
             // Checked here, by flag, before any data loads (the library would name its own properties instead).
             foreach (var (flag, value) in new[] { ("--epochs", r.GetValue(epochs)), ("--teacher-epochs", r.GetValue(teacherEpochs)), ("--batch-size", (int?)r.GetValue(batch)),
                          ("--train-size", r.GetValue(trainSize)), ("--test-size", r.GetValue(testSize)), ("--teacher-train-size", r.GetValue(teacherTrainSize)) })

@@ -31,7 +31,10 @@ public static class FilePaths
     {
         if (OutFolderProblem(given) is { } problem) return problem.TrimEnd('.'); // run and reproduce end their lines without one
         var full = Path.GetFullPath(given);
-        if (FileAncestor(full) is { } file) return $"--out {given}: {file} is a file, not a folder; give a folder path that does not go through a file";
+        // A link that loops or points nowhere counts as a file to File.Exists: said as what it is.
+        if (FileAncestor(full) is { } file)
+            return BrokenLink(file) is { } link ? $"--out {given}: {file} is {link}; point the link at a folder, or give another path"
+                : $"--out {given}: {file} is a file, not a folder; give a folder path that does not go through a file";
         try { Directory.CreateDirectory(full); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

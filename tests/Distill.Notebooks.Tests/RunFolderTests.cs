@@ -638,6 +638,9 @@ public class RunFolderTests
             (comma.Exit, comma.Err.Split('\n')[0]));
         var huge = DistillProcess.Run(["train", "--model", "mlp-32", "--lr", "3.5e38"]);
         Assert.Equal((1, "error: --lr 3.5E+38: beyond float32's largest number (3.4e38), and training computes in float32; give a number in float32's range."), (huge.Exit, huge.Err.Trim()));
+        // Named as typed: 1e400 was echoed as "Infinity".
+        Assert.Equal("error: --lr 1e400: the learning rate must be a finite positive number.", DistillProcess.Run(["train", "--model", "mlp-32", "--lr", "1e400"]).Err.Trim());
+        Assert.StartsWith("error: --schedule 'bogus': an unknown schedule; expected constant, cosine,", DistillProcess.Run(["train", "--model", "mlp-32", "--schedule", "bogus"]).Err, StringComparison.Ordinal);
         var tiny = DistillProcess.Run(["train", "--model", "mlp-32", "--lr", "1e-320"]);
         Assert.StartsWith("error: --lr 1E-320: below float32's smallest (1.4e-45), so it rounds to 0", tiny.Err, StringComparison.Ordinal);
     }
@@ -656,6 +659,7 @@ public class RunFolderTests
             ["deploy", "bench", loop],
             ["deploy", "export", loop, "--out", Path.Combine(dir.Path, "x.onnx")],
             ["train", "--model", "mlp-32", "--out", loop],
+            ["train", "--model", "mlp-32", "--out", Path.Combine(loop, "run")], // through it: was "loop is a file"
             ["data", "inspect", loop],
         ];
         foreach (var c in cases)

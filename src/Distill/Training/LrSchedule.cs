@@ -52,7 +52,7 @@ public abstract record LrSchedule
             "cosine" => Cosine(),
             "step" when parts.Length >= 2 => Step(Epochs(parts[1], "EVERY"), Gamma()),
             "multistep" when parts.Length >= 2 => MultiStep([.. parts[1].Split(',').Select(m => Epochs(m, "the milestone"))], Gamma()),
-            _ => throw new ArgumentException($"Unknown schedule '{spec}': {forms}."),
+            _ => throw Bad("an unknown schedule"),
         };
     }
 
