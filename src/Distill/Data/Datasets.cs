@@ -137,7 +137,13 @@ public static class Datasets
         train.CheckLabels();
         test.CheckLabels();
         var (mean, std) = PixelStats.MeanStd(train.Data, 3, 32 * 32, header: train.LabelBytes);
-        return new ImageDataset(name, train.ToSplit(labelIndex), test.ToSplit(labelIndex), classes, mean, std, folder);
+        var data = new ImageDataset(name, train.ToSplit(labelIndex), test.ToSplit(labelIndex), classes, mean, std, folder);
+        // No hash of the files is published, only their counts: a folder of other counts (a generated or cut copy) trained
+        // with no word, where doctor said "not the published dataset".
+        if (data.Train.Count != Cifar.PublishedTrain || data.Test.Count != Cifar.PublishedTest)
+            data.Warn(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{folder} holds {data.Train.Count:N0} / {data.Test.Count:N0} images where the published files hold {Cifar.PublishedTrain:N0} / {Cifar.PublishedTest:N0}: not the published dataset, so the numbers are not the paper's"));
+        return data;
     }
 
     static (byte[] Images, byte[] Labels) Gather(byte[] images, byte[] labels, int[] index, int imageBytes)

@@ -25,6 +25,8 @@ public class CifarTests
         Assert.Equal([3L, 3, 32, 32], ds.Test.Images.shape);
         Assert.Equal("truck", ds.Classes[9]);
         Assert.Equal(3, ds.Mean.Length);
+        // Counts are all that is published of the files: other counts are no paper's dataset, and train says so.
+        Assert.Equal($"{Path.Combine(dir.Path, "cifar10")} holds 20 / 3 images where the published files hold 50,000 / 10,000: not the published dataset, so the numbers are not the paper's", ds.Warning);
         // Record 1 of batch 2 is train image 5: label byte then red, green, blue planes of 32×32.
         var record = Gen.CifarRecords(4, 1, seed: 2).AsSpan(3073, 3073).ToArray();
         Assert.Equal(record[0], ds.Train.Labels[5].item<long>());
