@@ -109,7 +109,7 @@ sealed class CtrlC : IDisposable
         var grace = Grace;
         watchdog = new Timer(_ =>
         {
-            log.WriteLine($"{what}: still running {grace.TotalSeconds:0.#} s after the signal (blocked where it cannot stop, e.g. reading a FIFO); ending now");
+            log.WriteLine($"{what}: still running {grace.TotalSeconds:0.###} s after the signal (blocked where it cannot stop, e.g. reading a FIFO); ending now");
             log.Flush();
             if (exitHandlers) Environment.Exit(exitCode);
             Distill.Notebooks.NotebookRunner.EndProcess(exitCode);

@@ -138,11 +138,15 @@ public static class TorchRuntime
         Initialize();
         spec = spec.Trim().ToLowerInvariant();
         if (spec == "auto") return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
+        // The form first: `cuda:-1` or `cudax` was told CUDA is unavailable, which is true but not what is wrong.
+        var index = spec.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(spec[5..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : (int?)null;
+        if (spec != "cpu" && spec != "cuda" && index is null)
+            throw new ArgumentException($"--device {spec}: expected auto, cpu, cuda or cuda:N (N a GPU's index, 0 for the first).");
         if (spec.StartsWith("cuda", StringComparison.Ordinal) && !torch.cuda.is_available())
             throw new InvalidOperationException(
                 $"--device {spec}: CUDA is not available here. Build with -p:TorchBackend=cuda on a machine with an NVIDIA GPU, or use --device cpu{ErrorText.Api("Device = \"cpu\" in TrainOptions")}.");
-        if (spec != "cpu" && !spec.StartsWith("cuda", StringComparison.Ordinal))
-            throw new ArgumentException($"--device {spec}: expected auto, cpu, cuda or cuda:N.");
+        if (index >= torch.cuda.device_count())
+            throw new ArgumentException($"--device {spec}: this machine has {torch.cuda.device_count()} GPU(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}.");
         return new torch.Device(spec);
     }
 

@@ -31,5 +31,8 @@ public class NativeLoadTests
             Assert.Contains("TorchBackend=cuda", e.Message);
         }
         Assert.Throws<ArgumentException>(() => TorchRuntime.ResolveDevice("tpu"));
+        // The form is checked before availability: a bad index is named as such on any machine.
+        foreach (var bad in new[] { "cuda:-1", "cuda:x", "cudax", "cuda:" })
+            Assert.Equal($"--device {bad}: expected auto, cpu, cuda or cuda:N (N a GPU's index, 0 for the first).", Assert.Throws<ArgumentException>(() => TorchRuntime.ResolveDevice(bad)).Message);
     }
 }
