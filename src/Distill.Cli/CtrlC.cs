@@ -3,8 +3,9 @@ using System.Runtime.InteropServices;
 namespace Distill.Cli;
 
 /// <summary>
-/// Ctrl-C (SIGINT) and SIGTERM (what `timeout`, Slurm, Kubernetes and CI cancellation send) for commands that write
-/// what has run so far: the first signal cancels <see cref="Token"/> (the command then stops at its next safe point and
+/// Ctrl-C (SIGINT), SIGTERM (what `timeout`, Slurm, Kubernetes and CI cancellation send), SIGHUP (a closed terminal,
+/// handled as SIGTERM) and the loss of the distill process that started this one (handled as SIGTERM) for commands that
+/// write what has run so far: the first signal cancels <see cref="Token"/> (the command then stops at its next safe point and
 /// finishes its reports); a second one, a second or more later, ends the process the usual way. A command that has not
 /// stopped <see cref="Grace"/> after the first signal is ended then, with the same exit code: it is blocked where no
 /// safe point comes (a read from a FIFO or a hung network mount), and `timeout`, like a user who does not know to send
@@ -41,10 +42,12 @@ sealed class CtrlC : IDisposable
                 Stop(log, "Terminated (SIGTERM)", TerminatedExitCode);
             });
         // A closed terminal or ssh session (SIGHUP) ended the process at once, with no report and its children orphaned:
-        // it is a request to stop like SIGTERM, and ends as one (143), which reproduce passes on to its notebooks.
+        // it is a request to stop like SIGTERM, and ends as one (143), which reproduce passes on to its notebooks. The
+        // terminal is gone, so output that went there goes nowhere from now on (its writes would fail).
         if (!OperatingSystem.IsWindows())
             hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
             {
+                Distill.Notebooks.NotebookRunner.DetachTerminalOutput();
                 if (Interlocked.Exchange(ref stopping, 1) == 1) { ctx.Cancel = Echo(); return; }
                 ctx.Cancel = true;
                 Stop(log, "Hung up (SIGHUP)", TerminatedExitCode);
@@ -54,10 +57,12 @@ sealed class CtrlC : IDisposable
         if (Parent is { } parent)
             parentWatch = new Timer(_ =>
             {
-                if (ParentId() == parent || Interlocked.Exchange(ref stopping, 1) == 1) return;
-                Stop(log, $"The process that started this one (PID {parent}) is gone", TerminatedExitCode);
+                if (Volatile.Read(ref disposed) || ParentId() == parent || Interlocked.Exchange(ref stopping, 1) == 1) return;
+                Stop(log, $"The process that started this one (PID {parent}, ${ParentVariable}) is gone; if you set ${ParentVariable} yourself, unset it", TerminatedExitCode, again: false);
             }, null, TimeSpan.Zero, TimeSpan.FromSeconds(1));
     }
+
+    bool disposed;
 
     /// <summary>The environment variable through which <see cref="Distill.Sweeps.ChildProcesses"/> tells a child its
     /// parent's PID.</summary>
@@ -73,7 +78,10 @@ sealed class CtrlC : IDisposable
         if (Environment.GetEnvironmentVariable(ParentVariable) is { } value)
         {
             Environment.SetEnvironmentVariable(ParentVariable, null);
-            if (OperatingSystem.IsLinux() && int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid) && pid > 1)
+            // A process of that PID alive that is not this one's parent means the variable leaked (exported in a shell,
+            // copied from a child's environment): a parent alive is always the parent. Then there is nothing to watch.
+            if (OperatingSystem.IsLinux() && int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid) && pid > 1
+                && (ParentId() == pid || !Directory.Exists($"/proc/{pid}")))
                 Parent = pid;
         }
     }
@@ -101,20 +109,27 @@ sealed class CtrlC : IDisposable
     /// </summary>
     bool Echo() => Interlocked.Read(ref firstSignal) is var first && (first == 0 || System.Diagnostics.Stopwatch.GetElapsedTime(first) < TimeSpan.FromSeconds(1));
 
-    void Stop(TextWriter log, string what, int exitCode)
+    void Stop(TextWriter log, string what, int exitCode, bool again = true)
     {
         Interlocked.Exchange(ref firstSignal, System.Diagnostics.Stopwatch.GetTimestamp());
         ExitCode = exitCode;
-        log.WriteLine($"{what}: writing what has run so far (send it again to abort)...");
+        // Said where it can be: a write that fails (a terminal gone) must not keep the stop from happening.
+        try { log.WriteLine($"{what}: writing what has run so far{(again ? " (send it again to abort)" : "")}..."); }
+        catch (IOException) { }
         var grace = Grace;
         watchdog = new Timer(_ =>
         {
-            log.WriteLine($"{what}: still running {grace.TotalSeconds:0.###} s after the signal (blocked where it cannot stop, e.g. reading a FIFO); ending now");
-            log.Flush();
+            try
+            {
+                log.WriteLine($"{what}: still running {grace.TotalSeconds:0.###} s after the signal (blocked where it cannot stop, e.g. reading a FIFO); ending now");
+                log.Flush();
+            }
+            catch (IOException) { }
             if (exitHandlers) Environment.Exit(exitCode);
             Distill.Notebooks.NotebookRunner.EndProcess(exitCode);
         }, null, grace, Timeout.InfiniteTimeSpan);
-        cts.Cancel();
+        try { cts.Cancel(); }
+        catch (ObjectDisposedException) { } // the command ended (and disposed this) while the stop was being started
     }
 
     Timer? watchdog;
@@ -130,14 +145,15 @@ sealed class CtrlC : IDisposable
 
     const int InterruptedExitCode = 130, TerminatedExitCode = 143; // 128 + the signal, as shells report them
 
-    /// <summary>What a command that stopped on a signal exits with: 143 after SIGTERM, else 130 (Ctrl-C).</summary>
+    /// <summary>What a command that stopped on a signal exits with: 130 after Ctrl-C, else 143 (SIGTERM, SIGHUP, a lost parent).</summary>
     public int ExitCode { get; private set; } = InterruptedExitCode;
 
-    /// <summary>The signal to pass on to child processes: the one this process got.</summary>
+    /// <summary>The signal to pass on to child processes: INT after Ctrl-C, TERM for every other stop.</summary>
     public string Signal() => ExitCode == InterruptedExitCode ? "INT" : "TERM";
 
     public void Dispose()
     {
+        Volatile.Write(ref disposed, true);
         watchdog?.Dispose();
         parentWatch?.Dispose();
         hangUp?.Dispose();

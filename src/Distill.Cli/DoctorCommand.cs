@@ -83,7 +83,7 @@ static class DoctorDatasets
         }
         // A DISTILL_DATA that does not exist is allowed (`data install` creates it), so the loaders read the other
         // folders without a word; a mistyped path would pass unseen here too, so say so.
-        if (DatasetSearch.MissingDataNote() is { } note) w.WriteLine($"datasets      note: {note}");
+        if (search.MissingDataNote() is { } note) w.WriteLine($"datasets      note: {note}");
         return DatasetReport.Write(w, search);
     }
 }

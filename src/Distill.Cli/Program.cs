@@ -7,6 +7,8 @@ using Distill.Cli;
 if (args is ["run", ..]) Distill.Notebooks.NotebookRunner.DetachConsoleInput();
 // Before anything can start a process (a cell's), which must not inherit the parent's PID as its own parent's.
 CtrlC.TakeParent();
+// A terminal that hangs up fails every write to it; the stop that SIGHUP starts must not die of one.
+TerminalWriter.Install();
 
 // distill's own code (option parsing, console numbers, every file it writes) runs under the invariant culture: with
 // ICU on, the user's locale (LANG=de_DE.UTF-8) would otherwise read `--cell-timeout 1.5` as 15 and print 0.5 as "0,5".
@@ -147,8 +149,12 @@ int Dispatch()
     {
         // The trace is printed here, not by letting the exception end the process: the runtime's abort then hung in
         // libtorch's exit-time cleanup (`distill run` with a loaded module), and the trace never came.
-        if (Environment.GetEnvironmentVariable("DISTILL_TRACE") is "1" or "true") Console.Error.WriteLine(e);
-        Console.Error.WriteLine($"error: {Unhandled.Describe(e)}");
+        try
+        {
+            if (Environment.GetEnvironmentVariable("DISTILL_TRACE") is "1" or "true") Console.Error.WriteLine(e);
+            Console.Error.WriteLine($"error: {Unhandled.Describe(e)}");
+        }
+        catch (IOException) { } // standard error itself is gone (a closed terminal): the exit code still says it
         return 1;
     }
 }
@@ -189,7 +195,7 @@ static void OptionsAsValues(System.CommandLine.Command command)
         {
             if (result.Tokens.FirstOrDefault(t => t.Value is ['-', '-', _, ..]) is { } token)
                 result.AddError($"{result.IdentifierToken?.Value ?? option.Name} {token.Value}: {token.Value} looks like an option, where {option.Name} needs a value; " +
-                                $"give {option.Name} its value (a name that starts with '--' is written ./{token.Value})");
+                                $"give {option.Name} its value" + (option.ValueType == typeof(string) || option.ValueType == typeof(string[]) ? $" (a file or folder whose name starts with '--' is written ./{token.Value})" : ""));
         });
     foreach (var sub in command.Subcommands) OptionsAsValues(sub);
 }

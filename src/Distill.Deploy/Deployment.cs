@@ -119,10 +119,10 @@ public sealed record DeploymentConfig : ICheckedSettings
         return ("dkd", "dkd: no 05-comparison record found; DKD was the best logit method of 05's quick run (docs/results.md)");
     }
 
-    /// <summary>The checkout whose committed records go with the running library: found from the program and the
-    /// library's own folder as well as the current directory, so 07 copied outside the repository (its #r pointing at the
-    /// checkout's build) picks the same method as from notebooks/, where it said no record existed and took DKD.</summary>
-    static string? RepositoryRoot() => DatasetSearch.ProgramRepoRoot();
+    /// <summary>The checkout whose committed records 07 reads: the one around the current directory, else the program's
+    /// or the library's (07 copied outside the repository, its #r pointing at the checkout's build, said no record
+    /// existed and took DKD, where from notebooks/ it picks the recorded best).</summary>
+    static string? RepositoryRoot() => DatasetSearch.RepoRoot();
 }
 
 /// <summary>One deployed model: its ONNX Runtime test accuracy per seed, size and batch-1 latency.</summary>

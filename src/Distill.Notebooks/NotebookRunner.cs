@@ -64,7 +64,23 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             throw new IOException($"cannot make /dev/null the standard input (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
     }
 
+    /// <summary>After a hang-up (SIGHUP from a closed terminal or ssh session) every write to the terminal fails with
+    /// EIO, which .NET's console throws: the stop's own messages and a trainer's progress line then ended the process with
+    /// an unhandled IOException (SIGABRT) instead of the checkpoint and reports. Standard output and error that are a
+    /// terminal become /dev/null; redirected to a file (nohup, `&gt; log`) they are kept.</summary>
+    public static void DetachTerminalOutput()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var devNull = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Write);
+        foreach (var fd in new[] { 1, 2 })
+            // A failed dup2 leaves the terminal's descriptor: its writes fail as before, which the stop tolerates.
+            if (IsATerminal(fd) == 1) _ = Dup2((int)devNull.DangerousGetHandle(), fd);
+    }
+
 #pragma warning disable SYSLIB1054 // LibraryImport needs unsafe code; a plain DllImport of one libc call is enough.
+    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "isatty")]
+    static extern int IsATerminal(int fd);
+
     [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "_exit")]
     static extern void ExitImmediately(int status);
 

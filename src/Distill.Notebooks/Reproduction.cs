@@ -355,22 +355,27 @@ public sealed class Reproduction(ReproductionOptions options)
     static string? ForeignNotebookFile(string dir, string name)
     {
         string Refusal(string file, string why) => $"--out {Path.GetDirectoryName(dir)}: {file} {why}, and reproduce rewrites it; move it away, or give another --out";
+        var log = Path.Combine(dir, "task.log");
+        // Reproduce's folder when its notebook's manifest is there, or its task.log starts with the header (or is empty:
+        // the header's write failed): then the rows are its own too, a notebook's bad row or one cut short by a kill
+        // included, which that notebook's outcome already named.
+        if (Reports.Manifest.Outputs(Path.Combine(dir, name + ".manifest.json")) is not null) return null;
+        if (File.Exists(log))
+        {
+            string? first;
+            try { first = File.ReadLines(log).FirstOrDefault(); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Refusal(log, $"cannot be read ({e.Message})"); }
+            if (first is null || first.StartsWith(TaskLogHeader, StringComparison.Ordinal)) return null;
+            return Refusal(log, "is not the log of an earlier reproduce");
+        }
         var results = Path.Combine(dir, ResultsFileName);
         if (File.Exists(results))
         {
             try { Results.Read(results); }
             catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
             {
-                return Refusal(results, $"does not hold result rows ({ErrorText.Line(e).Split(" (")[0].Replace(results + ":", "line ", StringComparison.Ordinal)}; a notebook that wrote other lines there made it so)");
+                return Refusal(results, $"does not hold result rows ({ErrorText.Line(e).Split(" (")[0].Replace(results + ":", "line ", StringComparison.Ordinal)})");
             }
-        }
-        var log = Path.Combine(dir, "task.log");
-        if (File.Exists(log) && Reports.Manifest.Outputs(Path.Combine(dir, name + ".manifest.json")) is null)
-        {
-            string? first;
-            try { first = File.ReadLines(log).FirstOrDefault(); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Refusal(log, $"cannot be read ({e.Message})"); }
-            if (first is null || !first.StartsWith(TaskLogHeader, StringComparison.Ordinal)) return Refusal(log, "is not the log of an earlier reproduce");
         }
         return null;
     }

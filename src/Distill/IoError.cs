@@ -44,8 +44,8 @@ public static partial class IoError
         string mode;
         try { mode = !OperatingSystem.IsWindows() && (File.Exists(path) || Directory.Exists(path)) ? $", mode {Convert.ToString((int)File.GetUnixFileMode(path), 8)}" : ""; }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { mode = ""; }
-        return $"'{path}': permission denied (this user may not write it{mode}; it may belong to another user): " +
-               "give this user write access to it and its folder (chown or chmod), or give another folder";
+        return $"'{path}': permission denied (this user may not read or write it{mode}; it may belong to another user): " +
+               "give this user access to it and its folder (chown or chmod), or give another folder";
     }
 
     [GeneratedRegex(@"^Access to the path '(?<path>[^\n]+)' is denied\.?$")]

@@ -84,6 +84,8 @@ public class ReproduceJobsTests
         Assert.StartsWith(Distill.Notebooks.Reproduction.TaskLogHeader + " 01-a, started ", File.ReadAllText(Path.Combine(folder, "task.log")), StringComparison.Ordinal);
         // Its own files, and an earlier build's log (no header) beside that run's manifest, are rewritten.
         File.WriteAllText(Path.Combine(folder, "task.log"), "an earlier build's log\n");
+        // A row a notebook wrote badly (or a kill cut short) beside reproduce's manifest is reproduce's own: rewritten.
+        File.WriteAllText(Path.Combine(folder, Distill.Notebooks.Reproduction.ResultsFileName), "{\"Paper\": \"x\"");
         Assert.Equal(0, Reproduce(notebooks, reports, Path.Combine(dir.Path, "teachers")).Exit);
         Assert.StartsWith(Distill.Notebooks.Reproduction.TaskLogHeader, File.ReadAllText(Path.Combine(folder, "task.log")), StringComparison.Ordinal);
     }

@@ -172,7 +172,7 @@ public class RunFolderTests
         File.SetUnixFileMode(Path.Combine(dir, "run.lock"), (UnixFileMode)0b110_100_100);
         var locked = ResumeAsAnother();
         Assert.Equal(1, locked.Exit);
-        Assert.Contains($"'{Path.Combine(dir, "run.lock")}': permission denied (this user may not write it, mode 644; it may belong to another user)", locked.Err);
+        Assert.Contains($"'{Path.Combine(dir, "run.lock")}': permission denied (this user may not read or write it, mode 644; it may belong to another user)", locked.Err);
         Assert.DoesNotContain("report the trace", locked.Err);
         Assert.Equal(record, File.ReadAllText(Path.Combine(dir, "run.json")));
     }
@@ -416,6 +416,48 @@ public class RunFolderTests
         Assert.Null(cells[2]!["execution_count"]);
         Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(outDir, "long.manifest.json"))["status"]!.GetValue<string>());
         Assert.True(File.Exists(Path.Combine(outDir, "long.html")));
+    }
+
+    /// <summary>A terminal that really closes (an ssh session dropped) hangs up: SIGHUP, and every write to the terminal
+    /// fails with EIO. `train` and `run` died of those writes (SIGABRT, or exit 1 from a progress line written before the
+    /// handler ran) with no checkpoint at the step and no report. They stop as on SIGTERM. A pty whose master side is
+    /// closed is such a terminal (python3's pty module runs the command on one).</summary>
+    [Theory]
+    [InlineData("train")]
+    [InlineData("run")]
+    public void A_closed_terminal_stops_train_and_run_as_SIGTERM_does(string command)
+    {
+        using var dir = new TempDir("hangup");
+        var script = Path.Combine(dir.Path, "hangup.py");
+        File.WriteAllText(script, """
+            import os, pty, sys, time
+            marker, args = sys.argv[1].encode(), sys.argv[2:]
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execvp(args[0], args)
+            seen, deadline = b"", time.time() + 120
+            while marker not in seen and time.time() < deadline:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+            os.close(fd)
+            print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+            """);
+        var cli = DistillProcess.Start();
+        var outDir = Path.Combine(dir.Path, "out");
+        string[] args = command == "train"
+            ? ["epoch   2/", .. cli.ArgumentList.Prepend(cli.FileName), .. Train(outDir, epochs: 40, trainSize: 2048)]
+            : ["cell 1 ", .. cli.ArgumentList.Prepend(cli.FileName), "run", TestSupport.WriteNotebook(dir.Path, "slow.ipynb", ("Console.WriteLine(\"first\");", null),
+                ("for (var i = 0; i < 120; i++) { Console.WriteLine(i); System.Threading.Thread.Sleep(500); }", null)), "--out", outDir];
+        var psi = new System.Diagnostics.ProcessStartInfo("python3", [script, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in cli.Environment) psi.Environment[k] = v;
+        var r = DistillProcess.Run(psi);
+        Assert.True(r.Out.Trim() == "143", $"exit {r.Out.Trim()} after the hang-up; {r.Err}");
+        if (command == "train")
+            Assert.NotNull(Distill.Training.Checkpoint.ReadInfo(Path.Combine(outDir, Distill.Training.Checkpoint.FileName)).InProgress); // stopped at a step, not an epoch's end
+        else
+            Assert.Equal("interrupted", TestSupport.ReadJson(Path.Combine(outDir, "slow.manifest.json"))["status"]!.GetValue<string>());
     }
 
     /// <summary>A `reproduce` killed outright (kill -9, the OOM killer) passes no signal on: its notebook's `distill run`

@@ -28,10 +28,12 @@ public sealed record DatasetSearch(IReadOnlyList<string> Roots, string? SystemRo
         return new(DefaultRoots(getenv("DISTILL_DATA")), system is null ? SystemDatasets : system.Trim().Length == 0 ? null : system);
     }
 
-    /// <summary>When $DISTILL_DATA names a folder that does not exist (allowed: `distill data install` creates it), what
-    /// that means for the data read, said by doctor and with every dataset loaded; null otherwise.</summary>
-    public static string? MissingDataNote() =>
+    /// <summary>When $DISTILL_DATA names a folder that does not exist (allowed: `distill data install` creates it) and
+    /// this search reads it, what that means for the data read, said by doctor and with every dataset loaded; null
+    /// otherwise (a loader given its own folder does not read $DISTILL_DATA).</summary>
+    public string? MissingDataNote() =>
         Environment.GetEnvironmentVariable("DISTILL_DATA") is { } set && !string.IsNullOrWhiteSpace(set) && !Directory.Exists(set) && !File.Exists(set)
+        && Roots.Contains(Path.GetFullPath(set))
             ? $"DISTILL_DATA={set} does not exist, so datasets come from the other folders; check the path, or run `distill data install NAME` to install into it"
             : null;
 

@@ -22,14 +22,14 @@ public static class Datasets
     public static void ClearRead() => read.Clear();
 
     /// <summary>A dataset loaded from its folder, its file errors given fixes for that dataset (<see cref="DatasetException.For"/>).</summary>
-    static ImageDataset FromFolder(DatasetInfo info, Func<DatasetInfo, ImageDataset> load)
+    static ImageDataset FromFolder(DatasetInfo info, DatasetSearch search, Func<DatasetInfo, ImageDataset> load)
     {
         ImageDataset data;
         try { data = load(info); }
         catch (DatasetException e) { throw e.For(info); }
         // A mistyped DISTILL_DATA is allowed (`data install` creates the folder), and the data then came from another
         // folder without a word: `train`, the recipes and sweeps print the warning.
-        if (DatasetSearch.MissingDataNote() is { } note) data.Warn(note);
+        if (search.MissingDataNote() is { } note) data.Warn(note);
         return data;
     }
 
@@ -67,7 +67,7 @@ public static class Datasets
     public static ImageDataset MnistDigits(string? root = null) => MnistDigits(SearchFor(root));
 
     public static ImageDataset MnistDigits(DatasetSearch search)
-        => FromFolder(DatasetCatalog.MnistDigits, info =>
+        => FromFolder(DatasetCatalog.MnistDigits, search, info =>
         {
             var folder = Found(info, search);
             var perClass = Enumerable.Range(0, 10).Select(d => MnistJson.Read(info.Resolve(folder, $"{d}.json"))).ToArray();
@@ -92,7 +92,7 @@ public static class Datasets
     public static ImageDataset Cifar10(string? root = null) => Cifar10(SearchFor(root));
 
     public static ImageDataset Cifar10(DatasetSearch search)
-        => FromFolder(DatasetCatalog.Cifar10, info =>
+        => FromFolder(DatasetCatalog.Cifar10, search, info =>
         {
             var folder = Found(info, search);
             var (trainFiles, testFiles) = Cifar.SplitPaths(info, folder);
@@ -108,7 +108,7 @@ public static class Datasets
     public static ImageDataset Cifar100(string? root = null, bool coarse = false) => Cifar100(SearchFor(root), coarse);
 
     public static ImageDataset Cifar100(DatasetSearch search, bool coarse = false)
-        => FromFolder(DatasetCatalog.Cifar100, info =>
+        => FromFolder(DatasetCatalog.Cifar100, search, info =>
         {
             var folder = Found(info, search);
             var (trainFiles, testFiles) = Cifar.SplitPaths(info, folder);
@@ -173,7 +173,7 @@ public static class Datasets
         root is null ? DatasetSearch.Default : new DatasetSearch([Path.GetFullPath(root)], null) { RootsMayHoldFiles = true };
 
     internal static ImageDataset LoadIdxDataset(DatasetInfo info, DatasetSearch search, IReadOnlyList<string> classes)
-        => FromFolder(info, info =>
+        => FromFolder(info, search, info =>
         {
             var folder = Found(info, search);
             var (trainImages, trainLabels) = ReadIdxPair(info.Resolve(folder, IdxNames.TrainImages), info.Resolve(folder, IdxNames.TrainLabels), classes.Count);

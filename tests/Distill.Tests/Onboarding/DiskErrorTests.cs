@@ -32,9 +32,9 @@ public class DiskErrorTests
         var file = Path.Combine(dir.Path, "run.lock");
         File.WriteAllText(file, "");
         File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        Assert.Equal($"'{file}': permission denied (this user may not write it, mode 644; it may belong to another user): give this user write access to it and its folder (chown or chmod), or give another folder",
+        Assert.Equal($"'{file}': permission denied (this user may not read or write it, mode 644; it may belong to another user): give this user access to it and its folder (chown or chmod), or give another folder",
             IoError.PermissionProblem(new UnauthorizedAccessException($"Access to the path '{file}' is denied.")));
-        Assert.StartsWith("'/no/such': permission denied (this user may not write it; ", IoError.PermissionProblem(new UnauthorizedAccessException("Access to the path '/no/such' is denied.")), StringComparison.Ordinal);
+        Assert.StartsWith("'/no/such': permission denied (this user may not read or write it; ", IoError.PermissionProblem(new UnauthorizedAccessException("Access to the path '/no/such' is denied.")), StringComparison.Ordinal);
         Assert.Null(IoError.PermissionProblem(new IOException("Access to the path '/x' is denied.")));
     }
 
