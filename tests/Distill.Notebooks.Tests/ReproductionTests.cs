@@ -125,11 +125,12 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
     public void Results_markdown_holds_the_recorded_row_under_the_run_facts()
     {
         var md = File.ReadAllText(run.Result.Files.ResultsMarkdown);
-        Assert.Contains("| Hinton et al. 2015 | soft targets <help> & more | MLP \\| tiny | test acc % | 97.50 ± 0.25 (3) | 99.26 | reproduced |", md);
+        // Text that reads as HTML is escaped: "<help>" vanished when the table was rendered.
+        Assert.Contains("| Hinton et al. 2015 | soft targets \\<help\\> \\& more | MLP \\| tiny | test acc % | 97.50 ± 0.25 (3) | 99.26 | reproduced |", md);
         Assert.Single(md.Split('\n'), l => l.StartsWith("| Hinton", StringComparison.Ordinal));
         foreach (var fact in new[] { "- date: ", "- commit: ", "- machine: ", "- budget: smoke", "- total wall time: ", "- notebooks: 2 ok, 1 failed" })
             Assert.Contains("\n" + fact, md);
-        Assert.Contains("  - 01-fails: failed at cell 2, line 2: System.InvalidOperationException: bad <b>value</b>", md);
+        Assert.Contains("  - 01-fails: failed at cell 2, line 2: System.InvalidOperationException: bad \\<b\\>value\\</b\\>", md);
         // Outside a checkout the library's build commit is what says which code ran (it was dropped here, kept in index.html).
         var library = new string('a', 40);
         var outside = run.Result with { Environment = run.Result.Environment with { GitCommit = null, GitDirty = null, LibraryCommit = library, LibraryDirty = true } };
