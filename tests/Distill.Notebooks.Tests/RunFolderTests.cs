@@ -570,7 +570,7 @@ public class RunFolderTests
             Thread.Sleep(1500 + 300 * attempt); // training, not loading
             run.Signal("TERM");
             Assert.True(run.Exit(TimeSpan.FromSeconds(30)) == 143, run.Output);
-            Assert.Contains("Terminated (SIGTERM): still running 0 s after the signal", run.Output, StringComparison.Ordinal); // 10 ms, to 0.#
+            Assert.Contains("Terminated (SIGTERM): still running 0.01 s after the signal", run.Output, StringComparison.Ordinal); // 10 ms, to 0.###
             foreach (var native in new[] { "terminate called", "INTERNAL ASSERT", "Exception raised from", "frame #" })
                 Assert.DoesNotContain(native, run.Output, StringComparison.Ordinal);
         }

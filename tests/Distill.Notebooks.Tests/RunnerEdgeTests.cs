@@ -416,13 +416,19 @@ public class RunnerEdgeTests
     public void An_exception_formatting_the_cells_value_is_the_cells_own_exception()
     {
         using var dir = new TempDir("edge-formatthrow");
-        var nb = TestSupport.WriteNotebook(dir.Path, "disposed.ipynb",
-            ("#r \"nuget: TorchSharp-cpu, 0.107.0\"\nvar tt = TorchSharp.torch.ones(2); tt.Dispose(); tt", null));
+        var nb = TestSupport.WriteNotebook(dir.Path, "boom.ipynb",
+            ("class Boom { public override string ToString() => throw new InvalidOperationException(\"cannot show\"); }\nnew Boom()", null));
         var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
-        Assert.Equal("disposed.ipynb: cell 1: System.InvalidOperationException: Tensor invalid -- empty handle.", Assert.Single(r.Failures).ToString());
+        Assert.Equal("boom.ipynb: cell 1, line 1: System.InvalidOperationException: cannot show", Assert.Single(r.Failures).ToString());
         var error = Assert.Single(r.Cells[0].Outputs.OfType<Documents.ErrorOutput>());
-        Assert.Equal(("System.InvalidOperationException", "Tensor invalid -- empty handle."), (error.EName, error.EValue));
+        Assert.Equal(("System.InvalidOperationException", "cannot show"), (error.EName, error.EValue));
         Assert.DoesNotContain(error.Traceback, l => l.Contains("at Distill.Notebooks.", StringComparison.Ordinal));
+        // A disposed tensor threw TorchSharp's "Tensor invalid -- empty handle" here; it now shows as disposed, with the fix.
+        var disposed = TestSupport.Run(TestSupport.WriteNotebook(dir.Path, "disposed.ipynb",
+            ("#r \"nuget: TorchSharp-cpu, 0.107.0\"\nvar tt = TorchSharp.torch.ones(2); tt.Dispose(); tt", null)), Path.Combine(dir.Path, "out"));
+        Assert.True(disposed.Succeeded, string.Join("\n", disposed.Failures));
+        Assert.Contains(Distill.Reporting.NotebookFormatters.DisposedTensor, TestSupport.Text(TestSupport.ReadJson(disposed.Files.Notebook)["cells"]![0]!["outputs"]!.AsArray()
+            .Select(o => o!["data"]?["text/plain"]).Last(d => d is not null)));
     }
 
     /// <summary>A display whose JSON does not parse made writing the executed notebook throw: the run died after cell 1
