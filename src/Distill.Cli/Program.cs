@@ -161,44 +161,40 @@ int Dispatch()
 
 // A number option's value is read with the invariant culture, where a comma groups thousands: --kd-temperature 2,5 was
 // read as 25 and --weight-decay 0,0005 as 5, silently. Every command's decimal options refuse a comma instead.
-static void PointDecimals(System.CommandLine.Command command)
+static void PointDecimals(System.CommandLine.Command command) =>
+    EveryOption(command, o => o.ValueType == typeof(double) || o.ValueType == typeof(double?), option => result =>
+    {
+        if (result.Tokens.FirstOrDefault(t => t.Value.Contains(',', StringComparison.Ordinal)) is { } token)
+            result.AddError($"{option.Name} {token.Value}: write the number with a decimal point ({token.Value.Replace(',', '.')}), without commas: numbers are read the same in every locale");
+    });
+
+// Adds the validator <validate> makes for each option of <command> and its subcommands that <which> selects.
+static void EveryOption(System.CommandLine.Command command, Func<System.CommandLine.Option, bool> which,
+    Func<System.CommandLine.Option, Action<System.CommandLine.Parsing.OptionResult>> validate)
 {
-    foreach (var option in command.Options.Where(o => o.ValueType == typeof(double) || o.ValueType == typeof(double?)))
-        option.Validators.Add(result =>
-        {
-            if (result.Tokens.FirstOrDefault(t => t.Value.Contains(',', StringComparison.Ordinal)) is { } token)
-                result.AddError($"{option.Name} {token.Value}: write the number with a decimal point ({token.Value.Replace(',', '.')}), without commas: numbers are read the same in every locale");
-        });
-    foreach (var sub in command.Subcommands) PointDecimals(sub);
+    foreach (var option in command.Options.Where(which)) option.Validators.Add(validate(option));
+    foreach (var sub in command.Subcommands) EveryOption(sub, which, validate);
 }
 
 // An option that takes a value, given again without one (`--out A --out`, `-p seed=1 -p`), was dropped silently, while
 // on its own it is refused: refused the same way whenever it appears.
-static void BareRepeats(System.CommandLine.Command command)
-{
-    foreach (var option in command.Options.Where(o => o.Arity.MinimumNumberOfValues > 0))
-        option.Validators.Add(result =>
-        {
-            if (result.IdentifierTokenCount > result.Tokens.Count)
-                result.AddError($"{result.IdentifierToken?.Value ?? option.Name} is given {result.IdentifierTokenCount} times, {result.IdentifierTokenCount - result.Tokens.Count} of them without a value; give each one a value, or leave the bare one out");
-        });
-    foreach (var sub in command.Subcommands) BareRepeats(sub);
-}
+static void BareRepeats(System.CommandLine.Command command) =>
+    EveryOption(command, o => o.Arity.MinimumNumberOfValues > 0, option => result =>
+    {
+        if (result.IdentifierTokenCount > result.Tokens.Count)
+            result.AddError($"{result.IdentifierToken?.Value ?? option.Name} is given {result.IdentifierTokenCount} times, {result.IdentifierTokenCount - result.Tokens.Count} of them without a value; give each one a value, or leave the bare one out");
+    });
 
 // An option given where a value belongs (`train --out --resume`, the folder forgotten) was taken as the value: a folder
 // named --resume was created and a new run trained into it. No value of ours starts with "--"; a file or folder whose
 // name does is written ./--name.
-static void OptionsAsValues(System.CommandLine.Command command)
-{
-    foreach (var option in command.Options.Where(o => o.Arity.MinimumNumberOfValues > 0))
-        option.Validators.Add(result =>
-        {
-            if (result.Tokens.FirstOrDefault(t => t.Value is ['-', '-', _, ..]) is { } token)
-                result.AddError($"{result.IdentifierToken?.Value ?? option.Name} {token.Value}: {token.Value} looks like an option, where {option.Name} needs a value; " +
-                                $"give {option.Name} its value" + (option.ValueType == typeof(string) || option.ValueType == typeof(string[]) ? $" (a file or folder whose name starts with '--' is written ./{token.Value})" : ""));
-        });
-    foreach (var sub in command.Subcommands) OptionsAsValues(sub);
-}
+static void OptionsAsValues(System.CommandLine.Command command) =>
+    EveryOption(command, o => o.Arity.MinimumNumberOfValues > 0, option => result =>
+    {
+        if (result.Tokens.FirstOrDefault(t => t.Value is ['-', '-', _, ..]) is { } token)
+            result.AddError($"{result.IdentifierToken?.Value ?? option.Name} {token.Value}: {token.Value} looks like an option, where {option.Name} needs a value; " +
+                            $"give {option.Name} its value" + (option.ValueType == typeof(string) || option.ValueType == typeof(string[]) ? $" (a file or folder whose name starts with '--' is written ./{token.Value})" : ""));
+    });
 
 // An option a command lacks, before its arguments are filled, became an argument: `distill methods --json` looked up the
 // method '--json'. A dash and a letter is no notebook, method or number; ./-name or `-- -name` passes a file named so.
