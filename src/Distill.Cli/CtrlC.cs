@@ -34,24 +34,13 @@ sealed class CtrlC : IDisposable
         };
         Console.CancelKeyPress += handler;
         if (!OperatingSystem.IsWindows())
-            term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
-            {
-                // A second signal takes the default action, the process ends now; unless it is an echo of the first.
-                if (Interlocked.Exchange(ref stopping, 1) == 1) { ctx.Cancel = Echo(); return; }
-                ctx.Cancel = true;
-                Stop(log, "Terminated (SIGTERM)", TerminatedExitCode);
-            });
-        // A closed terminal or ssh session (SIGHUP) ended the process at once, with no report and its children orphaned:
-        // it is a request to stop like SIGTERM, and ends as one (143), which reproduce passes on to its notebooks. The
-        // terminal is gone, so output that went there goes nowhere from now on (its writes would fail).
-        if (!OperatingSystem.IsWindows())
-            hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
-            {
-                Distill.Notebooks.NotebookRunner.DetachTerminalOutput();
-                if (Interlocked.Exchange(ref stopping, 1) == 1) { ctx.Cancel = Echo(); return; }
-                ctx.Cancel = true;
-                Stop(log, "Hung up (SIGHUP)", TerminatedExitCode);
-            });
+        {
+            term = OnSignal(PosixSignal.SIGTERM, log, "Terminated (SIGTERM)");
+            // A closed terminal or ssh session (SIGHUP) ended the process at once, with no report and its children
+            // orphaned: it is a request to stop like SIGTERM, and ends as one (143), which reproduce passes on to its
+            // notebooks. The terminal is gone, so output that went there goes nowhere from now on (its writes would fail).
+            hangUp = OnSignal(PosixSignal.SIGHUP, log, "Hung up (SIGHUP)", Distill.Notebooks.NotebookRunner.DetachTerminalOutput);
+        }
         // A parent killed outright (kill -9, the OOM killer) passes no signal on: its `distill run` went on alone and later
         // wrote its report over a newer run's. Checked every second; a parent already gone at the start counts too.
         if (Parent is { } parent)
@@ -61,6 +50,18 @@ sealed class CtrlC : IDisposable
                 Stop(log, $"The process that started this one (PID {parent}, ${ParentVariable}) is gone; if you set ${ParentVariable} yourself, unset it", TerminatedExitCode, again: false);
             }, null, TimeSpan.Zero, TimeSpan.FromSeconds(1));
     }
+
+    /// <summary>A request to stop (SIGTERM, SIGHUP) that ends as SIGTERM does (143). A second signal takes the default
+    /// action, the process ends now; unless it is an echo of the first.</summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    PosixSignalRegistration OnSignal(PosixSignal signal, TextWriter log, string message, Action? first = null) =>
+        PosixSignalRegistration.Create(signal, ctx =>
+        {
+            first?.Invoke();
+            if (Interlocked.Exchange(ref stopping, 1) == 1) { ctx.Cancel = Echo(); return; }
+            ctx.Cancel = true;
+            Stop(log, message, TerminatedExitCode);
+        });
 
     bool disposed;
 
