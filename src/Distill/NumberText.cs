@@ -8,9 +8,9 @@ public static class NumberText
 {
     /// <summary>Run labels, run records and cache keys compare numbers as text, so 0.80, 8e-1 and 0.8, or 1, 1.0 and 1e0,
     /// must come out the same: <paramref name="text"/> as the shortest round-trip spelling of its number (invariant culture), or the
-    /// text unchanged when it is not a number.</summary>
+    /// text unchanged when it is not a number. −0 is 0 (alpha=-0 was another run than alpha=0).</summary>
     public static string Canonical(string text) =>
-        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) ? x.ToString("R", CultureInfo.InvariantCulture) : text;
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) ? (x + 0.0).ToString("R", CultureInfo.InvariantCulture) : text;
 
     /// <summary><paramref name="x"/> for a message or label: at most six decimals, no trailing zeros, invariant culture
     /// (0.1, 5e-4 as 0.0005).</summary>

@@ -158,7 +158,7 @@ public static class Idx
         // Reject a header that cannot be true before allocating what it asks for.
         if (count > Array.MaxLength || gz && count > fileLength * MaxDeflateRatio)
             throw new DatasetException(path,
-                string.Create(CultureInfo.InvariantCulture, $"header dimensions [{string.Join(", ", shape)}] claim {count:N0} bytes of data, more than a {fileLength:N0}-byte {(gz ? "gzip " : "")}file can hold"),
+                string.Create(CultureInfo.InvariantCulture, $"header dimensions [{string.Join(", ", shape)}] claim {Claimed(shape, count)} bytes of data, more than a {fileLength:N0}-byte {(gz ? "gzip " : "")}file can hold"),
                 "the header is corrupt or this is not an IDX file: delete it and run `distill data install` again");
         long present = fileLength - headerLength;
         if (!gz && count != present)
@@ -196,4 +196,10 @@ public static class Idx
     static string Items(int dims) => dims switch { 1 => "labels", 3 => "images", _ => "items" };
 
     static string Kind(int dims) => dims switch { 1 => "label", 3 => "image", _ => $"{dims}-dimensional" };
+
+    /// <summary>The byte count a header claims, for a message: exact when it fits a long, else its approximate size
+    /// (the saturated count read 9,223,372,036,854,775,807 whatever the dimensions).</summary>
+    static string Claimed(int[] shape, long count) => count < long.MaxValue
+        ? count.ToString("N0", CultureInfo.InvariantCulture)
+        : "about " + shape.Aggregate(1.0, (a, d) => a * d).ToString("0.##e+0", CultureInfo.InvariantCulture);
 }

@@ -17,12 +17,14 @@ public static class Mlkd
     public static Tensor BatchLoss(Tensor studentLogits, Tensor teacherLogits, double temperature)
     {
         var (ps, pt) = Probabilities("mlkd_batch", studentLogits, teacherLogits, temperature);
+        CheckBatchMemory("mlkd_batch", studentLogits, 1);
         return AsDtypeOf((pt.mm(pt.t()) - ps.mm(ps.t())).pow(2).sum() / studentLogits.shape[0], studentLogits);
     }
 
     public static Tensor ClassLoss(Tensor studentLogits, Tensor teacherLogits, double temperature)
     {
         var (ps, pt) = Probabilities("mlkd_class", studentLogits, teacherLogits, temperature);
+        CheckClassMemory("mlkd_class", studentLogits, 1);
         return AsDtypeOf((pt.t().mm(pt) - ps.t().mm(ps)).pow(2).sum() / studentLogits.shape[1], studentLogits);
     }
 
@@ -47,8 +49,10 @@ public static class Mlkd
     /// <summary>The loss in tensor operations: on a GPU, and for logits past <see cref="SmallLogits"/>' limits.</summary>
     internal static Tensor Tensors(Tensor studentLogits, Tensor teacherLogits, IReadOnlyList<double> temperatures, bool paperClassScale = false)
     {
-        using var scope = NewDisposeScope();
         long b = studentLogits.shape[0], c = studentLogits.shape[1];
+        CheckClassMemory("mlkd", studentLogits, temperatures.Count);
+        if (b <= c) CheckBatchMemory("mlkd", studentLogits, temperatures.Count);
+        using var scope = NewDisposeScope();
         var classScale = paperClassScale ? 1.0 : 1.0 / (b * (double)b);
         var temps = tensor(temperatures.Select(t => (float)t).ToArray(), device: studentLogits.device).view(-1, 1, 1);
         var (s, t) = Widened(studentLogits, teacherLogits.detach(), temperatures.Max(), lowestTemperature: temperatures.Min());
@@ -130,6 +134,20 @@ public static class Mlkd
         var (s, t) = (ps.to(ScalarType.Float64), pt.to(ScalarType.Float64));
         var (tt, st, ss) = (t.transpose(1, 2).bmm(t), s.transpose(1, 2).bmm(t), s.transpose(1, 2).bmm(s));
         return AsDtypeOf(tt.square().sum() - 2 * st.square().sum() + ss.square().sum(), ps);
+    }
+
+    /// <summary>The batch level's B×B products per side and temperature, their difference, square and gradients.</summary>
+    static void CheckBatchMemory(string loss, Tensor logits, int temperatures)
+    {
+        var b = (double)logits.shape[0];
+        CheckMemory(loss, logits, temperatures * b * b, 10, () => $"a batch of {b:0} compares B² = {b * b:N0} pairs", "use a smaller batch");
+    }
+
+    /// <summary>The class level's C×C Grams per side and temperature, their difference, square and gradients.</summary>
+    static void CheckClassMemory(string loss, Tensor logits, int temperatures)
+    {
+        var c = (double)logits.shape[1];
+        CheckMemory(loss, logits, temperatures * c * c, 10, () => $"{c:0} classes compare C² = {c * c:N0} pairs", "use fewer classes");
     }
 
     static (Tensor Student, Tensor Teacher) Probabilities(string loss, Tensor s, Tensor t, double temperature)

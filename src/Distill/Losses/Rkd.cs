@@ -20,6 +20,7 @@ public static class Rkd
     public static Tensor DistanceLoss(Tensor studentFeatures, Tensor teacherFeatures)
     {
         SameBatch("rkd_distance", studentFeatures, teacherFeatures);
+        CheckDistanceMemory(studentFeatures, teacherFeatures);
         return nn.functional.smooth_l1_loss(NormalizedDistances(studentFeatures), NormalizedDistances(teacherFeatures.detach()), beta: 1.0);
     }
 
@@ -30,28 +31,30 @@ public static class Rkd
         return nn.functional.smooth_l1_loss(Angles(studentFeatures), Angles(teacherFeatures.detach()), beta: 1.0);
     }
 
-    /// <summary>The angles are B³ numbers per side (a batch of 1500: 3.4e9, with their gradients some 100 GB): refused
-    /// on the CPU, naming the batch, when they would not fit in the memory available, instead of growing until the
-    /// kernel's OOM killer ends the process. About ten B³ tensors live at once (angles, smooth-L1, their gradients),
-    /// plus the B²·D differences and unit vectors.</summary>
+    /// <summary>The angles are B³ numbers per side (a batch of 1500: 3.4e9, with their gradients some 100 GB): about
+    /// ten B³ tensors live at once (angles, smooth-L1, their gradients), plus six of the B²·D differences and unit vectors.</summary>
     static void CheckAngleMemory(Tensor student, Tensor teacher)
     {
-        if (student.device_type != TorchSharp.DeviceType.CPU) return;
-        double b = student.shape[0], bytes = student.ElementSize;
-        double d = Math.Max(student.numel() / Math.Max(b, 1), teacher.numel() / Math.Max(b, 1));
-        var needed = 10 * b * b * b * bytes + 6 * b * b * d * bytes;
-        // Training calls this every step with the same few sizes: the memory (a read of /proc/meminfo) is asked once
-        // per size that fitted, not on every step.
-        if (needed == lastFitted) return;
-        var available = (double)Models.ModelMemory.AvailableBytes();
-        if (needed > available)
-            throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"rkd_angle: a batch of {b:0} compares B³ = {b * b * b:N0} angles, about {needed / (1 << 30):0.#} GiB with their gradients, and {available / (1 << 30):0.#} GiB is available; use a smaller batch (RKD's paper uses 64-128)."));
-        lastFitted = needed;
+        double b = student.shape[0], d = Features(student, teacher);
+        CheckMemory("rkd_angle", student, b * b * b + 0.6 * b * b * d, 10,
+            () => $"a batch of {b:0} compares B³ = {b * b * b:N0} angles", "use a smaller batch (RKD's paper uses 64-128)");
     }
 
-    /// <summary>The memory estimate <see cref="CheckAngleMemory"/> last found to fit (a double is written whole).</summary>
-    static double lastFitted = double.NaN;
+    /// <summary>The distances are B² numbers per side from B²·D differences: about four tensors of the differences
+    /// (differences, squares and their gradients) and ten of the distances.</summary>
+    static void CheckDistanceMemory(Tensor student, Tensor teacher)
+    {
+        double b = student.shape[0], d = Features(student, teacher);
+        CheckMemory("rkd_distance", student, 4 * b * b * d + 10 * b * b, 1,
+            () => $"a batch of {b:0} with {d:0} features a sample compares B²·D = {b * b * d:N0} differences", "use a smaller batch (RKD's paper uses 64-128)");
+    }
+
+    /// <summary>The larger side's features per sample.</summary>
+    static double Features(Tensor student, Tensor teacher)
+    {
+        double b = Math.Max(student.shape[0], 1);
+        return Math.Max(student.numel() / b, teacher.numel() / b);
+    }
 
     /// <summary>[B, B, D]: entry (j, i) = e_i − e_j.</summary>
     static Tensor Differences(Tensor features)

@@ -15,6 +15,8 @@ public static class Sp
     {
         SameBatch("sp", studentFeatures, teacherFeatures);
         var b = studentFeatures.shape[0];
+        // Per side a B×B Gram and its normalised rows, then their difference and square, and the gradients of each.
+        CheckMemory("sp", studentFeatures, (double)b * b, 12, () => $"a batch of {b} compares B² = {(double)b * b:N0} pairs", "use a smaller batch");
         var diff = Gram(studentFeatures) - Gram(teacherFeatures.detach());
         return diff.pow(2).sum() / (b * b);
     }

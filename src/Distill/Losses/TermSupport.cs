@@ -235,5 +235,28 @@ static class TermSupport
                 $"{loss}: {parameter.Name} = {value.ToString(System.Globalization.CultureInfo.InvariantCulture)} is outside {parameter.Range}, the range the method catalogue accepts.");
     }
 
+    /// <summary>Losses that compare every pair of samples, classes or channels hold tensors of B², C² or B·C² numbers: a
+    /// 1 MB reference file of sp at a batch of 20,000 took 17 GB, and one a little larger would have grown until the
+    /// kernel's OOM killer ended the process with no message. On the CPU such a loss is refused, naming the size, when
+    /// <paramref name="tensors"/> tensors of <paramref name="elements"/> numbers (the results, their temporaries and
+    /// their gradients) would not fit in the memory available. Training calls this every step with the same few
+    /// sizes, so the memory (a read of /proc/meminfo) is asked once per size that fitted, not on every step.</summary>
+    /// <param name="what">The comparison, for the message: "a batch of 20,000 compares B² = 400,000,000 pairs".</param>
+    /// <param name="fix">What to change: "use a smaller batch".</param>
+    public static void CheckMemory(string loss, Tensor like, double elements, double tensors, Func<FormattableString> what, string fix)
+    {
+        if (like.device_type != TorchSharp.DeviceType.CPU) return;
+        var needed = elements * tensors * Math.Max(like.ElementSize, 4);
+        if (fitted.TryGetValue(loss, out var last) && needed <= last) return;
+        var available = (double)ModelMemory.AvailableBytes();
+        if (needed > available)
+            throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{loss}: {FormattableString.Invariant(what())}, about {needed / (1 << 30):0.#} GiB with their gradients, and {available / (1 << 30):0.#} GiB is available; {fix}."));
+        fitted[loss] = needed;
+    }
+
+    /// <summary>Per loss, the largest estimate <see cref="CheckMemory"/> found to fit.</summary>
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, double> fitted = new();
+
     public static string Shape(Tensor t) => $"[{string.Join(", ", t.shape)}]";
 }

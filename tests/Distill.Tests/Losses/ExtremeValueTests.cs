@@ -141,4 +141,48 @@ public class ExtremeValueTests
         using var usual = randn(128, 64);
         Assert.True(double.IsFinite(Rkd.AngleLoss(usual, usual.flip(0)).item<float>()));
     }
+
+    /// <summary>The losses that compare every pair of samples, classes or channels: a 1 MB `distill reference` file of sp
+    /// at a batch of 20,000 took 17 GB, and a little more would have ended in the OOM killer. Refused, naming the size,
+    /// before the pairs are formed (each case needs terabytes); the usual sizes are untouched.</summary>
+    [Theory]
+    [InlineData("sp", "sp: a batch of 200000 compares B² = 40,000,000,000 pairs, about ", "use a smaller batch.")]
+    [InlineData("pkt", "pkt: a batch of 200000 compares B² = 40,000,000,000 pairs, about ", "use a smaller batch.")]
+    [InlineData("rkd_distance", "rkd_distance: a batch of 200000 with 8 features a sample compares B²·D = 320,000,000,000 differences, about ", "use a smaller batch (RKD's paper uses 64-128).")]
+    [InlineData("mlkd_batch", "mlkd_batch: a batch of 300000 compares B² = 90,000,000,000 pairs, about ", "use a smaller batch.")]
+    [InlineData("mlkd_class", "mlkd_class: 300000 classes compare C² = 90,000,000,000 pairs, about ", "use fewer classes.")]
+    [InlineData("mlkd", "mlkd: 300000 classes compare C² = 90,000,000,000 pairs, about ", "use fewer classes.")]
+    [InlineData("nst", "nst: a batch of 2 with 300000 channels compares B·C² = 180,000,000,000 channel pairs, about ", "use a smaller batch or a layer with fewer channels.")]
+    public void Pairwise_losses_that_would_not_fit_in_memory_are_refused_naming_the_size(string loss, string start, string fix)
+    {
+        TorchRuntime.Initialize();
+        Func<Tensor, Tensor, Tensor> compute = loss switch
+        {
+            "sp" => Sp.Loss,
+            "pkt" => Pkt.Loss,
+            "rkd_distance" => Rkd.DistanceLoss,
+            "mlkd_batch" => (s, t) => Mlkd.BatchLoss(s, t, 4),
+            "mlkd_class" => (s, t) => Mlkd.ClassLoss(s, t, 4),
+            "mlkd" => (s, t) => Mlkd.Loss(s, t, [2, 4]),
+            _ => Nst.Loss,
+        };
+        using var huge = loss switch
+        {
+            "sp" or "pkt" => randn(200_000, 1),
+            "rkd_distance" => randn(200_000, 8),
+            "mlkd_batch" => randn(300_000, 2),
+            "mlkd_class" or "mlkd" => randn(1, 300_000),
+            _ => randn(2, 300_000, 1, 1),
+        };
+        var e = Assert.Throws<ArgumentException>(() => compute(huge, huge.flip(0)));
+        Assert.StartsWith(start, e.Message, StringComparison.Ordinal);
+        Assert.EndsWith(" GiB is available; " + fix, e.Message, StringComparison.Ordinal);
+        using var usual = loss switch
+        {
+            "mlkd_batch" or "mlkd_class" or "mlkd" => randn(64, 10),
+            "nst" => randn(64, 16, 4, 4),
+            _ => randn(128, 64),
+        };
+        Assert.True(double.IsFinite(compute(usual, usual.flip(0)).item<float>()));
+    }
 }

@@ -226,6 +226,8 @@ public sealed class CatalogueTests
     [InlineData("0.80", "0.8")]
     [InlineData("1E-3", "0.001")]
     [InlineData("1e+22", "1E+22")]
+    [InlineData("-0", "0")]
+    [InlineData("-0.0e0", "0")]
     public void Numbers_given_in_another_spelling_are_kept_in_one(string given, string kept)
     {
         Assert.Equal(kept, MethodCatalogue.Parse($"dkd:beta={given}").Settings.All["beta"]);
