@@ -28,8 +28,7 @@ static class Unhandled
         while (e is (TypeInitializationException or System.Reflection.TargetInvocationException or AggregateException) && e.InnerException is not null)
             e = e.InnerException;
         // Console's own stream failed (stdout redirected to a full disk): no file or --out to name, only the redirection.
-        if (e is IOException io && new System.Diagnostics.StackTrace(io).GetFrames().Any(f => f.GetMethod()?.DeclaringType?.FullName == "System.ConsolePal"))
-            return IoError.StandardOutputProblem(io);
+        if (IoError.FromConsole(e)) return IoError.StandardOutputProblem((IOException)e);
         // A full or read-only disk is no bug: the user can act on it, and DISTILL_TRACE would tell them nothing more.
         if (IoError.DiskProblem(e) is { } disk) return disk;
         // So is a file this user may not write (a shared folder another user's run made).

@@ -51,6 +51,12 @@ public static partial class IoError
     [GeneratedRegex(@"^Access to the path '(?<path>[^\n]+)' is denied\.?$")]
     private static partial Regex AccessDenied();
 
+    /// <summary>True when <paramref name="e"/> is a failed write of the console's own stream (standard output redirected
+    /// to a full disk): a problem of the redirection, not of the work being done, so it ends the command once instead
+    /// of being recorded as each sweep run's failure.</summary>
+    public static bool FromConsole(Exception e) =>
+        e is IOException io && new System.Diagnostics.StackTrace(io).GetFrames().Any(f => f.GetMethod()?.DeclaringType?.FullName == "System.ConsolePal");
+
     /// <summary>A failed write to standard output as the one line to follow "error: ". Console's stream names no path,
     /// so <see cref="DiskProblem"/> said "writing a file ... give another --out" for `methods > /dev/full`, a command
     /// with no --out whose failed write was its redirected output.</summary>

@@ -143,6 +143,30 @@ public class SweepTests
         Assert.Contains("failed runs: 1 ", jobs.Out, StringComparison.Ordinal); // indexes, not a count
     }
 
+    /// <summary>Standard output redirected to a full disk (a Slurm task's --output file system) failed every run in turn,
+    /// each recorded in failed.json as "No space left on device" though the sweep's own disk had room. It is one error
+    /// naming standard output; no run is marked failed, and the next sweep run (output writable) runs them.</summary>
+    [Fact]
+    public void Standard_output_on_a_full_disk_is_one_error_and_fails_no_run()
+    {
+        using var dir = new TempDir("sweep-stdout-full");
+        var psi = DistillProcess.Start("sweep", "run", Tiny, "--out", dir.Path, "--threads", "1");
+        psi.ArgumentList.Insert(0, psi.FileName);
+        psi.ArgumentList.Insert(0, "sh");
+        psi.ArgumentList.Insert(0, "exec \"$@\" > /dev/full");
+        psi.ArgumentList.Insert(0, "-c");
+        psi.FileName = "/bin/sh";
+        var (exit, _, err) = DistillProcess.Run(psi);
+        Assert.Equal(1, exit);
+        Assert.Equal("error: cannot write to standard output: no space left on the device it is redirected to", err.Trim());
+        Assert.Empty(Directory.GetFiles(dir.Path, "failed.json", SearchOption.AllDirectories));
+
+        var r = Distill("sweep", "run", Tiny, "--out", dir.Path, "--index", "0", "--threads", "1");
+        Assert.Equal(0, r.Exit);
+        Assert.Contains("run 0 (", r.Out, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(dir.Path, "runs", "0", "result.json")));
+    }
+
     [Fact]
     public void A_run_that_fails_in_libtorch_is_that_runs_failure_and_a_serial_sweep_goes_on()
     {

@@ -470,7 +470,9 @@ public static class SweepRunner
             File.Delete(Path.Combine(runDir, SweepFolder.FailedFile));
             return (result, false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        // Not a failed write of standard output (redirected to a full disk): that is no fault of the run, which resumes
+        // from its checkpoint once the output can be written.
+        catch (Exception e) when (e is not OperationCanceledException && !IoError.FromConsole(e))
         {
             AtomicFile.WriteAllText(Path.Combine(runDir, SweepFolder.FailedFile),
                 JsonSerializer.Serialize(new RunFailure(index, planned.Label, e.Message.Split('\n')[0]), SweepFolder.Json));
@@ -506,7 +508,8 @@ public static class SweepRunner
                 busy(run, e);
                 elsewhere.Add(run);
             }
-            catch (Exception e) when (keepGoing && e is not OperationCanceledException)
+            // A failed write of standard output ends the sweep once (every run would fail on it), not as each run's failure.
+            catch (Exception e) when (keepGoing && e is not OperationCanceledException && !IoError.FromConsole(e))
             {
                 failed(run, e);
                 failures.Add(run.Index);
