@@ -100,21 +100,7 @@ public static class ReproductionReport
     public static void WriteJson(ReproductionResult r) =>
         Distill.Training.AtomicFile.WriteAllText(r.Files.ResultsJson, Json(r).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
-    /// <summary><paramref name="s"/> as literal Markdown text: a notebook's name is the file's, which may hold anything
-    /// a file name can. Raw, `&lt;img src=x onerror=...&gt;.ipynb` was live HTML in results.md and a line break in a
-    /// name ended its list item. Markdown- and HTML-significant characters are backslash-escaped (CommonMark reads
-    /// "\&lt;" as a literal "&lt;"); a control character, which no escape shows, is written as its code point (U+000A).</summary>
-    internal static string MarkdownText(string s)
-    {
-        var sb = new StringBuilder(s.Length);
-        foreach (var c in s)
-        {
-            if (char.IsControl(c)) sb.Append(CultureInfo.InvariantCulture, $"U+{(int)c:X4}");
-            else if ("\\<>&|`*_[]".Contains(c, StringComparison.Ordinal)) sb.Append('\\').Append(c);
-            else sb.Append(c);
-        }
-        return sb.ToString();
-    }
+    static string MarkdownText(string s) => Distill.Reporting.MarkdownText.Literal(s);
 
     static string OneLine(string s) => s.Replace("\r", "", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
 }

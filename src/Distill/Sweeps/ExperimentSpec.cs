@@ -127,6 +127,8 @@ public sealed class ExperimentSpec
     {
         var root = Mapping(text, file) ?? throw new SpecException(file, 1, "a spec is one YAML mapping (dataset:, student:, loss:, ...); see experiments/ for examples.");
         SpecSchema.Validate(file, root, SpecSchema.RootSchema, "");
+        // After the schema, which names an unknown key or a number written as a block of text more precisely.
+        OnOneLine(file, root, "");
 
         // A misspelled method first: a grid key under the method it meant said "write that section first", of a section
         // the user wrote.
@@ -401,6 +403,30 @@ public sealed class ExperimentSpec
         catch (Exception e) when (e is YamlException or InvalidOperationException) { } // reported by the loader, with its line
     }
 
+    /// <summary>Refuses a control character (a line break, a tab, ...) in any key or value, naming its key. The name goes
+    /// into sbatch scripts, where a line break would start a command; every value goes into run labels, the plan,
+    /// failed.json and collect's tables, where a line break cut an error at its first line and started a heading or
+    /// a link in results.html (a fitnet layer "x\n\n# Heading"). No setting has a use for one.</summary>
+    static void OnOneLine(string file, YamlNode node, string path)
+    {
+        switch (node)
+        {
+            case YamlScalarNode scalar when (scalar.Value ?? "").Any(char.IsControl):
+                throw new SpecException(file, SpecSchema.Line(scalar),
+                    $"{(path.Length == 0 ? "a key" : path)} has a control character (a line break, a tab, ...); give {(path == "name" ? "a name" : "it")} on one line without them.");
+            case YamlMappingNode map:
+                foreach (var (key, value) in map.Children)
+                {
+                    OnOneLine(file, key, path.Length == 0 ? "" : $"a key under {path}");
+                    OnOneLine(file, value, path.Length == 0 ? Scalar(key) : $"{path}.{Scalar(key)}");
+                }
+                break;
+            case YamlSequenceNode list:
+                foreach (var item in list) OnOneLine(file, item, path);
+                break;
+        }
+    }
+
     static int LastToken(string text)
     {
         var scanner = new Scanner(new StringReader(text));
@@ -654,10 +680,6 @@ public sealed record Experiment
         if (needing.Count > 0 && teacher is null)
             throw new SpecException(file, SpecSchema.Line(loss), $"loss uses {string.Join(", ", needing)}, which {(needing.Count == 1 ? "needs" : "need")} a teacher; add teacher: {{model: cnn, epochs: 6}}.");
 
-        // The name goes into run records, report titles and cluster job names and scripts: a line break there would
-        // start a new line of an sbatch script (a command), so control characters are refused where it is written.
-        if (ExperimentSpec.Find(root, "name") is { } nameNode && Text(root, "name")!.Any(char.IsControl))
-            throw new SpecException(file, SpecSchema.Line(nameNode), "name has a control character (a line break, a tab, ...); give a name on one line without them.");
         // Blank, it would title reports and name cluster jobs with nothing: the file name is the default for that.
         if (ExperimentSpec.Find(root, "name") is { } blankNode && string.IsNullOrWhiteSpace(Text(root, "name")))
             throw new SpecException(file, SpecSchema.Line(blankNode), "name is blank; give the experiment a name, or leave the key out to name it after the file.");

@@ -149,11 +149,11 @@ public sealed class SweepResults
     public string Markdown()
     {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"# {Plan.Name}: sweep results\n\n{Status} (spec {Plan.SpecHash}). Test accuracy %, mean ± std over seeds.\n\n");
+        sb.Append(CultureInfo.InvariantCulture, $"# {Literal(Plan.Name)}: sweep results\n\n{Status} (spec {Plan.SpecHash}). Test accuracy %, mean ± std over seeds.\n\n");
         if (Provenance.Count > 0)
             sb.Append(CultureInfo.InvariantCulture, $"Runs made with: {Field("commit", "commit")} ({Field("dirty", "dirty build:")}), {Field("torchsharp", "TorchSharp")}, " +
                 $"{Field("libtorch", "libtorch")}, {Field("dotnet", ".NET")}, {Field("threads", "threads")}; {Field("seeds", "seeds")}.\n\n");
-        if (DamagedRecordsNote is { } damagedRecords) sb.Append(CultureInfo.InvariantCulture, $"**Damaged run records:** {damagedRecords}.\n\n");
+        if (DamagedRecordsNote is { } damagedRecords) sb.Append(CultureInfo.InvariantCulture, $"**Damaged run records:** {Literal(damagedRecords)}.\n\n");
         if (!Complete) sb.Append("**Incomplete:** the table below covers only the finished runs.\n\n");
         var head = GroupKeys.Count == 0 ? ["runs"] : GroupKeys.ToList();
         sb.Append("| ").Append(string.Join(" | ", head.Select(Cell))).Append(" | n | best | last |\n");
@@ -167,27 +167,28 @@ public sealed class SweepResults
         if (Failed.Count > 0)
         {
             sb.Append("\n## Failed runs\n\n");
-            foreach (var f in Failed) sb.Append(CultureInfo.InvariantCulture, $"- run {f.Index} ({f.Label}): {f.Error}\n");
+            foreach (var f in Failed) sb.Append(CultureInfo.InvariantCulture, $"- run {f.Index} ({Literal(f.Label)}): {Literal(f.Error)}\n");
         }
         if (Damaged.Count > 0)
         {
             sb.Append("\n## Damaged results\n\n`sweep run` runs these again; it keeps the damaged file beside the run (as result.damaged-TIME.json or failed.damaged-TIME.json).\n\n");
-            foreach (var d in Damaged) sb.Append(CultureInfo.InvariantCulture, $"- run {d.Index} ({d.Label}): {d.Error}\n");
+            foreach (var d in Damaged) sb.Append(CultureInfo.InvariantCulture, $"- run {d.Index} ({Literal(d.Label)}): {Literal(d.Error)}\n");
         }
         if (Missing.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"\n## Not run yet\n\n{(Missing.Count == 1 ? "run" : "runs")} {string.Join(", ", Missing)}\n");
         return sb.ToString();
     }
 
-    string Field(string key, string label) => Joined(Provenance[key], label);
+    string Field(string key, string label) => Literal(Joined(Provenance[key], label));
 
     /// <summary>"52.10 ± 0.40", or "52.10 ± —" for a group of one run (no spread to show).</summary>
     static string MeanStd(double mean, double? std) =>
         string.Create(CultureInfo.InvariantCulture, $"{mean:F2} ± {(std is double d ? d.ToString("F2", CultureInfo.InvariantCulture) : "—")}");
 
-    /// <summary>A table cell: a | in a grid value (or key) would end the cell and shift the row's columns; a line break
-    /// would end the row.</summary>
-    internal static string Cell(string text) => text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("|", "\\|", StringComparison.Ordinal)
-        .Replace("\r", " ", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+    /// <summary>A table cell: a | in a grid value (or key) would end the cell and shift the row's columns, a line break
+    /// the row; a link or emphasis in it would be rendered.</summary>
+    internal static string Cell(string text) => Literal(text.Replace("\r\n", " ", StringComparison.Ordinal).Replace('\r', ' ').Replace('\n', ' '));
+
+    static string Literal(string text) => Reporting.MarkdownText.Literal(text);
 
     public string Json() => JsonSerializer.Serialize(new
     {

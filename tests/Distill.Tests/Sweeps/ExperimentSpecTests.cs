@@ -232,6 +232,9 @@ public class ExperimentSpecTests
                 "give its values once, in one list.")]
     [InlineData("  seed: [0, 1, 2]", "  loss. kd .temperature: [3, 5]", 17, "grid keys 'loss.kd.temperature' (line 16) and 'loss. kd .temperature' (line 17) both set loss.kd.temperature;")]
     [InlineData("name: t", "name: \"t\\nsqueue\"", 1, "name has a control character (a line break, a tab, ...); give a name on one line without them.")]
+    // Any value, grid values too: a line break in a layer name started a heading and a link in collect's results.html.
+    [InlineData("    temperature: 4", "    temperature: \"4\\t\"", 14, "loss.kd.temperature has a control character (a line break, a tab, ...); give it on one line without them.")]
+    [InlineData("  seed: [0, 1, 2]", "  seed: [0, 1, 2]\n  student.model: [mlp-32, \"x\\n\\n# Heading\"]", 18, "grid.student.model has a control character (a line break, a tab, ...); give it on one line without them.")]
     [InlineData("name: t", "name: \"  \"", 1, "name is blank; give the experiment a name, or leave the key out to name it after the file.")]
     // Subsets larger than the catalogue's split failed only when the run loaded the data, after the teacher trained.
     [InlineData("  train_size: 300", "  train_size: 2147483647", 4, "dataset.train_size: 2,147,483,647 images, but Fashion-MNIST's train split holds 60,000; give 1 to 60,000, or leave it out for all.")]

@@ -385,6 +385,27 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Contains("| x\\|y\\\\ | 2 | 50.00 ± 1.00 | 40.00 ± 1.00 |", lines);
     }
 
+    /// <summary>A spec's name and values and a run's error are text from outside: a `[click](javascript:...)` value, a
+    /// hand-written failed.json or a name with a link became links and headings in results.html. They are literal text.</summary>
+    [Fact]
+    public void Names_values_and_errors_are_literal_text_in_the_table()
+    {
+        var value = "[a](javascript:alert(3))";
+        var plan = new SweepFolder.Plan("[click](https://evil.example) **bold**", "0123456789abcdef", ["loss.fitnet.layer"],
+            [new SweepFolder.PlanEntry(0, $"loss.fitnet.layer={value}", new Dictionary<string, string> { ["loss.fitnet.layer"] = value })]);
+        var results = new SweepResults
+        {
+            Plan = plan, GroupKeys = ["loss.fitnet.layer"], Runs = [], Missing = [], Damaged = [], Provenance = new Dictionary<string, IReadOnlyList<ProvenanceValue>>(),
+            Failed = [new RunFailure(1, $"loss.fitnet.layer={value}", "x\n# Heading <img src=//evil.example/a.png>")],
+            Groups = [new SweepGroup(new Dictionary<string, string> { ["loss.fitnet.layer"] = value }, 1, 50, null, 40, null, [50], [40])],
+        };
+        var md = results.Markdown();
+        Assert.StartsWith("# \\[click\\](https://evil.example) \\*\\*bold\\*\\*: sweep results", md, StringComparison.Ordinal);
+        Assert.Contains("| \\[a\\](javascript:alert(3)) | 1 |", md, StringComparison.Ordinal);
+        Assert.Contains("- run 1 (loss.fitnet.layer=\\[a\\](javascript:alert(3))): xU+000A\\# Heading \\<img src=//evil.example/a.png\\>\n", md, StringComparison.Ordinal);
+        Assert.DoesNotContain("\n#", md.Replace("\n## ", "", StringComparison.Ordinal), StringComparison.Ordinal);
+    }
+
     /// <summary>Slurm, k8s and --jobs tasks read DIR/spec.yaml: a copy deleted or replaced was left so, and every task
     /// failed. Written again, a replaced (edited) copy was lost without a word: it is kept beside it, and a note says so.</summary>
     [Fact]
