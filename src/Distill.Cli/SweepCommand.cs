@@ -319,7 +319,7 @@ static class SweepCommand
         var submit = new Option<bool>("--submit") { Description = "Also submit it with sbatch; prints the job id." };
         var cmd = new Command("slurm", "Write DIR/sweep.sbatch, a Slurm job array with one run per task (and submit it with --submit).")
             { spec, outDir, concurrent, cpus, partition, time, submit };
-        cmd.SetAction(r => TrainCommand.Guard(_ => () =>
+        cmd.SetAction(r => TrainCommand.Guard(signals => () =>
         {
             var s = ExperimentSpec.Load(r.GetValue(spec)!);
             var dir = OutFolder(r.GetValue(outDir)!);
@@ -356,11 +356,29 @@ static class SweepCommand
             }
             using (p)
             {
-                var stdout = p.StandardOutput.ReadToEnd();
-                var stderr = p.StandardError.ReadToEnd();
-                p.WaitForExit();
-                if (p.ExitCode != 0) throw new InvalidOperationException($"sbatch refused {script}: {stderr.Trim().Split('\n')[0]}");
-                Console.WriteLine($"submitted job {stdout.Trim().Split(';')[0]}; then: distill sweep collect {dir}");
+                var stdout = p.StandardOutput.ReadToEndAsync();
+                var stderr = p.StandardError.ReadToEndAsync();
+                // A hung sbatch (an unreachable controller) held the command past SIGTERM, and a second signal left it
+                // running, so the job could still be submitted after distill had said it stopped.
+                try { p.WaitForExitAsync(signals.Token).GetAwaiter().GetResult(); }
+                catch (OperationCanceledException)
+                {
+                    try { p.Kill(entireProcessTree: true); }
+                    catch (InvalidOperationException) { } // it ended meanwhile
+                    throw new OperationCanceledException($"sbatch was stopped before it answered: whether {script} was submitted is not known; " +
+                                                         "look with `squeue --me` before you submit it again.", signals.Token);
+                }
+                var said = stderr.GetAwaiter().GetResult().Trim();
+                if (p.ExitCode != 0)
+                    throw new InvalidOperationException($"sbatch refused {script} (exit code {p.ExitCode}): " +
+                        (said.Length == 0 ? "it said nothing" : string.Join(" ", said.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Take(3))) +
+                        "; check that the cluster answers (`sinfo`, `scontrol ping`; SLURM_CONF names its slurm.conf), or submit the script by hand with `sbatch " + script + "`.");
+                // --parsable prints "JOBID" or "JOBID;CLUSTER".
+                var answer = stdout.GetAwaiter().GetResult().Trim();
+                var job = answer.Split(';')[0];
+                if (job.Length == 0 || !job.All(char.IsAsciiDigit))
+                    throw new InvalidOperationException($"sbatch answered '{TerminalText.Line(answer.Split('\n')[0])}', not a job id: whether {script} was submitted is not known; look with `squeue --me`.");
+                Console.WriteLine($"submitted job {job}; then: distill sweep collect {dir}");
             }
             return 0;
         }));

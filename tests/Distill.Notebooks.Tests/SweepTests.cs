@@ -389,6 +389,55 @@ public class SweepTests
         Assert.Equal(0, first.Exit(TimeSpan.FromMinutes(1)));
     }
 
+    /// <summary>`sweep slurm --submit` with an sbatch of <paramref name="body"/> first on PATH.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    static System.Diagnostics.ProcessStartInfo SubmitWith(TempDir root, string body)
+    {
+        var bin = Directory.CreateDirectory(Path.Combine(root.Path, "bin")).FullName;
+        var sbatch = Path.Combine(bin, "sbatch");
+        File.WriteAllText(sbatch, "#!/bin/sh\n" + body + "\n");
+        File.SetUnixFileMode(sbatch, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var psi = DistillProcess.Start("sweep", "slurm", Tiny, "--out", Path.Combine(root.Path, "out"), "--submit");
+        psi.Environment["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH");
+        return psi;
+    }
+
+    /// <summary>sbatch's refusal was its first stderr line with no fix (empty when it was killed), and an answer that
+    /// is no job id was printed as one with exit 0.</summary>
+    [Theory]
+    [InlineData("echo 'sbatch: error: resolve_ctls_from_dns_srv: res_nsearch error: Unknown host' >&2; echo 'sbatch: error: fatal' >&2; exit 1",
+                "(exit code 1): sbatch: error: resolve_ctls_from_dns_srv: res_nsearch error: Unknown host sbatch: error: fatal; check that the cluster answers (`sinfo`, `scontrol ping`; SLURM_CONF names its slurm.conf)")]
+    [InlineData("kill -9 $$", "(exit code 137): it said nothing; check that the cluster answers")]
+    [InlineData("echo 'Submitted batch job notanumber'", "sbatch answered 'Submitted batch job notanumber', not a job id: whether ")]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void A_refused_or_unreadable_submission_is_an_error_with_the_fix(string body, string said)
+    {
+        using var root = new TempDir("slurm-submit");
+        var (exit, stdout, err) = DistillProcess.Run(SubmitWith(root, body));
+        Assert.Equal(1, exit);
+        Assert.DoesNotContain("submitted job", stdout, StringComparison.Ordinal);
+        Assert.Contains(said, Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    /// <summary>A hung sbatch held `sweep slurm --submit` past SIGTERM, and a second signal left sbatch running (it could
+    /// still submit after distill said it stopped). The first signal stops sbatch and says the submission is unknown.</summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void SIGTERM_while_sbatch_hangs_stops_sbatch_and_says_the_submission_is_unknown()
+    {
+        using var root = new TempDir("slurm-hang");
+        var pidFile = Path.Combine(root.Path, "sbatch.pid");
+        using var submit = new DistillProcess.Running(SubmitWith(root, $"echo $$ > '{pidFile}.tmp'; mv '{pidFile}.tmp' '{pidFile}'; exec sleep 1000"));
+        for (var clock = System.Diagnostics.Stopwatch.StartNew(); !File.Exists(pidFile); Thread.Sleep(100))
+            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(1) && !submit.Process.HasExited, "sbatch was not started:\n" + submit.Output);
+        var sbatch = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        submit.Signal("TERM");
+        Assert.Equal(143, submit.Exit(TimeSpan.FromSeconds(30)));
+        Assert.Contains("sbatch was stopped before it answered: whether ", submit.Output, StringComparison.Ordinal);
+        Assert.Contains("was submitted is not known; look with `squeue --me`", submit.Output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists($"/proc/{sbatch}") && !File.ReadAllText($"/proc/{sbatch}/stat").Contains(") Z ", StringComparison.Ordinal), "sbatch still runs");
+    }
+
     [Fact]
     public void SIGTERM_checkpoints_and_exits_and_the_retried_task_resumes_to_the_uninterrupted_result()
     {
