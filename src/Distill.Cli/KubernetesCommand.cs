@@ -118,6 +118,10 @@ static partial class KubernetesCommand
         if (MemoryBytes(memory) < MinMemoryBytes)
             throw new ArgumentException($"--memory {memory}: under 64Mi, too little for distill to start (the pod would be killed for memory); " +
                                         "give e.g. 4Gi or 512Mi (a number without a suffix is bytes).");
+        // Kubernetes holds a quantity's bytes in 64 bits: a larger one was written as 9223372036854775807 without a word.
+        if (MemoryBytes(memory) >= 9223372036854775808.0)
+            throw new ArgumentException($"--memory {memory}: more than Kubernetes can hold (under 8Ei, 2^63 bytes), and far more than any node has; " +
+                                        "give the memory one pod needs, e.g. 4Gi or 512Mi.");
         foreach (var (option, claim) in new[] { ("--output-claim", outClaim), ("--data-claim", dataClaim) })
             if (claim.Length > 253 || !ClaimName().IsMatch(claim))
                 throw new ArgumentException($"{option} {claim}: not a PersistentVolumeClaim name; give a DNS-1123 name (lower-case letters, digits, '-' and '.', " +
@@ -170,18 +174,17 @@ static partial class KubernetesCommand
     [System.Text.RegularExpressions.GeneratedRegex(@"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*\z")]
     private static partial System.Text.RegularExpressions.Regex ImagePathPart();
 
-    const decimal MinMemoryBytes = 64m * 1024 * 1024;
+    const double MinMemoryBytes = 64.0 * 1024 * 1024;
 
-    /// <summary>The bytes of a quantity <see cref="MemoryQuantity"/> matched (huge ones capped, not overflowed).</summary>
-    static decimal MemoryBytes(string memory)
+    /// <summary>The bytes of a quantity <see cref="MemoryQuantity"/> matched, as a double (a quantity of 10^30 bytes
+    /// does not overflow it; the checks need only its size).</summary>
+    static double MemoryBytes(string memory)
     {
         var digits = memory.TrimEnd('i', 'k', 'K', 'M', 'G', 'T', 'P', 'E');
         var suffix = memory[digits.Length..];
-        var (b, power) = suffix.EndsWith('i') ? (1024m, "KMGTPE".IndexOf(suffix[0], StringComparison.Ordinal) + 1)
-            : (1000m, suffix.Length == 0 ? 0 : "kMGTPE".IndexOf(suffix[0], StringComparison.Ordinal) + 1);
-        var value = digits.TrimStart('0').Length > 20 ? decimal.MaxValue : decimal.Parse(digits, System.Globalization.CultureInfo.InvariantCulture);
-        for (var i = 0; i < power && value < MinMemoryBytes; i++) value *= b;
-        return value;
+        var (b, power) = suffix.EndsWith('i') ? (1024.0, "KMGTPE".IndexOf(suffix[0], StringComparison.Ordinal) + 1)
+            : (1000.0, suffix.Length == 0 ? 0 : "kMGTPE".IndexOf(suffix[0], StringComparison.Ordinal) + 1);
+        return double.Parse(digits, System.Globalization.CultureInfo.InvariantCulture) * Math.Pow(b, power);
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[kMGTPE])?$")]

@@ -45,7 +45,7 @@ static class SweepCommand
         {
             var s = ExperimentSpec.Load(r.GetValue(spec)!).RefuseIdleKey();
             Console.WriteLine($"{s.Name}: {NumberText.Count(s.Runs.Count, "run")} (spec {s.Hash})");
-            foreach (var run in s.Runs) Console.WriteLine($"{run.Index,4}  {run.Label}  |  {run.Experiment.Student}, {run.Experiment.Epochs} epochs, loss {run.Experiment.Loss}, seed {run.Experiment.Seed}");
+            foreach (var run in s.Runs) Console.WriteLine($"{run.Index,4}  {run.Label}  |  {run.Experiment.Student}, {NumberText.Count(run.Experiment.Epochs, "epoch")}, loss {run.Experiment.Loss}, seed {run.Experiment.Seed}");
             return 0;
         }));
         return cmd;

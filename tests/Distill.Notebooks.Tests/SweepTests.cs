@@ -484,6 +484,9 @@ public class SweepTests
     [InlineData("--memory", "1", "error: --memory 1: under 64Mi, too little for distill to start")]
     [InlineData("--memory", "63Mi", "error: --memory 63Mi: under 64Mi,")]
     [InlineData("--memory", "0.001Gi", "error: --memory 0.001Gi: under 64Mi,")]
+    // Past 2^63 bytes Kubernetes' quantity was written as 9223372036854775807 without a word.
+    [InlineData("--memory", "8Ei", "error: --memory 8Ei: more than Kubernetes can hold (under 8Ei, 2^63 bytes)")]
+    [InlineData("--memory", "100000000000000000000000000000000", "error: --memory 100000000000000000000000000000000: more than Kubernetes can hold")]
     [InlineData("--output-claim", "Bad_Claim", "error: --output-claim Bad_Claim: not a PersistentVolumeClaim name; give a DNS-1123 name")]
     [InlineData("--data-claim", "-data", "error: --data-claim -data: not a PersistentVolumeClaim name;")]
     public void A_Kubernetes_option_the_cluster_would_refuse_is_one_error_naming_it(string option, string value, string error)

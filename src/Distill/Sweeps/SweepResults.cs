@@ -57,6 +57,9 @@ public sealed class SweepResults
     public static SweepResults Read(string dir)
     {
         var plan = SweepFolder.ReadPlan(dir);
+        // A file in the runs folder's place hid every run: each was listed as "not run".
+        if (File.Exists(Path.Combine(dir, "runs")))
+            throw new InvalidDataException($"{Path.Combine(dir, "runs")} is a file where the sweep keeps its runs folder; move it away (the runs' results were in that folder), then `sweep run` the spec again.");
         // Collect has no spec but the folder's copy: a plan cut short would report the runs it still lists as complete,
         // so a plan that cannot be checked (its copy missing, damaged or another spec's) is refused, not trusted.
         var spec = SpecCopy(dir, plan);

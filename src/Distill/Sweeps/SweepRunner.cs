@@ -412,8 +412,10 @@ public static class SweepFolder
         static string Value(IReadOnlyDictionary<string, string> values, string key) => values.TryGetValue(key, out var v) ? $"{key}={v}" : $"no value for {key}";
     }
 
+    /// <summary>Names the folder's copy of the spec only when it is there (a copy-less folder was pointed at a file it lacks).</summary>
     static InvalidDataException DamagedPlan(string path, string dir, string problem) =>
-        new($"{path}: damaged ({problem}); move it away and run `sweep run SPEC --out {dir}` with the sweep's spec ({Path.Combine(dir, SpecFile)}) to write it again.");
+        new($"{path}: damaged ({problem}); move it away and run `sweep run SPEC --out {dir}` with the sweep's spec" +
+            (File.Exists(Path.Combine(dir, SpecFile)) ? $" ({Path.Combine(dir, SpecFile)})" : "") + " to write it again.");
 
     internal static readonly JsonSerializerOptions Json = new(SpecSchema.Indented) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 }

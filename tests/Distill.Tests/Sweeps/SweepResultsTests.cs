@@ -637,5 +637,21 @@ public sealed class SweepResultsTests : IDisposable
         var e = Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir));
         Assert.Equal($"{Path.Combine(dir, "plan.json")}: damaged (no name); move it away and run `sweep run SPEC --out {dir}` with the sweep's spec " +
                      $"({Path.Combine(dir, "spec.yaml")}) to write it again.", e.Message);
+        // Without the folder's copy of the spec the message named a file that was not there.
+        File.Delete(Path.Combine(dir, "spec.yaml"));
+        Assert.Equal($"{Path.Combine(dir, "plan.json")}: damaged (no name); move it away and run `sweep run SPEC --out {dir}` with the sweep's spec to write it again.",
+                     Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir)).Message);
+    }
+
+    /// <summary>A file in the runs folder's place hid every run, and collect listed each as "not run" with exit 0.</summary>
+    [Fact]
+    public void A_file_where_the_runs_folder_goes_is_named()
+    {
+        SweepFolder.Prepare(ExperimentSpec.Parse(Spec, "t.yaml"), dir);
+        Write(0, SweepFolder.ResultFile, Result(0, 0, ExperimentSpec.Parse(Spec, "t.yaml").Hash));
+        Directory.Move(Path.Combine(dir, "runs"), Path.Combine(dir, "kept"));
+        File.WriteAllText(Path.Combine(dir, "runs"), "");
+        var e = Assert.Throws<InvalidDataException>(() => SweepResults.Read(dir));
+        Assert.Equal($"{Path.Combine(dir, "runs")} is a file where the sweep keeps its runs folder; move it away (the runs' results were in that folder), then `sweep run` the spec again.", e.Message);
     }
 }
