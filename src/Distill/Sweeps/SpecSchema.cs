@@ -8,11 +8,18 @@ namespace Distill.Sweeps;
 
 /// <summary>A spec file that does not hold: the file, the line and what to change, as one line.</summary>
 public sealed class SpecException(string file, int line, string message)
-    : FormatException($"{file} line {line}: {message}")
+    : FormatException($"{file} line {line}: {Shortened(message)}")
 {
     public int Line { get; } = line;
     /// <summary>The message without the file and line.</summary>
-    public string Problem { get; } = message;
+    public string Problem { get; } = Shortened(message);
+
+    /// <summary>A message quotes the value it refuses: a 900 KB schedule made a 900 KB error line. Past
+    /// <see cref="MaxLength"/> characters its middle is left out, keeping the key at its start and the fix at its end.</summary>
+    static string Shortened(string message) => message.Length <= MaxLength ? message
+        : $"{message[..(MaxLength / 2)]} … ({NumberText.Count(message.Length - MaxLength, "character")} left out) … {message[^(MaxLength / 2)..]}";
+
+    const int MaxLength = 1000;
 }
 
 /// <summary>

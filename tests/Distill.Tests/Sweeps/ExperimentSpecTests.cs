@@ -497,4 +497,15 @@ public class ExperimentSpecTests
         }
         finally { dir.Delete(recursive: true); }
     }
+
+    /// <summary>A message quotes the value it refuses: a 900 KB schedule made a 900 KB error line. Its middle is left
+    /// out, keeping the key and the fix.</summary>
+    [Fact]
+    public void A_huge_refused_value_is_shortened_in_the_message()
+    {
+        var e = Assert.Throws<SpecException>(() => ExperimentSpec.Parse(Spec.Replace("epochs: 2\n", "epochs: 2\nschedule: " + new string('x', 900_000) + "\n", StringComparison.Ordinal), "huge.yaml"));
+        Assert.True(e.Message.Length < 1200, $"{e.Message.Length:N0} characters");
+        Assert.StartsWith("huge.yaml line 11: schedule", e.Message, StringComparison.Ordinal);
+        Assert.Matches(@" … \([\d,]+ characters left out\) … ", e.Message);
+    }
 }
