@@ -898,6 +898,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     {
                         var resolved = resolver.ResolvePackages([.. parsed.Packages.Select(p => p.Package)], parsed.Sources, ct);
                         refs.AddRange(resolved.References);
+                        foreach (var warning in resolved.Warnings) o.Log?.WriteLine($"  warning: {fileName}: {cell.Label}: {warning}");
                         if (resolved.Installed.Count > 0)
                             sink.Add(new DisplayOutput(new Dictionary<string, string>
                             {
@@ -927,8 +928,14 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     CellFailure Thrown(Exception ex)
                     {
                         var message = ScriptSession.MessageOf(ex); // read once: a user's getter may run code
-                        return Fail(ex.GetType().FullName ?? ex.GetType().Name, message, ScriptSession.Traceback(ex), ScriptSession.LineOf(ex, cellFile),
-                            $"{ex.GetType().FullName}: {WithoutNativeFrames(message)}");
+                        // Formatting reaches the user's code by reflection (an enumerable that throws while it is shown):
+                        // the wrapper is the error, as in the kernel, but the failure line names its cause and the cause's line.
+                        var cause = ex;
+                        while (cause is System.Reflection.TargetInvocationException { InnerException: { } inner }) cause = inner;
+                        var summary = $"{ex.GetType().FullName}: {WithoutNativeFrames(message)}" +
+                                      (cause == ex ? "" : $" ---> {cause.GetType().FullName}: {WithoutNativeFrames(ScriptSession.MessageOf(cause))}");
+                        return Fail(ex.GetType().FullName ?? ex.GetType().Name, message, ScriptSession.Traceback(ex),
+                            ScriptSession.LineOf(cause, cellFile) ?? ScriptSession.LineOf(ex, cellFile), summary);
                     }
                     if (r.Exception is { } thrown) return Thrown(thrown);
                     // Formatting the value runs the user's objects' code (a disposed tensor's shape throws): as in the

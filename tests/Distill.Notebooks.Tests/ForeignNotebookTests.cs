@@ -87,6 +87,22 @@ public class ForeignNotebookTests
         Assert.Contains("Microsoft.Data.Analysis 0.23.1 is already loaded", f.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>An older pin of a package the runner carries binds to the runner's copy; another major version (YamlDotNet
+    /// 16 against the runner's 18) is a terminal warning too, not only a note in "Installed Packages": the kernel would
+    /// restore the version pinned.</summary>
+    [Fact]
+    public void An_older_pin_of_another_major_version_binds_to_the_runners_copy_with_a_warning()
+    {
+        using var dir = new TempDir("pin-major");
+        var nb = TestSupport.WriteNotebook(dir.Path, "major.ipynb",
+            ("#r \"nuget: YamlDotNet, 16.0.0\"\ntypeof(YamlDotNet.Serialization.Deserializer).Assembly.GetName().Version!.Major", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Contains("warning: major.ipynb: cell 1: #r \"nuget: YamlDotNet, 16.0.0\" binds to the runner's own YamlDotNet ", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains("another major version: what the notebook does with it may differ from the kernel, which restores 16.0.0", log.ToString(), StringComparison.Ordinal);
+    }
+
     /// <summary>As in the kernel: once a cell added a package (TorchSharp-cpu 0.107.0 brings TorchSharp 0.107.0), a later
     /// #r of another version of it, or of a dependency the runner knows of, is refused naming both versions. It was
     /// bound to the loaded copy with a note, so a notebook that fails in the kernel passed headless. A first pin of an

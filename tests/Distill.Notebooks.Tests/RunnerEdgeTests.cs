@@ -410,19 +410,30 @@ public class RunnerEdgeTests
         Assert.Equal([1, null, 2], r.Cells.Take(3).Select(c => c.ExecutionCount));
     }
 
-    /// <summary>Showing a cell's value runs the value's own code; a disposed tensor's throws. The kernel reports that
-    /// as the cell's InvalidOperationException; the runner reported "RunnerError: distill run could not run this cell".</summary>
+    /// <summary>Showing a cell's value runs the value's own code. A ToString that throws is green in the kernel
+    /// (1.0.712001, checked with nbconvert): its text/html tree view names the exception, for the value, display(x),
+    /// x.Display() and an array of such values alike. The runner failed those cells on the text/plain it adds beside
+    /// the HTML; it now leaves that text/plain out. An enumerable that throws while it is listed fails in both, and the
+    /// failure line names the cause and its line under the formatter's TargetInvocationException.</summary>
     [Fact]
-    public void An_exception_formatting_the_cells_value_is_the_cells_own_exception()
+    public void A_value_whose_ToString_throws_shows_as_in_the_kernel_and_an_enumerable_that_throws_names_its_cause()
     {
         using var dir = new TempDir("edge-formatthrow");
         var nb = TestSupport.WriteNotebook(dir.Path, "boom.ipynb",
-            ("class Boom { public override string ToString() => throw new InvalidOperationException(\"cannot show\"); }\nnew Boom()", null));
+            ("class Boom { public override string ToString() => throw new InvalidOperationException(\"cannot show\"); }\nnew Boom()", null),
+            ("display(new Boom());", null), ("new Boom().Display();", null), ("new[] { new Boom() }", null));
         var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
-        Assert.Equal("boom.ipynb: cell 1, line 1: System.InvalidOperationException: cannot show", Assert.Single(r.Failures).ToString());
-        var error = Assert.Single(r.Cells[0].Outputs.OfType<Documents.ErrorOutput>());
-        Assert.Equal(("System.InvalidOperationException", "cannot show"), (error.EName, error.EValue));
-        Assert.DoesNotContain(error.Traceback, l => l.Contains("at Distill.Notebooks.", StringComparison.Ordinal));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        foreach (var cell in TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray())
+        {
+            var data = cell!["outputs"]!.AsArray().Last()!["data"]!;
+            Assert.Contains("System.InvalidOperationException: cannot show", data["text/html"]!.ToString(), StringComparison.Ordinal);
+            Assert.Null(data["text/plain"]);
+        }
+        var gen = TestSupport.Run(TestSupport.WriteNotebook(dir.Path, "gen.ipynb",
+            ("var x = 1;\nIEnumerable<int> Gen() { yield return 1; throw new Exception(\"enum throws\"); }\nGen()", null)), Path.Combine(dir.Path, "out"));
+        Assert.Equal("gen.ipynb: cell 1, line 2: System.Reflection.TargetInvocationException: Exception has been thrown by the target of an invocation. ---> System.Exception: enum throws",
+                     Assert.Single(gen.Failures).ToString());
         // A disposed tensor threw TorchSharp's "Tensor invalid -- empty handle" here; it now shows as disposed, with the fix.
         var disposed = TestSupport.Run(TestSupport.WriteNotebook(dir.Path, "disposed.ipynb",
             ("#r \"nuget: TorchSharp-cpu, 0.107.0\"\nvar tt = TorchSharp.torch.ones(2); tt.Dispose(); tt", null)), Path.Combine(dir.Path, "out"));

@@ -174,7 +174,9 @@ public sealed partial class OutputSink
     }
 
     /// <summary>Formats like the kernel: the type's preferred MIME types (text/html for most, text/plain for strings),
-    /// with text/plain always beside text/html so plain-text consumers get something readable.</summary>
+    /// with text/plain beside text/html so plain-text consumers get something readable. That text/plain is the runner's
+    /// own addition (the kernel sends Jupyter text/html only), so when it throws (a ToString that throws) it is left out:
+    /// the kernel shows such a value green, its HTML tree view naming the exception, and the runner failed the cell.</summary>
     public static IReadOnlyDictionary<string, string> Format(object? value, IReadOnlyList<string>? mimeTypes = null)
     {
         // The kernel shows null (a bare `null`, `return;`) as text/html, <pre>&lt;null&gt;</pre>, like any other value.
@@ -185,9 +187,14 @@ public sealed partial class OutputSink
                 [PlainText] = Formatter.NullString,
             };
         var mimes = mimeTypes is { Count: > 0 } ? mimeTypes.ToList() : Formatter.GetPreferredMimeTypesFor(value.GetType()).ToList();
-        if (mimeTypes is not { Count: > 0 } && mimes.Contains(Html) && !mimes.Contains(PlainText)) mimes.Add(PlainText);
+        var addedPlain = mimeTypes is not { Count: > 0 } && mimes.Contains(Html) && !mimes.Contains(PlainText);
         var data = new Dictionary<string, string>();
         foreach (var m in mimes) data[m] = Formatter.ToDisplayString(value, m).Replace("\r\n", "\n", StringComparison.Ordinal);
+        if (addedPlain)
+        {
+            try { data[PlainText] = Formatter.ToDisplayString(value, PlainText).Replace("\r\n", "\n", StringComparison.Ordinal); }
+            catch (Exception e) when (e is not OperationCanceledException) { }
+        }
         return data;
     }
 

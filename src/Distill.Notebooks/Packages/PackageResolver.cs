@@ -6,7 +6,12 @@ namespace Distill.Notebooks.Packages;
 
 /// <summary>What a cell's <c>#r</c> lines add: metadata references for the compiler and the "Installed Packages" lines
 /// the kernel shows.</summary>
-public sealed record ResolvedReferences(IReadOnlyList<string> References, IReadOnlyList<string> Installed);
+public sealed record ResolvedReferences(IReadOnlyList<string> References, IReadOnlyList<string> Installed)
+{
+    /// <summary>Pins bound to a carried copy of another major version, for the terminal (the note in "Installed
+    /// Packages" alone went unseen).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}
 
 /// <summary>
 /// Turns one notebook's <c>#r "nuget: ..."</c> and <c>#r "path.dll"</c> lines into references, per session (notebook):
@@ -33,6 +38,7 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
         foreach (var s in newSources) if (!sources.Contains(s)) sources.Add(s);
         var refs = new List<string>();
         var installed = new List<string>();
+        var warnings = new List<string>();
         var toRestore = new List<PackageRequest>();
         // What this cell adds; its own #r lines are restored together, as in the kernel, so within the cell only another
         // line's version of the same package conflicts (a pin beside a package that depends on it wins, as in NuGet).
@@ -65,6 +71,9 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
                         $"cannot be loaded into the same process. Pin {c.Version} in the notebook, or rebuild distill with {r.Name} {r.Version} in Directory.Packages.props");
                 refs.AddRange(c.Assemblies);
                 var note = sameName && sameVersion ? "" : $" (the runner's copy; the notebook asked for {r})";
+                if (!sameVersion && Major(r.Version!) != Major(c.Version))
+                    warnings.Add($"#r \"nuget: {r.Name}, {r.Version}\" binds to the runner's own {c.Name} {c.Version}, another major version: what the notebook " +
+                                 $"does with it may differ from the kernel, which restores {r.Version}; pin {c.Version}, or check the notebook in the kernel");
                 installed.Add($"{c.Name}, {c.Version}{note}");
                 // What the session now holds is what the kernel's restore of the request would have added: the package at
                 // the version asked for (a first pin of an older version counts as that version) and its dependencies at
@@ -116,7 +125,7 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
         }
         // A package this cell asked for directly counts at its own version before one a dependency brought.
         foreach (var (name, version, _) in addedHere.OrderBy(a => !a.Direct)) added.TryAdd(name, version);
-        return new ResolvedReferences(refs.Distinct().ToList(), installed);
+        return new ResolvedReferences(refs.Distinct().ToList(), installed) { Warnings = warnings };
     }
 
     /// <summary><c>#r "path.dll"</c>: an assembly the host already carries (e.g. the notebook's <c>#r</c> of the built
@@ -166,6 +175,9 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
         }
         return la.Length.CompareTo(lb.Length);
     }
+
+    /// <summary>A version's first number ("16" of 16.0.0).</summary>
+    static string Major(string version) => version.Split('.', '-')[0].TrimStart('[', '(');
 
     /// <summary>The "Installed Packages" list as the .NET kernel shows it (text/html, a bold title over a list): a
     /// notebook then shows the same output types in both engines.</summary>
