@@ -170,7 +170,7 @@ public static class TeacherStore
         }
         using var held = Hold(dir, key, "teacher", options.Log, options.Cancellation);
         var checkpoint = Path.Combine(entry, Checkpoint.FileName);
-        if (File.Exists(checkpoint) && Reuse(teacher, entry, key, checkpoint, options) is { } reused)
+        if (File.Exists(checkpoint) && Reuse(teacher, entry, key, checkpoint, settings, options) is { } reused)
         {
             if (outDir is not null)
             {
@@ -255,7 +255,9 @@ public static class TeacherStore
 
     /// <summary>The cached teacher's weights loaded into <paramref name="teacher"/>, or null when the entry is damaged:
     /// then it is dropped and the teacher's own initial weights are put back, so the retraining starts where it would have.</summary>
-    static TrainResult? Reuse(DistillModel teacher, string entry, string key, string checkpoint, TrainOptions options) =>
+    /// <param name="settings">The teacher's settings as the request makes them: the entry's record must hold each (a
+    /// run of other settings, copied in with its own record and checkpoint, was reused as this teacher).</param>
+    static TrainResult? Reuse(DistillModel teacher, string entry, string key, string checkpoint, IReadOnlyDictionary<string, string> settings, TrainOptions options) =>
         CacheEntry.LoadOrRollBack(teacher, () =>
         {
             // A checkpoint or a whole run copied in from another entry loads as well as its own: checked against the
@@ -266,6 +268,9 @@ public static class TeacherStore
             var recorded = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(record)) ?? throw new InvalidDataException("its run.json is empty");
             var stamp = Checkpoint.ReadInfo(checkpoint);
             if (Checkpoint.FromAnotherRun(checkpoint, stamp, record, recorded) is { } foreign) throw new InvalidDataException(foreign);
+            // The settings the key stands for (CacheEntry.RunKey): not the run's name, device spelling, start time or provenance.
+            if (RunFolder.Compared(settings).Where(s => s.Key is not ("name" or "device")).FirstOrDefault(s => recorded.GetValueOrDefault(s.Key) != s.Value) is { Key: { } changed } wanted)
+                throw new InvalidDataException($"its run.json records another teacher than its key's ({changed}: '{recorded.GetValueOrDefault(changed) ?? "none"}', not '{wanted.Value}')");
             if (stamp.Seed != options.Seed || stamp.Epoch != options.Epochs || stamp.InProgress is not null)
                 throw new InvalidDataException($"its checkpoint is not a finished {options.Epochs}-epoch run of seed {options.Seed} (it holds epoch {stamp.Epoch}, seed {stamp.Seed})");
             var info = Checkpoint.LoadModel(checkpoint, teacher);

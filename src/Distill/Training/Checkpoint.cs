@@ -37,7 +37,9 @@ public static class Checkpoint
 {
     public const string FileName = "last.ckpt";
     const string Magic = "DISTILL-CKPT";
-    /// <summary>2: a SHA-256 of everything before it precedes the end marker. Version 1 files (no checksum) still load.</summary>
+    /// <summary>2: a SHA-256 of everything before it precedes the end marker. Version 1 (no checksum; builds before
+    /// 2026-12-03) is refused: a version-2 file with its version byte set to 1 skipped the check, and damaged weights
+    /// then loaded (and a cached teacher was reused) without a word.</summary>
     const int Version = 2;
     const int HashLength = 32;
     static readonly byte[] EndMarker = Encoding.ASCII.GetBytes("\nEND-DISTILL-CKPT\n");
@@ -87,8 +89,8 @@ public static class Checkpoint
         using (var stream = OpenComplete(path))
         using (var r = new BinaryReader(stream, Encoding.UTF8))
         {
-            info = ReadHeader(path, r, out var version);
-            body = new byte[stream.Length - EndMarker.Length - (version >= 2 ? HashLength : 0) - stream.Position];
+            info = ReadHeader(path, r, out _);
+            body = new byte[stream.Length - EndMarker.Length - HashLength - stream.Position];
             stream.ReadExactly(body);
         }
         Write(path, info with { Settings = settingsDigest }, w => w.Write(body));
@@ -225,7 +227,10 @@ public static class Checkpoint
         {
             if (r.ReadString() != Magic) throw new InvalidDataException("not a checkpoint");
             version = r.ReadInt32();
-            if (version is < 1 or > Version) throw new InvalidDataException($"format version {version}, this build reads 1 to {Version}");
+            if (version == 1)
+                throw new InvalidDataException("format version 1, written by a build before 2026-12-03 without a checksum, which this build no longer " +
+                                               "trusts (a changed byte could not be told); train the run again with this build");
+            if (version != Version) throw new InvalidDataException($"format version {version}, this build reads {Version}");
             return JsonSerializer.Deserialize<CheckpointInfo>(r.ReadString()) ?? throw new InvalidDataException("empty run information");
         }
         // FormatException: a damaged length prefix of a string.
@@ -337,8 +342,8 @@ public static class Checkpoint
         return at < 0 ? null : tail.Length - at - EndMarker.Length;
     }
 
-    /// <summary>Checks a version-2 file's checksum (a version-1 file has none; a file that is no checkpoint at all is
-    /// left to <see cref="ReadHeader"/>, which names the problem).</summary>
+    /// <summary>Checks a version-2 file's checksum (a file of another version, or no checkpoint at all, is left to
+    /// <see cref="ReadHeader"/>, which names the problem).</summary>
     static void Verify(string path, FileStream stream, string fix)
     {
         stream.Seek(0, SeekOrigin.Begin);
@@ -349,7 +354,7 @@ public static class Checkpoint
             // IOException: a negative string length. Not a checkpoint of this format: ReadHeader names the problem.
             catch (Exception e) when (e is EndOfStreamException or FormatException or DecoderFallbackException or IOException) { return; }
         }
-        if (version < 2) return;
+        if (version != Version) return;
         var covered = stream.Length - EndMarker.Length - HashLength;
         if (covered < 0) return;
         stream.Seek(0, SeekOrigin.Begin);

@@ -267,6 +267,15 @@ public class TeacherStoreTests
             Assert.Equal(trained.WeightsSha256, Teacher(one).WeightsSha256);
             Assert.Contains("(it is not the entry of its key (its cache-key file names another or is missing))", log.ToString());
 
+            // The other entry's checkpoint and record beside this entry's own key file: the record, consistent with its
+            // checkpoint, is checked against the settings the key stands for.
+            Directory.Delete(e1, recursive: true);
+            CopyTree(e2, e1);
+            File.WriteAllText(Path.Combine(e1, "cache-key"), Path.GetFileName(e1));
+            log.GetStringBuilder().Clear();
+            Assert.Equal(trained.WeightsSha256, Teacher(one).WeightsSha256);
+            Assert.Contains("(its run.json records another teacher than its key's (epochs: '2', not '1'))", log.ToString());
+
             // --device cpu is auto here: the same entry.
             log.GetStringBuilder().Clear();
             Teacher(one with { Device = "cpu" });
