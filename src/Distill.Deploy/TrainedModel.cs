@@ -200,6 +200,13 @@ public sealed class TrainedModel : IDisposable
         var s = ReadRecord(record);
         string Get(string key) => s.TryGetValue(key, out var v) && v.Length > 0 ? v
             : throw new InvalidDataException($"{record} records no '{key}' (a run from before `distill deploy`): train it again with `distill train --out DIR`, which records the model name and input shape.");
+        // A model the zoo does not know is named as such; any other edit of the record (or a record copied in) is named
+        // so before the model it names is built: an edited 'input' was refused as a model too large to build, whose
+        // fix (a smaller width) was no fix.
+        try { ModelZoo.Canonical(Get("model")); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{record}: cannot build model '{Get("model")}' ({e.Message.Split('\n')[0]}) Export checkpoints of zoo models only.", e); }
+        if (Checkpoint.FromAnotherRun(file, Checkpoint.ReadInfo(file, loading: true), record, s) is { } other)
+            throw new InvalidDataException($"{other} Deploy it from the folder it came from, or restore this folder's own {Checkpoint.FileName} and run.json.");
 
         var dims = Get("input").Split('x');
         if (dims.Length != 3 || !dims.All(d => long.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0)

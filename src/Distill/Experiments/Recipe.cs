@@ -273,7 +273,8 @@ public static class RecipeParameters
     /// <summary>"0,1,2" → [0, 1, 2]; anything else is an error that shows the expected form.</summary>
     public static int[] ParseSeeds(string seeds)
     {
-        var parts = seeds.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        // Empty items are refused, not dropped: "1,,2" or ",3," is a typo that trained other seeds than meant.
+        var parts = seeds.Split(',', StringSplitOptions.TrimEntries);
         var parsed = parts.Select(p => int.TryParse(p, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : (int?)null).ToArray();
         if (parsed.Length == 0 || parsed.Any(v => v is null))
             throw new ArgumentException($"seeds \"{seeds}\" is not a comma-separated list of integers (e.g. \"0,1,2\"); leave it empty for the budget's seeds.", nameof(seeds));

@@ -97,9 +97,10 @@ public static class Checkpoint
     }
 
     /// <summary>Reads only the run information (epoch, history, ...) of a checkpoint.</summary>
-    public static CheckpointInfo ReadInfo(string path)
+    /// <param name="loading">True for a model loaded on its own (export), whose errors give no advice to resume.</param>
+    public static CheckpointInfo ReadInfo(string path, bool loading = false)
     {
-        using var stream = OpenComplete(path);
+        using var stream = OpenComplete(path, loading);
         using var r = new BinaryReader(stream, Encoding.UTF8);
         return ReadHeader(path, r, out _);
     }

@@ -76,13 +76,7 @@ sealed partial class RunFolder : IDisposable
                         ? $"Its checkpoint was trained at {NumberText.Count(k, "thread")} and this run has {settings.GetValueOrDefault("threads")}: resume at {k} (DISTILL_THREADS={k} for train, --threads {k} for sweep run) and the record is rebuilt, "
                         : "Give the options the run was started with (its checkpoint's settings stamp then matches and the record is rebuilt from them), ") +
                         $"{startOver ?? $"pass --force (instead of --resume{ErrorText.Api(ApiForce, "; ")}) to clear the folder and start over"}, or give another folder.");
-                string? kept = null;
-                if (File.Exists(path))
-                {
-                    kept = path + ".damaged";
-                    for (var n = 1; File.Exists(kept); n++) kept = $"{path}.damaged.{n}"; // an earlier one stays too
-                    File.Move(path, kept);
-                }
+                var kept = File.Exists(path) ? KeepAside(path) : null;
                 log?.WriteLine($"warning: {resuming}: {unusable} This command's settings match the checkpoint's stamp, so the record was rebuilt from them" +
                                (kept is null ? "" : $" (the damaged one is {kept})") + "; its start time and versions are this resume's.");
             }
@@ -112,6 +106,12 @@ sealed partial class RunFolder : IDisposable
             else if (!resume && holdsRun)
             {
                 if (!force) throw new InvalidOperationException(HeldRunError(dir, settings));
+                // A run.json that is no run record was refused as "written by something else": --force deleted it unseen.
+                if (File.Exists(path) && RecordProblem(path) is { } foreign)
+                {
+                    var kept = KeepAside(path);
+                    log?.WriteLine($"--force: {foreign.Split(';')[0]}; kept as {kept}");
+                }
                 Clear(dir);
                 log?.WriteLine($"--force: cleared {dir}");
             }
@@ -124,6 +124,15 @@ sealed partial class RunFolder : IDisposable
             folder.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Moves a record that cannot be read to RECORD.damaged (or .damaged.N: an earlier one stays too); returns where.</summary>
+    static string KeepAside(string path)
+    {
+        var kept = path + ".damaged";
+        for (var n = 1; File.Exists(kept); n++) kept = $"{path}.damaged.{n}";
+        File.Move(path, kept);
+        return kept;
     }
 
     /// <summary>A killed run's lock is released by the kernel with the process (see <see cref="FolderLock"/>).</summary>

@@ -127,6 +127,9 @@ public class TrainCliTests
     [InlineData("--recipe nosuch", "error: --recipe nosuch: expected one of soft-targets, fitnets, attention, born-again, comparison, beyond-kd.")]
     [InlineData("--recipe soft-targets --budget bogus", "error: --budget bogus: expected smoke, quick or full.")]
     [InlineData("--recipe soft-targets --seeds x", "error: --seeds \"x\" is not a comma-separated list of integers")]
+    // An empty item was dropped: "1,,2" trained seeds 1 and 2 without a word.
+    [InlineData("--recipe soft-targets --seeds 1,,2", "error: --seeds \"1,,2\" is not a comma-separated list of integers")]
+    [InlineData("--recipe soft-targets --seeds ,3,", "error: --seeds \",3,\" is not a comma-separated list of integers")]
     [InlineData("--recipe soft-targets", "error: unknown dataset 'no-such-dataset': expected one of ")]
     public void A_bad_recipe_run_writes_nothing(string options, string start)
     {

@@ -640,6 +640,25 @@ public class TrainerTests
         Assert.Contains("\"seed\"", File.ReadAllText(record));
     }
 
+    /// <summary>A user's own run.json (no run record) is refused as "written by something else"; --force deleted it with
+    /// the run's files. It is kept beside as run.json.damaged, and the new run starts.</summary>
+    [Fact]
+    public void Force_keeps_a_run_json_that_is_no_run_record()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        var record = Path.Combine(dir.Path, "run.json");
+        const string mine = "{\"experiment\":\"mine\",\"notes\":\"keep\"}";
+        File.WriteAllText(record, mine);
+        using var m = Mlp(0);
+        Assert.Throws<InvalidDataException>(() => Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path }));
+        var log = new StringWriter();
+        Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Force = true, Log = log });
+        Assert.Equal(mine, File.ReadAllText(record + ".damaged"));
+        Assert.Contains($"--force: {record}: not a run record (it has no 'name' and 'seed' settings, which every run record has); kept as {record}.damaged", log.ToString(), StringComparison.Ordinal);
+        Assert.Contains("\"seed\"", File.ReadAllText(record));
+    }
+
     /// <summary>Without its run.json, a checkpoint resumed at another thread count was refused with "give the options the
     /// run was started with", though the options typed were the same: the thread count is found from the stamp and named.</summary>
     [Fact]
