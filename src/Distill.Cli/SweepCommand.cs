@@ -275,7 +275,7 @@ static class SweepCommand
                                             (inTheWay is not null ? $"{inTheWay} is a folder where a table goes: move it away, and collect again."
                                                                   : "make it writable (or free space on its file system), or copy the folder somewhere you can write and collect the copy."), e);
             }
-            Console.Write(results.Markdown());
+            Console.Write(results.Markdown(forTerminal: true));
             Console.WriteLine();
             Console.WriteLine($"wrote {string.Join(", ", files)}");
             if (!results.Complete) Console.Error.WriteLine($"warning: {results.Status}");
@@ -361,23 +361,24 @@ static class SweepCommand
                 // A hung sbatch (an unreachable controller) held the command past SIGTERM, and a second signal left it
                 // running, so the job could still be submitted after distill had said it stopped.
                 try { p.WaitForExitAsync(signals.Token).GetAwaiter().GetResult(); }
-                catch (OperationCanceledException)
+                // A signal as sbatch finished: its answer is read (the job is submitted), not called unknown.
+                catch (OperationCanceledException) when (!(p.HasExited && p.ExitCode == 0))
                 {
                     try { p.Kill(entireProcessTree: true); }
-                    catch (InvalidOperationException) { } // it ended meanwhile
+                    catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception) { } // it ended meanwhile, or is ending
                     throw new OperationCanceledException($"sbatch was stopped before it answered: whether {script} was submitted is not known; " +
                                                          "look with `squeue --me` before you submit it again.", signals.Token);
                 }
-                var said = stderr.GetAwaiter().GetResult().Trim();
+                var said = TerminalText.Printable(stderr.GetAwaiter().GetResult()).Trim();
                 if (p.ExitCode != 0)
                     throw new InvalidOperationException($"sbatch refused {script} (exit code {p.ExitCode}): " +
                         (said.Length == 0 ? "it said nothing" : string.Join(" ", said.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Take(3))) +
                         "; check that the cluster answers (`sinfo`, `scontrol ping`; SLURM_CONF names its slurm.conf), or submit the script by hand with `sbatch " + script + "`.");
-                // --parsable prints "JOBID" or "JOBID;CLUSTER".
-                var answer = stdout.GetAwaiter().GetResult().Trim();
+                // --parsable prints "JOBID" or "JOBID;CLUSTER", on the last line (a site's wrapper may print a banner first).
+                var answer = stdout.GetAwaiter().GetResult().Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
                 var job = answer.Split(';')[0];
                 if (job.Length == 0 || !job.All(char.IsAsciiDigit))
-                    throw new InvalidOperationException($"sbatch answered '{TerminalText.Line(answer.Split('\n')[0])}', not a job id: whether {script} was submitted is not known; look with `squeue --me`.");
+                    throw new InvalidOperationException($"sbatch answered '{TerminalText.Line(answer)}', not a job id: whether {script} was submitted is not known; look with `squeue --me`.");
                 Console.WriteLine($"submitted job {job}; then: distill sweep collect {dir}");
             }
             return 0;

@@ -204,7 +204,7 @@ public sealed class TrainedModel : IDisposable
         // so before the model it names is built: an edited 'input' was refused as a model too large to build, whose
         // fix (a smaller width) was no fix.
         try { ModelZoo.Canonical(Get("model")); }
-        catch (ArgumentException e) { throw new InvalidDataException($"{record}: cannot build model '{Get("model")}' ({e.Message.Split('\n')[0]}) Export checkpoints of zoo models only.", e); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{record}: cannot build model '{Get("model")}' ({e.Message.Split('\n')[0].TrimEnd('.')}). Export checkpoints of zoo models only.", e); }
         if (Checkpoint.FromAnotherRun(file, Checkpoint.ReadInfo(file, loading: true), record, s) is { } other)
             throw new InvalidDataException($"{other} Deploy it from the folder it came from, or restore this folder's own {Checkpoint.FileName} and run.json.");
 

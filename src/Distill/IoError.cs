@@ -55,7 +55,7 @@ public static partial class IoError
     /// to a full disk): a problem of the redirection, not of the work being done, so it ends the command once instead
     /// of being recorded as each sweep run's failure.</summary>
     public static bool FromConsole(Exception e) =>
-        e is IOException io && new System.Diagnostics.StackTrace(io).GetFrames().Any(f => f.GetMethod()?.DeclaringType?.FullName == "System.ConsolePal");
+        e is IOException io && new System.Diagnostics.StackTrace(io).GetFrames().Any(f => f.GetMethod()?.DeclaringType?.FullName?.StartsWith("System.ConsolePal", StringComparison.Ordinal) == true);
 
     /// <summary>A failed write to standard output as the one line to follow "error: ". Console's stream names no path,
     /// so <see cref="DiskProblem"/> said "writing a file ... give another --out" for `methods > /dev/full`, a command

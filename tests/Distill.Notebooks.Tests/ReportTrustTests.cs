@@ -282,4 +282,22 @@ public class ReportTrustTests
         Assert.DoesNotContain("choropleth chart", log.ToString(), StringComparison.Ordinal);
         Assert.Contains(Distill.Reporting.Figure.PlotlyClass, TestSupport.ReadJson(Path.Combine(dir.Path, "out", "map.ipynb"))["cells"]![3]!["outputs"]!.ToJsonString(), StringComparison.Ordinal);
     }
+
+    /// <summary>The sweep page renders collect's Markdown, whose text comes from specs and run errors (escaped as
+    /// literal Markdown): the advanced extensions still made links of https:// and www. in it, and a style attribute of
+    /// {style=...}. It is CommonMark with pipe tables only.</summary>
+    [Fact]
+    public void The_sweep_page_makes_no_link_or_attribute_of_a_specs_text()
+    {
+        var md = "# " + Distill.Reporting.MarkdownText.Literal("x{style=\"position:fixed\"} https://evil.example www.evil.example $x$ ~~y~~") +
+                 ": sweep results\n\n| a | n |\n|---|---|\n| b | 1 |\n";
+        var html = Distill.Notebooks.Reports.HtmlReport.Page("t", md, []);
+        var main = html[html.IndexOf("<main>", StringComparison.Ordinal)..];
+        Assert.DoesNotContain("<a ", main, StringComparison.Ordinal);
+        Assert.DoesNotContain("style=\"", main, StringComparison.Ordinal); // as text it is style=&quot;
+        Assert.DoesNotContain("<del>", main, StringComparison.Ordinal);
+        Assert.DoesNotContain("math", main, StringComparison.Ordinal);
+        Assert.Contains("<table>", main, StringComparison.Ordinal);
+        Assert.Contains("https://evil.example www.evil.example", main, StringComparison.Ordinal);
+    }
 }

@@ -71,7 +71,7 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
                         $"cannot be loaded into the same process. Pin {c.Version} in the notebook, or rebuild distill with {r.Name} {r.Version} in Directory.Packages.props");
                 refs.AddRange(c.Assemblies);
                 var note = sameName && sameVersion ? "" : $" (the runner's copy; the notebook asked for {r})";
-                if (!sameVersion && Major(r.Version!) != Major(c.Version))
+                if (!sameVersion && Major(r.Version!) is int asked && Major(c.Version) is int carriedMajor && asked != carriedMajor)
                     warnings.Add($"#r \"nuget: {r.Name}, {r.Version}\" binds to the runner's own {c.Name} {c.Version}, another major version: what the notebook " +
                                  $"does with it may differ from the kernel, which restores {r.Version}; pin {c.Version}, or check the notebook in the kernel");
                 installed.Add($"{c.Name}, {c.Version}{note}");
@@ -176,8 +176,10 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
         return la.Length.CompareTo(lb.Length);
     }
 
-    /// <summary>A version's first number ("16" of 16.0.0).</summary>
-    static string Major(string version) => version.Split('.', '-')[0].TrimStart('[', '(');
+    /// <summary>A version's first number (16 of 16.0.0, of [16.0,17.0)); null when it starts with none (a range "(,2.0]").</summary>
+    static int? Major(string version) =>
+        int.TryParse(new string([.. version.TrimStart('[', '(', ' ').TakeWhile(char.IsAsciiDigit)]), System.Globalization.NumberStyles.None,
+                     System.Globalization.CultureInfo.InvariantCulture, out var major) ? major : null;
 
     /// <summary>The "Installed Packages" list as the .NET kernel shows it (text/html, a bold title over a list): a
     /// notebook then shows the same output types in both engines.</summary>

@@ -149,7 +149,9 @@ public static partial class HtmlReport
         return page[..i] + Enc(Csp(charts, trusted, outputs.ToString())) + page[(i + "CSP_PLACEHOLDER".Length)..];
     }
 
-    static readonly MarkdownPipeline SafeMarkdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().DisableHtml().Build();
+    /// <summary>CommonMark with pipe tables and nothing else: the page's text comes from specs and run errors, and the
+    /// advanced extensions made links of https:// and www. in it, and style attributes of {style=...}.</summary>
+    static readonly MarkdownPipeline SafeMarkdown = new MarkdownPipelineBuilder().UsePipeTables().DisableHtml().Build();
 
     /// <summary>
     /// A standalone offline page from markdown (raw HTML in it is shown as text: it may quote file contents and error

@@ -268,9 +268,11 @@ public static class TeacherStore
             var recorded = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(record)) ?? throw new InvalidDataException("its run.json is empty");
             var stamp = Checkpoint.ReadInfo(checkpoint);
             if (Checkpoint.FromAnotherRun(checkpoint, stamp, record, recorded) is { } foreign) throw new InvalidDataException(foreign);
-            // The settings the key stands for (CacheEntry.RunKey): not the run's name, device spelling, start time or provenance.
-            if (RunFolder.Compared(settings).Where(s => s.Key is not ("name" or "device")).FirstOrDefault(s => recorded.GetValueOrDefault(s.Key) != s.Value) is { Key: { } changed } wanted)
-                throw new InvalidDataException($"its run.json records another teacher than its key's ({changed}: '{recorded.GetValueOrDefault(changed) ?? "none"}', not '{wanted.Value}')");
+            // The settings the key stands for (CacheEntry.RunKey: not the run's name, device spelling, start time or
+            // provenance), compared by meaning as a resume compares them (the data by its checksum, not its folder).
+            var wanted = RunFolder.Compared(settings).Where(s => s.Key is not ("name" or "device")).ToDictionary();
+            if (RunFolder.Differences(recorded.Where(kv => wanted.ContainsKey(kv.Key)).ToDictionary(), wanted) is [var first, ..])
+                throw new InvalidDataException($"its run.json records another teacher than its key's ({first})");
             if (stamp.Seed != options.Seed || stamp.Epoch != options.Epochs || stamp.InProgress is not null)
                 throw new InvalidDataException($"its checkpoint is not a finished {options.Epochs}-epoch run of seed {options.Seed} (it holds epoch {stamp.Epoch}, seed {stamp.Seed})");
             var info = Checkpoint.LoadModel(checkpoint, teacher);

@@ -50,8 +50,11 @@ public static class Mlkd
     internal static Tensor Tensors(Tensor studentLogits, Tensor teacherLogits, IReadOnlyList<double> temperatures, bool paperClassScale = false)
     {
         long b = studentLogits.shape[0], c = studentLogits.shape[1];
-        CheckClassMemory("mlkd", studentLogits, temperatures.Count);
-        if (b <= c) CheckBatchMemory("mlkd", studentLogits, temperatures.Count);
+        // The [K, C, C] Grams, and with no more samples than classes the [K, B, B] products beside them (else the batch
+        // level is expanded into C×C terms); in float64 when the logits are widened.
+        var k = temperatures.Count;
+        CheckMemory("mlkd", studentLogits, k * ((double)c * c + (b <= c ? (double)b * b : 0)), 10,
+            () => $"{c} classes compare C² = {(double)c * c:N0} pairs", "use fewer classes", elementBytes: 8);
         using var scope = NewDisposeScope();
         var classScale = paperClassScale ? 1.0 : 1.0 / (b * (double)b);
         var temps = tensor(temperatures.Select(t => (float)t).ToArray(), device: studentLogits.device).view(-1, 1, 1);

@@ -17,10 +17,11 @@ public static class Nst
         SameBatch("nst", studentFeatures, teacherFeatures);
         if (studentFeatures.dim() != 4 || teacherFeatures.dim() != 4 || !studentFeatures.shape.Skip(2).SequenceEqual(teacherFeatures.shape.Skip(2)))
             throw new ArgumentException($"nst: features must be [B, C, H, W] with the same H, W; got student {Shape(studentFeatures)}, teacher {Shape(teacherFeatures)}.");
-        // Three [B, C, C] kernels over channels (student, teacher and the cross term), their squares and gradients.
-        double b = studentFeatures.shape[0], c = Math.Max(studentFeatures.shape[1], teacherFeatures.shape[1]);
-        CheckMemory("nst", studentFeatures, b * c * c, 12, () => $"a batch of {b:0} with {c:0} channels compares B·C² = {b * c * c:N0} channel pairs",
-            "use a smaller batch or a layer with fewer channels");
+        // [B, C, C] kernels over channels: the teacher's (no gradient), the cross term's Cs×Ct and the student's, each
+        // with its square and, on the student's side, their gradients.
+        double b = studentFeatures.shape[0], cs = studentFeatures.shape[1], ct = teacherFeatures.shape[1], c = Math.Max(cs, ct);
+        CheckMemory("nst", studentFeatures, b * (2 * ct * ct + 5 * cs * ct + 5 * cs * cs), 1,
+            () => $"a batch of {b:0} with {c:0} channels compares B·C² = {b * c * c:N0} channel pairs", "use a smaller batch or a layer with fewer channels");
         var s = Rows(studentFeatures);
         var t = Rows(teacherFeatures.detach());
         return Kernel(t, t).mean() + Kernel(s, s).mean() - 2 * Kernel(s, t).mean();

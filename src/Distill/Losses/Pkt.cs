@@ -19,7 +19,7 @@ public static class Pkt
         SameBatch("pkt", studentFeatures, teacherFeatures);
         // B×B kernels and conditionals per side, in float64, their log-ratio and the gradients of each.
         var b = (double)studentFeatures.shape[0];
-        CheckMemory("pkt", studentFeatures, b * b, 20, () => $"a batch of {b:0} compares B² = {b * b:N0} pairs", "use a smaller batch");
+        CheckMemory("pkt", studentFeatures, b * b, 20, () => $"a batch of {b:0} compares B² = {b * b:N0} pairs", "use a smaller batch", elementBytes: 8);
         var ps = Conditional(studentFeatures);
         var pt = Conditional(teacherFeatures.detach());
         return AsDtypeOf((pt * ((pt + Eps) / (ps + Eps)).log()).sum() / studentFeatures.shape[0], studentFeatures);

@@ -240,13 +240,15 @@ static class TermSupport
     /// kernel's OOM killer ended the process with no message. On the CPU such a loss is refused, naming the size, when
     /// <paramref name="tensors"/> tensors of <paramref name="elements"/> numbers (the results, their temporaries and
     /// their gradients) would not fit in the memory available. Training calls this every step with the same few
-    /// sizes, so the memory (a read of /proc/meminfo) is asked once per size that fitted, not on every step.</summary>
+    /// sizes, so the memory (a read of /proc/meminfo) is asked only for a size larger than the largest that fitted.</summary>
     /// <param name="what">The comparison, for the message: "a batch of 20,000 compares B² = 400,000,000 pairs".</param>
     /// <param name="fix">What to change: "use a smaller batch".</param>
-    public static void CheckMemory(string loss, Tensor like, double elements, double tensors, Func<FormattableString> what, string fix)
+    /// <param name="elementBytes">The bytes of one number where the loss computes in its own precision (PKT: float64
+    /// whatever its input); else the input's, at least float32's.</param>
+    public static void CheckMemory(string loss, Tensor like, double elements, double tensors, Func<FormattableString> what, string fix, double? elementBytes = null)
     {
         if (like.device_type != TorchSharp.DeviceType.CPU) return;
-        var needed = elements * tensors * Math.Max(like.ElementSize, 4);
+        var needed = elements * tensors * (elementBytes ?? Math.Max(like.ElementSize, 4));
         if (fitted.TryGetValue(loss, out var last) && needed <= last) return;
         var available = (double)ModelMemory.AvailableBytes();
         if (needed > available)

@@ -8,16 +8,24 @@ namespace Distill.Sweeps;
 
 /// <summary>A spec file that does not hold: the file, the line and what to change, as one line.</summary>
 public sealed class SpecException(string file, int line, string message)
-    : FormatException($"{file} line {line}: {Shortened(message)}")
+    : FormatException($"{file} line {line}: {OneLine(message)}")
 {
     public int Line { get; } = line;
-    /// <summary>The message without the file and line.</summary>
-    public string Problem { get; } = Shortened(message);
+    /// <summary>The message without the file and line, whole (compared, and wrapped into other messages).</summary>
+    public string Problem { get; } = message;
 
-    /// <summary>A message quotes the value it refuses: a 900 KB schedule made a 900 KB error line. Past
-    /// <see cref="MaxLength"/> characters its middle is left out, keeping the key at its start and the fix at its end.</summary>
-    static string Shortened(string message) => message.Length <= MaxLength ? message
-        : $"{message[..(MaxLength / 2)]} … ({NumberText.Count(message.Length - MaxLength, "character")} left out) … {message[^(MaxLength / 2)..]}";
+    /// <summary>One line, whatever the value quoted (a line break in it is shown as ⏎), and short: a 900 KB schedule made
+    /// a 900 KB error line. Past <see cref="MaxLength"/> characters its middle is left out, keeping the key at its
+    /// start and the fix at its end.</summary>
+    static string OneLine(string message)
+    {
+        message = TerminalText.Line(message);
+        if (message.Length <= MaxLength) return message;
+        int head = MaxLength / 2, tail = message.Length - MaxLength / 2;
+        if (char.IsHighSurrogate(message[head - 1])) head--; // never half an emoji
+        if (char.IsLowSurrogate(message[tail])) tail++;
+        return $"{message[..head]} … ({NumberText.Count(tail - head, "character")} left out) … {message[tail..]}";
+    }
 
     const int MaxLength = 1000;
 }

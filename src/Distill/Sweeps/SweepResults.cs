@@ -149,14 +149,20 @@ public sealed class SweepResults
     static string GroupName(IReadOnlyList<string> keys, IReadOnlyDictionary<string, string> values) =>
         keys.Count == 0 ? "all runs" : string.Join(" ", keys.Select(k => $"{k}={values[k]}"));
 
-    public string Markdown()
+    /// <summary>results.md. <paramref name="forTerminal"/>: the same table as collect prints it, its text as typed (no
+    /// Markdown escapes: rkd\_distance read badly on a terminal) but with control characters and terminal sequences
+    /// taken out and line breaks shown as ⏎.</summary>
+    public string Markdown(bool forTerminal = false)
     {
+        Func<string, string> literal = forTerminal ? TerminalText.Line : Reporting.MarkdownText.Literal;
+        string Cell(string text) => forTerminal ? TerminalText.Line(text).Replace("|", "\\|", StringComparison.Ordinal) : SweepResults.Cell(text);
+        string Field(string key, string label) => literal(Joined(Provenance[key], label));
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"# {Literal(Plan.Name)}: sweep results\n\n{Status} (spec {Plan.SpecHash}). Test accuracy %, mean ± std over seeds.\n\n");
+        sb.Append(CultureInfo.InvariantCulture, $"# {literal(Plan.Name)}: sweep results\n\n{Status} (spec {Plan.SpecHash}). Test accuracy %, mean ± std over seeds.\n\n");
         if (Provenance.Count > 0)
             sb.Append(CultureInfo.InvariantCulture, $"Runs made with: {Field("commit", "commit")} ({Field("dirty", "dirty build:")}), {Field("torchsharp", "TorchSharp")}, " +
                 $"{Field("libtorch", "libtorch")}, {Field("dotnet", ".NET")}, {Field("threads", "threads")}; {Field("seeds", "seeds")}.\n\n");
-        if (DamagedRecordsNote is { } damagedRecords) sb.Append(CultureInfo.InvariantCulture, $"**Damaged run records:** {Literal(damagedRecords)}.\n\n");
+        if (DamagedRecordsNote is { } damagedRecords) sb.Append(CultureInfo.InvariantCulture, $"**Damaged run records:** {literal(damagedRecords)}.\n\n");
         if (!Complete) sb.Append("**Incomplete:** the table below covers only the finished runs.\n\n");
         var head = GroupKeys.Count == 0 ? ["runs"] : GroupKeys.ToList();
         sb.Append("| ").Append(string.Join(" | ", head.Select(Cell))).Append(" | n | best | last |\n");
@@ -170,18 +176,16 @@ public sealed class SweepResults
         if (Failed.Count > 0)
         {
             sb.Append("\n## Failed runs\n\n");
-            foreach (var f in Failed) sb.Append(CultureInfo.InvariantCulture, $"- run {f.Index} ({Literal(f.Label)}): {Literal(f.Error)}\n");
+            foreach (var f in Failed) sb.Append(CultureInfo.InvariantCulture, $"- run {f.Index} ({literal(f.Label)}): {literal(f.Error)}\n");
         }
         if (Damaged.Count > 0)
         {
             sb.Append("\n## Damaged results\n\n`sweep run` runs these again; it keeps the damaged file beside the run (as result.damaged-TIME.json or failed.damaged-TIME.json).\n\n");
-            foreach (var d in Damaged) sb.Append(CultureInfo.InvariantCulture, $"- run {d.Index} ({Literal(d.Label)}): {Literal(d.Error)}\n");
+            foreach (var d in Damaged) sb.Append(CultureInfo.InvariantCulture, $"- run {d.Index} ({literal(d.Label)}): {literal(d.Error)}\n");
         }
         if (Missing.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"\n## Not run yet\n\n{(Missing.Count == 1 ? "run" : "runs")} {string.Join(", ", Missing)}\n");
         return sb.ToString();
     }
-
-    string Field(string key, string label) => Literal(Joined(Provenance[key], label));
 
     /// <summary>"52.10 ± 0.40", or "52.10 ± —" for a group of one run (no spread to show).</summary>
     static string MeanStd(double mean, double? std) =>
@@ -189,9 +193,7 @@ public sealed class SweepResults
 
     /// <summary>A table cell: a | in a grid value (or key) would end the cell and shift the row's columns, a line break
     /// the row; a link or emphasis in it would be rendered.</summary>
-    internal static string Cell(string text) => Literal(text.Replace("\r\n", " ", StringComparison.Ordinal).Replace('\r', ' ').Replace('\n', ' '));
-
-    static string Literal(string text) => Reporting.MarkdownText.Literal(text);
+    internal static string Cell(string text) => Reporting.MarkdownText.Literal(text.Replace("\r\n", " ", StringComparison.Ordinal).Replace('\r', ' ').Replace('\n', ' '));
 
     public string Json() => JsonSerializer.Serialize(new
     {

@@ -229,8 +229,8 @@ public static class Checkpoint
             if (r.ReadString() != Magic) throw new InvalidDataException("not a checkpoint");
             version = r.ReadInt32();
             if (version == 1)
-                throw new InvalidDataException("format version 1, written by a build before 2026-12-03 without a checksum, which this build no longer " +
-                                               "trusts (a changed byte could not be told); train the run again with this build");
+                throw new InvalidDataException("format version 1, written by a build from before checkpoints carried a checksum (2026-12-03), which this " +
+                                               "build no longer trusts (a changed byte could not be told); train the run again with this build (--force in its folder)");
             if (version != Version) throw new InvalidDataException($"format version {version}, this build reads {Version}");
             return JsonSerializer.Deserialize<CheckpointInfo>(r.ReadString()) ?? throw new InvalidDataException("empty run information");
         }

@@ -107,10 +107,13 @@ sealed partial class RunFolder : IDisposable
             {
                 if (!force) throw new InvalidOperationException(HeldRunError(dir, settings));
                 // A run.json that is no run record was refused as "written by something else": --force deleted it unseen.
-                if (File.Exists(path) && RecordProblem(path) is { } foreign)
+                string? foreign;
+                try { foreign = File.Exists(path) ? RecordProblem(path) : null; }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { foreign = null; } // unreadable: cleared as before
+                if (foreign is not null)
                 {
                     var kept = KeepAside(path);
-                    log?.WriteLine($"--force: {foreign.Split(';')[0]}; kept as {kept}");
+                    log?.WriteLine($"--force: {foreign[..(foreign.IndexOf("; it was damaged", StringComparison.Ordinal) is >= 0 and var end ? end : foreign.Length)]}; kept as {kept}");
                 }
                 Clear(dir);
                 log?.WriteLine($"--force: cleared {dir}");

@@ -400,7 +400,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
             var (code, _, stderr) = Cli("deploy", "export", copy, "--out", dir.File($"{name}.onnx"));
             Assert.Equal(1, code);
             var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-            Assert.StartsWith($"error: Checkpoint '{ckpt}' is not a Distill checkpoint this build can read (format version 1, written by a build before 2026-12-03 without a checksum", line, StringComparison.Ordinal);
+            Assert.StartsWith($"error: Checkpoint '{ckpt}' is not a Distill checkpoint this build can read (format version 1, written by a build from before checkpoints carried a checksum (2026-12-03)", line, StringComparison.Ordinal);
             Assert.False(File.Exists(dir.File($"{name}.onnx")));
         }
     }

@@ -274,7 +274,7 @@ public class TeacherStoreTests
             File.WriteAllText(Path.Combine(e1, "cache-key"), Path.GetFileName(e1));
             log.GetStringBuilder().Clear();
             Assert.Equal(trained.WeightsSha256, Teacher(one).WeightsSha256);
-            Assert.Contains("(its run.json records another teacher than its key's (epochs: '2', not '1'))", log.ToString());
+            Assert.Contains("(its run.json records another teacher than its key's (epochs: 2 → 1", log.ToString());
 
             // --device cpu is auto here: the same entry.
             log.GetStringBuilder().Clear();
