@@ -232,7 +232,7 @@ public sealed class TrainedModel : IDisposable
                                            "Restore the run.json `distill train` wrote beside this checkpoint.", e);
         }
         CheckpointInfo info;
-        try { info = Checkpoint.LoadModel(file, model, header => CheckBelongs(header, file, record, s, model)); }
+        try { info = Checkpoint.LoadModel(file, model, header => CheckParameters(header, file, record, model)); }
         catch
         {
             model.Dispose();
@@ -243,17 +243,15 @@ public sealed class TrainedModel : IDisposable
         return new TrainedModel(model, shape, Get("dataset"), file, info, planned, s);
     }
 
-    /// <summary>Refuses a checkpoint that is not the run's its run.json records, as a resume does: another model (named
-    /// from the header, before libtorch's tensor-shape complaint), or another run of the same model (copied in), whose
-    /// weights would otherwise be deployed under this run's name.</summary>
-    static void CheckBelongs(CheckpointInfo header, string file, string record, IReadOnlyDictionary<string, string> settings, DistillModel model)
+    /// <summary>Refuses a checkpoint of another model than its run.json names, from the header, before libtorch's
+    /// tensor-shape complaint. Another run of the same model (copied in, or the record edited) was refused by its settings
+    /// stamp before the model was built (<see cref="Load"/>); this catches a checkpoint that carries no stamp.</summary>
+    static void CheckParameters(CheckpointInfo header, string file, string record, DistillModel model)
     {
         if (header.Parameters != model.ParameterCount)
             throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"{file} holds run '{header.Name}', a model of {header.Parameters:N0} parameters, but {record} names model " +
                                            $"'{model.ZooName}', which has {model.ParameterCount:N0}: the two are from different runs. ") +
                                            "Deploy the checkpoint from the folder it came from, or restore this folder's own run.json and last.ckpt.");
-        if (Checkpoint.FromAnotherRun(file, header, record, settings) is { } other)
-            throw new InvalidDataException($"{other} Deploy it from the folder it came from, or restore this folder's own {Checkpoint.FileName}.");
     }
 
     static Dictionary<string, string> ReadRecord(string path)

@@ -23,14 +23,14 @@ public static class ReproductionReport
         sb.AppendLine(CultureInfo.InvariantCulture, $"- versions: {e.DotNet} · TorchSharp {e.TorchSharp} · libtorch {e.LibTorch} · {r.ThreadsText}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- budget: {r.Budget ?? "each notebook's default"}");
         if (r.Parameters.Count > 0)
-            sb.AppendLine(CultureInfo.InvariantCulture, $"- parameters: {string.Join(", ", r.Parameters.Select(p => $"{MarkdownText(p.Key)} = {MarkdownText(p.Value)}"))}");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"- parameters: {string.Join(", ", r.Parameters.Select(p => $"{MarkdownText.Literal(p.Key)} = {MarkdownText.Literal(p.Value)}"))}");
         if (r.Seeds.Count > 0) sb.AppendLine(CultureInfo.InvariantCulture, $"- seeds: {string.Join("; ", r.Seeds)}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- total wall time: {Reproduction.Seconds(r.Duration)}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- notebooks: {r.Tally}");
         foreach (var n in r.Notebooks)
         {
             var time = n.Run is null ? "" : $" ({Reproduction.Seconds(n.Duration)}, {n.Run.Environment.TorchThreads} thread{(n.Run.Environment.TorchThreads == 1 ? "" : "s")})";
-            sb.AppendLine(CultureInfo.InvariantCulture, $"  - {MarkdownText(n.Name)}: {MarkdownText(OneLine(n.StatusText))}{time}");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  - {MarkdownText.Literal(n.Name)}: {MarkdownText.Literal(OneLine(n.StatusText))}{time}");
         }
         sb.AppendLine();
         if (r.Rows.Any()) sb.Append(Results.ToMarkdown(r.Rows.Select(x => x.Row)));
@@ -99,8 +99,6 @@ public static class ReproductionReport
 
     public static void WriteJson(ReproductionResult r) =>
         Distill.Training.AtomicFile.WriteAllText(r.Files.ResultsJson, Json(r).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-
-    static string MarkdownText(string s) => Distill.Reporting.MarkdownText.Literal(s);
 
     static string OneLine(string s) => s.Replace("\r", "", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
 }

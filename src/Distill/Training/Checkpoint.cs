@@ -89,7 +89,7 @@ public static class Checkpoint
         using (var stream = OpenComplete(path))
         using (var r = new BinaryReader(stream, Encoding.UTF8))
         {
-            info = ReadHeader(path, r, out _);
+            info = ReadHeader(path, r);
             body = new byte[stream.Length - EndMarker.Length - HashLength - stream.Position];
             stream.ReadExactly(body);
         }
@@ -102,7 +102,7 @@ public static class Checkpoint
     {
         using var stream = OpenComplete(path, loading);
         using var r = new BinaryReader(stream, Encoding.UTF8);
-        return ReadHeader(path, r, out _);
+        return ReadHeader(path, r);
     }
 
     /// <summary>Why <paramref name="checkpoint"/> is not the run's that <paramref name="record"/> (its run.json,
@@ -124,7 +124,7 @@ public static class Checkpoint
     {
         using var stream = OpenComplete(path);
         using var r = new BinaryReader(stream, Encoding.UTF8);
-        var info = ReadHeader(path, r, out _);
+        var info = ReadHeader(path, r);
         if (info.Parameters != expectedParameters)
             throw new InvalidDataException(
                 string.Create(CultureInfo.InvariantCulture, $"Checkpoint '{path}' was written for a model with {info.Parameters:N0} parameters; this run's model has {expectedParameters:N0}. ") +
@@ -158,7 +158,7 @@ public static class Checkpoint
         ArgumentNullException.ThrowIfNull(model);
         using var stream = OpenComplete(path, loading: true);
         using var r = new BinaryReader(stream, Encoding.UTF8);
-        var info = ReadHeader(path, r, out _);
+        var info = ReadHeader(path, r);
         check?.Invoke(info);
         try
         {
@@ -222,12 +222,12 @@ public static class Checkpoint
         ? $"Checkpoint '{path}' does not fit the model built for it: {what}. The run.json beside it names another model than the run trained; restore the one `distill train` wrote."
         : $"Checkpoint '{path}' does not fit this run: {what}. Resume with the same model and objective, or use a fresh output folder.");
 
-    static CheckpointInfo ReadHeader(string path, BinaryReader r, out int version)
+    static CheckpointInfo ReadHeader(string path, BinaryReader r)
     {
         try
         {
             if (r.ReadString() != Magic) throw new InvalidDataException("not a checkpoint");
-            version = r.ReadInt32();
+            var version = r.ReadInt32();
             if (version == 1)
                 throw new InvalidDataException("format version 1, written by a build from before checkpoints carried a checksum (2026-12-03), which this " +
                                                "build no longer trusts (a changed byte could not be told); train the run again with this build (--force in its folder)");
