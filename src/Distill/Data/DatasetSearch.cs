@@ -34,7 +34,7 @@ public sealed record DatasetSearch(IReadOnlyList<string> Roots, string? SystemRo
     public string? MissingDataNote() =>
         Environment.GetEnvironmentVariable("DISTILL_DATA") is { } set && !string.IsNullOrWhiteSpace(set) && !Directory.Exists(set) && !File.Exists(set)
         && Roots.Contains(Path.GetFullPath(set))
-            ? $"DISTILL_DATA={set} does not exist, so datasets come from the other folders; check the path, or run `distill data install NAME` to install into it"
+            ? $"DISTILL_DATA={set} does not exist, so datasets come from the other folders; check the path (`distill data install NAME` installs there only a dataset found nowhere else)"
             : null;
 
     /// <summary>Only the given roots: no environment, no system folder.</summary>

