@@ -476,6 +476,37 @@ public class RunnerEdgeTests
         Assert.Equal("lines.ipynb: cell 1, line 1: System.Exception: line1 ⏎ line2 ⏎ line3", Assert.Single(r.Failures).ToString());
     }
 
+    /// <summary>A task's exception seen through <c>.Wait()</c> is the AggregateException the cell threw, named at the
+    /// line that waited, as in the kernel: the runner named the inner FormatException at the lambda's line, and a cell
+    /// catching FormatException then failed with "FormatException".</summary>
+    [Fact]
+    public void A_tasks_exception_through_Wait_is_the_aggregate_the_cell_threw_as_in_the_kernel()
+    {
+        using var dir = new TempDir("edge-wait");
+        var nb = TestSupport.WriteNotebook(dir.Path, "wait.ipynb",
+            ("var t = Task.Run(() => int.Parse(\"x\"));\nConsole.WriteLine(\"waiting\");\nt.Wait();", null),
+            ("try { t.Wait(); } catch (FormatException) { Console.WriteLine(\"caught\"); }", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { ContinueOnError = true });
+        Assert.Equal(["wait.ipynb: cell 1, line 3: System.AggregateException", "wait.ipynb: cell 2, line 1: System.AggregateException"],
+            r.Failures.Select(f => string.Join(":", f.ToString().Split(':')[..3])));
+        var error = Assert.Single(r.Cells[0].Outputs.OfType<Documents.ErrorOutput>());
+        Assert.Equal("System.AggregateException", error.EName);
+        Assert.Contains("---> System.FormatException", string.Join("\n", error.Traceback), StringComparison.Ordinal);
+    }
+
+    /// <summary>A string's own \r\n is kept in its text/plain, as the kernel saves it (a CSV's line ends); the
+    /// formatters' HTML keeps its \n.</summary>
+    [Fact]
+    public void A_strings_own_crlf_is_kept_as_the_kernel_keeps_it()
+    {
+        using var dir = new TempDir("edge-crlf-value");
+        var nb = TestSupport.WriteNotebook(dir.Path, "crlf.ipynb", ("\"a\\r\\nb\"", null), ("display(\"p\\r\\nq\");", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("a\r\nb", Assert.Single(r.Cells[0].Outputs.OfType<Documents.DisplayOutput>()).Data["text/plain"]);
+        Assert.Equal("p\r\nq", Assert.Single(r.Cells[1].Outputs.OfType<Documents.DisplayOutput>()).Data["text/plain"]);
+    }
+
     [Fact]
     public void Every_inner_exception_of_an_aggregate_stays_in_the_traceback_and_no_runner_frame_does()
     {

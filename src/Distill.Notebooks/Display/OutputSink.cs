@@ -189,10 +189,13 @@ public sealed partial class OutputSink
         var mimes = mimeTypes is { Count: > 0 } ? mimeTypes.ToList() : Formatter.GetPreferredMimeTypesFor(value.GetType()).ToList();
         var addedPlain = mimeTypes is not { Count: > 0 } && mimes.Contains(Html) && !mimes.Contains(PlainText);
         var data = new Dictionary<string, string>();
-        foreach (var m in mimes) data[m] = Formatter.ToDisplayString(value, m).Replace("\r\n", "\n", StringComparison.Ordinal);
+        // The formatters' own templates' \r\n (the kernel's Windows build) as \n, as for every output here; a string is the
+        // user's text, whose \r\n the kernel keeps (a CSV, an HTTP body).
+        string Text(string m) => value is string s && m == PlainText ? Formatter.ToDisplayString(s, m) : Formatter.ToDisplayString(value, m).Replace("\r\n", "\n", StringComparison.Ordinal);
+        foreach (var m in mimes) data[m] = Text(m);
         if (addedPlain)
         {
-            try { data[PlainText] = Formatter.ToDisplayString(value, PlainText).Replace("\r\n", "\n", StringComparison.Ordinal); }
+            try { data[PlainText] = Text(PlainText); }
             catch (Exception e) when (e is not OperationCanceledException) { }
         }
         return data;

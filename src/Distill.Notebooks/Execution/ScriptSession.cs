@@ -153,12 +153,10 @@ public sealed class ScriptSession : IDisposable
         return type is null || type.SpecialType != SpecialType.System_Void;
     }
 
-    static Exception Unwrap(Exception e) => e switch
-    {
-        TargetInvocationException { InnerException: { } i } => Unwrap(i),
-        AggregateException { InnerExceptions.Count: 1 } a => Unwrap(a.InnerExceptions[0]),
-        _ => e,
-    };
+    /// <summary>The cell's own exception: reflection's wrapper is the runner's plumbing, dropped. An AggregateException is
+    /// kept, as the kernel keeps it: it is what the cell threw (<c>.Wait()</c>, <c>.Result</c>), and a <c>catch</c> of its
+    /// inner type does not catch it, which the unwrapped name hid.</summary>
+    static Exception Unwrap(Exception e) => e is TargetInvocationException { InnerException: { } i } ? Unwrap(i) : e;
 
     /// <summary>The cell-relative line of the innermost stack frame inside the cell named <paramref name="fileName"/>
     /// (Roslyn roots the name at the notebook's folder).</summary>
