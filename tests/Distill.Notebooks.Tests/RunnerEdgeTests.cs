@@ -387,7 +387,9 @@ public class RunnerEdgeTests
               {"cell_type": "code", "execution_count": null, "outputs": [], "source": "1 + 1"},
               {"cell_type": "code", "metadata": {}, "execution_count": null, "outputs": []},
               {"cell_type": "code", "metadata": {}, "source": "2"},
-              {"cell_type": "markdown", "source": "text"}],
+              {"cell_type": "markdown", "source": "text"},
+              {"cell_type": "code", "metadata": {}, "execution_count": null, "outputs": null, "source": "3"},
+              {"cell_type": "code", "metadata": {}, "execution_count": null, "outputs": "x", "source": "4"}],
              "nbformat": 4, "nbformat_minor": 4}
             """);
         var log = new StringWriter();
@@ -395,7 +397,7 @@ public class RunnerEdgeTests
         Assert.True(r.Succeeded, string.Join("\n", r.Failures));
         Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
         var warnings = log.ToString().Split('\n').Where(l => l.Contains("warning: ", StringComparison.Ordinal)).ToList();
-        Assert.Equal(6, warnings.Count);
+        Assert.Equal(8, warnings.Count);
         Assert.All(warnings, w => Assert.EndsWith("the executed notebook is written repaired)", w.TrimEnd(), StringComparison.Ordinal));
         foreach (var part in new[]
         {
@@ -405,6 +407,8 @@ public class RunnerEdgeTests
             "cell 3: no \"outputs\" (a code cell needs them); written with this run's outputs",
             "cell 3: no \"execution_count\" (a code cell needs one); written as this run's count",
             "cell 4: no \"metadata\"; written as {}",
+            "cell 5: \"outputs\" is null, not a list; written with this run's outputs",
+            "cell 6: \"outputs\" is the string \"x\", not a list; written with this run's outputs",
         })
             Assert.Contains(warnings, w => w.Contains(part, StringComparison.Ordinal));
         Assert.Equal([1, null, 2], r.Cells.Take(3).Select(c => c.ExecutionCount));

@@ -76,6 +76,8 @@ public static partial class IpynbReader
             if (!c.ContainsKey("metadata")) doc.Repairs.Add($"cell {number}: no \"metadata\"; written as {{}}");
             if (!c.ContainsKey("source")) doc.Repairs.Add($"cell {number}: no \"source\"; written as \"\" (an empty cell)");
             if (kind == CellKind.Code && !c.ContainsKey("outputs")) doc.Repairs.Add($"cell {number}: no \"outputs\" (a code cell needs them); written with this run's outputs");
+            // null or no list: nbformat refuses it as it refuses a missing one, and it went without a word.
+            else if (kind == CellKind.Code && c["outputs"] is not JsonArray) doc.Repairs.Add($"cell {number}: \"outputs\" is {(c["outputs"] is { } o ? Shown(o) : "null")}, not a list; written with this run's outputs");
             if (kind == CellKind.Code && !c.ContainsKey("execution_count")) doc.Repairs.Add($"cell {number}: no \"execution_count\" (a code cell needs one); written as this run's count");
             if (c["execution_count"] is { } count && !(count.GetValueKind() == JsonValueKind.Number && count.AsValue().TryGetValue<int>(out _)))
                 doc.Repairs.Add($"cell {number}: \"execution_count\" is {Shown(count)}, not a whole number; written as this run's count");
