@@ -71,6 +71,9 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
     /// <summary>The run was interrupted (SIGINT, SIGTERM): the report holds the cases measured before.</summary>
     public bool Partial { get; init; }
 
+    /// <summary>What the Fashion-MNIST cases read (<see cref="BenchData.FashionSource"/>); null when none ran.</summary>
+    public string? Data { get; init; }
+
     /// <summary>A NaN or infinity (a ratio over a zero time) is written as null: readers of the documented schema take
     /// numbers, and "NaN" strings broke them.</summary>
     sealed class FiniteOrNull : JsonConverter<double>
@@ -120,6 +123,7 @@ public sealed record BenchReport(string Date, string Command, MachineInfo Machin
         sb.AppendLine($"TorchSharp {Machine.TorchSharp}, libtorch {Machine.Libtorch}, {Machine.Dotnet}; commit {Machine.Commit ?? "unknown"}" +
                       (Machine.Dirty switch { true => " (dirty build)", false => " (clean build)", null => "" }));
         if (Machine.Peer is { } peer) sb.AppendLine($"peer: {peer.Summary}");
+        if (Data is { } data) sb.AppendLine($"data: {data}");
         sb.AppendLine("| case | ours ms (p10-p90) | rounds×steps | cpu ms | GFLOP/s | % of limit | leak/step | peer ms | ours/peer [95 %] | vs peer target | vs baseline [95 %] | vs baseline target |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var c in Cases)

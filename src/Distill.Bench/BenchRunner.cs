@@ -135,7 +135,7 @@ public static class BenchRunner
             Machine(peerInfo, load), threads, limit, peerLimit, results,
             overheads.Count > 0 ? overheads.Max() : null, memory?.GrowthPct, memory?.LeakedTensors,
             StandardCases.PeakRssMb(), wall.Elapsed.TotalSeconds)
-        { Failed = failed, Partial = stop.IsCancellationRequested };
+        { Failed = failed, Partial = stop.IsCancellationRequested, Data = data.FashionSource };
     }
 
     static MemoryResult? Memory(BenchOptions o, TextWriter log, List<BenchFailure> failed, CancellationToken stop)

@@ -64,7 +64,8 @@ public static class Rounds
             if (budget.WarmupSteps <= 0) continue;
             stop.ThrowIfCancellationRequested();
             var warm = sides[i].Run(budget.WarmupSteps);
-            if (paced?.Invoke(i) ?? true) slowest = Math.Max(slowest, warm.MeanMs);
+            // The median step: a raw loop's first step (its set-up) took most of the mean, and one step a round followed.
+            if (paced?.Invoke(i) ?? true) slowest = Math.Max(slowest, warm.Ms.Order().ElementAt(warm.Ms.Count / 2));
         }
         int k = StepsPerRound(budget, slowest);
         // Collect now so a GC caused by set-up or earlier groups does not land inside a round.

@@ -19,6 +19,12 @@ public sealed class BenchData : IDisposable
         ? Datasets.FashionMnist()
         : Synthetic("random-1x28x28", 1, 28, 60_000, 10_000);
 
+    /// <summary>What the Fashion-MNIST cases read, for the report: the folder, or the random images that stood in (the
+    /// cases' names say Fashion-MNIST, and nothing said otherwise); null when no case read it.</summary>
+    public string? FashionSource => fashion is null ? null
+        : fashion.Name == "random-1x28x28" ? "seeded random 1×28×28 images, as Fashion-MNIST is not installed (`distill data install fashion-mnist`)"
+        : $"Fashion-MNIST from {fashion.Source}";
+
     public ImageDataset CifarLike => cifarLike ??= Synthetic("random-3x32x32", 3, 32, 128 * 80, 1_000);
 
     static ImageDataset Synthetic(string name, int channels, int side, int train, int test)
@@ -70,7 +76,7 @@ public static class TrainingCases
     }
 
     /// <summary>A catalogue method's training step (student, teacher and objective built as `train --method` does).</summary>
-    static BenchCase Method(string spec, string pair, string student, string teacher, Func<string, DistillModel> model, ImageDataset data,
+    static BenchCase Method(string spec, string pair, string student, string teacher, Func<string, DistillModel> model, Func<ImageDataset> dataOf,
         double flops, string baseline, string baselineText = "≤ 10 % over the student alone")
     {
         var choice = MethodCatalogue.Parse(spec);
@@ -79,6 +85,7 @@ public static class TrainingCases
             () =>
             {
                 manual_seed(1);
+                var data = dataOf();
                 var objective = choice.Build(new MethodSetup(student, teacher, data, B) { Seed = 1 });
                 return new(model(student), model(teacher), objective, data);
             }, flops) with { Baseline = baseline, BaselineTarget = new(1.10, baselineText) };
@@ -137,17 +144,17 @@ public static class TrainingCases
             () => new(Mnist("cnn-8"), null, Ce(), data.Fashion), B * Flops.TrainingStep(() => Mnist("cnn-8"), mnist)));
         string[] logitMethods = ["dist", "mlkd", "ctkd", "kd:standardize=1"];
         foreach (var spec in logitMethods)
-            cases.Add(Method(spec, "mlp", "mlp-800-800", "mlp-1200-1200", Mnist, data.Fashion, kdFlops, "mlp-784-800-800-10-trainer"));
+            cases.Add(Method(spec, "mlp", "mlp-800-800", "mlp-1200-1200", Mnist, () => data.Fashion, kdFlops, "mlp-784-800-800-10-trainer"));
         double cnn8 = B * Flops.TrainingStep(() => Mnist("cnn-8"), mnist), cnnForward = B * Flops.Forward(() => Mnist("cnn"), mnist);
         foreach (var spec in logitMethods)
-            cases.Add(Method(spec, "cnn", "cnn-8", "cnn", Mnist, data.Fashion, cnn8, "cnn-8-trainer"));
+            cases.Add(Method(spec, "cnn", "cnn-8", "cnn", Mnist, () => data.Fashion, cnn8, "cnn-8-trainer"));
         // Feature methods read the teacher's features, so their teacher runs live every step; against the student alone
         // that forward pass, not the loss, is most of their cost. Their own cost is measured against KD with the same
         // live teacher (whose loss is a softmax of [128, 10]).
         cases.Add(Trained("kd-live-cnn-8", "KD T=4, student cnn-8, live teacher cnn (a feature method's cost before its loss)",
             () => new(Mnist("cnn-8"), Mnist("cnn"), Kd(), data.Fashion, TeacherCacheMode.Never), cnn8 + cnnForward) with { Baseline = "cnn-8-trainer" });
         foreach (var spec in new[] { "nst", "crd" })
-            cases.Add(Method(spec, "cnn", "cnn-8", "cnn", Mnist, data.Fashion, cnn8 + cnnForward, "kd-live-cnn-8", "≤ 10 % over KD with the same live teacher"));
+            cases.Add(Method(spec, "cnn", "cnn-8", "cnn", Mnist, () => data.Fashion, cnn8 + cnnForward, "kd-live-cnn-8", "≤ 10 % over KD with the same live teacher"));
 
         double epochFlops = 60_000 * Flops.TrainingStep(() => Mnist("mlp-1200-1200"), mnist) + 10_000 * Flops.Forward(() => Mnist("mlp-1200-1200"), mnist);
         cases.Add(EpochLoop("fmnist-epoch-mlp-1200-loop", () => Mnist("mlp-1200-1200"), () => data.Fashion, epochFlops));

@@ -1,3 +1,4 @@
+using Distill.Data;
 using System.Text.Json;
 using Distill.Bench;
 using Distill.Native;
@@ -54,6 +55,21 @@ public sealed class BenchTests : IDisposable
         Assert.Contains("mlp-784-800-800-10-raw", report.ToTable());
         // Page faults are counted per step on Linux (the first steps of a fresh case touch new memory).
         if (OperatingSystem.IsLinux()) Assert.All(report.Cases, c => Assert.True(c.PageFaultsPerStep >= 0, $"{c.Name}: {c.PageFaultsPerStep}"));
+    }
+
+    /// <summary>Listing the cases reads no dataset (a damaged Fashion-MNIST ended every run, --only gemm too); the data a
+    /// case read is said in the report, the folder or the random images that stood in.</summary>
+    [Fact]
+    public void Listing_the_cases_reads_no_data_and_the_report_names_what_the_cases_read()
+    {
+        using var data = new BenchData();
+        Assert.NotEmpty(BenchRunner.Cases(data));
+        Assert.Null(data.FashionSource);
+        Assert.Equal(60_000, data.Fashion.Train.Count);
+        Assert.Equal($"Fashion-MNIST from {DatasetCatalog.FashionMnist.Locate(DatasetSearch.Default)}", data.FashionSource);
+        var report = BenchRunner.Run(Tiny, TextWriter.Null) with { Data = data.FashionSource };
+        Assert.Contains($"\ndata: {data.FashionSource}\n", report.ToTable().ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Equal(data.FashionSource, BenchReport.FromJson(report.ToJson()).Data);
     }
 
     [Fact]

@@ -95,6 +95,30 @@ public sealed class RoundsTests
         Assert.Equal(6, pairs);
     }
 
+    /// <summary>A side whose first step is its set-up (a raw loop building its model): the steps per round come from
+    /// the median warm-up step, not the mean, which that first step made 30 times the steady one (K = 1 followed).</summary>
+    sealed class SlowFirstStep : IRoundSide
+    {
+        bool first = true;
+        public string Name => "slow-first";
+        public RoundTimes Run(int steps)
+        {
+            var ms = Enumerable.Repeat(10.0, steps).ToArray();
+            if (first) ms[0] = 1000;
+            first = false;
+            return new RoundTimes(ms, []);
+        }
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void Steps_per_round_come_from_the_median_warm_up_step_not_one_slow_first_step()
+    {
+        var r = Rounds.Interleave([new SlowFirstStep()], TimingBudget.Quick with { WarmupSteps = 3, Rounds = 2 });
+        Assert.Equal(Rounds.StepsPerRound(TimingBudget.Quick with { WarmupSteps = 3, Rounds = 2 }, 10), r.StepsPerRound);
+        Assert.True(r.StepsPerRound > 1, $"{r.StepsPerRound}");
+    }
+
     [Fact]
     public void Steps_per_round_split_the_budget_over_the_rounds_within_its_bounds()
     {
