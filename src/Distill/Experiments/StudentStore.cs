@@ -46,7 +46,7 @@ static class StudentStore
             return reused;
         }
         var trained = Trainer.Train(student, transfer, objective, options, teacher);
-        CacheEntry.KeepFiles(dir, key, student, JsonSerializer.Serialize(new Record(trained.Seed, trained.Parameters, trained.Teacher, trained.WeightsSha256, [.. trained.History], key)), options);
+        CacheEntry.KeepFiles(dir, key, student, JsonSerializer.Serialize(new Record(trained.Seed, trained.Parameters, trained.Teacher, trained.WeightsSha256, [.. trained.History], key), Checkpoint.RecordJson), options);
         return trained;
     }
 
@@ -69,7 +69,7 @@ static class StudentStore
     static TrainResult? TryLoad(DistillModel student, string key, string weights, string record, TrainOptions options) =>
         !File.Exists(weights) || !File.Exists(record) ? null : CacheEntry.LoadOrRollBack(student, () =>
         {
-            var saved = JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) ?? throw new JsonException("empty record");
+            var saved = JsonSerializer.Deserialize<Record>(File.ReadAllText(record), Checkpoint.RecordJson) ?? throw new JsonException("empty record");
             if (saved.History is null) throw new InvalidDataException("its record is incomplete");
             // A pair of files copied in from another entry (another method's run) loads as well as its own.
             if (saved.Seed != options.Seed || saved.History.Count != options.Epochs || saved.Key != key) throw new InvalidDataException("its record is of another run");

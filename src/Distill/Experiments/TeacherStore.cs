@@ -313,7 +313,7 @@ public static class TeacherStore
         if (!File.Exists(weights) || !File.Exists(record)) return null;
         return CacheEntry.LoadOrRollBack(teacher, () =>
         {
-            var saved = JsonSerializer.Deserialize<Record>(File.ReadAllText(record)) ?? throw new JsonException("empty record");
+            var saved = JsonSerializer.Deserialize<Record>(File.ReadAllText(record), Checkpoint.RecordJson) ?? throw new JsonException("empty record");
             if (saved.History is not { Count: > 0 }) throw new InvalidDataException("its record is incomplete (no training history)");
             // A pair of files copied in from another entry (another teacher's) loads as well as its own.
             if (saved.Key != key) throw new InvalidDataException("its record is another entry's (its key differs)");
@@ -335,7 +335,7 @@ public static class TeacherStore
     internal static void Save(DistillModel teacher, string? key, RecipeConfig c, TrainResult trained)
     {
         if ((c.TeacherCache ?? Directory) is not string dir || key is null) return;
-        CacheEntry.KeepFiles(dir, key, teacher, JsonSerializer.Serialize(new Record(trained.Seed, [.. trained.History], TensorDigest.Weights(teacher), key)),
+        CacheEntry.KeepFiles(dir, key, teacher, JsonSerializer.Serialize(new Record(trained.Seed, [.. trained.History], TensorDigest.Weights(teacher), key), Checkpoint.RecordJson),
             new TrainOptions { Name = trained.Name, Log = c.Log });
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -65,6 +66,11 @@ public static class Checkpoint
         });
     }
 
+    /// <summary>How run records (a checkpoint's run information, the caches' records) are written: a history may hold
+    /// an Infinity (a loss whose float sum overflowed), which plain JSON cannot, and the run then ended on .NET's
+    /// "cannot be written as valid JSON" with no checkpoint.</summary>
+    internal static readonly JsonSerializerOptions RecordJson = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     /// <summary>Writes the envelope (magic, version, run information, then <paramref name="body"/>, checksum, end marker), atomically.</summary>
     static void Write(string path, CheckpointInfo info, Action<BinaryWriter> body) => AtomicFile.Write(path, file =>
     {
@@ -73,7 +79,7 @@ public static class Checkpoint
         using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         w.Write(Magic);
         w.Write(Version);
-        w.Write(JsonSerializer.Serialize(info));
+        w.Write(JsonSerializer.Serialize(info, RecordJson));
         body(w);
         w.Flush();
         file.Write(stream.Hash());
@@ -232,7 +238,7 @@ public static class Checkpoint
                 throw new InvalidDataException("format version 1, written by a build from before checkpoints carried a checksum (2026-12-03), which this " +
                                                "build no longer trusts (a changed byte could not be told); train the run again with this build (--force in its folder)");
             if (version != Version) throw new InvalidDataException($"format version {version}, this build reads {Version}");
-            return JsonSerializer.Deserialize<CheckpointInfo>(r.ReadString()) ?? throw new InvalidDataException("empty run information");
+            return JsonSerializer.Deserialize<CheckpointInfo>(r.ReadString(), RecordJson) ?? throw new InvalidDataException("empty run information");
         }
         // FormatException: a damaged length prefix of a string.
         catch (Exception e) when (e is EndOfStreamException or InvalidDataException or JsonException or IOException or FormatException)

@@ -297,12 +297,12 @@ sealed class TrainingRun : IDisposable
             var size = Math.Min(o.BatchSize, n - begin);
             lr = LearningRate(step);
             var values = Step(perm, begin, size, epoch, step, b, lr);
-            for (var i = 0; i < sums.Length; i++) sums[i] += values[i] * size;
+            for (var i = 0; i < sums.Length; i++) sums[i] += (double)values[i] * size; // in double: a float product overflowed past 3.4e38 / size
             correct += values[^1];
             step++;
             o.OnStepEnd?.Invoke(step);
             var seen = begin + size;
-            progress.Update(() => string.Create(CultureInfo.InvariantCulture, $"{o.Name} epoch {epoch}/{o.Epochs} step {b + 1}/{stepsPerEpoch}  loss {sums[0] / seen:F4}  acc {100 * correct / seen:F2}%  {seen / (before + clock.Elapsed.TotalSeconds):N0} img/s"));
+            progress.Update(() => string.Create(CultureInfo.InvariantCulture, $"{o.Name} epoch {epoch}/{o.Epochs} step {b + 1}/{stepsPerEpoch}  loss {LossText(sums[0] / seen)}  acc {100 * correct / seen:F2}%  {seen / (before + clock.Elapsed.TotalSeconds):N0} img/s"));
         }
         var trainSeconds = before + clock.Elapsed.TotalSeconds;
         progress.Clear();
@@ -360,7 +360,9 @@ sealed class TrainingRun : IDisposable
             var stats = cat([total.detach().reshape(1), .. parts.Select(p => p.Value.detach().reshape(1).to(ScalarType.Float32)),
                 s.Logits.detach().argmax(1).eq(y).sum().reshape(1).to(ScalarType.Float32)]).cpu();
             values = stats.data<float>().ToArray();
-            if (!float.IsFinite(values[0])) throw NonFinite(values, parts, epoch, step, stepInEpoch);
+            // Every term, not the total alone: a term under a weight of 0 (a warm-up's first steps) is left out of the total,
+            // and its Infinity went on into the epoch's record, ending the run at the checkpoint's JSON.
+            if (values.Take(parts.Count + 1).Any(v => !float.IsFinite(v))) throw NonFinite(values, parts, epoch, step, stepInEpoch);
             if (step == 0) firstStepLoss = values[0];
             lastStep = values;
 
@@ -396,6 +398,10 @@ sealed class TrainingRun : IDisposable
 
     /// <summary>The previous step's loss and term values (as <see cref="NonFinite"/> reads them).</summary>
     float[]? lastStep;
+
+    /// <summary>A loss as the log shows it: 4 decimals, or 4 significant digits once it is huge (a diverging run's
+    /// 5.74E+36 was 37 digits and 4 zeros).</summary>
+    static string LossText(double loss) => loss.ToString(Math.Abs(loss) < 1e6 ? "F4" : "G4", CultureInfo.InvariantCulture);
 
     NonFiniteLossException NonFinite(float[] values, IReadOnlyList<(string Name, Tensor Value)> parts, int epoch, long step, long stepInEpoch)
     {
@@ -444,9 +450,9 @@ sealed class TrainingRun : IDisposable
         var best = history.MaxBy(h => h.ValidationAccuracy ?? h.TestAccuracy)!;
         // Invariant, as every record is: under LANG=de_DE the lines read "lr 0,06913 loss 1,8773 ... 4.121 img/s".
         var inv = CultureInfo.InvariantCulture;
-        var termText = m.TermLosses.Count > 1 ? $" ({string.Join(", ", m.TermLosses.Select(t => string.Create(inv, $"{t.Name} {t.Value:F4}")))})" : "";
+        var termText = m.TermLosses.Count > 1 ? $" ({string.Join(", ", m.TermLosses.Select(t => string.Create(inv, $"{t.Name} {LossText(t.Value)}")))})" : "";
         var valText = m.ValidationAccuracy is double v ? string.Create(inv, $"  val {v:F2}%") : "";
-        return string.Create(inv, $"{o.Name} epoch {m.Epoch,3}/{o.Epochs}  lr {m.LearningRate:G4}  loss {m.TrainLoss:F4}{termText}  train {m.TrainAccuracy:F2}%{valText}  test {m.TestAccuracy:F2}%") +
+        return string.Create(inv, $"{o.Name} epoch {m.Epoch,3}/{o.Epochs}  lr {m.LearningRate:G4}  loss {LossText(m.TrainLoss)}{termText}  train {m.TrainAccuracy:F2}%{valText}  test {m.TestAccuracy:F2}%") +
                string.Create(inv, $"  (best {best.TestAccuracy:F2}% @{best.Epoch})  {m.Seconds:F1}s  {m.SamplesPerSecond:N0} img/s");
     }
 

@@ -836,6 +836,19 @@ public class TrainerTests
         Assert.EndsWith("in term 'boom'. Lower optimizer.lr in the spec.", advised.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A term under a weight of 0 (a warm-up's first steps) that is Infinity stops the run as any other: it was
+    /// left out of the total, went on into the epoch's record, and the run ended on .NET's JSON error with no checkpoint.</summary>
+    [Fact]
+    public void A_non_finite_term_under_a_weight_of_0_stops_the_run_naming_it()
+    {
+        using var m = Mlp(0);
+        var obj = new Objective().Add(new CrossEntropyTerm()).Add(new NanAtStepTerm(0), Schedule.Linear(0, 1));
+        var e = Assert.Throws<NonFiniteLossException>(() => Trainer.Train(m, TinyData.FashionMnist2k, obj, Opts(epochs: 1)));
+        Assert.Equal("boom", e.Term);
+        Assert.Equal(0, e.Step);
+        Assert.True(m.parameters().All(p => p.isfinite().all().item<bool>()));
+    }
+
     /// <summary>A method's term of size 1e30 broke the weights in its update, and the next step's NaN was blamed on the
     /// first term, the cross-entropy, with advice for it: the message now names the previous step's largest term.</summary>
     [Fact]
