@@ -40,7 +40,9 @@ public static class OnnxEvaluation
     }
 
     /// <summary>Largest |ONNX Runtime − TorchSharp| logit and the share of images both classify alike (%).</summary>
-    public static (double MaxDifference, double Agreement) Compare(OnnxRunner runner, DistillModel model, ImageDataset data, Tensor images,
+    /// <returns>The largest |ONNX Runtime − TorchSharp| logit difference, the share of predictions that agree (%), and
+    /// the largest |logit| TorchSharp gave: float32 rounding grows with it, so a check judges the difference against it.</returns>
+    public static (double MaxDifference, double Agreement, double LargestLogit) Compare(OnnxRunner runner, DistillModel model, ImageDataset data, Tensor images,
         CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -53,7 +55,7 @@ public static class OnnxEvaluation
             throw new InvalidDataException($"{runner.ModelPath} gives {NumberText.Count(ort.shape[1], "value")} per image and the checkpoint's model {torch.shape[1]} logits: it is not an export of this model; " +
                 "check a model against the checkpoint it was exported from.");
         var agreement = 100.0 * ort.argmax(1).eq(torch.argmax(1)).sum().item<long>() / images.shape[0];
-        return ((ort - torch).abs().max().item<float>(), agreement);
+        return ((ort - torch).abs().max().item<float>(), agreement, torch.abs().max().item<float>());
     }
 
     /// <summary>The first <paramref name="count"/> images of a seeded permutation of the training split, normalised:

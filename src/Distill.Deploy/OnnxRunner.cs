@@ -19,7 +19,10 @@ public sealed class OnnxRunner : IDisposable
         var checkpoint = Directory.Exists(path) ? Path.Combine(path, Training.Checkpoint.FileName) : path;
         if (Training.Checkpoint.IsCheckpoint(checkpoint))
             throw new InvalidDataException($"{path} is {(checkpoint == path ? "a distill checkpoint" : $"a run folder (its checkpoint {checkpoint})")}, not an ONNX model; " +
-                                           $"export it first with `distill deploy export {checkpoint} --out model.onnx`, and give model.onnx here.");
+                                           // Export reads the run.json beside the checkpoint: a checkpoint copied out alone was sent to a command that failed.
+                                           (File.Exists(TrainedModel.RecordOf(checkpoint))
+                                               ? $"export it first with `distill deploy export {checkpoint} --out model.onnx`, and give model.onnx here."
+                                               : $"export its run folder (the folder `distill train --out` wrote, with its run.json) with `distill deploy export DIR --out model.onnx`, and give model.onnx here."));
         if (Directory.Exists(path)) throw new InvalidDataException($"{path} is a folder; give the .onnx file (`distill deploy export` writes one).");
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file; give the path of an .onnx file (`distill deploy export` writes one).", path);
         if (FilePaths.NothingToRead(path)) throw new InvalidDataException($"{path} is empty (or not a regular file, e.g. a FIFO); give an .onnx file (`distill deploy export` writes one).");
@@ -47,6 +50,11 @@ public sealed class OnnxRunner : IDisposable
         if (session.InputMetadata.Count != 1 || ImageShape.Length != 3 || ImageShape.Any(d => d < 1))
             throw new InvalidDataException($"{path}: expected one image input [batch, C, H, W]; this model has inputs {string.Join(", ", session.InputMetadata.Select(i => $"{i.Key} [{string.Join(", ", i.Value.Dimensions)}]"))}. Export it with `distill deploy export`.");
         var output = session.OutputMetadata.Values.First();
+        // Read as float[] on both sides: another type failed at the first run with ONNX Runtime's "Requested type:
+        // System.Single does not match", naming no file.
+        if (input!.ElementType != typeof(float) || output.ElementType != typeof(float))
+            throw new InvalidDataException($"{path}: expected float32 images in and float32 logits out; its input {session.InputNames[0]} is {OnnxType(input.ElementType)} " +
+                                           $"and its first output {session.OutputNames[0]} {OnnxType(output.ElementType)}. Export it with `distill deploy export`.");
         if (output.Dimensions.Length != 2)
             throw new InvalidDataException($"{path}: expected logits [batch, classes] as its first output; {session.OutputNames[0]} is [{string.Join(", ", output.Dimensions)}]. Export it with `distill deploy export`.");
         FixedBatch = input!.Dimensions[0] > 0 ? input.Dimensions[0] : null; // a symbolic batch reads as -1
@@ -55,6 +63,10 @@ public sealed class OnnxRunner : IDisposable
     }
 
     readonly string path;
+
+    /// <summary>An element type in ONNX's words (float32, int64), as a user of ONNX tools knows them.</summary>
+    static string OnnxType(Type t) => t == typeof(float) ? "float32" : t == typeof(double) ? "float64" : t == typeof(long) ? "int64" : t == typeof(int) ? "int32"
+        : t == typeof(byte) ? "uint8" : t == typeof(sbyte) ? "int8" : t == typeof(bool) ? "bool" : t == typeof(Half) ? "float16" : t.Name;
 
     /// <summary>The .onnx file loaded, as given: for messages that must say which file.</summary>
     public string ModelPath => path;

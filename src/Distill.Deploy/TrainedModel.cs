@@ -84,7 +84,7 @@ public sealed class TrainedModel : IDisposable
     /// <summary>The run record beside the checkpoint, which names the model, its input and its dataset.</summary>
     public string RecordPath => RecordOf(CheckpointPath);
 
-    static string RecordOf(string checkpointFile) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(checkpointFile))!, "run.json");
+    internal static string RecordOf(string checkpointFile) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(checkpointFile))!, "run.json");
 
     /// <summary>The dataset the run record names, checked against the shape the model was trained on: a record edited
     /// to another dataset would otherwise feed the model images it cannot take (or another dataset's labels).</summary>
@@ -204,7 +204,7 @@ public sealed class TrainedModel : IDisposable
         // so before the model it names is built: an edited 'input' was refused as a model too large to build, whose
         // fix (a smaller width) was no fix.
         try { ModelZoo.Canonical(Get("model")); }
-        catch (ArgumentException e) { throw new InvalidDataException($"{record}: cannot build model '{Get("model")}' ({e.Message.Split('\n')[0].TrimEnd('.')}). Export checkpoints of zoo models only.", e); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{record}: cannot build model '{Get("model")}': {ErrorText.Line(e)} Export checkpoints of zoo models only.", e); }
         if (Checkpoint.FromAnotherRun(file, Checkpoint.ReadInfo(file, loading: true), record, s) is { } other)
             throw new InvalidDataException($"{other} Deploy it from the folder it came from, or restore this folder's own {Checkpoint.FileName} and run.json.");
 
@@ -223,7 +223,7 @@ public sealed class TrainedModel : IDisposable
         }
         catch (ArgumentException e)
         {
-            throw new InvalidDataException($"{record}: cannot build model '{Get("model")}' ({e.Message.Split('\n')[0]}) Export checkpoints of zoo models only.", e);
+            throw new InvalidDataException($"{record}: cannot build model '{Get("model")}': {ErrorText.Line(e)} Export checkpoints of zoo models only.", e);
         }
         // libtorch fails to build it all the same (the size check passed it).
         catch (System.Runtime.InteropServices.ExternalException e)

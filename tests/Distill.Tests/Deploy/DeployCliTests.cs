@@ -73,7 +73,8 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
 
         // Checked at the float32 tolerance, the int8 file is named as int8 (not "an exporter bug, or maybe int8").
         var failed = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100");
-        AssertOneError(failed, $"error: {model} is an int8 model: its logits differ from TorchSharp's float32 ones by ");
+        AssertOneError(failed, $"error: {model} is an int8 model: its logits, relative to the largest |logit| (");
+        Assert.Contains("), differ from TorchSharp's float32 ones by ", failed.Stderr, StringComparison.Ordinal);
         // The tolerance it suggests is above the difference measured: "e.g. --tolerance 1" failed again by 1.24.
         var suggested = SuggestedTolerance(failed.Stderr);
         (code, _, stderr) = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100", "--tolerance", suggested);
@@ -136,7 +137,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         proto.MetadataProps.Clear();
         File.WriteAllBytes(model, Google.Protobuf.MessageExtensions.ToByteArray(proto));
         var result = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "100");
-        AssertOneError(result, $"error: {model}: an int8 model whose logits differ from TorchSharp by ");
+        AssertOneError(result, $"error: {model}: an int8 model whose logits, relative to the largest |logit| (");
         var stderr = result.Stderr;
         // Stripped metadata is no proof `deploy export` did not write it, and an int8 export of it needs the int8 tolerance:
         // one above the difference measured, which then passes.
@@ -336,6 +337,8 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         (code, stdout, stderr) = Cli("deploy", "check", run.Folder, "--onnx", model, "--images", "1", "--tolerance", "100");
         Assert.True(code == 0, stderr);
         Assert.Contains(" on 1 test image: max |ONNX Runtime − TorchSharp| = ", stdout, StringComparison.Ordinal);
+        // Judged against the largest |logit| once it is above 1, as float32 rounding grows with it (a trained cnn's is).
+        Assert.Matches(@"max \|ONNX Runtime − TorchSharp\| = \S+ \(\S+ of the largest \|logit\|, [\d.]+\), predictions agree", stdout);
         Assert.Contains("test accuracy (10,000 images): ", stdout, StringComparison.Ordinal);
         (code, stdout, stderr) = Cli("deploy", "bench", model, "--runs", "1", "--profile");
         Assert.True(code == 0, stderr);
@@ -508,6 +511,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         AssertOneError(Cli("deploy", "export", huge, "--out", dir.File("x.onnx")), edited);
         // prune checks its options by flag before loading anything.
         AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("p"), "--sparsity", "0.5", "--epochs", "0"), "error: --epochs 0: give a whole number of fine-tuning epochs");
+        AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("p"), "--sparsity", "0"), "error: --sparsity 0 prunes nothing; give the fraction of weights to set to zero, above 0 and below 1");
         AssertOneError(Cli("deploy", "prune", run.Folder, "--out", dir.File("p"), "--sparsity", "0.5", "--lr", "NaN"), "error: --lr NaN: the learning rate must be");
     }
 
@@ -610,22 +614,25 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
     /// <summary>An ONNX file someone else wrote (a Flatten of the image, no metadata): valid, but not logits of 10
     /// classes; with <paramref name="batch"/> its batch dimension is fixed; <paramref name="image"/> declares another
     /// [C, H, W] input (its output is then of symbolic size).</summary>
-    internal static string Foreign(string path, long? batch, long[]? image = null)
+    internal static string Foreign(string path, long? batch, long[]? image = null, int outputType = 1)
     {
         static Distill.Deploy.Onnx.TensorShapeProto.Types.Dimension D(long v) => new() { DimValue = v };
         Distill.Deploy.Onnx.ValueInfoProto Info(string name, params Distill.Deploy.Onnx.TensorShapeProto.Types.Dimension[] dims) => new()
         {
             Name = name,
-            Type = new() { TensorType = new() { ElemType = 1, Shape = new() { Dim = { dims } } } },
+            Type = new() { TensorType = new() { ElemType = name == "out" ? outputType : 1, Shape = new() { Dim = { dims } } } },
         };
         Distill.Deploy.Onnx.TensorShapeProto.Types.Dimension First() => batch is long b ? D(b) : new() { DimParam = "N" };
         var graph = new Distill.Deploy.Onnx.GraphProto
         {
             Name = "foreign",
-            Node = { new Distill.Deploy.Onnx.NodeProto { OpType = "Flatten", Input = { "input" }, Output = { "out" } } },
+            Node = { new Distill.Deploy.Onnx.NodeProto { OpType = "Flatten", Input = { "input" }, Output = { outputType == 1 ? "out" : "flat" } } },
             Input = { Info("input", [First(), .. (image ?? [1, 28, 28]).Select(D)]) },
             Output = { Info("out", First(), image is null ? D(784) : new() { DimParam = "M" }) },
         };
+        // Another element type out: the flattened image cast to it (an argmax's int64, say).
+        if (outputType != 1)
+            graph.Node.Add(new Distill.Deploy.Onnx.NodeProto { OpType = "Cast", Input = { "flat" }, Output = { "out" }, Attribute = { Distill.Deploy.OnnxGraph.Attr("to", outputType) } });
         Distill.Deploy.OnnxExport.Save(new Distill.Deploy.Onnx.ModelProto { IrVersion = 8, Graph = graph, OpsetImport = { new Distill.Deploy.Onnx.OperatorSetIdProto { Version = 17 } } }, path);
         return path;
     }
@@ -657,6 +664,11 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.DoesNotContain("batch  64", stdout, StringComparison.Ordinal);
         AssertOneError(Cli("deploy", "bench", dir.Path), $"error: {dir.Path} is a folder; give the .onnx file");
         // A valid model whose declared input no run could be given: refused with its size, not an OverflowException.
+        // Logits of another element type: named by type, where ONNX Runtime's "Requested type: System.Single does not
+        // match the actual type: System.Int64" named no file.
+        var int64 = Foreign(dir.File("int64.onnx"), null, outputType: 7);
+        AssertOneError(Cli("deploy", "bench", int64, "--runs", "1"), $"error: {int64}: expected float32 images in and float32 logits out; its input input is float32 and its first output out int64.");
+        AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", int64, "--images", "4"), $"error: {int64}: expected float32 images in and float32 logits out");
         var huge = Foreign(dir.File("huge.onnx"), null, [10, 100_000, 100_000]);
         AssertOneError(Cli("deploy", "bench", huge), $"error: {huge}: its input [10, 100000, 100000] is 100,000,000,000 values per image");
         AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", dir.Path), $"error: {dir.Path} is a folder; give the .onnx file");
