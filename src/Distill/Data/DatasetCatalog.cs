@@ -64,6 +64,11 @@ public sealed record DatasetInfo(
             if (partialIsError && missing.Count == Files.Count && Unreadable(dir) is { } why)
                 throw new DatasetException(dir, $"cannot be read ({why}), where {Title}'s files should be",
                     $"give it read and search permission (chmod a+rx, as its owner), or remove it to use another copy (`{InstallCommand}` installs one)");
+            // Files under other spellings of the names (Kaggle's train-images.idx3-ubyte): the folder was skipped without a
+            // word, and a later copy (the system's) trained in its place.
+            if (partialIsError && Lookalikes(dir, missing) is [var (found, wanted), ..] lookalikes)
+                throw new DatasetException(found, $"is not a name {Title}'s loader reads{(lookalikes.Count > 1 ? $" (nor are {lookalikes.Count - 1} more there)" : "")}: it reads {wanted} (gzipped or not)",
+                    $"rename the files to the names the loader reads (`mv {FilePaths.ShellWord(found)} {FilePaths.ShellWord(Path.Combine(dir, wanted))}`), or remove {dir} to use another copy");
             if (partialIsError && missing.Count < Files.Count)
             {
                 // A folder under the file's name (gzipped or not) is not a missing file: say what is there.
@@ -113,6 +118,24 @@ public sealed record DatasetInfo(
         catch (UnauthorizedAccessException) { return $"it lists {listed}, which cannot be opened: no search (x) permission"; }
         catch (IOException) { } // a link to nothing, say: not this check's to name
         return null;
+    }
+
+    /// <summary>Files in <paramref name="dir"/> whose names are one of <paramref name="missing"/>'s spelt otherwise (other
+    /// separators or case, gzipped or not), with the name the loader reads (.gz left off when the file is not gzipped).</summary>
+    static List<(string Found, string Wanted)> Lookalikes(string dir, IReadOnlyList<string> missing)
+    {
+        static string Key(string name) => new([.. (name.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? name[..^3] : name).Where(char.IsAsciiLetterOrDigit).Select(char.ToLowerInvariant)]);
+        if (missing.Count == 0 || !Directory.Exists(dir)) return [];
+        var wanted = missing.ToDictionary(Key, m => m);
+        var found = new List<(string, string)>();
+        try
+        {
+            foreach (var file in Directory.EnumerateFiles(dir).Order(StringComparer.Ordinal))
+                if (wanted.TryGetValue(Key(Path.GetFileName(file)), out var name))
+                    found.Add((file, file.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || !name.EndsWith(".gz", StringComparison.Ordinal) ? name : name[..^3]));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; } // said as unreadable by the caller
+        return found;
     }
 
     /// <summary>The dataset's files <paramref name="dir"/> holds neither as given nor un-gzipped (<see cref="TryResolve"/>).</summary>

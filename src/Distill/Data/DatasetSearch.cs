@@ -30,12 +30,22 @@ public sealed record DatasetSearch(IReadOnlyList<string> Roots, string? SystemRo
 
     /// <summary>When $DISTILL_DATA names a folder that does not exist (allowed: `distill data install` creates it) and
     /// this search reads it, what that means for the data read, said by doctor and with every dataset loaded; null
-    /// otherwise (a loader given its own folder does not read $DISTILL_DATA).</summary>
-    public string? MissingDataNote() =>
-        Environment.GetEnvironmentVariable("DISTILL_DATA") is { } set && !string.IsNullOrWhiteSpace(set) && !Directory.Exists(set) && !File.Exists(set)
-        && Roots.Contains(Path.GetFullPath(set))
-            ? $"DISTILL_DATA={set} does not exist, so datasets come from the other folders; check the path (`distill data install NAME` installs there only a dataset found nowhere else)"
+    /// otherwise (a loader given its own folder does not read $DISTILL_DATA). Also when $DISTILL_DATA is a dataset's own
+    /// folder (it holds the files, not one folder per dataset): its files were never read, and the datasets came from
+    /// the other folders without a word.</summary>
+    public string? MissingDataNote()
+    {
+        if (Environment.GetEnvironmentVariable("DISTILL_DATA") is not { } set || string.IsNullOrWhiteSpace(set) || !Roots.Contains(Path.GetFullPath(set))) return null;
+        if (!Directory.Exists(set) && !File.Exists(set))
+            return $"DISTILL_DATA={set} does not exist, so datasets come from the other folders; check the path (`distill data install NAME` installs there only a dataset found nowhere else)";
+        var full = Path.GetFullPath(set);
+        if (RootsMayHoldFiles || DatasetCatalog.All.Any(i => i.SubFolders.Any(sub => Directory.Exists(Path.Combine(full, sub))))) return null;
+        return DatasetCatalog.All.FirstOrDefault(i => i.Files.Any(f => DatasetInfo.TryResolve(full, f) is not null)) is { } own
+            ? $"DISTILL_DATA={set} holds {own.Title}'s files itself, where it should hold one folder per dataset ({own.SubFolders[^1]}/, ...), so they are not read and " +
+              $"datasets come from the other folders; set DISTILL_DATA to the folder above it (`export DISTILL_DATA={FilePaths.ShellWord(Path.GetDirectoryName(full)!)}`) " +
+              $"after naming this folder {own.SubFolders[^1]}, or move the files into {Path.Combine(full, own.SubFolders[^1])}"
             : null;
+    }
 
     /// <summary>Only the given roots: no environment, no system folder.</summary>
     public static DatasetSearch Only(params string[] roots) => new(roots, null);

@@ -544,4 +544,39 @@ public class DataFileErrorTests
         var (_, stdout, _) = Onboarding.Repo.RunCli(["doctor"], env => env["DISTILL_DATA"] = typo);
         Assert.Contains($"note: DISTILL_DATA={typo} does not exist, so datasets come from the other folders", stdout, StringComparison.Ordinal);
     }
+
+    /// <summary>DISTILL_DATA set to a dataset's own folder (the files, not one folder per dataset) was read for nothing,
+    /// the datasets coming from the other folders without a word: doctor says so, with the folder to set instead.</summary>
+    [Fact]
+    public void Doctor_names_a_DISTILL_DATA_that_is_a_datasets_own_folder()
+    {
+        using var dir = new TempDir();
+        var own = Path.Combine(dir.Path, "fmnist");
+        Directory.CreateDirectory(own);
+        foreach (var f in DatasetCatalog.FashionMnist.Files) File.WriteAllBytes(Path.Combine(own, f), [1]);
+        var (_, stdout, _) = Onboarding.Repo.RunCli(["doctor"], env => env["DISTILL_DATA"] = own);
+        Assert.Contains($"note: DISTILL_DATA={own} holds Fashion-MNIST's files itself, where it should hold one folder per dataset (fashion-mnist/, ...), " +
+                        $"so they are not read and datasets come from the other folders; set DISTILL_DATA to the folder above it (`export DISTILL_DATA={dir.Path}`)", stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>A dataset folder whose files are spelt otherwise (Kaggle's train-images.idx3-ubyte) was skipped without a
+    /// word and a later copy trained in its place: the first such file is named with the name the loader reads.</summary>
+    [Fact]
+    public void A_dataset_folder_of_files_spelt_otherwise_is_named_not_skipped()
+    {
+        using TempDir first = new(), second = new();
+        var mine = Path.Combine(first.Path, "mnist");
+        Directory.CreateDirectory(mine);
+        foreach (var f in DatasetCatalog.Mnist.Files) File.WriteAllBytes(Path.Combine(mine, f[..^3].Replace("-idx", ".idx", StringComparison.Ordinal)), [1]);
+        var copy = Path.Combine(second.Path, "mnist");
+        Directory.CreateDirectory(copy);
+        foreach (var f in DatasetCatalog.Mnist.Files) File.WriteAllBytes(Path.Combine(copy, f), [1]);
+        var e = Assert.Throws<DatasetException>(() => DatasetCatalog.Mnist.Locate(DatasetSearch.Only(first.Path, second.Path)));
+        Assert.Equal(Path.Combine(mine, "t10k-images.idx3-ubyte"), e.Path);
+        Assert.Equal("is not a name MNIST's loader reads (nor are 3 more there): it reads t10k-images-idx3-ubyte (gzipped or not)", e.Problem);
+        Assert.StartsWith($"rename the files to the names the loader reads (`mv {e.Path} {Path.Combine(mine, "t10k-images-idx3-ubyte")}`)", e.Fix, StringComparison.Ordinal);
+        // Renamed as told, the folder is the one found.
+        foreach (var f in DatasetCatalog.Mnist.Files) File.Move(Path.Combine(mine, f[..^3].Replace("-idx", ".idx", StringComparison.Ordinal)), Path.Combine(mine, f[..^3]));
+        Assert.Equal(mine, DatasetCatalog.Mnist.Locate(DatasetSearch.Only(first.Path, second.Path)));
+    }
 }
