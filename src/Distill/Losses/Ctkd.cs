@@ -92,11 +92,30 @@ public sealed class LearnableTemperature : nn.Module
                 $"ctkd: the learned temperature's range ({min}, {min + range}) must lie within [{Methods.MethodParameter.MinTemperature}, {Methods.MethodParameter.MaxTemperature}], the temperatures the method catalogue accepts, and be wider than 0."));
         if (!(initial > min && initial < min + range))
             throw new ArgumentOutOfRangeException(nameof(initial), initial, string.Create(CultureInfo.InvariantCulture, $"ctkd: the initial temperature must lie in ({min}, {min + range})."));
+        if (Saturated(initial, min, range) is { } edge)
+            throw new ArgumentOutOfRangeException(nameof(initial), initial, SaturatedText(initial, min, range, edge));
         (Initial, Min, Range) = (initial, min, range);
         var p = (initial - min) / range;
         theta = new Parameter(tensor(new[] { (float)Math.Log(p / (1 - p)) }));
         register_parameter("theta", theta);
     }
+
+    /// <summary>The edge of (min, min + range) that <paramref name="initial"/> is too close to for the temperature to
+    /// move, or null: the sigmoid behind it is 0 or 1 in float32 there, with a gradient of 0, so T stayed at the edge
+    /// for the whole run (initial=20.99999999 in (1, 21) trained at exactly 21).</summary>
+    internal static double? Saturated(double initial, double min, double range)
+    {
+        var p = (initial - min) / range;
+        // float32's sigmoid is 1 from θ ≈ 16.6 on (p within 6e-8 of 1) and its gradient s·(1 − s) underflows before
+        // that: 1e-6 of the range keeps a gradient of at least ~1e-6.
+        return p < MinShare ? min : p > 1 - MinShare ? min + range : null;
+    }
+
+    const double MinShare = 1e-6;
+
+    internal static string SaturatedText(double initial, double min, double range, double edge) => string.Create(CultureInfo.InvariantCulture,
+        $"ctkd: initial={initial} is within {MinShare * range:G2} of the learned temperature's edge {edge}, where its sigmoid is saturated in float32 and it would never move; " +
+        $"choose initial at least {MinShare * range:G2} inside ({min}, {min + range}).");
 
     public double Initial { get; }
     public double Min { get; }
@@ -177,6 +196,7 @@ public sealed class CtkdMethod : Methods.Method
         if (!(initial > min && initial < min + range))
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"ctkd: initial={initial} is outside ({min}, {min + range}), the range t_min={min} and t_range={range} give the learned temperature; " +
                                         $"choose initial inside it, or move t_min below {initial}{(initial >= min + range ? string.Create(CultureInfo.InvariantCulture, $" or raise t_range above {initial - min}") : "")}."));
+        if (LearnableTemperature.Saturated(initial, min, range) is { } edge) throw new ArgumentException(LearnableTemperature.SaturatedText(initial, min, range, edge));
     }
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)

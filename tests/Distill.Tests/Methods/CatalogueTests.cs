@@ -107,6 +107,9 @@ public sealed class CatalogueTests
     [InlineData("ctkd", "t_min=900|initial=1000|t_range=1000", "ctkd: t_min + t_range = 1900 is above 1000, the highest temperature the catalogue allows; lower t_range to at most 100 (or t_min).")]
     [InlineData("ctkd", "t_min=1000|t_range=0.5", "ctkd: t_min + t_range = 1000.5 is above 1000, the highest temperature the catalogue allows; lower t_min below 1000, to leave the temperature room to move.")]
     [InlineData("ctkd", "t_min=10", "ctkd: initial=4 is outside (10, 30), the range t_min=10 and t_range=20 give the learned temperature; choose initial inside it, or move t_min below 4.")]
+    // Inside the range, but where the float32 sigmoid behind T is saturated: T never moved from 21.
+    [InlineData("ctkd", "initial=20.99999999", "ctkd: initial=20.99999999 is within 2E-05 of the learned temperature's edge 21, where its sigmoid is saturated in float32 and it would never move; choose initial at least 2E-05 inside (1, 21).")]
+    [InlineData("ctkd", "initial=1.000001", "ctkd: initial=1.000001 is within 2E-05 of the learned temperature's edge 1, where its sigmoid is saturated in float32 and it would never move; choose initial at least 2E-05 inside (1, 21).")]
     [InlineData("ctkd", "initial=30", "ctkd: initial=30 is outside (1, 21), the range t_min=1 and t_range=20 give the learned temperature; choose initial inside it, or move t_min below 30 or raise t_range above 29.")]
     // The list's bound is float32's largest, which printed as 39 digits.
     [InlineData("kd-multi", "teachers=cnn;mlp-32|weights=1;-1", "kd-multi: weights=1,-1: '-1' is not a number in [0, 3.403e38]; give such numbers separated by commas.")]
