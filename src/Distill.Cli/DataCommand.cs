@@ -29,8 +29,15 @@ static class DataCommand
         {
             var installer = new DatasetInstaller(DatasetSearch.Default, Console.Out) { Mirror = r.GetValue(mirror) };
             var requested = r.GetValue(names) is { Length: > 0 } n ? n.Select(DatasetCatalog.Get).ToList() : DatasetCatalog.Required;
-            foreach (var info in requested) installer.Install(info);
-            return 0;
+            // Each dataset on its own, as `data inspect` takes each file: the first failure left the rest uninstalled,
+            // unsaid. A bad mirror (ArgumentException) fails every one alike, so it still ends the command at once.
+            int failed = 0;
+            foreach (var info in requested)
+            {
+                try { installer.Install(info); }
+                catch (DatasetException e) { failed++; Console.Error.WriteLine($"error: {Unhandled.Line(e)}"); }
+            }
+            return failed == 0 ? 0 : 1;
         }));
         return cmd;
     }

