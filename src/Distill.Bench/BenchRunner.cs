@@ -152,7 +152,8 @@ public static class BenchRunner
             log.WriteLine(" interrupted");
             return null;
         }
-        catch (Exception e) when (e is InvalidOperationException or IOException)
+        // A damaged Fashion-MNIST too (the run reads it): it ended the bench after every case was measured, with no table.
+        catch (Exception e) when (e is InvalidOperationException or IOException or Distill.Data.DatasetException)
         {
             log.WriteLine($" FAILED: {e.Message}");
             failed.Add(new BenchFailure(MemoryRun, e.Message));

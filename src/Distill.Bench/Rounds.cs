@@ -65,7 +65,7 @@ public static class Rounds
             stop.ThrowIfCancellationRequested();
             var warm = sides[i].Run(budget.WarmupSteps);
             // The median step: a raw loop's first step (its set-up) took most of the mean, and one step a round followed.
-            if (paced?.Invoke(i) ?? true) slowest = Math.Max(slowest, warm.Ms.Order().ElementAt(warm.Ms.Count / 2));
+            if (paced?.Invoke(i) ?? true) slowest = Math.Max(slowest, RatioStats.Median(warm.Ms));
         }
         int k = StepsPerRound(budget, slowest);
         // Collect now so a GC caused by set-up or earlier groups does not land inside a round.

@@ -102,7 +102,7 @@ static class DeployCommand
         var checkpoint = CheckpointArgument();
         var onnx = new Option<string?>("--onnx") { Description = "An exported .onnx to check (default: export the checkpoint to a temporary file)." };
         var images = new Option<int>("--images") { Description = "Test images to compare on.", DefaultValueFactory = _ => 500 };
-        var tolerance = new Option<double>("--tolerance") { Description = "Largest allowed |ONNX Runtime − TorchSharp| logit difference, at least 1e-6, relative to the largest |logit| when that is above 1 (float32 rounding grows with it); the default suits float32 exports, an int8 one needs far more (a failing check names a value above its difference; judge int8 by agreement and accuracy).", DefaultValueFactory = _ => 1e-4 };
+        var tolerance = new Option<double>("--tolerance") { Description = "Largest allowed |ONNX Runtime − TorchSharp| logit difference, at least 1e-6, relative to the image's largest |logit| when that is above 1 (float32 rounding grows with it); the default suits float32 exports, an int8 one needs far more (a failing check names a value above its difference; judge int8 by agreement and accuracy).", DefaultValueFactory = _ => 1e-4 };
         var cmd = new Command("check", "Run ONNX Runtime and TorchSharp on the same test images: largest logit difference, prediction agreement, accuracy.");
         foreach (var o in new Option[] { onnx, images, tolerance }) cmd.Options.Add(o);
         cmd.Arguments.Add(checkpoint);
@@ -160,10 +160,10 @@ static class DeployCommand
                 using var test = data.Test.Images.narrow(0, 0, Math.Min(count, data.Test.Count));
                 // A signal stops the comparison between batches (it waited for the end, then the watchdog ended the
                 // process and left the temporary export behind): the finally below removes it.
-                double diff, agreement, largest, ortAccuracy, torchAccuracy;
+                double diff, agreement, judged, ortAccuracy, torchAccuracy;
                 try
                 {
-                    (diff, agreement, largest) = OnnxEvaluation.Compare(runner, trained.Model, data, test, signals.Token);
+                    (diff, agreement, judged) = OnnxEvaluation.Compare(runner, trained.Model, data, test, signals.Token);
                     ortAccuracy = OnnxEvaluation.Accuracy(runner, data, data.Test, signals.Token);
                     if (signals.Token.IsCancellationRequested) throw new OperationCanceledException("stopped before TorchSharp's accuracy", signals.Token);
                     torchAccuracy = Training.Evaluation.Accuracy(trained.Model, data, data.Test, "cpu");
@@ -172,12 +172,11 @@ static class DeployCommand
                 }
                 catch (OperationCanceledException e) { throw new OperationCanceledException($"check {e.Message}: nothing compared", signals.Token); }
                 // Float32 rounding is relative: logits of 3e5 (a long or diverging run) differ by 0.1 in an exact export,
-                // which a fixed 1e-4 called an exporter bug. Judged against the largest |logit| once that is above 1.
-                var scale = Math.Max(1, largest);
-                var relative = scale > 1 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $", relative to the largest |logit| ({largest:G3}),") : "";
+                // which a fixed 1e-4 called an exporter bug. Judged against each image's largest |logit| above 1.
+                var relative = judged != diff ? ", relative to each image's largest |logit|," : "";
                 Console.WriteLine($"{path} vs {trained.CheckpointPath} on {NumberText.Count(test.shape[0], "test image")}: max |ONNX Runtime − TorchSharp| = {diff:E2}" +
-                                  (scale > 1 ? $" ({diff / scale:E2} of the largest |logit|, {largest:G3})" : "") + $", predictions agree on {agreement:F1}%");
-                diff /= scale;
+                                  (judged != diff ? $" ({judged:E2} relative to its image's largest |logit|)" : "") + $", predictions agree on {agreement:F1}%");
+                diff = judged;
                 if (r.GetValue(onnx) is not null && Provenance(path) is { } origin) Console.WriteLine($"  {origin}");
                 Console.WriteLine($"test accuracy ({NumberText.Count(data.Test.Count, "image")}): ONNX Runtime {ortAccuracy:F2}%, TorchSharp {torchAccuracy:F2}%");
                 if (!(diff <= limit)) // NaN logits compare false: a NaN difference fails too
@@ -311,7 +310,7 @@ static class DeployCommand
                 throw new ArgumentException("give one of --sparsity S (unstructured, global magnitude) or --channels F (structured, cnn only).");
             foreach (var (name, value) in new[] { ("--sparsity", r.GetValue(sparsity)), ("--channels", r.GetValue(channels)) })
                 if (value is double f && !(f is >= 0 and < 1)) // NaN fails both comparisons
-                    throw new ArgumentException($"{name} {f}: give the fraction to prune, in [0, 1) (e.g. 0.5).");
+                    throw new ArgumentException($"{name} {f}: give the fraction to prune, in {(name == "--sparsity" ? "(0, 1)" : "[0, 1)")} (e.g. 0.5).");
             // A run that prunes nothing was written and recorded as "pruned" (--channels 0 is refused below, naming its least).
             if (r.GetValue(sparsity) is 0.0)
                 throw new ArgumentException("--sparsity 0 prunes nothing; give the fraction of weights to set to zero, above 0 and below 1 (e.g. 0.5).");

@@ -67,7 +67,7 @@ public sealed record DatasetInfo(
             // Files under other spellings of the names (Kaggle's train-images.idx3-ubyte): the folder was skipped without a
             // word, and a later copy (the system's) trained in its place.
             if (partialIsError && Lookalikes(dir, missing) is [var (found, wanted), ..] lookalikes)
-                throw new DatasetException(found, $"is not a name {Title}'s loader reads{(lookalikes.Count > 1 ? $" (nor are {lookalikes.Count - 1} more there)" : "")}: it reads {wanted} (gzipped or not)",
+                throw new DatasetException(found, $"is not a name {Title}'s loader reads{(lookalikes.Count > 1 ? $" (nor are {lookalikes.Count - 1} more there)" : "")}: it reads {wanted}{(wanted.Contains("-idx", StringComparison.Ordinal) ? " (gzipped or not)" : "")}",
                     $"rename the files to the names the loader reads (`mv {FilePaths.ShellWord(found)} {FilePaths.ShellWord(Path.Combine(dir, wanted))}`), or remove {dir} to use another copy");
             if (partialIsError && missing.Count < Files.Count)
             {
@@ -124,14 +124,16 @@ public sealed record DatasetInfo(
     /// separators or case, gzipped or not), with the name the loader reads (.gz left off when the file is not gzipped).</summary>
     static List<(string Found, string Wanted)> Lookalikes(string dir, IReadOnlyList<string> missing)
     {
-        static string Key(string name) => new([.. (name.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? name[..^3] : name).Where(char.IsAsciiLetterOrDigit).Select(char.ToLowerInvariant)]);
+        // .gz is left off only for the files the loader reads gzipped or not (IDX): a CIFAR batch is read raw.
+        static string Key(string name, bool gzipped) => new([.. (gzipped && name.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? name[..^3] : name).Where(char.IsAsciiLetterOrDigit).Select(char.ToLowerInvariant)]);
         if (missing.Count == 0 || !Directory.Exists(dir)) return [];
-        var wanted = missing.ToDictionary(Key, m => m);
+        bool gz = missing.All(m => m.EndsWith(".gz", StringComparison.Ordinal));
+        var wanted = missing.ToDictionary(m => Key(m, gz), m => m);
         var found = new List<(string, string)>();
         try
         {
             foreach (var file in Directory.EnumerateFiles(dir).Order(StringComparer.Ordinal))
-                if (wanted.TryGetValue(Key(Path.GetFileName(file)), out var name))
+                if (wanted.TryGetValue(Key(Path.GetFileName(file), gz), out var name))
                     found.Add((file, file.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || !name.EndsWith(".gz", StringComparison.Ordinal) ? name : name[..^3]));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; } // said as unreadable by the caller

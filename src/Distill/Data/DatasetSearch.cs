@@ -40,11 +40,16 @@ public sealed record DatasetSearch(IReadOnlyList<string> Roots, string? SystemRo
             return $"DISTILL_DATA={set} does not exist, so datasets come from the other folders; check the path (`distill data install NAME` installs there only a dataset found nowhere else)";
         var full = Path.GetFullPath(set);
         if (RootsMayHoldFiles || DatasetCatalog.All.Any(i => i.SubFolders.Any(sub => Directory.Exists(Path.Combine(full, sub))))) return null;
-        return DatasetCatalog.All.FirstOrDefault(i => i.Files.Any(f => DatasetInfo.TryResolve(full, f) is not null)) is { } own
-            ? $"DISTILL_DATA={set} holds {own.Title}'s files itself, where it should hold one folder per dataset ({own.SubFolders[^1]}/, ...), so they are not read and " +
-              $"datasets come from the other folders; set DISTILL_DATA to the folder above it (`export DISTILL_DATA={FilePaths.ShellWord(Path.GetDirectoryName(full)!)}`) " +
-              $"after naming this folder {own.SubFolders[^1]}, or move the files into {Path.Combine(full, own.SubFolders[^1])}"
-            : null;
+        // Every file of a dataset, not one (a stray train.bin is no CIFAR-100). MNIST and Fashion-MNIST share their file
+        // names: their content tells them apart when it can (Fashion-MNIST's is published), else both are named.
+        var whole = DatasetCatalog.All.Where(i => i.Missing(full).Count == 0).ToList();
+        if (whole.Count > 1 && whole.FirstOrDefault(i => i.ContentSha256.Count > 0 && DatasetVerifier.Verify(i, full) is null) is { } verified) whole = [verified];
+        if (whole.Count == 0) return null;
+        var titles = string.Join(" or ", whole.Select(i => i.Title + "'s"));
+        var subs = string.Join(" or ", whole.Select(i => i.SubFolders[^1]));
+        return $"DISTILL_DATA={set} holds {titles} files itself, where it should hold one folder per dataset ({whole[0].SubFolders[^1]}/, ...), so they are not read and " +
+               $"datasets come from the other folders; set DISTILL_DATA to the folder above it (`export DISTILL_DATA={FilePaths.ShellWord(Path.GetDirectoryName(full)!)}`) " +
+               $"after naming this folder {subs}, or move the files into {string.Join(" or ", whole.Select(i => Path.Combine(full, i.SubFolders[^1])))}";
     }
 
     /// <summary>Only the given roots: no environment, no system folder.</summary>

@@ -33,9 +33,13 @@ public static class DatasetVerifier
                 var actual = name.Contains("-idx", StringComparison.Ordinal) ? IdxSha256(Idx.Read(path, Idx.DimsInName(name)))
                     : content is null ? null : Download.Sha256Of(path);
                 if (content is not null ? actual == content : published is null) continue;
+                // Another dataset's file (Fashion-MNIST's under mnist/) is said to be that, not only "differs".
+                if (OtherDataset(info, name, actual) is { } other)
+                    return new DatasetException(path, $"is {other}'s file, not {info.Title}'s (its content is {other}'s published one)",
+                        $"it belongs in {other}'s folder: delete it here and run `{info.InstallCommand}`");
                 // No content hash, and not the download's own file (an unpacked copy of it): its structure was checked,
-                // and nothing published can say more, unless it is another dataset's (Fashion-MNIST files under mnist/).
-                if (content is null && Unpacked(info, name, path) && OtherDataset(info, name, actual) is null) continue;
+                // and nothing published can say more.
+                if (content is null && Unpacked(info, name, path)) continue;
                 return new DatasetException(path, "its bytes differ from the published dataset's (SHA-256 mismatch)",
                     $"the file is damaged or another dataset's: delete it and run `{info.InstallCommand}`");
             }
@@ -71,12 +75,12 @@ public static class DatasetVerifier
             {
                 if ((content is null ? Download.Sha256Of(path) : IdxSha256(content)) != expected) differ.Add(path);
             }
+            // Another dataset's file, gzipped or not (Fashion-MNIST's under mnist/ trained as MNIST without a word).
+            else if (content is not null && OtherDataset(info, name, IdxSha256(content)) is { } other) differ.Add($"{path} ({other}'s file)");
             else if (info.Downloads.FirstOrDefault(d => d.Name == name) is { } download)
             {
+                // Only the download's own file can match its hash: an unpacked copy is said unchecked.
                 if (!Unpacked(info, name, path)) { if (Download.Sha256Of(path) != download.Sha256) differ.Add(path); }
-                // Only the download's own file can match its hash: an unpacked copy is told only when it is another
-                // dataset's (Fashion-MNIST's files under mnist/ trained as MNIST without a word), else said unchecked.
-                else if (content is not null && OtherDataset(info, name, IdxSha256(content)) is { } other) differ.Add($"{path} ({other}'s file)");
                 else unverifiable.Add(path);
             }
         }

@@ -67,9 +67,30 @@ public sealed class BenchTests : IDisposable
         Assert.Null(data.FashionSource);
         Assert.Equal(60_000, data.Fashion.Train.Count);
         Assert.Equal($"Fashion-MNIST from {DatasetCatalog.FashionMnist.Locate(DatasetSearch.Default)}", data.FashionSource);
-        var report = BenchRunner.Run(Tiny, TextWriter.Null) with { Data = data.FashionSource };
+        var report = BenchRunner.Run(Tiny with { Only = ["cnn-8-trainer"], MemoryEpochs = 0 }, TextWriter.Null);
+        Assert.Equal(data.FashionSource, report.Data);
         Assert.Contains($"\ndata: {data.FashionSource}\n", report.ToTable().ReplaceLineEndings("\n"), StringComparison.Ordinal);
         Assert.Equal(data.FashionSource, BenchReport.FromJson(report.ToJson()).Data);
+        Assert.Null(BenchRunner.Run(Tiny with { MemoryEpochs = 0 }, TextWriter.Null).Data); // a raw step reads no dataset
+    }
+
+    /// <summary>A partial Fashion-MNIST fails the memory run that reads it, which is reported beside the cases measured:
+    /// it ended the bench after every case, with no table and no JSON.</summary>
+    [Fact]
+    public void A_partial_fashion_mnist_fails_only_what_reads_it()
+    {
+        var data = Path.Combine(dir, "data", "fashion-mnist");
+        Directory.CreateDirectory(data);
+        File.Copy(DatasetCatalog.FashionMnist.Resolve(DatasetCatalog.FashionMnist.Locate(DatasetSearch.Default)!, IdxNames.TrainLabels), Path.Combine(data, IdxNames.TrainLabels));
+        var json = Path.Combine(dir, "b.json");
+        var (code, stdout, stderr) = Distill.Tests.Onboarding.Repo.RunCli(["bench", "--smoke", "--only", "gemm", "--json", json], env => env["DISTILL_DATA"] = Path.GetDirectoryName(data));
+        Assert.True(code == 1, stderr);
+        Assert.Contains("| gemm-1024 |", stdout, StringComparison.Ordinal);
+        var report = BenchReport.FromJson(File.ReadAllText(json));
+        Assert.Contains(report.Cases, c => c.Name == "gemm-1024");
+        var failed = Assert.Single(report.Failed);
+        Assert.Equal(BenchRunner.MemoryRun, failed.Case);
+        Assert.Contains($"holds part of Fashion-MNIST", failed.Error, StringComparison.Ordinal);
     }
 
     [Fact]

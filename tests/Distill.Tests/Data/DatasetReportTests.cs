@@ -139,12 +139,23 @@ public class DatasetVerifierTests
         var search = DatasetSearch.Only(dir.Path);
         var other = DatasetVerifier.Verify(DatasetCatalog.Mnist, mnist);
         Assert.NotNull(other);
+        Assert.Equal("is Fashion-MNIST's file, not MNIST's (its content is Fashion-MNIST's published one)", other.Problem);
         using (var loaded = Datasets.Mnist(search))
         {
             Assert.NotNull(loaded.Warning);
             Assert.Contains($"{Path.Combine(mnist, "train-images-idx3-ubyte")} (Fashion-MNIST's file)", loaded.Warning);
             Assert.Contains("SHA-256 mismatch", loaded.Warning);
         }
+
+        // Gzipped, as Debian ships them: the loader names them too (it said only "differ from the published files").
+        foreach (var name in DatasetCatalog.Mnist.Files)
+        {
+            File.Delete(Path.Combine(mnist, name[..^3]));
+            File.Copy(DatasetCatalog.FashionMnist.Resolve(fashion, name), Path.Combine(mnist, name));
+        }
+        using (var loaded = Datasets.Mnist(search))
+            Assert.Contains($"{Path.Combine(mnist, "train-images-idx3-ubyte.gz")} (Fashion-MNIST's file)", loaded.Warning);
+        foreach (var name in DatasetCatalog.Mnist.Files) File.Delete(Path.Combine(mnist, name));
 
         // MNIST-shaped files of no other dataset: structure checked, said unverified by doctor and by the loader.
         File.WriteAllBytes(Path.Combine(mnist, "train-images-idx3-ubyte"), Gen.Idx([40, 28, 28], Gen.Images(40, seed: 3)));

@@ -553,10 +553,21 @@ public class DataFileErrorTests
         using var dir = new TempDir();
         var own = Path.Combine(dir.Path, "fmnist");
         Directory.CreateDirectory(own);
+        // MNIST and Fashion-MNIST share their file names: files of neither's content name both.
         foreach (var f in DatasetCatalog.FashionMnist.Files) File.WriteAllBytes(Path.Combine(own, f), [1]);
         var (_, stdout, _) = Onboarding.Repo.RunCli(["doctor"], env => env["DISTILL_DATA"] = own);
-        Assert.Contains($"note: DISTILL_DATA={own} holds Fashion-MNIST's files itself, where it should hold one folder per dataset (fashion-mnist/, ...), " +
-                        $"so they are not read and datasets come from the other folders; set DISTILL_DATA to the folder above it (`export DISTILL_DATA={dir.Path}`)", stdout, StringComparison.Ordinal);
+        Assert.Contains($"note: DISTILL_DATA={own} holds Fashion-MNIST's or MNIST's files itself, where it should hold one folder per dataset (fashion-mnist/, ...), " +
+                        $"so they are not read and datasets come from the other folders; set DISTILL_DATA to the folder above it (`export DISTILL_DATA={dir.Path}`) " +
+                        $"after naming this folder fashion-mnist or mnist, or move the files into {Path.Combine(own, "fashion-mnist")} or {Path.Combine(own, "mnist")}", stdout, StringComparison.Ordinal);
+        // Fashion-MNIST's published content names it alone.
+        var system = DatasetCatalog.FashionMnist.Locate(DatasetSearch.Default)!;
+        foreach (var f in DatasetCatalog.FashionMnist.Files) File.Copy(DatasetCatalog.FashionMnist.Resolve(system, f), Path.Combine(own, f), overwrite: true);
+        (_, stdout, _) = Onboarding.Repo.RunCli(["doctor"], env => env["DISTILL_DATA"] = own);
+        Assert.Contains($"note: DISTILL_DATA={own} holds Fashion-MNIST's files itself", stdout, StringComparison.Ordinal);
+        // One stray file of a dataset's name is no dataset: nothing noted.
+        foreach (var f in DatasetCatalog.FashionMnist.Files.Skip(1)) File.Delete(Path.Combine(own, f));
+        (_, stdout, _) = Onboarding.Repo.RunCli(["doctor"], env => env["DISTILL_DATA"] = own);
+        Assert.DoesNotContain("note: DISTILL_DATA=", stdout, StringComparison.Ordinal);
     }
 
     /// <summary>A dataset folder whose files are spelt otherwise (Kaggle's train-images.idx3-ubyte) was skipped without a
