@@ -138,7 +138,8 @@ public static partial class Magics
                 if (File.Exists(full)) parsed.AssemblyPaths.Add((full, line));
                 else
                     parsed.Errors.Add(new(line, "AssemblyNotFound",
-                        $"#r \"{path}\" (line {line}): {full} does not exist; paths are relative to the notebook's folder (build the project first?)"));
+                        $"#r \"{path}\" (line {line}): {full} does not exist; paths are relative to the notebook's folder: build the project first " +
+                        "(`dotnet build`), or, for a notebook copied out of notebooks/, write the path to the checkout's artifacts/ in full (README)"));
                 lines[i] = "";
             }
             else if (LoadRef().Match(t) is { Success: true } lm)

@@ -178,9 +178,14 @@ public sealed record DatasetInfo(
         // The folders are the path before the colon: "in these folders" read as a list that was missing. At most 4 are
         // named, so past 4 the count says how many were searched and that the first 4 are the ones named.
         var which = folders.Count > 4 ? $"{folders.Count} folders searched (the first 4 named)" : $"{NumberText.Count(folders.Count, "folder")} named";
+        // DISTILL_SYSTEM_DATA set to leave out the system folder that holds it: installing again was the fix given, and
+        // apt then said the package was there.
+        var left = Environment.GetEnvironmentVariable("DISTILL_SYSTEM_DATA") is not null && search.SystemRoot != DatasetSearch.SystemDatasets && Locate(new DatasetSearch([], DatasetSearch.SystemDatasets), partialIsError: false) is { } there ? there : null;
         return new(string.Join(", ", folders.Take(4)) + (folders.Count > 4 ? ", ..." : ""),
-            $"{Title} not found: none of the {which} holds its files ({string.Join(", ", Files.Take(2))}{(Files.Count > 2 ? ", ..." : "")})",
-            $"run `{InstallCommand}`, or set DISTILL_DATA to a folder holding {Name}/ (see data/README.md)");
+            $"{Title} not found: none of the {which} holds its files ({string.Join(", ", Files.Take(2))}{(Files.Count > 2 ? ", ..." : "")})" +
+            (left is null ? "" : $"; {left} holds it, and DISTILL_SYSTEM_DATA leaves {DatasetSearch.SystemDatasets} out"),
+            left is null ? $"run `{InstallCommand}`, or set DISTILL_DATA to a folder holding {Name}/ (see data/README.md)"
+                : $"unset DISTILL_SYSTEM_DATA to read {left}, or copy {left} into the first folder named");
     }
 }
 

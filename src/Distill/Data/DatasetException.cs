@@ -18,7 +18,7 @@ public sealed class DatasetException(string path, string problem, string fix, Ex
     {
         const string bare = "`distill data install`";
         var fix = Fix.Contains(bare) ? Fix.Replace(bare, $"`{info.InstallCommand}`")
-            : Fix.Contains(info.InstallCommand) || Fix.Contains("npm install") || Fix.Contains("chmod ") ? Fix
+            : Fix.Contains(info.InstallCommand) || Fix.Contains("npm install") || Fix.Contains("chmod ") || Fix.Contains("DISTILL_SYSTEM_DATA", StringComparison.Ordinal) ? Fix
             : $"{info.Title}'s folder needs its published file under this name: delete it and run `{info.InstallCommand}`";
         return fix == Fix ? this : new DatasetException(Path, Problem, fix, InnerException);
     }

@@ -545,6 +545,23 @@ public class DataFileErrorTests
         Assert.Contains($"note: DISTILL_DATA={typo} does not exist, so datasets come from the other folders", stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>DISTILL_SYSTEM_DATA set to leave out the system folder that holds the dataset: the error said "not found"
+    /// with `data install` as the fix, which then reported the package installed. It names the folder and the variable.</summary>
+    [Fact]
+    public void A_dataset_the_system_folder_holds_but_DISTILL_SYSTEM_DATA_leaves_out_is_named_so()
+    {
+        using var dir = new TempDir();
+        var (code, _, stderr) = Onboarding.Repo.RunCli(["train", "--model", "mlp-32", "--epochs", "1", "--train-size", "64"], env =>
+        {
+            env["DISTILL_DATA"] = dir.Path;
+            env["DISTILL_SYSTEM_DATA"] = "";
+        }, workingDirectory: dir.Path);
+        Assert.Equal(1, code);
+        var system = DatasetCatalog.FashionMnist.Locate(new DatasetSearch([], DatasetSearch.SystemDatasets))!;
+        Assert.Contains($"Fashion-MNIST not found: none of the ", stderr, StringComparison.Ordinal);
+        Assert.Contains($"; {system} holds it, and DISTILL_SYSTEM_DATA leaves {DatasetSearch.SystemDatasets} out. Fix: unset DISTILL_SYSTEM_DATA to read {system}", stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>DISTILL_DATA set to a dataset's own folder (the files, not one folder per dataset) was read for nothing,
     /// the datasets coming from the other folders without a word: doctor says so, with the folder to set instead.</summary>
     [Fact]
