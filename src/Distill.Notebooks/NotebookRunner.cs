@@ -859,6 +859,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             OutputSink.Current = sink;
             var clock = Stopwatch.StartNew();
             var cellFile = $"{fileName} {cell.Label}";
+            bool plotlyBeforeOwnStart = false;
             CellFailure Fail(string ename, string evalue, IReadOnlyList<string> traceback, int? line, string message)
             {
                 // An error is an output like the others: --max-output caps it, or a huge exception message fills the
@@ -882,14 +883,13 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 }
                 // By package or by a DLL's path: the kernel loads the same FSharp.Core 10.1-built assembly either way.
                 // Before Start (in an earlier cell, or in this one's code) the kernel has nothing to bind FSharp.Core 10.1 to.
-                if ((parsed.Packages.Any(p => p.Package.Name.StartsWith("Plotly.NET", StringComparison.OrdinalIgnoreCase))
-                     || parsed.AssemblyPaths.Any(a => Path.GetFileName(a.Path).StartsWith("Plotly.NET", StringComparison.OrdinalIgnoreCase)))
-                    && !warnedPlotly && Distill.Notebook.StartCalls == startCallsBefore && !CodeLines(cell.Source).Contains("Notebook.Start(", StringComparison.Ordinal))
+                if (parsed.Packages.Any(p => p.Package.Name.StartsWith("Plotly.NET", StringComparison.OrdinalIgnoreCase))
+                    || parsed.AssemblyPaths.Any(a => Path.GetFileName(a.Path).StartsWith("Plotly.NET", StringComparison.OrdinalIgnoreCase)))
                 {
-                    warnedPlotly = true;
-                    o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} references Plotly.NET before Distill.Notebook.Start() has run. Its charts work here, but in the .NET kernel " +
-                                     "1.0.712001 (VS Code, Jupyter) Plotly.NET 6 needs FSharp.Core 10.1 and the kernel has loaded its own 10.0: a chart fails " +
-                                     "until Start() has run (it binds the request to 10.0, and draws the charts as it draws its own); call Distill.Notebook.Start() before the first chart");
+                    // A Start() in this cell's own code counts once it has run: a cell that failed before it (a compile
+                    // error) left the later charts green here and failing in the kernel, without a word.
+                    if (CodeLines(cell.Source).Contains("Notebook.Start(", StringComparison.Ordinal)) plotlyBeforeOwnStart = true;
+                    else WarnPlotlyBeforeStart(cell);
                 }
                 WarnIfDisplayExtensionAfterStart(cell, parsed.Packages.Select(p => p.Package.Name));
                 if (parsed.Packages.Count > 0 || parsed.Sources.Count > 0)
@@ -960,8 +960,19 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             }
             finally
             {
+                if (plotlyBeforeOwnStart) WarnPlotlyBeforeStart(cell);
                 if (OutputSink.Current == sink) OutputSink.Current = null;
             }
+        }
+
+        /// <summary>Warns once that <paramref name="cell"/> references Plotly.NET while Start() has not run.</summary>
+        void WarnPlotlyBeforeStart(NotebookCell cell)
+        {
+            if (warnedPlotly || Distill.Notebook.StartCalls != startCallsBefore) return;
+            warnedPlotly = true;
+            o.Log?.WriteLine($"  warning: {fileName}: {cell.Label} references Plotly.NET before Distill.Notebook.Start() has run. Its charts work here, but in the .NET kernel " +
+                             "1.0.712001 (VS Code, Jupyter) Plotly.NET 6 needs FSharp.Core 10.1 and the kernel has loaded its own 10.0: a chart fails " +
+                             "until Start() has run (it binds the request to 10.0, and draws the charts as it draws its own); call Distill.Notebook.Start() before the first chart");
         }
 
         /// <summary>The kernel's own objects (<c>Kernel.Current</c>, <c>KernelInvocationContext.Current</c>, with

@@ -225,6 +225,12 @@ public class RunnerEdgeTests
         var ok = TestSupport.Run(first, Path.Combine(dir.Path, "out2"), new NotebookRunOptions { Log = quiet, PackageCacheDirectory = TestSupport.PackageCache });
         Assert.True(ok.Succeeded, string.Join("\n", ok.Failures));
         Assert.DoesNotContain("warning:", quiet.ToString(), StringComparison.Ordinal);
+        // A Start() in the same cell counts once it has run: a compile error before it leaves Plotly.NET before Start.
+        var broken = TestSupport.WriteNotebook(dir.Path, "broken.ipynb",
+            ($"#r \"nuget: Plotly.NET, 6.0.0\"\n#r \"{distill}\"\nint x = \"no\";\nDistill.Notebook.Start();", null));
+        var brokenLog = new StringWriter();
+        Assert.False(TestSupport.Run(broken, Path.Combine(dir.Path, "out-broken"), new NotebookRunOptions { Log = brokenLog, PackageCacheDirectory = TestSupport.PackageCache }).Succeeded);
+        Assert.Contains("broken.ipynb: cell 1 references Plotly.NET before Distill.Notebook.Start() has run", brokenLog.ToString(), StringComparison.Ordinal);
 
         // The library before Start builds tensors just the same.
         var library = TestSupport.WriteNotebook(dir.Path, "library.ipynb",
