@@ -157,7 +157,11 @@ static class BenchCommand
         if (string.IsNullOrWhiteSpace(path)) return $"{option}: the file name is empty; give a file to write, e.g. {option} {example}.";
         if (Directory.Exists(path)) return $"{option} {path}: is a folder; give a file in it, e.g. {option} {Path.Combine(path, example)}.";
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (FilePaths.FileAncestor(path) is { } file) return $"{option} {path}: {file} is a file, not a folder; give a file in a folder.";
         if (!Directory.Exists(folder)) return $"{option} {path}: the folder {folder} does not exist; create it or give a file in an existing folder.";
+        // A folder that takes no file (/proc, a read-only mount) let an existing file there (/proc/version) pass the
+        // probe below, and the report was lost at the end of the run.
+        if (FilePaths.CannotWrite(folder) is { } why) return $"{option} {path}: the folder {folder} cannot be written ({why}); give a file in a folder you can write to.";
         bool existed = File.Exists(path);
         try
         {

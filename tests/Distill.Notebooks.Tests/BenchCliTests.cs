@@ -79,7 +79,11 @@ public partial class BenchCliTests
             ["--save-numerics", dir.Path], ["--save-numerics", ""], ["--save-numerics", Path.Combine(dir.Path, "no-such", "n.bin")],
             ["--compare-numerics", dir.Path], ["--save-numerics", Path.Combine(dir.Path, "n.bin"), "--json", Path.Combine(dir.Path, "x.json"), "--only", "gemm"],
             ["--python", "/usr/bin/python3"],
+            // A folder that takes no file, where an existing file passed the probe and the report was lost at the end;
+            // a path through a file, which was called a missing folder.
+            ["--json", "/proc/version"], ["--json", Path.Combine(Path.GetTempPath(), Path.GetFileName(dir.Path) + ".file", "x.json")],
         ];
+        File.WriteAllText(Path.Combine(Path.GetTempPath(), Path.GetFileName(dir.Path) + ".file"), "");
         foreach (var c in cases)
         {
             var (exit, stdout, stderr) = DistillProcess.Run(["bench", "--smoke", .. c]);
@@ -89,7 +93,10 @@ public partial class BenchCliTests
             Assert.StartsWith("error: " + c[0], line, StringComparison.Ordinal);
             Assert.DoesNotContain("Nothing in this command expected it", line, StringComparison.Ordinal);
             Assert.DoesNotContain("GEMM", stdout, StringComparison.Ordinal); // nothing ran
+            if (c[1] == "/proc/version") Assert.Equal("error: --json /proc/version: the folder /proc cannot be written (this file system takes no new files); give a file in a folder you can write to.", line);
+            if (c[1].EndsWith(".file/x.json", StringComparison.Ordinal)) Assert.EndsWith(".file is a file, not a folder; give a file in a folder.", line, StringComparison.Ordinal);
         }
+        File.Delete(Path.Combine(Path.GetTempPath(), Path.GetFileName(dir.Path) + ".file"));
         Assert.Empty(Directory.GetFiles(dir.Path));
         // A file of another kind is not overwritten: `--json reports/results.json` replaced reproduce's summary.
         using var theirs = new TempDir("bench-theirs");
