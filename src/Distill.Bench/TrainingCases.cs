@@ -17,12 +17,15 @@ public sealed class BenchData : IDisposable
 
     public ImageDataset Fashion => fashion ??= StandardCases.FashionMnistAvailable()
         ? Datasets.FashionMnist()
-        : Synthetic("random-1x28x28", 1, 28, 60_000, 10_000);
+        : Synthetic(RandomFashion, 1, 28, 60_000, 10_000);
+
+    /// <summary>The name of the random images that stand in for Fashion-MNIST when it is not installed.</summary>
+    const string RandomFashion = "random-1x28x28";
 
     /// <summary>What the Fashion-MNIST cases read, for the report: the folder, or the random images that stood in (the
     /// cases' names say Fashion-MNIST, and nothing said otherwise); null when no case read it.</summary>
     public string? FashionSource => fashion is null ? null
-        : fashion.Name == "random-1x28x28" ? "seeded random 1×28×28 images, as Fashion-MNIST is not installed (`distill data install fashion-mnist`)"
+        : fashion.Name == RandomFashion ? "seeded random 1×28×28 images, as Fashion-MNIST is not installed (`distill data install fashion-mnist`)"
         : $"Fashion-MNIST from {fashion.Source}";
 
     public ImageDataset CifarLike => cifarLike ??= Synthetic("random-3x32x32", 3, 32, 128 * 80, 1_000);

@@ -161,7 +161,7 @@ static class BenchCommand
         if (!Directory.Exists(folder)) return $"{option} {path}: the folder {folder} does not exist; create it or give a file in an existing folder.";
         // A folder that takes no file (/proc, a read-only mount) let an existing file there (/proc/version) pass the
         // probe below, and the report was lost at the end of the run.
-        if (FilePaths.CannotWrite(folder) is { } why) return $"{option} {path}: the folder {folder} cannot be written ({why}); give a file in a folder you can write to.";
+        if (FilePaths.Unwritable(path, folder, option) is { } unwritable) return unwritable + ".";
         bool existed = File.Exists(path);
         try
         {

@@ -173,9 +173,10 @@ static class DeployCommand
                 catch (OperationCanceledException e) { throw new OperationCanceledException($"check {e.Message}: nothing compared", signals.Token); }
                 // Float32 rounding is relative: logits of 3e5 (a long or diverging run) differ by 0.1 in an exact export,
                 // which a fixed 1e-4 called an exporter bug. Judged against each image's largest |logit| above 1.
-                var relative = judged != diff ? ", relative to each image's largest |logit|," : "";
+                var scaled = judged != diff;
+                var relative = scaled ? ", relative to each image's largest |logit|," : "";
                 Console.WriteLine($"{path} vs {trained.CheckpointPath} on {NumberText.Count(test.shape[0], "test image")}: max |ONNX Runtime − TorchSharp| = {diff:E2}" +
-                                  (judged != diff ? $" ({judged:E2} relative to its image's largest |logit|)" : "") + $", predictions agree on {agreement:F1}%");
+                                  (scaled ? $" ({judged:E2} relative to its image's largest |logit|)" : "") + $", predictions agree on {agreement:F1}%");
                 diff = judged;
                 if (r.GetValue(onnx) is not null && Provenance(path) is { } origin) Console.WriteLine($"  {origin}");
                 Console.WriteLine($"test accuracy ({NumberText.Count(data.Test.Count, "image")}): ONNX Runtime {ortAccuracy:F2}%, TorchSharp {torchAccuracy:F2}%");

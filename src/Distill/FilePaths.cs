@@ -45,13 +45,13 @@ public static class FilePaths
 
     /// <summary>Why the folder an <c>--out</c> option leads to cannot take files, in one wording wherever it is checked,
     /// as words after "error: "; null when it can. <paramref name="folder"/> is given when <paramref name="given"/> names
-    /// a file to write there (an .onnx path).</summary>
-    public static string? Unwritable(string given, string? folder = null)
+    /// a file to write there (an .onnx path, a bench --json file); <paramref name="option"/> is the option that gave it.</summary>
+    public static string? Unwritable(string given, string? folder = null, string option = "--out")
     {
         if (CannotWrite(folder ?? given) is not { } why) return null;
         return folder is null
-            ? $"--out {given}: this folder cannot be written ({why}); give a folder you can write to"
-            : $"--out {given}: the folder {folder} cannot be written ({why}); give a path in a folder you can write to";
+            ? $"{option} {given}: this folder cannot be written ({why}); give a folder you can write to"
+            : $"{option} {given}: the folder {folder} cannot be written ({why}); give a path in a folder you can write to";
     }
 
     /// <summary>Why no file can be created in <paramref name="folder"/>, or in the nearest folder on its way to the root

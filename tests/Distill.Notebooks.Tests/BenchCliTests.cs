@@ -93,7 +93,7 @@ public partial class BenchCliTests
             Assert.StartsWith("error: " + c[0], line, StringComparison.Ordinal);
             Assert.DoesNotContain("Nothing in this command expected it", line, StringComparison.Ordinal);
             Assert.DoesNotContain("GEMM", stdout, StringComparison.Ordinal); // nothing ran
-            if (c[1] == "/proc/version") Assert.Equal("error: --json /proc/version: the folder /proc cannot be written (this file system takes no new files); give a file in a folder you can write to.", line);
+            if (c[1] == "/proc/version") Assert.Equal("error: --json /proc/version: the folder /proc cannot be written (this file system takes no new files); give a path in a folder you can write to.", line);
             if (c[1].EndsWith(".file/x.json", StringComparison.Ordinal)) Assert.EndsWith(".file is a file, not a folder; give a file in a folder.", line, StringComparison.Ordinal);
         }
         File.Delete(Path.Combine(Path.GetTempPath(), Path.GetFileName(dir.Path) + ".file"));
