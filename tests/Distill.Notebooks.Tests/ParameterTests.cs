@@ -54,6 +54,23 @@ public class ParameterTests
         Assert.DoesNotContain("\nerror: forged", log, StringComparison.Ordinal);
     }
 
+    /// <summary>A parameters cell that deconstructs (<c>var (lr, epochs) = (0.5, 3);</c>) declares both names: -p lr=...
+    /// was warned of as "not declared", though it set the value.</summary>
+    [Fact]
+    public void Names_a_deconstruction_declares_are_parameters()
+    {
+        using var dir = new TempDir("params-deconstruct");
+        var nb = TestSupport.WriteNotebook(dir.Path, "d.ipynb",
+            ("var (lr, epochs) = (0.5, 3);\n(double momentum, var name) = (0.9, \"a\");", ["parameters"]),
+            ("Console.WriteLine($\"{lr} {epochs} {momentum} {name}\");", null));
+        var log = new StringWriter();
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"),
+            new NotebookRunOptions { Parameters = [new("lr", "0.25"), new("epochs", "7"), new("name", "b")], Log = log });
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.DoesNotContain("not declared", log.ToString(), StringComparison.Ordinal);
+        Assert.Equal("0.25 7 0.9 b\n", TestSupport.Text(Cells(r)[2]["outputs"]![0]!["text"]));
+    }
+
     [Fact]
     public void Each_parameters_cell_gets_the_values_it_declares_injected_right_after_it()
     {

@@ -98,14 +98,18 @@ public static class ParameterInjector
         return row[b.Length];
     }
 
-    /// <summary>Names declared in a parameters cell (top-level <c>var x = ...;</c> / <c>int x = ...;</c>).</summary>
+    /// <summary>Names declared in a parameters cell (top-level <c>var x = ...;</c> / <c>int x = ...;</c>, and the names a
+    /// top-level deconstruction declares: <c>var (lr, epochs) = (0.1, 3);</c> declares both, so -p sets them).</summary>
     public static IReadOnlyList<string> DeclaredNames(string code)
     {
         var tree = CSharpSyntaxTree.ParseText(code, CSharpParseOptions.Default.WithKind(SourceCodeKind.Script));
-        return tree.GetRoot().DescendantNodes()
-            .OfType<VariableDeclaratorSyntax>()
-            .Where(v => v.Parent?.Parent is FieldDeclarationSyntax or LocalDeclarationStatementSyntax { Parent: GlobalStatementSyntax })
-            .Select(v => v.Identifier.ValueText).ToList();
+        return [.. tree.GetRoot().DescendantNodes().SelectMany(n => n switch
+        {
+            VariableDeclaratorSyntax { Parent.Parent: FieldDeclarationSyntax or LocalDeclarationStatementSyntax { Parent: GlobalStatementSyntax } } v => [v.Identifier.ValueText],
+            ExpressionStatementSyntax { Parent: GlobalStatementSyntax, Expression: AssignmentExpressionSyntax { Left: var left } } =>
+                left.DescendantNodesAndSelf().OfType<SingleVariableDesignationSyntax>().Select(d => d.Identifier.ValueText),
+            _ => [],
+        })];
     }
 
     /// <summary>The top-level values a cell sets, as written (<c>seed = 3</c> for <c>int seed = 3;</c> or <c>seed = 3;</c>).</summary>
