@@ -202,7 +202,7 @@ public static class SweepFolder
     /// or null when it has not started, or the record names no usable count (the trainer then names what is wrong).</summary>
     public static int? StartedThreads(string dir, int index)
     {
-        var record = Path.Combine(Run(dir, index), "run.json");
+        var record = Path.Combine(Run(dir, index), RunFolder.SettingsFile);
         if (!File.Exists(record) || FilePaths.NothingToRead(record)) return null; // never open a FIFO: it would block
         try
         {
@@ -261,7 +261,7 @@ public static class SweepFolder
         // checkpoints left, every run failed on the checkpoint, another run's.
         var runs = Path.Combine(dir, "runs");
         if (Directory.Exists(runs))
-            foreach (var record in Directory.EnumerateFiles(runs, "*.json", SearchOption.AllDirectories).Where(f => Path.GetFileName(f) is "run.json" or ResultFile))
+            foreach (var record in Directory.EnumerateFiles(runs, "*.json", SearchOption.AllDirectories).Where(f => Path.GetFileName(f) is RunFolder.SettingsFile or ResultFile))
                 if (RecordedSpec(record) is { } other && other != spec.Hash)
                     throw new InvalidOperationException($"--out {dir} has no {PlanFile}, and its runs were made by another spec ({other}, in {record}; this one is {spec.Hash}). " +
                                                         "Give another folder, or move that one away.");
