@@ -31,7 +31,12 @@ public static partial class ModelZoo
         static Int128 Conv(Int128 inputs, Int128 outputs, int kernel) => inputs * outputs * kernel * kernel; // no bias
         static Int128 Norm(Int128 channels) => 2 * channels; // batch norm's scale and shift
         Int128 count;
-        switch (ParseName(name))
+        var arch = ParseName(name);
+        // The options a family refuses are refused here too, as Create refuses them: a caller sizing a student before its
+        // teacher trains (a spec's load check) learns of a ResNet's dropout then, not after the teacher trained.
+        if (options is not null && arch is not Architecture.Mlp) RejectMlpOnly(options, name);
+        if (options is not null && arch is Architecture.ResNet) RejectDropout(options, name);
+        switch (arch)
         {
             case Architecture.Mlp mlp:
             {

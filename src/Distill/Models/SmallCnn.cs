@@ -57,12 +57,15 @@ public sealed class SmallCnn : DistillModel
     {
         // Pooling.Run: the stages' max-pools skip libtorch's slow kernel where no gradient is recorded.
         CheckInput(input, conv1Weight(), convolutional: true);
+        // Checked before the stages, from the sizes the two 2x2 pools leave: an input under 4x4 failed inside the pooling
+        // with libtorch's "output size is too small".
+        var values = 2 * conv1Weight().shape[0] * (input.shape[^2] / 4) * (input.shape[^1] / 4);
+        if (values != flat)
+            throw new ArgumentException(
+                $"SmallCnn was built for another image size: input [{string.Join(", ", input.shape)}] gives {values} " +
+                $"values after stage 2, fc expects {flat}. Create it with the dataset's image size (ModelOptions.ImageSize).");
         var s1 = Pooling.Run(stage1, input);
         var s2 = Pooling.Run(stage2, s1);
-        if (s2.shape[1] * s2.shape[2] * s2.shape[3] != flat)
-            throw new ArgumentException(
-                $"SmallCnn was built for another image size: input [{string.Join(", ", input.shape)}] gives {s2.shape[1] * s2.shape[2] * s2.shape[3]} " +
-                $"values after stage 2, fc expects {flat}. Create it with the dataset's image size (ModelOptions.ImageSize).");
         var x = nn.functional.dropout(s2.flatten(1), dropout, training);
         var f = nn.functional.relu(fc1.call(x));
         var logits = fc2.call(nn.functional.dropout(f, dropout, training));

@@ -182,7 +182,7 @@ public sealed class ExperimentSpec
         }
         return new ExperimentSpec
         {
-            IdleKeyCheck = new(() => IdleKeyProblem(file, axes, runs)),
+            IdleKeyCheck = new(() => IdleKeyProblem(file, axes, runs, root.Children.Keys.FirstOrDefault(k => k is YamlScalarNode { Value: "teacher" }) is { } t ? SpecSchema.Line(t) : null)),
             File = file, Text = text, Name = runs[0].Experiment.Name, Nameless = Find(root, "name") is null,
             Hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(SpecSchema.ToJson(root).ToJsonString())))[..16], GridKeys = [.. axes.Select(a => a.Key)], Runs = runs,
         };
@@ -219,7 +219,7 @@ public sealed class ExperimentSpec
     /// nesterov without momentum, step:1 against multistep:1, a batch_size past the training images) only multiplies the
     /// runs: refused, naming why it is idle. A key idle in some runs only (temperatures beside a weight of 0 and 1, a
     /// scratch baseline in the grid) is a design, and kept.</summary>
-    static SpecException? IdleKeyProblem(string file, IReadOnlyList<GridAxis> axes, List<PlannedRun> runs)
+    static SpecException? IdleKeyProblem(string file, IReadOnlyList<GridAxis> axes, List<PlannedRun> runs, int? teacherLine)
     {
         var trained = runs.Select(r => r.Experiment.Trained).ToList(); // once per run, not once per run and key
         for (var i = 0; i < axes.Count; i++)
@@ -233,6 +233,14 @@ public sealed class ExperimentSpec
             return new SpecException(file, axes[i].Line,
                 $"grid key '{axes[i].Key}': its values ({string.Join(", ", groups[0].Select(r => r.Values[axis].Value))}) train the same model in every run " +
                 $"(runs {a.Index} and {b.Index}, ...): {string.Join("; ", why)}. Remove it from the grid, or change the setting that makes it idle.");
+        }
+        // A teacher whose every term adds nothing in every run (kd: {weight: 0}, kd alpha=0) trains for nothing: on the
+        // whole split, hours with a real teacher. A grid that gives it a weight in some runs is an ablation, and kept.
+        if (teacherLine is int line && runs.All(r => !r.Experiment.Methods.Any(m => Experiment.Idle(m) is null && m.Choice.Method.NeedsTeacher)))
+        {
+            var idle = runs[0].Experiment.Methods.Where(m => m.Choice.Method.NeedsTeacher).Select(m => $"{m.Choice.Method.Name}: {Experiment.Idle(m)}");
+            return new SpecException(file, line, $"teacher: every term that uses it adds nothing ({string.Join("; ", idle)}{(runs.Count > 1 ? ", in every run" : "")}), " +
+                                                 "so it would train for nothing; give one of them a weight above 0, or remove the teacher and those terms.");
         }
         return null;
     }
@@ -272,6 +280,9 @@ public sealed class ExperimentSpec
                 {
                     "student.model" or "teacher.model" => ModelZoo.Identity,
                     "schedule" => s => LrSchedule.Parse(s).ToString(),
+                    // A method's text parameter in the spelling its settings keep (temperatures "2, 3.0" is "2,3").
+                    _ when parts is ["loss", { } methodName, { } textKey] && MethodCatalogue.TryFind(methodName) is { } textual && textual.Parameters.Any(x => x.Name == textKey && x.IsText) =>
+                        s => textual.Settings(new Dictionary<string, string> { [textKey] = s }).Text(textKey),
                     _ => null,
                 };
                 var seen = new Dictionary<string, YamlNode>();
@@ -518,9 +529,21 @@ public sealed record Experiment
             var teacher = Teacher is { } t && active.Any(m => m.Choice.Method.NeedsTeacher)
                 ? $"{t.Model} {t.Epochs} {t.Seed} {t.Optimizer} {teacherImages} {Batches(teacherImages)} {Rates(t.Epochs)}" : "none";
             var images = TrainSize ?? split.Train;
-            return string.Join(" | ", Dataset, images, TestSize ?? split.Test, DataSeed, teacher, Student, StudentDropout?.ToString("R", CultureInfo.InvariantCulture) ?? "-",
+            return string.Join(" | ", Dataset, images, TestSize ?? split.Test, DrawsSubsets ? DataSeed : "-", teacher, Student, StudentDropout?.ToString("R", CultureInfo.InvariantCulture) ?? "-",
                 Epochs, Batches(images), Optimizer, Rates(Epochs), Augment, Seed, CeWeight.ToString("R", CultureInfo.InvariantCulture),
                 string.Join(" + ", active.Select(m => $"{m.Weight.ToString("R", CultureInfo.InvariantCulture)}·{m.Choice.Record}")));
+        }
+    }
+
+    /// <summary>Whether the data seed draws anything: a subset smaller than its split (the teacher's only when a term uses
+    /// the teacher). A subset of the whole split is the split in order, whatever the seed.</summary>
+    bool DrawsSubsets
+    {
+        get
+        {
+            var split = DatasetCatalog.Get(Dataset).SplitSizes;
+            var teacherUsed = Teacher is not null && Methods.Any(m => Idle(m) is null && m.Choice.Method.NeedsTeacher);
+            return TrainSize < split.Train || TestSize < split.Test || (teacherUsed && TeacherTrainSize < split.Train);
         }
     }
 
@@ -531,6 +554,8 @@ public sealed record Experiment
         foreach (var idle in a.Methods.Concat(b.Methods).Where(m => Idle(m) is not null).DistinctBy(m => m.Choice.Method.Name))
             if (key.StartsWith($"loss.{idle.Choice.Method.Name}.", StringComparison.OrdinalIgnoreCase))
                 yield return $"loss.{idle.Choice.Method.Name} adds nothing to the loss ({Idle(idle)}), so its other settings are unused";
+        if (key == "dataset.seed" && !a.DrawsSubsets)
+            yield return "dataset.seed draws the subsets, and each subset given is its whole split (taken in order, whatever the seed)";
         if (key == "batch_size")
             yield return $"batch_size {a.BatchSize} and {b.BatchSize} are both at least the {a.TrainSize ?? DatasetCatalog.Get(a.Dataset).SplitSizes.Train} training images: one batch of them per epoch";
         if (key == "schedule")
@@ -593,9 +618,14 @@ public sealed record Experiment
                     string.Create(CultureInfo.InvariantCulture, $"dataset.{key}: {asked:N0} images, but {dataset.Title}'s {split} split holds {size:N0}; give 1 to {size:N0}, or leave it out for all."));
         // Sized for the dataset against the zoo's cap, not this machine's memory: a sweep may run elsewhere (a cluster),
         // and each run's ModelZoo.Create checks the memory of the machine it runs on.
-        void Sized(string model) => ModelZoo.CheckFits(model, dataset.Channels, dataset.Classes, new ModelOptions { ImageSize = dataset.ImageSize.Height }, long.MaxValue);
-        var studentName = Checked(student, "student.model", Sized);
-        var teacherName = teacher is null ? null : Checked(teacher, "teacher.model", Sized);
+        void Sized(string model, double? dropout) =>
+            ModelZoo.CheckFits(model, dataset.Channels, dataset.Classes, new ModelOptions { ImageSize = dataset.ImageSize.Height, Dropout = dropout }, long.MaxValue);
+        // The student's dropout with its model: a ResNet refuses it, named at the dropout's line when that is what is wrong.
+        var studentName = Checked(student, "student.model", m => Sized(m, null));
+        if (Number(student, "dropout") is { } studentDropout)
+            try { Sized(studentName, studentDropout); }
+            catch (ArgumentException e) { throw new SpecException(file, SpecSchema.Line(ExperimentSpec.Find(student, "dropout")!), $"student.dropout: {e.Message}"); }
+        var teacherName = teacher is null ? null : Checked(teacher, "teacher.model", m => Sized(m, null));
         var scheduleNode = ExperimentSpec.Find(root, "schedule");
         LrSchedule schedule;
         try { schedule = LrSchedule.Parse(Text(root, "schedule") ?? "cosine"); }

@@ -86,4 +86,23 @@ public class ModelInputTests
         Assert.Throws<ArgumentException>(() => Distill.Training.Evaluation.Accuracy(randn(0, 3), zeros(0, dtype: ScalarType.Int64)));
         Assert.Equal(50.0, Distill.Training.Evaluation.Accuracy(tensor(new float[,] { { 1, 0 }, { 1, 0 } }), tensor(new long[] { 0, 1 })));
     }
+
+    /// <summary>An input under 4x4 failed inside the small CNN's pooling with libtorch's "Output size is too small"; a
+    /// 4x4 one had this message. Both, and any size the model was not built for, get it before a layer runs.</summary>
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(3, 3)]
+    [InlineData(4, 4)]
+    [InlineData(32, 8)]
+    public void The_small_cnn_names_an_image_size_it_was_not_built_for(int height, int width)
+    {
+        using var model = ModelZoo.Create("cnn-4", 3, 10);
+        model.train();
+        using var images = randn([2, 3, height, width]);
+        var e = Assert.Throws<ArgumentException>(() => model.call(images));
+        Assert.StartsWith($"SmallCnn was built for another image size: input [2, 3, {height}, {width}] gives ", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("fc expects 512. Create it with the dataset's image size (ModelOptions.ImageSize).", e.Message, StringComparison.Ordinal);
+        using var fits = randn([2, 3, 32, 32]);
+        Assert.Equal([2L, 10L], model.call(fits).Logits.shape);
+    }
 }

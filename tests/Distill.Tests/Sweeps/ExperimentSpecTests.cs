@@ -179,7 +179,7 @@ public class ExperimentSpecTests
     [InlineData("  seed: [0, 1, 2]", "  seed: 3", 17, "grid.seed must be a list")]
     [InlineData("  seed: [0, 1, 2]", "  seed: [0, x]", 17, "seed must be a whole number, not 'x'.")]
     [InlineData("[1, 2, 4, 8]", "[1, 2, -4]", 16, "loss.kd: temperature=-4 is out of range; temperature must be in [0.01, 1000].")]
-    [InlineData("    temperature: 4", "    temperature: 4\n    alpha: 1e-400", 15, "loss.kd: alpha=1e-400 is beyond float32")]
+    [InlineData("    temperature: 4", "    temperature: 4\n    alpha: 1e-400", 15, "loss.kd.alpha = 1e-400 is too small for a number here and would read as 0")]
     [InlineData("    temperature: 4", "    temprature: 4", 14, "loss.kd: unknown parameter 'temprature'; its parameters are temperature (default 4), alpha")]
     [InlineData("  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "  kdd:\n    temperature: 4\ngrid:", 13, "loss.kdd: unknown method 'kdd'; the catalogue has")]
     [InlineData("  model: cnn", "  model: [cnn]", 6, "teacher.model must be text, not a list.")]
@@ -283,6 +283,22 @@ public class ExperimentSpecTests
     // A factor of 1 is constant under another name.
     [InlineData("  seed: [0, 1, 2]", "  schedule: [constant, \"step:1:1\"]", 17, "grid key 'schedule': its values (constant, step:1:1) train the same model in every run (runs 0 and 1, ...): " +
                 "schedules constant and step:1:1 set the same learning rate in each of the 2 epochs.", "teacher:\n  model: cnn\n  epochs: 1", "teacher:\n  model: cnn\n  epochs: 2")]
+    // A ResNet student's dropout passed the load and failed when the run built the student, after its teacher trained.
+    [InlineData("  model: mlp-32", "  model: resnet8\n  dropout: 0.5", 10, "student.dropout: Model 'resnet8': CIFAR ResNets have no dropout (He et al. 2016); use a wrn-<depth>-<k> model for dropout.")]
+    [InlineData("  model: mlp-32", "  model: mlp-32\n  dropout: 0.2", 10, "student.model=resnet8): student.dropout: Model 'resnet8': CIFAR ResNets have no dropout", "  seed: [0, 1, 2]", "  student.model: [mlp-32, resnet8]")]
+    // 1e-400 read as 0: ce switched off, and a grid's 0 and 1e-400 trained the same runs under two labels, grouped as one.
+    [InlineData("  ce: 0.1", "  ce: 1e-400", 12, "loss.ce = 1e-400 is too small for a number here and would read as 0; give 0 if 0 is meant, or a value of at least 1e-300.")]
+    [InlineData("  seed: [0, 1, 2]", "  loss.ce: [0, 1e-400]", 17, "= 1e-400 is too small for a number here and would read as 0;")]
+    // A method's list in two spellings (the settings keep "2,3") trained identical runs shown as two rows.
+    [InlineData("  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "  mlkd:\n    temperatures: \"2,3\"\ngrid:\n  loss.mlkd.temperatures: [\"2,3\", \"2, 3.0\"]", 16,
+        "grid.loss.mlkd.temperatures has the value 2, 3.0 twice (as '2,3' on line 16); it would make identical runs")]
+    // A teacher whose only term adds nothing trained on the whole split for nothing.
+    [InlineData("    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]\n  seed: [0, 1, 2]", "    temperature: 4\n    weight: 0", 5,
+        "teacher: every term that uses it adds nothing (kd: weight 0), so it would train for nothing; give one of them a weight above 0, or remove the teacher and those terms.")]
+    [InlineData("    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "    alpha: 0\ngrid:", 5, "teacher: every term that uses it adds nothing (kd: alpha=0, in every run), so it would train for nothing;")]
+    // Subsets of the whole split are the split in order: a grid over the data seed trained identical runs.
+    [InlineData("  train_size: 300", "  train_size: 60000\n  test_size: 10000", 18, "grid key 'dataset.seed': its values (0, 1) train the same model in every run (runs 0 and 1, ...): " +
+                "dataset.seed draws the subsets, and each subset given is its whole split (taken in order, whatever the seed).", "  seed: [0, 1, 2]", "  dataset.seed: [0, 1]")]
     public void Bad_input_is_one_error_naming_the_file_line_key_and_fix(string from, string to, int line, string message, string? from2 = null, string? to2 = null)
     {
         var text = Spec.Replace(from, to, StringComparison.Ordinal);
