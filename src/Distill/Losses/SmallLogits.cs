@@ -4,6 +4,17 @@ using static TorchSharp.torch;
 
 namespace Distill.Losses;
 
+/// <summary>Process-wide choices of how losses compute.</summary>
+public static class LossPaths
+{
+    /// <summary>Whether DIST, MLKD and CTKD compute small CPU batches in managed code (default true: it takes 15-25 % off
+    /// an MLP student's step, docs/performance.md). Its first derivative is exact, but autograd sees it as a constant
+    /// gradient, so a second derivative through these losses (a gradient penalty: autograd.grad with create_graph:
+    /// true) is zero, or an error when nothing else in the graph needs one. Set it false for that: the tensor code runs,
+    /// twice differentiable as PyTorch's, with the same values.</summary>
+    public static bool ManagedSmallLogits { get; set; } = true;
+}
+
 /// <summary>
 /// Logit losses over small CPU batches computed forward and backward at once in managed float64 code, and handed to
 /// autograd as one scalar whose gradient is known. Why: on [128, 10] every libtorch kernel costs 2-20 µs of dispatch
@@ -19,7 +30,7 @@ static class SmallLogits
     /// <summary>True when <paramref name="logits"/> are small enough, with at most <paramref name="maxClasses"/>
     /// classes, and live on the CPU, where their values can be read without a device copy.</summary>
     public static bool Fits(Tensor logits, long maxClasses = long.MaxValue) =>
-        logits.device_type == TorchSharp.DeviceType.CPU && logits.numel() <= MaxElements && logits.shape[^1] <= maxClasses &&
+        LossPaths.ManagedSmallLogits && logits.device_type == TorchSharp.DeviceType.CPU && logits.numel() <= MaxElements && logits.shape[^1] <= maxClasses &&
         logits.dtype is ScalarType.Float32 or ScalarType.Float64;
 
     /// <summary>The values of a float32 or float64 CPU tensor, row-major, in float64 (read in place when contiguous).</summary>

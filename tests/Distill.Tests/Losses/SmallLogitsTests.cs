@@ -171,4 +171,30 @@ public class SmallLogitsTests
         Assert.False(SmallLogits.Fits(zeros(SmallLogits.MaxElements / 10 + 1, 10)));
         Assert.False(SmallLogits.Fits(zeros(128, 100), maxClasses: 64));
     }
+
+    /// <summary>The managed path's gradient is a constant to autograd: a gradient penalty through DIST, MLKD or CTKD on a
+    /// small CPU batch was an error alone ("element 0 of tensors does not require grad") and silently lost its curvature
+    /// beside another term. LossPaths.ManagedSmallLogits = false runs the tensor code, whose second derivative is there.</summary>
+    [Fact]
+    public void The_tensor_path_is_there_for_second_derivatives()
+    {
+        using var scope = NewDisposeScope();
+        var student = randn([4, 10], dtype: ScalarType.Float64, generator: new TorchSharp.torch.Generator(3)).requires_grad_(true);
+        var teacher = randn([4, 10], dtype: ScalarType.Float64, generator: new TorchSharp.torch.Generator(4));
+        Tensor Penalty() => autograd.grad([Dist.Loss(student, teacher, 1, 1, 1)], [student], retain_graph: true, create_graph: true)[0];
+        Assert.False(Penalty().requires_grad); // documented: the managed path has no second derivative
+        try
+        {
+            LossPaths.ManagedSmallLogits = false;
+            var g = Penalty();
+            Assert.True(g.requires_grad);
+            var curvature = autograd.grad([g.pow(2).sum()], [student])[0];
+            Assert.True(curvature.abs().max().item<double>() > 1e-3);
+            LossPaths.ManagedSmallLogits = true;
+            // Same first derivative either way.
+            var managed = autograd.grad([Dist.Loss(student, teacher, 1, 1, 1)], [student])[0];
+            Assert.True(allclose(managed, g.detach(), rtol: 1e-9, atol: 1e-12));
+        }
+        finally { LossPaths.ManagedSmallLogits = true; }
+    }
 }
