@@ -349,7 +349,7 @@ public sealed class Reproduction(ReproductionOptions options)
     /// <summary>The first line of a notebook's task.log, which marks the file as reproduce's.</summary>
     public const string TaskLogHeader = "# distill reproduce:";
 
-    /// <summary>Why a file reproduce rewrites in a notebook's folder <paramref name="dir"/> (task.log, the result rows) is
+    /// <summary>Why a file reproduce rewrites in a notebook's folder <paramref name="dir"/> (its reports, task.log, the result rows) is
     /// not one it wrote; null when each is, or is absent. A task.log without the header is an earlier build's when its
     /// notebook's manifest is beside it.</summary>
     static string? ForeignNotebookFile(string dir, string name)
@@ -359,7 +359,11 @@ public sealed class Reproduction(ReproductionOptions options)
         // Reproduce's folder when its notebook's manifest is there, or its task.log starts with the header (or is empty:
         // the header's write failed): then the rows are its own too, a notebook's bad row or one cut short by a kill
         // included, which that notebook's outcome already named.
-        if (Reports.Manifest.Outputs(Path.Combine(dir, name + ".manifest.json")) is not null) return null;
+        // The notebook's reports, as its runner checks them when its turn comes: a user's 05-comparison.html was found
+        // only after 00-04 ran (20 minutes at the quick budget), and failed that notebook alone.
+        var reports = new RunFiles(Path.Combine(dir, name + ".ipynb"), Path.Combine(dir, name + ".html"), Path.Combine(dir, name + ".manifest.json"));
+        if (Reports.Manifest.NotARunsOutput(reports) is { } report) return Refusal(report, "is not an output of an earlier run (no manifest of one lists it)");
+        if (Reports.Manifest.Outputs(reports.Manifest) is not null) return null;
         if (File.Exists(log))
         {
             string? first;

@@ -57,7 +57,7 @@ public class ReproduceJobsTests
         Assert.DoesNotContain("no 05-comparison record found", printed, StringComparison.Ordinal);
     }
 
-    /// <summary>A notebook's folder is reproduce's, but a user's task.log or result rows there were replaced or deleted
+    /// <summary>A notebook's folder is reproduce's, but a user's task.log, result rows or reports there were replaced or deleted
     /// without a word; refused before anything runs, like the summary files. Reproduce's own, from an earlier run, are
     /// rewritten as before.</summary>
     [Fact]
@@ -70,7 +70,10 @@ public class ReproduceJobsTests
         var reports = Path.Combine(dir.Path, "out");
         var folder = Path.Combine(reports, "01-a");
         Directory.CreateDirectory(folder);
-        foreach (var (file, why) in new[] { ("task.log", "is not the log of an earlier reproduce"), (Distill.Notebooks.Reproduction.ResultsFileName, "does not hold result rows") })
+        // Its reports too: a user's 01-a.html was found only when 01-a's turn came (after the notebooks before it ran).
+        const string NotAnOutput = "is not an output of an earlier run (no manifest of one lists it)";
+        foreach (var (file, why) in new[] { ("task.log", "is not the log of an earlier reproduce"), (Distill.Notebooks.Reproduction.ResultsFileName, "does not hold result rows"),
+                     ("01-a.html", NotAnOutput), ("01-a.ipynb", NotAnOutput), ("01-a.manifest.json", NotAnOutput) })
         {
             File.WriteAllText(Path.Combine(folder, file), "mine\n");
             var refused = Reproduce(notebooks, reports, Path.Combine(dir.Path, "teachers"));

@@ -58,7 +58,7 @@ public static class TeacherStore
     {
         get
         {
-            if (Directory is not string dir) return "off (DISTILL_TEACHER_CACHE=off); every teacher is trained";
+            if (Directory is not string dir) return $"off ({Variable}={Environment.GetEnvironmentVariable(Variable)?.Trim()}); every teacher is trained";
             if (File.Exists(dir)) return $"{dir} is a file, not a folder: set DISTILL_TEACHER_CACHE to a folder (or off)";
             var top = new DirectoryInfo(dir);
             if (!top.Exists) return $"{dir} (empty)";

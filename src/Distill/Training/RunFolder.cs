@@ -568,7 +568,9 @@ sealed partial class RunFolder : IDisposable
     public static string? InsideRunError(string outRoot)
     {
         // A readable run record only: a project folder with some other tool's metrics.csv or run.json is no run of ours.
-        for (var up = Directory.GetParent(Path.GetFullPath(outRoot)); up is not null; up = up.Parent)
+        // Without its trailing separator: the "parent" of runs/a/ is runs/a itself, so `--out a/ --resume` was told its own
+        // run was another's.
+        for (var up = Directory.GetParent(Path.TrimEndingDirectorySeparator(Path.GetFullPath(outRoot))); up is not null; up = up.Parent)
             if (TryRead(Path.Combine(up.FullName, SettingsFile)) is { } record)
                 return $"--out {outRoot} is inside the run folder {up.FullName} ({Describe(record)}); give a folder outside it.";
         return null;

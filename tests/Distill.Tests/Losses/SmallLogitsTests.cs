@@ -25,7 +25,7 @@ public class SmallLogitsTests
     {
         var data = new TheoryData<string, int, int, double, double>();
         foreach (var name in Losses.Keys)
-            foreach (var (b, c) in new[] { (128, 10), (2, 3), (7, 100), (64, 1) })
+            foreach (var (b, c) in new[] { (128, 10), (2, 3), (7, 100), (64, 1), (1, 10) })
                 foreach (var (scale, gap) in new[] { (4.0, 1.0), (1e-3, 1.0), (4.0, 1e-3), (40.0, 1.0) })
                     data.Add(name, b, c, scale, gap);
         return data;

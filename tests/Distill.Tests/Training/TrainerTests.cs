@@ -475,6 +475,9 @@ public class TrainerTests
         File.WriteAllText(Path.Combine(dir.Path, "run.json"), "{\"name\": \"mlp-32\", \"seed\": \"0\"}");
         Assert.StartsWith($"--out {Path.Combine(dir.Path, "out", "x")} is inside the run folder {dir.Path} (mlp-32, seed 0, started ?)",
             RunFolder.InsideRunError(Path.Combine(dir.Path, "out", "x")), StringComparison.Ordinal);
+        // The run's own folder, written with a trailing separator (a shell's completion adds it), is not inside itself.
+        Assert.Null(RunFolder.InsideRunError(dir.Path + Path.DirectorySeparatorChar));
+        Assert.Null(RunFolder.InsideRunError(dir.Path));
     }
 
     /// <summary>A resume of a finished run trains no epoch, and left a deleted or damaged metrics.csv as it was: it is
