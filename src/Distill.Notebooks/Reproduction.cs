@@ -362,7 +362,8 @@ public sealed class Reproduction(ReproductionOptions options)
         // The notebook's reports, as its runner checks them when its turn comes: a user's 05-comparison.html was found
         // only after 00-04 ran (20 minutes at the quick budget), and failed that notebook alone.
         var reports = new RunFiles(Path.Combine(dir, name + ".ipynb"), Path.Combine(dir, name + ".html"), Path.Combine(dir, name + ".manifest.json"));
-        if (Reports.Manifest.NotARunsOutput(reports) is { } report) return Refusal(report, "is not an output of an earlier run (no manifest of one lists it)");
+        if (Reports.Manifest.NotARunsOutput(reports) is { } report)
+            return Refusal(report, report == reports.Manifest ? "is not the manifest of an earlier distill run" : "is not an output of an earlier run (no manifest of one lists it)");
         if (Reports.Manifest.Outputs(reports.Manifest) is not null) return null;
         if (File.Exists(log))
         {

@@ -73,7 +73,7 @@ public class ReproduceJobsTests
         // Its reports too: a user's 01-a.html was found only when 01-a's turn came (after the notebooks before it ran).
         const string NotAnOutput = "is not an output of an earlier run (no manifest of one lists it)";
         foreach (var (file, why) in new[] { ("task.log", "is not the log of an earlier reproduce"), (Distill.Notebooks.Reproduction.ResultsFileName, "does not hold result rows"),
-                     ("01-a.html", NotAnOutput), ("01-a.ipynb", NotAnOutput), ("01-a.manifest.json", NotAnOutput) })
+                     ("01-a.html", NotAnOutput), ("01-a.ipynb", NotAnOutput), ("01-a.manifest.json", "is not the manifest of an earlier distill run") })
         {
             File.WriteAllText(Path.Combine(folder, file), "mine\n");
             var refused = Reproduce(notebooks, reports, Path.Combine(dir.Path, "teachers"));

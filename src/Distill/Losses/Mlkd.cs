@@ -201,8 +201,6 @@ public sealed class MlkdMethod : Methods.Method
 
     public override Objective Build(Methods.MethodSettings s, Methods.MethodSetup setup)
     {
-        // Its batch level compares the samples of a batch with each other: with one, each only with itself.
-        setup.RequireBatch(Name, 2, "matches the similarities between the samples of a batch (its batch level)", "its batch level would compare each sample with itself alone");
         ILossTerm mlkd = new MlkdTerm(Temperatures(s), s.Flag("paper_class_scale"));
         if (s.Flag("standardize")) mlkd = new StandardizedTerm(mlkd);
         var warmup = s["warmup"];

@@ -36,6 +36,8 @@ public static partial class ModelZoo
         // teacher trains (a spec's load check) learns of a ResNet's dropout then, not after the teacher trained.
         if (options is not null && arch is not Architecture.Mlp) RejectMlpOnly(options, name);
         if (options is not null && arch is Architecture.ResNet) RejectDropout(options, name);
+        if (options?.Dropout is { } dropout && !(dropout is >= 0 and < 1))
+            throw new ArgumentException($"Model '{name}': dropout is a probability in [0, 1), not {dropout.ToString(CultureInfo.InvariantCulture)} (at 1 every activation is dropped); give a value from 0 to below 1.");
         switch (arch)
         {
             case Architecture.Mlp mlp:

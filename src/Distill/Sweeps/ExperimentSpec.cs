@@ -123,7 +123,31 @@ public sealed class ExperimentSpec
         return ReadText(path);
     }
 
+    /// <summary>The first refusal of a check added after sweeps were first planned (a number that reads as 0, a value
+    /// given twice in a new spelling, a ResNet student's dropout): thrown when a sweep is planned, with
+    /// <see cref="IdleKey"/>, but only kept when a planned folder's copy is read, which an earlier build planned and must
+    /// still collect and resume (it failed at "not a spec this build can read", and running it again to rewrite the copy
+    /// failed the same way).</summary>
+    sealed class Deferred { public SpecException? First; }
+
+    [ThreadStatic] static Deferred? planning;
+
+    /// <summary><paramref name="e"/> thrown, or kept for <see cref="IdleKey"/> while a spec is parsed (see <see cref="Deferred"/>).</summary>
+    internal static void RefuseWhenPlanned(SpecException e)
+    {
+        if (planning is { } d) d.First ??= e;
+        else throw e;
+    }
+
     public static ExperimentSpec Parse(string text, string file, string? fallbackName = null)
+    {
+        var outer = planning;
+        var deferred = planning = new Deferred();
+        try { return Parse(text, file, fallbackName, deferred); }
+        finally { planning = outer; }
+    }
+
+    static ExperimentSpec Parse(string text, string file, string? fallbackName, Deferred deferred)
     {
         var root = Mapping(text, file) ?? throw new SpecException(file, 1, "a spec is one YAML mapping (dataset:, student:, loss:, ...); see experiments/ for examples.");
         SpecSchema.Validate(file, root, SpecSchema.RootSchema, "");
@@ -156,6 +180,7 @@ public sealed class ExperimentSpec
         {
             var chosen = axes.Select((a, i) => (a, Value: a.Values[combination[i]])).ToList();
             Experiment experiment;
+            var before = deferred.First;
             try
             {
                 experiment = With(root, chosen.Select(c => (c.a, c.Value)).ToList(), () =>
@@ -163,6 +188,8 @@ public sealed class ExperimentSpec
                     SpecSchema.Validate(file, root, SpecSchema.RootSchema, "");
                     return Experiment.From(file, root, fallbackName ?? Path.GetFileNameWithoutExtension(file));
                 });
+                if (before is null && deferred.First is { } late && chosen.Count > 0)
+                    deferred.First = new SpecException(file, late.Line, $"run {runs.Count} of the grid ({string.Join(" ", chosen.Select(c => $"{c.a.Key}={Shown(c.Value)}"))}): {late.Problem}");
             }
             // Which run: a refusal that only some grid values cause ("loss: every term has weight 0 (ce: 0; kd: weight
             // 0)") pointed at a line whose written values say otherwise.
@@ -182,7 +209,7 @@ public sealed class ExperimentSpec
         }
         return new ExperimentSpec
         {
-            IdleKeyCheck = new(() => IdleKeyProblem(file, axes, runs, root.Children.Keys.FirstOrDefault(k => k is YamlScalarNode { Value: "teacher" }) is { } t ? SpecSchema.Line(t) : null)),
+            IdleKeyCheck = new(() => deferred.First ?? IdleKeyProblem(file, axes, runs, root.Children.Keys.FirstOrDefault(k => k is YamlScalarNode { Value: "teacher" }) is { } t ? SpecSchema.Line(t) : null)),
             File = file, Text = text, Name = runs[0].Experiment.Name, Nameless = Find(root, "name") is null,
             Hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(SpecSchema.ToJson(root).ToJsonString())))[..16], GridKeys = [.. axes.Select(a => a.Key)], Runs = runs,
         };
@@ -238,7 +265,7 @@ public sealed class ExperimentSpec
         // whole split, hours with a real teacher. A grid that gives it a weight in some runs is an ablation, and kept.
         if (teacherLine is int line && runs.All(r => !r.Experiment.Methods.Any(m => Experiment.Idle(m) is null && m.Choice.Method.NeedsTeacher)))
         {
-            var idle = runs[0].Experiment.Methods.Where(m => m.Choice.Method.NeedsTeacher).Select(m => $"{m.Choice.Method.Name}: {Experiment.Idle(m)}");
+            var idle = runs.SelectMany(r => r.Experiment.Methods.Where(m => m.Choice.Method.NeedsTeacher).Select(m => $"{m.Choice.Method.Name}: {Experiment.Idle(m)}")).Distinct();
             return new SpecException(file, line, $"teacher: every term that uses it adds nothing ({string.Join("; ", idle)}{(runs.Count > 1 ? ", in every run" : "")}), " +
                                                  "so it would train for nothing; give one of them a weight above 0, or remove the teacher and those terms.");
         }
@@ -285,11 +312,19 @@ public sealed class ExperimentSpec
                         s => textual.Settings(new Dictionary<string, string> { [textKey] = s }).Text(textKey),
                     _ => null,
                 };
+                var listSpelling = parts is ["loss", { } listMethod, { } listKey] && MethodCatalogue.TryFind(listMethod) is { } lists && lists.Parameters.Any(x => x.Name == listKey && x.IsText);
                 var seen = new Dictionary<string, YamlNode>();
                 foreach (var v in values.Children)
+                {
+                    // Named here, as the grid's value: a run's label shows it as read (0), which would name the run "loss.ce=0".
+                    if (v is YamlScalarNode { Style: ScalarStyle.Plain, Value: { } written } && NumberText.Underflows(written))
+                        RefuseWhenPlanned(new SpecException(file, SpecSchema.Line(v), $"grid.{key} has the value {written}, too small for a number and read as 0; " +
+                                                                                        "give 0 if 0 is meant, or a larger number."));
+                    // A method's list in two spellings is refused since a later build: only when a sweep is planned.
                     if (!seen.TryAdd(Canonical(v, isSwitch, spelling), v))
-                        throw new SpecException(file, SpecSchema.Line(v), $"grid.{key} has the value {Scalar(v)} twice (as '{Scalar(seen[Canonical(v, isSwitch, spelling)])}' on line " +
-                                                                          $"{SpecSchema.Line(seen[Canonical(v, isSwitch, spelling)])}); it would make identical runs; give each value once.");
+                        (listSpelling ? RefuseWhenPlanned : (Action<SpecException>)(e => throw e))(new SpecException(file, SpecSchema.Line(v), $"grid.{key} has the value {Scalar(v)} twice (as '{Scalar(seen[Canonical(v, isSwitch, spelling)])}' on line " +
+                                                                                        $"{SpecSchema.Line(seen[Canonical(v, isSwitch, spelling)])}); it would make identical runs; give each value once."));
+                }
                 var setting = parts is ["loss", var m, ..] && MethodCatalogue.TryFind(m) is { } known
                     ? string.Join('.', ["loss", known.Name, .. parts[2..]]) : key;
                 return new GridAxis(key, parent, parts[i], [.. values.Children], line, setting);
@@ -624,7 +659,11 @@ public sealed record Experiment
         var studentName = Checked(student, "student.model", m => Sized(m, null));
         if (Number(student, "dropout") is { } studentDropout)
             try { Sized(studentName, studentDropout); }
-            catch (ArgumentException e) { throw new SpecException(file, SpecSchema.Line(ExperimentSpec.Find(student, "dropout")!), $"student.dropout: {e.Message}"); }
+            catch (ArgumentException e)
+            {
+                var message = e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
+                ExperimentSpec.RefuseWhenPlanned(new SpecException(file, SpecSchema.Line(ExperimentSpec.Find(student, "dropout")!), $"student.dropout: {message}"));
+            }
         var teacherName = teacher is null ? null : Checked(teacher, "teacher.model", m => Sized(m, null));
         var scheduleNode = ExperimentSpec.Find(root, "schedule");
         LrSchedule schedule;

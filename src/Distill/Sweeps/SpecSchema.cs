@@ -122,8 +122,9 @@ public static partial class SpecSchema
                     throw new SpecException(file, line, $"{Name(path)} = {Shown(node)} is out of range; give a finite number (at most about 1.8e308).");
                 // 1e-400 reads as 0: a weight of 1e-400 switched its term off, and a grid's 0 and 1e-400 made the same runs
                 // under two labels, grouped as one setting with each seed twice.
+                // Refused when a sweep is planned, not when a folder an earlier build planned with one is read.
                 if (NumberText.Underflows(((YamlScalarNode)node).Value ?? ""))
-                    throw new SpecException(file, line, $"{Name(path)} = {((YamlScalarNode)node).Value} is too small for a number here and would read as 0; give 0 if 0 is meant, or a value of at least 1e-300.");
+                    ExperimentSpec.RefuseWhenPlanned(new SpecException(file, line, $"{Name(path)} = {((YamlScalarNode)node).Value} is too small for a number and would read as 0; give 0 if 0 is meant, or a larger number."));
                 // Whole-number settings are 32-bit counts and seeds: a larger value is refused here, not an overflow later.
                 if (types.Contains("integer") && (x < int.MinValue || x > int.MaxValue))
                 {

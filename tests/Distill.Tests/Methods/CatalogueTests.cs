@@ -345,7 +345,6 @@ public sealed class CatalogueTests
     // pkt's default weight is refused below its batch of 64 (MethodAdviceTests): given, it is taken at batches of 3.
     [InlineData("pkt:weight=30000", 1, "pkt compares each sample's similarities to the others in its batch: batches of 1 give it nothing to compare (its term would be 0 every step); give --batch-size 2 or more.")]
     [InlineData("sp", 1, "sp matches the similarities between the samples of a batch: batches of 1 give it nothing to compare")]
-    [InlineData("mlkd", 1, "mlkd matches the similarities between the samples of a batch (its batch level): batches of 1 give it nothing to compare (its batch level would compare each sample with itself alone); give --batch-size 2 or more.")]
     [InlineData("rkd", 2, "rkd matches the angles between three samples of a batch: batches of 2 give it nothing to compare (its term would be 0 every step); give --batch-size 3 or more")]
     // At 2 the one distance divided by the mean distance is 1 for both models: the distance term was 0 every step.
     [InlineData("rkd:angle=0", 2, "rkd matches the distances between the samples of a batch, each divided by their mean: batches of 2 give it nothing to compare (its term would be 0 every step); give --batch-size 3 or more.")]

@@ -71,7 +71,9 @@ public class ModelInputTests
     public void A_nan_dropout_and_an_image_size_below_1_are_refused()
     {
         foreach (var name in new[] { "mlp-8", "cnn-4", "wrn-10-1" })
-            Assert.Contains("is a probability in [0, 1)", Assert.Throws<ArgumentOutOfRangeException>(() => ModelZoo.Create(name, 1, 10, new ModelOptions { Dropout = double.NaN })).Message);
+            foreach (var dropout in new[] { double.NaN, 1, -0.1 })
+                Assert.StartsWith($"Model '{name}': dropout is a probability in [0, 1), not {dropout.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
+                    Assert.Throws<ArgumentException>(() => ModelZoo.Create(name, 1, 10, new ModelOptions { Dropout = dropout })).Message, StringComparison.Ordinal);
         foreach (var side in new[] { -5, 0 })
             Assert.Contains($"ModelOptions.ImageSize must be at least 1 (the images' side in pixels, e.g. 28), got {side}.",
                 Assert.Throws<ArgumentOutOfRangeException>(() => ModelZoo.Create("mlp-8", 1, 10, new ModelOptions { ImageSize = side })).Message);

@@ -179,7 +179,7 @@ public class ExperimentSpecTests
     [InlineData("  seed: [0, 1, 2]", "  seed: 3", 17, "grid.seed must be a list")]
     [InlineData("  seed: [0, 1, 2]", "  seed: [0, x]", 17, "seed must be a whole number, not 'x'.")]
     [InlineData("[1, 2, 4, 8]", "[1, 2, -4]", 16, "loss.kd: temperature=-4 is out of range; temperature must be in [0.01, 1000].")]
-    [InlineData("    temperature: 4", "    temperature: 4\n    alpha: 1e-400", 15, "loss.kd.alpha = 1e-400 is too small for a number here and would read as 0")]
+    [InlineData("    temperature: 4", "    temperature: 4\n    alpha: 1e-400", 15, "loss.kd: alpha=1e-400 is beyond float32")]
     [InlineData("    temperature: 4", "    temprature: 4", 14, "loss.kd: unknown parameter 'temprature'; its parameters are temperature (default 4), alpha")]
     [InlineData("  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "  kdd:\n    temperature: 4\ngrid:", 13, "loss.kdd: unknown method 'kdd'; the catalogue has")]
     [InlineData("  model: cnn", "  model: [cnn]", 6, "teacher.model must be text, not a list.")]
@@ -287,8 +287,9 @@ public class ExperimentSpecTests
     [InlineData("  model: mlp-32", "  model: resnet8\n  dropout: 0.5", 10, "student.dropout: Model 'resnet8': CIFAR ResNets have no dropout (He et al. 2016); use a wrn-<depth>-<k> model for dropout.")]
     [InlineData("  model: mlp-32", "  model: mlp-32\n  dropout: 0.2", 10, "student.model=resnet8): student.dropout: Model 'resnet8': CIFAR ResNets have no dropout", "  seed: [0, 1, 2]", "  student.model: [mlp-32, resnet8]")]
     // 1e-400 read as 0: ce switched off, and a grid's 0 and 1e-400 trained the same runs under two labels, grouped as one.
-    [InlineData("  ce: 0.1", "  ce: 1e-400", 12, "loss.ce = 1e-400 is too small for a number here and would read as 0; give 0 if 0 is meant, or a value of at least 1e-300.")]
-    [InlineData("  seed: [0, 1, 2]", "  loss.ce: [0, 1e-400]", 17, "= 1e-400 is too small for a number here and would read as 0;")]
+    [InlineData("  ce: 0.1", "  ce: 1e-400", 12, "loss.ce = 1e-400 is too small for a number and would read as 0; give 0 if 0 is meant, or a larger number.")]
+    [InlineData("  seed: [0, 1, 2]", "  loss.ce: [0, 1e-400]", 17, "grid.loss.ce has the value 1e-400, too small for a number and read as 0; give 0 if 0 is meant, or a larger number.")]
+    [InlineData("  model: mlp-32", "  model: cnn-4\n  dropout: 1", 10, "student.dropout: Model 'cnn-4': dropout is a probability in [0, 1), not 1 (at 1 every activation is dropped)")]
     // A method's list in two spellings (the settings keep "2,3") trained identical runs shown as two rows.
     [InlineData("  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "  mlkd:\n    temperatures: \"2,3\"\ngrid:\n  loss.mlkd.temperatures: [\"2,3\", \"2, 3.0\"]", 16,
         "grid.loss.mlkd.temperatures has the value 2, 3.0 twice (as '2,3' on line 16); it would make identical runs")]
@@ -308,6 +309,22 @@ public class ExperimentSpecTests
         Assert.StartsWith($"t.yaml line {line}: ", e.Message, StringComparison.Ordinal);
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    /// <summary>Refusals added after sweeps were first planned (a number that reads as 0, a ResNet student's dropout, a
+    /// list value in two spellings) are made when a sweep is planned, not when a folder's copy is read: a folder an earlier
+    /// build planned with one could no longer be collected, nor run again to write its copy.</summary>
+    [Theory]
+    [InlineData("  seed: [0, 1, 2]", "  loss.ce: [0, 1e-400, 0.1]", "grid.loss.ce has the value 1e-400")]
+    [InlineData("  model: mlp-32", "  model: mlp-32\n  dropout: 0.2", "run 1 of the grid (loss.kd.temperature=1 student.model=resnet8): student.dropout: Model 'resnet8'", "  seed: [0, 1, 2]", "  student.model: [mlp-32, resnet8]")]
+    [InlineData("  kd:\n    temperature: 4\ngrid:\n  loss.kd.temperature: [1, 2, 4, 8]", "  mlkd:\n    temperatures: \"2,3\"\ngrid:\n  loss.mlkd.temperatures: [\"2,3\", \"2, 3.0\"]", "has the value 2, 3.0 twice")]
+    public void Refusals_added_later_wait_for_a_new_plan(string from, string to, string message, string? from2 = null, string? to2 = null)
+    {
+        var text = Spec.Replace(from, to, StringComparison.Ordinal);
+        if (from2 is not null) text = text.Replace(from2, to2, StringComparison.Ordinal);
+        var read = ExperimentSpec.Parse(text, "t.yaml"); // as collect and a planned folder's workers read it
+        Assert.NotEmpty(read.Runs);
+        Assert.Contains(message, Assert.Throws<SpecException>(() => read.RefuseIdleKey()).Message, StringComparison.Ordinal);
     }
 
     /// <summary>A written value the grid replaces is checked as written, but one that the grid's other keys make valid
