@@ -87,6 +87,18 @@ public class DocumentTests
         Assert.Equal("csharp", doc.Cells[2].Metadata["polyglot_notebook"]!["kernelName"]!.GetValue<string>());
     }
 
+    /// <summary>The kernel matches a #!name line in its exact spelling: #!CSharp and #!MD are unknown magics there (DNI101),
+    /// which ran here as C# and markdown. Its aliases C# and F# are kernels in either case.</summary>
+    [Fact]
+    public void Kernel_selectors_are_matched_in_their_exact_case()
+    {
+        var doc = new NotebookDocument { Path = "n.ipynb" };
+        Assert.Equal([KernelNames.CSharp, KernelNames.CSharp, KernelNames.CSharp, "fsharp", "fsharp", KernelNames.Markdown],
+            new[] { "#!csharp", "#!c#", "#!C#", "#!f#", "#!F#", "#!md" }.Select(l => KernelNames.Selector(doc, l)));
+        Assert.All(new[] { "#!CSharp", "#!CSHARP", "#!MD", "#!Markdown", "#!FSharp" }, l => Assert.Null(KernelNames.Selector(doc, l)));
+        Assert.Equal(["DNI101"], Magics.Parse(doc, "#!CSharp\n1 + 1", ".").Errors.Select(e => e.EName));
+    }
+
     [Fact]
     public void Magics_are_taken_out_keeping_line_numbers()
     {

@@ -63,18 +63,24 @@ public class PackageTests
         Pack(Path.Combine(dir.Path, "feed"), "Distill.Test.Versionless", Compile(dir.Path, "VersionlessGreeter",
             "namespace Versionless; public static class Greeter { public static string Hello(string n) => $\"hello, {n}\"; }"));
         var nb = TestSupport.WriteNotebook(dir.Path, "versionless.ipynb",
-            ("#i \"nuget: feed\"\n#r \"nuget: Distill.Test.Versionless, 1.0.0\"", null),
+            ("#i \"nuget: feed\"\n#r \"nuget: Distill.Test.Versionless, [1.0.0]\"", null),
             ("#r \"nuget: Distill.Test.Versionless\"\nVersionless.Greeter.Hello(\"notebook\")", null),
             ("#r \"nuget: Distill.Test.Versionless, *\"", null),
+            // As the kernel compares a request with what resolved: the version as written (the range's was refused here as
+            // "a second version"), and 1.0.0.0 is not its spelling (taken here, refused there).
+            ("#r \"nuget: Distill.Test.Versionless, 1.0.0\"", null),
+            ("#r \"nuget: Distill.Test.Versionless, 1.0.0.0\"", null),
             ("#r \"nuget: Distill.Test.Versionless, 2.0.0\"", null));
         using var cache = new TempDir("nuget-cache-versionless");
         var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { PackageCacheDirectory = cache.Path, ContinueOnError = true });
-        Assert.Equal([CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Failed], r.Cells.Select(c => c.Status));
+        Assert.Equal([CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Failed, CellStatus.Failed], r.Cells.Select(c => c.Status));
         Assert.Equal("Installed Packages\n  • Distill.Test.Versionless, 1.0.0\n", Plain(r, 1));
         Assert.Equal("hello, notebook", Plain(r, 1, 1));
         Assert.Equal("Installed Packages\n  • Distill.Test.Versionless, 1.0.0\n", Plain(r, 2));
-        Assert.Contains("Distill.Test.Versionless version 2.0.0 cannot be added because version 1.0.0 was added previously.",
-            Assert.Single(r.Failures).Message, StringComparison.Ordinal);
+        Assert.Equal("Installed Packages\n  • Distill.Test.Versionless, 1.0.0\n", Plain(r, 3));
+        Assert.Equal(["Distill.Test.Versionless version 1.0.0.0 cannot be added because version 1.0.0 was added previously.",
+                      "Distill.Test.Versionless version 2.0.0 cannot be added because version 1.0.0 was added previously."],
+            r.Failures.Select(f => f.Message.Split('\n')[0]));
     }
 
     [Fact]

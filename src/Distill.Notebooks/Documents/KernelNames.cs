@@ -49,8 +49,14 @@ public static class KernelNames
         var t = line.TrimEnd();
         if (!t.StartsWith("#!", StringComparison.Ordinal)) return null;
         var name = t[2..].Trim();
-        return name.Length > 0 && !name.Contains(' ', StringComparison.Ordinal) && doc.KernelAliases.TryGetValue(name, out var k) ? k : null;
+        return name.Length > 0 && !name.Contains(' ', StringComparison.Ordinal) && doc.KernelAliases.TryGetValue(name, out var k)
+               && (doc.KernelAliases.Keys.Contains(name, StringComparer.Ordinal) || UpperCaseAliases.Contains(name)) ? k : null;
     }
+
+    /// <summary>A <c>#!name</c> line names a kernel in its exact spelling, as the kernel matches it: <c>#!CSharp</c> and
+    /// <c>#!MD</c> are unknown magics there (DNI101), which ran here as C# and markdown. The kernel's own aliases in upper
+    /// case; a notebook's metadata may spell names in any case (looked up as they are, ignoring it).</summary>
+    static readonly HashSet<string> UpperCaseAliases = new(StringComparer.Ordinal) { "C#", "F#" };
 
     public static string Resolve(NotebookDocument doc, NotebookCell cell) =>
         cell.Kind == CellKind.Markdown ? Markdown : Named(doc, cell) ?? doc.DefaultKernel;

@@ -46,10 +46,10 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
         foreach (var r in requests)
         {
             var bound = string.Equals(r.Name, PlotlyInteractive, StringComparison.OrdinalIgnoreCase) ? null : carried.Find(r.Name);
-            if (!r.IsFloating)
+            if (!AnyVersion(r.Version))
                 foreach (var name in bound is null ? [r.Name] : new[] { r.Name, bound.Name })
                     if ((added.TryGetValue(name, out var v) ? v : addedHere.FirstOrDefault(a => a.Direct && string.Equals(a.Name, name, StringComparison.OrdinalIgnoreCase)).Version) is { } earlierVersion
-                        && CompareVersions(r.Version!, earlierVersion) != 0)
+                        && !SameAsAdded(r.Version!, earlierVersion))
                         // The kernel's words (Microsoft.DotNet.Interactive's PackageRestoreContext).
                         throw new PackageRestoreException(
                             $"{r.Name} version {r.Version} cannot be added because version {earlierVersion} was added previously.");
@@ -83,10 +83,11 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
                 if (sameVersion && !sameName) addedHere.Add((c.Name, c.Version, true));
                 addedHere.AddRange(carried.AddedByRestoreOf(r.Name, version).Skip(1).Select(d => (d.Name, d.Version, false)));
             }
-            else if (r.Version is null or "*" && loadedVersions.TryGetValue(r.Name, out var loaded))
+            else if (loadedVersions.TryGetValue(r.Name, out var loaded) && (AnyVersion(r.Version) || SameAsAdded(r.Version!, loaded)))
             {
                 // As the kernel: a package loaded by an earlier cell satisfies a request for no version in particular (none,
-                // or *); its assemblies are referenced already, and nothing is restored again.
+                // * or *-*), or for the version it resolved to as written ([2.14.1] then 2.14.1); its assemblies are
+                // referenced already, and nothing is restored again.
                 installed.Add($"{r.Name}, {loaded}");
             }
             else
@@ -142,6 +143,29 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
         if (AssemblyRegistry.Add(path) is { } conflict) throw new PackageRestoreException(conflict);
         AssemblyRegistry.AddFolder(Path.GetDirectoryName(path)!);
         return [path];
+    }
+
+    /// <summary>A request any loaded version satisfies, as the kernel's PackageRestoreContext reads it.</summary>
+    static bool AnyVersion(string? version) => string.IsNullOrWhiteSpace(version) || version.Trim() is "*" or "*-*";
+
+    /// <summary>Whether a request for <paramref name="requested"/> is the version <paramref name="added"/> that is loaded,
+    /// as the kernel decides it: the request as written against the resolved version in NuGet's normalized spelling,
+    /// ignoring case, so 2.14.1.0 after 2.14.1 is refused there (and was taken here) and 2.14.1 after [2.14.1] is taken
+    /// (and was refused here).</summary>
+    static bool SameAsAdded(string requested, string added) => string.Equals(requested.Trim(), Normalized(added.Trim()), StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>NuGet's normalized spelling of a plain version (1.2 → 1.2.0, 1.2.3.0 → 1.2.3, build metadata dropped), as
+    /// a restore reports what it resolved; anything else (a range) as it is.</summary>
+    static string Normalized(string version)
+    {
+        var noMetadata = version.Split('+')[0];
+        var dash = noMetadata.IndexOf('-', StringComparison.Ordinal);
+        var (core, label) = dash < 0 ? (noMetadata, "") : (noMetadata[..dash], noMetadata[dash..]);
+        var parts = core.Split('.');
+        if (parts.Length is < 1 or > 4 || !parts.All(p => p.Length > 0 && p.All(char.IsAsciiDigit))) return version;
+        var numbers = parts.Select(p => p.TrimStart('0') is { Length: > 0 } n ? n : "0").Concat(Enumerable.Repeat("0", 3)).Take(Math.Max(3, parts.Length)).ToList();
+        if (numbers.Count == 4 && numbers[3] == "0") numbers.RemoveAt(3);
+        return string.Join('.', numbers) + label;
     }
 
     /// <summary>NuGet order for the versions notebooks pin: numeric parts first, then a release above its prereleases, and
