@@ -40,9 +40,10 @@ public sealed record NotebookRunOptions
 /// <summary>The error that stopped (or, with continue-on-error, marked) a run, with the line inside the cell when known.</summary>
 public sealed record CellFailure(string Notebook, string Cell, int? Line, string Message)
 {
-    /// <summary>One line (the summaries print one per failure): a message's own line breaks show as ⏎; its terminal
-    /// sequences and control characters are dropped, as the line goes to the terminal of whoever runs the notebook.</summary>
-    public override string ToString() => TerminalText.Line($"{Notebook}: {Cell}{(Line is int l ? $", line {l}" : "")}: {Message.Trim()}");
+    /// <summary>One line (the summaries print one per failure), at most 1,000 characters (a 3 MB exception message filled
+    /// the terminal; the report keeps it): a message's own line breaks show as ⏎; its terminal sequences and control
+    /// characters are dropped, as the line goes to the terminal of whoever runs the notebook.</summary>
+    public override string ToString() => TerminalText.ShortLine($"{Notebook}: {Cell}{(Line is int l ? $", line {l}" : "")}: {Message.Trim()}");
 }
 
 /// <summary>One cell's run: status, wall time, outputs (shared with <see cref="NotebookRunResult.Notebook"/>).</summary>

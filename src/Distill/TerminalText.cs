@@ -29,4 +29,17 @@ public static partial class TerminalText
     /// terminal, where a carriage return or line feed from the notebook (its kernel's name, an exception's message) could
     /// overwrite the line's start or print a forged line of its own beneath it.</summary>
     public static string Line(string s) => Printable(s.Trim()).ReplaceLineEndings(" ⏎ ");
+
+    /// <summary><see cref="Line"/>, and past <paramref name="max"/> characters its middle left out, keeping its start (what
+    /// failed, where) and its end (the fix): a 900 KB value in a spec, or an exception's 3 MB message, made one line of
+    /// that size on the terminal.</summary>
+    public static string ShortLine(string s, int max = 1000)
+    {
+        var line = Line(s);
+        if (line.Length <= max) return line;
+        int head = max / 2, tail = line.Length - max / 2;
+        if (char.IsHighSurrogate(line[head - 1])) head--; // never half an emoji
+        if (char.IsLowSurrogate(line[tail])) tail++;
+        return $"{line[..head]} … ({NumberText.Count(tail - head, "character")} left out) … {line[tail..]}";
+    }
 }

@@ -99,6 +99,19 @@ public class DocumentTests
         Assert.Equal(["DNI101"], Magics.Parse(doc, "#!CSharp\n1 + 1", ".").Errors.Select(e => e.EName));
     }
 
+    /// <summary>An exception's 3 MB message made a 1 MB failure line on the terminal: the line keeps its start (notebook,
+    /// cell, line) and its end, the middle left out; the report keeps the whole message.</summary>
+    [Fact]
+    public void A_failure_line_is_at_most_about_1000_characters()
+    {
+        var line = new CellFailure("n.ipynb", "cell 5", 1, "System.Exception: " + new string('M', 3_000_000) + " the end").ToString();
+        Assert.True(line.Length < 1100, $"{line.Length} characters");
+        Assert.StartsWith("n.ipynb: cell 5, line 1: System.Exception: MMM", line, StringComparison.Ordinal);
+        Assert.Contains("characters left out) …", line, StringComparison.Ordinal);
+        Assert.EndsWith("MMM the end", line, StringComparison.Ordinal);
+        Assert.Equal("n.ipynb: cell 1: short ⏎ two", new CellFailure("n.ipynb", "cell 1", null, "short\ntwo").ToString());
+    }
+
     [Fact]
     public void Magics_are_taken_out_keeping_line_numbers()
     {

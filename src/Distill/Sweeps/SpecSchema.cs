@@ -15,19 +15,8 @@ public sealed class SpecException(string file, int line, string message)
     public string Problem { get; } = message;
 
     /// <summary>One line, whatever the value quoted (a line break in it is shown as ⏎), and short: a 900 KB schedule made
-    /// a 900 KB error line. Past <see cref="MaxLength"/> characters its middle is left out, keeping the key at its
-    /// start and the fix at its end.</summary>
-    static string OneLine(string message)
-    {
-        message = TerminalText.Line(message);
-        if (message.Length <= MaxLength) return message;
-        int head = MaxLength / 2, tail = message.Length - MaxLength / 2;
-        if (char.IsHighSurrogate(message[head - 1])) head--; // never half an emoji
-        if (char.IsLowSurrogate(message[tail])) tail++;
-        return $"{message[..head]} … ({NumberText.Count(tail - head, "character")} left out) … {message[tail..]}";
-    }
-
-    const int MaxLength = 1000;
+    /// a 900 KB error line (<see cref="TerminalText.ShortLine"/>).</summary>
+    static string OneLine(string message) => TerminalText.ShortLine(message);
 }
 
 /// <summary>
