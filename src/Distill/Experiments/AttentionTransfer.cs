@@ -21,8 +21,11 @@ public sealed record AttentionTransferConfig : RecipeConfig
     public double Temperature { get; init; } = 4;
     public double Alpha { get; init; } = 0.9;
 
+    // No groups failed after scratch trained, and a negative β made the loss negative: refused with the file's line.
     public override IEnumerable<(string Key, string Message)> Problems() =>
-        base.Problems().Concat(KdProblems([("temperature", Temperature)], [("alpha", Alpha)])).Concat(Repeats("groups", Groups, g => g));
+        base.Problems().Concat(KdProblems([("temperature", Temperature)], [("alpha", Alpha)])).Concat(Repeats("groups", Groups, g => g))
+            .Concat(Groups.Count > 0 ? [] : [("groups", "groups is empty: give at least one feature whose attention maps are matched (e.g. [stage1, stage2]).")])
+            .Concat(Beta >= 0 ? [] : [("beta", $"beta = {NumberText.Short(Beta)}: β weighs the attention term and is 0 or more (a negative one makes the student's maps differ from the teacher's).")]);
 
     /// <summary>The recipe at <paramref name="budget"/>: the settings of experiments/recipes/03-attention-transfer.yaml (built in).</summary>
     public static AttentionTransferConfig For(Budget budget) => RecipeFile.Load("03-attention-transfer", budget, new AttentionTransferConfig());

@@ -32,8 +32,13 @@ public sealed record FitNetsConfig : RecipeConfig
     public double LambdaStart { get; init; } = 4;
     public double LambdaEnd { get; init; } = 1;
 
+    // A hint stage of 0 epochs failed after the teacher and two students trained ("Epochs must be at least 1"), and a
+    // negative λ trained the student away from the teacher: refused with the file's line, as the catalogue refuses them.
     public override IEnumerable<(string Key, string Message)> Problems() =>
-        base.Problems().Concat(KdProblems([("temperature", Temperature)], []));
+        base.Problems().Concat(KdProblems([("temperature", Temperature)], []))
+            .Concat(HintEpochs >= 1 ? [] : [("hint_epochs", $"hint_epochs = {HintEpochs}: stage 1 (the hint training) needs at least 1 epoch.")])
+            .Concat(new[] { ("lambda_start", LambdaStart), ("lambda_end", LambdaEnd) }.Where(l => l.Item2 < 0)
+                .Select(l => (l.Item1, $"{l.Item1} = {NumberText.Short(l.Item2)}: the KD weight λ is 0 or more (a negative one trains the student away from the teacher).")));
 
     /// <summary>The recipe at <paramref name="budget"/>: the settings of experiments/recipes/02-fitnets.yaml (built in).</summary>
     public static FitNetsConfig For(Budget budget) => RecipeFile.Load("02-fitnets", budget, new FitNetsConfig());
