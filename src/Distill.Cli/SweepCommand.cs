@@ -76,6 +76,10 @@ static class SweepCommand
             if (i is not null && n > 1) throw new ArgumentException($"--jobs runs the whole sweep; with {source} there is one run: drop --jobs.");
             if (i is int one && (one < 0 || one >= s.Runs.Count))
                 throw new ArgumentException($"{source} {one} is out of range: {s.Name} has {s.Runs.Count} runs, 0 to {s.Runs.Count - 1}.");
+            // An index from the environment (an array task's, or one left exported in an interactive job) ran one run
+            // of the sweep without a word: said, with how to run them all.
+            if (r.GetValue(index) is null && i is int fromEnvironment)
+                Console.WriteLine($"note: running run {fromEnvironment} alone, as {source} says; unset it to run the whole sweep.");
             // Every option checked before the folder is claimed: a refused sweep leaves it free.
             var perRun = ChildProcesses.ThreadsPerProcess(r.GetValue(threads), n);
             if (SweepFolder.Prepare(s, dir) is { } note) Console.WriteLine(note);
@@ -317,8 +321,13 @@ static class SweepCommand
         var partition = new Option<string?>("--partition") { Description = "Slurm partition (default: the cluster's)." };
         var time = new Option<string?>("--time") { Description = "Time limit per task, e.g. 02:00:00." };
         var submit = new Option<bool>("--submit") { Description = "Also submit it with sbatch; prints the job id." };
+        var extra = new Option<string[]>("--sbatch")
+        {
+            Description = "An sbatch option the cluster needs, written as an #SBATCH line (repeatable): --sbatch=--account=myproj --sbatch=--mem=4G.",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var cmd = new Command("slurm", "Write DIR/sweep.sbatch, a Slurm job array with one run per task (and submit it with --submit).")
-            { spec, outDir, concurrent, cpus, partition, time, submit };
+            { spec, outDir, concurrent, cpus, partition, time, extra, submit };
         cmd.SetAction(r => TrainCommand.Guard(signals => () =>
         {
             var s = ExperimentSpec.Load(r.GetValue(spec)!);
@@ -333,7 +342,8 @@ static class SweepCommand
                     throw new ArgumentException($"--out {dir}: the spec {r.GetValue(spec)} is this folder's {written}, which `sweep slurm` writes; move the spec elsewhere, or give another --out.");
             // Rendered (which checks --partition, --time and the folder's name) before the folder is claimed: a refused
             // option must leave nothing behind, or the folder would refuse a later sweep of another spec.
-            var text = SlurmScript.Render(s, dir, ChildProcesses.Self, r.GetValue(concurrent), r.GetValue(cpus), r.GetValue(partition), r.GetValue(time));
+            var text = SlurmScript.Render(s, dir, ChildProcesses.Self, r.GetValue(concurrent), r.GetValue(cpus), r.GetValue(partition), r.GetValue(time), r.GetValue(extra) ?? []);
+            if (SlurmScript.TimeWarning(r.GetValue(time)) is { } short_) Console.Error.WriteLine($"warning: {short_}");
             var script = Path.Combine(dir, "sweep.sbatch");
             // Only a script this command wrote is replaced: a user's own sweep.sbatch there was silently overwritten.
             // Checked before the folder is claimed, so a refusal leaves nothing behind.
@@ -342,6 +352,15 @@ static class SweepCommand
                                             "Give another --out, or move it away first.");
             if (SweepFolder.Prepare(s, dir) is { } note) Console.WriteLine(note);
             Directory.CreateDirectory(Path.Combine(dir, "slurm"));
+            // A script this command wrote and the user then edited (an #SBATCH --account or --mem the cluster needs) was
+            // replaced without a word when `sweep slurm` ran again: kept beside the new one, as an edited spec copy is.
+            if (File.Exists(script) && File.ReadAllText(script) != text)
+            {
+                var kept = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"sweep.edited-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.sbatch"));
+                File.Copy(script, kept);
+                Console.WriteLine($"note: {script} differs from what this command writes (edited, or written with other options); the old one is kept as {Path.GetFileName(kept)}. " +
+                                  "Give the cluster's own #SBATCH options with --sbatch (e.g. --sbatch=--account=myproj --sbatch=--mem=4G) so they are written each time.");
+            }
             // Atomic: a failed write (disk full) must not leave half a script for sbatch to run.
             Distill.Training.AtomicFile.WriteAllText(script, text);
             Console.WriteLine($"wrote {script}: {NumberText.Count(s.Runs.Count, "array task")}");

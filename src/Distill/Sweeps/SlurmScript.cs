@@ -36,7 +36,9 @@ public static partial class SlurmScript
     }
 
     /// <param name="cli">The command that starts distill (e.g. ["dotnet", "/path/Distill.Cli.dll"]), absolute paths.</param>
-    public static string Render(ExperimentSpec spec, string dir, IReadOnlyList<string> cli, int concurrent, int cpusPerTask, string? partition, string? time)
+    /// <param name="extra">sbatch options the cluster needs (--account=X, --mem=4G, --qos=Y), each written as an #SBATCH line.</param>
+    public static string Render(ExperimentSpec spec, string dir, IReadOnlyList<string> cli, int concurrent, int cpusPerTask, string? partition, string? time,
+        IReadOnlyList<string>? extra = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrent, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(cpusPerTask, 1);
@@ -61,9 +63,21 @@ public static partial class SlurmScript
             throw new ArgumentException($"--time {time}: not a Slurm time limit; give minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS " +
                                         "(e.g. 90, 02:00:00 or 1-12), or UNLIMITED (also INFINITE or -1).");
         if (time is not null) sb.Append(CultureInfo.InvariantCulture, $"#SBATCH --time={Directive("--time", time, time)}\n");
+        foreach (var option in extra ?? [])
+        {
+            // Only options: a bare word, or one of the options this script sets itself (given twice, sbatch takes the
+            // later, so the run index or thread count would silently differ from the plan).
+            if (!option.StartsWith('-') || option.Length < 2)
+                throw new ArgumentException($"--sbatch {option}: give an sbatch option, e.g. --sbatch=--account=myproj or --sbatch=--mem=4G.");
+            var name = option.Split('=', 2)[0];
+            if (name is "--array" or "-a" or "--cpus-per-task" or "-c" or "--ntasks" or "-n" or "--output" or "-o" or "--job-name" or "-J" or "--signal" or "--requeue" or "--open-mode"
+                || (name is "--partition" or "-p" && partition is not null) || (name is "--time" or "-t" && time is not null))
+                throw new ArgumentException($"--sbatch {option}: this script sets {name} itself; use `sweep slurm`'s own option for it, or leave it out.");
+            sb.Append(CultureInfo.InvariantCulture, $"#SBATCH {Directive("--sbatch", option, option)}\n");
+        }
         sb.Append("# Preemption and node failure put the task back in the queue; SIGTERM (preemption, and 60 s before the time\n");
-        sb.Append("# limit) makes distill checkpoint at the next step and exit.\n");
-        sb.Append("#SBATCH --requeue\n#SBATCH --signal=B:TERM@60\n");
+        sb.Append("# limit) makes distill checkpoint at the next step and exit. Appended: a requeued task's log keeps the attempts before.\n");
+        sb.Append("#SBATCH --requeue\n#SBATCH --signal=B:TERM@60\n#SBATCH --open-mode=append\n");
         sb.Append("set -euo pipefail\n");
         sb.Append("# Results depend on the thread count (it is recorded in each run's result): pin it to the task's CPUs.\n");
         sb.Append("export DISTILL_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"\n");
@@ -71,6 +85,23 @@ public static partial class SlurmScript
         sb.Append("exec ").Append(string.Join(" ", cli.Select(Quote)))
           .Append(" sweep run ").Append(Quote(Path.Combine(dir, SweepFolder.SpecFile))).Append(" --out ").Append(Quote(dir)).Append('\n');
         return sb.ToString();
+    }
+
+    /// <summary>A warning when <paramref name="time"/> is 2 minutes or less, else null: the stop signal comes up to 60 s
+    /// before the limit (Slurm sends it at its own pace), so such a task may be stopped at any point of its run.</summary>
+    public static string? TimeWarning(string? time) =>
+        time is not null && TimeLimit().IsMatch(time) && !time.Contains('-', StringComparison.Ordinal) && Seconds(time) is <= 120
+            ? $"--time {time}: the script asks for SIGTERM 60 s before the limit (--signal=B:TERM@60), and Slurm may send it up to a minute early, " +
+              "so a task of 2 minutes or less can be stopped (and checkpointed) at any point; give a longer limit."
+            : null;
+
+    /// <summary>A limit without days in seconds: minutes, minutes:seconds or hours:minutes:seconds, as sbatch reads them.</summary>
+    static long? Seconds(string time)
+    {
+        var parts = time.Split(':');
+        if (!parts.All(p => p.Length is > 0 and < 10 && p.All(char.IsAsciiDigit))) return null;
+        var n = parts.Select(p => long.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+        return n.Length switch { 1 => n[0] * 60, 2 => n[0] * 60 + n[1], _ => n[0] * 3600 + n[1] * 60 + n[2] };
     }
 
     /// <summary>Slurm's default MaxArraySize: array indexes must be below it, so a larger array is refused by a cluster

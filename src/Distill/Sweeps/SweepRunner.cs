@@ -309,8 +309,13 @@ public static class SweepFolder
     {
         var old = ReadPlan(dir);
         if (old.SpecHash != spec.Hash)
-            throw new InvalidOperationException($"--out {dir} holds a sweep of another spec ({old.Name}, spec {old.SpecHash}; this one is {spec.Hash}). " +
-                                                "Give another folder, or move that one away.");
+            // The spec run is the folder's own copy (what every array task and pod runs): it was edited after the plan, and
+            // "another folder" was the wrong way out of it.
+            throw new InvalidOperationException(FilePaths.SameFile(spec.File, Path.Combine(dir, SpecFile))
+                ? $"{spec.File} was edited after {dir} was planned (the plan is of spec {old.SpecHash}; the copy is now {spec.Hash}), and every task runs this copy; " +
+                  "put the spec back (`distill sweep slurm SPEC --out DIR`, or `sweep run SPEC --out DIR`, with the original SPEC, writes it again), or plan the edited spec in another folder."
+                : $"--out {dir} holds a sweep of another spec ({old.Name}, spec {old.SpecHash}; this one is {spec.Hash}). " +
+                  "Give another folder, or move that one away.");
         CheckPlan(old, spec, dir);
         // Same spec: every task of an array calls this; nothing to rewrite but the spec's copy, which the tasks
         // (Slurm, k8s, --jobs workers) read: deleted, or no longer this spec (garbage, another spec's values), it

@@ -42,9 +42,11 @@ public static class Evaluation
     /// largest mmap threshold (32 MB). Why: libtorch's CPU allocator has no cache, and glibc maps every larger block
     /// afresh, so each such activation is faulted in page by page and unmapped again. Measured on this machine (2 threads,
     /// 10,000 test images): the width-32 CNN took 11-13.5 s in batches of 1000 ([1000, 32, 28, 28] is 100 MB) against
-    /// 1.5 s in batches of 160-320, resnet20 23-27 s against 4.5 s. Logits are the same bits at every batch size for
-    /// these models (each image's convolutions are computed alone); the MLPs' layers are small, so they keep the batch
-    /// asked for.</summary>
+    /// 1.5 s in batches of 160-320, resnet20 23-27 s against 4.5 s. The convolutions give the same bits at every batch
+    /// size (each image's are computed alone); the fully connected layers' GEMMs did too on the AVX-512 machine, but on
+    /// an AVX2-only one MKL rounds some rows' sums differently for another batch size (the CNN's logits 7e-8 apart), so
+    /// the logits agree to float32 rounding, and the same cap gives the same bits every run. The MLPs' layers are small,
+    /// so they keep the batch asked for.</summary>
     public const long CpuActivationBytes = 16L << 20;
 
     static readonly ConditionalWeakTable<DistillModel, Dictionary<string, long>> LargestOutputs = new();

@@ -113,4 +113,39 @@ public class SlurmScriptTests
         Assert.DoesNotContain(lines, l => l.StartsWith("touch", StringComparison.Ordinal));
         Assert.StartsWith("# x-touch--tmp-pwned: 12 runs of spec", lines[1], StringComparison.Ordinal);
     }
+
+    /// <summary>A cluster's own options (an account, memory) had no way in but editing the script, which the next `sweep
+    /// slurm` replaced: --sbatch writes them each time. Options the script sets itself are refused (sbatch takes the later
+    /// of two, and the array or thread count would differ from the plan). A requeued task appends to its log, which a
+    /// second attempt truncated.</summary>
+    [Fact]
+    public void Cluster_options_are_written_as_sbatch_lines_and_a_requeued_task_appends_to_its_log()
+    {
+        var spec = ExperimentSpec.Load(Onboarding.Repo.PathOf("experiments/kd-temperature.yaml"));
+        var lines = SlurmScript.Render(spec, "/d", ["distill"], concurrent: 1, cpusPerTask: 1, null, null, ["--account=myproj", "--mem=4G", "--comment=two words"]).Split('\n');
+        Assert.Contains("#SBATCH --account=myproj", lines);
+        Assert.Contains("#SBATCH --mem=4G", lines);
+        Assert.Contains("#SBATCH \"--comment=two words\"", lines);
+        Assert.Contains("#SBATCH --open-mode=append", lines);
+        var firstCommand = Array.FindIndex(lines, l => l.Length > 0 && !l.StartsWith('#'));
+        Assert.True(Array.FindLastIndex(lines, l => l.StartsWith("#SBATCH", StringComparison.Ordinal)) < firstCommand);
+        foreach (var (option, message) in new[] { ("--array=0-3", "this script sets --array itself"), ("-c=4", "this script sets -c itself"), ("myproj", "give an sbatch option") })
+            Assert.Contains(message, Assert.Throws<ArgumentException>(() => SlurmScript.Render(spec, "/d", ["distill"], 1, 1, null, null, [option])).Message, StringComparison.Ordinal);
+        Assert.Contains("#SBATCH --time=10", SlurmScript.Render(spec, "/d", ["distill"], 1, 1, null, null, ["--time=10"]).Split('\n'));
+        Assert.Throws<ArgumentException>(() => SlurmScript.Render(spec, "/d", ["distill"], 1, 1, null, "20", ["--time=10"]));
+    }
+
+    /// <summary>A limit of 2 minutes or less with the stop signal asked for 60 s before it: the task may be stopped at any
+    /// point (a tester's 35 s run stopped after 28 s of a 1-minute limit).</summary>
+    [Theory]
+    [InlineData("1", true)]
+    [InlineData("2", true)]
+    [InlineData("1:30", true)]
+    [InlineData("0:02:00", true)]
+    [InlineData("3", false)]
+    [InlineData("02:00:00", false)]
+    [InlineData("1-00", false)]
+    [InlineData("UNLIMITED", false)]
+    public void A_time_limit_of_two_minutes_or_less_is_warned_of(string time, bool warned) =>
+        Assert.Equal(warned, SlurmScript.TimeWarning(time) is not null);
 }

@@ -32,7 +32,7 @@ public class EvaluationBatchTests
     [Theory]
     [InlineData("cnn")]
     [InlineData("mlp-800-800")]
-    public void Logits_are_the_bits_of_one_forward_over_the_batch_asked_for(string name)
+    public void Logits_are_those_of_one_forward_over_the_batch_asked_for(string name)
     {
         manual_seed(1);
         using var model = ModelZoo.Create(name, 1, 10);
@@ -46,7 +46,12 @@ public class EvaluationBatchTests
         var actual = Evaluation.Logits(model, data, data.Test, "cpu", batchSize: 1000);
 
         Assert.Equal(expected.shape, actual.shape);
-        Assert.True(expected.eq(actual).all().item<bool>(), $"{name}: capped batches changed the logits");
+        // Equal bits on the AVX-512 machine; on an AVX2-only one MKL's GEMM rounds the fully connected layers' sums
+        // differently by batch size (7e-8 on the CNN's logits): float32 rounding, never another prediction.
+        Assert.True(expected.allclose(actual, rtol: 1e-5, atol: 1e-6), $"{name}: capped batches changed the logits by {(expected - actual).abs().max().item<float>()}");
+        Assert.True(expected.argmax(1).eq(actual.argmax(1)).all().item<bool>(), $"{name}: capped batches changed a prediction");
+        // The same cap gives the same bits every time.
+        Assert.True(actual.eq(Evaluation.Logits(model, data, data.Test, "cpu", batchSize: 1000)).all().item<bool>(), $"{name}: two evaluations differ");
         Assert.True(model.training);
     }
 }
