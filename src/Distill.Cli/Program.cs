@@ -189,7 +189,8 @@ static void BareRepeats(System.CommandLine.Command command) =>
 // named --resume was created and a new run trained into it. No value of ours starts with "--"; a file or folder whose
 // name does is written ./--name.
 static void OptionsAsValues(System.CommandLine.Command command) =>
-    EveryOption(command, o => o.Arity.MinimumNumberOfValues > 0, option => result =>
+    // But `sweep slurm --sbatch`, whose values are sbatch's options (--sbatch=--account=myproj).
+    EveryOption(command, o => o.Arity.MinimumNumberOfValues > 0 && o.Name != "--sbatch", option => result =>
     {
         if (result.Tokens.FirstOrDefault(t => t.Value is ['-', '-', _, ..]) is { } token)
             result.AddError($"{result.IdentifierToken?.Value ?? option.Name} {token.Value}: {token.Value} looks like an option, where {option.Name} needs a value; " +

@@ -73,13 +73,13 @@ static class SweepCommand
             if (n < 1) throw new ArgumentException($"--jobs {n}: give at least 1.");
             if (r.GetValue(threads) is int t) TorchRuntime.CheckThreads(t, $"--threads {t}");
             var (i, source) = r.GetValue(index) is int given ? (given, "--index") : FromEnvironment(s);
-            if (i is not null && n > 1) throw new ArgumentException($"--jobs runs the whole sweep; with {source} there is one run: drop --jobs.");
-            if (i is int one && (one < 0 || one >= s.Runs.Count))
-                throw new ArgumentException($"{source} {one} is out of range: {s.Name} has {s.Runs.Count} runs, 0 to {s.Runs.Count - 1}.");
             // An index from the environment (an array task's, or one left exported in an interactive job) ran one run
             // of the sweep without a word: said, with how to run them all.
             if (r.GetValue(index) is null && i is int fromEnvironment)
                 Console.WriteLine($"note: running run {fromEnvironment} alone, as {source} says; unset it to run the whole sweep.");
+            if (i is not null && n > 1) throw new ArgumentException($"--jobs runs the whole sweep; with {source} there is one run: drop --jobs.");
+            if (i is int one && (one < 0 || one >= s.Runs.Count))
+                throw new ArgumentException($"{source} {one} is out of range: {s.Name} has {s.Runs.Count} runs, 0 to {s.Runs.Count - 1}.");
             // Every option checked before the folder is claimed: a refused sweep leaves it free.
             var perRun = ChildProcesses.ThreadsPerProcess(r.GetValue(threads), n);
             if (SweepFolder.Prepare(s, dir) is { } note) Console.WriteLine(note);

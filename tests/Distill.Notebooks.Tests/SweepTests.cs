@@ -248,6 +248,13 @@ public class SweepTests
             p.WaitForExit();
             Assert.Equal((1, "error: $SLURM_ARRAY_TASK_ID 7 is out of range: tiny has 4 runs, 0 to 3."), (p.ExitCode, err.Trim()));
         }
+        // An index from the environment (one left exported in an interactive job) ran one run without a word. (--jobs 2
+        // is refused after the note, so nothing trains.)
+        var fromEnvironment = DistillProcess.Start("sweep", "run", Tiny, "--out", dir.Path, "--jobs", "2");
+        fromEnvironment.Environment["SLURM_ARRAY_TASK_ID"] = "1";
+        var noted = DistillProcess.Run(fromEnvironment);
+        Assert.Equal(1, noted.Exit);
+        Assert.Contains("note: running run 1 alone, as $SLURM_ARRAY_TASK_ID says; unset it to run the whole sweep.", noted.Out, StringComparison.Ordinal);
         var spec = Path.Combine(dir.Path, "bad.yaml");
         File.WriteAllText(spec, File.ReadAllText(Tiny).Replace("epochs: 1\nbatch_size", "epochs: one\nbatch_size", StringComparison.Ordinal));
         foreach (var command in new[] { new[] { "spec", "check", spec }, ["sweep", "plan", spec], ["sweep", "run", spec, "--out", dir.Path] })
@@ -701,6 +708,16 @@ public class SweepTests
         Assert.True(rewritten.Exit == 0, rewritten.Err);
         Assert.NotEqual(written, File.ReadAllText(script));
         Assert.Contains("%2", File.ReadAllText(script), StringComparison.Ordinal);
+        // A script edited by hand (the cluster's account) was replaced without a word: kept beside the new one, and the
+        // option given with --sbatch is written each time.
+        File.WriteAllText(script, File.ReadAllText(script).Replace("#SBATCH --ntasks=1\n", "#SBATCH --ntasks=1\n#SBATCH --account=mine\n", StringComparison.Ordinal));
+        var withAccount = Distill("sweep", "slurm", Tiny, "--out", dir, "--concurrent", "2", "--sbatch=--account=myproj", "--sbatch=--mem=4G");
+        Assert.True(withAccount.Exit == 0, withAccount.Err);
+        Assert.Contains($"note: {script} differs from what this command writes", withAccount.Out, StringComparison.Ordinal);
+        var kept = Assert.Single(Directory.GetFiles(dir, "sweep.edited-*.sbatch"), f => File.ReadAllText(f).Contains("--account=mine", StringComparison.Ordinal));
+        Assert.Contains($"kept as {Path.GetFileName(kept)}", withAccount.Out, StringComparison.Ordinal);
+        Assert.Contains("#SBATCH --account=myproj\n#SBATCH --mem=4G\n", File.ReadAllText(script), StringComparison.Ordinal);
+        Assert.Contains("#SBATCH --open-mode=append\n", File.ReadAllText(script), StringComparison.Ordinal);
     }
 
     /// <summary>Probed: a nameless spec's runs were named after the file ("long[0]") by a plain `sweep run` and after the
