@@ -208,35 +208,6 @@ public class RecipeFileTests
             Assert.Contains(message, Assert.Throws<SpecException>(() => RecipeFile.FromFile(copy, Budget.Full, template)).Message, StringComparison.Ordinal);
     }
 
-    /// <summary>Values that passed `spec check` and failed a run after its teacher and students trained (a hint stage of 0
-    /// epochs, no attention groups), or trained wrongly (a negative λ or β), or a quoted "null" read as no value (a
-    /// NullReferenceException in spec check): refused where the file is loaded, with the line.</summary>
-    [Theory]
-    [InlineData("02-fitnets", "  hint_epochs: 30", "  hint_epochs: 0", "full.hint_epochs = 0: stage 1 (the hint training) needs at least 1 epoch.")]
-    [InlineData("02-fitnets", "  hint_epochs: 30", "  hint_epochs: 30\n  lambda_start: -5", "full.lambda_start = -5: the KD weight λ is 0 or more")]
-    [InlineData("03-attention-transfer", "  groups: [stage1, stage2, stage3]", "  groups: []", "full.groups is empty: give at least one feature")]
-    [InlineData("03-attention-transfer", "  groups: [stage1, stage2, stage3]", "  groups: [stage1, stage2, stage3]\n  beta: -1000", "full.beta = -1000: β weighs the attention term and is 0 or more")]
-    [InlineData("03-attention-transfer", "  student: wrn-16-1", "  student: \"null\"", "full.student: Unknown model 'null'.")]
-    [InlineData("03-attention-transfer", "  dataset: cifar10", "  dataset: \"\"", "full.dataset: unknown dataset ''")]
-    // A ResNet student's dropout was refused only when the student was built, after the teacher trained.
-    [InlineData("02-fitnets", "  hint_epochs: 30", "  hint_epochs: 30\n  student_dropout: 0.3", "full.student: Model 'resnet56': CIFAR ResNets have no dropout")]
-    // 07's full section was checked against 05's default pair (Fashion-MNIST), not the CIFAR-100 pair a full run deploys.
-    [InlineData("07-deployment", "  fine_tune_epochs: 20", "  fine_tune_epochs: 20\n  calibration_images: 55000", "full.calibration_images = 55000: CIFAR-100's train split holds 50,000")]
-    public void Spec_check_refuses_a_fitnets_at_or_deployment_value_a_run_would_refuse_late(string recipe, string line, string edited, string message)
-    {
-        using var dir = new TempDir("recipes");
-        var copy = Path.Combine(dir.Path, "mine.yaml");
-        var text = Repo.Read($"experiments/recipes/{recipe}.yaml").ReplaceLineEndings("\n");
-        var at = text.LastIndexOf(line + "\n", StringComparison.Ordinal);
-        Assert.True(at >= 0, line);
-        File.WriteAllText(copy, text[..at] + edited + text[(at + line.Length)..]);
-        var (code, _, stderr) = Repo.RunCli(["spec", "check", copy, "--recipe", recipe]);
-        Assert.Equal(1, code);
-        var error = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith($"error: {copy} line ", error, StringComparison.Ordinal);
-        Assert.Contains(message, error, StringComparison.Ordinal);
-    }
-
     /// <summary>--recipe, or a file named as a recipe's, makes it a recipe file whatever it holds: a setting written above
     /// the sections was named as a spec's mistake ("dataset must be a mapping"), or "--recipe applies to recipe files".</summary>
     [Fact]
@@ -254,7 +225,8 @@ public class RecipeFileTests
     }
 
     /// <summary>06's assistant and extra teachers are models as the teacher is (a repeat of one, or of the teacher, failed
-    /// in kd-multi after hours of training); 07's deployment settings are checked as a recipe's are.</summary>
+    /// in kd-multi after hours of training); 07's deployment settings, 02's hint stage and 03's attention settings are
+    /// checked as a recipe's are.</summary>
     [Theory]
     [InlineData("06-beyond-kd", "  student_epochs: 8", "  student_epochs: 8\n  extra_teachers: [cnn-32]", "quick.extra_teachers[0] cnn-32 is the teacher (cnn): kd-multi would count one model twice")]
     [InlineData("06-beyond-kd", "  extra_teachers: [wrn-40-2]", "  extra_teachers: [wrn-40-2, WRN-40-2]", "full.extra_teachers has WRN-40-2 twice ('wrn-40-2' and 'WRN-40-2'); keep one.")]
@@ -268,6 +240,19 @@ public class RecipeFileTests
     [InlineData("07-deployment", "  calibration_images: 64", "  calibration_images: 0", "smoke.calibration_images = 0: Fashion-MNIST's train split holds 60,000; give 1 to 60,000")]
     [InlineData("07-deployment", "  fine_tune_epochs: 20", "  fine_tune_epochs: 20\n  sparsities: [1.5]", "full.sparsities[0] = 1.5: give the fraction of weights pruned, in [0, 1)")]
     [InlineData("07-deployment", "  fine_tune_epochs: 20", "  fine_tune_epochs: 20\n  channel_fraction: 1", "full.channel_fraction = 1: give the fraction of channels removed, in [0, 1)")]
+    // Values that passed `spec check` and failed a run after its teacher and students trained (a hint stage of 0 epochs,
+    // no attention groups), trained wrongly (a negative λ or β), or a quoted "null" read as no value (a
+    // NullReferenceException in spec check).
+    [InlineData("02-fitnets", "  hint_epochs: 30", "  hint_epochs: 0", "full.hint_epochs = 0: stage 1 (the hint training) needs at least 1 epoch.")]
+    [InlineData("02-fitnets", "  hint_epochs: 30", "  hint_epochs: 30\n  lambda_start: -5", "full.lambda_start = -5: the KD weight λ is 0 or more")]
+    [InlineData("03-attention-transfer", "  groups: [stage1, stage2, stage3]", "  groups: []", "full.groups is empty: give at least one feature")]
+    [InlineData("03-attention-transfer", "  groups: [stage1, stage2, stage3]", "  groups: [stage1, stage2, stage3]\n  beta: -1000", "full.beta = -1000: β weighs the attention term and is 0 or more")]
+    [InlineData("03-attention-transfer", "  student: wrn-16-1", "  student: \"null\"", "full.student: Unknown model 'null'.")]
+    [InlineData("03-attention-transfer", "  dataset: cifar10", "  dataset: \"\"", "full.dataset: unknown dataset ''")]
+    // A ResNet student's dropout was refused only when the student was built, after the teacher trained.
+    [InlineData("02-fitnets", "  hint_epochs: 30", "  hint_epochs: 30\n  student_dropout: 0.3", "full.student: Model 'resnet56': CIFAR ResNets have no dropout")]
+    // 07's full section was checked against 05's default pair (Fashion-MNIST), not the CIFAR-100 pair a full run deploys.
+    [InlineData("07-deployment", "  fine_tune_epochs: 20", "  fine_tune_epochs: 20\n  calibration_images: 55000", "full.calibration_images = 55000: CIFAR-100's train split holds 50,000")]
     public void Spec_check_refuses_a_beyond_kd_or_deployment_value_a_run_would_refuse(string recipe, string line, string edited, string message)
     {
         using var dir = new TempDir("recipes");
