@@ -140,10 +140,12 @@ public class NotebookSmokeTests
             .Select(m => System.Text.Json.Nodes.JsonNode.Parse(m.Groups[1].Value)!)
             .Select(fig => string.Join(" | ", new[] { fig["layout"]?["title"]?["text"] }.Concat(fig["data"]!.AsArray().Select(t => t!["name"])).Select(n => (string?)n)))];
 
+    // Digits masked, as timings differ; and a latency target's "met" / "not met" (07's verdicts compare measured
+    // latencies, which a busy machine moves either way between the two runs).
     static string FirstPrintedLine(System.Text.Json.Nodes.JsonArray outputs) =>
-        System.Text.RegularExpressions.Regex.Replace(
+        System.Text.RegularExpressions.Regex.Replace(System.Text.RegularExpressions.Regex.Replace(
             string.Concat(outputs.Where(o => (string?)o!["output_type"] == "stream" && (string?)o["name"] == "stdout").Select(o => TestSupport.Text(o!["text"]))).Split('\n')[0],
-            @"\d+", "0");
+            @"\d+", "0"), @"(target [^:]*: )not met", "$1met");
 
     [Fact]
     public void Full_budget_asks_for_the_papers_dataset_and_names_the_install_command()
