@@ -355,12 +355,8 @@ static class SweepCommand
             // A script this command wrote and the user then edited (an #SBATCH --account or --mem the cluster needs) was
             // replaced without a word when `sweep slurm` ran again: kept beside the new one, as an edited spec copy is.
             if (File.Exists(script) && File.ReadAllText(script) != text)
-            {
-                var kept = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"sweep.edited-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.sbatch"));
-                File.Copy(script, kept);
-                Console.WriteLine($"note: {script} differs from what this command writes (edited, or written with other options); the old one is kept as {Path.GetFileName(kept)}. " +
+                Console.WriteLine($"note: {script} differs from what this command writes (edited, or written with other options); the old one is kept as {SweepFolder.KeepEdited(script)}. " +
                                   "Give the cluster's own #SBATCH options with --sbatch (e.g. --sbatch=--account=myproj --sbatch=--mem=4G) so they are written each time.");
-            }
             // Atomic: a failed write (disk full) must not leave half a script for sbatch to run.
             Distill.Training.AtomicFile.WriteAllText(script, text);
             Console.WriteLine($"wrote {script}: {NumberText.Count(s.Runs.Count, "array task")}");

@@ -312,8 +312,7 @@ static class TrainCommand
     static int[] ParseSeeds(string seeds)
     {
         try { return RecipeParameters.ParseSeeds(seeds); }
-        // Message without " (Parameter 'seeds')", which the one-line error would otherwise carry.
-        catch (ArgumentException e) { throw new ArgumentException($"--{(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", ""))}", e); }
+        catch (ArgumentException e) { throw new ArgumentException($"--{ErrorText.WithoutParameter(e)}", e); }
     }
 
     /// <summary>Subset sizes larger than the loaded split, named by their flag (the subset's own error names none).</summary>

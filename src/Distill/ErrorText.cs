@@ -29,7 +29,14 @@ public static class ErrorText
         var message = e.Message.TrimEnd();
         if (e is ArgumentOutOfRangeException && message.LastIndexOf('\n') is var last and >= 0 && message[(last + 1)..].StartsWith("Actual value was ", StringComparison.Ordinal))
             message = message[..last].TrimEnd();
-        if (e is ArgumentException { ParamName: { } p }) message = message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal);
+        if (e is ArgumentException { ParamName: { } p }) message = message.Replace(ParameterSuffix(p), "", StringComparison.Ordinal);
         return TerminalText.Line(message);
     }
+
+    /// <summary><paramref name="e"/>'s message without .NET's " (Parameter 'x')", for a caller that puts it after its
+    /// own words (the setting or line the user wrote): the parameter is the library's name, not one the user gave.</summary>
+    public static string WithoutParameter(ArgumentException e) =>
+        e.ParamName is { } p ? e.Message.Replace(ParameterSuffix(p), "", StringComparison.Ordinal) : e.Message;
+
+    static string ParameterSuffix(string parameter) => $" (Parameter '{parameter}')";
 }

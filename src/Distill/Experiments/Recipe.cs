@@ -233,7 +233,7 @@ public abstract record RecipeConfig : ICheckedSettings
     private protected static (T? Value, string? Error) Catalogued<T>(Func<T> lookUp)
     {
         try { return (lookUp(), null); }
-        catch (ArgumentException e) { return (default, e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message); }
+        catch (ArgumentException e) { return (default, ErrorText.WithoutParameter(e)); }
     }
 }
 

@@ -104,9 +104,7 @@ public sealed class MultiTeacherMethod : Methods.Method
             try { ModelZoo.Canonical(name); }
             catch (ArgumentException e)
             {
-                // The zoo's message without its " (Parameter 'name')", which the one-line error would otherwise carry.
-                var why = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "");
-                throw new ArgumentException($"kd-multi: teachers={s.Text("teachers")}: {why}", e);
+                throw new ArgumentException($"kd-multi: teachers={s.Text("teachers")}: {ErrorText.WithoutParameter(e)}", e);
             }
         }
         // Every teacher trains with the run's seed and options, so a name given twice (as the zoo reads names) is the

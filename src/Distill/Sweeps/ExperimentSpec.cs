@@ -637,7 +637,7 @@ public sealed record Experiment
             try { check(name); }
             catch (ArgumentException e)
             {
-                var message = e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
+                var message = ErrorText.WithoutParameter(e);
                 throw new SpecException(file, SpecSchema.Line(node), $"{path}: {message}");
             }
             return name;
@@ -661,7 +661,7 @@ public sealed record Experiment
             try { Sized(studentName, studentDropout); }
             catch (ArgumentException e)
             {
-                var message = e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
+                var message = ErrorText.WithoutParameter(e);
                 ExperimentSpec.RefuseWhenPlanned(new SpecException(file, SpecSchema.Line(ExperimentSpec.Find(student, "dropout")!), $"student.dropout: {message}"));
             }
         var teacherName = teacher is null ? null : Checked(teacher, "teacher.model", m => Sized(m, null));

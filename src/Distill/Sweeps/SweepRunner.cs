@@ -326,16 +326,23 @@ public static class SweepFolder
         // An edited copy (the user's own change, made where the tasks read it) was overwritten without a word: it is
         // kept beside the new one, as a damaged result is, and the user told.
         if (File.Exists(copy) || Directory.Exists(copy))
-        {
-            var kept = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"spec.edited-{DateTime.UtcNow:yyyyMMddTHHmmssfff}.yaml"));
-            // Copied, then replaced in one atomic write: a task that reads the copy without the plan lock (an array
-            // task starting) never finds it missing. A folder in its place is no copy anyone reads: moved.
-            if (Directory.Exists(copy)) Directory.Move(copy, kept);
-            else File.Copy(copy, kept);
-            note = $"note: {copy} is not this sweep's spec (spec {spec.Hash}); rewritten from {spec.File}, the edited copy kept as {Path.GetFileName(kept)}";
-        }
+            note = $"note: {copy} is not this sweep's spec (spec {spec.Hash}); rewritten from {spec.File}, the edited copy kept as {KeepEdited(copy)}";
+        // Replaced in one atomic write after the copy was kept: a task that reads it without the plan lock (an array task
+        // starting) never finds it missing.
         AtomicFile.WriteAllText(copy, spec.Text);
         return note;
+    }
+
+    /// <summary>Keeps the folder's own file at <paramref name="path"/>, which is about to be rewritten (an edited spec copy
+    /// or sbatch script), beside it as NAME.edited-TIME.EXT; returns that file name. Copied, so the file is never missing
+    /// for a reader until its rewrite; a folder in its place is no file anyone reads, and is moved.</summary>
+    public static string KeepEdited(string path)
+    {
+        var kept = Path.Combine(Path.GetDirectoryName(path)!, string.Create(CultureInfo.InvariantCulture,
+            $"{Path.GetFileNameWithoutExtension(path)}.edited-{DateTime.UtcNow:yyyyMMddTHHmmssfff}{Path.GetExtension(path)}"));
+        if (Directory.Exists(path)) Directory.Move(path, kept);
+        else File.Copy(path, kept);
+        return Path.GetFileName(kept);
     }
 
     static bool CopyHolds(string path, ExperimentSpec spec)
