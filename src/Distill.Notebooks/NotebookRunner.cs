@@ -213,6 +213,8 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         ScriptSession session = null!;
         PackageResolver resolver = null!;
         int executionCount;
+        // The #i sources added so far, as written: the kernel lists them all under every later #i and #r cell.
+        readonly SortedSet<string> restoreSources = new(StringComparer.Ordinal);
         bool abandoned, interrupted, timedOut;
         DateTimeOffset started;
         readonly Stopwatch runClock = new();
@@ -300,7 +302,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     {
                         // The kernel runs a #!markdown code cell: it takes an execution count and shows its markdown as HTML.
                         cell.ExecutionCount = ++executionCount;
-                        cell.Outputs.Add(new DisplayOutput(new Dictionary<string, string> { ["text/html"] = HtmlReport.KernelMarkdown(HtmlReport.MarkdownCellText(cell)) }, isResult: false));
+                        cell.Outputs.Add(new DisplayOutput(new Dictionary<string, string> { ["text/html"] = HtmlReport.KernelMarkdown(HtmlReport.KernelCellText(cell)) }, isResult: false));
                         results.Add(new(cell, CellStatus.Succeeded, TimeSpan.Zero, null));
                         continue;
                     }
@@ -798,6 +800,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             cell.ExecutionCount = executionCount;
             if (preset is not null)
                 return new(cell, CellStatus.Failed, clock.Elapsed, new CellFailure(fileName, cell.Label, null, preset.EValue));
+            if (cell.Kernel == KernelNames.Html) return ShowHtml(doc, cell, fileName, clock.Elapsed);
             if (cell.Kernel != KernelNames.CSharp)
             {
                 var msg = $"{cell.Label} is a {cell.Kernel} cell; distill run executes C# cells only. Port it to C# or move it out of the notebook";
@@ -899,10 +902,12 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                         var resolved = resolver.ResolvePackages([.. parsed.Packages.Select(p => p.Package)], parsed.Sources, ct);
                         refs.AddRange(resolved.References);
                         foreach (var warning in resolved.Warnings) o.Log?.WriteLine($"  warning: {fileName}: {cell.Label}: {warning}");
-                        if (resolved.Installed.Count > 0)
+                        restoreSources.UnionWith(parsed.WrittenSources);
+                        if (resolved.Installed.Count > 0 || parsed.Sources.Count > 0)
                             sink.Add(new DisplayOutput(new Dictionary<string, string>
                             {
-                                ["text/html"] = PackageResolver.InstalledHtml(resolved.Installed), [OutputSink.PlainText] = PackageResolver.InstalledText(resolved.Installed),
+                                ["text/html"] = PackageResolver.RestoreHtml(restoreSources, resolved.Installed),
+                                [OutputSink.PlainText] = PackageResolver.RestoreText(restoreSources, resolved.Installed),
                             }, false));
                     }
                     catch (PackageRestoreException e)
@@ -1012,6 +1017,24 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 d[name] = Shown(session.VariableValue(name));
             }
             return d;
+        }
+
+        /// <summary>A <c>#!html</c> cell, as the kernel's html kernel runs it (checked with nbconvert on the .net-csharp
+        /// kernel): its text, trimmed, shown as text/html, nothing for an empty one. A kernel selector further down (the
+        /// kernel splits the cell there) fails the cell, naming the line: the runner shows a cell's HTML whole.</summary>
+        static CellRunResult ShowHtml(NotebookDocument doc, NotebookCell cell, string fileName, TimeSpan took)
+        {
+            var lines = cell.Source.Split('\n');
+            for (int i = 1; i < lines.Length; i++)
+                if (KernelNames.Selector(doc, lines[i]) is { } other)
+                {
+                    var msg = $"line {i + 1} switches from html to the {other} kernel ('{lines[i].Trim()}'); distill run shows a #!html cell whole: put what follows in a cell of its own";
+                    cell.Outputs.Add(new ErrorOutput("UnsupportedKernel", msg, [msg]));
+                    return new(cell, CellStatus.Failed, took, new CellFailure(fileName, cell.Label, null, msg));
+                }
+            if (HtmlReport.KernelCellText(cell).Trim() is { Length: > 0 } html)
+                cell.Outputs.Add(new DisplayOutput(new Dictionary<string, string> { ["text/html"] = html }, isResult: false));
+            return new(cell, CellStatus.Succeeded, took, null);
         }
 
         // A list as its items ("[0, 1]"): its ToString() is its type's name (System.Int32[]), which says nothing of the run.

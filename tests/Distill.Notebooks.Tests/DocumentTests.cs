@@ -188,7 +188,7 @@ public class DocumentTests
         File.WriteAllText(Path.Combine(dir.Path, "file.csx"), "var loaded = 1;");
         var doc = new NotebookDocument { Path = Path.Combine(dir.Path, "n.ipynb") };
         var unknown = Assert.Single(Magics.Parse(doc, "#!foo", dir.Path).Errors);
-        Assert.Equal("Unknown magic command '#!foo' (line 1); distill run knows #!csharp (#!c#) anywhere, #!markdown (#!md) as a cell's first line, " +
+        Assert.Equal("Unknown magic command '#!foo' (line 1); distill run knows #!csharp (#!c#) anywhere, #!markdown (#!md) and #!html as a cell's first line, " +
                      "#!time, #r \"nuget: Name, Version\", #r \"path/to.dll\", #i \"nuget: source\" and #load \"file.csx\"", unknown.Message);
         Assert.Empty(Magics.Parse(doc, "#!csharp\n#!c#\n#!time\n#r \"nuget: Name, 1.0.0\"\n#r \"lib.dll\"\n#i \"nuget: https://example.org/v3/index.json\"\n#load \"file.csx\"", dir.Path).Errors);
         foreach (var markdown in new[] { "#!markdown", "#!md" })

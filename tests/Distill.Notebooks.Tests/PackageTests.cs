@@ -18,7 +18,7 @@ public class PackageTests
         var cells = TestSupport.ReadJson(r.Files.Notebook)["cells"]!.AsArray();
         Assert.Equal("Installed Packages\n  • Humanizer.Core, 2.14.1\n", TestSupport.Text(cells[0]!["outputs"]![0]!["data"]!["text/plain"]));
         // As the .NET kernel shows it (text/html), so the two engines show a #r cell with the same output types.
-        Assert.Equal("<div><div><strong>Installed Packages</strong><ul><li><span>Humanizer.Core, 2.14.1</span></li></ul></div></div>",
+        Assert.Equal("<div><div></div><div></div><div><strong>Installed Packages</strong><ul><li><span>Humanizer.Core, 2.14.1</span></li></ul></div></div>",
             TestSupport.Text(cells[0]!["outputs"]![0]!["data"]!["text/html"]));
         Assert.Equal("distill run report", TestSupport.Text(cells[1]!["outputs"]![0]!["data"]!["text/plain"]));
 
@@ -74,13 +74,38 @@ public class PackageTests
         using var cache = new TempDir("nuget-cache-versionless");
         var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { PackageCacheDirectory = cache.Path, ContinueOnError = true });
         Assert.Equal([CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Failed, CellStatus.Failed], r.Cells.Select(c => c.Status));
-        Assert.Equal("Installed Packages\n  • Distill.Test.Versionless, 1.0.0\n", Plain(r, 1));
+        // The kernel lists the notebook's restore sources, as written, under every later #r cell too.
+        const string installed = "Restore sources\n  •  feed\nInstalled Packages\n  • Distill.Test.Versionless, 1.0.0\n";
+        Assert.Equal(installed, Plain(r, 0));
+        Assert.Equal(installed, Plain(r, 1));
         Assert.Equal("hello, notebook", Plain(r, 1, 1));
-        Assert.Equal("Installed Packages\n  • Distill.Test.Versionless, 1.0.0\n", Plain(r, 2));
-        Assert.Equal("Installed Packages\n  • Distill.Test.Versionless, 1.0.0\n", Plain(r, 3));
+        Assert.Equal(installed, Plain(r, 2));
+        Assert.Equal(installed, Plain(r, 3));
         Assert.Equal(["Distill.Test.Versionless version 1.0.0.0 cannot be added because version 1.0.0 was added previously.",
                       "Distill.Test.Versionless version 2.0.0 cannot be added because version 1.0.0 was added previously."],
             r.Failures.Select(f => f.Message.Split('\n')[0]));
+    }
+
+    /// <summary>An #i cell shows the notebook's restore sources as the kernel does (nbconvert on the .net-csharp kernel
+    /// gave this HTML): every source added so far, as written after "nuget:", in ordinal order, once each; the runner
+    /// showed nothing.</summary>
+    [Fact]
+    public void An_added_source_is_listed_as_in_the_kernel()
+    {
+        using var dir = new TempDir("restore-sources");
+        Directory.CreateDirectory(Path.Combine(dir.Path, "b"));
+        Directory.CreateDirectory(Path.Combine(dir.Path, "a"));
+        var nb = TestSupport.WriteNotebook(dir.Path, "sources.ipynb",
+            ("#i \"nuget: b\"", null),
+            ("#i \"nuget:a\"\n#i \"nuget: b\"\n1", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
+        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
+        Assert.Equal("<div><div><strong>Restore sources</strong><ul><li><span> b</span></li></ul></div><div></div><div></div></div>",
+            Assert.IsType<Documents.DisplayOutput>(Assert.Single(r.Cells[0].Outputs)).Data["text/html"]);
+        Assert.Equal("<div><div><strong>Restore sources</strong><ul><li><span> b</span></li><li><span>a</span></li></ul></div><div></div><div></div></div>",
+            r.Cells[1].Outputs.OfType<Documents.DisplayOutput>().First().Data["text/html"]);
+        Assert.Equal("Restore sources\n  •  b\n  • a\n", Plain(r, 1));
+        Assert.Equal("1", Plain(r, 1, 1));
     }
 
     [Fact]

@@ -193,6 +193,37 @@ public class ReportTrustTests
         Assert.DoesNotContain("#!markdown", html, StringComparison.Ordinal);
     }
 
+    /// <summary>A <c>#!html</c> cell runs as the kernel's html kernel runs it (checked with nbconvert on the .net-csharp
+    /// kernel): an execution count and its text, trimmed, as a text/html display; an empty one shows nothing. The runner
+    /// failed every such cell as "a html cell" it could not run. A kernel switch inside fails that cell alone, naming the
+    /// line, in either direction.</summary>
+    [Fact]
+    public void An_html_cell_shows_its_html_as_in_the_kernel()
+    {
+        using var dir = new TempDir("trust-htmlcell");
+        var nb = TestSupport.WriteNotebook(dir.Path, "htmlcell.ipynb",
+            ("#!html\n\n<b>bold q9z</b> <img src=\"x.png\" onerror=\"alert(1)\">\nsecond line\n\n", null),
+            ("#!html\n", null),
+            ("1+1", null),
+            ("#!html\n<p>a</p>\n#!csharp\n2+2", null),
+            ("var z = 3;\n#!html\n<p>b</p>", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { ContinueOnError = true });
+        Assert.Equal([1, 2, 3, 4, 5], r.Cells.Select(c => c.ExecutionCount));
+        Assert.Equal([CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Failed, CellStatus.Failed], r.Cells.Select(c => c.Status));
+        var shown = Assert.IsType<Documents.DisplayOutput>(Assert.Single(r.Cells[0].Outputs));
+        Assert.False(shown.IsResult);
+        Assert.Equal(["text/html"], shown.Data.Keys);
+        Assert.Equal("<b>bold q9z</b> <img src=\"x.png\" onerror=\"alert(1)\">\nsecond line", shown.Data["text/html"]);
+        Assert.Empty(r.Cells[1].Outputs);
+        Assert.Equal(["htmlcell.ipynb: cell 4: line 3 switches from html to the csharp kernel ('#!csharp'); distill run shows a #!html cell whole: put what follows in a cell of its own",
+                      "htmlcell.ipynb: cell 5, line 2: line 2 switches to the html kernel ('#!html'); distill run shows HTML from a #!html cell of its own: move the lines from here into one"],
+            r.Failures.Select(f => f.ToString()));
+        Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
+        var html = File.ReadAllText(r.Files.Html!);
+        Assert.Contains("<b>bold q9z</b>", html, StringComparison.Ordinal); // the output, beside the cell's escaped source
+        Assert.DoesNotContain("onerror=\"", html, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_markdown_code_cell_s_script_does_not_run_even_trusted()
     {

@@ -9,6 +9,7 @@ public static class KernelNames
 {
     public const string CSharp = "csharp";
     public const string Markdown = "markdown";
+    public const string Html = "html";
 
     /// <summary>Every kernel a stock Polyglot install knows, with its aliases (case as Polyglot writes them).</summary>
     public static Dictionary<string, string> WellKnownAliases() => new(StringComparer.OrdinalIgnoreCase)
@@ -17,7 +18,7 @@ public static class KernelNames
         ["fsharp"] = "fsharp", ["f#"] = "fsharp",
         ["pwsh"] = "pwsh", ["powershell"] = "pwsh",
         ["javascript"] = "javascript", ["js"] = "javascript",
-        ["html"] = "html", ["sql"] = "sql", ["kql"] = "kql", ["mermaid"] = "mermaid", ["http"] = "http",
+        ["html"] = Html, ["sql"] = "sql", ["kql"] = "kql", ["mermaid"] = "mermaid", ["http"] = "http",
         ["value"] = "value", ["python"] = "python", ["r"] = "r",
         ["markdown"] = Markdown, ["md"] = Markdown,
     };

@@ -23,6 +23,8 @@ public sealed class ParsedCell
     public List<(PackageRequest Package, int Line)> Packages { get; } = [];
     public List<(string Path, int Line)> AssemblyPaths { get; } = [];
     public List<string> Sources { get; } = [];
+    /// <summary>Each of <see cref="Sources"/> as written after "nuget:" (spaces included), as the kernel lists them.</summary>
+    public List<string> WrittenSources { get; } = [];
     public bool Time { get; set; }
     public List<MagicError> Errors { get; } = [];
 }
@@ -51,7 +53,7 @@ public static partial class Magics
     };
 
     /// <summary>The magics distill run supports, as the unknown-magic error lists them (docs/notebook-runner.md, "Magics").</summary>
-    public const string Known = "#!csharp (#!c#) anywhere, #!markdown (#!md) as a cell's first line, #!time, #r \"nuget: Name, Version\", " +
+    public const string Known = "#!csharp (#!c#) anywhere, #!markdown (#!md) and #!html as a cell's first line, #!time, #r \"nuget: Name, Version\", " +
                                 "#r \"path/to.dll\", #i \"nuget: source\" and #load \"file.csx\"";
 
     [GeneratedRegex("""^#r\s+"nuget:\s*(?<name>[^,"\s]+)\s*(?:,\s*(?<version>[^"\s]*)\s*)?"\s*$""")]
@@ -108,6 +110,9 @@ public static partial class Magics
                 var kernel = KernelNames.Selector(doc, t);
                 if (name == "time") parsed.Time = true;
                 else if (kernel == KernelNames.CSharp) { }
+                else if (kernel == KernelNames.Html)
+                    parsed.Errors.Add(new(line, "UnsupportedKernel",
+                        $"line {line} switches to the html kernel ('{t}'); distill run shows HTML from a #!html cell of its own: move the lines from here into one"));
                 else if (kernel is not null)
                     parsed.Errors.Add(new(line, "UnsupportedKernel",
                         $"line {line} switches to the {kernel} kernel ('{t}'); distill run executes C# only: port that part to C# or move it out of the notebook"));
@@ -165,7 +170,11 @@ public static partial class Magics
                     if (local && !Directory.Exists(src))
                         parsed.Errors.Add(new(line, "SourceNotFound",
                             $"#i \"nuget: {m.Groups["source"].Value}\" (line {line}): the folder {src} does not exist; a local package source is a folder of .nupkg files, relative to the notebook's folder, {notebookFolder}"));
-                    else parsed.Sources.Add(src);
+                    else
+                    {
+                        parsed.Sources.Add(src);
+                        parsed.WrittenSources.Add(t[(t.IndexOf("nuget:", StringComparison.Ordinal) + "nuget:".Length)..t.LastIndexOf('"')]);
+                    }
                 }
                 else
                     parsed.Errors.Add(new(line, "InvalidSource",

@@ -205,16 +205,27 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
         int.TryParse(new string([.. version.TrimStart('[', '(', ' ').TakeWhile(char.IsAsciiDigit)]), System.Globalization.NumberStyles.None,
                      System.Globalization.CultureInfo.InvariantCulture, out var major) ? major : null;
 
-    /// <summary>The "Installed Packages" list as the .NET kernel shows it (text/html, a bold title over a list): a
-    /// notebook then shows the same output types in both engines.</summary>
-    public static string InstalledHtml(IReadOnlyList<string> installed) =>
-        "<div><div><strong>Installed Packages</strong><ul>" +
-        string.Concat(installed.Select(i => $"<li><span>{System.Net.WebUtility.HtmlEncode(i)}</span></li>")) + "</ul></div></div>";
+    /// <summary>What a cell's <c>#i</c> and <c>#r "nuget:"</c> lines show, as the .NET kernel shows it (text/html, checked
+    /// with nbconvert on the .net-csharp kernel): every restore source the notebook has added so far, in ordinal order, as
+    /// written after "nuget:", then the packages this cell installed, each a bold title over a list, in three sections
+    /// (the middle one always empty there). A notebook then shows the same output types in both engines.</summary>
+    public static string RestoreHtml(IReadOnlyCollection<string> sources, IReadOnlyList<string> installed) =>
+        $"<div>{HtmlSection("Restore sources", sources)}<div></div>{HtmlSection("Installed Packages", installed)}</div>";
 
-    public static string InstalledText(IReadOnlyList<string> installed)
+    static string HtmlSection(string title, IEnumerable<string> items) => items.Any()
+        ? $"<div><strong>{title}</strong><ul>" + string.Concat(items.Select(i => $"<li><span>{System.Net.WebUtility.HtmlEncode(i)}</span></li>")) + "</ul></div>"
+        : "<div></div>";
+
+    /// <summary><see cref="RestoreHtml"/> as text (VS Code keeps it beside the HTML): the sections that list anything.</summary>
+    public static string RestoreText(IReadOnlyCollection<string> sources, IReadOnlyList<string> installed)
     {
-        var sb = new StringBuilder("Installed Packages\n");
-        foreach (var i in installed) sb.Append("  • ").Append(i).Append('\n');
+        var sb = new StringBuilder();
+        foreach (var (title, items) in new[] { ("Restore sources", (IEnumerable<string>)sources), ("Installed Packages", installed) })
+        {
+            if (!items.Any()) continue;
+            sb.Append(title).Append('\n');
+            foreach (var i in items) sb.Append("  • ").Append(i).Append('\n');
+        }
         return sb.ToString();
     }
 }

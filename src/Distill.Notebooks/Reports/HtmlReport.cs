@@ -212,7 +212,7 @@ public static partial class HtmlReport
         if (cell.Kind == CellKind.Markdown || cell.Kernel == KernelNames.Markdown)
         {
             // A #!markdown code cell's output is this same markdown rendered (KernelMarkdown): shown once, here, sanitised.
-            var text = cell.Kind == CellKind.Markdown ? cell.Source : MarkdownCellText(cell);
+            var text = cell.Kind == CellKind.Markdown ? cell.Source : KernelCellText(cell);
             var html = UniqueIds(MarkdownHtml(text, trusted, url => InlineImage(url, cell, folder, warn)), ids);
             sb.Append("<section class=\"cell markdown\">\n").Append(html).Append("</section>\n");
             return;
@@ -272,7 +272,9 @@ public static partial class HtmlReport
     private static partial Regex AnchorLink();
 
     /// <summary>A markdown code cell's markdown: its source without the <c>#!markdown</c> line that selects the kernel.</summary>
-    internal static string MarkdownCellText(NotebookCell cell) =>
+    /// <summary>A code cell's text without its first line when that is a <c>#!</c> selector (<c>#!markdown</c>, <c>#!html</c>):
+    /// what the kernel it names is given.</summary>
+    internal static string KernelCellText(NotebookCell cell) =>
         cell.Source.Split('\n', 2) is [var first, var rest] ? (first.Trim().StartsWith("#!", StringComparison.Ordinal) ? rest : cell.Source)
         : cell.Source.Trim().StartsWith("#!", StringComparison.Ordinal) ? "" : cell.Source;
 
