@@ -10,6 +10,9 @@ namespace Distill.Sweeps;
 public sealed record SweepGroup(IReadOnlyDictionary<string, string> Values, int N, double BestMean, double? BestStd, double LastMean, double? LastStd,
     IReadOnlyList<double> Best, IReadOnlyList<double> Last);
 
+/// <summary>A run another process is running now (it holds the run's task lock): no result yet, and not "not run".</summary>
+public sealed record RunInProgress(int Index, string Label, string Pid);
+
 /// <summary>One value of a provenance field (a commit, a version) and the runs whose records have it.</summary>
 public sealed record ProvenanceValue(string Value, IReadOnlyList<int> Runs);
 
@@ -31,6 +34,9 @@ public sealed class SweepResults
     public required IReadOnlyList<RunResult> Runs { get; init; }
     public required IReadOnlyList<RunFailure> Failed { get; init; }
     public required IReadOnlyList<int> Missing { get; init; }
+    /// <summary>Runs without a result that a process is running now (a cluster's task, a `sweep run` elsewhere): listed
+    /// apart from <see cref="Missing"/>, which collect listed them as while they trained.</summary>
+    public IReadOnlyList<RunInProgress> Running { get; init; } = [];
     /// <summary>Runs whose result.json or failed.json cannot be read: listed, not counted (`sweep run` runs them again).</summary>
     public required IReadOnlyList<RunFailure> Damaged { get; init; }
 
@@ -48,11 +54,11 @@ public sealed class SweepResults
         : $"{string.Join(", ", DamagedRecords)} cannot be read as a run record (damaged or written by something else): those runs' results stand, " +
           "but their provenance is unknown (it reads 'not recorded')";
 
-    public bool Complete => Failed.Count == 0 && Missing.Count == 0 && Damaged.Count == 0;
+    public bool Complete => Failed.Count == 0 && Missing.Count == 0 && Damaged.Count == 0 && Running.Count == 0;
 
     public string Status => Complete ? $"complete: {Runs.Count} of {Plan.Runs.Count} runs"
         : $"incomplete: {Runs.Count} of {Plan.Runs.Count} runs finished, {Failed.Count} failed, " +
-          (Damaged.Count == 0 ? "" : $"{Damaged.Count} damaged, ") + $"{Missing.Count} not run";
+          (Damaged.Count == 0 ? "" : $"{Damaged.Count} damaged, ") + (Running.Count == 0 ? "" : $"{Running.Count} running, ") + $"{Missing.Count} not run";
 
     public static SweepResults Read(string dir)
     {
@@ -68,6 +74,7 @@ public sealed class SweepResults
         var failed = new List<RunFailure>();
         var missing = new List<int>();
         var damaged = new List<RunFailure>();
+        var running = new List<RunInProgress>();
         foreach (var entry in plan.Runs)
         {
             // A file where the run's folder goes is damage `sweep run` cannot mend: named, not "not run yet".
@@ -82,6 +89,7 @@ public sealed class SweepResults
             else if (result is not null) runs.Add(result);
             else if (SweepFolder.ReadFailure(dir, entry.Index) is var (failure, failureDamage) && failureDamage is not null)
                 damaged.Add(new RunFailure(entry.Index, entry.Label, $"runs/{entry.Index}/{SweepFolder.FailedFile} is {failureDamage}"));
+            else if (SweepFolder.RunningBy(dir, entry.Index) is { } pid) running.Add(new RunInProgress(entry.Index, entry.Label, pid));
             else if (failure is not null) failed.Add(new RunFailure(entry.Index, entry.Label, failure.Error));
             else missing.Add(entry.Index);
         }
@@ -97,7 +105,7 @@ public sealed class SweepResults
                 [.. members.Select(m => m.Best)], [.. members.Select(m => m.Last)]);
         }).ToList();
         var (provenance, damagedRecords) = ProvenanceOf(dir, runs);
-        return new SweepResults { Plan = plan, GroupKeys = keys, Groups = groups, Runs = runs, Failed = failed, Missing = missing, Damaged = damaged,
+        return new SweepResults { Plan = plan, GroupKeys = keys, Groups = groups, Runs = runs, Failed = failed, Missing = missing, Damaged = damaged, Running = running,
             Provenance = provenance, DamagedRecords = damagedRecords };
     }
 
@@ -183,6 +191,11 @@ public sealed class SweepResults
             sb.Append("\n## Damaged results\n\n`sweep run` runs these again; it keeps the damaged file beside the run (as result.damaged-TIME.json or failed.damaged-TIME.json).\n\n");
             foreach (var d in Damaged) sb.Append(CultureInfo.InvariantCulture, $"- run {d.Index} ({literal(d.Label)}): {literal(d.Error)}\n");
         }
+        if (Running.Count > 0)
+        {
+            sb.Append("\n## Running now\n\n`sweep collect` again once they finish.\n\n");
+            foreach (var r in Running) sb.Append(CultureInfo.InvariantCulture, $"- run {r.Index} ({literal(r.Label)}): PID {literal(r.Pid)}\n");
+        }
         if (Missing.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"\n## Not run yet\n\n{(Missing.Count == 1 ? "run" : "runs")} {string.Join(", ", Missing)}\n");
         return sb.ToString();
     }
@@ -199,7 +212,7 @@ public sealed class SweepResults
     {
         name = Plan.Name, spec = Plan.SpecHash, complete = Complete, status = Status, provenance = Provenance.ToDictionary(p => p.Key, p => Joined(p.Value)),
         damaged_records = DamagedRecords, group_keys = GroupKeys,
-        groups = Groups, failed = Failed, damaged = Damaged, missing = Missing, runs = Runs,
+        groups = Groups, failed = Failed, damaged = Damaged, missing = Missing, running = Running, runs = Runs,
     }, SweepFolder.Json);
 
     /// <summary>Writes results.md and results.json into <paramref name="dir"/>; returns their paths.</summary>

@@ -35,6 +35,24 @@ public static class SweepFolder
 
     public static string Run(string dir, int index) => Path.Combine(dir, "runs", $"{index}");
 
+    /// <summary>The lock a task holds while it runs run <paramref name="index"/>: two tasks never run one run.</summary>
+    internal static string TaskLock(string dir, int index) => Path.Combine(Run(dir, index), "task.lock");
+
+    /// <summary>The PID of the process running run <paramref name="index"/> now (holding its task lock), or null when
+    /// none does. A free lock is taken for an instant to see that it is free; a task starting then asks again
+    /// (<see cref="SweepRunner.Run"/>). A folder this user cannot write (another user's sweep) says nothing: null.</summary>
+    public static string? RunningBy(string dir, int index)
+    {
+        var path = TaskLock(dir, index);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            using var free = FolderLock.TryTake(path);
+            return free is null ? FolderLock.Holder(path) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
     /// <summary>Run <paramref name="index"/>'s folder, made when missing; a file in its place is named (it was the
     /// runtime's "already exists").</summary>
     internal static string MakeRun(string dir, int index)
@@ -456,8 +474,11 @@ public static class SweepRunner
             throw new ArgumentOutOfRangeException(nameof(index), index, $"--index {index} is out of range: {spec.Name} has runs 0 to {spec.Runs.Count - 1}.");
         var planned = spec.Runs[index];
         var runDir = SweepFolder.MakeRun(dir, index);
-        var lockPath = Path.Combine(runDir, "task.lock");
+        var lockPath = SweepFolder.TaskLock(dir, index);
         var task = FolderLock.TryTake(lockPath);
+        // Asked once more before the run counts as held: `sweep collect` takes a free lock for an instant to see whether
+        // a run is running, and a task starting in that instant would otherwise leave its run to nobody.
+        if (task is null && !wait) { Thread.Sleep(200); task = FolderLock.TryTake(lockPath); }
         if (task is null && !wait) throw new RunBusyException(index, FolderLock.Holder(lockPath));
         if (task is null) log.WriteLine($"run {index}: running elsewhere (PID {FolderLock.Holder(lockPath)}); waiting for it");
         while (task is null)

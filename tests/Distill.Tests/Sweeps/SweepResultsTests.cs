@@ -49,6 +49,35 @@ public sealed class SweepResultsTests : IDisposable
         Assert.Equal(0, SweepFolder.RemoveStaleClaims(Path.Combine(dir, "nothing-here")));
     }
 
+    /// <summary>collect listed a run another process was training (a cluster's task) as "not run", as if nobody had
+    /// started it: it is "running" with that process's PID while the run's task lock is held, and "not run" again once
+    /// it is released without a result (the task killed); collect leaves the lock free.</summary>
+    [Fact]
+    public void A_run_another_process_is_running_is_listed_as_running_not_as_not_run()
+    {
+        var spec = ExperimentSpec.Parse(Spec, "t.yaml");
+        SweepFolder.Prepare(spec, dir);
+        Write(0, SweepFolder.ResultFile, Result(0, 0));
+        Directory.CreateDirectory(SweepFolder.Run(dir, 2));
+        using (var task = Distill.Training.FolderLock.TryTake(SweepFolder.TaskLock(dir, 2)))
+        {
+            Assert.NotNull(task);
+            var results = SweepResults.Read(dir);
+            Assert.Equal([new RunInProgress(2, "seed=2", $"{Environment.ProcessId}")], results.Running);
+            Assert.Equal([1, 3], results.Missing);
+            Assert.False(results.Complete);
+            Assert.Equal("incomplete: 1 of 4 runs finished, 0 failed, 1 running, 2 not run", results.Status);
+            Assert.Contains($"## Running now\n\n`sweep collect` again once they finish.\n\n- run 2 (seed=2): PID {Environment.ProcessId}\n", results.Markdown(), StringComparison.Ordinal);
+            using var json = JsonDocument.Parse(results.Json());
+            Assert.Equal(2, json.RootElement.GetProperty("running")[0].GetProperty("index").GetInt32());
+        }
+        var after = SweepResults.Read(dir);
+        Assert.Empty(after.Running);
+        Assert.Equal([1, 2, 3], after.Missing);
+        using var next = Distill.Training.FolderLock.TryTake(SweepFolder.TaskLock(dir, 2));
+        Assert.NotNull(next);
+    }
+
     /// <summary>Numbers no run writes (infinity, which the reader takes 1e999 as; an accuracy outside [0, 100] %, from an
     /// edited file) make a result damaged: listed, the run not done, and the table of the rest still written.</summary>
     [Theory]
