@@ -49,6 +49,7 @@ static class DoctorCommand
             Console.WriteLine($"MKL dispatch  {MklCpuDispatch.Status}");
             Console.WriteLine($"oneDNN ISA    {OneDnnIsa.Status}");
             Console.WriteLine($"OpenMP wait   {TorchRuntime.OmpWaitPolicy}");
+            Console.WriteLine($"oneMKL CBWR   {TorchRuntime.MklReproducibility}");
             Console.WriteLine($"malloc        {MallocThresholds.Status}");
             if (Experiments.TeacherStore.Problem is { } cache)
             {

@@ -34,7 +34,13 @@ public static class TorchRuntime
     /// trained teachers and students, beside the thread count, so runs of either kind never reuse the other's.</summary>
     public static string KernelIdentity =>
         $"libtorch {torch.__version__}, oneDNN ISA {OneDnnIsa.Cap ?? Environment.GetEnvironmentVariable(OneDnnIsa.Variable) ?? Environment.GetEnvironmentVariable(OneDnnIsa.LegacyVariable) ?? "all"}, " +
-        $"oneMKL AMD fix {(MklCpuDispatch.Enabled ? "on" : "off")}";
+        $"oneMKL AMD fix {(MklCpuDispatch.Enabled ? "on" : "off")}, oneMKL CBWR {MklReproducibility}";
+
+    /// <summary>oneMKL's conditional numerical reproducibility mode ($MKL_CBWR): AUTO,STRICT unless the user set one, once
+    /// <see cref="Initialize"/> ran; "unset" before.</summary>
+    public static string MklReproducibility => Environment.GetEnvironmentVariable(MklReproducibilityVariable) is { Length: > 0 } v ? v : "unset";
+
+    const string MklReproducibilityVariable = "MKL_CBWR";
 
     /// <summary>A note on $DISTILL_THREADS when it is more than the cores (it may be meant: runs side by side on
     /// purpose), else null; set by <see cref="Initialize"/>, shown by `distill doctor`.</summary>
@@ -88,6 +94,12 @@ public static class TorchRuntime
             // Idle OpenMP workers sleep instead of spinning: on a 2-core machine shared with a build or a second test
             // process, spinning workers made training steps 10-30x slower (measured). Users can still set it themselves.
             OmpWaitPolicy = NativeEnvironment.SetDefault("OMP_WAIT_POLICY", "PASSIVE");
+            // Bit-identical runs at a thread count: without strict CNR, oneMKL's GEMMs may round by their buffers' memory
+            // alignment, which depends on what the process allocated before (a notebook's earlier cells, the kernel's own
+            // allocations). Measured: on an AVX2 AMD machine, one training test lost its accuracy (0.000 against 0.077 after
+            // 15 epochs) in some runs of the full test process and never alone; with AUTO,STRICT, every run agreed. Read by
+            // oneMKL at its first call, so set before libtorch loads. The user's own value wins.
+            NativeEnvironment.SetDefault(MklReproducibilityVariable, "AUTO,STRICT");
             // Both before libtorch loads: the shim must be mapped first to win, and the patched natives must be found
             // before TorchSharp goes looking (in the kernel, it would find the NuGet cache's unpatched copy).
             MklCpuDispatch.EnableIfSafe();
