@@ -14,7 +14,10 @@ namespace Distill.Cli;
 /// </summary>
 static class TrainCommand
 {
-    static readonly string[] Recipes = ["soft-targets", "fitnets", "attention", "born-again", "comparison", "beyond-kd"];
+    /// <summary>Each recipe with its built-in file (experiments/recipes/FILE.yaml).</summary>
+    static readonly (string Name, string File)[] RecipeFiles = [("soft-targets", "01-soft-targets"), ("fitnets", "02-fitnets"),
+        ("attention", "03-attention-transfer"), ("born-again", "04-born-again"), ("comparison", "05-comparison"), ("beyond-kd", "06-beyond-kd")];
+    static readonly string[] Recipes = [.. RecipeFiles.Select(r => r.Name)];
 
     public static Command Create()
     {
@@ -42,6 +45,7 @@ static class TrainCommand
         var outDir = new Option<string?>("--out") { Description = "Folder for metrics.csv, TensorBoard events (tb/) and checkpoints (last.ckpt)." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoints in --out (a finished run is read back, not retrained)." };
         var recipe = new Option<string?>("--recipe") { Description = $"Run a whole recipe instead: {string.Join(", ", Recipes)}." };
+        var recipeFile = new Option<string?>("--recipe-file") { Description = "Run a recipe with the settings of an edited recipe file (a copy of experiments/recipes/NN-NAME.yaml): the recipe it is named after, or --recipe NAME." };
         var budget = new Option<string>("--budget") { Description = "Recipe budget: smoke, quick or full.", DefaultValueFactory = _ => "quick" };
         var seeds = new Option<string?>("--seeds") { Description = "Recipe seeds, e.g. 0,1,2 (default: the budget's)." };
         var force = new Option<bool>("--force") { Description = "Clear an --out folder that holds another run instead of refusing it." };
@@ -50,7 +54,7 @@ static class TrainCommand
 
         var cmd = new Command("train", "Train a model (optionally distilled from a teacher) or run a recipe; prints per-epoch accuracy.");
         foreach (var o in new Option[] { model, dataset, epochs, seed, device, batch, optimizer, lr, wd, schedule, warmup, clip, augment, trainSize, testSize,
-                     validation, teacher, teacherEpochs, teacherTrainSize, temperature, alpha, outDir, resume, recipe, budget, seeds, force, method, set })
+                     validation, teacher, teacherEpochs, teacherTrainSize, temperature, alpha, outDir, resume, recipe, recipeFile, budget, seeds, force, method, set })
             cmd.Options.Add(o);
 
         // Options a mode does not use are an error, never silently ignored.
@@ -60,7 +64,10 @@ static class TrainCommand
         cmd.SetAction(r => Guard(signals => () =>
         {
             bool Given(Option o) => r.GetResult(o) is { Implicit: false };
-            var isRecipe = r.GetValue(recipe) is not null;
+            var fileOfRecipe = r.GetValue(recipeFile);
+            // The recipe named, else the one the file is named after (02-fitnets.yaml, or fitnets.yaml, is fitnets').
+            var recipeName = r.GetValue(recipe) ?? (fileOfRecipe is null ? null : RecipeNamedAfter(fileOfRecipe));
+            var isRecipe = recipeName is not null;
             foreach (var o in isRecipe ? recipeIgnores : plainIgnores)
                 if (Given(o))
                     throw new ArgumentException(isRecipe
@@ -77,7 +84,7 @@ static class TrainCommand
             if (Given(force) && r.GetValue(outDir) is null)
                 throw new ArgumentException("--force clears the --out folder, and there is none; add --out DIR, or remove --force.");
             // Born-again's generation 0 is its teacher, of the student's architecture: no teacher settings to give.
-            if (isRecipe && string.Equals(r.GetValue(recipe), "born-again", StringComparison.OrdinalIgnoreCase))
+            if (isRecipe && string.Equals(recipeName, "born-again", StringComparison.OrdinalIgnoreCase))
                 foreach (var o in new Option[] { teacher, teacherEpochs, teacherTrainSize })
                     if (Given(o)) throw new ArgumentException($"{o.Name} does not apply to --recipe born-again (generation 0, a --model trained from scratch, is the teacher); remove it.");
             // One spelling of each model (" MLP-032" → "mlp-32"): run names, run records and cache keys compare names as
@@ -91,7 +98,7 @@ static class TrainCommand
             if (r.GetValue(method) is null && r.GetValue(set) is { Length: > 0 })
                 throw new ArgumentException("--set applies to --method; add --method NAME (see `distill methods`).");
             var choice = r.GetValue(method) is string m ? MethodCatalogue.Choose(m, r.GetValue(set) ?? []) : null;
-            if (choice is not null && r.GetValue(recipe) is null)
+            if (choice is not null && !isRecipe)
             {
                 if (choice.Method.NeedsTeacher && teacherArg is null)
                     throw new ArgumentException($"--method {choice.Method.Name} distils from a teacher; add --teacher MODEL (e.g. --teacher cnn).");
@@ -174,14 +181,14 @@ static class TrainCommand
             if (common.Resume && r.GetValue(outDir) is null) throw new ArgumentException("--resume needs --out DIR (the folder holding the checkpoints).");
             // The last cheap checks, before --out is claimed (a recipe's recipe.txt written, with --force other runs
             // cleared) and data loads: a bad recipe name or budget left a recipe.txt naming it.
-            var recipeRun = isRecipe ? CheckRecipe(r.GetValue(recipe)!, r.GetValue(budget)!, r.GetValue(seeds)) : default;
+            var recipeRun = isRecipe ? CheckRecipe(recipeName!, r.GetValue(budget)!, r.GetValue(seeds)) : default;
             if (r.GetValue(dataset) is string datasetName) DatasetCatalog.Get(datasetName);
             RecipeConfig? recipeConfig = null;
             if (isRecipe)
             {
                 // The flags change the budget's settings after its file was checked: checked again by the same rules (a
                 // schedule past --epochs, a negative seed), each error named by the flag that caused it.
-                var loaded = ForRecipe(r.GetValue(recipe)!, recipeRun.Budget);
+                var loaded = ForRecipe(recipeName!, recipeRun.Budget, fileOfRecipe);
                 recipeConfig = loaded with
                 {
                     Seeds = recipeRun.Seeds ?? loaded.Seeds,
@@ -221,10 +228,10 @@ static class TrainCommand
             if (r.GetValue(outDir) is string claimed)
             {
                 Trainer.ClaimOut(claimed, writes, common.Force, common.Resume, Console.Out);
-                if (r.GetValue(recipe) is string recipeName) Trainer.ClaimForRecipe(claimed, recipeName.ToLowerInvariant(), common.Force, common.Resume, Console.Out);
+                if (recipeName is not null) Trainer.ClaimForRecipe(claimed, recipeName.ToLowerInvariant(), common.Force, common.Resume, Console.Out);
             }
             if (recipeConfig is not null)
-                return RunRecipe(r.GetValue(recipe)!, recipeConfig, data, common, r.GetValue(outDir));
+                return RunRecipe(recipeName!, recipeConfig, data, common, r.GetValue(outDir), fileOfRecipe);
             // The whole split is the default's subset (Subset takes all of it, in order): recorded as the default, so a
             // --resume that spelled it out (or left it out) is not refused as a changed setting.
             if (r.GetValue(teacherTrainSize) == data.Train.Count)
@@ -344,21 +351,38 @@ static class TrainCommand
         return (budget, string.IsNullOrWhiteSpace(seedList) ? null : ParseSeeds(seedList));
     }
 
-    /// <summary>The recipe <paramref name="name"/> (checked by <see cref="CheckRecipe"/>) at <paramref name="budget"/>.</summary>
-    static RecipeConfig ForRecipe(string name, Budget budget) => name.ToLowerInvariant() switch
+    /// <summary>The recipe <paramref name="name"/> (checked by <see cref="CheckRecipe"/>) at <paramref name="budget"/>, from
+    /// its built-in file or from <paramref name="file"/>, an edited copy (checked as the built-in one is).</summary>
+    static RecipeConfig ForRecipe(string name, Budget budget, string? file)
     {
-        "soft-targets" => SoftTargetsConfig.For(budget),
-        "fitnets" => FitNetsConfig.For(budget),
-        "attention" => AttentionTransferConfig.For(budget),
-        "born-again" => BornAgainConfig.For(budget),
-        "comparison" => ComparisonConfig.For(budget),
-        "beyond-kd" => BeyondKdConfig.For(budget),
-        _ => throw new System.Diagnostics.UnreachableException(), // CheckRecipe refused it
-    };
+        name = name.ToLowerInvariant();
+        T Load<T>(T defaults) where T : RecipeConfig => file is null
+            ? RecipeFile.Load(RecipeFiles.Single(r => r.Name == name).File, budget, defaults)
+            : RecipeFile.FromFile(file, budget, defaults);
+        return name switch
+        {
+            "soft-targets" => Load(new SoftTargetsConfig()),
+            "fitnets" => Load(new FitNetsConfig()),
+            "attention" => Load(new AttentionTransferConfig()),
+            "born-again" => Load(new BornAgainConfig()),
+            "comparison" => Load(new ComparisonConfig()),
+            "beyond-kd" => Load(new BeyondKdConfig()),
+            _ => throw new System.Diagnostics.UnreachableException(), // CheckRecipe refused it
+        };
+    }
+
+    /// <summary>The recipe a recipe file is named after: its built-in file's name (02-fitnets.yaml) or the recipe's
+    /// (fitnets.yaml); any other name needs --recipe, since its keys alone may fit more than one recipe.</summary>
+    static string RecipeNamedAfter(string file)
+    {
+        var stem = Path.GetFileNameWithoutExtension(file);
+        return RecipeFiles.FirstOrDefault(r => string.Equals(r.File, stem, StringComparison.OrdinalIgnoreCase) || string.Equals(r.Name, stem, StringComparison.OrdinalIgnoreCase)).Name
+            ?? throw new ArgumentException($"--recipe-file {file}: its name names no recipe; add --recipe NAME, one of {string.Join(", ", Recipes)} (or name the file after its recipe, e.g. 02-fitnets.yaml).");
+    }
 
     /// <summary>Runs <paramref name="config"/> (the flags applied and checked) on <paramref name="data"/>, its dataset:
     /// the budget's (the full budgets name the papers' datasets) unless --dataset said otherwise.</summary>
-    static int RunRecipe(string name, RecipeConfig config, ImageDataset data, TrainOptions common, string? outDir)
+    static int RunRecipe(string name, RecipeConfig config, ImageDataset data, TrainOptions common, string? outDir, string? file)
     {
         var budget = config.Budget;
         var run = config with
@@ -381,7 +405,7 @@ static class TrainCommand
             _ => throw new System.Diagnostics.UnreachableException(),
         };
         Console.WriteLine();
-        Console.WriteLine($"{name} ({budget.ToString().ToLowerInvariant()}), test accuracy %, mean ± std over seeds:");
+        Console.WriteLine($"{name} ({budget.ToString().ToLowerInvariant()}{(file is null ? "" : $" section of {file}")}), test accuracy %, mean ± std over seeds:");
         foreach (var s in result.Runs.Summary())
             Console.WriteLine($"  {s.Name,-28} best {s.Best,-15} last {s.Last,-15} ({s.Runs} seed{(s.Runs == 1 ? "" : "s")}, {s.Parameters:N0} params)");
         return 0;

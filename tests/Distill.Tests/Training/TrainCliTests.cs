@@ -314,6 +314,40 @@ public class TrainCliTests
         Assert.StartsWith("error: Unknown model 'nosuch'.", stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>An edited recipe file ran only from a notebook (RecipeFile.FromFile): `train --recipe-file` runs it, its
+    /// recipe the one it is named after or --recipe's, and the settings its budget section gives (two seeds here, where
+    /// the built-in smoke section has one). A name that names no recipe, a missing file and a missing section are one
+    /// error line each.</summary>
+    [Fact]
+    public void An_edited_recipe_file_runs_with_its_own_settings()
+    {
+        var dir = Directory.CreateTempSubdirectory("distill-recipe-file").FullName;
+        try
+        {
+            const string smoke = "smoke:\n  teacher_train_size: 500\n  teacher_epochs: 1\n  transfer_size: 300\n  student_epochs: 1\n  test_size: 300\n" +
+                                 "  seeds: [7, 8]\n  temperatures: []\n  alphas: []\n  omitted_class: 3\n";
+            var named = Path.Combine(dir, "01-soft-targets.yaml");
+            var mine = Path.Combine(dir, "my-kd.yaml");
+            File.WriteAllText(named, smoke);
+            File.WriteAllText(mine, smoke);
+            var (code, stdout, stderr) = Repo.RunCli(["train", "--recipe-file", named, "--budget", "smoke"]);
+            Assert.True(code == 0, stdout + stderr);
+            Assert.Contains($"soft-targets (smoke section of {named}), test accuracy %", stdout, StringComparison.Ordinal);
+            Assert.Matches(@"\n  scratch +best .*\(2 seeds, ", stdout);
+
+            (code, _, stderr) = Repo.RunCli(["train", "--recipe-file", mine, "--budget", "smoke"]);
+            Assert.Equal(1, code);
+            Assert.Equal($"error: --recipe-file {mine}: its name names no recipe; add --recipe NAME, one of soft-targets, fitnets, attention, born-again, comparison, beyond-kd (or name the file after its recipe, e.g. 02-fitnets.yaml).\n", stderr);
+            (code, _, stderr) = Repo.RunCli(["train", "--recipe-file", Path.Combine(dir, "nosuch.yaml"), "--recipe", "fitnets", "--budget", "smoke"]);
+            Assert.Equal(1, code);
+            Assert.StartsWith($"error: recipe file {Path.Combine(dir, "nosuch.yaml")}: no such file;", stderr, StringComparison.Ordinal);
+            (code, _, stderr) = Repo.RunCli(["train", "--recipe-file", mine, "--recipe", "soft-targets"]);
+            Assert.Equal(1, code);
+            Assert.StartsWith($"error: {mine} line 1: no 'quick:' section;", stderr, StringComparison.Ordinal);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [Fact]
     public void A_validation_hold_out_as_large_as_the_training_set_is_named_by_its_flag()
     {
