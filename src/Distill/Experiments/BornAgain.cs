@@ -17,6 +17,10 @@ public sealed record BornAgainConfig : RecipeConfig
     /// <summary>Generation 0 is a student trained from scratch: no teacher run, so its epochs bound no schedule.</summary>
     internal override bool TrainsTeacher => false;
 
+    internal override (IReadOnlyList<string> Keys, string Why) NotUsed =>
+        (["teacher", "teacher_model", "teacher_train_size", "teacher_epochs", "teacher_optimizer"],
+         "born-again has no separate teacher (generation 0, the student's architecture trained from scratch, teaches generation 1); remove it");
+
     /// <summary>Born-again generations after generation 0 (the paper goes up to 3 or more).</summary>
     public int Generations { get; init; } = 3;
     /// <summary>Add the cross-entropy with the labels to the born-again loss (the paper's BAN uses the teacher's outputs alone).</summary>

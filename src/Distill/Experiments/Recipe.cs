@@ -109,6 +109,10 @@ public abstract record RecipeConfig : ICheckedSettings
 
     internal virtual bool TrainsTeacher => true;
 
+    /// <summary>Settings of this record the recipe never reads (its recipe-file keys), and why: a recipe file that sets
+    /// one is refused naming it, where the value was taken without a word, and the recipe's schema leaves them out.</summary>
+    internal virtual (IReadOnlyList<string> Keys, string Why) NotUsed => ([], "");
+
     /// <summary>A value twice in a list of <paramref name="key"/> (2 and 2.0 alike): it trained the same runs again and
     /// showed them as two points, or (a group) weighed one term twice.</summary>
     protected static IEnumerable<(string Key, string Message)> Repeats<T>(string key, IReadOnlyList<T> values, Func<T, string> shown)

@@ -106,6 +106,11 @@ public static class RecipeFile
         var name = budget.ToString().ToLowerInvariant();
         var section = root.Children.FirstOrDefault(c => ExperimentSpec.Scalar(c.Key) == name).Value
             ?? throw new SpecException(file, 1, $"no '{name}:' section; a recipe file has one per budget ({string.Join(", ", Sections)}).");
+        // A setting the recipe never reads, named with why (the schema's "unknown key" would list what is valid only).
+        if (section is YamlMappingNode given && defaults is RecipeConfig { NotUsed: var (unused, why) })
+            foreach (var (key, _) in given.Children)
+                if (unused.Contains(ExperimentSpec.Scalar(key)))
+                    throw new SpecException(file, SpecSchema.Line(key), $"{name}.{ExperimentSpec.Scalar(key)}: {why}.");
         // The schema first, as `spec check` and editors apply it: what a run accepts is exactly what they accept.
         SpecSchema.Validate(file, section, SectionSchema(defaults.GetType()), name);
         var config = section switch
@@ -222,10 +227,14 @@ public static class RecipeFile
     }
 
     /// <summary>The settings a file may set: public init properties, by snake_case name (the run-time ones excluded).</summary>
-    static Dictionary<string, PropertyInfo> Settings(Type type) =>
-        type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+    static Dictionary<string, PropertyInfo> Settings(Type type)
+    {
+        IReadOnlyList<string> unused = typeof(RecipeConfig).IsAssignableFrom(type) && !type.IsAbstract ? ((RecipeConfig)Activator.CreateInstance(type)!).NotUsed.Keys : [];
+        return type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .Where(p => p.SetMethod is { IsPublic: true } && p.GetIndexParameters().Length == 0 && !RunTime.Contains(p.Name))
+            .Where(p => !unused.Contains(Snake(p.Name)))
             .ToDictionary(p => Snake(p.Name), StringComparer.Ordinal);
+    }
 
     /// <summary>Settings of a run, not of a recipe: the caller's (output folder, log, cancellation, ...).</summary>
     static readonly HashSet<string> RunTime =

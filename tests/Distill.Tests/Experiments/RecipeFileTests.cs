@@ -208,6 +208,33 @@ public class RecipeFileTests
             Assert.Contains(message, Assert.Throws<SpecException>(() => RecipeFile.FromFile(copy, Budget.Full, template)).Message, StringComparison.Ordinal);
     }
 
+    /// <summary>04's teacher settings were taken without a word and read by nothing (born-again's generation 0 is its
+    /// teacher): each is refused naming the key, its line and why, by `spec check` and where a run loads the file; the
+    /// recipe's schema leaves them out. teacher_seed stays (the notebooks' parameter; the run notes it changes nothing).</summary>
+    [Theory]
+    [InlineData("teacher: mlp-32", 3)]
+    [InlineData("teacher_epochs: 9", 3)]
+    [InlineData("teacher_model: {dropout: 0.5}", 3)]
+    [InlineData("teacher_optimizer: {learning_rate: 0.1}", 3)]
+    [InlineData("teacher_train_size: 500", 3)]
+    public void A_born_again_recipe_file_refuses_the_teacher_settings_it_never_reads(string setting, int line)
+    {
+        using var dir = new TempDir("recipes");
+        var file = Path.Combine(dir.Path, "04-born-again.yaml");
+        File.WriteAllText(file, $"quick:\n  generations: 1\n  {setting}\n");
+        var key = setting.Split(':')[0];
+        var message = $"{file} line {line}: quick.{key}: born-again has no separate teacher (generation 0, the student's architecture trained from scratch, teaches generation 1); remove it.";
+        var (code, _, stderr) = Repo.RunCli(["spec", "check", file]);
+        Assert.Equal(1, code);
+        Assert.Equal($"error: {message}\n", stderr);
+        Assert.Equal(message, Assert.Throws<SpecException>(() => RecipeFile.FromFile(file, Budget.Quick, new BornAgainConfig())).Message);
+        var properties = RecipeFile.Schema("04-born-again", new BornAgainConfig())["properties"]!["quick"]!["properties"]!.AsObject();
+        Assert.False(properties.ContainsKey(key));
+        Assert.True(properties.ContainsKey("teacher_seed"));
+        File.WriteAllText(file, "quick:\n  teacher_seed: 3\n");
+        Assert.Equal(3, RecipeFile.FromFile(file, Budget.Quick, new BornAgainConfig()).TeacherSeed);
+    }
+
     /// <summary>--recipe, or a file named as a recipe's, makes it a recipe file whatever it holds: a setting written above
     /// the sections was named as a spec's mistake ("dataset must be a mapping"), or "--recipe applies to recipe files".</summary>
     [Fact]
