@@ -23,18 +23,27 @@ static class NativeEnvironment
         string.IsNullOrWhiteSpace(value) || IsOn(value) || IsOff(value) ? null
         : $"{name}={value} is neither on nor off, so the default applies; give 1, on, true or yes to turn it on, or 0, off, false or no to turn it off";
 
-    /// <summary>Sets <paramref name="name"/> unless the user already set it; returns the value in effect.</summary>
+    /// <summary>Sets <paramref name="name"/> unless the user already set it to something; returns the value in effect.
+    /// An empty value is no setting, and is replaced: setenv without overwrite kept it, so native code read "" while
+    /// this returned (and doctor showed) the default.</summary>
     public static string SetDefault(string name, string value)
     {
         var current = Environment.GetEnvironmentVariable(name);
         if (!string.IsNullOrEmpty(current)) return current;
-        if (OperatingSystem.IsLinux()) _ = setenv(name, value, 0);
+        if (OperatingSystem.IsLinux()) _ = setenv(name, value, 1);
         Environment.SetEnvironmentVariable(name, value);
         return value;
     }
 
+    /// <summary><paramref name="name"/> as native libraries read it (libc's environment; .NET's own copy elsewhere).</summary>
+    public static string? Get(string name) =>
+        OperatingSystem.IsLinux() ? Marshal.PtrToStringAnsi(getenv(name)) : Environment.GetEnvironmentVariable(name);
+
 #pragma warning disable SYSLIB1054 // LibraryImport needs unsafe code; a plain DllImport of one libc call is enough.
     [DllImport("libc.so.6", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
     private static extern int setenv(string name, string value, int overwrite);
+
+    [DllImport("libc.so.6", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+    private static extern IntPtr getenv(string name);
 #pragma warning restore SYSLIB1054
 }

@@ -36,9 +36,9 @@ public static class TorchRuntime
         $"libtorch {torch.__version__}, oneDNN ISA {OneDnnIsa.Cap ?? Environment.GetEnvironmentVariable(OneDnnIsa.Variable) ?? Environment.GetEnvironmentVariable(OneDnnIsa.LegacyVariable) ?? "all"}, " +
         $"oneMKL AMD fix {(MklCpuDispatch.Enabled ? "on" : "off")}, oneMKL CBWR {MklReproducibility}";
 
-    /// <summary>oneMKL's conditional numerical reproducibility mode ($MKL_CBWR): AUTO,STRICT unless the user set one, once
-    /// <see cref="Initialize"/> ran; "unset" before.</summary>
-    public static string MklReproducibility => Environment.GetEnvironmentVariable(MklReproducibilityVariable) is { Length: > 0 } v ? v : "unset";
+    /// <summary>oneMKL's conditional numerical reproducibility mode ($MKL_CBWR, as oneMKL reads it): AUTO,STRICT unless
+    /// the user set one, once <see cref="Initialize"/> ran; "unset" before.</summary>
+    public static string MklReproducibility => NativeEnvironment.Get(MklReproducibilityVariable) is { Length: > 0 } v ? v : "unset";
 
     const string MklReproducibilityVariable = "MKL_CBWR";
 
