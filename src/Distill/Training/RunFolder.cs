@@ -366,7 +366,7 @@ sealed partial class RunFolder : IDisposable
     /// <summary>How the run was started, kept from its first record on resume (a run trained at one commit and resumed at
     /// another claimed the second): the code's commit and whether it was built with uncommitted changes, the versions of
     /// TorchSharp, libtorch and .NET.</summary>
-    static readonly string[] Provenance = ["commit", "dirty", "torchsharp", "libtorch", "dotnet", "mkl_dispatch", "one_dnn_isa"];
+    static readonly string[] Provenance = ["commit", "dirty", "torchsharp", "libtorch", "dotnet", "mkl_dispatch", "one_dnn_isa", "mkl_cbwr"];
 
     /// <summary>Not compared: the build, the versions and the times say how the run was made, not what it is; the
     /// thread count, which changes the numbers, is a compared setting. Declared after <see cref="Provenance"/>, which it
@@ -583,10 +583,11 @@ sealed partial class RunFolder : IDisposable
         || MetricsWriter.EventFiles(dir).Any();
 
     /// <summary>Keys added to the record later: derived from settings the record already compares (student, data; a
-    /// recipe's budget, from its epochs and sizes), so a run recorded before them still resumes. A recipe run's method
+    /// recipe's budget, from its epochs and sizes; the teacher's weights, from its settings), so a run recorded before
+    /// them still resumes. A recipe run's method
     /// is recorded since its objective alone ("0.1·ce + 0.9·kd") did not tell kd from kd+ls: a recipe run recorded
     /// before resumes as it did (`train` has recorded its method all along).</summary>
-    static readonly HashSet<string> RecordedSince = ["model", "dataset", "input", "classes", "budget", "method", "terms"];
+    static readonly HashSet<string> RecordedSince = ["model", "dataset", "input", "classes", "budget", "method", "terms", "teacher_sha256"];
 
     /// <summary>Every setting of a run that affects its results, plus when it started and with what: the commit, whether
     /// the build was dirty, the TorchSharp, libtorch and .NET versions (not compared on resume; see <see cref="Resumed"/>).</summary>
@@ -624,6 +625,9 @@ sealed partial class RunFolder : IDisposable
             ["threads"] = $"{TorchRuntime.Threads}",
             ["student"] = $"{student.GetType().Name}, {student.ParameterCount} parameters",
             ["teacher"] = teacher is null ? "none" : $"{teacher.GetType().Name}, {teacher.ParameterCount} parameters",
+            // Which teacher, not only its shape: a recipe resumed with another teacher seed trained a new teacher and
+            // went on distilling the student from the first one's outputs, without a word.
+            ["teacher_sha256"] = teacher is null ? "none" : TensorDigest.Weights(teacher),
             ["objective"] = string.Join(" + ", objective.Terms.Select(t => $"{(t.Weight is ConstantSchedule c ? Weight(c.Value) : t.Weight.ToString())}·{t.Term.Name}")),
             // Each term's own parameters, which the objective's text does not show (a recipe's AT β, its KD run's T).
             ["terms"] = string.Join("; ", objective.Terms.Select(t => t.Term.Settings is { } s ? $"{t.Term.Name}({s})" : null).OfType<string>()) is { Length: > 0 } terms ? terms : "none",
@@ -644,7 +648,7 @@ sealed partial class RunFolder : IDisposable
             ["dotnet"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
             // Which GEMM and convolution kernels ran: oneMKL's generic ones when libtorch loaded before its shim (a `train`
             // that read its dataset first ran half-speed GEMMs with other bits than a notebook's), oneDNN's ISA cap.
-            ["mkl_dispatch"] = MklCpuDispatch.Status, ["one_dnn_isa"] = OneDnnIsa.Status,
+            ["mkl_dispatch"] = MklCpuDispatch.Status, ["one_dnn_isa"] = OneDnnIsa.Status, ["mkl_cbwr"] = TorchRuntime.MklReproducibility,
         };
         foreach (var (k, v) in o.Settings) s[k] = v;
         return s;

@@ -97,6 +97,27 @@ public class TrainerTests
                      File.ReadAllLines(Path.Combine(dirB.Path, "metrics.csv")).Select(DropTime));
     }
 
+    /// <summary>A resume with another teacher of the same shape (a recipe's teacher seed edited between the runs) went on
+    /// distilling from the old teacher's checkpointed run without a word: the teacher's weights are part of the record,
+    /// and such a resume is refused naming them before anything trains. The same teacher resumes.</summary>
+    [Fact]
+    public void A_resume_with_another_teacher_of_the_same_shape_is_refused()
+    {
+        var data = TinyData.FashionMnist2k;
+        using var dir = new TempDir();
+        using var teacher = Mlp(99);
+        using var other = Mlp(98);
+        var opts = Opts(seed: 3, epochs: 2) with { OutDir = dir.Path };
+        using (var first = Mlp(3))
+            Assert.Throws<SimulatedCrash>(() => Trainer.Train(first, data, new Objective().Add(new KdTerm(4), 1.0), opts with { OnEpochEnd = _ => throw new SimulatedCrash() }, teacher));
+        Assert.Equal(TensorDigest.Weights(teacher), RunFolder.TryRead(Path.Combine(dir.Path, RunFolder.SettingsFile))!["teacher_sha256"]);
+        using var again = Mlp(3);
+        var refused = Assert.ThrowsAny<Exception>(() => Trainer.Train(again, data, new Objective().Add(new KdTerm(4), 1.0), opts with { Resume = true }, other));
+        Assert.Contains($"teacher_sha256: {TensorDigest.Weights(teacher)} → {TensorDigest.Weights(other)}", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(1, Checkpoint.ReadInfo(Path.Combine(dir.Path, Checkpoint.FileName)).Epoch);
+        Assert.Equal(2, Trainer.Train(again, data, new Objective().Add(new KdTerm(4), 1.0), opts with { Resume = true }, teacher).History.Count);
+    }
+
     /// <summary>SIGTERM's path through the library: a stop at five random step boundaries (seeded), each followed by a
     /// resume, ends with the uninterrupted run's weights, optimizer-driven regressor and metrics, bit for bit: each stop
     /// checkpoints the step it stopped at, inside its epoch, so no step is lost or run twice.</summary>
