@@ -302,7 +302,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                     {
                         // The kernel runs a #!markdown code cell: it takes an execution count and shows its markdown as HTML.
                         cell.ExecutionCount = ++executionCount;
-                        cell.Outputs.Add(new DisplayOutput(new Dictionary<string, string> { ["text/html"] = HtmlReport.KernelMarkdown(HtmlReport.KernelCellText(cell)) }, isResult: false));
+                        cell.Outputs.Add(new DisplayOutput(OutputSink.Cap(new Dictionary<string, string> { ["text/html"] = HtmlReport.KernelMarkdown(HtmlReport.KernelCellText(cell)) }, o.MaxOutputChars), isResult: false));
                         results.Add(new(cell, CellStatus.Succeeded, TimeSpan.Zero, null));
                         continue;
                     }
@@ -800,7 +800,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             cell.ExecutionCount = executionCount;
             if (preset is not null)
                 return new(cell, CellStatus.Failed, clock.Elapsed, new CellFailure(fileName, cell.Label, null, preset.EValue));
-            if (cell.Kernel == KernelNames.Html) return ShowHtml(doc, cell, fileName, clock.Elapsed);
+            if (cell.Kernel == KernelNames.Html) return ShowHtml(cell, fileName, clock.Elapsed, o.MaxOutputChars);
             if (cell.Kernel != KernelNames.CSharp)
             {
                 var msg = $"{cell.Label} is a {cell.Kernel} cell; distill run executes C# cells only. Port it to C# or move it out of the notebook";
@@ -897,21 +897,24 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 WarnIfDisplayExtensionAfterStart(cell, parsed.Packages.Select(p => p.Package.Name));
                 if (parsed.Packages.Count > 0 || parsed.Sources.Count > 0)
                 {
+                    // Added before the restore, as the kernel adds them: a restore that fails still lists them, here and
+                    // under every later #i and #r cell (the resolver keeps using them too).
+                    restoreSources.UnionWith(parsed.WrittenSources);
+                    void ShowRestore(IReadOnlyList<string> installed) => sink.Add(new DisplayOutput(new Dictionary<string, string>
+                    {
+                        ["text/html"] = PackageResolver.RestoreHtml(restoreSources, installed),
+                        [OutputSink.PlainText] = PackageResolver.RestoreText(restoreSources, installed),
+                    }, false));
                     try
                     {
                         var resolved = resolver.ResolvePackages([.. parsed.Packages.Select(p => p.Package)], parsed.Sources, ct);
                         refs.AddRange(resolved.References);
                         foreach (var warning in resolved.Warnings) o.Log?.WriteLine($"  warning: {fileName}: {cell.Label}: {warning}");
-                        restoreSources.UnionWith(parsed.WrittenSources);
-                        if (resolved.Installed.Count > 0 || parsed.Sources.Count > 0)
-                            sink.Add(new DisplayOutput(new Dictionary<string, string>
-                            {
-                                ["text/html"] = PackageResolver.RestoreHtml(restoreSources, resolved.Installed),
-                                [OutputSink.PlainText] = PackageResolver.RestoreText(restoreSources, resolved.Installed),
-                            }, false));
+                        if (resolved.Installed.Count > 0 || parsed.Sources.Count > 0) ShowRestore(resolved.Installed);
                     }
                     catch (PackageRestoreException e)
                     {
+                        if (restoreSources.Count > 0) ShowRestore([]);
                         return Fail("PackageRestoreError", e.Message, [e.Message], parsed.Packages.FirstOrDefault().Line, e.Message);
                     }
                 }
@@ -1020,20 +1023,21 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         }
 
         /// <summary>A <c>#!html</c> cell, as the kernel's html kernel runs it (checked with nbconvert on the .net-csharp
-        /// kernel): its text, trimmed, shown as text/html, nothing for an empty one. A kernel selector further down (the
-        /// kernel splits the cell there) fails the cell, naming the line: the runner shows a cell's HTML whole.</summary>
-        static CellRunResult ShowHtml(NotebookDocument doc, NotebookCell cell, string fileName, TimeSpan took)
+        /// kernel): its text, trimmed, shown as text/html (within --max-output), nothing for an empty one. A magic line in
+        /// it (a kernel selector, where the kernel splits the cell; #!time; #r and #i, which the html kernel fails) fails
+        /// the cell naming the line: the runner shows a cell's HTML whole, never such a line as HTML.</summary>
+        static CellRunResult ShowHtml(NotebookCell cell, string fileName, TimeSpan took, int maxChars)
         {
             var lines = cell.Source.Split('\n');
-            for (int i = 1; i < lines.Length; i++)
-                if (KernelNames.Selector(doc, lines[i]) is { } other)
+            for (int i = cell.BodyStart; i < lines.Length; i++)
+                if (lines[i].StartsWith("#!", StringComparison.Ordinal) || lines[i].StartsWith("#r ", StringComparison.Ordinal) || lines[i].StartsWith("#i ", StringComparison.Ordinal))
                 {
-                    var msg = $"line {i + 1} switches from html to the {other} kernel ('{lines[i].Trim()}'); distill run shows a #!html cell whole: put what follows in a cell of its own";
+                    var msg = $"'{lines[i].Trim()}' (line {i + 1}) is a magic command inside a #!html cell, where the kernel splits the cell or fails; distill run shows a #!html cell whole: put the line in a cell of its own";
                     cell.Outputs.Add(new ErrorOutput("UnsupportedKernel", msg, [msg]));
-                    return new(cell, CellStatus.Failed, took, new CellFailure(fileName, cell.Label, null, msg));
+                    return new(cell, CellStatus.Failed, took, new CellFailure(fileName, cell.Label, i + 1, msg));
                 }
             if (HtmlReport.KernelCellText(cell).Trim() is { Length: > 0 } html)
-                cell.Outputs.Add(new DisplayOutput(new Dictionary<string, string> { ["text/html"] = html }, isResult: false));
+                cell.Outputs.Add(new DisplayOutput(OutputSink.Cap(new Dictionary<string, string> { ["text/html"] = html }, maxChars), isResult: false));
             return new(cell, CellStatus.Succeeded, took, null);
         }
 

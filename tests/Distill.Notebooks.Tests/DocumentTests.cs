@@ -171,11 +171,15 @@ public class DocumentTests
         }
         // Outside any text they are magics as before.
         Assert.True(Magics.Parse(doc, "var s = \"\"\"\nx\n\"\"\";\n#!time", dir.Path).Time);
-        var feed = Assert.Single(Magics.Parse(doc, "#i \"nuget: nowhere\"", dir.Path).Errors);
-        Assert.Equal(("SourceNotFound", $"#i \"nuget: nowhere\" (line 1): the folder {Path.Combine(dir.Path, "nowhere")} does not exist; a local package source is a folder of .nupkg files, " +
-                                          $"relative to the notebook's folder, {dir.Path}"), (feed.EName, feed.Message));
-        Directory.CreateDirectory(Path.Combine(dir.Path, "nowhere"));
-        Assert.Equal(Path.Combine(dir.Path, "nowhere"), Assert.Single(Magics.Parse(doc, "#i \"nuget: nowhere\"", dir.Path).Sources));
+        var nowhere = Path.Combine(dir.Path, "nowhere");
+        var feed = Assert.Single(Magics.Parse(doc, $"#i \"nuget: {nowhere}\"", dir.Path).Errors);
+        Assert.Equal(("SourceNotFound", $"#i \"nuget: {nowhere}\" (line 1): the folder {nowhere} does not exist; a local package source is a folder of .nupkg files"), (feed.EName, feed.Message));
+        Directory.CreateDirectory(nowhere);
+        Assert.Equal(nowhere, Assert.Single(Magics.Parse(doc, $"#i \"nuget: {nowhere}\"", dir.Path).Sources));
+        // A relative folder, which the kernel's restore cannot use (Invalid URI there), even when it exists.
+        var relative = Assert.Single(Magics.Parse(doc, "#i \"nuget: nowhere\"", dir.Path).Errors);
+        Assert.Equal(("InvalidSource", "#i \"nuget: nowhere\" (line 1): a relative folder, which the .NET kernel cannot use (\"Invalid URI: The format of the URI could not be determined.\"); " +
+                                       $"give its full path (#i \"nuget: {nowhere}\") or a URL"), (relative.EName, relative.Message));
     }
 
     /// <summary>The unknown-magic error listed "#!time, #r and #i", leaving out #load and the kernel selectors the runner

@@ -63,7 +63,7 @@ public class PackageTests
         Pack(Path.Combine(dir.Path, "feed"), "Distill.Test.Versionless", Compile(dir.Path, "VersionlessGreeter",
             "namespace Versionless; public static class Greeter { public static string Hello(string n) => $\"hello, {n}\"; }"));
         var nb = TestSupport.WriteNotebook(dir.Path, "versionless.ipynb",
-            ("#i \"nuget: feed\"\n#r \"nuget: Distill.Test.Versionless, [1.0.0]\"", null),
+            ($"#i \"nuget: {Path.Combine(dir.Path, "feed")}\"\n#r \"nuget: Distill.Test.Versionless, [1.0.0]\"", null),
             ("#r \"nuget: Distill.Test.Versionless\"\nVersionless.Greeter.Hello(\"notebook\")", null),
             ("#r \"nuget: Distill.Test.Versionless, *\"", null),
             // As the kernel compares a request with what resolved: the version as written (the range's was refused here as
@@ -75,7 +75,7 @@ public class PackageTests
         var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { PackageCacheDirectory = cache.Path, ContinueOnError = true });
         Assert.Equal([CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Failed, CellStatus.Failed], r.Cells.Select(c => c.Status));
         // The kernel lists the notebook's restore sources, as written, under every later #r cell too.
-        const string installed = "Restore sources\n  •  feed\nInstalled Packages\n  • Distill.Test.Versionless, 1.0.0\n";
+        var installed = $"Restore sources\n  •  {Path.Combine(dir.Path, "feed")}\nInstalled Packages\n  • Distill.Test.Versionless, 1.0.0\n";
         Assert.Equal(installed, Plain(r, 0));
         Assert.Equal(installed, Plain(r, 1));
         Assert.Equal("hello, notebook", Plain(r, 1, 1));
@@ -86,6 +86,12 @@ public class PackageTests
             r.Failures.Select(f => f.Message.Split('\n')[0]));
     }
 
+    /// <summary>The packages a cell installed are listed sorted, as the kernel lists them, not in the order written.</summary>
+    [Fact]
+    public void Installed_packages_are_listed_sorted() =>
+        Assert.Equal("<div><div></div><div></div><div><strong>Installed Packages</strong><ul><li><span>AdvA.Tiny, 1.2.3</span></li><li><span>Humanizer.Core, 2.14.1</span></li></ul></div></div>",
+            Distill.Notebooks.Packages.PackageResolver.RestoreHtml([], ["Humanizer.Core, 2.14.1", "AdvA.Tiny, 1.2.3"]));
+
     /// <summary>An #i cell shows the notebook's restore sources as the kernel does (nbconvert on the .net-csharp kernel
     /// gave this HTML): every source added so far, as written after "nuget:", in ordinal order, once each; the runner
     /// showed nothing.</summary>
@@ -95,17 +101,26 @@ public class PackageTests
         using var dir = new TempDir("restore-sources");
         Directory.CreateDirectory(Path.Combine(dir.Path, "b"));
         Directory.CreateDirectory(Path.Combine(dir.Path, "a"));
+        string a = Path.Combine(dir.Path, "a"), b = Path.Combine(dir.Path, "b");
         var nb = TestSupport.WriteNotebook(dir.Path, "sources.ipynb",
-            ("#i \"nuget: b\"", null),
-            ("#i \"nuget:a\"\n#i \"nuget: b\"\n1", null));
-        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
-        Assert.True(r.Succeeded, string.Join("\n", r.Failures));
-        Assert.Equal("<div><div><strong>Restore sources</strong><ul><li><span> b</span></li></ul></div><div></div><div></div></div>",
+            ($"#i \"nuget: {b}\"", null),
+            ($"#i \"nuget:{a}\"\n#i \"nuget: {b}\"\n1", null),
+            // A restore that fails lists the sources too (the kernel adds them first), as does every later cell.
+            ($"#i \"nuget: {b}/\"\n#r \"nuget: Distill.No.Such.Package.Anywhere, 1.0.0\"", null),
+            ("#r \"nuget: Distill.No.Such.Package.Anywhere.Either, 1.0.0\"", null));
+        using var cache = new TempDir("nuget-cache-sources");
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { PackageCacheDirectory = cache.Path, ContinueOnError = true });
+        Assert.Equal([CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Failed, CellStatus.Failed], r.Cells.Select(c => c.Status));
+        Assert.Equal($"<div><div><strong>Restore sources</strong><ul><li><span> {b}</span></li></ul></div><div></div><div></div></div>",
             Assert.IsType<Documents.DisplayOutput>(Assert.Single(r.Cells[0].Outputs)).Data["text/html"]);
-        Assert.Equal("<div><div><strong>Restore sources</strong><ul><li><span> b</span></li><li><span>a</span></li></ul></div><div></div><div></div></div>",
+        Assert.Equal($"<div><div><strong>Restore sources</strong><ul><li><span> {b}</span></li><li><span>{a}</span></li></ul></div><div></div><div></div></div>",
             r.Cells[1].Outputs.OfType<Documents.DisplayOutput>().First().Data["text/html"]);
-        Assert.Equal("Restore sources\n  •  b\n  • a\n", Plain(r, 1));
+        Assert.Equal($"Restore sources\n  •  {b}\n  • {a}\n", Plain(r, 1));
         Assert.Equal("1", Plain(r, 1, 1));
+        var three = $"Restore sources\n  •  {b}\n  •  {b}/\n  • {a}\n";
+        Assert.Equal(three, Plain(r, 2));
+        Assert.IsType<Documents.ErrorOutput>(r.Cells[2].Outputs[1]);
+        Assert.Equal(three, Plain(r, 3));
     }
 
     [Fact]
@@ -129,7 +144,7 @@ public class PackageTests
             "namespace Feed; public static class Greeter { public static string Hello(string n) => $\"hello from the feed, {n}\"; }"));
         // A package that cannot be restored fails its own cell only: it is not restored again with every later #r.
         var nb = TestSupport.WriteNotebook(dir.Path, "feed.ipynb",
-            ("#i \"nuget: feed\"\n#r \"nuget: Distill.No.Such.Package.Anywhere, 1.0.0\"", null),
+            ($"#i \"nuget: {Path.Combine(dir.Path, "feed")}\"\n#r \"nuget: Distill.No.Such.Package.Anywhere, 1.0.0\"", null),
             ("#r \"nuget: Distill.Test.FeedGreeter, 1.0.0\"", null),
             ("Feed.Greeter.Hello(\"notebook\")", null));
         using var cache = new TempDir("nuget-cache-feed");
@@ -147,7 +162,7 @@ public class PackageTests
         using var dir = new TempDir("feed-timeout");
         Pack(Path.Combine(dir.Path, "feed"), "Distill.Test.SlowGreeter", Compile(dir.Path, "SlowGreeter", "namespace Slow; public static class Greeter { }"));
         using var cache = new TempDir("nuget-cache-timeout");
-        var nb = TestSupport.WriteNotebook(dir.Path, "slow.ipynb", ("#i \"nuget: feed\"\n#r \"nuget: Distill.Test.SlowGreeter, 1.0.0\"", null));
+        var nb = TestSupport.WriteNotebook(dir.Path, "slow.ipynb", ($"#i \"nuget: {Path.Combine(dir.Path, "feed")}\"\n#r \"nuget: Distill.Test.SlowGreeter, 1.0.0\"", null));
         var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { PackageCacheDirectory = cache.Path, CellTimeout = TimeSpan.FromSeconds(0.3) });
         Assert.Equal(CellStatus.TimedOut, Assert.Single(r.Cells).Status);
         // `dotnet restore Restore.csproj`, run in a folder of this test's cache, is gone within a second (it takes

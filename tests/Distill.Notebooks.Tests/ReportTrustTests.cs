@@ -206,22 +206,48 @@ public class ReportTrustTests
             ("#!html\n", null),
             ("1+1", null),
             ("#!html\n<p>a</p>\n#!csharp\n2+2", null),
-            ("var z = 3;\n#!html\n<p>b</p>", null));
+            ("var z = 3;\n#!html\n<p>b</p>", null),
+            // Blank lines above the selector run nothing in the kernel: an HTML cell there too.
+            ("\n#!html\n<i>after a blank line</i>", null),
+            // No selector: the kernel reads the magic '#!' (DNI101).
+            ("#! html\n<b>x</b>", null),
+            // A magic inside, which the kernel runs or fails, was shown as HTML.
+            ("#!html\n<p>t</p>\n#!time", null));
         var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { ContinueOnError = true });
-        Assert.Equal([1, 2, 3, 4, 5], r.Cells.Select(c => c.ExecutionCount));
-        Assert.Equal([CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Failed, CellStatus.Failed], r.Cells.Select(c => c.Status));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], r.Cells.Select(c => c.ExecutionCount));
+        Assert.Equal([CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Succeeded, CellStatus.Failed, CellStatus.Failed, CellStatus.Succeeded, CellStatus.Failed, CellStatus.Failed],
+            r.Cells.Select(c => c.Status));
+        Assert.Equal("<i>after a blank line</i>", Assert.IsType<Documents.DisplayOutput>(Assert.Single(r.Cells[5].Outputs)).Data["text/html"]);
         var shown = Assert.IsType<Documents.DisplayOutput>(Assert.Single(r.Cells[0].Outputs));
         Assert.False(shown.IsResult);
         Assert.Equal(["text/html"], shown.Data.Keys);
         Assert.Equal("<b>bold q9z</b> <img src=\"x.png\" onerror=\"alert(1)\">\nsecond line", shown.Data["text/html"]);
         Assert.Empty(r.Cells[1].Outputs);
-        Assert.Equal(["htmlcell.ipynb: cell 4: line 3 switches from html to the csharp kernel ('#!csharp'); distill run shows a #!html cell whole: put what follows in a cell of its own",
-                      "htmlcell.ipynb: cell 5, line 2: line 2 switches to the html kernel ('#!html'); distill run shows HTML from a #!html cell of its own: move the lines from here into one"],
-            r.Failures.Select(f => f.ToString()));
+        const string inside = "is a magic command inside a #!html cell, where the kernel splits the cell or fails; distill run shows a #!html cell whole: put the line in a cell of its own";
+        var failures = r.Failures.Select(f => f.ToString()).ToList();
+        Assert.Equal(4, failures.Count);
+        Assert.Equal($"htmlcell.ipynb: cell 4, line 3: '#!csharp' (line 3) {inside}", failures[0]);
+        Assert.Equal("htmlcell.ipynb: cell 5, line 2: line 2 switches to the html kernel ('#!html'); distill run shows HTML from a #!html cell of its own: move the lines from here into one", failures[1]);
+        Assert.StartsWith("htmlcell.ipynb: cell 7, line 1: Unknown magic command '#! html' (line 1)", failures[2], StringComparison.Ordinal);
+        Assert.Equal($"htmlcell.ipynb: cell 8, line 3: '#!time' (line 3) {inside}", failures[3]);
         Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
         var html = File.ReadAllText(r.Files.Html!);
         Assert.Contains("<b>bold q9z</b>", html, StringComparison.Ordinal); // the output, beside the cell's escaped source
         Assert.DoesNotContain("onerror=\"", html, StringComparison.Ordinal);
+
+        // A .dib HTML cell (its selector is the separator, not its text) is shown whole: its first line was dropped when
+        // it began with #!, a magic shown as nothing.
+        var dib = Path.Combine(dir.Path, "htmlcell.dib");
+        File.WriteAllText(dib, "#!html\n\n#!time\n<i>t</i>\n\n#!html\n\n<u>kept whole</u>\n");
+        var d = TestSupport.Run(dib, Path.Combine(dir.Path, "dib"), new NotebookRunOptions { ContinueOnError = true });
+        Assert.Equal([$"htmlcell.dib: cell 1, line 1: '#!time' (line 1) {inside}"], d.Failures.Select(f => f.ToString()));
+        Assert.Equal("<u>kept whole</u>", Assert.IsType<Documents.DisplayOutput>(Assert.Single(d.Cells[1].Outputs)).Data["text/html"]);
+
+        // Within --max-output, as any output: a 3 MB HTML cell (or #!markdown cell) was kept whole.
+        var big = TestSupport.WriteNotebook(dir.Path, "big.ipynb", ("#!html\n" + new string('x', 3000), null), ("#!markdown\n" + new string('y', 3000), null));
+        var capped = TestSupport.Run(big, Path.Combine(dir.Path, "big"), new NotebookRunOptions { MaxOutputChars = 1000 });
+        Assert.All(capped.Cells, c => Assert.StartsWith("<pre>… output cut here: ",
+            Assert.IsType<Documents.DisplayOutput>(Assert.Single(c.Outputs)).Data["text/html"], StringComparison.Ordinal));
     }
 
     [Fact]

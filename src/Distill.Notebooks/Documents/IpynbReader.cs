@@ -106,6 +106,7 @@ public static partial class IpynbReader
             }
             var cell = new NotebookCell(kind, JoinSource(c["source"]), raw) { SourceNumber = number };
             cell.Kernel = KernelNames.Resolve(doc, cell);
+            if (kind == CellKind.Code) cell.BodyStart = KernelNames.SelectorLine(doc, cell) + 1;
             doc.Cells.Add(cell);
         }
         return doc;

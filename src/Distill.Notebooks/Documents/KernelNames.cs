@@ -48,7 +48,8 @@ public static class KernelNames
         // Only at the start of the line, as the kernel reads magics (and its .dib reader, line.StartsWith("#!")): an
         // indented ` #!fsharp` made a C# cell an F# one here, where the kernel's C# compiler gets it (CS1040).
         var t = line.TrimEnd();
-        if (!t.StartsWith("#!", StringComparison.Ordinal)) return null;
+        // `#! html` is no selector: the kernel reads the magic '#!' there (DNI101, "Unknown magic command '#!'").
+        if (!t.StartsWith("#!", StringComparison.Ordinal) || (t.Length > 2 && char.IsWhiteSpace(t[2]))) return null;
         var name = t[2..].Trim();
         return name.Length > 0 && !name.Contains(' ', StringComparison.Ordinal) && doc.KernelAliases.TryGetValue(name, out var k)
                && (doc.KernelAliases.Keys.Contains(name, StringComparer.Ordinal) || UpperCaseAliases.Contains(name)) ? k : null;
@@ -59,6 +60,16 @@ public static class KernelNames
     /// case; a notebook's metadata may spell names in any case (looked up as they are, ignoring it).</summary>
     static readonly HashSet<string> UpperCaseAliases = new(StringComparer.Ordinal) { "C#", "F#" };
 
+    /// <summary>The 0-based line of a code cell's kernel selector, or -1 when it has none: its first line that is not
+    /// blank, if that names a kernel. The kernel splits a cell at a selector, and a part above it of blank lines alone
+    /// runs nothing: a cell of a blank line and then <c>#!html</c> is an HTML cell there.</summary>
+    public static int SelectorLine(NotebookDocument doc, NotebookCell cell)
+    {
+        var lines = cell.Source.Split('\n');
+        var first = Array.FindIndex(lines, l => !string.IsNullOrWhiteSpace(l));
+        return first >= 0 && Selector(doc, lines[first]) is not null ? first : -1;
+    }
+
     public static string Resolve(NotebookDocument doc, NotebookCell cell) =>
         cell.Kind == CellKind.Markdown ? Markdown : Named(doc, cell) ?? doc.DefaultKernel;
 
@@ -66,8 +77,7 @@ public static class KernelNames
     /// takes the notebook's default.</summary>
     public static string? Named(NotebookDocument doc, NotebookCell cell)
     {
-        var first = cell.Source.Split('\n', 2)[0];
-        if (Selector(doc, first) is { } fromLine) return fromLine;
+        if (SelectorLine(doc, cell) is int at and >= 0) return Selector(doc, cell.Source.Split('\n')[at]);
         var fromMeta = cell.Metadata["polyglot_notebook"]?["kernelName"]?.GetValue<string>()
             ?? cell.Metadata["dotnet_interactive"]?["language"]?.GetValue<string>();
         return fromMeta is { Length: > 0 } ? doc.KernelAliases.TryGetValue(fromMeta, out var k) ? k : fromMeta : null;

@@ -24,6 +24,10 @@ public sealed class NotebookCell
     public JsonObject Metadata { get; }
     /// <summary>Kernel name after resolution (<c>csharp</c>, <c>fsharp</c>, <c>markdown</c>, ...); see <see cref="KernelNames"/>.</summary>
     public string Kernel { get; set; } = KernelNames.CSharp;
+    /// <summary>Lines before the text the cell's kernel is given: its kernel selector and any blank lines above it (0 when
+    /// no line names the kernel: cell metadata, or a .dib cell, whose selector is its separator). See
+    /// <see cref="KernelNames.SelectorLine"/>.</summary>
+    public int BodyStart { get; set; }
     /// <summary>1-based position in the source file; null for a cell the runner inserted (injected parameters).</summary>
     public int? SourceNumber { get; init; }
     public List<CellOutput> Outputs { get; } = [];

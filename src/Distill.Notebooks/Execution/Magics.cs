@@ -163,13 +163,17 @@ public static partial class Magics
                 if (m.Success)
                 {
                     var src = m.Groups["source"].Value;
-                    // A local feed is relative to the notebook, like #r paths.
                     var local = !src.Contains("://", StringComparison.Ordinal);
-                    if (local && !Path.IsPathRooted(src)) src = Path.GetFullPath(Path.Combine(notebookFolder, src));
+                    // The kernel takes a source as a URI: a relative folder fails its restores there (checked with nbconvert on
+                    // the .net-csharp kernel), and was taken here relative to the notebook, so the notebook ran green only here.
+                    if (local && !Path.IsPathRooted(src))
+                        parsed.Errors.Add(new(line, "InvalidSource",
+                            $"#i \"nuget: {src}\" (line {line}): a relative folder, which the .NET kernel cannot use (\"Invalid URI: The format of the URI could not be determined.\"); " +
+                            $"give its full path (#i \"nuget: {Path.GetFullPath(Path.Combine(notebookFolder, src))}\") or a URL"));
                     // NuGet skips a missing local source without a word (a typo was never reported); the kernel fails the cell.
-                    if (local && !Directory.Exists(src))
+                    else if (local && !Directory.Exists(src))
                         parsed.Errors.Add(new(line, "SourceNotFound",
-                            $"#i \"nuget: {m.Groups["source"].Value}\" (line {line}): the folder {src} does not exist; a local package source is a folder of .nupkg files, relative to the notebook's folder, {notebookFolder}"));
+                            $"#i \"nuget: {src}\" (line {line}): the folder {src} does not exist; a local package source is a folder of .nupkg files"));
                     else
                     {
                         parsed.Sources.Add(src);

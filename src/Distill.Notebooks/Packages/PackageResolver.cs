@@ -207,10 +207,10 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
 
     /// <summary>What a cell's <c>#i</c> and <c>#r "nuget:"</c> lines show, as the .NET kernel shows it (text/html, checked
     /// with nbconvert on the .net-csharp kernel): every restore source the notebook has added so far, in ordinal order, as
-    /// written after "nuget:", then the packages this cell installed, each a bold title over a list, in three sections
+    /// written after "nuget:", then the packages this cell installed, sorted too, each a bold title over a list, in three sections
     /// (the middle one always empty there). A notebook then shows the same output types in both engines.</summary>
     public static string RestoreHtml(IReadOnlyCollection<string> sources, IReadOnlyList<string> installed) =>
-        $"<div>{HtmlSection("Restore sources", sources)}<div></div>{HtmlSection("Installed Packages", installed)}</div>";
+        $"<div>{HtmlSection("Restore sources", sources)}<div></div>{HtmlSection("Installed Packages", installed.Order(StringComparer.Ordinal))}</div>";
 
     static string HtmlSection(string title, IEnumerable<string> items) => items.Any()
         ? $"<div><strong>{title}</strong><ul>" + string.Concat(items.Select(i => $"<li><span>{System.Net.WebUtility.HtmlEncode(i)}</span></li>")) + "</ul></div>"
@@ -220,7 +220,7 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
     public static string RestoreText(IReadOnlyCollection<string> sources, IReadOnlyList<string> installed)
     {
         var sb = new StringBuilder();
-        foreach (var (title, items) in new[] { ("Restore sources", (IEnumerable<string>)sources), ("Installed Packages", installed) })
+        foreach (var (title, items) in new[] { ("Restore sources", (IEnumerable<string>)sources), ("Installed Packages", installed.Order(StringComparer.Ordinal)) })
         {
             if (!items.Any()) continue;
             sb.Append(title).Append('\n');

@@ -272,11 +272,9 @@ public static partial class HtmlReport
     private static partial Regex AnchorLink();
 
     /// <summary>A markdown code cell's markdown: its source without the <c>#!markdown</c> line that selects the kernel.</summary>
-    /// <summary>A code cell's text without its first line when that is a <c>#!</c> selector (<c>#!markdown</c>, <c>#!html</c>):
-    /// what the kernel it names is given.</summary>
-    internal static string KernelCellText(NotebookCell cell) =>
-        cell.Source.Split('\n', 2) is [var first, var rest] ? (first.Trim().StartsWith("#!", StringComparison.Ordinal) ? rest : cell.Source)
-        : cell.Source.Trim().StartsWith("#!", StringComparison.Ordinal) ? "" : cell.Source;
+    /// <summary>A code cell's text below its kernel selector (<c>#!markdown</c>, <c>#!html</c>; <see cref="NotebookCell.BodyStart"/>):
+    /// what the kernel it names is given. A cell without one (its kernel from metadata, a .dib cell) is given whole.</summary>
+    internal static string KernelCellText(NotebookCell cell) => string.Join('\n', cell.Source.Split('\n').Skip(cell.BodyStart));
 
     /// <summary>What the kernel's markdown kernel shows for a <c>#!markdown</c> code cell: the markdown as HTML, with this
     /// report's pipeline (e.g. <c># hi</c> gives <c>&lt;h1 id="hi"&gt;hi&lt;/h1&gt;</c>, as in the kernel). Goes into the
