@@ -39,10 +39,9 @@ static class SpecCommand
         schema.Arguments.Add(recipeName);
         schema.SetAction(r => TrainCommand.Guard(_ => () =>
         {
-            var name = r.GetValue(recipeName)!;
-            var defaults = RecipeDefaults.GetValueOrDefault(name)
-                ?? throw new ArgumentException($"no recipe named '{name}'; the recipes are {string.Join(", ", RecipeDefaults.Keys)}.");
-            Console.WriteLine(RecipeFile.Schema(name, defaults(Budget.Quick)).ToJsonString(SchemaJson));
+            var given = r.GetValue(recipeName)!;
+            var name = RecipeNames.Find(given)?.File ?? throw new ArgumentException($"no recipe named '{given}'; the recipes are {string.Join(", ", RecipeDefaults.Keys)}.");
+            Console.WriteLine(RecipeFile.Schema(name, RecipeDefaults[name](Budget.Quick)).ToJsonString(SchemaJson));
             return 0;
         }));
         var cmd = new Command("spec", "Experiment spec files and recipe files.");
@@ -58,12 +57,16 @@ static class SpecCommand
         var text = ExperimentSpec.LoadText(path);
         // --recipe, or a file named as a recipe's, is a recipe file whatever it holds: its mistakes (a setting above the
         // sections, no sections) were named as a spec's ("dataset must be a mapping"), or "--recipe applies to recipe files".
-        var named = RecipeDefaults.ContainsKey(Path.GetFileNameWithoutExtension(path)) ? Path.GetFileNameWithoutExtension(path) : null;
+        // Either of a recipe's names, in any case (born-again.yaml, --recipe born-again), as `train` takes them.
+        var named = RecipeNames.NamedAfter(path);
         if (recipeName is not null || named is not null || RecipeFile.IsRecipe(text, path))
         {
             var name = recipeName ?? Path.GetFileNameWithoutExtension(path);
-            var defaults = RecipeDefaults.GetValueOrDefault(name) ?? throw new ArgumentException(
+            var recipe = RecipeNames.Find(name) ?? throw new ArgumentException(
                 $"{path}: a recipe file (sections {string.Join(", ", RecipeFile.Sections)}) for no recipe named '{name}'; pass --recipe NAME, one of {string.Join(", ", RecipeDefaults.Keys)}.");
+            if (recipeName is not null) RecipeNames.CheckMatches(recipe, path, "spec check");
+            name = recipe.File;
+            var defaults = RecipeDefaults[name];
             // Each section loaded as a run loads it: keys, types and the values a run would refuse (RecipeConfig.Problems).
             var sections = RecipeFile.Check(path, text, defaults);
             Console.WriteLine($"ok: {path}: recipe {name}, sections {string.Join(", ", sections.Select(s => s.Budget.ToString().ToLowerInvariant()))}");

@@ -14,10 +14,8 @@ namespace Distill.Cli;
 /// </summary>
 static class TrainCommand
 {
-    /// <summary>Each recipe with its built-in file (experiments/recipes/FILE.yaml).</summary>
-    static readonly (string Name, string File)[] RecipeFiles = [("soft-targets", "01-soft-targets"), ("fitnets", "02-fitnets"),
-        ("attention", "03-attention-transfer"), ("born-again", "04-born-again"), ("comparison", "05-comparison"), ("beyond-kd", "06-beyond-kd")];
-    static readonly string[] Recipes = [.. RecipeFiles.Select(r => r.Name)];
+    /// <summary>The recipes `train` runs: all but 07's, which deploys what 05 trained.</summary>
+    static readonly string[] Recipes = [.. RecipeNames.All.Select(r => r.Name).Where(n => n != "deployment")];
 
     public static Command Create()
     {
@@ -66,7 +64,11 @@ static class TrainCommand
             bool Given(Option o) => r.GetResult(o) is { Implicit: false };
             var fileOfRecipe = r.GetValue(recipeFile);
             // The recipe named, else the one the file is named after (02-fitnets.yaml, or fitnets.yaml, is fitnets').
-            var recipeName = r.GetValue(recipe) ?? (fileOfRecipe is null ? null : RecipeNamedAfter(fileOfRecipe));
+            // Either of a recipe's names (04-born-again is born-again), as spec check takes them.
+            var recipeName = r.GetValue(recipe) is string givenRecipe ? RecipeNames.Find(givenRecipe)?.Name ?? givenRecipe
+                : fileOfRecipe is null ? null : RecipeNamedAfter(fileOfRecipe);
+            if (fileOfRecipe is not null && r.GetValue(recipe) is not null && RecipeNames.Find(recipeName!) is { } chosen)
+                RecipeNames.CheckMatches(chosen, fileOfRecipe, "--recipe-file");
             var isRecipe = recipeName is not null;
             foreach (var o in isRecipe ? recipeIgnores : plainIgnores)
                 if (Given(o))
@@ -343,6 +345,8 @@ static class TrainCommand
     /// <summary>A recipe's name, budget and seeds (null: the budget's), each refused by its flag.</summary>
     static (Budget Budget, int[]? Seeds) CheckRecipe(string name, string budgetName, string? seedList)
     {
+        if (name == "deployment")
+            throw new ArgumentException("--recipe deployment: 07's recipe deploys what 05 trained, which `train` does not do; run notebooks/07-deployment.ipynb (`distill run`), or see `distill deploy`.");
         if (!Recipes.Contains(name.ToLowerInvariant())) throw new ArgumentException($"--recipe {name}: expected one of {string.Join(", ", Recipes)}.");
         Budget budget;
         try { budget = Budgets.Parse(budgetName); }
@@ -357,7 +361,7 @@ static class TrainCommand
     {
         name = name.ToLowerInvariant();
         T Load<T>(T defaults) where T : RecipeConfig => file is null
-            ? RecipeFile.Load(RecipeFiles.Single(r => r.Name == name).File, budget, defaults)
+            ? RecipeFile.Load(RecipeNames.Find(name)!.File, budget, defaults)
             : RecipeFile.FromFile(file, budget, defaults);
         return name switch
         {
@@ -375,8 +379,9 @@ static class TrainCommand
     /// (fitnets.yaml); any other name needs --recipe, since its keys alone may fit more than one recipe.</summary>
     static string RecipeNamedAfter(string file)
     {
-        var stem = Path.GetFileNameWithoutExtension(file);
-        return RecipeFiles.FirstOrDefault(r => string.Equals(r.File, stem, StringComparison.OrdinalIgnoreCase) || string.Equals(r.Name, stem, StringComparison.OrdinalIgnoreCase)).Name
+        // What is wrong with the path first: a missing file was told its name names no recipe.
+        RecipeFile.CheckReadable(file);
+        return RecipeNames.NamedAfter(file)?.Name
             ?? throw new ArgumentException($"--recipe-file {file}: its name names no recipe; add --recipe NAME, one of {string.Join(", ", Recipes)} (or name the file after its recipe, e.g. 02-fitnets.yaml).");
     }
 

@@ -56,9 +56,16 @@ public static class RecipeFile
 
     static string Read(string path)
     {
+        CheckReadable(path);
+        return ExperimentSpec.ReadText(path);
+    }
+
+    /// <summary>Refuses a path with no recipe file to read: a folder (it was "no such file"), a missing or empty file.</summary>
+    public static void CheckReadable(string path)
+    {
+        if (FilePaths.NotAFile(path) is { } what) throw new ArgumentException($"recipe file {path}: this is {what}; give the path of a recipe file (a copy of one of experiments/recipes/).");
         if (!File.Exists(path)) throw new FileNotFoundException($"recipe file {path}: no such file; copy one of experiments/recipes/ and edit it.");
         if (FilePaths.NothingToRead(path)) throw new SpecException(path, 1, "the file is empty (or not a regular file, e.g. a FIFO); copy one of experiments/recipes/ and edit it.");
-        return ExperimentSpec.ReadText(path);
     }
 
     /// <summary>Whether <paramref name="text"/> (the file at <paramref name="path"/>) is a recipe file: a mapping with a

@@ -235,6 +235,22 @@ public class RecipeFileTests
         Assert.Equal(3, RecipeFile.FromFile(file, Budget.Quick, new BornAgainConfig()).TeacherSeed);
     }
 
+    /// <summary>`spec check` takes a recipe by either of its names, in any case, as `train` does: born-again.yaml, which
+    /// `train --recipe-file` ran, was "no recipe named 'born-again'". A --recipe the file is not named after is refused.</summary>
+    [Fact]
+    public void Spec_check_takes_either_name_of_a_recipe()
+    {
+        using var dir = new TempDir("recipes");
+        var file = Path.Combine(dir.Path, "Born-Again.yml");
+        File.WriteAllText(file, "quick:\n  generations: 2\n");
+        Assert.Equal((0, $"ok: {file}: recipe 04-born-again, sections quick\n"), (Repo.RunCli(["spec", "check", file]) is var (c1, o1, _) ? (c1, o1) : default));
+        Assert.Equal(0, Repo.RunCli(["spec", "check", file, "--recipe", "born-again"]).Code);
+        var (code, _, stderr) = Repo.RunCli(["spec", "check", file, "--recipe", "02-fitnets"]);
+        Assert.Equal(1, code);
+        Assert.Contains("is named after recipe born-again (04-born-again), not --recipe fitnets", stderr, StringComparison.Ordinal);
+        Assert.Equal(Repo.RunCli(["spec", "schema", "04-born-again"]).Stdout, Repo.RunCli(["spec", "schema", "born-again"]).Stdout);
+    }
+
     /// <summary>--recipe, or a file named as a recipe's, makes it a recipe file whatever it holds: a setting written above
     /// the sections was named as a spec's mistake ("dataset must be a mapping"), or "--recipe applies to recipe files".</summary>
     [Fact]

@@ -344,6 +344,17 @@ public class TrainCliTests
             (code, _, stderr) = Repo.RunCli(["train", "--recipe-file", mine, "--recipe", "soft-targets"]);
             Assert.Equal(1, code);
             Assert.StartsWith($"error: {mine} line 1: no 'quick:' section;", stderr, StringComparison.Ordinal);
+            // A --recipe the file is not named after: its keys were read as the other recipe's ("born-again has no separate teacher").
+            (code, _, stderr) = Repo.RunCli(["train", "--recipe-file", named, "--recipe", "04-born-again", "--budget", "smoke"]);
+            Assert.Equal(1, code);
+            Assert.Equal($"error: --recipe-file {named} is named after recipe soft-targets (01-soft-targets), not --recipe born-again; give --recipe soft-targets, or rename the file.\n", stderr);
+            // A folder was "no such file"; a missing file's name was said to name no recipe.
+            (code, _, stderr) = Repo.RunCli(["train", "--recipe-file", dir]);
+            Assert.StartsWith($"error: recipe file {dir}: this is a folder", stderr, StringComparison.Ordinal);
+            (code, _, stderr) = Repo.RunCli(["train", "--recipe-file", Path.Combine(dir, "nonexist.yaml")]);
+            Assert.StartsWith($"error: recipe file {Path.Combine(dir, "nonexist.yaml")}: no such file;", stderr, StringComparison.Ordinal);
+            (code, _, stderr) = Repo.RunCli(["train", "--recipe", "07-deployment"]);
+            Assert.StartsWith("error: --recipe deployment: 07's recipe deploys what 05 trained", stderr, StringComparison.Ordinal);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
