@@ -57,9 +57,10 @@ static class SpecCommand
         var text = ExperimentSpec.LoadText(path);
         // --recipe, or a file named as a recipe's, is a recipe file whatever it holds: its mistakes (a setting above the
         // sections, no sections) were named as a spec's ("dataset must be a mapping"), or "--recipe applies to recipe files".
-        // Either of a recipe's names, in any case (born-again.yaml, --recipe born-again), as `train` takes them.
-        var named = RecipeNames.NamedAfter(path);
-        if (recipeName is not null || named is not null || RecipeFile.IsRecipe(text, path))
+        // Either of a recipe's names, in any case (born-again.yaml, --recipe born-again), as `train` takes them. Only the
+        // file's name (04-born-again.yaml) makes a file a recipe file whatever it holds: a spec named comparison.yaml is a spec.
+        var namedAsFile = RecipeNames.NamedAfter(path) is { } named && string.Equals(named.File, Path.GetFileNameWithoutExtension(path), StringComparison.OrdinalIgnoreCase);
+        if (recipeName is not null || namedAsFile || RecipeFile.IsRecipe(text, path))
         {
             var name = recipeName ?? Path.GetFileNameWithoutExtension(path);
             var recipe = RecipeNames.Find(name) ?? throw new ArgumentException(

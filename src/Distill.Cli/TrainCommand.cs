@@ -346,7 +346,7 @@ static class TrainCommand
     static (Budget Budget, int[]? Seeds) CheckRecipe(string name, string budgetName, string? seedList)
     {
         if (name == "deployment")
-            throw new ArgumentException("--recipe deployment: 07's recipe deploys what 05 trained, which `train` does not do; run notebooks/07-deployment.ipynb (`distill run`), or see `distill deploy`.");
+            throw new ArgumentException("the deployment recipe (07) deploys what 05 trained, which `train` does not do; run notebooks/07-deployment.ipynb (`distill run`), or see `distill deploy`.");
         if (!Recipes.Contains(name.ToLowerInvariant())) throw new ArgumentException($"--recipe {name}: expected one of {string.Join(", ", Recipes)}.");
         Budget budget;
         try { budget = Budgets.Parse(budgetName); }

@@ -46,6 +46,7 @@ public sealed class MultiTeacherKdTerm(IReadOnlyList<DistillModel> teachers, dou
         : throw new ArgumentException($"{name}: needs at least one teacher, got {(teachers is null ? "null" : "none")}.", nameof(teachers));
 
     public string Name => name;
+    public IEnumerable<nn.Module> OwnTeachers => teachers;
     public string Settings => TermSupport.Describe(("teachers", teachers.Select(t => $"{t.ZooName ?? t.GetType().Name} ({t.ParameterCount} parameters)")),
         ("temperature", temperature), ("weights", (IEnumerable<double>?)weights ?? []));
     public bool NeedsTeacher => false;

@@ -46,6 +46,10 @@ public interface ILossTerm
     /// <summary>Modules the term owns (e.g. the FitNets regressor), so the trainer can move them to the device, switch
     /// train/eval mode and save them in checkpoints. Read <see cref="Parameters"/> again after moving (TorchSharp #1181).</summary>
     IEnumerable<nn.Module> Modules() => [];
+
+    /// <summary>Teachers the term runs itself, beside the run's one (kd-multi's): their weights are part of the run's
+    /// record, so a resume with other teachers is refused as one with another teacher is.</summary>
+    IEnumerable<nn.Module> OwnTeachers => [];
 }
 
 /// <summary>Sum of weighted terms: Σ wᵢ(progress) · termᵢ. Build with <see cref="Add"/>; terms report separately.</summary>

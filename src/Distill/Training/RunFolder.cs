@@ -397,11 +397,13 @@ sealed partial class RunFolder : IDisposable
 
     /// <summary>The libraries whose version changed since the run was recorded: the resumed epochs may compute other
     /// numbers than the uninterrupted run would (another libtorch's kernels), which the user should hear, though the
-    /// run may continue. Nothing for a record from before versions were recorded.</summary>
+    /// run may continue. Nothing for a record from before versions were recorded. oneMKL's reproducibility mode too (an
+    /// environment variable, so a resume may run with another one: its GEMMs then round otherwise).</summary>
     static IEnumerable<string> VersionChanges(IReadOnlyDictionary<string, string> old, IReadOnlyDictionary<string, string> now) =>
-        new[] { ("torchsharp", "TorchSharp"), ("libtorch", "libtorch"), ("dotnet", ".NET") }
+        new[] { ("torchsharp", "TorchSharp", "this build has"), ("libtorch", "libtorch", "this build has"), ("dotnet", ".NET", "this build has"),
+                ("mkl_cbwr", "MKL_CBWR", "this process has") }
             .Where(v => old.TryGetValue(v.Item1, out var was) && now.TryGetValue(v.Item1, out var isNow) && was != isNow)
-            .Select(v => $"the run was trained with {v.Item2} {old[v.Item1]}, this build has {now[v.Item1]}: its remaining epochs may not give the numbers an uninterrupted run would.");
+            .Select(v => $"the run was trained with {v.Item2} {old[v.Item1]}, {v.Item3} {now[v.Item1]}: its remaining epochs may not give the numbers an uninterrupted run would.");
 
     /// <summary>The settings <see cref="Differences"/> compares, in key order: what makes two runs the same run.</summary>
     public static IEnumerable<KeyValuePair<string, string>> Compared(IReadOnlyDictionary<string, string> settings) =>
@@ -627,7 +629,8 @@ sealed partial class RunFolder : IDisposable
             ["teacher"] = teacher is null ? "none" : $"{teacher.GetType().Name}, {teacher.ParameterCount} parameters",
             // Which teacher, not only its shape: a recipe resumed with another teacher seed trained a new teacher and
             // went on distilling the student from the first one's outputs, without a word.
-            ["teacher_sha256"] = teacher is null ? "none" : TensorDigest.Weights(teacher),
+            ["teacher_sha256"] = new[] { teacher }.OfType<torch.nn.Module>().Concat(objective.Terms.SelectMany(t => t.Term.OwnTeachers)).Select(TensorDigest.Weights).ToList()
+                is { Count: > 0 } digests ? string.Join(", ", digests) : "none",
             ["objective"] = string.Join(" + ", objective.Terms.Select(t => $"{(t.Weight is ConstantSchedule c ? Weight(c.Value) : t.Weight.ToString())}·{t.Term.Name}")),
             // Each term's own parameters, which the objective's text does not show (a recipe's AT β, its KD run's T).
             ["terms"] = string.Join("; ", objective.Terms.Select(t => t.Term.Settings is { } s ? $"{t.Term.Name}({s})" : null).OfType<string>()) is { Length: > 0 } terms ? terms : "none",

@@ -249,6 +249,10 @@ public class RecipeFileTests
         Assert.Equal(1, code);
         Assert.Contains("is named after recipe born-again (04-born-again), not --recipe fitnets", stderr, StringComparison.Ordinal);
         Assert.Equal(Repo.RunCli(["spec", "schema", "04-born-again"]).Stdout, Repo.RunCli(["spec", "schema", "born-again"]).Stdout);
+        // A spec named after a recipe's short name is a spec (only the file's name, 05-comparison.yaml, makes any file a recipe file).
+        var spec = Path.Combine(dir.Path, "comparison.yaml");
+        File.WriteAllText(spec, "name: tiny\ndataset: {name: fashion-mnist, train_size: 300}\nstudent: {model: mlp-32}\nepochs: 1\nloss: {ce: 1}\n");
+        Assert.Equal($"ok: {spec}: tiny, 1 run\n", Repo.RunCli(["spec", "check", spec]).Stdout);
     }
 
     /// <summary>--recipe, or a file named as a recipe's, makes it a recipe file whatever it holds: a setting written above

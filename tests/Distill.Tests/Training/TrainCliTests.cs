@@ -354,7 +354,7 @@ public class TrainCliTests
             (code, _, stderr) = Repo.RunCli(["train", "--recipe-file", Path.Combine(dir, "nonexist.yaml")]);
             Assert.StartsWith($"error: recipe file {Path.Combine(dir, "nonexist.yaml")}: no such file;", stderr, StringComparison.Ordinal);
             (code, _, stderr) = Repo.RunCli(["train", "--recipe", "07-deployment"]);
-            Assert.StartsWith("error: --recipe deployment: 07's recipe deploys what 05 trained", stderr, StringComparison.Ordinal);
+            Assert.StartsWith("error: the deployment recipe (07) deploys what 05 trained", stderr, StringComparison.Ordinal);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

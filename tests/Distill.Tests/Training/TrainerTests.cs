@@ -116,6 +116,17 @@ public class TrainerTests
         Assert.Contains($"teacher_sha256: {TensorDigest.Weights(teacher)} → {TensorDigest.Weights(other)}", refused.Message, StringComparison.Ordinal);
         Assert.Equal(1, Checkpoint.ReadInfo(Path.Combine(dir.Path, Checkpoint.FileName)).Epoch);
         Assert.Equal(2, Trainer.Train(again, data, new Objective().Add(new KdTerm(4), 1.0), opts with { Resume = true }, teacher).History.Count);
+
+        // kd-multi's teachers, which its term runs itself (the run has no --teacher), each one by its weights.
+        using var multiDir = new TempDir();
+        using var third = Mlp(97);
+        Objective Multi(params DistillModel[] teachers) => new Objective().Add(new MultiTeacherKdTerm(teachers, 4), 1.0);
+        using (var first = Mlp(3))
+            Assert.Throws<SimulatedCrash>(() => Trainer.Train(first, data, Multi(teacher, third), opts with { OutDir = multiDir.Path, OnEpochEnd = _ => throw new SimulatedCrash() }));
+        Assert.Equal($"{TensorDigest.Weights(teacher)}, {TensorDigest.Weights(third)}", RunFolder.TryRead(Path.Combine(multiDir.Path, RunFolder.SettingsFile))!["teacher_sha256"]);
+        using var multi = Mlp(3);
+        Assert.Contains($"teacher_sha256: {TensorDigest.Weights(teacher)}, {TensorDigest.Weights(third)} → {TensorDigest.Weights(teacher)}, {TensorDigest.Weights(other)}",
+            Assert.ThrowsAny<Exception>(() => Trainer.Train(multi, data, Multi(teacher, other), opts with { OutDir = multiDir.Path, Resume = true })).Message, StringComparison.Ordinal);
     }
 
     /// <summary>SIGTERM's path through the library: a stop at five random step boundaries (seeded), each followed by a
@@ -294,10 +305,13 @@ public class TrainerTests
         record["commit"] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
         record["started"] = "2020-01-01T00:00:00.0000000+00:00";
         record["libtorch"] = "0.0.1";
+        Assert.Equal(TorchRuntime.MklReproducibility, record["mkl_cbwr"]);
+        record["mkl_cbwr"] = "COMPATIBLE"; // an environment variable, which a resume may set otherwise
         File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(record));
         var log = new StringWriter();
         using (var m = Mlp(0)) Trainer.Train(m, data, Ce(), Opts(epochs: 1) with { OutDir = dir.Path, Resume = true, Log = log });
         Assert.Contains($"warning: --resume {dir.Path}: the run was trained with libtorch 0.0.1, this build has {TorchRuntime.LibTorchVersion}", log.ToString());
+        Assert.Contains($"warning: --resume {dir.Path}: the run was trained with MKL_CBWR COMPATIBLE, this process has {TorchRuntime.MklReproducibility}", log.ToString());
         var after = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path))!;
         Assert.Equal(record["commit"], after["commit"]);
         Assert.Equal(record["started"], after["started"]);
