@@ -214,7 +214,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
         PackageResolver resolver = null!;
         int executionCount;
         // The #i sources added so far, as written: the kernel lists them all under every later #i and #r cell.
-        readonly SortedSet<string> restoreSources = new(StringComparer.Ordinal);
+        readonly HashSet<string> restoreSources = new(StringComparer.Ordinal);
         bool abandoned, interrupted, timedOut;
         DateTimeOffset started;
         readonly Stopwatch runClock = new();

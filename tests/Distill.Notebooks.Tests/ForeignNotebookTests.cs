@@ -63,6 +63,13 @@ public class ForeignNotebookTests
         var unmarked = Write(dir.Path, "default-cell.ipynb", JsonNode.Parse(FSharpMetadata)!.AsObject());
         var e = Assert.Throws<NotebookFormatException>(() => TestSupport.Run(unmarked, Path.Combine(dir.Path, "out2")));
         Assert.StartsWith(unmarked + ": not a C# notebook: its default kernel is 'fsharp'", e.Message, StringComparison.Ordinal);
+        // Markdown and HTML cells that say so run the same under an F# default (the F# kernel runs all three): refused.
+        var mixed = Write(dir.Path, "mixed.ipynb", JsonNode.Parse(FSharpMetadata)!.AsObject(), "#!csharp\nvar x = 1;");
+        var json = TestSupport.ReadJson(mixed);
+        foreach (var source in new[] { "\n#!markdown\n# h", "#!html\n<b>b</b>" })
+            json["cells"]!.AsArray().Add(new JsonObject { ["cell_type"] = "code", ["metadata"] = new JsonObject(), ["outputs"] = new JsonArray(), ["execution_count"] = null, ["source"] = source });
+        File.WriteAllText(mixed, json.ToJsonString());
+        Assert.True(TestSupport.Run(mixed, Path.Combine(dir.Path, "out3")).Succeeded);
     }
 
     const string FSharpMetadata = """{"kernelspec": {"name": ".net-fsharp", "language": "F#"}, "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "fsharp"}}}""";

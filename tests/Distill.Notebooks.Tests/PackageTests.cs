@@ -86,11 +86,23 @@ public class PackageTests
             r.Failures.Select(f => f.Message.Split('\n')[0]));
     }
 
-    /// <summary>The packages a cell installed are listed sorted, as the kernel lists them, not in the order written.</summary>
+    /// <summary>Sources are listed in the kernel's order (nbconvert on the .net-csharp kernel gave this one): the culture's
+    /// (ICU's, which `distill run` has), not the order written, and not ordinal, which put every capital first. Packages
+    /// the same way.</summary>
     [Fact]
-    public void Installed_packages_are_listed_sorted() =>
+    public void Sources_are_listed_in_the_kernels_order()
+    {
+        using var dir = new TempDir("restore-order");
+        var names = new[] { "feedB", "Feed_Y", "feed_a", "FEEDC", "feed-d", "feed.e", "feed1" };
+        foreach (var n in names) Directory.CreateDirectory(Path.Combine(dir.Path, n));
+        var nb = TestSupport.WriteNotebook(dir.Path, "order.ipynb", (string.Join("\n", names.Select(n => $"#i \"nuget:{Path.Combine(dir.Path, n)}\"")), null));
+        var (exit, stdout, stderr) = DistillProcess.Run("run", nb, "--out", Path.Combine(dir.Path, "out"));
+        Assert.True(exit == 0, stdout + stderr);
+        var shown = TestSupport.Text(TestSupport.ReadJson(Path.Combine(dir.Path, "out", "order.ipynb"))["cells"]![0]!["outputs"]![0]!["data"]!["text/plain"]);
+        Assert.Equal("Restore sources\n" + string.Concat(new[] { "feed_a", "Feed_Y", "feed-d", "feed.e", "feed1", "feedB", "FEEDC" }.Select(n => $"  • {Path.Combine(dir.Path, n)}\n")), shown);
         Assert.Equal("<div><div></div><div></div><div><strong>Installed Packages</strong><ul><li><span>AdvA.Tiny, 1.2.3</span></li><li><span>Humanizer.Core, 2.14.1</span></li></ul></div></div>",
             Distill.Notebooks.Packages.PackageResolver.RestoreHtml([], ["Humanizer.Core, 2.14.1", "AdvA.Tiny, 1.2.3"]));
+    }
 
     /// <summary>An #i cell shows the notebook's restore sources as the kernel does (nbconvert on the .net-csharp kernel
     /// gave this HTML): every source added so far, as written after "nuget:", in ordinal order, once each; the runner

@@ -73,7 +73,8 @@ public sealed class NotebookDocument
         // A .NET notebook whose every code cell says C# (#!csharp, or its cell metadata) runs as C# whatever its default
         // (the F# kernel runs those cells in its C# subkernel, under Jupyter and in VS Code): the default reaches no cell.
         // Named by the cell itself: a cell that takes the default is F# to an F# kernel, whatever VS Code's metadata says.
-        if (Cells.Where(c => c.Kind == CellKind.Code && !string.IsNullOrWhiteSpace(c.Source)).All(c => KernelNames.Named(this, c) == KernelNames.CSharp))
+        // Markdown and HTML cells that say so run the same under any default kernel.
+        if (Cells.Where(c => c.Kind == CellKind.Code && !string.IsNullOrWhiteSpace(c.Source)).All(c => KernelNames.Named(this, c) is KernelNames.CSharp or KernelNames.Markdown or KernelNames.Html))
             return null;
         if (DefaultKernel != KernelNames.CSharp)
             return $"its default kernel is '{DefaultKernel}', not C#";

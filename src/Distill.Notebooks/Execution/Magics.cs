@@ -169,7 +169,7 @@ public static partial class Magics
                     if (local && !Path.IsPathRooted(src))
                         parsed.Errors.Add(new(line, "InvalidSource",
                             $"#i \"nuget: {src}\" (line {line}): a relative folder, which the .NET kernel cannot use (\"Invalid URI: The format of the URI could not be determined.\"); " +
-                            $"give its full path (#i \"nuget: {Path.GetFullPath(Path.Combine(notebookFolder, src))}\") or a URL"));
+                            $"give its full path (#i \"nuget: {Path.GetFullPath(src.StartsWith('~') ? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) + src[1..] : Path.Combine(notebookFolder, src))}\") or a URL"));
                     // NuGet skips a missing local source without a word (a typo was never reported); the kernel fails the cell.
                     else if (local && !Directory.Exists(src))
                         parsed.Errors.Add(new(line, "SourceNotFound",

@@ -206,11 +206,15 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
                      System.Globalization.CultureInfo.InvariantCulture, out var major) ? major : null;
 
     /// <summary>What a cell's <c>#i</c> and <c>#r "nuget:"</c> lines show, as the .NET kernel shows it (text/html, checked
-    /// with nbconvert on the .net-csharp kernel): every restore source the notebook has added so far, in ordinal order, as
+    /// with nbconvert on the .net-csharp kernel): every restore source the notebook has added so far, in the kernel's order (see KernelOrder), as
     /// written after "nuget:", then the packages this cell installed, sorted too, each a bold title over a list, in three sections
     /// (the middle one always empty there). A notebook then shows the same output types in both engines.</summary>
     public static string RestoreHtml(IReadOnlyCollection<string> sources, IReadOnlyList<string> installed) =>
-        $"<div>{HtmlSection("Restore sources", sources)}<div></div>{HtmlSection("Installed Packages", installed.Order(StringComparer.Ordinal))}</div>";
+        $"<div>{HtmlSection("Restore sources", sources.Order(KernelOrder))}<div></div>{HtmlSection("Installed Packages", installed.Order(KernelOrder))}</div>";
+
+    /// <summary>The order the kernel lists sources and packages in: the culture's (feed_a, Feed_Y, feed-d, feed.e,
+    /// feed1, feedB, FEEDC), not ordinal, which put every capital first.</summary>
+    static readonly StringComparer KernelOrder = StringComparer.InvariantCulture;
 
     static string HtmlSection(string title, IEnumerable<string> items) => items.Any()
         ? $"<div><strong>{title}</strong><ul>" + string.Concat(items.Select(i => $"<li><span>{System.Net.WebUtility.HtmlEncode(i)}</span></li>")) + "</ul></div>"
@@ -220,7 +224,7 @@ public sealed class PackageResolver(CarriedPackages carried, NuGetRestorer resto
     public static string RestoreText(IReadOnlyCollection<string> sources, IReadOnlyList<string> installed)
     {
         var sb = new StringBuilder();
-        foreach (var (title, items) in new[] { ("Restore sources", (IEnumerable<string>)sources), ("Installed Packages", installed.Order(StringComparer.Ordinal)) })
+        foreach (var (title, items) in new[] { ("Restore sources", sources.Order(KernelOrder)), ("Installed Packages", installed.Order(KernelOrder)) })
         {
             if (!items.Any()) continue;
             sb.Append(title).Append('\n');
