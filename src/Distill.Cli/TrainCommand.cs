@@ -65,10 +65,10 @@ static class TrainCommand
             var fileOfRecipe = r.GetValue(recipeFile);
             // The recipe named, else the one the file is named after (02-fitnets.yaml, or fitnets.yaml, is fitnets').
             // Either of a recipe's names (04-born-again is born-again), as spec check takes them.
-            var recipeName = r.GetValue(recipe) is string givenRecipe ? RecipeNames.Find(givenRecipe)?.Name ?? givenRecipe
+            var chosen = r.GetValue(recipe) is string givenRecipe ? RecipeNames.Find(givenRecipe) : null;
+            var recipeName = r.GetValue(recipe) is string asked ? chosen?.Name ?? asked
                 : fileOfRecipe is null ? null : RecipeNamedAfter(fileOfRecipe);
-            if (fileOfRecipe is not null && r.GetValue(recipe) is not null && RecipeNames.Find(recipeName!) is { } chosen)
-                RecipeNames.CheckMatches(chosen, fileOfRecipe, "--recipe-file");
+            if (fileOfRecipe is not null && chosen is not null) RecipeNames.CheckMatches(chosen, fileOfRecipe, "--recipe-file");
             var isRecipe = recipeName is not null;
             foreach (var o in isRecipe ? recipeIgnores : plainIgnores)
                 if (Given(o))

@@ -26,17 +26,14 @@ public static class ErrorText
     /// its problem and fix included.</summary>
     public static string Line(Exception e)
     {
-        var message = e.Message.TrimEnd();
+        var message = (e is ArgumentException a ? WithoutParameter(a) : e.Message).TrimEnd();
         if (e is ArgumentOutOfRangeException && message.LastIndexOf('\n') is var last and >= 0 && message[(last + 1)..].StartsWith("Actual value was ", StringComparison.Ordinal))
             message = message[..last].TrimEnd();
-        if (e is ArgumentException { ParamName: { } p }) message = message.Replace(ParameterSuffix(p), "", StringComparison.Ordinal);
         return TerminalText.Line(message);
     }
 
     /// <summary><paramref name="e"/>'s message without .NET's " (Parameter 'x')", for a caller that puts it after its
     /// own words (the setting or line the user wrote): the parameter is the library's name, not one the user gave.</summary>
     public static string WithoutParameter(ArgumentException e) =>
-        e.ParamName is { } p ? e.Message.Replace(ParameterSuffix(p), "", StringComparison.Ordinal) : e.Message;
-
-    static string ParameterSuffix(string parameter) => $" (Parameter '{parameter}')";
+        e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
 }

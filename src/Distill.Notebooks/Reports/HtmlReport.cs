@@ -271,7 +271,6 @@ public static partial class HtmlReport
     [GeneratedRegex(@"(?<=<[A-Za-z][^<>]*) href=""#(?<id>[^""<>]*)""")]
     private static partial Regex AnchorLink();
 
-    /// <summary>A markdown code cell's markdown: its source without the <c>#!markdown</c> line that selects the kernel.</summary>
     /// <summary>A code cell's text below its kernel selector (<c>#!markdown</c>, <c>#!html</c>; <see cref="NotebookCell.BodyStart"/>):
     /// what the kernel it names is given. A cell without one (its kernel from metadata, a .dib cell) is given whole.</summary>
     internal static string KernelCellText(NotebookCell cell) => string.Join('\n', cell.Source.Split('\n').Skip(cell.BodyStart));
