@@ -130,18 +130,19 @@ public sealed class NewMethodTests
     [Fact]
     public void Crd_loss_falls_and_aligns_each_sample_s_student_and_teacher_embeddings_and_is_identical_for_a_seed()
     {
-        // 15 epochs: on 512 images the loss first rises (the banks fill with real embeddings) and falls below its
-        // first epoch's value from about epoch 7 (measured: loss 14.2 → 20.8 at epoch 3 → 11.8 at 15; alignment 0.007 after 1 epoch, 0.040 after 15, 0.139 after 30).
-        // A teacher of its own: with the class's shared one, the banks did not align in some full-suite runs on an
-        // AVX2-only machine (after 15 epochs 0.000, against 0.077 with a teacher trained here the same way, in the same
-        // process), while the test alone always passed.
+        // At RepDistiller's learning rate for CRD, 0.05. At our default 0.1 the contrast's gradient through the normalised
+        // embedding broke the student on this 512-image set for some seeds and machines (measured on an AVX-512 machine,
+        // 15 epochs, seeds 0-3: seed 0 fell to chance at epoch 2 and was flagged as diverged, alignment 0.016; seeds 1 and 3
+        // ended 20 points under scratch). At 0.05 all four trained to 78-80% (scratch 80-82%) with alignment 0.148-0.175,
+        // against 0.006-0.018 after one epoch. The loss first rises while the banks fill with real embeddings.
         using var teacher = NewTeacher();
-        var (a, ra, ta) = Train("crd:negatives=256", seed: 0, epochs: 15, teacher);
-        var (b, rb, tb) = Train("crd:negatives=256", seed: 0, epochs: 15, teacher);
-        var (early, _, te) = Train("crd:negatives=256", seed: 0, epochs: 1, teacher);
+        var (a, ra, ta) = Train("crd:negatives=256", seed: 0, epochs: 15, teacher, lr: 0.05);
+        var (b, rb, tb) = Train("crd:negatives=256", seed: 0, epochs: 15, teacher, lr: 0.05);
+        Assert.Null(ra.Warning);
+        var (early, _, te) = Train("crd:negatives=256", seed: 0, epochs: 1, teacher, lr: 0.05);
         var (ma, mb) = (((CrdTerm)ta).Module, ((CrdTerm)tb).Module);
         var (after1, after15) = (Alignment(((CrdTerm)te).Module), Alignment(ma));
-        Assert.True(after15 > after1 + 0.02, $"alignment of the banks after 1 epoch {after1:F3}, after 15 {after15:F3}");
+        Assert.True(after15 > after1 + 0.05, $"alignment of the banks after 1 epoch {after1:F3}, after 15 {after15:F3}");
         var crdLoss = ra.History.Select(h => Term(h, "crd")).ToList();
         Assert.True(crdLoss[^1] < crdLoss[0], $"crd loss per epoch: {string.Join(", ", crdLoss)}");
         Assert.Equal(crdLoss, rb.History.Select(h => Term(h, "crd")));
@@ -164,14 +165,14 @@ public sealed class NewMethodTests
         return t;
     }
 
-    static (DistillModel Student, TrainResult Result, ILossTerm Term) Train(string method, int seed, int epochs, DistillModel? teacher = null)
+    static (DistillModel Student, TrainResult Result, ILossTerm Term) Train(string method, int seed, int epochs, DistillModel? teacher = null, double lr = 0.1)
     {
         using (manual_seed(seed)) { }
         var objective = MethodCatalogue.Parse(method).Build(new MethodSetup("cnn-8", "cnn", Data.Value, 64) { Seed = seed });
         using (manual_seed(seed)) { }
         var student = ModelZoo.Create("cnn-8", 1, 10);
         var r = Trainer.Train(student, Data.Value, objective,
-            new TrainOptions { Name = method, Seed = seed, Epochs = epochs, BatchSize = 64, Device = "cpu", Progress = false }, teacher ?? Teacher.Value);
+            new TrainOptions { Name = method, Seed = seed, Epochs = epochs, BatchSize = 64, Device = "cpu", Progress = false, Optimizer = OptimizerSpec.Sgd(lr) }, teacher ?? Teacher.Value);
         return (student, r, objective.Terms.Single(t => method.StartsWith(t.Term.Name, StringComparison.Ordinal) && t.Term.Name != "ce").Term);
     }
 }
