@@ -258,7 +258,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             var injectAfter = values.Count > 0 && parametersCells.Count > 0 ? ParameterInjector.Placement(parametersCells, values) : [];
             if (values.Count > 0 && parametersCells.Count == 0)
             {
-                doc.Cells.Insert(0, ParameterInjector.Cell(ParameterInjector.Source(injectedValues, _ => null, path, runner.PassedAs)));
+                doc.Cells.Insert(0, ParameterInjector.Cell(ParameterInjector.Source(injectedValues, _ => null, path, runner.PassedAs), doc));
                 // A tagged markdown or raw cell holds no declarations: say so, not that no cell is tagged.
                 var tagged = doc.Cells.FirstOrDefault(c => c.HasTag(ParameterInjector.ParametersTag));
                 var why = tagged is null ? $"no cell is tagged '{ParameterInjector.ParametersTag}'"
@@ -773,12 +773,12 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             ParameterType? TypeOf(string n) => session.VariableType(n) is { } t
                 ? new ParameterType(t, Nullable: declaredTypes.GetValueOrDefault(n)?.Nullable == true, Const: declaredTypes.GetValueOrDefault(n)?.Const == true)
                 : null;
-            try { return ParameterInjector.Cell(ParameterInjector.Source(injected, TypeOf, path, runner.PassedAs)); }
+            try { return ParameterInjector.Cell(ParameterInjector.Source(injected, TypeOf, path, runner.PassedAs), doc); }
             catch (ParameterException e)
             {
                 // The failure line names the notebook already (✘ m.ipynb: injected-parameters cell: ...).
                 var message = e.Message.StartsWith(path + ": ", StringComparison.Ordinal) ? e.Message[(path.Length + 2)..] : e.Message;
-                var cell = ParameterInjector.Cell("// Parameters could not be injected: see the error below.\n");
+                var cell = ParameterInjector.Cell("// Parameters could not be injected: see the error below.\n", doc);
                 cell.Outputs.Add(new ErrorOutput("ParameterError", message, [message]));
                 return cell;
             }

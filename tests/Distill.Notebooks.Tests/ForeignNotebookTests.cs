@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Distill.Notebooks.Documents;
+using Distill.Notebooks.Execution;
 using Distill.Notebooks.Packages;
 
 namespace Distill.Notebooks.Tests;
@@ -70,6 +71,35 @@ public class ForeignNotebookTests
             json["cells"]!.AsArray().Add(new JsonObject { ["cell_type"] = "code", ["metadata"] = new JsonObject(), ["outputs"] = new JsonArray(), ["execution_count"] = null, ["source"] = source });
         File.WriteAllText(mixed, json.ToJsonString());
         Assert.True(TestSupport.Run(mixed, Path.Combine(dir.Path, "out3")).Succeeded);
+    }
+
+    /// <summary>The injected parameters cell of an F# notebook says #!csharp, as every other cell must: Jupyter's kernel
+    /// never sees the cell metadata that names C#, so it ran the cell as F# (FS0010 on "int a = 7;"). A C# notebook's
+    /// injected cell has no selector line; both run again (a report re-run with other values).</summary>
+    [Fact]
+    public void The_injected_cell_of_an_fsharp_notebook_names_csharp_and_runs_again()
+    {
+        using var dir = new TempDir("fsharp-parameters");
+        var written = Path.Combine(dir.Path, "a.txt"); // the second run's notebook lies in the first run's folder
+        foreach (var (name, metadata, selector) in new[] { ("fs.ipynb", FSharpMetadata, true), ("cs.ipynb", """{"kernelspec": {"name": ".net-csharp", "language": "C#"}}""", false) })
+        {
+            var path = Write(dir.Path, name, JsonNode.Parse(metadata)!.AsObject(), "#!csharp\nint a = 1;");
+            var json = TestSupport.ReadJson(path);
+            json["cells"]![0]!["metadata"] = new JsonObject { ["tags"] = new JsonArray("parameters") };
+            json["cells"]!.AsArray().Add(new JsonObject { ["cell_type"] = "code", ["metadata"] = new JsonObject(), ["outputs"] = new JsonArray(), ["execution_count"] = null,
+                ["source"] = $"#!csharp\nSystem.IO.File.WriteAllText(@\"{written}\", a.ToString());" });
+            File.WriteAllText(path, json.ToJsonString());
+            var first = TestSupport.Run(path, Path.Combine(dir.Path, name + "-1"), new NotebookRunOptions { Parameters = [new("a", "7")] });
+            Assert.True(first.Succeeded, string.Join("\n", first.Failures));
+            Assert.Equal("7", File.ReadAllText(written));
+            var injected = NotebookDocument.Load(first.Files.Notebook).Cells.Single(c => c.HasTag(ParameterInjector.InjectedTag));
+            Assert.Equal(selector, injected.Source.StartsWith("#!csharp\n", StringComparison.Ordinal));
+            Assert.Contains("a = 7;", injected.Source, StringComparison.Ordinal);
+            var second = TestSupport.Run(first.Files.Notebook, Path.Combine(dir.Path, name + "-2"), new NotebookRunOptions { Parameters = [new("a", "9")] });
+            Assert.True(second.Succeeded, string.Join("\n", second.Failures));
+            Assert.Equal("9", File.ReadAllText(written));
+            Assert.Single(NotebookDocument.Load(second.Files.Notebook).Cells, c => c.HasTag(ParameterInjector.InjectedTag));
+        }
     }
 
     const string FSharpMetadata = """{"kernelspec": {"name": ".net-fsharp", "language": "F#"}, "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "fsharp"}}}""";

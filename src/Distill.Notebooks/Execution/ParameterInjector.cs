@@ -382,14 +382,26 @@ public static class ParameterInjector
         return $"global::{t.Namespace}.{name}";
     }
 
-    /// <summary>Builds the injected cell (code, tagged, with Polyglot kernel metadata).</summary>
-    public static NotebookCell Cell(string source) => new(CellKind.Code, source, new JsonObject
+    /// <summary>Builds the injected cell (code, tagged, with Polyglot kernel metadata). In a notebook whose default is not
+    /// C# (an F# notebook whose cells all say #!csharp), the cell says #!csharp too: Jupyter's kernel never sees cell
+    /// metadata, so the executed notebook's parameters cell ran there as F# and failed.</summary>
+    public static NotebookCell Cell(string source, NotebookDocument doc)
     {
-        ["metadata"] = new JsonObject
+        var selector = NeedsSelector(doc);
+        return new(CellKind.Code, selector ? "#!csharp\n" + source : source, new JsonObject
         {
-            ["tags"] = new JsonArray(InjectedTag),
-            ["dotnet_interactive"] = new JsonObject { ["language"] = KernelNames.CSharp },
-            ["polyglot_notebook"] = new JsonObject { ["kernelName"] = KernelNames.CSharp },
-        },
-    }) { Kernel = KernelNames.CSharp };
+            ["metadata"] = new JsonObject
+            {
+                ["tags"] = new JsonArray(InjectedTag),
+                ["dotnet_interactive"] = new JsonObject { ["language"] = KernelNames.CSharp },
+                ["polyglot_notebook"] = new JsonObject { ["kernelName"] = KernelNames.CSharp },
+            },
+        }) { Kernel = KernelNames.CSharp, BodyStart = selector ? 1 : 0 };
+    }
+
+    /// <summary>Whether a cell that names no kernel would run as something else than C#: in VS Code (the Polyglot
+    /// default) or under Jupyter (the kernelspec's kernel).</summary>
+    static bool NeedsSelector(NotebookDocument doc) =>
+        doc.DefaultKernel != KernelNames.CSharp ||
+        doc.Metadata["kernelspec"]?["name"]?.GetValue<string>() is { Length: > 0 } spec && !spec.Equals(".net-csharp", StringComparison.OrdinalIgnoreCase);
 }
