@@ -7,6 +7,8 @@ using Distill.Cli;
 if (args is ["run", ..]) Distill.Notebooks.NotebookRunner.DetachConsoleInput();
 // Before anything can start a process (a cell's), which must not inherit the parent's PID as its own parent's.
 CtrlC.TakeParent();
+// A standard output or error closed at start is a pipe of the runtime's by now: nothing may be written to it.
+ClosedStreams.Guard();
 // A terminal that hangs up fails every write to it; the stop that SIGHUP starts must not die of one.
 TerminalWriter.Install();
 

@@ -150,13 +150,7 @@ public class SweepTests
     public void Standard_output_on_a_full_disk_is_one_error_and_fails_no_run()
     {
         using var dir = new TempDir("sweep-stdout-full");
-        var psi = DistillProcess.Start("sweep", "run", Tiny, "--out", dir.Path, "--threads", "1");
-        psi.ArgumentList.Insert(0, psi.FileName);
-        psi.ArgumentList.Insert(0, "sh");
-        psi.ArgumentList.Insert(0, "exec \"$@\" > /dev/full");
-        psi.ArgumentList.Insert(0, "-c");
-        psi.FileName = "/bin/sh";
-        var (exit, _, err) = DistillProcess.Run(psi);
+        var (exit, _, err) = DistillProcess.Run(Shell("exec \"$@\" > /dev/full", "sweep", "run", Tiny, "--out", dir.Path, "--threads", "1"));
         Assert.Equal(1, exit);
         Assert.Equal("error: cannot write to standard output: no space left on the device it is redirected to", err.Trim());
         Assert.Empty(Directory.GetFiles(dir.Path, "failed.json", SearchOption.AllDirectories));
@@ -165,6 +159,35 @@ public class SweepTests
         Assert.Equal(0, r.Exit);
         Assert.Contains("run 0 (", r.Out, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(dir.Path, "runs", "0", "result.json")));
+    }
+
+    /// <summary>A standard output or error closed at start (<c>&gt;&amp;-</c>) is a pipe of the runtime's by the time distill
+    /// writes: every run was recorded as failed ("Access to the path is denied"), and with standard error closed the
+    /// first error line aborted the process (134). Output to a closed stream is discarded; the work goes on.</summary>
+    [Fact]
+    public void A_closed_standard_output_or_error_loses_no_run()
+    {
+        using var dir = new TempDir("sweep-stdout-closed");
+        var (exit, _, err) = DistillProcess.Run(Shell("exec \"$@\" >&-", "sweep", "run", Tiny, "--out", dir.Path, "--threads", "1"));
+        Assert.True(exit == 0, err);
+        Assert.Equal("warning: standard output is closed: distill's output is discarded (its files are still written)", err.Trim());
+        Assert.Empty(Directory.GetFiles(dir.Path, "failed.json", SearchOption.AllDirectories));
+        Assert.Equal(4, Directory.GetFiles(Path.Combine(dir.Path, "runs"), "result.json", SearchOption.AllDirectories).Length);
+        var closedErr = DistillProcess.Run(Shell("exec \"$@\" 2>&-", "sweep", "run", Tiny, "--out", dir.Path, "--index", "4"));
+        Assert.Equal(1, closedErr.Exit); // the out-of-range error, not the abort (134)
+        Assert.Equal("", closedErr.Out);
+    }
+
+    /// <summary>The CLI started by <c>sh -c SCRIPT</c>, which execs it with the shell's redirections.</summary>
+    static System.Diagnostics.ProcessStartInfo Shell(string script, params string[] args)
+    {
+        var psi = DistillProcess.Start(args);
+        psi.ArgumentList.Insert(0, psi.FileName);
+        psi.ArgumentList.Insert(0, "sh");
+        psi.ArgumentList.Insert(0, script);
+        psi.ArgumentList.Insert(0, "-c");
+        psi.FileName = "/bin/sh";
+        return psi;
     }
 
     [Fact]
