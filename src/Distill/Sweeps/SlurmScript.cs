@@ -69,9 +69,7 @@ public static partial class SlurmScript
             // later, so the run index or thread count would silently differ from the plan).
             if (!option.StartsWith('-') || option.Length < 2)
                 throw new ArgumentException($"--sbatch {option}: give an sbatch option, e.g. --sbatch=--account=myproj or --sbatch=--mem=4G.");
-            var name = option.Split('=', 2)[0];
-            if (name is "--array" or "-a" or "--cpus-per-task" or "-c" or "--ntasks" or "-n" or "--output" or "-o" or "--job-name" or "-J" or "--signal" or "--requeue" or "--open-mode"
-                || (name is "--partition" or "-p" && partition is not null) || (name is "--time" or "-t" && time is not null))
+            if (SetHere(option, partition is not null, time is not null) is { } name)
                 throw new ArgumentException($"--sbatch {option}: this script sets {name} itself; use `sweep slurm`'s own option for it, or leave it out.");
             sb.Append(CultureInfo.InvariantCulture, $"#SBATCH {Directive("--sbatch", option, option)}\n");
         }
@@ -85,6 +83,25 @@ public static partial class SlurmScript
         sb.Append("exec ").Append(string.Join(" ", cli.Select(Quote)))
           .Append(" sweep run ").Append(Quote(Path.Combine(dir, SweepFolder.SpecFile))).Append(" --out ").Append(Quote(dir)).Append('\n');
         return sb.ToString();
+    }
+
+    /// <summary>The option of the script's own that an --sbatch option sets, else null. sbatch reads a short option with
+    /// its value attached (-a0-9, -c4) and a long one abbreviated to any unambiguous prefix (--arr=0-99, --cpus=8), and
+    /// a directive's value may follow a space: each of those changed the array or thread count past a check of the
+    /// exact spelling. A prefix of one of ours is refused even where sbatch would find it ambiguous.</summary>
+    static string? SetHere(string option, bool partition, bool time)
+    {
+        var token = option.Split(['=', ' ', '\t'], 2)[0];
+        string[] ours = ["--array", "--cpus-per-task", "--ntasks", "--output", "--job-name", "--signal", "--requeue", "--no-requeue", "--open-mode",
+                         .. partition ? ["--partition"] : Array.Empty<string>(), .. time ? ["--time"] : Array.Empty<string>()];
+        if (!token.StartsWith("--", StringComparison.Ordinal))
+            return token[1] switch
+            {
+                'a' => "--array", 'c' => "--cpus-per-task", 'n' => "--ntasks", 'o' => "--output", 'J' => "--job-name",
+                'p' when partition => "--partition", 't' when time => "--time", _ => null,
+            };
+        var set = token.Length > 2 ? ours.FirstOrDefault(o => o.StartsWith(token, StringComparison.Ordinal)) : null;
+        return set == "--no-requeue" ? "--requeue" : set;
     }
 
     /// <summary>A warning when <paramref name="time"/> is 2 minutes or less, else null: the stop signal comes up to 60 s

@@ -129,9 +129,17 @@ public class SlurmScriptTests
         Assert.Contains("#SBATCH --open-mode=append", lines);
         var firstCommand = Array.FindIndex(lines, l => l.Length > 0 && !l.StartsWith('#'));
         Assert.True(Array.FindLastIndex(lines, l => l.StartsWith("#SBATCH", StringComparison.Ordinal)) < firstCommand);
-        foreach (var (option, message) in new[] { ("--array=0-3", "this script sets --array itself"), ("-c=4", "this script sets -c itself"), ("myproj", "give an sbatch option") })
+        // sbatch reads a short option's attached value, any unambiguous prefix of a long one and a value after a space:
+        // each of these changed the array, thread count, log or requeueing past a check of the exact spelling.
+        foreach (var (option, message) in new[]
+                 {
+                     ("--array=0-3", "this script sets --array itself"), ("-c=4", "this script sets --cpus-per-task itself"), ("myproj", "give an sbatch option"),
+                     ("-a0-9", "sets --array itself"), ("-c4", "sets --cpus-per-task itself"), ("--arr=0-99", "sets --array itself"), ("--cpus=8", "sets --cpus-per-task itself"),
+                     ("-oX", "sets --output itself"), ("--array 0-9", "sets --array itself"), ("-J x", "sets --job-name itself"), ("--no-requeue", "sets --requeue itself"),
+                 })
             Assert.Contains(message, Assert.Throws<ArgumentException>(() => SlurmScript.Render(spec, "/d", ["distill"], 1, 1, null, null, [option])).Message, StringComparison.Ordinal);
         Assert.Contains("#SBATCH --time=10", SlurmScript.Render(spec, "/d", ["distill"], 1, 1, null, null, ["--time=10"]).Split('\n'));
+        Assert.Contains("#SBATCH -e/tmp/e", SlurmScript.Render(spec, "/d", ["distill"], 1, 1, null, null, ["-e/tmp/e"]).Split('\n')); // not one of ours
         Assert.Throws<ArgumentException>(() => SlurmScript.Render(spec, "/d", ["distill"], 1, 1, null, "20", ["--time=10"]));
     }
 
