@@ -378,9 +378,15 @@ static class DeployCommand
             // A global threshold above some layer's largest weight empties that layer: refused, as --channels is.
             // Compared exactly (a bound rounded to 4 digits refused values between it and the true one); the bound shown
             // is the example, a fixed one could itself be above it.
-            if (r.GetValue(sparsity) is double pruned && Pruning.LargestSparsity(trained.Model) is var limit && !limit.Allows(pruned))
-                throw new ArgumentException($"--sparsity {pruned}: pruning that fraction of {trained.Model.ZooName}'s weights leaves its layer {limit.Layer} no weight at all " +
-                                            $"(the global threshold passes its largest one); give at most {limit.Shown}.");
+            if (r.GetValue(sparsity) is double pruned)
+            {
+                var limit = Pruning.LargestSparsity(trained.Model);
+                if (!limit.Allows(pruned))
+                    throw new ArgumentException($"--sparsity {pruned}: pruning that fraction of {trained.Model.ZooName}'s weights leaves its layer {limit.Layer} no weight at all " +
+                                                $"(the global threshold passes its largest one); give at most {limit.Shown}.");
+                if (!limit.PrunesAny(pruned))
+                    throw new ArgumentException($"--sparsity {pruned}: that fraction of {trained.Model.ZooName}'s {limit.Total:N0} prunable weights is less than one weight, so nothing would be pruned; give at least {limit.Least}.");
+            }
             using var full = trained.LoadData();
             if (r.GetValue(trainSize) is int n && n > full.Train.Count)
                 throw new ArgumentException($"--train-size {n:N0}: {full.Name}'s training split holds {full.Train.Count:N0} images; give 1 to {full.Train.Count:N0}, or leave it out for all.");

@@ -66,6 +66,23 @@ public static class Pruning
 
         /// <summary>The bound for a message, rounded down to 4 digits so that the value shown is itself allowed.</summary>
         public double Shown => Math.Floor((double)Below / Total * 1e4) / 1e4;
+
+        /// <summary>Whether <paramref name="sparsity"/> prunes at least one weight: below 1/<see cref="Total"/> it prunes
+        /// none, and the run was saved as "pruned" with no zero weight (1e-5 of 52,616).</summary>
+        public bool PrunesAny(double sparsity) => (long)Math.Floor(sparsity * Total) >= 1;
+
+        /// <summary>The least sparsity that prunes a weight, rounded up to 3 significant digits for a message (so that the
+        /// value shown is itself enough).</summary>
+        public double Least
+        {
+            get
+            {
+                var least = 1.0 / Total;
+                var scale = Math.Pow(10, Math.Floor(Math.Log10(least)) - 2);
+                var shown = Math.Ceiling(least / scale) * scale;
+                return PrunesAny(shown) ? shown : shown + scale;
+            }
+        }
     }
 
     /// <summary>The weights pruning acts on, with their module names: every Conv2d and Linear weight (not biases or

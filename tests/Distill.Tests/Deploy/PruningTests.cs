@@ -61,6 +61,23 @@ public class PruningTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.False(Directory.Exists(dir.File("p")));
     }
 
+    /// <summary>A sparsity below one weight of the model's pruned nothing and was saved as a pruned run (1e-5 of cnn-8's
+    /// 52,616); the least that prunes one is named, and itself prunes.</summary>
+    [Fact]
+    public void A_sparsity_below_one_weight_is_refused_with_the_least_that_prunes()
+    {
+        using var trained = TrainedModel.Load(run.Folder);
+        var limit = Pruning.LargestSparsity(trained.Model);
+        Assert.False(limit.PrunesAny(0.5 / limit.Total));
+        Assert.True(limit.PrunesAny(limit.Least));
+        Assert.InRange(limit.Least, 1.0 / limit.Total, 1.01 / limit.Total);
+        using var dir = new TempDir();
+        var (code, _, stderr) = Distill.Tests.Onboarding.Repo.RunCli(["deploy", "prune", run.Folder, "--out", dir.File("p"), "--sparsity", "1e-5"]);
+        Assert.Equal(1, code);
+        Assert.Equal($"error: --sparsity 1E-05: that fraction of cnn-8's {limit.Total:N0} prunable weights is less than one weight, so nothing would be pruned; give at least {limit.Least}.", stderr.Trim());
+        Assert.False(Directory.Exists(dir.File("p")));
+    }
+
     [Fact]
     public void Channel_pruning_removes_channels_exactly_and_exports_a_smaller_model()
     {
