@@ -62,7 +62,7 @@ public static class OnnxExport
         if (!path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"--out {path}: give a file name ending in .onnx (e.g. {Path.ChangeExtension(path.TrimEnd('/', '.'), ".onnx")}); " +
                                         "the export is an ONNX model, and ONNX Runtime, Netron and the other tools go by the extension.");
-        if (File.Exists(path) && RecordedModel(path) is null)
+        if (File.Exists(path) && Recorded(path, ourOwn: true)?.GetValueOrDefault("model") is null)
             throw new ArgumentException($"--out {path} exists and is not an ONNX model that `deploy export` wrote; exporting would replace it. " +
                                         "Give another file, or move that one away first.");
     }
@@ -89,14 +89,20 @@ public static class OnnxExport
     /// <summary>An ONNX file's metadata ("model", "weights", ... as <c>deploy export</c> writes them; a file exported
     /// before an entry existed lacks it), or null when the file is not an ONNX model. Read once per file: parsing it
     /// reads the whole model.</summary>
-    public static IReadOnlyDictionary<string, string>? Recorded(string path)
+    public static IReadOnlyDictionary<string, string>? Recorded(string path) => Recorded(path, ourOwn: false);
+
+    /// <summary><see cref="Recorded(string)"/>, and with <paramref name="ourOwn"/> only for a file <c>deploy export</c>
+    /// wrote (producer "distill"): another tool's model whose metadata happens to hold a "model" entry was overwritten as
+    /// an earlier export.</summary>
+    static IReadOnlyDictionary<string, string>? Recorded(string path, bool ourOwn)
     {
         try
         {
             if (FilePaths.NothingToRead(path)) return null;
             using var f = File.OpenRead(path);
             var model = ModelProto.Parser.ParseFrom(f);
-            return model.Graph is { Node.Count: > 0 } ? model.MetadataProps.GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.First().Value) : null;
+            return model.Graph is { Node.Count: > 0 } && (!ourOwn || model.ProducerName == OnnxGraph.Producer)
+                ? model.MetadataProps.GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.First().Value) : null;
         }
         catch (Exception e) when (e is Google.Protobuf.InvalidProtocolBufferException or IOException or UnauthorizedAccessException)
         {

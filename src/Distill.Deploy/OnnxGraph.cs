@@ -81,11 +81,14 @@ public sealed class OnnxGraph
         producer.Output[producer.Output.IndexOf(result)] = OutputName;
         graph.Input.Add(Value(InputName, inputShape));
         graph.Output.Add(Value(OutputName, [classes]));
-        var model = new ModelProto { IrVersion = IrVersion, ProducerName = "distill", ProducerVersion = ProducerVersion, Graph = graph };
+        var model = new ModelProto { IrVersion = IrVersion, ProducerName = Producer, ProducerVersion = ProducerVersion, Graph = graph };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
         foreach (var (k, v) in metadata) model.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
         return model;
     }
+
+    /// <summary>The producer every export names: how `deploy export` knows a file it may replace.</summary>
+    internal const string Producer = "distill";
 
     /// <summary>This library's version with the commit it was built from ("1.0.0+SHA"): a constant "1" named no build.</summary>
     static readonly string ProducerVersion = typeof(OnnxGraph).Assembly

@@ -745,6 +745,14 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var model = dir.File("m.onnx");
         Assert.Equal(0, Cli("deploy", "export", copy, "--out", model).Code);
         Assert.Equal(0, Cli("deploy", "export", copy, "--out", model).Code);
+        // Another tool's model is not, though its metadata holds a "model" entry as ours do.
+        var foreign = dir.File("foreign.onnx");
+        var proto = Distill.Deploy.OnnxExport.Build(Distill.Models.ModelZoo.Create("mlp-32", 1, 10), [1, 28, 28], metadata: new Dictionary<string, string> { ["model"] = "cnn-8" });
+        proto.ProducerName = "pytorch";
+        Distill.Deploy.OnnxExport.Save(proto, foreign);
+        var foreignBytes = File.ReadAllBytes(foreign);
+        AssertOneError(Cli("deploy", "export", copy, "--out", foreign), $"error: --out {foreign} exists and is not an ONNX model that `deploy export` wrote");
+        Assert.Equal(foreignBytes, File.ReadAllBytes(foreign));
 
         // One range, said alike for every value outside it: -1 was told "≥ 0", and 0 then "below float32's rounding".
         foreach (var bad in new[] { "NaN", "-1", "0", "5E-07", "Infinity" })
