@@ -198,6 +198,12 @@ static class DeployCommand
                         : OnnxExport.IsQuantized(path)
                         ? $"error: {path} is an int8 model: its logits{relative} differ from TorchSharp's float32 ones by {diff:E2} > --tolerance {given}, as int8 rounding makes them; " +
                           $"judge it by the agreement and accuracy above{(Above(diff) is { } over ? $", or pass a --tolerance above that difference for int8 (e.g. --tolerance {over})" : "")}."
+                        // Only a file that records these weights' digest is judged an exporter bug: a file naming the model
+                        // alone (another tool's, or an export from before the digest) was, though it held other weights.
+                        : recorded.GetValueOrDefault("weights") is null
+                        ? $"error: {path}: a float32 model whose logits{relative} differ from TorchSharp by {diff:E2} > --tolerance {given}" +
+                          $"{(agreement < 90 ? $" and predictions agree on only {agreement:F1}%" : "")}; the file names a {recorded["model"]} but records no weights digest " +
+                          $"(another tool's file, or an export from before distill recorded one), so it may hold other weights: export {trained.CheckpointPath} again and check that."
                         : $"error: {path}: a float32 model whose logits{relative} differ from TorchSharp by {diff:E2} > --tolerance {given}: an exporter bug (please report it with the run folder).");
                     return 1;
                 }

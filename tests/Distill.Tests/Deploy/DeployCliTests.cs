@@ -775,6 +775,15 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
             Distill.Deploy.OnnxExport.Save(Distill.Deploy.OnnxExport.Build(cnn, [1, 28, 28], metadata: new Dictionary<string, string>
                 { ["model"] = "cnn-8", ["weights"] = Distill.Training.TensorDigest.Weights(cnn) }), other);
         AssertOneError(Cli("deploy", "check", copy, "--onnx", other, "--images", "10"), $"error: --onnx {other} was exported from other weights of the cnn-8 than ");
+        // One that names the model but records no weights digest (another tool's, an older export) is not blamed on the
+        // exporter either.
+        var undigested = dir.File("undigested.onnx");
+        using (var cnn = Distill.Models.ModelZoo.Create("cnn-8", 1, 10))
+            Distill.Deploy.OnnxExport.Save(Distill.Deploy.OnnxExport.Build(cnn, [1, 28, 28], metadata: new Dictionary<string, string> { ["model"] = "cnn-8" }), undigested);
+        var (undigestedCode, _, undigestedErr) = Cli("deploy", "check", copy, "--onnx", undigested, "--images", "10");
+        Assert.Equal(1, undigestedCode);
+        Assert.Contains("the file names a cnn-8 but records no weights digest", undigestedErr, StringComparison.Ordinal);
+        Assert.DoesNotContain("exporter bug", undigestedErr, StringComparison.Ordinal);
         AssertOneError(Cli("deploy", "prune", copy, "--out", dir.File("p"), "--sparsity", "NaN"), "error: --sparsity NaN: give the fraction to prune, in (0, 1)");
         Assert.False(Directory.Exists(dir.File("p")));
     }
