@@ -178,6 +178,8 @@ public class BasicsRunTests(BasicsRun run) : IClassFixture<BasicsRun>
         if (Distill.Native.Git.Run(TestSupport.RepoRoot, "status", "--porcelain") is not null) Assert.NotNull(Distill.Native.Git.BuildDirty);
         Assert.Equal(Distill.Native.Git.BuildDirty, m["git"]!["libraryDirty"]!.GetValue<bool>());
         Assert.Equal("0.107.0", m["runtime"]!["torchsharp"]!.GetValue<string>());
+        // oneMKL's reproducibility mode changes every GEMM's rounding: the manifest names the one the run had.
+        Assert.Equal(Distill.Native.TorchRuntime.MklReproducibility, m["runtime"]!["mklCbwr"]!.GetValue<string>());
         Assert.Equal("basics.html", m["files"]!["html"]!.GetValue<string>());
         var cells = m["cells"]!.AsArray();
         Assert.Equal(run.Cells.Count, cells.Count);

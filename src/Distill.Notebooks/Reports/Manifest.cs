@@ -42,7 +42,7 @@ public static class Manifest
             ["runtime"] = new JsonObject
             {
                 ["dotnet"] = env.DotNet, ["torchsharp"] = env.TorchSharp, ["libtorch"] = env.LibTorch, ["torchThreads"] = env.TorchThreads,
-                ["oneDnnIsa"] = env.OneDnnIsa,
+                ["oneDnnIsa"] = env.OneDnnIsa, ["mklCbwr"] = env.MklCbwr,
             },
             // Which copy of each dataset the cells read: the same name can be found in several folders.
             ["datasets"] = new JsonObject(Distill.Data.Datasets.Read.OrderBy(kv => kv.Key, StringComparer.Ordinal)
@@ -92,7 +92,7 @@ public static class Manifest
             Environment = new RunEnvironment(git["commit"]?.GetValue<string>(), git["dirty"]?.GetValue<bool>(), S(machine["name"]), S(machine["os"]),
                 S(machine["cpu"]), N(machine["cores"]).GetValue<int>(), N(runtime["torchThreads"]).GetValue<int>(), S(runtime["dotnet"]),
                 S(runtime["torchsharp"]), S(runtime["libtorch"]), S(runtime["oneDnnIsa"]), git["libraryCommit"]?.GetValue<string>(), git["libraryDirty"]?.GetValue<bool>(),
-                git["notebookNotCommitted"]?.GetValue<string>()),
+                git["notebookNotCommitted"]?.GetValue<string>(), runtime["mklCbwr"]?.GetValue<string>()),
             Files = new RunFiles(notebook, files["html"]?.GetValue<string>() is { } html ? Path.Combine(dir, html) : null, Path.GetFullPath(path)),
         };
     }

@@ -66,7 +66,7 @@ public static class ReproductionReport
                 ["name"] = e.Machine, ["os"] = e.Os, ["cpu"] = e.Cpu, ["physicalCores"] = r.Cpu.PhysicalCores,
                 ["hardwareThreads"] = r.Cpu.HardwareThreads, ["usableProcessors"] = e.Cores,
             },
-            ["runtime"] = new JsonObject { ["dotnet"] = e.DotNet, ["torchsharp"] = e.TorchSharp, ["libtorch"] = e.LibTorch, ["torchThreads"] = e.TorchThreads, ["oneDnnIsa"] = e.OneDnnIsa },
+            ["runtime"] = new JsonObject { ["dotnet"] = e.DotNet, ["torchsharp"] = e.TorchSharp, ["libtorch"] = e.LibTorch, ["torchThreads"] = e.TorchThreads, ["oneDnnIsa"] = e.OneDnnIsa, ["mklCbwr"] = e.MklCbwr },
             ["notebooks"] = new JsonArray([.. r.Notebooks.Select(n => (JsonNode)new JsonObject
             {
                 ["name"] = n.Name,

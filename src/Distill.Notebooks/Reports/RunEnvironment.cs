@@ -9,11 +9,13 @@ namespace Distill.Notebooks;
 /// library was built from (<see cref="Native.Git.BuildCommit"/>), which differs when the checkout moved after the build;
 /// <see cref="LibraryDirty"/> whether that build had uncommitted changes (<see cref="Native.Git.BuildDirty"/>).
 /// <see cref="NotebookNotCommitted"/>: the notebook run is not as committed at <see cref="GitCommit"/> ("untracked",
-/// "modified", "ignored by git"), so the commit does not hold what ran; <see cref="GitDirty"/> is then true as well.</summary>
+/// "modified", "ignored by git"), so the commit does not hold what ran; <see cref="GitDirty"/> is then true as well.
+/// <see cref="MklCbwr"/>: oneMKL's reproducibility mode (MKL_CBWR, <see cref="TorchRuntime.MklReproducibility"/>), which
+/// changes the GEMMs' rounding and so every number.</summary>
 public sealed record RunEnvironment(
     string? GitCommit, bool? GitDirty, string Machine, string Os, string Cpu, int Cores, int TorchThreads,
     string DotNet, string TorchSharp, string LibTorch, string OneDnnIsa, string? LibraryCommit = null, bool? LibraryDirty = null,
-    string? NotebookNotCommitted = null)
+    string? NotebookNotCommitted = null, string? MklCbwr = null)
 {
     /// <summary>Collects the facts; git is asked about the folder holding the notebook, and about the
     /// <paramref name="notebooks"/> that run (one for <c>distill run</c>, those selected for <c>reproduce</c>).</summary>
@@ -30,7 +32,7 @@ public sealed record RunEnvironment(
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException) { libtorch = "not loaded"; }
         return new RunEnvironment(commit, dirty, Environment.MachineName, RuntimeInformation.OSDescription, CpuInfo.ModelName(),
             Environment.ProcessorCount, TorchRuntime.Threads, RuntimeInformation.FrameworkDescription, TorchRuntime.TorchSharpVersion, libtorch,
-            Native.OneDnnIsa.Status, Native.Git.BuildCommit, Native.Git.BuildDirty, notCommitted);
+            Native.OneDnnIsa.Status, Native.Git.BuildCommit, Native.Git.BuildDirty, notCommitted, TorchRuntime.MklReproducibility);
     }
 
     /// <summary>"untracked", "ignored by git", "modified" (changed, staged or not), or null when git has them as committed;
