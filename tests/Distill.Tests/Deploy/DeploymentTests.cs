@@ -37,7 +37,7 @@ public class DeploymentTests
     {
         using var dir = new TempDir();
         var (method, reason) = DeploymentConfig.BestOf05(Budget.Smoke, Path.Combine(dir.Path, "07-deployment", "results.jsonl"));
-        // docs/runs/quick-05-comparison.results.jsonl: SP +1.92, DKD +1.66, PKT +1.23 stand beyond noise.
+        // docs/runs/quick-05-comparison.results.jsonl: SP +1.91 and DKD +1.44 stand beyond noise.
         Assert.Equal("sp", method);
         Assert.Contains("quick-05-comparison.results.jsonl", reason, StringComparison.Ordinal);
     }
