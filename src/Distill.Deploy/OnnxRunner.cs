@@ -13,6 +13,8 @@ public sealed class OnnxRunner : IDisposable
     /// <exception cref="InvalidDataException">The file is not a model ONNX Runtime can load (named in the message).</exception>
     public OnnxRunner(string path, int threads = 1, bool profile = false)
     {
+        // An empty name printed as ": no such file".
+        if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"MODEL '{path}': an empty path; give the path of an .onnx file (`distill deploy export` writes one).");
         // A link that loops or points nowhere "exists" as a file, and opening it fails with a bare ELOOP or "not found".
         if (FilePaths.BrokenLink(path) is { } link) throw new InvalidDataException($"{path} is {link}; point it at an .onnx file, or give the .onnx file itself (`distill deploy export` writes one).");
         // A run folder or its checkpoint is what `deploy export` takes: say so, not "a folder" or "Protobuf parsing failed".

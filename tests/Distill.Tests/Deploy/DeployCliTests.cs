@@ -324,6 +324,11 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
             "error: --calibrate 60,001: fashion-mnist's training split holds 60,000 images; give at most 60,000 (e.g. --calibrate 256).");
         AssertOneError(Cli("deploy", "export", "", "--out", model), "error: CHECKPOINT '': an empty path; give the folder `distill train --out DIR` wrote, or its last.ckpt.");
         Assert.False(File.Exists(model));
+        // Every command names an empty path as one: prune and check --onnx had .NET's "The value cannot be an empty
+        // string", bench ": no such file".
+        AssertOneError(Cli("deploy", "prune", "", "--out", dir.File("p"), "--sparsity", "0.5"), "error: CHECKPOINT '': an empty path; give the folder `distill train --out DIR` wrote, or its last.ckpt.");
+        AssertOneError(Cli("deploy", "check", run.Folder, "--onnx", ""), "error: --onnx '': an empty path; give the .onnx file to check");
+        AssertOneError(Cli("deploy", "bench", " "), "error: MODEL ' ': an empty path; give the path of an .onnx file");
 
         var (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", model, "--int8", "--calibrate", "1", "--calibration", "minmax");
         Assert.True(code == 0, stderr);
