@@ -374,6 +374,8 @@ static class DeployCommand
             // known now decide whether --resume is offered (the same prune) or the difference is named (another one).
             Training.Trainer.CheckOptions(outDir, options);
             if (!r.GetValue(force) && !r.GetValue(resume) && Training.Trainer.HeldRunError(r.GetValue(output)!) is { } held) throw new ArgumentException(held);
+            // Before the model loads and the test set is scored: --force into a folder a run is writing found the lock only after.
+            if (Training.Trainer.InUseError(r.GetValue(output)!) is { } busy) throw new InvalidOperationException(busy);
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             if (trained.Unfinished is { } note) Console.WriteLine(note);

@@ -145,8 +145,24 @@ sealed partial class RunFolder : IDisposable
         FolderLock? held;
         try { held = FolderLock.TryTake(path); }
         catch (UnauthorizedAccessException e) { throw new InvalidOperationException($"--out {dir}: {IoError.PermissionProblem(e) ?? e.Message}.", e); }
-        return held
-            ?? throw new InvalidOperationException($"--out {dir} is in use by another run (PID {FolderLock.Holder(path)}). Wait for it to finish, or give another folder.");
+        return held ?? throw new InvalidOperationException(InUse(dir, path));
+    }
+
+    static string InUse(string dir, string path) => $"--out {dir} is in use by another run (PID {FolderLock.Holder(path)}). Wait for it to finish, or give another folder.";
+
+    /// <summary>The error <see cref="Lock"/> would give now, or null: for a command with work to do before it trains
+    /// (a prune loads and scores its model first), which --force would otherwise have done only to be refused. A folder
+    /// no run has locked is not touched.</summary>
+    public static string? InUseError(string dir)
+    {
+        var path = Path.Combine(dir, LockFile);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            using var probe = FolderLock.TryTake(path);
+            return probe is null ? InUse(dir, path) : null;
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException) { return null; } // said by the run itself, with its fix
     }
 
     /// <summary>--force: removes what a run writes (record, checkpoint, metrics, TensorBoard events), nothing else: a

@@ -33,6 +33,9 @@ public static class Trainer
     /// model). Null when the folder is free.</summary>
     public static string? HeldRunError(string outDir) => RunFolder.HoldsRun(outDir) ? RunFolder.HeldRunError(outDir) : null;
 
+    /// <inheritdoc cref="RunFolder.InUseError"/>
+    public static string? InUseError(string outDir) => RunFolder.InUseError(outDir);
+
     /// <summary>Refuses an --out folder holding runs of another kind than the caller writes (<paramref name="writes"/>:
     /// whether a run folder, relative to <paramref name="outRoot"/>, "" for itself, is one the caller writes), or with
     /// <paramref name="force"/> clears them; see <see cref="RunFolder.OtherRuns"/>.</summary>

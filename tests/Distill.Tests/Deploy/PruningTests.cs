@@ -78,6 +78,22 @@ public class PruningTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         Assert.False(Directory.Exists(dir.File("p")));
     }
 
+    /// <summary>--force into a folder a run is writing: refused before the model loads and the test set is scored, which
+    /// it had done (minutes for a large model) only to find the lock when it came to train.</summary>
+    [Fact]
+    public void A_forced_prune_into_a_folder_in_use_is_refused_before_anything_loads()
+    {
+        using var dir = new TempDir();
+        var busy = dir.File("busy");
+        Directory.CreateDirectory(busy);
+        using var held = Distill.Training.FolderLock.TryTake(Path.Combine(busy, "run.lock"));
+        Assert.NotNull(held);
+        var (code, stdout, stderr) = Distill.Tests.Onboarding.Repo.RunCli(["deploy", "prune", run.Folder, "--out", busy, "--sparsity", "0.5", "--force"]);
+        Assert.Equal(1, code);
+        Assert.Equal($"error: --out {busy} is in use by another run (PID {Environment.ProcessId}). Wait for it to finish, or give another folder.", stderr.Trim());
+        Assert.DoesNotContain("test accuracy", stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Channel_pruning_removes_channels_exactly_and_exports_a_smaller_model()
     {
