@@ -178,6 +178,15 @@ public class SweepTests
         Assert.Equal("", closedErr.Out);
     }
 
+    /// <summary>`--out /` wrote plan.json, spec.yaml, runs/ and teachers/ at the file system's root.</summary>
+    [Fact]
+    public void The_root_folder_is_refused_as_a_sweep_folder()
+    {
+        var r = Distill("sweep", "run", Tiny, "--out", "/", "--threads", "1");
+        Assert.Equal((1, "error: --out /: the file system's root; give a folder of its own for the sweep (e.g. sweeps/tiny), where it writes its plan, runs and teachers."), (r.Exit, r.Err.Trim()));
+        Assert.False(File.Exists("/plan.json"));
+    }
+
     /// <summary>The CLI started by <c>sh -c SCRIPT</c>, which execs it with the shell's redirections.</summary>
     static System.Diagnostics.ProcessStartInfo Shell(string script, params string[] args)
     {

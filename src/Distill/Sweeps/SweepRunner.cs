@@ -243,6 +243,9 @@ public static class SweepFolder
     public static string? Prepare(ExperimentSpec spec, string dir)
     {
         if (File.Exists(dir)) throw new ArgumentException($"--out {dir}: this is a file; give a folder (it is created when missing).");
+        // A sweep writes plan.json, spec.yaml, runs/ and teachers/ into its folder: `--out /` wrote them at the root.
+        if (Path.GetFullPath(dir) is var full && full == Path.GetPathRoot(full))
+            throw new ArgumentException($"--out {dir}: the file system's root; give a folder of its own for the sweep (e.g. sweeps/{spec.Name}), where it writes its plan, runs and teachers.");
         if (Training.RunFolder.InsideRunError(dir) is { } inside) throw new InvalidOperationException(inside);
         // A new sweep only, before anything is written: a folder planned already (by an earlier build that did not
         // check this) still runs.
