@@ -54,6 +54,8 @@ public static class OnnxExport
         if (Directory.Exists(path))
             throw new ArgumentException($"--out {path} is a folder; give the .onnx file to write (e.g. {Path.Combine(path, "model.onnx")}).");
         if (FilePaths.FileAncestor(path) is { } file) throw new ArgumentException($"--out {path}: {file} is a file, not a folder; give a path in a folder.");
+        // A link to nowhere was called "exists and is not an ONNX model that `deploy export` wrote".
+        if (FilePaths.BrokenLink(path) is { } link) throw new ArgumentException($"--out {path} is {link}; point it at a file you mean to replace, or give another file.");
         // Before the model is built: the write would fail naming the hidden temp file it goes through.
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (FilePaths.Unwritable(path, folder) is { } unwritable) throw new ArgumentException(unwritable + ".");

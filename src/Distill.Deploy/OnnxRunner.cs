@@ -50,7 +50,7 @@ public sealed class OnnxRunner : IDisposable
         var input = session.InputMetadata.Values.FirstOrDefault();
         ImageShape = input?.Dimensions.Skip(1).Select(d => (long)d).ToArray() ?? [];
         if (session.InputMetadata.Count != 1 || ImageShape.Length != 3 || ImageShape.Any(d => d < 1))
-            throw new InvalidDataException($"{path}: expected one image input [batch, C, H, W]; this model has inputs {string.Join(", ", session.InputMetadata.Select(i => $"{i.Key} [{string.Join(", ", i.Value.Dimensions)}]"))}. Export it with `distill deploy export`.");
+            throw new InvalidDataException($"{path}: expected one image input [batch, C, H, W]; this model has {(session.InputMetadata.Count == 0 ? "no input" : "inputs " + string.Join(", ", session.InputMetadata.Select(i => $"{i.Key} [{string.Join(", ", i.Value.Dimensions)}]")))}. Export it with `distill deploy export`.");
         var output = session.OutputMetadata.Values.First();
         // Read as float[] on both sides: another type failed at the first run with ONNX Runtime's "Requested type:
         // System.Single does not match", naming no file.

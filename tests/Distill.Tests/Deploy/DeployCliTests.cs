@@ -758,6 +758,10 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var foreignBytes = File.ReadAllBytes(foreign);
         AssertOneError(Cli("deploy", "export", copy, "--out", foreign), $"error: --out {foreign} exists and is not an ONNX model that `deploy export` wrote");
         Assert.Equal(foreignBytes, File.ReadAllBytes(foreign));
+        // A link to nowhere is said to be one (it was "exists and is not an ONNX model").
+        var dangling = dir.File("dangling.onnx");
+        File.CreateSymbolicLink(dangling, Path.Combine(dir.Path, "nowhere", "m.onnx"));
+        AssertOneError(Cli("deploy", "export", copy, "--out", dangling), $"error: --out {dangling} is a symbolic link that points nowhere");
 
         // One range, said alike for every value outside it: -1 was told "≥ 0", and 0 then "below float32's rounding".
         foreach (var bad in new[] { "NaN", "-1", "0", "5E-07", "Infinity" })
