@@ -118,6 +118,9 @@ static class DeployCommand
                 throw new ArgumentException($"--tolerance {limit}: give the largest allowed logit difference, a finite number of at least 1e-6 (ONNX Runtime and TorchSharp " +
                                             "add in different orders, so even an exact float32 export differs by about 1e-7); the default 1e-4 suits a float32 export, " +
                                             "an int8 one needs far more (its error line names a value above its difference).");
+            // Before the checkpoint and data load.
+            if (r.GetValue(onnx) is { } named && string.IsNullOrWhiteSpace(named))
+                throw new ArgumentException($"--onnx '{named}': an empty path; give the .onnx file to check (`distill deploy export` writes one), or leave --onnx out to check a fresh export of the checkpoint.");
             TorchRuntime.Initialize();
             using var trained = TrainedModel.Load(r.GetValue(checkpoint)!);
             if (trained.Unfinished is { } note) Console.WriteLine(note);
@@ -133,8 +136,6 @@ static class DeployCommand
             // with .NET's words (and a missing one was created at the root), after the checkpoint had loaded.
             if (r.GetValue(onnx) is null && FilePaths.TempFolderProblem() is { } temp)
                 throw new InvalidOperationException($"{temp}; the check exports the checkpoint there. Set TMPDIR to a folder you can write to, or pass --onnx FILE (an export of it).");
-            if (r.GetValue(onnx) is { } named && string.IsNullOrWhiteSpace(named))
-                throw new ArgumentException($"--onnx '{named}': an empty path; give the .onnx file to check (`distill deploy export` writes one), or leave --onnx out to check a fresh export of the checkpoint.");
             var path = r.GetValue(onnx) ?? Path.Combine(Path.GetTempPath(), $"distill-check-{Environment.ProcessId}.onnx");
             try
             {
@@ -338,8 +339,6 @@ static class DeployCommand
             // clears it). Compared as real paths: "RUN/" or a link to RUN is RUN. Its folder is the one given (or the
             // checkpoint's), and also where its checkpoint really is when that is a link into another run.
             var given = r.GetValue(checkpoint)!;
-            // Path.GetFullPath's "The value cannot be an empty string" named nothing: Load's own message, before it.
-            if (string.IsNullOrWhiteSpace(given)) TrainedModel.Load(given);
             var file = TrainedModel.CheckpointFile(given);
             foreach (var source in new[] { Path.GetDirectoryName(Path.GetFullPath(file))!, Path.GetDirectoryName(FilePaths.Canonical(file))! }.Distinct())
                 if (FilePaths.IsOrIsInside(source, outDir))

@@ -85,9 +85,6 @@ public static class OnnxExport
         return null;
     }
 
-    /// <summary>The zoo model an exported file records (metadata "model"), or null when the file is not such an export.</summary>
-    public static string? RecordedModel(string path) => Recorded(path)?.GetValueOrDefault("model");
-
     /// <summary>An ONNX file's metadata ("model", "weights", ... as <c>deploy export</c> writes them; a file exported
     /// before an entry existed lacks it), or null when the file is not an ONNX model. Read once per file: parsing it
     /// reads the whole model.</summary>

@@ -159,18 +159,24 @@ public sealed class TrainedModel : IDisposable
     public static string CheckpointFile(string checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
+        RefuseEmpty(checkpoint);
         var file = Directory.Exists(checkpoint) ? Path.Combine(checkpoint, Checkpoint.FileName) : checkpoint;
         // RUN/last.ckpt given, and a folder: it is the checkpoint meant, not a run folder missing RUN/last.ckpt/last.ckpt.
         if (!File.Exists(file) && Path.GetFileName(Path.TrimEndingDirectorySeparator(checkpoint)) == Checkpoint.FileName) file = checkpoint;
         return file;
     }
 
+    /// <summary>Path.GetFullPath's "The value cannot be an empty string" named nothing.</summary>
+    static void RefuseEmpty(string checkpoint)
+    {
+        if (string.IsNullOrWhiteSpace(checkpoint))
+            throw new InvalidDataException($"CHECKPOINT '{checkpoint}': an empty path; give the folder `distill train --out DIR` wrote, or its {Checkpoint.FileName}.");
+    }
+
     public static TrainedModel Load(string checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        // Path.GetFullPath's "The value cannot be an empty string" named nothing.
-        if (string.IsNullOrWhiteSpace(checkpoint))
-            throw new InvalidDataException($"CHECKPOINT '{checkpoint}': an empty path; give the folder `distill train --out DIR` wrote, or its {Checkpoint.FileName}.");
+        RefuseEmpty(checkpoint);
         // A link that loops is neither a folder nor a file: without this, the run.json "beside" it is reported missing.
         if (FilePaths.BrokenLink(checkpoint) is { } link)
             throw new InvalidDataException($"{checkpoint} is {link}: point it at a run folder or its {Checkpoint.FileName}, or give the folder itself.");

@@ -723,7 +723,7 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         var (code, stdout, stderr) = Cli("deploy", "export", run.Folder, "--out", model);
         Assert.True(code == 0, stderr);
         Assert.Contains("cnn-8 float32", stdout, StringComparison.Ordinal);
-        Assert.Equal("cnn-8", Distill.Deploy.OnnxExport.RecordedModel(model));
+        Assert.Equal("cnn-8", Distill.Deploy.OnnxExport.Recorded(model)?.GetValueOrDefault("model"));
         Assert.Equal([model], Directory.GetFileSystemEntries(dir.Path)); // no temp file left
     }
 
