@@ -67,7 +67,8 @@ public static partial class SlurmScript
         {
             // Only options: a bare word, or one of the options this script sets itself (given twice, sbatch takes the
             // later, so the run index or thread count would silently differ from the plan).
-            if (!option.StartsWith('-') || option.Length < 2)
+            // "- x" or "-=x" names no option either (and had no letter for SetHere to read).
+            if (!option.StartsWith('-') || option.Split(['=', ' ', '\t'], 2)[0].Length < 2)
                 throw new ArgumentException($"--sbatch {option}: give an sbatch option, e.g. --sbatch=--account=myproj or --sbatch=--mem=4G.");
             if (SetHere(option, partition is not null, time is not null) is { } name)
                 throw new ArgumentException($"--sbatch {option}: this script sets {name} itself; use `sweep slurm`'s own option for it, or leave it out.");

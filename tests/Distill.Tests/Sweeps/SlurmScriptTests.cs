@@ -136,6 +136,7 @@ public class SlurmScriptTests
                      ("--array=0-3", "this script sets --array itself"), ("-c=4", "this script sets --cpus-per-task itself"), ("myproj", "give an sbatch option"),
                      ("-a0-9", "sets --array itself"), ("-c4", "sets --cpus-per-task itself"), ("--arr=0-99", "sets --array itself"), ("--cpus=8", "sets --cpus-per-task itself"),
                      ("-oX", "sets --output itself"), ("--array 0-9", "sets --array itself"), ("-J x", "sets --job-name itself"), ("--no-requeue", "sets --requeue itself"),
+                     ("- x", "give an sbatch option"), ("-=4", "give an sbatch option"),
                  })
             Assert.Contains(message, Assert.Throws<ArgumentException>(() => SlurmScript.Render(spec, "/d", ["distill"], 1, 1, null, null, [option])).Message, StringComparison.Ordinal);
         Assert.Contains("#SBATCH --time=10", SlurmScript.Render(spec, "/d", ["distill"], 1, 1, null, null, ["--time=10"]).Split('\n'));
