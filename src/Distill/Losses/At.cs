@@ -29,9 +29,16 @@ public static class At
         return Normalized(map, 1);
     }
 
-    /// <summary>F(A) = mean_c |A_c|^p, flattened: [B, H·W].</summary>
-    static Tensor Powered(Tensor features, double p) =>
-        (p == 2 ? features.pow(2) : features.abs().pow(p)).mean([1]).reshape(features.shape[0], -1);
+    /// <summary>F(A) = mean_c |A_c|^p, flattened: [B, H·W]. The channels are moved last and the mean taken there. Why:
+    /// on channels-last features (the ResNets', <see cref="Models.DistillModel.ChannelsLast"/>) that measured faster
+    /// than the mean over dimension 1, in the backward pass: attention transfer resnet20 → resnet8, batch 128, 2 threads,
+    /// 179 against 191 ms a step (medians of 48 interleaved steps). On NCHW features both forms give the same bits,
+    /// forward and gradient (checked on 7 shapes, 5 seeds each; LossPropertyTests), so NCHW models' runs do not move.</summary>
+    static Tensor Powered(Tensor features, double p)
+    {
+        var last = features.movedim([1], [-1]);
+        return (p == 2 ? last.square() : last.abs().pow(p)).mean([-1]).reshape(features.shape[0], -1);
+    }
 
     /// <summary>Released-code form: <c>mean((q(s) − q(t))²)</c>; the term multiplies by β/2.</summary>
     public static Tensor Loss(Tensor studentFeatures, Tensor teacherFeatures, double p = 2) =>

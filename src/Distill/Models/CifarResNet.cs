@@ -43,6 +43,7 @@ public sealed class CifarResNet : DistillModel
         fc = nn.Linear(widths[3], numClasses);
         Depth = depth;
         RegisterComponents();
+        ChannelsLast = true;
         ModelInit.KaimingConvs(this, zeroLinearBias: false);
     }
 
@@ -53,7 +54,7 @@ public sealed class CifarResNet : DistillModel
     public override ModelOutput forward(Tensor input)
     {
         CheckInput(input, conv1.weight!, convolutional: true);
-        var stem = bn1.call(conv1.call(input)).relu_();
+        var stem = bn1.call(Layout(conv1.call(Layout(input)))).relu_();
         var s1 = layer1.call(stem);
         var s2 = layer2.call(s1);
         var s3 = layer3.call(s2);

@@ -25,6 +25,15 @@ public abstract class DistillModel(string name) : nn.Module<Tensor, ModelOutput>
     /// checkpoint can be rebuilt later (export); null for a model built another way.</summary>
     public string? ZooName { get; internal set; }
 
+    /// <summary>Whether the forward runs on the CPU in channels-last layout (<see cref="ModelInit.ChannelsLast"/>: the
+    /// same values up to float rounding, laid out NHWC in memory, features included). On for the CIFAR ResNets and
+    /// WRNs, where it measured faster; the MLPs and small CNNs keep NCHW. Set it false for NCHW throughout, PyTorch's
+    /// default, to compare with a PyTorch run op for op.</summary>
+    public bool ChannelsLast { get; set; }
+
+    /// <summary><paramref name="x"/> in the layout <see cref="ChannelsLast"/> chooses.</summary>
+    protected Tensor Layout(Tensor x) => ChannelsLast ? ModelInit.ChannelsLast(x) : x;
+
     /// <summary>Refuses an input the model's first layer (its weight <paramref name="first"/>) cannot take, before
     /// libtorch does: "expected scalar type Byte but found Float" or "Expected 3D (unbatched) or 4D (batched) input with
     /// 3 channels to Conv2d" name neither the model nor the fix. The likeliest case is a split's raw uint8 images (the

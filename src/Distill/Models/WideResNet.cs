@@ -46,6 +46,7 @@ public sealed class WideResNet : DistillModel
         Depth = depth;
         WidenFactor = widenFactor;
         RegisterComponents();
+        ChannelsLast = true;
         ModelInit.KaimingConvs(this, zeroLinearBias: true);
     }
 
@@ -58,7 +59,7 @@ public sealed class WideResNet : DistillModel
     public override ModelOutput forward(Tensor input)
     {
         CheckInput(input, conv1.weight!, convolutional: true);
-        var stem = conv1.call(input);
+        var stem = Layout(conv1.call(Layout(input)));
         var s1 = block1.call(stem);
         var s2 = block2.call(s1);
         var s3 = block3.call(s2);

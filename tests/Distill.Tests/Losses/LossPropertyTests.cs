@@ -160,6 +160,37 @@ public class LossPropertyTests
         Assert.Contains("same spatial size", e.Message);
     }
 
+    /// <summary>The map's channel mean is taken with the channels moved last (faster on the ResNets' channels-last
+    /// features; docs/performance.md). On NCHW features that must give the bits of the plain mean over dimension 1,
+    /// forward and gradient, so NCHW models' runs do not move; on channels-last features the gradient must keep their
+    /// layout and have the plain form's values.</summary>
+    [Theory]
+    [InlineData(128, 8, 14, 14)]
+    [InlineData(64, 64, 8, 8)]
+    [InlineData(7, 3, 5, 9)]
+    [InlineData(16, 20, 28)]
+    public void At_map_gives_the_plain_channel_mean_bits_and_keeps_a_channels_last_gradient(params int[] dims)
+    {
+        using var scope = NewDisposeScope();
+        var shape = dims.Select(d => (long)d).ToArray();
+        var weights = Randn(61, shape[0], shape.Skip(2).Aggregate(1L, (a, b) => a * b));
+        Tensor Grad(Tensor f, Func<Tensor, Tensor> map)
+        {
+            var x = f.detach().requires_grad_(true);
+            (map(x) * weights).sum().backward();
+            return x.grad!;
+        }
+        static Tensor Plain(Tensor f) => nn.functional.normalize(f.pow(2).mean([1]).reshape(f.shape[0], -1), dim: 1);
+        var features = Randn(60, shape);
+        Assert.True(At.Map(features).bytes.SequenceEqual(Plain(features).bytes));
+        Assert.True(Grad(features, f => At.Map(f)).bytes.SequenceEqual(Grad(features, Plain).bytes));
+        if (shape.Length != 4) return;
+        var channelsLast = features.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+        var grad = Grad(channelsLast, f => At.Map(f));
+        Assert.True(grad.stride(1) == 1 && !grad.is_contiguous(), $"gradient strides [{string.Join(", ", grad.stride())}] are not channels-last");
+        Assert.True(grad.allclose(Grad(features, Plain), rtol: 1e-5, atol: 1e-8));
+    }
+
     [Fact]
     public void Hint_rejects_mismatched_shapes_and_points_to_the_regressor()
     {

@@ -41,6 +41,45 @@ public class CifarResNetTests
         Assert.True(output.Feature("pool").allclose(output.Feature("stage3").mean([2L, 3L]), rtol: 1e-5, atol: 1e-6));
     }
 
+    /// <summary>The ResNets and WRNs run channels-last on the CPU (faster there, docs/performance.md): every 4-D feature is
+    /// NHWC in memory, and logits, features and every weight's gradient equal those of the same weights run NCHW
+    /// throughout (<see cref="DistillModel.ChannelsLast"/> off) up to float rounding. One input channel too: its
+    /// image is both layouts at once, so the layout changes after the stem.</summary>
+    [Theory]
+    [InlineData("resnet8", 3)]
+    [InlineData("resnet8", 1)]
+    [InlineData("wrn-10-1", 3)]
+    public void Runs_channels_last_on_the_cpu_with_the_values_and_gradients_of_nchw(string name, int channels)
+    {
+        manual_seed(4);
+        using var model = ModelZoo.Create(name, channels, 10);
+        Assert.True(model.ChannelsLast);
+        using var scope = NewDisposeScope();
+        var x = randn(6, channels, 16, 16, generator: new Generator(8));
+        var y = randint(0, 10, [6], generator: new Generator(9));
+
+        (ModelOutput Output, Tensor[] Grads) Step()
+        {
+            model.zero_grad();
+            var output = model.call(x);
+            (nn.functional.cross_entropy(output.Logits, y) + output.Feature("stage2").square().mean()).backward();
+            return (output, model.parameters().Select(p => p.grad!.clone()).ToArray());
+        }
+
+        var (cl, clGrads) = Step();
+        model.ChannelsLast = false;
+        var (nchw, nchwGrads) = Step();
+        foreach (var (feature, value) in cl.Features.Where(f => f.Value.dim() == 4))
+        {
+            Assert.True(value.stride(1) == 1 && !value.is_contiguous(), $"{feature}: strides [{string.Join(", ", value.stride())}] are not channels-last");
+            Assert.True(nchw.Feature(feature).is_contiguous(), $"{feature} with ChannelsLast off is not NCHW");
+            Assert.True(value.allclose(nchw.Feature(feature), rtol: 1e-4, atol: 1e-5), $"{feature} differs between the layouts");
+        }
+        Assert.True(cl.Logits.allclose(nchw.Logits, rtol: 1e-4, atol: 1e-5));
+        Assert.All(clGrads.Zip(nchwGrads), g => Assert.True(g.First.allclose(g.Second, rtol: 1e-3, atol: 1e-5),
+            $"a gradient differs between the layouts by {(g.First - g.Second).abs().max().item<float>():G3}"));
+    }
+
     /// <summary>Exact count, derived here independently: stem conv+BN, per block two 3x3 convs + two BNs, a 1x1 conv + BN
     /// shortcut where the width or stride changes (RepDistiller's option B), the linear layer.</summary>
     [Theory]

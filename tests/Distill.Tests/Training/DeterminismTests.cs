@@ -62,6 +62,21 @@ public sealed class DeterminismTests : AtTwoThreads
         });
     }
 
+    /// <summary>Attention transfer between two ResNets, which run channels-last (their convolutions in NHWC): a layout
+    /// whose oneDNN kernels must be as reproducible at 2 threads as NCHW's.</summary>
+    [Fact]
+    public void Attention_transfer_between_channels_last_resnets_twice_at_2_threads_gives_identical_weights()
+    {
+        using var teacher = Model("resnet8", 99);
+        TwiceIdentical(() =>
+        {
+            var student = Model("resnet8", 0);
+            Assert.True(student.ChannelsLast);
+            var objective = new Objective().Add(new CrossEntropyTerm()).Add(new AtTerm(["stage1", "stage2", "stage3"]));
+            return (student, Trainer.Train(student, Data.Value, objective, Opts("at"), teacher), null);
+        });
+    }
+
     /// <summary>Trains twice from scratch (two independent students) and compares: finite losses, identical weights
     /// (the student's and, when given, another trained module's such as the hint regressor).</summary>
     static void TwiceIdentical(Func<(DistillModel Student, TrainResult Result, nn.Module? Extra)> run)
