@@ -55,7 +55,8 @@ static class SweepCommand
     {
         var spec = Spec();
         var outDir = Out();
-        var index = new Option<int?>("--index") { Description = $"Run only this index (default: ${IndexVariables[0]} or ${IndexVariables[1]} when set, else every run)." };
+        // A long, so 99999999999 gets the range of this spec's runs, not the parser's "which runs from -2147483648".
+        var index = new Option<long?>("--index") { Description = $"Run only this index (default: ${IndexVariables[0]} or ${IndexVariables[1]} when set, else every run)." };
         var jobs = new Option<int>("--jobs") { Description = "Runs at a time, in that many worker processes.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int?>("--threads") { Description = "libtorch threads per run (default: $DISTILL_THREADS, else the cores divided by --jobs)." };
         // Internal: one of the processes `--jobs` starts; the value names that `sweep run` so its workers share claims.
@@ -72,14 +73,15 @@ static class SweepCommand
             var n = r.GetValue(jobs);
             if (n < 1) throw new ArgumentException($"--jobs {n}: give at least 1.");
             if (r.GetValue(threads) is int t) TorchRuntime.CheckThreads(t, $"--threads {t}");
-            var (i, source) = r.GetValue(index) is int given ? (given, "--index") : FromEnvironment(s);
+            var (given, source) = r.GetValue(index) is long l ? (l, "--index") : FromEnvironment(s);
+            if (given is long one && (one < 0 || one >= s.Runs.Count))
+                throw new ArgumentException($"{source} {one} is out of range: {s.Name} has {s.Runs.Count} runs, 0 to {s.Runs.Count - 1}.");
             // An index from the environment (an array task's, or one left exported in an interactive job) ran one run
             // of the sweep without a word: said, with how to run them all.
-            if (r.GetValue(index) is null && i is int fromEnvironment)
+            if (r.GetValue(index) is null && given is long fromEnvironment)
                 Console.WriteLine($"note: running run {fromEnvironment} alone, as {source} says; unset it to run the whole sweep.");
-            if (i is not null && n > 1) throw new ArgumentException($"--jobs runs the whole sweep; with {source} there is one run: drop --jobs.");
-            if (i is int one && (one < 0 || one >= s.Runs.Count))
-                throw new ArgumentException($"{source} {one} is out of range: {s.Name} has {s.Runs.Count} runs, 0 to {s.Runs.Count - 1}.");
+            if (given is not null && n > 1) throw new ArgumentException($"--jobs runs the whole sweep; with {source} there is one run: drop --jobs.");
+            int? i = given is long g ? (int)g : null;
             // Every option checked before the folder is claimed: a refused sweep leaves it free.
             var perRun = ChildProcesses.ThreadsPerProcess(r.GetValue(threads), n);
             if (SweepFolder.Prepare(s, dir) is { } note) Console.WriteLine(note);
@@ -182,7 +184,7 @@ static class SweepCommand
     static int ParentId() => CtrlC.ParentId();
 
     /// <summary>The index an array task was given, or null outside one.</summary>
-    static (int? Index, string Source) FromEnvironment(ExperimentSpec s)
+    static (long? Index, string Source) FromEnvironment(ExperimentSpec s)
     {
         // A Slurm job inside a pod (or a variable left exported) sets both: the first is taken, which the user is told,
         // since the other may have been the one meant.
@@ -191,7 +193,7 @@ static class SweepCommand
                                     "unset the other, or pass --index.");
         foreach (var name in IndexVariables)
             if (Environment.GetEnvironmentVariable(name) is { Length: > 0 } value)
-                return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var i) ? (i, $"${name}")
+                return long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var i) ? (i, $"${name}")
                     : throw new ArgumentException($"${name}='{value}' is not a run index (0 to {s.Runs.Count - 1}); unset it, or pass --index.");
         return (null, "");
     }

@@ -272,6 +272,9 @@ public class SweepTests
         using var dir = new TempDir("sweep-bad");
         var range = Distill("sweep", "run", Tiny, "--out", dir.Path, "--index", "4");
         Assert.Equal((1, "error: --index 4 is out of range: tiny has 4 runs, 0 to 3."), (range.Exit, range.Err.Trim()));
+        // Past int32 too: the spec's range, not the parser's "which runs from -2147483648 to 2147483647".
+        var huge = Distill("sweep", "run", Tiny, "--out", dir.Path, "--index", "99999999999");
+        Assert.Equal((1, "error: --index 99999999999 is out of range: tiny has 4 runs, 0 to 3."), (huge.Exit, huge.Err.Trim()));
         var psi = DistillProcess.Start("sweep", "run", Tiny, "--out", dir.Path);
         psi.Environment["SLURM_ARRAY_TASK_ID"] = "7";
         using (var p = Process.Start(psi)!)
@@ -280,6 +283,11 @@ public class SweepTests
             p.WaitForExit();
             Assert.Equal((1, "error: $SLURM_ARRAY_TASK_ID 7 is out of range: tiny has 4 runs, 0 to 3."), (p.ExitCode, err.Trim()));
         }
+        // Refused before the note that would say it runs alone.
+        var hugeTask = DistillProcess.Start("sweep", "run", Tiny, "--out", dir.Path);
+        hugeTask.Environment["SLURM_ARRAY_TASK_ID"] = "99999999999";
+        var refused = DistillProcess.Run(hugeTask);
+        Assert.Equal((1, "error: $SLURM_ARRAY_TASK_ID 99999999999 is out of range: tiny has 4 runs, 0 to 3.", ""), (refused.Exit, refused.Err.Trim(), refused.Out.Trim()));
         // An index from the environment (one left exported in an interactive job) ran one run without a word. (--jobs 2
         // is refused after the note, so nothing trains.)
         var fromEnvironment = DistillProcess.Start("sweep", "run", Tiny, "--out", dir.Path, "--jobs", "2");
