@@ -641,8 +641,8 @@ sealed partial class RunFolder : IDisposable
         var s = new Dictionary<string, string>(OptionSettings(o))
         {
             ["threads"] = $"{TorchRuntime.Threads}",
-            ["student"] = $"{student.GetType().Name}, {student.ParameterCount} parameters",
-            ["teacher"] = teacher is null ? "none" : $"{teacher.GetType().Name}, {teacher.ParameterCount} parameters",
+            ["student"] = Described(student),
+            ["teacher"] = teacher is null ? "none" : Described(teacher),
             // Which teacher, not only its shape: a recipe resumed with another teacher seed trained a new teacher and
             // went on distilling the student from the first one's outputs, without a word.
             ["teacher_sha256"] = new[] { teacher }.OfType<torch.nn.Module>().Concat(objective.Terms.SelectMany(t => t.Term.OwnTeachers)).Select(TensorDigest.Weights).ToList()
@@ -672,6 +672,14 @@ sealed partial class RunFolder : IDisposable
         foreach (var (k, v) in o.Settings) s[k] = v;
         return s;
     }
+
+    /// <summary>A model as its run record names it: its type, its size and, when it runs channels-last, that. Why the
+    /// layout: the same seed trained in the two layouts ends with other weights (float rounding), so a run resumed, or
+    /// a cache entry reused, in the other layout matched neither; recorded here, the run folder refuses the resume and
+    /// the teacher and student caches key on it. NCHW adds nothing, so records written before channels-last existed
+    /// (MLPs, small CNNs, and ResNets that ran NCHW) read the same.</summary>
+    static string Described(DistillModel m) =>
+        $"{m.GetType().Name}, {m.ParameterCount} parameters{(m.ChannelsLast ? ", channels-last on the CPU" : "")}";
 
     /// <summary>SHA-256 of the training and test splits as used (images and labels): a changed subset or file shows.</summary>
     public static string DataChecksum(ImageDataset data) => TensorDigest.Sha256([data.Train.Images, data.Train.Labels, data.Test.Images, data.Test.Labels]);

@@ -291,6 +291,36 @@ public class TeacherStoreTests
         });
     }
 
+    /// <summary>A teacher cached channels-last is not what an NCHW teacher of the same seed trains to (float rounding):
+    /// the entry's key holds the layout, so asking for the NCHW one trains it (found in review: it was handed the
+    /// channels-last weights), and asking again for either reuses its own.</summary>
+    [Fact]
+    public void A_teacher_cached_in_one_memory_layout_is_not_reused_for_the_other()
+    {
+        using var dir = new TempDir("teachers");
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
+        try
+        {
+            using var full = Datasets.FashionMnist();
+            using var data = full.Subset(256, 64);
+            var log = new StringWriter();
+            TrainResult Teacher(bool channelsLast)
+            {
+                TorchSharp.torch.manual_seed(0);
+                using var t = Distill.Models.ModelZoo.Create("resnet8", 1, 10);
+                t.ChannelsLast = channelsLast;
+                return TeacherStore.TrainOrReuse(t, data, new TrainOptions { Seed = 0, Epochs = 1, BatchSize = 64, Device = "cpu", Progress = false, Log = log });
+            }
+            var channelsLast = Teacher(true).WeightsSha256;
+            var nchw = Teacher(false).WeightsSha256;
+            Assert.NotEqual(channelsLast, nchw);
+            Assert.Equal(channelsLast, Teacher(true).WeightsSha256);
+            Assert.Equal(nchw, Teacher(false).WeightsSha256);
+            Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Count(d => !d.EndsWith(".tmp", StringComparison.Ordinal)));
+        }
+        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+    }
+
     /// <summary>A fresh cache folder as DISTILL_TEACHER_CACHE, and a teacher trained (or reused) through the store: an
     /// mlp-32 seeded 0 on 512 training images.</summary>
     static void WithSmallTeacher(Action<string, Func<TrainOptions, TrainResult>> test)

@@ -129,6 +129,34 @@ public class TrainerTests
             Assert.ThrowsAny<Exception>(() => Trainer.Train(multi, data, Multi(teacher, other), opts with { OutDir = multiDir.Path, Resume = true })).Message, StringComparison.Ordinal);
     }
 
+    /// <summary>The same seed trained channels-last and NCHW ends with other weights, so a run stopped in one layout and
+    /// resumed in the other matched neither (found in review): the layout is part of the run's record, and such a
+    /// resume is refused naming it. The same layout resumes to the uninterrupted run's weights.</summary>
+    [Fact]
+    public void A_resume_in_the_other_memory_layout_is_refused_naming_it()
+    {
+        var data = Distill.Data.DatasetSubsets.Subset(TinyData.FashionMnist2k, train: 256, test: 64, seed: 0);
+        using var dir = new TempDir();
+        var opts = Opts(seed: 3, epochs: 2) with { OutDir = dir.Path };
+        DistillModel Resnet(bool channelsLast)
+        {
+            using var g = torch.manual_seed(3);
+            var m = ModelZoo.Create("resnet8", 1, 10);
+            m.ChannelsLast = channelsLast;
+            return m;
+        }
+        using (var first = Resnet(channelsLast: true))
+            Assert.Throws<SimulatedCrash>(() => Trainer.Train(first, data, Ce(), opts with { OnEpochEnd = _ => throw new SimulatedCrash() }));
+        Assert.EndsWith(", channels-last on the CPU", RunFolder.TryRead(Path.Combine(dir.Path, RunFolder.SettingsFile))!["student"], StringComparison.Ordinal);
+        using var nchw = Resnet(channelsLast: false);
+        var refused = Assert.ThrowsAny<Exception>(() => Trainer.Train(nchw, data, Ce(), opts with { Resume = true }));
+        var student = $"CifarResNet, {nchw.ParameterCount} parameters";
+        Assert.True(refused.Message.Contains($"student: {student}, channels-last on the CPU → {student}", StringComparison.Ordinal), refused.Message);
+        Assert.Equal(1, Checkpoint.ReadInfo(Path.Combine(dir.Path, Checkpoint.FileName)).Epoch);
+        using var again = Resnet(channelsLast: true);
+        Assert.Equal(2, Trainer.Train(again, data, Ce(), opts with { Resume = true }).History.Count);
+    }
+
     /// <summary>SIGTERM's path through the library: a stop at five random step boundaries (seeded), each followed by a
     /// resume, ends with the uninterrupted run's weights, optimizer-driven regressor and metrics, bit for bit: each stop
     /// checkpoints the step it stopped at, inside its epoch, so no step is lost or run twice.</summary>
