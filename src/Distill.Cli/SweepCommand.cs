@@ -81,7 +81,7 @@ static class SweepCommand
             if (r.GetValue(index) is null && given is long fromEnvironment)
                 Console.WriteLine($"note: running run {fromEnvironment} alone, as {source} says; unset it to run the whole sweep.");
             if (given is not null && n > 1) throw new ArgumentException($"--jobs runs the whole sweep; with {source} there is one run: drop --jobs.");
-            int? i = given is long g ? (int)g : null;
+            var i = (int?)given; // within the spec's runs: checked above
             // Every option checked before the folder is claimed: a refused sweep leaves it free.
             var perRun = ChildProcesses.ThreadsPerProcess(r.GetValue(threads), n);
             if (SweepFolder.Prepare(s, dir) is { } note) Console.WriteLine(note);
