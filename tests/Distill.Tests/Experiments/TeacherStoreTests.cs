@@ -15,40 +15,36 @@ public class TeacherStoreTests
     public void A_teacher_trained_once_is_reused_with_its_weights_and_a_different_setting_is_not()
     {
         using var dir = new TempDir("teachers");
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
-        try
-        {
-            using var data = Datasets.FashionMnist();
-            var log = new StringWriter();
-            var c = new FitNetsConfig { TeacherTrainSize = 1000, TestSize = 500, TeacherEpochs = 1, Teacher = "mlp-32", Log = log, Progress = false };
-            var first = new FitNetsResult { Config = c };
-            var t1 = Recipe.Teacher(data, c, first, null);
-            Assert.Equal(2, Directory.GetFiles(dir.Path).Length); // weights + record
-            var second = new FitNetsResult { Config = c };
-            var t2 = Recipe.Teacher(data, c, second, null);
-            Assert.Contains("reused", log.ToString());
-            Assert.Equal(first["teacher"].BestMean, second["teacher"].BestMean);
-            var p1 = t1.parameters().First();
-            var p2 = t2.parameters().First();
-            Assert.True(p1.cpu().allclose(p2.cpu(), rtol: 0, atol: 0));
+        using var cache = CacheAt(dir.Path);
+        using var data = Datasets.FashionMnist();
+        var log = new StringWriter();
+        var c = new FitNetsConfig { TeacherTrainSize = 1000, TestSize = 500, TeacherEpochs = 1, Teacher = "mlp-32", Log = log, Progress = false };
+        var first = new FitNetsResult { Config = c };
+        var t1 = Recipe.Teacher(data, c, first, null);
+        Assert.Equal(2, Directory.GetFiles(dir.Path).Length); // weights + record
+        var second = new FitNetsResult { Config = c };
+        var t2 = Recipe.Teacher(data, c, second, null);
+        Assert.Contains("reused", log.ToString());
+        Assert.Equal(first["teacher"].BestMean, second["teacher"].BestMean);
+        var p1 = t1.parameters().First();
+        var p2 = t2.parameters().First();
+        Assert.True(p1.cpu().allclose(p2.cpu(), rtol: 0, atol: 0));
 
-            var other = new FitNetsResult { Config = c with { TeacherEpochs = 2 } };
-            Recipe.Teacher(data, other.Config, other, null);
-            Assert.Equal(4, Directory.GetFiles(dir.Path).Length);
+        var other = new FitNetsResult { Config = c with { TeacherEpochs = 2 } };
+        Recipe.Teacher(data, other.Config, other, null);
+        Assert.Equal(4, Directory.GetFiles(dir.Path).Length);
 
-            // A teacher under its own run name (06's extra teachers) keeps it when reused: every hit was named
-            // "teacher", and 06's two teachers became one row of two "seeds".
-            var named = new FitNetsResult { Config = c };
-            Recipe.Teacher(data, c, named, null, run: "teacher mlp-32");
-            Assert.Contains("teacher mlp-32: reused the teacher (", log.ToString());
-            Assert.Equal(["teacher mlp-32"], named.Runs.Rows.Select(r => r.Name));
+        // A teacher under its own run name (06's extra teachers) keeps it when reused: every hit was named
+        // "teacher", and 06's two teachers became one row of two "seeds".
+        var named = new FitNetsResult { Config = c };
+        Recipe.Teacher(data, c, named, null, run: "teacher mlp-32");
+        Assert.Contains("teacher mlp-32: reused the teacher (", log.ToString());
+        Assert.Equal(["teacher mlp-32"], named.Runs.Rows.Select(r => r.Name));
 
-            File.WriteAllText(Path.Combine(dir.Path, TeacherStore.Key(data, c) + ".json"), "{broken");
-            var again = new FitNetsResult { Config = c };
-            Recipe.Teacher(data, c, again, null); // a damaged entry is dropped and the teacher retrained, not an error
-            Assert.Contains("ignoring damaged entry", log.ToString());
-        }
-        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+        File.WriteAllText(Path.Combine(dir.Path, TeacherStore.Key(data, c) + ".json"), "{broken");
+        var again = new FitNetsResult { Config = c };
+        Recipe.Teacher(data, c, again, null); // a damaged entry is dropped and the teacher retrained, not an error
+        Assert.Contains("ignoring damaged entry", log.ToString());
     }
 
     /// <summary>Doctor printed a teacher cache that is a file as a plain line and one that cannot be created (/proc/x)
@@ -98,25 +94,21 @@ public class TeacherStoreTests
     public void A_teacher_whose_weights_changed_on_disk_is_dropped_and_trained_again()
     {
         using var dir = new TempDir("teachers");
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
-        try
-        {
-            using var data = Datasets.FashionMnist();
-            var log = new StringWriter();
-            var c = new FitNetsConfig { TeacherTrainSize = 1000, TestSize = 500, TeacherEpochs = 1, Teacher = "mlp-32", Log = log, Progress = false };
-            var trained = TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null));
-            var weights = Path.Combine(dir.Path, TeacherStore.Key(data, c) + ".bin");
-            var bytes = File.ReadAllBytes(weights);
-            bytes[bytes.Length / 2] ^= 0x40; // inside the first layer's weights
-            File.WriteAllBytes(weights, bytes);
+        using var cache = CacheAt(dir.Path);
+        using var data = Datasets.FashionMnist();
+        var log = new StringWriter();
+        var c = new FitNetsConfig { TeacherTrainSize = 1000, TestSize = 500, TeacherEpochs = 1, Teacher = "mlp-32", Log = log, Progress = false };
+        var trained = TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null));
+        var weights = Path.Combine(dir.Path, TeacherStore.Key(data, c) + ".bin");
+        var bytes = File.ReadAllBytes(weights);
+        bytes[bytes.Length / 2] ^= 0x40; // inside the first layer's weights
+        File.WriteAllBytes(weights, bytes);
 
-            var again = Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null);
-            Assert.DoesNotContain("reused", log.ToString());
-            Assert.Contains($"teacher cache: ignoring damaged entry {Path.ChangeExtension(weights, null)}.bin/.json (its weights are not the ones its record names", log.ToString());
-            Assert.Equal(trained, TensorDigest.Weights(again)); // trained again from its own start
-            Assert.NotEqual(bytes, File.ReadAllBytes(weights)); // and kept again, whole
-        }
-        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+        var again = Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null);
+        Assert.DoesNotContain("reused", log.ToString());
+        Assert.Contains($"teacher cache: ignoring damaged entry {Path.ChangeExtension(weights, null)}.bin/.json (its weights are not the ones its record names", log.ToString());
+        Assert.Equal(trained, TensorDigest.Weights(again)); // trained again from its own start
+        Assert.NotEqual(bytes, File.ReadAllBytes(weights)); // and kept again, whole
     }
 
     /// <summary>Probed: a recipe teacher's record without history failed every later command ("Value cannot be null"), a
@@ -127,57 +119,53 @@ public class TeacherStoreTests
     public void A_recipe_teacher_entry_is_checked_against_its_key_and_its_data_and_a_cache_that_cannot_take_it_warns()
     {
         using var dir = new TempDir("teachers");
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
-        try
-        {
-            using var data = Datasets.FashionMnist();
-            var log = new StringWriter();
-            var c = new FitNetsConfig { TeacherTrainSize = 600, TestSize = 200, TeacherEpochs = 1, Teacher = "mlp-32", Log = log, Progress = false };
-            var trained = TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null));
-            var key = Path.Combine(dir.Path, TeacherStore.Key(data, c));
-            var record = File.ReadAllText(key + ".json");
+        using var cache = CacheAt(dir.Path);
+        using var data = Datasets.FashionMnist();
+        var log = new StringWriter();
+        var c = new FitNetsConfig { TeacherTrainSize = 600, TestSize = 200, TeacherEpochs = 1, Teacher = "mlp-32", Log = log, Progress = false };
+        var trained = TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null));
+        var key = Path.Combine(dir.Path, TeacherStore.Key(data, c));
+        var record = File.ReadAllText(key + ".json");
 
-            var emptied = System.Text.Json.Nodes.JsonNode.Parse(record)!.AsObject();
-            emptied["History"] = new System.Text.Json.Nodes.JsonArray();
-            File.WriteAllText(key + ".json", emptied.ToJsonString());
-            Assert.Equal(trained, TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null)));
-            Assert.Contains($"teacher cache: ignoring damaged entry {key}.bin/.json (its record is incomplete (no training history))", log.ToString());
+        var emptied = System.Text.Json.Nodes.JsonNode.Parse(record)!.AsObject();
+        emptied["History"] = new System.Text.Json.Nodes.JsonArray();
+        File.WriteAllText(key + ".json", emptied.ToJsonString());
+        Assert.Equal(trained, TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null)));
+        Assert.Contains($"teacher cache: ignoring damaged entry {key}.bin/.json (its record is incomplete (no training history))", log.ToString());
 
-            // Another teacher's pair under this key.
-            var other = c with { TeacherEpochs = 2 };
-            Recipe.Teacher(data, other, new FitNetsResult { Config = other }, null);
-            var otherKey = Path.Combine(dir.Path, TeacherStore.Key(data, other));
-            foreach (var ext in new[] { ".bin", ".json" }) File.Copy(otherKey + ext, key + ext, overwrite: true);
-            log.GetStringBuilder().Clear();
-            Assert.Equal(trained, TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null)));
-            Assert.Contains("(its record is another entry's (its key differs))", log.ToString());
+        // Another teacher's pair under this key.
+        var other = c with { TeacherEpochs = 2 };
+        Recipe.Teacher(data, other, new FitNetsResult { Config = other }, null);
+        var otherKey = Path.Combine(dir.Path, TeacherStore.Key(data, other));
+        foreach (var ext in new[] { ".bin", ".json" }) File.Copy(otherKey + ext, key + ext, overwrite: true);
+        log.GetStringBuilder().Clear();
+        Assert.Equal(trained, TensorDigest.Weights(Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null)));
+        Assert.Contains("(its record is another entry's (its key differs))", log.ToString());
 
-            // The same name and sizes, other labels: another key.
-            using var relabelled = new ImageDataset(data.Name, new Split(data.Train.Images.clone(), data.Train.Labels.add(1).remainder(10)),
-                new Split(data.Test.Images.clone(), data.Test.Labels.clone()), data.Classes, data.Mean, data.Std, data.Source);
-            Assert.NotEqual(TeacherStore.Key(data, c), TeacherStore.Key(relabelled, c));
-            // The whole split named by its size is the whole split.
-            Assert.Equal(TeacherStore.Key(data, c with { TeacherTrainSize = null }), TeacherStore.Key(data, c with { TeacherTrainSize = (int)data.Train.Count }));
+        // The same name and sizes, other labels: another key.
+        using var relabelled = new ImageDataset(data.Name, new Split(data.Train.Images.clone(), data.Train.Labels.add(1).remainder(10)),
+            new Split(data.Test.Images.clone(), data.Test.Labels.clone()), data.Classes, data.Mean, data.Std, data.Source);
+        Assert.NotEqual(TeacherStore.Key(data, c), TeacherStore.Key(relabelled, c));
+        // The whole split named by its size is the whole split.
+        Assert.Equal(TeacherStore.Key(data, c with { TeacherTrainSize = null }), TeacherStore.Key(data, c with { TeacherTrainSize = (int)data.Train.Count }));
 
-            // A folder where the weights go: trained, used, and a warning, not an error.
-            var third = c with { TeacherEpochs = 3 };
-            var thirdKey = Path.Combine(dir.Path, TeacherStore.Key(data, third));
-            Directory.CreateDirectory(thirdKey + ".bin");
-            log.GetStringBuilder().Clear();
-            Recipe.Teacher(data, third, new FitNetsResult { Config = third }, null);
-            Assert.Contains($"warning: teacher: not kept in the teacher cache {dir.Path} (", log.ToString());
-            Assert.Contains("remove what is in the way there, or set DISTILL_TEACHER_CACHE to another folder", log.ToString());
-            Assert.False(File.Exists(thirdKey + ".json"));
+        // A folder where the weights go: trained, used, and a warning, not an error.
+        var third = c with { TeacherEpochs = 3 };
+        var thirdKey = Path.Combine(dir.Path, TeacherStore.Key(data, third));
+        Directory.CreateDirectory(thirdKey + ".bin");
+        log.GetStringBuilder().Clear();
+        Recipe.Teacher(data, third, new FitNetsResult { Config = third }, null);
+        Assert.Contains($"warning: teacher: not kept in the teacher cache {dir.Path} (", log.ToString());
+        Assert.Contains("remove what is in the way there, or set DISTILL_TEACHER_CACHE to another folder", log.ToString());
+        Assert.False(File.Exists(thirdKey + ".json"));
 
-            // A cache whose locks/ cannot be made: named, with the fix.
-            using var blocked = new TempDir("teachers-blocked");
-            File.WriteAllText(Path.Combine(blocked.Path, "locks"), "");
-            Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", blocked.Path);
-            var e = Assert.Throws<InvalidOperationException>(() => Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null));
-            Assert.StartsWith($"the teacher cache {blocked.Path} cannot be written (", e.Message, StringComparison.Ordinal);
-            Assert.EndsWith("set DISTILL_TEACHER_CACHE to a folder you can write to, or to off to train without it.", e.Message, StringComparison.Ordinal);
-        }
-        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+        // A cache whose locks/ cannot be made: named, with the fix.
+        using var blocked = new TempDir("teachers-blocked");
+        File.WriteAllText(Path.Combine(blocked.Path, "locks"), "");
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", blocked.Path);
+        var e = Assert.Throws<InvalidOperationException>(() => Recipe.Teacher(data, c, new FitNetsResult { Config = c }, null));
+        Assert.StartsWith($"the teacher cache {blocked.Path} cannot be written (", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("set DISTILL_TEACHER_CACHE to a folder you can write to, or to off to train without it.", e.Message, StringComparison.Ordinal);
     }
 
     /// <summary>A teacher trained without --out is staged in the cache's scratch folder, which the next command clears:
@@ -187,22 +175,18 @@ public class TeacherStoreTests
     public void A_teacher_stopped_while_training_into_the_cache_promises_no_resume_and_leaves_no_stage()
     {
         using var dir = new TempDir("teachers");
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
-        try
-        {
-            using var full = Datasets.FashionMnist();
-            using var data = full.Subset(512, 100);
-            using var stop = new CancellationTokenSource();
-            stop.Cancel();
-            TorchSharp.torch.manual_seed(0);
-            var teacher = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
-            var e = Assert.Throws<TrainingStoppedException>(() => TeacherStore.TrainOrReuse(teacher, data,
-                new TrainOptions { Name = "teacher", Epochs = 1, Cancellation = stop.Token, Progress = false }));
-            Assert.StartsWith("teacher: stopped at epoch 1, step ", e.Message, StringComparison.Ordinal);
-            Assert.EndsWith("nothing kept (pass --out to keep a checkpoint)", e.Message, StringComparison.Ordinal);
-            Assert.Empty(Directory.GetDirectories(Path.Combine(dir.Path, "runs")));
-        }
-        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+        using var cache = CacheAt(dir.Path);
+        using var full = Datasets.FashionMnist();
+        using var data = full.Subset(512, 100);
+        using var stop = new CancellationTokenSource();
+        stop.Cancel();
+        TorchSharp.torch.manual_seed(0);
+        var teacher = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
+        var e = Assert.Throws<TrainingStoppedException>(() => TeacherStore.TrainOrReuse(teacher, data,
+            new TrainOptions { Name = "teacher", Epochs = 1, Cancellation = stop.Token, Progress = false }));
+        Assert.StartsWith("teacher: stopped at epoch 1, step ", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("nothing kept (pass --out to keep a checkpoint)", e.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetDirectories(Path.Combine(dir.Path, "runs")));
     }
 
     /// <summary>A teacher stopped in --out and finished there by --resume was left out of the cache (the trainer alone
@@ -298,27 +282,23 @@ public class TeacherStoreTests
     public void A_teacher_cached_in_one_memory_layout_is_not_reused_for_the_other()
     {
         using var dir = new TempDir("teachers");
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
-        try
+        using var cache = CacheAt(dir.Path);
+        using var full = Datasets.FashionMnist();
+        using var data = full.Subset(256, 64);
+        var log = new StringWriter();
+        TrainResult Teacher(bool channelsLast)
         {
-            using var full = Datasets.FashionMnist();
-            using var data = full.Subset(256, 64);
-            var log = new StringWriter();
-            TrainResult Teacher(bool channelsLast)
-            {
-                TorchSharp.torch.manual_seed(0);
-                using var t = Distill.Models.ModelZoo.Create("resnet8", 1, 10);
-                t.ChannelsLast = channelsLast;
-                return TeacherStore.TrainOrReuse(t, data, new TrainOptions { Seed = 0, Epochs = 1, BatchSize = 64, Device = "cpu", Progress = false, Log = log });
-            }
-            var channelsLast = Teacher(true).WeightsSha256;
-            var nchw = Teacher(false).WeightsSha256;
-            Assert.NotEqual(channelsLast, nchw);
-            Assert.Equal(channelsLast, Teacher(true).WeightsSha256);
-            Assert.Equal(nchw, Teacher(false).WeightsSha256);
-            Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Count(d => !d.EndsWith(".tmp", StringComparison.Ordinal)));
+            TorchSharp.torch.manual_seed(0);
+            using var t = Distill.Models.ModelZoo.Create("resnet8", 1, 10);
+            t.ChannelsLast = channelsLast;
+            return TeacherStore.TrainOrReuse(t, data, new TrainOptions { Seed = 0, Epochs = 1, BatchSize = 64, Device = "cpu", Progress = false, Log = log });
         }
-        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+        var channelsLast = Teacher(true).WeightsSha256;
+        var nchw = Teacher(false).WeightsSha256;
+        Assert.NotEqual(channelsLast, nchw);
+        Assert.Equal(channelsLast, Teacher(true).WeightsSha256);
+        Assert.Equal(nchw, Teacher(false).WeightsSha256);
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Count(d => !d.EndsWith(".tmp", StringComparison.Ordinal)));
     }
 
     /// <summary>A fresh cache folder as DISTILL_TEACHER_CACHE, and a teacher trained (or reused) through the store: an
@@ -326,19 +306,28 @@ public class TeacherStoreTests
     static void WithSmallTeacher(Action<string, Func<TrainOptions, TrainResult>> test)
     {
         using var dir = new TempDir("teachers");
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
-        try
+        using var cache = CacheAt(dir.Path);
+        using var full = Datasets.FashionMnist();
+        using var data = full.Subset(512, 100);
+        test(dir.Path, o =>
         {
-            using var full = Datasets.FashionMnist();
-            using var data = full.Subset(512, 100);
-            test(dir.Path, o =>
-            {
-                TorchSharp.torch.manual_seed(0);
-                using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
-                return TeacherStore.TrainOrReuse(t, data, o);
-            });
-        }
-        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+            TorchSharp.torch.manual_seed(0);
+            using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
+            return TeacherStore.TrainOrReuse(t, data, o);
+        });
+    }
+
+    /// <summary>DISTILL_TEACHER_CACHE set to <paramref name="value"/> until disposed, then unset, whatever the test
+    /// set it to meanwhile: the variable is the process's, and the next test must not find this one's cache.</summary>
+    static CacheSetting CacheAt(string value)
+    {
+        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", value);
+        return new CacheSetting();
+    }
+
+    sealed class CacheSetting : IDisposable
+    {
+        public void Dispose() => Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null);
     }
 
     static void CopyTree(string from, string to)
@@ -375,80 +364,76 @@ public class TeacherStoreTests
     public void A_cli_teacher_is_trained_once_per_setting_and_an_out_folder_gets_its_run()
     {
         using var dir = new TempDir("teachers");
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
-        try
+        using var cache = CacheAt(dir.Path);
+        using var data = Datasets.FashionMnist().Subset(1000, 500);
+        TrainResult Teacher(TrainOptions o, StringWriter log, int init = 0)
         {
-            using var data = Datasets.FashionMnist().Subset(1000, 500);
-            TrainResult Teacher(TrainOptions o, StringWriter log, int init = 0)
-            {
-                TorchSharp.torch.manual_seed(init); // as the CLI builds its teacher: seeded
-                using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
-                return TeacherStore.TrainOrReuse(t, data, o with { Log = log });
-            }
-            var options = new TrainOptions { Name = "teacher", Epochs = 2, Progress = false, Settings = new Dictionary<string, string> { ["alpha"] = "0.9" } };
-            var log = new StringWriter();
-            var trained = Teacher(options, log);
-            Assert.DoesNotContain("reused", log.ToString());
-            Assert.Contains("teacher: kept in the teacher cache (", log.ToString());
-            Assert.Single(Directory.GetDirectories(Path.Combine(dir.Path, "runs"))); // the finished run, moved in whole
-
-            // The student's settings (here alpha) are not the teacher's: another value reuses it, bit for bit.
-            var reused = Teacher(options with { Settings = new Dictionary<string, string> { ["alpha"] = "0.5" } }, log);
-            Assert.Contains("reused from the teacher cache", log.ToString());
-            Assert.Equal(trained.WeightsSha256, reused.WeightsSha256);
-            Assert.Equal(trained.History.Select(h => h.TestAccuracy), reused.History.Select(h => h.TestAccuracy));
-
-            // An --out folder gets the teacher's run as if trained there, recorded with this command's settings (not
-            // those of the command that filled the cache): its checkpoint exports, and the same command resumes.
-            var outDir = Path.Combine(dir.Path, "out", "teacher");
-            var other = options with { Settings = new Dictionary<string, string> { ["alpha"] = "0.5" } };
-            Teacher(other with { OutDir = outDir }, new StringWriter());
-            Assert.Equal(2, Checkpoint.ReadInfo(Path.Combine(outDir, Checkpoint.FileName)).Epoch);
-            var resumed = Teacher(other with { OutDir = outDir, Resume = true }, log = new StringWriter());
-            Assert.Contains("epoch 2 of 2 done", log.ToString());
-            Assert.Equal(trained.WeightsSha256, resumed.WeightsSha256);
-
-            // A damaged entry is dropped and the teacher retrained from its own start: the same weights. Cut short, it
-            // fails before any tensor loads; a complete checkpoint of a 5-class mlp-32 fails at the output layer, after
-            // the first layer's weights were copied in, which is why the initial weights are put back.
-            var entry = Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Single();
-            var ckpt = Path.Combine(entry, Checkpoint.FileName);
-            File.WriteAllBytes(ckpt, File.ReadAllBytes(ckpt)[..^100]);
-            var retrained = Teacher(options, log = new StringWriter());
-            Assert.Contains("ignoring damaged entry", log.ToString());
-            Assert.Equal(trained.WeightsSha256, retrained.WeightsSha256);
-            Assert.Equal(2, Checkpoint.ReadInfo(ckpt).Epoch);
-            TorchSharp.torch.manual_seed(42); // not the teacher's initial weights, or loading them would change nothing
-            using (var wrong = Distill.Models.ModelZoo.Create("mlp-32", 1, 5))
-            using (var shuffle = new TorchSharp.torch.Generator(0))
-            {
-                var sgd = OptimizerSpec.Sgd().Create(wrong.parameters());
-                Checkpoint.Save(ckpt, new CheckpointInfo("teacher", 0, 2, 16, wrong.ParameterCount, "sgd", trained.History), wrong, [], [], sgd, shuffle);
-            }
-            retrained = Teacher(options, log = new StringWriter());
-            Assert.Contains("does not fit the model", log.ToString());
-            Assert.Equal(trained.WeightsSha256, retrained.WeightsSha256);
-            // Nor is a folder without a checkpoint a teacher: it is cleared, not moved onto; so is a killed process's stage.
-            File.Delete(ckpt);
-            var stage = Directory.CreateDirectory($"{entry}.999999.tmp").FullName;
-            retrained = Teacher(options, log = new StringWriter());
-            Assert.DoesNotContain("reused", log.ToString());
-            Assert.Equal(trained.WeightsSha256, retrained.WeightsSha256);
-            Assert.False(Directory.Exists(stage));
-
-            // Another initialisation is another teacher.
-            Teacher(options, log = new StringWriter(), init: 1);
-            Assert.DoesNotContain("reused", log.ToString());
-            Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Length);
-
-            // A setting of the teacher's own is another teacher.
-            var longer = Teacher(options with { Epochs = 3 }, log = new StringWriter());
-            Assert.DoesNotContain("reused", log.ToString());
-            Assert.Equal(3, longer.History.Count);
-            Assert.Equal(3, Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Length);
-            Assert.StartsWith($"{dir.Path}: 0 recipe teachers, 3 `train --teacher` runs, ", TeacherStore.Status);
+            TorchSharp.torch.manual_seed(init); // as the CLI builds its teacher: seeded
+            using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
+            return TeacherStore.TrainOrReuse(t, data, o with { Log = log });
         }
-        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+        var options = new TrainOptions { Name = "teacher", Epochs = 2, Progress = false, Settings = new Dictionary<string, string> { ["alpha"] = "0.9" } };
+        var log = new StringWriter();
+        var trained = Teacher(options, log);
+        Assert.DoesNotContain("reused", log.ToString());
+        Assert.Contains("teacher: kept in the teacher cache (", log.ToString());
+        Assert.Single(Directory.GetDirectories(Path.Combine(dir.Path, "runs"))); // the finished run, moved in whole
+
+        // The student's settings (here alpha) are not the teacher's: another value reuses it, bit for bit.
+        var reused = Teacher(options with { Settings = new Dictionary<string, string> { ["alpha"] = "0.5" } }, log);
+        Assert.Contains("reused from the teacher cache", log.ToString());
+        Assert.Equal(trained.WeightsSha256, reused.WeightsSha256);
+        Assert.Equal(trained.History.Select(h => h.TestAccuracy), reused.History.Select(h => h.TestAccuracy));
+
+        // An --out folder gets the teacher's run as if trained there, recorded with this command's settings (not
+        // those of the command that filled the cache): its checkpoint exports, and the same command resumes.
+        var outDir = Path.Combine(dir.Path, "out", "teacher");
+        var other = options with { Settings = new Dictionary<string, string> { ["alpha"] = "0.5" } };
+        Teacher(other with { OutDir = outDir }, new StringWriter());
+        Assert.Equal(2, Checkpoint.ReadInfo(Path.Combine(outDir, Checkpoint.FileName)).Epoch);
+        var resumed = Teacher(other with { OutDir = outDir, Resume = true }, log = new StringWriter());
+        Assert.Contains("epoch 2 of 2 done", log.ToString());
+        Assert.Equal(trained.WeightsSha256, resumed.WeightsSha256);
+
+        // A damaged entry is dropped and the teacher retrained from its own start: the same weights. Cut short, it
+        // fails before any tensor loads; a complete checkpoint of a 5-class mlp-32 fails at the output layer, after
+        // the first layer's weights were copied in, which is why the initial weights are put back.
+        var entry = Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Single();
+        var ckpt = Path.Combine(entry, Checkpoint.FileName);
+        File.WriteAllBytes(ckpt, File.ReadAllBytes(ckpt)[..^100]);
+        var retrained = Teacher(options, log = new StringWriter());
+        Assert.Contains("ignoring damaged entry", log.ToString());
+        Assert.Equal(trained.WeightsSha256, retrained.WeightsSha256);
+        Assert.Equal(2, Checkpoint.ReadInfo(ckpt).Epoch);
+        TorchSharp.torch.manual_seed(42); // not the teacher's initial weights, or loading them would change nothing
+        using (var wrong = Distill.Models.ModelZoo.Create("mlp-32", 1, 5))
+        using (var shuffle = new TorchSharp.torch.Generator(0))
+        {
+            var sgd = OptimizerSpec.Sgd().Create(wrong.parameters());
+            Checkpoint.Save(ckpt, new CheckpointInfo("teacher", 0, 2, 16, wrong.ParameterCount, "sgd", trained.History), wrong, [], [], sgd, shuffle);
+        }
+        retrained = Teacher(options, log = new StringWriter());
+        Assert.Contains("does not fit the model", log.ToString());
+        Assert.Equal(trained.WeightsSha256, retrained.WeightsSha256);
+        // Nor is a folder without a checkpoint a teacher: it is cleared, not moved onto; so is a killed process's stage.
+        File.Delete(ckpt);
+        var stage = Directory.CreateDirectory($"{entry}.999999.tmp").FullName;
+        retrained = Teacher(options, log = new StringWriter());
+        Assert.DoesNotContain("reused", log.ToString());
+        Assert.Equal(trained.WeightsSha256, retrained.WeightsSha256);
+        Assert.False(Directory.Exists(stage));
+
+        // Another initialisation is another teacher.
+        Teacher(options, log = new StringWriter(), init: 1);
+        Assert.DoesNotContain("reused", log.ToString());
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Length);
+
+        // A setting of the teacher's own is another teacher.
+        var longer = Teacher(options with { Epochs = 3 }, log = new StringWriter());
+        Assert.DoesNotContain("reused", log.ToString());
+        Assert.Equal(3, longer.History.Count);
+        Assert.Equal(3, Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Length);
+        Assert.StartsWith($"{dir.Path}: 0 recipe teachers, 3 `train --teacher` runs, ", TeacherStore.Status);
     }
 
     /// <summary>A recipe's teacher found in the cache was loaded and nothing written to its --out folder: no
@@ -457,30 +442,26 @@ public class TeacherStoreTests
     public void A_recipe_teacher_from_a_warm_cache_gets_its_run_in_the_out_folder_and_a_damaged_one_is_not_resumed()
     {
         using var dir = new TempDir("teachers");
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
-        try
-        {
-            using var data = Datasets.FashionMnist();
-            var c = new FitNetsConfig { TeacherTrainSize = 500, TestSize = 100, TeacherEpochs = 1, Teacher = "mlp-32", Progress = false };
-            var cold = c with { OutDir = Path.Combine(dir.Path, "R1") };
-            var trained = TensorDigest.Weights(Recipe.Teacher(data, cold, new FitNetsResult { Config = cold }, null));
+        using var cache = CacheAt(dir.Path);
+        using var data = Datasets.FashionMnist();
+        var c = new FitNetsConfig { TeacherTrainSize = 500, TestSize = 100, TeacherEpochs = 1, Teacher = "mlp-32", Progress = false };
+        var cold = c with { OutDir = Path.Combine(dir.Path, "R1") };
+        var trained = TensorDigest.Weights(Recipe.Teacher(data, cold, new FitNetsResult { Config = cold }, null));
 
-            var log = new StringWriter();
-            var warm = c with { OutDir = Path.Combine(dir.Path, "R2"), Log = log };
-            var reused = Recipe.Teacher(data, warm, new FitNetsResult { Config = warm }, null);
-            Assert.Contains("reused from the teacher cache", log.ToString());
-            Assert.Equal(trained, TensorDigest.Weights(reused));
-            var ckpt = Path.Combine(dir.Path, "R2", "teacher", "seed0", Checkpoint.FileName);
-            Assert.Equal(1, Checkpoint.ReadInfo(ckpt).Epoch);
+        var log = new StringWriter();
+        var warm = c with { OutDir = Path.Combine(dir.Path, "R2"), Log = log };
+        var reused = Recipe.Teacher(data, warm, new FitNetsResult { Config = warm }, null);
+        Assert.Contains("reused from the teacher cache", log.ToString());
+        Assert.Equal(trained, TensorDigest.Weights(reused));
+        var ckpt = Path.Combine(dir.Path, "R2", "teacher", "seed0", Checkpoint.FileName);
+        Assert.Equal(1, Checkpoint.ReadInfo(ckpt).Epoch);
 
-            // The run folder is the trainer's: a damaged checkpoint is refused on --resume, as with the cache off.
-            File.WriteAllBytes(ckpt, File.ReadAllBytes(ckpt)[..3000]);
-            var resume = warm with { Resume = true, Log = log = new StringWriter() };
-            Assert.ThrowsAny<Exception>(() => Recipe.Teacher(data, resume, new FitNetsResult { Config = resume }, null));
-            Assert.DoesNotContain("reused", log.ToString());
-            Assert.Equal(3000, new FileInfo(ckpt).Length); // left for the user to see, not overwritten
-        }
-        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+        // The run folder is the trainer's: a damaged checkpoint is refused on --resume, as with the cache off.
+        File.WriteAllBytes(ckpt, File.ReadAllBytes(ckpt)[..3000]);
+        var resume = warm with { Resume = true, Log = log = new StringWriter() };
+        Assert.ThrowsAny<Exception>(() => Recipe.Teacher(data, resume, new FitNetsResult { Config = resume }, null));
+        Assert.DoesNotContain("reused", log.ToString());
+        Assert.Equal(3000, new FileInfo(ckpt).Length); // left for the user to see, not overwritten
     }
 
     /// <summary>A teacher reused from the cache into an --out folder was recorded with the whole training split, the
@@ -489,26 +470,22 @@ public class TeacherStoreTests
     public void A_cached_teacher_with_validation_copied_into_an_out_folder_resumes_there()
     {
         using var dir = new TempDir("teachers");
-        Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", dir.Path);
-        try
+        using var cache = CacheAt(dir.Path);
+        using var data = Datasets.FashionMnist().Subset(500, 100);
+        TrainResult Teacher(TrainOptions o)
         {
-            using var data = Datasets.FashionMnist().Subset(500, 100);
-            TrainResult Teacher(TrainOptions o)
-            {
-                TorchSharp.torch.manual_seed(0);
-                using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
-                return TeacherStore.TrainOrReuse(t, data, o);
-            }
-            var options = new TrainOptions { Name = "teacher", Epochs = 1, Progress = false, ValidationCount = 100 };
-            Teacher(options with { OutDir = Path.Combine(dir.Path, "A") });
-            var outDir = Path.Combine(dir.Path, "B");
-            var log = new StringWriter();
-            Teacher(options with { OutDir = outDir, Log = log });
-            Assert.Contains("reused from the teacher cache", log.ToString());
-            Teacher(options with { OutDir = outDir, Resume = true, Log = log = new StringWriter() });
-            Assert.Contains("epoch 1 of 1 done", log.ToString());
+            TorchSharp.torch.manual_seed(0);
+            using var t = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
+            return TeacherStore.TrainOrReuse(t, data, o);
         }
-        finally { Environment.SetEnvironmentVariable("DISTILL_TEACHER_CACHE", null); }
+        var options = new TrainOptions { Name = "teacher", Epochs = 1, Progress = false, ValidationCount = 100 };
+        Teacher(options with { OutDir = Path.Combine(dir.Path, "A") });
+        var outDir = Path.Combine(dir.Path, "B");
+        var log = new StringWriter();
+        Teacher(options with { OutDir = outDir, Log = log });
+        Assert.Contains("reused from the teacher cache", log.ToString());
+        Teacher(options with { OutDir = outDir, Resume = true, Log = log = new StringWriter() });
+        Assert.Contains("epoch 1 of 1 done", log.ToString());
     }
 
     [Fact]
