@@ -70,6 +70,7 @@ public static class Ctkd
         int b = (int)studentLogits.shape[0], c = (int)studentLogits.shape[1];
         var t = Value(temperature, loss);
         var (zs, zt) = (SmallLogits.Read(studentLogits), SmallLogits.Read(teacherLogits));
+        if (!SmallLogits.AllFinite(zs)) return KdTensors(studentLogits, teacherLogits, temperature, loss);
         var (ps, pt, logPs, logPt, dz) = (new double[b * c], new double[b * c], new double[b * c], new double[b * c], new double[b * c]);
         SmallLogits.Softmax(zs, b, c, t, ps, logPs);
         SmallLogits.Softmax(zt, b, c, t, pt, logPt);

@@ -79,6 +79,7 @@ public static class Mlkd
         int b = (int)studentLogits.shape[0], c = (int)studentLogits.shape[1];
         var classScale = (paperClassScale ? 1.0 : 1.0 / (b * (double)b)) / c;
         var (zs, zt) = (SmallLogits.Read(studentLogits), SmallLogits.Read(teacherLogits));
+        if (!SmallLogits.AllFinite(zs)) return Tensors(studentLogits, teacherLogits, temperatures, paperClassScale);
         var (ps, pt, logPs, logPt) = (new double[b * c], new double[b * c], new double[b * c], new double[b * c]);
         var (psT, ptT, dpsT, dps) = (new double[b * c], new double[b * c], new double[b * c], new double[b * c]);
         var (gs, gt, gts, m, n) = (new double[c * c], new double[c * c], new double[c * c], new double[c * c], new double[c * c]);

@@ -33,6 +33,16 @@ static class SmallLogits
         LossPaths.ManagedSmallLogits && logits.device_type == TorchSharp.DeviceType.CPU && logits.numel() <= MaxElements && logits.shape[^1] <= maxClasses &&
         logits.dtype is ScalarType.Float32 or ScalarType.Float64;
 
+    /// <summary>Whether every value is finite. The managed paths take only finite student logits: at a −∞ student logit
+    /// the teacher does not mask, the loss is +∞ with a finite gradient there, which <see cref="Scalar"/>'s link cannot
+    /// carry (it passes non-finite logits as 0, and the temperature's ∞ − ∞ made the value NaN); the tensor code gives
+    /// PyTorch's +∞ and gradient.</summary>
+    public static bool AllFinite(double[] values)
+    {
+        foreach (var v in values) if (!double.IsFinite(v)) return false;
+        return true;
+    }
+
     /// <summary>The values of a float32 or float64 CPU tensor, row-major, in float64 (read in place when contiguous).</summary>
     public static double[] Read(Tensor t)
     {
@@ -52,8 +62,9 @@ static class SmallLogits
     /// respect to <paramref name="logits"/> is <paramref name="gradient"/> (row-major, their shape). Built as
     /// value + (z·g − z·g), the second product detached: the bracket is exactly 0 forward and passes g backward, through
     /// whatever produced the logits (e.g. logit standardization). No custom autograd node: four small kernels. Non-finite
-    /// logits enter the link as 0 (a −∞ logit, a class the model masks, has g = 0, and −∞·0 would make the value NaN);
-    /// where they make the loss undefined, <paramref name="value"/> is already NaN.</summary>
+    /// logits enter the link as 0, as −∞·0 would make the value NaN. That is right where their gradient is 0 (a −∞
+    /// student logit under DIST's softmax, whose loss stays finite); the KL-based losses, +∞ there with a gradient,
+    /// take the tensor code for such logits (<see cref="AllFinite"/>).</summary>
     public static Tensor Scalar(Tensor logits, double value, double[] gradient, (Tensor Input, double Gradient)? other = null)
     {
         var result = tensor(value, dtype: logits.dtype);

@@ -152,6 +152,31 @@ public class SmallLogitsTests
         }
     }
 
+    /// <summary>Probed: a −∞ student logit at a class the teacher keeps made the managed CTKD NaN (the temperature's
+    /// ∞ − ∞) and dropped that logit's gradient in CTKD and MLKD; PyTorch gives +∞ and a finite gradient there.</summary>
+    [Theory]
+    [InlineData("mlkd")]
+    [InlineData("ctkd")]
+    public void A_student_logit_of_minus_infinity_the_teacher_keeps_gives_infinity_and_pytorchs_gradient(string loss)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(22);
+        var s = randn(6, 5) * 3;
+        s[1, 2] = tensor(float.NegativeInfinity);
+        s.requires_grad_(true);
+        var t = randn(6, 5) * 3;
+        Tensor Run(bool managed) => loss == "ctkd"
+            ? (managed ? Ctkd.Kd(s, t, tensor(new[] { 3f })) : Ctkd.KdTensors(s, t, tensor(new[] { 3f })))
+            : (managed ? Mlkd.Loss(s, t, [2, 3, 4]) : Mlkd.Tensors(s, t, [2, 3, 4]));
+        var (got, want) = (Run(true), Run(false));
+        var (gGot, gWant) = (autograd.grad([got], [s])[0], autograd.grad([want], [s])[0]);
+
+        Assert.Equal(float.PositiveInfinity, want.item<float>());
+        Assert.Equal(float.PositiveInfinity, got.item<float>());
+        Assert.True(gWant.isfinite().all().item<bool>() && gWant[1, 2].item<float>() < 0, $"tensors: {gWant[1, 2].item<float>()}");
+        Assert.True(gGot.eq(gWant).all().item<bool>(), $"max |diff| {(gGot - gWant).abs().max().item<float>():E2}");
+    }
+
     [Fact]
     public void Non_finite_logits_give_a_non_finite_loss_for_the_trainer_to_name()
     {
