@@ -92,16 +92,31 @@ public sealed class TrainedModel : IDisposable
     {
         var data = Data.Datasets.Load(Dataset);
         long[] shape = [data.Channels, data.Height, data.Width];
-        if (shape.SequenceEqual(ImageShape))
+        if (!shape.SequenceEqual(ImageShape))
         {
-            // Kept for the export's metadata: an int8 export has loaded the data for calibration already.
-            normalization ??= (Joined(data.Mean), Joined(data.Std));
-            return data;
+            data.Dispose();
+            throw new ArgumentException($"{RecordPath} names dataset {Dataset}, whose images are {string.Join("x", shape)}, " +
+                                        $"but the model was trained on {string.Join("x", ImageShape)}; restore the run.json `distill train` wrote.");
         }
-        data.Dispose();
-        throw new ArgumentException($"{RecordPath} names dataset {Dataset}, whose images are {string.Join("x", shape)}, " +
-                                    $"but the model was trained on {string.Join("x", ImageShape)}; restore the run.json `distill train` wrote.");
+        var (mean, std) = data.NormalisationText;
+        // Another copy of the dataset (DISTILL_DATA, a subset, edited files) normalises its images with its own mean and
+        // std: calibration, accuracy and the file's metadata would then be of inputs the model was not trained on.
+        if (Recorded("data_mean", "data_std") is var (trainedMean, trainedStd) && (mean, std) != (trainedMean, trainedStd))
+        {
+            data.Dispose();
+            throw new ArgumentException($"{Dataset} read from {data.Source} is not the copy the run was trained on: its training images' mean {mean}, " +
+                                        $"std {std}; the run's ({RecordPath}) mean {trainedMean}, std {trainedStd}. Point DISTILL_DATA at the copy it read " +
+                                        $"({record.GetValueOrDefault("data", "not recorded")}), or unset it if that is the system copy.");
+        }
+        // Kept for the export's metadata where the record has none (a run from before it did): an int8 export has loaded
+        // the data for calibration already.
+        normalization ??= (mean, std);
+        return data;
     }
+
+    /// <summary>The run record's values of both keys, or null when it lacks one (a record from before they were kept).</summary>
+    (string, string)? Recorded(string first, string second) =>
+        record.GetValueOrDefault(first) is { Length: > 0 } a && record.GetValueOrDefault(second) is { Length: > 0 } b ? (a, b) : null;
 
     /// <summary>SHA-256 of the model's state dict as loaded (<see cref="TensorDigest.Weights"/>).</summary>
     public string WeightsDigest => weights ??= TensorDigest.Weights(Model);
@@ -128,12 +143,14 @@ public sealed class TrainedModel : IDisposable
     readonly IReadOnlyDictionary<string, string> record;
 
     /// <summary>The dataset's per-channel mean and std (of its training split scaled to [0, 1], as the model was trained
-    /// with), comma-separated, round-trip precision; from the dataset, loaded once.</summary>
+    /// with), comma-separated, round-trip precision: from the run record, or for a record without them from the dataset,
+    /// loaded once.</summary>
     (string Mean, string Std) Normalization
     {
         get
         {
             if (normalization is { } known) return known;
+            if (Recorded("data_mean", "data_std") is var (mean, std)) return (normalization = (mean, std)).Value;
             try
             {
                 LoadData().Dispose(); // sets it
@@ -148,8 +165,6 @@ public sealed class TrainedModel : IDisposable
         }
     }
     (string Mean, string Std)? normalization;
-
-    static string Joined(float[] v) => string.Join(",", v.Select(x => x.ToString("R", CultureInfo.InvariantCulture)));
 
     string Recorded(string key) => record.GetValueOrDefault(key) is { Length: > 0 } v ? v : "not recorded";
 

@@ -34,6 +34,13 @@ public sealed class ImageDataset(string name, Split train, Split test, IReadOnly
     public IReadOnlyList<string> Classes { get; } = classes;
     public float[] Mean { get; } = mean;
     public float[] Std { get; } = std;
+    /// <summary><see cref="Mean"/> and <see cref="Std"/> as run records and ONNX metadata write them: comma-separated,
+    /// round-trip precision.</summary>
+    public (string Mean, string Std) NormalisationText => (Spelled(Mean), Spelled(Std));
+
+    static string Spelled(float[] values) =>
+        string.Join(",", values.Select(x => x.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+
     /// <summary>Where the files were read from (recorded in run manifests).</summary>
     public string Source { get; } = source;
     /// <summary>Which files read are not the published ones, with the fix (<see cref="DatasetVerifier.Unpublished"/>);

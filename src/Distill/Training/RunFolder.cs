@@ -600,12 +600,12 @@ sealed partial class RunFolder : IDisposable
         File.Exists(Path.Combine(dir, SettingsFile)) || File.Exists(Path.Combine(dir, Checkpoint.FileName)) || File.Exists(Path.Combine(dir, MetricsFile))
         || MetricsWriter.EventFiles(dir).Any();
 
-    /// <summary>Keys added to the record later: derived from settings the record already compares (student, data; a
-    /// recipe's budget, from its epochs and sizes; the teacher's weights, from its settings), so a run recorded before
+    /// <summary>Keys added to the record later: derived from settings the record already compares (student, data and its
+    /// normalisation; a recipe's budget, from its epochs and sizes; the teacher's weights, from its settings), so a run recorded before
     /// them still resumes. A recipe run's method
     /// is recorded since its objective alone ("0.1·ce + 0.9·kd") did not tell kd from kd+ls: a recipe run recorded
     /// before resumes as it did (`train` has recorded its method all along).</summary>
-    static readonly HashSet<string> RecordedSince = ["model", "dataset", "input", "classes", "budget", "method", "terms", "teacher_sha256"];
+    static readonly HashSet<string> RecordedSince = ["model", "dataset", "input", "classes", "budget", "method", "terms", "teacher_sha256", "data_mean", "data_std"];
 
     /// <summary>Every setting of a run that affects its results, plus when it started and with what: the commit, whether
     /// the build was dirty, the TorchSharp, libtorch and .NET versions (not compared on resume; see <see cref="Resumed"/>).</summary>
@@ -657,6 +657,10 @@ sealed partial class RunFolder : IDisposable
             // (the trainer, the teacher and student caches) records the same count.
             ["data"] = $"{data.Name} from {data.Source}", ["data_train"] = $"{data.Train.Count - o.ValidationCount}", ["data_test"] = $"{data.Test.Count}",
             ["data_sha256"] = DataChecksum(data),
+            // The normalisation the model was trained with: the mean and std of the whole training split of the copy read
+            // (a subset keeps its dataset's), which the subset's checksum does not cover. Deploy writes these into the
+            // ONNX file and refuses data normalised otherwise; another copy's values went into the file unnoticed.
+            ["data_mean"] = data.NormalisationText.Mean, ["data_std"] = data.NormalisationText.Std,
             ["started"] = DateTimeOffset.Now.ToString("O", CultureInfo.InvariantCulture),
             // The commit the running library was built from; failing that, the checkout around the library's own folder
             // (the repository's build output), not the working directory.

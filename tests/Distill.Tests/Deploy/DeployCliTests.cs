@@ -1,4 +1,5 @@
 using Distill.Tests.Onboarding;
+using Distill.Tests.Data;
 
 namespace Distill.Tests.Deploy;
 
@@ -270,6 +271,41 @@ public class DeployCliTests(TrainedCnnRun run) : IClassFixture<TrainedCnnRun>
         }, workingDirectory: cwd, program: program);
         AssertOneError(result, $"error: {empty}/fashion-mnist, {cwd}/data/fashion-mnist: Fashion-MNIST not found: none of the 2 folders named holds its files " +
                                "(train-images-idx3-ubyte.gz, ");
+    }
+
+    /// <summary>Probed: with DISTILL_DATA at another copy of the dataset, export wrote that copy's mean and std into the
+    /// file as the model's preprocessing, and check scored the model on images normalised with them, without a word.
+    /// The run records its normalisation; export writes that, and what scores or calibrates on data refuses the copy.</summary>
+    [Fact]
+    public void Another_copy_of_the_dataset_is_refused_for_scoring_and_the_export_keeps_the_runs_normalisation()
+    {
+        using var dir = new TempDir();
+        var copy = Directory.CreateDirectory(dir.File("data/fashion-mnist")).FullName;
+        foreach (var (name, bytes) in new[]
+                 {
+                     ("train-images-idx3-ubyte", Gen.Idx([600, 28, 28], Gen.Images(600))), ("train-labels-idx1-ubyte", Gen.Idx([600], Gen.Labels(600))),
+                     ("t10k-images-idx3-ubyte", Gen.Idx([200, 28, 28], Gen.Images(200, seed: 2))), ("t10k-labels-idx1-ubyte", Gen.Idx([200], Gen.Labels(200))),
+                 })
+            File.WriteAllBytes(Path.Combine(copy, name + ".gz"), Gen.Gzip(bytes));
+        (int Code, string Stdout, string Stderr) WithCopy(params string[] args) => Repo.RunCli(args, env => env["DISTILL_DATA"] = dir.File("data"));
+        var record = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(Path.Combine(run.Folder, "run.json")))!;
+        Assert.Matches(@"^0\.28\d+$", record["data_mean"]); // Fashion-MNIST's, one channel
+        Assert.Matches(@"^0\.35\d+$", record["data_std"]);
+
+        var model = dir.File("cnn.onnx");
+        var (code, _, stderr) = WithCopy("deploy", "export", run.Folder, "--out", model);
+        Assert.True(code == 0, stderr);
+        Distill.Deploy.Onnx.ModelProto proto;
+        using (var f = File.OpenRead(model)) proto = Distill.Deploy.Onnx.ModelProto.Parser.ParseFrom(f);
+        Assert.Equal(record["data_mean"], proto.MetadataProps.Single(p => p.Key == "mean").Value);
+        Assert.Equal(record["data_std"], proto.MetadataProps.Single(p => p.Key == "std").Value);
+
+        var refusal = $"error: fashion-mnist read from {copy} is not the copy the run was trained on: its training images' mean 0.";
+        AssertOneError(WithCopy("deploy", "check", run.Folder, "--onnx", model, "--images", "100"), refusal);
+        AssertOneError(WithCopy("deploy", "export", run.Folder, "--int8", "--out", dir.File("int8.onnx")), refusal);
+        Assert.False(File.Exists(dir.File("int8.onnx")));
+        Assert.EndsWith($"Point DISTILL_DATA at the copy it read ({record["data"]}), or unset it if that is the system copy.",
+            WithCopy("deploy", "check", run.Folder, "--onnx", model, "--images", "100").Stderr.Trim(), StringComparison.Ordinal);
     }
 
     static bool CanReplace(string file)
