@@ -21,14 +21,16 @@ public static class Rkd
     {
         SameBatch("rkd_distance", studentFeatures, teacherFeatures);
         CheckDistanceMemory(studentFeatures, teacherFeatures);
-        return nn.functional.smooth_l1_loss(NormalizedDistances(studentFeatures), NormalizedDistances(teacherFeatures.detach()), beta: 1.0);
+        var (s, t) = Promoted(NormalizedDistances(studentFeatures), NormalizedDistances(teacherFeatures.detach()));
+        return AsDtypeOf(nn.functional.smooth_l1_loss(s, t, beta: 1.0), studentFeatures);
     }
 
     public static Tensor AngleLoss(Tensor studentFeatures, Tensor teacherFeatures)
     {
         SameBatch("rkd_angle", studentFeatures, teacherFeatures);
         CheckAngleMemory(studentFeatures, teacherFeatures);
-        return nn.functional.smooth_l1_loss(Angles(studentFeatures), Angles(teacherFeatures.detach()), beta: 1.0);
+        var (s, t) = Promoted(Angles(studentFeatures), Angles(teacherFeatures.detach()));
+        return AsDtypeOf(nn.functional.smooth_l1_loss(s, t, beta: 1.0), studentFeatures);
     }
 
     /// <summary>The angles are B³ numbers per side (a batch of 1500: 3.4e9, with their gradients some 100 GB): about
@@ -65,10 +67,11 @@ public static class Rkd
 
     static Tensor NormalizedDistances(Tensor features)
     {
+        features = AtLeastFloat32(features);
         var sq = Differences(features).pow(2).sum(2);
-        // ψ_D and ψ_A are the same for any positive scale of the features, and float32 squares overflow from about 1e19
-        // (the distances came out NaN, the student's angles 0): such features are divided by their largest |value|.
-        if (Overflowed(sq)) sq = Differences(ScaledToUnitMax(features)).pow(2).sum(2);
+        // float32 squares overflow from about 1e19 (the distances came out NaN, the student's angles 0): such features
+        // are taken in float64, which holds them.
+        if (Overflowed(sq)) sq = Differences(InFloat64(features)).pow(2).sum(2);
         var zero = sq == 0;
         // masked_fill after the clamp: the diagonal (and coincident points) are 0 with zero gradient, not sqrt'(0) = ∞.
         // The clamp is on the square, so it is Tiny² there: clamping it at Tiny would flatten every distance under 1e-6
@@ -81,11 +84,11 @@ public static class Rkd
     /// <summary>[B·B·B]: entry (j, i, k) = cos of the angle at e_j between e_i and e_k.</summary>
     static Tensor Angles(Tensor features)
     {
-        var v = Differences(features);
+        var v = Differences(AtLeastFloat32(features));
         var norm = v.norm(2, true, 2.0f);
         if (Overflowed(norm))
         {
-            v = Differences(ScaledToUnitMax(features));
+            v = Differences(InFloat64(features));
             norm = v.norm(2, true, 2.0f);
         }
         var unit = (v / norm.clamp_min(Tiny)).masked_fill(norm == 0, 0);

@@ -17,20 +17,20 @@ public static class Sp
         var b = studentFeatures.shape[0];
         // Per side a B×B Gram and its normalised rows, then their difference and square, and the gradients of each.
         CheckMemory("sp", studentFeatures, (double)b * b, 12, () => $"a batch of {b} compares B² = {(double)b * b:N0} pairs", "use a smaller batch");
-        var diff = Gram(studentFeatures) - Gram(teacherFeatures.detach());
-        return diff.pow(2).sum() / (b * b);
+        var (gs, gt) = Promoted(Gram(studentFeatures), Gram(teacherFeatures.detach()));
+        return AsDtypeOf((gs - gt).pow(2).sum() / (b * b), studentFeatures);
     }
 
     static Tensor Gram(Tensor f)
     {
         var a = f.reshape(f.shape[0], -1);
         var g = a.mm(a.t());
-        // A A^T overflows float32 for features of size 1e19 / sqrt(their count); the normalised rows are the same for
-        // any positive scale of A, so then A is divided by its largest |value| first (Normalized handles the rows' norms).
-        // Mixed signs overflow to ∞ − ∞ = NaN as well as to ∞ (1e26 × randn): Overflowed counts both.
+        // A A^T overflows float32 for features of size 1e19 / sqrt(their count): then it is taken in float64, which holds
+        // it (Normalized handles the rows' norms). Mixed signs overflow to ∞ − ∞ = NaN as well as to ∞ (1e26 × randn):
+        // Overflowed counts both.
         if (Overflowed(g))
         {
-            a = ScaledToUnitMax(a);
+            a = InFloat64(a);
             g = a.mm(a.t());
         }
         return Normalized(g, 1);

@@ -97,14 +97,26 @@ static class TermSupport
     }
 
     /// <summary>True when a float32 (or narrower) result overflowed somewhere: to ∞, or to NaN where two overflows of
-    /// opposite sign met (∞ − ∞ in sp's mixed-sign Gram matrix). Where at, sp, rkd and the row norms of
-    /// <see cref="Normalized"/> rescale their inputs (<see cref="ScaledToUnitMax"/>), as the results they compute are the
-    /// same for any positive scale; a NaN in the inputs themselves stays NaN through it. Reads one number (one device sync).</summary>
+    /// opposite sign met (∞ − ∞ in sp's mixed-sign Gram matrix). Then sp and rkd recompute in float64
+    /// (<see cref="InFloat64"/>), and at and the row norms of <see cref="Normalized"/> rescale each row, as the results
+    /// they compute are the same for any positive scale of a row; a NaN in the inputs themselves stays NaN through it.
+    /// Reads one number (one device sync).</summary>
     public static bool Overflowed(Tensor t) => IsNarrow(t) && !(LargestMagnitude(t) < double.PositiveInfinity);
 
-    /// <summary><paramref name="x"/> divided by its largest |value| (never by less than the smallest float): the rescale
-    /// of a whole tensor the scale-invariant losses make when <see cref="Overflowed"/>.</summary>
-    public static Tensor ScaledToUnitMax(Tensor x) => x / x.detach().abs().max().clamp_min(float.Epsilon);
+    /// <summary><paramref name="x"/> in float64: where sp's Gram or rkd's distances overflowed float32 (<see cref="Overflowed"/>).
+    /// Float64 holds the square of any float32, so nothing is rescaled. Dividing the whole batch by its largest |value|
+    /// instead, as these losses did, took the other samples below the 1e-12 floors when one was 1e19 times their size,
+    /// and the loss came out finite and wrong (sp 0.24 for 0.40) where PyTorch's float32 gives NaN.</summary>
+    public static Tensor InFloat64(Tensor x) => x.to(ScalarType.Float64);
+
+    /// <summary><paramref name="x"/> in float32 when it is float16 or bfloat16: for losses whose floors (1e-12, its square)
+    /// round to 0 in those types, where a zero distance's gradient became sqrt′(0) = ∞ and then NaN.</summary>
+    public static Tensor AtLeastFloat32(Tensor x) => x.dtype is ScalarType.Float16 or ScalarType.BFloat16 ? x.to(ScalarType.Float32) : x;
+
+    /// <summary>Both tensors in the wider of their two dtypes (one side may have been widened to float64).</summary>
+    public static (Tensor, Tensor) Promoted(Tensor a, Tensor b) =>
+        a.dtype == b.dtype ? (a, b) : a.dtype == ScalarType.Float64 ? (a, b.to(ScalarType.Float64)) : b.dtype == ScalarType.Float64 ? (a.to(ScalarType.Float64), b)
+        : (a.to(ScalarType.Float32), b.to(ScalarType.Float32));
 
     /// <summary>x / max(‖x‖₂, 1e-12) along <paramref name="dim"/>: nn.functional.normalize's operations in its order, so
     /// the same bits, except where the norm overflows. float32 squares the values, so rows of size 3e9 and more (an
