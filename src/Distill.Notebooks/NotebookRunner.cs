@@ -860,6 +860,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             CellConsoleWriter.Restore(); // an earlier cell may have replaced Console.Out or Console.Error
             // Set on the cell thread, so threads and tasks the cell starts carry this sink with them (AsyncLocal).
             OutputSink.Current = sink;
+            sink.Culture = CultureInfo.CurrentCulture;
             var clock = Stopwatch.StartNew();
             var cellFile = $"{fileName} {cell.Label}";
             bool plotlyBeforeOwnStart = false;
@@ -872,7 +873,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             }
             try
             {
-                var parsed = Magics.Parse(doc, cell.Source, folder);
+                // Relative #r and #load paths from the current directory, as the kernel takes them: the notebook's folder
+                // unless an earlier cell changed it (they were taken from the notebook's folder always, green here only).
+                var parsed = Magics.Parse(doc, cell.Source, Environment.CurrentDirectory);
                 if (parsed.Errors.Count > 0)
                 {
                     var e = parsed.Errors[0];

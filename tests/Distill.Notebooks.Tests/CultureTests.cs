@@ -49,6 +49,29 @@ public class CultureTests
         Assert.DoesNotMatch(@"\d,\d", err);
     }
 
+    /// <summary>Probed against the .net-csharp kernel under Jupyter: its console writers format numbers with the culture
+    /// the cell started with (made for each cell), so a cell that sets the invariant culture under a German locale still
+    /// prints Console.WriteLine(0.5) as "0,5", and its next cell, after DefaultThreadCurrentCulture, once more; the
+    /// cell's own ToString and interpolation follow what it set. Here they followed it, green only here.</summary>
+    [Fact]
+    public void Console_writes_format_with_the_culture_the_cell_started_with_as_the_kernels_do()
+    {
+        using var dir = new TempDir("culture-writer");
+        var nb = TestSupport.WriteNotebook(dir.Path, "w.ipynb",
+            ("using System.Globalization;\nCultureInfo.CurrentCulture = CultureInfo.InvariantCulture;\n" +
+             "Console.WriteLine(0.5);\nConsole.WriteLine(0.5.ToString());\nConsole.WriteLine($\"{0.5}\");\nConsole.WriteLine(\"{0}\", 0.5);\n" +
+             "Console.Error.WriteLine(0.25);", null),
+            ("CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;\nConsole.WriteLine(0.5);", null),
+            ("Console.WriteLine(0.5); Console.WriteLine(0.5.ToString());", null));
+        var outDir = Path.Combine(dir.Path, "out");
+        var (exit, _, err) = Run("de_DE.UTF-8", "run", nb, "--out", outDir);
+        Assert.True(exit == 0, err);
+        var cells = TestSupport.ReadJson(Path.Combine(outDir, "w.ipynb"))["cells"]!.AsArray()
+            .Select(c => string.Concat((c!["outputs"]?.AsArray() ?? []).Select(o => $"{o!["name"]}:{TestSupport.Text(o["text"])}"))).ToList();
+        // What the kernel printed for these cells (Jupyter, LANG=de_DE.UTF-8, dotnet-interactive 1.0.712001).
+        Assert.Equal(["stdout:0,5\n0.5\n0.5\n0,5\nstderr:0,25\n", "stdout:0,5\n", "stdout:0.5\n0.5\n"], cells);
+    }
+
     /// <summary>A training's files under a comma-decimal locale are those of the invariant culture: the same columns,
     /// every number with a point, and the same values where the run is deterministic (all but the timings).</summary>
     [Fact]

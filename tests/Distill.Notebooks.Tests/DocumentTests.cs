@@ -132,14 +132,21 @@ public class DocumentTests
         Assert.Equal([2, 3, 4, 5], bad.Errors.Select(e => e.Line));
         Assert.Contains(Path.Combine(dir.Path, "missing", "x.dll"), bad.Errors[2].Message);
         // #load is Roslyn's, whose CS1504 named the file only as written: the path it was looked for at, as #r says it.
-        Assert.Equal($"#load \"nope.csx\" (line 5): {Path.Combine(dir.Path, "nope.csx")} does not exist; paths are relative to the notebook's folder, {dir.Path}", bad.Errors[3].Message);
+        Assert.Equal($"#load \"nope.csx\" (line 5): {Path.Combine(dir.Path, "nope.csx")} does not exist; relative paths are taken from the current directory, {dir.Path} (the notebook's folder unless a cell changed it, as in the kernel)", bad.Errors[3].Message);
 
-        string[] versions = ["1", "1.2.3", "1.2.3.4", "1.*", "1.2.*-*", "*", "*-*", "1.0.0-beta.1", "1.0.0+sha.abc", "[1.0,2.0)", "(,3.0]"];
+        string[] versions = ["1", "1.2.3", "1.2.3.4", "1.*", "1.2.*-*", "*", "*-*", "1.0.0-beta.1", "1.0.0+sha.abc", "[1.0]", "[1.2.3-beta.1]"];
         var ok = Magics.Parse(doc, string.Join("\n", versions.Select(v => $"#r \"nuget: P{v.Length}{Array.IndexOf(versions, v)}, {v}\"")), dir.Path);
         Assert.Empty(ok.Errors);
         var notVersion = Magics.Parse(doc, "#r \"nuget: Microsoft.Data.Analysis, not-a-version\"", dir.Path);
         Assert.Equal("InvalidPackageReference", Assert.Single(notVersion.Errors).EName);
         Assert.StartsWith("'not-a-version' in '#r \"nuget: Microsoft.Data.Analysis, not-a-version\"' (line 1) is not a NuGet version", notVersion.Errors[0].Message, StringComparison.Ordinal);
+        // NuGet's ranges with a comma: the kernel's restore fails on them (MSB4181), so a notebook using one ran green only here.
+        foreach (var range in new[] { "[2.14.1,3)", "(,3.0]", "[1.0,2.0]" })
+        {
+            var r = Magics.Parse(doc, $"#r \"nuget: Humanizer.Core, {range}\"", dir.Path);
+            Assert.Equal($"'{range}' in '#r \"nuget: Humanizer.Core, {range}\"' (line 1) is a version range with a comma, which the .NET kernel cannot restore " +
+                         "(its restore fails with MSB4181); give the lowest version you accept (1.2.3 means that or higher) or an exact one ([1.2.3])", Assert.Single(r.Errors).Message);
+        }
     }
 
     /// <summary>A notebook showing how to write a magic (in a comment, a raw or verbatim string, code an #if leaves out):

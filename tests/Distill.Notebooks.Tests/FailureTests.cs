@@ -140,7 +140,25 @@ public class FailureTests
         var nb = TestSupport.WriteNotebook(dir.Path, "load.ipynb", ("#load \"helper.csx\"\nConsole.WriteLine(Twice(21));", null), ("#load \"nope.csx\"", null));
         var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
         Assert.Equal("42\n", TestSupport.Text(Cells(r)[0]["outputs"]![0]!["text"]));
-        Assert.Equal($"load.ipynb: cell 2, line 1: #load \"nope.csx\" (line 1): {Path.Combine(dir.Path, "nope.csx")} does not exist; paths are relative to the notebook's folder, {dir.Path}",
+        Assert.Equal($"load.ipynb: cell 2, line 1: #load \"nope.csx\" (line 1): {Path.Combine(dir.Path, "nope.csx")} does not exist; relative paths are taken from the current directory, {dir.Path} (the notebook's folder unless a cell changed it, as in the kernel)",
+            Assert.Single(r.Failures).ToString());
+    }
+
+    /// <summary>Probed against the kernel (Jupyter, .net-csharp): after a cell changes the current directory, a relative
+    /// #load or #r is taken from there. Here it was taken from the notebook's folder: green here, CS1504 there.</summary>
+    [Fact]
+    public void Relative_load_paths_are_taken_from_the_current_directory_as_in_the_kernel()
+    {
+        using var dir = new TempDir("load-cwd");
+        Directory.CreateDirectory(Path.Combine(dir.Path, "sub"));
+        File.WriteAllText(Path.Combine(dir.Path, "top.csx"), "Console.WriteLine(\"notebook's folder\");");
+        File.WriteAllText(Path.Combine(dir.Path, "sub", "inner.csx"), "Console.WriteLine(\"sub\");");
+        var nb = TestSupport.WriteNotebook(dir.Path, "cwd.ipynb", ("#load \"top.csx\"", null),
+            ("System.IO.Directory.SetCurrentDirectory(\"sub\");", null), ("#load \"inner.csx\"", null), ("#load \"top.csx\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
+        Assert.Equal(["notebook's folder\n", "", "sub\n"], Cells(r).Take(3).Select(c => string.Concat(c["outputs"]!.AsArray().Select(o => TestSupport.Text(o!["text"])))));
+        Assert.Equal($"cwd.ipynb: cell 4, line 1: #load \"top.csx\" (line 1): {Path.Combine(dir.Path, "sub", "top.csx")} does not exist; relative paths are taken " +
+                     $"from the current directory, {Path.Combine(dir.Path, "sub")} (the notebook's folder unless a cell changed it, as in the kernel)",
             Assert.Single(r.Failures).ToString());
     }
 

@@ -25,6 +25,11 @@ public sealed partial class OutputSink
     /// <summary>Most characters one output keeps (<see cref="NotebookRunOptions.MaxOutputChars"/>).</summary>
     public int MaxChars { get; }
 
+    /// <summary>The culture the cell's Console.Out and Console.Error format numbers with (Console.WriteLine(0.5),
+    /// WriteLine("{0}", x)): the cell thread's when the cell starts, as the kernel's writers, which are made for each
+    /// cell, do. A cell that sets CultureInfo.CurrentCulture changes its own ToString and interpolation, not that.</summary>
+    public IFormatProvider? Culture { get; set; }
+
     /// <summary>Most characters all of a cell's streams and displays keep together: many outputs each under
     /// <see cref="MaxChars"/> (a loop printing to stdout and stderr in turn, or displaying each step) would otherwise
     /// still fill the .ipynb and .html without bound.</summary>
@@ -294,6 +299,7 @@ sealed class CellConsoleWriter(string stream, TextWriter fallback) : TextWriter
     }
 
     public override Encoding Encoding => Encoding.UTF8;
+    public override IFormatProvider FormatProvider => OutputSink.Current?.Culture ?? base.FormatProvider;
     public override void Write(char value) => Write(value.ToString());
     public override void Write(string? value)
     {

@@ -62,18 +62,26 @@ public static partial class Magics
     [GeneratedRegex("""^#r\s+"(?<path>[^"]+)"\s*$""")]
     private static partial Regex PathRef();
 
-    /// <summary>What NuGet reads as a version: 1-4 numeric parts (the last may float, *), an optional prerelease
-    /// label and build metadata, or a range in brackets. Anything else would be taken as some other version silently.</summary>
-    [GeneratedRegex(@"^(?:\*(?:-\*)?|\d+(?:\.\d+){0,3}(?:\.\*)?(?:-[0-9A-Za-z.*-]+)?(?:\+[0-9A-Za-z.-]+)?|[\[(][^\[\]()]*[\])])$")]
+    /// <summary>What NuGet reads as a version and the kernel restores: 1-4 numeric parts (the last may float, *), an
+    /// optional prerelease label and build metadata, or an exact version in brackets ([1.2.3]). Anything else would be
+    /// taken as some other version silently. A range with a comma ([1.0,2.0), (,3.0]) is NuGet's, but the kernel's
+    /// restore of it fails (MSB4181, checked with nbconvert on the .net-csharp kernel): refused before this is asked,
+    /// with its own message.</summary>
+    [GeneratedRegex(@"^(?:\*(?:-\*)?|\d+(?:\.\d+){0,3}(?:\.\*)?(?:-[0-9A-Za-z.*-]+)?(?:\+[0-9A-Za-z.-]+)?|[\[(][^\[\](),]*[\])])$")]
     private static partial Regex NuGetVersion();
 
     [GeneratedRegex("""^#load\s+"(?<path>[^"]+)"\s*$""")]
     private static partial Regex LoadRef();
 
+    static string RelativeTo(string folder) =>
+        $"relative paths are taken from the current directory, {folder} (the notebook's folder unless a cell changed it, as in the kernel)";
+
     [GeneratedRegex("""^#i\s+"nuget:\s*(?<source>[^"]+?)\s*"\s*$""")]
     private static partial Regex SourceRef();
 
-    public static ParsedCell Parse(NotebookDocument doc, string source, string notebookFolder)
+    /// <param name="folder">Where relative #r and #load paths are taken from: the current directory when the cell
+    /// starts, as in the kernel (the notebook's folder unless a cell changed it).</param>
+    public static ParsedCell Parse(NotebookDocument doc, string source, string folder)
     {
         // Split on \n only: a CRLF line keeps its \r, so the joined code is the source unchanged (a verbatim or raw string
         // spanning a CRLF keeps both characters, as in the kernel) and line numbers stay cell-relative. Trim drops the \r
@@ -126,9 +134,13 @@ public static partial class Magics
             else if (t.StartsWith("#r ", StringComparison.Ordinal) && t.Contains("\"nuget:", StringComparison.Ordinal))
             {
                 var m = NuGetRef().Match(t);
-                if (m.Success && m.Groups["version"].Value is { Length: > 0 } bad && !NuGetVersion().IsMatch(bad))
+                if (m.Success && m.Groups["version"].Value is { Length: > 0 } range && range.Contains(',', StringComparison.Ordinal))
                     parsed.Errors.Add(new(line, "InvalidPackageReference",
-                        $"'{bad}' in '{t}' (line {line}) is not a NuGet version; write one like 1.2.3, 1.2.3-beta.1, 1.* or a range [1.0,2.0)"));
+                        $"'{range}' in '{t}' (line {line}) is a version range with a comma, which the .NET kernel cannot restore (its restore fails with MSB4181); " +
+                        "give the lowest version you accept (1.2.3 means that or higher) or an exact one ([1.2.3])"));
+                else if (m.Success && m.Groups["version"].Value is { Length: > 0 } bad && !NuGetVersion().IsMatch(bad))
+                    parsed.Errors.Add(new(line, "InvalidPackageReference",
+                        $"'{bad}' in '{t}' (line {line}) is not a NuGet version; write one like 1.2.3, 1.2.3-beta.1, 1.* or [1.2.3]"));
                 else if (m.Success)
                     parsed.Packages.Add((new PackageRequest(m.Groups["name"].Value, m.Groups["version"].Value is { Length: > 0 } v ? v : null), line));
                 else
@@ -139,11 +151,11 @@ public static partial class Magics
             else if (t.StartsWith("#r ", StringComparison.Ordinal) && PathRef().Match(t) is { Success: true } pm && LooksLikePath(pm.Groups["path"].Value))
             {
                 var path = pm.Groups["path"].Value;
-                var full = Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(notebookFolder, path));
+                var full = Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(folder, path));
                 if (File.Exists(full)) parsed.AssemblyPaths.Add((full, line));
                 else
                     parsed.Errors.Add(new(line, "AssemblyNotFound",
-                        $"#r \"{path}\" (line {line}): {full} does not exist; paths are relative to the notebook's folder: build the project first " +
+                        $"#r \"{path}\" (line {line}): {full} does not exist; {RelativeTo(folder)}: build the project first " +
                         "(`dotnet build`), or, for a notebook copied out of notebooks/, write the path to the checkout's artifacts/ in full (README)"));
                 lines[i] = "";
             }
@@ -152,10 +164,12 @@ public static partial class Magics
                 // Roslyn loads the file (the line stays), but a missing one is a bare CS1504 naming it as written, not
                 // where it was looked for: said here as for #r.
                 var path = lm.Groups["path"].Value;
-                var full = Path.GetFullPath(Path.Combine(notebookFolder, path));
+                var full = Path.GetFullPath(Path.Combine(folder, path));
                 if (!File.Exists(full))
                     parsed.Errors.Add(new(line, "SourceFileNotFound",
-                        $"#load \"{path}\" (line {line}): {full} does not exist; paths are relative to the notebook's folder, {notebookFolder}"));
+                        $"#load \"{path}\" (line {line}): {full} does not exist; {RelativeTo(folder)}"));
+                // Roslyn's own resolver takes a relative path from the notebook's folder: given the file found here.
+                else lines[i] = lines[i].Replace($"\"{path}\"", $"\"{full}\"", StringComparison.Ordinal);
             }
             else if (t.StartsWith("#i ", StringComparison.Ordinal))
             {
@@ -169,7 +183,7 @@ public static partial class Magics
                     if (local && !Path.IsPathRooted(src))
                         parsed.Errors.Add(new(line, "InvalidSource",
                             $"#i \"nuget: {src}\" (line {line}): a relative folder, which the .NET kernel cannot use (\"Invalid URI: The format of the URI could not be determined.\"); " +
-                            $"give its full path (#i \"nuget: {Path.GetFullPath(src.StartsWith('~') ? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) + src[1..] : Path.Combine(notebookFolder, src))}\") or a URL"));
+                            $"give its full path (#i \"nuget: {Path.GetFullPath(src.StartsWith('~') ? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) + src[1..] : Path.Combine(folder, src))}\") or a URL"));
                     // NuGet skips a missing local source without a word (a typo was never reported); the kernel fails the cell.
                     else if (local && !Directory.Exists(src))
                         parsed.Errors.Add(new(line, "SourceNotFound",
