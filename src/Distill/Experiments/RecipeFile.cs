@@ -269,7 +269,9 @@ public static class RecipeFile
         var t = nullable ?? type;
         string Expect(string what) => throw new SpecException(file, SpecSchema.Line(node), $"'{key}' expects {what}, got '{ExperimentSpec.Scalar(node)}'.");
         if (t == typeof(string)) return node is YamlScalarNode s ? s.Value : Expect("text");
-        if (t == typeof(int)) return node is YamlScalarNode && int.TryParse(ExperimentSpec.Scalar(node), NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i : Expect("an integer");
+        // A whole number in any spelling (1.0, 3e2), as the schema's integer takes it.
+        if (t == typeof(int)) return node is YamlScalarNode && double.TryParse(ExperimentSpec.Scalar(node), NumberStyles.Float, CultureInfo.InvariantCulture, out var w)
+                                     && Math.Floor(w) == w && w is >= int.MinValue and <= int.MaxValue ? (int)w : Expect("an integer");
         if (t == typeof(double)) return node is YamlScalarNode && double.TryParse(ExperimentSpec.Scalar(node), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) ? d : Expect("a number");
         if (t == typeof(bool)) return node is YamlScalarNode && bool.TryParse(ExperimentSpec.Scalar(node), out var b) ? b : Expect("true or false");
         if (t.IsEnum) return node is YamlScalarNode && Enum.TryParse(t, ExperimentSpec.Scalar(node), ignoreCase: true, out var e) && Enum.IsDefined(t, e!) ? e : Expect($"one of {string.Join(", ", Enum.GetNames(t).Select(n => n.ToLowerInvariant()))}");

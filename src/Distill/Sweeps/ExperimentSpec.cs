@@ -608,7 +608,7 @@ public sealed record Experiment
     {
         YamlMappingNode? Section(YamlMappingNode m, string key) => ExperimentSpec.Find(m, key) as YamlMappingNode;
         JsonNode? Value(YamlMappingNode? m, string key) => m is not null && ExperimentSpec.Find(m, key) is { } n ? SpecSchema.ToJson(n) : null;
-        int? Int(YamlMappingNode? m, string key) => Value(m, key) is { } v ? checked((int)v.GetValue<long>()) : null;
+        int? Int(YamlMappingNode? m, string key) => Value(m, key) is { } v ? SpecSchema.AsInt(v) : null;
         double? Number(YamlMappingNode? m, string key) => Value(m, key) is { } v ? SpecSchema.AsDouble(v) : null;
         string? Text(YamlMappingNode? m, string key) => Value(m, key)?.GetValue<string>();
 

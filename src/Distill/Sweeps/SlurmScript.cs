@@ -108,7 +108,8 @@ public static partial class SlurmScript
     /// <summary>A warning when <paramref name="time"/> is 2 minutes or less, else null: the stop signal comes up to 60 s
     /// before the limit (Slurm sends it at its own pace), so such a task may be stopped at any point of its run.</summary>
     public static string? TimeWarning(string? time) =>
-        time is not null && TimeLimit().IsMatch(time) && !time.Contains('-', StringComparison.Ordinal) && Seconds(time) is <= 120
+        // 0 (in any spelling) is no limit at all (man sbatch: "A time limit of zero requests that no time limit be imposed").
+        time is not null && TimeLimit().IsMatch(time) && !time.Contains('-', StringComparison.Ordinal) && Seconds(time) is > 0 and <= 120
             ? $"--time {time}: the script asks for SIGTERM 60 s before the limit (--signal=B:TERM@60), and Slurm may send it up to a minute early, " +
               "so a task of 2 minutes or less can be stopped (and checkpointed) at any point; give a longer limit."
             : null;

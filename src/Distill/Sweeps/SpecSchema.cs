@@ -76,6 +76,9 @@ public static partial class SpecSchema
             _ => [],
         };
         var actual = TypeOf(node);
+        // JSON Schema's integer (2020-12) is any number without a fractional part: 1.0, 3e2 and !!float 2 are whole
+        // numbers to an editor checking the file against spec.schema.json, and were refused here.
+        if (actual == "number" && types.Contains("integer") && IsWhole(node)) actual = "integer";
         if (types.Length > 0 && !types.Any(t => t == actual || (t == "number" && actual == "integer")))
             throw new SpecException(file, line, $"{Name(path)} must be {string.Join(" or ", types.Select(Describe))}, not {Shown(node)}{QuotedHint(node, types)}.");
         switch (node)
@@ -163,6 +166,13 @@ public static partial class SpecSchema
         },
         _ => throw new InvalidDataException($"line {Line(node)}: YAML aliases and tags are not part of the spec format; write the value out."),
     };
+
+    /// <summary>Whether a number node's value is a finite whole number (1.0, 3e2), whatever its spelling.</summary>
+    static bool IsWhole(YamlNode node) => AsDouble(ToJson(node)) is var x && double.IsFinite(x) && Math.Floor(x) == x;
+
+    /// <summary>A whole number's value as an int: <see cref="Validate"/> has checked it whole and in range (an integer key's
+    /// 1.0 or 3e2 is a JSON double).</summary>
+    public static int AsInt(JsonNode n) => checked((int)AsDouble(n));
 
     /// <summary>A JSON number as a double, whether it was read as an integer or not.</summary>
     public static double AsDouble(JsonNode n) => n is JsonValue v && v.TryGetValue<long>(out var l) ? l : n.GetValue<double>();

@@ -121,6 +121,23 @@ public class ExperimentSpecTests
         Assert.Equal(Parse(Spec).Hash, Parse("# a comment\n" + Spec.Replace("epochs: 2", "epochs:    2   # more", StringComparison.Ordinal)).Hash);
     }
 
+    /// <summary>Probed: spec.schema.json's integer is JSON Schema's (2020-12), any number without a fractional part, so an
+    /// editor checking a spec against it took `epochs: 2.0` and `train_size: 3e2`, which spec check refused. Both are
+    /// that whole number: the same runs and the same hash as `2` and `300`, in a grid too.</summary>
+    [Fact]
+    public void A_whole_number_spelled_as_a_float_is_that_number()
+    {
+        var plain = Parse(Spec);
+        foreach (var (from, to) in new[] { ("epochs: 2", "epochs: 2.0"), ("epochs: 2", "epochs: !!float 2"), ("epochs: 2", "epochs: 2e0"), ("  train_size: 300", "  train_size: 3e2") })
+        {
+            var spelled = Parse(Spec.Replace(from, to, StringComparison.Ordinal));
+            Assert.Equal(plain.Hash, spelled.Hash);
+            Assert.Equal(plain.Runs.Select(r => (r.Experiment.Epochs, r.Experiment.TrainSize)), spelled.Runs.Select(r => (r.Experiment.Epochs, r.Experiment.TrainSize)));
+        }
+        var grid = Parse(Spec.Replace("  seed: [0, 1, 2]", "  seed: [0, 1.0, 2e0]", StringComparison.Ordinal));
+        Assert.Equal(plain.Runs.Select(r => r.Experiment.Seed), grid.Runs.Select(r => r.Experiment.Seed));
+    }
+
     /// <summary>A pipe (/dev/stdin, a shell's &lt;(...)) has no length: reading one failed on it with a stack trace.
     /// It is read, and one longer than the cap is refused after cap + 1 bytes.</summary>
     [Theory]
@@ -157,9 +174,10 @@ public class ExperimentSpecTests
     [InlineData("epochs: 2", "epochs: \"2\"", 10, "epochs must be a whole number, not '2' (quoted, so it is text: remove the quotes).")]
     [InlineData("  ce: 0.1", "  ce: '0.1'", 12, "loss.ce must be a number, not '0.1' (quoted, so it is text: remove the quotes).")]
     [InlineData("epochs: 2", "epochs: !!str 2", 10, "epochs must be a whole number, not '2' (tagged !!str, so it is text: remove the tag).")]
-    // The float 2.0, however spelled: `!!float 2` passed as the integer 2 where 2.0 was refused.
-    [InlineData("epochs: 2", "epochs: 2.0", 10, "epochs must be a whole number, not '2.0'.")]
-    [InlineData("epochs: 2", "epochs: !!float 2", 10, "epochs must be a whole number, not '!!float 2'.")]
+    // A number with a fractional part, however spelled (a whole 2.0 is 2: A_whole_number_spelled_as_a_float_is_that_number).
+    [InlineData("epochs: 2", "epochs: 2.5", 10, "epochs must be a whole number, not '2.5'.")]
+    [InlineData("epochs: 2", "epochs: !!float 2.5", 10, "epochs must be a whole number, not '!!float 2.5'.")]
+    [InlineData("  seed: [0, 1, 2]", "  seed: [0, 1e-1]", 17, "seed must be a whole number, not '1e-1'.")]
     [InlineData("  model: mlp-32", "  model:\n\tmlp-32", 10, "not valid YAML")]
     [InlineData("epochs: 2", "epochs: 0", 10, "epochs = '0' is below its minimum, 1.")]
     // A quoted method parameter was taken as its number but hashed as text: the same sweep, refused as another spec's.

@@ -155,6 +155,9 @@ public class SlurmScriptTests
     [InlineData("02:00:00", false)]
     [InlineData("1-00", false)]
     [InlineData("UNLIMITED", false)]
+    [InlineData("0", false)] // zero is no limit (man sbatch); it was warned of as two minutes or less
+    [InlineData("00:00:00", false)]
+    [InlineData("0:0", false)]
     public void A_time_limit_of_two_minutes_or_less_is_warned_of(string time, bool warned) =>
         Assert.Equal(warned, SlurmScript.TimeWarning(time) is not null);
 }
