@@ -202,7 +202,8 @@ static class SweepCommand
     /// <paramref name="jobs"/> worker processes (<see cref="Worker"/>, at most one per pending run), each with
     /// <paramref name="threads"/> libtorch threads, that share the pending runs between them; their lines are passed
     /// on here as they come and kept in workers/K.log. A signal is passed on to the workers, whose running runs
-    /// checkpoint and exit. A pending run without a result at the end failed (its failed.json says why).
+    /// checkpoint and exit. A pending run with failed.json at the end failed (it says why); one a worker that died left
+    /// unfinished is run once more by a new round of workers, and reported as not run if it is left again.
     /// </summary>
     static int Parallel(ExperimentSpec s, string specPath, string dir, int jobs, int threads, CtrlC signals)
     {
@@ -218,38 +219,62 @@ static class SweepCommand
         // A child must not take its index from the array task this command may itself be running in.
         var environment = IndexVariables.ToDictionary(v => v, string? (_) => null);
         var claim = $"{Environment.ProcessId}-{DateTime.UtcNow.Ticks}";
-        var tasks = Enumerable.Range(0, workers).Select(k => new ChildTask($"worker {k}", ["sweep", "run", specPath, "--out", dir, "--worker", claim, "--threads", $"{threads}"],
-            Path.Combine(dir, "workers", $"{k}.log"), threads) { Environment = environment, Echo = true });
-        try
+        var todo = pending;
+        List<int> notRun = [];
+        var died = new List<string>();
+        // A worker that dies (killed, out of memory) leaves the run it had claimed to no one: its siblings skip a claimed
+        // run. So the runs it left get one more round of workers (each resumes from its checkpoint); a second death is
+        // reported, not retried, as the run may be what kills its worker.
+        for (var round = 0; round < 2 && todo.Count > 0; round++)
         {
-            new ChildProcesses(ChildProcesses.Self, jobs).Run(tasks, (task, code) =>
+            var processes = Math.Min(jobs, todo.Count);
+            if (round > 0)
+                Console.Error.WriteLine($"note: {(todo.Count == 1 ? "run" : "runs")} {string.Join(", ", todo.Select(r => r.Index))} of {string.Join(" and ", died)}, " +
+                                        $"which stopped before finishing {(todo.Count == 1 ? "it" : "them")}: running {(todo.Count == 1 ? "it" : "them")} again " +
+                                        $"({processes} process{(processes == 1 ? "" : "es")})");
+            died.Clear();
+            var tasks = Enumerable.Range(0, processes).Select(k => new ChildTask($"worker {k + (round == 0 ? 0 : workers)}",
+                ["sweep", "run", specPath, "--out", dir, "--worker", claim, "--threads", $"{threads}"],
+                Path.Combine(dir, "workers", $"{k + (round == 0 ? 0 : workers)}.log"), threads) { Environment = environment, Echo = true });
+            try
             {
-                // 1 is "a run failed", already reported in the run's own error line; anything else is the worker's.
-                if (code > 1 && !signals.Token.IsCancellationRequested) Console.Error.WriteLine($"{task.Name} exited {code} (log: {task.LogFile})");
-            }, signals.Signal, signals.Token);
+                new ChildProcesses(ChildProcesses.Self, jobs).Run(tasks, (task, code) =>
+                {
+                    // 1 is "a run failed", already reported in the run's own error line; anything else is the worker's.
+                    if (code <= 1 || signals.Token.IsCancellationRequested) return;
+                    Console.Error.WriteLine($"{task.Name} exited {code} (log: {task.LogFile})");
+                    lock (died) died.Add(task.Name);
+                }, signals.Signal, signals.Token);
+            }
+            finally
+            {
+                foreach (var run in todo)
+                    try { SweepFolder.Unclaim(SweepFolder.Run(dir, run.Index), claim); }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a stale claim blocks nothing: its ID is this run's
+            }
+            if (signals.Token.IsCancellationRequested) throw SweepRunner.Stopped(s, signals.Token);
+            // A run whose folder is a file was reported by its worker and is no run a worker skipped; one with failed.json failed.
+            notRun = [.. todo.Where(r => !SweepFolder.Done(dir, s, r.Index) && SweepFolder.Run(dir, r.Index) is var run && !File.Exists(run)
+                                         && !File.Exists(Path.Combine(run, SweepFolder.FailedFile))).Select(r => r.Index)];
+            if (died.Count == 0) break;
+            todo = [.. todo.Where(r => notRun.Contains(r.Index))];
         }
-        finally
-        {
-            foreach (var run in pending)
-                try { SweepFolder.Unclaim(SweepFolder.Run(dir, run.Index), claim); }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a stale claim blocks nothing: its ID is this run's
-        }
-        if (signals.Token.IsCancellationRequested) throw SweepRunner.Stopped(s, signals.Token);
-        var unfinished = pending.Where(r => !SweepFolder.Done(dir, s, r.Index)).ToList();
-        // A run whose folder is a file was reported by its worker and is no run a worker skipped.
-        var notRun = unfinished.Where(r => SweepFolder.Run(dir, r.Index) is var run && !File.Exists(run) && !File.Exists(Path.Combine(run, SweepFolder.FailedFile)))
-            .Select(r => r.Index).ToList();
         if (notRun.Count > 0)
-            Console.Error.WriteLine($"error: not run: {string.Join(", ", notRun)} (every worker stopped before them; see {Path.Combine(dir, "workers")}); `sweep run` again runs them");
-        return Summary(s, dir, [.. unfinished.Select(r => r.Index)], clock);
+            Console.Error.WriteLine($"error: not run: {string.Join(", ", notRun)} (" +
+                                    (died.Count > 0 ? $"{string.Join(" and ", died)} stopped before finishing them" : "the workers left them: another task may be running them") +
+                                    $"; see {Path.Combine(dir, "workers")}); `sweep run` again runs them");
+        var unfinished = pending.Where(r => !SweepFolder.Done(dir, s, r.Index)).Select(r => r.Index).ToList();
+        return Summary(s, dir, [.. unfinished.Except(notRun)], clock, notRun);
     }
 
     /// <summary>The last line of a whole-sweep run, and its exit code: 1 when any run failed.</summary>
-    static int Summary(ExperimentSpec s, string dir, List<int> failed, Stopwatch clock)
+    static int Summary(ExperimentSpec s, string dir, List<int> failed, Stopwatch clock, List<int>? notRun = null)
     {
-        Console.WriteLine($"sweep {s.Name}: {s.Runs.Count - failed.Count} of {s.Runs.Count} runs done in {clock.Elapsed.TotalSeconds:F1} s" +
-                          (failed.Count == 0 ? "" : $"; failed runs: {string.Join(", ", failed)} (see `distill sweep collect {dir}`)"));
-        return failed.Count == 0 ? 0 : 1;
+        notRun ??= [];
+        Console.WriteLine($"sweep {s.Name}: {s.Runs.Count - failed.Count - notRun.Count} of {s.Runs.Count} runs done in {clock.Elapsed.TotalSeconds:F1} s" +
+                          (failed.Count == 0 ? "" : $"; failed runs: {string.Join(", ", failed)} (see `distill sweep collect {dir}`)") +
+                          (notRun.Count == 0 ? "" : $"; not run: {string.Join(", ", notRun)}"));
+        return failed.Count + notRun.Count == 0 ? 0 : 1;
     }
 
     static Command Collect()

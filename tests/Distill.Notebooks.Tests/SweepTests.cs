@@ -393,6 +393,53 @@ public class SweepTests
         Assert.Equal(Runs(whole), Runs(dir));
     }
 
+    /// <summary>Probed: one `--jobs` worker killed outright (kill -9, as the OOM killer does) left the run it had
+    /// claimed to no one, since its siblings skip a claimed run; the sweep ended with it "not run (every worker stopped
+    /// before them)" while the other worker had gone on, and counted it as failed too. The run now gets a second round
+    /// of workers, and resumes from its checkpoint.</summary>
+    [Fact]
+    public void A_worker_killed_outright_has_its_run_taken_up_again_from_its_checkpoint()
+    {
+        using var root = new TempDir("sweep-worker-killed");
+        var spec = Path.Combine(root.Path, "long2.yaml");
+        File.WriteAllText(spec, LongSpec + "grid:\n  seed: [0, 1]\n");
+        var dir = Path.Combine(root.Path, "out");
+        string Log(int i) => Path.Combine(dir, "runs", $"{i}", "task.log");
+        using var sweep = new DistillProcess.Running(DistillProcess.Start(["sweep", "run", spec, "--out", dir, "--jobs", "2", "--threads", "1"]));
+        var clock = Stopwatch.StartNew();
+        while (!(LogHas(Log(0), "epoch   2/30") && LogHas(Log(1), "epoch   2/30")))
+        {
+            Assert.False(sweep.Process.HasExited, $"the sweep ended before a worker could be killed: make it longer\n{sweep.Output}");
+            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), sweep.Output);
+            Thread.Sleep(100);
+        }
+        var worker = ChildrenOf(sweep.Process.Id).First();
+        using (var kill = Process.Start("kill", ["-9", $"{worker}"])!) kill.WaitForExit();
+
+        Assert.Equal(0, sweep.Exit(TimeSpan.FromMinutes(3)));
+        var note = System.Text.RegularExpressions.Regex.Match(sweep.Output, @"note: run (\d) of worker \d, which stopped before finishing it: running it again \(1 process\)");
+        Assert.True(note.Success, sweep.Output);
+        var retried = int.Parse(note.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(LogHas(Log(retried), $"resuming long[{retried}]"), $"run {retried} did not resume from its checkpoint");
+        Assert.Contains("sweep long: 2 of 2 runs done in ", sweep.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("not run", sweep.Output, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(Path.Combine(dir, "runs"), "claim-*", SearchOption.AllDirectories));
+    }
+
+    /// <summary>The processes whose parent is <paramref name="pid"/>, from /proc/PID/stat ("pid (comm) state ppid ...").</summary>
+    static IEnumerable<int> ChildrenOf(int pid)
+    {
+        foreach (var entry in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(entry), out var child)) continue;
+            string stat;
+            try { stat = File.ReadAllText(Path.Combine(entry, "stat")); }
+            catch (IOException) { continue; } // exited meanwhile
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) == pid) yield return child;
+        }
+    }
+
     /// <summary>A run started at 2 threads and stopped before its result resumes at 2 threads when the sweep is run
     /// again at 1 (a note says so), to the numbers of an uninterrupted run; it was refused ("started with other
     /// settings (threads: 2 → 1)", advising --resume, which a sweep has not) after the teacher was trained again.</summary>
