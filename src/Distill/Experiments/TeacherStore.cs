@@ -32,9 +32,17 @@ public static class TeacherStore
             // The program's checkout first: looking only above the current directory gave the same build a second,
             // empty cache (~/.cache) whenever it ran from outside the repository.
             if (DatasetSearch.ProgramRepoRoot() is string repo) return Path.Combine(repo, "artifacts", "teachers");
-            return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "distill", "teachers");
+            return Home is string home ? Path.Combine(home, ".cache", "distill", "teachers") : null;
         }
     }
+
+    /// <summary>The user's home folder, or null when there is none: .NET gives "" for a HOME that does not exist (the
+    /// user nobody's /nonexistent), and the cache became the relative .cache/distill/teachers, a new one in every folder
+    /// a command ran from. Without a home (and no checkout or setting) the cache is off, and doctor says why.</summary>
+    static string? Home => Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 0 } home && Path.IsPathRooted(home) ? home : null;
+
+    /// <summary>Off because nothing names a folder for it: no setting, no checkout around the program, no home folder.</summary>
+    static bool Homeless => Directory is null && string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(Variable));
 
     /// <summary>Why the cache cannot be used (a file in its place or on its way, or a folder no file can be created in),
     /// as words naming it and the fix; null when it can, or is off. Doctor counts it as a problem: it printed the file
@@ -58,6 +66,9 @@ public static class TeacherStore
     {
         get
         {
+            if (Homeless)
+                return $"off: there is no home folder to keep it in (HOME={Environment.GetEnvironmentVariable("HOME")} does not exist); every teacher is trained: " +
+                       $"set {Variable} to a folder to keep them";
             if (Directory is not string dir) return $"off ({Variable}={Environment.GetEnvironmentVariable(Variable)?.Trim()}); every teacher is trained";
             if (File.Exists(dir)) return $"{dir} is a file, not a folder: set DISTILL_TEACHER_CACHE to a folder (or off)";
             var top = new DirectoryInfo(dir);

@@ -88,6 +88,30 @@ public class TeacherStoreTests
         finally { Directory.Delete(elsewhere, recursive: true); }
     }
 
+    /// <summary>Probed as the user nobody (HOME=/nonexistent): .NET gives "" for a home that does not exist, so the cache
+    /// was the relative .cache/distill/teachers, made in whatever folder a command ran from, and doctor showed it as
+    /// usable. Without a home, a setting or a checkout around the program, the cache is off, and doctor says why.</summary>
+    [Fact]
+    public void Without_a_home_folder_the_cache_is_off_and_said_so_not_made_in_the_working_directory()
+    {
+        using var dir = new TempDir("teachers-homeless");
+        var program = Repo.CliOutsideRepo(dir.File("program"));
+        var cwd = Directory.CreateDirectory(dir.File("cwd")).FullName;
+        var home = dir.File("no-such-home");
+        void Homeless(IDictionary<string, string?> env)
+        {
+            env.Remove("DISTILL_TEACHER_CACHE");
+            env["HOME"] = home;
+        }
+        var (_, stdout, stderr) = Repo.RunCli(["doctor"], Homeless, workingDirectory: cwd, program: program);
+        Assert.Contains($"teachers      off: there is no home folder to keep it in (HOME={home} does not exist); every teacher is trained: " +
+                        "set DISTILL_TEACHER_CACHE to a folder to keep them", stdout + stderr, StringComparison.Ordinal);
+        var train = Repo.RunCli(["train", "--model", "mlp-16", "--teacher", "mlp-16", "--teacher-epochs", "1", "--epochs", "1", "--train-size", "300", "--test-size", "100"],
+            Homeless, workingDirectory: cwd, program: program);
+        Assert.True(train.Code == 0, train.Stderr);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(cwd));
+    }
+
     /// <summary>A byte flipped in a cached teacher's weights still loads: it was used silently, and the students
     /// distilled from it came out far worse (a sweep's 34% became 14%).</summary>
     [Fact]
