@@ -180,6 +180,8 @@ public class BasicsRunTests(BasicsRun run) : IClassFixture<BasicsRun>
         Assert.Equal("0.107.0", m["runtime"]!["torchsharp"]!.GetValue<string>());
         // oneMKL's reproducibility mode changes every GEMM's rounding: the manifest names the one the run had.
         Assert.Equal(Distill.Native.TorchRuntime.MklReproducibility, m["runtime"]!["mklCbwr"]!.GetValue<string>());
+        // So does oneMKL's kernel path (the AMD fix on or not): `train` recorded it in run.json, reports did not.
+        Assert.Equal(Distill.Native.MklCpuDispatch.Status, m["runtime"]!["mklDispatch"]!.GetValue<string>());
         Assert.Equal("basics.html", m["files"]!["html"]!.GetValue<string>());
         var cells = m["cells"]!.AsArray();
         Assert.Equal(run.Cells.Count, cells.Count);
@@ -227,5 +229,25 @@ public class RunEnvironmentTests
         Assert.Equal($"{a} (dirty: notebook not committed: untracked)", (Env(a, true, a) with { NotebookNotCommitted = "untracked" }).CommitText);
         Assert.Equal("aaaaaaaaaaaa (dirty: notebook not committed)", (Env(a, true, a) with { NotebookNotCommitted = "modified" }).GitDescription);
         Assert.Equal("aaaaaaaaaaaa (dirty)", Env(a, true, a).GitDescription);
+        // Why there is no commit, when git said why.
+        Assert.Equal($"a git checkout without commits; the library ran was built from {a}", (Env(null, null, a) with { NoCommit = "a git checkout without commits" }).CommitText);
+        Assert.Equal("git is not installed", (Env(null, null, a) with { NoCommit = "git is not installed" }).GitDescription);
+    }
+
+    /// <summary>Probed: a checkout owned by another user (git: "detected dubious ownership", as under sudo or in a
+    /// devcontainer volume) was reported "not a git checkout", and its commit lost with a false reason.</summary>
+    [Fact]
+    public void A_checkout_git_will_not_read_is_named_with_gits_reason_not_as_no_checkout()
+    {
+        using var dir = new TempDir("git-reasons");
+        Assert.Equal("not a git checkout", Distill.Native.Git.NoCommitReason(dir.Path));
+        var repo = Directory.CreateDirectory(Path.Combine(dir.Path, "repo")).FullName;
+        Assert.Equal("", Distill.Native.Git.Run(repo, "init", "-q")); // null when git failed
+        Assert.Equal("a git checkout without commits", Distill.Native.Git.NoCommitReason(repo));
+        // Another owner: only root can make one here, and git reads such a checkout when safe.directory allows it.
+        using (var chown = System.Diagnostics.Process.Start("chown", ["-R", "nobody", repo])!) chown.WaitForExit();
+        if (Distill.Native.Git.Run(repo, "status") is null)
+            Assert.Equal($"git could not read the checkout: fatal: detected dubious ownership in repository at '{repo}' " +
+                         $"(git config --global --add safe.directory {repo} lets this user read it)", Distill.Native.Git.NoCommitReason(repo));
     }
 }

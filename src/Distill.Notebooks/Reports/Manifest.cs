@@ -36,13 +36,13 @@ public static class Manifest
             ["git"] = new JsonObject
             {
                 ["commit"] = env.GitCommit, ["dirty"] = env.GitDirty, ["notebookNotCommitted"] = env.NotebookNotCommitted,
-                ["libraryCommit"] = env.LibraryCommit, ["libraryDirty"] = env.LibraryDirty,
+                ["libraryCommit"] = env.LibraryCommit, ["libraryDirty"] = env.LibraryDirty, ["noCommit"] = env.NoCommit,
             },
             ["machine"] = new JsonObject { ["name"] = env.Machine, ["os"] = env.Os, ["cpu"] = env.Cpu, ["cores"] = env.Cores },
             ["runtime"] = new JsonObject
             {
                 ["dotnet"] = env.DotNet, ["torchsharp"] = env.TorchSharp, ["libtorch"] = env.LibTorch, ["torchThreads"] = env.TorchThreads,
-                ["oneDnnIsa"] = env.OneDnnIsa, ["mklCbwr"] = env.MklCbwr,
+                ["oneDnnIsa"] = env.OneDnnIsa, ["mklCbwr"] = env.MklCbwr, ["mklDispatch"] = env.MklDispatch,
             },
             // Which copy of each dataset the cells read: the same name can be found in several folders.
             ["datasets"] = new JsonObject(Distill.Data.Datasets.Read.OrderBy(kv => kv.Key, StringComparer.Ordinal)
@@ -92,7 +92,8 @@ public static class Manifest
             Environment = new RunEnvironment(git["commit"]?.GetValue<string>(), git["dirty"]?.GetValue<bool>(), S(machine["name"]), S(machine["os"]),
                 S(machine["cpu"]), N(machine["cores"]).GetValue<int>(), N(runtime["torchThreads"]).GetValue<int>(), S(runtime["dotnet"]),
                 S(runtime["torchsharp"]), S(runtime["libtorch"]), S(runtime["oneDnnIsa"]), git["libraryCommit"]?.GetValue<string>(), git["libraryDirty"]?.GetValue<bool>(),
-                git["notebookNotCommitted"]?.GetValue<string>(), runtime["mklCbwr"]?.GetValue<string>()),
+                git["notebookNotCommitted"]?.GetValue<string>(), runtime["mklCbwr"]?.GetValue<string>(), runtime["mklDispatch"]?.GetValue<string>(),
+                git["noCommit"]?.GetValue<string>()),
             Files = new RunFiles(notebook, files["html"]?.GetValue<string>() is { } html ? Path.Combine(dir, html) : null, Path.GetFullPath(path)),
         };
     }

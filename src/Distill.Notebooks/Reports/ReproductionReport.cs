@@ -59,14 +59,14 @@ public static class ReproductionReport
             ["git"] = new JsonObject
             {
                 ["commit"] = e.GitCommit, ["dirty"] = e.GitDirty, ["notebookNotCommitted"] = e.NotebookNotCommitted,
-                ["libraryCommit"] = e.LibraryCommit, ["libraryDirty"] = e.LibraryDirty,
+                ["libraryCommit"] = e.LibraryCommit, ["libraryDirty"] = e.LibraryDirty, ["noCommit"] = e.NoCommit,
             },
             ["machine"] = new JsonObject
             {
                 ["name"] = e.Machine, ["os"] = e.Os, ["cpu"] = e.Cpu, ["physicalCores"] = r.Cpu.PhysicalCores,
                 ["hardwareThreads"] = r.Cpu.HardwareThreads, ["usableProcessors"] = e.Cores,
             },
-            ["runtime"] = new JsonObject { ["dotnet"] = e.DotNet, ["torchsharp"] = e.TorchSharp, ["libtorch"] = e.LibTorch, ["torchThreads"] = e.TorchThreads, ["oneDnnIsa"] = e.OneDnnIsa, ["mklCbwr"] = e.MklCbwr },
+            ["runtime"] = new JsonObject { ["dotnet"] = e.DotNet, ["torchsharp"] = e.TorchSharp, ["libtorch"] = e.LibTorch, ["torchThreads"] = e.TorchThreads, ["oneDnnIsa"] = e.OneDnnIsa, ["mklCbwr"] = e.MklCbwr, ["mklDispatch"] = e.MklDispatch },
             ["notebooks"] = new JsonArray([.. r.Notebooks.Select(n => (JsonNode)new JsonObject
             {
                 ["name"] = n.Name,

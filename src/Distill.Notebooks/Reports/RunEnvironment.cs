@@ -11,11 +11,13 @@ namespace Distill.Notebooks;
 /// <see cref="NotebookNotCommitted"/>: the notebook run is not as committed at <see cref="GitCommit"/> ("untracked",
 /// "modified", "ignored by git"), so the commit does not hold what ran; <see cref="GitDirty"/> is then true as well.
 /// <see cref="MklCbwr"/>: oneMKL's reproducibility mode (MKL_CBWR, <see cref="TorchRuntime.MklReproducibility"/>), which
-/// changes the GEMMs' rounding and so every number.</summary>
+/// changes the GEMMs' rounding and so every number. <see cref="MklDispatch"/>: whether oneMKL ran its AMD-capable GEMM
+/// kernels or its generic ones (<see cref="Native.MklCpuDispatch.Status"/>), which round differently too.
+/// <see cref="NoCommit"/>: why there is no <see cref="GitCommit"/> (<see cref="Native.Git.NoCommitReason"/>).</summary>
 public sealed record RunEnvironment(
     string? GitCommit, bool? GitDirty, string Machine, string Os, string Cpu, int Cores, int TorchThreads,
     string DotNet, string TorchSharp, string LibTorch, string OneDnnIsa, string? LibraryCommit = null, bool? LibraryDirty = null,
-    string? NotebookNotCommitted = null, string? MklCbwr = null)
+    string? NotebookNotCommitted = null, string? MklCbwr = null, string? MklDispatch = null, string? NoCommit = null)
 {
     /// <summary>Collects the facts; git is asked about the folder holding the notebook, and about the
     /// <paramref name="notebooks"/> that run (one for <c>distill run</c>, those selected for <c>reproduce</c>).</summary>
@@ -32,7 +34,8 @@ public sealed record RunEnvironment(
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException) { libtorch = "not loaded"; }
         return new RunEnvironment(commit, dirty, Environment.MachineName, RuntimeInformation.OSDescription, CpuInfo.ModelName(),
             Environment.ProcessorCount, TorchRuntime.Threads, RuntimeInformation.FrameworkDescription, TorchRuntime.TorchSharpVersion, libtorch,
-            Native.OneDnnIsa.Status, Native.Git.BuildCommit, Native.Git.BuildDirty, notCommitted, TorchRuntime.MklReproducibility);
+            Native.OneDnnIsa.Status, Native.Git.BuildCommit, Native.Git.BuildDirty, notCommitted, TorchRuntime.MklReproducibility,
+            Native.MklCpuDispatch.Status, commit is null ? Native.Git.NoCommitReason(notebookFolder) : null);
     }
 
     /// <summary>"untracked", "ignored by git", "modified" (changed, staged or not), or null when git has them as committed;
@@ -48,12 +51,12 @@ public sealed record RunEnvironment(
     /// <summary>The commit facts as reports show them: "SHA (clean)", "SHA (dirty: notebook not committed: untracked)",
     /// plus the library's build commit when it is not the checkout's or was built with uncommitted changes.</summary>
     public string CommitText =>
-        (GitCommit is null ? "not a git checkout"
+        (GitCommit is null ? NoCommit ?? "not a git checkout"
             : GitCommit + (NotebookNotCommitted is { } n ? $" (dirty: notebook not committed: {n})" : GitDirty == true ? " (dirty: uncommitted changes)" : " (clean)")) +
         (LibraryCommit is not null && (LibraryCommit != GitCommit || LibraryDirty == true)
             ? $"; the library ran was built from {LibraryCommit}{(LibraryDirty == true ? " with uncommitted changes" : "")}" : "");
 
     /// <summary>"abc1234 (dirty)" / "abc1234 (dirty: notebook not committed)" / "abc1234" / "not a git checkout".</summary>
-    public string GitDescription => GitCommit is null ? "not a git checkout" : GitCommit[..Math.Min(12, GitCommit.Length)] +
+    public string GitDescription => GitCommit is null ? NoCommit ?? "not a git checkout" : GitCommit[..Math.Min(12, GitCommit.Length)] +
         (NotebookNotCommitted is not null ? " (dirty: notebook not committed)" : GitDirty == true ? " (dirty)" : "");
 }

@@ -24,6 +24,31 @@ public static class Git
             _ => null,
         };
 
+    /// <summary>Why <paramref name="dir"/> has no commit to record, for reports that have none: "not a git checkout", "a
+    /// git checkout without commits", "git is not installed", or git's own first line. Why: every failure read "not a
+    /// git checkout", so a checkout another user owns (git's "detected dubious ownership", as in a devcontainer volume
+    /// or under sudo) lost its commit from the report with a false reason.</summary>
+    public static string NoCommitReason(string dir)
+    {
+        try
+        {
+            var psi = new ProcessStartInfo("git", ["rev-parse", "HEAD"]) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
+            using var p = Process.Start(psi);
+            if (p is null) return "git could not be started";
+            var error = p.StandardError.ReadToEndAsync();
+            p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            var lines = error.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var first = lines.FirstOrDefault() ?? $"git rev-parse HEAD exited {p.ExitCode}";
+            if (first.Contains("not a git repository", StringComparison.OrdinalIgnoreCase)) return "not a git checkout";
+            if (first.Contains("ambiguous argument 'HEAD'", StringComparison.Ordinal) || first.Contains("unknown revision", StringComparison.Ordinal))
+                return "a git checkout without commits";
+            var fix = lines.FirstOrDefault(l => l.StartsWith("git config --global --add safe.directory", StringComparison.Ordinal));
+            return $"git could not read the checkout: {first}{(fix is null ? "" : $" ({fix} lets this user read it)")}";
+        }
+        catch (System.ComponentModel.Win32Exception) { return "git is not installed"; }
+    }
+
     /// <summary>git's trimmed output for <paramref name="args"/> run in <paramref name="dir"/>; null when git fails, prints
     /// nothing, or is not installed.</summary>
     public static string? Run(string dir, params string[] args)
