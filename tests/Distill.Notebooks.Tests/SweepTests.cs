@@ -360,21 +360,11 @@ public class SweepTests
     public void SIGTERM_to_sweep_run_with_jobs_checkpoints_every_running_run_and_the_next_sweep_run_resumes_them()
     {
         using var root = new TempDir("sweep-term-jobs");
-        var spec = Path.Combine(root.Path, "long2.yaml");
-        File.WriteAllText(spec, LongSpec + "grid:\n  seed: [0, 1]\n");
-        var dir = Path.Combine(root.Path, "out");
-        string[] args = ["sweep", "run", spec, "--out", dir, "--jobs", "2", "--threads", "1"];
+        var (spec, dir, args) = TwoLongRuns(root);
         string Log(int i) => Path.Combine(dir, "runs", $"{i}", "task.log");
-        using (var first = new DistillProcess.Running(DistillProcess.Start(args)))
+        using (var first = BothRunsStarted(args, dir))
         {
-            var clock = Stopwatch.StartNew();
             // Both workers are mid-run: the parent passes the signal on to each.
-            while (!(LogHas(Log(0), "epoch   2/30") && LogHas(Log(1), "epoch   2/30")))
-            {
-                Assert.False(first.Process.HasExited, $"the sweep ended before it could be signalled: make it longer\n{first.Output}");
-                Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), first.Output);
-                Thread.Sleep(100);
-            }
             first.Signal("TERM");
             Assert.Equal(143, first.Exit(TimeSpan.FromSeconds(60)));
             Assert.Contains("`sweep run` again resumes the unfinished runs", first.Output, StringComparison.Ordinal);
@@ -401,18 +391,9 @@ public class SweepTests
     public void A_worker_killed_outright_has_its_run_taken_up_again_from_its_checkpoint()
     {
         using var root = new TempDir("sweep-worker-killed");
-        var spec = Path.Combine(root.Path, "long2.yaml");
-        File.WriteAllText(spec, LongSpec + "grid:\n  seed: [0, 1]\n");
-        var dir = Path.Combine(root.Path, "out");
+        var (_, dir, args) = TwoLongRuns(root);
         string Log(int i) => Path.Combine(dir, "runs", $"{i}", "task.log");
-        using var sweep = new DistillProcess.Running(DistillProcess.Start(["sweep", "run", spec, "--out", dir, "--jobs", "2", "--threads", "1"]));
-        var clock = Stopwatch.StartNew();
-        while (!(LogHas(Log(0), "epoch   2/30") && LogHas(Log(1), "epoch   2/30")))
-        {
-            Assert.False(sweep.Process.HasExited, $"the sweep ended before a worker could be killed: make it longer\n{sweep.Output}");
-            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), sweep.Output);
-            Thread.Sleep(100);
-        }
+        using var sweep = BothRunsStarted(args, dir);
         var worker = ChildrenOf(sweep.Process.Id).First();
         using (var kill = Process.Start("kill", ["-9", $"{worker}"])!) kill.WaitForExit();
 
@@ -424,6 +405,30 @@ public class SweepTests
         Assert.Contains("sweep long: 2 of 2 runs done in ", sweep.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("not run", sweep.Output, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFiles(Path.Combine(dir, "runs"), "claim-*", SearchOption.AllDirectories));
+    }
+
+    /// <summary>LongSpec over seeds 0 and 1 in ROOT/long2.yaml, its sweep folder ROOT/out, and `sweep run` of it with two
+    /// one-thread workers.</summary>
+    static (string Spec, string Dir, string[] Args) TwoLongRuns(TempDir root)
+    {
+        var spec = Path.Combine(root.Path, "long2.yaml");
+        File.WriteAllText(spec, LongSpec + "grid:\n  seed: [0, 1]\n");
+        var dir = Path.Combine(root.Path, "out");
+        return (spec, dir, ["sweep", "run", spec, "--out", dir, "--jobs", "2", "--threads", "1"]);
+    }
+
+    /// <summary>`distill ARGS` started and waited on until both runs of <see cref="TwoLongRuns"/> are past their first epoch.</summary>
+    static DistillProcess.Running BothRunsStarted(string[] args, string dir)
+    {
+        var sweep = new DistillProcess.Running(DistillProcess.Start(args));
+        var clock = Stopwatch.StartNew();
+        while (!(LogHas(Path.Combine(dir, "runs", "0", "task.log"), "epoch   2/30") && LogHas(Path.Combine(dir, "runs", "1", "task.log"), "epoch   2/30")))
+        {
+            Assert.False(sweep.Process.HasExited, $"the sweep ended before both runs were under way: make it longer\n{sweep.Output}");
+            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), sweep.Output);
+            Thread.Sleep(100);
+        }
+        return sweep;
     }
 
     /// <summary>The processes whose parent is <paramref name="pid"/>, from /proc/PID/stat ("pid (comm) state ppid ...").</summary>
