@@ -35,6 +35,16 @@ public static class OneDnnIsa
         ["SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI", "AVX512_CORE_BF16", "AVX512_CORE_FP16",
          "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "AVX10_1_512", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16", "AVX10_2_512", "AVX10_2_512_AMX_2", "ALL", "DEFAULT"];
 
+    /// <summary>Why <paramref name="control"/> (<see cref="ControlVariable"/>'s value) is no setting the cap knows, for
+    /// `distill doctor` (auto is decided for it, and said in the status line); null for auto, off, an ISA or nothing.
+    /// Doctor exited 0 on DISTILL_ONEDNN_CAP=abc, where the on/off switches beside it are counted as problems.</summary>
+    public static string? ControlProblem(string? control)
+    {
+        var c = control?.Trim() ?? "";
+        if (c.Length == 0 || NativeEnvironment.IsOff(c) || c.Equals("auto", StringComparison.OrdinalIgnoreCase) || KnownIsas.Contains(c.ToUpperInvariant())) return null;
+        return $"{ControlVariable}={control} is not an ISA oneDNN knows, so the cap is decided as auto; give auto, off or one of {string.Join(", ", KnownIsas)}";
+    }
+
     static readonly Lock Gate = new();
     static bool attempted;
 

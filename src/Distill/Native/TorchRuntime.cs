@@ -47,10 +47,12 @@ public static class TorchRuntime
     public static string? ThreadsProblem { get; private set; }
 
     /// <summary>The on/off DISTILL_* switches set to a value that is neither (<see cref="NativeEnvironment.SwitchProblem"/>),
-    /// for `distill doctor`; at run time such a value keeps the default, as it always did.</summary>
+    /// and a oneDNN cap that names no ISA (<see cref="OneDnnIsa.ControlProblem"/>), for `distill doctor`; at run time
+    /// such a value keeps the default, as it always did.</summary>
     public static IReadOnlyList<string> SwitchProblems =>
         [.. new[] { MklCpuDispatch.OptOutVariable, MallocThresholds.Variable, OneDnnConvGuard.ControlVariable }
-            .Select(name => NativeEnvironment.SwitchProblem(name, Environment.GetEnvironmentVariable(name))).OfType<string>()];
+            .Select(name => NativeEnvironment.SwitchProblem(name, Environment.GetEnvironmentVariable(name)))
+            .Append(OneDnnIsa.ControlProblem(Environment.GetEnvironmentVariable(OneDnnIsa.ControlVariable))).OfType<string>()];
 
     /// <summary>The most libtorch threads a process may ask for: 4 × the cores. Beyond the cores threads only wait for
     /// each other, but a few more can be meant (processes side by side, each with the cores' count); far more (99999)

@@ -77,6 +77,19 @@ public sealed class MallocThresholdsTests
             Assert.Null(NativeEnvironment.SwitchProblem(name, accepted));
     }
 
+    /// <summary>Probed: DISTILL_ONEDNN_CAP=abc was decided as auto and said only inside the oneDNN line, exit 0, where the
+    /// on/off switches beside it count as problems.</summary>
+    [Fact]
+    public void Doctor_names_a_onednn_cap_that_is_no_isa()
+    {
+        var (code, stdout, stderr) = Repo.RunCli(["doctor"], env => env[OneDnnIsa.ControlVariable] = "avx2x");
+        Assert.True(code == 1, $"exit {code}\n{stdout}{stderr}");
+        Assert.Contains("problem       DISTILL_ONEDNN_CAP=avx2x is not an ISA oneDNN knows, so the cap is decided as auto; give auto, off or one of SSE41, AVX, AVX2,",
+            stdout, StringComparison.Ordinal);
+        foreach (var accepted in new[] { "auto", "AUTO", "off", "0", "avx2", " AVX512_CORE ", "", null })
+            Assert.Null(OneDnnIsa.ControlProblem(accepted));
+    }
+
     static string Doctor(string? pin)
     {
         var (_, stdout, stderr) = Repo.RunCli(["doctor"], env =>
