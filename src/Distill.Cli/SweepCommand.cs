@@ -224,20 +224,30 @@ static class SweepCommand
         var died = new List<string>();
         // A worker that dies (killed, out of memory) leaves the run it had claimed to no one: its siblings skip a claimed
         // run. So the runs it left get one more round of workers (each resumes from its checkpoint); a second death is
-        // reported, not retried, as the run may be what kills its worker.
-        for (var round = 0; round < 2 && todo.Count > 0; round++)
+        // reported, not retried, as the run may be what kills its worker. The first round's other claims (done and failed
+        // runs) are kept through the second, so its workers take only the runs left, not a failed run again.
+        void Unclaim(IEnumerable<PlannedRun> runs)
         {
-            var processes = Math.Min(jobs, todo.Count);
-            if (round > 0)
-                Console.Error.WriteLine($"note: {(todo.Count == 1 ? "run" : "runs")} {string.Join(", ", todo.Select(r => r.Index))} of {string.Join(" and ", died)}, " +
-                                        $"which stopped before finishing {(todo.Count == 1 ? "it" : "them")}: running {(todo.Count == 1 ? "it" : "them")} again " +
-                                        $"({processes} process{(processes == 1 ? "" : "es")})");
-            died.Clear();
-            var tasks = Enumerable.Range(0, processes).Select(k => new ChildTask($"worker {k + (round == 0 ? 0 : workers)}",
-                ["sweep", "run", specPath, "--out", dir, "--worker", claim, "--threads", $"{threads}"],
-                Path.Combine(dir, "workers", $"{k + (round == 0 ? 0 : workers)}.log"), threads) { Environment = environment, Echo = true });
-            try
+            foreach (var run in runs)
+                try { SweepFolder.Unclaim(SweepFolder.Run(dir, run.Index), claim); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a stale claim blocks nothing: its ID is this run's
+        }
+        try
+        {
+            for (var round = 0; round < 2 && todo.Count > 0; round++)
             {
+                var processes = Math.Min(jobs, todo.Count);
+                if (round > 0)
+                {
+                    Unclaim(todo);
+                    Console.Error.WriteLine($"note: {(todo.Count == 1 ? "run" : "runs")} {string.Join(", ", todo.Select(r => r.Index))} of {string.Join(" and ", died)}, " +
+                                            $"which stopped before finishing {(todo.Count == 1 ? "it" : "them")}: running {(todo.Count == 1 ? "it" : "them")} again " +
+                                            $"({processes} process{(processes == 1 ? "" : "es")})");
+                }
+                died.Clear();
+                var tasks = Enumerable.Range(0, processes).Select(k => new ChildTask($"worker {k + (round == 0 ? 0 : workers)}",
+                    ["sweep", "run", specPath, "--out", dir, "--worker", claim, "--threads", $"{threads}"],
+                    Path.Combine(dir, "workers", $"{k + (round == 0 ? 0 : workers)}.log"), threads) { Environment = environment, Echo = true });
                 new ChildProcesses(ChildProcesses.Self, jobs).Run(tasks, (task, code) =>
                 {
                     // 1 is "a run failed", already reported in the run's own error line; anything else is the worker's.
@@ -245,20 +255,16 @@ static class SweepCommand
                     Console.Error.WriteLine($"{task.Name} exited {code} (log: {task.LogFile})");
                     lock (died) died.Add(task.Name);
                 }, signals.Signal, signals.Token);
+                if (signals.Token.IsCancellationRequested) break;
+                // A run whose folder is a file was reported by its worker and is no run a worker skipped; one with failed.json failed.
+                notRun = [.. todo.Where(r => !SweepFolder.Done(dir, s, r.Index) && SweepFolder.Run(dir, r.Index) is var run && !File.Exists(run)
+                                             && !File.Exists(Path.Combine(run, SweepFolder.FailedFile))).Select(r => r.Index)];
+                if (died.Count == 0) break;
+                todo = [.. todo.Where(r => notRun.Contains(r.Index))];
             }
-            finally
-            {
-                foreach (var run in todo)
-                    try { SweepFolder.Unclaim(SweepFolder.Run(dir, run.Index), claim); }
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a stale claim blocks nothing: its ID is this run's
-            }
-            if (signals.Token.IsCancellationRequested) throw SweepRunner.Stopped(s, signals.Token);
-            // A run whose folder is a file was reported by its worker and is no run a worker skipped; one with failed.json failed.
-            notRun = [.. todo.Where(r => !SweepFolder.Done(dir, s, r.Index) && SweepFolder.Run(dir, r.Index) is var run && !File.Exists(run)
-                                         && !File.Exists(Path.Combine(run, SweepFolder.FailedFile))).Select(r => r.Index)];
-            if (died.Count == 0) break;
-            todo = [.. todo.Where(r => notRun.Contains(r.Index))];
         }
+        finally { Unclaim(pending); }
+        if (signals.Token.IsCancellationRequested) throw SweepRunner.Stopped(s, signals.Token);
         if (notRun.Count > 0)
             Console.Error.WriteLine($"error: not run: {string.Join(", ", notRun)} (" +
                                     (died.Count > 0 ? $"{string.Join(" and ", died)} stopped before finishing them" : "the workers left them: another task may be running them") +

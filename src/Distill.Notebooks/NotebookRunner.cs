@@ -846,6 +846,14 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             }
         }
 
+        // A cell that deleted the current directory (a temporary folder it moved into) makes reading it throw; the
+        // notebook's folder is then where relative paths are taken from, and the cells after it run.
+        static string CurrentDirectory(string fallback)
+        {
+            try { return Environment.CurrentDirectory; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return fallback; }
+        }
+
         CellRunResult Abandon(NotebookCell cell, OutputSink sink, Stopwatch clock, CellStatus status, string ename, string msg)
         {
             Interlocked.Increment(ref abandonedCells);
@@ -875,7 +883,7 @@ public sealed class NotebookRunner(NotebookRunOptions options)
             {
                 // Relative #r and #load paths from the current directory, as the kernel takes them: the notebook's folder
                 // unless an earlier cell changed it (they were taken from the notebook's folder always, green here only).
-                var parsed = Magics.Parse(doc, cell.Source, Environment.CurrentDirectory);
+                var parsed = Magics.Parse(doc, cell.Source, CurrentDirectory(folder));
                 if (parsed.Errors.Count > 0)
                 {
                     var e = parsed.Errors[0];

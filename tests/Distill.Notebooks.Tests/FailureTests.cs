@@ -162,6 +162,21 @@ public class FailureTests
             Assert.Single(r.Failures).ToString());
     }
 
+    /// <summary>Review: reading the current directory throws once a cell has deleted it (a temporary folder it moved
+    /// into), and every later cell failed as a runner error; they run, with paths taken from the notebook's folder.</summary>
+    [Fact]
+    public void Cells_after_one_that_deleted_the_current_directory_still_run()
+    {
+        using var dir = new TempDir("cwd-gone");
+        File.WriteAllText(Path.Combine(dir.Path, "top.csx"), "Console.WriteLine(\"loaded\");");
+        var nb = TestSupport.WriteNotebook(dir.Path, "gone.ipynb",
+            ("var d = System.IO.Directory.CreateTempSubdirectory(\"gone\");\nSystem.IO.Directory.SetCurrentDirectory(d.FullName);\nd.Delete(true);", null),
+            ("Console.WriteLine(1 + 1);", null), ("#load \"top.csx\"", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"));
+        Assert.Empty(r.Failures);
+        Assert.Equal(["", "2\n", "loaded\n"], Cells(r).Select(c => string.Concat(c["outputs"]!.AsArray().Select(o => TestSupport.Text(o!["text"])))));
+    }
+
     [Fact]
     public void A_cell_over_its_timeout_is_abandoned_and_the_run_is_still_written()
     {

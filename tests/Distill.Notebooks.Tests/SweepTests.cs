@@ -407,6 +407,36 @@ public class SweepTests
         Assert.Empty(Directory.GetFiles(Path.Combine(dir, "runs"), "claim-*", SearchOption.AllDirectories));
     }
 
+    /// <summary>The second round takes only the runs a dead worker left: a run that failed in the first (lr 1e30: the
+    /// loss is NaN at once) keeps its claim through it, and is not trained and failed a second time (review).</summary>
+    [Fact]
+    public void The_second_round_after_a_dead_worker_does_not_run_a_failed_run_again()
+    {
+        using var root = new TempDir("sweep-worker-killed-failed");
+        var spec = Path.Combine(root.Path, "long4.yaml");
+        File.WriteAllText(spec, LongSpec.Replace("loss: {ce: 1}", "optimizer: {name: sgd, lr: 0.05}\nloss: {ce: 1}", StringComparison.Ordinal) +
+                                "grid:\n  optimizer.lr: [1e30, 0.05]\n  seed: [0, 1]\n");
+        var dir = Path.Combine(root.Path, "out");
+        using var sweep = new DistillProcess.Running(DistillProcess.Start(["sweep", "run", spec, "--out", dir, "--jobs", "2", "--threads", "1"]));
+        var clock = Stopwatch.StartNew();
+        while (!(LogHas(Path.Combine(dir, "runs", "2", "task.log"), "epoch   2/30") && LogHas(Path.Combine(dir, "runs", "3", "task.log"), "epoch   2/30")))
+        {
+            Assert.False(sweep.Process.HasExited, $"the sweep ended before both long runs were under way\n{sweep.Output}");
+            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), sweep.Output);
+            Thread.Sleep(100);
+        }
+        using (var kill = Process.Start("kill", ["-9", $"{ChildrenOf(sweep.Process.Id).First()}"])!) kill.WaitForExit();
+
+        Assert.Equal(1, sweep.Exit(TimeSpan.FromMinutes(3)));
+        Assert.Matches(@"note: run [23] of worker \d, which stopped before finishing it: running it again \(1 process\)", sweep.Output);
+        foreach (var failed in new[] { 0, 1 })
+            Assert.Single(sweep.Output.Split('\n'), l => l.StartsWith($"error: run {failed}: ", StringComparison.Ordinal));
+        Assert.Contains("sweep long: 2 of 4 runs done in ", sweep.Output, StringComparison.Ordinal);
+        Assert.Contains("; failed runs: 0, 1 (see ", sweep.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("not run", sweep.Output, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(Path.Combine(dir, "runs"), "claim-*", SearchOption.AllDirectories));
+    }
+
     /// <summary>LongSpec over seeds 0 and 1 in ROOT/long2.yaml, its sweep folder ROOT/out, and `sweep run` of it with two
     /// one-thread workers.</summary>
     static (string Spec, string Dir, string[] Args) TwoLongRuns(TempDir root)

@@ -168,8 +168,9 @@ public static partial class Magics
                 if (!File.Exists(full))
                     parsed.Errors.Add(new(line, "SourceFileNotFound",
                         $"#load \"{path}\" (line {line}): {full} does not exist; {RelativeTo(folder)}"));
-                // Roslyn's own resolver takes a relative path from the notebook's folder: given the file found here.
-                else lines[i] = lines[i].Replace($"\"{path}\"", $"\"{full}\"", StringComparison.Ordinal);
+                // Roslyn's own resolver takes a relative path from the notebook's folder: after a cell moved the current
+                // directory it is given the file found here (a path with a quote cannot be written in the directive).
+                else if (!full.Contains('"', StringComparison.Ordinal)) lines[i] = lines[i].Replace($"\"{path}\"", $"\"{full}\"", StringComparison.Ordinal);
             }
             else if (t.StartsWith("#i ", StringComparison.Ordinal))
             {
