@@ -245,9 +245,10 @@ static class SweepCommand
                                             $"({processes} process{(processes == 1 ? "" : "es")})");
                 }
                 died.Clear();
-                var tasks = Enumerable.Range(0, processes).Select(k => new ChildTask($"worker {k + (round == 0 ? 0 : workers)}",
+                // The second round's workers are numbered after the first's, so their logs are kept beside them.
+                var tasks = Enumerable.Range(round == 0 ? 0 : workers, processes).Select(k => new ChildTask($"worker {k}",
                     ["sweep", "run", specPath, "--out", dir, "--worker", claim, "--threads", $"{threads}"],
-                    Path.Combine(dir, "workers", $"{k + (round == 0 ? 0 : workers)}.log"), threads) { Environment = environment, Echo = true });
+                    Path.Combine(dir, "workers", $"{k}.log"), threads) { Environment = environment, Echo = true });
                 new ChildProcesses(ChildProcesses.Self, jobs).Run(tasks, (task, code) =>
                 {
                     // 1 is "a run failed", already reported in the run's own error line; anything else is the worker's.

@@ -101,7 +101,7 @@ public sealed class TrainedModel : IDisposable
         var (mean, std) = data.NormalisationText;
         // Another copy of the dataset (DISTILL_DATA, a subset, edited files) normalises its images with its own mean and
         // std: calibration, accuracy and the file's metadata would then be of inputs the model was not trained on.
-        if (Recorded("data_mean", "data_std") is var (trainedMean, trainedStd) && (mean, std) != (trainedMean, trainedStd))
+        if (RecordedNormalization is var (trainedMean, trainedStd) && (mean, std) != (trainedMean, trainedStd))
         {
             data.Dispose();
             throw new ArgumentException($"{Dataset} read from {data.Source} is not the copy the run was trained on: its training images' mean {mean}, " +
@@ -114,9 +114,9 @@ public sealed class TrainedModel : IDisposable
         return data;
     }
 
-    /// <summary>The run record's values of both keys, or null when it lacks one (a record from before they were kept).</summary>
-    (string, string)? Recorded(string first, string second) =>
-        record.GetValueOrDefault(first) is { Length: > 0 } a && record.GetValueOrDefault(second) is { Length: > 0 } b ? (a, b) : null;
+    /// <summary>The normalisation the run record keeps (data_mean, data_std), or null for a record from before it did.</summary>
+    (string Mean, string Std)? RecordedNormalization =>
+        record.GetValueOrDefault("data_mean") is { Length: > 0 } mean && record.GetValueOrDefault("data_std") is { Length: > 0 } std ? (mean, std) : null;
 
     /// <summary>SHA-256 of the model's state dict as loaded (<see cref="TensorDigest.Weights"/>).</summary>
     public string WeightsDigest => weights ??= TensorDigest.Weights(Model);
@@ -150,7 +150,7 @@ public sealed class TrainedModel : IDisposable
         get
         {
             if (normalization is { } known) return known;
-            if (Recorded("data_mean", "data_std") is var (mean, std)) return (normalization = (mean, std)).Value;
+            if (RecordedNormalization is { } recorded) return (normalization = recorded).Value;
             try
             {
                 LoadData().Dispose(); // sets it

@@ -240,14 +240,14 @@ public class RunEnvironmentTests
     public void A_checkout_git_will_not_read_is_named_with_gits_reason_not_as_no_checkout()
     {
         using var dir = new TempDir("git-reasons");
-        Assert.Equal("not a git checkout", Distill.Native.Git.NoCommitReason(dir.Path));
+        Assert.Equal("not a git checkout", Distill.Native.Git.Head(dir.Path).NoCommit);
         var repo = Directory.CreateDirectory(Path.Combine(dir.Path, "repo")).FullName;
         Assert.Equal("", Distill.Native.Git.Run(repo, "init", "-q")); // null when git failed
-        Assert.Equal("a git checkout without commits", Distill.Native.Git.NoCommitReason(repo));
+        Assert.Equal("a git checkout without commits", Distill.Native.Git.Head(repo).NoCommit);
         // Another owner: only root can make one here, and git reads such a checkout when safe.directory allows it.
         using (var chown = System.Diagnostics.Process.Start("chown", ["-R", "nobody", repo])!) chown.WaitForExit();
         if (Distill.Native.Git.Run(repo, "status") is null)
             Assert.Equal($"git could not read the checkout: fatal: detected dubious ownership in repository at '{repo}' " +
-                         $"(git config --global --add safe.directory {repo} lets this user read it)", Distill.Native.Git.NoCommitReason(repo));
+                         $"(git config --global --add safe.directory {repo} lets this user read it)", Distill.Native.Git.Head(repo).NoCommit);
     }
 }

@@ -13,7 +13,7 @@ namespace Distill.Notebooks;
 /// <see cref="MklCbwr"/>: oneMKL's reproducibility mode (MKL_CBWR, <see cref="TorchRuntime.MklReproducibility"/>), which
 /// changes the GEMMs' rounding and so every number. <see cref="MklDispatch"/>: whether oneMKL ran its AMD-capable GEMM
 /// kernels or its generic ones (<see cref="Native.MklCpuDispatch.Status"/>), which round differently too.
-/// <see cref="NoCommit"/>: why there is no <see cref="GitCommit"/> (<see cref="Native.Git.NoCommitReason"/>).</summary>
+/// <see cref="NoCommit"/>: why there is no <see cref="GitCommit"/> (<see cref="Native.Git.Head"/>).</summary>
 public sealed record RunEnvironment(
     string? GitCommit, bool? GitDirty, string Machine, string Os, string Cpu, int Cores, int TorchThreads,
     string DotNet, string TorchSharp, string LibTorch, string OneDnnIsa, string? LibraryCommit = null, bool? LibraryDirty = null,
@@ -23,7 +23,7 @@ public sealed record RunEnvironment(
     /// <paramref name="notebooks"/> that run (one for <c>distill run</c>, those selected for <c>reproduce</c>).</summary>
     public static RunEnvironment Capture(string notebookFolder, params IReadOnlyList<string> notebooks)
     {
-        var commit = Native.Git.Run(notebookFolder, "rev-parse", "HEAD");
+        var (commit, noCommit) = Native.Git.Head(notebookFolder);
         // Untracked files elsewhere (outputs, caches) do not make a run dirty; the notebook itself does: a new or edited
         // notebook is not what the commit holds, whether or not git tracks it yet.
         var notCommitted = commit is null || notebooks.Count == 0 ? null : NotCommitted(notebookFolder, notebooks);
@@ -35,7 +35,7 @@ public sealed record RunEnvironment(
         return new RunEnvironment(commit, dirty, Environment.MachineName, RuntimeInformation.OSDescription, CpuInfo.ModelName(),
             Environment.ProcessorCount, TorchRuntime.Threads, RuntimeInformation.FrameworkDescription, TorchRuntime.TorchSharpVersion, libtorch,
             Native.OneDnnIsa.Status, Native.Git.BuildCommit, Native.Git.BuildDirty, notCommitted, TorchRuntime.MklReproducibility,
-            Native.MklCpuDispatch.Status, commit is null ? Native.Git.NoCommitReason(notebookFolder) : null);
+            Native.MklCpuDispatch.Status, noCommit);
     }
 
     /// <summary>"untracked", "ignored by git", "modified" (changed, staged or not), or null when git has them as committed;

@@ -24,43 +24,40 @@ public static class Git
             _ => null,
         };
 
-    /// <summary>Why <paramref name="dir"/> has no commit to record, for reports that have none: "not a git checkout", "a
-    /// git checkout without commits", "git is not installed", or git's own first line. Why: every failure read "not a
-    /// git checkout", so a checkout another user owns (git's "detected dubious ownership", as in a devcontainer volume
-    /// or under sudo) lost its commit from the report with a false reason.</summary>
-    public static string NoCommitReason(string dir)
+    /// <summary>The checkout's HEAD in <paramref name="dir"/>, or, when there is none, why: "not a git checkout", "a git
+    /// checkout without commits", "git is not installed", or git's own first line. Why the reason: every failure read
+    /// "not a git checkout", so a checkout another user owns (git's "detected dubious ownership", as in a devcontainer
+    /// volume or under sudo) lost its commit from the report with a false reason. One git call for both.</summary>
+    public static (string? Commit, string? NoCommit) Head(string dir)
     {
-        try
-        {
-            var psi = new ProcessStartInfo("git", ["rev-parse", "HEAD"]) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
-            using var p = Process.Start(psi);
-            if (p is null) return "git could not be started";
-            var error = p.StandardError.ReadToEndAsync();
-            p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            var lines = error.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var first = lines.FirstOrDefault() ?? $"git rev-parse HEAD exited {p.ExitCode}";
-            if (first.Contains("not a git repository", StringComparison.OrdinalIgnoreCase)) return "not a git checkout";
-            if (first.Contains("ambiguous argument 'HEAD'", StringComparison.Ordinal) || first.Contains("unknown revision", StringComparison.Ordinal))
-                return "a git checkout without commits";
-            var fix = lines.FirstOrDefault(l => l.StartsWith("git config --global --add safe.directory", StringComparison.Ordinal));
-            return $"git could not read the checkout: {first}{(fix is null ? "" : $" ({fix} lets this user read it)")}";
-        }
-        catch (System.ComponentModel.Win32Exception) { return "git is not installed"; }
+        if (Exec(dir, ["rev-parse", "HEAD"]) is not { } r) return (null, "git is not installed");
+        if (r.Code == 0) return (r.Output, null);
+        var lines = r.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var first = lines.FirstOrDefault() ?? $"git rev-parse HEAD exited {r.Code}";
+        if (first.Contains("not a git repository", StringComparison.OrdinalIgnoreCase)) return (null, "not a git checkout");
+        if (first.Contains("ambiguous argument 'HEAD'", StringComparison.Ordinal) || first.Contains("unknown revision", StringComparison.Ordinal))
+            return (null, "a git checkout without commits");
+        var fix = lines.FirstOrDefault(l => l.StartsWith("git config --global --add safe.directory", StringComparison.Ordinal));
+        return (null, $"git could not read the checkout: {first}{(fix is null ? "" : $" ({fix} lets this user read it)")}");
     }
 
     /// <summary>git's trimmed output for <paramref name="args"/> run in <paramref name="dir"/>; null when git fails, prints
     /// nothing, or is not installed.</summary>
-    public static string? Run(string dir, params string[] args)
+    public static string? Run(string dir, params string[] args) => Exec(dir, args) is { Code: 0 } r ? r.Output : null;
+
+    /// <summary>git's exit code, trimmed output and error text for <paramref name="args"/> in <paramref name="dir"/>; null
+    /// when git cannot be started (not installed). The error text is read beside the output, so neither pipe fills.</summary>
+    static (int Code, string Output, string Error)? Exec(string dir, string[] args)
     {
         try
         {
             var psi = new ProcessStartInfo("git", args) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
             using var p = Process.Start(psi);
             if (p is null) return null;
+            var error = p.StandardError.ReadToEndAsync();
             var output = p.StandardOutput.ReadToEnd().Trim();
             p.WaitForExit();
-            return p.ExitCode == 0 ? output : null;
+            return (p.ExitCode, output, error.Result);
         }
         catch (System.ComponentModel.Win32Exception) { return null; } // git not installed
     }

@@ -198,19 +198,15 @@ public class TeacherStoreTests
     [Fact]
     public void A_teacher_stopped_while_training_into_the_cache_promises_no_resume_and_leaves_no_stage()
     {
-        using var dir = new TempDir("teachers");
-        using var cache = CacheAt(dir.Path);
-        using var full = Datasets.FashionMnist();
-        using var data = full.Subset(512, 100);
-        using var stop = new CancellationTokenSource();
-        stop.Cancel();
-        TorchSharp.torch.manual_seed(0);
-        var teacher = Distill.Models.ModelZoo.Create("mlp-32", 1, 10);
-        var e = Assert.Throws<TrainingStoppedException>(() => TeacherStore.TrainOrReuse(teacher, data,
-            new TrainOptions { Name = "teacher", Epochs = 1, Cancellation = stop.Token, Progress = false }));
-        Assert.StartsWith("teacher: stopped at epoch 1, step ", e.Message, StringComparison.Ordinal);
-        Assert.EndsWith("nothing kept (pass --out to keep a checkpoint)", e.Message, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetDirectories(Path.Combine(dir.Path, "runs")));
+        WithSmallTeacher((dir, Teacher) =>
+        {
+            using var stop = new CancellationTokenSource();
+            stop.Cancel();
+            var e = Assert.Throws<TrainingStoppedException>(() => Teacher(new TrainOptions { Name = "teacher", Epochs = 1, Cancellation = stop.Token, Progress = false }));
+            Assert.StartsWith("teacher: stopped at epoch 1, step ", e.Message, StringComparison.Ordinal);
+            Assert.EndsWith("nothing kept (pass --out to keep a checkpoint)", e.Message, StringComparison.Ordinal);
+            Assert.Empty(Directory.GetDirectories(Path.Combine(dir, "runs")));
+        });
     }
 
     /// <summary>A teacher stopped in --out and finished there by --resume was left out of the cache (the trainer alone
