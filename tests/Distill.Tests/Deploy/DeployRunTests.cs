@@ -190,8 +190,13 @@ public class DeploymentRunTests
     public void Without_an_out_folder_the_exported_files_are_removed_when_the_run_is_done()
     {
         TorchRuntime.Initialize();
-        var config = DeploymentConfig.For(Distill.Experiments.Budget.Smoke) with { };
-        config = config with { Pair = config.Pair with { Progress = false } };
+        // Smoke's recipe cut further (07's smoke notebook runs it whole): this test is about the folder, not the numbers.
+        var config = DeploymentConfig.For(Distill.Experiments.Budget.Smoke);
+        config = config with
+        {
+            Pair = config.Pair with { Progress = false, TeacherTrainSize = 1000, TransferSize = 500, StudentEpochs = 1, TestSize = 500 },
+            FineTuneEpochs = 1, CalibrationImages = 64, LatencyRuns = 5, LatencyRounds = 1, ProfileRuns = 5,
+        };
         using var data = config.Pair.LoadData();
         var result = Deployment.Run(data, config);
         Assert.NotEmpty(result.Rows);
