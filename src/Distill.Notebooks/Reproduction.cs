@@ -56,6 +56,10 @@ public sealed record NotebookOutcome(
 {
     public TimeSpan Duration => Run?.Duration ?? TimeSpan.Zero;
 
+    /// <summary>The folder holding this notebook's last successful report, when this run did not succeed and an earlier
+    /// one had (<see cref="Reproduction.PreviousRunFolder"/>); null otherwise.</summary>
+    public string? KeptEarlier { get; init; }
+
     /// <summary>"ok", "failed at cell 4, line 2: System.Exception: ...", "not run: ...".</summary>
     public string StatusText => Status switch
     {
@@ -78,7 +82,8 @@ public sealed record NotebookOutcome(
             // Failures name the notebook file, the cell and the line, as `distill run` prints them.
             var text = Status is OutcomeStatus.Failed or OutcomeStatus.TimedOut ? (Status == OutcomeStatus.Failed ? Run!.Failures[0] : Run!.Failures[^1]).ToString()
                 : $"{Name}: {StatusText}";
-            return TerminalText.Line($"{mark} {text}{time}{rows}"); // a notebook's message, on the terminal
+            var kept = KeptEarlier is null ? "" : $"; its last successful report is kept in {KeptEarlier}";
+            return TerminalText.Line($"{mark} {text}{time}{rows}{kept}"); // a notebook's message, on the terminal
         }
     }
 
@@ -291,7 +296,7 @@ public sealed class Reproduction(ReproductionOptions options)
         // summary files are written before the process exits with 1.
         void ProcessEnded(NotebookOutcome outcome)
         {
-            Finished(outcome);
+            Finished(Settled(outcome));
             stopReason = $"the process ended in {outcome.Name}";
             var ended = Summarize();
             o.Log?.WriteLine($"{ended.Tally}; wrote {ended.Files.Index}, {ended.Files.ResultsMarkdown}, {ended.Files.ResultsJson}");
@@ -300,11 +305,11 @@ public sealed class Reproduction(ReproductionOptions options)
             foreach (var (path, name, dir) in ToStart())
             {
                 o.Log?.WriteLine($"▶ {name}");
-                Finished(await RunOneAsync(path, name, dir, ProcessEnded, ct));
+                Finished(Settled(await RunOneAsync(path, name, dir, ProcessEnded, ct)));
             }
         else
             new Sweeps.ChildProcesses(o.Command!, o.Jobs).Run(ToStart().Select(n => StartInProcess(n.Path, n.Name, n.Dir, threads)),
-                (task, code) => Finished(ReadBack(task, code, ct)), o.StopSignal, ct);
+                (task, code) => Finished(Settled(ReadBack(task, code, ct))), o.StopSignal, ct);
         return Summarize();
 
         ReproductionResult Summarize()
@@ -436,6 +441,7 @@ public sealed class Reproduction(ReproductionOptions options)
         try
         {
             Directory.CreateDirectory(dir);
+            SetAsideEarlier(dir, name);
             File.Delete(resultsFile); // rows of an earlier run must not pass for this one's
             var run = await runner.RunAsync(path, ct);
             return Outcome(path, name, dir, run, resultsFile);
@@ -461,6 +467,7 @@ public sealed class Reproduction(ReproductionOptions options)
         var o = Options;
         var resultsFile = Path.Combine(dir, ResultsFileName);
         Directory.CreateDirectory(dir);
+        SetAsideEarlier(dir, name);
         File.Delete(resultsFile);
         // An earlier run's manifest must not pass for this one's. The files it lists go with it: without it, the run would
         // refuse to overwrite them as files no run wrote. A file there that is no run's manifest is left for the run to refuse.
@@ -483,6 +490,45 @@ public sealed class Reproduction(ReproductionOptions options)
         o.Log?.WriteLine($"▶ {name} (own process, {threads} thread{(threads == 1 ? "" : "s")}; output in {log})");
         // One at a time, its output is the reproduction's progress, as in-process: on the terminal as well as in task.log.
         return new(path, args, log, threads) { Environment = environment, Echo = o.Jobs == 1 };
+    }
+
+    /// <summary>The folder in a notebook's report folder that holds its last successful report while a re-run has not
+    /// succeeded.</summary>
+    public const string PreviousRunFolder = "previous-run";
+
+    /// <summary>Before a notebook's run: an earlier run's report in <paramref name="dir"/> that succeeded (manifest,
+    /// executed notebook, page, result rows, task.log) is moved to <see cref="PreviousRunFolder"/>, replacing what an
+    /// older run left there. A re-run that fails or is stopped then loses nothing: a quick reproduce of 05 is 10 minutes
+    /// of training, and its report went the moment the re-run started. An earlier run that did not succeed is left for
+    /// this one to replace, so the folder keeps the last success, however many failures came after it.</summary>
+    static void SetAsideEarlier(string dir, string name)
+    {
+        var manifest = Path.Combine(dir, name + ".manifest.json");
+        if (Reports.Manifest.Outputs(manifest) is not { } outputs || !Succeeded(manifest)) return;
+        var kept = Path.Combine(dir, PreviousRunFolder);
+        if (Directory.Exists(kept)) Directory.Delete(kept, recursive: true);
+        Directory.CreateDirectory(kept);
+        var here = Path.GetFullPath(dir);
+        foreach (var file in outputs.Where(f => Path.GetDirectoryName(f) == here)
+                     .Concat([Path.Combine(dir, ResultsFileName), Path.Combine(dir, "task.log"), manifest]).Where(File.Exists))
+            File.Move(file, Path.Combine(kept, Path.GetFileName(file)));
+    }
+
+    static bool Succeeded(string manifest)
+    {
+        try { return System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifest))?["status"]?.GetValue<string>() == "succeeded"; }
+        catch (Exception e) when (e is System.Text.Json.JsonException or IOException or UnauthorizedAccessException or InvalidOperationException) { return false; }
+    }
+
+    /// <summary>A finished notebook's outcome, with the earlier report set aside for it settled: dropped when this run
+    /// succeeded, named when it did not.</summary>
+    static NotebookOutcome Settled(NotebookOutcome outcome)
+    {
+        var kept = Path.Combine(outcome.Directory, PreviousRunFolder);
+        if (!Directory.Exists(kept)) return outcome;
+        if (outcome.Status != OutcomeStatus.Ok) return outcome with { KeptEarlier = kept };
+        Directory.Delete(kept, recursive: true);
+        return outcome;
     }
 
     /// <summary>What a notebook's process left: its manifest, executed notebook and result rows.</summary>

@@ -36,6 +36,28 @@ public class ReproduceJobsTests
         return (exit, running.Output, "");
     }
 
+    /// <summary>In its own process (the CLI's way) too, a failed re-run keeps the last successful report, its task.log
+    /// included, and says where.</summary>
+    [Fact]
+    public void A_failed_rerun_in_its_own_process_keeps_the_last_successful_report()
+    {
+        using var dir = new TempDir("reproduce-keep-cli");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        var reports = Path.Combine(dir.Path, "reports");
+        TestSupport.WriteNotebook(notebooks, "00-note.ipynb", ("Console.WriteLine(\"good\");", null));
+        var first = Reproduce(notebooks, reports, Path.Combine(dir.Path, "teachers"));
+        Assert.True(first.Exit == 0, first.Out);
+        TestSupport.WriteNotebook(notebooks, "00-note.ipynb", ("throw new Exception(\"broken\");", null));
+        var second = Reproduce(notebooks, reports, Path.Combine(dir.Path, "teachers"));
+        Assert.Equal(1, second.Exit);
+        var kept = Path.Combine(reports, "00-note", Distill.Notebooks.Reproduction.PreviousRunFolder);
+        Assert.Contains($"; its last successful report is kept in {kept}", second.Out, StringComparison.Ordinal);
+        Assert.Contains("good", File.ReadAllText(Path.Combine(kept, "00-note.ipynb")), StringComparison.Ordinal);
+        Assert.StartsWith(Distill.Notebooks.Reproduction.TaskLogHeader, File.ReadAllText(Path.Combine(kept, "task.log")), StringComparison.Ordinal);
+        Assert.Contains("broken", File.ReadAllText(Path.Combine(reports, "00-note", "00-note.ipynb")), StringComparison.Ordinal);
+    }
+
     /// <summary>07-deployment copied outside the checkout (its #r pointing at the checkout's build) said no record of 05
     /// existed and deployed DKD, where from notebooks/ it reads the committed record: 5 of its 9 rows changed with the
     /// folder it ran from. The checkout is found from the library too.</summary>

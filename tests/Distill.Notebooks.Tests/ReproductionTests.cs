@@ -426,6 +426,46 @@ public partial class ReproductionTests(ReproductionRun run) : IClassFixture<Repr
         Assert.StartsWith($"error: {Path.Combine(dir.Path, "reports", "00-garbage", Reproduction.ResultsFileName)}:1: not a result row", n.StatusText, StringComparison.Ordinal);
     }
 
+    /// <summary>A re-run deleted the notebook's earlier report before it started: one that then failed, or was stopped,
+    /// left only its own partial report, and the last good one (10 minutes of training at the quick budget) was gone.
+    /// It is kept in previous-run/ until a re-run succeeds, through any number of failures.</summary>
+    [Fact]
+    public async Task A_rerun_that_fails_keeps_the_last_successful_report_until_one_succeeds()
+    {
+        using var dir = new TempDir("reproduce-keep");
+        var notebooks = Path.Combine(dir.Path, "notebooks");
+        Directory.CreateDirectory(notebooks);
+        var reports = Path.Combine(dir.Path, "reports");
+        var (folder, kept) = (Path.Combine(reports, "00-note"), Path.Combine(reports, "00-note", Reproduction.PreviousRunFolder));
+        var distill = typeof(ResultRow).Assembly.Location;
+        void Write(string body) => TestSupport.WriteNotebook(notebooks, "00-note.ipynb", ($"#r \"{distill}\"\nusing Distill.Reporting;", null), (body, null));
+        Task<ReproductionResult> Reproduce() => new Reproduction(ReproductionRun.Options(notebooks, reports)).RunAsync();
+        string[] Files(string d) => [.. Directory.GetFiles(d).Select(Path.GetFileName).Order()!];
+
+        Write("Results.Record(new ResultRow(\"p\", \"m\", \"s\", \"acc\", 1.5, 0, 1, \"-\", \"-\", \"smoke\"));");
+        Assert.Equal(0, (await Reproduce()).ExitCode);
+        var good = File.ReadAllText(Path.Combine(folder, "00-note.ipynb"));
+        Assert.False(Directory.Exists(kept));
+        Write("throw new Exception(\"broken\");");
+        foreach (var attempt in new[] { 1, 2 })
+        {
+            var failed = Assert.Single((await Reproduce()).Notebooks);
+            Assert.Equal(OutcomeStatus.Failed, failed.Status);
+            Assert.Equal(kept, failed.KeptEarlier);
+            Assert.EndsWith($"; its last successful report is kept in {kept}", failed.SummaryLine, StringComparison.Ordinal);
+            Assert.Equal(["00-note.html", "00-note.ipynb", "00-note.manifest.json", Reproduction.ResultsFileName], Files(kept));
+            Assert.Equal(good, File.ReadAllText(Path.Combine(kept, "00-note.ipynb")));
+            Assert.Contains("broken", File.ReadAllText(Path.Combine(folder, "00-note.ipynb")), StringComparison.Ordinal); // the failure's own report beside it
+            Assert.Contains("previous-run/00-note.html\">last successful report", File.ReadAllText(Path.Combine(reports, "index.html")), StringComparison.Ordinal);
+            Assert.Equal("00-note/previous-run", TestSupport.ReadJson(Path.Combine(reports, "results.json"))["notebooks"]![0]!["files"]!["keptEarlier"]!.GetValue<string>());
+        }
+        Write("Console.WriteLine(\"fixed\");");
+        var fixedRun = Assert.Single((await Reproduce()).Notebooks);
+        Assert.Equal(OutcomeStatus.Ok, fixedRun.Status);
+        Assert.Null(fixedRun.KeptEarlier);
+        Assert.False(Directory.Exists(kept));
+    }
+
     [Fact]
     public async Task Bad_input_names_the_folder_and_the_fix()
     {

@@ -58,6 +58,8 @@ public static class IndexPage
                 files.Add(Link(root, run.Files.Manifest, "manifest"));
             }
             if (n.ResultsFile is not null) files.Add(Link(root, n.ResultsFile, Reproduction.ResultsFileName));
+            if (n.KeptEarlier is not null && File.Exists(Path.Combine(n.KeptEarlier, n.Name + ".html")))
+                files.Add(Link(root, Path.Combine(n.KeptEarlier, n.Name + ".html"), "last successful report"));
             var detail = n.Message is not null && n.Status is not (OutcomeStatus.Error or OutcomeStatus.NotRun) ? $"<div class=\"note\">{Enc(n.Message)}</div>" : "";
             Line($"<tr class=\"{status}\"><td>{title}</td><td class=\"status\">{Enc(n.StatusText)}{detail}</td>" +
                  $"<td class=\"num\">{(n.Status == OutcomeStatus.NotRun && n.Run is null ? "" : Enc(Reproduction.Seconds(n.Duration)))}</td>" +

@@ -84,6 +84,7 @@ public static class ReproductionReport
                 {
                     ["html"] = Rel(n.Run?.Files.Html), ["notebook"] = Rel(n.Run?.Files.Notebook), ["manifest"] = Rel(n.Run?.Files.Manifest),
                     ["results"] = Rel(n.ResultsFile),
+                    ["keptEarlier"] = Rel(n.KeptEarlier),
                 },
                 ["rows"] = n.Rows.Count,
             })]),
