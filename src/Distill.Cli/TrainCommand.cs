@@ -77,11 +77,16 @@ static class TrainCommand
                         : $"{o.Name} applies only with --recipe; remove it, or add --recipe NAME.");
             if (!isRecipe && r.GetValue(teacher) is null)
             {
-                // --kd-temperature and --alpha set the soft targets of a teacher: without one they changed nothing. A method
-                // that trains its own teachers (kd-multi) takes the teacher's epochs and train size for them.
-                var ownTeachers = r.GetValue(method) is string named && MethodCatalogue.TryFind(named)?.TrainsOwnTeachers == true;
-                foreach (var o in ownTeachers ? new Option[] { temperature, alpha } : [teacherEpochs, teacherTrainSize, temperature, alpha])
-                    if (Given(o)) throw new ArgumentException($"{o.Name} applies only with --teacher; add --teacher MODEL, or remove it.");
+                // --kd-temperature and --alpha set the soft targets of a teacher: without one they changed nothing (with
+                // --method they are refused below, naming the method's own parameters). A method that trains its own
+                // teachers (kd-multi) takes the teacher's epochs and train size for them; one that takes no teacher was
+                // told to add --teacher, which it then refused.
+                var named = r.GetValue(method) is string n0 ? MethodCatalogue.TryFind(n0) : null;
+                Option[] teacherOnly = named is null ? [teacherEpochs, teacherTrainSize, temperature, alpha] : named.TrainsOwnTeachers ? [] : [teacherEpochs, teacherTrainSize];
+                foreach (var o in teacherOnly.Where(Given))
+                    throw new ArgumentException(named is { NeedsTeacher: false }
+                        ? $"{o.Name} sets how the teacher trains, and --method {named.Name} trains none; remove it."
+                        : $"{o.Name} applies only with --teacher; add --teacher MODEL, or remove it.");
             }
             if (Given(force) && r.GetValue(outDir) is null)
                 throw new ArgumentException("--force clears the --out folder, and there is none; add --out DIR, or remove --force.");
@@ -114,8 +119,13 @@ static class TrainCommand
             }
             // A teacher trained before the student: --teacher's, or those of a method that trains its own (kd-multi).
             var trainsTeachers = teacherArg is not null || choice?.Method.TrainsOwnTeachers == true;
-            double temp = r.GetValue(temperature), a = r.GetValue(alpha);
+            // + 0.0 turns −0 into 0, as --set does: recorded as "-0", it refused the same run's --resume given 0.
+            double temp = r.GetValue(temperature), a = r.GetValue(alpha) + 0.0;
             if (!double.IsFinite(a) || a < 0 || a > 1) throw new ArgumentException($"--alpha {a}: the soft-target weight must be in [0, 1].");
+            // As --method kd --set alpha=0 says it: the same run.
+            if (a == 0 && teacherArg is not null && choice is null)
+                Console.Error.WriteLine($"warning: --alpha 0 adds no distillation term: this run trains {studentArg} on its cross-entropy alone, as --method scratch does " +
+                                        $"(its teacher, {teacherArg}, teaches nothing); give --alpha above 0 to distil.");
             if (!(temp >= MethodParameter.MinTemperature && temp <= MethodParameter.MaxTemperature))
                 throw new ArgumentException($"--kd-temperature {temp}: the temperature must be in [{MethodParameter.MinTemperature}, {MethodParameter.MaxTemperature}] (the range of KD's loss).");
             // Named as typed: 1e400 read back as "Infinity".
@@ -128,14 +138,14 @@ static class TrainCommand
             if (r.GetValue(validation) < 0) throw new ArgumentException($"--validation {r.GetValue(validation)}: give the number of training images to hold out, 0 or more.");
             if (!(r.GetValue(warmup) >= 0) || double.IsInfinity(r.GetValue(warmup))) throw new ArgumentException($"--warmup {r.GetValue(warmup)}: give the warm-up length in epochs, 0 or more.");
             // A warm-up as long as the run or longer never reaches --lr: the whole run trains at a fraction of the rate asked for.
-            foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", teacherArg is null ? null : r.GetValue(teacherEpochs) ?? TrainOptions.DefaultTeacherEpochs) })
+            foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", !trainsTeachers ? null : r.GetValue(teacherEpochs) ?? TrainOptions.DefaultTeacherEpochs) })
                 if (runEpochs is int n && r.GetValue(warmup) > n)
                     throw new ArgumentException($"--warmup {r.GetValue(warmup)}: the warm-up is longer than the {NumberText.Count(n, "epoch")} of {flag}, so the learning rate would never reach --lr; warm up for at most {NumberText.Count(n, "epoch")}.");
             if (r.GetValue(clip) is double c0 && !(c0 > 0 && double.IsFinite(c0))) throw new ArgumentException($"--clip {c0}: give the largest gradient norm, a finite number above 0 (or leave --clip out).");
             if (!(r.GetValue(wd) >= 0) || double.IsInfinity(r.GetValue(wd))) throw new ArgumentException($"--weight-decay {r.GetValue(wd)}: give a finite number, 0 or more.");
             // The optimizer and the clipping compute in float32: 3.5e38 failed there with libtorch's "cannot be converted to
             // type float without overflow" after the data loaded, and 1e-320 became 0, a run that learned nothing.
-            foreach (var (flag, value) in new[] { ("--lr", r.GetValue(lr)), ("--weight-decay", (double?)r.GetValue(wd)), ("--clip", r.GetValue(clip)) })
+            foreach (var (flag, value) in new[] { ("--lr", r.GetValue(lr)), ("--weight-decay", (double?)r.GetValue(wd)), ("--clip", r.GetValue(clip)), ("--alpha", a) })
                 if (value is double v && (v > float.MaxValue || (v > 0 && (float)v == 0)))
                     throw new ArgumentException($"--{flag.TrimStart('-')} {v}: {(v > float.MaxValue ? "beyond float32's largest number (3.4e38)" : "below float32's smallest (1.4e-45), so it rounds to 0")}, and training computes in float32; give a number in float32's range.");
             if (r.GetValue(outDir) is "") throw new ArgumentException("--out \"\": give a folder name (it is created when missing), or leave --out out to write no files.");
@@ -147,13 +157,13 @@ static class TrainCommand
             if (trainsTeachers && r.GetValue(teacherTrainSize) is int tts && r.GetValue(validation) >= tts)
                 throw new ArgumentException($"--validation {r.GetValue(validation)}: the teacher holds out as many of its {tts} --teacher-train-size images, which leaves it none to train on; " +
                                             $"hold out fewer than {tts}, or give a larger --teacher-train-size.");
-            var opt = Parse(r.GetValue(optimizer)!, r.GetValue(lr), r.GetValue(wd));
+            var opt = Parse(r.GetValue(optimizer)!, r.GetValue(lr), r.GetValue(wd) + 0.0);
             LrSchedule lrSchedule;
             try { lrSchedule = LrSchedule.Parse(r.GetValue(schedule)!); }
             catch (ArgumentException e) { throw new ArgumentException($"--schedule {e.Message}", e); }
             // A step (or milestone) at or past the run's end never changes the rate: the run trains at a constant --lr,
             // which is not what was asked for (as a warm-up longer than the run is refused above).
-            foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", teacherArg is null ? null : r.GetValue(teacherEpochs) ?? TrainOptions.DefaultTeacherEpochs) })
+            foreach (var (flag, runEpochs) in new[] { ("--epochs", (int?)(r.GetValue(epochs) ?? 10)), ("--teacher-epochs", !trainsTeachers ? null : r.GetValue(teacherEpochs) ?? TrainOptions.DefaultTeacherEpochs) })
                 if (runEpochs is int n && lrSchedule.EpochsNeeded > n)
                     throw new ArgumentException($"--schedule {r.GetValue(schedule)}: it changes the learning rate at the start of epoch {lrSchedule.EpochsNeeded}, " +
                                                 $"which the {NumberText.Count(n, "epoch")} of {flag} never {(n == 1 ? "reaches" : "reach")}; give steps within {NumberText.Count(n, "epoch")}, or use constant or cosine.");
@@ -164,7 +174,7 @@ static class TrainCommand
                 Device = r.GetValue(device)!,
                 Optimizer = opt,
                 Schedule = lrSchedule,
-                WarmupEpochs = r.GetValue(warmup),
+                WarmupEpochs = r.GetValue(warmup) + 0.0,
                 ClipGradNorm = r.GetValue(clip),
                 Augment = ParseAugment(r.GetValue(augment)!),
                 ValidationCount = r.GetValue(validation),
@@ -442,7 +452,19 @@ static class TrainCommand
     internal static int Guard(Func<CtrlC, Func<int>> action)
     {
         using var signals = new CtrlC(Console.Error);
-        try { return action(signals)(); }
+        try
+        {
+            var code = action(signals)();
+            // A stop that came during the last step or the final evaluation, which check for it no more: the work is
+            // done and written, said so, and the exit is still the stop's (130/143, as documented and as the
+            // "Interrupted" line led the caller to expect); a sweep reads the finished run back on its next pass.
+            if (code == 0 && signals.Token.IsCancellationRequested)
+            {
+                Console.Error.WriteLine("It had finished when the stop came: what it wrote is complete.");
+                return signals.ExitCode;
+            }
+            return code;
+        }
         catch (OperationCanceledException e) when (e is TrainingStoppedException || signals.Token.IsCancellationRequested)
         {
             Console.Error.WriteLine(e.Message);

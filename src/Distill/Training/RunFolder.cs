@@ -517,22 +517,29 @@ sealed partial class RunFolder : IDisposable
     public static void ClaimOut(string outRoot, Func<string, bool> writes, bool force, bool resume, TextWriter? log)
     {
         if (InsideRunError(outRoot) is { } inside) throw new InvalidOperationException(inside);
-        var others = OtherRuns(outRoot, writes);
-        if (others.Count == 0) return;
         if (!force)
         {
+            var others = OtherRuns(outRoot, writes);
+            if (others.Count == 0) return;
             var first = Path.Combine(outRoot, others[0]);
             throw new InvalidOperationException($"--out {outRoot} holds another run ({Describe(Path.Combine(first, SettingsFile))}, in {first}" +
                                                 $"{(others.Count > 1 ? $", and {others.Count - 1} more" : "")}); " +
                                                 (resume ? "it is not this command's to resume; choose another folder." : "pass --force to replace it, or choose another folder."));
         }
-        // --force clears the runs distill's own layouts put here (a plain run's, a distillation's teacher/ and student/, a
-        // recipe's RUN/seedN), never a run of its own in some subfolder: `train --out runs --force` from a project's root
-        // deleted every finished experiment two levels down.
-        if (others.FirstOrDefault(rel => !OwnLayout(outRoot, rel)) is { } foreign)
+        // --force replaces every run distill's own layouts put here (a plain run's, a distillation's teacher/, student/
+        // and teacher-N-MODEL/, a recipe's RUN/seedN), this command's kinds too: one it does not write again (kd-multi's
+        // second teacher, a recipe's third seed) was left beside the new run as if it were part of it. Never a run of its
+        // own in some subfolder: `train --out runs --force` from a project's root deleted every finished experiment two
+        // levels down.
+        var runs = OtherRuns(outRoot, _ => false);
+        if (runs.FirstOrDefault(rel => !OwnLayout(outRoot, rel)) is { } foreign)
             throw new InvalidOperationException($"--out {outRoot}: {Path.Combine(outRoot, foreign)} holds a run of its own (not one of this folder's teacher/, student/ or RUN/seedN runs), " +
                                                 "which --force does not delete; move it away, or choose another folder.");
-        foreach (var rel in others)
+        // Any of them still training refuses the command before one is cleared: a student in training had its teacher/
+        // replaced, and the command failed at the student's lock only after training a new teacher.
+        if (runs.Select(rel => InUseError(Path.Combine(outRoot, rel))).FirstOrDefault(e => e is not null) is { } busy)
+            throw new InvalidOperationException(busy);
+        foreach (var rel in runs)
         {
             var dir = Path.Combine(outRoot, rel);
             using var held = Lock(dir); // not while that run is training

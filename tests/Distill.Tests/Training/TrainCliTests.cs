@@ -45,6 +45,14 @@ public class TrainCliTests
     // Only commas: the example read "e.g. layers=.".
     [InlineData("--teacher mlp-32 --method sp --set layers=,", "error: sp: layers=, has only empty items; leave it empty (layers=) for the last stage both models have, or give items separated by single commas.")]
     [InlineData("--teacher mlp-32 --method nst --set layers=stage1,stage1", "error: nst: layers=stage1,stage1: stage1 is given 2 times; give each once.")]
+    // kd-multi trains its teachers for --teacher-epochs: a warm-up or a step past them was checked only with --teacher.
+    [InlineData("--method kd-multi --set teachers=mlp-16 --teacher-epochs 1 --epochs 2 --warmup 2", "error: --warmup 2: the warm-up is longer than the 1 epoch of --teacher-epochs,")]
+    [InlineData("--method kd-multi --set teachers=mlp-16 --teacher-epochs 2 --epochs 3 --schedule step:2", "error: --schedule step:2: it changes the learning rate at the start of epoch 3, which the 2 epochs of --teacher-epochs never reach;")]
+    // A method that trains no teacher was told to add --teacher, which it then refused.
+    [InlineData("--method scratch --teacher-epochs 3", "error: --teacher-epochs sets how the teacher trains, and --method scratch trains none; remove it.")]
+    [InlineData("--method byot --teacher-train-size 100", "error: --teacher-train-size sets how the teacher trains, and --method byot trains none; remove it.")]
+    // float32 rounds it to 0, as --set alpha= says.
+    [InlineData("--teacher mlp-32 --alpha 1e-320", "error: --alpha 1E-320: below float32's smallest (1.4e-45), so it rounds to 0")]
     public void An_option_the_run_would_ignore_is_refused_by_name(string options, string start)
     {
         var (code, _, stderr) = Repo.RunCli(["train", "--model", "mlp-32", "--dataset", "no-such-dataset", .. options.Split(' ')]);
@@ -392,5 +400,54 @@ public class TrainCliTests
         Assert.Contains(" of memory is available", line, StringComparison.Ordinal);
         Assert.Contains("Choose a smaller width", line, StringComparison.Ordinal);
         Assert.DoesNotContain("teacher", stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>-0 was recorded as "-0", and the same run's --resume given 0 was refused as changed settings.</summary>
+    [Fact]
+    public void Minus_zero_is_recorded_as_zero_and_the_resume_given_zero_is_the_same_run()
+    {
+        using var dir = new TempDir();
+        var folder = dir.File("run");
+        string[] run = ["train", "--model", "mlp-32", "--train-size", "256", "--test-size", "128", "--epochs", "1", "--out", folder];
+        var (code, _, stderr) = Repo.RunCli([.. run, "--weight-decay", "-0", "--warmup", "-0"]);
+        Assert.True(code == 0, stderr);
+        var record = File.ReadAllText(Path.Combine(folder, "run.json"));
+        Assert.DoesNotContain("=-0", record, StringComparison.Ordinal); // the optimizer's wd=
+        Assert.Contains("\"warmup_epochs\": \"0\"", record, StringComparison.Ordinal);
+        (code, _, stderr) = Repo.RunCli([.. run, "--weight-decay", "0", "--warmup", "0", "--resume"]);
+        Assert.True(code == 0, stderr);
+    }
+
+    /// <summary>--force into a distillation's folder whose student was still training cleared its teacher/, trained a
+    /// new teacher, and only then failed at the student's lock, leaving a student distilled from another teacher than
+    /// teacher/ holds. Any run of the folder in use refuses the command before anything is cleared. And --force clears
+    /// every run of the layout: kd-multi's teacher-2-*/ stayed beside a new run with one teacher.</summary>
+    [Fact]
+    public void Force_refuses_while_any_run_of_the_folder_trains_and_clears_every_run_of_the_layout()
+    {
+        using var dir = new TempDir();
+        var folder = dir.File("kd");
+        void NoCache(IDictionary<string, string?> env) => env["DISTILL_TEACHER_CACHE"] = "off";
+        string[] run = ["train", "--model", "mlp-32", "--teacher", "mlp-32", "--train-size", "256", "--test-size", "128", "--teacher-train-size", "256",
+                        "--epochs", "1", "--teacher-epochs", "1", "--out", folder];
+        var (code, _, stderr) = Repo.RunCli(run, NoCache);
+        Assert.True(code == 0, stderr);
+        var teacherRecord = File.ReadAllText(Path.Combine(folder, "teacher", "run.json"));
+        using (var training = Distill.Training.FolderLock.TryTake(Path.Combine(folder, "student", Distill.Training.RunFolder.LockFile)))
+        {
+            Assert.NotNull(training);
+            (code, var stdout, stderr) = Repo.RunCli([.. run, "--force"], NoCache);
+            Assert.Equal(1, code);
+            Assert.StartsWith($"error: --out {Path.Combine(folder, "student")} is in use by another run (PID ", stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("cleared", stdout, StringComparison.Ordinal);
+            Assert.Equal(teacherRecord, File.ReadAllText(Path.Combine(folder, "teacher", "run.json")));
+        }
+        // A stale teacher-2-*/ (as kd-multi with two teachers leaves) is cleared with the rest.
+        var stale = Path.Combine(folder, "teacher-2-mlp-16");
+        Directory.CreateDirectory(stale);
+        File.Copy(Path.Combine(folder, "teacher", "run.json"), Path.Combine(stale, "run.json"));
+        (code, _, stderr) = Repo.RunCli([.. run, "--force"], NoCache);
+        Assert.True(code == 0, stderr);
+        Assert.False(File.Exists(Path.Combine(stale, "run.json")));
     }
 }
