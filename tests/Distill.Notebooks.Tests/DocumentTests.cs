@@ -176,6 +176,24 @@ public class DocumentTests
             Assert.Empty(inText.Packages);
             Assert.Empty(inText.Sources);
         }
+        // After a magic line, as without one: the lines a magic blanked or a #load lengthened moved where later lines were
+        // looked for, so a #!csharp in a string was blanked unsaid and a second #!time was refused as inside text.
+        File.WriteAllText(Path.Combine(dir.Path, "h.csx"), "var h = 1;");
+        foreach (var above in new[] { "#!time\n", "#load \"h.csx\"\n" })
+        {
+            var inString = Magics.Parse(doc, above + "var s = @\"\n#!csharp\nend\";", dir.Path);
+            Assert.Equal(("MagicInText", 3), (Assert.Single(inString.Errors).EName, inString.Errors[0].Line));
+            var twice = Magics.Parse(doc, above + "Console.WriteLine(\"t1\");\n#!time\nvar s4 = \"abcdefghijkl\";\n#r \"nuget: Humanizer.Core, 2.14.1\"", dir.Path);
+            Assert.Empty(twice.Errors);
+            Assert.True(twice.Time);
+            Assert.Single(twice.Packages);
+        }
+        // A folder where a file is meant is named as one (it was said not to exist).
+        Directory.CreateDirectory(Path.Combine(dir.Path, "srcdir"));
+        Assert.Equal($"#load \"srcdir\" (line 1): {Path.Combine(dir.Path, "srcdir")} is a folder; give the path of the .csx file in it",
+                     Assert.Single(Magics.Parse(doc, "#load \"srcdir\"", dir.Path).Errors).Message);
+        Assert.Equal($"#r \"./srcdir\" (line 1): {Path.Combine(dir.Path, "srcdir")} is a folder; give the path of the .dll file in it",
+                     Assert.Single(Magics.Parse(doc, "#r \"./srcdir\"", dir.Path).Errors).Message);
         // Outside any text they are magics as before.
         Assert.True(Magics.Parse(doc, "var s = \"\"\"\nx\n\"\"\";\n#!time", dir.Path).Time);
         var nowhere = Path.Combine(dir.Path, "nowhere");
@@ -572,6 +590,20 @@ public class DocumentTests
         IpynbWriter.Write(doc, file, _ => { });
         Assert.Equal("", TestSupport.NbformatErrors(file));
         Assert.NotNull(TestSupport.ReadJson(file)["cells"]![1]!["attachments"]);
+    }
+
+    /// <summary>Cell ids in an nbformat 4.0-4.4 notebook (which forbid them) were dropped by the writer without a word:
+    /// one repair says so for the notebook, and the file written validates.</summary>
+    [Fact]
+    public void Ids_before_nbformat_4_5_are_dropped_and_said_once()
+    {
+        var doc = IpynbReader.Read("x.ipynb", """{"nbformat":4,"nbformat_minor":2,"metadata":{},"cells":[{"cell_type":"code","id":"a","metadata":{},"source":"x","outputs":[],"execution_count":null},{"cell_type":"markdown","id":"b","metadata":{},"source":"# m"}]}""");
+        Assert.Equal(["2 cells carry an \"id\", which nbformat 4.2 does not allow (ids came with 4.5); dropped: set \"nbformat_minor\": 5 in the file to keep them"], doc.Repairs);
+        using var dir = new TempDir("writer-ids");
+        var file = Path.Combine(dir.Path, "x.ipynb");
+        IpynbWriter.Write(doc, file, _ => { });
+        Assert.Equal("", TestSupport.NbformatErrors(file));
+        Assert.Empty(IpynbReader.Read("y.ipynb", """{"nbformat":4,"nbformat_minor":2,"metadata":{},"cells":[{"cell_type":"markdown","metadata":{},"source":"# m"}]}""").Repairs);
     }
 
     /// <summary>JSON data that does not parse (DisplayAs of any text, JSON cut at --max-output) threw out of the writer

@@ -142,6 +142,22 @@ public class ParameterTests
         }
     }
 
+    /// <summary>nint, nuint and dynamic are names to the parser: they went unknown, the cells ran, and the injected cell
+    /// failed naming IntPtr, UIntPtr or object. Refused before anything runs, named as written, as object is.</summary>
+    [Fact]
+    public void Nint_nuint_and_dynamic_parameters_are_refused_before_anything_runs()
+    {
+        using var dir = new TempDir("params-nint");
+        var nb = TestSupport.WriteNotebook(dir.Path, "nint.ipynb", ("nint ni = 1;\nnuint nu = 1;\ndynamic dy = 1;", ["parameters"]),
+            ("System.IO.File.WriteAllText(\"ran.txt\", \"ran\");", null));
+        foreach (var (name, type) in new[] { ("ni", "nint"), ("nu", "nuint"), ("dy", "dynamic") })
+        {
+            var e = Assert.Throws<ParameterException>(() => Run(nb, Path.Combine(dir.Path, name), (name, "5")));
+            Assert.StartsWith($"{nb}: -p {name}=5: the notebook's default for '{name}' is {type}; -p supports string, bool, numbers and enums", e.Message, StringComparison.Ordinal);
+        }
+        Assert.False(File.Exists(Path.Combine(dir.Path, "ran.txt")));
+    }
+
     /// <summary>`--budget smoke` against `int budget = 1;` was reported as "-p budget=smoke: ...", an option the user had
     /// not typed. A value's error names the option it came from, before anything runs and once the cell ran alike.</summary>
     [Fact]

@@ -50,7 +50,7 @@ public static partial class IpynbReader
         if (root["cells"] is not JsonArray cells)
             throw new NotebookFormatException(path, "no \"cells\" array", "check that the file is a Jupyter notebook");
         var ids = new HashSet<string>(StringComparer.Ordinal);
-        int number = 0;
+        int number = 0, idsBefore45 = 0;
         foreach (var node in cells)
         {
             number++;
@@ -82,6 +82,7 @@ public static partial class IpynbReader
             if (c["execution_count"] is { } count && !(count.GetValueKind() == JsonValueKind.Number && count.AsValue().TryGetValue<int>(out _)))
                 doc.Repairs.Add($"cell {number}: \"execution_count\" is {Shown(count)}, not a whole number; written as this run's count");
             // nbformat 4.5 requires an id, unique, of 1-64 letters, digits, - and _; earlier minors have none (the writer drops it).
+            if (doc.NbformatMinor < 5 && raw.ContainsKey("id")) idsBefore45++;
             if (doc.NbformatMinor >= 5 && raw.TryGetPropertyValue("id", out var id))
             {
                 var text = id?.GetValueKind() == JsonValueKind.String ? id.GetValue<string>() : null;
@@ -109,6 +110,11 @@ public static partial class IpynbReader
             if (kind == CellKind.Code) cell.BodyStart = KernelNames.SelectorLine(doc, cell) + 1;
             doc.Cells.Add(cell);
         }
+        // Ids came with nbformat 4.5 and earlier minors forbid them: the writer drops them, which was not said. Once for
+        // the notebook, not once per cell.
+        if (idsBefore45 > 0)
+            doc.Repairs.Add($"{NumberText.Count(idsBefore45, "cell")} carry an \"id\", which nbformat 4.{doc.NbformatMinor} does not allow (ids came with 4.5); " +
+                            "dropped: set \"nbformat_minor\": 5 in the file to keep them");
         return doc;
     }
 

@@ -89,9 +89,14 @@ public static partial class Magics
         var lines = source.Split('\n');
         var parsed = new ParsedCell();
         SyntaxNode? root = null;
-        var start = 0; // where line i starts in the source
-        for (int i = 0; i < lines.Length; start += lines[i].Length + 1, i++)
+        // Where each line starts in the source, from the lines as given: a line blanked or rewritten below (a magic, a
+        // #load's full path) moved every later line's start, and after a #!time the check below looked at the wrong place,
+        // blanking a #!csharp inside a string unsaid and refusing a second #!time as inside one.
+        var starts = new int[lines.Length];
+        for (int i = 1; i < lines.Length; i++) starts[i] = starts[i - 1] + lines[i - 1].Length + 1;
+        for (int i = 0; i < lines.Length; i++)
         {
+            var start = starts[i];
             var t = lines[i].Trim();
             int line = i + 1;
             // The kernel reads #!, #r "nuget:" and #i only at the start of a line; indented, they reach the compiler, which
@@ -153,6 +158,8 @@ public static partial class Magics
                 var path = pm.Groups["path"].Value;
                 var full = Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(folder, path));
                 if (File.Exists(full)) parsed.AssemblyPaths.Add((full, line));
+                else if (Directory.Exists(full))
+                    parsed.Errors.Add(new(line, "AssemblyNotFound", $"#r \"{path}\" (line {line}): {full} is a folder; give the path of the .dll file in it"));
                 else
                     parsed.Errors.Add(new(line, "AssemblyNotFound",
                         $"#r \"{path}\" (line {line}): {full} does not exist; {RelativeTo(folder)}: build the project first " +
@@ -165,7 +172,9 @@ public static partial class Magics
                 // where it was looked for: said here as for #r.
                 var path = lm.Groups["path"].Value;
                 var full = Path.GetFullPath(Path.Combine(folder, path));
-                if (!File.Exists(full))
+                if (Directory.Exists(full))
+                    parsed.Errors.Add(new(line, "SourceFileNotFound", $"#load \"{path}\" (line {line}): {full} is a folder; give the path of the .csx file in it"));
+                else if (!File.Exists(full))
                     parsed.Errors.Add(new(line, "SourceFileNotFound",
                         $"#load \"{path}\" (line {line}): {full} does not exist; {RelativeTo(folder)}"));
                 // Roslyn's own resolver takes a relative path from the notebook's folder: after a cell moved the current

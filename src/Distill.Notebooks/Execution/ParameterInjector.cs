@@ -158,6 +158,9 @@ public static class ParameterInjector
         ArrayTypeSyntax or GenericNameSyntax or TupleTypeSyntax or QualifiedNameSyntax { Right: GenericNameSyntax } or AliasQualifiedNameSyntax { Name: GenericNameSyntax }
             => new(null, t.ToString()),
         IdentifierNameSyntax or QualifiedNameSyntax when WellKnown(t.ToString()) is { } known => known,
+        // Keywords to the reader, names to the parser: they went unknown, the cells ran, and the injected cell failed
+        // naming IntPtr, UIntPtr or object. Refused before anything runs, as written, as object is.
+        IdentifierNameSyntax { Identifier.ValueText: "nint" or "nuint" or "dynamic" } => new(null, t.ToString()),
         _ => Unknown,
     };
 
