@@ -438,6 +438,13 @@ public class DocumentTests
     [InlineData("code", "\"nbformat_minor\":-1", "m.ipynb: \"nbformat_minor\" is the number -1, expected a whole number, 0 or more;")]
     [InlineData("code", "\"kernelspec\":{\"name\":null,\"display_name\":\".NET (C#)\"}", "m.ipynb: \"metadata.kernelspec.name\" is missing or null, expected a string;")]
     [InlineData("code", "\"kernelspec\":{\"name\":\".net-csharp\",\"display_name\":null}", "m.ipynb: \"metadata.kernelspec.display_name\" is missing or null, expected a string;")]
+    [InlineData("markdown", "\"metadata\":{\"tags\":[\"a\",\"a\"]}", "m.ipynb: cell 1: \"metadata.tags\" is a list ([\"a\",\"a\"]), expected a list of distinct strings (nbformat's tags are unique);")]
+    [InlineData("code", "\"metadata\":{\"collapsed\":\"x\"}", "m.ipynb: cell 1: \"metadata.collapsed\" is the string \"x\", expected true or false;")]
+    [InlineData("code", "\"metadata\":{\"scrolled\":\"yes\"}", "m.ipynb: cell 1: \"metadata.scrolled\" is the string \"yes\", expected true, false or \"auto\";")]
+    [InlineData("code", "\"metadata\":{\"execution\":{\"iopub.execute_input\":5}}", "m.ipynb: cell 1: \"metadata.execution.iopub.execute_input\" is the number 5, expected a string;")]
+    [InlineData("code", "\"metadata\":{\"execution\":{\"other\":true}}", "m.ipynb: cell 1: \"metadata.execution.other\" is the boolean true, expected a string;")]
+    [InlineData("raw", "\"metadata\":{\"name\":5}", "m.ipynb: cell 1: \"metadata.name\" is the number 5, expected a string;")]
+    [InlineData("markdown", "\"metadata\":{\"jupyter\":{\"source_hidden\":1}}", "m.ipynb: cell 1: \"metadata.jupyter.source_hidden\" is the number 1, expected true or false;")]
     public void A_field_nbformat_refuses_is_refused_instead_of_written_into_an_invalid_notebook(string cellType, string change, string message)
     {
         var cell = new JsonObject { ["cell_type"] = cellType, ["metadata"] = new JsonObject(), ["source"] = "1" };
@@ -448,6 +455,23 @@ public class DocumentTests
         target[key] = value;
         var e = Assert.Throws<NotebookFormatException>(() => IpynbReader.Read("m.ipynb", nb.ToJsonString()));
         Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A kernelspec without its display_name (or name), or language_info without its name, was written back as
+    /// it was and the executed .ipynb failed nbformat's validation: each is filled in and said. Valid cell metadata nbformat
+    /// types (collapsed, scrolled "auto", execution times, a markdown cell's own keys) still reads.</summary>
+    [Fact]
+    public void Required_kernelspec_and_language_info_fields_are_filled_in_and_said()
+    {
+        var doc = IpynbReader.Read("m.ipynb", """{"nbformat":4,"nbformat_minor":5,"metadata":{"kernelspec":{"name":".net-csharp"},"language_info":{}},"cells":[{"cell_type":"code","id":"a","metadata":{"collapsed":true,"scrolled":"auto","execution":{"iopub.execute_input":"2026-01-01T00:00:00Z","other":"x"}},"source":"1","outputs":[],"execution_count":null},{"cell_type":"markdown","id":"b","metadata":{"collapsed":"anything"},"source":"m"}]}""");
+        Assert.Equal(["\"metadata.kernelspec\" has no \"display_name\", which nbformat requires; written as \".net-csharp\"",
+                      "\"metadata.language_info\" has no \"name\", which nbformat requires; written as \"C#\""], doc.Repairs);
+        using var dir = new TempDir("writer-spec");
+        var file = Path.Combine(dir.Path, "m.ipynb");
+        IpynbWriter.Write(doc, file, _ => { });
+        Assert.Equal("", TestSupport.NbformatErrors(file));
+        Assert.Equal(["\"metadata.kernelspec\" has no \"name\", which nbformat requires; written as \".net-csharp\""],
+                     IpynbReader.Read("n.ipynb", """{"nbformat":4,"nbformat_minor":5,"metadata":{"kernelspec":{"display_name":"C#"}},"cells":[]}""").Repairs);
     }
 
     /// <summary>What nbformat accepts still reads: a markdown cell's attachments as nbformat keeps them (a bundle's text

@@ -43,6 +43,15 @@ public static partial class IpynbReader
         doc.DefaultKernel = DefaultFromSpec(meta);
         if (root.TryGetPropertyValue("metadata", out var nullMeta) && nullMeta is null) doc.Repairs.Add("the notebook's \"metadata\" is null; written as {}");
         if (!root.ContainsKey("metadata")) doc.Repairs.Add("the notebook has no \"metadata\"; written as {}");
+        // Fields nbformat requires where these objects are given: without them the executed .ipynb failed validation.
+        // Filled in (the kernel this runner is, the language it runs), and said.
+        foreach (var (obj, field, value) in new[] { ("kernelspec", "name", ".net-csharp"), ("kernelspec", "display_name", null), ("language_info", "name", "C#") })
+            if (doc.Metadata[obj] is JsonObject o && !o.ContainsKey(field))
+            {
+                var written = value ?? o["name"]?.GetValue<string>() ?? ".NET (C#)";
+                o[field] = written;
+                doc.Repairs.Add($"\"metadata.{obj}\" has no \"{field}\", which nbformat requires; written as \"{written}\"");
+            }
         KernelNames.ApplyKernelInfo(doc, meta["polyglot_notebook"]?["kernelInfo"] as JsonObject);
 
         if (root["cells"] is { } notCells and not JsonArray)
@@ -149,10 +158,20 @@ public static partial class IpynbReader
             if (n is not JsonObject obj) { Bad(where, prefix + field, n, "an object"); return null; }
             return obj;
         }
-        void Strings(JsonObject o, string where, string field, string prefix = "", bool nullable = true)
+        void Strings(JsonObject o, string where, string field, string prefix = "", bool nullable = true, bool distinct = false)
         {
             if (!o.TryGetPropertyValue(field, out var n) || (n is null && nullable)) return;
             if (n is not JsonArray a || a.Any(x => x?.GetValueKind() != JsonValueKind.String)) Bad(where, prefix + field, n, "a list of strings");
+            else if (distinct && a.Select(x => x!.GetValue<string>()).Distinct(StringComparer.Ordinal).Count() != a.Count)
+                Bad(where, prefix + field, n, "a list of distinct strings (nbformat's tags are unique)");
+        }
+        // The fields nbformat's schema types in a cell's metadata beside those the reader uses: written back as they
+        // were, a misfit made the executed .ipynb fail validation.
+        void Bool(JsonObject o, string where, string field, string prefix, params string[] alsoText)
+        {
+            if (o.TryGetPropertyValue(field, out var n) && n?.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False)
+                && !(n?.GetValueKind() == JsonValueKind.String && alsoText.Contains(n.GetValue<string>())))
+                Bad(where, prefix + field, n, alsoText.Length == 0 ? "true or false" : $"true, false or \"{string.Join("\", \"", alsoText)}\"");
         }
 
         if (!root.TryGetPropertyValue("nbformat", out var nbformat))
@@ -165,7 +184,7 @@ public static partial class IpynbReader
         {
             if (Object(meta, "", "kernelspec", "metadata.") is { } spec)
                 foreach (var f in new[] { "name", "language", "display_name" }) String(spec, "", f, "metadata.kernelspec.", nullable: false);
-            if (Object(meta, "", "language_info", "metadata.") is { } info) String(info, "", "name", "metadata.language_info.");
+            if (Object(meta, "", "language_info", "metadata.") is { } info) String(info, "", "name", "metadata.language_info.", nullable: false);
             if (Object(meta, "", "polyglot_notebook", "metadata.") is { } pn && Object(pn, "", "kernelInfo", "metadata.polyglot_notebook.") is { } ki)
             {
                 String(ki, "", "defaultKernelName", "metadata.polyglot_notebook.kernelInfo.");
@@ -205,7 +224,17 @@ public static partial class IpynbReader
                             Bad(where, $"attachments.{name}", bundle, "an object of MIME type to base64 text (a string or a list of strings)");
             }
             if (Object(c, where, "metadata") is not { } cm) continue;
-            Strings(cm, where, "tags", "metadata.", nullable: false);
+            Strings(cm, where, "tags", "metadata.", nullable: false, distinct: true);
+            String(cm, where, "name", "metadata.", nullable: false);
+            if (type?.GetValue<string>() == "code")
+            {
+                Bool(cm, where, "collapsed", "metadata.");
+                Bool(cm, where, "scrolled", "metadata.", "auto");
+                if (Object(cm, where, "execution", "metadata.") is { } ex)
+                    foreach (var (key, _) in ex) String(ex, where, key, "metadata.execution.", nullable: false); // its schema: every value a string
+            }
+            if (Object(cm, where, "jupyter", "metadata.") is { } ju)
+                foreach (var f in new[] { "source_hidden", "outputs_hidden" }) Bool(ju, where, f, "metadata.jupyter.");
             if (Object(cm, where, "polyglot_notebook", "metadata.") is { } pn) String(pn, where, "kernelName", "metadata.polyglot_notebook.");
             if (Object(cm, where, "dotnet_interactive", "metadata.") is { } di) String(di, where, "language", "metadata.dotnet_interactive.");
         }
