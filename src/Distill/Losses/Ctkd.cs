@@ -174,9 +174,12 @@ public sealed class CtkdMethod : Methods.Method
     public override IReadOnlyList<Methods.MethodParameter> Parameters { get; } =
     [
         new("alpha", "weight α of the soft term; the cross-entropy gets 1 − α", 0.9, 0, 1),
-        Methods.MethodParameter.Temperature("initial", "initial temperature", 4),
+        // The ranges each can take given the others: initial lies strictly inside (t_min, t_min + t_range), and t_min is
+        // at least the lowest temperature, so the listed ends were ones no setting could be given (initial=0.01, 1000;
+        // t_range=1000).
+        new("initial", "initial temperature", 4, Methods.MethodParameter.MinTemperature, Methods.MethodParameter.MaxTemperature, MinOpen: true, MaxOpen: true),
         Methods.MethodParameter.Temperature("t_min", "lowest temperature T_min", 1),
-        new("t_range", "temperature range: T ∈ (T_min, T_min + T_range)", 20, 0, Methods.MethodParameter.MaxTemperature, MinOpen: true),
+        new("t_range", "temperature range: T ∈ (T_min, T_min + T_range)", 20, 0, Methods.MethodParameter.MaxTemperature - Methods.MethodParameter.MinTemperature, MinOpen: true),
         new("lambda_min", "λ at the start of the curriculum", 0, 0, double.PositiveInfinity),
         new("lambda_max", "λ at its end", 1, 0, double.PositiveInfinity),
         new("curriculum", "fraction of training over which λ rises (half-cosine)", 0.2, 0, 1, MinOpen: true),

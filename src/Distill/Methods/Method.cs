@@ -22,7 +22,7 @@ public sealed record Paper(string Authors, int Year, string Venue, string Title)
 /// <remarks><paramref name="ZeroOff"/>: 0 is taken too, as "off", below a range that starts above it (kd's temperature_end:
 /// 0, or a temperature from 0.01).</remarks>
 public sealed record MethodParameter(string Name, string Description, double Default = 0, double Min = double.NegativeInfinity,
-    double Max = double.PositiveInfinity, bool MinOpen = false, string? Text = null, bool Whole = false, bool ZeroOff = false)
+    double Max = double.PositiveInfinity, bool MinOpen = false, string? Text = null, bool Whole = false, bool ZeroOff = false, bool MaxOpen = false)
 {
     /// <summary>A switch: 0 (off, the default) or 1.</summary>
     public static MethodParameter Switch(string name, string description) => new(name, description, 0, 0, 1, Whole: true);
@@ -42,12 +42,12 @@ public sealed record MethodParameter(string Name, string Description, double Def
     public string DefaultText => Text ?? Format(Default);
 
     public string Range => IsText ? "text" : IsSwitch ? "0 or 1"
-        : $"{(ZeroOff ? "0 or " : "")}{(MinOpen ? "(" : "[")}{Format(Min)}, {Format(Max)}{(double.IsPositiveInfinity(Max) ? ")" : "]")}{(Whole ? ", whole" : "")}";
+        : $"{(ZeroOff ? "0 or " : "")}{(MinOpen ? "(" : "[")}{Format(Min)}, {Format(Max)}{(double.IsPositiveInfinity(Max) || MaxOpen ? ")" : "]")}{(Whole ? ", whole" : "")}";
 
     /// <summary>What a value must be, for messages: "a number in [0, 1]", "0 or a number in [0.01, 1000]".</summary>
     public string ANumber => ZeroOff ? $"0 or a number in {Range["0 or ".Length..]}" : $"a number in {Range}";
 
-    public bool Accepts(double v) => double.IsFinite(v) && ((ZeroOff && v == 0) || ((MinOpen ? v > Min : v >= Min) && v <= Max && (!Whole || v == Math.Floor(v))));
+    public bool Accepts(double v) => double.IsFinite(v) && ((ZeroOff && v == 0) || ((MinOpen ? v > Min : v >= Min) && (MaxOpen ? v < Max : v <= Max) && (!Whole || v == Math.Floor(v))));
 
     internal static string Format(double v) => double.IsPositiveInfinity(v) ? "∞" : double.IsNegativeInfinity(v) ? "−∞"
         // float32's largest, the bound of a list of weights, printed as 39 digits.

@@ -104,7 +104,11 @@ public sealed class CatalogueTests
     [InlineData("mlkd", "temperatures=2;;3", "mlkd: temperatures=2,,3 has an empty item; separate the items by single commas, e.g. temperatures=2,3.")]
     [InlineData("ctkd", "lambda_min=1|lambda_max=0", "ctkd: lambda_min=1 is above lambda_max=0; the curriculum raises λ from lambda_min to lambda_max (easy to hard).")]
     // The learned temperature's range within the catalogue's, and holding the initial one.
-    [InlineData("ctkd", "t_min=900|initial=1000|t_range=1000", "ctkd: t_min + t_range = 1900 is above 1000, the highest temperature the catalogue allows; lower t_range to at most 100 (or t_min).")]
+    [InlineData("ctkd", "t_min=900|initial=950|t_range=999", "ctkd: t_min + t_range = 1899 is above 1000, the highest temperature the catalogue allows; lower t_range to at most 100 (or t_min).")]
+    // Ends no setting could take were listed: initial lies strictly inside (t_min, t_min + t_range), t_min is at least 0.01.
+    [InlineData("ctkd", "initial=1000", "ctkd: initial=1000 is out of range; initial must be in (0.01, 1000).")]
+    [InlineData("ctkd", "initial=0.01", "ctkd: initial=0.01 is out of range; initial must be in (0.01, 1000).")]
+    [InlineData("ctkd", "t_range=1000", "ctkd: t_range=1000 is out of range; t_range must be in (0, 999.99].")]
     [InlineData("ctkd", "t_min=1000|t_range=0.5", "ctkd: t_min + t_range = 1000.5 is above 1000, the highest temperature the catalogue allows; lower t_min below 1000, to leave the temperature room to move.")]
     [InlineData("ctkd", "t_min=10", "ctkd: initial=4 is outside (10, 30), the range t_min=10 and t_range=20 give the learned temperature; choose initial inside it, or move t_min below 4.")]
     // Inside the range, but where the float32 sigmoid behind T is saturated: T never moved from 21.
@@ -118,6 +122,14 @@ public sealed class CatalogueTests
         // ';' stands for ',' inside one value and '|' separates --set options (the theory's data is one string each).
         var e = Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose(method, [.. sets.Split('|').Select(v => v.Replace(';', ','))]).Build(Setup("cnn-8")));
         Assert.Equal(message, e.Message);
+    }
+
+    /// <summary>The ends `distill methods ctkd` lists are ones a setting can take.</summary>
+    [Fact]
+    public void Ctkd_takes_the_ends_of_its_listed_ranges()
+    {
+        Assert.Contains(MethodCatalogue.Choose("ctkd", ["t_min=0.01", "t_range=999.99", "initial=999.9"]).Build(Setup("cnn-8")).Terms, t => t.Term.Name == "ctkd");
+        Assert.Contains(MethodCatalogue.Choose("ctkd", ["t_min=0.01", "initial=0.02"]).Build(Setup("cnn-8")).Terms, t => t.Term.Name == "ctkd");
     }
 
     /// <summary>kd-multi's teachers are names of the zoo, each checked when the method is chosen (its teachers train
