@@ -119,7 +119,7 @@ public sealed class MultiTeacherMethod : Methods.Method
             throw new ArgumentException($"kd-multi: weights={s.Text("weights")}: the weights are all zero, so there is no target to match; " +
                                         "give at least one teacher a positive weight, or leave weights empty for equal ones.");
         if (weights is not null && weights.Length != names.Length)
-            throw new ArgumentException($"kd-multi: {weights.Length} weights for {names.Length} teachers; give one weight per teacher.");
+            throw new ArgumentException($"kd-multi: {NumberText.Count(weights.Length, "weight")} for {NumberText.Count(names.Length, "teacher")}; give one weight per teacher.");
         return (names, weights);
     }
 

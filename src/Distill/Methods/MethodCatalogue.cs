@@ -69,6 +69,15 @@ public static class MethodCatalogue
 
     public static MethodChoice Choose(string name, IEnumerable<string> assignments)
     {
+        // The library's NAME:key=value form (Parse), typed on the command line, was only "unknown method 'dkd:beta=8'".
+        if (TryFind(name) is null && name.Split(':', 2) is [var head, var rest] && TryFind(head) is { } known)
+        {
+            var sets = new List<string>(); // a part without '=' continues a list value, as Parse reads it
+            foreach (var part in rest.Split(','))
+                if (part.Contains('=', StringComparison.Ordinal) || sets.Count == 0) sets.Add(part);
+                else sets[^1] += "," + part;
+            throw new ArgumentException($"unknown method '{name}'; give the method's parameters with --set: --method {known.Name} {string.Join(' ', sets.Select(a => $"--set {a}"))}.");
+        }
         var method = Find(name);
         return new(method, method.Settings(ParseAssignments(assignments, "--set")));
     }

@@ -124,6 +124,18 @@ public sealed class CatalogueTests
         Assert.Equal(message, e.Message);
     }
 
+    /// <summary>The library's NAME:key=value form typed as --method was only "unknown method"; the message now gives the
+    /// --set form of the same choice.</summary>
+    [Fact]
+    public void A_method_with_parameters_after_a_colon_is_told_the_set_form()
+    {
+        var e = Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("mlkd:temperatures=2,4,weight=2", []));
+        Assert.Equal("unknown method 'mlkd:temperatures=2,4,weight=2'; give the method's parameters with --set: --method mlkd --set temperatures=2,4 --set weight=2.", e.Message);
+        Assert.StartsWith("unknown method 'nope:x=1'; the catalogue has ", Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("nope:x=1", [])).Message, StringComparison.Ordinal);
+        Assert.Equal("kd-multi: 2 weights for 1 teacher; give one weight per teacher.",
+                     Assert.Throws<ArgumentException>(() => MethodCatalogue.Choose("kd-multi", ["teachers=mlp-32", "weights=1,2"]).Build(Setup("cnn-8"))).Message);
+    }
+
     /// <summary>The ends `distill methods ctkd` lists are ones a setting can take.</summary>
     [Fact]
     public void Ctkd_takes_the_ends_of_its_listed_ranges()
