@@ -350,6 +350,19 @@ public class OutputCapTests
         Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
     }
 
+    /// <summary>HTML over the cap was replaced by the note alone, though the output's text form was kept beside it: the
+    /// report showed the note and hid the text. The HTML is dropped and the text shows, saying why.</summary>
+    [Fact]
+    public void Html_over_the_cap_gives_way_to_the_outputs_text_form()
+    {
+        var html = "<p>" + new string('y', 5000) + "</p>";
+        var capped = Distill.Notebooks.Display.OutputSink.Cap(new Dictionary<string, string> { ["text/html"] = html, ["text/plain"] = "the table as text\n" }, 2000);
+        Assert.False(capped.ContainsKey("text/html"));
+        Assert.Equal("the table as text\n… its HTML form (5,007 characters) was over distill run --max-output and not kept; this is its text form\n", capped["text/plain"]);
+        // Without a text form the note stands in for the HTML, as before.
+        Assert.Contains("output cut here: 5,007 more characters", Distill.Notebooks.Display.OutputSink.Cap(new Dictionary<string, string> { ["text/html"] = html }, 2000)["text/html"], StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Many_outputs_each_under_the_cap_are_bounded_per_cell_with_a_line_saying_how_many()
     {

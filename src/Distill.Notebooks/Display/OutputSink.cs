@@ -241,12 +241,25 @@ public sealed partial class OutputSink
         return kept;
     }
 
-    /// <summary>Each MIME type's text within <paramref name="maxChars"/>; an HTML one is replaced whole by a note (a cut
-    /// in the middle of markup would break the page).</summary>
-    public static IReadOnlyDictionary<string, string> Cap(IReadOnlyDictionary<string, string> data, int maxChars) =>
-        data.Values.All(v => v.Length <= maxChars) ? data : data.ToDictionary(kv => kv.Key, kv => kv.Value.Length <= maxChars ? kv.Value
-            : kv.Key == Html ? $"<pre>{System.Net.WebUtility.HtmlEncode(CutNote(kv.Value.Length).Trim())}</pre>"
-            : CapText(kv.Value, maxChars));
+    /// <summary>Each MIME type's text within <paramref name="maxChars"/>. HTML over it is not cut (a cut in the middle of
+    /// markup would break the page): dropped when the output has a text/plain form, which then shows in its place (in
+    /// Jupyter, VS Code and the report, which showed only the note and hid the text kept beside it) with a line saying
+    /// so; else replaced whole by the note.</summary>
+    public static IReadOnlyDictionary<string, string> Cap(IReadOnlyDictionary<string, string> data, int maxChars)
+    {
+        if (data.Values.All(v => v.Length <= maxChars)) return data;
+        var capped = data.ToDictionary(kv => kv.Key, kv => kv.Value.Length <= maxChars || kv.Key == Html ? kv.Value : CapText(kv.Value, maxChars));
+        if (capped.TryGetValue(Html, out var html) && html.Length > maxChars)
+        {
+            if (capped.TryGetValue(PlainText, out var plain))
+            {
+                capped.Remove(Html);
+                capped[PlainText] = plain.TrimEnd('\n') + $"\n… its HTML form ({html.Length:N0} characters) was over distill run --max-output and not kept; this is its text form\n";
+            }
+            else capped[Html] = $"<pre>{System.Net.WebUtility.HtmlEncode(CutNote(html.Length).Trim())}</pre>";
+        }
+        return capped;
+    }
 }
 
 /// <summary>Console.Out / Console.Error replacement that forwards to the running cell, or to the runner's console
