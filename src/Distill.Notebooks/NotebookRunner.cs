@@ -931,9 +931,9 @@ public sealed class NotebookRunner(NotebookRunOptions options)
                 }
                 session.AddReferences(refs);
                 WarnIfTheKernelMissesDependencies(cell, parsed.AssemblyPaths.Select(a => a.Path));
-                if (!string.IsNullOrWhiteSpace(parsed.Code))
+                foreach (var code in parsed.Submissions().Where(c => !string.IsNullOrWhiteSpace(c)))
                 {
-                    var r = session.Run(parsed.Code, cellFile, ct);
+                    var r = session.Run(code, cellFile, ct);
                     if (!r.CompileErrors.IsEmpty)
                     {
                         var lines = r.CompileErrors.Select(DiagnosticText).ToList();

@@ -31,6 +31,28 @@ public class RunnerEdgeTests
         Assert.Equal("True", Plain(r, 2));
     }
 
+    /// <summary>A C# selector below code: the kernel splits the cell there and runs each part as a submission with its own
+    /// value (checked with nbconvert on the .net-csharp kernel: "1 + 1\n#!csharp\n2 + 2" shows 2 and 4). Joined, it
+    /// failed here with CS1002. Errors in a later part keep the cell's line numbers, and a part that fails stops the rest.</summary>
+    [Fact]
+    public void A_csharp_selector_below_code_splits_the_cell_into_submissions_as_the_kernel_does()
+    {
+        using var dir = new TempDir("edge-split");
+        var nb = TestSupport.WriteNotebook(dir.Path, "split.ipynb",
+            ("1 + 1\n#!csharp\n2 + 2", null),
+            ("var x = 5;\n#!c#\nx * 2", null),
+            ("#!csharp\n7", null),
+            ("Console.WriteLine(\"a\");\n#!csharp\nint y = 1;\nthrow new Exception(\"b\");\n#!csharp\nConsole.WriteLine(\"never\");", null));
+        var r = TestSupport.Run(nb, Path.Combine(dir.Path, "out"), new NotebookRunOptions { ContinueOnError = true });
+        string[] Values(int cell) => [.. r.Cells[cell].Outputs.OfType<Documents.DisplayOutput>().Where(o => o.IsResult).Select(o => o.Data["text/plain"])];
+        Assert.Equal(["2", "4"], Values(0));
+        Assert.Equal(["10"], Values(1));
+        Assert.Equal(["7"], Values(2)); // a selector on the first line is the cell's kernel, not a split
+        var failure = Assert.Single(r.Failures);
+        Assert.Equal((4, "System.Exception: b"), (failure.Line, failure.Message));
+        Assert.DoesNotContain("never", string.Concat(r.Cells[3].Outputs.OfType<Documents.StreamOutput>().Select(o => o.Text.ToString())), StringComparison.Ordinal);
+    }
+
     /// <summary>Started from a terminal, the runner's process stderr is one, and the library's training progress line took
     /// it for the cell's (Console.IsErrorRedirected reads the process's stderr): its \r redraws became two extra stderr
     /// outputs of the cell. A cell's stderr is never a terminal (in the kernel it is a pipe), so the runner turns the

@@ -27,6 +27,19 @@ public sealed class ParsedCell
     public List<string> WrittenSources { get; } = [];
     public bool Time { get; set; }
     public List<MagicError> Errors { get; } = [];
+    /// <summary>The 0-based lines of C# selectors (#!csharp, #!c#) below code: the kernel runs what follows each as a
+    /// submission of its own, each with its own value.</summary>
+    public List<int> Splits { get; } = [];
+
+    /// <summary><see cref="Code"/> as the kernel submits it: one piece per <see cref="Splits"/> part, each padded with the
+    /// lines above it left blank, so compiler and exception line numbers stay the cell's.</summary>
+    public IEnumerable<string> Submissions()
+    {
+        var lines = Code.Split('\n');
+        var bounds = Splits.Prepend(0).Append(lines.Length).ToList();
+        for (int k = 0; k + 1 < bounds.Count; k++)
+            yield return new string('\n', bounds[k]) + string.Join('\n', lines[bounds[k]..bounds[k + 1]]);
+    }
 }
 
 /// <summary>Polyglot's magic commands as users write them: <c>#r "nuget: ..."</c>, <c>#r "path.dll"</c>,
@@ -94,7 +107,8 @@ public static partial class Magics
         // blanking a #!csharp inside a string unsaid and refusing a second #!time as inside one.
         var starts = new int[lines.Length];
         for (int i = 1; i < lines.Length; i++) starts[i] = starts[i - 1] + lines[i - 1].Length + 1;
-        for (int i = 0; i < lines.Length; i++)
+        var codeAbove = false; // a line the compiler reads, above this one
+        for (int i = 0; i < lines.Length; codeAbove |= lines[i].Trim().Length > 0, i++)
         {
             var start = starts[i];
             var t = lines[i].Trim();
@@ -122,7 +136,9 @@ public static partial class Magics
                 var name = t[2..].Split(' ', 2)[0];
                 var kernel = KernelNames.Selector(doc, t);
                 if (name == "time") parsed.Time = true;
-                else if (kernel == KernelNames.CSharp) { }
+                // Below code, the kernel splits the cell there (checked with nbconvert on the .net-csharp kernel:
+                // "1 + 1\n#!csharp\n2 + 2" shows 2 and 4); joined, it failed here with CS1002.
+                else if (kernel == KernelNames.CSharp) { if (codeAbove) parsed.Splits.Add(i); }
                 else if (kernel == KernelNames.Html)
                     parsed.Errors.Add(new(line, "UnsupportedKernel",
                         $"line {line} switches to the html kernel ('{t}'); distill run shows HTML from a #!html cell of its own: move the lines from here into one"));
