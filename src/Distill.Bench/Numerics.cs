@@ -8,6 +8,9 @@ namespace Distill.Bench;
 /// </summary>
 public static class Numerics
 {
+    /// <summary>How many values <see cref="Compute"/> gives: what a file from before the header must hold to be taken as one.</summary>
+    public const int Count = 512 * 512 + (784 * 1200 + 1200) + (1200 * 1200 + 1200) + (1200 * 10 + 10) + 5;
+
     /// <summary>[GEMM 512×512 result, then every parameter of MLP 784-1200-1200-10 after 5 SGD steps, then the 5 losses].</summary>
     public static float[] Compute()
     {
@@ -33,7 +36,8 @@ public static class Numerics
         }
         parts.AddRange(model.parameters().Select(p => p.detach().flatten()));
         parts.Add(tensor(losses));
-        return cat(parts, 0).data<float>().ToArray();
+        var values = cat(parts, 0).data<float>().ToArray();
+        return values.Length == Count ? values : throw new InvalidOperationException($"Numerics.Count is {Count:N0}, and Compute gave {values.Length:N0} values: update Count.");
     }
 
     /// <summary>Header of a numerics file: magic, then the value count; the values follow, then a checksum of their bytes,
@@ -42,14 +46,15 @@ public static class Numerics
 
     /// <summary>Whether <paramref name="path"/> is a file of <see cref="Save"/> (any version): what --save-numerics may
     /// overwrite. This version's begin with the magic; the earlier ones are bare float32 values (<see cref="Load"/> still
-    /// reads them), so a file of whole values, the first of them finite, passes too.</summary>
+    /// reads them), exactly <see cref="Count"/> of them. Any file of whole 4-byte values whose first was finite passed
+    /// once: a README, a notes file and an .onnx model were replaced by 10 MB of numbers.</summary>
     public static bool IsNumericsFile(string path)
     {
         var head = new byte[8];
         using var f = File.OpenRead(path);
         var read = f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         if (read >= 6 && head.AsSpan(0, 6).SequenceEqual(Magic.AsSpan(0, 6))) return true;
-        return read >= 4 && f.Length % 4 == 0 && float.IsFinite(BitConverter.ToSingle(head, 0));
+        return f.Length == 4L * Count && float.IsFinite(BitConverter.ToSingle(head, 0));
     }
 
     public static void Save(string path, float[] values)

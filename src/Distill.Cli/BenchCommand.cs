@@ -8,7 +8,7 @@ static class BenchCommand
 {
     public static Command Create()
     {
-        var quick = new Option<bool>("--quick") { Description = "Short budget: finishes in under 5 minutes (numbers are noisier)." };
+        var quick = new Option<bool>("--quick") { Description = "Short budget: 10 rounds per case, 7-10 minutes with --peer on 2 cores (numbers are noisier)." };
         var json = new Option<string?>("--json") { Description = "Also write the report as JSON to this file (schema: docs/performance.md)." };
         var peer = new Option<bool>("--peer") { Description = "Run the same cases in PyTorch (bench/peer/bench_peer.py) and print ours/peer ratios." };
         var python = new Option<string?>("--python") { Description = "Python with torch for --peer (default: $DISTILL_PEER_PYTHON, else /usr/bin/python3)." };

@@ -102,19 +102,25 @@ public partial class BenchCliTests
         using var theirs = new TempDir("bench-theirs");
         var notebook = Path.Combine(theirs.Path, "00-data.ipynb");
         File.WriteAllText(notebook, "{\"cells\": []}");
-        foreach (var (option, what) in new[] { ("--json", "a report of bench --json"), ("--save-numerics", "a file of --save-numerics") })
+        // 20 bytes whose first four read as a finite float: taken for a header-less numerics file, and replaced by 10 MB
+        // of numbers (a README went the same way).
+        var notes = Path.Combine(theirs.Path, "notes.txt");
+        File.WriteAllText(notes, "my precious notes!!\n");
+        foreach (var (option, what, file) in new[] { ("--json", "a report of bench --json", notebook), ("--save-numerics", "a file of --save-numerics", notebook),
+                                                     ("--save-numerics", "a file of --save-numerics", notes) })
         {
-            var (exit, _, stderr) = DistillProcess.Run(option == "--json" ? ["bench", "--smoke", option, notebook] : ["bench", option, notebook]);
-            Assert.Equal((2, $"error: {option} {notebook}: exists and is not {what}, so bench will not overwrite it; give another file, or move that one away."), (exit, stderr.Trim()));
+            var (exit, _, stderr) = DistillProcess.Run(option == "--json" ? ["bench", "--smoke", option, file] : ["bench", option, file]);
+            Assert.Equal((2, $"error: {option} {file}: exists and is not {what}, so bench will not overwrite it; give another file, or move that one away."), (exit, stderr.Trim()));
         }
         Assert.Equal("{\"cells\": []}", File.ReadAllText(notebook));
-        // Its own kind is overwritten: a numerics file of the earlier header-less format (bare float32 values), and a
-        // report cut short by a failed write.
+        Assert.Equal("my precious notes!!\n", File.ReadAllText(notes));
+        // Its own kind is overwritten: a numerics file of the earlier header-less format (bare float32 values, as many as
+        // this version computes: 2,657,359), and a report cut short by a failed write.
         var numerics = Path.Combine(theirs.Path, "old.bin");
-        File.WriteAllBytes(numerics, [.. new float[] { 1, 2, 3, 4 }.SelectMany(BitConverter.GetBytes)]);
+        File.WriteAllBytes(numerics, [.. Enumerable.Repeat(1f, 2_657_359).SelectMany(BitConverter.GetBytes)]);
         var saved = DistillProcess.Run("bench", "--save-numerics", numerics);
         Assert.True(saved.Exit == 0, saved.Err);
-        Assert.True(new FileInfo(numerics).Length > 16);
+        Assert.Equal(System.Text.Encoding.ASCII.GetBytes("DSTNUM02"), File.ReadAllBytes(numerics)[..8]); // written again, with the header
         var report = Path.Combine(theirs.Path, "cut.json");
         File.WriteAllText(report, "{\n  \"date\": \"2026-12-06\",\n  \"command\": \"bench\",\n  \"machine\": {\n    \"cp");
         var rerun = DistillProcess.Run("bench", "--smoke", "--memory-epochs", "0", "--only", "gemm", "--json", report);

@@ -44,6 +44,10 @@ public static class Results
     public static ResultRow Record(ResultRow row)
     {
         ArgumentNullException.ThrowIfNull(row);
+        // A null text (any string? in a notebook compiles here) was written as null, read back, and then failed every
+        // table built from the rows (reproduce's results.md with a NullReferenceException).
+        if (NullField(row) is { } field)
+            throw new ArgumentException($"result '{row.Claim ?? row.Paper ?? "?"}': {field} is null; give a text (\"-\" when there is none).", nameof(row));
         // NaN stays accepted (a diverged run's spread); a negative spread or count is a caller's mistake in the table.
         if (row.OursStd < 0)
             throw new ArgumentException($"result '{row.Claim}': OursStd = {row.OursStd.ToString(System.Globalization.CultureInfo.InvariantCulture)} is negative; a standard deviation is 0 or more (NaN when unknown).", nameof(row));
@@ -69,11 +73,20 @@ public static class Results
         {
             n++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            try { rows.Add(JsonSerializer.Deserialize<ResultRow>(line, RowJson) ?? throw new JsonException("null row")); }
+            try
+            {
+                var row = JsonSerializer.Deserialize<ResultRow>(line, RowJson) ?? throw new JsonException("null row");
+                rows.Add(NullField(row) is { } field ? throw new JsonException($"its {field} is missing or null") : row);
+            }
             catch (JsonException e) { throw new InvalidDataException($"{path}:{n}: not a result row ({e.Message}). Delete the file and re-run the notebook.", e); }
         }
         return rows;
     }
+
+    /// <summary>The first of a row's texts that is null (the record's types say none may be), or null.</summary>
+    static string? NullField(ResultRow r) =>
+        new (string Name, string? Value)[] { ("Paper", r.Paper), ("Claim", r.Claim), ("Setting", r.Setting), ("Metric", r.Metric), ("PaperValue", r.PaperValue),
+                                             ("Verdict", r.Verdict), ("Budget", r.Budget) }.FirstOrDefault(f => f.Value is null).Name;
 
     /// <summary>A Markdown table: paper, claim, setting, ours (mean ± std, seeds), paper, verdict.</summary>
     public static string ToMarkdown(IEnumerable<ResultRow> rows)

@@ -408,6 +408,21 @@ public sealed class BenchTests : IDisposable
         Assert.Contains("cannot import torch (it exited with code 1 and printed nothing)", Peer.Check("/bin/false"));
     }
 
+    /// <summary>A header-less (earlier) numerics file is recognised by its exact value count, which Compute gives: any file
+    /// of whole 4-byte values with a finite first one passed, and --save-numerics replaced notes, a README, an ONNX model.</summary>
+    [Fact]
+    public void Numerics_count_is_what_compute_gives_and_only_such_a_file_counts_as_an_earlier_one()
+    {
+        Assert.Equal(Numerics.Count, Numerics.Compute().Length);
+        using var dir = new TempDir();
+        var notes = dir.File("notes.txt");
+        File.WriteAllText(notes, "my precious notes!!\n");
+        Assert.False(Numerics.IsNumericsFile(notes));
+        var old = dir.File("old.bin");
+        File.WriteAllBytes(old, new byte[4L * Numerics.Count]);
+        Assert.True(Numerics.IsNumericsFile(old));
+    }
+
     [Fact]
     public void Numerics_compare_finds_the_largest_difference()
     {

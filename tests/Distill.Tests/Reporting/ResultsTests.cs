@@ -29,6 +29,13 @@ public class ResultsTests
         Assert.Contains("Seeds = -1 is negative", Assert.Throws<ArgumentException>(() => Results.Record(Row(80) with { Seeds = -1 })).Message);
         Assert.Equal("row", Assert.Throws<ArgumentNullException>(() => Results.Record(null!)).ParamName);
         Assert.True(double.IsNaN(Results.Record(Row(80) with { OursStd = double.NaN }).OursStd));
+        // A null text (a string? variable in a notebook) was written, read back, and broke every table built from it.
+        Assert.EndsWith("Claim is null; give a text (\"-\" when there is none).", Assert.Throws<ArgumentException>(() => Results.Record(Row(80) with { Claim = null! })).Message.Split(" (Parameter")[0], StringComparison.Ordinal);
+        Assert.Contains("Budget is null", Assert.Throws<ArgumentException>(() => Results.Record(Row(80) with { Budget = null! })).Message, StringComparison.Ordinal);
+        using var dir = new TempDir("results-null");
+        var file = dir.File("results.jsonl");
+        File.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(Row(80) with { Verdict = null! }, Results.RowJson) + "\n");
+        Assert.Equal($"{file}:1: not a result row (its Verdict is missing or null). Delete the file and re-run the notebook.", Assert.Throws<InvalidDataException>(() => Results.Read(file)).Message);
     }
 
     /// <summary>The table's numbers are invariant, as the records are: under a comma-decimal culture it showed "84,50 ± 0,10".</summary>
