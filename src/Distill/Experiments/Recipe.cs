@@ -321,6 +321,16 @@ static class Recipe
         ArgumentNullException.ThrowIfNull(data);
         if (config.Problems().FirstOrDefault() is (_, { } message))
             throw new ArgumentException(message, nameof(config));
+        // Data of another catalogue dataset than the config names trained without a word, and the runs' records and the
+        // notebooks' result rows (built from config.Dataset) named one that was never used; the sizes were checked
+        // against the config's. A dataset of the user's own (a name the catalogue lacks) is theirs to name.
+        var given = data.Name.EndsWith("-coarse", StringComparison.Ordinal) ? data.Name[..^"-coarse".Length] : data.Name;
+        if (DatasetCatalog.All.Any(d => d.Name == given) && !string.Equals(given, DatasetCatalog.Get(config.Dataset).Name, StringComparison.Ordinal))
+            throw new ArgumentException($"the data is {data.Name} and the config's Dataset is {config.Dataset}, which its records and results would name; " +
+                                        $"load the config's with config.LoadData(), or set Dataset = \"{given}\" in the config.", nameof(data));
+        // Both sized against this machine's memory before the teacher trains (the student was refused only after it).
+        foreach (var model in (config.TrainsTeacher ? new[] { config.Teacher, config.Student } : [config.Student]).Distinct())
+            ModelZoo.CheckFits(model, data);
         return config;
     }
 
@@ -360,6 +370,9 @@ static class Recipe
         Log = c.Log,
         Progress = c.Progress,
         ResumeAdvice = c.ResumeAdvice,
+        // The trainer's own advice names --clip and ClipGradNorm, which a recipe has not: the setting to change is its optimizer's.
+        NonFiniteAdvice = "Lower the learning rate (the config's TeacherOptimizer or StudentOptimizer; teacher_optimizer or student_optimizer in a recipe file), " +
+                          "or check that term's settings.",
         Settings = Settings(c, method),
     };
 

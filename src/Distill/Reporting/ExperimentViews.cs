@@ -23,6 +23,10 @@ public static class ExperimentViews
         // The teacher is drawn whatever its seed, so its seed (0) must not pick the students' one: students on seed 5
         // alone were all left out.
         var pick = seed ?? named.Where(t => t.Name != "teacher").Select(t => t.Seed).DefaultIfEmpty(named.Select(t => t.Seed).DefaultIfEmpty(0).Min()).Min();
+        // A seed no run trained drew the teacher alone under "(seed 7)".
+        var seeds = named.Where(t => t.Name != "teacher").Select(t => t.Seed).Distinct().Order().ToList();
+        if (seed is int asked && seeds.Count > 0 && !seeds.Contains(asked))
+            throw new ArgumentException($"no run of seed {asked} in this result; its seeds are {string.Join(", ", seeds)}.", nameof(seed));
         var series = named
             .Where(t => t.Name == "teacher" || t.Seed == pick)
             .Select(t => new Series(t.Name, [.. t.History.Select(h => (double)h.Epoch)], [.. t.History.Select(h => h.TestAccuracy)]));
@@ -40,9 +44,11 @@ public static class ExperimentViews
     /// <summary>Best test accuracy of each run name, every seed shown, against the x given for that name.</summary>
     public static Figure Sweep(ExperimentResult result, string title, string xTitle, IEnumerable<(double X, string Run)> points, string group = "KD")
     {
-        var pts = points.Select(p => (p.X, result.Runs.Rows.Where(r => r.Name == p.Run).Select(r => r.BestAccuracy).ToArray()))
-            .Where(p => p.Item2.Length > 0).ToList();
-        var groups = new List<(string, IReadOnlyList<(double, double[])>)> { (group, pts) };
+        var pts = points.Select(p => (p.X, Best: result.Runs.Rows.Where(r => r.Name == p.Run).Select(r => r.BestAccuracy).ToArray(), p.Run)).ToList();
+        // A name no run has (a typed "a" for "α") drew an empty line without a word.
+        if (pts.Where(p => p.Best.Length == 0).Select(p => p.Run).FirstOrDefault() is { } missing)
+            throw new ArgumentException($"no run named '{missing}' in this result; its runs are {string.Join(", ", result.Runs.Rows.Select(r => r.Name).Distinct().Select(n => $"'{n}'"))}.", nameof(points));
+        var groups = new List<(string, IReadOnlyList<(double, double[])>)> { (group, [.. pts.Select(p => (p.X, p.Best))]) };
         if (result.Runs.Rows.Any(r => r.Name == "scratch"))
         {
             var scratch = result.Runs.Rows.Where(r => r.Name == "scratch").Select(r => r.BestAccuracy).ToArray();

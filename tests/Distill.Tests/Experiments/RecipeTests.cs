@@ -76,6 +76,9 @@ public class RecipeTests
         Assert.StartsWith("seeds is empty", Refused(() => BornAgain.Run(data, BornAgainConfig.For(Budget.Smoke) with { Seeds = [] })));
         Assert.StartsWith("seeds is empty", Refused(() => Comparison.Run(data, ComparisonConfig.For(Budget.Smoke) with { Seeds = [] })));
         Assert.StartsWith("seeds is empty", Refused(() => BeyondKd.Run(data, BeyondKdConfig.For(Budget.Smoke) with { Seeds = [] })));
+        // Data of another catalogue dataset than the config names trained, and its records and rows named the config's.
+        Assert.Equal("the data is fashion-mnist and the config's Dataset is cifar100, which its records and results would name; load the config's with config.LoadData(), or set Dataset = \"fashion-mnist\" in the config.",
+                     Refused(() => SoftTargets.Run(data, soft with { Dataset = "cifar100" })).Split(" (Parameter")[0]);
         Assert.Equal("data", Assert.Throws<ArgumentNullException>(() => SoftTargets.Run(null!, soft)).ParamName);
         Assert.Equal("data", Assert.Throws<ArgumentNullException>(() => BeyondKd.Run(null!)).ParamName);
     }

@@ -40,4 +40,19 @@ public class ExperimentViewsTests
         Assert.Contains("'nope'", e.Message);
         Assert.Contains("'teacher', 'scratch'", e.Message);
     }
+
+    /// <summary>A sweep point naming no run (a typed "a" for "α") drew an empty line, and a seed no run trained drew the
+    /// teacher alone, both without a word.</summary>
+    [Fact]
+    public void A_sweep_point_or_a_seed_no_run_has_is_named()
+    {
+        var result = With();
+        foreach (var name in new[] { "scratch", "kd T=4 α=0.9" })
+            result.Keep(new TrainResult { Name = name, Seed = 0, Parameters = 1, Teacher = TeacherSource.None, History = [new EpochMetrics(1, 0.1, 0.5, [], 70, null, 80, 1, 1)] });
+        var e = Assert.Throws<ArgumentException>(() => ExperimentViews.Sweep(result, "t", "T", [(2.0, "kd T=4 α=0.9"), (4.0, "kd T=4 a=0.9")]));
+        Assert.Equal(("points", "no run named 'kd T=4 a=0.9' in this result; its runs are 'scratch', 'kd T=4 α=0.9'."), (e.ParamName, e.Message.Split(" (Parameter")[0]));
+        Assert.Equal(2, ExperimentViews.Sweep(result, "t", "T", [(4.0, "kd T=4 α=0.9")]).Traces.Count); // KD and scratch
+        var seed = Assert.Throws<ArgumentException>(() => ExperimentViews.LearningCurves(With(("teacher", 0), ("scratch", 0), ("scratch", 1)), seed: 7));
+        Assert.Equal("no run of seed 7 in this result; its seeds are 0, 1.", seed.Message.Split(" (Parameter")[0]);
+    }
 }
