@@ -108,6 +108,8 @@ public static class Cifar
         {
             using var f = DataFiles.OpenRead(paths[i]);
             f.ReadExactly(data.AsSpan((int)offset, (int)lengths[i]));
+            int value = -1;
+            if (OneValue(data.AsSpan((int)offset, (int)lengths[i]), labelBytes, ref value)) throw Blank(paths[i], value, labelBytes);
             offset += lengths[i];
         }
         return new Records(data, labelBytes, paths, lengths);
@@ -125,14 +127,35 @@ public static class Cifar
         {
             using var f = DataFiles.OpenRead(path);
             long first = 0;
-            int n;
+            int n, value = -1;
+            bool one = true;
             while ((n = f.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false)) > 0)
             {
                 CheckLabels(path, buffer.AsSpan(0, n - n % recordSize), labelBytes, first);
+                one = one && OneValue(buffer.AsSpan(0, n - n % recordSize), labelBytes, ref value);
                 first += n / recordSize;
             }
+            if (one) throw Blank(path, value, labelBytes);
         }
     }
+
+    /// <summary>Whether every image byte of <paramref name="records"/> is <paramref name="value"/> (-1: the first image
+    /// byte, which it is then set to). No hash of the batch files is published, so a zero-filled one of the right size
+    /// passed the loader and doctor ("structure checked") and the split was all black, every label 0.</summary>
+    static bool OneValue(ReadOnlySpan<byte> records, int labelBytes, ref int value)
+    {
+        int recordSize = labelBytes + ImageBytes;
+        for (int i = 0; i < records.Length / recordSize; i++)
+        {
+            var image = records.Slice(i * recordSize + labelBytes, ImageBytes);
+            if (value < 0) value = image[0];
+            if (image.IndexOfAnyExcept((byte)value) >= 0) return false;
+        }
+        return true;
+    }
+
+    static DatasetException Blank(string path, int value, int labelBytes) =>
+        new(path, $"every pixel of its images is {value}: no real images (a zero-filled or blanked file)", $"delete it and run `{InstallCommand(labelBytes)}` again");
 
     /// <summary>Checks every label byte of <paramref name="records"/>, whole records of the file <paramref name="path"/>
     /// starting at record <paramref name="firstRecord"/>: CIFAR-10's below 10, CIFAR-100's coarse below 20 and fine

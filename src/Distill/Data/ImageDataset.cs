@@ -33,7 +33,11 @@ public sealed class ImageDataset(string name, Split train, Split test, IReadOnly
     public Split Test { get; } = test;
     public IReadOnlyList<string> Classes { get; } = classes;
     public float[] Mean { get; } = mean;
-    public float[] Std { get; } = std;
+    /// <summary>Each above 0: a split whose pixels never vary (a zero-filled file) loaded, and training divided by its 0
+    /// std and stopped at step 0 with a NaN the learning rate was blamed for.</summary>
+    public float[] Std { get; } = std.All(x => x > 0 && float.IsFinite(x)) ? std
+        : throw new DatasetException(source, $"{name}'s training pixels do not vary (per-channel std {string.Join(", ", std.Select(x => x.ToString(System.Globalization.CultureInfo.InvariantCulture)))}), so they are no real images and cannot be normalised",
+            $"the files are blank or zero-filled: delete them and install the dataset again (`distill data install {name.Replace("-coarse", "", StringComparison.Ordinal)}`)");
     /// <summary><see cref="Mean"/> and <see cref="Std"/> as run records and ONNX metadata write them: comma-separated,
     /// round-trip precision.</summary>
     public (string Mean, string Std) NormalisationText => (Spelled(Mean), Spelled(Std));

@@ -98,4 +98,25 @@ public class CifarTests
         Assert.Equal(Path.Combine(folder, "data_batch_3.bin"), e.Path);
         Assert.Contains("CIFAR-10 label 57 in record 0 is outside 0..9", e.Problem);
     }
+
+    /// <summary>No hash of the batch files is published: a zero-filled test batch of the right size passed the loader
+    /// and doctor's structure check, and the test split was all black with every label 0. A file whose pixels are all
+    /// one value is named; data whose pixels never vary at all cannot be normalised (std 0, NaN at step 0) and is refused
+    /// where it is made.</summary>
+    [Fact]
+    public void A_blank_batch_is_named_by_the_loader_and_the_check()
+    {
+        using var dir = new TempDir();
+        var folder = Path.Combine(dir.Path, "cifar10");
+        WriteCifar10(folder, 2, 2);
+        var test = Path.Combine(folder, "test_batch.bin");
+        File.WriteAllBytes(test, new byte[2 * 3073]);
+        var e = Assert.Throws<DatasetException>(() => Datasets.Cifar10(DatasetSearch.Only(dir.Path)));
+        Assert.Equal((test, "every pixel of its images is 0: no real images (a zero-filled or blanked file)"), (e.Path, e.Problem));
+        Assert.Contains("distill data install cifar10", e.Fix, StringComparison.Ordinal);
+        Assert.Equal(test, Assert.Throws<DatasetException>(() => Cifar.Check([test], 1)).Path);
+        using var flat = new Split(TorchSharp.torch.zeros(2, 1, 4, 4, dtype: TorchSharp.torch.ScalarType.Byte), TorchSharp.torch.tensor(new long[] { 0, 1 }));
+        var noSpread = Assert.Throws<DatasetException>(() => new ImageDataset("mnist", flat, flat, ["a", "b"], [0f], [0f], "/data/mnist"));
+        Assert.StartsWith("/data/mnist: mnist's training pixels do not vary (per-channel std 0)", noSpread.Message, StringComparison.Ordinal);
+    }
 }
