@@ -342,9 +342,12 @@ public class OutputCapTests
         var stream = TestSupport.Text(cells[0]!["outputs"]![0]!["text"]);
         Assert.StartsWith(new string('x', 2000) + "\n… output cut here: 98,000 more characters not kept", stream);
         Assert.True(stream.Length < 2200);
-        var html = TestSupport.Text(cells[1]!["outputs"]![0]!["data"]!["text/html"]);
-        Assert.Contains("output cut here: 5,007 more characters", html);
-        Assert.DoesNotContain("yyyy", html);
+        // HTML over the cap is not cut mid-markup: the output's text form shows instead, saying why.
+        var data = cells[1]!["outputs"]![0]!["data"]!.AsObject();
+        Assert.False(data.ContainsKey("text/html"));
+        var text = TestSupport.Text(data["text/plain"]);
+        Assert.Contains("its HTML form (5,007 characters) was over distill run --max-output and not kept; this is its text form", text, StringComparison.Ordinal);
+        Assert.True(text.Length < 2300, $"{text.Length} characters");
         Assert.Equal("small\n", TestSupport.Text(cells[2]!["outputs"]![0]!["text"]));
         Assert.True(new FileInfo(r.Files.Html!).Length < 60_000);
         Assert.Equal("", TestSupport.NbformatErrors(r.Files.Notebook));
