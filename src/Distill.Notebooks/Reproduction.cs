@@ -504,7 +504,7 @@ public sealed class Reproduction(ReproductionOptions options)
     static void SetAsideEarlier(string dir, string name)
     {
         var manifest = Path.Combine(dir, name + ".manifest.json");
-        if (Reports.Manifest.Outputs(manifest) is not { } outputs || !Succeeded(manifest)) return;
+        if (Reports.Manifest.Outputs(manifest) is not { } outputs || !Reports.Manifest.Succeeded(manifest)) return;
         var kept = Path.Combine(dir, PreviousRunFolder);
         if (Directory.Exists(kept)) Directory.Delete(kept, recursive: true);
         Directory.CreateDirectory(kept);
@@ -512,12 +512,6 @@ public sealed class Reproduction(ReproductionOptions options)
         foreach (var file in outputs.Where(f => Path.GetDirectoryName(f) == here)
                      .Concat([Path.Combine(dir, ResultsFileName), Path.Combine(dir, "task.log"), manifest]).Where(File.Exists))
             File.Move(file, Path.Combine(kept, Path.GetFileName(file)));
-    }
-
-    static bool Succeeded(string manifest)
-    {
-        try { return System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifest))?["status"]?.GetValue<string>() == "succeeded"; }
-        catch (Exception e) when (e is System.Text.Json.JsonException or IOException or UnauthorizedAccessException or InvalidOperationException) { return false; }
     }
 
     /// <summary>A finished notebook's outcome, with the earlier report set aside for it settled: dropped when this run

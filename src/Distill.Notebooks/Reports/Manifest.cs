@@ -116,6 +116,14 @@ public static class Manifest
         }
     }
 
+    /// <summary>Whether the manifest at <paramref name="path"/> records a run that succeeded (status "succeeded", as <see cref="ToJson"/>
+    /// writes it); false for any other status or a file that is no readable manifest.</summary>
+    public static bool Succeeded(string path)
+    {
+        try { return JsonNode.Parse(File.ReadAllText(path))?["status"]?.GetValue<string>() == "succeeded"; }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or InvalidOperationException) { return false; }
+    }
+
     /// <summary>
     /// The first of a run's output files that exists but that no earlier run wrote, else null: the manifest when it is
     /// not one of <c>distill run</c>, the executed notebook or the report when the manifest beside them does not list

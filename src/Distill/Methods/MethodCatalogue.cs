@@ -60,24 +60,24 @@ public static class MethodCatalogue
         ArgumentNullException.ThrowIfNull(spec);
         var (name, rest) = spec.IndexOf(':') is var i and >= 0 ? (spec[..i], spec[(i + 1)..]) : (spec, "");
         var method = Find(name);
+        return new(method, method.Settings(ParseAssignments(Assignments(rest), spec)));
+    }
+
+    /// <summary>The key=value parts of <c>key=value,key=value</c>: a part without '=' continues the value before it.</summary>
+    static List<string> Assignments(string text)
+    {
         var parts = new List<string>();
-        foreach (var part in rest.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            if (part.Contains('=') || parts.Count == 0) parts.Add(part);
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            if (part.Contains('=', StringComparison.Ordinal) || parts.Count == 0) parts.Add(part);
             else parts[^1] += "," + part;
-        return new(method, method.Settings(ParseAssignments(parts, spec)));
+        return parts;
     }
 
     public static MethodChoice Choose(string name, IEnumerable<string> assignments)
     {
         // The library's NAME:key=value form (Parse), typed on the command line, was only "unknown method 'dkd:beta=8'".
         if (TryFind(name) is null && name.Split(':', 2) is [var head, var rest] && TryFind(head) is { } known)
-        {
-            var sets = new List<string>(); // a part without '=' continues a list value, as Parse reads it
-            foreach (var part in rest.Split(','))
-                if (part.Contains('=', StringComparison.Ordinal) || sets.Count == 0) sets.Add(part);
-                else sets[^1] += "," + part;
-            throw new ArgumentException($"unknown method '{name}'; give the method's parameters with --set: --method {known.Name} {string.Join(' ', sets.Select(a => $"--set {a}"))}.");
-        }
+            throw new ArgumentException($"unknown method '{name}'; give the method's parameters with --set: --method {known.Name} {string.Join(' ', Assignments(rest).Select(a => $"--set {a}"))}.");
         var method = Find(name);
         return new(method, method.Settings(ParseAssignments(assignments, "--set")));
     }
